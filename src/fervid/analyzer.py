@@ -1,0 +1,60 @@
+"""The Analyzer composes the stages: detect -> align and crop -> CNN -> :class:`~fervid.records.Face` records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fervid.align import preprocess_faces
+from fervid.detect import Detection, FaceDetector, make_detector
+from fervid.features import DEFAULT_MODEL, EmotionCNN
+from fervid.images import load_image
+from fervid.records import Face
+
+
+class Analyzer:
+    """Loads the detector and the emotion model once; analyses any number of images.
+
+    >>> analyzer = fervid.Analyzer()
+    >>> faces = analyzer.analyze_image("photo.jpg")
+    >>> faces[0].emotion, faces[0].probabilities
+    """
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = "yuface",
+                 threads: int | None = None, keep_features: bool = True):
+        self.cnn = EmotionCNN(model, threads=threads)
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.keep_features = keep_features
+
+    @property
+    def model_config(self):
+        return self.cnn.config
+
+    def analyze_image(self, image, *, bgr: bool = False) -> list[Face]:
+        """Faces in one image, sorted left to right.
+
+        ``image``: a file path, a PIL image, or a numpy array (RGB unless ``bgr=True``; grey and RGBA accepted).
+        Raises :class:`fervid.images.ImageLoadError` for unreadable input.
+        """
+        return self.analyze_bgr(load_image(image, bgr=bgr))
+
+    def analyze_bgr(self, image_bgr: np.ndarray) -> list[Face]:
+        detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
+        return self.classify(image_bgr, detections)
+
+    def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
+        """Align, crop and classify given detections (the video pipeline reuses this for tracked faces)."""
+        if not detections:
+            return []
+        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        crops, batch = preprocess_faces(grey, self.cnn.config.normalization, eyes=[d.eyes for d in detections],
+                                        template=self.cnn.config.template)
+        out = self.cnn(batch)
+        return [
+            Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,
+                 probabilities=tuple(float(p) for p in probs),
+                 feature=feat if self.keep_features else None, crop=crop)
+            for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
+        ]

@@ -1,0 +1,235 @@
+"""The ``fervid`` command line.
+
+Exit codes: 0 when every input was analysed, 1 when some input failed (the others are still analysed and
+written), 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fervid.emotions import EMOTIONS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="fervid: facial emotion recognition in images and videos, offline.")
+
+CSV_COLUMNS = ["file", "face", "x", "y", "width", "height", "detection_score", "emotion", "confidence",
+               *EMOTIONS, "error"]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def image(
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per face to this CSV file."),
+    annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
+                                                help="Write annotated copies (boxes, labels, bars) here."),
+    model: str = typer.Option("fer2013_vgg", help="Shipped model name or path to a model folder."),
+    score_threshold: float = typer.Option(0.8, help="Minimum face-detection score (0-1)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Find every face in images and name its emotion.
+
+    JSON: {"model": ..., "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height},
+    "landmarks", "detection_score", "emotion", "confidence", "probabilities": {7 emotions}}], "error"?}],
+    "failed": N}. CSV: one row per face (a row with an empty face column for an image with no face or an error).
+    """
+    from tqdm import tqdm
+
+    from fervid.analyzer import Analyzer
+    from fervid.detect import YuFaceDetector
+    from fervid.images import expand_inputs, load_image
+    from fervid.records import ImageResult
+
+    files, problems = expand_inputs(paths)
+    results: list[ImageResult] = [ImageResult(source=item, error=why) for item, why in problems]
+    analyzer = Analyzer(model=model, detector=YuFaceDetector(score_threshold=score_threshold))
+    if annotate_dir:
+        annotate_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
+    for path in bar:
+        bar.set_postfix_str(path.name[-30:])
+        result = ImageResult(source=str(path))
+        try:
+            img = load_image(path)
+            result.height, result.width = img.shape[:2]
+            result.faces = analyzer.analyze_bgr(img)
+            if annotate_dir:
+                _write_annotated(img, result.faces, annotate_dir, path)
+        except Exception as exc:  # one bad file must not stop the batch: record it and go on
+            result.error = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+        results.append(result)
+
+    failed = [r for r in results if not r.ok]
+    doc = {"model": analyzer.model_config.name, "files": [r.to_dict() for r in results], "failed": len(failed)}
+    if json_out == "-":
+        typer.echo(json.dumps(doc, indent=2))
+    elif json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(doc, indent=2))
+    if csv_out:
+        _write_csv(results, csv_out)
+    if not quiet:
+        out = sys.stderr if json_out == "-" else sys.stdout
+        for r in results:
+            if r.ok:
+                summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
+                print(f"{r.source}: {len(r.faces)} face(s): {summary}", file=out)
+        n_faces = sum(len(r.faces) for r in results)
+        print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
+    for r in failed:
+        typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _write_annotated(img, faces, out_dir: Path, source: Path) -> Path:
+    import cv2
+
+    from fervid.annotate import annotate
+
+    target = out_dir / f"{source.stem}_fervid.png"
+    cv2.imwrite(str(target), annotate(img, faces))
+    return target
+
+
+def _write_csv(results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            if not r.faces:
+                writer.writerow({"file": r.source, "error": r.error or ""})
+            for i, face in enumerate(r.faces):
+                x, y, w, h = face.box
+                writer.writerow({"file": r.source, "face": i, "x": round(x, 1), "y": round(y, 1), "width": round(w, 1),
+                                 "height": round(h, 1), "detection_score": round(face.detection_score, 4),
+                                 "emotion": face.emotion, "confidence": round(face.confidence, 4),
+                                 **{k: round(v, 4) for k, v in face.emotion_probabilities.items()}, "error": ""})
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs.")) -> None:
+    """Analyse the bundled sample (scikit-image's public-domain astronaut photo): annotated PNG + JSON."""
+    import cv2
+    from skimage import data
+
+    from fervid.analyzer import Analyzer
+    from fervid.annotate import annotate
+
+    out.mkdir(parents=True, exist_ok=True)
+    rgb = data.astronaut()
+    sample = out / "astronaut.png"
+    cv2.imwrite(str(sample), rgb[:, :, ::-1])
+    analyzer = Analyzer()
+    faces = analyzer.analyze_image(rgb)
+    cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
+    doc = {"model": analyzer.model_config.name, "files": [
+        {"file": str(sample), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0],
+         "faces": [f.to_dict() for f in faces]}], "failed": 0}
+    (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
+    for f in faces:
+        probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
+        typer.echo(f"face at {tuple(round(v) for v in f.box)}: {f.emotion} ({probs})")
+    typer.echo(f"{len(faces)} face(s). Wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
+    out: Path = typer.Option(Path("runs/fer2013_vgg"), help="Run folder: checkpoints, metrics, logs."),
+    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz); overrides the config."),
+    epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
+    seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
+    resume: bool = typer.Option(False, help="Continue from OUT/last.pt."),
+) -> None:
+    """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest (needs the train extra: pip install "fervid\\[train]")."""
+    try:
+        from fervid.train import TrainConfig, train as run_training
+    except ImportError as exc:
+        _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
+    overrides = {"data": data, "epochs": epochs, "seed": seed}
+    if config is not None:
+        if not config.is_file():
+            _fail(f"{config}: no such config file", 2)
+        cfg = TrainConfig.from_toml(config, **overrides)
+    else:
+        cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+    from fervid.datasets import DatasetError
+
+    try:
+        run_dir = run_training(cfg, out, resume=resume)
+    except (DatasetError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="Run folder written by `fervid train`."),
+    out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
+    name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
+    checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR."),
+) -> None:
+    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
+    from fervid.export import export_onnx
+
+    try:
+        folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
+
+
+@app.command()
+def evaluate(
+    data: str = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) or a folder-per-class image folder."),
+    model: str = typer.Option("fer2013_vgg", help="Shipped model name or model folder."),
+    usage: str = typer.Option("PublicTest", help="FER2013 Usage to evaluate (Training, PublicTest, PrivateTest)."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
+    write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
+    command: str = typer.Option("", help="With --write-card: the training command to record."),
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
+    from fervid.datasets import DatasetError, load_fer2013, load_image_folder
+    from fervid.evaluate import evaluate as run_eval, plot_confusion, write_model_card
+    from fervid.features import EmotionCNN, ModelError
+
+    try:
+        cnn = EmotionCNN(model)
+        ds = load_image_folder(data) if Path(data).is_dir() else load_fer2013(data, usage)
+    except (DatasetError, ModelError) as exc:
+        _fail(str(exc))
+    ev = run_eval(cnn, ds)
+    typer.echo(ev.per_class_table())
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+        plot_confusion(ev, out / "confusion.png")
+        (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
+                                       f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n")
+        typer.echo(f"wrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion.png'}")
+    if write_card:
+        write_model_card(cnn.folder, ev, command=command, data=f"{data} (Usage={usage})")
+        typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

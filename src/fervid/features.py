@@ -1,0 +1,129 @@
+"""The CNN at inference time: an exported ONNX model run on ONNX Runtime (no torch).
+
+A model lives in a folder holding ``model.onnx``, ``config.json`` (preprocessing: eye template and
+normalisation, network shape, class names, calibration) and its model card (``card.json`` + ``MODEL_CARD.md``),
+so weights, their preprocessing and their description always travel together. Models shipped inside the
+package are found by name through :func:`available_models`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fervid.align import FaceTemplate, Normalization
+from fervid.emotions import EMOTIONS
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "fer2013_vgg"
+
+
+class ModelError(RuntimeError):
+    """A model folder that is missing or incomplete."""
+
+
+@dataclass
+class ModelConfig:
+    """What travels with the weights: how to frame and normalise a face, and what the outputs mean."""
+
+    name: str
+    emotions: tuple[str, ...]
+    template: FaceTemplate
+    normalization: Normalization
+    net: dict
+    temperature: float = 1.0
+
+    @classmethod
+    def load(cls, path: Path) -> ModelConfig:
+        data = json.loads(path.read_text())
+        t = data["template"]
+        return cls(
+            name=data["name"],
+            emotions=tuple(data["emotions"]),
+            template=FaceTemplate(tuple(t["left_eye"]), tuple(t["right_eye"]), int(t["size"])),
+            normalization=Normalization.from_dict(data["normalization"]),
+            net=data.get("net", {}),
+            temperature=float(data.get("temperature", 1.0)),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "emotions": list(self.emotions),
+            "template": {"left_eye": list(self.template.left_eye), "right_eye": list(self.template.right_eye),
+                         "size": self.template.size},
+            "normalization": self.normalization.to_dict(),
+            "net": self.net,
+            "temperature": self.temperature,
+        }
+
+
+@dataclass
+class CNNOutput:
+    """Per-face outputs of the CNN: probabilities (N, 7) in ``EMOTIONS`` order and 512-d features (N, 512)."""
+
+    probabilities: np.ndarray
+    features: np.ndarray
+
+
+def available_models() -> list[str]:
+    """Names of the models shipped inside the package."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "model.onnx").is_file())
+
+
+def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
+    """A shipped model's name, or a path to a model folder."""
+    candidate = Path(model)
+    if candidate.is_dir():
+        folder = candidate
+    elif (WEIGHTS_DIR / str(model)).is_dir():
+        folder = WEIGHTS_DIR / str(model)
+    else:
+        raise ModelError(f"model {model!r} not found: not a folder, and not one of the shipped models "
+                         f"({', '.join(available_models()) or 'none'})")
+    for required in ("model.onnx", "config.json"):
+        if not (folder / required).is_file():
+            raise ModelError(f"{folder}: missing {required}")
+    return folder
+
+
+class EmotionCNN:
+    """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime."""
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None):
+        import onnxruntime as ort
+
+        self.folder = resolve_model_dir(model)
+        self.config = ModelConfig.load(self.folder / "config.json")
+        if self.config.emotions != EMOTIONS:
+            raise ModelError(f"{self.folder}: classes {self.config.emotions} differ from fervid's {EMOTIONS}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(self.folder / "model.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def card(self) -> dict:
+        path = self.folder / "card.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def __call__(self, batch: np.ndarray) -> CNNOutput:
+        if len(batch) == 0:
+            return CNNOutput(np.zeros((0, len(EMOTIONS)), np.float32), np.zeros((0, 512), np.float32))
+        logits, features = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})
+        return CNNOutput(_softmax(logits / self.config.temperature), features)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,130 @@
+"""Reading images from anything a user hands over, with one clear error per bad input.
+
+Everything becomes a BGR uint8 array (H, W, 3), the layout OpenCV and the detector use. Decoding is done by
+Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm", ".pbm"}
+MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
+
+
+class ImageLoadError(ValueError):
+    """An input that cannot be turned into an image; the message names the input and the problem."""
+
+
+def load_image(source, *, bgr: bool = False) -> np.ndarray:
+    """Return a BGR uint8 image (H, W, 3) from a path, a PIL image or a numpy array.
+
+    numpy arrays are taken as RGB (the order of Pillow, scikit-image and matplotlib) unless ``bgr=True``
+    (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays must be in [0, 1].
+    """
+    if isinstance(source, (str, Path)):
+        return _load_path(Path(source))
+    if isinstance(source, Image.Image):
+        return _from_pil(source, str(getattr(source, "filename", "") or "PIL image"))
+    if isinstance(source, np.ndarray):
+        return _from_array(source, bgr)
+    raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image or numpy array")
+
+
+def _load_path(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise ImageLoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageLoadError(f"{path}: is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"{path}: empty file (0 bytes)")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return _from_pil(im, str(path))
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image, or a format Pillow cannot read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(f"{path}: image too large (over {MAX_PIXELS:,} pixels)") from None
+    except OSError as exc:
+        # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
+        raise ImageLoadError(f"{path}: truncated or corrupt image data ({exc})") from None
+    except (ValueError, SyntaxError) as exc:
+        raise ImageLoadError(f"{path}: corrupt image ({exc})") from None
+
+
+def _from_pil(im: Image.Image, name: str) -> np.ndarray:
+    im = ImageOps.exif_transpose(im)  # phones store portrait photos sideways plus an EXIF rotation tag
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        grey = np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        # Transparent areas become white, as a viewer would show them on a page.
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(im.convert("RGB"))
+    if rgb.size == 0:
+        raise ImageLoadError(f"{name}: image has no pixels")
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
+    if arr.size == 0:
+        raise ImageLoadError("numpy image has no pixels")
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ImageLoadError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
+    if arr.shape[2] == 1:
+        return np.repeat(arr, 3, axis=2)
+    if arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = (arr[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(arr if bgr else arr[:, :, ::-1])
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files, folders (searched recursively for image files) and globs -> (image paths, [(input, problem)])."""
+    import glob
+
+    found: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                problems.append((item, "folder holds no image files"))
+            found.extend(images)
+        elif path.exists():
+            found.append(path)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not matches:
+                problems.append((item, "pattern matches no file"))
+            found.extend(matches)
+        else:
+            problems.append((item, "no such file or folder"))
+    seen: set[Path] = set()
+    unique = [p for p in found if not (p in seen or seen.add(p))]
+    return unique, problems

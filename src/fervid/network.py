@@ -1,0 +1,90 @@
+"""The VGG-style CNN of the published design (training side; imports torch).
+
+3x3 convolutions with stride 1 and padding 1, batch norm and ReLU after every convolution, 2x2 max-pool with
+stride 2 after each stage, filter counts doubling from 32, dropout before the classifier, and a 512-d
+penultimate layer whose activations are fervid's per-face feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from fervid.emotions import NUM_CLASSES
+
+
+@dataclass
+class NetConfig:
+    """Shape of the network; stored with the weights so the same net can be rebuilt."""
+
+    stages: tuple[int, ...] = (32, 64, 128, 256)  # filters per stage; each stage ends in a 2x2 max-pool
+    convs_per_stage: tuple[int, ...] = (1, 2, 2, 2)
+    feature_dim: int = 512
+    dropout: float = 0.4
+    input_size: int = 48
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("stages", "convs_per_stage"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+class EmotionVGG(nn.Module):
+    """forward(x) -> logits; features(x) -> the 512-d penultimate activations."""
+
+    def __init__(self, config: NetConfig = NetConfig()):
+        super().__init__()
+        if len(config.stages) != len(config.convs_per_stage):
+            raise ValueError("stages and convs_per_stage must have the same length")
+        self.config = config
+        layers: list[nn.Module] = []
+        channels = 1
+        for width, n_convs in zip(config.stages, config.convs_per_stage):
+            for _ in range(n_convs):
+                layers += [
+                    nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
+                channels = width
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        self.body = nn.Sequential(*layers)
+        spatial = config.input_size // 2 ** len(config.stages)
+        self.embed = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(config.dropout),
+            nn.Linear(channels * spatial * spatial, config.feature_dim),
+            nn.BatchNorm1d(config.feature_dim),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, NUM_CLASSES))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ExportWrapper(nn.Module):
+    """What the ONNX file computes: (logits over 7 classes, 512-d features).
+
+    Logits rather than probabilities, so that calibration (a temperature) stays a number in the model's
+    config instead of requiring a new export.
+    """
+
+    def __init__(self, net: EmotionVGG):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor):
+        feats = self.net.features(x)
+        return self.net.head(feats), feats

@@ -1,0 +1,246 @@
+"""Training the VGG-style CNN on FER2013 (imports torch: install ``fervid[train]``).
+
+``fervid train`` runs :func:`train`: FER2013 Training with model selection on PublicTest, on-the-fly
+augmentation, optional bf16 autocast, a checkpoint every epoch (``--resume`` continues from it), seeded runs,
+a progress bar and a per-epoch metrics log (``metrics.jsonl``) in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import random
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from fervid.align import Normalization
+from fervid.datasets import FaceDataset, load_fer2013
+from fervid.network import EmotionVGG, NetConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` in the run directory."""
+
+    data: str = "../shared/data/fer2013/fer2013.csv.gz"
+    train_usage: str = "Training"
+    val_usage: str = "PublicTest"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    seed: int = 0
+    bf16: bool = False
+    threads: int = 0  # 0: torch's default
+    limit_train: int = 0  # 0: all rows; >0 uses the first N (for quick tests)
+    limit_val: int = 0
+    # augmentation
+    hflip: bool = True
+    max_rotation_deg: float = 10.0
+    max_shift_px: float = 4.0
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    erase_prob: float = 0.5
+    net: NetConfig = field(default_factory=NetConfig)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides) -> TrainConfig:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        data = dict(data)
+        if isinstance(data.get("net"), dict):
+            data["net"] = NetConfig.from_dict(data["net"])
+        if "scale_range" in data:
+            data["scale_range"] = tuple(data["scale_range"])
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["net"] = self.net.to_dict()
+        out["scale_range"] = list(self.scale_range)
+        return out
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    seconds: float
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random flip, small rotation/scale/shift, and random erasing, on a normalised batch (N,1,H,W).
+
+    Border and erased pixels become 0, which after mean subtraction is the average grey level.
+    """
+    n, _, h, w = x.shape
+    if cfg.hflip:
+        flip = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(cfg.max_rotation_deg)
+    lo, hi = cfg.scale_range
+    scale = lo + torch.rand(n, generator=gen) * (hi - lo)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * cfg.max_shift_px / w)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if cfg.erase_prob > 0:
+        erase = torch.rand(n, generator=gen) < cfg.erase_prob
+        eh = (torch.rand(n, generator=gen) * 0.3 + 0.1) * h
+        ew = (torch.rand(n, generator=gen) * 0.3 + 0.1) * w
+        cy = torch.rand(n, generator=gen) * h
+        cx = torch.rand(n, generator=gen) * w
+        ys = torch.arange(h).view(1, h, 1)
+        xs = torch.arange(w).view(1, 1, w)
+        box = ((ys - cy.view(n, 1, 1)).abs() < eh.view(n, 1, 1) / 2) & ((xs - cx.view(n, 1, 1)).abs() < ew.view(n, 1, 1) / 2)
+        x = x.masked_fill((box & erase.view(n, 1, 1))[:, None], 0.0)
+    return x
+
+
+def _limit(ds: FaceDataset, n: int) -> FaceDataset:
+    if n <= 0 or n >= len(ds):
+        return ds
+    return FaceDataset(ds.images[:n], ds.labels[:n], ds.sources[:n], ds.name)
+
+
+@torch.no_grad()
+def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16: bool = False) -> torch.Tensor:
+    net.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out.append(net(x[i : i + batch_size].contiguous(memory_format=torch.channels_last)).float())
+    return torch.cat(out) if out else torch.zeros(0, 7)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> Path:
+    """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``.
+
+    ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
+    continues from ``last.pt`` with the same config.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+
+    train_ds = _limit(load_fer2013(cfg.data, cfg.train_usage), cfg.limit_train)
+    val_ds = _limit(load_fer2013(cfg.data, cfg.val_usage), cfg.limit_val)
+    norm = Normalization.fit(train_ds.images)
+    x_train = torch.from_numpy(norm(train_ds.images))
+    y_train = torch.from_numpy(train_ds.labels.copy())
+    x_val = torch.from_numpy(norm(val_ds.images))
+    y_val = torch.from_numpy(val_ds.labels.copy())
+
+    net = EmotionVGG(cfg.net).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                          weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                steps_per_epoch=steps_per_epoch, pct_start=0.2)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, best_acc, elapsed = 0, -1.0, 0.0
+
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        state = torch.load(last_path, weights_only=False)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_acc, elapsed = state["epoch"], state["best_acc"], state.get("elapsed", 0.0)
+    elif resume:
+        raise FileNotFoundError(f"{last_path}: nothing to resume from")
+    else:
+        (run_dir / "metrics.jsonl").write_text("")
+
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()))
+
+    end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start_epoch, end_epoch):
+        t0 = time.perf_counter()
+        net.train()
+        order = torch.randperm(len(x_train), generator=gen)
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        for step in bar:
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            xb = augment(x_train[idx], cfg, gen).contiguous(memory_format=torch.channels_last)
+            yb = y_train[idx]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = net(xb)
+                loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total_loss += loss.item() * len(yb)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(yb)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        val_logits = predict_logits(net, x_val, bf16=cfg.bf16)
+        val_loss = float(F.cross_entropy(val_logits, y_val))
+        val_acc = float((val_logits.argmax(1) == y_val).float().mean())
+        seconds = time.perf_counter() - t0
+        elapsed += seconds
+        m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
+                         opt.param_groups[0]["lr"], round(seconds, 1))
+        with open(run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(asdict(m)) + "\n")
+        if progress:
+            tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
+                       f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f} | {seconds:.0f}s")
+        if val_acc > best_acc:
+            best_acc = val_acc
+            torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                        "val_acc": val_acc}, best_path)
+        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                    "best_acc": best_acc, "elapsed": elapsed}, last_path)
+
+    summary = {"best_val_acc": best_acc, "epochs": cfg.epochs, "wall_seconds": round(elapsed, 1),
+               "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
+               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
+
+
+def load_net(checkpoint: str | Path) -> EmotionVGG:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    net = EmotionVGG(NetConfig.from_dict(state["net"]))
+    net.load_state_dict(state["model"])
+    return net.eval()

@@ -1,0 +1,60 @@
+"""Shared fixtures: every test input is made here or shipped by a package (scikit-image's astronaut)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fervid.emotions import EMOTIONS
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("images") / "astronaut.png"
+    Image.fromarray(astronaut_rgb).save(path)
+    return path
+
+
+def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """48x48 grey images whose class is written into them as a bright bar at a class-specific height,
+    so a tiny network can learn the task in seconds; noise keeps it from being trivial."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(EMOTIONS), n)
+    images = rng.normal(110, 25, (n, 48, 48))
+    for img, label in zip(images, labels):
+        row = 4 + 6 * int(label)
+        img[row : row + 4, 8:40] += 90
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+def write_fer2013_csv(path: Path, usages: dict[str, int], seed: int = 0) -> Path:
+    """A FER2013-format CSV (``emotion,pixels,Usage``), gzipped if the name ends in .gz."""
+    lines = ["emotion,pixels,Usage"]
+    for i, (usage, n) in enumerate(usages.items()):
+        images, labels = synthetic_faces(n, seed + i)
+        for img, label in zip(images, labels):
+            lines.append(f"{label},{' '.join(map(str, img.ravel()))},{usage}")
+    text = "\n".join(lines) + "\n"
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def fer_csv(tmp_path) -> Path:
+    return write_fer2013_csv(tmp_path / "fer2013.csv.gz", {"Training": 600, "PublicTest": 200})

@@ -1,0 +1,79 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from fervid import EMOTIONS, Analyzer, Face
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+def test_astronaut_is_one_happy_face(analyzer, astronaut_png):
+    faces = analyzer.analyze_image(astronaut_png)
+    assert len(faces) == 1
+    face = faces[0]
+    assert isinstance(face, Face)
+    assert face.emotion == "happy"
+    assert len(face.probabilities) == len(EMOTIONS) and sum(face.probabilities) == pytest.approx(1, abs=1e-4)
+    assert face.feature.shape == (512,) and face.crop.shape == (48, 48)
+    assert len(face.landmarks) == 5 and face.detection_score > 0.8
+
+
+def test_path_pil_and_numpy_inputs_agree(analyzer, astronaut_png, astronaut_rgb):
+    by_path = analyzer.analyze_image(astronaut_png)[0]
+    by_pil = analyzer.analyze_image(Image.open(astronaut_png))[0]
+    by_rgb = analyzer.analyze_image(astronaut_rgb)[0]
+    by_bgr = analyzer.analyze_image(astronaut_rgb[:, :, ::-1].copy(), bgr=True)[0]
+    for other in (by_pil, by_rgb, by_bgr):
+        assert other.box == by_path.box
+        np.testing.assert_allclose(other.probabilities, by_path.probabilities, atol=1e-5)
+
+
+def test_image_without_face_gives_no_faces(analyzer):
+    from skimage import data
+
+    assert analyzer.analyze_image(data.coffee()) == []
+
+
+def test_many_faces_sorted_left_to_right(analyzer, astronaut_rgb):
+    face = astronaut_rgb[40:200, 150:300]  # 160 x 150 head-and-shoulders tile
+    rows = [np.hstack([face] * 6), np.hstack([face[:, ::-1]] * 6)]
+    grid = np.vstack(rows * 2)  # 4 x 6 = 24 faces, 640 x 900
+    faces = analyzer.analyze_image(grid)
+    assert len(faces) >= 20
+    xs = [f.box[0] for f in faces]
+    assert xs == sorted(xs)
+    assert sum(f.emotion == "happy" for f in faces) >= 0.8 * len(faces)
+
+
+def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path):
+    big = cv2.resize(astronaut_rgb, (12000, 12000), interpolation=cv2.INTER_LINEAR)
+    path = tmp_path / "huge.jpg"
+    Image.fromarray(big).save(path, quality=85)
+    del big
+    faces = analyzer.analyze_image(path)
+    assert len(faces) == 1 and faces[0].emotion == "happy"
+    assert faces[0].box[2] > 1500  # reported in the original image's pixels
+
+
+def test_rotated_phone_photo_is_analysed_upright(analyzer, astronaut_rgb, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(astronaut_rgb).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "p.jpg", exif=exif)
+    faces = analyzer.analyze_image(tmp_path / "p.jpg")
+    assert len(faces) == 1 and faces[0].emotion == "happy"
+
+
+def test_inference_does_not_import_torch(astronaut_png):
+    code = (
+        "import sys, fervid\n"
+        f"faces = fervid.Analyzer().analyze_image({str(astronaut_png)!r})\n"
+        "assert faces and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

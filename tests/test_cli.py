@@ -1,0 +1,62 @@
+import csv
+import json
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from fervid.cli import app
+
+runner = CliRunner()
+
+
+def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, astronaut_rgb):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut_rgb).save(folder / "a_good.png")
+    (folder / "b_text.jpg").write_text("not a jpeg")
+    (folder / "c_empty.png").write_bytes(b"")
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(folder / "d_noface.jpg")
+    out_json, out_csv, ann = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "ann"
+    result = runner.invoke(app, ["image", str(folder), str(tmp_path / "missing.png"), "--json", str(out_json),
+                                 "--csv", str(out_csv), "--annotate", str(ann)])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(out_json.read_text())
+    by_name = {f["file"].split("/")[-1]: f for f in doc["files"]}
+    assert doc["failed"] == 3
+    assert by_name["a_good.png"]["ok"] and by_name["a_good.png"]["faces"][0]["emotion"] == "happy"
+    assert by_name["d_noface.jpg"]["ok"] and by_name["d_noface.jpg"]["faces"] == []
+    assert "not an image" in by_name["b_text.jpg"]["error"] and "b_text.jpg" in by_name["b_text.jpg"]["error"]
+    assert "empty file" in by_name["c_empty.png"]["error"]
+    assert "no such file" in by_name["missing.png"]["error"]
+    assert "b_text.jpg: not an image" in result.output  # errors are told to the user, naming the file
+    rows = list(csv.DictReader(out_csv.open()))
+    happy = [r for r in rows if r["face"] == "0"]
+    assert len(happy) == 1 and happy[0]["emotion"] == "happy" and float(happy[0]["happy"]) > 0.5
+    assert {r["file"].split("/")[-1] for r in rows} == set(by_name)
+    assert (ann / "a_good_fervid.png").is_file()
+
+
+def test_json_to_stdout_and_success_exit_code(astronaut_png):
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--quiet"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    face = doc["files"][0]["faces"][0]
+    assert face["emotion"] == "happy"
+    assert set(face["probabilities"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert set(face["box"]) == {"x", "y", "width", "height"}
+
+
+def test_demo_writes_annotated_image_and_json(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "astronaut.json").read_text())
+    assert [f["emotion"] for f in doc["files"][0]["faces"]] == ["happy"]
+    assert Image.open(tmp_path / "astronaut_fervid.png").size == (512, 512)
+
+
+def test_every_command_has_help():
+    for command in ("image", "demo", "train", "export", "evaluate"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
