@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.align import preprocess_faces
+from fervid.align import crop_face, preprocess_faces
 from fervid.detect import Detection, FaceDetector, make_detector
 from fervid.features import DEFAULT_MODEL, EmotionCNN
 from fervid.images import load_image
@@ -43,6 +43,31 @@ class Analyzer:
     def analyze_bgr(self, image_bgr: np.ndarray) -> list[Face]:
         detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
         return self.classify(image_bgr, detections)
+
+    def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of
+        full-head photos such as JAFFE. Returns (uint8 crops N x 48 x 48, bool mask of images with a face);
+        crops of images without a face are left black."""
+        size = self.cnn.config.template.size
+        crops, found = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), bool)
+        for i, img in enumerate(images):
+            bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
+            best = max(self._all_detections(bgr), key=lambda d: d.score, default=None)
+            if best is not None:
+                grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+                crops[i] = crop_face(grey, best.eyes, self.cnn.config.template)
+                found[i] = True
+        return crops, found
+
+    def _all_detections(self, image_bgr: np.ndarray) -> list[Detection]:
+        threshold = getattr(self.detector, "score_threshold", None)
+        if threshold is None:
+            return self.detector.detect(image_bgr)
+        try:  # a known single-face image: accept the detector's best guess even below the usual threshold
+            self.detector.score_threshold = 0.3
+            return self.detector.detect(image_bgr)
+        finally:
+            self.detector.score_threshold = threshold
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
         """Align, crop and classify given detections (the video pipeline reuses this for tracked faces)."""

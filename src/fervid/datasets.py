@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +37,39 @@ class FaceDataset:
     labels: np.ndarray
     sources: list[str] = field(default_factory=list)
     name: str = ""
+    subjects: list[str] = field(default_factory=list)  # person ids, for subject-independent splits
+    sequences: list[str] = field(default_factory=list)  # e.g. CK+ ``S010_006``: frames of one sequence
+    soft_labels: np.ndarray | None = None  # (N, 7) label distributions, e.g. FER+ annotator votes
 
     def __post_init__(self) -> None:
-        if len(self.images) != len(self.labels):
-            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
-        if self.sources and len(self.sources) != len(self.images):
-            raise ValueError(f"{len(self.images)} images but {len(self.sources)} sources")
+        n = len(self.images)
+        if len(self.labels) != n:
+            raise ValueError(f"{n} images but {len(self.labels)} labels")
+        for what in ("sources", "subjects", "sequences"):
+            if getattr(self, what) and len(getattr(self, what)) != n:
+                raise ValueError(f"{n} images but {len(getattr(self, what))} {what}")
+        if self.soft_labels is not None and self.soft_labels.shape != (n, len(EMOTIONS)):
+            raise ValueError(f"soft_labels must be ({n}, {len(EMOTIONS)}), got {self.soft_labels.shape}")
+
+    def subset(self, index) -> FaceDataset:
+        """The rows at ``index`` (an index array or boolean mask), all fields kept aligned."""
+        idx = np.arange(len(self))[index]
+        pick = lambda values: [values[i] for i in idx] if values else []  # noqa: E731
+        return FaceDataset(self.images[idx], self.labels[idx], pick(self.sources), self.name, pick(self.subjects),
+                           pick(self.sequences), None if self.soft_labels is None else self.soft_labels[idx])
+
+    @staticmethod
+    def concat(parts: list[FaceDataset], name: str = "") -> FaceDataset:
+        def joined(what):
+            lists = [getattr(p, what) or [""] * len(p) for p in parts]
+            return [v for lst in lists for v in lst]
+
+        soft = None
+        if all(p.soft_labels is not None for p in parts):
+            soft = np.concatenate([p.soft_labels for p in parts])
+        return FaceDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                           joined("sources"), name or "+".join(p.name for p in parts), joined("subjects"),
+                           joined("sequences"), soft)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -118,3 +146,123 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     if not images:
         raise DatasetError(f"{root}: no images in any emotion folder")
     return FaceDataset(np.stack(images), np.asarray(labels, dtype=np.int64), sources, name=str(root))
+
+
+# FER+ vote columns, in the file's order, and where each goes among fervid's classes (None: not a fervid class).
+FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+
+
+def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list[str] = "PublicTest") -> FaceDataset:
+    """FER2013 images with FER+ labels (Barsoum et al. 2016; ``fer2013new.csv``, one row per FER2013 row).
+
+    ``labels`` is the majority vote among the 7 fervid emotions; rows FER+ dropped (empty image name), and rows
+    whose most-voted answer is contempt, unknown or not-a-face, are left out (fervid has no such class).
+    ``soft_labels`` holds the vote distribution over the 7 emotions, for soft-label training.
+    """
+    fer_csv, ferplus_csv = Path(fer_csv), Path(ferplus_csv)
+    usages = [usage] if isinstance(usage, str) else list(usage)
+    if not ferplus_csv.is_file():
+        raise DatasetError(f"{ferplus_csv}: no such file")
+    try:
+        votes = pd.read_csv(ferplus_csv)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc})") from exc
+    missing = {"Usage", "Image name", *FERPLUS_VOTES} - set(votes.columns)
+    if missing:
+        raise DatasetError(f"{ferplus_csv}: missing FER+ column(s) {', '.join(sorted(missing))}")
+    fer = load_fer2013(fer_csv, usages)
+    rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources])
+    if rows.max() >= len(votes):
+        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than {fer_csv.name} ({rows.max() + 1})")
+    picked = votes.iloc[rows]
+    counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
+    to_fervid = [EMOTIONS.index(EMOTION_ALIASES[n]) if n in EMOTION_ALIASES else None for n in FERPLUS_VOTES]
+    seven = np.zeros((len(picked), len(EMOTIONS)))
+    for col, target in enumerate(to_fervid):
+        if target is not None:
+            seven[:, target] += counts[:, col]
+    named = picked["Image name"].fillna("").astype(str).str.strip() != ""
+    keep = named.to_numpy() & (counts.argmax(axis=1) < 7) & (seven.sum(axis=1) > 0)
+    keep &= np.array([to_fervid[c] is not None for c in counts.argmax(axis=1)])
+    soft = seven[keep] / seven[keep].sum(axis=1, keepdims=True)
+    idx = np.flatnonzero(keep)
+    return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
+                       f"ferplus:{'+'.join(usages)}", soft_labels=soft.astype(np.float32))
+
+
+CKPLUS_NAME = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})$")
+
+
+def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
+    """CK+48 (``root/<class>/S<subject>_<sequence>_<frame>.png``, 48x48 grey).
+
+    CK+ has a ``contempt`` class that fervid's 7 classes lack: ``contempt="drop"`` leaves it out (the default),
+    ``"error"`` refuses the folder. CK+ has no ``neutral`` folder. Subject (``S010``) and sequence
+    (``S010_006``) are parsed from each file name, so splits can keep a person's images on one side.
+    """
+    if contempt not in ("drop", "error"):
+        raise ValueError("contempt must be 'drop' or 'error'")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    if contempt == "error" and (root / "contempt").is_dir():
+        raise DatasetError(f"{root / 'contempt'}: contempt is not one of fervid's 7 classes")
+    ds = load_image_folder(root, skip_unknown=True)
+    subjects, sequences = [], []
+    for src in ds.sources:
+        m = CKPLUS_NAME.match(Path(src).stem)
+        if not m:
+            raise DatasetError(f"{src}: name is not CK+'s S<subject>_<sequence>_<frame>")
+        subjects.append(f"S{m.group(1)}")
+        sequences.append(f"S{m.group(1)}_{m.group(2)}")
+    ds.subjects, ds.sequences, ds.name = subjects, sequences, "ckplus"
+    return ds
+
+
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)$")
+JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "SA": "sad", "SU": "surprise",
+               "NE": "neutral"}
+
+
+def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
+    """JAFFE (``root/KA.AN1.39.tiff``: subject KA, emotion AN = angry, 256x256 full-head grey images).
+
+    ``crop_faces(list of grey images) -> (crops, found mask)`` frames each full-head image like FER2013 (the
+    analyzer's detector + eye alignment; see :func:`fervid.analyzer.Analyzer.crop_faces`). Images where no face
+    is found are left out and listed in the returned dataset's name.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    greys, labels, sources, subjects = [], [], [], []
+    for file in sorted(root.iterdir()):
+        m = JAFFE_NAME.match(file.stem) if file.suffix.lower() in (".tiff", ".tif") else None
+        if not m:
+            continue
+        if m.group(2) not in JAFFE_CODES:
+            raise DatasetError(f"{file}: unknown JAFFE emotion code {m.group(2)}")
+        try:
+            with Image.open(file) as im:
+                greys.append(np.asarray(im.convert("L")))
+        except OSError as exc:
+            raise DatasetError(f"{file}: cannot read image ({exc})") from exc
+        labels.append(EMOTIONS.index(JAFFE_CODES[m.group(2)]))
+        sources.append(str(file))
+        subjects.append(m.group(1))
+    if not greys:
+        raise DatasetError(f"{root}: no JAFFE images (<subject>.<EMO><n>.<id>.tiff)")
+    if crop_faces is None:
+        crops, found = np.stack([cv2_resize48(g) for g in greys]), np.ones(len(greys), bool)
+    else:
+        crops, found = crop_faces(greys)
+    idx = np.flatnonzero(found)
+    return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
+                       "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx])
+
+
+def cv2_resize48(grey: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
