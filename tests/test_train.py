@@ -30,6 +30,7 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
     assert len(metrics) == 3
     assert metrics[-1]["val_acc"] > 0.6  # chance is 1/7; the synthetic classes are learnable
     assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    assert (straight / "learning_curves.png").stat().st_size > 10_000
 
     cfg = tiny_config(fer_csv)
     train(cfg, tmp_path / "b", progress=False, stop_after=1)

@@ -80,6 +80,7 @@ class Analyzer:
         return [
             Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,
                  probabilities=tuple(float(p) for p in probs),
+                 uncertain=bool(probs.max() < self.cnn.config.uncertain_below),
                  feature=feat if self.keep_features else None, crop=crop)
             for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
         ]

@@ -196,24 +196,36 @@ def export(
 
 @app.command()
 def evaluate(
-    data: str = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) or a folder-per-class image folder."),
+    data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, or a "
+                                       "folder-per-class root."),
+    dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder; auto: a CSV "
+                                             "is fer2013, a folder is a folder-per-class root."),
     model: str = typer.Option("fer2013_vgg", help="Shipped model name or model folder."),
-    usage: str = typer.Option("PublicTest", help="FER2013 Usage to evaluate (Training, PublicTest, PrivateTest)."),
+    usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
+    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
+    jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
-    from fervid.datasets import DatasetError, load_fer2013, load_image_folder
+    from fervid.analyzer import Analyzer
+    from fervid.datasets import DatasetError, load_dataset
     from fervid.evaluate import evaluate as run_eval, plot_confusion, write_model_card
-    from fervid.features import EmotionCNN, ModelError
+    from fervid.features import ModelError
 
+    if dataset == "auto":
+        dataset = "folder" if Path(data).is_dir() else "fer2013"
     try:
-        cnn = EmotionCNN(model)
-        ds = load_image_folder(data) if Path(data).is_dir() else load_fer2013(data, usage)
-    except (DatasetError, ModelError) as exc:
+        analyzer = Analyzer(model)
+        ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
+                          crop_faces=analyzer.crop_faces)
+    except (DatasetError, ModelError, FileNotFoundError) as exc:
         _fail(str(exc))
+    cnn = analyzer.cnn
     ev = run_eval(cnn, ds)
+    typer.echo(f"{cnn.config.name} on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
+               f"macro-F1 {ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -225,6 +237,70 @@ def evaluate(
     if write_card:
         write_model_card(cnn.folder, ev, command=command, data=f"{data} (Usage={usage})")
         typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+
+
+@app.command()
+def calibrate(
+    data: Path = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) holding the held-out rows."),
+    model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
+    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on."),
+) -> None:
+    """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
+    from fervid.datasets import DatasetError, load_fer2013
+    from fervid.evaluate import calibrate as run_calibration
+    from fervid.features import EmotionCNN, ModelError
+
+    try:
+        cnn = EmotionCNN(model)
+        ds = load_fer2013(data, usage)
+    except (DatasetError, ModelError) as exc:
+        _fail(str(exc))
+    cnn.config.temperature = 1.0
+    report = run_calibration(cnn, ds)
+    cnn.config.temperature = report["temperature"]
+    (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()))
+    (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2))
+    typer.echo(json.dumps(report, indent=2))
+    typer.echo(f"temperature {report['temperature']} written to {cnn.folder / 'config.json'}")
+
+
+@app.command()
+def experiment(
+    dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
+    ckplus: Path = typer.Option(Path("../shared/data/ckplus48/CK+48"), help="CK+48 folder."),
+    jaffe: Path = typer.Option(Path("../shared/data/jaffe/jaffedbase"), help="JAFFE folder."),
+    model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN), cnn-finetune."),
+    protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
+    cnn_model: str = typer.Option("fer2013_vgg", help="CNN model folder or shipped name (feature extractor)."),
+    cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("runs/experiments"), help="Folder for JSON, confusion and curve PNGs."),
+) -> None:
+    """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
+    from fervid.analyzer import Analyzer
+    from fervid.datasets import DatasetError, load_dataset
+    from fervid.experiments import MODELS, PROTOCOLS, run_experiment, save_result, to_sequences
+
+    if model not in MODELS or protocol not in PROTOCOLS:
+        _fail(f"--model must be one of {MODELS}, --protocol one of {PROTOCOLS}", 2)
+    if dataset not in ("jaffe", "ckplus", "jaffe+ckplus"):
+        _fail("--dataset must be jaffe, ckplus or jaffe+ckplus", 2)
+    analyzer = Analyzer(cnn_model)
+    try:
+        ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
+                          crop_faces=analyzer.crop_faces)
+    except DatasetError as exc:
+        _fail(str(exc))
+    test_size = 0.2
+    result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed, epochs=epochs,
+                            test_size=test_size)
+    path = save_result(result, out)
+    ev = result.evaluation
+    typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
+               f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), macro-F1 {ev.macro_f1:.4f}")
+    typer.echo(ev.per_class_table())
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:

@@ -266,3 +266,30 @@ def cv2_resize48(grey: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
+
+
+DATASET_KINDS = ("fer2013", "ferplus", "ckplus", "jaffe", "jaffe+ckplus", "folder")
+
+
+def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
+                 jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
+    """Load a dataset by kind from a user's copy. ``path`` is: the FER2013 CSV (fer2013, ferplus), the CK+48
+    folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root (folder).
+    ``jaffe+ckplus`` takes the JAFFE folder as ``jaffe_path``."""
+    if kind == "fer2013":
+        return load_fer2013(path, usage)
+    if kind == "ferplus":
+        if ferplus_csv is None:
+            raise DatasetError("ferplus needs the FER+ votes file (fer2013new.csv)")
+        return load_ferplus(path, ferplus_csv, usage)
+    if kind == "ckplus":
+        return load_ckplus(path)
+    if kind == "jaffe":
+        return load_jaffe(path, crop_faces)
+    if kind == "jaffe+ckplus":
+        if jaffe_path is None:
+            raise DatasetError("jaffe+ckplus needs the JAFFE folder as well")
+        return FaceDataset.concat([load_jaffe(jaffe_path, crop_faces), load_ckplus(path)], "jaffe+ckplus")
+    if kind == "folder":
+        return load_image_folder(path)
+    raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASET_KINDS)}")

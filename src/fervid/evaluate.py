@@ -57,7 +57,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluati
         dataset=dataset,
         n=int(len(y_true)),
         accuracy=float(accuracy_score(y_true, y_pred)),
-        macro_f1=float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        # macro over the classes the data has: CK+ has no neutral, which must not count as an F1 of 0
+        macro_f1=float(f1_score(y_true, y_pred, labels=sorted(set(np.asarray(y_true).tolist())), average="macro",
+                                zero_division=0)) if len(y_true) else 0.0,
         precision=[round(float(v), 4) for v in p],
         recall=[round(float(v), 4) for v in r],
         f1=[round(float(v), 4) for v in f],
@@ -66,13 +68,15 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluati
     )
 
 
-def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256) -> np.ndarray:
-    """Probabilities (N, 7) for already-cropped faces, through the same preprocessing as inference."""
+def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, logits: bool = False) -> np.ndarray:
+    """Probabilities (or raw logits) (N, 7) for already-cropped faces, through the same preprocessing as
+    inference."""
     out = []
     for i in range(0, len(ds), batch_size):
         _, x = preprocess_faces(ds.images[i : i + batch_size], cnn.config.normalization,
                                 template=cnn.config.template)
-        out.append(cnn(x).probabilities)
+        result = cnn(x)
+        out.append(result.logits if logits else result.probabilities)
     return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
 
@@ -109,6 +113,97 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "", val_name: str = "validation") -> Path:
+    """Train/validation accuracy and loss per epoch (the published paper's Figures 4, 6, 8) as one PNG.
+
+    ``metrics``: one dict per epoch with ``epoch``, ``train_acc``, ``val_acc``, ``train_loss``, ``val_loss``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m["epoch"] for m in metrics]
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
+        ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", ms=3, label="train")
+        ax.plot(epochs, [m[f"val_{key}"] for m in metrics], "o-", ms=3, label=val_name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy over ``bins`` equal-width bins."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
+    return float(ece)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def _softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
+    """Fit the temperature on ``ds`` and measure expected calibration error (ECE, 15 bins) before and after.
+
+    Because fitting and measuring on the same faces flatters the result, the ECE is also measured cross-fitted:
+    the temperature fitted on one random half is scored on the other half, and the two halves averaged.
+    Also reports how often faces under the model's ``uncertain_below`` threshold are right.
+    """
+    logits = predict_dataset(cnn, ds, logits=True)
+    labels = ds.labels
+    temperature = fit_temperature(logits, labels)
+    before, after = _softmax_t(logits, 1.0), _softmax_t(logits, temperature)
+    halves = np.random.default_rng(seed).permutation(len(labels))
+    a, b = halves[: len(labels) // 2], halves[len(labels) // 2 :]
+    cross = np.mean([expected_calibration_error(_softmax_t(logits[test], fit_temperature(logits[fit], labels[fit])),
+                                                labels[test]) for fit, test in ((a, b), (b, a))])
+    threshold = cnn.config.uncertain_below
+    unsure = after.max(axis=1) < threshold
+    correct = after.argmax(axis=1) == labels
+    return {
+        "dataset": ds.name, "n": int(len(labels)), "temperature": round(temperature, 4),
+        "ece_before": round(expected_calibration_error(before, labels), 4),
+        "ece_after": round(expected_calibration_error(after, labels), 4),
+        "ece_after_cross_fitted": round(float(cross), 4),
+        "uncertain_below": threshold,
+        "uncertain_share": round(float(unsure.mean()), 4),
+        "accuracy_uncertain": round(float(correct[unsure].mean()), 4) if unsure.any() else None,
+        "accuracy_confident": round(float(correct[~unsure].mean()), 4) if (~unsure).any() else None,
+    }
 
 
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str) -> dict:

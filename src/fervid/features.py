@@ -35,7 +35,8 @@ class ModelConfig:
     template: FaceTemplate
     normalization: Normalization
     net: dict
-    temperature: float = 1.0
+    temperature: float = 1.0  # fitted on a held-out set by `fervid calibrate`
+    uncertain_below: float = 0.5  # a face whose top probability is below this is flagged `uncertain`
 
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
@@ -48,6 +49,7 @@ class ModelConfig:
             normalization=Normalization.from_dict(data["normalization"]),
             net=data.get("net", {}),
             temperature=float(data.get("temperature", 1.0)),
+            uncertain_below=float(data.get("uncertain_below", 0.5)),
         )
 
     def to_dict(self) -> dict:
@@ -59,15 +61,18 @@ class ModelConfig:
             "normalization": self.normalization.to_dict(),
             "net": self.net,
             "temperature": self.temperature,
+            "uncertain_below": self.uncertain_below,
         }
 
 
 @dataclass
 class CNNOutput:
-    """Per-face outputs of the CNN: probabilities (N, 7) in ``EMOTIONS`` order and 512-d features (N, 512)."""
+    """Per-face outputs of the CNN: probabilities (N, 7) in ``EMOTIONS`` order (calibrated: softmax of
+    logits / temperature), the raw logits (N, 7) and 512-d features (N, 512)."""
 
     probabilities: np.ndarray
     features: np.ndarray
+    logits: np.ndarray
 
 
 def available_models() -> list[str]:
@@ -118,9 +123,10 @@ class EmotionCNN:
 
     def __call__(self, batch: np.ndarray) -> CNNOutput:
         if len(batch) == 0:
-            return CNNOutput(np.zeros((0, len(EMOTIONS)), np.float32), np.zeros((0, 512), np.float32))
+            empty = np.zeros((0, len(EMOTIONS)), np.float32)
+            return CNNOutput(empty, np.zeros((0, 512), np.float32), empty)
         logits, features = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})
-        return CNNOutput(_softmax(logits / self.config.temperature), features)
+        return CNNOutput(_softmax(logits / self.config.temperature), features, logits)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

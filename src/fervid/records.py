@@ -16,7 +16,9 @@ class Face:
     box: (x, y, width, height) in image pixels; landmarks: 5 (x, y) points (eye on the image's left, the other
     eye, nose tip, mouth corner on the image's left, the other corner); detection_score in [0, 1];
     probabilities: 7 values in ``EMOTIONS`` order summing to 1; emotion: the most probable class.
-    ``feature`` (the CNN's 512-d penultimate activations) and ``crop`` (the aligned grey 48x48 face) are kept
+    ``uncertain`` is true when the top probability is below the model's ``uncertain_below`` threshold (0.5 for
+    the shipped model: see its card for how often such faces are right). ``feature`` (the CNN's 512-d
+    penultimate activations) and ``crop`` (the aligned grey 48x48 face) are kept
     for further analysis but left out of JSON/CSV output.
     """
 
@@ -24,6 +26,7 @@ class Face:
     landmarks: tuple[tuple[float, float], ...]
     detection_score: float
     probabilities: tuple[float, ...]
+    uncertain: bool = False
     feature: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -48,6 +51,7 @@ class Face:
             "detection_score": round(self.detection_score, 4),
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain,
             "probabilities": {k: round(float(v), 4) for k, v in self.emotion_probabilities.items()},
         }
 

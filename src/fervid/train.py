@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from fervid.align import Normalization
 from fervid.datasets import FaceDataset, load_fer2013
+from fervid.evaluate import plot_learning_curves
 from fervid.network import EmotionVGG, NetConfig
 
 
@@ -224,6 +225,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         if progress:
             tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
                        f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f} | {seconds:.0f}s")
+        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+        plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {cfg.val_usage}",
+                             cfg.val_usage)
         if val_acc > best_acc:
             best_acc = val_acc
             torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
