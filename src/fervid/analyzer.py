@@ -84,3 +84,14 @@ class Analyzer:
                  feature=feat if self.keep_features else None, crop=crop)
             for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
         ]
+
+    def analyze_video(self, path, out_dir=None, *, detect_every: float = 0.3, window: float = 1.0,
+                      sample_fps: float | None = None, method: str = "lstm", annotate: bool = True, progress=None):
+        """Analyse a video file: every face tracked, classified over a sliding ``window`` (seconds) with the
+        temporal ``method`` (lstm, mean, frame). With ``out_dir``: annotated MP4, per-frame CSV/Parquet, per-track
+        JSON, timelines and key frames are written there. Returns a :class:`fervid.video.VideoResult`."""
+        from fervid.video import VideoAnalyzer, VideoOptions
+
+        options = VideoOptions(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
+                               annotate=annotate)
+        return VideoAnalyzer(self, options).run(path, out_dir, progress=progress)

@@ -120,6 +120,133 @@ def _write_csv(results, path: Path) -> None:
                                  **{k: round(v, 4) for k, v in face.emotion_probabilities.items()}, "error": ""})
 
 
+def _video_options(detect_every, window, sample_fps, method):
+    from fervid.video import VideoOptions
+
+    if detect_every <= 0 or window <= 0 or (sample_fps is not None and sample_fps <= 0):
+        _fail("--detect-every, --window and --sample-fps must be positive", 2)
+    return VideoOptions(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method)
+
+
+@app.command()
+def video(
+    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns."),
+    out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
+    detect_every: float = typer.Option(0.3, help="Seconds between face detections (tracking in between)."),
+    window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
+    sample_fps: Optional[float] = typer.Option(None, help="Analyse at most this many frames per second."),
+    method: str = typer.Option("lstm", help="Temporal classifier: lstm (the paper's), mean (moving average), "
+                                            "frame (per-frame argmax)."),
+    model: str = typer.Option("fer2013_vgg", help="Shipped CNN name or model folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Track every face in videos and classify its emotion over time.
+
+    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers), <name>_frames.csv/.parquet (time, frame,
+    track, box, 7 probabilities, label, uncertain), <name>_tracks.json (per track: span, dominant emotion, share
+    of time per emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive
+    frame of each emotion episode lasting 0.5 s or more).
+    """
+    from tqdm import tqdm
+
+    from fervid.analyzer import Analyzer
+    from fervid.images import expand_inputs
+    from fervid.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
+
+    options = _video_options(detect_every, window, sample_fps, method)
+    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
+    failures = [f"{item}: {why}" for item, why in problems]
+    analyzer = Analyzer(model=model)
+    runner = VideoAnalyzer(analyzer, options)
+    for path in files:
+        bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
+
+        def progress(done, total, bar=bar):
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            result = runner.run(path, out, progress=progress)
+        except VideoError as exc:
+            bar.close()
+            failures.append(str(exc))
+            continue
+        bar.close()
+        fps = result.frames_analysed / max(result.seconds, 1e-9)
+        typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+                   f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)")
+        for t in result.track_summaries():
+            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
+                       f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
+        if result.error:
+            failures.append(result.error)
+    if files:
+        typer.echo(f"outputs in {out}/: *_annotated.mp4, *_frames.csv/.parquet, *_tracks.json, "
+                   "*_timeline.png, key frames *_track<N>_<time>_<emotion>.png")
+    for message in failures:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def live(
+    source: str = typer.Option("0", help="Camera index (0), a video file, or a stream URL (rtsp://, http://)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Folder for the outputs (same as `fervid video`)."),
+    display: bool = typer.Option(True, help="Show an on-screen overlay when a display and a GUI OpenCV exist."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
+    detect_every: float = typer.Option(0.3, help="Seconds between face detections."),
+    window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
+    method: str = typer.Option("lstm", help="lstm, mean or frame."),
+) -> None:
+    """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
+
+    Headless (no display, or opencv-python-headless) it writes the same outputs as `fervid video`.
+    """
+    import os
+    import time as _time
+
+    from fervid.analyzer import Analyzer
+    from fervid.video import LiveSource, VideoAnalyzer, VideoError
+
+    options = _video_options(detect_every, window, None, method)
+    options.batch_frames = 1  # real time: classify each frame as soon as it arrives
+    try:
+        src = LiveSource(source, max_seconds=seconds)
+    except VideoError as exc:
+        _fail(str(exc))
+    show = display and bool(os.environ.get("DISPLAY")) and _has_gui()
+    runner = VideoAnalyzer(Analyzer(), options)
+    started = _time.perf_counter()
+    last_report = [started]
+
+    def progress(done, total):
+        now = _time.perf_counter()
+        if now - last_report[0] >= 1.0:
+            fps = src.delivered / (now - started)
+            typer.echo(f"\r{fps:5.1f} fps analysed, {src.dropped} frames dropped", nl=False, err=True)
+            last_report[0] = now
+
+    try:
+        result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps)
+    finally:
+        src.close()
+    elapsed = _time.perf_counter() - started
+    typer.echo("", err=True)
+    typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
+               f"({result.frames_analysed / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped to keep up, "
+               f"{len(result.track_ids)} track(s); outputs in {out}/" + ("" if show else " (headless)"))
+    if result.error:
+        _fail(result.error)
+
+
+def _has_gui() -> bool:
+    import cv2
+
+    return "GUI" in cv2.getBuildInformation() and "NONE" not in cv2.getBuildInformation().split("GUI:")[1][:40]
+
+
 @app.command()
 def demo(out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs.")) -> None:
     """Analyse the bundled sample (scikit-image's public-domain astronaut photo): annotated PNG + JSON."""

@@ -103,8 +103,8 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(arr if bgr else arr[:, :, ::-1])
 
 
-def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files, folders (searched recursively for image files) and globs -> (image paths, [(input, problem)])."""
+def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)])."""
     import glob
 
     found: list[Path] = []
@@ -112,9 +112,10 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
             if not images:
-                problems.append((item, "folder holds no image files"))
+                kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
+                problems.append((item, f"folder holds no {kind} files"))
             found.extend(images)
         elif path.exists():
             found.append(path)

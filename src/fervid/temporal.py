@@ -1,0 +1,92 @@
+"""Classifying a face over time (no torch): per-frame argmax, a moving average, or the paper's LSTM.
+
+Each method looks at one track's last ``window`` seconds of frames (causal: only frames up to now) and returns
+7 probabilities for the newest frame. The LSTM runs as ONNX (exported by ``fervid train-temporal``) over the
+CNN's 512-d features.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fervid.features import WEIGHTS_DIR, ModelError, _softmax
+
+DEFAULT_TEMPORAL_MODEL = "temporal_lstm"
+METHODS = ("lstm", "mean", "frame")
+
+
+class TemporalMethod(Protocol):
+    name: str
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities."""
+
+
+class PerFrame:
+    """No smoothing: the newest frame's own probabilities."""
+
+    name = "frame"
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        return probabilities[-1]
+
+
+class MovingAverage:
+    """Mean of the window's per-frame probabilities."""
+
+    name = "mean"
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        return probabilities.mean(axis=0)
+
+
+class LSTMTemporal:
+    """The paper's 2-layer LSTM over the window's CNN features (``model.onnx`` in a temporal model folder)."""
+
+    name = "lstm"
+
+    def __init__(self, model: str | Path = DEFAULT_TEMPORAL_MODEL, threads: int | None = None):
+        import onnxruntime as ort
+
+        folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
+        if not (folder / "model.onnx").is_file():
+            raise ModelError(f"temporal model {model!r} not found (no model.onnx in {folder})")
+        self.folder = folder
+        self.config = json.loads((folder / "config.json").read_text())
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.max_frames = int(self.config.get("max_frames", 30))
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        window = features[-self.max_frames :][None].astype(np.float32)
+        (logits,) = self.session.run(None, {"features": window})
+        return _softmax(logits)[0]
+
+    def batch(self, windows: np.ndarray) -> np.ndarray:
+        """(N, T, 512) equal-length windows -> (N, 7) probabilities, in one call."""
+        (logits,) = self.session.run(None, {"features": windows.astype(np.float32)})
+        return _softmax(logits)
+
+
+def make_method(name: str = "lstm", model: str | Path = DEFAULT_TEMPORAL_MODEL) -> TemporalMethod:
+    if name == "frame":
+        return PerFrame()
+    if name == "mean":
+        return MovingAverage()
+    if name == "lstm":
+        return LSTMTemporal(model)
+    raise ValueError(f"unknown temporal method {name!r}; expected one of {', '.join(METHODS)}")
+
+
+def flicker_per_second(labels: np.ndarray, fps: float) -> float:
+    """Label changes per second along one track's frames."""
+    labels = np.asarray(labels)
+    if len(labels) < 2:
+        return 0.0
+    return float((labels[1:] != labels[:-1]).sum() / (len(labels) / fps))
