@@ -304,6 +304,28 @@ def train(
     typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
 
 
+@app.command("train-temporal")
+def train_temporal_cmd(
+    out: Path = typer.Option(Path("src/fervid/weights/temporal_lstm"), help="Temporal model folder to write."),
+    fer2013: str = typer.Option("../shared/data/fer2013/fer2013.csv.gz", help="FER2013 CSV (stills to simulate)."),
+    ckplus: str = typer.Option("../shared/data/ckplus48/CK+48", help="CK+48 folder ('' to leave it out)."),
+    cnn: str = typer.Option("fer2013_vgg", help="CNN whose features the LSTM reads."),
+    train_clips: int = typer.Option(4000, help="Simulated training clips."),
+    test_clips: int = typer.Option(800, help="Simulated held-out clips (from PublicTest)."),
+    frames: int = typer.Option(16, help="Frames per simulated clip (and most frames the LSTM reads)."),
+    epochs: int = typer.Option(30),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train the temporal LSTM on CNN features of simulated clips + CK+ sequences (needs the train extra)."""
+    from fervid.train_temporal import TemporalTrainConfig, train_temporal
+
+    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, train_clips=train_clips,
+                              test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
+    report = train_temporal(cfg, out)
+    typer.echo(json.dumps(report["heldout_simulated_clips"], indent=2))
+    typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
+
+
 @app.command()
 def export(
     run_dir: Path = typer.Argument(..., help="Run folder written by `fervid train`."),

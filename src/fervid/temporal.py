@@ -61,10 +61,13 @@ class LSTMTemporal:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-        self.max_frames = int(self.config.get("max_frames", 30))
+        self.max_frames = int(self.config.get("max_frames", 16))
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
-        window = features[-self.max_frames :][None].astype(np.float32)
+        if len(features) > self.max_frames:  # spread the frames it was trained on over the whole window
+            keep = np.linspace(0, len(features) - 1, self.max_frames).round().astype(int)
+            features = features[keep]
+        window = features[None].astype(np.float32)
         (logits,) = self.session.run(None, {"features": window})
         return _softmax(logits)[0]
 
