@@ -96,6 +96,7 @@ class VideoWorkers:
         self.settings = settings
         self.queue: queue.Queue[str] = queue.Queue(maxsize=settings.max_queued_jobs)
         self.cancelled: set[str] = set()
+        self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(settings.workers)]
         for t in self.threads:
             t.start()
@@ -107,12 +108,22 @@ class VideoWorkers:
         except queue.Full:
             return False
 
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the workers; a job in progress stops at its next frame and stays queued for the next start.
+        (Threads left inside native code at interpreter exit can abort the process.)"""
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout)
+
     def _work(self) -> None:
         from fervid.analyzer import Analyzer
 
         analyzer = Analyzer(threads=1)
-        while True:
-            job_id = self.queue.get()
+        while not self.stopping.is_set():
+            try:
+                job_id = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if job_id in self.cancelled:
                 continue
             try:
@@ -138,8 +149,8 @@ class VideoWorkers:
         options = VideoOptions(detect_every=self.settings.detect_every, window=self.settings.window,
                                method=self.settings.method)
         result = VideoAnalyzer(analyzer, options).run(folder / job["input"], folder / "out", progress=progress,
-                                                      stop=lambda: job_id in self.cancelled)
-        if job_id in self.cancelled:
+                                                      stop=lambda: job_id in self.cancelled or self.stopping.is_set())
+        if job_id in self.cancelled or self.stopping.is_set():
             return
         self.store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
                          finished=time.time(), stem=Path(job["input"]).stem)
@@ -154,6 +165,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         start()
         yield
+        state["stop"].set()
+        state["workers"].shutdown()
 
     app = FastAPI(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
                   lifespan=lifespan)
@@ -182,9 +195,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 store.write(job["id"], status="queued", progress=0.0)
                 state["workers"].submit(job["id"])
 
+        state["stop"] = threading.Event()
+
         def janitor():
-            while True:
-                time.sleep(600)
+            while not state["stop"].wait(600):
                 cleanup()
 
         threading.Thread(target=janitor, daemon=True).start()
