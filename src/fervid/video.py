@@ -28,6 +28,7 @@ from fervid.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
+MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 
 
 class VideoError(ValueError):
@@ -317,11 +318,16 @@ class VideoAnalyzer:
                     labels.append(f"#{tf.track_id} {ff.emotion} {max(ff.probabilities):.0%}")
                 if out_dir is not None and opts.annotate:
                     t2 = time.perf_counter()
+                    # small videos are enlarged for the annotated copy, so labels and bars stay legible
+                    zoom = max(1.0, MIN_ANNOTATED_HEIGHT / frame.shape[0])
                     if writer is None:
-                        h, w = frame.shape[:2]
+                        h, w = (round(v * zoom) for v in frame.shape[:2])
                         writer = H264Writer(Path(out_dir) / f"{Path(str(source)).stem}_annotated.mp4", w, h,
                                             min(result.fps, opts.sample_fps or result.fps))
                         result.annotated_path = writer.path
+                    if zoom > 1.0:
+                        frame = cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+                        faces_here = [_zoom_face(f, zoom) for f in faces_here]
                     writer.write(annotate(frame, faces_here, labels))
                     stages["encode"] += time.perf_counter() - t2
             pending.clear()
@@ -398,6 +404,12 @@ class VideoAnalyzer:
             x0, x1 = max(0, int(x - m)), min(frame.shape[1], int(x + w + m))
             ep.best_probability, ep.best_time = p, ff.time
             ep.best_image = frame[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
+
+
+def _zoom_face(face: Face, zoom: float) -> Face:
+    x, y, w, h = face.box
+    return Face((x * zoom, y * zoom, w * zoom, h * zoom), tuple((px * zoom, py * zoom) for px, py in face.landmarks),
+                face.detection_score, face.probabilities, face.uncertain)
 
 
 def _read_frames(cap: cv2.VideoCapture, stages: dict):

