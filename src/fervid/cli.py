@@ -475,6 +475,34 @@ def experiment(
 
 
 @app.command()
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (a 'path' column)."),
+    out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet, summary.*"),
+    workers: int = typer.Option(1, help="Worker processes (each loads the models once)."),
+    detect_every: float = typer.Option(0.3, help="Videos: seconds between face detections."),
+    window: float = typer.Option(1.0, help="Videos: seconds of frames the temporal classifier looks at."),
+    sample_fps: Optional[float] = typer.Option(None, help="Videos: analyse at most this many frames per second."),
+    method: str = typer.Option("lstm", help="Videos: lstm, mean or frame."),
+    annotate: bool = typer.Option(True, help="Write annotated images and videos."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
+    from fervid.batch import BatchOptions, run_batch
+
+    _video_options(detect_every, window, sample_fps, method)
+    options = BatchOptions(out=out, workers=workers, detect_every=detect_every, window=window, sample_fps=sample_fps,
+                           method=method, annotate=annotate)
+    summary = run_batch(inputs, options, progress=not quiet)
+    typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
+               f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
+               f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
+    for failure in summary["failures"]:
+        typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
     port: int = typer.Option(8000),

