@@ -214,6 +214,8 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
 
     out = Path(options.out)
     (out / "files").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run: never used, remove
+        shutil.rmtree(stale, ignore_errors=True)
     files, problems = collect_inputs(inputs)
     store = StateStore(out / "state.sqlite")
     for item, why in problems:
