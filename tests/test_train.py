@@ -75,3 +75,22 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     path.write_text("epochs = 2\nlearning_rate = 0.1\n")
     with pytest.raises(ValueError, match="learning_rate"):
         TrainConfig.from_toml(path)
+
+
+def test_torchrun_ddp_two_cpu_ranks_agree(fer_csv, tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'data = "{fer_csv}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                   "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n")
+    run = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "fervid.cli", "train", "--config", str(cfg),
+                             "--out", str(run)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    hashes = [(run / f"weights_rank{r}.sha256").read_text() for r in (0, 1)]
+    assert hashes[0] == hashes[1]  # gradients were averaged: both ranks hold the same weights
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["best_val_acc"] > 0.3
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs

@@ -304,7 +304,9 @@ def train(
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt."),
 ) -> None:
-    """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest (needs the train extra: pip install "fervid\\[train]")."""
+    """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
+    (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.cli train ...
+     (needs the train extra: pip install "fervid\\[train]")."""
     try:
         from fervid.train import TrainConfig, train as run_training
     except ImportError as exc:
@@ -322,6 +324,8 @@ def train(
         run_dir = run_training(cfg, out, resume=resume)
     except (DatasetError, FileNotFoundError) as exc:
         _fail(str(exc))
+    if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
+        return
     summary = json.loads((run_dir / "summary.json").read_text())
     typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
 

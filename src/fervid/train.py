@@ -7,8 +7,10 @@ a progress bar and a per-epoch metrics log (``metrics.jsonl``) in the run direct
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import platform
 import random
 import time
@@ -138,7 +140,7 @@ def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16
     net.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
             out.append(net(x[i : i + batch_size].contiguous(memory_format=torch.channels_last)).float())
     return torch.cat(out) if out else torch.zeros(0, 7)
 
@@ -151,31 +153,41 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     continues from ``last.pt`` with the same config.
     """
     run_dir = Path(run_dir)
+    world, rank, local_rank = _init_distributed()
+    main_rank = rank == 0
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
+    device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
     train_ds = _limit(load_fer2013(cfg.data, cfg.train_usage), cfg.limit_train)
     val_ds = _limit(load_fer2013(cfg.data, cfg.val_usage), cfg.limit_val)
     norm = Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
     y_train = torch.from_numpy(train_ds.labels.copy())
-    x_val = torch.from_numpy(norm(val_ds.images))
-    y_val = torch.from_numpy(val_ds.labels.copy())
+    x_val = torch.from_numpy(norm(val_ds.images)).to(device)
+    y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
 
-    net = EmotionVGG(cfg.net).to(memory_format=torch.channels_last)
+    net = EmotionVGG(cfg.net).to(device, memory_format=torch.channels_last)
+    model = net
+    if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
                                                 steps_per_epoch=steps_per_epoch, pct_start=0.2)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order: the same on every rank
+    # augmentation draws differ per rank; a single process keeps one generator (runs stay reproducible)
+    aug_gen = gen if world == 1 else torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     start_epoch, best_acc, elapsed = 0, -1.0, 0.0
 
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last_path.exists():
-        state = torch.load(last_path, weights_only=False)
+        state = torch.load(last_path, weights_only=False, map_location=device)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -184,26 +196,27 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         start_epoch, best_acc, elapsed = state["epoch"], state["best_acc"], state.get("elapsed", 0.0)
     elif resume:
         raise FileNotFoundError(f"{last_path}: nothing to resume from")
-    else:
+    elif main_rank:
         (run_dir / "metrics.jsonl").write_text("")
 
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()))
+    if main_rank:
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()))
 
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(start_epoch, end_epoch):
         t0 = time.perf_counter()
-        net.train()
+        model.train()
         order = torch.randperm(len(x_train), generator=gen)
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_rank),
                    leave=False, unit="batch")
         for step in bar:
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            xb = augment(x_train[idx], cfg, gen).contiguous(memory_format=torch.channels_last)
-            yb = y_train[idx]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = net(xb)
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
+            xb = augment(x_train[idx], cfg, aug_gen).to(device).contiguous(memory_format=torch.channels_last)
+            yb = y_train[idx].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(xb)
                 loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -218,6 +231,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())
         seconds = time.perf_counter() - t0
         elapsed += seconds
+        if not main_rank:
+            continue
         m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
                          opt.param_groups[0]["lr"], round(seconds, 1))
         with open(run_dir / "metrics.jsonl", "a") as fh:
@@ -236,11 +251,32 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                     "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
                     "best_acc": best_acc, "elapsed": elapsed}, last_path)
 
+    if world > 1:
+        # every rank records a fingerprint of its weights: DDP must leave them identical
+        digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in net.parameters())).hexdigest()
+        (run_dir / f"weights_rank{rank}.sha256").write_text(digest)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+        if not main_rank:
+            return run_dir
     summary = {"best_val_acc": best_acc, "epochs": cfg.epochs, "wall_seconds": round(elapsed, 1),
                "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
-               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"}
+               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+               "world_size": world}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return run_dir
+
+
+def _init_distributed() -> tuple[int, int, int]:
+    """(world size, rank, local rank); joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1, 0, 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def load_net(checkpoint: str | Path) -> EmotionVGG:
