@@ -94,3 +94,32 @@ def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb
     assert per_file[str(corpus / "clip.mp4")] == 120 and per_file[str(corpus / "two_faces.png")] == 2
     assert (per_file.drop([str(corpus / "clip.mp4"), str(corpus / "two_faces.png")]) == 1).all()  # no duplicate
     assert not list((out / "files").glob(".*.tmp"))  # no half-written results left in place
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"), reason="ray not installed")
+def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
+    """A real local Ray cluster: a head and a second worker node process on 127.0.0.1."""
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 4)
+    local = run_batch([str(corpus)], BatchOptions(out=tmp_path / "local", method="mean"), progress=False)
+    port = 21000 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    temp = f"/tmp/ray_{os.getpid()}"  # short: Ray's socket paths must stay under 107 bytes
+    subprocess.run(ray_cli + ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus",
+                              "1", "--include-dashboard", "false", "--temp-dir", temp, "--disable-usage-stats"],
+                   check=True, env=env, capture_output=True)
+    try:
+        subprocess.run(ray_cli + ["start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+                                  "--num-cpus", "1"], check=True, env=env, capture_output=True)
+        result = subprocess.run([sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(tmp_path / "ray"),
+                                 "--engine", "ray", "--address", f"127.0.0.1:{port}", "--method", "mean", "-q"],
+                                capture_output=True, text=True, env=env, timeout=600)
+    finally:
+        subprocess.run(ray_cli + ["stop", "--force"], env=env, capture_output=True)
+    assert result.returncode == 1, result.stderr[-2000:]  # the two broken files, recorded, not fatal
+    ray_summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert ray_summary["done"] == local["done"] == 6 and ray_summary["failed"] == 2
+    a = pd.read_parquet(tmp_path / "local" / "dataset.parquet").sort_values(["file", "track", "frame"])
+    b = pd.read_parquet(tmp_path / "ray" / "dataset.parquet").sort_values(["file", "track", "frame"])
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), atol=1e-4)

@@ -35,6 +35,8 @@ DATASET_COLUMNS = ["file", "kind", "track", "time", "frame", "x", "y", "width", 
 class BatchOptions:
     out: Path
     workers: int = 1
+    engine: str = "local"  # local (process pool) or ray
+    ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
     detect_every: float = 0.3
     window: float = 1.0
     sample_fps: float | None = None
@@ -204,6 +206,39 @@ def _rows_table(rows: list[dict], path: str, kind: str):
     return pd.DataFrame(records, columns=DATASET_COLUMNS)
 
 
+def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
+    """A Ray task: the models are loaded once per Ray worker process and reused by later tasks."""
+    if "analyzer" not in _worker:
+        _init_worker(threads, options)
+    return analyse_one(task)
+
+
+def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
+    """Ray tasks, one CPU each, retried up to twice if a worker process dies; a task that still fails is recorded
+    as that file's failure and the job goes on. Outputs go to ``options.out``, which must be a path every node
+    sees (a shared filesystem) when the cluster has several machines."""
+    import ray
+
+    ray.init(address=options.ray_address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")
+    options = BatchOptions(**{**options.__dict__, "out": Path(options.out).resolve()})
+    remote = ray.remote(num_cpus=1, max_retries=2)(_ray_analyse)
+    pending = {remote.remote(task, options, threads): task for task in todo}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except Exception as exc:  # the worker died even after retries
+                    res = {"path": task[0], "status": "failed", "error": f"{task[0]}: Ray task failed: {exc}",
+                           "faces": 0, "rows": 0, "seconds": 0.0}
+                record(res)
+    finally:
+        ray.shutdown()
+
+
 # --- driver ---------------------------------------------------------------------------------------------------
 
 def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -> dict:
@@ -227,15 +262,21 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
     started = time.perf_counter()
     faces = 0
     bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch")
-    if todo:
+
+    def record(res: dict) -> None:
+        nonlocal faces
+        store.finish(res["path"], res["status"], res["error"], res["faces"], res["rows"], res["seconds"])
+        faces += res["faces"]
+        bar.update(1)
+        bar.set_postfix(faces=faces, files_per_s=f"{bar.n / (time.perf_counter() - started):.2f}")
+
+    if todo and options.engine == "ray":
+        _run_ray(todo, options, threads=1, record=record)
+    elif todo:
         ctx = mp.get_context("spawn")  # fresh interpreters: no forked ONNX Runtime / OpenMP state
         with ctx.Pool(workers, initializer=_init_worker, initargs=(threads, options)) as pool:
             for res in pool.imap_unordered(analyse_one, todo):
-                store.finish(res["path"], res["status"], res["error"], res["faces"], res["rows"], res["seconds"])
-                faces += res["faces"]
-                elapsed = time.perf_counter() - started
-                bar.update(1)
-                bar.set_postfix(faces=faces, files_per_s=f"{bar.n / elapsed:.2f}")
+                record(res)
     bar.close()
     summary = write_outputs(out, store)
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),

@@ -482,7 +482,10 @@ def experiment(
 def batch(
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (a 'path' column)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet, summary.*"),
-    workers: int = typer.Option(1, help="Worker processes (each loads the models once)."),
+    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine."),
+    engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
+    address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
+                                                     "Ray on this machine."),
     detect_every: float = typer.Option(0.3, help="Videos: seconds between face detections."),
     window: float = typer.Option(1.0, help="Videos: seconds of frames the temporal classifier looks at."),
     sample_fps: Optional[float] = typer.Option(None, help="Videos: analyse at most this many frames per second."),
@@ -494,8 +497,10 @@ def batch(
     from fervid.batch import BatchOptions, run_batch
 
     _video_options(detect_every, window, sample_fps, method)
-    options = BatchOptions(out=out, workers=workers, detect_every=detect_every, window=window, sample_fps=sample_fps,
-                           method=method, annotate=annotate)
+    if engine not in ("local", "ray"):
+        _fail("--engine must be local or ray", 2)
+    options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, detect_every=detect_every,
+                           window=window, sample_fps=sample_fps, method=method, annotate=annotate)
     summary = run_batch(inputs, options, progress=not quiet)
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
