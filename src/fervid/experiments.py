@@ -130,45 +130,57 @@ def _inputs(cnn: EmotionCNN, frames: np.ndarray, model: str) -> np.ndarray:
     return x.reshape(n, t, -1)
 
 
-def train_lstm(x_tr, y_tr, x_val, y_val, epochs: int = 80, lr: float = 1e-3, seed: int = 0,
-               dropout: float = 0.5) -> tuple[PaperLSTM, list[dict]]:
-    """Adam, batch 32; keeps the weights of the epoch with the best validation accuracy."""
-    torch.manual_seed(seed)
-    net = PaperLSTM(x_tr.shape[-1], dropout)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
-    xt, yt = torch.from_numpy(x_tr).float(), torch.from_numpy(y_tr).long()
-    xv, yv = torch.from_numpy(x_val).float(), torch.from_numpy(y_val).long()
+def _fit(net: nn.Module, opt, xt: torch.Tensor, yt: torch.Tensor, batch_size: int, epochs: int, seed: int,
+         validate, transform=None) -> tuple[nn.Module, list[dict]]:
+    """The shared training loop; keeps the weights of the epoch with the best validation accuracy (ties broken by
+    the lower validation loss: small validation sets tie on accuracy). ``validate(net) -> (accuracy, loss)``."""
     gen = torch.Generator().manual_seed(seed)
     history, best, best_state = [], (-1.0, -np.inf), None
     for epoch in range(epochs):
         net.train()
         order = torch.randperm(len(xt), generator=gen)
         loss_sum, correct = 0.0, 0
-        for i in range(0, len(xt), 32):
-            idx = order[i : i + 32]
-            logits = net(xt[idx])
+        for i in range(0, len(xt), batch_size):
+            idx = order[i : i + batch_size]
+            logits = net(xt[idx] if transform is None else transform(xt[idx], gen))
             loss = F.cross_entropy(logits, yt[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yt[idx]).sum())
-        net.eval()
-        with torch.no_grad():
-            val_logits = net(xv)
-        val_acc = float((val_logits.argmax(1) == yv).float().mean()) if len(yv) else 0.0
-        val_loss = float(F.cross_entropy(val_logits, yv)) if len(yv) else 0.0
+        val_acc, val_loss = validate(net)
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / len(xt), "train_acc": correct / len(xt),
                         "val_loss": val_loss, "val_acc": val_acc})
-        if (val_acc, -val_loss) > best:  # small validation sets tie on accuracy: the lower loss breaks ties
+        if (val_acc, -val_loss) > best:
             best, best_state = (val_acc, -val_loss), {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     return net.eval(), history
 
 
+def train_lstm(x_tr, y_tr, x_val, y_val, epochs: int = 80, lr: float = 1e-3, seed: int = 0,
+               dropout: float = 0.5) -> tuple[PaperLSTM, list[dict]]:
+    """The paper's LSTM: Adam, batch 32."""
+    torch.manual_seed(seed)
+    net = PaperLSTM(x_tr.shape[-1], dropout)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    xv, yv = torch.from_numpy(x_val).float(), torch.from_numpy(y_val).long()
+
+    @torch.no_grad()
+    def validate(model):
+        model.eval()
+        if not len(yv):
+            return 0.0, 0.0
+        logits = model(xv)
+        return float((logits.argmax(1) == yv).float().mean()), float(F.cross_entropy(logits, yv))
+
+    return _fit(net, opt, torch.from_numpy(x_tr).float(), torch.from_numpy(y_tr).long(), 32, epochs, seed, validate)
+
+
 def finetune_cnn(cnn_checkpoint: Path, cnn: EmotionCNN, f_tr, y_tr, f_val, y_val, epochs: int = 12,
                  lr: float = 0.005, seed: int = 0) -> tuple[nn.Module, list[dict]]:
-    """Fine-tune every layer of the FER2013 CNN on single frames (each frame carries its sequence's label)."""
+    """Fine-tune every layer of the FER2013 CNN on single frames (each frame carries its sequence's label), with
+    the training augmentation; a sequence is scored by its frames' mean probabilities."""
     from fervid.train import TrainConfig, augment, load_net
 
     torch.manual_seed(seed)
@@ -177,30 +189,16 @@ def finetune_cnn(cnn_checkpoint: Path, cnn: EmotionCNN, f_tr, y_tr, f_val, y_val
     t = f_tr.shape[1]
     xt = torch.from_numpy(preprocess_faces(f_tr.reshape(-1, 48, 48), cnn.config.normalization)[1])
     yt = torch.from_numpy(np.repeat(y_tr, t)).long()
-    cfg, gen = TrainConfig(), torch.Generator().manual_seed(seed)
-    history, best, best_state = [], (-1.0, -np.inf), None
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(len(xt), generator=gen)
-        loss_sum, correct = 0.0, 0
-        for i in range(0, len(xt), 64):
-            idx = order[i : i + 64]
-            logits = net(augment(xt[idx], cfg, gen))
-            loss = F.cross_entropy(logits, yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == yt[idx]).sum())
-        val_probs = _cnn_sequence_probs(net, cnn, f_val)
-        val_acc = float((val_probs.argmax(1) == y_val).mean()) if len(y_val) else 0.0
-        val_loss = float(-np.log(val_probs[np.arange(len(y_val)), y_val] + 1e-9).mean()) if len(y_val) else 0.0
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / len(xt), "train_acc": correct / len(xt),
-                        "val_loss": val_loss, "val_acc": val_acc})
-        if (val_acc, -val_loss) > best:
-            best, best_state = (val_acc, -val_loss), {k: v.clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
-    return net.eval(), history
+    cfg = TrainConfig()
+
+    def validate(model):
+        if not len(y_val):
+            return 0.0, 0.0
+        probs = _cnn_sequence_probs(model, cnn, f_val)
+        return (float((probs.argmax(1) == y_val).mean()),
+                float(-np.log(probs[np.arange(len(y_val)), y_val] + 1e-9).mean()))
+
+    return _fit(net, opt, xt, yt, 64, epochs, seed, validate, transform=lambda x, gen: augment(x, cfg, gen))
 
 
 @torch.no_grad()
