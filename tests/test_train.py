@@ -49,6 +49,11 @@ def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
     logit_diff, feat_diff = compare_with_torch(run, model_dir, x)
     assert logit_diff < 1e-3 and feat_diff < 1e-3
 
+    tta_dir = export_onnx(run, tmp_path / "model_tta", name="tiny", flip_tta=True)
+    assert max(compare_with_torch(run, tta_dir, x, flip_tta=True)) < 1e-3
+    mirrored = x[..., ::-1].copy()
+    np.testing.assert_allclose(EmotionCNN(tta_dir)(x).logits, EmotionCNN(tta_dir)(mirrored).logits, atol=1e-4)
+
     cnn = EmotionCNN(model_dir)
     ev = evaluate(cnn, load_fer2013(fer_csv, "PublicTest"))
     summary = json.loads((run / "summary.json").read_text())

@@ -358,12 +358,13 @@ def export(
     out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
     checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR."),
+    flip_tta: bool = typer.Option(False, help="Average each face with its mirror image (2x the CNN's cost)."),
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
     from fervid.export import export_onnx
 
     try:
-        folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint)
+        folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
     except FileNotFoundError as exc:
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")

@@ -21,7 +21,7 @@ from fervid.train import load_net
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = None,
-                checkpoint: str = "best.pt", template: FaceTemplate = FaceTemplate()) -> Path:
+                checkpoint: str = "best.pt", template: FaceTemplate = FaceTemplate(), flip_tta: bool = False) -> Path:
     """Write ``out_dir/model.onnx`` and ``out_dir/config.json`` from ``run_dir/<checkpoint>``."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ckpt = run_dir / checkpoint
@@ -32,13 +32,13 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 1, template.size, template.size)
     torch.onnx.export(
-        ExportWrapper(net).eval(), (dummy,), str(out_dir / "model.onnx"),
+        ExportWrapper(net, flip_tta).eval(), (dummy,), str(out_dir / "model.onnx"),
         input_names=["faces"], output_names=["logits", "features"],
         dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
     config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=norm,
-                         net=net.config.to_dict())
+                         net={**net.config.to_dict(), "flip_tta": flip_tta})
     (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
     for extra in ("config.json", "metrics.jsonl", "summary.json"):
         if (run_dir / extra).is_file():
@@ -47,13 +47,13 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
 
 
 def compare_with_torch(run_dir: str | Path, model_dir: str | Path, inputs: np.ndarray,
-                       checkpoint: str = "best.pt") -> tuple[float, float]:
+                       checkpoint: str = "best.pt", flip_tta: bool = False) -> tuple[float, float]:
     """Largest absolute differences (logits, features) between torch and ONNX Runtime on the same inputs."""
     import onnxruntime as ort
 
     net = load_net(Path(run_dir) / checkpoint)
     with torch.no_grad():
-        t_logits, t_feats = ExportWrapper(net).eval()(torch.from_numpy(inputs))
+        t_logits, t_feats = ExportWrapper(net, flip_tta).eval()(torch.from_numpy(inputs))
     session = ort.InferenceSession(str(Path(model_dir) / "model.onnx"), providers=["CPUExecutionProvider"])
     o_logits, o_feats = session.run(None, {"faces": inputs.astype(np.float32)})
     return float(np.abs(t_logits.numpy() - o_logits).max()), float(np.abs(t_feats.numpy() - o_feats).max())

@@ -81,10 +81,13 @@ class ExportWrapper(nn.Module):
     config instead of requiring a new export.
     """
 
-    def __init__(self, net: EmotionVGG):
+    def __init__(self, net: EmotionVGG, flip_tta: bool = False):
         super().__init__()
         self.net = net
+        self.flip_tta = flip_tta  # test-time augmentation: average the face and its mirror image
 
     def forward(self, x: torch.Tensor):
         feats = self.net.features(x)
+        if self.flip_tta:
+            feats = (feats + self.net.features(torch.flip(x, dims=[3]))) / 2
         return self.net.head(feats), feats
