@@ -89,7 +89,8 @@ class JobStore:
 
 
 class VideoWorkers:
-    """A bounded queue and worker threads, each with its own Analyzer (ONNX Runtime releases the GIL)."""
+    """A bounded queue and worker threads; each job runs in its own process at a lower CPU priority, so the
+    analysis never holds the server's GIL and /healthz and image requests stay responsive during a video job."""
 
     def __init__(self, store: JobStore, settings: ServerSettings):
         self.store = store
@@ -109,16 +110,15 @@ class VideoWorkers:
             return False
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop the workers; a job in progress stops at its next frame and stays queued for the next start.
-        (Threads left inside native code at interpreter exit can abort the process.)"""
+        """Stop the workers; a job in progress is stopped and stays queued for the next start."""
         self.stopping.set()
         for t in self.threads:
             t.join(timeout)
 
     def _work(self) -> None:
-        from fervid.analyzer import Analyzer
+        import multiprocessing as mp
 
-        analyzer = Analyzer(threads=1)
+        ctx = mp.get_context("spawn")
         while not self.stopping.is_set():
             try:
                 job_id = self.queue.get(timeout=0.2)
@@ -126,34 +126,50 @@ class VideoWorkers:
                 continue
             if job_id in self.cancelled:
                 continue
-            try:
-                self._run(analyzer, job_id)
-            except Exception as exc:  # a bad video fails its job, never the worker
+            self.store.write(job_id, status="running", progress=0.0, started=time.time())
+            proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
+            proc.start()
+            while proc.is_alive():
+                proc.join(0.2)
+                if job_id in self.cancelled or self.stopping.is_set():
+                    proc.terminate()
+                    proc.join(5)
+            if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
                 if (self.store.root / job_id).is_dir():
-                    self.store.write(job_id, status="failed", error=str(exc))
+                    self.store.write(job_id, status="failed", error=f"analysis process exited with {proc.exitcode}")
 
-    def _run(self, analyzer, job_id: str) -> None:
-        from fervid.video import VideoAnalyzer, VideoOptions
 
-        job = self.store.read(job_id)
-        folder = self.store.folder(job_id)
-        self.store.write(job_id, status="running", progress=0.0, started=time.time())
-        last = [0.0]
+def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
+    """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
+    from fervid.analyzer import Analyzer
+    from fervid.video import VideoAnalyzer, VideoOptions
 
-        def progress(done, total):
-            now = time.time()
-            if total and now - last[0] > 0.5:
-                last[0] = now
-                self.store.write(job_id, progress=round(min(done / total, 1.0), 3))
+    import cv2
 
-        options = VideoOptions(detect_every=self.settings.detect_every, window=self.settings.window,
-                               method=self.settings.method)
-        result = VideoAnalyzer(analyzer, options).run(folder / job["input"], folder / "out", progress=progress,
-                                                      stop=lambda: job_id in self.cancelled or self.stopping.is_set())
-        if job_id in self.cancelled or self.stopping.is_set():
-            return
-        self.store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
-                         finished=time.time(), stem=Path(job["input"]).stem)
+    try:
+        os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
+    except OSError:
+        pass
+    cv2.setNumThreads(1)
+    store = JobStore(Path(root))
+    job = store.read(job_id)
+    folder = store.folder(job_id)
+    last = [0.0]
+
+    def progress(done, total):
+        now = time.time()
+        if total and now - last[0] > 0.5:
+            last[0] = now
+            store.write(job_id, progress=round(min(done / total, 1.0), 3))
+
+    try:
+        options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
+        result = VideoAnalyzer(Analyzer(threads=1), options).run(folder / job["input"], folder / "out",
+                                                                 progress=progress)
+        store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
+                    finished=time.time(), stem=Path(job["input"]).stem)
+    except Exception as exc:  # a bad video fails its job, never the server
+        store.write(job_id, status="failed", error=str(exc))
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
