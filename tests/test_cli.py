@@ -31,6 +31,7 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
     assert "empty file" in by_name["c_empty.png"]["error"]
     assert "no such file" in by_name["missing.png"]["error"]
     assert "b_text.jpg: not an image" in result.output  # errors are told to the user, naming the file
+    assert "missing.png: no such file" in result.output
     rows = list(csv.DictReader(out_csv.open()))
     happy = [r for r in rows if r["face"] == "0"]
     assert len(happy) == 1 and happy[0]["emotion"] == "happy" and float(happy[0]["happy"]) > 0.5

@@ -53,7 +53,7 @@ def image(
     from fervid.records import ImageResult
 
     files, problems = expand_inputs(paths)
-    results: list[ImageResult] = [ImageResult(source=item, error=why) for item, why in problems]
+    results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = Analyzer(model=model, detector=YuFaceDetector(score_threshold=score_threshold))
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
