@@ -10,7 +10,7 @@ from fervid.features import EmotionCNN  # noqa: E402
 from conftest import synthetic_faces  # noqa: E402
 
 
-def ck_like(n_subjects=8, seqs_per_subject=4, frames=3):
+def ck_like(n_subjects=16, seqs_per_subject=4, frames=3):
     """CK+-shaped data: subjects with several 3-frame sequences, the class written into the frames."""
     images, labels, sources, subjects, sequences = [], [], [], [], []
     rng = np.random.default_rng(0)
@@ -32,8 +32,8 @@ def ck_like(n_subjects=8, seqs_per_subject=4, frames=3):
 
 def test_sequences_group_frames_and_keep_subjects():
     seq = to_sequences(ck_like())
-    assert seq.frames.shape == (32, 3, 48, 48)
-    assert len(set(seq.subjects.tolist())) == 8
+    assert seq.frames.shape == (64, 3, 48, 48)
+    assert len(set(seq.subjects.tolist())) == 16
 
 
 def test_subject_folds_never_share_a_person():
