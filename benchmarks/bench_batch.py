@@ -1,6 +1,7 @@
-"""Corpus throughput of `fervid batch`: files/s and faces/s for 1 and 2 local workers, peak memory per worker.
+"""Corpus throughput of `fervid batch`: files/s and faces/s for 1 and 2 local workers and Ray on this one node,
+peak memory per worker process.
 
-    python benchmarks/bench_batch.py [--clips 200] [--images 2000]
+    python benchmarks/bench_batch.py [--clips 200] [--images 2000] [--engines local:1 local:2 ray]
 
 The corpus is generated here: images of 1-4 astronaut faces on a grey background (some mirrored, scaled) and
 short 640x360 clips (1 s at 30 fps) of one or two moving faces. Each engine setting gets a fresh output folder.
@@ -53,11 +54,13 @@ def make_corpus(root: Path, clips: int, images: int, seed: int = 0) -> int:
     return expected_faces
 
 
-def run(corpus: Path, out: Path, workers: int) -> dict:
+def run(corpus: Path, out: Path, engine: str) -> dict:
+    """engine: "local:N" (N worker processes) or "ray" (Ray started on this machine, one task per file)."""
+    extra = ["--engine", "ray"] if engine == "ray" else ["--workers", engine.split(":")[1]]
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(out), "--workers",
-                    str(workers), "-q", "--no-annotate"], check=True)
+    subprocess.run([sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(out), *extra, "-q",
+                    "--no-annotate"], check=True)
     seconds = time.perf_counter() - t0
     peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     import json
@@ -70,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--engines", nargs="+", default=["local:1", "local:2", "ray"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
@@ -78,9 +81,9 @@ def main() -> None:
         print(f"corpus: {args.images} images + {args.clips} clips (1 s, 640x360), {expected} faces placed\n")
         print("| engine | files | faces found | seconds | files/s | faces/s | peak RSS per process |")
         print("|---|---|---|---|---|---|---|")
-        for w in args.workers:
-            r = run(corpus, Path(tmp) / f"out{w}", w)
-            print(f"| local, {w} worker(s) | {r['files']} | {r['faces']} | {r['seconds']:.1f} | "
+        for i, engine in enumerate(args.engines):
+            r = run(corpus, Path(tmp) / f"out{i}", engine)
+            print(f"| {engine} | {r['files']} | {r['faces']} | {r['seconds']:.1f} | "
                   f"{r['files'] / r['seconds']:.1f} | {r['faces'] / r['seconds']:.1f} | {r['peak_mb']:.0f} MB |")
 
 
