@@ -83,6 +83,7 @@ def main() -> None:
                 if httpx.get(url + f"/v1/jobs/{job['job_id']}", timeout=5).json()["status"] in ("done", "failed"):
                     break
                 time.sleep(0.05)
+            print("probe latencies (ms):", " ".join(f"{h:.0f}" for h in health))
             print(f"\n/healthz during a video job: {len(health)} probes, median {statistics.median(health):.1f} ms, "
                   f"max {max(health):.1f} ms (target < 100 ms)")
         finally:
