@@ -35,13 +35,18 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image or numpy array")
 
 
-def _load_path(path: Path) -> np.ndarray:
+def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video")."""
     if not path.exists():
-        raise ImageLoadError(f"{path}: no such file")
+        raise error(f"{path}: no such file")
     if path.is_dir():
-        raise ImageLoadError(f"{path}: is a directory, not an image")
+        raise error(f"{path}: is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
     if path.stat().st_size == 0:
-        raise ImageLoadError(f"{path}: empty file (0 bytes)")
+        raise error(f"{path}: empty file (0 bytes)")
+
+
+def _load_path(path: Path) -> np.ndarray:
+    check_input_file(path, "image", ImageLoadError)
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():

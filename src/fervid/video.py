@@ -22,6 +22,7 @@ import numpy as np
 from fervid.align import crop_face
 from fervid.annotate import annotate
 from fervid.emotions import EMOTIONS
+from fervid.images import check_input_file
 from fervid.records import Face
 from fervid.temporal import TemporalMethod, make_method
 from fervid.track import FaceTracker, TrackedFace
@@ -223,12 +224,7 @@ class H264Writer:
 
 def open_video(path: str | Path) -> cv2.VideoCapture:
     path = Path(path)
-    if not path.exists():
-        raise VideoError(f"{path}: no such file")
-    if path.is_dir():
-        raise VideoError(f"{path}: is a directory, not a video")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{path}: empty file (0 bytes)")
+    check_input_file(path, "video", VideoError)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise VideoError(f"{path}: not a video, or a format/codec OpenCV's FFmpeg cannot read")
