@@ -46,9 +46,13 @@ class MovingAverage:
 
 
 class LSTMTemporal:
-    """The paper's 2-layer LSTM over the window's CNN features (``model.onnx`` in a temporal model folder)."""
+    """The paper's 2-layer LSTM over the window's CNN features (``model.onnx`` in a temporal model folder).
+
+    ``smooth_outputs``: the video pipeline averages the LSTM's outputs over the same window (an ensemble of the
+    overlapping windows), which keeps its accuracy and removes most label flicker."""
 
     name = "lstm"
+    smooth_outputs = True
 
     def __init__(self, model: str | Path = DEFAULT_TEMPORAL_MODEL, threads: int | None = None):
         import onnxruntime as ort

@@ -97,10 +97,15 @@ def simulate(ds: FaceDataset, n_clips: int, frames: int, seed: int, progress: bo
     return clips, ds.labels[pick]
 
 
-def windows_predictions(method: str, probs: np.ndarray, feats: np.ndarray, window: int, lstm=None) -> np.ndarray:
-    """Labels (N, T) that ``method`` gives each frame from the frames up to it (at most ``window`` frames)."""
+def windows_predictions(method: str, probs: np.ndarray, feats: np.ndarray, window: int,
+                        lstm_probs=None) -> np.ndarray:
+    """Labels (N, T) that ``method`` gives each frame from the frames up to it (at most ``window`` frames).
+
+    ``lstm_probs((N, t, 512) features) -> (N, 7) probabilities``. The ``lstm`` method averages the LSTM's outputs
+    over the window, as the video pipeline does (:class:`fervid.temporal.LSTMTemporal`)."""
     n, t = probs.shape[:2]
     labels = np.empty((n, t), np.int64)
+    outputs = []
     for k in range(t):
         lo = max(0, k - window + 1)
         if method == "frame":
@@ -108,21 +113,33 @@ def windows_predictions(method: str, probs: np.ndarray, feats: np.ndarray, windo
         elif method == "mean":
             labels[:, k] = probs[:, lo : k + 1].mean(axis=1).argmax(1)
         else:
-            with torch.no_grad():
-                labels[:, k] = lstm(torch.from_numpy(feats[:, lo : k + 1]).float()).argmax(1).numpy()
+            outputs.append(lstm_probs(feats[:, lo : k + 1]))
+            labels[:, k] = np.mean(outputs[lo : k + 1], axis=0).argmax(1)
     return labels
 
 
-def compare_methods(probs, feats, labels, window: int, lstm, fps: float = CLIP_FPS) -> dict:
+def compare_methods(probs, feats, labels, window: int, lstm_probs, fps: float = CLIP_FPS) -> dict:
     """Accuracy over all frames and flicker (label changes per second) of frame / mean / lstm."""
     out = {}
     for method in ("frame", "mean", "lstm"):
-        pred = windows_predictions(method, probs, feats, window, lstm)
+        pred = windows_predictions(method, probs, feats, window, lstm_probs)
         out[method] = {
             "accuracy": round(float((pred == labels[:, None]).mean()), 4),
             "flicker_per_s": round(float(np.mean([flicker_per_second(p, fps) for p in pred])), 4),
         }
     return out
+
+
+def compare_shipped(cfg: TemporalTrainConfig, model: str | Path, progress: bool = True) -> dict:
+    """Re-measure the comparison for an exported temporal model on the same held-out simulated clips (same seed)."""
+    from fervid.temporal import LSTMTemporal
+
+    lstm = LSTMTemporal(model)
+    cnn = EmotionCNN(cfg.cnn)
+    test_clips, test_y = simulate(load_fer2013(cfg.fer2013, "PublicTest"), cfg.test_clips, cfg.frames,
+                                  cfg.seed + 1, progress)
+    test_p, test_f = clip_features(cnn, test_clips, progress=progress)
+    return compare_methods(test_p, test_f, test_y, cfg.frames, lstm.batch)
 
 
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
@@ -182,7 +199,11 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train acc {correct / seen:.3f} "
                        f"held-out clip acc {acc:.3f}")
 
-    comparison = compare_methods(test_p, test_f, test_y, cfg.frames, net)
+    def lstm_probs(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(net(torch.from_numpy(x).float()), 1).numpy()
+
+    comparison = compare_methods(test_p, test_f, test_y, cfg.frames, lstm_probs)
     export_temporal(net, out_dir, train_f.shape[-1], cfg.frames)
     report = {"config": asdict(cfg), "history": history, "heldout_simulated_clips": comparison,
               "train_sequences": len(sequences), "wall_seconds": round(time.perf_counter() - started, 1)}

@@ -239,6 +239,7 @@ def open_video(path: str | Path) -> cv2.VideoCapture:
 class _TrackState:
     def __init__(self):
         self.window: deque = deque()  # (time, probabilities, feature)
+        self.outputs: deque = deque()  # (time, temporal model output), for methods that smooth their outputs
         self.episode: Episode | None = None
 
 
@@ -303,6 +304,11 @@ class VideoAnalyzer:
                     t1 = time.perf_counter()
                     smoothed = self.temporal(np.stack([w[1] for w in state.window]),
                                              np.stack([w[2] for w in state.window]))
+                    if getattr(self.temporal, "smooth_outputs", False):
+                        state.outputs.append((t, smoothed))
+                        while state.outputs[0][0] < t - opts.window + 1e-6:
+                            state.outputs.popleft()
+                        smoothed = np.mean([o[1] for o in state.outputs], axis=0)
                     stages["temporal"] += time.perf_counter() - t1
                     uncertain = bool(smoothed.max() < cnn.config.uncertain_below)
                     ff = FrameFace(t, idx, tf.track_id, tf.detection.box, tuple(float(p) for p in smoothed),
