@@ -102,7 +102,9 @@ def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 4)
     local = run_batch([str(corpus)], BatchOptions(out=tmp_path / "local", method="mean"), progress=False)
     port = 21000 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # loopback-only test cluster: explicit auth mode, so a token left in ~/.ray by an earlier ray.init() cannot
+    # leave the head and the worker node disagreeing
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     temp = f"/tmp/ray_{os.getpid()}"  # short: Ray's socket paths must stay under 107 bytes
     subprocess.run(ray_cli + ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus",
