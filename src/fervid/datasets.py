@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fervid.align import FaceTemplate, crop_face
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES
 
 FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
@@ -137,8 +138,8 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
                 continue
             try:
                 with Image.open(file) as im:
-                    grey = im.convert("L").resize((size, size), Image.BILINEAR)
-                    images.append(np.asarray(grey, dtype=np.uint8))
+                    grey = np.asarray(im.convert("L"), dtype=np.uint8)
+                images.append(crop_face(grey, None, FaceTemplate(size=size)))
             except OSError as exc:
                 raise DatasetError(f"{file}: cannot read image ({exc})") from exc
             labels.append(label)
@@ -254,18 +255,13 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
     if not greys:
         raise DatasetError(f"{root}: no JAFFE images (<subject>.<EMO><n>.<id>.tiff)")
     if crop_faces is None:
-        crops, found = np.stack([cv2_resize48(g) for g in greys]), np.ones(len(greys), bool)
+        crops, found = np.stack([crop_face(g, None) for g in greys]), np.ones(len(greys), bool)
     else:
         crops, found = crop_faces(greys)
     idx = np.flatnonzero(found)
     return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
                        "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx])
 
-
-def cv2_resize48(grey: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
 
 
 DATASET_KINDS = ("fer2013", "ferplus", "ckplus", "jaffe", "jaffe+ckplus", "folder")
