@@ -13,6 +13,7 @@ from fervid.evaluate import evaluate, write_model_card  # noqa: E402
 from fervid.datasets import load_fer2013  # noqa: E402
 from fervid.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.train import TrainConfig, train  # noqa: E402
+from fervid.emotions import EMOTIONS  # noqa: E402
 
 TINY = {"stages": [8, 16], "convs_per_stage": [1, 1], "feature_dim": 512, "dropout": 0.1}
 
@@ -99,3 +100,114 @@ def test_torchrun_ddp_two_cpu_ranks_agree(fer_csv, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["best_val_acc"] > 0.3
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs
+
+
+def write_ferplus_votes(fer_csv, path, seed=1):
+    """FER+ votes for every row of ``fer_csv``: 8 of 10 annotators vote the FER2013 label, 2 vote the next
+    class; every 10th row is dropped by FER+ (empty name), every 10th+1 voted not-a-face."""
+    import pandas as pd
+
+    from fervid.datasets import FERPLUS_VOTES
+
+    to_column = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+                 "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+    emotions = pd.read_csv(fer_csv)["emotion"].to_numpy()
+    usages = pd.read_csv(fer_csv)["Usage"].to_numpy()
+    lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)]
+    for i, (label, usage) in enumerate(zip(emotions, usages)):
+        votes = dict.fromkeys(FERPLUS_VOTES, 0)
+        votes[to_column[EMOTIONS[label]]] += 8
+        votes[to_column[EMOTIONS[(label + 1) % 7]]] += 2
+        if i % 10 == 1:
+            votes = dict.fromkeys(FERPLUS_VOTES, 0) | {"NF": 10}
+        name = "" if i % 10 == 0 else f"fer{i:07d}.png"
+        lines.append(f"{usage},{name}," + ",".join(str(votes[k]) for k in FERPLUS_VOTES))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ferplus_soft_targets_blend_votes_with_fer2013_labels(fer_csv, tmp_path):
+    from fervid.train import training_data
+
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5)
+    train_ds, targets, val_ds = training_data(cfg)
+    assert len(train_ds) == 600 and targets.shape == (600, 7)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-6)
+    label = train_ds.labels
+    kept = np.array([i % 10 not in (0, 1) for i in range(600)])  # FER+ rows of Training are rows 0..599
+    # kept rows: 0.5 * one-hot + 0.5 * (0.8 label, 0.2 next class); FER+-rejected rows: FER2013's label alone
+    np.testing.assert_allclose(targets[kept, label[kept]], 0.9, atol=1e-6)
+    np.testing.assert_allclose(targets[kept, (label[kept] + 1) % 7], 0.1, atol=1e-6)
+    np.testing.assert_allclose(targets[~kept, label[~kept]], 1.0)
+    assert len(val_ds) == 200  # selection stays on FER2013's PublicTest labels
+
+    hard_ds, hard_targets, plus_val = training_data(tiny_config(fer_csv, labels="ferplus", ferplus_csv=str(votes),
+                                                                val_labels="ferplus"))
+    assert len(hard_ds) == kept.sum() and len(plus_val) == 160
+    np.testing.assert_array_equal(hard_targets.argmax(1), hard_ds.labels)
+
+    run = train(cfg, tmp_path / "soft", progress=False)
+    assert json.loads((run / "summary.json").read_text())["best_val_acc"] > 0.6
+
+
+def test_mixup_and_cutmix_mix_targets_in_proportion():
+    from fervid.train import mix_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.stack([torch.zeros(1, 48, 48), torch.ones(1, 48, 48)])
+    targets = torch.eye(7)[[0, 1]]
+    for mix in ("mixup", "cutmix"):
+        cfg = TrainConfig.from_dict({"mix": mix, "mix_prob": 1.0})
+        for _ in range(5):
+            mixed, t = mix_batch(x, targets, cfg, gen)
+            # image 0 is all 0 and image 1 all 1: the mean pixel is the share taken from image 1
+            share_of_1 = mixed.mean(dim=(1, 2, 3))
+            np.testing.assert_allclose(t.sum(1), 1.0, atol=1e-6)
+            np.testing.assert_allclose(t[:, 1] + t[:, 0], 1.0, atol=1e-6)
+            np.testing.assert_allclose(t[:, 1], share_of_1, atol=1e-5)
+    off = TrainConfig.from_dict({"mix": "cutmix", "mix_prob": 0.0})
+    assert mix_batch(x, targets, off, gen)[1] is targets
+    with pytest.raises(ValueError, match="mix"):
+        TrainConfig.from_dict({"mix": "blend"})
+
+
+def test_second_stage_starts_from_the_first_stage_weights(fer_csv, tmp_path):
+    first = train(tiny_config(fer_csv, epochs=2), tmp_path / "first", progress=False)
+    # a learning rate too small to move the weights: the second stage's result is the first stage's weights
+    second = train(tiny_config(fer_csv, epochs=1, lr=1e-9, weight_decay=0.0, init_from=str(first / "best.pt")),
+                   tmp_path / "second", progress=False)
+    fresh = train(tiny_config(fer_csv, epochs=1, lr=1e-9, weight_decay=0.0), tmp_path / "fresh", progress=False)
+
+    def conv_weights(run):
+        state = torch.load(run / "last.pt", weights_only=False)["model"]
+        return torch.cat([v.flatten() for k, v in state.items() if k.endswith("weight")])
+
+    started = torch.load(first / "best.pt", weights_only=False)["model"]
+    start = torch.cat([v.flatten() for k, v in started.items() if k.endswith("weight")])
+    assert torch.allclose(conv_weights(second), start, atol=1e-5)
+    assert not torch.allclose(conv_weights(fresh), start, atol=1e-2)
+    other_shape = {**TINY, "stages": [8, 32]}
+    with pytest.raises(ValueError, match="network shape"):
+        train(tiny_config(fer_csv, epochs=1, net=other_shape, init_from=str(first / "best.pt")), tmp_path / "bad",
+              progress=False)
+
+
+def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
+    from fervid.export import quantize_int8
+    from fervid.features import ModelError
+
+    run = train(tiny_config(fer_csv, epochs=3), tmp_path / "run", progress=False)
+    model_dir = export_onnx(run, tmp_path / "model", name="tiny")
+    with pytest.raises(ModelError, match="no int8"):
+        EmotionCNN(model_dir, precision="int8")
+    quantize_int8(model_dir, load_fer2013(fer_csv, "Training").images, samples=256)
+    fast, exact = EmotionCNN(model_dir), EmotionCNN(model_dir, precision="fp32")
+    assert fast.precision == "int8" and exact.precision == "fp32"
+    test = load_fer2013(fer_csv, "PublicTest")
+    fast_eval, exact_eval = evaluate(fast, test), evaluate(exact, test)
+    assert abs(fast_eval.accuracy - exact_eval.accuracy) <= 0.02
+    x = fast.config.normalization(test.images)
+    agree = (fast(x).probabilities.argmax(1) == exact(x).probabilities.argmax(1)).mean()
+    assert agree > 0.95
+    assert (model_dir / "model_int8.onnx").stat().st_size < (model_dir / "model.onnx").stat().st_size

@@ -23,8 +23,8 @@ class Analyzer:
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = "yuface",
-                 threads: int | None = None, keep_features: bool = True):
-        self.cnn = EmotionCNN(model, threads=threads)
+                 threads: int | None = None, keep_features: bool = True, precision: str = "auto"):
+        self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.keep_features = keep_features
 

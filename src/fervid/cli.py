@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Optional
 
@@ -303,6 +304,10 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt."),
+    labels: Optional[str] = typer.Option(
+        None, help="Targets: fer2013 (FER2013's labels), ferplus (FER+ majority vote) or ferplus-soft (FER+ vote "
+                   "distribution blended with FER2013's label, see ferplus_weight); overrides the config."),
+    ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
 ) -> None:
     """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.cli train ...
@@ -311,18 +316,21 @@ def train(
         from fervid.train import TrainConfig, train as run_training
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
-    overrides = {"data": data, "epochs": epochs, "seed": seed}
-    if config is not None:
-        if not config.is_file():
-            _fail(f"{config}: no such config file", 2)
-        cfg = TrainConfig.from_toml(config, **overrides)
-    else:
-        cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+    overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
+    try:
+        if config is not None:
+            if not config.is_file():
+                _fail(f"{config}: no such config file", 2)
+            cfg = TrainConfig.from_toml(config, **overrides)
+        else:
+            cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+    except (ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        _fail(f"{config or 'options'}: {exc}", 2)
     from fervid.datasets import DatasetError
 
     try:
         run_dir = run_training(cfg, out, resume=resume)
-    except (DatasetError, FileNotFoundError) as exc:
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
@@ -359,15 +367,30 @@ def export(
     name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
     checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR."),
     flip_tta: bool = typer.Option(False, help="Average each face with its mirror image (2x the CNN's cost)."),
+    int8: bool = typer.Option(True, help="Also write model_int8.onnx (static int8 quantization, ~1.9x faces/s "
+                                         "on CPU), used by default at inference."),
+    calibration_data: Optional[str] = typer.Option(
+        None, help="FER2013 CSV whose Training faces calibrate the int8 model (default: the run's training data)."),
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
-    from fervid.export import export_onnx
+    from fervid.datasets import DatasetError, load_fer2013
+    from fervid.export import export_onnx, quantize_int8
 
     try:
         folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
     except FileNotFoundError as exc:
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
+    if int8:
+        run_config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        source = calibration_data or run_config.get("data")
+        if not source:
+            _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
+        try:
+            faces = load_fer2013(source, run_config.get("train_usage", "Training")).images
+        except DatasetError as exc:
+            _fail(f"int8 calibration: {exc}")
+        typer.echo(f"wrote {quantize_int8(folder, faces)} (calibrated on {source})")
 
 
 @app.command()

@@ -46,6 +46,42 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     return out_dir
 
 
+def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples: int = 1024, seed: int = 0) -> Path:
+    """Write ``model_dir/model_int8.onnx``: static int8 quantization of ``model.onnx`` (weights per channel,
+    activations uint8), its activation ranges calibrated on ``samples`` grey 48x48 faces drawn from
+    ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model_dir = Path(model_dir)
+    config = ModelConfig.load(model_dir / "config.json")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(calibration_faces), min(samples, len(calibration_faces)), replace=False)
+    faces = config.normalization(calibration_faces[np.sort(pick)]).astype(np.float32)
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(faces):
+                return None
+            self.start += 64
+            return {"faces": faces[self.start - 64 : self.start]}
+
+    prepared = model_dir / "model_prep.onnx"
+    out = model_dir / "model_int8.onnx"
+    try:
+        quant_pre_process(str(model_dir / "model.onnx"), str(prepared))  # shape inference + graph folding
+        quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally:
+        prepared.unlink(missing_ok=True)
+    config.int8_file = out.name
+    (model_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    return out
+
+
 def compare_with_torch(run_dir: str | Path, model_dir: str | Path, inputs: np.ndarray,
                        checkpoint: str = "best.pt", flip_tta: bool = False) -> tuple[float, float]:
     """Largest absolute differences (logits, features) between torch and ONNX Runtime on the same inputs."""

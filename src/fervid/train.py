@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fervid.align import Normalization
-from fervid.datasets import FaceDataset, load_fer2013
+from fervid.datasets import FaceDataset, load_fer2013, load_ferplus
+from fervid.emotions import NUM_CLASSES
 from fervid.evaluate import plot_learning_curves
 from fervid.network import EmotionVGG, NetConfig
 
@@ -53,6 +54,20 @@ class TrainConfig:
     max_shift_px: float = 4.0
     scale_range: tuple[float, float] = (0.9, 1.1)
     erase_prob: float = 0.5
+    # what the network is taught: "fer2013" (FER2013's one label per face), "ferplus" (FER+ majority vote;
+    # faces FER+ dropped or voted contempt/unknown/not-a-face are left out) or "ferplus-soft" (the FER+ vote
+    # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only)
+    labels: str = "fer2013"
+    ferplus_csv: str = "../shared/data/ferplus/fer2013new.csv"
+    ferplus_weight: float = 0.5
+    val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
+    # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
+    mix: str = "none"  # "none", "mixup" or "cutmix"
+    mix_prob: float = 0.5
+    mix_alpha: float = 1.0
+    # start from another run's weights (e.g. a second, fine-tuning stage); the schedule starts afresh
+    init_from: str = ""
+    warmup_pct: float = 0.2  # share of the one-cycle schedule spent raising the learning rate
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -73,13 +88,28 @@ class TrainConfig:
             data["net"] = NetConfig.from_dict(data["net"])
         if "scale_range" in data:
             data["scale_range"] = tuple(data["scale_range"])
-        return cls(**data)
+        cfg = cls(**data)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if self.labels not in LABEL_SOURCES:
+            raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
+        if self.val_labels not in ("fer2013", "ferplus"):
+            raise ValueError(f"val_labels must be fer2013 or ferplus, not {self.val_labels!r}")
+        if self.mix not in ("none", "mixup", "cutmix"):
+            raise ValueError(f"mix must be none, mixup or cutmix, not {self.mix!r}")
+        if not 0.0 <= self.ferplus_weight <= 1.0:
+            raise ValueError("ferplus_weight must be within 0..1")
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["net"] = self.net.to_dict()
         out["scale_range"] = list(self.scale_range)
         return out
+
+
+LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft")
 
 
 @dataclass
@@ -129,6 +159,54 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     return x
 
 
+def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
+              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (blend two faces) or CutMix (paste a box of another face) on a share ``mix_prob`` of batches;
+    the targets (N, 7 probabilities) are mixed in the same proportion."""
+    if cfg.mix == "none" or float(torch.rand((), generator=gen)) >= cfg.mix_prob:
+        return x, targets
+    n, _, h, w = x.shape
+    # Beta(a, a) from two Gamma draws, so the batch order generator alone decides the draw
+    g1, g2 = torch._standard_gamma(torch.full((2,), cfg.mix_alpha), generator=gen)
+    lam = float(g1 / (g1 + g2))
+    perm = torch.randperm(n, generator=gen)
+    if cfg.mix == "mixup":
+        x = lam * x + (1 - lam) * x[perm]
+    else:
+        cut = math.sqrt(1 - lam)
+        ch, cw = int(round(h * cut)), int(round(w * cut))
+        cy, cx = int(torch.randint(h, (), generator=gen)), int(torch.randint(w, (), generator=gen))
+        y0, y1 = max(cy - ch // 2, 0), min(cy + ch - ch // 2, h)
+        x0, x1 = max(cx - cw // 2, 0), min(cx + cw - cw // 2, w)
+        x = x.clone()
+        x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)  # the share of the face actually kept
+    return x, lam * targets + (1 - lam) * targets[perm]
+
+
+def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
+    """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
+    if cfg.labels == "ferplus":
+        train_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+    else:
+        train_ds = load_fer2013(cfg.data, cfg.train_usage)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+        if cfg.labels == "ferplus-soft":
+            # faces FER+ kept get the blend; the rest keep FER2013's label
+            plus = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
+            where = {src: i for i, src in enumerate(train_ds.sources)}
+            rows = np.array([where[src] for src in plus.sources])
+            targets[rows] = (1 - cfg.ferplus_weight) * targets[rows] + cfg.ferplus_weight * plus.soft_labels
+    if cfg.val_labels == "ferplus":
+        val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
+    else:
+        val_ds = load_fer2013(cfg.data, cfg.val_usage)
+    if 0 < cfg.limit_train < len(train_ds):
+        train_ds, targets = _limit(train_ds, cfg.limit_train), targets[: cfg.limit_train]
+    return train_ds, targets, _limit(val_ds, cfg.limit_val)
+
+
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
     if n <= 0 or n >= len(ds):
         return ds
@@ -161,15 +239,21 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     seed_everything(cfg.seed)
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
-    train_ds = _limit(load_fer2013(cfg.data, cfg.train_usage), cfg.limit_train)
-    val_ds = _limit(load_fer2013(cfg.data, cfg.val_usage), cfg.limit_val)
+    cfg.validate()
+    train_ds, targets, val_ds = training_data(cfg)
     norm = Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
-    y_train = torch.from_numpy(train_ds.labels.copy())
+    t_train = torch.from_numpy(targets)
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
 
-    net = EmotionVGG(cfg.net).to(device, memory_format=torch.channels_last)
+    net = EmotionVGG(cfg.net)
+    if cfg.init_from:
+        start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        if NetConfig.from_dict(start["net"]) != cfg.net:
+            raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
+        net.load_state_dict(start["model"])
+    net = net.to(device, memory_format=torch.channels_last)
     model = net
     if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
         from torch.nn.parallel import DistributedDataParallel
@@ -179,7 +263,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
-                                                steps_per_epoch=steps_per_epoch, pct_start=0.2)
+                                                steps_per_epoch=steps_per_epoch, pct_start=cfg.warmup_pct)
     gen = torch.Generator().manual_seed(cfg.seed)  # the batch order: the same on every rank
     # augmentation draws differ per rank; a single process keeps one generator (runs stay reproducible)
     aug_gen = gen if world == 1 else torch.Generator().manual_seed(cfg.seed + 1000 * rank)
@@ -213,11 +297,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                    leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
-            xb = augment(x_train[idx], cfg, aug_gen).to(device).contiguous(memory_format=torch.channels_last)
-            yb = y_train[idx].to(device)
+            xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen), t_train[idx], cfg, aug_gen)
+            xb = xb.to(device).contiguous(memory_format=torch.channels_last)
+            tb = tb.to(device)
+            yb = tb.argmax(1)  # for the running accuracy
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(logits.float(), tb, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
