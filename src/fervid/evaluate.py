@@ -206,8 +206,12 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     }
 
 
-def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str) -> dict:
-    """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation."""
+def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
+                     fp32: Evaluation | None = None) -> dict:
+    """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.
+
+    ``ev`` is measured on the model fervid runs by default (``precision``); where that is the int8 model,
+    ``fp32`` is the same evaluation of the float model it was quantized from."""
     model_dir = Path(model_dir)
     summary = _read_json(model_dir / "training_summary.json")
     train_cfg = _read_json(model_dir / "training_config.json")
@@ -232,9 +236,12 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
             "config": train_cfg,
         },
-        "evaluation": ev.to_dict(),
+        "evaluation": {**ev.to_dict(), "precision": precision},
+        "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
         "calibration": _read_json(model_dir / "calibration.json") or None,
         "onnx_megabytes": round(size_mb, 2),
+        "int8_onnx_megabytes": round((model_dir / cfg["int8_file"]).stat().st_size / 1e6, 2)
+        if cfg.get("int8_file") else None,
         "evaluated_on": platform.platform(),
         "limitations": [
             "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
@@ -260,7 +267,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
         "",
         f"## Evaluation on {ev.dataset} ({ev.n} faces)",
-        f"Accuracy **{ev.accuracy:.4f}**, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX inference path.",
+        f"Accuracy **{ev.accuracy:.4f}**, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX inference path "
+        f"({precision} model{', the default' if precision == 'int8' else ''}).",
+        *([f"The fp32 model it was quantized from: accuracy {fp32.accuracy:.4f}, macro-F1 {fp32.macro_f1:.4f}."]
+          if fp32 is not None else []),
         "",
         ev.per_class_table(),
         "",
