@@ -211,3 +211,33 @@ def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
     agree = (fast(x).probabilities.argmax(1) == exact(x).probabilities.argmax(1)).mean()
     assert agree > 0.95
     assert (model_dir / "model_int8.onnx").stat().st_size < (model_dir / "model.onnx").stat().st_size
+
+
+def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(fer_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.cli import app
+
+    runner = CliRunner()
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'data = "{fer_csv}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                   "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n")
+    bad = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "votes", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "labels must be one of" in bad.output
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "ferplus-soft", "--ferplus", str(votes),
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["int8_file"] == "model_int8.onnx"
+    accuracies = {}
+    for precision in ("auto", "fp32"):
+        result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
+                                     "--precision", precision])
+        assert result.exit_code == 0, result.output
+        name = "int8" if precision == "auto" else "fp32"
+        assert f"({name})" in result.output
+        accuracies[name] = float(result.output.split("accuracy ")[1].split(",")[0])
+    assert accuracies["int8"] > 0.6 and abs(accuracies["int8"] - accuracies["fp32"]) <= 0.03
