@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--stage1", type=Path, default=Path("runs/fer2013_vgg"))
     parser.add_argument("--ferplus", help="FER+ votes (fer2013new.csv): add a FER+ PublicTest column.")
     parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
+    parser.add_argument("--soup", nargs="+", default=["ft_base", "ft_cutmix"],
+                        help="Runs whose last weights are averaged into one model (a uniform 'model soup'); "
+                             "needs torch. --soup with no names skips it.")
     args = parser.parse_args()
     ferplus_acc = (lambda run, checkpoint="last.pt": None)
     if args.ferplus:
@@ -67,6 +70,35 @@ def main() -> None:
         delta = "" if base_final is None or name == args.base else f"{100 * (final - base_final):+.2f} pt"
         print(f"| {name} | {describe(cfg)} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
               f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(args.runs / name))
+    if len(args.soup) >= 2:
+        fer_acc, plus_acc = soup_scores(args.data, args.ferplus, [args.runs / name for name in args.soup])
+        plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
+        print(f"| soup of {' + '.join(args.soup)} | uniform weight average | | {fer_acc:.4f} | | "
+              + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt") + " | |" + plus_cell)
+
+
+def soup_scores(data: str, ferplus_csv: str | None, runs: list[Path]) -> tuple[float, float | None]:
+    """FER2013 (and FER+) PublicTest accuracy of the uniform average of the runs' last weights (Wortsman et al.
+    2022); batch-norm running statistics are averaged like the weights."""
+    import torch
+
+    from fervid.align import Normalization
+    from fervid.datasets import load_fer2013, load_ferplus
+    from fervid.network import EmotionVGG, NetConfig
+    from fervid.train import predict_logits
+
+    states = [torch.load(run / "last.pt", map_location="cpu", weights_only=False)["model"] for run in runs]
+    net = EmotionVGG(NetConfig.from_dict(json.loads((runs[0] / "config.json").read_text())["net"]))
+    net.load_state_dict({k: sum(s[k] for s in states) / len(states) if states[0][k].is_floating_point() else states[0][k]
+                         for k in states[0]})
+    net.eval()
+    norm = Normalization.from_dict(json.loads((runs[0] / "normalization.json").read_text()))
+
+    def accuracy(ds) -> float:
+        return float((predict_logits(net, torch.from_numpy(norm(ds.images))).argmax(1).numpy() == ds.labels).mean())
+
+    plus = accuracy(load_ferplus(data, ferplus_csv, "PublicTest")) if ferplus_csv else None
+    return accuracy(load_fer2013(data, "PublicTest")), plus
 
 
 def ferplus_scorer(data: str, ferplus_csv: str):
