@@ -1,6 +1,6 @@
 """Every experiment of the published paper, plus subject-independent protocols, in one run.
 
-    python benchmarks/paper_experiments.py --cnn-checkpoint runs/fer2013_vgg/best.pt --out runs/experiments
+    python benchmarks/paper_experiments.py --cnn-checkpoint runs/fer2013_vgg_stage2/best.pt --out runs/experiments
 
 For JAFFE, CK+ and JAFFE+CK+: the paper's model (LSTM on CNN features), the LSTM on raw pixels, and the CNN
 fine-tuned; under the paper's random splits (5 repeats) and subject-independent ones (CK+ and the combined set
@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckplus", default="../shared/data/ckplus48/CK+48")
     parser.add_argument("--jaffe", default="../shared/data/jaffe/jaffedbase")
-    parser.add_argument("--cnn-checkpoint", type=Path, default=Path("runs/fer2013_vgg/best.pt"))
+    parser.add_argument("--cnn-checkpoint", type=Path, default=Path("runs/fer2013_vgg_stage2/best.pt"))
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
     parser.add_argument("--models", nargs="+", default=["lstm-cnn", "lstm-pixels", "cnn-finetune"])
     parser.add_argument("--datasets", nargs="+", default=["jaffe", "ckplus", "jaffe+ckplus"])

@@ -25,6 +25,20 @@ def test_astronaut_is_one_happy_face(analyzer, astronaut_png):
     assert len(face.landmarks) == 5 and face.detection_score > 0.8
 
 
+def test_shipped_int8_default_agrees_with_the_fp32_model(analyzer, astronaut_png):
+    assert analyzer.cnn.precision == "int8"  # the shipped folder has an int8 model: the fast path is the default
+    exact = Analyzer(precision="fp32")
+    assert exact.cnn.precision == "fp32"
+    fast_face, exact_face = analyzer.analyze_image(astronaut_png)[0], exact.analyze_image(astronaut_png)[0]
+    assert fast_face.emotion == exact_face.emotion == "happy"
+    np.testing.assert_allclose(fast_face.probabilities, exact_face.probabilities, atol=0.1)
+    cosine = float(fast_face.feature @ exact_face.feature /
+                   (np.linalg.norm(fast_face.feature) * np.linalg.norm(exact_face.feature)))
+    assert cosine > 0.95
+    with pytest.raises(ValueError, match="precision"):
+        Analyzer(precision="int4")
+
+
 def test_path_pil_and_numpy_inputs_agree(analyzer, astronaut_png, astronaut_rgb):
     by_path = analyzer.analyze_image(astronaut_png)[0]
     by_pil = analyzer.analyze_image(Image.open(astronaut_png))[0]

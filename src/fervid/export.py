@@ -7,6 +7,7 @@ The folder gets ``model.onnx`` (outputs: logits and 512-d features, batch dimens
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -71,11 +72,16 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
 
     prepared = model_dir / "model_prep.onnx"
     out = model_dir / "model_int8.onnx"
+    # the quantizer logs a warning per 1-d weight (batch norm after the dense layer) that it quantizes per
+    # tensor, which is what we want; keep that out of the user's console
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR
     try:
         quant_pre_process(str(model_dir / "model.onnx"), str(prepared))  # shape inference + graph folding
         quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:
+        root.setLevel(level)
         prepared.unlink(missing_ok=True)
     config.int8_file = out.name
     (model_dir / "config.json").write_text(json.dumps(config.to_dict()))
