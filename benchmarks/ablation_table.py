@@ -39,9 +39,7 @@ def main() -> None:
                         help="Runs whose last weights are averaged into one model (a uniform 'model soup'); "
                              "needs torch. --soup with no names skips it.")
     args = parser.parse_args()
-    ferplus_acc = (lambda run, checkpoint="last.pt": None)
-    if args.ferplus:
-        ferplus_acc = ferplus_scorer(args.data, args.ferplus)
+    scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 else None
 
     def load(run: Path):
         metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
@@ -57,7 +55,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|" + ("---|" if args.ferplus else ""))
 
     def plus(run: Path, checkpoint: str = "last.pt") -> str:
-        acc = ferplus_acc(run, checkpoint)
+        acc = scorer.ferplus_accuracy(run, checkpoint) if scorer else None
         return "" if acc is None else f" {acc:.4f} |"
 
     if (args.stage1 / "metrics.jsonl").is_file():
@@ -71,55 +69,59 @@ def main() -> None:
         print(f"| {name} | {describe(cfg)} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
               f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(args.runs / name))
     if len(args.soup) >= 2:
-        fer_acc, plus_acc = soup_scores(args.data, args.ferplus, [args.runs / name for name in args.soup])
+        fer_acc, plus_acc = scorer.soup([args.runs / name for name in args.soup])
         plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
         print(f"| soup of {' + '.join(args.soup)} | uniform weight average | | {fer_acc:.4f} | | "
               + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt") + " | |" + plus_cell)
 
 
-def soup_scores(data: str, ferplus_csv: str | None, runs: list[Path]) -> tuple[float, float | None]:
-    """FER2013 (and FER+) PublicTest accuracy of the uniform average of the runs' last weights (Wortsman et al.
-    2022); batch-norm running statistics are averaged like the weights."""
-    import torch
+class Scorer:
+    """PublicTest accuracy of networks rebuilt from run folders (torch); each test set is loaded once."""
 
-    from fervid.align import Normalization
-    from fervid.datasets import load_fer2013, load_ferplus
-    from fervid.network import EmotionVGG, NetConfig
-    from fervid.train import predict_logits
+    def __init__(self, data: str, ferplus_csv: str | None):
+        from fervid.datasets import load_fer2013, load_ferplus
 
-    states = [torch.load(run / "last.pt", map_location="cpu", weights_only=False)["model"] for run in runs]
-    net = EmotionVGG(NetConfig.from_dict(json.loads((runs[0] / "config.json").read_text())["net"]))
-    net.load_state_dict({k: sum(s[k] for s in states) / len(states) if states[0][k].is_floating_point() else states[0][k]
-                         for k in states[0]})
-    net.eval()
-    norm = Normalization.from_dict(json.loads((runs[0] / "normalization.json").read_text()))
+        self.fer2013 = load_fer2013(data, "PublicTest")
+        self.ferplus = load_ferplus(data, ferplus_csv, "PublicTest") if ferplus_csv else None
 
-    def accuracy(ds) -> float:
+    @staticmethod
+    def net(run: Path, weights: dict):
+        from fervid.network import EmotionVGG, NetConfig
+
+        net = EmotionVGG(NetConfig.from_dict(json.loads((run / "config.json").read_text())["net"]))
+        net.load_state_dict(weights)
+        return net.eval()
+
+    @staticmethod
+    def accuracy(net, run: Path, ds) -> float:
+        import torch
+
+        from fervid.align import Normalization
+        from fervid.train import predict_logits
+
+        norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
         return float((predict_logits(net, torch.from_numpy(norm(ds.images))).argmax(1).numpy() == ds.labels).mean())
 
-    plus = accuracy(load_ferplus(data, ferplus_csv, "PublicTest")) if ferplus_csv else None
-    return accuracy(load_fer2013(data, "PublicTest")), plus
+    @staticmethod
+    def weights(run: Path, checkpoint: str = "last.pt") -> dict:
+        import torch
 
+        return torch.load(run / checkpoint, map_location="cpu", weights_only=False)["model"]
 
-def ferplus_scorer(data: str, ferplus_csv: str):
-    """Accuracy of a run's checkpoint on FER+ majority labels of PublicTest (torch, the run's normalisation)."""
-    import torch
+    def ferplus_accuracy(self, run: Path, checkpoint: str = "last.pt") -> float | None:
+        """A run's checkpoint on FER+ majority labels of PublicTest (None without FER+ votes)."""
+        if self.ferplus is None:
+            return None
+        return self.accuracy(self.net(run, self.weights(run, checkpoint)), run, self.ferplus)
 
-    from fervid.align import Normalization
-    from fervid.datasets import load_ferplus
-    from fervid.network import EmotionVGG, NetConfig
-    from fervid.train import predict_logits
-
-    ds = load_ferplus(data, ferplus_csv, "PublicTest")
-
-    def score(run: Path, checkpoint: str = "last.pt") -> float:
-        norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
-        net = EmotionVGG(NetConfig.from_dict(json.loads((run / "config.json").read_text())["net"]))
-        net.load_state_dict(torch.load(run / checkpoint, map_location="cpu", weights_only=False)["model"])
-        logits = predict_logits(net.eval(), torch.from_numpy(norm(ds.images)))
-        return float((logits.argmax(1).numpy() == ds.labels).mean())
-
-    return score
+    def soup(self, runs: list[Path]) -> tuple[float, float | None]:
+        """FER2013 (and FER+) accuracy of the uniform average of the runs' last weights (Wortsman et al. 2022);
+        batch-norm running statistics are averaged like the weights."""
+        states = [self.weights(run) for run in runs]
+        net = self.net(runs[0], {k: sum(s[k] for s in states) / len(states) if states[0][k].is_floating_point()
+                                 else states[0][k] for k in states[0]})
+        plus = None if self.ferplus is None else self.accuracy(net, runs[0], self.ferplus)
+        return self.accuracy(net, runs[0], self.fer2013), plus
 
 
 if __name__ == "__main__":

@@ -75,7 +75,8 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
     # the quantizer logs a warning per 1-d weight (batch norm after the dense layer) that it quantizes per
     # tensor, which is what we want; keep that out of the user's console
     root = logging.getLogger()
-    level, root.level = root.level, logging.ERROR
+    level = root.level
+    root.setLevel(logging.ERROR)
     try:
         quant_pre_process(str(model_dir / "model.onnx"), str(prepared))  # shape inference + graph folding
         quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,

@@ -188,23 +188,21 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
     """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
     if cfg.labels == "ferplus":
         train_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
-        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
     else:
         train_ds = load_fer2013(cfg.data, cfg.train_usage)
-        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
-        if cfg.labels == "ferplus-soft":
-            # faces FER+ kept get the blend; the rest keep FER2013's label
-            plus = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
-            where = {src: i for i, src in enumerate(train_ds.sources)}
-            rows = np.array([where[src] for src in plus.sources])
-            targets[rows] = (1 - cfg.ferplus_weight) * targets[rows] + cfg.ferplus_weight * plus.soft_labels
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+    if cfg.labels == "ferplus-soft":
+        # faces FER+ kept get the blend; the rest keep FER2013's label
+        plus = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
+        where = {src: i for i, src in enumerate(train_ds.sources)}
+        rows = np.array([where[src] for src in plus.sources])
+        targets[rows] = (1 - cfg.ferplus_weight) * targets[rows] + cfg.ferplus_weight * plus.soft_labels
     if cfg.val_labels == "ferplus":
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
-    if 0 < cfg.limit_train < len(train_ds):
-        train_ds, targets = _limit(train_ds, cfg.limit_train), targets[: cfg.limit_train]
-    return train_ds, targets, _limit(val_ds, cfg.limit_val)
+    train_ds = _limit(train_ds, cfg.limit_train)
+    return train_ds, targets[: len(train_ds)], _limit(val_ds, cfg.limit_val)
 
 
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
