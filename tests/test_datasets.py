@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fervid.datasets import DatasetError, load_fer2013, load_image_folder
+from fervid.datasets import DatasetError, FaceDataset, load_fer2013, load_image_folder
 from fervid.emotions import EMOTIONS
 
 from conftest import synthetic_faces, write_fer2013_csv
@@ -111,3 +111,15 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
                                [0.6, 0.2, 0.2])
     np.testing.assert_allclose(ds.soft_labels[1][EMOTIONS.index("angry")], 7 / 8)
     assert ds.sources == ["fer.csv#2", "fer.csv#5"]  # CSV data rows, counted from 0
+
+    # relabelling faces already loaded gives the same dataset without parsing the FER2013 CSV again
+    from fervid.datasets import ferplus_relabel
+
+    again = ferplus_relabel(load_fer2013(fer, "PublicTest"), tmp_path / "new.csv")
+    assert again.sources == ds.sources and again.name == ds.name == "ferplus:PublicTest"
+    np.testing.assert_array_equal(again.labels, ds.labels)
+    np.testing.assert_array_equal(again.images, ds.images)
+    np.testing.assert_allclose(again.soft_labels, ds.soft_labels)
+    folder = FaceDataset(ds.images, ds.labels, ["a.png", "b.png"], "folder")
+    with pytest.raises(DatasetError, match="not come from a FER2013 CSV"):
+        ferplus_relabel(folder, tmp_path / "new.csv")

@@ -160,21 +160,23 @@ def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list
     whose most-voted answer is contempt, unknown or not-a-face, are left out (fervid has no such class).
     ``soft_labels`` holds the vote distribution over the 7 emotions, for soft-label training.
     """
-    fer_csv, ferplus_csv = Path(fer_csv), Path(ferplus_csv)
     usages = [usage] if isinstance(usage, str) else list(usage)
-    if not ferplus_csv.is_file():
-        raise DatasetError(f"{ferplus_csv}: no such file")
+    votes = _read_ferplus_votes(ferplus_csv)  # checked before the (slower) FER2013 CSV is parsed
+    return ferplus_relabel(load_fer2013(fer_csv, usages), ferplus_csv, votes)
+
+
+def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None) -> FaceDataset:
+    """Already-loaded FER2013 faces (from ``load_fer2013``) relabelled by FER+ votes, as ``load_ferplus`` does;
+    lets training relabel its faces without parsing the FER2013 CSV a second time."""
+    ferplus_csv = Path(ferplus_csv)
+    if votes is None:
+        votes = _read_ferplus_votes(ferplus_csv)
     try:
-        votes = pd.read_csv(ferplus_csv)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc})") from exc
-    missing = {"Usage", "Image name", *FERPLUS_VOTES} - set(votes.columns)
-    if missing:
-        raise DatasetError(f"{ferplus_csv}: missing FER+ column(s) {', '.join(sorted(missing))}")
-    fer = load_fer2013(fer_csv, usages)
-    rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources])
-    if rows.max() >= len(votes):
-        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than {fer_csv.name} ({rows.max() + 1})")
+        rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources], dtype=np.int64)
+    except (IndexError, ValueError) as exc:
+        raise DatasetError(f"{fer.name}: faces do not come from a FER2013 CSV (no #row in their source)") from exc
+    if len(rows) and rows.max() >= len(votes):
+        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
     picked = votes.iloc[rows]
     counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
     to_fervid = [EMOTIONS.index(EMOTION_ALIASES[n]) if n in EMOTION_ALIASES else None for n in FERPLUS_VOTES]
@@ -184,11 +186,26 @@ def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list
             seven[:, target] += counts[:, col]
     named = picked["Image name"].fillna("").astype(str).str.strip() != ""
     keep = named.to_numpy() & (counts.argmax(axis=1) < 7) & (seven.sum(axis=1) > 0)
-    keep &= np.array([to_fervid[c] is not None for c in counts.argmax(axis=1)])
+    keep &= np.array([to_fervid[c] is not None for c in counts.argmax(axis=1)], dtype=bool)
     soft = seven[keep] / seven[keep].sum(axis=1, keepdims=True)
     idx = np.flatnonzero(keep)
+    usages = fer.name.split(":", 1)[-1]
     return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
-                       f"ferplus:{'+'.join(usages)}", soft_labels=soft.astype(np.float32))
+                       f"ferplus:{usages}", soft_labels=soft.astype(np.float32))
+
+
+def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
+    ferplus_csv = Path(ferplus_csv)
+    if not ferplus_csv.is_file():
+        raise DatasetError(f"{ferplus_csv}: no such file")
+    try:
+        votes = pd.read_csv(ferplus_csv)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc})") from exc
+    missing = {"Usage", "Image name", *FERPLUS_VOTES} - set(votes.columns)
+    if missing:
+        raise DatasetError(f"{ferplus_csv}: missing FER+ column(s) {', '.join(sorted(missing))}")
+    return votes
 
 
 CKPLUS_NAME = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})$")

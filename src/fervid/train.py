@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fervid.align import Normalization
-from fervid.datasets import FaceDataset, load_fer2013, load_ferplus
+from fervid.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
 from fervid.emotions import NUM_CLASSES
 from fervid.evaluate import plot_learning_curves
 from fervid.network import EmotionVGG, NetConfig
@@ -186,14 +186,12 @@ def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
 
 def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
-    if cfg.labels == "ferplus":
-        train_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
-    else:
-        train_ds = load_fer2013(cfg.data, cfg.train_usage)
+    fer2013 = load_fer2013(cfg.data, cfg.train_usage)
+    train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv) if cfg.labels == "ferplus" else fer2013
     targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
     if cfg.labels == "ferplus-soft":
         # faces FER+ kept get the blend; the rest keep FER2013's label
-        plus = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.train_usage)
+        plus = ferplus_relabel(fer2013, cfg.ferplus_csv)
         where = {src: i for i, src in enumerate(train_ds.sources)}
         rows = np.array([where[src] for src in plus.sources])
         targets[rows] = (1 - cfg.ferplus_weight) * targets[rows] + cfg.ferplus_weight * plus.soft_labels
