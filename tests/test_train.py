@@ -241,3 +241,35 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(
         assert f"({name})" in result.output
         accuracies[name] = float(result.output.split("accuracy ")[1].split(",")[0])
     assert accuracies["int8"] > 0.6 and abs(accuracies["int8"] - accuracies["fp32"]) <= 0.03
+
+
+def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_targets(fer_csv, tmp_path):
+    import torch
+
+    from fervid.align import Normalization
+    from fervid.train import load_net, predict_logits, teacher_probabilities, training_data
+
+    teacher = train(tiny_config(fer_csv), tmp_path / "teacher", progress=False) / "best.pt"
+    cfg = tiny_config(fer_csv, teachers=[str(teacher)], teacher_weight=0.25)
+    train_ds, targets, _ = training_data(cfg)
+    probs = teacher_probabilities([str(teacher)], train_ds.images)
+    np.testing.assert_allclose(targets, 0.75 * np.eye(7)[train_ds.labels] + 0.25 * probs, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    assert (probs.argmax(1) == train_ds.labels).mean() > 0.6  # the teacher learned the synthetic classes
+
+    # the teacher's probabilities are its own normalisation, averaged over each face and its mirror image
+    norm = Normalization.from_dict(json.loads((teacher.parent / "normalization.json").read_text()))
+    x = torch.from_numpy(norm(train_ds.images[:50]))
+    net = load_net(teacher)
+    by_hand = (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).numpy() / 2
+    np.testing.assert_allclose(probs[:50], by_hand, atol=1e-5)
+
+    # a student taught by the teacher alone still learns the classes
+    student = train(tiny_config(fer_csv, teachers=[str(teacher)], teacher_weight=1.0), tmp_path / "student",
+                    progress=False)
+    assert json.loads((student / "summary.json").read_text())["best_val_acc"] > 0.6
+
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        training_data(tiny_config(fer_csv, teachers=[str(tmp_path / "nowhere.pt")]))
+    with pytest.raises(ValueError, match="teacher_weight"):
+        tiny_config(fer_csv, teacher_weight=1.5)

@@ -262,6 +262,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         f"- Data: {data}",
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
+        *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean flip-averaged "
+           f"probabilities of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
         f"- Epochs: {card['training']['epochs']} (best on {ev.dataset} at epoch {card['training']['best_epoch']})",
         f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}, torch "
         f"{card['training']['torch']}",

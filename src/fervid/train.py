@@ -68,6 +68,11 @@ class TrainConfig:
     # start from another run's weights (e.g. a second, fine-tuning stage); the schedule starts afresh
     init_from: str = ""
     warmup_pct: float = 0.2  # share of the one-cycle schedule spent raising the learning rate
+    # distillation (Hinton et al. 2015), offline: the averaged, flip-averaged probabilities of these trained
+    # checkpoints on the training faces, computed once, are blended into the targets (teacher_weight 1.0 =
+    # teachers only); a few models' knowledge in one network of the shipped (fast) shape
+    teachers: list[str] = field(default_factory=list)
+    teacher_weight: float = 0.5
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -101,6 +106,8 @@ class TrainConfig:
             raise ValueError(f"mix must be none, mixup or cutmix, not {self.mix!r}")
         if not 0.0 <= self.ferplus_weight <= 1.0:
             raise ValueError("ferplus_weight must be within 0..1")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise ValueError("teacher_weight must be within 0..1")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -200,7 +207,29 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
     else:
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
     train_ds = _limit(train_ds, cfg.limit_train)
-    return train_ds, targets[: len(train_ds)], _limit(val_ds, cfg.limit_val)
+    targets = targets[: len(train_ds)]
+    if cfg.teachers:
+        targets = (1 - cfg.teacher_weight) * targets + cfg.teacher_weight * teacher_probabilities(
+            cfg.teachers, train_ds.images)
+    return train_ds, targets, _limit(val_ds, cfg.limit_val)
+
+
+def teacher_probabilities(checkpoints: list[str], images: np.ndarray) -> np.ndarray:
+    """Mean class probabilities of trained checkpoints on grey 48x48 faces, each averaged with its mirror image.
+
+    Each checkpoint is normalised by the ``normalization.json`` saved beside it by its training run.
+    """
+    total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
+    for checkpoint in checkpoints:
+        checkpoint = Path(checkpoint)
+        norm_file = checkpoint.parent / "normalization.json"
+        if not checkpoint.is_file() or not norm_file.is_file():
+            raise FileNotFoundError(f"{checkpoint}: teacher needs a checkpoint and normalization.json beside it")
+        norm = Normalization.from_dict(json.loads(norm_file.read_text()))
+        net = load_net(checkpoint)
+        x = torch.from_numpy(norm(images))
+        total += (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).double().numpy() / 2
+    return (total / len(checkpoints)).astype(np.float32)
 
 
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
