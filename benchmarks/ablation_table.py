@@ -2,7 +2,9 @@
 
     fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg           # stage 1 (the base model)
     for c in configs/ablation/*.toml; do fervid train --config $c --out runs/ablation/$(basename $c .toml); done
-    python benchmarks/ablation_table.py --runs runs/ablation --base ft_base
+    python benchmarks/ablation_table.py --runs runs/ablation --base ft_base \
+        --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill \
+        --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
 
 Every row of the second stage starts from the same checkpoint with the same budget (epochs, schedule, seed), so
 the differences are the recipe's. Accuracy is on FER2013 PublicTest: "final" is the last epoch (no selection),
@@ -19,6 +21,10 @@ from pathlib import Path
 
 def describe(cfg: dict) -> str:
     parts = []
+    if cfg.get("init_from"):
+        parts.append(f"from {cfg['init_from']}")
+    if cfg.get("teachers"):
+        parts.append(f"distilled from {len(cfg['teachers'])} teachers (weight {cfg.get('teacher_weight')})")
     if cfg.get("labels", "fer2013") == "ferplus-soft":
         parts.append(f"FER+ soft votes (weight {cfg.get('ferplus_weight')})")
     elif cfg.get("labels") == "ferplus":
@@ -38,8 +44,13 @@ def main() -> None:
     parser.add_argument("--soup", nargs="+", default=["ft_base", "ft_cutmix"],
                         help="Runs whose last weights are averaged into one model (a uniform 'model soup'); "
                              "needs torch. --soup with no names skips it.")
+    parser.add_argument("--also", nargs="*", type=Path, default=[],
+                        help="Further run folders (e.g. the shipped stage 2, longer or distilled runs) as rows.")
+    parser.add_argument("--ensemble", nargs="*", type=Path, default=[],
+                        help="Run folders whose best checkpoints' mirror-averaged probabilities are averaged "
+                             "(an ensemble: 2 passes per model per face); needs torch.")
     args = parser.parse_args()
-    scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 else None
+    scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 or args.ensemble else None
 
     def load(run: Path):
         metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
@@ -63,11 +74,19 @@ def main() -> None:
         print(f"| {args.stage1.name} (stage 1, from scratch) | {describe(cfg)} | {len(metrics)} | "
               f"{metrics[-1]['val_acc']:.4f} | {max(m['val_acc'] for m in metrics):.4f} | | "
               f"{sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(args.stage1, "best.pt"))
+    table.update({run.name: load(run) for run in args.also})
+    folders = {run.name: run for run in [*runs, *args.also]}
     for name, (cfg, metrics) in table.items():
         final = metrics[-1]["val_acc"]
         delta = "" if base_final is None or name == args.base else f"{100 * (final - base_final):+.2f} pt"
         print(f"| {name} | {describe(cfg)} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
-              f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(args.runs / name))
+              f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(folders[name]))
+    if args.ensemble:
+        fer_acc, plus_acc = scorer.ensemble(args.ensemble)
+        plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
+        print(f"| ensemble of {' + '.join(r.name for r in args.ensemble)} (best checkpoints) | mean mirror-averaged "
+              f"probabilities | | | {fer_acc:.4f} | " + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt")
+              + " | |" + plus_cell)
     if len(args.soup) >= 2:
         fer_acc, plus_acc = scorer.soup([args.runs / name for name in args.soup])
         plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
@@ -122,6 +141,16 @@ class Scorer:
                                  else states[0][k] for k in states[0]})
         plus = None if self.ferplus is None else self.accuracy(net, runs[0], self.ferplus)
         return self.accuracy(net, runs[0], self.fer2013), plus
+
+    def ensemble(self, runs: list[Path]) -> tuple[float, float | None]:
+        """FER2013 (and FER+) accuracy of the runs' best checkpoints together: their mirror-averaged class
+        probabilities, averaged (the same probabilities distillation's teachers give)."""
+        from fervid.train import teacher_probabilities
+
+        checkpoints = [str(run / "best.pt") for run in runs]
+        accs = [float((teacher_probabilities(checkpoints, ds.images).argmax(1) == ds.labels).mean())
+                for ds in (self.fer2013, self.ferplus) if ds is not None]
+        return accs[0], (accs[1] if len(accs) > 1 else None)
 
 
 if __name__ == "__main__":
