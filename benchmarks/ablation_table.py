@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--stage1", type=Path, default=Path("runs/fer2013_vgg"))
     parser.add_argument("--ferplus", help="FER+ votes (fer2013new.csv): add a FER+ PublicTest column.")
     parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
-    parser.add_argument("--soup", nargs="+", default=["ft_base", "ft_cutmix"],
+    parser.add_argument("--soup", nargs="*", default=["ft_base", "ft_cutmix"],
                         help="Runs whose last weights are averaged into one model (a uniform 'model soup'); "
                              "needs torch. --soup with no names skips it.")
     parser.add_argument("--also", nargs="*", type=Path, default=[],
