@@ -220,7 +220,7 @@ def teacher_probabilities(checkpoints: list[str], images: np.ndarray) -> np.ndar
     Each checkpoint is normalised by the ``normalization.json`` saved beside it by its training run.
     """
     total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
-    for checkpoint in checkpoints:
+    for checkpoint in tqdm(checkpoints, desc="teacher probabilities", unit="model", leave=False):
         checkpoint = Path(checkpoint)
         norm_file = checkpoint.parent / "normalization.json"
         if not checkpoint.is_file() or not norm_file.is_file():
