@@ -226,7 +226,7 @@ def teacher_probabilities(checkpoints: list[str], images: np.ndarray) -> np.ndar
         if not checkpoint.is_file() or not norm_file.is_file():
             raise FileNotFoundError(f"{checkpoint}: teacher needs a checkpoint and normalization.json beside it")
         norm = Normalization.from_dict(json.loads(norm_file.read_text()))
-        net = load_net(checkpoint)
+        net = load_net(checkpoint).to(memory_format=torch.channels_last)  # as predict_logits feeds it: 1.5x faster
         x = torch.from_numpy(norm(images))
         total += (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).double().numpy() / 2
     return (total / len(checkpoints)).astype(np.float32)
