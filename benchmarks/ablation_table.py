@@ -6,6 +6,10 @@
         --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill \
         --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
 
+    # the short from-scratch ablation (one change per row against scratch_base):
+    for c in configs/ablation_scratch/*.toml; do fervid train --config $c --out runs/ablation_scratch/$(basename $c .toml); done
+    python benchmarks/ablation_table.py --runs runs/ablation_scratch --base scratch_base --diff --soup --stage1 none
+
 Every row of the second stage starts from the same checkpoint with the same budget (epochs, schedule, seed), so
 the differences are the recipe's. Accuracy is on FER2013 PublicTest: "final" is the last epoch (no selection),
 "best" the best epoch (selected on the same PublicTest, as FER2013 work usually reports it). With --ferplus, each
@@ -34,11 +38,28 @@ def describe(cfg: dict) -> str:
     return " + ".join(parts) or "FER2013 labels, no mixing"
 
 
+def changes(cfg: dict, base_cfg: dict) -> str:
+    """The settings in which a run differs from the base run, e.g. ``label_smoothing 0.1 -> 0.0``."""
+
+    def flat(c: dict) -> dict:
+        out = {k: v for k, v in c.items() if k != "net"}
+        out.update({f"net.{k}": v for k, v in c.get("net", {}).items()})
+        return out
+
+    ours, theirs = flat(cfg), flat(base_cfg)
+    diffs = [f"{k} {theirs.get(k)} -> {v}" for k, v in ours.items() if theirs.get(k) != v]
+    return "; ".join(diffs) or "(the base)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--base", default="ft_base", help="The row the others are compared with.")
-    parser.add_argument("--stage1", type=Path, default=Path("runs/fer2013_vgg"))
+    parser.add_argument("--stage1", type=Path, default=Path("runs/fer2013_vgg"),
+                        help="Stage-1 run shown as the first row (skipped when its folder has no metrics).")
+    parser.add_argument("--diff", action="store_true",
+                        help="Describe each run of --runs by the settings it changes against --base "
+                             "(for from-scratch ablations, e.g. --runs runs/ablation_scratch --base scratch_base).")
     parser.add_argument("--ferplus", help="FER+ votes (fer2013new.csv): add a FER+ PublicTest column.")
     parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
     parser.add_argument("--soup", nargs="*", default=["ft_base", "ft_cutmix"],
@@ -79,7 +100,9 @@ def main() -> None:
     for name, (cfg, metrics) in table.items():
         final = metrics[-1]["val_acc"]
         delta = "" if base_final is None or name == args.base else f"{100 * (final - base_final):+.2f} pt"
-        print(f"| {name} | {describe(cfg)} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
+        change = changes(cfg, table[args.base][0]) if args.diff and args.base in table and name in folders \
+            and folders[name].parent == args.runs else describe(cfg)
+        print(f"| {name} | {change} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
               f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(folders[name]))
     if args.ensemble:
         fer_acc, plus_acc = scorer.ensemble(args.ensemble)
