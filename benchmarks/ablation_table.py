@@ -38,6 +38,11 @@ def describe(cfg: dict) -> str:
     return " + ".join(parts) or "FER2013 labels, no mixing"
 
 
+def train_acc(metrics: list[dict]) -> str:
+    """Last epoch's accuracy on the (augmented) training batches; its gap to validation shows overfitting."""
+    return f"{metrics[-1]['train_acc']:.4f}" if "train_acc" in metrics[-1] else ""
+
+
 def changes(cfg: dict, base_cfg: dict) -> str:
     """The settings in which a run differs from the base run, e.g. ``label_smoothing 0.1 -> 0.0``."""
 
@@ -83,8 +88,8 @@ def main() -> None:
     table = {run.name: load(run) for run in runs}
     base_final = table[args.base][1][-1]["val_acc"] if args.base in table else None
     extra = " FER+ acc (final) |" if args.ferplus else ""
-    print("| run | change | epochs | final acc | best acc | final vs base | wall |" + extra)
-    print("|---|---|---|---|---|---|---|" + ("---|" if args.ferplus else ""))
+    print("| run | change | epochs | final acc | best acc | final vs base | wall | train acc (final, augmented) |" + extra)
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if args.ferplus else ""))
 
     def plus(run: Path, checkpoint: str = "last.pt") -> str:
         acc = scorer.ferplus_accuracy(run, checkpoint) if scorer else None
@@ -94,7 +99,7 @@ def main() -> None:
         cfg, metrics = load(args.stage1)
         print(f"| {args.stage1.name} (stage 1, from scratch) | {describe(cfg)} | {len(metrics)} | "
               f"{metrics[-1]['val_acc']:.4f} | {max(m['val_acc'] for m in metrics):.4f} | | "
-              f"{sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(args.stage1, "best.pt"))
+              f"{sum(m['seconds'] for m in metrics) / 60:.0f} min | {train_acc(metrics)} |" + plus(args.stage1, "best.pt"))
     table.update({run.name: load(run) for run in args.also})
     folders = {run.name: run for run in [*runs, *args.also]}
     for name, (cfg, metrics) in table.items():
@@ -103,18 +108,18 @@ def main() -> None:
         change = changes(cfg, table[args.base][0]) if args.diff and args.base in table and name in folders \
             and folders[name].parent == args.runs else describe(cfg)
         print(f"| {name} | {change} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
-              f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min |" + plus(folders[name]))
+              f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min | {train_acc(metrics)} |" + plus(folders[name]))
     if args.ensemble:
         fer_acc, plus_acc = scorer.ensemble(args.ensemble)
         plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
         print(f"| ensemble of {' + '.join(r.name for r in args.ensemble)} (best checkpoints) | mean mirror-averaged "
               f"probabilities | | | {fer_acc:.4f} | " + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt")
-              + " | |" + plus_cell)
+              + " | | |" + plus_cell)
     if len(args.soup) >= 2:
         fer_acc, plus_acc = scorer.soup([args.runs / name for name in args.soup])
         plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
         print(f"| soup of {' + '.join(args.soup)} | uniform weight average | | {fer_acc:.4f} | | "
-              + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt") + " | |" + plus_cell)
+              + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt") + " | | |" + plus_cell)
 
 
 class Scorer:

@@ -13,7 +13,7 @@ def _run_folder(root: Path, name: str, config: dict, accuracies: list[float]) ->
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.jsonl").write_text(
-        "".join(json.dumps({"val_acc": acc, "seconds": 120}) + "\n" for acc in accuracies))
+        "".join(json.dumps({"val_acc": acc, "train_acc": acc + 0.1, "seconds": 120}) + "\n" for acc in accuracies))
 
 
 def test_diff_mode_names_the_one_setting_each_run_changes(tmp_path):
@@ -32,4 +32,4 @@ def test_diff_mode_names_the_one_setting_each_run_changes(tmp_path):
     assert rows["no_ls"][2:5] == ["0.5800", "0.5800", "-2.00 pt"]  # final, best, final vs base
     assert rows["narrow"][0] == "net.stages [32, 64] -> [16, 32]"
     assert rows["narrow"][2:5] == ["0.6200", "0.6200", "+2.00 pt"]
-    assert rows["narrow"][5] == "4 min"
+    assert rows["narrow"][5:7] == ["4 min", "0.7200"]  # wall, last epoch's training accuracy
