@@ -18,7 +18,14 @@ cp runs/fer2013_vgg_stage2/learning_curves.png docs/eval/fer2013_stage2_learning
 
 # 1b. the ablation (each row a 5-epoch second stage from runs/fer2013_vgg/best.pt) and mirror-image TTA
 for c in configs/ablation/*.toml; do fervid train --config "$c" --out "runs/ablation/$(basename "$c" .toml)"; done
-python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv
+for c in configs/experiments/*.toml; do fervid train --config "$c" --out "runs/$(basename "$c" .toml)"; done  # 40ep before distill
+python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv \
+    --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill \
+    --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
+# the short from-scratch ablation: the stage-1 recipe for 6 epochs, one change per row
+for c in configs/ablation_scratch/*.toml; do fervid train --config "$c" --out "runs/ablation_scratch/$(basename "$c" .toml)"; done
+python benchmarks/ablation_table.py --runs runs/ablation_scratch --base scratch_base --diff --soup --stage1 none \
+    --ferplus $DATA/ferplus/fer2013new.csv
 fervid export runs/fer2013_vgg_stage2 --out runs/fer2013_vgg_tta --flip-tta
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
