@@ -20,7 +20,7 @@ cp runs/fer2013_vgg_stage2/learning_curves.png docs/eval/fer2013_stage2_learning
 for c in configs/ablation/*.toml; do fervid train --config "$c" --out "runs/ablation/$(basename "$c" .toml)"; done
 for c in configs/experiments/*.toml; do fervid train --config "$c" --out "runs/$(basename "$c" .toml)"; done  # 40ep before distill
 python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv \
-    --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill \
+    --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill runs/fer2013_vgg_distill_lowlr runs/fer2013_vgg_finetune_lowlr \
     --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
 # the short from-scratch ablation: the stage-1 recipe for 6 epochs, one change per row
 for c in configs/ablation_scratch/*.toml; do fervid train --config "$c" --out "runs/ablation_scratch/$(basename "$c" .toml)"; done
