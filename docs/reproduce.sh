@@ -24,8 +24,7 @@ python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv \
     --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
 # the short from-scratch ablation: the stage-1 recipe for 6 epochs, one change per row
 for c in configs/ablation_scratch/*.toml; do fervid train --config "$c" --out "runs/ablation_scratch/$(basename "$c" .toml)"; done
-python benchmarks/ablation_table.py --runs runs/ablation_scratch --base scratch_base --diff --soup --stage1 none \
-    --ferplus $DATA/ferplus/fer2013new.csv
+python benchmarks/ablation_table.py --runs runs/ablation_scratch --base scratch_base --diff --soup --stage1 none
 fervid export runs/fer2013_vgg_stage2 --out runs/fer2013_vgg_tta --flip-tta
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
