@@ -3,7 +3,8 @@
     fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg           # stage 1 (the base model)
     for c in configs/ablation/*.toml; do fervid train --config $c --out runs/ablation/$(basename $c .toml); done
     python benchmarks/ablation_table.py --runs runs/ablation --base ft_base \
-        --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill \
+        --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill runs/fer2013_vgg_distill_lowlr \
+        runs/fer2013_vgg_finetune_lowlr \
         --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
 
     # the short from-scratch ablation (one change per row against scratch_base):
