@@ -87,14 +87,20 @@ def main() -> None:
     if not runs:
         raise SystemExit(f"{args.runs}: no run folders with metrics.jsonl")
     table = {run.name: load(run) for run in runs}
-    base_final = table[args.base][1][-1]["val_acc"] if args.base in table else None
+    base_cfg, base_metrics = table.get(args.base, (None, None))
+    base_final = base_metrics[-1]["val_acc"] if base_metrics else None
     extra = " FER+ acc (final) |" if args.ferplus else ""
     print("| run | change | epochs | final acc | best acc | final vs base | wall | train acc (final, augmented) |" + extra)
     print("|---|---|---|---|---|---|---|---|" + ("---|" if args.ferplus else ""))
 
-    def plus(run: Path, checkpoint: str = "last.pt") -> str:
-        acc = scorer.ferplus_accuracy(run, checkpoint) if scorer else None
+    def vs_base(acc: float) -> str:
+        return "" if base_final is None else f"{100 * (acc - base_final):+.2f} pt"
+
+    def plus_cell(acc: float | None) -> str:
         return "" if acc is None else f" {acc:.4f} |"
+
+    def plus(run: Path, checkpoint: str = "last.pt") -> str:
+        return plus_cell(scorer.ferplus_accuracy(run, checkpoint) if scorer else None)
 
     if (args.stage1 / "metrics.jsonl").is_file():
         cfg, metrics = load(args.stage1)
@@ -105,22 +111,19 @@ def main() -> None:
     folders = {run.name: run for run in [*runs, *args.also]}
     for name, (cfg, metrics) in table.items():
         final = metrics[-1]["val_acc"]
-        delta = "" if base_final is None or name == args.base else f"{100 * (final - base_final):+.2f} pt"
-        change = changes(cfg, table[args.base][0]) if args.diff and args.base in table and name in folders \
-            and folders[name].parent == args.runs else describe(cfg)
+        delta = "" if name == args.base else vs_base(final)
+        change = changes(cfg, base_cfg) if args.diff and base_cfg and folders[name].parent == args.runs \
+            else describe(cfg)
         print(f"| {name} | {change} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
               f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min | {train_acc(metrics)} |" + plus(folders[name]))
     if args.ensemble:
         fer_acc, plus_acc = scorer.ensemble(args.ensemble)
-        plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
         print(f"| ensemble of {' + '.join(r.name for r in args.ensemble)} (best checkpoints) | mean mirror-averaged "
-              f"probabilities | | | {fer_acc:.4f} | " + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt")
-              + " | | |" + plus_cell)
+              f"probabilities | | | {fer_acc:.4f} | {vs_base(fer_acc)} | | |" + plus_cell(plus_acc))
     if len(args.soup) >= 2:
         fer_acc, plus_acc = scorer.soup([args.runs / name for name in args.soup])
-        plus_cell = "" if plus_acc is None else f" {plus_acc:.4f} |"
-        print(f"| soup of {' + '.join(args.soup)} | uniform weight average | | {fer_acc:.4f} | | "
-              + ("" if base_final is None else f"{100 * (fer_acc - base_final):+.2f} pt") + " | | |" + plus_cell)
+        print(f"| soup of {' + '.join(args.soup)} | uniform weight average | | {fer_acc:.4f} | | {vs_base(fer_acc)} | | |"
+              + plus_cell(plus_acc))
 
 
 class Scorer:
