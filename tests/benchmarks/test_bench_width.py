@@ -1,0 +1,40 @@
+"""benchmarks/bench_width.py: the cost model it prints next to each candidate's measured speed."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fervid.network import EmotionVGG, NetConfig  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_width", Path(__file__).resolve().parents[2] / "benchmarks" / "bench_width.py")
+bench_width = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_width)
+
+
+def _counted_by_torch(stages, convs) -> tuple[int, int]:
+    """Multiply-adds from the real layers' output shapes (forward hooks), parameters from the module."""
+    net = EmotionVGG(NetConfig(stages=stages, convs_per_stage=convs)).eval()
+    macs = []
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            macs.append(output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1])
+        else:
+            macs.append(output.numel() * module.in_features)
+
+    for module in net.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            module.register_forward_hook(hook)
+    with torch.no_grad():
+        net(torch.zeros(1, 1, 48, 48))
+    return sum(macs), sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize("shape", ["32,64,128,256:1,2,2,2", "32,64,128,256,512:1,2,2,2,2", "40,80:2,1"])
+def test_cost_model_matches_the_network_torch_builds(shape):
+    stages, convs = bench_width.parse_shape(shape)
+    assert bench_width.conv_macs_and_params(stages, convs) == _counted_by_torch(stages, convs)
