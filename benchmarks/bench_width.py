@@ -1,12 +1,13 @@
 """Which network shapes keep the int8 inference path above 1,000 aligned faces/s on this CPU?
 
-    python benchmarks/bench_width.py [--shapes 32,64,128,256:1,2,2,2 48,96,192,384:1,2,2,2 ...]
+    python benchmarks/bench_width.py [--shapes 32,64,128,256:1,2,2,2 48,96,192,384:1,2,2,2 ...] [--models DIR ...]
 
 Speed does not depend on what the weights have learned, so each candidate is built with random weights,
 exported and statically quantized to int8 exactly as `fervid export` does (calibrated on real FER2013
 Training faces when ../shared/data has them, else on random pixels), and timed at batch 64 with 2 threads,
 rounds interleaved with the shipped model so machine noise hits all alike. Prints multiply-adds, parameters,
-faces/s and the ratio to the shipped model. Needs the train extra (torch) for the export step only.
+faces/s and the ratio to the shipped model. ``--models`` adds trained model folders (`fervid export` output) to
+the same rounds. Needs the train extra (torch) for the export step only.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES,
                         help="stages:convs_per_stage, e.g. 48,96,192,384:1,2,2,2")
+    parser.add_argument("--models", nargs="*", default=[], type=Path,
+                        help="trained model folders (fervid export output) timed in the same rounds")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
@@ -107,6 +110,8 @@ def main() -> None:
             stages, convs = parse_shape(text)
             folder = export_random(stages, convs, Path(tmp) / str(i), calibration, norm.to_dict())
             models[text] = EmotionCNN(folder, threads=2)
+        for folder in args.models:
+            models[str(folder)] = EmotionCNN(folder, threads=2)
         rates: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(args.rounds):
             for name, model in models.items():
@@ -117,8 +122,8 @@ def main() -> None:
     print("| shape (stages:convs) | multiply-adds/face | parameters | faces/s | vs shipped |")
     print("|---|---|---|---|---|")
     for name, values in rates.items():
-        shape = parse_shape(name) if ":" in name else parse_shape(DEFAULT_SHAPES[0])
-        macs, params = conv_macs_and_params(*shape)
+        net = models[name].config.net
+        macs, params = conv_macs_and_params(tuple(net["stages"]), tuple(net["convs_per_stage"]))
         rate = statistics.median(values)
         print(f"| {name} | {macs / 1e6:.0f} M | {params / 1e6:.2f} M | {rate:,.0f} | {rate / base:.2f}x |")
 

@@ -21,7 +21,14 @@ for c in configs/ablation/*.toml; do fervid train --config "$c" --out "runs/abla
 for c in configs/experiments/*.toml; do fervid train --config "$c" --out "runs/$(basename "$c" .toml)"; done  # 40ep before distill
 python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv \
     --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill runs/fer2013_vgg_distill_lowlr runs/fer2013_vgg_finetune_lowlr \
-    --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
+    runs/fer2013_vgg_deep --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
+python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv --also runs/fer2013_vgg_deep \
+    --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_deep
+# which network shapes keep int8 above 1,000 faces/s, and the deeper network's int8 accuracy and speed
+python benchmarks/bench_width.py
+fervid export runs/fer2013_vgg_deep --out runs/fer2013_vgg_deep_model
+fervid evaluate --model runs/fer2013_vgg_deep_model --data $FER --usage PublicTest --out runs/fer2013_vgg_deep_eval
+python benchmarks/bench_width.py --shapes 32,64,128,256,512:1,2,2,2,2 --models runs/fer2013_vgg_deep_model
 # the short from-scratch ablation: the stage-1 recipe for 6 epochs, one change per row
 for c in configs/ablation_scratch/*.toml; do fervid train --config "$c" --out "runs/ablation_scratch/$(basename "$c" .toml)"; done
 python benchmarks/ablation_table.py --runs runs/ablation_scratch --base scratch_base --diff --soup --stage1 none
