@@ -4,8 +4,8 @@
     for c in configs/ablation/*.toml; do fervid train --config $c --out runs/ablation/$(basename $c .toml); done
     python benchmarks/ablation_table.py --runs runs/ablation --base ft_base \
         --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill runs/fer2013_vgg_distill_lowlr \
-        runs/fer2013_vgg_finetune_lowlr \
-        --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
+        runs/fer2013_vgg_finetune_lowlr runs/fer2013_vgg_deep \
+        --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_deep
 
     # the short from-scratch ablation (one change per row against scratch_base):
     for c in configs/ablation_scratch/*.toml; do fervid train --config $c --out runs/ablation_scratch/$(basename $c .toml); done
@@ -73,9 +73,10 @@ def main() -> None:
                              "needs torch. --soup with no names skips it.")
     parser.add_argument("--also", nargs="*", type=Path, default=[],
                         help="Further run folders (e.g. the shipped stage 2, longer or distilled runs) as rows.")
-    parser.add_argument("--ensemble", nargs="*", type=Path, default=[],
+    parser.add_argument("--ensemble", nargs="+", type=Path, action="append", default=[],
                         help="Run folders whose best checkpoints' mirror-averaged probabilities are averaged "
-                             "(an ensemble: 2 passes per model per face); needs torch.")
+                             "(an ensemble: 2 passes per model per face), one row; repeat the flag for more "
+                             "ensembles; needs torch.")
     args = parser.parse_args()
     scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 or args.ensemble else None
 
@@ -116,9 +117,9 @@ def main() -> None:
             else describe(cfg)
         print(f"| {name} | {change} | {len(metrics)}/{cfg['epochs']} | {final:.4f} | "
               f"{max(m['val_acc'] for m in metrics):.4f} | {delta} | {sum(m['seconds'] for m in metrics) / 60:.0f} min | {train_acc(metrics)} |" + plus(folders[name]))
-    if args.ensemble:
-        fer_acc, plus_acc = scorer.ensemble(args.ensemble)
-        print(f"| ensemble of {' + '.join(r.name for r in args.ensemble)} (best checkpoints) | mean mirror-averaged "
+    for members in args.ensemble:
+        fer_acc, plus_acc = scorer.ensemble(members)
+        print(f"| ensemble of {' + '.join(r.name for r in members)} (best checkpoints) | mean mirror-averaged "
               f"probabilities | | | {fer_acc:.4f} | {vs_base(fer_acc)} | | |" + plus_cell(plus_acc))
     if len(args.soup) >= 2:
         fer_acc, plus_acc = scorer.soup([args.runs / name for name in args.soup])

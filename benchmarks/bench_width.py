@@ -17,12 +17,15 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from fervid.features import EmotionCNN
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_image import per_second  # noqa: E402
+
+from fervid.emotions import NUM_CLASSES  # noqa: E402
+from fervid.features import EmotionCNN  # noqa: E402
 
 DEFAULT_SHAPES = [
     "32,64,128,256:1,2,2,2",  # the shipped shape, re-exported from random weights (a control for the method)
@@ -51,8 +54,8 @@ def conv_macs_and_params(stages, convs, input_size: int = 48, feature_dim: int =
             channels = width
         size //= 2
     dense_in = channels * size * size
-    macs += dense_in * feature_dim + feature_dim * 7
-    params += dense_in * feature_dim + feature_dim * 7 + 3 * feature_dim + 7
+    macs += dense_in * feature_dim + feature_dim * NUM_CLASSES
+    params += dense_in * feature_dim + feature_dim * NUM_CLASSES + 3 * feature_dim + NUM_CLASSES
     return macs, params
 
 
@@ -72,15 +75,6 @@ def export_random(stages, convs, folder: Path, calibration: np.ndarray, norm: di
     out = export_onnx(run, folder / "model")
     quantize_int8(out, calibration, samples=256)
     return out
-
-
-def faces_per_second(model: EmotionCNN, batch: np.ndarray, min_seconds: float = 0.5) -> float:
-    model(batch)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < min_seconds:
-        model(batch)
-        n += 1
-    return n * len(batch) / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -115,7 +109,7 @@ def main() -> None:
         rates: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(args.rounds):
             for name, model in models.items():
-                rates[name].append(faces_per_second(model, batch))
+                rates[name] += per_second(lambda: model(batch), len(batch), rounds=1)
 
     base = statistics.median(rates["shipped (trained)"])
     print(f"int8, batch {args.batch}, 2 threads, median of {args.rounds} interleaved rounds\n")

@@ -21,8 +21,7 @@ for c in configs/ablation/*.toml; do fervid train --config "$c" --out "runs/abla
 for c in configs/experiments/*.toml; do fervid train --config "$c" --out "runs/$(basename "$c" .toml)"; done  # 40ep before distill
 python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv \
     --also runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep runs/fer2013_vgg_distill runs/fer2013_vgg_distill_lowlr runs/fer2013_vgg_finetune_lowlr \
-    runs/fer2013_vgg_deep --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep
-python benchmarks/ablation_table.py --ferplus $DATA/ferplus/fer2013new.csv --also runs/fer2013_vgg_deep \
+    runs/fer2013_vgg_deep --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_40ep \
     --ensemble runs/fer2013_vgg_stage2 runs/fer2013_vgg_deep
 # which network shapes keep int8 above 1,000 faces/s, and the deeper network's int8 accuracy and speed
 python benchmarks/bench_width.py
