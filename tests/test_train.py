@@ -126,21 +126,25 @@ def write_ferplus_votes(fer_csv, path, seed=1):
     return path
 
 
-def test_ferplus_soft_targets_blend_votes_with_fer2013_labels(fer_csv, tmp_path):
+def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_rejected_faces(fer_csv, tmp_path):
     from fervid.train import training_data
 
     votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
     cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5)
     train_ds, targets, val_ds = training_data(cfg)
-    assert len(train_ds) == 600 and targets.shape == (600, 7)
+    kept = np.array([i % 10 not in (0, 1) for i in range(600)])  # FER+ rows of Training are rows 0..599
+    # faces FER+ dropped or voted not-a-face are left out, not trained on FER2013's label
+    assert len(train_ds) == kept.sum() and targets.shape == (kept.sum(), 7)
+    assert [int(s.rsplit("#", 1)[1]) for s in train_ds.sources] == list(np.flatnonzero(kept))
     np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-6)
     label = train_ds.labels
-    kept = np.array([i % 10 not in (0, 1) for i in range(600)])  # FER+ rows of Training are rows 0..599
-    # kept rows: 0.5 * one-hot + 0.5 * (0.8 label, 0.2 next class); FER+-rejected rows: FER2013's label alone
-    np.testing.assert_allclose(targets[kept, label[kept]], 0.9, atol=1e-6)
-    np.testing.assert_allclose(targets[kept, (label[kept] + 1) % 7], 0.1, atol=1e-6)
-    np.testing.assert_allclose(targets[~kept, label[~kept]], 1.0)
+    # 0.5 * FER2013's one-hot + 0.5 * the votes (0.8 label, 0.2 next class)
+    np.testing.assert_allclose(targets[np.arange(len(label)), label], 0.9, atol=1e-6)
+    np.testing.assert_allclose(targets[np.arange(len(label)), (label + 1) % 7], 0.1, atol=1e-6)
     assert len(val_ds) == 200  # selection stays on FER2013's PublicTest labels
+    votes_only, _, _ = training_data(tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes),
+                                                 ferplus_weight=1.0))
+    np.testing.assert_array_equal(votes_only.soft_labels, train_ds.soft_labels)
 
     hard_ds, hard_targets, plus_val = training_data(tiny_config(fer_csv, labels="ferplus", ferplus_csv=str(votes),
                                                                 val_labels="ferplus"))
@@ -273,3 +277,29 @@ def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_target
         training_data(tiny_config(fer_csv, teachers=[str(tmp_path / "nowhere.pt")]))
     with pytest.raises(ValueError, match="teacher_weight"):
         tiny_config(fer_csv, teacher_weight=1.5)
+
+
+@pytest.mark.parametrize("flags, expected", [({"avx2", "amx_bf16", "amx_tile"}, True), ({"avx2", "avx512_bf16"}, True),
+                                             ({"avx2", "fma"}, False), (set(), False)])
+def test_bf16_auto_uses_bf16_only_on_cpus_with_bf16_instructions(flags, expected):
+    from fervid.train import resolve_bf16
+
+    assert resolve_bf16("auto", torch.device("cpu"), flags) is expected
+    assert resolve_bf16(True, torch.device("cpu"), flags) is True  # the config's explicit choice wins
+    assert resolve_bf16(False, torch.device("cpu"), flags) is False
+
+
+def test_bf16_setting_must_be_true_false_or_auto(fer_csv):
+    with pytest.raises(ValueError, match="bf16"):
+        tiny_config(fer_csv, bf16="fast")
+
+
+def test_summary_records_precision_cpu_and_seconds_per_epoch_and_last_checkpoint_exports(fer_csv, tmp_path):
+    run = train(tiny_config(fer_csv, epochs=2, bf16=False), tmp_path / "run", progress=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["precision"] == "fp32" and summary["device"]
+    assert summary["seconds_per_epoch"] == pytest.approx(summary["wall_seconds"] / 2, abs=0.1)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert summary["last_val_acc"] == metrics[-1]["val_acc"]
+    folder = export_onnx(run, tmp_path / "model", checkpoint="last.pt")  # the last epoch, not the best
+    assert EmotionCNN(folder, precision="fp32").config.net["stages"] == TINY["stages"]

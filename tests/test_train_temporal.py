@@ -4,7 +4,9 @@ import pytest
 pytest.importorskip("torch")
 
 from fervid.datasets import load_fer2013  # noqa: E402
-from fervid.temporal import LSTMTemporal, MovingAverage, PerFrame, flicker_per_second  # noqa: E402
+from fervid.features import DEFAULT_MODEL, ModelError, available_models  # noqa: E402
+from fervid.temporal import (LSTMTemporal, MovingAverage, PerFrame, flicker_per_second,  # noqa: E402
+                             make_method, shipped_temporal_models)
 from fervid.train_temporal import TemporalTrainConfig, simulate_clip, train_temporal  # noqa: E402
 
 from conftest import write_fer2013_csv  # noqa: E402
@@ -34,7 +36,10 @@ def test_tiny_temporal_training_exports_a_working_model(tmp_path):
     assert set(report["heldout_simulated_clips"]) == {"frame", "mean", "lstm"}
     for numbers in report["heldout_simulated_clips"].values():
         assert 0 <= numbers["accuracy"] <= 1 and numbers["flicker_per_s"] >= 0
-    lstm = LSTMTemporal(tmp_path / "lstm")
+    lstm = LSTMTemporal(tmp_path / "lstm", cnn=DEFAULT_MODEL)
+    assert lstm.cnn == DEFAULT_MODEL  # the folder names the CNN whose features it was trained on
+    with pytest.raises(ModelError, match="trained on the features of CNN"):
+        LSTMTemporal(tmp_path / "lstm", cnn="some_other_cnn")
     feats = np.random.default_rng(0).normal(size=(25, 512)).astype(np.float32)
     probs = np.full((25, 7), 1 / 7, np.float32)
     out = lstm(probs, feats)  # 25 frames: more than it was trained on, subsampled to 6
@@ -42,3 +47,14 @@ def test_tiny_temporal_training_exports_a_working_model(tmp_path):
     np.testing.assert_allclose(MovingAverage()(probs, feats), 1 / 7, rtol=1e-5)
     np.testing.assert_allclose(PerFrame()(probs, feats), probs[-1])
     assert len(load_fer2013(csv, "PublicTest")) == 40
+
+
+@pytest.mark.parametrize("cnn", available_models())
+def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_features(cnn):
+    lstm = make_method("lstm", cnn=cnn)
+    assert lstm.cnn == cnn and lstm.folder == shipped_temporal_models()[cnn]
+
+
+def test_a_cnn_without_a_temporal_lstm_is_refused_by_name():
+    with pytest.raises(ModelError, match="no shipped temporal LSTM reads the features of CNN 'my_cnn'"):
+        make_method("lstm", cnn="my_cnn")

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from fervid.emotions import EMOTIONS
+from fervid.features import DEFAULT_MODEL, PAPER_MODEL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="fervid: facial emotion recognition in images and videos, offline.")
@@ -36,7 +37,7 @@ def image(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per face to this CSV file."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
-    model: str = typer.Option("fer2013_vgg", help="Shipped model name or path to a model folder."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped model name or path to a model folder."),
     score_threshold: float = typer.Option(0.8, help="Minimum face-detection score (0-1)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
@@ -138,7 +139,7 @@ def video(
     sample_fps: Optional[float] = typer.Option(None, help="Analyse at most this many frames per second."),
     method: str = typer.Option("lstm", help="Temporal classifier: lstm (the paper's), mean (moving average), "
                                             "frame (per-frame argmax)."),
-    model: str = typer.Option("fer2013_vgg", help="Shipped CNN name or model folder."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -340,10 +341,11 @@ def train(
 
 @app.command("train-temporal")
 def train_temporal_cmd(
-    out: Path = typer.Option(Path("src/fervid/weights/temporal_lstm"), help="Temporal model folder to write."),
+    out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
+                                                  "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
     fer2013: str = typer.Option("../shared/data/fer2013/fer2013.csv.gz", help="FER2013 CSV (stills to simulate)."),
     ckplus: str = typer.Option("../shared/data/ckplus48/CK+48", help="CK+48 folder ('' to leave it out)."),
-    cnn: str = typer.Option("fer2013_vgg", help="CNN whose features the LSTM reads."),
+    cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
     train_clips: int = typer.Option(4000, help="Simulated training clips."),
     test_clips: int = typer.Option(800, help="Simulated held-out clips (from PublicTest)."),
     frames: int = typer.Option(16, help="Frames per simulated clip (and most frames the LSTM reads)."),
@@ -355,6 +357,7 @@ def train_temporal_cmd(
 
     cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, train_clips=train_clips,
                               test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
+    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     report = train_temporal(cfg, out)
     typer.echo(json.dumps(report["heldout_simulated_clips"], indent=2))
     typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
@@ -399,7 +402,7 @@ def evaluate(
                                        "folder-per-class root."),
     dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder; auto: a CSV "
                                              "is fer2013, a folder is a folder-per-class root."),
-    model: str = typer.Option("fer2013_vgg", help="Shipped model name or model folder."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped model name or model folder."),
     usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
@@ -479,7 +482,8 @@ def experiment(
     jaffe: Path = typer.Option(Path("../shared/data/jaffe/jaffedbase"), help="JAFFE folder."),
     model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN), cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
-    cnn_model: str = typer.Option("fer2013_vgg", help="CNN model folder or shipped name (feature extractor)."),
+    cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
+                                                    "the published design's model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
     seed: int = typer.Option(0),

@@ -19,7 +19,11 @@ from fervid.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+# The default names what people see: trained on FER+'s ten-annotator votes (docs/results.md, "Consensus model",
+# gives the rule and the numbers). The published design's model, trained on FER2013's original one-annotator
+# labels, stays shipped under its name for the paper's experiments.
 DEFAULT_MODEL = "fer2013_vgg"
+PAPER_MODEL = "fer2013_vgg"
 
 
 class ModelError(RuntimeError):
@@ -81,10 +85,11 @@ class CNNOutput:
 
 
 def available_models() -> list[str]:
-    """Names of the models shipped inside the package."""
+    """Names of the emotion CNNs shipped inside the package (temporal models, which read CNN features, are not)."""
     if not WEIGHTS_DIR.is_dir():
         return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "model.onnx").is_file())
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir()
+                  if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text()))
 
 
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:

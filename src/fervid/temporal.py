@@ -2,7 +2,8 @@
 
 Each method looks at one track's last ``window`` seconds of frames (causal: only frames up to now) and returns
 7 probabilities for the newest frame. The LSTM runs as ONNX (exported by ``fervid train-temporal``) over the
-CNN's 512-d features.
+CNN's 512-d features; it only understands the features of the CNN it was trained on, so its folder's config
+names that CNN (``"cnn"``), and the shipped LSTM for a CNN is found by that name.
 """
 
 from __future__ import annotations
@@ -16,8 +17,27 @@ import numpy as np
 
 from fervid.features import WEIGHTS_DIR, ModelError, _softmax
 
-DEFAULT_TEMPORAL_MODEL = "temporal_lstm"
 METHODS = ("lstm", "mean", "frame")
+
+
+def shipped_temporal_models() -> dict[str, Path]:
+    """{CNN name: folder} of the temporal LSTMs shipped inside the package, keyed by the CNN they read."""
+    found = {}
+    for config_file in sorted(WEIGHTS_DIR.glob("*/config.json")):
+        config = json.loads(config_file.read_text())
+        if config.get("kind") == "lstm" and config.get("cnn"):
+            found[config["cnn"]] = config_file.parent
+    return found
+
+
+def temporal_model_for(cnn: str) -> Path:
+    """The shipped temporal LSTM trained on the features of the CNN named ``cnn``."""
+    models = shipped_temporal_models()
+    if cnn not in models:
+        raise ModelError(f"no shipped temporal LSTM reads the features of CNN {cnn!r} (shipped for: "
+                         f"{', '.join(models) or 'none'}); use --method mean or frame, or train one with "
+                         f"`fervid train-temporal --cnn {cnn}` and pass its folder as the temporal model")
+    return models[cnn]
 
 
 class TemporalMethod(Protocol):
@@ -54,14 +74,24 @@ class LSTMTemporal:
     name = "lstm"
     smooth_outputs = True
 
-    def __init__(self, model: str | Path = DEFAULT_TEMPORAL_MODEL, threads: int | None = None):
+    def __init__(self, model: str | Path | None = None, cnn: str | None = None, threads: int | None = None):
+        """``model``: a temporal model folder or shipped name; None: the shipped LSTM for ``cnn`` (a CNN name).
+        With both, the model must have been trained on ``cnn``'s features."""
         import onnxruntime as ort
 
+        if model is None:
+            if cnn is None:
+                raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
+            model = temporal_model_for(cnn)
         folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
         if not (folder / "model.onnx").is_file():
             raise ModelError(f"temporal model {model!r} not found (no model.onnx in {folder})")
         self.folder = folder
         self.config = json.loads((folder / "config.json").read_text())
+        self.cnn = self.config.get("cnn")
+        if cnn is not None and self.cnn != cnn:
+            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "
+                             f"its predictions on other features would be meaningless")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
@@ -75,19 +105,15 @@ class LSTMTemporal:
         (logits,) = self.session.run(None, {"features": window})
         return _softmax(logits)[0]
 
-    def batch(self, windows: np.ndarray) -> np.ndarray:
-        """(N, T, 512) equal-length windows -> (N, 7) probabilities, in one call."""
-        (logits,) = self.session.run(None, {"features": windows.astype(np.float32)})
-        return _softmax(logits)
 
-
-def make_method(name: str = "lstm", model: str | Path = DEFAULT_TEMPORAL_MODEL) -> TemporalMethod:
+def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None) -> TemporalMethod:
+    """A temporal method by name; "lstm" loads ``model``, or the shipped LSTM for the CNN named ``cnn``."""
     if name == "frame":
         return PerFrame()
     if name == "mean":
         return MovingAverage()
     if name == "lstm":
-        return LSTMTemporal(model)
+        return LSTMTemporal(model, cnn=cnn)
     raise ValueError(f"unknown temporal method {name!r}; expected one of {', '.join(METHODS)}")
 
 

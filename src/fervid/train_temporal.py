@@ -130,18 +130,6 @@ def compare_methods(probs, feats, labels, window: int, lstm_probs, fps: float = 
     return out
 
 
-def compare_shipped(cfg: TemporalTrainConfig, model: str | Path, progress: bool = True) -> dict:
-    """Re-measure the comparison for an exported temporal model on the same held-out simulated clips (same seed)."""
-    from fervid.temporal import LSTMTemporal
-
-    lstm = LSTMTemporal(model)
-    cnn = EmotionCNN(cfg.cnn)
-    test_clips, test_y = simulate(load_fer2013(cfg.fer2013, "PublicTest"), cfg.test_clips, cfg.frames,
-                                  cfg.seed + 1, progress)
-    test_p, test_f = clip_features(cnn, test_clips, progress=progress)
-    return compare_methods(test_p, test_f, test_y, cfg.frames, lstm.batch)
-
-
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Simulate clips, extract features, train the LSTM, export ONNX + config + comparison to ``out_dir``."""
     from fervid.experiments import PaperLSTM, to_sequences
@@ -204,19 +192,20 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             return torch.softmax(net(torch.from_numpy(x).float()), 1).numpy()
 
     comparison = compare_methods(test_p, test_f, test_y, cfg.frames, lstm_probs)
-    export_temporal(net, out_dir, train_f.shape[-1], cfg.frames)
+    export_temporal(net, out_dir, train_f.shape[-1], cfg.frames, cnn.config.name)
     report = {"config": asdict(cfg), "history": history, "heldout_simulated_clips": comparison,
               "train_sequences": len(sequences), "wall_seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int) -> None:
+def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str) -> None:
+    """Write the LSTM's ``model.onnx`` and ``config.json``; the config names the CNN whose features it reads."""
     net.eval()
     dummy = torch.zeros(1, 4, input_dim)
     torch.onnx.export(net, (dummy,), str(out_dir / "model.onnx"), input_names=["features"], output_names=["logits"],
                       dynamic_axes={"features": {0: "batch", 1: "time"}, "logits": {0: "batch"}}, opset_version=17,
                       dynamo=False)
     (out_dir / "config.json").write_text(json.dumps({
-        "kind": "lstm", "input": "cnn_features", "input_dim": input_dim, "max_frames": max_frames,
+        "kind": "lstm", "input": "cnn_features", "cnn": cnn, "input_dim": input_dim, "max_frames": max_frames,
         "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}))
