@@ -442,7 +442,7 @@ def evaluate(
 
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"{data}: trained on Usage=Training, best epoch chosen and evaluated on Usage={usage}")
+                         data=f"{data}: trained on Usage=Training, evaluated on Usage={usage}")
         typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
 
 
@@ -451,15 +451,17 @@ def calibrate(
     data: Path = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) holding the held-out rows."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
     usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on."),
+    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
+                                                      "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
-    from fervid.datasets import DatasetError, load_fer2013
+    from fervid.datasets import DatasetError, load_fer2013, load_ferplus
     from fervid.evaluate import calibrate as run_calibration
     from fervid.features import EmotionCNN, ModelError
 
     try:
         cnn = EmotionCNN(model)
-        ds = load_fer2013(data, usage)
+        ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)
     except (DatasetError, ModelError) as exc:
         _fail(str(exc))
     cnn.config.temperature = 1.0

