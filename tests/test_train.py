@@ -303,3 +303,28 @@ def test_summary_records_precision_cpu_and_seconds_per_epoch_and_last_checkpoint
     assert summary["last_val_acc"] == metrics[-1]["val_acc"]
     folder = export_onnx(run, tmp_path / "model", checkpoint="last.pt")  # the last epoch, not the best
     assert EmotionCNN(folder, precision="fp32").config.net["stages"] == TINY["stages"]
+
+
+def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):
+    """Two runs trained on different faces (so different mean images): the one-graph ensemble, fed faces normalised
+    as the first run's, gives the mean of what each member's own model gives on the same crops."""
+    from fervid.align import preprocess_faces
+    from fervid.export import export_ensemble
+
+    run_a = train(tiny_config(fer_csv, epochs=1), tmp_path / "a", progress=False)
+    run_b = train(tiny_config(fer_csv, epochs=1, limit_train=200, seed=3), tmp_path / "b", progress=False)
+    ensemble = EmotionCNN(export_ensemble([run_a, run_b], tmp_path / "ens", name="tiny_ens"), precision="fp32")
+    members = [EmotionCNN(export_onnx(r, tmp_path / f"m{i}", checkpoint="last.pt"), precision="fp32")
+               for i, r in enumerate((run_a, run_b))]
+    assert not np.allclose(members[0].config.normalization.global_mean, members[1].config.normalization.global_mean)
+    crops = load_fer2013(fer_csv, "PublicTest").images[:32]
+
+    def run(cnn):
+        return cnn(preprocess_faces(crops, cnn.config.normalization, template=cnn.config.template)[1])
+
+    outputs = [run(m) for m in members]
+    ens = run(ensemble)
+    np.testing.assert_allclose(ens.probabilities, (outputs[0].probabilities + outputs[1].probabilities) / 2,
+                               atol=1e-5)
+    np.testing.assert_allclose(ens.features, outputs[0].features, atol=1e-4)
+    assert ensemble.config.features_of == "a" and len(ensemble.config.net["ensemble"]) == 2

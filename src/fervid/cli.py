@@ -365,10 +365,14 @@ def train_temporal_cmd(
 
 @app.command()
 def export(
-    run_dir: Path = typer.Argument(..., help="Run folder written by `fervid train`."),
+    run_dirs: list[Path] = typer.Argument(..., help="Run folder written by `fervid train`; several: an ensemble "
+                                                    "(their networks' probabilities averaged in one ONNX graph)."),
     out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
-    checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR."),
+    checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR: best.pt (best epoch on the "
+                                                   "run's validation set) or last.pt (the schedule's last epoch)."),
+    features_of: Optional[str] = typer.Option(None, help="Ensemble: the CNN name whose temporal LSTM reads its "
+                                                         "features (the first run's; default: that folder's name)."),
     flip_tta: bool = typer.Option(False, help="Average each face with its mirror image (2x the CNN's cost)."),
     int8: bool = typer.Option(True, help="Also write model_int8.onnx (static int8 quantization, ~1.9x faces/s "
                                          "on CPU), used by default at inference."),
@@ -377,10 +381,16 @@ def export(
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
     from fervid.datasets import DatasetError, load_fer2013
-    from fervid.export import export_onnx, quantize_int8
+    from fervid.export import export_ensemble, export_onnx, quantize_int8
 
+    run_dir = run_dirs[0]  # an ensemble's int8 model is calibrated on its first run's training faces
     try:
-        folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
+        if len(run_dirs) > 1:
+            if flip_tta:
+                _fail("--flip-tta applies to one network, not an ensemble", 2)
+            folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
+        else:
+            folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
     except FileNotFoundError as exc:
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")

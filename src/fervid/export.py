@@ -17,7 +17,7 @@ import torch
 from fervid.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
 from fervid.features import ModelConfig
-from fervid.network import ExportWrapper
+from fervid.network import EnsembleWrapper, ExportWrapper
 from fervid.train import load_net
 
 
@@ -50,6 +50,42 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
     summary_file.write_text(json.dumps(summary, indent=2))
+    return out_dir
+
+
+def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str | None = None,
+                    checkpoint: str = "best.pt", features_of: str | None = None,
+                    template: FaceTemplate = FaceTemplate()) -> Path:
+    """Write ``out_dir/model.onnx`` + ``config.json``: the runs' networks averaged in one graph
+    (:class:`fervid.network.EnsembleWrapper`). Inputs are normalised as the first run's; its features are the
+    ensemble's, so ``features_of`` (default: the first run folder's name) names the CNN whose temporal LSTM reads
+    them."""
+    run_dirs = [Path(r) for r in run_dirs]
+    out_dir = Path(out_dir)
+    nets, norms = [], []
+    for run_dir in run_dirs:
+        ckpt = run_dir / checkpoint
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+        nets.append(load_net(ckpt))
+        norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text())))
+    # member i expects (c - g_i) / s_i where the input is (c - g_0) / s_0: x_i = x * s_0 / s_i + (g_0 - g_i) / s_i
+    first = norms[0]
+    scales = [first.scale / n.scale for n in norms]
+    shifts = [torch.from_numpy((first.global_mean - n.global_mean) / n.scale) for n in norms]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, template.size, template.size)
+    torch.onnx.export(
+        EnsembleWrapper(nets, scales, shifts).eval(), (dummy,), str(out_dir / "model.onnx"),
+        input_names=["faces"], output_names=["logits", "features"],
+        dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(run_dirs, nets)],
+           "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
+    config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=first,
+                         net=net)
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
     return out_dir
 
 

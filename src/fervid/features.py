@@ -45,6 +45,12 @@ class ModelConfig:
     # on a CPU; "" when the folder has none. What it costs in accuracy is measured in the model card.
     int8_file: str = ""
 
+    @property
+    def features_of(self) -> str:
+        """The CNN whose 512-d features this model outputs (an ensemble outputs its first member's), which names
+        the temporal LSTM that can read them."""
+        return self.net.get("features_of", self.name)
+
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
         data = json.loads(path.read_text())

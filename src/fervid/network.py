@@ -91,3 +91,30 @@ class ExportWrapper(nn.Module):
         if self.flip_tta:
             feats = (feats + self.net.features(torch.flip(x, dims=[3]))) / 2
         return self.net.head(feats), feats
+
+
+class EnsembleWrapper(nn.Module):
+    """Several trained networks averaged inside one exported graph: (log of the mean probabilities, the first
+    member's 512-d features).
+
+    The input is normalised as the first member was trained; every other member's own normalisation is an affine
+    map of it (``x * scale_i + shift_i``, folded into the graph), so each member sees faces as it was trained.
+    ``softmax(log(mean p)) == mean p``, so the output stays usable as logits (calibration divides it by a
+    temperature). The features are the first member's, which lets its temporal LSTM read them.
+    """
+
+    def __init__(self, nets: list[EmotionVGG], scales: list[float], shifts: list[torch.Tensor]):
+        super().__init__()
+        if not nets or not (len(nets) == len(scales) == len(shifts)):
+            raise ValueError("an ensemble needs one scale and shift per network")
+        self.nets = nn.ModuleList(nets)
+        self.scales = scales
+        for i, shift in enumerate(shifts):
+            self.register_buffer(f"shift{i}", shift.reshape(1, 1, *shift.shape[-2:]).float())
+
+    def forward(self, x: torch.Tensor):
+        feats = self.nets[0].features(x)
+        probs = self.nets[0].head(feats).softmax(1)
+        for i, net in enumerate(self.nets[1:], start=1):
+            probs = probs + net(x * self.scales[i] + getattr(self, f"shift{i}")).softmax(1)
+        return torch.log(probs / len(self.nets)), feats

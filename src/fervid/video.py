@@ -249,7 +249,7 @@ class VideoAnalyzer:
     def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
         self.analyzer = analyzer
         self.options = options
-        self.temporal = temporal or make_method(options.method, cnn=analyzer.cnn.config.name)
+        self.temporal = temporal or make_method(options.method, cnn=analyzer.cnn.config.features_of)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
