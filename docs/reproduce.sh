@@ -36,8 +36,8 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
-fervid train-temporal --out src/fervid/weights/temporal_lstm --train-clips 3000 --test-clips 600 --epochs 25
-python benchmarks/temporal_compare.py
+fervid train-temporal --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --train-clips 3000 --test-clips 600 --epochs 25
+python benchmarks/temporal_compare.py --model fer2013_vgg
 
 # 3. other datasets, cross-dataset, FER+
 fervid evaluate --dataset ferplus --data $FER --ferplus $DATA/ferplus/fer2013new.csv --usage PublicTest --out docs/eval/ferplus_publictest

@@ -61,3 +61,21 @@ def test_every_command_has_help():
     for command in ("image", "demo", "train", "export", "evaluate"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
+    from fervid.features import available_models
+
+    for model in available_models():
+        result = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--model", model])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["model"] == model and doc["files"][0]["faces"][0]["emotion"] == "happy"
+
+
+def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path):
+    for command in (["image", str(astronaut_png)], ["video", str(astronaut_png), "--out", str(tmp_path / "v")],
+                    ["live", "--source", str(astronaut_png), "--out", str(tmp_path / "l")]):
+        result = runner.invoke(app, [*command, "--model", "no_such_model"])
+        assert result.exit_code != 0
+        assert "model 'no_such_model' not found" in result.output, (command, result.output)

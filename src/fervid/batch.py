@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fervid.emotions import EMOTIONS
+from fervid.features import DEFAULT_MODEL
 from fervid.images import IMAGE_SUFFIXES
 from fervid.video import VIDEO_SUFFIXES
 
@@ -42,6 +43,7 @@ class BatchOptions:
     sample_fps: float | None = None
     method: str = "lstm"
     annotate: bool = True
+    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -130,7 +132,7 @@ def _init_worker(threads: int, options: BatchOptions) -> None:
     cv2.setNumThreads(threads)
     from fervid.analyzer import Analyzer
 
-    _worker["analyzer"] = Analyzer(threads=threads)
+    _worker["analyzer"] = Analyzer(options.model, threads=threads)
     _worker["options"] = options
 
 

@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from fervid.emotions import EMOTIONS
-from fervid.features import DEFAULT_MODEL, PAPER_MODEL
+from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="fervid: facial emotion recognition in images and videos, offline.")
@@ -56,7 +56,10 @@ def image(
 
     files, problems = expand_inputs(paths)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
-    analyzer = Analyzer(model=model, detector=YuFaceDetector(score_threshold=score_threshold))
+    try:
+        analyzer = Analyzer(model=model, detector=YuFaceDetector(score_threshold=score_threshold))
+    except ModelError as exc:
+        _fail(str(exc))
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
@@ -158,8 +161,10 @@ def video(
     options = _video_options(detect_every, window, sample_fps, method)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     failures = [f"{item}: {why}" for item, why in problems]
-    analyzer = Analyzer(model=model)
-    runner = VideoAnalyzer(analyzer, options)
+    try:
+        runner = VideoAnalyzer(Analyzer(model=model), options)
+    except ModelError as exc:
+        _fail(str(exc))
     for path in files:
         bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
 
@@ -201,6 +206,7 @@ def live(
     detect_every: float = typer.Option(0.3, help="Seconds between face detections."),
     window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
     method: str = typer.Option("lstm", help="lstm, mean or frame."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
 ) -> None:
     """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
 
@@ -219,7 +225,10 @@ def live(
     except VideoError as exc:
         _fail(str(exc))
     show = display and bool(os.environ.get("DISPLAY")) and _has_gui()
-    runner = VideoAnalyzer(Analyzer(), options)
+    try:
+        runner = VideoAnalyzer(Analyzer(model), options)
+    except ModelError as exc:
+        _fail(str(exc))
     started = _time.perf_counter()
     last_report = [started]
 
@@ -425,7 +434,6 @@ def evaluate(
     from fervid.analyzer import Analyzer
     from fervid.datasets import DatasetError, load_dataset
     from fervid.evaluate import evaluate as run_eval, plot_confusion, write_model_card
-    from fervid.features import ModelError
 
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
@@ -467,7 +475,7 @@ def calibrate(
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
     from fervid.datasets import DatasetError, load_fer2013, load_ferplus
     from fervid.evaluate import calibrate as run_calibration
-    from fervid.features import EmotionCNN, ModelError
+    from fervid.features import EmotionCNN
 
     try:
         cnn = EmotionCNN(model)
@@ -540,6 +548,7 @@ def batch(
     sample_fps: Optional[float] = typer.Option(None, help="Videos: analyse at most this many frames per second."),
     method: str = typer.Option("lstm", help="Videos: lstm, mean or frame."),
     annotate: bool = typer.Option(True, help="Write annotated images and videos."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
@@ -549,7 +558,8 @@ def batch(
     if engine not in ("local", "ray"):
         _fail("--engine must be local or ray", 2)
     options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, detect_every=detect_every,
-                           window=window, sample_fps=sample_fps, method=method, annotate=annotate)
+                           window=window, sample_fps=sample_fps, method=method, annotate=annotate,
+                           model=model)
     summary = run_batch(inputs, options, progress=not quiet)
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
@@ -569,6 +579,7 @@ def serve(
     max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
     workers: int = typer.Option(1, help="Video analysis workers."),
     job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
 ) -> None:
     """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
     import uvicorn
@@ -576,7 +587,7 @@ def serve(
     from fervid.server import ServerSettings, create_app
 
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
-                              workers=workers, job_ttl_hours=job_ttl_hours)
+                              workers=workers, job_ttl_hours=job_ttl_hours, model=model)
     typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

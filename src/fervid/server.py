@@ -25,6 +25,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from fervid.features import DEFAULT_MODEL
 from fervid.images import ImageLoadError, load_image
 
 STATIC_DIR = Path(__file__).parent / "web"
@@ -43,6 +44,7 @@ class ServerSettings:
     detect_every: float = 0.3
     window: float = 1.0
     method: str = "lstm"
+    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
 
 
 class JobStore:
@@ -164,7 +166,7 @@ def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
 
     try:
         options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
-        result = VideoAnalyzer(Analyzer(threads=1), options).run(folder / job["input"], folder / "out",
+        result = VideoAnalyzer(Analyzer(settings.model, threads=1), options).run(folder / job["input"], folder / "out",
                                                                  progress=progress)
         store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
                     finished=time.time(), stem=Path(job["input"]).stem)
@@ -191,7 +193,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if "analyzer" not in state:
             from fervid.analyzer import Analyzer
 
-            state["analyzer"] = Analyzer()
+            state["analyzer"] = Analyzer(settings.model)
         return state["analyzer"]
 
     def cleanup() -> int:
