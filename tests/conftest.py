@@ -58,3 +58,27 @@ def write_fer2013_csv(path: Path, usages: dict[str, int], seed: int = 0) -> Path
 @pytest.fixture
 def fer_csv(tmp_path) -> Path:
     return write_fer2013_csv(tmp_path / "fer2013.csv.gz", {"Training": 600, "PublicTest": 200})
+
+
+def write_ferplus_votes(fer_csv, path, seed=1):
+    """FER+ votes for every row of ``fer_csv``: 8 of 10 annotators vote the FER2013 label, 2 vote the next
+    class; every 10th row is dropped by FER+ (empty name), every 10th+1 voted not-a-face."""
+    import pandas as pd
+
+    from fervid.datasets import FERPLUS_VOTES
+
+    to_column = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+                 "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
+    emotions = pd.read_csv(fer_csv)["emotion"].to_numpy()
+    usages = pd.read_csv(fer_csv)["Usage"].to_numpy()
+    lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)]
+    for i, (label, usage) in enumerate(zip(emotions, usages)):
+        votes = dict.fromkeys(FERPLUS_VOTES, 0)
+        votes[to_column[EMOTIONS[label]]] += 8
+        votes[to_column[EMOTIONS[(label + 1) % 7]]] += 2
+        if i % 10 == 1:
+            votes = dict.fromkeys(FERPLUS_VOTES, 0) | {"NF": 10}
+        name = "" if i % 10 == 0 else f"fer{i:07d}.png"
+        lines.append(f"{usage},{name}," + ",".join(str(votes[k]) for k in FERPLUS_VOTES))
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,6 +15,8 @@ from fervid.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.train import TrainConfig, train  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 
+from conftest import write_ferplus_votes  # noqa: E402
+
 TINY = {"stages": [8, 16], "convs_per_stage": [1, 1], "feature_dim": 512, "dropout": 0.1}
 
 
@@ -100,30 +102,6 @@ def test_torchrun_ddp_two_cpu_ranks_agree(fer_csv, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["best_val_acc"] > 0.3
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs
-
-
-def write_ferplus_votes(fer_csv, path, seed=1):
-    """FER+ votes for every row of ``fer_csv``: 8 of 10 annotators vote the FER2013 label, 2 vote the next
-    class; every 10th row is dropped by FER+ (empty name), every 10th+1 voted not-a-face."""
-    import pandas as pd
-
-    from fervid.datasets import FERPLUS_VOTES
-
-    to_column = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
-                 "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}
-    emotions = pd.read_csv(fer_csv)["emotion"].to_numpy()
-    usages = pd.read_csv(fer_csv)["Usage"].to_numpy()
-    lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)]
-    for i, (label, usage) in enumerate(zip(emotions, usages)):
-        votes = dict.fromkeys(FERPLUS_VOTES, 0)
-        votes[to_column[EMOTIONS[label]]] += 8
-        votes[to_column[EMOTIONS[(label + 1) % 7]]] += 2
-        if i % 10 == 1:
-            votes = dict.fromkeys(FERPLUS_VOTES, 0) | {"NF": 10}
-        name = "" if i % 10 == 0 else f"fer{i:07d}.png"
-        lines.append(f"{usage},{name}," + ",".join(str(votes[k]) for k in FERPLUS_VOTES))
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_rejected_faces(fer_csv, tmp_path):

@@ -9,7 +9,7 @@ from fervid.temporal import (LSTMTemporal, MovingAverage, PerFrame, flicker_per_
                              make_method, shipped_temporal_models)
 from fervid.train_temporal import TemporalTrainConfig, simulate_clip, train_temporal  # noqa: E402
 
-from conftest import write_fer2013_csv  # noqa: E402
+from conftest import write_fer2013_csv, write_ferplus_votes  # noqa: E402
 
 
 def test_simulated_clip_moves_but_keeps_the_face(astronaut_rgb):
@@ -58,3 +58,15 @@ def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_features(cnn):
 def test_a_cnn_without_a_temporal_lstm_is_refused_by_name():
     with pytest.raises(ModelError, match="no shipped temporal LSTM reads the features of CNN 'my_cnn'"):
         make_method("lstm", cnn="my_cnn")
+
+
+def test_temporal_stills_take_ferplus_majority_labels_when_given_the_votes(tmp_path):
+    from fervid.datasets import load_ferplus
+    from fervid.train_temporal import stills
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 120, "PublicTest": 40})
+    votes = write_ferplus_votes(csv, tmp_path / "fer2013new.csv")
+    plain = stills(TemporalTrainConfig(fer2013=str(csv)), "PublicTest")
+    relabelled = stills(TemporalTrainConfig(fer2013=str(csv), ferplus=str(votes)), "PublicTest")
+    assert len(plain) == 40 and len(relabelled) == 32  # FER+ left out the rows it dropped or called not-a-face
+    np.testing.assert_array_equal(relabelled.labels, load_ferplus(csv, votes, "PublicTest").labels)

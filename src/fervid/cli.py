@@ -355,6 +355,8 @@ def train_temporal_cmd(
     fer2013: str = typer.Option("../shared/data/fer2013/fer2013.csv.gz", help="FER2013 CSV (stills to simulate)."),
     ckplus: str = typer.Option("../shared/data/ckplus48/CK+48", help="CK+48 folder ('' to leave it out)."),
     cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
+    ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
+                                                     "majority, as for a CNN trained on FER+ (default: FER2013's)."),
     train_clips: int = typer.Option(4000, help="Simulated training clips."),
     test_clips: int = typer.Option(800, help="Simulated held-out clips (from PublicTest)."),
     frames: int = typer.Option(16, help="Frames per simulated clip (and most frames the LSTM reads)."),
@@ -364,8 +366,8 @@ def train_temporal_cmd(
     """Train the temporal LSTM on CNN features of simulated clips + CK+ sequences (needs the train extra)."""
     from fervid.train_temporal import TemporalTrainConfig, train_temporal
 
-    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, train_clips=train_clips,
-                              test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
+    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, ferplus=ferplus or "",
+                              train_clips=train_clips, test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     report = train_temporal(cfg, out)
     typer.echo(json.dumps(report["heldout_simulated_clips"], indent=2))

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fervid.align import preprocess_faces
-from fervid.datasets import FaceDataset, load_ckplus, load_fer2013
-from fervid.features import EmotionCNN
+from fervid.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus
+from fervid.features import DEFAULT_MODEL, EmotionCNN
 from fervid.temporal import flicker_per_second
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
@@ -32,7 +32,10 @@ CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 class TemporalTrainConfig:
     fer2013: str = "../shared/data/fer2013/fer2013.csv.gz"
     ckplus: str = "../shared/data/ckplus48/CK+48"
-    cnn: str = "fer2013_vgg"
+    cnn: str = DEFAULT_MODEL
+    # the stills' labels: FER2013's own (""), or FER+'s majority vote from this votes file; use the labels the CNN
+    # was trained on, or the LSTM learns to undo the CNN's labelling
+    ferplus: str = ""
     train_clips: int = 4000
     test_clips: int = 800
     frames: int = 16
@@ -130,6 +133,11 @@ def compare_methods(probs, feats, labels, window: int, lstm_probs, fps: float = 
     return out
 
 
+def stills(cfg: TemporalTrainConfig, usage: str) -> FaceDataset:
+    """The labelled stills clips are simulated from: FER2013's labels, or FER+'s majority where configured."""
+    return load_ferplus(cfg.fer2013, cfg.ferplus, usage) if cfg.ferplus else load_fer2013(cfg.fer2013, usage)
+
+
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Simulate clips, extract features, train the LSTM, export ONNX + config + comparison to ``out_dir``."""
     from fervid.experiments import PaperLSTM, to_sequences
@@ -139,9 +147,9 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     cnn = EmotionCNN(cfg.cnn)
-    train_clips, train_y = simulate(load_fer2013(cfg.fer2013, "Training"), cfg.train_clips, cfg.frames, cfg.seed,
+    train_clips, train_y = simulate(stills(cfg, "Training"), cfg.train_clips, cfg.frames, cfg.seed,
                                     progress)
-    test_clips, test_y = simulate(load_fer2013(cfg.fer2013, "PublicTest"), cfg.test_clips, cfg.frames,
+    test_clips, test_y = simulate(stills(cfg, "PublicTest"), cfg.test_clips, cfg.frames,
                                   cfg.seed + 1, progress)
     _, train_f = clip_features(cnn, train_clips, progress=progress)
     test_p, test_f = clip_features(cnn, test_clips, progress=progress)
