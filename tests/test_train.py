@@ -306,3 +306,23 @@ def test_ensemble_export_averages_members_probabilities_each_normalised_as_train
                                atol=1e-5)
     np.testing.assert_allclose(ens.features, outputs[0].features, atol=1e-4)
     assert ensemble.config.features_of == "a" and len(ensemble.config.net["ensemble"]) == 2
+
+
+def test_contrast_jitter_scales_each_faces_own_contrast_within_the_range(fer_csv):
+    from fervid.align import Normalization
+    from fervid.train import augment
+
+    faces = load_fer2013(fer_csv, "Training").images[:64]
+    norm = Normalization.fit(faces)
+    x = torch.from_numpy(norm(faces))
+    flat = torch.from_numpy(-norm.global_mean / norm.scale)
+    cfg = tiny_config(fer_csv, contrast_range=[0.6, 1.6], scale_range=[1, 1])  # no flip, shift, rotation, erasing
+    out = augment(x, cfg, torch.Generator().manual_seed(0), flat)
+    # back to the mean-subtracted face: it must be the original face times one factor per face
+    before = x * norm.scale + torch.from_numpy(norm.global_mean)
+    after = out * norm.scale + torch.from_numpy(norm.global_mean)
+    factors = (after * before).sum((1, 2, 3)) / (before * before).sum((1, 2, 3))
+    torch.testing.assert_close(after, before * factors.view(-1, 1, 1, 1), atol=2e-3, rtol=0)
+    assert 0.6 <= float(factors.min()) and float(factors.max()) <= 1.6 and float(factors.std()) > 0.1
+    unchanged = augment(x, tiny_config(fer_csv, scale_range=[1, 1]), torch.Generator().manual_seed(0), flat)
+    torch.testing.assert_close(unchanged, x, atol=2e-3, rtol=0)  # off by default

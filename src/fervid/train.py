@@ -58,6 +58,9 @@ class TrainConfig:
     max_shift_px: float = 4.0
     scale_range: tuple[float, float] = (0.9, 1.1)
     erase_prob: float = 0.5
+    # contrast jitter: each face's (mean-subtracted) pixels scaled by a factor drawn from this range; lab faces
+    # (CK+, JAFFE) are higher-contrast than FER2013's web faces. (1, 1): off
+    contrast_range: tuple[float, float] = (1.0, 1.0)
     # what the network is taught: "fer2013" (FER2013's one label per face), "ferplus" (FER+ majority vote;
     # faces FER+ dropped or voted contempt/unknown/not-a-face are left out) or "ferplus-soft" (the FER+ vote
     # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only)
@@ -95,8 +98,9 @@ class TrainConfig:
         data = dict(data)
         if isinstance(data.get("net"), dict):
             data["net"] = NetConfig.from_dict(data["net"])
-        if "scale_range" in data:
-            data["scale_range"] = tuple(data["scale_range"])
+        for key in ("scale_range", "contrast_range"):
+            if key in data:
+                data[key] = tuple(data[key])
         cfg = cls(**data)
         cfg.validate()
         return cfg
@@ -119,6 +123,7 @@ class TrainConfig:
         out = asdict(self)
         out["net"] = self.net.to_dict()
         out["scale_range"] = list(self.scale_range)
+        out["contrast_range"] = list(self.contrast_range)
         return out
 
 
@@ -156,8 +161,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random flip, small rotation/scale/shift, and random erasing, on a normalised batch (N,1,H,W).
+def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, flat: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Random flip, small rotation/scale/shift, contrast jitter and random erasing, on a normalised batch (N,1,H,W).
+
+    ``flat`` is what a uniformly grey face becomes after normalisation (minus the global mean image, scaled);
+    contrast is scaled about it, so the change is the face's own contrast.
 
     Border and erased pixels become 0, which after mean subtraction is the average grey level.
     """
@@ -173,6 +181,9 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    lo, hi = cfg.contrast_range
+    if (lo, hi) != (1.0, 1.0):
+        x = (x - flat) * (lo + torch.rand(n, 1, 1, 1, generator=gen) * (hi - lo)) + flat
     if cfg.erase_prob > 0:
         erase = torch.rand(n, generator=gen) < cfg.erase_prob
         eh = (torch.rand(n, generator=gen) * 0.3 + 0.1) * h
@@ -299,6 +310,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     train_ds, targets, val_ds = training_data(cfg)
     norm = Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
+    flat_face = torch.from_numpy(-norm.global_mean / norm.scale)
     t_train = torch.from_numpy(targets)
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
@@ -353,7 +365,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                    leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
-            xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen), t_train[idx], cfg, aug_gen)
+            xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx], cfg, aug_gen)
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb = tb.to(device)
             yb = tb.argmax(1)  # for the running accuracy
