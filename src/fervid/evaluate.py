@@ -267,6 +267,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "## Training",
         f"- Command: `{command}`",
         f"- Data: {data}",
+        f"- Targets: {_targets(train_cfg, summary)}",
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean flip-averaged "
@@ -300,6 +301,21 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     ]
     (model_dir / "MODEL_CARD.md").write_text("\n".join(md))
     return card
+
+
+def _targets(train_cfg: dict, summary: dict) -> str:
+    """What the network was taught, in words, for the model card."""
+    labels = train_cfg.get("labels", "fer2013")
+    rows = f" ({summary['train_rows']:,} training faces)" if summary.get("train_rows") else ""
+    if labels == "fer2013":
+        return f"FER2013's original labels, one annotator per face{rows}"
+    kept = ("; faces FER+ dropped, or whose most-voted answer is unknown, not-a-face or contempt, are left out"
+            + rows)
+    if labels == "ferplus":
+        return "FER+'s majority vote of ten annotators" + kept
+    weight = train_cfg.get("ferplus_weight", 0.5)
+    blend = "" if weight == 1 else f", blended {1 - weight:g} : {weight:g} with FER2013's label"
+    return f"FER+'s ten-annotator vote distribution over the 7 emotions (contempt votes dropped){blend}" + kept
 
 
 def _calibration_lines(cal: dict) -> list[str]:
