@@ -10,6 +10,10 @@ For every model (a shipped name or a model folder), through fervid's ONNX infere
 - int8 faces/s at batch 64 on 2 threads, all models timed in interleaved rounds, so the ratios are same-run;
 - the share of each label on the carphone sample per video method (frame, mean, lstm where the model has one).
 Accuracy is the default int8 model's; --precision fp32 scores the float models.
+
+The last line applies fervid's rule for the default model (docs/results.md, "Consensus model"): among the models
+at least 0.7x the first model's int8 speed, the best FER+ PublicTest accuracy; models within one standard error of
+it count as tied on consensus, and the tie goes to the best mean of CK+ and JAFFE accuracy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -101,6 +106,8 @@ def main() -> None:
             results[name]["carphone_label_shares"] = video_label_shares(analyzers[name], carphone())
 
     print(markdown(results, args.models[0]))
+    default, why = choose_default(results, args.models[0])
+    print(f"\ndefault by the rule: {default} ({why})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"cpu": cpu_model(), "models": results}, indent=2))
@@ -110,6 +117,30 @@ def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
     from fervid.align import preprocess_faces
 
     return preprocess_faces(faces, cnn.config.normalization, template=cnn.config.template)[1]
+
+
+SPEED_BAR = 0.7  # int8 faces/s against the first model's, measured in the same run
+
+
+def choose_default(results: dict[str, dict], baseline: str, speed_bar: float = SPEED_BAR) -> tuple[str, str]:
+    """(model name, why) by the rule: agreement with human consensus first, cross-dataset accuracy second."""
+    base_rate = results[baseline]["faces_per_s"]["median"]
+    fast = {n: r for n, r in results.items() if r["faces_per_s"]["median"] >= speed_bar * base_rate}
+    if not fast:
+        raise ValueError("no model meets the speed bar")
+    best = max(fast.values(), key=lambda r: r["ferplus"]["accuracy"])
+    p, n = best["ferplus"]["accuracy"], best["ferplus"]["n"]
+    standard_error = math.sqrt(p * (1 - p) / n)
+    tied = {name: r for name, r in fast.items() if r["ferplus"]["accuracy"] >= p - standard_error}
+
+    def cross(r):
+        return (r["ckplus"]["accuracy"] + r["jaffe"]["accuracy"]) / 2
+
+    name = max(tied, key=lambda k: (cross(tied[k]), tied[k]["ferplus"]["accuracy"]))
+    why = (f"{len(fast)} of {len(results)} models meet {speed_bar}x {baseline}'s speed; FER+ accuracy within one "
+           f"standard error ({standard_error:.4f}) of the best {p:.4f}: {', '.join(sorted(tied))}; best mean of CK+ "
+           f"and JAFFE among them: {name} ({cross(tied[name]):.4f})")
+    return name, why
 
 
 def markdown(results: dict[str, dict], baseline: str) -> str:

@@ -33,14 +33,31 @@ def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_p
     assert shares["lstm"] is None and shares["frame"] is not None
 
 
-def test_table_gives_speed_as_a_ratio_to_the_first_model():
-    def row(acc, rate):
-        per_class = dict.fromkeys(EMOTIONS, 0.5)
-        scores = {"n": 10, "accuracy": acc, "macro_f1": acc, "ece": 0.05, "precision": per_class, "recall": per_class}
-        return {"model": "m", "precision": "int8", "ferplus": scores, "fer2013": scores, "ckplus": scores,
-                "jaffe": scores, "faces_per_s": {"median": rate}, "carphone_label_shares": {"frame": None}}
+def row(acc, rate, cross=0.5, n=3500):
+    per_class = dict.fromkeys(EMOTIONS, 0.5)
 
+    def scores(a):
+        return {"n": n, "accuracy": a, "macro_f1": a, "ece": 0.05, "precision": per_class, "recall": per_class}
+
+    return {"model": "m", "precision": "int8", "ferplus": scores(acc), "fer2013": scores(acc),
+            "ckplus": scores(cross), "jaffe": scores(cross), "faces_per_s": {"median": rate},
+            "carphone_label_shares": {"frame": None}}
+
+
+def test_table_gives_speed_as_a_ratio_to_the_first_model():
     table = compare_models.markdown({"base": row(0.6, 1000.0), "new": row(0.8, 750.0)}, "base")
     speed = next(line for line in table.splitlines() if line.startswith("| int8 faces/s"))
     assert "1,000 (1.00x)" in speed and "750 (0.75x)" in speed
     assert "**0.8000**" in table
+
+
+def test_default_rule_puts_consensus_first_speed_as_a_bar_and_cross_dataset_as_the_tie_break():
+    choose = compare_models.choose_default
+    # the most accurate model is too slow (0.5x): the best of the rest wins
+    assert choose({"base": row(0.66, 1000), "slow": row(0.90, 500), "new": row(0.83, 900)}, "base")[0] == "new"
+    # within one standard error (0.0063 at p=0.84, n=3500) the cross-dataset accuracy decides...
+    assert choose({"base": row(0.66, 1000), "a": row(0.840, 1000, cross=0.5),
+                   "b": row(0.836, 1000, cross=0.6)}, "base")[0] == "b"
+    # ...but not beyond it
+    assert choose({"base": row(0.66, 1000), "a": row(0.850, 1000, cross=0.5),
+                   "b": row(0.836, 1000, cross=0.6)}, "base")[0] == "a"
