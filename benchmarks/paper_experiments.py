@@ -19,6 +19,7 @@ import numpy as np
 from fervid.analyzer import Analyzer
 from fervid.datasets import load_dataset
 from fervid.experiments import run_experiment, save_result, to_sequences
+from fervid.features import PAPER_MODEL
 
 PAPER = {("jaffe", "lstm-cnn"): 0.83, ("ckplus", "lstm-cnn"): 0.39, ("jaffe+ckplus", "lstm-cnn"): 0.44,
          ("jaffe", "lstm-pixels"): 0.21, ("ckplus", "lstm-pixels"): 0.16}
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["jaffe", "ckplus", "jaffe+ckplus"])
     parser.add_argument("--finetune-epochs", type=int, default=6)
     args = parser.parse_args()
-    analyzer = Analyzer()
+    analyzer = Analyzer(PAPER_MODEL)  # the published design's CNN, trained on FER2013's labels
     rows = []
     for name in args.datasets:
         ds = load_dataset(name, args.jaffe if name == "jaffe" else args.ckplus, jaffe_path=args.jaffe,
