@@ -5,7 +5,7 @@ pytest.importorskip("torch")
 
 from fervid.datasets import FaceDataset  # noqa: E402
 from fervid.experiments import run_experiment, splits, to_sequences  # noqa: E402
-from fervid.features import EmotionCNN  # noqa: E402
+from fervid.features import PAPER_MODEL, EmotionCNN  # noqa: E402
 
 from conftest import synthetic_faces  # noqa: E402
 
@@ -49,7 +49,7 @@ def test_subject_folds_never_share_a_person():
 @pytest.mark.parametrize("model", ["lstm-cnn", "lstm-pixels"])
 def test_paper_lstm_learns_a_learnable_task(model):
     seq = to_sequences(ck_like())
-    result = run_experiment(seq, model, "subject", EmotionCNN(), epochs=60, folds=2)
+    result = run_experiment(seq, model, "subject", EmotionCNN(PAPER_MODEL), epochs=60, folds=2)
     assert len(result.fold_accuracies) == 2
     assert result.evaluation.n == len(seq.labels)
     assert result.evaluation.accuracy > 0.5  # 6 balanced-ish classes: chance is about 0.17

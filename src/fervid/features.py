@@ -22,7 +22,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The default names what people see: trained on FER+'s ten-annotator votes (docs/results.md, "Consensus model",
 # gives the rule and the numbers). The published design's model, trained on FER2013's original one-annotator
 # labels, stays shipped under its name for the paper's experiments.
-DEFAULT_MODEL = "fer2013_vgg"
+DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
 
 
