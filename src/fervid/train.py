@@ -26,8 +26,8 @@ from tqdm import tqdm
 from fervid.align import Normalization
 from fervid.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
 from fervid.emotions import NUM_CLASSES
-from fervid.machine import cpu_flags, cpu_model
 from fervid.evaluate import plot_learning_curves
+from fervid.machine import cpu_flags, cpu_model
 from fervid.network import EmotionVGG, NetConfig
 
 
