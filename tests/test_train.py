@@ -13,7 +13,6 @@ from fervid.evaluate import evaluate, write_model_card  # noqa: E402
 from fervid.datasets import load_fer2013  # noqa: E402
 from fervid.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.train import TrainConfig, train  # noqa: E402
-from fervid.emotions import EMOTIONS  # noqa: E402
 
 from conftest import write_ferplus_votes  # noqa: E402
 

