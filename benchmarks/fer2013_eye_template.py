@@ -1,9 +1,12 @@
 """Measure where FER2013's eyes sit, to set fervid's alignment template (fervid.align.FaceTemplate).
 
-Runs the default detector on FER2013 Training crops, upscaled 4x (the detector needs more than 48 px),
-and prints the median eye centres in 48x48 crop coordinates.
+Runs a detector on FER2013 Training crops, upscaled 4x (the detector needs more than 48 px), and prints the
+median eye centres in 48x48 crop coordinates. With yuface this gave the models' template (fervid.align.FaceTemplate);
+with another detector it gives that detector's ``fer2013_eyes`` (where it puts FER2013's eyes), which lets fervid
+frame its faces the way the models were trained.
 
-    python benchmarks/fer2013_eye_template.py --data ../shared/data/fer2013/fer2013.csv.gz --limit 4000
+    python benchmarks/fer2013_eye_template.py --data ../shared/data/fer2013/fer2013.csv.gz --limit 4000 \
+        --detector centerface
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import cv2
 import numpy as np
 
 from fervid.datasets import load_fer2013
-from fervid.detect import YuFaceDetector
+from fervid.detect import DEFAULT_DETECTOR, DETECTORS, make_detector
 
 
 def main() -> None:
@@ -22,10 +25,11 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
     parser.add_argument("--limit", type=int, default=4000)
     parser.add_argument("--upscale", type=int, default=4)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS))
     args = parser.parse_args()
 
     ds = load_fer2013(args.data, "Training")
-    detector = YuFaceDetector(score_threshold=0.5)
+    detector = make_detector(args.detector, score_threshold=0.5)
     lefts, rights = [], []
     for grey in ds.images[: args.limit]:
         big = cv2.resize(grey, None, fx=args.upscale, fy=args.upscale, interpolation=cv2.INTER_CUBIC)

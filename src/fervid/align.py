@@ -34,6 +34,34 @@ class FaceTemplate:
     def eye_distance(self) -> float:
         return float(np.hypot(self.right_eye[0] - self.left_eye[0], self.right_eye[1] - self.left_eye[1]))
 
+    def for_detector(self, detector_eyes: tuple[tuple[float, float], tuple[float, float]] | None) -> FaceTemplate:
+        """This template as seen through another detector's landmarks.
+
+        Detectors disagree on where an eye is (CenterFace puts it about 1 px lower in a 48 px crop than
+        libfacedetection). ``detector_eyes`` is where a detector puts FER2013's eyes, in 48 x 48 FER2013
+        coordinates (``benchmarks/fer2013_eye_template.py --detector NAME``); the template's own eyes were measured
+        the same way with libfacedetection (:data:`REFERENCE_EYES`). Mapping the detector's eyes through the
+        similarity that takes the reference eyes onto this template frames its faces as the model saw them in
+        training. None: the detector is the reference.
+        """
+        if detector_eyes is None:
+            return self
+        ref_l, ref_r = (np.asarray(e, np.float64) for e in REFERENCE_EYES)
+        own_l, own_r = (np.asarray(e, np.float64) for e in (self.left_eye, self.right_eye))
+        scale = np.hypot(*(own_r - own_l)) / np.hypot(*(ref_r - ref_l))
+        ref_mid, own_mid = (ref_l + ref_r) / 2, (own_l + own_r) / 2
+
+        def to_template(point):
+            return tuple(float(v) for v in own_mid + scale * (np.asarray(point, np.float64) - ref_mid))
+
+        return FaceTemplate(to_template(detector_eyes[0]), to_template(detector_eyes[1]), self.size)
+
+
+# Where libfacedetection (yuface) puts FER2013's eyes, in 48 x 48 FER2013 coordinates: the measurement behind
+# FaceTemplate's defaults and the shipped models' templates, and the reference that other detectors' eye
+# positions are mapped from (FaceTemplate.for_detector).
+REFERENCE_EYES = ((15.0, 18.2), (33.0, 18.2))
+
 
 @dataclass
 class Normalization:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from fervid.align import crop_face, preprocess_faces
-from fervid.detect import Detection, FaceDetector, make_detector
+from fervid.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
 from fervid.features import DEFAULT_MODEL, EmotionCNN
 from fervid.images import load_image
 from fervid.records import Face
@@ -22,11 +22,23 @@ class Analyzer:
     >>> faces[0].emotion, faces[0].probabilities
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = "yuface",
-                 threads: int | None = None, keep_features: bool = True, precision: str = "auto"):
+    def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
+                 threads: int | None = None, keep_features: bool = True, precision: str = "auto",
+                 score_threshold: float | None = None):
+        """``detector``: a registered name (``fervid.detect.DETECTORS``) or any :class:`FaceDetector`;
+        ``score_threshold`` (0-1) replaces a named detector's default; ``threads`` bounds both networks."""
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
-        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        if isinstance(detector, str):
+            detector = make_detector(detector, score_threshold=score_threshold, threads=threads)
+        self.detector = detector
+        # the model's framing, adjusted for where this detector puts the eyes
+        self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None))
         self.keep_features = keep_features
+
+    @property
+    def detector_name(self) -> str:
+        """The face detector that ran (recorded in every result file)."""
+        return getattr(self.detector, "name", type(self.detector).__name__)
 
     @property
     def model_config(self):
@@ -48,26 +60,17 @@ class Analyzer:
         """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of
         full-head photos such as JAFFE. Returns (uint8 crops N x 48 x 48, bool mask of images with a face);
         crops of images without a face are left black."""
-        size = self.cnn.config.template.size
+        size = self.template.size
         crops, found = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), bool)
         for i, img in enumerate(images):
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
-            best = max(self._all_detections(bgr), key=lambda d: d.score, default=None)
+            # a known single-face image: accept the detector's best guess even below its usual threshold
+            best = max(self.detector.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-                crops[i] = crop_face(grey, best.eyes, self.cnn.config.template)
+                crops[i] = crop_face(grey, best.eyes, self.template)
                 found[i] = True
         return crops, found
-
-    def _all_detections(self, image_bgr: np.ndarray) -> list[Detection]:
-        threshold = getattr(self.detector, "score_threshold", None)
-        if threshold is None:
-            return self.detector.detect(image_bgr)
-        try:  # a known single-face image: accept the detector's best guess even below the usual threshold
-            self.detector.score_threshold = 0.3
-            return self.detector.detect(image_bgr)
-        finally:
-            self.detector.score_threshold = threshold
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
         """Align, crop and classify given detections (the video pipeline reuses this for tracked faces)."""
@@ -75,7 +78,7 @@ class Analyzer:
             return []
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         crops, batch = preprocess_faces(grey, self.cnn.config.normalization, eyes=[d.eyes for d in detections],
-                                        template=self.cnn.config.template)
+                                        template=self.template)
         out = self.cnn(batch)
         return [
             Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,

