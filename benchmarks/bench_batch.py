@@ -20,14 +20,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import data
 
+from fervid.samples import astronaut
 from fervid.video import H264Writer
 
 
 def make_corpus(root: Path, clips: int, images: int, seed: int = 0) -> int:
     rng = np.random.default_rng(seed)
-    face = cv2.cvtColor(data.astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    face = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
     root.mkdir(parents=True, exist_ok=True)
     expected_faces = 0
     for i in range(images):

@@ -47,9 +47,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from skimage import data
+    from fervid.samples import astronaut
 
-    rgb = data.astronaut()
+    rgb = astronaut()
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     analyzer = Analyzer(threads=2)
     fer = FerPipeline(threads=2)

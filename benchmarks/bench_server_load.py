@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from PIL import Image
-from skimage import data
 
+from fervid.samples import astronaut
 from fervid.video import sample_video
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     buf = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buf, "JPEG", quality=90)
+    Image.fromarray(astronaut()).save(buf, "JPEG", quality=90)
     photo = buf.getvalue()
     carphone = sample_video()
     with socket.socket() as s:

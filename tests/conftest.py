@@ -13,9 +13,9 @@ from fervid.emotions import EMOTIONS
 
 @pytest.fixture(scope="session")
 def astronaut_rgb() -> np.ndarray:
-    from skimage import data
+    from fervid.samples import astronaut
 
-    return data.astronaut()
+    return astronaut()
 
 
 @pytest.fixture(scope="session")

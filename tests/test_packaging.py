@@ -1,0 +1,66 @@
+"""The built wheel is complete and installs everywhere fervid promises (issue 14).
+
+Builds the wheel from this checkout once, checks what it holds, and asks pip to resolve it, with binary wheels
+only, for each promised platform and Python (``pip install --dry-run --only-binary=:all: --platform ...``). That
+needs the package index (PyPI), nothing else; nothing is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (platform tags pip may use, Python version); manylinux wheels are tagged with several glibc levels
+LINUX = ("manylinux_2_28_{m}", "manylinux_2_27_{m}", "manylinux_2_17_{m}", "manylinux2014_{m}")
+TARGETS = [
+    ([t.format(m="x86_64") for t in LINUX], "3.10"),
+    ([t.format(m="x86_64") for t in LINUX], "3.14"),
+    ([t.format(m="aarch64") for t in LINUX], "3.12"),
+    (["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_12_0_arm64", "macosx_11_0_arm64"], "3.13"),
+    (["win_amd64"], "3.14"),
+]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(ROOT)], check=True, capture_output=True)
+    return next(out.glob("fervid-*.whl"))
+
+
+def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for model in ("ferplus_vgg", "fer2013_vgg"):
+        assert {f"fervid/weights/{model}/{f}" for f in ("model.onnx", "model_int8.onnx", "config.json")} <= names
+        assert f"fervid/weights/temporal_lstm_{model}/model.onnx" in names
+    assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
+            "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/web/index.html",
+            "fervid/web/app.js"} <= names
+    assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Requires-Python: >=3.10\n" in meta
+    required = [line for line in meta.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert required and not any(name in line for line in required for name in ("yuface", "scikit-video", "torch"))
+
+
+@pytest.mark.parametrize("platforms, python", TARGETS, ids=[f"{p[0]}-py{v}" for p, v in TARGETS])
+def test_wheel_resolves_with_binary_wheels_only(wheel, tmp_path, platforms, python):
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--only-binary=:all:",
+           "--python-version", python, "--target", str(tmp_path / "target"), "--report", str(report), "-q",
+           str(wheel)]
+    for platform in platforms:
+        cmd += ["--platform", platform]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    installed = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    assert {"fervid", "numpy", "onnxruntime", "opencv-python-headless", "pandas", "fastapi"} <= installed
+    assert "yuface" not in installed
