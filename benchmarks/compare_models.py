@@ -32,6 +32,7 @@ from bench_image import per_second  # noqa: E402
 
 from fervid.analyzer import Analyzer  # noqa: E402
 from fervid.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe  # noqa: E402
+from fervid.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluate import expected_calibration_error, predict_dataset, score  # noqa: E402
 from fervid.features import EmotionCNN, ModelError  # noqa: E402
@@ -66,13 +67,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--no-video", action="store_true", help="skip the carphone label shares")
     parser.add_argument("--json", type=Path, help="also write every number here")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); the numbers in docs/results.md sections 0-6 were measured with yuface")
     args = parser.parse_args()
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
     plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
     fer = load_fer2013(fer_csv, "PublicTest")
     ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
-    analyzers = {name: Analyzer(name, precision=args.precision, threads=2) for name in args.models}
+    analyzers = {name: Analyzer(name, precision=args.precision, threads=2, detector=args.detector)
+                 for name in args.models}
     results: dict[str, dict] = {}
     for name, analyzer in analyzers.items():
         cnn = analyzer.cnn

