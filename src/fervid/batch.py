@@ -75,10 +75,56 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     seen = set()
     for p in found:
         key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            files.append(p)
+        if key in seen:
+            continue
+        seen.add(key)
+        if not p.is_file():  # a device (/dev/zero), FIFO or socket: hashing it would never end
+            more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
+            continue
+        files.append(p)
     return files, problems + more_problems
+
+
+class BatchLocked(RuntimeError):
+    """Another run holds the output folder."""
+
+
+class OutputLock:
+    """One run per output folder: an OS lock on ``<out>/.lock`` (released by the OS if the run dies), holding the
+    owner's pid for the message a second run prints."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / ".lock"
+        self.fh = None
+
+    def __enter__(self) -> OutputLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            owner = fh.read().strip() or "unknown"
+            fh.close()
+            raise BatchLocked(f"{self.path.parent}: another fervid batch run (pid {owner}) is using this output "
+                              "folder; wait for it to finish") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
 
 
 def file_hash(path: Path) -> str:
@@ -99,19 +145,30 @@ class StateStore:
             path TEXT PRIMARY KEY, hash TEXT, kind TEXT, status TEXT, error TEXT, faces INTEGER DEFAULT 0,
             rows INTEGER DEFAULT 0, key TEXT, seconds REAL, updated REAL)""")
 
-    def plan(self, files: list[Path]) -> list[tuple[str, str, str]]:
-        """Register files; returns (path, hash, kind) of those not done with the same content."""
-        todo = []
+    def plan(self, files: list[Path], files_dir: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
+        """Register files. Returns the tasks, one (path, hash, kind) per distinct content not yet analysed, and
+        for each hash every pending path with that content: outputs are keyed by content, so identical files are
+        analysed once (two workers never write one folder) and all their paths are finished together. A path
+        whose content another path already finished is marked done at once."""
+        todo, paths_of = [], {}
         for p in files:
             digest = file_hash(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
             row = self.db.execute("SELECT hash, status FROM files WHERE path = ?", (str(p),)).fetchone()
             if row and row[0] == digest and row[1] == "done":
                 continue
-            self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, updated) "
-                            "VALUES (?, ?, ?, 'pending', ?, ?)", (str(p), digest, kind, digest[:16], time.time()))
-            todo.append((str(p), digest, kind))
-        return todo
+            twin = self.db.execute("SELECT faces, rows, seconds FROM files WHERE hash = ? AND status = 'done' "
+                                   "AND kind = ?", (digest, kind)).fetchone()
+            status = "done" if twin and (files_dir / digest[:16] / "rows.parquet").is_file() else "pending"
+            self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
+                            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (str(p), digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
+                             time.time()))
+            if status == "pending":
+                if digest not in paths_of:
+                    todo.append((str(p), digest, kind))
+                paths_of.setdefault(digest, []).append(str(p))
+        return todo, paths_of
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
         self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ? "
@@ -249,21 +306,27 @@ def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
 # --- driver ---------------------------------------------------------------------------------------------------
 
 def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -> dict:
-    """Analyse every input not already done; rebuild the dataset table and the summary. Returns the summary."""
+    """Analyse every input not already done; rebuild the dataset table and the summary. Returns the summary.
+    Raises :class:`BatchLocked` when another run is using ``options.out``."""
+    out = Path(options.out)
+    (out / "files").mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        return _run_locked(inputs, options, out, progress)
+
+
+def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     import multiprocessing as mp
 
     from tqdm import tqdm
 
-    out = Path(options.out)
-    (out / "files").mkdir(parents=True, exist_ok=True)
-    for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run: never used, remove
+    for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     files, problems = collect_inputs(inputs)
     store = StateStore(out / "state.sqlite")
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
-    todo = store.plan(files)
+    todo, paths_of = store.plan(files, out / "files")
     workers = max(1, options.workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
@@ -272,8 +335,12 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
 
     def record(res: dict) -> None:
         nonlocal faces
-        store.finish(res["path"], res["status"], res["error"], res["faces"], res["rows"], res["seconds"])
-        faces += res["faces"]
+        digest = next(d for d, paths in paths_of.items() if res["path"] in paths)
+        for path in paths_of[digest]:  # every path with this content shares the result
+            error = res["error"] if path == res["path"] or not res["error"] else \
+                res["error"].replace(res["path"], path)
+            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"])
+            faces += res["faces"]
         bar.update(1)
         bar.set_postfix(faces=faces, files_per_s=f"{bar.n / (time.perf_counter() - started):.2f}")
 

@@ -182,6 +182,7 @@ def video(
         runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
     except ModelError as exc:
         _fail(str(exc))
+    analysed = 0
     for path in files:
         bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
 
@@ -197,6 +198,7 @@ def video(
             failures.append(str(exc))
             continue
         bar.close()
+        analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
         typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
                    f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)")
@@ -205,7 +207,7 @@ def video(
                        f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
         if result.error:
             failures.append(result.error)
-    if files:
+    if analysed:
         typer.echo(f"outputs in {out}/: *_annotated.mp4, *_frames.csv/.parquet, *_tracks.json, "
                    "*_timeline.png, key frames *_track<N>_<time>_<emotion>.png")
     for message in failures:
@@ -576,7 +578,7 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
-    from fervid.batch import BatchOptions, run_batch
+    from fervid.batch import BatchLocked, BatchOptions, run_batch
 
     _video_options(detect_every, window, sample_fps, method)
     if engine not in ("local", "ray"):
@@ -585,7 +587,10 @@ def batch(
     options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, detect_every=detect_every,
                            window=window, sample_fps=sample_fps, method=method, annotate=annotate,
                            model=model, detector=detector, score_threshold=score_threshold)
-    summary = run_batch(inputs, options, progress=not quiet)
+    try:
+        summary = run_batch(inputs, options, progress=not quiet)
+    except BatchLocked as exc:
+        _fail(str(exc))
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
@@ -607,6 +612,12 @@ def serve(
     model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
     detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
     score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
+    max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. the name a "
+                                                  "reverse proxy forwards; 127.0.0.1, localhost and --host always."),
+    allow_origin: list[str] = typer.Option([], help="An origin (https://app.example) whose pages may POST or "
+                                                    "DELETE (repeatable); same-origin pages always may."),
 ) -> None:
     """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
     import uvicorn
@@ -615,14 +626,21 @@ def serve(
 
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
                               workers=workers, job_ttl_hours=job_ttl_hours, model=model, detector=detector,
-                              score_threshold=score_threshold)
+                              score_threshold=score_threshold, max_images_per_request=max_images_per_request,
+                              max_image_pixels=int(max_image_megapixels * 1e6), host=host,
+                              allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
     _analyzer(model, detector, score_threshold)  # fail now, with one line, rather than at the first request
     typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
+        where = exc.filename or ""
+        typer.secho(f"error: {where}{': ' if where else ''}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

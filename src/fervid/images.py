@@ -41,28 +41,54 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         raise error(f"{path}: no such file")
     if path.is_dir():
         raise error(f"{path}: is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+    if not path.is_file():  # a device (/dev/zero), FIFO or socket: reading it could never end
+        raise error(f"{path}: not a regular file (a device, pipe or socket)")
     if path.stat().st_size == 0:
         raise error(f"{path}: empty file (0 bytes)")
 
 
 def _load_path(path: Path) -> np.ndarray:
     check_input_file(path, "image", ImageLoadError)
+    return _decode(path, str(path), MAX_PIXELS)
+
+
+def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An uploaded file's bytes -> BGR uint8 image, with the same checks and messages as a path (``name`` stands
+    for the file in them). The declared size is checked before any pixel is decoded, so a small file that
+    declares a huge image (a decompression bomb) costs nothing."""
+    import io
+
+    if not data:
+        raise ImageLoadError(f"{name}: empty file (0 bytes)")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source, name: str, max_pixels: int) -> np.ndarray:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source) as im:
+                if im.width * im.height > max_pixels:
+                    raise Image.DecompressionBombError("declared size over the limit")
                 im.load()
-                return _from_pil(im, str(path))
+                return _from_pil(im, name)
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{path}: not an image, or a format Pillow cannot read") from None
+        raise ImageLoadError(f"{name}: not an image, or a format Pillow cannot read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{path}: image too large (over {MAX_PIXELS:,} pixels)") from None
+        raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels)") from None
     except OSError as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
-        raise ImageLoadError(f"{path}: truncated or corrupt image data ({exc})") from None
+        raise ImageLoadError(f"{name}: truncated or corrupt image data ({_no_repr(exc)})") from None
     except (ValueError, SyntaxError) as exc:
-        raise ImageLoadError(f"{path}: corrupt image ({exc})") from None
+        raise ImageLoadError(f"{name}: corrupt image ({_no_repr(exc)})") from None
+
+
+def _no_repr(exc: Exception) -> str:
+    """Pillow's messages can hold a Python object's repr (``<_io.BytesIO object at 0x...>``): drop it."""
+    import re
+
+    return re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip() or type(exc).__name__
 
 
 def _from_pil(im: Image.Image, name: str) -> np.ndarray:

@@ -2,8 +2,14 @@
 
 Images are analysed in the request. Videos become jobs: the upload is checked by decoding it, stored under
 ``<data-dir>/jobs/<id>/``, and analysed by a background worker pool; a job's state lives in its folder
-(``job.json``), so jobs survive a restart (unfinished ones are queued again). Cleanup policy: finished and
-failed jobs older than ``job_ttl_hours`` (default 24) are deleted at start-up and every 10 minutes.
+(``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy:
+finished and failed jobs older than ``job_ttl_hours`` (default 24) are deleted at start-up and every 10 minutes.
+
+Limits (README, "Reliability"): a request body is counted as it streams in and refused with 413 past
+``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most
+``max_images_per_request`` images per request and ``max_concurrent_images`` analysed at once; every image goes
+through the same decoded-size limit as the CLI (``fervid.images.MAX_PIXELS``). Only the Host names the server
+serves are answered (DNS rebinding), and state-changing requests from another origin are refused (CSRF).
 """
 
 from __future__ import annotations
@@ -22,16 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fervid.detect import DEFAULT_DETECTOR
 from fervid.features import DEFAULT_MODEL
-from fervid.images import ImageLoadError, load_image
+from fervid.images import ImageLoadError, decode_image_bytes
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -48,11 +57,103 @@ class ServerSettings:
     model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
     detector: str = DEFAULT_DETECTOR
     score_threshold: float | None = None  # None: the detector's own
+    max_images_per_request: int = 32
+    max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
+    max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
+    host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
+    allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
 
     def make_analyzer(self, **options):
         from fervid.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold, **options)
+
+
+async def _send_error(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "status": status}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class BodyLimit:
+    """Counts a request's body as it streams in and answers 413 as soon as it passes ``limit`` bytes (all files
+    of a multipart form together), before the form parser has written anything beyond the limit to disk."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _header(scope, b"content-length")
+        too_big = f"request body larger than {self.limit / 1024 / 1024:g} MB"
+        if declared and declared.isdigit() and int(declared) > self.limit:
+            return await _send_error(send, 413, too_big)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # FastAPI passes an HTTPException raised while it reads the body straight to the handler
+                    raise HTTPException(413, detail=too_big)
+            return message
+
+        return await self.app(scope, limited_receive, send)
+
+
+class HostCheck:
+    """Answers only requests whose Host header names this server (a DNS-rebinding page's requests carry the
+    attacker's host name)."""
+
+    def __init__(self, app, allowed_hosts):
+        self.app, self.allowed = app, {h.lower().strip("[]") for h in allowed_hosts if h}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = (_header(scope, b"host") or "").lower()
+            name = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 \
+                else host
+            if name not in self.allowed and "*" not in self.allowed:
+                if scope["type"] == "websocket":
+                    return await send({"type": "websocket.close", "code": 1008})
+                return await _send_error(send, 400, f"host {host!r} is not served here (see --allow-host)")
+        return await self.app(scope, receive, send)
+
+
+class OriginCheck:
+    """Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by a page of another origin, so a web
+    page the user visits cannot queue jobs or delete them; same-origin pages and clients that send no Origin
+    (curl, scripts) are unaffected. ``allowed_origins`` adds origins, e.g. a front end served elsewhere."""
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, app, allowed_origins):
+        self.app, self.allowed = app, {o.rstrip("/").lower() for o in allowed_origins}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in self.UNSAFE:
+            origin = (_header(scope, b"origin") or "").rstrip("/").lower()
+            fetch_site = (_header(scope, b"sec-fetch-site") or "").lower()
+            host = (_header(scope, b"host") or "").lower()
+            same = origin in ("", "null") and fetch_site in ("", "same-origin", "none") \
+                or origin.split("://", 1)[-1] == host
+            if not same and origin not in self.allowed and "*" not in self.allowed:
+                return await _send_error(send, 403, f"cross-origin request from {origin or 'another site'} refused "
+                                                    "(see --allow-origin)")
+        return await self.app(scope, receive, send)
 
 
 class JobStore:
@@ -73,6 +174,12 @@ class JobStore:
         if not path.is_file():
             raise HTTPException(404, detail=f"no job {job_id!r}")
         return json.loads(path.read_text())
+
+    def read_quiet(self, job_id: str) -> dict:
+        try:
+            return self.read(job_id)
+        except (HTTPException, json.JSONDecodeError, OSError):
+            return {}
 
     def write(self, job_id: str, **fields) -> dict:
         with self._lock:
@@ -105,19 +212,23 @@ class VideoWorkers:
     def __init__(self, store: JobStore, settings: ServerSettings):
         self.store = store
         self.settings = settings
-        self.queue: queue.Queue[str] = queue.Queue(maxsize=settings.max_queued_jobs)
+        # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
+        self.queue: queue.Queue[str] = queue.Queue()
         self.cancelled: set[str] = set()
         self.stopping = threading.Event()
+        self._submit_lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(settings.workers)]
         for t in self.threads:
             t.start()
 
-    def submit(self, job_id: str) -> bool:
-        try:
-            self.queue.put_nowait(job_id)
+    def submit(self, job_id: str, recovered: bool = False) -> bool:
+        """Queue a job; False (the caller answers 429) when ``max_queued_jobs`` are already waiting, except for
+        a job recovered at start-up, which always queues."""
+        with self._submit_lock:
+            if not recovered and self.queue.qsize() >= self.settings.max_queued_jobs:
+                return False
+            self.queue.put(job_id)
             return True
-        except queue.Full:
-            return False
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers; a job in progress is stopped and stays queued for the next start."""
@@ -136,25 +247,81 @@ class VideoWorkers:
                 continue
             if job_id in self.cancelled:
                 continue
-            self.store.write(job_id, status="running", progress=0.0, started=time.time())
-            proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
+            previous = self.store.read_quiet(job_id).get("pid")
+            if previous and not _wait_exit(previous, timeout=10.0):  # an orphan of a killed server: never two runs
+                self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
+                continue
+            self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+            proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
+                               daemon=True)
             proc.start()
+            self.store.write(job_id, pid=proc.pid)
             while proc.is_alive():
                 proc.join(0.2)
                 if job_id in self.cancelled or self.stopping.is_set():
                     proc.terminate()
                     proc.join(5)
-            if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
-                if (self.store.root / job_id).is_dir():
-                    self.store.write(job_id, status="failed", error=f"analysis process exited with {proc.exitcode}")
+            if (self.store.root / job_id).is_dir():
+                if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
+                    self.store.write(job_id, status="failed", pid=None,
+                                     error=f"analysis process exited with {proc.exitcode}")
+                else:
+                    self.store.write(job_id, pid=None)
 
 
-def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # Windows: os.kill would terminate it; the child's own watchdog ends it there
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait for a process to end; True when it has (or never existed)."""
+    deadline = time.time() + timeout
+    while _alive(pid):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In the analysis child: end at once when the server that started it is gone (killed with -9, say), so that
+    a restarted server, which queues the job again, is never racing an orphan over the same output files."""
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _public_message(text: str | None, folder: Path, filename: str | None) -> str | None:
+    """An error for a client: the job's stored input (``<folder>/input.mp4``, or ``input.mp4`` relative to it)
+    becomes the uploaded file's name, and no other path of the job folder is left."""
+    if text is None:
+        return None
+    name = filename or "the upload"
+    for root in sorted({str(folder), str(folder.resolve())}, key=len, reverse=True):
+        text = text.replace(root + os.sep, "").replace(root, "")
+    return re.sub(r"(?<![\w.-])input\.[A-Za-z0-9]+\b", lambda _: name, text)
+
+
+def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
     from fervid.video import VideoAnalyzer, VideoOptions
 
     import cv2
 
+    _die_with_parent(parent_pid)
     try:
         os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
     except OSError:
@@ -171,14 +338,20 @@ def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
             last[0] = now
             store.write(job_id, progress=round(min(done / total, 1.0), 3))
 
+    filename = job.get("filename")
+    shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
     try:
+        os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names "input.mp4")
         options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
-        result = VideoAnalyzer(settings.make_analyzer(threads=1), options).run(folder / job["input"], folder / "out",
-                                                                 progress=progress)
-        store.write(job_id, status="done" if result.ok else "failed", progress=1.0, error=result.error,
-                    finished=time.time(), stem=Path(job["input"]).stem)
+        result = VideoAnalyzer(settings.make_analyzer(threads=1), options).run(Path(job["input"]), Path("out"),
+                                                                               progress=progress)
+        # a video that broke mid-way keeps its results up to the break: "done", flagged partial, with the reason
+        usable = result.ok or result.frames_analysed > 0
+        store.write(job_id, status="done" if usable else "failed", partial=not result.ok and usable,
+                    progress=1.0, error=_public_message(result.error, folder, filename), finished=time.time(),
+                    stem=Path(job["input"]).stem)
     except Exception as exc:  # a bad video fails its job, never the server
-        store.write(job_id, status="failed", error=str(exc))
+        store.write(job_id, status="failed", error=_public_message(str(exc), folder, filename))
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -195,6 +368,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
                   lifespan=lifespan)
+    # outermost last: the Host check runs first, then the origin check, then the body limit
+    app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
+    app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
+    app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
+    image_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_images))
 
     def analyzer():
         if "analyzer" not in state:
@@ -214,9 +392,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         state["workers"] = VideoWorkers(store, settings)
         cleanup()
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
-            if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again
+            if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
                 store.write(job["id"], status="queued", progress=0.0)
-                state["workers"].submit(job["id"])
+                state["workers"].submit(job["id"], recovered=True)
 
         state["stop"] = threading.Event()
 
@@ -226,47 +404,54 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
         threading.Thread(target=janitor, daemon=True).start()
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code)
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return JSONResponse({"error": detail, "status": exc.status_code}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-    def check_size(request: Request, upload: UploadFile) -> bytes:
-        limit = int(settings.max_upload_mb * 1024 * 1024)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
-            raise HTTPException(413, detail=f"upload larger than {settings.max_upload_mb:g} MB")
-        data = upload.file.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, detail=f"{upload.filename}: larger than {settings.max_upload_mb:g} MB")
-        return data
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
+
+    def read_upload(upload: UploadFile) -> bytes:
+        # the whole request was already held to max_upload_mb as it streamed in (BodyLimit)
+        return upload.file.read()
 
     @app.get("/healthz")
-    def healthz() -> dict:
-        workers = state.get("workers")
-        return {"status": "ok", "queued_jobs": workers.queue.qsize() if workers else 0}
+    async def healthz() -> dict:
+        """Answered on the event loop itself, never behind the analysis threads (it must stay fast under load);
+        the counts come from the job store, so they are true after a restart too."""
+        jobs = store.all()
+        counts = {status: sum(j.get("status") == status for j in jobs) for status in ("queued", "running")}
+        return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"]}
 
     @app.post("/v1/images")
     def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`."""
-        from PIL import Image
-
+        if len(files) > settings.max_images_per_request:
+            raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
+                                            f"{settings.max_images_per_request}")
         results, failed = [], 0
         for upload in files:
-            data = check_size(request, upload)
+            data = read_upload(upload)
             name = upload.filename or "upload"
-            try:
-                with Image.open(io.BytesIO(data)) as im:
-                    im.load()
-                    bgr = load_image(im)
-            except Exception as exc:  # not decodable as an image, whatever its name says
-                if len(files) == 1:
-                    raise HTTPException(415, detail=f"{name}: not a readable image ({exc})") from None
-                results.append({"file": name, "ok": False, "width": 0, "height": 0, "faces": [],
-                                "error": f"{name}: not a readable image ({exc})"})
-                failed += 1
-                continue
-            faces = analyzer().analyze_bgr(bgr)
-            results.append({"file": name, "ok": True, "width": bgr.shape[1], "height": bgr.shape[0],
+            # bounded: N images decoded and in the CNN at once, whatever the number of requests
+            with image_slots:
+                try:
+                    bgr = decode_image_bytes(data, name, settings.max_image_pixels)
+                except ImageLoadError as exc:  # not decodable as an image, or too large decoded
+                    if len(files) == 1:
+                        raise HTTPException(415, detail=str(exc)) from None
+                    results.append({"file": name, "ok": False, "width": 0, "height": 0, "faces": [],
+                                    "error": str(exc)})
+                    failed += 1
+                    continue
+                faces = analyzer().analyze_bgr(bgr)
+                height, width = bgr.shape[:2]
+                del bgr  # released before the next image is decoded
+            results.append({"file": name, "ok": True, "width": width, "height": height,
                             "faces": [f.to_dict() for f in faces]})
         return {"model": analyzer().model_config.name, "detector": analyzer().detector_name, "files": results,
                 "failed": failed}
@@ -276,7 +461,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Queue a video for analysis; returns the job id at once."""
         from fervid.video import VideoError, open_video
 
-        data = check_size(request, file)
+        data = read_upload(file)
         job_id = uuid.uuid4().hex
         folder = store.root / job_id
         folder.mkdir(parents=True)
@@ -285,9 +470,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         (folder / input_name).write_bytes(data)
         try:
             open_video(folder / input_name).release()
-        except VideoError:
+        except VideoError as exc:
             store.delete(job_id)
-            raise HTTPException(415, detail=f"{file.filename}: not a readable video") from None
+            reason = _public_message(str(exc), folder, file.filename)
+            raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
         store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
                     filename=file.filename, error=None)
         if not state["workers"].submit(job_id):
@@ -299,7 +485,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/v1/jobs/{job_id}")
     def get_job(job_id: str) -> dict:
         job = store.read(job_id)
-        return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")}
+        return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
+            "partial": bool(job.get("partial"))}
 
     @app.get("/v1/jobs/{job_id}/result")
     def get_result(job_id: str) -> dict:
@@ -315,6 +502,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             for ep in track["episodes"]:
                 ep["key_frame_url"] = base + ep["key_frame"] if ep.get("key_frame") else None
         summary["file"] = job.get("filename")
+        summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
+        summary["error"] = job.get("error")
         summary["links"] = {"annotated_video": base + f"{stem}_annotated.mp4", "frames_csv": base + f"{stem}_frames.csv",
                             "frames_parquet": base + f"{stem}_frames.parquet", "tracks_json": base + f"{stem}_tracks.json",
                             "frames_json": f"/v1/jobs/{job_id}/frames"}
@@ -340,10 +529,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/v1/jobs/{job_id}/files/{name}")
     def get_file(job_id: str, name: str):
         store.read(job_id)
-        if not FILE_NAME.match(name):
+        if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError:
+            found = False
+        if not found:
             raise HTTPException(404, detail="no such file")
         return FileResponse(path)
 

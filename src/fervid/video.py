@@ -236,6 +236,9 @@ class H264Writer:
 def open_video(path: str | Path) -> cv2.VideoCapture:
     path = Path(path)
     check_input_file(path, "video", VideoError)
+    still = _still_image_format(path)
+    if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
+        raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise VideoError(f"{path}: not a video, or a format/codec OpenCV's FFmpeg cannot read")
@@ -245,6 +248,17 @@ def open_video(path: str | Path) -> cv2.VideoCapture:
         raise VideoError(f"{path}: no video frames could be decoded (audio-only, or corrupt)")
     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
     return cap
+
+
+def _still_image_format(path: Path) -> str | None:
+    """The format name when Pillow recognises the file as a still image (it reads only the header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return None if getattr(im, "n_frames", 1) > 1 else im.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
 
 
 class _TrackState:
