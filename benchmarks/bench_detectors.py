@@ -31,7 +31,6 @@ import numpy as np
 from tqdm import tqdm
 
 from fervid.align import preprocess_faces
-from fervid.analyzer import Analyzer
 from fervid.datasets import load_ckplus, load_fer2013, load_ferplus
 from fervid.detect import DETECTORS, DetectorUnavailable, make_detector
 from fervid.features import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN

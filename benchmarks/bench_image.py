@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fer_baseline import FerMiniXception, FerPipeline  # noqa: E402
+from fer_baseline import FerPipeline  # noqa: E402
 
 from fervid.align import preprocess_faces  # noqa: E402
 from fervid.analyzer import Analyzer  # noqa: E402

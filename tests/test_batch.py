@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fervid.batch import BatchOptions, collect_inputs, run_batch
+from fervid.batch import BatchLocked, BatchOptions, OutputLock, collect_inputs, run_batch
 from fervid.video import sample_video
 
 CARPHONE = sample_video()
@@ -24,7 +24,8 @@ CARPHONE = sample_video()
 def make_corpus(root: Path, astronaut_rgb, n_images=8) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n_images):
-        Image.fromarray(astronaut_rgb).rotate(i % 4).resize((320, 320)).save(root / f"img{i:03d}.jpg")
+        # every image distinct (identical files are analysed once: see the hardening tests)
+        Image.fromarray(astronaut_rgb).rotate(i % 4 + i / 100).resize((320, 320)).save(root / f"img{i:03d}.jpg")
     two = Image.new("RGB", (640, 320))
     two.paste(Image.fromarray(astronaut_rgb).resize((320, 320)), (0, 0))
     two.paste(Image.fromarray(astronaut_rgb[:, ::-1]).resize((320, 320)), (320, 0))
@@ -126,3 +127,53 @@ def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
     b = pd.read_parquet(tmp_path / "ray" / "dataset.parquet").sort_values(["file", "track", "frame"])
     assert len(a) == len(b)
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), atol=1e-4)
+
+
+# --- hardening (issue 15) ----------------------------------------------------------------------------------
+
+def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astronaut_rgb):
+    """5: identical files shared one output folder and parallel workers collided (1-9 of 26 lost per run)."""
+    corpus = tmp_path / "same"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "a.jpg")
+    for i in range(11):
+        shutil.copy(corpus / "a.jpg", corpus / f"copy{i:02d}.jpg")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, annotate=False), progress=False)
+    assert summary["done"] == 12 and summary["failed"] == 0
+    assert summary["this_run"]["files_analysed"] == 1
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert sorted(table["file"]) == sorted(str(p) for p in corpus.iterdir())  # one row (face) per path
+    shutil.copy(corpus / "a.jpg", corpus / "new_copy.jpg")  # same content under a new name, later
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, annotate=False), progress=False)
+    assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
+
+
+def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
+    """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    out = tmp_path / "out"
+    with OutputLock(out):
+        with pytest.raises(BatchLocked, match=f"pid {os.getpid()}"):
+            run_batch([str(corpus)], BatchOptions(out=out), progress=False)
+        cli = subprocess.run([sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(out), "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 1 and "another fervid batch run" in cli.stderr
+        assert len(cli.stderr.strip().splitlines()) == 1
+    summary = run_batch([str(corpus / "img000.jpg")], BatchOptions(out=out), progress=False)  # released
+    assert summary["done"] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
+    """6: /dev/zero or a FIFO made `fervid batch` hang (the hashing step read without end)."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(tmp_path / "ok.jpg")
+    out = tmp_path / "out"
+    cli = subprocess.run([sys.executable, "-m", "fervid.cli", "batch", "/dev/zero", str(fifo), str(tmp_path / "ok.jpg"),
+                          "--out", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["done"] == 1 and summary["failed"] == 2
+    assert all("not a regular file" in f["error"] for f in summary["failures"])

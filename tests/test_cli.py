@@ -1,10 +1,12 @@
 import csv
 import json
 
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from fervid.cli import app
+from fervid.samples import carphone
 
 runner = CliRunner()
 
@@ -75,7 +77,41 @@ def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
 
 def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path):
     for command in (["image", str(astronaut_png)], ["video", str(astronaut_png), "--out", str(tmp_path / "v")],
-                    ["live", "--source", str(astronaut_png), "--out", str(tmp_path / "l")]):
+                    ["live", "--source", str(carphone()), "--out", str(tmp_path / "l")]):
         result = runner.invoke(app, [*command, "--model", "no_such_model"])
         assert result.exit_code != 0
         assert "model 'no_such_model' not found" in result.output, (command, result.output)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder on a read-only filesystem (a tmpfs mounted read-only, as root); else one without write
+    permission (for a user that is not root)."""
+    import os
+    import subprocess
+
+    target = tmp_path / "ro"
+    target.mkdir()
+    if os.geteuid() != 0:
+        target.chmod(0o555)
+        yield target
+        target.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)]).returncode != 0:
+        pytest.skip("cannot mount a read-only filesystem here")
+    yield target
+    subprocess.run(["umount", str(target)])
+
+
+def test_environment_errors_are_one_line_naming_the_path(read_only_dir, astronaut_png):
+    """15.11: an --out on a read-only filesystem used to print a 38-line traceback."""
+    import subprocess
+    import sys
+
+    for args in (["demo", "--no-video", "--out", str(read_only_dir / "demo")],
+                 ["image", str(astronaut_png), "--json", str(read_only_dir / "r.json")],
+                 ["batch", str(astronaut_png), "--out", str(read_only_dir / "batch"), "-q"]):
+        done = subprocess.run([sys.executable, "-m", "fervid.cli", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, (args, done.stderr)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and str(read_only_dir) in errors[0] and "Traceback" not in done.stderr, done.stderr

@@ -178,11 +178,20 @@ def test_video_cli_reports_bad_files_and_goes_on(tmp_path):
     assert (tmp_path / "o" / "carphone_pristine_annotated.mp4").is_file()
 
 
+def test_a_photo_or_a_device_is_not_a_video(tmp_path, astronaut_png):
+    """15.7: `fervid video photo.png` used to exit 0 with "0 frames, 0 tracks" and empty outputs."""
+    result = CliRunner().invoke(app, ["video", str(astronaut_png), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1 and "PNG image, not a video" in result.output
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    with pytest.raises(VideoError, match="not a regular file"):
+        open_video("/dev/zero")
+
+
 def test_live_on_a_file_source_runs_in_real_time(tmp_path):
-    result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path), "--method", "mean",
-                                      "--no-display"])
+    result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path), "--method", "mean"])
     assert result.exit_code == 0, result.output
-    assert "headless" in result.output
+    assert "frames analysed" in result.output
+    assert "--display" not in CliRunner().invoke(app, ["live", "--help"]).output  # no flag that does nothing
     table = pd.read_csv(tmp_path / "carphone_pristine_frames.csv")
     assert len(table) > 30 and set(table["track"]) == {1}
 

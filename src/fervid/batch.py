@@ -384,7 +384,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
     }
-    lines = [f"# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
+    lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']}, "
              f"table rows: {summary['rows']}", "", "| emotion | share of rows |", "|---|---|",
              *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "", "## Failures", ""]

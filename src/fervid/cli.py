@@ -220,7 +220,6 @@ def video(
 def live(
     source: str = typer.Option("0", help="Camera index (0), a video file, or a stream URL (rtsp://, http://)."),
     out: Path = typer.Option(Path("fervid-live"), help="Folder for the outputs (same as `fervid video`)."),
-    display: bool = typer.Option(True, help="Show an on-screen overlay when a display and a GUI OpenCV exist."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
     detect_every: float = typer.Option(0.3, help="Seconds between face detections."),
     window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
@@ -231,9 +230,8 @@ def live(
 ) -> None:
     """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
 
-    Headless (no display, or opencv-python-headless) it writes the same outputs as `fervid video`.
+    It runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
     """
-    import os
     import time as _time
 
     from fervid.video import LiveSource, VideoAnalyzer, VideoError
@@ -244,7 +242,6 @@ def live(
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:
         _fail(str(exc))
-    show = display and bool(os.environ.get("DISPLAY")) and _has_gui()
     try:
         runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
     except ModelError as exc:
@@ -267,15 +264,9 @@ def live(
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
                f"({result.frames_analysed / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped to keep up, "
-               f"{len(result.track_ids)} track(s); outputs in {out}/" + ("" if show else " (headless)"))
+               f"{len(result.track_ids)} track(s); outputs in {out}/")
     if result.error:
         _fail(result.error)
-
-
-def _has_gui() -> bool:
-    import cv2
-
-    return "GUI" in cv2.getBuildInformation() and "NONE" not in cv2.getBuildInformation().split("GUI:")[1][:40]
 
 
 @app.command()

@@ -14,7 +14,7 @@ serves are answered (DNS rebinding), and state-changing requests from another or
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import json
 import os
 import queue
@@ -340,6 +340,8 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
 
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
+    if Path(settings.model).is_dir():  # a model folder given relative to the server's folder
+        settings = dataclasses.replace(settings, model=str(Path(settings.model).resolve()))
     try:
         os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names "input.mp4")
         options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
