@@ -147,6 +147,11 @@ def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_
     gaps = np.diff(times)
     assert gaps.max() > 0.9  # the pause is seen
     assert result.duration == pytest.approx(29 / 30 + 1, abs=0.1)
+    # its container estimates 59 frames (duration x 30 fps) for 30: not a truncation (issue 17.5)
+    assert result.ok, result.error
+    cli = CliRunner().invoke(app, ["video", str(vfr), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
+    assert cli.exit_code == 0, cli.output
+    assert len(pd.read_csv(tmp_path / "o" / "vfr_frames.csv")) == 30  # a row per decoded frame
 
 
 def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):

@@ -306,7 +306,7 @@ class VideoAnalyzer:
         tracker = FaceTracker()
         states: dict[int, _TrackState] = {}
         pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
-        last_detect, next_sample = -math.inf, 0.0
+        last_detect, next_sample, last_time = -math.inf, 0.0, 0.0
         cnn, template = self.analyzer.cnn, self.analyzer.template
 
         def flush() -> None:
@@ -363,6 +363,7 @@ class VideoAnalyzer:
         try:
             for t, frame in frames:
                 result.frames_read += 1
+                last_time = t
                 if progress:
                     progress(result.frames_read, total)
                 if stop is not None and stop():
@@ -408,9 +409,13 @@ class VideoAnalyzer:
             if state.episode is not None:
                 result.episodes.append(state.episode)
         result.episodes.sort(key=lambda e: (e.track_id, e.start))
-        if result.frames_read and total and result.frames_read < 0.9 * total and result.error is None:
-            result.error = (f"{source}: video ended after {result.frames_read} of {total} frames "
-                            "(truncated or corrupt); results cover the frames read")
+        # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
+        # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
+        expected_seconds = total / result.fps if total and result.fps else 0.0
+        if (result.frames_read and expected_seconds and result.error is None
+                and last_time + 2.0 / result.fps < 0.9 * expected_seconds):
+            result.error = (f"{source}: video ended at {last_time:.1f} s of {expected_seconds:.1f} s "
+                            f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
         if out_dir is not None:
             result.save(out_dir)
