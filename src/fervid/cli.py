@@ -238,6 +238,11 @@ def live(
 
     options = _video_options(detect_every, window, None, method)
     options.batch_frames = 1  # real time: classify each frame as soon as it arrives
+    options.centred = False  # live: no future frames; the window ends at the frame
+    if method != "frame":
+        typer.echo(f"labels are causal: each describes the last {window:g} s, so it trails a change of expression "
+                   f"by about {window / 2:g} s" + (" (more for the LSTM, whose outputs are also averaged)"
+                                                  if method == "lstm" else ""), err=True)
     try:
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:

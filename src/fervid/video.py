@@ -50,6 +50,9 @@ class VideoOptions:
     window: float = 1.0  # seconds of frames the temporal model looks at
     sample_fps: float | None = None  # analyse at most this many frames per second (None: every frame)
     method: str = "lstm"  # lstm, mean (moving average) or frame (per-frame argmax)
+    # True (files): each frame's label comes from a window centred on it, no lag; False (live): the window ends
+    # at the frame (causal), and labels trail the face by about half the window
+    centred: bool = True
     batch_frames: int = 16  # frames whose faces go through the CNN together
     annotate: bool = True
 
@@ -263,8 +266,8 @@ def _still_image_format(path: Path) -> str | None:
 
 class _TrackState:
     def __init__(self):
-        self.window: deque = deque()  # (time, probabilities, feature)
-        self.outputs: deque = deque()  # (time, temporal model output), for methods that smooth their outputs
+        self.window: deque = deque()  # (time, probabilities, feature) of the frames around the ones not yet emitted
+        self.outputs: dict[float, np.ndarray] = {}  # time -> the temporal model's output for the window around it
         self.episode: Episode | None = None
 
 
@@ -309,8 +312,68 @@ class VideoAnalyzer:
         last_detect, next_sample, last_time = -math.inf, 0.0, 0.0
         cnn, template = self.analyzer.cnn, self.analyzer.template
 
-        def flush() -> None:
+        # Windows: centred on each frame for files (the label at t sees t - w/2 .. t + w/2, so it does not lag),
+        # causal for live sources (t - w .. t). A frame is classified, annotated and written once the frames its
+        # window needs have been analysed: ``lookahead`` seconds later (more for the LSTM, whose outputs are
+        # averaged over a window of windows).
+        w = opts.window
+        half = 0.0 if self.temporal.name == "frame" else w / 2
+        smooth = bool(getattr(self.temporal, "smooth_outputs", False))
+        lookahead = (2 * half if smooth else half) if opts.centred else 0.0
+        ready: deque = deque()  # frames through the CNN, waiting for their windows: (t, idx, frame, faces)
+
+        def bounds(t: float) -> tuple[float, float]:
+            return (t - half, t + half) if opts.centred else (t - 2 * half, t)
+
+        def raw_output(state: _TrackState, t: float) -> np.ndarray:
+            if t not in state.outputs:
+                lo, hi = bounds(t)
+                window = [r for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
+                t1 = time.perf_counter()
+                state.outputs[t] = self.temporal(np.stack([r[1] for r in window]), np.stack([r[2] for r in window]))
+                stages["temporal"] += time.perf_counter() - t1
+            return state.outputs[t]
+
+        def classify(state: _TrackState, t: float) -> np.ndarray:
+            if not smooth:
+                return raw_output(state, t)
+            lo, hi = bounds(t)  # the mean of the outputs of the windows around t: an ensemble, less flicker
+            return np.mean([raw_output(state, r[0]) for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6], axis=0)
+
+        def emit(t: float, idx: int, frame: np.ndarray, faces: list) -> None:
             nonlocal writer
+            faces_here: list[Face] = []
+            labels = []
+            for tf, probs in faces:
+                state = states[tf.track_id]
+                smoothed = classify(state, t)
+                uncertain = bool(smoothed.max() < cnn.config.uncertain_below)
+                ff = FrameFace(t, idx, tf.track_id, tf.detection.box, tuple(float(p) for p in smoothed),
+                               tuple(float(p) for p in probs), uncertain, tf.detected)
+                result.faces.append(ff)
+                self._episode(state, ff, frame, result)
+                faces_here.append(Face(tf.detection.box, tf.detection.landmarks, tf.detection.score,
+                                       ff.probabilities, uncertain))
+                labels.append(f"#{tf.track_id} {ff.emotion} {max(ff.probabilities):.0%}")
+                forget = t - 4 * half - 1e-6  # nothing earlier is in any later frame's window
+                while state.window and state.window[0][0] < forget:
+                    state.outputs.pop(state.window.popleft()[0], None)
+            if out_dir is not None and opts.annotate:
+                t2 = time.perf_counter()
+                # small videos are enlarged for the annotated copy, so labels and bars stay legible
+                zoom = max(1.0, MIN_ANNOTATED_HEIGHT / frame.shape[0])
+                if writer is None:
+                    h, w_ = (round(v * zoom) for v in frame.shape[:2])
+                    writer = H264Writer(Path(out_dir) / f"{Path(str(source)).stem}_annotated.mp4", w_, h,
+                                        min(result.fps, opts.sample_fps or result.fps))
+                    result.annotated_path = writer.path
+                if zoom > 1.0:
+                    frame = cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+                    faces_here = [_zoom_face(f, zoom) for f in faces_here]
+                writer.write(annotate(frame, faces_here, labels))
+                stages["encode"] += time.perf_counter() - t2
+
+        def flush(final: bool = False) -> None:
             crops = [c for *_, c in pending if len(c)]
             t0 = time.perf_counter()
             if crops:
@@ -318,47 +381,17 @@ class VideoAnalyzer:
             stages["cnn"] += time.perf_counter() - t0
             k = 0
             for t, idx, frame, tracked, frame_crops in pending:
-                faces_here: list[Face] = []
-                labels = []
+                faces = []
                 for tf in tracked:
                     probs, feat = out.probabilities[k], out.features[k]
                     k += 1
-                    state = states.setdefault(tf.track_id, _TrackState())
-                    state.window.append((t, probs, feat))
-                    while state.window and state.window[0][0] < t - opts.window + 1e-6:
-                        state.window.popleft()
-                    t1 = time.perf_counter()
-                    smoothed = self.temporal(np.stack([w[1] for w in state.window]),
-                                             np.stack([w[2] for w in state.window]))
-                    if getattr(self.temporal, "smooth_outputs", False):
-                        state.outputs.append((t, smoothed))
-                        while state.outputs[0][0] < t - opts.window + 1e-6:
-                            state.outputs.popleft()
-                        smoothed = np.mean([o[1] for o in state.outputs], axis=0)
-                    stages["temporal"] += time.perf_counter() - t1
-                    uncertain = bool(smoothed.max() < cnn.config.uncertain_below)
-                    ff = FrameFace(t, idx, tf.track_id, tf.detection.box, tuple(float(p) for p in smoothed),
-                                   tuple(float(p) for p in probs), uncertain, tf.detected)
-                    result.faces.append(ff)
-                    self._episode(state, ff, frame, result)
-                    faces_here.append(Face(tf.detection.box, tf.detection.landmarks, tf.detection.score,
-                                           ff.probabilities, uncertain))
-                    labels.append(f"#{tf.track_id} {ff.emotion} {max(ff.probabilities):.0%}")
-                if out_dir is not None and opts.annotate:
-                    t2 = time.perf_counter()
-                    # small videos are enlarged for the annotated copy, so labels and bars stay legible
-                    zoom = max(1.0, MIN_ANNOTATED_HEIGHT / frame.shape[0])
-                    if writer is None:
-                        h, w = (round(v * zoom) for v in frame.shape[:2])
-                        writer = H264Writer(Path(out_dir) / f"{Path(str(source)).stem}_annotated.mp4", w, h,
-                                            min(result.fps, opts.sample_fps or result.fps))
-                        result.annotated_path = writer.path
-                    if zoom > 1.0:
-                        frame = cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
-                        faces_here = [_zoom_face(f, zoom) for f in faces_here]
-                    writer.write(annotate(frame, faces_here, labels))
-                    stages["encode"] += time.perf_counter() - t2
+                    states.setdefault(tf.track_id, _TrackState()).window.append((t, probs, feat))
+                    faces.append((tf, probs))
+                ready.append((t, idx, frame, faces))
             pending.clear()
+            newest = ready[-1][0] if ready else 0.0
+            while ready and (final or ready[0][0] <= newest - lookahead + 1e-6):
+                emit(*ready.popleft())
 
         try:
             for t, frame in frames:
@@ -396,10 +429,14 @@ class VideoAnalyzer:
                 result.duration = t
                 if len(pending) >= opts.batch_frames:
                     flush()
-            flush()
+            flush(final=True)
         except Exception as exc:  # keep what was analysed before the video broke
             result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
             pending.clear()
+            try:  # the frames already through the CNN still get their labels
+                flush(final=True)
+            except Exception:
+                pass
         finally:
             if cap is not None:
                 cap.release()
