@@ -216,3 +216,42 @@ def test_live_source_drops_frames_for_a_slow_consumer():
 def test_open_video_rejects_directories(tmp_path):
     with pytest.raises(VideoError, match="directory"):
         open_video(tmp_path)
+
+
+class _WindowRecorder:
+    """A temporal method that remembers which frame times each window held (and answers like the moving average)."""
+
+    name = "mean"
+
+    def __init__(self):
+        self.windows = []
+
+    def __call__(self, probabilities, features, weights=None):
+        self.windows.append(len(probabilities))
+        return np.average(probabilities, axis=0, weights=weights)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
+    """17.1: the label at t comes from t - w/2 .. t + w/2 on files (no lag), from t - w .. t live."""
+    recorder = _WindowRecorder()
+    result = VideoAnalyzer(analyzer, VideoOptions(window=1.0, centred=centred, annotate=False),
+                           temporal=recorder).run(carphone())
+    times = np.array(sorted(f.time for f in result.faces))
+    assert len(times) == 120 and len(recorder.windows) == 120  # one window per frame, each frame emitted once
+    sizes = np.array(recorder.windows)
+    middle = sizes[40:80]  # frames with a full second of video on both sides
+    if centred:
+        assert set(middle) == {int((np.abs(times - times[60]) <= 0.5 + 1e-6).sum())} == {29}  # 14, the frame, 14
+        assert sizes[0] == sizes[-1] == 15  # at the ends: the frame and the half window inside the video
+    else:
+        assert set(middle) == {int(((times >= times[60] - 1.0 - 1e-6) & (times <= times[60])).sum())}
+        assert sizes[0] == 1  # the first frame has no past
+    # a frame's label is its own window's: the moving average of the per-frame probabilities around it
+    by_time = sorted(result.faces, key=lambda f: f.time)
+    frame_probs = np.array([f.frame_probabilities for f in by_time])
+    k, t = 60, times[60]
+    inside = (np.abs(times - t) <= 0.5 + 1e-6) if centred else ((times >= t - 1.0 - 1e-6) & (times <= t))
+    w = np.maximum(1 - np.abs(times[inside] - t) / (0.5 + 1 / result.fps), 1e-3) if centred else None
+    np.testing.assert_allclose(by_time[k].probabilities, np.average(frame_probs[inside], axis=0, weights=w),
+                               atol=1e-5)

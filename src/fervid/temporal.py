@@ -43,8 +43,10 @@ def temporal_model_for(cnn: str) -> Path:
 class TemporalMethod(Protocol):
     name: str
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities."""
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities.
+        ``weights`` (T,): how much each frame counts, for methods that average (None: equally)."""
 
 
 class PerFrame:
@@ -52,17 +54,19 @@ class PerFrame:
 
     name = "frame"
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
         return probabilities[-1]
 
 
 class MovingAverage:
-    """Mean of the window's per-frame probabilities."""
+    """Mean of the window's per-frame probabilities (weighted, when the video pipeline centres the window)."""
 
     name = "mean"
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
-        return probabilities.mean(axis=0)
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        return np.average(probabilities, axis=0, weights=weights)
 
 
 class LSTMTemporal:
@@ -97,7 +101,8 @@ class LSTMTemporal:
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_frames = int(self.config.get("max_frames", 16))
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
         if len(features) > self.max_frames:  # spread the frames it was trained on over the whole window
             keep = np.linspace(0, len(features) - 1, self.max_frames).round().astype(int)
             features = features[keep]

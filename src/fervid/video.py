@@ -325,12 +325,20 @@ class VideoAnalyzer:
         def bounds(t: float) -> tuple[float, float]:
             return (t - half, t + half) if opts.centred else (t - 2 * half, t)
 
+        def weights(times: list[float], t: float) -> np.ndarray | None:
+            """Centred: a triangular kernel peaking at the frame, so a change of expression flips the label when
+            the face changes, not when a more confident emotion fills part of the window. Causal: equal."""
+            if not opts.centred or half == 0.0:
+                return None
+            return np.maximum(1.0 - np.abs(np.asarray(times) - t) / (half + 1.0 / result.fps), 1e-3)
+
         def raw_output(state: _TrackState, t: float) -> np.ndarray:
             if t not in state.outputs:
                 lo, hi = bounds(t)
                 window = [r for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
                 t1 = time.perf_counter()
-                state.outputs[t] = self.temporal(np.stack([r[1] for r in window]), np.stack([r[2] for r in window]))
+                state.outputs[t] = self.temporal(np.stack([r[1] for r in window]), np.stack([r[2] for r in window]),
+                                                 weights([r[0] for r in window], t))
                 stages["temporal"] += time.perf_counter() - t1
             return state.outputs[t]
 
@@ -338,7 +346,8 @@ class VideoAnalyzer:
             if not smooth:
                 return raw_output(state, t)
             lo, hi = bounds(t)  # the mean of the outputs of the windows around t: an ensemble, less flicker
-            return np.mean([raw_output(state, r[0]) for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6], axis=0)
+            around = [r[0] for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
+            return np.average([raw_output(state, u) for u in around], axis=0, weights=weights(around, t))
 
         def emit(t: float, idx: int, frame: np.ndarray, faces: list) -> None:
             nonlocal writer
