@@ -49,7 +49,7 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     per_file = table.groupby("file").size()
     assert per_file[str(corpus / "clip.mp4")] == 120
     assert per_file[str(corpus / "two_faces.png")] == 2
-    assert set(table[table["kind"] == "image"]["label"]) == {"happy"}
+    assert set(table[table["kind"] == "image"]["emotion"]) == {"happy"}
     key = summary["outputs"][str(corpus / "clip.mp4")]
     assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()
     again = run_batch([str(corpus)], BatchOptions(out=out, method="mean"), progress=False)

@@ -26,11 +26,13 @@ import numpy as np
 
 from fervid.detect import DEFAULT_DETECTOR
 from fervid.emotions import EMOTIONS
+from fervid.records import ROW_COLUMNS
 from fervid.features import DEFAULT_MODEL
 from fervid.images import IMAGE_SUFFIXES
 from fervid.video import VIDEO_SUFFIXES
 
-DATASET_COLUMNS = ["file", "kind", "track", "time", "frame", "x", "y", "width", "height", *EMOTIONS, "label"]
+DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
+DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.records' one face row, after where it was seen
 
 
 @dataclass
@@ -241,8 +243,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     (out / "result.json").write_text(json.dumps(doc, indent=2))
     if options.annotate:
         cv2.imwrite(str(out / "annotated.png"), annotate(img, faces))
-    return [{"track": i, "time": 0.0, "frame": 0, "box": f.box, "probabilities": f.probabilities}
-            for i, f in enumerate(faces)]
+    return [f.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, f in enumerate(faces)]
 
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
@@ -253,21 +254,16 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     result = VideoAnalyzer(analyzer, vopts).run(path, out)
     if result.error and not result.faces:
         raise ValueError(result.error)
-    return [{"track": f.track_id, "time": f.time, "frame": f.frame, "box": f.box, "probabilities": f.probabilities}
-            for f in result.faces]
+    from fervid.records import face_row
+
+    return [face_row(f.box, f.probabilities, f.uncertain, f.detection_score, file=path, kind="video",
+                     track=f.track_id, time=f.time, frame=f.frame) for f in result.faces]
 
 
 def _rows_table(rows: list[dict], path: str, kind: str):
     import pandas as pd
 
-    records = []
-    for r in rows:
-        x, y, w, h = r["box"]
-        probs = r["probabilities"]
-        records.append({"file": path, "kind": kind, "track": int(r["track"]), "time": float(r["time"]),
-                        "frame": int(r["frame"]), "x": float(x), "y": float(y), "width": float(w), "height": float(h),
-                        **{e: float(p) for e, p in zip(EMOTIONS, probs)}, "label": EMOTIONS[int(np.argmax(probs))]})
-    return pd.DataFrame(records, columns=DATASET_COLUMNS)
+    return pd.DataFrame(rows, columns=DATASET_COLUMNS)
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -359,6 +355,15 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     return summary
 
 
+def _current_schema(part):
+    """A part written before the one face row (``label``, no confidence/uncertain/detection_score): migrated."""
+    if "label" in part.columns and "emotion" not in part.columns:
+        probs = part[list(EMOTIONS)].to_numpy()
+        part = part.rename(columns={"label": "emotion"}).assign(
+            confidence=probs.max(axis=1).round(4), uncertain=probs.max(axis=1) < 0.5, detection_score=np.nan)
+    return part.reindex(columns=DATASET_COLUMNS)
+
+
 def write_outputs(out: Path, store: StateStore) -> dict:
     """Rebuild ``dataset.parquet`` from the done files' parts and write ``summary.json`` / ``summary.md``."""
     import pandas as pd
@@ -368,14 +373,14 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     for r in rows:
         if r["status"] == "done":
             part = out / "files" / r["key"] / "rows.parquet"
-            parts.append(pd.read_parquet(part).assign(file=r["path"]))
+            parts.append(_current_schema(pd.read_parquet(part)).assign(file=r["path"]))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DATASET_COLUMNS)
     tmp = out / ".dataset.parquet.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, out / "dataset.parquet")
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
-    labels = table["label"].value_counts(normalize=True) if len(table) else {}
+    labels = table["emotion"].value_counts(normalize=True) if len(table) else {}
     summary = {
         "files": len(rows), "done": len(done), "failed": len(failed),
         "pending": len([r for r in rows if r["status"] == "pending"]),

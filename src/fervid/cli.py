@@ -18,12 +18,12 @@ import typer
 from fervid.detect import DEFAULT_DETECTOR, DETECTORS
 from fervid.emotions import EMOTIONS
 from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError
+from fervid.records import ROW_COLUMNS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
-CSV_COLUMNS = ["file", "face", "x", "y", "width", "height", "detection_score", "emotion", "confidence",
-               *EMOTIONS, "error"]
+CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
 DETECTOR_HELP = f"Face detector: {' or '.join(DETECTORS)} (yuface needs `pip install \"fervid[yuface]\"`)."
@@ -134,11 +134,7 @@ def _write_csv(results, path: Path) -> None:
             if not r.faces:
                 writer.writerow({"file": r.source, "error": r.error or ""})
             for i, face in enumerate(r.faces):
-                x, y, w, h = face.box
-                writer.writerow({"file": r.source, "face": i, "x": round(x, 1), "y": round(y, 1), "width": round(w, 1),
-                                 "height": round(h, 1), "detection_score": round(face.detection_score, 4),
-                                 "emotion": face.emotion, "confidence": round(face.confidence, 4),
-                                 **{k: round(v, 4) for k, v in face.emotion_probabilities.items()}, "error": ""})
+                writer.writerow({**face.row(file=r.source, face=i), "error": ""})
 
 
 def _video_options(detect_every, window, sample_fps, method):
@@ -166,7 +162,7 @@ def video(
     """Track every face in videos and classify its emotion over time.
 
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers), <name>_frames.csv/.parquet (time, frame,
-    track, box, 7 probabilities, label, uncertain), <name>_tracks.json (per track: span, dominant emotion, share
+    track, then the face row: box, detection_score, 7 probabilities, emotion, confidence, uncertain), <name>_tracks.json (per track: span, dominant emotion, share
     of time per emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive
     frame of each emotion episode lasting 0.5 s or more).
     """

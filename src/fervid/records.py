@@ -8,6 +8,24 @@ import numpy as np
 
 from fervid.emotions import EMOTIONS
 
+# One face as a table row, the same in every table fervid writes: `fervid image --csv`, a video's
+# <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;
+# time, frame, track; file, kind, track, time, frame).
+ROW_COLUMNS = ["x", "y", "width", "height", "detection_score", *EMOTIONS, "emotion", "confidence", "uncertain"]
+
+
+def face_row(box, probabilities, uncertain: bool, detection_score: float | None, **leading) -> dict:
+    """``leading`` columns first, then :data:`ROW_COLUMNS`. ``emotion`` is the most probable class and
+    ``confidence`` its probability, as in the JSON."""
+    x, y, w, h = box
+    probs = np.asarray(probabilities, np.float64)
+    return {**leading, "x": round(float(x), 1), "y": round(float(y), 1), "width": round(float(w), 1),
+            "height": round(float(h), 1),
+            "detection_score": None if detection_score is None else round(float(detection_score), 4),
+            **{e: round(float(p), 4) for e, p in zip(EMOTIONS, probs)},
+            "emotion": EMOTIONS[int(np.argmax(probs))], "confidence": round(float(probs.max()), 4),
+            "uncertain": bool(uncertain)}
+
 
 @dataclass
 class Face:
@@ -41,6 +59,10 @@ class Face:
     @property
     def emotion_probabilities(self) -> dict[str, float]:
         return dict(zip(EMOTIONS, self.probabilities))
+
+    def row(self, **leading) -> dict:
+        """This face as a table row (:data:`ROW_COLUMNS` after the ``leading`` columns)."""
+        return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading)
 
     def to_dict(self) -> dict:
         """The JSON schema documented in the README (``faces[]`` entries)."""

@@ -525,7 +525,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         tracks = {}
         for tid, rows in table.groupby("track"):
             tracks[str(tid)] = {"time": rows["time"].round(3).tolist(),
-                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "label": rows["label"].tolist()}
+                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
+                                "uncertain": rows["uncertain"].tolist()}
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
     @app.get("/v1/jobs/{job_id}/files/{name}")

@@ -23,13 +23,14 @@ from fervid.align import crop_face
 from fervid.annotate import annotate
 from fervid.emotions import EMOTIONS
 from fervid.images import check_input_file
-from fervid.records import Face
+from fervid.records import ROW_COLUMNS, Face, face_row
 from fervid.temporal import TemporalMethod, make_method
 from fervid.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
-MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+MIN_ANNOTATED_HEIGHT = 432
+FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.records.ROW_COLUMNS  # the annotated MP4 of a smaller video is scaled up to this height
 
 
 class VideoError(ValueError):
@@ -69,6 +70,7 @@ class FrameFace:
     frame_probabilities: tuple[float, ...]  # this frame alone
     uncertain: bool
     detected: bool  # False: the box came from optical flow between detections
+    detection_score: float | None = None  # the track's latest detection
 
     @property
     def emotion(self) -> str:
@@ -117,15 +119,9 @@ class VideoResult:
     def frame_table(self):
         import pandas as pd
 
-        rows = []
-        for f in self.faces:
-            x, y, w, h = f.box
-            rows.append({"time": round(f.time, 4), "frame": f.frame, "track": f.track_id, "x": round(x, 1),
-                         "y": round(y, 1), "width": round(w, 1), "height": round(h, 1),
-                         **{e: round(p, 4) for e, p in zip(EMOTIONS, f.probabilities)},
-                         "label": f.emotion, "uncertain": f.uncertain, "detected": f.detected})
-        columns = ["time", "frame", "track", "x", "y", "width", "height", *EMOTIONS, "label", "uncertain", "detected"]
-        return pd.DataFrame(rows, columns=columns)
+        rows = [{**face_row(f.box, f.probabilities, f.uncertain, f.detection_score, time=round(f.time, 4),
+                            frame=f.frame, track=f.track_id), "detected": f.detected} for f in self.faces]
+        return pd.DataFrame(rows, columns=[*FRAME_LEADING, *ROW_COLUMNS, "detected"])
 
     def track_summaries(self) -> list[dict]:
         out = []
@@ -361,7 +357,7 @@ class VideoAnalyzer:
                 smoothed = classify(state, t)
                 uncertain = bool(smoothed.max() < cnn.config.uncertain_below)
                 ff = FrameFace(t, idx, tf.track_id, tf.detection.box, tuple(float(p) for p in smoothed),
-                               tuple(float(p) for p in probs), uncertain, tf.detected)
+                               tuple(float(p) for p in probs), uncertain, tf.detected, float(tf.detection.score))
                 result.faces.append(ff)
                 self._episode(state, ff, frame, result)
                 faces_here.append(Face(tf.detection.box, tf.detection.landmarks, tf.detection.score,

@@ -126,7 +126,7 @@ function drawTimeline(canvas, series, duration) {
   }
   series.time.forEach((t, i) => {  // a band of the winning emotion along the bottom
     const next = i + 1 < series.time.length ? series.time[i + 1] : t + 0.04;
-    ctx.fillStyle = COLORS[series.label[i]];
+    ctx.fillStyle = COLORS[series.emotion[i]];
     ctx.fillRect(x(t), height - 12, Math.max(1, x(next) - x(t)), 12);
   });
 }
