@@ -54,7 +54,7 @@ def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, fl
         except ModelError:  # no temporal LSTM trained on this CNN's features
             shares[method] = None
             continue
-        labels = result.frame_table()["label"].to_numpy()
+        labels = result.frame_table()["emotion"].to_numpy()
         shares[method] = {e: round(float((labels == e).mean()), 3) for e in EMOTIONS} if len(labels) else {}
     return shares
 

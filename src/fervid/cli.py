@@ -16,7 +16,6 @@ from typing import Optional
 import typer
 
 from fervid.detect import DEFAULT_DETECTOR, DETECTORS
-from fervid.emotions import EMOTIONS
 from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError
 from fervid.records import ROW_COLUMNS
 
@@ -162,9 +161,10 @@ def video(
     """Track every face in videos and classify its emotion over time.
 
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers), <name>_frames.csv/.parquet (time, frame,
-    track, then the face row: box, detection_score, 7 probabilities, emotion, confidence, uncertain), <name>_tracks.json (per track: span, dominant emotion, share
-    of time per emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive
-    frame of each emotion episode lasting 0.5 s or more).
+    track, then the face row: box, detection_score, 7 probabilities, emotion, confidence, uncertain),
+    <name>_tracks.json (per track: span, dominant emotion, share of time per emotion, changes, episodes),
+    <name>_track<N>_timeline.png and key frames (the most expressive frame of each emotion episode lasting 0.5 s
+    or more).
     """
     from tqdm import tqdm
 
