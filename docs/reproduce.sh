@@ -85,3 +85,6 @@ for d in centerface yuface; do python benchmarks/fer2013_eye_template.py --limit
 for m in ferplus_vgg fer2013_vgg; do for d in centerface yuface; do fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --model $m --detector $d; done; done
 python benchmarks/bench_batch.py --clips 20 --images 200
 python docs/make_alignment_examples.py
+
+# 7. temporal lag of the video methods, centred (files) and causal (live) windows (issue 17, results section 8)
+python benchmarks/bench_lag.py --data $DATA --clips 20 --json docs/eval/lag.json
