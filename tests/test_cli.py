@@ -60,9 +60,12 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
 
 
 def test_every_command_has_help():
-    for command in ("image", "demo", "train", "export", "evaluate"):
-        result = runner.invoke(app, [command, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output
+    for command in ("image", "video", "live", "demo", "batch", "serve", "train", "train-temporal", "export",
+                    "evaluate", "calibrate", "experiment"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "Usage" in result.output, command
+        if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
+            assert "--detector" in result.output and 'pip install "fervid[yuface]"' in result.output, command
 
 
 def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):

@@ -25,7 +25,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
-DETECTOR_HELP = f"Face detector: {' or '.join(DETECTORS)} (yuface needs `pip install \"fervid[yuface]\"`)."
+# "\\[" keeps Typer's rich help from reading "[yuface]" as markup (it would print `pip install "fervid"`)
+DETECTOR_HELP = f"Face detector: {' or '.join(DETECTORS)} (yuface needs `pip install \"fervid\\[yuface]\"`)."
 THRESHOLD_HELP = "Minimum face-detection score (0-1); default: the detector's own (centerface 0.4, yuface 0.8)."
 
 
