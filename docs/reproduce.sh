@@ -88,3 +88,4 @@ python docs/make_alignment_examples.py
 
 # 7. temporal lag of the video methods, centred (files) and causal (live) windows (issue 17, results section 8)
 python benchmarks/bench_lag.py --data $DATA --clips 20 --json docs/eval/lag.json
+python benchmarks/temporal_calibration.py --data $DATA --clips 40 --json docs/eval/temporal_calibration.json
