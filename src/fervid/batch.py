@@ -26,9 +26,9 @@ import numpy as np
 
 from fervid.detect import DEFAULT_DETECTOR
 from fervid.emotions import EMOTIONS
-from fervid.records import ROW_COLUMNS
 from fervid.features import DEFAULT_MODEL
 from fervid.images import IMAGE_SUFFIXES
+from fervid.records import ROW_COLUMNS
 from fervid.video import VIDEO_SUFFIXES
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -149,10 +149,10 @@ class StateStore:
 
     def plan(self, files: list[Path], files_dir: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
         """Register files. Returns the tasks, one (path, hash, kind) per distinct content not yet analysed, and
-        for each hash every pending path with that content: outputs are keyed by content, so identical files are
+        for each task's path every pending path with that content: outputs are keyed by content, so identical files are
         analysed once (two workers never write one folder) and all their paths are finished together. A path
         whose content another path already finished is marked done at once."""
-        todo, paths_of = [], {}
+        todo, paths_of, first_of = [], {}, {}
         for p in files:
             digest = file_hash(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
@@ -167,9 +167,10 @@ class StateStore:
                             (str(p), digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
                              time.time()))
             if status == "pending":
-                if digest not in paths_of:
+                if digest not in first_of:
+                    first_of[digest] = str(p)
                     todo.append((str(p), digest, kind))
-                paths_of.setdefault(digest, []).append(str(p))
+                paths_of.setdefault(first_of[digest], []).append(str(p))
         return todo, paths_of
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
@@ -201,6 +202,8 @@ def _init_worker(threads: int, options: BatchOptions) -> None:
 
 def analyse_one(task: tuple[str, str, str]) -> dict:
     """Analyse one file into ``<out>/files/<key>/`` (atomically); never raises."""
+    import pandas as pd
+
     path, digest, kind = task
     options: BatchOptions = _worker["options"]
     analyzer = _worker["analyzer"]
@@ -213,7 +216,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
     try:
         rows = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
             _analyse_video(analyzer, path, tmp, options)
-        table = _rows_table(rows, path, kind)
+        table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
         table.to_parquet(tmp / "rows.parquet", index=False)
         (tmp / "source.txt").write_text(path)
         if final.exists():
@@ -254,16 +257,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     result = VideoAnalyzer(analyzer, vopts).run(path, out)
     if result.error and not result.faces:
         raise ValueError(result.error)
-    from fervid.records import face_row
-
-    return [face_row(f.box, f.probabilities, f.uncertain, f.detection_score, file=path, kind="video",
-                     track=f.track_id, time=f.time, frame=f.frame) for f in result.faces]
-
-
-def _rows_table(rows: list[dict], path: str, kind: str):
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=DATASET_COLUMNS)
+    return [f.row(file=path, kind="video") for f in result.faces]
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -331,8 +325,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     def record(res: dict) -> None:
         nonlocal faces
-        digest = next(d for d, paths in paths_of.items() if res["path"] in paths)
-        for path in paths_of[digest]:  # every path with this content shares the result
+        for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"])

@@ -417,10 +417,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
-    def read_upload(upload: UploadFile) -> bytes:
-        # the whole request was already held to max_upload_mb as it streamed in (BodyLimit)
-        return upload.file.read()
-
     @app.get("/healthz")
     async def healthz() -> dict:
         """Answered on the event loop itself, never behind the analysis threads (it must stay fast under load);
@@ -437,7 +433,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                             f"{settings.max_images_per_request}")
         results, failed = [], 0
         for upload in files:
-            data = read_upload(upload)
+            data = upload.file.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
             name = upload.filename or "upload"
             # bounded: N images decoded and in the CNN at once, whatever the number of requests
             with image_slots:
@@ -463,7 +459,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Queue a video for analysis; returns the job id at once."""
         from fervid.video import VideoError, open_video
 
-        data = read_upload(file)
+        data = file.file.read()  # held to max_upload_mb as it streamed (BodyLimit)
         job_id = uuid.uuid4().hex
         folder = store.root / job_id
         folder.mkdir(parents=True)

@@ -29,8 +29,8 @@ from fervid.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
-MIN_ANNOTATED_HEIGHT = 432
-FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.records.ROW_COLUMNS  # the annotated MP4 of a smaller video is scaled up to this height
+MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.records.ROW_COLUMNS
 
 
 class VideoError(ValueError):
@@ -76,6 +76,11 @@ class FrameFace:
     def emotion(self) -> str:
         return EMOTIONS[int(np.argmax(self.probabilities))]
 
+    def row(self, **leading) -> dict:
+        """This face as a table row (fervid.records.ROW_COLUMNS), after ``leading`` and time, frame, track."""
+        return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
+                        time=round(self.time, 4), frame=self.frame, track=self.track_id)
+
 
 @dataclass
 class Episode:
@@ -119,8 +124,7 @@ class VideoResult:
     def frame_table(self):
         import pandas as pd
 
-        rows = [{**face_row(f.box, f.probabilities, f.uncertain, f.detection_score, time=round(f.time, 4),
-                            frame=f.frame, track=f.track_id), "detected": f.detected} for f in self.faces]
+        rows = [{**f.row(), "detected": f.detected} for f in self.faces]
         return pd.DataFrame(rows, columns=[*FRAME_LEADING, *ROW_COLUMNS, "detected"])
 
     def track_summaries(self) -> list[dict]:
@@ -321,8 +325,10 @@ class VideoAnalyzer:
         lookahead = (2 * half if smooth else half) if opts.centred else 0.0
         ready: deque = deque()  # frames through the CNN, waiting for their windows: (t, idx, frame, faces)
 
-        def bounds(t: float) -> tuple[float, float]:
-            return (t - half, t + half) if opts.centred else (t - 2 * half, t)
+        def around(state: _TrackState, t: float) -> list[tuple]:
+            """The track's frames in the window of time t."""
+            lo, hi = (t - half, t + half) if opts.centred else (t - 2 * half, t)
+            return [r for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
 
         def weights(times: list[float], t: float) -> np.ndarray | None:
             """Centred: a triangular kernel peaking at the frame, so a change of expression flips the label when
@@ -333,8 +339,7 @@ class VideoAnalyzer:
 
         def raw_output(state: _TrackState, t: float) -> np.ndarray:
             if t not in state.outputs:
-                lo, hi = bounds(t)
-                window = [r for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
+                window = around(state, t)
                 t1 = time.perf_counter()
                 state.outputs[t] = self.temporal(np.stack([r[1] for r in window]), np.stack([r[2] for r in window]),
                                                  weights([r[0] for r in window], t))
@@ -344,9 +349,9 @@ class VideoAnalyzer:
         def classify(state: _TrackState, t: float) -> np.ndarray:
             if not smooth:
                 return raw_output(state, t)
-            lo, hi = bounds(t)  # the mean of the outputs of the windows around t: an ensemble, less flicker
-            around = [r[0] for r in state.window if lo - 1e-6 <= r[0] <= hi + 1e-6]
-            return np.average([raw_output(state, u) for u in around], axis=0, weights=weights(around, t))
+            # the mean of the outputs of the windows around t: an ensemble, less flicker
+            times = [r[0] for r in around(state, t)]
+            return np.average([raw_output(state, u) for u in times], axis=0, weights=weights(times, t))
 
         def emit(t: float, idx: int, frame: np.ndarray, faces: list) -> None:
             nonlocal writer
