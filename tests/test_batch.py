@@ -16,7 +16,11 @@ import pytest
 from PIL import Image
 
 from fervid.batch import BatchLocked, BatchOptions, OutputLock, collect_inputs, run_batch
+from fervid.options import PipelineOptions
 from fervid.video import sample_video
+
+MEAN = PipelineOptions(method="mean")  # faster than the LSTM; the batch machinery is what is tested
+NO_ANNOTATION = PipelineOptions(annotate=False)
 
 CARPHONE = sample_video()
 
@@ -41,7 +45,7 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("path\ncorpus/img000.jpg\ncorpus/missing.jpg\n")
     out = tmp_path / "out"
-    summary = run_batch([str(corpus), str(manifest)], BatchOptions(out=out, method="mean"), progress=False)
+    summary = run_batch([str(corpus), str(manifest)], BatchOptions(out=out, pipeline=MEAN), progress=False)
     assert summary["done"] == 5 and summary["failed"] == 3  # broken.jpg, empty.mp4, missing.jpg
     errors = " ".join(f["error"] for f in summary["failures"])
     assert "broken.jpg: not an image" in errors and "empty.mp4: empty file" in errors and "missing.jpg" in errors
@@ -52,7 +56,7 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     assert set(table[table["kind"] == "image"]["emotion"]) == {"happy"}
     key = summary["outputs"][str(corpus / "clip.mp4")]
     assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()
-    again = run_batch([str(corpus)], BatchOptions(out=out, method="mean"), progress=False)
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
     assert again["this_run"]["files_analysed"] == 2  # only the two broken files are tried again
     assert len(pd.read_parquet(out / "dataset.parquet")) == len(table)
 
@@ -102,7 +106,7 @@ def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb
 def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
     """A real local Ray cluster: a head and a second worker node process on 127.0.0.1."""
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 4)
-    local = run_batch([str(corpus)], BatchOptions(out=tmp_path / "local", method="mean"), progress=False)
+    local = run_batch([str(corpus)], BatchOptions(out=tmp_path / "local", pipeline=MEAN), progress=False)
     port = 21000 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
     # loopback-only test cluster: explicit auth mode, so a token left in ~/.ray by an earlier ray.init() cannot
     # leave the head and the worker node disagreeing
@@ -139,13 +143,13 @@ def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astr
     for i in range(11):
         shutil.copy(corpus / "a.jpg", corpus / f"copy{i:02d}.jpg")
     out = tmp_path / "out"
-    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, annotate=False), progress=False)
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
     assert summary["done"] == 12 and summary["failed"] == 0
     assert summary["this_run"]["files_analysed"] == 1
     table = pd.read_parquet(out / "dataset.parquet")
     assert sorted(table["file"]) == sorted(str(p) for p in corpus.iterdir())  # one row (face) per path
     shutil.copy(corpus / "a.jpg", corpus / "new_copy.jpg")  # same content under a new name, later
-    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, annotate=False), progress=False)
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
     assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
 
 

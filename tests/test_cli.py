@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -64,6 +65,8 @@ def test_every_command_has_help():
                     "evaluate", "calibrate", "experiment"):
         result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0 and "Usage" in result.output, command
+        # ordinary metavars; flags show none
+        assert not re.search(r"<(str|int|float|path|bool)>", result.output), (command, result.output)
         if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
             assert "--detector" in result.output and 'pip install "fervid[yuface]"' in result.output, command
 

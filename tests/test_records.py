@@ -15,6 +15,7 @@ from fervid.emotions import EMOTIONS
 from fervid.records import ROW_COLUMNS
 from fervid.samples import carphone
 from fervid.video import FRAME_LEADING, VideoAnalyzer, VideoOptions
+from fervid.options import PipelineOptions
 
 
 def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
@@ -34,7 +35,8 @@ def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
     assert np.allclose(video["confidence"], video[list(EMOTIONS)].max(axis=1))
     assert video["detection_score"].between(0, 1).all()
 
-    run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "b", annotate=False), progress=False)
+    run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "b", pipeline=PipelineOptions(annotate=False)),
+              progress=False)
     table = pd.read_parquet(tmp_path / "b" / "dataset.parquet")
     assert list(table.columns) == [*DATASET_LEADING, *ROW_COLUMNS]
     assert table["emotion"].tolist() == ["happy"] and table["confidence"].iloc[0] == face["confidence"]

@@ -7,6 +7,7 @@ from PIL import Image
 
 from fervid.server import ServerSettings, create_app
 from fervid.video import sample_video
+from fervid.options import PipelineOptions
 
 CARPHONE = sample_video()
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
@@ -310,7 +311,7 @@ def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_p
                                                             "input": "input.mp4", "filename": f"c{i}.mp4",
                                                             "created": time.time() + i, "progress": 0.5}))
         ids.append(job_id)
-    settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1, method="mean")
+    settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1, pipeline=PipelineOptions(method="mean"))
     with TestClient(create_app(settings), base_url=BASE) as c:
         health = c.get("/healthz").json()
         assert health["queued_jobs"] + health["running_jobs"] == 4

@@ -118,7 +118,7 @@ def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
 
     no_faces = write_clip(tmp_path / "coffee.mp4", [np.full((240, 320, 3), v, np.uint8) for v in range(0, 200, 10)])
     result = runner.run(no_faces, tmp_path / "out")
-    assert result.ok and result.faces == [] and result.frames_analysed == 20
+    assert result.ok and result.frame_table().empty and result.track_ids == [] and result.frames_analysed == 20
     assert json.loads((tmp_path / "out" / "coffee_tracks.json").read_text())["tracks"] == []
 
 
@@ -132,7 +132,7 @@ def test_truncated_video_keeps_partial_results(analyzer, tmp_path, astronaut_rgb
     cut.write_bytes(data[: len(data) // 2])
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(cut, tmp_path / "out")
     assert 5 < result.frames_analysed < 60
-    assert result.faces and (tmp_path / "out" / "cut_frames.csv").is_file()
+    assert len(result.frame_table()) and (tmp_path / "out" / "cut_frames.csv").is_file()
 
 
 def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_rgb):
@@ -222,6 +222,7 @@ class _WindowRecorder:
     """A temporal method that remembers which frame times each window held (and answers like the moving average)."""
 
     name = "mean"
+    smooth_outputs = False
 
     def __init__(self):
         self.windows = []
@@ -255,3 +256,26 @@ def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
     w = np.maximum(1 - np.abs(times[inside] - t) / (0.5 + 1 / result.fps), 1e-3) if centred else None
     np.testing.assert_allclose(by_time[k].probabilities, np.average(frame_probs[inside], axis=0, weights=w),
                                atol=1e-5)
+
+
+def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path, monkeypatch):
+    import fervid.video
+
+    monkeypatch.setattr(fervid.video, "TABLE_CHUNK_ROWS", 25)  # carphone's 120 rows go out in 5 chunks
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    in_memory = runner.run(carphone())
+    streamed = runner.run(carphone(), tmp_path / "out")
+    assert len(in_memory.faces) == 120 and streamed.faces == []  # streamed rows are not kept
+    expected = in_memory.frame_table()
+    pd.testing.assert_frame_equal(streamed.frame_table(), expected)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "carphone_pristine_frames.csv"), expected,
+                                  check_dtype=False)
+    # key frames are written as their episodes end, and the images let go of
+    assert all(ep.best_image is None for ep in streamed.episodes)
+    keys = [ep.key_frame for ep in streamed.episodes if ep.key_frame]
+    assert keys and all((tmp_path / "out" / k).is_file() for k in keys)
+    # an in-memory result saved later writes the same table, key frames and summaries
+    written = in_memory.save(tmp_path / "later")
+    assert sorted(p.name for p in written["key_frames"]) == sorted(keys)
+    assert streamed.track_summaries() == in_memory.track_summaries()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "later" / "carphone_pristine_frames.parquet"), expected)

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.align import crop_face, preprocess_faces
+from fervid.align import crop_face
 from fervid.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
-from fervid.features import DEFAULT_MODEL, EmotionCNN
+from fervid.features import DEFAULT_MODEL, CNNOutput, EmotionCNN
 from fervid.images import load_image
 from fervid.records import Face
 
@@ -73,13 +73,12 @@ class Analyzer:
         return crops, found
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
-        """Align, crop and classify given detections (the video pipeline reuses this for tracked faces)."""
+        """Align, crop and classify given detections."""
         if not detections:
             return []
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-        crops, batch = preprocess_faces(grey, self.cnn.config.normalization, eyes=[d.eyes for d in detections],
-                                        template=self.template)
-        out = self.cnn(batch)
+        crops = np.stack([crop_face(grey, d.eyes, self.template) for d in detections])
+        out = self.classify_crops(crops)
         return [
             Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,
                  probabilities=tuple(float(p) for p in probs),
@@ -88,13 +87,21 @@ class Analyzer:
             for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
         ]
 
-    def analyze_video(self, path, out_dir=None, *, detect_every: float = 0.3, window: float = 1.0,
-                      sample_fps: float | None = None, method: str = "lstm", annotate: bool = True, progress=None):
-        """Analyse a video file: every face tracked, classified over a sliding ``window`` (seconds) with the
-        temporal ``method`` (lstm, mean, frame). With ``out_dir``: annotated MP4, per-frame CSV/Parquet, per-track
-        JSON, timelines and key frames are written there. Returns a :class:`fervid.video.VideoResult`."""
+    def classify_crops(self, crops: np.ndarray) -> CNNOutput:
+        """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.align.crop_face` with
+        :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
+        return self.cnn(self.cnn.config.normalization(crops))
+
+    def analyze_video(self, path, out_dir=None, *, options=None, progress=None, **changes):
+        """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
+
+        ``options``: a :class:`fervid.video.VideoOptions` (default: its defaults); ``changes`` replace some of its
+        fields, e.g. ``method="mean", window=0.5``. With ``out_dir``: annotated MP4, per-frame CSV/Parquet,
+        per-track JSON, timelines and key frames are written there as the video is analysed. Returns a
+        :class:`fervid.video.VideoResult`."""
+        import dataclasses
+
         from fervid.video import VideoAnalyzer, VideoOptions
 
-        options = VideoOptions(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
-                               annotate=annotate)
+        options = dataclasses.replace(options or VideoOptions(), **changes)
         return VideoAnalyzer(self, options).run(path, out_dir, progress=progress)

@@ -13,21 +13,21 @@ threads split so the workers together use the machine's cores without oversubscr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fervid.detect import DEFAULT_DETECTOR
 from fervid.emotions import EMOTIONS
-from fervid.features import DEFAULT_MODEL
 from fervid.images import IMAGE_SUFFIXES
+from fervid.options import PipelineOptions
 from fervid.records import ROW_COLUMNS
 from fervid.video import VIDEO_SUFFIXES
 
@@ -41,14 +41,7 @@ class BatchOptions:
     workers: int = 1
     engine: str = "local"  # local (process pool) or ray
     ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
-    detect_every: float = 0.3
-    window: float = 1.0
-    sample_fps: float | None = None
-    method: str = "lstm"
-    annotate: bool = True
-    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
-    detector: str = DEFAULT_DETECTOR
-    score_threshold: float | None = None  # None: the detector's own
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -193,10 +186,7 @@ def _init_worker(threads: int, options: BatchOptions) -> None:
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     cv2.setNumThreads(threads)
-    from fervid.analyzer import Analyzer
-
-    _worker["analyzer"] = Analyzer(options.model, detector=options.detector, score_threshold=options.score_threshold,
-                                   threads=threads)
+    _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
     _worker["options"] = options
 
 
@@ -244,20 +234,19 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
            "model": analyzer.model_config.name, "detector": analyzer.detector_name,
            "faces": [f.to_dict() for f in faces]}
     (out / "result.json").write_text(json.dumps(doc, indent=2))
-    if options.annotate:
+    if options.pipeline.annotate:
         cv2.imwrite(str(out / "annotated.png"), annotate(img, faces))
     return [f.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, f in enumerate(faces)]
 
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
-    from fervid.video import VideoAnalyzer, VideoOptions
+    from fervid.video import VideoAnalyzer
 
-    vopts = VideoOptions(detect_every=options.detect_every, window=options.window, sample_fps=options.sample_fps,
-                         method=options.method, annotate=options.annotate)
-    result = VideoAnalyzer(analyzer, vopts).run(path, out)
-    if result.error and not result.faces:
+    result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out)
+    rows = result.frame_table().drop(columns="detected")  # streamed to out/ while analysing; read back
+    if result.error and rows.empty:
         raise ValueError(result.error)
-    return [f.row(file=path, kind="video") for f in result.faces]
+    return [{"file": path, "kind": "video", **row} for row in rows.to_dict("records")]
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -275,7 +264,7 @@ def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
 
     ray.init(address=options.ray_address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
              logging_level="ERROR")
-    options = BatchOptions(**{**options.__dict__, "out": Path(options.out).resolve()})
+    options = dataclasses.replace(options, out=Path(options.out).resolve())
     remote = ray.remote(num_cpus=1, max_retries=2)(_ray_analyse)
     pending = {remote.remote(task, options, threads): task for task in todo}
     try:

@@ -15,19 +15,33 @@ from typing import Optional
 
 import typer
 
-from fervid.detect import DEFAULT_DETECTOR, DETECTORS
-from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError
+from fervid.detect import DETECTORS
+from fervid.features import DEFAULT_MODEL, PAPER_MODEL, ModelError, available_models
+from fervid.options import PipelineOptions
 from fervid.records import ROW_COLUMNS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
-# "\\[" keeps Typer's rich help from reading "[yuface]" as markup (it would print `pip install "fervid"`)
-DETECTOR_HELP = f"Face detector: {' or '.join(DETECTORS)} (yuface needs `pip install \"fervid\\[yuface]\"`)."
-THRESHOLD_HELP = "Minimum face-detection score (0-1); default: the detector's own (centerface 0.4, yuface 0.8)."
+_DEFAULTS = PipelineOptions()
+# The options every analysing command shares, declared once (defaults from fervid.options.PipelineOptions)
+MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
+                                                  "or a model folder.")
+DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {' or '.join(DETECTORS)} (yuface needs "
+                                                        "`pip install \"fervid[yuface]\"`).")
+THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
+                                           "(centerface 0.4, yuface 0.8).")
+PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
+                                                          "fp32.")
+DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
+                                                                "(tracking in between).")
+WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at.")
+METHOD_OPTION = typer.Option(_DEFAULTS.method, help="Videos: temporal classifier: lstm (the paper's), mean (moving "
+                                                    "average) or frame (per-frame argmax).")
+SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -35,14 +49,20 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _analyzer(model: str = DEFAULT_MODEL, detector: str = DEFAULT_DETECTOR, score_threshold: float | None = None,
-              **options):
+def _pipeline(**choices) -> PipelineOptions:
+    """The command line's choices as one options object; a bad value ends the command (exit 2)."""
+    try:
+        return PipelineOptions(**{k: v for k, v in choices.items() if v is not None or k == "score_threshold"})
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+def _analyzer(options: PipelineOptions, **kwargs):
     """The Analyzer every command uses; a bad model or detector ends the command with a one-line error."""
-    from fervid.analyzer import Analyzer
     from fervid.detect import DetectorUnavailable
 
     try:
-        return Analyzer(model=model, detector=detector, score_threshold=score_threshold, **options)
+        return options.analyzer(**kwargs)
     except (ModelError, DetectorUnavailable) as exc:
         _fail(str(exc))
     except (KeyError, ValueError) as exc:
@@ -56,9 +76,10 @@ def image(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per face to this CSV file."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped model name or path to a model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
-    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Find every face in images and name its emotion.
@@ -74,7 +95,8 @@ def image(
 
     files, problems = expand_inputs(paths)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
-    analyzer = _analyzer(model, detector, score_threshold)
+    analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
+                                   precision=precision))
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
@@ -137,26 +159,18 @@ def _write_csv(results, path: Path) -> None:
                 writer.writerow({**face.row(file=r.source, face=i), "error": ""})
 
 
-def _video_options(detect_every, window, sample_fps, method):
-    from fervid.video import VideoOptions
-
-    if detect_every <= 0 or window <= 0 or (sample_fps is not None and sample_fps <= 0):
-        _fail("--detect-every, --window and --sample-fps must be positive", 2)
-    return VideoOptions(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method)
-
-
 @app.command()
 def video(
     inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns."),
     out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
-    detect_every: float = typer.Option(0.3, help="Seconds between face detections (tracking in between)."),
-    window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
-    sample_fps: Optional[float] = typer.Option(None, help="Analyse at most this many frames per second."),
-    method: str = typer.Option("lstm", help="Temporal classifier: lstm (the paper's), mean (moving average), "
-                                            "frame (per-frame argmax)."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
-    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -172,11 +186,12 @@ def video(
     from fervid.images import expand_inputs
     from fervid.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
-    options = _video_options(detect_every, window, sample_fps, method)
+    options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
+                        detector=detector, score_threshold=score_threshold, precision=precision)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     failures = [f"{item}: {why}" for item, why in problems]
     try:
-        runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
+        runner = VideoAnalyzer(_analyzer(options), options.video())
     except ModelError as exc:
         _fail(str(exc))
     analysed = 0
@@ -218,12 +233,13 @@ def live(
     source: str = typer.Option("0", help="Camera index (0), a video file, or a stream URL (rtsp://, http://)."),
     out: Path = typer.Option(Path("fervid-live"), help="Folder for the outputs (same as `fervid video`)."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
-    detect_every: float = typer.Option(0.3, help="Seconds between face detections."),
-    window: float = typer.Option(1.0, help="Seconds of frames the temporal classifier looks at."),
-    method: str = typer.Option("lstm", help="lstm, mean or frame."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
-    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
 ) -> None:
     """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
 
@@ -233,9 +249,8 @@ def live(
 
     from fervid.video import LiveSource, VideoAnalyzer, VideoError
 
-    options = _video_options(detect_every, window, None, method)
-    options.batch_frames = 1  # real time: classify each frame as soon as it arrives
-    options.centred = False  # live: no future frames; the window ends at the frame
+    options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
+                        score_threshold=score_threshold, precision=precision)
     if method != "frame":
         typer.echo(f"labels are causal: each describes the last {window:g} s, so it trails a change of expression "
                    f"by about {window / 2:g} s" + (" (more for the LSTM, whose outputs are also averaged)"
@@ -245,7 +260,8 @@ def live(
     except VideoError as exc:
         _fail(str(exc))
     try:
-        runner = VideoAnalyzer(_analyzer(model, detector, score_threshold), options)
+        # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
+        runner = VideoAnalyzer(_analyzer(options), options.video(batch_frames=1, centred=False))
     except ModelError as exc:
         _fail(str(exc))
     started = _time.perf_counter()
@@ -275,8 +291,8 @@ def live(
 def demo(
     out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs."),
     video: bool = typer.Option(True, help="Also analyse the carphone sample video."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
     the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
@@ -289,7 +305,7 @@ def demo(
     rgb = astronaut()
     sample = out / "astronaut.png"
     cv2.imwrite(str(sample), rgb[:, :, ::-1])
-    analyzer = _analyzer(model, detector)
+    analyzer = _analyzer(_pipeline(model=model, detector=detector))
     faces = analyzer.analyze_image(rgb)
     cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
     doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name, "files": [
@@ -437,16 +453,15 @@ def evaluate(
                                        "folder-per-class root."),
     dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder; auto: a CSV "
                                              "is fer2013, a folder is a folder-per-class root."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped model name or model folder."),
+    model: str = MODEL_OPTION,
     usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
-    precision: str = typer.Option("auto", help="auto (the int8 model where the folder has one), int8 or fp32."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help="Face detector for datasets of full heads (JAFFE): "
-                                                        + DETECTOR_HELP),
+    precision: str = PRECISION_OPTION,
+    detector: str = DETECTOR_OPTION,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     from fervid.datasets import DatasetError, load_dataset
@@ -454,7 +469,7 @@ def evaluate(
 
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
-    analyzer = _analyzer(model, detector, precision=precision)
+    analyzer = _analyzer(_pipeline(model=model, detector=detector, precision=precision))
     try:
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
@@ -560,26 +575,27 @@ def batch(
     engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),
-    detect_every: float = typer.Option(0.3, help="Videos: seconds between face detections."),
-    window: float = typer.Option(1.0, help="Videos: seconds of frames the temporal classifier looks at."),
-    sample_fps: Optional[float] = typer.Option(None, help="Videos: analyse at most this many frames per second."),
-    method: str = typer.Option("lstm", help="Videos: lstm, mean or frame."),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
+    method: str = METHOD_OPTION,
     annotate: bool = typer.Option(True, help="Write annotated images and videos."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
-    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
     from fervid.batch import BatchLocked, BatchOptions, run_batch
 
-    _video_options(detect_every, window, sample_fps, method)
+    pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
+                         annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
+                         precision=precision)
     if engine not in ("local", "ray"):
         _fail("--engine must be local or ray", 2)
-    _analyzer(model, detector, score_threshold)  # a bad model or detector fails here, once, not in every worker
-    options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, detect_every=detect_every,
-                           window=window, sample_fps=sample_fps, method=method, annotate=annotate,
-                           model=model, detector=detector, score_threshold=score_threshold)
+    _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
+    options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:
@@ -602,9 +618,13 @@ def serve(
     max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
     workers: int = typer.Option(1, help="Video analysis workers."),
     job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
-    model: str = typer.Option(DEFAULT_MODEL, help="Shipped CNN name or model folder."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, help=DETECTOR_HELP),
-    score_threshold: Optional[float] = typer.Option(None, help=THRESHOLD_HELP),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. the name a "
@@ -617,14 +637,44 @@ def serve(
 
     from fervid.server import ServerSettings, create_app
 
+    pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
+                         score_threshold=score_threshold, precision=precision)
     settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
-                              workers=workers, job_ttl_hours=job_ttl_hours, model=model, detector=detector,
-                              score_threshold=score_threshold, max_images_per_request=max_images_per_request,
+                              workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
+                              max_images_per_request=max_images_per_request,
                               max_image_pixels=int(max_image_megapixels * 1e6), host=host,
                               allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
-    _analyzer(model, detector, score_threshold)  # fail now, with one line, rather than at the first request
+    _analyzer(pipeline)  # fail now, with one line, rather than at the first request
     typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+_METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
+
+
+def _plain_metavars(typer_app: typer.Typer) -> None:
+    """Options' help shows click's ordinary metavars (TEXT, PATH, INTEGER) where Typer 0.29 prints ``<str>``, and
+    boolean flags show none (they take no value)."""
+    import inspect
+    import typing
+
+    for command in typer_app.registered_commands:
+        hints = typing.get_type_hints(command.callback)
+        for name, param in inspect.signature(command.callback).parameters.items():
+            info = param.default
+            if not isinstance(info, typer.models.OptionInfo) or info.metavar:
+                continue
+            hint = hints.get(name)
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if typing.get_origin(hint) in (typing.Union, list) and len(args) == 1:  # Optional[X], list[X]
+                hint = args[0]
+            if hint is bool:
+                info.metavar = ""
+            elif hint in _METAVARS:
+                info.metavar = _METAVARS[hint]
+
+
+_plain_metavars(app)
 
 
 def main() -> None:

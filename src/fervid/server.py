@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
@@ -33,9 +33,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fervid.detect import DEFAULT_DETECTOR
-from fervid.features import DEFAULT_MODEL
 from fervid.images import ImageLoadError, decode_image_bytes
+from fervid.options import PipelineOptions
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -51,12 +50,7 @@ class ServerSettings:
     max_queued_jobs: int = 8
     workers: int = 1
     job_ttl_hours: float = 24.0
-    detect_every: float = 0.3
-    window: float = 1.0
-    method: str = "lstm"
-    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name or a model folder
-    detector: str = DEFAULT_DETECTOR
-    score_threshold: float | None = None  # None: the detector's own
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
     max_images_per_request: int = 32
     max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
     max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
@@ -65,9 +59,7 @@ class ServerSettings:
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
 
     def make_analyzer(self, **options):
-        from fervid.analyzer import Analyzer
-
-        return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold, **options)
+        return self.pipeline.analyzer(**options)
 
 
 async def _send_error(send, status: int, message: str) -> None:
@@ -317,7 +309,7 @@ def _public_message(text: str | None, folder: Path, filename: str | None) -> str
 
 def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
-    from fervid.video import VideoAnalyzer, VideoOptions
+    from fervid.video import VideoAnalyzer
 
     import cv2
 
@@ -340,12 +332,12 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
 
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
-    if Path(settings.model).is_dir():  # a model folder given relative to the server's folder
-        settings = dataclasses.replace(settings, model=str(Path(settings.model).resolve()))
+    if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
+        settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(
+            model=str(Path(settings.pipeline.model).resolve())))
     try:
         os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names "input.mp4")
-        options = VideoOptions(detect_every=settings.detect_every, window=settings.window, method=settings.method)
-        result = VideoAnalyzer(settings.make_analyzer(threads=1), options).run(Path(job["input"]), Path("out"),
+        result = VideoAnalyzer(settings.make_analyzer(threads=1), settings.pipeline.video()).run(Path(job["input"]), Path("out"),
                                                                                progress=progress)
         # a video that broke mid-way keeps its results up to the break: "done", flagged partial, with the reason
         usable = result.ok or result.frames_analysed > 0

@@ -42,6 +42,9 @@ def temporal_model_for(cnn: str) -> Path:
 
 class TemporalMethod(Protocol):
     name: str
+    # True: the video pipeline averages the method's outputs over the window around each frame (an ensemble of
+    # the overlapping windows); worth it where one window's output flickers, as the LSTM's does
+    smooth_outputs: bool
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
                  ) -> np.ndarray:
@@ -53,6 +56,7 @@ class PerFrame:
     """No smoothing: the newest frame's own probabilities."""
 
     name = "frame"
+    smooth_outputs = False
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
                  ) -> np.ndarray:
@@ -63,6 +67,7 @@ class MovingAverage:
     """Mean of the window's per-frame probabilities (weighted, when the video pipeline centres the window)."""
 
     name = "mean"
+    smooth_outputs = False
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
                  ) -> np.ndarray:
