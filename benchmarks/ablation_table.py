@@ -131,14 +131,14 @@ class Scorer:
     """PublicTest accuracy of networks rebuilt from run folders (torch); each test set is loaded once."""
 
     def __init__(self, data: str, ferplus_csv: str | None):
-        from fervid.datasets import load_fer2013, load_ferplus
+        from fervid.evaluation.datasets import load_fer2013, load_ferplus
 
         self.fer2013 = load_fer2013(data, "PublicTest")
         self.ferplus = load_ferplus(data, ferplus_csv, "PublicTest") if ferplus_csv else None
 
     @staticmethod
     def net(run: Path, weights: dict):
-        from fervid.network import EmotionVGG, NetConfig
+        from fervid.training.network import EmotionVGG, NetConfig
 
         net = EmotionVGG(NetConfig.from_dict(json.loads((run / "config.json").read_text())["net"]))
         net.load_state_dict(weights)
@@ -148,8 +148,8 @@ class Scorer:
     def accuracy(net, run: Path, ds) -> float:
         import torch
 
-        from fervid.align import Normalization
-        from fervid.train import predict_logits
+        from fervid.inference.align import Normalization
+        from fervid.training.train import predict_logits
 
         norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
         return float((predict_logits(net, torch.from_numpy(norm(ds.images))).argmax(1).numpy() == ds.labels).mean())
@@ -178,7 +178,7 @@ class Scorer:
     def ensemble(self, runs: list[Path]) -> tuple[float, float | None]:
         """FER2013 (and FER+) accuracy of the runs' best checkpoints together: their mirror-averaged class
         probabilities, averaged (the same probabilities distillation's teachers give)."""
-        from fervid.train import teacher_probabilities
+        from fervid.training.train import teacher_probabilities
 
         predicted = teacher_probabilities([str(run / "best.pt") for run in runs], self.fer2013.images).argmax(1)
         fer_acc = float((predicted == self.fer2013.labels).mean())

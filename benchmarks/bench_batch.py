@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from fervid.samples import astronaut
-from fervid.video import H264Writer
+from fervid.inference.video import H264Writer
 
 
 def make_corpus(root: Path, clips: int, images: int, seed: int = 0) -> int:
@@ -59,7 +59,7 @@ def run(corpus: Path, out: Path, engine: str) -> dict:
     extra = ["--engine", "ray"] if engine == "ray" else ["--workers", engine.split(":")[1]]
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "fervid.cli", "batch", str(corpus), "--out", str(out), *extra, "-q",
+    subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), *extra, "-q",
                     "--no-annotate"], check=True)
     seconds = time.perf_counter() - t0
     peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024

@@ -3,7 +3,7 @@ images, landmark agreement, speed, and the end-to-end effect on emotion accuracy
 
     python benchmarks/bench_detectors.py --data ../shared/data --json docs/eval/detectors.json
 
-Every detector registered in ``fervid.detect.DETECTORS`` that is installed runs on the same inputs, in one
+Every detector registered in ``fervid.inference.detect.DETECTORS`` that is installed runs on the same inputs, in one
 process, at its default score threshold (a sweep of thresholds is printed too, since two detectors' scores do not
 mean the same thing):
 
@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fervid.align import preprocess_faces
-from fervid.datasets import load_ckplus, load_fer2013, load_ferplus
-from fervid.detect import DETECTORS, DetectorUnavailable, make_detector
-from fervid.features import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
+from fervid.inference.align import preprocess_faces
+from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus
+from fervid.inference.detect import DETECTORS, DetectorUnavailable, make_detector
+from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
 from fervid.machine import cpu_model
 from fervid.samples import astronaut, carphone
 

@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from fer_baseline import FerMiniXception  # noqa: E402
 
-from fervid.datasets import load_fer2013  # noqa: E402
-from fervid.evaluate import predict_dataset, score  # noqa: E402
-from fervid.features import EmotionCNN  # noqa: E402
+from fervid.evaluation.datasets import load_fer2013  # noqa: E402
+from fervid.evaluation.evaluate import predict_dataset, score  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from fer_baseline import FerPipeline  # noqa: E402
 
-from fervid.align import preprocess_faces  # noqa: E402
-from fervid.analyzer import Analyzer  # noqa: E402
-from fervid.features import EmotionCNN  # noqa: E402
+from fervid.inference.align import preprocess_faces  # noqa: E402
+from fervid.inference.analyzer import Analyzer  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
 
 
 def per_second(fn, items: int, rounds: int, min_seconds: float = 0.4) -> list[float]:

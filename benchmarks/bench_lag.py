@@ -26,13 +26,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.analyzer import Analyzer
-from fervid.datasets import load_ckplus
+from fervid.inference.analyzer import Analyzer
+from fervid.evaluation.datasets import load_ckplus
 from fervid.emotions import EMOTIONS
 from fervid.machine import cpu_model
 from fervid.samples import carphone
-from fervid.temporal import METHODS
-from fervid.video import H264Writer, VideoAnalyzer, VideoOptions
+from fervid.inference.temporal import METHODS
+from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions
 
 FPS = 30.0
 HOLD, FADE = 2.0, 0.3

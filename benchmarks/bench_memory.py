@@ -32,7 +32,7 @@ def make_clip(path: Path) -> Path:
     import cv2
 
     from fervid.samples import astronaut
-    from fervid.video import H264Writer
+    from fervid.inference.video import H264Writer
 
     face = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
     faces = [cv2.resize(face, None, fx=0.7, fy=0.7), cv2.resize(face[:, ::-1], None, fx=0.6, fy=0.6)]
@@ -63,8 +63,8 @@ def loop_clip(clip: Path, path: Path, seconds: float) -> Path:
 
 def child(video: str, out: str) -> None:
     """In a fresh process: analyse one video as `fervid video` would and report peak RSS."""
-    from fervid.analyzer import Analyzer
-    from fervid.video import VideoAnalyzer, VideoOptions
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
 
     started = time.perf_counter()
     result = VideoAnalyzer(Analyzer(), VideoOptions()).run(video, out)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from fervid.machine import cpu_model
 from fervid.samples import astronaut
-from fervid.video import sample_video
+from fervid.inference.video import sample_video
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, "-m", "fervid.cli", "serve", "--port", str(port), "--data-dir", tmp],
+        server = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port), "--data-dir", tmp],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(150):

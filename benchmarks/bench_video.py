@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.analyzer import Analyzer
-from fervid.detect import DEFAULT_DETECTOR
+from fervid.inference.analyzer import Analyzer
+from fervid.inference.detect import DEFAULT_DETECTOR
 from fervid.machine import cpu_model
 from fervid.samples import astronaut
-from fervid.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
+from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
 
 
 def make_clip(path: Path, frames: int) -> Path:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
 
 from fervid.emotions import NUM_CLASSES  # noqa: E402
-from fervid.features import EmotionCNN  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
 
 DEFAULT_SHAPES = [
     "32,64,128,256:1,2,2,2",  # the shipped shape, re-exported from random weights (a control for the method)
@@ -62,8 +62,8 @@ def conv_macs_and_params(stages, convs, input_size: int = 48, feature_dim: int =
 def export_random(stages, convs, folder: Path, calibration: np.ndarray, norm: dict) -> Path:
     import torch
 
-    from fervid.export import export_onnx, quantize_int8
-    from fervid.network import EmotionVGG, NetConfig
+    from fervid.training.export import export_onnx, quantize_int8
+    from fervid.training.network import EmotionVGG, NetConfig
 
     torch.manual_seed(0)
     config = NetConfig(stages=stages, convs_per_stage=convs)
@@ -90,7 +90,7 @@ def main() -> None:
     shipped = EmotionCNN(threads=2)
     norm = shipped.config.normalization
     if FER2013.is_file():
-        from fervid.datasets import load_fer2013
+        from fervid.evaluation.datasets import load_fer2013
 
         calibration = load_fer2013(FER2013, "Training").images[:4096]
     else:

@@ -30,22 +30,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
 
-from fervid.analyzer import Analyzer  # noqa: E402
-from fervid.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe  # noqa: E402
-from fervid.detect import DEFAULT_DETECTOR  # noqa: E402
+from fervid.inference.analyzer import Analyzer  # noqa: E402
+from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe  # noqa: E402
+from fervid.inference.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
-from fervid.evaluate import expected_calibration_error, predict_dataset, score  # noqa: E402
-from fervid.features import EmotionCNN, ModelError  # noqa: E402
+from fervid.evaluation.evaluate import expected_calibration_error, predict_dataset, score  # noqa: E402
+from fervid.inference.models import EmotionCNN, ModelError  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
-from fervid.temporal import METHODS  # noqa: E402
-from fervid.video import sample_video  # noqa: E402
+from fervid.inference.temporal import METHODS  # noqa: E402
+from fervid.inference.video import sample_video  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, float] | None]:
     """{method: {emotion: share of analysed face-frames}}; None where the model has no such method."""
-    from fervid.video import VideoAnalyzer, VideoOptions
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
 
     shares = {}
     for method in METHODS:
@@ -112,7 +112,7 @@ def main() -> None:
 
 
 def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
-    from fervid.align import preprocess_faces
+    from fervid.inference.align import preprocess_faces
 
     return preprocess_faces(faces, cnn.config.normalization, template=cnn.config.template)[1]
 

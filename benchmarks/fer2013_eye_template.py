@@ -1,7 +1,7 @@
-"""Measure where FER2013's eyes sit, to set fervid's alignment template (fervid.align.FaceTemplate).
+"""Measure where FER2013's eyes sit, to set fervid's alignment template (fervid.inference.align.FaceTemplate).
 
 Runs a detector on FER2013 Training crops, upscaled 4x (the detector needs more than 48 px), and prints the
-median eye centres in 48x48 crop coordinates. With yuface this gave the models' template (fervid.align.FaceTemplate);
+median eye centres in 48x48 crop coordinates. With yuface this gave the models' template (fervid.inference.align.FaceTemplate);
 with another detector it gives that detector's ``fer2013_eyes`` (where it puts FER2013's eyes), which lets fervid
 frame its faces the way the models were trained.
 
@@ -16,8 +16,8 @@ import argparse
 import cv2
 import numpy as np
 
-from fervid.datasets import load_fer2013
-from fervid.detect import DEFAULT_DETECTOR, DETECTORS, make_detector
+from fervid.evaluation.datasets import load_fer2013
+from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS, make_detector
 
 
 def main() -> None:

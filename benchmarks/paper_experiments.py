@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fervid.analyzer import Analyzer
-from fervid.datasets import load_dataset
-from fervid.detect import DEFAULT_DETECTOR
-from fervid.experiments import run_experiment, save_result, to_sequences
-from fervid.features import PAPER_MODEL
+from fervid.inference.analyzer import Analyzer
+from fervid.evaluation.datasets import load_dataset
+from fervid.inference.detect import DEFAULT_DETECTOR
+from fervid.evaluation.datasets import to_sequences
+from fervid.research.experiments import run_experiment, save_result
+from fervid.inference.models import PAPER_MODEL
 
 PAPER = {("jaffe", "lstm-cnn"): 0.83, ("ckplus", "lstm-cnn"): 0.39, ("jaffe+ckplus", "lstm-cnn"): 0.44,
          ("jaffe", "lstm-pixels"): 0.21, ("ckplus", "lstm-pixels"): 0.16}

@@ -25,12 +25,12 @@ from scipy.special import log_softmax
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_lag import FADE, HOLD, curves, make_clip, transition_pairs  # noqa: E402
 
-from fervid.analyzer import Analyzer  # noqa: E402
-from fervid.datasets import load_ckplus  # noqa: E402
-from fervid.evaluate import expected_calibration_error  # noqa: E402
+from fervid.inference.analyzer import Analyzer  # noqa: E402
+from fervid.evaluation.datasets import load_ckplus  # noqa: E402
+from fervid.evaluation.evaluate import expected_calibration_error  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
-from fervid.temporal import METHODS  # noqa: E402
-from fervid.video import VideoAnalyzer, VideoOptions  # noqa: E402
+from fervid.inference.temporal import METHODS  # noqa: E402
+from fervid.inference.video import VideoAnalyzer, VideoOptions  # noqa: E402
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:

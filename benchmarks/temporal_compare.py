@@ -14,11 +14,11 @@ import argparse
 import json
 from collections import Counter
 
-from fervid.analyzer import Analyzer
-from fervid.detect import DEFAULT_DETECTOR
-from fervid.features import DEFAULT_MODEL
-from fervid.temporal import flicker_per_second, temporal_model_for
-from fervid.video import VideoAnalyzer, VideoOptions, sample_video
+from fervid.inference.analyzer import Analyzer
+from fervid.inference.detect import DEFAULT_DETECTOR
+from fervid.inference.models import DEFAULT_MODEL
+from fervid.inference.temporal import flicker_per_second, temporal_model_for
+from fervid.inference.video import VideoAnalyzer, VideoOptions, sample_video
 
 
 def main() -> None:

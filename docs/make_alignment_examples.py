@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from skimage import data  # noqa: E402
 
-from fervid.analyzer import Analyzer  # noqa: E402
+from fervid.inference.analyzer import Analyzer  # noqa: E402
 
 
 def rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:

@@ -65,7 +65,7 @@ def write_ferplus_votes(fer_csv, path, seed=1):
     class; every 10th row is dropped by FER+ (empty name), every 10th+1 voted not-a-face."""
     import pandas as pd
 
-    from fervid.datasets import FERPLUS_VOTES
+    from fervid.evaluation.datasets import FERPLUS_VOTES
 
     to_column = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
                  "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}

@@ -42,8 +42,8 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
         assert {f"fervid/weights/{model}/{f}" for f in ("model.onnx", "model_int8.onnx", "config.json")} <= names
         assert f"fervid/weights/temporal_lstm_{model}/model.onnx" in names
     assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
-            "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/web/index.html",
-            "fervid/web/app.js"} <= names
+            "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/apps/web/index.html",
+            "fervid/apps/web/app.js"} <= names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Python: >=3.10\n" in meta

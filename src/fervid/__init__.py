@@ -6,7 +6,7 @@
 """
 
 from fervid.emotions import EMOTIONS
-from fervid.records import Face, ImageResult
+from fervid.inference.records import Face, ImageResult
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "Analyzer", "Face", "ImageResult", "__version__"]
@@ -15,7 +15,7 @@ __all__ = ["EMOTIONS", "Analyzer", "Face", "ImageResult", "__version__"]
 def __getattr__(name: str):
     # Importing the Analyzer loads OpenCV and ONNX Runtime; defer that until it is used.
     if name == "Analyzer":
-        from fervid.analyzer import Analyzer
+        from fervid.inference.analyzer import Analyzer
 
         return Analyzer
     raise AttributeError(f"module 'fervid' has no attribute {name!r}")

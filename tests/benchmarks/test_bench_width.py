@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fervid.network import EmotionVGG, NetConfig  # noqa: E402
+from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "bench_width", Path(__file__).resolve().parents[2] / "benchmarks" / "bench_width.py")

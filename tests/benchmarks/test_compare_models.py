@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fervid.emotions import EMOTIONS
-from fervid.features import DEFAULT_MODEL, resolve_model_dir
-from fervid.video import sample_video
+from fervid.inference.models import DEFAULT_MODEL, resolve_model_dir
+from fervid.inference.video import sample_video
 
 _bench = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(_bench))
@@ -19,7 +19,7 @@ _spec.loader.exec_module(compare_models)
 
 
 def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_path):
-    from fervid.analyzer import Analyzer
+    from fervid.inference.analyzer import Analyzer
 
     shares = compare_models.video_label_shares(Analyzer(DEFAULT_MODEL), sample_video())
     assert set(shares) == {"lstm", "mean", "frame"}

@@ -1,0 +1,380 @@
+"""``fervid batch``: analyse a corpus of images and videos in one resumable run.
+
+State lives in ``<out>/state.sqlite``: one row per input file with its content hash and status. A file's
+results are written to ``<out>/files/<key>/`` through a temporary folder renamed into place (atomic), and only
+then is the file marked done, in the same process that owns the database. A run killed at any moment and started
+again redoes only unfinished files, and the dataset table (``<out>/dataset.parquet``) is rebuilt from the
+finished files' parts: every file appears exactly once.
+
+Engine: a pool of worker processes (``--workers``), each loading the models once, with ONNX Runtime and OpenCV
+threads split so the workers together use the machine's cores without oversubscribing them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fervid.emotions import EMOTIONS
+from fervid.inference.images import IMAGE_SUFFIXES
+from fervid.inference.options import PipelineOptions
+from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.video import VIDEO_SUFFIXES
+
+DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
+DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
+
+
+@dataclass
+class BatchOptions:
+    out: Path
+    workers: int = 1
+    engine: str = "local"  # local (process pool) or ray
+    ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
+
+
+def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Folders (recursive), globs, files, and manifest CSVs (a ``path`` column, or the first column)."""
+    from fervid.inference.images import expand_inputs
+
+    suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    files, problems, plain = [], [], []
+    for item in inputs:
+        if item.lower().endswith(".csv") and Path(item).is_file():
+            with open(item, newline="") as fh:
+                rows = list(csv.reader(fh))
+            if not rows:
+                problems.append((item, "manifest is empty"))
+                continue
+            col = rows[0].index("path") if "path" in rows[0] else 0
+            body = rows[1:] if "path" in rows[0] else rows
+            base = Path(item).parent
+            for row in body:
+                if row and row[col].strip():
+                    p = Path(row[col].strip())
+                    plain.append(str(p if p.is_absolute() else base / p))
+        else:
+            plain.append(item)
+    found, more_problems = expand_inputs(plain, suffixes)
+    seen = set()
+    for p in found:
+        key = p.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        if not p.is_file():  # a device (/dev/zero), FIFO or socket: hashing it would never end
+            more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
+            continue
+        files.append(p)
+    return files, problems + more_problems
+
+
+class BatchLocked(RuntimeError):
+    """Another run holds the output folder."""
+
+
+class OutputLock:
+    """One run per output folder: an OS lock on ``<out>/.lock`` (released by the OS if the run dies), holding the
+    owner's pid for the message a second run prints."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / ".lock"
+        self.fh = None
+
+    def __enter__(self) -> OutputLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            owner = fh.read().strip() or "unknown"
+            fh.close()
+            raise BatchLocked(f"{self.path.parent}: another fervid batch run (pid {owner}) is using this output "
+                              "folder; wait for it to finish") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class StateStore:
+    """SQLite table of input files: path, content hash, kind, status (pending/done/failed), error, counts."""
+
+    def __init__(self, path: Path):
+        self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each update is durable at once
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("""CREATE TABLE IF NOT EXISTS files (
+            path TEXT PRIMARY KEY, hash TEXT, kind TEXT, status TEXT, error TEXT, faces INTEGER DEFAULT 0,
+            rows INTEGER DEFAULT 0, key TEXT, seconds REAL, updated REAL)""")
+
+    def plan(self, files: list[Path], files_dir: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
+        """Register files. Returns the tasks, one (path, hash, kind) per distinct content not yet analysed, and
+        for each task's path every pending path with that content: outputs are keyed by content, so identical files are
+        analysed once (two workers never write one folder) and all their paths are finished together. A path
+        whose content another path already finished is marked done at once."""
+        todo, paths_of, first_of = [], {}, {}
+        for p in files:
+            digest = file_hash(p)
+            kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
+            row = self.db.execute("SELECT hash, status FROM files WHERE path = ?", (str(p),)).fetchone()
+            if row and row[0] == digest and row[1] == "done":
+                continue
+            twin = self.db.execute("SELECT faces, rows, seconds FROM files WHERE hash = ? AND status = 'done' "
+                                   "AND kind = ?", (digest, kind)).fetchone()
+            status = "done" if twin and (files_dir / digest[:16] / "rows.parquet").is_file() else "pending"
+            self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
+                            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (str(p), digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
+                             time.time()))
+            if status == "pending":
+                if digest not in first_of:
+                    first_of[digest] = str(p)
+                    todo.append((str(p), digest, kind))
+                paths_of.setdefault(first_of[digest], []).append(str(p))
+        return todo, paths_of
+
+    def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
+        self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ? "
+                        "WHERE path = ?", (status, error, faces, rows, seconds, time.time(), path))
+
+    def rows(self) -> list[dict]:
+        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds FROM files ORDER BY path")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+# --- worker side -------------------------------------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(threads: int, options: BatchOptions) -> None:
+    import cv2
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    cv2.setNumThreads(threads)
+    _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
+    _worker["options"] = options
+
+
+def analyse_one(task: tuple[str, str, str]) -> dict:
+    """Analyse one file into ``<out>/files/<key>/`` (atomically); never raises."""
+    import pandas as pd
+
+    path, digest, kind = task
+    options: BatchOptions = _worker["options"]
+    analyzer = _worker["analyzer"]
+    key = digest[:16]
+    final = Path(options.out) / "files" / key
+    tmp = Path(options.out) / "files" / f".{key}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.perf_counter()
+    try:
+        rows = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
+            _analyse_video(analyzer, path, tmp, options)
+        table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
+        table.to_parquet(tmp / "rows.parquet", index=False)
+        (tmp / "source.txt").write_text(path)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        faces = int(table["track"].nunique()) if kind == "video" else len(table)
+        return {"path": path, "status": "done", "error": None, "faces": faces, "rows": len(table),
+                "seconds": time.perf_counter() - t0}
+    except Exception as exc:  # a bad file is recorded with its reason; the run goes on
+        shutil.rmtree(tmp, ignore_errors=True)
+        message = str(exc) if path in str(exc) else f"{path}: {exc}"
+        return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
+                "seconds": time.perf_counter() - t0}
+
+
+def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
+    import cv2
+
+    from fervid.inference.annotate import annotate
+    from fervid.inference.images import load_image
+
+    img = load_image(path)
+    faces = analyzer.analyze_bgr(img)
+    doc = {"file": path, "ok": True, "width": img.shape[1], "height": img.shape[0],
+           "model": analyzer.model_config.name, "detector": analyzer.detector_name,
+           "faces": [f.to_dict() for f in faces]}
+    (out / "result.json").write_text(json.dumps(doc, indent=2))
+    if options.pipeline.annotate:
+        cv2.imwrite(str(out / "annotated.png"), annotate(img, faces))
+    return [f.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, f in enumerate(faces)]
+
+
+def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
+    from fervid.inference.video import VideoAnalyzer
+
+    result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out)
+    rows = result.frame_table().drop(columns="detected")  # streamed to out/ while analysing; read back
+    if result.error and rows.empty:
+        raise ValueError(result.error)
+    return [{"file": path, "kind": "video", **row} for row in rows.to_dict("records")]
+
+
+def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
+    """A Ray task: the models are loaded once per Ray worker process and reused by later tasks."""
+    if "analyzer" not in _worker:
+        _init_worker(threads, options)
+    return analyse_one(task)
+
+
+def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
+    """Ray tasks, one CPU each, retried up to twice if a worker process dies; a task that still fails is recorded
+    as that file's failure and the job goes on. Outputs go to ``options.out``, which must be a path every node
+    sees (a shared filesystem) when the cluster has several machines."""
+    import ray
+
+    ray.init(address=options.ray_address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")
+    options = dataclasses.replace(options, out=Path(options.out).resolve())
+    remote = ray.remote(num_cpus=1, max_retries=2)(_ray_analyse)
+    pending = {remote.remote(task, options, threads): task for task in todo}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except Exception as exc:  # the worker died even after retries
+                    res = {"path": task[0], "status": "failed", "error": f"{task[0]}: Ray task failed: {exc}",
+                           "faces": 0, "rows": 0, "seconds": 0.0}
+                record(res)
+    finally:
+        ray.shutdown()
+
+
+# --- driver ---------------------------------------------------------------------------------------------------
+
+def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -> dict:
+    """Analyse every input not already done; rebuild the dataset table and the summary. Returns the summary.
+    Raises :class:`BatchLocked` when another run is using ``options.out``."""
+    out = Path(options.out)
+    (out / "files").mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        return _run_locked(inputs, options, out, progress)
+
+
+def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+
+    for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    files, problems = collect_inputs(inputs)
+    store = StateStore(out / "state.sqlite")
+    for item, why in problems:
+        store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
+                         (item, f"{item}: {why}", time.time()))
+    todo, paths_of = store.plan(files, out / "files")
+    workers = max(1, options.workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    started = time.perf_counter()
+    faces = 0
+    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch")
+
+    def record(res: dict) -> None:
+        nonlocal faces
+        for path in paths_of[res["path"]]:  # every path with this content shares the result
+            error = res["error"] if path == res["path"] or not res["error"] else \
+                res["error"].replace(res["path"], path)
+            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"])
+            faces += res["faces"]
+        bar.update(1)
+        bar.set_postfix(faces=faces, files_per_s=f"{bar.n / (time.perf_counter() - started):.2f}")
+
+    if todo and options.engine == "ray":
+        _run_ray(todo, options, threads=1, record=record)
+    elif todo:
+        ctx = mp.get_context("spawn")  # fresh interpreters: no forked ONNX Runtime / OpenMP state
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(threads, options)) as pool:
+            for res in pool.imap_unordered(analyse_one, todo):
+                record(res)
+    bar.close()
+    summary = write_outputs(out, store)
+    summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
+                           "workers": workers}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _current_schema(part):
+    """A part written before the one face row (``label``, no confidence/uncertain/detection_score): migrated."""
+    if "label" in part.columns and "emotion" not in part.columns:
+        probs = part[list(EMOTIONS)].to_numpy()
+        part = part.rename(columns={"label": "emotion"}).assign(
+            confidence=probs.max(axis=1).round(4), uncertain=probs.max(axis=1) < 0.5, detection_score=np.nan)
+    return part.reindex(columns=DATASET_COLUMNS)
+
+
+def write_outputs(out: Path, store: StateStore) -> dict:
+    """Rebuild ``dataset.parquet`` from the done files' parts and write ``summary.json`` / ``summary.md``."""
+    import pandas as pd
+
+    rows = store.rows()
+    parts = []
+    for r in rows:
+        if r["status"] == "done":
+            part = out / "files" / r["key"] / "rows.parquet"
+            parts.append(_current_schema(pd.read_parquet(part)).assign(file=r["path"]))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DATASET_COLUMNS)
+    tmp = out / ".dataset.parquet.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "dataset.parquet")
+    done = [r for r in rows if r["status"] == "done"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    labels = table["emotion"].value_counts(normalize=True) if len(table) else {}
+    summary = {
+        "files": len(rows), "done": len(done), "failed": len(failed),
+        "pending": len([r for r in rows if r["status"] == "pending"]),
+        "faces": int(sum(r["faces"] or 0 for r in done)), "rows": int(len(table)),
+        "emotion_share": {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS},
+        "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
+        "outputs": {r["path"]: f"files/{r['key']}" for r in done},
+    }
+    lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
+             f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']}, "
+             f"table rows: {summary['rows']}", "", "| emotion | share of rows |", "|---|---|",
+             *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "", "## Failures", ""]
+    lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return summary

@@ -1,0 +1,691 @@
+"""The ``fervid`` command line.
+
+Exit codes: 0 when every input was analysed, 1 when some input failed (the others are still analysed and
+written), 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fervid.inference.detect import DETECTORS
+from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, ModelError, available_models
+from fervid.inference.options import PipelineOptions
+from fervid.inference.records import ROW_COLUMNS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="fervid: facial emotion recognition in images and videos, offline.")
+
+CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
+
+
+_DEFAULTS = PipelineOptions()
+# The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
+MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
+                                                  "or a model folder.")
+DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {' or '.join(DETECTORS)} (yuface needs "
+                                                        "`pip install \"fervid[yuface]\"`).")
+THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
+                                           "(centerface 0.4, yuface 0.8).")
+PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
+                                                          "fp32.")
+DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
+                                                                "(tracking in between).")
+WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at.")
+METHOD_OPTION = typer.Option(_DEFAULTS.method, help="Videos: temporal classifier: lstm (the paper's), mean (moving "
+                                                    "average) or frame (per-frame argmax).")
+SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _pipeline(**choices) -> PipelineOptions:
+    """The command line's choices as one options object; a bad value ends the command (exit 2)."""
+    try:
+        return PipelineOptions(**{k: v for k, v in choices.items() if v is not None or k == "score_threshold"})
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+def _analyzer(options: PipelineOptions, **kwargs):
+    """The Analyzer every command uses; a bad model or detector ends the command with a one-line error."""
+    from fervid.inference.detect import DetectorUnavailable
+
+    try:
+        return options.analyzer(**kwargs)
+    except (ModelError, DetectorUnavailable) as exc:
+        _fail(str(exc))
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]), 2)
+
+
+@app.command()
+def image(
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per face to this CSV file."),
+    annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
+                                                help="Write annotated copies (boxes, labels, bars) here."),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Find every face in images and name its emotion.
+
+    JSON: {"model": ..., "detector": ..., "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height},
+    "landmarks", "detection_score", "emotion", "confidence", "probabilities": {7 emotions}}], "error"?}],
+    "failed": N}. CSV: one row per face (a row with an empty face column for an image with no face or an error).
+    """
+    from tqdm import tqdm
+
+    from fervid.inference.images import expand_inputs, load_image
+    from fervid.inference.records import ImageResult
+
+    files, problems = expand_inputs(paths)
+    results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
+    analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
+                                   precision=precision))
+    if annotate_dir:
+        annotate_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
+    for path in bar:
+        bar.set_postfix_str(path.name[-30:])
+        result = ImageResult(source=str(path))
+        try:
+            img = load_image(path)
+            result.height, result.width = img.shape[:2]
+            result.faces = analyzer.analyze_bgr(img)
+            if annotate_dir:
+                _write_annotated(img, result.faces, annotate_dir, path)
+        except Exception as exc:  # one bad file must not stop the batch: record it and go on
+            result.error = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+        results.append(result)
+
+    failed = [r for r in results if not r.ok]
+    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name,
+           "files": [r.to_dict() for r in results], "failed": len(failed)}
+    if json_out == "-":
+        typer.echo(json.dumps(doc, indent=2))
+    elif json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(doc, indent=2))
+    if csv_out:
+        _write_csv(results, csv_out)
+    if not quiet:
+        out = sys.stderr if json_out == "-" else sys.stdout
+        for r in results:
+            if r.ok:
+                summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
+                print(f"{r.source}: {len(r.faces)} face(s): {summary}", file=out)
+        n_faces = sum(len(r.faces) for r in results)
+        print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
+    for r in failed:
+        typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _write_annotated(img, faces, out_dir: Path, source: Path) -> Path:
+    import cv2
+
+    from fervid.inference.annotate import annotate
+
+    target = out_dir / f"{source.stem}_fervid.png"
+    cv2.imwrite(str(target), annotate(img, faces))
+    return target
+
+
+def _write_csv(results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            if not r.faces:
+                writer.writerow({"file": r.source, "error": r.error or ""})
+            for i, face in enumerate(r.faces):
+                writer.writerow({**face.row(file=r.source, face=i), "error": ""})
+
+
+@app.command()
+def video(
+    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns."),
+    out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Track every face in videos and classify its emotion over time.
+
+    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers), <name>_frames.csv/.parquet (time, frame,
+    track, then the face row: box, detection_score, 7 probabilities, emotion, confidence, uncertain),
+    <name>_tracks.json (per track: span, dominant emotion, share of time per emotion, changes, episodes),
+    <name>_track<N>_timeline.png and key frames (the most expressive frame of each emotion episode lasting 0.5 s
+    or more).
+    """
+    from tqdm import tqdm
+
+    from fervid.inference.images import expand_inputs
+    from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
+
+    options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
+                        detector=detector, score_threshold=score_threshold, precision=precision)
+    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
+    failures = [f"{item}: {why}" for item, why in problems]
+    try:
+        runner = VideoAnalyzer(_analyzer(options), options.video())
+    except ModelError as exc:
+        _fail(str(exc))
+    analysed = 0
+    for path in files:
+        bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
+
+        def progress(done, total, bar=bar):
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            result = runner.run(path, out, progress=progress)
+        except VideoError as exc:
+            bar.close()
+            failures.append(str(exc))
+            continue
+        bar.close()
+        analysed += 1
+        fps = result.frames_analysed / max(result.seconds, 1e-9)
+        typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+                   f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)")
+        for t in result.track_summaries():
+            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
+                       f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
+        if result.error:
+            failures.append(result.error)
+    if analysed:
+        typer.echo(f"outputs in {out}/: *_annotated.mp4, *_frames.csv/.parquet, *_tracks.json, "
+                   "*_timeline.png, key frames *_track<N>_<time>_<emotion>.png")
+    for message in failures:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def live(
+    source: str = typer.Option("0", help="Camera index (0), a video file, or a stream URL (rtsp://, http://)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Folder for the outputs (same as `fervid video`)."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
+) -> None:
+    """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
+
+    It runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
+    """
+    import time as _time
+
+    from fervid.inference.video import LiveSource, VideoAnalyzer, VideoError
+
+    options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
+                        score_threshold=score_threshold, precision=precision)
+    if method != "frame":
+        typer.echo(f"labels are causal: each describes the last {window:g} s, so it trails a change of expression "
+                   f"by about {window / 2:g} s" + (" (more for the LSTM, whose outputs are also averaged)"
+                                                  if method == "lstm" else ""), err=True)
+    try:
+        src = LiveSource(source, max_seconds=seconds)
+    except VideoError as exc:
+        _fail(str(exc))
+    try:
+        # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
+        runner = VideoAnalyzer(_analyzer(options), options.video(batch_frames=1, centred=False))
+    except ModelError as exc:
+        _fail(str(exc))
+    started = _time.perf_counter()
+    last_report = [started]
+
+    def progress(done, total):
+        now = _time.perf_counter()
+        if now - last_report[0] >= 1.0:
+            fps = src.delivered / (now - started)
+            typer.echo(f"\r{fps:5.1f} fps analysed, {src.dropped} frames dropped", nl=False, err=True)
+            last_report[0] = now
+
+    try:
+        result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps)
+    finally:
+        src.close()
+    elapsed = _time.perf_counter() - started
+    typer.echo("", err=True)
+    typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
+               f"({result.frames_analysed / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped to keep up, "
+               f"{len(result.track_ids)} track(s); outputs in {out}/")
+    if result.error:
+        _fail(result.error)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("fervid-demo"), help="Folder for the outputs."),
+    video: bool = typer.Option(True, help="Also analyse the carphone sample video."),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+) -> None:
+    """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
+    the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
+    import cv2
+
+    from fervid.inference.annotate import annotate
+    from fervid.samples import astronaut
+
+    out.mkdir(parents=True, exist_ok=True)
+    rgb = astronaut()
+    sample = out / "astronaut.png"
+    cv2.imwrite(str(sample), rgb[:, :, ::-1])
+    analyzer = _analyzer(_pipeline(model=model, detector=detector))
+    faces = analyzer.analyze_image(rgb)
+    cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
+    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name, "files": [
+        {"file": str(sample), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0],
+         "faces": [f.to_dict() for f in faces]}], "failed": 0}
+    (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
+    typer.echo("astronaut photo:")
+    for f in faces:
+        probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
+        typer.echo(f"  face at {tuple(round(v) for v in f.box)}: {f.emotion} ({probs})")
+    typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+    if not video:
+        return
+    from fervid.inference.video import VideoError, sample_video
+
+    try:
+        clip = sample_video()
+    except VideoError as exc:
+        _fail(str(exc))
+    result = analyzer.analyze_video(clip, out / "carphone")
+    typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
+               f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
+    for t in result.track_summaries():
+        typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']}")
+    stem = out / "carphone" / clip.stem
+    typer.echo(f"  annotated video: {stem}_annotated.mp4\n  timeline: {stem}_track1_timeline.png\n"
+               f"  per-frame table: {stem}_frames.csv (.parquet)\n  tracks: {stem}_tracks.json\n"
+               f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
+
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
+    out: Path = typer.Option(Path("runs/fer2013_vgg"), help="Run folder: checkpoints, metrics, logs."),
+    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz); overrides the config."),
+    epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
+    seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
+    resume: bool = typer.Option(False, help="Continue from OUT/last.pt."),
+    labels: Optional[str] = typer.Option(
+        None, help="Targets: fer2013 (FER2013's labels), ferplus (FER+ majority vote) or ferplus-soft (FER+ vote "
+                   "distribution blended with FER2013's label, see ferplus_weight); overrides the config."),
+    ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
+) -> None:
+    """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
+    (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
+     (needs the train extra: pip install "fervid\\[train]")."""
+    try:
+        from fervid.training.train import TrainConfig, train as run_training
+    except ImportError as exc:
+        _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
+    overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
+    try:
+        if config is not None:
+            if not config.is_file():
+                _fail(f"{config}: no such config file", 2)
+            cfg = TrainConfig.from_toml(config, **overrides)
+        else:
+            cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+    except (ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        _fail(f"{config or 'options'}: {exc}", 2)
+    from fervid.evaluation.datasets import DatasetError
+
+    try:
+        run_dir = run_training(cfg, out, resume=resume)
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
+        return
+    summary = json.loads((run_dir / "summary.json").read_text())
+    typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
+
+
+@app.command("train-temporal")
+def train_temporal_cmd(
+    out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
+                                                  "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
+    fer2013: str = typer.Option("../shared/data/fer2013/fer2013.csv.gz", help="FER2013 CSV (stills to simulate)."),
+    ckplus: str = typer.Option("../shared/data/ckplus48/CK+48", help="CK+48 folder ('' to leave it out)."),
+    cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
+    ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
+                                                     "majority, as for a CNN trained on FER+ (default: FER2013's)."),
+    train_clips: int = typer.Option(4000, help="Simulated training clips."),
+    test_clips: int = typer.Option(800, help="Simulated held-out clips (from PublicTest)."),
+    frames: int = typer.Option(16, help="Frames per simulated clip (and most frames the LSTM reads)."),
+    epochs: int = typer.Option(30),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train the temporal LSTM on CNN features of simulated clips + CK+ sequences (needs the train extra)."""
+    from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
+
+    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, ferplus=ferplus or "",
+                              train_clips=train_clips, test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
+    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    report = train_temporal(cfg, out)
+    typer.echo(json.dumps(report["heldout_simulated_clips"], indent=2))
+    typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
+
+
+@app.command()
+def export(
+    run_dirs: list[Path] = typer.Argument(..., help="Run folder written by `fervid train`; several: an ensemble "
+                                                    "(their networks' probabilities averaged in one ONNX graph)."),
+    out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
+    name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
+    checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR: best.pt (best epoch on the "
+                                                   "run's validation set) or last.pt (the schedule's last epoch)."),
+    features_of: Optional[str] = typer.Option(None, help="Ensemble: the CNN name whose temporal LSTM reads its "
+                                                         "features (the first run's; default: that folder's name)."),
+    flip_tta: bool = typer.Option(False, help="Average each face with its mirror image (2x the CNN's cost)."),
+    int8: bool = typer.Option(True, help="Also write model_int8.onnx (static int8 quantization, ~1.9x faces/s "
+                                         "on CPU), used by default at inference."),
+    calibration_data: Optional[str] = typer.Option(
+        None, help="FER2013 CSV whose Training faces calibrate the int8 model (default: the run's training data)."),
+) -> None:
+    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
+    from fervid.evaluation.datasets import DatasetError, load_fer2013
+    from fervid.training.export import export_ensemble, export_onnx, quantize_int8
+
+    run_dir = run_dirs[0]  # an ensemble's int8 model is calibrated on its first run's training faces
+    try:
+        if len(run_dirs) > 1:
+            if flip_tta:
+                _fail("--flip-tta applies to one network, not an ensemble", 2)
+            folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
+        else:
+            folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
+    if int8:
+        run_config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        source = calibration_data or run_config.get("data")
+        if not source:
+            _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
+        try:
+            faces = load_fer2013(source, run_config.get("train_usage", "Training")).images
+        except DatasetError as exc:
+            _fail(f"int8 calibration: {exc}")
+        typer.echo(f"wrote {quantize_int8(folder, faces)} (calibrated on {source})")
+
+
+@app.command()
+def evaluate(
+    data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, or a "
+                                       "folder-per-class root."),
+    dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder; auto: a CSV "
+                                             "is fer2013, a folder is a folder-per-class root."),
+    model: str = MODEL_OPTION,
+    usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
+    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
+    jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
+    write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
+    command: str = typer.Option("", help="With --write-card: the training command to record."),
+    precision: str = PRECISION_OPTION,
+    detector: str = DETECTOR_OPTION,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
+    from fervid.evaluation.datasets import DatasetError, load_dataset
+    from fervid.evaluation.evaluate import evaluate as run_eval, plot_confusion, write_model_card
+
+    if dataset == "auto":
+        dataset = "folder" if Path(data).is_dir() else "fer2013"
+    analyzer = _analyzer(_pipeline(model=model, detector=detector, precision=precision))
+    try:
+        ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
+                          crop_faces=analyzer.crop_faces)
+    except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    cnn = analyzer.cnn
+    ev = run_eval(cnn, ds)
+    typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
+               f"macro-F1 {ev.macro_f1:.4f}")
+    typer.echo(ev.per_class_table())
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+        plot_confusion(ev, out / "confusion.png")
+        (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
+                                       f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n")
+        typer.echo(f"wrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion.png'}")
+    if write_card:
+        from fervid.inference.models import EmotionCNN
+
+        fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
+        write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
+                         data=f"{data}: trained on Usage=Training, evaluated on Usage={usage}")
+        typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+
+
+@app.command()
+def calibrate(
+    data: Path = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) holding the held-out rows."),
+    model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
+    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on."),
+    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
+                                                      "of those faces instead of FER2013's (for FER+-trained models)."),
+) -> None:
+    """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
+    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_ferplus
+    from fervid.evaluation.evaluate import calibrate as run_calibration
+    from fervid.inference.models import EmotionCNN
+
+    try:
+        cnn = EmotionCNN(model)
+        ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)
+    except (DatasetError, ModelError) as exc:
+        _fail(str(exc))
+    cnn.config.temperature = 1.0
+    report = run_calibration(cnn, ds)
+    # Temperature scaling minimises log-loss; it is kept only if it also lowers the calibration error on faces it
+    # was not fitted on (a model trained with label smoothing can already be well calibrated).
+    report["applied"] = report["ece_after_cross_fitted"] < report["ece_before"]
+    cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
+    (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()))
+    (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2))
+    typer.echo(json.dumps(report, indent=2))
+    typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}"
+               + ("" if report["applied"] else " (the fitted temperature did not lower the held-out ECE)"))
+
+
+@app.command()
+def experiment(
+    dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
+    ckplus: Path = typer.Option(Path("../shared/data/ckplus48/CK+48"), help="CK+48 folder."),
+    jaffe: Path = typer.Option(Path("../shared/data/jaffe/jaffedbase"), help="JAFFE folder."),
+    model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN), cnn-finetune."),
+    protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
+    cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
+                                                    "the published design's model, trained on FER2013's labels."),
+    cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("runs/experiments"), help="Folder for JSON, confusion and curve PNGs."),
+) -> None:
+    """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.evaluation.datasets import DatasetError, load_dataset
+    from fervid.evaluation.datasets import to_sequences
+    from fervid.research.experiments import MODELS, PROTOCOLS, run_experiment, save_result
+
+    if model not in MODELS or protocol not in PROTOCOLS:
+        _fail(f"--model must be one of {MODELS}, --protocol one of {PROTOCOLS}", 2)
+    if dataset not in ("jaffe", "ckplus", "jaffe+ckplus"):
+        _fail("--dataset must be jaffe, ckplus or jaffe+ckplus", 2)
+    analyzer = Analyzer(cnn_model)
+    try:
+        ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
+                          crop_faces=analyzer.crop_faces)
+    except DatasetError as exc:
+        _fail(str(exc))
+    test_size = 0.2
+    result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed, epochs=epochs,
+                            test_size=test_size)
+    path = save_result(result, out)
+    ev = result.evaluation
+    typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
+               f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), macro-F1 {ev.macro_f1:.4f}")
+    typer.echo(ev.per_class_table())
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (a 'path' column)."),
+    out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet, summary.*"),
+    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine."),
+    engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
+    address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
+                                                     "Ray on this machine."),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
+    method: str = METHOD_OPTION,
+    annotate: bool = typer.Option(True, help="Write annotated images and videos."),
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
+    from fervid.apps.batch import BatchLocked, BatchOptions, run_batch
+
+    pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
+                         annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
+                         precision=precision)
+    if engine not in ("local", "ray"):
+        _fail("--engine must be local or ray", 2)
+    _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
+    options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
+    try:
+        summary = run_batch(inputs, options, progress=not quiet)
+    except BatchLocked as exc:
+        _fail(str(exc))
+    typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
+               f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
+               f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
+    for failure in summary["failures"]:
+        typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
+    port: int = typer.Option(8000),
+    data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
+    max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
+    max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
+    workers: int = typer.Option(1, help="Video analysis workers."),
+    job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+    detect_every: float = DETECT_EVERY_OPTION,
+    window: float = WINDOW_OPTION,
+    method: str = METHOD_OPTION,
+    model: str = MODEL_OPTION,
+    detector: str = DETECTOR_OPTION,
+    score_threshold: Optional[float] = THRESHOLD_OPTION,
+    precision: str = PRECISION_OPTION,
+    max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
+    max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. the name a "
+                                                  "reverse proxy forwards; 127.0.0.1, localhost and --host always."),
+    allow_origin: list[str] = typer.Option([], help="An origin (https://app.example) whose pages may POST or "
+                                                    "DELETE (repeatable); same-origin pages always may."),
+) -> None:
+    """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from fervid.apps.server import ServerSettings, create_app
+
+    pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
+                         score_threshold=score_threshold, precision=precision)
+    settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
+                              workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
+                              max_images_per_request=max_images_per_request,
+                              max_image_pixels=int(max_image_megapixels * 1e6), host=host,
+                              allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+    _analyzer(pipeline)  # fail now, with one line, rather than at the first request
+    typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+_METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
+
+
+def _plain_metavars(typer_app: typer.Typer) -> None:
+    """Options' help shows click's ordinary metavars (TEXT, PATH, INTEGER) where Typer 0.29 prints ``<str>``, and
+    boolean flags show none (they take no value)."""
+    import inspect
+    import typing
+
+    for command in typer_app.registered_commands:
+        hints = typing.get_type_hints(command.callback)
+        for name, param in inspect.signature(command.callback).parameters.items():
+            info = param.default
+            if not isinstance(info, typer.models.OptionInfo) or info.metavar:
+                continue
+            hint = hints.get(name)
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if typing.get_origin(hint) in (typing.Union, list) and len(args) == 1:  # Optional[X], list[X]
+                hint = args[0]
+            if hint is bool:
+                info.metavar = ""
+            elif hint in _METAVARS:
+                info.metavar = _METAVARS[hint]
+
+
+_plain_metavars(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
+        where = exc.filename or ""
+        typer.secho(f"error: {where}{': ' if where else ''}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

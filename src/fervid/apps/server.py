@@ -1,0 +1,547 @@
+"""``fervid serve``: one FastAPI server for the REST API (``/v1``) and the web page (``/``).
+
+Images are analysed in the request. Videos become jobs: the upload is checked by decoding it, stored under
+``<data-dir>/jobs/<id>/``, and analysed by a background worker pool; a job's state lives in its folder
+(``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy:
+finished and failed jobs older than ``job_ttl_hours`` (default 24) are deleted at start-up and every 10 minutes.
+
+Limits (README, "Reliability"): a request body is counted as it streams in and refused with 413 past
+``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most
+``max_images_per_request`` images per request and ``max_concurrent_images`` analysed at once; every image goes
+through the same decoded-size limit as the CLI (``fervid.inference.images.MAX_PIXELS``). Only the Host names the server
+serves are answered (DNS rebinding), and state-changing requests from another origin are refused (CSRF).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import queue
+import re
+import shutil
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fervid.inference.images import ImageLoadError, decode_image_bytes
+from fervid.inference.options import PipelineOptions
+
+STATIC_DIR = Path(__file__).parent / "web"
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+
+
+@dataclass
+class ServerSettings:
+    data_dir: Path = Path("fervid-data")
+    max_upload_mb: float = 200.0
+    max_queued_jobs: int = 8
+    workers: int = 1
+    job_ttl_hours: float = 24.0
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
+    max_images_per_request: int = 32
+    max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
+    max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
+    host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
+    allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
+
+    def make_analyzer(self, **options):
+        return self.pipeline.analyzer(**options)
+
+
+async def _send_error(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "status": status}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class BodyLimit:
+    """Counts a request's body as it streams in and answers 413 as soon as it passes ``limit`` bytes (all files
+    of a multipart form together), before the form parser has written anything beyond the limit to disk."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _header(scope, b"content-length")
+        too_big = f"request body larger than {self.limit / 1024 / 1024:g} MB"
+        if declared and declared.isdigit() and int(declared) > self.limit:
+            return await _send_error(send, 413, too_big)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # FastAPI passes an HTTPException raised while it reads the body straight to the handler
+                    raise HTTPException(413, detail=too_big)
+            return message
+
+        return await self.app(scope, limited_receive, send)
+
+
+class HostCheck:
+    """Answers only requests whose Host header names this server (a DNS-rebinding page's requests carry the
+    attacker's host name)."""
+
+    def __init__(self, app, allowed_hosts):
+        self.app, self.allowed = app, {h.lower().strip("[]") for h in allowed_hosts if h}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = (_header(scope, b"host") or "").lower()
+            name = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 \
+                else host
+            if name not in self.allowed and "*" not in self.allowed:
+                if scope["type"] == "websocket":
+                    return await send({"type": "websocket.close", "code": 1008})
+                return await _send_error(send, 400, f"host {host!r} is not served here (see --allow-host)")
+        return await self.app(scope, receive, send)
+
+
+class OriginCheck:
+    """Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by a page of another origin, so a web
+    page the user visits cannot queue jobs or delete them; same-origin pages and clients that send no Origin
+    (curl, scripts) are unaffected. ``allowed_origins`` adds origins, e.g. a front end served elsewhere."""
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, app, allowed_origins):
+        self.app, self.allowed = app, {o.rstrip("/").lower() for o in allowed_origins}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in self.UNSAFE:
+            origin = (_header(scope, b"origin") or "").rstrip("/").lower()
+            fetch_site = (_header(scope, b"sec-fetch-site") or "").lower()
+            host = (_header(scope, b"host") or "").lower()
+            same = origin in ("", "null") and fetch_site in ("", "same-origin", "none") \
+                or origin.split("://", 1)[-1] == host
+            if not same and origin not in self.allowed and "*" not in self.allowed:
+                return await _send_error(send, 403, f"cross-origin request from {origin or 'another site'} refused "
+                                                    "(see --allow-origin)")
+        return await self.app(scope, receive, send)
+
+
+class JobStore:
+    """Jobs as folders: ``job.json`` (status, progress, error) next to the input and the outputs."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def folder(self, job_id: str) -> Path:
+        if not JOB_ID.match(job_id):  # ids are uuid4 hex: nothing else can name a folder
+            raise HTTPException(404, detail=f"no job {job_id!r}")
+        return self.root / job_id
+
+    def read(self, job_id: str) -> dict:
+        path = self.folder(job_id) / "job.json"
+        if not path.is_file():
+            raise HTTPException(404, detail=f"no job {job_id!r}")
+        return json.loads(path.read_text())
+
+    def read_quiet(self, job_id: str) -> dict:
+        try:
+            return self.read(job_id)
+        except (HTTPException, json.JSONDecodeError, OSError):
+            return {}
+
+    def write(self, job_id: str, **fields) -> dict:
+        with self._lock:
+            path = self.folder(job_id) / "job.json"
+            state = json.loads(path.read_text()) if path.is_file() else {}
+            state.update(fields, updated=time.time())
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, path)  # atomic: a crash never leaves half a job.json
+            return state
+
+    def all(self) -> list[dict]:
+        out = []
+        for folder in self.root.iterdir():
+            if JOB_ID.match(folder.name) and (folder / "job.json").is_file():
+                try:
+                    out.append(json.loads((folder / "job.json").read_text()))
+                except json.JSONDecodeError:
+                    continue
+        return out
+
+    def delete(self, job_id: str) -> None:
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+
+class VideoWorkers:
+    """A bounded queue and worker threads; each job runs in its own process at a lower CPU priority, so the
+    analysis never holds the server's GIL and /healthz and image requests stay responsive during a video job."""
+
+    def __init__(self, store: JobStore, settings: ServerSettings):
+        self.store = store
+        self.settings = settings
+        # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.cancelled: set[str] = set()
+        self.stopping = threading.Event()
+        self._submit_lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(settings.workers)]
+        for t in self.threads:
+            t.start()
+
+    def submit(self, job_id: str, recovered: bool = False) -> bool:
+        """Queue a job; False (the caller answers 429) when ``max_queued_jobs`` are already waiting, except for
+        a job recovered at start-up, which always queues."""
+        with self._submit_lock:
+            if not recovered and self.queue.qsize() >= self.settings.max_queued_jobs:
+                return False
+            self.queue.put(job_id)
+            return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the workers; a job in progress is stopped and stays queued for the next start."""
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout)
+
+    def _work(self) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        while not self.stopping.is_set():
+            try:
+                job_id = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if job_id in self.cancelled:
+                continue
+            previous = self.store.read_quiet(job_id).get("pid")
+            if previous and not _wait_exit(previous, timeout=10.0):  # an orphan of a killed server: never two runs
+                self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
+                continue
+            self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+            proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
+                               daemon=True)
+            proc.start()
+            self.store.write(job_id, pid=proc.pid)
+            while proc.is_alive():
+                proc.join(0.2)
+                if job_id in self.cancelled or self.stopping.is_set():
+                    proc.terminate()
+                    proc.join(5)
+            if (self.store.root / job_id).is_dir():
+                if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
+                    self.store.write(job_id, status="failed", pid=None,
+                                     error=f"analysis process exited with {proc.exitcode}")
+                else:
+                    self.store.write(job_id, pid=None)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # Windows: os.kill would terminate it; the child's own watchdog ends it there
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait for a process to end; True when it has (or never existed)."""
+    deadline = time.time() + timeout
+    while _alive(pid):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In the analysis child: end at once when the server that started it is gone (killed with -9, say), so that
+    a restarted server, which queues the job again, is never racing an orphan over the same output files."""
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _public_message(text: str | None, folder: Path, filename: str | None) -> str | None:
+    """An error for a client: the job's stored input (``<folder>/input.mp4``, or ``input.mp4`` relative to it)
+    becomes the uploaded file's name, and no other path of the job folder is left."""
+    if text is None:
+        return None
+    name = filename or "the upload"
+    for root in sorted({str(folder), str(folder.resolve())}, key=len, reverse=True):
+        text = text.replace(root + os.sep, "").replace(root, "")
+    return re.sub(r"(?<![\w.-])input\.[A-Za-z0-9]+\b", lambda _: name, text)
+
+
+def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
+    """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
+    from fervid.inference.video import VideoAnalyzer
+
+    import cv2
+
+    _die_with_parent(parent_pid)
+    try:
+        os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
+    except OSError:
+        pass
+    cv2.setNumThreads(1)
+    store = JobStore(Path(root))
+    job = store.read(job_id)
+    folder = store.folder(job_id)
+    last = [0.0]
+
+    def progress(done, total):
+        now = time.time()
+        if total and now - last[0] > 0.5:
+            last[0] = now
+            store.write(job_id, progress=round(min(done / total, 1.0), 3))
+
+    filename = job.get("filename")
+    shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
+    if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
+        settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(
+            model=str(Path(settings.pipeline.model).resolve())))
+    try:
+        os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names "input.mp4")
+        result = VideoAnalyzer(settings.make_analyzer(threads=1), settings.pipeline.video()).run(Path(job["input"]), Path("out"),
+                                                                               progress=progress)
+        # a video that broke mid-way keeps its results up to the break: "done", flagged partial, with the reason
+        usable = result.ok or result.frames_analysed > 0
+        store.write(job_id, status="done" if usable else "failed", partial=not result.ok and usable,
+                    progress=1.0, error=_public_message(result.error, folder, filename), finished=time.time(),
+                    stem=Path(job["input"]).stem)
+    except Exception as exc:  # a bad video fails its job, never the server
+        store.write(job_id, status="failed", error=_public_message(str(exc), folder, filename))
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    store = JobStore(Path(settings.data_dir) / "jobs")
+    state: dict = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        start()
+        yield
+        state["stop"].set()
+        state["workers"].shutdown()
+
+    app = FastAPI(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
+                  lifespan=lifespan)
+    # outermost last: the Host check runs first, then the origin check, then the body limit
+    app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
+    app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
+    app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
+    image_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_images))
+
+    def analyzer():
+        if "analyzer" not in state:
+            state["analyzer"] = settings.make_analyzer()
+        return state["analyzer"]
+
+    def cleanup() -> int:
+        cutoff = time.time() - settings.job_ttl_hours * 3600
+        removed = 0
+        for job in store.all():
+            if job.get("status") in ("done", "failed") and job.get("updated", 0) < cutoff:
+                store.delete(job["id"])
+                removed += 1
+        return removed
+
+    def start() -> None:
+        state["workers"] = VideoWorkers(store, settings)
+        cleanup()
+        for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
+            if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
+                store.write(job["id"], status="queued", progress=0.0)
+                state["workers"].submit(job["id"], recovered=True)
+
+        state["stop"] = threading.Event()
+
+        def janitor():
+            while not state["stop"].wait(600):
+                cleanup()
+
+        threading.Thread(target=janitor, daemon=True).start()
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return JSONResponse({"error": detail, "status": exc.status_code}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        """Answered on the event loop itself, never behind the analysis threads (it must stay fast under load);
+        the counts come from the job store, so they are true after a restart too."""
+        jobs = store.all()
+        counts = {status: sum(j.get("status") == status for j in jobs) for status in ("queued", "running")}
+        return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"]}
+
+    @app.post("/v1/images")
+    def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
+        """Analyse one or more photos; the same JSON schema as `fervid image --json`."""
+        if len(files) > settings.max_images_per_request:
+            raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
+                                            f"{settings.max_images_per_request}")
+        results, failed = [], 0
+        for upload in files:
+            data = upload.file.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
+            name = upload.filename or "upload"
+            # bounded: N images decoded and in the CNN at once, whatever the number of requests
+            with image_slots:
+                try:
+                    bgr = decode_image_bytes(data, name, settings.max_image_pixels)
+                except ImageLoadError as exc:  # not decodable as an image, or too large decoded
+                    if len(files) == 1:
+                        raise HTTPException(415, detail=str(exc)) from None
+                    results.append({"file": name, "ok": False, "width": 0, "height": 0, "faces": [],
+                                    "error": str(exc)})
+                    failed += 1
+                    continue
+                faces = analyzer().analyze_bgr(bgr)
+                height, width = bgr.shape[:2]
+                del bgr  # released before the next image is decoded
+            results.append({"file": name, "ok": True, "width": width, "height": height,
+                            "faces": [f.to_dict() for f in faces]})
+        return {"model": analyzer().model_config.name, "detector": analyzer().detector_name, "files": results,
+                "failed": failed}
+
+    @app.post("/v1/videos", status_code=202)
+    def post_video(request: Request, file: UploadFile = File(...)) -> dict:
+        """Queue a video for analysis; returns the job id at once."""
+        from fervid.inference.video import VideoError, open_video
+
+        data = file.file.read()  # held to max_upload_mb as it streamed (BodyLimit)
+        job_id = uuid.uuid4().hex
+        folder = store.root / job_id
+        folder.mkdir(parents=True)
+        suffix = Path(file.filename or "").suffix.lower()
+        input_name = "input" + (suffix if suffix in VIDEO_EXTS else ".mp4")
+        (folder / input_name).write_bytes(data)
+        try:
+            open_video(folder / input_name).release()
+        except VideoError as exc:
+            store.delete(job_id)
+            reason = _public_message(str(exc), folder, file.filename)
+            raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
+        store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
+                    filename=file.filename, error=None)
+        if not state["workers"].submit(job_id):
+            store.delete(job_id)
+            raise HTTPException(429, detail="too many video jobs queued; try again later")
+        return {"job_id": job_id, "status": "queued", "status_url": f"/v1/jobs/{job_id}",
+                "result_url": f"/v1/jobs/{job_id}/result"}
+
+    @app.get("/v1/jobs/{job_id}")
+    def get_job(job_id: str) -> dict:
+        job = store.read(job_id)
+        return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
+            "partial": bool(job.get("partial"))}
+
+    @app.get("/v1/jobs/{job_id}/result")
+    def get_result(job_id: str) -> dict:
+        job = store.read(job_id)
+        if job["status"] != "done":
+            raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
+        out = store.folder(job_id) / "out"
+        stem = job["stem"]
+        summary = json.loads((out / f"{stem}_tracks.json").read_text())
+        base = f"/v1/jobs/{job_id}/files/"
+        for track in summary["tracks"]:
+            track["timeline_url"] = base + f"{stem}_track{track['track']}_timeline.png"
+            for ep in track["episodes"]:
+                ep["key_frame_url"] = base + ep["key_frame"] if ep.get("key_frame") else None
+        summary["file"] = job.get("filename")
+        summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
+        summary["error"] = job.get("error")
+        summary["links"] = {"annotated_video": base + f"{stem}_annotated.mp4", "frames_csv": base + f"{stem}_frames.csv",
+                            "frames_parquet": base + f"{stem}_frames.parquet", "tracks_json": base + f"{stem}_tracks.json",
+                            "frames_json": f"/v1/jobs/{job_id}/frames"}
+        return summary
+
+    @app.get("/v1/jobs/{job_id}/frames")
+    def get_frames(job_id: str) -> dict:
+        """Per-track time series of the 7 probabilities (what the web page's timeline draws)."""
+        import pandas as pd
+
+        job = store.read(job_id)
+        if job["status"] != "done":
+            raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
+        table = pd.read_csv(store.folder(job_id) / "out" / f"{job['stem']}_frames.csv")
+        from fervid.emotions import EMOTIONS
+
+        tracks = {}
+        for tid, rows in table.groupby("track"):
+            tracks[str(tid)] = {"time": rows["time"].round(3).tolist(),
+                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
+                                "uncertain": rows["uncertain"].tolist()}
+        return {"emotions": list(EMOTIONS), "tracks": tracks}
+
+    @app.get("/v1/jobs/{job_id}/files/{name}")
+    def get_file(job_id: str, name: str):
+        store.read(job_id)
+        if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
+            raise HTTPException(404, detail="no such file")
+        path = store.folder(job_id) / "out" / name
+        try:
+            found = path.is_file()
+        except OSError:
+            found = False
+        if not found:
+            raise HTTPException(404, detail="no such file")
+        return FileResponse(path)
+
+    @app.delete("/v1/jobs/{job_id}")
+    def delete_job(job_id: str) -> dict:
+        store.read(job_id)
+        state["workers"].cancelled.add(job_id)
+        store.delete(job_id)
+        return {"deleted": job_id}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return (STATIC_DIR / "index.html").read_text()
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+

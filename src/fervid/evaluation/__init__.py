@@ -1,0 +1,1 @@
+"""Evaluation: datasets and their loaders, metrics, reports, calibration (no torch)."""

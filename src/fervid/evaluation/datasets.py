@@ -1,0 +1,337 @@
+"""Dataset loaders: FER2013 CSV and a generic folder-per-class layout.
+
+Every loader returns a :class:`FaceDataset`: grey uint8 images already in fervid's 48x48 framing,
+integer labels in :data:`fervid.emotions.EMOTIONS` order, and where the images came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fervid.inference.align import FaceTemplate, crop_face
+from fervid.emotions import EMOTIONS, EMOTION_ALIASES
+
+FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
+
+
+class DatasetError(ValueError):
+    """A dataset file or folder that cannot be read as the format it claims to be."""
+
+
+@dataclass
+class FaceDataset:
+    """Grey face crops with their labels.
+
+    images: uint8 array (N, H, W); labels: int64 array (N,) indexing ``EMOTIONS``;
+    sources: one string per image (file path, or ``file#row`` for CSV rows).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    sources: list[str] = field(default_factory=list)
+    name: str = ""
+    subjects: list[str] = field(default_factory=list)  # person ids, for subject-independent splits
+    sequences: list[str] = field(default_factory=list)  # e.g. CK+ ``S010_006``: frames of one sequence
+    soft_labels: np.ndarray | None = None  # (N, 7) label distributions, e.g. FER+ annotator votes
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if len(self.labels) != n:
+            raise ValueError(f"{n} images but {len(self.labels)} labels")
+        for what in ("sources", "subjects", "sequences"):
+            if getattr(self, what) and len(getattr(self, what)) != n:
+                raise ValueError(f"{n} images but {len(getattr(self, what))} {what}")
+        if self.soft_labels is not None and self.soft_labels.shape != (n, len(EMOTIONS)):
+            raise ValueError(f"soft_labels must be ({n}, {len(EMOTIONS)}), got {self.soft_labels.shape}")
+
+    def subset(self, index) -> FaceDataset:
+        """The rows at ``index`` (an index array or boolean mask), all fields kept aligned."""
+        idx = np.arange(len(self))[index]
+        pick = lambda values: [values[i] for i in idx] if values else []  # noqa: E731
+        return FaceDataset(self.images[idx], self.labels[idx], pick(self.sources), self.name, pick(self.subjects),
+                           pick(self.sequences), None if self.soft_labels is None else self.soft_labels[idx])
+
+    @staticmethod
+    def concat(parts: list[FaceDataset], name: str = "") -> FaceDataset:
+        def joined(what):
+            lists = [getattr(p, what) or [""] * len(p) for p in parts]
+            return [v for lst in lists for v in lst]
+
+        soft = None
+        if all(p.soft_labels is not None for p in parts):
+            soft = np.concatenate([p.soft_labels for p in parts])
+        return FaceDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                           joined("sources"), name or "+".join(p.name for p in parts), joined("subjects"),
+                           joined("sequences"), soft)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(EMOTIONS))
+        return {name: int(c) for name, c in zip(EMOTIONS, counts)}
+
+
+def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceDataset:
+    """Load FER2013 rows of the given ``Usage`` (Training, PublicTest, PrivateTest) from ``.csv``/``.csv.gz``."""
+    path = Path(path)
+    usages = [usage] if isinstance(usage, str) else list(usage)
+    for u in usages:
+        if u not in FER2013_USAGES:
+            raise DatasetError(f"{path}: unknown Usage {u!r}; expected one of {', '.join(FER2013_USAGES)}")
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, dtype={"emotion": "int64", "pixels": str, "Usage": str})
+    except (OSError, ValueError, gzip.BadGzipFile, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{path}: not a readable FER2013 CSV ({exc})") from exc
+    missing = {"emotion", "pixels", "Usage"} - set(frame.columns)
+    if missing:
+        raise DatasetError(f"{path}: missing FER2013 column(s) {', '.join(sorted(missing))}")
+    rows = frame.index[frame["Usage"].isin(usages)]
+    if len(rows) == 0:
+        raise DatasetError(f"{path}: no rows with Usage in {usages}")
+    selected = frame.loc[rows]
+    try:
+        flat = np.loadtxt(io.StringIO("\n".join(selected["pixels"])), dtype=np.uint8, ndmin=2)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: malformed pixels column ({exc})") from exc
+    if flat.shape[1] != 48 * 48:
+        raise DatasetError(f"{path}: rows hold {flat.shape[1]} pixels, expected 2304 (48x48)")
+    labels = selected["emotion"].to_numpy(dtype=np.int64)
+    if labels.min() < 0 or labels.max() >= len(EMOTIONS):
+        raise DatasetError(f"{path}: emotion labels outside 0..6")
+    sources = [f"{path.name}#{i}" for i in rows]
+    return FaceDataset(flat.reshape(-1, 48, 48), labels, sources, name=f"fer2013:{'+'.join(usages)}")
+
+
+def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = True) -> FaceDataset:
+    """Load ``root/<class>/<image>`` where ``<class>`` is an emotion name or alias (``anger``, ``happiness``...).
+
+    Images are read as grey and resized to ``size`` x ``size``: they are assumed already cropped to the face
+    (use :class:`fervid.Analyzer` for full photos). Folders whose name is not a fervid emotion (e.g. CK+'s
+    ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    images, labels, sources = [], [], []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        key = class_dir.name.lower()
+        if key not in EMOTION_ALIASES:
+            if skip_unknown:
+                continue
+            raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
+        label = EMOTIONS.index(EMOTION_ALIASES[key])
+        for file in sorted(class_dir.iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(file) as im:
+                    grey = np.asarray(im.convert("L"), dtype=np.uint8)
+                images.append(crop_face(grey, None, FaceTemplate(size=size)))
+            except OSError as exc:
+                raise DatasetError(f"{file}: cannot read image ({exc})") from exc
+            labels.append(label)
+            sources.append(str(file))
+    if not images:
+        raise DatasetError(f"{root}: no images in any emotion folder")
+    return FaceDataset(np.stack(images), np.asarray(labels, dtype=np.int64), sources, name=str(root))
+
+
+# FER+ vote columns, in the file's order, and where each goes among fervid's classes (None: not a fervid class).
+FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+
+
+def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list[str] = "PublicTest") -> FaceDataset:
+    """FER2013 images with FER+ labels (Barsoum et al. 2016; ``fer2013new.csv``, one row per FER2013 row).
+
+    ``labels`` is the majority vote among the 7 fervid emotions; rows FER+ dropped (empty image name), and rows
+    whose most-voted answer is contempt, unknown or not-a-face, are left out (fervid has no such class).
+    ``soft_labels`` holds the vote distribution over the 7 emotions, for soft-label training.
+    """
+    usages = [usage] if isinstance(usage, str) else list(usage)
+    votes = _read_ferplus_votes(ferplus_csv)  # checked before the (slower) FER2013 CSV is parsed
+    return ferplus_relabel(load_fer2013(fer_csv, usages), ferplus_csv, votes)
+
+
+def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None) -> FaceDataset:
+    """Already-loaded FER2013 faces (from ``load_fer2013``) relabelled by FER+ votes, as ``load_ferplus`` does;
+    lets training relabel its faces without parsing the FER2013 CSV a second time."""
+    ferplus_csv = Path(ferplus_csv)
+    if votes is None:
+        votes = _read_ferplus_votes(ferplus_csv)
+    try:
+        rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources], dtype=np.int64)
+    except (IndexError, ValueError) as exc:
+        raise DatasetError(f"{fer.name}: faces do not come from a FER2013 CSV (no #row in their source)") from exc
+    if len(rows) and rows.max() >= len(votes):
+        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
+    picked = votes.iloc[rows]
+    counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
+    to_fervid = [EMOTIONS.index(EMOTION_ALIASES[n]) if n in EMOTION_ALIASES else None for n in FERPLUS_VOTES]
+    seven = np.zeros((len(picked), len(EMOTIONS)))
+    for col, target in enumerate(to_fervid):
+        if target is not None:
+            seven[:, target] += counts[:, col]
+    named = picked["Image name"].fillna("").astype(str).str.strip() != ""
+    keep = named.to_numpy() & (counts.argmax(axis=1) < 7) & (seven.sum(axis=1) > 0)
+    keep &= np.array([to_fervid[c] is not None for c in counts.argmax(axis=1)], dtype=bool)
+    soft = seven[keep] / seven[keep].sum(axis=1, keepdims=True)
+    idx = np.flatnonzero(keep)
+    usages = fer.name.split(":", 1)[-1]
+    return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
+                       f"ferplus:{usages}", soft_labels=soft.astype(np.float32))
+
+
+def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
+    ferplus_csv = Path(ferplus_csv)
+    if not ferplus_csv.is_file():
+        raise DatasetError(f"{ferplus_csv}: no such file")
+    try:
+        votes = pd.read_csv(ferplus_csv)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc})") from exc
+    missing = {"Usage", "Image name", *FERPLUS_VOTES} - set(votes.columns)
+    if missing:
+        raise DatasetError(f"{ferplus_csv}: missing FER+ column(s) {', '.join(sorted(missing))}")
+    return votes
+
+
+CKPLUS_NAME = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})$")
+
+
+def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
+    """CK+48 (``root/<class>/S<subject>_<sequence>_<frame>.png``, 48x48 grey).
+
+    CK+ has a ``contempt`` class that fervid's 7 classes lack: ``contempt="drop"`` leaves it out (the default),
+    ``"error"`` refuses the folder. CK+ has no ``neutral`` folder. Subject (``S010``) and sequence
+    (``S010_006``) are parsed from each file name, so splits can keep a person's images on one side.
+    """
+    if contempt not in ("drop", "error"):
+        raise ValueError("contempt must be 'drop' or 'error'")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    if contempt == "error" and (root / "contempt").is_dir():
+        raise DatasetError(f"{root / 'contempt'}: contempt is not one of fervid's 7 classes")
+    ds = load_image_folder(root, skip_unknown=True)
+    subjects, sequences = [], []
+    for src in ds.sources:
+        m = CKPLUS_NAME.match(Path(src).stem)
+        if not m:
+            raise DatasetError(f"{src}: name is not CK+'s S<subject>_<sequence>_<frame>")
+        subjects.append(f"S{m.group(1)}")
+        sequences.append(f"S{m.group(1)}_{m.group(2)}")
+    ds.subjects, ds.sequences, ds.name = subjects, sequences, "ckplus"
+    return ds
+
+
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)$")
+JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "SA": "sad", "SU": "surprise",
+               "NE": "neutral"}
+
+
+def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
+    """JAFFE (``root/KA.AN1.39.tiff``: subject KA, emotion AN = angry, 256x256 full-head grey images).
+
+    ``crop_faces(list of grey images) -> (crops, found mask)`` frames each full-head image like FER2013 (the
+    analyzer's detector + eye alignment; see :func:`fervid.inference.analyzer.Analyzer.crop_faces`). Images where no face
+    is found are left out and listed in the returned dataset's name.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    greys, labels, sources, subjects = [], [], [], []
+    for file in sorted(root.iterdir()):
+        m = JAFFE_NAME.match(file.stem) if file.suffix.lower() in (".tiff", ".tif") else None
+        if not m:
+            continue
+        if m.group(2) not in JAFFE_CODES:
+            raise DatasetError(f"{file}: unknown JAFFE emotion code {m.group(2)}")
+        try:
+            with Image.open(file) as im:
+                greys.append(np.asarray(im.convert("L")))
+        except OSError as exc:
+            raise DatasetError(f"{file}: cannot read image ({exc})") from exc
+        labels.append(EMOTIONS.index(JAFFE_CODES[m.group(2)]))
+        sources.append(str(file))
+        subjects.append(m.group(1))
+    if not greys:
+        raise DatasetError(f"{root}: no JAFFE images (<subject>.<EMO><n>.<id>.tiff)")
+    if crop_faces is None:
+        crops, found = np.stack([crop_face(g, None) for g in greys]), np.ones(len(greys), bool)
+    else:
+        crops, found = crop_faces(greys)
+    idx = np.flatnonzero(found)
+    return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
+                       "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx])
+
+
+
+DATASET_KINDS = ("fer2013", "ferplus", "ckplus", "jaffe", "jaffe+ckplus", "folder")
+
+
+def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
+                 jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
+    """Load a dataset by kind from a user's copy. ``path`` is: the FER2013 CSV (fer2013, ferplus), the CK+48
+    folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root (folder).
+    ``jaffe+ckplus`` takes the JAFFE folder as ``jaffe_path``."""
+    if kind == "fer2013":
+        return load_fer2013(path, usage)
+    if kind == "ferplus":
+        if ferplus_csv is None:
+            raise DatasetError("ferplus needs the FER+ votes file (fer2013new.csv)")
+        return load_ferplus(path, ferplus_csv, usage)
+    if kind == "ckplus":
+        return load_ckplus(path)
+    if kind == "jaffe":
+        return load_jaffe(path, crop_faces)
+    if kind == "jaffe+ckplus":
+        if jaffe_path is None:
+            raise DatasetError("jaffe+ckplus needs the JAFFE folder as well")
+        return FaceDataset.concat([load_jaffe(jaffe_path, crop_faces), load_ckplus(path)], "jaffe+ckplus")
+    if kind == "folder":
+        return load_image_folder(path)
+    raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASET_KINDS)}")
+
+
+@dataclass
+class Sequences:
+    """Samples for the temporal models: frames (N, T, 48, 48) uint8, labels (N,), subject per sample."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    name: str
+
+
+def to_sequences(ds: FaceDataset, length: int | None = None) -> Sequences:
+    """Group a dataset's frames by ``ds.sequences`` (in file-name order); images without one are length 1."""
+    keys = ds.sequences or [str(i) for i in range(len(ds))]
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    t = length or max(len(v) for v in groups.values())
+    frames, labels, subjects = [], [], []
+    for key, idx in groups.items():
+        idx = sorted(idx, key=lambda i: ds.sources[i] if ds.sources else i)[-t:]
+        idx = [idx[0]] * (t - len(idx)) + idx  # pad short sequences by repeating their first frame
+        if len({int(ds.labels[i]) for i in idx}) != 1:
+            raise ValueError(f"sequence {key} mixes labels")
+        frames.append(ds.images[idx])
+        labels.append(int(ds.labels[idx[0]]))
+        subjects.append(ds.subjects[idx[0]] if ds.subjects else key)
+    return Sequences(np.stack(frames), np.asarray(labels), np.asarray(subjects), ds.name)

@@ -1,0 +1,337 @@
+"""Evaluating a model on a labelled dataset, and writing the model card (no torch: runs the ONNX model)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from fervid.inference.align import preprocess_faces
+from fervid.evaluation.datasets import FaceDataset
+from fervid.emotions import EMOTIONS
+from fervid.inference.models import EmotionCNN
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one model on one dataset; per-class lists are in ``EMOTIONS`` order."""
+
+    dataset: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    precision: list[float]
+    recall: list[float]
+    f1: list[float]
+    support: list[int]
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def per_class_table(self) -> str:
+        """Markdown table in the layout of the published paper's Tables 1-4."""
+        lines = ["| emotion | precision | recall | f1-score | support |", "|---|---|---|---|---|"]
+        for i, name in enumerate(EMOTIONS):
+            lines.append(f"| {name} | {self.precision[i]:.3f} | {self.recall[i]:.3f} | {self.f1[i]:.3f} "
+                         f"| {self.support[i]} |")
+        lines.append(f"| **accuracy** | | {self.accuracy:.4f} | macro-F1 {self.macro_f1:.3f} | {self.n} |")
+        return "\n".join(lines)
+
+    def confusion_table(self) -> str:
+        head = "| true \\ predicted | " + " | ".join(EMOTIONS) + " |"
+        lines = [head, "|---" * (len(EMOTIONS) + 1) + "|"]
+        for name, row in zip(EMOTIONS, self.confusion):
+            lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+        return "\n".join(lines)
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluation:
+    labels = list(range(len(EMOTIONS)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return Evaluation(
+        dataset=dataset,
+        n=int(len(y_true)),
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        # macro over the classes the data has: CK+ has no neutral, which must not count as an F1 of 0
+        macro_f1=float(f1_score(y_true, y_pred, labels=sorted(set(np.asarray(y_true).tolist())), average="macro",
+                                zero_division=0)) if len(y_true) else 0.0,
+        precision=[round(float(v), 4) for v in p],
+        recall=[round(float(v), 4) for v in r],
+        f1=[round(float(v), 4) for v in f],
+        support=[int(v) for v in s],
+        confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    )
+
+
+def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, logits: bool = False) -> np.ndarray:
+    """Probabilities (or raw logits) (N, 7) for already-cropped faces, through the same preprocessing as
+    inference."""
+    out = []
+    for i in range(0, len(ds), batch_size):
+        _, x = preprocess_faces(ds.images[i : i + batch_size], cnn.config.normalization,
+                                template=cnn.config.template)
+        result = cnn(x)
+        out.append(result.logits if logits else result.probabilities)
+    return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
+
+
+def evaluate(cnn: EmotionCNN, ds: FaceDataset) -> Evaluation:
+    probs = predict_dataset(cnn, ds)
+    return score(ds.labels, probs.argmax(1), ds.name)
+
+
+def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
+    """Confusion matrix PNG: counts on the left, row-normalised (recall) on the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(ev.confusion, dtype=float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, data, fmt, sub in ((axes[0], cm, "{:.0f}", "counts"), (axes[1], norm, "{:.2f}", "row-normalised")):
+        ax.imshow(data, cmap="Blues")
+        ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+        ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(sub)
+        top = data.max() or 1
+        for i in range(len(EMOTIONS)):
+            for j in range(len(EMOTIONS)):
+                ax.text(j, i, fmt.format(data[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if data[i, j] > top / 2 else "black")
+    fig.suptitle(title or f"{ev.dataset}: accuracy {ev.accuracy:.4f}")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "", val_name: str = "validation") -> Path:
+    """Train/validation accuracy and loss per epoch (the published paper's Figures 4, 6, 8) as one PNG.
+
+    ``metrics``: one dict per epoch with ``epoch``, ``train_acc``, ``val_acc``, ``train_loss``, ``val_loss``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m["epoch"] for m in metrics]
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
+        ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", ms=3, label="train")
+        ax.plot(epochs, [m[f"val_{key}"] for m in metrics], "o-", ms=3, label=val_name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy over ``bins`` equal-width bins."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
+    return float(ece)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def _softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
+    """Fit the temperature on ``ds`` and measure expected calibration error (ECE, 15 bins) before and after.
+
+    Because fitting and measuring on the same faces flatters the result, the ECE is also measured cross-fitted:
+    the temperature fitted on one random half is scored on the other half, and the two halves averaged.
+    Also reports how often faces under the model's ``uncertain_below`` threshold are right.
+    """
+    logits = predict_dataset(cnn, ds, logits=True)
+    labels = ds.labels
+    temperature = fit_temperature(logits, labels)
+    before, after = _softmax_t(logits, 1.0), _softmax_t(logits, temperature)
+    halves = np.random.default_rng(seed).permutation(len(labels))
+    a, b = halves[: len(labels) // 2], halves[len(labels) // 2 :]
+    cross = np.mean([expected_calibration_error(_softmax_t(logits[test], fit_temperature(logits[fit], labels[fit])),
+                                                labels[test]) for fit, test in ((a, b), (b, a))])
+    threshold = cnn.config.uncertain_below
+    unsure = after.max(axis=1) < threshold
+    correct = after.argmax(axis=1) == labels
+    return {
+        "dataset": ds.name, "n": int(len(labels)), "temperature": round(temperature, 4),
+        "ece_before": round(expected_calibration_error(before, labels), 4),
+        "ece_after": round(expected_calibration_error(after, labels), 4),
+        "ece_after_cross_fitted": round(float(cross), 4),
+        "uncertain_below": threshold,
+        "uncertain_share": round(float(unsure.mean()), 4),
+        "accuracy_uncertain": round(float(correct[unsure].mean()), 4) if unsure.any() else None,
+        "accuracy_confident": round(float(correct[~unsure].mean()), 4) if (~unsure).any() else None,
+    }
+
+
+def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
+                     fp32: Evaluation | None = None) -> dict:
+    """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.
+
+    ``ev`` is measured on the model fervid runs by default (``precision``); where that is the int8 model,
+    ``fp32`` is the same evaluation of the float model it was quantized from."""
+    model_dir = Path(model_dir)
+    summary = _read_json(model_dir / "training_summary.json")
+    train_cfg = _read_json(model_dir / "training_config.json")
+    metrics = []
+    if (model_dir / "training_metrics.jsonl").is_file():
+        metrics = [json.loads(line) for line in (model_dir / "training_metrics.jsonl").read_text().splitlines() if line]
+    cfg = json.loads((model_dir / "config.json").read_text())
+    size_mb = (model_dir / "model.onnx").stat().st_size / 1e6
+    selected = summary.get("exported_checkpoint", "best.pt") == "best.pt"
+    card = {
+        "name": cfg["name"],
+        "task": "7-class facial expression recognition on aligned grey 48x48 faces",
+        "classes": list(EMOTIONS),
+        "architecture": {"type": "VGG-style CNN", **cfg["net"]},
+        "training": {
+            "command": command,
+            "data": data,
+            "epochs": summary.get("epochs", train_cfg.get("epochs")),
+            "wall_seconds": summary.get("wall_seconds"),
+            "machine": summary.get("machine"),
+            "torch": summary.get("torch"),
+            "train_rows": summary.get("train_rows"),
+            "device": summary.get("device"),
+            "precision": summary.get("precision"),
+            "seconds_per_epoch": summary.get("seconds_per_epoch"),
+            "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
+            "exported_checkpoint": summary.get("exported_checkpoint", "best.pt"),
+            "exported_epoch": summary.get("exported_epoch"),
+            "config": train_cfg,
+        },
+        "evaluation": {**ev.to_dict(), "precision": precision},
+        "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
+        "calibration": _read_json(model_dir / "calibration.json") or None,
+        "onnx_megabytes": round(size_mb, 2),
+        "int8_onnx_megabytes": round((model_dir / cfg["int8_file"]).stat().st_size / 1e6, 2)
+        if cfg.get("int8_file") else None,
+        "evaluated_on": platform.platform(),
+        "limitations": [
+            "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
+            "and posed lab data (see docs for cross-dataset numbers when available).",
+            "Emotion labels describe facial expressions, not felt emotions.",
+            "PublicTest was used for model selection (best epoch), so its accuracy is slightly optimistic."
+            if selected else "The last epoch of the schedule is shipped: the test set was not used to select it.",
+        ],
+    }
+    (model_dir / "card.json").write_text(json.dumps(card, indent=2))
+    md = [
+        f"# Model card: {cfg['name']}",
+        "",
+        card["task"] + ". Outputs logits over "
+        + ", ".join(EMOTIONS) + " and a 512-d feature (the penultimate layer).",
+        "",
+        "## Training",
+        f"- Command: `{command}`",
+        f"- Data: {data}",
+        f"- Targets: {_targets(train_cfg, summary)}",
+        *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
+           "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
+        *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean flip-averaged "
+           f"probabilities of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
+        f"- Epochs: {card['training']['epochs']} "
+        + (f"(best on {ev.dataset} at epoch {card['training']['best_epoch']})" if selected else
+           f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),
+        f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
+        + (f" ({card['training']['device']}, {card['training']['precision']}, "
+           f"{card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
+        + f", torch {card['training']['torch']}",
+        f"- Network: stages {cfg['net'].get('stages')}, convs per stage {cfg['net'].get('convs_per_stage')}, "
+        f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
+        "",
+        f"## Evaluation on {ev.dataset} ({ev.n} faces)",
+        f"Accuracy **{ev.accuracy:.4f}**, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX inference path "
+        f"({precision} model{', the default' if precision == 'int8' else ''}).",
+        *([f"The fp32 model it was quantized from: accuracy {fp32.accuracy:.4f}, macro-F1 {fp32.macro_f1:.4f}."]
+          if fp32 is not None else []),
+        "",
+        ev.per_class_table(),
+        "",
+        "Confusion matrix (rows: true, columns: predicted):",
+        "",
+        ev.confusion_table(),
+        "",
+        *(_calibration_lines(card["calibration"]) if card["calibration"] else []),
+        "## Limitations",
+        *[f"- {item}" for item in card["limitations"]],
+        "",
+    ]
+    (model_dir / "MODEL_CARD.md").write_text("\n".join(md))
+    return card
+
+
+def _targets(train_cfg: dict, summary: dict) -> str:
+    """What the network was taught, in words, for the model card."""
+    labels = train_cfg.get("labels", "fer2013")
+    rows = f" ({summary['train_rows']:,} training faces)" if summary.get("train_rows") else ""
+    if labels == "fer2013":
+        return f"FER2013's original labels, one annotator per face{rows}"
+    kept = ("; faces FER+ dropped, or whose most-voted answer is unknown, not-a-face or contempt, are left out"
+            + rows)
+    if labels == "ferplus":
+        return "FER+'s majority vote of ten annotators" + kept
+    weight = train_cfg.get("ferplus_weight", 0.5)
+    blend = "" if weight == 1 else f", blended {1 - weight:g} : {weight:g} with FER2013's label"
+    return f"FER+'s ten-annotator vote distribution over the 7 emotions (contempt votes dropped){blend}" + kept
+
+
+def _calibration_lines(cal: dict) -> list[str]:
+    return [
+        "## Calibration",
+        f"Temperature {cal['temperature']} fitted on {cal['dataset']} ({cal['n']} faces) by `fervid calibrate`. "
+        f"Expected calibration error (15 bins): {cal['ece_before']} before, {cal['ece_after']} after "
+        f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other). "
+        + ("The temperature is applied." if cal.get("applied", True) else
+           "It did not lower the error on held-out faces, so the shipped model keeps temperature 1."),
+        f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
+        f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
+        f"against {cal['accuracy_confident']:.1%} for the others.",
+        "",
+    ]
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}

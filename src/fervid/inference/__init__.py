@@ -1,0 +1,1 @@
+"""Inference: detect, align, classify, track, video (ONNX Runtime and OpenCV; never imports torch)."""

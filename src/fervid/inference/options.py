@@ -1,0 +1,56 @@
+"""The choices that shape an analysis, with their defaults, declared once.
+
+The API (:class:`fervid.Analyzer`, :class:`fervid.inference.video.VideoOptions`), every CLI command, the server and batch
+take a :class:`PipelineOptions`, so a default changed here changes everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS
+from fervid.inference.models import DEFAULT_MODEL, PRECISIONS
+from fervid.inference.temporal import METHODS
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
+    detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
+    score_threshold: float | None = None  # minimum detection score; None: the detector's own
+    precision: str = "auto"  # auto (the model's int8 copy where it has one), int8 or fp32
+    detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
+    window: float = 1.0  # video: seconds of frames the temporal method looks at
+    method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
+    sample_fps: float | None = None  # video: analyse at most this many frames per second (None: every frame)
+    annotate: bool = True  # write annotated images / videos where outputs are written
+
+    def __post_init__(self):
+        if self.detect_every <= 0 or self.window <= 0 or (self.sample_fps is not None and self.sample_fps <= 0):
+            raise ValueError("detect_every, window and sample_fps must be positive")
+        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must be within 0..1, not {self.score_threshold}")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown temporal method {self.method!r}; expected one of {', '.join(METHODS)}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; expected one of {', '.join(DETECTORS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    def replace(self, **changes) -> PipelineOptions:
+        return dataclasses.replace(self, **changes)
+
+    def analyzer(self, **kwargs):
+        """The :class:`fervid.Analyzer` these options describe (``kwargs``: e.g. ``threads``)."""
+        from fervid.inference.analyzer import Analyzer
+
+        return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
+                        precision=self.precision, **kwargs)
+
+    def video(self, **changes):
+        """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
+        from fervid.inference.video import VideoOptions
+
+        return VideoOptions(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
+                            method=self.method, annotate=self.annotate, **changes)

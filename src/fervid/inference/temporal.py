@@ -1,0 +1,135 @@
+"""Classifying a face over time (no torch): per-frame argmax, a moving average, or the paper's LSTM.
+
+Each method looks at one track's last ``window`` seconds of frames (causal: only frames up to now) and returns
+7 probabilities for the newest frame. The LSTM runs as ONNX (exported by ``fervid train-temporal``) over the
+CNN's 512-d features; it only understands the features of the CNN it was trained on, so its folder's config
+names that CNN (``"cnn"``), and the shipped LSTM for a CNN is found by that name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fervid.inference.models import WEIGHTS_DIR, ModelError, _softmax
+
+METHODS = ("lstm", "mean", "frame")
+
+
+def shipped_temporal_models() -> dict[str, Path]:
+    """{CNN name: folder} of the temporal LSTMs shipped inside the package, keyed by the CNN they read."""
+    found = {}
+    for config_file in sorted(WEIGHTS_DIR.glob("*/config.json")):
+        config = json.loads(config_file.read_text())
+        if config.get("kind") == "lstm" and config.get("cnn"):
+            found[config["cnn"]] = config_file.parent
+    return found
+
+
+def temporal_model_for(cnn: str) -> Path:
+    """The shipped temporal LSTM trained on the features of the CNN named ``cnn``."""
+    models = shipped_temporal_models()
+    if cnn not in models:
+        raise ModelError(f"no shipped temporal LSTM reads the features of CNN {cnn!r} (shipped for: "
+                         f"{', '.join(models) or 'none'}); use --method mean or frame, or train one with "
+                         f"`fervid train-temporal --cnn {cnn}` and pass its folder as the temporal model")
+    return models[cnn]
+
+
+class TemporalMethod(Protocol):
+    name: str
+    # True: the video pipeline averages the method's outputs over the window around each frame (an ensemble of
+    # the overlapping windows); worth it where one window's output flickers, as the LSTM's does
+    smooth_outputs: bool
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities.
+        ``weights`` (T,): how much each frame counts, for methods that average (None: equally)."""
+
+
+class PerFrame:
+    """No smoothing: the newest frame's own probabilities."""
+
+    name = "frame"
+    smooth_outputs = False
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        return probabilities[-1]
+
+
+class MovingAverage:
+    """Mean of the window's per-frame probabilities (weighted, when the video pipeline centres the window)."""
+
+    name = "mean"
+    smooth_outputs = False
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        return np.average(probabilities, axis=0, weights=weights)
+
+
+class LSTMTemporal:
+    """The paper's 2-layer LSTM over the window's CNN features (``model.onnx`` in a temporal model folder).
+
+    ``smooth_outputs``: the video pipeline averages the LSTM's outputs over the same window (an ensemble of the
+    overlapping windows), which keeps its accuracy and removes most label flicker."""
+
+    name = "lstm"
+    smooth_outputs = True
+
+    def __init__(self, model: str | Path | None = None, cnn: str | None = None, threads: int | None = None):
+        """``model``: a temporal model folder or shipped name; None: the shipped LSTM for ``cnn`` (a CNN name).
+        With both, the model must have been trained on ``cnn``'s features."""
+        import onnxruntime as ort
+
+        if model is None:
+            if cnn is None:
+                raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
+            model = temporal_model_for(cnn)
+        folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
+        if not (folder / "model.onnx").is_file():
+            raise ModelError(f"temporal model {model!r} not found (no model.onnx in {folder})")
+        self.folder = folder
+        self.config = json.loads((folder / "config.json").read_text())
+        self.cnn = self.config.get("cnn")
+        if cnn is not None and self.cnn != cnn:
+            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "
+                             f"its predictions on other features would be meaningless")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.max_frames = int(self.config.get("max_frames", 16))
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
+                 ) -> np.ndarray:
+        if len(features) > self.max_frames:  # spread the frames it was trained on over the whole window
+            keep = np.linspace(0, len(features) - 1, self.max_frames).round().astype(int)
+            features = features[keep]
+        window = features[None].astype(np.float32)
+        (logits,) = self.session.run(None, {"features": window})
+        return _softmax(logits)[0]
+
+
+def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None) -> TemporalMethod:
+    """A temporal method by name; "lstm" loads ``model``, or the shipped LSTM for the CNN named ``cnn``."""
+    if name == "frame":
+        return PerFrame()
+    if name == "mean":
+        return MovingAverage()
+    if name == "lstm":
+        return LSTMTemporal(model, cnn=cnn)
+    raise ValueError(f"unknown temporal method {name!r}; expected one of {', '.join(METHODS)}")
+
+
+def flicker_per_second(labels: np.ndarray, fps: float) -> float:
+    """Label changes per second along one track's frames."""
+    labels = np.asarray(labels)
+    if len(labels) < 2:
+        return 0.0
+    return float((labels[1:] != labels[:-1]).sum() / (len(labels) / fps))

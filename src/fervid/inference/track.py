@@ -1,0 +1,132 @@
+"""Following faces over time: IoU matching on detection frames, optical flow in between.
+
+Detection runs every ~0.3 s (it is the expensive stage); on the frames in between each track's landmarks are
+carried along by pyramidal Lucas-Kanade optical flow, so every processed frame has an aligned face. A track
+survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from fervid.inference.detect import Detection
+
+
+@dataclass
+class Track:
+    """A face followed over time; ``detection`` is its current box and landmarks."""
+
+    track_id: int
+    detection: Detection
+    first_frame: int
+    last_detected_frame: int
+    missed_rounds: int = 0
+    points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """Where track ``track_id`` is on one frame; ``detected`` is False when the box came from optical flow."""
+
+    track_id: int
+    frame_index: int
+    detection: Detection
+    detected: bool
+
+
+def iou(a: tuple, b: tuple) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _points(det: Detection) -> np.ndarray:
+    x, y, w, h = det.box
+    corners = [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
+    return np.asarray(list(det.landmarks) + corners, dtype=np.float32).reshape(-1, 1, 2)
+
+
+def _from_points(pts: np.ndarray, score: float) -> Detection:
+    pts = pts.reshape(-1, 2)
+    landmarks = tuple((float(x), float(y)) for x, y in pts[:5])
+    (x0, y0), (x1, y1) = pts[5], pts[8]
+    return Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, score)
+
+
+class FaceTracker:
+    """Assigns stable ids to faces across frames.
+
+    ``iou_threshold``: least overlap between a track's box and a new detection to be the same face.
+    ``max_missed_rounds``: detection rounds a track may go unmatched (kept moving by flow) before it ends.
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3):
+        self.iou_threshold = iou_threshold
+        self.max_missed_rounds = max_missed_rounds
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._prev_grey: np.ndarray | None = None
+
+    def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection]) -> list[TrackedFace]:
+        """A detection frame: match detections to tracks (Hungarian on IoU), start new tracks, end stale ones."""
+        self._flow(grey)  # move tracks to this frame first, so matching compares like with like
+        matched_tracks, matched_dets = set(), set()
+        if self.tracks and detections:
+            cost = np.array([[1.0 - iou(t.detection.box, d.box) for d in detections] for t in self.tracks])
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols):
+                if 1.0 - cost[r, c] >= self.iou_threshold:
+                    track = self.tracks[r]
+                    track.detection, track.points = detections[c], _points(detections[c])
+                    track.last_detected_frame, track.missed_rounds = frame_index, 0
+                    matched_tracks.add(r)
+                    matched_dets.add(c)
+        for r, track in enumerate(self.tracks):
+            if r not in matched_tracks:
+                track.missed_rounds += 1
+        self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
+        for c, det in enumerate(detections):
+            if c not in matched_dets:
+                self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det)))
+                self._next_id += 1
+        self._prev_grey = grey
+        return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
+                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
+
+    def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
+        """A frame between detections: carry every live, currently seen track along by optical flow."""
+        self._flow(grey)
+        self._prev_grey = grey
+        return [TrackedFace(t.track_id, frame_index, t.detection, False)
+                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
+
+    def _flow(self, grey: np.ndarray) -> None:
+        if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
+            return
+        prev_pts = np.concatenate([t.points for t in self.tracks])
+        next_pts, status, _ = cv2.calcOpticalFlowPyrLK(self._prev_grey, grey, prev_pts, None, winSize=(21, 21),
+                                                       maxLevel=3)
+        status = status.reshape(-1).astype(bool)
+        for i, track in enumerate(self.tracks):
+            sl = slice(9 * i, 9 * i + 9)
+            ok = status[sl]
+            if ok.sum() < 3:
+                continue  # flow lost: keep the last box until the next detection
+            old, new = prev_pts[sl].reshape(-1, 2), next_pts[sl].reshape(-1, 2)
+            # A robust similarity fit over the points that tracked; the rest follow it.
+            matrix, _ = cv2.estimateAffinePartial2D(old[ok], new[ok], method=cv2.LMEDS)
+            if matrix is None:
+                shift = np.median(new[ok] - old[ok], axis=0)
+                moved = old + shift
+            else:
+                moved = old @ matrix[:, :2].T + matrix[:, 2]
+            track.points = moved.astype(np.float32).reshape(-1, 1, 2)
+            track.detection = _from_points(track.points, track.detection.score)

@@ -1,0 +1,797 @@
+"""Video analysis: decode -> detect every ``detect_every`` s -> track (optical flow between detections) -> align
+-> CNN features in batches -> temporal classification per track over a sliding ``window`` -> outputs.
+
+Outputs (``VideoResult.save``): an annotated H.264/yuv420p MP4 that plays in browsers, a per-frame table
+(CSV + Parquet), a per-track JSON summary, a timeline PNG per track, and key frames: the most expressive frame
+of each emotion episode of each track.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from fervid.inference.align import crop_face
+from fervid.inference.annotate import annotate
+from fervid.emotions import EMOTIONS
+from fervid.inference.images import check_input_file
+from fervid.inference.options import PipelineOptions
+from fervid.inference.records import ROW_COLUMNS, Face, face_row
+from fervid.inference.temporal import TemporalMethod, make_method
+from fervid.inference.track import FaceTracker, TrackedFace
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
+MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
+STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
+
+
+class VideoError(ValueError):
+    """A video that cannot be analysed; the message names the file and the problem."""
+
+
+def sample_video() -> Path:
+    """The bundled sample clip, carphone_pristine.mp4 (a man talking on a phone, 176x144, 120 frames at 29.97
+    fps), shipped inside fervid (:mod:`fervid.samples`)."""
+    from fervid.samples import carphone
+
+    return carphone()
+
+
+_DEFAULTS = PipelineOptions()
+
+
+@dataclass
+class VideoOptions:
+    """The video pipeline's settings; the shared ones default to :class:`fervid.inference.options.PipelineOptions`'."""
+
+    detect_every: float = _DEFAULTS.detect_every  # seconds between face detections; optical flow tracks in between
+    window: float = _DEFAULTS.window  # seconds of frames the temporal model looks at
+    sample_fps: float | None = _DEFAULTS.sample_fps  # analyse at most this many frames per second (None: all)
+    method: str = _DEFAULTS.method  # lstm, mean (moving average) or frame (per-frame argmax)
+    # True (files): each frame's label comes from a window centred on it, no lag; False (live): the window ends
+    # at the frame (causal), and labels trail the face by about half the window
+    centred: bool = True
+    batch_frames: int = 16  # frames whose faces go through the CNN together
+    annotate: bool = _DEFAULTS.annotate
+
+
+@dataclass
+class FrameFace:
+    """One track on one analysed frame."""
+
+    time: float
+    frame: int
+    track_id: int
+    box: tuple[float, float, float, float]
+    probabilities: tuple[float, ...]  # after temporal classification over the window
+    frame_probabilities: tuple[float, ...]  # this frame alone
+    uncertain: bool
+    detected: bool  # False: the box came from optical flow between detections
+    detection_score: float | None = None  # the track's latest detection
+    landmarks: tuple[tuple[float, float], ...] = field(default=(), repr=False)  # drawn, not tabled
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    def row(self, **leading) -> dict:
+        """This face as a table row (fervid.inference.records.ROW_COLUMNS), after ``leading`` and time, frame, track."""
+        return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
+                        time=round(self.time, 4), frame=self.frame, track=self.track_id)
+
+    def as_face(self) -> Face:
+        return Face(self.box, self.landmarks, self.detection_score or 0.0, self.probabilities, self.uncertain)
+
+
+@dataclass
+class AnalysedFrame:
+    """A frame whose faces have their final labels: what every output writer consumes."""
+
+    time: float
+    index: int
+    image: np.ndarray = field(repr=False)
+    faces: list[FrameFace]
+
+
+@dataclass
+class Episode:
+    track_id: int
+    emotion: str
+    start: float
+    end: float
+    best_time: float = 0.0
+    best_probability: float = -1.0
+    best_image: np.ndarray | None = field(default=None, repr=False)
+    key_frame: str | None = None
+
+    @property
+    def lasting(self) -> bool:
+        """Long enough to get a key frame."""
+        return self.end - self.start >= MIN_EPISODE_SECONDS
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "start": round(self.start, 3), "end": round(self.end, 3),
+                "key_frame": self.key_frame, "key_frame_time": round(self.best_time, 3)}
+
+
+class TrackLog:
+    """One track's running summary, updated face by face so that memory does not grow with the rows of a long
+    video: label counts, summed probabilities, label changes, emotion episodes (each keeping only its most
+    expressive frame) and the compact (time, 7 probabilities) series its timeline is drawn from."""
+
+    def __init__(self, track_id: int):
+        self.track_id = track_id
+        self.counts = np.zeros(len(EMOTIONS), np.int64)
+        self.probability_sum = np.zeros(len(EMOTIONS))
+        self.changes: list[dict] = []
+        self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
+        self.episode: Episode | None = None
+        self._times = array("d")
+        self._probabilities = array("f")
+        self.start = self.end = 0.0
+        self._last_emotion: str | None = None
+
+    @property
+    def frames(self) -> int:
+        return len(self._times)
+
+    def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
+        """Log one face; returns the episode this face closed, if it started a new one."""
+        emotion = face.emotion
+        if not self.frames:
+            self.start = face.time
+        self.end = face.time
+        self.counts[EMOTIONS.index(emotion)] += 1
+        self.probability_sum += face.probabilities
+        self._times.append(face.time)
+        self._probabilities.extend(face.probabilities)
+        if self._last_emotion is not None and emotion != self._last_emotion:
+            self.changes.append({"time": round(face.time, 3), "from": self._last_emotion, "to": emotion})
+        self._last_emotion = emotion
+        closed = None
+        ep = self.episode
+        if ep is None or ep.emotion != emotion:
+            if ep is not None:
+                self.episodes.append(ep)
+                closed = ep
+            ep = self.episode = Episode(self.track_id, emotion, face.time, face.time)
+        ep.end = face.time
+        p = max(face.frame_probabilities[EMOTIONS.index(emotion)], 0.0)
+        if p > ep.best_probability:  # the most expressive frame of the episode, by its own probability
+            x, y, w, h = face.box
+            m = 0.4 * max(w, h)
+            y0, y1 = max(0, int(y - m)), min(image.shape[0], int(y + h + m))
+            x0, x1 = max(0, int(x - m)), min(image.shape[1], int(x + w + m))
+            ep.best_probability, ep.best_time = p, face.time
+            ep.best_image = image[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
+        return closed
+
+    def close(self) -> Episode | None:
+        """End of the video: the open episode is closed and returned."""
+        ep, self.episode = self.episode, None
+        if ep is not None:
+            self.episodes.append(ep)
+        return ep
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times (T,), probabilities (T, 7)) of this track's faces."""
+        return (np.frombuffer(self._times, np.float64),
+                np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
+
+    def summary(self) -> dict:
+        shares = {e: round(int(n) / max(self.frames, 1), 4) for e, n in zip(EMOTIONS, self.counts)}
+        episodes = self.episodes + ([self.episode] if self.episode is not None else [])
+        return {
+            "track": self.track_id, "start": round(self.start, 3), "end": round(self.end, 3), "frames": self.frames,
+            "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
+            "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
+                                   for e, s in zip(EMOTIONS, self.probability_sum)},
+            "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
+        }
+
+
+TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
+BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
+TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
+
+
+def _table_schema():
+    import pyarrow as pa
+
+    types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
+             "detected": pa.bool_()}
+    return pa.schema([(c, types.get(c, pa.float64())) for c in TABLE_COLUMNS])
+
+
+class FrameTableWriter:
+    """Streams a video's rows to ``<name>_frames.csv`` and ``.parquet`` in chunks as they come, so the table
+    of an hours-long video never sits in memory."""
+
+    def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None):
+        import pyarrow.parquet as pq
+
+        self.paths = [csv_path, parquet_path]
+        self._schema = _table_schema()
+        self._csv = open(csv_path, "w", newline="")
+        self._parquet = pq.ParquetWriter(parquet_path, self._schema)
+        self._rows: list[dict] = []
+        self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
+        self._header = True
+
+    def add(self, face: FrameFace) -> None:
+        self._rows.append({**face.row(), "detected": face.detected})
+        if len(self._rows) >= self._chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pandas as pd
+        import pyarrow as pa
+
+        table = pd.DataFrame(self._rows, columns=TABLE_COLUMNS)
+        table.to_csv(self._csv, header=self._header, index=False)
+        self._header = False
+        self._parquet.write_table(pa.Table.from_pandas(table, schema=self._schema, preserve_index=False))
+        self._rows = []
+
+    def close(self) -> None:
+        if self._rows or self._header:
+            self._flush()
+        self._csv.close()
+        self._parquet.close()
+
+
+@dataclass
+class VideoResult:
+    """What one video gave. Its rows are ``faces`` when analysed in memory (no output folder); analysed into a
+    folder, they were streamed to the per-frame table there, and :meth:`frame_table` reads them back."""
+
+    source: str
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    frames_read: int = 0
+    frames_analysed: int = 0
+    duration: float = 0.0
+    faces: list[FrameFace] = field(default_factory=list)
+    tracks: dict[int, TrackLog] = field(default_factory=dict)
+    error: str | None = None  # set when the video broke mid-way: the results up to there are kept
+    seconds: float = 0.0
+    method: str = ""
+    model: str = ""  # the emotion CNN and face detector that ran
+    detector: str = ""
+    annotated_path: Path | None = None
+    table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted(self.tracks)
+
+    @property
+    def episodes(self) -> list[Episode]:
+        found = [ep for log in self.tracks.values() for ep in log.episodes]
+        found += [log.episode for log in self.tracks.values() if log.episode is not None]
+        return sorted(found, key=lambda e: (e.track_id, e.start))
+
+    def frame_table(self):
+        """The per-frame table: ``FRAME_LEADING`` + ``ROW_COLUMNS`` + ``detected``, one row per track per frame."""
+        import pandas as pd
+
+        if self.table_path is not None:
+            return pd.read_parquet(self.table_path)
+        return pd.DataFrame([{**f.row(), "detected": f.detected} for f in self.faces], columns=TABLE_COLUMNS)
+
+    def track_summaries(self) -> list[dict]:
+        return [self.tracks[tid].summary() for tid in self.track_ids]
+
+    def summary(self) -> dict:
+        return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
+                "width": self.width, "height": self.height, "duration": round(self.duration, 3),
+                "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
+                "model": self.model, "detector": self.detector,
+                "analysis_seconds": round(self.seconds, 2), "tracks": self.track_summaries()}
+
+    def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
+        """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
+        frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = Path(self.source).stem
+        written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
+        csv_path, parquet_path = out_dir / f"{stem}_frames.csv", out_dir / f"{stem}_frames.parquet"
+        if self.table_path != parquet_path:
+            table = self.frame_table()
+            table.to_csv(csv_path, index=False)
+            table.to_parquet(parquet_path, index=False)
+        written["table"] = [csv_path, parquet_path]
+        for ep in self.episodes:  # those not written while analysing (in memory, no folder then)
+            save_key_frame(ep, out_dir, stem, release=False)
+        written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
+        written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
+                                              out_dir / f"{stem}_track{tid}_timeline.png") for tid in self.track_ids]
+        (out_dir / f"{stem}_tracks.json").write_text(json.dumps(self.summary(), indent=2))
+        written["json"] = [out_dir / f"{stem}_tracks.json"]
+        return written
+
+
+def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True) -> None:
+    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming)."""
+    image = episode.best_image
+    if release:
+        episode.best_image = None
+    if image is None or not episode.lasting:
+        return
+    name = f"{stem}_track{episode.track_id}_{episode.start:07.2f}s_{episode.emotion}.png"
+    cv2.imwrite(str(out_dir / name), image)
+    episode.key_frame = name
+
+
+def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fervid.inference.annotate import EMOTION_COLORS_BGR
+
+    t, probs = log.series()
+    fig, (ax, band) = plt.subplots(2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
+    step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
+    for i, e in enumerate(EMOTIONS):
+        b, g, r = EMOTION_COLORS_BGR[e]
+        ax.plot(t[::step], probs[::step, i], label=e, color=(r / 255, g / 255, b / 255), lw=1.5)
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1)
+    ax.legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    ax.grid(alpha=0.3)
+    # the label band, one image whatever the length: a column per pixel of the figure, each the label of the
+    # frame shown there (one artist per run of labels grew with the flicker of hours of video)
+    if len(t):
+        columns = np.linspace(t[0], t[-1] + 1 / max(fps, 1), BAND_COLUMNS, endpoint=False)
+        labels = probs.argmax(1)[np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)]
+        palette = np.array([[EMOTION_COLORS_BGR[e][c] / 255 for c in (2, 1, 0)] for e in EMOTIONS])
+        band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
+                    extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
+    band.set_yticks([])
+    band.set_xlabel("time (s)")
+    fig.suptitle(f"{Path(source).name}: track {log.track_id}", y=1.02)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+class H264Writer:
+    """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float):
+        import imageio_ffmpeg
+
+        self.path = path
+        self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
+        self._gen = imageio_ffmpeg.write_frames(
+            str(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
+            quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
+            output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
+        self._gen.send(None)
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        h, w = frame_bgr.shape[:2]
+        if (w, h) != self.size:
+            frame_bgr = cv2.copyMakeBorder(frame_bgr, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_CONSTANT)
+        self._gen.send(np.ascontiguousarray(frame_bgr))
+
+    def close(self) -> None:
+        self._gen.close()
+
+
+def open_video(path: str | Path) -> cv2.VideoCapture:
+    path = Path(path)
+    check_input_file(path, "video", VideoError)
+    still = _still_image_format(path)
+    if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
+        raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError(f"{path}: not a video, or a format/codec OpenCV's FFmpeg cannot read")
+    ok, _ = cap.read()
+    if not ok:
+        cap.release()
+        raise VideoError(f"{path}: no video frames could be decoded (audio-only, or corrupt)")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    return cap
+
+
+def _still_image_format(path: Path) -> str | None:
+    """The format name when Pillow recognises the file as a still image (it reads only the header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return None if getattr(im, "n_frames", 1) > 1 else im.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+class _TrackWindow:
+    """The frames of one track that later frames' windows still need, and the temporal outputs computed on them."""
+
+    def __init__(self):
+        self.frames: deque = deque()  # (time, probabilities, feature)
+        self.outputs: dict[float, np.ndarray] = {}  # time -> the temporal model's output for the window around it
+
+
+class FrameStream:
+    """The per-frame stages of one video or live stream: detect every ``detect_every`` s, track (optical flow
+    in between), align, classify the crops in batches through the analyzer's CNN path
+    (:meth:`fervid.inference.analyzer.Analyzer.classify_crops`, the one images use), then classify each track over its
+    window with the temporal method.
+
+    :meth:`push` takes frames in time order and returns those whose labels are final: for centred windows that is
+    ``lookahead`` seconds later (the frames the window needs must have been seen), for causal ones at once.
+    :meth:`finish` returns the rest. Memory is bounded by the window, not by the video's length.
+    """
+
+    def __init__(self, analyzer, options: VideoOptions, temporal: TemporalMethod, fps: float,
+                 stages: dict[str, float] | None = None):
+        self.analyzer, self.options, self.temporal = analyzer, options, temporal
+        self.fps = fps
+        self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
+        self.tracker = FaceTracker()
+        self.windows: dict[int, _TrackWindow] = {}
+        self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
+        self._ready: deque = deque()  # frames through the CNN, waiting for their windows
+        self._last_detect = -math.inf
+        # Windows: centred on each frame for files (the label at t sees t - w/2 .. t + w/2, so it does not lag),
+        # causal for live sources (t - w .. t). A frame is final once the frames its window needs have been
+        # analysed: ``lookahead`` seconds later (twice that for a method whose outputs are averaged over a window
+        # of windows, as the LSTM's are).
+        self.half = 0.0 if temporal.name == "frame" else options.window / 2
+        self.lookahead = (2 * self.half if temporal.smooth_outputs else self.half) if options.centred else 0.0
+
+    def push(self, t: float, index: int, frame: np.ndarray) -> list[AnalysedFrame]:
+        stages, template = self.stages, self.analyzer.template
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        t0 = time.perf_counter()
+        if t - self._last_detect >= self.options.detect_every - 1e-6:
+            detections = self.analyzer.detector.detect(frame)
+            stages["detect"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            tracked = self.tracker.update(index, grey, detections)
+            self._last_detect = t
+        else:
+            tracked = self.tracker.propagate(index, grey)
+        stages["track"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        crops = (np.stack([crop_face(grey, tf.detection.eyes, template) for tf in tracked])
+                 if tracked else np.zeros((0, template.size, template.size), np.uint8))
+        stages["align"] += time.perf_counter() - t0
+        self._pending.append((t, index, frame, tracked, crops))
+        return self._flush() if len(self._pending) >= self.options.batch_frames else []
+
+    def finish(self) -> list[AnalysedFrame]:
+        """The frames still waiting (end of the video)."""
+        return self._flush(final=True)
+
+    def abandon(self) -> list[AnalysedFrame]:
+        """After a failure: drop the frames not yet through the CNN, finish the others."""
+        self._pending.clear()
+        return self._flush(final=True)
+
+    def _flush(self, final: bool = False) -> list[AnalysedFrame]:
+        t0 = time.perf_counter()
+        out = self.analyzer.classify_crops(np.concatenate([c for *_, c in self._pending])) if self._pending else None
+        self.stages["cnn"] += time.perf_counter() - t0
+        k = 0
+        for t, index, frame, tracked, _ in self._pending:
+            faces = []
+            for tf in tracked:
+                probs, feature = out.probabilities[k], out.features[k]
+                k += 1
+                self.windows.setdefault(tf.track_id, _TrackWindow()).frames.append((t, probs, feature))
+                faces.append((tf, probs))
+            self._ready.append((t, index, frame, faces))
+        self._pending.clear()
+        newest = self._ready[-1][0] if self._ready else 0.0
+        done = []
+        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
+            done.append(self._label(*self._ready.popleft()))
+        return done
+
+    def _label(self, t: float, index: int, frame: np.ndarray, faces: list) -> AnalysedFrame:
+        uncertain_below = self.analyzer.model_config.uncertain_below
+        labelled = []
+        for tf, probs in faces:
+            window = self.windows[tf.track_id]
+            smoothed = self._classify(window, t)
+            det = tf.detection
+            labelled.append(FrameFace(t, index, tf.track_id, det.box, tuple(float(p) for p in smoothed),
+                                      tuple(float(p) for p in probs), bool(smoothed.max() < uncertain_below),
+                                      tf.detected, float(det.score), det.landmarks))
+            forget = t - 4 * self.half - 1e-6  # nothing earlier is in any later frame's window
+            while window.frames and window.frames[0][0] < forget:
+                window.outputs.pop(window.frames.popleft()[0], None)
+        return AnalysedFrame(t, index, frame, labelled)
+
+    def _around(self, window: _TrackWindow, t: float) -> list[tuple]:
+        """The track's frames in the window of time t."""
+        lo, hi = (t - self.half, t + self.half) if self.options.centred else (t - 2 * self.half, t)
+        return [r for r in window.frames if lo - 1e-6 <= r[0] <= hi + 1e-6]
+
+    def _weights(self, times: list[float], t: float) -> np.ndarray | None:
+        """Centred: a triangular kernel peaking at the frame, so a change of expression flips the label when the
+        face changes, not when a more confident emotion fills part of the window. Causal: equal."""
+        if not self.options.centred or self.half == 0.0:
+            return None
+        return np.maximum(1.0 - np.abs(np.asarray(times) - t) / (self.half + 1.0 / self.fps), 1e-3)
+
+    def _output(self, window: _TrackWindow, t: float) -> np.ndarray:
+        if t not in window.outputs:
+            frames = self._around(window, t)
+            t1 = time.perf_counter()
+            window.outputs[t] = self.temporal(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]),
+                                              self._weights([r[0] for r in frames], t))
+            self.stages["temporal"] += time.perf_counter() - t1
+        return window.outputs[t]
+
+    def _classify(self, window: _TrackWindow, t: float) -> np.ndarray:
+        if not self.temporal.smooth_outputs:
+            return self._output(window, t)
+        # the mean of the outputs of the windows around t: an ensemble, less flicker
+        times = [r[0] for r in self._around(window, t)]
+        return np.average([self._output(window, u) for u in times], axis=0, weights=self._weights(times, t))
+
+
+class AnnotatedVideoWriter:
+    """The annotated MP4: each frame with its faces' boxes and labels; small videos are enlarged so that labels
+    and bars stay legible."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps = path, fps
+        self._writer: H264Writer | None = None
+
+    def write(self, frame: AnalysedFrame) -> None:
+        image = frame.image
+        zoom = max(1.0, MIN_ANNOTATED_HEIGHT / image.shape[0])
+        if self._writer is None:
+            h, w = (round(v * zoom) for v in image.shape[:2])
+            self._writer = H264Writer(self.path, w, h, self.fps)
+        faces = [f.as_face() for f in frame.faces]
+        if zoom > 1.0:
+            image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+            faces = [_zoom_face(f, zoom) for f in faces]
+        labels = [f"#{f.track_id} {f.emotion} {max(f.probabilities):.0%}" for f in frame.faces]
+        self._writer.write(annotate(image, faces, labels))
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class VideoAnalyzer:
+    """Runs the video pipeline with an :class:`fervid.inference.analyzer.Analyzer`'s detector and CNN: a
+    :class:`FrameStream` whose final frames feed the output writers (annotated MP4, streamed frame table, track
+    logs with their key frames)."""
+
+    def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
+        self.analyzer = analyzer
+        self.options = options
+        self.temporal = temporal or make_method(options.method, cnn=analyzer.cnn.config.features_of)
+
+    def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
+        """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
+        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages)
+
+    def run(self, source: str | Path, out_dir: str | Path | None = None,
+            progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
+            stop: Callable[[], bool] | None = None) -> VideoResult:
+        """Analyse a video file (or any iterable of (time, BGR frame) given as ``frames`` with its ``fps``).
+
+        ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
+        written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
+        length), and the rest when done (also after a mid-way failure); without, the rows are kept in
+        ``result.faces``.
+        """
+        started = time.perf_counter()
+        opts = self.options
+        result = VideoResult(source=str(source), method=self.temporal.name, model=self.analyzer.model_config.name,
+                             detector=self.analyzer.detector_name)
+        stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
+        cap = None
+        total = 0
+        if frames is None:
+            cap = open_video(source)
+            fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+            if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+                fps = 30.0  # container without a usable rate: timestamps still come from the decoder
+            total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            frames = _read_frames(cap, stages)
+        result.fps = float(fps or 30.0)
+        stream = self.stream(result.fps, stages)
+        stem = Path(str(source)).stem
+        table = video = None
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            table = FrameTableWriter(out_dir / f"{stem}_frames.csv", out_dir / f"{stem}_frames.parquet")
+            result.table_path = table.paths[1]
+            if opts.annotate:
+                video = AnnotatedVideoWriter(out_dir / f"{stem}_annotated.mp4",
+                                             min(result.fps, opts.sample_fps or result.fps))
+
+        def write(done: list[AnalysedFrame]) -> None:
+            for frame in done:
+                for face in frame.faces:
+                    log = result.tracks.get(face.track_id) or result.tracks.setdefault(face.track_id,
+                                                                                       TrackLog(face.track_id))
+                    closed = log.add(face, frame.image)
+                    if table is not None:
+                        table.add(face)
+                        if closed is not None:
+                            save_key_frame(closed, out_dir, stem)
+                    else:
+                        result.faces.append(face)
+                if video is not None:
+                    t0 = time.perf_counter()
+                    video.write(frame)
+                    stages["encode"] += time.perf_counter() - t0
+
+        next_sample, last_time = 0.0, 0.0
+        try:
+            for t, frame in frames:
+                result.frames_read += 1
+                last_time = t
+                if progress:
+                    progress(result.frames_read, total)
+                if stop is not None and stop():
+                    break
+                if opts.sample_fps and t + 1e-6 < next_sample:
+                    continue
+                if opts.sample_fps:
+                    next_sample = max(next_sample + 1.0 / opts.sample_fps, t)
+                if result.width == 0:
+                    result.height, result.width = frame.shape[:2]
+                write(stream.push(t, result.frames_read - 1, frame))
+                result.frames_analysed += 1
+                result.duration = t
+            write(stream.finish())
+        except Exception as exc:  # keep what was analysed before the video broke
+            result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
+            try:  # the frames already through the CNN still get their labels
+                write(stream.abandon())
+            except Exception:
+                pass
+        finally:
+            if cap is not None:
+                cap.release()
+            if video is not None:
+                video.close()
+                result.annotated_path = video.path if video.started else None
+            if table is not None:
+                table.close()
+        for log in result.tracks.values():
+            last = log.close()
+            if last is not None and out_dir is not None:
+                save_key_frame(last, out_dir, stem)
+        # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
+        # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
+        expected_seconds = total / result.fps if total and result.fps else 0.0
+        if (result.frames_read and expected_seconds and result.error is None
+                and last_time + 2.0 / result.fps < 0.9 * expected_seconds):
+            result.error = (f"{source}: video ended at {last_time:.1f} s of {expected_seconds:.1f} s "
+                            f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
+        result.seconds = time.perf_counter() - started
+        if out_dir is not None:
+            result.save(out_dir)
+        return result
+
+
+def _zoom_face(face: Face, zoom: float) -> Face:
+    x, y, w, h = face.box
+    return Face((x * zoom, y * zoom, w * zoom, h * zoom), tuple((px * zoom, py * zoom) for px, py in face.landmarks),
+                face.detection_score, face.probabilities, face.uncertain)
+
+
+def _read_frames(cap: cv2.VideoCapture, stages: dict):
+    """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right."""
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    index = 0
+    while True:
+        t0 = time.perf_counter()
+        ok, frame = cap.read()
+        stages["decode"] += time.perf_counter() - t0
+        if not ok:
+            return
+        ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+        t = ms / 1000.0 if ms and ms > 0 else index / fps
+        index += 1
+        yield t, frame
+
+
+class LiveSource:
+    """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
+    the newest frame, so a slow consumer skips frames instead of falling behind. A file is read at its own
+    frame rate, as a camera would deliver it. ``dropped`` counts the frames skipped."""
+
+    def __init__(self, source: str | int, max_seconds: float | None = None):
+        import threading
+
+        self.name = str(source)
+        target = int(source) if str(source).isdigit() else str(source)
+        if isinstance(target, str) and "://" not in target:
+            self.cap = open_video(target)
+            self.is_file = True
+        else:
+            self.cap = cv2.VideoCapture(target)
+            self.is_file = False
+            if not self.cap.isOpened():
+                raise VideoError(f"{source}: cannot open camera or stream")
+        fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
+        self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else 30.0
+        self.max_seconds = max_seconds
+        self.dropped = 0
+        self.delivered = 0
+        self._latest: tuple[float, np.ndarray] | None = None
+        self._done = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._start = time.perf_counter()
+        self._thread.start()
+
+    def _read(self) -> None:
+        index = 0
+        while not self._done:
+            ok, frame = self.cap.read()
+            if not ok:
+                break
+            t = index / self.fps if self.is_file else time.perf_counter() - self._start
+            if self.is_file:  # pace a file like a camera
+                delay = t - (time.perf_counter() - self._start)
+                if delay > 0:
+                    time.sleep(delay)
+            index += 1
+            with self._cond:
+                if self._latest is not None:
+                    self.dropped += 1
+                self._latest = (t, frame)
+                self._cond.notify()
+            if self.max_seconds is not None and t >= self.max_seconds:
+                break
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+
+    def __iter__(self):
+        while True:
+            with self._cond:
+                while self._latest is None and not self._done:
+                    self._cond.wait(0.5)
+                if self._latest is None and self._done:
+                    break
+                item, self._latest = self._latest, None
+            self.delivered += 1
+            yield item
+
+    def close(self) -> None:
+        self._done = True
+        self._thread.join(timeout=2)
+        self.cap.release()

@@ -1,0 +1,144 @@
+"""Export a trained checkpoint to a model folder fervid can run without torch (imports torch).
+
+The folder gets ``model.onnx`` (outputs: logits and 512-d features, batch dimension dynamic) and
+``config.json`` (eye template, normalisation fitted on the training set, network shape, class names).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fervid.inference.align import FaceTemplate, Normalization
+from fervid.emotions import EMOTIONS
+from fervid.inference.models import ModelConfig
+from fervid.training.network import EnsembleWrapper, ExportWrapper
+from fervid.training.train import load_net
+
+
+def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = None,
+                checkpoint: str = "best.pt", template: FaceTemplate = FaceTemplate(), flip_tta: bool = False) -> Path:
+    """Write ``out_dir/model.onnx`` and ``out_dir/config.json`` from ``run_dir/<checkpoint>``."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    ckpt = run_dir / checkpoint
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+    net = load_net(ckpt)
+    norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, template.size, template.size)
+    torch.onnx.export(
+        ExportWrapper(net, flip_tta).eval(), (dummy,), str(out_dir / "model.onnx"),
+        input_names=["faces"], output_names=["logits", "features"],
+        dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=norm,
+                         net={**net.config.to_dict(), "flip_tta": flip_tta})
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    for extra in ("config.json", "metrics.jsonl", "summary.json"):
+        if (run_dir / extra).is_file():
+            shutil.copyfile(run_dir / extra, out_dir / f"training_{extra}")
+    # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
+    summary_file = out_dir / "training_summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
+    summary_file.write_text(json.dumps(summary, indent=2))
+    return out_dir
+
+
+def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str | None = None,
+                    checkpoint: str = "best.pt", features_of: str | None = None,
+                    template: FaceTemplate = FaceTemplate()) -> Path:
+    """Write ``out_dir/model.onnx`` + ``config.json``: the runs' networks averaged in one graph
+    (:class:`fervid.training.network.EnsembleWrapper`). Inputs are normalised as the first run's; its features are the
+    ensemble's, so ``features_of`` (default: the first run folder's name) names the CNN whose temporal LSTM reads
+    them."""
+    run_dirs = [Path(r) for r in run_dirs]
+    out_dir = Path(out_dir)
+    nets, norms = [], []
+    for run_dir in run_dirs:
+        ckpt = run_dir / checkpoint
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+        nets.append(load_net(ckpt))
+        norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text())))
+    # member i expects (c - g_i) / s_i where the input is (c - g_0) / s_0: x_i = x * s_0 / s_i + (g_0 - g_i) / s_i
+    first = norms[0]
+    scales = [first.scale / n.scale for n in norms]
+    shifts = [torch.from_numpy((first.global_mean - n.global_mean) / n.scale) for n in norms]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, template.size, template.size)
+    torch.onnx.export(
+        EnsembleWrapper(nets, scales, shifts).eval(), (dummy,), str(out_dir / "model.onnx"),
+        input_names=["faces"], output_names=["logits", "features"],
+        dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(run_dirs, nets)],
+           "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
+    config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=first,
+                         net=net)
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    return out_dir
+
+
+def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples: int = 1024, seed: int = 0) -> Path:
+    """Write ``model_dir/model_int8.onnx``: static int8 quantization of ``model.onnx`` (weights per channel,
+    activations uint8), its activation ranges calibrated on ``samples`` grey 48x48 faces drawn from
+    ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model_dir = Path(model_dir)
+    config = ModelConfig.load(model_dir / "config.json")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(calibration_faces), min(samples, len(calibration_faces)), replace=False)
+    faces = config.normalization(calibration_faces[np.sort(pick)]).astype(np.float32)
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(faces):
+                return None
+            self.start += 64
+            return {"faces": faces[self.start - 64 : self.start]}
+
+    prepared = model_dir / "model_prep.onnx"
+    out = model_dir / "model_int8.onnx"
+    # the quantizer logs a warning per 1-d weight (batch norm after the dense layer) that it quantizes per
+    # tensor, which is what we want; keep that out of the user's console
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quant_pre_process(str(model_dir / "model.onnx"), str(prepared))  # shape inference + graph folding
+        quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+        prepared.unlink(missing_ok=True)
+    config.int8_file = out.name
+    (model_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    return out
+
+
+def compare_with_torch(run_dir: str | Path, model_dir: str | Path, inputs: np.ndarray,
+                       checkpoint: str = "best.pt", flip_tta: bool = False) -> tuple[float, float]:
+    """Largest absolute differences (logits, features) between torch and ONNX Runtime on the same inputs."""
+    import onnxruntime as ort
+
+    net = load_net(Path(run_dir) / checkpoint)
+    with torch.no_grad():
+        t_logits, t_feats = ExportWrapper(net, flip_tta).eval()(torch.from_numpy(inputs))
+    session = ort.InferenceSession(str(Path(model_dir) / "model.onnx"), providers=["CPUExecutionProvider"])
+    o_logits, o_feats = session.run(None, {"faces": inputs.astype(np.float32)})
+    return float(np.abs(t_logits.numpy() - o_logits).max()), float(np.abs(t_feats.numpy() - o_feats).max())

@@ -1,0 +1,137 @@
+"""The VGG-style CNN of the published design (training side; imports torch).
+
+3x3 convolutions with stride 1 and padding 1, batch norm and ReLU after every convolution, 2x2 max-pool with
+stride 2 after each stage, filter counts doubling from 32, dropout before the classifier, and a 512-d
+penultimate layer whose activations are fervid's per-face feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from fervid.emotions import NUM_CLASSES
+
+
+@dataclass
+class NetConfig:
+    """Shape of the network; stored with the weights so the same net can be rebuilt."""
+
+    stages: tuple[int, ...] = (32, 64, 128, 256)  # filters per stage; each stage ends in a 2x2 max-pool
+    convs_per_stage: tuple[int, ...] = (1, 2, 2, 2)
+    feature_dim: int = 512
+    dropout: float = 0.4
+    input_size: int = 48
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("stages", "convs_per_stage"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+class EmotionVGG(nn.Module):
+    """forward(x) -> logits; features(x) -> the 512-d penultimate activations."""
+
+    def __init__(self, config: NetConfig = NetConfig()):
+        super().__init__()
+        if len(config.stages) != len(config.convs_per_stage):
+            raise ValueError("stages and convs_per_stage must have the same length")
+        self.config = config
+        layers: list[nn.Module] = []
+        channels = 1
+        for width, n_convs in zip(config.stages, config.convs_per_stage):
+            for _ in range(n_convs):
+                layers += [
+                    nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
+                channels = width
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        self.body = nn.Sequential(*layers)
+        spatial = config.input_size // 2 ** len(config.stages)
+        self.embed = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(config.dropout),
+            nn.Linear(channels * spatial * spatial, config.feature_dim),
+            nn.BatchNorm1d(config.feature_dim),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, NUM_CLASSES))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ExportWrapper(nn.Module):
+    """What the ONNX file computes: (logits over 7 classes, 512-d features).
+
+    Logits rather than probabilities, so that calibration (a temperature) stays a number in the model's
+    config instead of requiring a new export.
+    """
+
+    def __init__(self, net: EmotionVGG, flip_tta: bool = False):
+        super().__init__()
+        self.net = net
+        self.flip_tta = flip_tta  # test-time augmentation: average the face and its mirror image
+
+    def forward(self, x: torch.Tensor):
+        feats = self.net.features(x)
+        if self.flip_tta:
+            feats = (feats + self.net.features(torch.flip(x, dims=[3]))) / 2
+        return self.net.head(feats), feats
+
+
+class EnsembleWrapper(nn.Module):
+    """Several trained networks averaged inside one exported graph: (log of the mean probabilities, the first
+    member's 512-d features).
+
+    The input is normalised as the first member was trained; every other member's own normalisation is an affine
+    map of it (``x * scale_i + shift_i``, folded into the graph), so each member sees faces as it was trained.
+    ``softmax(log(mean p)) == mean p``, so the output stays usable as logits (calibration divides it by a
+    temperature). The features are the first member's, which lets its temporal LSTM read them.
+    """
+
+    def __init__(self, nets: list[EmotionVGG], scales: list[float], shifts: list[torch.Tensor]):
+        super().__init__()
+        if not nets or not (len(nets) == len(scales) == len(shifts)):
+            raise ValueError("an ensemble needs one scale and shift per network")
+        self.nets = nn.ModuleList(nets)
+        self.scales = scales
+        for i, shift in enumerate(shifts):
+            self.register_buffer(f"shift{i}", shift.reshape(1, 1, *shift.shape[-2:]).float())
+
+    def forward(self, x: torch.Tensor):
+        feats = self.nets[0].features(x)
+        probs = self.nets[0].head(feats).softmax(1)
+        for i, net in enumerate(self.nets[1:], start=1):
+            probs = probs + net(x * self.scales[i] + getattr(self, f"shift{i}")).softmax(1)
+        return torch.log(probs / len(self.nets)), feats
+
+
+class PaperLSTM(nn.Module):
+    """LSTM(128) -> dropout -> LSTM(64) -> dropout -> dense(7), over (batch, time, features)."""
+
+    def __init__(self, input_dim: int, dropout: float = 0.5, hidden: tuple[int, int] = (128, 64)):
+        super().__init__()
+        self.lstm1 = nn.LSTM(input_dim, hidden[0], batch_first=True)
+        self.drop1 = nn.Dropout(dropout)
+        self.lstm2 = nn.LSTM(hidden[0], hidden[1], batch_first=True)
+        self.drop2 = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden[1], NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.lstm1(x)
+        h, _ = self.lstm2(self.drop1(h))
+        return self.head(self.drop2(h[:, -1]))

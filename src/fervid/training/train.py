@@ -1,0 +1,445 @@
+"""Training the VGG-style CNN on FER2013 (imports torch: install ``fervid[train]``).
+
+``fervid train`` runs :func:`train`: FER2013 Training with model selection on PublicTest, on-the-fly
+augmentation, optional bf16 autocast, a checkpoint every epoch (``--resume`` continues from it), seeded runs,
+a progress bar and a per-epoch metrics log (``metrics.jsonl``) in the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from fervid.inference.align import Normalization
+from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
+from fervid.emotions import NUM_CLASSES
+from fervid.evaluation.evaluate import plot_learning_curves
+from fervid.machine import cpu_flags, cpu_model
+from fervid.training.network import EmotionVGG, NetConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` in the run directory."""
+
+    data: str = "../shared/data/fer2013/fer2013.csv.gz"
+    train_usage: str = "Training"
+    val_usage: str = "PublicTest"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    seed: int = 0
+    # bf16 autocast: "auto" uses it where it pays (a CUDA GPU that supports it, or a CPU with bf16 matrix
+    # instructions, amx_bf16 or avx512_bf16); true/false force it. Measured on the shipped shape, 128 faces per
+    # batch: AVX2-only AMD 12x slower, Intel AMX 2.1x faster, AMD EPYC (Zen 4, avx512_bf16) 1.9x faster.
+    bf16: bool | str = "auto"
+    threads: int = 0  # 0: torch's default
+    limit_train: int = 0  # 0: all rows; >0 uses the first N (for quick tests)
+    limit_val: int = 0
+    # augmentation
+    hflip: bool = True
+    max_rotation_deg: float = 10.0
+    max_shift_px: float = 4.0
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    erase_prob: float = 0.5
+    # contrast jitter: each face's (mean-subtracted) pixels scaled by a factor drawn from this range; lab faces
+    # (CK+, JAFFE) are higher-contrast than FER2013's web faces. (1, 1): off
+    contrast_range: tuple[float, float] = (1.0, 1.0)
+    # what the network is taught: "fer2013" (FER2013's one label per face), "ferplus" (FER+ majority vote;
+    # faces FER+ dropped or voted contempt/unknown/not-a-face are left out) or "ferplus-soft" (the FER+ vote
+    # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only)
+    labels: str = "fer2013"
+    ferplus_csv: str = "../shared/data/ferplus/fer2013new.csv"
+    ferplus_weight: float = 0.5
+    val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
+    # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
+    mix: str = "none"  # "none", "mixup" or "cutmix"
+    mix_prob: float = 0.5
+    mix_alpha: float = 1.0
+    # start from another run's weights (e.g. a second, fine-tuning stage); the schedule starts afresh
+    init_from: str = ""
+    warmup_pct: float = 0.2  # share of the one-cycle schedule spent raising the learning rate
+    # distillation (Hinton et al. 2015), offline: the averaged, flip-averaged probabilities of these trained
+    # checkpoints on the training faces, computed once, are blended into the targets (teacher_weight 1.0 =
+    # teachers only); a few models' knowledge in one network of the shipped (fast) shape
+    teachers: list[str] = field(default_factory=list)
+    teacher_weight: float = 0.5
+    net: NetConfig = field(default_factory=NetConfig)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides) -> TrainConfig:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        data = dict(data)
+        if isinstance(data.get("net"), dict):
+            data["net"] = NetConfig.from_dict(data["net"])
+        for key in ("scale_range", "contrast_range"):
+            if key in data:
+                data[key] = tuple(data[key])
+        cfg = cls(**data)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if self.labels not in LABEL_SOURCES:
+            raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
+        if self.bf16 not in (True, False, "auto"):
+            raise ValueError(f"bf16 must be true, false or \"auto\", not {self.bf16!r}")
+        if self.val_labels not in ("fer2013", "ferplus"):
+            raise ValueError(f"val_labels must be fer2013 or ferplus, not {self.val_labels!r}")
+        if self.mix not in ("none", "mixup", "cutmix"):
+            raise ValueError(f"mix must be none, mixup or cutmix, not {self.mix!r}")
+        if not 0.0 <= self.ferplus_weight <= 1.0:
+            raise ValueError("ferplus_weight must be within 0..1")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise ValueError("teacher_weight must be within 0..1")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["net"] = self.net.to_dict()
+        out["scale_range"] = list(self.scale_range)
+        out["contrast_range"] = list(self.contrast_range)
+        return out
+
+
+LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft")
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    seconds: float
+
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def resolve_bf16(setting: bool | str, device: torch.device, flags: set[str] | None = None) -> bool:
+    """Whether to train with bf16 autocast: ``setting`` itself when it is true/false; for "auto", on a GPU
+    that supports bf16, or on a CPU with bf16 matrix instructions (without them autocast emulates bf16 and
+    was measured 12x slower than fp32 on an AVX2-only CPU)."""
+    if setting != "auto":
+        return bool(setting)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, flat: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Random flip, small rotation/scale/shift, contrast jitter and random erasing, on a normalised batch (N,1,H,W).
+
+    ``flat`` is what a uniformly grey face becomes after normalisation (minus the global mean image, scaled);
+    contrast is scaled about it, so the change is the face's own contrast.
+
+    Border and erased pixels become 0, which after mean subtraction is the average grey level.
+    """
+    n, _, h, w = x.shape
+    if cfg.hflip:
+        flip = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(cfg.max_rotation_deg)
+    lo, hi = cfg.scale_range
+    scale = lo + torch.rand(n, generator=gen) * (hi - lo)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * cfg.max_shift_px / w)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    lo, hi = cfg.contrast_range
+    if (lo, hi) != (1.0, 1.0):
+        x = (x - flat) * (lo + torch.rand(n, 1, 1, 1, generator=gen) * (hi - lo)) + flat
+    if cfg.erase_prob > 0:
+        erase = torch.rand(n, generator=gen) < cfg.erase_prob
+        eh = (torch.rand(n, generator=gen) * 0.3 + 0.1) * h
+        ew = (torch.rand(n, generator=gen) * 0.3 + 0.1) * w
+        cy = torch.rand(n, generator=gen) * h
+        cx = torch.rand(n, generator=gen) * w
+        ys = torch.arange(h).view(1, h, 1)
+        xs = torch.arange(w).view(1, 1, w)
+        box = ((ys - cy.view(n, 1, 1)).abs() < eh.view(n, 1, 1) / 2) & ((xs - cx.view(n, 1, 1)).abs() < ew.view(n, 1, 1) / 2)
+        x = x.masked_fill((box & erase.view(n, 1, 1))[:, None], 0.0)
+    return x
+
+
+def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
+              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (blend two faces) or CutMix (paste a box of another face) on a share ``mix_prob`` of batches;
+    the targets (N, 7 probabilities) are mixed in the same proportion."""
+    if cfg.mix == "none" or float(torch.rand((), generator=gen)) >= cfg.mix_prob:
+        return x, targets
+    n, _, h, w = x.shape
+    # Beta(a, a) from two Gamma draws, so the batch order generator alone decides the draw
+    g1, g2 = torch._standard_gamma(torch.full((2,), cfg.mix_alpha), generator=gen)
+    lam = float(g1 / (g1 + g2))
+    perm = torch.randperm(n, generator=gen)
+    if cfg.mix == "mixup":
+        x = lam * x + (1 - lam) * x[perm]
+    else:
+        cut = math.sqrt(1 - lam)
+        ch, cw = int(round(h * cut)), int(round(w * cut))
+        cy, cx = int(torch.randint(h, (), generator=gen)), int(torch.randint(w, (), generator=gen))
+        y0, y1 = max(cy - ch // 2, 0), min(cy + ch - ch // 2, h)
+        x0, x1 = max(cx - cw // 2, 0), min(cx + cw - cw // 2, w)
+        x = x.clone()
+        x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
+        lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)  # the share of the face actually kept
+    return x, lam * targets + (1 - lam) * targets[perm]
+
+
+def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
+    """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
+    fer2013 = load_fer2013(cfg.data, cfg.train_usage)
+    if cfg.labels == "fer2013":
+        train_ds = fer2013
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+    else:
+        # FER+ schemes train only on the faces FER+ kept: faces it dropped, or whose most-voted answer is
+        # unknown, not-a-face or contempt (no fervid class), are left out rather than given FER2013's label
+        train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+        if cfg.labels == "ferplus-soft":
+            fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[_fer2013_labels(fer2013, train_ds)]
+            targets = (1 - cfg.ferplus_weight) * fer2013_label + cfg.ferplus_weight * train_ds.soft_labels
+    if cfg.val_labels == "ferplus":
+        val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
+    else:
+        val_ds = load_fer2013(cfg.data, cfg.val_usage)
+    train_ds = _limit(train_ds, cfg.limit_train)
+    targets = targets[: len(train_ds)]
+    if cfg.teachers:
+        targets = (1 - cfg.teacher_weight) * targets + cfg.teacher_weight * teacher_probabilities(
+            cfg.teachers, train_ds.images)
+    return train_ds, targets, _limit(val_ds, cfg.limit_val)
+
+
+def _fer2013_labels(fer2013: FaceDataset, subset: FaceDataset) -> np.ndarray:
+    """FER2013's original labels of ``subset``'s faces (a relabelled subset of ``fer2013``, matched by source)."""
+    where = {src: i for i, src in enumerate(fer2013.sources)}
+    return fer2013.labels[np.array([where[src] for src in subset.sources], dtype=np.int64)]
+
+
+def teacher_probabilities(checkpoints: list[str], images: np.ndarray) -> np.ndarray:
+    """Mean class probabilities of trained checkpoints on grey 48x48 faces, each averaged with its mirror image.
+
+    Each checkpoint is normalised by the ``normalization.json`` saved beside it by its training run.
+    """
+    total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
+    for checkpoint in tqdm(checkpoints, desc="teacher probabilities", unit="model", leave=False):
+        checkpoint = Path(checkpoint)
+        norm_file = checkpoint.parent / "normalization.json"
+        if not checkpoint.is_file() or not norm_file.is_file():
+            raise FileNotFoundError(f"{checkpoint}: teacher needs a checkpoint and normalization.json beside it")
+        norm = Normalization.from_dict(json.loads(norm_file.read_text()))
+        net = load_net(checkpoint)
+        x = torch.from_numpy(norm(images))
+        total += (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).double().numpy() / 2
+    return (total / len(checkpoints)).astype(np.float32)
+
+
+def _limit(ds: FaceDataset, n: int) -> FaceDataset:
+    if n <= 0 or n >= len(ds):
+        return ds
+    return FaceDataset(ds.images[:n], ds.labels[:n], ds.sources[:n], ds.name)
+
+
+@torch.no_grad()
+def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16: bool = False) -> torch.Tensor:
+    # batches go in channels_last, so the network's weights must be too: a mixed layout took a slow path (1.5x)
+    net.eval().to(memory_format=torch.channels_last)
+    out = []
+    for i in range(0, len(x), batch_size):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            out.append(net(x[i : i + batch_size].contiguous(memory_format=torch.channels_last)).float())
+    return torch.cat(out) if out else torch.zeros(0, 7)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> Path:
+    """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``.
+
+    ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
+    continues from ``last.pt`` with the same config.
+    """
+    run_dir = Path(run_dir)
+    world, rank, local_rank = _init_distributed()
+    main_rank = rank == 0
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+
+    cfg.validate()
+    bf16 = resolve_bf16(cfg.bf16, device)
+    train_ds, targets, val_ds = training_data(cfg)
+    norm = Normalization.fit(train_ds.images)
+    x_train = torch.from_numpy(norm(train_ds.images))
+    flat_face = torch.from_numpy(-norm.global_mean / norm.scale)
+    t_train = torch.from_numpy(targets)
+    x_val = torch.from_numpy(norm(val_ds.images)).to(device)
+    y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
+
+    net = EmotionVGG(cfg.net)
+    if cfg.init_from:
+        start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        if NetConfig.from_dict(start["net"]) != cfg.net:
+            raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
+        net.load_state_dict(start["model"])
+    net = net.to(device, memory_format=torch.channels_last)
+    model = net
+    if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                          weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                steps_per_epoch=steps_per_epoch, pct_start=cfg.warmup_pct)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order: the same on every rank
+    # augmentation draws differ per rank; a single process keeps one generator (runs stay reproducible)
+    aug_gen = gen if world == 1 else torch.Generator().manual_seed(cfg.seed + 1000 * rank)
+    start_epoch, best_acc, elapsed = 0, -1.0, 0.0
+
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        state = torch.load(last_path, weights_only=False, map_location=device)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_acc, elapsed = state["epoch"], state["best_acc"], state.get("elapsed", 0.0)
+    elif resume:
+        raise FileNotFoundError(f"{last_path}: nothing to resume from")
+    elif main_rank:
+        (run_dir / "metrics.jsonl").write_text("")
+
+    if main_rank:
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()))
+
+    end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start_epoch, end_epoch):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(x_train), generator=gen)
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_rank),
+                   leave=False, unit="batch")
+        for step in bar:
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
+            xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx], cfg, aug_gen)
+            xb = xb.to(device).contiguous(memory_format=torch.channels_last)
+            tb = tb.to(device)
+            yb = tb.argmax(1)  # for the running accuracy
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(xb)
+                loss = F.cross_entropy(logits.float(), tb, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total_loss += loss.item() * len(yb)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(yb)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        val_logits = predict_logits(net, x_val, bf16=bf16)
+        val_loss = float(F.cross_entropy(val_logits, y_val))
+        val_acc = float((val_logits.argmax(1) == y_val).float().mean())
+        seconds = time.perf_counter() - t0
+        elapsed += seconds
+        if not main_rank:
+            continue
+        m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
+                         opt.param_groups[0]["lr"], round(seconds, 1))
+        with open(run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(asdict(m)) + "\n")
+        if progress:
+            tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
+                       f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f} | {seconds:.0f}s")
+        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+        plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {cfg.val_usage}",
+                             cfg.val_usage)
+        if val_acc > best_acc:
+            best_acc = val_acc
+            torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                        "val_acc": val_acc}, best_path)
+        torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                    "best_acc": best_acc, "elapsed": elapsed}, last_path)
+
+    if world > 1:
+        # every rank records a fingerprint of its weights: DDP must leave them identical
+        digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in net.parameters())).hexdigest()
+        (run_dir / f"weights_rank{rank}.sha256").write_text(digest)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+        if not main_rank:
+            return run_dir
+    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    summary = {"best_val_acc": best_acc, "last_val_acc": history[-1]["val_acc"] if history else None,
+               "epochs": cfg.epochs, "wall_seconds": round(elapsed, 1),
+               "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
+               "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
+               "precision": "bf16 autocast" if bf16 else "fp32",
+               "seconds_per_epoch": round(elapsed / max(cfg.epochs, 1), 1),
+               "world_size": world}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
+
+
+def _init_distributed() -> tuple[int, int, int]:
+    """(world size, rank, local rank); joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1, 0, 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def load_net(checkpoint: str | Path) -> EmotionVGG:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    net = EmotionVGG(NetConfig.from_dict(state["net"]))
+    net.load_state_dict(state["model"])
+    return net.eval()

@@ -1,0 +1,183 @@
+"""fervid batch on a corpus the test makes, including a run killed with SIGKILL and resumed."""
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fervid.apps.batch import BatchLocked, BatchOptions, OutputLock, collect_inputs, run_batch
+from fervid.inference.options import PipelineOptions
+from fervid.inference.video import sample_video
+
+MEAN = PipelineOptions(method="mean")  # faster than the LSTM; the batch machinery is what is tested
+NO_ANNOTATION = PipelineOptions(annotate=False)
+
+CARPHONE = sample_video()
+
+
+def make_corpus(root: Path, astronaut_rgb, n_images=8) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n_images):
+        # every image distinct (identical files are analysed once: see the hardening tests)
+        Image.fromarray(astronaut_rgb).rotate(i % 4 + i / 100).resize((320, 320)).save(root / f"img{i:03d}.jpg")
+    two = Image.new("RGB", (640, 320))
+    two.paste(Image.fromarray(astronaut_rgb).resize((320, 320)), (0, 0))
+    two.paste(Image.fromarray(astronaut_rgb[:, ::-1]).resize((320, 320)), (320, 0))
+    two.save(root / "two_faces.png")
+    shutil.copy(CARPHONE, root / "clip.mp4")
+    (root / "broken.jpg").write_text("not an image")
+    (root / "empty.mp4").write_bytes(b"")
+    return root
+
+
+def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 3)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path\ncorpus/img000.jpg\ncorpus/missing.jpg\n")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus), str(manifest)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert summary["done"] == 5 and summary["failed"] == 3  # broken.jpg, empty.mp4, missing.jpg
+    errors = " ".join(f["error"] for f in summary["failures"])
+    assert "broken.jpg: not an image" in errors and "empty.mp4: empty file" in errors and "missing.jpg" in errors
+    table = pd.read_parquet(out / "dataset.parquet")
+    per_file = table.groupby("file").size()
+    assert per_file[str(corpus / "clip.mp4")] == 120
+    assert per_file[str(corpus / "two_faces.png")] == 2
+    assert set(table[table["kind"] == "image"]["emotion"]) == {"happy"}
+    key = summary["outputs"][str(corpus / "clip.mp4")]
+    assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert again["this_run"]["files_analysed"] == 2  # only the two broken files are tried again
+    assert len(pd.read_parquet(out / "dataset.parquet")) == len(table)
+
+
+def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
+    files, problems = collect_inputs([str(corpus), str(corpus / "img000.jpg"), str(tmp_path / "nope")])
+    assert len(files) == 6 and problems == [(str(tmp_path / "nope"), "no such file or folder")]
+
+
+def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "--method", "mean", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(out / "state.sqlite") as db:
+                done = db.execute("SELECT COUNT(*) FROM files WHERE status = 'done'").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if done >= 5:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, mid-run
+            break
+    proc.wait()
+    assert 5 <= done < 32, "the run was not caught mid-way"
+    with sqlite3.connect(out / "state.sqlite") as db:
+        left = db.execute("SELECT COUNT(*) FROM files WHERE status != 'done'").fetchone()[0]
+    assert left > 0
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 1  # the two broken files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["done"] == 32 and summary["failed"] == 2
+    assert summary["this_run"]["files_analysed"] < 34  # finished files were skipped
+    table = pd.read_parquet(out / "dataset.parquet")
+    per_file = table.groupby("file").size()
+    assert len(per_file) == 32  # no missing file
+    assert per_file[str(corpus / "clip.mp4")] == 120 and per_file[str(corpus / "two_faces.png")] == 2
+    assert (per_file.drop([str(corpus / "clip.mp4"), str(corpus / "two_faces.png")]) == 1).all()  # no duplicate
+    assert not list((out / "files").glob(".*.tmp"))  # no half-written results left in place
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"), reason="ray not installed")
+def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
+    """A real local Ray cluster: a head and a second worker node process on 127.0.0.1."""
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 4)
+    local = run_batch([str(corpus)], BatchOptions(out=tmp_path / "local", pipeline=MEAN), progress=False)
+    port = 21000 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
+    # loopback-only test cluster: explicit auth mode, so a token left in ~/.ray by an earlier ray.init() cannot
+    # leave the head and the worker node disagreeing
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    temp = f"/tmp/ray_{os.getpid()}"  # short: Ray's socket paths must stay under 107 bytes
+    subprocess.run(ray_cli + ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus",
+                              "1", "--include-dashboard", "false", "--temp-dir", temp, "--disable-usage-stats"],
+                   check=True, env=env, capture_output=True)
+    try:
+        subprocess.run(ray_cli + ["start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+                                  "--num-cpus", "1"], check=True, env=env, capture_output=True)
+        result = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "ray"),
+                                 "--engine", "ray", "--address", f"127.0.0.1:{port}", "--method", "mean", "-q"],
+                                capture_output=True, text=True, env=env, timeout=600)
+    finally:
+        subprocess.run(ray_cli + ["stop", "--force"], env=env, capture_output=True)
+    assert result.returncode == 1, result.stderr[-2000:]  # the two broken files, recorded, not fatal
+    ray_summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert ray_summary["done"] == local["done"] == 6 and ray_summary["failed"] == 2
+    a = pd.read_parquet(tmp_path / "local" / "dataset.parquet").sort_values(["file", "track", "frame"])
+    b = pd.read_parquet(tmp_path / "ray" / "dataset.parquet").sort_values(["file", "track", "frame"])
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), atol=1e-4)
+
+
+# --- hardening (issue 15) ----------------------------------------------------------------------------------
+
+def test_identical_files_are_analysed_once_and_every_path_is_done(tmp_path, astronaut_rgb):
+    """5: identical files shared one output folder and parallel workers collided (1-9 of 26 lost per run)."""
+    corpus = tmp_path / "same"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(corpus / "a.jpg")
+    for i in range(11):
+        shutil.copy(corpus / "a.jpg", corpus / f"copy{i:02d}.jpg")
+    out = tmp_path / "out"
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
+    assert summary["done"] == 12 and summary["failed"] == 0
+    assert summary["this_run"]["files_analysed"] == 1
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert sorted(table["file"]) == sorted(str(p) for p in corpus.iterdir())  # one row (face) per path
+    shutil.copy(corpus / "a.jpg", corpus / "new_copy.jpg")  # same content under a new name, later
+    summary = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=NO_ANNOTATION), progress=False)
+    assert summary["done"] == 13 and summary["this_run"]["files_analysed"] == 0
+
+
+def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
+    """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    out = tmp_path / "out"
+    with OutputLock(out):
+        with pytest.raises(BatchLocked, match=f"pid {os.getpid()}"):
+            run_batch([str(corpus)], BatchOptions(out=out), progress=False)
+        cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 1 and "another fervid batch run" in cli.stderr
+        assert len(cli.stderr.strip().splitlines()) == 1
+    summary = run_batch([str(corpus / "img000.jpg")], BatchOptions(out=out), progress=False)  # released
+    assert summary["done"] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
+    """6: /dev/zero or a FIFO made `fervid batch` hang (the hashing step read without end)."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(tmp_path / "ok.jpg")
+    out = tmp_path / "out"
+    cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", "/dev/zero", str(fifo), str(tmp_path / "ok.jpg"),
+                          "--out", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["done"] == 1 and summary["failed"] == 2
+    assert all("not a regular file" in f["error"] for f in summary["failures"])

@@ -1,0 +1,123 @@
+import csv
+import json
+import re
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from fervid.apps.cli import app
+from fervid.samples import carphone
+
+runner = CliRunner()
+
+
+def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, astronaut_rgb):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut_rgb).save(folder / "a_good.png")
+    (folder / "b_text.jpg").write_text("not a jpeg")
+    (folder / "c_empty.png").write_bytes(b"")
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(folder / "d_noface.jpg")
+    out_json, out_csv, ann = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "ann"
+    result = runner.invoke(app, ["image", str(folder), str(tmp_path / "missing.png"), "--json", str(out_json),
+                                 "--csv", str(out_csv), "--annotate", str(ann)])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(out_json.read_text())
+    by_name = {f["file"].split("/")[-1]: f for f in doc["files"]}
+    assert doc["failed"] == 3
+    assert by_name["a_good.png"]["ok"] and by_name["a_good.png"]["faces"][0]["emotion"] == "happy"
+    assert by_name["d_noface.jpg"]["ok"] and by_name["d_noface.jpg"]["faces"] == []
+    assert "not an image" in by_name["b_text.jpg"]["error"] and "b_text.jpg" in by_name["b_text.jpg"]["error"]
+    assert "empty file" in by_name["c_empty.png"]["error"]
+    assert "no such file" in by_name["missing.png"]["error"]
+    assert "b_text.jpg: not an image" in result.output  # errors are told to the user, naming the file
+    assert "missing.png: no such file" in result.output
+    rows = list(csv.DictReader(out_csv.open()))
+    happy = [r for r in rows if r["face"] == "0"]
+    assert len(happy) == 1 and happy[0]["emotion"] == "happy" and float(happy[0]["happy"]) > 0.5
+    assert {r["file"].split("/")[-1] for r in rows} == set(by_name)
+    assert (ann / "a_good_fervid.png").is_file()
+
+
+def test_json_to_stdout_and_success_exit_code(astronaut_png):
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--quiet"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    face = doc["files"][0]["faces"][0]
+    assert face["emotion"] == "happy"
+    assert set(face["probabilities"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert set(face["box"]) == {"x", "y", "width", "height"}
+
+
+def test_demo_writes_annotated_image_and_json(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "astronaut.json").read_text())
+    assert [f["emotion"] for f in doc["files"][0]["faces"]] == ["happy"]
+    assert Image.open(tmp_path / "astronaut_fervid.png").size == (512, 512)
+
+
+def test_every_command_has_help():
+    for command in ("image", "video", "live", "demo", "batch", "serve", "train", "train-temporal", "export",
+                    "evaluate", "calibrate", "experiment"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "Usage" in result.output, command
+        # ordinary metavars; flags show none
+        assert not re.search(r"<(str|int|float|path|bool)>", result.output), (command, result.output)
+        if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
+            assert "--detector" in result.output and 'pip install "fervid[yuface]"' in result.output, command
+
+
+def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
+    from fervid.inference.models import available_models
+
+    for model in available_models():
+        result = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--model", model])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["model"] == model and doc["files"][0]["faces"][0]["emotion"] == "happy"
+
+
+def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path):
+    for command in (["image", str(astronaut_png)], ["video", str(astronaut_png), "--out", str(tmp_path / "v")],
+                    ["live", "--source", str(carphone()), "--out", str(tmp_path / "l")]):
+        result = runner.invoke(app, [*command, "--model", "no_such_model"])
+        assert result.exit_code != 0
+        assert "model 'no_such_model' not found" in result.output, (command, result.output)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder on a read-only filesystem (a tmpfs mounted read-only, as root); else one without write
+    permission (for a user that is not root)."""
+    import os
+    import subprocess
+
+    target = tmp_path / "ro"
+    target.mkdir()
+    if os.geteuid() != 0:
+        target.chmod(0o555)
+        yield target
+        target.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)]).returncode != 0:
+        pytest.skip("cannot mount a read-only filesystem here")
+    yield target
+    subprocess.run(["umount", str(target)])
+
+
+def test_environment_errors_are_one_line_naming_the_path(read_only_dir, astronaut_png):
+    """15.11: an --out on a read-only filesystem used to print a 38-line traceback."""
+    import subprocess
+    import sys
+
+    for args in (["demo", "--no-video", "--out", str(read_only_dir / "demo")],
+                 ["image", str(astronaut_png), "--json", str(read_only_dir / "r.json")],
+                 ["batch", str(astronaut_png), "--out", str(read_only_dir / "batch"), "-q"]):
+        done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, (args, done.stderr)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and str(read_only_dir) in errors[0] and "Traceback" not in done.stderr, done.stderr

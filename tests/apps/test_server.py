@@ -1,0 +1,416 @@
+import io
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from fervid.apps.server import ServerSettings, create_app
+from fervid.inference.video import sample_video
+from fervid.inference.options import PipelineOptions
+
+CARPHONE = sample_video()
+BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
+
+
+@pytest.fixture
+def client(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "data", max_upload_mb=5, max_queued_jobs=2)
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        yield c
+
+
+def png_bytes(rgb) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wait_done(client, job_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = client.get(f"/v1/jobs/{job_id}").json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError("job did not finish")
+
+
+def test_health_docs_and_page(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/docs").status_code == 200
+    assert "/v1/images" in client.get("/openapi.json").json()["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "Drop a photo or video" in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):
+    r = client.post("/v1/images", files=[("files", ("a.png", png_bytes(astronaut_rgb), "image/png")),
+                                         ("files", ("b.png", png_bytes(astronaut_rgb[:, ::-1].copy()), "image/png"))])
+    assert r.status_code == 200
+    body = r.json()
+    assert [f["file"] for f in body["files"]] == ["a.png", "b.png"]
+    face = body["files"][0]["faces"][0]
+    assert face["emotion"] == "happy" and set(face["box"]) == {"x", "y", "width", "height"}
+
+
+def test_image_errors_are_json(client):
+    r = client.post("/v1/images", files=[("files", ("fake.jpg", b"this is text", "image/jpeg"))])
+    assert r.status_code == 415 and "fake.jpg" in r.json()["error"]
+    big = b"\0" * (6 * 1024 * 1024)
+    r = client.post("/v1/images", files=[("files", ("big.png", big, "image/png"))])
+    assert r.status_code == 413 and "MB" in r.json()["error"]
+    r = client.post("/v1/images")
+    assert r.status_code == 422
+
+
+def test_video_job_lifecycle(client):
+    r = client.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert r.status_code == 202
+    job_id = r.json()["job_id"]
+    t0 = time.perf_counter()
+    assert client.get("/healthz").status_code == 200
+    assert time.perf_counter() - t0 < 0.1  # answers while the job runs
+    state = wait_done(client, job_id)
+    assert state["status"] == "done", state
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    assert len(result["tracks"]) == 1
+    video = client.get(result["links"]["annotated_video"])
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
+    frames = client.get(result["links"]["frames_json"]).json()
+    assert len(frames["tracks"]["1"]["time"]) == 120
+    assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
+    assert client.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_video_rejects_non_videos_and_bad_ids(client):
+    r = client.post("/v1/videos", files={"file": ("x.mp4", b"not a video" * 100, "video/mp4")})
+    assert r.status_code == 415 and "x.mp4" in r.json()["error"]
+    for bad in ("../../etc", "..%2F..%2Fetc", "0" * 31, "zz" * 16):
+        assert client.get(f"/v1/jobs/{bad}").status_code == 404
+    r = client.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    job_id = r.json()["job_id"]
+    assert client.get(f"/v1/jobs/{job_id}/files/..%2Fjob.json").status_code == 404
+    wait_done(client, job_id)
+
+
+def test_queue_bound_gives_429(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1, workers=1)
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        codes = [c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).status_code
+                 for _ in range(4)]
+    assert codes[0] == 202 and 429 in codes
+
+
+def test_jobs_survive_a_restart(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "d")
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]
+        wait_done(c, job_id)
+    with TestClient(create_app(settings), base_url=BASE) as c:  # a new server process over the same data dir
+        assert c.get(f"/v1/jobs/{job_id}").json()["status"] == "done"
+        assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
+
+
+# --- hardening (issue 15): each case reproduces a failure found by probing the server --------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import zlib  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+import httpx  # noqa: E402
+import imageio_ffmpeg  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+@contextmanager
+def real_server(data_dir, *args, env=None):
+    """``fervid serve`` as its own process on a free loopback port; stopped (or killed) when the block ends."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port), "--data-dir",
+                             str(data_dir), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    try:
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def tiny_png(size=(64, 64), value=128) -> bytes:
+    return png_bytes(np.full((*size[::-1], 3), value, np.uint8))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares a huge image (a decompression bomb's shape), without its pixels."""
+    data = bytearray(tiny_png((1, 1)))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def test_streamed_upload_is_cut_off_at_the_request_limit(tmp_path):
+    """1: the body is counted while it streams in and answered with 413 at the limit (a 1000 MB chunked upload
+    used to be stored in full first); nothing beyond the limit reaches the disk."""
+    with real_server(tmp_path / "d", "--max-upload-mb", "1", env={"TMPDIR": str(tmp_path)}) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        boundary = "fervidboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n"
+                "Content-Type: video/mp4\r\n\r\n").encode()
+        sent, answer, biggest_spool = 0, b"", 0
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall((f"POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n"
+                          f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode())
+            chunk = head + b"\0" * (256 * 1024)
+            conn.setblocking(False)
+            try:
+                while sent < 200 * 1024 * 1024 and b"\r\n\r\n" not in answer:  # at most 200 MB, never needed
+                    conn.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    sent += len(chunk)
+                    chunk = b"\0" * (256 * 1024)
+                    biggest_spool = max([biggest_spool] + [f.stat().st_size for f in tmp_path.glob("tmp*")
+                                                           if f.is_file()])
+                    try:
+                        answer += conn.recv(65536)
+                    except BlockingIOError:
+                        time.sleep(0.005)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server closed the connection after answering: that is the point
+            conn.settimeout(30)  # the answer, if it has not come yet; a server still reading fails the test
+            try:
+                while b"\r\n\r\n" not in answer:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    answer += more
+            except OSError:
+                pass
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert sent < 20 * 1024 * 1024  # answered near the 1 MB limit, not after the whole upload
+        assert biggest_spool <= 1024 * 1024 + 300 * 1024  # the form parser never held more than the limit
+        assert not list((tmp_path / "d" / "jobs").iterdir())
+
+
+def test_many_files_count_against_one_request_limit(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "d", max_upload_mb=1, max_images_per_request=300)
+    rng = np.random.default_rng(0)
+    many = [("files", (f"{i}.png", png_bytes(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)), "image/png"))
+            for i in range(200)]
+    assert sum(len(f[1][1]) for f in many) > 1024 * 1024  # each file is small, all together are not
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        r = c.post("/v1/images", files=many)
+        assert r.status_code == 413 and "MB" in r.json()["error"]
+    settings = ServerSettings(data_dir=tmp_path / "e", max_images_per_request=4)
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        r = c.post("/v1/images", files=many[:5])
+        assert r.status_code == 413 and "at most 4" in r.json()["error"]
+
+
+def test_decompression_bomb_is_refused_before_decoding(client):
+    """2: a ~100-byte PNG declaring 12000 x 12000 used to be decoded (1.5 GB per request)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = client.post("/v1/images", files=[("files", ("bomb.png", png_declaring(12000, 12000), "image/png"))])
+    assert r.status_code == 415 and "too large" in r.json()["error"] and "bomb.png" in r.json()["error"]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
+
+
+def long_clip(path, seconds=12.0):
+    """A clip long enough to kill a server in the middle of analysing it (the carphone face, looped)."""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-loglevel", "error", "-stream_loop", "-1", "-i", str(CARPHONE), "-t", str(seconds),
+                    "-vf", "scale=352:288", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    str(path)], check=True)
+    return path
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
+def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
+    """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
+    clip = long_clip(tmp_path / "long.mp4")
+    data = tmp_path / "d"
+    with real_server(data) as (url, proc):
+        job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
+                            ).json()["job_id"]
+        job_file = data / "jobs" / job_id / "job.json"
+        deadline = time.time() + 60
+        while not json.loads(job_file.read_text()).get("pid"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        child = json.loads(job_file.read_text())["pid"]
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 5
+        while alive(child):  # the child notices its server is gone and stops
+            assert time.time() < deadline, "analysis child outlived its server"
+            time.sleep(0.1)
+    with real_server(data) as (url, _):
+        deadline = time.time() + 120
+        while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.3)
+        assert state["status"] == "done" and not state["partial"], state
+        result = httpx.get(f"{url}/v1/jobs/{job_id}/result").json()
+        import cv2
+
+        video = data / "jobs" / job_id / "out" / result["links"]["annotated_video"].rsplit("/", 1)[1]
+        cap = cv2.VideoCapture(str(video))
+        frames = 0
+        while cap.read()[0]:
+            frames += 1
+        assert frames == result["frames_analysed"] > 300  # one complete, readable annotated MP4
+
+
+def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_path):
+    """4: more unfinished jobs than --max-queued-jobs used to stay "queued" forever while /healthz said 0."""
+    jobs = tmp_path / "d" / "jobs"
+    ids = []
+    for i in range(4):
+        job_id = f"{i:032x}"
+        (jobs / job_id).mkdir(parents=True)
+        (jobs / job_id / "input.mp4").write_bytes(CARPHONE.read_bytes())
+        (jobs / job_id / "job.json").write_text(json.dumps({"id": job_id, "status": "queued" if i % 2 else "running",
+                                                            "input": "input.mp4", "filename": f"c{i}.mp4",
+                                                            "created": time.time() + i, "progress": 0.5}))
+        ids.append(job_id)
+    settings = ServerSettings(data_dir=tmp_path / "d", max_queued_jobs=1, pipeline=PipelineOptions(method="mean"))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        health = c.get("/healthz").json()
+        assert health["queued_jobs"] + health["running_jobs"] == 4
+        for job_id in ids:
+            assert wait_done(c, job_id, timeout=120)["status"] == "done"
+        assert c.get("/healthz").json()["queued_jobs"] == 0
+
+
+def cut_video(tmp_path) -> bytes:
+    """An MJPEG AVI cut in half: the first frames decode, then the stream breaks."""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    avi = tmp_path / "clip.avi"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(CARPHONE), "-c:v", "mjpeg", "-q:v", "5", str(avi)],
+                   check=True)
+    data = avi.read_bytes()
+    return data[: len(data) // 2]
+
+
+def test_a_photo_is_not_a_video_and_a_truncated_video_is_partial(client, tmp_path, astronaut_rgb):
+    """7: a PNG posted as a video used to end "done"; a truncated video's results were unreachable (409)."""
+    r = client.post("/v1/videos", files={"file": ("photo.png", png_bytes(astronaut_rgb), "image/png")})
+    assert r.status_code == 415 and "photo.png" in r.json()["error"] and "image" in r.json()["error"]
+    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path), "video/x-msvideo")}
+                         ).json()["job_id"]
+    state = wait_done(client, job_id)
+    assert state["status"] == "done" and state["partial"] is True and "cut.avi" in state["error"]
+    result = client.get(f"/v1/jobs/{job_id}/result")
+    assert result.status_code == 200 and result.json()["partial"] is True
+    assert 5 < result.json()["frames_analysed"] < 120
+
+
+def test_no_server_path_or_object_repr_in_any_answer(client, tmp_path):
+    """8: errors and served files used to hold absolute server paths and a BytesIO repr; a long name gave a
+    plain-text 500; FastAPI's own 404/405/422 used {"detail"}."""
+    data_dir = str((tmp_path / "data").resolve())
+    r = client.post("/v1/images", files=[("files", ("x.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 30, "image/png"))])
+    assert r.status_code == 415 and " at 0x" not in r.json()["error"] and "BytesIO" not in r.json()["error"]
+    job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path), "video/x-msvideo")}
+                         ).json()["job_id"]
+    wait_done(client, job_id)
+    answers = [client.get(f"/v1/jobs/{job_id}").text, client.get(f"/v1/jobs/{job_id}/result").text]
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    answers.append(client.get(result["links"]["tracks_json"]).text)
+    answers.append(client.get(result["links"]["frames_csv"]).text)
+    for text in answers:
+        assert data_dir not in text and str(tmp_path) not in text
+    long = client.get(f"/v1/jobs/{job_id}/files/{'a' * 300}.png")
+    assert long.status_code == 404 and long.json() == {"error": "no such file", "status": 404}
+    for response, status in ((client.get("/no/such/route"), 404), (client.put("/v1/images"), 405),
+                             (client.post("/v1/images"), 422)):
+        assert response.status_code == status
+        assert set(response.json()) == {"error", "status"} and response.json()["status"] == status
+
+
+def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_rgb):
+    """9: any Host header used to be answered (DNS rebinding) and a cross-origin POST queued a job (CSRF)."""
+    settings = ServerSettings(data_dir=tmp_path / "d", allowed_origins=("https://app.example",))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert c.get("/healthz", headers={"host": "evil.example"}).status_code == 400
+        assert c.get("/healthz", headers={"host": "localhost:8000"}).status_code == 200
+        assert c.get("/healthz", headers={"host": "[::1]:8000"}).status_code == 200
+        photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
+        evil = c.post("/v1/images", files=photo, headers={"origin": "http://evil.example"})
+        assert evil.status_code == 403 and "cross-origin" in evil.json()["error"]
+        video = {"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}
+        assert c.post("/v1/videos", files=video, headers={"origin": "http://evil.example"}).status_code == 403
+        assert not list((tmp_path / "d" / "jobs").iterdir())
+        assert c.post("/v1/images", files=photo, headers={"origin": "http://127.0.0.1"}).status_code == 200
+        assert c.post("/v1/images", files=photo, headers={"origin": "https://app.example"}).status_code == 200
+        assert c.post("/v1/images", files=photo, headers={"sec-fetch-site": "cross-site"}).status_code == 403
+        assert c.post("/v1/images", files=photo).status_code == 200  # scripts and curl send no Origin
+    with TestClient(create_app(ServerSettings(data_dir=tmp_path / "e", allowed_hosts=("fervid.lan",))),
+                    base_url="http://fervid.lan") as c:
+        assert c.get("/healthz").status_code == 200
+
+
+def test_healthz_stays_fast_while_images_are_analysed(tmp_path, astronaut_rgb):
+    """10: /healthz used to wait behind the image requests (up to 5.2 s during 100 concurrent posts)."""
+    photo = png_bytes(astronaut_rgb)
+    with real_server(tmp_path / "d") as (url, _):
+        stop = threading.Event()
+        codes = []
+
+        def post():
+            while not stop.is_set():
+                codes.append(httpx.post(url + "/v1/images", files=[("files", ("a.png", photo, "image/png"))],
+                                        timeout=120).status_code)
+
+        with ThreadPoolExecutor(24) as pool:
+            for _ in range(24):
+                pool.submit(post)
+            time.sleep(3.0)  # let the load build up
+            latencies = []
+            with httpx.Client(base_url=url) as probe:
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    assert probe.get("/healthz", timeout=10).status_code == 200
+                    latencies.append(time.perf_counter() - t0)
+                    time.sleep(0.1)
+            stop.set()
+        assert codes and set(codes) == {200}
+        assert float(np.median(latencies)) < 0.1 and max(latencies) < 1.0, latencies

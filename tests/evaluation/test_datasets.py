@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from fervid.evaluation.datasets import DatasetError, FaceDataset, load_fer2013, load_image_folder
+from fervid.emotions import EMOTIONS
+
+from conftest import synthetic_faces, write_fer2013_csv
+
+
+def test_fer2013_selects_usage_from_gz_and_plain(tmp_path):
+    for name in ("f.csv", "f.csv.gz"):
+        path = write_fer2013_csv(tmp_path / name, {"Training": 30, "PublicTest": 12, "PrivateTest": 5})
+        train = load_fer2013(path, "Training")
+        test = load_fer2013(path, "PublicTest")
+        both = load_fer2013(path, ["PublicTest", "PrivateTest"])
+        assert train.images.shape == (30, 48, 48) and train.images.dtype == np.uint8
+        assert len(test) == 12 and len(both) == 17
+        expected_images, expected_labels = synthetic_faces(30, 0)
+        np.testing.assert_array_equal(train.images, expected_images)
+        np.testing.assert_array_equal(train.labels, expected_labels)
+
+
+def test_fer2013_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels\n0,1 2 3\n")
+    with pytest.raises(DatasetError, match="bad.csv.*Usage"):
+        load_fer2013(bad)
+    short = tmp_path / "short.csv"
+    short.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    with pytest.raises(DatasetError, match="short.csv.*2304"):
+        load_fer2013(short)
+    with pytest.raises(DatasetError, match="no such file"):
+        load_fer2013(tmp_path / "missing.csv")
+    with pytest.raises(DatasetError, match="unknown Usage"):
+        load_fer2013(short, "Validation")
+
+
+def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
+    images, _ = synthetic_faces(3)
+    for folder in ("anger", "happiness", "contempt"):
+        (tmp_path / folder).mkdir()
+        for i, img in enumerate(images):
+            Image.fromarray(img).resize((64, 64)).save(tmp_path / folder / f"{i}.png")
+    ds = load_image_folder(tmp_path)
+    assert len(ds) == 6
+    assert ds.images.shape[1:] == (48, 48)
+    assert ds.class_counts()["angry"] == 3 and ds.class_counts()["happy"] == 3
+    assert set(ds.labels) == {EMOTIONS.index("angry"), EMOTIONS.index("happy")}
+    with pytest.raises(DatasetError, match="contempt"):
+        load_image_folder(tmp_path, skip_unknown=False)
+
+
+def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
+    from fervid.evaluation.datasets import load_ckplus
+
+    images, _ = synthetic_faces(4)
+    layout = {"anger": ["S005_001_00000011", "S005_001_00000012"], "happy": ["S010_006_00000013"],
+              "contempt": ["S011_002_00000020"]}
+    for folder, names in layout.items():
+        (tmp_path / folder).mkdir()
+        for name, img in zip(names, images):
+            Image.fromarray(img).save(tmp_path / folder / f"{name}.png")
+    ds = load_ckplus(tmp_path)
+    assert len(ds) == 3  # contempt dropped
+    assert ds.subjects == ["S005", "S005", "S010"]
+    assert ds.sequences == ["S005_001", "S005_001", "S010_006"]
+    assert [EMOTIONS[i] for i in ds.labels] == ["angry", "angry", "happy"]
+    with pytest.raises(DatasetError, match="contempt"):
+        load_ckplus(tmp_path, contempt="error")
+    Image.fromarray(images[0]).save(tmp_path / "happy" / "badname.png")
+    with pytest.raises(DatasetError, match="badname"):
+        load_ckplus(tmp_path)
+
+
+def test_jaffe_parses_names_and_frames_full_head_images(tmp_path, astronaut_rgb):
+    from fervid.inference.analyzer import Analyzer
+    from fervid.evaluation.datasets import load_jaffe
+
+    head = np.asarray(Image.fromarray(astronaut_rgb[20:276, 100:356]).convert("L"))  # 256x256, face inside
+    for name in ("KA.HA1.29.tiff", "KA.AN2.40.tiff", "MK.NE1.113.tiff"):
+        Image.fromarray(head).save(tmp_path / name)
+    Image.fromarray(np.full((256, 256), 128, np.uint8)).save(tmp_path / "NA.SU1.79.tiff")  # no face in it
+    (tmp_path / "README.txt").write_text("not an image")
+    ds = load_jaffe(tmp_path, Analyzer().crop_faces)
+    assert len(ds) == 3  # the blank image has no face and is left out
+    assert ds.subjects == ["KA", "KA", "MK"]
+    assert [EMOTIONS[i] for i in ds.labels] == ["angry", "happy", "neutral"]
+    assert ds.images.shape == (3, 48, 48)
+    assert abs(float(ds.images[0].mean()) - float(head.mean())) < 40
+
+
+def test_ferplus_majority_and_soft_labels(tmp_path):
+    from fervid.evaluation.datasets import FERPLUS_VOTES, load_ferplus
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 2, "PublicTest": 4})
+    rows = [  # neutral happiness surprise sadness anger disgust fear contempt unknown NF
+        ("Training", "fer0.png", [10, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("Training", "fer1.png", [0, 10, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("PublicTest", "fer2.png", [2, 6, 2, 0, 0, 0, 0, 0, 0, 0]),  # happy, soft 0.2/0.6/0.2
+        ("PublicTest", "", [0, 0, 0, 0, 10, 0, 0, 0, 0, 0]),  # dropped by FER+
+        ("PublicTest", "fer4.png", [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]),  # not a face
+        ("PublicTest", "fer5.png", [1, 0, 0, 0, 7, 0, 0, 2, 0, 0]),  # anger; contempt votes ignored
+    ]
+    lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)]
+    lines += [f"{u},{n}," + ",".join(map(str, v)) for u, n, v in rows]
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    ds = load_ferplus(fer, tmp_path / "new.csv", "PublicTest")
+    assert [EMOTIONS[i] for i in ds.labels] == ["happy", "angry"]
+    np.testing.assert_allclose(ds.soft_labels[0][[EMOTIONS.index(e) for e in ("happy", "surprise", "neutral")]],
+                               [0.6, 0.2, 0.2])
+    np.testing.assert_allclose(ds.soft_labels[1][EMOTIONS.index("angry")], 7 / 8)
+    assert ds.sources == ["fer.csv#2", "fer.csv#5"]  # CSV data rows, counted from 0
+
+    # relabelling faces already loaded gives the same dataset without parsing the FER2013 CSV again
+    from fervid.evaluation.datasets import ferplus_relabel
+
+    again = ferplus_relabel(load_fer2013(fer, "PublicTest"), tmp_path / "new.csv")
+    assert again.sources == ds.sources and again.name == ds.name == "ferplus:PublicTest"
+    np.testing.assert_array_equal(again.labels, ds.labels)
+    np.testing.assert_array_equal(again.images, ds.images)
+    np.testing.assert_allclose(again.soft_labels, ds.soft_labels)
+    folder = FaceDataset(ds.images, ds.labels, ["a.png", "b.png"], "folder")
+    with pytest.raises(DatasetError, match="not come from a FER2013 CSV"):
+        ferplus_relabel(folder, tmp_path / "new.csv")

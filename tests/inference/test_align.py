@@ -1,0 +1,59 @@
+import cv2
+import numpy as np
+import pytest
+
+from fervid.inference.align import FaceTemplate, Normalization, crop_face, eye_alignment_matrix, preprocess_faces
+
+
+def _dots_image(left, right, size=(300, 400)):
+    img = np.zeros(size, np.uint8)
+    for x, y in (left, right):
+        cv2.circle(img, (int(round(x)), int(round(y))), 3, 255, -1)
+    return img
+
+
+@pytest.mark.parametrize("angle_deg,eye_dist", [(0, 60), (25, 90), (-40, 30)])
+def test_eyes_land_on_the_template_level_and_at_fixed_distance(angle_deg, eye_dist):
+    template = FaceTemplate()
+    centre = np.array([200.0, 150.0])
+    a = np.radians(angle_deg)
+    half = np.array([np.cos(a), np.sin(a)]) * eye_dist / 2
+    left, right = centre - half, centre + half
+    crop = crop_face(_dots_image(left, right), (tuple(left), tuple(right)), template)
+    assert crop.shape == (48, 48)
+    # find the two blobs in the crop and compare their centroids with the template
+    _, _, _, centroids = cv2.connectedComponentsWithStats((crop > 60).astype(np.uint8))
+    blobs = sorted(centroids[1:].tolist())
+    assert len(blobs) == 2
+    np.testing.assert_allclose(blobs[0], template.left_eye, atol=1.0)
+    np.testing.assert_allclose(blobs[1], template.right_eye, atol=1.0)
+
+
+def test_alignment_matrix_maps_eyes_exactly():
+    m = eye_alignment_matrix((10.0, 20.0), (50.0, 40.0))
+    pts = np.array([[10.0, 20.0, 1.0], [50.0, 40.0, 1.0]]) @ m.T
+    t = FaceTemplate()
+    np.testing.assert_allclose(pts, [t.left_eye, t.right_eye], atol=1e-4)
+
+
+def test_already_cropped_faces_pass_through_and_normalise():
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    norm = Normalization.fit(faces)
+    crops, x = preprocess_faces(faces, norm)
+    np.testing.assert_array_equal(crops, faces)  # FER2013 crops are not moved
+    assert x.shape == (5, 1, 48, 48) and x.dtype == np.float32
+    # local mean removed, then the global mean image: the batch averages to zero per pixel, unit spread
+    np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-5)
+    assert x.std() == pytest.approx(1.0, rel=1e-3)
+    # a brighter copy of an image normalises identically (local mean subtraction)
+    _, shifted = preprocess_faces(np.clip(faces.astype(int) + 0, 0, 255).astype(np.uint8) // 2 + 50, norm)
+    _, halved = preprocess_faces(faces // 2, norm)
+    np.testing.assert_allclose(shifted, halved, atol=1e-5)
+
+
+def test_normalization_round_trips_through_json():
+    faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    norm = Normalization.fit(faces)
+    again = Normalization.from_dict(norm.to_dict())
+    np.testing.assert_allclose(again(faces), norm(faces), atol=1e-4)

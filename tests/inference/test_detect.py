@@ -1,0 +1,129 @@
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from fervid.inference.align import REFERENCE_EYES, FaceTemplate
+from fervid.inference.detect import (DEFAULT_DETECTOR, DETECTORS, CenterFaceDetector, Detection, DetectorUnavailable,
+                           FaceDetector, make_detector)
+
+NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
+                  "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
+                  "logo", "cat", "checkerboard", "microaneurysms"]
+
+
+def iou(a, b) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    inter = max(0.0, min(ax1, bx1) - max(a[0], b[0])) * max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@pytest.fixture(scope="module", params=sorted(DETECTORS))
+def detector(request):
+    """Every registered detector; an optional one that is not installed here is skipped (yuface has wheels for
+    CPython 3.10/3.11 on Linux x86-64 and Windows only)."""
+    try:
+        return make_detector(request.param)
+    except DetectorUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_finds_the_astronaut_with_landmarks(detector, astronaut_rgb):
+    found = detector.detect(np.ascontiguousarray(astronaut_rgb[:, :, ::-1]))
+    assert len(found) == 1
+    face = found[0]
+    assert isinstance(face, Detection) and face.score > 0.85
+    x, y, w, h = face.box
+    (lx, ly), (rx, ry) = face.eyes
+    assert x < lx < rx < x + w and y < ly < y + h / 2 and abs(ly - ry) < 5
+    nose, mouth_l, mouth_r = face.landmarks[2:]
+    assert ly < nose[1] < mouth_l[1] and mouth_l[0] < mouth_r[0]
+    assert isinstance(detector, FaceDetector)
+
+
+@pytest.mark.parametrize("name", NO_FACE_IMAGES)
+def test_no_false_positives_on_scikit_image_no_face_samples(detector, name):
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.dtype != np.uint8:
+        img = (255 * (img.astype(float) / img.max())).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, -1)
+    assert detector.detect(np.ascontiguousarray(img[:, :, 2::-1])) == []
+
+
+def test_large_images_are_shrunk_for_detection_and_mapped_back(detector, astronaut_rgb):
+    small = detector.detect(np.ascontiguousarray(astronaut_rgb[:, :, ::-1]))[0]
+    big_img = cv2.resize(astronaut_rgb[:, :, ::-1], (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    big = detector.detect(big_img)
+    assert len(big) == 1
+    assert iou(np.array(big[0].box) / 4, np.array(small.box)) > 0.85  # detected at another scale, same face
+    (lx, ly), (rx, ry) = small.eyes
+    eye_distance = np.hypot(rx - lx, ry - ly)
+    np.testing.assert_allclose(np.array(big[0].eyes) / 4, np.array(small.eyes), atol=0.12 * eye_distance)
+
+
+def test_every_face_of_a_group_is_found(detector, astronaut_rgb):
+    face = np.ascontiguousarray(astronaut_rgb[20:240, 120:330, ::-1])
+    canvas = np.full((480, 900, 3), 90, np.uint8)
+    for x in (20, 340, 660):
+        canvas[120:340, x:x + 210] = face
+    found = sorted(detector.detect(canvas), key=lambda d: d.box[0])
+    assert len(found) == 3
+    assert [x < d.box[0] + d.box[2] / 2 < x + 210 for d, x in zip(found, (20, 340, 660))] == [True] * 3
+
+
+def test_min_score_applies_to_one_call_and_leaves_the_detector_alone(detector, astronaut_rgb):
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    before = detector.score_threshold
+    assert detector.detect(bgr, min_score=0.999) == []
+    assert len(detector.detect(bgr)) == 1 and detector.score_threshold == before
+
+
+def test_one_detector_serves_threads(detector, astronaut_rgb):
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    expected = detector.detect(bgr)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = detector.detect(bgr, min_score=0.999 if i % 2 else None)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[0] == expected and results[2] == expected and results[1] == [] and results[3] == []
+
+
+def test_bad_input_is_refused(detector):
+    with pytest.raises(ValueError, match="BGR uint8"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_tiny_and_odd_sized_images(detector):
+    for shape in ((1, 1, 3), (31, 33, 3), (100, 7, 3)):
+        assert detector.detect(np.full(shape, 128, np.uint8)) == []
+
+
+def test_registry():
+    assert DEFAULT_DETECTOR == "centerface" and isinstance(make_detector(), CenterFaceDetector)
+    assert make_detector("centerface", score_threshold=None).score_threshold == CenterFaceDetector().score_threshold
+    assert make_detector("centerface", score_threshold=0.9).score_threshold == 0.9
+    with pytest.raises(KeyError, match="unknown detector"):
+        make_detector("nope")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        make_detector("centerface", score_threshold=1.5)
+
+
+def test_templates_follow_the_detector():
+    model = FaceTemplate()
+    assert model.for_detector(None) == model
+    assert model.for_detector(REFERENCE_EYES) == model  # the reference detector keeps the model's template
+    lower = model.for_detector(((15.2, 19.4), (32.8, 19.4)))
+    assert lower.left_eye[1] == pytest.approx(19.4) and lower.eye_distance == pytest.approx(17.6)
+    # a model trained on 96 px crops (twice FER2013's scale) sees the same correction, scaled
+    big = FaceTemplate((30.0, 36.4), (66.0, 36.4), 96).for_detector(((15.2, 19.4), (32.8, 19.4)))
+    assert big.left_eye == pytest.approx((30.4, 38.8)) and big.size == 96

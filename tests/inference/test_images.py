@@ -1,0 +1,97 @@
+"""Every kind of awkward input a user may hand over; each test makes its file."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fervid.inference.images import ImageLoadError, expand_inputs, load_image
+
+
+def test_missing_zero_byte_text_and_directory(tmp_path):
+    with pytest.raises(ImageLoadError, match=r"nope\.jpg: no such file"):
+        load_image(tmp_path / "nope.jpg")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty\.png: empty file"):
+        load_image(empty)
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a picture\n")
+    with pytest.raises(ImageLoadError, match=r"notes\.jpg: not an image"):
+        load_image(text)
+    with pytest.raises(ImageLoadError, match="is a directory"):
+        load_image(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_files(tmp_path, astronaut_rgb, fmt):
+    buf = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(buf, fmt)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageLoadError, match=rf"cut\.{fmt.lower()}: truncated or corrupt"):
+        load_image(path)
+
+
+def test_sixteen_bit_png_keeps_its_contrast(tmp_path, astronaut_rgb):
+    grey = np.asarray(Image.fromarray(astronaut_rgb).convert("L"), dtype=np.uint16) * 257
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey).save(path)
+    assert Image.open(path).mode.startswith("I")
+    out = load_image(path)
+    assert out.shape == (512, 512, 3) and out.dtype == np.uint8
+    assert abs(int(out[..., 0].max()) - int(grey.max() // 257)) <= 1
+
+
+def test_rgba_grey_and_cmyk(tmp_path, astronaut_rgb):
+    rgba = np.dstack([astronaut_rgb, np.full(astronaut_rgb.shape[:2], 255, np.uint8)])
+    rgba[:10, :10, 3] = 0  # a transparent corner becomes white
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    out = load_image(tmp_path / "rgba.png")
+    assert out.shape == (512, 512, 3) and (out[:10, :10] == 255).all()
+    np.testing.assert_array_equal(out[100:110, 200:210], astronaut_rgb[100:110, 200:210, ::-1])
+
+    Image.fromarray(astronaut_rgb).convert("L").save(tmp_path / "grey.png")
+    grey = load_image(tmp_path / "grey.png")
+    assert grey.shape == (512, 512, 3) and (grey[..., 0] == grey[..., 2]).all()
+
+    Image.fromarray(astronaut_rgb).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    assert Image.open(tmp_path / "cmyk.jpg").mode == "CMYK"
+    cmyk = load_image(tmp_path / "cmyk.jpg")
+    assert cmyk.shape == (512, 512, 3)
+    assert np.abs(cmyk.astype(int) - astronaut_rgb[:, :, ::-1]).mean() < 20
+
+
+def test_exif_rotation_is_applied(tmp_path, astronaut_rgb):
+    # Store the pixels turned on their side plus the EXIF tag (6 = rotate 90 CW to view) a phone would write.
+    sideways = Image.fromarray(astronaut_rgb).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    out = load_image(tmp_path / "phone.jpg")
+    assert np.abs(out.astype(int) - astronaut_rgb[:, :, ::-1]).mean() < 8
+
+
+def test_numpy_channel_order_and_dtypes(astronaut_rgb):
+    np.testing.assert_array_equal(load_image(astronaut_rgb), astronaut_rgb[:, :, ::-1])
+    np.testing.assert_array_equal(load_image(astronaut_rgb[:, :, ::-1], bgr=True), astronaut_rgb[:, :, ::-1])
+    as_float = load_image(astronaut_rgb.astype(np.float32) / 255.0)
+    assert np.abs(as_float.astype(int) - astronaut_rgb[:, :, ::-1]).max() <= 1
+    with pytest.raises(ImageLoadError, match="shape|must be"):
+        load_image(np.zeros((4, 4, 5), np.uint8))
+    with pytest.raises(ImageLoadError, match="int"):
+        load_image(42)
+
+
+def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no images here")
+    files, problems = expand_inputs([str(astronaut_png), str(folder), str(tmp_path / "*.nothing"),
+                                     str(tmp_path / "gone.png")])
+    assert files == [astronaut_png]
+    reasons = dict(problems)
+    assert reasons[str(folder)] == "folder holds no image files"
+    assert reasons[str(tmp_path / "*.nothing")] == "pattern matches no file"
+    assert reasons[str(tmp_path / "gone.png")] == "no such file or folder"

@@ -1,0 +1,52 @@
+"""One face row schema (fervid.inference.records.ROW_COLUMNS) in every table: `fervid image --csv`, a video's frame table
+and a batch run's dataset, with the same names and values as the JSON."""
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from fervid.inference.analyzer import Analyzer
+from fervid.apps.batch import DATASET_LEADING, BatchOptions, _current_schema, run_batch
+from fervid.apps.cli import app
+from fervid.emotions import EMOTIONS
+from fervid.inference.records import ROW_COLUMNS
+from fervid.samples import carphone
+from fervid.inference.video import FRAME_LEADING, VideoAnalyzer, VideoOptions
+from fervid.inference.options import PipelineOptions
+
+
+def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
+    result = CliRunner().invoke(app, ["image", str(astronaut_png), "--csv", str(tmp_path / "f.csv"), "--json",
+                                      str(tmp_path / "f.json"), "-q"])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "f.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["file", "face", *ROW_COLUMNS, "error"]
+    face = json.loads((tmp_path / "f.json").read_text())["files"][0]["faces"][0]
+    assert rows[0]["emotion"] == face["emotion"] == "happy"
+    assert float(rows[0]["confidence"]) == face["confidence"] and rows[0]["uncertain"] == str(face["uncertain"])
+
+    video = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(carphone()).frame_table()
+    assert list(video.columns) == [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
+    assert (video["emotion"] == video[list(EMOTIONS)].idxmax(axis=1)).all()
+    assert np.allclose(video["confidence"], video[list(EMOTIONS)].max(axis=1))
+    assert video["detection_score"].between(0, 1).all()
+
+    run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "b", pipeline=PipelineOptions(annotate=False)),
+              progress=False)
+    table = pd.read_parquet(tmp_path / "b" / "dataset.parquet")
+    assert list(table.columns) == [*DATASET_LEADING, *ROW_COLUMNS]
+    assert table["emotion"].tolist() == ["happy"] and table["confidence"].iloc[0] == face["confidence"]
+
+
+def test_batch_parts_from_before_the_one_row_are_migrated():
+    old = pd.DataFrame([{"file": "a.jpg", "kind": "image", "track": 0, "time": 0.0, "frame": 0, "x": 1.0, "y": 2.0,
+                         "width": 3.0, "height": 4.0, **dict(zip(EMOTIONS, [0.1, 0, 0, 0.6, 0.1, 0.1, 0.1])),
+                         "label": "happy"}])
+    new = _current_schema(old)
+    assert list(new.columns) == [*DATASET_LEADING, *ROW_COLUMNS]
+    assert new["emotion"].tolist() == ["happy"] and new["confidence"].tolist() == [0.6]
+    assert new["uncertain"].tolist() == [False]

