@@ -52,7 +52,8 @@ def test_path_pil_and_numpy_inputs_agree(analyzer, astronaut_png, astronaut_rgb)
 def test_image_without_face_gives_no_faces(analyzer):
     from skimage import data
 
-    assert analyzer.analyze_image(data.coffee()) == []
+    result = analyzer.analyze_image(data.coffee())
+    assert len(result) == 0 and result.faces == [] and result.ok and result.rows() == []
 
 
 def test_many_faces_sorted_left_to_right(analyzer, astronaut_rgb):

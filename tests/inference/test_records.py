@@ -50,3 +50,20 @@ def test_batch_parts_from_before_the_one_row_are_migrated():
     assert list(new.columns) == [*DATASET_LEADING, *ROW_COLUMNS]
     assert new["emotion"].tolist() == ["happy"] and new["confidence"].tolist() == [0.6]
     assert new["uncertain"].tolist() == [False]
+
+
+def test_an_image_result_reads_as_its_faces_and_feeds_every_writer(astronaut_rgb):
+    from fervid.inference.records import images_document
+
+    result = Analyzer().analyze_image(astronaut_rgb)
+    assert len(result) == 1 and result[0] is result.faces[0] and [f.emotion for f in result] == ["happy"]
+    (row,) = result.rows(file="a.png")
+    entry = result.to_dict()["faces"][0]
+    assert row["file"] == "a.png" and row["face"] == 0
+    assert row["emotion"] == entry["emotion"] and row["confidence"] == entry["confidence"]
+    assert (row["x"], row["width"]) == (entry["box"]["x"], entry["box"]["width"])
+    assert result.width == astronaut_rgb.shape[1] and result.height == astronaut_rgb.shape[0]
+    broken = type(result)("b.png", error="b.png: not an image")
+    doc = images_document([result, broken], "m", "d")
+    assert doc["failed"] == 1 and [f["ok"] for f in doc["files"]] == [True, False]
+    assert doc["files"][1]["error"] == "b.png: not an image" and (doc["model"], doc["detector"]) == ("m", "d")

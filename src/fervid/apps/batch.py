@@ -229,14 +229,13 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     from fervid.inference.images import load_image
 
     img = load_image(path)
-    faces = analyzer.analyze_bgr(img)
-    doc = {"file": path, "ok": True, "width": img.shape[1], "height": img.shape[0],
-           "model": analyzer.model_config.name, "detector": analyzer.detector_name,
-           "faces": [f.to_dict() for f in faces]}
+    result = analyzer.analyze_bgr(img, source=path)
+    doc = {**result.to_dict(), "model": analyzer.model_config.name, "detector": analyzer.detector_name}
     (out / "result.json").write_text(json.dumps(doc, indent=2))
     if options.pipeline.annotate:
-        cv2.imwrite(str(out / "annotated.png"), annotate(img, faces))
-    return [f.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, f in enumerate(faces)]
+        cv2.imwrite(str(out / "annotated.png"), annotate(img, result.faces))
+    # the dataset's rows: an image is a video of one frame, each face its own track
+    return [face.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, face in enumerate(result)]
 
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:

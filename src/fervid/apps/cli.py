@@ -91,7 +91,7 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.images import expand_inputs, load_image
-    from fervid.inference.records import ImageResult
+    from fervid.inference.records import ImageResult, images_document
 
     files, problems = expand_inputs(paths)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
@@ -102,20 +102,17 @@ def image(
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
-        result = ImageResult(source=str(path))
         try:
             img = load_image(path)
-            result.height, result.width = img.shape[:2]
-            result.faces = analyzer.analyze_bgr(img)
+            result = analyzer.analyze_bgr(img, source=str(path))
             if annotate_dir:
                 _write_annotated(img, result.faces, annotate_dir, path)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
-            result.error = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name,
-           "files": [r.to_dict() for r in results], "failed": len(failed)}
+    doc = images_document(results, analyzer.model_config.name, analyzer.detector_name)
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
@@ -155,8 +152,8 @@ def _write_csv(results, path: Path) -> None:
         for r in results:
             if not r.faces:
                 writer.writerow({"file": r.source, "error": r.error or ""})
-            for i, face in enumerate(r.faces):
-                writer.writerow({**face.row(file=r.source, face=i), "error": ""})
+            for row in r.rows(file=r.source):
+                writer.writerow({**row, "error": ""})
 
 
 @app.command()
@@ -299,6 +296,7 @@ def demo(
     import cv2
 
     from fervid.inference.annotate import annotate
+    from fervid.inference.records import images_document
     from fervid.samples import astronaut
 
     out.mkdir(parents=True, exist_ok=True)
@@ -306,11 +304,9 @@ def demo(
     sample = out / "astronaut.png"
     cv2.imwrite(str(sample), rgb[:, :, ::-1])
     analyzer = _analyzer(_pipeline(model=model, detector=detector))
-    faces = analyzer.analyze_image(rgb)
+    faces = analyzer.analyze_image(sample)
     cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
-    doc = {"model": analyzer.model_config.name, "detector": analyzer.detector_name, "files": [
-        {"file": str(sample), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0],
-         "faces": [f.to_dict() for f in faces]}], "failed": 0}
+    doc = images_document([faces], analyzer.model_config.name, analyzer.detector_name)
     (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
     typer.echo("astronaut photo:")
     for f in faces:

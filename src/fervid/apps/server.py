@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions
+from fervid.inference.records import ImageResult, images_document
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -423,7 +424,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if len(files) > settings.max_images_per_request:
             raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
                                             f"{settings.max_images_per_request}")
-        results, failed = [], 0
+        results = []
         for upload in files:
             data = upload.file.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
             name = upload.filename or "upload"
@@ -434,17 +435,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 except ImageLoadError as exc:  # not decodable as an image, or too large decoded
                     if len(files) == 1:
                         raise HTTPException(415, detail=str(exc)) from None
-                    results.append({"file": name, "ok": False, "width": 0, "height": 0, "faces": [],
-                                    "error": str(exc)})
-                    failed += 1
+                    results.append(ImageResult(name, error=str(exc)))
                     continue
-                faces = analyzer().analyze_bgr(bgr)
-                height, width = bgr.shape[:2]
+                results.append(analyzer().analyze_bgr(bgr, source=name))
                 del bgr  # released before the next image is decoded
-            results.append({"file": name, "ok": True, "width": width, "height": height,
-                            "faces": [f.to_dict() for f in faces]})
-        return {"model": analyzer().model_config.name, "detector": analyzer().detector_name, "files": results,
-                "failed": failed}
+        return images_document(results, analyzer().model_config.name, analyzer().detector_name)
 
     @app.post("/v1/videos", status_code=202)
     def post_video(request: Request, file: UploadFile = File(...)) -> dict:

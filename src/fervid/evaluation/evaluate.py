@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
@@ -160,20 +161,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     from scipy.optimize import minimize_scalar
 
     def nll(log_t: float) -> float:
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        log_probs = log_softmax(logits / np.exp(log_t), axis=1)
         return float(-log_probs[np.arange(len(labels)), labels].mean())
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
-
-
-def _softmax_t(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
@@ -186,10 +178,11 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     logits = predict_dataset(cnn, ds, logits=True)
     labels = ds.labels
     temperature = fit_temperature(logits, labels)
-    before, after = _softmax_t(logits, 1.0), _softmax_t(logits, temperature)
+    before, after = softmax(logits, axis=1), softmax(logits / temperature, axis=1)
     halves = np.random.default_rng(seed).permutation(len(labels))
     a, b = halves[: len(labels) // 2], halves[len(labels) // 2 :]
-    cross = np.mean([expected_calibration_error(_softmax_t(logits[test], fit_temperature(logits[fit], labels[fit])),
+    cross = np.mean([expected_calibration_error(softmax(logits[test] / fit_temperature(logits[fit], labels[fit]),
+                                                        axis=1),
                                                 labels[test]) for fit, test in ((a, b), (b, a))])
     threshold = cnn.config.uncertain_below
     unsure = after.max(axis=1) < threshold

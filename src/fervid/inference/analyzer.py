@@ -11,7 +11,7 @@ from fervid.inference.align import crop_face
 from fervid.inference.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN
 from fervid.inference.images import load_image
-from fervid.inference.records import Face
+from fervid.inference.records import Face, ImageResult
 
 
 class Analyzer:
@@ -44,17 +44,20 @@ class Analyzer:
     def model_config(self):
         return self.cnn.config
 
-    def analyze_image(self, image, *, bgr: bool = False) -> list[Face]:
-        """Faces in one image, sorted left to right.
+    def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
+        """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
+        reads as the list of its faces).
 
         ``image``: a file path, a PIL image, or a numpy array (RGB unless ``bgr=True``; grey and RGBA accepted).
         Raises :class:`fervid.inference.images.ImageLoadError` for unreadable input.
         """
-        return self.analyze_bgr(load_image(image, bgr=bgr))
+        source = str(image) if isinstance(image, (str, Path)) else getattr(image, "filename", "") or ""
+        return self.analyze_bgr(load_image(image, bgr=bgr), source=source)
 
-    def analyze_bgr(self, image_bgr: np.ndarray) -> list[Face]:
+    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:
         detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
-        return self.classify(image_bgr, detections)
+        height, width = image_bgr.shape[:2]
+        return ImageResult(source, self.classify(image_bgr, detections), width, height)
 
     def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
@@ -159,10 +160,4 @@ class EmotionCNN:
             empty = np.zeros((0, len(EMOTIONS)), np.float32)
             return CNNOutput(empty, np.zeros((0, 512), np.float32), empty)
         logits, features = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})
-        return CNNOutput(_softmax(logits / self.config.temperature), features, logits)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return CNNOutput(softmax(logits / self.config.temperature, axis=1).astype(np.float32), features, logits)

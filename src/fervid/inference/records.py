@@ -80,7 +80,10 @@ class Face:
 
 @dataclass
 class ImageResult:
-    """The outcome for one input image: its faces, or the error that stopped it."""
+    """What one image gave: its faces (sorted left to right), or the error that stopped it.
+
+    It reads as the list of its faces (``result[0].emotion``, ``len(result)``, ``for face in result``), gives its
+    table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several."""
 
     source: str
     faces: list[Face] = field(default_factory=list)
@@ -92,9 +95,29 @@ class ImageResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __iter__(self):
+        return iter(self.faces)
+
+    def __getitem__(self, index):
+        return self.faces[index]
+
+    def rows(self, **leading) -> list[dict]:
+        """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's index (``face``)."""
+        return [face.row(**leading, face=i) for i, face in enumerate(self.faces)]
+
     def to_dict(self) -> dict:
         out = {"file": self.source, "ok": self.ok, "width": self.width, "height": self.height,
                "faces": [f.to_dict() for f in self.faces]}
         if self.error:
             out["error"] = self.error
         return out
+
+
+def images_document(results: list[ImageResult], model: str, detector: str) -> dict:
+    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: the model and detector that
+    ran, one entry per file, and how many failed."""
+    return {"model": model, "detector": detector, "files": [r.to_dict() for r in results],
+            "failed": sum(not r.ok for r in results)}

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from scipy.special import softmax
 
-from fervid.inference.models import WEIGHTS_DIR, ModelError, _softmax
+from fervid.inference.models import WEIGHTS_DIR, ModelError
 
 METHODS = ("lstm", "mean", "frame")
 
@@ -113,7 +114,7 @@ class LSTMTemporal:
             features = features[keep]
         window = features[None].astype(np.float32)
         (logits,) = self.session.run(None, {"features": window})
-        return _softmax(logits)[0]
+        return softmax(logits, axis=1)[0].astype(np.float32)
 
 
 def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None) -> TemporalMethod:
