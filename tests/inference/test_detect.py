@@ -112,7 +112,7 @@ def test_registry():
     assert DEFAULT_DETECTOR == "centerface" and isinstance(make_detector(), CenterFaceDetector)
     assert make_detector("centerface", score_threshold=None).score_threshold == CenterFaceDetector().score_threshold
     assert make_detector("centerface", score_threshold=0.9).score_threshold == 0.9
-    with pytest.raises(KeyError, match="unknown detector"):
+    with pytest.raises(KeyError, match="unknown face detector .*; expected one of centerface, yuface"):
         make_detector("nope")
     with pytest.raises(ValueError, match="between 0 and 1"):
         make_detector("centerface", score_threshold=1.5)

@@ -55,6 +55,18 @@ def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_features(cnn):
     assert lstm.cnn == cnn and lstm.folder == shipped_temporal_models()[cnn]
 
 
+def test_a_mismatched_cnn_and_lstm_pair_is_refused_naming_both():
+    from fervid.inference.models import PAPER_MODEL
+    from fervid.inference.temporal import LSTMTemporal
+
+    paper_lstm = shipped_temporal_models()[PAPER_MODEL]
+    other = next(m for m in available_models() if m != PAPER_MODEL)
+    with pytest.raises(ModelError, match=f"trained on the features of CNN '{PAPER_MODEL}', not '{other}'"):
+        LSTMTemporal(paper_lstm, cnn=other)
+    with pytest.raises(ModelError, match="reads 512-d features, but CNN 'fer2013_vgg' gives 256-d"):
+        LSTMTemporal(paper_lstm, cnn=PAPER_MODEL, feature_dim=256)
+
+
 def test_a_cnn_without_a_temporal_lstm_is_refused_by_name():
     with pytest.raises(ModelError, match="no shipped temporal LSTM reads the features of CNN 'my_cnn'"):
         make_method("lstm", cnn="my_cnn")

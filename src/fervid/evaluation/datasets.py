@@ -17,6 +17,7 @@ import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES
+from fervid.registry import Registry
 
 FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
@@ -281,31 +282,38 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
 
 
 
-DATASET_KINDS = ("fer2013", "ferplus", "ckplus", "jaffe", "jaffe+ckplus", "folder")
+def _ferplus(path, usage, ferplus_csv, jaffe_path, crop_faces) -> FaceDataset:
+    if ferplus_csv is None:
+        raise DatasetError("ferplus needs the FER+ votes file (fer2013new.csv)")
+    return load_ferplus(path, ferplus_csv, usage)
+
+
+def _jaffe_ckplus(path, usage, ferplus_csv, jaffe_path, crop_faces) -> FaceDataset:
+    if jaffe_path is None:
+        raise DatasetError("jaffe+ckplus needs the JAFFE folder as well")
+    return FaceDataset.concat([load_jaffe(jaffe_path, crop_faces), load_ckplus(path)], "jaffe+ckplus")
+
+
+# Dataset loaders by kind, each called (path, usage, ferplus_csv, jaffe_path, crop_faces)
+DATASETS: Registry = Registry("dataset kind", {
+    "fer2013": lambda path, usage, *_: load_fer2013(path, usage),
+    "ferplus": _ferplus,
+    "ckplus": lambda path, *_: load_ckplus(path),
+    "jaffe": lambda path, usage, ferplus_csv, jaffe_path, crop_faces: load_jaffe(path, crop_faces),
+    "jaffe+ckplus": _jaffe_ckplus,
+    "folder": lambda path, *_: load_image_folder(path),
+})
+DATASET_KINDS = tuple(DATASETS)
 
 
 def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
                  jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
-    """Load a dataset by kind from a user's copy. ``path`` is: the FER2013 CSV (fer2013, ferplus), the CK+48
-    folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root (folder).
-    ``jaffe+ckplus`` takes the JAFFE folder as ``jaffe_path``."""
-    if kind == "fer2013":
-        return load_fer2013(path, usage)
-    if kind == "ferplus":
-        if ferplus_csv is None:
-            raise DatasetError("ferplus needs the FER+ votes file (fer2013new.csv)")
-        return load_ferplus(path, ferplus_csv, usage)
-    if kind == "ckplus":
-        return load_ckplus(path)
-    if kind == "jaffe":
-        return load_jaffe(path, crop_faces)
-    if kind == "jaffe+ckplus":
-        if jaffe_path is None:
-            raise DatasetError("jaffe+ckplus needs the JAFFE folder as well")
-        return FaceDataset.concat([load_jaffe(jaffe_path, crop_faces), load_ckplus(path)], "jaffe+ckplus")
-    if kind == "folder":
-        return load_image_folder(path)
-    raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASET_KINDS)}")
+    """Load a dataset by kind (:data:`DATASETS`) from a user's copy. ``path`` is: the FER2013 CSV (fer2013,
+    ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root
+    (folder). ``jaffe+ckplus`` takes the JAFFE folder as ``jaffe_path``."""
+    if kind not in DATASETS:
+        raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASETS)}")
+    return DATASETS[kind](path, usage, ferplus_csv, jaffe_path, crop_faces)
 
 
 @dataclass

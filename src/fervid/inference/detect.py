@@ -17,6 +17,8 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from fervid.registry import Registry
+
 CENTERFACE_FILE = Path(__file__).parent.parent / "weights" / "detectors" / "centerface" / "centerface.onnx"
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image's left
@@ -178,7 +180,7 @@ class DetectorUnavailable(RuntimeError):
     """A registered detector whose optional dependency is not installed."""
 
 
-DETECTORS = {"centerface": CenterFaceDetector, "yuface": YuFaceDetector}
+DETECTORS: Registry[type] = Registry("face detector", {"centerface": CenterFaceDetector, "yuface": YuFaceDetector})
 # The default everywhere, chosen by measurement (docs/results.md, section 7). yuface is not preferred where it is
 # installed: CenterFace found more FER2013 faces and JAFFE heads, gave higher end-to-end accuracy and no false
 # box at any threshold tried; yuface is better only on small faces (64 px: all found against 88%).
@@ -188,9 +190,8 @@ DEFAULT_DETECTOR = "centerface"
 def make_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
     """Build a registered detector by name; ``options`` go to its constructor (``score_threshold``, ...), and
     an option given as None keeps the detector's own default."""
-    if name not in DETECTORS:
-        raise KeyError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
+    detector = DETECTORS[name]
     threshold = options.get("score_threshold")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"score_threshold must be between 0 and 1, not {threshold}")
-    return DETECTORS[name](**{k: v for k, v in options.items() if v is not None})
+    return detector(**{k: v for k, v in options.items() if v is not None})

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.align import FaceTemplate, Normalization
+from fervid.registry import Registry
 from fervid.emotions import EMOTIONS
 
 WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
@@ -51,6 +52,11 @@ class ModelConfig:
         """The CNN whose 512-d features this model outputs (an ensemble outputs its first member's), which names
         the temporal LSTM that can read them."""
         return self.net.get("features_of", self.name)
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of the penultimate-layer feature the model outputs (what a temporal LSTM reads)."""
+        return int(self.net.get("feature_dim", 512))
 
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
@@ -91,12 +97,20 @@ class CNNOutput:
     logits: np.ndarray
 
 
-def available_models() -> list[str]:
-    """Names of the emotion CNNs shipped inside the package (temporal models, which read CNN features, are not)."""
+def _shipped_models() -> dict[str, Path]:
     if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir()
-                  if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text()))
+        return {}
+    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir())
+            if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text())}
+
+
+# The emotion CNNs shipped inside the package, by name (temporal models, which read CNN features, are not)
+MODELS: Registry[Path] = Registry("emotion model", _shipped_models)
+
+
+def available_models() -> list[str]:
+    """Names of the shipped emotion CNNs (:data:`MODELS`)."""
+    return list(MODELS)
 
 
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
@@ -104,11 +118,11 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     candidate = Path(model)
     if candidate.is_dir():
         folder = candidate
-    elif (WEIGHTS_DIR / str(model)).is_dir():
-        folder = WEIGHTS_DIR / str(model)
+    elif str(model) in MODELS:
+        folder = MODELS[str(model)]
     else:
         raise ModelError(f"model {model!r} not found: not a folder, and not one of the shipped models "
-                         f"({', '.join(available_models()) or 'none'})")
+                         f"({', '.join(MODELS) or 'none'})")
     for required in ("model.onnx", "config.json"):
         if not (folder / required).is_file():
             raise ModelError(f"{folder}: missing {required}")
@@ -158,6 +172,6 @@ class EmotionCNN:
     def __call__(self, batch: np.ndarray) -> CNNOutput:
         if len(batch) == 0:
             empty = np.zeros((0, len(EMOTIONS)), np.float32)
-            return CNNOutput(empty, np.zeros((0, 512), np.float32), empty)
+            return CNNOutput(empty, np.zeros((0, self.config.feature_dim), np.float32), empty)
         logits, features = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})
         return CNNOutput(softmax(logits / self.config.temperature, axis=1).astype(np.float32), features, logits)

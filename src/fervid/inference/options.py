@@ -31,10 +31,8 @@ class PipelineOptions:
             raise ValueError("detect_every, window and sample_fps must be positive")
         if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be within 0..1, not {self.score_threshold}")
-        if self.method not in METHODS:
-            raise ValueError(f"unknown temporal method {self.method!r}; expected one of {', '.join(METHODS)}")
-        if self.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.detector!r}; expected one of {', '.join(DETECTORS)}")
+        for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
+            registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 

@@ -17,8 +17,8 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.models import WEIGHTS_DIR, ModelError
+from fervid.registry import Registry
 
-METHODS = ("lstm", "mean", "frame")
 
 
 def shipped_temporal_models() -> dict[str, Path]:
@@ -84,9 +84,11 @@ class LSTMTemporal:
     name = "lstm"
     smooth_outputs = True
 
-    def __init__(self, model: str | Path | None = None, cnn: str | None = None, threads: int | None = None):
+    def __init__(self, model: str | Path | None = None, cnn: str | None = None, threads: int | None = None,
+                 feature_dim: int | None = None):
         """``model``: a temporal model folder or shipped name; None: the shipped LSTM for ``cnn`` (a CNN name).
-        With both, the model must have been trained on ``cnn``'s features."""
+        With both, the model must have been trained on ``cnn``'s features; with ``feature_dim`` (the CNN's
+        feature size), the LSTM must read features of that size."""
         import onnxruntime as ort
 
         if model is None:
@@ -102,6 +104,10 @@ class LSTMTemporal:
         if cnn is not None and self.cnn != cnn:
             raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "
                              f"its predictions on other features would be meaningless")
+        input_dim = self.config.get("input_dim")
+        if feature_dim is not None and input_dim is not None and int(input_dim) != int(feature_dim):
+            raise ModelError(f"{folder}: this LSTM reads {input_dim}-d features, but CNN {cnn or '?'!r} gives "
+                             f"{feature_dim}-d ones")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
@@ -117,15 +123,17 @@ class LSTMTemporal:
         return softmax(logits, axis=1)[0].astype(np.float32)
 
 
-def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None) -> TemporalMethod:
-    """A temporal method by name; "lstm" loads ``model``, or the shipped LSTM for the CNN named ``cnn``."""
-    if name == "frame":
-        return PerFrame()
-    if name == "mean":
-        return MovingAverage()
-    if name == "lstm":
-        return LSTMTemporal(model, cnn=cnn)
-    raise ValueError(f"unknown temporal method {name!r}; expected one of {', '.join(METHODS)}")
+METHODS: Registry[type] = Registry("temporal method", {"lstm": LSTMTemporal, "mean": MovingAverage, "frame": PerFrame})
+
+
+def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None,
+                feature_dim: int | None = None) -> TemporalMethod:
+    """A temporal method by name (:data:`METHODS`); "lstm" loads ``model``, or the shipped LSTM for the CNN named
+    ``cnn``, and checks that it reads that CNN's features (name and ``feature_dim``)."""
+    method = METHODS[name]
+    if method is LSTMTemporal:
+        return LSTMTemporal(model, cnn=cnn, feature_dim=feature_dim)
+    return method()
 
 
 def flicker_per_second(labels: np.ndarray, fps: float) -> float:

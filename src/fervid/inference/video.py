@@ -595,7 +595,8 @@ class VideoAnalyzer:
     def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
         self.analyzer = analyzer
         self.options = options
-        self.temporal = temporal or make_method(options.method, cnn=analyzer.cnn.config.features_of)
+        cnn = analyzer.cnn.config
+        self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
