@@ -27,15 +27,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from anyio import to_thread
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fervid.apps.live import LiveLimits, serve_live
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ImageResult, images_document
+from fervid.inference.video import VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -52,6 +55,7 @@ class ServerSettings:
     workers: int = 1
     job_ttl_hours: float = 24.0
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
+    live: LiveLimits = field(default_factory=LiveLimits)  # the /v1/live WebSocket's frame, rate, viewer bounds
     max_images_per_request: int = 32
     max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
     max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
@@ -137,13 +141,16 @@ class OriginCheck:
         self.app, self.allowed = app, {o.rstrip("/").lower() for o in allowed_origins}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] in self.UNSAFE:
+        # a WebSocket is checked like a POST: a page elsewhere must not stream into (or record on) this server
+        if scope["type"] == "websocket" or scope["type"] == "http" and scope["method"] in self.UNSAFE:
             origin = (_header(scope, b"origin") or "").rstrip("/").lower()
             fetch_site = (_header(scope, b"sec-fetch-site") or "").lower()
             host = (_header(scope, b"host") or "").lower()
             same = origin in ("", "null") and fetch_site in ("", "same-origin", "none") \
                 or origin.split("://", 1)[-1] == host
             if not same and origin not in self.allowed and "*" not in self.allowed:
+                if scope["type"] == "websocket":
+                    return await send({"type": "websocket.close", "code": 1008})
                 return await _send_error(send, 403, f"cross-origin request from {origin or 'another site'} refused "
                                                     "(see --allow-origin)")
         return await self.app(scope, receive, send)
@@ -310,8 +317,6 @@ def _public_message(text: str | None, folder: Path, filename: str | None) -> str
 
 def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
     """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
-    from fervid.inference.video import VideoAnalyzer
-
     import cv2
 
     _die_with_parent(parent_pid)
@@ -385,6 +390,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     def start() -> None:
         state["workers"] = VideoWorkers(store, settings)
+        for stale in store.root.glob(".live-*"):  # recordings of live sessions cut off by a crash
+            shutil.rmtree(stale, ignore_errors=True)
         cleanup()
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
             if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
@@ -489,9 +496,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         summary["file"] = job.get("filename")
         summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
         summary["error"] = job.get("error")
-        summary["links"] = {"annotated_video": base + f"{stem}_annotated.mp4", "frames_csv": base + f"{stem}_frames.csv",
+        summary["links"] = {"frames_csv": base + f"{stem}_frames.csv",
                             "frames_parquet": base + f"{stem}_frames.parquet", "tracks_json": base + f"{stem}_tracks.json",
                             "frames_json": f"/v1/jobs/{job_id}/frames"}
+        if (out / f"{stem}_annotated.mp4").is_file():  # a live session's recording has none
+            summary["links"]["annotated_video"] = base + f"{stem}_annotated.mp4"
         return summary
 
     @app.get("/v1/jobs/{job_id}/frames")
@@ -536,6 +545,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text()
+
+    @app.get("/live", response_class=HTMLResponse)
+    def live_page() -> str:
+        """The camera page: frames go to /v1/live, each face's box, emotion and timeline are drawn back."""
+        return (STATIC_DIR / "live.html").read_text()
+
+    viewers: dict = {}
+
+    def live_runner():
+        if "live_runner" not in state:  # one temporal model for all viewers; each viewer has its own tracks
+            state["live_runner"] = VideoAnalyzer(analyzer(), settings.pipeline.video(centred=False, batch_frames=1,
+                                                                                     annotate=False))
+        return state["live_runner"]
+
+    @app.websocket("/v1/live")
+    async def live_socket(ws: WebSocket):
+        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

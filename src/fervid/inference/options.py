@@ -50,5 +50,6 @@ class PipelineOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
         from fervid.inference.video import VideoOptions
 
-        return VideoOptions(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
-                            method=self.method, annotate=self.annotate, **changes)
+        shared = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
+                      method=self.method, annotate=self.annotate)
+        return VideoOptions(**{**shared, **changes})

@@ -587,6 +587,55 @@ class AnnotatedVideoWriter:
             self._writer.close()
 
 
+class ResultWriter:
+    """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
+    table, the key frames (written as their episodes end) and the annotated MP4; without, the rows are kept in
+    ``result.faces``. Used for files and for live streams alike."""
+
+    def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0):
+        self.result = result
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.stem = Path(result.source).stem
+        self.table = self.video = None
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.table = FrameTableWriter(self.out_dir / f"{self.stem}_frames.csv",
+                                          self.out_dir / f"{self.stem}_frames.parquet")
+            result.table_path = self.table.paths[1]
+            if annotate:
+                self.video = AnnotatedVideoWriter(self.out_dir / f"{self.stem}_annotated.mp4", fps)
+
+    def write(self, frames: list[AnalysedFrame]) -> None:
+        result = self.result
+        for frame in frames:
+            for face in frame.faces:
+                log = result.tracks.get(face.track_id) or result.tracks.setdefault(face.track_id,
+                                                                                   TrackLog(face.track_id))
+                closed = log.add(face, frame.image)
+                if self.table is not None:
+                    self.table.add(face)
+                    if closed is not None:
+                        save_key_frame(closed, self.out_dir, self.stem)
+                else:
+                    result.faces.append(face)
+            if self.video is not None:
+                t0 = time.perf_counter()
+                self.video.write(frame)
+                result.stage_seconds["encode"] = result.stage_seconds.get("encode", 0.0) + time.perf_counter() - t0
+
+    def close(self) -> None:
+        """End of the stream: files closed, open episodes closed (their key frames written)."""
+        if self.video is not None:
+            self.video.close()
+            self.result.annotated_path = self.video.path if self.video.started else None
+        if self.table is not None:
+            self.table.close()
+        for log in self.result.tracks.values():
+            last = log.close()
+            if last is not None and self.out_dir is not None:
+                save_key_frame(last, self.out_dir, self.stem)
+
+
 class VideoAnalyzer:
     """Runs the video pipeline with an :class:`fervid.inference.analyzer.Analyzer`'s detector and CNN: a
     :class:`FrameStream` whose final frames feed the output writers (annotated MP4, streamed frame table, track
@@ -628,34 +677,8 @@ class VideoAnalyzer:
             frames = _read_frames(cap, stages)
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages)
-        stem = Path(str(source)).stem
-        table = video = None
-        if out_dir is not None:
-            out_dir = Path(out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            table = FrameTableWriter(out_dir / f"{stem}_frames.csv", out_dir / f"{stem}_frames.parquet")
-            result.table_path = table.paths[1]
-            if opts.annotate:
-                video = AnnotatedVideoWriter(out_dir / f"{stem}_annotated.mp4",
-                                             min(result.fps, opts.sample_fps or result.fps))
-
-        def write(done: list[AnalysedFrame]) -> None:
-            for frame in done:
-                for face in frame.faces:
-                    log = result.tracks.get(face.track_id) or result.tracks.setdefault(face.track_id,
-                                                                                       TrackLog(face.track_id))
-                    closed = log.add(face, frame.image)
-                    if table is not None:
-                        table.add(face)
-                        if closed is not None:
-                            save_key_frame(closed, out_dir, stem)
-                    else:
-                        result.faces.append(face)
-                if video is not None:
-                    t0 = time.perf_counter()
-                    video.write(frame)
-                    stages["encode"] += time.perf_counter() - t0
-
+        writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
+        write = writer.write
         next_sample, last_time = 0.0, 0.0
         try:
             for t, frame in frames:
@@ -684,15 +707,7 @@ class VideoAnalyzer:
         finally:
             if cap is not None:
                 cap.release()
-            if video is not None:
-                video.close()
-                result.annotated_path = video.path if video.started else None
-            if table is not None:
-                table.close()
-        for log in result.tracks.values():
-            last = log.close()
-            if last is not None and out_dir is not None:
-                save_key_frame(last, out_dir, stem)
+            writer.close()
         # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
         # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0

@@ -1,0 +1,265 @@
+"""Live analysis over a WebSocket (``/v1/live`` on ``fervid serve``, drawn by the ``/live`` page).
+
+Protocol. The server first sends ``{"type": "ready", ...}`` (method, window, the labels' delay, the limits).
+The client sends frames as binary messages: a 4-byte little-endian sequence number, then one JPEG or WebP image.
+For each frame it analyses the server answers ``{"type": "result", "seq", "time", "width", "height", "faces":
+[rows], "dropped", "analysis_ms"}``, where each row is fervid's one face row (``time, frame, track`` + the face
+columns: box, detection score, 7 probabilities, emotion, confidence, uncertain). The server never queues behind:
+it keeps only the newest frame that arrived while it was busy (newest wins) and counts the others as dropped.
+A text message ``{"type": "stop", "save": true}`` ends the session; with ``save`` the session's recording (the
+per-frame table, per-track JSON, timelines, key frames) becomes a finished video job, answered with
+``{"type": "saved", "job_id", "result_url", "links"}``. A malformed message, an oversized frame or a flood of
+frames gets ``{"type": "error", "error"}`` and the connection is closed with a WebSocket code and reason.
+
+Each connection has its own tracks (a :class:`fervid.inference.video.FrameStream` with causal windows: a label
+describes the last ``window`` seconds, so it trails a change of expression by about half of it, more for the
+LSTM, whose outputs are averaged once more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fervid.inference.video import FrameStream, ResultWriter, VideoAnalyzer, VideoResult
+
+LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
+
+
+class LiveProtocolError(ValueError):
+    """A message this protocol does not accept; ``code`` is the WebSocket close code to answer it with."""
+
+    def __init__(self, message: str, code: int = 1007):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LiveLimits:
+    max_frame_bytes: int = 1_000_000  # one encoded frame (a 1280x720 JPEG at quality 0.8 is ~150 kB)
+    max_frame_pixels: int = 1920 * 1080  # decoded size, checked from the header before decoding
+    max_messages_per_second: float = 60.0  # averaged over 2 s; a camera sends at most 30
+    max_viewers: int = 8  # connections at once; more are refused (1013, try again later)
+
+
+def labels_delay(method: str, window: float) -> float:
+    """About how far a causal label trails a change of expression, in seconds."""
+    if method == "frame":
+        return 0.0
+    return window if method == "lstm" else window / 2  # the LSTM's outputs are averaged over a window again
+
+
+def check_frame(data: bytes, limits: LiveLimits) -> int:
+    """The sequence number of one binary frame message, after checking its size and image header (cheap: no
+    pixel is decoded); raises :class:`LiveProtocolError`."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > limits.max_frame_bytes:
+        raise LiveProtocolError(f"frame of {len(data):,} bytes; at most {limits.max_frame_bytes:,}", 1009)
+    if len(data) < 5:
+        raise LiveProtocolError("a frame is a 4-byte sequence number followed by a JPEG or WebP image")
+    (seq,) = struct.unpack("<I", data[:4])
+    try:  # the header alone: a small file declaring a huge image costs nothing
+        with Image.open(io.BytesIO(data[4:])) as im:
+            width, height, kind = im.width, im.height, im.format
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise LiveProtocolError(f"frame {seq}: not a JPEG or WebP image") from None
+    if kind not in ("JPEG", "WEBP"):
+        raise LiveProtocolError(f"frame {seq}: a {kind} image; send JPEG or WebP")
+    if width * height > limits.max_frame_pixels:
+        raise LiveProtocolError(f"frame {seq}: {width}x{height} is larger than {limits.max_frame_pixels:,} pixels; "
+                                "downscale it", 1009)
+    return seq
+
+
+def decode_frame(data: bytes) -> np.ndarray:
+    """The BGR image of a checked frame message."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8, offset=4), cv2.IMREAD_COLOR)
+    if image is None:
+        raise LiveProtocolError("the frame's image could not be decoded (truncated?)")
+    return image
+
+
+class LiveSession:
+    """One viewer: its own tracks, causal labels, and a recording streamed to ``record_dir`` as it goes."""
+
+    def __init__(self, runner: VideoAnalyzer, record_dir: Path, slots: threading.Semaphore):
+        self.record_dir = record_dir
+        self.slots = slots  # shared by all viewers and image requests: analyses at once, whatever the load
+        self.started = time.monotonic()
+        self.frames = 0
+        self.result = VideoResult(source=f"{LIVE_STEM}.mp4", fps=15.0, method=runner.temporal.name,
+                                  model=runner.analyzer.model_config.name, detector=runner.analyzer.detector_name)
+        self.stream: FrameStream = runner.stream(self.result.fps)
+        self.result.stage_seconds = self.stream.stages
+        self.writer = ResultWriter(self.result, record_dir, annotate=False)
+
+    def analyse(self, seq: int, data: bytes) -> dict:
+        """Decode and analyse one checked frame message (in a worker thread); its faces' rows."""
+        t = time.monotonic() - self.started
+        image = decode_frame(data)
+        with self.slots:
+            t0 = time.perf_counter()
+            done = self.stream.push(t, self.frames, image)
+            elapsed = time.perf_counter() - t0
+        self.writer.write(done)
+        self.frames += 1
+        r = self.result
+        r.frames_read = r.frames_analysed = self.frames
+        r.duration = t
+        r.height, r.width = image.shape[:2]
+        faces = [f.row() for frame in done for f in frame.faces]
+        for row, face in zip(faces, (f for frame in done for f in frame.faces)):
+            row["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in face.landmarks]
+        return {"type": "result", "seq": seq, "time": round(t, 3), "width": image.shape[1],
+                "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1)}
+
+    def finish(self) -> VideoResult:
+        """End the recording and write its outputs (table, per-track JSON, timelines, key frames)."""
+        self.writer.write(self.stream.finish())
+        self.writer.close()
+        self.result.seconds = time.monotonic() - self.started
+        if self.result.frames_analysed:
+            self.result.fps = self.result.frames_analysed / max(self.result.duration, 1e-6)
+        self.result.save(self.record_dir)
+        return self.result
+
+    def discard(self) -> None:
+        self.writer.close()
+        shutil.rmtree(self.record_dir, ignore_errors=True)
+
+
+async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphore, limits: LiveLimits,
+                     viewers: dict) -> None:
+    """Run one ``/v1/live`` connection (``ws``: a Starlette WebSocket, not yet accepted)."""
+    from anyio import to_thread
+    from starlette.websockets import WebSocketDisconnect
+
+    await ws.accept()
+    if len(viewers) >= limits.max_viewers:
+        await _refuse(ws, f"{len(viewers)} viewers already; at most {limits.max_viewers}", 1013)
+        return
+    key = uuid.uuid4().hex
+    session = LiveSession(runner, store.root / f".live-{key}", slots)
+    viewers[key] = session
+    latest: list = []  # the newest frame not yet analysed: newest wins
+    arrived = asyncio.Event()
+    state = {"dropped": 0, "stop": None, "error": None}
+    opts = runner.options
+    await ws.send_json({"type": "ready", "method": runner.temporal.name, "window": opts.window,
+                        "detect_every": opts.detect_every, "delay_seconds": labels_delay(runner.temporal.name,
+                                                                                          opts.window),
+                        "model": session.result.model, "detector": session.result.detector,
+                        "limits": {"max_frame_bytes": limits.max_frame_bytes,
+                                   "max_frame_pixels": limits.max_frame_pixels,
+                                   "max_messages_per_second": limits.max_messages_per_second}})
+
+    async def receive() -> None:
+        recent: list[float] = []
+        try:
+            while state["stop"] is None:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    state["stop"] = {"save": False, "gone": True}
+                    break
+                now = time.monotonic()
+                recent[:] = [t for t in recent if now - t < 2.0] + [now]
+                if len(recent) > 2 * limits.max_messages_per_second:
+                    raise LiveProtocolError(f"more than {limits.max_messages_per_second:g} messages per second",
+                                            1008)
+                if message.get("bytes") is not None:
+                    seq = check_frame(message["bytes"], limits)
+                    if latest:
+                        state["dropped"] += 1
+                        latest.clear()
+                    latest.append((seq, message["bytes"]))
+                else:
+                    state["stop"] = _parse_command(message.get("text") or "")
+                arrived.set()
+        except LiveProtocolError as exc:
+            state["error"] = exc
+        except WebSocketDisconnect:
+            state["stop"] = {"save": False, "gone": True}
+        arrived.set()
+
+    receiver = asyncio.create_task(receive())
+    try:
+        while True:
+            await arrived.wait()
+            arrived.clear()
+            if state["error"] is not None or state["stop"] is not None and not latest:
+                break
+            if not latest:
+                continue
+            seq, data = latest.pop()
+            try:
+                reply = await to_thread.run_sync(session.analyse, seq, data)
+            except LiveProtocolError as exc:
+                state["error"] = exc
+                break
+            reply["dropped"] = state["dropped"]
+            await ws.send_json(reply)
+            if latest:
+                arrived.set()
+        if state["error"] is not None:
+            await _refuse(ws, str(state["error"]), state["error"].code)
+            session.discard()
+            return
+        stop = state["stop"]
+        if stop.get("gone"):
+            session.discard()
+            return
+        if stop.get("save"):
+            await ws.send_json(await to_thread.run_sync(_save, session, store))
+        else:
+            session.discard()
+            await ws.send_json({"type": "stopped"})
+        await ws.close(1000)
+    except WebSocketDisconnect:
+        session.discard()
+    finally:
+        receiver.cancel()
+        viewers.pop(key, None)
+
+
+def _parse_command(text: str) -> dict:
+    try:
+        command = json.loads(text)
+    except json.JSONDecodeError:
+        raise LiveProtocolError("a text message must be JSON, e.g. {\"type\": \"stop\", \"save\": true}") from None
+    if not isinstance(command, dict) or command.get("type") != "stop":
+        raise LiveProtocolError("the only command is {\"type\": \"stop\", \"save\": true|false}")
+    return {"save": bool(command.get("save", False))}
+
+
+async def _refuse(ws, reason: str, code: int) -> None:
+    await ws.send_json({"type": "error", "error": reason})
+    await ws.close(code, reason=reason[:120])  # a close reason is at most 123 bytes
+
+
+def _save(session: LiveSession, store) -> dict:
+    """The recording becomes a finished video job (the jobs API serves it like an uploaded video's)."""
+    result = session.finish()
+    job_id = uuid.uuid4().hex
+    folder = store.root / job_id
+    folder.mkdir(parents=True)
+    session.record_dir.rename(folder / "out")
+    store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
+                input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
+    base = f"/v1/jobs/{job_id}/files/"
+    return {"type": "saved", "job_id": job_id, "result_url": f"/v1/jobs/{job_id}/result",
+            "frames": result.frames_analysed, "tracks": len(result.track_ids),
+            "links": {"frames_csv": base + f"{LIVE_STEM}_frames.csv",
+                      "frames_parquet": base + f"{LIVE_STEM}_frames.parquet",
+                      "tracks_json": base + f"{LIVE_STEM}_tracks.json"}}

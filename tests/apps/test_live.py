@@ -1,0 +1,116 @@
+"""The /v1/live WebSocket (fervid.apps.live): frames in, rows of the one face schema out, newest wins, a saved
+session becomes a video job, and bad messages close one connection with a reason, never the server."""
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from starlette.websockets import WebSocketDisconnect
+
+from fervid.apps.live import LiveLimits, labels_delay
+from fervid.apps.server import ServerSettings, create_app
+from fervid.inference.records import ROW_COLUMNS
+
+BASE = "http://127.0.0.1"
+LIVE = "ws://127.0.0.1/v1/live"  # the server answers only the Host names it serves
+
+
+@pytest.fixture
+def client(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "data", live=LiveLimits(max_frame_bytes=300_000, max_viewers=2))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        yield c
+
+
+def frame_message(seq: int, rgb: np.ndarray, fmt: str = "JPEG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, fmt, quality=85)
+    return struct.pack("<I", seq) + buf.getvalue()
+
+
+def closed_with(ws) -> int:
+    message = ws.receive()
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut_rgb):
+    with client.websocket_connect(LIVE) as ws:
+        ready = ws.receive_json()
+        assert ready["type"] == "ready" and ready["delay_seconds"] == labels_delay(ready["method"], ready["window"])
+        for seq in range(1, 9):  # one frame in flight at a time, as the page sends them
+            ws.send_bytes(frame_message(seq, np.roll(astronaut_rgb, 3 * seq, axis=1)))
+            result = ws.receive_json()
+            assert result["type"] == "result" and result["seq"] == seq
+        (face,) = result["faces"]
+        assert {"time", "frame", "track", *ROW_COLUMNS} <= set(face) and face["track"] == 1
+        assert face["emotion"] == "happy" and (result["width"], result["height"]) == (512, 512)
+        ws.send_text('{"type": "stop", "save": true}')
+        saved = ws.receive_json()
+        assert saved["type"] == "saved" and saved["frames"] == 8 and saved["tracks"] == 1
+    job = client.get(saved["result_url"]).json()
+    assert job["tracks"][0]["dominant_emotion"] == "happy" and "annotated_video" not in job["links"]
+    table = client.get(saved["links"]["frames_csv"])
+    assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 8
+    assert client.get(job["tracks"][0]["timeline_url"]).status_code == 200
+
+
+def test_newest_frame_wins_when_frames_arrive_faster_than_they_are_analysed(client, astronaut_rgb):
+    with client.websocket_connect(LIVE) as ws:
+        ws.receive_json()
+        for seq in range(1, 31):  # a burst: the server analyses what is newest when it is free, drops the rest
+            ws.send_bytes(frame_message(seq, astronaut_rgb))
+        seen = []
+        while not seen or seen[-1]["seq"] != 30:
+            seen.append(ws.receive_json())
+        assert len(seen) < 30 and seen[-1]["dropped"] == 30 - len(seen)
+        ws.send_text('{"type": "stop", "save": false}')
+        assert ws.receive_json()["type"] == "stopped"
+
+
+@pytest.mark.parametrize("message, code, reason", [
+    ("hello", 1007, "must be JSON"),
+    ('{"type": "dance"}', 1007, "the only command"),
+    (b"\x01\x00\x00\x00not an image", 1007, "not a JPEG or WebP image"),
+    (b"\x01", 1007, "4-byte sequence number"),
+    (b"\x01\x00\x00\x00" + b"\xff" * 400_000, 1009, "at most 300,000"),
+])
+def test_a_malformed_message_closes_that_connection_with_a_reason_and_the_server_goes_on(client, astronaut_rgb,
+                                                                                         message, code, reason):
+    with client.websocket_connect(LIVE) as ws:
+        ws.receive_json()
+        ws.send_text(message) if isinstance(message, str) else ws.send_bytes(message)
+        error = ws.receive_json()
+        assert error["type"] == "error" and reason in error["error"]
+        assert closed_with(ws) == code
+    with client.websocket_connect(LIVE) as ws:  # the next viewer is served
+        ws.receive_json()
+        ws.send_bytes(frame_message(1, astronaut_rgb))
+        assert ws.receive_json()["faces"][0]["emotion"] == "happy"
+
+
+def test_png_frames_and_huge_declared_images_are_refused(client, astronaut_rgb):
+    with client.websocket_connect(LIVE) as ws:
+        ws.receive_json()
+        ws.send_bytes(frame_message(1, astronaut_rgb[::4, ::4], "PNG"))
+        assert "send JPEG or WebP" in ws.receive_json()["error"] and closed_with(ws) == 1007
+    huge = frame_message(1, np.zeros((16, 16, 3), np.uint8))
+    huge = huge.replace(b"\x00\x10\x00\x10", b"\x30\x00\x30\x00", 1)  # the JPEG header now declares 12288x12288
+    with client.websocket_connect(LIVE) as ws:
+        ws.receive_json()
+        ws.send_bytes(huge)
+        assert "larger than" in ws.receive_json()["error"] and closed_with(ws) == 1009
+
+
+def test_viewers_are_bounded_and_other_sites_are_refused(client):
+    with client.websocket_connect(LIVE) as a, client.websocket_connect(LIVE) as b:
+        a.receive_json(), b.receive_json()
+        with client.websocket_connect(LIVE) as c:
+            assert "at most 2" in c.receive_json()["error"] and closed_with(c) == 1013
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect(LIVE, headers={"origin": "https://evil.example"}) as ws:
+            ws.receive_json()
+    assert refused.value.code == 1008
