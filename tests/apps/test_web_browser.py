@@ -5,62 +5,28 @@ download: it is pointed at that executable). Skipped locally when Chromium is mi
 browser is a failure, so the test cannot silently vanish. Screenshots go to tests/e2e/ (ignored by git).
 """
 
-import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from fervid.inference.video import sample_video
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CARPHONE = sample_video()
-SHOTS = Path(__file__).resolve().parents[1] / "e2e"
+from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_browser
 
-if not Path(CHROMIUM).exists() or importlib.util.find_spec("playwright") is None:
-    if os.environ.get("CI"):
-        pytest.fail("CI must install chromium and playwright for the browser test", pytrace=False)
-    pytest.skip("chromium or playwright not installed", allow_module_level=True)
+CARPHONE = sample_video()
+require_browser()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = tmp_path_factory.mktemp("serve")
-    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port), "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read().decode()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with fervid_server(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
         yield page
         browser.close()

@@ -227,8 +227,12 @@ def video(
 
 @app.command()
 def live(
-    source: str = typer.Option("0", help="Camera index (0), a video file, or a stream URL (rtsp://, http://)."),
-    out: Path = typer.Option(Path("fervid-live"), help="Folder for the outputs (same as `fervid video`)."),
+    source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
+                                                    "http://), analysed here, headless. None, or 'browser': serve "
+                                                    "the /live page, which uses the browser's camera."),
+    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
+    port: int = typer.Option(8000, help="Browser: the port to serve /live on (127.0.0.1 only)."),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
@@ -238,9 +242,11 @@ def live(
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     precision: str = PRECISION_OPTION,
 ) -> None:
-    """Real-time analysis of a camera or stream: drops frames rather than falling behind, shows its fps.
+    """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
-    It runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
+    With no --source it serves http://127.0.0.1:PORT/live: the page shows your camera with each face's box,
+    emotion, confidence and timeline as they are analysed, and can save the session as a video job. With --source
+    it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
     """
     import time as _time
 
@@ -248,6 +254,11 @@ def live(
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, precision=precision)
+    if source in (None, "browser"):
+        from fervid.apps.server import ServerSettings
+
+        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser)
+        return
     if method != "frame":
         typer.echo(f"labels are causal: each describes the last {window:g} s, so it trails a change of expression "
                    f"by about {window / 2:g} s" + (" (more for the LSTM, whose outputs are also averaged)"
@@ -347,7 +358,7 @@ def train(
 ) -> None:
     """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
-     (needs the train extra: pip install "fervid\\[train]")."""
+     (needs the train extra: pip install "fervid[train]")."""
     try:
         from fervid.training.train import TrainConfig, train as run_training
     except ImportError as exc:
@@ -416,7 +427,7 @@ def export(
     calibration_data: Optional[str] = typer.Option(
         None, help="FER2013 CSV whose Training faces calibrate the int8 model (default: the run's training data)."),
 ) -> None:
-    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid\\[train]")."""
+    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, quantize_int8
 
@@ -629,10 +640,8 @@ def serve(
     allow_origin: list[str] = typer.Option([], help="An origin (https://app.example) whose pages may POST or "
                                                     "DELETE (repeatable); same-origin pages always may."),
 ) -> None:
-    """Web page at / and REST API at /v1 (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from fervid.apps.server import ServerSettings, create_app
+    """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
+    from fervid.apps.server import ServerSettings
 
     pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                          score_threshold=score_threshold, precision=precision)
@@ -641,8 +650,22 @@ def serve(
                               max_images_per_request=max_images_per_request,
                               max_image_pixels=int(max_image_megapixels * 1e6), host=host,
                               allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
-    _analyzer(pipeline)  # fail now, with one line, rather than at the first request
-    typer.echo(f"fervid serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    _serve(settings, host, port)
+
+
+def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False) -> None:
+    import uvicorn
+
+    from fervid.apps.server import create_app
+
+    _analyzer(settings.pipeline)  # fail now, with one line, rather than at the first request
+    url = f"http://{host}:{port}{page}"
+    typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 

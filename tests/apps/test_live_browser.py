@@ -1,0 +1,107 @@
+"""End-to-end: the /live page in Debian's Chromium with a fake camera (a Y4M file made here: the astronaut moving
+and growing beside a second face, the carphone sample's man), served by a real `fervid serve`.
+
+It checks what a user sees: the faces' boxes and the expected emotion within seconds, a timeline that grows,
+stop + save giving a downloadable per-frame table, and a malformed WebSocket message answered with a clean error
+that leaves the server serving.
+"""
+
+import csv
+import io
+
+import cv2
+import numpy as np
+import pytest
+
+from fervid.inference.video import sample_video
+
+from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_browser
+
+require_browser()
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+WIDTH, HEIGHT, FPS, FRAMES = 640, 480, 15, 60
+
+
+def write_y4m(path, astronaut_rgb) -> None:
+    """Two faces for Chromium's fake camera (it loops the file): the astronaut drifting and growing on the left,
+    the carphone man (upscaled) on the right."""
+    astronaut = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    capture = cv2.VideoCapture(str(sample_video()))
+    ok, man = capture.read()
+    capture.release()
+    assert ok
+    man = cv2.resize(man[10:140, 30:150], None, fx=1.6, fy=1.6)
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(FRAMES):
+            frame = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
+            phase = 2 * np.pi * i / FRAMES
+            face = cv2.resize(astronaut, None, fx=0.9 + 0.15 * np.sin(phase), fy=0.9 + 0.15 * np.sin(phase))
+            x, y = int(50 + 40 * np.sin(phase)), int(60 + 20 * np.cos(phase))
+            frame[y: y + face.shape[0], x: x + face.shape[1]] = face
+            frame[150: 150 + man.shape[0], 400: 400 + man.shape[1]] = man
+            fh.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with fervid_server(tmp_path_factory.mktemp("serve-live"), "--method", "mean") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, astronaut_rgb):
+    camera = tmp_path_factory.mktemp("camera") / "faces.y4m"
+    write_y4m(camera, astronaut_rgb)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}"])
+        context = browser.new_context(viewport={"width": 1100, "height": 1300})
+        yield context.new_page()
+        browser.close()
+
+
+def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, page):
+    SHOTS.mkdir(exist_ok=True)
+    page.goto(server + "/live")
+    page.click("#start")
+    expect(page.locator("#faces .face[data-emotion='happy']")).to_have_count(1, timeout=30_000)
+    page.wait_for_function("JSON.parse(document.querySelector('#overlay').dataset.boxes || '[]').length >= 2",
+                           timeout=15_000)
+    boxes = page.evaluate("JSON.parse(document.querySelector('#overlay').dataset.boxes)")
+    happy = [b for b in boxes if b["emotion"] == "happy"]
+    assert happy and happy[0]["box"][2] > 50  # the astronaut's box, drawn at the camera image's scale
+    points = lambda: page.evaluate(  # noqa: E731
+        "Math.max(...[...document.querySelectorAll('#timelines canvas')].map(c => +c.dataset.points))")
+    before = points()
+    page.wait_for_timeout(2000)
+    assert points() > before  # the timeline grows
+    stats = page.evaluate("({fps: +document.querySelector('#fps').textContent, rtts: window.fervidLive.rtts})")
+    assert stats["fps"] > 1 and len(stats["rtts"]) > 5
+    page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+
+    page.click("#stop")  # "save the session" is checked by default
+    link = page.locator("#download-csv")
+    expect(link).to_be_visible(timeout=30_000)
+    table = page.request.get(server + link.get_attribute("href"))
+    assert table.status == 200
+    rows = list(csv.DictReader(io.StringIO(table.text())))
+    assert len(rows) > 10 and "happy" in {r["emotion"] for r in rows} and {r["track"] for r in rows} >= {"1"}
+
+
+def test_a_malformed_message_gets_a_clean_error_and_the_server_goes_on(server, page):
+    page.goto(server + "/live")
+    closed = page.evaluate("""() => new Promise((resolve) => {
+        const ws = new WebSocket(`ws://${location.host}/v1/live`);
+        const seen = [];
+        ws.onmessage = (e) => { seen.push(JSON.parse(e.data)); if (seen.length === 1) ws.send("not json"); };
+        ws.onclose = (e) => resolve({code: e.code, reason: e.reason, messages: seen});
+    })""")
+    assert closed["code"] == 1007 and "JSON" in closed["reason"]
+    assert [m["type"] for m in closed["messages"]] == ["ready", "error"]
+    page.click("#start")  # a new session on the same server works
+    expect(page.locator("#faces .face[data-emotion='happy']")).to_have_count(1, timeout=30_000)
+    page.click("#stop")
