@@ -114,3 +114,45 @@ def test_viewers_are_bounded_and_other_sites_are_refused(client):
         with client.websocket_connect(LIVE, headers={"origin": "https://evil.example"}) as ws:
             ws.receive_json()
     assert refused.value.code == 1008
+
+
+def test_each_viewer_has_its_own_tracks(client, astronaut_rgb):
+    with client.websocket_connect(LIVE) as a, client.websocket_connect(LIVE) as b:
+        a.receive_json(), b.receive_json()
+        for seq in range(1, 4):
+            a.send_bytes(frame_message(seq, astronaut_rgb))
+            b.send_bytes(frame_message(seq, astronaut_rgb[:, ::-1].copy()))
+            ra, rb = a.receive_json(), b.receive_json()
+        # the same person seen by two viewers is track 1 for each, at its own position
+        assert [f["track"] for f in ra["faces"]] == [f["track"] for f in rb["faces"]] == [1]
+        assert abs(ra["faces"][0]["x"] + ra["faces"][0]["width"] + rb["faces"][0]["x"] - 512) < 15
+
+
+def test_fervid_live_without_a_source_serves_the_live_page(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--no-open", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        for _ in range(150):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/live", timeout=1).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("fervid live did not start serving")
+        assert "getUserMedia" not in page and '<script src="/static/live.js">' in page
+        script = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/live.js", timeout=5).read().decode()
+        assert "getUserMedia" in script and "/v1/live" in script  # the page's code is served by fervid, no CDN
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert f"http://127.0.0.1:{port}/live" in out
