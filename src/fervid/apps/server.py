@@ -35,6 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fervid.apps.live import LiveLimits, serve_live
+from fervid.apps.schemas import ImagesOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ImageResult, images_document
@@ -425,7 +426,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         counts = {status: sum(j.get("status") == status for j in jobs) for status in ("queued", "running")}
         return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"]}
 
-    @app.post("/v1/images")
+    @app.post("/v1/images", response_model=ImagesOut)
     def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`."""
         if len(files) > settings.max_images_per_request:

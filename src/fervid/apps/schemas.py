@@ -1,0 +1,65 @@
+"""The API's response models (OpenAPI at /docs), the same schema every writer uses: a face is described by
+:meth:`fervid.inference.records.Face.to_dict` (JSON) and :func:`fervid.inference.records.face_row` (tables), and
+these models validate exactly those (tests/apps/test_schemas.py)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+from fervid.emotions import EMOTIONS
+from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.video import FRAME_LEADING
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Box(_Strict):
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+Probabilities = create_model("Probabilities", __base__=_Strict, __doc__="The 7 emotions' probabilities (sum 1).",
+                             **{e: (float, ...) for e in EMOTIONS})
+
+
+class FaceOut(_Strict):
+    """One face in an image: box, 5 landmarks (eyes, nose, mouth corners), detection score, the most probable
+    emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7."""
+
+    box: Box
+    landmarks: list[list[float]]
+    detection_score: float
+    emotion: str
+    confidence: float
+    uncertain: bool
+    probabilities: Probabilities
+
+
+class FileOut(_Strict):
+    file: str
+    ok: bool
+    width: int
+    height: int
+    faces: list[FaceOut]
+    error: str | None = None
+
+
+class ImagesOut(_Strict):
+    """``fervid image --json`` and ``POST /v1/images``."""
+
+    model: str
+    detector: str
+    files: list[FileOut]
+    failed: int
+
+
+_ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": str, "uncertain": bool}
+FaceRow = create_model(
+    "FaceRow", __base__=_Strict,
+    __doc__="A face in a live frame: the video table's row (time, frame, track, then the face row) + landmarks.",
+    **{c: (_ROW_TYPES.get(c, float), ...) for c in [*FRAME_LEADING, *ROW_COLUMNS]},
+    landmarks=(list[list[float]], ...))
