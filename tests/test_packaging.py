@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # builds the wheel and asks the package index about 5 platforms
 
 # (platform tags pip may use, Python version); manylinux wheels are tagged with several glibc levels
 LINUX = ("manylinux_2_28_{m}", "manylinux_2_27_{m}", "manylinux_2_17_{m}", "manylinux2014_{m}")
@@ -43,7 +44,7 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
         assert f"fervid/weights/temporal_lstm_{model}/model.onnx" in names
     assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
             "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/apps/web/index.html",
-            "fervid/apps/web/app.js"} <= names
+            "fervid/apps/web/app.js", "fervid/apps/web/live.html", "fervid/apps/web/live.js"} <= names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Python: >=3.10\n" in meta

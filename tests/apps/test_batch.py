@@ -103,6 +103,7 @@ def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"), reason="ray not installed")
+@pytest.mark.slow  # starts a two-node Ray cluster
 def test_ray_cluster_gives_the_same_results_as_local(tmp_path, astronaut_rgb):
     """A real local Ray cluster: a head and a second worker node process on 127.0.0.1."""
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 4)

@@ -18,6 +18,7 @@ from fervid.inference.video import sample_video
 from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_browser
 
 require_browser()
+pytestmark = pytest.mark.slow  # a real Chromium with a fake camera and a `fervid serve` process
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 

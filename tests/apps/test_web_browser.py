@@ -13,6 +13,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_brows
 
 CARPHONE = sample_video()
 require_browser()
+pytestmark = pytest.mark.slow  # a real Chromium and a `fervid serve` process
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
