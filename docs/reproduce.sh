@@ -16,7 +16,7 @@ fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $P
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
     --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg && fervid export runs/ferplus_vgg --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
 cp runs/ferplus_vgg/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
-fervid train-temporal --cnn ferplus_vgg --ferplus $PLUS --out src/fervid/weights/temporal_lstm_ferplus_vgg \
+fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --cnn ferplus_vgg --ferplus $PLUS --out src/fervid/weights/temporal_lstm_ferplus_vgg \
     --train-clips 3000 --test-clips 600 --epochs 25
 for run in ferplus_vgg_base ferplus_vgg_majority; do
   fervid export runs/$run --checkpoint last.pt --out runs/models/$run
@@ -60,7 +60,7 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
-fervid train-temporal --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --train-clips 3000 --test-clips 600 --epochs 25
+fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --train-clips 3000 --test-clips 600 --epochs 25
 python benchmarks/temporal_compare.py --detector yuface --model fer2013_vgg
 
 # 3. other datasets, cross-dataset, FER+

@@ -14,7 +14,7 @@ from fervid.evaluation.datasets import load_fer2013  # noqa: E402
 from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.training.train import TrainConfig, train  # noqa: E402
 
-from conftest import write_ferplus_votes  # noqa: E402
+from conftest import write_fer2013_csv, write_ferplus_votes  # noqa: E402
 
 TINY = {"stages": [8, 16], "convs_per_stage": [1, 1], "feature_dim": 512, "dropout": 0.1}
 
@@ -325,3 +325,15 @@ def test_contrast_jitter_scales_each_faces_own_contrast_within_the_range(fer_csv
     assert 0.6 <= float(factors.min()) and float(factors.max()) <= 1.6 and float(factors.std()) > 0.1
     unchanged = augment(x, tiny_config(fer_csv, scale_range=[1, 1]), torch.Generator().manual_seed(0), flat)
     torch.testing.assert_close(unchanged, x, atol=2e-3, rtol=0)  # off by default
+
+
+def test_no_default_points_at_data_outside_the_package(tmp_path):
+    from fervid.training.train import TrainConfig, training_data
+    from fervid.training.train_temporal import TemporalTrainConfig
+
+    assert TrainConfig().data == TrainConfig().ferplus_csv == "" and TemporalTrainConfig().fer2013 == ""
+    with pytest.raises(ValueError, match="no training data: set `data`"):
+        training_data(TrainConfig())
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    with pytest.raises(ValueError, match="need the FER\\+ votes"):
+        training_data(TrainConfig(data=str(csv), labels="ferplus-soft"))

@@ -389,8 +389,9 @@ def train(
 def train_temporal_cmd(
     out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
                                                   "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
-    fer2013: str = typer.Option("../shared/data/fer2013/fer2013.csv.gz", help="FER2013 CSV (stills to simulate)."),
-    ckplus: str = typer.Option("../shared/data/ckplus48/CK+48", help="CK+48 folder ('' to leave it out)."),
+    fer2013: str = typer.Option(..., help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated from."),
+    ckplus: str = typer.Option("", help="Your CK+48 folder: its real sequences join the training clips (default: "
+                                        "none)."),
     cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
@@ -537,8 +538,8 @@ def calibrate(
 @app.command()
 def experiment(
     dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
-    ckplus: Path = typer.Option(Path("../shared/data/ckplus48/CK+48"), help="CK+48 folder."),
-    jaffe: Path = typer.Option(Path("../shared/data/jaffe/jaffedbase"), help="JAFFE folder."),
+    ckplus: Optional[Path] = typer.Option(None, help="Your CK+48 folder (for ckplus and jaffe+ckplus)."),
+    jaffe: Optional[Path] = typer.Option(None, help="Your JAFFE folder (for jaffe and jaffe+ckplus)."),
     model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN), cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
     cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
@@ -558,6 +559,9 @@ def experiment(
         _fail(f"--model must be one of {MODELS}, --protocol one of {PROTOCOLS}", 2)
     if dataset not in ("jaffe", "ckplus", "jaffe+ckplus"):
         _fail("--dataset must be jaffe, ckplus or jaffe+ckplus", 2)
+    if "ckplus" in dataset and ckplus is None or "jaffe" in dataset and jaffe is None:
+        _fail(f"--dataset {dataset} needs " + " and ".join(f"--{d}" for d in ("ckplus", "jaffe") if d in dataset),
+              2)
     analyzer = Analyzer(cnn_model)
     try:
         ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,

@@ -35,7 +35,7 @@ from fervid.training.network import EmotionVGG, NetConfig
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` in the run directory."""
 
-    data: str = "../shared/data/fer2013/fer2013.csv.gz"
+    data: str = ""  # the FER2013 CSV (.csv/.csv.gz): required, from the config or --data
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
     epochs: int = 30
@@ -65,7 +65,7 @@ class TrainConfig:
     # faces FER+ dropped or voted contempt/unknown/not-a-face are left out) or "ferplus-soft" (the FER+ vote
     # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only)
     labels: str = "fer2013"
-    ferplus_csv: str = "../shared/data/ferplus/fer2013new.csv"
+    ferplus_csv: str = ""  # FER+ votes (fer2013new.csv): required by the FER+ label schemes
     ferplus_weight: float = 0.5
     val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
     # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
@@ -224,6 +224,11 @@ def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
 
 def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
+    if not cfg.data:
+        raise ValueError("no training data: set `data` in the config or pass --data (your FER2013 CSV)")
+    if (cfg.labels != "fer2013" or cfg.val_labels == "ferplus") and not cfg.ferplus_csv:
+        raise ValueError(f"labels {cfg.labels!r} / val_labels {cfg.val_labels!r} need the FER+ votes: set "
+                         "`ferplus_csv` in the config or pass --ferplus (fer2013new.csv)")
     fer2013 = load_fer2013(cfg.data, cfg.train_usage)
     if cfg.labels == "fer2013":
         train_ds = fer2013

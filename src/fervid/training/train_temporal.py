@@ -30,8 +30,8 @@ CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 
 @dataclass
 class TemporalTrainConfig:
-    fer2013: str = "../shared/data/fer2013/fer2013.csv.gz"
-    ckplus: str = "../shared/data/ckplus48/CK+48"
+    fer2013: str = ""  # the FER2013 CSV the stills come from (required)
+    ckplus: str = ""  # CK+48 folder: its real sequences join the training clips ("" leaves them out)
     cnn: str = DEFAULT_MODEL
     # the stills' labels: FER2013's own (""), or FER+'s majority vote from this votes file; use the labels the CNN
     # was trained on, or the LSTM learns to undo the CNN's labelling
