@@ -10,7 +10,9 @@
    Clips whose per-frame CNN does not itself tell the two emotions apart are left out (the change would be
    undefined), and the count is reported.
 2. The carphone sample (a real video, no labels): the shift that best aligns each method's probability curves
-   with the per-frame CNN's (cross-correlation over -1.5..1.5 s); positive means the method trails.
+   with the per-frame CNN's (cross-correlation over -1.5..1.5 s; positive means the method trails), its label
+   changes per second (flicker) and its mean top probability.
+Also the label changes along each generated clip (one is true; more is flicker).
 
 Each method runs twice: windows centred on the frame (files, the default) and causal (live).
 """
@@ -31,7 +33,7 @@ from fervid.evaluation.datasets import load_ckplus
 from fervid.emotions import EMOTIONS
 from fervid.machine import cpu_model
 from fervid.samples import carphone
-from fervid.inference.temporal import METHODS
+from fervid.inference.temporal import METHODS, flicker_per_second
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions
 
 FPS = 30.0
@@ -127,6 +129,7 @@ def main() -> None:
     pairs = transition_pairs(load_ckplus(args.data / "ckplus48" / "CK+48"), args.clips, rng)
     variants = [(m, c) for m in METHODS for c in (True, False)]
     errors: dict[str, list[float]] = defaultdict(list)
+    changes: dict[str, list[int]] = defaultdict(list)  # label changes along each clip (one is true)
     used = skipped = 0
     with tempfile.TemporaryDirectory() as tmp:
         for k, (face_a, label_a, face_b, label_b, subject) in enumerate(pairs):
@@ -151,28 +154,37 @@ def main() -> None:
                 found = change_time(t, probs, label_a, label_b)
                 key = f"{method} {'centred' if centred else 'causal'}"
                 errors[key].append(np.nan if found is None else found - truth)
+                labels = probs.argmax(1)
+                changes[key].append(int((labels[1:] != labels[:-1]).sum()))
             print(f"clip {k} ({subject}: {EMOTIONS[label_a]} -> {EMOTIONS[label_b]}): " + ", ".join(
                 f"{key} {errors[key][-1]:+.2f}" for key in errors))
-        shifts = {}
+        shifts, flicker, confidence = {}, {}, {}
         for method, centred in variants:
             opts = VideoOptions(method=method, centred=centred, annotate=False)
             t, probs, per_frame = curves(VideoAnalyzer(analyzer, opts).run(carphone()))
-            shifts[f"{method} {'centred' if centred else 'causal'}"] = xcorr_shift(t, probs, per_frame)
+            key = f"{method} {'centred' if centred else 'causal'}"
+            shifts[key] = xcorr_shift(t, probs, per_frame)
+            flicker[key] = flicker_per_second(probs.argmax(1), FPS)
+            confidence[key] = float(probs.max(1).mean())
 
     report = {"cpu": cpu_model(), "model": analyzer.model_config.name, "detector": analyzer.detector_name,
               "clips_used": used, "clips_skipped": skipped, "methods": {}}
     print(f"\n{used} clips used, {skipped} left out (the per-frame CNN does not separate their two emotions)\n")
-    print("| method, window | change-time error, mean absolute (s) | median signed (s) | missed | carphone shift (s) |")
-    print("|---|---|---|---|---|")
+    print("| method, window | change-time error, mean absolute (s) | median signed (s) | missed | changes per clip "
+          "(truth: 1) | carphone shift (s) | carphone label changes / s | carphone mean top probability |")
+    print("|---|---|---|---|---|---|---|---|")
     for key, errs in errors.items():
         e = np.asarray(errs, float)
         found = e[~np.isnan(e)]
         row = {"mean_abs_error_s": float(np.abs(found).mean()) if len(found) else None,
                "median_signed_error_s": float(np.median(found)) if len(found) else None,
-               "missed": int(np.isnan(e).sum()), "carphone_shift_s": shifts[key]}
+               "missed": int(np.isnan(e).sum()), "changes_per_clip": float(np.mean(changes[key])),
+               "carphone_shift_s": shifts[key], "carphone_changes_per_s": flicker[key],
+               "carphone_mean_top_probability": confidence[key]}
         report["methods"][key] = row
         print(f"| {key} | {row['mean_abs_error_s']:.3f} | {row['median_signed_error_s']:+.3f} | {row['missed']} | "
-              f"{row['carphone_shift_s']:+.3f} |")
+              f"{row['changes_per_clip']:.2f} | {row['carphone_shift_s']:+.3f} | {row['carphone_changes_per_s']:.2f} "
+              f"| {row['carphone_mean_top_probability']:.2f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -227,7 +227,7 @@ class _WindowRecorder:
     def __init__(self):
         self.windows = []
 
-    def __call__(self, probabilities, features, weights=None):
+    def __call__(self, probabilities, features, weights=None, times=None, at=None):
         self.windows.append(len(probabilities))
         return np.average(probabilities, axis=0, weights=weights)
 
@@ -279,3 +279,22 @@ def test_outputs_stream_to_disk_and_match_in_memory_analysis(analyzer, tmp_path,
     assert sorted(p.name for p in written["key_frames"]) == sorted(keys)
     assert streamed.track_summaries() == in_memory.track_summaries()
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "later" / "carphone_pristine_frames.parquet"), expected)
+
+
+def test_sticky_hmm_ignores_one_odd_frame_and_follows_a_lasting_change():
+    from fervid.inference.temporal import PerFrame, StickyHMM, make_method
+
+    hmm = make_method("hmm")
+    assert isinstance(hmm, StickyHMM)
+    times = np.arange(31) / 30.0
+    happy, sad = np.full(7, 0.02), np.full(7, 0.02)
+    happy[3], sad[4] = 0.88, 0.88
+    blip = np.stack([happy] * 31)
+    blip[15] = sad  # one frame of a different expression
+    assert hmm(blip, None, times=times, at=15).argmax() == 3  # centred: one frame cannot flip the label
+    assert PerFrame()(blip, None, at=15).argmax() == 4
+    change = np.stack([happy] * 15 + [sad] * 16)  # a lasting change at frame 15
+    centred = [hmm(change, None, times=times, at=i).argmax() for i in range(31)]
+    assert centred[:14] == [3] * 14 and centred[16:] == [4] * 15  # flips within a frame of the change
+    causal = [hmm(change[: i + 1], None, times=times[: i + 1]).argmax() for i in range(31)]
+    assert causal[14] == 3 and causal[-1] == 4 and causal.index(4) <= 15 + 6  # live: within 0.2 s

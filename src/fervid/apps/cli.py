@@ -40,7 +40,8 @@ DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds
                                                                 "(tracking in between).")
 WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at.")
 METHOD_OPTION = typer.Option(_DEFAULTS.method, help="Videos: temporal classifier: lstm (the paper's), mean (moving "
-                                                    "average) or frame (per-frame argmax).")
+                                                    "average), frame (per-frame argmax) or hmm (a sticky HMM "
+                                                    "smoother).")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
 
 

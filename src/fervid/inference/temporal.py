@@ -47,21 +47,22 @@ class TemporalMethod(Protocol):
     # the overlapping windows); worth it where one window's output flickers, as the LSTM's does
     smooth_outputs: bool
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
-                 ) -> np.ndarray:
-        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities.
-        ``weights`` (T,): how much each frame counts, for methods that average (None: equally)."""
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
+                 times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
+        """(T, 7) per-frame probabilities and (T, 512) features of one track's window -> (7,) probabilities for
+        the frame ``at`` (an index into the window; None: the last, as in a causal window). ``weights`` (T,): how
+        much each frame counts, for methods that average (None: equally); ``times`` (T,): the frames' times (s)."""
 
 
 class PerFrame:
-    """No smoothing: the newest frame's own probabilities."""
+    """No smoothing: the frame's own probabilities."""
 
     name = "frame"
     smooth_outputs = False
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
-                 ) -> np.ndarray:
-        return probabilities[-1]
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
+                 times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
+        return probabilities[-1 if at is None else at]
 
 
 class MovingAverage:
@@ -70,8 +71,8 @@ class MovingAverage:
     name = "mean"
     smooth_outputs = False
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
-                 ) -> np.ndarray:
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
+                 times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
         return np.average(probabilities, axis=0, weights=weights)
 
 
@@ -113,8 +114,8 @@ class LSTMTemporal:
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_frames = int(self.config.get("max_frames", 16))
 
-    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None
-                 ) -> np.ndarray:
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
+                 times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
         if len(features) > self.max_frames:  # spread the frames it was trained on over the whole window
             keep = np.linspace(0, len(features) - 1, self.max_frames).round().astype(int)
             features = features[keep]
@@ -123,7 +124,51 @@ class LSTMTemporal:
         return softmax(logits, axis=1)[0].astype(np.float32)
 
 
-METHODS: Registry[type] = Registry("temporal method", {"lstm": LSTMTemporal, "mean": MovingAverage, "frame": PerFrame})
+class StickyHMM:
+    """An HMM smoother over the window's per-frame probabilities: the hidden state is the expression, which
+    changes ``switches_per_second`` times a second on average (a "sticky" transition matrix), and each frame's
+    CNN probabilities are its evidence (the posterior read as a scaled likelihood). Forward-backward over the
+    window gives the expression's probability at the frame ``at``: evidence from both sides in a centred window
+    (so a change is placed where the frames change, not half a window late), from the past only in a causal one.
+    A single odd frame cannot flip the label; a lasting change does, at once."""
+
+    name = "hmm"
+    smooth_outputs = False
+
+    def __init__(self, switches_per_second: float = 1.0, independent_every: float = 0.2):
+        """``independent_every``: seconds of video that count as one independent observation (neighbouring
+        frames of one face are nearly the same picture; counting each as new evidence makes the posterior
+        far surer than the frames are)."""
+        self.rate = switches_per_second
+        self.independent_every = independent_every
+
+    def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
+                 times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
+        evidence = np.clip(np.asarray(probabilities, np.float64), 1e-6, 1.0)
+        n, k = evidence.shape
+        at = n - 1 if at is None else at
+        steps = np.diff(times) if times is not None and n > 1 else np.full(max(n - 1, 0), 1 / 30)
+        steps = np.maximum(steps, 1e-3)
+        switch = 1.0 - np.exp(-self.rate * steps)  # P(another expression) per step
+        evidence = evidence ** min(1.0, float(np.median(steps)) / self.independent_every) if n > 1 else evidence
+
+        def move(belief: np.ndarray, p: float) -> np.ndarray:  # one step of the sticky chain
+            return (1 - p) * belief + p * (belief.sum() - belief) / (k - 1)
+
+        forward = evidence[0] / evidence[0].sum()
+        for i in range(1, at + 1):
+            forward = move(forward, switch[i - 1]) * evidence[i]
+            forward /= forward.sum()
+        backward = np.ones(k)
+        for i in range(n - 1, at, -1):
+            backward = move(backward * evidence[i], switch[i - 1])
+            backward /= backward.sum()
+        posterior = forward * backward
+        return (posterior / posterior.sum()).astype(np.float32)
+
+
+METHODS: Registry[type] = Registry("temporal method", {"lstm": LSTMTemporal, "mean": MovingAverage, "frame": PerFrame,
+                                                       "hmm": StickyHMM})
 
 
 def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None,

@@ -544,8 +544,10 @@ class FrameStream:
         if t not in window.outputs:
             frames = self._around(window, t)
             t1 = time.perf_counter()
+            times = np.array([r[0] for r in frames])
             window.outputs[t] = self.temporal(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]),
-                                              self._weights([r[0] for r in frames], t))
+                                              self._weights(times, t), times=times,
+                                              at=int(np.argmin(np.abs(times - t))))
             self.stages["temporal"] += time.perf_counter() - t1
         return window.outputs[t]
 
