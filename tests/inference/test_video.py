@@ -298,3 +298,20 @@ def test_sticky_hmm_ignores_one_odd_frame_and_follows_a_lasting_change():
     assert centred[:14] == [3] * 14 and centred[16:] == [4] * 15  # flips within a frame of the change
     causal = [hmm(change[: i + 1], None, times=times[: i + 1]).argmax() for i in range(31)]
     assert causal[14] == 3 and causal[-1] == 4 and causal.index(4) <= 15 + 6  # live: within 0.2 s
+
+
+def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_notice(tmp_path):
+    import shutil
+
+    from fervid.inference.models import MODELS
+
+    mine = tmp_path / "my_cnn"
+    shutil.copytree(MODELS["ferplus_vgg"], mine)
+    config = json.loads((mine / "config.json").read_text())
+    (mine / "config.json").write_text(json.dumps({**config, "name": "my_cnn"}))
+    result = CliRunner().invoke(app, ["video", str(carphone()), "--model", str(mine), "--out", str(tmp_path / "o"),
+                                      "-q"])
+    assert result.exit_code == 0, result.output
+    assert "notice: no temporal LSTM reads the features of CNN 'my_cnn'" in result.output
+    summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text())
+    assert summary["method"] == "mean" and summary["model"] == "my_cnn"

@@ -192,6 +192,8 @@ def video(
         runner = VideoAnalyzer(_analyzer(options), options.video())
     except ModelError as exc:
         _fail(str(exc))
+    if runner.notice:
+        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
     analysed = 0
     for path in files:
         bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
@@ -273,6 +275,8 @@ def live(
         runner = VideoAnalyzer(_analyzer(options), options.video(batch_frames=1, centred=False))
     except ModelError as exc:
         _fail(str(exc))
+    if runner.notice:
+        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
     started = _time.perf_counter()
     last_report = [started]
 

@@ -26,7 +26,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
-from fervid.inference.temporal import TemporalMethod, make_method
+from fervid.inference.temporal import TemporalMethod, make_method, shipped_temporal_models
 from fervid.inference.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
@@ -644,9 +644,16 @@ class VideoAnalyzer:
     logs with their key frames)."""
 
     def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
+        """``temporal``: a temporal method object; None builds ``options.method``. A CNN with no temporal LSTM
+        of its own (a model folder of yours, say) falls back from "lstm" to "mean", and ``notice`` says so."""
         self.analyzer = analyzer
         self.options = options
+        self.notice: str | None = None
         cnn = analyzer.cnn.config
+        if temporal is None and options.method == "lstm" and cnn.features_of not in shipped_temporal_models():
+            self.notice = (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving "
+                           f"average (--method mean) instead (train one with `fervid train-temporal --cnn ...`)")
+            temporal = make_method("mean")
         self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
