@@ -34,8 +34,9 @@ def test_tiny_temporal_training_exports_a_working_model(tmp_path):
     cfg = TemporalTrainConfig(fer2013=str(csv), ckplus="", train_clips=60, test_clips=20, frames=6, epochs=2)
     report = train_temporal(cfg, tmp_path / "lstm", progress=False)
     assert set(report["heldout_simulated_clips"]) == {"frame", "mean", "lstm"}
-    for numbers in report["heldout_simulated_clips"].values():
-        assert 0 <= numbers["accuracy"] <= 1 and numbers["flicker_per_s"] >= 0
+    clips = report["heldout_simulated_clips"]
+    # averaging over the window can only calm the labels the per-frame CNN gives
+    assert clips["mean"]["flicker_per_s"] <= clips["frame"]["flicker_per_s"]
     lstm = LSTMTemporal(tmp_path / "lstm", cnn=DEFAULT_MODEL)
     assert lstm.cnn == DEFAULT_MODEL  # the folder names the CNN whose features it was trained on
     with pytest.raises(ModelError, match="trained on the features of CNN"):

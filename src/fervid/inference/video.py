@@ -216,38 +216,44 @@ def _table_schema():
 
 class FrameTableWriter:
     """Streams a video's rows to ``<name>_frames.csv`` and ``.parquet`` in chunks as they come, so the table
-    of an hours-long video never sits in memory."""
+    of an hours-long video never sits in memory. Arrow arrays come from the system allocator: Arrow's own pool
+    keeps what it once held, and the rows of each chunk are garbage a moment later."""
 
     def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None):
+        import csv
+
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
         self._schema = _table_schema()
-        self._csv = open(csv_path, "w", newline="")
-        self._parquet = pq.ParquetWriter(parquet_path, self._schema)
-        self._rows: list[dict] = []
+        self._pool = pa.system_memory_pool()
+        self._csv_file = open(csv_path, "w", newline="")
+        self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
+        self._csv.writerow(TABLE_COLUMNS)
+        self._parquet = pq.ParquetWriter(parquet_path, self._schema, memory_pool=self._pool)
+        self._rows: list[list] = []
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
-        self._header = True
 
     def add(self, face: FrameFace) -> None:
-        self._rows.append({**face.row(), "detected": face.detected})
+        row = face.row()
+        self._rows.append([*row.values(), face.detected])
         if len(self._rows) >= self._chunk_rows:
             self._flush()
 
     def _flush(self) -> None:
-        import pandas as pd
         import pyarrow as pa
 
-        table = pd.DataFrame(self._rows, columns=TABLE_COLUMNS)
-        table.to_csv(self._csv, header=self._header, index=False)
-        self._header = False
-        self._parquet.write_table(pa.Table.from_pandas(table, schema=self._schema, preserve_index=False))
+        self._csv.writerows(["" if v is None else v for v in row] for row in self._rows)
+        columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
+        arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
+        self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self._rows = []
 
     def close(self) -> None:
-        if self._rows or self._header:
+        if self._rows:
             self._flush()
-        self._csv.close()
+        self._csv_file.close()
         self._parquet.close()
 
 
