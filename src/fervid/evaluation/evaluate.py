@@ -229,7 +229,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "train_rows": summary.get("train_rows"),
             "device": summary.get("device"),
             "precision": summary.get("precision"),
-            "seconds_per_epoch": summary.get("seconds_per_epoch"),
+            # the median epoch: a run paused while other work used the machine has a longer wall time
+            "seconds_per_epoch": (round(float(np.median([m["seconds"] for m in metrics])), 1)
+                                  if metrics and all("seconds" in m for m in metrics)
+                                  else summary.get("seconds_per_epoch")),
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
             "exported_checkpoint": summary.get("exported_checkpoint", "best.pt"),
             "exported_epoch": summary.get("exported_epoch"),
@@ -270,7 +273,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
            f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),
         f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
         + (f" ({card['training']['device']}, {card['training']['precision']}, "
-           f"{card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
+           f"median {card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
         + f", torch {card['training']['torch']}",
         f"- Network: stages {cfg['net'].get('stages')}, convs per stage {cfg['net'].get('convs_per_stage')}, "
         f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
