@@ -35,7 +35,7 @@ from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus, 
 from fervid.inference.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluation.evaluate import expected_calibration_error, predict_dataset, score  # noqa: E402
-from fervid.inference.models import EmotionCNN, ModelError  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
 from fervid.inference.video import sample_video  # noqa: E402
@@ -49,11 +49,11 @@ def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, fl
 
     shares = {}
     for method in METHODS:
-        try:
-            result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False)).run(clip)
-        except ModelError:  # no temporal LSTM trained on this CNN's features
+        runner = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=False))
+        if runner.notice:  # no temporal LSTM trained on this CNN's features (it would fall back to the mean)
             shares[method] = None
             continue
+        result = runner.run(clip)
         labels = result.frame_table()["emotion"].to_numpy()
         shares[method] = {e: round(float((labels == e).mean()), 3) for e in EMOTIONS} if len(labels) else {}
     return shares
