@@ -33,7 +33,7 @@ def test_tiny_temporal_training_exports_a_working_model(tmp_path):
     csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 120, "PublicTest": 40})
     cfg = TemporalTrainConfig(fer2013=str(csv), ckplus="", train_clips=60, test_clips=20, frames=6, epochs=2)
     report = train_temporal(cfg, tmp_path / "lstm", progress=False)
-    assert set(report["heldout_simulated_clips"]) == {"frame", "mean", "lstm"}
+    assert set(report["heldout_simulated_clips"]) == {"frame", "mean", "lstm", "hmm"}
     clips = report["heldout_simulated_clips"]
     # averaging over the window can only calm the labels the per-frame CNN gives
     assert clips["mean"]["flicker_per_s"] <= clips["frame"]["flicker_per_s"]
@@ -51,9 +51,28 @@ def test_tiny_temporal_training_exports_a_working_model(tmp_path):
 
 
 @pytest.mark.parametrize("cnn", available_models())
-def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_features(cnn):
-    lstm = make_method("lstm", cnn=cnn)
+def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_very_weights(cnn):
+    from fervid.inference.models import EmotionCNN
+
+    digest = EmotionCNN(cnn).weights_sha256
+    lstm = make_method("lstm", cnn=cnn, cnn_weights_sha256=digest)
     assert lstm.cnn == cnn and lstm.folder == shipped_temporal_models()[cnn]
+    assert lstm.config["cnn_weights_sha256"] == digest  # a CNN retrained under its name needs a new LSTM
+
+
+def test_an_lstm_trained_on_other_weights_of_the_same_cnn_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from fervid.inference.models import PAPER_MODEL, EmotionCNN
+    from fervid.inference.temporal import LSTMTemporal
+
+    folder = tmp_path / "lstm"
+    shutil.copytree(shipped_temporal_models()[PAPER_MODEL], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "cnn_weights_sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="with weights 000000000000, but the CNN given has weights"):
+        LSTMTemporal(folder, cnn=PAPER_MODEL, cnn_weights_sha256=EmotionCNN(PAPER_MODEL).weights_sha256)
 
 
 def test_a_mismatched_cnn_and_lstm_pair_is_refused_naming_both():

@@ -165,6 +165,14 @@ class EmotionCNN:
         self.input_name = self.session.get_inputs()[0].name
 
     @property
+    def weights_sha256(self) -> str:
+        """Digest of the float weights (``model.onnx``): what a temporal LSTM trained on this CNN's features
+        records, so a CNN retrained under the same name is not fed to an LSTM trained on the old one."""
+        import hashlib
+
+        return hashlib.sha256((self.folder / "model.onnx").read_bytes()).hexdigest()
+
+    @property
     def card(self) -> dict:
         path = self.folder / "card.json"
         return json.loads(path.read_text()) if path.is_file() else {}

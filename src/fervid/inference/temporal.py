@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections import deque
 from pathlib import Path
 from typing import Protocol
 
@@ -54,6 +56,69 @@ class TemporalMethod(Protocol):
         much each frame counts, for methods that average (None: equally); ``times`` (T,): the frames' times (s)."""
 
 
+class TrackSmoother:
+    """One track's temporal classification over a sliding window: the one component the video pipeline, the live
+    view and the temporal trainer's comparison share.
+
+    Frames are :meth:`add`-ed in time order; :meth:`classify` gives the output for the frame at time t from the
+    track's frames in its window: centred on t (t - w/2 .. t + w/2, frames weighted by a triangular kernel
+    peaking at t, for files: no lag) or causal (t - w .. t, equal weights, for live sources). A method with
+    ``smooth_outputs`` (the LSTM) has its outputs averaged once more over the windows around t. A centred window
+    needs the frames up to ``lookahead`` seconds after t before t can be classified."""
+
+    def __init__(self, method: TemporalMethod, window: float, centred: bool = True, fps: float = 30.0):
+        self.method, self.centred, self.fps = method, centred, fps
+        self.half = 0.0 if method.name == "frame" else window / 2
+        self.lookahead = lookahead(method, window, centred)
+        self.frames: deque = deque()  # (time, probabilities, feature) of the frames later windows still need
+        self.outputs: dict[float, np.ndarray] = {}  # time -> the method's output for the window around it
+        self.seconds = 0.0  # spent in the method
+
+    def add(self, t: float, probabilities: np.ndarray, feature: np.ndarray) -> None:
+        self.frames.append((t, probabilities, feature))
+
+    def classify(self, t: float) -> np.ndarray:
+        """The output for the frame at time t; frames no later window needs are then let go of."""
+        if self.method.smooth_outputs:  # the mean of the outputs of the windows around t: an ensemble
+            times = [r[0] for r in self._around(t)]
+            out = np.average([self._output(u) for u in times], axis=0, weights=self._weights(times, t))
+        else:
+            out = self._output(t)
+        forget = t - 4 * self.half - 1e-6  # nothing earlier is in any later frame's window
+        while self.frames and self.frames[0][0] < forget:
+            self.outputs.pop(self.frames.popleft()[0], None)
+        return out
+
+    def _around(self, t: float) -> list[tuple]:
+        lo, hi = (t - self.half, t + self.half) if self.centred else (t - 2 * self.half, t)
+        return [r for r in self.frames if lo - 1e-6 <= r[0] <= hi + 1e-6]
+
+    def _weights(self, times, t: float) -> np.ndarray | None:
+        """Centred: a triangular kernel peaking at the frame, so a change of expression flips the label when the
+        face changes, not when a more confident emotion fills part of the window. Causal: equal."""
+        if not self.centred or self.half == 0.0:
+            return None
+        return np.maximum(1.0 - np.abs(np.asarray(times) - t) / (self.half + 1.0 / self.fps), 1e-3)
+
+    def _output(self, t: float) -> np.ndarray:
+        if t not in self.outputs:
+            frames = self._around(t)
+            times = np.array([r[0] for r in frames])
+            started = time.perf_counter()
+            self.outputs[t] = self.method(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]),
+                                          self._weights(times, t), times=times,
+                                          at=int(np.argmin(np.abs(times - t))))
+            self.seconds += time.perf_counter() - started
+        return self.outputs[t]
+
+
+def lookahead(method: TemporalMethod, window: float, centred: bool) -> float:
+    """Seconds after a frame whose frames its centred window needs (0 for causal windows): half the window,
+    twice that for a method whose outputs are averaged over a window of windows (the LSTM)."""
+    half = 0.0 if method.name == "frame" else window / 2
+    return (2 * half if method.smooth_outputs else half) if centred else 0.0
+
+
 class PerFrame:
     """No smoothing: the frame's own probabilities."""
 
@@ -86,10 +151,11 @@ class LSTMTemporal:
     smooth_outputs = True
 
     def __init__(self, model: str | Path | None = None, cnn: str | None = None, threads: int | None = None,
-                 feature_dim: int | None = None):
+                 feature_dim: int | None = None, cnn_weights_sha256: str | None = None):
         """``model``: a temporal model folder or shipped name; None: the shipped LSTM for ``cnn`` (a CNN name).
         With both, the model must have been trained on ``cnn``'s features; with ``feature_dim`` (the CNN's
-        feature size), the LSTM must read features of that size."""
+        feature size), the LSTM must read features of that size; with ``cnn_weights_sha256``, the LSTM must have
+        been trained on those very weights (where its config records them)."""
         import onnxruntime as ort
 
         if model is None:
@@ -109,6 +175,11 @@ class LSTMTemporal:
         if feature_dim is not None and input_dim is not None and int(input_dim) != int(feature_dim):
             raise ModelError(f"{folder}: this LSTM reads {input_dim}-d features, but CNN {cnn or '?'!r} gives "
                              f"{feature_dim}-d ones")
+        trained_on = self.config.get("cnn_weights_sha256")
+        if cnn_weights_sha256 and trained_on and trained_on != cnn_weights_sha256:
+            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r} with weights "
+                             f"{trained_on[:12]}, but the CNN given has weights {cnn_weights_sha256[:12]} (retrained?); "
+                             f"retrain the LSTM with `fervid train-temporal --cnn ...`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
@@ -172,12 +243,12 @@ METHODS: Registry[type] = Registry("temporal method", {"lstm": LSTMTemporal, "me
 
 
 def make_method(name: str = "lstm", cnn: str | None = None, model: str | Path | None = None,
-                feature_dim: int | None = None) -> TemporalMethod:
+                feature_dim: int | None = None, cnn_weights_sha256: str | None = None) -> TemporalMethod:
     """A temporal method by name (:data:`METHODS`); "lstm" loads ``model``, or the shipped LSTM for the CNN named
     ``cnn``, and checks that it reads that CNN's features (name and ``feature_dim``)."""
     method = METHODS[name]
     if method is LSTMTemporal:
-        return LSTMTemporal(model, cnn=cnn, feature_dim=feature_dim)
+        return LSTMTemporal(model, cnn=cnn, feature_dim=feature_dim, cnn_weights_sha256=cnn_weights_sha256)
     return method()
 
 

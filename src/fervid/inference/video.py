@@ -26,7 +26,8 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
-from fervid.inference.temporal import TemporalMethod, make_method, shipped_temporal_models
+from fervid.inference.temporal import (TemporalMethod, TrackSmoother, lookahead, make_method,
+                                      shipped_temporal_models)
 from fervid.inference.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
@@ -434,14 +435,6 @@ def _still_image_format(path: Path) -> str | None:
         return None
 
 
-class _TrackWindow:
-    """The frames of one track that later frames' windows still need, and the temporal outputs computed on them."""
-
-    def __init__(self):
-        self.frames: deque = deque()  # (time, probabilities, feature)
-        self.outputs: dict[float, np.ndarray] = {}  # time -> the temporal model's output for the window around it
-
-
 class FrameStream:
     """The per-frame stages of one video or live stream: detect every ``detect_every`` s, track (optical flow
     in between), align, classify the crops in batches through the analyzer's CNN path
@@ -459,16 +452,13 @@ class FrameStream:
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
         self.tracker = FaceTracker()
-        self.windows: dict[int, _TrackWindow] = {}
+        self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
         self._last_detect = -math.inf
-        # Windows: centred on each frame for files (the label at t sees t - w/2 .. t + w/2, so it does not lag),
-        # causal for live sources (t - w .. t). A frame is final once the frames its window needs have been
-        # analysed: ``lookahead`` seconds later (twice that for a method whose outputs are averaged over a window
-        # of windows, as the LSTM's are).
-        self.half = 0.0 if temporal.name == "frame" else options.window / 2
-        self.lookahead = (2 * self.half if temporal.smooth_outputs else self.half) if options.centred else 0.0
+        # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
+        # the frames its window needs have been analysed, ``lookahead`` seconds later
+        self.lookahead = lookahead(temporal, options.window, options.centred)
 
     def push(self, t: float, index: int, frame: np.ndarray) -> list[AnalysedFrame]:
         stages, template = self.stages, self.analyzer.template
@@ -509,7 +499,10 @@ class FrameStream:
             for tf in tracked:
                 probs, feature = out.probabilities[k], out.features[k]
                 k += 1
-                self.windows.setdefault(tf.track_id, _TrackWindow()).frames.append((t, probs, feature))
+                if tf.track_id not in self.tracks:
+                    self.tracks[tf.track_id] = TrackSmoother(self.temporal, self.options.window, self.options.centred,
+                                                             self.fps)
+                self.tracks[tf.track_id].add(t, probs, feature)
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
         self._pending.clear()
@@ -523,46 +516,15 @@ class FrameStream:
         uncertain_below = self.analyzer.model_config.uncertain_below
         labelled = []
         for tf, probs in faces:
-            window = self.windows[tf.track_id]
-            smoothed = self._classify(window, t)
+            track = self.tracks[tf.track_id]
+            spent = track.seconds
+            smoothed = track.classify(t)
+            self.stages["temporal"] += track.seconds - spent
             det = tf.detection
             labelled.append(FrameFace(t, index, tf.track_id, det.box, tuple(float(p) for p in smoothed),
                                       tuple(float(p) for p in probs), bool(smoothed.max() < uncertain_below),
                                       tf.detected, float(det.score), det.landmarks))
-            forget = t - 4 * self.half - 1e-6  # nothing earlier is in any later frame's window
-            while window.frames and window.frames[0][0] < forget:
-                window.outputs.pop(window.frames.popleft()[0], None)
         return AnalysedFrame(t, index, frame, labelled)
-
-    def _around(self, window: _TrackWindow, t: float) -> list[tuple]:
-        """The track's frames in the window of time t."""
-        lo, hi = (t - self.half, t + self.half) if self.options.centred else (t - 2 * self.half, t)
-        return [r for r in window.frames if lo - 1e-6 <= r[0] <= hi + 1e-6]
-
-    def _weights(self, times: list[float], t: float) -> np.ndarray | None:
-        """Centred: a triangular kernel peaking at the frame, so a change of expression flips the label when the
-        face changes, not when a more confident emotion fills part of the window. Causal: equal."""
-        if not self.options.centred or self.half == 0.0:
-            return None
-        return np.maximum(1.0 - np.abs(np.asarray(times) - t) / (self.half + 1.0 / self.fps), 1e-3)
-
-    def _output(self, window: _TrackWindow, t: float) -> np.ndarray:
-        if t not in window.outputs:
-            frames = self._around(window, t)
-            t1 = time.perf_counter()
-            times = np.array([r[0] for r in frames])
-            window.outputs[t] = self.temporal(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]),
-                                              self._weights(times, t), times=times,
-                                              at=int(np.argmin(np.abs(times - t))))
-            self.stages["temporal"] += time.perf_counter() - t1
-        return window.outputs[t]
-
-    def _classify(self, window: _TrackWindow, t: float) -> np.ndarray:
-        if not self.temporal.smooth_outputs:
-            return self._output(window, t)
-        # the mean of the outputs of the windows around t: an ensemble, less flicker
-        times = [r[0] for r in self._around(window, t)]
-        return np.average([self._output(window, u) for u in times], axis=0, weights=self._weights(times, t))
 
 
 class AnnotatedVideoWriter:
@@ -660,7 +622,10 @@ class VideoAnalyzer:
             self.notice = (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving "
                            f"average (--method mean) instead (train one with `fervid train-temporal --cnn ...`)")
             temporal = make_method("mean")
-        self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim)
+        self.temporal = temporal or make_method(
+            options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim,
+            # an ensemble's features are its first member's, whose weights are not the ensemble's file
+            cnn_weights_sha256=analyzer.cnn.weights_sha256 if cnn.features_of == cnn.name else None)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
-from fervid.inference.temporal import flicker_per_second
+from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, flicker_per_second, make_method
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 
@@ -100,33 +100,44 @@ def simulate(ds: FaceDataset, n_clips: int, frames: int, seed: int, progress: bo
     return clips, ds.labels[pick]
 
 
-def windows_predictions(method: str, probs: np.ndarray, feats: np.ndarray, window: int,
-                        lstm_probs=None) -> np.ndarray:
-    """Labels (N, T) that ``method`` gives each frame from the frames up to it (at most ``window`` frames).
+class TrainedLSTM:
+    """The LSTM being trained, as a temporal method: what its exported ONNX copy does in the video pipeline."""
 
-    ``lstm_probs((N, t, 512) features) -> (N, 7) probabilities``. The ``lstm`` method averages the LSTM's outputs
-    over the window, as the video pipeline does (:class:`fervid.inference.temporal.LSTMTemporal`)."""
+    name = "lstm"
+    smooth_outputs = True
+
+    def __init__(self, net):
+        self.net = net.eval()
+
+    def __call__(self, probabilities, features, weights=None, times=None, at=None) -> np.ndarray:
+        with torch.no_grad():
+            window = torch.from_numpy(np.ascontiguousarray(features[None], np.float32))
+            return torch.softmax(self.net(window), 1).numpy()[0]
+
+
+def windows_predictions(method: TemporalMethod, probs: np.ndarray, feats: np.ndarray, window: int,
+                        fps: float = CLIP_FPS) -> np.ndarray:
+    """Labels (N, T) that ``method`` gives each frame of each clip from the frames up to it (at most ``window``
+    frames), through the video pipeline's own per-track component (:class:`TrackSmoother`, causal windows)."""
     n, t = probs.shape[:2]
     labels = np.empty((n, t), np.int64)
-    outputs = []
-    for k in range(t):
-        lo = max(0, k - window + 1)
-        if method == "frame":
-            labels[:, k] = probs[:, k].argmax(1)
-        elif method == "mean":
-            labels[:, k] = probs[:, lo : k + 1].mean(axis=1).argmax(1)
-        else:
-            outputs.append(lstm_probs(feats[:, lo : k + 1]))
-            labels[:, k] = np.mean(outputs[lo : k + 1], axis=0).argmax(1)
+    seconds = (window - 1) / fps  # a causal window t - w .. t holding ``window`` frames
+    for i in range(n):
+        track = TrackSmoother(method, seconds, centred=False, fps=fps)
+        for k in range(t):
+            track.add(k / fps, probs[i, k], feats[i, k])
+            labels[i, k] = track.classify(k / fps).argmax()
     return labels
 
 
-def compare_methods(probs, feats, labels, window: int, lstm_probs, fps: float = CLIP_FPS) -> dict:
-    """Accuracy over all frames and flicker (label changes per second) of frame / mean / lstm."""
+def compare_methods(probs, feats, labels, window: int, lstm: TemporalMethod, fps: float = CLIP_FPS) -> dict:
+    """Accuracy over all frames and flicker (label changes per second) of every temporal method, the LSTM being
+    the one just trained."""
+    methods = {name: (lstm if name == "lstm" else make_method(name)) for name in METHODS}
     out = {}
-    for method in ("frame", "mean", "lstm"):
-        pred = windows_predictions(method, probs, feats, window, lstm_probs)
-        out[method] = {
+    for name, method in methods.items():
+        pred = windows_predictions(method, probs, feats, window, fps)
+        out[name] = {
             "accuracy": round(float((pred == labels[:, None]).mean()), 4),
             "flicker_per_s": round(float(np.mean([flicker_per_second(p, fps) for p in pred])), 4),
         }
@@ -196,25 +207,23 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train acc {correct / seen:.3f} "
                        f"held-out clip acc {acc:.3f}")
 
-    def lstm_probs(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return torch.softmax(net(torch.from_numpy(x).float()), 1).numpy()
-
-    comparison = compare_methods(test_p, test_f, test_y, cfg.frames, lstm_probs)
-    export_temporal(net, out_dir, train_f.shape[-1], cfg.frames, cnn.config.name)
+    comparison = compare_methods(test_p, test_f, test_y, cfg.frames, TrainedLSTM(net))
+    export_temporal(net, out_dir, train_f.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256)
     report = {"config": asdict(cfg), "history": history, "heldout_simulated_clips": comparison,
               "train_sequences": len(sequences), "wall_seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str) -> None:
-    """Write the LSTM's ``model.onnx`` and ``config.json``; the config names the CNN whose features it reads."""
+def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str, cnn_weights_sha256: str = ""
+                    ) -> None:
+    """Write the LSTM's ``model.onnx`` and ``config.json``; the config names the CNN whose features it reads, and
+    the digest of that CNN's weights (a CNN retrained under the same name gives other features)."""
     net.eval()
     dummy = torch.zeros(1, 4, input_dim)
     torch.onnx.export(net, (dummy,), str(out_dir / "model.onnx"), input_names=["features"], output_names=["logits"],
                       dynamic_axes={"features": {0: "batch", 1: "time"}, "logits": {0: "batch"}}, opset_version=17,
                       dynamo=False)
     (out_dir / "config.json").write_text(json.dumps({
-        "kind": "lstm", "input": "cnn_features", "cnn": cnn, "input_dim": input_dim, "max_frames": max_frames,
-        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}))
+        "kind": "lstm", "input": "cnn_features", "cnn": cnn, "cnn_weights_sha256": cnn_weights_sha256,
+        "input_dim": input_dim, "max_frames": max_frames, "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}))
