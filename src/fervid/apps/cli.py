@@ -331,7 +331,7 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    from fervid.inference.video import VideoError, sample_video
+    from fervid.inference.video import OutputNames, VideoError, sample_video
 
     try:
         clip = sample_video()
@@ -342,9 +342,9 @@ def demo(
                f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
     for t in result.track_summaries():
         typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']}")
-    stem = out / "carphone" / clip.stem
-    typer.echo(f"  annotated video: {stem}_annotated.mp4\n  timeline: {stem}_track1_timeline.png\n"
-               f"  per-frame table: {stem}_frames.csv (.parquet)\n  tracks: {stem}_tracks.json\n"
+    folder, names = out / "carphone", OutputNames(clip.stem)
+    typer.echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
+               f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
                f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.inference.video import FrameStream, ResultWriter, VideoAnalyzer, VideoResult
+from fervid.inference.video import FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult
 
 LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
 
@@ -257,9 +257,8 @@ def _save(session: LiveSession, store) -> dict:
     session.record_dir.rename(folder / "out")
     store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
                 input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
-    base = f"/v1/jobs/{job_id}/files/"
+    base, names = f"/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)
     return {"type": "saved", "job_id": job_id, "result_url": f"/v1/jobs/{job_id}/result",
             "frames": result.frames_analysed, "tracks": len(result.track_ids),
-            "links": {"frames_csv": base + f"{LIVE_STEM}_frames.csv",
-                      "frames_parquet": base + f"{LIVE_STEM}_frames.parquet",
-                      "tracks_json": base + f"{LIVE_STEM}_tracks.json"}}
+            "links": {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
+                      "tracks_json": base + names.tracks_json}}

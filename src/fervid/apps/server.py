@@ -39,7 +39,7 @@ from fervid.apps.schemas import ImagesOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ImageResult, images_document
-from fervid.inference.video import VideoAnalyzer
+from fervid.inference.video import OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -488,20 +488,20 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
         out = store.folder(job_id) / "out"
         stem = job["stem"]
-        summary = json.loads((out / f"{stem}_tracks.json").read_text())
+        names = OutputNames(stem)
+        summary = json.loads((out / names.tracks_json).read_text())
         base = f"/v1/jobs/{job_id}/files/"
         for track in summary["tracks"]:
-            track["timeline_url"] = base + f"{stem}_track{track['track']}_timeline.png"
+            track["timeline_url"] = base + names.timeline(track["track"])
             for ep in track["episodes"]:
                 ep["key_frame_url"] = base + ep["key_frame"] if ep.get("key_frame") else None
         summary["file"] = job.get("filename")
         summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
         summary["error"] = job.get("error")
-        summary["links"] = {"frames_csv": base + f"{stem}_frames.csv",
-                            "frames_parquet": base + f"{stem}_frames.parquet", "tracks_json": base + f"{stem}_tracks.json",
-                            "frames_json": f"/v1/jobs/{job_id}/frames"}
-        if (out / f"{stem}_annotated.mp4").is_file():  # a live session's recording has none
-            summary["links"]["annotated_video"] = base + f"{stem}_annotated.mp4"
+        summary["links"] = {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
+                            "tracks_json": base + names.tracks_json, "frames_json": f"/v1/jobs/{job_id}/frames"}
+        if (out / names.annotated).is_file():  # a live session's recording has none
+            summary["links"]["annotated_video"] = base + names.annotated
         return summary
 
     @app.get("/v1/jobs/{job_id}/frames")
@@ -512,7 +512,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         job = store.read(job_id)
         if job["status"] != "done":
             raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
-        table = pd.read_csv(store.folder(job_id) / "out" / f"{job['stem']}_frames.csv")
+        table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         from fervid.emotions import EMOTIONS
 
         tracks = {}

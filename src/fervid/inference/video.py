@@ -37,6 +37,36 @@ FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before 
 STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
 
 
+@dataclass(frozen=True)
+class OutputNames:
+    """The file names of one video's outputs, derived from its stem in this one place (the writers, the server's
+    links and the CLI's messages all use them)."""
+
+    stem: str
+
+    @property
+    def annotated(self) -> str:
+        return f"{self.stem}_annotated.mp4"
+
+    @property
+    def frames_csv(self) -> str:
+        return f"{self.stem}_frames.csv"
+
+    @property
+    def frames_parquet(self) -> str:
+        return f"{self.stem}_frames.parquet"
+
+    @property
+    def tracks_json(self) -> str:
+        return f"{self.stem}_tracks.json"
+
+    def timeline(self, track: int) -> str:
+        return f"{self.stem}_track{track}_timeline.png"
+
+    def key_frame(self, track: int, start: float, emotion: str) -> str:
+        return f"{self.stem}_track{track}_{start:07.2f}s_{emotion}.png"
+
+
 class VideoError(ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
 
@@ -320,7 +350,8 @@ class VideoResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = Path(self.source).stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
-        csv_path, parquet_path = out_dir / f"{stem}_frames.csv", out_dir / f"{stem}_frames.parquet"
+        names = OutputNames(stem)
+        csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
         if self.table_path != parquet_path:
             table = self.frame_table()
             table.to_csv(csv_path, index=False)
@@ -330,9 +361,9 @@ class VideoResult:
             save_key_frame(ep, out_dir, stem, release=False)
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
-                                              out_dir / f"{stem}_track{tid}_timeline.png") for tid in self.track_ids]
-        (out_dir / f"{stem}_tracks.json").write_text(json.dumps(self.summary(), indent=2))
-        written["json"] = [out_dir / f"{stem}_tracks.json"]
+                                              out_dir / names.timeline(tid)) for tid in self.track_ids]
+        (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2))
+        written["json"] = [out_dir / names.tracks_json]
         return written
 
 
@@ -343,7 +374,7 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
         episode.best_image = None
     if image is None or not episode.lasting:
         return
-    name = f"{stem}_track{episode.track_id}_{episode.start:07.2f}s_{episode.emotion}.png"
+    name = OutputNames(stem).key_frame(episode.track_id, episode.start, episode.emotion)
     cv2.imwrite(str(out_dir / name), image)
     episode.key_frame = name
 
@@ -569,11 +600,11 @@ class ResultWriter:
         self.table = self.video = None
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.table = FrameTableWriter(self.out_dir / f"{self.stem}_frames.csv",
-                                          self.out_dir / f"{self.stem}_frames.parquet")
+            names = OutputNames(self.stem)
+            self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
             result.table_path = self.table.paths[1]
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / f"{self.stem}_annotated.mp4", fps)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
