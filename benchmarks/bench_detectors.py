@@ -21,7 +21,6 @@ mean the same thing):
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from fervid.inference.detect import DETECTORS, DetectorUnavailable, make_detecto
 from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
 from fervid.machine import cpu_model
 from fervid.samples import astronaut, carphone
+from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 # scikit-image samples with no human face (the astronaut and the cameraman have one)
 NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
@@ -247,10 +247,7 @@ def main() -> None:
                                       args.data / "ferplus" / "fer2013new.csv", args.fer_limit)
     for name, row in report["end_to_end"].items():
         print(f"end to end, {name}: {row}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Each method runs twice: windows centred on the frame (files, the default) and ca
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -35,6 +34,7 @@ from fervid.machine import cpu_model
 from fervid.samples import carphone
 from fervid.inference.temporal import METHODS, flicker_per_second
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions
+from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 FPS = 30.0
 HOLD, FADE = 2.0, 0.3
@@ -185,10 +185,7 @@ def main() -> None:
         print(f"| {key} | {row['mean_abs_error_s']:.3f} | {row['median_signed_error_s']:+.3f} | {row['missed']} | "
               f"{row['changes_per_clip']:.2f} | {row['carphone_shift_s']:+.3f} | {row['carphone_changes_per_s']:.2f} "
               f"| {row['carphone_mean_top_probability']:.2f} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 CAMERA_FPS = 30.0
 
@@ -120,9 +121,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for r in rows:
         print(f"| {r['viewers']} | {r['fps_per_viewer']:.1f} | {r['rtt_p50_ms']:.0f} | {r['rtt_p95_ms']:.0f} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"cpu": cpu_model(), "seconds": args.seconds, "rows": rows}, indent=2) + "\n")
+    write_json(args.json, {"cpu": cpu_model(), "seconds": args.seconds, "rows": rows})
 
 
 if __name__ == "__main__":

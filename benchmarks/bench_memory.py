@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 CLIP_SECONDS = 30
 
@@ -113,9 +114,7 @@ def main() -> None:
         base = next(s for s in rows if s["code"] == r["code"] and s["video"] == "short")
         print(f"| {r['code']} | {r['video']} | {r['duration_s']:.0f} s | {r['frames']} | {r['peak_rss_mb']:.0f} | "
               f"{r['peak_rss_mb'] / base['peak_rss_mb']:.3f} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"cpu": cpu_model(), "minutes": args.minutes, "rows": rows}, indent=2) + "\n")
+    write_json(args.json, {"cpu": cpu_model(), "minutes": args.minutes, "rows": rows})
 
 
 if __name__ == "__main__":

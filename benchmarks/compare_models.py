@@ -19,7 +19,6 @@ it count as tied on consensus, and the tie goes to the best mean of CK+ and JAFF
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
+from report import write_json  # noqa: E402
 
 from fervid.inference.analyzer import Analyzer  # noqa: E402
 from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe  # noqa: E402
@@ -106,9 +106,7 @@ def main() -> None:
     print(markdown(results, args.models[0]))
     default, why = choose_default(results, args.models[0])
     print(f"\ndefault by the rule: {default} ({why})")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"cpu": cpu_model(), "models": results}, indent=2))
+    write_json(args.json, {"cpu": cpu_model(), "models": results})
 
 
 def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:

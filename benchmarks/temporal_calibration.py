@@ -13,7 +13,6 @@ error measured on the other half's, so no person is in both. Windows are centred
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from fervid.evaluation.evaluate import expected_calibration_error  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
 from fervid.inference.video import VideoAnalyzer, VideoOptions  # noqa: E402
+from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -85,10 +85,7 @@ def main() -> None:
                                      "accuracy": accuracy, "ece_before": before, "ece_after": after,
                                      "mean_confidence": float(test_p.max(1).mean())}
         print(f"| {method} | {temperature:.3f} | {len(test_y)} | {accuracy:.3f} | {before:.3f} | {after:.3f} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, report)
 
 
 if __name__ == "__main__":
