@@ -53,7 +53,7 @@ def _fail(message: str, code: int = 1) -> None:
 def _pipeline(**choices) -> PipelineOptions:
     """The command line's choices as one options object; a bad value ends the command (exit 2)."""
     try:
-        return PipelineOptions(**{k: v for k, v in choices.items() if v is not None or k == "score_threshold"})
+        return PipelineOptions(**choices)
     except ValueError as exc:
         _fail(str(exc), 2)
 

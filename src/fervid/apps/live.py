@@ -119,9 +119,8 @@ class LiveSession:
         r.frames_read = r.frames_analysed = self.frames
         r.duration = t
         r.height, r.width = image.shape[:2]
-        faces = [f.row() for frame in done for f in frame.faces]
-        for row, face in zip(faces, (f for frame in done for f in frame.faces)):
-            row["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in face.landmarks]
+        faces = [{**f.row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
+                 for frame in done for f in frame.faces]
         return {"type": "result", "seq": seq, "time": round(t, 3), "width": image.shape[1],
                 "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1)}
 

@@ -191,7 +191,11 @@ def make_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
     """Build a registered detector by name; ``options`` go to its constructor (``score_threshold``, ...), and
     an option given as None keeps the detector's own default."""
     detector = DETECTORS[name]
-    threshold = options.get("score_threshold")
+    check_score_threshold(options.get("score_threshold"))
+    return detector(**{k: v for k, v in options.items() if v is not None})
+
+
+def check_score_threshold(threshold: float | None) -> None:
+    """A detection score threshold is a probability (None: the detector's own)."""
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"score_threshold must be between 0 and 1, not {threshold}")
-    return detector(**{k: v for k, v in options.items() if v is not None})

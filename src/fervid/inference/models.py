@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,11 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
 PRECISIONS = ("auto", "int8", "fp32")
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+
+
 class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
@@ -142,8 +148,7 @@ class EmotionCNN:
     def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto"):
         import onnxruntime as ort
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        check_precision(precision)
         self.folder = resolve_model_dir(model)
         self.config = ModelConfig.load(self.folder / "config.json")
         if self.config.emotions != EMOTIONS:
@@ -164,7 +169,7 @@ class EmotionCNN:
                                             providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
-    @property
+    @cached_property  # read once per loaded model, not per video
     def weights_sha256(self) -> str:
         """Digest of the float weights (``model.onnx``): what a temporal LSTM trained on this CNN's features
         records, so a CNN retrained under the same name is not fed to an LSTM trained on the old one."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS
-from fervid.inference.models import DEFAULT_MODEL, PRECISIONS
+from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS, check_score_threshold
+from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
 
 
@@ -29,12 +29,10 @@ class PipelineOptions:
     def __post_init__(self):
         if self.detect_every <= 0 or self.window <= 0 or (self.sample_fps is not None and self.sample_fps <= 0):
             raise ValueError("detect_every, window and sample_fps must be positive")
-        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be within 0..1, not {self.score_threshold}")
+        check_score_threshold(self.score_threshold)
+        check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
             registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
     def replace(self, **changes) -> PipelineOptions:
         return dataclasses.replace(self, **changes)

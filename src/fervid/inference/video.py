@@ -656,7 +656,8 @@ class VideoAnalyzer:
         self.temporal = temporal or make_method(
             options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim,
             # an ensemble's features are its first member's, whose weights are not the ensemble's file
-            cnn_weights_sha256=analyzer.cnn.weights_sha256 if cnn.features_of == cnn.name else None)
+            cnn_weights_sha256=analyzer.cnn.weights_sha256
+            if options.method == "lstm" and cnn.features_of == cnn.name else None)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
