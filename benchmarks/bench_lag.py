@@ -1,18 +1,19 @@
 """Lag of the temporal methods (issue 17): how late each video method reports an expression change.
 
-    python benchmarks/bench_lag.py --data ../shared/data --clips 20 --json docs/eval/lag.json
+    python benchmarks/bench_lag.py --data ../shared/data --clips-per-person 2 --json docs/eval/lag.json
 
-1. Generated clips with a known change time. Each clip is one CK+ person: the apex frame of one of their
-   sequences for 2 s, a 0.3 s cross-fade, then the apex of a sequence with another emotion for 2 s (the same face,
-   so only the expression changes), at 30 fps, with slow head motion (rotation, shift, scale drift), sensor noise
-   and H.264 compression. The true change time is the middle of the cross-fade. A method's change time is the
-   first frame from which its probability of the second emotion stays above that of the first for 0.3 s.
-   Clips whose per-frame CNN does not itself tell the two emotions apart are left out (the change would be
-   undefined), and the count is reported.
+1. Simulated clips with a known change time (fervid.evaluation.clips, where what is simulated is listed), of the
+   CK+ and JAFFE people on the *test* side of the shipped LSTM's subject-disjoint split (people it never saw,
+   and whose clips chose nothing): one of the person's expressions for 2 s, a cross-fade of 0.15-0.6 s, another of
+   their expressions for 2 s, with head motion, talking, blur and noise, upscaled to 192x192 and H.264-encoded at
+   30 fps, then read by the video pipeline. The true change time is the middle of the cross-fade. A method's
+   change time is the first frame from which its probability of the second emotion stays above that of the first
+   for 0.3 s. Clips whose per-frame CNN does not itself tell the two emotions apart are left out (the change
+   would be undefined), and the count is reported.
 2. The carphone sample (a real video, no labels): the shift that best aligns each method's probability curves
    with the per-frame CNN's (cross-correlation over -1.5..1.5 s; positive means the method trails), its label
    changes per second (flicker) and its mean top probability.
-Also the label changes along each generated clip (one is true; more is flicker).
+Also the label changes along each simulated clip (one is true; more is flicker).
 
 Each method runs twice: windows centred on the frame (files, the default) and causal (live).
 """
@@ -24,70 +25,19 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from fervid.evaluation.clips import one_change_script, render
 from fervid.inference.analyzer import Analyzer
-from fervid.evaluation.datasets import load_ckplus
 from fervid.emotions import EMOTIONS
 from fervid.machine import cpu_model
 from fervid.samples import carphone
 from fervid.inference.temporal import METHODS, flicker_per_second
-from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions
+from fervid.inference.video import VideoAnalyzer, VideoOptions
+from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: E402 (benchmarks/)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
-FPS = 30.0
-HOLD, FADE = 2.0, 0.3
-
-
-def transition_pairs(ck, limit: int, rng) -> list[tuple[np.ndarray, int, np.ndarray, int, str]]:
-    """(face A, label A, face B, label B, subject): two sequences of one person with different emotions."""
-    apex: dict[str, dict[int, np.ndarray]] = defaultdict(dict)
-    for img, label, subject, seq, src in zip(ck.images, ck.labels, ck.subjects, ck.sequences, ck.sources):
-        apex[subject].setdefault(int(label), img)  # one apex frame per emotion per person
-    pairs = []
-    for subject in sorted(apex):
-        labels = sorted(apex[subject])
-        if len(labels) >= 2:
-            a, b = rng.choice(labels, 2, replace=False)
-            pairs.append((apex[subject][a], int(a), apex[subject][b], int(b), subject))
-    rng.shuffle(pairs)
-    return pairs[:limit]
-
-
-def make_clip(path: Path, face_a: np.ndarray, face_b: np.ndarray, rng) -> float:
-    """Writes the clip; returns the true change time."""
-    size = 192
-    a = cv2.resize(face_a, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    b = cv2.resize(face_b, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    n = int(round((2 * HOLD + FADE) * FPS))
-    phase = rng.uniform(0, 2 * np.pi, 3)
-    writer = H264Writer(path, size, size, FPS)
-    for i in range(n):
-        t = i / FPS
-        mix = float(np.clip((t - HOLD) / FADE, 0.0, 1.0))
-        img = (1 - mix) * a + mix * b
-        angle = 3.0 * np.sin(2 * np.pi * 0.3 * t + phase[0])  # slow head motion
-        shift = 4.0 * np.sin(2 * np.pi * 0.2 * t + phase[1])
-        scale = 1.0 + 0.03 * np.sin(2 * np.pi * 0.25 * t + phase[2])
-        m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
-        m[0, 2] += shift
-        img = cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REPLICATE)
-        img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-        writer.write(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
-    writer.close()
-    return HOLD + FADE / 2
-
-
-def curves(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(times, temporal probabilities, per-frame probabilities) of the clip's longest track."""
-    faces = [f for f in result.faces]
-    if not faces:
-        return np.zeros(0), np.zeros((0, 7)), np.zeros((0, 7))
-    track = max({f.track_id for f in faces}, key=lambda k: sum(f.track_id == k for f in faces))
-    faces = sorted((f for f in faces if f.track_id == track), key=lambda f: f.time)
-    return (np.array([f.time for f in faces]), np.array([f.probabilities for f in faces]),
-            np.array([f.frame_probabilities for f in faces]))
+HOLD = 2.0
 
 
 def change_time(times, probs, a: int, b: int, hold: float = 0.3) -> float | None:
@@ -120,31 +70,33 @@ def xcorr_shift(times, probs, reference, max_shift: float = 1.5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--clips-per-person", type=int, default=2)
     parser.add_argument("--model", default=None, help="CNN (default: fervid's default model)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     analyzer = Analyzer(args.model) if args.model else Analyzer()
     rng = np.random.default_rng(0)
-    pairs = transition_pairs(load_ckplus(args.data / "ckplus48" / "CK+48"), args.clips, rng)
+    test_people = people_by_side(args.data, analyzer)["test"]
     variants = [(m, c) for m in METHODS for c in (True, False)]
     errors: dict[str, list[float]] = defaultdict(list)
     changes: dict[str, list[int]] = defaultdict(list)  # label changes along each clip (one is true)
     used = skipped = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (face_a, label_a, face_b, label_b, subject) in enumerate(pairs):
-            clip = Path(tmp) / f"clip{k}.mp4"
-            truth = make_clip(clip, face_a, face_b, rng)
+        for k, person in enumerate(p for p in test_people for _ in range(args.clips_per_person)):
+            script = one_change_script(person, rng, HOLD, float(rng.uniform(0.15, 0.6)))
+            clip = write_video(Path(tmp) / f"clip{k}.mp4", render(script, rng, FPS, SIZE, jpeg=False))
+            truth, (label_a, label_b), fade = script.change_times()[0], script.labels, script.fades[0]
+            subject = person.subject
             runs = {}
             for method, centred in variants:
                 opts = VideoOptions(method=method, centred=centred, annotate=False)
                 runs[(method, centred)] = curves(VideoAnalyzer(analyzer, opts).run(clip))
             times, _, per_frame = runs[("frame", True)]
-            if len(times) < 0.9 * (2 * HOLD + FADE) * FPS:
+            if len(times) < 0.9 * script.duration * FPS:
                 skipped += 1
                 continue
             seg_a = (times > 0.5) & (times < HOLD - 0.3)
-            seg_b = times > HOLD + FADE + 0.5
+            seg_b = times > HOLD + fade + 0.5
             if not (per_frame[seg_a, label_a].mean() > per_frame[seg_a, label_b].mean()
                     and per_frame[seg_b, label_b].mean() > per_frame[seg_b, label_a].mean()):
                 skipped += 1
@@ -168,7 +120,7 @@ def main() -> None:
             confidence[key] = float(probs.max(1).mean())
 
     report = {"cpu": cpu_model(), "model": analyzer.model_config.name, "detector": analyzer.detector_name,
-              "clips_used": used, "clips_skipped": skipped, "methods": {}}
+              "test_people": len(test_people), "clips_used": used, "clips_skipped": skipped, "methods": {}}
     print(f"\n{used} clips used, {skipped} left out (the per-frame CNN does not separate their two emotions)\n")
     print("| method, window | change-time error, mean absolute (s) | median signed (s) | missed | changes per clip "
           "(truth: 1) | carphone shift (s) | carphone label changes / s | carphone mean top probability |")

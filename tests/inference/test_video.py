@@ -223,6 +223,7 @@ class _WindowRecorder:
 
     name = "mean"
     smooth_outputs = False
+    temperature = 1.0
 
     def __init__(self):
         self.windows = []

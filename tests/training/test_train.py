@@ -337,3 +337,27 @@ def test_no_default_points_at_data_outside_the_package(tmp_path):
     csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
     with pytest.raises(ValueError, match="need the FER\\+ votes"):
         training_data(TrainConfig(data=str(csv), labels="ferplus-soft"))
+
+
+def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer_csv, tmp_path):
+    from fervid.training.train import load_net
+
+    cfg = tiny_config(fer_csv, ema_decay=0.9)
+    straight = train(cfg, tmp_path / "a", progress=False)
+    metrics = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert all(m["raw_val_acc"] is not None for m in metrics)
+    last = torch.load(straight / "last.pt", weights_only=False)
+    averaged, trained = last["model"], last["train_model"]
+    # the average lags the optimiser's weights, so the two differ, and the saved/exported model is the average
+    assert any(not torch.equal(averaged[k], trained[k]) for k in averaged if averaged[k].is_floating_point())
+    net = load_net(straight / "last.pt")
+    assert all(torch.equal(v, averaged[k]) for k, v in net.state_dict().items())
+
+    train(cfg, tmp_path / "b", progress=False, stop_after=2)
+    train(cfg, tmp_path / "b", resume=True, progress=False)
+    resumed = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose([m["val_acc"] for m in resumed], [m["val_acc"] for m in metrics], atol=1e-6)
+    np.testing.assert_allclose([m["raw_val_acc"] for m in resumed], [m["raw_val_acc"] for m in metrics], atol=1e-6)
+
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny_config(fer_csv, ema_decay=1.0)

@@ -7,21 +7,9 @@ from fervid.evaluation.datasets import load_fer2013  # noqa: E402
 from fervid.inference.models import DEFAULT_MODEL, ModelError, available_models  # noqa: E402
 from fervid.inference.temporal import (LSTMTemporal, MovingAverage, PerFrame, flicker_per_second,  # noqa: E402
                              make_method, shipped_temporal_models)
-from fervid.training.train_temporal import TemporalTrainConfig, simulate_clip, train_temporal  # noqa: E402
+from fervid.training.train_temporal import TemporalTrainConfig, train_temporal  # noqa: E402
 
-from conftest import write_fer2013_csv, write_ferplus_votes  # noqa: E402
-
-
-def test_simulated_clip_moves_but_keeps_the_face(astronaut_rgb):
-    import cv2
-
-    still = cv2.resize(cv2.cvtColor(astronaut_rgb[40:240, 130:310], cv2.COLOR_RGB2GRAY), (48, 48))
-    clip = simulate_clip(still, 16, np.random.default_rng(0))
-    assert clip.shape == (16, 48, 48) and clip.dtype == np.uint8
-    diffs = [np.abs(clip[i].astype(int) - clip[i + 1]).mean() for i in range(15)]
-    assert min(diffs) > 0.5  # every frame differs from the next
-    corr = [np.corrcoef(f.ravel(), still.ravel())[0, 1] for f in clip]
-    assert np.median(corr) > 0.6  # ...but it is still the same face
+from conftest import synthetic_faces, write_fer2013_csv, write_ferplus_votes  # noqa: E402
 
 
 def test_flicker_counts_label_changes_per_second():
@@ -29,25 +17,75 @@ def test_flicker_counts_label_changes_per_second():
     assert flicker_per_second(np.array([3] * 30), fps=30) == 0
 
 
-def test_tiny_temporal_training_exports_a_working_model(tmp_path):
+def write_ckplus_folder(root, subjects: int = 10, seed: int = 0):
+    """A CK+48-format folder (class/S<subject>_<sequence>_<frame>.png): each person shows three expressions."""
+    from PIL import Image
+
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    images, _ = synthetic_faces(subjects * 3, seed)
+    for s in range(subjects):
+        for k in range(3):
+            cls = folders[(s + 2 * k) % len(folders)]
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(images[3 * s + k]).save(root / cls / f"S{s + 1:03d}_{k + 1:03d}_00000001.png")
+    return root
+
+
+def test_tiny_temporal_training_learns_from_people_and_stills_and_exports_a_working_model(tmp_path):
+    import json
+
     csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 120, "PublicTest": 40})
-    cfg = TemporalTrainConfig(fer2013=str(csv), ckplus="", train_clips=60, test_clips=20, frames=6, epochs=2)
+    ck = write_ckplus_folder(tmp_path / "ck")
+    cfg = TemporalTrainConfig(fer2013=str(csv), ckplus=str(ck), still_clips=40, person_clips=3, heldout_clips=2,
+                              frames=7, epochs=2)
     report = train_temporal(cfg, tmp_path / "lstm", progress=False)
-    assert set(report["heldout_simulated_clips"]) == {"frame", "mean", "lstm", "hmm"}
-    clips = report["heldout_simulated_clips"]
-    # averaging over the window can only calm the labels the per-frame CNN gives
-    assert clips["mean"]["flicker_per_s"] <= clips["frame"]["flicker_per_s"]
+    assert report["people"] == {"train": 6, "val": 2, "test": 2}  # subject-disjoint sides
+    config = json.loads((tmp_path / "lstm" / "config.json").read_text())
+    sides = [set(config["people"][k]) for k in ("train", "val", "test")]
+    assert all(not (a & b) for i, a in enumerate(sides) for b in sides[i + 1:])
+    assert config["target"] == "centre" and config["temperature"] == pytest.approx(report["temperature"], abs=1e-4)
+    assert set(report["heldout"]) == {"people", "stills"}
+    for held in report["heldout"].values():
+        assert set(held) == {"centred", "causal"} and set(held["centred"]) == {"frame", "mean", "lstm", "hmm"}
+        # averaging over the window can only calm the labels the per-frame CNN gives
+        assert held["centred"]["mean"]["flicker_per_s"] <= held["centred"]["frame"]["flicker_per_s"]
     lstm = LSTMTemporal(tmp_path / "lstm", cnn=DEFAULT_MODEL)
-    assert lstm.cnn == DEFAULT_MODEL  # the folder names the CNN whose features it was trained on
+    assert lstm.cnn == DEFAULT_MODEL and lstm.temperature == config["temperature"]
     with pytest.raises(ModelError, match="trained on the features of CNN"):
         LSTMTemporal(tmp_path / "lstm", cnn="some_other_cnn")
     feats = np.random.default_rng(0).normal(size=(25, 512)).astype(np.float32)
     probs = np.full((25, 7), 1 / 7, np.float32)
-    out = lstm(probs, feats)  # 25 frames: more than it was trained on, subsampled to 6
+    out = lstm(probs, feats, at=12)  # 25 frames: more than it was trained on, thinned to 7 around frame 12
     assert out.shape == (7,) and out.sum() == pytest.approx(1, abs=1e-5)
     np.testing.assert_allclose(MovingAverage()(probs, feats), 1 / 7, rtol=1e-5)
     np.testing.assert_allclose(PerFrame()(probs, feats), probs[-1])
-    assert len(load_fer2013(csv, "PublicTest")) == 40
+
+
+def test_the_lstm_window_puts_the_labelled_frame_in_the_middle():
+    from fervid.inference.temporal import centred_window
+
+    frames = np.arange(10, dtype=np.float32)[:, None]
+    np.testing.assert_array_equal(centred_window(frames, 4, 17)[:, 0], [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(centred_window(frames[:9], 4, 17)[:, 0], np.arange(9))
+    # a track's first frame, or a causal window's newest: the missing side repeats the edge frame
+    np.testing.assert_array_equal(centred_window(frames[:4], 0, 17)[:, 0], [0, 0, 0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(centred_window(frames[:4], 3, 17)[:, 0], [0, 1, 2, 3, 3, 3, 3])
+    thinned = centred_window(np.arange(31, dtype=np.float32)[:, None], 15, 7)[:, 0]
+    np.testing.assert_array_equal(thinned, [0, 5, 10, 15, 20, 25, 30])
+
+
+def test_an_lstm_trained_to_label_the_last_frame_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from fervid.inference.models import PAPER_MODEL
+
+    folder = tmp_path / "lstm"
+    shutil.copytree(shipped_temporal_models()[PAPER_MODEL], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "target"}))
+    with pytest.raises(ModelError, match="label its window's last frame"):
+        LSTMTemporal(folder, cnn=PAPER_MODEL)
 
 
 @pytest.mark.parametrize("cnn", available_models())

@@ -395,25 +395,32 @@ def train_temporal_cmd(
     out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
                                                   "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
     fer2013: str = typer.Option(..., help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated from."),
-    ckplus: str = typer.Option("", help="Your CK+48 folder: its real sequences join the training clips (default: "
-                                        "none)."),
+    ckplus: str = typer.Option("", help="Your CK+48 folder: its people's expression changes join the clips "
+                                        "(default: none)."),
+    jaffe: str = typer.Option("", help="Your JAFFE folder: its people's expression changes join the clips "
+                                       "(default: none)."),
     cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
-    train_clips: int = typer.Option(4000, help="Simulated training clips."),
-    test_clips: int = typer.Option(800, help="Simulated held-out clips (from PublicTest)."),
-    frames: int = typer.Option(16, help="Frames per simulated clip (and most frames the LSTM reads)."),
+    still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each)."),
+    person_clips: int = typer.Option(30, help="Clips per training person (4 s each)."),
+    heldout_clips: int = typer.Option(10, help="Clips per validation person (temperature and report)."),
+    frames: int = typer.Option(17, help="Most frames the LSTM reads (odd: the frame it labels is the middle one)."),
     epochs: int = typer.Option(30),
     seed: int = typer.Option(0),
 ) -> None:
-    """Train the temporal LSTM on CNN features of simulated clips + CK+ sequences (needs the train extra)."""
+    """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
+    changes, people split train/val/test (needs the train extra)."""
     from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
 
-    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, cnn=cnn, ferplus=ferplus or "",
-                              train_clips=train_clips, test_clips=test_clips, frames=frames, epochs=epochs, seed=seed)
+    if frames < 3 or frames % 2 == 0:
+        raise typer.BadParameter("must be odd and at least 3", param_hint="--frames")
+    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
+                              still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
+                              frames=frames, epochs=epochs, seed=seed)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     report = train_temporal(cfg, out)
-    typer.echo(json.dumps(report["heldout_simulated_clips"], indent=2))
+    typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
     typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
 
 

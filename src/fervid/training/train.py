@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from fervid.inference.align import Normalization
@@ -80,6 +81,11 @@ class TrainConfig:
     # teachers only); a few models' knowledge in one network of the shipped (fast) shape
     teachers: list[str] = field(default_factory=list)
     teacher_weight: float = 0.5
+    # an exponential moving average of the weights (Polyak averaging), updated every step, BatchNorm statistics
+    # included; when on (>0) it is what is validated, kept as best.pt/last.pt's "model" and exported, and the
+    # optimiser's own weights are validated beside it (metrics' raw_val_acc). 0.9995 spans about 2,000 steps,
+    # 9 epochs of FER2013 Training at batch 128
+    ema_decay: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -118,6 +124,8 @@ class TrainConfig:
             raise ValueError("ferplus_weight must be within 0..1")
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise ValueError("teacher_weight must be within 0..1")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be within 0..1 (0: off)")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -139,6 +147,7 @@ class EpochMetrics:
     val_acc: float
     lr: float
     seconds: float
+    raw_val_acc: float | None = None  # with ema_decay: the optimiser's weights, beside the average's val_acc
 
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -332,6 +341,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
+    # torch's own averaging; use_buffers also averages BatchNorm's running statistics
+    ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+           if cfg.ema_decay > 0 else None)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
@@ -345,7 +357,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last_path.exists():
         state = torch.load(last_path, weights_only=False, map_location=device)
-        net.load_state_dict(state["model"])
+        net.load_state_dict(state.get("train_model", state["model"]))
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
@@ -381,19 +395,24 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(net)
             total_loss += loss.item() * len(yb)
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        val_logits = predict_logits(net, x_val, bf16=bf16)
+        kept = net if ema is None else ema.module  # the weights that are validated, saved as "model", exported
+        val_logits = predict_logits(kept, x_val, bf16=bf16)
         val_loss = float(F.cross_entropy(val_logits, y_val))
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())
+        raw_val_acc = (None if ema is None else
+                       float((predict_logits(net, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
         seconds = time.perf_counter() - t0
         elapsed += seconds
         if not main_rank:
             continue
         m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
-                         opt.param_groups[0]["lr"], round(seconds, 1))
+                         opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc)
         with open(run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(asdict(m)) + "\n")
         if progress:
@@ -404,11 +423,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                              cfg.val_usage)
         if val_acc > best_acc:
             best_acc = val_acc
-            torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+            torch.save({"model": kept.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
                         "val_acc": val_acc}, best_path)
-        torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
-                    "best_acc": best_acc, "elapsed": elapsed}, last_path)
+        last = {"model": kept.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
+        if ema is not None:
+            last.update(train_model=net.state_dict(), ema=ema.state_dict())
+        torch.save(last, last_path)
 
     if world > 1:
         # every rank records a fingerprint of its weights: DDP must leave them identical

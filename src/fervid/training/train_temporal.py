@@ -1,10 +1,15 @@
 """Training the temporal LSTM for video (imports torch): ``fervid train-temporal``.
 
-There is no large labelled face-video set here, so training clips are **simulated** from FER2013 stills: each
-clip is one still seen through realistic video changes between frames (head motion as a smooth affine drift,
-blur, sensor noise, brightness drift, a passing partial occlusion, JPEG artefacts), and keeps the still's label.
-CK+48's real 3-frame sequences are added. Each frame goes through the shipped CNN; the LSTM learns from the
-512-d feature sequences. Held-out clips are simulated from PublicTest stills, never seen in training.
+There is no labelled face video here, so training clips are **simulated** (:mod:`fervid.evaluation.clips`):
+- people's clips: CK+ and JAFFE people's own expressions, one giving way to another at realistic speeds, with
+  neutral stretches, head motion, talking, blur and compression; the people are split subject-disjoint, and only
+  the training side's people are trained on (the validation side fits the temperature and gives the report; the
+  test side is left to the benchmarks);
+- stills' clips: FER2013 Training stills seen through the same video changes (one expression each), so the model
+  also sees the web faces the CNN learnt from.
+Each frame goes through the CNN; the LSTM learns, from the 512-d features of the frames around a frame, that
+frame's expression (the window's middle frame: no lag on files), as
+:func:`fervid.inference.temporal.centred_window` gives it the frames in the video pipeline.
 """
 
 from __future__ import annotations
@@ -14,90 +19,104 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from fervid.evaluation.clips import Clip, expression_script, people, render, split_people, still_script
+from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus, load_jaffe
+from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
 from fervid.inference.align import preprocess_faces
-from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
-from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, flicker_per_second, make_method
+from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
+    make_method, tempered
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
+WINDOW_SECONDS = 1.0  # the video pipeline's default window: the span windows are trained and compared at
+# frames between a window's samples: every frame of 30 fps video, every 2nd or 3rd, and about every 0.3 s
+# (the video pipeline's --sample-fps); per batch one is drawn
+STRIDES = (1, 2, 3, 9)
 
 
 @dataclass
 class TemporalTrainConfig:
     fer2013: str = ""  # the FER2013 CSV the stills come from (required)
-    ckplus: str = ""  # CK+48 folder: its real sequences join the training clips ("" leaves them out)
+    ckplus: str = ""  # CK+48 folder: its people's expression changes ("" leaves them out)
+    jaffe: str = ""  # JAFFE folder: its people's expression changes, neutral included ("" leaves them out)
     cnn: str = DEFAULT_MODEL
     # the stills' labels: FER2013's own (""), or FER+'s majority vote from this votes file; use the labels the CNN
     # was trained on, or the LSTM learns to undo the CNN's labelling
     ferplus: str = ""
-    train_clips: int = 4000
-    test_clips: int = 800
-    frames: int = 16
+    still_clips: int = 3000  # clips of FER2013 Training stills (1.5 s each)
+    person_clips: int = 30  # clips per training person (4 s each)
+    heldout_clips: int = 10  # clips per validation person, and a tenth of still_clips from PublicTest
+    frames: int = 17  # the most frames the LSTM reads (odd: the frame it labels is the middle one)
     epochs: int = 30
     lr: float = 1e-3
     dropout: float = 0.5
     seed: int = 0
+    split_seed: int = 0  # which people are train / val / test (evaluation.clips.split_people)
 
 
-def simulate_clip(still: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
-    """(frames, 48, 48) uint8: one still seen as video (labelled as simulation in the docs)."""
-    h, w = still.shape
-    # smooth random walks for pose, brightness; occasional events for occlusion and blur
-    def walk(scale):
-        steps = rng.normal(0, scale, frames)
-        return np.cumsum(steps) - steps[0]
+@dataclass
+class ClipSet:
+    """Clips' per-frame CNN outputs, frame labels and where each clip's frames start, concatenated."""
 
-    angle, dx, dy = walk(1.2), walk(0.6), walk(0.6)
-    zoom = 1 + walk(0.01)
-    brightness = walk(3.0) + rng.normal(0, 8)
-    noise_sigma = rng.uniform(0, 8)
-    occl_start = rng.integers(0, frames) if rng.random() < 0.4 else frames
-    occl_len = rng.integers(2, max(3, frames // 3))
-    ow, oh = int(rng.integers(10, 26)), int(rng.integers(10, 26))
-    ox, oy = int(rng.integers(0, w - ow)), int(rng.integers(0, h - oh))
-    shade = int(rng.integers(0, 256))
-    out = np.empty((frames, h, w), np.uint8)
-    for t in range(frames):
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle[t]), float(zoom[t]))
-        m[:, 2] += (dx[t], dy[t])
-        img = cv2.warpAffine(still, m, (w, h), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-        sigma = rng.uniform(0, 1.2) if rng.random() < 0.3 else 0.0
-        if sigma > 0.2:
-            img = cv2.GaussianBlur(img, (0, 0), sigma)
-        img += brightness[t] + rng.normal(0, noise_sigma, img.shape)
-        if occl_start <= t < occl_start + occl_len:
-            img[oy : oy + oh, ox : ox + ow] = shade
-        img = np.clip(img, 0, 255).astype(np.uint8)
-        quality = int(rng.integers(30, 95))
-        _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        out[t] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-    return out
+    probabilities: np.ndarray  # (frames, 7)
+    features: np.ndarray  # (frames, D)
+    labels: np.ndarray  # (frames,)
+    starts: np.ndarray  # (clips + 1,) offsets into the frame arrays
+
+    def clip(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, b = self.starts[i], self.starts[i + 1]
+        return self.probabilities[a:b], self.features[a:b], self.labels[a:b]
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    @staticmethod
+    def of(cnn: EmotionCNN, clips: list[Clip], progress: bool = True, desc: str = "CNN features") -> ClipSet:
+        frames = np.concatenate([c.frames for c in clips])
+        probs, feats = [], []
+        for i in tqdm(range(0, len(frames), 512), desc=desc, disable=not progress, unit="batch"):
+            out = cnn(preprocess_faces(frames[i : i + 512], cnn.config.normalization)[1])
+            probs.append(out.probabilities)
+            feats.append(out.features)
+        starts = np.concatenate([[0], np.cumsum([len(c.frames) for c in clips])])
+        return ClipSet(np.concatenate(probs), np.concatenate(feats), np.concatenate([c.labels for c in clips]),
+                       starts)
 
 
-def clip_features(cnn: EmotionCNN, clips: np.ndarray, batch: int = 512, progress: bool = True):
-    """(N, T, 48, 48) -> per-frame probabilities (N, T, 7) and features (N, T, 512)."""
-    n, t = clips.shape[:2]
-    flat = clips.reshape(n * t, 48, 48)
-    probs, feats = [], []
-    for i in tqdm(range(0, len(flat), batch), desc="CNN features", disable=not progress, unit="batch"):
-        out = cnn(preprocess_faces(flat[i : i + batch], cnn.config.normalization)[1])
-        probs.append(out.probabilities)
-        feats.append(out.features)
-    return np.concatenate(probs).reshape(n, t, -1), np.concatenate(feats).reshape(n, t, -1)
+def stills(cfg: TemporalTrainConfig, usage: str) -> FaceDataset:
+    """The labelled stills clips are simulated from: FER2013's labels, or FER+'s majority where configured."""
+    return load_ferplus(cfg.fer2013, cfg.ferplus, usage) if cfg.ferplus else load_fer2013(cfg.fer2013, usage)
 
 
-def simulate(ds: FaceDataset, n_clips: int, frames: int, seed: int, progress: bool = True):
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(ds), size=min(n_clips, len(ds)), replace=False)
-    clips = np.stack([simulate_clip(ds.images[i], frames, rng)
-                      for i in tqdm(pick, desc="simulating clips", disable=not progress, unit="clip")])
-    return clips, ds.labels[pick]
+def still_clips(ds: FaceDataset, n: int, rng: np.random.Generator, progress: bool = True) -> list[Clip]:
+    pick = rng.choice(len(ds), size=min(n, len(ds)), replace=False)
+    return [render(still_script(ds.images[i], ds.labels[i], 1.5), rng, CLIP_FPS)
+            for i in tqdm(pick, desc="stills' clips", disable=not progress, unit="clip")]
+
+
+def person_clips(persons, per_person: int, rng: np.random.Generator, progress: bool = True) -> list[Clip]:
+    return [render(expression_script(p, rng, 4.0), rng, CLIP_FPS)
+            for p in tqdm(persons, desc="people's clips", disable=not progress, unit="person")
+            for _ in range(per_person)]
+
+
+def lab_people(cfg: TemporalTrainConfig, cnn_name: str) -> dict[str, list]:
+    """CK+ and JAFFE people with two or more expressions, by side of the subject-disjoint split."""
+    datasets = []
+    if cfg.ckplus:
+        datasets.append(load_ckplus(cfg.ckplus))
+    if cfg.jaffe:
+        from fervid.inference.analyzer import Analyzer
+
+        datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cnn_name).crop_faces))
+    found = people(*datasets) if datasets else []
+    side = split_people([p.subject for p in found], seed=cfg.split_seed)
+    return {s: [p for p in found if side[p.subject] == s] for s in ("train", "val", "test")}
 
 
 class TrainedLSTM:
@@ -106,90 +125,127 @@ class TrainedLSTM:
     name = "lstm"
     smooth_outputs = True
 
-    def __init__(self, net):
-        self.net = net.eval()
+    def __init__(self, net, max_frames: int, temperature: float = 1.0):
+        self.net, self.max_frames, self.temperature = net.eval(), max_frames, temperature
 
     def __call__(self, probabilities, features, weights=None, times=None, at=None) -> np.ndarray:
+        window = centred_window(features, len(features) - 1 if at is None else at, self.max_frames)
         with torch.no_grad():
-            window = torch.from_numpy(np.ascontiguousarray(features[None], np.float32))
-            return torch.softmax(self.net(window), 1).numpy()[0]
+            logits = self.net(torch.from_numpy(np.ascontiguousarray(window[None], np.float32)))
+            return torch.softmax(logits, 1).numpy()[0]
 
 
-def windows_predictions(method: TemporalMethod, probs: np.ndarray, feats: np.ndarray, window: int,
-                        fps: float = CLIP_FPS) -> np.ndarray:
-    """Labels (N, T) that ``method`` gives each frame of each clip from the frames up to it (at most ``window``
-    frames), through the video pipeline's own per-track component (:class:`TrackSmoother`, causal windows)."""
-    n, t = probs.shape[:2]
-    labels = np.empty((n, t), np.int64)
-    seconds = (window - 1) / fps  # a causal window t - w .. t holding ``window`` frames
-    for i in range(n):
-        track = TrackSmoother(method, seconds, centred=False, fps=fps)
-        for k in range(t):
-            track.add(k / fps, probs[i, k], feats[i, k])
-            labels[i, k] = track.classify(k / fps).argmax()
-    return labels
+def sample_windows(data: ClipSet, n: int, frames: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` windows of one shape (a stride from :data:`STRIDES`, as many frames as fit in a 1 s window, at most
+    ``frames``): the features around a random frame of a random clip, the frame in the middle, and its label.
+    Indices beyond a clip's ends repeat its edge frame (a track's start or end); a quarter of the windows are
+    causal, their future repeating the labelled frame, as in ``fervid live``."""
+    stride = int(rng.choice(STRIDES))
+    half = int(np.clip(round(WINDOW_SECONDS / 2 * CLIP_FPS / stride * rng.uniform(0.5, 1.0)), 1, (frames - 1) // 2))
+    clips = rng.integers(len(data), size=n)
+    offsets = np.arange(-half, half + 1) * stride
+    x, y = [], []
+    for i in clips:
+        a, b = data.starts[i], data.starts[i + 1]
+        centre = int(rng.integers(a, b))
+        idx = np.clip(centre + offsets, a, b - 1)
+        if rng.random() < 0.25:
+            idx = np.minimum(idx, centre)
+        x.append(data.features[idx])
+        y.append(data.labels[centre])
+    return np.stack(x), np.asarray(y)
 
 
-def compare_methods(probs, feats, labels, window: int, lstm: TemporalMethod, fps: float = CLIP_FPS) -> dict:
-    """Accuracy over all frames and flicker (label changes per second) of every temporal method, the LSTM being
-    the one just trained."""
-    methods = {name: (lstm if name == "lstm" else make_method(name)) for name in METHODS}
-    out = {}
-    for name, method in methods.items():
-        pred = windows_predictions(method, probs, feats, window, fps)
-        out[name] = {
-            "accuracy": round(float((pred == labels[:, None]).mean()), 4),
-            "flicker_per_s": round(float(np.mean([flicker_per_second(p, fps) for p in pred])), 4),
-        }
+def frame_predictions(method: TemporalMethod, data: ClipSet, centred: bool = True) -> np.ndarray:
+    """Every frame's output (frames, 7) from ``method`` through the video pipeline's own per-track component
+    (:class:`TrackSmoother`), centred windows (files) or causal ones (live), 1 s."""
+    out = np.empty_like(data.probabilities)
+    for i in range(len(data)):
+        probs, feats, _ = data.clip(i)
+        track = TrackSmoother(method, WINDOW_SECONDS, centred=centred, fps=CLIP_FPS)
+        for k in range(len(probs)):
+            track.add(k / CLIP_FPS, probs[k], feats[k])
+        out[data.starts[i] : data.starts[i + 1]] = [track.classify(k / CLIP_FPS) for k in range(len(probs))]
     return out
 
 
-def stills(cfg: TemporalTrainConfig, usage: str) -> FaceDataset:
-    """The labelled stills clips are simulated from: FER2013's labels, or FER+'s majority where configured."""
-    return load_ferplus(cfg.fer2013, cfg.ferplus, usage) if cfg.ferplus else load_fer2013(cfg.fer2013, usage)
+def compare_methods(data: ClipSet, lstm: TemporalMethod, centred: bool = True) -> dict:
+    """Accuracy over all frames, flicker (label changes per second) and expected calibration error of every
+    temporal method, the LSTM being the one just trained."""
+    out = {}
+    for name in METHODS:
+        method = lstm if name == "lstm" else make_method(name)
+        probs = frame_predictions(method, data, centred)
+        labels = probs.argmax(1)
+        flicker = [flicker_per_second(labels[data.starts[i] : data.starts[i + 1]], CLIP_FPS) for i in range(len(data))]
+        out[name] = {"accuracy": round(float((labels == data.labels).mean()), 4),
+                     "flicker_per_s": round(float(np.mean(flicker)), 4),
+                     "ece": round(expected_calibration_error(probs, data.labels), 4)}
+    return out
+
+
+def choose_temperature(lstm: TrainedLSTM, heldout: dict[str, ClipSet], clips_per_person: int, seed: int) -> dict:
+    """The temperature for the LSTM's final outputs (centred windows, averaged as in the video pipeline), fitted
+    (negative log-likelihood) on the ``heldout`` clips, and applied only if it pays on people it was not fitted on:
+    cross-fitted over two halves of the held-out people (or stills), each half's temperature scored on the other
+    half, its expected calibration error must come out below the untempered one's. (A temperature fitted on one
+    set of people can make another set's calibration worse; the benchmarks measure it on the test people.)"""
+    probs, labels, groups = [], [], []
+    for name, data in heldout.items():
+        out = frame_predictions(lstm, data, centred=True)
+        per = clips_per_person if name == "people" else 1  # people's clips come person by person
+        for i in range(len(data)):
+            a, b = data.starts[i], data.starts[i + 1]
+            probs.append(out[a:b])
+            labels.append(data.labels[a:b])
+            groups.append(f"{name}{i // per}")
+    names = sorted(set(groups))
+    half = dict(zip(names, np.random.default_rng(seed).permutation(len(names)) % 2))
+    side = np.concatenate([np.full(len(y), half[g]) for y, g in zip(labels, groups)])
+    logp, y = np.log(np.clip(np.concatenate(probs), 1e-7, 1.0)), np.concatenate(labels)
+    raw, crossed = [], []
+    for fit_side in (0, 1):
+        fit, score = side == fit_side, side != fit_side
+        t = fit_temperature(logp[fit], y[fit])
+        raw.append(expected_calibration_error(np.exp(logp[score]), y[score]))
+        crossed.append(expected_calibration_error(tempered(np.exp(logp[score]), t), y[score]))
+    fitted = fit_temperature(logp, y)
+    pays = float(np.mean(crossed)) < float(np.mean(raw))
+    return {"temperature": fitted if pays else 1.0, "fitted": fitted, "applied": pays,
+            "cross_fitted_ece_untempered": round(float(np.mean(raw)), 4),
+            "cross_fitted_ece_tempered": round(float(np.mean(crossed)), 4)}
 
 
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    """Simulate clips, extract features, train the LSTM, export ONNX + config + comparison to ``out_dir``."""
-    from fervid.evaluation.datasets import to_sequences
+    """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
+    + config + report to ``out_dir``."""
     from fervid.training.network import PaperLSTM
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
     cnn = EmotionCNN(cfg.cnn)
-    train_clips, train_y = simulate(stills(cfg, "Training"), cfg.train_clips, cfg.frames, cfg.seed,
-                                    progress)
-    test_clips, test_y = simulate(stills(cfg, "PublicTest"), cfg.test_clips, cfg.frames,
-                                  cfg.seed + 1, progress)
-    _, train_f = clip_features(cnn, train_clips, progress=progress)
-    test_p, test_f = clip_features(cnn, test_clips, progress=progress)
-    sequences = [(f, int(y)) for f, y in zip(train_f, train_y)]
-    if cfg.ckplus and Path(cfg.ckplus).is_dir():
-        ck = to_sequences(load_ckplus(cfg.ckplus))
-        _, ck_f = clip_features(cnn, ck.frames, progress=progress)
-        sequences += [(f, int(y)) for f, y in zip(ck_f, ck.labels)]
+    sides = lab_people(cfg, cnn.config.name)
+    train_set = ClipSet.of(cnn, still_clips(stills(cfg, "Training"), cfg.still_clips, rng, progress)
+                           + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
+    heldout = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
+               "stills": still_clips(stills(cfg, "PublicTest"), max(1, cfg.still_clips // 10), rng, progress)}
+    heldout = {k: ClipSet.of(cnn, v, progress, f"CNN features ({k}, held out)") for k, v in heldout.items() if v}
 
-    net = PaperLSTM(train_f.shape[-1], cfg.dropout)
+    net = PaperLSTM(train_set.features.shape[-1], cfg.dropout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    gen = np.random.default_rng(cfg.seed)
+    # an epoch: as many windows as the training clips have frames / 8 (neighbouring windows nearly repeat)
+    steps = max(1, len(train_set.labels) // 8 // 64)
     history = []
     for epoch in range(cfg.epochs):
         net.train()
-        order = gen.permutation(len(sequences))
         total, correct, seen = 0.0, 0, 0
-        for i in range(0, len(order), 64):
-            batch = [sequences[j] for j in order[i : i + 64]]
-            # random window lengths and ends, so the model handles any window up to cfg.frames
-            length = int(gen.integers(1, cfg.frames + 1))
-            xs = []
-            for f, _ in batch:
-                end = int(gen.integers(min(length, len(f)), len(f) + 1))
-                w = f[max(0, end - length) : end]
-                xs.append(np.concatenate([np.repeat(w[:1], length - len(w), 0), w]) if len(w) < length else w)
-            x = torch.from_numpy(np.stack(xs)).float()
-            y = torch.tensor([lab for _, lab in batch])
+        for _ in tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
+            xs, ys = sample_windows(train_set, 64, cfg.frames, rng)
+            x, y = torch.from_numpy(xs).float(), torch.from_numpy(ys)
             logits = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=0.05)
             opt.zero_grad()
@@ -198,27 +254,33 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             total += loss.item() * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-        net.eval()
-        with torch.no_grad():
-            acc = float((net(torch.from_numpy(test_f).float()).argmax(1).numpy() == test_y).mean())
-        history.append({"epoch": epoch + 1, "train_loss": total / seen, "train_acc": correct / seen,
-                        "heldout_clip_acc": acc})
+        history.append({"epoch": epoch + 1, "train_loss": total / seen, "train_acc": correct / seen})
         if progress:
-            tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train acc {correct / seen:.3f} "
-                       f"held-out clip acc {acc:.3f}")
+            tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train window acc {correct / seen:.3f}")
 
-    comparison = compare_methods(test_p, test_f, test_y, cfg.frames, TrainedLSTM(net))
-    export_temporal(net, out_dir, train_f.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256)
-    report = {"config": asdict(cfg), "history": history, "heldout_simulated_clips": comparison,
-              "train_sequences": len(sequences), "wall_seconds": round(time.perf_counter() - started, 1)}
+    lstm = TrainedLSTM(net, cfg.frames)
+    # fitted on the validation people's clips, the ones that look like video (changes of expression); the
+    # stills' clips only where there are no people
+    fit_on = {"people": heldout["people"]} if "people" in heldout else heldout
+    temperature_report = choose_temperature(lstm, fit_on, cfg.heldout_clips, cfg.seed)
+    lstm.temperature = temperature = temperature_report["temperature"]
+    comparison = {k: {"centred": compare_methods(v, lstm, True), "causal": compare_methods(v, lstm, False)}
+                  for k, v in heldout.items()}
+    export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
+                    temperature, {k: [p.subject for p in v] for k, v in sides.items()})
+    report = {"config": asdict(cfg), "history": history, "temperature": temperature,
+              "temperature_choice": temperature_report,
+              "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
+              "train_frames": int(len(train_set.labels)), "wall_seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str, cnn_weights_sha256: str = ""
-                    ) -> None:
+def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str, cnn_weights_sha256: str = "",
+                    temperature: float = 1.0, people: dict[str, list[str]] | None = None) -> None:
     """Write the LSTM's ``model.onnx`` and ``config.json``; the config names the CNN whose features it reads, and
-    the digest of that CNN's weights (a CNN retrained under the same name gives other features)."""
+    the digest of that CNN's weights (a CNN retrained under the same name gives other features), its temperature,
+    and which people were on which side of the split (so benchmarks can keep to the test side)."""
     net.eval()
     dummy = torch.zeros(1, 4, input_dim)
     torch.onnx.export(net, (dummy,), str(out_dir / "model.onnx"), input_names=["features"], output_names=["logits"],
@@ -226,4 +288,6 @@ def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: st
                       dynamo=False)
     (out_dir / "config.json").write_text(json.dumps({
         "kind": "lstm", "input": "cnn_features", "cnn": cnn, "cnn_weights_sha256": cnn_weights_sha256,
-        "input_dim": input_dim, "max_frames": max_frames, "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}))
+        "input_dim": input_dim, "max_frames": max_frames, "target": "centre", "temperature": round(temperature, 4),
+        "people": people or {},
+        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1))
