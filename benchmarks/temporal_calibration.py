@@ -52,10 +52,10 @@ def main() -> None:
     lstm = make_method("lstm", cnn=cnn.config.name, feature_dim=cnn.config.feature_dim,
                        cnn_weights_sha256=cnn.weights_sha256)
     shipped_temperature = lstm.temperature
-    untempered = make_method("lstm", cnn=cnn.config.name)
-    untempered.temperature = 1.0
     variants = {name: (lstm if name == "lstm" else make_method(name)) for name in METHODS}
-    variants["lstm, no temperature"] = untempered
+    if shipped_temperature != 1.0:  # the LSTM without the temperature it ships with: "before"
+        variants["lstm, no temperature"] = make_method("lstm", cnn=cnn.config.name)
+        variants["lstm, no temperature"].temperature = 1.0
     frames = {v: {"val": ([], []), "test": ([], [])} for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for side in ("val", "test"):

@@ -32,8 +32,8 @@ fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $P
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
     --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg && fervid export runs/ferplus_vgg --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
 cp runs/ferplus_vgg_long60/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
-fervid train-temporal --fer2013 $FER --ckplus $CK --cnn ferplus_vgg --ferplus $PLUS --out src/fervid/weights/temporal_lstm_ferplus_vgg \
-    --train-clips 3000 --test-clips 600 --epochs 25
+fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
+    --out src/fervid/weights/temporal_lstm_ferplus_vgg --epochs 30
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
 python benchmarks/bench_video.py
 
@@ -68,7 +68,7 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision fp32
 fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
-fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --train-clips 3000 --test-clips 600 --epochs 25
+fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --epochs 30
 python benchmarks/temporal_compare.py --detector yuface --model fer2013_vgg
 
 # 3. other datasets, cross-dataset, FER+
@@ -95,8 +95,8 @@ python benchmarks/bench_batch.py --clips 20 --images 200
 python docs/make_alignment_examples.py
 
 # 7. temporal lag of the video methods, centred (files) and causal (live) windows (issue 17, results section 8)
-python benchmarks/bench_lag.py --data $DATA --clips 20 --json docs/eval/lag.json
-python benchmarks/temporal_calibration.py --data $DATA --clips 40 --json docs/eval/temporal_calibration.json
+python benchmarks/bench_lag.py --data $DATA --clips-per-person 2 --json docs/eval/lag.json
+python benchmarks/temporal_calibration.py --data $DATA --clips-per-person 2 --json docs/eval/temporal_calibration.json
 
 # 9. memory against video length (issue 16) and live analysis over the WebSocket (issue 18)
 python benchmarks/bench_memory.py --minutes 10 --json docs/eval/memory.json

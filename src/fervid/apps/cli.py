@@ -263,9 +263,10 @@ def live(
         _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser)
         return
     if method != "frame":
-        typer.echo(f"labels are causal: each describes the last {window:g} s, so it trails a change of expression "
-                   f"by about {window / 2:g} s" + (" (more for the LSTM, whose outputs are also averaged)"
-                                                  if method == "lstm" else ""), err=True)
+        from fervid.apps.live import labels_delay
+
+        typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
+                   f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     try:
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:
