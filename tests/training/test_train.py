@@ -352,6 +352,8 @@ def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer
     assert any(not torch.equal(averaged[k], trained[k]) for k in averaged if averaged[k].is_floating_point())
     net = load_net(straight / "last.pt")
     assert all(torch.equal(v, averaged[k]) for k, v in net.state_dict().items())
+    raw = load_net(straight / "last_raw.pt")  # the optimiser's weights, exportable too
+    assert all(torch.equal(v, trained[k]) for k, v in raw.state_dict().items())
 
     train(cfg, tmp_path / "b", progress=False, stop_after=2)
     train(cfg, tmp_path / "b", resume=True, progress=False)
