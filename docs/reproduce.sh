@@ -27,6 +27,19 @@ fervid calibrate --model runs/models/ferplus_ensemble --data $FER --ferplus $PLU
 python benchmarks/compare_models.py --models fer2013_vgg runs/models/ferplus_vgg_40ep runs/models/ferplus_vgg_blend75 \
     runs/models/ferplus_vgg_long60 runs/models/ferplus_vgg_distill runs/models/ferplus_ensemble \
     --json docs/eval/model_comparison_candidates.json                                        # its last line: the rule's choice
+# second session's candidates (not shipped: the rule kept ferplus_vgg; docs/results.md section 0)
+for c in cutmix deep_ema; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_$c.toml --out runs/ferplus_vgg_$c
+done
+fervid export runs/ferplus_vgg_cutmix --checkpoint last.pt --name ferplus_vgg_cutmix --out runs/models/ferplus_vgg_cutmix
+fervid export runs/ferplus_vgg_cutmix --checkpoint last_raw.pt --name ferplus_vgg_cutmix_raw --out runs/models/ferplus_vgg_cutmix_raw
+fervid export runs/ferplus_vgg_deep_ema --checkpoint last.pt --name ferplus_vgg_deep_ema --out runs/models/ferplus_vgg_deep_ema
+fervid export runs/ferplus_vgg_deep_ema --checkpoint last_raw.pt --name ferplus_vgg_deep_raw --out runs/models/ferplus_vgg_deep_raw
+for m in ferplus_vgg_cutmix ferplus_vgg_cutmix_raw ferplus_vgg_deep_ema ferplus_vgg_deep_raw; do
+  fervid calibrate --model runs/models/$m --data $FER --ferplus $PLUS
+done
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg runs/models/ferplus_vgg_cutmix runs/models/ferplus_vgg_cutmix_raw \
+    runs/models/ferplus_vgg_deep_ema runs/models/ferplus_vgg_deep_raw --json docs/eval/model_comparison_candidates2.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
