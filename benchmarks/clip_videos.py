@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervid.evaluation.clips import Clip, people, split_people
+from fervid.evaluation.clips import Clip, by_side, people, split_people
 from fervid.evaluation.datasets import load_ckplus, load_jaffe
 from fervid.inference.temporal import shipped_temporal_models
 from fervid.inference.video import H264Writer
@@ -32,7 +32,7 @@ def people_by_side(data: Path, analyzer) -> dict[str, list]:
     side = {p.subject: recorded.get(p.subject) for p in found}
     if not recorded or None in side.values():
         side = split_people([p.subject for p in found])
-    return {s: [p for p in found if side[p.subject] == s] for s in ("train", "val", "test")}
+    return by_side(found, side)
 
 
 def write_video(path: Path, clip: Clip) -> Path:

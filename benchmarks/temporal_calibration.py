@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from scipy.special import log_softmax
 
 sys.path.insert(0, str(Path(__file__).parent))
 from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: E402
@@ -29,14 +28,10 @@ from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: 
 from fervid.evaluation.clips import expression_script, render  # noqa: E402
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature  # noqa: E402
 from fervid.inference.analyzer import Analyzer  # noqa: E402
-from fervid.inference.temporal import METHODS, make_method  # noqa: E402
+from fervid.inference.temporal import METHODS, make_method, tempered  # noqa: E402
 from fervid.inference.video import VideoAnalyzer, VideoOptions  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
-
-
-def with_temperature(probs: np.ndarray, t: float) -> np.ndarray:
-    return np.exp(log_softmax(np.log(np.clip(probs, 1e-7, 1.0)) / t, axis=1))
 
 
 def main() -> None:
@@ -81,7 +76,7 @@ def main() -> None:
         test_p, test_y = (np.concatenate(x) for x in frames[name]["test"])
         temperature = fit_temperature(np.log(np.clip(fit_p, 1e-7, 1.0)), fit_y)
         ece = expected_calibration_error(test_p, test_y)
-        after = expected_calibration_error(with_temperature(test_p, temperature), test_y)
+        after = expected_calibration_error(tempered(test_p, temperature), test_y)
         accuracy = float((test_p.argmax(1) == test_y).mean())
         report["methods"][name] = {"temperature_fitted": temperature, "test_frames": int(len(test_y)),
                                    "accuracy": accuracy, "ece": ece, "ece_after_fitted_temperature": after,

@@ -46,6 +46,11 @@ def split_people(subjects, fractions: tuple[float, float, float] = (0.6, 0.2, 0.
     return {p: ("train" if i < n_train else "val" if i < n_train + n_val else "test") for i, p in enumerate(order)}
 
 
+def by_side(persons: list[Person], side: dict[str, str]) -> dict[str, list[Person]]:
+    """{"train" | "val" | "test": the people on that side}, ``side`` being a split (:func:`split_people`)."""
+    return {s: [p for p in persons if side[p.subject] == s] for s in SPLITS}
+
+
 @dataclass
 class Person:
     """One person's labelled faces: {label: [48x48 grey faces]}."""
@@ -56,6 +61,11 @@ class Person:
     @property
     def labels(self) -> list[int]:
         return sorted(self.faces)
+
+    def pick(self, label: int, rng: np.random.Generator) -> np.ndarray:
+        """One of the person's faces with this label, at random."""
+        options = self.faces[int(label)]
+        return options[int(rng.integers(len(options)))]
 
 
 def people(*datasets: FaceDataset, min_expressions: int = 2) -> list[Person]:
@@ -109,12 +119,8 @@ class Script:
 def expression_script(person: Person, rng: np.random.Generator, duration: float = 4.0) -> Script:
     """Stretches of the person's expressions, one giving way to another: through neutral where they have a
     neutral face (onset, offset), otherwise straight to another expression."""
-    def face(label: int) -> np.ndarray:
-        options = person.faces[label]
-        return options[int(rng.integers(len(options)))]
-
     label = int(rng.choice(person.labels))
-    faces, labels, holds, fades = [face(label)], [label], [], []
+    faces, labels, holds, fades = [person.pick(label, rng)], [label], [], []
     elapsed = 0.0
     while True:
         hold, fade = float(rng.uniform(0.6, 2.5)), float(rng.uniform(0.15, 0.6))
@@ -129,7 +135,7 @@ def expression_script(person: Person, rng: np.random.Generator, duration: float 
             label = NEUTRAL  # an offset back to neutral
         else:
             label = int(rng.choice(others))
-        faces.append(face(label))
+        faces.append(person.pick(label, rng))
         labels.append(label)
     return Script(faces, labels, holds, fades)
 
@@ -137,8 +143,7 @@ def expression_script(person: Person, rng: np.random.Generator, duration: float 
 def one_change_script(person: Person, rng: np.random.Generator, hold: float = 2.0, fade: float = 0.3) -> Script:
     """One expression for ``hold`` s, a ``fade`` s cross-fade, another for ``hold`` s (the lag benchmark's clip)."""
     a, b = rng.choice(person.labels, 2, replace=False)
-    pick = lambda k: person.faces[int(k)][int(rng.integers(len(person.faces[int(k)])))]  # noqa: E731
-    return Script([pick(a), pick(b)], [int(a), int(b)], [hold, hold], [fade])
+    return Script([person.pick(a, rng), person.pick(b, rng)], [int(a), int(b)], [hold, hold], [fade])
 
 
 def still_script(face: np.ndarray, label: int, duration: float) -> Script:

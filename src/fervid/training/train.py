@@ -361,6 +361,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     # torch's own averaging, of the parameters; BatchNorm statistics are recomputed (refresh_batchnorm)
     ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=False)
            if cfg.ema_decay > 0 else None)
+    bn_faces = batchnorm_faces(x_train, cfg) if ema is not None else None
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
@@ -420,7 +421,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         kept = net if ema is None else ema.module  # the weights that are validated, saved as "model", exported
         if ema is not None:
-            refresh_batchnorm(kept, batchnorm_faces(x_train, cfg), device)
+            refresh_batchnorm(kept, bn_faces, device)
         val_logits = predict_logits(kept, x_val, bf16=bf16)
         val_loss = float(F.cross_entropy(val_logits, y_val))
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())

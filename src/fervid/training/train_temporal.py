@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fervid.evaluation.clips import Clip, expression_script, people, render, split_people, still_script
+from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
 from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus, load_jaffe
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
 from fervid.inference.align import preprocess_faces
@@ -115,8 +115,7 @@ def lab_people(cfg: TemporalTrainConfig, cnn_name: str) -> dict[str, list]:
 
         datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cnn_name).crop_faces))
     found = people(*datasets) if datasets else []
-    side = split_people([p.subject for p in found], seed=cfg.split_seed)
-    return {s: [p for p in found if side[p.subject] == s] for s in ("train", "val", "test")}
+    return by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
 
 
 class TrainedLSTM:
