@@ -132,6 +132,27 @@ def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_reje
     assert json.loads((run / "summary.json").read_text())["best_val_acc"] > 0.6
 
 
+def test_fer2013_labels_are_blended_back_only_for_the_named_classes(fer_csv, tmp_path):
+    from fervid.emotions import EMOTIONS
+    from fervid.training.train import training_data
+
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5,
+                      fer2013_blend_classes=["fear", "sad"])
+    train_ds, targets, _ = training_data(cfg)
+    label = train_ds.labels  # here FER+'s majority is FER2013's label: 0.8 of the votes, 0.2 on the next class
+    named = np.isin(label, [EMOTIONS.index("fear"), EMOTIONS.index("sad")])
+    assert 0 < named.sum() < len(label)
+    top = targets[np.arange(len(label)), label]
+    np.testing.assert_allclose(top[named], 0.9, atol=1e-6)  # 0.5 * one-hot + 0.5 * votes
+    np.testing.assert_allclose(top[~named], 0.8, atol=1e-6)  # the votes alone
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match="scared"):
+        tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), fer2013_blend_classes=["scared"])
+    with pytest.raises(ValueError, match="ferplus-soft"):
+        tiny_config(fer_csv, labels="fer2013", fer2013_blend_classes=["fear"])
+
+
 def test_mixup_and_cutmix_mix_targets_in_proportion():
     from fervid.training.train import mix_batch
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from fervid.inference.align import Normalization
 from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
-from fervid.emotions import NUM_CLASSES
+from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.machine import cpu_flags, cpu_model
 from fervid.training.network import EmotionVGG, NetConfig
@@ -68,6 +68,10 @@ class TrainConfig:
     labels: str = "fer2013"
     ferplus_csv: str = ""  # FER+ votes (fer2013new.csv): required by the FER+ label schemes
     ferplus_weight: float = 0.5
+    # where set, FER2013's label is blended in (at 1 - ferplus_weight) only on faces FER2013 gave one of these
+    # classes, and every other face is taught the votes alone: FER+'s majority keeps FER2013's angry, disgust,
+    # fear and sad labels on at most half of their faces (happy, surprise, neutral: 79-92%)
+    fer2013_blend_classes: list[str] = field(default_factory=list)
     val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
     # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
     mix: str = "none"  # "none", "mixup" or "cutmix"
@@ -124,6 +128,11 @@ class TrainConfig:
             raise ValueError(f"mix must be none, mixup or cutmix, not {self.mix!r}")
         if not 0.0 <= self.ferplus_weight <= 1.0:
             raise ValueError("ferplus_weight must be within 0..1")
+        unknown = sorted(set(self.fer2013_blend_classes) - set(EMOTIONS))
+        if unknown:
+            raise ValueError(f"fer2013_blend_classes: {', '.join(unknown)} not among {', '.join(EMOTIONS)}")
+        if self.fer2013_blend_classes and self.labels != "ferplus-soft":
+            raise ValueError("fer2013_blend_classes needs labels = \"ferplus-soft\"")
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise ValueError("teacher_weight must be within 0..1")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -250,8 +259,13 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv)
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
         if cfg.labels == "ferplus-soft":
-            fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[_fer2013_labels(fer2013, train_ds)]
-            targets = (1 - cfg.ferplus_weight) * fer2013_label + cfg.ferplus_weight * train_ds.soft_labels
+            original = _fer2013_labels(fer2013, train_ds)
+            votes_weight = np.full((len(original), 1), cfg.ferplus_weight, dtype=np.float32)
+            if cfg.fer2013_blend_classes:
+                blended = np.isin(original, [EMOTIONS.index(e) for e in cfg.fer2013_blend_classes])
+                votes_weight[~blended] = 1.0
+            fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
+            targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
     if cfg.val_labels == "ferplus":
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
