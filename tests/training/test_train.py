@@ -384,3 +384,43 @@ def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer
 
     with pytest.raises(ValueError, match="ema_decay"):
         tiny_config(fer_csv, ema_decay=1.0)
+
+
+def test_a_second_head_learns_fer2013_labels_and_is_left_out_of_the_saved_network(fer_csv, tmp_path):
+    from fervid.inference.align import Normalization
+    from fervid.training.train import WithFer2013Head, load_net, training_data
+
+    votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
+    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=1.0,
+                      val_labels="ferplus", fer2013_head_weight=0.5)
+    train_ds, targets, _ = training_data(cfg)
+    assert targets.shape == (len(train_ds), 14)
+    np.testing.assert_allclose(targets[:, :7], train_ds.soft_labels, atol=1e-6)  # the FER+ head's, untouched
+    fer2013 = load_fer2013(fer_csv, "Training")
+    rows = [int(s.rsplit("#", 1)[1]) for s in train_ds.sources]
+    np.testing.assert_array_equal(targets[:, 7:].argmax(1), fer2013.labels[rows])
+    np.testing.assert_array_equal(targets[:, 7:].sum(1), 1.0)
+
+    straight = train(cfg, tmp_path / "a", progress=False)
+    metrics = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_acc"] > 0.6
+    last = torch.load(straight / "last.pt", weights_only=False)
+    # the saved network is EmotionVGG alone (export and inference unchanged); the second head rides in last.pt
+    assert load_net(straight / "last.pt").state_dict().keys() == EmotionVGG(NetConfig(**TINY)).state_dict().keys()
+    both = WithFer2013Head(load_net(straight / "last.pt"))
+    both.fer2013_head.load_state_dict(last["fer2013_head"])
+    both.eval()
+    norm = Normalization.from_dict(json.loads((straight / "normalization.json").read_text()))
+    faces = torch.from_numpy(norm(fer2013.images[rows]))
+    with torch.no_grad():
+        _, fer2013_logits = both(faces)
+    assert (fer2013_logits.argmax(1).numpy() == fer2013.labels[rows]).mean() > 0.6  # it learned, chance 1/7
+
+    train(cfg, tmp_path / "b", progress=False, stop_after=1)
+    train(cfg, tmp_path / "b", resume=True, progress=False)
+    resumed = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose([m["val_acc"] for m in resumed], [m["val_acc"] for m in metrics], atol=1e-6)
+    np.testing.assert_allclose(resumed[-1]["train_loss"], metrics[-1]["train_loss"], rtol=1e-4)
+    with pytest.raises(ValueError, match="FER\\+ label scheme"):
+        tiny_config(fer_csv, fer2013_head_weight=0.5)
+

@@ -72,6 +72,10 @@ class TrainConfig:
     # classes, and every other face is taught the votes alone: FER+'s majority keeps FER2013's angry, disgust,
     # fear and sad labels on at most half of their faces (happy, surprise, neutral: 79-92%)
     fer2013_blend_classes: list[str] = field(default_factory=list)
+    # multi-task (FER+ schemes): a second classifier on the same 512-d features learns FER2013's original label,
+    # its loss weighted by this (0: off); the FER+ head's targets are untouched, and only the network without
+    # this head is saved and exported, so inference costs nothing more
+    fer2013_head_weight: float = 0.0
     val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
     # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
     mix: str = "none"  # "none", "mixup" or "cutmix"
@@ -131,6 +135,10 @@ class TrainConfig:
         unknown = sorted(set(self.fer2013_blend_classes) - set(EMOTIONS))
         if unknown:
             raise ValueError(f"fer2013_blend_classes: {', '.join(unknown)} not among {', '.join(EMOTIONS)}")
+        if self.fer2013_head_weight < 0:
+            raise ValueError("fer2013_head_weight must be >= 0 (0: off)")
+        if self.fer2013_head_weight > 0 and self.labels == "fer2013":
+            raise ValueError("fer2013_head_weight needs a FER+ label scheme (the main head already learns FER2013)")
         if self.fer2013_blend_classes and self.labels != "ferplus-soft":
             raise ValueError("fer2013_blend_classes needs labels = \"ferplus-soft\"")
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -220,7 +228,7 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, flat: torch
 def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup (blend two faces) or CutMix (paste a box of another face) on a share ``mix_prob`` of batches;
-    the targets (N, 7 probabilities) are mixed in the same proportion."""
+    the targets (N, 7 probabilities, or 14 with the FER2013 head's) are mixed in the same proportion."""
     if cfg.mix == "none" or float(torch.rand((), generator=gen)) >= cfg.mix_prob:
         return x, targets
     n, _, h, w = x.shape
@@ -242,8 +250,24 @@ def mix_batch(x: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
     return x, lam * targets + (1 - lam) * targets[perm]
 
 
+class WithFer2013Head(torch.nn.Module):
+    """Training only: ``net`` with a second classifier on its 512-d features, for FER2013's original labels
+    (``fer2013_head_weight``); forward -> (the network's own logits, the second head's)."""
+
+    def __init__(self, net: EmotionVGG):
+        super().__init__()
+        self.net = net
+        self.fer2013_head = torch.nn.Sequential(torch.nn.Dropout(net.config.dropout),
+                                                torch.nn.Linear(net.config.feature_dim, NUM_CLASSES))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net.features(x)
+        return self.net.head(features), self.fer2013_head(features)
+
+
 def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
-    """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``."""
+    """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``; with
+    ``fer2013_head_weight``, (N, 14): FER2013's one-hot label for the second head follows each face's targets."""
     if not cfg.data:
         raise ValueError("no training data: set `data` in the config or pass --data (your FER2013 CSV)")
     if (cfg.labels != "fer2013" or cfg.val_labels == "ferplus") and not cfg.ferplus_csv:
@@ -258,14 +282,16 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         # unknown, not-a-face or contempt (no fervid class), are left out rather than given FER2013's label
         train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv)
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
+        original = _fer2013_labels(fer2013, train_ds)
         if cfg.labels == "ferplus-soft":
-            original = _fer2013_labels(fer2013, train_ds)
             votes_weight = np.full((len(original), 1), cfg.ferplus_weight, dtype=np.float32)
             if cfg.fer2013_blend_classes:
                 blended = np.isin(original, [EMOTIONS.index(e) for e in cfg.fer2013_blend_classes])
                 votes_weight[~blended] = 1.0
             fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
             targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
+        if cfg.fer2013_head_weight > 0:
+            targets = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[original]], axis=1)
     if cfg.val_labels == "ferplus":
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
@@ -273,8 +299,8 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
     train_ds = _limit(train_ds, cfg.limit_train)
     targets = targets[: len(train_ds)]
     if cfg.teachers:
-        targets = (1 - cfg.teacher_weight) * targets + cfg.teacher_weight * teacher_probabilities(
-            cfg.teachers, train_ds.images)
+        targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
+            cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images))
     return train_ds, targets, _limit(val_ds, cfg.limit_val)
 
 
@@ -367,16 +393,17 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
         net.load_state_dict(start["model"])
     net = net.to(device, memory_format=torch.channels_last)
-    model = net
+    trained = WithFer2013Head(net).to(device) if cfg.fer2013_head_weight > 0 else net
+    model = trained
     if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
+        model = DistributedDataParallel(trained, device_ids=[local_rank] if device.type == "cuda" else None)
     # torch's own averaging, of the parameters; BatchNorm statistics are recomputed (refresh_batchnorm)
     ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=False)
            if cfg.ema_decay > 0 else None)
     bn_faces = batchnorm_faces(x_train, cfg) if ema is not None else None
-    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+    opt = torch.optim.SGD(trained.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
@@ -390,6 +417,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     if resume and last_path.exists():
         state = torch.load(last_path, weights_only=False, map_location=device)
         net.load_state_dict(state.get("train_model", state["model"]))
+        if trained is not net:
+            trained.fer2013_head.load_state_dict(state["fer2013_head"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
@@ -419,10 +448,16 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx], cfg, aug_gen)
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb = tb.to(device)
-            yb = tb.argmax(1)  # for the running accuracy
+            yb = tb[:, :NUM_CLASSES].argmax(1)  # for the running accuracy
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(xb)
-                loss = F.cross_entropy(logits.float(), tb, label_smoothing=cfg.label_smoothing)
+                if trained is net:
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits.float(), tb, label_smoothing=cfg.label_smoothing)
+                else:
+                    logits, fer2013_logits = model(xb)
+                    loss = F.cross_entropy(logits.float(), tb[:, :NUM_CLASSES], label_smoothing=cfg.label_smoothing)
+                    loss = loss + cfg.fer2013_head_weight * F.cross_entropy(
+                        fer2013_logits.float(), tb[:, NUM_CLASSES:], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -462,6 +497,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         last = {"model": kept.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
+        if trained is not net:
+            last["fer2013_head"] = trained.fer2013_head.state_dict()
         if ema is not None:
             last.update(train_model=net.state_dict(), ema=ema.state_dict())
             # the optimiser's own last weights, exportable beside the average (`fervid export --checkpoint`)
