@@ -149,8 +149,10 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
     def add(label, cell):
         lines.append(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
 
+    best_ferplus = max(r["ferplus"]["accuracy"] for r in results.values())
     add(f"FER+ PublicTest majority accuracy ({results[baseline]['ferplus']['n']} faces)",
-        lambda r: f"**{r['ferplus']['accuracy']:.4f}**")
+        lambda r: f"**{r['ferplus']['accuracy']:.4f}**" if r["ferplus"]["accuracy"] == best_ferplus
+        else f"{r['ferplus']['accuracy']:.4f}")
     add(f"FER2013-label PublicTest accuracy ({results[baseline]['fer2013']['n']})",
         lambda r: f"{r['fer2013']['accuracy']:.4f}")
     add(f"CK+48 accuracy, no fine-tuning ({results[baseline]['ckplus']['n']})",
