@@ -40,6 +40,20 @@ for m in ferplus_vgg_cutmix ferplus_vgg_cutmix_raw ferplus_vgg_deep_ema ferplus_
 done
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg runs/models/ferplus_vgg_cutmix runs/models/ferplus_vgg_cutmix_raw \
     runs/models/ferplus_vgg_deep_ema runs/models/ferplus_vgg_deep_raw --json docs/eval/model_comparison_candidates2.json
+# third session's candidates (not shipped: the rule kept ferplus_vgg; docs/results.md section 0)
+for c in ema 40ep_ema blend4_ema fer2013head; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_$c.toml --out runs/ferplus_vgg_$c
+  fervid export runs/ferplus_vgg_$c --checkpoint last.pt --name ferplus_vgg_$c --out runs/models/ferplus_vgg_$c
+  fervid calibrate --model runs/models/ferplus_vgg_$c --data $FER --ferplus $PLUS
+  if [ -f runs/ferplus_vgg_$c/last_raw.pt ]; then
+    fervid export runs/ferplus_vgg_$c --checkpoint last_raw.pt --name ferplus_vgg_${c}_raw --out runs/models/ferplus_vgg_${c}_raw
+    fervid calibrate --model runs/models/ferplus_vgg_${c}_raw --data $FER --ferplus $PLUS
+  fi
+done
+M=runs/models
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_ema $M/ferplus_vgg_ema_raw \
+    $M/ferplus_vgg_40ep_ema $M/ferplus_vgg_40ep_ema_raw $M/ferplus_vgg_blend4_ema $M/ferplus_vgg_blend4_ema_raw \
+    --json docs/eval/model_comparison_candidates3.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \

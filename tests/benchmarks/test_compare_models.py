@@ -63,3 +63,14 @@ def test_default_rule_puts_consensus_first_speed_as_a_bar_and_cross_dataset_as_t
     # ...but not beyond it
     assert choose({"base": row(0.66, 1000), "a": row(0.850, 1000, cross=0.5),
                    "b": row(0.836, 1000, cross=0.6)}, "base")[0] == "a"
+    # the shipped default, tied on FER+, stays unless the tie-break beats it beyond its standard error
+    # (0.5 * sqrt(2 * 0.5 * 0.5 / 3500) = 0.006 here)
+    tied = {"base": row(0.66, 1000), "shipped": row(0.840, 1000, cross=0.500), "b": row(0.838, 1000, cross=0.505)}
+    name, why = choose(tied, "base", incumbent="shipped")
+    assert name == "shipped" and "stays" in why
+    assert choose(tied, "base")[0] == "b"  # without an incumbent, the plain rule
+    tied["b"] = row(0.838, 1000, cross=0.510)
+    assert choose(tied, "base", incumbent="shipped")[0] == "b"
+    # an incumbent beaten on FER+ beyond one standard error does not stay
+    assert choose({"base": row(0.66, 1000), "shipped": row(0.830, 1000, cross=0.6), "b": row(0.845, 1000)},
+                  "base", incumbent="shipped")[0] == "b"
