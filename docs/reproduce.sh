@@ -54,6 +54,8 @@ M=runs/models
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_ema $M/ferplus_vgg_ema_raw \
     $M/ferplus_vgg_40ep_ema $M/ferplus_vgg_40ep_ema_raw $M/ferplus_vgg_blend4_ema $M/ferplus_vgg_blend4_ema_raw \
     --json docs/eval/model_comparison_candidates3.json
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_fer2013head \
+    --json docs/eval/model_comparison_fer2013head.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
