@@ -283,15 +283,15 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv)
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
         original = _fer2013_labels(fer2013, train_ds)
+        fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
         if cfg.labels == "ferplus-soft":
             votes_weight = np.full((len(original), 1), cfg.ferplus_weight, dtype=np.float32)
             if cfg.fer2013_blend_classes:
                 blended = np.isin(original, [EMOTIONS.index(e) for e in cfg.fer2013_blend_classes])
                 votes_weight[~blended] = 1.0
-            fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
             targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
         if cfg.fer2013_head_weight > 0:
-            targets = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[original]], axis=1)
+            targets = np.concatenate([targets, fer2013_label], axis=1)
     if cfg.val_labels == "ferplus":
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
@@ -450,12 +450,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             tb = tb.to(device)
             yb = tb[:, :NUM_CLASSES].argmax(1)  # for the running accuracy
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                if trained is net:
-                    logits = model(xb)
-                    loss = F.cross_entropy(logits.float(), tb, label_smoothing=cfg.label_smoothing)
-                else:
-                    logits, fer2013_logits = model(xb)
-                    loss = F.cross_entropy(logits.float(), tb[:, :NUM_CLASSES], label_smoothing=cfg.label_smoothing)
+                logits, fer2013_logits = (model(xb), None) if trained is net else model(xb)
+                loss = F.cross_entropy(logits.float(), tb[:, :NUM_CLASSES], label_smoothing=cfg.label_smoothing)
+                if fer2013_logits is not None:
                     loss = loss + cfg.fer2013_head_weight * F.cross_entropy(
                         fer2013_logits.float(), tb[:, NUM_CLASSES:], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
