@@ -424,3 +424,44 @@ def test_a_second_head_learns_fer2013_labels_and_is_left_out_of_the_saved_networ
     with pytest.raises(ValueError, match="FER\\+ label scheme"):
         tiny_config(fer_csv, fer2013_head_weight=0.5)
 
+
+
+def test_sharpness_aware_step_probes_uphill_then_puts_weights_and_batchnorm_back():
+    from fervid.training.train import sharpness_aware_perturbation
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 2))
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    loss_fn = torch.nn.functional.cross_entropy
+    loss_fn(model(x), y).backward()
+    before = [p.detach().clone() for p in model.parameters()]
+    grads = [p.grad.clone() for p in model.parameters()]
+    running = model[1].running_mean.clone()
+    norm = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
+    with sharpness_aware_perturbation(model, rho=0.05):
+        moved = [p.detach() - b for p, b in zip(model.parameters(), before)]
+        # moved rho along the normalised gradient: uphill, so the loss there is higher
+        torch.testing.assert_close(torch.linalg.vector_norm(torch.cat([m.flatten() for m in moved])),
+                                   torch.tensor(0.05))
+        for m, g in zip(moved, grads):
+            torch.testing.assert_close(m, g * 0.05 / norm)
+        model(x)  # a forward in training mode inside leaves BatchNorm's running statistics alone
+        torch.testing.assert_close(model[1].running_mean, running)
+    for p, b in zip(model.parameters(), before):
+        torch.testing.assert_close(p.detach(), b)
+    assert model[1].momentum == 0.1
+    model(x)
+    assert not torch.equal(model[1].running_mean, running)  # and updates them again outside
+
+
+def test_sam_training_learns_and_differs_from_plain_sgd(fer_csv, tmp_path):
+    plain = train(tiny_config(fer_csv), tmp_path / "sgd", progress=False)
+    sam = train(tiny_config(fer_csv, sam_rho=0.05), tmp_path / "sam", progress=False)
+    metrics = [json.loads(line) for line in (sam / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_acc"] > 0.6
+    assert json.loads((sam / "config.json").read_text())["sam_rho"] == 0.05
+    a = torch.load(plain / "last.pt", weights_only=False)["model"]
+    b = torch.load(sam / "last.pt", weights_only=False)["model"]
+    assert any(not torch.allclose(a[k], b[k]) for k in a if a[k].is_floating_point())
+    with pytest.raises(ValueError, match="sam_rho"):
+        tiny_config(fer_csv, sam_rho=-0.1)
