@@ -56,6 +56,16 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_candidates3.json
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_fer2013head \
     --json docs/eval/model_comparison_fer2013head.json
+# fourth session's candidates (not shipped: the rule kept ferplus_vgg; docs/results.md section 0)
+python benchmarks/bench_width.py --shapes 32,64,128,256:1,2,2,3 32,64,128,256:2,2,2,3 32,64,128,256:1,2,3,3 \
+    32,64,128,320:1,2,2,3 32,64,144,288:1,2,2,3 --models src/fervid/weights/ferplus_vgg
+for c in stage3conv 40ep_sam 40ep_seed1; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_$c.toml --out runs/ferplus_vgg_$c
+  fervid export runs/ferplus_vgg_$c --checkpoint last.pt --name ferplus_vgg_$c --out runs/models/ferplus_vgg_$c
+  fervid calibrate --model runs/models/ferplus_vgg_$c --data $FER --ferplus $PLUS
+done
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_stage3conv $M/ferplus_vgg_40ep_sam $M/ferplus_vgg_40ep_seed1 \
+    --json docs/eval/model_comparison_candidates4.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
