@@ -11,14 +11,16 @@ rounding; its speed is about 1/N of one network's.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from fervid.evaluation.datasets import load_ckplus, load_ferplus
-from fervid.evaluation.evaluate import predict_dataset
-from fervid.inference.models import EmotionCNN
-from fervid.machine import cpu_model
+sys.path.insert(0, str(Path(__file__).parent))
+from compare_models import DATA  # noqa: E402  (the same data folder as the full comparison)
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from fervid.evaluation.datasets import load_ckplus, load_ferplus  # noqa: E402
+from fervid.evaluation.evaluate import predict_dataset  # noqa: E402
+from fervid.inference.models import EmotionCNN  # noqa: E402
+from fervid.machine import cpu_model  # noqa: E402
 
 
 def main() -> None:
