@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fervid.training.export import compare_with_torch, export_onnx  # noqa: E402
+from fervid.training.export import compare_with_torch, export_onnx, quantize_int8  # noqa: E402
 from fervid.inference.models import EmotionCNN  # noqa: E402
 from fervid.evaluation.evaluate import evaluate, write_model_card  # noqa: E402
 from fervid.evaluation.datasets import load_fer2013  # noqa: E402
@@ -275,6 +275,53 @@ def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_target
         training_data(tiny_config(fer_csv, teachers=[str(tmp_path / "nowhere.pt")]))
     with pytest.raises(ValueError, match="teacher_weight"):
         tiny_config(fer_csv, teacher_weight=1.5)
+
+
+def test_consistent_teaching_labels_each_stored_view_by_what_the_teachers_say_about_that_view(fer_csv, tmp_path):
+    from fervid.inference.align import Normalization
+    from fervid.training.train import load_teacher, taught_view_batch, teacher_view_bank
+
+    run = train(tiny_config(fer_csv), tmp_path / "teacher", progress=False)
+    checkpoint, folder = run / "best.pt", export_onnx(run, tmp_path / "teacher_model", name="teacher",
+                                                      checkpoint="best.pt")
+    quantize_int8(folder, load_fer2013(fer_csv, "Training").images, samples=64)
+    # augmentation on, so the views differ from the faces and from each other
+    cfg = tiny_config(fer_csv, teachers=[str(checkpoint), str(folder)], teacher_views=3, teacher_weight=1.0,
+                      max_rotation_deg=10, max_shift_px=3, erase_prob=0.5, hflip=True)
+    norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
+    train_ds = load_fer2013(fer_csv, "Training")
+    x_train = torch.from_numpy(norm(train_ds.images))
+    flat = torch.from_numpy(-norm.global_mean / norm.scale)
+    views, probs = teacher_view_bank(cfg, x_train, norm, flat)
+    assert views.shape == (3, *x_train.shape) and probs.shape == (3, len(x_train), 7)
+    assert not torch.allclose(views[0].float(), x_train, atol=0.1)
+    assert not torch.allclose(views[0], views[1])
+    # each view's targets are the mean of both teachers (torch checkpoint, int8 ONNX folder) on that very view
+    view = views[1, :40].float().numpy()
+    by_hand = sum(load_teacher(t)[1](view) for t in cfg.teachers) / 2
+    np.testing.assert_allclose(probs[1, :40].numpy(), by_hand, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(2).numpy(), 1.0, atol=1e-5)
+    # the checkpoint and its int8 export nearly agree: the same teacher by either runtime
+    ckpt_probs, onnx_probs = load_teacher(checkpoint)[1](view), load_teacher(folder)[1](view)
+    assert (ckpt_probs.argmax(1) == onnx_probs.argmax(1)).mean() >= 0.9
+
+    # a batch takes one stored view per face and blends its targets
+    idx = torch.arange(10)
+    t_train = torch.from_numpy(np.eye(7, dtype=np.float32)[train_ds.labels])
+    xb, tb = taught_view_batch(views, probs, t_train, idx, 0.25, torch.Generator().manual_seed(0))
+    for i in range(10):
+        k = next(k for k in range(3) if torch.equal(xb[i], views[k, i].float()))
+        torch.testing.assert_close(tb[i], 0.75 * t_train[i] + 0.25 * probs[k, i])
+
+    # a student taught on views alone learns the classes; the bank is drawn again, identically, on --resume
+    student = train(cfg, tmp_path / "student", progress=False)
+    assert json.loads((student / "summary.json").read_text())["best_val_acc"] > 0.6
+    with pytest.raises(ValueError, match="teacher_views"):
+        tiny_config(fer_csv, teacher_views=2)
+    other = run / "normalization.json"
+    other.write_text(json.dumps(Normalization(norm.global_mean + 0.1, norm.scale).to_dict()))
+    with pytest.raises(ValueError, match="another normalisation"):
+        teacher_view_bank(cfg, x_train, norm, flat)
 
 
 @pytest.mark.parametrize("flags, expected", [({"avx2", "amx_bf16", "amx_tile"}, True), ({"avx2", "avx512_bf16"}, True),

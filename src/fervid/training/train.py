@@ -18,14 +18,17 @@ import tomllib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
 from fervid.inference.align import Normalization
+from fervid.inference.models import EmotionCNN
 from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
@@ -85,11 +88,17 @@ class TrainConfig:
     # start from another run's weights (e.g. a second, fine-tuning stage); the schedule starts afresh
     init_from: str = ""
     warmup_pct: float = 0.2  # share of the one-cycle schedule spent raising the learning rate
-    # distillation (Hinton et al. 2015), offline: the averaged, flip-averaged probabilities of these trained
-    # checkpoints on the training faces, computed once, are blended into the targets (teacher_weight 1.0 =
-    # teachers only); a few models' knowledge in one network of the shipped (fast) shape
+    # distillation (Hinton et al. 2015): the averaged probabilities of these trained networks (training checkpoints,
+    # .pt, or exported model folders / shipped names, run on ONNX Runtime) are blended into the targets
+    # (teacher_weight 1.0 = teachers only); several models' knowledge in one network of the shipped (fast) shape.
+    # teacher_views 0: offline, the teachers label each unaugmented training face once (averaged with its mirror).
+    # teacher_views K > 0: consistent teaching (Beyer et al. 2022, "a good teacher is patient and consistent"): K
+    # augmented views of every face are drawn once and the teachers label each; every epoch the student trains on
+    # one of the K views of each face with the teachers' probabilities for that very view, instead of a fresh
+    # augmentation with the unaugmented face's label
     teachers: list[str] = field(default_factory=list)
     teacher_weight: float = 0.5
+    teacher_views: int = 0
     # an exponential moving average of the weights (Polyak averaging), updated every step; when on (>0) it is what
     # is validated, kept as best.pt/last.pt's "model" and exported, and the optimiser's own weights are validated
     # beside it (metrics' raw_val_acc). 0.9995 spans about 2,000 steps, 9 epochs of FER2013 Training at batch 128.
@@ -148,6 +157,8 @@ class TrainConfig:
             raise ValueError("fer2013_blend_classes needs labels = \"ferplus-soft\"")
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise ValueError("teacher_weight must be within 0..1")
+        if self.teacher_views < 0 or (self.teacher_views > 0 and not self.teachers):
+            raise ValueError("teacher_views must be >= 0 (0: offline teaching) and needs `teachers`")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be within 0..1 (0: off)")
         if self.sam_rho < 0:
@@ -305,7 +316,7 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
     train_ds = _limit(train_ds, cfg.limit_train)
     targets = targets[: len(train_ds)]
-    if cfg.teachers:
+    if cfg.teachers and cfg.teacher_views == 0:  # with views, the teachers label each view in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
             cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images))
     return train_ds, targets, _limit(val_ds, cfg.limit_val)
@@ -317,22 +328,73 @@ def _fer2013_labels(fer2013: FaceDataset, subset: FaceDataset) -> np.ndarray:
     return fer2013.labels[np.array([where[src] for src in subset.sources], dtype=np.int64)]
 
 
-def teacher_probabilities(checkpoints: list[str], images: np.ndarray) -> np.ndarray:
-    """Mean class probabilities of trained checkpoints on grey 48x48 faces, each averaged with its mirror image.
+def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarray], np.ndarray]]:
+    """A trained network that teaches, as (its input normalisation, a function from normalised faces (N, 1, 48, 48)
+    to its class probabilities at temperature 1).
 
-    Each checkpoint is normalised by the ``normalization.json`` saved beside it by its training run.
+    ``teacher``: a training checkpoint (``.pt``, its run's ``normalization.json`` beside it; run by torch in fp32)
+    or an exported model folder or shipped name (its int8 graph where it has one, on ONNX Runtime: about 3x the
+    faces/s of torch's bf16 here). A folder's calibrated temperature is not applied: it was fitted on PublicTest.
     """
+    path = Path(teacher)
+    if path.suffix == ".pt":
+        norm_file = path.parent / "normalization.json"
+        if not path.is_file() or not norm_file.is_file():
+            raise FileNotFoundError(f"{path}: teacher needs a checkpoint and normalization.json beside it")
+        net = load_net(path)
+        return (Normalization.from_dict(json.loads(norm_file.read_text())),
+                lambda x: predict_logits(net, torch.from_numpy(x)).softmax(1).double().numpy())
+    cnn = EmotionCNN(teacher)
+
+    def predict(x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        # in batches: the whole training set at once would need gigabytes of activations
+        logits = [cnn(x[i : i + batch_size]).logits for i in range(0, len(x), batch_size)]
+        return softmax(np.concatenate(logits).astype(np.float64), axis=1)
+
+    return cnn.config.normalization, predict
+
+
+def teacher_probabilities(teachers: list[str], images: np.ndarray) -> np.ndarray:
+    """Mean class probabilities of trained networks (see :func:`load_teacher`) on grey 48x48 faces, each averaged
+    with its mirror image, each network normalising the faces as it was trained to."""
     total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
-    for checkpoint in tqdm(checkpoints, desc="teacher probabilities", unit="model", leave=False):
-        checkpoint = Path(checkpoint)
-        norm_file = checkpoint.parent / "normalization.json"
-        if not checkpoint.is_file() or not norm_file.is_file():
-            raise FileNotFoundError(f"{checkpoint}: teacher needs a checkpoint and normalization.json beside it")
-        norm = Normalization.from_dict(json.loads(norm_file.read_text()))
-        net = load_net(checkpoint)
-        x = torch.from_numpy(norm(images))
-        total += (predict_logits(net, x).softmax(1) + predict_logits(net, x.flip(3)).softmax(1)).double().numpy() / 2
-    return (total / len(checkpoints)).astype(np.float32)
+    for teacher in tqdm(teachers, desc="teacher probabilities", unit="model", leave=False):
+        norm, predict = load_teacher(teacher)
+        x = norm(images)
+        total += (predict(x) + predict(np.ascontiguousarray(x[..., ::-1]))) / 2
+    return (total / len(teachers)).astype(np.float32)
+
+
+def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, norm: Normalization,
+                      flat_face: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cfg.teacher_views`` augmented views of every training face (float16, (K, N, 1, 48, 48)), drawn once from
+    their own seeded generator, and the teachers' mean probabilities on each very view ((K, N, 7))."""
+    teachers = [load_teacher(t) for t in cfg.teachers]
+    for name, (teacher_norm, _) in zip(cfg.teachers, teachers):
+        # the views are normalised as the student's faces are: a teacher must expect the same input
+        if not (np.allclose(teacher_norm.global_mean, norm.global_mean, atol=1e-5)
+                and math.isclose(teacher_norm.scale, norm.scale, rel_tol=1e-5)):
+            raise ValueError(f"{name}: teacher was trained with another normalisation (other training faces)")
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    views = torch.empty((cfg.teacher_views, *x_train.shape), dtype=torch.float16)
+    probs = torch.zeros((cfg.teacher_views, len(x_train), NUM_CLASSES))
+    chunk = 4096
+    for k in tqdm(range(cfg.teacher_views), desc="teacher views", unit="view", leave=False):
+        for i in range(0, len(x_train), chunk):
+            views[k, i : i + chunk] = augment(x_train[i : i + chunk], cfg, gen, flat_face).half()
+        x = views[k].float().numpy()  # the teachers see exactly what the student will
+        probs[k] = torch.from_numpy(sum(predict(x) for _, predict in teachers) / len(teachers)).float()
+    return views, probs
+
+
+def taught_view_batch(views: torch.Tensor, view_probs: torch.Tensor, t_train: torch.Tensor, idx: torch.Tensor,
+                      teacher_weight: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch of consistent teaching: one random stored view of each face, its targets blended with the
+    teachers' probabilities for that view (a second head's FER2013 targets, if any, untouched)."""
+    k = torch.randint(len(views), (len(idx),), generator=gen)
+    targets = t_train[idx].clone()
+    targets[:, :NUM_CLASSES] = (1 - teacher_weight) * targets[:, :NUM_CLASSES] + teacher_weight * view_probs[k, idx]
+    return views[k, idx].float(), targets
 
 
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
@@ -418,6 +480,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     t_train = torch.from_numpy(targets)
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
+    views, view_probs = (teacher_view_bank(cfg, x_train, norm, flat_face) if cfg.teacher_views > 0
+                         else (None, None))
 
     net = EmotionVGG(cfg.net)
     if cfg.init_from:
@@ -488,7 +552,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                    leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
-            xb, tb = mix_batch(augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx], cfg, aug_gen)
+            if views is None:
+                xb, tb = augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx]
+            else:
+                xb, tb = taught_view_batch(views, view_probs, t_train, idx, cfg.teacher_weight, aug_gen)
+            xb, tb = mix_batch(xb, tb, cfg, aug_gen)
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb = tb.to(device)
             yb = tb[:, :NUM_CLASSES].argmax(1)  # for the running accuracy
