@@ -277,22 +277,24 @@ def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_target
         tiny_config(fer_csv, teacher_weight=1.5)
 
 
-def test_consistent_teaching_labels_each_stored_view_by_what_the_teachers_say_about_that_view(fer_csv, tmp_path):
+def test_teaching_on_views_labels_each_image_by_what_the_teachers_say_about_that_image(fer_csv, tmp_path):
     from fervid.inference.align import Normalization
-    from fervid.training.train import load_teacher, taught_view_batch, teacher_view_bank
+    from fervid.training.train import (load_matching_teachers, load_teacher, mean_teacher_probabilities,
+                                       taught_view_batch, teacher_view_bank)
 
     run = train(tiny_config(fer_csv), tmp_path / "teacher", progress=False)
     checkpoint, folder = run / "best.pt", export_onnx(run, tmp_path / "teacher_model", name="teacher",
                                                       checkpoint="best.pt")
     quantize_int8(folder, load_fer2013(fer_csv, "Training").images, samples=64)
     # augmentation on, so the views differ from the faces and from each other
-    cfg = tiny_config(fer_csv, teachers=[str(checkpoint), str(folder)], teacher_views=3, teacher_weight=1.0,
-                      max_rotation_deg=10, max_shift_px=3, erase_prob=0.5, hflip=True)
+    cfg = tiny_config(fer_csv, teachers=[str(checkpoint), str(folder)], teaching="views", teacher_views=3,
+                      teacher_weight=1.0, max_rotation_deg=10, max_shift_px=3, erase_prob=0.5, hflip=True)
     norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
     train_ds = load_fer2013(fer_csv, "Training")
     x_train = torch.from_numpy(norm(train_ds.images))
     flat = torch.from_numpy(-norm.global_mean / norm.scale)
-    views, probs = teacher_view_bank(cfg, x_train, norm, flat)
+    teachers = load_matching_teachers(cfg.teachers, norm)
+    views, probs = teacher_view_bank(cfg, x_train, teachers, flat)
     assert views.shape == (3, *x_train.shape) and probs.shape == (3, len(x_train), 7)
     assert not torch.allclose(views[0].float(), x_train, atol=0.1)
     assert not torch.allclose(views[0], views[1])
@@ -300,6 +302,7 @@ def test_consistent_teaching_labels_each_stored_view_by_what_the_teachers_say_ab
     view = views[1, :40].float().numpy()
     by_hand = sum(load_teacher(t)[1](view) for t in cfg.teachers) / 2
     np.testing.assert_allclose(probs[1, :40].numpy(), by_hand, atol=1e-5)
+    np.testing.assert_allclose(mean_teacher_probabilities(teachers, views[1, :40]).numpy(), by_hand, atol=1e-5)
     np.testing.assert_allclose(probs.sum(2).numpy(), 1.0, atol=1e-5)
     # the checkpoint and its int8 export nearly agree: the same teacher by either runtime
     ckpt_probs, onnx_probs = load_teacher(checkpoint)[1](view), load_teacher(folder)[1](view)
@@ -313,15 +316,23 @@ def test_consistent_teaching_labels_each_stored_view_by_what_the_teachers_say_ab
         k = next(k for k in range(3) if torch.equal(xb[i], views[k, i].float()))
         torch.testing.assert_close(tb[i], 0.75 * t_train[i] + 0.25 * probs[k, i])
 
-    # a student taught on views alone learns the classes; the bank is drawn again, identically, on --resume
-    student = train(cfg, tmp_path / "student", progress=False)
-    assert json.loads((student / "summary.json").read_text())["best_val_acc"] > 0.6
-    with pytest.raises(ValueError, match="teacher_views"):
-        tiny_config(fer_csv, teacher_views=2)
+    # students taught on stored views, or on each batch's fresh augmentation, alone learn the classes
+    losses = {}
+    for teaching in ("faces", "views", "online"):  # "faces" with teacher_weight 0: no teaching, the same draws
+        cfg.teaching, cfg.teacher_weight = teaching, 0.0 if teaching == "faces" else 1.0
+        student = train(cfg, tmp_path / teaching, progress=False)
+        assert json.loads((student / "summary.json").read_text())["best_val_acc"] > 0.6, teaching
+        losses[teaching] = json.loads((student / "metrics.jsonl").read_text().splitlines()[0])["train_loss"]
+    # online teaching trains on the same augmented batches as no teaching, with other (soft) targets
+    assert abs(losses["online"] - losses["faces"]) > 0.01
+    with pytest.raises(ValueError, match="needs `teachers`"):
+        tiny_config(fer_csv, teaching="online")
+    with pytest.raises(ValueError, match="teaching must be"):
+        tiny_config(fer_csv, teachers=[str(checkpoint)], teaching="sometimes")
     other = run / "normalization.json"
     other.write_text(json.dumps(Normalization(norm.global_mean + 0.1, norm.scale).to_dict()))
     with pytest.raises(ValueError, match="another normalisation"):
-        teacher_view_bank(cfg, x_train, norm, flat)
+        load_matching_teachers(cfg.teachers, norm)
 
 
 @pytest.mark.parametrize("flags, expected", [({"avx2", "amx_bf16", "amx_tile"}, True), ({"avx2", "avx512_bf16"}, True),

@@ -266,8 +266,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         f"- Targets: {_targets(train_cfg, summary)}",
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
-        *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean flip-averaged "
-           f"probabilities of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
+        *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
+           + {"views": f"probabilities on {train_cfg.get('teacher_views')} stored augmented views of each face ",
+              "online": "probabilities on each batch's own augmented faces "}.get(
+                  train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
+           + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
         f"- Epochs: {card['training']['epochs']} "
         + (f"(best on {ev.dataset} at epoch {card['training']['best_epoch']})" if selected else
            f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),

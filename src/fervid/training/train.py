@@ -91,14 +91,16 @@ class TrainConfig:
     # distillation (Hinton et al. 2015): the averaged probabilities of these trained networks (training checkpoints,
     # .pt, or exported model folders / shipped names, run on ONNX Runtime) are blended into the targets
     # (teacher_weight 1.0 = teachers only); several models' knowledge in one network of the shipped (fast) shape.
-    # teacher_views 0: offline, the teachers label each unaugmented training face once (averaged with its mirror).
-    # teacher_views K > 0: consistent teaching (Beyer et al. 2022, "a good teacher is patient and consistent"): K
-    # augmented views of every face are drawn once and the teachers label each; every epoch the student trains on
-    # one of the K views of each face with the teachers' probabilities for that very view, instead of a fresh
-    # augmentation with the unaugmented face's label
+    # `teaching`, what the teachers label (Beyer et al. 2022 found the student learns most when teacher and student see the same
+    # image, "a good teacher is patient and consistent"):
+    # "faces": offline, each unaugmented training face once (averaged with its mirror), blended into its targets;
+    # "views": teacher_views augmented views of every face are drawn once and labelled; every epoch the student
+    #   trains on one of them with the teachers' probabilities for that very view (teacher cost paid once);
+    # "online": every batch's own fresh augmentation is labelled as it is drawn (teacher cost paid every step)
     teachers: list[str] = field(default_factory=list)
     teacher_weight: float = 0.5
-    teacher_views: int = 0
+    teaching: str = "faces"
+    teacher_views: int = 8
     # an exponential moving average of the weights (Polyak averaging), updated every step; when on (>0) it is what
     # is validated, kept as best.pt/last.pt's "model" and exported, and the optimiser's own weights are validated
     # beside it (metrics' raw_val_acc). 0.9995 spans about 2,000 steps, 9 epochs of FER2013 Training at batch 128.
@@ -157,8 +159,12 @@ class TrainConfig:
             raise ValueError("fer2013_blend_classes needs labels = \"ferplus-soft\"")
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise ValueError("teacher_weight must be within 0..1")
-        if self.teacher_views < 0 or (self.teacher_views > 0 and not self.teachers):
-            raise ValueError("teacher_views must be >= 0 (0: offline teaching) and needs `teachers`")
+        if self.teaching not in TEACHING:
+            raise ValueError(f"teaching must be one of {', '.join(TEACHING)}, not {self.teaching!r}")
+        if self.teaching != "faces" and not self.teachers:
+            raise ValueError(f"teaching = {self.teaching!r} needs `teachers`")
+        if self.teacher_views < 1:
+            raise ValueError("teacher_views must be >= 1")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be within 0..1 (0: off)")
         if self.sam_rho < 0:
@@ -173,6 +179,7 @@ class TrainConfig:
 
 
 LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft")
+TEACHING = ("faces", "views", "online")
 
 
 @dataclass
@@ -316,7 +323,7 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
     train_ds = _limit(train_ds, cfg.limit_train)
     targets = targets[: len(train_ds)]
-    if cfg.teachers and cfg.teacher_views == 0:  # with views, the teachers label each view in train()
+    if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
             cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images))
     return train_ds, targets, _limit(val_ds, cfg.limit_val)
@@ -365,16 +372,37 @@ def teacher_probabilities(teachers: list[str], images: np.ndarray) -> np.ndarray
     return (total / len(teachers)).astype(np.float32)
 
 
-def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, norm: Normalization,
-                      flat_face: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cfg.teacher_views`` augmented views of every training face (float16, (K, N, 1, 48, 48)), drawn once from
-    their own seeded generator, and the teachers' mean probabilities on each very view ((K, N, 7))."""
-    teachers = [load_teacher(t) for t in cfg.teachers]
-    for name, (teacher_norm, _) in zip(cfg.teachers, teachers):
-        # the views are normalised as the student's faces are: a teacher must expect the same input
+def load_matching_teachers(teachers: list[str], norm: Normalization) -> list[Callable[[np.ndarray], np.ndarray]]:
+    """The teachers' predict functions (see :func:`load_teacher`) for faces normalised by ``norm``, the student's:
+    a teacher trained with another normalisation (on other training faces) would be fed the wrong input."""
+    loaded = []
+    for name in teachers:
+        teacher_norm, predict = load_teacher(name)
         if not (np.allclose(teacher_norm.global_mean, norm.global_mean, atol=1e-5)
                 and math.isclose(teacher_norm.scale, norm.scale, rel_tol=1e-5)):
             raise ValueError(f"{name}: teacher was trained with another normalisation (other training faces)")
+        loaded.append(predict)
+    return loaded
+
+
+def mean_teacher_probabilities(teachers: list[Callable[[np.ndarray], np.ndarray]], x: torch.Tensor) -> torch.Tensor:
+    """The teachers' mean class probabilities (N, 7) on normalised faces exactly as the student sees them."""
+    x = x.float().numpy()
+    return torch.from_numpy(sum(predict(x) for predict in teachers) / len(teachers)).float()
+
+
+def teach(targets: torch.Tensor, teacher_probs: torch.Tensor, teacher_weight: float) -> torch.Tensor:
+    """Blend the teachers' probabilities into a batch's targets (a second head's FER2013 targets, if any,
+    untouched)."""
+    targets = targets.clone()
+    targets[:, :NUM_CLASSES] = (1 - teacher_weight) * targets[:, :NUM_CLASSES] + teacher_weight * teacher_probs
+    return targets
+
+
+def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, teachers: list[Callable[[np.ndarray], np.ndarray]],
+                      flat_face: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cfg.teacher_views`` augmented views of every training face (float16, (K, N, 1, 48, 48)), drawn once from
+    their own seeded generator, and the teachers' mean probabilities on each very view ((K, N, 7))."""
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     views = torch.empty((cfg.teacher_views, *x_train.shape), dtype=torch.float16)
     probs = torch.zeros((cfg.teacher_views, len(x_train), NUM_CLASSES))
@@ -382,19 +410,16 @@ def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, norm: Normalizati
     for k in tqdm(range(cfg.teacher_views), desc="teacher views", unit="view", leave=False):
         for i in range(0, len(x_train), chunk):
             views[k, i : i + chunk] = augment(x_train[i : i + chunk], cfg, gen, flat_face).half()
-        x = views[k].float().numpy()  # the teachers see exactly what the student will
-        probs[k] = torch.from_numpy(sum(predict(x) for _, predict in teachers) / len(teachers)).float()
+        probs[k] = mean_teacher_probabilities(teachers, views[k])  # what the student will see, float16 included
     return views, probs
 
 
 def taught_view_batch(views: torch.Tensor, view_probs: torch.Tensor, t_train: torch.Tensor, idx: torch.Tensor,
                       teacher_weight: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch of consistent teaching: one random stored view of each face, its targets blended with the
-    teachers' probabilities for that view (a second head's FER2013 targets, if any, untouched)."""
+    """One batch of teaching on stored views: one random view of each face, its targets blended with the
+    teachers' probabilities for that view."""
     k = torch.randint(len(views), (len(idx),), generator=gen)
-    targets = t_train[idx].clone()
-    targets[:, :NUM_CLASSES] = (1 - teacher_weight) * targets[:, :NUM_CLASSES] + teacher_weight * view_probs[k, idx]
-    return views[k, idx].float(), targets
+    return views[k, idx].float(), teach(t_train[idx], view_probs[k, idx], teacher_weight)
 
 
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
@@ -480,7 +505,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     t_train = torch.from_numpy(targets)
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
-    views, view_probs = (teacher_view_bank(cfg, x_train, norm, flat_face) if cfg.teacher_views > 0
+    teachers = load_matching_teachers(cfg.teachers, norm) if cfg.teaching != "faces" else []
+    views, view_probs = (teacher_view_bank(cfg, x_train, teachers, flat_face) if cfg.teaching == "views"
                          else (None, None))
 
     net = EmotionVGG(cfg.net)
@@ -552,10 +578,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                    leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
-            if views is None:
-                xb, tb = augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx]
-            else:
+            if cfg.teaching == "views":
                 xb, tb = taught_view_batch(views, view_probs, t_train, idx, cfg.teacher_weight, aug_gen)
+            else:
+                xb, tb = augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx]
+                if cfg.teaching == "online":
+                    tb = teach(tb, mean_teacher_probabilities(teachers, xb), cfg.teacher_weight)
             xb, tb = mix_batch(xb, tb, cfg, aug_gen)
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb = tb.to(device)
