@@ -142,10 +142,13 @@ class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
     ``precision``: "auto" runs the folder's int8 model where it has one (the fast default), "fp32" the
-    float model, "int8" insists on the int8 one.
+    float model, "int8" insists on the int8 one. ``spin``: ONNX Runtime's threads busy-wait between runs, the
+    fastest for back-to-back inference; off where other work shares the cores between runs (a teacher inside
+    training loop: spinning threads starve torch's).
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto"):
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto",
+                 spin: bool = True):
         import onnxruntime as ort
 
         check_precision(precision)
@@ -165,6 +168,8 @@ class EmotionCNN:
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.folder / onnx_file), options,
                                             providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name

@@ -351,7 +351,7 @@ def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarr
         net = load_net(path)
         return (Normalization.from_dict(json.loads(norm_file.read_text())),
                 lambda x: predict_logits(net, torch.from_numpy(x)).softmax(1).double().numpy())
-    cnn = EmotionCNN(teacher)
+    cnn = EmotionCNN(teacher, spin=False)  # between teacher runs, torch's training step needs the cores
 
     def predict(x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         # in batches: the whole training set at once would need gigabytes of activations
