@@ -66,6 +66,17 @@ for c in stage3conv 40ep_sam 40ep_seed1; do
 done
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_stage3conv $M/ferplus_vgg_40ep_sam $M/ferplus_vgg_40ep_seed1 \
     --json docs/eval/model_comparison_candidates4.json
+python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_ema_raw $M/ferplus_vgg_40ep_ema $M/ferplus_vgg_deep_ema \
+    $M/ferplus_vgg_blend4_ema $M/ferplus_vgg_fer2013head $M/ferplus_vgg_cutmix $M/ferplus_vgg_stage3conv \
+    $M/ferplus_vgg_40ep_sam $M/ferplus_vgg_40ep_seed1                       # the ten-network average: FER+ 0.8521
+# fifth session: the ten-network ensemble above distilled into one network (teachers: the ten exported folders)
+for c in views_distill online_distill; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_$c.toml --out runs/ferplus_vgg_$c
+  fervid export runs/ferplus_vgg_$c --checkpoint last.pt --name ferplus_vgg_$c --out runs/models/ferplus_vgg_$c
+  fervid calibrate --model runs/models/ferplus_vgg_$c --data $FER --ferplus $PLUS
+done
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_views_distill $M/ferplus_vgg_online_distill \
+    --json docs/eval/model_comparison_candidates5.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
