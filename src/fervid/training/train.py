@@ -91,8 +91,8 @@ class TrainConfig:
     # distillation (Hinton et al. 2015): the averaged probabilities of these trained networks (training checkpoints,
     # .pt, or exported model folders / shipped names, run on ONNX Runtime) are blended into the targets
     # (teacher_weight 1.0 = teachers only); several models' knowledge in one network of the shipped (fast) shape.
-    # `teaching`, what the teachers label (Beyer et al. 2022 found the student learns most when teacher and student see the same
-    # image, "a good teacher is patient and consistent"):
+    # `teaching`, what the teachers label (Beyer et al. 2022 found the student learns most when teacher and student
+    # see the same image, "a good teacher is patient and consistent"):
     # "faces": offline, each unaugmented training face once (averaged with its mirror), blended into its targets;
     # "views": teacher_views augmented views of every face are drawn once and labelled; every epoch the student
     #   trains on one of them with the teachers' probabilities for that very view (teacher cost paid once);
