@@ -53,6 +53,16 @@ def test_table_gives_speed_as_a_ratio_to_the_first_model():
     assert "**0.8000**" in table and "**0.6000**" not in table  # only the best FER+ accuracy is bold
 
 
+def test_table_adds_barsoum_et_al_s_clear_majority_subset_where_every_model_has_it():
+    base, new = row(0.6, 1000.0), row(0.8, 750.0)
+    assert "clear majority" not in compare_models.markdown({"base": base, "new": new}, "base")
+    base["ferplus_clear_majority"] = {"n": 2900, "accuracy": 0.65}
+    new["ferplus_clear_majority"] = {"n": 2900, "accuracy": 0.88}
+    clear = next(line for line in compare_models.markdown({"base": base, "new": new}, "base").splitlines()
+                 if "clear majority" in line)
+    assert "2900" in clear and clear.endswith("| 0.6500 | 0.8800 |")
+
+
 def test_default_rule_puts_consensus_first_speed_as_a_bar_and_cross_dataset_as_the_tie_break():
     choose = compare_models.choose_default
     # the most accurate model is too slow (0.5x): the best of the rest wins

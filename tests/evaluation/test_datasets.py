@@ -123,3 +123,14 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
     folder = FaceDataset(ds.images, ds.labels, ["a.png", "b.png"], "folder")
     with pytest.raises(DatasetError, match="not come from a FER2013 CSV"):
         ferplus_relabel(folder, tmp_path / "new.csv")
+
+    # Barsoum et al.'s test protocol keeps a face only where one answer has over half the votes, single votes
+    # dropped: happy's 6 of 10 passes, and anger's 7 of 9 (the single neutral vote gone)
+    from fervid.evaluation.datasets import ferplus_clear_majority
+
+    assert ferplus_clear_majority(ds, tmp_path / "new.csv").tolist() == [True, True]
+    rows[2] = ("PublicTest", "fer2.png", [3, 5, 2, 0, 0, 0, 0, 0, 0, 0])  # 5 of 10: no clear majority
+    rows[5] = ("PublicTest", "fer5.png", [1, 1, 1, 1, 4, 0, 0, 2, 0, 0])  # 4 of 6 once the single votes go
+    lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)] + [f"{u},{n}," + ",".join(map(str, v)) for u, n, v in rows]
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    assert ferplus_clear_majority(ds, tmp_path / "new.csv").tolist() == [False, True]

@@ -132,6 +132,78 @@ def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_reje
     assert json.loads((run / "summary.json").read_text())["best_val_acc"] > 0.6
 
 
+def _spread_votes(votes_path):
+    """Rewrites some Training rows' votes (rows 0..599): row%10 == 2 gets 5 / 4 / 1 votes over its FER2013 label
+    and the next two classes, row%10 == 3 gets 4 / 3 / 3, row%10 == 4 two votes for each of five classes."""
+    import pandas as pd
+
+    from fervid.evaluation.datasets import FERPLUS_VOTES
+
+    table = pd.read_csv(votes_path)
+    emotions = list(FERPLUS_VOTES[:7])
+    for i in range(600):
+        spread = {2: [5, 4, 1], 3: [4, 3, 3], 4: [2, 2, 2, 2, 2]}.get(i % 10)
+        if spread is None:
+            continue
+        first = emotions.index(table.loc[i, list(FERPLUS_VOTES[:7])].astype(int).idxmax())
+        table.loc[i, list(FERPLUS_VOTES)] = 0
+        for k, n in enumerate(spread):
+            table.loc[i, emotions[(first + k) % 7]] = n
+    table.to_csv(votes_path, index=False)
+    return votes_path
+
+
+def test_single_votes_drop_as_outliers_and_multi_label_targets_accept_every_well_voted_answer(fer_csv, tmp_path):
+    from fervid.evaluation.datasets import FERPLUS_VOTES
+    from fervid.training.train import accepted_answer_loss, training_data
+
+    votes = _spread_votes(write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv"))
+    rows = lambda ds: np.array([int(s.rsplit("#", 1)[1]) for s in ds.sources])  # noqa: E731
+    every, every_t, _ = training_data(tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes),
+                                                  ferplus_weight=1.0))
+    no_single, no_single_t, _ = training_data(tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes),
+                                                          ferplus_weight=1.0, ferplus_min_votes=2))
+    np.testing.assert_array_equal(rows(every), rows(no_single))  # no face here has only single votes
+    five_four_one = rows(every) % 10 == 2
+    top3 = lambda t: np.sort(t[five_four_one], axis=1)[:, -3:]  # noqa: E731
+    assert five_four_one.sum() == 60
+    assert np.abs(top3(every_t) - [0.1, 0.4, 0.5]).max() < 1e-6
+    assert np.abs(top3(no_single_t) - [0.0, 4 / 9, 5 / 9]).max() < 1e-6
+    untouched = ~np.isin(rows(every) % 10, [2, 3, 4])
+    np.testing.assert_allclose(every_t[untouched], no_single_t[untouched])
+
+    multi_cfg = tiny_config(fer_csv, labels="ferplus-multi", ferplus_csv=str(votes), ferplus_min_votes=2,
+                            label_smoothing=0.0, val_labels="ferplus")
+    multi, accepted, _ = training_data(multi_cfg)
+    # five answers of 20% each: none reaches 30%, so the face is left out; every other face is kept
+    np.testing.assert_array_equal(rows(multi), rows(every)[rows(every) % 10 != 4])
+    n_accepted = accepted.sum(1)
+    assert set(np.unique(accepted)) == {0.0, 1.0}
+    np.testing.assert_array_equal(n_accepted[rows(multi) % 10 == 2], 2)  # 5/9 and 4/9 (the single vote gone)
+    np.testing.assert_array_equal(n_accepted[rows(multi) % 10 == 3], 3)  # 40%, 30%, 30%
+    np.testing.assert_array_equal(n_accepted[~np.isin(rows(multi) % 10, [2, 3])], 1)  # 8 of 10 over 2 of 10
+    assert (accepted[np.arange(len(multi)), multi.labels] == 1).all()  # the majority is always accepted
+
+    # the loss is -log of the best accepted probability: a confident accepted answer costs almost nothing,
+    # whichever accepted class it is, while the same confidence in a rejected class costs much
+    logits = torch.tensor([[4.0, 0, 0, 0, 0, 0, 0], [0, 4.0, 0, 0, 0, 0, 0], [0, 0, 4.0, 0, 0, 0, 0]])
+    both = torch.tensor([[1.0, 1, 0, 0, 0, 0, 0]] * 3)
+    losses = [float(accepted_answer_loss(logits[i:i + 1], both[i:i + 1])) for i in range(3)]
+    expected = -torch.log_softmax(logits[0], 0)[0]
+    assert losses[0] == pytest.approx(float(expected)) and losses[1] == pytest.approx(losses[0])
+    assert losses[2] > losses[0] + 3
+
+    run = train(multi_cfg, tmp_path / "multi", progress=False)
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert json.loads((run / "summary.json").read_text())["best_val_acc"] > 0.6
+    with pytest.raises(ValueError, match="ferplus-multi"):
+        tiny_config(fer_csv, labels="ferplus-multi", ferplus_csv=str(votes), label_smoothing=0.1)
+    with pytest.raises(ValueError, match="ferplus_min_votes"):
+        tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_min_votes=0)
+    assert FERPLUS_VOTES[:7] == ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
+
+
 def test_fer2013_labels_are_blended_back_only_for_the_named_classes(fer_csv, tmp_path):
     from fervid.emotions import EMOTIONS
     from fervid.training.train import training_data

@@ -166,20 +166,16 @@ def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list
     return ferplus_relabel(load_fer2013(fer_csv, usages), ferplus_csv, votes)
 
 
-def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None) -> FaceDataset:
+def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None,
+                    min_votes: int = 1) -> FaceDataset:
     """Already-loaded FER2013 faces (from ``load_fer2013``) relabelled by FER+ votes, as ``load_ferplus`` does;
-    lets training relabel its faces without parsing the FER2013 CSV a second time."""
-    ferplus_csv = Path(ferplus_csv)
-    if votes is None:
-        votes = _read_ferplus_votes(ferplus_csv)
-    try:
-        rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources], dtype=np.int64)
-    except (IndexError, ValueError) as exc:
-        raise DatasetError(f"{fer.name}: faces do not come from a FER2013 CSV (no #row in their source)") from exc
-    if len(rows) and rows.max() >= len(votes):
-        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
-    picked = votes.iloc[rows]
+    lets training relabel its faces without parsing the FER2013 CSV a second time.
+
+    ``min_votes``: an answer given by fewer annotators than this counts as no vote (Barsoum et al.'s own reader
+    drops single votes as outliers: 2). Evaluation keeps every vote (1)."""
+    picked = _votes_of(fer, ferplus_csv, votes)
     counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
+    counts[counts < min_votes] = 0.0
     to_fervid = [EMOTIONS.index(EMOTION_ALIASES[n]) if n in EMOTION_ALIASES else None for n in FERPLUS_VOTES]
     seven = np.zeros((len(picked), len(EMOTIONS)))
     for col, target in enumerate(to_fervid):
@@ -193,6 +189,30 @@ def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFra
     usages = fer.name.split(":", 1)[-1]
     return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
                        f"ferplus:{usages}", soft_labels=soft.astype(np.float32))
+
+
+def ferplus_clear_majority(faces: FaceDataset, ferplus_csv: str | Path) -> np.ndarray:
+    """Which of ``faces`` (FER2013 faces, e.g. from ``load_ferplus``) Barsoum et al.'s own test protocol keeps:
+    with single votes dropped as outliers, one answer has more than half of the remaining votes (their released
+    reader, microsoft/FERPlus src/ferplus.py, marks every other face unknown and leaves it out of their reported
+    accuracy). fervid's FER+ accuracy counts all faces; this names the easier subset papers report on."""
+    counts = _votes_of(faces, ferplus_csv)[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
+    counts[counts < 2] = 0.0
+    return counts.max(axis=1) > 0.5 * counts.sum(axis=1)
+
+
+def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The FER+ rows of FER2013 faces (matched by the #row of their source)."""
+    ferplus_csv = Path(ferplus_csv)
+    if votes is None:
+        votes = _read_ferplus_votes(ferplus_csv)
+    try:
+        rows = np.array([int(src.rsplit("#", 1)[1]) for src in fer.sources], dtype=np.int64)
+    except (IndexError, ValueError) as exc:
+        raise DatasetError(f"{fer.name}: faces do not come from a FER2013 CSV (no #row in their source)") from exc
+    if len(rows) and rows.max() >= len(votes):
+        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
+    return votes.iloc[rows]
 
 
 def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:

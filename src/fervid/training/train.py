@@ -67,11 +67,18 @@ class TrainConfig:
     # (CK+, JAFFE) are higher-contrast than FER2013's web faces. (1, 1): off
     contrast_range: tuple[float, float] = (1.0, 1.0)
     # what the network is taught: "fer2013" (FER2013's one label per face), "ferplus" (FER+ majority vote;
-    # faces FER+ dropped or voted contempt/unknown/not-a-face are left out) or "ferplus-soft" (the FER+ vote
-    # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only)
+    # faces FER+ dropped or voted contempt/unknown/not-a-face are left out), "ferplus-soft" (the FER+ vote
+    # distribution over the 7 emotions, blended with FER2013's label: ferplus_weight 1.0 = votes only) or
+    # "ferplus-multi" (Barsoum et al. 2016's multi-label scheme: every emotion with at least
+    # multi_label_threshold of a face's votes is an accepted answer, and the loss is -log of the network's highest
+    # probability among them; faces whose accepted answers hold no more than half the votes are left out)
     labels: str = "fer2013"
     ferplus_csv: str = ""  # FER+ votes (fer2013new.csv): required by the FER+ label schemes
     ferplus_weight: float = 0.5
+    # FER+ schemes: an answer fewer annotators than this gave counts as no vote in the training targets
+    # (Barsoum et al.'s reader drops single votes as outliers: 2; 1 keeps every vote). Validation keeps them all
+    ferplus_min_votes: int = 1
+    multi_label_threshold: float = 0.3  # Barsoum et al.'s
     # where set, FER2013's label is blended in (at 1 - ferplus_weight) only on faces FER2013 gave one of these
     # classes, and every other face is taught the votes alone: FER+'s majority keeps FER2013's angry, disgust,
     # fear and sad labels on at most half of their faces (happy, surprise, neutral: 79-92%)
@@ -155,6 +162,13 @@ class TrainConfig:
             raise ValueError("fer2013_head_weight must be >= 0 (0: off)")
         if self.fer2013_head_weight > 0 and self.labels == "fer2013":
             raise ValueError("fer2013_head_weight needs a FER+ label scheme (the main head already learns FER2013)")
+        if self.ferplus_min_votes < 1:
+            raise ValueError("ferplus_min_votes must be >= 1 (1: every vote counts)")
+        if not 0.0 < self.multi_label_threshold <= 1.0:
+            raise ValueError("multi_label_threshold must be within (0, 1]")
+        if self.labels == "ferplus-multi" and (self.mix != "none" or self.teachers or self.label_smoothing):
+            # a set of accepted answers cannot be mixed, smoothed or blended with probabilities
+            raise ValueError("labels = \"ferplus-multi\" needs mix = \"none\", label_smoothing = 0 and no teachers")
         if self.fer2013_blend_classes and self.labels != "ferplus-soft":
             raise ValueError("fer2013_blend_classes needs labels = \"ferplus-soft\"")
         if not 0.0 <= self.teacher_weight <= 1.0:
@@ -178,7 +192,7 @@ class TrainConfig:
         return out
 
 
-LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft")
+LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft", "ferplus-multi")
 TEACHING = ("faces", "views", "online")
 
 
@@ -305,7 +319,10 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
     else:
         # FER+ schemes train only on the faces FER+ kept: faces it dropped, or whose most-voted answer is
         # unknown, not-a-face or contempt (no fervid class), are left out rather than given FER2013's label
-        train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv)
+        train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv, min_votes=cfg.ferplus_min_votes)
+        if cfg.labels == "ferplus-multi":
+            accepted = train_ds.soft_labels >= cfg.multi_label_threshold
+            train_ds = train_ds.subset((train_ds.soft_labels * accepted).sum(axis=1) > 0.5)
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
         original = _fer2013_labels(fer2013, train_ds)
         fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
@@ -315,6 +332,8 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
                 blended = np.isin(original, [EMOTIONS.index(e) for e in cfg.fer2013_blend_classes])
                 votes_weight[~blended] = 1.0
             targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
+        elif cfg.labels == "ferplus-multi":  # 1 marks each accepted answer
+            targets = (train_ds.soft_labels >= cfg.multi_label_threshold).astype(np.float32)
         if cfg.fer2013_head_weight > 0:
             targets = np.concatenate([targets, fer2013_label], axis=1)
     if cfg.val_labels == "ferplus":
@@ -420,6 +439,13 @@ def taught_view_batch(views: torch.Tensor, view_probs: torch.Tensor, t_train: to
     teachers' probabilities for that view."""
     k = torch.randint(len(views), (len(idx),), generator=gen)
     return views[k, idx].float(), teach(t_train[idx], view_probs[k, idx], teacher_weight)
+
+
+def accepted_answer_loss(logits: torch.Tensor, accepted: torch.Tensor) -> torch.Tensor:
+    """Barsoum et al. 2016's multi-label loss: the mean over faces of -log of the highest predicted probability
+    among each face's accepted answers (``accepted`` > 0), so any of them counts as right."""
+    log_p = logits.log_softmax(1).masked_fill(accepted <= 0, float("-inf"))
+    return -log_p.max(1).values.mean()
 
 
 def _limit(ds: FaceDataset, n: int) -> FaceDataset:
@@ -562,7 +588,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         """The main head's logits and the training loss of one batch."""
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits, fer2013_logits = (model(xb), None) if trained is net else model(xb)
-            loss = F.cross_entropy(logits.float(), tb[:, :NUM_CLASSES], label_smoothing=cfg.label_smoothing)
+            if cfg.labels == "ferplus-multi":
+                loss = accepted_answer_loss(logits.float(), tb[:, :NUM_CLASSES])
+            else:
+                loss = F.cross_entropy(logits.float(), tb[:, :NUM_CLASSES], label_smoothing=cfg.label_smoothing)
             if fer2013_logits is not None:
                 loss = loss + cfg.fer2013_head_weight * F.cross_entropy(
                     fer2013_logits.float(), tb[:, NUM_CLASSES:], label_smoothing=cfg.label_smoothing)
@@ -600,7 +629,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             if ema is not None:
                 ema.update_parameters(net)
             total_loss += loss.item() * len(yb)
-            correct += int((logits.argmax(1) == yb).sum())
+            # a prediction is right when its class is among the face's accepted answers (its top target class,
+            # except under ferplus-multi, where all accepted answers are 1)
+            correct += int((tb[:, :NUM_CLASSES].gather(1, logits.argmax(1, keepdim=True)) >=
+                            tb[:, :NUM_CLASSES].max(1, keepdim=True).values).sum())
             seen += len(yb)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         kept = net if ema is None else ema.module  # the weights that are validated, saved as "model", exported
