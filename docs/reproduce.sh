@@ -77,6 +77,15 @@ for c in views_distill online_distill; do
 done
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_views_distill $M/ferplus_vgg_online_distill \
     --json docs/eval/model_comparison_candidates5.json
+# sixth session: distillation as a short second stage from the shipped run; Barsoum et al.'s single-vote removal and
+# multi-label scheme (the compare_models table now adds their clear-majority test subset)
+for c in finetune_distill no_single_votes multi_label; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_$c.toml --out runs/ferplus_vgg_$c
+  fervid export runs/ferplus_vgg_$c --checkpoint last.pt --name ferplus_vgg_$c --out runs/models/ferplus_vgg_$c
+  fervid calibrate --model runs/models/ferplus_vgg_$c --data $FER --ferplus $PLUS
+done
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_finetune_distill \
+    $M/ferplus_vgg_no_single_votes $M/ferplus_vgg_multi_label --json docs/eval/model_comparison_candidates6.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
