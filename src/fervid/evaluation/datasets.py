@@ -174,8 +174,7 @@ def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFra
     ``min_votes``: an answer given by fewer annotators than this counts as no vote (Barsoum et al.'s own reader
     drops single votes as outliers: 2). Evaluation keeps every vote (1)."""
     picked = _votes_of(fer, ferplus_csv, votes)
-    counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
-    counts[counts < min_votes] = 0.0
+    counts = _vote_counts(picked, min_votes)
     to_fervid = [EMOTIONS.index(EMOTION_ALIASES[n]) if n in EMOTION_ALIASES else None for n in FERPLUS_VOTES]
     seven = np.zeros((len(picked), len(EMOTIONS)))
     for col, target in enumerate(to_fervid):
@@ -196,9 +195,15 @@ def ferplus_clear_majority(faces: FaceDataset, ferplus_csv: str | Path) -> np.nd
     with single votes dropped as outliers, one answer has more than half of the remaining votes (their released
     reader, microsoft/FERPlus src/ferplus.py, marks every other face unknown and leaves it out of their reported
     accuracy). fervid's FER+ accuracy counts all faces; this names the easier subset papers report on."""
-    counts = _votes_of(faces, ferplus_csv)[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
-    counts[counts < 2] = 0.0
+    counts = _vote_counts(_votes_of(faces, ferplus_csv), min_votes=2)
     return counts.max(axis=1) > 0.5 * counts.sum(axis=1)
+
+
+def _vote_counts(picked: pd.DataFrame, min_votes: int) -> np.ndarray:
+    """(N, 10) vote counts in ``FERPLUS_VOTES`` order, answers fewer than ``min_votes`` annotators gave zeroed."""
+    counts = picked[list(FERPLUS_VOTES)].to_numpy(dtype=np.float64)
+    counts[counts < min_votes] = 0.0
+    return counts
 
 
 def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -322,7 +322,8 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv, min_votes=cfg.ferplus_min_votes)
         if cfg.labels == "ferplus-multi":
             accepted = train_ds.soft_labels >= cfg.multi_label_threshold
-            train_ds = train_ds.subset((train_ds.soft_labels * accepted).sum(axis=1) > 0.5)
+            kept = (train_ds.soft_labels * accepted).sum(axis=1) > 0.5
+            train_ds, accepted = train_ds.subset(kept), accepted[kept]
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
         original = _fer2013_labels(fer2013, train_ds)
         fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
@@ -333,7 +334,7 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
                 votes_weight[~blended] = 1.0
             targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
         elif cfg.labels == "ferplus-multi":  # 1 marks each accepted answer
-            targets = (train_ds.soft_labels >= cfg.multi_label_threshold).astype(np.float32)
+            targets = accepted.astype(np.float32)
         if cfg.fer2013_head_weight > 0:
             targets = np.concatenate([targets, fer2013_label], axis=1)
     if cfg.val_labels == "ferplus":
@@ -616,7 +617,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             xb, tb = mix_batch(xb, tb, cfg, aug_gen)
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb = tb.to(device)
-            yb = tb[:, :NUM_CLASSES].argmax(1)  # for the running accuracy
             logits, loss = batch_loss(xb, tb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -628,12 +628,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             sched.step()
             if ema is not None:
                 ema.update_parameters(net)
-            total_loss += loss.item() * len(yb)
+            total_loss += loss.item() * len(tb)
             # a prediction is right when its class is among the face's accepted answers (its top target class,
             # except under ferplus-multi, where all accepted answers are 1)
             correct += int((tb[:, :NUM_CLASSES].gather(1, logits.argmax(1, keepdim=True)) >=
                             tb[:, :NUM_CLASSES].max(1, keepdim=True).values).sum())
-            seen += len(yb)
+            seen += len(tb)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         kept = net if ema is None else ema.module  # the weights that are validated, saved as "model", exported
         if ema is not None:
