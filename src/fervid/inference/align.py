@@ -85,6 +85,11 @@ class Normalization:
     def from_dict(cls, data: dict) -> Normalization:
         return cls(np.asarray(data["global_mean"], np.float32), float(data["scale"]))
 
+    def matches(self, other: Normalization) -> bool:
+        """Whether ``other`` is this normalisation (fitted on the same training faces, to stored precision)."""
+        return bool(np.allclose(self.global_mean, other.global_mean, atol=1e-5)
+                    and np.isclose(self.scale, other.scale, rtol=1e-5))
+
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """uint8 crops (N, H, W) -> float32 network input (N, 1, H, W)."""
         out = _subtract_local_mean(crops)

@@ -33,6 +33,7 @@ from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer201
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.machine import cpu_flags, cpu_model
+from fervid.training.from_model import network_from_model
 from fervid.training.network import EmotionVGG, NetConfig
 
 
@@ -92,7 +93,8 @@ class TrainConfig:
     mix: str = "none"  # "none", "mixup" or "cutmix"
     mix_prob: float = 0.5
     mix_alpha: float = 1.0
-    # start from another run's weights (e.g. a second, fine-tuning stage); the schedule starts afresh
+    # start from other weights (e.g. a second, fine-tuning stage): a run's checkpoint (.pt), or an exported model
+    # folder or shipped name, rebuilt from its ONNX graph (fervid.training.from_model); the schedule starts afresh
     init_from: str = ""
     warmup_pct: float = 0.2  # share of the one-cycle schedule spent raising the learning rate
     # distillation (Hinton et al. 2015): the averaged probabilities of these trained networks (training checkpoints,
@@ -398,8 +400,7 @@ def load_matching_teachers(teachers: list[str], norm: Normalization) -> list[Cal
     loaded = []
     for name in teachers:
         teacher_norm, predict = load_teacher(name)
-        if not (np.allclose(teacher_norm.global_mean, norm.global_mean, atol=1e-5)
-                and math.isclose(teacher_norm.scale, norm.scale, rel_tol=1e-5)):
+        if not teacher_norm.matches(norm):
             raise ValueError(f"{name}: teacher was trained with another normalisation (other training faces)")
         loaded.append(predict)
     return loaded
@@ -506,6 +507,24 @@ def sharpness_aware_perturbation(model: torch.nn.Module, rho: float):
                 p.sub_(e)
 
 
+def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The weights ``cfg.init_from`` names: a training checkpoint (``.pt``), or an exported model folder or shipped
+    name, rebuilt as a trainable network (:func:`fervid.training.from_model.network_from_model`; its BatchNorm
+    statistics from the first 4,096 training faces). Its shape must be the config's, and a model must have been
+    trained on faces normalised as these are."""
+    if Path(cfg.init_from).suffix == ".pt":
+        start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        shape, state = NetConfig.from_dict(start["net"]), start["model"]
+    else:
+        net, model_norm = network_from_model(cfg.init_from, x_train[:4096])
+        if not model_norm.matches(norm):
+            raise ValueError(f"{cfg.init_from}: trained with another normalisation (other training faces)")
+        shape, state = net.config, net.state_dict()
+    if shape != cfg.net:
+        raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
+    return state
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after: int | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
@@ -538,10 +557,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     net = EmotionVGG(cfg.net)
     if cfg.init_from:
-        start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
-        if NetConfig.from_dict(start["net"]) != cfg.net:
-            raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
-        net.load_state_dict(start["model"])
+        net.load_state_dict(starting_weights(cfg, norm, x_train))
     net = net.to(device, memory_format=torch.channels_last)
     trained = WithFer2013Head(net).to(device) if cfg.fer2013_head_weight > 0 else net
     model = trained

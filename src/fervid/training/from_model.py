@@ -1,0 +1,101 @@
+"""A trainable network rebuilt from an exported model folder (imports torch): the inverse of
+:func:`fervid.training.export.export_onnx`, so a shipped model can start a second training stage
+(``init_from = "ferplus_vgg"``) without the checkpoint it was exported from.
+
+The export folds every convolution's BatchNorm into its weights and a bias (eval mode: ``w' = w * g / s``,
+``b' = beta - mean * g / s``), and a folded graph cannot say which ``g``, ``beta``, ``mean`` and ``var`` it came
+from. Any choice that computes the same function in eval mode will do for inference, but training runs BatchNorm
+on batch statistics, so the choice matters: here every BatchNorm gets the real mean and variance of its
+convolution's output over the faces given (``w' * x``), and the scale and shift that map it back to ``w' * x + b'``.
+In eval mode the network is then exactly the exported one; in training mode, where a batch's statistics are close
+to those, it starts where the exported network is instead of at a re-normalised copy of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from onnx import numpy_helper
+
+from fervid.inference.align import Normalization
+from fervid.inference.models import ModelConfig, resolve_model_dir
+from fervid.training.network import EmotionVGG, NetConfig
+
+
+def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int = 512
+                       ) -> tuple[EmotionVGG, Normalization]:
+    """The network of an exported model folder or shipped name, and the normalisation its inputs need.
+
+    ``faces``: normalised training faces (N, 1, 48, 48) as the model was trained on, whose statistics every
+    convolution's BatchNorm takes (a few thousand are plenty).
+    """
+    folder = resolve_model_dir(model)
+    config = ModelConfig.load(folder / "config.json")
+    net_shape = {k: v for k, v in config.net.items() if k != "flip_tta"}
+    if config.net.get("flip_tta") or "stages" not in net_shape:
+        raise ValueError(f"{folder}: not a single exported network (an ensemble, or exported with flip averaging)")
+    net = EmotionVGG(NetConfig.from_dict(net_shape))
+    graph = onnx.load(str(folder / "model.onnx")).graph
+    weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    state = net.state_dict()
+    for key in state:  # the 1-d BatchNorm after the dense layer, and the dense layers, keep their names
+        if f"net.{key}" in weights:
+            state[key] = weights[f"net.{key}"]
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    norms = [m for m in net.body if isinstance(m, torch.nn.BatchNorm2d)]
+    folded = [(weights[n.input[1]], weights[n.input[2]]) for n in graph.node if n.op_type == "Conv"]
+    if len(folded) != len(convs):
+        raise ValueError(f"{folder}: {len(folded)} convolutions in the graph, {len(convs)} in its network shape")
+    net.load_state_dict(state)
+    for conv, (weight, _) in zip(convs, folded):
+        conv.weight.data.copy_(weight)
+    # first the exported function exactly (statistics 0 and 1 - eps, scale 1, shift the folded bias) ...
+    for norm, (_, bias) in zip(norms, folded):
+        norm.running_mean.zero_()
+        norm.running_var.fill_(1.0 - norm.eps)
+        norm.weight.data.fill_(1.0)
+        norm.bias.data.copy_(bias)
+    net.eval()
+    # ... then each BatchNorm's real input statistics over the faces, with the scale and shift that keep it
+    sums = [torch.zeros(len(n.running_mean), dtype=torch.float64) for n in norms]
+    squares = [torch.zeros_like(s) for s in sums]
+    count = 0
+
+    def accumulate(k: int):
+        def hook(_module, _inputs, out: torch.Tensor) -> None:  # None: the output passes on unchanged
+            sums[k].add_(out.double().sum((0, 2, 3)))
+            squares[k].add_(out.double().pow(2).sum((0, 2, 3)))
+        return hook
+
+    hooks = [conv.register_forward_hook(accumulate(k)) for k, conv in enumerate(convs)]
+    with torch.no_grad():
+        for i in range(0, len(faces), batch_size):
+            batch = faces[i : i + batch_size].float()
+            net.body(batch)
+            count += len(batch)
+    for hook in hooks:
+        hook.remove()
+    with torch.no_grad():
+        for k, (norm, conv) in enumerate(zip(norms, convs)):
+            pixels = count * _spatial_positions(net, k, faces.shape[-1])
+            mean = sums[k] / pixels
+            var = (squares[k] / pixels - mean.pow(2)).clamp_min(0.0)
+            norm.running_mean.copy_(mean.float())
+            norm.running_var.copy_(var.float())
+            norm.weight.data.copy_(torch.sqrt(var + norm.eps).float())
+            norm.bias.data.add_(mean.float())
+    return net, config.normalization
+
+
+def _spatial_positions(net: EmotionVGG, conv_index: int, size: int) -> int:
+    """Pixels per face in the output of the ``conv_index``-th convolution (every stage halves the side)."""
+    seen = 0
+    for stage, n_convs in enumerate(net.config.convs_per_stage):
+        if conv_index < seen + n_convs:
+            side = size // 2 ** stage
+            return side * side
+        seen += n_convs
+    raise IndexError(conv_index)
+
