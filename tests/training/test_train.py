@@ -520,6 +520,26 @@ def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer
         tiny_config(fer_csv, ema_decay=1.0)
 
 
+def test_swa_averages_the_epoch_end_weights_equally_under_a_constant_learning_rate(fer_csv, tmp_path):
+    cfg = tiny_config(fer_csv, epochs=3, swa=True, lr_schedule="constant", warmup_pct=0.2)
+    run = tmp_path / "swa"
+    snapshots = []
+    for epoch in (1, 2, 3):  # stopped and resumed after every epoch, to read each epoch's own weights
+        train(cfg, run, resume=epoch > 1, progress=False, stop_after=epoch)
+        snapshots.append(torch.load(run / "last_raw.pt", weights_only=False)["model"])
+    average = torch.load(run / "last.pt", weights_only=False)["model"]
+    for key, value in average.items():
+        if key.endswith(("weight", "bias")):  # parameters; BatchNorm's statistics are recomputed, not averaged
+            torch.testing.assert_close(value, sum(s[key] for s in snapshots) / 3, atol=1e-6, rtol=1e-5)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["lr"] == pytest.approx(cfg.lr) and metrics[-1]["lr"] == pytest.approx(cfg.lr)
+    assert all(m["raw_val_acc"] is not None for m in metrics)
+    with pytest.raises(ValueError, match="choose one"):
+        tiny_config(fer_csv, swa=True, ema_decay=0.9)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tiny_config(fer_csv, lr_schedule="cosine")
+
+
 def test_a_second_head_learns_fer2013_labels_and_is_left_out_of_the_saved_network(fer_csv, tmp_path):
     from fervid.inference.align import Normalization
     from fervid.training.train import WithFer2013Head, load_net, training_data

@@ -116,7 +116,14 @@ class TrainConfig:
     # BatchNorm's statistics are not averaged but recomputed for the averaged weights before each validation
     # (as SWA does): averaged statistics do not fit averaged weights (measured: 0.70 against 0.82 FER+ accuracy)
     ema_decay: float = 0.0
+    # stochastic weight averaging (Izmailov et al. 2018): the equal average of the weights at every epoch's end,
+    # validated, saved and exported as the EMA is (BatchNorm recomputed alike); meant with lr_schedule = "constant",
+    # so that the snapshots spread over the region a constant learning rate explores, usually from a trained network
+    swa: bool = False
     ema_batchnorm_faces: int = 4096  # training faces (a fixed random subset, not augmented) for those statistics
+    # "one-cycle" (Smith's: warm-up over warmup_pct, then annealed to ~0) or "constant" (the same warm-up from
+    # lr / 25, then lr to the end)
+    lr_schedule: str = "one-cycle"
     # sharpness-aware minimisation (Foret et al. 2021; 0: off): each step takes the gradient at the weights moved
     # this far (L2) uphill, which favours flat minima and is reported to resist label noise, such as FER2013's
     # and FER+'s annotator disagreement. Costs a second forward and backward pass per step (about 2x the time)
@@ -183,6 +190,10 @@ class TrainConfig:
             raise ValueError("teacher_views must be >= 1")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be within 0..1 (0: off)")
+        if self.swa and self.ema_decay > 0:
+            raise ValueError("swa and ema_decay are two ways of averaging the weights: choose one")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         if self.sam_rho < 0:
             raise ValueError("sam_rho must be >= 0 (0: off)")
 
@@ -196,6 +207,7 @@ class TrainConfig:
 
 LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft", "ferplus-multi")
 TEACHING = ("faces", "views", "online")
+LR_SCHEDULES = ("one-cycle", "constant")
 
 
 @dataclass
@@ -207,7 +219,7 @@ class EpochMetrics:
     val_acc: float
     lr: float
     seconds: float
-    raw_val_acc: float | None = None  # with ema_decay: the optimiser's weights, beside the average's val_acc
+    raw_val_acc: float | None = None  # with ema_decay or swa: the optimiser's weights, beside the average's val_acc
 
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -467,6 +479,18 @@ def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16
     return torch.cat(out) if out else torch.zeros(0, 7)
 
 
+def learning_rate_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+                           ) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning rate: ``cfg.lr_schedule``'s one-cycle or warm-up-then-constant schedule."""
+    if cfg.lr_schedule == "one-cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                   steps_per_epoch=steps_per_epoch, pct_start=cfg.warmup_pct)
+    warmup = max(1, round(cfg.warmup_pct * cfg.epochs * steps_per_epoch))
+    return torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 25, total_iters=warmup),
+        torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)], milestones=[warmup])
+
+
 def batchnorm_faces(x_train: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """The training faces an averaged network's BatchNorm statistics are computed on: a fixed random subset."""
     pick = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.ema_batchnorm_faces]
@@ -528,7 +552,8 @@ def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tenso
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after: int | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
-    (and, with ``ema_decay``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their average).
+    (and, with ``ema_decay`` or ``swa``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their
+    average).
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
     continues from ``last.pt`` with the same config.
@@ -565,15 +590,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(trained, device_ids=[local_rank] if device.type == "cuda" else None)
-    # torch's own averaging, of the parameters; BatchNorm statistics are recomputed (refresh_batchnorm)
-    ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=False)
-           if cfg.ema_decay > 0 else None)
-    bn_faces = batchnorm_faces(x_train, cfg) if ema is not None else None
+    # torch's own averaging, of the parameters: exponential every step, or equal (SWA's) at every epoch's end
+    averaged = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=False)
+                if cfg.ema_decay > 0 else AveragedModel(net, use_buffers=False) if cfg.swa else None)
+    bn_faces = batchnorm_faces(x_train, cfg) if averaged is not None else None
     opt = torch.optim.SGD(trained.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
-                                                steps_per_epoch=steps_per_epoch, pct_start=cfg.warmup_pct)
+    sched = learning_rate_schedule(opt, cfg, steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)  # the batch order: the same on every rank
     # augmentation draws differ per rank; a single process keeps one generator (runs stay reproducible)
     aug_gen = gen if world == 1 else torch.Generator().manual_seed(cfg.seed + 1000 * rank)
@@ -585,8 +609,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         net.load_state_dict(state.get("train_model", state["model"]))
         if trained is not net:
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
+        if averaged is not None:
+            averaged.load_state_dict(state["averaged"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
@@ -642,8 +666,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                     batch_loss(xb, tb)[1].backward()
             opt.step()
             sched.step()
-            if ema is not None:
-                ema.update_parameters(net)
+            if cfg.ema_decay > 0:
+                averaged.update_parameters(net)
             total_loss += loss.item() * len(tb)
             # a prediction is right when its class is among the face's accepted answers (its top target class,
             # except under ferplus-multi, where all accepted answers are 1)
@@ -651,13 +675,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                             tb[:, :NUM_CLASSES].max(1, keepdim=True).values).sum())
             seen += len(tb)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        kept = net if ema is None else ema.module  # the weights that are validated, saved as "model", exported
-        if ema is not None:
+        if cfg.swa:
+            averaged.update_parameters(net)
+        kept = net if averaged is None else averaged.module  # the weights validated, saved as "model", exported
+        if averaged is not None:
             refresh_batchnorm(kept, bn_faces, device)
         val_logits = predict_logits(kept, x_val, bf16=bf16)
         val_loss = float(F.cross_entropy(val_logits, y_val))
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())
-        raw_val_acc = (None if ema is None else
+        raw_val_acc = (None if averaged is None else
                        float((predict_logits(net, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
         seconds = time.perf_counter() - t0
         elapsed += seconds
@@ -682,8 +708,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                 "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
         if trained is not net:
             last["fer2013_head"] = trained.fer2013_head.state_dict()
-        if ema is not None:
-            last.update(train_model=net.state_dict(), ema=ema.state_dict())
+        if averaged is not None:
+            last.update(train_model=net.state_dict(), averaged=averaged.state_dict())
             # the optimiser's own last weights, exportable beside the average (`fervid export --checkpoint`)
             torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
                         "val_acc": raw_val_acc}, run_dir / "last_raw.pt")
