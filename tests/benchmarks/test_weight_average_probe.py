@@ -1,0 +1,35 @@
+"""benchmarks/weight_average_probe.py: two networks' weights averaged, BatchNorm recomputed, scored."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fervid.training.train import load_net, train  # noqa: E402
+
+from training.test_train import tiny_config  # noqa: E402
+
+_bench = Path(__file__).resolve().parents[2] / "benchmarks"
+_spec = importlib.util.spec_from_file_location("weight_average_probe", _bench / "weight_average_probe.py")
+probe_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(probe_module)
+
+
+def test_a_run_and_its_second_stage_average_to_their_midpoint_and_are_scored(fer_csv, tmp_path):
+    first = train(tiny_config(fer_csv, epochs=2), tmp_path / "first", progress=False)
+    cfg = tiny_config(fer_csv, epochs=1, init_from=str(first / "last.pt"))
+    second = train(cfg, tmp_path / "second", progress=False)
+    start, end = (load_net(run / "last.pt").state_dict() for run in (first, second))
+    middle = probe_module.average_state(start, end)
+    key = "body.0.weight"
+    assert not torch.equal(start[key], end[key])
+    torch.testing.assert_close(middle[key], (start[key] + end[key]) / 2)
+
+    rows = probe_module.probe(cfg, str(first / "last.pt"), str(second / "last.pt"))
+    assert [name for name, _ in rows][:2] == [str(first / "last.pt"), str(second / "last.pt")]
+    assert all(0.5 < accuracy <= 1.0 for _, accuracy in rows)  # chance is 1/7; the tiny runs learn the bars
+    same = probe_module.probe(cfg, str(first / "last.pt"), str(first / "last.pt"))
+    assert same[2][1] == pytest.approx(same[0][1], abs=0.02)  # a network averaged with itself is itself
