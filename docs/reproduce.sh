@@ -87,7 +87,7 @@ done
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_finetune_distill \
     $M/ferplus_vgg_no_single_votes $M/ferplus_vgg_multi_label --json docs/eval/model_comparison_candidates6.json
 # seventh session: a second cycle from the shipped model itself (init_from = "ferplus_vgg", no earlier run needed),
-# then the two cycles as teachers of a short distillation stage
+# then the two cycles as teachers of a short distillation stage, and stochastic weight averaging
 fervid train --config configs/ferplus/experiments/ferplus_vgg_second_cycle.toml --out runs/ferplus_vgg_second_cycle
 fervid export runs/ferplus_vgg_second_cycle --checkpoint last.pt --name ferplus_vgg_second_cycle --out $M/ferplus_vgg_second_cycle
 fervid calibrate --model $M/ferplus_vgg_second_cycle --data $FER --ferplus $PLUS
@@ -95,8 +95,15 @@ fervid train --config configs/ferplus/experiments/ferplus_vgg_cycle_distill.toml
 fervid export runs/ferplus_vgg_cycle_distill --checkpoint last.pt --name ferplus_vgg_cycle_distill --out $M/ferplus_vgg_cycle_distill
 fervid calibrate --model $M/ferplus_vgg_cycle_distill --data $FER --ferplus $PLUS
 python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_second_cycle
+python benchmarks/weight_average_probe.py --config configs/ferplus/experiments/ferplus_vgg_second_cycle.toml \
+    --start ferplus_vgg --end runs/ferplus_vgg_second_cycle/last.pt
+fervid train --config configs/ferplus/experiments/ferplus_vgg_swa.toml --out runs/ferplus_vgg_swa
+fervid export runs/ferplus_vgg_swa --checkpoint last.pt --name ferplus_vgg_swa --out $M/ferplus_vgg_swa
+fervid calibrate --model $M/ferplus_vgg_swa --data $FER --ferplus $PLUS
+python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_second_cycle $M/ferplus_vgg_cycle_distill \
+    $M/ferplus_vgg_swa
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_second_cycle \
-    $M/ferplus_vgg_cycle_distill --json docs/eval/model_comparison_candidates7.json
+    $M/ferplus_vgg_cycle_distill $M/ferplus_vgg_swa --no-video --json docs/eval/model_comparison_candidates7.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
