@@ -36,17 +36,13 @@ def probe(cfg: TrainConfig, start: str, end: str) -> list[tuple[str, float]]:
     x_train = torch.from_numpy(norm(train_ds.images))
     x_val, y_val = torch.from_numpy(norm(val_ds.images)), torch.from_numpy(val_ds.labels.copy())
     states = [starting_weights(replace(cfg, init_from=source), norm, x_train) for source in (start, end)]
-    rows = []
-    for name, state in zip((start, end, "their average (BatchNorm recomputed)"),
-                           states + [average_state(*states)]):
-        net = EmotionVGG(cfg.net)
+    nets = [EmotionVGG(cfg.net) for _ in range(3)]
+    for net, state in zip(nets, states + [average_state(*states)]):
         net.load_state_dict(state)
-        if len(rows) == 2:
-            refresh_batchnorm(net, batchnorm_faces(x_train, cfg), torch.device("cpu"))
-        accuracy = float((predict_logits(net.eval(), x_val).argmax(1) == y_val).float().mean())
-        rows.append((name, accuracy))
-    return rows
-
+    refresh_batchnorm(nets[2], batchnorm_faces(x_train, cfg), torch.device("cpu"))  # averaged weights, own statistics
+    names = (start, end, "their average (BatchNorm recomputed)")
+    return [(name, float((predict_logits(net.eval(), x_val).argmax(1) == y_val).float().mean()))
+            for name, net in zip(names, nets)]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -61,41 +61,28 @@ def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int =
     # ... then each BatchNorm's real input statistics over the faces, with the scale and shift that keep it
     sums = [torch.zeros(len(n.running_mean), dtype=torch.float64) for n in norms]
     squares = [torch.zeros_like(s) for s in sums]
-    count = 0
+    pixels = [0] * len(norms)  # values per channel seen: faces x output height x width
 
     def accumulate(k: int):
         def hook(_module, _inputs, out: torch.Tensor) -> None:  # None: the output passes on unchanged
             sums[k].add_(out.double().sum((0, 2, 3)))
             squares[k].add_(out.double().pow(2).sum((0, 2, 3)))
+            pixels[k] += out.shape[0] * out.shape[2] * out.shape[3]
         return hook
 
     hooks = [conv.register_forward_hook(accumulate(k)) for k, conv in enumerate(convs)]
     with torch.no_grad():
         for i in range(0, len(faces), batch_size):
-            batch = faces[i : i + batch_size].float()
-            net.body(batch)
-            count += len(batch)
+            net.body(faces[i : i + batch_size].float())
     for hook in hooks:
         hook.remove()
     with torch.no_grad():
-        for k, (norm, conv) in enumerate(zip(norms, convs)):
-            pixels = count * _spatial_positions(net, k, faces.shape[-1])
-            mean = sums[k] / pixels
-            var = (squares[k] / pixels - mean.pow(2)).clamp_min(0.0)
+        for norm, total, total_squares, n in zip(norms, sums, squares, pixels):
+            mean = total / n
+            var = (total_squares / n - mean.pow(2)).clamp_min(0.0)
             norm.running_mean.copy_(mean.float())
             norm.running_var.copy_(var.float())
             norm.weight.data.copy_(torch.sqrt(var + norm.eps).float())
             norm.bias.data.add_(mean.float())
     return net, config.normalization
-
-
-def _spatial_positions(net: EmotionVGG, conv_index: int, size: int) -> int:
-    """Pixels per face in the output of the ``conv_index``-th convolution (every stage halves the side)."""
-    seen = 0
-    for stage, n_convs in enumerate(net.config.convs_per_stage):
-        if conv_index < seen + n_convs:
-            side = size // 2 ** stage
-            return side * side
-        seen += n_convs
-    raise IndexError(conv_index)
 
