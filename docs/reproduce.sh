@@ -104,6 +104,19 @@ python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_second_c
     $M/ferplus_vgg_swa
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_second_cycle \
     $M/ferplus_vgg_cycle_distill $M/ferplus_vgg_swa --no-video --json docs/eval/model_comparison_candidates7.json
+# eighth session: two independent teachers (40-epoch recipe, seeds 2 and 3), their average, and a second stage they teach
+for s in 2 3; do
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep_seed$s.toml --out runs/ferplus_vgg_40ep_seed$s
+  fervid export runs/ferplus_vgg_40ep_seed$s --checkpoint last.pt --name ferplus_vgg_40ep_seed$s --out $M/ferplus_vgg_40ep_seed$s
+  fervid calibrate --model $M/ferplus_vgg_40ep_seed$s --data $FER --ferplus $PLUS
+done
+python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_40ep_seed2 $M/ferplus_vgg_40ep_seed3
+fervid train --config configs/ferplus/experiments/ferplus_vgg_independent_distill.toml --out runs/ferplus_vgg_independent_distill
+fervid export runs/ferplus_vgg_independent_distill --checkpoint last.pt --name ferplus_vgg_independent_distill \
+    --out $M/ferplus_vgg_independent_distill
+fervid calibrate --model $M/ferplus_vgg_independent_distill --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_seed2 $M/ferplus_vgg_40ep_seed3 \
+    $M/ferplus_vgg_independent_distill --no-video --json docs/eval/model_comparison_candidates8.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
