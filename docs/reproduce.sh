@@ -106,7 +106,7 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     $M/ferplus_vgg_cycle_distill $M/ferplus_vgg_swa --no-video --json docs/eval/model_comparison_candidates7.json
 # eighth session: two independent teachers (40-epoch recipe, seeds 2 and 3), their average, and a second stage they teach
 for s in 2 3; do
-  fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep_seed$s.toml --out runs/ferplus_vgg_40ep_seed$s
+  fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep.toml --seed $s --out runs/ferplus_vgg_40ep_seed$s
   fervid export runs/ferplus_vgg_40ep_seed$s --checkpoint last.pt --name ferplus_vgg_40ep_seed$s --out $M/ferplus_vgg_40ep_seed$s
   fervid calibrate --model $M/ferplus_vgg_40ep_seed$s --data $FER --ferplus $PLUS
 done
