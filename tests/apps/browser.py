@@ -31,25 +31,39 @@ def require_browser() -> None:
         pytest.skip("chromium or playwright not installed", allow_module_level=True)
 
 
+# `fervid serve` answers /healthz 2.2 s after starting here, with a training run busy on both cores; but one CI run
+# in a fresh clone (cold file cache, first byte-compilation) failed the old fixed 30 s wait, cause not reproduced.
+# A generous deadline costs nothing when the server is up sooner.
+SERVER_START_S = 120
+
+
 @contextmanager
 def fervid_server(data_dir: Path, *args: str):
-    """``fervid serve`` in a child process; yields its base URL once /healthz answers."""
+    """``fervid serve`` in a child process; yields its base URL once /healthz answers.
+
+    Its output goes to a log file, not a pipe: a pipe nobody reads fills up with the server's request log and
+    blocks it mid-test. A server that exits before answering fails the test at once, with its log."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = data_dir / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port),
+                                 "--data-dir", str(data_dir), *args], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
             try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
+                urllib.request.urlopen(url + "/healthz", timeout=2)
                 break
             except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"fervid serve exited with code {proc.returncode}: {log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"fervid serve did not answer within {SERVER_START_S} s: {log_path.read_text()}")
                 time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stdout.read().decode()}")
         yield url
     finally:
         proc.terminate()
