@@ -131,6 +131,10 @@ fervid calibrate --model $M/ferplus_narrow_pair --data $FER --ferplus $PLUS
 python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 \
     $M/ferplus_narrow_pair --no-video --json docs/eval/model_comparison_candidates9.json
+fervid train --config configs/ferplus/experiments/ferplus_vgg_narrow.toml --seed 2 --out runs/ferplus_vgg_narrow_seed2
+fervid export runs/ferplus_vgg_narrow_seed2 --checkpoint last.pt --name ferplus_vgg_narrow_seed2 --out $M/ferplus_vgg_narrow_seed2
+fervid calibrate --model $M/ferplus_vgg_narrow_seed2 --data $FER --ferplus $PLUS
+python benchmarks/ensemble_probe.py --models $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 $M/ferplus_vgg_narrow_seed2
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
