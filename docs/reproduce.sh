@@ -117,10 +117,11 @@ fervid export runs/ferplus_vgg_independent_distill --checkpoint last.pt --name f
 fervid calibrate --model $M/ferplus_vgg_independent_distill --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_seed2 $M/ferplus_vgg_40ep_seed3 \
     $M/ferplus_vgg_independent_distill --no-video --json docs/eval/model_comparison_candidates8.json
-# ninth and tenth sessions: a fast ensemble, two 0.625x-wide networks (chosen by bench_width.py) averaged in one graph
+# ninth and tenth sessions: a fast ensemble, two 0.625x-wide networks (chosen by bench_width.py) averaged in one graph;
+# a third seed, trained after the comparison, for the three-network average
 python benchmarks/bench_width.py --shapes 16,32,64,128:1,2,2,3 20,40,80,160:1,2,2,3 24,48,96,192:1,2,2,3 \
     --models src/fervid/weights/fer2013_vgg src/fervid/weights/ferplus_vgg
-for s in 0 1; do
+for s in 0 1 2; do
   fervid train --config configs/ferplus/experiments/ferplus_vgg_narrow.toml --seed $s --out runs/ferplus_vgg_narrow_seed$s
   fervid export runs/ferplus_vgg_narrow_seed$s --checkpoint last.pt --name ferplus_vgg_narrow_seed$s --out $M/ferplus_vgg_narrow_seed$s
   fervid calibrate --model $M/ferplus_vgg_narrow_seed$s --data $FER --ferplus $PLUS
@@ -131,9 +132,6 @@ fervid calibrate --model $M/ferplus_narrow_pair --data $FER --ferplus $PLUS
 python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 \
     $M/ferplus_narrow_pair --no-video --json docs/eval/model_comparison_candidates9.json
-fervid train --config configs/ferplus/experiments/ferplus_vgg_narrow.toml --seed 2 --out runs/ferplus_vgg_narrow_seed2
-fervid export runs/ferplus_vgg_narrow_seed2 --checkpoint last.pt --name ferplus_vgg_narrow_seed2 --out $M/ferplus_vgg_narrow_seed2
-fervid calibrate --model $M/ferplus_vgg_narrow_seed2 --data $FER --ferplus $PLUS
 python benchmarks/ensemble_probe.py --models $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 $M/ferplus_vgg_narrow_seed2
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
