@@ -15,7 +15,8 @@ import pytest
 
 from fervid.inference.video import sample_video
 
-from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_browser
+from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
+from served import fervid_server
 
 require_browser()
 pytestmark = pytest.mark.slow  # a real Chromium with a fake camera and a `fervid serve` process
@@ -48,7 +49,7 @@ def write_y4m(path, astronaut_rgb) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with fervid_server(tmp_path_factory.mktemp("serve-live"), "--method", "mean") as url:
+    with fervid_server(tmp_path_factory.mktemp("serve-live"), "--method", "mean") as (url, _):
         yield url
 
 

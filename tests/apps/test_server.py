@@ -124,46 +124,14 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
 import zlib  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 
 import httpx  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 import numpy as np  # noqa: E402
-
-
-@contextmanager
-def real_server(data_dir, *args, env=None):
-    """``fervid serve`` as its own process on a free loopback port; stopped (or killed) when the block ends."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    try:
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+from served import fervid_server  # noqa: E402
 
 
 def tiny_png(size=(64, 64), value=128) -> bytes:
@@ -182,7 +150,7 @@ def png_declaring(width: int, height: int) -> bytes:
 def test_streamed_upload_is_cut_off_at_the_request_limit(tmp_path):
     """1: the body is counted while it streams in and answered with 413 at the limit (a 1000 MB chunked upload
     used to be stored in full first); nothing beyond the limit reaches the disk."""
-    with real_server(tmp_path / "d", "--max-upload-mb", "1", env={"TMPDIR": str(tmp_path)}) as (url, _):
+    with fervid_server(tmp_path / "d", "--max-upload-mb", "1", env={"TMPDIR": str(tmp_path)}) as (url, _):
         port = int(url.rsplit(":", 1)[1])
         boundary = "fervidboundary"
         head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n"
@@ -268,7 +236,7 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
     """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
     clip = long_clip(tmp_path / "long.mp4")
     data = tmp_path / "d"
-    with real_server(data) as (url, proc):
+    with fervid_server(data) as (url, proc):
         job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
                             ).json()["job_id"]
         job_file = data / "jobs" / job_id / "job.json"
@@ -284,7 +252,7 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         while alive(child):  # the child notices its server is gone and stops
             assert time.time() < deadline, "analysis child outlived its server"
             time.sleep(0.1)
-    with real_server(data) as (url, _):
+    with fervid_server(data) as (url, _):
         deadline = time.time() + 120
         while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
             assert time.time() < deadline
@@ -393,7 +361,7 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
 def test_healthz_stays_fast_while_images_are_analysed(tmp_path, astronaut_rgb):
     """10: /healthz used to wait behind the image requests (up to 5.2 s during 100 concurrent posts)."""
     photo = png_bytes(astronaut_rgb)
-    with real_server(tmp_path / "d") as (url, _):
+    with fervid_server(tmp_path / "d") as (url, _):
         stop = threading.Event()
         codes = []
 

@@ -9,7 +9,8 @@ import pytest
 
 from fervid.inference.video import sample_video
 
-from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, fervid_server, require_browser
+from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
+from served import fervid_server
 
 CARPHONE = sample_video()
 require_browser()
@@ -20,7 +21,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with fervid_server(tmp_path_factory.mktemp("serve")) as url:
+    with fervid_server(tmp_path_factory.mktemp("serve")) as (url, _):
         yield url
 
 
