@@ -1,6 +1,8 @@
 """Which network shapes keep the int8 inference path above 1,000 aligned faces/s on this CPU?
 
-    python benchmarks/bench_width.py [--shapes 32,64,128,256:1,2,2,2 48,96,192,384:1,2,2,2 ...] [--models DIR ...]
+    python benchmarks/bench_width.py [--shapes 32,64,128,256:1,2,2,2 20,40,80,160:1,2,2,3@64 ...] [--models DIR ...]
+
+A shape ending in ``@SIZE`` works at SIZExSIZE: the network upsamples the 48x48 face itself (NetConfig.input_size).
 
 Speed does not depend on what the weights have learned, so each candidate is built with random weights,
 exported and statically quantized to int8 exactly as `fervid export` does (calibrated on real FER2013
@@ -38,9 +40,12 @@ DEFAULT_SHAPES = [
 FER2013 = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/fer2013.csv.gz"
 
 
-def parse_shape(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def parse_shape(text: str) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """``stages:convs[@input_size]`` -> (stages, convs_per_stage, input_size)."""
+    text, _, size = text.partition("@")
     stages, convs = text.split(":")
-    return tuple(int(s) for s in stages.split(",")), tuple(int(c) for c in convs.split(","))
+    return (tuple(int(s) for s in stages.split(",")), tuple(int(c) for c in convs.split(",")),
+            int(size) if size else 48)
 
 
 def conv_macs_and_params(stages, convs, input_size: int = 48, feature_dim: int = 512) -> tuple[int, int]:
@@ -59,14 +64,14 @@ def conv_macs_and_params(stages, convs, input_size: int = 48, feature_dim: int =
     return macs, params
 
 
-def export_random(stages, convs, folder: Path, calibration: np.ndarray, norm: dict) -> Path:
+def export_random(stages, convs, input_size: int, folder: Path, calibration: np.ndarray, norm: dict) -> Path:
     import torch
 
     from fervid.training.export import export_onnx, quantize_int8
     from fervid.training.network import EmotionVGG, NetConfig
 
     torch.manual_seed(0)
-    config = NetConfig(stages=stages, convs_per_stage=convs)
+    config = NetConfig(stages=stages, convs_per_stage=convs, input_size=input_size)
     net = EmotionVGG(config)
     run = folder / "run"
     run.mkdir(parents=True)
@@ -80,7 +85,7 @@ def export_random(stages, convs, folder: Path, calibration: np.ndarray, norm: di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES,
-                        help="stages:convs_per_stage, e.g. 48,96,192,384:1,2,2,2")
+                        help="stages:convs_per_stage[@input_size], e.g. 48,96,192,384:1,2,2,2 or 20,40,80,160:1,2,2,3@64")
     parser.add_argument("--models", nargs="*", default=[], type=Path,
                         help="trained model folders (fervid export output) timed in the same rounds")
     parser.add_argument("--rounds", type=int, default=5)
@@ -101,8 +106,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         models = {"shipped (trained)": shipped}
         for i, text in enumerate(args.shapes):
-            stages, convs = parse_shape(text)
-            folder = export_random(stages, convs, Path(tmp) / str(i), calibration, norm.to_dict())
+            stages, convs, size = parse_shape(text)
+            folder = export_random(stages, convs, size, Path(tmp) / str(i), calibration, norm.to_dict())
             models[text] = EmotionCNN(folder, threads=2)
         for folder in args.models:
             models[str(folder)] = EmotionCNN(folder, threads=2)
@@ -117,7 +122,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, values in rates.items():
         net = models[name].config.net
-        macs, params = conv_macs_and_params(tuple(net["stages"]), tuple(net["convs_per_stage"]))
+        macs, params = conv_macs_and_params(tuple(net["stages"]), tuple(net["convs_per_stage"]),
+                                            net.get("input_size", 48))
         rate = statistics.median(values)
         print(f"| {name} | {macs / 1e6:.0f} M | {params / 1e6:.2f} M | {rate:,.0f} | {rate / base:.2f}x |")
 

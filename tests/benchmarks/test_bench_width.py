@@ -15,9 +15,9 @@ bench_width = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_width)
 
 
-def _counted_by_torch(stages, convs) -> tuple[int, int]:
+def _counted_by_torch(stages, convs, input_size) -> tuple[int, int]:
     """Multiply-adds from the real layers' output shapes (forward hooks), parameters from the module."""
-    net = EmotionVGG(NetConfig(stages=stages, convs_per_stage=convs)).eval()
+    net = EmotionVGG(NetConfig(stages=stages, convs_per_stage=convs, input_size=input_size)).eval()
     macs = []
 
     def hook(module, inputs, output):
@@ -34,7 +34,8 @@ def _counted_by_torch(stages, convs) -> tuple[int, int]:
     return sum(macs), sum(p.numel() for p in net.parameters())
 
 
-@pytest.mark.parametrize("shape", ["32,64,128,256:1,2,2,2", "32,64,128,256,512:1,2,2,2,2", "40,80:2,1"])
+@pytest.mark.parametrize("shape", ["32,64,128,256:1,2,2,2", "32,64,128,256,512:1,2,2,2,2", "40,80:2,1",
+                                   "20,40,80,160:1,2,2,3@64"])
 def test_cost_model_matches_the_network_torch_builds(shape):
-    stages, convs = bench_width.parse_shape(shape)
-    assert bench_width.conv_macs_and_params(stages, convs) == _counted_by_torch(stages, convs)
+    stages, convs, size = bench_width.parse_shape(shape)
+    assert bench_width.conv_macs_and_params(stages, convs, size) == _counted_by_torch(stages, convs, size)

@@ -77,6 +77,27 @@ def test_network_shape_follows_the_published_design():
     assert net.features(x).shape == (2, 512) and net(x).shape == (2, 7)
 
 
+def test_a_network_working_at_64x64_upsamples_48x48_faces_itself_through_training_export_and_int8(fer_csv, tmp_path):
+    net64 = EmotionVGG(NetConfig(**{**TINY, "input_size": 64})).eval()
+    # the first conv sees 64x64; after two halvings the dense layer reads 16x16 maps, not 12x12
+    assert net64.embed[2].in_features == 16 * 16 * 16
+    assert net64(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+    with pytest.raises(ValueError, match="upsamples"):
+        EmotionVGG(NetConfig(**{**TINY, "input_size": 32}))
+
+    run = train(tiny_config(fer_csv, epochs=3, net={**TINY, "input_size": 64}), tmp_path / "run", progress=False)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_acc"] > 0.6
+    model_dir = export_onnx(run, tmp_path / "model", name="tiny64")
+    x = np.random.default_rng(0).normal(size=(8, 1, 48, 48)).astype(np.float32)
+    assert max(compare_with_torch(run, model_dir, x)) < 1e-3  # the ONNX graph takes 48x48 and resizes inside
+    quantize_int8(model_dir, load_fer2013(fer_csv, "Training").images, samples=128)
+    fast, exact = EmotionCNN(model_dir), EmotionCNN(model_dir, precision="fp32")
+    test = load_fer2013(fer_csv, "PublicTest")
+    assert fast.precision == "int8" and fast.config.template.size == 48
+    assert abs(evaluate(fast, test).accuracy - evaluate(exact, test).accuracy) <= 0.03
+
+
 def test_unknown_config_keys_are_rejected(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("epochs = 2\nlearning_rate = 0.1\n")

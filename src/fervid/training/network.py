@@ -2,7 +2,8 @@
 
 3x3 convolutions with stride 1 and padding 1, batch norm and ReLU after every convolution, 2x2 max-pool with
 stride 2 after each stage, filter counts doubling from 32, dropout before the classifier, and a 512-d
-penultimate layer whose activations are fervid's per-face feature.
+penultimate layer whose activations are fervid's per-face feature. Faces always arrive as 48x48 crops (FER2013's
+geometry); a network with a larger ``input_size`` upsamples them itself as its first step.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from fervid.emotions import NUM_CLASSES
+from fervid.inference.align import CROP_SIZE  # the side of the grey crops every network receives
 
 
 @dataclass
@@ -23,6 +26,10 @@ class NetConfig:
     convs_per_stage: tuple[int, ...] = (1, 2, 2, 2)
     feature_dim: int = 512
     dropout: float = 0.4
+    # The resolution the convolutions work at. Faces come in at CROP_SIZE (48, FER2013's native size); a larger
+    # value upsamples them bilinearly inside the network (and so inside its ONNX graph), as Barsoum et al. fed
+    # FER+ faces to their VGG13 at 64x64. Upsampling in the graph rather than in the data keeps the crop,
+    # normalisation and every caller at 48x48, and adds no detail the training faces never had.
     input_size: int = 48
 
     def to_dict(self) -> dict:
@@ -44,6 +51,9 @@ class EmotionVGG(nn.Module):
         super().__init__()
         if len(config.stages) != len(config.convs_per_stage):
             raise ValueError("stages and convs_per_stage must have the same length")
+        if config.input_size < CROP_SIZE:
+            raise ValueError(f"input_size {config.input_size} is below the {CROP_SIZE}x{CROP_SIZE} faces it "
+                             "receives; the network upsamples, it does not shrink")
         self.config = config
         layers: list[nn.Module] = []
         channels = 1
@@ -68,6 +78,9 @@ class EmotionVGG(nn.Module):
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, NUM_CLASSES))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.input_size != CROP_SIZE:
+            x = F.interpolate(x, size=(self.config.input_size, self.config.input_size), mode="bilinear",
+                              align_corners=False)
         return self.embed(self.body(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
