@@ -133,6 +133,14 @@ python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_narrow_s
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 \
     $M/ferplus_narrow_pair --no-video --json docs/eval/model_comparison_candidates9.json
 python benchmarks/ensemble_probe.py --models $M/ferplus_vgg_narrow_seed0 $M/ferplus_vgg_narrow_seed1 $M/ferplus_vgg_narrow_seed2
+# eleventh session: a 64x64 input (the 0.625x-wide network upsampling its faces inside the graph), chosen by bench_width.py
+python benchmarks/bench_width.py --shapes 20,40,80,160:1,2,2,3 20,40,80,160:1,2,2,3@64 24,48,96,192:1,2,2,3@64 \
+    32,64,128,256:1,2,2,3@64 16,32,64,128:1,2,2,3@64 --models src/fervid/weights/fer2013_vgg src/fervid/weights/ferplus_vgg
+fervid train --config configs/ferplus/experiments/ferplus_vgg_narrow64.toml --out runs/ferplus_vgg_narrow64
+fervid export runs/ferplus_vgg_narrow64 --checkpoint last.pt --name ferplus_vgg_narrow64 --out $M/ferplus_vgg_narrow64
+fervid calibrate --model $M/ferplus_vgg_narrow64 --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_narrow64 --no-video \
+    --json docs/eval/model_comparison_candidates10.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
