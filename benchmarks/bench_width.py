@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
 
 from fervid.emotions import NUM_CLASSES  # noqa: E402
+from fervid.inference.align import CROP_SIZE  # noqa: E402
 from fervid.inference.models import EmotionCNN  # noqa: E402
 
 DEFAULT_SHAPES = [
@@ -45,10 +46,10 @@ def parse_shape(text: str) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     text, _, size = text.partition("@")
     stages, convs = text.split(":")
     return (tuple(int(s) for s in stages.split(",")), tuple(int(c) for c in convs.split(",")),
-            int(size) if size else 48)
+            int(size) if size else CROP_SIZE)
 
 
-def conv_macs_and_params(stages, convs, input_size: int = 48, feature_dim: int = 512) -> tuple[int, int]:
+def conv_macs_and_params(stages, convs, input_size: int = CROP_SIZE, feature_dim: int = 512) -> tuple[int, int]:
     """Multiply-adds per face of the convolutions and dense layers, and the parameter count."""
     macs = params = 0
     channels, size = 1, input_size
@@ -123,7 +124,7 @@ def main() -> None:
     for name, values in rates.items():
         net = models[name].config.net
         macs, params = conv_macs_and_params(tuple(net["stages"]), tuple(net["convs_per_stage"]),
-                                            net.get("input_size", 48))
+                                            net.get("input_size", CROP_SIZE))
         rate = statistics.median(values)
         print(f"| {name} | {macs / 1e6:.0f} M | {params / 1e6:.2f} M | {rate:,.0f} | {rate / base:.2f}x |")
 
