@@ -84,3 +84,14 @@ def test_default_rule_puts_consensus_first_speed_as_a_bar_and_cross_dataset_as_t
     # an incumbent beaten on FER+ beyond one standard error does not stay
     assert choose({"base": row(0.66, 1000), "shipped": row(0.830, 1000, cross=0.6), "b": row(0.845, 1000)},
                   "base", incumbent="shipped")[0] == "b"
+
+
+def test_table_adds_the_tie_aware_ferplus_accuracies_where_every_model_has_them():
+    base, new = row(0.6, 1000.0), row(0.8, 750.0)
+    assert "tie" not in compare_models.markdown({"base": base, "new": new}, "base")
+    base["ferplus_ties"] = {"tied": 127, "untied": {"n": 3402, "accuracy": 0.61}, "random_tiebreak": 0.605}
+    new["ferplus_ties"] = {"tied": 127, "untied": {"n": 3402, "accuracy": 0.86}, "random_tiebreak": 0.846}
+    lines = compare_models.markdown({"base": base, "new": new}, "base").splitlines()
+    untied = next(line for line in lines if "left out" in line)
+    assert "127" in untied and "3402" in untied and untied.endswith("| 0.6100 | 0.8600 |")
+    assert next(line for line in lines if "at random" in line).endswith("| 0.6050 | 0.8460 |")

@@ -32,3 +32,25 @@ def test_temperature_scaling_fixes_overconfidence():
     before = expected_calibration_error(softmax(overconfident, axis=1), labels)
     after = expected_calibration_error(softmax(overconfident / t, axis=1), labels)
     assert before > 0.2 and after < 0.05
+
+
+def test_tie_aware_accuracy_takes_the_class_order_out_of_tied_faces():
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.evaluate import tie_aware_accuracy
+
+    sad, neutral, happy, angry = (EMOTIONS.index(e) for e in ("sad", "neutral", "happy", "angry"))
+    shares = np.zeros((4, len(EMOTIONS)))
+    shares[0, [sad, neutral]] = 0.4
+    shares[0, angry] = 0.2  # sad and neutral tie: argmax names sad, the first of the two in EMOTIONS order
+    shares[1, happy] = 1.0
+    shares[2, [sad, neutral, angry]] = 1 / 3  # a three-way tie
+    shares[3, neutral], shares[3, sad] = 0.6, 0.4
+    assert shares.argmax(axis=1)[0] == sad  # the artefact: a neutral prediction would score 0 on face 0
+
+    pred = np.array([neutral, happy, angry, sad])
+    got = tie_aware_accuracy(pred, shares)
+    assert got["tied"] == 2
+    assert got["untied"] == {"n": 2, "accuracy": 0.5}  # happy right, face 3's sad wrong
+    assert got["random_tiebreak"] == pytest.approx(round((0.5 + 1 + 1 / 3 + 0) / 4, 4))
+    # a prediction outside the tied emotions scores nothing, however the tie is broken
+    assert tie_aware_accuracy(np.array([happy]), shares[:1])["random_tiebreak"] == 0.0

@@ -337,6 +337,25 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(
         accuracies[name] = float(result.output.split("accuracy ")[1].split(",")[0])
     assert accuracies["int8"] > 0.6 and abs(accuracies["int8"] - accuracies["fp32"]) <= 0.03
 
+    # on FER+ votes, evaluate says how the faces with a tie for most votes move the number, and records it
+    import pandas as pd
+
+    tied_votes = pd.read_csv(votes)
+    emotion_columns = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear"]
+    tie_rows = tied_votes.index[tied_votes.index % 10 == 2]
+    shares = tied_votes.loc[tie_rows, emotion_columns]
+    tied_votes.loc[tie_rows, emotion_columns] = shares.where(shares == 0, 5)  # 8 + 2 votes become 5 + 5
+    tied_votes.to_csv(tmp_path / "tied.csv", index=False)
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
+                                 "--dataset", "ferplus", "--ferplus", str(tmp_path / "tied.csv"),
+                                 "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    ties = json.loads((tmp_path / "eval" / "metrics.json").read_text())["ties"]
+    tied_publictest = int((tied_votes.loc[tie_rows, "Usage"] == "PublicTest").sum())
+    faces = int(result.output.split(" faces): accuracy")[0].rsplit("(", 1)[1])
+    assert tied_publictest > 0 and ties["tied"] == tied_publictest == faces - ties["untied"]["n"]
+    assert f"{ties['tied']} faces have a tie for most votes" in result.output
+
 
 def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_targets(fer_csv, tmp_path):
     import torch

@@ -486,7 +486,8 @@ def evaluate(
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     from fervid.evaluation.datasets import DatasetError, load_dataset
-    from fervid.evaluation.evaluate import evaluate as run_eval, plot_confusion, write_model_card
+    from fervid.evaluation.evaluate import (
+        evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
 
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
@@ -497,13 +498,21 @@ def evaluate(
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     cnn = analyzer.cnn
-    ev = run_eval(cnn, ds)
+    probs = predict_dataset(cnn, ds)
+    ev = score(ds.labels, probs.argmax(1), ds.name)
     typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
                f"macro-F1 {ev.macro_f1:.4f}")
+    metrics = ev.to_dict()
+    if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
+        metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
+        if ties["tied"]:
+            typer.echo(f"{ties['tied']} faces have a tie for most votes; their label is the first tied emotion in "
+                       f"fervid's class order. Without them: accuracy {ties['untied']['accuracy']:.4f} "
+                       f"({ties['untied']['n']} faces); with each tie broken at random: {ties['random_tiebreak']:.4f}")
     typer.echo(ev.per_class_table())
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         plot_confusion(ev, out / "confusion.png")
         (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
                                        f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n")

@@ -69,6 +69,26 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluati
     )
 
 
+def tie_aware_accuracy(y_pred: np.ndarray, vote_shares: np.ndarray) -> dict:
+    """FER+ majority accuracy without the artefact of ties.
+
+    Where two or more emotions share a face's most votes (e.g. 4 sad, 4 neutral, 2 angry), the face has no
+    majority answer, and its label (``argmax`` of ``vote_shares``) names whichever comes first in ``EMOTIONS``
+    order: neutral, last in that order, never wins a tie. Scored against that label, a prediction of the other
+    tied emotion counts as wrong for a reason that lies in the order of fervid's class list, not in the votes.
+    Returns the number of tied faces, the accuracy over the untied ones, and the expected accuracy over all
+    faces had each tie been broken at random (a prediction among k tied emotions scores 1/k)."""
+    y_pred = np.asarray(y_pred)
+    top = np.isclose(vote_shares, vote_shares.max(axis=1, keepdims=True))
+    tied = top.sum(axis=1) > 1
+    hit = top[np.arange(len(y_pred)), y_pred]
+    untied = ~tied
+    return {"tied": int(tied.sum()),
+            "untied": {"n": int(untied.sum()),
+                       "accuracy": round(float(hit[untied].mean()), 4) if untied.any() else 0.0},
+            "random_tiebreak": round(float((hit / top.sum(axis=1)).mean()), 4) if len(y_pred) else 0.0}
+
+
 def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, logits: bool = False) -> np.ndarray:
     """Probabilities (or raw logits) (N, 7) for already-cropped faces, through the same preprocessing as
     inference."""
