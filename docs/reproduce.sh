@@ -141,6 +141,8 @@ fervid export runs/ferplus_vgg_narrow64 --checkpoint last.pt --name ferplus_vgg_
 fervid calibrate --model $M/ferplus_vgg_narrow64 --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_narrow64 --no-video \
     --json docs/eval/model_comparison_candidates10.json
+# twelfth session: FER+ faces with a tie for most votes, scored without the class-order tie-break
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --no-video --json docs/eval/model_comparison_ties.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
