@@ -120,7 +120,9 @@ class TrainConfig:
     # validated, saved and exported as the EMA is (BatchNorm recomputed alike); meant with lr_schedule = "constant",
     # so that the snapshots spread over the region a constant learning rate explores, usually from a trained network
     swa: bool = False
-    ema_batchnorm_faces: int = 4096  # training faces (a fixed random subset, not augmented) for those statistics
+    # training faces (a fixed random subset, not augmented) for those statistics, and for the statistics of a
+    # network rebuilt from an exported model (init_from)
+    ema_batchnorm_faces: int = 4096
     # "one-cycle" (Smith's: warm-up over warmup_pct, then annealed to ~0) or "constant" (the same warm-up from
     # lr / 25, then lr to the end)
     lr_schedule: str = "one-cycle"
@@ -534,13 +536,13 @@ def sharpness_aware_perturbation(model: torch.nn.Module, rho: float):
 def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
     """The weights ``cfg.init_from`` names: a training checkpoint (``.pt``), or an exported model folder or shipped
     name, rebuilt as a trainable network (:func:`fervid.training.from_model.network_from_model`; its BatchNorm
-    statistics from the first 4,096 training faces). Its shape must be the config's, and a model must have been
+    statistics from :func:`batchnorm_faces`, the fixed random subset averaged networks use too). Its shape must be the config's, and a model must have been
     trained on faces normalised as these are."""
     if Path(cfg.init_from).suffix == ".pt":
         start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
         shape, state = NetConfig.from_dict(start["net"]), start["model"]
     else:
-        net, model_norm = network_from_model(cfg.init_from, x_train[:4096])
+        net, model_norm = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))
         if not model_norm.matches(norm):
             raise ValueError(f"{cfg.init_from}: trained with another normalisation (other training faces)")
         shape, state = net.config, net.state_dict()
