@@ -7,7 +7,8 @@ For every model (a shipped name or a model folder), through fervid's ONNX infere
   beside it, the same accuracy on Barsoum et al.'s clear-majority faces, without the faces whose most votes are
   tied, and with each tie broken at random (a tied face's label is the first tied emotion in EMOTIONS order);
 - FER2013 PublicTest accuracy against FER2013's original labels (the same images);
-- CK+48 and JAFFE accuracy without fine-tuning (JAFFE heads are detected and aligned as in `fervid evaluate`);
+- CK+48 and JAFFE accuracy without fine-tuning (JAFFE heads are detected and aligned as in `fervid evaluate`),
+  per-class recall, the confusion matrix, and the share of expressive faces called neutral;
 - expected calibration error (15 bins, the model's own temperature) on FER+ and on FER2013 PublicTest;
 - int8 faces/s at batch 64 on 2 threads, all models timed in interleaved rounds, so the ratios are same-run;
 - the share of each label on the carphone sample per video method (frame, mean, lstm where the model has one).
@@ -99,6 +100,11 @@ def main() -> None:
                     (probs.argmax(1)[clear] == ds.labels[clear]).mean()), 4)}
                 # faces whose most votes are shared by two emotions have no majority label (see tie_aware_accuracy)
                 row["ferplus_ties"] = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
+            if key in ("ckplus", "jaffe"):
+                # where the cross-dataset accuracy goes: posed expressions read as neutral, the class a
+                # consensus model learns most of (rows: the dataset's label, columns: the prediction)
+                row[key].update(recall={e: ev.recall[i] for i, e in enumerate(EMOTIONS) if ev.support[i]},
+                                confusion=ev.confusion)
         results[name] = row
 
     batch = plus.images[:64]
@@ -166,6 +172,13 @@ def choose_default(results: dict[str, dict], baseline: str, speed_bar: float = S
     return name, why
 
 
+def called_neutral(confusion: list[list[int]]) -> float:
+    """The share of the faces labelled with one of the six expressions that the model called neutral."""
+    neutral = EMOTIONS.index("neutral")
+    rows = np.delete(np.asarray(confusion), neutral, axis=0)
+    return float(rows[:, neutral].sum() / max(rows.sum(), 1))
+
+
 def markdown(results: dict[str, dict], baseline: str) -> str:
     names = list(results)
     base_rate = results[baseline]["faces_per_s"]["median"]
@@ -196,6 +209,9 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
         lambda r: f"{r['ckplus']['accuracy']:.4f}")
     add(f"JAFFE accuracy, no fine-tuning ({results[baseline]['jaffe']['n']})",
         lambda r: f"{r['jaffe']['accuracy']:.4f}")
+    if all("confusion" in r["ckplus"] and "confusion" in r["jaffe"] for r in results.values()):
+        add("CK+48 / JAFFE expressive faces called neutral", lambda r: " / ".join(
+            f"{called_neutral(r[d]['confusion']):.1%}" for d in ("ckplus", "jaffe")))
     add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
     for e in EMOTIONS:
         add(f"{e}: precision / recall vs FER+",

@@ -95,3 +95,22 @@ def test_table_adds_the_tie_aware_ferplus_accuracies_where_every_model_has_them(
     untied = next(line for line in lines if "left out" in line)
     assert "127" in untied and "3402" in untied and untied.endswith("| 0.6100 | 0.8600 |")
     assert next(line for line in lines if "at random" in line).endswith("| 0.6050 | 0.8460 |")
+
+
+def test_called_neutral_counts_expressive_faces_predicted_neutral_and_the_table_shows_it_for_both_sets():
+    neutral = EMOTIONS.index("neutral")
+    confusion = [[0] * len(EMOTIONS) for _ in EMOTIONS]
+    angry = EMOTIONS.index("angry")
+    confusion[angry][angry], confusion[angry][neutral] = 6, 3  # 3 of 9 angry faces called neutral
+    confusion[EMOTIONS.index("happy")][EMOTIONS.index("happy")] = 11
+    confusion[neutral][neutral] = 50  # neutral faces called neutral are not expressive faces
+    assert compare_models.called_neutral(confusion) == pytest.approx(3 / 20)
+
+    base, new = row(0.6, 1000.0), row(0.8, 750.0)
+    assert "called neutral" not in compare_models.markdown({"base": base, "new": new}, "base")
+    for r in (base, new):
+        r["ckplus"] = {**r["ckplus"], "confusion": confusion}
+        r["jaffe"] = {**r["jaffe"], "confusion": [[0] * len(EMOTIONS) for _ in EMOTIONS]}
+    line = next(x for x in compare_models.markdown({"base": base, "new": new}, "base").splitlines()
+                if "called neutral" in x)
+    assert line.endswith("| 15.0% / 0.0% | 15.0% / 0.0% |")
