@@ -143,6 +143,13 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_candidates10.json
 # twelfth session: FER+ faces with a tie for most votes, scored without the class-order tie-break
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --no-video --json docs/eval/model_comparison_ties.json
+# thirteenth session: mixup on the shipped recipe; CK+/JAFFE confusion matrices and expressive faces called neutral
+fervid train --config configs/ferplus/experiments/ferplus_vgg_mixup.toml --out runs/ferplus_vgg_mixup
+fervid export runs/ferplus_vgg_mixup --checkpoint last.pt --name ferplus_vgg_mixup --out $M/ferplus_vgg_mixup
+fervid calibrate --model $M/ferplus_vgg_mixup --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_mixup --no-video \
+    --json docs/eval/model_comparison_candidates13.json
+python benchmarks/bench_video.py --detector centerface yuface
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
