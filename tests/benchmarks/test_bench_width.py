@@ -1,7 +1,5 @@
 """benchmarks/bench_width.py: the cost model it prints next to each candidate's measured speed."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -9,10 +7,9 @@ torch = pytest.importorskip("torch")
 
 from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_width", Path(__file__).resolve().parents[2] / "benchmarks" / "bench_width.py")
-bench_width = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_width)
+from benchmark_scripts import load  # noqa: E402
+
+bench_width = load("bench_width")
 
 
 def _counted_by_torch(stages, convs, input_size) -> tuple[int, int]:

@@ -1,8 +1,5 @@
 """benchmarks/centerface_int8_probe.py: the shipped CenterFace quantized to int8 still finds the faces it finds."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,11 +11,9 @@ from fervid.inference.detect import CenterFaceDetector  # noqa: E402
 from fervid.inference.track import iou  # noqa: E402
 from fervid.samples import astronaut  # noqa: E402
 
-_bench = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(_bench))
-_spec = importlib.util.spec_from_file_location("centerface_int8_probe", _bench / "centerface_int8_probe.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)
+from benchmark_scripts import load  # noqa: E402
+
+probe = load("centerface_int8_probe")
 
 
 def test_int8_centerface_is_a_quantized_graph_that_finds_the_same_face(tmp_path):

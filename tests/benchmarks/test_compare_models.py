@@ -1,9 +1,6 @@
 """benchmarks/compare_models.py: the carphone label shares per video method, and the side-by-side table."""
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,11 +9,9 @@ from fervid.inference.models import DEFAULT_MODEL, resolve_model_dir
 from fervid.inference.temporal import METHODS
 from fervid.inference.video import sample_video
 
-_bench = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(_bench))
-_spec = importlib.util.spec_from_file_location("compare_models", _bench / "compare_models.py")
-compare_models = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(compare_models)
+from benchmark_scripts import load
+
+compare_models = load("compare_models")
 
 
 def test_label_shares_cover_every_frame_per_method_and_skip_a_missing_lstm(tmp_path):

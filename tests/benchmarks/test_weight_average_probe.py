@@ -1,8 +1,5 @@
 """benchmarks/weight_average_probe.py: two networks' weights averaged, BatchNorm recomputed, scored."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +9,9 @@ from fervid.training.train import load_net, train  # noqa: E402
 
 from training.test_train import tiny_config  # noqa: E402
 
-_bench = Path(__file__).resolve().parents[2] / "benchmarks"
-_spec = importlib.util.spec_from_file_location("weight_average_probe", _bench / "weight_average_probe.py")
-probe_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe_module)
+from benchmark_scripts import load  # noqa: E402
+
+probe_module = load("weight_average_probe")
 
 
 def test_a_run_and_its_second_stage_average_to_their_midpoint_and_are_scored(fer_csv, tmp_path):

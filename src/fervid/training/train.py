@@ -536,8 +536,8 @@ def sharpness_aware_perturbation(model: torch.nn.Module, rho: float):
 def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
     """The weights ``cfg.init_from`` names: a training checkpoint (``.pt``), or an exported model folder or shipped
     name, rebuilt as a trainable network (:func:`fervid.training.from_model.network_from_model`; its BatchNorm
-    statistics from :func:`batchnorm_faces`, the fixed random subset averaged networks use too). Its shape must be the config's, and a model must have been
-    trained on faces normalised as these are."""
+    statistics from :func:`batchnorm_faces`, the fixed random subset averaged networks use too). Its shape must be
+    the config's, and a model must have been trained on faces normalised as these are."""
     if Path(cfg.init_from).suffix == ".pt":
         start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
         shape, state = NetConfig.from_dict(start["net"]), start["model"]
