@@ -11,7 +11,8 @@ mean the same thing):
   heads pasted onto scikit-image's face-free photos at 640x480, at 4 scales and rotations of -15..15 degrees
   (a face counts as found when a box's centre falls inside it);
 - false detections: boxes on scikit-image's face-free samples, each at 0.5x, 1x and 2x;
-- landmarks: where both detectors find one face, eye distance between them over the inter-ocular distance;
+- landmarks: each detector against the first (the default), where both find one face: eye distance between
+  them over the inter-ocular distance, and box IoU;
 - speed: median ms per 640x480 frame (one face), detectors interleaved;
 - end to end: FER2013 PublicTest faces upscaled 4x (192x192), detected, aligned and classified by the default
   model (FER+ majority labels) and by fer2013_vgg (FER2013 labels); a face with no detection counts as wrong.
@@ -32,6 +33,7 @@ from tqdm import tqdm
 from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus
 from fervid.inference.detect import DETECTORS, DetectorUnavailable, make_detector
+from fervid.inference.track import iou
 from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
 from fervid.machine import cpu_model
 from fervid.samples import astronaut, carphone
@@ -41,6 +43,8 @@ from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
                   "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
                   "logo", "cat", "checkerboard", "microaneurysms"]
+PASTED_SIZES = (64, 112, 180, 280)  # face heights, px
+PASTED = "JAFFE heads pasted at 640x480"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -72,7 +76,7 @@ def pasted_faces(heads: list[np.ndarray], rng: np.random.Generator) -> list[tupl
                                                                       "chelsea", "page", "coins")]
     out = []
     for i, head in enumerate(heads):
-        for size in (64, 112, 180, 280):
+        for size in PASTED_SIZES:
             face = cv2.resize(head[40:220, 50:210], (round(size * 160 / 180), size), interpolation=cv2.INTER_AREA)
             angle = float(rng.uniform(-15, 15))
             h, w = face.shape
@@ -143,20 +147,27 @@ def ms_per_frame(detectors: dict, rounds: int = 7, reps: int = 10) -> dict[str, 
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def landmark_agreement(detectors: dict, images: list[np.ndarray]) -> dict:
-    if len(detectors) < 2:
-        return {}
-    (na, a), (nb, b) = list(detectors.items())[:2]
-    errors = []
-    for img in images:
-        fa, fb = a.detect(img), b.detect(img)
-        if len(fa) == 1 and len(fb) == 1:
-            (al, ar), (bl, br) = fa[0].eyes, fb[0].eyes
-            iod = np.hypot(ar[0] - al[0], ar[1] - al[1])
-            errors.append((np.hypot(al[0] - bl[0], al[1] - bl[1]) + np.hypot(ar[0] - br[0], ar[1] - br[1])) / 2 / iod)
-    errors = np.asarray(errors)
-    return {"pair": f"{na} vs {nb}", "faces": int(len(errors)), "median_eye_error_iod": float(np.median(errors)),
-            "p90_eye_error_iod": float(np.percentile(errors, 90))}
+def landmark_agreement(detectors: dict, images: list[np.ndarray]) -> list[dict]:
+    """Each detector against the first (the default): where both find one face, how far apart their eyes are
+    (over the inter-ocular distance) and how much their boxes overlap."""
+    (reference_name, reference), *others = detectors.items()
+    reference_found = [reference.detect(img) for img in images]
+    rows = []
+    for name, det in others:
+        errors, overlaps = [], []
+        for img, fa in zip(images, reference_found):
+            fb = det.detect(img)
+            if len(fa) == 1 and len(fb) == 1:
+                (al, ar), (bl, br) = fa[0].eyes, fb[0].eyes
+                iod = np.hypot(ar[0] - al[0], ar[1] - al[1])
+                errors.append((np.hypot(al[0] - bl[0], al[1] - bl[1]) + np.hypot(ar[0] - br[0], ar[1] - br[1]))
+                              / 2 / iod)
+                overlaps.append(iou(fa[0].box, fb[0].box))
+        rows.append({"pair": f"{name} vs {reference_name}", "faces": len(errors),
+                     "median_eye_error_iod": float(np.median(errors)),
+                     "p90_eye_error_iod": float(np.percentile(errors, 90)),
+                     "median_box_iou": float(np.median(overlaps)), "min_box_iou": float(np.min(overlaps))})
+    return rows
 
 
 def end_to_end(detectors: dict, fer_csv: Path, ferplus_csv: Path, limit: int) -> dict:
@@ -224,7 +235,7 @@ def main() -> None:
             "CK+48 upscaled 4x": (ck_big, None),
             "astronaut": ([np.ascontiguousarray(astronaut()[:, :, ::-1])], None),
             "carphone frames": (frames, None),
-            "JAFFE heads pasted at 640x480": ([p[0] for p in pasted], [p[1] for p in pasted])}
+            PASTED: ([p[0] for p in pasted], [p[1] for p in pasted])}
     report: dict = {"cpu": cpu_model(), "machine": platform.machine(), "sizes": {k: len(v[0]) for k, v in sets.items()},
                     "detectors": {}}
     no_faces = face_free_images()
@@ -235,9 +246,14 @@ def main() -> None:
         for threshold in sorted(set(THRESHOLDS) | {det.score_threshold}):
             rec = {k: recall(found[k], threshold, regions) for k, (_, regions) in sets.items()}
             boxes, with_boxes = false_detections(found_free, threshold)
-            rows[str(threshold)] = {"recall": rec, "false_boxes": boxes, "images_with_false_boxes": with_boxes}
+            # each head is pasted at every size in turn, so every len(PASTED_SIZES)-th image has one size
+            step = len(PASTED_SIZES)
+            by_size = {size: recall(found[PASTED][k::step], threshold, sets[PASTED][1][k::step])
+                       for k, size in enumerate(PASTED_SIZES)}
+            rows[str(threshold)] = {"recall": rec, "pasted_recall_by_height_px": by_size, "false_boxes": boxes,
+                                    "images_with_false_boxes": with_boxes}
             print(f"{name} @ {threshold}: " + ", ".join(f"{k} {v:.3f}" for k, v in rec.items())
-                  + f"; false boxes {boxes} on {with_boxes} of {len(no_faces)} images")
+                  + f" (by height {by_size}); false boxes {boxes} on {with_boxes} of {len(no_faces)} images")
         report["detectors"][name] = {"default_threshold": det.score_threshold, "sweep": rows}
     report["ms_per_640x480_frame"] = ms_per_frame(detectors)
     print("ms per 640x480 frame:", report["ms_per_640x480_frame"])

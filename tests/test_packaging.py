@@ -43,6 +43,7 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
         assert {f"fervid/weights/{model}/{f}" for f in ("model.onnx", "model_int8.onnx", "config.json")} <= names
         assert f"fervid/weights/temporal_lstm_{model}/model.onnx" in names
     assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
+            "fervid/weights/detectors/centerface/centerface_int8.onnx",
             "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/apps/web/index.html",
             "fervid/apps/web/app.js", "fervid/apps/web/live.html", "fervid/apps/web/live.js"} <= names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)

@@ -112,7 +112,7 @@ def test_registry():
     assert DEFAULT_DETECTOR == "centerface" and isinstance(make_detector(), CenterFaceDetector)
     assert make_detector("centerface", score_threshold=None).score_threshold == CenterFaceDetector().score_threshold
     assert make_detector("centerface", score_threshold=0.9).score_threshold == 0.9
-    with pytest.raises(KeyError, match="unknown face detector .*; expected one of centerface, yuface"):
+    with pytest.raises(KeyError, match="unknown face detector .*; expected one of centerface, centerface_fp32, yuface"):
         make_detector("nope")
     with pytest.raises(ValueError, match="between 0 and 1"):
         make_detector("centerface", score_threshold=1.5)
@@ -127,3 +127,29 @@ def test_templates_follow_the_detector():
     # a model trained on 96 px crops (twice FER2013's scale) sees the same correction, scaled
     big = FaceTemplate((30.0, 36.4), (66.0, 36.4), 96).for_detector(((15.2, 19.4), (32.8, 19.4)))
     assert big.left_eye == pytest.approx((30.4, 38.8)) and big.size == 96
+
+
+def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):
+    """The default detector runs CenterFace quantized to int8; on frames its calibration did not see (carphone
+    frames enlarged to 640x480, a mirrored astronaut on a grey frame) it finds the fp32 graph's faces, in nearly
+    the same place."""
+    from fervid.samples import carphone
+
+    frames = []
+    cap = cv2.VideoCapture(str(carphone()))
+    for k in range(0, 120, 12):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, k)
+        ok, frame = cap.read()
+        assert ok
+        frames.append(cv2.resize(frame, (640, 480)))
+    mirrored = np.full((480, 640, 3), 120, np.uint8)
+    mirrored[100:420, 250:570] = cv2.resize(np.ascontiguousarray(astronaut_rgb[:, ::-1, ::-1]), (320, 320))
+    frames.append(mirrored)
+    int8, fp32 = make_detector("centerface"), make_detector("centerface_fp32")
+    assert int8.model_file != fp32.model_file
+    for frame in frames:
+        a, b = fp32.detect(frame), int8.detect(frame)
+        assert len(a) == len(b) == 1
+        assert iou(a[0].box, b[0].box) > 0.8
+        eye_distance = np.linalg.norm(np.subtract(*a[0].eyes))
+        assert np.abs(np.subtract(a[0].eyes, b[0].eyes)).max() < 0.2 * eye_distance

@@ -30,7 +30,7 @@ _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
 MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
                                                   "or a model folder.")
-DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {' or '.join(DETECTORS)} (yuface needs "
+DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.join(DETECTORS)} (yuface needs "
                                                         "`pip install \"fervid[yuface]\"`).")
 THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
                                            "(centerface 0.4, yuface 0.8).")

