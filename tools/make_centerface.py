@@ -13,7 +13,7 @@ changed so that ONNX Runtime runs it at any input size:
 The network's weights and operators are untouched in ``centerface.onnx``. ``centerface_int8.onnx`` is that graph
 quantized by ONNX Runtime's static quantization: QOperator format (the graph's opset predates per-channel QDQ),
 int8 weights per output channel in 7 bits (``reduce_range``), uint8 activations, ranges calibrated on the astronaut
-pasted on grey 640x480 frames at four sizes. The 7 bits are why results do not depend on the CPU: on x86 CPUs
+pasted on grey 640x480 frames at four sizes. The 7 bits keep CPUs from disagreeing by more than rounding: on x86 CPUs
 without VNNI (AVX2 only) ONNX Runtime's uint8 x int8 kernel adds pairs of products in 16 bits, which full 8-bit
 weights can overflow (255 x 127 x 2 > 32767) and 7-bit ones cannot; VNNI and ARM kernels add in 32 bits anyway.
 On a VNNI CPU the 7-bit graph ran as fast as an 8-bit one.

@@ -26,8 +26,8 @@ def test_the_tool_rebuilds_the_shipped_int8_graph(tmp_path):
     graph = onnx.load(str(rebuilt)).graph
     ops = {node.op_type for node in graph.node}
     assert "QLinearConv" in ops and "Conv" not in ops  # every convolution runs in int8
-    # 7-bit weights: a pair of uint8 x int8 products fits the 16 bits an AVX2 CPU adds them in, so every CPU
-    # computes the same boxes
+    # 7-bit weights: a pair of uint8 x int8 products fits the 16 bits an AVX2 CPU adds them in, so no CPU's
+    # kernel overflows
     weights = {init.name: init for init in graph.initializer}
     conv_weights = [onnx.numpy_helper.to_array(weights[node.input[3]]) for node in graph.node
                     if node.op_type == "QLinearConv"]

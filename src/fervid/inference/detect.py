@@ -72,7 +72,8 @@ class CenterFaceDetector:
     """CenterFace (Xu et al. 2020; MIT) on ONNX Runtime: boxes + 5 landmarks, model inside the package.
 
     The network runs in int8 (``centerface_int8.onnx``; :class:`CenterFaceFP32Detector` runs the published fp32
-    graph): about twice as fast, with the same faces found on every benchmark set (docs/results.md, section 7).
+    graph): 1.45-1.8x faster at detection, with recall within a few faces per thousand of the fp32 graph's on
+    every benchmark set (docs/results.md, section 7).
 
     The image is shrunk so that its longer side is at most ``max_side`` (never enlarged), padded to a multiple of
     32, and the network's heatmap is decoded into boxes (non-maximum suppression at IoU ``nms_iou``); results are
