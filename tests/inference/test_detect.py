@@ -1,3 +1,7 @@
+import platform
+import shutil
+import subprocess
+import sys
 import threading
 
 import cv2
@@ -153,3 +157,30 @@ def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):
         assert iou(a[0].box, b[0].box) > 0.8
         eye_distance = np.linalg.norm(np.subtract(*a[0].eyes))
         assert np.abs(np.subtract(a[0].eyes, b[0].eyes)).max() < 0.2 * eye_distance
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or shutil.which("qemu-x86_64") is None,
+                    reason="needs x86-64 and qemu-user (apt-get install qemu-user) to emulate an AVX2-only CPU")
+def test_int8_centerface_gives_the_same_heatmap_on_an_avx2_only_cpu(tmp_path, astronaut_rgb):
+    """ONNX Runtime's int8 kernel on x86 CPUs without VNNI adds pairs of products in 16 bits; the shipped graph's
+    7-bit weights cannot overflow them. Run on a CPU that QEMU emulates as a Haswell (AVX2, no AVX-512, no VNNI),
+    the graph gives exactly the heatmap it gives natively, whatever this machine's own kernel is."""
+    import onnxruntime as ort
+
+    from fervid.inference.detect import CENTERFACE_INT8_FILE
+
+    frame = cv2.resize(np.ascontiguousarray(astronaut_rgb), (320, 256))  # bright regions: where pairs overflow
+    np.save(tmp_path / "input.npy", frame.transpose(2, 0, 1)[None].astype(np.float32))
+    script = ("import sys, numpy as np, onnxruntime as ort\n"
+              "o = ort.SessionOptions(); o.intra_op_num_threads = 1\n"
+              "s = ort.InferenceSession(sys.argv[1], o, providers=['CPUExecutionProvider'])\n"
+              "np.save(sys.argv[3], s.run(None, {'input.1': np.load(sys.argv[2])})[0])\n")
+    emulated = tmp_path / "avx2.npy"
+    subprocess.run(["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", script, str(CENTERFACE_INT8_FILE),
+                    str(tmp_path / "input.npy"), str(emulated)], check=True, capture_output=True, timeout=300)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    native = ort.InferenceSession(str(CENTERFACE_INT8_FILE), options, providers=["CPUExecutionProvider"]).run(
+        None, {"input.1": np.load(tmp_path / "input.npy")})[0]
+    assert native.max() > 0.5  # the face is there
+    np.testing.assert_array_equal(np.load(emulated), native)
