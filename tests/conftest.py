@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import platform
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +86,28 @@ def write_ferplus_votes(fer_csv, path, seed=1):
         lines.append(f"{usage},{name}," + ",".join(str(votes[k]) for k in FERPLUS_VOTES))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# ONNX Runtime's int8 kernel on x86 CPUs without VNNI (AVX2 only) adds pairs of products in 16 bits, where full
+# 8-bit weights can overflow; QEMU's user-mode emulator, told to be a Haswell (AVX2, no AVX-512, no VNNI), lets a
+# test run that kernel on any x86-64 machine
+needs_avx2_emulation = pytest.mark.skipif(
+    platform.machine() != "x86_64" or shutil.which("qemu-x86_64") is None,
+    reason="needs x86-64 and qemu-user (apt-get install qemu-user) to emulate an AVX2-only CPU")
+
+
+def run_onnx(model_file: Path, inputs: dict[str, np.ndarray], work: Path, emulate_avx2: bool = False) -> np.ndarray:
+    """The first output of an ONNX graph on one thread, natively or on an emulated AVX2-only CPU."""
+    for name, array in inputs.items():
+        np.save(work / f"{name}.npy", array)
+    script = ("import sys, numpy as np, onnxruntime as ort\n"
+              "o = ort.SessionOptions(); o.intra_op_num_threads = 1\n"
+              "s = ort.InferenceSession(sys.argv[1], o, providers=['CPUExecutionProvider'])\n"
+              "feed = {n: np.load(f'{sys.argv[2]}/{n}.npy') for n in sys.argv[4:]}\n"
+              "np.save(sys.argv[3], s.run(None, feed)[0])\n")
+    out = work / ("avx2.npy" if emulate_avx2 else "native.npy")
+    command = [sys.executable, "-c", script, str(model_file), str(work), str(out), *inputs]
+    if emulate_avx2:
+        command = ["qemu-x86_64", "-cpu", "Haswell", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    return np.load(out)

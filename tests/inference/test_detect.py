@@ -1,7 +1,3 @@
-import platform
-import shutil
-import subprocess
-import sys
 import threading
 
 import cv2
@@ -11,6 +7,8 @@ import pytest
 from fervid.inference.align import REFERENCE_EYES, FaceTemplate
 from fervid.inference.detect import (DEFAULT_DETECTOR, DETECTORS, CenterFaceDetector, Detection, DetectorUnavailable,
                            FaceDetector, make_detector)
+
+from conftest import needs_avx2_emulation, run_onnx
 
 NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
                   "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
@@ -159,28 +157,14 @@ def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):
         assert np.abs(np.subtract(a[0].eyes, b[0].eyes)).max() < 0.2 * eye_distance
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64" or shutil.which("qemu-x86_64") is None,
-                    reason="needs x86-64 and qemu-user (apt-get install qemu-user) to emulate an AVX2-only CPU")
+@needs_avx2_emulation
 def test_int8_centerface_gives_the_same_heatmap_on_an_avx2_only_cpu(tmp_path, astronaut_rgb):
-    """ONNX Runtime's int8 kernel on x86 CPUs without VNNI adds pairs of products in 16 bits; the shipped graph's
-    7-bit weights cannot overflow them. Run on a CPU that QEMU emulates as a Haswell (AVX2, no AVX-512, no VNNI),
-    the graph gives exactly the heatmap it gives natively, whatever this machine's own kernel is."""
-    import onnxruntime as ort
-
+    """The shipped graph's 7-bit weights cannot overflow the 16-bit sums of an AVX2-only CPU's int8 kernel: on an
+    emulated one it gives exactly the heatmap it gives natively, whatever this machine's own kernel is."""
     from fervid.inference.detect import CENTERFACE_INT8_FILE
 
     frame = cv2.resize(np.ascontiguousarray(astronaut_rgb), (320, 256))  # bright regions: where pairs overflow
-    np.save(tmp_path / "input.npy", frame.transpose(2, 0, 1)[None].astype(np.float32))
-    script = ("import sys, numpy as np, onnxruntime as ort\n"
-              "o = ort.SessionOptions(); o.intra_op_num_threads = 1\n"
-              "s = ort.InferenceSession(sys.argv[1], o, providers=['CPUExecutionProvider'])\n"
-              "np.save(sys.argv[3], s.run(None, {'input.1': np.load(sys.argv[2])})[0])\n")
-    emulated = tmp_path / "avx2.npy"
-    subprocess.run(["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", script, str(CENTERFACE_INT8_FILE),
-                    str(tmp_path / "input.npy"), str(emulated)], check=True, capture_output=True, timeout=300)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    native = ort.InferenceSession(str(CENTERFACE_INT8_FILE), options, providers=["CPUExecutionProvider"]).run(
-        None, {"input.1": np.load(tmp_path / "input.npy")})[0]
+    inputs = {"input.1": frame.transpose(2, 0, 1)[None].astype(np.float32)}
+    native = run_onnx(CENTERFACE_INT8_FILE, inputs, tmp_path)
     assert native.max() > 0.5  # the face is there
-    np.testing.assert_array_equal(np.load(emulated), native)
+    np.testing.assert_array_equal(run_onnx(CENTERFACE_INT8_FILE, inputs, tmp_path, emulate_avx2=True), native)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
 
 from fervid.training.export import compare_with_torch, export_onnx, quantize_int8  # noqa: E402
 from fervid.inference.models import EmotionCNN  # noqa: E402
@@ -306,6 +307,10 @@ def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
     agree = (fast(x).probabilities.argmax(1) == exact(x).probabilities.argmax(1)).mean()
     assert agree > 0.95
     assert (model_dir / "model_int8.onnx").stat().st_size < (model_dir / "model.onnx").stat().st_size
+    # 7-bit weights: no overflow in the 16-bit pair sums of an AVX2-only CPU's int8 kernel
+    graph = onnx.load(str(model_dir / "model_int8.onnx")).graph
+    weights = [onnx.numpy_helper.to_array(i) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert weights and max(int(np.abs(w.astype(int)).max()) for w in weights) <= 64
 
 
 def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(fer_csv, tmp_path):
