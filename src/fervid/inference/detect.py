@@ -205,7 +205,8 @@ DETECTORS: Registry[type] = Registry("face detector", {"centerface": CenterFaceD
                                                         "yuface": YuFaceDetector})
 # The default everywhere, chosen by measurement (docs/results.md, section 7). yuface is not preferred where it is
 # installed: CenterFace found more FER2013 faces and JAFFE heads, gave higher end-to-end accuracy and no false
-# box at any threshold tried; yuface is better only on small faces (64 px: all found against 88%).
+# box at the default threshold; yuface is better only on small faces (64 px tall: all found against 91% by the
+# int8 CenterFace).
 DEFAULT_DETECTOR = "centerface"
 
 

@@ -95,9 +95,9 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
     ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``.
 
     7-bit weights (``reduce_range``) because ONNX Runtime's uint8 x int8 kernel on x86 CPUs without VNNI (AVX2
-    only) adds pairs of products in 16 bits: 8-bit weights overflow there and changed 3-4% of FER2013 PublicTest
-    labels against a VNNI CPU, 7-bit ones cannot, so every CPU computes the same logits (docs/results.md,
-    section 5b)."""
+    only) adds pairs of products in 16 bits: 8-bit weights overflow there and changed 3.6-5.1% of FER2013
+    PublicTest labels against a VNNI CPU; 7-bit ones cannot, and x86 CPUs with and without VNNI compute the same
+    logits (docs/results.md, section 5b)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
