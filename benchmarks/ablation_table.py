@@ -185,8 +185,7 @@ class Scorer:
         if self.ferplus is None:
             return fer_acc, None
         # FER+ relabels a subset of the same PublicTest faces: reuse their predictions
-        row = {src: i for i, src in enumerate(self.fer2013.sources)}
-        plus_predicted = predicted[[row[src] for src in self.ferplus.sources]]
+        plus_predicted = predicted[self.fer2013.rows_of(self.ferplus)]
         return fer_acc, float((plus_predicted == self.ferplus.labels).mean())
 
 

@@ -173,8 +173,7 @@ def landmark_agreement(detectors: dict, images: list[np.ndarray]) -> list[dict]:
 def end_to_end(detectors: dict, fer_csv: Path, ferplus_csv: Path, limit: int) -> dict:
     fer = load_fer2013(fer_csv, "PublicTest")
     plus = load_ferplus(fer_csv, ferplus_csv, "PublicTest")
-    row_of = {s: i for i, s in enumerate(fer.sources)}
-    plus_rows = np.array([row_of[s] for s in plus.sources])
+    plus_rows = fer.rows_of(plus)
     n = min(limit, len(fer)) if limit else len(fer)
     models = {"ferplus": EmotionCNN(DEFAULT_MODEL), "fer2013": EmotionCNN(PAPER_MODEL)}
     keep_plus = plus_rows < n

@@ -56,8 +56,7 @@ def main() -> None:
     fer = load_fer2013(fer_csv, "PublicTest")
     plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
     n = args.limit or len(fer)
-    row_of = {s: i for i, s in enumerate(fer.sources)}
-    plus_rows = np.array([row_of[s] for s in plus.sources])
+    plus_rows = fer.rows_of(plus)
     keep = plus_rows < n
     report = {"native_cpu": cpu_model(), "emulated_cpu": "qemu-x86_64 -cpu Haswell (AVX2, no AVX-512, no VNNI)",
               "faces": n, "models": {}}

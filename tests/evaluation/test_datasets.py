@@ -134,3 +134,13 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
     lines = ["Usage,Image name," + ",".join(FERPLUS_VOTES)] + [f"{u},{n}," + ",".join(map(str, v)) for u, n, v in rows]
     (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
     assert ferplus_clear_majority(ds, tmp_path / "new.csv").tolist() == [False, True]
+
+
+def test_rows_of_finds_a_relabelled_subset_by_source():
+    images, labels = synthetic_faces(6)
+    whole = FaceDataset(images, labels, [f"f.csv#{i}" for i in range(6)])
+    part = whole.subset(np.array([4, 1, 3]))
+    assert whole.rows_of(part).tolist() == [4, 1, 3]
+    np.testing.assert_array_equal(whole.images[whole.rows_of(part)], part.images)
+    with pytest.raises(KeyError):
+        part.rows_of(whole)  # a face the other dataset does not hold

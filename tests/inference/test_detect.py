@@ -7,18 +7,13 @@ import pytest
 from fervid.inference.align import REFERENCE_EYES, FaceTemplate
 from fervid.inference.detect import (DEFAULT_DETECTOR, DETECTORS, CenterFaceDetector, Detection, DetectorUnavailable,
                            FaceDetector, make_detector)
+from fervid.inference.track import iou
 
 from conftest import needs_avx2_emulation, run_onnx
 
 NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "moon",
                   "page", "text", "retina", "brick", "grass", "gravel", "cell", "horse", "clock", "colorwheel",
                   "logo", "cat", "checkerboard", "microaneurysms"]
-
-
-def iou(a, b) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    inter = max(0.0, min(ax1, bx1) - max(a[0], b[0])) * max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @pytest.fixture(scope="module", params=sorted(DETECTORS))

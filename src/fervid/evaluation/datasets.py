@@ -73,6 +73,12 @@ class FaceDataset:
                            joined("sources"), name or "+".join(p.name for p in parts), joined("subjects"),
                            joined("sequences"), soft)
 
+    def rows_of(self, other: FaceDataset) -> np.ndarray:
+        """Where each of ``other``'s faces is in this dataset, matched by source (e.g. FER+'s relabelled faces
+        among FER2013's)."""
+        row = {src: i for i, src in enumerate(self.sources)}
+        return np.array([row[src] for src in other.sources], dtype=np.int64)
+
     def __len__(self) -> int:
         return len(self.labels)
 

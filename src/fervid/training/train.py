@@ -367,8 +367,7 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
 
 def _fer2013_labels(fer2013: FaceDataset, subset: FaceDataset) -> np.ndarray:
     """FER2013's original labels of ``subset``'s faces (a relabelled subset of ``fer2013``, matched by source)."""
-    where = {src: i for i, src in enumerate(fer2013.sources)}
-    return fer2013.labels[np.array([where[src] for src in subset.sources], dtype=np.int64)]
+    return fer2013.labels[fer2013.rows_of(subset)]
 
 
 def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarray], np.ndarray]]:
