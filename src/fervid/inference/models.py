@@ -164,6 +164,7 @@ class EmotionCNN:
         elif precision == "int8":
             raise ModelError(f"{self.folder}: no int8 model (export with `fervid export --int8`)")
         self.precision = "int8" if onnx_file != "model.onnx" else "fp32"
+        self.graph_file = self.folder / onnx_file
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
@@ -181,6 +182,15 @@ class EmotionCNN:
         import hashlib
 
         return hashlib.sha256((self.folder / "model.onnx").read_bytes()).hexdigest()
+
+    @cached_property
+    def graph_sha256(self) -> str:
+        """Digest of the graph this instance runs (the int8 one by default): its features are what a temporal
+        LSTM trained through this instance learnt from. The int8 graph can be re-quantized while ``model.onnx``
+        stays the same, which shifts the features slightly; the LSTM's config records both digests."""
+        import hashlib
+
+        return hashlib.sha256(self.graph_file.read_bytes()).hexdigest()
 
     @property
     def card(self) -> dict:

@@ -266,7 +266,8 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     comparison = {k: {"centred": compare_methods(v, lstm, True), "causal": compare_methods(v, lstm, False)}
                   for k, v in heldout.items()}
     export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
-                    temperature, {k: [p.subject for p in v] for k, v in sides.items()})
+                    temperature, {k: [p.subject for p in v] for k, v in sides.items()},
+                    {"file": cnn.graph_file.name, "precision": cnn.precision, "sha256": cnn.graph_sha256})
     report = {"config": asdict(cfg), "history": history, "temperature": temperature,
               "temperature_choice": temperature_report,
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
@@ -276,9 +277,11 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
 
 
 def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: str, cnn_weights_sha256: str = "",
-                    temperature: float = 1.0, people: dict[str, list[str]] | None = None) -> None:
+                    temperature: float = 1.0, people: dict[str, list[str]] | None = None,
+                    cnn_graph: dict[str, str] | None = None) -> None:
     """Write the LSTM's ``model.onnx`` and ``config.json``; the config names the CNN whose features it reads, and
-    the digest of that CNN's weights (a CNN retrained under the same name gives other features), its temperature,
+    the digest of that CNN's weights (a CNN retrained under the same name gives other features), the graph the
+    training features came from (``cnn_graph``: file, precision, digest; int8 by default), its temperature,
     and which people were on which side of the split (so benchmarks can keep to the test side)."""
     net.eval()
     dummy = torch.zeros(1, 4, input_dim)
@@ -287,6 +290,7 @@ def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: st
                       dynamo=False)
     (out_dir / "config.json").write_text(json.dumps({
         "kind": "lstm", "input": "cnn_features", "cnn": cnn, "cnn_weights_sha256": cnn_weights_sha256,
+        "cnn_graph": cnn_graph or {},
         "input_dim": input_dim, "max_frames": max_frames, "target": "centre", "temperature": round(temperature, 4),
         "people": people or {},
         "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1))
