@@ -3,6 +3,7 @@ session becomes a video job, and bad messages close one connection with a reason
 
 import io
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -71,6 +72,30 @@ def test_newest_frame_wins_when_frames_arrive_faster_than_they_are_analysed(clie
         assert len(seen) < 30 and seen[-1]["dropped"] == 30 - len(seen)
         ws.send_text('{"type": "stop", "save": false}')
         assert ws.receive_json()["type"] == "stopped"
+
+
+def test_a_stop_that_arrives_while_frames_are_queued_still_saves_the_session(tmp_path, astronaut_rgb):
+    # the stop comes in while the server analyses frame 1 with the newest frame queued behind it: the server must
+    # analyse that frame and then save, not wait for a message that the ended receiver will never deliver. The
+    # exchange runs in a thread with its own client so a hang fails this test instead of stalling the suite.
+    settings = ServerSettings(data_dir=tmp_path / "data", live=LiveLimits(max_frame_bytes=300_000))
+    replies: list = []
+
+    def session() -> None:
+        with TestClient(create_app(settings), base_url=BASE) as c, c.websocket_connect(LIVE) as ws:
+            ws.receive_json()
+            for seq in range(1, 6):
+                ws.send_bytes(frame_message(seq, astronaut_rgb))
+            ws.send_text('{"type": "stop", "save": true}')
+            while not replies or replies[-1]["type"] == "result":
+                replies.append(ws.receive_json())
+
+    worker = threading.Thread(target=session, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), f"no reply to the stop after 60 s; replies so far: {[r['type'] for r in replies]}"
+    saved = replies[-1]
+    assert saved["type"] == "saved" and saved["frames"] == len(replies) - 1 and replies[-2]["seq"] == 5
 
 
 @pytest.mark.parametrize("message, code, reason", [

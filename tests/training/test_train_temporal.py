@@ -102,10 +102,10 @@ def test_every_shipped_cnn_has_a_temporal_lstm_trained_on_its_very_weights(cnn):
 @pytest.mark.parametrize("cnn", available_models())
 def test_every_shipped_lstm_learnt_from_the_graph_its_cnn_runs_by_default(cnn):
     # re-quantizing the int8 graph (as the 7-bit weights did) leaves model.onnx, and so the weights' digest, alone
-    # but shifts the features the video pipeline feeds the LSTM; the LSTM must be retrained on those
+    # but shifts the features the video pipeline feeds the LSTM; the LSTM must be retrained on those (or was
+    # measured on them, on the validation people, and kept because its retrains scored lower)
     from fervid.inference.models import EmotionCNN
 
-    # (or was measured on them, on the validation people, and kept because its retrains scored lower)
     default = EmotionCNN(cnn)
     config = make_method("lstm", cnn=cnn).config
     graphs = [config["cnn_graph"]] + ([config["checked_on_graph"]] if "checked_on_graph" in config else [])

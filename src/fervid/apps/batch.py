@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import numpy as np
 
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES
+from fervid.inference.models import file_sha256
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ROW_COLUMNS
 from fervid.inference.video import VIDEO_SUFFIXES
@@ -122,14 +122,6 @@ class OutputLock:
             self.fh.close()  # closing releases the lock
 
 
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class StateStore:
     """SQLite table of input files: path, content hash, kind, status (pending/done/failed), error, counts."""
 
@@ -147,7 +139,7 @@ class StateStore:
         whose content another path already finished is marked done at once."""
         todo, paths_of, first_of = [], {}, {}
         for p in files:
-            digest = file_hash(p)
+            digest = file_sha256(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
             row = self.db.execute("SELECT hash, status FROM files WHERE path = ?", (str(p),)).fetchone()
             if row and row[0] == digest and row[1] == "done":

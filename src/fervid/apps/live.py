@@ -195,12 +195,15 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
     receiver = asyncio.create_task(receive())
     try:
         while True:
-            await arrived.wait()
-            arrived.clear()
-            if state["error"] is not None or state["stop"] is not None and not latest:
-                break
-            if not latest:
+            # wait only when there is nothing to do: a stop that came in while a frame was being analysed, with
+            # the newest frame still queued, is seen here after that frame (the receiver has ended by then and
+            # would never wake a wait again)
+            if not latest and state["error"] is None and state["stop"] is None:
+                await arrived.wait()
+                arrived.clear()
                 continue
+            if state["error"] is not None or not latest:
+                break
             seq, data = latest.pop()
             try:
                 reply = await to_thread.run_sync(session.analyse, seq, data)
@@ -209,8 +212,6 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
                 break
             reply["dropped"] = state["dropped"]
             await ws.send_json(reply)
-            if latest:
-                arrived.set()
         if state["error"] is not None:
             await _refuse(ws, str(state["error"]), state["error"].code)
             session.discard()

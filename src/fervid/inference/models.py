@@ -8,6 +8,7 @@ package are found by name through :func:`available_models`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 # labels, stays shipped under its name for the paper's experiments.
 DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks so a long video does not have to fit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ModelError(RuntimeError):
@@ -179,18 +189,14 @@ class EmotionCNN:
     def weights_sha256(self) -> str:
         """Digest of the float weights (``model.onnx``): what a temporal LSTM trained on this CNN's features
         records, so a CNN retrained under the same name is not fed to an LSTM trained on the old one."""
-        import hashlib
-
-        return hashlib.sha256((self.folder / "model.onnx").read_bytes()).hexdigest()
+        return file_sha256(self.folder / "model.onnx")
 
     @cached_property
     def graph_sha256(self) -> str:
         """Digest of the graph this instance runs (the int8 one by default): its features are what a temporal
         LSTM trained through this instance learnt from. The int8 graph can be re-quantized while ``model.onnx``
         stays the same, which shifts the features slightly; the LSTM's config records both digests."""
-        import hashlib
-
-        return hashlib.sha256(self.graph_file.read_bytes()).hexdigest()
+        return file_sha256(self.graph_file)
 
     @property
     def card(self) -> dict:
