@@ -3,7 +3,6 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fervid.evaluation.datasets import load_fer2013  # noqa: E402
 from fervid.inference.models import DEFAULT_MODEL, ModelError, available_models  # noqa: E402
 from fervid.inference.temporal import (LSTMTemporal, MovingAverage, PerFrame, flicker_per_second,  # noqa: E402
                              make_method, shipped_temporal_models)
