@@ -150,6 +150,13 @@ fervid calibrate --model $M/ferplus_vgg_mixup --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_mixup --no-video \
     --json docs/eval/model_comparison_candidates13.json
 python benchmarks/bench_video.py --detector centerface yuface
+# sixteenth session: the shipped recipe on 100 epochs (not shipped; docs/results.md section 0)
+fervid train --config configs/ferplus/experiments/ferplus_vgg_100ep.toml --out runs/ferplus_vgg_100ep
+fervid export runs/ferplus_vgg_100ep --checkpoint last.pt --name ferplus_vgg_100ep --out $M/ferplus_vgg_100ep
+fervid calibrate --model $M/ferplus_vgg_100ep --data $FER --ferplus $PLUS
+cp runs/ferplus_vgg_100ep/learning_curves.png docs/eval/ferplus_vgg_100ep_learning_curves.png
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_100ep \
+    --json docs/eval/model_comparison_candidates16.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
