@@ -157,6 +157,11 @@ fervid calibrate --model $M/ferplus_vgg_100ep --data $FER --ferplus $PLUS
 cp runs/ferplus_vgg_100ep/learning_curves.png docs/eval/ferplus_vgg_100ep_learning_curves.png
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_100ep \
     --json docs/eval/model_comparison_candidates16.json
+fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep_no_ls.toml --out runs/ferplus_vgg_40ep_no_ls
+fervid export runs/ferplus_vgg_40ep_no_ls --checkpoint last.pt --name ferplus_vgg_40ep_no_ls --out $M/ferplus_vgg_40ep_no_ls
+fervid calibrate --model $M/ferplus_vgg_40ep_no_ls --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_no_ls \
+    --json docs/eval/model_comparison_candidates16_no_ls.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
