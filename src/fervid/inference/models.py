@@ -199,6 +199,11 @@ class EmotionCNN:
         return file_sha256(self.graph_file)
 
     @property
+    def graph_identity(self) -> dict[str, str]:
+        """Which graph this instance runs, as a temporal LSTM's config records it (``cnn_graph``)."""
+        return {"file": self.graph_file.name, "precision": self.precision, "sha256": self.graph_sha256}
+
+    @property
     def card(self) -> dict:
         path = self.folder / "card.json"
         return json.loads(path.read_text()) if path.is_file() else {}

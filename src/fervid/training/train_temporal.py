@@ -267,7 +267,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
                   for k, v in heldout.items()}
     export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
                     temperature, {k: [p.subject for p in v] for k, v in sides.items()},
-                    {"file": cnn.graph_file.name, "precision": cnn.precision, "sha256": cnn.graph_sha256})
+                    cnn.graph_identity)
     report = {"config": asdict(cfg), "history": history, "temperature": temperature,
               "temperature_choice": temperature_report,
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
