@@ -664,3 +664,46 @@ def test_sam_training_learns_and_differs_from_plain_sgd(fer_csv, tmp_path):
     assert any(not torch.allclose(a[k], b[k]) for k in a if a[k].is_floating_point())
     with pytest.raises(ValueError, match="sam_rho"):
         tiny_config(fer_csv, sam_rho=-0.1)
+
+
+def test_mutual_terms_pull_each_network_toward_the_others_probabilities_and_only_that_network():
+    from fervid.training.train import mutual_terms
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, generator=gen, requires_grad=True)
+    peer_logits = torch.randn(5, 7, generator=gen, requires_grad=True)
+    kl, peer_kl = mutual_terms(logits, peer_logits)
+    p, q = logits.softmax(1), peer_logits.softmax(1)
+    torch.testing.assert_close(kl, (q * (q.log() - p.log())).sum(1).mean())  # KL(peer || network)
+    torch.testing.assert_close(peer_kl, (p * (p.log() - q.log())).sum(1).mean())
+    kl.backward()
+    assert peer_logits.grad is None  # the peer's probabilities are the network's fixed targets
+    torch.testing.assert_close(logits.grad, (p - q).detach() / 5)  # the gradient of KL toward the peer
+    same = torch.randn(3, 7, generator=gen)
+    assert float(mutual_terms(same, same.clone())[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mutual_learning_trains_a_peer_beside_the_network_and_resumes_exactly(fer_csv, tmp_path):
+    from fervid.training.train import load_net
+
+    cfg = tiny_config(fer_csv, mutual_weight=1.0)
+    run = train(cfg, tmp_path / "mutual", progress=False)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_acc"] > 0.6 and metrics[-1]["peer_val_acc"] > 0.6  # both learn the task
+    net, peer = load_net(run / "last.pt"), load_net(run / "last_peer.pt")
+    assert not torch.equal(net.body[0].weight, peer.body[0].weight)  # its own initialisation
+    # the peer changes the network's training: the same seed without one ends elsewhere
+    alone = load_net(train(tiny_config(fer_csv), tmp_path / "alone", progress=False) / "last.pt")
+    assert not torch.allclose(net.body[0].weight, alone.body[0].weight)
+
+    train(cfg, tmp_path / "resumed", progress=False, stop_after=1)
+    train(cfg, tmp_path / "resumed", resume=True, progress=False)
+    resumed = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose([m["val_acc"] for m in resumed], [m["val_acc"] for m in metrics], atol=1e-6)
+    np.testing.assert_allclose([m["peer_val_acc"] for m in resumed], [m["peer_val_acc"] for m in metrics], atol=1e-6)
+    np.testing.assert_allclose(resumed[-1]["train_loss"], metrics[-1]["train_loss"], rtol=1e-4)
+
+    with pytest.raises(ValueError, match="mutual_weight"):
+        tiny_config(fer_csv, mutual_weight=1.0, ema_decay=0.9)
+    with pytest.raises(ValueError, match="mutual_weight"):
+        tiny_config(fer_csv, mutual_weight=-1.0)

@@ -130,6 +130,13 @@ class TrainConfig:
     # this far (L2) uphill, which favours flat minima and is reported to resist label noise, such as FER2013's
     # and FER+'s annotator disagreement. Costs a second forward and backward pass per step (about 2x the time)
     sam_rho: float = 0.0
+    # deep mutual learning (Zhang et al. 2018; 0: off): a peer network of the same shape, initialised from its own
+    # seed, trains beside the network on the same batches, and each adds this weight times KL(peer || itself) to
+    # its loss, the peer's probabilities taken as fixed targets. Unlike distillation from trained teachers, the
+    # two teach each other from the first step; reported to give each peer much of what averaging two
+    # independently trained networks gives. The network (last.pt) is exported; the peer is saved beside it
+    # (last_peer.pt) and validated every epoch (metrics' peer_val_acc). Costs a second network's step (about 2x)
+    mutual_weight: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
 
     @classmethod
@@ -198,6 +205,12 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         if self.sam_rho < 0:
             raise ValueError("sam_rho must be >= 0 (0: off)")
+        if self.mutual_weight < 0:
+            raise ValueError("mutual_weight must be >= 0 (0: off)")
+        if self.mutual_weight > 0 and (self.ema_decay > 0 or self.swa or self.sam_rho > 0 or self.fer2013_head_weight > 0
+                                       or self.labels == "ferplus-multi"):
+            raise ValueError("mutual_weight cannot be combined with ema_decay, swa, sam_rho, fer2013_head_weight or "
+                             "labels = \"ferplus-multi\"")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -222,6 +235,7 @@ class EpochMetrics:
     lr: float
     seconds: float
     raw_val_acc: float | None = None  # with ema_decay or swa: the optimiser's weights, beside the average's val_acc
+    peer_val_acc: float | None = None  # with mutual_weight: the peer network's
 
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -456,6 +470,15 @@ def taught_view_batch(views: torch.Tensor, view_probs: torch.Tensor, t_train: to
     return views[k, idx].float(), teach(t_train[idx], view_probs[k, idx], teacher_weight)
 
 
+def mutual_terms(logits: torch.Tensor, peer_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deep mutual learning's two extra losses, (KL(peer || network), KL(network || peer)), batch means: each
+    learns the other's current probabilities as fixed targets (detached), so each term's gradient reaches only
+    the network it is added to."""
+    own, other = logits.log_softmax(1), peer_logits.log_softmax(1)
+    return (F.kl_div(own, other.detach(), log_target=True, reduction="batchmean"),
+            F.kl_div(other, own.detach(), log_target=True, reduction="batchmean"))
+
+
 def accepted_answer_loss(logits: torch.Tensor, accepted: torch.Tensor) -> torch.Tensor:
     """Barsoum et al. 2016's multi-label loss: the mean over faces of -log of the highest predicted probability
     among each face's accepted answers (``accepted`` > 0), so any of them counts as right."""
@@ -587,6 +610,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     net = net.to(device, memory_format=torch.channels_last)
     trained = WithFer2013Head(net).to(device) if cfg.fer2013_head_weight > 0 else net
     model = trained
+    peer = None
+    if cfg.mutual_weight > 0:
+        if world > 1:
+            raise ValueError("mutual_weight runs in one process (no torchrun)")
+        with torch.random.fork_rng():  # the network's own initialisation and random stream stay as without a peer
+            torch.manual_seed(cfg.seed + 1)
+            peer = EmotionVGG(cfg.net).to(device, memory_format=torch.channels_last)
     if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
         from torch.nn.parallel import DistributedDataParallel
 
@@ -599,6 +629,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
     sched = learning_rate_schedule(opt, cfg, steps_per_epoch)
+    if peer is not None:
+        peer_opt = torch.optim.SGD(peer.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                                   weight_decay=cfg.weight_decay)
+        peer_sched = learning_rate_schedule(peer_opt, cfg, steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)  # the batch order: the same on every rank
     # augmentation draws differ per rank; a single process keeps one generator (runs stay reproducible)
     aug_gen = gen if world == 1 else torch.Generator().manual_seed(cfg.seed + 1000 * rank)
@@ -612,6 +646,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
         if averaged is not None:
             averaged.load_state_dict(state["averaged"])
+        if peer is not None:
+            peer.load_state_dict(state["peer"])
+            peer_opt.load_state_dict(state["peer_optimizer"])
+            peer_sched.load_state_dict(state["peer_scheduler"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
@@ -660,6 +698,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             tb = tb.to(device)
             logits, loss = batch_loss(xb, tb)
             opt.zero_grad(set_to_none=True)
+            if peer is not None:
+                peer.train()
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    peer_logits = peer(xb).float()
+                peer_loss = F.cross_entropy(peer_logits, tb, label_smoothing=cfg.label_smoothing)
+                kl, peer_kl = mutual_terms(logits.float(), peer_logits)
+                loss, peer_loss = loss + cfg.mutual_weight * kl, peer_loss + cfg.mutual_weight * peer_kl
+                peer_opt.zero_grad(set_to_none=True)
+                peer_loss.backward()
             loss.backward()
             if cfg.sam_rho > 0:
                 with sharpness_aware_perturbation(trained, cfg.sam_rho):
@@ -667,6 +714,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                     batch_loss(xb, tb)[1].backward()
             opt.step()
             sched.step()
+            if peer is not None:
+                peer_opt.step()
+                peer_sched.step()
             if cfg.ema_decay > 0:
                 averaged.update_parameters(net)
             total_loss += loss.item() * len(tb)
@@ -686,17 +736,20 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         val_acc = float((val_logits.argmax(1) == y_val).float().mean())
         raw_val_acc = (None if averaged is None else
                        float((predict_logits(net, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
+        peer_val_acc = (None if peer is None else
+                        float((predict_logits(peer, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
         seconds = time.perf_counter() - t0
         elapsed += seconds
         if not main_rank:
             continue
         m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
-                         opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc)
+                         opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc, peer_val_acc)
         with open(run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(asdict(m)) + "\n")
         if progress:
+            peer_note = "" if peer_val_acc is None else f" (peer {peer_val_acc:.4f})"
             tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
-                       f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f} | {seconds:.0f}s")
+                       f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f}{peer_note} | {seconds:.0f}s")
         history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
         plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {cfg.val_usage}",
                              cfg.val_usage)
@@ -709,6 +762,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                 "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
         if trained is not net:
             last["fer2013_head"] = trained.fer2013_head.state_dict()
+        if peer is not None:
+            last.update(peer=peer.state_dict(), peer_optimizer=peer_opt.state_dict(),
+                        peer_scheduler=peer_sched.state_dict())
+            # the peer as a network of its own, exportable (`fervid export --checkpoint last_peer.pt`)
+            torch.save({"model": peer.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                        "val_acc": peer_val_acc}, run_dir / "last_peer.pt")
         if averaged is not None:
             last.update(train_model=net.state_dict(), averaged=averaged.state_dict())
             # the optimiser's own last weights, exportable beside the average (`fervid export --checkpoint`)
