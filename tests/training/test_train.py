@@ -507,6 +507,25 @@ def test_ensemble_export_averages_members_probabilities_each_normalised_as_train
     assert ensemble.config.features_of == "a" and len(ensemble.config.net["ensemble"]) == 2
 
 
+def test_a_mutual_learning_run_and_its_peer_export_as_one_ensemble_from_the_command_line(fer_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = train(tiny_config(fer_csv, epochs=1, mutual_weight=1.0), tmp_path / "mutual", progress=False)
+    result = CliRunner().invoke(app, ["export", str(run), str(run / "last_peer.pt"), "--checkpoint", "last.pt",
+                                      "--out", str(tmp_path / "pair"), "--no-int8"])
+    assert result.exit_code == 0, result.output
+    pair = EmotionCNN(tmp_path / "pair", precision="fp32")
+    members = [EmotionCNN(export_onnx(run, tmp_path / name, checkpoint=name + ".pt"), precision="fp32")
+               for name in ("last", "last_peer")]
+    crops = members[0].config.normalization(load_fer2013(fer_csv, "PublicTest").images[:16])
+    np.testing.assert_allclose(pair(crops).probabilities,
+                               (members[0](crops).probabilities + members[1](crops).probabilities) / 2, atol=1e-5)
+    assert [m["run"] for m in pair.config.net["ensemble"]] == [str(run), str(run / "last_peer.pt")]
+    assert pair.config.features_of == "mutual"
+
+
 def test_contrast_jitter_scales_each_faces_own_contrast_within_the_range(fer_csv):
     from fervid.inference.align import Normalization
     from fervid.training.train import augment

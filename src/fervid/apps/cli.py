@@ -428,7 +428,9 @@ def train_temporal_cmd(
 @app.command()
 def export(
     run_dirs: list[Path] = typer.Argument(..., help="Run folder written by `fervid train`; several: an ensemble "
-                                                    "(their networks' probabilities averaged in one ONNX graph)."),
+                                                    "(their networks' probabilities averaged in one ONNX graph), "
+                                                    "where a member may also be a checkpoint file in a run folder "
+                                                    "(runs/x/last_peer.pt: a mutual-learning run's peer)."),
     out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
     checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR: best.pt (best epoch on the "
@@ -445,7 +447,8 @@ def export(
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, quantize_int8
 
-    run_dir = run_dirs[0]  # an ensemble's int8 model is calibrated on its first run's training faces
+    # an ensemble's int8 model is calibrated on its first run's training faces
+    run_dir = run_dirs[0].parent if run_dirs[0].suffix == ".pt" else run_dirs[0]
     try:
         if len(run_dirs) > 1:
             if flip_tta:

@@ -59,14 +59,16 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     """Write ``out_dir/model.onnx`` + ``config.json``: the runs' networks averaged in one graph
     (:class:`fervid.training.network.EnsembleWrapper`). Inputs are normalised as the first run's; its features are the
     ensemble's, so ``features_of`` (default: the first run folder's name) names the CNN whose temporal LSTM reads
-    them."""
-    run_dirs = [Path(r) for r in run_dirs]
+    them. A member may also be a checkpoint file inside a run folder (``runs/x/last_peer.pt``), which takes the
+    place of ``checkpoint`` for that member: a mutual-learning run's network and its peer make one ensemble."""
+    members = [Path(r) for r in run_dirs]
     out_dir = Path(out_dir)
-    nets, norms = [], []
-    for run_dir in run_dirs:
-        ckpt = run_dir / checkpoint
+    nets, norms, run_dirs = [], [], []
+    for member in members:
+        run_dir, ckpt = (member.parent, member) if member.suffix == ".pt" else (member, member / checkpoint)
         if not ckpt.is_file():
             raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+        run_dirs.append(run_dir)
         nets.append(load_net(ckpt))
         norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text())))
     # member i expects (c - g_i) / s_i where the input is (c - g_0) / s_0: x_i = x * s_0 / s_i + (g_0 - g_i) / s_i
@@ -81,7 +83,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
         dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
-    net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(run_dirs, nets)],
+    net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(members, nets)],
            "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
     config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=first,
                          net=net)
