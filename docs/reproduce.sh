@@ -162,6 +162,18 @@ fervid export runs/ferplus_vgg_40ep_no_ls --checkpoint last.pt --name ferplus_vg
 fervid calibrate --model $M/ferplus_vgg_40ep_no_ls --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_no_ls \
     --json docs/eval/model_comparison_candidates16_no_ls.json
+# seventeenth session: deep mutual learning on the shipped recipe (not shipped; docs/results.md section 0)
+fervid train --config configs/ferplus/experiments/ferplus_vgg_mutual.toml --out runs/ferplus_vgg_mutual
+fervid export runs/ferplus_vgg_mutual --checkpoint last.pt --name ferplus_vgg_mutual --out $M/ferplus_vgg_mutual
+fervid calibrate --model $M/ferplus_vgg_mutual --data $FER --ferplus $PLUS
+fervid export runs/ferplus_vgg_mutual --checkpoint last_peer.pt --name ferplus_vgg_mutual_peer --out $M/ferplus_vgg_mutual_peer
+fervid calibrate --model $M/ferplus_vgg_mutual_peer --data $FER --ferplus $PLUS
+fervid export runs/ferplus_vgg_mutual runs/ferplus_vgg_mutual/last_peer.pt --checkpoint last.pt --name ferplus_mutual_pair \
+    --out $M/ferplus_mutual_pair
+fervid calibrate --model $M/ferplus_mutual_pair --data $FER --ferplus $PLUS
+python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_mutual $M/ferplus_vgg_mutual_peer
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_mutual $M/ferplus_vgg_mutual_peer \
+    $M/ferplus_mutual_pair --json docs/eval/model_comparison_candidates17.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
