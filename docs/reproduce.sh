@@ -174,6 +174,12 @@ fervid calibrate --model $M/ferplus_mutual_pair --data $FER --ferplus $PLUS
 python benchmarks/ensemble_probe.py --models ferplus_vgg $M/ferplus_vgg_mutual $M/ferplus_vgg_mutual_peer
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_mutual $M/ferplus_vgg_mutual_peer \
     $M/ferplus_mutual_pair --json docs/eval/model_comparison_candidates17.json
+fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep_mutual_seed1.toml --out runs/ferplus_vgg_40ep_mutual_seed1
+fervid export runs/ferplus_vgg_40ep_mutual_seed1 --checkpoint last.pt --name ferplus_vgg_40ep_mutual_seed1 \
+    --out $M/ferplus_vgg_40ep_mutual_seed1
+fervid calibrate --model $M/ferplus_vgg_40ep_mutual_seed1 --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_mutual_seed1 --no-video \
+    --json docs/eval/model_comparison_candidates17_40ep.json
 fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \

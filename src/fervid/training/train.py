@@ -134,10 +134,10 @@ class TrainConfig:
     # seed, trains beside the network on the same batches, and each adds this weight times KL(peer || itself) to
     # its loss, the peer's probabilities taken as fixed targets. Unlike distillation from trained teachers, the
     # two teach each other from the first step (reported to give each peer much of what averaging two
-    # independently trained networks gives; measured here on the shipped recipe: +0.6 points of FER+ for the
-    # network, within one run's spread, and peers too alike to average well: docs/results.md section 0). The
-    # network (last.pt) is exported; the peer is saved beside it (last_peer.pt) and validated every epoch (metrics'
-    # peer_val_acc). Costs a second network's step (about 2x)
+    # independently trained networks gives; measured here: +0.6 points of FER+ on the shipped recipe, -0.2 on a
+    # second draw, both within one recipe's spread, and peers too alike to average well: docs/results.md section 0).
+    # The network (last.pt) is exported; the peer is saved beside it (last_peer.pt) and validated every epoch
+    # (metrics' peer_val_acc). Costs a second network's step (about 2x)
     mutual_weight: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
 
