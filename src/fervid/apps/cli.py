@@ -445,10 +445,10 @@ def export(
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, load_fer2013
-    from fervid.training.export import export_ensemble, export_onnx, quantize_int8
+    from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
 
     # an ensemble's int8 model is calibrated on its first run's training faces
-    run_dir = run_dirs[0].parent if run_dirs[0].suffix == ".pt" else run_dirs[0]
+    run_dir = member_checkpoint(run_dirs[0], checkpoint)[0]
     try:
         if len(run_dirs) > 1:
             if flip_tta:

@@ -53,6 +53,13 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     return out_dir
 
 
+def member_checkpoint(member: str | Path, checkpoint: str) -> tuple[Path, Path]:
+    """(run folder, checkpoint file) of an export argument: a run folder (its ``checkpoint``) or a checkpoint file
+    inside one (``runs/x/last_peer.pt``)."""
+    member = Path(member)
+    return (member.parent, member) if member.suffix == ".pt" else (member, member / checkpoint)
+
+
 def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str | None = None,
                     checkpoint: str = "best.pt", features_of: str | None = None,
                     template: FaceTemplate = FaceTemplate()) -> Path:
@@ -65,7 +72,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     out_dir = Path(out_dir)
     nets, norms, run_dirs = [], [], []
     for member in members:
-        run_dir, ckpt = (member.parent, member) if member.suffix == ".pt" else (member, member / checkpoint)
+        run_dir, ckpt = member_checkpoint(member, checkpoint)
         if not ckpt.is_file():
             raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
         run_dirs.append(run_dir)

@@ -679,6 +679,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                     fer2013_logits.float(), tb[:, NUM_CLASSES:], label_smoothing=cfg.label_smoothing)
         return logits, loss
 
+    def val_accuracy(logits: torch.Tensor) -> float:
+        return float((logits.argmax(1) == y_val).float().mean())
+
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(start_epoch, end_epoch):
         t0 = time.perf_counter()
@@ -735,11 +738,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             refresh_batchnorm(kept, bn_faces, device)
         val_logits = predict_logits(kept, x_val, bf16=bf16)
         val_loss = float(F.cross_entropy(val_logits, y_val))
-        val_acc = float((val_logits.argmax(1) == y_val).float().mean())
-        raw_val_acc = (None if averaged is None else
-                       float((predict_logits(net, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
-        peer_val_acc = (None if peer is None else
-                        float((predict_logits(peer, x_val, bf16=bf16).argmax(1) == y_val).float().mean()))
+        val_acc = val_accuracy(val_logits)
+        raw_val_acc = None if averaged is None else val_accuracy(predict_logits(net, x_val, bf16=bf16))
+        peer_val_acc = None if peer is None else val_accuracy(predict_logits(peer, x_val, bf16=bf16))
         seconds = time.perf_counter() - t0
         elapsed += seconds
         if not main_rank:
