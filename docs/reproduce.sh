@@ -14,7 +14,7 @@ fervid train --config configs/ferplus/experiments/ferplus_vgg_base.toml --out ru
 fervid train --config configs/ferplus/experiments/ferplus_vgg_majority.toml --out runs/ferplus_vgg_majority
 fervid train --config configs/ferplus/experiments/ferplus_vgg_40ep.toml --out runs/ferplus_vgg_40ep
 fervid train --config configs/ferplus/experiments/ferplus_vgg_blend75.toml --out runs/ferplus_vgg_blend75
-fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_long60      # the shipped recipe
+fervid train --config configs/ferplus/experiments/ferplus_vgg_60ep.toml --out runs/ferplus_vgg_long60  # the default until session 18
 mkdir -p runs/ferplus_vgg && cp runs/ferplus_vgg_long60/* runs/ferplus_vgg/                 # the distill teachers' path
 fervid train --config configs/ferplus/experiments/ferplus_vgg_distill.toml --out runs/ferplus_vgg_distill
 for run in ferplus_vgg_base ferplus_vgg_majority ferplus_vgg_40ep ferplus_vgg_blend75 ferplus_vgg_long60 ferplus_vgg_distill; do
@@ -180,11 +180,22 @@ fervid export runs/ferplus_vgg_40ep_mutual_seed1 --checkpoint last.pt --name fer
 fervid calibrate --model $M/ferplus_vgg_40ep_mutual_seed1 --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_40ep_mutual_seed1 --no-video \
     --json docs/eval/model_comparison_candidates17_40ep.json
-fervid export runs/ferplus_vgg_long60 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
+# eighteenth and nineteenth sessions: lighter regularisation, two draws; the rule's choice (seed 1) is shipped.
+# Up to here `ferplus_vgg` is the 60-epoch network (runs/ferplus_vgg_long60) exported as below.
+fervid train --config configs/ferplus/experiments/ferplus_vgg_light_reg.toml --out runs/ferplus_vgg_light_reg
+fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1   # light_reg.toml, --seed 1
+for run in ferplus_vgg_light_reg ferplus_vgg_light_reg_seed1; do
+  fervid export runs/$run --checkpoint last.pt --name $run --out $M/$run
+  fervid calibrate --model $M/$run --data $FER --ferplus $PLUS
+done
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_light_reg $M/ferplus_vgg_light_reg_seed1 \
+    --json docs/eval/model_comparison_candidates18.json                                     # its last line: seed 1
+python benchmarks/ensemble_probe.py --models $M/ferplus_vgg_light_reg $M/ferplus_vgg_light_reg_seed1
+fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 fervid evaluate --model ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
-    --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg && fervid export runs/ferplus_vgg --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
-cp runs/ferplus_vgg_long60/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
+    --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1 && fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
+cp runs/ferplus_vgg_light_reg_seed1/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
 fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
     --out src/fervid/weights/temporal_lstm_ferplus_vgg --epochs 30
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
