@@ -200,6 +200,12 @@ fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase
     --out src/fervid/weights/temporal_lstm_ferplus_vgg --epochs 30
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --json docs/eval/model_comparison.json
 python benchmarks/bench_video.py
+# twentieth session: regularisation halved once more (dropout 0.1); the rule keeps the default, nothing shipped
+fervid train --config configs/ferplus/experiments/ferplus_vgg_lighter_reg.toml --out runs/ferplus_vgg_lighter_reg
+fervid export runs/ferplus_vgg_lighter_reg --checkpoint last.pt --name ferplus_vgg_lighter_reg --out $M/ferplus_vgg_lighter_reg
+fervid calibrate --model $M/ferplus_vgg_lighter_reg --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_lighter_reg \
+    --json docs/eval/model_comparison_candidates19.json                                     # its last line: ferplus_vgg
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
