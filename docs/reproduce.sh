@@ -206,6 +206,14 @@ fervid export runs/ferplus_vgg_lighter_reg --checkpoint last.pt --name ferplus_v
 fervid calibrate --model $M/ferplus_vgg_lighter_reg --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_lighter_reg \
     --json docs/eval/model_comparison_candidates19.json                                     # its last line: ferplus_vgg
+# twenty-first session: a third draw of the shipped recipe (seed 2); the rule keeps the default, nothing shipped
+fervid train --config configs/ferplus/ferplus_vgg.toml --seed 2 --out runs/ferplus_vgg_light_reg_seed2
+fervid export runs/ferplus_vgg_light_reg_seed2 --checkpoint last.pt --name ferplus_vgg_light_reg_seed2 --out $M/ferplus_vgg_light_reg_seed2
+fervid calibrate --model $M/ferplus_vgg_light_reg_seed2 --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_light_reg_seed2 \
+    --json docs/eval/model_comparison_candidates20.json                                     # its last line: ferplus_vgg
+python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_seed2 $M/ferplus_vgg_light_reg \
+    --precision fp32 --no-video                                                             # the fp32 column of the three-draw table
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
