@@ -214,6 +214,7 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_candidates20.json                                     # its last line: ferplus_vgg
 python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_seed2 $M/ferplus_vgg_light_reg \
     --precision fp32 --no-video                                                             # the fp32 column of the three-draw table
+python benchmarks/quant_probe.py --json docs/eval/quant_probe_ferplus_vgg.json                 # int8 settings against fp32 (5b)
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card

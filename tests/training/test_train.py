@@ -313,6 +313,32 @@ def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
     assert weights and max(int(np.abs(w.astype(int)).max()) for w in weights) <= 64
 
 
+def test_int8_calibration_methods_and_float_nodes(fer_csv, tmp_path):
+    """benchmarks/quant_probe.py's variants: other range estimators still agree with fp32, and a node named in
+    ``float_nodes`` keeps float weights and input."""
+    from fervid.training.export import quantize_int8
+
+    run = train(tiny_config(fer_csv, epochs=2), tmp_path / "run", progress=False)
+    model_dir = export_onnx(run, tmp_path / "model", name="tiny")
+    faces = load_fer2013(fer_csv, "Training").images
+    with pytest.raises(ValueError, match="calibration method 'kl'"):
+        quantize_int8(model_dir, faces, samples=64, method="kl")
+    test = load_fer2013(fer_csv, "PublicTest")
+    exact = EmotionCNN(model_dir, precision="fp32")
+    x = exact.config.normalization(test.images)
+    for kwargs in ({"method": "percentile"}, {"float_nodes": ("/body/body.0/Conv",)}):
+        quantize_int8(model_dir, faces, samples=128, **kwargs)
+        fast = EmotionCNN(model_dir, precision="int8")
+        assert (fast(x).probabilities.argmax(1) == exact(x).probabilities.argmax(1)).mean() > 0.95
+    graph = onnx.load(str(model_dir / "model_int8.onnx")).graph
+    made_by = {out: node for node in graph.node for out in node.output}
+    first = next(node for node in graph.node if node.name == "/body/body.0/Conv")
+    # in a QDQ graph a quantized conv reads DequantizeLinear outputs; the float one reads its input directly
+    assert all(made_by.get(i) is None or made_by[i].op_type != "DequantizeLinear" for i in first.input)
+    assert sum(node.op_type == "Conv" and all(made_by.get(i) is not None and made_by[i].op_type ==
+               "DequantizeLinear" for i in node.input[:2]) for node in graph.node) >= 1
+
+
 def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(fer_csv, tmp_path):
     from typer.testing import CliRunner
 

@@ -98,7 +98,11 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     return out_dir
 
 
-def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples: int = 1024, seed: int = 0) -> Path:
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples: int = 1024, seed: int = 0,
+                  method: str = "minmax", float_nodes: tuple[str, ...] = ()) -> Path:
     """Write ``model_dir/model_int8.onnx``: static int8 quantization of ``model.onnx`` (weights per channel in 7
     bits, activations uint8), its activation ranges calibrated on ``samples`` grey 48x48 faces drawn from
     ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``.
@@ -106,8 +110,16 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
     7-bit weights (``reduce_range``) because ONNX Runtime's uint8 x int8 kernel on x86 CPUs without VNNI (AVX2
     only) adds pairs of products in 16 bits: 8-bit weights overflow there and changed 3.6-5.1% of FER2013
     PublicTest labels against a VNNI CPU; 7-bit ones cannot, and x86 CPUs with and without VNNI compute the same
-    logits (docs/results.md, section 5b)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    logits (docs/results.md, section 5b).
+
+    ``method``: how activation ranges are set from the calibration faces (ONNX Runtime's MinMax, Percentile at
+    99.999%, or Entropy); ``float_nodes``: ONNX node names left in float. Both are there for
+    benchmarks/quant_probe.py, which measured the alternatives against the default (docs/results.md, 5b)."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration method {method!r}: expected one of {CALIBRATION_METHODS}")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model_dir = Path(model_dir)
@@ -136,7 +148,10 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
     try:
         quant_pre_process(str(model_dir / "model.onnx"), str(prepared))  # shape inference + graph folding
         quantize_static(str(prepared), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
+                        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                                          "percentile": CalibrationMethod.Percentile}[method],
+                        nodes_to_exclude=list(float_nodes) or None)
     finally:
         root.setLevel(level)
         prepared.unlink(missing_ok=True)
