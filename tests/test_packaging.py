@@ -66,3 +66,5 @@ def test_wheel_resolves_with_binary_wheels_only(wheel, tmp_path, platforms, pyth
     installed = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
     assert {"fervid", "numpy", "onnxruntime", "opencv-python-headless", "pandas", "fastapi"} <= installed
     assert "yuface" not in installed
+    # pip evaluates environment markers against the interpreter running it, not --python-version: dependencies
+    # behind a marker (tomli on 3.10) are checked by .ci/run, which installs the wheel in real 3.10 and 3.13 venvs

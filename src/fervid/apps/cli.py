@@ -9,9 +9,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 import typer
 

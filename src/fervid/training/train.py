@@ -13,12 +13,17 @@ import math
 import os
 import platform
 import random
+import sys
 import time
-import tomllib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 import numpy as np
 import torch
