@@ -84,6 +84,9 @@ class BatchLocked(RuntimeError):
     """Another run holds the output folder."""
 
 
+WINDOWS_LOCK_BYTE = 1 << 20
+
+
 class OutputLock:
     """One run per output folder: an OS lock on ``<out>/.lock`` (released by the OS if the run dies), holding the
     owner's pid for the message a second run prints."""
@@ -99,6 +102,10 @@ class OutputLock:
             if os.name == "nt":
                 import msvcrt
 
+                # Windows locks byte ranges from the current position, which "a+" puts at the end of the pid
+                # text (so two runs would lock different bytes), and a locked byte cannot be read by the run
+                # that is refused: lock one fixed byte far past the text
+                fh.seek(WINDOWS_LOCK_BYTE)
                 msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
             else:
                 import fcntl
