@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import platform
 import shutil
 import subprocess
@@ -13,6 +14,10 @@ import numpy as np
 import pytest
 
 from fervid.emotions import EMOTIONS
+
+# .ci/run starts pytest with PYTHONWARNDEFAULTENCODING=1 so that fervid's text I/O in the locale's encoding fails a
+# test here (pyproject.toml); the commands tests run as subprocesses should not print other packages' warnings
+os.environ.pop("PYTHONWARNDEFAULTENCODING", None)
 
 
 @pytest.fixture(scope="session")

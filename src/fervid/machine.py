@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _cpuinfo() -> list[str]:
     try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:  # macOS, Windows
         return []
 

@@ -52,7 +52,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     files, problems, plain = [], [], []
     for item in inputs:
         if item.lower().endswith(".csv") and Path(item).is_file():
-            with open(item, newline="") as fh:
+            with open(item, newline="", encoding="utf-8") as fh:
                 rows = list(csv.reader(fh))
             if not rows:
                 problems.append((item, "manifest is empty"))
@@ -97,7 +97,7 @@ class OutputLock:
 
     def __enter__(self) -> OutputLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        fh = open(self.path, "a+", encoding="utf-8")
         try:
             if os.name == "nt":
                 import msvcrt
@@ -207,7 +207,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
             _analyse_video(analyzer, path, tmp, options)
         table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
         table.to_parquet(tmp / "rows.parquet", index=False)
-        (tmp / "source.txt").write_text(path)
+        (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -230,7 +230,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
     doc = {**result.to_dict(), "model": analyzer.model_config.name, "detector": analyzer.detector_name}
-    (out / "result.json").write_text(json.dumps(doc, indent=2))
+    (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         cv2.imwrite(str(out / "annotated.png"), annotate(img, result.faces))
     # the dataset's rows: an image is a video of one frame, each face its own track
@@ -331,7 +331,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     summary = write_outputs(out, store)
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
                            "workers": workers}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
 
@@ -374,5 +374,5 @@ def write_outputs(out: Path, store: StateStore) -> dict:
              f"table rows: {summary['rows']}", "", "| emotion | share of rows |", "|---|---|",
              *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

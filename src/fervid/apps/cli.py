@@ -122,7 +122,7 @@ def image(
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(doc, indent=2))
+        Path(json_out).write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
         _write_csv(results, csv_out)
     if not quiet:
@@ -151,7 +151,7 @@ def _write_annotated(img, faces, out_dir: Path, source: Path) -> Path:
 
 def _write_csv(results, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for r in results:
@@ -328,7 +328,7 @@ def demo(
     faces = analyzer.analyze_image(sample)
     cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
     doc = images_document([faces], analyzer.model_config.name, analyzer.detector_name)
-    (out / "astronaut.json").write_text(json.dumps(doc, indent=2))
+    (out / "astronaut.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     typer.echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
@@ -391,7 +391,7 @@ def train(
         _fail(str(exc))
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
 
 
@@ -464,7 +464,8 @@ def export(
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:
-        run_config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        run_file = run_dir / "config.json"
+        run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
         source = calibration_data or run_config.get("data")
         if not source:
             _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
@@ -519,10 +520,10 @@ def evaluate(
     typer.echo(ev.per_class_table())
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         plot_confusion(ev, out / "confusion.png")
         (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
-                                       f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n")
+                                       f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n", encoding="utf-8")
         typer.echo(f"wrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion.png'}")
     if write_card:
         from fervid.inference.models import EmotionCNN
@@ -557,8 +558,8 @@ def calibrate(
     # was not fitted on (a model trained with label smoothing can already be well calibrated).
     report["applied"] = report["ece_after_cross_fitted"] < report["ece_before"]
     cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
-    (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()))
-    (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2))
+    (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
+    (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(json.dumps(report, indent=2))
     typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}"
                + ("" if report["applied"] else " (the fitted temperature did not lower the held-out ECE)"))

@@ -174,7 +174,7 @@ class JobStore:
         path = self.folder(job_id) / "job.json"
         if not path.is_file():
             raise HTTPException(404, detail=f"no job {job_id!r}")
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def read_quiet(self, job_id: str) -> dict:
         try:
@@ -185,10 +185,10 @@ class JobStore:
     def write(self, job_id: str, **fields) -> dict:
         with self._lock:
             path = self.folder(job_id) / "job.json"
-            state = json.loads(path.read_text()) if path.is_file() else {}
+            state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             state.update(fields, updated=time.time())
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
+            tmp.write_text(json.dumps(state), encoding="utf-8")
             os.replace(tmp, path)  # atomic: a crash never leaves half a job.json
             return state
 
@@ -197,7 +197,7 @@ class JobStore:
         for folder in self.root.iterdir():
             if JOB_ID.match(folder.name) and (folder / "job.json").is_file():
                 try:
-                    out.append(json.loads((folder / "job.json").read_text()))
+                    out.append(json.loads((folder / "job.json").read_text(encoding="utf-8")))
                 except json.JSONDecodeError:
                     continue
         return out
@@ -489,7 +489,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         out = store.folder(job_id) / "out"
         stem = job["stem"]
         names = OutputNames(stem)
-        summary = json.loads((out / names.tracks_json).read_text())
+        summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
         base = f"/v1/jobs/{job_id}/files/"
         for track in summary["tracks"]:
             track["timeline_url"] = base + names.timeline(track["track"])
@@ -545,12 +545,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return (STATIC_DIR / "index.html").read_text()
+        return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
     @app.get("/live", response_class=HTMLResponse)
     def live_page() -> str:
         """The camera page: frames go to /v1/live, each face's box, emotion and timeline are drawn back."""
-        return (STATIC_DIR / "live.html").read_text()
+        return (STATIC_DIR / "live.html").read_text(encoding="utf-8")
 
     viewers: dict = {}
 

@@ -230,8 +230,9 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     train_cfg = _read_json(model_dir / "training_config.json")
     metrics = []
     if (model_dir / "training_metrics.jsonl").is_file():
-        metrics = [json.loads(line) for line in (model_dir / "training_metrics.jsonl").read_text().splitlines() if line]
-    cfg = json.loads((model_dir / "config.json").read_text())
+        lines = (model_dir / "training_metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        metrics = [json.loads(line) for line in lines if line]
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     size_mb = (model_dir / "model.onnx").stat().st_size / 1e6
     selected = summary.get("exported_checkpoint", "best.pt") == "best.pt"
     card = {
@@ -273,7 +274,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             if selected else "The last epoch of the schedule is shipped: the test set was not used to select it.",
         ],
     }
-    (model_dir / "card.json").write_text(json.dumps(card, indent=2))
+    (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     md = [
         f"# Model card: {cfg['name']}",
         "",
@@ -318,7 +319,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         *[f"- {item}" for item in card["limitations"]],
         "",
     ]
-    (model_dir / "MODEL_CARD.md").write_text("\n".join(md))
+    (model_dir / "MODEL_CARD.md").write_text("\n".join(md), encoding="utf-8")
     return card
 
 
@@ -353,4 +354,4 @@ def _calibration_lines(cal: dict) -> list[str]:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -71,7 +71,7 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         t = data["template"]
         return cls(
             name=data["name"],
@@ -112,7 +112,7 @@ def _shipped_models() -> dict[str, Path]:
     if not WEIGHTS_DIR.is_dir():
         return {}
     return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir())
-            if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text())}
+            if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text(encoding="utf-8"))}
 
 
 # The emotion CNNs shipped inside the package, by name (temporal models, which read CNN features, are not)
@@ -206,7 +206,7 @@ class EmotionCNN:
     @property
     def card(self) -> dict:
         path = self.folder / "card.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def __call__(self, batch: np.ndarray) -> CNNOutput:
         if len(batch) == 0:

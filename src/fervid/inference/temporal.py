@@ -27,7 +27,7 @@ def shipped_temporal_models() -> dict[str, Path]:
     """{CNN name: folder} of the temporal LSTMs shipped inside the package, keyed by the CNN they read."""
     found = {}
     for config_file in sorted(WEIGHTS_DIR.glob("*/config.json")):
-        config = json.loads(config_file.read_text())
+        config = json.loads(config_file.read_text(encoding="utf-8"))
         if config.get("kind") == "lstm" and config.get("cnn"):
             found[config["cnn"]] = config_file.parent
     return found
@@ -180,7 +180,7 @@ class LSTMTemporal:
         if not (folder / "model.onnx").is_file():
             raise ModelError(f"temporal model {model!r} not found (no model.onnx in {folder})")
         self.folder = folder
-        self.config = json.loads((folder / "config.json").read_text())
+        self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.cnn = self.config.get("cnn")
         if cnn is not None and self.cnn != cnn:
             raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "

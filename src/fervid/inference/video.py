@@ -259,7 +259,7 @@ class FrameTableWriter:
         self.paths = [csv_path, parquet_path]
         self._schema = _table_schema()
         self._pool = pa.system_memory_pool()
-        self._csv_file = open(csv_path, "w", newline="")
+        self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
         self._csv.writerow(TABLE_COLUMNS)
         self._parquet = pq.ParquetWriter(parquet_path, self._schema, memory_pool=self._pool)
@@ -362,7 +362,7 @@ class VideoResult:
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
                                               out_dir / names.timeline(tid)) for tid in self.track_ids]
-        (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2))
+        (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
 

@@ -206,7 +206,7 @@ def save_result(result: ExperimentResult, out_dir: Path) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{result.dataset}_{result.model}_{result.protocol}"
-    (out_dir / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2))
+    (out_dir / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
     plot_confusion(result.evaluation, out_dir / f"{stem}_confusion.png",
                    f"{result.model} on {result.dataset} ({result.protocol} split): accuracy "
                    f"{result.evaluation.accuracy:.3f}")

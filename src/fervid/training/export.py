@@ -29,7 +29,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
     net = load_net(ckpt)
-    norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
+    norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text(encoding="utf-8")))
     out_dir.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 1, template.size, template.size)
     torch.onnx.export(
@@ -40,16 +40,16 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     )
     config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=norm,
                          net={**net.config.to_dict(), "flip_tta": flip_tta})
-    (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     for extra in ("config.json", "metrics.jsonl", "summary.json"):
         if (run_dir / extra).is_file():
             shutil.copyfile(run_dir / extra, out_dir / f"training_{extra}")
     # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
     summary_file = out_dir / "training_summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
-    summary_file.write_text(json.dumps(summary, indent=2))
+    summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return out_dir
 
 
@@ -77,7 +77,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
             raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
         run_dirs.append(run_dir)
         nets.append(load_net(ckpt))
-        norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text())))
+        norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text(encoding="utf-8"))))
     # member i expects (c - g_i) / s_i where the input is (c - g_0) / s_0: x_i = x * s_0 / s_i + (g_0 - g_i) / s_i
     first = norms[0]
     scales = [first.scale / n.scale for n in norms]
@@ -94,7 +94,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
            "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
     config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=first,
                          net=net)
-    (out_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     return out_dir
 
 
@@ -156,7 +156,7 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
         root.setLevel(level)
         prepared.unlink(missing_ok=True)
     config.int8_file = out.name
-    (model_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    (model_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     return out
 
 

@@ -405,7 +405,7 @@ def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarr
         if not path.is_file() or not norm_file.is_file():
             raise FileNotFoundError(f"{path}: teacher needs a checkpoint and normalization.json beside it")
         net = load_net(path)
-        return (Normalization.from_dict(json.loads(norm_file.read_text())),
+        return (Normalization.from_dict(json.loads(norm_file.read_text(encoding="utf-8"))),
                 lambda x: predict_logits(net, torch.from_numpy(x)).softmax(1).double().numpy())
     cnn = EmotionCNN(teacher, spin=False)  # between teacher runs, torch's training step needs the cores
 
@@ -665,11 +665,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     elif resume:
         raise FileNotFoundError(f"{last_path}: nothing to resume from")
     elif main_rank:
-        (run_dir / "metrics.jsonl").write_text("")
+        (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
 
     if main_rank:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()))
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+        (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()), encoding="utf-8")
 
     def batch_loss(xb: torch.Tensor, tb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The main head's logits and the training loss of one batch."""
@@ -752,13 +752,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             continue
         m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
                          opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc, peer_val_acc)
-        with open(run_dir / "metrics.jsonl", "a") as fh:
+        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(asdict(m)) + "\n")
         if progress:
             peer_note = "" if peer_val_acc is None else f" (peer {peer_val_acc:.4f})"
             tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
                        f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f}{peer_note} | {seconds:.0f}s")
-        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        history = [json.loads(line) for line in lines if line]
         plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {cfg.val_usage}",
                              cfg.val_usage)
         if val_acc > best_acc:
@@ -786,12 +787,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     if world > 1:
         # every rank records a fingerprint of its weights: DDP must leave them identical
         digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in net.parameters())).hexdigest()
-        (run_dir / f"weights_rank{rank}.sha256").write_text(digest)
+        (run_dir / f"weights_rank{rank}.sha256").write_text(digest, encoding="utf-8")
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
         if not main_rank:
             return run_dir
-    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    history = [json.loads(line) for line in lines if line]
     summary = {"best_val_acc": best_acc, "last_val_acc": history[-1]["val_acc"] if history else None,
                "epochs": cfg.epochs, "wall_seconds": round(elapsed, 1),
                "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
@@ -800,7 +802,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                "precision": "bf16 autocast" if bf16 else "fp32",
                "seconds_per_epoch": round(elapsed / max(cfg.epochs, 1), 1),
                "world_size": world}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return run_dir
 
 

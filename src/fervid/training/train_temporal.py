@@ -272,7 +272,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
               "temperature_choice": temperature_report,
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
               "train_frames": int(len(train_set.labels)), "wall_seconds": round(time.perf_counter() - started, 1)}
-    (out_dir / "training.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 
 
@@ -293,4 +293,5 @@ def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: st
         "cnn_graph": cnn_graph or {},
         "input_dim": input_dim, "max_frames": max_frames, "target": "centre", "temperature": round(temperature, 4),
         "people": people or {},
-        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1))
+        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1),
+        encoding="utf-8")
