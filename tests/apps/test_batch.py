@@ -67,6 +67,20 @@ def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
     assert len(files) == 6 and problems == [(str(tmp_path / "nope"), "no such file or folder")]
 
 
+def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
+    """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read; one in
+    another encoding is reported, and the other inputs still count."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    (corpus / "img000.jpg").rename(corpus / "Zoë.jpg")
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufeffid,path\n1,c/Zoë.jpg\n".encode("utf-8"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("path\nc/Zoë.jpg\n".encode("latin-1"))
+    files, problems = collect_inputs([str(excel), str(latin), str(corpus / "two_faces.png")])
+    assert files == [corpus / "Zoë.jpg", corpus / "two_faces.png"]
+    assert problems == [(str(latin), "manifest is not UTF-8 text (save it as CSV UTF-8)")]
+
+
 def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
     out = tmp_path / "out"

@@ -52,8 +52,12 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     files, problems, plain = [], [], []
     for item in inputs:
         if item.lower().endswith(".csv") and Path(item).is_file():
-            with open(item, newline="", encoding="utf-8") as fh:
-                rows = list(csv.reader(fh))
+            try:  # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark
+                with open(item, newline="", encoding="utf-8-sig") as fh:
+                    rows = list(csv.reader(fh))
+            except UnicodeDecodeError:
+                problems.append((item, "manifest is not UTF-8 text (save it as CSV UTF-8)"))
+                continue
             if not rows:
                 problems.append((item, "manifest is empty"))
                 continue
