@@ -54,3 +54,24 @@ def test_tie_aware_accuracy_takes_the_class_order_out_of_tied_faces():
     assert got["random_tiebreak"] == pytest.approx(round((0.5 + 1 + 1 / 3 + 0) / 4, 4))
     # a prediction outside the tied emotions scores nothing, however the tie is broken
     assert tie_aware_accuracy(np.array([happy]), shares[:1])["random_tiebreak"] == 0.0
+
+
+def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    """A notebook user's plotting backend (inline, or any other) stays what it was after fervid draws its PNGs."""
+    import matplotlib
+
+    from fervid.evaluation.evaluate import plot_learning_curves
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        ev = score(np.array([0, 3, 6, 3]), np.array([0, 3, 3, 3]), "tiny")
+        confusion = plot_confusion(ev, tmp_path / "cm.png")
+        curves = plot_learning_curves([{"epoch": e, "train_acc": 0.5 + e / 10, "val_acc": 0.4 + e / 10,
+                                        "train_loss": 1 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)],
+                                       tmp_path / "curves.png", title="tiny")
+        assert matplotlib.get_backend() == "svg"
+        for png in (confusion, curves):
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        matplotlib.use(before)

@@ -108,14 +108,14 @@ def evaluate(cnn: EmotionCNN, ds: FaceDataset) -> Evaluation:
 
 def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     """Confusion matrix PNG: counts on the left, row-normalised (recall) on the right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe off the main
+    # thread (the server)
+    from matplotlib.figure import Figure
 
     cm = np.asarray(ev.confusion, dtype=float)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig = Figure(figsize=(13, 5.5))
+    axes = fig.subplots(1, 2)
     for ax, data, fmt, sub in ((axes[0], cm, "{:.0f}", "counts"), (axes[1], norm, "{:.2f}", "row-normalised")):
         ax.imshow(data, cmap="Blues")
         ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
@@ -132,7 +132,6 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -141,13 +140,11 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
 
     ``metrics``: one dict per epoch with ``epoch``, ``train_acc``, ``val_acc``, ``train_loss``, ``val_loss``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: see plot_confusion
 
     epochs = [m["epoch"] for m in metrics]
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    acc_ax, loss_ax = fig.subplots(1, 2)
     for ax, key, label in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
         ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", ms=3, label="train")
         ax.plot(epochs, [m[f"val_{key}"] for m in metrics], "o-", ms=3, label=val_name)
@@ -159,7 +156,6 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

@@ -380,15 +380,15 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 
 
 def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
+    # server's worker threads
+    from matplotlib.figure import Figure
 
     from fervid.inference.annotate import EMOTION_COLORS_BGR
 
     t, probs = log.series()
-    fig, (ax, band) = plt.subplots(2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
+    fig = Figure(figsize=(10, 4))
+    ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
@@ -410,7 +410,6 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     fig.suptitle(f"{Path(source).name}: track {log.track_id}", y=1.02)
     fig.tight_layout()
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
