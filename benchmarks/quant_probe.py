@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from compare_models import predict_input  # noqa: E402
 from report import write_json  # noqa: E402
 
 from fervid.evaluation.datasets import load_fer2013, load_ferplus  # noqa: E402
@@ -114,12 +115,6 @@ def main() -> None:
         print(f"| {name} | {r['agreement']:.4f} | {r['mean_abs_logit_diff']:.3f} | {r['ferplus_accuracy']:.4f} "
               f"| {speed} |")
     write_json(args.json, {"cpu": cpu_model(), "model": str(source), "variants": rows})
-
-
-def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
-    from fervid.inference.align import preprocess_faces
-
-    return preprocess_faces(faces, cnn.config.normalization, template=cnn.config.template)[1]
 
 
 if __name__ == "__main__":
