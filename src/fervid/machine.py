@@ -4,6 +4,7 @@ training precision. Every speed figure fervid reports names its CPU, because the
 from __future__ import annotations
 
 import platform
+import subprocess
 from pathlib import Path
 
 
@@ -23,8 +24,30 @@ def cpu_flags() -> set[str]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name, e.g. "AMD EPYC"."""
+    """The CPU's model name, e.g. "AMD EPYC" or "Apple M2 Pro"."""
     for line in _cpuinfo():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    # platform.processor() says only "arm" on an Apple Silicon Mac and a family/model/stepping code on Windows
+    system = platform.system()
+    name = _macos_cpu_name() if system == "Darwin" else _windows_cpu_name() if system == "Windows" else ""
+    return name or platform.processor() or platform.machine()
+
+
+def _macos_cpu_name() -> str:
+    try:
+        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                              encoding="utf-8", timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _windows_cpu_name() -> str:
+    try:
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"HARDWARE\DESCRIPTION\System\CentralProcessor\0") as key:
+            return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
+    except (ImportError, OSError):
+        return ""

@@ -1,0 +1,38 @@
+"""What fervid says the machine is: every speed figure and model card names the CPU."""
+
+from pathlib import Path
+
+import pytest
+
+from fervid import machine
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="Linux: the model name is in /proc/cpuinfo")
+def test_linux_cpu_model_and_flags_come_from_proc_cpuinfo():
+    text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    if names:
+        assert machine.cpu_model() == names[0]
+    flag_lines = [line for line in text.splitlines() if line.startswith(("flags", "Features"))]
+    assert machine.cpu_flags() == (set(flag_lines[0].split(":", 1)[1].split()) if flag_lines else set())
+
+
+def test_macos_names_its_chip_not_just_arm(monkeypatch):
+    """On a Mac, /proc/cpuinfo is missing and platform.processor() says "arm"; sysctl has the chip's name."""
+    calls = []
+
+    class Done:
+        returncode, stdout = 0, "Apple M2 Pro\n"
+
+    def sysctl(cmd, **kwargs):
+        calls.append(cmd)
+        return Done()
+
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: [])
+    monkeypatch.setattr(machine.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(machine.platform, "processor", lambda: "arm")
+    monkeypatch.setattr(machine.subprocess, "run", sysctl)
+    assert machine.cpu_model() == "Apple M2 Pro"
+    assert calls == [["sysctl", "-n", "machdep.cpu.brand_string"]]
+    monkeypatch.setattr(machine.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError()))
+    assert machine.cpu_model() == "arm"  # no sysctl: the old answer, not an error
