@@ -60,6 +60,20 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
     assert Image.open(tmp_path / "astronaut_fervid.png").size == (512, 512)
 
 
+def test_version_names_fervid_model_runtime_and_cpu():
+    from importlib.metadata import version
+
+    import onnxruntime
+
+    import fervid
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"fervid {fervid.__version__} (default model ferplus_vgg; Python ")
+    assert f"ONNX Runtime {onnxruntime.__version__}" in result.output
+    assert fervid.__version__ == version("fervid")  # the package's and the installed metadata's agree
+
+
 def test_every_command_has_help():
     for command in ("image", "video", "live", "demo", "batch", "serve", "train", "train-temporal", "export",
                     "evaluate", "calibrate", "experiment"):

@@ -30,6 +30,29 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    import platform
+
+    import onnxruntime
+
+    from fervid import __version__
+    from fervid.machine import cpu_model
+
+    # what a bug report needs: the versions that decide fervid's numbers, and the CPU they were computed on
+    typer.echo(f"fervid {__version__} (default model {DEFAULT_MODEL}; Python {platform.python_version()}, "
+               f"ONNX Runtime {onnxruntime.__version__}, {platform.system()} {platform.machine()}, CPU {cpu_model()})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _fervid(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                         help="Print fervid's version, the default model, Python's and ONNX "
+                                              "Runtime's versions and the CPU, then exit.")) -> None:
+    """fervid: facial emotion recognition in images and videos, offline."""
+
+
 _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
 MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
