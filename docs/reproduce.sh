@@ -215,6 +215,16 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
 python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_seed2 $M/ferplus_vgg_light_reg \
     --precision fp32 --no-video                                                             # the fp32 column of the three-draw table
 python benchmarks/quant_probe.py --json docs/eval/quant_probe_ferplus_vgg.json                 # int8 settings against fp32 (5b)
+# twenty-first session: weight averaging on the shipped recipe (seed 3); the rule keeps the default, nothing shipped
+fervid train --config configs/ferplus/experiments/ferplus_vgg_light_reg_ema.toml --out runs/ferplus_vgg_light_reg_ema
+fervid export runs/ferplus_vgg_light_reg_ema --checkpoint last.pt --name ferplus_vgg_light_reg_ema --out $M/ferplus_vgg_light_reg_ema
+fervid export runs/ferplus_vgg_light_reg_ema --checkpoint last_raw.pt --name ferplus_vgg_light_reg_ema_raw --out $M/ferplus_vgg_light_reg_ema_raw
+fervid calibrate --model $M/ferplus_vgg_light_reg_ema --data $FER --ferplus $PLUS
+fervid calibrate --model $M/ferplus_vgg_light_reg_ema_raw --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_light_reg_ema $M/ferplus_vgg_light_reg_ema_raw \
+    --json docs/eval/model_comparison_candidates21.json                                     # its last line: ferplus_vgg
+python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_ema $M/ferplus_vgg_light_reg_ema_raw \
+    --precision fp32 --no-video
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
