@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_image import per_second  # noqa: E402
 from compare_models import predict_input  # noqa: E402
 from report import write_json  # noqa: E402
 
@@ -50,15 +51,12 @@ VARIANTS = {  # name: quantize_int8 keyword arguments
 
 
 def faces_per_second(cnns: dict[str, EmotionCNN], batch: np.ndarray, rounds: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in cnns}
+    """Median faces/s per graph, rounds interleaved across graphs as in compare_models.py."""
+    rates: dict[str, list[float]] = {name: [] for name in cnns}
     for _ in range(rounds):
         for name, cnn in cnns.items():
-            cnn(batch)  # warm
-            t0 = time.perf_counter()
-            for _ in range(20):
-                cnn(batch)
-            times[name].append(20 * len(batch) / (time.perf_counter() - t0))
-    return {name: statistics.median(t) for name, t in times.items()}
+            rates[name] += per_second(lambda: cnn(batch), len(batch), rounds=1)
+    return {name: statistics.median(r) for name, r in rates.items()}
 
 
 def main() -> None:

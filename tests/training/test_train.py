@@ -351,6 +351,10 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(
                    "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n")
     bad = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "votes", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "labels must be one of" in bad.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text('data = "unterminated\n', encoding="utf-8")
+    bad = runner.invoke(app, ["train", "--config", str(broken), "--out", str(tmp_path / "y")])
+    assert bad.exit_code == 2 and str(broken) in bad.output  # a TOML syntax error: one line naming the file
     result = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "ferplus-soft", "--ferplus", str(votes),
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output

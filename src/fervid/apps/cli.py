@@ -12,11 +12,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, published as tomli
-    import tomli as tomllib
-
 import typer
 
 from fervid.inference.detect import DETECTORS
@@ -404,7 +399,7 @@ def train(
             cfg = TrainConfig.from_toml(config, **overrides)
         else:
             cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
-    except (ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too
         _fail(f"{config or 'options'}: {exc}", 2)
     from fervid.evaluation.datasets import DatasetError
 
