@@ -36,7 +36,7 @@ def cpu_model() -> str:
 
 def _macos_cpu_name() -> str:
     try:
-        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
                               encoding="utf-8", timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""

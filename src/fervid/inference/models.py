@@ -111,8 +111,8 @@ class CNNOutput:
 def _shipped_models() -> dict[str, Path]:
     if not WEIGHTS_DIR.is_dir():
         return {}
-    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir())
-            if (p / "model.onnx").is_file() and "emotions" in json.loads((p / "config.json").read_text(encoding="utf-8"))}
+    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / "model.onnx").is_file()
+            and "emotions" in json.loads((p / "config.json").read_text(encoding="utf-8"))}
 
 
 # The emotion CNNs shipped inside the package, by name (temporal models, which read CNN features, are not)
