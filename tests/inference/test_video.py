@@ -213,6 +213,14 @@ def test_live_source_drops_frames_for_a_slow_consumer():
     assert taken < 60 and src.dropped > 40 and taken + src.dropped == 120
 
 
+def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
+    """Checking a video decodes its first frame; seeking back to it lost the only frame of a one-frame clip."""
+    clip = write_clip(tmp_path / "one.mp4", moving_face_frames(astronaut_rgb, n=1))
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="frame")
+    assert result.ok and (result.frames_read, result.frames_analysed) == (1, 1)
+    assert [s["frames"] for s in result.track_summaries()] == [1]
+
+
 def test_open_video_rejects_directories(tmp_path):
     with pytest.raises(VideoError, match="directory"):
         open_video(tmp_path)

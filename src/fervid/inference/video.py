@@ -437,7 +437,30 @@ class H264Writer:
         self._gen.close()
 
 
-def open_video(path: str | Path) -> cv2.VideoCapture:
+class _CheckedCapture:
+    """An opened ``cv2.VideoCapture`` whose first frame was decoded to check the file; its first ``read()`` hands
+    that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame video (OpenCV's FFmpeg
+    reader cannot rewind past its end), and a container that cannot seek at all would lose it too. Until the
+    second read the decoder's position (``CAP_PROP_POS_MSEC``) is still the first frame's."""
+
+    def __init__(self, cap: cv2.VideoCapture, first_frame: np.ndarray):
+        self._cap, self._first_frame = cap, first_frame
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self._first_frame is not None:
+            frame, self._first_frame = self._first_frame, None
+            return True, frame
+        return self._cap.read()
+
+    def get(self, prop: int) -> float:
+        return self._cap.get(prop)
+
+    def release(self) -> None:
+        self._first_frame = None
+        self._cap.release()
+
+
+def open_video(path: str | Path) -> _CheckedCapture:
     path = Path(path)
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
@@ -446,12 +469,11 @@ def open_video(path: str | Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise VideoError(f"{path}: not a video, or a format/codec OpenCV's FFmpeg cannot read")
-    ok, _ = cap.read()
+    ok, first_frame = cap.read()
     if not ok:
         cap.release()
         raise VideoError(f"{path}: no video frames could be decoded (audio-only, or corrupt)")
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    return cap
+    return _CheckedCapture(cap, first_frame)
 
 
 def _still_image_format(path: Path) -> str | None:
@@ -738,7 +760,7 @@ def _zoom_face(face: Face, zoom: float) -> Face:
                 face.detection_score, face.probabilities, face.uncertain)
 
 
-def _read_frames(cap: cv2.VideoCapture, stages: dict):
+def _read_frames(cap: _CheckedCapture, stages: dict):
     """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right."""
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     index = 0
