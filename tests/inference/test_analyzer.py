@@ -44,7 +44,12 @@ def test_path_pil_and_numpy_inputs_agree(analyzer, astronaut_png, astronaut_rgb)
     by_pil = analyzer.analyze_image(Image.open(astronaut_png))[0]
     by_rgb = analyzer.analyze_image(astronaut_rgb)[0]
     by_bgr = analyzer.analyze_image(astronaut_rgb[:, :, ::-1].copy(), bgr=True)[0]
-    for other in (by_pil, by_rgb, by_bgr):
+    by_bytes = analyzer.analyze_image(astronaut_png.read_bytes())[0]
+    by_0_255_float = analyzer.analyze_image(astronaut_rgb.astype(np.float32))[0]
+    with open(astronaut_png, "rb") as stream:
+        opened = analyzer.analyze_image(stream)
+    assert opened.source == str(astronaut_png)
+    for other in (by_pil, by_rgb, by_bgr, by_bytes, by_0_255_float, opened[0]):
         assert other.box == by_path.box
         np.testing.assert_allclose(other.probabilities, by_path.probabilities, atol=1e-5)
 

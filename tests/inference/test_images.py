@@ -78,10 +78,33 @@ def test_numpy_channel_order_and_dtypes(astronaut_rgb):
     np.testing.assert_array_equal(load_image(astronaut_rgb[:, :, ::-1], bgr=True), astronaut_rgb[:, :, ::-1])
     as_float = load_image(astronaut_rgb.astype(np.float32) / 255.0)
     assert np.abs(as_float.astype(int) - astronaut_rgb[:, :, ::-1]).max() <= 1
+    # a float array holding 0-255 values (np.float32(img), cv2 arithmetic) is not saturated to white
+    as_float_255 = load_image(astronaut_rgb.astype(np.float64))
+    np.testing.assert_array_equal(as_float_255, astronaut_rgb[:, :, ::-1])
+    mask = np.zeros((8, 8), bool)
+    mask[2:4] = True
+    assert set(np.unique(load_image(mask))) == {0, 255}
+    with pytest.raises(ImageLoadError, match="NaN or infinite"):
+        load_image(np.full((8, 8, 3), np.nan, np.float32))
     with pytest.raises(ImageLoadError, match="shape|must be"):
         load_image(np.zeros((4, 4, 5), np.uint8))
     with pytest.raises(ImageLoadError, match="int"):
         load_image(42)
+
+
+def test_encoded_bytes_and_file_objects(tmp_path, astronaut_rgb):
+    buf = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(buf, "PNG")
+    np.testing.assert_array_equal(load_image(buf.getvalue()), astronaut_rgb[:, :, ::-1])
+    buf.seek(0)
+    np.testing.assert_array_equal(load_image(buf), astronaut_rgb[:, :, ::-1])
+    with pytest.raises(ImageLoadError, match="image bytes: empty file"):
+        load_image(b"")
+    with pytest.raises(ImageLoadError, match="image bytes: not an image"):
+        load_image(b"hello")
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    with open(tmp_path / "notes.txt", encoding="utf-8") as text, pytest.raises(ImageLoadError, match="text mode"):
+        load_image(text)
 
 
 def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):

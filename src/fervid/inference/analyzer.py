@@ -48,10 +48,15 @@ class Analyzer:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
         reads as the list of its faces).
 
-        ``image``: a file path, a PIL image, or a numpy array (RGB unless ``bgr=True``; grey and RGBA accepted).
-        Raises :class:`fervid.inference.images.ImageLoadError` for unreadable input.
+        ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
+        accepted), or an image file's bytes (``bytes`` or a binary file object). Raises
+        :class:`fervid.inference.images.ImageLoadError` for unreadable input.
         """
-        source = str(image) if isinstance(image, (str, Path)) else getattr(image, "filename", "") or ""
+        if isinstance(image, (str, Path)):
+            source = str(image)
+        else:  # a PIL image's file name, an open file's name
+            source = next((n for n in (getattr(image, "filename", ""), getattr(image, "name", "")) if isinstance(n, str)
+                           and n), "")
         return self.analyze_bgr(load_image(image, bgr=bgr), source=source)
 
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:

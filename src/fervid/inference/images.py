@@ -21,10 +21,12 @@ class ImageLoadError(ValueError):
 
 
 def load_image(source, *, bgr: bool = False) -> np.ndarray:
-    """Return a BGR uint8 image (H, W, 3) from a path, a PIL image or a numpy array.
+    """Return a BGR uint8 image (H, W, 3) from a path, a PIL image, a numpy array, or an encoded file's bytes
+    (``bytes`` or a binary file object, e.g. an upload: PNG, JPEG, ... as on disk).
 
     numpy arrays are taken as RGB (the order of Pillow, scikit-image and matplotlib) unless ``bgr=True``
-    (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays must be in [0, 1].
+    (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays are read as [0, 1] when
+    no value is above 2 (resampling overshoots 1 a little) and as [0, 255] otherwise.
     """
     if isinstance(source, (str, Path)):
         return _load_path(Path(source))
@@ -32,7 +34,19 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
         return _from_pil(source, str(getattr(source, "filename", "") or "PIL image"))
     if isinstance(source, np.ndarray):
         return _from_array(source, bgr)
-    raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image or numpy array")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image_bytes(bytes(source), "image bytes")
+    if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
+        data = source.read()
+        if isinstance(data, str):
+            raise ImageLoadError(f"{_stream_name(source)}: opened in text mode; open image files with 'rb'")
+        return decode_image_bytes(data, _stream_name(source))
+    raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image, numpy "
+                         "array, or an image file's bytes")
+
+
+def _stream_name(stream) -> str:
+    return str(getattr(stream, "name", "") or "image stream")
 
 
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
@@ -117,7 +131,14 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     if arr.size == 0:
         raise ImageLoadError("numpy image has no pixels")
     if np.issubdtype(arr.dtype, np.floating):
-        arr = np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if not np.isfinite(arr).all():
+            raise ImageLoadError("numpy image holds NaN or infinite values")
+        # [0, 1] is scikit-image's float convention; a float array holding 0-255 values (cv2 or np.float32(img)
+        # output) would otherwise saturate to a white image with no face in it.
+        scale = 255.0 if arr.max() <= 2.0 else 1.0
+        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
     elif arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)
     elif arr.dtype != np.uint8:
