@@ -136,3 +136,16 @@ def test_environment_errors_are_one_line_naming_the_path(read_only_dir, astronau
         assert done.returncode == 1, (args, done.stderr)
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and str(read_only_dir) in errors[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png):
+    import subprocess
+    import sys
+
+    in_the_way = tmp_path / "results"
+    in_the_way.write_text("an earlier export", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "image", str(astronaut_png), "--annotate",
+                           str(in_the_way)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: {in_the_way}: a file is in the way of this output folder" in done.stderr
+    assert in_the_way.read_text(encoding="utf-8") == "an earlier export"

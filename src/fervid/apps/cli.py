@@ -754,7 +754,10 @@ def main() -> None:
         app()
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
         where = exc.filename or ""
-        typer.secho(f"error: {where}{': ' if where else ''}{exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
+            reason = "a file is in the way of this output folder"
+        typer.secho(f"error: {where}{': ' if where else ''}{reason}", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 
