@@ -258,7 +258,7 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
 fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --epochs 30
-python benchmarks/temporal_compare.py --detector yuface --model fer2013_vgg
+# (its comparison with the other video methods is in the LSTM's training.json; the lag and calibration: section 8 below)
 
 # 3. other datasets, cross-dataset, FER+
 fervid evaluate --dataset ferplus --data $FER --ferplus $DATA/ferplus/fer2013new.csv --usage PublicTest --out docs/eval/ferplus_publictest
