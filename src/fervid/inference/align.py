@@ -146,9 +146,21 @@ def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate
     matrix = eye_alignment_matrix(eyes[0], eyes[1], template)
     scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
     if scale < 0.5:
-        # Shrinking a large face straight to 48 px aliases; blur first like INTER_AREA would.
-        sigma = 0.5 / scale
-        grey = cv2.GaussianBlur(grey, (0, 0), sigmaX=sigma * 0.6)
+        # Shrinking a large face straight to 48 px aliases; blur first like INTER_AREA would. Only the part of the
+        # image the crop samples is blurred (plus the kernel's reach): blurring the whole frame cost ~10 ms per face
+        # on 1080p video. The pixels the crop reads are the same as with the whole frame blurred.
+        sigma = 0.5 / scale * 0.6
+        reach = int(np.ceil(3 * sigma)) + 2  # OpenCV's kernel radius for uint8 is 3 sigma; +1 for the bilinear step
+        inverse = cv2.invertAffineTransform(matrix)
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
+        (x0, y0), (x1, y1) = np.floor(corners.min(0)) - reach, np.ceil(corners.max(0)) + reach + 1
+        x0, y0 = int(max(0, x0)), int(max(0, y0))
+        x1, y1 = int(min(grey.shape[1], x1)), int(min(grey.shape[0], y1))
+        if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies off the image: it is all border
+            x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
+        grey = cv2.GaussianBlur(grey[y0:y1, x0:x1], (0, 0), sigmaX=sigma)
+        matrix = matrix.copy()
+        matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float32)
     return cv2.warpAffine(grey, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
