@@ -38,6 +38,12 @@ class TrackedFace:
     detected: bool
 
 
+# Optical flow runs on the region around the tracked points, this far beyond them: the coarsest pyramid level's
+# window (21 px at 1/8 scale, 84 px each side) plus the largest motion LK follows between frames. Building the
+# pyramids of a whole 1080p frame cost more than the flow itself.
+FLOW_MARGIN = 240
+
+
 def iou(a: tuple, b: tuple) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
@@ -112,8 +118,16 @@ class FaceTracker:
         if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
             return
         prev_pts = np.concatenate([t.points for t in self.tracks])
-        next_pts, status, _ = cv2.calcOpticalFlowPyrLK(self._prev_grey, grey, prev_pts, None, winSize=(21, 21),
-                                                       maxLevel=3)
+        flat = prev_pts.reshape(-1, 2)
+        # the origin on a multiple of 16, so that every pyramid level samples the same pixels as the whole frame's
+        x0, y0 = (np.maximum(np.floor(flat.min(0)) - FLOW_MARGIN, 0) // 16 * 16).astype(int)
+        x1, y1 = np.minimum(np.ceil(flat.max(0)) + FLOW_MARGIN, (grey.shape[1], grey.shape[0])).astype(int)
+        if x1 - x0 < 32 or y1 - y0 < 32:  # the points left the frame: the whole frame, as flow reports them lost
+            x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
+        offset = np.array([x0, y0], np.float32)
+        next_pts, status, _ = cv2.calcOpticalFlowPyrLK(self._prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1],
+                                                       prev_pts - offset, None, winSize=(21, 21), maxLevel=3)
+        next_pts = next_pts + offset
         status = status.reshape(-1).astype(bool)
         for i, track in enumerate(self.tracks):
             sl = slice(9 * i, 9 * i + 9)
