@@ -1,9 +1,10 @@
-"""Video speed: end-to-end fps and a per-stage breakdown on a generated 640x480 clip with one face, and on
-the bundled carphone sample (176x144, 120 frames, 29.97 fps).
+"""Video speed: end-to-end fps and a per-stage breakdown on a generated clip with one face (640x480 unless
+``--size`` says otherwise), and on the bundled carphone sample (176x144, 120 frames, 29.97 fps).
 
-    python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface]
+    python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface] [--size 640x480 1920x1080]
 
-The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps).
+The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps); at
+other sizes the scene is scaled, so the face keeps its share of the frame.
 Default settings (detection every 0.3 s, 1 s window); timings include writing the annotated MP4 and all
 other outputs. Run with nothing else busy: the machine has 2 cores.
 """
@@ -25,18 +26,27 @@ from fervid.samples import astronaut
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
 
 
-def make_clip(path: Path, frames: int) -> Path:
+def make_clip(path: Path, frames: int, width: int = 640, height: int = 480) -> Path:
     face = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    writer = H264Writer(path, 640, 480, 30.0)
+    k = min(width / 640, height / 480)  # the 640x480 scene, scaled
+    writer = H264Writer(path, width, height, 30.0)
     for i in range(frames):
-        frame = np.full((480, 640, 3), 90, np.uint8)
+        frame = np.full((height, width, 3), 90, np.uint8)
         phase = i / frames * 2 * np.pi
-        f = cv2.resize(face, None, fx=0.9 + 0.2 * np.sin(phase), fy=0.9 + 0.2 * np.sin(phase))
-        x, y = int(200 + 150 * np.sin(phase)), int(100 + 40 * np.cos(phase))
+        zoom = k * (0.9 + 0.2 * np.sin(phase))
+        f = cv2.resize(face, None, fx=zoom, fy=zoom)
+        x, y = int(k * (200 + 150 * np.sin(phase))), int(k * (100 + 40 * np.cos(phase)))
         frame[y : y + f.shape[0], x : x + f.shape[1]] = f
         writer.write(frame)
     writer.close()
     return path
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080")
+    return int(width), int(height)
 
 
 def run(analyzer: Analyzer, path: Path, method: str, out: Path) -> dict:
@@ -53,15 +63,18 @@ def main() -> None:
     parser.add_argument("--method", default="lstm")
     parser.add_argument("--detector", nargs="+", default=[DEFAULT_DETECTOR],
                         help="one row per detector, all in this process")
+    parser.add_argument("--size", nargs="+", type=frame_size, default=[(640, 480)],
+                        help="the generated clip's WIDTHxHEIGHT; one row per size")
     args = parser.parse_args()
     carphone = sample_video()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        clip = make_clip(Path(tmp) / "clip640x480.mp4", args.frames)
+        clips = {(w, h): make_clip(Path(tmp) / f"clip{w}x{h}.mp4", args.frames, w, h) for w, h in args.size}
         for detector in args.detector:
             analyzer = Analyzer(detector=detector)
             run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
-            rows[f"640x480 generated clip, {detector}"] = run(analyzer, clip, args.method, Path(tmp) / "a")
+            for (w, h), clip in clips.items():
+                rows[f"{w}x{h} generated clip, {detector}"] = run(analyzer, clip, args.method, Path(tmp) / "a")
             rows[f"carphone 176x144, {detector}"] = run(analyzer, carphone, args.method, Path(tmp) / "b")
     print(f"method: {args.method}; CPU: {cpu_model()}, 2 threads\n")
     print("| video, detector | frames | fps end-to-end | x real time | tracks |")
