@@ -49,6 +49,11 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     assert set(ds.labels) == {EMOTIONS.index("angry"), EMOTIONS.index("happy")}
     with pytest.raises(DatasetError, match="contempt"):
         load_image_folder(tmp_path, skip_unknown=False)
+    flat = tmp_path / "flat"  # images straight in the folder: say what layout is expected
+    flat.mkdir()
+    Image.fromarray(images[0]).save(flat / "0.png")
+    with pytest.raises(DatasetError, match=r"no images in any emotion folder \(expected .*flat/<emotion>/<image>"):
+        load_image_folder(flat)
 
 
 def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):

@@ -152,7 +152,8 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
             labels.append(label)
             sources.append(str(file))
     if not images:
-        raise DatasetError(f"{root}: no images in any emotion folder")
+        raise DatasetError(f"{root}: no images in any emotion folder (expected {root}/<emotion>/<image>, <emotion> "
+                           f"one of {', '.join(EMOTIONS)} or an alias such as anger, happiness, sadness)")
     return FaceDataset(np.stack(images), np.asarray(labels, dtype=np.int64), sources, name=str(root))
 
 
