@@ -225,6 +225,17 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_candidates21.json                                     # its last line: ferplus_vgg
 python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_ema $M/ferplus_vgg_light_reg_ema_raw \
     --precision fp32 --no-video
+# twenty-second session: a second draw of weight averaging (seed 4); the rule keeps the default, nothing shipped
+fervid train --config configs/ferplus/experiments/ferplus_vgg_light_reg_ema_seed4.toml --out runs/ferplus_vgg_light_reg_ema_seed4
+fervid export runs/ferplus_vgg_light_reg_ema_seed4 --checkpoint last.pt --name ferplus_vgg_light_reg_ema_seed4 --out $M/ferplus_vgg_light_reg_ema_seed4
+fervid export runs/ferplus_vgg_light_reg_ema_seed4 --checkpoint last_raw.pt --name ferplus_vgg_light_reg_ema_seed4_raw --out $M/ferplus_vgg_light_reg_ema_seed4_raw
+fervid calibrate --model $M/ferplus_vgg_light_reg_ema_seed4 --data $FER --ferplus $PLUS
+fervid calibrate --model $M/ferplus_vgg_light_reg_ema_seed4_raw --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_light_reg_ema_seed4 $M/ferplus_vgg_light_reg_ema_seed4_raw \
+    --json docs/eval/model_comparison_candidates22.json                                     # its last line: ferplus_vgg
+python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_ema_seed4 $M/ferplus_vgg_light_reg_ema_seed4_raw \
+    --precision fp32 --no-video
+python benchmarks/temporal_label_shares.py --clips 600 --json docs/eval/temporal_label_shares.json   # section 8
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
