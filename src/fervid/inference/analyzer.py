@@ -10,7 +10,7 @@ import numpy as np
 from fervid.inference.align import crop_face
 from fervid.inference.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN
-from fervid.inference.images import load_image
+from fervid.inference.images import load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
 
@@ -52,12 +52,7 @@ class Analyzer:
         accepted), or an image file's bytes (``bytes`` or a binary file object). Raises
         :class:`fervid.inference.images.ImageLoadError` for unreadable input.
         """
-        if isinstance(image, (str, Path)):
-            source = str(image)
-        else:  # a PIL image's file name, an open file's name
-            source = next((n for n in (getattr(image, "filename", ""), getattr(image, "name", "")) if isinstance(n, str)
-                           and n), "")
-        return self.analyze_bgr(load_image(image, bgr=bgr), source=source)
+        return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image))
 
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:
         detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))

@@ -31,7 +31,7 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     if isinstance(source, (str, Path)):
         return _load_path(Path(source))
     if isinstance(source, Image.Image):
-        return _from_pil(source, str(getattr(source, "filename", "") or "PIL image"))
+        return _from_pil(source, source_name(source) or "PIL image")
     if isinstance(source, np.ndarray):
         return _from_array(source, bgr)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -45,8 +45,19 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
                          "array, or an image file's bytes")
 
 
+def source_name(source) -> str:
+    """The file an input came from: a path, a PIL image's ``filename``, an open file's ``name``; else ""."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    for attribute in ("filename", "name"):  # PIL images; open files (a pipe's name is its descriptor, an int)
+        name = getattr(source, attribute, "")
+        if isinstance(name, str) and name:
+            return name
+    return ""
+
+
 def _stream_name(stream) -> str:
-    return str(getattr(stream, "name", "") or "image stream")
+    return source_name(stream) or "image stream"
 
 
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
