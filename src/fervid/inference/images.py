@@ -37,10 +37,10 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image_bytes(bytes(source), "image bytes")
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
-        data = source.read()
+        name, data = source_name(source) or "image stream", source.read()
         if isinstance(data, str):
-            raise ImageLoadError(f"{_stream_name(source)}: opened in text mode; open image files with 'rb'")
-        return decode_image_bytes(data, _stream_name(source))
+            raise ImageLoadError(f"{name}: opened in text mode; open image files with 'rb'")
+        return decode_image_bytes(data, name)
     raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image, numpy "
                          "array, or an image file's bytes")
 
@@ -54,10 +54,6 @@ def source_name(source) -> str:
         if isinstance(name, str) and name:
             return name
     return ""
-
-
-def _stream_name(stream) -> str:
-    return source_name(stream) or "image stream"
 
 
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
