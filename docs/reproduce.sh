@@ -236,6 +236,20 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
 python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_ema_seed4 $M/ferplus_vgg_light_reg_ema_seed4_raw \
     --precision fp32 --no-video
 python benchmarks/temporal_label_shares.py --clips 600 --json docs/eval/temporal_label_shares.json   # section 8
+# twenty-third session, on a GPU (one NVIDIA H200; `fervid train` uses CUDA when it sees it): the shipped recipe on
+# a 115-epoch schedule (seeds 1-5) and with heavier regularisation (seeds 1-2); the rule keeps the default
+GPU_RUNS="gpu_long_s1 gpu_long_s2 gpu_long_s3 gpu_long_s4 gpu_long_s5 gpu_long_reg_s1 gpu_long_reg_s2"
+for s in 1 2 3 4 5; do fervid train --config configs/ferplus/experiments/ferplus_vgg_gpu_long.toml --seed $s --out runs/gpu_long_s$s; done
+for s in 1 2; do fervid train --config configs/ferplus/experiments/ferplus_vgg_gpu_long_reg.toml --seed $s --out runs/gpu_long_reg_s$s; done
+for r in $GPU_RUNS; do
+  fervid export runs/$r --checkpoint last.pt --name ferplus_vgg_$r --out $M/ferplus_vgg_$r
+  fervid calibrate --model $M/ferplus_vgg_$r --data $FER --ferplus $PLUS
+done
+GPU_MODELS=$(for r in $GPU_RUNS; do printf '%s ' $M/ferplus_vgg_$r; done)
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $GPU_MODELS \
+    --json docs/eval/model_comparison_candidates23.json                                     # its last line: ferplus_vgg
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $GPU_MODELS --precision fp32 --no-video \
+    --json docs/eval/model_comparison_candidates23_fp32.json
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
