@@ -250,6 +250,11 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $GPU_MODELS
     --json docs/eval/model_comparison_candidates23.json                                     # its last line: ferplus_vgg
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $GPU_MODELS --precision fp32 --no-video \
     --json docs/eval/model_comparison_candidates23_fp32.json
+fervid export runs/gpu_long_s1 runs/gpu_long_s2 runs/gpu_long_s3 runs/gpu_long_s4 runs/gpu_long_s5 --checkpoint last.pt \
+    --name ferplus_ensemble_long5 --out $M/ferplus_ensemble_long5
+fervid calibrate --model $M/ferplus_ensemble_long5 --data $FER --ferplus $PLUS
+python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_ensemble_long5 --no-video \
+    --json docs/eval/model_comparison_ensemble23.json
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
