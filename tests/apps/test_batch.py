@@ -196,3 +196,19 @@ def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["done"] == 1 and summary["failed"] == 2
     assert all("not a regular file" in f["error"] for f in summary["failures"])
+
+
+@pytest.mark.parametrize("bad, message", [({"workers": 0}, "workers must be at least 1, not 0"),
+                                          ({"engine": "spark"}, "engine must be one of local, ray")])
+def test_bad_batch_options_are_refused_before_any_work(bad, message, tmp_path):
+    """--workers 0 used to run as 1 without a word; the API and the CLI now say what is wrong."""
+    with pytest.raises(ValueError, match=message):
+        BatchOptions(out=tmp_path / "o", **bad)
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    flag, value = next(iter(bad.items()))
+    result = CliRunner().invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), f"--{flag}", str(value)])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "o").exists()  # nothing was started

@@ -384,3 +384,23 @@ def test_healthz_stays_fast_while_images_are_analysed(tmp_path, astronaut_rgb):
             stop.set()
         assert codes and set(codes) == {200}
         assert float(np.median(latencies)) < 0.1 and max(latencies) < 1.0, latencies
+
+
+@pytest.mark.parametrize("name, value", [("workers", 0), ("max_queued_jobs", 0), ("max_upload_mb", -1.0),
+                                         ("job_ttl_hours", float("nan")), ("max_images_per_request", 0),
+                                         ("max_image_pixels", 0)])
+def test_settings_that_would_break_the_server_are_refused(name, value):
+    """workers=0 used to start a server whose video jobs queued and never ran."""
+    with pytest.raises(ValueError, match=f"{name} must be positive"):
+        ServerSettings(**{name: value})
+
+
+def test_serve_names_a_bad_limit_before_starting():
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--workers", "0"])
+    assert result.exit_code == 2 and "workers must be positive, not 0" in result.output
+    result = CliRunner().invoke(app, ["serve", "--max-image-megapixels", "inf"])
+    assert result.exit_code == 2 and "--max-image-megapixels must be positive, not inf" in result.output

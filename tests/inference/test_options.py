@@ -21,10 +21,25 @@ def test_every_entry_point_takes_its_defaults_from_one_options_object():
 
 
 @pytest.mark.parametrize("bad", [{"method": "median"}, {"detector": "haar"}, {"window": 0}, {"sample_fps": -1},
+                                 {"window": float("nan")}, {"detect_every": float("inf")},
                                  {"score_threshold": 1.5}, {"precision": "fp16"}])
 def test_bad_choices_fail_where_the_options_are_made(bad):
     with pytest.raises(ValueError, match=next(iter(bad)).split("_")[0]):
         PipelineOptions(**bad)
+
+
+@pytest.mark.parametrize("bad", [{"window": float("nan")}, {"sample_fps": 0}, {"detect_every": -0.3},
+                                 {"batch_frames": 0}])
+def test_the_video_api_checks_its_own_options(bad):
+    """VideoOptions is public API too: a NaN window used to analyse every frame and label none."""
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        VideoOptions(**bad)
+
+
+def test_the_command_line_names_the_bad_number(tmp_path):
+    result = CliRunner().invoke(app, ["video", str(tmp_path), "--window", "nan", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "window must be a positive number of seconds, not nan" in result.output
 
 
 @pytest.mark.parametrize("command", ["video", "batch"])

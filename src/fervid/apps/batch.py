@@ -35,6 +35,9 @@ DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
 DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
 
 
+ENGINES = ("local", "ray")
+
+
 @dataclass
 class BatchOptions:
     out: Path
@@ -42,6 +45,12 @@ class BatchOptions:
     engine: str = "local"  # local (process pool) or ray
     ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -308,7 +317,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
     todo, paths_of = store.plan(files, out / "files")
-    workers = max(1, options.workers)
+    workers = options.workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
     faces = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -652,10 +653,11 @@ def batch(
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
                          precision=precision)
-    if engine not in ("local", "ray"):
-        _fail("--engine must be local or ray", 2)
+    try:
+        options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
-    options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:
@@ -697,11 +699,16 @@ def serve(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                          score_threshold=score_threshold, precision=precision)
-    settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
-                              workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
-                              max_images_per_request=max_images_per_request,
-                              max_image_pixels=int(max_image_megapixels * 1e6), host=host,
-                              allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+    if not (math.isfinite(max_image_megapixels) and max_image_megapixels > 0):  # the settings hold pixels: name the option typed
+        _fail(f"--max-image-megapixels must be positive, not {max_image_megapixels}", 2)
+    try:
+        settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
+                                  workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
+                                  max_images_per_request=max_images_per_request,
+                                  max_image_pixels=int(max_image_megapixels * 1e6), host=host,
+                                  allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+    except ValueError as exc:
+        _fail(str(exc), 2)
     _serve(settings, host, port)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import queue
 import re
@@ -63,6 +64,14 @@ class ServerSettings:
     host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
+
+    def __post_init__(self):
+        # zero workers would queue video jobs that never run; a zero or NaN limit would refuse (or admit) everything
+        for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
+                     "max_concurrent_images", "max_image_pixels"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive, not {value}")
 
     def make_analyzer(self, **options):
         return self.pipeline.analyzer(**options)

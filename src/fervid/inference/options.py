@@ -7,11 +7,20 @@ take a :class:`PipelineOptions`, so a default changed here changes everywhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS, check_score_threshold
 from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
+
+
+def check_video_timing(detect_every: float, window: float, sample_fps: float | None) -> None:
+    """A video's seconds and rate must be finite and positive: a NaN window would analyse every frame and label none."""
+    for name, value in (("detect_every", detect_every), ("window", window), ("sample_fps", sample_fps)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            unit = "frames per second" if name == "sample_fps" else "seconds"
+            raise ValueError(f"{name} must be a positive number of {unit}, not {value}")
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,7 @@ class PipelineOptions:
     annotate: bool = True  # write annotated images / videos where outputs are written
 
     def __post_init__(self):
-        if self.detect_every <= 0 or self.window <= 0 or (self.sample_fps is not None and self.sample_fps <= 0):
-            raise ValueError("detect_every, window and sample_fps must be positive")
+        check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_score_threshold(self.score_threshold)
         check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):

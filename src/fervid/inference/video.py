@@ -24,7 +24,7 @@ from fervid.inference.align import crop_face
 from fervid.inference.annotate import annotate
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, check_video_timing
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
 from fervid.inference.temporal import (TemporalMethod, TrackSmoother, lookahead, make_method,
                                       shipped_temporal_models)
@@ -95,6 +95,11 @@ class VideoOptions:
     centred: bool = True
     batch_frames: int = 16  # frames whose faces go through the CNN together
     annotate: bool = _DEFAULTS.annotate
+
+    def __post_init__(self):
+        check_video_timing(self.detect_every, self.window, self.sample_fps)
+        if self.batch_frames < 1:
+            raise ValueError(f"batch_frames must be at least 1, not {self.batch_frames}")
 
 
 @dataclass
