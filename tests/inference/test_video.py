@@ -213,6 +213,24 @@ def test_live_source_drops_frames_for_a_slow_consumer():
     assert taken < 60 and src.dropped > 40 and taken + src.dropped == 120
 
 
+@pytest.mark.parametrize("seconds", [0, -1, float("nan")])
+def test_live_source_refuses_a_limit_that_is_not_a_duration(seconds):
+    """max_seconds=0 (or -1) used to analyse one frame, NaN the whole stream."""
+    with pytest.raises(ValueError, match="max_seconds must be positive"):
+        LiveSource(str(carphone()), max_seconds=seconds)
+
+
+def test_fervid_live_names_a_bad_seconds(tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "l"),
+                                      "--seconds", "0"])
+    assert result.exit_code == 2 and "--seconds must be positive, not 0.0" in result.output
+    assert not (tmp_path / "l").exists()
+
+
 def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     """Checking a video decodes its first frame; seeking back to it lost the only frame of a one-frame clip."""
     clip = write_clip(tmp_path / "one.mp4", moving_face_frames(astronaut_rgb, n=1))

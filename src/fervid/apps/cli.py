@@ -280,6 +280,8 @@ def live(
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, precision=precision)
+    if seconds is not None and not seconds > 0:
+        _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
 

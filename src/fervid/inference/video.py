@@ -789,6 +789,8 @@ class LiveSource:
     def __init__(self, source: str | int, max_seconds: float | None = None):
         import threading
 
+        if max_seconds is not None and not max_seconds > 0:  # NaN too: it used to mean no limit, 0 one frame
+            raise ValueError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
         self.name = str(source)
         target = int(source) if str(source).isdigit() else str(source)
         if isinstance(target, str) and "://" not in target:
