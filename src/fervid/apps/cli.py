@@ -701,7 +701,8 @@ def serve(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                          score_threshold=score_threshold, precision=precision)
-    if not (math.isfinite(max_image_megapixels) and max_image_megapixels > 0):  # the settings hold pixels: name the option typed
+    # the settings hold pixels; name the option the user typed
+    if not (math.isfinite(max_image_megapixels) and max_image_megapixels > 0):
         _fail(f"--max-image-megapixels must be positive, not {max_image_megapixels}", 2)
     try:
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
