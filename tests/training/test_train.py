@@ -510,6 +510,17 @@ def test_bf16_auto_uses_bf16_only_on_cpus_with_bf16_instructions(flags, expected
     assert resolve_bf16(False, torch.device("cpu"), flags) is False
 
 
+@pytest.mark.parametrize("native, expected", [(True, True), (False, False)])
+def test_bf16_auto_on_a_gpu_needs_bf16_in_hardware(monkeypatch, native, expected):
+    """A pre-Ampere GPU (a T4, a V100) only emulates bf16, which torch counts as supported by default."""
+    from fervid.training.train import resolve_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: native or including_emulation)
+    assert resolve_bf16("auto", torch.device("cuda"), set()) is expected
+    assert resolve_bf16(True, torch.device("cuda"), set()) is True
+
+
 def test_bf16_setting_must_be_true_false_or_auto(fer_csv):
     with pytest.raises(ValueError, match="bf16"):
         tiny_config(fer_csv, bf16="fast")

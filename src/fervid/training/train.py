@@ -56,7 +56,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     seed: int = 0
-    # bf16 autocast: "auto" uses it where it pays (a CUDA GPU that supports it, or a CPU with bf16 matrix
+    # bf16 autocast: "auto" uses it where it pays (a CUDA GPU with bf16 in hardware, or a CPU with bf16 matrix
     # instructions, amx_bf16 or avx512_bf16); true/false force it. Measured on the shipped shape, 128 faces per
     # batch: AVX2-only AMD 12x slower, Intel AMX 2.1x faster, AMD EPYC (Zen 4, avx512_bf16) 1.9x faster.
     bf16: bool | str = "auto"
@@ -250,12 +250,13 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 def resolve_bf16(setting: bool | str, device: torch.device, flags: set[str] | None = None) -> bool:
     """Whether to train with bf16 autocast: ``setting`` itself when it is true/false; for "auto", on a GPU
-    that supports bf16, or on a CPU with bf16 matrix instructions (without them autocast emulates bf16 and
-    was measured 12x slower than fp32 on an AVX2-only CPU)."""
+    with bf16 in hardware (Ampere and later; torch would also count older GPUs' emulation), or on a CPU with bf16
+    matrix instructions (without them autocast emulates bf16 and was measured 12x slower than fp32 on an AVX2-only
+    CPU)."""
     if setting != "auto":
         return bool(setting)
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     return bool(set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
 
 
