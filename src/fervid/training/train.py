@@ -648,7 +648,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last_path.exists():
-        state = torch.load(last_path, weights_only=False, map_location=device)
+        # on the CPU: the random generators' states must stay CPU tensors (mapped to a GPU, set_state refuses
+        # them); load_state_dict puts the weights and the optimiser's buffers on the parameters' device
+        state = torch.load(last_path, weights_only=False, map_location="cpu")
         net.load_state_dict(state.get("train_model", state["model"]))
         if trained is not net:
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
