@@ -372,6 +372,7 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(
     result = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "ferplus-soft", "--ferplus", str(votes),
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
+    assert "training on " in result.output and ", 1 thread, " in result.output  # where it runs, said first
     assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
