@@ -237,7 +237,8 @@ python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_re
     --precision fp32 --no-video
 python benchmarks/temporal_label_shares.py --clips 600 --json docs/eval/temporal_label_shares.json   # section 8
 # twenty-third session, on a GPU (one NVIDIA H200; `fervid train` uses CUDA when it sees it): the shipped recipe on
-# a 115-epoch schedule (seeds 1-5) and with heavier regularisation (seeds 1-2); the rule keeps the default
+# a 115-epoch schedule (seeds 1-5) and with heavier regularisation (seeds 1-2); the rule keeps the default.
+# The session ran them four and three at once with tools/train_many.py (pack the data here, run it there); one by one:
 GPU_RUNS="gpu_long_s1 gpu_long_s2 gpu_long_s3 gpu_long_s4 gpu_long_s5 gpu_long_reg_s1 gpu_long_reg_s2"
 for s in 1 2 3 4 5; do fervid train --config configs/ferplus/experiments/ferplus_vgg_gpu_long.toml --seed $s --out runs/gpu_long_s$s; done
 for s in 1 2; do fervid train --config configs/ferplus/experiments/ferplus_vgg_gpu_long_reg.toml --seed $s --out runs/gpu_long_reg_s$s; done
