@@ -12,6 +12,11 @@ access to ``../shared/data``:
         gpu_long_s1=configs/ferplus/experiments/ferplus_vgg_gpu_long.toml:1 \
         gpu_long_reg_s1=configs/ferplus/experiments/ferplus_vgg_gpu_long_reg.toml:1 ...
 
+With this workplace's device tool, the bundle goes in a folder git ignores (``echo /.gpu/ >> .git/info/exclude``),
+named in ``carry``; the tracked tree travels too, and the shipped weights (39 MB) would push it over the limit, so
+the twenty-third session untracked them for the call (``git rm -r -q --cached src/fervid/weights`` with the folder
+in ``.git/info/exclude``, then ``git reset -q`` and the exclude line removed): training needs none of them.
+
 ``run`` first trains every run for two epochs at once (the concurrency of the real runs), takes the slowest second
 epoch as the epoch time, and gives every run the same epoch count that fits the budget (``--epochs`` skips this).
 Each run is ``fervid train --config CONFIG --seed SEED --epochs N``, on the GPU where torch sees one, with the CPU
