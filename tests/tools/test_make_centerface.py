@@ -1,7 +1,5 @@
 """tools/make_centerface.py: the shipped int8 CenterFace is what the tool makes from the shipped fp32 graph."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,18 +9,11 @@ ort = pytest.importorskip("onnxruntime")
 
 from fervid.inference.detect import CENTERFACE_FP32_FILE, CENTERFACE_INT8_FILE  # noqa: E402
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "make_centerface.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("make_centerface", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tool_scripts import load  # noqa: E402
 
 
 def test_the_tool_rebuilds_the_shipped_int8_graph(tmp_path):
-    rebuilt = load_tool().quantize_centerface(CENTERFACE_FP32_FILE, tmp_path / "centerface_int8.onnx")
+    rebuilt = load("make_centerface").quantize_centerface(CENTERFACE_FP32_FILE, tmp_path / "centerface_int8.onnx")
     graph = onnx.load(str(rebuilt)).graph
     ops = {node.op_type for node in graph.node}
     assert "QLinearConv" in ops and "Conv" not in ops  # every convolution runs in int8

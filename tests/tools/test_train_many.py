@@ -1,9 +1,7 @@
 """tools/train_many.py: the data bundle gives back the exact CSV rows, and several tiny runs train at once."""
 
-import importlib.util
 import json
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,19 +11,11 @@ torch = pytest.importorskip("torch")
 from fervid.evaluation.datasets import load_fer2013, load_ferplus  # noqa: E402
 
 from conftest import write_ferplus_votes  # noqa: E402
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "train_many.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("train_many", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tool_scripts import load  # noqa: E402
 
 
 def test_the_bundle_gives_back_the_same_faces_labels_and_votes(fer_csv, tmp_path):
-    tool = load_tool()
+    tool = load("train_many")
     votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
     tool.pack(fer_csv, votes, tmp_path / "bundle")
     fer2013, ferplus = tool.unpack(tmp_path / "bundle", tmp_path / "back")
@@ -39,7 +29,7 @@ def test_the_bundle_gives_back_the_same_faces_labels_and_votes(fer_csv, tmp_path
 
 
 def test_runs_train_at_once_with_epochs_fitted_to_the_budget(fer_csv, tmp_path):
-    tool = load_tool()
+    tool = load("train_many")
     tool.pack(fer_csv, write_ferplus_votes(fer_csv, tmp_path / "votes.csv"), tmp_path / "bundle")
     config = tmp_path / "tiny.toml"
     config.write_text('data = "unused"\nepochs = 9\nbatch_size = 32\nthreads = 1\n'
