@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,7 +16,7 @@ import typer
 
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, ModelError, available_models
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ROW_COLUMNS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -701,10 +700,8 @@ def serve(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                          score_threshold=score_threshold, precision=precision)
-    # the settings hold pixels; name the option the user typed
-    if not (math.isfinite(max_image_megapixels) and max_image_megapixels > 0):
-        _fail(f"--max-image-megapixels must be positive, not {max_image_megapixels}", 2)
     try:
+        check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
                                   workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
                                   max_images_per_request=max_images_per_request,

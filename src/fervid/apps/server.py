@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import queue
 import re
@@ -38,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ImagesOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import OutputNames, VideoAnalyzer
 
@@ -69,9 +68,7 @@ class ServerSettings:
         # zero workers would queue video jobs that never run; a zero or NaN limit would refuse (or admit) everything
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
                      "max_concurrent_images", "max_image_pixels"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive, not {value}")
+            check_positive(name, getattr(self, name))
 
     def make_analyzer(self, **options):
         return self.pipeline.analyzer(**options)

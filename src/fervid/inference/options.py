@@ -15,12 +15,18 @@ from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
 
 
+def check_positive(name: str, value: float, unit: str = "") -> None:
+    """A setting that must be a finite, positive number (NaN and infinity compare oddly and slip past ``<= 0``)."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
+
+
 def check_video_timing(detect_every: float, window: float, sample_fps: float | None) -> None:
-    """A video's seconds and rate must be finite and positive: a NaN window would analyse every frame and label none."""
-    for name, value in (("detect_every", detect_every), ("window", window), ("sample_fps", sample_fps)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            unit = "frames per second" if name == "sample_fps" else "seconds"
-            raise ValueError(f"{name} must be a positive number of {unit}, not {value}")
+    """A video's seconds and rate: a NaN window would analyse every frame and label none."""
+    check_positive("detect_every", detect_every, "seconds")
+    check_positive("window", window, "seconds")
+    if sample_fps is not None:
+        check_positive("sample_fps", sample_fps, "frames per second")
 
 
 @dataclass(frozen=True)

@@ -602,8 +602,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     cfg.validate()
     bf16 = resolve_bf16(cfg.bf16, device)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
+        threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                 else f"{cpu_model()}, {torch.get_num_threads()} thread{'s' * (torch.get_num_threads() != 1)}")
+                 else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
     train_ds, targets, val_ds = training_data(cfg)
