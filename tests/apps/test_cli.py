@@ -149,3 +149,19 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"error: {in_the_way}: a file is in the way of this output folder" in done.stderr
     assert in_the_way.read_text(encoding="utf-8") == "an earlier export"
+
+
+def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    (tmp_path / "photos" / "misc").mkdir()
+    Image.fromarray(astronaut_rgb).save(tmp_path / "photos" / "happy" / "astronaut.jpg")
+    (tmp_path / "photos" / "happy" / "broken.jpg").write_text("not a jpeg")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos"), "--dataset", "photos",
+                                 "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    assert "(1 faces): accuracy 1.0000" in result.output  # the astronaut smiles; the broken file did not stop it
+    assert "left out 2 input(s)" in result.output
+    assert "broken.jpg: cannot read image" in result.output and "misc: folder name is not one of" in result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
+                                        str(tmp_path / "photos" / "happy" / "broken.jpg")}

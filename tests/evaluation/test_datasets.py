@@ -42,18 +42,44 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
         (tmp_path / folder).mkdir()
         for i, img in enumerate(images):
             Image.fromarray(img).resize((64, 64)).save(tmp_path / folder / f"{i}.png")
+    (tmp_path / "anger" / "broken.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "anger" / "notes.txt").write_text("not an image, and not named like one: ignored")
     ds = load_image_folder(tmp_path)
     assert len(ds) == 6
     assert ds.images.shape[1:] == (48, 48)
     assert ds.class_counts()["angry"] == 3 and ds.class_counts()["happy"] == 3
     assert set(ds.labels) == {EMOTIONS.index("angry"), EMOTIONS.index("happy")}
+    # what was skipped is said, with why: a score must not silently cover fewer inputs than the user gave it
+    assert set(ds.left_out) == {str(tmp_path / "contempt"), str(tmp_path / "anger" / "broken.png")}
+    assert ds.left_out[str(tmp_path / "anger" / "broken.png")].startswith("cannot read image")
+    assert "not one of angry" in ds.left_out[str(tmp_path / "contempt")]
+    # a subset keeps what loading left out; a concatenation joins both lists
+    assert ds.subset([0]).left_out == ds.left_out
+    assert len(FaceDataset.concat([ds.subset([0]), FaceDataset(ds.images[:1], ds.labels[:1], left_out={"x": "y"})])
+               .left_out) == 3
     with pytest.raises(DatasetError, match="contempt"):
         load_image_folder(tmp_path, skip_unknown=False)
     flat = tmp_path / "flat"  # images straight in the folder: say what layout is expected
     flat.mkdir()
     Image.fromarray(images[0]).save(flat / "0.png")
-    with pytest.raises(DatasetError, match=r"no images in any emotion folder \(expected .*flat/<emotion>/<image>"):
+    with pytest.raises(DatasetError, match=r"no readable images in any emotion folder \(expected .*flat/<emotion>/<image>"):
         load_image_folder(flat)
+
+
+def test_image_folder_of_photos_frames_each_face_and_leaves_out_faceless_photos(tmp_path, astronaut_rgb):
+    from fervid.inference.analyzer import Analyzer
+
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "sad").mkdir()
+    Image.fromarray(astronaut_rgb).save(tmp_path / "happy" / "astronaut.png")  # a whole photo, face off-centre
+    Image.fromarray(np.full((300, 400), 128, np.uint8)).save(tmp_path / "sad" / "blank.png")
+    ds = load_image_folder(tmp_path, crop_faces=Analyzer().crop_faces)
+    assert ds.sources == [str(tmp_path / "happy" / "astronaut.png")] and ds.labels.tolist() == [EMOTIONS.index("happy")]
+    assert ds.left_out == {str(tmp_path / "sad" / "blank.png"): "no face found"}
+    # framed on the face, as the analyzer frames it, not the whole photo squashed to 48x48
+    expected = Analyzer().crop_faces([np.asarray(Image.fromarray(astronaut_rgb).convert("L"))])[0][0]
+    np.testing.assert_array_equal(ds.images[0], expected)
+    assert np.abs(ds.images[0].astype(int) - load_image_folder(tmp_path).images[0].astype(int)).mean() > 20
 
 
 def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
@@ -67,7 +93,8 @@ def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
         for name, img in zip(names, images):
             Image.fromarray(img).save(tmp_path / folder / f"{name}.png")
     ds = load_ckplus(tmp_path)
-    assert len(ds) == 3  # contempt dropped
+    assert len(ds) == 3  # contempt dropped, and said so
+    assert ds.left_out == {str(tmp_path / "contempt"): "contempt is not one of fervid's 7 classes"}
     assert ds.subjects == ["S005", "S005", "S010"]
     assert ds.sequences == ["S005_001", "S005_001", "S010_006"]
     assert [EMOTIONS[i] for i in ds.labels] == ["angry", "angry", "happy"]
@@ -87,8 +114,11 @@ def test_jaffe_parses_names_and_frames_full_head_images(tmp_path, astronaut_rgb)
         Image.fromarray(head).save(tmp_path / name)
     Image.fromarray(np.full((256, 256), 128, np.uint8)).save(tmp_path / "NA.SU1.79.tiff")  # no face in it
     (tmp_path / "README.txt").write_text("not an image")
+    (tmp_path / "NA.HA2.80.tiff").write_bytes(b"not a tiff at all")
     ds = load_jaffe(tmp_path, Analyzer().crop_faces)
-    assert len(ds) == 3  # the blank image has no face and is left out
+    assert len(ds) == 3  # the blank image has no face and is left out, as is the broken one, each with why
+    assert ds.left_out[str(tmp_path / "NA.SU1.79.tiff")] == "no face found"
+    assert ds.left_out[str(tmp_path / "NA.HA2.80.tiff")].startswith("cannot read image")
     assert ds.subjects == ["KA", "KA", "MK"]
     assert [EMOTIONS[i] for i in ds.labels] == ["angry", "happy", "neutral"]
     assert ds.images.shape == (3, 48, 48)
@@ -116,6 +146,7 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
                                [0.6, 0.2, 0.2])
     np.testing.assert_allclose(ds.soft_labels[1][EMOTIONS.index("angry")], 7 / 8)
     assert ds.sources == ["fer.csv#2", "fer.csv#5"]  # CSV data rows, counted from 0
+    assert ds.left_out == {"fer.csv#3": "FER+ dropped the image", "fer.csv#4": "FER+'s most-voted answer is not a face"}
 
     # relabelling faces already loaded gives the same dataset without parsing the FER2013 CSV again
     from fervid.evaluation.datasets import ferplus_relabel

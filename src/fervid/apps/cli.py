@@ -72,6 +72,21 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _echo_left_out(dataset, most: int = 10) -> None:
+    """Say what a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
+    from collections import Counter
+
+    if not dataset.left_out:
+        return
+    typer.echo(f"left out {len(dataset.left_out)} input(s) (each listed in metrics.json with --out):")
+    reasons = Counter(dataset.left_out.values()).most_common()
+    for reason, n in reasons[:most]:
+        example = next(path for path, why in dataset.left_out.items() if why == reason)
+        typer.echo(f"  {example}: {reason}" if n == 1 else f"  {n} x {reason}, e.g. {example}")
+    if len(reasons) > most:
+        typer.echo(f"  ... and {sum(n for _, n in reasons[most:])} more")
+
+
 def _pipeline(**choices) -> PipelineOptions:
     """The command line's choices as one options object; a bad value ends the command (exit 2)."""
     try:
@@ -500,8 +515,10 @@ def export(
 def evaluate(
     data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, or a "
                                        "folder-per-class root."),
-    dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder; auto: a CSV "
-                                             "is fer2013, a folder is a folder-per-class root."),
+    dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder (<emotion>/<face "
+                                             "crop>, resized), photos (<emotion>/<photo>, each photo's most "
+                                             "confident face found and aligned); auto: a CSV is fer2013, a folder "
+                                             "is folder."),
     model: str = MODEL_OPTION,
     usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
@@ -530,7 +547,8 @@ def evaluate(
     ev = score(ds.labels, probs.argmax(1), ds.name)
     typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
                f"macro-F1 {ev.macro_f1:.4f}")
-    metrics = ev.to_dict()
+    _echo_left_out(ds)
+    metrics = ev.to_dict() | {"left_out": ds.left_out}
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -618,6 +636,7 @@ def experiment(
                           crop_faces=analyzer.crop_faces)
     except DatasetError as exc:
         _fail(str(exc))
+    _echo_left_out(ds)
     test_size = 0.2
     result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed, epochs=epochs,
                             test_size=test_size)

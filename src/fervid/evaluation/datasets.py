@@ -1,4 +1,4 @@
-"""Dataset loaders: FER2013 CSV and a generic folder-per-class layout.
+"""Dataset loaders: FER2013 and FER+ CSVs, CK+48, JAFFE, and a generic folder-per-class layout.
 
 Every loader returns a :class:`FaceDataset`: grey uint8 images already in fervid's 48x48 framing,
 integer labels in :data:`fervid.emotions.EMOTIONS` order, and where the images came from.
@@ -42,6 +42,9 @@ class FaceDataset:
     subjects: list[str] = field(default_factory=list)  # person ids, for subject-independent splits
     sequences: list[str] = field(default_factory=list)  # e.g. CK+ ``S010_006``: frames of one sequence
     soft_labels: np.ndarray | None = None  # (N, 7) label distributions, e.g. FER+ annotator votes
+    # What the loader found but could not use, path -> why (an unreadable file, a photo with no face, a folder
+    # that is not an emotion): a score over the rest must say what it left out.
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -58,7 +61,8 @@ class FaceDataset:
         idx = np.arange(len(self))[index]
         pick = lambda values: [values[i] for i in idx] if values else []  # noqa: E731
         return FaceDataset(self.images[idx], self.labels[idx], pick(self.sources), self.name, pick(self.subjects),
-                           pick(self.sequences), None if self.soft_labels is None else self.soft_labels[idx])
+                           pick(self.sequences), None if self.soft_labels is None else self.soft_labels[idx],
+                           dict(self.left_out))
 
     @staticmethod
     def concat(parts: list[FaceDataset], name: str = "") -> FaceDataset:
@@ -71,7 +75,7 @@ class FaceDataset:
             soft = np.concatenate([p.soft_labels for p in parts])
         return FaceDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
                            joined("sources"), name or "+".join(p.name for p in parts), joined("subjects"),
-                           joined("sequences"), soft)
+                           joined("sequences"), soft, {k: v for p in parts for k, v in p.left_out.items()})
 
     def rows_of(self, other: FaceDataset) -> np.ndarray:
         """Where each of ``other``'s faces is in this dataset, matched by source (e.g. FER+'s relabelled faces
@@ -120,25 +124,28 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
     return FaceDataset(flat.reshape(-1, 48, 48), labels, sources, name=f"fer2013:{'+'.join(usages)}")
 
 
-def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = True) -> FaceDataset:
+def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = True, crop_faces=None) -> FaceDataset:
     """Load ``root/<class>/<image>`` where ``<class>`` is an emotion name or alias (``anger``, ``happiness``...).
 
-    Images are read as grey and resized to ``size`` x ``size``: they are assumed already cropped to the face
-    (use :class:`fervid.Analyzer` for full photos). Folders whose name is not a fervid emotion (e.g. CK+'s
-    ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected.
+    Without ``crop_faces`` the images are taken as face crops already and only resized to ``size`` x ``size``
+    (grey). With ``crop_faces`` (see :func:`load_jaffe`) they are photos: each one's most confident face is found
+    and framed like FER2013, and photos with none are left out. Folders whose name is not a fervid emotion (e.g.
+    CK+'s ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected. Skipped folders, unreadable
+    images and photos without a face go in the dataset's ``left_out``; files that are not images are ignored.
     """
     from PIL import Image
 
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
-    images, labels, sources = [], [], []
+    greys, labels, sources, left_out = [], [], [], {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         key = class_dir.name.lower()
         if key not in EMOTION_ALIASES:
-            if skip_unknown:
-                continue
-            raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
+            if not skip_unknown:
+                raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
+            left_out[str(class_dir)] = f"folder name is not one of {', '.join(EMOTIONS)} (or an alias)"
+            continue
         label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
             if file.suffix.lower() not in IMAGE_SUFFIXES:
@@ -146,19 +153,28 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
             try:
                 with Image.open(file) as im:
                     grey = np.asarray(im.convert("L"), dtype=np.uint8)
-                images.append(crop_face(grey, None, FaceTemplate(size=size)))
-            except OSError as exc:
-                raise DatasetError(f"{file}: cannot read image ({exc})") from exc
+            except (OSError, ValueError) as exc:  # Pillow: OSError for corrupt data, ValueError for odd modes
+                left_out[str(file)] = f"cannot read image ({exc})"
+                continue
+            greys.append(grey if crop_faces else crop_face(grey, None, FaceTemplate(size=size)))
             labels.append(label)
             sources.append(str(file))
-    if not images:
-        raise DatasetError(f"{root}: no images in any emotion folder (expected {root}/<emotion>/<image>, <emotion> "
-                           f"one of {', '.join(EMOTIONS)} or an alias such as anger, happiness, sadness)")
-    return FaceDataset(np.stack(images), np.asarray(labels, dtype=np.int64), sources, name=str(root))
+    if not greys:
+        raise DatasetError(f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, "
+                           f"<emotion> one of {', '.join(EMOTIONS)} or an alias such as anger, happiness, sadness)")
+    if crop_faces is None:
+        return FaceDataset(np.stack(greys), np.asarray(labels, dtype=np.int64), sources, name=str(root),
+                           left_out=left_out)
+    crops, found = crop_faces(greys)
+    left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~np.asarray(found))})
+    idx = np.flatnonzero(found)
+    return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
+                       name=str(root), left_out=left_out)
 
 
 # FER+ vote columns, in the file's order, and where each goes among fervid's classes (None: not a fervid class).
 FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+FERPLUS_ANSWERS = {"contempt": "contempt", "unknown": "unknown", "NF": "not a face"}  # the answers fervid leaves out
 
 
 def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list[str] = "PublicTest") -> FaceDataset:
@@ -193,8 +209,11 @@ def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFra
     soft = seven[keep] / seven[keep].sum(axis=1, keepdims=True)
     idx = np.flatnonzero(keep)
     usages = fer.name.split(":", 1)[-1]
+    left_out = {fer.sources[i]: "FER+ dropped the image" if not named.iloc[i]
+                else f"FER+'s most-voted answer is {FERPLUS_ANSWERS.get(FERPLUS_VOTES[counts[i].argmax()], 'an emotion')}"
+                for i in np.flatnonzero(~keep)}
     return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
-                       f"ferplus:{usages}", soft_labels=soft.astype(np.float32))
+                       f"ferplus:{usages}", soft_labels=soft.astype(np.float32), left_out=left_out)
 
 
 def ferplus_clear_majority(faces: FaceDataset, ferplus_csv: str | Path) -> np.ndarray:
@@ -267,6 +286,8 @@ def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
         subjects.append(f"S{m.group(1)}")
         sequences.append(f"S{m.group(1)}_{m.group(2)}")
     ds.subjects, ds.sequences, ds.name = subjects, sequences, "ckplus"
+    if (root / "contempt").is_dir():
+        ds.left_out[str(root / "contempt")] = "contempt is not one of fervid's 7 classes"
     return ds
 
 
@@ -279,15 +300,15 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
     """JAFFE (``root/KA.AN1.39.tiff``: subject KA, emotion AN = angry, 256x256 full-head grey images).
 
     ``crop_faces(list of grey images) -> (crops, found mask)`` frames each full-head image like FER2013 (the
-    analyzer's detector + eye alignment; see :func:`fervid.inference.analyzer.Analyzer.crop_faces`). Images where no face
-    is found are left out and listed in the returned dataset's name.
+    analyzer's detector + eye alignment; see :func:`fervid.inference.analyzer.Analyzer.crop_faces`). Unreadable
+    images and images where no face is found are left out and listed in the dataset's ``left_out``.
     """
     from PIL import Image
 
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
-    greys, labels, sources, subjects = [], [], [], []
+    greys, labels, sources, subjects, left_out = [], [], [], [], {}
     for file in sorted(root.iterdir()):
         m = JAFFE_NAME.match(file.stem) if file.suffix.lower() in (".tiff", ".tif") else None
         if not m:
@@ -297,8 +318,9 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
         try:
             with Image.open(file) as im:
                 greys.append(np.asarray(im.convert("L")))
-        except OSError as exc:
-            raise DatasetError(f"{file}: cannot read image ({exc})") from exc
+        except (OSError, ValueError) as exc:
+            left_out[str(file)] = f"cannot read image ({exc})"
+            continue
         labels.append(EMOTIONS.index(JAFFE_CODES[m.group(2)]))
         sources.append(str(file))
         subjects.append(m.group(1))
@@ -308,9 +330,10 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
         crops, found = np.stack([crop_face(g, None) for g in greys]), np.ones(len(greys), bool)
     else:
         crops, found = crop_faces(greys)
+    left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~np.asarray(found))})
     idx = np.flatnonzero(found)
     return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
-                       "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx])
+                       "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx], left_out=left_out)
 
 
 
@@ -334,6 +357,7 @@ DATASETS: Registry = Registry("dataset kind", {
     "jaffe": lambda path, usage, ferplus_csv, jaffe_path, crop_faces: load_jaffe(path, crop_faces),
     "jaffe+ckplus": _jaffe_ckplus,
     "folder": lambda path, *_: load_image_folder(path),
+    "photos": lambda path, usage, ferplus_csv, jaffe_path, crop_faces: load_image_folder(path, crop_faces=crop_faces),
 })
 DATASET_KINDS = tuple(DATASETS)
 
@@ -341,8 +365,9 @@ DATASET_KINDS = tuple(DATASETS)
 def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
                  jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
     """Load a dataset by kind (:data:`DATASETS`) from a user's copy. ``path`` is: the FER2013 CSV (fer2013,
-    ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root
-    (folder). ``jaffe+ckplus`` takes the JAFFE folder as ``jaffe_path``."""
+    ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root of
+    face crops (folder) or of photos whose faces ``crop_faces`` finds (photos). ``jaffe+ckplus`` takes the JAFFE
+    folder as ``jaffe_path``."""
     if kind not in DATASETS:
         raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASETS)}")
     return DATASETS[kind](path, usage, ferplus_csv, jaffe_path, crop_faces)
