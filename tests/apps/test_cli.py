@@ -97,11 +97,18 @@ def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
 
 
 def test_unknown_model_fails_with_its_name_on_every_command(astronaut_png, tmp_path):
+    import threading
+
+    before = set(threading.enumerate())
     for command in (["image", str(astronaut_png)], ["video", str(astronaut_png), "--out", str(tmp_path / "v")],
                     ["live", "--source", str(carphone()), "--out", str(tmp_path / "l")]):
         result = runner.invoke(app, [*command, "--model", "no_such_model"])
         assert result.exit_code != 0
         assert "model 'no_such_model' not found" in result.output, (command, result.output)
+    # live failed before reading a frame: no reader thread is left decoding the source (one was, and could abort
+    # the interpreter at exit when it was inside OpenCV)
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive() and t.name != "TMonitor"]
+    assert not left
 
 
 @pytest.fixture

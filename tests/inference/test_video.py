@@ -204,13 +204,22 @@ def test_live_on_a_file_source_runs_in_real_time(tmp_path):
 def test_live_source_drops_frames_for_a_slow_consumer():
     import time
 
-    src = LiveSource(str(carphone()))
-    taken = 0
-    for _t, _frame in src:
-        taken += 1
-        time.sleep(0.1)  # a consumer 3x slower than the 30 fps source
-    src.close()
+    with LiveSource(str(carphone())) as src:
+        taken = 0
+        for _t, _frame in src:
+            taken += 1
+            time.sleep(0.1)  # a consumer 3x slower than the 30 fps source
     assert taken < 60 and src.dropped > 40 and taken + src.dropped == 120
+
+
+def test_live_source_stops_its_reader_when_the_consumer_stops_early():
+    import threading
+
+    before = set(threading.enumerate())
+    with LiveSource(str(carphone())) as src:
+        next(iter(src))  # a consumer that fails after one frame leaves the block early
+    assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert src.delivered == 1
 
 
 @pytest.mark.parametrize("seconds", [0, -1, float("nan")])

@@ -353,7 +353,7 @@ def test_int8_calibration_methods_and_float_nodes(fer_csv, tmp_path):
                "DequantizeLinear" for i in node.input[:2]) for node in graph.node) >= 1
 
 
-def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(fer_csv, tmp_path):
+def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_evaluates_both(fer_csv, tmp_path):
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
@@ -377,6 +377,18 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_and_evaluates_both(
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "model" / "config.json").read_text())["int8_file"] == "model_int8.onnx"
+    # calibrate fits a temperature on held-out faces, keeps it only if it lowers the cross-fitted ECE, and records
+    # what it measured beside the model; it writes only into a folder named as such, never a shipped model
+    result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "model" / "calibration.json").read_text())
+    assert report["dataset"] == "fer2013:PublicTest" and report["n"] > 0
+    kept = json.loads((tmp_path / "model" / "config.json").read_text())["temperature"]
+    assert kept == (report["temperature"] if report["applied"] else 1.0)
+    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_before"])
+    assert f"temperature {kept} written to" in result.output
+    refused = runner.invoke(app, ["calibrate", "--model", "ferplus_vgg", "--data", str(fer_csv)])
+    assert refused.exit_code == 2 and "ferplus_vgg: no such model folder" in refused.output
     accuracies = {}
     for precision in ("auto", "fp32"):
         result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),

@@ -307,13 +307,14 @@ def live(
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     try:
-        src = LiveSource(source, max_seconds=seconds)
-    except VideoError as exc:
-        _fail(str(exc))
-    try:
         # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
         runner = VideoAnalyzer(_analyzer(options), options.video(batch_frames=1, centred=False))
     except ModelError as exc:
+        _fail(str(exc))
+    # The source is opened last: its reader thread starts at once and must not outlive a command that fails
+    try:
+        src = LiveSource(source, max_seconds=seconds)
+    except VideoError as exc:
         _fail(str(exc))
     if runner.notice:
         typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
@@ -327,10 +328,8 @@ def live(
             typer.echo(f"\r{fps:5.1f} fps analysed, {src.dropped} frames dropped", nl=False, err=True)
             last_report[0] = now
 
-    try:
+    with src:
         result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps)
-    finally:
-        src.close()
     elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
@@ -585,6 +584,8 @@ def calibrate(
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN
 
+    if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
+        _fail(f"{model}: no such model folder (calibrate rewrites a folder's config.json: give its path)", 2)
     try:
         cnn = EmotionCNN(model)
         ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)

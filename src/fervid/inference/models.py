@@ -132,7 +132,7 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     elif str(model) in MODELS:
         folder = MODELS[str(model)]
     else:
-        raise ModelError(f"model {model!r} not found: not a folder, and not one of the shipped models "
+        raise ModelError(f"model '{model}' not found: not a folder, and not one of the shipped models "
                          f"({', '.join(MODELS) or 'none'})")
     for required in ("model.onnx", "config.json"):
         if not (folder / required).is_file():

@@ -784,7 +784,9 @@ def _read_frames(cap: _CheckedCapture, stages: dict):
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A file is read at its own
-    frame rate, as a camera would deliver it. ``dropped`` counts the frames skipped."""
+    frame rate, as a camera would deliver it. ``dropped`` counts the frames skipped. Use it in a ``with`` block
+    (or call :meth:`close`): a reader left running keeps decoding, and a daemon thread inside OpenCV when Python
+    exits can abort the interpreter ("FATAL: exception not rethrown")."""
 
     def __init__(self, source: str | int, max_seconds: float | None = None):
         import threading
@@ -809,7 +811,7 @@ class LiveSource:
         self._latest: tuple[float, np.ndarray] | None = None
         self._done = False
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
         self._start = time.perf_counter()
         self._thread.start()
 
@@ -851,3 +853,9 @@ class LiveSource:
         self._done = True
         self._thread.join(timeout=2)
         self.cap.release()
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
