@@ -369,6 +369,11 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     broken.write_text('data = "unterminated\n', encoding="utf-8")
     bad = runner.invoke(app, ["train", "--config", str(broken), "--out", str(tmp_path / "y")])
     assert bad.exit_code == 2 and str(broken) in bad.output  # a TOML syntax error: one line naming the file
+    not_fer = tmp_path / "notes.csv"
+    not_fer.write_text("a,b\n1,2\n", encoding="utf-8")
+    bad = runner.invoke(app, ["train", "--data", str(not_fer), "--out", str(tmp_path / "z")])
+    assert bad.exit_code != 0 and f"{not_fer}: missing FER2013 column(s)" in bad.output
+    assert "training on" not in bad.output and not (tmp_path / "z").exists()  # nothing said or made before the check
     result = runner.invoke(app, ["train", "--config", str(cfg), "--labels", "ferplus-soft", "--ferplus", str(votes),
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output

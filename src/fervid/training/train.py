@@ -593,7 +593,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
     main_rank = rank == 0
-    run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -601,13 +600,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     cfg.validate()
     bf16 = resolve_bf16(cfg.bf16, device)
+    train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
+    run_dir.mkdir(parents=True, exist_ok=True)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
         threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-    train_ds, targets, val_ds = training_data(cfg)
     norm = Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
     flat_face = torch.from_numpy(-norm.global_mean / norm.scale)
