@@ -153,3 +153,28 @@ def test_temporal_stills_take_ferplus_majority_labels_when_given_the_votes(tmp_p
     relabelled = stills(TemporalTrainConfig(fer2013=str(csv), ferplus=str(votes)), "PublicTest")
     assert len(plain) == 40 and len(relabelled) == 32  # FER+ left out the rows it dropped or called not-a-face
     np.testing.assert_array_equal(relabelled.labels, load_ferplus(csv, votes, "PublicTest").labels)
+
+
+def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    runner = CliRunner()
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    not_fer = tmp_path / "notes.csv"
+    not_fer.write_text("a,b\n1,2\n", encoding="utf-8")
+    out = tmp_path / "lstm"
+    cases = [  # (arguments, exit code, message): a traceback used to end a bad data file's run, after its folder
+        (["--fer2013", str(not_fer)], 1, f"{not_fer}: missing FER2013 column(s)"),
+        (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 1, "no_ck: not a directory"),
+        (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 1, "model 'no_such_cnn' not found"),
+        (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
+        (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),
+        (["--fer2013", str(csv), "--still-clips", "-5"], 2, "still_clips must be positive"),
+    ]
+    for args, code, message in cases:
+        result = runner.invoke(app, ["train-temporal", *args, "--out", str(out)])
+        assert result.exit_code == code and message in result.output, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert not out.exists()

@@ -450,15 +450,20 @@ def train_temporal_cmd(
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
     changes, people split train/val/test (needs the train extra)."""
+    from fervid.evaluation.datasets import DatasetError
     from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
 
-    if frames < 3 or frames % 2 == 0:
-        raise typer.BadParameter("must be odd and at least 3", param_hint="--frames")
-    cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
-                              still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
-                              frames=frames, epochs=epochs, seed=seed)
+    try:
+        cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
+                                  still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
+                                  frames=frames, epochs=epochs, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
-    report = train_temporal(cfg, out)
+    try:
+        report = train_temporal(cfg, out)
+    except (DatasetError, ModelError) as exc:
+        _fail(str(exc))
     typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
     typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
 

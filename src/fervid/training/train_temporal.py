@@ -29,6 +29,7 @@ from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, l
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
 from fervid.inference.align import preprocess_faces
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
+from fervid.inference.options import check_positive
 from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
     make_method, tempered
 
@@ -57,6 +58,16 @@ class TemporalTrainConfig:
     dropout: float = 0.5
     seed: int = 0
     split_seed: int = 0  # which people are train / val / test (evaluation.clips.split_people)
+
+    def __post_init__(self) -> None:
+        for name in ("still_clips", "heldout_clips", "epochs", "lr"):
+            check_positive(name, getattr(self, name))
+        if self.person_clips < 0:
+            raise ValueError(f"person_clips must be 0 or more, not {self.person_clips}")
+        if self.frames < 3 or self.frames % 2 == 0:
+            raise ValueError(f"frames must be odd and at least 3 (the LSTM labels the middle one), not {self.frames}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
 
 
 @dataclass
@@ -223,15 +234,16 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    # every input is read before anything is simulated or written: a bad file fails at once and leaves no folder
     cnn = EmotionCNN(cfg.cnn)
     sides = lab_people(cfg, cnn.config.name)
-    train_set = ClipSet.of(cnn, still_clips(stills(cfg, "Training"), cfg.still_clips, rng, progress)
+    train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
+    train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
     heldout = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
-               "stills": still_clips(stills(cfg, "PublicTest"), max(1, cfg.still_clips // 10), rng, progress)}
+               "stills": still_clips(heldout_stills, max(1, cfg.still_clips // 10), rng, progress)}
     heldout = {k: ClipSet.of(cnn, v, progress, f"CNN features ({k}, held out)") for k, v in heldout.items() if v}
 
     net = PaperLSTM(train_set.features.shape[-1], cfg.dropout)
@@ -265,6 +277,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     lstm.temperature = temperature = temperature_report["temperature"]
     comparison = {k: {"centred": compare_methods(v, lstm, True), "causal": compare_methods(v, lstm, False)}
                   for k, v in heldout.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
     export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
                     temperature, {k: [p.subject for p in v] for k, v in sides.items()},
                     cnn.graph_identity)
