@@ -54,3 +54,30 @@ def test_paper_lstm_learns_a_learnable_task(model):
     assert len(result.fold_accuracies) == 2
     assert result.evaluation.n == len(seq.labels)
     assert result.evaluation.accuracy > 0.5  # 6 balanced-ish classes: chance is about 0.17
+
+
+def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
+    """--epochs 0 used to run the default 80 epochs, cnn-finetune without a checkpoint failed with a traceback
+    after loading the data, and an unknown --cnn-model with a traceback."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    ck = tmp_path / "ck" / "happy"
+    ck.mkdir(parents=True)
+    Image.fromarray(synthetic_faces(1)[0][0]).save(ck / "S001_001_00000001.png")
+    base = ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--out", str(tmp_path / "out")]
+    cases = [
+        (["--epochs", "0"], 2, "--epochs must be at least 1, not 0"),
+        (["--model", "cnn-finetune"], 2, "--model cnn-finetune needs --cnn-checkpoint"),
+        (["--model", "cnn-finetune", "--cnn-checkpoint", str(tmp_path / "none.pt")], 1, "none.pt: no such checkpoint"),
+        (["--cnn-model", "no_such_cnn"], 1, "model 'no_such_cnn' not found"),
+    ]
+    for args, code, message in cases:
+        result = CliRunner().invoke(app, [*base, *args])
+        assert result.exit_code == code and message in result.output, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        run_experiment(to_sequences(ck_like()), "lstm-cnn", "subject", EmotionCNN(PAPER_MODEL), epochs=0)

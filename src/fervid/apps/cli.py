@@ -636,7 +636,16 @@ def experiment(
     if "ckplus" in dataset and ckplus is None or "jaffe" in dataset and jaffe is None:
         _fail(f"--dataset {dataset} needs " + " and ".join(f"--{d}" for d in ("ckplus", "jaffe") if d in dataset),
               2)
-    analyzer = Analyzer(cnn_model)
+    if epochs is not None and epochs < 1:
+        _fail(f"--epochs must be at least 1, not {epochs}", 2)
+    if model == "cnn-finetune" and cnn_checkpoint is None:
+        _fail("--model cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
+    if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
+        _fail(f"{cnn_checkpoint}: no such checkpoint file")
+    try:
+        analyzer = Analyzer(cnn_model)
+    except ModelError as exc:
+        _fail(str(exc))
     try:
         ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)

@@ -209,9 +209,9 @@ def ferplus_relabel(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFra
     soft = seven[keep] / seven[keep].sum(axis=1, keepdims=True)
     idx = np.flatnonzero(keep)
     usages = fer.name.split(":", 1)[-1]
-    left_out = {fer.sources[i]: "FER+ dropped the image" if not named.iloc[i]
-                else f"FER+'s most-voted answer is {FERPLUS_ANSWERS.get(FERPLUS_VOTES[counts[i].argmax()], 'an emotion')}"
-                for i in np.flatnonzero(~keep)}
+    answers = [FERPLUS_ANSWERS.get(FERPLUS_VOTES[c], "an emotion") for c in counts.argmax(axis=1)]
+    left_out = {fer.sources[i]: f"FER+'s most-voted answer is {answers[i]}" if named.iloc[i]
+                else "FER+ dropped the image" for i in np.flatnonzero(~keep)}
     return FaceDataset(fer.images[idx], seven[keep].argmax(axis=1).astype(np.int64), [fer.sources[i] for i in idx],
                        f"ferplus:{usages}", soft_labels=soft.astype(np.float32), left_out=left_out)
 

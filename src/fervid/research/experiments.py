@@ -174,6 +174,10 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
     for choosing the epoch, never the test part."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"epochs must be at least 1 (None: the model's default), not {epochs}")
+    if model == "cnn-finetune" and cnn_checkpoint is None:
+        raise ValueError("cnn-finetune needs the CNN's torch checkpoint")
     t0 = time.perf_counter()
     inputs = None if model == "cnn-finetune" else _inputs(cnn, seq.frames, model)
     y_true, y_pred, fold_acc, histories = [], [], [], []
@@ -183,14 +187,13 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         n_val = max(1, int(round(len(shuffled) * val_fraction)))
         val_idx, fit_idx = shuffled[:n_val], shuffled[n_val:]
         if model == "cnn-finetune":
-            if cnn_checkpoint is None:
-                raise ValueError("cnn-finetune needs the CNN's torch checkpoint")
             net, history = finetune_cnn(cnn_checkpoint, cnn, seq.frames[fit_idx], seq.labels[fit_idx],
-                                        seq.frames[val_idx], seq.labels[val_idx], epochs=epochs or 12, seed=seed)
+                                        seq.frames[val_idx], seq.labels[val_idx],
+                                        epochs=12 if epochs is None else epochs, seed=seed)
             pred = _cnn_sequence_probs(net, cnn, seq.frames[test_idx]).argmax(1)
         else:
             net, history = train_lstm(inputs[fit_idx], seq.labels[fit_idx], inputs[val_idx], seq.labels[val_idx],
-                                      epochs=epochs or 80, seed=seed)
+                                      epochs=80 if epochs is None else epochs, seed=seed)
             with torch.no_grad():
                 pred = net(torch.from_numpy(inputs[test_idx]).float()).argmax(1).numpy()
         y_true.append(seq.labels[test_idx])
