@@ -172,3 +172,34 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
                                         str(tmp_path / "photos" / "happy" / "broken.jpg")}
+
+
+def test_serve_says_when_it_cannot_listen_before_claiming_to_serve():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        taken.listen()
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "serving on" not in result.output
+    for port in ("0", "70000"):
+        result = runner.invoke(app, ["serve", "--port", port])
+        assert result.exit_code == 2 and "--port" in result.output
+
+
+def test_export_names_a_file_that_is_not_a_checkpoint(tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("not a checkpoint", encoding="utf-8")
+    torch.save({"epoch": 3}, run / "other.pt")
+    for checkpoint, message in (("notes.txt", "not a torch checkpoint"),
+                                ("other.pt", "not a checkpoint written by `fervid train`"),
+                                ("none.pt", "no checkpoint")):
+        result = runner.invoke(app, ["export", str(run), "--checkpoint", checkpoint, "--out", str(tmp_path / "m")])
+        assert result.exit_code == 1 and f"{run / checkpoint}: {message}" in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert not (tmp_path / "m").exists()

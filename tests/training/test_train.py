@@ -799,3 +799,27 @@ def test_mutual_learning_trains_a_peer_beside_the_network_and_resumes_exactly(fe
         tiny_config(fer_csv, mutual_weight=1.0, ema_decay=0.9)
     with pytest.raises(ValueError, match="mutual_weight"):
         tiny_config(fer_csv, mutual_weight=-1.0)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("epochs", 0, "epochs must be positive, not 0"),  # reached torch's scheduler after the data was loaded
+    ("batch_size", -1, "batch_size must be positive"),
+    ("lr", float("nan"), "lr must be positive, not nan"),
+    ("weight_decay", -1e-4, "weight_decay must be 0 or more"),
+    ("erase_prob", 1.5, "erase_prob must be within 0..1"),
+    ("label_smoothing", 1.0, "label_smoothing must be at least 0 and below 1"),
+])
+def test_config_refuses_numbers_outside_their_range(setting, value, message, fer_csv, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(data=str(fer_csv), **{setting: value}).validate()
+    TrainConfig(data=str(fer_csv), erase_prob=1.0, label_smoothing=0.0, weight_decay=0.0).validate()  # the edges
+
+
+def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--epochs", "0", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "epochs must be positive, not 0" in result.output
+    assert "training on" not in result.output and not (tmp_path / "r").exists()

@@ -271,7 +271,7 @@ def live(
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
     out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
-    port: int = typer.Option(8000, help="Browser: the port to serve /live on (127.0.0.1 only)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
     detect_every: float = DETECT_EVERY_OPTION,
@@ -486,7 +486,8 @@ def export(
     calibration_data: Optional[str] = typer.Option(
         None, help="FER2013 CSV whose Training faces calibrate the int8 model (default: the run's training data)."),
 ) -> None:
-    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra: pip install "fervid[train]")."""
+    """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra:
+    pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
 
@@ -499,7 +500,7 @@ def export(
             folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
         else:
             folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # no checkpoint, or a file that is not one
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:
@@ -541,6 +542,8 @@ def evaluate(
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "fer2013"
     analyzer = _analyzer(_pipeline(model=model, detector=detector, precision=precision))
+    if out:  # before the evaluation: an output folder that cannot be made must not cost the run
+        out.mkdir(parents=True, exist_ok=True)
     try:
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
@@ -561,7 +564,6 @@ def evaluate(
                        f"({ties['untied']['n']} faces); with each tie broken at random: {ties['random_tiebreak']:.4f}")
     typer.echo(ev.per_class_table())
     if out:
-        out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         plot_confusion(ev, out / "confusion.png")
         (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
@@ -709,7 +711,7 @@ def batch(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
-    port: int = typer.Option(8000),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
     max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
     max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
@@ -746,12 +748,26 @@ def serve(
     _serve(settings, host, port)
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail with one line before saying "serving on" (and opening a browser) when the address is taken or wrong;
+    uvicorn would print its own error after that line. The port is free again when uvicorn binds it."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:  # socket.gaierror (an unknown host name) is an OSError too
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False) -> None:
     import uvicorn
 
     from fervid.apps.server import create_app
 
     _analyzer(settings.pipeline)  # fail now, with one line, rather than at the first request
+    _check_can_listen(host, port)
     url = f"http://{host}:{port}{page}"
     typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
     if open_browser:

@@ -18,7 +18,7 @@ from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import ModelConfig
 from fervid.training.network import EnsembleWrapper, ExportWrapper
-from fervid.training.train import load_net
+from fervid.training.train import load_net, read_checkpoint
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = None,
@@ -47,7 +47,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
     summary_file = out_dir / "training_summary.json"
     summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = read_checkpoint(ckpt)
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
     summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return out_dir

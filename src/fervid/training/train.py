@@ -37,6 +37,7 @@ from fervid.inference.models import EmotionCNN
 from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
+from fervid.inference.options import check_positive
 from fervid.machine import cpu_flags, cpu_model
 from fervid.training.from_model import network_from_model
 from fervid.training.network import EmotionVGG, NetConfig
@@ -170,6 +171,17 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
+        for name in ("epochs", "batch_size", "lr"):  # 0 used to reach torch's scheduler or a division
+            check_positive(name, getattr(self, name))
+        for name in ("weight_decay", "momentum", "threads", "limit_train", "limit_val"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("erase_prob", "mix_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, not {getattr(self, name)}")
+        for name in ("label_smoothing", "warmup_pct"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
         if self.bf16 not in (True, False, "auto"):
@@ -569,7 +581,7 @@ def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tenso
     statistics from :func:`batchnorm_faces`, the fixed random subset averaged networks use too). Its shape must be
     the config's, and a model must have been trained on faces normalised as these are."""
     if Path(cfg.init_from).suffix == ".pt":
-        start = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        start = read_checkpoint(cfg.init_from)
         shape, state = NetConfig.from_dict(start["net"]), start["model"]
     else:
         net, model_norm = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))
@@ -656,7 +668,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     if resume and last_path.exists():
         # on the CPU: the random generators' states must stay CPU tensors (mapped to a GPU, set_state refuses
         # them); load_state_dict puts the weights and the optimiser's buffers on the parameters' device
-        state = torch.load(last_path, weights_only=False, map_location="cpu")
+        state = read_checkpoint(last_path)
         net.load_state_dict(state.get("train_model", state["model"]))
         if trained is not net:
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
@@ -827,8 +839,22 @@ def _init_distributed() -> tuple[int, int, int]:
     return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def read_checkpoint(path: str | Path) -> dict:
+    """A checkpoint ``fervid train`` wrote (on the CPU); any other file is refused by name (ValueError), not
+    with torch's or pickle's own error."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # pickle, zipfile and torch raise many kinds for a file that is not a checkpoint
+        raise ValueError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or not {"net", "model"} <= state.keys():
+        raise ValueError(f"{path}: not a checkpoint written by `fervid train` (no network shape and weights in it)")
+    return state
+
+
 def load_net(checkpoint: str | Path) -> EmotionVGG:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = read_checkpoint(checkpoint)
     net = EmotionVGG(NetConfig.from_dict(state["net"]))
     net.load_state_dict(state["model"])
     return net.eval()
