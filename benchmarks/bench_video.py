@@ -2,6 +2,7 @@
 ``--size`` says otherwise), and on the bundled carphone sample (176x144, 120 frames, 29.97 fps).
 
     python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface] [--size 640x480 1920x1080]
+        [--no-annotate-too]
 
 The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps); at
 other sizes the scene is scaled, so the face keeps its share of the frame.
@@ -49,9 +50,9 @@ def frame_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def run(analyzer: Analyzer, path: Path, method: str, out: Path) -> dict:
+def run(analyzer: Analyzer, path: Path, method: str, out: Path, annotate: bool = True) -> dict:
     t0 = time.perf_counter()
-    result = VideoAnalyzer(analyzer, VideoOptions(method=method)).run(path, out)
+    result = VideoAnalyzer(analyzer, VideoOptions(method=method, annotate=annotate)).run(path, out)
     total = time.perf_counter() - t0
     return {"frames": result.frames_analysed, "seconds": total, "fps": result.frames_analysed / total,
             "realtime": result.duration / total, "stages": result.stage_seconds, "tracks": len(result.track_ids)}
@@ -65,6 +66,8 @@ def main() -> None:
                         help="one row per detector, all in this process")
     parser.add_argument("--size", nargs="+", type=frame_size, default=[(640, 480)],
                         help="the generated clip's WIDTHxHEIGHT; one row per size")
+    parser.add_argument("--no-annotate-too", action="store_true",
+                        help="also a row per video without the annotated MP4 (`fervid video --no-annotate`)")
     args = parser.parse_args()
     carphone = sample_video()
     rows = {}
@@ -73,9 +76,13 @@ def main() -> None:
         for detector in args.detector:
             analyzer = Analyzer(detector=detector)
             run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
-            for (w, h), clip in clips.items():
-                rows[f"{w}x{h} generated clip, {detector}"] = run(analyzer, clip, args.method, Path(tmp) / "a")
-            rows[f"carphone 176x144, {detector}"] = run(analyzer, carphone, args.method, Path(tmp) / "b")
+            videos = {f"{w}x{h} generated clip": clip for (w, h), clip in clips.items()}
+            videos["carphone 176x144"] = carphone
+            for name, clip in videos.items():
+                rows[f"{name}, {detector}"] = run(analyzer, clip, args.method, Path(tmp) / "a")
+                if args.no_annotate_too:
+                    rows[f"{name}, {detector}, no annotated MP4"] = run(analyzer, clip, args.method,
+                                                                        Path(tmp) / "b", annotate=False)
     print(f"method: {args.method}; CPU: {cpu_model()}, 2 threads\n")
     print("| video, detector | frames | fps end-to-end | x real time | tracks |")
     print("|---|---|---|---|---|")

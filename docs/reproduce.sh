@@ -256,6 +256,8 @@ fervid export runs/gpu_long_s1 runs/gpu_long_s2 runs/gpu_long_s3 runs/gpu_long_s
 fervid calibrate --model $M/ferplus_ensemble_long5 --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_ensemble_long5 --no-video \
     --json docs/eval/model_comparison_ensemble23.json
+# twenty-fourth session: video speed with and without the annotated copy (`fervid video --no-annotate`; README, Speed)
+python benchmarks/bench_video.py --size 640x480 1920x1080 --no-annotate-too
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card

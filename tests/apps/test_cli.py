@@ -203,3 +203,16 @@ def test_export_names_a_file_that_is_not_a_checkpoint(tmp_path):
         assert result.exit_code == 1 and f"{run / checkpoint}: {message}" in result.output, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
     assert not (tmp_path / "m").exists()
+
+
+def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_path):
+    for command in (["video", str(carphone()), "-q"], ["live", "--source", str(carphone()), "--seconds", "1.5"]):
+        out = tmp_path / command[0]
+        result = runner.invoke(app, [*command, "--no-annotate", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        written = {p.name for p in out.iterdir()}
+        assert not any(name.endswith(".mp4") for name in written), written
+        assert {"carphone_pristine_frames.csv", "carphone_pristine_frames.parquet", "carphone_pristine_tracks.json",
+                "carphone_pristine_track1_timeline.png"} <= written
+        assert any(name.startswith("carphone_pristine_track1_0") for name in written)  # a key frame
+        assert "annotated" not in result.output  # nor is one announced

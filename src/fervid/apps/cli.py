@@ -206,15 +206,18 @@ def video(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     precision: str = PRECISION_OPTION,
+    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+                                  help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
+                                       "less disk, on long or large videos)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
 
-    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers), <name>_frames.csv/.parquet (time, frame,
-    track, then the face row: box, detection_score, 7 probabilities, emotion, confidence, uncertain),
-    <name>_tracks.json (per track: span, dominant emotion, share of time per emotion, changes, episodes),
-    <name>_track<N>_timeline.png and key frames (the most expressive frame of each emotion episode lasting 0.5 s
-    or more).
+    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers; not with --no-annotate),
+    <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
+    emotion, confidence, uncertain), <name>_tracks.json (per track: span, dominant emotion, share of time per
+    emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive frame of each
+    emotion episode lasting 0.5 s or more).
     """
     from tqdm import tqdm
 
@@ -222,7 +225,7 @@ def video(
     from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                        detector=detector, score_threshold=score_threshold, precision=precision)
+                        detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     failures = [f"{item}: {why}" for item, why in problems]
     try:
@@ -257,8 +260,9 @@ def video(
         if result.error:
             failures.append(result.error)
     if analysed:
-        typer.echo(f"outputs in {out}/: *_annotated.mp4, *_frames.csv/.parquet, *_tracks.json, "
-                   "*_timeline.png, key frames *_track<N>_<time>_<emotion>.png")
+        typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
+                   "*_tracks.json, and for videos with a face *_timeline.png and key frames "
+                   "*_track<N>_<time>_<emotion>.png")
     for message in failures:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if failures:
@@ -274,6 +278,9 @@ def live(
     port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
+    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+                                  help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
+                                       "frames only)."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     method: str = METHOD_OPTION,
@@ -293,7 +300,7 @@ def live(
     from fervid.inference.video import LiveSource, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
-                        score_threshold=score_threshold, precision=precision)
+                        score_threshold=score_threshold, precision=precision, annotate=annotate)
     if seconds is not None and not seconds > 0:
         _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
