@@ -87,6 +87,17 @@ def test_video_job_lifecycle(client):
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
+def test_video_job_without_the_annotated_copy(client):
+    job_id = client.post("/v1/videos?annotate=false",
+                         files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]
+    assert wait_done(client, job_id)["status"] == "done"
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
+    assert client.get(result["tracks"][0]["timeline_url"]).status_code == 200
+    assert len(client.get(result["links"]["frames_json"]).json()["tracks"]["1"]["time"]) == 120
+    assert client.post("/v1/videos?annotate=maybe", files={"file": ("c.mp4", b"x", "video/mp4")}).status_code == 422
+
+
 def test_video_rejects_non_videos_and_bad_ids(client):
     r = client.post("/v1/videos", files={"file": ("x.mp4", b"not a video" * 100, "video/mp4")})
     assert r.status_code == 415 and "x.mp4" in r.json()["error"]
