@@ -216,3 +216,33 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
                 "carphone_pristine_track1_timeline.png"} <= written
         assert any(name.startswith("carphone_pristine_track1_0") for name in written)  # a key frame
         assert "annotated" not in result.output  # nor is one announced
+
+
+def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path, astronaut_rgb):
+    """sessions/p01/cam.mp4 and sessions/p02/cam.mp4 wrote to the same cam_* files: the second overwrote the first
+    and the first's key frames stayed beside the second's tables."""
+    for person in ("p01", "p02"):
+        (tmp_path / "sessions" / person).mkdir(parents=True)
+        (tmp_path / "sessions" / person / "cam.mp4").write_bytes(carphone().read_bytes())
+        Image.fromarray(astronaut_rgb).save(tmp_path / "sessions" / person / "IMG_1.png")
+    result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate", "-q",
+                                 "--out", str(tmp_path / "v")])
+    assert result.exit_code == 0, result.output
+    assert "outputs named p01_cam_*" in result.output and "outputs named p02_cam_*" in result.output
+    for person in ("p01", "p02"):
+        tracks = json.loads((tmp_path / "v" / f"{person}_cam_tracks.json").read_text(encoding="utf-8"))
+        assert tracks["file"] == str(tmp_path / "sessions" / person / "cam.mp4")
+    assert not list((tmp_path / "v").glob("cam_*"))
+    result = runner.invoke(app, ["image", str(tmp_path / "sessions"), "--annotate", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["p01_IMG_1_fervid.png", "p02_IMG_1_fervid.png"]
+
+
+def test_annotating_into_a_read_only_folder_fails_at_once(read_only_dir, astronaut_png):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "image", str(astronaut_png), "--annotate",
+                           str(read_only_dir)], capture_output=True, text=True, timeout=120)
+    # it used to report success: cv2.imwrite returns False instead of raising
+    assert done.returncode == 1 and f"error: {read_only_dir}: cannot write in this folder" in done.stderr

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fervid.inference.images import ImageLoadError, expand_inputs, load_image
+from fervid.inference.images import ImageLoadError, expand_inputs, load_image, output_stems
 
 
 def test_missing_zero_byte_text_and_directory(tmp_path):
@@ -118,3 +118,16 @@ def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):
     assert reasons[str(folder)] == "folder holds no image files"
     assert reasons[str(tmp_path / "*.nothing")] == "pattern matches no file"
     assert reasons[str(tmp_path / "gone.png")] == "no such file or folder"
+
+
+@pytest.mark.parametrize("names, stems", [
+    (["x.jpg", "y.jpg"], ["x", "y"]),  # unique stems stay as they are
+    (["day1/IMG_1.jpg", "day2/IMG_1.jpg"], ["day1_IMG_1", "day2_IMG_1"]),  # the folder that tells them apart
+    (["p/a/cam.mp4", "q/a/cam.mp4"], ["p_a_cam", "q_a_cam"]),  # as many folders as it takes
+    (["d/cam.mp4", "d/cam.avi"], ["cam_mp4", "cam_avi"]),  # one folder: the extension
+    (["d/Cam.mp4", "e/cam.mp4"], ["d_Cam", "e_cam"]),  # case-insensitive folders (macOS, Windows) clash too
+    (["a/x.jpg", "b/x.jpg", "a_x.jpg"], ["a_x", "b_x", "a_x-2"]),  # what nothing else settles, a counter does
+])
+def test_output_stems_never_let_two_inputs_share_outputs(tmp_path, names, stems):
+    files = [tmp_path / name for name in names]
+    assert [output_stems(files)[f] for f in files] == stems

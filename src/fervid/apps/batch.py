@@ -235,9 +235,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
 
 
 def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
-    import cv2
-
-    from fervid.inference.annotate import annotate
+    from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import load_image
 
     img = load_image(path)
@@ -245,7 +243,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     doc = {**result.to_dict(), "model": analyzer.model_config.name, "detector": analyzer.detector_name}
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
-        cv2.imwrite(str(out / "annotated.png"), annotate(img, result.faces))
+        write_image(out / "annotated.png", annotate(img, result.faces))
     # the dataset's rows: an image is a video of one frame, each face its own track
     return [face.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, face in enumerate(result)]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -128,15 +129,19 @@ def image(
     """
     from tqdm import tqdm
 
-    from fervid.inference.images import expand_inputs, load_image
+    from fervid.inference.annotate import annotate, write_image
+    from fervid.inference.images import expand_inputs, load_image, output_stems
     from fervid.inference.records import ImageResult, images_document
 
     files, problems = expand_inputs(paths)
+    stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
                                    precision=precision))
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(annotate_dir, os.W_OK):  # else every image would fail, one by one, after its analysis
+            _fail(f"{annotate_dir}: cannot write in this folder")
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -144,7 +149,7 @@ def image(
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path))
             if annotate_dir:
-                _write_annotated(img, result.faces, annotate_dir, path)
+                write_image(annotate_dir / f"{stems[path]}_fervid.png", annotate(img, result.faces))
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
             result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
@@ -170,16 +175,6 @@ def image(
         typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
     if failed:
         raise typer.Exit(1)
-
-
-def _write_annotated(img, faces, out_dir: Path, source: Path) -> Path:
-    import cv2
-
-    from fervid.inference.annotate import annotate
-
-    target = out_dir / f"{source.stem}_fervid.png"
-    cv2.imwrite(str(target), annotate(img, faces))
-    return target
 
 
 def _write_csv(results, path: Path) -> None:
@@ -221,12 +216,13 @@ def video(
     """
     from tqdm import tqdm
 
-    from fervid.inference.images import expand_inputs
+    from fervid.inference.images import expand_inputs, output_stems
     from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
+    stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
     try:
         runner = VideoAnalyzer(_analyzer(options), options.video())
@@ -244,7 +240,7 @@ def video(
             bar.update(done - bar.n)
 
         try:
-            result = runner.run(path, out, progress=progress)
+            result = runner.run(path, out, progress=progress, stem=stems[path])
         except VideoError as exc:
             bar.close()
             failures.append(str(exc))
@@ -253,7 +249,8 @@ def video(
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
         typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
-                   f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)")
+                   f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)"
+                   + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
                        f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
@@ -355,19 +352,17 @@ def demo(
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
     the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
-    import cv2
-
-    from fervid.inference.annotate import annotate
+    from fervid.inference.annotate import annotate, write_image
     from fervid.inference.records import images_document
     from fervid.samples import astronaut
 
     out.mkdir(parents=True, exist_ok=True)
     rgb = astronaut()
     sample = out / "astronaut.png"
-    cv2.imwrite(str(sample), rgb[:, :, ::-1])
+    write_image(sample, rgb[:, :, ::-1])
     analyzer = _analyzer(_pipeline(model=model, detector=detector))
     faces = analyzer.analyze_image(sample)
-    cv2.imwrite(str(out / "astronaut_fervid.png"), annotate(rgb[:, :, ::-1].copy(), faces))
+    write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
     doc = images_document([faces], analyzer.model_config.name, analyzer.detector_name)
     (out / "astronaut.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     typer.echo("astronaut photo:")

@@ -1,6 +1,8 @@
-"""Drawing results onto images: a box per face, its label, and a bar per emotion probability."""
+"""Drawing results onto images: a box per face, its label, and a bar per emotion probability; writing them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -59,3 +61,15 @@ def _draw_bars(out: np.ndarray, face: Face, x0: int, y0: int, unit: float) -> No
                     cv2.LINE_AA)
         cv2.rectangle(out, (x0 + label_w, y + 1), (x0 + label_w + int(bar_w * p), y + row - 2),
                       EMOTION_COLORS_BGR[name], -1)
+
+
+def write_image(path: str | Path, bgr: np.ndarray) -> Path:
+    """Save a BGR image in the format its suffix names. ``cv2.imwrite`` returns False where it cannot write (a
+    read-only or full folder) and fails on non-ASCII paths on Windows; encoding in memory and writing the bytes
+    raises the operating system's error, naming the file, instead."""
+    path = Path(path)
+    ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot encode an image as {path.suffix!r}")
+    path.write_bytes(encoded.tobytes())
+    return path

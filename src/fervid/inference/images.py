@@ -188,3 +188,50 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES) -> tup
     seen: set[Path] = set()
     unique = [p for p in found if not (p in seen or seen.add(p))]
     return unique, problems
+
+
+def output_stems(files: list[Path]) -> dict[Path, str]:
+    """A file-name stem per input for its outputs in one shared folder, so that no input's outputs overwrite
+    another's: the file's own stem where it is unique; where inputs share one (recordings/p01/cam.mp4 and
+    recordings/p02/cam.mp4, or cam.mp4 and cam.avi), the folders that tell them apart (p01_cam, p02_cam) or the
+    extension (cam_mp4, cam_avi). Compared case-insensitively, as macOS and Windows folders are; a counter
+    settles what nothing else does."""
+    from collections import defaultdict
+
+    files = list(dict.fromkeys(files))
+    folders = {f: [part for part in Path(f).resolve().parent.parts if part != Path(f).resolve().anchor]
+               for f in files}
+    depth = dict.fromkeys(files, 0)  # how many of its folders a name carries
+    with_suffix = dict.fromkeys(files, False)
+
+    def name(f: Path) -> str:
+        parts = folders[f][len(folders[f]) - depth[f]:] + [Path(f).stem]
+        return "_".join(parts) + (f"_{Path(f).suffix.lstrip('.')}" if with_suffix[f] else "")
+
+    while True:
+        groups = defaultdict(list)
+        for f in files:
+            groups[name(f).lower()].append(f)
+        changed = False
+        for group in (g for g in groups.values() if len(g) > 1):
+            if len({Path(f).suffix.lower() for f in group}) == len(group) and not any(with_suffix[f] for f in group):
+                for f in group:  # one folder, one name, other extensions
+                    with_suffix[f] = changed = True
+                continue
+            if len({depth[f] for f in group}) > 1:  # a folder-and-stem name met a plain stem: the counter's case
+                continue
+            for f in group:
+                if depth[f] < len(folders[f]):
+                    depth[f] += 1
+                    changed = True
+        if not changed:
+            break
+    stems, taken = {}, set()
+    for f in files:
+        stem, n = name(f), 1
+        while stem.lower() in taken:
+            n += 1
+            stem = f"{name(f)}-{n}"
+        taken.add(stem.lower())
+        stems[f] = stem
+    return stems

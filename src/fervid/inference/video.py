@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import crop_face
-from fervid.inference.annotate import annotate
+from fervid.inference.annotate import annotate, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
 from fervid.inference.options import PipelineOptions, check_video_timing
@@ -314,7 +314,11 @@ class VideoResult:
     detector: str = ""
     annotated_path: Path | None = None
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
+    stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stem = self.stem or Path(self.source).stem
 
     @property
     def ok(self) -> bool:
@@ -353,7 +357,7 @@ class VideoResult:
         frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = Path(self.source).stem
+        stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
         names = OutputNames(stem)
         csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
@@ -380,7 +384,7 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if image is None or not episode.lasting:
         return
     name = OutputNames(stem).key_frame(episode.track_id, episode.start, episode.emotion)
-    cv2.imwrite(str(out_dir / name), image)
+    write_image(out_dir / name, image)
     episode.key_frame = name
 
 
@@ -622,7 +626,7 @@ class ResultWriter:
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0):
         self.result = result
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.stem = Path(result.source).stem
+        self.stem = result.stem
         self.table = self.video = None
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -691,18 +695,19 @@ class VideoAnalyzer:
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
-            stop: Callable[[], bool] | None = None) -> VideoResult:
+            stop: Callable[[], bool] | None = None, stem: str = "") -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) given as ``frames`` with its ``fps``).
 
         ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
         written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
         length), and the rest when done (also after a mid-way failure); without, the rows are kept in
-        ``result.faces``.
+        ``result.faces``. ``stem`` starts the outputs' file names (default: the source's stem; several videos of
+        one name written to one folder need distinct stems, :func:`fervid.inference.images.output_stems`).
         """
         started = time.perf_counter()
         opts = self.options
         result = VideoResult(source=str(source), method=self.temporal.name, model=self.analyzer.model_config.name,
-                             detector=self.analyzer.detector_name)
+                             detector=self.analyzer.detector_name, stem=stem)
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
         total = 0
