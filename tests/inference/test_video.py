@@ -351,3 +351,18 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert "notice: no temporal LSTM reads the features of CNN 'my_cnn'" in result.output
     summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text())
     assert summary["method"] == "mean" and summary["model"] == "my_cnn"
+
+
+def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):
+    """Key frames and timelines of an earlier run into the same folder stayed beside the new run's tables."""
+    stale = ["carphone_pristine_track7_0001.00s_fear.png", "carphone_pristine_track3_timeline.png",
+             "carphone_pristine_track2_12000.50s_happy.png"]  # a key frame past 10,000 s has five digits
+    kept = ["carphone_pristine_notes.txt", "carphone_pristine_track1_mine.png", "other_track1_timeline.png"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"from before")
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not names & set(stale) and set(kept) <= names
+    listed = {ep["key_frame"] for t in result.summary()["tracks"] for ep in t["episodes"] if ep.get("key_frame")}
+    written = {n for n in names if n.startswith("carphone_pristine_track") and n.endswith(".png") and n not in kept}
+    assert listed and written == listed | {"carphone_pristine_track1_timeline.png"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from array import array
 from collections import deque
@@ -65,6 +66,14 @@ class OutputNames:
 
     def key_frame(self, track: int, start: float, emotion: str) -> str:
         return f"{self.stem}_track{track}_{start:07.2f}s_{emotion}.png"
+
+    def written_before(self, out_dir: Path) -> list[Path]:
+        """This stem's outputs already in ``out_dir`` from an earlier run: a re-run replaces them, and key frames
+        and timelines it does not write again must not stay beside its tables as if they were its own."""
+        fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json}
+        emotions = "|".join(EMOTIONS)
+        per_track = re.compile(rf"{re.escape(self.stem)}_track\d+_(timeline|\d{{4,}}\.\d\ds_({emotions}))\.png")
+        return sorted(p for p in out_dir.iterdir() if p.is_file() and (p.name in fixed or per_track.fullmatch(p.name)))
 
 
 class VideoError(ValueError):
@@ -631,6 +640,8 @@ class ResultWriter:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             names = OutputNames(self.stem)
+            for old in names.written_before(self.out_dir):
+                old.unlink()
             self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
             result.table_path = self.table.paths[1]
             if annotate:
