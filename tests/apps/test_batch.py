@@ -212,3 +212,27 @@ def test_bad_batch_options_are_refused_before_any_work(bad, message, tmp_path):
     result = CliRunner().invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), f"--{flag}", str(value)])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "o").exists()  # nothing was started
+
+
+def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):
+    """A second run into the same folder with another model skipped every finished file and reported the first
+    model's results as its own."""
+    from fervid.apps.batch import BatchSettingsChanged
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=2)
+    out = tmp_path / "out"
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    assert first["settings"]["model"] == "ferplus_vgg" and first["settings"]["method"] == "lstm"
+    with pytest.raises(BatchSettingsChanged, match=r"made with model='ferplus_vgg'.*asks for model='fer2013_vgg'"):
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(model="fer2013_vgg")),
+                  progress=False)
+    # how it runs and whether annotated copies are written change no number: such a run goes on
+    again = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=PipelineOptions()), progress=False)
+    assert again["this_run"]["files_analysed"] == first["failed"]  # only the failed files are tried again
+    assert again["settings"] == first["settings"]
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--window", "0.5", "-q"])
+    assert result.exit_code == 2 and "window=1.0" in result.output and "window=0.5" in result.output

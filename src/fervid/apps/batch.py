@@ -97,6 +97,23 @@ class BatchLocked(RuntimeError):
     """Another run holds the output folder."""
 
 
+class BatchSettingsChanged(ValueError):
+    """The output folder holds results made with other analysis settings; resuming would mix the two."""
+
+
+# What makes a result what it is; how the run is executed (workers, engine) and whether annotated copies are
+# written do not change any number, so a resumed run may differ in those
+RESULT_SETTINGS = ("model", "detector", "score_threshold", "precision", "detect_every", "window", "method",
+                   "sample_fps")
+
+
+def result_settings(pipeline: PipelineOptions) -> dict:
+    settings = {name: getattr(pipeline, name) for name in RESULT_SETTINGS}
+    if Path(pipeline.model).is_dir():  # a model folder: the same folder however it was written
+        settings["model"] = str(Path(pipeline.model).resolve())
+    return settings
+
+
 WINDOWS_LOCK_BYTE = 1 << 20
 
 
@@ -151,6 +168,24 @@ class StateStore:
         self.db.execute("""CREATE TABLE IF NOT EXISTS files (
             path TEXT PRIMARY KEY, hash TEXT, kind TEXT, status TEXT, error TEXT, faces INTEGER DEFAULT 0,
             rows INTEGER DEFAULT 0, key TEXT, seconds REAL, updated REAL)""")
+        self.db.execute("CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT)")
+
+    def settings(self) -> dict:
+        return {name: json.loads(value) for name, value in self.db.execute("SELECT name, value FROM settings")}
+
+    def claim_settings(self, settings: dict) -> None:
+        """Record the analysis settings on a folder's first run; refuse a run whose settings differ from those its
+        results were made with (its skipped files would keep the old settings' results in the one table). A
+        folder written before settings were recorded takes this run's."""
+        recorded = self.settings()
+        changed = {k: (recorded[k], v) for k, v in settings.items() if k in recorded and recorded[k] != v}
+        if changed:
+            raise BatchSettingsChanged(
+                "its results were made with " + ", ".join(f"{k}={old!r}" for k, (old, _) in changed.items())
+                + "; this run asks for " + ", ".join(f"{k}={new!r}" for k, (_, new) in changed.items())
+                + ". Use another --out, or the same settings to go on with this one")
+        self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in settings.items()])
 
     def plan(self, files: list[Path], files_dir: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
         """Register files. Returns the tasks, one (path, hash, kind) per distinct content not yet analysed, and
@@ -309,8 +344,12 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
-    files, problems = collect_inputs(inputs)
     store = StateStore(out / "state.sqlite")
+    try:
+        store.claim_settings(result_settings(options.pipeline))
+    except BatchSettingsChanged as exc:
+        raise BatchSettingsChanged(f"{out}: {exc}") from None
+    files, problems = collect_inputs(inputs)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
@@ -379,11 +418,13 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "emotion_share": {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS},
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
+        "settings": store.settings(),  # what every result in the table was made with
     }
     lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']}, "
              f"table rows: {summary['rows']}", "", "| emotion | share of rows |", "|---|---|",
-             *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "", "## Failures", ""]
+             *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "",
+             "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

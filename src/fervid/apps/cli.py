@@ -687,7 +687,7 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
-    from fervid.apps.batch import BatchLocked, BatchOptions, run_batch
+    from fervid.apps.batch import BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
@@ -701,6 +701,8 @@ def batch(
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:
         _fail(str(exc))
+    except BatchSettingsChanged as exc:
+        _fail(str(exc), 2)
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
