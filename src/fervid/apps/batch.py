@@ -108,9 +108,15 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "precision", "detect_
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:
+    """The settings a batch folder's results are made with; the model by its weights' digest too, so that a
+    model retrained under the same name (a fervid upgrade) counts as another model."""
+    from fervid.inference.models import resolve_model_dir
+
     settings = {name: getattr(pipeline, name) for name in RESULT_SETTINGS}
+    folder = resolve_model_dir(pipeline.model)
     if Path(pipeline.model).is_dir():  # a model folder: the same folder however it was written
-        settings["model"] = str(Path(pipeline.model).resolve())
+        settings["model"] = str(folder.resolve())
+    settings["model_weights_sha256"] = file_sha256(folder / "model.onnx")[:16]
     return settings
 
 
