@@ -16,7 +16,8 @@ def test_the_json_of_images_and_the_rows_of_video_fit_the_api_models(astronaut_r
     analyzer = Analyzer()
     result = analyzer.analyze_image(astronaut_rgb)
     FaceOut.model_validate(result[0].to_dict())
-    ImagesOut.model_validate(images_document([result, ImageResult("x.png", error="x.png: broken")], "m", "d"))
+    ImagesOut.model_validate(images_document([result, ImageResult("x.png", error="x.png: broken")],
+                                             analyzer.settings))
     video = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False)).run(carphone())
     for face in video.faces[:5]:
         FaceRow.model_validate({**face.row(), "landmarks": [list(p) for p in face.landmarks]})

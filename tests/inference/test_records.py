@@ -64,6 +64,9 @@ def test_an_image_result_reads_as_its_faces_and_feeds_every_writer(astronaut_rgb
     assert (row["x"], row["width"]) == (entry["box"]["x"], entry["box"]["width"])
     assert result.width == astronaut_rgb.shape[1] and result.height == astronaut_rgb.shape[0]
     broken = type(result)("b.png", error="b.png: not an image")
-    doc = images_document([result, broken], "m", "d")
+    doc = images_document([result, broken], Analyzer(precision="fp32", score_threshold=0.55).settings)
     assert doc["failed"] == 1 and [f["ok"] for f in doc["files"]] == [True, False]
-    assert doc["files"][1]["error"] == "b.png: not an image" and (doc["model"], doc["detector"]) == ("m", "d")
+    assert doc["files"][1]["error"] == "b.png: not an image"
+    # what made the numbers is recorded beside them
+    assert {k: doc[k] for k in ("model", "precision", "detector", "score_threshold")} == {
+        "model": "ferplus_vgg", "precision": "fp32", "detector": "centerface", "score_threshold": 0.55}

@@ -281,7 +281,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = {**result.to_dict(), "model": analyzer.model_config.name, "detector": analyzer.detector_name}
+    doc = {**result.to_dict(), **analyzer.settings}
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(img, result.faces))

@@ -123,9 +123,9 @@ def image(
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model": ..., "detector": ..., "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height},
-    "landmarks", "detection_score", "emotion", "confidence", "probabilities": {7 emotions}}], "error"?}],
-    "failed": N}. CSV: one row per face (a row with an empty face column for an image with no face or an error).
+    JSON: {"model", "precision", "detector", "score_threshold", "files": [{"file", "ok", "width", "height",
+    "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
+    "probabilities": {7 emotions}}], "error"?}], "failed": N}. CSV: one row per face (a row with an empty face column for an image with no face or an error).
     """
     from tqdm import tqdm
 
@@ -155,7 +155,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, analyzer.model_config.name, analyzer.detector_name)
+    doc = images_document(results, analyzer.settings)
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
@@ -363,7 +363,7 @@ def demo(
     analyzer = _analyzer(_pipeline(model=model, detector=detector))
     faces = analyzer.analyze_image(sample)
     write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
-    doc = images_document([faces], analyzer.model_config.name, analyzer.detector_name)
+    doc = images_document([faces], analyzer.settings)
     (out / "astronaut.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     typer.echo("astronaut photo:")
     for f in faces:

@@ -52,7 +52,9 @@ class ImagesOut(_Strict):
     """``fervid image --json`` and ``POST /v1/images``."""
 
     model: str
+    precision: str
     detector: str
+    score_threshold: float | None
     files: list[FileOut]
     failed: int
 

@@ -454,7 +454,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                     continue
                 results.append(analyzer().analyze_bgr(bgr, source=name))
                 del bgr  # released before the next image is decoded
-        return images_document(results, analyzer().model_config.name, analyzer().detector_name)
+        return images_document(results, analyzer().settings)
 
     @app.post("/v1/videos", status_code=202)
     def post_video(request: Request, file: UploadFile = File(...),

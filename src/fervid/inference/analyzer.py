@@ -44,6 +44,13 @@ class Analyzer:
     def model_config(self):
         return self.cnn.config
 
+    @property
+    def settings(self) -> dict:
+        """What made the results, recorded beside them (image JSON, video tracks JSON): the model, the precision
+        it ran in, the detector and its score threshold."""
+        return {"model": self.cnn.config.name, "precision": self.cnn.precision, "detector": self.detector_name,
+                "score_threshold": getattr(self.detector, "score_threshold", None)}
+
     def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
         reads as the list of its faces).

@@ -116,8 +116,8 @@ class ImageResult:
         return out
 
 
-def images_document(results: list[ImageResult], model: str, detector: str) -> dict:
-    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: the model and detector that
-    ran, one entry per file, and how many failed."""
-    return {"model": model, "detector": detector, "files": [r.to_dict() for r in results],
-            "failed": sum(not r.ok for r in results)}
+def images_document(results: list[ImageResult], settings: dict) -> dict:
+    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: what ran
+    (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold), one entry per
+    file, and how many failed."""
+    return {**settings, "files": [r.to_dict() for r in results], "failed": sum(not r.ok for r in results)}

@@ -321,6 +321,7 @@ class VideoResult:
     method: str = ""
     model: str = ""  # the emotion CNN and face detector that ran
     detector: str = ""
+    settings: dict = field(default_factory=dict)  # the rest of what made the results (precision, threshold, timing)
     annotated_path: Path | None = None
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
@@ -358,7 +359,7 @@ class VideoResult:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, 3),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
-                "model": self.model, "detector": self.detector,
+                "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
@@ -717,8 +718,12 @@ class VideoAnalyzer:
         """
         started = time.perf_counter()
         opts = self.options
-        result = VideoResult(source=str(source), method=self.temporal.name, model=self.analyzer.model_config.name,
-                             detector=self.analyzer.detector_name, stem=stem)
+        ran = self.analyzer.settings
+        result = VideoResult(source=str(source), method=self.temporal.name, model=ran["model"],
+                             detector=ran["detector"], stem=stem,
+                             settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
+                                       "detect_every": opts.detect_every, "window": opts.window,
+                                       "sample_fps": opts.sample_fps, "centred_window": opts.centred})
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
         total = 0
