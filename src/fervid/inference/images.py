@@ -215,7 +215,7 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
         changed = False
         for group in (g for g in groups.values() if len(g) > 1):
             if len({Path(f).suffix.lower() for f in group}) == len(group) and not any(with_suffix[f] for f in group):
-                for f in group:  # one folder, one name, other extensions
+                for f in group:  # their extensions tell them apart (cam.mp4, cam.avi)
                     with_suffix[f] = changed = True
                 continue
             if len({depth[f] for f in group}) > 1:  # a folder-and-stem name met a plain stem: the counter's case
