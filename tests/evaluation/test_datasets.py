@@ -62,7 +62,8 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     flat = tmp_path / "flat"  # images straight in the folder: say what layout is expected
     flat.mkdir()
     Image.fromarray(images[0]).save(flat / "0.png")
-    with pytest.raises(DatasetError, match=r"no readable images in any emotion folder \(expected .*flat/<emotion>/<image>"):
+    with pytest.raises(DatasetError,
+                       match=r"no readable images in any emotion folder \(expected .*flat/<emotion>/<image>"):
         load_image_folder(flat)
 
 
