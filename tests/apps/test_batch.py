@@ -236,3 +236,12 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
 
     result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--window", "0.5", "-q"])
     assert result.exit_code == 2 and "window=1.0" in result.output and "window=0.5" in result.output
+
+
+def test_an_output_folder_among_the_inputs_is_not_analysed(tmp_path, astronaut_rgb):
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=2)
+    out = corpus / "results"  # inside the folder being analysed: its annotated copies must not become inputs
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert list(out.glob("files/*/annotated.png")) and again["files"] == first["files"]
+    assert again["this_run"]["files_analysed"] == first["failed"]  # only the failed files are tried again

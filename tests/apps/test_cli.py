@@ -246,3 +246,23 @@ def test_annotating_into_a_read_only_folder_fails_at_once(read_only_dir, astrona
                            str(read_only_dir)], capture_output=True, text=True, timeout=120)
     # it used to report success: cv2.imwrite returns False instead of raising
     assert done.returncode == 1 and f"error: {read_only_dir}: cannot write in this folder" in done.stderr
+
+
+def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronaut_rgb):
+    """`fervid video rec/ --out rec/results` run twice analysed rec/results/a_annotated.mp4 the second time."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "a.mp4").write_bytes(carphone().read_bytes())
+    Image.fromarray(astronaut_rgb).save(rec / "p.png")
+    for _ in range(2):
+        result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "-q", "--method", "frame"])
+        assert result.exit_code == 0 and result.output.count("frames in") == 1, result.output
+        result = runner.invoke(app, ["image", str(rec), "--annotate", str(rec / "ann"), "-q"])
+        assert result.exit_code == 0, result.output
+    assert not list((rec / "results").glob("*_annotated_annotated.mp4"))
+    assert not list((rec / "ann").glob("*_fervid_fervid.png"))
+    result = runner.invoke(app, ["image", str(rec / "ann" / "*.png"), "--annotate", str(rec / "ann"), "-q"])
+    assert result.exit_code == 1 and "pattern matches only fervid's own outputs of an earlier run" in result.output
+    # a file named on its own is always an input, even one fervid wrote
+    result = runner.invoke(app, ["image", str(rec / "ann" / "p_fervid.png"), "--annotate", str(rec / "ann"), "-q"])
+    assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()

@@ -53,8 +53,9 @@ class BatchOptions:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
 
-def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Folders (recursive), globs, files, and manifest CSVs (a ``path`` column, or the first column)."""
+def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Folders (recursive), globs, files, and manifest CSVs (a ``path`` column, or the first column). Files under
+    ``out``'s results (``<out>/files``) are the batch's own outputs, not inputs, when a folder or pattern finds them."""
     from fervid.inference.images import expand_inputs
 
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -79,7 +80,9 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
                     plain.append(str(p if p.is_absolute() else base / p))
         else:
             plain.append(item)
-    found, more_problems = expand_inputs(plain, suffixes)
+    results = (Path(out) / "files").resolve() if out is not None else None
+    found, more_problems = expand_inputs(plain, suffixes, own_output=results and (
+        lambda p: results in p.resolve().parents))
     seen = set()
     for p in found:
         key = p.resolve()
@@ -355,7 +358,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         store.claim_settings(result_settings(options.pipeline))
     except BatchSettingsChanged as exc:
         raise BatchSettingsChanged(f"{out}: {exc}") from None
-    files, problems = collect_inputs(inputs)
+    files, problems = collect_inputs(inputs, out)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))

@@ -131,10 +131,11 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import expand_inputs, load_image, output_stems
+    from fervid.inference.images import expand_inputs, load_image, output_stems, written_by_fervid
     from fervid.inference.records import ImageResult, images_document
 
-    files, problems = expand_inputs(paths)
+    files, problems = expand_inputs(paths, own_output=written_by_fervid(annotate_dir, "_fervid.png")
+                                    if annotate_dir else None)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
@@ -217,12 +218,12 @@ def video(
     """
     from tqdm import tqdm
 
-    from fervid.inference.images import expand_inputs, output_stems
+    from fervid.inference.images import expand_inputs, output_stems, written_by_fervid
     from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate)
-    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
+    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, own_output=written_by_fervid(out, "_annotated.mp4"))
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -162,8 +163,13 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(arr if bgr else arr[:, :, ::-1])
 
 
-def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)])."""
+def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
+                  own_output: Callable[[Path], bool] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
+
+    ``own_output(path)``: true for a file a command wrote itself (``results/x_annotated.mp4`` when the results
+    folder lies among the inputs); such files found in a folder or by a pattern are not inputs, so a second run
+    does not analyse the first run's outputs. A file named on its own is always an input."""
     import glob
 
     found: list[Path] = []
@@ -171,7 +177,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES) -> tup
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                            and not (own_output and own_output(p)))
             if not images:
                 kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
                 problems.append((item, f"folder holds no {kind} files"))
@@ -179,9 +186,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES) -> tup
         elif path.exists():
             found.append(path)
         elif any(ch in item for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            files = [Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file()]
+            matches = sorted(p for p in files if not (own_output and own_output(p)))
             if not matches:
-                problems.append((item, "pattern matches no file"))
+                problems.append((item, "pattern matches only fervid's own outputs of an earlier run" if files
+                                 else "pattern matches no file"))
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
@@ -235,3 +244,10 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
         taken.add(stem.lower())
         stems[f] = stem
     return stems
+
+
+def written_by_fervid(folder: Path, suffix: str) -> Callable[[Path], bool]:
+    """``own_output`` for :func:`expand_inputs`: files directly in ``folder`` whose names end in ``suffix``
+    (``_annotated.mp4``, ``_fervid.png``): what fervid writes there."""
+    folder = Path(folder).resolve()
+    return lambda p: p.name.endswith(suffix) and p.resolve().parent == folder
