@@ -84,6 +84,12 @@ def test_every_command_has_help():
         if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
             words = " ".join(result.output.split())  # the help column wraps wherever its width says
             assert "--detector" in words and 'pip install "fervid[yuface]"' in words, command
+    # and every option of every command says what it does
+    from typer.main import get_command
+
+    bare = [(name, p.name) for name, sub in get_command(app).commands.items() for p in sub.params
+            if p.param_type_name == "option" and not getattr(p, "help", None)]
+    assert not bare
 
 
 def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):

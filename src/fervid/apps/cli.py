@@ -449,8 +449,8 @@ def train_temporal_cmd(
     person_clips: int = typer.Option(30, help="Clips per training person (4 s each)."),
     heldout_clips: int = typer.Option(10, help="Clips per validation person (temperature and report)."),
     frames: int = typer.Option(17, help="Most frames the LSTM reads (odd: the frame it labels is the middle one)."),
-    epochs: int = typer.Option(30),
-    seed: int = typer.Option(0),
+    epochs: int = typer.Option(30, help="Training epochs (each as many windows as the clips have frames / 8)."),
+    seed: int = typer.Option(0, help="Seed of the simulated clips and the LSTM's initial weights."),
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
     changes, people split train/val/test (needs the train extra)."""
@@ -626,7 +626,7 @@ def experiment(
                                                     "the published design's model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the splits' shuffles and the networks' initial weights."),
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for JSON, confusion and curve PNGs."),
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
@@ -686,7 +686,7 @@ def batch(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     precision: str = PRECISION_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
     from fervid.apps.batch import BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
