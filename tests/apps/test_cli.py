@@ -272,3 +272,16 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     # a file named on its own is always an input, even one fervid wrote
     result = runner.invoke(app, ["image", str(rec / "ann" / "p_fervid.png"), "--annotate", str(rec / "ann"), "-q"])
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
+
+
+def test_replacing_another_videos_outputs_is_said(tmp_path):
+    for person in ("p01", "p02"):
+        (tmp_path / person).mkdir()
+        (tmp_path / person / "cam.mp4").write_bytes(carphone().read_bytes())
+    out = ["--out", str(tmp_path / "res"), "-q", "--no-annotate", "--method", "frame"]
+    assert "notice" not in runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out]).output
+    again = runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out])  # the same video: no notice
+    assert again.exit_code == 0 and "notice" not in again.output
+    other = runner.invoke(app, ["video", str(tmp_path / "p02" / "cam.mp4"), *out])
+    assert other.exit_code == 0
+    assert f"replaced those of {tmp_path / 'p01' / 'cam.mp4'} in {tmp_path / 'res'}/" in other.output

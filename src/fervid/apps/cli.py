@@ -256,6 +256,9 @@ def video(
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
                        f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
+        if result.replaced:
+            typer.secho(f"notice: {path}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
+                        "another --out to keep both)", fg=typer.colors.YELLOW, err=True)
         if result.error:
             failures.append(result.error)
     if analysed:

@@ -325,6 +325,7 @@ class VideoResult:
     annotated_path: Path | None = None
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
+    replaced: str | None = None  # another video whose outputs of the same names this one's replaced
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -628,6 +629,18 @@ class AnnotatedVideoWriter:
             self._writer.close()
 
 
+def _other_source(tracks_json: Path, source: str) -> str | None:
+    """The video whose results ``tracks_json`` holds, when that is another file than ``source`` (a run of
+    p02/cam.mp4 into the folder where p01/cam.mp4's results are): replacing them is said, not silent."""
+    try:
+        earlier = json.loads(tracks_json.read_text(encoding="utf-8")).get("file")
+    except (OSError, ValueError):
+        return None
+    if not earlier or earlier == source:
+        return None
+    return None if Path(earlier).resolve() == Path(source).resolve() else earlier
+
+
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end) and the annotated MP4; without, the rows are kept in
@@ -641,6 +654,7 @@ class ResultWriter:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             names = OutputNames(self.stem)
+            result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for old in names.written_before(self.out_dir):
                 old.unlink()
             self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
