@@ -39,7 +39,19 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
     cfg = tiny_config(fer_csv)
     train(cfg, tmp_path / "b", progress=False, stop_after=1)
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 1
-    train(cfg, tmp_path / "b", resume=True, progress=False)
+    # a resume with another config is refused before anything runs (a changed epoch count broke the schedule an
+    # epoch later, and the run's config.json was overwritten with it)
+    with pytest.raises(ValueError, match=r"config.json: --resume continues this run with its own config.*"
+                                         r"epochs \(3 -> 5\)"):
+        train(TrainConfig.from_dict({**cfg.to_dict(), "epochs": 5}), tmp_path / "b", resume=True, progress=False)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["epochs"] == 3
+    # `fervid train --out RUN --resume` with no config takes the run's own
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "b"), "--resume"])
+    assert result.exit_code == 0, result.output
     resumed = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in resumed] == [1, 2, 3]
     np.testing.assert_allclose([m["val_acc"] for m in resumed], [m["val_acc"] for m in metrics], atol=1e-6)

@@ -401,7 +401,8 @@ def train(
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
-    resume: bool = typer.Option(False, help="Continue from OUT/last.pt."),
+    resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
+                                            "a --config given must be the same)."),
     labels: Optional[str] = typer.Option(
         None, help="Targets: fer2013 (FER2013's labels), ferplus (FER+ majority vote) or ferplus-soft (FER+ vote "
                    "distribution blended with FER2013's label, see ferplus_weight); overrides the config."),
@@ -415,11 +416,15 @@ def train(
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
+    run_config = out / "config.json"
     try:
         if config is not None:
             if not config.is_file():
                 _fail(f"{config}: no such config file", 2)
             cfg = TrainConfig.from_toml(config, **overrides)
+        elif resume and run_config.is_file():  # the run's own config: what it started with
+            saved = json.loads(run_config.read_text(encoding="utf-8"))
+            cfg = TrainConfig.from_dict(saved | {k: v for k, v in overrides.items() if v is not None})
         else:
             cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
     except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too

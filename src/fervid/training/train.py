@@ -611,6 +611,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
     cfg.validate()
+    if resume and (run_dir / "last.pt").exists():
+        check_resumable(cfg, run_dir)  # before anything is loaded, said or written
     bf16 = resolve_bf16(cfg.bf16, device)
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -837,6 +839,27 @@ def _init_distributed() -> tuple[int, int, int]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+# Settings a resumed run may change: where and how fast it runs, not what it computes
+RESUME_MAY_CHANGE = ("threads", "bf16")
+
+
+def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
+    """A resumed run continues the schedule, optimiser and network its checkpoint holds, so its config must be
+    the one the run started with (a changed epoch count broke the learning-rate schedule an epoch later, another
+    network shape failed inside torch). Raises ValueError naming what differs."""
+    saved_file = Path(run_dir) / "config.json"
+    if not saved_file.is_file():
+        return
+    saved = json.loads(saved_file.read_text(encoding="utf-8"))
+    current = json.loads(json.dumps(cfg.to_dict()))  # tuples as lists, as the saved file has them
+    changed = sorted(k for k in set(saved) | set(current)
+                     if k not in RESUME_MAY_CHANGE and saved.get(k) != current.get(k))
+    if changed:
+        raise ValueError(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
+                         + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
+                         + "; resume without --config (the run's own is used) or train into another folder")
 
 
 def read_checkpoint(path: str | Path) -> dict:
