@@ -45,6 +45,8 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
                                          r"epochs \(3 -> 5\)"):
         train(TrainConfig.from_dict({**cfg.to_dict(), "epochs": 5}), tmp_path / "b", resume=True, progress=False)
     assert json.loads((tmp_path / "b" / "config.json").read_text())["epochs"] == 3
+    with pytest.raises(FileExistsError, match="holds a training run already"):  # a forgotten --resume
+        train(cfg, tmp_path / "b", progress=False)
     # `fervid train --out RUN --resume` with no config takes the run's own
     from typer.testing import CliRunner
 

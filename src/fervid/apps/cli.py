@@ -433,7 +433,7 @@ def train(
 
     try:
         run_dir = run_training(cfg, out, resume=resume)
-    except (DatasetError, FileNotFoundError, ValueError) as exc:
+    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
         _fail(str(exc))
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return

@@ -613,6 +613,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     cfg.validate()
     if resume and (run_dir / "last.pt").exists():
         check_resumable(cfg, run_dir)  # before anything is loaded, said or written
+    elif not resume and (run_dir / "last.pt").exists():  # a forgotten --resume must not wipe hours of training
+        raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
+                              "train into another folder (or delete this one)")
     bf16 = resolve_bf16(cfg.bf16, device)
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
     run_dir.mkdir(parents=True, exist_ok=True)
