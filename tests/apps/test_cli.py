@@ -285,3 +285,13 @@ def test_replacing_another_videos_outputs_is_said(tmp_path):
     other = runner.invoke(app, ["video", str(tmp_path / "p02" / "cam.mp4"), *out])
     assert other.exit_code == 0
     assert f"replaced those of {tmp_path / 'p01' / 'cam.mp4'} in {tmp_path / 'res'}/" in other.output
+
+
+def test_results_are_never_written_over_an_image(tmp_path, astronaut_png):
+    """`fervid image --json a.jpg b.jpg` (the JSON file's name forgotten) wrote JSON over the photo a.jpg."""
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(astronaut_png.read_bytes())
+    for option in ("--json", "--csv"):
+        result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
+        assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
+    assert photo.read_bytes() == astronaut_png.read_bytes()

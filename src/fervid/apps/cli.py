@@ -131,8 +131,14 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import expand_inputs, load_image, output_stems, written_by_fervid
+    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs, load_image, output_stems, written_by_fervid
     from fervid.inference.records import ImageResult, images_document
+
+    for option, target in (("--json", json_out), ("--csv", csv_out)):
+        # `fervid image --json a.jpg b.jpg` (the file name forgotten) would write JSON over the photo a.jpg
+        if target and target != "-" and Path(target).suffix.lower() in IMAGE_SUFFIXES:
+            _fail(f"{option} {target}: expected a .{option[2:]} file name, not an image's (the results would be "
+                  f"written over it)", 2)
 
     files, problems = expand_inputs(paths, own_output=written_by_fervid(annotate_dir, "_fervid.png")
                                     if annotate_dir else None)
