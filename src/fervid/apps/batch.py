@@ -172,6 +172,7 @@ class StateStore:
     """SQLite table of input files: path, content hash, kind, status (pending/done/failed), error, counts."""
 
     def __init__(self, path: Path):
+        self.folder = Path(path).parent  # the batch's output folder, named in its errors
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each update is durable at once
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("""CREATE TABLE IF NOT EXISTS files (
@@ -190,7 +191,7 @@ class StateStore:
         changed = {k: (recorded[k], v) for k, v in settings.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(
-                "its results were made with " + ", ".join(f"{k}={old!r}" for k, (old, _) in changed.items())
+                f"{self.folder}: its results were made with " + ", ".join(f"{k}={old!r}" for k, (old, _) in changed.items())
                 + "; this run asks for " + ", ".join(f"{k}={new!r}" for k, (_, new) in changed.items())
                 + ". Use another --out, or the same settings to go on with this one")
         self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
@@ -354,10 +355,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
-    try:
-        store.claim_settings(result_settings(options.pipeline))
-    except BatchSettingsChanged as exc:
-        raise BatchSettingsChanged(f"{out}: {exc}") from None
+    store.claim_settings(result_settings(options.pipeline))
     files, problems = collect_inputs(inputs, out)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",

@@ -165,11 +165,19 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     if crop_faces is None:
         return FaceDataset(np.stack(greys), np.asarray(labels, dtype=np.int64), sources, name=str(root),
                            left_out=left_out)
+    crops, idx = _faces_found(crop_faces, greys, sources, left_out)
+    return FaceDataset(crops, np.asarray(labels, np.int64)[idx], [sources[i] for i in idx], name=str(root),
+                       left_out=left_out)
+
+
+def _faces_found(crop_faces, greys: list[np.ndarray], sources: list[str], left_out: dict[str, str]):
+    """Frame each photo's face with ``crop_faces``; the photos without one go in ``left_out``. Returns the crops
+    found and their indices among ``greys``."""
     crops, found = crop_faces(greys)
-    left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~np.asarray(found))})
+    found = np.asarray(found, bool)
+    left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~found)})
     idx = np.flatnonzero(found)
-    return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
-                       name=str(root), left_out=left_out)
+    return np.asarray(crops)[idx], idx
 
 
 # FER+ vote columns, in the file's order, and where each goes among fervid's classes (None: not a fervid class).
@@ -327,12 +335,10 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
     if not greys:
         raise DatasetError(f"{root}: no JAFFE images (<subject>.<EMO><n>.<id>.tiff)")
     if crop_faces is None:
-        crops, found = np.stack([crop_face(g, None) for g in greys]), np.ones(len(greys), bool)
+        crops, idx = np.stack([crop_face(g, None) for g in greys]), np.arange(len(greys))
     else:
-        crops, found = crop_faces(greys)
-    left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~np.asarray(found))})
-    idx = np.flatnonzero(found)
-    return FaceDataset(np.asarray(crops)[idx], np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
+        crops, idx = _faces_found(crop_faces, greys, sources, left_out)
+    return FaceDataset(crops, np.asarray(labels, np.int64)[idx], [sources[i] for i in idx],
                        "jaffe", [subjects[i] for i in idx], [sources[i] for i in idx], left_out=left_out)
 
 

@@ -28,7 +28,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     ckpt = run_dir / checkpoint
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
-    net = load_net(ckpt)
+    state = read_checkpoint(ckpt)  # read once: the network, and below the epoch it was saved at
+    net = load_net(state)
     norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text(encoding="utf-8")))
     out_dir.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 1, template.size, template.size)
@@ -47,7 +48,6 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
     summary_file = out_dir / "training_summary.json"
     summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
-    state = read_checkpoint(ckpt)
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
     summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return out_dir

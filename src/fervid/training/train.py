@@ -611,11 +611,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
     cfg.validate()
-    if resume and (run_dir / "last.pt").exists():
-        check_resumable(cfg, run_dir)  # before anything is loaded, said or written
-    elif not resume and (run_dir / "last.pt").exists():  # a forgotten --resume must not wipe hours of training
-        raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
-                              "train into another folder (or delete this one)")
+    if (run_dir / "last.pt").exists():  # checked before anything is loaded, said or written
+        if not resume:  # a forgotten --resume must not wipe hours of training
+            raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
+                                  "train into another folder (or delete this one)")
+        check_resumable(cfg, run_dir)
     bf16 = resolve_bf16(cfg.bf16, device)
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -879,8 +879,9 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def load_net(checkpoint: str | Path) -> EmotionVGG:
-    state = read_checkpoint(checkpoint)
+def load_net(checkpoint: str | Path | dict) -> EmotionVGG:
+    """The network of a checkpoint file, or of a checkpoint already read (:func:`read_checkpoint`)."""
+    state = checkpoint if isinstance(checkpoint, dict) else read_checkpoint(checkpoint)
     net = EmotionVGG(NetConfig.from_dict(state["net"]))
     net.load_state_dict(state["model"])
     return net.eval()
