@@ -52,6 +52,17 @@ def test_json_to_stdout_and_success_exit_code(astronaut_png):
     assert set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_csv_to_stdout_keeps_the_summary_out_of_the_table(tmp_path, astronaut_png, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `--csv -` once wrote a file named "-" here
+    result = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    assert [r["emotion"] for r in rows] == ["happy"] and rows[0]["file"] == str(astronaut_png)
+    assert "1 face(s)" in result.stderr and not (tmp_path / "-").exists()
+    both = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-", "--json", "-"])
+    assert both.exit_code == 2 and "only one of them" in both.output
+
+
 def test_demo_writes_annotated_image_and_json(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

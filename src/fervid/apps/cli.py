@@ -112,7 +112,8 @@ def _analyzer(options: PipelineOptions, **kwargs):
 def image(
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
-    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per face to this CSV file."),
+    csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
+                                                              "stdout."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     model: str = MODEL_OPTION,
@@ -139,6 +140,9 @@ def image(
         if target and target != "-" and Path(target).suffix.lower() in IMAGE_SUFFIXES:
             _fail(f"{option} {target}: expected a .{option[2:]} file name, not an image's (the results would be "
                   f"written over it)", 2)
+    if json_out == "-" and csv_out == "-":
+        _fail("--json - and --csv -: only one of them can go to stdout", 2)
+    to_stdout = "-" in (json_out, csv_out)
 
     files, problems = expand_inputs(paths, own_output=written_by_fervid(annotate_dir, "_fervid.png")
                                     if annotate_dir else None)
@@ -172,7 +176,7 @@ def image(
     if csv_out:
         _write_csv(results, csv_out)
     if not quiet:
-        out = sys.stderr if json_out == "-" else sys.stdout
+        out = sys.stderr if to_stdout else sys.stdout
         for r in results:
             if r.ok:
                 summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
@@ -185,9 +189,9 @@ def image(
         raise typer.Exit(1)
 
 
-def _write_csv(results, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+def _write_csv(results, target: str) -> None:
+    """One row per face to the file `target`, or to stdout for '-'."""
+    def write(fh):
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for r in results:
@@ -195,6 +199,13 @@ def _write_csv(results, path: Path) -> None:
                 writer.writerow({"file": r.source, "error": r.error or ""})
             for row in r.rows(file=r.source):
                 writer.writerow({**row, "error": ""})
+
+    if target == "-":
+        write(sys.stdout)
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", newline="", encoding="utf-8") as fh:
+        write(fh)
 
 
 @app.command()
