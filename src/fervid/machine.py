@@ -3,6 +3,7 @@ training precision. Every speed figure fervid reports names its CPU, because the
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -21,6 +22,17 @@ def cpu_flags() -> set[str]:
         if line.startswith(("flags", "Features")):
             return set(line.split(":", 1)[1].split())
     return set()
+
+
+def inference_threads(threads: int | None) -> int:
+    """Threads for one inference session: ``threads`` when given, else at most 2 (fervid's networks are small; more
+    threads per session cost more in hand-offs than they gain). A count below 1 is refused: ONNX Runtime would read
+    0 or -1 as "every core", the opposite of a bound."""
+    if threads is None:
+        return min(2, os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1 (or None for fervid's default), not {threads!r}")
+    return threads
 
 
 def cpu_model() -> str:

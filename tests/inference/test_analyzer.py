@@ -97,3 +97,15 @@ def test_inference_does_not_import_torch(astronaut_png):
         "assert faces and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_a_thread_count_below_one_is_refused_not_read_as_every_core(threads):
+    with pytest.raises(ValueError, match="threads must be a whole number"):
+        Analyzer(threads=threads)
+
+
+def test_threads_bound_both_networks():
+    analyzer = Analyzer(threads=1)
+    for session in (analyzer.cnn.session, analyzer.detector.session):
+        assert session.get_session_options().intra_op_num_threads == 1

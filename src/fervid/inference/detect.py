@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from fervid.machine import inference_threads
 from fervid.registry import Registry
 
 CENTERFACE_DIR = Path(__file__).parent.parent / "weights" / "detectors" / "centerface"
@@ -103,7 +104,7 @@ class CenterFaceDetector:
         self.max_side = max_side
         self.nms_iou = nms_iou
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = inference_threads(threads)
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
@@ -170,7 +171,7 @@ class YuFaceDetector:
         # must be set before the OpenMP runtime starts, i.e. before yuface is first imported (so ``threads``
         # only counts for the first yuface detector of a process).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads or min(2, os.cpu_count() or 1)))
+        os.environ.setdefault("OMP_NUM_THREADS", str(inference_threads(threads)))
         try:
             import yuface  # imported here so other detectors work without it
         except ImportError as exc:

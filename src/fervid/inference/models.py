@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.align import FaceTemplate, Normalization
+from fervid.machine import inference_threads
 from fervid.registry import Registry
 from fervid.emotions import EMOTIONS
 
@@ -176,7 +176,7 @@ class EmotionCNN:
         self.precision = "int8" if onnx_file != "model.onnx" else "fp32"
         self.graph_file = self.folder / onnx_file
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = inference_threads(threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if not spin:
