@@ -99,6 +99,26 @@ def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tm
     assert happy > 0.8
 
 
+def test_a_face_hidden_by_another_walking_past_keeps_its_id(analyzer, astronaut_rgb, tmp_path):
+    """Two people cross; the one behind is hidden for a few detection rounds. While hidden, optical flow on its
+    box follows the face in front, so it used to come back as a new track (3): one person, two timelines."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    h, w = face.shape[:2]
+    frames = []
+    for i in range(90):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        x_front, x_back = 20 + 450 * i // 89, 470 - 450 * i // 89
+        frame[60 : 60 + h, x_back : x_back + w] = face[:, ::-1]
+        frame[100 : 100 + h, x_front : x_front + w] = face  # in front: drawn last
+        frames.append(frame)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "cross.mp4", frames))
+    table = result.frame_table()
+    assert result.track_ids == [1, 2]
+    xs = {tid: g.sort_values("frame").x.to_numpy() for tid, g in table.groupby("track")}
+    assert xs[1][-1] - xs[1][0] > 400 and xs[2][0] - xs[2][-1] > 400  # each id stays with its own person
+    assert len(xs[2]) < 90  # the hidden frames have no row: the face was not seen there
+
+
 def test_sample_fps_and_detect_every(analyzer, tmp_path):
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42

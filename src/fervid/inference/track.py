@@ -2,7 +2,9 @@
 
 Detection runs every ~0.3 s (it is the expensive stage); on the frames in between each track's landmarks are
 carried along by pyramidal Lucas-Kanade optical flow, so every processed frame has an aligned face. A track
-survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id.
+survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id. While it is
+unmatched, flow may follow whatever covers the face (another person walking past) rather than the face, so the face
+is also looked for where its own motion before the miss would have taken it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,26 @@ class Track:
     last_detected_frame: int
     missed_rounds: int = 0
     points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
+    velocity: tuple[float, float] = (0.0, 0.0)  # box motion per frame between its last two detections
+    detected_box: tuple = ()  # the box at last_detected_frame
+
+    def detected(self, frame_index: int, detection: Detection) -> None:
+        """Matched to ``detection`` on ``frame_index``: the box, its points and its motion since the last match."""
+        if self.detected_box and frame_index > self.last_detected_frame:
+            frames = frame_index - self.last_detected_frame
+            self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
+        self.detection, self.points, self.detected_box = detection, _points(detection), detection.box
+        self.last_detected_frame, self.missed_rounds = frame_index, 0
+
+    def expected_boxes(self, frame_index: int) -> list[tuple]:
+        """Where to look for this face on a detection frame: where flow carried it, and, once it has missed a
+        round, where its own motion would have taken it (flow then may have followed what hid it)."""
+        boxes = [self.detection.box]
+        if self.missed_rounds and self.detected_box:
+            frames = frame_index - self.last_detected_frame
+            x, y, w, h = self.detected_box
+            boxes.append((x + self.velocity[0] * frames, y + self.velocity[1] * frames, w, h))
+        return boxes
 
 
 @dataclass(frozen=True)
@@ -86,13 +108,12 @@ class FaceTracker:
         self._flow(grey)  # move tracks to this frame first, so matching compares like with like
         matched_tracks, matched_dets = set(), set()
         if self.tracks and detections:
-            cost = np.array([[1.0 - iou(t.detection.box, d.box) for d in detections] for t in self.tracks])
+            cost = np.array([[1.0 - max(iou(box, d.box) for box in t.expected_boxes(frame_index))
+                              for d in detections] for t in self.tracks])
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if 1.0 - cost[r, c] >= self.iou_threshold:
-                    track = self.tracks[r]
-                    track.detection, track.points = detections[c], _points(detections[c])
-                    track.last_detected_frame, track.missed_rounds = frame_index, 0
+                    self.tracks[r].detected(frame_index, detections[c])
                     matched_tracks.add(r)
                     matched_dets.add(c)
         for r, track in enumerate(self.tracks):
@@ -101,7 +122,8 @@ class FaceTracker:
         self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
         for c, det in enumerate(detections):
             if c not in matched_dets:
-                self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det)))
+                self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
+                                         detected_box=det.box))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
