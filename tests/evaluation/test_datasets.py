@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fervid.inference.images import load_grey
 from fervid.evaluation.datasets import DatasetError, FaceDataset, load_fer2013, load_image_folder
 from fervid.emotions import EMOTIONS
 
@@ -78,9 +79,30 @@ def test_image_folder_of_photos_frames_each_face_and_leaves_out_faceless_photos(
     assert ds.sources == [str(tmp_path / "happy" / "astronaut.png")] and ds.labels.tolist() == [EMOTIONS.index("happy")]
     assert ds.left_out == {str(tmp_path / "sad" / "blank.png"): "no face found"}
     # framed on the face, as the analyzer frames it, not the whole photo squashed to 48x48
-    expected = Analyzer().crop_faces([np.asarray(Image.fromarray(astronaut_rgb).convert("L"))])[0][0]
+    expected = Analyzer().crop_faces([load_grey(tmp_path / "happy" / "astronaut.png")])[0][0]
     np.testing.assert_array_equal(ds.images[0], expected)
     assert np.abs(ds.images[0].astype(int) - load_image_folder(tmp_path).images[0].astype(int)).mean() > 20
+
+
+def test_folders_read_16_bit_and_phone_rotated_photos_as_fervid_image_does(tmp_path, astronaut_rgb):
+    """A 16-bit PNG was read as a white square and a photo stored sideways with an EXIF rotation tag was scored
+    sideways (Pillow's convert("L") does neither), so an evaluation on them scored near chance, silently."""
+    from fervid.inference.analyzer import Analyzer
+
+    grey = np.asarray(Image.fromarray(astronaut_rgb).convert("L"))
+    for kind in ("plain", "deep", "rotated"):
+        (tmp_path / kind / "happy").mkdir(parents=True)
+    Image.fromarray(grey).save(tmp_path / "plain" / "happy" / "a.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep" / "happy" / "a.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    Image.fromarray(np.rot90(grey, 1).copy()).save(tmp_path / "rotated" / "happy" / "a.png", exif=exif)
+    crops = Analyzer().crop_faces
+    plain, deep = load_image_folder(tmp_path / "plain"), load_image_folder(tmp_path / "deep")
+    np.testing.assert_array_equal(deep.images, plain.images)
+    upright = load_image_folder(tmp_path / "plain", crop_faces=crops)
+    turned = load_image_folder(tmp_path / "rotated", crop_faces=crops)
+    assert len(turned) == 1 and np.abs(turned.images.astype(int) - upright.images.astype(int)).mean() < 2
 
 
 def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
+from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, load_grey
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES
 from fervid.registry import Registry
 
 FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
 
 
 class DatasetError(ValueError):
@@ -133,8 +133,6 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     CK+'s ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected. Skipped folders, unreadable
     images and photos without a face go in the dataset's ``left_out``; files that are not images are ignored.
     """
-    from PIL import Image
-
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
@@ -151,10 +149,9 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                with Image.open(file) as im:
-                    grey = np.asarray(im.convert("L"), dtype=np.uint8)
-            except (OSError, ValueError) as exc:  # Pillow: OSError for corrupt data, ValueError for odd modes
-                left_out[str(file)] = f"cannot read image ({exc})"
+                grey = load_grey(file)
+            except ImageLoadError as exc:
+                left_out[str(file)] = f"cannot read image ({str(exc).removeprefix(f'{file}: ')})"
                 continue
             greys.append(grey if crop_faces else crop_face(grey, None, FaceTemplate(size=size)))
             labels.append(label)
@@ -311,8 +308,6 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
     analyzer's detector + eye alignment; see :func:`fervid.inference.analyzer.Analyzer.crop_faces`). Unreadable
     images and images where no face is found are left out and listed in the dataset's ``left_out``.
     """
-    from PIL import Image
-
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
@@ -324,10 +319,9 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
         if m.group(2) not in JAFFE_CODES:
             raise DatasetError(f"{file}: unknown JAFFE emotion code {m.group(2)}")
         try:
-            with Image.open(file) as im:
-                greys.append(np.asarray(im.convert("L")))
-        except (OSError, ValueError) as exc:
-            left_out[str(file)] = f"cannot read image ({exc})"
+            greys.append(load_grey(file))
+        except ImageLoadError as exc:
+            left_out[str(file)] = f"cannot read image ({str(exc).removeprefix(f'{file}: ')})"
             continue
         labels.append(EMOTIONS.index(JAFFE_CODES[m.group(2)]))
         sources.append(str(file))

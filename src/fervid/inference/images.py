@@ -46,6 +46,15 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
                          "array, or an image file's bytes")
 
 
+def load_grey(path: str | Path) -> np.ndarray:
+    """A file as a grey uint8 image (H, W), read as :func:`load_image` reads it (EXIF rotation applied, 16-bit
+    scaled, alpha on white), then greyed as the analyzer greys a photo, so a dataset's faces are the pixels
+    ``fervid image`` would see."""
+    import cv2
+
+    return cv2.cvtColor(load_image(path), cv2.COLOR_BGR2GRAY)
+
+
 def source_name(source) -> str:
     """The file an input came from: a path, a PIL image's ``filename``, an open file's ``name``; else ""."""
     if isinstance(source, (str, Path)):
