@@ -178,6 +178,13 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
     assert again.sources == ds.sources and again.name == ds.name == "ferplus:PublicTest"
     np.testing.assert_array_equal(again.labels, ds.labels)
     np.testing.assert_array_equal(again.images, ds.images)
+
+    # a FER+ file whose rows are not FER2013's, in order (one row too many at the top, or re-sorted), was used
+    # anyway, scoring 0.24 on the real data; its Usage column disagrees with FER2013's, so it is refused
+    for name, shuffled in (("shifted.csv", [lines[0], lines[1]] + lines[1:]), ("sorted.csv", [lines[0]] + lines[:0:-1])):
+        (tmp_path / name).write_text("\n".join(shuffled) + "\n")
+        with pytest.raises(DatasetError, match=rf"{name}: does not match the FER2013 CSV row for row"):
+            load_ferplus(fer, tmp_path / name, "PublicTest")
     np.testing.assert_allclose(again.soft_labels, ds.soft_labels)
     folder = FaceDataset(ds.images, ds.labels, ["a.png", "b.png"], "folder")
     with pytest.raises(DatasetError, match="not come from a FER2013 CSV"):

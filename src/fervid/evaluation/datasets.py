@@ -248,7 +248,17 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
         raise DatasetError(f"{fer.name}: faces do not come from a FER2013 CSV (no #row in their source)") from exc
     if len(rows) and rows.max() >= len(votes):
         raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
-    return votes.iloc[rows]
+    picked = votes.iloc[rows]
+    # FER+ relabels FER2013's rows in order, and says nothing else that ties a row to an image; its own Usage
+    # column is the check that the two files list the same faces (a shifted or re-sorted file scored 0.24)
+    usages = fer.name.split(":", 1)[1].split("+") if ":" in fer.name else None
+    wrong = np.flatnonzero(~picked["Usage"].isin(usages).to_numpy()) if usages else []
+    if len(wrong):
+        first = wrong[0]
+        raise DatasetError(f"{ferplus_csv}: does not match the FER2013 CSV row for row: its row {rows[first]} is "
+                           f"{picked['Usage'].iloc[first]}, where the FER2013 face is {'/'.join(usages)} "
+                           f"({len(wrong)} of {len(rows)} rows disagree); FER+ labels fer2013.csv's rows in order")
+    return picked
 
 
 def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
