@@ -184,11 +184,39 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
                                  "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
     assert "(1 faces): accuracy 1.0000" in result.output  # the astronaut smiles; the broken file did not stop it
-    assert "left out 2 input(s)" in result.output
-    assert "broken.jpg: cannot read image" in result.output and "misc: folder name is not one of" in result.output
+    assert "left out 2 file(s) or folder(s)" in result.output
+    assert "broken.jpg: cannot read image" in result.output
+    assert "misc: a folder of 0 image(s) whose name is not one of" in result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
                                         str(tmp_path / "photos" / "happy" / "broken.jpg")}
+
+
+def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
+    """`--ferplus` without `--dataset ferplus` scored against FER2013's labels (0.61 for the default model, not
+    its 0.85), without a word; so did `--usage` on CK+, and `--write-card` wrote a CK+ score into a card that
+    says the model was evaluated on PublicTest."""
+    from conftest import write_ferplus_votes
+
+    votes = write_ferplus_votes(fer_csv, tmp_path / "votes.csv")
+    auto = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--ferplus", str(votes)])
+    assert auto.exit_code == 0, auto.output
+    assert "on ferplus:PublicTest" in auto.output  # --ferplus chooses FER+'s labels
+    ck = tmp_path / "ck"
+    (ck / "happy").mkdir(parents=True)
+    for args, message in (
+        (["--data", str(fer_csv), "--dataset", "fer2013", "--ferplus", str(votes)],
+         "--ferplus is for --dataset ferplus, not fer2013"),
+        (["--data", str(ck), "--dataset", "ckplus", "--usage", "Training"],
+         "--usage is for --dataset fer2013 or ferplus, not ckplus"),
+        (["--data", str(ck), "--dataset", "ckplus", "--jaffe", str(ck)],
+         "--jaffe is for --dataset jaffe+ckplus, not ckplus"),
+        (["--data", str(ck), "--dataset", "ckplus", "--write-card", "--model", str(tmp_path)], "not on ckplus"),
+        (["--data", str(fer_csv), "--write-card"], "ferplus_vgg is not one: copy a shipped model's folder"),
+        (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),
+    ):
+        result = runner.invoke(app, ["evaluate", *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
 
 
 def test_serve_says_when_it_cannot_listen_before_claiming_to_serve():

@@ -53,7 +53,7 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     # what was skipped is said, with why: a score must not silently cover fewer inputs than the user gave it
     assert set(ds.left_out) == {str(tmp_path / "contempt"), str(tmp_path / "anger" / "broken.png")}
     assert ds.left_out[str(tmp_path / "anger" / "broken.png")].startswith("cannot read image")
-    assert "not one of angry" in ds.left_out[str(tmp_path / "contempt")]
+    assert ds.left_out[str(tmp_path / "contempt")].startswith("a folder of 3 image(s) whose name is not one of angry")
     # a subset keeps what loading left out; a concatenation joins both lists
     assert ds.subset([0]).left_out == ds.left_out
     assert len(FaceDataset.concat([ds.subset([0]), FaceDataset(ds.images[:1], ds.labels[:1], left_out={"x": "y"})])
@@ -117,7 +117,8 @@ def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
             Image.fromarray(img).save(tmp_path / folder / f"{name}.png")
     ds = load_ckplus(tmp_path)
     assert len(ds) == 3  # contempt dropped, and said so
-    assert ds.left_out == {str(tmp_path / "contempt"): "contempt is not one of fervid's 7 classes"}
+    assert ds.left_out == {str(tmp_path / "contempt"): "a folder of 1 image(s) of contempt, which is not one of "
+                                                       "fervid's 7 classes"}
     assert ds.subjects == ["S005", "S005", "S010"]
     assert ds.sequences == ["S005_001", "S005_001", "S010_006"]
     assert [EMOTIONS[i] for i in ds.labels] == ["angry", "angry", "happy"]

@@ -73,13 +73,20 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _check_output_folder(folder: Path) -> None:
+    """Make ``folder`` and check it can be written to, before the work whose results go there."""
+    folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
+    if not os.access(folder, os.W_OK):
+        _fail(f"{folder}: cannot write in this folder")
+
+
 def _echo_left_out(dataset, most: int = 10) -> None:
     """Say what a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
     from collections import Counter
 
     if not dataset.left_out:
         return
-    typer.echo(f"left out {len(dataset.left_out)} input(s) (each listed in metrics.json with --out):")
+    typer.echo(f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in metrics.json with --out):")
     reasons = Counter(dataset.left_out.values()).most_common()
     for reason, n in reasons[:most]:
         example = next(path for path, why in dataset.left_out.items() if why == reason)
@@ -150,10 +157,8 @@ def image(
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
                                    precision=precision))
-    if annotate_dir:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
-        if not os.access(annotate_dir, os.W_OK):  # else every image would fail, one by one, after its analysis
-            _fail(f"{annotate_dir}: cannot write in this folder")
+    if annotate_dir:  # else every image would fail, one by one, after its analysis
+        _check_output_folder(annotate_dir)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -554,8 +559,10 @@ def evaluate(
                                              "confident face found and aligned); auto: a CSV is fer2013, a folder "
                                              "is folder."),
     model: str = MODEL_OPTION,
-    usage: str = typer.Option("PublicTest", help="FER2013/FER+ Usage to evaluate (Training, PublicTest, PrivateTest)."),
-    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv), for --dataset ferplus."),
+    usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
+                                                   "PrivateTest; default PublicTest)."),
+    ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): score against FER+'s majority "
+                                                      "labels (--dataset ferplus, chosen by auto)."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
@@ -569,10 +576,25 @@ def evaluate(
         evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
 
     if dataset == "auto":
-        dataset = "folder" if Path(data).is_dir() else "fer2013"
+        dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"
+    # an option the dataset kind does not read would be ignored: a score against other labels than asked for
+    for option, given, kinds in (("--ferplus", ferplus, ("ferplus",)), ("--usage", usage, ("fer2013", "ferplus")),
+                                 ("--jaffe", jaffe, ("jaffe+ckplus",))):
+        if given is not None and dataset not in kinds:
+            _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
+    if command and not write_card:
+        _fail("--command is recorded in the model card: it needs --write-card", 2)
+    if write_card:
+        if dataset not in ("fer2013", "ferplus"):  # the card is the model's test-set evaluation on its own data
+            _fail(f"--write-card records the model's evaluation on the FER2013 faces it was trained on (--dataset "
+                  f"fer2013 or ferplus), not on {dataset}", 2)
+        if not Path(model).is_dir():
+            _fail(f"--write-card writes into the model's folder, and {model} is not one: copy a shipped model's "
+                  "folder and give the copy's path", 2)
+    usage = usage or "PublicTest"
     analyzer = _analyzer(_pipeline(model=model, detector=detector, precision=precision))
-    if out:  # before the evaluation: an output folder that cannot be made must not cost the run
-        out.mkdir(parents=True, exist_ok=True)
+    if out:  # before the evaluation: an output folder that cannot be used must not cost the run
+        _check_output_folder(out)
     try:
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
@@ -621,7 +643,8 @@ def calibrate(
     from fervid.inference.models import EmotionCNN
 
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
-        _fail(f"{model}: no such model folder (calibrate rewrites a folder's config.json: give its path)", 2)
+        _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
+              "shipped model, copy its folder and give the copy's path)", 2)
     try:
         cnn = EmotionCNN(model)
         ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)

@@ -142,7 +142,8 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
         if key not in EMOTION_ALIASES:
             if not skip_unknown:
                 raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
-            left_out[str(class_dir)] = f"folder name is not one of {', '.join(EMOTIONS)} (or an alias)"
+            left_out[str(class_dir)] = (f"a folder of {_images_in(class_dir)} image(s) whose name is not one of "
+                                        f"{', '.join(EMOTIONS)} (or an alias)")
             continue
         label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
@@ -165,6 +166,10 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     crops, idx = _faces_found(crop_faces, greys, sources, left_out)
     return FaceDataset(crops, np.asarray(labels, np.int64)[idx], [sources[i] for i in idx], name=str(root),
                        left_out=left_out)
+
+
+def _images_in(folder: Path) -> int:
+    return sum(1 for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _faces_found(crop_faces, greys: list[np.ndarray], sources: list[str], left_out: dict[str, str]):
@@ -302,7 +307,8 @@ def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
         sequences.append(f"S{m.group(1)}_{m.group(2)}")
     ds.subjects, ds.sequences, ds.name = subjects, sequences, "ckplus"
     if (root / "contempt").is_dir():
-        ds.left_out[str(root / "contempt")] = "contempt is not one of fervid's 7 classes"
+        ds.left_out[str(root / "contempt")] = (f"a folder of {_images_in(root / 'contempt')} image(s) of contempt, "
+                                               "which is not one of fervid's 7 classes")
     return ds
 
 
