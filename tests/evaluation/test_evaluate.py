@@ -34,6 +34,32 @@ def test_temperature_scaling_fixes_overconfidence():
     assert before > 0.2 and after < 0.05
 
 
+@pytest.mark.parametrize("overconfidence", [1.0, 4.0])
+def test_calibration_reports_the_uncertain_faces_at_the_temperature_the_model_keeps(monkeypatch, overconfidence):
+    """The `uncertain` shares were measured at the fitted temperature even when it was not applied, so the card
+    of a model that keeps temperature 1 described a flag the model does not raise."""
+    from types import SimpleNamespace
+
+    from scipy.special import softmax
+
+    from fervid.evaluation import evaluate as evaluation
+    from fervid.evaluation.datasets import FaceDataset
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 1.2, (5000, 7))
+    labels = np.array([rng.choice(7, p=p) for p in softmax(logits, axis=1)])  # calibrated at temperature 1
+    logits = logits * overconfidence
+    raw = logits
+    monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds, logits=False: raw)
+    faces = FaceDataset(np.zeros((5000, 48, 48), np.uint8), labels, name="made")
+    report = evaluation.calibrate(SimpleNamespace(config=SimpleNamespace(uncertain_below=0.5)), faces)
+    assert report["applied"] == (overconfidence > 1)  # kept only where it lowers the held-out error
+    kept = softmax(logits / (report["temperature"] if report["applied"] else 1.0), axis=1)
+    unsure = kept.max(axis=1) < 0.5
+    assert report["uncertain_share"] == round(float(unsure.mean()), 4)
+    assert report["accuracy_confident"] == round(float((kept.argmax(1) == labels)[~unsure].mean()), 4)
+
+
 def test_tie_aware_accuracy_takes_the_class_order_out_of_tied_faces():
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.evaluate import tie_aware_accuracy

@@ -651,10 +651,7 @@ def calibrate(
     except (DatasetError, ModelError) as exc:
         _fail(str(exc))
     cnn.config.temperature = 1.0
-    report = run_calibration(cnn, ds)
-    # Temperature scaling minimises log-loss; it is kept only if it also lowers the calibration error on faces it
-    # was not fitted on (a model trained with label smoothing can already be well calibrated).
-    report["applied"] = report["ece_after_cross_fitted"] < report["ece_before"]
+    report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

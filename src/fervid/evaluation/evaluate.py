@@ -188,8 +188,10 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     """Fit the temperature on ``ds`` and measure expected calibration error (ECE, 15 bins) before and after.
 
     Because fitting and measuring on the same faces flatters the result, the ECE is also measured cross-fitted:
-    the temperature fitted on one random half is scored on the other half, and the two halves averaged.
-    Also reports how often faces under the model's ``uncertain_below`` threshold are right.
+    the temperature fitted on one random half is scored on the other half, and the two halves averaged. The
+    temperature is to be ``applied`` only when that held-out error is lower than at temperature 1 (a model
+    trained with label smoothing can already be well calibrated). Also reports how often faces under the model's
+    ``uncertain_below`` threshold are right, at the temperature the model will run with.
     """
     logits = predict_dataset(cnn, ds, logits=True)
     labels = ds.labels
@@ -200,14 +202,18 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     cross = np.mean([expected_calibration_error(softmax(logits[test] / fit_temperature(logits[fit], labels[fit]),
                                                         axis=1),
                                                 labels[test]) for fit, test in ((a, b), (b, a))])
+    ece_before = expected_calibration_error(before, labels)
+    applied = bool(cross < ece_before)
+    shipped = after if applied else before
     threshold = cnn.config.uncertain_below
-    unsure = after.max(axis=1) < threshold
-    correct = after.argmax(axis=1) == labels
+    unsure = shipped.max(axis=1) < threshold
+    correct = shipped.argmax(axis=1) == labels
     return {
         "dataset": ds.name, "n": int(len(labels)), "temperature": round(temperature, 4),
-        "ece_before": round(expected_calibration_error(before, labels), 4),
+        "ece_before": round(ece_before, 4),
         "ece_after": round(expected_calibration_error(after, labels), 4),
         "ece_after_cross_fitted": round(float(cross), 4),
+        "applied": applied,
         "uncertain_below": threshold,
         "uncertain_share": round(float(unsure.mean()), 4),
         "accuracy_uncertain": round(float(correct[unsure].mean()), 4) if unsure.any() else None,
