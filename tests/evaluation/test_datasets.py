@@ -35,6 +35,18 @@ def test_fer2013_errors_name_the_file(tmp_path):
         load_fer2013(tmp_path / "missing.csv")
     with pytest.raises(DatasetError, match="unknown Usage"):
         load_fer2013(short, "Validation")
+    # a .gz cut short was reported by the CLI as "Aborted!" (an EOFError), an empty pixels cell as a TypeError
+    whole = write_fer2013_csv(tmp_path / "whole.csv.gz", {"PublicTest": 40})
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(DatasetError, match="cut.csv.gz: not a readable FER2013 CSV"):
+        load_fer2013(cut, "PublicTest")
+    holed = tmp_path / "holed.csv"
+    holed.write_text("emotion,pixels,Usage\n3,,PublicTest\n3," + " ".join(["1"] * 2304) + ",PublicTest\n")
+    with pytest.raises(DatasetError, match="holed.csv: row 0 has no pixels"):
+        load_fer2013(holed, "PublicTest")
+    with pytest.raises(DatasetError, match="a folder, not a FER2013 CSV"):
+        load_fer2013(tmp_path)
 
 
 def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):

@@ -6,9 +6,9 @@ integer labels in :data:`fervid.emotions.EMOTIONS` order, and where the images c
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,11 +99,12 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
         if u not in FER2013_USAGES:
             raise DatasetError(f"{path}: unknown Usage {u!r}; expected one of {', '.join(FER2013_USAGES)}")
     if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
+        raise DatasetError(f"{path}: {'a folder, not a FER2013 CSV' if path.is_dir() else 'no such file'}")
     try:
         frame = pd.read_csv(path, dtype={"emotion": "int64", "pixels": str, "Usage": str})
-    except (OSError, ValueError, gzip.BadGzipFile, pd.errors.ParserError) as exc:
-        raise DatasetError(f"{path}: not a readable FER2013 CSV ({exc})") from exc
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # EOFError: a .gz cut short (click would report it as "Aborted!", as if the user had pressed Ctrl-D)
+        raise DatasetError(f"{path}: not a readable FER2013 CSV ({exc or type(exc).__name__})") from None
     missing = {"emotion", "pixels", "Usage"} - set(frame.columns)
     if missing:
         raise DatasetError(f"{path}: missing FER2013 column(s) {', '.join(sorted(missing))}")
@@ -111,6 +112,9 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
     if len(rows) == 0:
         raise DatasetError(f"{path}: no rows with Usage in {usages}")
     selected = frame.loc[rows]
+    empty = np.flatnonzero(selected["pixels"].isna().to_numpy())
+    if len(empty):
+        raise DatasetError(f"{path}: row {rows[empty[0]]} has no pixels ({len(empty)} such row(s))")
     try:
         flat = np.loadtxt(io.StringIO("\n".join(selected["pixels"])), dtype=np.uint8, ndmin=2)
     except ValueError as exc:
@@ -269,11 +273,11 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
 def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
     ferplus_csv = Path(ferplus_csv)
     if not ferplus_csv.is_file():
-        raise DatasetError(f"{ferplus_csv}: no such file")
+        raise DatasetError(f"{ferplus_csv}: {'a folder, not a FER+ CSV' if ferplus_csv.is_dir() else 'no such file'}")
     try:
         votes = pd.read_csv(ferplus_csv)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc})") from exc
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{ferplus_csv}: not a readable FER+ CSV ({exc or type(exc).__name__})") from None
     missing = {"Usage", "Image name", *FERPLUS_VOTES} - set(votes.columns)
     if missing:
         raise DatasetError(f"{ferplus_csv}: missing FER+ column(s) {', '.join(sorted(missing))}")

@@ -71,18 +71,27 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        t = data["template"]
-        return cls(
-            name=data["name"],
-            emotions=tuple(data["emotions"]),
-            template=FaceTemplate(tuple(t["left_eye"]), tuple(t["right_eye"]), int(t["size"])),
-            normalization=Normalization.from_dict(data["normalization"]),
-            net=data.get("net", {}),
-            temperature=float(data.get("temperature", 1.0)),
-            uncertain_below=float(data.get("uncertain_below", 0.5)),
-            int8_file=str(data.get("int8_file", "")),
-        )
+        """Read a model folder's ``config.json``; a file that is not one raises :class:`ModelError` naming it."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: not a readable model config ({exc})") from None
+        if isinstance(data, dict) and "emotions" not in data and "cnn" in data:
+            raise ModelError(f"{path.parent}: a temporal model (it reads a CNN's features), not an emotion CNN")
+        try:
+            t = data["template"]
+            return cls(
+                name=data["name"],
+                emotions=tuple(data["emotions"]),
+                template=FaceTemplate(tuple(t["left_eye"]), tuple(t["right_eye"]), int(t["size"])),
+                normalization=Normalization.from_dict(data["normalization"]),
+                net=data.get("net", {}),
+                temperature=float(data.get("temperature", 1.0)),
+                uncertain_below=float(data.get("uncertain_below", 0.5)),
+                int8_file=str(data.get("int8_file", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{path}: not an emotion model's config ({type(exc).__name__}: {exc})") from None
 
     def to_dict(self) -> dict:
         return {
@@ -181,8 +190,12 @@ class EmotionCNN:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if not spin:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(self.folder / onnx_file), options,
-                                            providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(self.folder / onnx_file), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
+            raise ModelError(f"{self.folder / onnx_file}: ONNX Runtime cannot load it "
+                             f"({str(exc).splitlines()[0][:200]})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     @cached_property  # read once per loaded model, not per video
