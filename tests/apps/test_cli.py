@@ -190,6 +190,15 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
                                         str(tmp_path / "photos" / "happy" / "broken.jpg")}
+    # the numbers say what made them, and each face's prediction is kept for other metrics and tests
+    assert metrics["settings"] | {"fervid": "", "weights_sha256": ""} == {
+        "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"], "weights_sha256": "",
+        "precision": "int8", "dataset_kind": "photos", "data": str(tmp_path / "photos"), "detector": "centerface",
+        "fervid": ""}
+    rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open()))
+    assert [(r["source"], r["label"], r["predicted"]) for r in rows] == [
+        (str(tmp_path / "photos" / "happy" / "astronaut.jpg"), "happy", "happy")]
+    assert float(rows[0]["happy"]) > 0.5 and "- precision: `int8`" in (tmp_path / "eval" / "report.md").read_text()
 
 
 def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):

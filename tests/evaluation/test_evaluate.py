@@ -13,6 +13,8 @@ def test_scores_match_hand_counts(tmp_path):
     assert ev.recall[0] == pytest.approx(0.5) and ev.precision[3] == pytest.approx(2 / 3, abs=1e-4)
     assert ev.support == [2, 1, 0, 3, 0, 0, 2]
     assert "| happy | 0.667 | 0.667 |" in ev.per_class_table()
+    assert ev.macro_f1_classes == ["angry", "disgust", "happy", "neutral"]  # the classes the data has
+    assert "macro-F1 (without fear, sad, surprise, absent from the data)" in ev.per_class_table()
     png = plot_confusion(ev, tmp_path / "cm.png")
     assert png.stat().st_size > 10_000
 

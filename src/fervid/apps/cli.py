@@ -571,6 +571,7 @@ def evaluate(
     detector: str = DETECTOR_OPTION,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
+    import fervid
     from fervid.evaluation.datasets import DatasetError, load_dataset
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
@@ -604,9 +605,17 @@ def evaluate(
     probs = predict_dataset(cnn, ds)
     ev = score(ds.labels, probs.argmax(1), ds.name)
     typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
-               f"macro-F1 {ev.macro_f1:.4f}")
+               f"{ev.macro_f1_label} {ev.macro_f1:.4f}")
     _echo_left_out(ds)
-    metrics = ev.to_dict() | {"left_out": ds.left_out}
+    # what made the numbers, so a published score can be traced back to its model, data and settings
+    settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
+                "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
+                **({"usage": usage} if dataset in ("fer2013", "ferplus") else {}),
+                **({"ferplus": str(ferplus)} if ferplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
+                # the kinds whose faces the detector finds and aligns (the others are crops already)
+                **({"detector": analyzer.detector_name} if dataset in ("jaffe", "jaffe+ckplus", "photos") else {}),
+                "fervid": fervid.__version__}
+    metrics = {"settings": settings} | ev.to_dict() | {"left_out": ds.left_out}
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -615,11 +624,27 @@ def evaluate(
                        f"({ties['untied']['n']} faces); with each tie broken at random: {ties['random_tiebreak']:.4f}")
     typer.echo(ev.per_class_table())
     if out:
+        import numpy as np
+        import pandas as pd
+
+        from fervid.emotions import EMOTIONS
+
+        title = f"{cnn.config.name} ({cnn.precision}) on {ds.name}"
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        plot_confusion(ev, out / "confusion.png")
-        (out / "report.md").write_text(f"# {cnn.config.name} on {ds.name}\n\n{ev.per_class_table()}\n\n"
+        # one row per face: what a significance test or another metric needs
+        predictions = pd.DataFrame({"source": ds.sources or range(len(ds)),
+                                    "label": [EMOTIONS[i] for i in ds.labels],
+                                    "predicted": [EMOTIONS[i] for i in probs.argmax(1)]})
+        if ds.subjects:
+            predictions.insert(1, "subject", ds.subjects)
+        predictions[list(EMOTIONS)] = np.round(probs, 5)
+        predictions.to_csv(out / "predictions.csv", index=False)
+        plot_confusion(ev, out / "confusion.png", title=f"{title}: accuracy {ev.accuracy:.4f}")
+        settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
+        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\n{ev.per_class_table()}\n\n"
                                        f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n", encoding="utf-8")
-        typer.echo(f"wrote {out / 'metrics.json'}, {out / 'report.md'}, {out / 'confusion.png'}")
+        written = ("metrics.json", "predictions.csv", "report.md", "confusion.png")
+        typer.echo(f"wrote {', '.join(str(out / name) for name in written)}")
     if write_card:
         from fervid.inference.models import EmotionCNN
 
@@ -709,7 +734,8 @@ def experiment(
     path = save_result(result, out)
     ev = result.evaluation
     typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
-               f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), macro-F1 {ev.macro_f1:.4f}")
+               f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
+               f"{ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
     typer.echo(f"wrote {path}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,15 @@ class Evaluation:
     f1: list[float]
     support: list[int]
     confusion: list[list[int]]  # rows: true class, columns: predicted class
+    # the classes macro-F1 averages: those the data has (CK+ has no neutral, which must not count as an F1 of 0)
+    macro_f1_classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
+
+    @property
+    def macro_f1_label(self) -> str:
+        """The name macro-F1 is printed under: it says which classes are left out when the data lacks some (the
+        per-class table still lists all 7)."""
+        left = [e for e in EMOTIONS if e not in self.macro_f1_classes]
+        return f"macro-F1 (without {', '.join(left)}, absent from the data)" if left else "macro-F1"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +49,8 @@ class Evaluation:
         for i, name in enumerate(EMOTIONS):
             lines.append(f"| {name} | {self.precision[i]:.3f} | {self.recall[i]:.3f} | {self.f1[i]:.3f} "
                          f"| {self.support[i]} |")
-        lines.append(f"| **accuracy** | | {self.accuracy:.4f} | macro-F1 {self.macro_f1:.3f} | {self.n} |")
+        lines.append(f"| **accuracy** | | {self.accuracy:.4f} | {self.macro_f1_label} {self.macro_f1:.3f} "
+                     f"| {self.n} |")
         return "\n".join(lines)
 
     def confusion_table(self) -> str:
@@ -54,18 +64,19 @@ class Evaluation:
 def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluation:
     labels = list(range(len(EMOTIONS)))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    present = sorted(set(np.asarray(y_true).tolist()))
     return Evaluation(
         dataset=dataset,
         n=int(len(y_true)),
         accuracy=float(accuracy_score(y_true, y_pred)),
-        # macro over the classes the data has: CK+ has no neutral, which must not count as an F1 of 0
-        macro_f1=float(f1_score(y_true, y_pred, labels=sorted(set(np.asarray(y_true).tolist())), average="macro",
-                                zero_division=0)) if len(y_true) else 0.0,
+        macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+        if len(y_true) else 0.0,
         precision=[round(float(v), 4) for v in p],
         recall=[round(float(v), 4) for v in r],
         f1=[round(float(v), 4) for v in f],
         support=[int(v) for v in s],
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        macro_f1_classes=[EMOTIONS[i] for i in present],
     )
 
 
