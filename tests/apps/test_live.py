@@ -101,6 +101,7 @@ def test_a_stop_that_arrives_while_frames_are_queued_still_saves_the_session(tmp
 @pytest.mark.parametrize("message, code, reason", [
     ("hello", 1007, "must be JSON"),
     ('{"type": "dance"}', 1007, "the only command"),
+    ('{"type": "stop", "save": "false"}', 1007, "save must be true or false"),  # a string saved the recording
     (b"\x01\x00\x00\x00not an image", 1007, "not a JPEG or WebP image"),
     (b"\x01", 1007, "4-byte sequence number"),
     (b"\x01\x00\x00\x00" + b"\xff" * 400_000, 1009, "at most 300,000"),

@@ -240,7 +240,10 @@ def _parse_command(text: str) -> dict:
         raise LiveProtocolError("a text message must be JSON, e.g. {\"type\": \"stop\", \"save\": true}") from None
     if not isinstance(command, dict) or command.get("type") != "stop":
         raise LiveProtocolError("the only command is {\"type\": \"stop\", \"save\": true|false}")
-    return {"save": bool(command.get("save", False))}
+    save = command.get("save", False)
+    if not isinstance(save, bool):  # "save": "false" is a non-empty string: truthy, it kept what was to be discarded
+        raise LiveProtocolError(f"save must be true or false (JSON booleans), not {json.dumps(save)[:40]}")
+    return {"save": save}
 
 
 async def _refuse(ws, reason: str, code: int) -> None:
