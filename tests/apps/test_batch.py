@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fervid.apps.batch import BatchLocked, BatchOptions, OutputLock, collect_inputs, run_batch
+from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.inference.options import PipelineOptions
 from fervid.inference.video import sample_video
 
@@ -172,7 +172,7 @@ def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
     """5: two runs on one --out interfered (no lock; the second deleted the first's temporary folders)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
     out = tmp_path / "out"
-    with OutputLock(out):
+    with output_lock(out):
         with pytest.raises(BatchLocked, match=f"pid {os.getpid()}"):
             run_batch([str(corpus)], BatchOptions(out=out), progress=False)
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "-q"],

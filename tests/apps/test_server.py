@@ -37,12 +37,43 @@ def wait_done(client, job_id, timeout=60):
 
 
 def test_health_docs_and_page(client):
+    import re
+
     assert client.get("/healthz").json()["status"] == "ok"
-    assert client.get("/docs").status_code == 200
+    for docs in ("/docs", "/redoc"):  # FastAPI's own pages load their scripts from a CDN: blank when offline
+        page = client.get(docs)
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert page.status_code == 200 and sources and not [u for u in sources if "//" in u], sources
+        assert all(client.get(u).status_code == 200 for u in sources)
     assert "/v1/images" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "Drop a photo or video" in page.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_one_server_per_data_folder(tmp_path):
+    """A second server on the same --data-dir queued the first one's running job again, deleted its outputs and
+    ran it a second time."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.apps.folder_lock import FolderLocked
+
+    settings = ServerSettings(data_dir=tmp_path / "data")
+    with TestClient(create_app(settings), base_url=BASE):
+        with pytest.raises(FolderLocked, match=r"another fervid server \(pid \d+\) is using this folder"):
+            with TestClient(create_app(settings), base_url=BASE):
+                pass
+        with socket.socket() as probe:  # a free port: the address check comes before the folder's
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        refused = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)])
+        assert refused.exit_code == 1 and "another fervid server" in refused.output
+        assert "serving on" not in refused.output
+    with TestClient(create_app(settings), base_url=BASE) as c:  # the lock goes with the server
+        assert c.get("/healthz").status_code == 200
 
 
 def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.inference.models import file_sha256
@@ -96,7 +97,7 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
     return files, problems + more_problems
 
 
-class BatchLocked(RuntimeError):
+class BatchLocked(FolderLocked):
     """Another run holds the output folder."""
 
 
@@ -123,49 +124,9 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     return settings
 
 
-WINDOWS_LOCK_BYTE = 1 << 20
-
-
-class OutputLock:
-    """One run per output folder: an OS lock on ``<out>/.lock`` (released by the OS if the run dies), holding the
-    owner's pid for the message a second run prints."""
-
-    def __init__(self, out: Path):
-        self.path = Path(out) / ".lock"
-        self.fh = None
-
-    def __enter__(self) -> OutputLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                # Windows locks byte ranges from the current position, which "a+" puts at the end of the pid
-                # text (so two runs would lock different bytes), and a locked byte cannot be read by the run
-                # that is refused: lock one fixed byte far past the text
-                fh.seek(WINDOWS_LOCK_BYTE)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            owner = fh.read().strip() or "unknown"
-            fh.close()
-            raise BatchLocked(f"{self.path.parent}: another fervid batch run (pid {owner}) is using this output "
-                              "folder; wait for it to finish") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self.fh = fh
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fh is not None:
-            self.fh.close()  # closing releases the lock
+def output_lock(out: Path) -> FolderLock:
+    """One run per output folder."""
+    return FolderLock(out, "another fervid batch run", "wait for it to finish", error=BatchLocked)
 
 
 class StateStore:
@@ -343,7 +304,7 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
     Raises :class:`BatchLocked` when another run is using ``options.out``."""
     out = Path(options.out)
     (out / "files").mkdir(parents=True, exist_ok=True)
-    with OutputLock(out):
+    with output_lock(out):
         return _run_locked(inputs, options, out, progress)
 
 

@@ -841,10 +841,16 @@ def _check_can_listen(host: str, port: int) -> None:
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False) -> None:
     import uvicorn
 
-    from fervid.apps.server import create_app
+    from fervid.apps.folder_lock import FolderLocked
+    from fervid.apps.server import create_app, data_folder_lock
 
     _analyzer(settings.pipeline)  # fail now, with one line, rather than at the first request
     _check_can_listen(host, port)
+    try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
+        with data_folder_lock(settings.data_dir):
+            pass
+    except FolderLocked as exc:
+        _fail(str(exc))
     url = f"http://{host}:{port}{page}"
     typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
     if open_browser:

@@ -32,8 +32,10 @@ from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, We
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ImagesOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
@@ -362,6 +364,12 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
         store.write(job_id, status="failed", error=_public_message(str(exc), folder, filename))
 
 
+def data_folder_lock(data_dir: Path) -> FolderLock:
+    """One server per data folder: a second one would queue the first one's running jobs again and delete their
+    outputs to start them afresh."""
+    return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir")
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     store = JobStore(Path(settings.data_dir) / "jobs")
@@ -369,13 +377,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        start()
-        yield
-        state["stop"].set()
-        state["workers"].shutdown()
+        with data_folder_lock(settings.data_dir):  # raises FolderLocked: the server does not start
+            start()
+            yield
+            state["stop"].set()
+            state["workers"].shutdown()
 
-    app = FastAPI(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
-                  lifespan=lifespan)
+    # FastAPIOffline: the /docs and /redoc pages with their scripts served by fervid (FastAPI's load them from a
+    # CDN: a blank page offline)
+    app = FastAPIOffline(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
+                         lifespan=lifespan)
     # outermost last: the Host check runs first, then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)

@@ -1,0 +1,63 @@
+"""One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder.
+
+An OS lock on ``<folder>/.lock``, released by the OS when the holder dies (no stale lock after a crash), holding
+the owner's pid for the message the refused process prints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+WINDOWS_LOCK_BYTE = 1 << 20
+
+
+class FolderLocked(RuntimeError):
+    """Another process holds the folder."""
+
+
+class FolderLock:
+    """``with FolderLock(folder, "another fervid batch run", "wait for it to finish"):`` ... raises ``error`` (a
+    :class:`FolderLocked`) naming the folder, the holder's pid and ``advice`` when another process holds it."""
+
+    def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked):
+        self.path = Path(folder) / ".lock"
+        self.holder, self.advice, self.error = holder, advice, error
+        self.fh = None
+
+    def __enter__(self) -> FolderLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                # Windows locks byte ranges from the current position, which "a+" puts at the end of the pid
+                # text (so two processes would lock different bytes), and a locked byte cannot be read by the
+                # one that is refused: lock one fixed byte far past the text
+                fh.seek(WINDOWS_LOCK_BYTE)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            owner = fh.read().strip() or "unknown"
+            fh.close()
+            raise self.error(f"{self.path.parent}: {self.holder} (pid {owner}) is using this folder; "
+                             f"{self.advice}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
+            self.fh = None
