@@ -1,6 +1,20 @@
 import io
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
+import imageio_ffmpeg
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -8,6 +22,8 @@ from PIL import Image
 from fervid.apps.server import ServerSettings, create_app
 from fervid.inference.video import sample_video
 from fervid.inference.options import PipelineOptions
+
+from served import fervid_server
 
 CARPHONE = sample_video()
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
@@ -54,8 +70,6 @@ def test_health_docs_and_page(client):
 def test_one_server_per_data_folder(tmp_path):
     """A second server on the same --data-dir queued the first one's running job again, deleted its outputs and
     ran it a second time."""
-    import socket
-
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
@@ -159,21 +173,6 @@ def test_jobs_survive_a_restart(tmp_path):
 
 
 # --- hardening (issue 15): each case reproduces a failure found by probing the server --------------------------
-
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import zlib  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-import httpx  # noqa: E402
-import imageio_ffmpeg  # noqa: E402
-import numpy as np  # noqa: E402
-from served import fervid_server  # noqa: E402
 
 
 def tiny_png(size=(64, 64), value=128) -> bytes:
@@ -309,6 +308,31 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         while cap.read()[0]:
             frames += 1
         assert frames == result["frames_analysed"] > 300  # one complete, readable annotated MP4
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process start times come from /proc")
+def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
+    """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container):
+    the job failed with "a previous analysis of this job is still running" and never ran."""
+    from fervid.apps.server import _process_started
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        job_id = "e" * 32
+        folder = tmp_path / "d" / "jobs" / job_id
+        folder.mkdir(parents=True)
+        (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
+        started = _process_started(other.pid)
+        assert started is not None
+        (folder / "job.json").write_text(json.dumps({
+            "id": job_id, "status": "running", "input": "input.mp4", "filename": "c.mp4", "created": time.time(),
+            "pid": other.pid, "pid_started": str(int(started) - 1)}))  # the pid, but not that process
+        settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean"))
+        with TestClient(create_app(settings), base_url=BASE) as c:
+            assert wait_done(c, job_id, timeout=120)["status"] == "done"
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_path):

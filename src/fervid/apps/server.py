@@ -256,15 +256,19 @@ class VideoWorkers:
                 continue
             if job_id in self.cancelled:
                 continue
-            previous = self.store.read_quiet(job_id).get("pid")
-            if previous and not _wait_exit(previous, timeout=10.0):  # an orphan of a killed server: never two runs
+            job = self.store.read_quiet(job_id)
+            previous = job.get("pid")
+            # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
+            # another process's by now (pids are reused soon in a container), so its start time must match too
+            if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
                 self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
                 continue
-            self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+            self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None,
+                             pid_started=None)
             proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
                                daemon=True)
             proc.start()
-            self.store.write(job_id, pid=proc.pid)
+            self.store.write(job_id, pid=proc.pid, pid_started=_process_started(proc.pid))
             while proc.is_alive():
                 proc.join(0.2)
                 if job_id in self.cancelled or self.stopping.is_set():
@@ -290,10 +294,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait for a process to end; True when it has (or never existed)."""
+def _process_started(pid: int) -> str | None:
+    """When process ``pid`` started (Linux: clock ticks since boot, /proc/<pid>/stat field 22), which with the pid
+    names one process; None where that cannot be read (the pid alone is checked then)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # after "pid (name)": field 3 onwards
+
+
+def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
+    """Wait for a process to end; True when it has (or never existed, or ``pid`` is now another process's: one
+    whose start time is not ``started``)."""
     deadline = time.time() + timeout
-    while _alive(pid):
+    while _alive(pid) and (started is None or _process_started(pid) in (started, None)):
         if time.time() > deadline:
             return False
         time.sleep(0.1)
