@@ -56,6 +56,9 @@ def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut
         assert saved["type"] == "saved" and saved["frames"] == 8 and saved["tracks"] == 1
     job = client.get(saved["result_url"]).json()
     assert job["tracks"][0]["dominant_emotion"] == "happy" and "annotated_video" not in job["links"]
+    # it says what made it, as an uploaded video's result does, and that its labels are causal (not centred)
+    assert job["centred_window"] is False and job["precision"] == "int8" and job["detect_every"] == 0.3
+    assert {"window", "sample_fps", "score_threshold"} <= set(job)
     table = client.get(saved["links"]["frames_csv"])
     assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 8
     assert client.get(job["tracks"][0]["timeline_url"]).status_code == 200

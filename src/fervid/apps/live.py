@@ -99,8 +99,7 @@ class LiveSession:
         self.slots = slots  # shared by all viewers and image requests: analyses at once, whatever the load
         self.started = time.monotonic()
         self.frames = 0
-        self.result = VideoResult(source=f"{LIVE_STEM}.mp4", fps=15.0, method=runner.temporal.name,
-                                  model=runner.analyzer.model_config.name, detector=runner.analyzer.detector_name)
+        self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0)
         self.stream: FrameStream = runner.stream(self.result.fps)
         self.result.stage_seconds = self.stream.stages
         self.writer = ResultWriter(self.result, record_dir, annotate=False)
@@ -113,6 +112,7 @@ class LiveSession:
             t0 = time.perf_counter()
             done = self.stream.push(t, self.frames, image)
             elapsed = time.perf_counter() - t0
+        self.result.seconds += elapsed  # analysis time, not the session's length
         self.writer.write(done)
         self.frames += 1
         r = self.result
@@ -126,9 +126,10 @@ class LiveSession:
 
     def finish(self) -> VideoResult:
         """End the recording and write its outputs (table, per-track JSON, timelines, key frames)."""
+        t0 = time.perf_counter()
         self.writer.write(self.stream.finish())
         self.writer.close()
-        self.result.seconds = time.monotonic() - self.started
+        self.result.seconds += time.perf_counter() - t0
         if self.result.frames_analysed:
             self.result.fps = self.result.frames_analysed / max(self.result.duration, 1e-6)
         self.result.save(self.record_dir)

@@ -719,6 +719,14 @@ class VideoAnalyzer:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
         return FrameStream(self.analyzer, self.options, self.temporal, fps, stages)
 
+    def new_result(self, source: str, **fields) -> VideoResult:
+        """An empty result that records what will make it: model, detector, method and the other settings."""
+        opts, ran = self.options, self.analyzer.settings
+        return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
+                           settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
+                                     "detect_every": opts.detect_every, "window": opts.window,
+                                     "sample_fps": opts.sample_fps, "centred_window": opts.centred}, **fields)
+
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
             stop: Callable[[], bool] | None = None, stem: str = "") -> VideoResult:
@@ -732,12 +740,7 @@ class VideoAnalyzer:
         """
         started = time.perf_counter()
         opts = self.options
-        ran = self.analyzer.settings
-        result = VideoResult(source=str(source), method=self.temporal.name, model=ran["model"],
-                             detector=ran["detector"], stem=stem,
-                             settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
-                                       "detect_every": opts.detect_every, "window": opts.window,
-                                       "sample_fps": opts.sample_fps, "centred_window": opts.centred})
+        result = self.new_result(str(source), stem=stem)
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
         total = 0
