@@ -128,6 +128,8 @@ def test_video_job_lifecycle(client):
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
     assert len(frames["tracks"]["1"]["time"]) == 120
+    # saved under the uploaded file's name, not the job's input.mp4: downloads of several videos stay apart
+    assert 'filename="carphone_annotated.mp4"' in video.headers["content-disposition"]
     assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
@@ -141,6 +143,11 @@ def test_video_job_without_the_annotated_copy(client):
     assert client.get(result["tracks"][0]["timeline_url"]).status_code == 200
     assert len(client.get(result["links"]["frames_json"]).json()["tracks"]["1"]["time"]) == 120
     assert client.post("/v1/videos?annotate=maybe", files={"file": ("c.mp4", b"x", "video/mp4")}).status_code == 422
+    # a setting the endpoint does not take was ignored: the video ran with the server's method, without a word
+    unknown = client.post("/v1/videos?method=mean&annotate=false", files={"file": ("c.mp4", b"x", "video/mp4")})
+    assert unknown.status_code == 422 and "unknown query parameter(s) method" in unknown.json()["error"]
+    assert "it takes annotate" in unknown.json()["error"]
+    assert client.get(f"/v1/jobs/{job_id}?x=1").status_code == 422
 
 
 def test_video_rejects_non_videos_and_bad_ids(client):
@@ -152,6 +159,37 @@ def test_video_rejects_non_videos_and_bad_ids(client):
     job_id = r.json()["job_id"]
     assert client.get(f"/v1/jobs/{job_id}/files/..%2Fjob.json").status_code == 404
     wait_done(client, job_id)
+
+
+def test_a_deleted_queued_job_frees_its_place_in_the_queue(tmp_path):
+    """With --max-queued-jobs 1, deleting the queued job left uploads refused (429) until the running one ended."""
+    from types import SimpleNamespace
+
+    from fervid.apps.server import JobStore, VideoWorkers
+
+    workers = VideoWorkers(JobStore(tmp_path / "jobs"), SimpleNamespace(workers=0, max_queued_jobs=1))
+    assert workers.submit("a" * 32) and not workers.submit("b" * 32)
+    workers.cancel("a" * 32)
+    assert workers.submit("c" * 32)
+
+
+def test_healthz_and_failed_jobs_answer_in_json(client, tmp_path):
+    """The jobs folder removed under the server (a /tmp cleaner) made /healthz a plain-text 500; a failed job's
+    result answered 409 without saying why; a multipart part without a file name got a Python class in its 422."""
+    import shutil
+
+    job_id = "f" * 32
+    (tmp_path / "data" / "jobs" / job_id).mkdir(parents=True)
+    (tmp_path / "data" / "jobs" / job_id / "job.json").write_text(json.dumps(
+        {"id": job_id, "status": "failed", "error": "c.mp4: no video stream"}))
+    failed = client.get(f"/v1/jobs/{job_id}/result")
+    assert failed.status_code == 409 and failed.json()["error"].endswith("is failed, not done: c.mp4: no video stream")
+    shutil.rmtree(tmp_path / "data" / "jobs")
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["queued_jobs"] == 0
+    nameless = client.post("/v1/images", files=[("files", ("", b"\xff\xd8", "image/jpeg"))])
+    assert nameless.status_code == 422 and "<class" not in nameless.json()["error"]
+    assert "not a file" in nameless.json()["error"]
 
 
 def test_queue_bound_gives_429(tmp_path):
@@ -369,7 +407,7 @@ def cut_video(tmp_path) -> bytes:
 def test_a_photo_is_not_a_video_and_a_truncated_video_is_partial(client, tmp_path, astronaut_rgb):
     """7: a PNG posted as a video used to end "done"; a truncated video's results were unreachable (409)."""
     r = client.post("/v1/videos", files={"file": ("photo.png", png_bytes(astronaut_rgb), "image/png")})
-    assert r.status_code == 415 and "photo.png" in r.json()["error"] and "image" in r.json()["error"]
+    assert r.status_code == 415 and r.json()["error"].count("photo.png") == 1 and "image" in r.json()["error"]
     job_id = client.post("/v1/videos", files={"file": ("cut.avi", cut_video(tmp_path), "video/x-msvideo")}
                          ).json()["job_id"]
     state = wait_done(client, job_id)

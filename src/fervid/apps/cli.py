@@ -796,6 +796,7 @@ def serve(
     job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: str = METHOD_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -811,8 +812,8 @@ def serve(
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
     from fervid.apps.server import ServerSettings
 
-    pipeline = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
-                         score_threshold=score_threshold, precision=precision)
+    pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
+                         detector=detector, score_threshold=score_threshold, precision=precision)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anyio import to_thread
-from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
+from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
@@ -202,6 +203,8 @@ class JobStore:
 
     def all(self) -> list[dict]:
         out = []
+        if not self.root.is_dir():  # removed under the server (a /tmp cleaner): no jobs; an upload makes it again
+            return out
         for folder in self.root.iterdir():
             if JOB_ID.match(folder.name) and (folder / "job.json").is_file():
                 try:
@@ -223,7 +226,8 @@ class VideoWorkers:
         self.settings = settings
         # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
         self.queue: queue.Queue[str] = queue.Queue()
-        self.cancelled: set[str] = set()
+        self.waiting: set[str] = set()  # queued, not yet taken by a worker, not deleted: what the bound counts
+        self.cancelled: set[str] = set()  # deleted while queued or running
         self.stopping = threading.Event()
         self._submit_lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(settings.workers)]
@@ -234,10 +238,17 @@ class VideoWorkers:
         """Queue a job; False (the caller answers 429) when ``max_queued_jobs`` are already waiting, except for
         a job recovered at start-up, which always queues."""
         with self._submit_lock:
-            if not recovered and self.queue.qsize() >= self.settings.max_queued_jobs:
+            if not recovered and len(self.waiting) >= self.settings.max_queued_jobs:
                 return False
+            self.waiting.add(job_id)
             self.queue.put(job_id)
             return True
+
+    def cancel(self, job_id: str) -> None:
+        """A deleted job: not run if still queued (its place is free at once), stopped if running."""
+        with self._submit_lock:
+            self.waiting.discard(job_id)
+            self.cancelled.add(job_id)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers; a job in progress is stopped and stays queued for the next start."""
@@ -254,8 +265,11 @@ class VideoWorkers:
                 job_id = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if job_id in self.cancelled:
-                continue
+            with self._submit_lock:
+                self.waiting.discard(job_id)
+                if job_id in self.cancelled:
+                    self.cancelled.discard(job_id)
+                    continue
             job = self.store.read_quiet(job_id)
             previous = job.get("pid")
             # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
@@ -280,6 +294,7 @@ class VideoWorkers:
                                      error=f"analysis process exited with {proc.exitcode}")
                 else:
                     self.store.write(job_id, pid=None)
+            self.cancelled.discard(job_id)
 
 
 def _alive(pid: int) -> bool:
@@ -326,6 +341,20 @@ def _die_with_parent(parent_pid: int) -> None:
             time.sleep(0.2)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _check_done(job_id: str, job: dict) -> None:
+    if job["status"] != "done":
+        why = f": {job['error']}" if job["status"] == "failed" and job.get("error") else ""
+        raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done{why}")
+
+
+def _plain(message: str) -> str:
+    """A validation message for a client: a multipart part without a file name arrives as text, not a file, and
+    pydantic's words for that name a Python class."""
+    if "Expected UploadFile" in message:
+        return "not a file (each part must be a file upload, with a file name)"
+    return re.sub(r"\s*<class '[^']*'>", "", message)
 
 
 def _public_message(text: str | None, folder: Path, filename: str | None) -> str | None:
@@ -379,6 +408,20 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
         store.write(job_id, status="failed", error=_public_message(str(exc), folder, filename))
 
 
+def _known_query_only(connection: HTTPConnection) -> None:
+    """Refuse a /v1 request with a query parameter its endpoint does not take: ``?method=mean`` on an upload
+    was ignored, and the video analysed with the server's own settings without a word."""
+    route = connection.scope.get("route")
+    if connection.scope["type"] != "http" or not connection.url.path.startswith("/v1/") or route is None:
+        return
+    known = {param.alias for param in route.dependant.query_params}
+    unknown = sorted(set(connection.query_params) - known)
+    if unknown:
+        takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+        raise HTTPException(422, detail=f"unknown query parameter(s) {', '.join(unknown)} for {connection.url.path} "
+                                        f"({takes}; the analysis settings are the server's: see fervid serve --help)")
+
+
 def data_folder_lock(data_dir: Path) -> FolderLock:
     """One server per data folder: a second one would queue the first one's running jobs again and delete their
     outputs to start them afresh."""
@@ -401,7 +444,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # FastAPIOffline: the /docs and /redoc pages with their scripts served by fervid (FastAPI's load them from a
     # CDN: a blank page offline)
     app = FastAPIOffline(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
-                         lifespan=lifespan)
+                         lifespan=lifespan, dependencies=[Depends(_known_query_only)])
     # outermost last: the Host check runs first, then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
@@ -448,7 +491,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {_plain(e.get('msg', ''))}"
+                             for e in exc.errors())
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
     @app.get("/healthz")
@@ -501,7 +545,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             open_video(folder / input_name).release()
         except VideoError as exc:
             store.delete(job_id)
-            reason = _public_message(str(exc), folder, file.filename)
+            reason = _public_message(str(exc), folder, file.filename).removeprefix(f"{file.filename}: ")
             raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
         store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
                     filename=file.filename, error=None, annotate=annotate)
@@ -520,8 +564,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/v1/jobs/{job_id}/result")
     def get_result(job_id: str) -> dict:
         job = store.read(job_id)
-        if job["status"] != "done":
-            raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
+        _check_done(job_id, job)
         out = store.folder(job_id) / "out"
         stem = job["stem"]
         names = OutputNames(stem)
@@ -546,8 +589,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         import pandas as pd
 
         job = store.read(job_id)
-        if job["status"] != "done":
-            raise HTTPException(409, detail=f"job {job_id} is {job['status']}, not done")
+        _check_done(job_id, job)
         table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         from fervid.emotions import EMOTIONS
 
@@ -560,7 +602,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}/files/{name}")
     def get_file(job_id: str, name: str):
-        store.read(job_id)
+        job = store.read(job_id)
         if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
@@ -570,12 +612,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             found = False
         if not found:
             raise HTTPException(404, detail="no such file")
-        return FileResponse(path)
+        # saved under the uploaded video's name (the job stores it as input.*): several downloads stay apart
+        stem, uploaded = job.get("stem") or "", Path(job.get("filename") or "").stem
+        download = uploaded + name[len(stem):] if stem and uploaded and name.startswith(stem) else name
+        return FileResponse(path, filename=download, content_disposition_type="inline")
 
     @app.delete("/v1/jobs/{job_id}")
     def delete_job(job_id: str) -> dict:
         store.read(job_id)
-        state["workers"].cancelled.add(job_id)
+        state["workers"].cancel(job_id)
         store.delete(job_id)
         return {"deleted": job_id}
 
