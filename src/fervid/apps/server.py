@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -503,28 +503,34 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         counts = {status: sum(j.get("status") == status for j in jobs) for status in ("queued", "running")}
         return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"]}
 
+    # Image requests wait for a turn here, on the event loop, not in a worker thread: waiting in threads, 50
+    # concurrent uploads took every thread of the pool, and status polls and downloads queued behind them.
+    image_turns = CapacityLimiter(max(1, settings.max_concurrent_images))
+
+    def analyse_image(data: bytes, name: str) -> ImageResult:
+        # bounded: N images decoded and in the CNN at once, whatever the number of requests (live sessions too)
+        with image_slots:
+            bgr = decode_image_bytes(data, name, settings.max_image_pixels)  # ImageLoadError: not an image
+            return analyzer().analyze_bgr(bgr, source=name)
+
     @app.post("/v1/images", response_model=ImagesOut)
-    def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
+    async def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`."""
         if len(files) > settings.max_images_per_request:
             raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
                                             f"{settings.max_images_per_request}")
         results = []
         for upload in files:
-            data = upload.file.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
+            data = await upload.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
             name = upload.filename or "upload"
-            # bounded: N images decoded and in the CNN at once, whatever the number of requests
-            with image_slots:
-                try:
-                    bgr = decode_image_bytes(data, name, settings.max_image_pixels)
-                except ImageLoadError as exc:  # not decodable as an image, or too large decoded
-                    if len(files) == 1:
-                        raise HTTPException(415, detail=str(exc)) from None
-                    results.append(ImageResult(name, error=str(exc)))
-                    continue
-                results.append(analyzer().analyze_bgr(bgr, source=name))
-                del bgr  # released before the next image is decoded
-        return images_document(results, analyzer().settings)
+            try:
+                results.append(await to_thread.run_sync(analyse_image, data, name, limiter=image_turns))
+            except ImageLoadError as exc:  # not decodable as an image, or too large decoded
+                if len(files) == 1:
+                    raise HTTPException(415, detail=str(exc)) from None
+                results.append(ImageResult(name, error=str(exc)))
+            del data  # released before the next image is read
+        return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
     @app.post("/v1/videos", status_code=202)
     def post_video(request: Request, file: UploadFile = File(...),
