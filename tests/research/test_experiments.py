@@ -54,6 +54,11 @@ def test_paper_lstm_learns_a_learnable_task(model):
     assert len(result.fold_accuracies) == 2
     assert result.evaluation.n == len(seq.labels)
     assert result.evaluation.accuracy > 0.5  # 6 balanced-ish classes: chance is about 0.17
+    # the result says what made it (the JSON a run saves is what a paper's table is rebuilt from)
+    cnn = EmotionCNN(PAPER_MODEL)
+    assert result.settings == {"cnn": PAPER_MODEL, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": "int8",
+                               "cnn_checkpoint": None, "seed": 0, "epochs": 60, "folds": 2, "test_size": None,
+                               "val_fraction": 0.125}
 
 
 def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
@@ -81,3 +86,26 @@ def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         run_experiment(to_sequences(ck_like()), "lstm-cnn", "subject", EmotionCNN(PAPER_MODEL), epochs=0)
+
+
+def test_experiment_command_saves_the_settings_with_the_numbers(tmp_path):
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    ds = ck_like(n_subjects=6, seqs_per_subject=2)
+    for image, label, source in zip(ds.images, ds.labels, ds.sources):
+        folder = tmp_path / "ck" / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / source)
+    result = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"),
+                                      "--epochs", "2", "--seed", "3", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "ckplus_lstm-cnn_subject.json").read_text())
+    assert saved["settings"]["seed"] == 3 and saved["settings"]["epochs"] == 2
+    assert saved["settings"]["ckplus"] == str(tmp_path / "ck") and saved["settings"]["cnn"] == PAPER_MODEL
+    assert "fervid" in saved["settings"]

@@ -700,6 +700,7 @@ def experiment(
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for JSON, confusion and curve PNGs."),
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
+    import fervid
     from fervid.inference.analyzer import Analyzer
     from fervid.evaluation.datasets import DatasetError, load_dataset
     from fervid.evaluation.datasets import to_sequences
@@ -731,6 +732,8 @@ def experiment(
     test_size = 0.2
     result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed, epochs=epochs,
                             test_size=test_size)
+    result.settings |= {**({"ckplus": str(ckplus)} if ckplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
+                        **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__}
     path = save_result(result, out)
     ev = result.evaluation
     typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "

@@ -67,6 +67,8 @@ class ExperimentResult:
     fold_accuracies: list[float]
     history: list[list[dict]] = field(default_factory=list)  # per fold, per epoch
     seconds: float = 0.0
+    # what made the numbers: the CNN (name, weights digest, graph precision), checkpoint, seed, epochs, splits
+    settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -201,7 +203,13 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         fold_acc.append(float((pred == seq.labels[test_idx]).mean()))
         histories.append(history)
     ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name)
-    return ExperimentResult(seq.name, model, protocol, ev, fold_acc, histories, round(time.perf_counter() - t0, 1))
+    settings = {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision,
+                "cnn_checkpoint": str(cnn_checkpoint) if cnn_checkpoint else None, "seed": seed,
+                "epochs": epochs if epochs is not None else (12 if model == "cnn-finetune" else 80),
+                "folds": len(fold_acc), "test_size": test_size if protocol == "random" else None,
+                "val_fraction": val_fraction}
+    return ExperimentResult(seq.name, model, protocol, ev, fold_acc, histories, round(time.perf_counter() - t0, 1),
+                            settings)
 
 
 def save_result(result: ExperimentResult, out_dir: Path) -> Path:
