@@ -114,9 +114,14 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "precision", "detect_
 def result_settings(pipeline: PipelineOptions) -> dict:
     """The settings a batch folder's results are made with; the model by its weights' digest too, so that a
     model retrained under the same name (a fervid upgrade) counts as another model."""
-    from fervid.inference.models import resolve_model_dir
+    from fervid.inference.detect import resolved_score_threshold
+    from fervid.inference.models import resolve_model_dir, resolved_precision
 
     settings = {name: getattr(pipeline, name) for name in RESULT_SETTINGS}
+    # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
+    # names them (--precision int8, --score-threshold 0.4) asks for the same thing
+    settings["precision"] = resolved_precision(pipeline.model, pipeline.precision)
+    settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     folder = resolve_model_dir(pipeline.model)
     if Path(pipeline.model).is_dir():  # a model folder: the same folder however it was written
         settings["model"] = str(folder.resolve())

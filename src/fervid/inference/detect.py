@@ -219,6 +219,15 @@ def make_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
     return detector(**{k: v for k, v in options.items() if v is not None})
 
 
+def resolved_score_threshold(name: str, threshold: float | None) -> float:
+    """The score threshold detector ``name`` runs with: ``threshold``, or its own default for None."""
+    import inspect
+
+    if threshold is not None:
+        return threshold
+    return inspect.signature(DETECTORS[name]).parameters["score_threshold"].default
+
+
 def check_score_threshold(threshold: float | None) -> None:
     """A detection score threshold is a probability (None: the detector's own)."""
     if threshold is not None and not 0.0 <= threshold <= 1.0:

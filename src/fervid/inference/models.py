@@ -157,6 +157,25 @@ def check_precision(precision: str) -> None:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
+def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, str]:
+    """The ONNX file of a model folder that ``precision`` runs ("auto": the int8 copy where there is one), and the
+    precision that file is: "int8" or "fp32"."""
+    check_precision(precision)
+    if precision != "fp32" and config.int8_file:
+        if not (folder / config.int8_file).is_file():
+            raise ModelError(f"{folder}: config names {config.int8_file}, which is missing")
+        return config.int8_file, "int8"
+    if precision == "int8":
+        raise ModelError(f"{folder}: no int8 model (export with `fervid export --int8`)")
+    return "model.onnx", "fp32"
+
+
+def resolved_precision(model: str | Path, precision: str) -> str:
+    """What ``precision`` ("auto", "int8", "fp32") means for ``model``, without loading it: "int8" or "fp32"."""
+    folder = resolve_model_dir(model)
+    return graph_for(folder, ModelConfig.load(folder / "config.json"), precision)[1]
+
+
 class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
@@ -175,14 +194,7 @@ class EmotionCNN:
         self.config = ModelConfig.load(self.folder / "config.json")
         if self.config.emotions != EMOTIONS:
             raise ModelError(f"{self.folder}: classes {self.config.emotions} differ from fervid's {EMOTIONS}")
-        onnx_file = "model.onnx"
-        if precision != "fp32" and self.config.int8_file:
-            onnx_file = self.config.int8_file
-            if not (self.folder / onnx_file).is_file():
-                raise ModelError(f"{self.folder}: config names {onnx_file}, which is missing")
-        elif precision == "int8":
-            raise ModelError(f"{self.folder}: no int8 model (export with `fervid export --int8`)")
-        self.precision = "int8" if onnx_file != "model.onnx" else "fp32"
+        onnx_file, self.precision = graph_for(self.folder, self.config, precision)
         self.graph_file = self.folder / onnx_file
         options = ort.SessionOptions()
         options.intra_op_num_threads = inference_threads(threads)
