@@ -134,6 +134,18 @@ def test_video_job_lifecycle(client):
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
+def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
+    """The default --data-dir, fervid-data, is relative; the analysis child changes into its job's folder, where
+    that path names nothing: every video job failed ("analysis process exited with 1")."""
+    monkeypatch.chdir(tmp_path)
+    settings = ServerSettings(data_dir=Path("fervid-data"), pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+        assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
+
+
 def test_video_job_without_the_annotated_copy(client):
     job_id = client.post("/v1/videos?annotate=false",
                          files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]

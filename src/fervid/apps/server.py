@@ -170,7 +170,9 @@ class JobStore:
     """Jobs as folders: ``job.json`` (status, progress, error) next to the input and the outputs."""
 
     def __init__(self, root: Path):
-        self.root = root
+        # absolute: the analysis child works inside its job's folder (os.chdir), where a relative root such as the
+        # default fervid-data/jobs names nothing, and every video job failed
+        self.root = Path(root).absolute()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
