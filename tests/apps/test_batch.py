@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -250,3 +251,18 @@ def test_an_output_folder_among_the_inputs_is_not_analysed(tmp_path, astronaut_r
     again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
     assert list(out.glob("files/*/annotated.png")) and again["files"] == first["files"]
     assert again["this_run"]["files_analysed"] == first["failed"]  # only the failed files are tried again
+
+
+def test_a_table_with_no_rows_keeps_its_column_types(tmp_path):
+    """A batch of faceless photos wrote dataset.parquet (and each file's rows.parquet) with every column of Arrow
+    type null, so a later concatenation or a reader expecting bool/int64 columns broke."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(tmp_path / "in" / "blank.png")
+    run_batch([str(tmp_path / "in")], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
+    for table in [tmp_path / "out" / "dataset.parquet", *(tmp_path / "out" / "files").glob("*/rows.parquet")]:
+        schema = pq.read_schema(table)
+        assert schema.field("track").type == pa.int64() and schema.field("uncertain").type == pa.bool_()
+        assert schema.field("emotion").type == pa.string() and schema.field("happy").type == pa.float64()

@@ -265,6 +265,13 @@ def test_fervid_live_names_a_bad_seconds(tmp_path):
     assert not (tmp_path / "l").exists()
 
 
+def test_a_video_without_faces_has_a_typed_empty_table(analyzer, tmp_path):
+    blank = write_clip(tmp_path / "blank.mp4", [np.full((240, 320, 3), 90, np.uint8)] * 5)
+    table = VideoAnalyzer(analyzer, VideoOptions()).run(blank).frame_table()  # in memory: no file to read back
+    assert table.empty and table["track"].dtype == np.int64 and table["uncertain"].dtype == bool
+    assert table["happy"].dtype == np.float64
+
+
 def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     """Checking a video decodes its first frame; seeking back to it lost the only frame of a one-frame clip."""
     clip = write_clip(tmp_path / "one.mp4", moving_face_frames(astronaut_rgb, n=1))

@@ -30,7 +30,7 @@ from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.inference.models import file_sha256
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ROW_COLUMNS
-from fervid.inference.video import VIDEO_SUFFIXES
+from fervid.inference.video import VIDEO_SUFFIXES, table_schema
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
 DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
@@ -230,7 +230,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         rows = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
             _analyse_video(analyzer, path, tmp, options)
         table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
-        table.to_parquet(tmp / "rows.parquet", index=False)
+        table.to_parquet(tmp / "rows.parquet", index=False, schema=table_schema(DATASET_COLUMNS))
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
@@ -379,7 +379,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             parts.append(_current_schema(pd.read_parquet(part)).assign(file=r["path"]))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DATASET_COLUMNS)
     tmp = out / ".dataset.parquet.tmp"
-    table.to_parquet(tmp, index=False)
+    table.to_parquet(tmp, index=False, schema=table_schema(DATASET_COLUMNS))  # typed with no rows too
     os.replace(tmp, out / "dataset.parquet")
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]

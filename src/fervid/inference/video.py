@@ -251,12 +251,14 @@ BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of 
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
-def _table_schema():
+def table_schema(columns: list[str] = TABLE_COLUMNS):
+    """The Arrow types of a face-row table's columns (the rest float64): a table with no rows keeps them (pandas
+    would give an empty table object columns, and Parquet null ones)."""
     import pyarrow as pa
 
     types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
-             "detected": pa.bool_()}
-    return pa.schema([(c, types.get(c, pa.float64())) for c in TABLE_COLUMNS])
+             "detected": pa.bool_(), "file": pa.string(), "kind": pa.string()}
+    return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
 
 
 class FrameTableWriter:
@@ -271,7 +273,7 @@ class FrameTableWriter:
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = _table_schema()
+        self._schema = table_schema()
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
@@ -351,6 +353,8 @@ class VideoResult:
 
         if self.table_path is not None:
             return pd.read_parquet(self.table_path)
+        if not self.faces:
+            return table_schema().empty_table().to_pandas()
         return pd.DataFrame([{**f.row(), "detected": f.detected} for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[dict]:
