@@ -220,6 +220,8 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
          "--usage is for --dataset fer2013 or ferplus, not ckplus"),
         (["--data", str(ck), "--dataset", "ckplus", "--jaffe", str(ck)],
          "--jaffe is for --dataset jaffe+ckplus, not ckplus"),
+        (["--data", str(ck), "--dataset", "ckplus", "--detector", "yuface"],
+         "--detector is for --dataset jaffe or jaffe+ckplus or photos, not ckplus"),
         (["--data", str(ck), "--dataset", "ckplus", "--write-card", "--model", str(tmp_path)], "not on ckplus"),
         (["--data", str(fer_csv), "--write-card"], "ferplus_vgg is not one: copy a shipped model's folder"),
         (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),

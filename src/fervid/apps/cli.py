@@ -73,6 +73,10 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+# the dataset kinds whose faces the detector finds and aligns (the others are crops already)
+FACE_FINDING_KINDS = ("jaffe", "jaffe+ckplus", "photos")
+
+
 def _check_output_folder(folder: Path) -> None:
     """Make ``folder`` and check it can be written to, before the work whose results go there."""
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
@@ -568,7 +572,9 @@ def evaluate(
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
     precision: str = PRECISION_OPTION,
-    detector: str = DETECTOR_OPTION,
+    detector: Optional[str] = typer.Option(None, help=f"Face detector for the kinds whose faces are found "
+                                                      f"(jaffe, jaffe+ckplus, photos): {', '.join(DETECTORS)}; "
+                                                      f"default {_DEFAULTS.detector}."),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     import fervid
@@ -580,7 +586,8 @@ def evaluate(
         dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
     for option, given, kinds in (("--ferplus", ferplus, ("ferplus",)), ("--usage", usage, ("fer2013", "ferplus")),
-                                 ("--jaffe", jaffe, ("jaffe+ckplus",))):
+                                 ("--jaffe", jaffe, ("jaffe+ckplus",)),
+                                 ("--detector", detector, FACE_FINDING_KINDS)):
         if given is not None and dataset not in kinds:
             _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
     if command and not write_card:
@@ -593,7 +600,7 @@ def evaluate(
             _fail(f"--write-card writes into the model's folder, and {model} is not one: copy a shipped model's "
                   "folder and give the copy's path", 2)
     usage = usage or "PublicTest"
-    analyzer = _analyzer(_pipeline(model=model, detector=detector, precision=precision))
+    analyzer = _analyzer(_pipeline(model=model, detector=detector or _DEFAULTS.detector, precision=precision))
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
         _check_output_folder(out)
     try:
@@ -612,8 +619,7 @@ def evaluate(
                 "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
                 **({"usage": usage} if dataset in ("fer2013", "ferplus") else {}),
                 **({"ferplus": str(ferplus)} if ferplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
-                # the kinds whose faces the detector finds and aligns (the others are crops already)
-                **({"detector": analyzer.detector_name} if dataset in ("jaffe", "jaffe+ckplus", "photos") else {}),
+                **({"detector": analyzer.detector_name} if dataset in FACE_FINDING_KINDS else {}),
                 "fervid": fervid.__version__}
     metrics = {"settings": settings} | ev.to_dict() | {"left_out": ds.left_out}
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
