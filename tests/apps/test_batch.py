@@ -186,17 +186,22 @@ def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
-    """6: /dev/zero or a FIFO made `fervid batch` hang (the hashing step read without end)."""
-    fifo = tmp_path / "pipe.jpg"
+    """6: /dev/zero or a FIFO made `fervid batch` hang (the hashing step read without end); a FIFO inside a folder
+    given as input was left out without a word."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fifo = folder / "pipe.jpg"
     os.mkfifo(fifo)
-    Image.fromarray(astronaut_rgb).resize((256, 256)).save(tmp_path / "ok.jpg")
-    out = tmp_path / "out"
-    cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", "/dev/zero", str(fifo), str(tmp_path / "ok.jpg"),
-                          "--out", str(out), "-q"], capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 1
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["done"] == 1 and summary["failed"] == 2
-    assert all("not a regular file" in f["error"] for f in summary["failures"])
+    Image.fromarray(astronaut_rgb).resize((256, 256)).save(folder / "ok.jpg")
+    for inputs, failed in ((["/dev/zero", str(fifo), str(folder / "ok.jpg")], 2), ([str(folder)], 1)):
+        out = tmp_path / f"out{len(inputs)}"
+        cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", *inputs, "--out", str(out), "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 1
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["done"] == 1 and summary["failed"] == failed
+        assert all("not a regular file" in f["error"] for f in summary["failures"])
+        assert str(fifo) in [f["file"] for f in summary["failures"]]
 
 
 @pytest.mark.parametrize("bad, message", [({"workers": 0}, "workers must be at least 1, not 0"),

@@ -186,7 +186,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+            # not only regular files: a FIFO or device named like an image is an input the reader refuses, by name,
+            # rather than one left out without a word
+            images = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in suffixes
                             and not (own_output and own_output(p)))
             if not images:
                 kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
@@ -195,7 +197,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
         elif path.exists():
             found.append(path)
         elif any(ch in item for ch in "*?["):
-            files = [Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file()]
+            files = [Path(p) for p in glob.glob(item, recursive=True) if not Path(p).is_dir()]
             matches = sorted(p for p in files if not (own_output and own_output(p)))
             if not matches:
                 problems.append((item, "pattern matches only fervid's own outputs of an earlier run" if files
