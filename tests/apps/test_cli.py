@@ -345,3 +345,42 @@ def test_results_are_never_written_over_an_image(tmp_path, astronaut_png):
         result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
         assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
     assert photo.read_bytes() == astronaut_png.read_bytes()
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkeypatch):
+    """A full disk fails a write, not the open, and that error names no file: `error: No space left on device`
+    without a path (--json, --csv), the input's name instead of the output's (--annotate), a traceback (batch)."""
+    import errno
+    from pathlib import Path
+
+    from fervid.apps import folder_lock
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", str(tmp_path / "r.json"), "-q"])
+    assert result.exit_code == 1 and f"error: {tmp_path / 'r.json'}: No space left on device" in result.output
+    result = runner.invoke(app, ["image", str(astronaut_png), "--annotate", str(tmp_path / "ann"), "-q"])
+    assert result.exit_code == 1 and str(tmp_path / "ann" / "astronaut_fervid.png") in result.output
+
+    real_open = open
+
+    class FullFile:  # the lock file, on a full disk: opened and locked, but its pid cannot be written
+        def __init__(self, *args, **kwargs):
+            self.file = real_open(*args, **kwargs)
+            self.fileno, self.seek, self.truncate, self.read = (self.file.fileno, self.file.seek,
+                                                                 self.file.truncate, self.file.read)
+
+        def write(self, text):
+            full()
+
+        def close(self):
+            self.file.close()
+
+    monkeypatch.setattr(folder_lock, "open", FullFile, raising=False)
+    with pytest.raises(OSError) as caught:
+        with folder_lock.FolderLock(tmp_path / "out", "another run", "wait"):
+            pass
+    assert caught.value.filename == str(tmp_path / "out" / ".lock")

@@ -6,9 +6,11 @@ written), 2 for a wrong command line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Optional
@@ -75,6 +77,16 @@ def _fail(message: str, code: int = 1) -> None:
 
 # the dataset kinds whose faces the detector finds and aligns (the others are crops already)
 FACE_FINDING_KINDS = ("jaffe", "jaffe+ckplus", "photos")
+
+
+@contextlib.contextmanager
+def _naming(target):
+    """An OSError while writing ``target`` ends the command with one line naming it: a full disk fails a write,
+    whose error names no file."""
+    try:
+        yield
+    except OSError as exc:
+        _fail(f"{exc.filename or target}: {exc.strerror or exc}")
 
 
 def _check_output_folder(folder: Path) -> None:
@@ -180,10 +192,12 @@ def image(
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        with _naming(json_out):
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
-        _write_csv(results, csv_out)
+        with _naming(csv_out):
+            _write_csv(results, csv_out)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -273,6 +287,9 @@ def video(
             bar.close()
             failures.append(str(exc))
             continue
+        except OSError as exc:  # the output folder: full or gone. Every later video would fail the same way
+            bar.close()
+            _fail(f"{exc.filename or out}: {exc.strerror or exc} (writing {path}'s outputs)")
         bar.close()
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
@@ -785,6 +802,8 @@ def batch(
         _fail(str(exc))
     except BatchSettingsChanged as exc:
         _fail(str(exc), 2)
+    except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
+        _fail(f"{out / 'state.sqlite'}: {exc}")
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")

@@ -6,6 +6,7 @@ the owner's pid for the message the refused process prints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,10 +48,15 @@ class FolderLock:
             fh.close()
             raise self.error(f"{self.path.parent}: {self.holder} (pid {owner}) is using this folder; "
                              f"{self.advice}") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        except OSError as exc:  # a full disk: its error names no file
+            with contextlib.suppress(OSError):  # closing flushes the same unwritten bytes again
+                fh.close()
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         self.fh = fh
         return self
 

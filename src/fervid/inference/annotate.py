@@ -71,5 +71,11 @@ def write_image(path: str | Path, bgr: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot encode an image as {path.suffix!r}")
-    path.write_bytes(encoded.tobytes())
+    try:
+        path.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        if exc.filename:
+            raise
+        # a full disk fails the write, not the open: its error names no file until given one here
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     return path
