@@ -67,6 +67,10 @@ def test_an_image_result_reads_as_its_faces_and_feeds_every_writer(astronaut_rgb
     doc = images_document([result, broken], Analyzer(precision="fp32", score_threshold=0.55).settings)
     assert doc["failed"] == 1 and [f["ok"] for f in doc["files"]] == [True, False]
     assert doc["files"][1]["error"] == "b.png: not an image"
+    assert doc["files"][0]["error"] is None  # present either way, as the API's schema has it
+    from fervid.apps.schemas import ImagesOut
+
+    assert ImagesOut.model_validate(doc).model_dump(mode="json")["files"] == doc["files"]  # the API's answer
     # what made the numbers is recorded beside them
     assert {k: doc[k] for k in ("model", "precision", "detector", "score_threshold")} == {
         "model": "ferplus_vgg", "precision": "fp32", "detector": "centerface", "score_threshold": 0.55}

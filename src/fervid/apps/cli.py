@@ -149,7 +149,7 @@ def image(
 
     JSON: {"model", "precision", "detector", "score_threshold", "files": [{"file", "ok", "width", "height",
     "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
-    "probabilities": {7 emotions}}], "error"?}], "failed": N}. CSV: one row per face (a row with an empty face
+    "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a row with an empty face
     column for an image with no face or an error).
     """
     from tqdm import tqdm

@@ -109,11 +109,9 @@ class ImageResult:
         return [face.row(**leading, face=i) for i, face in enumerate(self.faces)]
 
     def to_dict(self) -> dict:
-        out = {"file": self.source, "ok": self.ok, "width": self.width, "height": self.height,
-               "faces": [f.to_dict() for f in self.faces]}
-        if self.error:
-            out["error"] = self.error
-        return out
+        """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too)."""
+        return {"file": self.source, "ok": self.ok, "width": self.width, "height": self.height,
+                "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
 def images_document(results: list[ImageResult], settings: dict) -> dict:
