@@ -119,6 +119,26 @@ def test_a_face_hidden_by_another_walking_past_keeps_its_id(analyzer, astronaut_
     assert len(xs[2]) < 90  # the hidden frames have no row: the face was not seen there
 
 
+def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rgb, tmp_path):
+    """Boxes carried by optical flow were not clipped as the detector's are: a face leaving on the left had rows
+    with x down to -38, part of the box outside the image."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    h, w = face.shape[:2]
+    frames = []
+    for i in range(60):
+        frame = np.full((320, 480, 3), 90, np.uint8)
+        x = 200 - 300 * i // 59  # from well inside to half out of the left edge and beyond
+        x0, x1 = max(x, 0), min(x + w, 480)
+        if x1 > x0:
+            frame[60 : 60 + h, x0:x1] = face[:, x0 - x : x1 - x]
+        frames.append(frame)
+    table = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "pan.mp4", frames)
+                                                                      ).frame_table()
+    assert table.x.min() >= 0 and (table.x + table.width).max() <= 480
+    assert table.y.min() >= 0 and (table.y + table.height).max() <= 320
+    assert (table.x < 1).any() and not table.detected.all()  # flow-carried rows at the edge were checked
+
+
 def test_sample_fps_and_detect_every(analyzer, tmp_path):
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42

@@ -82,10 +82,15 @@ def _points(det: Detection) -> np.ndarray:
     return np.asarray(list(det.landmarks) + corners, dtype=np.float32).reshape(-1, 1, 2)
 
 
-def _from_points(pts: np.ndarray, score: float) -> Detection:
+def _from_points(pts: np.ndarray, score: float, frame_shape: tuple[int, int]) -> Detection:
+    """The detection flow carried ``pts`` to: its box clipped to the frame, as the detector clips its boxes (a face
+    leaving the frame kept a box reaching past the edge: x -40 in the table), its landmarks not (the alignment
+    uses where the eyes are, in or out of the frame)."""
     pts = pts.reshape(-1, 2)
     landmarks = tuple((float(x), float(y)) for x, y in pts[:5])
-    (x0, y0), (x1, y1) = pts[5], pts[8]
+    height, width = frame_shape[:2]
+    x0, x1 = np.clip([pts[5][0], pts[8][0]], 0, width)
+    y0, y1 = np.clip([pts[5][1], pts[8][1]], 0, height)
     return Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, score)
 
 
@@ -165,4 +170,4 @@ class FaceTracker:
             else:
                 moved = old @ matrix[:, :2].T + matrix[:, 2]
             track.points = moved.astype(np.float32).reshape(-1, 1, 2)
-            track.detection = _from_points(track.points, track.detection.score)
+            track.detection = _from_points(track.points, track.detection.score, grey.shape)
