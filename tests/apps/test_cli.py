@@ -195,10 +195,11 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
         "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"], "weights_sha256": "",
         "precision": "int8", "dataset_kind": "photos", "data": str(tmp_path / "photos"), "detector": "centerface",
         "fervid": ""}
-    rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open(encoding="utf-8")))
     assert [(r["source"], r["label"], r["predicted"]) for r in rows] == [
         (str(tmp_path / "photos" / "happy" / "astronaut.jpg"), "happy", "happy")]
-    assert float(rows[0]["happy"]) > 0.5 and "- precision: `int8`" in (tmp_path / "eval" / "report.md").read_text()
+    assert float(rows[0]["happy"]) > 0.5 and "- precision: `int8`" in (tmp_path / "eval" / "report.md").read_text(
+        encoding="utf-8")
 
 
 def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):

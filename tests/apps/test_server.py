@@ -193,7 +193,7 @@ def test_healthz_and_failed_jobs_answer_in_json(client, tmp_path):
     job_id = "f" * 32
     (tmp_path / "data" / "jobs" / job_id).mkdir(parents=True)
     (tmp_path / "data" / "jobs" / job_id / "job.json").write_text(json.dumps(
-        {"id": job_id, "status": "failed", "error": "c.mp4: no video stream"}))
+        {"id": job_id, "status": "failed", "error": "c.mp4: no video stream"}), encoding="utf-8")
     failed = client.get(f"/v1/jobs/{job_id}/result")
     assert failed.status_code == 409 and failed.json()["error"].endswith("is failed, not done: c.mp4: no video stream")
     shutil.rmtree(tmp_path / "data" / "jobs")
@@ -376,7 +376,7 @@ def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_pa
         assert started is not None
         (folder / "job.json").write_text(json.dumps({
             "id": job_id, "status": "running", "input": "input.mp4", "filename": "c.mp4", "created": time.time(),
-            "pid": other.pid, "pid_started": str(int(started) - 1)}))  # the pid, but not that process
+            "pid": other.pid, "pid_started": str(int(started) - 1)}), encoding="utf-8")  # the pid, but not that process
         settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean"))
         with TestClient(create_app(settings), base_url=BASE) as c:
             assert wait_done(c, job_id, timeout=120)["status"] == "done"

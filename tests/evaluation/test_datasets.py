@@ -42,7 +42,7 @@ def test_fer2013_errors_name_the_file(tmp_path):
     with pytest.raises(DatasetError, match="cut.csv.gz: not a readable FER2013 CSV"):
         load_fer2013(cut, "PublicTest")
     holed = tmp_path / "holed.csv"
-    holed.write_text("emotion,pixels,Usage\n3,,PublicTest\n3," + " ".join(["1"] * 2304) + ",PublicTest\n")
+    holed.write_text("emotion,pixels,Usage\n3,,PublicTest\n3," + " ".join(["1"] * 2304) + ",PublicTest\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="holed.csv: row 0 has no pixels"):
         load_fer2013(holed, "PublicTest")
     with pytest.raises(DatasetError, match="a folder, not a FER2013 CSV"):
@@ -195,7 +195,7 @@ def test_ferplus_majority_and_soft_labels(tmp_path):
     # a FER+ file whose rows are not FER2013's, in order (one row too many at the top, or re-sorted), was used
     # anyway, scoring 0.24 on the real data; its Usage column disagrees with FER2013's, so it is refused
     for name, shuffled in (("shifted.csv", [lines[0], lines[1]] + lines[1:]), ("sorted.csv", [lines[0]] + lines[:0:-1])):
-        (tmp_path / name).write_text("\n".join(shuffled) + "\n")
+        (tmp_path / name).write_text("\n".join(shuffled) + "\n", encoding="utf-8")
         with pytest.raises(DatasetError, match=rf"{name}: does not match the FER2013 CSV row for row"):
             load_ferplus(fer, tmp_path / name, "PublicTest")
     np.testing.assert_allclose(again.soft_labels, ds.soft_labels)

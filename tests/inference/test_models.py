@@ -32,8 +32,8 @@ def test_int8_model_gives_the_same_logits_on_an_avx2_only_cpu(model, tmp_path, a
 
 
 @pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "config.json").write_text("{oops"), "config.json: not a readable model config"),
-    (lambda d: (d / "config.json").write_text('{"name": "x"}'), "config.json: not an emotion model's config"),
+    (lambda d: (d / "config.json").write_text("{oops", encoding="utf-8"), "config.json: not a readable model config"),
+    (lambda d: (d / "config.json").write_text('{"name": "x"}', encoding="utf-8"), "config.json: not an emotion model's config"),
     (lambda d: (d / "model_int8.onnx").write_bytes(b"not a graph"), "model_int8.onnx: ONNX Runtime cannot load it"),
 ])
 def test_a_broken_model_folder_is_one_error_naming_the_file(tmp_path, damage, message):

@@ -105,7 +105,7 @@ def test_experiment_command_saves_the_settings_with_the_numbers(tmp_path):
     result = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"),
                                       "--epochs", "2", "--seed", "3", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    saved = json.loads((tmp_path / "out" / "ckplus_lstm-cnn_subject.json").read_text())
+    saved = json.loads((tmp_path / "out" / "ckplus_lstm-cnn_subject.json").read_text(encoding="utf-8"))
     assert saved["settings"]["seed"] == 3 and saved["settings"]["epochs"] == 2
     assert saved["settings"]["ckplus"] == str(tmp_path / "ck") and saved["settings"]["cnn"] == PAPER_MODEL
     assert "fervid" in saved["settings"]
