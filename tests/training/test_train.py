@@ -39,6 +39,11 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
     cfg = tiny_config(fer_csv)
     train(cfg, tmp_path / "b", progress=False, stop_after=1)
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 1
+    # killed after epoch 2's metrics line was written but before its checkpoint: the resumed run trains epoch 2
+    # again and must log it once (it was logged twice)
+    first = json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[0])
+    with open(tmp_path / "b" / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({**first, "epoch": 2}) + "\n")
     # a resume with another config is refused before anything runs (a changed epoch count broke the schedule an
     # epoch later, and the run's config.json was overwritten with it)
     with pytest.raises(ValueError, match=r"config.json: --resume continues this run with its own config.*"
@@ -643,6 +648,47 @@ def test_no_default_points_at_data_outside_the_package(tmp_path):
     csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
     with pytest.raises(ValueError, match="need the FER\\+ votes"):
         training_data(TrainConfig(data=str(csv), labels="ferplus-soft"))
+
+
+def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """Killed in the middle of torch.save, last.pt was left empty: the run could neither resume nor start again."""
+    from fervid.training import train as training
+
+    path = tmp_path / "last.pt"
+    training.save_checkpoint({"epoch": 1}, path)
+
+    def killed(state, target):
+        Path(target).write_bytes(b"\x80\x02half a pickle")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.save_checkpoint({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False) == {"epoch": 1}
+
+
+def test_runs_and_model_folders_are_not_written_over_by_the_other_command(fer_csv, tmp_path, monkeypatch):
+    """`fervid train --out <an exported model>` replaced the model's config.json; `fervid export RUN --out RUN`
+    replaced the run's, so it could not be resumed; exporting over an earlier model left its card and calibration
+    to describe the new weights; `--out .` gave a model named ""."""
+    from fervid.training.export import export_onnx
+
+    run = train(tiny_config(fer_csv, epochs=1), tmp_path / "run", progress=False)
+    model = export_onnx(run, tmp_path / "model")
+    with pytest.raises(FileExistsError, match="holds an exported model"):
+        train(tiny_config(fer_csv, epochs=1), model, progress=False)
+    with pytest.raises(FileExistsError, match="holds a training run"):
+        export_onnx(run, run)
+    assert "epochs" in json.loads((run / "config.json").read_text())  # still the run's own
+    (model / "card.json").write_text("{}", encoding="utf-8")  # an earlier model's card and calibration
+    (model / "calibration.json").write_text("{}", encoding="utf-8")
+    export_onnx(run, model, checkpoint="last.pt")
+    assert not (model / "card.json").exists() and not (model / "calibration.json").exists()
+    (tmp_path / "named_here").mkdir()
+    monkeypatch.chdir(tmp_path / "named_here")
+    export_onnx(run, ".")
+    assert json.loads(Path("config.json").read_text(encoding="utf-8"))["name"] == "named_here"
 
 
 def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer_csv, tmp_path):

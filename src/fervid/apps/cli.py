@@ -555,7 +555,8 @@ def export(
             folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
         else:
             folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
-    except (FileNotFoundError, ValueError) as exc:  # no checkpoint, or a file that is not one
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:  # no checkpoint, a file that is not one, or
+        # an --out that holds a training run
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:

@@ -31,7 +31,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     state = read_checkpoint(ckpt)  # read once: the network, and below the epoch it was saved at
     net = load_net(state)
     norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text(encoding="utf-8")))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_model_folder(out_dir)
     dummy = torch.zeros(1, 1, template.size, template.size)
     torch.onnx.export(
         ExportWrapper(net, flip_tta).eval(), (dummy,), str(out_dir / "model.onnx"),
@@ -39,8 +39,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
         dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
-    config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=norm,
-                         net={**net.config.to_dict(), "flip_tta": flip_tta})
+    config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
+                         normalization=norm, net={**net.config.to_dict(), "flip_tta": flip_tta})
     (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     for extra in ("config.json", "metrics.jsonl", "summary.json"):
         if (run_dir / extra).is_file():
@@ -51,6 +51,22 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
     summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return out_dir
+
+
+# what an export and the commands after it (evaluate --write-card, calibrate, export --int8) write into a model
+# folder: a new export removes them, so nothing of the model it replaces is left to describe the new one
+MODEL_FOLDER_FILES = ("model.onnx", "model_int8.onnx", "config.json", "card.json", "MODEL_CARD.md", "calibration.json",
+                      "training_config.json", "training_metrics.jsonl", "training_summary.json")
+
+
+def prepare_model_folder(out_dir: Path) -> None:
+    """Make ``out_dir`` ready for a new export: refused when it is a training run (its config.json and the run
+    would be lost), emptied of an earlier model's files otherwise."""
+    if (out_dir / "last.pt").exists() or (out_dir / "metrics.jsonl").exists():
+        raise FileExistsError(f"{out_dir}: holds a training run; export into another folder (--out)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FOLDER_FILES:
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def member_checkpoint(member: str | Path, checkpoint: str) -> tuple[Path, Path]:
@@ -82,7 +98,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     first = norms[0]
     scales = [first.scale / n.scale for n in norms]
     shifts = [torch.from_numpy((first.global_mean - n.global_mean) / n.scale) for n in norms]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_model_folder(out_dir)
     dummy = torch.zeros(1, 1, template.size, template.size)
     torch.onnx.export(
         EnsembleWrapper(nets, scales, shifts).eval(), (dummy,), str(out_dir / "model.onnx"),
@@ -92,8 +108,8 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     )
     net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(members, nets)],
            "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
-    config = ModelConfig(name=name or out_dir.name, emotions=EMOTIONS, template=template, normalization=first,
-                         net=net)
+    config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
+                         normalization=first, net=net)
     (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     return out_dir
 

@@ -611,6 +611,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
     cfg.validate()
+    if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
+        raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
+                              "another folder")
     if (run_dir / "last.pt").exists():  # checked before anything is loaded, said or written
         if not resume:  # a forgotten --resume must not wipe hours of training
             raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
@@ -688,6 +691,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, best_acc, elapsed = state["epoch"], state["best_acc"], state.get("elapsed", 0.0)
+        if main_rank and (run_dir / "metrics.jsonl").is_file():  # an epoch logged after the checkpoint was saved
+            kept_lines = [line for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+                          if line and json.loads(line)["epoch"] <= start_epoch]
+            # is trained again: logged once
+            (run_dir / "metrics.jsonl").write_text("".join(f"{line}\n" for line in kept_lines), encoding="utf-8")
     elif resume:
         raise FileNotFoundError(f"{last_path}: nothing to resume from")
     elif main_rank:
@@ -790,8 +798,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                              cfg.val_usage)
         if val_acc > best_acc:
             best_acc = val_acc
-            torch.save({"model": kept.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
-                        "val_acc": val_acc}, best_path)
+            save_checkpoint({"model": kept.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                             "val_acc": val_acc}, best_path)
         last = {"model": kept.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
@@ -801,14 +809,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             last.update(peer=peer.state_dict(), peer_optimizer=peer_opt.state_dict(),
                         peer_scheduler=peer_sched.state_dict())
             # the peer as a network of its own, exportable (`fervid export --checkpoint last_peer.pt`)
-            torch.save({"model": peer.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
-                        "val_acc": peer_val_acc}, run_dir / "last_peer.pt")
+            save_checkpoint({"model": peer.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                             "val_acc": peer_val_acc}, run_dir / "last_peer.pt")
         if averaged is not None:
             last.update(train_model=net.state_dict(), averaged=averaged.state_dict())
             # the optimiser's own last weights, exportable beside the average (`fervid export --checkpoint`)
-            torch.save({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
-                        "val_acc": raw_val_acc}, run_dir / "last_raw.pt")
-        torch.save(last, last_path)
+            save_checkpoint({"model": net.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
+                             "val_acc": raw_val_acc}, run_dir / "last_raw.pt")
+        save_checkpoint(last, last_path)
 
     if world > 1:
         # every rank records a fingerprint of its weights: DDP must leave them identical
@@ -846,6 +854,14 @@ def _init_distributed() -> tuple[int, int, int]:
 
 # Settings a resumed run may change: where and how fast it runs, not what it computes
 RESUME_MAY_CHANGE = ("threads", "bf16")
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write a checkpoint whole or not at all: into a temporary file, then renamed over the old one. Killed in the
+    middle of torch.save, ``last.pt`` was left empty, and the run could neither resume nor start again."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
