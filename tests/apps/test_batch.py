@@ -236,6 +236,13 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
     again = run_batch([str(corpus)], BatchOptions(out=out, workers=2, pipeline=PipelineOptions()), progress=False)
     assert again["this_run"]["files_analysed"] == first["failed"]  # only the failed files are tried again
     assert again["settings"] == first["settings"]
+    # a model folder is the same model wherever it is: a copy of the default's folder resumes the run
+    from fervid.inference.models import MODELS
+
+    copy = Path(shutil.copytree(MODELS["ferplus_vgg"], tmp_path / "elsewhere" / "ferplus_vgg"))
+    moved = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(model=str(copy))),
+                      progress=False)
+    assert moved["settings"] == first["settings"]
     # the folder records what ran (as each result file does), so naming the defaults asks for the same thing
     assert first["settings"]["precision"] == "int8" and first["settings"]["score_threshold"] == 0.4
     named = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(

@@ -403,6 +403,14 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert "notice: no temporal LSTM reads the features of CNN 'my_cnn'" in result.output
     summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text())
     assert summary["method"] == "mean" and summary["model"] == "my_cnn"
+    # the Python API and batch said nothing, and batch recorded "lstm" for results the average made
+    with pytest.warns(UserWarning, match="no temporal LSTM reads the features of CNN 'my_cnn'"):
+        assert Analyzer(str(mine)).analyze_video(carphone()).method == "mean"
+    batch = CliRunner().invoke(app, ["batch", str(carphone()), "--model", str(mine), "--out", str(tmp_path / "b"),
+                                     "-q", "--no-annotate"])
+    assert batch.exit_code == 0, batch.output
+    assert "notice: no temporal LSTM reads" in batch.output
+    assert json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))["settings"]["method"] == "mean"
 
 
 def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):

@@ -115,7 +115,8 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     """The settings a batch folder's results are made with; the model by its weights' digest too, so that a
     model retrained under the same name (a fervid upgrade) counts as another model."""
     from fervid.inference.detect import resolved_score_threshold
-    from fervid.inference.models import resolve_model_dir, resolved_precision
+    from fervid.inference.models import ModelConfig, resolve_model_dir, resolved_precision
+    from fervid.inference.video import method_for
 
     settings = {name: getattr(pipeline, name) for name in RESULT_SETTINGS}
     # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
@@ -123,8 +124,11 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     settings["precision"] = resolved_precision(pipeline.model, pipeline.precision)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     folder = resolve_model_dir(pipeline.model)
-    if Path(pipeline.model).is_dir():  # a model folder: the same folder however it was written
-        settings["model"] = str(folder.resolve())
+    config = ModelConfig.load(folder / "config.json")
+    settings["method"] = method_for(config, pipeline.method)[0]
+    # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
+    # renamed or moved is the same model (a resumed run was refused)
+    settings["model"] = config.name
     settings["model_weights_sha256"] = file_sha256(folder / "model.onnx")[:16]
     return settings
 

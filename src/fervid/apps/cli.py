@@ -420,13 +420,16 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    from fervid.inference.video import OutputNames, VideoError, sample_video
+    from fervid.inference.video import OutputNames, VideoAnalyzer, VideoError, sample_video
 
     try:
         clip = sample_video()
     except VideoError as exc:
         _fail(str(exc))
-    result = analyzer.analyze_video(clip, out / "carphone")
+    runner = VideoAnalyzer(analyzer)
+    if runner.notice:
+        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
+    result = runner.run(clip, out / "carphone")
     typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
                f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
     for t in result.track_summaries():
@@ -796,7 +799,12 @@ def batch(
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
         _fail(str(exc), 2)
-    _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
+    from fervid.inference.video import method_for
+
+    checked = _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
+    notice = method_for(checked.model_config, pipeline.method)[1]
+    if notice:
+        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:

@@ -110,8 +110,12 @@ class Analyzer:
         per-track JSON, timelines and key frames are written there as the video is analysed. Returns a
         :class:`fervid.inference.video.VideoResult`."""
         import dataclasses
+        import warnings
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
 
         options = dataclasses.replace(options or VideoOptions(), **changes)
-        return VideoAnalyzer(self, options).run(path, out_dir, progress=progress)
+        runner = VideoAnalyzer(self, options)
+        if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
+            warnings.warn(runner.notice, stacklevel=2)
+        return runner.run(path, out_dir, progress=progress)

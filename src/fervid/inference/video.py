@@ -697,6 +697,16 @@ class ResultWriter:
                 save_key_frame(last, self.out_dir, self.stem)
 
 
+def method_for(cnn, method: str) -> tuple[str, str | None]:
+    """The temporal method that runs for ``method`` over the features of CNN ``cnn`` (a ModelConfig), and a notice
+    when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features, which only the shipped
+    CNNs have; others get the moving average."""
+    if method == "lstm" and cnn.features_of not in shipped_temporal_models():
+        return "mean", (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving average "
+                        f"(--method mean) instead (train one with `fervid train-temporal --cnn ...`)")
+    return method, None
+
+
 class VideoAnalyzer:
     """Runs the video pipeline with an :class:`fervid.inference.analyzer.Analyzer`'s detector and CNN: a
     :class:`FrameStream` whose final frames feed the output writers (annotated MP4, streamed frame table, track
@@ -709,10 +719,10 @@ class VideoAnalyzer:
         self.options = options
         self.notice: str | None = None
         cnn = analyzer.cnn.config
-        if temporal is None and options.method == "lstm" and cnn.features_of not in shipped_temporal_models():
-            self.notice = (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving "
-                           f"average (--method mean) instead (train one with `fervid train-temporal --cnn ...`)")
-            temporal = make_method("mean")
+        if temporal is None:
+            method, self.notice = method_for(cnn, options.method)
+            if method != options.method:
+                temporal = make_method(method)
         self.temporal = temporal or make_method(
             options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim,
             # an ensemble's features are its first member's, whose weights are not the ensemble's file
