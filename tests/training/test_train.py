@@ -84,6 +84,24 @@ def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
     card = write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
     assert card["evaluation"]["accuracy"] == ev.accuracy
     assert "Accuracy" in (model_dir / "MODEL_CARD.md").read_text()
+    assert "- Epochs: 2 (best on PublicTest at epoch" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+    # the card of a run stopped after 1 of 3 epochs says so, and evaluate --write-card names the data it was
+    # trained on, not the evaluation's (it said "Epochs: 3", "Wall time: None s", and the evaluation's file)
+    train(tiny_config(fer_csv), tmp_path / "stopped", progress=False, stop_after=1)
+    (tmp_path / "stopped" / "summary.json").unlink()  # as a killed run has none
+    stopped = export_onnx(tmp_path / "stopped", tmp_path / "stopped_model", checkpoint="last.pt")
+    other = tmp_path / f"elsewhere{''.join(fer_csv.suffixes)}"
+    other.write_bytes(fer_csv.read_bytes())
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(stopped), "--data", str(other), "--write-card"])
+    assert result.exit_code == 0, result.output
+    text = (stopped / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "- Epochs: 1 of 3 planned (the run was stopped)" in text and "Wall time: not recorded" in text
+    assert f"- Data: trained on {fer_csv} Usage=Training; evaluated on {other} Usage=PublicTest" in text
 
 
 def test_network_shape_follows_the_published_design():

@@ -676,8 +676,11 @@ def evaluate(
         from fervid.inference.models import EmotionCNN
 
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
+        run_file = cnn.folder / "training_config.json"  # what the run was trained on, not this evaluation's data
+        trained = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"{data}: trained on Usage=Training, evaluated on Usage={usage}")
+                         data=f"trained on {trained.get('data', '(not recorded)')} Usage="
+                              f"{trained.get('train_usage', 'Training')}; evaluated on {data} Usage={usage}")
         typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
 
 

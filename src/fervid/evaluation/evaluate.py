@@ -256,7 +256,9 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "training": {
             "command": command,
             "data": data,
-            "epochs": summary.get("epochs", train_cfg.get("epochs")),
+            # the epochs that ran: a stopped run's config plans more than it did
+            "epochs": metrics[-1]["epoch"] if metrics else summary.get("epochs", train_cfg.get("epochs")),
+            "planned_epochs": train_cfg.get("epochs"),
             "wall_seconds": summary.get("wall_seconds"),
             "machine": summary.get("machine"),
             "torch": summary.get("torch"),
@@ -306,12 +308,19 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
                   train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
            + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
         f"- Epochs: {card['training']['epochs']} "
-        + (f"(best on {ev.dataset} at epoch {card['training']['best_epoch']})" if selected else
+        + (f"of {card['training']['planned_epochs']} planned (the run was stopped) "
+           if card["training"]["planned_epochs"] not in (None, card["training"]["epochs"]) else "")
+        # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
+        + (f"(best on {train_cfg.get('val_usage', 'the validation faces')} at epoch "
+           f"{card['training']['best_epoch']})" if selected else
            f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),
-        f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
-        + (f" ({card['training']['device']}, {card['training']['precision']}, "
-           f"median {card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
-        + f", torch {card['training']['torch']}",
+        (f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
+         + (f" ({card['training']['device']}, {card['training']['precision']}, "
+            f"median {card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
+         + f", torch {card['training']['torch']}") if card["training"]["wall_seconds"] is not None else
+        "- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"
+        + (f"; median {card['training']['seconds_per_epoch']} s/epoch" if card["training"]["seconds_per_epoch"]
+           else ""),
         f"- Network: stages {cfg['net'].get('stages')}, convs per stage {cfg['net'].get('convs_per_stage')}, "
         f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
         "",
