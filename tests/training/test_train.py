@@ -668,6 +668,23 @@ def test_no_default_points_at_data_outside_the_package(tmp_path):
         training_data(TrainConfig(data=str(csv), labels="ferplus-soft"))
 
 
+def test_a_run_started_with_relative_paths_resumes_from_any_folder(fer_csv, tmp_path, monkeypatch):
+    """The run's config.json kept `data` as given, relative to the folder it started in: from anywhere else,
+    --resume said "no such file", and naming the same file absolutely was refused as another config."""
+    monkeypatch.chdir(fer_csv.parent)
+    cfg = tiny_config(fer_csv.name, epochs=2)
+    train(cfg, tmp_path / "run", progress=False, stop_after=1)
+    assert json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))["data"] == str(fer_csv)
+    train(tiny_config(str(fer_csv), epochs=2), tmp_path / "run", resume=True, progress=False, stop_after=1)
+    monkeypatch.chdir(tmp_path)
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--out", "run", "--resume"])
+    assert result.exit_code == 0, result.output
+
+
 def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     """Killed in the middle of torch.save, last.pt was left empty: the run could neither resume nor start again."""
     from fervid.training import train as training

@@ -16,7 +16,7 @@ import random
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -230,6 +230,16 @@ class TrainConfig:
                                        or self.labels == "ferplus-multi"):
             raise ValueError("mutual_weight cannot be combined with ema_decay, swa, sam_rho, fer2013_head_weight or "
                              "labels = \"ferplus-multi\"")
+
+    def with_absolute_paths(self) -> TrainConfig:
+        """The same config with its files named absolutely (a shipped model's name stays a name): a run's
+        config.json then works from any folder, for --resume and for export's int8 calibration."""
+        def absolute(value: str) -> str:
+            return str(Path(value).absolute()) if value and Path(value).exists() else value
+
+        return replace(self, data=absolute(self.data), ferplus_csv=absolute(self.ferplus_csv),
+                                   init_from=absolute(self.init_from),
+                                   teachers=[absolute(t) for t in self.teachers])
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -611,6 +621,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
 
     cfg.validate()
+    cfg = cfg.with_absolute_paths()
     if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
         raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
                               "another folder")
@@ -871,8 +882,10 @@ def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     saved_file = Path(run_dir) / "config.json"
     if not saved_file.is_file():
         return
-    saved = json.loads(saved_file.read_text(encoding="utf-8"))
-    current = json.loads(json.dumps(cfg.to_dict()))  # tuples as lists, as the saved file has them
+    # files compared by where they are (a run before this version saved them as given, relative to its folder)
+    saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8"))).with_absolute_paths().to_dict()
+    saved = json.loads(json.dumps(saved))
+    current = json.loads(json.dumps(cfg.with_absolute_paths().to_dict()))  # tuples as lists, as in the file
     changed = sorted(k for k in set(saved) | set(current)
                      if k not in RESUME_MAY_CHANGE and saved.get(k) != current.get(k))
     if changed:
