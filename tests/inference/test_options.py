@@ -14,7 +14,7 @@ def test_every_entry_point_takes_its_defaults_from_one_options_object():
     defaults = PipelineOptions()
     video = VideoOptions()
     shared = {f.name for f in dataclasses.fields(VideoOptions)} & {f.name for f in dataclasses.fields(PipelineOptions)}
-    assert shared == {"detect_every", "window", "sample_fps", "method", "annotate"}
+    assert shared == {"detect_every", "window", "sample_fps", "method", "annotate", "temporal_model"}
     assert all(getattr(video, name) == getattr(defaults, name) for name in shared)
     assert BatchOptions(out="x").pipeline == defaults and ServerSettings().pipeline == defaults
     assert defaults.video(centred=False) == dataclasses.replace(video, centred=False)

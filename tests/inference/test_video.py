@@ -413,6 +413,31 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))["settings"]["method"] == "mean"
 
 
+def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_path):
+    """An LSTM from `fervid train-temporal` could not be used by any command, and one built in Python was run on
+    another CNN's features without a word."""
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR, ModelError
+    from fervid.inference.temporal import LSTMTemporal
+
+    mine = Path(shutil.copytree(WEIGHTS_DIR / "temporal_lstm_ferplus_vgg", tmp_path / "my_lstm"))
+    ran = CliRunner().invoke(app, ["video", str(carphone()), "--temporal-model", str(mine), "--out",
+                                   str(tmp_path / "o"), "-q", "--no-annotate"])
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert summary["method"] == "lstm" and summary["temporal_model"] == str(mine)
+    other_cnn = CliRunner().invoke(app, ["video", str(carphone()), "--temporal-model", str(mine), "--model",
+                                         "fer2013_vgg", "--out", str(tmp_path / "p"), "-q"])
+    assert other_cnn.exit_code == 1 and "trained on the features of CNN 'ferplus_vgg', not 'fer2013_vgg'" in \
+        other_cnn.output
+    ignored = CliRunner().invoke(app, ["batch", str(carphone()), "--temporal-model", str(mine), "--method", "mean",
+                                       "--out", str(tmp_path / "b")])
+    assert ignored.exit_code == 2 and "a temporal model is read by method lstm, not mean" in ignored.output
+    with pytest.raises(ModelError, match="not 'fer2013_vgg'"):
+        VideoAnalyzer(Analyzer("fer2013_vgg"), VideoOptions(), temporal=LSTMTemporal(mine))
+
+
 def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):
     """Key frames and timelines of an earlier run into the same folder stayed beside the new run's tables."""
     stale = ["carphone_pristine_track7_0001.00s_fear.png", "carphone_pristine_track3_timeline.png",

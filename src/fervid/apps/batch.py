@@ -125,7 +125,10 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     folder = resolve_model_dir(pipeline.model)
     config = ModelConfig.load(folder / "config.json")
-    settings["method"] = method_for(config, pipeline.method)[0]
+    settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
+    # your own LSTM, by its weights (None: the one shipped for the CNN)
+    settings["temporal_model_sha256"] = (file_sha256(Path(pipeline.temporal_model) / "model.onnx")[:16]
+                                         if pipeline.temporal_model else None)
     # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
     # renamed or moved is the same model (a resumed run was refused)
     settings["model"] = config.name

@@ -68,6 +68,9 @@ METHOD_OPTION = typer.Option(_DEFAULTS.method, help="Videos: temporal classifier
                                                     "average), frame (per-frame argmax) or hmm (a sticky HMM "
                                                     "smoother).")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
+TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
+                                                "train-temporal` on this CNN's features (default: the one shipped "
+                                                "for the CNN).")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -239,6 +242,7 @@ def video(
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: str = METHOD_OPTION,
+    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -262,7 +266,8 @@ def video(
     from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                        detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate)
+                        detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate,
+                        temporal_model=temporal_model)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, own_output=written_by_fervid(out, "_annotated.mp4"))
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
@@ -329,6 +334,7 @@ def live(
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     method: str = METHOD_OPTION,
+    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -345,7 +351,8 @@ def live(
     from fervid.inference.video import LiveSource, VideoAnalyzer, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
-                        score_threshold=score_threshold, precision=precision, annotate=annotate)
+                        score_threshold=score_threshold, precision=precision, annotate=annotate,
+                        temporal_model=temporal_model)
     if seconds is not None and not seconds > 0:
         _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
@@ -785,6 +792,7 @@ def batch(
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: str = METHOD_OPTION,
+    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     annotate: bool = typer.Option(True, help="Write annotated images and videos."),
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -797,17 +805,19 @@ def batch(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
-                         precision=precision)
+                         precision=precision, temporal_model=temporal_model)
     try:
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
         _fail(str(exc), 2)
-    from fervid.inference.video import method_for
+    from fervid.inference.video import VideoAnalyzer
 
-    checked = _analyzer(pipeline)  # a bad model or detector fails here, once, not in every worker
-    notice = method_for(checked.model_config, pipeline.method)[1]
-    if notice:
-        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
+    try:  # a bad model, detector or temporal model fails here, once, not in every worker
+        checked = VideoAnalyzer(_analyzer(pipeline), pipeline.video())
+    except ModelError as exc:
+        _fail(str(exc))
+    if checked.notice:
+        typer.secho(f"notice: {checked.notice}", fg=typer.colors.YELLOW, err=True)
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:
@@ -838,6 +848,7 @@ def serve(
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: str = METHOD_OPTION,
+    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -853,7 +864,8 @@ def serve(
     from fervid.apps.server import ServerSettings
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                         detector=detector, score_threshold=score_threshold, precision=precision)
+                         detector=detector, score_threshold=score_threshold, precision=precision,
+                         temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
@@ -885,7 +897,12 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     from fervid.apps.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock
 
-    _analyzer(settings.pipeline)  # fail now, with one line, rather than at the first request
+    from fervid.inference.video import VideoAnalyzer
+
+    try:  # fail now, with one line, rather than at the first request
+        VideoAnalyzer(_analyzer(settings.pipeline), settings.pipeline.video())
+    except ModelError as exc:
+        _fail(str(exc))
     _check_can_listen(host, port)
     try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
         with data_folder_lock(settings.data_dir):

@@ -21,6 +21,12 @@ def check_positive(name: str, value: float, unit: str = "") -> None:
         raise ValueError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
 
 
+def check_temporal_model(method: str, temporal_model: str | None) -> None:
+    """A temporal model is the LSTM's: with another method it would be ignored."""
+    if temporal_model and method != "lstm":
+        raise ValueError(f"a temporal model is read by method lstm, not {method}")
+
+
 def check_video_timing(detect_every: float, window: float, sample_fps: float | None) -> None:
     """A video's seconds and rate: a NaN window would analyse every frame and label none."""
     check_positive("detect_every", detect_every, "seconds")
@@ -40,6 +46,9 @@ class PipelineOptions:
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
     sample_fps: float | None = None  # video: analyse at most this many frames per second (None: every frame)
     annotate: bool = True  # write annotated images / videos where outputs are written
+    # video, method lstm: a temporal LSTM folder (`fervid train-temporal`) trained on the CNN's features; None: the
+    # one shipped for the CNN
+    temporal_model: str | None = None
 
     def __post_init__(self):
         check_video_timing(self.detect_every, self.window, self.sample_fps)
@@ -47,6 +56,7 @@ class PipelineOptions:
         check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
             registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
+        check_temporal_model(self.method, self.temporal_model)
 
     def replace(self, **changes) -> PipelineOptions:
         return dataclasses.replace(self, **changes)
@@ -63,5 +73,5 @@ class PipelineOptions:
         from fervid.inference.video import VideoOptions
 
         shared = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
-                      method=self.method, annotate=self.annotate)
+                      method=self.method, annotate=self.annotate, temporal_model=self.temporal_model)
         return VideoOptions(**{**shared, **changes})

@@ -9,7 +9,6 @@ names that CNN (``"cnn"``), and the shipped LSTM for a CNN is found by that name
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.models import WEIGHTS_DIR, ModelError
+from fervid.machine import inference_threads
 from fervid.registry import Registry
 
 
@@ -182,20 +182,10 @@ class LSTMTemporal:
         self.folder = folder
         self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.cnn = self.config.get("cnn")
-        if cnn is not None and self.cnn != cnn:
-            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "
-                             f"its predictions on other features would be meaningless")
-        input_dim = self.config.get("input_dim")
-        if feature_dim is not None and input_dim is not None and int(input_dim) != int(feature_dim):
-            raise ModelError(f"{folder}: this LSTM reads {input_dim}-d features, but CNN {cnn or '?'!r} gives "
-                             f"{feature_dim}-d ones")
-        trained_on = self.config.get("cnn_weights_sha256")
-        if cnn_weights_sha256 and trained_on and trained_on != cnn_weights_sha256:
-            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r} with weights "
-                             f"{trained_on[:12]}, but the CNN given has weights {cnn_weights_sha256[:12]} (retrained?); "
-                             f"retrain the LSTM with `fervid train-temporal --cnn ...`")
+        if cnn is not None:
+            self.check_cnn(cnn, feature_dim, cnn_weights_sha256)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = inference_threads(threads)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_frames = int(self.config.get("max_frames", 17))
         # fitted by `fervid train-temporal` on held-out clips' final outputs (1: none)
@@ -204,6 +194,23 @@ class LSTMTemporal:
             raise ModelError(f"{folder}: this LSTM was trained to label its window's last frame (an older fervid); "
                              f"fervid now reads the window around the frame it labels; retrain it with "
                              f"`fervid train-temporal --cnn {self.cnn}`")
+
+    def check_cnn(self, cnn: str, feature_dim: int | None = None, cnn_weights_sha256: str | None = None) -> None:
+        """Raise ModelError unless this LSTM was trained on the features of CNN ``cnn`` (its name, feature size
+        and, where both are known, its weights): on other features its predictions would be meaningless."""
+        folder = self.folder
+        if self.cnn != cnn:
+            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r}, not {cnn!r}; "
+                             f"its predictions on other features would be meaningless")
+        input_dim = self.config.get("input_dim")
+        if feature_dim is not None and input_dim is not None and int(input_dim) != int(feature_dim):
+            raise ModelError(f"{folder}: this LSTM reads {input_dim}-d features, but CNN {cnn!r} gives "
+                             f"{feature_dim}-d ones")
+        trained_on = self.config.get("cnn_weights_sha256")
+        if cnn_weights_sha256 and trained_on and trained_on != cnn_weights_sha256:
+            raise ModelError(f"{folder}: this LSTM was trained on the features of CNN {self.cnn!r} with weights "
+                             f"{trained_on[:12]}, but the CNN given has weights {cnn_weights_sha256[:12]} (retrained?); "
+                             f"retrain the LSTM with `fervid train-temporal --cnn ...`")
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
                  times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:

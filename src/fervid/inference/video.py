@@ -25,9 +25,9 @@ from fervid.inference.align import crop_face
 from fervid.inference.annotate import annotate, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
-from fervid.inference.options import PipelineOptions, check_video_timing
+from fervid.inference.options import PipelineOptions, check_temporal_model, check_video_timing
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
-from fervid.inference.temporal import (TemporalMethod, TrackSmoother, lookahead, make_method,
+from fervid.inference.temporal import (LSTMTemporal, TemporalMethod, TrackSmoother, lookahead, make_method,
                                       shipped_temporal_models)
 from fervid.inference.track import FaceTracker, TrackedFace
 
@@ -104,9 +104,11 @@ class VideoOptions:
     centred: bool = True
     batch_frames: int = 16  # frames whose faces go through the CNN together
     annotate: bool = _DEFAULTS.annotate
+    temporal_model: str | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
 
     def __post_init__(self):
         check_video_timing(self.detect_every, self.window, self.sample_fps)
+        check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
             raise ValueError(f"batch_frames must be at least 1, not {self.batch_frames}")
 
@@ -697,13 +699,13 @@ class ResultWriter:
                 save_key_frame(last, self.out_dir, self.stem)
 
 
-def method_for(cnn, method: str) -> tuple[str, str | None]:
+def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str, str | None]:
     """The temporal method that runs for ``method`` over the features of CNN ``cnn`` (a ModelConfig), and a notice
-    when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features, which only the shipped
-    CNNs have; others get the moving average."""
-    if method == "lstm" and cnn.features_of not in shipped_temporal_models():
+    when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features (``temporal_model``, or
+    the one shipped for a shipped CNN); without one, the moving average runs."""
+    if method == "lstm" and not temporal_model and cnn.features_of not in shipped_temporal_models():
         return "mean", (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving average "
-                        f"(--method mean) instead (train one with `fervid train-temporal --cnn ...`)")
+                        f"(--method mean) instead (train one with `fervid train-temporal --cnn ...` and pass it as --temporal-model)")
     return method, None
 
 
@@ -719,15 +721,16 @@ class VideoAnalyzer:
         self.options = options
         self.notice: str | None = None
         cnn = analyzer.cnn.config
+        # an ensemble's features are its first member's, whose weights are not the ensemble's file
+        weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and cnn.features_of == cnn.name else None
         if temporal is None:
-            method, self.notice = method_for(cnn, options.method)
+            method, self.notice = method_for(cnn, options.method, options.temporal_model)
             if method != options.method:
                 temporal = make_method(method)
-        self.temporal = temporal or make_method(
-            options.method, cnn=cnn.features_of, feature_dim=cnn.feature_dim,
-            # an ensemble's features are its first member's, whose weights are not the ensemble's file
-            cnn_weights_sha256=analyzer.cnn.weights_sha256
-            if options.method == "lstm" and cnn.features_of == cnn.name else None)
+        elif isinstance(temporal, LSTMTemporal):  # one built elsewhere must still read this CNN's features
+            temporal.check_cnn(cnn.features_of, cnn.feature_dim, weights)
+        self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
+                                                feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
@@ -739,7 +742,9 @@ class VideoAnalyzer:
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
                                      "detect_every": opts.detect_every, "window": opts.window,
-                                     "sample_fps": opts.sample_fps, "centred_window": opts.centred}, **fields)
+                                     "sample_fps": opts.sample_fps, "centred_window": opts.centred,
+                                     **({"temporal_model": str(self.temporal.folder)}
+                                        if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
