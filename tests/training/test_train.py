@@ -142,6 +142,10 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     path.write_text("epochs = 2\nlearning_rate = 0.1\n")
     with pytest.raises(ValueError, match="learning_rate"):
         TrainConfig.from_toml(path)
+    nested = tmp_path / "n.toml"  # a typo inside [net] trained with the default (dropuot: dropout 0.4, not 0.2)
+    nested.write_text("epochs = 2\n[net]\ndropuot = 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"unknown \[net\] option\(s\): dropuot"):
+        TrainConfig.from_toml(nested)
 
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

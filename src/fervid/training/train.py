@@ -162,6 +162,11 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         data = dict(data)
         if isinstance(data.get("net"), dict):
+            # NetConfig.from_dict reads a model's net too, which holds more (flip_tta): a config must not
+            unknown = set(data["net"]) - set(NetConfig.__dataclass_fields__)
+            if unknown:
+                raise ValueError(f"unknown [net] option(s): {', '.join(sorted(unknown))}; [net] takes "
+                                 f"{', '.join(NetConfig.__dataclass_fields__)}")
             data["net"] = NetConfig.from_dict(data["net"])
         for key in ("scale_range", "contrast_range"):
             if key in data:
