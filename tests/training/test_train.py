@@ -419,6 +419,7 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "training on " in result.output and ", 1 thread, " in result.output  # where it runs, said first
+    assert "best PublicTest accuracy (FER2013 labels)" in result.output  # which labels the number is against
     assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
@@ -687,6 +688,21 @@ def test_a_run_started_with_relative_paths_resumes_from_any_folder(fer_csv, tmp_
 
     result = CliRunner().invoke(app, ["train", "--out", "run", "--resume"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_run_given_where_a_model_is_expected_says_to_export_it(fer_csv, tmp_path, capsys):
+    """`--model runs/x` said "missing model.onnx", `--model runs/x/best.pt` "not found"; `--resume` into an empty
+    folder loaded the data and said "training on ..." before "nothing to resume"."""
+    from fervid.inference.models import ModelError, resolve_model_dir
+
+    run = train(tiny_config(fer_csv, epochs=1), tmp_path / "run", progress=False)
+    with pytest.raises(ModelError, match="a training run, not a model; export it first"):
+        resolve_model_dir(run)
+    with pytest.raises(ModelError, match="best.pt: a training checkpoint, not a model; export its run first"):
+        resolve_model_dir(run / "best.pt")
+    with pytest.raises(FileNotFoundError, match="nothing to resume from"):
+        train(tiny_config(fer_csv, data=str(tmp_path / "not_read.csv")), tmp_path / "empty", resume=True)
+    assert not (tmp_path / "empty").exists() and "training on" not in capsys.readouterr().err
 
 
 def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -491,7 +491,9 @@ def train(
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    typer.echo(f"best {cfg.val_usage} accuracy {summary['best_val_acc']:.4f}; checkpoints in {run_dir}")
+    labels = "FER+ majority" if cfg.val_labels == "ferplus" else "FER2013"
+    typer.echo(f"best {cfg.val_usage} accuracy ({labels} labels) {summary['best_val_acc']:.4f}; checkpoints in "
+               f"{run_dir}")
 
 
 @app.command("train-temporal")

@@ -140,9 +140,15 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
         folder = candidate
     elif str(model) in MODELS:
         folder = MODELS[str(model)]
+    elif candidate.suffix == ".pt" and candidate.is_file():
+        raise ModelError(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
+                         f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
     else:
         raise ModelError(f"model '{model}' not found: not a folder, and not one of the shipped models "
                          f"({', '.join(MODELS) or 'none'})")
+    if not (folder / "model.onnx").is_file() and (folder / "last.pt").is_file():
+        raise ModelError(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
+                         "<model folder>)")
     for required in ("model.onnx", "config.json"):
         if not (folder / required).is_file():
             raise ModelError(f"{folder}: missing {required}")

@@ -635,6 +635,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
                                   "train into another folder (or delete this one)")
         check_resumable(cfg, run_dir)
+    elif resume:  # before the data is loaded and "training on ..." is said
+        raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from")
     bf16 = resolve_bf16(cfg.bf16, device)
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -712,9 +714,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                           if line and json.loads(line)["epoch"] <= start_epoch]
             # is trained again: logged once
             (run_dir / "metrics.jsonl").write_text("".join(f"{line}\n" for line in kept_lines), encoding="utf-8")
-    elif resume:
-        raise FileNotFoundError(f"{last_path}: nothing to resume from")
-    elif main_rank:
+    elif main_rank:  # (a resume without last.pt was refused before the data was loaded)
         (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
 
     if main_rank:
@@ -810,8 +810,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                        f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f}{peer_note} | {seconds:.0f}s")
         lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
         history = [json.loads(line) for line in lines if line]
-        plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {cfg.val_usage}",
-                             cfg.val_usage)
+        val_name = f"{cfg.val_usage} ({'FER+ majority' if cfg.val_labels == 'ferplus' else 'FER2013'} labels)"
+        plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {val_name}", val_name)
         if val_acc > best_acc:
             best_acc = val_acc
             save_checkpoint({"model": kept.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
