@@ -434,6 +434,10 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     assert kept == (report["temperature"] if report["applied"] else 1.0)
     assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_before"])
     assert f"temperature {kept} written to" in result.output
+    on_seen = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
+                                  "--usage", "Training"])
+    assert on_seen.exit_code == 0 and "notice: Training holds the faces the model learnt from" in on_seen.output
+    result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv)])
     refused = runner.invoke(app, ["calibrate", "--model", "ferplus_vgg", "--data", str(fer_csv)])
     assert refused.exit_code == 2 and "ferplus_vgg: no such model folder" in refused.output
     accuracies = {}

@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fervid.inference.models import DEFAULT_MODEL, ModelError, available_models  # noqa: E402
+from fervid.inference.models import ModelError, available_models  # noqa: E402
 from fervid.inference.temporal import (LSTMTemporal, MovingAverage, PerFrame, flicker_per_second,  # noqa: E402
                              make_method, shipped_temporal_models)
 from fervid.training.train_temporal import TemporalTrainConfig, train_temporal  # noqa: E402
@@ -36,7 +36,7 @@ def test_tiny_temporal_training_learns_from_people_and_stills_and_exports_a_work
     csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 120, "PublicTest": 40})
     ck = write_ckplus_folder(tmp_path / "ck")
     cfg = TemporalTrainConfig(fer2013=str(csv), ckplus=str(ck), still_clips=40, person_clips=3, heldout_clips=2,
-                              frames=7, epochs=2)
+                              frames=7, epochs=2, cnn="fer2013_vgg")  # FER2013's labels: the CNN that learnt them
     report = train_temporal(cfg, tmp_path / "lstm", progress=False)
     assert report["people"] == {"train": 6, "val": 2, "test": 2}  # subject-disjoint sides
     config = json.loads((tmp_path / "lstm" / "config.json").read_text())
@@ -49,8 +49,8 @@ def test_tiny_temporal_training_learns_from_people_and_stills_and_exports_a_work
         assert set(held) == {"centred", "causal"} and set(held["centred"]) == {"frame", "mean", "lstm", "hmm"}
         # averaging over the window can only calm the labels the per-frame CNN gives
         assert held["centred"]["mean"]["flicker_per_s"] <= held["centred"]["frame"]["flicker_per_s"]
-    lstm = LSTMTemporal(tmp_path / "lstm", cnn=DEFAULT_MODEL)
-    assert lstm.cnn == DEFAULT_MODEL and lstm.temperature == config["temperature"]
+    lstm = LSTMTemporal(tmp_path / "lstm", cnn="fer2013_vgg")
+    assert lstm.cnn == "fer2013_vgg" and lstm.temperature == config["temperature"]
     with pytest.raises(ModelError, match="trained on the features of CNN"):
         LSTMTemporal(tmp_path / "lstm", cnn="some_other_cnn")
     feats = np.random.default_rng(0).normal(size=(25, 512)).astype(np.float32)
@@ -178,3 +178,17 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
         assert result.exit_code == code and message in result.output, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
         assert not out.exists()
+
+
+@pytest.mark.parametrize("cnn, ferplus", [("ferplus_vgg", False), ("fer2013_vgg", True)])
+def test_the_lstm_learns_the_labels_its_cnn_learnt(tmp_path, cnn, ferplus):
+    """A FER+-trained CNN's LSTM trained on FER2013's labels (no --ferplus) was accepted: it then disagrees with
+    its own CNN by design."""
+    from fervid.evaluation.datasets import DatasetError
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 20, "PublicTest": 10})
+    votes = write_ferplus_votes(fer, tmp_path / "votes.csv") if ferplus else ""
+    cfg = TemporalTrainConfig(fer2013=str(fer), cnn=cnn, ferplus=str(votes), epochs=1)
+    with pytest.raises(DatasetError, match=f"{cnn}: this CNN learnt"):
+        train_temporal(cfg, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

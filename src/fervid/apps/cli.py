@@ -706,6 +706,10 @@ def calibrate(
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN
 
+    if usage == "Training":
+        typer.secho("notice: Training holds the faces the model learnt from; a temperature fitted on them describes "
+                    "faces it has seen, not new ones (use held-out faces: PublicTest)", fg=typer.colors.YELLOW,
+                    err=True)
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)

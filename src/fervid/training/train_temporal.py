@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +26,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
-from fervid.evaluation.datasets import FaceDataset, load_ckplus, load_fer2013, load_ferplus, load_jaffe
+from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, load_fer2013, load_ferplus,
+                                       load_jaffe)
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
 from fervid.inference.align import preprocess_faces
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
@@ -227,6 +229,22 @@ def choose_temperature(lstm: TrainedLSTM, heldout: dict[str, ClipSet], clips_per
             "cross_fitted_ece_tempered": round(float(np.mean(crossed)), 4)}
 
 
+def check_same_labels(cnn: EmotionCNN, cfg: TemporalTrainConfig) -> None:
+    """The LSTM learns the stills' labels from the CNN's features: FER+'s for a CNN that learnt FER+'s, FER2013's
+    otherwise (where the CNN's folder records its training; a mismatch trained an LSTM that disagrees with its own
+    CNN by design)."""
+    path = cnn.folder / "training_config.json"
+    if not path.is_file():
+        return
+    cnn_labels = json.loads(path.read_text(encoding="utf-8")).get("labels", "fer2013")
+    cnn_ferplus = cnn_labels != "fer2013"
+    if cnn_ferplus != bool(cfg.ferplus):
+        learnt = "FER+'s votes" if cnn_ferplus else "FER2013's labels"
+        fix = "pass --ferplus (FER+'s votes file)" if cnn_ferplus else "leave out --ferplus"
+        raise DatasetError(f"{cfg.cnn}: this CNN learnt {learnt} ({path.name}: labels = {cnn_labels!r}); {fix} so "
+                           "that its LSTM learns the same labels")
+
+
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
     + config + report to ``out_dir``."""
@@ -240,6 +258,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     cnn = EmotionCNN(cfg.cnn)
     sides = lab_people(cfg, cnn.config.name)
     train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
+    check_same_labels(cnn, cfg)
     train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
     heldout = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
@@ -298,9 +317,13 @@ def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: st
     and which people were on which side of the split (so benchmarks can keep to the test side)."""
     net.eval()
     dummy = torch.zeros(1, 4, input_dim)
-    torch.onnx.export(net, (dummy,), str(out_dir / "model.onnx"), input_names=["features"], output_names=["logits"],
-                      dynamic_axes={"features": {0: "batch", 1: "time"}, "logits": {0: "batch"}}, opset_version=17,
-                      dynamo=False)
+    with warnings.catch_warnings():  # torch's note that an LSTM exported with batch 1 may not run on other batch
+        # sizes: fervid runs it on one track's window at a time, and the test suite checks the graph's outputs
+        warnings.filterwarnings("ignore", message=".*LSTM.*batch", category=UserWarning)
+        torch.onnx.export(net, (dummy,), str(out_dir / "model.onnx"), input_names=["features"],
+                          output_names=["logits"], dynamic_axes={"features": {0: "batch", 1: "time"},
+                                                                 "logits": {0: "batch"}},
+                          opset_version=17, dynamo=False)
     (out_dir / "config.json").write_text(json.dumps({
         "kind": "lstm", "input": "cnn_features", "cnn": cnn, "cnn_weights_sha256": cnn_weights_sha256,
         "cnn_graph": cnn_graph or {},
