@@ -427,6 +427,10 @@ def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_pat
     assert ran.exit_code == 0, ran.output
     summary = json.loads((tmp_path / "o" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
     assert summary["method"] == "lstm" and summary["temporal_model"] == str(mine)
+    default = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path / "d"), "-q", "--no-annotate"])
+    assert default.exit_code == 0, default.output
+    shipped = json.loads((tmp_path / "d" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert shipped["temporal_model"] == "temporal_lstm_ferplus_vgg"  # by name: no install path in results
     other_cnn = CliRunner().invoke(app, ["video", str(carphone()), "--temporal-model", str(mine), "--model",
                                          "fer2013_vgg", "--out", str(tmp_path / "p"), "-q"])
     assert other_cnn.exit_code == 1 and "trained on the features of CNN 'ferplus_vgg', not 'fer2013_vgg'" in \

@@ -195,6 +195,11 @@ class LSTMTemporal:
                              f"fervid now reads the window around the frame it labels; retrain it with "
                              f"`fervid train-temporal --cnn {self.cnn}`")
 
+    @property
+    def model_name(self) -> str:
+        """What results record: a shipped LSTM by its name (not the path fervid is installed at), yours as given."""
+        return self.folder.name if self.folder.resolve().parent == WEIGHTS_DIR.resolve() else str(self.folder)
+
     def check_cnn(self, cnn: str, feature_dim: int | None = None, cnn_weights_sha256: str | None = None) -> None:
         """Raise ModelError unless this LSTM was trained on the features of CNN ``cnn`` (its name, feature size
         and, where both are known, its weights): on other features its predictions would be meaningless."""

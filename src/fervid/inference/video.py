@@ -743,7 +743,7 @@ class VideoAnalyzer:
                            settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
                                      "detect_every": opts.detect_every, "window": opts.window,
                                      "sample_fps": opts.sample_fps, "centred_window": opts.centred,
-                                     **({"temporal_model": str(self.temporal.folder)}
+                                     **({"temporal_model": self.temporal.model_name}
                                         if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
