@@ -45,7 +45,7 @@ def test_fer2013_errors_name_the_file(tmp_path):
     holed.write_text("emotion,pixels,Usage\n3,,PublicTest\n3," + " ".join(["1"] * 2304) + ",PublicTest\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="holed.csv: row 0 has no pixels"):
         load_fer2013(holed, "PublicTest")
-    with pytest.raises(DatasetError, match="a folder, not a FER2013 CSV"):
+    with pytest.raises(DatasetError, match="is a directory, not a FER2013 CSV"):
         load_fer2013(tmp_path)
 
 

@@ -115,16 +115,16 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     """The settings a batch folder's results are made with; the model by its weights' digest too, so that a
     model retrained under the same name (a fervid upgrade) counts as another model."""
     from fervid.inference.detect import resolved_score_threshold
-    from fervid.inference.models import ModelConfig, resolve_model_dir, resolved_precision
+    from fervid.inference.models import ModelConfig, graph_for, resolve_model_dir
     from fervid.inference.video import method_for
 
     settings = {name: getattr(pipeline, name) for name in RESULT_SETTINGS}
-    # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
-    # names them (--precision int8, --score-threshold 0.4) asks for the same thing
-    settings["precision"] = resolved_precision(pipeline.model, pipeline.precision)
-    settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     folder = resolve_model_dir(pipeline.model)
     config = ModelConfig.load(folder / "config.json")
+    # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
+    # names them (--precision int8, --score-threshold 0.4) asks for the same thing
+    settings["precision"] = graph_for(folder, config, pipeline.precision)[1]
+    settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
     # your own LSTM, by its weights (None: the one shipped for the CNN)
     settings["temporal_model_sha256"] = (file_sha256(Path(pipeline.temporal_model) / "model.onnx")[:16]

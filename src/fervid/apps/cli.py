@@ -78,8 +78,10 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-# the dataset kinds whose faces the detector finds and aligns (the others are crops already)
+# the dataset kinds whose faces the detector finds and aligns (the others are crops already), and those that are
+# FER2013's faces (a CSV with a Usage column)
 FACE_FINDING_KINDS = ("jaffe", "jaffe+ckplus", "photos")
+FER2013_KINDS = ("fer2013", "ferplus")
 
 
 @contextlib.contextmanager
@@ -122,6 +124,21 @@ def _pipeline(**choices) -> PipelineOptions:
         _fail(str(exc), 2)
 
 
+def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
+    """The video pipeline every command uses (on ``analyzer`` where the command has one already): a bad model,
+    detector or temporal model ends the command with one line; a temporal method other than the one asked for (no
+    LSTM for this CNN) is said."""
+    from fervid.inference.video import VideoAnalyzer
+
+    try:
+        runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes))
+    except ModelError as exc:
+        _fail(str(exc))
+    if runner.notice:
+        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
+    return runner
+
+
 def _analyzer(options: PipelineOptions, **kwargs):
     """The Analyzer every command uses; a bad model or detector ends the command with a one-line error."""
     from fervid.inference.detect import DetectorUnavailable
@@ -152,8 +169,8 @@ def image(
 
     JSON: {"model", "precision", "detector", "score_threshold", "files": [{"file", "ok", "width", "height",
     "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
-    "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a row with an empty face
-    column for an image with no face or an error).
+    "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a row with an
+    empty face column for an image with no face or an error).
     """
     from tqdm import tqdm
 
@@ -263,7 +280,7 @@ def video(
     from tqdm import tqdm
 
     from fervid.inference.images import expand_inputs, output_stems, written_by_fervid
-    from fervid.inference.video import VIDEO_SUFFIXES, VideoAnalyzer, VideoError
+    from fervid.inference.video import VIDEO_SUFFIXES, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate,
@@ -271,12 +288,7 @@ def video(
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, own_output=written_by_fervid(out, "_annotated.mp4"))
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
-    try:
-        runner = VideoAnalyzer(_analyzer(options), options.video())
-    except ModelError as exc:
-        _fail(str(exc))
-    if runner.notice:
-        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
+    runner = _video_runner(options)
     analysed = 0
     for path in files:
         bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
@@ -348,7 +360,7 @@ def live(
     """
     import time as _time
 
-    from fervid.inference.video import LiveSource, VideoAnalyzer, VideoError
+    from fervid.inference.video import LiveSource, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, precision=precision, annotate=annotate,
@@ -365,18 +377,13 @@ def live(
 
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
-    try:
-        # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
-        runner = VideoAnalyzer(_analyzer(options), options.video(batch_frames=1, centred=False))
-    except ModelError as exc:
-        _fail(str(exc))
+    # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
+    runner = _video_runner(options, batch_frames=1, centred=False)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     try:
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:
         _fail(str(exc))
-    if runner.notice:
-        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
     started = _time.perf_counter()
     last_report = [started]
 
@@ -415,7 +422,8 @@ def demo(
     rgb = astronaut()
     sample = out / "astronaut.png"
     write_image(sample, rgb[:, :, ::-1])
-    analyzer = _analyzer(_pipeline(model=model, detector=detector))
+    options = _pipeline(model=model, detector=detector)
+    analyzer = _analyzer(options)
     faces = analyzer.analyze_image(sample)
     write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
     doc = images_document([faces], analyzer.settings)
@@ -427,16 +435,13 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    from fervid.inference.video import OutputNames, VideoAnalyzer, VideoError, sample_video
+    from fervid.inference.video import OutputNames, VideoError, sample_video
 
     try:
         clip = sample_video()
     except VideoError as exc:
         _fail(str(exc))
-    runner = VideoAnalyzer(analyzer)
-    if runner.notice:
-        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
-    result = runner.run(clip, out / "carphone")
+    result = _video_runner(options, analyzer).run(clip, out / "carphone")
     typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
                f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
     for t in result.track_summaries():
@@ -615,7 +620,7 @@ def evaluate(
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
-    for option, given, kinds in (("--ferplus", ferplus, ("ferplus",)), ("--usage", usage, ("fer2013", "ferplus")),
+    for option, given, kinds in (("--ferplus", ferplus, ("ferplus",)), ("--usage", usage, FER2013_KINDS),
                                  ("--jaffe", jaffe, ("jaffe+ckplus",)),
                                  ("--detector", detector, FACE_FINDING_KINDS)):
         if given is not None and dataset not in kinds:
@@ -623,7 +628,7 @@ def evaluate(
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
     if write_card:
-        if dataset not in ("fer2013", "ferplus"):  # the card is the model's test-set evaluation on its own data
+        if dataset not in FER2013_KINDS:  # the card is the model's test-set evaluation on its own data
             _fail(f"--write-card records the model's evaluation on the FER2013 faces it was trained on (--dataset "
                   f"fer2013 or ferplus), not on {dataset}", 2)
         if not Path(model).is_dir():
@@ -647,7 +652,7 @@ def evaluate(
     # what made the numbers, so a published score can be traced back to its model, data and settings
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
                 "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
-                **({"usage": usage} if dataset in ("fer2013", "ferplus") else {}),
+                **({"usage": usage} if dataset in FER2013_KINDS else {}),
                 **({"ferplus": str(ferplus)} if ferplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
                 **({"detector": analyzer.detector_name} if dataset in FACE_FINDING_KINDS else {}),
                 "fervid": fervid.__version__}
@@ -816,14 +821,7 @@ def batch(
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
         _fail(str(exc), 2)
-    from fervid.inference.video import VideoAnalyzer
-
-    try:  # a bad model, detector or temporal model fails here, once, not in every worker
-        checked = VideoAnalyzer(_analyzer(pipeline), pipeline.video())
-    except ModelError as exc:
-        _fail(str(exc))
-    if checked.notice:
-        typer.secho(f"notice: {checked.notice}", fg=typer.colors.YELLOW, err=True)
+    _video_runner(pipeline)  # a bad model, detector or temporal model fails here, once, not in every worker
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchLocked as exc:
@@ -903,12 +901,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     from fervid.apps.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock
 
-    from fervid.inference.video import VideoAnalyzer
-
-    try:  # fail now, with one line, rather than at the first request
-        VideoAnalyzer(_analyzer(settings.pipeline), settings.pipeline.video())
-    except ModelError as exc:
-        _fail(str(exc))
+    _video_runner(settings.pipeline)  # fail now, with one line, rather than at the first request
     _check_can_listen(host, port)
     try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
         with data_folder_lock(settings.data_dir):

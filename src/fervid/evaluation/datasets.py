@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
-from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, load_grey
+from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES
 from fervid.registry import Registry
 
@@ -98,8 +98,7 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
     for u in usages:
         if u not in FER2013_USAGES:
             raise DatasetError(f"{path}: unknown Usage {u!r}; expected one of {', '.join(FER2013_USAGES)}")
-    if not path.is_file():
-        raise DatasetError(f"{path}: {'a folder, not a FER2013 CSV' if path.is_dir() else 'no such file'}")
+    check_input_file(path, "FER2013 CSV", DatasetError)
     try:
         frame = pd.read_csv(path, dtype={"emotion": "int64", "pixels": str, "Usage": str})
     except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
@@ -272,8 +271,7 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
 
 def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
     ferplus_csv = Path(ferplus_csv)
-    if not ferplus_csv.is_file():
-        raise DatasetError(f"{ferplus_csv}: {'a folder, not a FER+ CSV' if ferplus_csv.is_dir() else 'no such file'}")
+    check_input_file(ferplus_csv, "FER+ CSV", DatasetError)
     try:
         votes = pd.read_csv(ferplus_csv)
     except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:

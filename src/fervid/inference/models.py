@@ -176,12 +176,6 @@ def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, s
     return "model.onnx", "fp32"
 
 
-def resolved_precision(model: str | Path, precision: str) -> str:
-    """What ``precision`` ("auto", "int8", "fp32") means for ``model``, without loading it: "int8" or "fp32"."""
-    folder = resolve_model_dir(model)
-    return graph_for(folder, ModelConfig.load(folder / "config.json"), precision)[1]
-
-
 class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 

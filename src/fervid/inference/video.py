@@ -705,7 +705,8 @@ def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str
     the one shipped for a shipped CNN); without one, the moving average runs."""
     if method == "lstm" and not temporal_model and cnn.features_of not in shipped_temporal_models():
         return "mean", (f"no temporal LSTM reads the features of CNN {cnn.features_of!r}; using the moving average "
-                        f"(--method mean) instead (train one with `fervid train-temporal --cnn ...` and pass it as --temporal-model)")
+                        "(--method mean) instead (train one with `fervid train-temporal --cnn ...` and pass it as "
+                        "--temporal-model)")
     return method, None
 
 

@@ -243,8 +243,7 @@ class TrainConfig:
             return str(Path(value).absolute()) if value and Path(value).exists() else value
 
         return replace(self, data=absolute(self.data), ferplus_csv=absolute(self.ferplus_csv),
-                                   init_from=absolute(self.init_from),
-                                   teachers=[absolute(t) for t in self.teachers])
+                       init_from=absolute(self.init_from), teachers=[absolute(t) for t in self.teachers])
 
     def to_dict(self) -> dict:
         out = asdict(self)
