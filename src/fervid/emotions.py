@@ -22,10 +22,3 @@ EMOTION_ALIASES: dict[str, str] = {
     "neutral": "neutral",
 }
 
-
-def emotion_index(name: str) -> int:
-    """Index of an emotion name (or a known alias such as ``anger``) in :data:`EMOTIONS`."""
-    key = name.strip().lower()
-    if key not in EMOTION_ALIASES:
-        raise KeyError(f"unknown emotion {name!r}; expected one of {', '.join(EMOTIONS)}")
-    return EMOTIONS.index(EMOTION_ALIASES[key])

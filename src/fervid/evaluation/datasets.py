@@ -377,7 +377,6 @@ DATASETS: Registry = Registry("dataset kind", {
     "folder": lambda path, *_: load_image_folder(path),
     "photos": lambda path, usage, ferplus_csv, jaffe_path, crop_faces: load_image_folder(path, crop_faces=crop_faces),
 })
-DATASET_KINDS = tuple(DATASETS)
 
 
 def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,

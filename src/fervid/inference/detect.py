@@ -25,8 +25,6 @@ CENTERFACE_DIR = Path(__file__).parent.parent / "weights" / "detectors" / "cente
 CENTERFACE_FP32_FILE = CENTERFACE_DIR / "centerface.onnx"
 CENTERFACE_INT8_FILE = CENTERFACE_DIR / "centerface_int8.onnx"
 
-LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = image's left
-
 
 @dataclass(frozen=True)
 class Detection:
