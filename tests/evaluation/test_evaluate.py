@@ -84,6 +84,18 @@ def test_tie_aware_accuracy_takes_the_class_order_out_of_tied_faces():
     assert tie_aware_accuracy(np.array([happy]), shares[:1])["random_tiebreak"] == 0.0
 
 
+def test_learning_curves_tick_whole_epochs_only():
+    """A short run (3 epochs, as a quick experiment makes) is drawn with ticks at whole epochs, not at 1.25."""
+    from fervid.evaluation.evaluate import learning_curves_figure
+
+    fig = learning_curves_figure([{"epoch": e, "train_acc": 0.5, "val_acc": 0.4, "train_loss": 1 / e,
+                                   "val_loss": 1.2 / e} for e in (1, 2, 3)])
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert shown and all(float(t).is_integer() for t in shown), shown
+
+
 def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path):
     """A notebook user's plotting backend (inline, or any other) stays what it was after fervid draws its PNGs."""
     import matplotlib

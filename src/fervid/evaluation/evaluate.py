@@ -151,7 +151,15 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
 
     ``metrics``: one dict per epoch with ``epoch``, ``train_acc``, ``val_acc``, ``train_loss``, ``val_loss``.
     """
+    path = Path(path)
+    learning_curves_figure(metrics, title, val_name).savefig(path, dpi=100)
+    return path
+
+
+def learning_curves_figure(metrics: list[dict], title: str = "", val_name: str = "validation"):
+    """The matplotlib Figure :func:`plot_learning_curves` saves."""
     from matplotlib.figure import Figure  # not pyplot: see plot_confusion
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [m["epoch"] for m in metrics]
     fig = Figure(figsize=(11, 4))
@@ -159,15 +167,14 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
     for ax, key, label in ((acc_ax, "acc", "accuracy"), (loss_ax, "loss", "loss")):
         ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", ms=3, label="train")
         ax.plot(epochs, [m[f"val_{key}"] for m in metrics], "o-", ms=3, label=val_name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at epoch 1.25
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return fig
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
