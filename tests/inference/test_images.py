@@ -92,6 +92,50 @@ def test_numpy_channel_order_and_dtypes(astronaut_rgb):
         load_image(42)
 
 
+@pytest.mark.parametrize("bits", [8, 10, 12, 16])
+def test_integer_arrays_and_files_scale_from_the_depth_their_values_fill(tmp_path, astronaut_rgb, bits):
+    """A uint16 array of 8-bit values is not made black (it was: >> 8), a 12-bit camera array is not made near
+    black, and an array and the same pixels saved as a 16-bit PNG read alike."""
+    grey8 = np.asarray(Image.fromarray(astronaut_rgb).convert("L"))
+    deep = np.round(grey8.astype(np.float64) * (2 ** bits - 1) / 255).astype(np.uint16)
+    from_array = load_image(deep)[..., 0]
+    assert np.abs(from_array.astype(int) - grey8).max() <= 1
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "deep.png")[..., 0], from_array)
+    assert np.abs(load_image(deep.astype(np.int32))[..., 0].astype(int) - grey8).max() <= 1
+
+
+def test_pillow_size_limit_of_the_caller_is_left_alone(astronaut_png):
+    before = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None  # a user who opens huge images with Pillow in their own code
+        load_image(astronaut_png)
+        assert Image.MAX_IMAGE_PIXELS is None
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def test_pil_image_that_fails_to_decode_is_an_image_load_error_naming_the_file(tmp_path, astronaut_rgb):
+    buf = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(buf, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[:3000])
+    with Image.open(tmp_path / "cut.jpg") as lazy, pytest.raises(ImageLoadError, match=r"cut\.jpg: truncated"):
+        load_image(lazy)
+
+
+def test_a_stream_read_already_is_said_to_be_so(astronaut_rgb):
+    buf = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(buf, "PNG")
+    buf.seek(0)
+    load_image(buf)
+    with pytest.raises(ImageLoadError, match=r"nothing left to read .*seek\(0\)"):
+        load_image(buf)  # a second analysis of the same open file: not "empty file (0 bytes)"
+    buf.seek(0)
+    Image.open(buf)  # reads the header and leaves the stream past it
+    with pytest.raises(ImageLoadError, match=r"read from byte \d+.*seek\(0\)"):
+        load_image(buf)
+
+
 def test_encoded_bytes_and_file_objects(tmp_path, astronaut_rgb):
     buf = io.BytesIO()
     Image.fromarray(astronaut_rgb).save(buf, "PNG")

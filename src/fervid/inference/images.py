@@ -6,7 +6,8 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 
 from __future__ import annotations
 
-import warnings
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -32,15 +33,24 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     if isinstance(source, (str, Path)):
         return _load_path(Path(source))
     if isinstance(source, Image.Image):
-        return _from_pil(source, source_name(source) or "PIL image")
+        name = source_name(source) or "PIL image"
+        with _pillow_errors(name, MAX_PIXELS):  # an unloaded image decodes now: a truncated file fails here
+            return _from_pil(source, name)
     if isinstance(source, np.ndarray):
         return _from_array(source, bgr)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image_bytes(bytes(source), "image bytes")
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
-        name, data = source_name(source) or "image stream", source.read()
+        name = source_name(source) or "image stream"
+        start = source.tell() if callable(getattr(source, "seekable", None)) and source.seekable() else 0
+        data = source.read()
         if isinstance(data, str):
             raise ImageLoadError(f"{name}: opened in text mode; open image files with 'rb'")
+        if start and not data:  # read already (a second analysis of one open file): say so, not "empty file"
+            raise ImageLoadError(f"{name}: nothing left to read (the stream is at its end, byte {start:,}; "
+                                 "seek(0) to read it again)")
+        if start:  # part read already (e.g. by Image.open): a failure below names where reading began
+            name = f"{name} (read from byte {start:,}, where the stream was; seek(0) to read it from the start)"
         return decode_image_bytes(data, name)
     raise ImageLoadError(f"cannot read an image from a {type(source).__name__}; pass a path, PIL image, numpy "
                          "array, or an image file's bytes")
@@ -94,19 +104,36 @@ def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> 
     return _decode(io.BytesIO(data), name, max_pixels)
 
 
+# Pillow's own size limit is a module global; fervid checks the declared size itself and leaves the caller's
+# setting as it found it. The lock keeps two threads from saving each other's temporary value.
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def _open_unlimited(source) -> Image.Image:
+    with _PILLOW_LIMIT_LOCK:
+        caller_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(source)
+        finally:
+            Image.MAX_IMAGE_PIXELS = caller_limit
+
+
 def _decode(source, name: str, max_pixels: int) -> np.ndarray:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    with _pillow_errors(name, max_pixels), _open_unlimited(source) as im:
+        if im.width * im.height > max_pixels:
+            raise Image.DecompressionBombError("declared size over the limit")
+        im.load()
+        return _from_pil(im, name)
+
+
+@contextmanager
+def _pillow_errors(name: str, max_pixels: int):
+    """Pillow's exceptions as one :class:`ImageLoadError` naming the input and the problem."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as im:
-                if im.width * im.height > max_pixels:
-                    raise Image.DecompressionBombError("declared size over the limit")
-                im.load()
-                return _from_pil(im, name)
+        yield
     except UnidentifiedImageError:
         raise ImageLoadError(f"{name}: not an image, or a format Pillow cannot read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels)") from None
     except OSError as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
@@ -125,9 +152,7 @@ def _no_repr(exc: Exception) -> str:
 def _from_pil(im: Image.Image, name: str) -> np.ndarray:
     im = ImageOps.exif_transpose(im)  # phones store portrait photos sideways plus an EXIF rotation tag
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        grey = _integers_to_uint8(np.asarray(im))
         return np.repeat(grey[:, :, None], 3, axis=2)
     if im.mode == "F":
         arr = np.asarray(im, dtype=np.float64)
@@ -156,10 +181,8 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
         arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
     elif arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255
-    elif arr.dtype == np.uint16:
-        arr = (arr >> 8).astype(np.uint8)
     elif arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
+        arr = _integers_to_uint8(arr)
     if arr.ndim == 2:
         return np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
@@ -170,6 +193,18 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
         alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
         arr = (arr[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
     return np.ascontiguousarray(arr if bgr else arr[:, :, ::-1])
+
+
+def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Integer pixels (16-bit files, uint16 or int arrays) scaled from the bit depth their values fill: 8-bit
+    values stay as they are (a uint16 array holding 0-255 is not made black), 10-, 12- and 16-bit values (camera
+    raw, medical, 16-bit PNG) are scaled from 1023, 4095 and 65535 to 255. Negative values are clipped to 0."""
+    top = int(arr.max(initial=0))
+    bits = max(8, top.bit_length())
+    arr = np.clip(arr, 0, None).astype(np.float64)
+    if bits > 8:
+        arr = arr * (255.0 / (2 ** bits - 1))
+    return np.clip(arr + 0.5 if bits > 8 else arr, 0, 255).astype(np.uint8)
 
 
 def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
