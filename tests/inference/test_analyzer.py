@@ -109,3 +109,18 @@ def test_threads_bound_both_networks():
     analyzer = Analyzer(threads=1)
     for session in (analyzer.cnn.session, analyzer.detector.session):
         assert session.get_session_options().intra_op_num_threads == 1
+
+
+def test_analyze_video_takes_the_pipeline_options_its_analyzer_was_made_from(tmp_path):
+    """README: the API takes PipelineOptions. Options naming another model than the analyzer runs are refused,
+    not ignored (the results would name a model that did not run)."""
+    from fervid.inference.options import PipelineOptions
+    from fervid.samples import carphone
+
+    options = PipelineOptions(method="mean", sample_fps=2)
+    result = options.analyzer().analyze_video(carphone(), options=options)
+    assert result.method == "mean" and 0 < len(result.frame_table()) <= 2 * 4 + 2
+    with pytest.raises(ValueError, match="model 'fer2013_vgg'.*options.analyzer()"):
+        Analyzer().analyze_video(carphone(), options=PipelineOptions(model="fer2013_vgg"))
+    with pytest.raises(TypeError, match=r"options.analyzer\(\)"):
+        Analyzer(PipelineOptions())

@@ -9,7 +9,8 @@ import numpy as np
 
 from fervid.inference.align import crop_face
 from fervid.inference.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
-from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN
+from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
+from fervid.inference.options import PipelineOptions
 from fervid.inference.images import load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
@@ -26,7 +27,10 @@ class Analyzer:
                  threads: int | None = None, keep_features: bool = True, precision: str = "auto",
                  score_threshold: float | None = None):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
-        ``score_threshold`` (0-1) replaces a named detector's default; ``threads`` bounds both networks."""
+        ``score_threshold`` (0-1) replaces a named detector's default; ``threads`` bounds both networks.
+        From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
+        if isinstance(model, PipelineOptions):
+            raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads)
@@ -105,8 +109,9 @@ class Analyzer:
     def analyze_video(self, path, out_dir=None, *, options=None, progress=None, **changes):
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
-        ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults); ``changes`` replace some of its
-        fields, e.g. ``method="mean", window=0.5``. With ``out_dir``: annotated MP4, per-frame CSV/Parquet,
+        ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the
+        :class:`~fervid.inference.options.PipelineOptions` this analyzer was made from (``options.analyzer()``);
+        ``changes`` replace some of the video options, e.g. ``method="mean", window=0.5``. With ``out_dir``: annotated MP4, per-frame CSV/Parquet,
         per-track JSON, timelines and key frames are written there as the video is analysed. Returns a
         :class:`fervid.inference.video.VideoResult`."""
         import dataclasses
@@ -114,8 +119,27 @@ class Analyzer:
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
 
+        if isinstance(options, PipelineOptions):
+            self._check_runs(options)
+            options = options.video()
         options = dataclasses.replace(options or VideoOptions(), **changes)
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
             warnings.warn(runner.notice, stacklevel=2)
         return runner.run(path, out_dir, progress=progress)
+
+    def _check_runs(self, options: PipelineOptions) -> None:
+        """Options naming another model, detector, precision or threshold than this analyzer's would be ignored
+        by a video analysed with it: refuse them rather than report results of a setup not asked for."""
+        differences = []
+        if resolve_model_dir(options.model).resolve() != self.cnn.folder.resolve():
+            differences.append(f"model {options.model!r} (this analyzer runs {self.cnn.config.name!r})")
+        if options.detector != self.detector_name:
+            differences.append(f"detector {options.detector!r} (this analyzer runs {self.detector_name!r})")
+        if graph_for(self.cnn.folder, self.cnn.config, options.precision)[1] != self.cnn.precision:
+            differences.append(f"precision {options.precision!r} (this analyzer runs {self.cnn.precision!r})")
+        threshold = getattr(self.detector, "score_threshold", None)
+        if options.score_threshold is not None and options.score_threshold != threshold:
+            differences.append(f"score_threshold {options.score_threshold} (this analyzer uses {threshold})")
+        if differences:
+            raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
