@@ -139,6 +139,22 @@ def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rg
     assert (table.x < 1).any() and not table.detected.all()  # flow-carried rows at the edge were checked
 
 
+@pytest.mark.parametrize("after", ["grey", "black", "another scene"])
+def test_no_rows_are_made_up_once_the_face_is_gone(analyzer, astronaut_rgb, tmp_path, after):
+    """Flow kept a track going after its face was cut away until the next detection: rows (labels, key
+    frames, changes) for a face not there, with boxes of negative height. Detection every 1 s so that flow
+    alone has to notice."""
+    from skimage import data
+
+    faces = moving_face_frames(astronaut_rgb, n=20)  # cut between detections (frames 0 and 30)
+    scene = {"grey": np.full((480, 640, 3), 90, np.uint8), "black": np.zeros((480, 640, 3), np.uint8),
+             "another scene": cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (640, 480))}[after]
+    clip = write_clip(tmp_path / "cut.mp4", faces + [scene] * 40, fps=30.0)
+    table = VideoAnalyzer(analyzer, VideoOptions(method="mean", detect_every=1.0)).run(clip).frame_table()
+    assert len(table) and table.frame.max() < 20, table[table.frame >= 20]
+    assert (table.height > 0).all() and (table.width > 0).all()
+
+
 def test_sample_fps_and_detect_every(analyzer, tmp_path):
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42

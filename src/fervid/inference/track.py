@@ -4,7 +4,9 @@ Detection runs every ~0.3 s (it is the expensive stage); on the frames in betwee
 carried along by pyramidal Lucas-Kanade optical flow, so every processed frame has an aligned face. A track
 survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id. While it is
 unmatched, flow may follow whatever covers the face (another person walking past) rather than the face, so the face
-is also looked for where its own motion before the miss would have taken it.
+is also looked for where its own motion before the miss would have taken it. When flow loses a face (a scene cut,
+the face gone, the box squeezed out of the frame), the track is not shown again until a detection finds it: no row
+is made up for a face that is not there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Track:
     points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
     velocity: tuple[float, float] = (0.0, 0.0)  # box motion per frame between its last two detections
     detected_box: tuple = ()  # the box at last_detected_frame
+    lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
 
     def detected(self, frame_index: int, detection: Detection) -> None:
         """Matched to ``detection`` on ``frame_index``: the box, its points and its motion since the last match."""
@@ -37,7 +40,7 @@ class Track:
             frames = frame_index - self.last_detected_frame
             self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
         self.detection, self.points, self.detected_box = detection, _points(detection), detection.box
-        self.last_detected_frame, self.missed_rounds = frame_index, 0
+        self.last_detected_frame, self.missed_rounds, self.lost = frame_index, 0, False
 
     def expected_boxes(self, frame_index: int) -> list[tuple]:
         """Where to look for this face on a detection frame: where flow carried it, and, once it has missed a
@@ -64,6 +67,14 @@ class TrackedFace:
 # window (21 px at 1/8 scale, 84 px each side) plus the largest motion LK follows between frames. Building the
 # pyramids of a whole 1080p frame cost more than the flow itself.
 FLOW_MARGIN = 240
+# Lucas-Kanade's error (mean absolute grey difference over a point's window) above which the points no longer
+# follow the face they started on: at most 4.9 on the carphone sample's face, 0.2 on clips the tests make; 37 to
+# 147 where the face was cut to another scene or removed.
+LOST_FLOW_ERROR = 20.0
+# the most a face's size changes between two frames before flow is taken to have slipped off it
+MAX_SCALE_STEP = 1.4
+# the least of a flow-carried box that must stay in the frame for a face to be there
+MIN_INSIDE = 0.5
 
 
 def iou(a: tuple, b: tuple) -> float:
@@ -82,15 +93,21 @@ def _points(det: Detection) -> np.ndarray:
     return np.asarray(list(det.landmarks) + corners, dtype=np.float32).reshape(-1, 1, 2)
 
 
-def _from_points(pts: np.ndarray, score: float, frame_shape: tuple[int, int]) -> Detection:
+def _from_points(pts: np.ndarray, score: float, frame_shape: tuple[int, int]) -> Detection | None:
     """The detection flow carried ``pts`` to: its box clipped to the frame, as the detector clips its boxes (a face
     leaving the frame kept a box reaching past the edge: x -40 in the table), its landmarks not (the alignment
-    uses where the eyes are, in or out of the frame)."""
+    uses where the eyes are, in or out of the frame). None when less than :data:`MIN_INSIDE` of the box is in
+    the frame, or it turned over (a negative height was written as a face's box)."""
     pts = pts.reshape(-1, 2)
     landmarks = tuple((float(x), float(y)) for x, y in pts[:5])
     height, width = frame_shape[:2]
-    x0, x1 = np.clip([pts[5][0], pts[8][0]], 0, width)
-    y0, y1 = np.clip([pts[5][1], pts[8][1]], 0, height)
+    (left, top), (right, bottom) = pts[5], pts[8]
+    if right <= left or bottom <= top:
+        return None
+    x0, x1 = np.clip([left, right], 0, width)
+    y0, y1 = np.clip([top, bottom], 0, height)
+    if (x1 - x0) * (y1 - y0) < MIN_INSIDE * (right - left) * (bottom - top):
+        return None
     return Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, score)
 
 
@@ -139,7 +156,7 @@ class FaceTracker:
         self._flow(grey)
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, False)
-                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
+                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0 and not t.lost]
 
     def _flow(self, grey: np.ndarray) -> None:
         if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
@@ -152,15 +169,18 @@ class FaceTracker:
         if x1 - x0 < 32 or y1 - y0 < 32:  # the points left the frame: the whole frame, as flow reports them lost
             x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
         offset = np.array([x0, y0], np.float32)
-        next_pts, status, _ = cv2.calcOpticalFlowPyrLK(self._prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1],
+        next_pts, status, error = cv2.calcOpticalFlowPyrLK(self._prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1],
                                                        prev_pts - offset, None, winSize=(21, 21), maxLevel=3)
         next_pts = next_pts + offset
-        status = status.reshape(-1).astype(bool)
+        status, error = status.reshape(-1).astype(bool), error.reshape(-1)
         for i, track in enumerate(self.tracks):
+            if track.lost:
+                continue  # its points stay where the face was last seen, for the next detection to match
             sl = slice(9 * i, 9 * i + 9)
             ok = status[sl]
-            if ok.sum() < 3:
-                continue  # flow lost: keep the last box until the next detection
+            if ok.sum() < 3 or np.median(error[sl][ok]) > LOST_FLOW_ERROR:
+                track.lost = True  # the face is gone from under its points (a cut, it left, something hides it)
+                continue
             old, new = prev_pts[sl].reshape(-1, 2), next_pts[sl].reshape(-1, 2)
             # A robust similarity fit over the points that tracked; the rest follow it.
             matrix, _ = cv2.estimateAffinePartial2D(old[ok], new[ok], method=cv2.LMEDS)
@@ -168,6 +188,13 @@ class FaceTracker:
                 shift = np.median(new[ok] - old[ok], axis=0)
                 moved = old + shift
             else:
+                scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+                if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
+                    track.lost = True
+                    continue
                 moved = old @ matrix[:, :2].T + matrix[:, 2]
-            track.points = moved.astype(np.float32).reshape(-1, 1, 2)
-            track.detection = _from_points(track.points, track.detection.score, grey.shape)
+            detection = _from_points(moved, track.detection.score, grey.shape)
+            if detection is None:
+                track.lost = True
+                continue
+            track.points, track.detection = moved.astype(np.float32).reshape(-1, 1, 2), detection
