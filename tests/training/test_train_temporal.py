@@ -70,6 +70,8 @@ def test_the_lstm_window_puts_the_labelled_frame_in_the_middle():
     # a track's first frame, or a causal window's newest: the missing side repeats the edge frame
     np.testing.assert_array_equal(centred_window(frames[:4], 0, 17)[:, 0], [0, 0, 0, 0, 1, 2, 3])
     np.testing.assert_array_equal(centred_window(frames[:4], 3, 17)[:, 0], [0, 1, 2, 3, 3, 3, 3])
+    # one frame alone (a sparse --sample-fps): as short a window as the LSTM was trained on, the frame repeated
+    np.testing.assert_array_equal(centred_window(frames[:1], 0, 17)[:, 0], [0, 0, 0])
     thinned = centred_window(np.arange(31, dtype=np.float32)[:, None], 15, 7)[:, 0]
     np.testing.assert_array_equal(thinned, [0, 5, 10, 15, 20, 25, 30])
 

@@ -224,6 +224,11 @@ class LSTMTemporal:
         return softmax(logits, axis=1)[0].astype(np.float32)
 
 
+# the fewest frames each side of the labelled one in any window the LSTM is trained on
+# (fervid.training.train_temporal.sample_windows)
+MIN_HALF_WINDOW = 1
+
+
 def centred_window(features: np.ndarray, at: int, max_frames: int) -> np.ndarray:
     """The frames around frame ``at``, with ``at`` in the middle, as the LSTM reads them: the shorter side is
     padded with copies of its edge frame (a track's first or last frames, or a causal window's missing future),
@@ -235,6 +240,10 @@ def centred_window(features: np.ndarray, at: int, max_frames: int) -> np.ndarray
     elif after < before:
         features = np.concatenate([features, np.repeat(features[-1:], before - after, 0)])
     half = max(before, after)
+    if half < MIN_HALF_WINDOW:  # one frame alone (a sparse --sample-fps): the LSTM never learnt so short a window
+        features = np.concatenate([np.repeat(features[:1], MIN_HALF_WINDOW - half, 0), features,
+                                   np.repeat(features[-1:], MIN_HALF_WINDOW - half, 0)])
+        half = MIN_HALF_WINDOW
     if 2 * half + 1 > max_frames:
         keep = (max_frames - 1) // 2
         features = features[half + np.round(np.linspace(-half, half, 2 * keep + 1)).astype(int)]
