@@ -16,7 +16,10 @@ mean the same thing):
 - speed: median ms per 640x480 frame (one face), detectors interleaved;
 - end to end: FER2013 PublicTest faces upscaled 4x (192x192), detected, aligned and classified by the default
   model (FER+ majority labels) and by fer2013_vgg (FER2013 labels); a face with no detection counts as wrong.
-  The faces' own crops, classified without detection, are the reference.
+  The faces' own crops, classified without detection, are the reference;
+- large photos (``--large-photos-only`` runs just this): JAFFE faces pasted at 8 heights (48 to 2400 px) on
+  12-megapixel (4032x3024) tilings of face-free photos, detected with ``min_face`` 48 (the default), 100 and
+  with the coarse copy alone (fervid before 2026-12-05): recall by height, boxes off the face, ms per photo.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from tqdm import tqdm
 
 from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus
-from fervid.inference.detect import DETECTORS, DetectorUnavailable, make_detector
-from fervid.inference.track import iou
+from fervid.inference.detect import DETECTORS, DetectorUnavailable, iou, make_detector
+
 from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
 from fervid.machine import cpu_model
 from fervid.samples import astronaut, carphone
@@ -46,6 +49,11 @@ NO_FACE_IMAGES = ["coffee", "chelsea", "rocket", "coins", "hubble_deep_field", "
 PASTED_SIZES = (64, 112, 180, 280)  # face heights, px
 PASTED = "JAFFE heads pasted at 640x480"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LARGE_PHOTO = (3024, 4032)  # a 12-megapixel phone photo, landscape
+LARGE_PHOTO_FACES = (48, 64, 96, 128, 192, 384, 1200, 2400)  # pasted face heights, px
+# min_face settings compared; 10**6 leaves only the coarse copy (640 px; yuface 800), as fervid detected before
+# 2026-12-05
+LARGE_PHOTO_MIN_FACE = {"48 (default)": 48, "100": 100, "coarse copy alone (before)": 10 ** 6}
 
 
 def skimage_bgr(name: str) -> np.ndarray:
@@ -210,12 +218,54 @@ def end_to_end(detectors: dict, fer_csv: Path, ferplus_csv: Path, limit: int) ->
     return results
 
 
+def large_photo(heads: list[np.ndarray], k: int, size: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, tuple]:
+    """Photo ``k``: a JAFFE face ``size`` px tall on a 12 MP tiling of a face-free photo; (photo, face region)."""
+    h, w = LARGE_PHOTO
+    names = ("coffee", "rocket", "brick", "grass", "horse", "page")
+    tile = skimage_bgr(names[k % len(names)])
+    photo = np.ascontiguousarray(np.tile(tile, (h // tile.shape[0] + 1, w // tile.shape[1] + 1, 1))[:h, :w])
+    face = cv2.resize(heads[k % len(heads)][40:220, 50:210], (round(size * 160 / 180), size),
+                      interpolation=cv2.INTER_AREA if size < 180 else cv2.INTER_CUBIC)
+    fh, fw = face.shape
+    x, y = int(rng.integers(0, w - fw)), int(rng.integers(0, h - fh))
+    photo[y:y + fh, x:x + fw] = grey_bgr(face)
+    return photo, (x, y, x + fw, y + fh)
+
+
+def large_photos(detectors: dict, heads: list[np.ndarray], photos_per_size: int = 6) -> dict:
+    """Recall by face height, boxes off the face and median ms per 12 MP photo, per detector and min_face."""
+    out = {}
+    for name, det in detectors.items():
+        for label, min_face in LARGE_PHOTO_MIN_FACE.items():
+            det.min_face = min_face
+            rng = np.random.default_rng(0)  # the same photos for every detector and setting
+            found, off_face, ms = dict.fromkeys(LARGE_PHOTO_FACES, 0), 0, []
+            for size in tqdm(LARGE_PHOTO_FACES, desc=f"{name}, min_face {label}", leave=False):
+                for k in range(photos_per_size):
+                    photo, (x0, y0, x1, y1) = large_photo(heads, k, size, rng)
+                    started = time.perf_counter()
+                    boxes = det.detect(photo)
+                    ms.append(1000 * (time.perf_counter() - started))
+                    on = [x0 <= d.box[0] + d.box[2] / 2 <= x1 and y0 <= d.box[1] + d.box[3] / 2 <= y1 for d in boxes]
+                    found[size] += any(on)
+                    off_face += len(on) - sum(on) + max(0, sum(on) - 1)  # elsewhere, or a second box on it
+            out.setdefault(name, {})[label] = {
+                "recall_by_face_height_px": {s: n / photos_per_size for s, n in found.items()},
+                "extra_boxes": off_face, "photos": photos_per_size * len(LARGE_PHOTO_FACES),
+                "median_ms_per_photo": round(float(np.median(ms)), 1)}
+            print(f"large photos, {name}, min_face {label}: {out[name][label]}")
+        det.min_face = 48
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
     parser.add_argument("--fer-limit", type=int, default=0, help="PublicTest faces for the end-to-end row (0: all)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--large-photos-only", action="store_true", help="only the 12-megapixel photo rows")
     args = parser.parse_args()
 
     detectors = {}
@@ -226,6 +276,10 @@ def main() -> None:
             print(f"skipping {name}: {exc}")
     rng = np.random.default_rng(0)
     heads = jaffe_images(args.data / "jaffe" / "jaffedbase")
+    if args.large_photos_only:
+        write_json(args.json, {"cpu": cpu_model(), "machine": platform.machine(),
+                               "large_photos": large_photos(detectors, heads)})
+        return
     ck = load_ckplus(args.data / "ckplus48" / "CK+48")
     ck_big = [grey_bgr(cv2.resize(g, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)) for g in ck.images]
     pasted = pasted_faces(heads, rng)
@@ -262,6 +316,7 @@ def main() -> None:
                                       args.data / "ferplus" / "fer2013new.csv", args.fer_limit)
     for name, row in report["end_to_end"].items():
         print(f"end to end, {name}: {row}")
+    report["large_photos"] = large_photos(detectors, heads)
     write_json(args.json, report)
 
 

@@ -52,6 +52,22 @@ def test_json_to_stdout_and_success_exit_code(astronaut_png):
     assert set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_min_face_is_recorded_and_bad_choices_exit_2_naming_the_option(astronaut_png, tmp_path):
+    """README: exit 2 for a wrong command line. An unknown --model exited 1 (--detector 2), and value errors
+    named the Python field (score_threshold) instead of the option."""
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--quiet", "--min-face", "64"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["min_face"] == 64
+    for args, message in ((["--model", "nope"], "model 'nope' not found"),
+                          (["--model", str(tmp_path)], "missing model.onnx"),
+                          (["--score-threshold", "2"], "--score-threshold must be between 0 and 1"),
+                          (["--min-face", "0"], "--min-face must be a number of pixels of at least 1")):
+        result = runner.invoke(app, ["image", str(astronaut_png), *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    video = runner.invoke(app, ["video", str(astronaut_png), "--temporal-model", str(tmp_path / "none")])
+    assert video.exit_code == 2 and "not found" in video.output, video.output
+
+
 def test_csv_to_stdout_keeps_the_summary_out_of_the_table(tmp_path, astronaut_png, monkeypatch):
     monkeypatch.chdir(tmp_path)  # `--csv -` once wrote a file named "-" here
     result = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-"])

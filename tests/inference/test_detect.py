@@ -6,8 +6,7 @@ import pytest
 
 from fervid.inference.align import REFERENCE_EYES, FaceTemplate
 from fervid.inference.detect import (DEFAULT_DETECTOR, DETECTORS, CenterFaceDetector, Detection, DetectorUnavailable,
-                           FaceDetector, make_detector)
-from fervid.inference.track import iou
+                                    FaceDetector, detection_scales, iou, make_detector)
 
 from conftest import needs_avx2_emulation, run_onnx
 
@@ -60,6 +59,47 @@ def test_large_images_are_shrunk_for_detection_and_mapped_back(detector, astrona
     (lx, ly), (rx, ry) = small.eyes
     eye_distance = np.hypot(rx - lx, ry - ly)
     np.testing.assert_allclose(np.array(big[0].eyes) / 4, np.array(small.eyes), atol=0.12 * eye_distance)
+
+
+@pytest.mark.parametrize("size, passes", [((480, 640), [(480, 640)]), ((144, 176), [(144, 176)]),
+                                          ((1080, 1920), [(630, 1120)]), ((3024, 4032), [(1764, 2352), (480, 640)]),
+                                          ((12000, 12000), [(4096, 4096), (640, 640)])])
+def test_detection_copies_make_a_48_px_face_findable_and_the_largest_too(size, passes):
+    """The copies CenterFace runs on: never enlarged, 640 px frames as they are, a 48 px face 28 px tall on the
+    finest, the finest at most 4096 px, and a coarse 640 px copy where a face could be too large for the fine."""
+    h, w = size
+    got = [(round(h * s), round(w * s)) for s in detection_scales(h, w, 48, 640, CenterFaceDetector.largest_face)]
+    assert got == passes
+
+
+def _photo_with_face(astronaut_rgb, face_height: int, at=(1500, 900), size=(3024, 4032)) -> np.ndarray:
+    """The astronaut's head (its face box about half the height) on a textured 12-megapixel photo."""
+    from skimage import data
+
+    background = np.tile(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (8, 7, 1))[:size[0], :size[1]]
+    head = cv2.resize(np.ascontiguousarray(astronaut_rgb[20:260, 130:330, ::-1]),
+                      (face_height * 200 // 240, face_height))
+    photo = np.ascontiguousarray(background)
+    x, y = at
+    photo[y:y + head.shape[0], x:x + head.shape[1]] = head
+    return photo
+
+
+@pytest.mark.parametrize("head", [120, 2800])
+def test_faces_of_a_12_megapixel_photo_are_found_once_small_or_filling_it(detector, astronaut_rgb, head):
+    """A 12 MP photo was detected on a 640 px copy: faces under about 150 px (a person a few metres away) were
+    missed without a word. A face filling the photo is found once, not also as fragments by the fine copy."""
+    photo = _photo_with_face(astronaut_rgb, head, at=(1500, 900) if head < 1000 else (600, 100))
+    found = detector.detect(photo)
+    assert len(found) == 1, [d.box for d in found]
+    x, y, w, h = found[0].box
+    assert 0.3 * head < h < 0.8 * head
+    if head < 1000:
+        detector.min_face = 10 ** 6  # the old behaviour: the 640 px copy alone misses it
+        try:
+            assert detector.detect(photo) == []
+        finally:
+            detector.min_face = 48
 
 
 def test_every_face_of_a_group_is_found(detector, astronaut_rgb):

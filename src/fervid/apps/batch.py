@@ -107,8 +107,8 @@ class BatchSettingsChanged(ValueError):
 
 # What makes a result what it is; how the run is executed (workers, engine) and whether annotated copies are
 # written do not change any number, so a resumed run may differ in those
-RESULT_SETTINGS = ("model", "detector", "score_threshold", "precision", "detect_every", "window", "method",
-                   "sample_fps")
+RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "precision", "detect_every", "window",
+                   "method", "sample_fps")
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Optional
 import typer
 
 from fervid.inference.detect import DETECTORS
-from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, ModelError, available_models
+from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ROW_COLUMNS
 
@@ -59,6 +60,9 @@ DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.j
                                                         "`pip install \"fervid[yuface]\"`).")
 THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
                                            "(centerface 0.4, yuface 0.8).")
+MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, in pixels tall: images larger than "
+                                                       "640 px are detected at a finer copy for it (slower on large "
+                                                       "photos; raise it to go faster).")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
@@ -76,6 +80,12 @@ TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a tempor
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def _fail_on(exc: Exception) -> None:
+    """End the command on ``exc``: exit 2 where the command line named something that is not there (a model
+    name or folder), 1 for what went wrong with what it named."""
+    _fail(str(exc), 2 if isinstance(exc, ModelNotFound) else 1)
 
 
 # the dataset kinds whose faces the detector finds and aligns (the others are crops already), and those that are
@@ -120,8 +130,8 @@ def _pipeline(**choices) -> PipelineOptions:
     """The command line's choices as one options object; a bad value ends the command (exit 2)."""
     try:
         return PipelineOptions(**choices)
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    except ValueError as exc:  # "sample_fps must be ...": name the option as typed
+        _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
 
 
 def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
@@ -133,7 +143,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
     try:
         runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes))
     except ModelError as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     if runner.notice:
         typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
     return runner
@@ -146,7 +156,7 @@ def _analyzer(options: PipelineOptions, **kwargs):
     try:
         return options.analyzer(**kwargs)
     except (ModelError, DetectorUnavailable) as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     except (KeyError, ValueError) as exc:
         _fail(str(exc.args[0]), 2)
 
@@ -162,14 +172,15 @@ def image(
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
+    min_face: float = MIN_FACE_OPTION,
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model", "precision", "detector", "score_threshold", "files": [{"file", "ok", "width", "height",
-    "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
-    "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a row with an
+    JSON: {"model", "precision", "detector", "score_threshold", "min_face", "files": [{"file", "ok", "width",
+    "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
+    "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a row with an
     empty face column for an image with no face or an error).
     """
     from tqdm import tqdm
@@ -191,7 +202,7 @@ def image(
                                     if annotate_dir else None)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
-    analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold,
+    analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                                    precision=precision))
     if annotate_dir:  # else every image would fail, one by one, after its analysis
         _check_output_folder(annotate_dir)
@@ -263,6 +274,7 @@ def video(
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
+    min_face: float = MIN_FACE_OPTION,
     precision: str = PRECISION_OPTION,
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
@@ -283,8 +295,8 @@ def video(
     from fervid.inference.video import VIDEO_SUFFIXES, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                        detector=detector, score_threshold=score_threshold, precision=precision, annotate=annotate,
-                        temporal_model=temporal_model)
+                        detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
+                        annotate=annotate, temporal_model=temporal_model)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, own_output=written_by_fervid(out, "_annotated.mp4"))
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
@@ -350,6 +362,7 @@ def live(
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
+    min_face: float = MIN_FACE_OPTION,
     precision: str = PRECISION_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
@@ -363,7 +376,7 @@ def live(
     from fervid.inference.video import LiveSource, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
-                        score_threshold=score_threshold, precision=precision, annotate=annotate,
+                        score_threshold=score_threshold, min_face=min_face, precision=precision, annotate=annotate,
                         temporal_model=temporal_model)
     if seconds is not None and not seconds > 0:
         _fail(f"--seconds must be positive, not {seconds}", 2)
@@ -535,7 +548,7 @@ def train_temporal_cmd(
     try:
         report = train_temporal(cfg, out)
     except (DatasetError, ModelError) as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
     typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
 
@@ -642,7 +655,7 @@ def evaluate(
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds)
     ev = score(ds.labels, probs.argmax(1), ds.name)
@@ -722,7 +735,7 @@ def calibrate(
         cnn = EmotionCNN(model)
         ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)
     except (DatasetError, ModelError) as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     cnn.config.temperature = 1.0
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
@@ -770,7 +783,7 @@ def experiment(
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     try:
         ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
@@ -808,6 +821,7 @@ def batch(
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
+    min_face: float = MIN_FACE_OPTION,
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -816,7 +830,7 @@ def batch(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
-                         precision=precision, temporal_model=temporal_model)
+                         min_face=min_face, precision=precision, temporal_model=temporal_model)
     try:
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
@@ -856,6 +870,7 @@ def serve(
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
+    min_face: float = MIN_FACE_OPTION,
     precision: str = PRECISION_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
@@ -868,7 +883,7 @@ def serve(
     from fervid.apps.server import ServerSettings
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                         detector=detector, score_threshold=score_threshold, precision=precision,
+                         detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
                          temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option

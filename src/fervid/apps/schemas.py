@@ -55,6 +55,7 @@ class ImagesOut(_Strict):
     precision: str
     detector: str
     score_threshold: float | None
+    min_face: float | None
     files: list[FileOut]
     failed: int
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import crop_face
-from fervid.inference.detect import DEFAULT_DETECTOR, Detection, FaceDetector, make_detector
+from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
 from fervid.inference.options import PipelineOptions
 from fervid.inference.images import load_image, source_name
@@ -25,15 +25,17 @@ class Analyzer:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
                  threads: int | None = None, keep_features: bool = True, precision: str = "auto",
-                 score_threshold: float | None = None):
+                 score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
-        ``score_threshold`` (0-1) replaces a named detector's default; ``threads`` bounds both networks.
+        ``score_threshold`` (0-1) replaces a named detector's default; ``min_face``: the smallest face a named
+        detector looks for, in pixels (large images are detected at a finer copy for it); ``threads`` bounds
+        both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         if isinstance(detector, str):
-            detector = make_detector(detector, score_threshold=score_threshold, threads=threads)
+            detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
         self.detector = detector
         # the model's framing, adjusted for where this detector puts the eyes
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None))
@@ -51,9 +53,10 @@ class Analyzer:
     @property
     def settings(self) -> dict:
         """What made the results, recorded beside them (image JSON, video tracks JSON): the model, the precision
-        it ran in, the detector and its score threshold."""
+        it ran in, the detector, its score threshold and the smallest face it looked for."""
         return {"model": self.cnn.config.name, "precision": self.cnn.precision, "detector": self.detector_name,
-                "score_threshold": getattr(self.detector, "score_threshold", None)}
+                "score_threshold": getattr(self.detector, "score_threshold", None),
+                "min_face": getattr(self.detector, "min_face", None)}
 
     def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
@@ -141,5 +144,8 @@ class Analyzer:
         threshold = getattr(self.detector, "score_threshold", None)
         if options.score_threshold is not None and options.score_threshold != threshold:
             differences.append(f"score_threshold {options.score_threshold} (this analyzer uses {threshold})")
+        min_face = getattr(self.detector, "min_face", None)
+        if min_face is not None and options.min_face != min_face:
+            differences.append(f"min_face {options.min_face} (this analyzer uses {min_face})")
         if differences:
             raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")

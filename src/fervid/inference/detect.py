@@ -54,17 +54,71 @@ class FaceDetector(Protocol):
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]: ...
 
 
-def _shrunk_for_detection(image_bgr: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """(the image with its longer side at most ``max_side``, never enlarged; the scale applied), after checking
-    it is BGR uint8. Detections on the copy divided by the scale are in the original's pixels."""
+# Both detectors find a face reliably once its box is about this many pixels tall on the copy they run on, and
+# up to about this many (CenterFace: 870 px found, 1,365 not; yuface: 650 px half the time); measured with the
+# astronaut's face pasted at 8 sizes on 4032 x 3024 photos, each detector at 4 to 7 detection sizes
+# (benchmarks/bench_detectors.py, "large photos"; docs/results.md section 7)
+SMALLEST_FACE = 28
+LARGEST_FACE = {"centerface": 800, "yuface": 600}
+DEFAULT_MIN_FACE = 48  # px: a face smaller than the 48 x 48 crop the CNN reads has less to read than FER2013's
+MAX_DETECTION_SIDE = 4096  # the finest copy's longer side at most: bounds a huge photo's cost (about 1 s)
+
+
+def detection_scales(height: int, width: int, min_face: float, base_side: int, largest_face: int) -> list[float]:
+    """The scales (<= 1) an image is detected at so that faces from ``min_face`` pixels tall up to the whole
+    image are found: the finest makes a ``min_face`` face :data:`SMALLEST_FACE` tall (never finer than the
+    image, never coarser than ``base_side`` on the longer side, the copy at most :data:`MAX_DETECTION_SIDE`);
+    where faces larger than the detector finds (``largest_face``, on its copy) could fit in that copy, the copy
+    with its longer side at ``base_side`` finds them. With CenterFace and ``min_face`` 48: a 640 x 480 frame is
+    one pass at full size, a 1080p frame one pass at 1120 x 630, a 12-megapixel photo two (2352 x 1764 and
+    640 x 480)."""
+    long_side, short_side = max(height, width), min(height, width)
+    base = min(1.0, base_side / long_side)
+    fine = min(1.0, max(base, SMALLEST_FACE / min_face), max(base, MAX_DETECTION_SIDE / long_side))
+    if fine > base and short_side * fine > largest_face:
+        return [fine, base]
+    return [fine]
+
+
+def _resized(image_bgr: np.ndarray, scale: float) -> np.ndarray:
+    """The image at ``scale`` (<= 1; 1: itself) after checking it is BGR uint8."""
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image_bgr.shape} {image_bgr.dtype}")
-    h, w = image_bgr.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
-        return image_bgr, scale
+        return image_bgr
+    h, w = image_bgr.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+
+
+# a box lying this much inside another is a part of that face (a fine copy can see an eye-and-nose region of a
+# face too large for it as a face of its own), not another face
+INSIDE_ANOTHER = 0.6
+
+
+def _merged(found: list[Detection], nms_iou: float) -> list[Detection]:
+    """One detection per face from passes at several scales: going down the scores, a box is kept unless it
+    overlaps a kept one by more than ``nms_iou`` (IoU) or lies mostly (:data:`INSIDE_ANOTHER` of its area)
+    inside one."""
+    kept: list[Detection] = []
+    for d in sorted(found, key=lambda d: -d.score):
+        x, y, w, h = d.box
+        if not any(iou(d.box, k.box) > nms_iou or _intersection(d.box, k.box) > INSIDE_ANOTHER * w * h
+                   or _intersection(d.box, k.box) > INSIDE_ANOTHER * k.box[2] * k.box[3] for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _intersection(a: tuple, b: tuple) -> float:
+    return (max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+            * max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])))
+
+
+def iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    inter = _intersection(a, b)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 class CenterFaceDetector:
@@ -74,11 +128,12 @@ class CenterFaceDetector:
     graph): 1.45-1.8x faster at detection, with recall within a few faces per thousand of the fp32 graph's on
     every benchmark set (docs/results.md, section 7).
 
-    The image is shrunk so that its longer side is at most ``max_side`` (never enlarged), padded to a multiple of
-    32, and the network's heatmap is decoded into boxes (non-maximum suppression at IoU ``nms_iou``); results are
-    mapped back to the original pixels. ``score_threshold`` and ``max_side`` were chosen by
-    ``benchmarks/bench_detectors.py`` (docs/results.md, section 7): recall on known faces against false
-    detections on scikit-image's face-free samples.
+    The image is detected at the scales :func:`detection_scales` picks for ``min_face`` (the smallest face to
+    find, in the image's pixels) and ``max_side`` (the longer side of the coarsest copy; never enlarged), each
+    copy padded to a multiple of 32; the network's heatmap is decoded into boxes (non-maximum suppression at IoU
+    ``nms_iou``, within and across scales) and mapped back to the original pixels. ``score_threshold`` and
+    ``max_side`` were chosen by ``benchmarks/bench_detectors.py`` (docs/results.md, section 7): recall on known
+    faces against false detections on scikit-image's face-free samples.
     """
 
     name = "centerface"
@@ -90,16 +145,19 @@ class CenterFaceDetector:
     fer2013_eyes = ((15.2, 19.2), (32.8, 19.2))
 
     model_file = CENTERFACE_INT8_FILE
+    largest_face = LARGEST_FACE["centerface"]
 
     def __init__(self, score_threshold: float = 0.4, max_side: int = 640, nms_iou: float = 0.3,
-                 threads: int | None = None, model_file: Path | None = None):
+                 threads: int | None = None, model_file: Path | None = None, min_face: float = DEFAULT_MIN_FACE):
         import onnxruntime as ort
 
         model_file = model_file or self.model_file
         if not Path(model_file).is_file():
             raise FileNotFoundError(f"{model_file}: CenterFace model missing (reinstall fervid)")
+        check_min_face(min_face)
         self.score_threshold = score_threshold
         self.max_side = max_side
+        self.min_face = min_face
         self.nms_iou = nms_iou
         options = ort.SessionOptions()
         options.intra_op_num_threads = inference_threads(threads)
@@ -108,8 +166,14 @@ class CenterFaceDetector:
         self.input_name = self.session.get_inputs()[0].name
 
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        small, scale = _shrunk_for_detection(image_bgr, self.max_side)
         threshold = self.score_threshold if min_score is None else min_score
+        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
+        if len(scales) == 1:
+            return self._detect_at(image_bgr, scales[0], threshold)
+        return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
+
+    def _detect_at(self, image_bgr: np.ndarray, scale: float, threshold: float) -> list[Detection]:
+        small = _resized(image_bgr, scale)
         new_h, new_w = small.shape[:2]
         pad_h, pad_w = -new_h % 32, -new_w % 32
         # the network was trained on RGB in 0..255 with no mean subtracted (CenterFace's own demo)
@@ -156,14 +220,16 @@ class YuFaceDetector:
     ``score_threshold`` 0.8 finds no face on any of scikit-image's no-face sample images at any scale tried
     (0.5x to 1.5x: the Hubble deep field reaches 0.72, the moon 0.52) while the astronaut and the cameraman
     score 0.87 to 0.94 at every one of those scales.
-    Images larger than ``max_side`` are shrunk for detection (the detector degrades and slows on large inputs)
-    and the results mapped back to the original pixels.
+    Images are detected at the scales :func:`detection_scales` picks for ``min_face`` and ``max_side`` (the
+    detector degrades and slows on large inputs), and the results mapped back to the original pixels.
     """
 
     name = "yuface"
     fer2013_eyes = None  # the reference: the models' templates were measured with this detector
+    largest_face = LARGEST_FACE["yuface"]
 
-    def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None):
+    def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None,
+                 min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3):
         # libfacedetection uses OpenMP. Under the default (active) wait policy its threads spin and slow down
         # badly when another process is busy; passive waiting and at most 2 threads keep it predictable. These
         # must be set before the OpenMP runtime starts, i.e. before yuface is first imported (so ``threads``
@@ -176,13 +242,22 @@ class YuFaceDetector:
             raise DetectorUnavailable('the yuface detector is not installed: pip install "fervid[yuface]" '
                                       "(wheels exist for CPython 3.10/3.11 on Linux x86-64 and Windows)") from exc
 
+        check_min_face(min_face)
         self._detect = yuface.c_detect
         self.score_threshold = score_threshold
         self.max_side = max_side
+        self.min_face = min_face
+        self.nms_iou = nms_iou
 
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        small, scale = _shrunk_for_detection(image_bgr, self.max_side)
         threshold = self.score_threshold if min_score is None else min_score
+        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
+        if len(scales) == 1:
+            return self._detect_at(image_bgr, scales[0], threshold)
+        return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
+
+    def _detect_at(self, image_bgr: np.ndarray, scale: float, threshold: float) -> list[Detection]:
+        small = _resized(image_bgr, scale)
         rows = self._detect(np.ascontiguousarray(small))
         found = []
         for row in np.asarray(rows, dtype=np.float64):
@@ -224,6 +299,12 @@ def resolved_score_threshold(name: str, threshold: float | None) -> float:
     if threshold is not None:
         return threshold
     return inspect.signature(DETECTORS[name]).parameters["score_threshold"].default
+
+
+def check_min_face(min_face: float) -> None:
+    """The smallest face to find, in pixels: at least 1 (finer than the image itself is never looked at)."""
+    if not (np.isfinite(min_face) and min_face >= 1):
+        raise ValueError(f"min_face must be a number of pixels of at least 1, not {min_face}")
 
 
 def check_score_threshold(threshold: float | None) -> None:

@@ -43,6 +43,10 @@ class ModelError(RuntimeError):
     """A model folder that is missing or incomplete."""
 
 
+class ModelNotFound(ModelError):
+    """A model name or folder that names no model (a command line's mistake: the CLI exits 2 for it)."""
+
+
 @dataclass
 class ModelConfig:
     """What travels with the weights: how to frame and normalise a face, and what the outputs mean."""
@@ -141,17 +145,17 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     elif str(model) in MODELS:
         folder = MODELS[str(model)]
     elif candidate.suffix == ".pt" and candidate.is_file():
-        raise ModelError(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
+        raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
     else:
-        raise ModelError(f"model '{model}' not found: not a folder, and not one of the shipped models "
+        raise ModelNotFound(f"model '{model}' not found: not a folder, and not one of the shipped models "
                          f"({', '.join(MODELS) or 'none'})")
     if not (folder / "model.onnx").is_file() and (folder / "last.pt").is_file():
-        raise ModelError(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
+        raise ModelNotFound(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
                          "<model folder>)")
     for required in ("model.onnx", "config.json"):
         if not (folder / required).is_file():
-            raise ModelError(f"{folder}: missing {required}")
+            raise ModelNotFound(f"{folder}: missing {required}")
     return folder
 
 

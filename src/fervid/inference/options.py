@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS, check_score_threshold
+from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_min_face, check_score_threshold
 from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
 
@@ -40,6 +40,7 @@ class PipelineOptions:
     model: str = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
     score_threshold: float | None = None  # minimum detection score; None: the detector's own
+    min_face: float = DEFAULT_MIN_FACE  # px: the smallest face looked for (large images are detected finer for it)
     precision: str = "auto"  # auto (the model's int8 copy where it has one), int8 or fp32
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
@@ -53,6 +54,7 @@ class PipelineOptions:
     def __post_init__(self):
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_score_threshold(self.score_threshold)
+        check_min_face(self.min_face)
         check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
             registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
@@ -66,7 +68,7 @@ class PipelineOptions:
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, **kwargs)
+                        precision=self.precision, min_face=self.min_face, **kwargs)
 
     def video(self, **changes):
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from scipy.special import softmax
 
-from fervid.inference.models import WEIGHTS_DIR, ModelError
+from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound
 from fervid.machine import inference_threads
 from fervid.registry import Registry
 
@@ -178,7 +178,7 @@ class LSTMTemporal:
             model = temporal_model_for(cnn)
         folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
         if not (folder / "model.onnx").is_file():
-            raise ModelError(f"temporal model {model!r} not found (no model.onnx in {folder})")
+            raise ModelNotFound(f"temporal model {model!r} not found (no model.onnx in {folder})")
         self.folder = folder
         self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.cnn = self.config.get("cnn")

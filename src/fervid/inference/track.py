@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection
+from fervid.inference.detect import Detection, iou
 
 
 @dataclass
@@ -75,16 +75,6 @@ LOST_FLOW_ERROR = 20.0
 MAX_SCALE_STEP = 1.4
 # the least of a flow-carried box that must stay in the frame for a face to be there
 MIN_INSIDE = 0.5
-
-
-def iou(a: tuple, b: tuple) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _points(det: Detection) -> np.ndarray:

@@ -742,6 +742,7 @@ class VideoAnalyzer:
         opts, ran = self.options, self.analyzer.settings
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
+                                     "min_face": ran["min_face"],
                                      "detect_every": opts.detect_every, "window": opts.window,
                                      "sample_fps": opts.sample_fps, "centred_window": opts.centred,
                                      **({"temporal_model": self.temporal.model_name}
