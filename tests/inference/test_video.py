@@ -224,6 +224,11 @@ def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_
     cli = CliRunner().invoke(app, ["video", str(vfr), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
     assert cli.exit_code == 0, cli.output
     assert len(pd.read_csv(tmp_path / "o" / "vfr_frames.csv")) == 30  # a row per decoded frame
+    # the annotated MP4 keeps the pause, so it plays in step with the tables (its 30 frames were written one
+    # after another at the average rate: the frames after the pause played up to 0.5 s early)
+    annotated = cv2.VideoCapture(str(tmp_path / "o" / "vfr_annotated.mp4"))
+    frames, fps = annotated.get(cv2.CAP_PROP_FRAME_COUNT), annotated.get(cv2.CAP_PROP_FPS)
+    assert frames / fps == pytest.approx(29 / 30 + 1, abs=1.5 / fps), (frames, fps)
 
 
 def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):

@@ -607,11 +607,18 @@ class FrameStream:
 
 class AnnotatedVideoWriter:
     """The annotated MP4: each frame with its faces' boxes and labels; small videos are enlarged so that labels
-    and bars stay legible."""
+    and bars stay legible.
+
+    The MP4 has a constant rate (``fps``) and each frame is placed at its own time: a variable-frame-rate video's
+    frames, written one after another at the average rate, drifted up to a second from the times in the tables.
+    A gap holds the frame before it; a frame due in a slot already written is left out."""
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps = path, fps
         self._writer: H264Writer | None = None
+        self._start = 0.0  # the first frame's time: slot 0
+        self._written = 0  # frames in the MP4 so far
+        self._last: np.ndarray | None = None
 
     def write(self, frame: AnalysedFrame) -> None:
         image = frame.image
@@ -619,12 +626,21 @@ class AnnotatedVideoWriter:
         if self._writer is None:
             h, w = (round(v * zoom) for v in image.shape[:2])
             self._writer = H264Writer(self.path, w, h, self.fps)
+            self._start = frame.time
+        slot = round((frame.time - self._start) * self.fps)
+        if slot < self._written:
+            return  # its slot holds an earlier frame already
+        while self._last is not None and self._written < slot:
+            self._writer.write(self._last)
+            self._written += 1
         faces = [f.as_face() for f in frame.faces]
         if zoom > 1.0:
             image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
             faces = [_zoom_face(f, zoom) for f in faces]
         labels = [f"#{f.track_id} {f.emotion} {max(f.probabilities):.0%}" for f in frame.faces]
-        self._writer.write(annotate(image, faces, labels))
+        self._last = annotate(image, faces, labels)
+        self._writer.write(self._last)
+        self._written += 1
 
     @property
     def started(self) -> bool:
