@@ -283,10 +283,12 @@ def test_live_source_drops_frames_for_a_slow_consumer():
 
     with LiveSource(str(carphone())) as src:
         taken = 0
-        for _t, _frame in src:
-            taken += 1
+        indices = []
+        for _t, _frame, index in src:
+            indices.append(index)
             time.sleep(0.1)  # a consumer 3x slower than the 30 fps source
-    assert taken < 60 and src.dropped > 40 and taken + src.dropped == 120
+    assert len(indices) < 60 and src.dropped > 40 and len(indices) + src.dropped == 120
+    assert indices[-1] == 119 and np.diff(indices).min() >= 1 and np.diff(indices).max() > 1  # frames skipped
 
 
 def test_live_source_stops_its_reader_when_the_consumer_stops_early():
@@ -297,6 +299,34 @@ def test_live_source_stops_its_reader_when_the_consumer_stops_early():
         next(iter(src))  # a consumer that fails after one frame leaves the block early
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert src.delivered == 1
+
+
+def test_fervid_live_on_a_file_writes_what_fervid_video_writes(tmp_path, astronaut_rgb):
+    """`live --source FILE` stamped frames by count / average fps (a variable-rate file's times were off by up to
+    0.9 s), numbered them by frames analysed, not by the source's frame index, and reported a truncated file as
+    complete (exit 0, "ok": true) where `fervid video` reports it."""
+    steady = write_clip(tmp_path / "steady.mp4", moving_face_frames(astronaut_rgb, 30))
+    vfr = tmp_path / "vfr.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf",
+                    "setpts='if(lt(N,15),N/30,N/30+1)/TB'", "-fps_mode", "vfr", "-c:v", "libx264", str(vfr)],
+                   check=True)
+    runner = CliRunner()
+    for command in (["video", str(vfr), "--out", str(tmp_path / "v")],
+                    ["live", "--source", str(vfr), "--out", str(tmp_path / "l")]):
+        result = runner.invoke(app, [*command, "--method", "frame", "--no-annotate"])
+        assert result.exit_code == 0, result.output
+    video = pd.read_csv(tmp_path / "v" / "vfr_frames.csv").set_index("frame")
+    live = pd.read_csv(tmp_path / "l" / "vfr_frames.csv").set_index("frame")
+    assert set(live.index) <= set(video.index) and live.index.max() > 15  # the source's frame numbers
+    np.testing.assert_allclose(live["time"], video.loc[live.index, "time"], atol=1e-3)
+
+    avi = tmp_path / "clip.avi"  # MJPEG: cut in half, the first frames still decode
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-c:v", "mjpeg", "-q:v", "5", str(avi)],
+                   check=True)
+    avi.write_bytes(avi.read_bytes()[: avi.stat().st_size // 2])
+    cut = runner.invoke(app, ["live", "--source", str(avi), "--out", str(tmp_path / "c"), "--no-annotate"])
+    assert cut.exit_code == 1 and "truncated or corrupt" in cut.output, cut.output
+    assert json.loads((tmp_path / "c" / "clip_tracks.json").read_text())["ok"] is False
 
 
 @pytest.mark.parametrize("seconds", [0, -1, float("nan")])

@@ -408,7 +408,7 @@ def live(
             last_report[0] = now
 
     with src:
-        result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps)
+        result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total)
     elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "

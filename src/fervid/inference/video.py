@@ -766,8 +766,10 @@ class VideoAnalyzer:
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
-            stop: Callable[[], bool] | None = None, stem: str = "") -> VideoResult:
-        """Analyse a video file (or any iterable of (time, BGR frame) given as ``frames`` with its ``fps``).
+            stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0) -> VideoResult:
+        """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
+        source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
+        0 if not known; a live source that skips frames gives their indices).
 
         ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
         written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
@@ -780,7 +782,6 @@ class VideoAnalyzer:
         result = self.new_result(str(source), stem=stem)
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
-        total = 0
         if frames is None:
             cap = open_video(source)
             fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
@@ -794,8 +795,8 @@ class VideoAnalyzer:
         write = writer.write
         next_sample, last_time = 0.0, 0.0
         try:
-            for t, frame in frames:
-                result.frames_read += 1
+            for t, frame, *index in frames:
+                result.frames_read = index[0] + 1 if index else result.frames_read + 1
                 last_time = t
                 if progress:
                     progress(result.frames_read, total)
@@ -880,6 +881,10 @@ class LiveSource:
                 raise VideoError(f"{source}: cannot open camera or stream")
         fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else 30.0
+        # the frames a file holds, up to max_seconds' worth (0: a camera or stream): a file that ends before is
+        # reported as truncated, as `fervid video` reports it
+        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
+        self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds = max_seconds
         self.dropped = 0
         self.delivered = 0
@@ -896,17 +901,21 @@ class LiveSource:
             ok, frame = self.cap.read()
             if not ok:
                 break
-            t = index / self.fps if self.is_file else time.perf_counter() - self._start
+            if self.is_file:  # the decoder's timestamps, as `fervid video` reads them: variable rates stay right
+                ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
+                t = ms / 1000.0 if ms and ms > 0 else index / self.fps
+            else:
+                t = time.perf_counter() - self._start
             if self.is_file:  # pace a file like a camera
                 delay = t - (time.perf_counter() - self._start)
                 if delay > 0:
                     time.sleep(delay)
-            index += 1
             with self._cond:
                 if self._latest is not None:
                     self.dropped += 1
-                self._latest = (t, frame)
+                self._latest = (t, frame, index)  # the index in the source: the `frame` column, as for a file
                 self._cond.notify()
+            index += 1
             if self.max_seconds is not None and t >= self.max_seconds:
                 break
         with self._cond:
@@ -914,6 +923,7 @@ class LiveSource:
             self._cond.notify()
 
     def __iter__(self):
+        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
         while True:
             with self._cond:
                 while self._latest is None and not self._done:
