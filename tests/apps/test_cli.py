@@ -401,3 +401,34 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkey
         with folder_lock.FolderLock(tmp_path / "out", "another run", "wait"):
             pass
     assert caught.value.filename == str(tmp_path / "out" / ".lock")
+
+
+def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what_was_not_analysed(
+        tmp_path, monkeypatch):
+    """The first video's key frame filled the disk: a 0-byte PNG was left, and the second video was neither tried
+    nor named."""
+    import errno
+    from pathlib import Path
+
+    from fervid.samples import carphone
+
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for video in (first, second):
+        video.write_bytes(carphone().read_bytes())
+    real_write_bytes = Path.write_bytes
+
+    def fills_up(self, data):
+        real_write_bytes(self, data[: len(data) // 2])  # part of it fits
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", fills_up)  # key frames
+    monkeypatch.setattr(Path, "write_text", full)  # the tracks JSON: every later video would fail the same way
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["video", str(first), str(second), "--out", str(out), "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output and "not analysed" in result.output
+    assert str(second) in result.output.split("not analysed")[1]
+    assert not list(out.glob("*_track1_*s_*.png"))  # no part-written key frame

@@ -104,6 +104,15 @@ def _naming(target):
         _fail(f"{exc.filename or target}: {exc.strerror or exc}")
 
 
+def _os_error_line(exc: OSError, where: str | Path = "") -> str:
+    """``<file>: <reason>`` for an OSError writing outputs (``where`` when the error names no file)."""
+    where = exc.filename or where
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
+        reason = "a file is in the way of this output folder"
+    return f"{where}{': ' if where else ''}{reason}"
+
+
 def _check_output_folder(folder: Path) -> None:
     """Make ``folder`` and check it can be written to, before the work whose results go there."""
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
@@ -318,7 +327,12 @@ def video(
             continue
         except OSError as exc:  # the output folder: full or gone. Every later video would fail the same way
             bar.close()
-            _fail(f"{exc.filename or out}: {exc.strerror or exc} (writing {path}'s outputs)")
+            failures.append(f"{_os_error_line(exc, out)} (writing {path}'s outputs)")
+            left = files[files.index(path) + 1:]
+            if left:
+                failures.append(f"not analysed, as their outputs could not be written either: "
+                                f"{', '.join(map(str, left))}")
+            break
         bar.close()
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
@@ -965,11 +979,7 @@ def main() -> None:
     try:
         app()
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
-        where = exc.filename or ""
-        reason = exc.strerror or str(exc)
-        if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
-            reason = "a file is in the way of this output folder"
-        typer.secho(f"error: {where}{': ' if where else ''}{reason}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True)
         sys.exit(1)
 
 

@@ -74,6 +74,8 @@ def write_image(path: str | Path, bgr: np.ndarray) -> Path:
     try:
         path.write_bytes(encoded.tobytes())
     except OSError as exc:
+        if path.is_file() and path.stat().st_size < len(encoded):  # no part-written image left behind
+            path.unlink()
         if exc.filename:
             raise
         # a full disk fails the write, not the open: its error names no file until given one here

@@ -8,6 +8,7 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -263,6 +264,18 @@ def table_schema(columns: list[str] = TABLE_COLUMNS):
     return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
 
 
+@contextlib.contextmanager
+def naming_file(path: Path):
+    """An OSError while writing ``path`` that names no file (a full disk fails the write, not the open; pyarrow
+    names none at all) is raised again naming it, so the one error line says which file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
 class FrameTableWriter:
     """Streams a video's rows to ``<name>_frames.csv`` and ``.parquet`` in chunks as they come, so the table
     of an hours-long video never sits in memory. Arrow arrays come from the system allocator: Arrow's own pool
@@ -293,17 +306,21 @@ class FrameTableWriter:
     def _flush(self) -> None:
         import pyarrow as pa
 
-        self._csv.writerows(["" if v is None else v for v in row] for row in self._rows)
+        with naming_file(self.paths[0]):
+            self._csv.writerows(["" if v is None else v for v in row] for row in self._rows)
         columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
-        self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+        with naming_file(self.paths[1]):
+            self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self._rows = []
 
     def close(self) -> None:
         if self._rows:
             self._flush()
-        self._csv_file.close()
-        self._parquet.close()
+        with naming_file(self.paths[0]):
+            self._csv_file.close()
+        with naming_file(self.paths[1]):
+            self._parquet.close()
 
 
 @dataclass
@@ -388,7 +405,8 @@ class VideoResult:
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
                                               out_dir / names.timeline(tid)) for tid in self.track_ids]
-        (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+        with naming_file(out_dir / names.tracks_json):
+            (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
 
@@ -435,7 +453,11 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     band.set_xlabel("time (s)")
     fig.suptitle(f"{Path(source).name}: track {log.track_id}", y=1.02)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    try:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError:  # a full disk: no part-written timeline left behind
+        Path(path).unlink(missing_ok=True)
+        raise
     return path
 
 
