@@ -516,12 +516,31 @@ def open_video(path: str | Path) -> _CheckedCapture:
         raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise VideoError(f"{path}: not a video, or a format/codec OpenCV's FFmpeg cannot read")
+        why = _audio_only(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
+        raise VideoError(f"{path}: {why}")
     ok, first_frame = cap.read()
     if not ok:
         cap.release()
-        raise VideoError(f"{path}: no video frames could be decoded (audio-only, or corrupt)")
+        raise VideoError(f"{path}: {_audio_only(path) or 'no video frames could be decoded (corrupt?)'}")
     return _CheckedCapture(cap, first_frame)
+
+
+def _audio_only(path: Path) -> str:
+    """"audio only, no video stream" where FFmpeg finds audio streams and no video one in ``path``; else "".
+    Asked only once OpenCV has failed on the file (it cannot tell why)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                               capture_output=True, text=True, errors="replace", timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    streams = [line for line in probe.stderr.splitlines() if "Stream #" in line]
+    if any(": Audio:" in line for line in streams) and not any(": Video:" in line for line in streams):
+        return "audio only, no video stream"
+    return ""
 
 
 def _still_image_format(path: Path) -> str | None:
