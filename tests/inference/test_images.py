@@ -1,6 +1,7 @@
 """Every kind of awkward input a user may hand over; each test makes its file."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,6 +163,14 @@ def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):
     assert reasons[str(folder)] == "folder holds no image files"
     assert reasons[str(tmp_path / "*.nothing")] == "pattern matches no file"
     assert reasons[str(tmp_path / "gone.png")] == "no such file or folder"
+
+
+def test_one_file_named_twice_is_analysed_once(tmp_path, astronaut_png, monkeypatch):
+    """photo.png and /abs/path/photo.png (or a folder and a pattern over it) were analysed twice, the second's
+    annotated copy named photo-2."""
+    monkeypatch.chdir(astronaut_png.parent)
+    files, problems = expand_inputs([astronaut_png.name, str(astronaut_png), str(astronaut_png.parent / "*.png")])
+    assert files == [Path(astronaut_png.name)] and not problems
 
 
 @pytest.mark.parametrize("names, stems", [

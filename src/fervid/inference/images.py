@@ -240,8 +240,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
-    seen: set[Path] = set()
-    unique = [p for p in found if not (p in seen or seen.add(p))]
+    seen: set[Path] = set()  # one file named twice (photo.jpg and /home/me/photo.jpg, or a folder and a pattern)
+    unique = [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
     return unique, problems
 
 
