@@ -518,3 +518,9 @@ def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_pat
     listed = {ep["key_frame"] for t in result.summary()["tracks"] for ep in t["episodes"] if ep.get("key_frame")}
     written = {n for n in names if n.startswith("carphone_pristine_track") and n.endswith(".png") and n not in kept}
     assert listed and written == listed | {"carphone_pristine_track1_timeline.png"}
+
+
+def test_fervid_live_with_a_missing_source_says_only_that(tmp_path):
+    """The "labels are causal" note came first, above the error a user needs to see."""
+    result = CliRunner().invoke(app, ["live", "--source", str(tmp_path / "gone.mp4"), "--out", str(tmp_path / "l")])
+    assert result.exit_code == 1 and result.output.strip() == f"error: {tmp_path / 'gone.mp4'}: no such file"

@@ -399,11 +399,6 @@ def live(
 
         _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser)
         return
-    if method != "frame":
-        from fervid.apps.live import labels_delay
-
-        typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
-                   f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, batch_frames=1, centred=False)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
@@ -411,6 +406,11 @@ def live(
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:
         _fail(str(exc))
+    if method != "frame":  # said once the source is open: a missing one is the one line a user then sees
+        from fervid.apps.live import labels_delay
+
+        typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
+                   f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     started = _time.perf_counter()
     last_report = [started]
 
