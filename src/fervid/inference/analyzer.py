@@ -69,6 +69,8 @@ class Analyzer:
         return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image))
 
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:
+        """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
+        names it in the result."""
         detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(image_bgr, detections), width, height)

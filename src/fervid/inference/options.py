@@ -37,6 +37,10 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 
 @dataclass(frozen=True)
 class PipelineOptions:
+    """Every choice that shapes an analysis, with its default. ``options.analyzer()`` makes the
+    :class:`fervid.Analyzer` they describe, whose ``analyze_video(path, options=options)`` takes them too;
+    ``replace(**changes)`` gives a copy with some changed. A bad value raises ValueError at once."""
+
     model: str = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
     score_threshold: float | None = None  # minimum detection score; None: the detector's own

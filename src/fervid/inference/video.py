@@ -377,6 +377,9 @@ class VideoResult:
         return pd.DataFrame([{**f.row(), "detected": f.detected} for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[dict]:
+        """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
+        ``emotion_share`` (of its frames), ``mean_probabilities``, ``changes`` (time, from, to) and ``episodes``
+        (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's ``tracks``."""
         return [self.tracks[tid].summary() for tid in self.track_ids]
 
     def summary(self) -> dict:
