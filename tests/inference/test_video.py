@@ -524,3 +524,24 @@ def test_fervid_live_with_a_missing_source_says_only_that(tmp_path):
     """The "labels are causal" note came first, above the error a user needs to see."""
     result = CliRunner().invoke(app, ["live", "--source", str(tmp_path / "gone.mp4"), "--out", str(tmp_path / "l")])
     assert result.exit_code == 1 and result.output.strip() == f"error: {tmp_path / 'gone.mp4'}: no such file"
+
+
+def test_timelines_break_where_the_track_was_not_seen_and_show_a_single_frame(analyzer, astronaut_rgb, tmp_path):
+    """Lines and the label band ran across a track's gap (a face hidden for 0.8 s), drawing labels for frames that
+    had none; a one-frame track's plot was empty."""
+    from fervid.inference.video import timeline_figure
+
+    faces = moving_face_frames(astronaut_rgb, n=60)
+    hidden = [np.full_like(faces[0], 90)] * 24
+    result = analyzer.analyze_video(write_clip(tmp_path / "gap.mp4", faces[:30] + hidden + faces[30:]),
+                                    method="frame")
+    assert result.track_ids == [1]  # the same track after the gap
+    fig = timeline_figure(result.tracks[1], "gap.mp4", result.fps)
+    curves, band = fig.axes
+    xs = curves.lines[0].get_xdata()
+    assert np.isnan(xs).sum() == 1 and xs[np.flatnonzero(np.isnan(xs))[0] - 1] < 1.0
+    colours = band.images[0].get_array()[0]
+    assert (colours == 1.0).all(axis=-1).sum() > 0.1 * len(colours)  # white where unseen
+
+    one = analyzer.analyze_video(write_clip(tmp_path / "one.mp4", faces[:1]), method="frame")
+    assert timeline_figure(one.tracks[1], "one.mp4", one.fps).axes[0].lines[0].get_marker() == "o"

@@ -427,6 +427,18 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 
 
 def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
+    """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
+    fig = timeline_figure(log, source, fps)
+    try:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError:  # a full disk: no part-written timeline left behind
+        Path(path).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def timeline_figure(log: TrackLog, source: str, fps: float):
+    """One track's emotion probabilities over time, and a band of its labels."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     from matplotlib.figure import Figure
@@ -437,9 +449,17 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     fig = Figure(figsize=(10, 4))
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
+    # where the track was not seen (hidden, out of frame) for well over its usual frame spacing, the curves break
+    # and the band is left blank: a line across the gap drew labels for frames that have none
+    spacing = float(np.median(np.diff(t))) if len(t) > 1 else 1 / max(fps, 1)
+    gap_after = np.append(np.diff(t) > 2.5 * spacing, False)
+    shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
+    breaks = np.flatnonzero(np.diff(shown_t) > 2.5 * spacing * step) + 1
+    shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
-        ax.plot(t[::step], probs[::step, i], label=e, color=(r / 255, g / 255, b / 255), lw=1.5)
+        ax.plot(shown_t, shown_p[:, i], label=e, color=(r / 255, g / 255, b / 255), lw=1.5,
+                marker="o" if len(t) < 3 else None, ms=4)  # a point or two: markers, or nothing shows
     ax.set_ylabel("probability")
     ax.set_ylim(0, 1)
     ax.legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.18))
@@ -448,20 +468,17 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     # frame shown there (one artist per run of labels grew with the flicker of hours of video)
     if len(t):
         columns = np.linspace(t[0], t[-1] + 1 / max(fps, 1), BAND_COLUMNS, endpoint=False)
-        labels = probs.argmax(1)[np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)]
-        palette = np.array([[EMOTION_COLORS_BGR[e][c] / 255 for c in (2, 1, 0)] for e in EMOTIONS])
+        shown = np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)
+        labels = probs.argmax(1)[shown]
+        labels[gap_after[shown] & (columns > t[shown] + spacing)] = len(EMOTIONS)  # unseen: white
+        palette = np.array([[EMOTION_COLORS_BGR[e][c] / 255 for c in (2, 1, 0)] for e in EMOTIONS] + [[1, 1, 1]])
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
                     extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
     band.set_yticks([])
     band.set_xlabel("time (s)")
     fig.suptitle(f"{Path(source).name}: track {log.track_id}", y=1.02)
     fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-    except OSError:  # a full disk: no part-written timeline left behind
-        Path(path).unlink(missing_ok=True)
-        raise
-    return path
+    return fig
 
 
 class H264Writer:
