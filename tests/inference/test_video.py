@@ -361,6 +361,8 @@ def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     result = analyzer.analyze_video(clip, tmp_path / "out", method="frame")
     assert result.ok and (result.frames_read, result.frames_analysed) == (1, 1)
     assert [s["frames"] for s in result.track_summaries()] == [1]
+    # a frame lasts 1/30 s: not "0.0x real time"
+    assert result.realtime_factor == pytest.approx(1 / 30 / result.seconds, rel=0.01)
 
 
 def test_open_video_rejects_directories(tmp_path):

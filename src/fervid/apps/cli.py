@@ -337,7 +337,7 @@ def video(
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
         typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
-                   f"{result.duration / max(result.seconds, 1e-9):.1f}x real time), {len(result.track_ids)} track(s)"
+                   f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
                    + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
@@ -470,7 +470,7 @@ def demo(
         _fail(str(exc))
     result = _video_runner(options, analyzer).run(clip, out / "carphone")
     typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
-               f"({result.duration / max(result.seconds, 1e-9):.1f}x real time)")
+               f"({result.realtime_factor:.1f}x real time)")
     for t in result.track_summaries():
         typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']}")
     folder, names = out / "carphone", OutputNames(clip.stem)

@@ -366,6 +366,13 @@ class VideoResult:
         found += [log.episode for log in self.tracks.values() if log.episode is not None]
         return sorted(found, key=lambda e: (e.track_id, e.start))
 
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of video analysed per second spent (a frame lasts 1/fps: a one-frame video is not 0x)."""
+        if not self.frames_read:
+            return 0.0
+        return (self.duration + 1 / max(self.fps, 1e-9)) / max(self.seconds, 1e-9)
+
     def frame_table(self):
         """The per-frame table: ``FRAME_LEADING`` + ``ROW_COLUMNS`` + ``detected``, one row per track per frame."""
         import pandas as pd
