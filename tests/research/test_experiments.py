@@ -77,7 +77,7 @@ def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
         (["--epochs", "0"], 2, "--epochs must be at least 1, not 0"),
         (["--model", "cnn-finetune"], 2, "--model cnn-finetune needs --cnn-checkpoint"),
         (["--model", "cnn-finetune", "--cnn-checkpoint", str(tmp_path / "none.pt")], 1, "none.pt: no such checkpoint"),
-        (["--cnn-model", "no_such_cnn"], 1, "model 'no_such_cnn' not found"),
+        (["--cnn-model", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
     ]
     for args, code, message in cases:
         result = CliRunner().invoke(app, [*base, *args])

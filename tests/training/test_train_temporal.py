@@ -170,10 +170,10 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
     cases = [  # (arguments, exit code, message): a traceback used to end a bad data file's run, after its folder
         (["--fer2013", str(not_fer)], 1, f"{not_fer}: missing FER2013 column(s)"),
         (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 1, "no_ck: not a directory"),
-        (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 1, "model 'no_such_cnn' not found"),
+        (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
         (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
         (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),
-        (["--fer2013", str(csv), "--still-clips", "-5"], 2, "still_clips must be positive"),
+        (["--fer2013", str(csv), "--still-clips", "-5"], 2, "--still-clips must be positive"),
     ]
     for args, code, message in cases:
         result = runner.invoke(app, ["train-temporal", *args, "--out", str(out)])

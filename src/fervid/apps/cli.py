@@ -82,6 +82,12 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _bad_value(exc: ValueError) -> None:
+    """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
+    "sample_fps must be ..." reads "--sample-fps must be ..."."""
+    _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
+
+
 def _fail_on(exc: Exception) -> None:
     """End the command on ``exc``: exit 2 where the command line named something that is not there (a model
     name or folder), 1 for what went wrong with what it named."""
@@ -139,8 +145,8 @@ def _pipeline(**choices) -> PipelineOptions:
     """The command line's choices as one options object; a bad value ends the command (exit 2)."""
     try:
         return PipelineOptions(**choices)
-    except ValueError as exc:  # "sample_fps must be ...": name the option as typed
-        _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
+    except ValueError as exc:
+        _bad_value(exc)
 
 
 def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
@@ -557,7 +563,7 @@ def train_temporal_cmd(
                                   still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
                                   frames=frames, epochs=epochs, seed=seed)
     except ValueError as exc:
-        _fail(str(exc), 2)
+        _bad_value(exc)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     try:
         report = train_temporal(cfg, out)
@@ -848,7 +854,7 @@ def batch(
     try:
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
-        _fail(str(exc), 2)
+        _bad_value(exc)
     _video_runner(pipeline)  # a bad model, detector or temporal model fails here, once, not in every worker
     try:
         summary = run_batch(inputs, options, progress=not quiet)
@@ -907,7 +913,7 @@ def serve(
                                   max_image_pixels=int(max_image_megapixels * 1e6), host=host,
                                   allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
     except ValueError as exc:
-        _fail(str(exc), 2)
+        _bad_value(exc)
     _serve(settings, host, port)
 
 
