@@ -278,3 +278,132 @@ def test_a_table_with_no_rows_keeps_its_column_types(tmp_path):
         schema = pq.read_schema(table)
         assert schema.field("track").type == pa.int64() and schema.field("uncertain").type == pa.bool_()
         assert schema.field("emotion").type == pa.string() and schema.field("happy").type == pa.float64()
+
+
+def test_a_worker_that_dies_fails_its_file_and_the_run_goes_on():
+    """A worker killed mid-file (out of memory) left multiprocessing.Pool waiting for ever: the run hung."""
+    import batch_workers  # tests/apps, on the path as test modules' folders are
+
+    from fervid.apps.batch import _run_local
+
+    todo = [(name, name, "image") for name in ("a.jpg", "b.jpg", "boom.jpg", "c.jpg", "d.jpg")]
+    results = {}
+    _run_local(todo, BatchOptions(out=Path("unused"), pipeline=NO_ANNOTATION), workers=2, threads=1,
+               record=lambda res: results.setdefault(res["path"], res), analyse=batch_workers.dies_on_boom)
+    assert set(results) == {name for name, *_ in todo}
+    assert {p for p, r in results.items() if r["status"] == "done"} == {"a.jpg", "b.jpg", "c.jpg", "d.jpg"}
+    assert "worker process analysing it died" in results["boom.jpg"]["error"]
+
+
+def _cut_avi(folder: Path, astronaut_rgb) -> Path:
+    """An MJPEG AVI of the astronaut cut in half: its first frames decode, then it ends early."""
+    import cv2
+    import imageio_ffmpeg
+
+    from fervid.inference.video import H264Writer
+
+    mp4 = folder / "whole.mp4"
+    writer = H264Writer(mp4, 320, 240, 30.0)
+    for i in range(60):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        frame[20:220, 60 + i:260 + i] = cv2.resize(np.ascontiguousarray(astronaut_rgb[:, :, ::-1]), (200, 200))
+        writer.write(frame)
+    writer.close()
+    avi = folder / "cut.avi"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(mp4), "-c:v", "mjpeg", "-q:v",
+                    "5", str(avi)], check=True)
+    mp4.unlink()
+    avi.write_bytes(avi.read_bytes()[: avi.stat().st_size // 2])
+    return avi
+
+
+def test_a_video_that_breaks_mid_way_is_reported_as_partial(tmp_path, astronaut_rgb):
+    """It was recorded as done without a word (exit 0, "Failures: none") where `fervid video` says why, exit 1."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    avi = _cut_avi(corpus, astronaut_rgb)
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
+    assert result.exit_code == 1 and "1 partial" in result.output and "truncated or corrupt" in result.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["done"] == 1 and [p["file"] for p in summary["partial"]] == [str(avi)]
+    assert 0 < summary["rows"] < 60  # the rows up to the break are in the table
+    assert "## Partial results" in (tmp_path / "o" / "summary.md").read_text()
+
+
+def test_the_same_file_named_another_way_is_one_file(tmp_path, astronaut_rgb, monkeypatch):
+    """A second run naming the corpus by its absolute path (or through a manifest) added every file again."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    first = run_batch(["c"], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    (tmp_path / "m.csv").write_text("path\nc/../c/img000.jpg\n")
+    again = run_batch([str(corpus), "m.csv"], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert again["files"] == first["files"] and again["rows"] == first["rows"]
+    assert set(again["outputs"]) == set(first["outputs"]) and "c/img000.jpg" in again["outputs"]
+
+
+def test_a_deleted_results_folder_is_made_again(tmp_path, astronaut_rgb):
+    """Every later run failed with "error: <out>/files/<key>/rows.parquet" and the file was never redone."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    out = tmp_path / "out"
+    first = run_batch([str(corpus / "img000.jpg")], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    shutil.rmtree(out / first["outputs"][str(corpus / "img000.jpg")])
+    again = run_batch([str(corpus / "img000.jpg")], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert again["this_run"]["files_analysed"] == 1 and again["rows"] == first["rows"] == 1
+
+
+def test_failures_whose_cause_is_gone_are_forgotten(tmp_path, astronaut_rgb):
+    """A mistyped argument or a bad file since deleted stayed a failure of the folder for good (exit 1 ever after)."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    out = tmp_path / "out"
+    first = run_batch([str(corpus), str(tmp_path / "typo"), str(tmp_path / "*.none")], BatchOptions(out=out, pipeline=MEAN),
+                      progress=False)
+    assert first["failed"] == 4  # broken.jpg, empty.mp4, the typo, the pattern
+    (corpus / "broken.jpg").unlink()
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert [f["file"] for f in again["failures"]] == [str(corpus / "empty.mp4")]
+
+
+def test_patterns_search_the_folders_they_match_and_skip_the_batchs_own_files(tmp_path, astronaut_rgb):
+    """`batch "coll/*"` (folders) said "pattern matches no file"; `batch "nest/**/*" --out nest/results`
+    analysed the run's own state.sqlite, summary.json and dataset.parquet as images, failures kept for good."""
+    make_corpus(tmp_path / "nest" / "a", astronaut_rgb, 1)
+    make_corpus(tmp_path / "nest" / "b", astronaut_rgb, 1)
+    folders = run_batch([str(tmp_path / "nest" / "*")], BatchOptions(out=tmp_path / "o", pipeline=MEAN),
+                        progress=False)
+    assert folders["done"] == 6  # 2 x (an image, two_faces.png, clip.mp4)
+    out = tmp_path / "nest" / "results"
+    run_batch([str(tmp_path / "nest" / "a")], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    again = run_batch([str(tmp_path / "nest" / "**" / "*")], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert not [f for f in again["failures"] if Path(f["file"]).parent == out]
+
+
+@pytest.mark.parametrize("header", ["Path", "filename", "FILE"])
+def test_a_manifests_path_column_is_found_by_its_usual_names(tmp_path, astronaut_rgb, header):
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"label,{header}\nhappy,c/img000.jpg\n")
+    assert collect_inputs([str(manifest)]) == ([corpus / "img000.jpg"], [])
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(tmp_path, astronaut_rgb):
+    """It crashed the whole run with a UnicodeEncodeError traceback."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    odd = os.fsdecode(bytes(corpus) + b"/caf\xe9.jpg")
+    shutil.copy(corpus / "img000.jpg", odd)
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "o", pipeline=MEAN), progress=False)
+    assert summary["done"] == 3 and any("not valid UTF-8" in f["error"] for f in summary["failures"])
+
+
+def test_an_address_without_the_ray_engine_is_refused(tmp_path):
+    """--address with the local engine was ignored without a word."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    result = CliRunner().invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--address", "h:6379"])
+    assert result.exit_code == 2 and "needs --engine ray" in result.output

@@ -52,11 +52,22 @@ class BatchOptions:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.ray_address and self.engine != "ray":  # it would be ignored
+            raise ValueError("address is a Ray cluster's: it needs --engine ray")
+
+
+# a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first
+# column and no header
+MANIFEST_PATH_COLUMNS = ("path", "file", "filename", "filepath", "file_path", "image", "video")
+# what a batch writes directly in its output folder (its per-file results are under files/)
+OWN_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite-journal", "summary.json",
+             "summary.md", "dataset.parquet", ".dataset.parquet.tmp", ".lock")
 
 
 def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Folders (recursive), globs, files, and manifest CSVs (a ``path`` column, or the first column). Files under
-    ``out``'s results (``<out>/files``) are the batch's own outputs, not inputs, when a folder or pattern finds them."""
+    """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
+    ... in any case, or the first column). The batch's own files (``<out>/files/...``, its state, summary and
+    table) are not inputs when a folder or pattern finds them."""
     from fervid.inference.images import expand_inputs
 
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -72,8 +83,10 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
             if not rows:
                 problems.append((item, "manifest is empty"))
                 continue
-            col = rows[0].index("path") if "path" in rows[0] else 0
-            body = rows[1:] if "path" in rows[0] else rows
+            header = [cell.strip().lower() for cell in rows[0]]
+            named = [i for i, cell in enumerate(header) if cell in MANIFEST_PATH_COLUMNS]
+            col = named[0] if named else 0
+            body = rows[1:] if named else rows
             base = Path(item).parent
             for row in body:
                 if row and row[col].strip():
@@ -81,9 +94,15 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
                     plain.append(str(p if p.is_absolute() else base / p))
         else:
             plain.append(item)
-    results = (Path(out) / "files").resolve() if out is not None else None
-    found, more_problems = expand_inputs(plain, suffixes, own_output=results and (
-        lambda p: results in p.resolve().parents))
+    own = None
+    if out is not None:
+        folder = Path(out).resolve()
+
+        def own(p: Path) -> bool:
+            where = p.resolve()
+            return folder / "files" in where.parents or (where.parent == folder and where.name in OWN_FILES)
+
+    found, more_problems = expand_inputs(plain, suffixes, own_output=own)
     seen = set()
     for p in found:
         key = p.resolve()
@@ -93,8 +112,24 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
         if not p.is_file():  # a device (/dev/zero), FIFO or socket: hashing it would never end
             more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
             continue
+        if not _utf8(str(p)):  # the state database and the tables hold text: such a name cannot be recorded
+            more_problems.append((str(p), "file name is not valid UTF-8; rename the file"))
+            continue
         files.append(p)
-    return files, problems + more_problems
+    return files, [(_printable(item), why) for item, why in problems + more_problems]
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes of a file name, kept by Python as surrogates
+        return False
+
+
+def _printable(text: str) -> str:
+    """``text`` with any undecodable bytes of a file name written as escapes (\\udce9), as UTF-8 can hold it."""
+    return text if _utf8(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BatchLocked(FolderLocked):
@@ -152,6 +187,20 @@ class StateStore:
             path TEXT PRIMARY KEY, hash TEXT, kind TEXT, status TEXT, error TEXT, faces INTEGER DEFAULT 0,
             rows INTEGER DEFAULT 0, key TEXT, seconds REAL, updated REAL)""")
         self.db.execute("CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT)")
+        # where a path is, absolute: a file named another way (from another folder, through a manifest) is the
+        # same file. Folders from before it had paths as given, from the folder a run was started in: this one's.
+        if "location" not in {row[1] for row in self.db.execute("PRAGMA table_info(files)")}:
+            self.db.execute("ALTER TABLE files ADD COLUMN location TEXT")
+        for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
+            self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
+
+    def forget_gone(self) -> None:
+        """Drop what no longer stands for a file: inputs that named nothing (a mistyped argument, a pattern that
+        matched nothing: this run's own are recorded again) and failed files since deleted or renamed."""
+        self.db.execute("DELETE FROM files WHERE kind = 'unknown'")
+        for path, location in self.db.execute("SELECT path, location FROM files WHERE status = 'failed'").fetchall():
+            if not Path(location or path).exists():
+                self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
     def settings(self) -> dict:
         return {name: json.loads(value) for name, value in self.db.execute("SELECT name, value FROM settings")}
@@ -176,24 +225,28 @@ class StateStore:
         analysed once (two workers never write one folder) and all their paths are finished together. A path
         whose content another path already finished is marked done at once."""
         todo, paths_of, first_of = [], {}, {}
+        known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in files:
             digest = file_sha256(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
-            row = self.db.execute("SELECT hash, status FROM files WHERE path = ?", (str(p),)).fetchone()
-            if row and row[0] == digest and row[1] == "done":
-                continue
+            location = os.path.abspath(p)
+            name = known.get(location, str(p))  # the name the file was first registered under
+            row = self.db.execute("SELECT hash, status, key FROM files WHERE path = ?", (name,)).fetchone()
+            if row and row[0] == digest and row[1] == "done" and (files_dir / row[2] / "rows.parquet").is_file():
+                continue  # done, and its results are still there (a deleted results folder is made again)
             twin = self.db.execute("SELECT faces, rows, seconds FROM files WHERE hash = ? AND status = 'done' "
                                    "AND kind = ?", (digest, kind)).fetchone()
             status = "done" if twin and (files_dir / digest[:16] / "rows.parquet").is_file() else "pending"
             self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
-                            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (str(p), digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
-                             time.time()))
+                            "updated, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (name, digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
+                             time.time(), location))
+            known[location] = name
             if status == "pending":
                 if digest not in first_of:
-                    first_of[digest] = str(p)
-                    todo.append((str(p), digest, kind))
-                paths_of.setdefault(first_of[digest], []).append(str(p))
+                    first_of[digest] = name
+                    todo.append((name, digest, kind))
+                paths_of.setdefault(first_of[digest], []).append(name)
         return todo, paths_of
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
@@ -234,7 +287,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
     tmp.mkdir(parents=True)
     t0 = time.perf_counter()
     try:
-        rows = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
+        rows, partial = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
             _analyse_video(analyzer, path, tmp, options)
         table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
         table.to_parquet(tmp / "rows.parquet", index=False, schema=table_schema(DATASET_COLUMNS))
@@ -243,7 +296,9 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
             shutil.rmtree(final)
         os.replace(tmp, final)
         faces = int(table["track"].nunique()) if kind == "video" else len(table)
-        return {"path": path, "status": "done", "error": None, "faces": faces, "rows": len(table),
+        # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
+        # keeps and reports it
+        return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": len(table),
                 "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a bad file is recorded with its reason; the run goes on
         shutil.rmtree(tmp, ignore_errors=True)
@@ -252,7 +307,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                 "seconds": time.perf_counter() - t0}
 
 
-def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
+def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], None]:
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import load_image
 
@@ -263,17 +318,18 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> lis
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(img, result.faces))
     # the dataset's rows: an image is a video of one frame, each face its own track
-    return [face.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, face in enumerate(result)]
+    return [face.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, face in enumerate(result)], None
 
 
-def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> list[dict]:
+def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], str | None]:
+    """The video's rows, and why they stop short where it broke mid-way (None: it did not)."""
     from fervid.inference.video import VideoAnalyzer
 
     result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out)
     rows = result.frame_table().drop(columns="detected")  # streamed to out/ while analysing; read back
     if result.error and rows.empty:
         raise ValueError(result.error)
-    return [{"file": path, "kind": "video", **row} for row in rows.to_dict("records")]
+    return [{"file": path, "kind": "video", **row} for row in rows.to_dict("records")], result.error
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -320,15 +376,57 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
         return _run_locked(inputs, options, out, progress)
 
 
-def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
+def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers: int, threads: int, record,
+               analyse=None) -> None:
+    """Worker processes, each loading the models once, with at most one task per worker in flight. A worker that
+    dies (killed, out of memory, a crash inside a native library) breaks the pool, and every task it had in flight
+    fails with it: those are run again one at a time, so the file that kills a worker alone is recorded as failed
+    and the others are analysed; the rest go on in a fresh pool. (A multiprocessing.Pool waited for ever.)"""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
+    analyse = analyse or analyse_one  # (a module-level function: workers are fresh interpreters)
+    ctx = mp.get_context("spawn")  # fresh interpreters: no forked ONNX Runtime / OpenMP state
+    waiting, suspects = list(todo), []
+    while waiting or suspects:
+        alone = bool(suspects)  # after a crash: the tasks it took down, each in a pool of its own
+        queue, size = ([suspects.pop(0)], 1) if alone else (waiting, workers)
+        in_flight: dict = {}
+        with ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(threads, options)) as pool:
+            while queue or in_flight:
+                while queue and len(in_flight) < size:
+                    task = queue.pop(0)
+                    in_flight[pool.submit(analyse, task)] = task
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                broken = []
+                for future in done:
+                    task = in_flight.pop(future)
+                    try:
+                        record(future.result())
+                    except BrokenProcessPool:
+                        broken.append(task)
+                if broken:
+                    broken += list(in_flight.values())  # they die with the pool too
+                    if alone:
+                        path = broken[0][0]
+                        record({"path": path, "status": "failed", "error": f"{path}: the worker process analysing "
+                                "it died (killed, out of memory, or a crash in a native library)", "faces": 0,
+                                "rows": 0, "seconds": 0.0})
+                    else:
+                        suspects.extend(broken)
+                    break
+
+
+def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
     store.claim_settings(result_settings(options.pipeline))
+    store.forget_gone()
     files, problems = collect_inputs(inputs, out)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
@@ -353,10 +451,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     if todo and options.engine == "ray":
         _run_ray(todo, options, threads=1, record=record)
     elif todo:
-        ctx = mp.get_context("spawn")  # fresh interpreters: no forked ONNX Runtime / OpenMP state
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(threads, options)) as pool:
-            for res in pool.imap_unordered(analyse_one, todo):
-                record(res)
+        _run_local(todo, options, workers, threads, record)
     bar.close()
     summary = write_outputs(out, store)
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
@@ -390,6 +485,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     os.replace(tmp, out / "dataset.parquet")
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
+    partial = [r for r in done if r["error"]]
     labels = table["emotion"].value_counts(normalize=True) if len(table) else {}
     summary = {
         "files": len(rows), "done": len(done), "failed": len(failed),
@@ -397,6 +493,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "faces": int(sum(r["faces"] or 0 for r in done)), "rows": int(len(table)),
         "emotion_share": {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS},
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
+        # videos that broke mid-way: their rows up to the break are in the table
+        "partial": [{"file": r["path"], "error": r["error"]} for r in partial],
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
         "settings": store.settings(),  # what every result in the table was made with
     }
@@ -406,5 +504,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
              *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "",
              "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
+    if summary["partial"]:
+        lines += ["", "## Partial results (the table holds the rows up to the break)", "",
+                  *[f"- {f['error']}" for f in summary["partial"]]]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

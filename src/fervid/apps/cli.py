@@ -858,6 +858,10 @@ def batch(
     _video_runner(pipeline)  # a bad model, detector or temporal model fails here, once, not in every worker
     try:
         summary = run_batch(inputs, options, progress=not quiet)
+    except KeyboardInterrupt:
+        typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
+                    "there", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130)
     except BatchLocked as exc:
         _fail(str(exc))
     except BatchSettingsChanged as exc:
@@ -866,10 +870,11 @@ def batch(
         _fail(f"{out / 'state.sqlite'}: {exc}")
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
-               f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
-    for failure in summary["failures"]:
+               + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
+               + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
+    for failure in summary["failures"] + summary["partial"]:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
-    if summary["failed"]:
+    if summary["failed"] or summary["partial"]:
         raise typer.Exit(1)
 
 

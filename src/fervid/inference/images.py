@@ -232,7 +232,10 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
         elif path.exists():
             found.append(path)
         elif any(ch in item for ch in "*?["):
-            files = [Path(p) for p in glob.glob(item, recursive=True) if not Path(p).is_dir()]
+            hits = [Path(p) for p in glob.glob(item, recursive=True)]
+            # a folder a pattern matches is searched as a folder named on its own is ("shots/*": every shoot)
+            files = [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in d.rglob("*")
+                                                           if not f.is_dir() and f.suffix.lower() in suffixes]
             matches = sorted(p for p in files if not (own_output and own_output(p)))
             if not matches:
                 problems.append((item, "pattern matches only fervid's own outputs of an earlier run" if files
