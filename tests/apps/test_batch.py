@@ -407,3 +407,17 @@ def test_an_address_without_the_ray_engine_is_refused(tmp_path):
 
     result = CliRunner().invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--address", "h:6379"])
     assert result.exit_code == 2 and "needs --engine ray" in result.output
+
+
+def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
+    """A resumed run with --temporal-model <the shipped LSTM's folder> was refused as another setting."""
+    from fervid.apps.batch import result_settings
+    from fervid.inference.models import DEFAULT_MODEL
+    from fervid.inference.temporal import shipped_temporal_models
+
+    shipped = shipped_temporal_models()[DEFAULT_MODEL]
+    assert result_settings(PipelineOptions(temporal_model=str(shipped))) == result_settings(PipelineOptions())
+    own = tmp_path / "mine"
+    shutil.copytree(shipped, own)
+    (own / "model.onnx").write_bytes((own / "model.onnx").read_bytes() + b"\0")  # other weights: another setting
+    assert result_settings(PipelineOptions(temporal_model=str(own)))["temporal_model_sha256"] is not None

@@ -161,9 +161,15 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     settings["precision"] = graph_for(folder, config, pipeline.precision)[1]
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
-    # your own LSTM, by its weights (None: the one shipped for the CNN)
-    settings["temporal_model_sha256"] = (file_sha256(Path(pipeline.temporal_model) / "model.onnx")[:16]
-                                         if pipeline.temporal_model else None)
+    # your own LSTM, by its weights (None: the one shipped for the CNN, also when named as a folder)
+    settings["temporal_model_sha256"] = None
+    if pipeline.temporal_model:
+        from fervid.inference.temporal import shipped_temporal_models
+
+        digest = file_sha256(Path(pipeline.temporal_model) / "model.onnx")[:16]
+        shipped = shipped_temporal_models().get(config.name)
+        if shipped is None or file_sha256(shipped / "model.onnx")[:16] != digest:
+            settings["temporal_model_sha256"] = digest
     # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
     # renamed or moved is the same model (a resumed run was refused)
     settings["model"] = config.name
@@ -391,7 +397,8 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
     waiting, suspects = list(todo), []
     while waiting or suspects:
         alone = bool(suspects)  # after a crash: the tasks it took down, each in a pool of its own
-        queue, size = ([suspects.pop(0)], 1) if alone else (waiting, workers)
+        # no more workers than files: each loads the models (--workers 8 on one file started 8)
+        queue, size = ([suspects.pop(0)], 1) if alone else (waiting, min(workers, len(waiting)))
         in_flight: dict = {}
         with ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker,
                                  initargs=(threads, options)) as pool:
