@@ -24,13 +24,20 @@ EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
 
 def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None = None,
              bars: bool = True) -> np.ndarray:
-    """A copy of the image with each face's box, label (``labels[i]`` or ``emotion confidence``) and bars."""
+    """A copy of the image with each face's box, label (``labels[i]`` or ``emotion confidence``) and bars.
+
+    Text and bars are sized to the face they belong to (legible at least as on a 500 px image, at most as large
+    as the image's size calls for): sized to the image alone, a 6000 px group photo's panels were seven times
+    its faces. Bars go beside the box where they cover no other face, and are left out where neither side has
+    room."""
     out = image_bgr.copy()
     h, w = out.shape[:2]
-    unit = max(1.0, min(h, w) / 500.0)  # scale strokes and text with the image
-    font_scale, thickness = 0.5 * unit, max(1, round(unit))
+    image_unit = max(1.0, min(h, w) / 500.0)  # scale strokes and text with the image
+    boxes = [tuple(int(round(v)) for v in face.box) for face in faces]
     for i, face in enumerate(faces):
-        x, y, bw, bh = (int(round(v)) for v in face.box)
+        x, y, bw, bh = boxes[i]
+        unit = max(1.0, min(image_unit, bh / 80.0))
+        font_scale, thickness = 0.5 * unit, max(1, round(unit))
         colour = EMOTION_COLORS_BGR[face.emotion]
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(2 * unit)))
         text = labels[i] if labels else f"{face.emotion} {face.confidence:.0%}"
@@ -40,20 +47,40 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
         cv2.putText(out, text, (x + 2, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness,
                     cv2.LINE_AA)
         if bars:
-            _draw_bars(out, face, x + bw + 4, y, unit)
+            place = bars_rect(boxes[i], boxes[:i] + boxes[i + 1:], (h, w), unit)
+            if place is not None:
+                _draw_bars(out, face, place, unit)
     return out
 
 
-def _draw_bars(out: np.ndarray, face: Face, x0: int, y0: int, unit: float) -> None:
-    h, w = out.shape[:2]
+def bars_rect(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]], size: tuple[int, int],
+              unit: float) -> tuple[int, int, int, int] | None:
+    """Where a face's probability bars go (x, y, width, height): right of its box, else left, wherever they stay
+    in the image and cover no other face's box; None where neither does."""
+    h, w = size
+    x, y, bw, bh = box
+    row = max(9, round(11 * unit))
+    width, height = round(52 * unit) + round(60 * unit), row * len(EMOTIONS)
+    for x0 in (x + bw + 4, x - width - 4):
+        rect = (x0, y, width, min(height, h - y))
+        inside = x0 >= 0 and x0 + width <= w and y >= 0
+        if inside and not any(_overlaps(rect, other) for other in others):
+            return rect
+    return None
+
+
+def _overlaps(a: tuple, b: tuple) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _draw_bars(out: np.ndarray, face: Face, rect: tuple[int, int, int, int], unit: float) -> None:
+    x0, y0, _, space = rect
     row = max(9, round(11 * unit))
     label_w, bar_w = round(52 * unit), round(60 * unit)
-    if x0 + label_w + bar_w > w:  # no room on the right: draw on the left of the box
-        x0 = max(0, int(face.box[0]) - label_w - bar_w - 4)
     font_scale = 0.33 * unit
     for i, (name, p) in enumerate(zip(EMOTIONS, face.probabilities)):
         y = y0 + i * row
-        if y + row > h:
+        if (i + 1) * row > space:
             break
         overlay_bg = out[y : y + row - 1, x0 : x0 + label_w + bar_w]
         overlay_bg[:] = (overlay_bg * 0.4).astype(np.uint8)  # darken for legibility
