@@ -121,7 +121,29 @@ def iou(a: tuple, b: tuple) -> float:
     return inter / union if union > 0 else 0.0
 
 
-class CenterFaceDetector:
+class _AtScales:
+    """A detector that runs on copies of the image at the scales :func:`detection_scales` picks for its
+    ``min_face``, ``max_side`` and ``largest_face``, and merges what they find; ``_detect_at(image, scale,
+    threshold)`` is its one pass."""
+
+    score_threshold: float
+    min_face: float
+    max_side: int
+    largest_face: int
+    nms_iou: float
+
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        threshold = self.score_threshold if min_score is None else min_score
+        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
+        if len(scales) == 1:
+            return self._detect_at(image_bgr, scales[0], threshold)
+        return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
+
+    def _detect_at(self, image_bgr: np.ndarray, scale: float, threshold: float) -> list[Detection]:
+        raise NotImplementedError
+
+
+class CenterFaceDetector(_AtScales):
     """CenterFace (Xu et al. 2020; MIT) on ONNX Runtime: boxes + 5 landmarks, model inside the package.
 
     The network runs in int8 (``centerface_int8.onnx``; :class:`CenterFaceFP32Detector` runs the published fp32
@@ -165,13 +187,6 @@ class CenterFaceDetector:
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
-    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        threshold = self.score_threshold if min_score is None else min_score
-        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
-        if len(scales) == 1:
-            return self._detect_at(image_bgr, scales[0], threshold)
-        return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
-
     def _detect_at(self, image_bgr: np.ndarray, scale: float, threshold: float) -> list[Detection]:
         small = _resized(image_bgr, scale)
         new_h, new_w = small.shape[:2]
@@ -214,7 +229,7 @@ class CenterFaceFP32Detector(CenterFaceDetector):
     fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
 
 
-class YuFaceDetector:
+class YuFaceDetector(_AtScales):
     """libfacedetection (BSD) via ``yuface``: boxes + 5 landmarks, model inside the wheel.
 
     ``score_threshold`` 0.8 finds no face on any of scikit-image's no-face sample images at any scale tried
@@ -248,13 +263,6 @@ class YuFaceDetector:
         self.max_side = max_side
         self.min_face = min_face
         self.nms_iou = nms_iou
-
-    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        threshold = self.score_threshold if min_score is None else min_score
-        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
-        if len(scales) == 1:
-            return self._detect_at(image_bgr, scales[0], threshold)
-        return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
 
     def _detect_at(self, image_bgr: np.ndarray, scale: float, threshold: float) -> list[Detection]:
         small = _resized(image_bgr, scale)
