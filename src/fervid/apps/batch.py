@@ -53,7 +53,7 @@ class BatchOptions:
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.ray_address and self.engine != "ray":  # it would be ignored
-            raise ValueError("address is a Ray cluster's: it needs --engine ray")
+            raise ValueError("--address is a Ray cluster's: it needs --engine ray")
 
 
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first

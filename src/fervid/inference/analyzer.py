@@ -134,8 +134,8 @@ class Analyzer:
         return runner.run(path, out_dir, progress=progress)
 
     def _check_runs(self, options: PipelineOptions) -> None:
-        """Options naming another model, detector, precision or threshold than this analyzer's would be ignored
-        by a video analysed with it: refuse them rather than report results of a setup not asked for."""
+        """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be
+        ignored by a video analysed with it: refuse them rather than report results of a setup not asked for."""
         differences = []
         if resolve_model_dir(options.model).resolve() != self.cnn.folder.resolve():
             differences.append(f"model {options.model!r} (this analyzer runs {self.cnn.config.name!r})")

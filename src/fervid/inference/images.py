@@ -196,9 +196,10 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
 
 
 def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Integer pixels (16-bit files, uint16 or int arrays) scaled from the bit depth their values fill: 8-bit
-    values stay as they are (a uint16 array holding 0-255 is not made black), 10-, 12- and 16-bit values (camera
-    raw, medical, 16-bit PNG) are scaled from 1023, 4095 and 65535 to 255. Negative values are clipped to 0."""
+    """Integer pixels (16-bit files, uint16 or int arrays) scaled from 2^n - 1 to 255, n the bits the largest value
+    needs (at least 8): 8-bit values stay as they are (a uint16 array holding 0-255 is not made black), 10-, 12-
+    and 16-bit values (camera raw, medical, 16-bit PNG) fill the range, and a dark 16-bit image is brightened
+    (its largest value 20000 is scaled from 32767). Negative values are clipped to 0."""
     top = int(arr.max(initial=0))
     bits = max(8, top.bit_length())
     arr = np.clip(arr, 0, None).astype(np.float64)
