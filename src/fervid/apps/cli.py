@@ -62,7 +62,8 @@ THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); 
                                            "(centerface 0.4, yuface 0.8).")
 MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, in pixels tall: large images (over "
                                                        "about 1,100 px at 48) are detected on a copy where it is "
-                                                       "28 px tall (slower on large photos; raise it to go faster).")
+                                                       "28 px tall (slower on large photos; raise it to go faster). "
+                                                       "Not a filter: smaller faces found anyway are kept.")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "

@@ -581,6 +581,9 @@ def _still_image_format(path: Path) -> str | None:
         return None
 
 
+MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
+
+
 class FrameStream:
     """The per-frame stages of one video or live stream: detect every ``detect_every`` s, track (optical flow
     in between), align, classify the crops in batches through the analyzer's CNN path
@@ -597,7 +600,9 @@ class FrameStream:
         self.analyzer, self.options, self.temporal = analyzer, options, temporal
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
-        self.tracker = FaceTracker()
+        # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
+        # 1 s occlusion split a track in two at --detect-every 0.1)
+        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)))
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
