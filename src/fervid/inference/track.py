@@ -12,6 +12,7 @@ is made up for a face that is not there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -31,15 +32,20 @@ class Track:
     missed_rounds: int = 0
     points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
     velocity: tuple[float, float] = (0.0, 0.0)  # box motion per frame between its last two detections
-    detected_box: tuple = ()  # the box at last_detected_frame
+    detected_box: tuple = ()  # the box at motion_frame
+    motion_frame: int = -1  # the last whole-frame detection: velocity and detected_box are measured from it
     lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
 
-    def detected(self, frame_index: int, detection: Detection) -> None:
-        """Matched to ``detection`` on ``frame_index``: the box, its points and its motion since the last match."""
-        if self.detected_box and frame_index > self.last_detected_frame:
-            frames = frame_index - self.last_detected_frame
-            self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
-        self.detection, self.points, self.detected_box = detection, _points(detection), detection.box
+    def detected(self, frame_index: int, detection: Detection, motion: bool = True) -> None:
+        """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) its motion since the
+        last match. A closer look's detection leaves the motion alone: it may be a part-hidden face's smaller box,
+        and a velocity measured from it lost a face hidden by a passer-by."""
+        if motion:
+            if self.detected_box and frame_index > self.motion_frame >= 0:
+                frames = frame_index - self.motion_frame
+                self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
+            self.detected_box, self.motion_frame = detection.box, frame_index
+        self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost = frame_index, 0, False
 
     def expected_boxes(self, frame_index: int) -> list[tuple]:
@@ -47,7 +53,7 @@ class Track:
         round, where its own motion would have taken it (flow then may have followed what hid it)."""
         boxes = [self.detection.box]
         if self.missed_rounds and self.detected_box:
-            frames = frame_index - self.last_detected_frame
+            frames = frame_index - self.motion_frame
             x, y, w, h = self.detected_box
             boxes.append((x + self.velocity[0] * frames, y + self.velocity[1] * frames, w, h))
         return boxes
@@ -115,8 +121,14 @@ class FaceTracker:
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
 
-    def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection]) -> list[TrackedFace]:
-        """A detection frame: match detections to tracks (Hungarian on IoU), start new tracks, end stale ones."""
+    def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection],
+               look_again: Callable[[tuple], list[Detection]] | None = None) -> list[TrackedFace]:
+        """A detection frame: match detections to tracks (Hungarian on IoU), start new tracks, end stale ones.
+
+        ``look_again(box)``: detections in the region around ``box`` (a closer look than the whole frame's). A
+        track the frame's detections missed while flow still follows it is looked for there: a detector that
+        misses a face now and then (a few rounds in a row, for some faces) left visible faces without rows and
+        split them into two tracks. What it finds counts only where no other track or detection is."""
         self._flow(grey)  # move tracks to this frame first, so matching compares like with like
         matched_tracks, matched_dets = set(), set()
         if self.tracks and detections:
@@ -128,6 +140,17 @@ class FaceTracker:
                     self.tracks[r].detected(frame_index, detections[c])
                     matched_tracks.add(r)
                     matched_dets.add(c)
+        if look_again is not None:
+            for r, track in enumerate(self.tracks):
+                if r in matched_tracks or track.lost or track.missed_rounds:
+                    continue  # missed in the round before too: hidden or gone, not a detector's slip
+                taken = [t.detection.box for i, t in enumerate(self.tracks) if i != r]
+                taken += [d.box for c, d in enumerate(detections) if c not in matched_dets]
+                found = [d for d in look_again(track.detection.box) if iou(d.box, track.detection.box)
+                         >= self.iou_threshold and all(iou(d.box, box) < self.iou_threshold for box in taken)]
+                if found:
+                    track.detected(frame_index, max(found, key=lambda d: d.score), motion=False)
+                    matched_tracks.add(r)
         for r, track in enumerate(self.tracks):
             if r not in matched_tracks:
                 track.missed_rounds += 1
@@ -135,7 +158,7 @@ class FaceTracker:
         for c, det in enumerate(detections):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         detected_box=det.box))
+                                         detected_box=det.box, motion_frame=frame_index))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)

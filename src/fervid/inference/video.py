@@ -30,6 +30,7 @@ from fervid.inference.options import PipelineOptions, check_temporal_model, chec
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
 from fervid.inference.temporal import (LSTMTemporal, TemporalMethod, TrackSmoother, lookahead, make_method,
                                       shipped_temporal_models)
+from fervid.inference.detect import Detection
 from fervid.inference.track import FaceTracker, TrackedFace
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
@@ -607,6 +608,7 @@ class FrameStream:
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
         self._last_detect = -math.inf
+        self._looking = 0.0  # seconds spent in this round's closer looks (_look_again)
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
         # the frames its window needs have been analysed, ``lookahead`` seconds later
         self.lookahead = lookahead(temporal, options.window, options.centred)
@@ -619,7 +621,10 @@ class FrameStream:
             detections = self.analyzer.detector.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            tracked = self.tracker.update(index, grey, detections)
+            self._looking = 0.0
+            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box))
+            stages["detect"] += self._looking  # the closer looks are detection, not tracking
+            t0 += self._looking
             self._last_detect = t
         else:
             tracked = self.tracker.propagate(index, grey)
@@ -630,6 +635,21 @@ class FrameStream:
         stages["align"] += time.perf_counter() - t0
         self._pending.append((t, index, frame, tracked, crops))
         return self._flush() if len(self._pending) >= self.options.batch_frames else []
+
+    def _look_again(self, frame: np.ndarray, box: tuple) -> list[Detection]:
+        """Detections in the region twice a track's box around it, in frame pixels: a small image, so detected at
+        full size (the frame's own pass may have run on a shrunk copy), as a closer look at one face."""
+        x, y, w, h = box
+        side = 2 * max(w, h)
+        x0, y0 = max(0, int(x + w / 2 - side / 2)), max(0, int(y + h / 2 - side / 2))
+        x1, y1 = min(frame.shape[1], int(x + w / 2 + side / 2)), min(frame.shape[0], int(y + h / 2 + side / 2))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return []
+        t0 = time.perf_counter()
+        found = self.analyzer.detector.detect(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+        self._looking += time.perf_counter() - t0
+        return [Detection((d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3]),
+                          tuple((px + x0, py + y0) for px, py in d.landmarks), d.score) for d in found]
 
     def finish(self) -> list[AnalysedFrame]:
         """The frames still waiting (end of the video)."""
