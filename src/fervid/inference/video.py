@@ -562,7 +562,7 @@ def _audio_only(path: Path) -> str:
 
     try:
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                               capture_output=True, text=True, errors="replace", timeout=30)
+                               capture_output=True, encoding="utf-8", errors="replace", timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     streams = [line for line in probe.stderr.splitlines() if "Stream #" in line]
