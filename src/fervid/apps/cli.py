@@ -108,7 +108,7 @@ def _naming(target):
     try:
         yield
     except OSError as exc:
-        _fail(f"{exc.filename or target}: {exc.strerror or exc}")
+        _fail(_os_error_line(exc, target))
 
 
 def _os_error_line(exc: OSError, where: str | Path = "") -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fervid.emotions import EMOTIONS
+from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
 # One BGR colour per emotion, so bars and boxes read the same across images and videos.
@@ -64,13 +66,9 @@ def bars_rect(box: tuple[int, int, int, int], others: list[tuple[int, int, int, 
     for x0 in (x + bw + 4, x - width - 4):
         rect = (x0, y, width, min(height, h - y))
         inside = x0 >= 0 and x0 + width <= w and y >= 0
-        if inside and not any(_overlaps(rect, other) for other in others):
+        if inside and not any(intersection(rect, other) > 0 for other in others):
             return rect
     return None
-
-
-def _overlaps(a: tuple, b: tuple) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _draw_bars(out: np.ndarray, face: Face, rect: tuple[int, int, int, int], unit: float) -> None:
@@ -98,13 +96,23 @@ def write_image(path: str | Path, bgr: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot encode an image as {path.suffix!r}")
+    with naming_file(path):
+        try:
+            path.write_bytes(encoded.tobytes())
+        except OSError:
+            if path.is_file() and path.stat().st_size < len(encoded):  # no part-written image left behind
+                path.unlink()
+            raise
+    return path
+
+
+@contextmanager
+def naming_file(path: Path):
+    """An OSError while writing ``path`` that names no file (a full disk fails the write, not the open; pyarrow
+    names none at all) is raised again naming it, so the one error line says which file."""
     try:
-        path.write_bytes(encoded.tobytes())
+        yield
     except OSError as exc:
-        if path.is_file() and path.stat().st_size < len(encoded):  # no part-written image left behind
-            path.unlink()
         if exc.filename:
             raise
-        # a full disk fails the write, not the open: its error names no file until given one here
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    return path
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None

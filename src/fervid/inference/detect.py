@@ -102,21 +102,22 @@ def _merged(found: list[Detection], nms_iou: float) -> list[Detection]:
     inside one."""
     kept: list[Detection] = []
     for d in sorted(found, key=lambda d: -d.score):
-        x, y, w, h = d.box
-        if not any(iou(d.box, k.box) > nms_iou or _intersection(d.box, k.box) > INSIDE_ANOTHER * w * h
-                   or _intersection(d.box, k.box) > INSIDE_ANOTHER * k.box[2] * k.box[3] for k in kept):
+        w, h = d.box[2:]
+        if not any(iou(d.box, k.box) > nms_iou or intersection(d.box, k.box) > INSIDE_ANOTHER * w * h
+                   or intersection(d.box, k.box) > INSIDE_ANOTHER * k.box[2] * k.box[3] for k in kept):
             kept.append(d)
     return kept
 
 
-def _intersection(a: tuple, b: tuple) -> float:
+def intersection(a: tuple, b: tuple) -> float:
+    """The area two (x, y, w, h) boxes share."""
     return (max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
             * max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])))
 
 
 def iou(a: tuple, b: tuple) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
-    inter = _intersection(a, b)
+    inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 

@@ -8,7 +8,6 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import crop_face
-from fervid.inference.annotate import annotate, write_image
+from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file
 from fervid.inference.options import PipelineOptions, check_temporal_model, check_video_timing
@@ -263,18 +262,6 @@ def table_schema(columns: list[str] = TABLE_COLUMNS):
     types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
              "detected": pa.bool_(), "file": pa.string(), "kind": pa.string()}
     return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
-
-
-@contextlib.contextmanager
-def naming_file(path: Path):
-    """An OSError while writing ``path`` that names no file (a full disk fails the write, not the open; pyarrow
-    names none at all) is raised again naming it, so the one error line says which file."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename:
-            raise
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 class FrameTableWriter:
@@ -944,10 +931,16 @@ def _read_frames(cap: _CheckedCapture, stages: dict):
         stages["decode"] += time.perf_counter() - t0
         if not ok:
             return
-        ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-        t = ms / 1000.0 if ms and ms > 0 else index / fps
+        t = _frame_time(cap, index, fps)
         index += 1
         yield t, frame
+
+
+def _frame_time(cap, index: int, fps: float) -> float:
+    """The time (s) of the frame just read: the decoder's own timestamp, so variable frame rates stay right;
+    index / fps where it has none."""
+    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+    return ms / 1000.0 if ms and ms > 0 else index / fps
 
 
 class LiveSource:
@@ -994,11 +987,8 @@ class LiveSource:
             ok, frame = self.cap.read()
             if not ok:
                 break
-            if self.is_file:  # the decoder's timestamps, as `fervid video` reads them: variable rates stay right
-                ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
-                t = ms / 1000.0 if ms and ms > 0 else index / self.fps
-            else:
-                t = time.perf_counter() - self._start
+            # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
+            t = _frame_time(self.cap, index, self.fps) if self.is_file else time.perf_counter() - self._start
             if self.is_file:  # pace a file like a camera
                 delay = t - (time.perf_counter() - self._start)
                 if delay > 0:
