@@ -1,8 +1,10 @@
 """Drawing results: boxes, labels and probability bars that stay with their own face."""
 
+import cv2
 import numpy as np
 
-from fervid.inference.annotate import annotate, bars_rect
+from fervid.inference.annotate import annotate, bars_rect, face_unit, layout
+from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
 HAPPY = (0.01, 0.0, 0.02, 0.9, 0.02, 0.02, 0.03)
@@ -22,6 +24,27 @@ def test_bars_never_cover_another_face():
     spaced = [(50, 50, 100, 100), (450, 50, 100, 100)]
     assert bars_rect(spaced[0], spaced[1:], (600, 1000), 1.0)[0] == 50 + 100 + 4  # room on the right
     assert bars_rect((880, 50, 100, 100), [], (600, 1000), 1.0)[0] < 880  # the image's edge: on the left
+
+
+def test_labels_of_touching_faces_cover_no_other_label_or_face():
+    """Side by side, each face's label (wider than a small face) was drawn over its neighbour's."""
+    photo = np.full((480, 640, 3), 120, np.uint8)
+    faces = [face_at(20 + 62 * k, 200, 60) for k in range(9)]
+    boxes = [tuple(int(v) for v in face.box) for face in faces]
+    units = [face_unit(box, photo.shape[:2]) for box in boxes]
+    sizes = [cv2.getTextSize("surprise 100%", cv2.FONT_HERSHEY_SIMPLEX, 0.5 * u, 1) for u in units]
+    assert sizes[0][0][0] > 62  # wider than a face and its gap: above every face, labels would overlap
+    places = layout(boxes, sizes, units, photo.shape[:2])
+    rects = [label for label, _ in places] + [bars for _, bars in places if bars is not None]
+    for i, a in enumerate(rects):
+        assert not any(intersection(a, b) > 0 for b in rects[i + 1:]), a
+        assert not any(intersection(a, box) > 0 for j, box in enumerate(boxes) if j != i), a
+        assert a[0] >= 0 and a[1] >= 0 and a[0] + a[2] <= 640 and a[1] + a[3] <= 480
+    assert {label[1] < 200 for label, _ in places} == {True, False}  # above some faces, below others
+    drawn = annotate(photo, faces)  # and the drawing follows the layout: each label in its face's colour
+    for label, _ in places:
+        x, y, w, h = label
+        assert (drawn[y + 1, x + 1] != 120).any()
 
 
 def test_text_and_bars_are_sized_to_the_face_on_a_large_photo():

@@ -12,6 +12,8 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
+Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
+
 # One BGR colour per emotion, so bars and boxes read the same across images and videos.
 EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
     "angry": (40, 40, 220),
@@ -30,35 +32,75 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
 
     Text and bars are sized to the face they belong to (legible at least as on a 500 px image, at most as large
     as the image's size calls for): sized to the image alone, a 6000 px group photo's panels were seven times
-    its faces. Bars go beside the box where they cover no other face, and are left out where neither side has
-    room."""
+    its faces. Labels and bars are laid out so that none covers another face, label or bars (see ``layout``);
+    bars are left out where there is no room."""
     out = image_bgr.copy()
     h, w = out.shape[:2]
-    image_unit = max(1.0, min(h, w) / 500.0)  # scale strokes and text with the image
     boxes = [tuple(int(round(v)) for v in face.box) for face in faces]
-    for i, face in enumerate(faces):
-        x, y, bw, bh = boxes[i]
-        unit = max(1.0, min(image_unit, bh / 80.0))
-        font_scale, thickness = 0.5 * unit, max(1, round(unit))
-        colour = EMOTION_COLORS_BGR[face.emotion]
-        cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(2 * unit)))
-        text = labels[i] if labels else f"{face.emotion} {face.confidence:.0%}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        ty = y - 4 if y - th - 6 >= 0 else min(h - 2, y + bh + th + 4)
-        cv2.rectangle(out, (x, ty - th - 3), (x + tw + 4, ty + base - 1), colour, -1)
-        cv2.putText(out, text, (x + 2, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness,
-                    cv2.LINE_AA)
-        if bars:
-            place = bars_rect(boxes[i], boxes[:i] + boxes[i + 1:], (h, w), unit)
-            if place is not None:
-                _draw_bars(out, face, place, unit)
+    units = [face_unit(box, (h, w)) for box in boxes]
+    texts = [labels[i] if labels else f"{face.emotion} {face.confidence:.0%}" for i, face in enumerate(faces)]
+    # Every box first: drawn face by face, a neighbour's box struck through labels already drawn.
+    for face, (x, y, bw, bh), unit in zip(faces, boxes, units):
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), EMOTION_COLORS_BGR[face.emotion], max(2, round(2 * unit)))
+    places = layout(boxes, [_text_size(text, unit) for text, unit in zip(texts, units)], units, (h, w), bars)
+    for face, text, unit, (label, bar_place) in zip(faces, texts, units, places):
+        lx, ly, lw, lh = label
+        (_, th), _ = _text_size(text, unit)
+        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), EMOTION_COLORS_BGR[face.emotion], -1)
+        cv2.putText(out, text, (lx + 2, ly + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, (0, 0, 0),
+                    max(1, round(unit)), cv2.LINE_AA)
+        if bar_place is not None:
+            _draw_bars(out, face, bar_place, unit)
     return out
 
 
-def bars_rect(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]], size: tuple[int, int],
-              unit: float) -> tuple[int, int, int, int] | None:
+def face_unit(box: tuple[int, int, int, int], size: tuple[int, int]) -> float:
+    """How much larger than at its legible minimum a face's text and bars are drawn: with the face's height,
+    up to what the image's size calls for."""
+    image_unit = max(1.0, min(size) / 500.0)
+    return max(1.0, min(image_unit, box[3] / 80.0))
+
+
+def _text_size(text: str, unit: float) -> tuple[tuple[int, int], int]:
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, max(1, round(unit)))
+
+
+
+def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], units: list[float],
+           size: tuple[int, int], bars: bool = True) -> list[tuple[Rect, Rect | None]]:
+    """Where each face's label and bars go, as (x, y, width, height) rectangles: (label, bars or None).
+
+    Placed face by face, each where it covers no face's box and nothing placed before it: the label above its
+    box, else below, else inside the box's top; the bars right of the box, else left, else not at all. Where
+    crowded faces leave a label no free place, it goes where it hides the least (covering another label hides
+    text: it counts four times as much as covering part of a face); a label is never left out."""
+    h, w = size
+    placed: list[Rect] = []  # labels and bars so far
+    places = []
+    for i, (box, ((tw, th), base), unit) in enumerate(zip(boxes, text_sizes, units)):
+        other_boxes = boxes[:i] + boxes[i + 1:]
+        x, y, bw, bh = box
+        lw, lh = tw + 4, th + base + 3
+        lx = max(0, min(x, w - lw))
+        candidates = [(lx, y - lh), (lx, y + bh + 2), (max(0, min(x + 2, w - lw)), y + 2)]
+        inside = [(cx, cy, lw, lh) for cx, cy in candidates if 0 <= cy and cy + lh <= h]
+
+        def hidden(rect: Rect) -> float:
+            return (4 * sum(intersection(rect, other) for other in placed)
+                    + sum(intersection(rect, other) for other in other_boxes))
+
+        label = min(inside, key=hidden) if inside else (lx, max(0, min(y, h - lh)), lw, lh)
+        placed.append(label)
+        bar_place = bars_rect(box, other_boxes + placed, size, unit) if bars else None
+        if bar_place is not None:
+            placed.append(bar_place)
+        places.append((label, bar_place))
+    return places
+
+
+def bars_rect(box: Rect, others: list[Rect], size: tuple[int, int], unit: float) -> Rect | None:
     """Where a face's probability bars go (x, y, width, height): right of its box, else left, wherever they stay
-    in the image and cover no other face's box; None where neither does."""
+    in the image and cover none of ``others``; None where neither does."""
     h, w = size
     x, y, bw, bh = box
     row = max(9, round(11 * unit))
