@@ -67,6 +67,22 @@ def test_health_docs_and_page(client):
     assert client.get("/static/app.js").status_code == 200
 
 
+def test_openapi_describes_the_errors_the_server_sends(client):
+    """The schema listed only 422, with FastAPI's validation body, which the server never sends: a generated
+    client misread every error."""
+    spec = client.get("/openapi.json").json()
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    images = spec["paths"]["/v1/images"]["post"]["responses"]
+    assert {"400", "403", "413", "415", "422"} <= set(images)
+    assert all(images[code]["content"]["application/json"]["schema"] == error for code in set(images) - {"200"})
+    assert {"415", "422", "429"} <= set(spec["paths"]["/v1/videos"]["post"]["responses"])
+    assert "404" in spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    assert "409" in spec["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]
+    assert "HTTPValidationError" not in json.dumps(spec)
+    assert set(spec["components"]["schemas"]["ErrorOut"]["properties"]) == set(
+        client.get("/v1/jobs/" + "0" * 32).json())  # the schema is the body sent
+
+
 def test_one_server_per_data_folder(tmp_path):
     """A second server on the same --data-dir queued the first one's running job again, deleted its outputs and
     ran it a second time."""
@@ -100,9 +116,18 @@ def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):
     assert face["emotion"] == "happy" and set(face["box"]) == {"x", "y", "width", "height"}
 
 
-def test_image_errors_are_json(client):
+def test_image_errors_are_json(client, astronaut_rgb):
     r = client.post("/v1/images", files=[("files", ("fake.jpg", b"this is text", "image/jpeg"))])
     assert r.status_code == 415 and "fake.jpg" in r.json()["error"]
+    # one rule whatever the number of files: 415 when no file is an image (two bad files answered 200) ...
+    r = client.post("/v1/images", files=[("files", ("fake.jpg", b"text", "image/jpeg")),
+                                         ("files", ("empty.png", b"", "image/png"))])
+    assert r.status_code == 415 and "fake.jpg" in r.json()["error"] and "empty.png" in r.json()["error"]
+    # ... and 200 with each unreadable one listed, as in `fervid image --json`, when some are
+    r = client.post("/v1/images", files=[("files", ("fake.jpg", b"text", "image/jpeg")),
+                                         ("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))])
+    assert r.status_code == 200 and [f["ok"] for f in r.json()["files"]] == [False, True]
+    assert r.json()["failed"] == 1 and "fake.jpg" in r.json()["files"][0]["error"]
     big = b"\0" * (6 * 1024 * 1024)
     r = client.post("/v1/images", files=[("files", ("big.png", big, "image/png"))])
     assert r.status_code == 413 and "MB" in r.json()["error"]
@@ -209,7 +234,17 @@ def test_queue_bound_gives_429(tmp_path):
     with TestClient(create_app(settings), base_url=BASE) as c:
         codes = [c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).status_code
                  for _ in range(4)]
+        full = c.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert codes[0] == 202 and 429 in codes
+    assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
+
+
+def test_a_video_job_takes_one_file(client):
+    """A second file in the request was dropped without a word."""
+    video = ("c.mp4", CARPHONE.read_bytes(), "video/mp4")
+    r = client.post("/v1/videos", files=[("file", video), ("file", video)])
+    assert r.status_code == 422 and "one" in r.json()["error"]
+    assert client.get("/healthz").json()["queued_jobs"] == 0
 
 
 def test_jobs_survive_a_restart(tmp_path):
@@ -466,7 +501,14 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
         assert c.post("/v1/videos", files=video, headers={"origin": "http://evil.example"}).status_code == 403
         assert not list((tmp_path / "d" / "jobs").iterdir())
         assert c.post("/v1/images", files=photo, headers={"origin": "http://127.0.0.1"}).status_code == 200
-        assert c.post("/v1/images", files=photo, headers={"origin": "https://app.example"}).status_code == 200
+        allowed = c.post("/v1/images", files=photo, headers={"origin": "https://app.example"})
+        # the allowed front end's browser shows it the answer only with CORS headers (it used to get none)
+        assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "https://app.example"
+        preflight = c.options("/v1/jobs/0123", headers={"origin": "https://app.example",
+                                                        "access-control-request-method": "DELETE"})
+        assert preflight.status_code == 200 and "DELETE" in preflight.headers["access-control-allow-methods"]
+        assert c.options("/v1/images", headers={"origin": "http://evil.example",
+                                                "access-control-request-method": "POST"}).status_code == 400
         assert c.post("/v1/images", files=photo, headers={"sec-fetch-site": "cross-site"}).status_code == 403
         assert c.post("/v1/images", files=photo).status_code == 200  # scripts and curl send no Origin
     with TestClient(create_app(ServerSettings(data_dir=tmp_path / "e", allowed_hosts=("fervid.lan",))),

@@ -60,6 +60,35 @@ class ImagesOut(_Strict):
     failed: int
 
 
+class ErrorOut(_Strict):
+    """Every error the server answers (any 4xx or 5xx): what went wrong, naming the file where there is one."""
+
+    error: str
+    status: int
+
+
+class VideoJobOut(_Strict):
+    """``POST /v1/videos``: the queued job and where to follow it."""
+
+    job_id: str
+    status: str
+    status_url: str
+    result_url: str
+
+
+class JobOut(_Strict):
+    """``GET /v1/jobs/{id}``: queued, running, done or failed; ``partial`` when the video broke mid-way and the
+    results cover what was read up to the break (``error`` says why)."""
+
+    id: str
+    status: str
+    progress: float
+    error: str | None
+    filename: str | None
+    created: float | None
+    partial: bool
+
+
 _ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": str, "uncertain": bool}
 FaceRow = create_model(
     "FaceRow", __base__=_Strict,

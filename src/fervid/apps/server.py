@@ -30,6 +30,7 @@ from pathlib import Path
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -38,7 +39,7 @@ from starlette.requests import HTTPConnection
 
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import ImagesOut
+from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
@@ -48,6 +49,7 @@ STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
@@ -345,6 +347,29 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+async def _one_video_file(request: Request, file: UploadFile = File(...)) -> UploadFile:
+    """The upload of ``POST /v1/videos``; a second file was silently dropped: a job takes one video."""
+    files = (await request.form()).getlist("file")  # parsed once: Starlette keeps the form FastAPI read
+    if len(files) > 1:
+        raise HTTPException(422, detail=f"{len(files)} files in one request; a video job takes one "
+                                        "(post each video on its own)")
+    return file
+
+
+def _errors(**described: str) -> dict:
+    """OpenAPI ``responses`` for error statuses, each with fervid's error body (FastAPI would list only 422, with
+    its own validation schema, which the server never sends)."""
+    return {int(code.removeprefix("e")): {"model": ErrorOut, "description": text} for code, text in described.items()}
+
+
+# Every request can meet these: the Host and origin checks, the body limit and a malformed request.
+COMMON_ERRORS = _errors(e400="the Host header names no address this server serves (see --allow-host)",
+                        e403="a state-changing request from a page of another origin (see --allow-origin)",
+                        e413="the request body is larger than --max-upload-mb",
+                        e422="the request is malformed: a missing file, a bad or unknown query parameter")
+NO_JOB = _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
+
+
 def _check_done(job_id: str, job: dict) -> None:
     if job["status"] != "done":
         why = f": {job['error']}" if job["status"] == "failed" and job.get("error") else ""
@@ -446,10 +471,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # FastAPIOffline: the /docs and /redoc pages with their scripts served by fervid (FastAPI's load them from a
     # CDN: a blank page offline)
     app = FastAPIOffline(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
-                         lifespan=lifespan, dependencies=[Depends(_known_query_only)])
-    # outermost last: the Host check runs first, then the origin check, then the body limit
+                         lifespan=lifespan, dependencies=[Depends(_known_query_only)], responses=COMMON_ERRORS)
+    # outermost last: the Host check runs first, then CORS (answers preflights; adds its headers to every answer
+    # to an allowed origin, errors included), then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
+    if settings.allowed_origins:  # a front end served elsewhere: without CORS headers its browser hid every answer
+        app.add_middleware(CORSMiddleware, allow_origins=[o.rstrip("/") for o in settings.allowed_origins],
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
+                           expose_headers=["Content-Disposition", "Retry-After"])
     app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
     image_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_images))
 
@@ -515,9 +545,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             bgr = decode_image_bytes(data, name, settings.max_image_pixels)  # ImageLoadError: not an image
             return analyzer().analyze_bgr(bgr, source=name)
 
-    @app.post("/v1/images", response_model=ImagesOut)
+    @app.post("/v1/images", response_model=ImagesOut, responses=_errors(
+        e413="more images in one request than the server takes (32 by default), or a body over --max-upload-mb",
+        e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
+             "some could, the answer is 200 and the others are listed with ok: false and their error"))
     async def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
-        """Analyse one or more photos; the same JSON schema as `fervid image --json`."""
+        """Analyse one or more photos; the same JSON schema as `fervid image --json`: a file that is not an image
+        is listed with ``ok: false`` and its error, unless no file is (then 415, every file's error in one)."""
         if len(files) > settings.max_images_per_request:
             raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
                                             f"{settings.max_images_per_request}")
@@ -528,14 +562,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             try:
                 results.append(await to_thread.run_sync(analyse_image, data, name, limiter=image_turns))
             except ImageLoadError as exc:  # not decodable as an image, or too large decoded
-                if len(files) == 1:
-                    raise HTTPException(415, detail=str(exc)) from None
                 results.append(ImageResult(name, error=str(exc)))
             del data  # released before the next image is read
+        if not any(result.ok for result in results):  # nothing analysed: the request failed, as the CLI's exit code says
+            raise HTTPException(415, detail="; ".join(result.error for result in results))
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
-    @app.post("/v1/videos", status_code=202)
-    def post_video(request: Request, file: UploadFile = File(...),
+    @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=_errors(
+        e415="the file is not a video FFmpeg can read", e422="no file, or more than one (one video per job)",
+        e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
+    def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool = Query(True, description="Write the annotated MP4 (false: tables, timelines and "
                                                             "key frames only; about 2x faster on full-HD video).")
                    ) -> dict:
@@ -559,17 +595,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                     filename=file.filename, error=None, annotate=annotate)
         if not state["workers"].submit(job_id):
             store.delete(job_id)
-            raise HTTPException(429, detail="too many video jobs queued; try again later")
+            raise HTTPException(429, detail="too many video jobs queued; try again later",
+                                headers={"Retry-After": str(RETRY_QUEUED_S)})
         return {"job_id": job_id, "status": "queued", "status_url": f"/v1/jobs/{job_id}",
                 "result_url": f"/v1/jobs/{job_id}/result"}
 
-    @app.get("/v1/jobs/{job_id}")
+    @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=NO_JOB)
     def get_job(job_id: str) -> dict:
         job = store.read(job_id)
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
             "partial": bool(job.get("partial"))}
 
-    @app.get("/v1/jobs/{job_id}/result")
+    @app.get("/v1/jobs/{job_id}/result", responses=NO_JOB | _errors(e409="the job is not done yet, or failed"))
     def get_result(job_id: str) -> dict:
         job = store.read(job_id)
         _check_done(job_id, job)
@@ -591,7 +628,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             summary["links"]["annotated_video"] = base + names.annotated
         return summary
 
-    @app.get("/v1/jobs/{job_id}/frames")
+    @app.get("/v1/jobs/{job_id}/frames", responses=NO_JOB | _errors(e409="the job is not done yet, or failed"))
     def get_frames(job_id: str) -> dict:
         """Per-track time series of the 7 probabilities (what the web page's timeline draws)."""
         import pandas as pd
@@ -608,7 +645,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                 "uncertain": rows["uncertain"].tolist()}
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
-    @app.get("/v1/jobs/{job_id}/files/{name}")
+    @app.get("/v1/jobs/{job_id}/files/{name}", responses=_errors(e404="no such job, or no such file in it"))
     def get_file(job_id: str, name: str):
         job = store.read(job_id)
         if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
@@ -625,7 +662,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         download = uploaded + name[len(stem):] if stem and uploaded and name.startswith(stem) else name
         return FileResponse(path, filename=download, content_disposition_type="inline")
 
-    @app.delete("/v1/jobs/{job_id}")
+    @app.delete("/v1/jobs/{job_id}", responses=NO_JOB)
     def delete_job(job_id: str) -> dict:
         store.read(job_id)
         state["workers"].cancel(job_id)
