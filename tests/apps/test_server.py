@@ -153,8 +153,14 @@ def test_video_job_lifecycle(client):
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
     assert len(frames["tracks"]["1"]["time"]) == 120
-    # saved under the uploaded file's name, not the job's input.mp4: downloads of several videos stay apart
+    # saved under the uploaded file's name: downloads of several videos stay apart, and the saved JSON names the
+    # video and its key frames as they download (stored as input.mp4, it said "input.mp4")
     assert 'filename="carphone_annotated.mp4"' in video.headers["content-disposition"]
+    saved = client.get(result["links"]["tracks_json"])
+    assert 'filename="carphone_tracks.json"' in saved.headers["content-disposition"]
+    assert saved.json()["file"] == "carphone.mp4"
+    key_frame = saved.json()["tracks"][0]["episodes"][0]["key_frame"]
+    assert key_frame.startswith("carphone_track1_") and client.get(f"/v1/jobs/{job_id}/files/{key_frame}").is_success
     assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
@@ -169,6 +175,16 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
+
+
+@pytest.mark.parametrize(("uploaded", "stored"), [
+    ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 _take 2_.mov"),
+    ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),
+    (None, "video.mp4")])
+def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
+    from fervid.apps.server import FILE_NAME, _input_name
+
+    assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
 
 
 def test_video_job_without_the_annotated_copy(client):

@@ -47,7 +47,8 @@ from fervid.inference.video import OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+FILE_NAME = re.compile(r"^[\w.\- ]{1,200}$")  # a job's output names: letters of any script, no path
+UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ]")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -347,6 +348,16 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _input_name(uploaded: str | None) -> str:
+    """The name a job stores its upload under: the uploaded name where it is a plain file name (each output is
+    named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
+    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced."""
+    path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
+    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")[:100] or "video"
+    suffix = path.suffix.lower()
+    return stem + (suffix if suffix in VIDEO_EXTS else ".mp4")
+
+
 async def _one_video_file(request: Request, file: UploadFile = File(...)) -> UploadFile:
     """The upload of ``POST /v1/videos``; a second file was silently dropped: a job takes one video."""
     files = (await request.form()).getlist("file")  # parsed once: Starlette keeps the form FastAPI read
@@ -384,15 +395,14 @@ def _plain(message: str) -> str:
     return re.sub(r"\s*<class '[^']*'>", "", message)
 
 
-def _public_message(text: str | None, folder: Path, filename: str | None) -> str | None:
-    """An error for a client: the job's stored input (``<folder>/input.mp4``, or ``input.mp4`` relative to it)
+def _public_message(text: str | None, folder: Path, stored: str, filename: str | None) -> str | None:
+    """An error for a client: the job's stored input (``<folder>/<stored>``, or ``stored`` relative to it)
     becomes the uploaded file's name, and no other path of the job folder is left."""
     if text is None:
         return None
-    name = filename or "the upload"
     for root in sorted({str(folder), str(folder.resolve())}, key=len, reverse=True):
         text = text.replace(root + os.sep, "").replace(root, "")
-    return re.sub(r"(?<![\w.-])input\.[A-Za-z0-9]+\b", lambda _: name, text)
+    return re.sub(rf"(?<![\w.-]){re.escape(stored)}(?![\w.-])", lambda _: filename or "the upload", text)
 
 
 def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
@@ -423,16 +433,16 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
             model=str(Path(settings.pipeline.model).resolve())))
     video_options = settings.pipeline.video(annotate=job.get("annotate", True))
     try:
-        os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names "input.mp4")
+        os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names the upload)
         result = VideoAnalyzer(settings.make_analyzer(threads=1), video_options).run(Path(job["input"]), Path("out"),
                                                                                      progress=progress)
         # a video that broke mid-way keeps its results up to the break: "done", flagged partial, with the reason
         usable = result.ok or result.frames_analysed > 0
         store.write(job_id, status="done" if usable else "failed", partial=not result.ok and usable,
-                    progress=1.0, error=_public_message(result.error, folder, filename), finished=time.time(),
-                    stem=Path(job["input"]).stem)
+                    progress=1.0, error=_public_message(result.error, folder, job["input"], filename),
+                    finished=time.time(), stem=Path(job["input"]).stem)
     except Exception as exc:  # a bad video fails its job, never the server
-        store.write(job_id, status="failed", error=_public_message(str(exc), folder, filename))
+        store.write(job_id, status="failed", error=_public_message(str(exc), folder, job["input"], filename))
 
 
 def _known_query_only(connection: HTTPConnection) -> None:
@@ -582,14 +592,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         job_id = uuid.uuid4().hex
         folder = store.root / job_id
         folder.mkdir(parents=True)
-        suffix = Path(file.filename or "").suffix.lower()
-        input_name = "input" + (suffix if suffix in VIDEO_EXTS else ".mp4")
+        input_name = _input_name(file.filename)
         (folder / input_name).write_bytes(data)
         try:
             open_video(folder / input_name).release()
         except VideoError as exc:
             store.delete(job_id)
-            reason = _public_message(str(exc), folder, file.filename).removeprefix(f"{file.filename}: ")
+            reason = _public_message(str(exc), folder, input_name, file.filename).removeprefix(f"{file.filename}: ")
             raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
         store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
                     filename=file.filename, error=None, annotate=annotate)
@@ -657,10 +666,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             found = False
         if not found:
             raise HTTPException(404, detail="no such file")
-        # saved under the uploaded video's name (the job stores it as input.*): several downloads stay apart
-        stem, uploaded = job.get("stem") or "", Path(job.get("filename") or "").stem
-        download = uploaded + name[len(stem):] if stem and uploaded and name.startswith(stem) else name
-        return FileResponse(path, filename=download, content_disposition_type="inline")
+        return FileResponse(path, filename=name, content_disposition_type="inline")
 
     @app.delete("/v1/jobs/{job_id}", responses=NO_JOB)
     def delete_job(job_id: str) -> dict:
