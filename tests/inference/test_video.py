@@ -59,7 +59,7 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     result = analyzer.analyze_video(carphone(), tmp_path, method="mean")
     assert result.ok and result.frames_analysed == 120
     assert result.track_ids == [1]  # one person, one stable id
-    assert result.duration == pytest.approx(119 / 29.97, abs=0.05)
+    assert result.duration == pytest.approx(120 / 29.97, abs=0.005)  # 120 frames of 1/29.97 s (not 119)
     mp4 = tmp_path / "carphone_pristine_annotated.mp4"
     probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(mp4)], capture_output=True, text=True).stderr
     assert "Video: h264" in probe and "yuv420p" in probe
@@ -172,6 +172,7 @@ def test_the_lstm_is_as_sure_as_the_frames_when_its_window_holds_one_frame(analy
 def test_sample_fps_and_detect_every(analyzer, tmp_path):
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=10, detect_every=0.5)).run(carphone())
     assert result.frames_read == 120 and 38 <= result.frames_analysed <= 42
+    assert result.duration == pytest.approx(120 / 29.97, abs=0.005)  # the video's length, not its last sample's
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
@@ -222,7 +223,7 @@ def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_
     times = sorted({round(f.time, 3) for f in result.faces})
     gaps = np.diff(times)
     assert gaps.max() > 0.9  # the pause is seen
-    assert result.duration == pytest.approx(29 / 30 + 1, abs=0.1)
+    assert result.duration == pytest.approx(30 / 30 + 1, abs=0.1)
     # its container estimates 59 frames (duration x 30 fps) for 30: not a truncation (issue 17.5)
     assert result.ok, result.error
     cli = CliRunner().invoke(app, ["video", str(vfr), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])

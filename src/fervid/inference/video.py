@@ -322,7 +322,7 @@ class VideoResult:
     height: int = 0
     frames_read: int = 0
     frames_analysed: int = 0
-    duration: float = 0.0
+    duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
@@ -356,10 +356,8 @@ class VideoResult:
 
     @property
     def realtime_factor(self) -> float:
-        """Seconds of video analysed per second spent (a frame lasts 1/fps: a one-frame video is not 0x)."""
-        if not self.frames_read:
-            return 0.0
-        return (self.duration + 1 / max(self.fps, 1e-9)) / max(self.seconds, 1e-9)
+        """Seconds of video analysed per second spent."""
+        return self.duration / max(self.seconds, 1e-9)
 
     def frame_table(self):
         """The per-frame table: ``FRAME_LEADING`` + ``ROW_COLUMNS`` + ``detected``, one row per track per frame."""
@@ -890,7 +888,6 @@ class VideoAnalyzer:
                     result.height, result.width = frame.shape[:2]
                 write(stream.push(t, result.frames_read - 1, frame))
                 result.frames_analysed += 1
-                result.duration = t
             write(stream.finish())
         except Exception as exc:  # keep what was analysed before the video broke
             result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
@@ -902,12 +899,15 @@ class VideoAnalyzer:
             if cap is not None:
                 cap.release()
             writer.close()
+        # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
+        # sampled one up to a sampling step)
+        result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
         # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
         # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0
         if (result.frames_read and expected_seconds and result.error is None
-                and last_time + 2.0 / result.fps < 0.9 * expected_seconds):
-            result.error = (f"{source}: video ended at {last_time:.1f} s of {expected_seconds:.1f} s "
+                and result.duration + 1.0 / result.fps < 0.9 * expected_seconds):
+            result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
         if out_dir is not None:
