@@ -54,6 +54,9 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     per_file = table.groupby("file").size()
     assert per_file[str(corpus / "clip.mp4")] == 120
     assert per_file[str(corpus / "two_faces.png")] == 2
+    # an image's faces are numbered from 1 as a video's tracks are (one `track` column held 0, 1 beside 1)
+    assert sorted(table[table["file"] == str(corpus / "two_faces.png")]["track"]) == [1, 2]
+    assert set(table[table["file"] == str(corpus / "clip.mp4")]["track"]) == {1}
     assert set(table[table["kind"] == "image"]["emotion"]) == {"happy"}
     key = summary["outputs"][str(corpus / "clip.mp4")]
     assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()

@@ -36,7 +36,7 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
     assert "b_text.jpg: not an image" in result.output  # errors are told to the user, naming the file
     assert "missing.png: no such file" in result.output
     rows = list(csv.DictReader(out_csv.open()))
-    happy = [r for r in rows if r["face"] == "0"]
+    happy = [r for r in rows if r["face"] == "1"]
     assert len(happy) == 1 and happy[0]["emotion"] == "happy" and float(happy[0]["happy"]) > 0.5
     assert {r["file"].split("/")[-1] for r in rows} == set(by_name)
     assert (ann / "a_good_fervid.png").is_file()

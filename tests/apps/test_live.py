@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fervid.apps.live import LiveLimits, labels_delay
 from fervid.apps.schemas import FaceRow
+from fervid.inference.video import TABLE_COLUMNS
 from fervid.apps.server import ServerSettings, create_app
 from fervid.inference.records import ROW_COLUMNS
 
@@ -51,6 +52,7 @@ def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut
         assert {"time", "frame", "track", *ROW_COLUMNS} <= set(face) and face["track"] == 1
         assert face["emotion"] == "happy" and (result["width"], result["height"]) == (512, 512)
         FaceRow.model_validate(face)  # the API's documented row, exactly
+        assert list(face)[:-1] == TABLE_COLUMNS  # the video table's row (it lacked `detected`), then landmarks
         ws.send_text('{"type": "stop", "save": true}')
         saved = ws.receive_json()
         assert saved["type"] == "saved" and saved["frames"] == 8 and saved["tracks"] == 1

@@ -20,7 +20,7 @@ def test_the_json_of_images_and_the_rows_of_video_fit_the_api_models(astronaut_r
                                              analyzer.settings))
     video = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False)).run(carphone())
     for face in video.faces[:5]:
-        FaceRow.model_validate({**face.row(), "landmarks": [list(p) for p in face.landmarks]})
+        FaceRow.model_validate({**face.table_row(), "landmarks": [list(p) for p in face.landmarks]})
     with pytest.raises(ValidationError):  # a drifted field would be caught
         FaceOut.model_validate({**result[0].to_dict(), "label": "happy"})
 

@@ -59,7 +59,7 @@ def test_an_image_result_reads_as_its_faces_and_feeds_every_writer(astronaut_rgb
     assert len(result) == 1 and result[0] is result.faces[0] and [f.emotion for f in result] == ["happy"]
     (row,) = result.rows(file="a.png")
     entry = result.to_dict()["faces"][0]
-    assert row["file"] == "a.png" and row["face"] == 0
+    assert row["file"] == "a.png" and row["face"] == 1  # numbered from 1, as a video's tracks
     assert row["emotion"] == entry["emotion"] and row["confidence"] == entry["confidence"]
     assert (row["x"], row["width"]) == (entry["box"]["x"], entry["box"]["width"])
     assert result.width == astronaut_rgb.shape[1] and result.height == astronaut_rgb.shape[0]

@@ -323,8 +323,9 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(img, result.faces))
-    # the dataset's rows: an image is a video of one frame, each face its own track
-    return [face.row(file=path, kind="image", track=i, time=0.0, frame=0) for i, face in enumerate(result)], None
+    # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
+    return [row | {"file": path, "kind": "image", "track": row.pop("face"), "time": 0.0, "frame": 0}
+            for row in result.rows()], None
 
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], str | None]:

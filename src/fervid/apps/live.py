@@ -3,8 +3,9 @@
 Protocol. The server first sends ``{"type": "ready", ...}`` (method, window, the labels' delay, the limits).
 The client sends frames as binary messages: a 4-byte little-endian sequence number, then one JPEG or WebP image.
 For each frame it analyses the server answers ``{"type": "result", "seq", "time", "width", "height", "faces":
-[rows], "dropped", "analysis_ms"}``, where each row is fervid's one face row (``time, frame, track`` + the face
-columns: box, detection score, 7 probabilities, emotion, confidence, uncertain). The server never queues behind:
+[rows], "dropped", "analysis_ms"}``, where each row is a row of a video's per-frame table (``time, frame,
+track``, the face columns: box, detection score, 7 probabilities, emotion, confidence, uncertain, then
+``detected``) + the face's 5 ``landmarks``. The server never queues behind:
 it keeps only the newest frame that arrived while it was busy (newest wins) and counts the others as dropped.
 A text message ``{"type": "stop", "save": true}`` ends the session; with ``save`` the session's recording (the
 per-frame table, per-track JSON, timelines, key frames) becomes a finished video job, answered with
@@ -119,7 +120,7 @@ class LiveSession:
         r.frames_read = r.frames_analysed = self.frames
         r.duration = t
         r.height, r.width = image.shape[:2]
-        faces = [{**f.row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
+        faces = [{**f.table_row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
                  for frame in done for f in frame.faces]
         return {"type": "result", "seq": seq, "time": round(t, 3), "width": image.shape[1],
                 "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1)}

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 from fervid.emotions import EMOTIONS
 from fervid.inference.records import ROW_COLUMNS
-from fervid.inference.video import FRAME_LEADING
+from fervid.inference.video import TABLE_COLUMNS
 
 
 class _Strict(BaseModel):
@@ -89,9 +89,10 @@ class JobOut(_Strict):
     partial: bool
 
 
-_ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": str, "uncertain": bool}
+_ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": str, "uncertain": bool,
+              "detected": bool}
 FaceRow = create_model(
     "FaceRow", __base__=_Strict,
-    __doc__="A face in a live frame: the video table's row (time, frame, track, then the face row) + landmarks.",
-    **{c: (_ROW_TYPES.get(c, float), ...) for c in [*FRAME_LEADING, *ROW_COLUMNS]},
+    __doc__="A face in a live frame: the video table's row (time, frame, track, the face row, detected) + landmarks.",
+    **{c: (_ROW_TYPES.get(c, float), ...) for c in TABLE_COLUMNS},
     landmarks=(list[list[float]], ...))

@@ -105,8 +105,9 @@ class ImageResult:
         return self.faces[index]
 
     def rows(self, **leading) -> list[dict]:
-        """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's index (``face``)."""
-        return [face.row(**leading, face=i) for i, face in enumerate(self.faces)]
+        """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... in
+        the detector's order, as a video's tracks are numbered from 1)."""
+        return [face.row(**leading, face=number) for number, face in enumerate(self.faces, start=1)]
 
     def to_dict(self) -> dict:
         """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too)."""

@@ -138,6 +138,10 @@ class FrameFace:
         return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
                         time=round(self.time, 4), frame=self.frame, track=self.track_id)
 
+    def table_row(self) -> dict:
+        """This face's row in the per-frame table (:data:`TABLE_COLUMNS`): :meth:`row` + ``detected``."""
+        return {**self.row(), "detected": self.detected}
+
     def as_face(self) -> Face:
         return Face(self.box, self.landmarks, self.detection_score or 0.0, self.probabilities, self.uncertain)
 
@@ -286,8 +290,7 @@ class FrameTableWriter:
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
 
     def add(self, face: FrameFace) -> None:
-        row = face.row()
-        self._rows.append([*row.values(), face.detected])
+        self._rows.append(list(face.table_row().values()))
         if len(self._rows) >= self._chunk_rows:
             self._flush()
 
@@ -367,7 +370,7 @@ class VideoResult:
             return pd.read_parquet(self.table_path)
         if not self.faces:
             return table_schema().empty_table().to_pandas()
-        return pd.DataFrame([{**f.row(), "detected": f.detected} for f in self.faces], columns=TABLE_COLUMNS)
+        return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[dict]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
