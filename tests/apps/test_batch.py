@@ -57,6 +57,13 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     # an image's faces are numbered from 1 as a video's tracks are (one `track` column held 0, 1 beside 1)
     assert sorted(table[table["file"] == str(corpus / "two_faces.png")]["track"]) == [1, 2]
     assert set(table[table["file"] == str(corpus / "clip.mp4")]["track"]) == {1}
+    # photos' faces and video tracks counted apart, and their emotion shares too (a row is a face or a frame)
+    images = table[table["kind"] == "image"]
+    assert (summary["image_faces"], summary["video_tracks"]) == (len(images), 1)
+    assert summary["faces"] == len(images) + 1
+    assert summary["emotion_share_by_kind"]["image"]["happy"] == 1.0
+    assert summary["emotion_share"]["happy"] == pytest.approx((table["emotion"] == "happy").mean(), abs=1e-4)
+    assert "video tracks" in (out / "summary.md").read_text(encoding="utf-8")
     assert set(table[table["kind"] == "image"]["emotion"]) == {"happy"}
     key = summary["outputs"][str(corpus / "clip.mp4")]
     assert (out / key / "clip_annotated.mp4").is_file() and (out / key / "clip_tracks.json").is_file()

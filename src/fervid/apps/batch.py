@@ -494,12 +494,21 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     partial = [r for r in done if r["error"]]
-    labels = table["emotion"].value_counts(normalize=True) if len(table) else {}
+
+    def shares(part) -> dict:
+        labels = part["emotion"].value_counts(normalize=True) if len(part) else {}
+        return {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS}
+
+    images, videos = table[table["kind"] == "image"], table[table["kind"] == "video"]
     summary = {
         "files": len(rows), "done": len(done), "failed": len(failed),
         "pending": len([r for r in rows if r["status"] == "pending"]),
-        "faces": int(sum(r["faces"] or 0 for r in done)), "rows": int(len(table)),
-        "emotion_share": {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS},
+        # a photo's face and a video's track are both "a face", but a researcher counts people and photos apart
+        "faces": int(sum(r["faces"] or 0 for r in done)), "image_faces": len(images),
+        "video_tracks": int(videos.groupby("file")["track"].nunique().sum()) if len(videos) else 0,
+        "rows": int(len(table)),
+        # per row: a video frame weighs what a photo's face does; hence also each kind apart
+        "emotion_share": shares(table), "emotion_share_by_kind": {"image": shares(images), "video": shares(videos)},
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
         # videos that broke mid-way: their rows up to the break are in the table
         "partial": [{"file": r["path"], "error": r["error"]} for r in partial],
@@ -507,9 +516,13 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "settings": store.settings(),  # what every result in the table was made with
     }
     lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
-             f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']}, "
-             f"table rows: {summary['rows']}", "", "| emotion | share of rows |", "|---|---|",
-             *[f"| {e} | {v:.1%} |" for e, v in summary["emotion_share"].items()], "",
+             f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']} "
+             f"({summary['image_faces']} in images, {summary['video_tracks']} video tracks), "
+             f"table rows: {summary['rows']}", "", "| emotion | share of rows | of image faces | of video frames |",
+             "|---|---|---|---|",
+             *[f"| {e} | {v:.1%} | {summary['emotion_share_by_kind']['image'][e]:.1%} | "
+               f"{summary['emotion_share_by_kind']['video'][e]:.1%} |" for e, v in summary["emotion_share"].items()],
+             "",
              "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
     if summary["partial"]:
