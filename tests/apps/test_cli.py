@@ -22,8 +22,9 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
 
     Image.fromarray(data.coffee()).save(folder / "d_noface.jpg")
     out_json, out_csv, ann = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "ann"
+    out_parquet = tmp_path / "r.parquet"
     result = runner.invoke(app, ["image", str(folder), str(tmp_path / "missing.png"), "--json", str(out_json),
-                                 "--csv", str(out_csv), "--annotate", str(ann)])
+                                 "--csv", str(out_csv), "--parquet", str(out_parquet), "--annotate", str(ann)])
     assert result.exit_code == 1, result.output
     doc = json.loads(out_json.read_text())
     by_name = {f["file"].split("/")[-1]: f for f in doc["files"]}
@@ -39,6 +40,14 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
     happy = [r for r in rows if r["face"] == "1"]
     assert len(happy) == 1 and happy[0]["emotion"] == "happy" and float(happy[0]["happy"]) > 0.5
     assert {r["file"].split("/")[-1] for r in rows} == set(by_name)
+    # the same rows in Parquet, typed (face numbers stay whole numbers beside a faceless image's empty one)
+    import pandas as pd
+
+    table = pd.read_parquet(out_parquet)
+    assert list(table.columns) == list(rows[0]) and len(table) == len(rows)
+    assert table["face"].dtype == "Int64" and table["happy"].dtype == float
+    assert table.loc[table["face"] == 1, "emotion"].tolist() == ["happy"]
+    assert table["error"].str.contains("b_text.jpg: not an image").any()
     assert (ann / "a_good_fervid.png").is_file()
 
 

@@ -183,6 +183,8 @@ def image(
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
+    parquet_out: Optional[Path] = typer.Option(None, "--parquet", help="Write the CSV's rows, typed, to this Parquet "
+                                                                       "FILE."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     model: str = MODEL_OPTION,
@@ -196,8 +198,8 @@ def image(
 
     JSON: {"model", "precision", "detector", "score_threshold", "min_face", "files": [{"file", "ok", "width",
     "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
-    "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV: one row per face (a
-    row with an empty face column for an image with no face or an error).
+    "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and Parquet: one row
+    per face, numbered from 1 (a row with an empty face column for an image with no face or an error).
     """
     from tqdm import tqdm
 
@@ -205,7 +207,7 @@ def image(
     from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs, load_image, output_stems, written_by_fervid
     from fervid.inference.records import ImageResult, images_document
 
-    for option, target in (("--json", json_out), ("--csv", csv_out)):
+    for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out and str(parquet_out))):
         # `fervid image --json a.jpg b.jpg` (the file name forgotten) would write JSON over the photo a.jpg
         if target and target != "-" and Path(target).suffix.lower() in IMAGE_SUFFIXES:
             _fail(f"{option} {target}: expected a .{option[2:]} file name, not an image's (the results would be "
@@ -245,6 +247,9 @@ def image(
     if csv_out:
         with _naming(csv_out):
             _write_csv(results, csv_out)
+    if parquet_out:
+        with _naming(parquet_out):
+            _write_parquet(results, parquet_out)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -259,16 +264,32 @@ def image(
         raise typer.Exit(1)
 
 
+def _image_rows(results):
+    """`fervid image`'s table: a row per face, and one with no face for an image with none or an error."""
+    for r in results:
+        if not r.faces:
+            yield {"file": r.source, "error": r.error or ""}
+        for row in r.rows(file=r.source):
+            yield {**row, "error": ""}
+
+
+def _write_parquet(results, target: Path) -> None:
+    import pandas as pd
+
+    from fervid.inference.video import table_schema
+
+    table = pd.DataFrame(list(_image_rows(results)), columns=CSV_COLUMNS)
+    table["face"] = table["face"].astype("Int64")  # whole numbers with gaps (a faceless image), not floats
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS))
+
+
 def _write_csv(results, target: str) -> None:
     """One row per face to the file `target`, or to stdout for '-'."""
     def write(fh):
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        for r in results:
-            if not r.faces:
-                writer.writerow({"file": r.source, "error": r.error or ""})
-            for row in r.rows(file=r.source):
-                writer.writerow({**row, "error": ""})
+        writer.writerows(_image_rows(results))
 
     if target == "-":
         write(sys.stdout)

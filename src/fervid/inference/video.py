@@ -264,7 +264,8 @@ def table_schema(columns: list[str] = TABLE_COLUMNS):
     import pyarrow as pa
 
     types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
-             "detected": pa.bool_(), "file": pa.string(), "kind": pa.string()}
+             "detected": pa.bool_(), "file": pa.string(), "kind": pa.string(), "face": pa.int64(),
+             "error": pa.string()}
     return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
 
 
