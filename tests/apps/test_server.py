@@ -133,6 +133,9 @@ def test_image_errors_are_json(client, astronaut_rgb):
     assert r.status_code == 413 and "MB" in r.json()["error"]
     r = client.post("/v1/images")
     assert r.status_code == 422
+    # a raw image body is told how uploads go (it got only "body.files: Field required")
+    r = client.post("/v1/images", content=png_bytes(astronaut_rgb), headers={"content-type": "image/png"})
+    assert r.status_code == 422 and "multipart/form-data" in r.json()["error"] and "files=@" in r.json()["error"]
 
 
 def test_video_job_lifecycle(client):

@@ -535,6 +535,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {_plain(e.get('msg', ''))}"
                              for e in exc.errors())
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and not content_type.startswith("multipart/form-data"):
+            # a raw image body (curl --data-binary) got only "body.files: Field required"
+            field_name = "files" if request.url.path == "/v1/images" else "file"
+            problems += (f"; uploads go as multipart/form-data with the field {field_name!r} (curl -F "
+                         f"{field_name}=@photo.jpg), not as a {content_type or 'bare'} body")
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
     @app.get("/healthz")
