@@ -601,6 +601,23 @@ def test_summary_records_precision_cpu_and_seconds_per_epoch_and_last_checkpoint
     assert EmotionCNN(folder, precision="fp32").config.net["stages"] == TINY["stages"]
 
 
+def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
+    """`fervid export runs/x/last.pt` exported best.pt: only the file's folder was kept."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = train(tiny_config(fer_csv, epochs=2, bf16=False), tmp_path / "run", progress=False)
+    last_epoch = torch.load(run / "last.pt", weights_only=False)["epoch"]
+    result = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--out", str(tmp_path / "m"), "--no-int8"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "m" / "training_summary.json").read_text(encoding="utf-8"))
+    assert (summary["exported_checkpoint"], summary["exported_epoch"]) == ("last.pt", last_epoch)
+    both = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--checkpoint", "best.pt", "--out",
+                                    str(tmp_path / "n"), "--no-int8"])
+    assert both.exit_code == 2 and "give one of them" in both.output and not (tmp_path / "n").exists()
+
+
 def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):
     """Two runs trained on different faces (so different mean images): the one-graph ensemble, fed faces normalised
     as the first run's, gives the mean of what each member's own model gives on the same crops."""
@@ -739,6 +756,11 @@ def test_runs_and_model_folders_are_not_written_over_by_the_other_command(fer_cs
         train(tiny_config(fer_csv, epochs=1), model, progress=False)
     with pytest.raises(FileExistsError, match="holds a training run"):
         export_onnx(run, run)
+    lstm = tmp_path / "lstm"  # a temporal model's folder: replaced by a CNN, its video users lost their LSTM
+    lstm.mkdir()
+    (lstm / "config.json").write_text('{"kind": "lstm", "cnn": "x"}', encoding="utf-8")
+    with pytest.raises(FileExistsError, match="holds a temporal model"):
+        export_onnx(run, lstm)
     assert "epochs" in json.loads((run / "config.json").read_text())  # still the run's own
     (model / "card.json").write_text("{}", encoding="utf-8")  # an earlier model's card and calibration
     (model / "calibration.json").write_text("{}", encoding="utf-8")

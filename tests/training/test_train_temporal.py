@@ -180,6 +180,42 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
         assert result.exit_code == code and message in result.output, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
         assert not out.exists()
+    # --out naming a CNN's folder or a training run replaced its config.json (and model) with the LSTM's
+    cnn_folder, run_folder = tmp_path / "my_cnn", tmp_path / "run"
+    cnn_folder.mkdir()
+    (cnn_folder / "config.json").write_text('{"name": "my_cnn"}', encoding="utf-8")
+    (cnn_folder / "model.onnx").write_bytes(b"weights")
+    run_folder.mkdir()
+    (run_folder / "metrics.jsonl").write_text("{}\n", encoding="utf-8")
+    for folder, held in ((cnn_folder, "an emotion CNN"), (run_folder, "a training run")):
+        before = {f.name: f.read_bytes() for f in folder.iterdir()}
+        result = runner.invoke(app, ["train-temporal", "--fer2013", str(csv), "--out", str(folder)])
+        assert result.exit_code == 1 and f"holds {held}" in result.output, result.output
+        assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_jaffe_people_are_cropped_by_a_cnn_of_your_own(tmp_path, astronaut_rgb):
+    """--jaffe with --cnn models/mine failed: the CNN was looked up by its name among the shipped ones."""
+    import json
+    import shutil
+
+    from PIL import Image
+
+    from fervid.inference.models import resolve_model_dir
+    from fervid.training.train_temporal import lab_people
+
+    mine = tmp_path / "models" / "mine"
+    shutil.copytree(resolve_model_dir("fer2013_vgg"), mine)
+    config = json.loads((mine / "config.json").read_text(encoding="utf-8"))
+    (mine / "config.json").write_text(json.dumps({**config, "name": "mine"}), encoding="utf-8")
+    jaffe = tmp_path / "jaffe"
+    jaffe.mkdir()
+    grey = Image.fromarray(astronaut_rgb).convert("L").resize((256, 256))
+    for k, code in enumerate(["HA", "SU", "NE", "AN"]):
+        grey.save(jaffe / f"P{'AB'[k // 2]}.{code}1.{k}.tiff")
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    sides = lab_people(TemporalTrainConfig(fer2013=str(csv), jaffe=str(jaffe), cnn=str(mine)))
+    assert sorted(p.subject for side in sides.values() for p in side) == ["jaffe:PA", "jaffe:PB"]
 
 
 @pytest.mark.parametrize("cnn, ferplus", [("ferplus_vgg", False), ("fer2013_vgg", True)])

@@ -591,6 +591,8 @@ def train_temporal_cmd(
         report = train_temporal(cfg, out)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
+    except FileExistsError as exc:  # --out holds a CNN or a training run
+        _fail(str(exc))
     typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
     typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
 
@@ -603,8 +605,9 @@ def export(
                                                     "(runs/x/last_peer.pt: a mutual-learning run's peer)."),
     out: Path = typer.Option(..., help="Model folder to write (model.onnx + config.json)."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the folder's name)."),
-    checkpoint: str = typer.Option("best.pt", help="Checkpoint file inside RUN_DIR: best.pt (best epoch on the "
-                                                   "run's validation set) or last.pt (the schedule's last epoch)."),
+    checkpoint: Optional[str] = typer.Option(None, help="Checkpoint file inside RUN_DIR: best.pt (best epoch on the "
+                                                             "run's validation set; the default) or last.pt (the "
+                                                             "schedule's last epoch)."),
     features_of: Optional[str] = typer.Option(None, help="Ensemble: the CNN name whose temporal LSTM reads its "
                                                          "features (the first run's; default: that folder's name)."),
     flip_tta: bool = typer.Option(False, help="Average each face with its mirror image (2x the CNN's cost)."),
@@ -618,15 +621,19 @@ def export(
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
 
+    for member in run_dirs:  # a checkpoint named twice, differently: which one was meant is not for fervid to guess
+        if member.suffix == ".pt" and checkpoint is not None and checkpoint != member.name:
+            _fail(f"{member} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
+    checkpoint = checkpoint or "best.pt"
     # an ensemble's int8 model is calibrated on its first run's training faces
-    run_dir = member_checkpoint(run_dirs[0], checkpoint)[0]
+    run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
     try:
         if len(run_dirs) > 1:
             if flip_tta:
                 _fail("--flip-tta applies to one network, not an ensemble", 2)
             folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
-        else:
-            folder = export_onnx(run_dir, out, name=name, checkpoint=checkpoint, flip_tta=flip_tta)
+        else:  # runs/x/last.pt exports last.pt (only its folder was kept: it exported best.pt)
+            folder = export_onnx(run_dir, out, name=name, checkpoint=first_checkpoint.name, flip_tta=flip_tta)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:  # no checkpoint, a file that is not one, or
         # an --out that holds a training run
         _fail(str(exc))

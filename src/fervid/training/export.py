@@ -59,13 +59,39 @@ MODEL_FOLDER_FILES = ("model.onnx", "model_int8.onnx", "config.json", "card.json
                       "training_config.json", "training_metrics.jsonl", "training_summary.json")
 
 
-def prepare_model_folder(out_dir: Path) -> None:
-    """Make ``out_dir`` ready for a new export: refused when it is a training run (its config.json and the run
-    would be lost), emptied of an earlier model's files otherwise."""
-    if (out_dir / "last.pt").exists() or (out_dir / "metrics.jsonl").exists():
-        raise FileExistsError(f"{out_dir}: holds a training run; export into another folder (--out)")
+# what train-temporal writes into a temporal model's folder
+TEMPORAL_FOLDER_FILES = ("model.onnx", "config.json", "training.json")
+
+
+def folder_holds(folder: Path) -> str | None:
+    """What ``folder`` holds: "a training run", "an emotion CNN", "a temporal model", or None (nothing of these)."""
+    if (folder / "last.pt").exists() or (folder / "metrics.jsonl").exists():
+        return "a training run"
+    try:
+        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind == "lstm":
+        return "a temporal model"
+    if (folder / "model.onnx").exists() or (folder / "config.json").exists():
+        return "an emotion CNN"
+    return None
+
+
+def check_model_folder(out_dir: Path, writing: str = "an emotion CNN") -> None:
+    """Refuse ``out_dir`` unless it is new, empty of models and runs, or holds a model of the kind ``writing``
+    (replaced): an export into a training run lost the run, and a temporal model written over a CNN lost the CNN."""
+    held = folder_holds(out_dir)
+    if held is not None and held != writing:
+        raise FileExistsError(f"{out_dir}: holds {held}; write {writing} into another folder (--out)")
+
+
+def prepare_model_folder(out_dir: Path, writing: str = "an emotion CNN") -> None:
+    """Make ``out_dir`` ready for a new model (:func:`check_model_folder`), emptied of the files of the model it
+    replaces, so nothing of that one is left to describe the new one."""
+    check_model_folder(out_dir, writing)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_FOLDER_FILES:
+    for name in TEMPORAL_FOLDER_FILES if writing == "a temporal model" else MODEL_FOLDER_FILES:
         (out_dir / name).unlink(missing_ok=True)
 
 

@@ -34,6 +34,7 @@ from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
 from fervid.inference.options import check_positive
 from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
     make_method, tempered
+from fervid.training.export import check_model_folder, prepare_model_folder
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 WINDOW_SECONDS = 1.0  # the video pipeline's default window: the span windows are trained and compared at
@@ -118,15 +119,16 @@ def person_clips(persons, per_person: int, rng: np.random.Generator, progress: b
             for _ in range(per_person)]
 
 
-def lab_people(cfg: TemporalTrainConfig, cnn_name: str) -> dict[str, list]:
-    """CK+ and JAFFE people with two or more expressions, by side of the subject-disjoint split."""
+def lab_people(cfg: TemporalTrainConfig) -> dict[str, list]:
+    """CK+ and JAFFE people with two or more expressions, by side of the subject-disjoint split (JAFFE's faces
+    found and cropped as ``cfg.cnn``, a shipped name or a model folder, crops them)."""
     datasets = []
     if cfg.ckplus:
         datasets.append(load_ckplus(cfg.ckplus))
     if cfg.jaffe:
         from fervid.inference.analyzer import Analyzer
 
-        datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cnn_name).crop_faces))
+        datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cfg.cnn).crop_faces))
     found = people(*datasets) if datasets else []
     return by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
 
@@ -254,9 +256,11 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     out_dir = Path(out_dir)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    # every input is read before anything is simulated or written: a bad file fails at once and leaves no folder
+    # every input is read, and the output folder checked, before anything is simulated or written: a bad file
+    # fails at once and leaves no folder
+    check_model_folder(out_dir, "a temporal model")
     cnn = EmotionCNN(cfg.cnn)
-    sides = lab_people(cfg, cnn.config.name)
+    sides = lab_people(cfg)
     train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
     check_same_labels(cnn, cfg)
     train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
@@ -296,7 +300,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     lstm.temperature = temperature = temperature_report["temperature"]
     comparison = {k: {"centred": compare_methods(v, lstm, True), "causal": compare_methods(v, lstm, False)}
                   for k, v in heldout.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_model_folder(out_dir, "a temporal model")
     export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
                     temperature, {k: [p.subject for p in v] for k, v in sides.items()},
                     cnn.graph_identity)
