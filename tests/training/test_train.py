@@ -964,3 +964,20 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--epochs", "0", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "epochs must be positive, not 0" in result.output
     assert "training on" not in result.output and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("warmup_pct", [0.2, 0.25, 0.5])
+def test_the_one_cycle_schedule_runs_at_every_length(fer_csv, warmup_pct):
+    """A run of exactly 5 steps (warm-up 0.2) died in torch's scheduler with a ZeroDivisionError traceback."""
+    from fervid.training.train import learning_rate_schedule
+
+    for steps in range(1, 13):
+        param = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([param], lr=0.1)
+        schedule = learning_rate_schedule(opt, tiny_config(fer_csv, epochs=1, warmup_pct=warmup_pct), steps)
+        rates = []
+        for _ in range(steps):
+            opt.step()
+            schedule.step()
+            rates.append(opt.param_groups[0]["lr"])
+        assert all(0 < r <= 0.1 for r in rates), (steps, rates)

@@ -541,8 +541,12 @@ def learning_rate_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_p
                            ) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-step learning rate: ``cfg.lr_schedule``'s one-cycle or warm-up-then-constant schedule."""
     if cfg.lr_schedule == "one-cycle":
+        total = cfg.epochs * steps_per_epoch
+        # torch's warm-up phase ends at step pct * total - 1: at exactly 0 (a 5-step run at 0.2) it divides by
+        # zero; half a step more is the same schedule otherwise
+        pct = cfg.warmup_pct + 0.5 / total if abs(cfg.warmup_pct * total - 1) < 1e-9 else cfg.warmup_pct
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
-                                                   steps_per_epoch=steps_per_epoch, pct_start=cfg.warmup_pct)
+                                                   steps_per_epoch=steps_per_epoch, pct_start=pct)
     warmup = max(1, round(cfg.warmup_pct * cfg.epochs * steps_per_epoch))
     return torch.optim.lr_scheduler.SequentialLR(opt, [
         torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 25, total_iters=warmup),
