@@ -964,6 +964,34 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--epochs", "0", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "epochs must be positive, not 0" in result.output
     assert "training on" not in result.output and not (tmp_path / "r").exists()
+    # a flag's bad value is the flag's, not the config file's
+    toml = tmp_path / "ok.toml"
+    toml.write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 2\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(toml), "--labels", "bogus", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--labels: labels must be one of" in result.output, result.output
+
+
+@pytest.mark.parametrize("line, message", [
+    ('hflip = "maybe"', "hflip: input should be a valid boolean"),  # "no" was taken as true (a non-empty string)
+    ("threads = 1.5", "threads: input should be a valid integer"),  # tracebacks from torch or slicing
+    ("limit_train = 2.5", "limit_train: input should be a valid integer"),
+    ('epochs = "two"', "epochs: input should be a valid integer"),  # named no key
+    ("max_rotation_deg = -30", "max_rotation_deg must be 0 or more"),  # accepted
+    ("scale_range = [1.1]", "scale_range"),  # "not enough values to unpack"
+    ("scale_range = [1.2, 0.9]", "scale_range must be [low, high]"),
+    ('teachers = "runs/a/best.pt"', "teachers: input should be a valid list"),
+])
+def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(line, message, fer_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    toml = tmp_path / "bad.toml"
+    toml.write_text(f'data = "{fer_csv.as_posix()}"\n{line}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and f"{toml}: " in result.output and message in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert TrainConfig.from_dict({"data": "x", "hflip": "no"}).hflip is False  # a plain yes/no is read as such
 
 
 @pytest.mark.parametrize("warmup_pct", [0.2, 0.25, 0.5])

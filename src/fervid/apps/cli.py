@@ -541,7 +541,12 @@ def train(
         else:
             cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
     except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too
-        _fail(f"{config or 'options'}: {exc}", 2)
+        # a bad value given on the command line is the flag's, not the config file's (it was blamed on the file)
+        key = re.split(r"[\s:.]", str(exc), maxsplit=1)[0]
+        flags = {"data": "--data", "epochs": "--epochs", "seed": "--seed", "labels": "--labels",
+                 "ferplus_csv": "--ferplus"}
+        _fail(f"{flags[key] if overrides.get(key) is not None else config or 'options'}: {exc}"
+              if key in flags else f"{config or 'options'}: {exc}", 2)
     from fervid.evaluation.datasets import DatasetError
 
     try:
@@ -621,9 +626,10 @@ def export(
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
 
-    for member in run_dirs:  # a checkpoint named twice, differently: which one was meant is not for fervid to guess
-        if member.suffix == ".pt" and checkpoint is not None and checkpoint != member.name:
-            _fail(f"{member} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
+    single = run_dirs[0] if len(run_dirs) == 1 else None  # (an ensemble's --checkpoint is its run folders')
+    if single is not None and single.suffix == ".pt" and checkpoint not in (None, single.name):
+        # a checkpoint named twice, differently: which one was meant is not for fervid to guess
+        _fail(f"{single} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
     checkpoint = checkpoint or "best.pt"
     # an ensemble's int8 model is calibrated on its first run's training faces
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)

@@ -28,6 +28,7 @@ else:  # Python 3.10: the same parser, published as tomli
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import TypeAdapter, ValidationError
 from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
@@ -167,23 +168,32 @@ class TrainConfig:
             if unknown:
                 raise ValueError(f"unknown [net] option(s): {', '.join(sorted(unknown))}; [net] takes "
                                  f"{', '.join(NetConfig.__dataclass_fields__)}")
-            data["net"] = NetConfig.from_dict(data["net"])
-        for key in ("scale_range", "contrast_range"):
-            if key in data:
-                data[key] = tuple(data[key])
-        cfg = cls(**data)
+        elif isinstance(data.get("net"), NetConfig):
+            data["net"] = data["net"].to_dict()
+        # every value checked against its field's type (lists become tuples where the field is one): hflip = "no"
+        # was taken as true, and a float for a count reached torch as a traceback
+        try:
+            cfg = TypeAdapter(cls).validate_python(data)
+        except ValidationError as exc:
+            raise ValueError("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].lower()} (not {e['input']!r})"
+                                       for e in exc.errors())) from None
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "lr"):  # 0 used to reach torch's scheduler or a division
             check_positive(name, getattr(self, name))
-        for name in ("weight_decay", "momentum", "threads", "limit_train", "limit_val"):
+        for name in ("weight_decay", "momentum", "threads", "limit_train", "limit_val", "max_rotation_deg",
+                     "max_shift_px", "mix_alpha", "ema_batchnorm_faces"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
         for name in ("erase_prob", "mix_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, not {getattr(self, name)}")
+        for name in ("scale_range", "contrast_range"):
+            low, high = getattr(self, name)
+            if not 0.0 < low <= high:
+                raise ValueError(f"{name} must be [low, high] with 0 < low <= high, not {list(getattr(self, name))}")
         for name in ("label_smoothing", "warmup_pct"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
@@ -899,7 +909,8 @@ def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     if changed:
         raise ValueError(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
                          + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
-                         + "; resume without --config (the run's own is used) or train into another folder")
+                         + "; resume with the run's own settings (no --config, and no option that changes them) "
+                           "or train into another folder")
 
 
 def read_checkpoint(path: str | Path) -> dict:
