@@ -56,9 +56,10 @@ def test_paper_lstm_learns_a_learnable_task(model):
     assert result.evaluation.accuracy > 0.5  # 6 balanced-ish classes: chance is about 0.17
     # the result says what made it (the JSON a run saves is what a paper's table is rebuilt from)
     cnn = EmotionCNN(PAPER_MODEL)
-    assert result.settings == {"cnn": PAPER_MODEL, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": "int8",
-                               "cnn_checkpoint": None, "seed": 0, "epochs": 60, "folds": 2, "test_size": None,
-                               "val_fraction": 0.125}
+    # what ran, only: lstm-pixels reads no CNN feature (it was recorded as the CNN's, with its digest)
+    used = ({"cnn": PAPER_MODEL, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": "int8"}
+            if model == "lstm-cnn" else {"pixels_normalised_as": PAPER_MODEL})
+    assert result.settings == {**used, "seed": 0, "epochs": 60, "folds": 2, "test_size": None, "val_fraction": 0.125}
 
 
 def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
@@ -73,11 +74,17 @@ def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):
     ck.mkdir(parents=True)
     Image.fromarray(synthetic_faces(1)[0][0]).save(ck / "S001_001_00000001.png")
     base = ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--out", str(tmp_path / "out")]
+    not_a_checkpoint = tmp_path / "normalization.json"
+    not_a_checkpoint.write_text("{}", encoding="utf-8")
     cases = [
         (["--epochs", "0"], 2, "--epochs must be at least 1, not 0"),
         (["--model", "cnn-finetune"], 2, "--model cnn-finetune needs --cnn-checkpoint"),
         (["--model", "cnn-finetune", "--cnn-checkpoint", str(tmp_path / "none.pt")], 1, "none.pt: no such checkpoint"),
         (["--cnn-model", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
+        # options that do not apply were accepted, ignored, and recorded in the JSON as if they had been used
+        (["--jaffe", str(tmp_path / "ck")], 2, "--jaffe is not used by --dataset ckplus"),
+        (["--cnn-checkpoint", str(tmp_path / "x.pt")], 2, "--cnn-checkpoint is for --model cnn-finetune"),
+        (["--model", "cnn-finetune", "--cnn-checkpoint", str(not_a_checkpoint)], 2, "not a torch checkpoint"),
     ]
     for args, code, message in cases:
         result = CliRunner().invoke(app, [*base, *args])
@@ -109,3 +116,24 @@ def test_experiment_command_saves_the_settings_with_the_numbers(tmp_path):
     assert saved["settings"]["seed"] == 3 and saved["settings"]["epochs"] == 2
     assert saved["settings"]["ckplus"] == str(tmp_path / "ck") and saved["settings"]["cnn"] == PAPER_MODEL
     assert "fervid" in saved["settings"]
+
+
+def test_only_the_cnns_own_checkpoint_is_fine_tuned_as_that_cnn(tmp_path):
+    """cnn-finetune fine-tuned any checkpoint, feeding it faces normalised as --cnn-model's, and recorded
+    --cnn-model's name and digest as what ran."""
+    from conftest import write_fer2013_csv
+    from fervid.research.experiments import check_checkpoint_of
+    from fervid.training.export import export_onnx
+    from fervid.training.train import TrainConfig, train
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 64, "PublicTest": 16})
+    shapes = {"tiny": {"stages": [8, 16], "convs_per_stage": [1, 1]}, "shipped_shape": {}}
+    runs = {name: train(TrainConfig.from_dict({"data": str(csv), "epochs": 1, "batch_size": 32, "threads": 1,
+                                               "net": net}), tmp_path / name, progress=False)
+            for name, net in shapes.items()}
+    with pytest.raises(ValueError, match=f"is not CNN '{PAPER_MODEL}'"):
+        check_checkpoint_of(runs["tiny"] / "last.pt", EmotionCNN(PAPER_MODEL))
+    with pytest.raises(ValueError, match="normalises faces differently"):  # same shape, other training faces
+        check_checkpoint_of(runs["shipped_shape"] / "last.pt", EmotionCNN(PAPER_MODEL))
+    own = EmotionCNN(export_onnx(runs["tiny"], tmp_path / "tiny_model"), precision="fp32")
+    check_checkpoint_of(runs["tiny"] / "last.pt", own)  # the model exported from that run: its own

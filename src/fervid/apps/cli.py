@@ -127,13 +127,13 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
-def _echo_left_out(dataset, most: int = 10) -> None:
+def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> None:
     """Say what a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
     from collections import Counter
 
     if not dataset.left_out:
         return
-    typer.echo(f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in metrics.json with --out):")
+    typer.echo(f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in {listed_in}):")
     reasons = Counter(dataset.left_out.values()).most_common()
     for reason, n in reasons[:most]:
         example = next(path for path, why in dataset.left_out.items() if why == reason)
@@ -829,10 +829,15 @@ def experiment(
     if "ckplus" in dataset and ckplus is None or "jaffe" in dataset and jaffe is None:
         _fail(f"--dataset {dataset} needs " + " and ".join(f"--{d}" for d in ("ckplus", "jaffe") if d in dataset),
               2)
+    for name, given in (("ckplus", ckplus), ("jaffe", jaffe)):  # accepted, unused, and recorded as if used
+        if given is not None and name not in dataset:
+            _fail(f"--{name} is not used by --dataset {dataset}; leave it out", 2)
     if epochs is not None and epochs < 1:
         _fail(f"--epochs must be at least 1, not {epochs}", 2)
     if model == "cnn-finetune" and cnn_checkpoint is None:
         _fail("--model cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
+    if model != "cnn-finetune" and cnn_checkpoint is not None:  # it was ignored, and recorded as if used
+        _fail(f"--cnn-checkpoint is for --model cnn-finetune; {model} would ignore it", 2)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"{cnn_checkpoint}: no such checkpoint file")
     try:
@@ -844,19 +849,24 @@ def experiment(
                           crop_faces=analyzer.crop_faces)
     except DatasetError as exc:
         _fail(str(exc))
-    _echo_left_out(ds)
+    _echo_left_out(ds, listed_in="the experiment's JSON")
     test_size = 0.2
-    result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed, epochs=epochs,
-                            test_size=test_size)
+    try:
+        result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed,
+                                epochs=epochs, test_size=test_size)
+    except ValueError as exc:  # a checkpoint that is not one, or not --cnn-model's network
+        _fail(str(exc), 2)
     result.settings |= {**({"ckplus": str(ckplus)} if ckplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
-                        **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__}
+                        **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__,
+                        "left_out": ds.left_out}
     path = save_result(result, out)
     ev = result.evaluation
     typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
                f"{ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {path}, {path.with_name(path.stem + '_confusion.png').name} and "
+               f"{path.with_name(path.stem + '_curves.png').name}")
 
 
 @app.command()

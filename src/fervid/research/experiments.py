@@ -34,7 +34,7 @@ from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import Sequences
 from fervid.emotions import NUM_CLASSES
 from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
-from fervid.inference.models import EmotionCNN
+from fervid.inference.models import EmotionCNN, file_sha256
 from fervid.training.network import PaperLSTM
 
 MODELS = ("lstm-cnn", "lstm-pixels", "cnn-finetune")
@@ -180,6 +180,10 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         raise ValueError(f"epochs must be at least 1 (None: the model's default), not {epochs}")
     if model == "cnn-finetune" and cnn_checkpoint is None:
         raise ValueError("cnn-finetune needs the CNN's torch checkpoint")
+    if model != "cnn-finetune" and cnn_checkpoint is not None:
+        raise ValueError(f"a CNN checkpoint is fine-tuned by cnn-finetune only; {model} would ignore it")
+    if cnn_checkpoint is not None:
+        check_checkpoint_of(cnn_checkpoint, cnn)
     t0 = time.perf_counter()
     inputs = None if model == "cnn-finetune" else _inputs(cnn, seq.frames, model)
     y_true, y_pred, fold_acc, histories = [], [], [], []
@@ -203,13 +207,38 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         fold_acc.append(float((pred == seq.labels[test_idx]).mean()))
         histories.append(history)
     ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name)
-    settings = {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision,
-                "cnn_checkpoint": str(cnn_checkpoint) if cnn_checkpoint else None, "seed": seed,
+    # what ran: lstm-pixels uses the CNN's normalisation only, cnn-finetune the checkpoint's weights
+    used = ({"pixels_normalised_as": cnn.config.name} if model == "lstm-pixels" else
+            {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision}
+            if model == "lstm-cnn" else
+            {"cnn": cnn.config.name, "cnn_checkpoint": str(cnn_checkpoint),
+             "cnn_checkpoint_sha256": file_sha256(cnn_checkpoint)[:16]})
+    settings = {**used, "seed": seed,
                 "epochs": epochs if epochs is not None else (12 if model == "cnn-finetune" else 80),
                 "folds": len(fold_acc), "test_size": test_size if protocol == "random" else None,
                 "val_fraction": val_fraction}
     return ExperimentResult(seq.name, model, protocol, ev, fold_acc, histories, round(time.perf_counter() - t0, 1),
                             settings)
+
+
+def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
+    """Refuse a checkpoint that is not ``cnn``'s network (ValueError): fine-tuning feeds it faces normalised as
+    ``cnn`` was trained, so another run's network saw other inputs than it learnt from."""
+    from fervid.inference.align import Normalization
+    from fervid.training.train import load_net
+
+    shape = load_net(checkpoint).config.to_dict()  # ValueError: not a checkpoint fervid train wrote
+    expected = {k: v for k, v in cnn.config.net.items() if k in shape}
+    if any(shape[k] != expected[k] for k in expected):
+        raise ValueError(f"{checkpoint}: its network ({shape}) is not CNN {cnn.config.name!r}'s ({expected}); give "
+                         "the model exported from the checkpoint's run (--cnn-model)")
+    run_norm = checkpoint.parent / "normalization.json"
+    if run_norm.is_file():
+        norm = Normalization.from_dict(json.loads(run_norm.read_text(encoding="utf-8")))
+        ours = cnn.config.normalization
+        if not (np.allclose(norm.global_mean, ours.global_mean, atol=1e-4) and np.isclose(norm.scale, ours.scale)):
+            raise ValueError(f"{checkpoint}: its run normalises faces differently from CNN {cnn.config.name!r}; give "
+                             "the model exported from that run (--cnn-model)")
 
 
 def save_result(result: ExperimentResult, out_dir: Path) -> Path:
