@@ -66,7 +66,7 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
 
 
 def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
-    run = train(tiny_config(fer_csv, epochs=2), tmp_path / "run", progress=False)
+    run = train(tiny_config(fer_csv, epochs=2, net={**TINY, "feature_dim": 64}), tmp_path / "run", progress=False)
     model_dir = export_onnx(run, tmp_path / "model", name="tiny")
     x = np.random.default_rng(0).normal(size=(16, 1, 48, 48)).astype(np.float32)
     logit_diff, feat_diff = compare_with_torch(run, model_dir, x)
@@ -84,7 +84,12 @@ def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
     card = write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
     assert card["evaluation"]["accuracy"] == ev.accuracy
     assert "Accuracy" in (model_dir / "MODEL_CARD.md").read_text()
-    assert "- Epochs: 2 (best on PublicTest at epoch" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    card_text = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "- Epochs: 2 (best on PublicTest (FER2013's labels) at epoch" in card_text
+    # the network's own feature size (it said 512-d whatever the network), and the faces that chose the epoch
+    tiny_card = write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
+    assert "a 64-d feature" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert tiny_card["limitations"][-1].startswith("PublicTest (FER2013's labels) chose the epoch")
 
     # the card of a run stopped after 1 of 3 epochs says so, and evaluate --write-card names the data it was
     # trained on, not the evaluation's (it said "Epochs: 3", "Wall time: None s", and the evaluation's file)
@@ -184,7 +189,8 @@ def test_ferplus_soft_targets_blend_votes_with_fer2013_labels_and_leave_out_reje
     from fervid.training.train import training_data
 
     votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
-    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5)
+    cfg = tiny_config(fer_csv, labels="ferplus-soft", ferplus_csv=str(votes), ferplus_weight=0.5,
+                      val_labels="fer2013")
     train_ds, targets, val_ds = training_data(cfg)
     kept = np.array([i % 10 not in (0, 1) for i in range(600)])  # FER+ rows of Training are rows 0..599
     # faces FER+ dropped or voted not-a-face are left out, not trained on FER2013's label
@@ -419,7 +425,8 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "training on " in result.output and ", 1 thread, " in result.output  # where it runs, said first
-    assert "best PublicTest accuracy (FER2013 labels)" in result.output  # which labels the number is against
+    # which labels the number is against: FER+'s, as the network learnt (it selected on FER2013's)
+    assert "best accuracy on PublicTest (FER+ majority labels)" in result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
@@ -1009,3 +1016,14 @@ def test_the_one_cycle_schedule_runs_at_every_length(fer_csv, warmup_pct):
             schedule.step()
             rates.append(opt.param_groups[0]["lr"])
         assert all(0 < r <= 0.1 for r in rates), (steps, rates)
+
+
+def test_a_ferplus_scheme_selects_its_epoch_on_ferplus_labels_unless_told_otherwise(fer_csv, tmp_path):
+    """`fervid train --labels ferplus` chose its best epoch on FER2013's labels, and said so only at the end."""
+    votes = str(tmp_path / "votes.csv")
+    for labels, val_labels, expected in [("fer2013", None, "fer2013"), ("ferplus", None, "ferplus"),
+                                         ("ferplus-soft", None, "ferplus"), ("ferplus-soft", "fer2013", "fer2013")]:
+        given = {"val_labels": val_labels} if val_labels else {}
+        cfg = TrainConfig.from_dict({"data": str(fer_csv), "labels": labels, "ferplus_csv": votes, **given})
+        assert cfg.val_labels == expected, (labels, val_labels)
+        assert TrainConfig.from_dict(cfg.to_dict()).val_labels == expected  # as a run's config.json resumes it

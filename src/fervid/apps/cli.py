@@ -517,8 +517,10 @@ def train(
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
                                             "a --config given must be the same)."),
     labels: Optional[str] = typer.Option(
-        None, help="Targets: fer2013 (FER2013's labels), ferplus (FER+ majority vote) or ferplus-soft (FER+ vote "
-                   "distribution blended with FER2013's label, see ferplus_weight); overrides the config."),
+        None, help="Targets: fer2013 (FER2013's labels), ferplus (FER+ majority vote), ferplus-soft (FER+ vote "
+                   "distribution blended with FER2013's label, see ferplus_weight) or ferplus-multi (every emotion "
+                   "with enough votes); overrides the config. The best epoch is chosen on the same labels unless "
+                   "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
 ) -> None:
     """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
@@ -556,8 +558,9 @@ def train(
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    labels = "FER+ majority" if cfg.val_labels == "ferplus" else "FER2013"
-    typer.echo(f"best {cfg.val_usage} accuracy ({labels} labels) {summary['best_val_acc']:.4f}; checkpoints in "
+    from fervid.evaluation.evaluate import selection_faces
+
+    typer.echo(f"best accuracy on {selection_faces(cfg.to_dict())} {summary['best_val_acc']:.4f}; checkpoints in "
                f"{run_dir}")
 
 

@@ -239,6 +239,15 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     }
 
 
+def selection_faces(train_cfg: dict) -> str:
+    """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (its first 500 faces,
+    FER+ majority labels)"."""
+    usage = train_cfg.get("val_usage", "the validation faces")
+    limit = train_cfg.get("limit_val") or 0
+    labels = "FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "FER2013's labels"
+    return f"{usage} ({f'its first {limit} faces, ' if limit else ''}{labels})"
+
+
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
                      fp32: Evaluation | None = None) -> dict:
     """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.
@@ -292,8 +301,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
             "and posed lab data (see docs for cross-dataset numbers when available).",
             "Emotion labels describe facial expressions, not felt emotions.",
-            "PublicTest was used for model selection (best epoch), so its accuracy is slightly optimistic."
-            if selected else "The last epoch of the schedule is shipped: the test set was not used to select it.",
+            f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is slightly "
+            "optimistic." if selected else "The last epoch of the schedule is shipped: the test set was not used to select it.",
         ],
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
@@ -301,7 +310,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         f"# Model card: {cfg['name']}",
         "",
         card["task"] + ". Outputs logits over "
-        + ", ".join(EMOTIONS) + " and a 512-d feature (the penultimate layer).",
+        + ", ".join(EMOTIONS) + f" and a {cfg['net'].get('feature_dim', 512)}-d feature (the penultimate layer).",
         "",
         "## Training",
         f"- Command: `{command}`",
@@ -318,8 +327,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         + (f"of {card['training']['planned_epochs']} planned (the run was stopped) "
            if card["training"]["planned_epochs"] not in (None, card["training"]["epochs"]) else "")
         # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
-        + (f"(best on {train_cfg.get('val_usage', 'the validation faces')} at epoch "
-           f"{card['training']['best_epoch']})" if selected else
+        + (f"(best on {selection_faces(train_cfg)} at epoch {card['training']['best_epoch']})" if selected else
            f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),
         (f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
          + (f" ({card['training']['device']}, {card['training']['precision']}, "

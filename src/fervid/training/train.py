@@ -95,7 +95,9 @@ class TrainConfig:
     # its loss weighted by this (0: off); the FER+ head's targets are untouched, and only the network without
     # this head is saved and exported, so inference costs nothing more
     fer2013_head_weight: float = 0.0
-    val_labels: str = "fer2013"  # model selection on FER2013's PublicTest labels, or "ferplus" majority labels
+    # model selection on FER2013's PublicTest labels ("fer2013") or FER+'s majority labels ("ferplus"); "auto":
+    # the labels the network learns (a FER+ scheme selected on FER2013's labels picked the wrong epoch's network)
+    val_labels: str = "auto"
     # mixing two faces per sample (Zhang et al. 2018 mixup, Yun et al. 2019 CutMix); targets mix alike
     mix: str = "none"  # "none", "mixup" or "cutmix"
     mix_prob: float = 0.5
@@ -147,6 +149,10 @@ class TrainConfig:
     # (metrics' peer_val_acc). Costs a second network's step (about 2x)
     mutual_weight: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
+
+    def __post_init__(self) -> None:
+        if self.val_labels == "auto":
+            self.val_labels = "fer2013" if self.labels == "fer2013" else "ferplus"
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides) -> TrainConfig:
