@@ -212,6 +212,8 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     assert "left out 2 file(s) or folder(s)" in result.output
     assert "broken.jpg: cannot read image" in result.output
     assert "misc: a folder of 0 image(s) whose name is not one of" in result.output
+    report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
+    assert "left out 2 file(s) or folder(s)" in report and "- " in report and "broken.jpg: cannot read image" in report
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
                                         str(tmp_path / "photos" / "happy" / "broken.jpg")}

@@ -475,6 +475,7 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     faces = int(result.output.split(" faces): accuracy")[0].rsplit("(", 1)[1])
     assert tied_publictest > 0 and ties["tied"] == tied_publictest == faces - ties["untied"]["n"]
     assert f"{ties['tied']} faces have a tie for most votes" in result.output
+    assert f"{ties['tied']} faces have a tie for most votes" in (tmp_path / "eval" / "report.md").read_text()
 
 
 def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_targets(fer_csv, tmp_path):

@@ -127,19 +127,25 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
-def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> None:
-    """Say what a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
+def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> list[str]:
+    """What a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
     from collections import Counter
 
     if not dataset.left_out:
-        return
-    typer.echo(f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in {listed_in}):")
+        return []
+    lines = [f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in {listed_in}):"]
     reasons = Counter(dataset.left_out.values()).most_common()
     for reason, n in reasons[:most]:
         example = next(path for path, why in dataset.left_out.items() if why == reason)
-        typer.echo(f"  {example}: {reason}" if n == 1 else f"  {n} x {reason}, e.g. {example}")
+        lines.append(f"  {example}: {reason}" if n == 1 else f"  {n} x {reason}, e.g. {example}")
     if len(reasons) > most:
-        typer.echo(f"  ... and {sum(n for _, n in reasons[most:])} more")
+        lines.append(f"  ... and {sum(n for _, n in reasons[most:])} more")
+    return lines
+
+
+def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> None:
+    for line in _left_out_lines(dataset, most, listed_in):
+        typer.echo(line)
 
 
 def _pipeline(**choices) -> PipelineOptions:
@@ -719,7 +725,8 @@ def evaluate(
     ev = score(ds.labels, probs.argmax(1), ds.name)
     typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
                f"{ev.macro_f1_label} {ev.macro_f1:.4f}")
-    _echo_left_out(ds)
+    # said on stdout and in report.md alike
+    notes = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
                 "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
@@ -731,9 +738,12 @@ def evaluate(
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
-            typer.echo(f"{ties['tied']} faces have a tie for most votes; their label is the first tied emotion in "
-                       f"fervid's class order. Without them: accuracy {ties['untied']['accuracy']:.4f} "
-                       f"({ties['untied']['n']} faces); with each tie broken at random: {ties['random_tiebreak']:.4f}")
+            notes.append(f"{ties['tied']} faces have a tie for most votes; their label is the first tied emotion in "
+                         f"fervid's class order. Without them: accuracy {ties['untied']['accuracy']:.4f} "
+                         f"({ties['untied']['n']} faces); with each tie broken at random: "
+                         f"{ties['random_tiebreak']:.4f}")
+    for line in notes:
+        typer.echo(line)
     typer.echo(ev.per_class_table())
     if out:
         import numpy as np
@@ -753,8 +763,11 @@ def evaluate(
         predictions.to_csv(out / "predictions.csv", index=False)
         plot_confusion(ev, out / "confusion.png", title=f"{title}: accuracy {ev.accuracy:.4f}")
         settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
-        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\n{ev.per_class_table()}\n\n"
-                                       f"{ev.confusion_table()}\n\n![confusion](confusion.png)\n", encoding="utf-8")
+        notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
+        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\nAccuracy **{ev.accuracy:.4f}**, "
+                                       f"{ev.macro_f1_label} {ev.macro_f1:.4f} ({len(ds)} faces).\n{notes_text}\n"
+                                       f"{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
+                                       "![confusion](confusion.png)\n", encoding="utf-8")
         written = ("metrics.json", "predictions.csv", "report.md", "confusion.png")
         typer.echo(f"wrote {', '.join(str(out / name) for name in written)}")
     if write_card:
