@@ -437,6 +437,9 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "model" / "calibration.json").read_text())
     assert report["dataset"] == "fer2013:PublicTest" and report["n"] > 0
+    # what it was fitted with (the report held numbers only)
+    assert report["settings"]["data"] == str(fer_csv) and report["settings"]["usage"] == "PublicTest"
+    assert report["settings"]["weights_sha256"] and report["settings"]["precision"] in ("int8", "fp32")
     kept = json.loads((tmp_path / "model" / "config.json").read_text())["temperature"]
     assert kept == (report["temperature"] if report["applied"] else 1.0)
     assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_before"])
@@ -624,6 +627,14 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     both = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--checkpoint", "best.pt", "--out",
                                     str(tmp_path / "n"), "--no-int8"])
     assert both.exit_code == 2 and "give one of them" in both.output and not (tmp_path / "n").exists()
+    # a shipped model's name: its LSTM was then taken for this model's (a feature-size error in fervid video)
+    shipped_name = CliRunner().invoke(app, ["export", str(run), "--name", "ferplus_vgg", "--out", str(tmp_path / "n"),
+                                            "--no-int8"])
+    assert shipped_name.exit_code == 2 and "a shipped model is called that" in shipped_name.output
+    # calibration data that is not there: refused before anything is written (it left a half-exported folder)
+    no_data = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "n"), "--calibration-data",
+                                       str(tmp_path / "none.csv")])
+    assert no_data.exit_code == 1 and "none.csv" in no_data.output and not (tmp_path / "n").exists()
 
 
 def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):
@@ -1028,3 +1039,44 @@ def test_a_ferplus_scheme_selects_its_epoch_on_ferplus_labels_unless_told_otherw
         cfg = TrainConfig.from_dict({"data": str(fer_csv), "labels": labels, "ferplus_csv": votes, **given})
         assert cfg.val_labels == expected, (labels, val_labels)
         assert TrainConfig.from_dict(cfg.to_dict()).val_labels == expected  # as a run's config.json resumes it
+
+
+def test_train_names_its_folder_after_the_config_and_says_what_an_interrupt_kept(fer_csv, tmp_path, monkeypatch):
+    """Every config trained into runs/fer2013_vgg by default, and Ctrl-C ended a run with no word on what was
+    kept or how to go on."""
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    toml = tmp_path / "my_recipe.toml"
+    toml.write_text(f'data = "{fer_csv.as_posix()}"\n', encoding="utf-8")
+    seen = []
+
+    def interrupted(cfg, out, resume=False):
+        seen.append(out)
+        if len(seen) == 2:
+            out.mkdir(parents=True)
+            (out / "last.pt").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted)
+    first = CliRunner().invoke(app, ["train", "--config", str(toml)])
+    assert seen[0] == Path("runs") / "my_recipe"
+    assert first.exit_code == 130 and "no epoch had finished, so nothing is kept" in first.output
+    second = CliRunner().invoke(app, ["train", "--config", str(toml)])
+    assert second.exit_code == 130 and "with --resume goes on from there" in second.output
+
+
+def test_a_configs_relative_path_that_names_nothing_here_says_where_it_was_read_from(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    toml = tmp_path / "recipe.toml"
+    toml.write_text('data = "../data/fer2013.csv.gz"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "../data/fer2013.csv.gz: no such file" in result.output
+    assert f"read from the folder fervid runs in, {tmp_path}" in result.output

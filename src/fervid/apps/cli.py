@@ -19,7 +19,8 @@ from typing import Optional
 import typer
 
 from fervid.inference.detect import DETECTORS
-from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models
+from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
+                                     resolve_model_dir)
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ROW_COLUMNS
 
@@ -516,7 +517,8 @@ def demo(
 @app.command()
 def train(
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
-    out: Path = typer.Option(Path("runs/fer2013_vgg"), help="Run folder: checkpoints, metrics, logs."),
+    out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
+                                                  "file's name>, or runs/fer2013_vgg without one)."),
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
@@ -537,6 +539,8 @@ def train(
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
+    # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first)
+    out = out or Path("runs") / (config.stem if config is not None else "fer2013_vgg")
     run_config = out / "config.json"
     try:
         if config is not None:
@@ -560,7 +564,18 @@ def train(
     try:
         run_dir = run_training(cfg, out, resume=resume)
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        _fail(str(exc))
+        relative = [p for p in (cfg.data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
+                    if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)]
+        # a config run from another folder: its relative paths name nothing there
+        _fail(str(exc) + (f" (relative paths in a config are read from the folder fervid runs in, {Path.cwd()}; "
+                          "run it from the folder they are relative to, or make them absolute)" if relative else ""))
+    except KeyboardInterrupt:  # it ended with no word on what was kept
+        kept = (out / "last.pt").is_file()
+        typer.secho("\ninterrupted: " + (f"the last finished epoch is kept in {out / 'last.pt'}; the same command "
+                                          "with --resume goes on from there" if kept else
+                                          "no epoch had finished, so nothing is kept; start it again"),
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130)
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -640,8 +655,23 @@ def export(
         # a checkpoint named twice, differently: which one was meant is not for fervid to guess
         _fail(f"{single} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
     checkpoint = checkpoint or "best.pt"
-    # an ensemble's int8 model is calibrated on its first run's training faces
+    if name in available_models() and out.resolve() != resolve_model_dir(name).resolve():
+        # the shipped model's LSTM and results would be taken for this one's (only its own folder may say that)
+        _fail(f"--name {name}: a shipped model is called that; give your model a name of its own", 2)
+    # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
+    # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
+    calibration_faces = source = None
+    if int8:
+        run_file = run_dir / "config.json"
+        run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        source = calibration_data or run_config.get("data")
+        if not source:
+            _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
+        try:
+            calibration_faces = load_fer2013(source, run_config.get("train_usage", "Training")).images
+        except DatasetError as exc:
+            _fail(f"int8 calibration: {exc}")
     try:
         if len(run_dirs) > 1:
             if flip_tta:
@@ -654,16 +684,7 @@ def export(
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:
-        run_file = run_dir / "config.json"
-        run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
-        source = calibration_data or run_config.get("data")
-        if not source:
-            _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
-        try:
-            faces = load_fer2013(source, run_config.get("train_usage", "Training")).images
-        except DatasetError as exc:
-            _fail(f"int8 calibration: {exc}")
-        typer.echo(f"wrote {quantize_int8(folder, faces)} (calibrated on {source})")
+        typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
 
 
 @app.command()
@@ -791,6 +812,7 @@ def calibrate(
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
+    import fervid
     from fervid.evaluation.datasets import DatasetError, load_fer2013, load_ferplus
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN
@@ -810,6 +832,10 @@ def calibrate(
     cnn.config.temperature = 1.0
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
+    # what the temperature was fitted with, as evaluate's metrics.json records it (the report held numbers only)
+    report["settings"] = {"model": cnn.config.name, "weights_sha256": cnn.weights_sha256, "precision": cnn.precision,
+                          "data": str(data), "usage": usage, "labels": "FER+ majority" if ferplus else "FER2013",
+                          **({"ferplus": str(ferplus)} if ferplus else {}), "fervid": fervid.__version__}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(json.dumps(report, indent=2))

@@ -655,7 +655,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                                   "train into another folder (or delete this one)")
         check_resumable(cfg, run_dir)
     elif resume:  # before the data is loaded and "training on ..." is said
-        raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from")
+        raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
+                                "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
     run_dir.mkdir(parents=True, exist_ok=True)
