@@ -649,6 +649,7 @@ def export(
     pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, load_fer2013
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
+    from fervid.training.train import read_checkpoint
 
     single = run_dirs[0] if len(run_dirs) == 1 else None  # (an ensemble's --checkpoint is its run folders')
     if single is not None and single.suffix == ".pt" and checkpoint not in (None, single.name):
@@ -661,6 +662,14 @@ def export(
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
+    for member in run_dirs:  # every checkpoint is one, before anything is read for calibration or written
+        ckpt = member_checkpoint(member, checkpoint)[1]
+        if not ckpt.is_file():
+            _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+        try:
+            read_checkpoint(ckpt)
+        except ValueError as exc:
+            _fail(str(exc))
     calibration_faces = source = None
     if int8:
         run_file = run_dir / "config.json"
