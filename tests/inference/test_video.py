@@ -122,48 +122,6 @@ def test_a_face_hidden_by_another_walking_past_keeps_its_id(analyzer, astronaut_
     assert len(xs[2]) < 90  # the hidden frames have no row: the face was not seen there
 
 
-def face_away_and_back(astronaut_rgb, away_frames, moving=False, n_before=30, n_after=30):
-    """A face, then a grey frame for ``away_frames`` frames, then the face again where it was last seen (a seated
-    person who looked down, or who was hidden); ``moving``: it crossed the frame before it went."""
-    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
-    h, w = face.shape[:2]
-    frames = []
-    for i in range(n_before + away_frames + n_after):
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        x = 20 + 12 * min(i, n_before - 1) if moving else 240 + (i % 3)  # a seated person sways a little
-        if not n_before <= i < n_before + away_frames:
-            frame[80 : 80 + h, x : x + w] = face
-        frames.append(frame)
-    return frames
-
-
-@pytest.mark.parametrize("away_seconds", [2.0, 4.0])
-def test_a_face_away_for_a_while_gets_its_number_back_where_it_was(analyzer, astronaut_rgb, tmp_path, away_seconds):
-    """Someone who looked down (or was hidden) for longer than a track waits came back as a new track: one person,
-    two timelines. Found again where it sat still, it keeps its number; its episodes break at the gap."""
-    frames = face_away_and_back(astronaut_rgb, int(away_seconds * 30))
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "away.mp4", frames))
-    assert result.track_ids == [1]
-    times = sorted(f.time for f in result.faces)
-    assert max(np.diff(times)) > away_seconds - 0.1  # no row while it was away
-    (summary,) = result.track_summaries()
-    spans = [(ep["start"], ep["end"]) for ep in summary["episodes"]]
-    assert not any(start < 1.0 + 0.2 < end for start, end in spans)  # no episode across the time it was away
-
-
-def test_a_face_lost_while_moving_or_away_too_long_is_a_new_track(analyzer, astronaut_rgb, tmp_path):
-    """Where a moving face would be is a guess, and someone else may come along its path; and after
-    REJOIN_SECONDS a face is someone new wherever it appears."""
-    from fervid.inference.video import MISS_SECONDS, REJOIN_SECONDS
-
-    moving = face_away_and_back(astronaut_rgb, 60, moving=True)
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "m.mp4", moving))
-    assert result.track_ids == [1, 2]
-    long_away = face_away_and_back(astronaut_rgb, int((MISS_SECONDS + REJOIN_SECONDS + 1.0) * 30), n_after=15)
-    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "l.mp4", long_away))
-    assert result.track_ids == [1, 2]
-
-
 def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rgb, tmp_path):
     """Boxes carried by optical flow were not clipped as the detector's are: a face leaving on the left had rows
     with x down to -38, part of the box outside the image."""

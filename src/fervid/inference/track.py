@@ -6,10 +6,7 @@ survives a few detection rounds without a match (a blink, a hand in front of the
 unmatched, flow may follow whatever covers the face (another person walking past) rather than the face, so the face
 is also looked for where its own motion before the miss would have taken it. When flow loses a face (a scene cut,
 the face gone, the box squeezed out of the frame), the track is not shown again until a detection finds it: no row
-is made up for a face that is not there. A track that ends while its face sat still is kept aside for a while
-(``rejoin_rounds``): a face found again where it was (someone who looked down at their notes, or was hidden by a
-passer-by, for longer than a track waits) gets its number back rather than a new one. A face that was moving when
-it was lost is not rejoined: where it would be is a guess, and someone else may come along its path.
+is made up for a face that is not there.
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ class Track:
     detected_box: tuple = ()  # the box at motion_frame
     motion_frame: int = -1  # the last whole-frame detection: velocity and detected_box are measured from it
     lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
-    seen_box: tuple = ()  # the box of its latest detection (``detection`` moves on with flow)
 
     def detected(self, frame_index: int, detection: Detection, motion: bool = True) -> None:
         """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) its motion since the
@@ -49,17 +45,8 @@ class Track:
                 frames = frame_index - self.motion_frame
                 self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
             self.detected_box, self.motion_frame = detection.box, frame_index
-        self.detection, self.points, self.seen_box = detection, _points(detection), detection.box
+        self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost = frame_index, 0, False
-
-    def rejoined(self, frame_index: int, detection: Detection) -> None:
-        """Found again after it ended: its motion starts afresh (measured across the gap it would be nonsense)."""
-        self.velocity, self.detected_box, self.motion_frame = (0.0, 0.0), (), -1
-        self.detected(frame_index, detection)
-
-    def still(self, fps: float) -> bool:
-        """Whether its face sat still when last seen: moving less than a tenth of its width per second."""
-        return bool(self.seen_box) and float(np.hypot(*self.velocity)) * fps < 0.1 * self.seen_box[2]
 
     def expected_boxes(self, frame_index: int) -> list[tuple]:
         """Where to look for this face on a detection frame: where flow carried it, and, once it has missed a
@@ -125,18 +112,12 @@ class FaceTracker:
 
     ``iou_threshold``: least overlap between a track's box and a new detection to be the same face.
     ``max_missed_rounds``: detection rounds a track may go unmatched (kept moving by flow) before it ends.
-    ``rejoin_rounds``: detection rounds after that during which a track that ended while its face sat still
-    (``fps``: the frame rate its motion is measured in) takes a new detection overlapping its last box by
-    ``iou_threshold`` back under its own number (0: never).
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, rejoin_rounds: int = 0,
-                 fps: float = 30.0):
+    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3):
         self.iou_threshold = iou_threshold
         self.max_missed_rounds = max_missed_rounds
-        self.rejoin_rounds, self.fps = rejoin_rounds, fps
         self.tracks: list[Track] = []
-        self.ended: list[Track] = []  # ended while still, for rejoin_rounds rounds
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
 
@@ -173,37 +154,15 @@ class FaceTracker:
         for r, track in enumerate(self.tracks):
             if r not in matched_tracks:
                 track.missed_rounds += 1
-        for track in self.ended:
-            track.missed_rounds += 1
-        self.ended = [t for t in self.ended if t.missed_rounds <= self.max_missed_rounds + self.rejoin_rounds]
-        if self.rejoin_rounds:
-            self.ended += [t for t in self.tracks if t.missed_rounds > self.max_missed_rounds and t.still(self.fps)]
         self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
-        new = [c for c in range(len(detections)) if c not in matched_dets]
-        rejoining = self._rejoining(detections, new)
-        for c in new:
-            if c in rejoining:
-                track = rejoining[c]
-                track.rejoined(frame_index, detections[c])
-                self.ended.remove(track)
-                self.tracks.append(track)
-            else:
-                det = detections[c]
+        for c, det in enumerate(detections):
+            if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         detected_box=det.box, motion_frame=frame_index, seen_box=det.box))
+                                         detected_box=det.box, motion_frame=frame_index))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
                 for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
-
-    def _rejoining(self, detections: list[Detection], new: list[int]) -> dict[int, Track]:
-        """Which of the ``new`` detections are ended tracks found again where they were: one-to-one, by overlap
-        with their last box (Hungarian), each overlapping by ``iou_threshold`` at least."""
-        if not self.ended or not new:
-            return {}
-        overlap = np.array([[iou(t.seen_box, detections[c].box) for c in new] for t in self.ended])
-        rows, cols = linear_sum_assignment(-overlap)
-        return {new[c]: self.ended[r] for r, c in zip(rows, cols) if overlap[r, c] >= self.iou_threshold}
 
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""

@@ -36,9 +36,6 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
-MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
-# how much longer a face that sat still may be away and get its number back where it was (FaceTracker)
-REJOIN_SECONDS = 5.0
 STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
 
 
@@ -216,9 +213,7 @@ class TrackLog:
         self._last_emotion = emotion
         closed = None
         ep = self.episode
-        # a face away longer than a track waits (rejoined where it was) starts a new episode: one spanning the
-        # gap would say it showed the emotion while it was not there
-        if ep is None or ep.emotion != emotion or face.time - ep.end > MISS_SECONDS:
+        if ep is None or ep.emotion != emotion:
             if ep is not None:
                 self.episodes.append(ep)
                 closed = ep
@@ -576,6 +571,7 @@ def _still_image_format(path: Path) -> str | None:
         return None
 
 
+MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
 
 
 class FrameStream:
@@ -596,8 +592,7 @@ class FrameStream:
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
         # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
         # 1 s occlusion split a track in two at --detect-every 0.1)
-        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
-                                   rejoin_rounds=math.ceil(REJOIN_SECONDS / options.detect_every - 1e-6), fps=fps)
+        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)))
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
