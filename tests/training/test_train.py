@@ -1080,3 +1080,51 @@ def test_a_configs_relative_path_that_names_nothing_here_says_where_it_was_read_
     result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "../data/fer2013.csv.gz: no such file" in result.output
     assert f"read from the folder fervid runs in, {tmp_path}" in result.output
+
+
+def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluate(tmp_path):
+    """`fervid train --data <emotion>/<image> folders` was refused ("is a directory, not a FER2013 CSV"): a
+    researcher could score a model on their own faces but not teach it them."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    images, labels = synthetic_faces(280, seed=5)
+    faces = tmp_path / "my_faces"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:04d}.png")
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("epochs = 4\nbatch_size = 32\nlr = 0.05\nthreads = 1\nmax_rotation_deg = 0\nmax_shift_px = 0\n"
+                    "erase_prob = 0\nhflip = false\nbf16 = false\n[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n",
+                    encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "best accuracy on 20% of" in result.output and "held out (their folders' labels)" in result.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
+    assert saved["data_kind"] == "folder" and json.loads(
+        (tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))["best_val_acc"] > 0.6
+    exported = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
+    assert exported.exit_code == 0 and "calibrated on" in exported.output, exported.output  # int8 from the folder
+    scored = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(faces)])
+    assert scored.exit_code == 0 and float(scored.output.split("accuracy ")[1].split(",")[0]) > 0.6
+    # fine-tuning a trained model on the folder goes on with the model's own normalisation (refitted on the new
+    # faces, it was refused as "trained with another normalisation")
+    tuned_toml = tmp_path / "tune.toml"
+    tuned_toml.write_text(toml.read_text(encoding="utf-8").replace(
+        "epochs = 4", f'epochs = 1\ninit_from = "{(tmp_path / "model").as_posix()}"'), encoding="utf-8")
+    tuned = runner.invoke(app, ["train", "--config", str(tuned_toml), "--data", str(faces), "--out",
+                                str(tmp_path / "tuned")])
+    assert tuned.exit_code == 0, tuned.output
+    from fervid.inference.align import Normalization
+    from fervid.inference.models import EmotionCNN
+
+    kept = Normalization.from_dict(json.loads((tmp_path / "tuned" / "normalization.json").read_text(encoding="utf-8")))
+    assert kept.matches(EmotionCNN(tmp_path / "model").config.normalization)
+    # a folder's faces have one label each: the FER+ schemes are refused by name
+    ferplus = runner.invoke(app, ["train", "--data", str(faces), "--labels", "ferplus", "--out", str(tmp_path / "x")])
+    assert ferplus.exit_code == 2 and "a folder's faces have one label each" in ferplus.output

@@ -519,7 +519,10 @@ def train(
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>, or runs/fer2013_vgg without one)."),
-    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz); overrides the config."),
+    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or a folder of your own labelled "
+                                                  "face crops (<emotion>/<image>, as evaluate reads them; the best "
+                                                  "epoch is chosen on the config's val_data folder, or on 20% of "
+                                                  "them held out); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
@@ -564,7 +567,7 @@ def train(
     try:
         run_dir = run_training(cfg, out, resume=resume)
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        relative = [p for p in (cfg.data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
+        relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
                     if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)]
         # a config run from another folder: its relative paths name nothing there
         _fail(str(exc) + (f" (relative paths in a config are read from the folder fervid runs in, {Path.cwd()}; "
@@ -643,11 +646,12 @@ def export(
     int8: bool = typer.Option(True, help="Also write model_int8.onnx (static int8 quantization, ~1.9x faces/s "
                                          "on CPU), used by default at inference."),
     calibration_data: Optional[str] = typer.Option(
-        None, help="FER2013 CSV whose Training faces calibrate the int8 model (default: the run's training data)."),
+        None, help="FER2013 CSV whose Training faces, or a folder of face crops, calibrate the int8 model (default: "
+                   "the run's training data)."),
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra:
     pip install "fervid[train]")."""
-    from fervid.evaluation.datasets import DatasetError, load_fer2013
+    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_image_folder
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
     from fervid.training.train import read_checkpoint
 
@@ -677,8 +681,9 @@ def export(
         source = calibration_data or run_config.get("data")
         if not source:
             _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
-        try:
-            calibration_faces = load_fer2013(source, run_config.get("train_usage", "Training")).images
+        try:  # the faces the run trained on: FER2013 CSV rows, or a folder run's own faces
+            calibration_faces = (load_image_folder(source) if Path(source).is_dir() else
+                                 load_fer2013(source, run_config.get("train_usage", "Training"))).images
         except DatasetError as exc:
             _fail(f"int8 calibration: {exc}")
     try:

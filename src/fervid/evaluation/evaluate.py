@@ -243,8 +243,12 @@ def selection_faces(train_cfg: dict) -> str:
     """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (its first 500 faces,
     FER+ majority labels)"."""
     usage = train_cfg.get("val_usage", "the validation faces")
+    if train_cfg.get("data_kind") == "folder":
+        usage = (train_cfg["val_data"] if train_cfg.get("val_data") else
+                 f"{train_cfg.get('val_fraction', 0.2):.0%} of {train_cfg.get('data')} held out")
     limit = train_cfg.get("limit_val") or 0
-    labels = "FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "FER2013's labels"
+    labels = ("FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "their folders' labels"
+              if train_cfg.get("data_kind") == "folder" else "FER2013's labels")
     return f"{usage} ({f'its first {limit} faces, ' if limit else ''}{labels})"
 
 

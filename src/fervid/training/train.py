@@ -34,8 +34,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
 from fervid.inference.align import Normalization
-from fervid.inference.models import EmotionCNN
-from fervid.evaluation.datasets import FaceDataset, ferplus_relabel, load_fer2013, load_ferplus
+from fervid.inference.models import EmotionCNN, ModelConfig, resolve_model_dir
+from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
+                                       load_image_folder)
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
@@ -48,9 +49,18 @@ from fervid.training.network import EmotionVGG, NetConfig
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` in the run directory."""
 
-    data: str = ""  # the FER2013 CSV (.csv/.csv.gz): required, from the config or --data
+    # the faces: the FER2013 CSV (.csv/.csv.gz), or your own labelled face crops, <emotion>/<image> folders as
+    # `fervid evaluate --data` reads them; required, from the config or --data
+    data: str = ""
+    # "fer2013" (a CSV: train_usage rows train, val_usage rows choose the epoch) or "folder" (val_data chooses the
+    # epoch, or else val_fraction of data's faces, drawn per class); "auto": by what `data` is
+    data_kind: str = "auto"
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
+    # a folder's held-out faces: best kept to other people than data's (a random share of one folder puts frames
+    # of one person on both sides, and the selected epoch's accuracy reads high)
+    val_data: str = ""
+    val_fraction: float = 0.2
     epochs: int = 30
     batch_size: int = 128
     lr: float = 0.05
@@ -151,6 +161,8 @@ class TrainConfig:
     net: NetConfig = field(default_factory=NetConfig)
 
     def __post_init__(self) -> None:
+        if self.data_kind == "auto":
+            self.data_kind = "folder" if self.data and Path(self.data).is_dir() else "fer2013"
         if self.val_labels == "auto":
             self.val_labels = "fer2013" if self.labels == "fer2013" else "ferplus"
 
@@ -203,6 +215,13 @@ class TrainConfig:
         for name in ("label_smoothing", "warmup_pct"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
+        if self.data_kind not in ("fer2013", "folder"):
+            raise ValueError(f"data_kind must be fer2013, folder or auto, not {self.data_kind!r}")
+        if self.data_kind == "folder" and (self.labels != "fer2013" or self.val_labels != "fer2013"):
+            raise ValueError("a folder's faces have one label each (labels = \"fer2013\", the default, teaches "
+                             "it); the FER+ schemes need FER+'s votes for the FER2013 CSV")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
         if self.bf16 not in (True, False, "auto"):
@@ -258,7 +277,8 @@ class TrainConfig:
         def absolute(value: str) -> str:
             return str(Path(value).absolute()) if value and Path(value).exists() else value
 
-        return replace(self, data=absolute(self.data), ferplus_csv=absolute(self.ferplus_csv),
+        return replace(self, data=absolute(self.data), val_data=absolute(self.val_data),
+                       ferplus_csv=absolute(self.ferplus_csv),
                        init_from=absolute(self.init_from), teachers=[absolute(t) for t in self.teachers])
 
     def to_dict(self) -> dict:
@@ -389,6 +409,9 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
     ``fer2013_head_weight``, (N, 14): FER2013's one-hot label for the second head follows each face's targets."""
     if not cfg.data:
         raise ValueError("no training data: set `data` in the config or pass --data (your FER2013 CSV)")
+    if cfg.data_kind == "folder":
+        train_ds, val_ds = folder_split(cfg)
+        return _finish_training_data(cfg, train_ds, np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels], val_ds)
     if (cfg.labels != "fer2013" or cfg.val_labels == "ferplus") and not cfg.ferplus_csv:
         raise ValueError(f"labels {cfg.labels!r} / val_labels {cfg.val_labels!r} need the FER+ votes: set "
                          "`ferplus_csv` in the config or pass --ferplus (fer2013new.csv)")
@@ -421,6 +444,39 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
+    return _finish_training_data(cfg, train_ds, targets, val_ds)
+
+
+def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
+    """A folder run's (training faces, validation faces): ``val_data``'s faces, or ``val_fraction`` of ``data``'s
+    drawn per class (seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    faces = load_image_folder(cfg.data)
+    if cfg.val_data:
+        return faces, load_image_folder(cfg.val_data)
+    if len(faces) < 2:
+        raise DatasetError(f"{cfg.data}: {len(faces)} face(s); training needs some to learn from and some to choose "
+                           "the epoch on")
+    index = np.arange(len(faces))
+    try:
+        train_idx, val_idx = train_test_split(index, test_size=cfg.val_fraction, random_state=cfg.seed,
+                                              stratify=faces.labels)
+    except ValueError:  # a class with one face, or fewer held-out faces than classes: drawn from all at once
+        train_idx, val_idx = train_test_split(index, test_size=cfg.val_fraction, random_state=cfg.seed)
+    return faces.subset(np.sort(train_idx)), faces.subset(np.sort(val_idx))
+
+
+def split_names(cfg: TrainConfig) -> tuple[str, str]:
+    """What the training and validation faces are called in progress lines and learning curves."""
+    if cfg.data_kind == "folder":
+        return (f"{Path(cfg.data).name} (training part)",
+                Path(cfg.val_data).name if cfg.val_data else f"{Path(cfg.data).name} ({cfg.val_fraction:.0%} held out)")
+    return cfg.train_usage, f"{cfg.val_usage} ({'FER+ majority' if cfg.val_labels == 'ferplus' else 'FER2013'} labels)"
+
+
+def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset
+                          ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     train_ds = _limit(train_ds, cfg.limit_train)
     targets = targets[: len(train_ds)]
     if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
@@ -609,6 +665,18 @@ def sharpness_aware_perturbation(model: torch.nn.Module, rho: float):
                 p.sub_(e)
 
 
+def starting_normalization(cfg: TrainConfig) -> Normalization | None:
+    """The normalisation of the network ``cfg.init_from`` names (None: fit one on the training faces). A network
+    goes on with the inputs it learnt on: fine-tuned on other faces (your own folder), a normalisation refitted on
+    them fed its first layer inputs it never saw. (A second stage on the same faces fits the same one anyway.)"""
+    if not cfg.init_from:
+        return None
+    if Path(cfg.init_from).suffix == ".pt":
+        saved = Path(cfg.init_from).parent / "normalization.json"
+        return Normalization.from_dict(json.loads(saved.read_text(encoding="utf-8"))) if saved.is_file() else None
+    return ModelConfig.load(resolve_model_dir(cfg.init_from) / "config.json").normalization
+
+
 def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
     """The weights ``cfg.init_from`` names: a training checkpoint (``.pt``), or an exported model folder or shipped
     name, rebuilt as a trainable network (:func:`fervid.training.from_model.network_from_model`; its BatchNorm
@@ -666,7 +734,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-    norm = Normalization.fit(train_ds.images)
+    norm = starting_normalization(cfg) or Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
     flat_face = torch.from_numpy(-norm.global_mean / norm.scale)
     t_train = torch.from_numpy(targets)
@@ -824,14 +892,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                          opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc, peer_val_acc)
         with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(asdict(m)) + "\n")
+        train_name, val_name = split_names(cfg)
         if progress:
             peer_note = "" if peer_val_acc is None else f" (peer {peer_val_acc:.4f})"
             tqdm.write(f"epoch {m.epoch}: train loss {m.train_loss:.3f} acc {m.train_acc:.4f} | "
-                       f"{cfg.val_usage} loss {m.val_loss:.3f} acc {m.val_acc:.4f}{peer_note} | {seconds:.0f}s")
+                       f"{val_name} loss {m.val_loss:.3f} acc {m.val_acc:.4f}{peer_note} | {seconds:.0f}s")
         lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
         history = [json.loads(line) for line in lines if line]
-        val_name = f"{cfg.val_usage} ({'FER+ majority' if cfg.val_labels == 'ferplus' else 'FER2013'} labels)"
-        plot_learning_curves(history, run_dir / "learning_curves.png", f"{cfg.train_usage} vs {val_name}", val_name)
+        plot_learning_curves(history, run_dir / "learning_curves.png", f"{train_name} vs {val_name}", val_name)
         if val_acc > best_acc:
             best_acc = val_acc
             save_checkpoint({"model": kept.state_dict(), "net": cfg.net.to_dict(), "epoch": epoch + 1,
