@@ -734,7 +734,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-    norm = starting_normalization(cfg) or Normalization.fit(train_ds.images)
+    norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
+    if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
+        norm = start  # on the same faces keeps the one fitted, exactly as before)
     x_train = torch.from_numpy(norm(train_ds.images))
     flat_face = torch.from_numpy(-norm.global_mean / norm.scale)
     t_train = torch.from_numpy(targets)
