@@ -122,6 +122,38 @@ def test_a_face_hidden_by_another_walking_past_keeps_its_id(analyzer, astronaut_
     assert len(xs[2]) < 90  # the hidden frames have no row: the face was not seen there
 
 
+def shot(background_seed, face, x=240, size=(640, 480)):
+    """One camera angle: a textured background of its own and ``face`` at x."""
+    rng = np.random.default_rng(background_seed)
+    frame = np.full((size[1], size[0], 3), int(rng.integers(60, 200)), np.uint8)
+    for _ in range(10):  # furniture
+        x0, y0 = (int(v) for v in rng.integers(0, 560, 2))
+        cv2.rectangle(frame, (x0, y0 % 400), (x0 + int(rng.integers(40, 250)), y0 % 400 + int(rng.integers(40, 180))),
+                      tuple(int(c) for c in rng.integers(30, 230, 3)), -1)
+    frame[80 : 80 + face.shape[0], x : x + face.shape[1]] = face
+    return frame
+
+
+def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
+    """An edited interview cut between two people framed at the same spot: the second took the first one's
+    track number (one "person" who was two; their emotion shares mixed), and the first came back under it too."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    other = np.ascontiguousarray(cv2.cvtColor(cv2.cvtColor(face[:, ::-1], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR))
+    a, b = shot(1, face), shot(2, other)
+    frames = [np.roll(a, i % 3, axis=1) for i in range(45)] + [np.roll(b, i % 3, axis=1) for i in range(45)]
+    frames += [np.roll(a, i % 3, axis=1) for i in range(45)]
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "cuts.mp4", frames),
+                                                                        tmp_path / "out")
+    assert result.scene_cuts == [pytest.approx(1.5, abs=0.04), pytest.approx(3.0, abs=0.04)]
+    assert result.track_ids == [1, 2, 3]  # A, then B, then A again as someone new: never two people in one
+    spans = {s["track"]: (s["start"], s["end"]) for s in result.track_summaries()}
+    assert spans[1][1] < 1.5 <= spans[2][0] and spans[2][1] < 3.0 <= spans[3][0]
+    saved = json.loads((tmp_path / "out" / "cuts_tracks.json").read_text(encoding="utf-8"))
+    assert saved["scene_cuts"] == result.scene_cuts
+    steady = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone())  # a moving camera: no cut
+    assert steady.scene_cuts == [] and steady.track_ids == [1]
+
+
 def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rgb, tmp_path):
     """Boxes carried by optical flow were not clipped as the detector's are: a face leaving on the left had rows
     with x down to -38, part of the box outside the image."""

@@ -103,6 +103,7 @@ class LiveSession:
         self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0)
         self.stream: FrameStream = runner.stream(self.result.fps)
         self.result.stage_seconds = self.stream.stages
+        self.result.scene_cuts = self.stream.cut_times
         self.writer = ResultWriter(self.result, record_dir, annotate=False)
 
     def analyse(self, seq: int, data: bytes) -> dict:

@@ -164,6 +164,11 @@ class FaceTracker:
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
                 for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
 
+    def cut(self) -> None:
+        """A scene cut: every track ends (its number is not given again). A face in the new shot is someone new
+        to the tracker, even where it sits where a face of the last shot sat."""
+        self.tracks, self._prev_grey = [], None
+
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""
         self._flow(grey)

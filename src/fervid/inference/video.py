@@ -340,6 +340,7 @@ class VideoResult:
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found: every track ends at one
 
     def __post_init__(self) -> None:
         self.stem = self.stem or Path(self.source).stem
@@ -384,7 +385,8 @@ class VideoResult:
                 "width": self.width, "height": self.height, "duration": round(self.duration, 3),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
                 "model": self.model, "detector": self.detector, **self.settings,
-                "analysis_seconds": round(self.seconds, 2), "tracks": self.track_summaries()}
+                "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
+                "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -574,6 +576,35 @@ def _still_image_format(path: Path) -> str | None:
 MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
 
 
+# Scene cuts, from a small grey copy of each frame against the one before: the mean absolute grey difference
+# above CUT_DIFFERENCE and the grey histograms' correlation below CUT_HISTOGRAM_CORRELATION. Measured on built
+# clips: hard cuts between two camera angles 30-68 and -0.05-0.08; within shots at most 16 and 0.96 or more (a
+# face appearing at once, a hand, a passer-by; the carphone sample 7.6, a 1080p classroom 2.3), whip pans up to 29
+# but 0.89 or more. Both must hold: a pan changes the pixels, not the scene's histogram. (A missed cut leaves the
+# tracker as it always was; a cut where there is none only ends tracks early, never joins two people.)
+CUT_DIFFERENCE = 20.0
+CUT_HISTOGRAM_CORRELATION = 0.5
+CUT_THUMBNAIL = (128, 72)
+
+
+class SceneCuts:
+    """Tells scene cuts in a stream of grey frames (:data:`CUT_DIFFERENCE`)."""
+
+    def __init__(self):
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def is_cut(self, grey: np.ndarray) -> bool:
+        # every 4th pixel first: averaging the whole frame down cost 0.37 ms of a 640x480 frame's 9.4
+        small = cv2.resize(grey[::4, ::4], CUT_THUMBNAIL, interpolation=cv2.INTER_AREA)
+        histogram = cv2.calcHist([small], [0], None, [32], [0, 256])
+        last, self._last = self._last, (small, histogram)
+        if last is None:
+            return False
+        difference = float(cv2.absdiff(small, last[0]).mean())
+        return (difference > CUT_DIFFERENCE
+                and cv2.compareHist(last[1], histogram, cv2.HISTCMP_CORREL) < CUT_HISTOGRAM_CORRELATION)
+
+
 class FrameStream:
     """The per-frame stages of one video or live stream: detect every ``detect_every`` s, track (optical flow
     in between), align, classify the crops in batches through the analyzer's CNN path
@@ -598,6 +629,10 @@ class FrameStream:
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
         self._last_detect = -math.inf
         self._looking = 0.0  # seconds spent in this round's closer looks (_look_again)
+        # at a cut every track ends and the new shot is detected at once: a face framed where the last shot's
+        # face was took that person's track number (one "person" who was two in an edited interview)
+        self._cuts = SceneCuts()
+        self.cut_times: list[float] = []
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
         # the frames its window needs have been analysed, ``lookahead`` seconds later
         self.lookahead = lookahead(temporal, options.window, options.centred)
@@ -606,6 +641,10 @@ class FrameStream:
         stages, template = self.stages, self.analyzer.template
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         t0 = time.perf_counter()
+        if self._cuts.is_cut(grey):
+            self.tracker.cut()
+            self.cut_times.append(round(t, 3))
+            self._last_detect = -math.inf
         if t - self._last_detect >= self.options.detect_every - 1e-6:
             detections = self.analyzer.detector.detect(frame)
             stages["detect"] += time.perf_counter() - t0
@@ -873,6 +912,7 @@ class VideoAnalyzer:
             frames = _read_frames(cap, stages)
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages)
+        result.scene_cuts = stream.cut_times
         writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
         write = writer.write
         next_sample, last_time = 0.0, 0.0
