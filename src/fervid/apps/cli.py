@@ -534,7 +534,8 @@ def train(
                    "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
 ) -> None:
-    """Train the VGG-style CNN on FER2013 Training, selecting on PublicTest. Also runs under torchrun
+    """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest (or on your own labelled
+    face folders, selecting on held-out ones). Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     try:
