@@ -35,7 +35,7 @@ def probe(cfg: TrainConfig, start: str, end: str) -> list[tuple[str, float]]:
     norm = Normalization.fit(train_ds.images)
     x_train = torch.from_numpy(norm(train_ds.images))
     x_val, y_val = torch.from_numpy(norm(val_ds.images)), torch.from_numpy(val_ds.labels.copy())
-    states = [starting_weights(replace(cfg, init_from=source), norm, x_train) for source in (start, end)]
+    states = [starting_weights(replace(cfg, init_from=source), x_train) for source in (start, end)]
     nets = [EmotionVGG(cfg.net) for _ in range(3)]
     for net, state in zip(nets, states + [average_state(*states)]):
         net.load_state_dict(state)

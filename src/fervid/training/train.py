@@ -677,18 +677,16 @@ def starting_normalization(cfg: TrainConfig) -> Normalization | None:
     return ModelConfig.load(resolve_model_dir(cfg.init_from) / "config.json").normalization
 
 
-def starting_weights(cfg: TrainConfig, norm: Normalization, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
+def starting_weights(cfg: TrainConfig, x_train: torch.Tensor) -> dict[str, torch.Tensor]:
     """The weights ``cfg.init_from`` names: a training checkpoint (``.pt``), or an exported model folder or shipped
     name, rebuilt as a trainable network (:func:`fervid.training.from_model.network_from_model`; its BatchNorm
     statistics from :func:`batchnorm_faces`, the fixed random subset averaged networks use too). Its shape must be
-    the config's, and a model must have been trained on faces normalised as these are."""
+    the config's; ``x_train`` is normalised as the starting network's faces were (:func:`starting_normalization`)."""
     if Path(cfg.init_from).suffix == ".pt":
         start = read_checkpoint(cfg.init_from)
         shape, state = NetConfig.from_dict(start["net"]), start["model"]
     else:
-        net, model_norm = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))
-        if not model_norm.matches(norm):
-            raise ValueError(f"{cfg.init_from}: trained with another normalisation (other training faces)")
+        net = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))[0]  # x_train: normalised as it was
         shape, state = net.config, net.state_dict()
     if shape != cfg.net:
         raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
@@ -748,7 +746,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     net = EmotionVGG(cfg.net)
     if cfg.init_from:
-        net.load_state_dict(starting_weights(cfg, norm, x_train))
+        net.load_state_dict(starting_weights(cfg, x_train))
     net = net.to(device, memory_format=torch.channels_last)
     trained = WithFer2013Head(net).to(device) if cfg.fer2013_head_weight > 0 else net
     model = trained
