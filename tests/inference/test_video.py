@@ -142,6 +142,9 @@ def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
     a, b = shot(1, face), shot(2, other)
     frames = [np.roll(a, i % 3, axis=1) for i in range(45)] + [np.roll(b, i % 3, axis=1) for i in range(45)]
     frames += [np.roll(a, i % 3, axis=1) for i in range(45)]
+    # within the first shot, a camera flash and the lights switched on: no cut (each split one person in two)
+    frames[12] = np.full_like(a, 255)
+    frames[25:45] = [cv2.convertScaleAbs(f, alpha=1.5, beta=20) for f in frames[25:45]]
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "cuts.mp4", frames),
                                                                         tmp_path / "out")
     assert result.scene_cuts == [pytest.approx(1.5, abs=0.04), pytest.approx(3.0, abs=0.04)]

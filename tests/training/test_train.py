@@ -345,9 +345,12 @@ def test_second_stage_starts_from_the_first_stage_weights(fer_csv, tmp_path):
     assert torch.allclose(conv_weights(second), start, atol=1e-5)
     assert not torch.allclose(conv_weights(fresh), start, atol=1e-2)
     other_shape = {**TINY, "stages": [8, 32]}
-    with pytest.raises(ValueError, match="network shape"):
+    with pytest.raises(ValueError, match=r"network shape differs .*\(stages \[8, 16\] here \[8, 32\]\)"):
         train(tiny_config(fer_csv, epochs=1, net=other_shape, init_from=str(first / "best.pt")), tmp_path / "bad",
               progress=False)
+    # its dropout is how it trained, not its shape: a second stage may choose its own (it was refused)
+    train(tiny_config(fer_csv, epochs=1, net={**TINY, "dropout": 0.3}, init_from=str(first / "best.pt")),
+          tmp_path / "other_dropout", progress=False)
 
 
 def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
@@ -1110,8 +1113,11 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
         (tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))["best_val_acc"] > 0.6
     exported = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert exported.exit_code == 0 and "calibrated on" in exported.output, exported.output  # int8 from the folder
-    scored = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(faces)])
+    scored = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(faces),
+                                 "--write-card"])
     assert scored.exit_code == 0 and float(scored.output.split("accuracy ")[1].split(",")[0]) > 0.6
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")  # its card was refused, or FER2013's
+    assert f"trained on {faces};" in card and "Usage=" not in card and "the labels of the folders" in card
     # fine-tuning a trained model on the folder goes on with the model's own normalisation (refitted on the new
     # faces, it was refused as "trained with another normalisation")
     tuned_toml = tmp_path / "tune.toml"

@@ -569,7 +569,8 @@ def train(
         run_dir = run_training(cfg, out, resume=resume)
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
-                    if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)]
+                    if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)
+                    and p not in available_models()]
         # a config run from another folder: its relative paths name nothing there
         _fail(str(exc) + (f" (relative paths in a config are read from the folder fervid runs in, {Path.cwd()}; "
                           "run it from the folder they are relative to, or make them absolute)" if relative else ""))
@@ -741,9 +742,13 @@ def evaluate(
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
     if write_card:
-        if dataset not in FER2013_KINDS:  # the card is the model's test-set evaluation on its own data
-            _fail(f"--write-card records the model's evaluation on the FER2013 faces it was trained on (--dataset "
-                  f"fer2013 or ferplus), not on {dataset}", 2)
+        run_file = Path(model) / "training_config.json"
+        folder_run = run_file.is_file() and json.loads(run_file.read_text(encoding="utf-8")).get("data_kind") == "folder"
+        # the card is the model's test-set evaluation on its own kind of data: FER2013's test faces, or, for a model
+        # taught your own folders, a folder of other faces
+        if dataset not in (("folder", "photos") if folder_run else FER2013_KINDS):
+            _fail(f"--write-card records the model's evaluation on the kind of faces it was trained on (--dataset "
+                  f"{'folder or photos' if folder_run else 'fer2013 or ferplus'}), not on {dataset}", 2)
         if not Path(model).is_dir():
             _fail(f"--write-card writes into the model's folder, and {model} is not one: copy a shipped model's "
                   "folder and give the copy's path", 2)
@@ -812,9 +817,12 @@ def evaluate(
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
         run_file = cnn.folder / "training_config.json"  # what the run was trained on, not this evaluation's data
         trained = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        folder_run = trained.get("data_kind") == "folder"
+        trained_on = (f"trained on {trained.get('data', '(not recorded)')}" + ("" if folder_run else
+                      f" Usage={trained.get('train_usage', 'Training')}"))
+        evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"trained on {trained.get('data', '(not recorded)')} Usage="
-                              f"{trained.get('train_usage', 'Training')}; evaluated on {data} Usage={usage}")
+                         data=f"{trained_on}; {evaluated_on}")
         typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
 
 

@@ -368,6 +368,8 @@ def _targets(train_cfg: dict, summary: dict) -> str:
     """What the network was taught, in words, for the model card."""
     labels = train_cfg.get("labels", "fer2013")
     rows = f" ({summary['train_rows']:,} training faces)" if summary.get("train_rows") else ""
+    if train_cfg.get("data_kind") == "folder":
+        return f"the labels of the folders each face was in (<emotion>/<image>){rows}"
     if labels == "fer2013":
         return f"FER2013's original labels, one annotator per face{rows}"
     kept = ("; faces FER+ dropped, or whose most-voted answer is unknown, not-a-face or contempt, are left out"

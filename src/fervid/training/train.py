@@ -688,8 +688,13 @@ def starting_weights(cfg: TrainConfig, x_train: torch.Tensor) -> dict[str, torch
     else:
         net = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))[0]  # x_train: normalised as it was
         shape, state = net.config, net.state_dict()
-    if shape != cfg.net:
-        raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net]")
+    # dropout is how it trains, not its shape: a fine-tune may choose its own
+    wanted = cfg.net.to_dict()
+    differs = {k: (v, wanted[k]) for k, v in shape.to_dict().items() if k != "dropout" and v != wanted[k]}
+    if differs:
+        raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net] ("
+                         + ", ".join(f"{k} {v[0]} here {v[1]}" for k, v in differs.items())
+                         + "); set [net] to its shape")
     return state
 
 
