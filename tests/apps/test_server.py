@@ -181,7 +181,7 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("uploaded", "stored"), [
-    ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 _take 2_.mov"),
+    ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 (take 2).mov"), ("a;b&c.mp4", "a_b_c.mp4"),
     ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),
     (None, "video.mp4")])
 def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):

@@ -1088,6 +1088,8 @@ def test_a_configs_relative_path_that_names_nothing_here_says_where_it_was_read_
 def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluate(tmp_path):
     """`fervid train --data <emotion>/<image> folders` was refused ("is a directory, not a FER2013 CSV"): a
     researcher could score a model on their own faces but not teach it them."""
+    import shutil
+
     from PIL import Image
     from typer.testing import CliRunner
 
@@ -1108,6 +1110,21 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     result = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "best accuracy on 20% of" in result.output and "held out (their folders' labels)" in result.output
+    # said before it trains: the held-out share's caveat, and an emotion no training face shows
+    assert "notice: the best epoch is chosen on 20% of" in result.output
+    (faces / "contempt").mkdir()  # a folder fervid has no class for: left out, and said (it went without a word)
+    Image.fromarray(images[0]).save(faces / "contempt" / "x.png")
+    shutil.rmtree(faces / EMOTIONS[labels[0]])
+    noticed = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--epochs", "1", "--out",
+                                  str(tmp_path / "noticed")])
+    assert noticed.exit_code == 0, noticed.output
+    assert "notice: 1 training file(s) or folder(s) left out" in noticed.output and "contempt" in noticed.output
+    assert f"notice: no training face of {EMOTIONS[labels[0]]}" in noticed.output
+    for i, (image, label) in enumerate(zip(images, labels)):  # back as it was for what follows
+        if label == labels[0]:
+            (faces / EMOTIONS[label]).mkdir(exist_ok=True)
+            Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:04d}.png")
+    shutil.rmtree(faces / "contempt")
     saved = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
     assert saved["data_kind"] == "folder" and json.loads(
         (tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))["best_val_acc"] > 0.6

@@ -47,8 +47,8 @@ from fervid.inference.video import OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-FILE_NAME = re.compile(r"^[\w.\- ]{1,200}$")  # a job's output names: letters of any script, no path
-UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ]")
+FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters of any script, no path
+UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}

@@ -467,6 +467,28 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     return faces.subset(np.sort(train_idx)), faces.subset(np.sort(val_idx))
 
 
+def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset) -> list[str]:
+    """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
+    word), emotions with no training face (their output is never taught), and a held-out share of one folder."""
+    if cfg.data_kind != "folder":
+        return []
+    notes = []
+    for name, ds in (("training", train_ds), ("validation", val_ds)):
+        if ds.left_out:
+            listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
+            notes.append(f"notice: {len(ds.left_out)} {name} file(s) or folder(s) left out: " + "; ".join(listed)
+                         + ("; ..." if len(ds.left_out) > 3 else ""))
+    missing = [e for i, e in enumerate(EMOTIONS) if not (train_ds.labels == i).any()]
+    if missing:
+        notes.append(f"notice: no training face of {', '.join(missing)}: the model's output for "
+                     f"{'it' if len(missing) == 1 else 'them'} is never taught")
+    if not cfg.val_data:
+        notes.append(f"notice: the best epoch is chosen on {cfg.val_fraction:.0%} of {cfg.data} held out; where one "
+                     "person (or one video's frames) is on both sides, that accuracy reads high: give val_data, a "
+                     "folder of other people")
+    return notes
+
+
 def split_names(cfg: TrainConfig) -> tuple[str, str]:
     """What the training and validation faces are called in progress lines and learning curves."""
     if cfg.data_kind == "folder":
@@ -737,6 +759,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
+        for line in folder_notices(cfg, train_ds, val_ds):
+            tqdm.write(line)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
         norm = start  # on the same faces keeps the one fitted, exactly as before)
