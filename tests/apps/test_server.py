@@ -75,7 +75,10 @@ def test_openapi_describes_the_errors_the_server_sends(client):
     images = spec["paths"]["/v1/images"]["post"]["responses"]
     assert {"400", "403", "413", "415", "422"} <= set(images)
     assert all(images[code]["content"]["application/json"]["schema"] == error for code in set(images) - {"200"})
-    assert {"415", "422", "429"} <= set(spec["paths"]["/v1/videos"]["post"]["responses"])
+    assert {"413", "415", "422", "429"} <= set(spec["paths"]["/v1/videos"]["post"]["responses"])
+    # a GET has no body to be too large and changes nothing another origin could be refused for
+    assert not {"403", "413"} & set(spec["paths"]["/healthz"]["get"]["responses"])
+    assert "403" in spec["paths"]["/v1/jobs/{job_id}"]["delete"]["responses"]
     assert "404" in spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
     assert "409" in spec["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]
     assert "HTTPValidationError" not in json.dumps(spec)

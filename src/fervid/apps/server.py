@@ -373,11 +373,11 @@ def _errors(**described: str) -> dict:
     return {int(code.removeprefix("e")): {"model": ErrorOut, "description": text} for code, text in described.items()}
 
 
-# Every request can meet these: the Host and origin checks, the body limit and a malformed request.
+# Every request can meet these: the Host check and a malformed request (the origin check and the body limit are
+# for the requests that change something, CHANGE_ERRORS)
 COMMON_ERRORS = _errors(e400="the Host header names no address this server serves (see --allow-host)",
-                        e403="a state-changing request from a page of another origin (see --allow-origin)",
-                        e413="the request body is larger than --max-upload-mb",
                         e422="the request is malformed: a missing file, a bad or unknown query parameter")
+CHANGE_ERRORS = _errors(e403="a state-changing request from a page of another origin (see --allow-origin)")
 NO_JOB = _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 
 
@@ -561,7 +561,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             bgr = decode_image_bytes(data, name, settings.max_image_pixels)  # ImageLoadError: not an image
             return analyzer().analyze_bgr(bgr, source=name)
 
-    @app.post("/v1/images", response_model=ImagesOut, responses=_errors(
+    @app.post("/v1/images", response_model=ImagesOut, responses=CHANGE_ERRORS | _errors(
         e413="more images in one request than the server takes (32 by default), or a body over --max-upload-mb",
         e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
              "some could, the answer is 200 and the others are listed with ok: false and their error"))
@@ -584,7 +584,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(415, detail="; ".join(result.error for result in results))
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
-    @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=_errors(
+    @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=CHANGE_ERRORS | _errors(
+        e413="the request body is larger than --max-upload-mb",
         e415="the file is not a video FFmpeg can read", e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
@@ -674,7 +675,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(404, detail="no such file")
         return FileResponse(path, filename=name, content_disposition_type="inline")
 
-    @app.delete("/v1/jobs/{job_id}", responses=NO_JOB)
+    @app.delete("/v1/jobs/{job_id}", responses=CHANGE_ERRORS | NO_JOB)
     def delete_job(job_id: str) -> dict:
         store.read(job_id)
         state["workers"].cancel(job_id)
