@@ -324,8 +324,8 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(img, result.faces))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
-    return [row | {"file": path, "kind": "image", "track": row.pop("face"), "time": 0.0, "frame": 0}
-            for row in result.rows()], None
+    return [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
+            for number, face in enumerate(result, start=1)], None
 
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], str | None]:

@@ -742,8 +742,10 @@ def evaluate(
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
     if write_card:
+        # what the run was trained on (not this evaluation's data): read once, for this check and the card
         run_file = Path(model) / "training_config.json"
-        folder_run = run_file.is_file() and json.loads(run_file.read_text(encoding="utf-8")).get("data_kind") == "folder"
+        trained = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        folder_run = trained.get("data_kind") == "folder"
         # the card is the model's test-set evaluation on its own kind of data: FER2013's test faces, or, for a model
         # taught your own folders, a folder of other faces
         if dataset not in (("folder", "photos") if folder_run else FER2013_KINDS):
@@ -815,9 +817,6 @@ def evaluate(
         from fervid.inference.models import EmotionCNN
 
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        run_file = cnn.folder / "training_config.json"  # what the run was trained on, not this evaluation's data
-        trained = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
-        folder_run = trained.get("data_kind") == "folder"
         trained_on = (f"trained on {trained.get('data', '(not recorded)')}" + ("" if folder_run else
                       f" Usage={trained.get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")

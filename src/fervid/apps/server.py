@@ -379,6 +379,7 @@ COMMON_ERRORS = _errors(e400="the Host header names no address this server serve
                         e422="the request is malformed: a missing file, a bad or unknown query parameter")
 CHANGE_ERRORS = _errors(e403="a state-changing request from a page of another origin (see --allow-origin)")
 NO_JOB = _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
+NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
 
 
 def _check_done(job_id: str, job: dict) -> None:
@@ -622,7 +623,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
             "partial": bool(job.get("partial"))}
 
-    @app.get("/v1/jobs/{job_id}/result", responses=NO_JOB | _errors(e409="the job is not done yet, or failed"))
+    @app.get("/v1/jobs/{job_id}/result", responses=NOT_DONE)
     def get_result(job_id: str) -> dict:
         job = store.read(job_id)
         _check_done(job_id, job)
@@ -644,7 +645,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             summary["links"]["annotated_video"] = base + names.annotated
         return summary
 
-    @app.get("/v1/jobs/{job_id}/frames", responses=NO_JOB | _errors(e409="the job is not done yet, or failed"))
+    @app.get("/v1/jobs/{job_id}/frames", responses=NOT_DONE)
     def get_frames(job_id: str) -> dict:
         """Per-track time series of the 7 probabilities (what the web page's timeline draws)."""
         import pandas as pd

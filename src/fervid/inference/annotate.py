@@ -42,10 +42,10 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
     # Every box first: drawn face by face, a neighbour's box struck through labels already drawn.
     for face, (x, y, bw, bh), unit in zip(faces, boxes, units):
         cv2.rectangle(out, (x, y), (x + bw, y + bh), EMOTION_COLORS_BGR[face.emotion], max(2, round(2 * unit)))
-    places = layout(boxes, [_text_size(text, unit) for text, unit in zip(texts, units)], units, (h, w), bars)
-    for face, text, unit, (label, bar_place) in zip(faces, texts, units, places):
+    sizes = [_text_size(text, unit) for text, unit in zip(texts, units)]
+    places = layout(boxes, sizes, units, (h, w), bars)
+    for face, text, unit, ((_, th), _), (label, bar_place) in zip(faces, texts, units, sizes, places):
         lx, ly, lw, lh = label
-        (_, th), _ = _text_size(text, unit)
         cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), EMOTION_COLORS_BGR[face.emotion], -1)
         cv2.putText(out, text, (lx + 2, ly + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, (0, 0, 0),
                     max(1, round(unit)), cv2.LINE_AA)
@@ -54,7 +54,7 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
     return out
 
 
-def face_unit(box: tuple[int, int, int, int], size: tuple[int, int]) -> float:
+def face_unit(box: Rect, size: tuple[int, int]) -> float:
     """How much larger than at its legible minimum a face's text and bars are drawn: with the face's height,
     up to what the image's size calls for."""
     image_unit = max(1.0, min(size) / 500.0)
@@ -63,7 +63,6 @@ def face_unit(box: tuple[int, int, int, int], size: tuple[int, int]) -> float:
 
 def _text_size(text: str, unit: float) -> tuple[tuple[int, int], int]:
     return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, max(1, round(unit)))
-
 
 
 def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], units: list[float],

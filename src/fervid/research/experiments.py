@@ -235,8 +235,7 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
     run_norm = checkpoint.parent / "normalization.json"
     if run_norm.is_file():
         norm = Normalization.from_dict(json.loads(run_norm.read_text(encoding="utf-8")))
-        ours = cnn.config.normalization
-        if not (np.allclose(norm.global_mean, ours.global_mean, atol=1e-4) and np.isclose(norm.scale, ours.scale)):
+        if not norm.matches(cnn.config.normalization):
             raise ValueError(f"{checkpoint}: its run normalises faces differently from CNN {cnn.config.name!r}; give "
                              "the model exported from that run (--cnn-model)")
 
