@@ -19,3 +19,8 @@ def __getattr__(name: str):
 
         return Analyzer
     raise AttributeError(f"module 'fervid' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazily loaded Analyzer listed too: tab completion in a notebook offers the main class
+    return sorted(set(globals()) | set(__all__))

@@ -431,3 +431,118 @@ def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
     shutil.copytree(shipped, own)
     (own / "model.onnx").write_bytes((own / "model.onnx").read_bytes() + b"\0")  # other weights: another setting
     assert result_settings(PipelineOptions(temporal_model=str(own)))["temporal_model_sha256"] is not None
+
+
+def test_the_same_bytes_named_as_a_video_and_an_image_are_each_tried_as_named(tmp_path):
+    """clip.mp4 and a copy named a_copy.jpg made one task, run as the image it sorted as: the video failed."""
+    corpus = tmp_path / "t"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    shutil.copy(CARPHONE, corpus / "a_copy.jpg")
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    assert summary["done"] == 1 and summary["failed"] == 1
+    assert "a_copy.jpg: a video (MP4/MOV), not an image" in summary["failures"][0]["error"]
+    table = pd.read_parquet(tmp_path / "out" / "dataset.parquet")
+    assert set(table["file"]) == {str(corpus / "clip.mp4")} and set(table["kind"]) == {"video"}
+
+
+def test_a_renamed_file_counts_once_and_a_deleted_one_is_named(tmp_path, astronaut_rgb):
+    corpus = tmp_path / "d"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "x.png")
+    shutil.copy(CARPHONE, corpus / "v.mp4")
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    run_batch([str(corpus)], options, progress=False)
+    (corpus / "x.png").unlink()
+    (corpus / "v.mp4").rename(corpus / "v2.mp4")
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["this_run"]["files_analysed"] == 0  # the renamed video's results are its content's
+    files = set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"])
+    assert files == {str(corpus / "v2.mp4"), str(corpus / "x.png")}  # not v.mp4 too: counted twice
+    assert summary["missing"] == [str(corpus / "x.png")] and summary["files"] == 2
+    assert "no longer where they were" in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    # its results folder deleted too: the run goes on (it stopped on a missing rows.parquet), the file forgotten
+    key = sqlite3.connect(tmp_path / "out" / "state.sqlite").execute(
+        "SELECT key FROM files WHERE path = ?", (str(corpus / "x.png"),)).fetchone()[0]
+    shutil.rmtree(tmp_path / "out" / "files" / key)
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["files"] == summary["done"] == 1 and summary["missing"] == []
+
+
+def test_failures_of_files_not_given_this_time_are_not_this_runs(tmp_path, astronaut_rgb):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "broken.jpg").write_text("not an image")
+    (tmp_path / "b").mkdir()
+    Image.fromarray(astronaut_rgb).save(tmp_path / "b" / "ok.png")
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    assert run_batch([str(tmp_path / "a")], options, progress=False)["this_run"]["failures"]
+    summary = run_batch([str(tmp_path / "b")], options, progress=False)
+    assert summary["failed"] == 1 and summary["this_run"]["failures"] == []  # the folder's, listed; not this run's
+
+
+def test_manifests_with_other_headers_and_data_tables(tmp_path):
+    shutil.copy(CARPHONE, tmp_path / "w1.mp4")
+    (tmp_path / "manifest.csv").write_text("recording,participant\nw1.mp4,p01\n", encoding="utf-8")
+    (tmp_path / "ratings.csv").write_text("session,rating\nmorning,3\nafternoon,4\n", encoding="utf-8")
+    files, problems = collect_inputs([str(tmp_path / "manifest.csv"), str(tmp_path / "ratings.csv")])
+    assert files == [tmp_path / "w1.mp4"]  # "recording" is a header, not a missing file
+    assert problems == [(str(tmp_path / "ratings.csv"), problems[0][1])] and "not a manifest" in problems[0][1]
+
+
+def test_folders_are_searched_as_a_person_sees_them(tmp_path, astronaut_rgb):
+    """Linked folders were not searched, hidden junk (macOS ._ twins, .thumbnails) failed or counted, and a
+    batch results folder or fervid outputs inside the corpus were analysed as new recordings."""
+    corpus, elsewhere = tmp_path / "corpus", tmp_path / "session_a"
+    (corpus / ".thumbnails").mkdir(parents=True)
+    elsewhere.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "photo.jpg")
+    Image.fromarray(astronaut_rgb).save(corpus / ".thumbnails" / "photo.png")
+    (corpus / "._photo.jpg").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    shutil.copy(CARPHONE, elsewhere / "cam.mp4")
+    (corpus / "session_a").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "loop").symlink_to(corpus, target_is_directory=True)  # entered once
+    Image.fromarray(astronaut_rgb).save(corpus / "photo_fervid.png")
+    (corpus / "cam_track1_0001.20s_happy.png").write_bytes((corpus / "photo_fervid.png").read_bytes())
+    shutil.copy(CARPHONE, corpus / "cam_annotated.mp4")
+    run_batch([str(corpus / "session_a")], BatchOptions(out=corpus / "results", pipeline=MEAN), progress=False)
+    files, problems = collect_inputs([str(corpus)])
+    assert sorted(p.name for p in files) == ["cam.mp4", "photo.jpg"] and problems == []
+    assert collect_inputs([str(corpus / "cam_annotated.mp4")])[0] == [corpus / "cam_annotated.mp4"]  # named: taken
+
+
+def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronaut_rgb, monkeypatch):
+    import fervid.apps.batch as batch
+
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 2)
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    run_batch([str(corpus / "img000.jpg")], options, progress=False)
+    stale = (tmp_path / "out" / "summary.json").read_text(encoding="utf-8")
+
+    def interrupted(todo, options, workers, threads, record):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_run_local", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([str(corpus)], options, progress=False)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary != json.loads(stale) and summary["done"] == 1 and summary["pending"] >= 4
+
+
+def test_a_worker_whose_driver_was_killed_ends_itself(tmp_path):
+    """After a SIGKILL of `fervid batch`, its worker waited on its task pipe for ever, holding its memory."""
+    child = ("import time; from fervid.apps.batch import _end_with_parent; _end_with_parent(); time.sleep(60)")
+    parent = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {child!r}]); print(p.pid, "
+              "flush=True); import time; time.sleep(1.5)")
+    pid = int(subprocess.run([sys.executable, "-c", parent], capture_output=True, encoding="utf-8", timeout=60).stdout)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        state = Path(f"/proc/{pid}/stat")
+        if state.exists() and state.read_text(encoding="utf-8").split()[2] == "Z":  # ended; reaped by init later
+            return
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the orphaned worker was still running 10 s after its parent ended")

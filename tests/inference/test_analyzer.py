@@ -72,12 +72,20 @@ def test_many_faces_sorted_left_to_right(analyzer, astronaut_rgb):
     assert sum(f.emotion == "happy" for f in faces) >= 0.8 * len(faces)
 
 
-def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path):
+def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
+    import warnings
+
+    from fervid.inference.images import allow_fervid_image_sizes
+
     big = cv2.resize(astronaut_rgb, (12000, 12000), interpolation=cv2.INTER_LINEAR)
     path = tmp_path / "huge.jpg"
     Image.fromarray(big).save(path, quality=85)
     del big
-    faces = analyzer.analyze_image(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
+    allow_fervid_image_sizes()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        faces = analyzer.analyze_image(path)
     assert len(faces) == 1 and faces[0].emotion == "happy"
     assert faces[0].box[2] > 1500  # reported in the original image's pixels
 
@@ -124,3 +132,47 @@ def test_analyze_video_takes_the_pipeline_options_its_analyzer_was_made_from(tmp
         Analyzer().analyze_video(carphone(), options=PipelineOptions(model="fer2013_vgg"))
     with pytest.raises(TypeError, match=r"options.analyzer\(\)"):
         Analyzer(PipelineOptions())
+
+
+def test_a_detector_object_with_settings_it_would_ignore_is_refused(analyzer):
+    from fervid.inference.detect import make_detector
+
+    own = make_detector("centerface", score_threshold=0.9)
+    with pytest.raises(ValueError, match="this detector object was made with its own"):
+        Analyzer(detector=own, score_threshold=0.1)  # settings said 0.9 ran, with no word
+    with pytest.raises(TypeError, match="detect\\(image_bgr\\) method, not 42"):
+        Analyzer(detector=42)
+    assert Analyzer(detector=own).settings["score_threshold"] == 0.9
+
+
+def test_numpy_numbers_from_a_detector_of_ones_own_still_write_json(analyzer, astronaut_rgb):
+    import json
+
+    face = analyzer.analyze_image(astronaut_rgb)[0]
+    face.box = tuple(np.float32(v) for v in face.box)
+    face.detection_score = np.float32(face.detection_score)
+    face.landmarks = tuple((np.float32(x), np.float32(y)) for x, y in face.landmarks)
+    assert json.loads(json.dumps(face.to_dict()))["box"]["width"] == round(float(face.box[2]), 1)
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 0, 3), np.uint8), [[0]], np.zeros((8, 8), np.uint8)])
+def test_analyze_bgr_names_what_it_takes(analyzer, image):
+    from fervid.inference.images import ImageLoadError
+
+    with pytest.raises(ImageLoadError, match=r"BGR uint8 array \(H, W, 3\).*analyze_image reads any other"):
+        analyzer.analyze_bgr(image)
+
+
+def test_analyze_video_says_what_it_takes(analyzer):
+    from fervid.inference.video import sample_video
+
+    with pytest.raises(TypeError, match="give its path, not a bytes"):
+        analyzer.analyze_video(sample_video().read_bytes())
+    with pytest.raises(TypeError, match="single settings go as keywords"):
+        analyzer.analyze_video(sample_video(), options={"method": "mean"})
+
+
+def test_the_lazy_analyzer_is_listed_for_tab_completion():
+    import fervid
+
+    assert "Analyzer" in dir(fervid) and "EMOTIONS" in dir(fervid)

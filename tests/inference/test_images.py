@@ -184,3 +184,81 @@ def test_one_file_named_twice_is_analysed_once(tmp_path, astronaut_png, monkeypa
 def test_output_stems_never_let_two_inputs_share_outputs(tmp_path, names, stems):
     files = [tmp_path / name for name in names]
     assert [output_stems(files)[f] for f in files] == stems
+
+
+def test_pillow_limit_is_obeyed_and_never_lifted_for_other_threads(astronaut_png, monkeypatch):
+    """fervid lifted Pillow's process-wide bomb limit while it opened a file: another thread's Image.open got past
+    it in that moment. The library now decodes under the caller's limit; only fervid's own processes raise it."""
+    from fervid.inference.images import MAX_PIXELS, allow_fervid_image_sizes, pixel_limit
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # the astronaut's 262,144 pixels are over twice it
+    with pytest.raises(ImageLoadError, match=r"astronaut\.png: image too large \(over 100,000 pixels \(Pillow's"):
+        load_image(astronaut_png)
+    assert Image.MAX_IMAGE_PIXELS == 50_000 and pixel_limit() == 100_000
+    allow_fervid_image_sizes()
+    assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS and pixel_limit() == MAX_PIXELS
+    assert load_image(astronaut_png).shape == (512, 512, 3)
+
+
+def test_exif_rotation_applies_to_an_image_as_read_not_to_one_turned_by_hand(tmp_path, astronaut_rgb):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view"
+    Image.fromarray(astronaut_rgb).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "p.jpg", exif=exif)
+    with Image.open(tmp_path / "p.jpg") as opened:
+        upright = load_image(opened)
+        by_hand = opened.transpose(Image.Transpose.ROTATE_270)  # Pillow keeps the stale tag on the copy
+        assert by_hand.getexif().get(0x0112) == 6
+        np.testing.assert_array_equal(load_image(by_hand), upright)  # not turned a second time
+    assert np.abs(upright[..., ::-1].astype(int) - astronaut_rgb).mean() < 6  # JPEG noise; turned wrong: ~60
+
+
+def test_float_pil_images_read_as_float_arrays_do(astronaut_rgb):
+    grey = astronaut_rgb.mean(axis=2) / 255 * 1.5  # [0, 1.5]: resampled [0, 1] data overshoots
+    as_pil = load_image(Image.fromarray(grey.astype(np.float32), "F"))
+    assert np.abs(as_pil.astype(int) - load_image(grey.astype(np.float32))).max() <= 1  # float32 rounding
+    assert as_pil.mean() > 100  # not read as [0, 255] (near black)
+
+
+@pytest.mark.parametrize("source, message", [("https://example.com/x.jpg", "not URLs"), ("", "empty file name"),
+                                             (np.zeros((4, 4), np.complex64), "real numbers"),
+                                             (np.array([["a"]], object), "real numbers")])
+def test_inputs_that_are_no_image_say_what_they_are(source, message):
+    with pytest.raises(ImageLoadError, match=message):
+        load_image(source)
+
+
+def test_any_path_like_is_a_path_and_bgr_is_only_for_arrays(astronaut_png):
+    class Recording:  # e.g. a path object of another library
+        def __fspath__(self):
+            return str(astronaut_png)
+
+    assert load_image(Recording()).shape == (512, 512, 3)
+    with pytest.raises(ValueError, match="bgr=True describes a numpy array"):
+        load_image(astronaut_png, bgr=True)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_by_name_not_a_crash(tmp_path, astronaut_png):
+    """OpenCV crashed `fervid video` (SIGSEGV) on such a name, and `fervid image --csv` failed with a traceback."""
+    import os
+    import shutil
+
+    name = tmp_path / os.fsdecode(b"caf\xe9.png")
+    shutil.copy(astronaut_png, name)
+    files, problems = expand_inputs([str(tmp_path)])
+    assert files == [] and problems == [(str(tmp_path / "caf\\udce9.png"),
+                                         "file name is not valid UTF-8; rename the file")]
+
+
+def test_same_name_in_one_folder_is_told_apart_by_a_counter_not_the_whole_path():
+    stems = output_stems([Path("/data/shoot/a.jpg"), Path("/data/shoot/a.JPG")])
+    assert sorted(stems.values()) == ["a", "a-2"]  # was data_shoot_a and data_shoot_a-2
+
+
+def test_a_video_named_as_an_image_is_said_to_be_a_video(tmp_path):
+    from fervid.inference.video import sample_video
+
+    (tmp_path / "clip.jpg").write_bytes(sample_video().read_bytes())
+    with pytest.raises(ImageLoadError, match=r"clip\.jpg: a video \(MP4/MOV\), not an image \(use `fervid video`\)"):
+        load_image(tmp_path / "clip.jpg")
+    with pytest.raises(ImageLoadError, match=r"a video \(MP4/MOV\)"):
+        load_image(sample_video().read_bytes())

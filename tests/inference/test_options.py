@@ -48,3 +48,24 @@ def test_the_command_line_reports_a_bad_choice_in_one_line(command, tmp_path):
                                                               else [])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "unknown temporal method 'median'" in result.output
+
+
+@pytest.mark.parametrize("cls, bad", [(PipelineOptions, {"annotate": "no"}), (PipelineOptions, {"sample_fps": True}),
+                                      (PipelineOptions, {"detect_every": "0.3"}), (PipelineOptions, {"model": None}),
+                                      (PipelineOptions, {"min_face": "48"}), (VideoOptions, {"centred": "no"}),
+                                      (VideoOptions, {"batch_frames": 2.5})])
+def test_a_value_of_the_wrong_type_is_refused_by_name(cls, bad):
+    """annotate="no" wrote the annotated video, centred="no" centred the window, sample_fps=True ran at 1 fps, and
+    detect_every="0.3" failed inside the detector with a message naming no option."""
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=rf"^{name}: input should be a valid"):
+        cls(**bad)
+
+
+def test_numbers_of_either_kind_and_model_paths_are_accepted(tmp_path):
+    from pathlib import Path
+
+    options = PipelineOptions(detect_every=1, min_face=40, score_threshold=1, model=Path("runs/models/x"))
+    assert options.detect_every == 1 and options.model == Path("runs/models/x")
+    with pytest.raises(ValueError, match="unknown temporal method 'avg'"):
+        VideoOptions(method="avg")  # at construction, as PipelineOptions refuses it, not when a video runs

@@ -619,3 +619,54 @@ def test_a_face_the_detector_slips_on_keeps_its_rows_and_its_id(astronaut_rgb, t
     table = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip).frame_table()
     assert set(table.track) == {1} and len(table) == 90
     assert analyzer.detector.rounds >= 9  # the whole-frame pass ran, and missed, as the test means it to
+
+
+def test_a_result_whose_table_a_later_run_replaced_says_so(analyzer, tmp_path):
+    """Comparing methods into one folder: the first result's frame_table() silently read the second run's rows."""
+    by_frame = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    first = by_frame.frame_table()
+    by_mean = analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False)
+    assert len(by_mean.frame_table()) == len(first)
+    with pytest.raises(VideoError, match=r"carphone_pristine_frames\.parquet: replaced since this result was made"):
+        by_frame.frame_table()
+    own = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False, stem="by_frame")
+    pd.testing.assert_frame_equal(own.frame_table(), first)
+    assert (tmp_path / "by_frame_tracks.json").is_file()
+
+
+def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analyzer, tmp_path):
+    """The JSON saved in the second folder listed key frames that were only in the first (their images let go)."""
+    result = analyzer.analyze_video(carphone(), tmp_path / "a", method="frame")
+    written = result.save(tmp_path / "b")
+    assert written["key_frames"] and all(p.is_file() and p.parent == tmp_path / "b" for p in written["key_frames"])
+    assert written["video"] == [tmp_path / "b" / "carphone_pristine_annotated.mp4"] and written["video"][0].is_file()
+    listed = json.loads((tmp_path / "b" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert all((tmp_path / "b" / ep["key_frame"]).is_file() for t in listed["tracks"] for ep in t["episodes"]
+               if ep.get("key_frame"))
+
+
+def test_a_video_name_that_is_not_utf8_is_refused_not_a_crash(tmp_path):
+    import os
+    import shutil
+
+    name = tmp_path / os.fsdecode(b"caf\xe9.mp4")
+    shutil.copy(carphone(), name)
+    with pytest.raises(VideoError, match=r"caf\\udce9\.mp4: file name is not valid UTF-8"):
+        open_video(name)  # cv2.VideoCapture on it killed the process
+
+
+def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [cap.read()[1] for _ in range(40)]
+
+    def pressed_at_frame_30():
+        for i, frame in enumerate(frames[:30]):
+            yield i / 30.0, frame
+        raise KeyboardInterrupt
+
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("clip.mp4", tmp_path, frames=pressed_at_frame_30(), fps=30.0)
+    saved = json.loads((tmp_path / "clip_tracks.json").read_text(encoding="utf-8"))
+    assert "interrupted (Ctrl-C)" in saved["error"] and saved["frames_analysed"] == 30
+    assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 30

@@ -26,7 +26,7 @@ import numpy as np
 
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import IMAGE_SUFFIXES
+from fervid.inference.images import IMAGE_SUFFIXES, printable_name
 from fervid.inference.models import file_sha256
 from fervid.inference.options import PipelineOptions
 from fervid.inference.records import ROW_COLUMNS
@@ -86,12 +86,20 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
             header = [cell.strip().lower() for cell in rows[0]]
             named = [i for i, cell in enumerate(header) if cell in MANIFEST_PATH_COLUMNS]
             col = named[0] if named else 0
-            body = rows[1:] if named else rows
             base = Path(item).parent
-            for row in body:
-                if row and row[col].strip():
-                    p = Path(row[col].strip())
-                    plain.append(str(p if p.is_absolute() else base / p))
+            cells = [row[col].strip() for row in rows[1 if named else 0:] if len(row) > col and row[col].strip()]
+            entries = [str(Path(c) if Path(c).is_absolute() else base / c) for c in cells]
+
+            def names_input(entry: str) -> bool:
+                return Path(entry).suffix.lower() in suffixes or Path(entry).is_dir() or any(c in entry for c in "*?[")
+
+            if not named and entries and not names_input(entries[0]):  # a header of other words ("recording")
+                entries = entries[1:]
+            if not any(names_input(e) for e in entries):  # a data table (`fervid batch sessions/*` took it in)
+                problems.append((item, "not a manifest: no row names an image, a video or a folder (a manifest "
+                                 "has a path per row, in a column headed path, file, filename, image or video)"))
+                continue
+            plain.extend(entries)
         else:
             plain.append(item)
     own = None
@@ -109,27 +117,14 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
         if key in seen:
             continue
         seen.add(key)
+        if not p.exists():  # a link whose file is gone
+            more_problems.append((str(p), "no such file (a link to a file that is gone)"))
+            continue
         if not p.is_file():  # a device (/dev/zero), FIFO or socket: hashing it would never end
             more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
             continue
-        if not _utf8(str(p)):  # the state database and the tables hold text: such a name cannot be recorded
-            more_problems.append((str(p), "file name is not valid UTF-8; rename the file"))
-            continue
         files.append(p)
-    return files, [(_printable(item), why) for item, why in problems + more_problems]
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:  # undecodable bytes of a file name, kept by Python as surrogates
-        return False
-
-
-def _printable(text: str) -> str:
-    """``text`` with any undecodable bytes of a file name written as escapes (\\udce9), as UTF-8 can hold it."""
-    return text if _utf8(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return files, [(printable_name(item), why) for item, why in problems + more_problems]
 
 
 class BatchLocked(FolderLocked):
@@ -202,9 +197,10 @@ class StateStore:
 
     def forget_gone(self) -> None:
         """Drop what no longer stands for a file: inputs that named nothing (a mistyped argument, a pattern that
-        matched nothing: this run's own are recorded again) and failed files since deleted or renamed."""
+        matched nothing: this run's own are recorded again) and failed or unfinished files since deleted or
+        renamed. (A finished file's rows stay: see :meth:`missing`.)"""
         self.db.execute("DELETE FROM files WHERE kind = 'unknown'")
-        for path, location in self.db.execute("SELECT path, location FROM files WHERE status = 'failed'").fetchall():
+        for path, location in self.db.execute("SELECT path, location FROM files WHERE status != 'done'").fetchall():
             if not Path(location or path).exists():
                 self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
@@ -225,14 +221,21 @@ class StateStore:
         self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in settings.items()])
 
-    def plan(self, files: list[Path], files_dir: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
-        """Register files. Returns the tasks, one (path, hash, kind) per distinct content not yet analysed, and
-        for each task's path every pending path with that content: outputs are keyed by content, so identical files are
-        analysed once (two workers never write one folder) and all their paths are finished together. A path
-        whose content another path already finished is marked done at once."""
+    def plan(self, files: list[Path], files_dir: Path, progress: bool = False
+             ) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
+        """Register files. Returns the tasks, one (path, key, kind) per distinct content and kind not yet analysed
+        (``key``: its results' folder under ``files_dir``), and for each task's path every pending path with that
+        content: outputs are keyed by content, so identical files are analysed once (two workers never write one
+        folder) and all their paths are finished together. A path whose content another path already finished is
+        marked done at once. The same bytes under an image's and a video's name are two tasks (the video was
+        analysed as an image, or the other way round, by whichever name sorted first). A finished file since
+        renamed (its old name gone, its content here under a new one) is recorded under the new name only.
+        ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos)."""
+        from tqdm import tqdm
+
         todo, paths_of, first_of = [], {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
-        for p in files:
+        for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
             digest = file_sha256(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
             location = os.path.abspath(p)
@@ -240,27 +243,55 @@ class StateStore:
             row = self.db.execute("SELECT hash, status, key FROM files WHERE path = ?", (name,)).fetchone()
             if row and row[0] == digest and row[1] == "done" and (files_dir / row[2] / "rows.parquet").is_file():
                 continue  # done, and its results are still there (a deleted results folder is made again)
-            twin = self.db.execute("SELECT faces, rows, seconds FROM files WHERE hash = ? AND status = 'done' "
+            twin = self.db.execute("SELECT faces, rows, seconds, key FROM files WHERE hash = ? AND status = 'done' "
                                    "AND kind = ?", (digest, kind)).fetchone()
-            status = "done" if twin and (files_dir / digest[:16] / "rows.parquet").is_file() else "pending"
+            done = bool(twin and (files_dir / twin[3] / "rows.parquet").is_file())
+            other_kind = self.db.execute("SELECT 1 FROM files WHERE hash = ? AND kind NOT IN (?, 'unknown')",
+                                         (digest, kind)).fetchone()
+            key = twin[3] if done else digest[:16] + (f"-{kind}" if other_kind else "")
             self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
                             "updated, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (name, digest, kind, status, digest[:16], *(twin if status == "done" else (0, 0, None)),
-                             time.time(), location))
+                            (name, digest, kind, "done" if done else "pending", key,
+                             *(twin[:3] if done else (0, 0, None)), time.time(), location))
             known[location] = name
-            if status == "pending":
-                if digest not in first_of:
-                    first_of[digest] = name
-                    todo.append((name, digest, kind))
-                paths_of.setdefault(first_of[digest], []).append(name)
+            self._forget_renamed(digest, kind, location)
+            if not done:
+                if (digest, kind) not in first_of:
+                    first_of[digest, kind] = name
+                    todo.append((name, key, kind))
+                paths_of.setdefault(first_of[digest, kind], []).append(name)
         return todo, paths_of
+
+    def _forget_renamed(self, digest: str, kind: str, location: str) -> None:
+        """Rows of the same content whose file is gone: the file was renamed or moved to ``location``; keeping its
+        old row counted it twice in the table and the summary."""
+        for path, old in self.db.execute("SELECT path, location FROM files WHERE hash = ? AND kind = ? AND "
+                                         "location != ?", (digest, kind, location)).fetchall():
+            if not Path(old or path).exists():
+                self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def missing(self) -> list[str]:
+        """Done files whose file is no longer where it was analysed (deleted, or moved off a disk no longer
+        mounted): their rows stay in the table, and the summary names them."""
+        return [path for path, location in self.db.execute("SELECT path, location FROM files WHERE status = 'done'")
+                if not Path(location or path).exists()]
+
+    def reopen(self, path: str, location: str | None, why: str) -> None:
+        """A done file whose results are gone from ``files/``: pending again, analysed when next given; forgotten
+        if its file is gone too (nothing could ever finish it)."""
+        if Path(location or path).exists():
+            self.db.execute("UPDATE files SET status = 'pending', error = ?, updated = ? WHERE path = ?",
+                            (why, time.time(), path))
+        else:
+            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
         self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ? "
                         "WHERE path = ?", (status, error, faces, rows, seconds, time.time(), path))
 
     def rows(self) -> list[dict]:
-        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds FROM files ORDER BY path")
+        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location FROM files "
+                              "ORDER BY path")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -270,9 +301,28 @@ class StateStore:
 _worker: dict = {}
 
 
+def _end_with_parent() -> None:
+    """A worker whose driver was killed (SIGKILL: no clean-up ran) ends itself within a second, rather than wait on
+    its task pipe for ever holding its memory."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fervid-parent-watch", daemon=True).start()
+
+
 def _init_worker(threads: int, options: BatchOptions) -> None:
     import cv2
 
+    from fervid.inference.images import allow_fervid_image_sizes
+
+    allow_fervid_image_sizes()  # a worker process is fervid's, as the CLI's is
+    _end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     cv2.setNumThreads(threads)
     _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
@@ -283,10 +333,9 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
     """Analyse one file into ``<out>/files/<key>/`` (atomically); never raises."""
     import pandas as pd
 
-    path, digest, kind = task
+    path, key, kind = task
     options: BatchOptions = _worker["options"]
     analyzer = _worker["analyzer"]
-    key = digest[:16]
     final = Path(options.out) / "files" / key
     tmp = Path(options.out) / "files" / f".{key}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -439,7 +488,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
-    todo, paths_of = store.plan(files, out / "files")
+    todo, paths_of = store.plan(files, out / "files", progress)
     workers = options.workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
@@ -456,14 +505,25 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         bar.update(1)
         bar.set_postfix(faces=faces, files_per_s=f"{bar.n / (time.perf_counter() - started):.2f}")
 
-    if todo and options.engine == "ray":
-        _run_ray(todo, options, threads=1, record=record)
-    elif todo:
-        _run_local(todo, options, workers, threads, record)
+    try:
+        if todo and options.engine == "ray":
+            _run_ray(todo, options, threads=1, record=record)
+        elif todo:
+            _run_local(todo, options, workers, threads, record)
+    except KeyboardInterrupt:  # Ctrl-C: the table and summary show what is finished, not an earlier run's state
+        bar.close()
+        summary = write_outputs(out, store)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        raise
     bar.close()
     summary = write_outputs(out, store)
+    # the folder's failures of files not given this time stay in its summary; this run answers for its own
+    given = {os.path.abspath(p) for p in files}
+    mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
-                           "workers": workers}
+                           "workers": workers,
+                           "failures": [f for f in summary["failures"] if f["file"] in mine],
+                           "partial": [f for f in summary["partial"] if f["file"] in mine]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
@@ -481,12 +541,14 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     """Rebuild ``dataset.parquet`` from the done files' parts and write ``summary.json`` / ``summary.md``."""
     import pandas as pd
 
+    for r in store.rows():
+        if r["status"] == "done" and not (out / "files" / r["key"] / "rows.parquet").is_file():
+            # deleted by hand, of a file not among this run's inputs: left out, not a run that can never finish
+            store.reopen(r["path"], r["location"], f"files/{r['key']}/ was deleted; its file is analysed again when "
+                         "next given")
     rows = store.rows()
-    parts = []
-    for r in rows:
-        if r["status"] == "done":
-            part = out / "files" / r["key"] / "rows.parquet"
-            parts.append(_current_schema(pd.read_parquet(part)).assign(file=r["path"]))
+    parts = [_current_schema(pd.read_parquet(out / "files" / r["key"] / "rows.parquet")).assign(file=r["path"])
+             for r in rows if r["status"] == "done"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DATASET_COLUMNS)
     tmp = out / ".dataset.parquet.tmp"
     table.to_parquet(tmp, index=False, schema=table_schema(DATASET_COLUMNS))  # typed with no rows too
@@ -512,6 +574,9 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
         # videos that broke mid-way: their rows up to the break are in the table
         "partial": [{"file": r["path"], "error": r["error"]} for r in partial],
+        # done files since deleted or moved off a disk no longer mounted: their rows stay (the results are the
+        # point of a corpus whose raw videos were archived), named here so no one takes them for present files
+        "missing": store.missing(),
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
         "settings": store.settings(),  # what every result in the table was made with
     }
@@ -528,5 +593,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     if summary["partial"]:
         lines += ["", "## Partial results (the table holds the rows up to the break)", "",
                   *[f"- {f['error']}" for f in summary["partial"]]]
+    if summary["missing"]:
+        lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table)",
+                  "", *[f"- {path}" for path in summary["missing"]]]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

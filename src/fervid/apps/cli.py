@@ -211,7 +211,7 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs, load_image, output_stems, written_by_fervid
+    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs, load_image, output_stems
     from fervid.inference.records import ImageResult, images_document
 
     for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out and str(parquet_out))):
@@ -223,8 +223,7 @@ def image(
         _fail("--json - and --csv -: only one of them can go to stdout", 2)
     to_stdout = "-" in (json_out, csv_out)
 
-    files, problems = expand_inputs(paths, own_output=written_by_fervid(annotate_dir, "_fervid.png")
-                                    if annotate_dir else None)
+    files, problems = expand_inputs(paths)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
@@ -335,13 +334,13 @@ def video(
     """
     from tqdm import tqdm
 
-    from fervid.inference.images import expand_inputs, output_stems, written_by_fervid
+    from fervid.inference.images import expand_inputs, output_stems
     from fervid.inference.video import VIDEO_SUFFIXES, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
                         annotate=annotate, temporal_model=temporal_model)
-    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, own_output=written_by_fervid(out, "_annotated.mp4"))
+    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     failures = [f"{item}: {why}" for item, why in problems]
     runner = _video_runner(options)
@@ -356,6 +355,13 @@ def video(
 
         try:
             result = runner.run(path, out, progress=progress, stem=stems[path])
+        except KeyboardInterrupt:
+            bar.close()
+            left = files[files.index(path) + 1:]
+            typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ (its tracks JSON says where it "
+                        "stopped)" + (f"; not analysed: {', '.join(map(str, left))}" if left else ""),
+                        fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130)
         except VideoError as exc:
             bar.close()
             failures.append(str(exc))
@@ -400,7 +406,8 @@ def live(
     out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
-    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input (Ctrl-C also ends a "
+                                                     "headless session, its outputs written)."),
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
@@ -456,8 +463,21 @@ def live(
             typer.echo(f"\r{fps:5.1f} fps analysed, {src.dropped} frames dropped", nl=False, err=True)
             last_report[0] = now
 
-    with src:
-        result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total)
+    import signal
+
+    stopping = []
+
+    def stop_on_ctrl_c(signum, frame):  # Ctrl-C is how a camera session ends: a normal end, outputs and all
+        stopping.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one interrupts at once
+
+    signal.signal(signal.SIGINT, stop_on_ctrl_c)
+    try:
+        with src:
+            result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
+                                stop=lambda: bool(stopping))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
@@ -983,9 +1003,17 @@ def batch(
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
                + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
-    for failure in summary["failures"] + summary["partial"]:
+    mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
+    for failure in mine:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
-    if summary["failed"] or summary["partial"]:
+    earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
+    if earlier:  # files of earlier runs into this folder, not given this time: not this run's failures
+        typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
+                   f"are listed in {out / 'summary.md'})")
+    if summary["missing"]:
+        typer.echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
+                   f"the table: {out / 'summary.md'})")
+    if mine:
         raise typer.Exit(1)
 
 
@@ -1098,6 +1126,12 @@ _plain_metavars(app)
 
 
 def main() -> None:
+    from fervid.inference.images import allow_fervid_image_sizes
+
+    allow_fervid_image_sizes()  # this process is fervid's: large photos open without Pillow's bomb warning
+    # FFmpeg's own lines ("moov atom not found", "partial file") broke into the progress bars, and -q did not quiet
+    # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         app()
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback

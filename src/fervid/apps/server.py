@@ -467,6 +467,9 @@ def data_folder_lock(data_dir: Path) -> FolderLock:
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    from fervid.inference.images import allow_fervid_image_sizes
+
+    allow_fervid_image_sizes()  # a server owns its process; each upload's declared size is checked before decoding
     settings = settings or ServerSettings()
     store = JobStore(Path(settings.data_dir) / "jobs")
     state: dict = {}

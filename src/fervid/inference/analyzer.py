@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -11,8 +13,11 @@ from fervid.inference.align import crop_face
 from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
 from fervid.inference.options import PipelineOptions
-from fervid.inference.images import load_image, source_name
+from fervid.inference.images import ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
+
+if TYPE_CHECKING:
+    from fervid.inference.video import VideoOptions, VideoResult
 
 
 class Analyzer:
@@ -33,9 +38,17 @@ class Analyzer:
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
-        self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
+        elif not callable(getattr(detector, "detect", None)):
+            raise TypeError(f"detector must be a detector name or an object with a detect(image_bgr) method, not "
+                            f"{detector!r}")
+        elif score_threshold is not None or min_face != DEFAULT_MIN_FACE:
+            # a detector object was made with its own settings: these would be ignored, and the results said to
+            # come from a setup not asked for
+            raise ValueError("score_threshold and min_face configure a detector named by its name; this detector "
+                             "object was made with its own (make_detector(name, score_threshold=..., min_face=...))")
+        self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         self.detector = detector
         # the model's framing, adjusted for where this detector puts the eyes
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None))
@@ -56,7 +69,8 @@ class Analyzer:
         it ran in, the detector, its score threshold and the smallest face it looked for."""
         return {"model": self.cnn.config.name, "precision": self.cnn.precision, "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
-                "min_face": getattr(self.detector, "min_face", None)}
+                # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
+                "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face)}
 
     def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
@@ -71,6 +85,12 @@ class Analyzer:
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:
         """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
         names it in the result."""
+        if not (isinstance(image_bgr, np.ndarray) and image_bgr.dtype == np.uint8 and image_bgr.ndim == 3
+                and image_bgr.shape[2] == 3 and image_bgr.size):
+            shape = getattr(image_bgr, "shape", None)
+            raise ImageLoadError(f"analyze_bgr takes a BGR uint8 array (H, W, 3), not "
+                                 f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
+                                 "; analyze_image reads any other image")
         detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(image_bgr, detections), width, height)
@@ -111,27 +131,38 @@ class Analyzer:
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
 
-    def analyze_video(self, path, out_dir=None, *, options=None, progress=None, **changes):
+    def analyze_video(self, path: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+                      options: VideoOptions | PipelineOptions | None = None,
+                      progress: Callable[[int, int], None] | None = None, stem: str = "",
+                      **changes) -> VideoResult:
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
         ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the
         :class:`~fervid.inference.options.PipelineOptions` this analyzer was made from (``options.analyzer()``);
-        ``changes`` replace some of the video options, e.g. ``method="mean", window=0.5``. With ``out_dir``: annotated MP4, per-frame CSV/Parquet,
-        per-track JSON, timelines and key frames are written there as the video is analysed. Returns a
-        :class:`fervid.inference.video.VideoResult`."""
+        ``changes`` replace some of the video options, e.g. ``method="mean", window=0.5``. With ``out_dir``:
+        annotated MP4, per-frame CSV/Parquet, per-track JSON, timelines and key frames are written there as the
+        video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
+        video by several methods, or of videos of one name, their own stems or folders). ``progress(frames_done,
+        frames_total)`` is called as frames are read. Returns a :class:`fervid.inference.video.VideoResult`."""
         import dataclasses
         import warnings
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"analyze_video reads a video file: give its path, not a {type(path).__name__} (write "
+                            "bytes to a file first)")
         if isinstance(options, PipelineOptions):
             self._check_runs(options)
             options = options.video()
+        elif options is not None and not isinstance(options, VideoOptions):
+            raise TypeError(f"options must be a VideoOptions or PipelineOptions, not a {type(options).__name__} "
+                            "(single settings go as keywords: analyze_video(path, method='mean'))")
         options = dataclasses.replace(options or VideoOptions(), **changes)
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
             warnings.warn(runner.notice, stacklevel=2)
-        return runner.run(path, out_dir, progress=progress)
+        return runner.run(path, out_dir, progress=progress, stem=stem)
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be

@@ -6,7 +6,8 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 
 from __future__ import annotations
 
-import threading
+import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -14,7 +15,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm", ".pbm"}
+from fervid.emotions import EMOTIONS
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
+                  ".pbm"}
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
 
@@ -28,9 +32,20 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
 
     numpy arrays are taken as RGB (the order of Pillow, scikit-image and matplotlib) unless ``bgr=True``
     (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays are read as [0, 1] when
-    no value is above 2 (resampling overshoots 1 a little) and as [0, 255] otherwise.
+    no value is above 2 (resampling overshoots 1 a little) and as [0, 255] otherwise (a float PIL image too).
+    A file's EXIF rotation is applied to a path, bytes, a file object, and a PIL image as opened from its file; a
+    PIL image made or changed in memory is taken as it is.
     """
-    if isinstance(source, (str, Path)):
+    if bgr and not isinstance(source, np.ndarray):  # a decoded file knows its colour order: the flag would be
+        # ignored, and the caller misled
+        raise ValueError(f"bgr=True describes a numpy array's channel order; a {type(source).__name__} is read in "
+                         "its own")
+    if isinstance(source, str) and source.lower().startswith(("http://", "https://", "ftp://", "data:")):
+        raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
+                             "and give its path")
+    if isinstance(source, str) and not source.strip():
+        raise ImageLoadError("empty file name")
+    if isinstance(source, (str, os.PathLike)):
         return _load_path(Path(source))
     if isinstance(source, Image.Image):
         name = source_name(source) or "PIL image"
@@ -67,8 +82,9 @@ def load_grey(path: str | Path) -> np.ndarray:
 
 def source_name(source) -> str:
     """The file an input came from: a path, a PIL image's ``filename``, an open file's ``name``; else ""."""
-    if isinstance(source, (str, Path)):
-        return str(source)
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        return name if isinstance(name, str) else os.fsdecode(name)
     for attribute in ("filename", "name"):  # PIL images; open files (a pipe's name is its descriptor, an int)
         name = getattr(source, attribute, "")
         if isinstance(name, str) and name:
@@ -104,26 +120,60 @@ def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> 
     return _decode(io.BytesIO(data), name, max_pixels)
 
 
-# Pillow's own size limit is a module global; fervid checks the declared size itself and leaves the caller's
-# setting as it found it. The lock keeps two threads from saving each other's temporary value.
-_PILLOW_LIMIT_LOCK = threading.Lock()
+def pixel_limit(max_pixels: int = MAX_PIXELS) -> int:
+    """The largest image decoded: ``max_pixels``, or Pillow's own limit where that is stricter (it refuses over
+    twice ``PIL.Image.MAX_IMAGE_PIXELS``, 179 million pixels by default). Pillow's limit is a process-wide
+    setting: the library leaves it as the caller has it (changing it even for a moment let another thread's
+    ``Image.open`` past it); fervid's commands, which own their process, raise it to ``MAX_PIXELS``
+    (:func:`allow_fervid_image_sizes`)."""
+    pillow = Image.MAX_IMAGE_PIXELS
+    return max_pixels if pillow is None else min(max_pixels, 2 * int(pillow))
 
 
-def _open_unlimited(source) -> Image.Image:
-    with _PILLOW_LIMIT_LOCK:
-        caller_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            return Image.open(source)
-        finally:
-            Image.MAX_IMAGE_PIXELS = caller_limit
+def allow_fervid_image_sizes() -> None:
+    """For a process fervid owns (its CLI, server and workers): let Pillow open photos up to ``MAX_PIXELS`` without
+    its decompression-bomb warning (a 200-megapixel phone photo is not an attack, and a server's log should not
+    fill with one per upload it refuses); fervid checks every image's declared size against its limit before
+    decoding it."""
+    import warnings
+
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS) if Image.MAX_IMAGE_PIXELS else None
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _decode(source, name: str, max_pixels: int) -> np.ndarray:
-    with _pillow_errors(name, max_pixels), _open_unlimited(source) as im:
-        if im.width * im.height > max_pixels:
-            raise Image.DecompressionBombError("declared size over the limit")
-        im.load()
-        return _from_pil(im, name)
+    limit = pixel_limit(max_pixels)
+    try:
+        with _pillow_errors(name, limit), Image.open(source) as im:
+            if im.width * im.height > limit:
+                raise Image.DecompressionBombError("declared size over the limit")
+            im.load()
+            return _from_pil(im, name)
+    except ImageLoadError as exc:
+        container = _video_container(source) if "not an image" in str(exc) else None
+        if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
+            raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
+        raise
+
+
+def _video_container(source) -> str | None:
+    """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as fh:
+                head = fh.read(12)
+        else:
+            source.seek(0)
+            head = source.read(12)
+    except OSError:
+        return None
+    if head[4:8] == b"ftyp":
+        return "MP4/MOV"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "Matroska/WebM"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
 
 
 @contextmanager
@@ -134,7 +184,8 @@ def _pillow_errors(name: str, max_pixels: int):
     except UnidentifiedImageError:
         raise ImageLoadError(f"{name}: not an image, or a format Pillow cannot read") from None
     except Image.DecompressionBombError:
-        raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels)") from None
+        pillows = " (Pillow's limit, twice PIL.Image.MAX_IMAGE_PIXELS)" if max_pixels < MAX_PIXELS else ""
+        raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
     except OSError as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
         raise ImageLoadError(f"{name}: truncated or corrupt image data ({_no_repr(exc)})") from None
@@ -144,20 +195,20 @@ def _pillow_errors(name: str, max_pixels: int):
 
 def _no_repr(exc: Exception) -> str:
     """Pillow's messages can hold a Python object's repr (``<_io.BytesIO object at 0x...>``): drop it."""
-    import re
-
     return re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip() or type(exc).__name__
 
 
 def _from_pil(im: Image.Image, name: str) -> np.ndarray:
-    im = ImageOps.exif_transpose(im)  # phones store portrait photos sideways plus an EXIF rotation tag
+    if im.format is not None:
+        # phones store portrait photos sideways plus an EXIF rotation tag; only an image as read from its file is
+        # turned: one the caller made or changed (rotated upright by hand: Pillow keeps the stale tag on the
+        # copy, whose format is None) is taken as it is
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = _integers_to_uint8(np.asarray(im))
         return np.repeat(grey[:, :, None], 3, axis=2)
     if im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        grey = np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
+        return _from_array(np.asarray(im, dtype=np.float64), bgr=False)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         # Transparent areas become white, as a viewer would show them on a page.
         rgba = im.convert("RGBA")
@@ -172,6 +223,10 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
 def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     if arr.size == 0:
         raise ImageLoadError("numpy image has no pixels")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.issubdtype(arr.dtype,
+                                                                                           np.complexfloating):
+        raise ImageLoadError(f"numpy image must hold real numbers (uint8, other integers, float or bool), not "
+                             f"{arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise ImageLoadError("numpy image holds NaN or infinite values")
@@ -212,10 +267,17 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
                   own_output: Callable[[Path], bool] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
 
-    ``own_output(path)``: true for a file a command wrote itself (``results/x_annotated.mp4`` when the results
-    folder lies among the inputs); such files found in a folder or by a pattern are not inputs, so a second run
-    does not analyse the first run's outputs. A file named on its own is always an input."""
+    A folder is searched as a person browsing it would see it: into linked folders (a link loop is entered
+    once), past hidden files and folders (``.thumbnails``, ``.Trash-1000``, macOS's ``._photo.jpg`` twins on a
+    shared disk: data no one meant to analyse, and the ``._`` ones fail as images), and past what fervid wrote:
+    a batch results folder (it holds ``state.sqlite``) and outputs named as fervid names them (``_annotated.mp4``,
+    ``_fervid.png``, timelines, key frames) - analysed again, another run's results counted as new faces. A
+    pattern's matches are filtered the same way and, as a folder's files, by ``suffixes``. ``own_output(path)``
+    also leaves out files a command wrote itself. A file named on its own is always an input."""
     import glob
+
+    def wanted(p: Path) -> bool:
+        return p.suffix.lower() in suffixes and not (own_output and own_output(p)) and not fervid_output(p)
 
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
@@ -224,29 +286,75 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
         if path.is_dir():
             # not only regular files: a FIFO or device named like an image is an input the reader refuses, by name,
             # rather than one left out without a word
-            images = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in suffixes
-                            and not (own_output and own_output(p)))
+            images = sorted((p for p in search_folder(path) if wanted(p)), key=natural_order)
             if not images:
                 kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
                 problems.append((item, f"folder holds no {kind} files"))
             found.extend(images)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
             found.append(path)
         elif any(ch in item for ch in "*?["):
             hits = [Path(p) for p in glob.glob(item, recursive=True)]
             # a folder a pattern matches is searched as a folder named on its own is ("shots/*": every shoot)
-            files = [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in d.rglob("*")
-                                                           if not f.is_dir() and f.suffix.lower() in suffixes]
-            matches = sorted(p for p in files if not (own_output and own_output(p)))
+            files = [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
+            matches = sorted((p for p in files if wanted(p)), key=natural_order)
             if not matches:
-                problems.append((item, "pattern matches only fervid's own outputs of an earlier run" if files
-                                 else "pattern matches no file"))
+                problems.append((item, "pattern matches only fervid's own outputs of an earlier run"
+                                 if any(p.suffix.lower() in suffixes for p in files) else
+                                 "pattern matches no file" if not files else "pattern matches no "
+                                 + ("image" if suffixes is IMAGE_SUFFIXES else "matching") + " file"))
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
     seen: set[Path] = set()  # one file named twice (photo.jpg and /home/me/photo.jpg, or a folder and a pattern)
     unique = [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
-    return unique, problems
+    # a name of bytes that are not UTF-8 (a Linux disk written by an old camera or a Windows-1252 tool): OpenCV
+    # crashed the process opening such a video, and no table or database fervid writes can hold the name
+    problems += [(str(p), "file name is not valid UTF-8; rename the file") for p in unique if not utf8_name(str(p))]
+    return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+# what fervid names its outputs (fervid.inference.video.OutputNames, `fervid image --annotate`)
+_FERVID_OUTPUT = re.compile(r".+_(annotated\.mp4|fervid\.png|track\d+_timeline\.png|track\d+_\d{4,}\.\d\ds_("
+                            + "|".join(EMOTIONS) + r")\.png)")
+
+
+def fervid_output(path: Path) -> bool:
+    """A file named as fervid names its outputs: another run's, not a recording."""
+    return bool(_FERVID_OUTPUT.fullmatch(path.name))
+
+
+def natural_order(path: Path) -> list:
+    """Sort key: numbers by value, letters without case (w1, w2, w10; as a file browser lists them, not w1, w10, w2)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def search_folder(folder: Path):
+    """Every file below ``folder`` but hidden ones and batch results folders, linked folders followed (each real
+    folder entered once: a link loop ends)."""
+    entered = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in entered or (Path(root) / "state.sqlite").is_file() and (Path(root) / "files").is_dir():
+            dirs[:] = []
+            continue
+        entered.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield from (Path(root) / f for f in sorted(files) if not f.startswith("."))
+
+
+def utf8_name(text: str) -> bool:
+    """False for a file name holding bytes that are not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def printable_name(text: str) -> str:
+    """``text`` with any undecodable bytes of a file name written as escapes (\\udce9), as UTF-8 can hold it."""
+    return text if utf8_name(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def output_stems(files: list[Path]) -> dict[Path, str]:
@@ -279,6 +387,9 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
                 continue
             if len({depth[f] for f in group}) > 1:  # a folder-and-stem name met a plain stem: the counter's case
                 continue
+            if len({tuple(folders[f]) for f in group}) == 1:  # one folder (a.jpg, a.JPG): no folder tells them
+                continue  # apart, and climbing to the root named them tmp_shoot_a; the counter's case
+
             for f in group:
                 if depth[f] < len(folders[f]):
                     depth[f] += 1
@@ -294,10 +405,3 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
         taken.add(stem.lower())
         stems[f] = stem
     return stems
-
-
-def written_by_fervid(folder: Path, suffix: str) -> Callable[[Path], bool]:
-    """``own_output`` for :func:`expand_inputs`: files directly in ``folder`` whose names end in ``suffix``
-    (``_annotated.mp4``, ``_fervid.png``): what fervid writes there."""
-    folder = Path(folder).resolve()
-    return lambda p: p.name.endswith(suffix) and p.resolve().parent == folder

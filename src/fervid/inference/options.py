@@ -7,8 +7,13 @@ take a :class:`PipelineOptions`, so a default changed here changes everywhere.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
 
 from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_min_face, check_score_threshold
 from fervid.inference.models import DEFAULT_MODEL, check_precision
@@ -19,6 +24,27 @@ def check_positive(name: str, value: float, unit: str = "") -> None:
     """A setting that must be a finite, positive number (NaN and infinity compare oddly and slip past ``<= 0``)."""
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, TypeAdapter]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(cls)}
+
+
+def check_field_types(options) -> None:
+    """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
+    true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
+    no option. Integers pass for floats; nothing else is converted."""
+    problems = []
+    for name, field_type in _field_types(type(options)).items():
+        value = getattr(options, name)
+        try:
+            field_type.validate_python(value, strict=True)
+        except ValidationError as exc:
+            problems.append(f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def check_temporal_model(method: str, temporal_model: str | None) -> None:
@@ -39,10 +65,11 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 class PipelineOptions:
     """Every choice that shapes an analysis, with its default. ``options.analyzer()`` makes the
     :class:`fervid.Analyzer` they describe, whose ``analyze_video(path, options=options)`` takes them too;
-    ``replace(**changes)`` gives a copy with some changed. A bad value raises ValueError at once; a model or
+    ``replace(**changes)`` gives a copy with some changed. A bad value (or one of the wrong type) raises ValueError
+    at once; a model or
     temporal model that names nothing raises ModelNotFound when the analyzer or the video pipeline loads it."""
 
-    model: str = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
+    model: str | Path = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
     score_threshold: float | None = None  # minimum detection score; None: the detector's own
     min_face: float = DEFAULT_MIN_FACE  # px: the smallest face looked for (large images are detected finer for it)
@@ -54,9 +81,10 @@ class PipelineOptions:
     annotate: bool = True  # write annotated images / videos where outputs are written
     # video, method lstm: a temporal LSTM folder (`fervid train-temporal`) trained on the CNN's features; None: the
     # one shipped for the CNN
-    temporal_model: str | None = None
+    temporal_model: str | Path | None = None
 
     def __post_init__(self):
+        check_field_types(self)
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_score_threshold(self.score_threshold)
         check_min_face(self.min_face)

@@ -31,8 +31,9 @@ def face_row(box, probabilities, uncertain: bool, detection_score: float | None,
 class Face:
     """One analysed face.
 
-    box: (x, y, width, height) in image pixels; landmarks: 5 (x, y) points (eye on the image's left, the other
-    eye, nose tip, mouth corner on the image's left, the other corner); detection_score in [0, 1];
+    box: (x, y, width, height) in image pixels; landmarks: 5 (x, y) points in the detector's order (for an upright
+    face: eye on the image's left, the other eye, nose tip, mouth corner on the image's left, the other corner;
+    a face upside down has them the other way round); detection_score in [0, 1];
     probabilities: 7 values in ``EMOTIONS`` order summing to 1; emotion: the most probable class.
     ``uncertain`` is true when the top probability is below the model's ``uncertain_below`` threshold (0.5 for
     the shipped model: see its card for how often such faces are right). ``feature`` (the CNN's 512-d
@@ -67,10 +68,10 @@ class Face:
     def to_dict(self) -> dict:
         """The JSON schema documented in the README (``faces[]`` entries)."""
         return {
-            "box": {"x": round(self.box[0], 1), "y": round(self.box[1], 1),
-                    "width": round(self.box[2], 1), "height": round(self.box[3], 1)},
-            "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
-            "detection_score": round(self.detection_score, 4),
+            # float(): a detector of the user's own may give numpy scalars, which json cannot write
+            "box": dict(zip(("x", "y", "width", "height"), (round(float(v), 1) for v in self.box))),
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "detection_score": round(float(self.detection_score), 4),
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
             "uncertain": self.uncertain,
@@ -105,8 +106,9 @@ class ImageResult:
         return self.faces[index]
 
     def rows(self, **leading) -> list[dict]:
-        """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... in
-        the detector's order, as a video's tracks are numbered from 1)."""
+        """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... left
+        to right, as :attr:`faces` holds them and a video's tracks are numbered from 1); none for an image with no
+        face (`fervid image --csv` writes such a file one row with an empty ``face``)."""
         return [face.row(**leading, face=number) for number, face in enumerate(self.faces, start=1)]
 
     def to_dict(self) -> dict:

@@ -24,15 +24,16 @@ import numpy as np
 from fervid.inference.align import crop_face
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import check_input_file
-from fervid.inference.options import PipelineOptions, check_temporal_model, check_video_timing
+from fervid.inference.images import check_input_file, printable_name, utf8_name
+from fervid.inference.options import PipelineOptions, check_field_types, check_temporal_model, check_video_timing
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
-from fervid.inference.temporal import (LSTMTemporal, TemporalMethod, TrackSmoother, lookahead, make_method,
-                                      shipped_temporal_models)
+from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
+                                      make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection
 from fervid.inference.track import FaceTracker, TrackedFace
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
+                  ".m2ts", ".ts", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
@@ -105,9 +106,11 @@ class VideoOptions:
     centred: bool = True
     batch_frames: int = 16  # frames whose faces go through the CNN together
     annotate: bool = _DEFAULTS.annotate
-    temporal_model: str | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
+    temporal_model: str | Path | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
 
     def __post_init__(self):
+        check_field_types(self)
+        METHODS[self.method]  # an unknown name raises UnknownName listing the methods, here as PipelineOptions does
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
@@ -341,6 +344,8 @@ class VideoResult:
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
     stage_seconds: dict[str, float] = field(default_factory=dict)
     scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found: every track ends at one
+    # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
+    table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.stem = self.stem or Path(self.source).stem
@@ -369,6 +374,10 @@ class VideoResult:
         import pandas as pd
 
         if self.table_path is not None:
+            if self.table_stamp is not None and _file_stamp(self.table_path) != self.table_stamp:
+                raise VideoError(f"{self.table_path}: replaced since this result was made (a later analysis wrote "
+                                 f"outputs of the same names into {self.table_path.parent}); give each analysis its "
+                                 "own folder or stem (analyze_video(..., stem=...))")
             return pd.read_parquet(self.table_path)
         if not self.faces:
             return table_schema().empty_table().to_pandas()
@@ -402,8 +411,13 @@ class VideoResult:
             table.to_csv(csv_path, index=False)
             table.to_parquet(parquet_path, index=False)
         written["table"] = [csv_path, parquet_path]
+        analysed_into = self.table_path.parent if self.table_path is not None else None
         for ep in self.episodes:  # those not written while analysing (in memory, no folder then)
             save_key_frame(ep, out_dir, stem, release=False)
+            if ep.key_frame and ep.best_image is None and analysed_into is not None:  # written there, let go of
+                _copy_into(analysed_into / ep.key_frame, out_dir)
+        if self.annotated_path is not None and analysed_into is not None:
+            written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
                                               out_dir / names.timeline(tid)) for tid in self.track_ids]
@@ -411,6 +425,26 @@ class VideoResult:
             (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _copy_into(path: Path, out_dir: Path) -> Path:
+    """``path`` copied into ``out_dir`` (itself when already there): a result saved into another folder than the one
+    it was analysed into takes the files streamed there with it, so its JSON's key-frame names are found beside it."""
+    import shutil
+
+    target = out_dir / path.name
+    if target.resolve() != path.resolve():
+        with naming_file(target):
+            shutil.copy2(path, target)
+    return target
 
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True) -> None:
@@ -529,6 +563,9 @@ class _CheckedCapture:
 
 def open_video(path: str | Path) -> _CheckedCapture:
     path = Path(path)
+    if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
+        raise VideoError(f"{printable_name(str(path))}: file name is not valid UTF-8 (OpenCV cannot open it); "
+                         "rename the file")
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
@@ -839,6 +876,7 @@ class ResultWriter:
             self.result.annotated_path = self.video.path if self.video.started else None
         if self.table is not None:
             self.table.close()
+            self.result.table_stamp = _file_stamp(self.table.paths[1])
         for log in self.result.tracks.values():
             last = log.close()
             if last is not None and self.out_dir is not None:
@@ -924,7 +962,7 @@ class VideoAnalyzer:
         result.scene_cuts = stream.cut_times
         writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
         write = writer.write
-        next_sample, last_time = 0.0, 0.0
+        next_sample, last_time, interrupted = 0.0, 0.0, False
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
@@ -942,6 +980,14 @@ class VideoAnalyzer:
                 write(stream.push(t, result.frames_read - 1, frame))
                 result.frames_analysed += 1
             write(stream.finish())
+        except KeyboardInterrupt:  # Ctrl-C: what was analysed is kept and saved, marked so; then it stops
+            interrupted = True
+            result.error = (f"{source}: interrupted (Ctrl-C) at {last_time:.1f} s (frame {result.frames_read}); "
+                            "the results cover the frames before")
+            try:  # the frames read so far are labelled as at a video's end
+                write(stream.finish())
+            except Exception:
+                pass
         except Exception as exc:  # keep what was analysed before the video broke
             result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
             try:  # the frames already through the CNN still get their labels
@@ -958,13 +1004,15 @@ class VideoAnalyzer:
         # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
         # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0
-        if (result.frames_read and expected_seconds and result.error is None
+        if (result.frames_read and expected_seconds and result.error is None and not interrupted
                 and result.duration + 1.0 / result.fps < 0.9 * expected_seconds):
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
         if out_dir is not None:
             result.save(out_dir)
+        if interrupted:
+            raise KeyboardInterrupt
         return result
 
 
