@@ -670,3 +670,19 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     saved = json.loads((tmp_path / "clip_tracks.json").read_text(encoding="utf-8"))
     assert "interrupted (Ctrl-C)" in saved["error"] and saved["frames_analysed"] == 30
     assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 30
+
+
+def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):
+    """p02/cam.mp4 analysed with p01/cam.mp4 wrote p02_cam_*; analysed again alone it wrote cam_* beside them."""
+    for who in ("p01", "p02"):
+        (tmp_path / "sessions" / who).mkdir(parents=True)
+        subprocess.run([FFMPEG, "-v", "error", "-i", str(carphone()), "-t", "1", "-c:v", "libx264",
+                        str(tmp_path / "sessions" / who / "cam.mp4")], check=True)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    common = ["--out", str(out), "--no-annotate", "-q", "--method", "mean"]
+    assert runner.invoke(app, ["video", str(tmp_path / "sessions"), *common]).exit_code == 0
+    before = sorted(p.name for p in out.iterdir())
+    again = runner.invoke(app, ["video", str(tmp_path / "sessions" / "p02" / "cam.mp4"), *common])
+    assert again.exit_code == 0 and "outputs named p02_cam_*" in again.output
+    assert sorted(p.name for p in out.iterdir()) == before

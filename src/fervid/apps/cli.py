@@ -335,13 +335,18 @@ def video(
     from tqdm import tqdm
 
     from fervid.inference.images import expand_inputs, output_stems
-    from fervid.inference.video import VIDEO_SUFFIXES, VideoError
+    from fervid.inference.video import VIDEO_SUFFIXES, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
                         annotate=annotate, temporal_model=temporal_model)
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
+    earlier = stems_used_before(out) if out.is_dir() else {}
+    for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
+        before = earlier.get(path.resolve())
+        if before and before not in stems.values():
+            stems[path] = before
     failures = [f"{item}: {why}" for item, why in problems]
     runner = _video_runner(options)
     analysed = 0

@@ -830,6 +830,22 @@ def _other_source(tracks_json: Path, source: str) -> str | None:
     return None if Path(earlier).resolve() == Path(source).resolve() else earlier
 
 
+def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
+    """The stem each video's outputs got in ``out_dir`` in earlier runs, by the video's resolved path: names depend
+    on which videos are analysed together (p02/cam.mp4 with p01/cam.mp4 writes p02_cam_*, alone cam_*), and a video
+    analysed again on its own left its first outputs beside the new ones instead of replacing them."""
+    suffix = "_tracks.json"
+    stems = {}
+    for tracks_json in sorted(Path(out_dir).glob(f"*{suffix}")):
+        try:
+            source = json.loads(tracks_json.read_text(encoding="utf-8")).get("file")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(source, str) and source:
+            stems.setdefault(Path(source).resolve(), tracks_json.name[: -len(suffix)])
+    return stems
+
+
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end) and the annotated MP4; without, the rows are kept in
