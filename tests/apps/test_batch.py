@@ -546,3 +546,28 @@ def test_a_worker_whose_driver_was_killed_ends_itself(tmp_path):
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("the orphaned worker was still running 10 s after its parent ended")
+
+
+def test_a_twin_registered_after_the_other_kind_shares_its_twins_results(tmp_path, astronaut_rgb):
+    """a.jpg, a.mp4 (the same bytes) and b.jpg: b.jpg got a key of its own but was finished with a.jpg's task, so
+    it was left out of the table as "results deleted"."""
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).save(corpus / "a.jpg")
+    for twin in ("a.mp4", "b.jpg"):
+        shutil.copy(corpus / "a.jpg", corpus / twin)
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    assert (summary["done"], summary["failed"], summary["pending"]) == (2, 1, 0)
+    assert set(pd.read_parquet(tmp_path / "out" / "dataset.parquet")["file"]) == {str(corpus / "a.jpg"),
+                                                                                  str(corpus / "b.jpg")}
+
+
+def test_a_manifest_row_taken_for_a_header_is_said(tmp_path):
+    shutil.copy(CARPHONE, tmp_path / "w1.mp4")
+    (tmp_path / "m.csv").write_text("gone_session_folder\nw1.mp4\n", encoding="utf-8")
+    notices = []
+    assert collect_inputs([str(tmp_path / "m.csv")], notices=notices) == ([tmp_path / "w1.mp4"], [])
+    assert notices and "'gone_session_folder', names no file or folder here and was taken for a header" in notices[0]
+    (tmp_path / "m2.csv").write_text("photo.heic\nw1.mp4\n", encoding="utf-8")  # a file name is never a header
+    files, problems = collect_inputs([str(tmp_path / "m2.csv")])
+    assert files == [tmp_path / "w1.mp4"] and problems and "photo.heic" in problems[0][0]

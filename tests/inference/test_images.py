@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fervid.inference.images import ImageLoadError, expand_inputs, load_image, output_stems
 
@@ -200,15 +200,16 @@ def test_pillow_limit_is_obeyed_and_never_lifted_for_other_threads(astronaut_png
     assert load_image(astronaut_png).shape == (512, 512, 3)
 
 
-def test_exif_rotation_applies_to_an_image_as_read_not_to_one_turned_by_hand(tmp_path, astronaut_rgb):
+def test_a_pil_image_is_turned_by_the_tag_it_carries(tmp_path, astronaut_rgb):
+    """The convert("RGB") copy of an opened phone photo keeps its tag and must be turned as the file is (a rule
+    that turned only images straight from a file left it sideways); exif_transpose's copy is upright, tag cleared."""
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to view"
     Image.fromarray(astronaut_rgb).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "p.jpg", exif=exif)
     with Image.open(tmp_path / "p.jpg") as opened:
         upright = load_image(opened)
-        by_hand = opened.transpose(Image.Transpose.ROTATE_270)  # Pillow keeps the stale tag on the copy
-        assert by_hand.getexif().get(0x0112) == 6
-        np.testing.assert_array_equal(load_image(by_hand), upright)  # not turned a second time
+        np.testing.assert_array_equal(load_image(opened.convert("RGB")), upright)
+        np.testing.assert_array_equal(load_image(ImageOps.exif_transpose(opened)), upright)
     assert np.abs(upright[..., ::-1].astype(int) - astronaut_rgb).mean() < 6  # JPEG noise; turned wrong: ~60
 
 
@@ -219,7 +220,8 @@ def test_float_pil_images_read_as_float_arrays_do(astronaut_rgb):
     assert as_pil.mean() > 100  # not read as [0, 255] (near black)
 
 
-@pytest.mark.parametrize("source, message", [("https://example.com/x.jpg", "not URLs"), ("", "empty file name"),
+@pytest.mark.parametrize("source, message", [("https://example.com/x.jpg", "not URLs"), ("file:///tmp/x.jpg", "not URLs"),
+                                             ("s3://bucket/x.jpg", "not URLs"), ("", "empty file name"),
                                              (np.zeros((4, 4), np.complex64), "real numbers"),
                                              (np.array([["a"]], object), "real numbers")])
 def test_inputs_that_are_no_image_say_what_they_are(source, message):
@@ -262,3 +264,32 @@ def test_a_video_named_as_an_image_is_said_to_be_a_video(tmp_path):
         load_image(tmp_path / "clip.jpg")
     with pytest.raises(ImageLoadError, match=r"a video \(MP4/MOV\)"):
         load_image(sample_video().read_bytes())
+
+
+def test_patterns_search_as_folders_do(tmp_path, astronaut_png):
+    """glob's own ** went round link loops (exponentially with two: it hung), into batch results folders, and
+    named a file by its longest alias; a name with a superscript digit broke the sort."""
+    import shutil
+
+    corpus = tmp_path / "c"
+    (corpus / "sub").mkdir(parents=True)
+    for name in ("w1.png", "w10.png", "w2.png", "s1²2.png"):
+        shutil.copy(astronaut_png, corpus / name)
+    shutil.copy(astronaut_png, corpus / "sub" / "w3.png")
+    (corpus / "sub" / "l1").symlink_to("..", target_is_directory=True)
+    (corpus / "sub" / "l2").symlink_to("..", target_is_directory=True)
+    results = corpus / "results"
+    (results / "files" / "0123456789abcdef").mkdir(parents=True)
+    (results / "state.sqlite").write_bytes(b"")
+    shutil.copy(astronaut_png, results / "files" / "0123456789abcdef" / "annotated.png")
+    shutil.copy(astronaut_png, corpus / "w1_fervid.png")
+    expected = [corpus / "s1²2.png", corpus / "sub" / "w3.png", corpus / "w1.png", corpus / "w2.png",
+                corpus / "w10.png"]
+    for pattern in (f"{corpus}/**/*.png", f"{corpus}/**", f"{corpus}/*"):
+        notices = []
+        files, problems = expand_inputs([pattern], notices=notices)
+        assert sorted(files) == sorted(expected) and problems == [], pattern
+        assert len(notices) == 1 and "w1_fervid.png" in notices[0]
+    assert expand_inputs([str(corpus)])[0] == expected  # natural order: w1, w2, w10
+    assert expand_inputs([str(results)])[1] == [(str(results), "is a fervid batch results folder: its files are "
+                                                               "another run's outputs")]

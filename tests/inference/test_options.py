@@ -69,3 +69,19 @@ def test_numbers_of_either_kind_and_model_paths_are_accepted(tmp_path):
     assert options.detect_every == 1 and options.model == Path("runs/models/x")
     with pytest.raises(ValueError, match="unknown temporal method 'avg'"):
         VideoOptions(method="avg")  # at construction, as PipelineOptions refuses it, not when a video runs
+
+
+def test_numpy_numbers_become_the_python_numbers_they_hold():
+    """np.float32 passed the check and failed the results' JSON after a whole analysis; np.int64 and np.bool_
+    were refused where their values are fine."""
+    import json
+
+    import numpy as np
+
+    options = PipelineOptions(detect_every=np.float32(0.5), annotate=np.bool_(False), sample_fps=np.int64(10))
+    video = VideoOptions(batch_frames=np.int64(8), centred=np.bool_(True))
+    assert type(options.detect_every) is float and options.annotate is False and type(options.sample_fps) is int
+    assert type(video.batch_frames) is int and video.centred is True
+    json.dumps(dataclasses.asdict(options))
+    with pytest.raises(ValueError, match="batch_frames: input should be a valid integer"):
+        VideoOptions(batch_frames=np.float64(2.5))

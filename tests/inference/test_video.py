@@ -686,3 +686,22 @@ def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):
     again = runner.invoke(app, ["video", str(tmp_path / "sessions" / "p02" / "cam.mp4"), *common])
     assert again.exit_code == 0 and "outputs named p02_cam_*" in again.output
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("stem", ["../escape", "a/b", ".."])
+def test_a_stem_is_a_name_not_a_path(analyzer, tmp_path, stem):
+    with pytest.raises(ValueError, match="the start of the outputs' file names, not a path"):
+        analyzer.analyze_video(carphone(), tmp_path / "out", stem=stem)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*escape*"))
+
+
+def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
+    """`fervid live --source file.mp4` ended by Ctrl-C (stop) reported "video ended at 6.1 s of 20.0 s (truncated or
+    corrupt)" and exited 1."""
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1]) for i in range(40)]
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False, centred=False))
+    calls = iter(range(10**6))
+    result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
+                        stop=lambda: next(calls) >= 20)
+    assert result.ok and result.frames_analysed == 20

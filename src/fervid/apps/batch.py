@@ -64,10 +64,13 @@ OWN_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqli
              "summary.md", "dataset.parquet", ".dataset.parquet.tmp", ".lock")
 
 
-def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+def collect_inputs(inputs: list[str], out: Path | None = None, notices: list[str] | None = None
+                   ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
     ... in any case, or the first column). The batch's own files (``<out>/files/...``, its state, summary and
-    table) are not inputs when a folder or pattern finds them."""
+    table) are not inputs when a folder or pattern finds them. ``notices`` gets what was left out without being
+    an error (files named as fervid's outputs, a manifest's first row taken for a header)."""
+    notices = [] if notices is None else notices
     from fervid.inference.images import expand_inputs
 
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -93,7 +96,10 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
             def names_input(entry: str) -> bool:
                 return Path(entry).suffix.lower() in suffixes or Path(entry).is_dir() or any(c in entry for c in "*?[")
 
-            if not named and entries and not names_input(entries[0]):  # a header of other words ("recording")
+            if not named and entries and not names_input(entries[0]) and not Path(entries[0]).suffix:
+                # a header of other words ("recording"); a missing folder's name reads the same, so it is said
+                notices.append(f"{item}: its first row, {cells[0]!r}, names no file or folder here and was taken "
+                               "for a header")
                 entries = entries[1:]
             if not any(names_input(e) for e in entries):  # a data table (`fervid batch sessions/*` took it in)
                 problems.append((item, "not a manifest: no row names an image, a video or a folder (a manifest "
@@ -110,7 +116,7 @@ def collect_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Pat
             where = p.resolve()
             return folder / "files" in where.parents or (where.parent == folder and where.name in OWN_FILES)
 
-    found, more_problems = expand_inputs(plain, suffixes, own_output=own)
+    found, more_problems = expand_inputs(plain, suffixes, own_output=own, notices=notices)
     seen = set()
     for p in found:
         key = p.resolve()
@@ -233,7 +239,7 @@ class StateStore:
         ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos)."""
         from tqdm import tqdm
 
-        todo, paths_of, first_of = [], {}, {}
+        todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
             digest = file_sha256(p)
@@ -248,7 +254,9 @@ class StateStore:
             done = bool(twin and (files_dir / twin[3] / "rows.parquet").is_file())
             other_kind = self.db.execute("SELECT 1 FROM files WHERE hash = ? AND kind NOT IN (?, 'unknown')",
                                          (digest, kind)).fetchone()
-            key = twin[3] if done else digest[:16] + (f"-{kind}" if other_kind else "")
+            # one content of one kind has one key: b.jpg after a.mp4 (other kind) is a.jpg's twin, in a.jpg's folder
+            key = twin[3] if done else key_of.setdefault((digest, kind), digest[:16] + (f"-{kind}" if other_kind
+                                                                                           else ""))
             self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
                             "updated, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (name, digest, kind, "done" if done else "pending", key,
@@ -484,7 +492,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     store = StateStore(out / "state.sqlite")
     store.claim_settings(result_settings(options.pipeline))
     store.forget_gone()
-    files, problems = collect_inputs(inputs, out)
+    notices: list[str] = []
+    files, problems = collect_inputs(inputs, out, notices)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
@@ -522,6 +531,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
                            "workers": workers,
+                           "notices": notices,
                            "failures": [f for f in summary["failures"] if f["file"] in mine],
                            "partial": [f for f in summary["partial"] if f["file"] in mine]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

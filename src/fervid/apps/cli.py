@@ -121,6 +121,12 @@ def _os_error_line(exc: OSError, where: str | Path = "") -> str:
     return f"{where}{': ' if where else ''}{reason}"
 
 
+def _say_notices(notices: list[str]) -> None:
+    """What was left out of the inputs without being an error, on stderr (also with --quiet)."""
+    for notice in notices:
+        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
+
+
 def _check_output_folder(folder: Path) -> None:
     """Make ``folder`` and check it can be written to, before the work whose results go there."""
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
@@ -223,7 +229,9 @@ def image(
         _fail("--json - and --csv -: only one of them can go to stdout", 2)
     to_stdout = "-" in (json_out, csv_out)
 
-    files, problems = expand_inputs(paths)
+    notices: list[str] = []
+    files, problems = expand_inputs(paths, notices=notices)
+    _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
@@ -328,19 +336,21 @@ def video(
 
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers; not with --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
-    emotion, confidence, uncertain), <name>_tracks.json (per track: span, dominant emotion, share of time per
+    emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, dominant emotion, share of time per
     emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more).
     """
     from tqdm import tqdm
 
     from fervid.inference.images import expand_inputs, output_stems
-    from fervid.inference.video import VIDEO_SUFFIXES, VideoError, stems_used_before
+    from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
                         annotate=annotate, temporal_model=temporal_model)
-    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES)
+    notices: list[str] = []
+    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, notices=notices)
+    _say_notices(notices)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     earlier = stems_used_before(out) if out.is_dir() else {}
     for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
@@ -363,8 +373,11 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ (its tracks JSON says where it "
-                        "stopped)" + (f"; not analysed: {', '.join(map(str, left))}" if left else ""),
+            saved = (out / OutputNames(stems[path]).tracks_json).is_file()  # a second Ctrl-C can stop the saving
+            typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ "
+                        + ("(its tracks JSON says where it stopped)" if saved else
+                           "(a second Ctrl-C stopped their saving: no tracks JSON or timelines)")
+                        + (f"; not analysed: {', '.join(map(str, left))}" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(130)
         except VideoError as exc:
@@ -481,6 +494,9 @@ def live(
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 stop=lambda: bool(stopping))
+    except KeyboardInterrupt:  # the second Ctrl-C
+        typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     elapsed = _time.perf_counter() - started
@@ -742,7 +758,8 @@ def evaluate(
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): score against FER+'s majority "
                                                       "labels (--dataset ferplus, chosen by auto)."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
-    out: Optional[Path] = typer.Option(None, help="Write metrics.json, report.md and confusion.png here."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics.json, predictions.csv, report.md and confusion.png "
+                                                  "here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record."),
     precision: str = PRECISION_OPTION,
@@ -1008,6 +1025,7 @@ def batch(
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
                + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
+    _say_notices(summary["this_run"]["notices"])
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)

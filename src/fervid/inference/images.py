@@ -33,20 +33,20 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     numpy arrays are taken as RGB (the order of Pillow, scikit-image and matplotlib) unless ``bgr=True``
     (OpenCV's order); (H, W) grey and (H, W, 4) RGBA arrays are accepted; float arrays are read as [0, 1] when
     no value is above 2 (resampling overshoots 1 a little) and as [0, 255] otherwise (a float PIL image too).
-    A file's EXIF rotation is applied to a path, bytes, a file object, and a PIL image as opened from its file; a
-    PIL image made or changed in memory is taken as it is.
+    A file's EXIF rotation is applied, also to a PIL image, which carries its file's tag (an image turned upright
+    by hand with ``transpose`` still carries it: turn with ``ImageOps.exif_transpose``, which clears it).
     """
     if bgr and not isinstance(source, np.ndarray):  # a decoded file knows its colour order: the flag would be
         # ignored, and the caller misled
         raise ValueError(f"bgr=True describes a numpy array's channel order; a {type(source).__name__} is read in "
                          "its own")
-    if isinstance(source, str) and source.lower().startswith(("http://", "https://", "ftp://", "data:")):
+    if isinstance(source, str) and re.match(r"(?i)([a-z][a-z0-9+.-]*://|data:)", source):  # http, file, s3, ...
         raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
                              "and give its path")
     if isinstance(source, str) and not source.strip():
         raise ImageLoadError("empty file name")
     if isinstance(source, (str, os.PathLike)):
-        return _load_path(Path(source))
+        return _load_path(Path(os.fsdecode(source)))  # fsdecode: a PathLike may give bytes
     if isinstance(source, Image.Image):
         name = source_name(source) or "PIL image"
         with _pillow_errors(name, MAX_PIXELS):  # an unloaded image decodes now: a truncated file fails here
@@ -199,11 +199,9 @@ def _no_repr(exc: Exception) -> str:
 
 
 def _from_pil(im: Image.Image, name: str) -> np.ndarray:
-    if im.format is not None:
-        # phones store portrait photos sideways plus an EXIF rotation tag; only an image as read from its file is
-        # turned: one the caller made or changed (rotated upright by hand: Pillow keeps the stale tag on the
-        # copy, whose format is None) is taken as it is
-        im = ImageOps.exif_transpose(im)
+    # phones store portrait photos sideways plus an EXIF rotation tag. Pillow carries the tag with the pixels (a
+    # convert("RGB") copy keeps it, and must be turned as its file is); ImageOps.exif_transpose turns and clears it
+    im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = _integers_to_uint8(np.asarray(im))
         return np.repeat(grey[:, :, None], 3, axis=2)
@@ -264,54 +262,132 @@ def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
-                  own_output: Callable[[Path], bool] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+                  own_output: Callable[[Path], bool] | None = None, notices: list[str] | None = None
+                  ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
 
     A folder is searched as a person browsing it would see it: into linked folders (a link loop is entered
     once), past hidden files and folders (``.thumbnails``, ``.Trash-1000``, macOS's ``._photo.jpg`` twins on a
     shared disk: data no one meant to analyse, and the ``._`` ones fail as images), and past what fervid wrote:
-    a batch results folder (it holds ``state.sqlite``) and outputs named as fervid names them (``_annotated.mp4``,
-    ``_fervid.png``, timelines, key frames) - analysed again, another run's results counted as new faces. A
-    pattern's matches are filtered the same way and, as a folder's files, by ``suffixes``. ``own_output(path)``
+    batch results folders (they hold ``state.sqlite`` and ``files/``) and files named as fervid names its outputs
+    (``_annotated.mp4``, ``_fervid.png``, timelines, key frames) - analysed again, another run's results counted
+    as new faces; ``notices`` gets a line for each input where files were left out for their names. A pattern's
+    matches (``**`` too) are filtered the same way and, as a folder's files, by ``suffixes``. ``own_output(path)``
     also leaves out files a command wrote itself. A file named on its own is always an input."""
-    import glob
+    kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
+    in_results = _BatchResultsCheck()
 
-    def wanted(p: Path) -> bool:
-        return p.suffix.lower() in suffixes and not (own_output and own_output(p)) and not fervid_output(p)
+    def keep(candidates, item: str) -> list[Path]:
+        media = [p for p in candidates if p.suffix.lower() in suffixes and not in_results(p)
+                 and not (own_output and own_output(p))]
+        named_as_outputs = [p for p in media if fervid_output(p)]
+        if named_as_outputs and notices is not None:
+            notices.append(f"{printable_name(item)}: left out {len(named_as_outputs)} file(s) named as fervid names "
+                           f"its outputs (e.g. {printable_name(named_as_outputs[0].name)}); name one on its own to "
+                           "analyse it")
+        return sorted((p for p in media if not fervid_output(p)), key=natural_order)
 
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            if in_results(path / "state.sqlite"):
+                problems.append((item, "is a fervid batch results folder: its files are another run's outputs"))
+                continue
             # not only regular files: a FIFO or device named like an image is an input the reader refuses, by name,
             # rather than one left out without a word
-            images = sorted((p for p in search_folder(path) if wanted(p)), key=natural_order)
+            candidates = list(search_folder(path))
+            images = keep(candidates, item)
             if not images:
-                kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
-                problems.append((item, f"folder holds no {kind} files"))
+                problems.append((item, f"folder holds no {kind} files" if not any(fervid_output(p) for p in candidates)
+                                 else f"folder holds only files named as fervid's outputs (no other {kind} files)"))
             found.extend(images)
         elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
             found.append(path)
         elif any(ch in item for ch in "*?["):
-            hits = [Path(p) for p in glob.glob(item, recursive=True)]
-            # a folder a pattern matches is searched as a folder named on its own is ("shots/*": every shoot)
-            files = [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
-            matches = sorted((p for p in files if wanted(p)), key=natural_order)
+            files = _pattern_files(item)
+            matches = keep(files, item)
             if not matches:
-                problems.append((item, "pattern matches only fervid's own outputs of an earlier run"
-                                 if any(p.suffix.lower() in suffixes for p in files) else
-                                 "pattern matches no file" if not files else "pattern matches no "
-                                 + ("image" if suffixes is IMAGE_SUFFIXES else "matching") + " file"))
+                problems.append((item, "pattern matches no file" if not files else
+                                 "pattern matches only fervid's own outputs of an earlier run" if any(
+                                     fervid_output(p) or in_results(p) for p in files) else
+                                 f"pattern matches no {kind} file"))
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
-    seen: set[Path] = set()  # one file named twice (photo.jpg and /home/me/photo.jpg, or a folder and a pattern)
-    unique = [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
+    # one file named twice (photo.jpg and /home/me/photo.jpg, a folder and a pattern, or through a link): once,
+    # under its shortest name (corpus/w1.jpg, not corpus/sub/loop/w1.jpg)
+    shortest: dict[Path, Path] = {}
+    for p in found:
+        real = p.resolve()
+        if real not in shortest or len(p.parts) < len(shortest[real].parts):
+            shortest[real] = p
+    unique = list(shortest.values())
     # a name of bytes that are not UTF-8 (a Linux disk written by an old camera or a Windows-1252 tool): OpenCV
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), "file name is not valid UTF-8; rename the file") for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+def _pattern_files(pattern: str) -> list[Path]:
+    """The files a pattern names; a folder it matches is searched as a folder named on its own ("shots/*": every
+    shoot). A ``**`` pattern walks its fixed leading folders with :func:`search_folder` (glob's own ``**`` went
+    round link loops, exponentially with two, into batch results folders and hidden ones) and keeps the paths
+    the pattern matches."""
+    import glob
+
+    if "**" not in pattern:
+        hits = [Path(p) for p in glob.glob(pattern)]
+        return [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+    base = Path(*parts[:fixed]) if fixed else Path(".")
+    regex = _pattern_regex(Path(*parts[fixed:]).as_posix())
+    return [p for p in search_folder(base) if regex.fullmatch(p.relative_to(base).as_posix())] if base.is_dir() else []
+
+
+def _pattern_regex(pattern: str) -> re.Pattern:
+    """A glob pattern (``*``, ``?``, ``[...]``, ``**`` for any folders) as a regex over '/'-separated paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            members = pattern[i + 1:end]
+            out.append("[" + ("^" + members[1:] if members.startswith("!") else members).replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+class _BatchResultsCheck:
+    """Whether a path lies in a fervid batch results folder (one holding ``state.sqlite`` and ``files/``), each
+    folder looked at once."""
+
+    def __init__(self):
+        self._folders: dict[Path, bool] = {}
+
+    def _is_results(self, folder: Path) -> bool:
+        if folder not in self._folders:
+            self._folders[folder] = (folder / "state.sqlite").is_file() and (folder / "files").is_dir()
+        return self._folders[folder]
+
+    def __call__(self, path: Path) -> bool:
+        return any(self._is_results(folder) for folder in Path(os.path.abspath(path)).parents)
 
 
 # what fervid names its outputs (fervid.inference.video.OutputNames, `fervid image --annotate`)
@@ -326,7 +402,9 @@ def fervid_output(path: Path) -> bool:
 
 def natural_order(path: Path) -> list:
     """Sort key: numbers by value, letters without case (w1, w2, w10; as a file browser lists them, not w1, w10, w2)."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int() (a superscript in a name broke the sort)
+    return [int(part) if part.isascii() and part.isdigit() else part.lower()
+            for part in re.split(r"([0-9]+)", str(path))]
 
 
 def search_folder(folder: Path):

@@ -35,10 +35,15 @@ def _field_types(cls: type) -> dict[str, TypeAdapter]:
 def check_field_types(options) -> None:
     """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
     true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
-    no option. Integers pass for floats; nothing else is converted."""
+    no option. Integers pass for floats, and numpy numbers (np.float64(0.3), np.int64(16), np.bool_) become the
+    Python numbers they hold (a np.float32 kept as it was failed the results' JSON after the whole analysis);
+    nothing else is converted."""
     problems = []
     for name, field_type in _field_types(type(options)).items():
         value = getattr(options, name)
+        if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()
+            object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
         try:
             field_type.validate_python(value, strict=True)
         except ValidationError as exc:

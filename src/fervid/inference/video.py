@@ -32,8 +32,10 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
 from fervid.inference.detect import Detection
 from fervid.inference.track import FaceTracker, TrackedFace
 
+# (not .ts: TypeScript sources beside a study's recordings failed as videos; an MPEG transport stream named on
+# its own is still read)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
-                  ".m2ts", ".ts", ".ogv", ".vob", ".mxf"}
+                  ".m2ts", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
@@ -961,6 +963,8 @@ class VideoAnalyzer:
         ``result.faces``. ``stem`` starts the outputs' file names (default: the source's stem; several videos of
         one name written to one folder need distinct stems, :func:`fervid.inference.images.output_stems`).
         """
+        if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
+            raise ValueError(f"stem {stem!r}: the start of the outputs' file names, not a path")
         started = time.perf_counter()
         opts = self.options
         result = self.new_result(str(source), stem=stem)
@@ -978,7 +982,7 @@ class VideoAnalyzer:
         result.scene_cuts = stream.cut_times
         writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
         write = writer.write
-        next_sample, last_time, interrupted = 0.0, 0.0, False
+        next_sample, last_time, interrupted, stopped = 0.0, 0.0, False, False
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
@@ -986,6 +990,7 @@ class VideoAnalyzer:
                 if progress:
                     progress(result.frames_read, total)
                 if stop is not None and stop():
+                    stopped = True  # asked to: the frames not read are not missing
                     break
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
@@ -1020,7 +1025,7 @@ class VideoAnalyzer:
         # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
         # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0
-        if (result.frames_read and expected_seconds and result.error is None and not interrupted
+        if (result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
                 and result.duration + 1.0 / result.fps < 0.9 * expected_seconds):
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
