@@ -92,6 +92,15 @@ def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, 
     assert table.status == 200
     rows = list(csv.DictReader(io.StringIO(table.text())))
     assert len(rows) > 10 and "happy" in {r["emotion"] for r in rows} and {r["track"] for r in rows} >= {"1"}
+    # the fake camera gives 15 frames/s: each sent once (a result came back faster and the same picture was sent
+    # again, reported as 40+ frames/s)
+    assert stats["fps"] <= FPS + 1
+
+    # a second session: a frame left unanswered by the first blocked every send, under a "Live" status
+    page.click("#start")
+    page.wait_for_function("window.fervidLive.results > 5", timeout=30_000)
+    page.click("#stop")
+    assert page.evaluate("JSON.parse(document.querySelector('#overlay').dataset.boxes)") == []  # cleared
 
 
 def test_a_malformed_message_gets_a_clean_error_and_the_server_goes_on(server, page):

@@ -62,6 +62,10 @@ def test_health_docs_and_page(client):
         assert page.status_code == 200 and sources and not [u for u in sources if "//" in u], sources
         assert all(client.get(u).status_code == 200 for u in sources)
     assert "/v1/images" in client.get("/openapi.json").json()["paths"]
+    # ReDoc's script asked a CDN for its logo (a failed request and a console error offline)
+    assert b"cdn.redoc.ly" not in client.get("/static-offline-docs/redoc.standalone.js").content
+    spec = client.get("/openapi.json").json()
+    assert not {"/", "/live"} & set(spec["paths"]) and spec["info"]["version"].endswith("(API v1)")  # pages, not API
     page = client.get("/")
     assert page.status_code == 200 and "Drop a photo or video" in page.text
     assert client.get("/static/app.js").status_code == 200
@@ -359,6 +363,8 @@ def test_decompression_bomb_is_refused_before_decoding(client):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = client.post("/v1/images", files=[("files", ("bomb.png", png_declaring(12000, 12000), "image/png"))])
     assert r.status_code == 415 and "too large" in r.json()["error"] and "bomb.png" in r.json()["error"]
+    # its size and the limit that refused it, by the option that sets it (it blamed Pillow's limit, not this one)
+    assert "12000 x 12000 (144.0 megapixels; the limit is 50, the server's --max-image-megapixels)" in r.json()["error"]
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
 
 

@@ -59,3 +59,36 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     page.wait_for_function("document.querySelector('#player').currentTime > 2", timeout=10_000)
     assert page.locator("#downloads a").count() == 4
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+
+
+def test_the_page_works_from_the_keyboard_and_keeps_its_layout(server, page, astronaut_png, tmp_path):
+    """The file input was display:none (no Tab stop: the page needed a mouse); the live page's rules made the
+    faces table a flex box and the timelines 40 px high; a TIFF the browser cannot draw lost its results."""
+    from PIL import Image
+
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # past the link to the live page
+    assert page.evaluate("document.activeElement.id") == "file-input"
+    Image.open(astronaut_png).save(tmp_path / "astronaut.tiff")
+    page.set_input_files("#file-input", str(tmp_path / "astronaut.tiff"))
+    expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
+    expect(page.locator("#photo-note")).to_contain_text("cannot display astronaut.tiff")
+    assert page.evaluate("getComputedStyle(document.querySelector('#faces')).display") == "table"
+    expect(page.locator("#photo-downloads a")).to_have_attribute("download", "astronaut.json")
+
+
+def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(CARPHONE))
+    page.wait_for_function("localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
+    job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
+    assert page.request.delete(server + f"/v1/jobs/{job['job_id']}").ok
+    expect(page.locator("#status")).to_contain_text("no longer exists", timeout=30_000)  # it polled 404s for ever
+    page.set_input_files("#file-input", str(CARPHONE))
+    page.wait_for_function("document.querySelector('#status').textContent.includes('Analysing')", timeout=30_000)
+    page.set_input_files("#file-input", str(astronaut_png))  # picked while the video runs: the photo's page stays
+    expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
+    page.wait_for_timeout(8000)  # the carphone clip's analysis has finished by now
+    assert page.locator("#video").is_hidden() and "happy" in page.locator("#status").text_content()
+    assert page.evaluate("getComputedStyle(document.querySelector('#drop input')).display") != "none"

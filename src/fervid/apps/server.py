@@ -15,6 +15,7 @@ serves are answered (DNS rebinding), and state-changing requests from another or
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import queue
@@ -31,12 +32,14 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
+from starlette.routing import Route
 
+from fervid import __version__
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
@@ -106,7 +109,8 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
-        too_big = f"request body larger than {self.limit / 1024 / 1024:g} MB"
+        too_big = (f"the upload is larger than this server takes: {self.limit / 1024 / 1024:.3g} MB (fervid serve "
+                   "--max-upload-mb)")
         if declared and declared.isdigit() and int(declared) > self.limit:
             return await _send_error(send, 413, too_big)
         received = 0
@@ -466,6 +470,21 @@ def data_folder_lock(data_dir: Path) -> FolderLock:
     return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir")
 
 
+REDOC_SCRIPT_URL = "/static-offline-docs/redoc.standalone.js"  # where FastAPIOffline serves it
+
+
+@functools.cache
+def _redoc_script() -> bytes:
+    import fastapi_offline
+
+    script = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
+    return re.sub(rb'"https://cdn\.redoc\.ly/[^"]*"', b'"data:,"', script.read_bytes())  # the logo hides itself
+
+
+async def _redoc_script_offline(request: Request) -> Response:
+    return Response(_redoc_script(), media_type="text/javascript")
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from fervid.inference.images import allow_fervid_image_sizes
 
@@ -484,8 +503,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     # FastAPIOffline: the /docs and /redoc pages with their scripts served by fervid (FastAPI's load them from a
     # CDN: a blank page offline)
-    app = FastAPIOffline(title="fervid", version="1", description="Facial emotion recognition in images and videos.",
+    app = FastAPIOffline(title="fervid", version=f"{__version__} (API v1)",
+                         description="Facial emotion recognition in images and videos.",
                          lifespan=lifespan, dependencies=[Depends(_known_query_only)], responses=COMMON_ERRORS)
+    # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
+    # the package's own static files
+    app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
     # outermost last: the Host check runs first, then CORS (answers preflights; adds its headers to every answer
     # to an allowed origin, errors included), then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
@@ -562,7 +585,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def analyse_image(data: bytes, name: str) -> ImageResult:
         # bounded: N images decoded and in the CNN at once, whatever the number of requests (live sessions too)
         with image_slots:
-            bgr = decode_image_bytes(data, name, settings.max_image_pixels)  # ImageLoadError: not an image
+            bgr = decode_image_bytes(data, name, settings.max_image_pixels,  # ImageLoadError: not an image
+                                     limit_name="the server's --max-image-megapixels")
             return analyzer().analyze_bgr(bgr, source=name)
 
     @app.post("/v1/images", response_model=ImagesOut, responses=CHANGE_ERRORS | _errors(
@@ -615,7 +639,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                     filename=file.filename, error=None, annotate=annotate)
         if not state["workers"].submit(job_id):
             store.delete(job_id)
-            raise HTTPException(429, detail="too many video jobs queued; try again later",
+            raise HTTPException(429, detail=f"{file.filename or 'the video'}: the server's queue of video jobs is full "
+                                            f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
                                 headers={"Retry-After": str(RETRY_QUEUED_S)})
         return {"job_id": job_id, "status": "queued", "status_url": f"/v1/jobs/{job_id}",
                 "result_url": f"/v1/jobs/{job_id}/result"}
@@ -686,11 +711,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         store.delete(job_id)
         return {"deleted": job_id}
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)  # pages, not API endpoints
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
-    @app.get("/live", response_class=HTMLResponse)
+    @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
     def live_page() -> str:
         """The camera page: frames go to /v1/live, each face's box, emotion and timeline are drawn back."""
         return (STATIC_DIR / "live.html").read_text(encoding="utf-8")

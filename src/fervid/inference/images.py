@@ -109,15 +109,16 @@ def _load_path(path: Path) -> np.ndarray:
     return _decode(path, str(path), MAX_PIXELS)
 
 
-def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, limit_name: str = "") -> np.ndarray:
     """An uploaded file's bytes -> BGR uint8 image, with the same checks and messages as a path (``name`` stands
-    for the file in them). The declared size is checked before any pixel is decoded, so a small file that
-    declares a huge image (a decompression bomb) costs nothing."""
+    for the file in them; ``limit_name``: the setting ``max_pixels`` comes from, named when it refuses one). The
+    declared size is checked before any pixel is decoded, so a small file that declares a huge image (a
+    decompression bomb) costs nothing."""
     import io
 
     if not data:
         raise ImageLoadError(f"{name}: empty file (0 bytes)")
-    return _decode(io.BytesIO(data), name, max_pixels)
+    return _decode(io.BytesIO(data), name, max_pixels, limit_name)
 
 
 def pixel_limit(max_pixels: int = MAX_PIXELS) -> int:
@@ -141,12 +142,15 @@ def allow_fervid_image_sizes() -> None:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
-def _decode(source, name: str, max_pixels: int) -> np.ndarray:
+def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndarray:
     limit = pixel_limit(max_pixels)
     try:
-        with _pillow_errors(name, limit), Image.open(source) as im:
+        with _pillow_errors(name, limit, pillow_bound=limit < max_pixels), Image.open(source) as im:
             if im.width * im.height > limit:
-                raise Image.DecompressionBombError("declared size over the limit")
+                raise ImageLoadError(f"{name}: image too large: {im.width} x {im.height} "
+                                     f"({im.width * im.height / 1e6:.1f} megapixels; the limit is {limit / 1e6:g}"
+                                     + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if limit < max_pixels else
+                                        f", {limit_name})" if limit_name else ")"))
             im.load()
             return _from_pil(im, name)
     except ImageLoadError as exc:
@@ -177,14 +181,17 @@ def _video_container(source) -> str | None:
 
 
 @contextmanager
-def _pillow_errors(name: str, max_pixels: int):
-    """Pillow's exceptions as one :class:`ImageLoadError` naming the input and the problem."""
+def _pillow_errors(name: str, max_pixels: int, pillow_bound: bool = False):
+    """Pillow's exceptions as one :class:`ImageLoadError` naming the input and the problem (``pillow_bound``: the
+    size limit in force is Pillow's own, stricter than the one asked for)."""
     try:
         yield
+    except ImageLoadError:
+        raise
     except UnidentifiedImageError:
         raise ImageLoadError(f"{name}: not an image, or a format Pillow cannot read") from None
     except Image.DecompressionBombError:
-        pillows = " (Pillow's limit, twice PIL.Image.MAX_IMAGE_PIXELS)" if max_pixels < MAX_PIXELS else ""
+        pillows = " (Pillow's limit, twice PIL.Image.MAX_IMAGE_PIXELS)" if pillow_bound else ""
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
     except OSError as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").

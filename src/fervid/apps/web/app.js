@@ -2,16 +2,33 @@
 const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 const COLORS = {angry: "#dc2828", disgust: "#3c8c3c", fear: "#963c96", happy: "#fac800", sad: "#1e78c8",
                 surprise: "#ff9600", neutral: "#aaaaaa"};
+const JOB_KEY = "fervid-video-job";  // the video job in progress, so a reload or a lost connection finds it again
 const $ = (id) => document.getElementById(id);
+
+function ink(hex) {  // black or white text, whichever reads better on the emotion's colour (WCAG contrast)
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2 ? "#fff" : "#000";
+}
+let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").className = isError ? "error" : "";
 }
 
+const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function problem(err) {  // "TypeError: Failed to fetch" says nothing to a person
+  return err instanceof TypeError && /fetch|network/i.test(err.message)
+    ? `could not reach the fervid server at ${location.host} (is \`fervid serve\` still running?)` : String(err);
+}
+
 async function errorText(response) {
-  try { const body = await response.json(); return body.error || JSON.stringify(body); }
-  catch { return response.statusText; }
+  let text = response.statusText;
+  try { const body = await response.json(); text = body.error || JSON.stringify(body); } catch { /* not JSON */ }
+  const wait = response.headers.get("Retry-After");
+  return wait ? `${text} (try again in ${wait} s)` : text;
 }
 
 function bars(probabilities) {
@@ -19,73 +36,145 @@ function bars(probabilities) {
     Math.round(probabilities[e] * 200)}px;background:${COLORS[e]}"></span><span>${(probabilities[e] * 100).toFixed(0)}%</span></div>`).join("");
 }
 
-async function analysePhoto(file) {
+function drawLabel(ctx, text, x, y, color, unit, width, height) {
+  // black on the emotion's colour (readable on any photo), kept inside the image
+  const pad = 3 * unit, size = 14 * unit, w = ctx.measureText(text).width + 2 * pad, h = size + 2 * pad;
+  const left = Math.min(Math.max(0, x), Math.max(0, width - w)), top = Math.min(Math.max(0, y - h), height - h);
+  ctx.fillStyle = color; ctx.fillRect(left, top, w, h);
+  ctx.fillStyle = ink(color); ctx.fillText(text, left + pad, top + h - pad - 2 * unit);
+}
+
+async function analysePhoto(file, token) {
   setStatus(`Analysing ${file.name}…`);
   const form = new FormData();
   form.append("files", file);
   const response = await fetch("/v1/images", {method: "POST", body: form});
+  if (token !== current) return;
   if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); return; }
-  const result = (await response.json()).files[0];
+  const doc = await response.json();
+  const result = doc.files[0];
+  if (token !== current) return;
+  const canvas = $("photo-canvas"), note = $("photo-note");
+  note.hidden = true;
   const image = new Image();
   image.src = URL.createObjectURL(file);
-  await image.decode();
-  const canvas = $("photo-canvas");
-  canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage(image, 0, 0);
-  const unit = Math.max(1, Math.min(canvas.width, canvas.height) / 400);
-  ctx.lineWidth = 2 * unit; ctx.font = `${14 * unit}px sans-serif`;
-  const rows = [];
-  result.faces.forEach((face, i) => {
-    const b = face.box;
-    ctx.strokeStyle = COLORS[face.emotion]; ctx.fillStyle = COLORS[face.emotion];
-    ctx.strokeRect(b.x, b.y, b.width, b.height);
-    ctx.fillText(`${i + 1} ${face.emotion}`, b.x, Math.max(14 * unit, b.y - 4));
-    rows.push(`<tr><td>${i + 1}</td><td>${face.emotion} ${(face.confidence * 100).toFixed(0)}%${face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
-  });
+  try {
+    await image.decode();
+    canvas.hidden = false;
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(image, 0, 0);
+    const unit = Math.max(1, Math.min(canvas.width, canvas.height) / 400);
+    ctx.lineWidth = 2 * unit; ctx.font = `${14 * unit}px sans-serif`;
+    result.faces.forEach((face, i) => {
+      const b = face.box;
+      ctx.strokeStyle = COLORS[face.emotion];
+      ctx.strokeRect(b.x, b.y, b.width, b.height);
+    });
+    result.faces.forEach((face, i) => drawLabel(ctx, `${i + 1} ${face.emotion}`, face.box.x, face.box.y,
+                                                COLORS[face.emotion], unit, canvas.width, canvas.height));
+    canvas.setAttribute("aria-label", `${file.name} with ${result.faces.length} face(s) outlined`);
+  } catch {  // TIFF and other formats browsers do not draw: the server read it, so the results still show
+    canvas.hidden = true;
+    note.textContent = `This browser cannot display ${file.name}; its faces are listed below.`;
+    note.hidden = false;
+  } finally {
+    URL.revokeObjectURL(image.src);
+  }
+  const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${face.emotion} ${(face.confidence * 100).toFixed(0)}%${
+    face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
+  const json = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
+  $("photo-downloads").innerHTML = `<a href="${json}" download="${escape(file.name.replace(/\.[^.]*$/, ""))}.json">result (JSON)</a>`;
   $("photo").hidden = false;
-  setStatus(`${file.name}: ${result.faces.length} face(s): ${result.faces.map((f) => f.emotion).join(", ")}`);
+  setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${result.faces.map((f) => f.emotion).join(", ")}`
+                                : `${file.name}: no face found`);
 }
 
-async function analyseVideo(file) {
+async function analyseVideo(file, token) {
   setStatus(`Uploading ${file.name}…`);
   const form = new FormData();
   form.append("file", file);
   const response = await fetch("/v1/videos", {method: "POST", body: form});
+  if (token !== current) return;
   if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); return; }
-  const job = await response.json();
+  const job = {...await response.json(), name: file.name};
+  localStorage.setItem(JOB_KEY, JSON.stringify(job));
+  await followJob(job, token);
+}
+
+async function followJob(job, token) {
   const progress = $("progress");
   progress.hidden = false; progress.value = 0;
-  while (true) {
-    const state = await (await fetch(job.status_url)).json();
+  let wait = 500;
+  while (token === current) {
+    let response;
+    try {
+      response = await fetch(job.status_url);
+    } catch (err) {  // the server restarted or the network dropped: the job goes on there; keep asking
+      setStatus(`Lost contact with the server; retrying… (${job.name}, job ${job.job_id})`, true);
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 5000);
+      continue;
+    }
+    wait = 500;
+    if (token !== current) return;
+    if (response.status === 404) {
+      localStorage.removeItem(JOB_KEY);
+      progress.hidden = true;
+      setStatus(`The job for ${job.name} (${job.job_id}) no longer exists: it was deleted, or expired. Pick the file again to analyse it.`, true);
+      return;
+    }
+    if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); progress.hidden = true; return; }
+    const state = await response.json();
     progress.value = state.progress || 0;
-    setStatus(`Analysing ${file.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}%`);
+    setStatus(`Analysing ${job.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}% (job ${job.job_id})`);
     if (state.status === "done") break;
-    if (state.status === "failed") { setStatus(`Error: ${state.error}`, true); return; }
+    if (state.status === "failed") {
+      localStorage.removeItem(JOB_KEY);
+      progress.hidden = true;
+      setStatus(`Error: ${state.error}`, true);
+      return;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
+  if (token !== current) return;
   const result = await (await fetch(job.result_url)).json();
   const frames = await (await fetch(result.links.frames_json)).json();
-  showVideo(result, frames);
+  if (token !== current) return;
+  localStorage.removeItem(JOB_KEY);
   progress.hidden = true;
-  setStatus(`${file.name}: ${result.tracks.length} person(s) tracked: ` +
-            result.tracks.map((t) => `#${t.track} mostly ${t.dominant_emotion}`).join(", "));
+  showVideo(result, frames);
+  setStatus(result.tracks.length ? `${job.name}: ${result.tracks.length} person(s) tracked: ` +
+            result.tracks.map((t) => `#${t.track} mostly ${t.dominant_emotion}`).join(", ")
+                                 : `${job.name}: no face found`);
+}
+
+function seekable(element, seek) {  // mouse and keyboard alike
+  element.tabIndex = 0;
+  element.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); seek(); }
+  });
 }
 
 function showVideo(result, frames) {
+  $("video").hidden = false;  // first: the timelines are drawn at the width the page gives them
   const player = $("player");
-  player.src = result.links.annotated_video;
+  player.src = result.links.annotated_video || "";
+  player.hidden = !result.links.annotated_video;
   const timelines = $("timelines");
   timelines.innerHTML = "";
   for (const track of result.tracks) {
     const series = frames.tracks[String(track.track)];
     const box = document.createElement("div");
     box.className = "timeline";
-    box.innerHTML = `<h3>Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, mostly ${track.dominant_emotion}</h3>
+    const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, mostly ${track.dominant_emotion}`;
+    box.innerHTML = `<h3>${summary}</h3>
       <div class="legend">${EMOTIONS.map((e) => `<span><i style="background:${COLORS[e]}"></i>${e}</span>`).join("")}</div>`;
     const canvas = document.createElement("canvas");
-    canvas.dataset.track = track.track;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `${summary}; share of time: ${Object.entries(track.emotion_share)
+      .filter(([, share]) => share > 0).map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`);
     box.appendChild(canvas);
     timelines.appendChild(box);
     drawTimeline(canvas, series, result.duration || series.time[series.time.length - 1]);
@@ -94,6 +183,7 @@ function showVideo(result, frames) {
       const duration = player.duration || result.duration;
       player.currentTime = ((event.clientX - rect.left) / rect.width) * duration;
     });
+    seekable(canvas, () => { player.currentTime = track.start; player.focus(); });
   }
   const keyframes = $("keyframes");
   keyframes.innerHTML = "";
@@ -101,16 +191,18 @@ function showVideo(result, frames) {
     for (const ep of track.episodes) {
       if (!ep.key_frame_url) continue;
       const fig = document.createElement("figure");
-      fig.innerHTML = `<img src="${ep.key_frame_url}" alt="${ep.emotion}"><figcaption>#${track.track} ${ep.emotion} at ${ep.key_frame_time.toFixed(1)} s</figcaption>`;
+      fig.innerHTML = `<img src="${ep.key_frame_url}" alt="person #${track.track}, ${ep.emotion}, at ${ep.key_frame_time.toFixed(1)} s">` +
+        `<figcaption>#${track.track} ${ep.emotion} from ${ep.start.toFixed(1)} s (this frame: ${ep.key_frame_time.toFixed(1)} s)</figcaption>`;
       fig.addEventListener("click", () => { player.currentTime = ep.key_frame_time; });
+      seekable(fig, () => { player.currentTime = ep.key_frame_time; player.focus(); });
       keyframes.appendChild(fig);
     }
   }
+  $("keyframes-heading").hidden = !keyframes.children.length;
   const links = result.links;
   $("downloads").innerHTML = [["annotated video (MP4)", links.annotated_video], ["per-frame table (CSV)", links.frames_csv],
     ["per-frame table (Parquet)", links.frames_parquet], ["tracks (JSON)", links.tracks_json]]
-    .map(([label, url]) => `<a href="${url}" download>${label}</a>`).join("");
-  $("video").hidden = false;
+    .filter(([, url]) => url).map(([label, url]) => `<a href="${url}" download>${label}</a>`).join("");
 }
 
 function drawTimeline(canvas, series, duration) {
@@ -131,15 +223,27 @@ function drawTimeline(canvas, series, duration) {
   });
 }
 
-function handle(file) {
+function handle(files) {
+  const file = files && files[0];
   if (!file) return;
-  $("photo").hidden = true; $("video").hidden = true;
-  const isVideo = file.type.startsWith("video/") || /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g)$/i.test(file.name);
-  (isVideo ? analyseVideo(file) : analysePhoto(file)).catch((err) => setStatus(`Error: ${err}`, true));
+  const token = ++current;
+  $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true;
+  localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
+  const isVideo = file.type.startsWith("video/") || /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g|mts|m2ts|3gp|wmv|flv|ogv)$/i.test(file.name);
+  const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: one at a time here; \`fervid image\` or \`fervid batch\` takes many)` : "";
+  (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
+    .then(() => { if (more && token === current) $("status").textContent += more; })
+    .catch((err) => { if (token === current) setStatus(`Error: ${problem(err)}`, true); });
 }
 
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files[0]); });
-$("file-input").addEventListener("change", (e) => handle(e.target.files[0]));
+drop.addEventListener("dragleave", (e) => { if (!drop.contains(e.relatedTarget)) drop.classList.remove("over"); });
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files); });
+$("file-input").addEventListener("change", (e) => { handle(e.target.files); e.target.value = ""; });  // same file again: a change
+
+const pending = localStorage.getItem(JOB_KEY);
+if (pending) {  // reloaded while a video was being analysed: follow that job again
+  const job = JSON.parse(pending);
+  followJob(job, ++current).catch((err) => setStatus(`Error: ${problem(err)}`, true));
+}

@@ -7,9 +7,18 @@ const MAX_WIDTH = 640;        // frames are downscaled to this width before they
 const TIMELINE_SECONDS = 30;
 const $ = (id) => document.getElementById(id);
 
+function ink(hex) {  // black or white text, whichever reads better on the emotion's colour (WCAG contrast)
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2 ? "#fff" : "#000";
+}
+
 // what the page has shown, for people and for tests
 const live = window.fervidLive = {results: 0, faces: [], tracks: {}, rtts: [], saved: null, error: null};
 let socket = null, stream = null, seq = 0, inFlight = null, sentAt = {}, resultTimes = [];
+// a frame is sent once: a result answered faster than the camera's rate sent the same picture again (the fps
+// shown and the saved session's rate were inflated; a third of a 2-core server's work was repeats)
+let newFrame = true, waitingForFrame = false;
 const grab = document.createElement("canvas");
 
 function setStatus(text, isError = false) {
@@ -19,8 +28,29 @@ function setStatus(text, isError = false) {
 
 $("legend").innerHTML = EMOTIONS.map((e) => `<span><i style="background:${COLORS[e]}"></i>${e}</span>`).join("");
 
+function reset() {  // a new session starts from nothing: a frame left unanswered by the last one blocked every send
+  inFlight = null; sentAt = {}; resultTimes = []; newFrame = true; waitingForFrame = false;
+  Object.assign(live, {results: 0, faces: [], tracks: {}, rtts: [], saved: null, error: null});
+  $("timelines").innerHTML = ""; $("faces").innerHTML = ""; $("saved").innerHTML = "";
+  clearStage();
+}
+
+function clearStage() {  // nothing of a stopped session stays drawn over the black video
+  const overlay = $("overlay");
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+  overlay.dataset.boxes = "[]";
+  for (const id of ["fps", "rtt", "rtt95"]) $(id).textContent = "-";
+}
+
 async function start() {
   $("start").disabled = true;
+  reset();
+  if (!navigator.mediaDevices) {  // browsers give cameras to secure pages only
+    setStatus(`No camera: this page must be opened as http://localhost:${location.port || 80}/live on the machine ` +
+              "that serves it, or over https (browsers allow a camera nowhere else)", true);
+    $("start").disabled = false;
+    return;
+  }
   try {
     stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
   } catch (err) {
@@ -30,6 +60,7 @@ async function start() {
   }
   $("camera").srcObject = stream;
   await $("camera").play();
+  watchFrames($("camera"));
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/v1/live`);
   socket.binaryType = "arraybuffer";
@@ -52,6 +83,7 @@ function handle(message) {
     setStatus(`Live: ${message.model} with ${message.detector}, ${message.method} over ${message.window} s.`);
     sendFrame();
   } else if (message.type === "result") {
+    if (!stream) return;  // answered after Stop: the stage stays cleared
     received(message);
     sendFrame();
   } else if (message.type === "saved") {
@@ -62,17 +94,29 @@ function handle(message) {
       <a href="${message.links.tracks_json}">tracks JSON</a> · <a href="${message.result_url}">result</a></p>`;
     setStatus("Stopped; the session is saved.");
   } else if (message.type === "stopped") {
-    setStatus("Stopped.");
+    if (!/nothing is saved/.test($("status").textContent)) setStatus("Stopped.");
   } else if (message.type === "error") {
     live.error = message.error;
     setStatus(`Error: ${message.error}`, true);
   }
 }
 
+function watchFrames(video) {
+  if (!video.requestVideoFrameCallback) return;  // older browsers: every result takes the current picture
+  const tick = () => {
+    newFrame = true;
+    if (waitingForFrame) { waitingForFrame = false; sendFrame(); }
+    if (stream) video.requestVideoFrameCallback(tick);
+  };
+  video.requestVideoFrameCallback(tick);
+}
+
 function sendFrame() {
   if (!socket || socket.readyState !== WebSocket.OPEN || inFlight !== null) return;
   const video = $("camera");
   if (!video.videoWidth) { setTimeout(sendFrame, 50); return; }
+  if (video.requestVideoFrameCallback && !newFrame) { waitingForFrame = true; return; }
+  newFrame = false;
   const scale = Math.min(1, MAX_WIDTH / video.videoWidth);
   grab.width = Math.round(video.videoWidth * scale);
   grab.height = Math.round(video.videoHeight * scale);
@@ -127,8 +171,11 @@ function drawOverlay(result) {
     ctx.strokeStyle = ctx.fillStyle = COLORS[face.emotion];
     ctx.strokeRect(x, y, w, h);
     const label = `#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%${face.uncertain ? "?" : ""}`;
-    ctx.fillRect(x, y - 22, ctx.measureText(label).width + 8, 22);
-    ctx.fillStyle = "#000"; ctx.fillText(label, x + 4, y - 6);
+    // above the box, or inside its top where there is no room above; never past the right edge
+    const labelWidth = ctx.measureText(label).width + 8;
+    const lx = Math.max(0, Math.min(x, overlay.width - labelWidth)), ly = y >= 22 ? y - 22 : Math.max(0, y);
+    ctx.fillRect(lx, ly, labelWidth, 22);
+    ctx.fillStyle = ink(COLORS[face.emotion]); ctx.fillText(label, lx + 4, ly + 16);
     drawn.push({track: face.track, emotion: face.emotion, box: [x, y, w, h].map(Math.round)});
   }
   overlay.dataset.boxes = JSON.stringify(drawn);
@@ -136,7 +183,8 @@ function drawOverlay(result) {
 
 function drawFaces(faces) {
   $("faces").innerHTML = faces.map((face) => `<div class="face" data-track="${face.track}"
-      data-emotion="${face.emotion}"><b>#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%</b>
+      data-emotion="${face.emotion}"><b>#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%${
+        face.uncertain ? " (uncertain)" : ""}</b>
       ${EMOTIONS.map((e) => `<div class="bar"><span>${e}</span><span class="fill" style="width:${
         Math.round(face[e] * 150)}px;background:${COLORS[e]}"></span><span>${Math.round(face[e] * 100)}%</span>
       </div>`).join("")}</div>`).join("");
@@ -172,8 +220,10 @@ function drawTimelines(now) {
 function stop() {
   $("stop").disabled = true;
   if (socket && socket.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({type: "stop", save: $("save").checked}));
-    setStatus($("save").checked ? "Saving the session…" : "Stopping…");
+    const save = $("save").checked && live.results > 0;  // an empty session is not a job
+    socket.send(JSON.stringify({type: "stop", save}));
+    setStatus(save ? "Saving the session…" : $("save").checked ? "Stopped; nothing was analysed, so nothing is saved."
+                                                                 : "Stopping…");
   }
   finishCamera();
 }
@@ -181,6 +231,8 @@ function stop() {
 function finishCamera() {
   if (stream) stream.getTracks().forEach((t) => t.stop());
   stream = null;
+  inFlight = null;
+  clearStage();
   $("start").disabled = false;
   $("stop").disabled = true;
 }
