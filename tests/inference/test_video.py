@@ -705,3 +705,15 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
                         stop=lambda: next(calls) >= 20)
     assert result.ok and result.frames_analysed == 20
+
+
+def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
+    """A CJK name drew empty boxes in the timeline's title and printed a matplotlib warning per character."""
+    import shutil
+    import warnings
+
+    shutil.copy(carphone(), tmp_path / "面接 1.mp4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = analyzer.analyze_video(tmp_path / "面接 1.mp4", tmp_path / "out", method="mean", annotate=False)
+    assert (tmp_path / "out" / "面接 1_track1_timeline.png").is_file() and result.ok

@@ -8,6 +8,7 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -472,6 +473,20 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     return path
 
 
+@functools.cache
+def _font_characters() -> frozenset[int]:
+    from matplotlib import font_manager
+
+    return frozenset(font_manager.get_font(font_manager.findfont(font_manager.FontProperties())).get_charmap())
+
+
+def _drawable(text: str) -> str:
+    """``text`` with what matplotlib's font cannot draw as "?": a CJK file name drew empty boxes and printed a
+    warning per character into `fervid video`'s output (the name itself is in the files' names and the JSON)."""
+    characters = _font_characters()
+    return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
+
+
 def timeline_figure(log: TrackLog, source: str, fps: float):
     """One track's emotion probabilities over time, and a band of its labels."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
@@ -511,7 +526,7 @@ def timeline_figure(log: TrackLog, source: str, fps: float):
                     extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
     band.set_yticks([])
     band.set_xlabel("time (s)")
-    fig.suptitle(f"{Path(source).name}: track {log.track_id}", y=1.02)
+    fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
     fig.tight_layout()
     return fig
 
