@@ -528,12 +528,28 @@ def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronau
     assert summary != json.loads(stale) and summary["done"] == 1 and summary["pending"] >= 4
 
 
-def test_a_worker_whose_driver_was_killed_ends_itself(tmp_path):
+# a pool's spawned worker (watching its parent's sentinel), and a process of another kind (a Ray worker: its id)
+DRIVERS = {
+    "pool": ("import multiprocessing as mp, os, time\n"
+             "def work():\n"
+             "    from fervid.apps.batch import _end_with_parent\n"
+             "    _end_with_parent(); time.sleep(60)\n"
+             "if __name__ == '__main__':\n"
+             "    p = mp.get_context('spawn').Process(target=work); p.start(); print(p.pid, flush=True)\n"
+             "    time.sleep(3); os._exit(0)  # killed: no clean-up, the worker not joined\n"),
+    "other": ("import subprocess, sys, time\n"
+              "child = 'import time; from fervid.apps.batch import _end_with_parent; _end_with_parent(); "
+              "time.sleep(60)'\n"
+              "p = subprocess.Popen([sys.executable, '-c', child]); print(p.pid, flush=True); time.sleep(1.5)\n"),
+}
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_a_worker_whose_driver_was_killed_ends_itself(tmp_path, kind):
     """After a SIGKILL of `fervid batch`, its worker waited on its task pipe for ever, holding its memory."""
-    child = ("import time; from fervid.apps.batch import _end_with_parent; _end_with_parent(); time.sleep(60)")
-    parent = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {child!r}]); print(p.pid, "
-              "flush=True); import time; time.sleep(1.5)")
-    pid = int(subprocess.run([sys.executable, "-c", parent], capture_output=True, encoding="utf-8", timeout=60).stdout)
+    (tmp_path / "driver.py").write_text(DRIVERS[kind], encoding="utf-8")
+    pid = int(subprocess.run([sys.executable, str(tmp_path / "driver.py")], capture_output=True, encoding="utf-8",
+                             timeout=60).stdout)
     deadline = time.time() + 10
     while time.time() < deadline:
         try:

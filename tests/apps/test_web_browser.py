@@ -87,8 +87,13 @@ def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(se
     expect(page.locator("#status")).to_contain_text("no longer exists", timeout=30_000)  # it polled 404s for ever
     page.set_input_files("#file-input", str(CARPHONE))
     page.wait_for_function("document.querySelector('#status').textContent.includes('Analysing')", timeout=30_000)
+    job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
     page.set_input_files("#file-input", str(astronaut_png))  # picked while the video runs: the photo's page stays
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
-    page.wait_for_timeout(8000)  # the carphone clip's analysis has finished by now
+    for _ in range(240):  # until the video's job is done, and a moment for the page to have seen it
+        if page.request.get(server + job["status_url"]).json()["status"] == "done":
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1500)
     assert page.locator("#video").is_hidden() and "happy" in page.locator("#status").text_content()
     assert page.evaluate("getComputedStyle(document.querySelector('#drop input')).display") != "none"

@@ -293,3 +293,25 @@ def test_patterns_search_as_folders_do(tmp_path, astronaut_png):
     assert expand_inputs([str(corpus)])[0] == expected  # natural order: w1, w2, w10
     assert expand_inputs([str(results)])[1] == [(str(results), "is a fervid batch results folder: its files are "
                                                                "another run's outputs")]
+
+
+def test_patterns_match_as_glob_does(tmp_path, astronaut_png, monkeypatch):
+    """A ** pattern naming folders found nothing; one naming its own extension lost files of an extension not in
+    the list; a file inside the search reached through a link first was named by the link."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    for folder in ("sh/a/day1", "sh/b/day1", "sh/b/day2", "d/b", "d/a/deep"):
+        Path(folder).mkdir(parents=True)
+    for name in ("sh/a/day1/x.png", "sh/b/day1/y.png", "sh/b/day2/z.png", "d/b/x.png", "sh/b/day1/[x].png"):
+        shutil.copy(astronaut_png, name)
+    Path("sh/b/day1/rec1.ts").write_bytes(b"\x47" * 188)
+    Path("d/a/deep/link").symlink_to(Path("d/b").resolve(), target_is_directory=True)
+    day1 = [Path("sh/a/day1/x.png"), Path("sh/b/day1/[x].png"), Path("sh/b/day1/y.png")]
+    assert sorted(expand_inputs(["sh/**/day1"])[0]) == sorted(day1)
+    assert sorted(expand_inputs(["sh*/**/day1"])[0]) == sorted(day1)  # a wildcard before **: glob's folders
+    assert sorted(expand_inputs(["sh/*/day1"])[0]) == sorted(day1)
+    assert expand_inputs(["sh/**/*.ts"], {".mp4"})[0] == [Path("sh/b/day1/rec1.ts")]  # its own extension: taken
+    assert expand_inputs(["sh/b/day1/*"], {".mp4"})[1][0][1].startswith("pattern matches 3 file(s), none with")
+    assert expand_inputs(["sh/**/[[]x].png"])[0] == [Path("sh/b/day1/[x].png")]  # glob.escape's brackets
+    assert expand_inputs(["d"])[0] == [Path("d/b/x.png")]  # not d/a/deep/link/x.png

@@ -59,19 +59,16 @@ class BatchOptions:
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first
 # column and no header
 MANIFEST_PATH_COLUMNS = ("path", "file", "filename", "filepath", "file_path", "image", "video")
-# what a batch writes directly in its output folder (its per-file results are under files/)
-OWN_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite-journal", "summary.json",
-             "summary.md", "dataset.parquet", ".dataset.parquet.tmp", ".lock")
 
 
-def collect_inputs(inputs: list[str], out: Path | None = None, notices: list[str] | None = None
-                   ) -> tuple[list[Path], list[tuple[str, str]]]:
+def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
-    ... in any case, or the first column). The batch's own files (``<out>/files/...``, its state, summary and
-    table) are not inputs when a folder or pattern finds them. ``notices`` gets what was left out without being
-    an error (files named as fervid's outputs, a manifest's first row taken for a header)."""
-    notices = [] if notices is None else notices
+    ... in any case, or the first column). A batch results folder (this run's too) is not searched for inputs.
+    ``notices`` gets what was left out without being an error (files named as fervid's outputs, a manifest's
+    first row taken for a header)."""
     from fervid.inference.images import expand_inputs
+
+    notices = [] if notices is None else notices
 
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     files, problems, plain = [], [], []
@@ -108,15 +105,8 @@ def collect_inputs(inputs: list[str], out: Path | None = None, notices: list[str
             plain.extend(entries)
         else:
             plain.append(item)
-    own = None
-    if out is not None:
-        folder = Path(out).resolve()
-
-        def own(p: Path) -> bool:
-            where = p.resolve()
-            return folder / "files" in where.parents or (where.parent == folder and where.name in OWN_FILES)
-
-    found, more_problems = expand_inputs(plain, suffixes, own_output=own, notices=notices)
+    # the batch's own results folder is left out as any batch results folder is (expand_inputs)
+    found, more_problems = expand_inputs(plain, suffixes, notices=notices)
     seen = set()
     for p in found:
         key = p.resolve()
@@ -310,16 +300,25 @@ _worker: dict = {}
 
 
 def _end_with_parent() -> None:
-    """A worker whose driver was killed (SIGKILL: no clean-up ran) ends itself within a second, rather than wait on
-    its task pipe for ever holding its memory."""
+    """A worker whose driver was killed (SIGKILL: no clean-up ran) ends itself at once, rather than wait on its task
+    pipe for ever holding its memory. A pool's worker waits on its parent's sentinel (a handle on Windows, where
+    os.getppid() keeps the dead parent's id); a Ray worker, whose parent is Ray's, watches its parent's id."""
+    import multiprocessing
     import threading
+    from multiprocessing.connection import wait
 
-    parent = os.getppid()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            wait([parent.sentinel])
+            os._exit(1)
+    else:
+        parent_id = os.getppid()
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
+        def watch() -> None:
+            while os.getppid() == parent_id:
+                time.sleep(1.0)
+            os._exit(1)
 
     threading.Thread(target=watch, name="fervid-parent-watch", daemon=True).start()
 
@@ -493,7 +492,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     store.claim_settings(result_settings(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
-    files, problems = collect_inputs(inputs, out, notices)
+    files, problems = collect_inputs(inputs, notices)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))

@@ -217,7 +217,8 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs, load_image, output_stems
+    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, IMAGE_SUFFIXES, expand_inputs, load_image,
+                                        output_stems)
     from fervid.inference.records import ImageResult, images_document
 
     for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out and str(parquet_out))):
@@ -245,7 +246,7 @@ def image(
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path))
             if annotate_dir:
-                write_image(annotate_dir / f"{stems[path]}_fervid.png", annotate(img, result.faces))
+                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces))
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
             result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
@@ -340,6 +341,8 @@ def video(
     emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more).
     """
+    import time as _time
+
     from tqdm import tqdm
 
     from fervid.inference.images import expand_inputs, output_stems
@@ -355,7 +358,8 @@ def video(
     earlier = stems_used_before(out) if out.is_dir() else {}
     for path in files:  # a video analysed into this folder before keeps its outputs' names: they are replaced
         before = earlier.get(path.resolve())
-        if before and before not in stems.values():
+        # compared without case, as output_stems keeps them apart (one file on macOS and Windows disks)
+        if before and before.lower() not in {stem.lower() for other, stem in stems.items() if other != path}:
             stems[path] = before
     failures = [f"{item}: {why}" for item, why in problems]
     runner = _video_runner(options)
@@ -368,15 +372,18 @@ def video(
                 bar.total = total
             bar.update(done - bar.n)
 
+        started = _time.time()
         try:
             result = runner.run(path, out, progress=progress, stem=stems[path])
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            saved = (out / OutputNames(stems[path]).tracks_json).is_file()  # a second Ctrl-C can stop the saving
+            tracks_json = out / OutputNames(stems[path]).tracks_json
+            # written by this run (not left by an earlier one): the Ctrl-C can also come while the outputs are saved
+            saved = tracks_json.is_file() and tracks_json.stat().st_mtime >= started - 1
             typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ "
                         + ("(its tracks JSON says where it stopped)" if saved else
-                           "(a second Ctrl-C stopped their saving: no tracks JSON or timelines)")
+                           "(the saving was stopped too: no tracks JSON or timelines)")
                         + (f"; not analysed: {', '.join(map(str, left))}" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(130)
@@ -489,7 +496,7 @@ def live(
         stopping.append(True)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one interrupts at once
 
-    signal.signal(signal.SIGINT, stop_on_ctrl_c)
+    previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
@@ -498,7 +505,7 @@ def live(
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(130)
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "

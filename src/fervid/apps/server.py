@@ -46,7 +46,7 @@ from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
-from fervid.inference.video import OutputNames, VideoAnalyzer
+from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -54,7 +54,6 @@ FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters 
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
-VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
 @dataclass
@@ -109,8 +108,8 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
-        too_big = (f"the upload is larger than this server takes: {self.limit / 1024 / 1024:.3g} MB (fervid serve "
-                   "--max-upload-mb)")
+        megabytes = f"{self.limit / 1024 / 1024:.2f}".rstrip("0").rstrip(".")  # 1024, 0.05: not 1.02e+03
+        too_big = f"the upload is larger than this server takes: {megabytes} MB (fervid serve --max-upload-mb)"
         if declared and declared.isdigit() and int(declared) > self.limit:
             return await _send_error(send, 413, too_big)
         received = 0
@@ -359,7 +358,7 @@ def _input_name(uploaded: str | None) -> str:
     path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
     stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")[:100] or "video"
     suffix = path.suffix.lower()
-    return stem + (suffix if suffix in VIDEO_EXTS else ".mp4")
+    return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
 
 
 async def _one_video_file(request: Request, file: UploadFile = File(...)) -> UploadFile:

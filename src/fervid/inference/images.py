@@ -10,7 +10,6 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -268,25 +267,24 @@ def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(arr + 0.5 if bits > 8 else arr, 0, 255).astype(np.uint8)
 
 
-def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
-                  own_output: Callable[[Path], bool] | None = None, notices: list[str] | None = None
+def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None
                   ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
 
-    A folder is searched as a person browsing it would see it: into linked folders (a link loop is entered
-    once), past hidden files and folders (``.thumbnails``, ``.Trash-1000``, macOS's ``._photo.jpg`` twins on a
-    shared disk: data no one meant to analyse, and the ``._`` ones fail as images), and past what fervid wrote:
-    batch results folders (they hold ``state.sqlite`` and ``files/``) and files named as fervid names its outputs
-    (``_annotated.mp4``, ``_fervid.png``, timelines, key frames) - analysed again, another run's results counted
-    as new faces; ``notices`` gets a line for each input where files were left out for their names. A pattern's
-    matches (``**`` too) are filtered the same way and, as a folder's files, by ``suffixes``. ``own_output(path)``
-    also leaves out files a command wrote itself. A file named on its own is always an input."""
+    A folder is searched as a person browsing it would see it: into linked folders (each real folder once, under
+    its own name where it lies inside the search), past hidden files and folders (``.thumbnails``,
+    ``.Trash-1000``, macOS's ``._photo.jpg`` twins on a shared disk: data no one meant to analyse, and the ``._``
+    ones fail as images), and past what fervid wrote: batch results folders (they hold ``state.sqlite`` and
+    ``files/``) and files named as fervid names its outputs (``_annotated.mp4``, ``_fervid.png``, timelines, key
+    frames) - analysed again, another run's results counted as new faces; ``notices`` gets a line for each input
+    where files were left out for their names. A pattern is matched as glob matches it (``**``: any folders) and
+    its matches are filtered the same way; by ``suffixes`` too, unless it names its own extension (``rec/*.ts``).
+    A file named on its own is always an input."""
     kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
     in_results = _BatchResultsCheck()
 
-    def keep(candidates, item: str) -> list[Path]:
-        media = [p for p in candidates if p.suffix.lower() in suffixes and not in_results(p)
-                 and not (own_output and own_output(p))]
+    def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:
+        media = [p for p in candidates if (any_suffix or p.suffix.lower() in suffixes) and not in_results(p)]
         named_as_outputs = [p for p in media if fervid_output(p)]
         if named_as_outputs and notices is not None:
             notices.append(f"{printable_name(item)}: left out {len(named_as_outputs)} file(s) named as fervid names "
@@ -314,17 +312,20 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
             found.append(path)
         elif any(ch in item for ch in "*?["):
             files = _pattern_files(item)
-            matches = keep(files, item)
+            # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
+            own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
+            matches = keep(files, item, any_suffix=own_extension)
             if not matches:
                 problems.append((item, "pattern matches no file" if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
-                                 f"pattern matches no {kind} file"))
+                                 f"pattern matches {len(files)} file(s), none with an {kind} file's extension "
+                                 f"({', '.join(sorted(suffixes))})"))
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
     # one file named twice (photo.jpg and /home/me/photo.jpg, a folder and a pattern, or through a link): once,
-    # under its shortest name (corpus/w1.jpg, not corpus/sub/loop/w1.jpg)
+    # under its shortest name
     shortest: dict[Path, Path] = {}
     for p in found:
         real = p.resolve()
@@ -338,47 +339,39 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES,
 
 
 def _pattern_files(pattern: str) -> list[Path]:
-    """The files a pattern names; a folder it matches is searched as a folder named on its own ("shots/*": every
-    shoot). A ``**`` pattern walks its fixed leading folders with :func:`search_folder` (glob's own ``**`` went
-    round link loops, exponentially with two, into batch results folders and hidden ones) and keeps the paths
-    the pattern matches."""
+    """The files a pattern names, as glob would match it; a folder it matches is searched as a folder named on
+    its own is ("shots/*", "shots/**/day1": every such shoot). A ``**`` pattern's folders are walked with
+    :func:`search_folder` (glob's own ``**`` went round link loops, exponentially with two, and into batch
+    results and hidden folders), starting from what its part before the ``**`` matches."""
     import glob
 
+    parts = Path(pattern).parts
     if "**" not in pattern:
         hits = [Path(p) for p in glob.glob(pattern)]
         return [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
-    parts = Path(pattern).parts
-    fixed = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
-    base = Path(*parts[:fixed]) if fixed else Path(".")
-    regex = _pattern_regex(Path(*parts[fixed:]).as_posix())
-    return [p for p in search_folder(base) if regex.fullmatch(p.relative_to(base).as_posix())] if base.is_dir() else []
+    first = next(i for i, part in enumerate(parts) if "**" in part)
+    rest = parts[first:]
+    bases = [Path(b) for b in glob.glob(str(Path(*parts[:first])))] if first else [Path(".")]
+    files = []
+    for base in (b for b in bases if b.is_dir()):
+        for path in search_folder(base):
+            relative = path.relative_to(base).parts
+            # the file itself, or a folder above it, is what the pattern names
+            if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
+                files.append(path)
+    return files
 
 
-def _pattern_regex(pattern: str) -> re.Pattern:
-    """A glob pattern (``*``, ``?``, ``[...]``, ``**`` for any folders) as a regex over '/'-separated paths."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            members = pattern[i + 1:end]
-            out.append("[" + ("^" + members[1:] if members.startswith("!") else members).replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """glob's matching, one path component at a time: ``**`` is any number of components (none too), any other
+    component is matched by :func:`fnmatch.fnmatch` (case as the file system has it: none on Windows)."""
+    import fnmatch
+
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_components_match(pattern[1:], parts[n:]) for n in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _components_match(pattern[1:], parts[1:])
 
 
 class _BatchResultsCheck:
@@ -397,14 +390,15 @@ class _BatchResultsCheck:
         return any(self._is_results(folder) for folder in Path(os.path.abspath(path)).parents)
 
 
-# what fervid names its outputs (fervid.inference.video.OutputNames, `fervid image --annotate`)
-_FERVID_OUTPUT = re.compile(r".+_(annotated\.mp4|fervid\.png|track\d+_timeline\.png|track\d+_\d{4,}\.\d\ds_("
-                            + "|".join(EMOTIONS) + r")\.png)")
+ANNOTATED_IMAGE_SUFFIX = "_fervid.png"  # `fervid image --annotate`'s copies: <stem>_fervid.png
 
 
 def fervid_output(path: Path) -> bool:
-    """A file named as fervid names its outputs: another run's, not a recording."""
-    return bool(_FERVID_OUTPUT.fullmatch(path.name))
+    """A file named as fervid names its outputs (an annotated photo, or a video's outputs: OutputNames.of_any):
+    another run's, not a recording."""
+    from fervid.inference.video import OutputNames
+
+    return path.name.endswith(ANNOTATED_IMAGE_SUFFIX) or OutputNames.of_any(path.name)
 
 
 def natural_order(path: Path) -> list:
@@ -415,8 +409,10 @@ def natural_order(path: Path) -> list:
 
 
 def search_folder(folder: Path):
-    """Every file below ``folder`` but hidden ones and batch results folders, linked folders followed (each real
-    folder entered once: a link loop ends)."""
+    """Every file below ``folder`` but hidden ones and batch results folders. Linked folders are followed where
+    they lead out of ``folder``; one leading back into it is not (the folder is reached under its own name, and
+    a loop ends)."""
+    inside = os.path.realpath(folder)
     entered = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -424,7 +420,9 @@ def search_folder(folder: Path):
             dirs[:] = []
             continue
         entered.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (
+            os.path.islink(os.path.join(root, d))
+            and (os.path.realpath(os.path.join(root, d)) + os.sep).startswith(inside + os.sep)))
         yield from (Path(root) / f for f in sorted(files) if not f.startswith("."))
 
 

@@ -72,13 +72,24 @@ class OutputNames:
     def key_frame(self, track: int, start: float, emotion: str) -> str:
         return f"{self.stem}_track{track}_{start:07.2f}s_{emotion}.png"
 
+    @staticmethod
+    def _per_track(stem_pattern: str) -> re.Pattern:
+        """A stem's timelines and key frames (as :meth:`timeline` and :meth:`key_frame` name them)."""
+        return re.compile(rf"{stem_pattern}_track\d+_(timeline|\d{{4,}}\.\d\ds_({'|'.join(EMOTIONS)}))\.png")
+
     def written_before(self, out_dir: Path) -> list[Path]:
         """This stem's outputs already in ``out_dir`` from an earlier run: a re-run replaces them, and key frames
         and timelines it does not write again must not stay beside its tables as if they were its own."""
         fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json}
-        emotions = "|".join(EMOTIONS)
-        per_track = re.compile(rf"{re.escape(self.stem)}_track\d+_(timeline|\d{{4,}}\.\d\ds_({emotions}))\.png")
+        per_track = self._per_track(re.escape(self.stem))
         return sorted(p for p in out_dir.iterdir() if p.is_file() and (p.name in fixed or per_track.fullmatch(p.name)))
+
+    @classmethod
+    def of_any(cls, name: str) -> bool:
+        """A file name these names give some video: its annotated MP4, a timeline or a key frame (the images and
+        videos among them, which a search for inputs must not take for recordings)."""
+        annotated = cls("").annotated  # "_annotated.mp4", as any stem ends it
+        return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
 
 
 class VideoError(ValueError):
@@ -473,15 +484,36 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
     return path
 
 
-@functools.cache
 def _font_characters() -> frozenset[int]:
+    """The characters matplotlib can draw with its fonts as configured: each family in ``font.family``, with the
+    fallbacks it lists (a generic name stands for its rcParams list), as matplotlib falls back through them."""
+    from matplotlib import rcParams
+
+    names = []
+    for family in rcParams["font.family"]:
+        generic = f"font.{family}"
+        names += list(rcParams[generic]) if generic in rcParams else [family]
+    return _characters_of(tuple(names))
+
+
+@functools.lru_cache(maxsize=8)
+def _characters_of(families: tuple[str, ...]) -> frozenset[int]:
     from matplotlib import font_manager
 
-    return frozenset(font_manager.get_font(font_manager.findfont(font_manager.FontProperties())).get_charmap())
+    characters: set[int] = set()
+    for family in families:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:  # not installed
+            continue
+        characters.update(font_manager.get_font(path).get_charmap())
+    if not characters:  # none of them found: matplotlib draws with its default font
+        characters.update(font_manager.get_font(font_manager.findfont(font_manager.FontProperties())).get_charmap())
+    return frozenset(characters)
 
 
 def _drawable(text: str) -> str:
-    """``text`` with what matplotlib's font cannot draw as "?": a CJK file name drew empty boxes and printed a
+    """``text`` with what matplotlib's fonts cannot draw as "?": a CJK file name drew empty boxes and printed a
     warning per character into `fervid video`'s output (the name itself is in the files' names and the JSON)."""
     characters = _font_characters()
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)

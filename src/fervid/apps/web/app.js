@@ -1,23 +1,9 @@
 // fervid web page: upload, then show faces (photo) or a playable annotated video with timelines (video).
-const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
-const COLORS = {angry: "#dc2828", disgust: "#3c8c3c", fear: "#963c96", happy: "#fac800", sad: "#1e78c8",
-                surprise: "#ff9600", neutral: "#aaaaaa"};
 const JOB_KEY = "fervid-video-job";  // the video job in progress, so a reload or a lost connection finds it again
-const $ = (id) => document.getElementById(id);
-
-function ink(hex) {  // black or white text, whichever reads better on the emotion's colour (WCAG contrast)
-  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
-    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2 ? "#fff" : "#000";
-}
+// what fervid video reads (fervid.inference.video.VIDEO_SUFFIXES), for files the browser gives no video type
+const VIDEO_NAME = /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g|wmv|flv|3gp|mts|m2ts|ogv|vob|mxf)$/i;
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
-
-function setStatus(text, isError = false) {
-  $("status").textContent = text;
-  $("status").className = isError ? "error" : "";
-}
-
-const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
 
 function problem(err) {  // "TypeError: Failed to fetch" says nothing to a person
   return err instanceof TypeError && /fetch|network/i.test(err.message)
@@ -37,7 +23,7 @@ function bars(probabilities) {
 }
 
 function drawLabel(ctx, text, x, y, color, unit, width, height) {
-  // black on the emotion's colour (readable on any photo), kept inside the image
+  // on a patch of the emotion's colour (readable on any photo), in black or white by contrast, inside the image
   const pad = 3 * unit, size = 14 * unit, w = ctx.measureText(text).width + 2 * pad, h = size + 2 * pad;
   const left = Math.min(Math.max(0, x), Math.max(0, width - w)), top = Math.min(Math.max(0, y - h), height - h);
   ctx.fillStyle = color; ctx.fillRect(left, top, w, h);
@@ -50,16 +36,21 @@ async function analysePhoto(file, token) {
   form.append("files", file);
   const response = await fetch("/v1/images", {method: "POST", body: form});
   if (token !== current) return;
-  if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); return; }
+  if (!response.ok) {
+    const text = await errorText(response);
+    if (token === current) setStatus(`Error: ${text}`, true);
+    return;
+  }
   const doc = await response.json();
-  const result = doc.files[0];
   if (token !== current) return;
+  const result = doc.files[0];
   const canvas = $("photo-canvas"), note = $("photo-note");
   note.hidden = true;
   const image = new Image();
   image.src = URL.createObjectURL(file);
   try {
     await image.decode();
+    if (token !== current) return;
     canvas.hidden = false;
     canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
     const ctx = canvas.getContext("2d");
@@ -81,11 +72,14 @@ async function analysePhoto(file, token) {
   } finally {
     URL.revokeObjectURL(image.src);
   }
+  if (token !== current) return;
   const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${face.emotion} ${(face.confidence * 100).toFixed(0)}%${
     face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
-  const json = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
-  $("photo-downloads").innerHTML = `<a href="${json}" download="${escape(file.name.replace(/\.[^.]*$/, ""))}.json">result (JSON)</a>`;
+  if (photoDownload) URL.revokeObjectURL(photoDownload);
+  photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
+  $("photo-downloads").innerHTML = `<a href="${photoDownload}" download="${
+    escapeHtml(file.name.replace(/\.[^.]*$/, ""))}.json">result (JSON)</a>`;
   $("photo").hidden = false;
   setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${result.faces.map((f) => f.emotion).join(", ")}`
                                 : `${file.name}: no face found`);
@@ -97,8 +91,13 @@ async function analyseVideo(file, token) {
   form.append("file", file);
   const response = await fetch("/v1/videos", {method: "POST", body: form});
   if (token !== current) return;
-  if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); return; }
+  if (!response.ok) {
+    const text = await errorText(response);
+    if (token === current) setStatus(`Error: ${text}`, true);
+    return;
+  }
   const job = {...await response.json(), name: file.name};
+  if (token !== current) return;
   localStorage.setItem(JOB_KEY, JSON.stringify(job));
   await followJob(job, token);
 }
@@ -125,8 +124,13 @@ async function followJob(job, token) {
       setStatus(`The job for ${job.name} (${job.job_id}) no longer exists: it was deleted, or expired. Pick the file again to analyse it.`, true);
       return;
     }
-    if (!response.ok) { setStatus(`Error: ${await errorText(response)}`, true); progress.hidden = true; return; }
+    if (!response.ok) {
+      const text = await errorText(response);
+      if (token === current) { setStatus(`Error: ${text}`, true); progress.hidden = true; }
+      return;
+    }
     const state = await response.json();
+    if (token !== current) return;
     progress.value = state.progress || 0;
     setStatus(`Analysing ${job.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}% (job ${job.job_id})`);
     if (state.status === "done") break;
@@ -140,6 +144,7 @@ async function followJob(job, token) {
   }
   if (token !== current) return;
   const result = await (await fetch(job.result_url)).json();
+  if (token !== current) return;
   const frames = await (await fetch(result.links.frames_json)).json();
   if (token !== current) return;
   localStorage.removeItem(JOB_KEY);
@@ -229,7 +234,7 @@ function handle(files) {
   const token = ++current;
   $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true;
   localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
-  const isVideo = file.type.startsWith("video/") || /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g|mts|m2ts|3gp|wmv|flv|ogv)$/i.test(file.name);
+  const isVideo = file.type.startsWith("video/") || VIDEO_NAME.test(file.name);
   const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: one at a time here; \`fervid image\` or \`fervid batch\` takes many)` : "";
   (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
     .then(() => { if (more && token === current) $("status").textContent += more; })

@@ -1,34 +1,22 @@
 // fervid live page: camera frames over a WebSocket to /v1/live (protocol: fervid/apps/live.py), results drawn
 // over the camera image as they come back. One frame in flight at a time: the page never queues behind.
-const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
-const COLORS = {angry: "#dc2828", disgust: "#3c8c3c", fear: "#963c96", happy: "#fac800", sad: "#1e78c8",
-                surprise: "#ff9600", neutral: "#aaaaaa"};
 const MAX_WIDTH = 640;        // frames are downscaled to this width before they are sent
 const TIMELINE_SECONDS = 30;
-const $ = (id) => document.getElementById(id);
 
-function ink(hex) {  // black or white text, whichever reads better on the emotion's colour (WCAG contrast)
-  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
-    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.2 ? "#fff" : "#000";
-}
 
 // what the page has shown, for people and for tests
 const live = window.fervidLive = {results: 0, faces: [], tracks: {}, rtts: [], saved: null, error: null};
 let socket = null, stream = null, seq = 0, inFlight = null, sentAt = {}, resultTimes = [];
 // a frame is sent once: a result answered faster than the camera's rate sent the same picture again (the fps
 // shown and the saved session's rate were inflated; a third of a 2-core server's work was repeats)
-let newFrame = true, waitingForFrame = false;
+let newFrame = true, waitingForFrame = false, session = 0;
 const grab = document.createElement("canvas");
 
-function setStatus(text, isError = false) {
-  $("status").textContent = text;
-  $("status").className = isError ? "error" : "";
-}
 
 $("legend").innerHTML = EMOTIONS.map((e) => `<span><i style="background:${COLORS[e]}"></i>${e}</span>`).join("");
 
 function reset() {  // a new session starts from nothing: a frame left unanswered by the last one blocked every send
+  session += 1;
   inFlight = null; sentAt = {}; resultTimes = []; newFrame = true; waitingForFrame = false;
   Object.assign(live, {results: 0, faces: [], tracks: {}, rtts: [], saved: null, error: null});
   $("timelines").innerHTML = ""; $("faces").innerHTML = ""; $("saved").innerHTML = "";
@@ -62,10 +50,13 @@ async function start() {
   await $("camera").play();
   watchFrames($("camera"));
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/v1/live`);
-  socket.binaryType = "arraybuffer";
-  socket.onmessage = (event) => handle(JSON.parse(event.data));
-  socket.onclose = (event) => {
+  // each handler acts for its own socket only: the last session's, still saving when Start was pressed again,
+  // closed the new camera and wrote its "saved" links into the new session
+  const ws = socket = new WebSocket(`${scheme}://${location.host}/v1/live`);
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (event) => handle(JSON.parse(event.data), ws);
+  ws.onclose = (event) => {
+    if (ws !== socket) return;
     if (event.code !== 1000 && !live.error) {
       live.error = event.reason || `connection closed (${event.code})`;
       setStatus(`Stopped: ${live.error}`, true);
@@ -76,7 +67,8 @@ async function start() {
   setStatus("Connecting…");
 }
 
-function handle(message) {
+function handle(message, ws) {
+  if (ws !== socket && message.type !== "saved") return;  // an earlier session's; its "saved" below says so
   if (message.type === "ready") {
     $("window").textContent = message.window;
     $("delay").textContent = message.delay_seconds.toFixed(1);
@@ -87,6 +79,11 @@ function handle(message) {
     received(message);
     sendFrame();
   } else if (message.type === "saved") {
+    if (ws !== socket) {  // the session before this one: its links, without touching this one's status
+      $("saved").innerHTML = `<p>The previous session was saved as job <code>${message.job_id}</code>:
+        <a href="${message.result_url}">result</a></p>`;
+      return;
+    }
     live.saved = message;
     $("saved").innerHTML = `<p>Session saved as job <code>${message.job_id}</code> (${message.frames} frames,
       ${message.tracks} track(s)): <a id="download-csv" href="${message.links.frames_csv}" download>per-frame
@@ -103,7 +100,9 @@ function handle(message) {
 
 function watchFrames(video) {
   if (!video.requestVideoFrameCallback) return;  // older browsers: every result takes the current picture
+  const mine = session;  // a stopped session's watcher ends at its next call, not one more per restart
   const tick = () => {
+    if (mine !== session) return;
     newFrame = true;
     if (waitingForFrame) { waitingForFrame = false; sendFrame(); }
     if (stream) video.requestVideoFrameCallback(tick);
