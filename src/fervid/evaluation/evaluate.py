@@ -306,7 +306,9 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "and posed lab data (see docs for cross-dataset numbers when available).",
             "Emotion labels describe facial expressions, not felt emotions.",
             f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is slightly "
-            "optimistic." if selected else "The last epoch of the schedule is shipped: the test set was not used to select it.",
+            "optimistic." if selected else "The last epoch of the schedule is shipped: no epoch was chosen on the "
+            "evaluation faces (a recipe or seed picked among runs by their score on them would still flatter it: "
+            "see the model's docs for how it was chosen).",
         ],
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
