@@ -137,7 +137,8 @@ def allow_fervid_image_sizes() -> None:
     decoding it."""
     import warnings
 
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS) if Image.MAX_IMAGE_PIXELS else None
+    if Image.MAX_IMAGE_PIXELS is not None:  # None: the caller lifted Pillow's limit altogether; left so
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, MAX_PIXELS)
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
@@ -472,7 +473,6 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
                 continue
             if len({tuple(folders[f]) for f in group}) == 1:  # one folder (a.jpg, a.JPG): no folder tells them
                 continue  # apart, and climbing to the root named them tmp_shoot_a; the counter's case
-
             for f in group:
                 if depth[f] < len(folders[f]):
                     depth[f] += 1

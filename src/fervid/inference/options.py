@@ -71,8 +71,8 @@ class PipelineOptions:
     """Every choice that shapes an analysis, with its default. ``options.analyzer()`` makes the
     :class:`fervid.Analyzer` they describe, whose ``analyze_video(path, options=options)`` takes them too;
     ``replace(**changes)`` gives a copy with some changed. A bad value (or one of the wrong type) raises ValueError
-    at once; a model or
-    temporal model that names nothing raises ModelNotFound when the analyzer or the video pipeline loads it."""
+    at once; a model or temporal model that names nothing raises ModelNotFound when the analyzer or the video
+    pipeline loads it."""
 
     model: str | Path = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS

@@ -428,7 +428,8 @@ class VideoResult:
         analysed_into = self.table_path.parent if self.table_path is not None else None
         for ep in self.episodes:  # those not written while analysing (in memory, no folder then)
             save_key_frame(ep, out_dir, stem, release=False)
-            if ep.key_frame and ep.best_image is None and analysed_into is not None:  # written there, let go of
+            # written into the folder analysed into, and its image let go of since: copied from there
+            if ep.key_frame and ep.best_image is None and analysed_into is not None:
                 _copy_into(analysed_into / ep.key_frame, out_dir)
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
