@@ -298,7 +298,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            if in_results(path / "state.sqlite"):
+            if is_batch_results(path):
                 problems.append((item, "is a fervid batch results folder: its files are another run's outputs"))
                 continue
             # not only regular files: a FIFO or device named like an image is an input the reader refuses, by name,
@@ -375,16 +375,21 @@ def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _components_match(pattern[1:], parts[1:])
 
 
+def is_batch_results(folder: Path) -> bool:
+    """A fervid batch results folder: it holds ``state.sqlite`` and ``files/``."""
+    return (folder / "state.sqlite").is_file() and (folder / "files").is_dir()
+
+
 class _BatchResultsCheck:
-    """Whether a path lies in a fervid batch results folder (one holding ``state.sqlite`` and ``files/``), each
-    folder looked at once."""
+    """Whether a path lies in a fervid batch results folder (:func:`is_batch_results`), each folder looked at
+    once."""
 
     def __init__(self):
         self._folders: dict[Path, bool] = {}
 
     def _is_results(self, folder: Path) -> bool:
         if folder not in self._folders:
-            self._folders[folder] = (folder / "state.sqlite").is_file() and (folder / "files").is_dir()
+            self._folders[folder] = is_batch_results(folder)
         return self._folders[folder]
 
     def __call__(self, path: Path) -> bool:
@@ -417,7 +422,7 @@ def search_folder(folder: Path):
     entered = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
-        if real in entered or (Path(root) / "state.sqlite").is_file() and (Path(root) / "files").is_dir():
+        if real in entered or is_batch_results(Path(root)):
             dirs[:] = []
             continue
         entered.add(real)
