@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fervid.inference.align import FaceTemplate, Normalization, crop_face, eye_alignment_matrix, preprocess_faces
+from fervid.inference.align import (FaceTemplate, Normalization, box_alignment_matrix, crop_face, eye_alignment_matrix,
+                                    face_alignment, landmarks_frame_a_face, preprocess_faces)
 
 
 def _dots_image(left, right, size=(300, 400)):
@@ -78,3 +79,74 @@ def test_a_large_face_is_blurred_only_where_the_crop_reads_with_the_same_result(
         # fixed-point resampling of the shifted matrix may round a rare pixel the other way
         assert np.abs(crop.astype(int) - whole_frame).max() <= 1
         assert (crop != whole_frame).mean() < 0.1
+
+
+# a frontal face's 5 landmarks (eyes, nose, mouth corners) in pixels: eyes 40 px apart, mouth 40 px below them
+FRONTAL = ((100.0, 100.0), (140.0, 100.0), (120.0, 120.0), (106.0, 140.0), (134.0, 140.0))
+
+
+def _turned(points, degrees, centre=(120.0, 120.0)):
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return tuple(map(tuple, (np.asarray(points) - centre) @ rot.T + centre))
+
+
+@pytest.mark.parametrize("degrees", [0, 20, -35])
+def test_a_frontal_faces_landmarks_frame_a_face_when_tilted(degrees):
+    assert landmarks_frame_a_face(_turned(FRONTAL, degrees))
+
+
+@pytest.mark.parametrize("landmarks,why", [
+    (_turned(FRONTAL, 180), "upside down: the mouth above the eyes"),
+    (((117.0, 100.0), (123.0, 101.0), (120.0, 120.0), (110.0, 140.0), (130.0, 140.0)), "eyes collapsed together"),
+    (((100.0, 100.0), (140.0, 100.0), (120.0, 120.0), (136.0, 140.0), (160.0, 140.0)), "mouth far to one side"),
+    (((100.0, 100.0), (100.0, 100.0), (120.0, 120.0), (106.0, 140.0), (134.0, 140.0)), "one point for both eyes"),
+])
+def test_landmarks_that_are_not_a_faces_are_recognised(landmarks, why):
+    assert not landmarks_frame_a_face(landmarks), why
+
+
+def test_a_face_is_framed_on_its_eyes_unless_its_landmarks_are_not_a_faces():
+    template = FaceTemplate().for_detector(None, (4.0, 2.0, 44.0, 47.0))
+    box = (90.0, 70.0, 60.0, 90.0)
+    np.testing.assert_allclose(face_alignment(FRONTAL, box, template),
+                               eye_alignment_matrix(FRONTAL[0], FRONTAL[1], template))
+    upside_down = _turned(FRONTAL, 180)
+    on_box = face_alignment(upside_down, box, template)
+    np.testing.assert_allclose(on_box, box_alignment_matrix(box, template))
+    # the box lands on the template's box: its centre on the centre, its area on the area
+    corners = np.array([[90.0, 70.0, 1.0], [150.0, 160.0, 1.0]]) @ on_box.T
+    np.testing.assert_allclose(corners.mean(0), [24.0, 24.5], atol=1e-4)
+    assert np.prod(corners[1] - corners[0]) == pytest.approx(40.0 * 45.0, rel=1e-4)
+    # without a box template (a detector that did not measure one) every face is framed on its eyes, as before
+    np.testing.assert_allclose(face_alignment(upside_down, box, FaceTemplate()),
+                               eye_alignment_matrix(*sorted(upside_down[:2]), FaceTemplate()))
+    with pytest.raises(ValueError, match="empty box"):
+        box_alignment_matrix((1.0, 1.0, 0.0, 5.0), template)
+
+
+def test_an_upside_down_face_is_cropped_whole_from_its_box(astronaut_rgb):
+    """CenterFace finds the astronaut upside down but puts her eyes together (landmarks that are not a face's).
+    Framed on those eyes, the crop showed a fragment of her face; framed on the box it is her face, upside down:
+    turned back, it matches her upright crop."""
+    import fervid
+
+    analyzer = fervid.Analyzer()
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    upright = analyzer.analyze_bgr(bgr)
+    assert len(upright) == 1 and landmarks_frame_a_face(upright[0].landmarks)
+    turned = np.ascontiguousarray(bgr[::-1, ::-1])
+    (detection,) = analyzer.detector.detect(turned)
+    assert not landmarks_frame_a_face(detection.landmarks)
+    grey = cv2.cvtColor(turned, cv2.COLOR_BGR2GRAY)
+    crop = analyzer.crop_detection(grey, detection)[::-1, ::-1].astype(float)
+    on_eyes = crop_face(grey, detection.eyes, analyzer.template)[::-1, ::-1].astype(float)
+    reference = upright[0].crop.astype(float)
+
+    def similarity(a, b):
+        return np.corrcoef(a.ravel(), b.ravel())[0, 1]
+
+    assert similarity(crop, reference) > 0.7
+    assert similarity(on_eyes, reference) < 0.5
+    (face,) = analyzer.analyze_bgr(turned)
+    np.testing.assert_array_equal(face.crop, analyzer.crop_detection(grey, detection))

@@ -164,6 +164,28 @@ def test_templates_follow_the_detector():
     # a model trained on 96 px crops (twice FER2013's scale) sees the same correction, scaled
     big = FaceTemplate((30.0, 36.4), (66.0, 36.4), 96).for_detector(((15.2, 19.4), (32.8, 19.4)))
     assert big.left_eye == pytest.approx((30.4, 38.8)) and big.size == 96
+    # a detector's box on FER2013's faces is carried into the template the same way
+    assert model.for_detector(None).face_box is None
+    assert model.for_detector(None, (4.0, 2.0, 44.0, 47.0)).face_box == pytest.approx((4.0, 2.0, 44.0, 47.0))
+    boxed = FaceTemplate((30.0, 36.4), (66.0, 36.4), 96).for_detector(None, (4.0, 2.0, 44.0, 47.0))
+    assert boxed.face_box == pytest.approx((8.0, 4.0, 88.0, 94.0)) and boxed.left_eye == (30.0, 36.4)
+
+
+@pytest.mark.parametrize("name", ["centerface", "centerface_fp32", "yuface"])
+def test_each_detectors_box_template_frames_fer2013_faces_like_their_eyes(name):
+    """A face whose landmarks are not a face's is framed on its box (fervid.inference.align.face_alignment): the
+    detector's fer2013_box must frame a FER2013 face about as its eyes do, or the CNN would read it shifted."""
+    pytest.importorskip("yuface") if name == "yuface" else None
+    from fervid.inference.detect import DETECTORS
+
+    detector = DETECTORS[name]
+    x0, y0, x1, y1 = detector.fer2013_box
+    eyes = detector.fer2013_eyes or REFERENCE_EYES
+    # FER2013's crops are centred on the face: the box and the eyes share a vertical centre line, near 24
+    assert (x0 + x1) / 2 == pytest.approx(24.0, abs=0.5)
+    assert (eyes[0][0] + eyes[1][0]) / 2 == pytest.approx(24.0, abs=0.5)
+    # the eyes lie in the box's upper half, as a face's do
+    assert y0 < eyes[0][1] < (y0 + y1) / 2
 
 
 def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):

@@ -29,32 +29,39 @@ class FaceTemplate:
     left_eye: tuple[float, float] = (15.0, 18.2)  # the subject's right eye, on the image's left
     right_eye: tuple[float, float] = (33.0, 18.2)
     size: int = CROP_SIZE
+    # (x0, y0, x1, y1): where a detector's box lies on a face framed like this; set by :meth:`for_detector` from
+    # the detector's ``fer2013_box``. None: faces are always framed on their eyes (face_alignment)
+    face_box: tuple[float, float, float, float] | None = None
 
     @property
     def eye_distance(self) -> float:
         return float(np.hypot(self.right_eye[0] - self.left_eye[0], self.right_eye[1] - self.left_eye[1]))
 
-    def for_detector(self, detector_eyes: tuple[tuple[float, float], tuple[float, float]] | None) -> FaceTemplate:
-        """This template as seen through another detector's landmarks.
+    def for_detector(self, detector_eyes: tuple[tuple[float, float], tuple[float, float]] | None,
+                     detector_box: tuple[float, float, float, float] | None = None) -> FaceTemplate:
+        """This template as seen through another detector's landmarks and boxes.
 
         Detectors disagree on where an eye is (CenterFace puts it about 1 px lower in a 48 px crop than
         libfacedetection). ``detector_eyes`` is where a detector puts FER2013's eyes, in 48 x 48 FER2013
         coordinates (``benchmarks/fer2013_eye_template.py --detector NAME``); the template's own eyes were measured
         the same way with libfacedetection (:data:`REFERENCE_EYES`). Mapping the detector's eyes through the
         similarity that takes the reference eyes onto this template frames its faces as the model saw them in
-        training. None: the detector is the reference.
+        training. None: the detector is the reference. ``detector_box`` (x0, y0, x1, y1) is where the detector boxes
+        FER2013's faces, in the same coordinates (the same script): mapped the same way, it becomes
+        :attr:`face_box`.
         """
-        if detector_eyes is None:
-            return self
         ref_l, ref_r = (np.asarray(e, np.float64) for e in REFERENCE_EYES)
         own_l, own_r = (np.asarray(e, np.float64) for e in (self.left_eye, self.right_eye))
         scale = np.hypot(*(own_r - own_l)) / np.hypot(*(ref_r - ref_l))
         ref_mid, own_mid = (ref_l + ref_r) / 2, (own_l + own_r) / 2
 
-        def to_template(point):
-            return tuple(float(v) for v in own_mid + scale * (np.asarray(point, np.float64) - ref_mid))
+        def to_template(*points):
+            return tuple(float(v) for point in points
+                         for v in own_mid + scale * (np.asarray(point, np.float64) - ref_mid))
 
-        return FaceTemplate(to_template(detector_eyes[0]), to_template(detector_eyes[1]), self.size)
+        left, right = (self.left_eye, self.right_eye) if detector_eyes is None else map(to_template, detector_eyes)
+        box = None if detector_box is None else to_template(detector_box[:2], detector_box[2:])
+        return FaceTemplate(left, right, self.size, box)
 
 
 # Where libfacedetection (yuface) puts FER2013's eyes, in 48 x 48 FER2013 coordinates: the measurement behind
@@ -127,11 +134,62 @@ def eye_alignment_matrix(left_eye, right_eye, template: FaceTemplate = FaceTempl
     return np.hstack([rot, shift[:, None]]).astype(np.float32)
 
 
-def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate()) -> np.ndarray:
+# Where a face's landmarks put the middle of its mouth, in eye distances measured from the eyes' midpoint: below the
+# eye line (``drop``) and along it (``shift``). Frontal upright faces put it 0.83-1.19 below and within 0.1 to
+# the side (JAFFE heads and CK+ faces upscaled 4x through CenterFace, 0.1 to 99.9 percentiles); the window is
+# that range widened by a tenth of an eye distance or more. Outside it the landmarks are not a face's: a face
+# turned far to one side or upside down (CenterFace collapses the eyes together on both). Framed on those eyes,
+# 8.8% of FER2013 PublicTest's faces upscaled 4x scored 0.60 against FER+, and 0.75 framed on their boxes
+# (docs/results.md, section 7).
+MOUTH_DROP = (0.67, 1.30)
+MOUTH_SHIFT = 0.28
+
+
+def landmarks_frame_a_face(landmarks) -> bool:
+    """Whether 5 landmarks (eyes, nose, mouth corners; image pixels) place the mouth where a face's mouth lies
+    relative to its eyes (:data:`MOUTH_DROP`, :data:`MOUTH_SHIFT`), with the eyes taken left to right."""
+    points = np.asarray(landmarks, np.float64)
+    left, right = sorted(points[:2].tolist())
+    axis = np.subtract(right, left)
+    distance = float(np.hypot(*axis))
+    if distance < 1e-6:
+        return False
+    along = axis / distance
+    offset = (points[3] + points[4]) / 2 - (np.asarray(left) + np.asarray(right)) / 2
+    drop = (offset[1] * along[0] - offset[0] * along[1]) / distance
+    shift = float(offset @ along) / distance
+    return MOUTH_DROP[0] <= drop <= MOUTH_DROP[1] and abs(shift) <= MOUTH_SHIFT
+
+
+def box_alignment_matrix(box, template: FaceTemplate) -> np.ndarray:
+    """2x3 transform (scale and shift) taking a detector's box (x, y, w, h) onto ``template.face_box``: the
+    framing FER2013's own crops have, which were cut from face boxes."""
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"an empty box cannot be framed: {box}")
+    x0, y0, x1, y1 = template.face_box
+    scale = float(np.sqrt((x1 - x0) * (y1 - y0) / (w * h)))
+    return np.array([[scale, 0, (x0 + x1) / 2 - scale * (x + w / 2)],
+                     [0, scale, (y0 + y1) / 2 - scale * (y + h / 2)]], np.float32)
+
+
+def face_alignment(landmarks, box, template: FaceTemplate) -> np.ndarray:
+    """The 2x3 transform that frames a detected face like ``template``: on its eyes, as the published design
+    does, when its landmarks are a face's (:func:`landmarks_frame_a_face`); otherwise on its box, when the
+    template knows where the detector's boxes lie (:attr:`FaceTemplate.face_box`)."""
+    if template.face_box is not None and not landmarks_frame_a_face(landmarks):
+        return box_alignment_matrix(box, template)
+    left, right = sorted((tuple(p) for p in landmarks[:2]))
+    return eye_alignment_matrix(left, right, template)
+
+
+def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate(), *,
+              matrix: np.ndarray | None = None) -> np.ndarray:
     """One grey uint8 crop of ``template.size`` pixels in FER2013 framing.
 
-    ``eyes`` = ((x, y) of the eye on the image's left, (x, y) of the other) for a face found by a detector;
-    ``None`` for an image that is already a FER2013-style face crop, which is only resized.
+    ``eyes`` = ((x, y) of the eye on the image's left, (x, y) of the other) for a face found by a detector, or
+    ``matrix``, a 2x3 transform from the image onto the crop (:func:`face_alignment`); neither for an image that
+    is already a FER2013-style face crop, which is only resized.
     """
     grey = np.asarray(grey)
     if grey.ndim != 2:
@@ -139,11 +197,12 @@ def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate
     if grey.dtype != np.uint8:
         grey = np.clip(grey, 0, 255).astype(np.uint8)
     size = template.size
-    if eyes is None:
+    if eyes is None and matrix is None:
         if grey.shape == (size, size):
             return grey.copy()
         return cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
-    matrix = eye_alignment_matrix(eyes[0], eyes[1], template)
+    if matrix is None:
+        matrix = eye_alignment_matrix(eyes[0], eyes[1], template)
     scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
     if scale < 0.5:
         # Shrinking a large face straight to 48 px aliases; blur first like INTER_AREA would. Only the part of the
@@ -159,7 +218,7 @@ def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate
         if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies off the image: it is all border
             x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
         grey = cv2.GaussianBlur(grey[y0:y1, x0:x1], (0, 0), sigmaX=sigma)
-        matrix = matrix.copy()
+        matrix = np.array(matrix, np.float32)
         matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float32)
     return cv2.warpAffine(grey, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

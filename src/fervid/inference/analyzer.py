@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 import cv2
 import numpy as np
 
-from fervid.inference.align import crop_face
+from fervid.inference.align import crop_face, face_alignment
 from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
 from fervid.inference.options import PipelineOptions
@@ -50,8 +50,9 @@ class Analyzer:
                              "object was made with its own (make_detector(name, score_threshold=..., min_face=...))")
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         self.detector = detector
-        # the model's framing, adjusted for where this detector puts the eyes
-        self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None))
+        # the model's framing, adjusted for where this detector puts the eyes and its boxes
+        self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
+                                                              getattr(detector, "fer2013_box", None))
         self.keep_features = keep_features
 
     @property
@@ -107,7 +108,7 @@ class Analyzer:
             best = max(self.detector.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-                crops[i] = crop_face(grey, best.eyes, self.template)
+                crops[i] = self.crop_detection(grey, best)
                 found[i] = True
         return crops, found
 
@@ -116,7 +117,7 @@ class Analyzer:
         if not detections:
             return []
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-        crops = np.stack([crop_face(grey, d.eyes, self.template) for d in detections])
+        crops = np.stack([self.crop_detection(grey, d) for d in detections])
         out = self.classify_crops(crops)
         return [
             Face(box=d.box, landmarks=d.landmarks, detection_score=d.score,
@@ -125,6 +126,12 @@ class Analyzer:
                  feature=feat if self.keep_features else None, crop=crop)
             for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
         ]
+
+    def crop_detection(self, grey: np.ndarray, detection: Detection) -> np.ndarray:
+        """The grey uint8 crop the CNN reads for one detected face: framed on its eyes, or on its box where its
+        landmarks are not a face's (:func:`fervid.inference.align.face_alignment`)."""
+        return crop_face(grey, template=self.template,
+                         matrix=face_alignment(detection.landmarks, detection.box, self.template))
 
     def classify_crops(self, crops: np.ndarray) -> CNNOutput:
         """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.inference.align.crop_face` with

@@ -166,6 +166,9 @@ class CenterFaceDetector(_AtScales):
     # the analyzer frames its faces from these (fervid.inference.align.FaceTemplate.for_detector); the int8 graph
     # puts them 0.2 px higher than the fp32 one (same command, --detector centerface_fp32: 19.4)
     fer2013_eyes = ((15.2, 19.2), (32.8, 19.2))
+    # its median box on the same faces, (x0, y0, x1, y1), made symmetric (same command): faces whose landmarks are
+    # not a face's are framed on it (fervid.inference.align.face_alignment)
+    fer2013_box = (4.1, 1.8, 43.9, 47.4)
 
     model_file = CENTERFACE_INT8_FILE
     largest_face = LARGEST_FACE["centerface"]
@@ -228,6 +231,7 @@ class CenterFaceFP32Detector(CenterFaceDetector):
     name = "centerface_fp32"
     model_file = CENTERFACE_FP32_FILE
     fer2013_eyes = ((15.2, 19.4), (32.8, 19.4))
+    fer2013_box = (4.2, 2.0, 43.8, 47.7)
 
 
 class YuFaceDetector(_AtScales):
@@ -242,6 +246,7 @@ class YuFaceDetector(_AtScales):
 
     name = "yuface"
     fer2013_eyes = None  # the reference: the models' templates were measured with this detector
+    fer2013_box = (4.0, 1.0, 44.0, 48.0)  # python benchmarks/fer2013_eye_template.py --limit 4000 --detector yuface
     largest_face = LARGEST_FACE["yuface"]
 
     def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None,

@@ -22,7 +22,6 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from fervid.inference.align import crop_face
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
@@ -754,7 +753,7 @@ class FrameStream:
             tracked = self.tracker.propagate(index, grey)
         stages["track"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        crops = (np.stack([crop_face(grey, tf.detection.eyes, template) for tf in tracked])
+        crops = (np.stack([self.analyzer.crop_detection(grey, tf.detection) for tf in tracked])
                  if tracked else np.zeros((0, template.size, template.size), np.uint8))
         stages["align"] += time.perf_counter() - t0
         self._pending.append((t, index, frame, tracked, crops))
