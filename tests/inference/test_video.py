@@ -247,6 +247,26 @@ def test_truncated_video_keeps_partial_results(analyzer, tmp_path, astronaut_rgb
     assert len(result.frame_table()) and (tmp_path / "out" / "cut_frames.csv").is_file()
 
 
+def test_a_part_of_a_segmented_recording_is_not_called_truncated(analyzer, tmp_path, astronaut_rgb):
+    """A long recording cut into parts by FFmpeg's segment muxer: each Matroska part starts where the last ended,
+    and OpenCV's frame count of the second part counted the first part's seconds too, so a complete part was
+    reported "video ended at 1.0 s of 2.0 s (truncated or corrupt)"."""
+    whole = write_clip(tmp_path / "whole.mp4", moving_face_frames(astronaut_rgb, 60))
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(whole), "-c:v", "libx264", "-force_key_frames",
+                    "expr:gte(t,n_forced*1)", "-f", "segment", "-segment_time", "1", str(tmp_path / "part%d.mkv")],
+                   check=True)
+    part = tmp_path / "part1.mkv"
+    assert cv2.VideoCapture(str(part)).get(cv2.CAP_PROP_FRAME_COUNT) > 45  # the miscount this is about
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False)).run(part)
+    assert result.ok, result.error
+    assert result.frames_read == 30 and result.duration == pytest.approx(1.0, abs=0.05)
+    # a part whose end was cut off is still reported
+    data = part.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    cut = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False)).run(tmp_path / "cut.mkv")
+    assert cut.frames_read < 25 and "truncated or corrupt" in (cut.error or ""), (cut.frames_read, cut.error)
+
+
 def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_rgb):
     steady = write_clip(tmp_path / "steady.mp4", moving_face_frames(astronaut_rgb, 30))
     vfr = tmp_path / "vfr.mkv"

@@ -630,9 +630,9 @@ def open_video(path: str | Path) -> _CheckedCapture:
     return _CheckedCapture(cap, first_frame)
 
 
-def _audio_only(path: Path) -> str:
-    """"audio only, no video stream" where FFmpeg finds audio streams and no video one in ``path``; else "".
-    Asked only once OpenCV has failed on the file (it cannot tell why)."""
+def _ffmpeg_header(path: Path) -> str:
+    """What FFmpeg says of the file's container and streams (``ffmpeg -i``: the header only); "" if it cannot
+    run. Asked only where OpenCV cannot tell: it is a process start."""
     import subprocess
 
     import imageio_ffmpeg
@@ -642,10 +642,24 @@ def _audio_only(path: Path) -> str:
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    streams = [line for line in probe.stderr.splitlines() if "Stream #" in line]
+    return probe.stderr
+
+
+def _audio_only(path: Path) -> str:
+    """"audio only, no video stream" where FFmpeg finds audio streams and no video one in ``path``; else "".
+    Asked only once OpenCV has failed on the file (it cannot tell why)."""
+    streams = [line for line in _ffmpeg_header(path).splitlines() if "Stream #" in line]
     if any(": Audio:" in line for line in streams) and not any(": Video:" in line for line in streams):
         return "audio only, no video stream"
     return ""
+
+
+def _container_start(path: Path) -> float:
+    """The container's start time in seconds (0 if FFmpeg gives none). A recording cut into parts by FFmpeg's
+    segment muxer starts each part where the last ended; OpenCV's frame count of a Matroska part then counts
+    the seconds before its start too, and the part looked truncated."""
+    found = re.search(r"Duration: [^,]*, start: (-?[0-9.]+)", _ffmpeg_header(path))
+    return max(0.0, float(found.group(1))) if found else 0.0
 
 
 def _still_image_format(path: Path) -> str | None:
@@ -1072,8 +1086,19 @@ class VideoAnalyzer:
         # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
         # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0
+
+        def short(expected: float) -> bool:
+            return result.duration + 1.0 / result.fps < 0.9 * expected
+
         if (result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
-                and result.duration + 1.0 / result.fps < 0.9 * expected_seconds):
+                and short(expected_seconds) and cap is not None):
+            # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
+            # offset is longer than the count, it cannot be inside it)
+            start = _container_start(Path(source))
+            if 0 < start < expected_seconds:
+                expected_seconds -= start
+        if (result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
+                and short(expected_seconds)):
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
