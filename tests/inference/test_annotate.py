@@ -57,3 +57,24 @@ def test_text_and_bars_are_sized_to_the_face_on_a_large_photo():
     drawn_small = annotate(small, [face_at(100, 100, 60)])
     rows, cols = np.nonzero((drawn_small != small).any(axis=2))
     assert rows.max() - 100 >= 7 * 9  # 7 rows of bars, at least 9 px each
+
+
+def test_bars_go_right_of_their_face_and_are_joined_to_its_box():
+    """Three faces in a row, listed right to left (as a video's track numbers may be): the rightmost face's bars
+    went left of it, against the middle face, where they read as the middle face's (whose own bars were then
+    left out). Placed from the image's left, each face's bars go right of it where they fit, and a band in the
+    box's colour joins them to their own box."""
+    photo = np.full((480, 640, 3), 120, np.uint8)
+    faces = [face_at(x, 150, 100) for x in (480, 260, 40)]
+    drawn = annotate(photo, faces)
+    boxes = [tuple(int(v) for v in face.box) for face in faces]
+    units = [face_unit(box, photo.shape[:2]) for box in boxes]
+    sizes = [cv2.getTextSize("happy 90%", cv2.FONT_HERSHEY_SIMPLEX, 0.5 * u, 1) for u in units]
+    places = layout(boxes, sizes, units, photo.shape[:2])
+    right, middle, left = (bars for _, bars in places)
+    assert left[0] == 40 + 100 + 4 and middle[0] == 260 + 100 + 4  # right of their own faces
+    assert right is None  # no room right of the last face, and left of it would sit against the middle face
+    happy_bgr = (0, 200, 250)
+    for (x, y, w, h) in (left, middle):
+        gap = drawn[y + 5, x - 3]  # between the box's edge and the bars
+        assert tuple(gap) == happy_bgr, gap

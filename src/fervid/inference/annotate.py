@@ -44,13 +44,13 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
         cv2.rectangle(out, (x, y), (x + bw, y + bh), EMOTION_COLORS_BGR[face.emotion], max(2, round(2 * unit)))
     sizes = [_text_size(text, unit) for text, unit in zip(texts, units)]
     places = layout(boxes, sizes, units, (h, w), bars)
-    for face, text, unit, ((_, th), _), (label, bar_place) in zip(faces, texts, units, sizes, places):
+    for face, box, text, unit, ((_, th), _), (label, bar_place) in zip(faces, boxes, texts, units, sizes, places):
         lx, ly, lw, lh = label
         cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), EMOTION_COLORS_BGR[face.emotion], -1)
         cv2.putText(out, text, (lx + 2, ly + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, (0, 0, 0),
                     max(1, round(unit)), cv2.LINE_AA)
         if bar_place is not None:
-            _draw_bars(out, face, bar_place, unit)
+            _draw_bars(out, face, bar_place, unit, box)
     return out
 
 
@@ -69,14 +69,16 @@ def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], uni
            size: tuple[int, int], bars: bool = True) -> list[tuple[Rect, Rect | None]]:
     """Where each face's label and bars go, as (x, y, width, height) rectangles: (label, bars or None).
 
-    Placed face by face, each where it covers no face's box and nothing placed before it: the label above its
-    box, else below, else inside the box's top; the bars right of the box, else left, else not at all. Where
-    crowded faces leave a label no free place, it goes where it hides the least (covering another label hides
-    text: it counts four times as much as covering part of a face); a label is never left out."""
+    Placed face by face from the image's left (so that every face's bars go the same way, right of it, where
+    they fit), each where it covers no face's box and nothing placed before it: the label above its box, else
+    below, else inside the box's top; the bars right of the box, else left, else not at all. Where crowded faces
+    leave a label no free place, it goes where it hides the least (covering another label hides text: it counts
+    four times as much as covering part of a face); a label is never left out."""
     h, w = size
     placed: list[Rect] = []  # labels and bars so far
-    places = []
-    for i, (box, ((tw, th), base), unit) in enumerate(zip(boxes, text_sizes, units)):
+    places: list = [None] * len(boxes)
+    for i in sorted(range(len(boxes)), key=lambda k: (boxes[k][0], boxes[k][1])):
+        box, ((tw, th), base), unit = boxes[i], text_sizes[i], units[i]
         other_boxes = boxes[:i] + boxes[i + 1:]
         x, y, bw, bh = box
         lw, lh = tw + 4, th + base + 3
@@ -93,7 +95,7 @@ def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], uni
         bar_place = bars_rect(box, other_boxes + placed, size, unit) if bars else None
         if bar_place is not None:
             placed.append(bar_place)
-        places.append((label, bar_place))
+        places[i] = (label, bar_place)
     return places
 
 
@@ -112,11 +114,17 @@ def bars_rect(box: Rect, others: list[Rect], size: tuple[int, int], unit: float)
     return None
 
 
-def _draw_bars(out: np.ndarray, face: Face, rect: tuple[int, int, int, int], unit: float) -> None:
-    x0, y0, _, space = rect
+def _draw_bars(out: np.ndarray, face: Face, rect: Rect, unit: float, box: Rect) -> None:
+    """The bars in ``rect``, joined to the face's ``box`` by a band of the box's colour across the gap between
+    them and framed in it: bars left of a face sit as near the next face to their left, and read as its bars."""
+    x0, y0, width, space = rect
     row = max(9, round(11 * unit))
     label_w, bar_w = round(52 * unit), round(60 * unit)
     font_scale = 0.33 * unit
+    colour = EMOTION_COLORS_BGR[face.emotion]
+    height = min(space, row * len(EMOTIONS))
+    gap_x0, gap_x1 = (box[0] + box[2], x0) if x0 >= box[0] + box[2] else (x0 + width, box[0])
+    cv2.rectangle(out, (gap_x0, y0), (gap_x1, y0 + height - 1), colour, -1)
     for i, (name, p) in enumerate(zip(EMOTIONS, face.probabilities)):
         y = y0 + i * row
         if (i + 1) * row > space:
@@ -127,6 +135,7 @@ def _draw_bars(out: np.ndarray, face: Face, rect: tuple[int, int, int, int], uni
                     cv2.LINE_AA)
         cv2.rectangle(out, (x0 + label_w, y + 1), (x0 + label_w + int(bar_w * p), y + row - 2),
                       EMOTION_COLORS_BGR[name], -1)
+    cv2.rectangle(out, (x0, y0), (x0 + width - 1, y0 + height - 1), colour, max(1, round(unit)))
 
 
 def write_image(path: str | Path, bgr: np.ndarray) -> Path:
