@@ -2,11 +2,15 @@
 
 Detection runs every ~0.3 s (it is the expensive stage); on the frames in between each track's landmarks are
 carried along by pyramidal Lucas-Kanade optical flow, so every processed frame has an aligned face. A track
-survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id. While it is
-unmatched, flow may follow whatever covers the face (another person walking past) rather than the face, so the face
-is also looked for where its own motion before the miss would have taken it. When flow loses a face (a scene cut,
-the face gone, the box squeezed out of the frame), the track is not shown again until a detection finds it: no row
-is made up for a face that is not there.
+survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id.
+
+Each track also keeps its face's own motion, measured while it is seen for sure (matched in the last round, no
+other face close by). Flow on a face that another face passes in front of, or that a round missed, may follow
+whatever covers it, so such a face is expected where its own motion would have taken it as well as where flow
+has it, and it has no rows while the two disagree. Faces matched in the last round choose their detections
+first. When flow loses a face (a scene cut, the face gone, the box squeezed out of the frame), the track is not
+shown again until a detection finds it, where its motion would have taken it or, unless it left the frame or
+another face is there, where it was lost: no row is made up for a face that is not there.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection, iou
+from fervid.inference.detect import Detection, intersection, iou
 
 
 @dataclass
@@ -31,32 +35,69 @@ class Track:
     last_detected_frame: int
     missed_rounds: int = 0
     points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
-    velocity: tuple[float, float] = (0.0, 0.0)  # box motion per frame between its last two detections
-    detected_box: tuple = ()  # the box at motion_frame
-    motion_frame: int = -1  # the last whole-frame detection: velocity and detected_box are measured from it
+    # The face's own motion: its box on anchor_frame, the last frame where it was seen for sure (a whole-frame
+    # detection matched it, or flow carried it with nothing over it since such a match), and its velocity then
+    # (pixels per frame, smoothed over VELOCITY_FRAMES). Where it is not seen for sure (another face passes in
+    # front of it, a round missed it, flow lost it) it is expected where that motion takes it.
+    velocity: tuple[float, float] = (0.0, 0.0)
+    anchor_box: tuple = ()
+    anchor_frame: int = -1
     lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
+    left_frame: bool = False  # lost at or past the frame's edge (or its box turned over): it left the picture
 
     def detected(self, frame_index: int, detection: Detection, motion: bool = True) -> None:
-        """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) its motion since the
-        last match. A closer look's detection leaves the motion alone: it may be a part-hidden face's smaller box,
-        and a velocity measured from it lost a face hidden by a passer-by."""
+        """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) its motion. A closer
+        look's detection leaves the motion alone, as does one of a face another face is passing in front of whose
+        box shrank: it may be the part still in view, and motion measured from it lost a face hidden by a
+        passer-by."""
         if motion:
-            if self.detected_box and frame_index > self.motion_frame >= 0:
-                frames = frame_index - self.motion_frame
-                self.velocity = tuple((detection.box[i] - self.detected_box[i]) / frames for i in (0, 1))
-            self.detected_box, self.motion_frame = detection.box, frame_index
+            self.moved_to(frame_index, detection.box)
         self.detection, self.points = detection, _points(detection)
-        self.last_detected_frame, self.missed_rounds, self.lost = frame_index, 0, False
+        self.last_detected_frame, self.missed_rounds, self.lost, self.left_frame = frame_index, 0, False, False
 
-    def expected_boxes(self, frame_index: int) -> list[tuple]:
-        """Where to look for this face on a detection frame: where flow carried it, and, once it has missed a
-        round, where its own motion would have taken it (flow then may have followed what hid it)."""
-        boxes = [self.detection.box]
-        if self.missed_rounds and self.detected_box:
-            frames = frame_index - self.motion_frame
-            x, y, w, h = self.detected_box
-            boxes.append((x + self.velocity[0] * frames, y + self.velocity[1] * frames, w, h))
-        return boxes
+    def moved_to(self, frame_index: int, box: tuple) -> None:
+        """Seen for sure at ``box`` on ``frame_index``: the anchor of its motion, and a sample of its velocity
+        since the last anchor. A sample over :data:`VELOCITY_FRAMES` or more (a face seen again after a round or
+        more) replaces the velocity; a shorter one (a frame of flow) is averaged half and half with it, which
+        follows a face that starts walking within a few frames. A detection on the frame flow already anchored
+        moves the anchor only."""
+        if self.anchor_box and frame_index > self.anchor_frame >= 0:
+            frames = frame_index - self.anchor_frame
+            weight = 1.0 if frames >= VELOCITY_FRAMES else 0.5
+            self.velocity = tuple((1 - weight) * self.velocity[i]
+                                  + weight * (box[i] - self.anchor_box[i]) / frames for i in (0, 1))
+        self.anchor_box, self.anchor_frame = box, frame_index
+
+    def predicted_box(self, frame_index: int) -> tuple | None:
+        """Where the face's own motion takes its last sure box by ``frame_index``; None before its first."""
+        if not self.anchor_box or self.anchor_frame < 0:
+            return None
+        frames = frame_index - self.anchor_frame
+        x, y, w, h = self.anchor_box
+        return (x + self.velocity[0] * frames, y + self.velocity[1] * frames, w, h)
+
+    def expected_boxes(self, frame_index: int, crowded: bool = False) -> list[tuple]:
+        """Where to look for this face on a detection frame: where flow carried it and where its own motion
+        would have taken it (flow may have followed a face passing in front of it, whose detection it then took:
+        two people crossing swapped ids). Once flow has lost it, where its motion would have taken it, and where
+        it was lost (a face hidden for a moment comes back there) unless it left the frame there (someone else
+        stepping in where a person just left is someone new) or another face is ``crowded`` around that place
+        (someone walking past stood there when the next round came)."""
+        predicted = self.predicted_box(frame_index)
+        if predicted is None:
+            return [self.detection.box]
+        if self.lost and (self.left_frame or crowded):
+            return [predicted]
+        return [self.detection.box, predicted]
+
+    def flow_agrees(self, frame_index: int) -> bool:
+        """Whether flow has the face about where its own motion would have taken it (centres within
+        :data:`AGREEMENT` of its width): flow that left its motion far behind may be following something else."""
+        predicted = self.predicted_box(frame_index)
+        if predicted is None:
+            return True
+        (x, y, w, h), (px, py, pw, ph) = self.detection.box, predicted
+        return bool(np.hypot(x + w / 2 - px - pw / 2, y + h / 2 - py - ph / 2) <= AGREEMENT * max(pw, 1.0))
 
 
 @dataclass(frozen=True)
@@ -81,6 +122,35 @@ LOST_FLOW_ERROR = 20.0
 MAX_SCALE_STEP = 1.4
 # the least of a flow-carried box that must stay in the frame for a face to be there
 MIN_INSIDE = 0.5
+# how far (in face widths) flow may carry a face from where its own motion would have taken it and still be taken
+# to follow it when nothing confirms it (a round missed it, or another face's box lies over it)
+AGREEMENT = 0.5
+# how far around a face's box (in its widths and heights) another face counts as passing in front of it
+NEAR = 0.5
+# a box this much smaller than the face's last sure box, next to another face, may show only part of the face
+SHRUNK = 0.85
+# a velocity measured over this many frames (about a detection round at the default 0.3 s, 25-30 fps) is taken as
+# it is; one over fewer is averaged with the last
+VELOCITY_FRAMES = 8
+
+
+def _shrunk(box: tuple, track: Track) -> bool:
+    """Whether ``box`` is markedly narrower or shorter than the track's last sure box (:data:`SHRUNK`): part of the
+    face may be hidden."""
+    if not track.anchor_box:
+        return False
+    return box[2] < SHRUNK * track.anchor_box[2] or box[3] < SHRUNK * track.anchor_box[3]
+
+
+def _at_edge(box: tuple, frame_shape: tuple[int, ...]) -> bool:
+    """Whether a (frame-clipped) box touches the frame's edge: a face there is leaving or entering the picture."""
+    x, y, w, h = box
+    return x <= 1 or y <= 1 or x + w >= frame_shape[1] - 1 or y + h >= frame_shape[0] - 1
+
+
+def _widened(box: tuple) -> tuple:
+    x, y, w, h = box
+    return (x - NEAR * w, y - NEAR * h, w * (1 + 2 * NEAR), h * (1 + 2 * NEAR))
 
 
 def _points(det: Detection) -> np.ndarray:
@@ -123,21 +193,31 @@ class FaceTracker:
 
     def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection],
                look_again: Callable[[tuple], list[Detection]] | None = None) -> list[TrackedFace]:
-        """A detection frame: match detections to tracks (Hungarian on IoU), start new tracks, end stale ones.
+        """A detection frame: match detections to tracks (Hungarian on IoU with where each face is expected),
+        start new tracks, end stale ones.
 
         ``look_again(box)``: detections in the region around ``box`` (a closer look than the whole frame's). A
         track the frame's detections missed while flow still follows it is looked for there: a detector that
         misses a face now and then (a few rounds in a row, for some faces) left visible faces without rows and
         split them into two tracks. What it finds counts only where no other track or detection is."""
-        self._flow(grey)  # move tracks to this frame first, so matching compares like with like
+        self._flow(grey, frame_index)  # move tracks to this frame first, so matching compares like with like
         matched_tracks, matched_dets = set(), set()
-        if self.tracks and detections:
-            cost = np.array([[1.0 - max(iou(box, d.box) for box in t.expected_boxes(frame_index))
-                              for d in detections] for t in self.tracks])
-            rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
-                if 1.0 - cost[r, c] >= self.iou_threshold:
-                    self.tracks[r].detected(frame_index, detections[c])
+        covered = [self._covered(t) for t in self.tracks]
+        # Faces seen in the last round choose first, then the ones a round missed or flow lost, among the
+        # detections left: where two people cross, the one behind is expected where the one in front now is.
+        for level in ([r for r, t in enumerate(self.tracks) if not (t.lost or t.missed_rounds)],
+                      [r for r, t in enumerate(self.tracks) if t.lost or t.missed_rounds]):
+            free = [c for c in range(len(detections)) if c not in matched_dets]
+            if not level or not free:
+                continue
+            cost = np.array([[1.0 - max(iou(box, detections[c].box)
+                                        for box in self.tracks[r].expected_boxes(frame_index, covered[r]))
+                              for c in free] for r in level])
+            for i, j in zip(*linear_sum_assignment(cost)):
+                if 1.0 - cost[i, j] >= self.iou_threshold:
+                    r, c = level[i], free[j]
+                    track, detection = self.tracks[r], detections[c]
+                    track.detected(frame_index, detection, not (covered[r] and _shrunk(detection.box, track)))
                     matched_tracks.add(r)
                     matched_dets.add(c)
         if look_again is not None:
@@ -155,14 +235,15 @@ class FaceTracker:
             if r not in matched_tracks:
                 track.missed_rounds += 1
         self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
-        for c, det in enumerate(detections):
+        # faces first seen together are numbered from the image's left, as an image's faces are
+        for c, det in sorted(enumerate(detections), key=lambda cd: (cd[1].box[0], cd[1].box[1])):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         detected_box=det.box, motion_frame=frame_index))
+                                         anchor_box=det.box, anchor_frame=frame_index))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
-                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0]
+                for t in self._shown(frame_index)]
 
     def cut(self) -> None:
         """A scene cut: every track ends (its number is not given again). A face in the new shot is someone new
@@ -171,14 +252,40 @@ class FaceTracker:
 
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""
-        self._flow(grey)
+        self._flow(grey, frame_index)
         self._prev_grey = grey
-        return [TrackedFace(t.track_id, frame_index, t.detection, False)
-                for t in sorted(self.tracks, key=lambda t: t.track_id) if t.missed_rounds == 0 and not t.lost]
+        return [TrackedFace(t.track_id, frame_index, t.detection, False) for t in self._shown(frame_index)]
 
-    def _flow(self, grey: np.ndarray) -> None:
+    def _shown(self, frame_index: int) -> list[Track]:
+        """The tracks whose face is on this frame, by id: detected this round, or carried by flow that still
+        follows it. Flow is trusted while its face was found in the last round and no other face's box lies over
+        it; otherwise (a round missed it: the detector slipped, or something hides it; another face passes in
+        front of it) only while it agrees with the face's own motion. A face hidden by someone walking past had
+        rows of the passer-by's face, and a visible face a round missed lost its rows until the next round."""
+        shown = [t for t in self.tracks if not t.lost and (
+            t.last_detected_frame == frame_index or not (t.missed_rounds or self._covered(t))
+            or t.flow_agrees(frame_index))]
+        return sorted(shown, key=lambda t: t.track_id)
+
+    def _flow(self, grey: np.ndarray, frame_index: int) -> None:
         if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
             return
+        self._carry(grey)
+        # a face flow follows since its last match, with no other face's box over it, is seen for sure there
+        for t in self.tracks:
+            if not t.lost and t.missed_rounds == 0 and not self._covered(t):
+                t.moved_to(frame_index, t.detection.box)
+
+    def _covered(self, track: Track) -> bool:
+        """Whether another live track's face is close enough to pass in front of this one: their boxes, each
+        widened by :data:`NEAR` of its size on every side (a head is larger than its face's box), meet. Flow on a
+        face that another face is sliding over follows the one in front while the boxes barely overlap."""
+        return any(intersection(_widened(track.detection.box), _widened(other.detection.box)) > 0
+                   for other in self.tracks if other is not track and not other.lost)
+
+    def _carry(self, grey: np.ndarray) -> None:
+        """Every live track's points and box moved by optical flow from the last frame to ``grey``; a track whose
+        face is no longer under its points is marked lost."""
         prev_pts = np.concatenate([t.points for t in self.tracks])
         flat = prev_pts.reshape(-1, 2)
         # the origin on a multiple of 16, so that every pyramid level samples the same pixels as the whole frame's
@@ -197,7 +304,8 @@ class FaceTracker:
             sl = slice(9 * i, 9 * i + 9)
             ok = status[sl]
             if ok.sum() < 3 or np.median(error[sl][ok]) > LOST_FLOW_ERROR:
-                track.lost = True  # the face is gone from under its points (a cut, it left, something hides it)
+                # the face is gone from under its points (a cut, it left, something hides it)
+                track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
                 continue
             old, new = prev_pts[sl].reshape(-1, 2), next_pts[sl].reshape(-1, 2)
             # A robust similarity fit over the points that tracked; the rest follow it.
@@ -208,11 +316,11 @@ class FaceTracker:
             else:
                 scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
                 if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
-                    track.lost = True
+                    track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
                     continue
                 moved = old @ matrix[:, :2].T + matrix[:, 2]
             detection = _from_points(moved, track.detection.score, grey.shape)
             if detection is None:
-                track.lost = True
+                track.lost = track.left_frame = True
                 continue
             track.points, track.detection = moved.astype(np.float32).reshape(-1, 1, 2), detection
