@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from fervid.emotions import EMOTIONS
 from fervid.inference.analyzer import Analyzer
 from fervid.apps.cli import app
 from fervid.inference.video import (H264Writer, LiveSource, VideoAnalyzer, VideoError, VideoOptions, open_video,
@@ -151,9 +152,15 @@ def test_faces_crossing_fast_in_one_lane_keep_their_ids(analyzer, astronaut_rgb,
     xs = {tid: g.sort_values("frame").x.to_numpy() for tid, g in table.groupby("track")}
     assert xs[1][0] < 100 and xs[1][-1] > 400  # the face starting left ends right
     assert xs[2][0] > 400 and xs[2][-1] < 100
-    # no row of either follows the other face: each track only ever moves its own face's way (a part-hidden
-    # face's box may jump ahead as it comes out, never back)
-    assert np.diff(xs[1]).min() > -10 and np.diff(xs[2]).max() < 10
+    # no row of either is on the other face: each row's box is nearer its own face than the other (where the two
+    # faces are a third of a face apart or more)
+    for row in table.itertuples():
+        s = min(max((row.frame - 25) / crossing_frames, 0), 1)
+        left, right = 20 + s * 450 + 75, 470 - s * 450 + 75  # the faces' centres
+        own, other = (left, right) if row.track == 1 else (right, left)
+        centre = row.x + row.width / 2
+        if abs(left - right) > 50:
+            assert abs(centre - own) < abs(centre - other), row
 
 
 def test_someone_stepping_in_where_a_person_just_left_is_someone_new(analyzer, astronaut_rgb, tmp_path):
@@ -684,6 +691,61 @@ def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_pat
     listed = {ep["key_frame"] for t in result.summary()["tracks"] for ep in t["episodes"] if ep.get("key_frame")}
     written = {n for n in names if n.startswith("carphone_pristine_track") and n.endswith(".png") and n not in kept}
     assert listed and written == listed | {"carphone_pristine_track1_timeline.png"}
+
+
+def test_an_absence_ends_an_episode_and_is_not_counted_as_seen(analyzer, astronaut_rgb, tmp_path):
+    """A face hidden for 0.8 s had one episode across the gap, a span that read as time seen, and its timeline
+    spanned only its own track's time, so a video's timelines could not be compared side by side."""
+    faces = moving_face_frames(astronaut_rgb, n=60)
+    hidden = [np.full_like(faces[0], 90)] * 24
+    result = analyzer.analyze_video(write_clip(tmp_path / "gap.mp4", faces[:30] + hidden + faces[30:]),
+                                    tmp_path / "out", method="frame")
+    (track,) = result.track_summaries()
+    seen = len(result.frame_table()) / 30
+    assert track["seen_seconds"] == pytest.approx(seen, abs=0.05)
+    assert track["end"] - track["start"] > seen + 0.6  # the span counts the absence
+    happy = [ep for ep in track["episodes"] if ep["emotion"] == "happy"]
+    assert len(happy) >= 2 and happy[0]["end"] < 1.0 < 1.7 < happy[1]["start"]  # split at the gap
+    # a label change with no absence before it says so
+    assert all(change["unseen_before"] == 0 for change in track["changes"] if change["time"] < 0.9)
+    from fervid.inference.video import timeline_figure
+
+    short = analyzer.analyze_video(write_clip(tmp_path / "late.mp4", [np.full_like(faces[0], 90)] * 30 + faces[:30]),
+                                   method="frame")
+    band = timeline_figure(short.tracks[1], "late.mp4", short.fps, short.duration).axes[1]
+    assert band.get_xlim() == pytest.approx((0.0, 2.0), abs=0.05)  # the whole video, not 1-2 s
+
+
+def test_an_absence_before_a_change_is_reported_with_it():
+    from fervid.inference.video import FrameFace, TrackLog
+
+    def face(t, emotion):
+        probabilities = tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
+        return FrameFace(time=t, frame=round(t * 25), track_id=1, box=(10, 10, 50, 50), landmarks=((20, 20),) * 5,
+                         detection_score=0.9, probabilities=probabilities, frame_probabilities=probabilities,
+                         uncertain=False, detected=True)
+
+    log = TrackLog(1, spacing=0.04)
+    image = np.zeros((100, 100, 3), np.uint8)
+    for t in np.arange(0, 1, 0.04):
+        log.add(face(t, "happy"), image)
+    log.add(face(1.0, "sad"), image)  # a change without a gap
+    for t in np.arange(2.0, 2.4, 0.04):  # 0.96 s unseen, then surprised
+        log.add(face(t, "surprise"), image)
+    summary = log.summary()
+    assert [c["unseen_before"] for c in summary["changes"]] == [0.0, pytest.approx(0.96, abs=0.01)]
+    assert summary["seen_seconds"] == pytest.approx(1.04 + 0.4, abs=0.01)
+    assert [ep["emotion"] for ep in summary["episodes"]] == ["happy", "sad", "surprise"]
+
+
+def test_detection_runs_every_detect_every_on_average(analyzer, tmp_path, astronaut_rgb):
+    """It waited for the first frame past each step: --detect-every 0.3 detected every 0.32 s at 25 fps and every
+    0.43 s at 7 fps."""
+    for fps, frames in ((25, 75), (7, 21)):
+        clip = write_clip(tmp_path / f"at{fps}.mp4", moving_face_frames(astronaut_rgb, frames), fps=fps)
+        faces = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip).faces
+        times = sorted(f.time for f in faces if f.detected)
+        assert np.mean(np.diff(times)) == pytest.approx(0.3, abs=0.03), (fps, np.diff(times))
 
 
 def test_fervid_live_with_a_missing_source_says_only_that(tmp_path):

@@ -337,8 +337,9 @@ def video(
 
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers; not with --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
-    emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, dominant emotion, share of time per
-    emotion, changes, episodes), <name>_track<N>_timeline.png and key frames (the most expressive frame of each
+    emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
+    share of time per emotion, changes, episodes; an absence of 0.5 s or more ends an episode),
+    <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more).
     """
     import time as _time
@@ -402,12 +403,15 @@ def video(
         bar.close()
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)
-        typer.echo(f"{path}: {result.frames_analysed} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+        frames = (f"{result.frames_analysed}" if result.frames_analysed == result.frames_read
+                  else f"{result.frames_analysed} of {result.frames_read}")
+        typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
                    f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
                    + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
         for t in result.track_summaries():
-            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']} "
-                       f"({t['emotion_share'][t['dominant_emotion']]:.0%}), {len(t['changes'])} change(s)")
+            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
+                       f"mostly {t['dominant_emotion']} ({t['emotion_share'][t['dominant_emotion']]:.0%}), "
+                       f"{len(t['changes'])} change(s)")
         if result.replaced:
             typer.secho(f"notice: {path}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
                         "another --out to keep both)", fg=typer.colors.YELLOW, err=True)

@@ -43,6 +43,9 @@ class Track:
     anchor_box: tuple = ()
     anchor_frame: int = -1
     lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
+    # flow has followed the face with no other face close by since a detection matched it: flow then anchors its
+    # motion (after a face passed close, flow may lag or lead until a detection places it again)
+    flow_sure: bool = False
     left_frame: bool = False  # lost at or past the frame's edge (or its box turned over): it left the picture
 
     def detected(self, frame_index: int, detection: Detection, motion: bool = True) -> None:
@@ -52,6 +55,7 @@ class Track:
         passer-by."""
         if motion:
             self.moved_to(frame_index, detection.box)
+        self.flow_sure = motion
         self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost, self.left_frame = frame_index, 0, False, False
 
@@ -124,7 +128,7 @@ MAX_SCALE_STEP = 1.4
 MIN_INSIDE = 0.5
 # how far (in face widths) flow may carry a face from where its own motion would have taken it and still be taken
 # to follow it when nothing confirms it (a round missed it, or another face's box lies over it)
-AGREEMENT = 0.5
+AGREEMENT = 0.25
 # how far around a face's box (in its widths and heights) another face counts as passing in front of it
 NEAR = 0.5
 # a box this much smaller than the face's last sure box, next to another face, may show only part of the face
@@ -218,6 +222,7 @@ class FaceTracker:
                     r, c = level[i], free[j]
                     track, detection = self.tracks[r], detections[c]
                     track.detected(frame_index, detection, not (covered[r] and _shrunk(detection.box, track)))
+                    track.flow_sure = not covered[r]
                     matched_tracks.add(r)
                     matched_dets.add(c)
         if look_again is not None:
@@ -239,7 +244,7 @@ class FaceTracker:
         for c, det in sorted(enumerate(detections), key=lambda cd: (cd[1].box[0], cd[1].box[1])):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         anchor_box=det.box, anchor_frame=frame_index))
+                                         anchor_box=det.box, anchor_frame=frame_index, flow_sure=True))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
@@ -273,7 +278,8 @@ class FaceTracker:
         self._carry(grey)
         # a face flow follows since its last match, with no other face's box over it, is seen for sure there
         for t in self.tracks:
-            if not t.lost and t.missed_rounds == 0 and not self._covered(t):
+            t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not self._covered(t)
+            if t.flow_sure:
                 t.moved_to(frame_index, t.detection.box)
 
     def _covered(self, track: Track) -> bool:

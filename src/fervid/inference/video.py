@@ -37,6 +37,11 @@ from fervid.inference.track import FaceTracker, TrackedFace
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
                   ".m2ts", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
+# A track unseen for longer than this many of its frame spacings, and at least UNSEEN_SECONDS, was not there: its
+# episode ends, its timeline breaks, and the time is not counted as seen. Shorter dropouts (flow lost the face
+# until the next detection round, a live stream's dropped frames) are not gaps.
+GAP_SPACINGS = 2.5
+UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
 STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
@@ -196,10 +201,14 @@ class Episode:
 class TrackLog:
     """One track's running summary, updated face by face so that memory does not grow with the rows of a long
     video: label counts, summed probabilities, label changes, emotion episodes (each keeping only its most
-    expressive frame) and the compact (time, 7 probabilities) series its timeline is drawn from."""
+    expressive frame), the time it was seen and the compact (time, 7 probabilities) series its timeline is drawn
+    from. ``spacing``: seconds between analysed frames; a longer absence than :func:`gap_seconds` of it is a gap
+    (the face was hidden or away): episodes end there and a change across it says how long it was unseen."""
 
-    def __init__(self, track_id: int):
+    def __init__(self, track_id: int, spacing: float = 1 / 30):
         self.track_id = track_id
+        self.spacing = spacing
+        self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         self.probability_sum = np.zeros(len(EMOTIONS))
         self.changes: list[dict] = []
@@ -217,19 +226,26 @@ class TrackLog:
     def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
         """Log one face; returns the episode this face closed, if it started a new one."""
         emotion = face.emotion
+        unseen = 0.0
         if not self.frames:
             self.start = face.time
+        else:
+            since = face.time - self.end
+            if since > gap_seconds(self.spacing):
+                unseen, since = since - self.spacing, self.spacing  # the last row counts for one frame
+            self.seen_seconds += since
         self.end = face.time
         self.counts[EMOTIONS.index(emotion)] += 1
         self.probability_sum += face.probabilities
         self._times.append(face.time)
         self._probabilities.extend(face.probabilities)
         if self._last_emotion is not None and emotion != self._last_emotion:
-            self.changes.append({"time": round(face.time, 3), "from": self._last_emotion, "to": emotion})
+            self.changes.append({"time": round(face.time, 3), "from": self._last_emotion, "to": emotion,
+                                 "unseen_before": round(unseen, 3)})
         self._last_emotion = emotion
         closed = None
         ep = self.episode
-        if ep is None or ep.emotion != emotion:
+        if ep is None or ep.emotion != emotion or unseen:
             if ep is not None:
                 self.episodes.append(ep)
                 closed = ep
@@ -262,11 +278,17 @@ class TrackLog:
         episodes = self.episodes + ([self.episode] if self.episode is not None else [])
         return {
             "track": self.track_id, "start": round(self.start, 3), "end": round(self.end, 3), "frames": self.frames,
+            "seen_seconds": round(self.seen_seconds + self.spacing if self.frames else 0.0, 3),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
             "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
         }
+
+
+def gap_seconds(spacing: float) -> float:
+    """How long a track, analysed every ``spacing`` seconds, must go unseen for its absence to be a gap."""
+    return max(GAP_SPACINGS * spacing, UNSEEN_SECONDS)
 
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
@@ -434,7 +456,7 @@ class VideoResult:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
-                                              out_dir / names.timeline(tid)) for tid in self.track_ids]
+                                              out_dir / names.timeline(tid), self.duration) for tid in self.track_ids]
         with naming_file(out_dir / names.tracks_json):
             (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
@@ -473,9 +495,9 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     episode.key_frame = name
 
 
-def plot_timeline(log: TrackLog, source: str, fps: float, path: Path) -> Path:
+def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: float | None = None) -> Path:
     """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
-    fig = timeline_figure(log, source, fps)
+    fig = timeline_figure(log, source, fps, duration)
     try:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     except OSError:  # a full disk: no part-written timeline left behind
@@ -519,8 +541,9 @@ def _drawable(text: str) -> str:
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
 
 
-def timeline_figure(log: TrackLog, source: str, fps: float):
-    """One track's emotion probabilities over time, and a band of its labels."""
+def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | None = None):
+    """One track's emotion probabilities over time, and a band of its labels; with ``duration``, on the whole
+    video's time axis (0 to ``duration``), so that a video's timelines line up with each other."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     from matplotlib.figure import Figure
@@ -531,12 +554,12 @@ def timeline_figure(log: TrackLog, source: str, fps: float):
     fig = Figure(figsize=(10, 4))
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
-    # where the track was not seen (hidden, out of frame) for well over its usual frame spacing, the curves break
-    # and the band is left blank: a line across the gap drew labels for frames that have none
-    spacing = float(np.median(np.diff(t))) if len(t) > 1 else 1 / max(fps, 1)
-    gap_after = np.append(np.diff(t) > 2.5 * spacing, False)
+    # where the track was not seen (hidden, out of frame) for a gap (TrackLog), the curves break and the band is
+    # left blank: a line across the gap drew labels for frames that have none
+    spacing = log.spacing
+    gap_after = np.append(np.diff(t) > gap_seconds(spacing), False)
     shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
-    breaks = np.flatnonzero(np.diff(shown_t) > 2.5 * spacing * step) + 1
+    breaks = np.flatnonzero(np.diff(shown_t) > max(gap_seconds(spacing), 2.5 * spacing * step)) + 1
     shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
@@ -558,6 +581,8 @@ def timeline_figure(log: TrackLog, source: str, fps: float):
                     extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
     band.set_yticks([])
     band.set_xlabel("time (s)")
+    if duration:
+        band.set_xlim(0, max(duration, t[-1] + spacing if len(t) else 0))
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
     fig.tight_layout()
     return fig
@@ -736,7 +761,9 @@ class FrameStream:
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
-        self._last_detect = -math.inf
+        # Detection runs on the frame nearest each step of detect_every (a frame within half a frame of the time it
+        # is due counts): waiting for the first frame past it made 0.3 s every 0.32 s at 25 fps, 0.43 s at 7 fps.
+        self._next_detect = -math.inf
         self._looking = 0.0  # seconds spent in this round's closer looks (_look_again)
         # at a cut every track ends and the new shot is detected at once: a face framed where the last shot's
         # face was took that person's track number (one "person" who was two in an edited interview)
@@ -753,8 +780,11 @@ class FrameStream:
         if self._cuts.is_cut(grey):
             self.tracker.cut()
             self.cut_times.append(round(t, 3))
-            self._last_detect = -math.inf
-        if t - self._last_detect >= self.options.detect_every - 1e-6:
+            self._next_detect = -math.inf
+        half_frame = 0.49 / max(self.fps, 1e-6)
+        if t >= self._next_detect - half_frame:
+            every = self.options.detect_every
+            self._next_detect = max(self._next_detect + every, t + every - half_frame)
             detections = self.analyzer.detector.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -762,7 +792,6 @@ class FrameStream:
             tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box))
             stages["detect"] += self._looking  # the closer looks are detection, not tracking
             t0 += self._looking
-            self._last_detect = t
         else:
             tracked = self.tracker.propagate(index, grey)
         stages["track"] += time.perf_counter() - t0
@@ -915,7 +944,7 @@ class ResultWriter:
     ``result.faces``. Used for files and for live streams alike."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0):
-        self.result = result
+        self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
         self.table = self.video = None
@@ -934,8 +963,8 @@ class ResultWriter:
         result = self.result
         for frame in frames:
             for face in frame.faces:
-                log = result.tracks.get(face.track_id) or result.tracks.setdefault(face.track_id,
-                                                                                   TrackLog(face.track_id))
+                log = result.tracks.get(face.track_id) or result.tracks.setdefault(
+                    face.track_id, TrackLog(face.track_id, 1 / self.fps))
                 closed = log.add(face, frame.image)
                 if self.table is not None:
                     self.table.add(face)
