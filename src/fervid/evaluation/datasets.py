@@ -257,8 +257,11 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
     if len(rows) and rows.max() >= len(votes):
         raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, fewer than the FER2013 CSV ({rows.max() + 1})")
     picked = votes.iloc[rows]
-    # FER+ relabels FER2013's rows in order, and says nothing else that ties a row to an image; its own Usage
-    # column is the check that the two files list the same faces (a shifted or re-sorted file scored 0.24)
+    # FER+ relabels FER2013's rows in order; its own Usage column is the check that the two files list the same
+    # faces (a shifted or re-sorted file scored 0.24), and its image names, numbered in that order (fer0000000.png
+    # on: 99.99% of the kept rows of the published file number higher than the kept row before), catch rows
+    # re-sorted within one Usage
+    _check_ferplus_order(picked, ferplus_csv)
     usages = fer.name.split(":", 1)[1].split("+") if ":" in fer.name else None
     wrong = np.flatnonzero(~picked["Usage"].isin(usages).to_numpy()) if usages else []
     if len(wrong):
@@ -267,6 +270,19 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
                            f"{picked['Usage'].iloc[first]}, where the FER2013 face is {'/'.join(usages)} "
                            f"({len(wrong)} of {len(rows)} rows disagree); FER+ labels fer2013.csv's rows in order")
     return picked
+
+
+def _check_ferplus_order(picked: pd.DataFrame, ferplus_csv: Path) -> None:
+    """Refuse FER+ rows (in FER2013's row order) whose image names run out of order: a file re-sorted within a
+    Usage still passes the Usage check, and scored the wrong labels (0.24 where the true figure is 0.85)."""
+    numbers = pd.to_numeric(picked["Image name"].astype("string").str.extract(r"(\d+)", expand=False),
+                            errors="coerce").dropna().to_numpy()
+    if len(numbers) > 20:
+        backwards = float((np.diff(numbers) < 0).mean())
+        if backwards > 0.01:
+            raise DatasetError(f"{ferplus_csv}: its rows are not in fer2013.csv's order: {backwards:.0%} of its image "
+                               "names (fer0000000.png, ...) come before the row above's; FER+ labels fer2013.csv's "
+                               "rows in order, so use the file as published")
 
 
 def _read_ferplus_votes(ferplus_csv: str | Path) -> pd.DataFrame:
