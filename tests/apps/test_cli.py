@@ -258,6 +258,39 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
         assert result.exit_code == 2 and message in result.output, (args, result.output)
 
 
+def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
+    """Scored on FER2013's Training faces (which the shipped models learnt), evaluate said nothing, and
+    --write-card put that score into the model's card as its evaluation."""
+    import shutil
+
+    from conftest import write_fer2013_csv
+    from fervid.inference.models import resolve_model_dir
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 30, "PublicTest": 30})
+    trained = runner.invoke(app, ["evaluate", "--data", str(fer), "--usage", "Training", "--model", "fer2013_vgg"])
+    assert trained.exit_code == 0, trained.output
+    assert "warning: the model was trained on FER2013's Training faces" in trained.output
+    held_out = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", "fer2013_vgg"])
+    assert held_out.exit_code == 0 and "warning" not in held_out.output
+    copy = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
+    card = runner.invoke(app, ["evaluate", "--data", str(fer), "--usage", "Training", "--model", str(copy),
+                               "--write-card"])
+    assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
+
+
+def test_evaluate_writes_its_outputs_before_it_prints(tmp_path, fer_csv):
+    """`fervid evaluate ... --out X | head -1` closed the pipe at the first line; the outputs, written after the
+    table was printed, never were."""
+    import subprocess
+
+    out = tmp_path / "ev"
+    done = subprocess.run(f"fervid evaluate --data '{fer_csv}' --out '{out}' | head -1", shell=True,
+                          capture_output=True, encoding="utf-8")
+    assert "accuracy" in done.stdout
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "predictions.csv", "report.md", "confusion.png"}
+
+
 def test_serve_says_when_it_cannot_listen_before_claiming_to_serve():
     import socket
 

@@ -116,6 +116,13 @@ def test_experiment_command_saves_the_settings_with_the_numbers(tmp_path):
     assert saved["settings"]["seed"] == 3 and saved["settings"]["epochs"] == 2
     assert saved["settings"]["ckplus"] == str(tmp_path / "ck") and saved["settings"]["cnn"] == PAPER_MODEL
     assert "fervid" in saved["settings"]
+    # one row per test sample: a subject's sequences are all in one fold, every sequence tested once
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "out" / "ckplus_lstm-cnn_subject_predictions.csv")
+    assert list(rows.columns) == ["fold", "sequence", "subject", "label", "predicted"]
+    assert rows.groupby("subject").fold.nunique().max() == 1 and rows.sequence.is_unique and len(rows) == 12
+    assert (rows.label == rows.predicted).mean() == pytest.approx(saved["evaluation"]["accuracy"])
 
 
 def test_only_the_cnns_own_checkpoint_is_fine_tuned_as_that_cnn(tmp_path):

@@ -134,6 +134,35 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
+def _training_config(model: str) -> dict:
+    """The run settings a model folder (shipped or exported) records (training_config.json); {} where none."""
+    from fervid.inference.models import ModelError, resolve_model_dir
+
+    try:
+        run_file = resolve_model_dir(model) / "training_config.json"
+        return json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    except (OSError, ValueError, ModelError):  # a model that is not there is reported where it is loaded
+        return {}
+
+
+def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: str) -> str:
+    """Why an evaluation of ``data`` scores a model on faces it was trained on ("" when it does not, or the model
+    does not say what it was trained on): FER2013's training Usage for a model trained on FER2013, or the folder
+    (or one inside it, or one holding it) a model was taught."""
+    if not trained:
+        return ""
+    if dataset in FER2013_KINDS and trained.get("data_kind", "fer2013") != "folder":
+        trained_usages = str(trained.get("train_usage", "Training")).split("+")
+        if usage in trained_usages:
+            return f"the model was trained on FER2013's {usage} faces"
+        return ""
+    if dataset in ("folder", "photos") and trained.get("data"):
+        here, there = Path(data).resolve(), Path(trained["data"]).resolve()
+        if here == there or there in here.parents or here in there.parents:
+            return f"the model was trained on {trained['data']}, and {data} is or overlaps that folder"
+    return ""
+
+
 def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> list[str]:
     """What a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
     from collections import Counter
@@ -794,11 +823,13 @@ def evaluate(
             _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
+    # what the model was trained on (not this evaluation's data): read once, for the checks below and the card
+    trained = _training_config(model)
+    folder_run = trained.get("data_kind") == "folder"
+    training_faces = _evaluated_on_training_faces(trained, dataset, data, usage or "PublicTest")
+    if write_card and training_faces:
+        _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces}", 2)
     if write_card:
-        # what the run was trained on (not this evaluation's data): read once, for this check and the card
-        run_file = Path(model) / "training_config.json"
-        trained = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
-        folder_run = trained.get("data_kind") == "folder"
         # the card is the model's test-set evaluation on its own kind of data: FER2013's test faces, or, for a model
         # taught your own folders, a folder of other faces
         if dataset not in (("folder", "photos") if folder_run else FER2013_KINDS):
@@ -817,12 +848,17 @@ def evaluate(
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
         _fail_on(exc)
     cnn = analyzer.cnn
-    probs = predict_dataset(cnn, ds)
+    probs = predict_dataset(cnn, ds, progress=True)
     ev = score(ds.labels, probs.argmax(1), ds.name)
-    typer.echo(f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
-               f"{ev.macro_f1_label} {ev.macro_f1:.4f}")
+    # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
+    # line and the outputs were never written
+    printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
+               f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
     notes = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
+    if training_faces:
+        notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
+                        "how it does on faces it has not seen")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
                 "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
@@ -838,9 +874,7 @@ def evaluate(
                          f"fervid's class order. Without them: accuracy {ties['untied']['accuracy']:.4f} "
                          f"({ties['untied']['n']} faces); with each tie broken at random: "
                          f"{ties['random_tiebreak']:.4f}")
-    for line in notes:
-        typer.echo(line)
-    typer.echo(ev.per_class_table())
+    printed += [*notes, ev.per_class_table()]
     if out:
         import numpy as np
         import pandas as pd
@@ -865,7 +899,7 @@ def evaluate(
                                        f"{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
                                        "![confusion](confusion.png)\n", encoding="utf-8")
         written = ("metrics.json", "predictions.csv", "report.md", "confusion.png")
-        typer.echo(f"wrote {', '.join(str(out / name) for name in written)}")
+        printed.append(f"wrote {', '.join(str(out / name) for name in written)}")
     if write_card:
         from fervid.inference.models import EmotionCNN
 
@@ -875,7 +909,9 @@ def evaluate(
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
                          data=f"{trained_on}; {evaluated_on}")
-        typer.echo(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+        printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+    for line in printed:
+        typer.echo(line)
 
 
 @app.command()
@@ -929,8 +965,12 @@ def experiment(
                                                     "the published design's model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
-    seed: int = typer.Option(0, help="Seed of the splits' shuffles and the networks' initial weights."),
-    out: Path = typer.Option(Path("runs/experiments"), help="Folder for JSON, confusion and curve PNGs."),
+    seed: int = typer.Option(0, help="Seed of the random splits (the subject folds are fixed: GroupKFold, or one "
+                                     "subject left out where there are at most 10) and of the networks' initial "
+                                     "weights."),
+    out: Path = typer.Option(Path("runs/experiments"), help="Folder for the JSON (metrics, settings), the per-sample "
+                                                           "predictions CSV (fold, sequence, subject, label, "
+                                                           "predicted), confusion and curve PNGs."),
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
     import fervid
@@ -939,8 +979,10 @@ def experiment(
     from fervid.evaluation.datasets import to_sequences
     from fervid.research.experiments import MODELS, PROTOCOLS, run_experiment, save_result
 
-    if model not in MODELS or protocol not in PROTOCOLS:
-        _fail(f"--model must be one of {MODELS}, --protocol one of {PROTOCOLS}", 2)
+    if model not in MODELS:
+        _fail(f"--model {model}: not one of {', '.join(MODELS)}", 2)
+    if protocol not in PROTOCOLS:
+        _fail(f"--protocol {protocol}: not one of {', '.join(PROTOCOLS)}", 2)
     if dataset not in ("jaffe", "ckplus", "jaffe+ckplus"):
         _fail("--dataset must be jaffe, ckplus or jaffe+ckplus", 2)
     if "ckplus" in dataset and ckplus is None or "jaffe" in dataset and jaffe is None:
@@ -970,7 +1012,7 @@ def experiment(
     test_size = 0.2
     try:
         result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed,
-                                epochs=epochs, test_size=test_size)
+                                epochs=epochs, test_size=test_size, progress=True)
     except ValueError as exc:  # a checkpoint that is not one, or not --cnn-model's network
         _fail(str(exc), 2)
     result.settings |= {**({"ckplus": str(ckplus)} if ckplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
@@ -982,8 +1024,8 @@ def experiment(
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
                f"{ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
-    typer.echo(f"wrote {path}, {path.with_name(path.stem + '_confusion.png').name} and "
-               f"{path.with_name(path.stem + '_curves.png').name}")
+    typer.echo(f"wrote {path}, {path.with_name(path.stem + '_predictions.csv').name}, "
+               f"{path.with_name(path.stem + '_confusion.png').name} and {path.with_name(path.stem + '_curves.png').name}")
 
 
 @app.command()

@@ -414,6 +414,7 @@ class Sequences:
     labels: np.ndarray
     subjects: np.ndarray
     name: str
+    keys: list[str] = field(default_factory=list)  # each sample's sequence (CK+: S005_001; JAFFE: its file)
 
 
 def to_sequences(ds: FaceDataset, length: int | None = None) -> Sequences:
@@ -432,4 +433,5 @@ def to_sequences(ds: FaceDataset, length: int | None = None) -> Sequences:
         frames.append(ds.images[idx])
         labels.append(int(ds.labels[idx[0]]))
         subjects.append(ds.subjects[idx[0]] if ds.subjects else key)
-    return Sequences(np.stack(frames), np.asarray(labels), np.asarray(subjects), ds.name)
+    return Sequences(np.stack(frames), np.asarray(labels), np.asarray(subjects), ds.name,
+                     [key if ds.sequences else (ds.sources[int(key)] if ds.sources else key) for key in groups])

@@ -100,11 +100,15 @@ def tie_aware_accuracy(y_pred: np.ndarray, vote_shares: np.ndarray) -> dict:
             "random_tiebreak": round(float((hit / top.sum(axis=1)).mean()), 4) if len(y_pred) else 0.0}
 
 
-def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, logits: bool = False) -> np.ndarray:
+def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, logits: bool = False,
+                    progress: bool = False) -> np.ndarray:
     """Probabilities (or raw logits) (N, 7) for already-cropped faces, through the same preprocessing as
-    inference."""
+    inference. ``progress``: a bar (FER2013's 28,709 training faces take about 40 s on 2 cores)."""
+    from tqdm import tqdm
+
     out = []
-    for i in range(0, len(ds), batch_size):
+    for i in tqdm(range(0, len(ds), batch_size), desc=f"{cnn.config.name} on {ds.name}", unit="batch",
+                  disable=not progress, leave=False):
         _, x = preprocess_faces(ds.images[i : i + batch_size], cnn.config.normalization,
                                 template=cnn.config.template)
         result = cnn(x)

@@ -31,8 +31,8 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, train_test_spl
 from torch import nn
 
 from fervid.inference.align import preprocess_faces
+from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.datasets import Sequences
-from fervid.emotions import NUM_CLASSES
 from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
 from fervid.inference.models import EmotionCNN, file_sha256
 from fervid.training.network import PaperLSTM
@@ -69,9 +69,13 @@ class ExperimentResult:
     seconds: float = 0.0
     # what made the numbers: the CNN (name, weights digest, graph precision), checkpoint, seed, epochs, splits
     settings: dict = field(default_factory=dict)
+    # one row per test sample: fold, sequence, subject, label, predicted (a significance test, or a check that no
+    # subject is on both sides, needs them); written as <stem>_predictions.csv, not into the JSON
+    predictions: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out.pop("predictions")
         out["fold_accuracy_mean"] = float(np.mean(self.fold_accuracies))
         out["fold_accuracy_std"] = float(np.std(self.fold_accuracies))
         return out
@@ -171,9 +175,11 @@ def _cnn_sequence_probs(net: nn.Module, cnn: EmotionCNN, frames: np.ndarray) -> 
 
 def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, cnn_checkpoint: Path | None = None,
                    seed: int = 0, epochs: int | None = None, folds: int = 10, val_fraction: float = 0.125,
-                   test_size: float = 0.2) -> ExperimentResult:
+                   test_size: float = 0.2, progress: bool = False) -> ExperimentResult:
     """Train and test ``model`` under ``protocol``; a slice of each training part (``val_fraction``) is held out
-    for choosing the epoch, never the test part."""
+    for choosing the epoch, never the test part. ``progress``: a bar over the splits/folds."""
+    from tqdm import tqdm
+
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}")
     if epochs is not None and epochs < 1:
@@ -186,8 +192,11 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         check_checkpoint_of(cnn_checkpoint, cnn)
     t0 = time.perf_counter()
     inputs = None if model == "cnn-finetune" else _inputs(cnn, seq.frames, model)
-    y_true, y_pred, fold_acc, histories = [], [], [], []
-    for fold, (train_idx, test_idx) in enumerate(splits(seq, protocol, seed, folds, test_size)):
+    y_true, y_pred, fold_acc, histories, predictions = [], [], [], [], []
+    parts = list(splits(seq, protocol, seed, folds, test_size))
+    keys = seq.keys or [str(i) for i in range(len(seq.labels))]
+    for fold, (train_idx, test_idx) in enumerate(tqdm(parts, desc=f"{model}, {protocol} splits", unit="split",
+                                                      disable=not progress, leave=False)):
         rng = np.random.default_rng(seed + fold)
         shuffled = rng.permutation(train_idx)
         n_val = max(1, int(round(len(shuffled) * val_fraction)))
@@ -204,6 +213,9 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
                 pred = net(torch.from_numpy(inputs[test_idx]).float()).argmax(1).numpy()
         y_true.append(seq.labels[test_idx])
         y_pred.append(pred)
+        predictions += [{"fold": fold + 1, "sequence": keys[i], "subject": str(seq.subjects[i]),
+                         "label": EMOTIONS[int(seq.labels[i])], "predicted": EMOTIONS[int(p)]}
+                        for i, p in zip(test_idx, pred)]
         fold_acc.append(float((pred == seq.labels[test_idx]).mean()))
         histories.append(history)
     ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name)
@@ -218,7 +230,7 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
                 "folds": len(fold_acc), "test_size": test_size if protocol == "random" else None,
                 "val_fraction": val_fraction}
     return ExperimentResult(seq.name, model, protocol, ev, fold_acc, histories, round(time.perf_counter() - t0, 1),
-                            settings)
+                            settings, predictions)
 
 
 def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
@@ -246,6 +258,10 @@ def save_result(result: ExperimentResult, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{result.dataset}_{result.model}_{result.protocol}"
     (out_dir / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    if result.predictions:
+        import pandas as pd
+
+        pd.DataFrame(result.predictions).to_csv(out_dir / f"{stem}_predictions.csv", index=False)
     plot_confusion(result.evaluation, out_dir / f"{stem}_confusion.png",
                    f"{result.model} on {result.dataset} ({result.protocol} split): accuracy "
                    f"{result.evaluation.accuracy:.3f}")
