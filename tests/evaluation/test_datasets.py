@@ -137,8 +137,7 @@ def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
     with pytest.raises(DatasetError, match="contempt"):
         load_ckplus(tmp_path, contempt="error")
     Image.fromarray(images[0]).save(tmp_path / "happy" / "badname.png")
-    with pytest.raises(DatasetError, match="badname"):
-        load_ckplus(tmp_path)
+    assert "no subject to split by" in load_ckplus(tmp_path).left_out[str(tmp_path / "happy" / "badname.png")]
 
 
 def test_jaffe_parses_names_and_frames_full_head_images(tmp_path, astronaut_rgb):
@@ -243,3 +242,37 @@ def test_a_ferplus_file_resorted_within_one_usage_is_refused(tmp_path):
     (tmp_path / "shuffled.csv").write_text("\n".join([header, *rows[:20], *public]) + "\n", encoding="utf-8")
     with pytest.raises(DatasetError, match=r"shuffled\.csv: its rows are not in fer2013\.csv's order"):
         load_ferplus(fer, tmp_path / "shuffled.csv", "PublicTest")
+
+
+def test_dataset_files_that_cannot_be_placed_are_listed_not_fatal(tmp_path):
+    """One CK+ file with another name, or a JAFFE file with an unknown emotion code, stopped the whole evaluation
+    (and experiment, and train-temporal); a JAFFE file named otherwise, and a folder nested in an emotion folder,
+    were skipped without a word."""
+    from fervid.evaluation.datasets import load_ckplus, load_jaffe
+
+    faces, _ = synthetic_faces(6)
+    ck = tmp_path / "ck"
+    for i, face in enumerate(faces[:4]):
+        (ck / "happy").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(ck / "happy" / f"S01{i}_001_0000000{i}.png")
+    Image.fromarray(faces[4]).save(ck / "happy" / "badname.png")
+    (ck / "happy" / "more").mkdir()
+    Image.fromarray(faces[5]).save(ck / "happy" / "more" / "S020_001_00000001.png")
+    ds = load_ckplus(ck)
+    assert len(ds) == 4 and ds.subjects == ["S010", "S011", "S012", "S013"]
+    assert "S<subject>_<sequence>_<frame>" in ds.left_out[str(ck / "happy" / "badname.png")]
+    assert "only images directly in it are read" in ds.left_out[str(ck / "happy" / "more")]
+
+    jaffe = tmp_path / "jaffe"
+    jaffe.mkdir()
+    big = [np.kron(face, np.ones((4, 4), np.uint8)) for face in faces]
+    for name, face in zip(("KA.HA1.1.tiff", "KA.SA1.2.tiff", "KA.XX1.3.tiff", "KA_AN1_4.tiff"), big):
+        Image.fromarray(face).save(jaffe / name)
+    ds = load_jaffe(jaffe)
+    assert len(ds) == 2
+    assert "unknown JAFFE emotion code XX" in ds.left_out[str(jaffe / "KA.XX1.3.tiff")]
+    assert "name is not JAFFE's" in ds.left_out[str(jaffe / "KA_AN1_4.tiff")]
+    with pytest.raises(DatasetError, match="gone: no such folder"):
+        load_jaffe(tmp_path / "gone")
+    with pytest.raises(DatasetError, match="a file, not a folder"):
+        load_ckplus(jaffe / "KA.HA1.1.tiff")

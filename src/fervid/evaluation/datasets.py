@@ -136,9 +136,7 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     CK+'s ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected. Skipped folders, unreadable
     images and photos without a face go in the dataset's ``left_out``; files that are not images are ignored.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
+    root = _folder(root)
     greys, labels, sources, left_out = [], [], [], {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         key = class_dir.name.lower()
@@ -150,6 +148,10 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
             continue
         label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
+            if file.is_dir() and _images_in(file, nested=True):  # not read: a class is one folder of images
+                left_out[str(file)] = (f"a folder of {_images_in(file, nested=True)} image(s) inside the emotion "
+                                       f"folder {class_dir.name}: only images directly in it are read")
+                continue
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
@@ -171,8 +173,19 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
                        left_out=left_out)
 
 
-def _images_in(folder: Path) -> int:
-    return sum(1 for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+def _images_in(folder: Path, nested: bool = False) -> int:
+    files = folder.rglob("*") if nested else folder.iterdir()
+    return sum(1 for f in files if f.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _folder(root: str | Path) -> Path:
+    """``root`` as a Path, or DatasetError saying whether it is missing or a file."""
+    root = Path(root)
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: a file, not a folder")
+    return root
 
 
 def _faces_found(crop_faces, greys: list[np.ndarray], sources: list[str], left_out: dict[str, str]):
@@ -310,20 +323,24 @@ def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
     """
     if contempt not in ("drop", "error"):
         raise ValueError("contempt must be 'drop' or 'error'")
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
+    root = _folder(root)
     if contempt == "error" and (root / "contempt").is_dir():
         raise DatasetError(f"{root / 'contempt'}: contempt is not one of fervid's 7 classes")
     ds = load_image_folder(root, skip_unknown=True)
-    subjects, sequences = [], []
-    for src in ds.sources:
-        m = CKPLUS_NAME.match(Path(src).stem)
+    # a file whose name is not CK+'s has no subject, so no subject-independent split can place it: left out
+    names = [CKPLUS_NAME.match(Path(src).stem) for src in ds.sources]
+    for src, m in zip(ds.sources, names):
         if not m:
-            raise DatasetError(f"{src}: name is not CK+'s S<subject>_<sequence>_<frame>")
-        subjects.append(f"S{m.group(1)}")
-        sequences.append(f"S{m.group(1)}_{m.group(2)}")
-    ds.subjects, ds.sequences, ds.name = subjects, sequences, "ckplus"
+            ds.left_out[src] = "name is not CK+'s S<subject>_<sequence>_<frame>: no subject to split by"
+    keep = [i for i, m in enumerate(names) if m]
+    if not keep:
+        raise DatasetError(f"{root}: no CK+ images (<emotion>/S<subject>_<sequence>_<frame>.png)")
+    if len(keep) < len(names):
+        ds = ds.subset(keep)
+    names = [names[i] for i in keep]
+    ds.subjects = [f"S{m.group(1)}" for m in names]
+    ds.sequences = [f"S{m.group(1)}_{m.group(2)}" for m in names]
+    ds.name = "ckplus"
     if (root / "contempt").is_dir():
         ds.left_out[str(root / "contempt")] = (f"a folder of {_images_in(root / 'contempt')} image(s) of contempt, "
                                                "which is not one of fervid's 7 classes")
@@ -342,16 +359,18 @@ def load_jaffe(root: str | Path, crop_faces=None) -> FaceDataset:
     analyzer's detector + eye alignment; see :func:`fervid.inference.analyzer.Analyzer.crop_faces`). Unreadable
     images and images where no face is found are left out and listed in the dataset's ``left_out``.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
+    root = _folder(root)
     greys, labels, sources, subjects, left_out = [], [], [], [], {}
     for file in sorted(root.iterdir()):
-        m = JAFFE_NAME.match(file.stem) if file.suffix.lower() in (".tiff", ".tif") else None
-        if not m:
+        if file.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        m = JAFFE_NAME.match(file.stem)
+        if not m or file.suffix.lower() not in (".tiff", ".tif"):
+            left_out[str(file)] = "name is not JAFFE's <subject>.<EMO><n>.<id>.tiff"
             continue
         if m.group(2) not in JAFFE_CODES:
-            raise DatasetError(f"{file}: unknown JAFFE emotion code {m.group(2)}")
+            left_out[str(file)] = f"unknown JAFFE emotion code {m.group(2)} (expected {', '.join(JAFFE_CODES)})"
+            continue
         try:
             greys.append(load_grey(file))
         except ImageLoadError as exc:
