@@ -253,6 +253,8 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
         (["--data", str(ck), "--dataset", "ckplus", "--write-card", "--model", str(tmp_path)], "not on ckplus"),
         (["--data", str(fer_csv), "--write-card"], "ferplus_vgg is not one: copy a shipped model's folder"),
         (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),
+        (["--data", str(ck), "--dataset", "ckplsu"], "--dataset ckplsu: not one of auto, fer2013"),  # exit 1 before
+        (["--data", str(fer_csv), "--usage", "Test"], "--usage Test: not one of Training, PublicTest"),
     ):
         result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 2 and message in result.output, (args, result.output)

@@ -813,8 +813,14 @@ def evaluate(
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
 
+    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES
+
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"
+    if dataset not in DATASETS:  # a wrong command line: exit 2, as for every other option
+        _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}", 2)
+    if usage is not None and usage not in FER2013_USAGES:
+        _fail(f"--usage {usage}: not one of {', '.join(FER2013_USAGES)}", 2)
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
     for option, given, kinds in (("--ferplus", ferplus, ("ferplus",)), ("--usage", usage, FER2013_KINDS),
                                  ("--jaffe", jaffe, ("jaffe+ckplus",)),
