@@ -478,3 +478,29 @@ def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what
     assert "No space left on device" in result.output and "not analysed" in result.output
     assert str(second) in result.output.split("not analysed")[1]
     assert not list(out.glob("*_track1_*s_*.png"))  # no part-written key frame
+
+
+def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
+    """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
+    FER2013 CSV only."""
+    import shutil
+
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.models import resolve_model_dir
+
+    faces, labels = synthetic_faces(40)
+    for i, (face, label) in enumerate(zip(faces, labels)):
+        (tmp_path / "held_out" / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "held_out" / EMOTIONS[label] / f"{i}.png")
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("fer2013_vgg"), model)
+    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
+    assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"
+    wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
+                                "--usage", "Training"])
+    assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output

@@ -922,28 +922,34 @@ def evaluate(
 
 @app.command()
 def calibrate(
-    data: Path = typer.Option(..., help="FER2013 CSV (.csv/.csv.gz) holding the held-out rows."),
+    data: Path = typer.Option(..., help="Held-out faces: a FER2013 CSV (.csv/.csv.gz), or a folder of face crops "
+                                        "per emotion (<emotion>/<crop>, as `fervid train` reads your own faces)."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
-    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on."),
+    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only)."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
     import fervid
-    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_ferplus
+    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_ferplus, load_image_folder
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN
 
-    if usage == "Training":
-        typer.secho("notice: Training holds the faces the model learnt from; a temperature fitted on them describes "
-                    "faces it has seen, not new ones (use held-out faces: PublicTest)", fg=typer.colors.YELLOW,
-                    err=True)
+    folder = data.is_dir()
+    if folder and (ferplus is not None or usage != "PublicTest"):
+        _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used", 2)
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
+    training_faces = _evaluated_on_training_faces(_training_config(str(model)), "folder" if folder else "fer2013",
+                                                  str(data), usage)
+    if training_faces:
+        typer.secho(f"notice: {training_faces}; a temperature fitted on them describes faces it has seen, not new "
+                    "ones (use held-out faces)", fg=typer.colors.YELLOW, err=True)
     try:
         cnn = EmotionCNN(model)
-        ds = load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage)
+        ds = (load_image_folder(data) if folder else
+              load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage))
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
     cnn.config.temperature = 1.0
@@ -951,7 +957,8 @@ def calibrate(
     cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
     # what the temperature was fitted with, as evaluate's metrics.json records it (the report held numbers only)
     report["settings"] = {"model": cnn.config.name, "weights_sha256": cnn.weights_sha256, "precision": cnn.precision,
-                          "data": str(data), "usage": usage, "labels": "FER+ majority" if ferplus else "FER2013",
+                          "data": str(data), **({"left_out": ds.left_out} if folder else {"usage": usage}),
+                          "labels": "the folders' names" if folder else "FER+ majority" if ferplus else "FER2013",
                           **({"ferplus": str(ferplus)} if ferplus else {}), "fervid": fervid.__version__}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
