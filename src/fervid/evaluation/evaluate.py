@@ -306,8 +306,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         if cfg.get("int8_file") else None,
         "evaluated_on": platform.platform(),
         "limitations": [
-            "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
-            "and posed lab data (see docs for cross-dataset numbers when available).",
+            (f"Trained on a folder of your own faces ({train_cfg.get('data')}); how it does on faces unlike them "
+             "(other people, cameras, lighting, head poses) is not measured here."
+             if train_cfg.get("data_kind") == "folder" else
+             "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
+             "and posed lab data (see docs for cross-dataset numbers when available)."),
             "Emotion labels describe facial expressions, not felt emotions.",
             f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is slightly "
             "optimistic." if selected else "The last epoch of the schedule is shipped: no epoch was chosen on the "
@@ -323,7 +326,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         + ", ".join(EMOTIONS) + f" and a {cfg['net'].get('feature_dim', 512)}-d feature (the penultimate layer).",
         "",
         "## Training",
-        f"- Command: `{command}`",
+        f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
+                                                  "--command '...'` records it)",
         f"- Data: {data}",
         f"- Targets: {_targets(train_cfg, summary)}",
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
