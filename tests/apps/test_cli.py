@@ -281,6 +281,21 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
 
 
+def test_evaluate_says_when_a_folder_of_face_crops_looks_like_photos(tmp_path, astronaut_rgb):
+    """`--dataset folder` (chosen by auto for any folder) read 512 px photos as face crops, scoring a coffee cup
+    as a sad face, without a hint that --dataset photos finds the faces."""
+    from PIL import Image
+
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(astronaut_rgb).save(tmp_path / "photos" / "happy" / f"{i}.jpg")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos")])
+    assert result.exit_code == 0 and "notice: the images are about 512 px" in result.output, result.output
+    assert "--dataset photos finds and aligns it" in result.output
+    crops = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos"), "--dataset", "photos"])
+    assert crops.exit_code == 0 and "notice: the images are about" not in crops.output
+
+
 def test_evaluate_writes_its_outputs_before_it_prints(tmp_path, fer_csv):
     """`fervid evaluate ... --out X | head -1` closed the pipe at the first line; the outputs, written after the
     table was printed, never were."""

@@ -134,6 +134,24 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
+# a folder's images this large (median of the longer sides) are more likely photos than face crops
+PHOTO_SIDE = 300
+
+
+def _median_image_side(files: list[str], sample: int = 50) -> int:
+    """The median longer side of up to ``sample`` of the images (their headers only)."""
+    from PIL import Image
+
+    sides = []
+    for file in files[:: max(1, len(files) // sample)][:sample]:
+        try:
+            with Image.open(file) as im:
+                sides.append(max(im.size))
+        except (OSError, ValueError):
+            continue
+    return int(sorted(sides)[len(sides) // 2]) if sides else 0
+
+
 def _training_config(model: str) -> dict:
     """The run settings a model folder (shipped or exported) records (training_config.json); {} where none."""
     from fervid.inference.models import ModelError, resolve_model_dir
@@ -865,6 +883,12 @@ def evaluate(
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
+    if dataset == "folder" and ds.sources:
+        side = _median_image_side(ds.sources)
+        if side > PHOTO_SIDE:
+            notes.append(f"notice: the images are about {side} px; --dataset folder reads each image as a face "
+                         "crop (resized to 48x48); for photos with a face somewhere in them, --dataset photos finds "
+                         "and aligns it")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
                 "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
