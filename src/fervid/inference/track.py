@@ -55,7 +55,6 @@ class Track:
         passer-by."""
         if motion:
             self.moved_to(frame_index, detection.box)
-        self.flow_sure = motion
         self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost, self.left_frame = frame_index, 0, False, False
 
@@ -235,6 +234,7 @@ class FaceTracker:
                          >= self.iou_threshold and all(iou(d.box, box) < self.iou_threshold for box in taken)]
                 if found:
                     track.detected(frame_index, max(found, key=lambda d: d.score), motion=False)
+                    track.flow_sure = not self._covered(track)
                     matched_tracks.add(r)
         for r, track in enumerate(self.tracks):
             if r not in matched_tracks:
