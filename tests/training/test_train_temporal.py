@@ -45,8 +45,11 @@ def test_tiny_temporal_training_learns_from_people_and_stills_and_exports_a_work
     assert config["target"] == "centre" and config["temperature"] == pytest.approx(report["temperature"], abs=1e-4)
     assert config["cnn_graph"]["precision"] == "int8" and config["cnn_graph"]["file"] != "model.onnx"
     assert set(report["heldout"]) == {"people", "stills"}
+    assert report["heldout"]["people"]["clips"] == 2 * 2 and report["heldout"]["stills"]["clips"] == 4
+    assert report["heldout"]["stills"]["frames"] == 4 * 45 and report["notices"] == []  # nothing left out
     for held in report["heldout"].values():
-        assert set(held) == {"centred", "causal"} and set(held["centred"]) == {"frame", "mean", "lstm", "hmm"}
+        assert set(held) == {"clips", "frames", "centred", "causal"}
+        assert set(held["centred"]) == {"frame", "mean", "lstm", "hmm"}
         # averaging over the window can only calm the labels the per-frame CNN gives
         assert held["centred"]["mean"]["flicker_per_s"] <= held["centred"]["frame"]["flicker_per_s"]
     lstm = LSTMTemporal(tmp_path / "lstm", cnn="fer2013_vgg")
@@ -169,7 +172,7 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
     out = tmp_path / "lstm"
     cases = [  # (arguments, exit code, message): a traceback used to end a bad data file's run, after its folder
         (["--fer2013", str(not_fer)], 1, f"{not_fer}: missing FER2013 column(s)"),
-        (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 1, "no_ck: not a directory"),
+        (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 1, "no_ck: no such folder"),
         (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
         (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
         (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),
@@ -230,3 +233,86 @@ def test_the_lstm_learns_the_labels_its_cnn_learnt(tmp_path, cnn, ferplus):
     with pytest.raises(DatasetError, match=f"{cnn}: this CNN learnt"):
         train_temporal(cfg, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers(tmp_path, monkeypatch):
+    """CK+ subjects on no side of the split, an empty validation or test side (so no report on people), and a
+    temperature fitted at its search's bound (19.9999) all went without a word, and the held-out report did not
+    say how many clips and frames it was measured on."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import fervid.training.train_temporal as temporal
+    from fervid.apps.cli import app
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 30, "PublicTest": 20})
+    ck = write_ckplus_folder(tmp_path / "ck", subjects=2)  # two people: both train, none to validate or test on
+    from PIL import Image
+
+    Image.fromarray(synthetic_faces(1, seed=9)[0][0]).save(ck / "happy" / "S009_001_00000001.png")  # one expression
+    monkeypatch.setattr(temporal, "fit_temperature", lambda logp, y: 19.99991)  # as the bounded search ends there
+    out = tmp_path / "lstm"
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", str(csv), "--ckplus", str(ck), "--cnn",
+                                      "fer2013_vgg", "--still-clips", "10", "--person-clips", "1", "--heldout-clips",
+                                      "1", "--frames", "3", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    expected = ["notice: 1 of 3 ckplus subject(s) left out of every split (S009): each shows one expression",
+                "notice: no validation people (2 people with two or more expressions: 2 train, 0 val, 0 test",
+                "notice: no test people (2 train, 0 val, 0 test)",
+                "notice: the fitted temperature 19.9999 is at the bound of its search (0.05 to 20.0)"]
+    for start in expected:
+        assert any(n.startswith(start) for n in report["notices"]), (start, report["notices"])
+        assert start in result.output, result.output  # said as found, not only filed
+    assert set(report["heldout"]) == {"stills"}
+    assert report["heldout"]["stills"]["clips"] == 1 and report["heldout"]["stills"]["frames"] == 45  # 1.5 s at 30
+    printed = json.loads(result.output[result.output.index("{\n"):result.output.rindex("}") + 1])
+    assert printed["heldout"]["stills"]["clips"] == 1
+    assert temporal.temperature_notice({"fitted": 1.3, "applied": True}) is None
+    assert "too uncertain" in temporal.temperature_notice({"fitted": 0.05, "applied": False})
+
+
+def test_train_temporal_refuses_a_folder_holding_a_temporal_model_unless_forced(tmp_path):
+    """`fervid train-temporal` replaced an existing temporal model without a word, where `fervid train` refuses a
+    folder holding a run."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    runner = CliRunner()
+    assert "--force" in runner.invoke(app, ["train-temporal", "--help"]).output
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    out = tmp_path / "lstm"
+    out.mkdir()
+    (out / "config.json").write_text('{"kind": "lstm", "cnn": "fer2013_vgg"}', encoding="utf-8")
+    (out / "model.onnx").write_bytes(b"an earlier LSTM")
+    args = ["train-temporal", "--fer2013", str(csv), "--cnn", "fer2013_vgg", "--still-clips", "5", "--heldout-clips",
+            "1", "--frames", "3", "--epochs", "1", "--out", str(out)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and f"{out}: holds a temporal model already; --force replaces it" in refused.output
+    assert (out / "model.onnx").read_bytes() == b"an earlier LSTM"
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (out / "model.onnx").read_bytes() != b"an earlier LSTM"
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_frames"] == 3
+
+
+def test_a_temperature_with_one_heldout_group_is_not_cross_fitted_on_nothing(tmp_path):
+    """One held-out still (still_clips < 20): one half of the cross-fit held no clips, and its temperature was
+    fitted on an empty set (NaN, "Mean of empty slice")."""
+    import warnings
+
+    from fervid.training.network import PaperLSTM
+    from fervid.training.train_temporal import ClipSet, TrainedLSTM, choose_temperature
+
+    rng = np.random.default_rng(0)
+    clip = ClipSet(np.full((30, 7), 1 / 7, np.float32), rng.normal(size=(30, 16)).astype(np.float32),
+                   rng.integers(0, 7, 30), np.array([0, 30]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = choose_temperature(TrainedLSTM(PaperLSTM(16), 3), {"stills": clip}, 1, seed=0)
+    assert report["temperature"] == 1.0 and not report["applied"] and np.isfinite(report["fitted"])
+    assert report["cross_fitted_ece_untempered"] is None

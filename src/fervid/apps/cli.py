@@ -638,7 +638,7 @@ def train(
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     try:
-        from fervid.training.train import TrainConfig, train as run_training
+        from fervid.training.train import NothingToResume, TrainConfig, train as run_training
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
@@ -666,6 +666,9 @@ def train(
 
     try:
         run_dir = run_training(cfg, out, resume=resume)
+    except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
+        typer.echo(str(exc))
+        run_dir = out
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
                     if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)
@@ -707,6 +710,8 @@ def train_temporal_cmd(
     frames: int = typer.Option(17, help="Most frames the LSTM reads (odd: the frame it labels is the middle one)."),
     epochs: int = typer.Option(30, help="Training epochs (each as many windows as the clips have frames / 8)."),
     seed: int = typer.Option(0, help="Seed of the simulated clips and the LSTM's initial weights."),
+    force: bool = typer.Option(False, "--force", help="Replace the temporal model OUT already holds (without it, "
+                                                      "a folder that holds one is refused)."),
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
     changes, people split train/val/test (needs the train extra)."""
@@ -721,7 +726,7 @@ def train_temporal_cmd(
         _bad_value(exc)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
     try:
-        report = train_temporal(cfg, out)
+        report = train_temporal(cfg, out, overwrite=force)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
     except FileExistsError as exc:  # --out holds a CNN or a training run
@@ -1061,8 +1066,8 @@ def experiment(
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
                f"{ev.macro_f1:.4f}")
     typer.echo(ev.per_class_table())
-    typer.echo(f"wrote {path}, {path.with_name(path.stem + '_predictions.csv').name}, "
-               f"{path.with_name(path.stem + '_confusion.png').name} and {path.with_name(path.stem + '_curves.png').name}")
+    others = [path.with_name(path.stem + suffix).name for suffix in ("_predictions.csv", "_confusion.png")]
+    typer.echo(f"wrote {path}, {', '.join(others)} and {path.with_name(path.stem + '_curves.png').name}")
 
 
 @app.command()

@@ -244,8 +244,8 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
 
 
 def selection_faces(train_cfg: dict) -> str:
-    """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (its first 500 faces,
-    FER+ majority labels)"."""
+    """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
+    drawn at random by class, FER+ majority labels)"."""
     usage = train_cfg.get("val_usage", "the validation faces")
     if train_cfg.get("data_kind") == "folder":
         usage = (train_cfg["val_data"] if train_cfg.get("val_data") else
@@ -253,7 +253,7 @@ def selection_faces(train_cfg: dict) -> str:
     limit = train_cfg.get("limit_val") or 0
     labels = ("FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "their folders' labels"
               if train_cfg.get("data_kind") == "folder" else "FER2013's labels")
-    return f"{usage} ({f'its first {limit} faces, ' if limit else ''}{labels})"
+    return f"{usage} ({f'{limit} of its faces, drawn at random by class, ' if limit else ''}{labels})"
 
 
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",

@@ -35,6 +35,28 @@ class NetConfig:
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that cannot build a network (checked where a config is read:
+        an EmotionVGG built from it failed only after the training data had loaded)."""
+        if len(self.stages) != len(self.convs_per_stage):
+            raise ValueError(f"[net] stages and convs_per_stage must have the same length (one count of convolutions "
+                             f"per stage), not {len(self.stages)} ({list(self.stages)}) and "
+                             f"{len(self.convs_per_stage)} ({list(self.convs_per_stage)})")
+        if not self.stages or any(w < 1 for w in self.stages):
+            raise ValueError(f"[net] stages must be one or more filter counts, each 1 or more, not {list(self.stages)}")
+        if any(n < 1 for n in self.convs_per_stage):
+            raise ValueError(f"[net] convs_per_stage must each be 1 or more, not {list(self.convs_per_stage)}")
+        if self.feature_dim < 1:
+            raise ValueError(f"[net] feature_dim must be 1 or more, not {self.feature_dim}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"[net] dropout must be at least 0 and below 1, not {self.dropout}")
+        if self.input_size < CROP_SIZE:
+            raise ValueError(f"[net] input_size {self.input_size} is below the {CROP_SIZE}x{CROP_SIZE} faces it "
+                             "receives; the network upsamples, it does not shrink")
+        if self.input_size // 2 ** len(self.stages) < 1:
+            raise ValueError(f"[net] {len(self.stages)} stages halve input_size {self.input_size} to nothing; use "
+                             "fewer stages or a larger input_size")
+
     @classmethod
     def from_dict(cls, data: dict) -> NetConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -49,11 +71,7 @@ class EmotionVGG(nn.Module):
 
     def __init__(self, config: NetConfig = NetConfig()):
         super().__init__()
-        if len(config.stages) != len(config.convs_per_stage):
-            raise ValueError("stages and convs_per_stage must have the same length")
-        if config.input_size < CROP_SIZE:
-            raise ValueError(f"input_size {config.input_size} is below the {CROP_SIZE}x{CROP_SIZE} faces it "
-                             "receives; the network upsamples, it does not shrink")
+        config.validate()
         self.config = config
         layers: list[nn.Module] = []
         channels = 1

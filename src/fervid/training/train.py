@@ -73,7 +73,11 @@ class TrainConfig:
     # batch: AVX2-only AMD 12x slower, Intel AMX 2.1x faster, AMD EPYC (Zen 4, avx512_bf16) 1.9x faster.
     bf16: bool | str = "auto"
     threads: int = 0  # 0: torch's default
-    limit_train: int = 0  # 0: all rows; >0 uses the first N (for quick tests)
+    # quick runs: limit_train > 0 trains on that many of the training faces, limit_val > 0 chooses the epoch on
+    # that many of the validation faces (0: all). Either is a random subset drawn with `seed`, each emotion keeping
+    # its share (stratified), of a CSV's rows and a folder's faces alike; never the first N, which in a folder
+    # sorted by class were one or two emotions only
+    limit_train: int = 0
     limit_val: int = 0
     # augmentation
     hflip: bool = True
@@ -270,6 +274,7 @@ class TrainConfig:
                                        or self.labels == "ferplus-multi"):
             raise ValueError("mutual_weight cannot be combined with ema_decay, swa, sam_rho, fer2013_head_weight or "
                              "labels = \"ferplus-multi\"")
+        self.net.validate()  # a shape no network can take failed only after the data had loaded
 
     def with_absolute_paths(self) -> TrainConfig:
         """The same config with its files named absolutely (a shipped model's name stays a name): a run's
@@ -499,12 +504,12 @@ def split_names(cfg: TrainConfig) -> tuple[str, str]:
 
 def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset
                           ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
-    train_ds = _limit(train_ds, cfg.limit_train)
-    targets = targets[: len(train_ds)]
+    train_ds, kept = _limit(train_ds, cfg.limit_train, cfg.seed)
+    targets = targets[kept]
     if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
             cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images))
-    return train_ds, targets, _limit(val_ds, cfg.limit_val)
+    return train_ds, targets, _limit(val_ds, cfg.limit_val, cfg.seed)[0]
 
 
 def _fer2013_labels(fer2013: FaceDataset, subset: FaceDataset) -> np.ndarray:
@@ -614,10 +619,21 @@ def accepted_answer_loss(logits: torch.Tensor, accepted: torch.Tensor) -> torch.
     return -log_p.max(1).values.mean()
 
 
-def _limit(ds: FaceDataset, n: int) -> FaceDataset:
+def _limit(ds: FaceDataset, n: int, seed: int) -> tuple[FaceDataset, np.ndarray]:
+    """(``n`` of ``ds``'s faces, their indices in ``ds``, in ``ds``'s order): a random subset drawn with ``seed``,
+    stratified by label, so each emotion keeps its share (the first ``n`` of a folder loaded class by class held one
+    or two emotions only); all of ``ds`` where ``n`` is 0 or not below its size."""
     if n <= 0 or n >= len(ds):
-        return ds
-    return FaceDataset(ds.images[:n], ds.labels[:n], ds.sources[:n], ds.name)
+        return ds, np.arange(len(ds))
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(ds))
+    try:
+        kept = train_test_split(index, train_size=n, random_state=seed, stratify=ds.labels)[0]
+    except ValueError:  # a class with one face, or fewer faces kept than classes: drawn from all at once
+        kept = train_test_split(index, train_size=n, random_state=seed)[0]
+    kept = np.sort(kept)
+    return ds.subset(kept), kept
 
 
 @torch.no_grad()
@@ -739,14 +755,27 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     cfg.validate()
     cfg = cfg.with_absolute_paths()
+    for folder in (run_dir, *run_dir.parents):  # mkdir said only "[Errno 17] File exists"
+        if folder.exists() and not folder.is_dir():
+            raise FileExistsError(f"{folder}: is a file, not a run folder; --out names the folder a run's checkpoints "
+                                  "and logs are written to" + (f" ({run_dir} cannot be made inside a file)"
+                                                               if folder != run_dir else ""))
     if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
         raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
                               "another folder")
+    resume_state = None
     if (run_dir / "last.pt").exists():  # checked before anything is loaded, said or written
         if not resume:  # a forgotten --resume must not wipe hours of training
             raise FileExistsError(f"{run_dir}: holds a training run already (last.pt); --resume continues it, or "
                                   "train into another folder (or delete this one)")
         check_resumable(cfg, run_dir)
+        # read before the data is loaded: a checkpoint of another run (another network shape failed inside torch
+        # with a 60-line size-mismatch traceback) is refused, and a finished run is said to be finished
+        resume_state = read_checkpoint(run_dir / "last.pt")
+        check_checkpoint_matches(cfg, resume_state, run_dir / "last.pt")
+        if resume_state["epoch"] >= cfg.epochs and (run_dir / "summary.json").is_file():
+            raise NothingToResume(f"{run_dir}: already trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}; "
+                                  "nothing to resume")
     elif resume:  # before the data is loaded and "training on ..." is said
         raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
@@ -808,10 +837,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     start_epoch, best_acc, elapsed = 0, -1.0, 0.0
 
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if resume and last_path.exists():
+    if resume_state is not None:
         # on the CPU: the random generators' states must stay CPU tensors (mapped to a GPU, set_state refuses
         # them); load_state_dict puts the weights and the optimiser's buffers on the parameters' device
-        state = read_checkpoint(last_path)
+        state = resume_state
         net.load_state_dict(state.get("train_model", state["model"]))
         if trained is not net:
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
@@ -935,7 +964,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                              "val_acc": val_acc}, best_path)
         last = {"model": kept.state_dict(), "net": cfg.net.to_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed}
+                "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed,
+                "config": cfg.to_dict()}  # what --resume checks it against (check_checkpoint_matches)
         if trained is not net:
             last["fer2013_head"] = trained.fer2013_head.state_dict()
         if peer is not None:
@@ -1015,6 +1045,29 @@ def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
                          + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
                          + "; resume with the run's own settings (no --config, and no option that changes them) "
                            "or train into another folder")
+
+
+class NothingToResume(Exception):
+    """``train(..., resume=True)`` on a run that has trained all its epochs: nothing is left to train."""
+
+
+def check_checkpoint_matches(cfg: TrainConfig, state: dict, path: Path) -> None:
+    """``state`` (the checkpoint ``path``, read) must be of the run ``cfg`` describes: its network shape, and where
+    the checkpoint stores it (since this version), its run's config (another dataset or recipe of the same shape
+    would resume silently). Raises ValueError naming the file and what differs, before anything is loaded."""
+    described = path.parent / "config.json"
+    described = str(described) if described.is_file() else "this config"
+    net = json.loads(json.dumps(cfg.net.to_dict()))
+    differs = [(f"net.{k}", v, net.get(k)) for k, v in json.loads(json.dumps(state["net"])).items() if v != net.get(k)]
+    if isinstance(state.get("config"), dict):
+        stored = json.loads(json.dumps(state["config"]))
+        current = json.loads(json.dumps(cfg.to_dict()))
+        differs += [(k, stored.get(k), current.get(k)) for k in sorted(set(stored) | set(current))
+                    if k not in RESUME_MAY_CHANGE and k != "net" and stored.get(k) != current.get(k)]
+    if differs:
+        raise ValueError(f"{path}: this checkpoint is not of the run {described} describes; it differs in "
+                         + ", ".join(f"{k} ({a!r} in the checkpoint, {b!r} in the config)" for k, a, b in differs)
+                         + "; resume a run from its own folder, or train this config into a new one without --resume")
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -34,13 +34,16 @@ from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
 from fervid.inference.options import check_positive
 from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
     make_method, tempered
-from fervid.training.export import check_model_folder, prepare_model_folder
+from fervid.training.export import check_model_folder, folder_holds, prepare_model_folder
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 WINDOW_SECONDS = 1.0  # the video pipeline's default window: the span windows are trained and compared at
 # frames between a window's samples: every frame of 30 fps video, every 2nd or 3rd, and about every 0.3 s
 # (the video pipeline's --sample-fps); per batch one is drawn
 STRIDES = (1, 2, 3, 9)
+# the range fervid.evaluation.evaluate.fit_temperature searches: a fit at either end is the search's bound, not a
+# minimum it found
+TEMPERATURE_BOUNDS = (0.05, 20.0)
 
 
 @dataclass
@@ -119,9 +122,11 @@ def person_clips(persons, per_person: int, rng: np.random.Generator, progress: b
             for _ in range(per_person)]
 
 
-def lab_people(cfg: TemporalTrainConfig) -> dict[str, list]:
+def lab_people(cfg: TemporalTrainConfig, notices: list[str] | None = None) -> dict[str, list]:
     """CK+ and JAFFE people with two or more expressions, by side of the subject-disjoint split (JAFFE's faces
-    found and cropped as ``cfg.cnn``, a shipped name or a model folder, crops them)."""
+    found and cropped as ``cfg.cnn``, a shipped name or a model folder, crops them). What is left out of every
+    side (people with one expression, files the datasets skipped) and a side left empty are appended to
+    ``notices`` as lines to say (they went without a word)."""
     datasets = []
     if cfg.ckplus:
         datasets.append(load_ckplus(cfg.ckplus))
@@ -130,7 +135,53 @@ def lab_people(cfg: TemporalTrainConfig) -> dict[str, list]:
 
         datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cfg.cnn).crop_faces))
     found = people(*datasets) if datasets else []
-    return by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
+    sides = by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
+    if notices is not None:
+        notices += people_notices(datasets, found, sides)
+    return sides
+
+
+def people_notices(datasets: list[FaceDataset], found: list, sides: dict[str, list]) -> list[str]:
+    """Lines saying what of ``datasets`` is on no side of the split ``sides`` of the people ``found``, and which
+    sides are empty."""
+    notes = []
+    kept = {p.subject for p in found}
+    for ds in datasets:
+        expressions: dict[str, set[int]] = {}
+        for subject, label in zip(ds.subjects, ds.labels):
+            expressions.setdefault(f"{ds.name}:{subject}", set()).add(int(label))
+        single = sorted(s.split(":", 1)[1] for s in expressions if s not in kept)
+        if single:
+            notes.append(f"notice: {len(single)} of {len(expressions)} {ds.name} subject(s) left out of every split "
+                         f"({', '.join(single[:8])}{', ...' if len(single) > 8 else ''}): each shows one expression, "
+                         "so no change of expression can be simulated from them")
+        if ds.left_out:
+            listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
+            notes.append(f"notice: {len(ds.left_out)} {ds.name} file(s) or folder(s) left out: " + "; ".join(listed)
+                         + ("; ..." if len(ds.left_out) > 3 else ""))
+    if datasets:
+        counts = ", ".join(f"{len(sides[k])} {k}" for k in ("train", "val", "test"))
+        if not sides["val"]:
+            notes.append(f"notice: no validation people ({len(found)} people with two or more expressions: {counts}; "
+                         "three or more give every side one): the temperature is fitted on stills' clips and there "
+                         "is no held-out report on people")
+        if not sides["test"]:
+            notes.append(f"notice: no test people ({counts}): the benchmarks have no unseen people of these "
+                         "datasets to measure the model on")
+    return notes
+
+
+def temperature_notice(report: dict) -> str | None:
+    """A line to say where the fitted temperature is at a bound of its search (19.9999 was reported as if fitted)."""
+    low, high = TEMPERATURE_BOUNDS
+    fitted = report["fitted"]
+    if fitted <= low * 1.01 or fitted >= high * 0.99:
+        return (f"notice: the fitted temperature {fitted:.4f} is at the bound of its search ({low} to {high}): the "
+                "held-out clips did not pin it down (too few of them, or the LSTM's outputs far too "
+                f"{'uncertain' if fitted <= low * 1.01 else 'confident'} on them); it was "
+                + ("applied" if report["applied"] else "not applied" + (
+                    " (it did not pay cross-fitted)" if report.get("cross_fitted_ece_untempered") is not None else "")))
+    return None
 
 
 class TrainedLSTM:
@@ -215,9 +266,12 @@ def choose_temperature(lstm: TrainedLSTM, heldout: dict[str, ClipSet], clips_per
             labels.append(data.labels[a:b])
             groups.append(f"{name}{i // per}")
     names = sorted(set(groups))
+    logp, y = np.log(np.clip(np.concatenate(probs), 1e-7, 1.0)), np.concatenate(labels)
+    if len(names) < 2:  # one held-out person or still: no other half to score a fit on (it fitted on no clips)
+        return {"temperature": 1.0, "fitted": fit_temperature(logp, y), "applied": False,
+                "cross_fitted_ece_untempered": None, "cross_fitted_ece_tempered": None}
     half = dict(zip(names, np.random.default_rng(seed).permutation(len(names)) % 2))
     side = np.concatenate([np.full(len(y), half[g]) for y, g in zip(labels, groups)])
-    logp, y = np.log(np.clip(np.concatenate(probs), 1e-7, 1.0)), np.concatenate(labels)
     raw, crossed = [], []
     for fit_side in (0, 1):
         fit, score = side == fit_side, side != fit_side
@@ -247,9 +301,12 @@ def check_same_labels(cnn: EmotionCNN, cfg: TemporalTrainConfig) -> None:
                            "that its LSTM learns the same labels")
 
 
-def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
+def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True,
+                   overwrite: bool = False) -> dict:
     """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
-    + config + report to ``out_dir``."""
+    + config + report to ``out_dir``. A folder that already holds a temporal model is refused unless ``overwrite``
+    (``fervid train-temporal --force``). What is left out or comes out empty (people on no side, an empty side,
+    a temperature at its bound) is said as it is found (``progress``) and listed in the report's ``notices``."""
     from fervid.training.network import PaperLSTM
 
     started = time.perf_counter()
@@ -259,10 +316,22 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     # every input is read, and the output folder checked, before anything is simulated or written: a bad file
     # fails at once and leaves no folder
     check_model_folder(out_dir, "a temporal model")
+    if not overwrite and folder_holds(out_dir) == "a temporal model":  # it was replaced without a word
+        raise FileExistsError(f"{out_dir}: holds a temporal model already; --force replaces it, or write into "
+                              "another folder (--out)")
+    notices: list[str] = []
+
+    def notify(lines: list[str]) -> None:
+        notices.extend(lines)
+        for line in lines if progress else ():
+            tqdm.write(line)
+
     cnn = EmotionCNN(cfg.cnn)
-    sides = lab_people(cfg)
+    found: list[str] = []
+    sides = lab_people(cfg, found)
     train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
     check_same_labels(cnn, cfg)
+    notify(found)
     train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
     heldout = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
@@ -298,8 +367,14 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     fit_on = {"people": heldout["people"]} if "people" in heldout else heldout
     temperature_report = choose_temperature(lstm, fit_on, cfg.heldout_clips, cfg.seed)
     lstm.temperature = temperature = temperature_report["temperature"]
-    comparison = {k: {"centred": compare_methods(v, lstm, True), "causal": compare_methods(v, lstm, False)}
-                  for k, v in heldout.items()}
+    notify([line for line in [temperature_notice(temperature_report)] if line])
+    if temperature_report["cross_fitted_ece_untempered"] is None:
+        who = "person" if "people" in fit_on else "still"
+        notify([f"notice: the temperature is fitted on the clips of one held-out {who} only, so it cannot be checked "
+                f"on another {who}'s: it is not applied (temperature 1)"])
+    # what each report covers: a report on 2 clips reads like one on 200
+    comparison = {k: {"clips": len(v), "frames": int(len(v.labels)), "centred": compare_methods(v, lstm, True),
+                      "causal": compare_methods(v, lstm, False)} for k, v in heldout.items()}
     prepare_model_folder(out_dir, "a temporal model")
     export_temporal(net, out_dir, train_set.features.shape[-1], cfg.frames, cnn.config.name, cnn.weights_sha256,
                     temperature, {k: [p.subject for p in v] for k, v in sides.items()},
@@ -307,7 +382,8 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     report = {"config": asdict(cfg), "history": history, "temperature": temperature,
               "temperature_choice": temperature_report,
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
-              "train_frames": int(len(train_set.labels)), "wall_seconds": round(time.perf_counter() - started, 1)}
+              "train_frames": int(len(train_set.labels)), "notices": notices,
+              "wall_seconds": round(time.perf_counter() - started, 1)}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 
