@@ -35,6 +35,7 @@ class Track:
     last_detected_frame: int
     missed_rounds: int = 0
     points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
+    rounds_matched: int = 1  # detection rounds that found it (its first included)
     # The face's own motion: its box on anchor_frame, the last frame where it was seen for sure (a whole-frame
     # detection matched it, or flow carried it with nothing over it since such a match), and its velocity then
     # (pixels per frame, smoothed over VELOCITY_FRAMES). Where it is not seen for sure (another face passes in
@@ -42,29 +43,32 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)
     anchor_box: tuple = ()
     anchor_frame: int = -1
+    clear_size: tuple = ()  # (w, h) of its box when last seen with no other face close by
     lost: bool = False  # flow lost the face since its last detection: no box until a detection finds it again
     # flow has followed the face with no other face close by since a detection matched it: flow then anchors its
     # motion (after a face passed close, flow may lag or lead until a detection places it again)
     flow_sure: bool = False
     left_frame: bool = False  # lost at or past the frame's edge (or its box turned over): it left the picture
 
-    def detected(self, frame_index: int, detection: Detection, motion: bool = True) -> None:
-        """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) its motion. A closer
-        look's detection leaves the motion alone, as does one of a face another face is passing in front of whose
-        box shrank: it may be the part still in view, and motion measured from it lost a face hidden by a
-        passer-by."""
+    def detected(self, frame_index: int, detection: Detection, motion: bool = True, velocity: bool = True) -> None:
+        """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) where it anchors its
+        motion, and (``velocity``) a sample of its velocity. A closer look's detection leaves the motion alone, as
+        does one of a face another face is passing in front of whose box shrank: it may be the part still in
+        view, and motion measured from it lost a face hidden by a passer-by; next to another face, its box may be
+        losing a little to the face in front of it frame by frame, which read as the face slowing down."""
         if motion:
-            self.moved_to(frame_index, detection.box)
+            self.moved_to(frame_index, detection.box, velocity)
         self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost, self.left_frame = frame_index, 0, False, False
+        self.rounds_matched += 1
 
-    def moved_to(self, frame_index: int, box: tuple) -> None:
+    def moved_to(self, frame_index: int, box: tuple, velocity: bool = True) -> None:
         """Seen for sure at ``box`` on ``frame_index``: the anchor of its motion, and a sample of its velocity
         since the last anchor. A sample over :data:`VELOCITY_FRAMES` or more (a face seen again after a round or
         more) replaces the velocity; a shorter one (a frame of flow) is averaged half and half with it, which
         follows a face that starts walking within a few frames. A detection on the frame flow already anchored
         moves the anchor only."""
-        if self.anchor_box and frame_index > self.anchor_frame >= 0:
+        if velocity and self.anchor_box and frame_index > self.anchor_frame >= 0:
             frames = frame_index - self.anchor_frame
             weight = 1.0 if frames >= VELOCITY_FRAMES else 0.5
             self.velocity = tuple((1 - weight) * self.velocity[i]
@@ -77,6 +81,7 @@ class Track:
             return None
         frames = frame_index - self.anchor_frame
         x, y, w, h = self.anchor_box
+        w, h = self.clear_size or (w, h)
         return (x + self.velocity[0] * frames, y + self.velocity[1] * frames, w, h)
 
     def expected_boxes(self, frame_index: int, crowded: bool = False) -> list[tuple]:
@@ -138,11 +143,11 @@ VELOCITY_FRAMES = 8
 
 
 def _shrunk(box: tuple, track: Track) -> bool:
-    """Whether ``box`` is markedly narrower or shorter than the track's last sure box (:data:`SHRUNK`): part of the
-    face may be hidden."""
-    if not track.anchor_box:
+    """Whether ``box`` is markedly narrower or shorter than the face's box when last seen clear of other faces
+    (:data:`SHRUNK`): part of the face may be hidden."""
+    if not track.clear_size:
         return False
-    return box[2] < SHRUNK * track.anchor_box[2] or box[3] < SHRUNK * track.anchor_box[3]
+    return box[2] < SHRUNK * track.clear_size[0] or box[3] < SHRUNK * track.clear_size[1]
 
 
 def _at_edge(box: tuple, frame_shape: tuple[int, ...]) -> bool:
@@ -208,19 +213,30 @@ class FaceTracker:
         covered = [self._covered(t) for t in self.tracks]
         # Faces seen in the last round choose first, then the ones a round missed or flow lost, among the
         # detections left: where two people cross, the one behind is expected where the one in front now is.
-        for level in ([r for r, t in enumerate(self.tracks) if not (t.lost or t.missed_rounds)],
-                      [r for r, t in enumerate(self.tracks) if t.lost or t.missed_rounds]):
+        # A face seen in the last round scores a detection by how well it lies both where flow has the face and
+        # where its motion takes it (at the moment two people pass, the one behind is expected where the one in
+        # front is seen, and flow on the one in front still has it there); the others by the better of their
+        # expected boxes. Either way a detection is a face's only where one of them overlaps it enough.
+        seen = [r for r, t in enumerate(self.tracks) if not (t.lost or t.missed_rounds)]
+        unsure = [r for r, t in enumerate(self.tracks) if t.lost or t.missed_rounds]
+        for level, both_cues in ((seen, True), (unsure, False)):
             free = [c for c in range(len(detections)) if c not in matched_dets]
             if not level or not free:
                 continue
-            cost = np.array([[1.0 - max(iou(box, detections[c].box)
-                                        for box in self.tracks[r].expected_boxes(frame_index, covered[r]))
-                              for c in free] for r in level])
-            for i, j in zip(*linear_sum_assignment(cost)):
-                if 1.0 - cost[i, j] >= self.iou_threshold:
+            overlaps = [[[iou(box, detections[c].box) for box in expected] for c in free]
+                        for expected in (self.tracks[r].expected_boxes(frame_index, covered[r]) for r in level)]
+            best = np.array([[max(o) for o in row] for row in overlaps])
+            score = np.array([[sum(o) for o in row] for row in overlaps]) if both_cues else best.copy()
+            score[best < self.iou_threshold] = 0.0  # a pair that cannot match must not steer the others
+            for i, j in zip(*linear_sum_assignment(-score)):
+                if best[i, j] >= self.iou_threshold:
                     r, c = level[i], free[j]
                     track, detection = self.tracks[r], detections[c]
-                    track.detected(frame_index, detection, not (covered[r] and _shrunk(detection.box, track)))
+                    if covered[r]:
+                        track.detected(frame_index, detection, not _shrunk(detection.box, track), velocity=False)
+                    else:
+                        track.detected(frame_index, detection)
+                        track.clear_size = detection.box[2:]
                     track.flow_sure = not covered[r]
                     matched_tracks.add(r)
                     matched_dets.add(c)
@@ -244,7 +260,8 @@ class FaceTracker:
         for c, det in sorted(enumerate(detections), key=lambda cd: (cd[1].box[0], cd[1].box[1])):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         anchor_box=det.box, anchor_frame=frame_index, flow_sure=True))
+                                         anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
+                                         flow_sure=True))
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
@@ -267,9 +284,16 @@ class FaceTracker:
         it; otherwise (a round missed it: the detector slipped, or something hides it; another face passes in
         front of it) only while it agrees with the face's own motion. A face hidden by someone walking past had
         rows of the passer-by's face, and a visible face a round missed lost its rows until the next round."""
-        shown = [t for t in self.tracks if not t.lost and (
-            t.last_detected_frame == frame_index or not (t.missed_rounds or self._covered(t))
-            or t.flow_agrees(frame_index))]
+        shown = []
+        for t in self.tracks:
+            if t.lost:
+                continue
+            covered = self._covered(t)
+            # beside another face, a face found in one round only has no motion of its own to agree with: flow on
+            # a face glimpsed there, then gone, stayed on the other face
+            if (t.last_detected_frame == frame_index or not (t.missed_rounds or covered)
+                    or (t.flow_agrees(frame_index) and (t.rounds_matched > 1 or not covered))):
+                shown.append(t)
         return sorted(shown, key=lambda t: t.track_id)
 
     def _flow(self, grey: np.ndarray, frame_index: int) -> None:
@@ -281,6 +305,7 @@ class FaceTracker:
             t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not self._covered(t)
             if t.flow_sure:
                 t.moved_to(frame_index, t.detection.box)
+                t.clear_size = t.detection.box[2:]
 
     def _covered(self, track: Track) -> bool:
         """Whether another live track's face is close enough to pass in front of this one: their boxes, each
