@@ -1288,3 +1288,29 @@ def test_an_existing_file_given_as_the_run_folder_is_named_as_a_file(fer_csv, tm
         assert result.exit_code == 1 and f"error: {named}: is a file, not a run folder" in result.output, result.output
         assert "Errno" not in result.output and "training on" not in result.output
     assert checkpoint.read_bytes() == b"weights"
+
+
+def test_a_validation_folder_sharing_images_with_the_training_folder_is_warned_of(tmp_path):
+    """val_data holding copies of training images (a folder inside data, or files copied across) trained and chose
+    the epoch on faces the run learnt, without a word."""
+    import shutil
+
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.datasets import load_image_folder
+    from fervid.training.train import folder_notices
+
+    images, labels = synthetic_faces(20, seed=2)
+    for name, part in (("train", slice(0, 14)), ("val", slice(14, 20))):
+        for i, (image, label) in zip(range(part.start, part.stop), zip(images[part], labels[part])):
+            (tmp_path / name / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(tmp_path / name / EMOTIONS[label] / f"{i}.png")
+    cfg = TrainConfig(data=str(tmp_path / "train"), val_data=str(tmp_path / "val"), data_kind="folder")
+    clean = folder_notices(cfg, load_image_folder(tmp_path / "train"), load_image_folder(tmp_path / "val"))
+    assert not any("also training images" in note for note in clean)
+    copied = next((tmp_path / "train").rglob("*.png"))
+    shutil.copy(copied, tmp_path / "val" / copied.parent.name / "copy_of_a_training_face.png")
+    notes = folder_notices(cfg, load_image_folder(tmp_path / "train"), load_image_folder(tmp_path / "val"))
+    assert any(note.startswith("warning: 1 of 7 validation image(s)") for note in notes), notes

@@ -474,7 +474,8 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
 
 def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset) -> list[str]:
     """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
-    word), emotions with no training face (their output is never taught), and a held-out share of one folder."""
+    word), emotions with no training face (their output is never taught), a held-out share of one folder, and
+    validation images that are training images too."""
     if cfg.data_kind != "folder":
         return []
     notes = []
@@ -491,7 +492,23 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset)
         notes.append(f"notice: the best epoch is chosen on {cfg.val_fraction:.0%} of {cfg.data} held out; where one "
                      "person (or one video's frames) is on both sides, that accuracy reads high: give val_data, a "
                      "folder of other people")
+    else:
+        # the same image files on both sides (one folder inside the other, or copies): the epoch is chosen on
+        # faces the run trains on, and its validation accuracy reads as if they were new
+        shared = {_file_key(p) for p in train_ds.sources} & {_file_key(p) for p in val_ds.sources}
+        if shared:
+            notes.append(f"warning: {len(shared)} of {len(val_ds)} validation image(s) in {cfg.val_data} are also "
+                         f"training images in {cfg.data} (the same files or byte-identical copies): the epoch is "
+                         "chosen on faces the run learns from; keep val_data's faces out of data")
     return notes
+
+
+def _file_key(path: str) -> tuple[int, str]:
+    """What makes two image files the same: their size and content digest (a copy under another name too)."""
+    import hashlib
+
+    data = Path(path).read_bytes()
+    return len(data), hashlib.sha1(data).hexdigest()
 
 
 def split_names(cfg: TrainConfig) -> tuple[str, str]:
