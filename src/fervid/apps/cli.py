@@ -174,7 +174,7 @@ def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: 
         if usage in trained_usages:
             return f"the model was trained on FER2013's {usage} faces"
         return ""
-    if dataset in ("folder", "photos") and trained.get("data"):
+    if dataset in ("folder", "photos", "ckplus", "jaffe", "jaffe+ckplus") and trained.get("data"):
         here, there = Path(data).resolve(), Path(trained["data"]).resolve()
         if here == there or there in here.parents or here in there.parents:
             return f"the model was trained on {trained['data']}, and {data} is or overlaps that folder"
@@ -972,6 +972,8 @@ def calibrate(
               "shipped model, copy its folder and give the copy's path)", 2)
     training_faces = _evaluated_on_training_faces(_training_config(str(model)), "folder" if folder else "fer2013",
                                                   str(data), usage)
+    if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
+        training_faces = "Training holds the faces FER2013 models learn from"
     if training_faces:
         typer.secho(f"notice: {training_faces}; a temperature fitted on them describes faces it has seen, not new "
                     "ones (use held-out faces)", fg=typer.colors.YELLOW, err=True)

@@ -274,7 +274,7 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
     # faces (a shifted or re-sorted file scored 0.24), and its image names, numbered in that order (fer0000000.png
     # on: 99.99% of the kept rows of the published file number higher than the kept row before), catch rows
     # re-sorted within one Usage
-    _check_ferplus_order(picked, ferplus_csv)
+    _check_ferplus_order(votes.iloc[np.unique(rows)], ferplus_csv)  # the file's own order, whatever the faces
     usages = fer.name.split(":", 1)[1].split("+") if ":" in fer.name else None
     wrong = np.flatnonzero(~picked["Usage"].isin(usages).to_numpy()) if usages else []
     if len(wrong):

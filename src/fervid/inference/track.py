@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection, intersection, iou
+from fervid.inference.detect import Detection, iou
 
 
 @dataclass
@@ -156,11 +156,6 @@ def _at_edge(box: tuple, frame_shape: tuple[int, ...]) -> bool:
     return x <= 1 or y <= 1 or x + w >= frame_shape[1] - 1 or y + h >= frame_shape[0] - 1
 
 
-def _widened(box: tuple) -> tuple:
-    x, y, w, h = box
-    return (x - NEAR * w, y - NEAR * h, w * (1 + 2 * NEAR), h * (1 + 2 * NEAR))
-
-
 def _points(det: Detection) -> np.ndarray:
     x, y, w, h = det.box
     corners = [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
@@ -210,7 +205,7 @@ class FaceTracker:
         split them into two tracks. What it finds counts only where no other track or detection is."""
         self._flow(grey, frame_index)  # move tracks to this frame first, so matching compares like with like
         matched_tracks, matched_dets = set(), set()
-        covered = [self._covered(t) for t in self.tracks]
+        covered = self._covered_mask()
         # Faces seen in the last round choose first, then the ones a round missed or flow lost, among the
         # detections left: where two people cross, the one behind is expected where the one in front now is.
         # A face seen in the last round scores a detection by how well it lies both where flow has the face and
@@ -233,7 +228,12 @@ class FaceTracker:
                     r, c = level[i], free[j]
                     track, detection = self.tracks[r], detections[c]
                     if covered[r]:
-                        track.detected(frame_index, detection, not _shrunk(detection.box, track), velocity=False)
+                        # its whole box, seen again: the anchor, and a velocity sample over a round (frame to frame,
+                        # a face being covered from one side drifts); part of it: neither
+                        whole = not _shrunk(detection.box, track)
+                        sample = (whole and track.missed_rounds == 0
+                                  and frame_index - track.anchor_frame >= VELOCITY_FRAMES)
+                        track.detected(frame_index, detection, whole, velocity=sample)
                     else:
                         track.detected(frame_index, detection)
                         track.clear_size = detection.box[2:]
@@ -250,7 +250,9 @@ class FaceTracker:
                          >= self.iou_threshold and all(iou(d.box, box) < self.iou_threshold for box in taken)]
                 if found:
                     track.detected(frame_index, max(found, key=lambda d: d.score), motion=False)
-                    track.flow_sure = not self._covered(track)
+                    # its box may be a part-hidden face's, off its anchor: flow measured from it would read the
+                    # difference as motion; a whole-frame match anchors it again
+                    track.flow_sure = False
                     matched_tracks.add(r)
         for r, track in enumerate(self.tracks):
             if r not in matched_tracks:
@@ -285,14 +287,13 @@ class FaceTracker:
         front of it) only while it agrees with the face's own motion. A face hidden by someone walking past had
         rows of the passer-by's face, and a visible face a round missed lost its rows until the next round."""
         shown = []
-        for t in self.tracks:
+        for t, covered in zip(self.tracks, self._covered_mask()):
             if t.lost:
                 continue
-            covered = self._covered(t)
-            # beside another face, a face found in one round only has no motion of its own to agree with: flow on
-            # a face glimpsed there, then gone, stayed on the other face
+            # a face found in one round only, then missed, has no motion of its own to agree with: flow on a face
+            # glimpsed beside another, then gone, stayed on the other face, and on a false detection's background
             if (t.last_detected_frame == frame_index or not (t.missed_rounds or covered)
-                    or (t.flow_agrees(frame_index) and (t.rounds_matched > 1 or not covered))):
+                    or (t.flow_agrees(frame_index) and (t.missed_rounds == 0 or t.rounds_matched > 1))):
                 shown.append(t)
         return sorted(shown, key=lambda t: t.track_id)
 
@@ -301,18 +302,26 @@ class FaceTracker:
             return
         self._carry(grey)
         # a face flow follows since its last match, with no other face's box over it, is seen for sure there
-        for t in self.tracks:
-            t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not self._covered(t)
+        for t, covered in zip(self.tracks, self._covered_mask()):
+            t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not covered
             if t.flow_sure:
                 t.moved_to(frame_index, t.detection.box)
                 t.clear_size = t.detection.box[2:]
 
-    def _covered(self, track: Track) -> bool:
-        """Whether another live track's face is close enough to pass in front of this one: their boxes, each
-        widened by :data:`NEAR` of its size on every side (a head is larger than its face's box), meet. Flow on a
-        face that another face is sliding over follows the one in front while the boxes barely overlap."""
-        return any(intersection(_widened(track.detection.box), _widened(other.detection.box)) > 0
-                   for other in self.tracks if other is not track and not other.lost)
+    def _covered_mask(self) -> np.ndarray:
+        """For each track, whether another live track's face is close enough to pass in front of it: their boxes,
+        each widened by :data:`NEAR` of its size on every side (a head is larger than its face's box), meet. Flow on
+        a face that another face is sliding over follows the one in front while the boxes barely overlap. One
+        array operation for all pairs (a 1080p crowd of 120 faces took 60 ms a frame pair by pair)."""
+        if len(self.tracks) < 2:
+            return np.zeros(len(self.tracks), bool)
+        x, y, w, h = np.array([t.detection.box for t in self.tracks], np.float64).T
+        x0, y0, x1, y1 = x - NEAR * w, y - NEAR * h, x + w * (1 + NEAR), y + h * (1 + NEAR)
+        meet = ((np.minimum(x1[:, None], x1[None]) > np.maximum(x0[:, None], x0[None]))
+                & (np.minimum(y1[:, None], y1[None]) > np.maximum(y0[:, None], y0[None])))
+        live = ~np.array([t.lost for t in self.tracks])
+        np.fill_diagonal(meet, False)
+        return (meet & live[None]).any(1)
 
     def _carry(self, grey: np.ndarray) -> None:
         """Every live track's points and box moved by optical flow from the last frame to ``grey``; a track whose

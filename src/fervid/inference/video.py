@@ -202,12 +202,15 @@ class TrackLog:
     """One track's running summary, updated face by face so that memory does not grow with the rows of a long
     video: label counts, summed probabilities, label changes, emotion episodes (each keeping only its most
     expressive frame), the time it was seen and the compact (time, 7 probabilities) series its timeline is drawn
-    from. ``spacing``: seconds between analysed frames; a longer absence than :func:`gap_seconds` of it is a gap
-    (the face was hidden or away): episodes end there and a change across it says how long it was unseen."""
+    from. ``spacing``: seconds between analysed frames (the rate asked for; the track's own recent spacing where
+    that is longer, as a live stream's slow analysis makes it), ``detect_every``: seconds between detection rounds; an
+    absence longer than :func:`gap_seconds` of them is a gap (the face was hidden or away): episodes end there and a
+    change across it says how long it was unseen."""
 
-    def __init__(self, track_id: int, spacing: float = 1 / 30):
+    def __init__(self, track_id: int, spacing: float = 1 / 30, detect_every: float = 0.0):
         self.track_id = track_id
-        self.spacing = spacing
+        self.nominal_spacing, self.detect_every = spacing, detect_every
+        self._recent = deque(maxlen=15)  # the last intervals between its rows
         self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         self.probability_sum = np.zeros(len(EMOTIONS))
@@ -223,6 +226,16 @@ class TrackLog:
     def frames(self) -> int:
         return len(self._times)
 
+    @property
+    def spacing(self) -> float:
+        """Seconds between its analysed frames: the rate asked for, or its recent median where that is longer."""
+        return max(self.nominal_spacing, float(np.median(self._recent))) if self._recent else self.nominal_spacing
+
+    @property
+    def gap(self) -> float:
+        """How long it must go unseen for its absence to be a gap (:func:`gap_seconds`)."""
+        return gap_seconds(self.spacing, self.detect_every)
+
     def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
         """Log one face; returns the episode this face closed, if it started a new one."""
         emotion = face.emotion
@@ -231,7 +244,8 @@ class TrackLog:
             self.start = face.time
         else:
             since = face.time - self.end
-            if since > gap_seconds(self.spacing):
+            self._recent.append(since)
+            if since > self.gap:
                 unseen, since = since - self.spacing, self.spacing  # the last row counts for one frame
             self.seen_seconds += since
         self.end = face.time
@@ -286,9 +300,10 @@ class TrackLog:
         }
 
 
-def gap_seconds(spacing: float) -> float:
-    """How long a track, analysed every ``spacing`` seconds, must go unseen for its absence to be a gap."""
-    return max(GAP_SPACINGS * spacing, UNSEEN_SECONDS)
+def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
+    """How long a track, analysed every ``spacing`` seconds and detected every ``detect_every``, must go unseen for
+    its absence to be a gap: a face flow lost comes back at the next detection round, which is no gap."""
+    return max(GAP_SPACINGS * spacing, UNSEEN_SECONDS, detect_every + spacing)
 
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
@@ -556,10 +571,10 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
     # where the track was not seen (hidden, out of frame) for a gap (TrackLog), the curves break and the band is
     # left blank: a line across the gap drew labels for frames that have none
-    spacing = log.spacing
-    gap_after = np.append(np.diff(t) > gap_seconds(spacing), False)
+    spacing, gap = log.spacing, log.gap
+    gap_after = np.append(np.diff(t) > gap, False)
     shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
-    breaks = np.flatnonzero(np.diff(shown_t) > max(gap_seconds(spacing), 2.5 * spacing * step)) + 1
+    breaks = np.flatnonzero(np.diff(shown_t) > max(gap, 2.5 * spacing * step)) + 1
     shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
@@ -784,7 +799,10 @@ class FrameStream:
         half_frame = 0.49 / max(self.fps, 1e-6)
         if t >= self._next_detect - half_frame:
             every = self.options.detect_every
-            self._next_detect = max(self._next_detect + every, t + every - half_frame)
+            # the next step is due one interval after this one was; a stream that fell behind (a cut, sparse
+            # samples) starts counting again from now
+            due = self._next_detect
+            self._next_detect = due + every if due >= t - every / 2 else t + every
             detections = self.analyzer.detector.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -964,7 +982,7 @@ class ResultWriter:
         for frame in frames:
             for face in frame.faces:
                 log = result.tracks.get(face.track_id) or result.tracks.setdefault(
-                    face.track_id, TrackLog(face.track_id, 1 / self.fps))
+                    face.track_id, TrackLog(face.track_id, 1 / self.fps, result.settings.get("detect_every", 0.0)))
                 closed = log.add(face, frame.image)
                 if self.table is not None:
                     self.table.add(face)
