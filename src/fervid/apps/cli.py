@@ -832,11 +832,9 @@ def evaluate(
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     import fervid
-    from fervid.evaluation.datasets import DatasetError, load_dataset
+    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, load_dataset
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
-
-    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES
 
     if dataset == "auto":
         dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"

@@ -148,9 +148,10 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
             continue
         label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
-            if file.is_dir() and _images_in(file, nested=True):  # not read: a class is one folder of images
-                left_out[str(file)] = (f"a folder of {_images_in(file, nested=True)} image(s) inside the emotion "
-                                       f"folder {class_dir.name}: only images directly in it are read")
+            nested = _images_in(file, nested=True) if file.is_dir() else 0
+            if nested:  # not read: a class is one folder of images
+                left_out[str(file)] = (f"a folder of {nested} image(s) inside the emotion folder {class_dir.name}: "
+                                       "only images directly in it are read")
                 continue
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue

@@ -122,9 +122,8 @@ def _draw_bars(out: np.ndarray, face: Face, rect: Rect, unit: float, box: Rect) 
     label_w, bar_w = round(52 * unit), round(60 * unit)
     font_scale = 0.33 * unit
     colour = EMOTION_COLORS_BGR[face.emotion]
-    height = min(space, row * len(EMOTIONS))
     gap_x0, gap_x1 = (box[0] + box[2], x0) if x0 >= box[0] + box[2] else (x0 + width, box[0])
-    cv2.rectangle(out, (gap_x0, y0), (gap_x1, y0 + height - 1), colour, -1)
+    cv2.rectangle(out, (gap_x0, y0), (gap_x1, y0 + space - 1), colour, -1)
     for i, (name, p) in enumerate(zip(EMOTIONS, face.probabilities)):
         y = y0 + i * row
         if (i + 1) * row > space:
@@ -135,7 +134,7 @@ def _draw_bars(out: np.ndarray, face: Face, rect: Rect, unit: float, box: Rect) 
                     cv2.LINE_AA)
         cv2.rectangle(out, (x0 + label_w, y + 1), (x0 + label_w + int(bar_w * p), y + row - 2),
                       EMOTION_COLORS_BGR[name], -1)
-    cv2.rectangle(out, (x0, y0), (x0 + width - 1, y0 + height - 1), colour, max(1, round(unit)))
+    cv2.rectangle(out, (x0, y0), (x0 + width - 1, y0 + space - 1), colour, max(1, round(unit)))
 
 
 def write_image(path: str | Path, bgr: np.ndarray) -> Path:

@@ -282,8 +282,8 @@ class FaceTracker:
 
     def _shown(self, frame_index: int) -> list[Track]:
         """The tracks whose face is on this frame, by id: detected this round, or carried by flow that still
-        follows it. Flow is trusted while its face was found in the last round and no other face's box lies over
-        it; otherwise (a round missed it: the detector slipped, or something hides it; another face passes in
+        follows it. Flow is trusted while its face was found in the last round and no other face is close by
+        (:meth:`_covered_mask`); otherwise (a round missed it: the detector slipped, or something hides it; another face passes in
         front of it) only while it agrees with the face's own motion. A face hidden by someone walking past had
         rows of the passer-by's face, and a visible face a round missed lost its rows until the next round."""
         shown = []

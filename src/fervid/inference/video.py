@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import re
+import statistics
 import time
 from array import array
 from collections import deque
@@ -229,7 +230,8 @@ class TrackLog:
     @property
     def spacing(self) -> float:
         """Seconds between its analysed frames: the rate asked for, or its recent median where that is longer."""
-        return max(self.nominal_spacing, float(np.median(self._recent))) if self._recent else self.nominal_spacing
+        # statistics.median: no numpy array made for every row of every track
+        return max(self.nominal_spacing, statistics.median(self._recent)) if self._recent else self.nominal_spacing
 
     @property
     def gap(self) -> float:
@@ -1137,15 +1139,14 @@ class VideoAnalyzer:
         def short(expected: float) -> bool:
             return result.duration + 1.0 / result.fps < 0.9 * expected
 
-        if (result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
-                and short(expected_seconds) and cap is not None):
+        checked = result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
+        if checked and short(expected_seconds) and cap is not None:
             # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
             # offset is longer than the count, it cannot be inside it)
             start = _container_start(Path(source))
             if 0 < start < expected_seconds:
                 expected_seconds -= start
-        if (result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
-                and short(expected_seconds)):
+        if checked and short(expected_seconds):
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
