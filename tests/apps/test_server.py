@@ -1,6 +1,7 @@
 import io
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -53,7 +54,6 @@ def wait_done(client, job_id, timeout=60):
 
 
 def test_health_docs_and_page(client):
-    import re
 
     assert client.get("/healthz").json()["status"] == "ok"
     for docs in ("/docs", "/redoc"):  # FastAPI's own pages load their scripts from a CDN: blank when offline
@@ -68,7 +68,26 @@ def test_health_docs_and_page(client):
     assert not {"/", "/live"} & set(spec["paths"]) and spec["info"]["version"].endswith("(API v1)")  # pages, not API
     page = client.get("/")
     assert page.status_code == 200 and "Drop a photo or video" in page.text
-    assert client.get("/static/app.js").status_code == 200
+    for path in ("/", "/live"):  # every script a page loads is served
+        scripts = re.findall(r'<script src="([^"]+)"', client.get(path).text)
+        assert "/constants.js" in scripts and all(client.get(u).status_code == 200 for u in scripts), scripts
+
+
+def test_the_pages_constants_are_fervids_own(client):
+    """The pages kept hand-made copies of the emotions, their colours and the video suffixes; they now load
+    fervid's, so a suffix fervid video learns to read is one the web page sends as a video too."""
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.annotate import EMOTION_COLORS_BGR
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    response = client.get("/constants.js")
+    assert response.headers["content-type"].startswith("text/javascript")
+    constants = dict(re.findall(r"^const (\w+) = (.+?);", response.text, re.MULTILINE))
+    assert json.loads(constants["EMOTIONS"]) == list(EMOTIONS)
+    assert set(json.loads(constants["VIDEO_SUFFIXES"])) == VIDEO_SUFFIXES
+    colors = json.loads(constants["COLORS"])
+    assert colors["happy"] == "#fac800" and colors["angry"] == "#dc2828"  # red, green, blue from BGR
+    assert {name: tuple(int(c[i:i + 2], 16) for i in (5, 3, 1)) for name, c in colors.items()} == EMOTION_COLORS_BGR
 
 
 def test_openapi_describes_the_errors_the_server_sends(client):

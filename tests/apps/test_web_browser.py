@@ -97,3 +97,11 @@ def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(se
     page.wait_for_timeout(1500)
     assert page.locator("#video").is_hidden() and "happy" in page.locator("#status").text_content()
     assert page.evaluate("getComputedStyle(document.querySelector('#drop input')).display") != "none"
+
+
+def test_a_file_the_browser_gives_no_video_type_is_a_video_by_fervids_suffixes(server, page):
+    """Browsers give .mts, .mxf and .vob files no video/ type; the page decides by fervid video's own suffixes
+    (served in /constants.js; it kept a hand-made copy)."""
+    page.goto(server + "/")
+    names = ["interview.MTS", "camera.mxf", "clip.m2ts", "notes.ts", "photo.jpg"]
+    assert page.evaluate(f"{names}.map(isVideoName)") == [True, True, True, False, False]

@@ -43,12 +43,23 @@ from fervid import __version__
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
+from fervid.emotions import EMOTIONS
+from fervid.inference.annotate import EMOTION_COLORS_BGR
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
+
+
+def web_constants_script() -> str:
+    """What the web and live pages share with the Python side, as JavaScript constants (served at /constants.js,
+    loaded before the pages' own scripts)."""
+    colors = {name: "#{:02x}{:02x}{:02x}".format(*reversed(bgr)) for name, bgr in EMOTION_COLORS_BGR.items()}
+    return (f"const EMOTIONS = {json.dumps(list(EMOTIONS))};\n"
+            f"const COLORS = {json.dumps(colors)};\n"
+            f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters of any script, no path
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
@@ -680,8 +691,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         job = store.read(job_id)
         _check_done(job_id, job)
         table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
-        from fervid.emotions import EMOTIONS
-
         tracks = {}
         for tid, rows in table.groupby("track"):
             tracks[str(tid)] = {"time": rows["time"].round(3).tolist(),
@@ -709,6 +718,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         state["workers"].cancel(job_id)
         store.delete(job_id)
         return {"deleted": job_id}
+
+    @app.get("/constants.js", include_in_schema=False)
+    def page_constants() -> Response:
+        """The emotions, their colours and the video suffixes, from fervid itself: the pages kept copies, which
+        had to be edited by hand whenever fervid's changed."""
+        return Response(web_constants_script(), media_type="text/javascript")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)  # pages, not API endpoints
     def index() -> str:

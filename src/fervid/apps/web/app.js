@@ -1,7 +1,5 @@
 // fervid web page: upload, then show faces (photo) or a playable annotated video with timelines (video).
 const JOB_KEY = "fervid-video-job";  // the video job in progress, so a reload or a lost connection finds it again
-// what fervid video reads (fervid.inference.video.VIDEO_SUFFIXES), for files the browser gives no video type
-const VIDEO_NAME = /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g|wmv|flv|3gp|mts|m2ts|ogv|vob|mxf)$/i;
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
 
@@ -234,7 +232,7 @@ function handle(files) {
   const token = ++current;
   $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true;
   localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
-  const isVideo = file.type.startsWith("video/") || VIDEO_NAME.test(file.name);
+  const isVideo = file.type.startsWith("video/") || isVideoName(file.name);
   const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: one at a time here; \`fervid image\` or \`fervid batch\` takes many)` : "";
   (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
     .then(() => { if (more && token === current) $("status").textContent += more; })

@@ -1,8 +1,8 @@
-// What the web page and the live page share: the classes, their colours (fervid.inference.annotate's), helpers.
-const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
-const COLORS = {angry: "#dc2828", disgust: "#3c8c3c", fear: "#963c96", happy: "#fac800", sad: "#1e78c8",
-                surprise: "#ff9600", neutral: "#aaaaaa"};
+// What the web page and the live page share: helpers. EMOTIONS, COLORS and VIDEO_SUFFIXES come from fervid
+// itself, in /constants.js (loaded first).
 const $ = (id) => document.getElementById(id);
+// for files the browser gives no video type: by the name's suffix, as fervid video decides
+const isVideoName = (name) => VIDEO_SUFFIXES.some((suffix) => name.toLowerCase().endsWith(suffix));
 
 function ink(hex) {  // black or white text, whichever reads better on the emotion's colour (WCAG contrast)
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
