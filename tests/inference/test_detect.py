@@ -188,6 +188,29 @@ def test_each_detectors_box_template_frames_fer2013_faces_like_their_eyes(name):
     assert y0 < eyes[0][1] < (y0 + y1) / 2
 
 
+@pytest.mark.parametrize("name", ["centerface", "centerface_fp32", "yuface"])
+def test_a_frontal_face_framed_on_its_box_is_framed_as_on_its_eyes(name, astronaut_rgb):
+    """On a real upright frontal face (the astronaut), the box framing (the detector's fer2013_box) puts the eyes
+    where the eye framing does, within a tenth of an eye distance, and the two crops look alike. A fer2013_box off by
+    5 px would move the eyes a quarter of an eye distance."""
+    pytest.importorskip("yuface") if name == "yuface" else None
+    from fervid.inference.align import box_alignment_matrix, eye_alignment_matrix
+    from fervid.inference.analyzer import Analyzer
+
+    analyzer = Analyzer(detector=name)
+    template = analyzer.template
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    (face,) = analyzer.detector.detect(bgr)
+    eyes = np.asarray(sorted(tuple(p) for p in face.landmarks[:2]))
+    on_box, on_eyes = box_alignment_matrix(face.box, template), eye_alignment_matrix(*eyes, template)
+    eyes_on_box = eyes @ on_box[:, :2].T + on_box[:, 2]
+    off = np.abs(eyes_on_box - [template.left_eye, template.right_eye]).max() / template.eye_distance
+    assert off < 0.12, off
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    crops = [cv2.warpAffine(grey, m, (template.size,) * 2).ravel().astype(float) for m in (on_box, on_eyes)]
+    assert np.corrcoef(*crops)[0, 1] > 0.7
+
+
 def test_int8_centerface_finds_the_faces_the_fp32_graph_finds(astronaut_rgb):
     """The default detector runs CenterFace quantized to int8; on frames its calibration did not see (carphone
     frames enlarged to 640x480, a mirrored astronaut on a grey frame) it finds the fp32 graph's faces, in nearly
