@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from fervid.inference.align import (FaceTemplate, Normalization, box_alignment_matrix, crop_face, eye_alignment_matrix,
-                                    face_alignment, landmarks_frame_a_face, preprocess_faces)
+                                    face_alignment, landmarks_frame_a_face, preprocess_faces, turned_points,
+                                    upright_eyes)
 
 
 def _dots_image(left, right, size=(300, 400)):
@@ -148,5 +149,49 @@ def test_an_upside_down_face_is_cropped_whole_from_its_box(astronaut_rgb):
 
     assert similarity(crop, reference) > 0.7
     assert similarity(on_eyes, reference) < 0.5
-    (face,) = analyzer.analyze_bgr(turned)
-    np.testing.assert_array_equal(face.crop, analyzer.crop_detection(grey, detection))
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_face_lying_on_its_side_or_upside_down_is_read_upright(astronaut_rgb, quarters):
+    """CenterFace finds the astronaut turned a quarter, half or three quarters, with landmarks that are not a
+    face's; framed on her box, she was read sideways or upside down (the carphone man turned a quarter read 89%
+    happy). Stood upright (fervid.inference.detect.stand_upright), her crop is her upright crop, and she is happy."""
+    import fervid
+
+    analyzer = fervid.Analyzer()
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    (upright,) = analyzer.analyze_bgr(bgr)
+    assert analyzer.detect(bgr)[0].turns == 0
+    lying = np.ascontiguousarray(np.rot90(bgr, quarters))
+    (found,) = analyzer.detector.detect(lying)
+    assert not landmarks_frame_a_face(found.landmarks)
+    (stood,) = analyzer.detect(lying)
+    assert stood.turns == 4 - quarters and stood.box == found.box
+    (face,) = analyzer.analyze_bgr(lying)
+    assert np.corrcoef(face.crop.ravel(), upright.crop.ravel())[0, 1] > 0.9
+    assert face.emotion == upright.emotion == "happy"
+
+
+@pytest.mark.parametrize("turns", [-3, -1, 0, 1, 2, 3, 5])
+def test_turned_points_land_where_numpy_rot90_puts_their_pixels(turns):
+    image = np.zeros((5, 7), np.uint8)
+    image[1, 4] = 1
+    row, col = np.argwhere(np.rot90(image, turns))[0]
+    np.testing.assert_array_equal(turned_points([(4, 1)], turns, image.shape), [[col, row]])
+    # and back: the turned image turned the other way
+    np.testing.assert_array_equal(turned_points([[col, row]], -turns, np.rot90(image, turns).shape), [[4, 1]])
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_landmarks_of_a_face_stood_upright_frame_a_face_and_its_eyes_in_order(quarters):
+    """A frontal face's landmarks on the image turned ``quarters`` are a face's once turned back; the eyes, left
+    and right of the upright face, are the turned face's own, and its crop comes out upright."""
+    shape = (240, 320)
+    lying = turned_points(FRONTAL, quarters, shape)
+    back = 4 - quarters
+    assert landmarks_frame_a_face(lying, back)
+    assert not landmarks_frame_a_face(lying, back + 2)  # turned the wrong way: upside down
+    np.testing.assert_allclose(upright_eyes(lying, back), lying[:2])
+    template = FaceTemplate()
+    eyes_in_crop = np.c_[lying[:2], np.ones(2)] @ face_alignment(lying, (0, 0, 1, 1), template, back).T
+    np.testing.assert_allclose(eyes_in_crop, [template.left_eye, template.right_eye], atol=1e-4)

@@ -414,6 +414,19 @@ def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):
     assert result.track_ids == [1] and result.faces[0].emotion == "happy"
 
 
+@pytest.mark.parametrize("quarters", [1, 2])
+def test_a_face_lying_on_its_side_or_upside_down_is_read_upright_on_every_frame(analyzer, tmp_path, astronaut_rgb,
+                                                                                 quarters):
+    """Someone lying down or a camera mounted upside down (the drifting astronaut turned): the detection rounds
+    stand her upright, and the frames between them, where flow carries her landmarks, keep her turn (each frame
+    read on its own)."""
+    lying = [np.ascontiguousarray(np.rot90(f, quarters)) for f in moving_face_frames(astronaut_rgb, n=30)]
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", detect_every=0.3)).run(
+        write_clip(tmp_path / "lying.mp4", lying))
+    assert result.track_ids == [1] and len(result.faces) == 30
+    assert all(f.emotion == "happy" for f in result.faces), [f.emotion for f in result.faces]
+
+
 def test_4k_video(analyzer, tmp_path, astronaut_rgb):
     frame = cv2.resize(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), (2160, 2160))
     frame = cv2.copyMakeBorder(frame, 0, 0, 840, 840, cv2.BORDER_CONSTANT, value=(90, 90, 90))

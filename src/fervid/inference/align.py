@@ -145,10 +145,32 @@ MOUTH_DROP = (0.67, 1.30)
 MOUTH_SHIFT = 0.28
 
 
-def landmarks_frame_a_face(landmarks) -> bool:
+def turned_points(points, turns: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Where image points (x, y) lie once the image is turned ``turns`` quarter turns counter-clockwise, as
+    ``numpy.rot90(image, turns)`` turns it (negative: clockwise). ``shape``: the image's (height, width, ...), for
+    pixel positions in the turned image; without it, the points are only turned about the origin (their distances
+    and angles, which is what a face's geometry needs)."""
+    points = np.asarray(points, np.float64).reshape(-1, 2).copy()
+    height, width = shape[:2] if shape is not None else (1, 1)
+    for _ in range(turns % 4):  # one counter-clockwise quarter: (x, y) -> (y, width - 1 - x)
+        points = np.stack([points[:, 1], (width - 1 if shape is not None else 0) - points[:, 0]], 1)
+        height, width = width, height
+    return points
+
+
+def upright_eyes(landmarks, turns: int = 0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The two eye landmarks, as (eye on the left, eye on the right) of the face stood upright by ``turns``
+    (:attr:`fervid.inference.detect.Detection.turns`), in the image's own pixels."""
+    a, b = (tuple(float(v) for v in p) for p in landmarks[:2])
+    (ua, _), (ub, _) = turned_points([a, b], turns)
+    return (a, b) if ua <= ub else (b, a)
+
+
+def landmarks_frame_a_face(landmarks, turns: int = 0) -> bool:
     """Whether 5 landmarks (eyes, nose, mouth corners; image pixels) place the mouth where a face's mouth lies
-    relative to its eyes (:data:`MOUTH_DROP`, :data:`MOUTH_SHIFT`), with the eyes taken left to right."""
-    points = np.asarray(landmarks, np.float64)
+    relative to its eyes (:data:`MOUTH_DROP`, :data:`MOUTH_SHIFT`), with the eyes taken left to right, on the image
+    turned ``turns`` quarter turns (a face stood upright: :func:`fervid.inference.detect.stand_upright`)."""
+    points = turned_points(landmarks, turns)
     left, right = sorted(points[:2].tolist())
     axis = np.subtract(right, left)
     distance = float(np.hypot(*axis))
@@ -173,14 +195,14 @@ def box_alignment_matrix(box, template: FaceTemplate) -> np.ndarray:
                      [0, scale, (y0 + y1) / 2 - scale * (y + h / 2)]], np.float32)
 
 
-def face_alignment(landmarks, box, template: FaceTemplate) -> np.ndarray:
+def face_alignment(landmarks, box, template: FaceTemplate, turns: int = 0) -> np.ndarray:
     """The 2x3 transform that frames a detected face like ``template``: on its eyes, as the published design
-    does, when its landmarks are a face's (:func:`landmarks_frame_a_face`); otherwise on its box, when the
-    template knows where the detector's boxes lie (:attr:`FaceTemplate.face_box`)."""
-    if template.face_box is not None and not landmarks_frame_a_face(landmarks):
+    does, when its landmarks are a face's (:func:`landmarks_frame_a_face`) on the image turned ``turns`` quarter
+    turns (a face stood upright: the crop comes out upright); otherwise on its box, when the template knows where
+    the detector's boxes lie (:attr:`FaceTemplate.face_box`)."""
+    if template.face_box is not None and not landmarks_frame_a_face(landmarks, turns):
         return box_alignment_matrix(box, template)
-    left, right = sorted((tuple(p) for p in landmarks[:2]))
-    return eye_alignment_matrix(left, right, template)
+    return eye_alignment_matrix(*upright_eyes(landmarks, turns), template)
 
 
 def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate(), *,

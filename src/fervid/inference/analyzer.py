@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import crop_face, face_alignment
-from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector
+from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector,
+                                    stand_upright)
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
 from fervid.inference.options import PipelineOptions
 from fervid.inference.images import ImageLoadError, load_image, source_name
@@ -92,7 +93,7 @@ class Analyzer:
             raise ImageLoadError(f"analyze_bgr takes a BGR uint8 array (H, W, 3), not "
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
-        detections = sorted(self.detector.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
+        detections = sorted(self.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(image_bgr, detections), width, height)
 
@@ -105,7 +106,7 @@ class Analyzer:
         for i, img in enumerate(images):
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
             # a known single-face image: accept the detector's best guess even below its usual threshold
-            best = max(self.detector.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
+            best = max(self.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
                 crops[i] = self.crop_detection(grey, best)
@@ -127,11 +128,16 @@ class Analyzer:
             for d, probs, feat, crop in zip(detections, out.probabilities, out.features, crops)
         ]
 
+    def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        """The detector's faces in a BGR image, each face lying on its side or upside down stood upright
+        (:func:`fervid.inference.detect.stand_upright`): images and video find faces here."""
+        return [stand_upright(self.detector, image_bgr, d) for d in self.detector.detect(image_bgr, min_score)]
+
     def crop_detection(self, grey: np.ndarray, detection: Detection) -> np.ndarray:
-        """The grey uint8 crop the CNN reads for one detected face: framed on its eyes, or on its box where its
-        landmarks are not a face's (:func:`fervid.inference.align.face_alignment`)."""
+        """The grey uint8 crop the CNN reads for one detected face: framed upright on its eyes, or on its box where
+        its landmarks are not a face's (:func:`fervid.inference.align.face_alignment`)."""
         return crop_face(grey, template=self.template,
-                         matrix=face_alignment(detection.landmarks, detection.box, self.template))
+                         matrix=face_alignment(detection.landmarks, detection.box, self.template, detection.turns))
 
     def classify_crops(self, crops: np.ndarray) -> CNNOutput:
         """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.inference.align.crop_face` with

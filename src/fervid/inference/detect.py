@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from fervid.inference.align import landmarks_frame_a_face, turned_points, upright_eyes
 from fervid.machine import inference_threads
 from fervid.registry import Registry
 
@@ -28,17 +29,21 @@ CENTERFACE_INT8_FILE = CENTERFACE_DIR / "centerface_int8.onnx"
 
 @dataclass(frozen=True)
 class Detection:
-    """One face found in an image: box (x, y, w, h) and 5 landmarks (x, y) in image pixels; score in [0, 1]."""
+    """One face found in an image: box (x, y, w, h) and 5 landmarks (x, y) in image pixels; score in [0, 1].
+
+    ``turns``: quarter turns counter-clockwise (as ``numpy.rot90`` turns an image) that stand the face upright, for
+    a face lying on its side or upside down (:func:`stand_upright`); its landmarks are then where the detector
+    found them on the turned image, mapped back to this one's pixels."""
 
     box: tuple[float, float, float, float]
     landmarks: tuple[tuple[float, float], ...]
     score: float
+    turns: int = 0
 
     @property
     def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """(eye on the image's left, eye on the image's right)."""
-        a, b = self.landmarks[0], self.landmarks[1]
-        return (a, b) if a[0] <= b[0] else (b, a)
+        """(eye on the left, eye on the right) of the face stood upright."""
+        return upright_eyes(self.landmarks, self.turns)
 
 
 @runtime_checkable
@@ -282,6 +287,56 @@ class YuFaceDetector(_AtScales):
             pts = (row[5:15] / scale).reshape(5, 2)
             found.append(Detection((x, y, bw, bh), tuple((float(px), float(py)) for px, py in pts), float(score)))
         return found
+
+
+# A face lying on its side or upside down is found by the detectors, but its landmarks are not a face's (CenterFace
+# put no eye or mouth right on any of JAFFE's 129 heads turned a quarter, half or three quarters). Turned upright,
+# the same face is found with a face's landmarks at scores of 0.55-0.96 (1st percentile 0.61); FER2013's Training
+# faces, upright or tilted as people hold their heads, gave 16 of 3,943 a turned face scoring this much, and 28 at
+# any score (benchmarks/bench_rotated_faces.py; docs/results.md section 7).
+UPRIGHT_MIN_SCORE = 0.6
+UPRIGHT_SIDE = 192  # a face is stood upright in a region of at most this many pixels a side
+
+
+def stand_upright(detector: FaceDetector, image_bgr: np.ndarray, detection: Detection,
+                  min_score: float = UPRIGHT_MIN_SCORE) -> Detection:
+    """``detection`` as found on the image turned a quarter, half or three quarters, where its landmarks are not a
+    face's on this one and are there (a face lying on its side or upside down): the same box, the landmarks of
+    the turned face mapped back, and its ``turns``. Otherwise ``detection`` itself.
+
+    The detector looks again at the region around the box (twice its size, shrunk to at most
+    :data:`UPRIGHT_SIDE` pixels: a small image, fast), turned each way; a face counts if its centre lies in the
+    box, its score is at least ``min_score`` and its landmarks are a face's. The highest score wins."""
+    if detection.turns or landmarks_frame_a_face(detection.landmarks):
+        return detection
+    x, y, w, h = detection.box
+    side = 2 * max(w, h)
+    x0, y0 = max(0, int(x + w / 2 - side / 2)), max(0, int(y + h / 2 - side / 2))
+    x1, y1 = min(image_bgr.shape[1], int(x + w / 2 + side / 2)), min(image_bgr.shape[0], int(y + h / 2 + side / 2))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return detection
+    scale = min(1.0, UPRIGHT_SIDE / max(x1 - x0, y1 - y0))
+    region = _resized(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]), scale)
+    best = None
+    for turns in (1, 2, 3):
+        turned = np.ascontiguousarray(np.rot90(region, turns))
+        for found in detector.detect(turned, min_score=min_score):
+            if best is not None and found.score <= best[0].score or not landmarks_frame_a_face(found.landmarks):
+                continue
+            # back to the region's pixels: undo the turns (three more make four), then to the image's
+            points = turned_points(list(found.landmarks) + [_centre(found.box)], -turns, turned.shape)
+            points = points / scale + (x0, y0)
+            cx, cy = points[-1]
+            if x <= cx <= x + w and y <= cy <= y + h:
+                best = (found, turns, tuple((float(px), float(py)) for px, py in points[:-1]))
+    if best is None:
+        return detection
+    found, turns, landmarks = best
+    return Detection(detection.box, landmarks, detection.score, turns)
+
+
+def _centre(box: tuple) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
 class DetectorUnavailable(RuntimeError):

@@ -162,8 +162,8 @@ def _points(det: Detection) -> np.ndarray:
     return np.asarray(list(det.landmarks) + corners, dtype=np.float32).reshape(-1, 1, 2)
 
 
-def _from_points(pts: np.ndarray, score: float, frame_shape: tuple[int, int]) -> Detection | None:
-    """The detection flow carried ``pts`` to: its box clipped to the frame, as the detector clips its boxes (a face
+def _from_points(pts: np.ndarray, detection: Detection, frame_shape: tuple[int, int]) -> Detection | None:
+    """The ``detection`` flow carried to ``pts``: its box clipped to the frame, as the detector clips its boxes (a face
     leaving the frame kept a box reaching past the edge: x -40 in the table), its landmarks not (the alignment
     uses where the eyes are, in or out of the frame). None when less than :data:`MIN_INSIDE` of the box is in
     the frame, or it turned over (a negative height was written as a face's box)."""
@@ -177,7 +177,8 @@ def _from_points(pts: np.ndarray, score: float, frame_shape: tuple[int, int]) ->
     y0, y1 = np.clip([top, bottom], 0, height)
     if (x1 - x0) * (y1 - y0) < MIN_INSIDE * (right - left) * (bottom - top):
         return None
-    return Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, score)
+    return Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, detection.score,
+                     detection.turns)
 
 
 class FaceTracker:
@@ -359,7 +360,7 @@ class FaceTracker:
                     track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
                     continue
                 moved = old @ matrix[:, :2].T + matrix[:, 2]
-            detection = _from_points(moved, track.detection.score, grey.shape)
+            detection = _from_points(moved, track.detection, grey.shape)
             if detection is None:
                 track.lost = track.left_frame = True
                 continue

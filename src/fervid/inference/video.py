@@ -805,7 +805,7 @@ class FrameStream:
             # samples) starts counting again from now
             due = self._next_detect
             self._next_detect = due + every if due >= t - every / 2 else t + every
-            detections = self.analyzer.detector.detect(frame)
+            detections = self.analyzer.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             self._looking = 0.0
@@ -832,10 +832,10 @@ class FrameStream:
         if x1 - x0 < 16 or y1 - y0 < 16:
             return []
         t0 = time.perf_counter()
-        found = self.analyzer.detector.detect(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+        found = self.analyzer.detect(np.ascontiguousarray(frame[y0:y1, x0:x1]))
         self._looking += time.perf_counter() - t0
         return [Detection((d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3]),
-                          tuple((px + x0, py + y0) for px, py in d.landmarks), d.score) for d in found]
+                          tuple((px + x0, py + y0) for px, py in d.landmarks), d.score, d.turns) for d in found]
 
     def finish(self) -> list[AnalysedFrame]:
         """The frames still waiting (end of the video)."""
