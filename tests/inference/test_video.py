@@ -875,6 +875,29 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 30
 
 
+def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_path):
+    """A Ctrl-C that landed inside imageio-ffmpeg's frame write made it kill ffmpeg: the annotated MP4 had no index
+    ("moov atom not found") and played nowhere. Real SIGINTs, while large frames are written as fast as they go."""
+    import os
+    import signal
+    import threading
+
+    from fervid.inference.video import H264Writer
+
+    frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), np.uint8)  # slow to encode: the pipe fills
+    for attempt in range(3):
+        path = tmp_path / f"interrupted{attempt}.mp4"
+        writer = H264Writer(path, 1920, 1080, 30.0)
+        threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(10_000):
+                writer.write(frame)
+        writer.close()
+        cap = cv2.VideoCapture(str(path))
+        assert cap.isOpened() and cap.read()[0], f"attempt {attempt}: {path.stat().st_size} bytes, not playable"
+        cap.release()
+
+
 def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):
     """p02/cam.mp4 analysed with p01/cam.mp4 wrote p02_cam_*; analysed again alone it wrote cam_* beside them."""
     for who in ("p01", "p02"):

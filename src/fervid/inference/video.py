@@ -8,11 +8,14 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import re
+import signal
 import statistics
+import threading
 import time
 from array import array
 from collections import deque
@@ -605,6 +608,32 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     return fig
 
 
+@contextlib.contextmanager
+def _interrupt_held():
+    """Ctrl-C (SIGINT) during the block is raised when the block ends; a second one is raised at once (a stuck
+    write can still be left). Only the main thread receives signals: elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def hold(signum, frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(frame)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and previous is not signal.SIG_IGN:
+        if callable(previous):  # Python's own handler raises KeyboardInterrupt; a program's own does its own
+            previous(signal.SIGINT, received[0])
+        else:
+            raise KeyboardInterrupt
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -623,7 +652,11 @@ class H264Writer:
         h, w = frame_bgr.shape[:2]
         if (w, h) != self.size:
             frame_bgr = cv2.copyMakeBorder(frame_bgr, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_CONSTANT)
-        self._gen.send(np.ascontiguousarray(frame_bgr))
+        # A Ctrl-C raised inside imageio-ffmpeg's generator (most often while it waits to write into ffmpeg's pipe)
+        # makes it kill ffmpeg, which leaves an MP4 without its index that nothing plays: the interrupt is held
+        # until the frame is written, and the video in hand is then closed properly
+        with _interrupt_held():
+            self._gen.send(np.ascontiguousarray(frame_bgr))
 
     def close(self) -> None:
         self._gen.close()
