@@ -339,6 +339,13 @@ def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
                         str(audio)], check=True)
         with pytest.raises(VideoError, match=rf"{name}: audio only, no video stream"):
             runner.run(audio)
+    # a recording cut off before its index was written (index at the end, as recorders write it)
+    unfinished = tmp_path / "unfinished.mp4"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(carphone()), "-c", "copy", str(tmp_path / "whole.mp4")],
+                   check=True)
+    unfinished.write_bytes((tmp_path / "whole.mp4").read_bytes()[: (tmp_path / "whole.mp4").stat().st_size // 2])
+    with pytest.raises(VideoError, match="unfinished.mp4: an MP4/MOV recording that was never finished"):
+        runner.run(unfinished)
 
     no_faces = write_clip(tmp_path / "coffee.mp4", [np.full((240, 320, 3), v, np.uint8) for v in range(0, 200, 10)])
     result = runner.run(no_faces, tmp_path / "out")

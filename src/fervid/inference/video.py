@@ -696,12 +696,12 @@ def open_video(path: str | Path) -> _CheckedCapture:
         raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        why = _audio_only(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
+        why = _why_unreadable(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
     ok, first_frame = cap.read()
     if not ok:
         cap.release()
-        raise VideoError(f"{path}: {_audio_only(path) or 'no video frames could be decoded (corrupt?)'}")
+        raise VideoError(f"{path}: {_why_unreadable(path) or 'no video frames could be decoded (corrupt?)'}")
     return _CheckedCapture(cap, first_frame)
 
 
@@ -720,13 +720,28 @@ def _ffmpeg_header(path: Path) -> str:
     return probe.stderr
 
 
-def _audio_only(path: Path) -> str:
-    """"audio only, no video stream" where FFmpeg finds audio streams and no video one in ``path``; else "".
+def _why_unreadable(path: Path) -> str:
+    """Why OpenCV got no frame from ``path``, where FFmpeg's header tells: an audio-only file, or an MP4/MOV
+    recording that was never finished (the usual state of a session whose recorder or laptop stopped); else "".
     Asked only once OpenCV has failed on the file (it cannot tell why)."""
-    streams = [line for line in _ffmpeg_header(path).splitlines() if "Stream #" in line]
+    header = _ffmpeg_header(path)
+    streams = [line for line in header.splitlines() if "Stream #" in line]
     if any(": Audio:" in line for line in streams) and not any(": Video:" in line for line in streams):
         return "audio only, no video stream"
+    if "moov atom not found" in header and _starts_like_mp4(path):  # (FFmpeg says it of any file named .mp4)
+        return ("an MP4/MOV recording that was never finished: it has no index (FFmpeg: 'moov atom not found'; "
+                "the recorder stopped before closing the file), so no frame can be read until it is repaired "
+                "(untrunc, for one, rebuilds it from a finished recording of the same camera)")
     return ""
+
+
+def _starts_like_mp4(path: Path) -> bool:
+    """Whether the file begins with an MP4/MOV (ISO base media) box: its type is the second 4 bytes."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)[4:] in (b"ftyp", b"mdat", b"wide", b"free", b"skip")
+    except OSError:
+        return False
 
 
 def _container_start(path: Path) -> float:
