@@ -734,6 +734,14 @@ def test_an_absence_ends_an_episode_and_is_not_counted_as_seen(analyzer, astrona
                                    method="frame")
     band = timeline_figure(short.tracks[1], "late.mp4", short.fps, short.duration).axes[1]
     assert band.get_xlim() == pytest.approx((0.0, 2.0), abs=0.05)  # the whole video, not 1-2 s
+    assert band.get_xlabel() == "time (s)"
+    # a 45-minute recording's axis read 0 to 2700 s: minutes and seconds now, at whole minutes
+    for duration, label, ticks in ((2700.0, "time (min:s)", ["0:00", "5:00", "10:00"]),
+                                   (5400.0, "time (h:mm:ss)", ["0:00:00", "0:10:00", "0:20:00"])):
+        band = timeline_figure(short.tracks[1], "late.mp4", short.fps, duration).axes[1]
+        band.figure.canvas.draw()
+        assert band.get_xlabel() == label
+        assert [t.get_text() for t in band.get_xticklabels() if 0 <= t.get_position()[0] <= duration][:3] == ticks
 
 
 def test_an_absence_before_a_change_is_reported_with_it():

@@ -600,12 +600,37 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
                     extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
     band.set_yticks([])
-    band.set_xlabel("time (s)")
     if duration:
         band.set_xlim(0, max(duration, t[-1] + spacing if len(t) else 0))
+    _label_time_axis(band)
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
     fig.tight_layout()
     return fig
+
+
+# Tick spacings a time axis in minutes reads well at, in seconds
+CLOCK_TICKS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def _label_time_axis(ax) -> None:
+    """Seconds on a short axis; minutes and seconds (m:ss, or h:mm:ss) at whole-minute-friendly ticks on one of
+    over two minutes: a 45-minute recording's axis read 0 to 2700 s."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    start, end = ax.get_xlim()
+    if end - start <= 120:
+        ax.set_xlabel("time (s)")
+        return
+    ax.xaxis.set_major_locator(MultipleLocator(next((s for s in CLOCK_TICKS if (end - start) / s <= 10),
+                                                    CLOCK_TICKS[-1])))
+    hours = end >= 3600
+
+    def clock(seconds, _position):
+        minutes, secs = divmod(int(round(seconds)), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(clock))
+    ax.set_xlabel("time (h:mm:ss)" if hours else "time (min:s)")
 
 
 @contextlib.contextmanager
