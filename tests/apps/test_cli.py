@@ -495,6 +495,29 @@ def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what
     assert not list(out.glob("*_track1_*s_*.png"))  # no part-written key frame
 
 
+def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(tmp_path, monkeypatch):
+    """One bar per video said nothing of how many were left, and after Ctrl-C the list of videos not analysed
+    did not say how to go on."""
+    from fervid.inference.video import VideoAnalyzer
+
+    videos = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
+    for video in videos:
+        video.write_bytes(carphone().read_bytes())
+    real_run = VideoAnalyzer.run
+
+    def pressed_in_the_second(self, path, *args, **kwargs):
+        if path.name == "b.mp4":
+            raise KeyboardInterrupt
+        return real_run(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(VideoAnalyzer, "run", pressed_in_the_second)
+    result = runner.invoke(app, ["video", *map(str, videos), "--out", str(tmp_path / "out"), "--no-annotate",
+                                 "--method", "mean"])
+    assert result.exit_code == 130
+    assert "1/3 a.mp4" in result.output and "2/3 b.mp4" in result.output
+    assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
+
+
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
     """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
     FER2013 CSV only."""

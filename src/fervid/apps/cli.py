@@ -412,8 +412,10 @@ def video(
     failures = [f"{item}: {why}" for item, why in problems]
     runner = _video_runner(options)
     analysed = 0
-    for path in files:
-        bar = tqdm(desc=path.name[-30:], unit="frame", disable=quiet, file=sys.stderr)
+    for number, path in enumerate(files, 1):
+        # which of many videos this is: one bar per video said nothing of how many were left
+        bar = tqdm(desc=(f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:], unit="frame",
+                   disable=quiet, file=sys.stderr)
 
         def progress(done, total, bar=bar):
             if total and bar.total != total:
@@ -432,7 +434,8 @@ def video(
             typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ "
                         + ("(its tracks JSON says where it stopped)" if saved else
                            "(the saving was stopped too: no tracks JSON or timelines)")
-                        + (f"; not analysed: {', '.join(map(str, left))}" if left else ""),
+                        + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
+                           "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(130)
         except VideoError as exc:
