@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fervid.inference.align import (FaceTemplate, Normalization, box_alignment_matrix, crop_face, eye_alignment_matrix,
-                                    face_alignment, landmarks_frame_a_face, preprocess_faces, turned_points,
-                                    upright_eyes)
+                                    dark_levels_table, face_alignment, landmarks_frame_a_face, preprocess_faces,
+                                    stretch_dark_levels, turned_points, upright_eyes)
 
 
 def _dots_image(left, right, size=(300, 400)):
@@ -195,3 +195,20 @@ def test_landmarks_of_a_face_stood_upright_frame_a_face_and_its_eyes_in_order(qu
     template = FaceTemplate()
     eyes_in_crop = np.c_[lying[:2], np.ones(2)] @ face_alignment(lying, (0, 0, 1, 1), template, back).T
     np.testing.assert_allclose(eyes_in_crop, [template.left_eye, template.right_eye], atol=1e-4)
+
+
+def test_only_a_dark_picture_has_its_levels_stretched():
+    rng = np.random.default_rng(0)
+    bright = rng.integers(0, 256, (60, 80, 3), np.uint8)
+    assert dark_levels_table(bright) is None and stretch_dark_levels(bright) is bright
+    dim = (bright // 4).astype(np.uint8)  # at most 63: dark
+    stretched = stretch_dark_levels(dim)
+    assert stretched.shape == dim.shape and stretched.max() == 255 and stretched.min() == 0
+    assert np.corrcoef(stretched.ravel(), dim.ravel())[0, 1] > 0.99  # the same picture, brighter
+    # a few hot pixels do not stop a dark picture from being stretched
+    dim[:2, :2] = 255
+    assert dark_levels_table(dim) is not None
+    # a flat black frame is not blown up into noise: its range counts as 8 levels
+    black = np.zeros((60, 80), np.uint8)
+    black[::7, ::5] = 1
+    assert stretch_dark_levels(black).max() <= 255 // 8 + 1

@@ -98,6 +98,14 @@ def test_rotated_phone_photo_is_analysed_upright(analyzer, astronaut_rgb, tmp_pa
     assert len(faces) == 1 and faces[0].emotion == "happy"
 
 
+def test_a_dark_photo_is_read_on_its_levels_stretched(analyzer, astronaut_rgb):
+    """The astronaut at a thirty-second of her brightness: no face was found; stretched, she is found and happy."""
+    dark = np.clip(astronaut_rgb * (1 / 32) + np.random.default_rng(0).normal(0, 1.0, astronaut_rgb.shape), 0, 255)
+    (face,) = analyzer.analyze_image(dark.astype(np.uint8))
+    assert face.emotion == "happy"
+    assert not analyzer.detector.detect(np.ascontiguousarray(dark.astype(np.uint8)[:, :, ::-1]))
+
+
 def test_inference_does_not_import_torch(astronaut_png):
     code = (
         "import sys, fervid\n"

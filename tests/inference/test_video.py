@@ -434,6 +434,25 @@ def test_a_face_lying_on_its_side_or_upside_down_is_read_upright_on_every_frame(
     assert all(f.emotion == "happy" for f in result.faces), [f.emotion for f in result.faces]
 
 
+def test_a_dark_video_is_analysed_on_its_levels_stretched(analyzer, tmp_path, astronaut_rgb):
+    """A dim room (the drifting astronaut at a sixteenth of her brightness, with sensor noise): the detector found
+    her in no frame; her levels stretched, she is followed throughout, and the result says how many frames were
+    dark. The annotated video keeps the frames as they were."""
+    rng = np.random.default_rng(0)
+    dark = [np.clip(f * (1 / 16) + rng.normal(0, 1.0, f.shape), 0, 255).astype(np.uint8)
+            for f in moving_face_frames(astronaut_rgb, n=30)]
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "dim.mp4", dark),
+                                                                         tmp_path / "out")
+    assert result.track_ids == [1] and len(result.frame_table()) >= 27
+    assert result.frames_brightened == result.frames_analysed == 30
+    assert json.loads((tmp_path / "out" / "dim_tracks.json").read_text())["frames_brightened"] == 30
+    first = cv2.VideoCapture(str(tmp_path / "out" / "dim_annotated.mp4")).read()[1]
+    assert np.median(first) < 12  # not brightened (the boxes and bars drawn on it are bright)
+    lit = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(write_clip(tmp_path / "lit.mp4",
+                                                                               moving_face_frames(astronaut_rgb, n=5)))
+    assert lit.frames_brightened == 0
+
+
 def test_4k_video(analyzer, tmp_path, astronaut_rgb):
     frame = cv2.resize(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), (2160, 2160))
     frame = cv2.copyMakeBorder(frame, 0, 0, 840, 840, cv2.BORDER_CONSTANT, value=(90, 90, 90))

@@ -393,6 +393,7 @@ def video(
 
     from tqdm import tqdm
 
+    from fervid.inference.align import DARK_TOP
     from fervid.inference.images import expand_inputs, output_stems
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
 
@@ -462,6 +463,12 @@ def video(
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
                        f"mostly {t['dominant_emotion']} ({t['emotion_share'][t['dominant_emotion']]:.0%}), "
                        f"{len(t['changes'])} change(s)")
+        if result.frames_brightened:
+            typer.secho(f"notice: {path} is dark in {result.frames_brightened} of its {result.frames_analysed} "
+                        f"analysed frames (their brightest pixels under {DARK_TOP} of 255): faces were found and "
+                        "read on its levels stretched; expect fewer faces and less certain labels than in a well-lit "
+                        "video",
+                        fg=typer.colors.YELLOW, err=True)
         if result.replaced:
             typer.secho(f"notice: {path}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
                         "another --out to keep both)", fg=typer.colors.YELLOW, err=True)
@@ -1078,7 +1085,10 @@ def batch(
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
                                                           "first)."),
-    out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet, summary.*"),
+    out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
+                                       "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
+                                       "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
+                                       "seen seconds, dominant emotion, shares), summary.md/json."),
     workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine."),
     engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
@@ -1096,8 +1106,9 @@ def batch(
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Analyse thousands of images and videos in one resumable run: re-running skips finished files."""
-    from fervid.apps.batch import BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
+    """Analyse thousands of images and videos in one resumable run: re-running skips finished files (and does not
+    read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
+    from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
@@ -1109,7 +1120,17 @@ def batch(
     _video_runner(pipeline)  # a bad model, detector or temporal model fails here, once, not in every worker
     try:
         summary = run_batch(inputs, options, progress=not quiet)
-    except KeyboardInterrupt:
+    except BatchInterrupted as exc:
+        lines = ["", "interrupted."]
+        if exc.in_progress:  # their partial work is not kept: a file is done whole or redone
+            lines.append(f"In progress, redone from the start next time: {', '.join(exc.in_progress)}")
+        if exc.remaining is not None:
+            lines.append(f"{exc.remaining} file(s) of this run not analysed yet.")
+        lines.append(f"Every finished file is kept in {out}/ (dataset.parquet, files.csv and the summary hold them); "
+                     "run the same command again to continue from there.")
+        typer.secho("\n".join(lines), fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130)
+    except KeyboardInterrupt:  # before the files were planned (while hashing them)
         typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
                     "there", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(130)
@@ -1122,8 +1143,12 @@ def batch(
     typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
-               + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}")
+               + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
+               f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
     _say_notices(summary["this_run"]["notices"])
+    if summary["this_run"]["no_faces"]:  # done, but not one row in the table: said, not left to be noticed
+        typer.echo(f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "
+                   + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})")
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)

@@ -132,6 +132,7 @@ class LiveSession:
         self.writer.write(self.stream.finish())
         self.writer.close()
         self.result.seconds += time.perf_counter() - t0
+        self.result.frames_brightened = self.stream.frames_brightened
         if self.result.frames_analysed:
             self.result.fps = self.result.frames_analysed / max(self.result.duration, 1e-6)
         self.result.save(self.record_dir)

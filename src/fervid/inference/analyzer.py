@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 import cv2
 import numpy as np
 
-from fervid.inference.align import crop_face, face_alignment
+from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector,
                                     stand_upright)
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
@@ -93,9 +93,10 @@ class Analyzer:
             raise ImageLoadError(f"analyze_bgr takes a BGR uint8 array (H, W, 3), not "
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
-        detections = sorted(self.detect(image_bgr), key=lambda d: (d.box[0], d.box[1]))
+        seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
+        detections = sorted(self.detect(seen), key=lambda d: (d.box[0], d.box[1]))
         height, width = image_bgr.shape[:2]
-        return ImageResult(source, self.classify(image_bgr, detections), width, height)
+        return ImageResult(source, self.classify(seen, detections), width, height)
 
     def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of
@@ -104,6 +105,7 @@ class Analyzer:
         size = self.template.size
         crops, found = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), bool)
         for i, img in enumerate(images):
+            img = stretch_dark_levels(img)
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
             # a known single-face image: accept the detector's best guess even below its usual threshold
             best = max(self.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)

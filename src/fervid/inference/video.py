@@ -26,6 +26,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
@@ -399,6 +400,7 @@ class VideoResult:
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
     stage_seconds: dict[str, float] = field(default_factory=dict)
     scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found: every track ends at one
+    frames_brightened: int = 0  # frames analysed with their levels stretched, being dark (align.DARK_TOP)
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -450,6 +452,7 @@ class VideoResult:
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
                 "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
+                "frames_brightened": self.frames_brightened,
                 "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
@@ -859,6 +862,8 @@ class FrameStream:
         # face was took that person's track number (one "person" who was two in an edited interview)
         self._cuts = SceneCuts()
         self.cut_times: list[float] = []
+        self._levels: np.ndarray | None = None  # the stretch of a dark picture's levels (align.dark_levels_table)
+        self.frames_brightened = 0
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
         # the frames its window needs have been analysed, ``lookahead`` seconds later
         self.lookahead = lookahead(temporal, options.window, options.centred)
@@ -872,17 +877,24 @@ class FrameStream:
             self.cut_times.append(round(t, 3))
             self._next_detect = -math.inf
         half_frame = 0.49 / max(self.fps, 1e-6)
-        if t >= self._next_detect - half_frame:
+        detecting = t >= self._next_detect - half_frame
+        if detecting:  # how dark the picture is, measured once a round (light changes slowly)
+            self._levels = dark_levels_table(grey)
+        if self._levels is not None:  # a dark picture: faces are found, followed and read on its levels stretched
+            grey = cv2.LUT(grey, self._levels)
+            self.frames_brightened += 1
+        if detecting:
             every = self.options.detect_every
             # the next step is due one interval after this one was; a stream that fell behind (a cut, sparse
             # samples) starts counting again from now
             due = self._next_detect
             self._next_detect = due + every if due >= t - every / 2 else t + every
-            detections = self.analyzer.detect(frame)
+            seen = frame if self._levels is None else cv2.LUT(frame, self._levels)
+            detections = self.analyzer.detect(seen)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             self._looking = 0.0
-            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box))
+            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(seen, box))
             stages["detect"] += self._looking  # the closer looks are detection, not tracking
             t0 += self._looking
         else:
@@ -1202,6 +1214,7 @@ class VideoAnalyzer:
             if cap is not None:
                 cap.release()
             writer.close()
+        result.frames_brightened = stream.frames_brightened
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
         result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
