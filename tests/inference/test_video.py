@@ -323,6 +323,19 @@ def test_sample_fps_and_detect_every(analyzer, tmp_path):
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
+def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyzer):
+    """At --sample-fps 5 the centred kernel's frame spacing was the video's (1/30 s): a 1 s window's outer samples,
+    0.4 s away, weighed 0.25 instead of 1 - 0.4 / (0.5 + 0.2) = 0.43."""
+    cap = cv2.VideoCapture(str(carphone()))
+    stream = VideoAnalyzer(analyzer, VideoOptions(method="mean", sample_fps=5)).stream(29.97)
+    for i in range(0, 30, 6):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        stream.push(i / 29.97, i, cap.read()[1])
+    stream.finish()
+    weights = stream.tracks[1]._weights([0.0, 0.4], 0.0)
+    assert weights[1] / weights[0] == pytest.approx(1 - 0.4 / 0.7)
+
+
 def test_bad_videos(analyzer, tmp_path, astronaut_rgb):
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
     with pytest.raises(VideoError, match="no such file"):

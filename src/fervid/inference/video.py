@@ -942,8 +942,10 @@ class FrameStream:
                 probs, feature = out.probabilities[k], out.features[k]
                 k += 1
                 if tf.track_id not in self.tracks:
+                    # at the rate the track's frames come: sampled (--sample-fps), the kernel's frame spacing is the
+                    # sampling step (with the video's, the outer samples of a 5 fps window weighed 0.25, not 0.43)
                     self.tracks[tf.track_id] = TrackSmoother(self.temporal, self.options.window, self.options.centred,
-                                                             self.fps)
+                                                             min(self.fps, self.options.sample_fps or self.fps))
                 self.tracks[tf.track_id].add(t, probs, feature)
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
