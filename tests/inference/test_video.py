@@ -323,6 +323,23 @@ def test_sample_fps_and_detect_every(analyzer, tmp_path):
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
+def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_path, astronaut_rgb):
+    """A back-row face (about 50 px) gave a 90 px key frame that opened as a speck; it is now enlarged by a whole
+    factor (its pixels kept: each a block) to at least 160 px."""
+    small = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in moving_face_frames(astronaut_rgb, n=30)]
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(write_clip(tmp_path / "back.mp4", small),
+                                                                      tmp_path / "out")
+    (key,) = {ep["key_frame"] for t in result.track_summaries() for ep in t["episodes"] if ep["key_frame"]}
+    image = cv2.imread(str(tmp_path / "out" / key))
+    assert result.frame_table()["height"].median() < 70 and 160 <= max(image.shape[:2]) < 320
+
+    def made_of_blocks(k):  # each pixel of the crop a k x k block
+        return (image.shape[0] % k == image.shape[1] % k == 0
+                and (np.repeat(np.repeat(image[::k, ::k], k, 0), k, 1) == image).all())
+
+    assert any(made_of_blocks(k) for k in range(2, 9))
+
+
 def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyzer):
     """At --sample-fps 5 the centred kernel's frame spacing was the video's (1/30 s): a 1 s window's outer samples,
     0.4 s away, weighed 0.25 instead of 1 - 0.4 / (0.5 + 0.2) = 0.43."""

@@ -42,6 +42,7 @@ from fervid.inference.track import FaceTracker, TrackedFace
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
                   ".m2ts", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
+KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is enlarged by a whole factor to reach it
 # A track unseen for longer than this many of its frame spacings, and at least UNSEEN_SECONDS, was not there: its
 # episode ends, its timeline breaks, and the time is not counted as seen. Shorter dropouts (flow lost the face
 # until the next detection round, a live stream's dropped frames) are not gaps.
@@ -514,6 +515,10 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if image is None or not episode.lasting:
         return
     name = OutputNames(stem).key_frame(episode.track_id, episode.start, episode.emotion)
+    side = max(image.shape[:2])
+    if side < KEY_FRAME_SIDE:  # a small face's crop (a classroom's back row: 40 px) opened as a speck
+        zoom = math.ceil(KEY_FRAME_SIDE / side)
+        image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
     write_image(out_dir / name, image)
     episode.key_frame = name
 
