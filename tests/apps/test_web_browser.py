@@ -105,3 +105,20 @@ def test_a_file_the_browser_gives_no_video_type_is_a_video_by_fervids_suffixes(s
     page.goto(server + "/")
     names = ["interview.MTS", "camera.mxf", "clip.m2ts", "notes.ts", "photo.jpg"]
     assert page.evaluate(f"{names}.map(isVideoName)") == [True, True, True, False, False]
+
+
+def test_a_dark_video_says_so_beside_its_results(server, page, tmp_path):
+    """fervid video says a dark video was read on its levels stretched; the page said nothing of it."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    cap = cv2.VideoCapture(str(CARPHONE))
+    dim = tmp_path / "dim.mp4"
+    writer = H264Writer(dim, 176, 144, 30.0)
+    for _ in range(45):
+        writer.write((cap.read()[1] // 16).astype("uint8"))
+    writer.close()
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(dim))
+    expect(page.locator("#status")).to_contain_text("dark in 45 of 45 analysed frames", timeout=120_000)

@@ -148,9 +148,13 @@ async function followJob(job, token) {
   localStorage.removeItem(JOB_KEY);
   progress.hidden = true;
   showVideo(result, frames);
-  setStatus(result.tracks.length ? `${job.name}: ${result.tracks.length} person(s) tracked: ` +
-            result.tracks.map((t) => `#${t.track} mostly ${t.dominant_emotion}`).join(", ")
-                                 : `${job.name}: no face found`);
+  // what the file itself limited: a video cut short, or too dark to read as it was (fervid video prints both)
+  const notes = [result.error,
+                 result.frames_brightened && `dark in ${result.frames_brightened} of ${result.frames_analysed} ` +
+                   "analysed frames: faces were found and read on its levels stretched"].filter(Boolean);
+  setStatus((result.tracks.length ? `${job.name}: ${result.tracks.length} person(s) tracked: ` +
+             result.tracks.map((t) => `#${t.track} mostly ${t.dominant_emotion}`).join(", ")
+                                  : `${job.name}: no face found`) + notes.map((note) => ` (note: ${note})`).join(""));
 }
 
 function seekable(element, seek) {  // mouse and keyboard alike
