@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -518,7 +519,7 @@ def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronau
     run_batch([str(corpus / "img000.jpg")], options, progress=False)
     stale = (tmp_path / "out" / "summary.json").read_text(encoding="utf-8")
 
-    def interrupted(todo, options, workers, threads, record):
+    def interrupted(todo, options, workers, threads, record, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(batch, "_run_local", interrupted)
@@ -587,3 +588,295 @@ def test_a_manifest_row_taken_for_a_header_is_said(tmp_path):
     (tmp_path / "m2.csv").write_text("photo.heic\nw1.mp4\n", encoding="utf-8")  # a file name is never a header
     files, problems = collect_inputs([str(tmp_path / "m2.csv")])
     assert files == [tmp_path / "w1.mp4"] and problems and "photo.heic" in problems[0][0]
+
+
+# --- long recordings (issue: 40 classroom videos of 45 minutes) --------------------------------------------------
+
+def _no_face_video(path: Path, frames: int = 30) -> Path:
+    """A short H.264 clip of an empty room (grey wall, a dark desk): a video in which no face is found."""
+    from fervid.inference.video import H264Writer
+
+    writer = H264Writer(path, 320, 240, 15.0)
+    for _ in range(frames):
+        frame = np.full((240, 320, 3), 140, np.uint8)
+        frame[170:230, 40:280] = (60, 90, 130)
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+def _state(out: Path) -> dict:
+    with sqlite3.connect(out / "state.sqlite") as db:
+        return dict(db.execute("SELECT path, status FROM files"))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="a POSIX signal to one process")
+def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finished(tmp_path, astronaut_rgb):
+    """`kill -INT <pid>` (timeout -s INT, a job scheduler) waited out the video in hand without a word, then threw
+    its finished result away: files/<key>/ complete, state.sqlite still pending, the next run did it again."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "a_photo.jpg")
+    shutil.copy(CARPHONE, corpus / "b_clip.mp4")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "--method", "mean", "-q"]
+    # SIGINT as a shell gives it to a foreground command (a background job's children may inherit it ignored)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(out.glob("files/.*.tmp/b_clip_frames.csv")):
+        time.sleep(0.02)  # the clip's frames are being analysed once its table is started
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    interrupted = time.time()
+    os.kill(proc.pid, signal.SIGINT)  # the driver alone: its workers are not told by the terminal
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and time.time() - interrupted < 30
+    state = _state(out)
+    assert state[str(corpus / "a_photo.jpg")] == "done"
+    assert state[str(corpus / "b_clip.mp4")] == "pending"
+    # stopped, not finished and forgotten: no complete results left unrecorded (nor half-written ones)
+    assert [p.name for p in (out / "files").iterdir()] == [json.loads((out / "summary.json").read_text())[
+        "outputs"][str(corpus / "a_photo.jpg")].split("/")[1]]
+    # the interrupt says which file's work is lost, what remains and how to go on
+    assert f"In progress, redone from the start next time: {corpus / 'b_clip.mp4'}" in stderr
+    assert "1 file(s) of this run not analysed yet" in stderr and "run the same command again" in stderr
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["this_run"]["files_analysed"] == 1 and summary["done"] == 2
+
+
+def stop_test_task(task):
+    """A stand-in for analyse_one in the pool's workers: reports itself started on the board, then, once the driver
+    sets the stop flag, one finishes its file (it was writing its outputs), one stops mid-file, one never looks."""
+    from fervid.apps.batch import _worker
+
+    board, slot = _worker["board"], _worker["slot"]
+    board.report(slot, 1, 2)
+    name = task[0]
+    while name != "stuck.mp4" and not board.stop.value:
+        time.sleep(0.05)
+    if name == "stuck.mp4":
+        time.sleep(120)
+    status = "done" if name == "finishing.jpg" else "interrupted"
+    return {"path": name, "status": status, "error": None, "faces": 1, "rows": 1, "seconds": 0.0}
+
+
+def test_an_interrupt_stops_the_workers_and_records_what_finishes_meanwhile(monkeypatch):
+    """The driver's KeyboardInterrupt left the pool's block, whose shutdown waited for every file in hand (a whole
+    45-min video) and never recorded them. Now: no new file starts, the workers stop, a file that finishes
+    meanwhile is recorded, a worker that does not stop is ended after the grace period."""
+    import multiprocessing as mp
+
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "STOP_GRACE_SECONDS", 3.0)
+    todo = [(name, name, "video") for name in ("finishing.jpg", "stopped.mp4", "stuck.mp4", "queued.jpg")]
+    results, seen = {}, []
+
+    def progress(fractions, in_hand):
+        seen.append(len(fractions))
+        if len(fractions) == 3:  # every worker in its file: the user presses Ctrl-C
+            raise KeyboardInterrupt
+
+    started = time.time()
+    with pytest.raises(batch.BatchInterrupted) as caught:
+        batch._run_local(todo, BatchOptions(out=Path("unused"), pipeline=NO_ANNOTATION), workers=3, threads=1,
+                         record=lambda res: results.setdefault(res["path"], res), analyse=stop_test_task,
+                         progress=progress)
+    assert time.time() - started < 90
+    assert list(results) == ["finishing.jpg"] and results["finishing.jpg"]["status"] == "done"
+    assert sorted(caught.value.in_progress) == ["stopped.mp4", "stuck.mp4"]  # queued.jpg never started
+    assert not mp.active_children()  # the stuck worker was ended, the others left
+
+
+def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
+    """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end)."""
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)  # the 4 s clip is analysed in about a second
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
+    err = capfd.readouterr().err
+    shares = {int(n) for n in re.findall(r"(\d+)%\|", err)} - {0, 100}
+    assert shares, err[-1500:]  # the bar stood between 0 and 100 % while the video was analysed
+    assert {int(n) for n in re.findall(r"now=clip\.mp4 (\d+)%", err)} - {0, 99}  # and said how far the file was
+
+
+def _big_frames_parquet(path: Path, rows: int) -> Path:
+    """A video's streamed frames table of ``rows`` rows (a 45-min classroom video, 6 faces at 25 fps: 405,000),
+    with the types fervid writes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.video import TABLE_COLUMNS, table_schema
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(7), rows)
+    columns = {"time": np.arange(rows) / 150.0, "frame": np.arange(rows) // 6, "track": np.arange(rows) % 6 + 1,
+               **{c: rng.uniform(0, 300, rows) for c in ("x", "y", "width", "height")},
+               "detection_score": rng.uniform(0.4, 1, rows),
+               **{e: probabilities[:, i] for i, e in enumerate(EMOTIONS)},
+               "emotion": np.array(EMOTIONS)[probabilities.argmax(1)], "confidence": probabilities.max(1),
+               "uncertain": probabilities.max(1) < 0.5, "detected": np.arange(rows) % 3 == 0}
+    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema())
+    pq.write_table(table, path, row_group_size=4096)  # as FrameTableWriter writes it: a row group per chunk
+    return path
+
+
+PEAK_RSS = """
+import json, resource, sys
+from pathlib import Path
+import pandas, pyarrow, pyarrow.parquet
+import fervid.apps.batch as batch
+from fervid.inference.video import VideoResult, VideoAnalyzer
+def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: KB)
+before = peak()
+{body}
+print(json.dumps({{"grew_mb": peak() - before}}))
+"""
+
+
+def _peak_growth(tmp_path: Path, body: str) -> float:
+    script = tmp_path / "peak.py"
+    script.write_text(PEAK_RSS.format(body=body), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])["grew_mb"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="peak RSS in MB as Linux reports it")
+def test_a_long_videos_rows_are_streamed_by_the_worker(tmp_path):
+    """The worker read a 45-min video's whole table back and went through Python dicts to write its rows: 268 MB
+    grew to a 994 MB peak per worker. The rows now go from the streamed table to rows.parquet a row group at a time."""
+    import pyarrow.parquet as pq
+
+    _big_frames_parquet(tmp_path / "frames.parquet", 405_000)
+    (tmp_path / "out" / "files").mkdir(parents=True)
+    grew = _peak_growth(tmp_path, """
+frames = Path("frames.parquet")
+VideoAnalyzer.__init__ = lambda self, *a, **k: None
+VideoAnalyzer.run = lambda self, path, out, **k: VideoResult(source=path, table_path=frames)  # analysed: its table
+batch._worker.update(analyzer=None, options=batch.BatchOptions(out=Path("out")))
+result = batch.analyse_one(("class.mp4", "k1", "video"))
+assert result["status"] == "done" and result["rows"] == 405000 and result["faces"] == 6, result
+""")
+    rows = pq.read_table(tmp_path / "out" / "files" / "k1" / "rows.parquet")
+    assert rows.num_rows == 405_000 and rows.column_names[:5] == ["file", "kind", "track", "time", "frame"]
+    assert set(rows["file"].to_pylist()) == {"class.mp4"} and "detected" not in rows.column_names
+    assert grew < 200, f"peak RSS grew by {grew:.0f} MB"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="peak RSS in MB as Linux reports it")
+def test_the_dataset_of_many_long_videos_is_streamed(tmp_path):
+    """write_outputs concatenated every finished file's rows in memory: 3 GB for 20 classroom videos (at the end of
+    every run and at Ctrl-C). The parts now stream into dataset.parquet, the shares are running counts."""
+    import pyarrow.parquet as pq
+
+    from fervid.apps.batch import StateStore, write_outputs
+
+    _big_frames_parquet(tmp_path / "frames.parquet", 200_000)
+    frames = pd.read_parquet(tmp_path / "frames.parquet")
+    part = frames.drop(columns="detected").assign(file="x", kind="video")[
+        ["file", "kind", "track", "time", "frame", *frames.columns[3:-1]]]
+    out = tmp_path / "out"
+    (out / "files").mkdir(parents=True)
+    store = StateStore(out / "state.sqlite")
+    for i in range(8):  # 1.6 M rows
+        (out / "files" / f"k{i}").mkdir()
+        part.to_parquet(out / "files" / f"k{i}" / "rows.parquet", index=False)
+        store.db.execute("INSERT INTO files (path, hash, kind, status, key, faces, rows, location) VALUES "
+                         "(?, ?, 'video', 'done', ?, 6, ?, ?)", (f"v{i}.mp4", f"h{i}", f"k{i}", len(part),
+                                                                 str(tmp_path / f"v{i}.mp4")))
+    store.db.close()
+    grew = _peak_growth(tmp_path, """
+summary = batch.write_outputs(Path("out"), batch.StateStore(Path("out") / "state.sqlite"))
+assert summary["rows"] == 1600000 and summary["video_tracks"] == 48, summary
+""")
+    assert grew < 250, f"peak RSS grew by {grew:.0f} MB"
+    summary = write_outputs(out, StateStore(out / "state.sqlite"))
+    assert pq.read_metadata(out / "dataset.parquet").num_rows == 1_600_000
+    shares = frames["emotion"].value_counts(normalize=True)
+    assert summary["emotion_share"] == {e: round(float(shares.get(e, 0.0)), 4) for e in summary["emotion_share"]}
+    assert summary["emotion_share_by_kind"]["video"] == summary["emotion_share"]
+    assert set(pd.read_parquet(out / "dataset.parquet", columns=["file"])["file"]) == {f"v{i}.mp4" for i in range(8)}
+
+
+def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astronaut_rgb):
+    """Only corpus-wide numbers were written: no per-video or per-track summary, and a video in which no face was
+    found was done with no row and no word."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    _no_face_video(corpus / "empty_room.mp4")
+    avi = _cut_avi(corpus, astronaut_rgb)
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "photo.jpg")
+    (corpus / "broken.jpg").write_text("not an image")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q",
+                                      "--no-annotate"])
+    assert result.exit_code == 1  # broken.jpg, and the cut AVI (partial)
+    assert f"no faces found in 1 video(s): {corpus / 'empty_room.mp4'}" in result.output
+    assert f"- {corpus / 'empty_room.mp4'}" in (out / "summary.md").read_text().split("## No faces found")[1]
+    files = pd.read_csv(out / "files.csv").set_index("file")
+    assert list(files.columns) == ["kind", "status", "duration", "tracks", "rows", "dominant_emotion", "angry",
+                                   "disgust", "fear", "happy", "sad", "surprise", "neutral", "note", "output"]
+    clip, room, cut = files.loc[str(corpus / "clip.mp4")], files.loc[str(corpus / "empty_room.mp4")], files.loc[str(avi)]
+    table = pd.read_parquet(out / "dataset.parquet")
+    in_clip = table[table["file"] == str(corpus / "clip.mp4")]
+    assert (clip["status"], clip["tracks"], clip["rows"]) == ("done", 1, len(in_clip)) and clip["duration"] > 3.9
+    assert clip["happy"] == pytest.approx((in_clip["emotion"] == "happy").mean(), abs=1e-4)
+    assert clip["dominant_emotion"] == in_clip["emotion"].mode()[0]
+    assert (room["status"], room["rows"], room["note"]) == ("done", 0, "no faces found") and room["duration"] == 2.0
+    assert cut["status"] == "partial" and "truncated or corrupt" in cut["note"]
+    assert files.loc[str(corpus / "photo.jpg"), "kind"] == "image" and files.loc[str(corpus / "photo.jpg"), "rows"] == 1
+    assert files.loc[str(corpus / "broken.jpg"), "status"] == "failed"
+    assert "not an image" in files.loc[str(corpus / "broken.jpg"), "note"]
+    tracks = pd.read_csv(out / "tracks.csv")
+    assert list(tracks.columns[:7]) == ["file", "track", "start", "end", "frames", "seen_seconds", "dominant_emotion"]
+    one = tracks[tracks["file"] == str(corpus / "clip.mp4")].iloc[0]
+    assert one["track"] == 1 and one["frames"] == len(in_clip) and 0 <= one["start"] < one["end"] <= clip["duration"]
+    assert one["seen_seconds"] > 3 and not one["partial"]
+    assert tracks[tracks["file"] == str(avi)]["partial"].all() and len(tracks[tracks["file"] == str(avi)])
+    assert str(corpus / "empty_room.mp4") not in set(tracks["file"])
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, astronaut_rgb, monkeypatch):
+    """Every start read every input in full to hash it (40 videos of 45 minutes: minutes of disk reading before a
+    finished corpus said so). Files whose size and modification time are unchanged keep their recorded hash."""
+    import fervid.apps.batch as batch
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for i in range(3):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((256, 256)).save(corpus / f"p{i}.jpg")
+    hashed = []
+    real = batch.file_sha256
+
+    def counting(path):
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(batch, "file_sha256", counting)
+    options = BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION)
+    run_batch([str(corpus)], options, progress=False)
+    assert sorted(name for name in hashed if name.endswith(".jpg")) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    hashed.clear()
+    again = run_batch([str(corpus)], options, progress=False)
+    assert [name for name in hashed if name.endswith(".jpg")] == [] and again["this_run"]["files_analysed"] == 0
+    Image.fromarray(astronaut_rgb).rotate(30).resize((256, 256)).save(corpus / "p1.jpg")  # changed
+    os.utime(corpus / "p2.jpg", ns=(0, os.stat(corpus / "p2.jpg").st_mtime_ns + 10**9))  # touched, same bytes
+    hashed.clear()
+    changed = run_batch([str(corpus)], options, progress=False)
+    assert sorted(name for name in hashed if name.endswith(".jpg")) == ["p1.jpg", "p2.jpg"]
+    assert changed["this_run"]["files_analysed"] == 1 and changed["done"] == 3
+    hashed.clear()
+    run_batch([str(corpus)], options, progress=False)
+    assert [name for name in hashed if name.endswith(".jpg")] == []  # the touched file's new time was recorded

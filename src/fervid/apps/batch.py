@@ -7,16 +7,23 @@ again redoes only unfinished files, and the dataset table (``<out>/dataset.parqu
 finished files' parts: every file appears exactly once.
 
 Engine: a pool of worker processes (``--workers``), each loading the models once, with ONNX Runtime and OpenCV
-threads split so the workers together use the machine's cores without oversubscribing them.
+threads split so the workers together use the machine's cores without oversubscribing them. The workers report
+the frames they have read and watch a stop flag through shared memory (no lock a killed worker could leave held):
+the driver's bar moves within a video, and an interrupted run stops its workers within a frame.
+
+Memory: rows are streamed (a video's table from its frames Parquet to ``rows.parquet``, every part into
+``dataset.parquet``) a row group at a time, so neither a worker nor the driver holds a whole table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -37,6 +44,26 @@ DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' 
 
 
 ENGINES = ("local", "ray")
+ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
+PROGRESS_SECONDS = 0.5  # how often the driver refreshes its bar while the workers analyse
+STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
+# files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
+FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
+                     "output"]
+TRACKS_CSV_COLUMNS = ["file", "track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS,
+                      "partial"]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C/SIGINT after recording what finished. ``in_progress``: the files being analysed,
+    whose partial work is lost; ``remaining``: this run's files not analysed (those included); ``out``: the folder
+    whose results are kept (a re-run of the same command goes on from there)."""
+
+    def __init__(self, in_progress: list[str] | None = None, remaining: int | None = None, out: Path | None = None):
+        super().__init__("interrupted")
+        self.in_progress = list(in_progress or [])
+        self.remaining = remaining
+        self.out = out
 
 
 @dataclass
@@ -186,8 +213,15 @@ class StateStore:
         self.db.execute("CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT)")
         # where a path is, absolute: a file named another way (from another folder, through a manifest) is the
         # same file. Folders from before it had paths as given, from the folder a run was started in: this one's.
-        if "location" not in {row[1] for row in self.db.execute("PRAGMA table_info(files)")}:
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(files)")}
+        if "location" not in columns:
             self.db.execute("ALTER TABLE files ADD COLUMN location TEXT")
+        # the file's size and modification time when it was hashed: an unchanged file is not read again (hashing
+        # 40 recordings of 45 minutes read every byte of them at every start). Folders from before have none: their
+        # files are hashed once more, then recorded.
+        for column in ("size", "mtime_ns"):
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE files ADD COLUMN {column} INTEGER")
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
@@ -226,18 +260,26 @@ class StateStore:
         marked done at once. The same bytes under an image's and a video's name are two tasks (the video was
         analysed as an image, or the other way round, by whichever name sorted first). A finished file since
         renamed (its old name gone, its content here under a new one) is recorded under the new name only.
-        ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos)."""
+        ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos). A file
+        whose size and modification time (ns) are those recorded when it was hashed keeps its recorded hash: only
+        new or changed files are read."""
         from tqdm import tqdm
 
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
-            digest = file_sha256(p)
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
             location = os.path.abspath(p)
             name = known.get(location, str(p))  # the name the file was first registered under
-            row = self.db.execute("SELECT hash, status, key FROM files WHERE path = ?", (name,)).fetchone()
+            row = self.db.execute("SELECT hash, status, key, size, mtime_ns FROM files WHERE path = ?",
+                                  (name,)).fetchone()
+            stat = p.stat()
+            unchanged = row and row[0] and (row[3], row[4]) == (stat.st_size, stat.st_mtime_ns)
+            digest = row[0] if unchanged else file_sha256(p)
             if row and row[0] == digest and row[1] == "done" and (files_dir / row[2] / "rows.parquet").is_file():
+                if not unchanged:  # hashed again (touched, or a folder from before sizes were kept): kept for next time
+                    self.db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                                    (stat.st_size, stat.st_mtime_ns, name))
                 continue  # done, and its results are still there (a deleted results folder is made again)
             twin = self.db.execute("SELECT faces, rows, seconds, key FROM files WHERE hash = ? AND status = 'done' "
                                    "AND kind = ?", (digest, kind)).fetchone()
@@ -248,9 +290,10 @@ class StateStore:
             key = twin[3] if done else key_of.setdefault((digest, kind), digest[:16] + (f"-{kind}" if other_kind
                                                                                            else ""))
             self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
-                            "updated, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "updated, location, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (name, digest, kind, "done" if done else "pending", key,
-                             *(twin[:3] if done else (0, 0, None)), time.time(), location))
+                             *(twin[:3] if done else (0, 0, None)), time.time(), location, stat.st_size,
+                             stat.st_mtime_ns))
             known[location] = name
             self._forget_renamed(digest, kind, location)
             if not done:
@@ -323,7 +366,45 @@ def _end_with_parent() -> None:
     threading.Thread(target=watch, name="fervid-parent-watch", daemon=True).start()
 
 
-def _init_worker(threads: int, options: BatchOptions) -> None:
+class WorkerBoard:
+    """What a pool's workers and its driver share, in shared memory without locks (a worker killed mid-write
+    cannot leave one held): a stop flag the workers read at every frame, and per worker the frames read of the
+    video in hand and the frames it holds (0, 0 between files), which the driver turns into its bar. Handed to the
+    workers as they start (shared memory cannot be sent with a task)."""
+
+    def __init__(self, ctx, workers: int):
+        self.workers = workers
+        self.stop = ctx.RawValue("b", 0)
+        self.slots = ctx.RawArray("d", 2 * workers)  # per worker: frames read, frames in the video
+        self.claimed = ctx.Value("i", 0)  # its lock is taken once per worker start only
+
+    def claim(self) -> int:
+        with self.claimed.get_lock():
+            slot = self.claimed.value % self.workers
+            self.claimed.value += 1
+        return slot
+
+    def report(self, slot: int, done: float, total: float) -> None:
+        self.slots[2 * slot], self.slots[2 * slot + 1] = done, total
+
+    def fractions(self) -> list[float]:
+        """Per worker with a video in hand, the share of its frames read (kept below 1: a container's frame count
+        is an estimate)."""
+        return [min(self.slots[2 * i] / self.slots[2 * i + 1], 0.99)
+                for i in range(self.workers) if self.slots[2 * i + 1] > 0]
+
+
+class _Stopped(BaseException):
+    """Raised in a worker from the video's stop check once the driver was interrupted: a BaseException, so that the
+    video analysis lets it through at once (its own handlers keep partial results of Exceptions and Ctrl-C, and
+    would write them first) and the file's temporary folder is dropped."""
+
+
+def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None = None) -> None:
+    if board is not None:
+        # a terminal's Ctrl-C reaches the whole process group: the driver alone decides, and tells the workers
+        # through the board (a worker's own KeyboardInterrupt wrote partial outputs only to have them thrown away)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import cv2
 
     from fervid.inference.images import allow_fervid_image_sizes
@@ -334,42 +415,79 @@ def _init_worker(threads: int, options: BatchOptions) -> None:
     cv2.setNumThreads(threads)
     _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
     _worker["options"] = options
+    _worker["board"] = board
+    _worker["slot"] = board.claim() if board is not None else None
 
 
 def analyse_one(task: tuple[str, str, str]) -> dict:
-    """Analyse one file into ``<out>/files/<key>/`` (atomically); never raises."""
-    import pandas as pd
-
+    """Analyse one file into ``<out>/files/<key>/`` (atomically); never raises. Status ``done`` or ``failed``, or
+    ``interrupted`` when the driver asked the workers to stop mid-file (nothing kept)."""
     path, key, kind = task
     options: BatchOptions = _worker["options"]
     analyzer = _worker["analyzer"]
+    board, slot = _worker.get("board"), _worker.get("slot")
     final = Path(options.out) / "files" / key
     tmp = Path(options.out) / "files" / f".{key}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     t0 = time.perf_counter()
+
+    def stop() -> bool:
+        if board is not None and board.stop.value:
+            raise _Stopped
+        return False
+
+    def progress(done: int, total: int) -> None:
+        if board is not None:
+            board.report(slot, done, total)
+
     try:
-        rows, partial = _analyse_image(analyzer, path, tmp, options) if kind == "image" else \
-            _analyse_video(analyzer, path, tmp, options)
-        table = pd.DataFrame(rows, columns=DATASET_COLUMNS)
-        table.to_parquet(tmp / "rows.parquet", index=False, schema=table_schema(DATASET_COLUMNS))
+        stop()  # a task handed over as the run was interrupted
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if kind == "image":
+            parts, partial = _analyse_image(analyzer, path, tmp, options)
+        else:
+            parts, partial = _analyse_video(analyzer, path, tmp, options, progress, stop)
+        rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        faces = int(table["track"].nunique()) if kind == "video" else len(table)
+        faces = len(tracks) if kind == "video" else rows
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
-        return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": len(table),
+        return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
+                "seconds": time.perf_counter() - t0}
+    except _Stopped:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a bad file is recorded with its reason; the run goes on
         shutil.rmtree(tmp, ignore_errors=True)
         message = str(exc) if path in str(exc) else f"{path}: {exc}"
         return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
+    finally:
+        progress(0, 0)  # between files: the driver counts this one as finished, not as a share of its frames
 
 
-def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], None]:
+def _write_rows(path: Path, parts) -> tuple[int, set[int]]:
+    """Write Arrow tables of ``DATASET_COLUMNS`` to ``path`` one at a time; returns the rows written and the tracks
+    seen. A table with no rows keeps its column types."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rows, tracks = 0, set()
+    with pq.ParquetWriter(path, table_schema(DATASET_COLUMNS)) as writer:
+        for part in parts:
+            writer.write_table(part)
+            rows += part.num_rows
+            tracks.update(pc.unique(part["track"]).to_pylist())
+    return rows, tracks
+
+
+def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list, None]:
+    import pyarrow as pa
+
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import load_image
 
@@ -380,19 +498,40 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(img, result.faces))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
-    return [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
-            for number, face in enumerate(result, start=1)], None
+    rows = [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
+            for number, face in enumerate(result, start=1)]
+    return [pa.Table.from_pylist(rows, schema=table_schema(DATASET_COLUMNS))], None
 
 
-def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions) -> tuple[list[dict], str | None]:
-    """The video's rows, and why they stop short where it broke mid-way (None: it did not)."""
+def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None):
+    """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
+    ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), and why they
+    stop short where it broke mid-way (None: it did not)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from fervid.inference.video import VideoAnalyzer
 
-    result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out)
-    rows = result.frame_table().drop(columns="detected")  # streamed to out/ while analysing; read back
-    if result.error and rows.empty:
+    result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out, progress=progress, stop=stop)
+    # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
+    streamed = result.table_path is not None
+    frames = None if streamed else pa.Table.from_pandas(result.frame_table(), preserve_index=False)
+    found = pq.read_metadata(result.table_path).num_rows if streamed else frames.num_rows
+    if result.error and not found:
         raise ValueError(result.error)
-    return [{"file": path, "kind": "video", **row} for row in rows.to_dict("records")], result.error
+    schema = table_schema(DATASET_COLUMNS)
+
+    def parts():
+        with pq.ParquetFile(result.table_path) if streamed else contextlib.nullcontext() as reader:
+            batches = reader.iter_batches(batch_size=ROW_GROUP_ROWS) if streamed else frames.to_batches(ROW_GROUP_ROWS)
+            for batch in batches:
+                n = batch.num_rows
+                leading = {"file": pa.repeat(pa.scalar(path, pa.string()), n),
+                           "kind": pa.repeat(pa.scalar("video", pa.string()), n)}
+                columns = [leading[name] if name in leading else batch.column(name) for name in DATASET_COLUMNS]
+                yield pa.Table.from_arrays(columns, names=DATASET_COLUMNS).cast(schema)
+
+    return parts(), result.error
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -440,11 +579,15 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
 
 
 def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers: int, threads: int, record,
-               analyse=None) -> None:
+               analyse=None, progress=None) -> None:
     """Worker processes, each loading the models once, with at most one task per worker in flight. A worker that
     dies (killed, out of memory, a crash inside a native library) breaks the pool, and every task it had in flight
     fails with it: those are run again one at a time, so the file that kills a worker alone is recorded as failed
-    and the others are analysed; the rest go on in a fresh pool. (A multiprocessing.Pool waited for ever.)"""
+    and the others are analysed; the rest go on in a fresh pool. (A multiprocessing.Pool waited for ever.)
+
+    ``progress(fractions, paths)``, every ``PROGRESS_SECONDS``: the share of its frames each worker's video has
+    read, and the files in hand. A KeyboardInterrupt (Ctrl-C, SIGINT to this process alone) stops the workers
+    (:func:`_stop_pool`) and is raised again as :class:`BatchInterrupted` naming the files that were in hand."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -457,30 +600,73 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
         # no more workers than files: each loads the models (--workers 8 on one file started 8)
         queue, size = ([suspects.pop(0)], 1) if alone else (waiting, min(workers, len(waiting)))
         in_flight: dict = {}
+        board = WorkerBoard(ctx, size)  # a fresh one per pool: a killed worker's slot is not read again
+        others = {child.pid for child in mp.active_children()}  # not this pool's workers
         with ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(threads, options)) as pool:
-            while queue or in_flight:
-                while queue and len(in_flight) < size:
-                    task = queue.pop(0)
-                    in_flight[pool.submit(analyse, task)] = task
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                broken = []
-                for future in done:
-                    task = in_flight.pop(future)
-                    try:
-                        record(future.result())
-                    except BrokenProcessPool:
-                        broken.append(task)
-                if broken:
-                    broken += list(in_flight.values())  # they die with the pool too
-                    if alone:
-                        path = broken[0][0]
-                        record({"path": path, "status": "failed", "error": f"{path}: the worker process analysing "
-                                "it died (killed, out of memory, or a crash in a native library)", "faces": 0,
-                                "rows": 0, "seconds": 0.0})
-                    else:
-                        suspects.extend(broken)
-                    break
+                                 initargs=(threads, options, board)) as pool:
+            try:
+                while queue or in_flight:
+                    while queue and len(in_flight) < size:
+                        task = queue.pop(0)
+                        in_flight[pool.submit(analyse, task)] = task
+                    # a timeout, not a wait for the next file: the bar moves (and its clock runs) within a video
+                    done, _ = wait(in_flight, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
+                    broken = []
+                    for future in done:
+                        task = in_flight.pop(future)
+                        try:
+                            record(future.result())
+                        except BrokenProcessPool:
+                            broken.append(task)
+                    if progress is not None:
+                        progress(board.fractions(), [task[0] for task in in_flight.values()])
+                    if broken:
+                        broken += list(in_flight.values())  # they die with the pool too
+                        if alone:
+                            path = broken[0][0]
+                            record({"path": path, "status": "failed", "error": f"{path}: the worker process "
+                                    "analysing it died (killed, out of memory, or a crash in a native library)",
+                                    "faces": 0, "rows": 0, "seconds": 0.0})
+                        else:
+                            suspects.extend(broken)
+                        break
+            except KeyboardInterrupt:
+                # leaving the block as it was waited for every worker to finish its file, silently, and threw the
+                # finished results away (they were never recorded)
+                lost = _stop_pool(board, in_flight, record, others)
+                raise BatchInterrupted(lost) from None
+
+
+def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int]) -> list[str]:
+    """After an interrupt: no new task starts, the workers stop at their next frame (the board's flag), a result
+    that finished meanwhile is recorded, and the pool's workers (this process's children not in ``others``) are
+    terminated if one is still busy after ``STOP_GRACE_SECONDS`` (or at a second Ctrl-C). Returns the files that
+    were in hand and are not finished (their partial work is lost)."""
+    import multiprocessing as mp
+    from concurrent.futures import wait
+
+    # (no task waits to be handed out: at most one per worker is submitted; one handed to a worker still loading its
+    # models stops at once when it starts. The pool's block then waits for the workers to end.)
+    board.stop.value = 1
+    try:
+        wait(in_flight, timeout=STOP_GRACE_SECONDS)
+    except KeyboardInterrupt:  # asked again: no more waiting
+        pass
+    lost = []
+    for future, task in in_flight.items():
+        result = None
+        if future.done() and not future.cancelled() and future.exception() is None:
+            result = future.result()
+        if result is not None and result["status"] in ("done", "failed"):
+            record(result)
+        else:  # stopped mid-file, killed, or still busy
+            lost.append(task[0])
+    if not all(future.done() for future in in_flight):
+        # only then: a worker ended while it sends a result could leave the pool's result pipe half-written
+        for child in mp.active_children():  # this process's own children: a pid alone could have been reused
+            if child.pid not in others:
+                child.terminate()
+    return lost
 
 
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
@@ -500,29 +686,43 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     workers = options.workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
-    faces = 0
-    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch")
+    faces, finished, recorded = 0, 0, set()
+    # files, with a share of each video in hand by its frames read: a 45-min video moved the bar once
+    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
+                          "[{elapsed}<{remaining}{postfix}]")
+
+    def show(fractions=(), now=()) -> None:
+        bar.n = max(bar.n, finished + sum(fractions))  # never back (a worker drops its share as it hands in)
+        names = [Path(path).name for path in now]
+        if len(names) == 1 and len(fractions) == 1:
+            names = [f"{names[0]} {fractions[0]:.0%}"]
+        bar.set_postfix(faces=faces, **({"now": ", ".join(names)} if names else {}), refresh=False)
+        bar.refresh()
 
     def record(res: dict) -> None:
-        nonlocal faces
+        nonlocal faces, finished
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"])
             faces += res["faces"]
-        bar.update(1)
-        bar.set_postfix(faces=faces, files_per_s=f"{bar.n / (time.perf_counter() - started):.2f}")
+        recorded.add(res["path"])
+        finished += 1
+        show()
 
     try:
         if todo and options.engine == "ray":
             _run_ray(todo, options, threads=1, record=record)
         elif todo:
-            _run_local(todo, options, workers, threads, record)
-    except KeyboardInterrupt:  # Ctrl-C: the table and summary show what is finished, not an earlier run's state
+            _run_local(todo, options, workers, threads, record, progress=show)
+    except KeyboardInterrupt as exc:  # Ctrl-C: the table and summary show what is finished, not an earlier run's
         bar.close()
         summary = write_outputs(out, store)
         (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        raise
+        in_progress = [path for task in getattr(exc, "in_progress", []) for path in paths_of.get(task, [task])]
+        remaining = sum(len(paths_of[path]) for path, _, _ in todo if path not in recorded)
+        raise BatchInterrupted(in_progress, remaining, out) from None
     bar.close()
     summary = write_outputs(out, store)
     # the folder's failures of files not given this time stay in its summary; this run answers for its own
@@ -532,7 +732,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
                            "workers": workers,
                            "notices": notices,
                            "failures": [f for f in summary["failures"] if f["file"] in mine],
-                           "partial": [f for f in summary["partial"] if f["file"] in mine]}
+                           "partial": [f for f in summary["partial"] if f["file"] in mine],
+                           "no_faces": [f for f in summary["no_faces"] if f in mine]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
@@ -546,9 +747,78 @@ def _current_schema(part):
     return part.reindex(columns=DATASET_COLUMNS)
 
 
+def _parts(path: Path, name: str):
+    """A done file's rows (its ``rows.parquet``) as Arrow tables of ``DATASET_COLUMNS`` of at most
+    ``ROW_GROUP_ROWS`` rows, under the name the file has now (``name``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = table_schema(DATASET_COLUMNS)
+    with pq.ParquetFile(path) as reader:
+        current = set(DATASET_COLUMNS) <= set(reader.schema_arrow.names)
+        for batch in reader.iter_batches(batch_size=ROW_GROUP_ROWS):
+            if current:
+                table = pa.Table.from_batches([batch]).select(DATASET_COLUMNS)
+            else:  # a part written before the one face row: migrated as before, a batch at a time
+                table = pa.Table.from_pandas(_current_schema(batch.to_pandas()), preserve_index=False)
+            name_column = pa.repeat(pa.scalar(name, pa.string()), table.num_rows)
+            yield table.set_column(0, "file", name_column).cast(schema)
+
+
+class _Counts:
+    """Running counts of a stream of rows: rows, emotions (labels the model gives), tracks (a set)."""
+
+    def __init__(self):
+        self.rows, self.emotions, self.tracks = 0, dict.fromkeys(EMOTIONS, 0), set()
+
+    def add(self, table) -> None:
+        import pyarrow.compute as pc
+
+        self.rows += table.num_rows
+        for item in pc.value_counts(table["emotion"]).to_pylist():
+            if item["values"] in self.emotions:
+                self.emotions[item["values"]] += item["counts"]
+        self.tracks.update(pc.unique(table["track"]).to_pylist())
+
+    def merge(self, other: _Counts) -> None:
+        self.rows += other.rows
+        for e in EMOTIONS:
+            self.emotions[e] += other.emotions[e]
+
+    def shares(self) -> dict:
+        labelled = sum(self.emotions.values())
+        return {e: round(n / labelled, 4) if labelled else 0.0 for e, n in self.emotions.items()}
+
+    def dominant(self) -> str:
+        return max(self.emotions, key=self.emotions.get) if self.rows else ""
+
+
+def _tracks_json(folder: Path) -> dict | None:
+    """A done video's ``<name>_tracks.json`` (what ``fervid video`` writes: its duration, per track its start, end,
+    frames and emotion shares); None where there is none (an image, a folder from before)."""
+    found = sorted(folder.glob("*_tracks.json"))
+    if len(found) != 1:
+        return None
+    try:
+        return json.loads(found[0].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
 def write_outputs(out: Path, store: StateStore) -> dict:
-    """Rebuild ``dataset.parquet`` from the done files' parts and write ``summary.json`` / ``summary.md``."""
-    import pandas as pd
+    """Rebuild ``dataset.parquet`` from the done files' parts, streamed one row group at a time (the whole table in
+    memory took 3 GB for 20 classroom videos), and write ``files.csv``, ``tracks.csv`` and ``summary.json`` /
+    ``summary.md`` from the counts kept while streaming and each video's tracks JSON."""
+    import pyarrow.parquet as pq
 
     for r in store.rows():
         if r["status"] == "done" and not (out / "files" / r["key"] / "rows.parquet").is_file():
@@ -556,33 +826,68 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             store.reopen(r["path"], r["location"], f"files/{r['key']}/ was deleted; its file is analysed again when "
                          "next given")
     rows = store.rows()
-    parts = [_current_schema(pd.read_parquet(out / "files" / r["key"] / "rows.parquet")).assign(file=r["path"])
-             for r in rows if r["status"] == "done"]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DATASET_COLUMNS)
-    tmp = out / ".dataset.parquet.tmp"
-    table.to_parquet(tmp, index=False, schema=table_schema(DATASET_COLUMNS))  # typed with no rows too
-    os.replace(tmp, out / "dataset.parquet")
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     partial = [r for r in done if r["error"]]
-
-    def shares(part) -> dict:
-        labels = part["emotion"].value_counts(normalize=True) if len(part) else {}
-        return {e: round(float(labels.get(e, 0.0)), 4) for e in EMOTIONS}
-
-    images, videos = table[table["kind"] == "image"], table[table["kind"] == "video"]
+    counts = {r["path"]: _Counts() for r in done}
+    tmp = out / ".dataset.parquet.tmp"
+    with pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS)) as writer:  # typed with no rows too
+        for r in done:
+            for part in _parts(out / "files" / r["key"] / "rows.parquet", r["path"]):
+                writer.write_table(part)
+                counts[r["path"]].add(part)
+    os.replace(tmp, out / "dataset.parquet")
+    by_kind = {"image": _Counts(), "video": _Counts()}
+    for r in done:
+        by_kind[r["kind"]].merge(counts[r["path"]])
+    every = _Counts()
+    for kind in by_kind.values():
+        every.merge(kind)
+    missing, broke = set(store.missing()), {r["path"] for r in partial}
+    files_rows, track_rows = [], []
+    for r in rows:
+        c = counts.get(r["path"])
+        doc = _tracks_json(out / "files" / r["key"]) if c is not None and r["kind"] == "video" else None
+        status = "partial" if r["path"] in broke else r["status"]
+        note = r["error"] or ""
+        if status == "done" and not c.rows:
+            note = "no faces found"
+        elif status == "pending" and not note:
+            note = "not analysed yet"
+        if r["path"] in missing:
+            note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
+        files_rows.append({
+            "file": r["path"], "kind": r["kind"], "status": status,
+            "duration": doc.get("duration", "") if doc else "",
+            # an image's faces are its tracks, as in dataset.parquet
+            "tracks": len(c.tracks) if c is not None else "", "rows": c.rows if c is not None else "",
+            "dominant_emotion": c.dominant() if c is not None else "",
+            **(c.shares() if c is not None and c.rows else dict.fromkeys(EMOTIONS, "")),
+            "note": note, "output": f"files/{r['key']}" if c is not None else ""})
+        for track in (doc or {}).get("tracks", []):
+            track_rows.append({"file": r["path"], **{k: track.get(k, "") for k in TRACKS_CSV_COLUMNS[1:7]},
+                               **{e: track.get("emotion_share", {}).get(e, "") for e in EMOTIONS},
+                               # a video that broke mid-way: its tracks end where it broke
+                               "partial": status == "partial"})
+    _write_csv(out / "files.csv", FILES_CSV_COLUMNS, files_rows)
+    _write_csv(out / "tracks.csv", TRACKS_CSV_COLUMNS, track_rows)
     summary = {
         "files": len(rows), "done": len(done), "failed": len(failed),
         "pending": len([r for r in rows if r["status"] == "pending"]),
         # a photo's face and a video's track are both "a face", but a researcher counts people and photos apart
-        "faces": int(sum(r["faces"] or 0 for r in done)), "image_faces": len(images),
-        "video_tracks": int(videos.groupby("file")["track"].nunique().sum()) if len(videos) else 0,
-        "rows": int(len(table)),
+        "faces": int(sum(r["faces"] or 0 for r in done)), "image_faces": by_kind["image"].rows,
+        "video_tracks": sum(len(counts[r["path"]].tracks) for r in done if r["kind"] == "video"),
+        "rows": every.rows,
         # per row: a video frame weighs what a photo's face does; hence also each kind apart
-        "emotion_share": shares(table), "emotion_share_by_kind": {"image": shares(images), "video": shares(videos)},
+        "emotion_share": every.shares(),
+        "emotion_share_by_kind": {kind: c.shares() for kind, c in by_kind.items()},
         "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
         # videos that broke mid-way: their rows up to the break are in the table
         "partial": [{"file": r["path"], "error": r["error"]} for r in partial],
+        # a video with no face in it (a camera facing away, too dark, faces too small for --min-face) is done
+        # with no row: named, so that no one reads its absence from the table as no one being there
+        "no_faces": [r["path"] for r in done if r["kind"] == "video" and not counts[r["path"]].rows],
+        "images_without_faces": len([r for r in done if r["kind"] == "image" and not counts[r["path"]].rows]),
         # done files since deleted or moved off a disk no longer mounted: their rows stay (the results are the
         # point of a corpus whose raw videos were archived), named here so no one takes them for present files
         "missing": store.missing(),
@@ -592,7 +897,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']} "
              f"({summary['image_faces']} in images, {summary['video_tracks']} video tracks), "
-             f"table rows: {summary['rows']}", "", "| emotion | share of rows | of image faces | of video frames |",
+             f"table rows: {summary['rows']}", "- per file: files.csv; per video track: tracks.csv", "",
+             "| emotion | share of rows | of image faces | of video frames |",
              "|---|---|---|---|",
              *[f"| {e} | {v:.1%} | {summary['emotion_share_by_kind']['image'][e]:.1%} | "
                f"{summary['emotion_share_by_kind']['video'][e]:.1%} |" for e, v in summary["emotion_share"].items()],
@@ -602,6 +908,11 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     if summary["partial"]:
         lines += ["", "## Partial results (the table holds the rows up to the break)", "",
                   *[f"- {f['error']}" for f in summary["partial"]]]
+    if summary["no_faces"] or summary["images_without_faces"]:
+        lines += ["", "## No faces found (done, with no row in the table)", "",
+                  *[f"- {path}" for path in summary["no_faces"]],
+                  *([f"- {summary['images_without_faces']} image(s) (files.csv names them)"]
+                    if summary["images_without_faces"] else [])]
     if summary["missing"]:
         lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table)",
                   "", *[f"- {path}" for path in summary["missing"]]]
