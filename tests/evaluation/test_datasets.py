@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fervid.inference.images import load_grey
+from fervid.inference.images import load_grey, load_image
 from fervid.evaluation.datasets import DatasetError, FaceDataset, load_fer2013, load_image_folder
 from fervid.emotions import EMOTIONS
 
@@ -91,9 +91,81 @@ def test_image_folder_of_photos_frames_each_face_and_leaves_out_faceless_photos(
     assert ds.sources == [str(tmp_path / "happy" / "astronaut.png")] and ds.labels.tolist() == [EMOTIONS.index("happy")]
     assert ds.left_out == {str(tmp_path / "sad" / "blank.png"): "no face found"}
     # framed on the face, as the analyzer frames it, not the whole photo squashed to 48x48
-    expected = Analyzer().crop_faces([load_grey(tmp_path / "happy" / "astronaut.png")])[0][0]
+    expected = Analyzer().crop_faces([load_image(tmp_path / "happy" / "astronaut.png")])[0][0]
     np.testing.assert_array_equal(ds.images[0], expected)
     assert np.abs(ds.images[0].astype(int) - load_image_folder(tmp_path).images[0].astype(int)).mean() > 20
+
+
+def test_photos_are_scored_on_the_face_fervid_image_finds(tmp_path, astronaut_rgb):
+    """Photos were greyed before their faces were looked for, where `fervid image` looks in colour: the detector
+    found other landmarks on the grey copy, and 8 of 108 photos were labelled otherwise than by `fervid image`."""
+    from fervid.evaluation.evaluate import predict_dataset
+    from fervid.inference.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    (tmp_path / "happy").mkdir()
+    photo = np.zeros((400, 600, 3), np.uint8)
+    photo[:] = (40, 120, 200)  # a coloured wall around the astronaut's head and shoulders
+    photo[60:360, 150:450] = astronaut_rgb[0:300, 100:400]
+    Image.fromarray(photo).save(tmp_path / "happy" / "photo.png")
+    ds = load_image_folder(tmp_path, crop_faces=analyzer.crop_faces)
+    faces = analyzer.analyze_image(tmp_path / "happy" / "photo.png")
+    assert len(ds) == len(faces) == 1
+    np.testing.assert_array_equal(ds.images[0], faces[0].crop)
+    np.testing.assert_allclose(predict_dataset(analyzer.cnn, ds)[0], faces[0].probabilities, atol=1e-6)
+
+
+def test_a_photo_of_several_faces_is_left_out_as_its_label_names_no_one_face(tmp_path, astronaut_rgb):
+    """A photo of two people was scored on its most confident face, silently, whichever the label was about."""
+    from fervid.inference.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    head = astronaut_rgb[40:200, 150:300]
+    (tmp_path / "happy").mkdir()
+    Image.fromarray(head).save(tmp_path / "happy" / "one.png")
+    Image.fromarray(np.hstack([head, np.full_like(head, 90), head[:, ::-1]])).save(tmp_path / "happy" / "two.png")
+    ds = load_image_folder(tmp_path, crop_faces=analyzer.labelled_faces)
+    assert ds.sources == [str(tmp_path / "happy" / "one.png")]
+    assert ds.left_out == {str(tmp_path / "happy" / "two.png"): "2 faces found: which one is labelled is unknown"}
+    assert ds.totals() == {"images_seen": 2, "scored": 1, "left_out": 1,
+                           "left_out_by_reason": {"2 faces found: which one is labelled is unknown": 1}}
+    # a mask (crop_faces, or a function of one's own) says a face was found, not how many: the photo is scored
+    assert len(load_image_folder(tmp_path, crop_faces=analyzer.crop_faces)) == 2
+
+
+def test_a_folder_with_no_face_in_any_photo_is_one_error_not_an_empty_dataset(tmp_path):
+    """Every photo faceless: the empty dataset reached sklearn, which failed with "Found empty input array"."""
+    from fervid.evaluation.datasets import load_jaffe
+    from fervid.inference.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    for folder in ("happy", "sad"):
+        (tmp_path / "photos" / folder).mkdir(parents=True)
+        Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(tmp_path / "photos" / folder / "wall.png")
+    with pytest.raises(DatasetError, match=r"photos: no face found in any of the 2 photo\(s\)$"):
+        load_image_folder(tmp_path / "photos", crop_faces=analyzer.labelled_faces)
+    (tmp_path / "jaffe").mkdir()
+    for name in ("KA.HA1.29.tiff", "KA.AN2.40.tiff"):
+        Image.fromarray(np.full((256, 256), 128, np.uint8)).save(tmp_path / "jaffe" / name)
+    with pytest.raises(DatasetError, match=r"jaffe: no face found in any of the 2 image\(s\)$"):
+        load_jaffe(tmp_path / "jaffe", analyzer.crop_faces)
+
+
+def test_totals_count_the_images_of_a_folder_left_out(tmp_path):
+    """What was left out was counted in entries: two folders of 17 photos and two photos read "left out 4"."""
+    images, _ = synthetic_faces(6)
+    for folder, n in (("happy", 2), ("contempt", 3), ("none", 1)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            Image.fromarray(images[i]).save(tmp_path / folder / f"{i}.png")
+    (tmp_path / "happy" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "happy" / "more" / "deeper").mkdir(parents=True)
+    Image.fromarray(images[5]).save(tmp_path / "happy" / "more" / "deeper" / "5.png")
+    totals = load_image_folder(tmp_path).totals()
+    unknown = f"in a folder whose name is not one of {', '.join(EMOTIONS)} (or an alias)"
+    assert totals == {"images_seen": 8, "scored": 2, "left_out": 6, "left_out_by_reason": {
+        unknown: 4, "cannot read image (not an image, or a format Pillow cannot read)": 1,
+        "in a folder inside the emotion folder happy: only images directly in it are read": 1}}, totals
 
 
 def test_folders_read_16_bit_and_phone_rotated_photos_as_fervid_image_does(tmp_path, astronaut_rgb):

@@ -184,3 +184,19 @@ def test_the_lazy_analyzer_is_listed_for_tab_completion():
     import fervid
 
     assert "Analyzer" in dir(fervid) and "EMOTIONS" in dir(fervid)
+
+
+def test_labelled_faces_counts_the_faces_a_labelled_photo_holds(analyzer, astronaut_rgb):
+    """A photo labelled with one person's emotion that holds two faces cannot say which one the label is about:
+    the count (a face at the detector's own threshold beside the most confident one) lets a dataset leave it out."""
+    from skimage import data
+
+    head = astronaut_rgb[40:200, 150:300]
+    two = np.hstack([head, np.full_like(head, 90), head[:, ::-1]])
+    crops, faces = analyzer.labelled_faces([cv2.cvtColor(img, cv2.COLOR_RGB2BGR) for img in (head, two, data.coffee())])
+    assert faces.tolist() == [1, 2, 0] and crops.shape == (3, 48, 48) and not crops[2].any()
+    # the crop is the one crop_faces frames, and crop_faces still says found or not
+    mask_crops, found = analyzer.crop_faces([cv2.cvtColor(head, cv2.COLOR_RGB2BGR)])
+    assert found.dtype == bool and found.tolist() == [True]
+    np.testing.assert_array_equal(mask_crops[0], crops[0])
+

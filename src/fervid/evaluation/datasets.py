@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
-from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey
+from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES
 from fervid.registry import Registry
 
@@ -45,6 +45,8 @@ class FaceDataset:
     # What the loader found but could not use, path -> why (an unreadable file, a photo with no face, a folder
     # that is not an emotion): a score over the rest must say what it left out.
     left_out: dict[str, str] = field(default_factory=dict)
+    # how many images each left-out folder held (a left-out file or CSV row is one): the totals count images
+    left_out_images: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -62,7 +64,7 @@ class FaceDataset:
         pick = lambda values: [values[i] for i in idx] if values else []  # noqa: E731
         return FaceDataset(self.images[idx], self.labels[idx], pick(self.sources), self.name, pick(self.subjects),
                            pick(self.sequences), None if self.soft_labels is None else self.soft_labels[idx],
-                           dict(self.left_out))
+                           dict(self.left_out), dict(self.left_out_images))
 
     @staticmethod
     def concat(parts: list[FaceDataset], name: str = "") -> FaceDataset:
@@ -75,7 +77,8 @@ class FaceDataset:
             soft = np.concatenate([p.soft_labels for p in parts])
         return FaceDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
                            joined("sources"), name or "+".join(p.name for p in parts), joined("subjects"),
-                           joined("sequences"), soft, {k: v for p in parts for k, v in p.left_out.items()})
+                           joined("sequences"), soft, {k: v for p in parts for k, v in p.left_out.items()},
+                           {k: v for p in parts for k, v in p.left_out_images.items()})
 
     def rows_of(self, other: FaceDataset) -> np.ndarray:
         """Where each of ``other``'s faces is in this dataset, matched by source (e.g. FER+'s relabelled faces
@@ -85,6 +88,18 @@ class FaceDataset:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def totals(self) -> dict:
+        """What was read, in images: seen (scored + left out), scored, left out, and left out by reason (a folder
+        left out counts its images; reasons that differ only in a folder's image count are one reason)."""
+        from collections import Counter
+
+        by_reason = Counter()
+        for path, why in self.left_out.items():
+            by_reason[_FOLDER_COUNT.sub("in a folder ", why)] += self.left_out_images.get(path, 1)
+        left = sum(by_reason.values())
+        return {"images_seen": len(self) + left, "scored": len(self), "left_out": left,
+                "left_out_by_reason": dict(by_reason.most_common())}
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(EMOTIONS))
@@ -131,47 +146,70 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     """Load ``root/<class>/<image>`` where ``<class>`` is an emotion name or alias (``anger``, ``happiness``...).
 
     Without ``crop_faces`` the images are taken as face crops already and only resized to ``size`` x ``size``
-    (grey). With ``crop_faces`` (see :func:`load_jaffe`) they are photos: each one's most confident face is found
-    and framed like FER2013, and photos with none are left out. Folders whose name is not a fervid emotion (e.g.
-    CK+'s ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected. Skipped folders, unreadable
-    images and photos without a face go in the dataset's ``left_out``; files that are not images are ignored.
+    (grey). With ``crop_faces`` (see :func:`load_jaffe`) they are photos, read in colour as ``fervid image`` reads
+    them: each one's most confident face is found and framed like FER2013. Photos with no face are left out, and
+    so are photos with several where ``crop_faces`` counts them (:meth:`fervid.Analyzer.labelled_faces`; a bool
+    mask counts one): which face the label describes is not known. Folders whose name is not a fervid emotion
+    (e.g. CK+'s ``contempt``) are skipped when ``skip_unknown`` is true, otherwise rejected. Skipped folders,
+    unreadable images and photos left out go in the dataset's ``left_out``; files that are not images are
+    ignored.
     """
     root = _folder(root)
-    greys, labels, sources, left_out = [], [], [], {}
+    faces, labels, sources, left_out, left_out_images = [], [], [], {}, {}
+    read = no_face = several = 0
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         key = class_dir.name.lower()
         if key not in EMOTION_ALIASES:
             if not skip_unknown:
                 raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
-            left_out[str(class_dir)] = (f"a folder of {_images_in(class_dir)} image(s) whose name is not one of "
+            left_out_images[str(class_dir)] = n = _images_in(class_dir)
+            left_out[str(class_dir)] = (f"a folder of {n} image(s) whose name is not one of "
                                         f"{', '.join(EMOTIONS)} (or an alias)")
             continue
         label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
             nested = _images_in(file, nested=True) if file.is_dir() else 0
             if nested:  # not read: a class is one folder of images
+                left_out_images[str(file)] = nested
                 left_out[str(file)] = (f"a folder of {nested} image(s) inside the emotion folder {class_dir.name}: "
                                        "only images directly in it are read")
                 continue
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                grey = load_grey(file)
+                # a photo in colour, as `fervid image` reads it: on a grey copy the detector finds other faces and
+                # landmarks (8 of 108 photos were labelled otherwise than by `fervid image`)
+                image = load_image(file) if crop_faces else load_grey(file)
             except ImageLoadError as exc:
                 left_out[str(file)] = f"cannot read image ({str(exc).removeprefix(f'{file}: ')})"
                 continue
-            greys.append(grey if crop_faces else crop_face(grey, None, FaceTemplate(size=size)))
+            read += 1
+            if crop_faces is None:
+                faces.append(crop_face(image, None, FaceTemplate(size=size)))
+            else:  # one photo at a time: a folder of 12-megapixel photos is never held in memory
+                crop, found = crop_faces([image])
+                count = int(np.asarray(found)[0])
+                if count != 1:
+                    no_face, several = no_face + (count == 0), several + (count > 1)
+                    left_out[str(file)] = ("no face found" if count == 0 else
+                                           f"{count} faces found: which one is labelled is unknown")
+                    continue
+                faces.append(np.asarray(crop)[0])
             labels.append(label)
             sources.append(str(file))
-    if not greys:
+    if not read:
         raise DatasetError(f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, "
                            f"<emotion> one of {', '.join(EMOTIONS)} or an alias such as anger, happiness, sadness)")
-    if crop_faces is None:
-        return FaceDataset(np.stack(greys), np.asarray(labels, dtype=np.int64), sources, name=str(root),
-                           left_out=left_out)
-    crops, idx = _faces_found(crop_faces, greys, sources, left_out)
-    return FaceDataset(crops, np.asarray(labels, np.int64)[idx], [sources[i] for i in idx], name=str(root),
-                       left_out=left_out)
+    if not faces:  # every photo left out: nothing to score (sklearn failed on the empty arrays)
+        raise DatasetError(f"{root}: no face found in any of the {read} photo(s)" if not several else
+                           f"{root}: no photo with one face among the {read} photo(s) ({no_face} with none, "
+                           f"{several} with several, where which one is labelled is unknown)")
+    return FaceDataset(np.stack(faces), np.asarray(labels, dtype=np.int64), sources, name=str(root),
+                       left_out=left_out, left_out_images=left_out_images)
+
+
+# the start of a left-out folder's reason, whose image count makes each folder's reason differ
+_FOLDER_COUNT = re.compile(r"^a folder of \d+ image\(s\) ")
 
 
 def _images_in(folder: Path, nested: bool = False) -> int:
@@ -196,6 +234,8 @@ def _faces_found(crop_faces, greys: list[np.ndarray], sources: list[str], left_o
     found = np.asarray(found, bool)
     left_out.update({sources[i]: "no face found" for i in np.flatnonzero(~found)})
     idx = np.flatnonzero(found)
+    if not len(idx):  # nothing to score (sklearn failed on the empty arrays)
+        raise DatasetError(f"{Path(sources[0]).parent}: no face found in any of the {len(greys)} image(s)")
     return np.asarray(crops)[idx], idx
 
 
@@ -343,6 +383,7 @@ def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
     ds.sequences = [f"S{m.group(1)}_{m.group(2)}" for m in names]
     ds.name = "ckplus"
     if (root / "contempt").is_dir():
+        ds.left_out_images[str(root / "contempt")] = _images_in(root / "contempt")
         ds.left_out[str(root / "contempt")] = (f"a folder of {_images_in(root / 'contempt')} image(s) of contempt, "
                                                "which is not one of fervid's 7 classes")
     return ds

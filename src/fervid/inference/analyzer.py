@@ -98,22 +98,37 @@ class Analyzer:
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(seen, detections), width, height)
 
+    # the score a known single-face image's face is accepted at (below the detectors' own thresholds: JAFFE's and
+    # CK+'s faces, grey and evenly lit, score under them now and then)
+    LABELLED_FACE_MIN_SCORE = 0.3
+
     def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Frame one face per image (the most confident detection, any score) like FER2013, for datasets of
-        full-head photos such as JAFFE. Returns (uint8 crops N x 48 x 48, bool mask of images with a face);
-        crops of images without a face are left black."""
+        """Frame one face per image (the most confident detection, at score 0.3 or more) like FER2013, for
+        datasets of full-head photos such as JAFFE. ``images``: grey (H, W) or BGR (H, W, 3) uint8. Returns (uint8
+        crops N x 48 x 48, bool mask of images with a face); crops of images without a face are left black."""
+        crops, faces = self.labelled_faces(images)
+        return crops, faces > 0
+
+    def labelled_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`crop_faces` for photos each labelled with one person's emotion, with how many faces each holds:
+        0 (none found), 1, or more where another face is found at the detector's own threshold (a real face, not
+        the weaker guesses the labelled face is looked for among), so that which face the label describes is not
+        known. Returns (uint8 crops N x 48 x 48 of the most confident face, int face counts N)."""
         size = self.template.size
-        crops, found = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), bool)
+        crops, faces = np.zeros((len(images), size, size), np.uint8), np.zeros(len(images), np.int64)
+        # a detector object without a threshold of its own: every other face it reports counts
+        threshold = getattr(self.detector, "score_threshold", None) or self.LABELLED_FACE_MIN_SCORE
         for i, img in enumerate(images):
-            img = stretch_dark_levels(img)
+            img = stretch_dark_levels(img)  # as analyze_bgr reads a photo
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
             # a known single-face image: accept the detector's best guess even below its usual threshold
-            best = max(self.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
+            detections = self.detect(bgr, min_score=self.LABELLED_FACE_MIN_SCORE)
+            best = max(detections, key=lambda d: d.score, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
                 crops[i] = self.crop_detection(grey, best)
-                found[i] = True
-        return crops, found
+                faces[i] = 1 + sum(d is not best and d.score >= threshold for d in detections)
+        return crops, faces
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
         """Align, crop and classify given detections."""
