@@ -200,3 +200,18 @@ def test_labelled_faces_counts_the_faces_a_labelled_photo_holds(analyzer, astron
     assert found.dtype == bool and found.tolist() == [True]
     np.testing.assert_array_equal(mask_crops[0], crops[0])
 
+
+def test_settings_record_the_temperature_the_probabilities_were_made_at(tmp_path):
+    """A recalibrated copy of a model gives other probabilities under the same name: results that do not say its
+    temperature cannot be told from the shipped model's."""
+    import json
+    import shutil
+
+    from fervid.inference.models import resolve_model_dir
+
+    copy = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), copy)
+    config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    (copy / "config.json").write_text(json.dumps(config | {"temperature": 2.5}), encoding="utf-8")
+    assert Analyzer(copy).settings["temperature"] == 2.5
+    assert Analyzer().settings["temperature"] == float(config.get("temperature", 1.0))

@@ -53,6 +53,7 @@ class ImagesOut(_Strict):
 
     model: str
     precision: str
+    temperature: float  # the model's softmax temperature: a recalibrated copy's probabilities differ
     detector: str
     score_threshold: float | None
     min_face: float | None

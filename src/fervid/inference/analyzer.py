@@ -68,8 +68,10 @@ class Analyzer:
     @property
     def settings(self) -> dict:
         """What made the results, recorded beside them (image JSON, video tracks JSON): the model, the precision
-        it ran in, the detector, its score threshold and the smallest face it looked for."""
-        return {"model": self.cnn.config.name, "precision": self.cnn.precision, "detector": self.detector_name,
+        it ran in, its softmax temperature, the detector, its score threshold and the smallest face it looked for."""
+        return {"model": self.cnn.config.name, "precision": self.cnn.precision,
+                # a recalibrated copy of a model gives other probabilities under the same name
+                "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face)}
