@@ -638,7 +638,7 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     assert [p.name for p in (out / "files").iterdir()] == [json.loads((out / "summary.json").read_text())[
         "outputs"][str(corpus / "a_photo.jpg")].split("/")[1]]
     # the interrupt says which file's work is lost, what remains and how to go on
-    assert f"In progress, redone from the start next time: {corpus / 'b_clip.mp4'}" in stderr
+    assert f"Stopped while analysing {corpus / 'b_clip.mp4'}: its work so far is lost" in stderr
     assert "1 file(s) of this run not analysed yet" in stderr and "run the same command again" in stderr
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]

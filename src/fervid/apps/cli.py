@@ -1123,9 +1123,12 @@ def batch(
     except BatchInterrupted as exc:
         lines = ["", "interrupted."]
         if exc.in_progress:  # their partial work is not kept: a file is done whole or redone
-            lines.append(f"In progress, redone from the start next time: {', '.join(exc.in_progress)}")
+            lines.append(f"Stopped while analysing {', '.join(exc.in_progress)}: its work so far is lost (a file is "
+                         "redone whole).")
         if exc.remaining is not None:
-            lines.append(f"{exc.remaining} file(s) of this run not analysed yet.")
+            lines.append(f"{exc.remaining} file(s) of this run not analysed yet"
+                         + ((" (including the one stopped)." if len(exc.in_progress) == 1 else
+                             " (including those stopped).") if exc.in_progress else "."))
         lines.append(f"Every finished file is kept in {out}/ (dataset.parquet, files.csv and the summary hold them); "
                      "run the same command again to continue from there.")
         typer.secho("\n".join(lines), fg=typer.colors.YELLOW, err=True)
