@@ -19,6 +19,42 @@ def test_scores_match_hand_counts(tmp_path):
     assert png.stat().st_size > 10_000
 
 
+def test_a_class_with_nothing_to_count_is_not_scored_zero():
+    """Classes absent from the data and never predicted were printed 0.000 precision and recall (and written 0 to
+    metrics.json), as if measured and failed."""
+    import json
+
+    from sklearn.metrics import classification_report
+
+    y_true = np.array([0, 0, 3, 3, 3, 6, 6, 1])
+    y_pred = np.array([0, 3, 3, 3, 6, 6, 2, 0])  # fear predicted once, never in the data; disgust never predicted
+    ev = score(y_true, y_pred)
+    assert ev.precision[4] is ev.recall[4] is ev.f1[4] is None  # sad: none there, none predicted
+    assert "| sad | n/a | n/a | n/a | 0 |" in ev.per_class_table()
+    assert ev.precision[2] == 0.0 and ev.recall[2] is None and ev.f1[2] == 0.0  # fear: predicted, wrongly
+    assert ev.precision[1] is None and ev.recall[1] == 0.0  # disgust: there, never predicted
+    assert json.loads(json.dumps(ev.to_dict()))["precision"][4] is None  # null in metrics.json, not NaN
+    # the average rows are sklearn's classification_report's over the classes the data has
+    report = classification_report(y_true, y_pred, labels=[0, 1, 3, 6], output_dict=True, zero_division=0)
+    for mine, theirs in ((ev.macro_avg, report["macro avg"]), (ev.weighted_avg, report["weighted avg"])):
+        assert mine == {"precision": round(theirs["precision"], 4), "recall": round(theirs["recall"], 4),
+                        "f1": round(theirs["f1-score"], 4), "support": 8}
+    assert ev.macro_avg["f1"] == round(ev.macro_f1, 4)
+    assert "| macro avg (without fear, sad, surprise) | 0.417 | 0.417 | 0.417 | 8 |" in ev.per_class_table()
+
+
+def test_accuracy_has_a_95_percent_wilson_interval():
+    """A score on 129 JAFFE faces was printed as bare as one on 3,589 FER2013 faces."""
+    y_true = np.array([0, 0, 3, 3, 3, 6, 6, 1])
+    ev = score(y_true, np.array([0, 3, 3, 3, 6, 6, 6, 1]))
+    z, n, p = 1.959964, 8, 6 / 8  # Wilson's interval by its formula
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n
+                                                                                        + z * z / (4 * n * n))
+    assert ev.accuracy_ci95 == pytest.approx([centre - half, centre + half], abs=1e-4)
+    assert ev.accuracy_text == f"accuracy 0.7500 (95% CI {ev.accuracy_ci95[0]:.4f}-{ev.accuracy_ci95[1]:.4f}, Wilson)"
+    assert score(y_true, y_true).accuracy_ci95[1] == 1.0
+
+
 def test_temperature_scaling_fixes_overconfidence():
     from scipy.special import softmax
 
@@ -115,3 +151,45 @@ def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path):
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         matplotlib.use(before)
+
+
+def _calibrate_on(monkeypatch, logits, labels, temperature):
+    from types import SimpleNamespace
+
+    from fervid.evaluation import evaluate as evaluation
+    from fervid.evaluation.datasets import FaceDataset
+
+    monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds, logits=False: raw)
+    raw = logits
+    model = SimpleNamespace(config=SimpleNamespace(uncertain_below=0.5, temperature=temperature))
+    return evaluation.calibrate(model, FaceDataset(np.zeros((len(labels), 48, 48), np.uint8), labels, name="made"))
+
+
+def test_a_temperature_at_the_end_of_the_range_searched_is_never_applied(monkeypatch):
+    """Whole photos read as face crops: the outputs say nothing of the labels, the fit ran to the bound (20) and
+    that temperature was marked applied and written into the model."""
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 7, 3000)
+    report = _calibrate_on(monkeypatch, rng.normal(0, 3, (3000, 7)), labels, temperature=1.0)
+    assert report["temperature"] == pytest.approx(20, rel=0.02) and report["at_fitting_bound"] is True
+    assert report["fitting_bounds"] == [0.05, 20.0]
+    assert report["applied"] is False and report["kept_temperature"] == 1.0
+
+
+def test_calibration_is_judged_against_the_models_current_temperature(monkeypatch):
+    """calibrate compared the fitted temperature with temperature 1 only: a model calibrated before (the shipped
+    ferplus_vgg runs at 0.5575) was judged against an error it never had, and a fit that did not help was
+    reported as one, or one that did not beat the current temperature dropped it for 1."""
+    from scipy.special import softmax
+
+    from fervid.evaluation.evaluate import expected_calibration_error
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 1.2, (4000, 7))
+    labels = np.array([rng.choice(7, p=p) for p in softmax(logits, axis=1)])
+    report = _calibrate_on(monkeypatch, logits * 4, labels, temperature=4.0)  # calibrated already, at 4
+    assert report["current_temperature"] == 4.0
+    assert report["ece_current"] == round(expected_calibration_error(softmax(logits, axis=1), labels), 4)
+    assert report["ece_current"] < 0.05 < report["ece_before"]  # at T=1 it is overconfident
+    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current"])
+    assert report["kept_temperature"] == (round(report["temperature"], 4) if report["applied"] else 4.0)

@@ -19,19 +19,28 @@ from fervid.inference.models import EmotionCNN
 
 @dataclass
 class Evaluation:
-    """Metrics of one model on one dataset; per-class lists are in ``EMOTIONS`` order."""
+    """Metrics of one model on one dataset; per-class lists are in ``EMOTIONS`` order.
+
+    A per-class value with nothing to count is None, not 0: precision where the class was never predicted, recall
+    where the data has none of it, F1 where both (a class absent from the data and from the predictions)."""
 
     dataset: str
     n: int
     accuracy: float
     macro_f1: float
-    precision: list[float]
-    recall: list[float]
-    f1: list[float]
+    precision: list[float | None]
+    recall: list[float | None]
+    f1: list[float | None]
     support: list[int]
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     # the classes macro-F1 averages: those the data has (CK+ has no neutral, which must not count as an F1 of 0)
     macro_f1_classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
+    # 95% Wilson score interval of the accuracy (the faces read as independent draws)
+    accuracy_ci95: list[float] | None = None
+    # precision, recall and F1 averaged over macro_f1_classes, unweighted (macro) and weighted by support, as
+    # sklearn's classification_report (a class the data has but never predicted counts a precision of 0)
+    macro_avg: dict | None = None
+    weighted_avg: dict | None = None
 
     @property
     def macro_f1_label(self) -> str:
@@ -43,12 +52,26 @@ class Evaluation:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def accuracy_text(self) -> str:
+        """"accuracy 0.4961 (95% CI 0.4107-0.5818, Wilson)", as evaluate prints it."""
+        ci = self.accuracy_ci95
+        return f"accuracy {self.accuracy:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, Wilson)" if ci else "")
+
     def per_class_table(self) -> str:
-        """Markdown table in the layout of the published paper's Tables 1-4."""
+        """Markdown table in the layout of the published paper's Tables 1-4, with sklearn's average rows; n/a
+        where a value has nothing to count (see the class's docstring)."""
+        value = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
         lines = ["| emotion | precision | recall | f1-score | support |", "|---|---|---|---|---|"]
         for i, name in enumerate(EMOTIONS):
-            lines.append(f"| {name} | {self.precision[i]:.3f} | {self.recall[i]:.3f} | {self.f1[i]:.3f} "
+            lines.append(f"| {name} | {value(self.precision[i])} | {value(self.recall[i])} | {value(self.f1[i])} "
                          f"| {self.support[i]} |")
+        left = [e for e in EMOTIONS if e not in self.macro_f1_classes]
+        over = f" (without {', '.join(left)})" if left else ""
+        for name, avg in (("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)):
+            if avg:
+                lines.append(f"| {name}{over} | {value(avg['precision'])} | {value(avg['recall'])} "
+                             f"| {value(avg['f1'])} | {avg['support']} |")
         lines.append(f"| **accuracy** | | {self.accuracy:.4f} | {self.macro_f1_label} {self.macro_f1:.3f} "
                      f"| {self.n} |")
         return "\n".join(lines)
@@ -63,21 +86,49 @@ class Evaluation:
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluation:
     labels = list(range(len(EMOTIONS)))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    # nan where a ratio has nothing to count (a class never predicted, or absent from the data): a 0 there read as
+    # a measured failure
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=np.nan)
     present = sorted(set(np.asarray(y_true).tolist()))
+    n, correct = int(len(y_true)), int(np.sum(np.asarray(y_true) == np.asarray(y_pred)))
+    averages = {}
+    if n:
+        for average in ("macro", "weighted"):
+            ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average=average,
+                                                            zero_division=0)
+            averages[average] = {"precision": round(float(ap), 4), "recall": round(float(ar), 4),
+                                 "f1": round(float(af), 4), "support": n}
     return Evaluation(
         dataset=dataset,
-        n=int(len(y_true)),
+        n=n,
         accuracy=float(accuracy_score(y_true, y_pred)),
         macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
         if len(y_true) else 0.0,
-        precision=[round(float(v), 4) for v in p],
-        recall=[round(float(v), 4) for v in r],
-        f1=[round(float(v), 4) for v in f],
+        precision=_rounded(p),
+        recall=_rounded(r),
+        f1=_rounded(f),
         support=[int(v) for v in s],
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         macro_f1_classes=[EMOTIONS[i] for i in present],
+        accuracy_ci95=_wilson(correct, n),
+        macro_avg=averages.get("macro"),
+        weighted_avg=averages.get("weighted"),
     )
+
+
+def _rounded(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]
+
+
+def _wilson(successes: int, n: int) -> list[float] | None:
+    """The 95% Wilson score interval of a proportion (scipy's; better than the normal approximation near 0 and 1
+    and on few faces)."""
+    from scipy.stats import binomtest
+
+    if not n:
+        return None
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
 def tie_aware_accuracy(y_pred: np.ndarray, vote_shares: np.ndarray) -> dict:
@@ -194,48 +245,71 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+TEMPERATURE_BOUNDS = (0.05, 20.0)  # the range fit_temperature searches
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
+    """Temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017), searched
+    within :data:`TEMPERATURE_BOUNDS`."""
     from scipy.optimize import minimize_scalar
 
     def nll(log_t: float) -> float:
         log_probs = log_softmax(logits / np.exp(log_t), axis=1)
         return float(-log_probs[np.arange(len(labels)), labels].mean())
 
-    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    result = minimize_scalar(nll, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
     return float(np.exp(result.x))
 
 
+def at_fitting_bound(temperature: float) -> bool:
+    """Whether a fitted temperature is at an end of the range searched: the likelihood wanted a still hotter (or
+    colder) model, as for labels the model's outputs say next to nothing about (whole photos read as face crops
+    fitted 20); no temperature in the range fits, so none is to be applied."""
+    low, high = TEMPERATURE_BOUNDS
+    return not low * 1.01 < temperature < high / 1.01
+
+
 def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
-    """Fit the temperature on ``ds`` and measure expected calibration error (ECE, 15 bins) before and after.
+    """Fit the temperature on ``ds`` and measure expected calibration error (ECE, 15 bins) before (at temperature
+    1, ``ece_before``, and at the model's current temperature, ``ece_current``) and after.
 
     Because fitting and measuring on the same faces flatters the result, the ECE is also measured cross-fitted:
     the temperature fitted on one random half is scored on the other half, and the two halves averaged. The
-    temperature is to be ``applied`` only when that held-out error is lower than at temperature 1 (a model
-    trained with label smoothing can already be well calibrated). Also reports how often faces under the model's
-    ``uncertain_below`` threshold are right, at the temperature the model will run with.
+    temperature is to be ``applied`` only when that held-out error is lower than at the model's current
+    temperature (a model trained with label smoothing, or calibrated before, can already be well calibrated), and
+    never when it is at the end of the range searched (:func:`at_fitting_bound`); else the model keeps its current
+    one (``kept_temperature``). Also reports how often faces under the model's ``uncertain_below`` threshold are
+    right, at the temperature the model will run with.
     """
+    current = float(getattr(cnn.config, "temperature", 1.0))
     logits = predict_dataset(cnn, ds, logits=True)
     labels = ds.labels
     temperature = fit_temperature(logits, labels)
-    before, after = softmax(logits, axis=1), softmax(logits / temperature, axis=1)
+    after = softmax(logits / temperature, axis=1)
     halves = np.random.default_rng(seed).permutation(len(labels))
     a, b = halves[: len(labels) // 2], halves[len(labels) // 2 :]
     cross = np.mean([expected_calibration_error(softmax(logits[test] / fit_temperature(logits[fit], labels[fit]),
                                                         axis=1),
                                                 labels[test]) for fit, test in ((a, b), (b, a))])
-    ece_before = expected_calibration_error(before, labels)
-    applied = bool(cross < ece_before)
-    shipped = after if applied else before
+    ece_before = expected_calibration_error(softmax(logits, axis=1), labels)
+    ece_current = expected_calibration_error(softmax(logits / current, axis=1), labels)
+    bound = at_fitting_bound(temperature)
+    applied = bool(cross < ece_current and not bound)
+    kept = temperature if applied else current
+    shipped = softmax(logits / kept, axis=1)
     threshold = cnn.config.uncertain_below
     unsure = shipped.max(axis=1) < threshold
     correct = shipped.argmax(axis=1) == labels
     return {
         "dataset": ds.name, "n": int(len(labels)), "temperature": round(temperature, 4),
+        "current_temperature": current,
         "ece_before": round(ece_before, 4),
+        "ece_current": round(ece_current, 4),
         "ece_after": round(expected_calibration_error(after, labels), 4),
         "ece_after_cross_fitted": round(float(cross), 4),
+        "at_fitting_bound": bound, "fitting_bounds": list(TEMPERATURE_BOUNDS),
         "applied": applied,
+        "kept_temperature": round(kept, 4) if applied else current,
         "uncertain_below": threshold,
         "uncertain_share": round(float(unsure.mean()), 4),
         "accuracy_uncertain": round(float(correct[unsure].mean()), 4) if unsure.any() else None,
@@ -395,10 +469,17 @@ def _calibration_lines(cal: dict) -> list[str]:
     return [
         "## Calibration",
         f"Temperature {cal['temperature']} fitted on {cal['dataset']} ({cal['n']} faces) by `fervid calibrate`. "
-        f"Expected calibration error (15 bins): {cal['ece_before']} before, {cal['ece_after']} after "
+        f"Expected calibration error (15 bins): {cal['ece_before']} at temperature 1"
+        + (f", {cal['ece_current']} at the temperature the model had, {cal['current_temperature']}"
+           if cal.get("current_temperature", 1.0) != 1.0 else "")
+        + f", {cal['ece_after']} after "
         f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other). "
         + ("The temperature is applied." if cal.get("applied", True) else
-           "It did not lower the error on held-out faces, so the shipped model keeps temperature 1."),
+           f"It is at the end of the range searched ({cal['fitting_bounds'][0]}-{cal['fitting_bounds'][1]}), so no "
+           f"temperature fits these faces; the model keeps temperature {cal.get('kept_temperature', 1.0)}."
+           if cal.get("at_fitting_bound") else
+           f"It did not lower the error on held-out faces, so the model keeps temperature "
+           f"{cal.get('kept_temperature', 1.0)}."),
         f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
         f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
         f"against {cal['accuracy_confident']:.1%} for the others.",
