@@ -1118,7 +1118,9 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     noticed = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--epochs", "1", "--out",
                                   str(tmp_path / "noticed")])
     assert noticed.exit_code == 0, noticed.output
-    assert "notice: 1 training file(s) or folder(s) left out" in noticed.output and "contempt" in noticed.output
+    # one folder, split: what it left out is out of training and the held-out faces alike (it said "validation")
+    assert f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike: {faces / 'contempt'}" \
+        in noticed.output
     assert f"notice: no training face of {EMOTIONS[labels[0]]}" in noticed.output
     for i, (image, label) in enumerate(zip(images, labels)):  # back as it was for what follows
         if label == labels[0]:
@@ -1314,3 +1316,37 @@ def test_a_validation_folder_sharing_images_with_the_training_folder_is_warned_o
     shutil.copy(copied, tmp_path / "val" / copied.parent.name / "copy_of_a_training_face.png")
     notes = folder_notices(cfg, load_image_folder(tmp_path / "train"), load_image_folder(tmp_path / "val"))
     assert any(note.startswith("warning: 1 of 7 validation image(s)") for note in notes), notes
+
+
+def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(tmp_path, astronaut_rgb):
+    """A folder (contempt) left out of a split folder was said as "validation file(s) left out", though out of
+    training too, and counted as one "file or folder" whatever it held; a folder of whole photos was taught as
+    faces without a word."""
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.evaluation.datasets import load_image_folder
+    from fervid.training.train import folder_notices
+
+    images, _ = synthetic_faces(8)
+    for folder, names in (("train/happy", range(4)), ("train/contempt", range(4, 7)), ("val/sad", range(7, 8))):
+        (tmp_path / folder).mkdir(parents=True)
+        for i in names:
+            Image.fromarray(images[i]).save(tmp_path / folder / f"{i}.png")
+    train_dir, val_dir = tmp_path / "train", tmp_path / "val"
+    contempt = (f"{train_dir / 'contempt'}: a folder of 3 image(s) whose name is not one of angry, disgust, fear, "
+                "happy, sad, surprise, neutral (or an alias)")
+    split = TrainConfig(data=str(train_dir), data_kind="folder")
+    faces = load_image_folder(train_dir)
+    notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]))
+    assert f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike: {contempt}" in notes
+    assert not any("validation" in note for note in notes) and not any("px" in note for note in notes)
+    for i in range(3):
+        Image.fromarray(astronaut_rgb).save(val_dir / "sad" / f"photo{i}.jpg")
+    apart = TrainConfig(data=str(train_dir), val_data=str(val_dir), data_kind="folder")
+    notes = folder_notices(apart, faces, load_image_folder(val_dir))
+    assert f"notice: 3 image(s) in {train_dir} left out of training: {contempt}" in notes
+    photos = [note for note in notes if "px" in note]
+    assert len(photos) == 1 and photos[0].startswith(f"notice: the images in {val_dir} are about 512 px, more "
+                                                     "likely photos than face crops")
+    assert "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop" in photos[0]

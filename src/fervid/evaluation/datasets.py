@@ -212,6 +212,36 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
 _FOLDER_COUNT = re.compile(r"^a folder of \d+ image\(s\) ")
 
 
+# a folder's images this large (median of the longer sides) are more likely photos than face crops
+PHOTO_SIDE = 300
+# how to make face crops of photos, for what reads a folder of images as face crops
+MAKE_CROPS = "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop"
+
+
+def median_image_side(files: list[str], sample: int = 50) -> int:
+    """The median longer side of up to ``sample`` of the images (their headers only)."""
+    from PIL import Image
+
+    sides = []
+    for file in files[:: max(1, len(files) // sample)][:sample]:
+        try:
+            with Image.open(file) as im:
+                sides.append(max(im.size))
+        except (OSError, ValueError):
+            continue
+    return int(sorted(sides)[len(sides) // 2]) if sides else 0
+
+
+def photos_notice(ds: FaceDataset) -> str:
+    """Why a folder read as face crops looks like photos ("" where it does not): each whole photo would be
+    squashed to 48x48 and read as a face."""
+    side = median_image_side(ds.sources) if ds.sources else 0
+    if side <= PHOTO_SIDE:
+        return ""
+    return (f"the images in {ds.name} are about {side} px, more likely photos than face crops: a folder of face "
+            f"crops is read with each image resized to 48x48 as a face; for photos, {MAKE_CROPS}")
+
+
 def _images_in(folder: Path, nested: bool = False) -> int:
     files = folder.rglob("*") if nested else folder.iterdir()
     return sum(1 for f in files if f.suffix.lower() in IMAGE_SUFFIXES)

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, resolve_model_dir
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
-                                       load_image_folder)
+                                       load_image_folder, photos_notice)
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
@@ -479,11 +479,20 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset)
     if cfg.data_kind != "folder":
         return []
     notes = []
-    for name, ds in (("training", train_ds), ("validation", val_ds)):
+    # the held-out share is drawn from the faces of one folder: what it left out is out of both sides (it was
+    # said to be validation files left out)
+    folders = (((cfg.data, "training", train_ds), (cfg.val_data, "validation", val_ds)) if cfg.val_data else
+               ((cfg.data, "training and the held-out faces alike", train_ds),))
+    for folder, side, ds in folders:
         if ds.left_out:
+            images = sum(ds.left_out_images.get(path, 1) for path in ds.left_out)
             listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
-            notes.append(f"notice: {len(ds.left_out)} {name} file(s) or folder(s) left out: " + "; ".join(listed)
+            notes.append(f"notice: {images} image(s) in {folder} left out of {side}: " + "; ".join(listed)
                          + ("; ..." if len(ds.left_out) > 3 else ""))
+    for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
+        photos = photos_notice(ds)  # whole photos would be taught as faces
+        if photos:
+            notes.append(f"notice: {photos}")
     missing = [e for i, e in enumerate(EMOTIONS) if not (train_ds.labels == i).any()]
     if missing:
         notes.append(f"notice: no training face of {', '.join(missing)}: the model's output for "
