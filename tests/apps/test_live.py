@@ -4,6 +4,7 @@ session becomes a video job, and bad messages close one connection with a reason
 import io
 import struct
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -64,6 +65,25 @@ def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut
     table = client.get(saved["links"]["frames_csv"])
     assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 8
     assert client.get(job["tracks"][0]["timeline_url"]).status_code == 200
+
+
+def test_a_dark_picture_is_read_on_its_levels_stretched_and_said_to_be_dark(client, astronaut_rgb):
+    """A webcam at night: the astronaut at a thirty-second of her brightness is found and read happy, and each
+    result says the picture is dark (the page then suggests more light); a lit picture is not."""
+    dim = (astronaut_rgb / 32).astype(np.uint8)
+    with client.websocket_connect(LIVE) as ws:
+        ws.receive_json()
+        for seq in range(1, 5):
+            ws.send_bytes(frame_message(seq, dim))
+            result = ws.receive_json()
+            assert result["dark"] is True
+        assert [face["emotion"] for face in result["faces"]] == ["happy"]
+        lit = []
+        for seq in range(5, 12):  # measured once a detection round (0.3 s): the light changes slowly
+            time.sleep(0.1)
+            ws.send_bytes(frame_message(seq, astronaut_rgb))
+            lit.append(ws.receive_json()["dark"])
+        assert lit[-1] is False
 
 
 def test_newest_frame_wins_when_frames_arrive_faster_than_they_are_analysed(client, astronaut_rgb):

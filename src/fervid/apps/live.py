@@ -3,9 +3,10 @@
 Protocol. The server first sends ``{"type": "ready", ...}`` (method, window, the labels' delay, the limits).
 The client sends frames as binary messages: a 4-byte little-endian sequence number, then one JPEG or WebP image.
 For each frame it analyses the server answers ``{"type": "result", "seq", "time", "width", "height", "faces":
-[rows], "dropped", "analysis_ms"}``, where each row is a row of a video's per-frame table (``time, frame,
+[rows], "dropped", "analysis_ms", "dark"}``, where each row is a row of a video's per-frame table (``time, frame,
 track``, the face columns: box, detection score, 7 probabilities, emotion, confidence, uncertain, then
-``detected``) + the face's 5 ``landmarks``. The server never queues behind:
+``detected``) + the face's 5 ``landmarks``, and ``dark`` says the picture was dark and analysed on its levels
+stretched (:func:`fervid.inference.align.stretch_dark_levels`). The server never queues behind:
 it keeps only the newest frame that arrived while it was busy (newest wins) and counts the others as dropped.
 A text message ``{"type": "stop", "save": true}`` ends the session; with ``save`` the session's recording (the
 per-frame table, per-track JSON, timelines, key frames) becomes a finished video job, answered with
@@ -124,7 +125,8 @@ class LiveSession:
         faces = [{**f.table_row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
                  for frame in done for f in frame.faces]
         return {"type": "result", "seq": seq, "time": round(t, 3), "width": image.shape[1],
-                "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1)}
+                "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1),
+                "dark": self.stream.brightening}
 
     def finish(self) -> VideoResult:
         """End the recording and write its outputs (table, per-track JSON, timelines, key frames)."""

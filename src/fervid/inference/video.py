@@ -912,6 +912,11 @@ class FrameStream:
         self._pending.append((t, index, frame, tracked, crops))
         return self._flush() if len(self._pending) >= self.options.batch_frames else []
 
+    @property
+    def brightening(self) -> bool:
+        """Whether the picture is dark now: the last frame was analysed on its levels stretched."""
+        return self._levels is not None
+
     def _look_again(self, frame: np.ndarray, box: tuple) -> list[Detection]:
         """Detections in the region twice a track's box around it, in frame pixels: a small image, so detected at
         full size (the frame's own pass may have run on a shrunk copy), as a closer look at one face."""

@@ -147,6 +147,7 @@ function received(result) {
   $("rtt").textContent = sorted.length ? sorted[Math.floor(sorted.length / 2)].toFixed(0) : "-";
   $("rtt95").textContent = sorted.length ? sorted[Math.floor(sorted.length * 0.95)].toFixed(0) : "-";
   $("dropped").textContent = result.dropped;
+  $("dark").hidden = !result.dark;
   for (const face of result.faces) {
     const track = live.tracks[face.track] = live.tracks[face.track] || [];
     track.push({time: result.time, emotion: face.emotion, confidence: face.confidence});
