@@ -209,19 +209,31 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
                                  "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
     assert "(1 faces): accuracy 1.0000" in result.output  # the astronaut smiles; the broken file did not stop it
-    assert "left out 2 file(s) or folder(s)" in result.output
-    assert "broken.jpg: cannot read image" in result.output
-    assert "misc: a folder of 0 image(s) whose name is not one of" in result.output
+    photos = tmp_path / "photos"
+    # counted in images, a folder left out by what it holds (0 here), each reason with its images
+    assert "2 image(s) seen: 1 scored, 1 left out" in result.output
+    assert f"  1 x cannot read image (not an image, or a format Pillow cannot read): {photos / 'happy' / 'broken.jpg'}" \
+        in result.output
+    assert f"  0 x in a folder whose name is not one of angry, disgust" in result.output and f"{photos / 'misc'}" \
+        in result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
-    assert "left out 2 file(s) or folder(s)" in report and "- " in report and "broken.jpg: cannot read image" in report
+    assert "2 image(s) seen: 1 scored, 1 left out" in report and "- 1 x cannot read image" in report
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert set(metrics["left_out"]) == {str(tmp_path / "photos" / "misc"),
-                                        str(tmp_path / "photos" / "happy" / "broken.jpg")}
-    # the numbers say what made them, and each face's prediction is kept for other metrics and tests
+    assert set(metrics["left_out"]) == {str(photos / "misc"), str(photos / "happy" / "broken.jpg")}
+    assert metrics["totals"] == {"images_seen": 2, "scored": 1, "left_out": 1, "left_out_by_reason": {
+        "cannot read image (not an image, or a format Pillow cannot read)": 1,
+        "in a folder whose name is not one of angry, disgust, fear, happy, sad, surprise, neutral (or an alias)": 0}}
+    # the numbers say what made them (the model's temperature, the runtime, how each photo's face was chosen),
+    # and each face's prediction is kept for other metrics and tests
+    import onnxruntime
+
     assert metrics["settings"] | {"fervid": "", "weights_sha256": ""} == {
         "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"], "weights_sha256": "",
-        "precision": "int8", "dataset_kind": "photos", "data": str(tmp_path / "photos"), "detector": "centerface",
-        "fervid": ""}
+        "precision": "int8", "temperature": 0.5575, "dataset_kind": "photos", "data": str(photos),
+        "detector": "centerface", "face_min_score": 0.3,
+        "one_face_rule": "each photo is scored on its most confident face; a photo where another face is found at "
+                         "the detector's own threshold (0.4) is left out",
+        "fervid": "", "onnxruntime": onnxruntime.__version__}
     rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open(encoding="utf-8")))
     assert [(r["source"], r["label"], r["predicted"]) for r in rows] == [
         (str(tmp_path / "photos" / "happy" / "astronaut.jpg"), "happy", "happy")]
@@ -290,10 +302,12 @@ def test_evaluate_says_when_a_folder_of_face_crops_looks_like_photos(tmp_path, a
     for i in range(3):
         Image.fromarray(astronaut_rgb).save(tmp_path / "photos" / "happy" / f"{i}.jpg")
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos")])
-    assert result.exit_code == 0 and "notice: the images are about 512 px" in result.output, result.output
-    assert "--dataset photos finds and aligns it" in result.output
+    assert result.exit_code == 0, result.output
+    assert f"notice: the images in {tmp_path / 'photos'} are about 512 px, more likely photos" in result.output
+    assert "`fervid image PHOTOS --crops CROPS`" in result.output and "--dataset photos finds and aligns" \
+        in result.output
     crops = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos"), "--dataset", "photos"])
-    assert crops.exit_code == 0 and "notice: the images are about" not in crops.output
+    assert crops.exit_code == 0 and "px, more likely photos" not in crops.output
 
 
 def test_evaluate_writes_its_outputs_before_it_prints(tmp_path, fer_csv):
@@ -542,3 +556,117 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
                                 "--usage", "Training"])
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output
+
+
+def _astronaut_photos(folder, astronaut_rgb):
+    """The astronaut as she is, and her head and shoulders on a coloured wall: two photos of one face each."""
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    Image.fromarray(astronaut_rgb).save(folder / "astronaut.png")
+    wall = np.zeros((400, 600, 3), np.uint8)
+    wall[:] = (40, 120, 200)
+    wall[60:360, 150:450] = astronaut_rgb[0:300, 100:400]
+    Image.fromarray(wall).save(folder / "wall.jpg")
+    return [folder / "astronaut.png", folder / "wall.jpg"]
+
+
+def test_image_crops_are_the_faces_evaluate_reads(tmp_path, astronaut_rgb):
+    """There was no documented way to make the aligned face crops calibrate and train read from one's photos:
+    `fervid image --crops DIR` writes each face's, and they score as the photos' faces do."""
+    import numpy as np
+    import pandas as pd
+
+    from fervid import Analyzer
+
+    photos = _astronaut_photos(tmp_path / "photos", astronaut_rgb)
+    made = runner.invoke(app, ["image", str(tmp_path / "photos"), "--crops", str(tmp_path / "crops" / "happy"),
+                               "--json", str(tmp_path / "faces.json")])
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in (tmp_path / "crops" / "happy").iterdir()) == ["astronaut_face1.png",
+                                                                               "wall_face1.png"]
+    analyzer = Analyzer()
+    for photo in photos:
+        face = analyzer.analyze_image(photo)[0]
+        crop = np.asarray(Image.open(tmp_path / "crops" / "happy" / f"{photo.stem}_face1.png"))
+        np.testing.assert_array_equal(crop, face.crop)  # the aligned 48x48 grey crop the CNN read, as it was
+    scored = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "crops"), "--out", str(tmp_path / "eval")])
+    assert scored.exit_code == 0, scored.output
+    predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv").set_index("source")
+    for photo in photos:
+        face = analyzer.analyze_image(photo)[0]
+        row = predictions.loc[str(tmp_path / "crops" / "happy" / f"{photo.stem}_face1.png")]
+        assert row["predicted"] == face.emotion
+        np.testing.assert_allclose(row[list(face.emotion_probabilities)].to_numpy(float), face.probabilities,
+                                   atol=1e-5)
+
+
+def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,
+                                                                                            astronaut_rgb):
+    """Classes absent from the data (and never predicted) were printed 0.000 precision and recall; nor were there
+    average rows or an interval around the accuracy."""
+    _astronaut_photos(tmp_path / "photos" / "happy", astronaut_rgb)
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos"), "--dataset", "photos", "--out",
+                                 str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n"] == 2 and metrics["accuracy"] == 1.0  # she smiles in both
+    low = metrics["accuracy_ci95"][0]
+    assert 0.2 < low < 0.5 and metrics["accuracy_ci95"][1] == 1.0  # two faces say little
+    assert f"(2 faces): accuracy 1.0000 (95% CI {low:.4f}-1.0000, Wilson)" in result.output
+    assert metrics["precision"][4] is None and metrics["recall"][4] is None  # sad: no face, none predicted
+    assert metrics["macro_avg"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
+    report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+    for text in (result.output, report):
+        assert "| sad | n/a | n/a | n/a | 0 |" in text and "| macro avg (over happy) | 1.000 | 1.000 | 1.000 | 2 |" \
+            in text and "| weighted avg (over happy) |" in text
+    assert f"Accuracy **1.0000** (95% CI {low:.4f}-1.0000, Wilson)" in report
+
+
+def test_evaluate_with_no_face_in_any_photo_is_one_error_and_leaves_no_output_folder(tmp_path):
+    """No face in any photo: sklearn's "Found empty input array" traceback, and an empty --out folder left."""
+    import numpy as np
+
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(tmp_path / "photos" / "happy" / f"{i}.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "photos"), "--dataset", "photos", "--out",
+                                 str(tmp_path / "eval" / "run1")])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if "error" in line.lower()]
+    assert errors == [f"error: {tmp_path / 'photos'}: no face found in any of the 2 photo(s)"], result.output
+    assert not (tmp_path / "eval").exists()
+
+
+def test_calibrate_refuses_photos_and_keeps_a_model_temperature_no_fit_improves_on(tmp_path, astronaut_rgb):
+    """On a folder of photos read as face crops the fit ran to its bound (20) and wrote it into the model, and
+    calibrate reset the model's own temperature to 1 before judging the fit against that."""
+    import shutil
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.models import resolve_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), model)
+    config = (model / "config.json").read_text(encoding="utf-8")
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(astronaut_rgb).save(tmp_path / "photos" / "happy" / f"{i}.jpg")
+    refused = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "photos")])
+    assert refused.exit_code == 1 and "are about 512 px, more likely photos than face crops" in refused.output
+    assert "`fervid image PHOTOS --crops CROPS`" in refused.output
+    assert (model / "config.json").read_text(encoding="utf-8") == config
+    # bars on noise: faces the model says nothing sure of, whose fit runs to the bound
+    faces, labels = synthetic_faces(40)
+    for i, (face, label) in enumerate(zip(faces, labels)):
+        (tmp_path / "bars" / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "bars" / EMOTIONS[label] / f"{i}.png")
+    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "bars")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
+    assert report["temperature"] > 19.8 and report["at_fitting_bound"] and not report["applied"]
+    assert report["current_temperature"] == 0.5575 and report["kept_temperature"] == 0.5575
+    assert f"{report['ece_current']} at the model's temperature 0.5575" in result.output
+    assert "is at the end of the range searched (0.05-20.0)" in result.output
+    assert json.loads((model / "config.json").read_text(encoding="utf-8"))["temperature"] == 0.5575

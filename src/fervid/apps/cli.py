@@ -134,24 +134,6 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
-# a folder's images this large (median of the longer sides) are more likely photos than face crops
-PHOTO_SIDE = 300
-
-
-def _median_image_side(files: list[str], sample: int = 50) -> int:
-    """The median longer side of up to ``sample`` of the images (their headers only)."""
-    from PIL import Image
-
-    sides = []
-    for file in files[:: max(1, len(files) // sample)][:sample]:
-        try:
-            with Image.open(file) as im:
-                sides.append(max(im.size))
-        except (OSError, ValueError):
-            continue
-    return int(sorted(sides)[len(sides) // 2]) if sides else 0
-
-
 def _training_config(model: str) -> dict:
     """The run settings a model folder (shipped or exported) records (training_config.json); {} where none."""
     from fervid.inference.models import ModelError, resolve_model_dir
@@ -182,18 +164,19 @@ def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: 
 
 
 def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> list[str]:
-    """What a dataset loader left out, grouped by why, so a score is not read as covering inputs it skipped."""
-    from collections import Counter
-
+    """How many images were seen, scored and left out, and why, in images (a folder left out counts what it
+    holds: two folders of 17 photos and two photos read "left out 4 file(s) or folder(s)"), so a score is not
+    read as covering inputs it skipped."""
     if not dataset.left_out:
         return []
-    lines = [f"left out {len(dataset.left_out)} file(s) or folder(s) (each listed in {listed_in}):"]
-    reasons = Counter(dataset.left_out.values()).most_common()
-    for reason, n in reasons[:most]:
-        example = next(path for path, why in dataset.left_out.items() if why == reason)
-        lines.append(f"  {example}: {reason}" if n == 1 else f"  {n} x {reason}, e.g. {example}")
-    if len(reasons) > most:
-        lines.append(f"  ... and {sum(n for _, n in reasons[most:])} more")
+    totals, groups = dataset.totals(), list(dataset.left_out_groups().items())
+    lines = [f"{totals['images_seen']} image(s) seen: {totals['scored']} scored, {totals['left_out']} left out "
+             f"(each listed in {listed_in}):"]
+    for reason, (images, paths) in groups[:most]:
+        where = ", ".join(paths) if len(paths) <= 3 else f"e.g. {paths[0]} ({len(paths)} in all)"
+        lines.append(f"  {images} x {reason}: {where}")
+    if len(groups) > most:
+        lines.append(f"  ... and {sum(images for _, (images, _) in groups[most:])} more")
     return lines
 
 
@@ -247,6 +230,11 @@ def image(
                                                                        "FILE."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
+    crops_dir: Optional[Path] = typer.Option(None, "--crops",
+                                             help="Write each face's aligned 48x48 grey crop (what the CNN reads) "
+                                                  "here as PNG: <image stem>_face<N>.png, faces numbered from 1 left "
+                                                  "to right. Sorted into <emotion>/ folders they are the face crops "
+                                                  "`fervid evaluate`, `calibrate` and `train` read."),
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -256,10 +244,12 @@ def image(
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model", "precision", "detector", "score_threshold", "min_face", "files": [{"file", "ok", "width",
-    "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion", "confidence",
-    "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and Parquet: one row
-    per face, numbered from 1 (a row with an empty face column for an image with no face or an error).
+    JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "files": [{"file", "ok",
+    "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion",
+    "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and
+    Parquet: one row per face, numbered from 1 (a row with an empty face column for an image with no face or an
+    error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
+    <emotion>/ folders first).
     """
     from tqdm import tqdm
 
@@ -284,8 +274,9 @@ def image(
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                                    precision=precision))
-    if annotate_dir:  # else every image would fail, one by one, after its analysis
-        _check_output_folder(annotate_dir)
+    for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
+        if folder:
+            _check_output_folder(folder)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -294,6 +285,9 @@ def image(
             result = analyzer.analyze_bgr(img, source=str(path))
             if annotate_dir:
                 write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces))
+            if crops_dir:  # lossless: a crop scores as the face it was cut from
+                for n, face in enumerate(result.faces, 1):
+                    write_image(crops_dir / f"{stems[path]}_face{n}.png", face.crop)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
             result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
@@ -842,7 +836,7 @@ def evaluate(
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
     import fervid
-    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, load_dataset
+    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, load_dataset, photos_notice
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
 
@@ -877,39 +871,50 @@ def evaluate(
                   "folder and give the copy's path", 2)
     usage = usage or "PublicTest"
     analyzer = _analyzer(_pipeline(model=model, detector=detector or _DEFAULTS.detector, precision=precision))
+    made = [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
         _check_output_folder(out)
     try:
+        # photos: with each one's number of faces, so that a photo of several people is left out
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
-                          crop_faces=analyzer.crop_faces)
+                          crop_faces=analyzer.labelled_faces)
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
+        for folder in made:  # made for outputs never written: not left behind, empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         _fail_on(exc)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds, progress=True)
     ev = score(ds.labels, probs.argmax(1), ds.name)
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
-    printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): accuracy {ev.accuracy:.4f}, "
+    printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
                f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
     notes = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
-    if dataset == "folder" and ds.sources:
-        side = _median_image_side(ds.sources)
-        if side > PHOTO_SIDE:
-            notes.append(f"notice: the images are about {side} px; --dataset folder reads each image as a face "
-                         "crop (resized to 48x48); for photos with a face somewhere in them, --dataset photos finds "
-                         "and aligns it")
+    photos = photos_notice(ds) if dataset == "folder" else ""
+    if photos:
+        notes.append(f"notice: {photos}; or score the photos themselves: --dataset photos finds and aligns each "
+                     "one's face")
     # what made the numbers, so a published score can be traced back to its model, data and settings
+    import onnxruntime
+
+    threshold = getattr(analyzer.detector, "score_threshold", None)
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
-                "precision": cnn.precision, "dataset_kind": dataset, "data": str(data),
+                "precision": cnn.precision, "temperature": float(cnn.config.temperature),
+                "dataset_kind": dataset, "data": str(data),
                 **({"usage": usage} if dataset in FER2013_KINDS else {}),
                 **({"ferplus": str(ferplus)} if ferplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
-                **({"detector": analyzer.detector_name} if dataset in FACE_FINDING_KINDS else {}),
-                "fervid": fervid.__version__}
-    metrics = {"settings": settings} | ev.to_dict() | {"left_out": ds.left_out}
+                **({"detector": analyzer.detector_name, "face_min_score": analyzer.LABELLED_FACE_MIN_SCORE}
+                   if dataset in FACE_FINDING_KINDS else {}),
+                **({"one_face_rule": f"each photo is scored on its most confident face; a photo where another face "
+                                     f"is found at the detector's own threshold ({threshold}) is left out"}
+                   if dataset == "photos" else {}),
+                "fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
+    metrics = {"settings": settings} | ev.to_dict() | {"totals": ds.totals(), "left_out": ds.left_out}
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -937,7 +942,9 @@ def evaluate(
         plot_confusion(ev, out / "confusion.png", title=f"{title}: accuracy {ev.accuracy:.4f}")
         settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
         notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
-        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\nAccuracy **{ev.accuracy:.4f}**, "
+        ci = ev.accuracy_ci95
+        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\nAccuracy **{ev.accuracy:.4f}** (95% CI "
+                                       f"{ci[0]:.4f}-{ci[1]:.4f}, Wilson), "
                                        f"{ev.macro_f1_label} {ev.macro_f1:.4f} ({len(ds)} faces).\n{notes_text}\n"
                                        f"{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
                                        "![confusion](confusion.png)\n", encoding="utf-8")
@@ -968,7 +975,8 @@ def calibrate(
 ) -> None:
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
     import fervid
-    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_ferplus, load_image_folder
+    from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, load_fer2013, load_ferplus, load_image_folder,
+                                           photos_notice)
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN
 
@@ -991,9 +999,13 @@ def calibrate(
               load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage))
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
-    cnn.config.temperature = 1.0
+    photos = photos_notice(ds) if folder else ""
+    if photos:  # whole photos squashed to 48x48 say nothing of their labels: the fit ran to its bound, 20
+        _fail(f"{photos}; calibrate fits the temperature on the faces the model reads, so give it those crops (face "
+              f"crops this large: resize them under {PHOTO_SIDE} px)")
+    # measured at the model's current temperature too (a calibrated model was reset to 1 and judged against that)
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
-    cnn.config.temperature = report["temperature"] if report["applied"] else 1.0
+    cnn.config.temperature = report["kept_temperature"]
     # what the temperature was fitted with, as evaluate's metrics.json records it (the report held numbers only)
     report["settings"] = {"model": cnn.config.name, "weights_sha256": cnn.weights_sha256, "precision": cnn.precision,
                           "data": str(data), **({"left_out": ds.left_out} if folder else {"usage": usage}),
@@ -1002,8 +1014,18 @@ def calibrate(
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(json.dumps(report, indent=2))
-    typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}"
-               + ("" if report["applied"] else " (the fitted temperature did not lower the held-out ECE)"))
+    typer.echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
+               f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
+               f"{report['temperature']} (fitted on one half, measured on the other)")
+    if report["applied"]:
+        typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}")
+    else:
+        low, high = report["fitting_bounds"]
+        why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
+               "face crops the model reads?)" if report["at_fitting_bound"] else
+               "did not lower the held-out ECE below the model's current temperature's")
+        typer.echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
+                   f"{cnn.config.temperature}")
 
 
 @app.command()

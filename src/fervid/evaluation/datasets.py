@@ -89,17 +89,23 @@ class FaceDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def totals(self) -> dict:
-        """What was read, in images: seen (scored + left out), scored, left out, and left out by reason (a folder
-        left out counts its images; reasons that differ only in a folder's image count are one reason)."""
-        from collections import Counter
-
-        by_reason = Counter()
+    def left_out_groups(self) -> dict[str, tuple[int, list[str]]]:
+        """What was left out, grouped by why, most images first: reason -> (images, the entries left out for it).
+        A folder left out counts its images; reasons that differ only in a folder's image count are one."""
+        groups: dict[str, tuple[int, list[str]]] = {}
         for path, why in self.left_out.items():
-            by_reason[_FOLDER_COUNT.sub("in a folder ", why)] += self.left_out_images.get(path, 1)
+            reason = _FOLDER_COUNT.sub("in a folder ", why)
+            images, paths = groups.get(reason, (0, []))
+            groups[reason] = (images + self.left_out_images.get(path, 1), [*paths, path])
+        return dict(sorted(groups.items(), key=lambda item: -item[1][0]))
+
+    def totals(self) -> dict:
+        """What was read, in images: seen (scored + left out), scored, left out, and left out by reason (as
+        :meth:`left_out_groups`)."""
+        by_reason = {reason: images for reason, (images, _) in self.left_out_groups().items()}
         left = sum(by_reason.values())
         return {"images_seen": len(self) + left, "scored": len(self), "left_out": left,
-                "left_out_by_reason": dict(by_reason.most_common())}
+                "left_out_by_reason": by_reason}
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(EMOTIONS))

@@ -67,7 +67,8 @@ class Evaluation:
             lines.append(f"| {name} | {value(self.precision[i])} | {value(self.recall[i])} | {value(self.f1[i])} "
                          f"| {self.support[i]} |")
         left = [e for e in EMOTIONS if e not in self.macro_f1_classes]
-        over = f" (without {', '.join(left)})" if left else ""
+        over = ("" if not left else f" (without {', '.join(left)})" if len(left) < len(self.macro_f1_classes)
+                else f" (over {', '.join(self.macro_f1_classes)})")
         for name, avg in (("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)):
             if avg:
                 lines.append(f"| {name}{over} | {value(avg['precision'])} | {value(avg['recall'])} "
