@@ -444,9 +444,14 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     assert report["settings"]["data"] == str(fer_csv) and report["settings"]["usage"] == "PublicTest"
     assert report["settings"]["weights_sha256"] and report["settings"]["precision"] in ("int8", "fp32")
     kept = json.loads((tmp_path / "model" / "config.json").read_text())["temperature"]
-    assert kept == (report["temperature"] if report["applied"] else 1.0)
-    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_before"])
-    assert f"temperature {kept} written to" in result.output
+    assert kept == (report["temperature"] if report["applied"] else 1.0) == report["kept_temperature"]
+    # judged against the model's current temperature (1 as exported), and never at an end of the range searched
+    # (this tiny model is right on every held-out face: the likelihood wants it ever colder, at 0.05)
+    assert report["current_temperature"] == 1.0 and report["ece_current"] == report["ece_before"]
+    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current"]
+                                 and not report["at_fitting_bound"])
+    assert (f"temperature {kept} written to" if report["applied"] else
+            f"not applied: the model keeps temperature {kept}") in result.output
     on_seen = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
                                   "--usage", "Training"])
     assert on_seen.exit_code == 0 and "notice: the model was trained on FER2013's Training faces" in on_seen.output
@@ -460,7 +465,7 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
         assert result.exit_code == 0, result.output
         name = "int8" if precision == "auto" else "fp32"
         assert f"({name})" in result.output
-        accuracies[name] = float(result.output.split("accuracy ")[1].split(",")[0])
+        accuracies[name] = float(result.output.split("accuracy ")[1].split()[0])  # then its interval
     assert accuracies["int8"] > 0.6 and abs(accuracies["int8"] - accuracies["fp32"]) <= 0.03
 
     # on FER+ votes, evaluate says how the faces with a tie for most votes move the number, and records it
@@ -1141,7 +1146,7 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
         Image.fromarray(image).save(held_out / EMOTIONS[label] / f"{i:04d}.png")
     scored = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(held_out),
                                  "--write-card"])
-    assert scored.exit_code == 0 and float(scored.output.split("accuracy ")[1].split(",")[0]) > 0.6, scored.output
+    assert scored.exit_code == 0 and float(scored.output.split("accuracy ")[1].split()[0]) > 0.6, scored.output
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")  # its card was refused, or FER2013's
     assert f"trained on {faces};" in card and "Usage=" not in card and "the labels of the folders" in card
     # a folder run's card speaks of its own faces, not FER2013's web images, and says no command was recorded
