@@ -532,6 +532,41 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
+                    reason="POSIX signals")
+def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
+    """A job scheduler's time limit (SIGTERM) killed fervid video outright: the annotated MP4 had no index, the
+    tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import cv2
+    import imageio_ffmpeg
+
+    long_clip = tmp_path / "long.mp4"  # the carphone clip five times: 20 s
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "4", "-i", str(carphone()),
+                    "-c", "copy", str(long_clip)], check=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "video", str(long_clip), "--out", str(out),
+                             "--method", "mean", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (out / "long_annotated.mp4").is_file():
+        time.sleep(0.05)
+    time.sleep(0.5)  # analysing
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "interrupted: " in stderr
+    saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
+    assert "interrupted (SIGTERM)" in saved["error"] and 0 < saved["frames_analysed"] < 600
+    video = cv2.VideoCapture(str(out / "long_annotated.mp4"))
+    assert video.read()[0]  # it plays
+
+
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
     """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
     FER2013 CSV only."""

@@ -405,6 +405,8 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
         # a terminal's Ctrl-C reaches the whole process group: the driver alone decides, and tells the workers
         # through the board (a worker's own KeyboardInterrupt wrote partial outputs only to have them thrown away)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if hasattr(signal, "SIGTERM"):  # a scheduler's SIGTERM reaches every process of the job: the same holds
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import cv2
 
     from fervid.inference.images import allow_fervid_image_sizes
@@ -665,7 +667,7 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int]) ->
         # only then: a worker ended while it sends a result could leave the pool's result pipe half-written
         for child in mp.active_children():  # this process's own children: a pid alone could have been reused
             if child.pid not in others:
-                child.terminate()
+                child.kill()  # (terminate's SIGTERM is ignored by the workers: the driver decides)
     return lost
 
 

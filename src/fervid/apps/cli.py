@@ -432,7 +432,7 @@ def video(
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(_interrupted_status())
         except VideoError as exc:
             bar.close()
             failures.append(str(exc))
@@ -558,7 +558,7 @@ def live(
                                 stop=lambda: bool(stopping))
     except KeyboardInterrupt:  # the second Ctrl-C
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(_interrupted_status())
     finally:
         signal.signal(signal.SIGINT, previous)
     elapsed = _time.perf_counter() - started
@@ -686,7 +686,7 @@ def train(
                                           "with --resume goes on from there" if kept else
                                           "no epoch had finished, so nothing is kept; start it again"),
                     fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(_interrupted_status())
     if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -1154,11 +1154,11 @@ def batch(
         lines.append(f"Every finished file is kept in {out}/ (dataset.parquet, files.csv and the summary hold them); "
                      "run the same command again to continue from there.")
         typer.secho("\n".join(lines), fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(_interrupted_status())
     except KeyboardInterrupt:  # before the files were planned (while hashing them)
         typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
                     "there", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(_interrupted_status())
     except BatchLocked as exc:
         _fail(str(exc))
     except BatchSettingsChanged as exc:
@@ -1296,13 +1296,33 @@ def _plain_metavars(typer_app: typer.Typer) -> None:
 _plain_metavars(app)
 
 
+_STOP_SIGNALS: list[str] = []  # "SIGTERM" once one arrived: the interrupted command exits 143, not Ctrl-C's 130
+
+
+def _stop_like_ctrl_c(signum, frame) -> None:
+    """SIGTERM (a job scheduler's time limit, `kill`, a container stopping) stops a command as Ctrl-C does: what
+    is finished is kept and said, and a run resumes from it. Killed outright by it, a video's annotated MP4 had no
+    index, its tracks JSON and timelines were missing, and a training run said nothing of its last checkpoint.
+    (`fervid serve` and the live page's server answer it themselves: uvicorn shuts down gracefully.)"""
+    _STOP_SIGNALS.append("SIGTERM")
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _interrupted_status() -> int:
+    """The exit status of an interrupted command: 128 + the signal's number, as a shell reports it."""
+    return 143 if _STOP_SIGNALS else 130
+
+
 def main() -> None:
+    import signal
+
     from fervid.inference.images import allow_fervid_image_sizes
 
     allow_fervid_image_sizes()  # this process is fervid's: large photos open without Pillow's bomb warning
     # FFmpeg's own lines ("moov atom not found", "partial file") broke into the progress bars, and -q did not quiet
     # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         app()
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback

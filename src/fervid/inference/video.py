@@ -643,28 +643,34 @@ def _label_time_axis(ax) -> None:
 
 @contextlib.contextmanager
 def _interrupt_held():
-    """Ctrl-C (SIGINT) during the block is raised when the block ends; a second one is raised at once (a stuck
+    """Ctrl-C (SIGINT) or SIGTERM during the block is delivered when the block ends; a second one at once (a stuck
     write can still be left). Only the main thread receives signals: elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
+    received: list[tuple[int, object]] = []
 
     def hold(signum, frame):
         if received:
             raise KeyboardInterrupt
-        received.append(frame)
+        received.append((signum, frame))
 
-    previous = signal.signal(signal.SIGINT, hold)
+    held = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
+    previous = {s: signal.signal(s, hold) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if received and previous is not signal.SIG_IGN:
-        if callable(previous):  # Python's own handler raises KeyboardInterrupt; a program's own does its own
-            previous(signal.SIGINT, received[0])
-        else:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        signum, frame = received[0]
+        handler = previous[signum]
+        if callable(handler):  # Python's own raises KeyboardInterrupt; fervid's SIGTERM one too; a program's its own
+            handler(signum, frame)
+        elif handler is signal.SIG_DFL and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        elif handler is signal.SIG_DFL:  # what the signal would have done: end the process
+            signal.raise_signal(signum)
 
 
 class H264Writer:
@@ -1208,9 +1214,10 @@ class VideoAnalyzer:
                 write(stream.push(t, result.frames_read - 1, frame))
                 result.frames_analysed += 1
             write(stream.finish())
-        except KeyboardInterrupt:  # Ctrl-C: what was analysed is kept and saved, marked so; then it stops
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was analysed is kept and saved, marked so; then stop
             interrupted = True
-            result.error = (f"{source}: interrupted (Ctrl-C) at {last_time:.1f} s (frame {result.frames_read}); "
+            result.error = (f"{source}: interrupted ({exc.args[0] if exc.args else 'Ctrl-C'}) at {last_time:.1f} s "
+                            f"(frame {result.frames_read}); "
                             "the results cover the frames before")
             try:  # the frames read so far are labelled as at a video's end
                 write(stream.finish())
