@@ -72,9 +72,12 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text())
     # every setting that made these numbers is recorded with them
     assert {k: summary[k] for k in ("method", "model", "precision", "detector", "score_threshold", "detect_every",
-                                    "window", "sample_fps", "centred_window")} == {
+                                    "window", "sample_fps", "centred_window", "temporal_temperature")} == {
         "method": "mean", "model": "ferplus_vgg", "precision": "int8", "detector": "centerface",
-        "score_threshold": 0.4, "detect_every": 0.3, "window": 1.0, "sample_fps": None, "centred_window": True}
+        "score_threshold": 0.4, "detect_every": 0.3, "window": 1.0, "sample_fps": None, "centred_window": True,
+        "temporal_temperature": 1.0}
+    # the CNN's softmax temperature: a recalibrated copy's results differ from the shipped model's by it alone
+    assert summary["temperature"] == pytest.approx(Analyzer().cnn.config.temperature)
     track = summary["tracks"][0]
     assert sum(track["emotion_share"].values()) == pytest.approx(1, abs=1e-3)
     assert track["dominant_emotion"] == max(track["emotion_share"], key=track["emotion_share"].get)

@@ -1156,10 +1156,11 @@ class VideoAnalyzer:
         """An empty result that records what will make it: model, detector, method and the other settings."""
         opts, ran = self.options, self.analyzer.settings
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
-                           settings={"precision": ran["precision"], "score_threshold": ran["score_threshold"],
-                                     "min_face": ran["min_face"],
+                           settings={"precision": ran["precision"], "temperature": ran["temperature"],
+                                     "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
                                      "detect_every": opts.detect_every, "window": opts.window,
                                      "sample_fps": opts.sample_fps, "centred_window": opts.centred,
+                                     "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name}
                                         if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
 
