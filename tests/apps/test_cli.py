@@ -567,6 +567,39 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
     assert video.read()[0]  # it plays
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
+                    reason="POSIX signals")
+def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
+    """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
+    interrupted it instead, with exit 143 and the session marked interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import imageio_ffmpeg
+
+    long_clip = tmp_path / "long.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "4", "-i", str(carphone()),
+                    "-c", "copy", str(long_clip)], check=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", str(long_clip), "--out",
+                             str(out), "--method", "mean", "--no-annotate"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (out / "long_frames.csv").is_file():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    os.kill(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "frames analysed" in stdout
+    saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
+    assert saved["error"] is None and 0 < saved["frames_analysed"] < 600
+
+
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
     """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
     FER2013 CSV only."""

@@ -551,16 +551,22 @@ def live(
         stopping.append(True)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one interrupts at once
 
+    def stop_on_sigterm(signum, frame):  # a scheduler or `kill` ends the session as Ctrl-C does
+        stopping.append(True)
+        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
+    previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 stop=lambda: bool(stopping))
-    except KeyboardInterrupt:  # the second Ctrl-C
+    except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
     typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
@@ -1303,7 +1309,8 @@ def _stop_like_ctrl_c(signum, frame) -> None:
     """SIGTERM (a job scheduler's time limit, `kill`, a container stopping) stops a command as Ctrl-C does: what
     is finished is kept and said, and a run resumes from it. Killed outright by it, a video's annotated MP4 had no
     index, its tracks JSON and timelines were missing, and a training run said nothing of its last checkpoint.
-    (`fervid serve` and the live page's server answer it themselves: uvicorn shuts down gracefully.)"""
+    (`fervid live --source` ends its session on it, as on Ctrl-C; `fervid serve` and the live page's server answer
+    it themselves: uvicorn shuts down gracefully and exits 0.)"""
     _STOP_SIGNALS.append("SIGTERM")
     raise KeyboardInterrupt("SIGTERM")
 
@@ -1328,6 +1335,10 @@ def main() -> None:
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
         typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True)
         sys.exit(1)
+    except SystemExit as exc:  # a command without its own interrupt handling exits as click's Abort does (1)
+        if _STOP_SIGNALS and exc.code not in (0, None):
+            sys.exit(_interrupted_status())
+        raise
 
 
 if __name__ == "__main__":
