@@ -7,7 +7,9 @@
   labels, read as they are and with their levels stretched (the default model through the detector, as
   ``fervid evaluate --dataset jaffe`` reads them; a face not found counts as wrong);
 - FER2013's own crops, which are not dark pictures: how many have their levels stretched (Training and
-  PublicTest, the first 4,000 of each), and the accuracy of those few read either way against FER+.
+  PublicTest, the first 4,000 of each), and the accuracy of those few read either way against FER+;
+- false boxes: scikit-image's 21 face-free samples (benchmarks/bench_detectors.py's list) at the same
+  brightnesses, detected as they are and stretched.
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def main() -> None:
         report["jaffe"][str(brightness)] = row
         print(f"| {brightness:g} | {row['found_as_they_are']:.3f} | {row['accuracy_as_they_are']:.3f} | "
               f"{row['found_stretched']:.3f} | {row['accuracy_stretched']:.3f} |")
+    from bench_detectors import NO_FACE_IMAGES, skimage_bgr  # noqa: E402 (benchmarks/, the script's folder)
+
+    report["no_face_false_boxes"] = {}
+    for brightness in BRIGHTNESS:
+        boxes = {"as_they_are": 0, "stretched": 0}
+        for image in map(skimage_bgr, NO_FACE_IMAGES):
+            dim = np.clip(image * brightness + rng.normal(0, 1.5, image.shape), 0, 255).round().astype(np.uint8)
+            boxes["as_they_are"] += len(analyzer.detector.detect(dim))
+            boxes["stretched"] += len(analyzer.detector.detect(stretch_dark_levels(dim)))
+        report["no_face_false_boxes"][str(brightness)] = boxes
+    print(f"false boxes on face-free images, by brightness: {report['no_face_false_boxes']}")
     for usage in ("Training", "PublicTest"):
         faces = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
                              usage)

@@ -174,12 +174,19 @@ def test_a_face_lying_on_its_side_or_upside_down_is_read_upright(astronaut_rgb, 
 
 @pytest.mark.parametrize("turns", [-3, -1, 0, 1, 2, 3, 5])
 def test_turned_points_land_where_numpy_rot90_puts_their_pixels(turns):
+    """In continuous coordinates, as the detectors give them: a pixel's centre is its index + 0.5."""
     image = np.zeros((5, 7), np.uint8)
     image[1, 4] = 1
     row, col = np.argwhere(np.rot90(image, turns))[0]
-    np.testing.assert_array_equal(turned_points([(4, 1)], turns, image.shape), [[col, row]])
+    np.testing.assert_allclose(turned_points([(4.5, 1.5)], turns, image.shape), [[col + 0.5, row + 0.5]])
     # and back: the turned image turned the other way
-    np.testing.assert_array_equal(turned_points([[col, row]], -turns, np.rot90(image, turns).shape), [[4, 1]])
+    np.testing.assert_allclose(turned_points([[col + 0.5, row + 0.5]], -turns, np.rot90(image, turns).shape),
+                               [[4.5, 1.5]])
+    # a pixel's corner lands on the corner of the same pixel turned: the image's own corners stay its corners
+    corners = turned_points([(0, 0), (7, 5)], turns, image.shape)
+    turned_height, turned_width = np.rot90(image, turns).shape
+    assert sorted(map(tuple, corners.tolist())) in ([(0.0, turned_height), (turned_width, 0.0)],
+                                                    [(0.0, 0.0), (turned_width, turned_height)])
 
 
 @pytest.mark.parametrize("quarters", [1, 2, 3])

@@ -147,13 +147,14 @@ MOUTH_SHIFT = 0.28
 
 def turned_points(points, turns: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Where image points (x, y) lie once the image is turned ``turns`` quarter turns counter-clockwise, as
-    ``numpy.rot90(image, turns)`` turns it (negative: clockwise). ``shape``: the image's (height, width, ...), for
-    pixel positions in the turned image; without it, the points are only turned about the origin (their distances
-    and angles, which is what a face's geometry needs)."""
+    ``numpy.rot90(image, turns)`` turns it (negative: clockwise). Points are in continuous pixel coordinates, as the
+    detectors give them (pixel i spans i to i + 1: its centre is i + 0.5). ``shape``: the image's (height, width,
+    ...), for positions in the turned image; without it, the points are only turned about the origin (their
+    distances and angles, which is what a face's geometry needs)."""
     points = np.asarray(points, np.float64).reshape(-1, 2).copy()
-    height, width = shape[:2] if shape is not None else (1, 1)
-    for _ in range(turns % 4):  # one counter-clockwise quarter: (x, y) -> (y, width - 1 - x)
-        points = np.stack([points[:, 1], (width - 1 if shape is not None else 0) - points[:, 0]], 1)
+    height, width = shape[:2] if shape is not None else (0, 0)
+    for _ in range(turns % 4):  # one counter-clockwise quarter: (x, y) -> (y, width - x)
+        points = np.stack([points[:, 1], width - points[:, 0]], 1)
         height, width = width, height
     return points
 
@@ -259,7 +260,10 @@ def dark_levels_table(image: np.ndarray) -> np.ndarray | None:
     to the full range where it is dark (its brightest pixels under :data:`DARK_TOP`); None where it is not. The
     0.5th and 99.5th percentiles of every 4th pixel set the stretch, so a few hot pixels do not hold it back; a
     range under 8 levels is stretched as 8 (noise is not amplified without bound)."""
-    sample = np.ascontiguousarray(image[::4, ::4]).reshape(-1, 1)
+    sample = np.ascontiguousarray(image[::4, ::4])
+    if sample.ndim == 3:  # measured on grey, as video measures its frames: a photo and a frame get the same stretch
+        sample = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY)
+    sample = sample.reshape(-1, 1)
     # percentiles from a histogram: np.percentile took 0.7 ms of a 640x480 frame, most of them bright
     cumulative = np.cumsum(cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel())
     low, high = np.searchsorted(cumulative, (0.005 * cumulative[-1], 0.995 * cumulative[-1]))

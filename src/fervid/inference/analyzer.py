@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
-from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, Detection, FaceDetector, make_detector,
-                                    stand_upright)
+from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
+                                    make_detector, stand_upright)
 from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
 from fervid.inference.options import PipelineOptions
 from fervid.inference.images import ImageLoadError, load_image, source_name
@@ -150,7 +150,11 @@ class Analyzer:
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
         """The detector's faces in a BGR image, each face lying on its side or upside down stood upright
         (:func:`fervid.inference.detect.stand_upright`): images and video find faces here."""
-        return [stand_upright(self.detector, image_bgr, d) for d in self.detector.detect(image_bgr, min_score)]
+        # a turned face must score as a face would here: UPRIGHT_MIN_SCORE was measured with CenterFace (threshold
+        # 0.4); yuface's own threshold is 0.8
+        upright_score = max(UPRIGHT_MIN_SCORE, getattr(self.detector, "score_threshold", 0.0))
+        return [stand_upright(self.detector, image_bgr, d, upright_score)
+                for d in self.detector.detect(image_bgr, min_score)]
 
     def crop_detection(self, grey: np.ndarray, detection: Detection) -> np.ndarray:
         """The grey uint8 crop the CNN reads for one detected face: framed upright on its eyes, or on its box where

@@ -290,10 +290,10 @@ class YuFaceDetector(_AtScales):
 
 
 # A face lying on its side or upside down is found by the detectors, but its landmarks are not a face's (CenterFace
-# put no eye or mouth right on any of JAFFE's 129 heads turned a quarter, half or three quarters). Turned upright,
-# the same face is found with a face's landmarks at scores of 0.55-0.96 (1st percentile 0.61); FER2013's Training
-# faces, upright or tilted as people hold their heads, gave 16 of 3,943 a turned face scoring this much, and 28 at
-# any score (benchmarks/bench_rotated_faces.py; docs/results.md section 7).
+# put no eye or mouth right on any of JAFFE's 129 heads turned a quarter, half or three quarters). Turned upright at
+# this score, the same face is found with a face's landmarks for 128 or 129 of the 129 each way; FER2013's Training
+# faces, upright or tilted as people hold their heads, gave 16 of 3,943 a (false) turn at this score, 28 at 0.3 and
+# 7 at 0.8 (benchmarks/bench_rotated_faces.py; docs/results.md section 7).
 UPRIGHT_MIN_SCORE = 0.6
 UPRIGHT_SIDE = 192  # a face is stood upright in a region of at most this many pixels a side
 

@@ -896,8 +896,9 @@ class FrameStream:
         detecting = t >= self._next_detect - half_frame
         if detecting:  # how dark the picture is, measured once a round (light changes slowly)
             self._levels = dark_levels_table(grey)
-        if self._levels is not None:  # a dark picture: faces are found, followed and read on its levels stretched
-            grey = cv2.LUT(grey, self._levels)
+        if self._levels is not None:  # a dark picture: faces are found, followed and read on its levels stretched,
+            # and shown so (the annotated video and key frames of a dim room were near black)
+            grey, frame = cv2.LUT(grey, self._levels), cv2.LUT(frame, self._levels)
             self.frames_brightened += 1
         if detecting:
             every = self.options.detect_every
@@ -905,12 +906,11 @@ class FrameStream:
             # samples) starts counting again from now
             due = self._next_detect
             self._next_detect = due + every if due >= t - every / 2 else t + every
-            seen = frame if self._levels is None else cv2.LUT(frame, self._levels)
-            detections = self.analyzer.detect(seen)
+            detections = self.analyzer.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             self._looking = 0.0
-            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(seen, box))
+            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box))
             stages["detect"] += self._looking  # the closer looks are detection, not tracking
             t0 += self._looking
         else:
