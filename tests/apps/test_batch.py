@@ -697,19 +697,161 @@ def test_an_interrupt_stops_the_workers_and_records_what_finishes_meanwhile(monk
     assert not mp.active_children()  # the stuck worker was ended, the others left
 
 
+def _looped_clip(path: Path, times: int) -> Path:
+    """The carphone sample played ``times`` times over, as one H.264 clip (a longer video that stays small)."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    capture = cv2.VideoCapture(str(CARPHONE))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    height, width = frames[0].shape[:2]
+    writer = H264Writer(path, width, height, 30.0)
+    for _ in range(times):
+        for frame in frames:
+            writer.write(frame)
+    writer.close()
+    return path
+
+
 def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
-    """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end)."""
+    """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end). (It
+    was checked on the 4 s clip, analysed in well under a second: a slow start of the driver's polls missed it.)"""
     import fervid.apps.batch as batch
 
-    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)  # the 4 s clip is analysed in about a second
+    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    seen = []  # what the board reported to the driver's bar, at each refresh
+    fractions = batch.WorkerBoard.fractions
+    monkeypatch.setattr(batch.WorkerBoard, "fractions", lambda board: seen.append(fractions(board)) or seen[-1])
     corpus = tmp_path / "c"
     corpus.mkdir()
-    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    _looped_clip(corpus / "clip.mp4", 4)  # 16 s, 480 frames: seconds of analysis, dozens of refreshes
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
     err = capfd.readouterr().err
+    within = [f[0] for f in seen if f and 0 < f[0] < 0.99]
+    assert len(within) >= 2 and within == sorted(within), seen  # the worker's share of the frames, growing
     shares = {int(n) for n in re.findall(r"(\d+)%\|", err)} - {0, 100}
     assert shares, err[-1500:]  # the bar stood between 0 and 100 % while the video was analysed
     assert {int(n) for n in re.findall(r"now=clip\.mp4 (\d+)%", err)} - {0, 99}  # and said how far the file was
+
+
+class _FlippingSlots:
+    """One worker's slot on a board, as the driver reads it while the worker hands in its file: the frames in the
+    video are there at the first read, and 0 at the next (``progress(0, 0)`` written in between)."""
+
+    def __init__(self):
+        self.total_reads = 0
+
+    def __getitem__(self, index):
+        if index == 1:
+            self.total_reads += 1
+            return 200.0 if self.total_reads == 1 else 0.0
+        return 100.0
+
+
+def test_the_bar_reads_each_workers_slot_once():
+    """fractions() read a slot's total twice, to test it and to divide by it: a worker writing (0, 0) at the end of
+    its file in between raised ZeroDivisionError in the driver, out of the run (no table, no summary)."""
+    import multiprocessing as mp
+
+    from fervid.apps.batch import WorkerBoard
+
+    board = WorkerBoard(mp.get_context("spawn"), 1)
+    board.slots = _FlippingSlots()
+    assert board.fractions() == [0.5]
+    assert board.fractions() == []  # between files: no share
+    # and with a real board, a worker flipping its slot as fast as it can while the driver reads
+    import threading
+
+    board = WorkerBoard(mp.get_context("spawn"), 2)
+    done = threading.Event()
+
+    def flip():
+        while not done.is_set():
+            board.report(0, 5, 10)
+            board.report(0, 0, 0)
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        for _ in range(20_000):
+            assert all(0 <= f <= 0.99 for f in board.fractions())
+    finally:
+        done.set()
+        flipper.join()
+
+
+def test_an_interrupt_before_the_workers_loaded_their_models_loses_no_started_file(monkeypatch):
+    """Interrupted as the workers were still loading their models, the run said "Stopped while analysing a.mp4,
+    b.mp4: its work so far is lost" of files no worker had started. They are counted as not analysed, not as
+    stopped."""
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.001)  # the first refresh: long before a worker has started
+
+    def progress(fractions, in_hand):
+        raise KeyboardInterrupt
+
+    todo = [(name, name, "video") for name in ("a.mp4", "b.mp4")]
+    results = {}
+    with pytest.raises(batch.BatchInterrupted) as caught:
+        batch._run_local(todo, BatchOptions(out=Path("unused"), pipeline=NO_ANNOTATION), workers=2, threads=1,
+                         record=lambda res: results.setdefault(res["path"], res), analyse=stop_test_task,
+                         progress=progress)
+    assert caught.value.in_progress == [] and results == {}
+
+
+def test_merged_counts_count_every_files_tracks():
+    """Merging a file's counts into its kind's and the whole table's dropped its tracks: the merged counts held an
+    empty set, and a union of the files' sets would count one track per number (every file's start at 1)."""
+    import pyarrow as pa
+
+    from fervid.apps.batch import _Counts
+
+    def counts(tracks):
+        c = _Counts()
+        c.add(pa.table({"emotion": ["happy"] * len(tracks), "track": tracks}))
+        return c
+
+    one, other = counts([1, 1, 2]), counts([1])
+    videos = _Counts()
+    videos.merge(one)
+    videos.merge(other)
+    every = _Counts()
+    every.merge(videos)
+    every.merge(counts([1, 2]))  # the images' faces
+    assert (one.n_tracks, other.n_tracks, videos.n_tracks, every.n_tracks) == (2, 1, 3, 5)
+    assert (videos.rows, every.rows) == (4, 6)
+
+
+def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
+    """fervid calibrate rewrites a model's temperature in config.json beside the same weights: a resumed batch went
+    on, and its table held probabilities at two temperatures. A folder recorded before the temperature was kept
+    resumes, and records it."""
+    from fervid.apps.batch import BatchSettingsChanged
+    from fervid.inference.models import MODELS
+
+    model = Path(shutil.copytree(MODELS["ferplus_vgg"], tmp_path / "model"))
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    options = BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(model=str(model)))
+    first = run_batch([str(empty)], options, progress=False)
+    assert first["settings"]["temperature"] == config["temperature"]
+    (model / "config.json").write_text(json.dumps({**config, "temperature": 1.25}), encoding="utf-8")
+    with pytest.raises(BatchSettingsChanged, match=rf"made with temperature={config['temperature']!r}.*asks for "
+                                                   r"temperature=1\.25"):
+        run_batch([str(empty)], options, progress=False)
+    with sqlite3.connect(out / "state.sqlite") as db:  # a folder from before the temperature was recorded
+        db.execute("DELETE FROM settings WHERE name = 'temperature'")
+    assert run_batch([str(empty)], options, progress=False)["settings"]["temperature"] == 1.25
 
 
 def _big_frames_parquet(path: Path, rows: int) -> Path:

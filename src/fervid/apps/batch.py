@@ -56,14 +56,13 @@ TRACKS_CSV_COLUMNS = ["file", "track", "start", "end", "frames", "seen_seconds",
 
 class BatchInterrupted(KeyboardInterrupt):
     """A run stopped by Ctrl-C/SIGINT after recording what finished. ``in_progress``: the files being analysed,
-    whose partial work is lost; ``remaining``: this run's files not analysed (those included); ``out``: the folder
-    whose results are kept (a re-run of the same command goes on from there)."""
+    whose partial work is lost (not those handed to a worker still loading its models: they had not started);
+    ``remaining``: this run's files not analysed (those included)."""
 
-    def __init__(self, in_progress: list[str] | None = None, remaining: int | None = None, out: Path | None = None):
+    def __init__(self, in_progress: list[str] | None = None, remaining: int | None = None):
         super().__init__("interrupted")
         self.in_progress = list(in_progress or [])
         self.remaining = remaining
-        self.out = out
 
 
 @dataclass
@@ -192,6 +191,9 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     # renamed or moved is the same model (a resumed run was refused)
     settings["model"] = config.name
     settings["model_weights_sha256"] = file_sha256(folder / "model.onnx")[:16]
+    # its softmax temperature, which `fervid calibrate` rewrites in config.json beside the same weights: every
+    # probability in the table changes with it. (A folder recorded before it was kept takes this run's.)
+    settings["temperature"] = float(config.temperature)
     return settings
 
 
@@ -368,14 +370,16 @@ def _end_with_parent() -> None:
 
 class WorkerBoard:
     """What a pool's workers and its driver share, in shared memory without locks (a worker killed mid-write
-    cannot leave one held): a stop flag the workers read at every frame, and per worker the frames read of the
-    video in hand and the frames it holds (0, 0 between files), which the driver turns into its bar. Handed to the
-    workers as they start (shared memory cannot be sent with a task)."""
+    cannot leave one held): a stop flag the workers read at every frame, per worker the frames read of the
+    video in hand and the frames it holds (0, 0 between files), which the driver turns into its bar, and per task
+    (numbered as submitted to the pool) whether a worker has started it. Handed to the workers as they start
+    (shared memory cannot be sent with a task)."""
 
-    def __init__(self, ctx, workers: int):
+    def __init__(self, ctx, workers: int, tasks: int = 0):
         self.workers = workers
         self.stop = ctx.RawValue("b", 0)
         self.slots = ctx.RawArray("d", 2 * workers)  # per worker: frames read, frames in the video
+        self.begun = ctx.RawArray("b", max(tasks, 1))  # per task: 1 once a worker (its models loaded) took it up
         self.claimed = ctx.Value("i", 0)  # its lock is taken once per worker start only
 
     def claim(self) -> int:
@@ -390,8 +394,23 @@ class WorkerBoard:
     def fractions(self) -> list[float]:
         """Per worker with a video in hand, the share of its frames read (kept below 1: a container's frame count
         is an estimate)."""
-        return [min(self.slots[2 * i] / self.slots[2 * i + 1], 0.99)
-                for i in range(self.workers) if self.slots[2 * i + 1] > 0]
+        shares = []
+        for i in range(self.workers):
+            # each slot read once: a worker writes (0, 0) as it hands in a file, between two reads of this one
+            done, total = self.slots[2 * i], self.slots[2 * i + 1]
+            if total > 0:
+                shares.append(min(done / total, 0.99))
+        return shares
+
+
+def _begin(analyse, number: int, task: tuple[str, str, str]) -> dict:
+    """Run in a pool's worker: ``analyse(task)``, the task marked started on the board first (unless the run was
+    already stopped: it stops at once), so that an interrupted run tells a file whose work is lost from one handed
+    to a worker that was still loading its models."""
+    board = _worker.get("board")
+    if board is not None and not board.stop.value:
+        board.begun[number] = 1
+    return analyse(task)
 
 
 class _Stopped(BaseException):
@@ -589,7 +608,7 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
 
     ``progress(fractions, paths)``, every ``PROGRESS_SECONDS``: the share of its frames each worker's video has
     read, and the files in hand. A KeyboardInterrupt (Ctrl-C, SIGINT to this process alone) stops the workers
-    (:func:`_stop_pool`) and is raised again as :class:`BatchInterrupted` naming the files that were in hand."""
+    (:func:`_stop_pool`) and is raised again as :class:`BatchInterrupted` naming the files a worker had started."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -602,7 +621,9 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
         # no more workers than files: each loads the models (--workers 8 on one file started 8)
         queue, size = ([suspects.pop(0)], 1) if alone else (waiting, min(workers, len(waiting)))
         in_flight: dict = {}
-        board = WorkerBoard(ctx, size)  # a fresh one per pool: a killed worker's slot is not read again
+        numbers: dict = {}  # future -> the task's number on the board
+        # a fresh one per pool: a killed worker's slot is not read again
+        board = WorkerBoard(ctx, size, tasks=len(queue))
         others = {child.pid for child in mp.active_children()}  # not this pool's workers
         with ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker,
                                  initargs=(threads, options, board)) as pool:
@@ -610,7 +631,9 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                 while queue or in_flight:
                     while queue and len(in_flight) < size:
                         task = queue.pop(0)
-                        in_flight[pool.submit(analyse, task)] = task
+                        future = pool.submit(_begin, analyse, len(numbers), task)
+                        numbers[future] = len(numbers)
+                        in_flight[future] = task
                     # a timeout, not a wait for the next file: the bar moves (and its clock runs) within a video
                     done, _ = wait(in_flight, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
                     broken = []
@@ -635,15 +658,17 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
             except KeyboardInterrupt:
                 # leaving the block as it was waited for every worker to finish its file, silently, and threw the
                 # finished results away (they were never recorded)
-                lost = _stop_pool(board, in_flight, record, others)
+                lost = _stop_pool(board, in_flight, record, others, numbers)
                 raise BatchInterrupted(lost) from None
 
 
-def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int]) -> list[str]:
+def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], numbers: dict | None = None
+               ) -> list[str]:
     """After an interrupt: no new task starts, the workers stop at their next frame (the board's flag), a result
     that finished meanwhile is recorded, and the pool's workers (this process's children not in ``others``) are
     terminated if one is still busy after ``STOP_GRACE_SECONDS`` (or at a second Ctrl-C). Returns the files that
-    were in hand and are not finished (their partial work is lost)."""
+    were in hand and are not finished (their partial work is lost); a task no worker had started (``numbers``: each
+    future's task number on the board), handed to a worker still loading its models, is not among them."""
     import multiprocessing as mp
     from concurrent.futures import wait
 
@@ -661,7 +686,7 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int]) ->
             result = future.result()
         if result is not None and result["status"] in ("done", "failed"):
             record(result)
-        else:  # stopped mid-file, killed, or still busy
+        elif numbers is None or board.begun[numbers[future]]:  # stopped mid-file, killed, or still busy
             lost.append(task[0])
     if not all(future.done() for future in in_flight):
         # only then: a worker ended while it sends a result could leave the pool's result pipe half-written
@@ -724,7 +749,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         in_progress = [path for task in getattr(exc, "in_progress", []) for path in paths_of.get(task, [task])]
         remaining = sum(len(paths_of[path]) for path, _, _ in todo if path not in recorded)
-        raise BatchInterrupted(in_progress, remaining, out) from None
+        raise BatchInterrupted(in_progress, remaining) from None
     bar.close()
     summary = write_outputs(out, store)
     # the folder's failures of files not given this time stay in its summary; this run answers for its own
@@ -768,10 +793,17 @@ def _parts(path: Path, name: str):
 
 
 class _Counts:
-    """Running counts of a stream of rows: rows, emotions (labels the model gives), tracks (a set)."""
+    """Running counts of a stream of rows: rows, emotions (labels the model gives), tracks (a file's: the set of its
+    track numbers). Merged counts of several files count their tracks (``n_tracks``): the numbers start at 1 in
+    every file, so a union of the sets would count one track per number."""
 
     def __init__(self):
         self.rows, self.emotions, self.tracks = 0, dict.fromkeys(EMOTIONS, 0), set()
+        self.merged_tracks = 0  # the tracks of the files merged in
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.tracks) + self.merged_tracks
 
     def add(self, table) -> None:
         import pyarrow.compute as pc
@@ -784,6 +816,7 @@ class _Counts:
 
     def merge(self, other: _Counts) -> None:
         self.rows += other.rows
+        self.merged_tracks += other.n_tracks
         for e in EMOTIONS:
             self.emotions[e] += other.emotions[e]
 
@@ -862,7 +895,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",
             # an image's faces are its tracks, as in dataset.parquet
-            "tracks": len(c.tracks) if c is not None else "", "rows": c.rows if c is not None else "",
+            "tracks": c.n_tracks if c is not None else "", "rows": c.rows if c is not None else "",
             "dominant_emotion": c.dominant() if c is not None else "",
             **(c.shares() if c is not None and c.rows else dict.fromkeys(EMOTIONS, "")),
             "note": note, "output": f"files/{r['key']}" if c is not None else ""})
@@ -878,7 +911,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "pending": len([r for r in rows if r["status"] == "pending"]),
         # a photo's face and a video's track are both "a face", but a researcher counts people and photos apart
         "faces": int(sum(r["faces"] or 0 for r in done)), "image_faces": by_kind["image"].rows,
-        "video_tracks": sum(len(counts[r["path"]].tracks) for r in done if r["kind"] == "video"),
+        "video_tracks": by_kind["video"].n_tracks,
         "rows": every.rows,
         # per row: a video frame weighs what a photo's face does; hence also each kind apart
         "emotion_share": every.shares(),
