@@ -179,6 +179,12 @@ def called_neutral(confusion: list[list[int]]) -> float:
     return float(rows[:, neutral].sum() / max(rows.sum(), 1))
 
 
+def per_class(value: float | None) -> str:
+    """A per-class precision or recall as the table gives it: n/a where it has nothing to count (None: precision of
+    a class never predicted, recall of one the data lacks), as fervid evaluate prints it."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def markdown(results: dict[str, dict], baseline: str) -> str:
     names = list(results)
     base_rate = results[baseline]["faces_per_s"]["median"]
@@ -215,7 +221,7 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
     add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
     for e in EMOTIONS:
         add(f"{e}: precision / recall vs FER+",
-            lambda r, e=e: f"{r['ferplus']['precision'][e]:.2f} / {r['ferplus']['recall'][e]:.2f}")
+            lambda r, e=e: f"{per_class(r['ferplus']['precision'][e])} / {per_class(r['ferplus']['recall'][e])}")
     add("int8 faces/s (batch 64, 2 threads)",
         lambda r: f"{r['faces_per_s']['median']:,.0f} ({r['faces_per_s']['median'] / base_rate:.2f}x)")
     for method in METHODS:

@@ -109,3 +109,14 @@ def test_called_neutral_counts_expressive_faces_predicted_neutral_and_the_table_
     line = next(x for x in compare_models.markdown({"base": base, "new": new}, "base").splitlines()
                 if "called neutral" in x)
     assert line.endswith("| 15.0% / 0.0% | 15.0% / 0.0% |")
+
+
+def test_a_per_class_value_with_nothing_to_count_reads_n_a():
+    """A class never predicted has no precision (None, as fervid evaluate gives it): the table raised TypeError."""
+    base = row(0.6, 1000.0)
+    base["ferplus"] = {**base["ferplus"], "precision": {**base["ferplus"]["precision"], "fear": None},
+                       "recall": {**base["ferplus"]["recall"], "disgust": None}}
+    lines = compare_models.markdown({"base": base, "new": row(0.8, 750.0)}, "base").splitlines()
+    fear = next(line for line in lines if line.startswith("| fear: precision / recall"))
+    disgust = next(line for line in lines if line.startswith("| disgust: precision / recall"))
+    assert "| n/a / 0.50 | 0.50 / 0.50 |" in fear and "| 0.50 / n/a |" in disgust
