@@ -485,7 +485,7 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset)
                ((cfg.data, "training and the held-out faces alike", train_ds),))
     for folder, side, ds in folders:
         if ds.left_out:
-            images = sum(ds.left_out_images.get(path, 1) for path in ds.left_out)
+            images = ds.totals()["left_out"]  # in images, as fervid evaluate counts them (a folder: its images)
             listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
             notes.append(f"notice: {images} image(s) in {folder} left out of {side}: " + "; ".join(listed)
                          + ("; ..." if len(ds.left_out) > 3 else ""))
