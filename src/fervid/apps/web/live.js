@@ -28,6 +28,7 @@ function clearStage() {  // nothing of a stopped session stays drawn over the bl
   overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
   overlay.dataset.boxes = "[]";
   for (const id of ["fps", "rtt", "rtt95"]) $(id).textContent = "-";
+  $("dark").hidden = true;  // of the stopped session's picture
 }
 
 async function start() {
