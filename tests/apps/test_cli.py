@@ -532,69 +532,58 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
-@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
-                    reason="POSIX signals")
-def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
-    """A job scheduler's time limit (SIGTERM) killed fervid video outright: the annotated MP4 had no index, the
-    tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
+def _sigterm_midway(tmp_path, command: list[str], started: str):
+    """Run ``fervid <command> <a 20 s clip> --out <tmp>/out ...`` in its own process, send it SIGTERM once the file
+    named ``started`` exists in the output folder (it is analysing), and return (exit status, stdout, stderr, out)."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    import cv2
     import imageio_ffmpeg
 
     long_clip = tmp_path / "long.mp4"  # the carphone clip five times: 20 s
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "4", "-i", str(carphone()),
                     "-c", "copy", str(long_clip)], check=True)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "video", str(long_clip), "--out", str(out),
-                             "--method", "mean", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", *command, str(long_clip),
+                             "--out", str(out), "--method", "mean"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (out / "long_annotated.mp4").is_file():
+    while time.time() < deadline and proc.poll() is None and not (out / started).is_file():
         time.sleep(0.05)
     time.sleep(0.5)  # analysing
     assert proc.poll() is None, proc.communicate()[1][-2000:]
     os.kill(proc.pid, signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 143, stderr[-2000:]
+    stdout, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stdout, stderr, out
+
+
+POSIX_SIGNALS = pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
+                                   reason="POSIX signals")
+
+
+@POSIX_SIGNALS
+def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
+    """A job scheduler's time limit (SIGTERM) killed fervid video outright: the annotated MP4 had no index, the
+    tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
+    import cv2
+
+    status, _, stderr, out = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.mp4")
+    assert status == 143, stderr[-2000:]
     assert "interrupted: " in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
     assert "interrupted (SIGTERM)" in saved["error"] and 0 < saved["frames_analysed"] < 600
-    video = cv2.VideoCapture(str(out / "long_annotated.mp4"))
-    assert video.read()[0]  # it plays
+    assert cv2.VideoCapture(str(out / "long_annotated.mp4")).read()[0]  # it plays
 
 
-@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
-                    reason="POSIX signals")
+@POSIX_SIGNALS
 def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
     interrupted it instead, with exit 143 and the session marked interrupted."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import imageio_ffmpeg
-
-    long_clip = tmp_path / "long.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "4", "-i", str(carphone()),
-                    "-c", "copy", str(long_clip)], check=True)
-    out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", str(long_clip), "--out",
-                             str(out), "--method", "mean", "--no-annotate"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (out / "long_frames.csv").is_file():
-        time.sleep(0.05)
-    time.sleep(1.0)
-    assert proc.poll() is None, proc.communicate()[1][-2000:]
-    os.kill(proc.pid, signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 0, stderr[-2000:]
+    status, stdout, stderr, out = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"], "long_frames.csv")
+    assert status == 0, stderr[-2000:]
     assert "frames analysed" in stdout
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
     assert saved["error"] is None and 0 < saved["frames_analysed"] < 600
