@@ -309,12 +309,11 @@ def stand_upright(detector: FaceDetector, image_bgr: np.ndarray, detection: Dete
     box, its score is at least ``min_score`` and its landmarks are a face's. The highest score wins."""
     if detection.turns or landmarks_frame_a_face(detection.landmarks):
         return detection
-    x, y, w, h = detection.box
-    side = 2 * max(w, h)
-    x0, y0 = max(0, int(x + w / 2 - side / 2)), max(0, int(y + h / 2 - side / 2))
-    x1, y1 = min(image_bgr.shape[1], int(x + w / 2 + side / 2)), min(image_bgr.shape[0], int(y + h / 2 + side / 2))
-    if x1 - x0 < 16 or y1 - y0 < 16:
+    region_box = region_around(detection.box, image_bgr.shape)
+    if region_box is None:
         return detection
+    x, y, w, h = detection.box
+    x0, y0, x1, y1 = region_box
     scale = min(1.0, UPRIGHT_SIDE / max(x1 - x0, y1 - y0))
     region = _resized(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]), scale)
     best = None
@@ -333,6 +332,17 @@ def stand_upright(detector: FaceDetector, image_bgr: np.ndarray, detection: Dete
         return detection
     found, turns, landmarks = best
     return Detection(detection.box, landmarks, detection.score, turns)
+
+
+def region_around(box: tuple, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The square twice a face's box (x, y, w, h) around its centre, clipped to an image of ``shape``: (x0, y0, x1,
+    y1) in whole pixels, or None where under 16 px a side is left (nothing a detector finds a face in). A small
+    image around one face, detected again at full size: a closer look, or the face turned upright."""
+    x, y, w, h = box
+    side = 2 * max(w, h)
+    x0, y0 = max(0, int(x + w / 2 - side / 2)), max(0, int(y + h / 2 - side / 2))
+    x1, y1 = min(shape[1], int(x + w / 2 + side / 2)), min(shape[0], int(y + h / 2 + side / 2))
+    return None if x1 - x0 < 16 or y1 - y0 < 16 else (x0, y0, x1, y1)
 
 
 def _centre(box: tuple) -> tuple[float, float]:

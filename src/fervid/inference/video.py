@@ -34,7 +34,7 @@ from fervid.inference.options import PipelineOptions, check_field_types, check_t
 from fervid.inference.records import ROW_COLUMNS, Face, face_row
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
-from fervid.inference.detect import Detection
+from fervid.inference.detect import Detection, region_around
 from fervid.inference.track import FaceTracker, TrackedFace
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; an MPEG transport stream named on
@@ -931,12 +931,10 @@ class FrameStream:
     def _look_again(self, frame: np.ndarray, box: tuple) -> list[Detection]:
         """Detections in the region twice a track's box around it, in frame pixels: a small image, so detected at
         full size (the frame's own pass may have run on a shrunk copy), as a closer look at one face."""
-        x, y, w, h = box
-        side = 2 * max(w, h)
-        x0, y0 = max(0, int(x + w / 2 - side / 2)), max(0, int(y + h / 2 - side / 2))
-        x1, y1 = min(frame.shape[1], int(x + w / 2 + side / 2)), min(frame.shape[0], int(y + h / 2 + side / 2))
-        if x1 - x0 < 16 or y1 - y0 < 16:
+        region = region_around(box, frame.shape)
+        if region is None:
             return []
+        x0, y0, x1, y1 = region
         t0 = time.perf_counter()
         found = self.analyzer.detect(np.ascontiguousarray(frame[y0:y1, x0:x1]))
         self._looking += time.perf_counter() - t0
