@@ -261,7 +261,9 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
         (["--data", str(ck), "--dataset", "ckplus", "--jaffe", str(ck)],
          "--jaffe is for --dataset jaffe+ckplus, not ckplus"),
         (["--data", str(ck), "--dataset", "ckplus", "--detector", "yuface"],
-         "--detector is for --dataset jaffe or jaffe+ckplus or photos, not ckplus"),
+         "--detector is for --dataset jaffe or jaffe+ckplus or photos or video, not ckplus"),
+        (["--data", str(fer_csv), "--method", "mean"], "--method is for --dataset video, not fer2013"),
+        (["--data", str(ck), "--results", str(ck)], "--results is for --dataset video, not folder"),
         (["--data", str(ck), "--dataset", "ckplus", "--write-card", "--model", str(tmp_path)], "not on ckplus"),
         (["--data", str(fer_csv), "--write-card"], "ferplus_vgg is not one: copy a shipped model's folder"),
         (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),
@@ -678,6 +680,71 @@ def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_
         assert "| sad | n/a | n/a | n/a | 0 |" in text and "| macro avg (over happy) | 1.000 | 1.000 | 1.000 | 2 |" \
             in text and "| weighted avg (over happy) |" in text
     assert f"Accuracy **1.0000** (95% CI {low:.4f}-1.0000, Wilson)" in report
+
+
+def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_an_earlier_run(tmp_path,
+                                                                                                astronaut_rgb):
+    """A researcher's annotations of her videos: fervid's labels scored per frame and per segment, each segment on
+    its face, what was not scored said; the same scores from the folder an earlier `fervid video` wrote."""
+    import cv2
+    import numpy as np
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    writer = H264Writer(tmp_path / "smile.mp4", 640, 480, 10.0)
+    for i in range(30):  # 2 s of her smiling face, then 1 s with nobody there
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        if i < 20:
+            frame[100:320, 200 + i : 410 + i] = face
+        writer.write(frame)
+    writer.close()
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\nsmile.mp4,0,2,happy\nsmile.mp4,2,3.5,neutral\n"
+                                      "smile.mp4,3.5,4,contempt\n", encoding="utf-8")
+    args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv")]
+    result = runner.invoke(app, [*args, "--sample-fps", "5", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    assert "ferplus_vgg (int8, lstm) on ann.csv:" in result.output
+    assert "  per frame (10 frames): accuracy 1.0000" in result.output
+    assert "  per segment (1 segment): accuracy 1.0000 (95% CI" in result.output
+    # the annotation runs half a second past the video's end (3 s): the face was there in 2 of its 3 s
+    assert "1 of 3 segment(s) scored, in 1 of 1 video(s); the face was found in 67% of the annotated time" \
+        in result.output
+    assert "  1 x no face found in it: line(s) 3" in result.output
+    assert "  1 x emotion 'contempt' is not one of fervid's 7: line(s) 4" in result.output
+    out = tmp_path / "eval"
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "predictions.csv", "segments.csv", "report.md",
+                                               "confusion.png", "confusion_segment.png"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["sample_fps"] == 5.0 and metrics["settings"]["method"] == "lstm"
+    assert metrics["per_frame"]["unit"] == "frames" and metrics["per_frame"]["ci_method"] == "bootstrap over segments"
+    assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7"}
+    with open(out / "predictions.csv", newline="", encoding="utf-8") as f:
+        frames = list(csv.DictReader(f))
+    assert len(frames) == 10 and all(float(row["time"]) < 2 and row["predicted"] == "happy" for row in frames)
+    assert "## per segment" in (out / "report.md").read_text(encoding="utf-8")
+
+    # scored again from the outputs of an earlier analysis, without analysing the video again
+    video = runner.invoke(app, ["video", str(tmp_path / "smile.mp4"), "--out", str(tmp_path / "run"), "--sample-fps",
+                                "5", "--no-annotate", "-q"])
+    assert video.exit_code == 0, video.output
+    again = runner.invoke(app, [*args, "--results", str(tmp_path / "run")])
+    assert again.exit_code == 0, again.output
+    def scores(output):  # the title and the two scores, after the progress bars
+        return output[output.index("ferplus_vgg (int8, lstm)"):].splitlines()[:4]
+
+    assert scores(again.output) == scores(result.output)
+    # a table with video, start and end columns is told from FER2013's CSV without --dataset
+    refused = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run"),
+                                  "--method", "mean"])
+    assert refused.exit_code == 2 and "--method with --results: the labels in" in refused.output
+
+    # nothing to score: one error line, no output folder left behind
+    (tmp_path / "empty.csv").write_text("video,start,end,emotion\nsmile.mp4,2.2,3,happy\n", encoding="utf-8")
+    none = runner.invoke(app, ["evaluate", "--dataset", "video", "--data", str(tmp_path / "empty.csv"), "--out",
+                               str(tmp_path / "eval2" / "x"), "--sample-fps", "5"])
+    assert none.exit_code == 1 and "no annotated segment could be scored (no face found in it)" in none.output
+    assert not (tmp_path / "eval2").exists()
 
 
 def test_evaluate_with_no_face_in_any_photo_is_one_error_and_leaves_no_output_folder(tmp_path):

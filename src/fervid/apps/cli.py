@@ -98,7 +98,7 @@ def _fail_on(exc: Exception) -> None:
 
 # the dataset kinds whose faces the detector finds and aligns (the others are crops already), and those that are
 # FER2013's faces (a CSV with a Usage column)
-FACE_FINDING_KINDS = ("jaffe", "jaffe+ckplus", "photos")
+FACE_FINDING_KINDS = ("jaffe", "jaffe+ckplus", "photos", "video")
 FER2013_KINDS = ("fer2013", "ferplus")
 
 
@@ -132,6 +132,13 @@ def _check_output_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
     if not os.access(folder, os.W_OK):
         _fail(f"{folder}: cannot write in this folder")
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Output folders this command made for outputs it never wrote: not left behind, empty (deepest first)."""
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _training_config(model: str) -> dict:
@@ -819,12 +826,16 @@ def export(
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, or a "
-                                       "folder-per-class root."),
+                                       "folder-per-class root; for --dataset video, your annotations table."),
     dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder (<emotion>/<face "
                                              "crop>, resized), photos (<emotion>/<photo>, each photo's most "
-                                             "confident face found and aligned); auto: a CSV is fer2013, a folder "
-                                             "is folder."),
+                                             "confident face found and aligned), video (a CSV of annotated "
+                                             "segments: video,start,end,emotion[,track], times in seconds or "
+                                             "m:ss; each video analysed, scored per frame and per segment); auto: "
+                                             "a folder is folder, a table with video, start and end columns is "
+                                             "video, another CSV fer2013."),
     model: str = MODEL_OPTION,
     usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
                                                    "PrivateTest; default PublicTest)."),
@@ -837,19 +848,35 @@ def evaluate(
     command: str = typer.Option("", help="With --write-card: the training command to record."),
     precision: str = PRECISION_OPTION,
     detector: Optional[str] = typer.Option(None, help=f"Face detector for the kinds whose faces are found "
-                                                      f"(jaffe, jaffe+ckplus, photos): {', '.join(DETECTORS)}; "
-                                                      f"default {_DEFAULTS.detector}."),
+                                                      f"(jaffe, jaffe+ckplus, photos, video): "
+                                                      f"{', '.join(DETECTORS)}; default {_DEFAULTS.detector}."),
+    method: str = METHOD_OPTION,
+    sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
+    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
+    results: Optional[Path] = typer.Option(None, help="--dataset video: score the labels an earlier `fervid video` "
+                                                      "wrote into this folder, instead of analysing the videos "
+                                                      "again (the model and settings are that run's)."),
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset."""
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
+    its video labels against your annotations of videos (--dataset video)."""
     import fervid
     from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, load_dataset, photos_notice
+    from fervid.evaluation.segments import looks_like_annotations
     from fervid.evaluation.evaluate import (
-        evaluate as run_eval, plot_confusion, predict_dataset, score, tie_aware_accuracy, write_model_card)
+        evaluate as run_eval, predict_dataset, score, tie_aware_accuracy, write_model_card, write_report)
 
     if dataset == "auto":
-        dataset = "folder" if Path(data).is_dir() else "ferplus" if ferplus else "fer2013"
-    if dataset not in DATASETS:  # a wrong command line: exit 2, as for every other option
-        _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}", 2)
+        dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
+                   "video" if looks_like_annotations(data) else "fer2013")
+    if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
+        _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
+    # the options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and later
+    # carry their own copy of Click's ParameterSource)
+    typed = {name for name in ctx.params
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    video_only = [option for option in ("method", "sample_fps", "temporal_model", "results") if option in typed]
+    if video_only and dataset != "video":
+        _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
     if usage is not None and usage not in FER2013_USAGES:
         _fail(f"--usage {usage}: not one of {', '.join(FER2013_USAGES)}", 2)
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
@@ -860,6 +887,12 @@ def evaluate(
             _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
+    if dataset == "video":
+        if write_card:
+            _fail("--write-card records the model's evaluation on the faces it was trained on, not on video", 2)
+        _evaluate_video(Path(data), out, results, typed, model=model, detector=detector or _DEFAULTS.detector,
+                        precision=precision, method=method, sample_fps=sample_fps, temporal_model=temporal_model)
+        return
     # what the model was trained on (not this evaluation's data): read once, for the checks below and the card
     trained = _training_config(model)
     folder_run = trained.get("data_kind") == "folder"
@@ -885,9 +918,7 @@ def evaluate(
         ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
                           crop_faces=analyzer.labelled_faces)
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
-        for folder in made:  # made for outputs never written: not left behind, empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        _remove_empty(made)
         _fail_on(exc)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds, progress=True)
@@ -936,26 +967,14 @@ def evaluate(
         from fervid.emotions import EMOTIONS
 
         title = f"{cnn.config.name} ({cnn.precision}) on {ds.name}"
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        # one row per face: what a significance test or another metric needs
         predictions = pd.DataFrame({"source": ds.sources or range(len(ds)),
                                     "label": [EMOTIONS[i] for i in ds.labels],
                                     "predicted": [EMOTIONS[i] for i in probs.argmax(1)]})
         if ds.subjects:
             predictions.insert(1, "subject", ds.subjects)
         predictions[list(EMOTIONS)] = np.round(probs, 5)
-        predictions.to_csv(out / "predictions.csv", index=False)
-        plot_confusion(ev, out / "confusion.png", title=f"{title}: accuracy {ev.accuracy:.4f}")
-        settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
-        notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
-        ci = ev.accuracy_ci95
-        (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n\nAccuracy **{ev.accuracy:.4f}** (95% CI "
-                                       f"{ci[0]:.4f}-{ci[1]:.4f}, Wilson), "
-                                       f"{ev.macro_f1_label} {ev.macro_f1:.4f} ({len(ds)} faces).\n{notes_text}\n"
-                                       f"{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
-                                       "![confusion](confusion.png)\n", encoding="utf-8")
-        written = ("metrics.json", "predictions.csv", "report.md", "confusion.png")
-        printed.append(f"wrote {', '.join(str(out / name) for name in written)}")
+        written = write_report(out, title, settings, metrics, notes, {"": ev}, {"predictions": predictions})
+        printed.append(f"wrote {', '.join(map(str, written))}")
     if write_card:
         from fervid.inference.models import EmotionCNN
 
@@ -966,6 +985,128 @@ def evaluate(
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
                          data=f"{trained_on}; {evaluated_on}")
         printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+    for line in printed:
+        typer.echo(line)
+
+
+def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
+                    **choices) -> None:
+    """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
+    :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder."""
+    import onnxruntime
+    from tqdm import tqdm
+
+    import fervid
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.datasets import DatasetError
+    from fervid.evaluation.evaluate import score, write_report
+    from fervid.evaluation.segments import (bootstrap_frame_accuracy, frames_from_results, read_annotations,
+                                            score_segments)
+    from fervid.inference.video import VideoError
+
+    try:
+        annotations = read_annotations(annotations_file)
+    except DatasetError as exc:
+        _fail(str(exc))
+    videos = annotations.videos
+    made = [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
+    made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model")
+    if results is not None:
+        # the labels are the earlier run's: an option that would have changed them changes nothing here
+        ignored = [name for name in made_by if name in typed]
+        if ignored:
+            _fail(f"--{ignored[0].replace('_', '-')} with --results: the labels in {results} are those of the run "
+                  "that wrote them (its tracks JSONs record its model and settings); leave the option out, or "
+                  "analyse the videos again without --results", 2)
+        if not results.is_dir():
+            _fail(f"{results}: no such folder (--results: a `fervid video` output folder)")
+        tables, failed, summaries = frames_from_results(results, videos)
+        made_with = {video: f"{s.get('model')} ({s.get('precision')}), method {s.get('method')}, detector "
+                            f"{s.get('detector')}, sample_fps {s.get('sample_fps')}" for video, s in summaries.items()}
+        if len(set(made_with.values())) > 1:
+            first, *others = made_with.items()
+            other = next(item for item in others if item[1] != first[1])
+            _fail(f"{results}: its videos were analysed with different settings ({first[0].name}: {first[1]}; "
+                  f"{other[0].name}: {other[1]}); one score must come from one model and method")
+        for summary in summaries.values():  # scored on what was analysed, as a fresh analysis would be
+            if summary.get("error"):
+                typer.secho(f"warning: {summary['error']}", fg=typer.colors.YELLOW, err=True)
+        summary = next(iter(summaries.values()), {})
+        settings = {"model": summary.get("model"), "precision": summary.get("precision"),
+                    "temperature": summary.get("temperature"), "method": summary.get("method"),
+                    "detector": summary.get("detector"), "sample_fps": summary.get("sample_fps"),
+                    "temporal_temperature": summary.get("temporal_temperature"),
+                    **({"temporal_model": summary["temporal_model"]} if summary.get("temporal_model") else {}),
+                    "results": str(results)}
+    else:
+        options = _pipeline(annotate=False, method=choices["method"], sample_fps=choices["sample_fps"],
+                            temporal_model=choices["temporal_model"], model=choices["model"],
+                            detector=choices["detector"], precision=choices["precision"])
+        runner = _video_runner(options)
+        if out:  # before the analysis: an output folder that cannot be used must not cost it
+            _check_output_folder(out)
+        tables, failed, settings = {}, {}, {}
+        for number, video in enumerate(videos, 1):
+            bar = tqdm(desc=f"{number}/{len(videos)} {video.name[-30:]}", unit="frame", file=sys.stderr,
+                       leave=False)
+
+            def progress(done, total, bar=bar):
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                result = runner.run(video, progress=progress)
+            except VideoError as exc:
+                failed[video] = f"video failed: {exc}"
+                continue
+            finally:
+                bar.close()
+            if result.error:  # a video that broke off: scored on what was read, and said
+                typer.secho(f"warning: {result.error}", fg=typer.colors.YELLOW, err=True)
+            tables[video] = (result.frame_table(), min(result.fps, options.sample_fps or result.fps), result.duration)
+            settings = {"model": result.model, **{k: result.settings[k] for k in ("precision", "temperature")},
+                        "method": result.method, "detector": result.detector,
+                        **{k: v for k, v in result.settings.items() if k not in ("precision", "temperature")}}
+    scores = score_segments(annotations, tables, failed)
+    if scores.frames.empty:
+        _remove_empty(made)
+        reasons = sorted(set(scores.not_scored.values()))
+        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
+    if out and results is not None:
+        _check_output_folder(out)
+    frames, segments = scores.frames, scores.segments
+    by_frame = score(frames["label"].map(EMOTIONS.index).to_numpy(), frames["predicted"].map(EMOTIONS.index)
+                     .to_numpy(), annotations_file.name, unit="frames")
+    by_frame.accuracy_ci95, by_frame.ci_method = bootstrap_frame_accuracy(frames), "bootstrap over segments"
+    by_segment = score(segments["label"].map(EMOTIONS.index).to_numpy(),
+                       segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
+    settings |= {"dataset_kind": "video", "data": str(annotations_file), "fervid": fervid.__version__,
+                 "onnxruntime": onnxruntime.__version__}
+    title = f"{settings['model']} ({settings['precision']}, {settings['method']}) on {annotations_file.name}"
+    seen = len(annotations.segments) + len(annotations.left_out)
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {len(videos)} video(s); the face was "
+             f"found in {scores.found_share:.0%} of the annotated time"]
+    reasons: dict[str, list[int]] = {}
+    for line, why in {**annotations.left_out, **scores.not_scored}.items():
+        reasons.setdefault(why, []).append(line)
+    for why, lines in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        notes.append(f"  {len(lines)} x {why}: line(s) {', '.join(map(str, sorted(lines)[:10]))}"
+                     + (" ..." if len(lines) > 10 else ""))
+    printed = [f"{title}:", *(f"  per {ev.unit[:-1]} ({ev.n} {ev.unit if ev.n != 1 else ev.unit[:-1]}): "
+                              f"{ev.accuracy_text}, {ev.macro_f1_label} {ev.macro_f1:.4f}"
+                              for ev in (by_frame, by_segment)),
+               *notes, "per frame:", by_frame.per_class_table()]
+    if out:
+        metrics = {"settings": settings, "per_frame": by_frame.to_dict(), "per_segment": by_segment.to_dict(),
+                   "found_share": round(scores.found_share, 4),
+                   "not_scored": {str(line): why for line, why in {**annotations.left_out, **scores.not_scored}
+                                  .items()}}
+        frames[list(EMOTIONS)] = frames[list(EMOTIONS)].round(5)
+        written = write_report(out, title, settings, metrics, notes,
+                               {"per frame": by_frame, "per segment": by_segment},
+                               {"predictions": frames, "segments": segments})
+        printed.append(f"wrote {', '.join(map(str, written))}")
     for line in printed:
         typer.echo(line)
 

@@ -35,12 +35,15 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     # the classes macro-F1 averages: those the data has (CK+ has no neutral, which must not count as an F1 of 0)
     macro_f1_classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
-    # 95% Wilson score interval of the accuracy (the faces read as independent draws)
+    # 95% interval of the accuracy: Wilson's score interval (the faces read as independent draws), or for frames of
+    # video a bootstrap over their segments (ci_method says which)
     accuracy_ci95: list[float] | None = None
     # precision, recall and F1 averaged over macro_f1_classes, unweighted (macro) and weighted by support, as
     # sklearn's classification_report (a class the data has but never predicted counts a precision of 0)
     macro_avg: dict | None = None
     weighted_avg: dict | None = None
+    ci_method: str = "Wilson"
+    unit: str = "faces"  # what n counts: faces, frames or segments
 
     @property
     def macro_f1_label(self) -> str:
@@ -56,7 +59,7 @@ class Evaluation:
     def accuracy_text(self) -> str:
         """"accuracy 0.4961 (95% CI 0.4107-0.5818, Wilson)", as evaluate prints it."""
         ci = self.accuracy_ci95
-        return f"accuracy {self.accuracy:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, Wilson)" if ci else "")
+        return f"accuracy {self.accuracy:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {self.ci_method})" if ci else "")
 
     def per_class_table(self) -> str:
         """Markdown table in the layout of the published paper's Tables 1-4, with sklearn's average rows; n/a
@@ -85,7 +88,7 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluation:
+def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str = "faces") -> Evaluation:
     labels = list(range(len(EMOTIONS)))
     # nan where a ratio has nothing to count (a class never predicted, or absent from the data): a 0 there read as
     # a measured failure
@@ -114,6 +117,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "") -> Evaluati
         accuracy_ci95=_wilson(correct, n),
         macro_avg=averages.get("macro"),
         weighted_avg=averages.get("weighted"),
+        unit=unit,
     )
 
 
@@ -200,6 +204,36 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     path = Path(path)
     fig.savefig(path, dpi=110)
     return path
+
+
+def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: list[str],
+                  scores: dict[str, Evaluation], tables: dict[str, "pd.DataFrame"]) -> list[Path]:
+    """An evaluation's files in ``out``: metrics.json, each table as <name>.csv (one row per face, frame or
+    segment: what a significance test or another metric needs), a confusion matrix figure per score (the first
+    confusion.png, the others confusion_<name>.png) and report.md with all of them. ``scores``: heading -> score
+    (one score: no heading). Returns the paths written."""
+    written = [out / "metrics.json"]
+    written[0].write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    for name, table in tables.items():
+        table.to_csv(out / f"{name}.csv", index=False)
+        written.append(out / f"{name}.csv")
+    settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
+    notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
+    sections = []
+    for number, (heading, ev) in enumerate(scores.items()):
+        figure = out / ("confusion.png" if number == 0 else f"confusion_{heading.split()[-1]}.png")
+        plot_confusion(ev, figure, title=f"{title}{f', {heading}' if heading else ''}: accuracy {ev.accuracy:.4f}")
+        written.append(figure)
+        ci = ev.accuracy_ci95
+        interval = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method})" if ci else ""
+        sections.append((f"## {heading}\n\n" if heading else "")
+                        + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.macro_f1_label} {ev.macro_f1:.4f} "
+                          f"({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
+                          f"![confusion]({figure.name})\n")
+    (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n" + "\n".join(sections),
+                                   encoding="utf-8")
+    written.append(out / "report.md")
+    return written
 
 
 def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "", val_name: str = "validation") -> Path:

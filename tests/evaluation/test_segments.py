@@ -1,0 +1,125 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from fervid.emotions import EMOTIONS
+from fervid.evaluation.datasets import DatasetError
+from fervid.evaluation.segments import (Annotations, Segment, bootstrap_frame_accuracy, parse_time,
+                                        read_annotations, score_segments, segment_label)
+
+
+@pytest.fixture
+def videos(tmp_path):
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"")  # read_annotations only checks that they are there
+    return tmp_path
+
+
+def test_times_in_seconds_and_clock_forms():
+    assert parse_time("12.5") == 12.5 and parse_time(" 3 ") == 3.0
+    assert parse_time("1:02.5") == 62.5 and parse_time("0:01:02.5") == 62.5 and parse_time("1:00:00") == 3600
+    for bad in ("", "abc", "1:2:3:4", "nan", "inf"):
+        with pytest.raises(ValueError):
+            parse_time(bad)
+
+
+def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
+    (videos / "ann.csv").write_text("video,start,end,emotion\n"
+                                    "a.mp4,0,1.5,Happiness\n"  # an alias, in another case
+                                    "a.mp4,0:01.5,0:03,neutral\n"
+                                    "a.mp4,3,4,contempt\n"  # not one of the 7
+                                    "c.mp4,0,1,sad\n"  # no such video
+                                    "b.mp4,0,2,surprised\n", encoding="utf-8")
+    annotations = read_annotations(videos / "ann.csv")
+    assert [(s.video.name, s.start, s.end, EMOTIONS[s.label], s.line) for s in annotations.segments] == [
+        ("a.mp4", 0.0, 1.5, "happy", 2), ("a.mp4", 1.5, 3.0, "neutral", 3), ("b.mp4", 0.0, 2.0, "surprise", 6)]
+    assert annotations.left_out == {4: "emotion 'contempt' is not one of fervid's 7",
+                                    5: f"video {videos / 'c.mp4'} not found"}
+    assert annotations.videos == [videos / "a.mp4", videos / "b.mp4"]
+
+
+def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
+    (videos / "ann.txt").write_text("File\tBegin Time - ss.msec\tEnd Time - ss.msec\tLabel\tTrack\n"
+                                    "a.mp4\t0.0\t2.0\tfear\t1\n"
+                                    "a.mp4\t1.0\t2.0\tsad\t2\n", encoding="utf-8")  # another face, same time
+    segments = read_annotations(videos / "ann.txt").segments
+    assert [(s.start, s.end, EMOTIONS[s.label], s.track) for s in segments] == [(0.0, 2.0, "fear", 1),
+                                                                                (1.0, 2.0, "sad", 2)]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("a.mp4,0,2,happy,\na.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),
+    ("a.mp4,0,2,happy,\na.mp4,2,1,sad,\n", "line 3: a segment from 2.0 s to 1.0 s"),
+    ("a.mp4,0,two,happy,\n", "line 2: start '0' / end 'two': not times"),
+    ("a.mp4,0,2,happy,x\n", "line 2: track 'x': not a track number"),
+    ("a.mp4,0,2,contempt,\n", "no segment to score (1 line(s) left out: e.g. line 2: emotion 'contempt'"),
+])
+def test_bad_annotations_name_the_file_and_line(videos, rows, message):
+    (videos / "ann.csv").write_text(f"video,start,end,emotion,track\n{rows}", encoding="utf-8")
+    with pytest.raises(DatasetError, match="ann.csv") as error:
+        read_annotations(videos / "ann.csv")
+    assert message in str(error.value)
+
+
+def test_a_table_without_a_needed_column_says_which_and_what_it_has(videos):
+    (videos / "ann.csv").write_text("clip,from,to,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="no video column .*; its columns are clip, from, to, emotion"):
+        read_annotations(videos / "ann.csv")
+
+
+def frame_rows(track, times, emotion, size=100, probability=0.8):
+    rows = []
+    for t in times:
+        probs = dict.fromkeys(EMOTIONS, (1 - probability) / 6) | {emotion: probability}
+        rows.append({"time": t, "track": track, "width": size, "height": size, **probs, "emotion": emotion})
+    return rows
+
+
+def test_each_segment_is_scored_on_its_main_face_and_cut_at_the_videos_end(tmp_path):
+    video = tmp_path / "a.mp4"
+    times = np.arange(0, 4, 0.2)  # 5 frames a second for 4 s
+    table = pd.DataFrame(frame_rows(1, times[times < 3], "happy")  # the person the video is about, gone at 3 s
+                         + frame_rows(2, times[(times >= 1) & (times < 1.4)], "sad", size=300))  # someone passing
+    annotations = Annotations(tmp_path / "ann.csv", [
+        Segment(video, 0.0, 2.0, EMOTIONS.index("happy"), line=2),
+        Segment(video, 2.0, 5.0, EMOTIONS.index("neutral"), line=3),  # runs past the video's end (4 s)
+        Segment(video, 1.0, 1.4, EMOTIONS.index("sad"), line=4, track=2),
+        Segment(video, 4.5, 6.0, EMOTIONS.index("sad"), line=5)])
+    scores = score_segments(annotations, {video: (table, 5.0, 4.0)})
+    segments = scores.segments.set_index("line")
+    assert segments.loc[2, ["track", "predicted", "frames", "found"]].tolist() == [1, "happy", 10, 1.0]
+    assert segments.loc[3, ["end", "predicted", "frames", "found"]].tolist() == [4.0, "happy", 5, 0.5]
+    assert segments.loc[4, ["track", "predicted", "frames"]].tolist() == [2, "sad", 2]
+    assert scores.not_scored == {5: "starts after the analysed video's end (4.00 s)"}
+    # the annotated time inside the video: 2 + 2 + 0.4 s, the face found in 2 + 1 + 0.4 of it
+    assert scores.found_share == pytest.approx(3.4 / 4.4)
+    assert len(scores.frames) == 10 + 5 + 2 and set(scores.frames.columns) >= {"video", "line", "time", "track",
+                                                                                "label", "predicted", *EMOTIONS}
+    assert (scores.frames.query("line == 3")["label"] == "neutral").all()
+
+
+def test_a_video_that_failed_or_a_segment_without_its_face_is_not_scored(tmp_path):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    table = pd.DataFrame(frame_rows(1, [0.0, 0.5], "happy"))
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(a, 1.0, 2.0, 3, line=2), Segment(a, 0.0, 1.0, 3, 3, 7),
+                                                     Segment(b, 0.0, 1.0, 3, line=4)])
+    scores = score_segments(annotations, {a: (table, 2.0, 2.0)}, failed={b: "video failed: not a video"})
+    assert scores.not_scored == {2: "no face found in it", 3: "track 7 is not in it", 4: "video failed: not a video"}
+    assert scores.segments.empty and scores.found_share == 0.0
+
+
+def test_a_segments_label_is_its_frames_most_frequent_and_a_tie_goes_to_the_surer_emotion():
+    rows = pd.DataFrame(frame_rows(1, [0, 1], "sad", probability=0.9) + frame_rows(1, [2, 3], "fear", probability=0.5)
+                        + frame_rows(1, [4], "happy"))
+    assert EMOTIONS[segment_label(rows)] == "sad"
+    assert EMOTIONS[segment_label(rows.iloc[2:])] == "fear"  # 2 fear, 1 happy
+
+
+def test_the_frame_accuracy_interval_resamples_whole_segments():
+    # 10 segments of 20 frames, each all right or all wrong: 20 draws would be far too sure of themselves
+    frames = pd.DataFrame({"line": np.repeat(np.arange(10), 20), "label": "happy",
+                           "predicted": np.repeat(["happy"] * 6 + ["sad"] * 4, 20)})
+    low, high = bootstrap_frame_accuracy(frames)
+    assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
+    assert bootstrap_frame_accuracy(frames) == [low, high]  # seeded: the same report twice
+    assert bootstrap_frame_accuracy(frames.iloc[:0]) is None
