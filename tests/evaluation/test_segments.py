@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +125,32 @@ def test_the_frame_accuracy_interval_resamples_whole_segments():
     assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
     assert bootstrap_frame_accuracy(frames) == [low, high]  # seeded: the same report twice
     assert bootstrap_frame_accuracy(frames.iloc[:0]) is None
+
+
+def write_run(folder, stem, named, table, **summary):
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(folder / f"{stem}_frames.parquet")
+    (folder / f"{stem}_tracks.json").write_text(json.dumps({"file": named, "fps": 30.0, "sample_fps": None,
+                                                            "duration": 4.0, **summary}), encoding="utf-8")
+
+
+def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_by_a_unique_name(tmp_path,
+                                                                                               monkeypatch):
+    from fervid.evaluation.segments import frames_from_results
+
+    table = pd.DataFrame(frame_rows(1, [0.0, 0.1], "happy"))
+    videos = [tmp_path / "data" / name for name in ("p1.mp4", "p2.mp4", "p3.mp4", "cam.mp4")]
+    run = tmp_path / "run"
+    write_run(run, "p1", str(videos[0]), table, sample_fps=5.0)  # `fervid video` named it by its full path
+    write_run(run / "files" / "3f2a", "p2", "p2.mp4", table, fps=25.0)  # `fervid batch`, run from data/
+    write_run(run / "files" / "9c1b", "cam", "a/cam.mp4", table)  # two videos named cam.mp4, neither this one
+    write_run(run / "files" / "0d4e", "cam", "b/cam.mp4", table)
+    monkeypatch.chdir(tmp_path)  # not where the batch ran: p2.mp4 is found by its name
+    tables, failed, summaries = frames_from_results(run, videos)
+    assert set(tables) == {videos[0], videos[1]}
+    assert tables[videos[0]][1:] == (5.0, 4.0) and tables[videos[1]][1:] == (25.0, 4.0)
+    assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
+    assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
+                      videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
+                                 "path (give the annotations' video paths as the analysis did)"}
+    assert summaries[videos[0]]["sample_fps"] == 5.0

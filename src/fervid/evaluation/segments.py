@@ -256,25 +256,39 @@ def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: 
 
 def frames_from_results(results: Path, videos: list[Path]
                         ) -> tuple[dict[Path, tuple[pd.DataFrame, float, float]], dict[Path, str], dict[Path, dict]]:
-    """The per-frame tables an earlier ``fervid video`` wrote into ``results`` for ``videos`` (found by the file each
-    tracks JSON names), each with its analysis rate and the seconds analysed, as :func:`score_segments` takes them;
-    the videos with none, with why; and each video's tracks JSON (its settings, and ``error`` where its analysis
-    stopped early or the file was cut short: the table covers what was analysed)."""
-    from fervid.inference.video import OutputNames, stems_used_before
+    """The per-frame tables that an earlier ``fervid video`` (``results``: its output folder) or ``fervid batch``
+    (its ``files/*/``) wrote for ``videos``, each with its analysis rate and the seconds analysed, as
+    :func:`score_segments` takes them; the videos with none, with why; and each video's tracks JSON (its settings,
+    and ``error`` where its analysis stopped early or the file was cut short: the table covers what was analysed).
 
-    stems = stems_used_before(results)
+    A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
+    matched by its resolved path, or else by its file name where one video of that name was analysed."""
+    suffix = "_tracks.json"
+    written: list[tuple[str, Path, dict]] = []  # (the video as named, tracks JSON, its contents)
+    for tracks_json in [*sorted(results.glob(f"*{suffix}")), *sorted(results.glob(f"files/*/*{suffix}"))]:
+        try:
+            summary = json.loads(tracks_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict) and isinstance(summary.get("file"), str):
+            written.append((summary["file"], tracks_json, summary))
     tables, failed, summaries = {}, {}, {}
     for video in videos:
-        stem = stems.get(video.resolve())
-        if stem is None:
+        same = [item for item in written if Path(item[0]).resolve() == video.resolve()]
+        if not same:
+            same = [item for item in written if Path(item[0]).name == video.name]
+            if len(same) > 1:
+                failed[video] = (f"video {video}: {len(same)} videos named {video.name} were analysed in {results}, "
+                                 "none at this path (give the annotations' video paths as the analysis did)")
+                continue
+        if not same:
             failed[video] = f"video {video}: no fervid video outputs for it in {results}"
             continue
-        names = OutputNames(stem)
+        _, tracks_json, summary = same[0]
         try:
-            summary = json.loads((results / names.tracks_json).read_text(encoding="utf-8"))
-            table = pd.read_parquet(results / names.frames_parquet)
+            table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
-            failed[video] = f"video {video}: its outputs in {results} cannot be read ({exc})"
+            failed[video] = f"video {video}: its frames table in {tracks_json.parent} cannot be read ({exc})"
             continue
         fps = float(summary.get("fps") or 30.0)
         tables[video] = (table, min(fps, summary.get("sample_fps") or fps), float(summary.get("duration") or 0.0))
