@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import re
 
 import pytest
@@ -439,6 +440,31 @@ def test_results_are_never_written_over_an_image(tmp_path, astronaut_png):
         result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
         assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
     assert photo.read_bytes() == astronaut_png.read_bytes()
+
+
+def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp_path, astronaut_png):
+    """`fervid image -q a.avif --json precious.mp4` wrote JSON over the video (only image names were refused), and
+    `--csv a.avif` over the AVIF; `--json out/` wrote a file named out, `--csv out/` failed after the analysis."""
+    precious = {name: bytes([n]) * 100 for n, name in enumerate(("precious.mp4", "notes", "r.json", "p.heic"))}
+    for name, data in precious.items():
+        (tmp_path / name).write_bytes(data)
+    for option, name in (("--json", "precious.mp4"), ("--csv", "precious.mp4"), ("--parquet", "notes"),
+                         ("--csv", "r.json"), ("--json", "p.heic")):
+        target = str(tmp_path / name)
+        result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+        assert result.exit_code == 2, (option, name, result.output)
+        assert f"{option} {target}: expected a .{option[2:]} file name: {target} exists" in result.output
+    for option in ("--json", "--csv", "--parquet"):
+        for target in (str(tmp_path / "new") + "/", str(tmp_path)):
+            result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+            assert result.exit_code == 2 and f"{option} {target}: a folder; {option} takes a file name" in result.output
+    assert not (tmp_path / "new").exists()
+    assert {name: (tmp_path / name).read_bytes() for name in precious} == precious
+    # its own kind is replaced, as ever, and so is a device
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--json", str(tmp_path / "r.json"),
+                                 "--csv", os.devnull])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["files"][0]["faces"]
 
 
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkeypatch):

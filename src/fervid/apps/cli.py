@@ -233,8 +233,8 @@ def image(
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
-    parquet_out: Optional[Path] = typer.Option(None, "--parquet", help="Write the CSV's rows, typed, to this Parquet "
-                                                                       "FILE."),
+    parquet_out: Optional[str] = typer.Option(None, "--parquet", metavar="PATH",
+                                              help="Write the CSV's rows, typed, to this Parquet FILE."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
@@ -261,15 +261,11 @@ def image(
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, IMAGE_SUFFIXES, expand_inputs, load_image,
-                                        output_stems)
+    from fervid.inference.images import ANNOTATED_IMAGE_SUFFIX, expand_inputs, load_image, output_stems
     from fervid.inference.records import ImageResult, images_document
 
-    for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out and str(parquet_out))):
-        # `fervid image --json a.jpg b.jpg` (the file name forgotten) would write JSON over the photo a.jpg
-        if target and target != "-" and Path(target).suffix.lower() in IMAGE_SUFFIXES:
-            _fail(f"{option} {target}: expected a .{option[2:]} file name, not an image's (the results would be "
-                  f"written over it)", 2)
+    for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
+        _check_results_file(option, target)
     if json_out == "-" and csv_out == "-":
         _fail("--json - and --csv -: only one of them can go to stdout", 2)
     to_stdout = "-" in (json_out, csv_out)
@@ -312,7 +308,7 @@ def image(
             _write_csv(results, csv_out)
     if parquet_out:
         with _naming(parquet_out):
-            _write_parquet(results, parquet_out)
+            _write_parquet(results, Path(parquet_out))
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -325,6 +321,26 @@ def image(
         typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _check_results_file(option: str, target: Optional[str]) -> None:
+    """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
+    another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
+    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`)."""
+    from fervid.inference.images import IMAGE_SUFFIXES
+
+    if not target or target == "-":
+        return
+    own, path = f".{option[2:]}", Path(target)
+    if target.endswith(("/", os.sep)) or path.is_dir():
+        _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
+    # a device (/dev/null) is written as ever: only a regular file's contents could be lost
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        _fail(f"{option} {target}: expected a {own} file name, not an image's (the results would be written over "
+              "it)", 2)
+    if path.is_file() and path.suffix.lower() != own:
+        _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
+              "written over it)", 2)
 
 
 def _image_rows(results):
