@@ -45,7 +45,8 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
     assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
             "fervid/weights/detectors/centerface/centerface_int8.onnx",
             "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/apps/web/index.html",
-            "fervid/apps/web/app.js", "fervid/apps/web/live.html", "fervid/apps/web/live.js"} <= names
+            "fervid/apps/web/app.js", "fervid/apps/web/live.html", "fervid/apps/web/live.js",
+            "fervid/py.typed"} <= names  # PEP 561: type checkers read fervid's annotations
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Python: >=3.10\n" in meta

@@ -5,22 +5,40 @@
     >>> [(f.emotion, f.confidence) for f in faces]
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fervid.emotions import EMOTIONS
 from fervid.inference.records import Face, ImageResult
 
+if TYPE_CHECKING:  # what a type checker and an IDE see; at run time these load on first use (below)
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.detect import DetectorUnavailable
+    from fervid.inference.images import ImageLoadError
+    from fervid.inference.models import ModelError, ModelNotFound
+    from fervid.inference.options import PipelineOptions
+    from fervid.registry import UnknownName
+
 __version__ = "0.1.0"
-__all__ = ["EMOTIONS", "Analyzer", "Face", "ImageResult", "__version__"]
+
+# Importing these loads OpenCV and ONNX Runtime: deferred until one is used (`import fervid` stays fast)
+_LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",
+         # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
+         # name (detector, method) not registered, a detector whose package is not installed
+         "ImageLoadError": "fervid.inference.images", "ModelError": "fervid.inference.models",
+         "ModelNotFound": "fervid.inference.models", "UnknownName": "fervid.registry",
+         "DetectorUnavailable": "fervid.inference.detect"}
+__all__ = ["EMOTIONS", "Face", "ImageResult", "__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    # Importing the Analyzer loads OpenCV and ONNX Runtime; defer that until it is used.
-    if name == "Analyzer":
-        from fervid.inference.analyzer import Analyzer
-
-        return Analyzer
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fervid' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    # the lazily loaded Analyzer listed too: tab completion in a notebook offers the main class
+    # the lazily loaded names listed too: tab completion in a notebook offers the main class
     return sorted(set(globals()) | set(__all__))

@@ -115,6 +115,37 @@ def test_inference_does_not_import_torch(astronaut_png):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_api_errors_are_fervids_own_names_loaded_only_when_used():
+    """An app catching an unreadable upload had to import fervid.inference.images.ImageLoadError; `import fervid`
+    must stay light (no OpenCV, no ONNX Runtime) all the same."""
+    code = ("import sys, fervid\n"
+            "assert not {'cv2', 'onnxruntime'} & set(sys.modules), 'loaded on import'\n"
+            "from fervid.inference.images import ImageLoadError\n"
+            "from fervid.inference.models import ModelNotFound\n"
+            "assert fervid.ImageLoadError is ImageLoadError and fervid.ModelNotFound is ModelNotFound\n"
+            "assert issubclass(fervid.ImageLoadError, ValueError) and issubclass(fervid.UnknownName, ValueError)\n"
+            "assert {'Analyzer', 'ImageLoadError', 'ModelError', 'DetectorUnavailable'} <= set(dir(fervid))\n"
+            "try:\n"
+            "    fervid.Analyzer(model='no_such_model')\n"
+            "except fervid.ModelNotFound:\n"
+            "    pass\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("image, message", [(None, "not NoneType"), (3, "not int"), ({}, "not dict"),
+                                            ([np.zeros((9, 9, 3), np.uint8)], "each image of a list in turn")])
+def test_what_is_no_kind_of_image_is_a_type_error(analyzer, image, message):
+    """None, a number or a list raised ImageLoadError, a ValueError, which `except TypeError` missed."""
+    with pytest.raises(TypeError, match=message):
+        analyzer.analyze_image(image)
+
+
+def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):
+    """bgr="no" was taken as true: the channels swapped without a word."""
+    with pytest.raises(TypeError, match="bgr must be True or False, not 'no'"):
+        analyzer.analyze_image(astronaut_rgb, bgr="no")
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True])
 def test_a_thread_count_below_one_is_refused_not_read_as_every_core(threads):
     with pytest.raises(ValueError, match="threads must be a whole number"):

@@ -74,3 +74,15 @@ def test_an_image_result_reads_as_its_faces_and_feeds_every_writer(astronaut_rgb
     # what made the numbers is recorded beside them
     assert {k: doc[k] for k in ("model", "precision", "detector", "score_threshold")} == {
         "model": "ferplus_vgg", "precision": "fp32", "detector": "centerface", "score_threshold": 0.55}
+
+
+def test_an_image_results_table_has_its_columns_with_or_without_faces(astronaut_rgb):
+    """pd.DataFrame(result.rows()) of a photo without a face had no columns: table["emotion"] raised KeyError."""
+    from fervid.inference.records import ROW_COLUMNS
+
+    analyzer = Analyzer()
+    table = analyzer.analyze_image(astronaut_rgb).to_dataframe()
+    assert table.columns.tolist() == ["face", *ROW_COLUMNS]
+    assert table["emotion"].tolist() == ["happy"] and table["face"].tolist() == [1]
+    empty = analyzer.analyze_image(np.full((200, 200, 3), 120, np.uint8)).to_dataframe()
+    assert empty.columns.tolist() == ["face", *ROW_COLUMNS] and empty["emotion"].tolist() == []

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     make_detector, stand_upright)
-from fervid.inference.models import DEFAULT_MODEL, CNNOutput, EmotionCNN, graph_for, resolve_model_dir
+from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
+                                     resolve_model_dir)
 from fervid.inference.options import PipelineOptions
 from fervid.inference.images import ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
@@ -62,7 +64,9 @@ class Analyzer:
         return getattr(self.detector, "name", type(self.detector).__name__)
 
     @property
-    def model_config(self):
+    def model_config(self) -> ModelConfig:
+        """The emotion model's configuration, loaded and checked with its weights: name, classes, input framing,
+        normalisation, softmax temperature, the ``uncertain_below`` threshold."""
         return self.cnn.config
 
     @property
@@ -82,8 +86,16 @@ class Analyzer:
 
         ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
         accepted), or an image file's bytes (``bytes`` or a binary file object). Raises
-        :class:`fervid.inference.images.ImageLoadError` for unreadable input.
+        :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
+        and TypeError for what is none of those kinds (None, a number, a list).
         """
+        if not isinstance(bgr, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
+            raise TypeError(f"bgr must be True or False, not {bgr!r}")
+        if not (isinstance(image, (str, os.PathLike, np.ndarray, bytes, bytearray, memoryview, Image.Image))
+                or callable(getattr(image, "read", None))):
+            raise TypeError(f"analyze_image reads a path, a PIL image, a numpy array, image bytes or a binary file, "
+                            f"not {type(image).__name__}" + (" (analyse each image of a list in turn)"
+                                                             if isinstance(image, (list, tuple)) else ""))
         return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image))
 
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from fervid.emotions import EMOTIONS
 
@@ -51,14 +56,17 @@ class Face:
 
     @property
     def emotion(self) -> str:
+        """The most probable of the 7 emotions (one of ``EMOTIONS``)."""
         return EMOTIONS[int(np.argmax(self.probabilities))]
 
     @property
     def confidence(self) -> float:
+        """The probability of :attr:`emotion` (0-1; the model's card says how often faces this sure are right)."""
         return float(max(self.probabilities))
 
     @property
     def emotion_probabilities(self) -> dict[str, float]:
+        """``{emotion: probability}`` for the 7 emotions, in ``EMOTIONS`` order."""
         return dict(zip(EMOTIONS, self.probabilities))
 
     def row(self, **leading) -> dict:
@@ -94,16 +102,30 @@ class ImageResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the image was read (an image with no face is ok, with no faces)."""
         return self.error is None
 
     def __len__(self) -> int:
         return len(self.faces)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Face]:
         return iter(self.faces)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Face: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Face]: ...
+
+    def __getitem__(self, index: int | slice) -> Face | list[Face]:
         return self.faces[index]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """:meth:`rows` as a pandas table: ``face`` then :data:`ROW_COLUMNS`, the columns there for an image with no
+        face too (no rows), so ``table["emotion"]`` works on any image."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(), columns=["face", *ROW_COLUMNS])
 
     def rows(self, **leading) -> list[dict]:
         """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... left
