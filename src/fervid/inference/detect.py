@@ -193,6 +193,10 @@ class CenterFaceDetector(_AtScales):
         options = ort.SessionOptions()
         options.intra_op_num_threads = inference_threads(threads)
         options.inter_op_num_threads = 1
+        # no memory arena: its working memory grows with the image (a 4200 x 4200 photo is detected on a 2450 px
+        # copy), and an arena kept the largest it ever needed (+520 MB at peak, 675 MB held afterwards, against
+        # +340 MB and 220 MB without; 640x480 frames are detected no slower)
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
