@@ -1029,3 +1029,31 @@ def test_unchanged_files_are_not_read_again(tmp_path, astronaut_rgb, monkeypatch
     hashed.clear()
     run_batch([str(corpus)], options, progress=False)
     assert [name for name in hashed if name.endswith(".jpg")] == []  # the touched file's new time was recorded
+
+
+def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_heic_is_said(tmp_path, astronaut_rgb):
+    """A folder's .ts transport stream and .avif photo were dropped without a word (decoded fine when named), and so
+    were its HEIC photos; TypeScript's .ts files and notes stay out, unsaid."""
+    import imageio_ffmpeg
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-t", "1", "-c", "copy",
+                    "-f", "mpegts", str(corpus / "stream.ts")], check=True)
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "photo.avif")
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "scan.tga")
+    (corpus / "app.ts").write_text("export const a = 1;\n")
+    (corpus / "notes.txt").write_text("session notes\n")
+    (corpus / "IMG_1.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q",
+                                      "--no-annotate"])
+    assert result.exit_code == 0, result.output
+    assert f"notice: {corpus}: left out 1 image(s) of a kind fervid cannot read here (e.g. IMG_1.HEIC)" in result.output
+    files = pd.read_csv(out / "files.csv").set_index("file")
+    assert sorted(files.index) == [str(corpus / name) for name in ("photo.avif", "scan.tga", "stream.ts")]
+    assert files.loc[str(corpus / "stream.ts"), "kind"] == "video" and files.loc[str(corpus / "stream.ts"), "rows"] > 0
+    assert (files.loc[[str(corpus / "photo.avif"), str(corpus / "scan.tga")], "rows"] == 1).all()

@@ -315,3 +315,41 @@ def test_patterns_match_as_glob_does(tmp_path, astronaut_png, monkeypatch):
     assert expand_inputs(["sh/b/day1/*"], {".mp4"})[1][0][1].startswith("pattern matches 3 file(s), none with")
     assert expand_inputs(["sh/**/[[]x].png"])[0] == [Path("sh/b/day1/[x].png")]  # glob.escape's brackets
     assert expand_inputs(["d"])[0] == [Path("d/b/x.png")]  # not d/a/deep/link/x.png
+
+
+@pytest.mark.parametrize("suffix", [".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".tga", ".pnm", ".apng"])
+def test_every_kind_pillow_reads_here_is_found_in_folders_and_patterns(tmp_path, astronaut_rgb, suffix):
+    """AVIF, JPEG 2000 and TGA were read when named (`fervid image a.avif`) but left out of folders and patterns."""
+    Image.fromarray(astronaut_rgb).save(tmp_path / f"a{suffix}")
+    assert expand_inputs([str(tmp_path)]) == ([tmp_path / f"a{suffix}"], [])
+    assert expand_inputs([str(tmp_path / "*")])[0] == [tmp_path / f"a{suffix}"]
+    assert np.abs(load_image(tmp_path / f"a{suffix}").astype(int) - astronaut_rgb[:, :, ::-1]).mean() < 8
+
+
+def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_png):
+    """HEIC photos (no decoder here), videos searched for images and images for videos were left out without a
+    word; other files (notes, tables, TypeScript's .ts) are left out as ever, unsaid."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    (tmp_path / "a.png").write_bytes(astronaut_png.read_bytes())
+    for name in ("IMG_1.HEIC", "IMG_2.heif", "clip.mp4", "notes.txt", "t.json", "t.csv", ".DS_Store", "app.ts"):
+        (tmp_path / name).write_bytes(b"x" * 200)
+    (tmp_path / "rec.ts").write_bytes(b"\x47" + b"\x00" * 187 + b"\x47" + b"\x00" * 187 + b"\x47")
+    notices = []
+    files, problems = expand_inputs([str(tmp_path)], notices=notices)
+    assert files == [tmp_path / "a.png"] and problems == []
+    assert notices == [
+        f"{tmp_path}: left out 2 image(s) of a kind fervid cannot read here (e.g. IMG_1.HEIC): convert them to JPEG "
+        "or PNG (HEIC: e.g. libheif's `heif-convert`, or `sips -s format jpeg` on macOS)",
+        f"{tmp_path}: left out 2 video(s) (e.g. clip.mp4): `fervid image` reads images; analyse videos with "
+        "`fervid video`, or both kinds with `fervid batch`"]
+    notices = []
+    files, _ = expand_inputs([str(tmp_path / "*")], VIDEO_SUFFIXES, notices=notices)
+    assert files == [tmp_path / "clip.mp4", tmp_path / "rec.ts"]  # the transport stream, not the TypeScript
+    assert len(notices) == 2 and notices[1].startswith(f"{tmp_path / '*'}: left out 1 image(s) (e.g. a.png): ")
+    notices = []
+    expand_inputs([str(tmp_path / "*.HEIC")], notices=notices)  # asked for by name: tried, and each one told
+    assert notices == []
+    with pytest.raises(ImageLoadError, match=r"IMG_3\.heic: a HEIC/HEIF image, which fervid cannot read here"):
+        (tmp_path / "IMG_3.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+        load_image(tmp_path / "IMG_3.heic")  # not "a video (MP4/MOV)", as its boxes made it

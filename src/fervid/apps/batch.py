@@ -117,7 +117,8 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
             entries = [str(Path(c) if Path(c).is_absolute() else base / c) for c in cells]
 
             def names_input(entry: str) -> bool:
-                return Path(entry).suffix.lower() in suffixes or Path(entry).is_dir() or any(c in entry for c in "*?[")
+                return (Path(entry).suffix.lower() in suffixes | {".ts"} or Path(entry).is_dir()
+                        or any(c in entry for c in "*?["))
 
             if not named and entries and not names_input(entries[0]) and not Path(entries[0]).suffix:
                 # a header of other words ("recording"); a missing folder's name reads the same, so it is said
@@ -270,7 +271,9 @@ class StateStore:
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
-            kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES else "image"
+            # by its extension; .ts, not one of VIDEO_SUFFIXES (TypeScript's too), is a transport stream here: a
+            # search takes only those (expand_inputs), and one named on its own is no image
+            kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} else "image"
             location = os.path.abspath(p)
             name = known.get(location, str(p))  # the name the file was first registered under
             row = self.db.execute("SELECT hash, status, key, size, mtime_ns FROM files WHERE path = ?",

@@ -16,8 +16,28 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.emotions import EMOTIONS
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
-                  ".pbm"}
+
+
+def _pillow_reads(module: str) -> bool:
+    """Whether this install's Pillow has the decoder ``module`` names ("avif": Pillow 11.2 and later)."""
+    from PIL import features
+
+    try:
+        return bool(features.check_module(module) if module in features.modules else features.check_codec(module))
+    except (ValueError, ImportError):  # a decoder this Pillow does not know
+        return False
+
+
+# formats only some Pillow builds decode: their files are searched for where this one does
+_OPTIONAL_FORMATS = {"avif": {".avif"}, "jpg_2000": {".jp2", ".j2k", ".jpf", ".jpx"}}
+# what a folder or pattern is searched for (a file named on its own is tried whatever its name)
+IMAGE_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
+                  ".ppm", ".pbm", ".pnm", ".tga"} | {
+    suffix for module, suffixes in _OPTIONAL_FORMATS.items() if _pillow_reads(module) for suffix in suffixes}
+# photos fervid cannot read here (HEIC, iPhones' default: Pillow has no HEIF decoder): a search leaves them out
+# and says so
+UNREADABLE_IMAGE_SUFFIXES = {".heic", ".heif", ".hif"} | {
+    suffix for module, suffixes in _OPTIONAL_FORMATS.items() if not _pillow_reads(module) for suffix in suffixes}
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
 
@@ -155,13 +175,22 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             return _from_pil(im, name)
     except ImageLoadError as exc:
         container = _video_container(source) if "not an image" in str(exc) else None
+        if container in ("HEIF", "AVIF"):  # an iPhone's HEIC photo; AVIF where this Pillow is older than 11.2
+            raise ImageLoadError(f"{name}: a {'HEIC/HEIF' if container == 'HEIF' else container} image, which "
+                                 "fervid cannot read here (Pillow has no decoder for it): convert it to JPEG or PNG"
+                                 ) from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
         raise
 
 
+# an ISO media file's major brand (bytes 8-12) that makes it a still image, not an MP4/MOV video
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
 def _video_container(source) -> str | None:
-    """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None."""
+    """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None; "HEIF" and
+    "AVIF" for the still images that share MP4's boxes."""
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
@@ -172,7 +201,7 @@ def _video_container(source) -> str | None:
     except OSError:
         return None
     if head[4:8] == b"ftyp":
-        return "MP4/MOV"
+        return "HEIF" if head[8:12] in _HEIF_BRANDS else "AVIF" if head[8:12] in (b"avif", b"avis") else "MP4/MOV"
     if head[:4] == b"\x1aE\xdf\xa3":
         return "Matroska/WebM"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
@@ -280,17 +309,45 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     frames) - analysed again, another run's results counted as new faces; ``notices`` gets a line for each input
     where files were left out for their names. A pattern is matched as glob matches it (``**``: any folders) and
     its matches are filtered the same way; by ``suffixes`` too, unless it names its own extension (``rec/*.ts``).
-    A file named on its own is always an input."""
+    Searching for videos, a ``.ts`` file is one where it begins as an MPEG transport stream (TypeScript's sources
+    share the extension). Media a search leaves out as a kind fervid cannot read (HEIC photos), or as the other
+    command's (videos searched for images, images for videos), get a notice line each: how many, an example and
+    what to do. A file named on its own is always an input."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
     kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
     in_results = _BatchResultsCheck()
+    takes_images, takes_videos = IMAGE_SUFFIXES <= suffixes, VIDEO_SUFFIXES <= suffixes
+
+    def is_video(p: Path) -> bool:
+        return p.suffix.lower() in VIDEO_SUFFIXES or (p.suffix.lower() == ".ts" and mpeg_transport_stream(p))
 
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:
-        media = [p for p in candidates if (any_suffix or p.suffix.lower() in suffixes) and not in_results(p)]
+        candidates = [p for p in candidates if not in_results(p)]
+        media = [p for p in candidates
+                 if any_suffix or p.suffix.lower() in suffixes or (takes_videos and is_video(p))]
         named_as_outputs = [p for p in media if fervid_output(p)]
         if named_as_outputs and notices is not None:
             notices.append(f"{printable_name(item)}: left out {len(named_as_outputs)} file(s) named as fervid names "
                            f"its outputs (e.g. {printable_name(named_as_outputs[0].name)}); name one on its own to "
                            "analyse it")
+        if notices is not None and not any_suffix:
+            taken = set(media)
+            others = [p for p in candidates if p not in taken and not fervid_output(p)]
+            for files, what, advice in (
+                    ([p for p in others if p.suffix.lower() in UNREADABLE_IMAGE_SUFFIXES],
+                     "image(s) of a kind fervid cannot read here",
+                     "convert them to JPEG or PNG (HEIC: e.g. libheif's `heif-convert`, or `sips -s format jpeg` on "
+                     "macOS)"),
+                    ([p for p in others if is_video(p)] if takes_images and not takes_videos else [],
+                     "video(s)", "`fervid image` reads images; analyse videos with `fervid video`, or both kinds "
+                     "with `fervid batch`"),
+                    ([p for p in others if p.suffix.lower() in IMAGE_SUFFIXES] if takes_videos and not takes_images
+                     else [], "image(s)", "`fervid video` reads videos; analyse images with `fervid image`, or both "
+                     "kinds with `fervid batch`")):
+                if files:
+                    notices.append(f"{printable_name(item)}: left out {len(files)} {what} (e.g. "
+                                   f"{printable_name(files[0].name)}): {advice}")
         return sorted((p for p in media if not fervid_output(p)), key=natural_order)
 
     found: list[Path] = []
@@ -373,6 +430,17 @@ def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     if pattern[0] == "**":
         return any(_components_match(pattern[1:], parts[n:]) for n in range(len(parts) + 1))
     return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _components_match(pattern[1:], parts[1:])
+
+
+def mpeg_transport_stream(path: Path) -> bool:
+    """Whether a file begins as an MPEG transport stream: 188-byte packets, each opening with the sync byte 0x47
+    (a recording named .ts, an extension TypeScript's sources share)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(3 * 188 + 1)
+    except OSError:
+        return False
+    return len(head) > 188 and all(head[i] == 0x47 for i in range(0, len(head), 188))
 
 
 def is_batch_results(folder: Path) -> bool:
