@@ -215,7 +215,11 @@ def test_only_a_dark_picture_has_its_levels_stretched():
     # a few hot pixels do not stop a dark picture from being stretched
     dim[:2, :2] = 255
     assert dark_levels_table(dim) is not None
-    # a flat black frame is not blown up into noise: its range counts as 8 levels
-    black = np.zeros((60, 80), np.uint8)
-    black[::7, ::5] = 1
-    assert stretch_dark_levels(black).max() <= 255 // 8 + 1
+    # a picture of a few levels is stretched as one of 8, not blown up into noise
+    faint = np.zeros((60, 80), np.uint8)
+    faint[::3, ::2] = 5
+    assert stretch_dark_levels(faint).max() <= 5 * 255 // 8 + 1
+    # a black frame (a video's leader) is blank, not dark: left as it is (it was counted as a dark frame)
+    black = np.full((60, 80, 3), 16, np.uint8)
+    black[::7, ::5] = 17
+    assert dark_levels_table(black) is None and stretch_dark_levels(black) is black

@@ -253,13 +253,17 @@ def crop_face(grey: np.ndarray, eyes=None, template: FaceTemplate = FaceTemplate
 # their brightness nothing changes (their top stays above this). Of FER2013's own crops it touches 2 of the first
 # 4,000 Training faces and 4 of PublicTest's 3,529 (benchmarks/bench_dark_frames.py; docs/results.md section 7).
 DARK_TOP = 96
+# A picture whose levels span fewer than this is blank, not dark: JAFFE's heads at a 32nd of their brightness still
+# span about 8 levels and are found once stretched (docs/eval/dark_frames.json); a black video frame spans 0-2
+FLAT_LEVELS = 4
 
 
 def dark_levels_table(image: np.ndarray) -> np.ndarray | None:
     """The lookup table (256 grey levels, for ``cv2.LUT``) that stretches ``image``'s levels (BGR or grey uint8)
     to the full range where it is dark (its brightest pixels under :data:`DARK_TOP`); None where it is not. The
     0.5th and 99.5th percentiles of every 4th pixel set the stretch, so a few hot pixels do not hold it back; a
-    range under 8 levels is stretched as 8 (noise is not amplified without bound)."""
+    range under 8 levels is stretched as 8 (noise is not amplified without bound). A picture of fewer than
+    :data:`FLAT_LEVELS` levels (a black frame: a video's leader, a lens cap) holds nothing to brighten: None."""
     sample = np.ascontiguousarray(image[::4, ::4])
     if sample.ndim == 3:  # measured on grey, as video measures its frames: a photo and a frame get the same stretch
         sample = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY)
@@ -267,7 +271,7 @@ def dark_levels_table(image: np.ndarray) -> np.ndarray | None:
     # percentiles from a histogram: np.percentile took 0.7 ms of a 640x480 frame, most of them bright
     cumulative = np.cumsum(cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel())
     low, high = np.searchsorted(cumulative, (0.005 * cumulative[-1], 0.995 * cumulative[-1]))
-    if high >= DARK_TOP:
+    if high >= DARK_TOP or high - low < FLAT_LEVELS:
         return None
     return np.clip((np.arange(256) - low) * 255.0 / max(high - low, 8.0), 0, 255).astype(np.uint8)
 
