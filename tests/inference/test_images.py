@@ -353,3 +353,22 @@ def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_
     with pytest.raises(ImageLoadError, match=r"IMG_3\.heic: a HEIC/HEIF image, which fervid cannot read here"):
         (tmp_path / "IMG_3.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
         load_image(tmp_path / "IMG_3.heic")  # not "a video (MP4/MOV)", as its boxes made it
+
+
+def test_a_folder_named_with_brackets_is_taken_as_named_in_a_pattern(tmp_path, astronaut_png):
+    """`fervid image "shoot [2024]/*.JPG"` said "pattern matches no file": glob read [2024] as one of 2, 0 and 4 (and
+    would have taken "shoot 2")."""
+    import shutil
+
+    for folder in ("shoot [2024]", "shoot 2", "shoot [2024]/day [1]"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(astronaut_png, tmp_path / folder / "IMG_1.JPG")
+    shoot = tmp_path / "shoot [2024]"
+    assert expand_inputs([f"{shoot}/*.JPG"]) == ([shoot / "IMG_1.JPG"], [])
+    assert expand_inputs([f"{shoot}/day [1]/*"]) == ([shoot / "day [1]" / "IMG_1.JPG"], [])
+    assert sorted(expand_inputs([f"{shoot}/**/*.JPG"])[0]) == [shoot / "IMG_1.JPG", shoot / "day [1]" / "IMG_1.JPG"]
+    assert expand_inputs([f"{tmp_path}/shoot [[]2024]/*.JPG"])[0] == [shoot / "IMG_1.JPG"]  # escaped: as ever
+    assert expand_inputs([f"{tmp_path}/shoot [2]/*.JPG"])[0] == [tmp_path / "shoot 2" / "IMG_1.JPG"]  # no such folder
+    problem = expand_inputs([f"{tmp_path}/take [3]/*.JPG"])[1][0][1]
+    assert problem == "pattern matches no file (in a pattern [...] is a set of characters: write a [ in a name as [[] " \
+                      "and a ] as []])"

@@ -374,7 +374,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
             matches = keep(files, item, any_suffix=own_extension)
             if not matches:
-                problems.append((item, "pattern matches no file" if not files else
+                problems.append((item, ("pattern matches no file" + (
+                                     " (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] "
+                                     "as []])" if "[" in item else "")) if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
                                  f"pattern matches {len(files)} file(s), none with an {kind} file's extension "
@@ -405,11 +407,11 @@ def _pattern_files(pattern: str) -> list[Path]:
 
     parts = Path(pattern).parts
     if "**" not in pattern:
-        hits = [Path(p) for p in glob.glob(pattern)]
+        hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
         return [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
     first = next(i for i, part in enumerate(parts) if "**" in part)
     rest = parts[first:]
-    bases = [Path(b) for b in glob.glob(str(Path(*parts[:first])))] if first else [Path(".")]
+    bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
     files = []
     for base in (b for b in bases if b.is_dir()):
         for path in search_folder(base):
@@ -418,6 +420,20 @@ def _pattern_files(pattern: str) -> list[Path]:
             if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
                 files.append(path)
     return files
+
+
+def _literal_folders(pattern: str) -> str:
+    """``pattern`` with its longest leading path that exists as written escaped for glob, where that path holds
+    glob's characters: "shoot [2024]/*.JPG" names the folder shoot [2024], which glob read as "shoot " and one of
+    2, 0 and 4."""
+    import glob
+
+    parts = Path(pattern).parts
+    for n in range(len(parts), 0, -1):
+        head = os.path.join(*parts[:n])
+        if any(ch in head for ch in "*?[") and os.path.exists(head):
+            return os.path.join(glob.escape(head), *parts[n:])
+    return pattern
 
 
 def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
