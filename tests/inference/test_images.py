@@ -320,6 +320,11 @@ def test_patterns_match_as_glob_does(tmp_path, astronaut_png, monkeypatch):
 @pytest.mark.parametrize("suffix", [".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".tga", ".pnm", ".apng"])
 def test_every_kind_pillow_reads_here_is_found_in_folders_and_patterns(tmp_path, astronaut_rgb, suffix):
     """AVIF, JPEG 2000 and TGA were read when named (`fervid image a.avif`) but left out of folders and patterns."""
+    from PIL import features
+
+    if suffix in (".avif", ".jp2", ".j2k", ".jpf", ".jpx") and not features.check("avif" if suffix == ".avif" else
+                                                                                  "jpg_2000"):
+        pytest.skip(f"this Pillow cannot read {suffix} (and fervid does not search for it)")
     Image.fromarray(astronaut_rgb).save(tmp_path / f"a{suffix}")
     assert expand_inputs([str(tmp_path)]) == ([tmp_path / f"a{suffix}"], [])
     assert expand_inputs([str(tmp_path / "*")])[0] == [tmp_path / f"a{suffix}"]
@@ -372,3 +377,48 @@ def test_a_folder_named_with_brackets_is_taken_as_named_in_a_pattern(tmp_path, a
     problem = expand_inputs([f"{tmp_path}/take [3]/*.JPG"])[1][0][1]
     assert problem == "pattern matches no file (in a pattern [...] is a set of characters: write a [ in a name as [[] " \
                       "and a ] as []])"
+
+
+def test_an_image_read_at_its_first_of_several_frames_is_said_to_be(tmp_path, astronaut_rgb):
+    """load_image reads an animated image's first frame, a TIFF's first page: fervid image said nothing of the rest."""
+    from fervid.inference.images import more_frames_notice
+
+    from PIL import features
+
+    face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
+    animated = ("a.gif", "a.png", "a.webp", "a.tif") + (("a.avif",) if features.check("avif") else ())
+    for name in animated:
+        blank.save(tmp_path / name, save_all=True, append_images=[face], duration=200)
+    face.save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[blank])  # a preview beside it
+    face.save(tmp_path / "still.gif")
+    assert more_frames_notice(tmp_path / "a.gif") == (f"{tmp_path / 'a.gif'}: an animated GIF: analysed frame 1 of 2 "
+                                                      "(`fervid video` reads every frame)")
+    assert "an animated PNG: analysed frame 1 of 2 (`fervid video` reads" in more_frames_notice(tmp_path / "a.png")
+    for name, kind in (("a.webp", "WebP"), ("a.avif", "AVIF")):
+        if name not in animated:
+            continue
+        assert (f"an animated {kind}: analysed frame 1 of 2 (`fervid video` cannot decode an animated {kind}'s frames: "
+                "convert it to GIF or MP4") in more_frames_notice(tmp_path / name)
+    assert more_frames_notice(tmp_path / "a.tif").endswith("a multi-page TIFF: analysed page 1 of 2 (save each page "
+                                                           "as its own image to analyse it)")
+    assert more_frames_notice(tmp_path / "camera.jpg") == more_frames_notice(tmp_path / "still.gif") == ""
+
+
+def test_an_annotated_copy_names_its_image_by_a_digest_read_without_decoding_it(tmp_path, astronaut_rgb):
+    """What lets `fervid image --annotate` replace an image's earlier copy, whatever name the copy got."""
+    import cv2
+
+    from fervid.inference.annotate import write_image
+    from fervid.inference.images import ANNOTATED_SOURCE_KEY, annotated_stems_used_before, source_id
+
+    photo = tmp_path / "shots" / "astro.png"
+    photo.parent.mkdir()
+    Image.fromarray(astronaut_rgb).save(photo)
+    write_image(tmp_path / "astro_png_fervid.png", astronaut_rgb[:, :, ::-1],
+                text={ANNOTATED_SOURCE_KEY: source_id(photo)})
+    write_image(tmp_path / "other_fervid.png", astronaut_rgb[:, :, ::-1])  # an earlier fervid's: no record
+    assert source_id(tmp_path / "shots" / ".." / "shots" / "astro.png") == source_id(photo) != source_id(tmp_path)
+    assert "shots" not in source_id(photo)
+    assert annotated_stems_used_before(tmp_path) == {source_id(photo): "astro_png"}
+    assert np.array_equal(load_image(tmp_path / "astro_png_fervid.png"), astronaut_rgb[:, :, ::-1])
+    assert np.array_equal(cv2.imread(str(tmp_path / "astro_png_fervid.png")), astronaut_rgb[:, :, ::-1])

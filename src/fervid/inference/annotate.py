@@ -137,19 +137,30 @@ def _draw_bars(out: np.ndarray, face: Face, rect: Rect, unit: float, box: Rect) 
     cv2.rectangle(out, (x0, y0), (x0 + width - 1, y0 + space - 1), colour, max(1, round(unit)))
 
 
-def write_image(path: str | Path, bgr: np.ndarray) -> Path:
-    """Save a BGR image in the format its suffix names. ``cv2.imwrite`` returns False where it cannot write (a
+def write_image(path: str | Path, bgr: np.ndarray, text: dict[str, str] | None = None) -> Path:
+    """Save a BGR image in the format its suffix names (``text``: Latin-1 key-value pairs a PNG carries, in tEXt
+    chunks Pillow reads as its ``info`` on opening it). ``cv2.imwrite`` returns False where it cannot write (a
     read-only or full folder) and fails on non-ASCII paths on Windows; encoding in memory and writing the bytes
     raises the operating system's error, naming the file, instead."""
     path = Path(path)
     ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot encode an image as {path.suffix!r}")
+    data = encoded.tobytes()
+    if text and data[12:16] == b"IHDR":  # a PNG: its chunks go after the header chunk (8 + 25 bytes), before the
+        # pixels, where a reader finds them without decoding any
+        import zlib
+
+        chunks = b""
+        for key, value in text.items():
+            body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
+            chunks += len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+        data = data[:33] + chunks + data[33:]
     with naming_file(path):
         try:
-            path.write_bytes(encoded.tobytes())
+            path.write_bytes(data)
         except OSError:
-            if path.is_file() and path.stat().st_size < len(encoded):  # no part-written image left behind
+            if path.is_file() and path.stat().st_size < len(data):  # no part-written image left behind
                 path.unlink()
             raise
     return path

@@ -90,6 +90,25 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
                          "array, or an image file's bytes")
 
 
+def more_frames_notice(path: str | Path) -> str:
+    """For a file :func:`load_image` read only the first frame or page of (an animated GIF, PNG, WebP or AVIF, a
+    multi-page TIFF): a line saying so and how to read them all; "" for any other (a camera's MPO JPEG, whose
+    second image is a preview or depth map, too)."""
+    try:
+        with Image.open(path) as im:
+            fmt, frames = im.format, getattr(im, "n_frames", 1)
+    except (OSError, ValueError, SyntaxError):
+        return ""
+    if frames < 2 or fmt not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF"):
+        return ""
+    if fmt == "TIFF":
+        return f"{path}: a multi-page TIFF: analysed page 1 of {frames} (save each page as its own image to analyse it)"
+    kind = {"WEBP": "WebP"}.get(fmt, fmt)
+    return f"{path}: an animated {kind}: analysed frame 1 of {frames} " + (
+        "(`fervid video` reads every frame)" if fmt in ("GIF", "PNG") else
+        f"(`fervid video` cannot decode an animated {kind}'s frames: convert it to GIF or MP4 to analyse them all)")
+
+
 def load_grey(path: str | Path) -> np.ndarray:
     """A file as a grey uint8 image (H, W), read as :func:`load_image` reads it (EXIF rotation applied, 16-bit
     scaled, alpha on white), then greyed as the analyzer greys a photo, so a dataset's faces are the pixels
@@ -481,6 +500,31 @@ class _BatchResultsCheck:
 
 
 ANNOTATED_IMAGE_SUFFIX = "_fervid.png"  # `fervid image --annotate`'s copies: <stem>_fervid.png
+ANNOTATED_SOURCE_KEY = "fervid-source"  # the PNG text an annotated copy carries: source_id of its image
+
+
+def source_id(path: Path) -> str:
+    """What an annotated copy records of its image: a digest of the image's resolved path (the path itself, with
+    its folders' names, would travel with every copy shared)."""
+    import hashlib
+
+    return hashlib.sha256(os.fsencode(Path(path).resolve())).hexdigest()[:32]
+
+
+def annotated_stems_used_before(folder: Path) -> dict[str, str]:
+    """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`: names depend on
+    which images are analysed together (astro.png with astro.jpg writes astro_png_fervid.png, alone
+    astro_fervid.png), and an image annotated again with others left its first copy beside the new one."""
+    stems = {}
+    for copy in sorted(Path(folder).glob(f"*{ANNOTATED_IMAGE_SUFFIX}")):
+        try:
+            with Image.open(copy) as im:
+                source = im.info.get(ANNOTATED_SOURCE_KEY)
+        except (OSError, ValueError, SyntaxError):
+            continue
+        if isinstance(source, str) and source:
+            stems.setdefault(source, copy.name[: -len(ANNOTATED_IMAGE_SUFFIX)])
+    return stems
 
 
 def fervid_output(path: Path) -> bool:
