@@ -456,6 +456,97 @@ def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):
     assert result.track_ids == [1] and result.faces[0].emotion == "happy"
 
 
+@pytest.mark.parametrize("container", ["mpg", "mts", "avi"])
+def test_interlaced_video_is_read_deinterlaced_not_as_black_or_stale_frames(analyzer, tmp_path, astronaut_rgb,
+                                                                            container):
+    """OpenCV's FFmpeg cannot convert interlaced frames, yet its read() said ok: an MPEG-2 .mpg was analysed as
+    black frames (0 tracks), a camcorder's interlaced H.264 .mts as a face left in memory by the video before.
+    Such a video is decoded by ffmpeg, deinterlaced: its own frames at their own times (the .mts pauses 1 s, as a
+    variable-rate recording does) and counted as OpenCV counts them (not reported truncated). DV (.avi) says it
+    is interlaced in its frames only, not in FFmpeg's header, and has non-square pixels (8:9: shown 720x540)."""
+    source = moving_face_frames(astronaut_rgb, n=30, size=(720, 480))
+    steady = write_clip(tmp_path / "steady.mp4", source, fps=30000 / 1001)
+    pause = "setpts='if(lt(N,15),N,N+30000/1001)*1001/30000/TB'"
+    encoding = {"mpg": ["-vf", "setfield=tff", "-c:v", "mpeg2video", "-q:v", "2", "-flags", "+ilme+ildct"],
+                "mts": ["-vf", f"setfield=tff,{pause}", "-fps_mode", "vfr", "-c:v", "libx264", "-flags",
+                        "+ilme+ildct", "-x264opts", "tff=1"],
+                "avi": ["-c:v", "dvvideo", "-pix_fmt", "yuv411p"]}[container]
+    clip = tmp_path / f"interlaced.{container}"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), *encoding, str(clip)], check=True)
+    cap = open_video(steady)  # another video's frames in memory first, as in a batch
+    cap.read()
+    cap.release()
+    cap = open_video(clip)
+    frames, times = [], []
+    while (read := cap.read())[0]:
+        frames.append(read[1])
+        times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000)
+    cap.release()
+    assert len(frames) == 30
+    assert frames[0].shape == ((540, 720, 3) if container == "avi" else (480, 720, 3))
+    shown = [cv2.resize(f, frames[0].shape[1::-1]).astype(int) for f in source]
+    assert max(np.abs(f - s).mean() for f, s in zip(frames, shown)) < 6  # black or stale: 100 and more
+    paused = 1.0 if container == "mts" else 0.0
+    np.testing.assert_allclose(times, [i * 1001 / 30000 + (paused if i >= 15 else 0) for i in range(30)], atol=2e-3)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)
+    assert result.ok and result.track_ids == [1] and len(result.faces) == 30
+    assert all(f.emotion == "happy" for f in result.faces)
+
+
+def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
+    source = moving_face_frames(astronaut_rgb, n=10)
+    steady = write_clip(tmp_path / "steady.mp4", source)
+    clip = tmp_path / "interlaced.mpg"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setfield=tff", "-c:v", "mpeg2video",
+                    "-q:v", "2", "-flags", "+ilme+ildct", str(clip)], check=True)
+    with LiveSource(str(clip)) as src:
+        read = [(index, frame) for _t, frame, index in src]
+    assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
+
+
+@pytest.mark.parametrize("squeezed, turned", [("width", False), ("height", False), ("width", True)])
+def test_non_square_pixels_are_analysed_as_players_show_them(analyzer, tmp_path, astronaut_rgb, squeezed, turned):
+    """An anamorphic video (DV, DVD, HDV: frames stored squeezed, a sample aspect ratio saying how to show them)
+    was analysed squeezed: faces read as surprise, boxes in the stored geometry, the annotated copy portrait where
+    players show landscape. Its frames are stretched on the squeezed side to the picture players show (the
+    astronaut's 512x512, as a square-pixel copy gives it), also under rotation metadata."""
+    upright = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    plain = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(write_clip(tmp_path / "plain.mp4", [upright] * 8))
+    stored = cv2.resize(upright, (288, 512) if squeezed == "width" else (512, 288))
+    sar = "16/9" if squeezed == "width" else "9/16"
+    if turned:  # stored sideways: its pixels are then squeezed along the stored height
+        stored, sar = cv2.rotate(stored, cv2.ROTATE_90_CLOCKWISE), "9/16"
+    coded = write_clip(tmp_path / "coded.mp4", [stored] * 8)
+    clip = tmp_path / "anamorphic.mp4"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(coded), "-vf", f"setsar={sar}", "-c:v", "libx264",
+                    str(clip)], check=True)
+    if turned:
+        subprocess.run([FFMPEG, "-loglevel", "error", "-display_rotation", "90", "-i", str(clip), "-c", "copy",
+                        str(tmp_path / "tagged.mp4")], check=True)
+        clip = clip.with_name("tagged.mp4").replace(clip)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(clip, tmp_path / "out")
+    assert (result.width, result.height) == (512, 512)
+    first = result.frame_table().iloc[0]
+    assert result.track_ids == [1] and first["emotion"] == plain.faces[0].emotion == "happy"
+    np.testing.assert_allclose(first[["x", "y", "width", "height"]].astype(float), plain.faces[0].box, atol=12)
+    annotated = cv2.VideoCapture(str(tmp_path / "out" / "anamorphic_annotated.mp4"))
+    assert annotated.get(cv2.CAP_PROP_FRAME_WIDTH) == annotated.get(cv2.CAP_PROP_FRAME_HEIGHT) == 512
+    annotated.release()
+
+
+@pytest.mark.parametrize("size, sar, shown", [
+    ((1440, 1080), 4 / 3, (1920, 1080)),  # HDV: the width stretched
+    ((720, 480), 8 / 9, (720, 540)),  # DV NTSC 4:3: the height stretched, no column thrown away
+    ((176, 144), 128 / 117, (193, 144)),  # the carphone sample
+    ((640, 480), 1.009, (640, 480)),  # within 1% of square: left as it is
+    ((640, 480), 0.0, (640, 480)),  # unknown
+])
+def test_display_size_stretches_the_squeezed_side(size, sar, shown):
+    from fervid.inference.video import _display_size
+
+    assert _display_size(*size, sar) == shown
+
+
 @pytest.mark.parametrize("quarters", [1, 2])
 def test_a_face_lying_on_its_side_or_upside_down_is_read_upright_on_every_frame(analyzer, tmp_path, astronaut_rgb,
                                                                                  quarters):

@@ -706,20 +706,59 @@ class H264Writer:
             self._gen.close()
 
 
-class _CheckedCapture:
-    """An opened ``cv2.VideoCapture`` whose first frame was decoded to check the file; its first ``read()`` hands
-    that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame video (OpenCV's FFmpeg
-    reader cannot rewind past its end), and a container that cannot seek at all would lose it too. Until the
-    second read the decoder's position (``CAP_PROP_POS_MSEC``) is still the first frame's."""
+# Non-square pixels (anamorphic video: DV, DVD, HDV's 1440x1080, the carphone sample's 128:117): a frame is analysed,
+# annotated and its boxes reported as players show it, as rotation metadata is applied. The side the sample aspect
+# ratio (SAR) squeezes is stretched (the width where pixels are wider than tall, else the height), so no coded
+# pixel is thrown away; a SAR within 1% of square is left as it is.
+SQUARE_PIXELS_TOLERANCE = 0.01
 
-    def __init__(self, cap: cv2.VideoCapture, first_frame: np.ndarray):
-        self._cap, self._first_frame = cap, first_frame
+
+def _display_size(width: int, height: int, sar: float) -> tuple[int, int]:
+    """The (width, height) at which a frame of ``width`` x ``height`` pixels of sample aspect ratio ``sar`` (a
+    pixel's width over its height) shows (:data:`SQUARE_PIXELS_TOLERANCE`)."""
+    if not (math.isfinite(sar) and sar > 0) or max(sar, 1 / sar) <= 1 + SQUARE_PIXELS_TOLERANCE:
+        return width, height
+    return (max(1, round(width * sar)), height) if sar > 1 else (width, max(1, round(height / sar)))
+
+
+def _square_pixels(frame: np.ndarray, sar: float) -> np.ndarray:
+    """``frame`` as it shows (:func:`_display_size`)."""
+    h, w = frame.shape[:2]
+    size = _display_size(w, h, sar)
+    return frame if size == (w, h) else cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+
+
+def _opencv_sar(cap: cv2.VideoCapture) -> float:
+    """The sample aspect ratio of the frames OpenCV hands out: the stream's, turned with the picture where OpenCV
+    applies a quarter-turn rotation (its frames are then turned, its SAR not); 1.0 where unknown or square."""
+    num, den = cap.get(cv2.CAP_PROP_SAR_NUM), cap.get(cv2.CAP_PROP_SAR_DEN)
+    if not (num > 0 and den > 0):
+        return 1.0
+    sar = num / den
+    if cap.get(cv2.CAP_PROP_ORIENTATION_AUTO) and round(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90:
+        sar = 1 / sar
+    return 1.0 if _display_size(1000, 1000, sar) == (1000, 1000) else sar
+
+
+class _CheckedCapture:
+    """An opened ``cv2.VideoCapture`` (or :class:`_FFmpegCapture`) whose first frame was decoded to check the file;
+    its first ``read()`` hands that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame
+    video (OpenCV's FFmpeg reader cannot rewind past its end), and a container that cannot seek at all would lose
+    it too. Until the second read the decoder's position (``CAP_PROP_POS_MSEC``) is still the first frame's.
+    Frames of non-square pixels (``sar``) are handed out as they show (:func:`_square_pixels`)."""
+
+    def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0):
+        self._cap, self._sar = cap, sar
+        self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         if self._first_frame is not None:
             frame, self._first_frame = self._first_frame, None
             return True, frame
-        return self._cap.read()
+        ok, frame = self._cap.read()
+        if ok and self._sar != 1.0:
+            frame = _square_pixels(frame, self._sar)
+        return ok, frame
 
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
@@ -738,7 +777,17 @@ def open_video(path: str | Path) -> _CheckedCapture:
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
         raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
-    cap = cv2.VideoCapture(str(path))
+    probe = _InterlaceProbe(path)  # runs while OpenCV opens the file
+    try:
+        cap = cv2.VideoCapture(str(path))
+        interlaced = probe.interlaced()
+    except BaseException:
+        probe.close()
+        raise
+    if interlaced:
+        fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
+        cap.release()
+        return _open_deinterlaced(path, fps, count)
     if not cap.isOpened():
         why = _why_unreadable(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
@@ -746,6 +795,202 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if not ok:
         cap.release()
         raise VideoError(f"{path}: {_why_unreadable(path) or 'no video frames could be decoded (corrupt?)'}")
+    return _CheckedCapture(cap, first_frame, _opencv_sar(cap))
+
+
+# Interlaced video (MPEG-2 .mpg/.vob, camcorders' .mts/.m2ts, DV): OpenCV's FFmpeg (swscale of FFmpeg 8 and later)
+# refuses to convert an interlaced frame ("Cannot convert interlaced to progressive frames") yet `read()` says ok
+# and hands out its untouched buffer: black, or another video's frame left in memory. Such a video is decoded by
+# the ffmpeg binary instead, deinterlaced (bwdif: each frame marked interlaced becomes one progressive frame at
+# the video's rate; progressive frames pass untouched). A video is taken as interlaced when FFmpeg's header gives
+# its stream a field order ("top first", ...); where it gives none (neither that nor "progressive": DV, MJPEG) its
+# first frame is decoded to see whether it is marked interlaced. A video the header calls progressive that turns
+# interlaced later is not caught.
+_FIELD_ORDER = re.compile(r"\b(?:top|bottom) (?:coded )?first\b")
+# showinfo's line of one frame: its time, sample aspect ratio, size and interlacing (P, T or B)
+_SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+).*?\bsar:(\d+)/(\d+)\s+s:(\d+)x(\d+)\s+i:([PTB])")
+
+
+def _ffmpeg_popen_options() -> dict:
+    """Popen options that keep a Ctrl-C or SIGTERM sent to fervid's process group from ending ffmpeg under it:
+    fervid decides when its decoder stops (`fervid live` ends a file source cleanly on Ctrl-C)."""
+    import subprocess
+    import sys
+
+    if sys.platform.startswith("win"):
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _video_stream_line(header: str) -> str:
+    """The line of FFmpeg's header that describes the video stream decoded (the first that is not cover art)."""
+    for line in header.split("Stream mapping:")[0].splitlines():
+        if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line:
+            return line
+    return ""
+
+
+class _InterlaceProbe:
+    """Whether a video is interlaced, from FFmpeg's header (``ffmpeg -i``, started at once so that it runs while
+    OpenCV opens the file: a process start, about 15 ms) and, where that gives no field order, its first frame."""
+
+    def __init__(self, path: Path):
+        import subprocess
+
+        import imageio_ffmpeg
+
+        self._path = path
+        try:
+            self._proc = subprocess.Popen(
+                [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+        except OSError:
+            self._proc = None
+
+    def interlaced(self) -> bool:
+        """True where the video is interlaced; False where it is not or ffmpeg cannot tell (OpenCV then reads it,
+        as before)."""
+        import subprocess
+
+        import imageio_ffmpeg
+
+        if self._proc is None:
+            return False
+        try:
+            header = self._proc.communicate(timeout=30)[1].decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            self.close()
+            return False
+        stream = _video_stream_line(header)
+        if not stream:  # no video: OpenCV's failure says why
+            return False
+        if _FIELD_ORDER.search(stream):
+            return True
+        if re.search(r"\bprogressive\b", stream):
+            return False
+        try:  # no field order in the header: the first frame's own mark
+            first = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(self._path),
+                                    "-map", "0:V:0", "-frames:v", "1", "-vf", "showinfo", "-an", "-sn", "-dn",
+                                    "-f", "null", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, timeout=30, **_ffmpeg_popen_options())
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        described = _SHOWINFO.search(first.stderr.decode("utf-8", "replace"))
+        return bool(described and described.group(6) != "P")
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+
+@functools.cache
+def _showinfo_filter() -> str:
+    """showinfo without its per-frame checksums (a cost on every frame) where this ffmpeg can leave them out."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        help_text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-h", "filter=showinfo"],
+                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        help_text = ""
+    return "showinfo=checksum=0" if re.search(r"^\s*checksum\b", help_text, re.M) else "showinfo"
+
+
+class _FFmpegCapture:
+    """A video's frames (BGR) decoded and deinterlaced by the ffmpeg binary, read as a ``cv2.VideoCapture`` is:
+    ``read()``, ``get()`` (``CAP_PROP_FPS`` and ``CAP_PROP_FRAME_COUNT`` as OpenCV reads them from the container,
+    ``CAP_PROP_POS_MSEC``: the last frame's own time, so variable frame rates stay right) and ``release()``.
+
+    ffmpeg writes the raw frames to a pipe and describes each (showinfo: its time, size and sample aspect ratio)
+    on its log, read by a thread; each frame is read at its own size and handed out as it shows (rotation applied
+    by ffmpeg, non-square pixels by :func:`_square_pixels`)."""
+
+    def __init__(self, path: Path, fps: float = 0.0, frame_count: float = 0.0):
+        import queue
+        import subprocess
+
+        import imageio_ffmpeg
+
+        self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
+        self._frames: queue.Queue = queue.Queue()
+        self.log: deque[str] = deque(maxlen=8)  # ffmpeg's last lines other than frame descriptions
+        self._proc = subprocess.Popen(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+             "-map", "0:V:0", "-an", "-sn", "-dn",
+             "-vf", f"bwdif=mode=send_frame:deint=interlaced,{_showinfo_filter()}",
+             "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+        self._log_reader = threading.Thread(target=self._read_log, name=f"fervid ffmpeg log {path.name}",
+                                            daemon=True)
+        self._log_reader.start()
+
+    def _read_log(self) -> None:
+        try:
+            for raw in self._proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                found = _SHOWINFO.search(line)
+                if found:
+                    self._frames.put(found.groups()[:5])
+                elif line and "side data" not in line and not line.startswith("[Parsed_showinfo"):
+                    self.log.append(line)
+        except (OSError, ValueError):  # the pipe closed by release()
+            pass
+        finally:
+            self._frames.put(None)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        described = self._frames.get()
+        if described is None:
+            self._frames.put(None)  # later reads end too
+            return False, None
+        pts_time, sar_num, sar_den, width, height = described
+        buffer = bytearray(int(width) * int(height) * 3)
+        view, got = memoryview(buffer), 0
+        while got < len(buffer):
+            try:
+                n = self._proc.stdout.readinto(view[got:])
+            except (OSError, ValueError):  # closed by release() from another thread (LiveSource.close)
+                n = 0
+            if not n:
+                return False, None
+            got += n
+        try:
+            self._pos_msec = float(pts_time) * 1000.0
+        except ValueError:  # NOPTS: timed by its index (_frame_time)
+            self._pos_msec = 0.0
+        frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
+        sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
+        return True, _square_pixels(frame, sar)
+
+    def get(self, prop: int) -> float:
+        return {cv2.CAP_PROP_FPS: self._fps, cv2.CAP_PROP_FRAME_COUNT: self._frame_count,
+                cv2.CAP_PROP_POS_MSEC: self._pos_msec}.get(prop, 0.0)
+
+    def release(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.stdout.close()
+        self._proc.wait()
+        self._log_reader.join(timeout=2)
+        self._proc.stderr.close()
+
+
+def _open_deinterlaced(path: Path, fps: float, frame_count: float) -> _CheckedCapture:
+    """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it."""
+    try:
+        cap = _FFmpegCapture(path, fps, frame_count)
+    except OSError as exc:
+        raise VideoError(f"{path}: an interlaced video, and the ffmpeg binary that deinterlaces it could not run "
+                         f"({exc})") from None
+    ok, first_frame = cap.read()
+    if not ok:
+        cap.release()
+        why = _why_unreadable(path) or (f"no video frames could be decoded (corrupt?); ffmpeg: {cap.log[-1]}"
+                                        if cap.log else "no video frames could be decoded (corrupt?)")
+        raise VideoError(f"{path}: {why}")
     return _CheckedCapture(cap, first_frame)
 
 
