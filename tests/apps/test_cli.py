@@ -467,6 +467,16 @@ def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp
     assert json.loads((tmp_path / "r.json").read_text())["files"][0]["faces"]
 
 
+def test_fervid_video_says_opencv_cannot_decode_an_animated_webp(tmp_path, astronaut_rgb):
+    """`fervid video anim.webp` said "no video frames could be decoded (corrupt?)" of a sound file."""
+    face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
+    blank.save(tmp_path / "anim.webp", save_all=True, append_images=[face], duration=200)
+    result = runner.invoke(app, ["video", "-q", str(tmp_path / "anim.webp"), "--out", str(tmp_path / "v")])
+    assert result.exit_code == 1
+    assert (f"error: {tmp_path / 'anim.webp'}: an animated WebP, whose frames OpenCV cannot decode: convert it to GIF "
+            "or MP4") in result.output and "corrupt" not in result.output
+
+
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkeypatch):
     """A full disk fails a write, not the open, and that error names no file: `error: No space left on device`
     without a path (--json, --csv), the input's name instead of the output's (--annotate), a traceback (batch)."""

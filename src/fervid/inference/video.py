@@ -37,10 +37,10 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.track import FaceTracker, TrackedFace
 
-# (not .ts: TypeScript sources beside a study's recordings failed as videos; an MPEG transport stream named on
-# its own is still read)
+# (not .ts: TypeScript sources beside a study's recordings failed as videos; a search takes a .ts file that begins
+# as an MPEG transport stream, images.expand_inputs, and one named on its own is read)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
-                  ".m2ts", ".ogv", ".vob", ".mxf"}
+                  ".m2ts", ".m2t", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is enlarged by a whole factor to reach it
 # A track unseen for longer than this many of its frame spacings, and at least UNSEEN_SECONDS, was not there: its
@@ -1042,14 +1042,21 @@ def _container_start(path: Path) -> float:
 
 
 def _still_image_format(path: Path) -> str | None:
-    """The format name when Pillow recognises the file as a still image (it reads only the header)."""
+    """The format name when Pillow recognises the file as a still image (it reads only the header). An animated
+    WebP or AVIF, of which OpenCV's FFmpeg decodes no frame (WebP) or the first alone (AVIF), is refused saying so."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return None if getattr(im, "n_frames", 1) > 1 else im.format
+            fmt, frames = im.format, getattr(im, "n_frames", 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
+    if frames > 1 and fmt in ("WEBP", "AVIF"):
+        kind = {"WEBP": "WebP"}.get(fmt, fmt)
+        raise VideoError(f"{path}: an animated {kind}, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
+                         f"(e.g. ImageMagick's `magick {path.name} {path.stem}.gif`) to analyse every frame, or run "
+                         "`fervid image` on it for its first frame")
+    return None if frames > 1 else fmt
 
 
 MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
