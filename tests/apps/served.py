@@ -1,9 +1,11 @@
 """A real ``fervid serve`` process on a free loopback port, shared by the server and browser tests."""
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -54,3 +56,77 @@ def fervid_server(data_dir: Path, *args: str, env: dict | None = None):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def prefix_proxy(upstream: str, prefix: str, forward_host: bool = False):
+    """A tiny reverse proxy serving ``upstream`` (``http://127.0.0.1:PORT``) under ``prefix``, as nginx's
+    ``location /fervid/ { proxy_pass http://127.0.0.1:PORT/; }`` does (with the WebSocket upgrade headers passed on):
+    the prefix is stripped, the Host becomes the upstream's (nginx's default; ``forward_host``: the client's, as with
+    ``proxy_set_header Host $http_host``), anything outside the prefix is a 404. Yields its URL.
+
+    One request per connection (it answers ``Connection: close``), so that each request line is rewritten; a
+    WebSocket is piped both ways once its handshake is forwarded."""
+    up_host, up_port = upstream.split("//", 1)[1].rsplit(":", 1)
+    loop = asyncio.new_event_loop()
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader, writer):
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        request_line, *lines = head.rstrip("\r\n").split("\r\n")
+        method, target, version = request_line.split(" ", 2)
+        if not target.startswith(prefix + "/"):
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        upgrade = any(line.lower().startswith("upgrade:") for line in lines)
+        dropped = ("connection:", "keep-alive:") if forward_host else ("host:", "connection:", "keep-alive:")
+        kept = [line for line in lines if not line.lower().startswith(dropped)]
+        headers = [*([] if forward_host else [f"Host: {up_host}:{up_port}"]),
+                   "Connection: upgrade" if upgrade else "Connection: close", *kept]
+        up_reader, up_writer = await asyncio.open_connection(up_host, int(up_port))
+        up_writer.write("\r\n".join([f"{method} {target[len(prefix):]} {version}", *headers, "", ""]).encode("latin-1"))
+        to_upstream = asyncio.create_task(pipe(reader, up_writer))
+        await pipe(up_reader, writer)
+        to_upstream.cancel()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = threading.Event()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", port))
+        started.set()
+        loop.run_forever()
+        server.close()
+        tasks = asyncio.all_tasks(loop)  # connections still open: ended here, not left to the garbage collector
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(asyncio.sleep(0.1))  # the closed transports' last callbacks
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}{prefix}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

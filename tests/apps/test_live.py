@@ -202,9 +202,9 @@ def test_fervid_live_without_a_source_serves_the_live_page(tmp_path):
                 time.sleep(0.2)
         else:
             pytest.fail("fervid live did not start serving")
-        assert "getUserMedia" not in page and '<script src="/static/live.js">' in page
+        assert "getUserMedia" not in page and '<script src="static/live.js">' in page  # relative: any path prefix
         script = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/live.js", timeout=5).read().decode()
-        assert "getUserMedia" in script and "/v1/live" in script  # the page's code is served by fervid, no CDN
+        assert "getUserMedia" in script and "v1/live" in script  # the page's code is served by fervid, no CDN
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0]

@@ -12,19 +12,21 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import imageio_ffmpeg
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from PIL import Image
 
 from fervid.apps.server import ServerSettings, create_app
 from fervid.inference.video import sample_video
 from fervid.inference.options import PipelineOptions
 
-from served import fervid_server
+from served import fervid_server, prefix_proxy
 
 CARPHONE = sample_video()
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
@@ -69,8 +71,8 @@ def test_health_docs_and_page(client):
     page = client.get("/")
     assert page.status_code == 200 and "Drop a photo or video" in page.text
     for path in ("/", "/live"):  # every script a page loads is served
-        scripts = re.findall(r'<script src="([^"]+)"', client.get(path).text)
-        assert "/constants.js" in scripts and all(client.get(u).status_code == 200 for u in scripts), scripts
+        scripts = [urljoin(BASE + path, u) for u in re.findall(r'<script src="([^"]+)"', client.get(path).text)]
+        assert BASE + "/constants.js" in scripts and all(client.get(u).status_code == 200 for u in scripts), scripts
 
 
 def test_the_pages_constants_are_fervids_own(client):
@@ -105,6 +107,17 @@ def test_openapi_describes_the_errors_the_server_sends(client):
     assert "404" in spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
     assert "409" in spec["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]
     assert "HTTPValidationError" not in json.dumps(spec)
+    # a malformed multipart body is a 400 too; /healthz answers any Host and nothing of it can be malformed
+    assert "multipart" in images["400"]["description"] and "multipart" in spec["paths"]["/v1/videos"]["post"][
+        "responses"]["400"]["description"]
+    assert set(spec["paths"]["/healthz"]["get"]["responses"]) == {"200"}
+    assert {"400", "404", "422"} <= set(spec["paths"]["/v1/jobs/{job_id}/files/{name}"]["get"]["responses"])
+    # a job's files are videos, pictures, tables and JSON: documented as application/json alone, a generated
+    # client parsed an MP4 as JSON
+    files = spec["paths"]["/v1/jobs/{job_id}/files/{name}"]
+    assert set(files["get"]["responses"]["200"]["content"]) == {
+        "video/mp4", "image/png", "text/csv", "application/json", "application/octet-stream"}
+    assert "head" in files and files["head"]["operationId"] != files["get"]["operationId"]
     assert set(spec["components"]["schemas"]["ErrorOut"]["properties"]) == set(
         client.get("/v1/jobs/" + "0" * 32).json())  # the schema is the body sent
 
@@ -159,9 +172,23 @@ def test_image_errors_are_json(client, astronaut_rgb):
     assert r.status_code == 413 and "MB" in r.json()["error"]
     r = client.post("/v1/images")
     assert r.status_code == 422
-    # a raw image body is told how uploads go (it got only "body.files: Field required")
+    # a raw image body is told how uploads go (it got only "body.files: Field required"), as an unsupported media
+    # type (it was a 422)
     r = client.post("/v1/images", content=png_bytes(astronaut_rgb), headers={"content-type": "image/png"})
-    assert r.status_code == 422 and "multipart/form-data" in r.json()["error"] and "files=@" in r.json()["error"]
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["error"] and "files=@" in r.json()["error"]
+    r = client.post("/v1/videos", content=CARPHONE.read_bytes(), headers={"content-type": "video/mp4"})
+    assert r.status_code == 415 and "file=@" in r.json()["error"] and r.json()["status"] == 415
+
+
+def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client, capfd):
+    """python-multipart's own line ("Expected boundary character 45, got 103 at index 2") went to the server's
+    stderr, through Python's last-resort log handler, beside the 400 answer."""
+    for body in (b"garbage--xx\r\n", b"--xx\r\nno headers end"):
+        r = client.post("/v1/images", content=body, headers={"content-type": "multipart/form-data; boundary=xx"})
+        assert r.status_code in (400, 422) and set(r.json()) == {"error", "status"}
+    r = client.post("/v1/videos", content=b"x", headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 400 and "boundary" in r.json()["error"]
+    assert "boundary" not in capfd.readouterr().err
 
 
 def test_video_job_lifecycle(client):
@@ -179,6 +206,10 @@ def test_video_job_lifecycle(client):
     assert len(result["tracks"]) == 1
     video = client.get(result["links"]["annotated_video"])
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    head = client.head(result["links"]["annotated_video"])  # it was a 405
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == "video/mp4"
+    assert int(head.headers["content-length"]) == len(video.content)
+    assert client.head(f"/v1/jobs/{job_id}/files/none.png").status_code == 404
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
     assert len(frames["tracks"]["1"]["time"]) == 120
@@ -538,9 +569,19 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
     """9: any Host header used to be answered (DNS rebinding) and a cross-origin POST queued a job (CSRF)."""
     settings = ServerSettings(data_dir=tmp_path / "d", allowed_origins=("https://app.example",))
     with TestClient(create_app(settings), base_url=BASE) as c:
-        assert c.get("/healthz", headers={"host": "evil.example"}).status_code == 400
+        for path in ("/", "/v1/jobs/" + "0" * 32, "/docs", "/openapi.json", "/static/app.js"):
+            refused = c.get(path, headers={"host": "evil.example"})
+            assert refused.status_code == 400 and "--allow-host" in refused.json()["error"]
+        with pytest.raises(WebSocketDisconnect):
+            with c.websocket_connect("/v1/live", headers={"host": "evil.example"}) as ws:
+                ws.receive_json()
         assert c.get("/healthz", headers={"host": "localhost:8000"}).status_code == 200
         assert c.get("/healthz", headers={"host": "[::1]:8000"}).status_code == 200
+        # /healthz reveals nothing: a Kubernetes probe (Host: the pod's IP), a compose neighbour (fervid:8000) and a
+        # LAN machine got 400
+        for host in ("10.42.0.17:8000", "fervid:8000", "192.168.1.20:8768", "evil.example"):
+            health = c.get("/healthz", headers={"host": host})
+            assert health.status_code == 200 and set(health.json()) == {"status", "queued_jobs", "running_jobs"}
         photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
         evil = c.post("/v1/images", files=photo, headers={"origin": "http://evil.example"})
         assert evil.status_code == 403 and "cross-origin" in evil.json()["error"]
@@ -554,9 +595,20 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
         preflight = c.options("/v1/jobs/0123", headers={"origin": "https://app.example",
                                                         "access-control-request-method": "DELETE"})
         assert preflight.status_code == 200 and "DELETE" in preflight.headers["access-control-allow-methods"]
-        assert c.options("/v1/images", headers={"origin": "http://evil.example",
-                                                "access-control-request-method": "POST"}).status_code == 400
+        refused = c.options("/v1/images", headers={"origin": "http://evil.example",
+                                                   "access-control-request-method": "POST"})
+        # JSON like every other error (it was text/plain "Disallowed CORS origin")
+        assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
+        assert refused.json() == {"error": "CORS preflight refused: disallowed CORS origin (see --allow-origin)",
+                                  "status": 400}
         assert c.post("/v1/images", files=photo, headers={"sec-fetch-site": "cross-site"}).status_code == 403
+        assert c.post("/v1/images", files=photo, headers={"origin": "http://evil.example",
+                                                          "sec-fetch-site": "cross-site"}).status_code == 403
+        # behind a proxy that forwards its own Host (nginx's default), the page's Origin is the proxy's: the
+        # browser's Sec-Fetch-Site (no page can set it) says the page is this server's own
+        proxied = c.post("/v1/images", files=photo, headers={"origin": "https://example.org",
+                                                             "sec-fetch-site": "same-origin"})
+        assert proxied.status_code == 200
         assert c.post("/v1/images", files=photo).status_code == 200  # scripts and curl send no Origin
     with TestClient(create_app(ServerSettings(data_dir=tmp_path / "e", allowed_hosts=("fervid.lan",))),
                     base_url="http://fervid.lan") as c:
@@ -612,3 +664,143 @@ def test_serve_names_a_bad_limit_before_starting():
     assert result.exit_code == 2 and "workers must be positive, not 0" in result.output
     result = CliRunner().invoke(app, ["serve", "--max-image-megapixels", "inf"])
     assert result.exit_code == 2 and "--max-image-megapixels must be positive, not inf" in result.output
+
+
+# --- deploying it (issue: an app developer's probe) ------------------------------------------------------------
+
+
+def page_references(text: str) -> list[str]:
+    """The URLs a page loads or links to: src, href, ReDoc's spec-url and Swagger UI's `url: '...'`."""
+    found = re.findall(r'(?:src|href|spec-url)="([^"]+)"', text) + re.findall(r"\burl: '([^']+)'", text)
+    return [ref for ref in found if not ref.startswith("data:")]
+
+
+def test_behind_a_reverse_proxy_under_a_path_prefix(tmp_path):
+    """Behind nginx's `location /fervid/ { proxy_pass http://127.0.0.1:8765/; }` the page loaded, but its assets,
+    /docs' OpenAPI and scripts, and the API's links (status_url, result links) all pointed at the root: 404s.
+    `fervid serve --root-path /fervid` behind a proxy that strips the prefix: every one answers, through it."""
+    video = {"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+    with fervid_server(tmp_path / "d", "--root-path", "/fervid/", "--method", "mean") as (upstream, _), \
+            prefix_proxy(upstream, "/fervid") as url, httpx.Client(timeout=30) as http:
+        origin = url.removesuffix("/fervid")
+        assert http.get(origin + "/static/app.js").status_code == 404  # the proxy serves its prefix only
+        for page in ("/", "/live", "/docs", "/redoc"):
+            answer = http.get(url + page)
+            references = page_references(answer.text)
+            assert answer.status_code == 200 and references, page
+            for reference in references:  # relative (the pages) or carrying the prefix (the docs)
+                resolved = urljoin(url + page, reference)
+                assert resolved.startswith(url + "/") and http.get(resolved).status_code == 200, (page, reference)
+        assert http.get(url + "/openapi.json").json()["servers"] == [{"url": "/fervid"}]  # /docs' "Try it out"
+        assert http.get(url + "/healthz").json()["status"] == "ok"
+        posted = http.post(url + "/v1/videos?annotate=false", files=video)
+        assert posted.status_code == 202, posted.text
+        job = posted.json()
+        assert job["status_url"] == f"/fervid/v1/jobs/{job['job_id']}"
+        assert job["result_url"] == f"/fervid/v1/jobs/{job['job_id']}/result"
+        deadline = time.time() + 120
+        while http.get(origin + job["status_url"]).json()["status"] not in ("done", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.3)
+        result = http.get(origin + job["result_url"]).json()
+        episodes = [ep for track in result["tracks"] for ep in track["episodes"]]
+        links = [*result["links"].values(), *(track["timeline_url"] for track in result["tracks"]),
+                 *(ep["key_frame_url"] for ep in episodes if ep["key_frame_url"])]
+        assert len(links) > 4
+        for link in links:
+            assert link.startswith(f"/fervid/v1/jobs/{job['job_id']}/") and http.get(origin + link).is_success, link
+    log = (tmp_path / "d" / "serve.log").read_text()
+    assert "for a reverse proxy that forwards /fervid/ to it" in log
+
+
+def test_a_saved_live_session_links_carry_the_path_prefix(tmp_path, astronaut_rgb):
+    """The live page's WebSocket was hard-wired to /v1/live and a saved session's links to /v1/jobs/..."""
+    frame = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(frame, "JPEG", quality=85)
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean"))
+    # uvicorn's scope under --root-path: the path as the proxy forwarded it, with the root path before it
+    with TestClient(create_app(settings), base_url=BASE, root_path="/fervid") as c:
+        with c.websocket_connect(f"{BASE.replace('http', 'ws')}/fervid/v1/live") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes(struct.pack("<I", 1) + frame.getvalue())
+            assert ws.receive_json()["type"] == "result"
+            ws.send_text('{"type": "stop", "save": true}')
+            saved = ws.receive_json()
+        assert saved["type"] == "saved"
+        for link in (saved["result_url"], *saved["links"].values()):
+            assert link.startswith(f"/fervid/v1/jobs/{saved['job_id']}/") and c.get(link).status_code == 200, link
+    script = (Path(create_app.__code__.co_filename).parent / "web" / "live.js").read_text(encoding="utf-8")
+    assert "/v1/live`" not in script and 'new URL("v1/live", location.href)' in script  # the browser test runs it
+
+
+@pytest.mark.parametrize(("given", "root_path"), [("", ""), ("/", ""), ("/fervid", "/fervid"), ("fervid/", "/fervid"),
+                                                  ("/apps/fervid/", "/apps/fervid")])
+def test_root_path_option(given, root_path):
+    from fervid.apps.server import root_path_option
+
+    assert root_path_option(given) == root_path
+
+
+@pytest.mark.parametrize("given", ["https://example.org/fervid", "/fervid?x=1", "/a//b", "/my app"])
+def test_root_path_option_refuses_what_is_no_path(given):
+    from fervid.apps.server import root_path_option
+
+    with pytest.raises(ValueError, match="--root-path must be the path"):
+        root_path_option(given)
+
+
+def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path, monkeypatch):
+    """A LAN neighbour's `curl http://<machine IP>:8768/...` and a compose neighbour's `fervid:8000` got 400, and
+    nothing at start-up said that Host names are checked or how to add one."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.apps.server import host_names_note
+
+    assert host_names_note(ServerSettings(host="127.0.0.1")) is None
+    assert host_names_note(ServerSettings(host="localhost")) is None
+    note = host_names_note(ServerSettings(host="0.0.0.0", allowed_hosts=("fervid",)))
+    assert "Host names 127.0.0.1, localhost, ::1, fervid (" in note and "0.0.0.0" not in note
+    assert "--allow-host NAME" in note and "--allow-host '*'" in note and "/healthz answers any" in note
+    assert "192.168.1.20" in host_names_note(ServerSettings(host="192.168.1.20"))
+    assert "every Host name" in host_names_note(ServerSettings(host="0.0.0.0", allowed_hosts=("*",)))
+
+    help_text = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200).output
+    assert "'*'" in help_text and "--root-path" in help_text
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", str(port), "--data-dir",
+                                       str(tmp_path / "d"), "--root-path", "fervid/", "--method", "mean"])
+    assert started.exit_code == 0, started.output
+    assert calls == [{"host": "0.0.0.0", "port": port, "log_level": "warning", "root_path": "/fervid"}]
+    assert "answering requests for the Host names 127.0.0.1, localhost, ::1 (" in started.output
+    refused = CliRunner().invoke(app, ["serve", "--root-path", "https://example.org/fervid"])
+    assert refused.exit_code == 2 and "--root-path must be the path" in refused.output
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory comes from /proc")
+def test_a_video_upload_is_copied_to_disk_not_read_into_memory(tmp_path):
+    """POST /v1/videos read the whole upload into memory: three concurrent 150 MB uploads raised the server's peak
+    memory by about 410 MB. A 64 MB upload now raises it by far less than its size."""
+
+    def peak_kb(pid: int) -> int:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1))
+
+    big = tmp_path / "big.mp4"
+    with open(big, "wb") as fh:
+        fh.truncate(64 * 1024 * 1024)  # 64 MB of zeros: not a video, refused (415) after it is stored
+    with fervid_server(tmp_path / "d", env={"TMPDIR": str(tmp_path)}) as (url, proc), \
+            httpx.Client(timeout=120) as http:
+        warm = http.post(url + "/v1/videos", files={"file": ("small.mp4", b"\0" * 100_000, "video/mp4")})
+        assert warm.status_code == 415  # the code path, imports and FFmpeg's probe, before the measure
+        before = peak_kb(proc.pid)
+        with open(big, "rb") as fh:  # httpx sends a file object in pieces
+            answer = http.post(url + "/v1/videos", files={"file": ("big.mp4", fh, "video/mp4")})
+        assert answer.status_code == 415 and "big.mp4" in answer.json()["error"]
+        assert peak_kb(proc.pid) - before < 24 * 1024, (before, peak_kb(proc.pid))
+        assert not list((tmp_path / "d" / "jobs").iterdir())  # the refused upload is not kept

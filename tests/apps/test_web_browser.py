@@ -10,7 +10,7 @@ import pytest
 from fervid.inference.video import sample_video
 
 from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
-from served import fervid_server
+from served import fervid_server, prefix_proxy
 
 CARPHONE = sample_video()
 require_browser()
@@ -22,6 +22,16 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with fervid_server(tmp_path_factory.mktemp("serve")) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """`fervid serve --root-path /fervid` behind a proxy that serves it at /fervid/ as the README's nginx example
+    does (`location /fervid/ { proxy_pass http://127.0.0.1:PORT/; }`, the browser's Host and the WebSocket headers
+    passed on)."""
+    with fervid_server(tmp_path_factory.mktemp("serve-prefix"), "--root-path", "/fervid") as (upstream, _), \
+            prefix_proxy(upstream, "/fervid", forward_host=True) as url:
         yield url
 
 
@@ -122,3 +132,41 @@ def test_a_dark_video_says_so_beside_its_results(server, page, tmp_path):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(dim))
     expect(page.locator("#status")).to_contain_text("dark in 45 of 45 analysed frames", timeout=120_000)
+
+
+def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page, astronaut_png):
+    """Under a proxy's /fervid/ the page loaded, and then its stylesheet, scripts, uploads, the job's links and
+    the live page's WebSocket (hard-wired to /v1/live) all went to the root and failed."""
+    failed = []
+
+    def note(response):
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    page.on("response", note)
+    try:
+        page.goto(proxied + "/")
+        assert page.evaluate("getComputedStyle(document.querySelector('#drop')).borderStyle") != "none"  # styled
+        page.set_input_files("#file-input", str(astronaut_png))
+        expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
+        page.set_input_files("#file-input", str(CARPHONE))
+        expect(page.locator("#video")).to_be_visible(timeout=120_000)
+        expect(page.locator("#timelines")).to_contain_text("Person #1")
+        page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
+        page.wait_for_function("[...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
+        assert page.evaluate("[...document.querySelectorAll('#keyframes img')].every((i) => i.naturalWidth > 0)")
+        hrefs = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
+        assert len(hrefs) == 4 and all(h.startswith("/fervid/v1/jobs/") for h in hrefs), hrefs
+        page.click("text=Live camera")
+        page.wait_for_url(proxied + "/live")
+        socket_url = page.evaluate("liveSocketUrl()")
+        assert socket_url == proxied.replace("http://", "ws://") + "/v1/live"
+        first = page.evaluate("""(url) => new Promise((resolve) => {
+            const ws = new WebSocket(url);
+            ws.onmessage = (e) => { resolve(JSON.parse(e.data)); ws.close(); };
+            ws.onclose = (e) => resolve({closed: e.code});
+        })""", socket_url)
+        assert first.get("type") == "ready", first
+    finally:
+        page.remove_listener("response", note)
+    assert not failed, failed

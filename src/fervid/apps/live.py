@@ -227,7 +227,8 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
             session.discard()
             return
         if stop.get("save"):
-            await ws.send_json(await to_thread.run_sync(_save, session, store))
+            prefix = ws.scope.get("root_path", "").rstrip("/")  # a reverse proxy's path prefix (--root-path)
+            await ws.send_json(await to_thread.run_sync(_save, session, store, prefix))
         else:
             session.discard()
             await ws.send_json({"type": "stopped"})
@@ -257,8 +258,9 @@ async def _refuse(ws, reason: str, code: int) -> None:
     await ws.close(code, reason=reason[:120])  # a close reason is at most 123 bytes
 
 
-def _save(session: LiveSession, store) -> dict:
-    """The recording becomes a finished video job (the jobs API serves it like an uploaded video's)."""
+def _save(session: LiveSession, store, prefix: str = "") -> dict:
+    """The recording becomes a finished video job (the jobs API serves it like an uploaded video's); its links
+    start with ``prefix``, the path a reverse proxy serves fervid under (--root-path)."""
     result = session.finish()
     job_id = uuid.uuid4().hex
     folder = store.root / job_id
@@ -266,8 +268,8 @@ def _save(session: LiveSession, store) -> dict:
     session.record_dir.rename(folder / "out")
     store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
                 input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
-    base, names = f"/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)
-    return {"type": "saved", "job_id": job_id, "result_url": f"/v1/jobs/{job_id}/result",
+    base, names = f"{prefix}/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)
+    return {"type": "saved", "job_id": job_id, "result_url": f"{prefix}/v1/jobs/{job_id}/result",
             "frames": result.frames_analysed, "tracks": len(result.track_ids),
             "links": {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
                       "tracks_json": base + names.tracks_json}}

@@ -9,7 +9,11 @@ Limits (README, "Reliability"): a request body is counted as it streams in and r
 ``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most
 ``max_images_per_request`` images per request and ``max_concurrent_images`` analysed at once; every image goes
 through the same decoded-size limit as the CLI (``fervid.inference.images.MAX_PIXELS``). Only the Host names the server
-serves are answered (DNS rebinding), and state-changing requests from another origin are refused (CSRF).
+serves are answered (DNS rebinding; ``/healthz``, which reveals nothing, answers any), and state-changing requests
+from another origin are refused (CSRF).
+
+Behind a reverse proxy that serves it under a path prefix (``fervid serve --root-path /fervid``, the ASGI
+``root_path``), the pages load everything by relative URLs and every link the API answers starts with the prefix.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import queue
 import re
@@ -32,7 +37,7 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -93,12 +98,64 @@ class ServerSettings:
         return self.pipeline.analyzer(**options)
 
 
+def root_path_option(value: str) -> str:
+    """``--root-path`` as the ASGI root_path: ``/fervid`` for ``fervid``, ``/fervid/`` or ``/fervid``; ``""`` for
+    ``/`` or nothing. ValueError for a URL or anything else that is not a path."""
+    path = value.strip().rstrip("/")
+    if not path:
+        return ""
+    path = "/" + path.lstrip("/")
+    if "://" in value or any(c in path for c in "?#% \\") or "//" in path:
+        raise ValueError(f"--root-path must be the path a reverse proxy serves fervid under, such as /fervid, "
+                         f"not {value!r}")
+    return path
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host.lower() == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_names_note(settings: ServerSettings) -> str | None:
+    """The start-up line of a server bound to an address others can reach: which Host names it answers and how to
+    add more (a neighbour's ``curl http://<machine IP>:8000/v1/...`` got 400, with nothing said when it started).
+    None on a loopback address, where the local names are all a client can use."""
+    if _loopback(settings.host):
+        return None
+    if "*" in settings.allowed_hosts:
+        return ("answering every Host name (--allow-host '*'): a web page the user visits can reach this server "
+                "by DNS rebinding; name the hosts instead where you can")
+    wildcard = settings.host in ("0.0.0.0", "::", "")
+    names = dict.fromkeys([*LOCAL_HOSTS, *([] if wildcard else [settings.host]), *settings.allowed_hosts])
+    return (f"answering requests for the Host names {', '.join(names)} (others get 400, DNS-rebinding protection; "
+            f"/healthz answers any): add the names clients use with --allow-host NAME, repeatable (this machine's "
+            f"address or name, a proxy's or service's name), or --allow-host '*' for any")
+
+
 async def _send_error(send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "status": status}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _route_path(scope) -> str:
+    """The path within the app: uvicorn's ``path`` starts with the ``root_path`` (--root-path); routes go by the
+    rest."""
+    path, root = scope.get("path", ""), scope.get("root_path", "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root):] or "/"
+    return path
+
+
+def _prefix(request: HTTPConnection) -> str:
+    """The path prefix a reverse proxy serves the app under (--root-path), for the links the API answers."""
+    return request.scope.get("app_root_path", request.scope.get("root_path", "")).rstrip("/")
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -140,13 +197,15 @@ class BodyLimit:
 
 class HostCheck:
     """Answers only requests whose Host header names this server (a DNS-rebinding page's requests carry the
-    attacker's host name)."""
+    attacker's host name). ``open_paths`` answer any Host: /healthz, which reveals nothing, is asked by container
+    orchestrators and neighbours by an address or service name the server cannot know (a pod's IP, ``fervid:8000``)."""
 
-    def __init__(self, app, allowed_hosts):
+    def __init__(self, app, allowed_hosts, open_paths=("/healthz",)):
         self.app, self.allowed = app, {h.lower().strip("[]") for h in allowed_hosts if h}
+        self.open_paths = set(open_paths)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
+        if scope["type"] == "websocket" or scope["type"] == "http" and _route_path(scope) not in self.open_paths:
             host = (_header(scope, b"host") or "").lower()
             name = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 \
                 else host
@@ -159,8 +218,9 @@ class HostCheck:
 
 class OriginCheck:
     """Refuses state-changing requests (POST, PUT, PATCH, DELETE) sent by a page of another origin, so a web
-    page the user visits cannot queue jobs or delete them; same-origin pages and clients that send no Origin
-    (curl, scripts) are unaffected. ``allowed_origins`` adds origins, e.g. a front end served elsewhere."""
+    page the user visits cannot queue jobs or delete them; same-origin pages (by their Origin, or by the browser's
+    ``Sec-Fetch-Site: same-origin``) and clients that send no Origin (curl, scripts) are unaffected.
+    ``allowed_origins`` adds origins, e.g. a front end served elsewhere."""
 
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -173,7 +233,9 @@ class OriginCheck:
             origin = (_header(scope, b"origin") or "").rstrip("/").lower()
             fetch_site = (_header(scope, b"sec-fetch-site") or "").lower()
             host = (_header(scope, b"host") or "").lower()
-            same = origin in ("", "null") and fetch_site in ("", "same-origin", "none") \
+            # a browser's own word (Sec-Fetch-Site, which no page can set) counts: behind a reverse proxy that
+            # forwards its own Host (nginx's default), the page's Origin is the proxy's and never matches the Host
+            same = fetch_site == "same-origin" or origin in ("", "null") and fetch_site in ("", "none") \
                 or origin.split("://", 1)[-1] == host
             if not same and origin not in self.allowed and "*" not in self.allowed:
                 if scope["type"] == "websocket":
@@ -181,6 +243,20 @@ class OriginCheck:
                 return await _send_error(send, 403, f"cross-origin request from {origin or 'another site'} refused "
                                                     "(see --allow-origin)")
         return await self.app(scope, receive, send)
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, whose refused preflight (400) is fervid's JSON error like every other answer,
+    not a text/plain "Disallowed CORS origin"."""
+
+    def preflight_response(self, request_headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400 or not isinstance(response, PlainTextResponse):
+            return response
+        reason = bytes(response.body).decode("utf-8", "replace")
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return JSONResponse({"error": f"CORS preflight refused: {reason[:1].lower()}{reason[1:]} (see --allow-origin)",
+                             "status": 400}, status_code=400, headers=headers)
 
 
 class JobStore:
@@ -387,13 +463,23 @@ def _errors(**described: str) -> dict:
     return {int(code.removeprefix("e")): {"model": ErrorOut, "description": text} for code, text in described.items()}
 
 
-# Every request can meet these: the Host check and a malformed request (the origin check and the body limit are
-# for the requests that change something, CHANGE_ERRORS)
-COMMON_ERRORS = _errors(e400="the Host header names no address this server serves (see --allow-host)",
+# Every /v1 request can meet these: the Host check and a malformed request (the origin check and the body limit are
+# for the requests that change something, CHANGE_ERRORS; /healthz answers any Host and takes nothing to be malformed)
+HOST_REFUSED = "the Host header names no address this server serves (see --allow-host)"
+COMMON_ERRORS = _errors(e400=HOST_REFUSED,
                         e422="the request is malformed: a missing file, a bad or unknown query parameter")
-CHANGE_ERRORS = _errors(e403="a state-changing request from a page of another origin (see --allow-origin)")
-NO_JOB = _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
+CHANGE_ERRORS = COMMON_ERRORS | _errors(e403="a state-changing request from a page of another origin (see "
+                                             "--allow-origin)")
+UPLOAD_ERRORS = CHANGE_ERRORS | _errors(
+    e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)")
+NOT_MULTIPART = "; a body that is not multipart/form-data (a raw image or video: curl --data-binary) is a 415 too"
+NO_JOB = COMMON_ERRORS | _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
+# what GET /v1/jobs/{id}/files/{name} answers, by the file's name (FileResponse guesses from the suffix)
+FILE_TYPES = {200: {"description": "the file: an annotated video, a timeline or key frame, a per-frame table, the "
+                                   "tracks JSON (Parquet has no registered type: application/octet-stream)",
+                    "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (
+                        "video/mp4", "image/png", "text/csv", "application/json", "application/octet-stream")}}}
 
 
 def _check_done(job_id: str, job: dict) -> None:
@@ -464,13 +550,14 @@ def _known_query_only(connection: HTTPConnection) -> None:
     """Refuse a /v1 request with a query parameter its endpoint does not take: ``?method=mean`` on an upload
     was ignored, and the video analysed with the server's own settings without a word."""
     route = connection.scope.get("route")
-    if connection.scope["type"] != "http" or not connection.url.path.startswith("/v1/") or route is None:
+    path = _route_path(connection.scope)
+    if connection.scope["type"] != "http" or not path.startswith("/v1/") or route is None:
         return
     known = {param.alias for param in route.dependant.query_params}
     unknown = sorted(set(connection.query_params) - known)
     if unknown:
         takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
-        raise HTTPException(422, detail=f"unknown query parameter(s) {', '.join(unknown)} for {connection.url.path} "
+        raise HTTPException(422, detail=f"unknown query parameter(s) {', '.join(unknown)} for {path} "
                                         f"({takes}; the analysis settings are the server's: see fervid serve --help)")
 
 
@@ -515,7 +602,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # CDN: a blank page offline)
     app = FastAPIOffline(title="fervid", version=f"{__version__} (API v1)",
                          description="Facial emotion recognition in images and videos.",
-                         lifespan=lifespan, dependencies=[Depends(_known_query_only)], responses=COMMON_ERRORS)
+                         lifespan=lifespan, dependencies=[Depends(_known_query_only)])
     # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
     # the package's own static files
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
@@ -524,10 +611,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
     if settings.allowed_origins:  # a front end served elsewhere: without CORS headers its browser hid every answer
-        app.add_middleware(CORSMiddleware, allow_origins=[o.rstrip("/") for o in settings.allowed_origins],
+        app.add_middleware(JSONCORSMiddleware, allow_origins=[o.rstrip("/") for o in settings.allowed_origins],
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
                            expose_headers=["Content-Disposition", "Retry-After"])
     app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
+    for name in ("python_multipart", "multipart"):
+        # a malformed multipart body is answered 400 with the parser's reason; its log line went to the server's
+        # stderr too, through Python's last-resort handler (a logging setup of the host's own still gets it)
+        logging.getLogger(name).addHandler(logging.NullHandler())
     image_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_images))
 
     def analyzer():
@@ -575,9 +666,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         content_type = request.headers.get("content-type", "")
         if request.method == "POST" and not content_type.startswith("multipart/form-data"):
             # a raw image body (curl --data-binary) got only "body.files: Field required"
-            field_name = "files" if request.url.path == "/v1/images" else "file"
-            problems += (f"; uploads go as multipart/form-data with the field {field_name!r} (curl -F "
-                         f"{field_name}=@photo.jpg), not as a {content_type or 'bare'} body")
+            field_name = "files" if _route_path(request.scope) == "/v1/images" else "file"
+            how = (f"uploads go as multipart/form-data with the field {field_name!r} (curl -F "
+                   f"{field_name}=@photo.jpg), not as a {content_type or 'bare'} body")
+            if content_type:  # a body of another type: the media type is what is wrong (415), not a field
+                return JSONResponse({"error": f"unsupported media type: {how}", "status": 415}, status_code=415)
+            problems += f"; {how}"
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
     @app.get("/healthz")
@@ -599,10 +693,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                      limit_name="the server's --max-image-megapixels")
             return analyzer().analyze_bgr(bgr, source=name)
 
-    @app.post("/v1/images", response_model=ImagesOut, responses=CHANGE_ERRORS | _errors(
+    @app.post("/v1/images", response_model=ImagesOut, responses=UPLOAD_ERRORS | _errors(
         e413="more images in one request than the server takes (32 by default), or a body over --max-upload-mb",
         e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
-             "some could, the answer is 200 and the others are listed with ok: false and their error"))
+             "some could, the answer is 200 and the others are listed with ok: false and their error"
+             + NOT_MULTIPART))
     async def post_images(request: Request, files: list[UploadFile] = File(...)) -> dict:
         """Analyse one or more photos; the same JSON schema as `fervid image --json`: a file that is not an image
         is listed with ``ok: false`` and its error, unless no file is (then 415, every file's error in one)."""
@@ -622,9 +717,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(415, detail="; ".join(result.error for result in results))
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
-    @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=CHANGE_ERRORS | _errors(
+    @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
         e413="the request body is larger than --max-upload-mb",
-        e415="the file is not a video FFmpeg can read", e422="no file, or more than one (one video per job)",
+        e415="the file is not a video FFmpeg can read" + NOT_MULTIPART,
+        e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool = Query(True, description="Write the annotated MP4 (false: tables, timelines and "
@@ -633,12 +729,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Queue a video for analysis; returns the job id at once."""
         from fervid.inference.video import VideoError, open_video
 
-        data = file.file.read()  # held to max_upload_mb as it streamed (BodyLimit)
         job_id = uuid.uuid4().hex
         folder = store.root / job_id
         folder.mkdir(parents=True)
         input_name = _input_name(file.filename)
-        (folder / input_name).write_bytes(data)
+        # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
+        # whole, three concurrent 150 MB uploads held 410 MB more
+        file.file.seek(0)
+        with open(folder / input_name, "wb") as stored:
+            shutil.copyfileobj(file.file, stored, 1024 * 1024)
         try:
             open_video(folder / input_name).release()
         except VideoError as exc:
@@ -652,8 +751,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(429, detail=f"{file.filename or 'the video'}: the server's queue of video jobs is full "
                                             f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
                                 headers={"Retry-After": str(RETRY_QUEUED_S)})
-        return {"job_id": job_id, "status": "queued", "status_url": f"/v1/jobs/{job_id}",
-                "result_url": f"/v1/jobs/{job_id}/result"}
+        jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it
+        return {"job_id": job_id, "status": "queued", "status_url": jobs, "result_url": f"{jobs}/result"}
 
     @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=NO_JOB)
     def get_job(job_id: str) -> dict:
@@ -662,14 +761,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "partial": bool(job.get("partial"))}
 
     @app.get("/v1/jobs/{job_id}/result", responses=NOT_DONE)
-    def get_result(job_id: str) -> dict:
+    def get_result(request: Request, job_id: str) -> dict:
         job = store.read(job_id)
         _check_done(job_id, job)
         out = store.folder(job_id) / "out"
         stem = job["stem"]
         names = OutputNames(stem)
         summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
-        base = f"/v1/jobs/{job_id}/files/"
+        jobs = f"{_prefix(request)}/v1/jobs/{job_id}"
+        base = f"{jobs}/files/"
         for track in summary["tracks"]:
             track["timeline_url"] = base + names.timeline(track["track"])
             for ep in track["episodes"]:
@@ -678,7 +778,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
         summary["error"] = job.get("error")
         summary["links"] = {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
-                            "tracks_json": base + names.tracks_json, "frames_json": f"/v1/jobs/{job_id}/frames"}
+                            "tracks_json": base + names.tracks_json, "frames_json": f"{jobs}/frames"}
         if (out / names.annotated).is_file():  # a live session's recording has none
             summary["links"]["annotated_video"] = base + names.annotated
         return summary
@@ -698,8 +798,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                                 "uncertain": rows["uncertain"].tolist()}
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
-    @app.get("/v1/jobs/{job_id}/files/{name}", responses=_errors(e404="no such job, or no such file in it"))
+    @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=FILE_TYPES | COMMON_ERRORS
+             | _errors(e404="no such job, or no such file in it"))
     def get_file(job_id: str, name: str):
+        """One output file of a job (the links of its result), shown inline and saved under the uploaded video's
+        name; HEAD gives its size and type without the file."""
         job = store.read(job_id)
         if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
             raise HTTPException(404, detail="no such file")
@@ -712,7 +815,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(404, detail="no such file")
         return FileResponse(path, filename=name, content_disposition_type="inline")
 
-    @app.delete("/v1/jobs/{job_id}", responses=CHANGE_ERRORS | NO_JOB)
+    app.add_api_route("/v1/jobs/{job_id}/files/{name}", get_file, methods=["HEAD"], response_class=FileResponse,
+                      responses=FILE_TYPES | COMMON_ERRORS | _errors(e404="no such job, or no such file in it"),
+                      operation_id="head_file_v1_jobs__job_id__files__name__head", summary="Head File")
+
+    @app.delete("/v1/jobs/{job_id}", responses=NO_JOB | CHANGE_ERRORS)
     def delete_job(job_id: str) -> dict:
         store.read(job_id)
         state["workers"].cancel(job_id)

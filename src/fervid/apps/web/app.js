@@ -1,4 +1,6 @@
 // fervid web page: upload, then show faces (photo) or a playable annotated video with timelines (video).
+// Its requests go to URLs relative to the page, and then to the links the API answers (which carry
+// `fervid serve --root-path`): the page works under a reverse proxy's path prefix as at /.
 const JOB_KEY = "fervid-video-job";  // the video job in progress, so a reload or a lost connection finds it again
 let current = 0;  // each file picked starts a new analysis; an older one still running stops drawing
 let photoDownload = null;  // the last photo's JSON, as a blob URL: let go when the next one replaces it
@@ -32,7 +34,7 @@ async function analysePhoto(file, token) {
   setStatus(`Analysing ${file.name}…`);
   const form = new FormData();
   form.append("files", file);
-  const response = await fetch("/v1/images", {method: "POST", body: form});
+  const response = await fetch("v1/images", {method: "POST", body: form});
   if (token !== current) return;
   if (!response.ok) {
     const text = await errorText(response);
@@ -87,7 +89,7 @@ async function analyseVideo(file, token) {
   setStatus(`Uploading ${file.name}…`);
   const form = new FormData();
   form.append("file", file);
-  const response = await fetch("/v1/videos", {method: "POST", body: form});
+  const response = await fetch("v1/videos", {method: "POST", body: form});
   if (token !== current) return;
   if (!response.ok) {
     const text = await errorText(response);

@@ -31,11 +31,17 @@ function clearStage() {  // nothing of a stopped session stays drawn over the bl
   $("dark").hidden = true;  // of the stopped session's picture
 }
 
+function liveSocketUrl() {  // next to this page: under a reverse proxy's path prefix too (/fervid/v1/live)
+  const url = new URL("v1/live", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
 async function start() {
   $("start").disabled = true;
   reset();
   if (!navigator.mediaDevices) {  // browsers give cameras to secure pages only
-    setStatus(`No camera: this page must be opened as http://localhost:${location.port || 80}/live on the machine ` +
+    setStatus(`No camera: this page must be opened as http://localhost:${location.port || 80}${location.pathname} on the machine ` +
               "that serves it, or over https (browsers allow a camera nowhere else)", true);
     $("start").disabled = false;
     return;
@@ -50,10 +56,9 @@ async function start() {
   $("camera").srcObject = stream;
   await $("camera").play();
   watchFrames($("camera"));
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
   // each handler acts for its own socket only: the last session's, still saving when Start was pressed again,
   // closed the new camera and wrote its "saved" links into the new session
-  const ws = socket = new WebSocket(`${scheme}://${location.host}/v1/live`);
+  const ws = socket = new WebSocket(liveSocketUrl());
   ws.binaryType = "arraybuffer";
   ws.onmessage = (event) => handle(JSON.parse(event.data), ws);
   ws.onclose = (event) => {
