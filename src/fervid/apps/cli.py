@@ -1372,13 +1372,19 @@ def serve(
     precision: str = PRECISION_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
-    allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. the name a "
-                                                  "reverse proxy forwards; 127.0.0.1, localhost and --host always."),
+    allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
+                                                  "LAN address, the name a reverse proxy forwards or a compose "
+                                                  "service's name; '*' answers any (in a container, behind a "
+                                                  "proxy). 127.0.0.1, localhost and --host always; /healthz "
+                                                  "answers any Host."),
     allow_origin: list[str] = typer.Option([], help="An origin (https://app.example) whose pages may POST or "
                                                     "DELETE (repeatable); same-origin pages always may."),
+    root_path: str = typer.Option("", help="The path prefix a reverse proxy serves fervid under, e.g. /fervid for "
+                                           "nginx's `location /fervid/ { proxy_pass http://127.0.0.1:8000/; }`: "
+                                           "the API's links and /docs carry it (the proxy strips it)."),
 ) -> None:
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
-    from fervid.apps.server import ServerSettings
+    from fervid.apps.server import ServerSettings, root_path_option
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
@@ -1390,9 +1396,10 @@ def serve(
                                   max_images_per_request=max_images_per_request,
                                   max_image_pixels=int(max_image_megapixels * 1e6), host=host,
                                   allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
+        root_path = root_path_option(root_path)
     except ValueError as exc:
         _bad_value(exc)
-    _serve(settings, host, port)
+    _serve(settings, host, port, root_path=root_path)
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -1408,11 +1415,11 @@ def _check_can_listen(host: str, port: int) -> None:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False) -> None:
+def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "") -> None:
     import uvicorn
 
     from fervid.apps.folder_lock import FolderLocked
-    from fervid.apps.server import create_app, data_folder_lock
+    from fervid.apps.server import create_app, data_folder_lock, host_names_note
 
     _video_runner(settings.pipeline)  # fail now, with one line, rather than at the first request
     _check_can_listen(host, port)
@@ -1422,13 +1429,19 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     except FolderLocked as exc:
         _fail(str(exc))
     url = f"http://{host}:{port}{page}"
-    typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
+    if root_path:  # its pages and links name the proxy's paths: opened directly, they would not load
+        typer.echo(f"fervid serving on http://{host}:{port} for a reverse proxy that forwards {root_path}/ to it "
+                   f"(the page at {root_path}/, API docs at {root_path}/docs through the proxy)")
+    else:
+        typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
+    if note := host_names_note(settings):
+        typer.echo(note)
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", root_path=root_path)
 
 
 _METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
