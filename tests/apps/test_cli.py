@@ -467,6 +467,26 @@ def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp
     assert json.loads((tmp_path / "r.json").read_text())["files"][0]["faces"]
 
 
+def test_an_animated_image_or_multi_page_tiff_is_said_to_be_read_at_its_first_frame(tmp_path, astronaut_rgb):
+    """`fervid image anim.gif` analysed frame 1 alone without a word: a GIF with its face on frame 2 had "no face"."""
+    face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
+    for name in ("a_blank_first.gif", "b.png", "c.webp", "d.tif"):
+        blank.save(tmp_path / name, save_all=True, append_images=[face], duration=200)
+    face.save(tmp_path / "e_still.gif")
+    result = runner.invoke(app, ["image", str(tmp_path / "a_blank_first.gif"), str(tmp_path / "e_still.gif")])
+    assert result.exit_code == 0 and f"{tmp_path / 'a_blank_first.gif'}: 0 face(s): no face found" in result.output
+    assert result.output.count("notice:") == 1
+    assert (f"notice: {tmp_path / 'a_blank_first.gif'}: an animated GIF: analysed frame 1 of 2 (`fervid video` reads "
+            "every frame)") in result.output
+    result = runner.invoke(app, ["image", "-q", *(str(tmp_path / n) for n in ("c.webp", "d.tif", "e_still.gif"))])
+    assert result.exit_code == 0 and result.output.count("notice:") == 2, result.output
+    assert ("an animated WebP: analysed frame 1 of 2 (`fervid video` cannot decode an animated WebP's frames: "
+            "convert it to GIF or MP4 to analyse them all)") in result.output
+    assert "d.tif: a multi-page TIFF: analysed page 1 of 2" in result.output
+    result = runner.invoke(app, ["image", "-q", str(tmp_path)])  # many: three lines, and a count of the others
+    assert result.output.count("notice:") == 4 and "notice: 1 more animated or multi-page images" in result.output
+
+
 def test_fervid_video_says_opencv_cannot_decode_an_animated_webp(tmp_path, astronaut_rgb):
     """`fervid video anim.webp` said "no video frames could be decoded (corrupt?)" of a sound file."""
     face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
@@ -475,6 +495,34 @@ def test_fervid_video_says_opencv_cannot_decode_an_animated_webp(tmp_path, astro
     assert result.exit_code == 1
     assert (f"error: {tmp_path / 'anim.webp'}: an animated WebP, whose frames OpenCV cannot decode: convert it to GIF "
             "or MP4") in result.output and "corrupt" not in result.output
+
+
+def test_an_image_annotated_again_with_other_images_replaces_its_copy(tmp_path, astronaut_rgb):
+    """`fervid image --annotate ann` on astro.png and astro.bmp wrote astro_png_fervid.png; run again on astro.png
+    alone it wrote astro_fervid.png beside it: two copies of one photo's results."""
+    import cv2
+
+    shots, ann = tmp_path / "shots", tmp_path / "ann"
+    shots.mkdir()
+    Image.fromarray(astronaut_rgb).save(shots / "astro.png")
+    Image.fromarray(astronaut_rgb).save(shots / "astro.bmp")
+    assert runner.invoke(app, ["image", "-q", str(shots), "--annotate", str(ann)]).exit_code == 0
+    assert sorted(p.name for p in ann.iterdir()) == ["astro_bmp_fervid.png", "astro_png_fervid.png"]
+    os.utime(ann / "astro_png_fervid.png", ns=(0, 0))  # made long ago: replaced below
+    result = runner.invoke(app, ["image", "-q", str(shots / "astro.png"), "--annotate", str(ann)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in ann.iterdir()) == ["astro_bmp_fervid.png", "astro_png_fervid.png"]
+    assert (ann / "astro_png_fervid.png").stat().st_mtime_ns > 0
+    with Image.open(ann / "astro_png_fervid.png") as copy:  # a whole PNG, which names its image by a digest only
+        assert copy.size == (512, 512) and str(shots) not in str(copy.info) and copy.info["fervid-source"]
+        copy.load()
+    assert cv2.imread(str(ann / "astro_png_fervid.png")).shape == (512, 512, 3)
+    # another image of the name, analysed alone, takes the plain name; the earlier copies stay theirs
+    (tmp_path / "other").mkdir()
+    Image.fromarray(astronaut_rgb[:, ::-1]).save(tmp_path / "other" / "astro.png")
+    assert runner.invoke(app, ["image", "-q", str(tmp_path / "other"), "--annotate", str(ann)]).exit_code == 0
+    assert sorted(p.name for p in ann.iterdir()) == ["astro_bmp_fervid.png", "astro_fervid.png",
+                                                     "astro_png_fervid.png"]
 
 
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkeypatch):

@@ -258,10 +258,13 @@ def image(
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
+    import collections
+
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import ANNOTATED_IMAGE_SUFFIX, expand_inputs, load_image, output_stems
+    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, annotated_stems_used_before,
+                                        expand_inputs, load_image, more_frames_notice, output_stems, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
@@ -274,6 +277,14 @@ def image(
     files, problems = expand_inputs(paths, notices=notices)
     _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
+    earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}
+    taken = collections.Counter(stem.lower() for stem in stems.values())  # compared without case, as output_stems
+    for path in files if earlier else []:  # an image annotated here before keeps its copy's name: it is replaced
+        before = earlier.get(source_id(path))
+        if before and before.lower() != stems[path].lower() and not taken[before.lower()]:
+            taken[stems[path].lower()] -= 1
+            taken[before.lower()] += 1
+            stems[path] = before
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                                    precision=precision))
@@ -281,13 +292,16 @@ def image(
         if folder:
             _check_output_folder(folder)
     bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
+    more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
         try:
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path))
+            more_frames.append(more_frames_notice(path))
             if annotate_dir:
-                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces))
+                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces),
+                            text={ANNOTATED_SOURCE_KEY: source_id(path)})
             if crops_dir:  # lossless: a crop scores as the face it was cut from
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / f"{stems[path]}_face{n}.png", face.crop)
@@ -317,6 +331,9 @@ def image(
                 print(f"{r.source}: {len(r.faces)} face(s): {summary}", file=out)
         n_faces = sum(len(r.faces) for r in results)
         print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
+    more_frames = [line for line in more_frames if line]
+    _say_notices(more_frames[:3] + ([f"{len(more_frames) - 3} more animated or multi-page images: frame 1 of each "
+                                     "analysed"] if len(more_frames) > 3 else []))
     for r in failed:
         typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
     if failed:
