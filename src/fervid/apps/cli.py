@@ -416,7 +416,8 @@ def video(
 ) -> None:
     """Track every face in videos and classify its emotion over time.
 
-    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers; not with --no-annotate),
+    Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers, with the video's sound; not with
+    --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
     emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
     share of time per emotion, changes, episodes; an absence of 0.5 s or more ends an episode),

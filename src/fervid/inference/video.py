@@ -219,6 +219,9 @@ class TrackLog:
         self._recent = deque(maxlen=15)  # the last intervals between its rows
         self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
+        # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
+        # not last alike, and a share of rows is not a share of time); the last row's is added by summary()
+        self.emotion_seconds = np.zeros(len(EMOTIONS))
         self.probability_sum = np.zeros(len(EMOTIONS))
         self.changes: list[dict] = []
         self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
@@ -255,6 +258,7 @@ class TrackLog:
             if since > self.gap:
                 unseen, since = since - self.spacing, self.spacing  # the last row counts for one frame
             self.seen_seconds += since
+            self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.end = face.time
         self.counts[EMOTIONS.index(emotion)] += 1
         self.probability_sum += face.probabilities
@@ -294,12 +298,22 @@ class TrackLog:
         return (np.frombuffer(self._times, np.float64),
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
-    def summary(self) -> dict:
-        shares = {e: round(int(n) / max(self.frames, 1), 4) for e, n in zip(EMOTIONS, self.counts)}
+    def summary(self, until: float | None = None) -> dict:
+        """The tracks JSON's entry. ``until``: where the video ends (its last row lasts its spacing, but not past
+        it: a variable-frame-rate video's last rows are further apart than its nominal rate)."""
+        last = min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
+        seconds = self.emotion_seconds.copy()
+        if self.frames:
+            seconds[EMOTIONS.index(self._last_emotion)] += last
+        total = float(seconds.sum())
+        # shares of the time seen (of the rows where the track was seen for no time at all: a one-row track at the
+        # video's very end)
+        shares = {e: round(float(v) / total if total else int(n) / max(self.frames, 1), 4)
+                  for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([self.episode] if self.episode is not None else [])
         return {
             "track": self.track_id, "start": round(self.start, 3), "end": round(self.end, 3), "frames": self.frames,
-            "seen_seconds": round(self.seen_seconds + self.spacing if self.frames else 0.0, 3),
+            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, 3),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
@@ -443,9 +457,10 @@ class VideoResult:
 
     def track_summaries(self) -> list[dict]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
-        ``emotion_share`` (of its frames), ``mean_probabilities``, ``changes`` (time, from, to) and ``episodes``
+        ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and ``episodes``
         (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's ``tracks``."""
-        return [self.tracks[tid].summary() for tid in self.track_ids]
+        until = self.duration or None  # 0 until the video's length is known (a live session in progress)
+        return [self.tracks[tid].summary(until) for tid in self.track_ids]
 
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
@@ -680,10 +695,15 @@ def _interrupt_held():
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float):
+    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None,
+                 audio_start: float = 0.0):
+        """``audio_from``: a file whose (first) audio stream the MP4 carries too, from ``audio_start`` seconds on
+        (the time of the first frame written), as long as the frames written."""
         import imageio_ffmpeg
 
-        self.path = path
+        self.path, self.fps = path, fps
+        self.audio_from, self.audio_start = audio_from, audio_start
+        self.frames = 0
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
             str(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
@@ -700,10 +720,36 @@ class H264Writer:
         # until the frame is written, and the video in hand is then closed properly
         with _interrupt_held():
             self._gen.send(np.ascontiguousarray(frame_bgr))
+        self.frames += 1
 
     def close(self) -> None:
         with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
             self._gen.close()
+            if self.audio_from is not None and self.frames:
+                self._add_sound()
+
+    def _add_sound(self) -> None:
+        """The sound goes in once the frames are written, cut to their span: given to the encoder with them, a
+        run stopped 10 s into a 45-min recording encoded 45 minutes of sound on closing (a cut at the shorter
+        stream would instead cut frames where the sound ends first). Where it fails, the video stays silent."""
+        import subprocess
+
+        import imageio_ffmpeg
+
+        silent = self.path.with_name(f".{self.path.name}.silent.mp4")
+        self.path.replace(silent)
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(silent),
+                   "-ss", f"{self.audio_start:.3f}", "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
+                   "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
+                   "-movflags", "+faststart", str(self.path)]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            done = False
+        if done:
+            silent.unlink()
+        else:
+            silent.replace(self.path)
 
 
 # Non-square pixels (anamorphic video: DV, DVD, HDV's 1440x1080, the carphone sample's 128:117): a frame is analysed,
@@ -1024,6 +1070,11 @@ def _why_unreadable(path: Path) -> str:
     return ""
 
 
+def _has_audio(path: Path) -> bool:
+    """Whether FFmpeg finds an audio stream in the file (OpenCV reads only the video)."""
+    return any("Stream #" in line and ": Audio:" in line for line in _ffmpeg_header(path).splitlines())
+
+
 def _starts_like_mp4(path: Path) -> bool:
     """Whether the file begins with an MP4/MOV (ISO base media) box: its type is the second 4 bytes."""
     try:
@@ -1250,8 +1301,9 @@ class AnnotatedVideoWriter:
     frames, written one after another at the average rate, drifted up to a second from the times in the tables.
     A gap holds the frame before it; a frame due in a slot already written is left out."""
 
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps = path, fps
+    def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
+        """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
+        self.path, self.fps, self.audio_from = path, fps, audio_from
         self._writer: H264Writer | None = None
         self._start = 0.0  # the first frame's time: slot 0
         self._written = 0  # frames in the MP4 so far
@@ -1262,7 +1314,7 @@ class AnnotatedVideoWriter:
         zoom = max(1.0, MIN_ANNOTATED_HEIGHT / image.shape[0])
         if self._writer is None:
             h, w = (round(v * zoom) for v in image.shape[:2])
-            self._writer = H264Writer(self.path, w, h, self.fps)
+            self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from, audio_start=frame.time)
             self._start = frame.time
         slot = round((frame.time - self._start) * self.fps)
         if slot < self._written:
@@ -1321,7 +1373,9 @@ class ResultWriter:
     table, the key frames (written as their episodes end) and the annotated MP4; without, the rows are kept in
     ``result.faces``. Used for files and for live streams alike."""
 
-    def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0):
+    def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
+                 audio_from: Path | None = None):
+        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent)."""
         self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
@@ -1335,7 +1389,7 @@ class ResultWriter:
             self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
             result.table_path = self.table.paths[1]
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
@@ -1449,7 +1503,12 @@ class VideoAnalyzer:
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages)
         result.scene_cuts = stream.cut_times
-        writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps))
+        # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
+        # the labels are about
+        audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_audio(
+            Path(source)) else None
+        writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps),
+                              audio_from=audio)
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
