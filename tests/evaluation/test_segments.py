@@ -154,3 +154,22 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
                                  "path (give the annotations' video paths as the analysis did)"}
     assert summaries[videos[0]]["sample_fps"] == 5.0
+
+
+def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):
+    """--dataset auto: a table with video, start and end columns is annotations. Python 3.10's csv raised "line
+    contains NUL" on FER2013's .csv.gz."""
+    import gzip
+
+    from fervid.evaluation.segments import looks_like_annotations
+
+    fer = "emotion,pixels,Usage\n3,1 2 3,PublicTest\n"
+    (tmp_path / "fer.csv").write_text(fer, encoding="utf-8")
+    (tmp_path / "fer.csv.gz").write_bytes(gzip.compress(fer.encode(), mtime=0))
+    (tmp_path / "ann.csv").write_text("Video, Start ,End,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
+    (tmp_path / "elan.txt").write_text("File\tBegin Time - ss.msec\tEnd Time - ss.msec\tLabel\n", encoding="utf-8")
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    assert [looks_like_annotations(tmp_path / name) for name in ("ann.csv", "elan.txt")] == [True, True]
+    assert not any(looks_like_annotations(tmp_path / name)
+                   for name in ("fer.csv", "fer.csv.gz", "empty.csv", "missing.csv"))
+    assert b"\0" in (tmp_path / "fer.csv.gz").read_bytes()[:20]  # what made the old code fail on 3.10

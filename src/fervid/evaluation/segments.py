@@ -91,10 +91,11 @@ def looks_like_annotations(path: str | Path) -> bool:
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as f:
             first = f.readline(10_000)
-        dialect = csv.Sniffer().sniff(first, delimiters=",\t;")
-    except (OSError, csv.Error):
+        if "\0" in first:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
+            return False
+        header = pd.DataFrame(columns=next(csv.reader([first], csv.Sniffer().sniff(first, delimiters=",\t;"))))
+    except (OSError, csv.Error, StopIteration):
         return False
-    header = pd.DataFrame(columns=next(csv.reader([first], dialect)))
     return all(_column(header, name, Path(path), required=False) is not None for name in ("video", "start", "end"))
 
 

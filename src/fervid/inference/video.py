@@ -793,8 +793,9 @@ class _CheckedCapture:
     it too. Until the second read the decoder's position (``CAP_PROP_POS_MSEC``) is still the first frame's.
     Frames of non-square pixels (``sar``) are handed out as they show (:func:`_square_pixels`)."""
 
-    def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0):
+    def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = ""):
         self._cap, self._sar = cap, sar
+        self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -833,7 +834,7 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if interlaced:
         fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
         cap.release()
-        return _open_deinterlaced(path, fps, count)
+        return _open_deinterlaced(path, fps, count, probe.header)
     if not cap.isOpened():
         why = _why_unreadable(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
@@ -841,7 +842,7 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if not ok:
         cap.release()
         raise VideoError(f"{path}: {_why_unreadable(path) or 'no video frames could be decoded (corrupt?)'}")
-    return _CheckedCapture(cap, first_frame, _opencv_sar(cap))
+    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header)
 
 
 # Interlaced video (MPEG-2 .mpg/.vob, camcorders' .mts/.m2ts, DV): OpenCV's FFmpeg (swscale of FFmpeg 8 and later)
@@ -886,6 +887,7 @@ class _InterlaceProbe:
         import imageio_ffmpeg
 
         self._path = path
+        self.header = ""  # FFmpeg's header, once interlaced() has read it
         try:
             self._proc = subprocess.Popen(
                 [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
@@ -903,7 +905,7 @@ class _InterlaceProbe:
         if self._proc is None:
             return False
         try:
-            header = self._proc.communicate(timeout=30)[1].decode("utf-8", "replace")
+            header = self.header = self._proc.communicate(timeout=30)[1].decode("utf-8", "replace")
         except subprocess.TimeoutExpired:
             self.close()
             return False
@@ -1024,7 +1026,7 @@ class _FFmpegCapture:
         self._proc.stderr.close()
 
 
-def _open_deinterlaced(path: Path, fps: float, frame_count: float) -> _CheckedCapture:
+def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "") -> _CheckedCapture:
     """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it."""
     try:
         cap = _FFmpegCapture(path, fps, frame_count)
@@ -1037,7 +1039,7 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float) -> _CheckedCa
         why = _why_unreadable(path) or (f"no video frames could be decoded (corrupt?); ffmpeg: {cap.log[-1]}"
                                         if cap.log else "no video frames could be decoded (corrupt?)")
         raise VideoError(f"{path}: {why}")
-    return _CheckedCapture(cap, first_frame)
+    return _CheckedCapture(cap, first_frame, header=header)
 
 
 def _ffmpeg_header(path: Path) -> str:
@@ -1070,9 +1072,10 @@ def _why_unreadable(path: Path) -> str:
     return ""
 
 
-def _has_audio(path: Path) -> bool:
-    """Whether FFmpeg finds an audio stream in the file (OpenCV reads only the video)."""
-    return any("Stream #" in line and ": Audio:" in line for line in _ffmpeg_header(path).splitlines())
+def _has_audio(header: str) -> bool:
+    """Whether FFmpeg's header of a file (:func:`_ffmpeg_header`) lists an audio stream (OpenCV reads only the
+    video)."""
+    return any("Stream #" in line and ": Audio:" in line for line in header.splitlines())
 
 
 def _starts_like_mp4(path: Path) -> bool:
@@ -1506,7 +1509,7 @@ class VideoAnalyzer:
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
         audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_audio(
-            Path(source)) else None
+            cap.header) else None
         writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps),
                               audio_from=audio)
         write = writer.write
