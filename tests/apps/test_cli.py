@@ -784,15 +784,19 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
         writer.write(frame)
     writer.close()
     (tmp_path / "ann.csv").write_text("video,start,end,emotion\nsmile.mp4,0,2,happy\nsmile.mp4,2,3.5,neutral\n"
-                                      "smile.mp4,3.5,4,contempt\n", encoding="utf-8")
+                                      "smile.mp4,3.5,4,contempt\ngone.mp4,0,1,sad\n", encoding="utf-8")
     args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv")]
     result = runner.invoke(app, [*args, "--sample-fps", "5", "--out", str(tmp_path / "eval")])
-    assert result.exit_code == 0, result.output
+    # a video the table names is missing: an input that failed (exit 1), the rest scored and written
+    assert result.exit_code == 1, result.output
+    assert f"error: {tmp_path / 'gone.mp4'}: not found (named in {tmp_path / 'ann.csv'})" in result.output
     assert "ferplus_vgg (int8, lstm) on ann.csv:" in result.output
-    assert "  per frame (10 frames): accuracy 1.0000" in result.output
+    assert "  per frame (10 frames): accuracy 1.0000," in result.output  # one segment: no bootstrap interval
+    assert "no interval for the per-frame accuracy: 1 segment(s), and a bootstrap over segments needs at least 5" \
+        in result.output
     assert "  per segment (1 segment): accuracy 1.0000 (95% CI" in result.output
     # the annotation runs half a second past the video's end (3 s): the face was there in 2 of its 3 s
-    assert "1 of 3 segment(s) scored, in 1 of 1 video(s); the face was found in 67% of the annotated time" \
+    assert "1 of 4 segment(s) scored, in 1 of 2 video(s); the face was found in 67% of the annotated time" \
         in result.output
     assert "  1 x no face found in it: line(s) 3" in result.output
     assert "  1 x emotion 'contempt' is not one of fervid's 7: line(s) 4" in result.output
@@ -802,7 +806,9 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["sample_fps"] == 5.0 and metrics["settings"]["method"] == "lstm"
     assert metrics["per_frame"]["unit"] == "frames" and metrics["per_frame"]["ci_method"] == "bootstrap over segments"
-    assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7"}
+    assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
+                                     "5": f"video {tmp_path / 'gone.mp4'} not found"}
+    assert {"window", "detect_every", "min_face", "score_threshold"} <= set(metrics["settings"])
     with open(out / "predictions.csv", newline="", encoding="utf-8") as f:
         frames = list(csv.DictReader(f))
     assert len(frames) == 10 and all(float(row["time"]) < 2 and row["predicted"] == "happy" for row in frames)
@@ -813,11 +819,27 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
                                 "5", "--no-annotate", "-q"])
     assert video.exit_code == 0, video.output
     again = runner.invoke(app, [*args, "--results", str(tmp_path / "run")])
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 1, again.output  # gone.mp4 still
+
     def scores(output):  # the title and the two scores, after the progress bars
         return output[output.index("ferplus_vgg (int8, lstm)"):].splitlines()[:4]
 
     assert scores(again.output) == scores(result.output)
+    # a folder whose videos were analysed with other settings is not pooled into one score
+    (tmp_path / "smile2.mp4").write_bytes((tmp_path / "smile.mp4").read_bytes())
+    summary = json.loads((tmp_path / "run" / "smile_tracks.json").read_text())
+    (tmp_path / "run" / "smile2_tracks.json").write_text(json.dumps(summary | {"file": str(tmp_path / "smile2.mp4"),
+                                                                              "window": 2.0}))
+    (tmp_path / "run" / "smile2_frames.parquet").write_bytes((tmp_path / "run" / "smile_frames.parquet").read_bytes())
+    (tmp_path / "two.csv").write_text("video,start,end,emotion\nsmile.mp4,0,2,happy\nsmile2.mp4,0,2,happy\n",
+                                      encoding="utf-8")
+    mixed = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "two.csv"), "--results", str(tmp_path / "run")])
+    assert mixed.exit_code == 1 and "its videos were analysed with different settings (window: 1.0 for smile.mp4, " \
+        "2.0 for smile2.mp4)" in mixed.output, mixed.output
+    # track numbers are the numbering of the analysis that gave them: a fresh analysis may number faces otherwise
+    (tmp_path / "tracked.csv").write_text("video,start,end,emotion,track\nsmile.mp4,0,2,happy,1\n", encoding="utf-8")
+    tracked = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5"])
+    assert tracked.exit_code == 0 and "warning: the table names track numbers" in tracked.output
     # a table with video, start and end columns is told from FER2013's CSV without --dataset
     refused = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run"),
                                   "--method", "mean"])

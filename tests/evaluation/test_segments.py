@@ -14,6 +14,7 @@ from fervid.evaluation.segments import (Annotations, Segment, bootstrap_frame_ac
 def videos(tmp_path):
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / name).write_bytes(b"")  # read_annotations only checks that they are there
+    (tmp_path / "sub").mkdir()
     return tmp_path
 
 
@@ -51,8 +52,10 @@ def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
 
 @pytest.mark.parametrize("rows, message", [
     ("a.mp4,0,2,happy,\na.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),
-    ("a.mp4,0,2,happy,\na.mp4,2,1,sad,\n", "line 3: a segment from 2.0 s to 1.0 s"),
+    ("a.mp4,0,2,happy,\nsub/../a.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),  # one file
+    ("a.mp4,0,2,happy,\na.mp4,2,1,sad,\n", "line 3: a segment from 2 s to 1 s"),
     ("a.mp4,0,two,happy,\n", "line 2: start '0' / end 'two': not times"),
+    ("a.mp4,0,2,happy,,surplus\n", "line 2: 6 cells, and the header names 5"),
     ("a.mp4,0,2,happy,x\n", "line 2: track 'x': not a track number"),
     ("a.mp4,0,2,contempt,\n", "no segment to score (1 line(s) left out: e.g. line 2: emotion 'contempt'"),
 ])
@@ -93,6 +96,7 @@ def test_each_segment_is_scored_on_its_main_face_and_cut_at_the_videos_end(tmp_p
     assert segments.loc[3, ["end", "predicted", "frames", "found"]].tolist() == [4.0, "happy", 5, 0.5]
     assert segments.loc[4, ["track", "predicted", "frames"]].tolist() == [2, "sad", 2]
     assert scores.not_scored == {5: "starts after the analysed video's end (4.00 s)"}
+    assert scores.several_faces == [2]  # someone passed: scored on the face seen most
     # the annotated time inside the video: 2 + 2 + 0.4 s, the face found in 2 + 1 + 0.4 of it
     assert scores.found_share == pytest.approx(3.4 / 4.4)
     assert len(scores.frames) == 10 + 5 + 2 and set(scores.frames.columns) >= {"video", "line", "time", "track",
@@ -125,6 +129,8 @@ def test_the_frame_accuracy_interval_resamples_whole_segments():
     assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
     assert bootstrap_frame_accuracy(frames) == [low, high]  # seeded: the same report twice
     assert bootstrap_frame_accuracy(frames.iloc[:0]) is None
+    # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
+    assert bootstrap_frame_accuracy(frames[frames["line"] < 4]) is None
 
 
 def write_run(folder, stem, named, table, **summary):
@@ -139,15 +145,28 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     from fervid.evaluation.segments import frames_from_results
 
     table = pd.DataFrame(frame_rows(1, [0.0, 0.1], "happy"))
+    (tmp_path / "data").mkdir()
     videos = [tmp_path / "data" / name for name in ("p1.mp4", "p2.mp4", "p3.mp4", "cam.mp4")]
     run = tmp_path / "run"
     write_run(run, "p1", str(videos[0]), table, sample_fps=5.0)  # `fervid video` named it by its full path
     write_run(run / "files" / "3f2a", "p2", "p2.mp4", table, fps=25.0)  # `fervid batch`, run from data/
     write_run(run / "files" / "9c1b", "cam", "a/cam.mp4", table)  # two videos named cam.mp4, neither this one
     write_run(run / "files" / "0d4e", "cam", "b/cam.mp4", table)
+    # another session's clip of the same name, 4 s long: this one is 1 s
+    from fervid.inference.video import H264Writer
+
+    writer = H264Writer(tmp_path / "data" / "p5.mp4", 64, 64, 10.0)
+    for _ in range(10):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.close()
+    videos.append(tmp_path / "data" / "p5.mp4")
+    write_run(run / "files" / "77aa", "p5", "session1/p5.mp4", table)
     monkeypatch.chdir(tmp_path)  # not where the batch ran: p2.mp4 is found by its name
     tables, failed, summaries = frames_from_results(run, videos)
     assert set(tables) == {videos[0], videos[1]}
+    assert summaries[videos[1]]["matched_by_name"] == "p2.mp4" and "matched_by_name" not in summaries[videos[0]]
+    assert failed.pop(videos[4]) == (f"video {videos[4]}: the p5.mp4 analysed in {run} (session1/p5.mp4) is 4.0 s "
+                                     "long and this one 1.0 s: another file of the same name")
     assert tables[videos[0]][1:] == (5.0, 4.0) and tables[videos[1]][1:] == (25.0, 4.0)
     assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
     assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
@@ -173,3 +192,58 @@ def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_pat
     assert not any(looks_like_annotations(tmp_path / name)
                    for name in ("fer.csv", "fer.csv.gz", "empty.csv", "missing.csv"))
     assert b"\0" in (tmp_path / "fer.csv.gz").read_bytes()[:20]  # what made the old code fail on 3.10
+
+
+def test_what_spreadsheets_and_elan_write_is_read_and_lines_are_the_files_lines(videos):
+    """Excel's "CSV UTF-8" starts with a byte-order mark (the first column was "\\ufeffvideo"); its European CSV has
+    semicolons, decimal commas, empty ;;; rows and Windows' encoding; ELAN can export milliseconds (read as seconds,
+    0-2000 s scored as a perfect match); a blank line or a cell with a line break shifted every line number."""
+    (videos / "excel.csv").write_bytes("\ufeffvideo;start;end;emotion;notes\n"
+                                       "a.mp4;0;1,5;happy;\"smiles,\nthen laughs\"\n"  # a cell over two lines
+                                       ";;;;\n"
+                                       "\n"
+                                       "a.mp4;00:00:01,500;00:00:03;Neutral ;Gr\u00fc\u00dfe\n"
+                                       "a.mp4;3;4;contempt;\n".encode("utf-8"))
+    annotations = read_annotations(videos / "excel.csv")
+    assert [(s.start, s.end, EMOTIONS[s.label], s.line) for s in annotations.segments] == [
+        (0.0, 1.5, "happy", 2), (1.5, 3.0, "neutral", 6)]
+    assert annotations.left_out == {7: "emotion 'contempt' is not one of fervid's 7"}
+    (videos / "windows.csv").write_bytes("video;start;end;emotion;notes\na.mp4;0;1;sad;Gr\u00fc\u00dfe\n"
+                                         .encode("cp1252"))
+    assert [EMOTIONS[s.label] for s in read_annotations(videos / "windows.csv").segments] == ["sad"]
+    (videos / "msec.txt").write_text("Tier\tBegin Time - msec\tEnd Time - msec\tFile\tLabel\n"
+                                     "face\t0\t2000\ta.mp4\thappy\n", encoding="utf-8")
+    annotations = read_annotations(videos / "msec.txt")
+    assert [(s.start, s.end) for s in annotations.segments] == [(0.0, 2.0)]
+    assert annotations.notes == ["'Begin Time - msec' read as milliseconds", "'End Time - msec' read as milliseconds"]
+    (videos / "seconds.txt").write_text("File\tBegin Time - ss.msec\tEnd Time - hh:mm:ss.ms\tLabel\n"
+                                        "a.mp4\t1.5\t00:00:02.500\tsad\n", encoding="utf-8")
+    assert [(s.start, s.end) for s in read_annotations(videos / "seconds.txt").segments] == [(1.5, 2.5)]
+
+
+def test_an_exact_column_name_comes_before_one_that_only_starts_with_it(videos):
+    (videos / "ann.csv").write_text("video id,video,start,end,emotion confidence,emotion\n17,a.mp4,0,1,0.9,fear\n",
+                                    encoding="utf-8")
+    (segment,) = read_annotations(videos / "ann.csv").segments
+    assert segment.video.name == "a.mp4" and EMOTIONS[segment.label] == "fear"
+
+
+def test_a_segment_shorter_than_the_frames_spacing_is_not_counted_as_a_face_not_found(tmp_path):
+    video = tmp_path / "a.mp4"
+    table = pd.DataFrame(frame_rows(1, [0.0, 0.2, 0.4], "happy"))  # analysed at 5 frames a second
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 0.05, 0.15, 3, line=2),
+                                                     Segment(video, 0.0, 0.6, 3, line=3)])
+    scores = score_segments(annotations, {video: (table, 5.0, 0.6)})
+    assert scores.not_scored == {2: "shorter than the spacing of the frames analysed (0.20 s): no frame may fall in it"}
+    assert scores.found_share == 1.0
+
+
+def test_a_face_scored_by_two_segments_is_an_error_naming_them(tmp_path):
+    """A segment without a track resolves to the face seen most, which another line names by its track: its frames
+    were scored twice, against two labels."""
+    video = tmp_path / "a.mp4"
+    table = pd.DataFrame(frame_rows(2, np.arange(0, 2, 0.2), "happy"))
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 0.0, 2.0, 3, line=2),
+                                                     Segment(video, 1.0, 2.0, 4, line=3, track=2)])
+    with pytest.raises(DatasetError, match=r"ann.csv, lines 2 and 3: both score track 2's frame at 1.00 s of a.mp4"):
+        score_segments(annotations, {video: (table, 5.0, 2.0)})

@@ -1023,10 +1023,17 @@ def evaluate(
         typer.echo(line)
 
 
+# what made a video's labels, as its tracks JSON records it: a score pools videos only where these agree
+VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector", "score_threshold", "min_face",
+                      "detect_every", "window", "sample_fps", "centred_window", "temporal_temperature",
+                      "temporal_model")
+
+
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
                     **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
-    :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder."""
+    :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder. Exit
+    1 when a video named in the table is missing or could not be analysed (the others are scored and written)."""
     import onnxruntime
     from tqdm import tqdm
 
@@ -1034,8 +1041,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (bootstrap_frame_accuracy, frames_from_results, read_annotations,
-                                            score_segments)
+    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, bootstrap_frame_accuracy, frames_from_results,
+                                            read_annotations, score_segments)
     from fervid.inference.video import VideoError
 
     try:
@@ -1044,6 +1051,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         _fail(str(exc))
     videos = annotations.videos
     made = [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
+    warnings = list(annotations.notes)
     made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model")
     if results is not None:
         # the labels are the earlier run's: an option that would have changed them changes nothing here
@@ -1055,27 +1063,32 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         if not results.is_dir():
             _fail(f"{results}: no such folder (--results: a `fervid video` output folder)")
         tables, failed, summaries = frames_from_results(results, videos)
-        made_with = {video: f"{s.get('model')} ({s.get('precision')}), method {s.get('method')}, detector "
-                            f"{s.get('detector')}, sample_fps {s.get('sample_fps')}" for video, s in summaries.items()}
-        if len(set(made_with.values())) > 1:
-            first, *others = made_with.items()
-            other = next(item for item in others if item[1] != first[1])
-            _fail(f"{results}: its videos were analysed with different settings ({first[0].name}: {first[1]}; "
-                  f"{other[0].name}: {other[1]}); one score must come from one model and method")
-        for summary in summaries.values():  # scored on what was analysed, as a fresh analysis would be
+        made_with = {video: {key: summary.get(key) for key in VIDEO_RUN_SETTINGS}
+                     for video, summary in summaries.items()}
+        for video, setting in made_with.items():
+            first_video, first = next(iter(made_with.items()))
+            differ = [key for key in VIDEO_RUN_SETTINGS if setting[key] != first[key]]
+            if differ:
+                _fail(f"{results}: its videos were analysed with different settings ("
+                      + "; ".join(f"{key}: {first[key]} for {first_video.name}, {setting[key]} for {video.name}"
+                                  for key in differ) + "); one score must come from one model and settings")
+        for video, summary in summaries.items():  # scored on what was analysed, as a fresh analysis would be
             if summary.get("error"):
-                typer.secho(f"warning: {summary['error']}", fg=typer.colors.YELLOW, err=True)
-        summary = next(iter(summaries.values()), {})
-        settings = {"model": summary.get("model"), "precision": summary.get("precision"),
-                    "temperature": summary.get("temperature"), "method": summary.get("method"),
-                    "detector": summary.get("detector"), "sample_fps": summary.get("sample_fps"),
-                    "temporal_temperature": summary.get("temporal_temperature"),
-                    **({"temporal_model": summary["temporal_model"]} if summary.get("temporal_model") else {}),
-                    "results": str(results)}
+                warnings.append(summary["error"])
+            if summary.get("matched_by_name"):
+                warnings.append(f"{video} was matched by its file name to the {summary['matched_by_name']} analysed "
+                                f"in {results} (same name and length)")
+        settings = {key: value for key, value in next(iter(made_with.values()), {}).items() if value is not None}
+        settings["results"] = str(results)
     else:
         options = _pipeline(annotate=False, method=choices["method"], sample_fps=choices["sample_fps"],
                             temporal_model=choices["temporal_model"], model=choices["model"],
                             detector=choices["detector"], precision=choices["precision"])
+        if any(segment.track is not None for segment in annotations.segments):
+            # numbers depend on the settings (which face a detection round finds first, how a track is lost)
+            warnings.append("the table names track numbers, and a track's number is the one the analysis that "
+                            "assigned it gave: with other settings the same face can get another; score the folder "
+                            "of the analysis the numbers came from (--results)")
         runner = _video_runner(options)
         if out:  # before the analysis: an output folder that cannot be used must not cost it
             _check_output_folder(out)
@@ -1097,14 +1110,24 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             finally:
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
-                typer.secho(f"warning: {result.error}", fg=typer.colors.YELLOW, err=True)
+                warnings.append(result.error)
             tables[video] = (result.frame_table(), min(result.fps, options.sample_fps or result.fps), result.duration)
-            settings = {"model": result.model, **{k: result.settings[k] for k in ("precision", "temperature")},
-                        "method": result.method, "detector": result.detector,
-                        **{k: v for k, v in result.settings.items() if k not in ("precision", "temperature")}}
-    scores = score_segments(annotations, tables, failed)
+            ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
+            settings = {key: ran[key] for key in VIDEO_RUN_SETTINGS if ran.get(key) is not None}
+    for line in warnings:
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    try:
+        scores = score_segments(annotations, tables, failed)
+    except DatasetError as exc:
+        _remove_empty(made)
+        _fail(str(exc))
+    # a video named but missing, or one that could not be analysed, is an input that failed: said, and exit 1
+    failures = [*(f"{video}: not found (named in {annotations_file})" for video in annotations.missing_videos),
+                *failed.values()]
     if scores.frames.empty:
         _remove_empty(made)
+        for message in failures:
+            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         reasons = sorted(set(scores.not_scored.values()))
         _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
     if out and results is not None:
@@ -1119,8 +1142,17 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                  "onnxruntime": onnxruntime.__version__}
     title = f"{settings['model']} ({settings['precision']}, {settings['method']}) on {annotations_file.name}"
     seen = len(annotations.segments) + len(annotations.left_out)
-    notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {len(videos)} video(s); the face was "
+    named = len(videos) + len(annotations.missing_videos)
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {named} video(s); the face was "
              f"found in {scores.found_share:.0%} of the annotated time"]
+    if by_frame.accuracy_ci95 is None:
+        notes.append(f"no interval for the per-frame accuracy: {len(segments)} segment(s), and a bootstrap over "
+                     f"segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
+    if scores.several_faces:
+        notes.append(f"{len(scores.several_faces)} segment(s) without a track saw more than one track (two people, "
+                     "or one who left and came back as a new track) and were scored on the one seen most: line(s) "
+                     + ", ".join(map(str, scores.several_faces[:10])) + (" ..." if len(scores.several_faces) > 10
+                                                                         else "") + " (a track column chooses)")
     reasons: dict[str, list[int]] = {}
     for line, why in {**annotations.left_out, **scores.not_scored}.items():
         reasons.setdefault(why, []).append(line)
@@ -1135,14 +1167,19 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         metrics = {"settings": settings, "per_frame": by_frame.to_dict(), "per_segment": by_segment.to_dict(),
                    "found_share": round(scores.found_share, 4),
                    "not_scored": {str(line): why for line, why in {**annotations.left_out, **scores.not_scored}
-                                  .items()}}
+                                  .items()},
+                   "several_faces": scores.several_faces, "warnings": warnings, "failed": failures}
         frames[list(EMOTIONS)] = frames[list(EMOTIONS)].round(5)
-        written = write_report(out, title, settings, metrics, notes,
+        written = write_report(out, title, settings, metrics, [*(f"warning: {w}" for w in warnings), *notes],
                                {"per frame": by_frame, "per segment": by_segment},
                                {"predictions": frames, "segments": segments})
         printed.append(f"wrote {', '.join(map(str, written))}")
     for line in printed:
         typer.echo(line)
+    for message in failures:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -29,11 +29,14 @@ import pandas as pd
 from fervid.emotions import EMOTION_ALIASES, EMOTIONS
 from fervid.evaluation.datasets import DatasetError
 
-# the column names accepted for each field, compared without case or surrounding spaces (ELAN's tab-delimited
-# export says "Begin Time - ss.msec", hence the prefixes)
+# the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
+# with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
 COLUMNS = {"video": ("video", "file", "path"), "start": ("start", "begin", "onset"),
            "end": ("end", "stop", "offset"), "emotion": ("emotion", "label"), "track": ("track",)}
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+# a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)"; not "ss.msec" or
+# "hh:mm:ss.ms", whose values are seconds
+_MILLISECONDS = re.compile(r"(?:^|[\s\-_(\[])(?:msec|ms|milliseconds?)\b")
 
 
 @dataclass(frozen=True)
@@ -50,20 +53,31 @@ class Segment:
 
 @dataclass
 class Annotations:
-    """The segments read from an annotations file, and the lines left out with why (line number -> reason)."""
+    """The segments read from an annotations file, the lines left out with why (line number -> reason), and what
+    a reader of the scores should know of how it was read (``notes``)."""
 
     source: Path
     segments: list[Segment]
     left_out: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def videos(self) -> list[Path]:
         return sorted({s.video for s in self.segments})
 
+    @property
+    def missing_videos(self) -> list[str]:
+        """The videos named by lines left out because they are not there."""
+        return sorted({why.removeprefix("video ").removesuffix(" not found") for why in self.left_out.values()
+                       if why.startswith("video ") and why.endswith(" not found")})
+
 
 def parse_time(value) -> float:
-    """Seconds from ``12.5``, ``1:02.5`` (m:ss) or ``0:01:02.5`` (h:mm:ss)."""
+    """Seconds from ``12.5``, ``1:02.5`` (m:ss) or ``0:01:02.5`` (h:mm:ss); a decimal comma is read as a point
+    (``1,5``, ``00:00:01,500``: spreadsheets in many languages write them so)."""
     text = str(value).strip()
+    if re.fullmatch(r"[\d:]+,\d+", text):
+        text = text.replace(",", ".")
     clock = _CLOCK.match(text)
     if clock:
         hours, minutes, seconds = clock.groups()
@@ -74,75 +88,124 @@ def parse_time(value) -> float:
     return seconds
 
 
-def _column(frame: pd.DataFrame, name: str, path: Path, required: bool = True) -> str | None:
-    for column in frame.columns:
-        words = str(column).strip().lower()
-        if any(words == accepted or words.startswith(f"{accepted} ") for accepted in COLUMNS[name]):
-            return column
+def _column(header: list[str], name: str, path: Path, required: bool = True) -> int | None:
+    """The index of ``name``'s column in ``header``: an exact name first ("emotion" before "emotion confidence"),
+    else a name that starts with one."""
+    words = [str(column).strip().lower() for column in header]
+    for exact in (True, False):
+        for index, word in enumerate(words):
+            if any(word == accepted if exact else word.startswith(f"{accepted} ") for accepted in COLUMNS[name]):
+                return index
     if required:
         raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}); its columns are "
-                           f"{', '.join(map(str, frame.columns))}")
+                           f"{', '.join(map(str, header))}")
     return None
+
+
+def _text(path: Path) -> str:
+    """The table's text: UTF-8, with the byte-order mark Excel's "CSV UTF-8" starts with dropped; else Windows'
+    Western encoding (Excel's older "CSV")."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the non-empty rows, each with the line of the file it starts on (a quoted cell may hold line
+    breaks; blank lines and rows of empty cells, as spreadsheets save them, are skipped). The separator (comma, tab
+    or semicolon) is sniffed from the header."""
+    first = text.split("\n", 1)[0]
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(text.splitlines(keepends=True), dialect)
+    header, rows = [], []
+    begins = reader.line_num + 1
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            if header:
+                rows.append((begins, row))
+            else:
+                header = row
+        begins = reader.line_num + 1
+    return header, rows
 
 
 def looks_like_annotations(path: str | Path) -> bool:
     """Whether a table's header names a video, a start and an end (``--dataset auto`` tells it from FER2013's CSV,
     whose columns are emotion, pixels and Usage)."""
     try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        with open(path, "rb") as f:
             first = f.readline(10_000)
-        if "\0" in first:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
+        if b"\0" in first:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
             return False
-        header = pd.DataFrame(columns=next(csv.reader([first], csv.Sniffer().sniff(first, delimiters=",\t;"))))
-    except (OSError, csv.Error, StopIteration):
+        header, _ = _rows(first.decode("utf-8-sig", errors="replace"))
+    except (OSError, csv.Error):
         return False
     return all(_column(header, name, Path(path), required=False) is not None for name in ("video", "start", "end"))
 
 
 def read_annotations(path: str | Path) -> Annotations:
-    """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed).
-    Video paths are read relative to the table's folder. A line whose emotion is not one of fervid's 7 (contempt,
-    say) or whose video is not there is left out with its reason; a time that is not a time, an end before its
-    start or two segments of one face that overlap raise DatasetError naming the lines."""
+    """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
+    with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
+    milliseconds where the column's name says so ("Begin Time - msec"). Video paths are read relative to the
+    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say) or whose video is not there is
+    left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
+    header or two segments of one face that overlap raise DatasetError naming the lines."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such annotations file")
     try:
-        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
+        header, rows = _rows(_text(path))
+    except (OSError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a table of segments ({exc})") from None
-    columns = {name: _column(table, name, path, required=name != "track") for name in COLUMNS}
+    if not header:
+        raise DatasetError(f"{path}: empty (a header line, then one line per segment: video,start,end,emotion)")
+    columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
+    scale = {name: 0.001 if _MILLISECONDS.search(header[columns[name]].strip().lower()) else 1.0
+             for name in ("start", "end")}
+    notes = [f"{header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
+             if scale[name] != 1.0]
     segments, left_out = [], {}
-    for row_number, row in enumerate(table.itertuples(index=False), start=2):
-        values = dict(zip(table.columns, row))
+    for line, row in rows:
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            raise DatasetError(f"{path}, line {line}: {len(row)} cells, and the header names {len(header)} (a "
+                               "separator inside a cell must be quoted)")
+        row = row + [""] * (len(header) - len(row))
+        cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
         try:
-            start, end = (parse_time(values[columns[name]]) for name in ("start", "end"))
+            start, end = (parse_time(cell[name]) * scale[name] for name in ("start", "end"))
         except ValueError:
-            raise DatasetError(f"{path}, line {row_number}: start {values[columns['start']]!r} / end "
-                               f"{values[columns['end']]!r}: not times (seconds, m:ss or h:mm:ss)") from None
+            raise DatasetError(f"{path}, line {line}: start {cell['start']!r} / end {cell['end']!r}: not times "
+                               "(seconds, m:ss or h:mm:ss)") from None
         if not 0 <= start < end:
-            raise DatasetError(f"{path}, line {row_number}: a segment from {start} s to {end} s (the end must come "
+            raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
-        word = values[columns["emotion"]].strip().lower()
+        word = cell["emotion"].lower()
         if word not in EMOTION_ALIASES:
-            left_out[row_number] = f"emotion {word!r} is not one of fervid's 7"
+            left_out[line] = f"emotion {word!r} is not one of fervid's 7"
             continue
-        track_text = values[columns["track"]].strip() if columns["track"] else ""
+        track_text = cell.get("track", "")
         if track_text and not track_text.isdigit():
-            raise DatasetError(f"{path}, line {row_number}: track {track_text!r}: not a track number")
-        video = Path(values[columns["video"]].strip())
-        video = video if video.is_absolute() else path.parent / video
+            raise DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number")
+        video = Path(cell["video"])
+        # one file by one name, however the table spells it (a/../b.mp4, an absolute path): its frames are scored
+        # against one set of segments
+        video = (video if video.is_absolute() else path.parent / video).resolve()
         if not video.is_file():
-            left_out[row_number] = f"video {video} not found"
+            left_out[line] = f"video {video} not found"
             continue
-        segments.append(Segment(video, start, end, EMOTIONS.index(EMOTION_ALIASES[word]), row_number,
+        segments.append(Segment(video, start, end, EMOTIONS.index(EMOTION_ALIASES[word]), line,
                                 int(track_text) if track_text else None))
     _check_overlaps(segments, path)
     if not segments:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
-    return Annotations(path, segments, left_out)
+    return Annotations(path, segments, left_out, notes)
 
 
 def _check_overlaps(segments: list[Segment], path: Path) -> None:
@@ -159,20 +222,21 @@ def _check_overlaps(segments: list[Segment], path: Path) -> None:
                                    "stretch one label (or the faces' track numbers in a track column)")
 
 
-def segment_frames(table: pd.DataFrame, segment: Segment) -> tuple[pd.DataFrame, int | None]:
-    """The rows of ``table`` (a video's per-frame table) that score ``segment``, and the track they are of (None
-    where no face is found in it): the segment's own track, or the one in most of its frames (ties: the larger
-    face)."""
+def segment_frames(table: pd.DataFrame, segment: Segment) -> tuple[pd.DataFrame, int | None, int]:
+    """The rows of ``table`` (a video's per-frame table) that score ``segment``, the track they are of (None where
+    no face is found in it) and how many tracks were seen in it: the segment's own track, or the one in most of its
+    frames (ties: the larger face)."""
     inside = table[(table["time"] >= segment.start) & (table["time"] < segment.end)]
+    seen = int(inside["track"].nunique())
     if segment.track is not None:
         inside = inside[inside["track"] == segment.track]
-        return inside, (segment.track if len(inside) else None)
+        return inside, (segment.track if len(inside) else None), seen
     if inside.empty:
-        return inside, None
+        return inside, None, 0
     sizes = inside.assign(area=inside["width"] * inside["height"]).groupby("track").agg(
         frames=("time", "size"), area=("area", "mean"))
     track = int(sizes.sort_values(["frames", "area"], ascending=False).index[0])
-    return inside[inside["track"] == track], track
+    return inside[inside["track"] == track], track, seen
 
 
 def segment_label(rows: pd.DataFrame) -> int:
@@ -193,6 +257,9 @@ class VideoScores:
     not_scored: dict[int, str] = field(default_factory=dict)  # line -> why (no face found, the video failed)
     annotated_seconds: float = 0.0  # the segments' time in the videos analysed
     found_seconds: float = 0.0  # the part of it in which the segment's face was found
+    # lines without a track scored on one of several faces (tracks) seen in them: two people, or one who left and
+    # came back (a new track)
+    several_faces: list[int] = field(default_factory=list)
 
     @property
     def found_share(self) -> float:
@@ -205,10 +272,13 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
     """Each segment against its video's per-frame table. ``tables``: video -> (per-frame table, the rate in frames
     per second at which it was analysed, the seconds analysed); ``failed``: video -> why it gave no table. A
     segment is cut at the end of what was analysed (an annotation running past a video's end does not count as
-    time in which no face was found)."""
+    time in which no face was found); one shorter than the analysed frames' spacing may hold no analysed frame
+    and is not scored (nor counted in the found share). Two segments that score one face's frame (a segment with
+    no track and one naming the track it resolves to) raise DatasetError naming their lines."""
     failed = failed or {}
-    frame_rows, segment_rows, not_scored = [], [], {}
+    frame_rows, segment_rows, not_scored, several = [], [], {}, []
     annotated_seconds = found_seconds = 0.0
+    scored_by: dict[tuple, int] = {}  # (video, track, time) -> the line that scored it
     for segment in annotations.segments:
         if segment.video in failed:
             not_scored[segment.line] = failed[segment.video]
@@ -218,7 +288,11 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
             not_scored[segment.line] = f"starts after the analysed video's end ({duration:.2f} s)"
             continue
         end = min(segment.end, duration)
-        rows, track = segment_frames(table, segment)
+        rows, track, seen = segment_frames(table, segment)
+        if track is None and (end - segment.start) * rate < 1:
+            not_scored[segment.line] = (f"shorter than the spacing of the frames analysed ({1 / rate:.2f} s): "
+                                        "no frame may fall in it")
+            continue
         expected = max(1, round((end - segment.start) * rate))
         found = min(1.0, len(rows) / expected)
         annotated_seconds += end - segment.start
@@ -227,25 +301,40 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
             not_scored[segment.line] = ("no face found in it" if segment.track is None
                                         else f"track {segment.track} is not in it")
             continue
+        if segment.track is None and seen > 1:
+            several.append(segment.line)
+        for t in rows["time"]:
+            other = scored_by.setdefault((segment.video, track, t), segment.line)
+            if other != segment.line:
+                raise DatasetError(f"{annotations.source}, lines {other} and {segment.line}: both score track "
+                                   f"{track}'s frame at {t:.2f} s of {segment.video.name} (a segment without a "
+                                   "track is scored on the face seen most in it); give each stretch of a face one "
+                                   "label")
         predicted = rows["emotion"].map(EMOTIONS.index).to_numpy()
         frame_rows.append(pd.DataFrame({"video": str(segment.video), "line": segment.line, "time": rows["time"],
                                         "track": track, "label": EMOTIONS[segment.label],
                                         "predicted": [EMOTIONS[i] for i in predicted]})
                           .join(rows[list(EMOTIONS)]))
-        segment_rows.append({"video": str(segment.video), "line": segment.line, "start": segment.start,
-                             "end": end, "track": track, "label": EMOTIONS[segment.label],
+        segment_rows.append({"video": str(segment.video), "line": segment.line, "start": round(segment.start, 3),
+                             "end": round(end, 3), "track": track, "label": EMOTIONS[segment.label],
                              "predicted": EMOTIONS[segment_label(rows)], "frames": len(rows),
                              "found": round(found, 4)})
     frames = (pd.concat(frame_rows, ignore_index=True) if frame_rows else
               pd.DataFrame(columns=["video", "line", "time", "track", "label", "predicted", *EMOTIONS]))
     segments = pd.DataFrame(segment_rows, columns=["video", "line", "start", "end", "track", "label", "predicted",
                                                    "frames", "found"])
-    return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds)
+    return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several)
+
+
+# Fewer segments than this give no bootstrap interval: resampling 1-4 segments gives an interval of 1.0-1.0 or
+# 0.0-1.0, which says nothing (and the first reads as certainty)
+MIN_BOOTSTRAP_SEGMENTS = 5
 
 
 def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> list[float] | None:
-    """95% interval of the per-frame accuracy, resampling whole segments (their frames move together)."""
-    if frames.empty:
+    """95% interval of the per-frame accuracy, resampling whole segments (their frames move together); None with
+    fewer than :data:`MIN_BOOTSTRAP_SEGMENTS` segments."""
+    if frames.empty or frames["line"].nunique() < MIN_BOOTSTRAP_SEGMENTS:
         return None
     per_segment = (frames.assign(hit=frames["label"] == frames["predicted"]).groupby("line")["hit"]
                    .agg(["sum", "size"]).to_numpy())
@@ -263,7 +352,9 @@ def frames_from_results(results: Path, videos: list[Path]
     and ``error`` where its analysis stopped early or the file was cut short: the table covers what was analysed).
 
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
-    matched by its resolved path, or else by its file name where one video of that name was analysed."""
+    matched by its resolved path, or else by its file name where one video of that name was analysed and its length
+    agrees (another file of the same name, in another session's folder, is not taken for it); a video matched by
+    name has ``matched_by_name`` set in its summary."""
     suffix = "_tracks.json"
     written: list[tuple[str, Path, dict]] = []  # (the video as named, tracks JSON, its contents)
     for tracks_json in [*sorted(results.glob(f"*{suffix}")), *sorted(results.glob(f"files/*/*{suffix}"))]:
@@ -276,7 +367,8 @@ def frames_from_results(results: Path, videos: list[Path]
     tables, failed, summaries = {}, {}, {}
     for video in videos:
         same = [item for item in written if Path(item[0]).resolve() == video.resolve()]
-        if not same:
+        by_name = not same
+        if by_name:
             same = [item for item in written if Path(item[0]).name == video.name]
             if len(same) > 1:
                 failed[video] = (f"video {video}: {len(same)} videos named {video.name} were analysed in {results}, "
@@ -285,7 +377,14 @@ def frames_from_results(results: Path, videos: list[Path]
         if not same:
             failed[video] = f"video {video}: no fervid video outputs for it in {results}"
             continue
-        _, tracks_json, summary = same[0]
+        named, tracks_json, summary = same[0]
+        if by_name:
+            analysed, here = float(summary.get("duration") or 0.0), _seconds_long(video)
+            if here is not None and not summary.get("error") and abs(here - analysed) > max(1.0, 0.05 * here):
+                failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) is "
+                                 f"{analysed:.1f} s long and this one {here:.1f} s: another file of the same name")
+                continue
+            summary = {**summary, "matched_by_name": named}
         try:
             table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
@@ -295,3 +394,15 @@ def frames_from_results(results: Path, videos: list[Path]
         tables[video] = (table, min(fps, summary.get("sample_fps") or fps), float(summary.get("duration") or 0.0))
         summaries[video] = summary
     return tables, failed, summaries
+
+
+def _seconds_long(video: Path) -> float | None:
+    """A video's length from its container (frame count over rate; no frame decoded), None where it gives none."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    try:
+        fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    finally:
+        cap.release()
+    return count / fps if fps > 0 and count > 0 else None
