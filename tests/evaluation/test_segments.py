@@ -39,6 +39,7 @@ def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
     assert annotations.left_out == {4: "emotion 'contempt' is not one of fervid's 7",
                                     5: f"video {videos / 'c.mp4'} not found"}
     assert annotations.videos == [videos / "a.mp4", videos / "b.mp4"]
+    assert annotations.missing_videos == [videos / "c.mp4"]
 
 
 def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):

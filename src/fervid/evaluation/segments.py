@@ -60,16 +60,11 @@ class Annotations:
     segments: list[Segment]
     left_out: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    missing_videos: list[Path] = field(default_factory=list)  # named by lines left out for it: not there
 
     @property
     def videos(self) -> list[Path]:
         return sorted({s.video for s in self.segments})
-
-    @property
-    def missing_videos(self) -> list[str]:
-        """The videos named by lines left out because they are not there."""
-        return sorted({why.removeprefix("video ").removesuffix(" not found") for why in self.left_out.values()
-                       if why.startswith("video ") and why.endswith(" not found")})
 
 
 def parse_time(value) -> float:
@@ -169,7 +164,7 @@ def read_annotations(path: str | Path) -> Annotations:
              for name in ("start", "end")}
     notes = [f"{header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if scale[name] != 1.0]
-    segments, left_out = [], {}
+    segments, left_out, missing = [], {}, set()
     for line, row in rows:
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             raise DatasetError(f"{path}, line {line}: {len(row)} cells, and the header names {len(header)} (a "
@@ -197,6 +192,7 @@ def read_annotations(path: str | Path) -> Annotations:
         video = (video if video.is_absolute() else path.parent / video).resolve()
         if not video.is_file():
             left_out[line] = f"video {video} not found"
+            missing.add(video)
             continue
         segments.append(Segment(video, start, end, EMOTIONS.index(EMOTION_ALIASES[word]), line,
                                 int(track_text) if track_text else None))
@@ -205,7 +201,7 @@ def read_annotations(path: str | Path) -> Annotations:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
-    return Annotations(path, segments, left_out, notes)
+    return Annotations(path, segments, left_out, notes, sorted(missing))
 
 
 def _check_overlaps(segments: list[Segment], path: Path) -> None:
