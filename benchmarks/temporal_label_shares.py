@@ -36,13 +36,19 @@ from fervid.training.train_temporal import CLIP_FPS, ClipSet, frame_predictions 
 def label_report(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     predicted = probabilities.argmax(1)
     classes = list(range(len(EMOTIONS)))
-    precision, recall, _, _ = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    # None where a ratio has nothing to count (a label never said, a class the truth lacks): a 0 read as a failure
+    precision, recall, _, _ = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=np.nan)
+    ratio = lambda v: None if np.isnan(v) else round(float(v), 3)  # noqa: E731
     return {
         "accuracy": round(float((predicted == labels).mean()), 4),
         "share": {e: round(float((predicted == k).mean()), 4) for k, e in enumerate(EMOTIONS)},
-        "precision": {e: round(float(p), 3) for e, p in zip(EMOTIONS, precision)},
-        "recall": {e: round(float(r), 3) for e, r in zip(EMOTIONS, recall)},
+        "precision": {e: ratio(p) for e, p in zip(EMOTIONS, precision)},
+        "recall": {e: ratio(r) for e, r in zip(EMOTIONS, recall)},
     }
+
+
+def _ratio_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -82,7 +88,7 @@ def main() -> None:
     for name, parts in report["methods"].items():
         for part, r in parts.items():
             print(f"| {name}, {part} | {r['accuracy']:.3f} | " + " | ".join(f"{r['share'][e]:.3f}" for e in EMOTIONS)
-                  + f" | {r['precision']['fear']:.2f} / {r['recall']['fear']:.2f} |")
+                  + f" | {_ratio_text(r['precision']['fear'])} / {_ratio_text(r['recall']['fear'])} |")
     write_json(args.json, report)
 
 
