@@ -6,8 +6,8 @@
 Each photo is the astronaut enlarged to a square of the given side (7000: 49 MP, about the server's default
 ``--max-image-megapixels`` 50), saved as PNG and analysed by ``Analyzer().analyze_image(path)`` in a fresh process
 after a 640x480 warm-up. The child reports its peak resident set size above the warm-up (``ru_maxrss``) and what it
-still holds once the result is returned (``/proc/self/statm``), in bytes per pixel of the photo: what the server's
-and batch's memory use is planned by. ``--baseline-src`` runs the same children on another source tree (e.g. a
+still holds once the result is returned (the whole process's resident memory, ``/proc/self/statm``: Linux only),
+peak in bytes per pixel of the photo: what the server's and batch's memory use is planned by. ``--baseline-src`` runs the same children on another source tree (e.g. a
 ``git worktree`` of an older commit) for a before/after in one run.
 """
 

@@ -180,7 +180,7 @@ def test_image_errors_are_json(client, astronaut_rgb):
     assert r.status_code == 415 and "file=@" in r.json()["error"] and r.json()["status"] == 415
 
 
-def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client, capfd):
+def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client, capfd, tmp_path):
     """python-multipart's own line ("Expected boundary character 45, got 103 at index 2") went to the server's
     stderr, through Python's last-resort log handler, beside the 400 answer."""
     for body in (b"garbage--xx\r\n", b"--xx\r\nno headers end"):
@@ -189,6 +189,11 @@ def test_a_malformed_multipart_body_is_a_json_400_and_leaves_stderr_alone(client
     r = client.post("/v1/videos", content=b"x", headers={"content-type": "multipart/form-data"})
     assert r.status_code == 400 and "boundary" in r.json()["error"]
     assert "boundary" not in capfd.readouterr().err
+    import logging
+
+    create_app(ServerSettings(data_dir=tmp_path / "second"))  # a second app (tests, an app embedding two)
+    for name in ("python_multipart", "multipart"):  # its quiet handler is added once, not once per app
+        assert sum(isinstance(h, logging.NullHandler) for h in logging.getLogger(name).handlers) == 1
 
 
 def test_video_job_lifecycle(client):

@@ -248,3 +248,23 @@ def test_a_face_scored_by_two_segments_is_an_error_naming_them(tmp_path):
                                                      Segment(video, 1.0, 2.0, 4, line=3, track=2)])
     with pytest.raises(DatasetError, match=r"ann.csv, lines 2 and 3: both score track 2's frame at 1.00 s of a.mp4"):
         score_segments(annotations, {video: (table, 5.0, 2.0)})
+
+
+def test_one_file_under_two_names_and_windows_paths_and_spreadsheet_track_numbers(videos):
+    """A symlink (or a case-insensitive disk's Clip.mp4 for clip.mp4) named the same file twice, so its overlapping
+    segments went unchecked; a table written on Windows named clips\\p01.mp4; a track column with blanks is written
+    "2.0" by pandas and spreadsheets, and "²" passed isdigit() and then failed int() with a traceback."""
+    (videos / "alias.mp4").symlink_to(videos / "a.mp4")
+    (videos / "sub" / "c.mp4").write_bytes(b"")
+    (videos / "ann.csv").write_text("video,start,end,emotion,track\na.mp4,0,2,happy,\nalias.mp4,1,3,sad,\n",
+                                    encoding="utf-8")
+    with pytest.raises(DatasetError, match="lines 2 and 3: segments of one face overlap"):
+        read_annotations(videos / "ann.csv")
+    (videos / "ann.csv").write_text("video,start,end,emotion,track\nsub\\c.mp4,0,2,happy,2.0\nalias.mp4,2,3,sad,\n",
+                                    encoding="utf-8")
+    first, second = read_annotations(videos / "ann.csv").segments
+    assert (first.video, first.track) == (videos / "sub" / "c.mp4", 2)
+    assert second.video == videos / "a.mp4"  # the name its file was first given (here: by its alias's target)
+    (videos / "ann.csv").write_text("video,start,end,emotion,track\na.mp4,0,2,happy,\u00b2\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 2: track '\u00b2': not a track number"):
+        read_annotations(videos / "ann.csv")

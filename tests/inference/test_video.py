@@ -110,6 +110,36 @@ def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analy
         assert list(out.glob(".*")) == []  # the silent copy the sound was added to is gone
 
 
+def test_the_annotated_copys_sound_is_in_time_where_the_video_stream_starts_after_the_audio(analyzer, astronaut_rgb,
+                                                                                              tmp_path):
+    """An MP4 edit list (or an MPEG-TS) starts the pictures after the sound; OpenCV counts frame times from the
+    pictures' start. The sound here is silent until the pictures start (0.5 s): cut at the file's start instead of
+    the pictures', the copy's first half-second was silence."""
+    clip = write_clip(tmp_path / "pictures.mp4", moving_face_frames(astronaut_rgb, 30), fps=15)
+    late = tmp_path / "late.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3,adelay=500",
+                    "-itsoffset", "0.5", "-i", str(clip), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac",
+                    str(late)], check=True)
+    VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(late, tmp_path / "out")
+    pcm = subprocess.run([FFMPEG, "-v", "error", "-i", str(tmp_path / "out" / "late_annotated.mp4"), "-t", "0.3",
+                          "-f", "s16le", "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    loudness = np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(float) ** 2))
+    assert loudness > 1000, loudness  # the tone, from the first frame on
+
+
+def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, monkeypatch):
+    """Where imageio-ffmpeg finds no ffmpeg binary it raises RuntimeError: the interlace probe made every video fail
+    to open, where OpenCV alone had read it."""
+    import imageio_ffmpeg
+
+    def no_binary():
+        raise RuntimeError("No ffmpeg exe could be found")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_binary)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path)
+    assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
+
+
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):
     clip = write_clip(tmp_path / "two.mp4", moving_face_frames(astronaut_rgb, 45, second_face_from=20))
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)

@@ -200,6 +200,21 @@ def _pipeline(**choices) -> PipelineOptions:
         _bad_value(exc)
 
 
+def _frames_bar(description: str, **options):
+    """A progress bar of a video's frames on stderr, and the ``progress(frames_done, frames_total)`` callback
+    :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once the video is open)."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit="frame", file=sys.stderr, **options)
+
+    def progress(done: int, total: int) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
 def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
     """The video pipeline every command uses (on ``analyzer`` where the command has one already): a bad model,
     detector or temporal model ends the command with one line; a temporal method other than the one asked for (no
@@ -426,8 +441,6 @@ def video(
     """
     import time as _time
 
-    from tqdm import tqdm
-
     from fervid.inference.align import DARK_TOP
     from fervid.inference.images import expand_inputs, output_stems
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
@@ -450,13 +463,8 @@ def video(
     analysed = 0
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
-        bar = tqdm(desc=(f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:], unit="frame",
-                   disable=quiet, file=sys.stderr)
-
-        def progress(done, total, bar=bar):
-            if total and bar.total != total:
-                bar.total = total
-            bar.update(done - bar.n)
+        bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
+                                    disable=quiet)
 
         started = _time.time()
         try:
@@ -888,8 +896,9 @@ def evaluate(
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     results: Optional[Path] = typer.Option(None, help="--dataset video: score the labels an earlier `fervid video` "
-                                                      "wrote into this folder, instead of analysing the videos "
-                                                      "again (the model and settings are that run's)."),
+                                                      "or `fervid batch` wrote into this folder, instead of "
+                                                      "analysing the videos again (the model and settings are that "
+                                                      "run's)."),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
     its video labels against your annotations of videos (--dataset video)."""
@@ -1035,7 +1044,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder. Exit
     1 when a video named in the table is missing or could not be analysed (the others are scored and written)."""
     import onnxruntime
-    from tqdm import tqdm
 
     import fervid
     from fervid.emotions import EMOTIONS
@@ -1043,7 +1051,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.evaluation.evaluate import score, write_report
     from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, bootstrap_frame_accuracy, frames_from_results,
                                             read_annotations, score_segments)
-    from fervid.inference.video import VideoError
+    from fervid.inference.video import VideoError, analysis_rate
 
     try:
         annotations = read_annotations(annotations_file)
@@ -1094,13 +1102,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
         for number, video in enumerate(videos, 1):
-            bar = tqdm(desc=f"{number}/{len(videos)} {video.name[-30:]}", unit="frame", file=sys.stderr,
-                       leave=False)
-
-            def progress(done, total, bar=bar):
-                if total and bar.total != total:
-                    bar.total = total
-                bar.update(done - bar.n)
+            bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False)
 
             try:
                 result = runner.run(video, progress=progress)
@@ -1111,7 +1113,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
                 warnings.append(result.error)
-            tables[video] = (result.frame_table(), min(result.fps, options.sample_fps or result.fps), result.duration)
+            tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in VIDEO_RUN_SETTINGS if ran.get(key) is not None}
     for line in warnings:
@@ -1140,7 +1142,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                        segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
     settings |= {"dataset_kind": "video", "data": str(annotations_file), "fervid": fervid.__version__,
                  "onnxruntime": onnxruntime.__version__}
-    title = f"{settings['model']} ({settings['precision']}, {settings['method']}) on {annotations_file.name}"
+    # (a folder written before tracks JSONs recorded the precision has none)
+    title = (f"{settings.get('model', '?')} ({settings.get('precision', '?')}, {settings.get('method', '?')}) on "
+             f"{annotations_file.name}")
     seen = len(annotations.segments) + len(annotations.left_out)
     named = len(videos) + len(annotations.missing_videos)
     notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {named} video(s); the face was "

@@ -618,7 +618,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     for name in ("python_multipart", "multipart"):
         # a malformed multipart body is answered 400 with the parser's reason; its log line went to the server's
         # stderr too, through Python's last-resort handler (a logging setup of the host's own still gets it)
-        logging.getLogger(name).addHandler(logging.NullHandler())
+        quiet = logging.getLogger(name)
+        if not any(isinstance(handler, logging.NullHandler) for handler in quiet.handlers):  # once, for every app
+            quiet.addHandler(logging.NullHandler())
     image_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_images))
 
     def analyzer():
@@ -803,7 +805,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def get_file(job_id: str, name: str):
         """One output file of a job (the links of its result), shown inline and saved under the uploaded video's
         name; HEAD gives its size and type without the file."""
-        job = store.read(job_id)
+        store.read(job_id)  # 404 where there is no such job
         if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name

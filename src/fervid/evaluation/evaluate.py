@@ -6,6 +6,7 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -15,6 +16,9 @@ from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import FaceDataset
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -207,7 +211,7 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
 
 
 def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: list[str],
-                  scores: dict[str, Evaluation], tables: dict[str, "pd.DataFrame"]) -> list[Path]:
+                  scores: dict[str, Evaluation], tables: dict[str, pd.DataFrame]) -> list[Path]:
     """An evaluation's files in ``out``: metrics.json, each table as <name>.csv (one row per face, frame or
     segment: what a significance test or another metric needs), a confusion matrix figure per score (the first
     confusion.png, the others confusion_<name>.png) and report.md with all of them. ``scores``: heading -> score

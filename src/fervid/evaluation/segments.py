@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,13 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
+def _file_identity(path: Path) -> tuple:
+    """What tells one file from another: its device and inode (the same file under two spellings of its name has
+    one), or its resolved path where the system gives no inode."""
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino) if stat.st_ino else (str(path),)
+
+
 def looks_like_annotations(path: str | Path) -> bool:
     """Whether a table's header names a video, a start and an end (``--dataset auto`` tells it from FER2013's CSV,
     whose columns are emotion, pixels and Usage)."""
@@ -165,6 +173,7 @@ def read_annotations(path: str | Path) -> Annotations:
     notes = [f"{header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if scale[name] != 1.0]
     segments, left_out, missing = [], {}, set()
+    same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
     for line, row in rows:
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             raise DatasetError(f"{path}, line {line}: {len(row)} cells, and the header names {len(header)} (a "
@@ -184,18 +193,23 @@ def read_annotations(path: str | Path) -> Annotations:
             left_out[line] = f"emotion {word!r} is not one of fervid's 7"
             continue
         track_text = cell.get("track", "")
-        if track_text and not track_text.isdigit():
+        # "2", or "2.0" as a spreadsheet or pandas writes a number column with blanks in it
+        if track_text and not re.fullmatch(r"[0-9]+(?:\.0*)?", track_text):
             raise DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number")
-        video = Path(cell["video"])
-        # one file by one name, however the table spells it (a/../b.mp4, an absolute path): its frames are scored
-        # against one set of segments
+        named = cell["video"]
+        if os.sep == "/" and "\\" in named and not (path.parent / named).exists():
+            named = named.replace("\\", "/")  # a table written on Windows (clips\\p01.mp4)
+        video = Path(named)
+        # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
+        # on a disk that ignores case): its frames are scored against one set of segments
         video = (video if video.is_absolute() else path.parent / video).resolve()
         if not video.is_file():
             left_out[line] = f"video {video} not found"
             missing.add(video)
             continue
-        segments.append(Segment(video, start, end, EMOTIONS.index(EMOTION_ALIASES[word]), line,
-                                int(track_text) if track_text else None))
+        segments.append(Segment(same_file.setdefault(_file_identity(video), video), start, end,
+                                EMOTIONS.index(EMOTION_ALIASES[word]), line,
+                                int(float(track_text)) if track_text else None))
     _check_overlaps(segments, path)
     if not segments:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
@@ -348,9 +362,11 @@ def frames_from_results(results: Path, videos: list[Path]
     and ``error`` where its analysis stopped early or the file was cut short: the table covers what was analysed).
 
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
-    matched by its resolved path, or else by its file name where one video of that name was analysed and its length
-    agrees (another file of the same name, in another session's folder, is not taken for it); a video matched by
-    name has ``matched_by_name`` set in its summary."""
+    matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
+    name where one video of that name was analysed and its length agrees (another file of the same name, in another
+    session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary."""
+    from fervid.inference.video import analysis_rate
+
     suffix = "_tracks.json"
     written: list[tuple[str, Path, dict]] = []  # (the video as named, tracks JSON, its contents)
     for tracks_json in [*sorted(results.glob(f"*{suffix}")), *sorted(results.glob(f"files/*/*{suffix}"))]:
@@ -362,7 +378,8 @@ def frames_from_results(results: Path, videos: list[Path]
             written.append((summary["file"], tracks_json, summary))
     tables, failed, summaries = {}, {}, {}
     for video in videos:
-        same = [item for item in written if Path(item[0]).resolve() == video.resolve()]
+        # a relative name was relative to where that analysis ran, not to here: matched as by name
+        same = [item for item in written if Path(item[0]).is_absolute() and Path(item[0]).resolve() == video]
         by_name = not same
         if by_name:
             same = [item for item in written if Path(item[0]).name == video.name]
@@ -386,8 +403,8 @@ def frames_from_results(results: Path, videos: list[Path]
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
             failed[video] = f"video {video}: its frames table in {tracks_json.parent} cannot be read ({exc})"
             continue
-        fps = float(summary.get("fps") or 30.0)
-        tables[video] = (table, min(fps, summary.get("sample_fps") or fps), float(summary.get("duration") or 0.0))
+        tables[video] = (table, analysis_rate(float(summary.get("fps") or 30.0), summary.get("sample_fps")),
+                         float(summary.get("duration") or 0.0))
         summaries[video] = summary
     return tables, failed, summaries
 

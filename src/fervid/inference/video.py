@@ -321,6 +321,12 @@ class TrackLog:
         }
 
 
+def analysis_rate(fps: float, sample_fps: float | None) -> float:
+    """Frames analysed per second of a video of ``fps`` sampled at most ``sample_fps`` a second (None: every
+    frame)."""
+    return min(fps, sample_fps or fps)
+
+
 def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
     """How long a track, analysed every ``spacing`` seconds and detected every ``detect_every``, must go unseen for
     its absence to be a gap: a face flow lost comes back at the next detection round, which is no gap."""
@@ -457,8 +463,9 @@ class VideoResult:
 
     def track_summaries(self) -> list[dict]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
-        ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and ``episodes``
-        (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's ``tracks``."""
+        ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and
+        ``episodes`` (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's
+        ``tracks``."""
         until = self.duration or None  # 0 until the video's length is known (a live session in progress)
         return [self.tracks[tid].summary(until) for tid in self.track_ids]
 
@@ -736,9 +743,13 @@ class H264Writer:
 
         import imageio_ffmpeg
 
+        try:
+            ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        except RuntimeError:  # no ffmpeg binary (imageio-ffmpeg ships none for this platform)
+            return
         silent = self.path.with_name(f".{self.path.name}.silent.mp4")
         self.path.replace(silent)
-        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(silent),
+        command = [ffmpeg, "-v", "error", "-y", "-i", str(silent),
                    "-ss", f"{self.audio_start:.3f}", "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", str(self.path)]
@@ -810,6 +821,17 @@ class _CheckedCapture:
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
 
+    @property
+    def video_start(self) -> float:
+        """Seconds from the file's start to its video stream's (the timeline its sound is cut on, FFmpeg's
+        ``-ss``): OpenCV's frame times count from the video stream's own start, which an MPEG-TS or an MP4 edit
+        list puts after the audio's; the ffmpeg decoder's count from the file's (0 here)."""
+        if isinstance(self._cap, _FFmpegCapture):
+            return 0.0
+        stream = re.search(r", start (-?[0-9.]+)", _video_stream_line(self.header))
+        container = re.search(r"Duration: [^,]*, start: (-?[0-9.]+)", self.header)
+        return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
+
     def release(self) -> None:
         self._first_frame = None
         self._cap.release()
@@ -825,23 +847,27 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
         raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
     probe = _InterlaceProbe(path)  # runs while OpenCV opens the file
+    cap = None
     try:
         cap = cv2.VideoCapture(str(path))
         interlaced = probe.interlaced()
-    except BaseException:
+    except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
+        if cap is not None:
+            cap.release()
         raise
     if interlaced:
         fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
         cap.release()
         return _open_deinterlaced(path, fps, count, probe.header)
     if not cap.isOpened():
-        why = _why_unreadable(path) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
+        why = _why_unreadable(path, probe.header) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
     ok, first_frame = cap.read()
     if not ok:
         cap.release()
-        raise VideoError(f"{path}: {_why_unreadable(path) or 'no video frames could be decoded (corrupt?)'}")
+        why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
+        raise VideoError(f"{path}: {why}")
     return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header)
 
 
@@ -892,7 +918,8 @@ class _InterlaceProbe:
             self._proc = subprocess.Popen(
                 [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
-        except OSError:
+        except (OSError, RuntimeError):  # no ffmpeg binary to run (RuntimeError: imageio-ffmpeg found none): OpenCV
+            # reads the video, as it did before this probe
             self._proc = None
 
     def interlaced(self) -> bool:
@@ -921,7 +948,7 @@ class _InterlaceProbe:
                                     "-map", "0:V:0", "-frames:v", "1", "-vf", "showinfo", "-an", "-sn", "-dn",
                                     "-f", "null", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, timeout=30, **_ffmpeg_popen_options())
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
             return False
         described = _SHOWINFO.search(first.stderr.decode("utf-8", "replace"))
         return bool(described and described.group(6) != "P")
@@ -942,7 +969,7 @@ def _showinfo_filter() -> str:
     try:
         help_text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-h", "filter=showinfo"],
                                    capture_output=True, encoding="utf-8", errors="replace", timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
         help_text = ""
     return "showinfo=checksum=0" if re.search(r"^\s*checksum\b", help_text, re.M) else "showinfo"
 
@@ -1030,14 +1057,14 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
     """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it."""
     try:
         cap = _FFmpegCapture(path, fps, frame_count)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         raise VideoError(f"{path}: an interlaced video, and the ffmpeg binary that deinterlaces it could not run "
                          f"({exc})") from None
     ok, first_frame = cap.read()
     if not ok:
         cap.release()
-        why = _why_unreadable(path) or (f"no video frames could be decoded (corrupt?); ffmpeg: {cap.log[-1]}"
-                                        if cap.log else "no video frames could be decoded (corrupt?)")
+        why = _why_unreadable(path, header) or ("no video frames could be decoded (corrupt?)"
+                                                + (f"; ffmpeg: {cap.log[-1]}" if cap.log else ""))
         raise VideoError(f"{path}: {why}")
     return _CheckedCapture(cap, first_frame, header=header)
 
@@ -1052,16 +1079,16 @@ def _ffmpeg_header(path: Path) -> str:
     try:
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
     return probe.stderr
 
 
-def _why_unreadable(path: Path) -> str:
-    """Why OpenCV got no frame from ``path``, where FFmpeg's header tells: an audio-only file, or an MP4/MOV
-    recording that was never finished (the usual state of a session whose recorder or laptop stopped); else "".
-    Asked only once OpenCV has failed on the file (it cannot tell why)."""
-    header = _ffmpeg_header(path)
+def _why_unreadable(path: Path, header: str = "") -> str:
+    """Why OpenCV got no frame from ``path``, where FFmpeg's header (``header``, or read now) tells: an audio-only
+    file, or an MP4/MOV recording that was never finished (the usual state of a session whose recorder or laptop
+    stopped); else "". Asked only once OpenCV has failed on the file (it cannot tell why)."""
+    header = header or _ffmpeg_header(path)
     streams = [line for line in header.splitlines() if "Stream #" in line]
     if any(": Audio:" in line for line in streams) and not any(": Video:" in line for line in streams):
         return "audio only, no video stream"
@@ -1270,7 +1297,7 @@ class FrameStream:
                     # at the rate the track's frames come: sampled (--sample-fps), the kernel's frame spacing is the
                     # sampling step (with the video's, the outer samples of a 5 fps window weighed 0.25, not 0.43)
                     self.tracks[tf.track_id] = TrackSmoother(self.temporal, self.options.window, self.options.centred,
-                                                             min(self.fps, self.options.sample_fps or self.fps))
+                                                             analysis_rate(self.fps, self.options.sample_fps))
                 self.tracks[tf.track_id].add(t, probs, feature)
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
@@ -1304,9 +1331,10 @@ class AnnotatedVideoWriter:
     frames, written one after another at the average rate, drifted up to a second from the times in the tables.
     A gap holds the frame before it; a frame due in a slot already written is left out."""
 
-    def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
-        """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
-        self.path, self.fps, self.audio_from = path, fps, audio_from
+    def __init__(self, path: Path, fps: float, audio_from: Path | None = None, audio_offset: float = 0.0):
+        """``audio_from``: the video file whose sound the MP4 carries too (None: silent); ``audio_offset``: where
+        its frames' times start on its timeline (:attr:`_CheckedCapture.video_start`)."""
+        self.path, self.fps, self.audio_from, self.audio_offset = path, fps, audio_from, audio_offset
         self._writer: H264Writer | None = None
         self._start = 0.0  # the first frame's time: slot 0
         self._written = 0  # frames in the MP4 so far
@@ -1317,7 +1345,8 @@ class AnnotatedVideoWriter:
         zoom = max(1.0, MIN_ANNOTATED_HEIGHT / image.shape[0])
         if self._writer is None:
             h, w = (round(v * zoom) for v in image.shape[:2])
-            self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from, audio_start=frame.time)
+            self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from,
+                                      audio_start=self.audio_offset + frame.time)
             self._start = frame.time
         slot = round((frame.time - self._start) * self.fps)
         if slot < self._written:
@@ -1377,8 +1406,9 @@ class ResultWriter:
     ``result.faces``. Used for files and for live streams alike."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
-                 audio_from: Path | None = None):
-        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent)."""
+                 audio_from: Path | None = None, audio_offset: float = 0.0):
+        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent), ``audio_offset``:
+        where its frames' times start on its timeline (:attr:`_CheckedCapture.video_start`)."""
         self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
@@ -1392,7 +1422,7 @@ class ResultWriter:
             self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
             result.table_path = self.table.paths[1]
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from, audio_offset)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
@@ -1510,8 +1540,8 @@ class VideoAnalyzer:
         # the labels are about
         audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_audio(
             cap.header) else None
-        writer = ResultWriter(result, out_dir, opts.annotate, fps=min(result.fps, opts.sample_fps or result.fps),
-                              audio_from=audio)
+        writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(result.fps, opts.sample_fps),
+                              audio_from=audio, audio_offset=cap.video_start if audio is not None else 0.0)
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
