@@ -265,6 +265,7 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
          "--detector is for --dataset jaffe or jaffe+ckplus or photos or video, not ckplus"),
         (["--data", str(fer_csv), "--method", "mean"], "--method is for --dataset video, not fer2013"),
         (["--data", str(ck), "--results", str(ck)], "--results is for --dataset video, not folder"),
+        (["--data", str(fer_csv), "--margin", "0.2"], "--margin is for --dataset video, not fer2013"),
         (["--data", str(ck), "--dataset", "ckplus", "--write-card", "--model", str(tmp_path)], "not on ckplus"),
         (["--data", str(fer_csv), "--write-card"], "ferplus_vgg is not one: copy a shipped model's folder"),
         (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),
@@ -840,6 +841,11 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     (tmp_path / "tracked.csv").write_text("video,start,end,emotion,track\nsmile.mp4,0,2,happy,1\n", encoding="utf-8")
     tracked = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5"])
     assert tracked.exit_code == 0 and "warning: the table names track numbers" in tracked.output
+    # a margin leaves out the frames near a segment's ends: 7 of 0-2 s at 5 a second are 0.3 s or more inside
+    margin = runner.invoke(app, [*args, "--results", str(tmp_path / "run"), "--margin", "0.3"])
+    assert "  per frame (7 frames): accuracy 1.0000" in margin.output, margin.output
+    negative = runner.invoke(app, [*args, "--margin", "-1"])
+    assert negative.exit_code == 2 and "--margin must be 0 or more seconds, not -1.0" in negative.output
     # a table with video, start and end columns is told from FER2013's CSV without --dataset
     refused = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run"),
                                   "--method", "mean"])

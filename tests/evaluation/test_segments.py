@@ -268,3 +268,16 @@ def test_one_file_under_two_names_and_windows_paths_and_spreadsheet_track_number
     (videos / "ann.csv").write_text("video,start,end,emotion,track\na.mp4,0,2,happy,\u00b2\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="line 2: track '\u00b2': not a track number"):
         read_annotations(videos / "ann.csv")
+
+
+def test_a_margin_leaves_out_the_frames_near_a_segments_ends_but_not_the_face_found_there(tmp_path):
+    video = tmp_path / "a.mp4"
+    table = pd.DataFrame(frame_rows(1, np.arange(0, 3, 0.2), "happy"))  # 5 frames a second for 3 s
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 0.0, 2.0, 3, line=2),
+                                                     Segment(video, 2.0, 2.4, 3, line=3)])
+    scores = score_segments(annotations, {video: (table, 5.0, 3.0)}, margin=0.3)
+    assert scores.frames["time"].round(1).tolist() == [0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6]
+    assert scores.not_scored == {3: "no frame of its face more than 0.3 s from its ends (--margin)"}
+    assert scores.found_share == 1.0  # the face was there all along
+    with pytest.raises(ValueError, match="margin must be 0 or more seconds"):
+        score_segments(annotations, {video: (table, 5.0, 3.0)}, margin=-1)

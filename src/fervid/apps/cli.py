@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import re
 import sqlite3
@@ -895,6 +896,9 @@ def evaluate(
     method: str = METHOD_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
+    margin: float = typer.Option(0.0, help="--dataset video: seconds at each end of a segment whose frames are not "
+                                           "scored (annotated boundaries are approximate, and temporal methods lag "
+                                           "a change of expression: about 0.24 s for the default LSTM)."),
     results: Optional[Path] = typer.Option(None, help="--dataset video: score the labels an earlier `fervid video` "
                                                       "or `fervid batch` wrote into this folder, instead of "
                                                       "analysing the videos again (the model and settings are that "
@@ -917,7 +921,8 @@ def evaluate(
     # carry their own copy of Click's ParameterSource)
     typed = {name for name in ctx.params
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
-    video_only = [option for option in ("method", "sample_fps", "temporal_model", "results") if option in typed]
+    video_only = [option for option in ("method", "sample_fps", "temporal_model", "results", "margin")
+                  if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
     if usage is not None and usage not in FER2013_USAGES:
@@ -933,7 +938,9 @@ def evaluate(
     if dataset == "video":
         if write_card:
             _fail("--write-card records the model's evaluation on the faces it was trained on, not on video", 2)
-        _evaluate_video(Path(data), out, results, typed, model=model, detector=detector or _DEFAULTS.detector,
+        if not (math.isfinite(margin) and margin >= 0):
+            _fail(f"--margin must be 0 or more seconds, not {margin}", 2)
+        _evaluate_video(Path(data), out, results, typed, margin, model=model, detector=detector or _DEFAULTS.detector,
                         precision=precision, method=method, sample_fps=sample_fps, temporal_model=temporal_model)
         return
     # what the model was trained on (not this evaluation's data): read once, for the checks below and the card
@@ -1039,7 +1046,7 @@ VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector",
 
 
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
-                    **choices) -> None:
+                    margin: float, **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
     :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder. Exit
     1 when a video named in the table is missing or could not be analysed (the others are scored and written)."""
@@ -1119,7 +1126,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     for line in warnings:
         typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
     try:
-        scores = score_segments(annotations, tables, failed)
+        scores = score_segments(annotations, tables, failed, margin)
     except DatasetError as exc:
         _remove_empty(made)
         _fail(str(exc))
@@ -1140,7 +1147,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     by_frame.accuracy_ci95, by_frame.ci_method = bootstrap_frame_accuracy(frames), "bootstrap over segments"
     by_segment = score(segments["label"].map(EMOTIONS.index).to_numpy(),
                        segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
-    settings |= {"dataset_kind": "video", "data": str(annotations_file), "fervid": fervid.__version__,
+    settings |= {"dataset_kind": "video", "data": str(annotations_file), "margin": margin, "fervid": fervid.__version__,
                  "onnxruntime": onnxruntime.__version__}
     # (a folder written before tracks JSONs recorded the precision has none)
     title = (f"{settings.get('model', '?')} ({settings.get('precision', '?')}, {settings.get('method', '?')}) on "

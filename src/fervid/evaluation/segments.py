@@ -278,13 +278,17 @@ class VideoScores:
 
 
 def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFrame, float, float]],
-                   failed: dict[Path, str] | None = None) -> VideoScores:
+                   failed: dict[Path, str] | None = None, margin: float = 0.0) -> VideoScores:
     """Each segment against its video's per-frame table. ``tables``: video -> (per-frame table, the rate in frames
     per second at which it was analysed, the seconds analysed); ``failed``: video -> why it gave no table. A
     segment is cut at the end of what was analysed (an annotation running past a video's end does not count as
     time in which no face was found); one shorter than the analysed frames' spacing may hold no analysed frame
     and is not scored (nor counted in the found share). Two segments that score one face's frame (a segment with
-    no track and one naming the track it resolves to) raise DatasetError naming their lines."""
+    no track and one naming the track it resolves to) raise DatasetError naming their lines. ``margin``: seconds
+    at each end of a segment whose frames are not scored (an annotator's boundary is approximate, and a temporal
+    method lags a change); the face is still looked for there, for the found share."""
+    if not (np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be 0 or more seconds, not {margin}")
     failed = failed or {}
     frame_rows, segment_rows, not_scored, several = [], [], {}, []
     annotated_seconds = found_seconds = 0.0
@@ -313,6 +317,11 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
             continue
         if segment.track is None and seen > 1:
             several.append(segment.line)
+        if margin:
+            rows = rows[(rows["time"] >= segment.start + margin) & (rows["time"] < end - margin)]
+            if rows.empty:
+                not_scored[segment.line] = f"no frame of its face more than {margin:g} s from its ends (--margin)"
+                continue
         for t in rows["time"]:
             other = scored_by.setdefault((segment.video, track, t), segment.line)
             if other != segment.line:
