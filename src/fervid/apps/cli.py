@@ -135,6 +135,12 @@ def _check_output_folder(folder: Path) -> None:
         _fail(f"{folder}: cannot write in this folder")
 
 
+def _folders_to_make(out: Optional[Path]) -> list[Path]:
+    """The folders that writing into ``out`` will make (it and the parents not there yet), deepest first: what
+    :func:`_remove_empty` takes away again when nothing was written."""
+    return [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
+
+
 def _remove_empty(made: list[Path]) -> None:
     """Output folders this command made for outputs it never wrote: not left behind, empty (deepest first)."""
     for folder in made:
@@ -960,7 +966,7 @@ def evaluate(
                   "folder and give the copy's path", 2)
     usage = usage or "PublicTest"
     analyzer = _analyzer(_pipeline(model=model, detector=detector or _DEFAULTS.detector, precision=precision))
-    made = [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
+    made = _folders_to_make(out)
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
         _check_output_folder(out)
     try:
@@ -1065,7 +1071,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     except DatasetError as exc:
         _fail(str(exc))
     videos = annotations.videos
-    made = [folder for folder in (out, *out.parents) if not folder.exists()] if out else []
+    made = _folders_to_make(out)
     warnings = list(annotations.notes)
     made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model")
     if results is not None:

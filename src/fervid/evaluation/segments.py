@@ -18,7 +18,6 @@ the share of the annotated time in which it was found is reported beside the sco
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -374,17 +373,12 @@ def frames_from_results(results: Path, videos: list[Path]
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
     name where one video of that name was analysed and its length agrees (another file of the same name, in another
     session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary."""
-    from fervid.inference.video import analysis_rate
+    from fervid.inference.video import TRACKS_JSON_SUFFIX, analysis_rate, written_tracks
 
-    suffix = "_tracks.json"
-    written: list[tuple[str, Path, dict]] = []  # (the video as named, tracks JSON, its contents)
-    for tracks_json in [*sorted(results.glob(f"*{suffix}")), *sorted(results.glob(f"files/*/*{suffix}"))]:
-        try:
-            summary = json.loads(tracks_json.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(summary, dict) and isinstance(summary.get("file"), str):
-            written.append((summary["file"], tracks_json, summary))
+    suffix = TRACKS_JSON_SUFFIX
+    # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/
+    written = [(summary["file"], tracks_json, summary)
+               for tracks_json, summary in written_tracks(results, f"*{suffix}", f"files/*/*{suffix}")]
     tables, failed, summaries = {}, {}, {}
     for video in videos:
         # a relative name was relative to where that analysis ran, not to here: matched as by name

@@ -21,7 +21,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -49,6 +49,7 @@ KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is e
 GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+TRACKS_JSON_SUFFIX = "_tracks.json"  # a video's per-track JSON: <stem>_tracks.json (OutputNames)
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
 STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
 
@@ -74,7 +75,7 @@ class OutputNames:
 
     @property
     def tracks_json(self) -> str:
-        return f"{self.stem}_tracks.json"
+        return f"{self.stem}{TRACKS_JSON_SUFFIX}"
 
     def timeline(self, track: int) -> str:
         return f"{self.stem}_track{track}_timeline.png"
@@ -829,7 +830,7 @@ class _CheckedCapture:
         if isinstance(self._cap, _FFmpegCapture):
             return 0.0
         stream = re.search(r", start (-?[0-9.]+)", _video_stream_line(self.header))
-        container = re.search(r"Duration: [^,]*, start: (-?[0-9.]+)", self.header)
+        container = _CONTAINER_START.search(self.header)
         return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
 
     def release(self) -> None:
@@ -1089,8 +1090,7 @@ def _why_unreadable(path: Path, header: str = "") -> str:
     file, or an MP4/MOV recording that was never finished (the usual state of a session whose recorder or laptop
     stopped); else "". Asked only once OpenCV has failed on the file (it cannot tell why)."""
     header = header or _ffmpeg_header(path)
-    streams = [line for line in header.splitlines() if "Stream #" in line]
-    if any(": Audio:" in line for line in streams) and not any(": Video:" in line for line in streams):
+    if _has_stream(header, "Audio") and not _has_stream(header, "Video"):
         return "audio only, no video stream"
     if "moov atom not found" in header and _starts_like_mp4(path):  # (FFmpeg says it of any file named .mp4)
         return ("an MP4/MOV recording that was never finished: it has no index (FFmpeg: 'moov atom not found'; "
@@ -1099,10 +1099,9 @@ def _why_unreadable(path: Path, header: str = "") -> str:
     return ""
 
 
-def _has_audio(header: str) -> bool:
-    """Whether FFmpeg's header of a file (:func:`_ffmpeg_header`) lists an audio stream (OpenCV reads only the
-    video)."""
-    return any("Stream #" in line and ": Audio:" in line for line in header.splitlines())
+def _has_stream(header: str, kind: str) -> bool:
+    """Whether FFmpeg's header of a file (:func:`_ffmpeg_header`) lists a stream of ``kind`` ("Audio", "Video")."""
+    return any("Stream #" in line and f": {kind}:" in line for line in header.splitlines())
 
 
 def _starts_like_mp4(path: Path) -> bool:
@@ -1114,11 +1113,15 @@ def _starts_like_mp4(path: Path) -> bool:
         return False
 
 
-def _container_start(path: Path) -> float:
-    """The container's start time in seconds (0 if FFmpeg gives none). A recording cut into parts by FFmpeg's
-    segment muxer starts each part where the last ended; OpenCV's frame count of a Matroska part then counts
-    the seconds before its start too, and the part looked truncated."""
-    found = re.search(r"Duration: [^,]*, start: (-?[0-9.]+)", _ffmpeg_header(path))
+# the container's start time in FFmpeg's header
+_CONTAINER_START = re.compile(r"Duration: [^,]*, start: (-?[0-9.]+)")
+
+
+def _container_start(header: str) -> float:
+    """The container's start time in seconds, from FFmpeg's header of the file (0 if it gives none). A recording
+    cut into parts by FFmpeg's segment muxer starts each part where the last ended; OpenCV's frame count of a
+    Matroska part then counts the seconds before its start too, and the part looked truncated."""
+    found = _CONTAINER_START.search(header)
     return max(0.0, float(found.group(1))) if found else 0.0
 
 
@@ -1384,19 +1387,26 @@ def _other_source(tracks_json: Path, source: str) -> str | None:
     return None if Path(earlier).resolve() == Path(source).resolve() else earlier
 
 
+def written_tracks(folder: str | Path, *patterns: str) -> Iterator[tuple[Path, dict]]:
+    """The tracks JSONs that earlier analyses wrote in ``folder`` (``patterns``: where, by default its own
+    ``*_tracks.json``), each with its contents; one that cannot be read, or names no video file, is passed over."""
+    for pattern in patterns or (f"*{TRACKS_JSON_SUFFIX}",):
+        for tracks_json in sorted(Path(folder).glob(pattern)):
+            try:
+                summary = json.loads(tracks_json.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(summary, dict) and isinstance(summary.get("file"), str) and summary["file"]:
+                yield tracks_json, summary
+
+
 def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     """The stem each video's outputs got in ``out_dir`` in earlier runs, by the video's resolved path: names depend
     on which videos are analysed together (p02/cam.mp4 with p01/cam.mp4 writes p02_cam_*, alone cam_*), and a video
     analysed again on its own left its first outputs beside the new ones instead of replacing them."""
-    suffix = "_tracks.json"
     stems = {}
-    for tracks_json in sorted(Path(out_dir).glob(f"*{suffix}")):
-        try:
-            source = json.loads(tracks_json.read_text(encoding="utf-8")).get("file")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(source, str) and source:
-            stems.setdefault(Path(source).resolve(), tracks_json.name[: -len(suffix)])
+    for tracks_json, summary in written_tracks(out_dir):
+        stems.setdefault(Path(summary["file"]).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
     return stems
 
 
@@ -1538,8 +1548,8 @@ class VideoAnalyzer:
         result.scene_cuts = stream.cut_times
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
-        audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_audio(
-            cap.header) else None
+        audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_stream(
+            cap.header, "Audio") else None
         writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(result.fps, opts.sample_fps),
                               audio_from=audio, audio_offset=cap.video_start if audio is not None else 0.0)
         write = writer.write
@@ -1602,7 +1612,7 @@ class VideoAnalyzer:
         if checked and short(expected_seconds) and cap is not None:
             # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
             # offset is longer than the count, it cannot be inside it)
-            start = _container_start(Path(source))
+            start = _container_start(cap.header or _ffmpeg_header(Path(source)))  # the header read on opening
             if 0 < start < expected_seconds:
                 expected_seconds -= start
         if checked and short(expected_seconds):
