@@ -36,6 +36,27 @@ def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
     return path
 
 
+@pytest.fixture
+def without_heif_decoder(monkeypatch):
+    """fervid as installed without the `heic` extra: pillow-heif's opener taken out of Pillow, and the file kinds
+    fervid searches for and refuses as they are there (sets every command imported: changed in place, restored)."""
+    from PIL import Image
+
+    from fervid.inference import images
+
+    monkeypatch.setattr(images, "READS_HEIF", False)
+    # Pillow's list of formats is changed in place too: plugins Pillow loads meanwhile register into it
+    opener = "HEIF" in Image.ID and Image.ID.remove("HEIF") is None
+    searched, unreadable = set(images.IMAGE_SUFFIXES), set(images.UNREADABLE_IMAGE_SUFFIXES)
+    images.IMAGE_SUFFIXES.difference_update(images.HEIF_SUFFIXES)
+    images.UNREADABLE_IMAGE_SUFFIXES.update(images.HEIF_SUFFIXES)
+    yield
+    if opener:
+        Image.ID.append("HEIF")
+    images.IMAGE_SUFFIXES.clear(), images.IMAGE_SUFFIXES.update(searched)
+    images.UNREADABLE_IMAGE_SUFFIXES.clear(), images.UNREADABLE_IMAGE_SUFFIXES.update(unreadable)
+
+
 def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """48x48 grey images whose class is written into them as a bright bar at a class-specific height,
     so a tiny network can learn the task in seconds; noise keeps it from being trivial."""

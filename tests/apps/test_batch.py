@@ -1031,7 +1031,8 @@ def test_unchanged_files_are_not_read_again(tmp_path, astronaut_rgb, monkeypatch
     assert [name for name in hashed if name.endswith(".jpg")] == []  # the touched file's new time was recorded
 
 
-def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_heic_is_said(tmp_path, astronaut_rgb):
+def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_heic_is_said(tmp_path, astronaut_rgb,
+                                                                                         without_heif_decoder):
     """A folder's .ts transport stream and .avif photo were dropped without a word (decoded fine when named), and so
     were its HEIC photos; TypeScript's .ts files and notes stay out, unsaid."""
     import imageio_ffmpeg

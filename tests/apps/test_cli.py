@@ -433,7 +433,7 @@ def test_replacing_another_videos_outputs_is_said(tmp_path):
     assert f"replaced those of {tmp_path / 'p01' / 'cam.mp4'} in {tmp_path / 'res'}/" in other.output
 
 
-def test_results_are_never_written_over_an_image(tmp_path, astronaut_png):
+def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
     """`fervid image --json a.jpg b.jpg` (the JSON file's name forgotten) wrote JSON over the photo a.jpg."""
     photo = tmp_path / "a.jpg"
     photo.write_bytes(astronaut_png.read_bytes())
@@ -441,16 +441,19 @@ def test_results_are_never_written_over_an_image(tmp_path, astronaut_png):
         result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
         assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
     assert photo.read_bytes() == astronaut_png.read_bytes()
+    # an iPhone photo's name too, on an install without the `heic` extra to read it
+    result = runner.invoke(app, ["image", "--json", str(tmp_path / "IMG_0001.HEIC"), str(astronaut_png)])
+    assert result.exit_code == 2 and "not an image's" in result.output and not (tmp_path / "IMG_0001.HEIC").exists()
 
 
 def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp_path, astronaut_png):
     """`fervid image -q a.avif --json precious.mp4` wrote JSON over the video (only image names were refused), and
     `--csv a.avif` over the AVIF; `--json out/` wrote a file named out, `--csv out/` failed after the analysis."""
-    precious = {name: bytes([n]) * 100 for n, name in enumerate(("precious.mp4", "notes", "r.json", "p.heic"))}
+    precious = {name: bytes([n]) * 100 for n, name in enumerate(("precious.mp4", "notes", "r.json", "p.docx"))}
     for name, data in precious.items():
         (tmp_path / name).write_bytes(data)
     for option, name in (("--json", "precious.mp4"), ("--csv", "precious.mp4"), ("--parquet", "notes"),
-                         ("--csv", "r.json"), ("--json", "p.heic")):
+                         ("--csv", "r.json"), ("--json", "p.docx")):
         target = str(tmp_path / name)
         result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
         assert result.exit_code == 2, (option, name, result.output)

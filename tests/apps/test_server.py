@@ -155,6 +155,16 @@ def test_images_endpoint_same_schema_as_cli(client, astronaut_rgb):
     assert face["emotion"] == "happy" and set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_an_iphones_heic_upload_is_analysed_with_the_heic_extra(client, astronaut_rgb):
+    """A HEIC photo (an iPhone's default, uploaded from the web page or an app) was refused as not an image."""
+    pytest.importorskip("pillow_heif")
+    heic = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(heic, "HEIF", quality=90)
+    r = client.post("/v1/images", files=[("files", ("IMG_0001.HEIC", heic.getvalue(), "image/heic"))])
+    assert r.status_code == 200, r.text
+    assert [face["emotion"] for face in r.json()["files"][0]["faces"]] == ["happy"]
+
+
 def test_image_errors_are_json(client, astronaut_rgb):
     r = client.post("/v1/images", files=[("files", ("fake.jpg", b"this is text", "image/jpeg"))])
     assert r.status_code == 415 and "fake.jpg" in r.json()["error"]

@@ -331,8 +331,8 @@ def test_every_kind_pillow_reads_here_is_found_in_folders_and_patterns(tmp_path,
     assert np.abs(load_image(tmp_path / f"a{suffix}").astype(int) - astronaut_rgb[:, :, ::-1]).mean() < 8
 
 
-def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_png):
-    """HEIC photos (no decoder here), videos searched for images and images for videos were left out without a
+def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_png, without_heif_decoder):
+    """HEIC photos (without the `heic` extra), videos searched for images and images for videos were left out without a
     word; other files (notes, tables, TypeScript's .ts) are left out as ever, unsaid."""
     from fervid.inference.video import VIDEO_SUFFIXES
 
@@ -344,8 +344,8 @@ def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_
     files, problems = expand_inputs([str(tmp_path)], notices=notices)
     assert files == [tmp_path / "a.png"] and problems == []
     assert notices == [
-        f"{tmp_path}: left out 2 image(s) of a kind fervid cannot read here (e.g. IMG_1.HEIC): convert them to JPEG "
-        "or PNG (HEIC: e.g. libheif's `heif-convert`, or `sips -s format jpeg` on macOS)",
+        f"{tmp_path}: left out 2 image(s) of a kind fervid cannot read here (e.g. IMG_1.HEIC): for HEIC photos, "
+        'pip install "fervid[heic]"; or convert them to JPEG or PNG',
         f"{tmp_path}: left out 2 video(s) (e.g. clip.mp4): `fervid image` reads images; analyse videos with "
         "`fervid video`, or both kinds with `fervid batch`"]
     notices = []
@@ -355,9 +355,38 @@ def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_
     notices = []
     expand_inputs([str(tmp_path / "*.HEIC")], notices=notices)  # asked for by name: tried, and each one told
     assert notices == []
-    with pytest.raises(ImageLoadError, match=r"IMG_3\.heic: a HEIC/HEIF image, which fervid cannot read here"):
+    with pytest.raises(ImageLoadError, match=r'IMG_3\.heic: a HEIC/HEIF image; .* pip install "fervid\[heic\]"'):
         (tmp_path / "IMG_3.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
         load_image(tmp_path / "IMG_3.heic")  # not "a video (MP4/MOV)", as its boxes made it
+
+
+def test_heic_photos_are_read_upright_with_the_heic_extra(tmp_path, astronaut_rgb):
+    """An iPhone's HEIC photos were left out of every search and refused when named: with pillow-heif (the `heic`
+    extra) they are searched for and read, turned upright once (HEIF's rotation box, as the JPEG's EXIF tag), and a
+    damaged one is called corrupt, not a format fervid lacks."""
+    pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    portrait = Image.fromarray(astronaut_rgb[:, 100:400])  # 300 wide, 512 high, stored sideways as a phone does
+    sideways = portrait.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to show"
+    sideways.save(tmp_path / "IMG_0001.HEIC", exif=exif.tobytes(), quality=90)
+    sideways.save(tmp_path / "IMG_0001.jpg", exif=exif.tobytes(), quality=95)
+    (tmp_path / "IMG_0002.heic").write_bytes((tmp_path / "IMG_0001.HEIC").read_bytes()[:3000])  # cut off
+    notices = []
+    files, _ = expand_inputs([str(tmp_path)], notices=notices)
+    assert files == [tmp_path / "IMG_0001.HEIC", tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.heic"]
+    assert notices == []
+    heic, jpeg = load_image(tmp_path / "IMG_0001.HEIC"), load_image(tmp_path / "IMG_0001.jpg")
+    assert heic.shape == jpeg.shape == (512, 300, 3)
+    assert np.abs(heic.astype(int) - np.asarray(portrait)[:, :, ::-1]).mean() < 6
+    assert load_image((tmp_path / "IMG_0001.HEIC").read_bytes()).shape == (512, 300, 3)  # an upload's bytes
+    with pytest.raises(ImageLoadError, match=r"IMG_0002\.heic: corrupt image"):
+        load_image(tmp_path / "IMG_0002.heic")
+    (tmp_path / "IMG_0003.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    with pytest.raises(ImageLoadError, match=r"IMG_0003\.heic: a corrupt HEIC/HEIF image"):
+        load_image(tmp_path / "IMG_0003.heic")
 
 
 def test_a_folder_named_with_brackets_is_taken_as_named_in_a_pattern(tmp_path, astronaut_png):

@@ -366,7 +366,7 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
     existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`)."""
-    from fervid.inference.images import IMAGE_SUFFIXES
+    from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
         return
@@ -374,7 +374,7 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if target.endswith(("/", os.sep)) or path.is_dir():
         _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
     # a device (/dev/null) is written as ever: only a regular file's contents could be lost
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES | HEIF_SUFFIXES:  # a photo's name, whether this install reads it
         _fail(f"{option} {target}: expected a {own} file name, not an image's (the results would be written over "
               "it)", 2)
     if path.is_file() and path.suffix.lower() != own:

@@ -27,15 +27,32 @@ def _pillow_reads(module: str) -> bool:
         return False
 
 
+def _register_heif_opener() -> bool:
+    """Let Pillow open HEIC/HEIF photos where pillow-heif is installed; whether it is. Its decoder applies the
+    photo's rotation (HEIF's irot/imir boxes) and sets the EXIF tag to upright, so no photo is turned twice."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
 # formats only some Pillow builds decode: their files are searched for where this one does
 _OPTIONAL_FORMATS = {"avif": {".avif"}, "jpg_2000": {".jp2", ".j2k", ".jpf", ".jpx"}}
+HEIF_SUFFIXES = {".heic", ".heif", ".hif"}  # iPhones' default photo format
+# Pillow has no HEIF decoder of its own: the optional extra installs pillow-heif, whose wheels (for every platform
+# fervid's are) bundle libheif and libde265 (LGPL-3.0) and x265 (GPL-2.0); kept optional, so that fervid's own
+# install stays MIT-licensed throughout
+HEIF_EXTRA = 'pip install "fervid[heic]"'
+READS_HEIF = _register_heif_opener()
 # what a folder or pattern is searched for (a file named on its own is tried whatever its name)
 IMAGE_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
-                  ".ppm", ".pbm", ".pnm", ".tga"} | {
+                  ".ppm", ".pbm", ".pnm", ".tga"} | (HEIF_SUFFIXES if READS_HEIF else set()) | {
     suffix for module, suffixes in _OPTIONAL_FORMATS.items() if _pillow_reads(module) for suffix in suffixes}
-# photos fervid cannot read here (HEIC, iPhones' default: Pillow has no HEIF decoder): a search leaves them out
-# and says so
-UNREADABLE_IMAGE_SUFFIXES = {".heic", ".heif", ".hif"} | {
+# photos fervid cannot read here (HEIC without the extra; AVIF or JPEG 2000 where this Pillow lacks their
+# decoder): a search leaves them out and says so
+UNREADABLE_IMAGE_SUFFIXES = (set() if READS_HEIF else HEIF_SUFFIXES) | {
     suffix for module, suffixes in _OPTIONAL_FORMATS.items() if not _pillow_reads(module) for suffix in suffixes}
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
@@ -193,10 +210,15 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             return _from_pil(im, name)
     except ImageLoadError as exc:
         container = _video_container(source) if "not an image" in str(exc) else None
-        if container in ("HEIF", "AVIF"):  # an iPhone's HEIC photo; AVIF where this Pillow is older than 11.2
-            raise ImageLoadError(f"{name}: a {'HEIC/HEIF' if container == 'HEIF' else container} image, which "
-                                 "fervid cannot read here (Pillow has no decoder for it): convert it to JPEG or PNG"
-                                 ) from None
+        if container == "HEIF" and READS_HEIF:  # pillow-heif did not recognise it either
+            raise ImageLoadError(f"{name}: a corrupt HEIC/HEIF image (its header names the format, the decoder "
+                                 "found no picture in it)") from None
+        if container == "HEIF":  # an iPhone's photo
+            raise ImageLoadError(f"{name}: a HEIC/HEIF image; fervid reads these with an optional decoder: "
+                                 f"{HEIF_EXTRA} (or convert it to JPEG or PNG)") from None
+        if container == "AVIF":  # where this Pillow is older than 11.2
+            raise ImageLoadError(f"{name}: an AVIF image, which fervid cannot read here (this Pillow has no decoder "
+                                 "for it; Pillow 11.2 and later have one): convert it to JPEG or PNG") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
         raise
@@ -355,8 +377,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             for files, what, advice in (
                     ([p for p in others if p.suffix.lower() in UNREADABLE_IMAGE_SUFFIXES],
                      "image(s) of a kind fervid cannot read here",
-                     "convert them to JPEG or PNG (HEIC: e.g. libheif's `heif-convert`, or `sips -s format jpeg` on "
-                     "macOS)"),
+                     f"for HEIC photos, {HEIF_EXTRA}; or convert them to JPEG or PNG"),
                     ([p for p in others if is_video(p)] if takes_images and not takes_videos else [],
                      "video(s)", "`fervid image` reads images; analyse videos with `fervid video`, or both kinds "
                      "with `fervid batch`"),
