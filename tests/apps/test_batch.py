@@ -265,6 +265,16 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
 
     result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--window", "0.5", "-q"])
     assert result.exit_code == 2 and "window=1.0" in result.output and "window=0.5" in result.output
+    # a folder made before max_faces was recorded was made with every face: --max-faces 1 is another setting
+    import sqlite3
+
+    with sqlite3.connect(out / "state.sqlite") as db:
+        db.execute("DELETE FROM settings WHERE name = 'max_faces'")
+    db.close()
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--max-faces", "1", "-q"])
+    assert result.exit_code == 2 and "max_faces=None" in result.output and "max_faces=1" in result.output
+    assert run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)["settings"] == \
+        first["settings"]
 
 
 def test_an_output_folder_among_the_inputs_is_not_analysed(tmp_path, astronaut_rgb):

@@ -3,6 +3,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -215,7 +216,7 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     assert "2 image(s) seen: 1 scored, 1 left out" in result.output
     assert f"  1 x cannot read image (not an image, or a format Pillow cannot read): {photos / 'happy' / 'broken.jpg'}" \
         in result.output
-    assert f"  0 x in a folder whose name is not one of angry, disgust" in result.output and f"{photos / 'misc'}" \
+    assert "  0 x in a folder whose name is not one of angry, disgust" in result.output and f"{photos / 'misc'}" \
         in result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
     assert "2 image(s) seen: 1 scored, 1 left out" in report and "- 1 x cannot read image" in report
@@ -909,3 +910,34 @@ def test_calibrate_refuses_photos_and_keeps_a_model_temperature_no_fit_improves_
     assert f"{report['ece_current']} at the model's temperature 0.5575" in result.output
     assert "is at the end of the range searched (0.05-20.0)" in result.output
     assert json.loads((model / "config.json").read_text(encoding="utf-8"))["temperature"] == 0.5575
+
+
+def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_path, astronaut_rgb):
+    """A participant's webcam with someone behind them: each time the participant was out of view for over a
+    second they came back as a new track, and the person behind was a track of their own. --max-faces 1 follows
+    the largest face only, as track 1 throughout, and records the setting."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    behind = cv2.resize(face[:, ::-1], None, fx=0.45, fy=0.45)
+    clip = tmp_path / "session.mp4"
+    writer = H264Writer(clip, 640, 360, 25.0)
+    for i in range(100):  # 4 s: the participant away from 1.2 s to 2.8 s
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[20:20 + behind.shape[0], 480:480 + behind.shape[1]] = behind
+        if not 30 <= i < 70:
+            frame[100:320, 150:360] = face
+        writer.write(frame)
+    writer.close()
+    tracks = {}
+    for name, extra in (("all", []), ("one", ["--max-faces", "1"])):
+        result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q",
+                                     "--out", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+        tracks[name] = json.loads((tmp_path / name / "session_tracks.json").read_text())
+    assert len(tracks["all"]["tracks"]) == 3 and tracks["all"]["max_faces"] is None
+    (only,) = tracks["one"]["tracks"]
+    assert only["track"] == 1 and tracks["one"]["max_faces"] == 1
+    assert only["start"] < 0.1 and only["end"] > 3.8 and 2.0 < only["seen_seconds"] < 2.8  # both visits, not the gap

@@ -72,6 +72,33 @@ def test_many_faces_sorted_left_to_right(analyzer, astronaut_rgb):
     assert sum(f.emotion == "happy" for f in faces) >= 0.8 * len(faces)
 
 
+def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb):
+    """A portrait with people behind: max_faces=1 keeps the person in front (the largest face), whatever its place;
+    the setting is recorded with the results, and a video analysed with options asking for another is refused."""
+    import cv2
+
+    from fervid.inference.options import PipelineOptions
+    from fervid.samples import carphone
+
+    face = astronaut_rgb[40:200, 150:300]
+    small = cv2.resize(face, None, fx=0.6, fy=0.6)
+    canvas = np.full((320, 640, 3), 200, np.uint8)
+    canvas[20:20 + small.shape[0], 20:20 + small.shape[1]] = small
+    canvas[100:260, 460:610] = face  # the front face, on the right
+    canvas[20:20 + small.shape[0], 250:250 + small.shape[1]] = small
+    assert len(Analyzer().analyze_image(canvas)) == 3
+    one = PipelineOptions(max_faces=1).analyzer()
+    (front,) = one.analyze_image(canvas)
+    assert front.box[0] > 400 and one.settings["max_faces"] == 1
+    two = PipelineOptions(max_faces=2).analyzer().analyze_image(canvas)
+    assert len(two) == 2 and two[1].box[0] > 400  # still left to right
+    with pytest.raises(ValueError, match="max_faces 2 .this analyzer keeps 1"):
+        one.analyze_video(carphone(), options=PipelineOptions(max_faces=2))
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_faces"):
+            PipelineOptions(max_faces=bad)
+
+
 def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
     import warnings
 

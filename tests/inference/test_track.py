@@ -86,3 +86,48 @@ def test_faces_side_by_side_are_covered_and_faces_apart_are_not():
     crowd = FaceTracker()
     crowd.update(0, grey, [_face_at(x, y, 40) for x in range(0, 600, 50) for y in range(0, 440, 45)])
     assert crowd._covered_mask().all() and len(crowd.tracks) == 120
+
+
+def _rounds(tracker, grey, detections_per_round, every=8):
+    """Detection rounds ``every`` frames apart with flow in between: the track ids shown on each round's frame."""
+    shown = []
+    for r, detections in enumerate(detections_per_round):
+        shown.append([tf.track_id for tf in tracker.update(r * every, grey, detections)])
+        for i in range(r * every + 1, (r + 1) * every):
+            tracker.propagate(i, grey)
+    return shown
+
+
+def test_max_faces_one_follows_the_largest_face_as_track_1_throughout():
+    """A participant's webcam: the face that looks away for longer than a track survives came back as track 2,
+    3, ... (a timeline and summary each), and the person behind them was followed too. With max_faces=1 the one
+    face followed is the largest, always number 1; a smaller face found first gives way to a clearly larger one,
+    and faces of about one size do not take turns."""
+    grey = _textured()
+    participant, behind = _face_at(200, 150, 160), _face_at(480, 60, 60)
+    away = [[behind]] * 6  # the participant out of view for six rounds (1.8 s at 0.3 s)
+    script = [[participant, behind]] * 2 + away + [[participant, behind]] * 2
+    every_face = _rounds(FaceTracker(), grey, script)
+    assert every_face[0] == [1, 2] and every_face[-1] == [2, 3]  # a new number on coming back
+    tracker = FaceTracker(max_faces=1)
+    one = _rounds(tracker, grey, script)
+    assert one[:2] == [[1], [1]] and one[-2:] == [[1], [1]] and one[5:8] == [[], [], []]
+    assert tracker.tracks[0].detection.box == participant.box
+    # the face behind was not followed while the participant was away (their rows would have been track 1's);
+    # after a scene cut it is someone to follow
+    tracker = FaceTracker(max_faces=1)
+    _rounds(tracker, grey, script[:7])  # away for 5 rounds: the participant's track ended after 3
+    assert tracker.tracks == []
+    tracker.cut()
+    assert _rounds(tracker, grey, [[behind]]) == [[1]]
+    # a smaller face found first (a poster, a false detection) gives way to the participant's
+    tracker = FaceTracker(max_faces=1)
+    _rounds(tracker, grey, [[behind], [behind, participant]])
+    assert [t.detection.box for t in tracker.tracks] == [participant.box]
+    # two faces of about one size: the one followed stays followed
+    tracker = FaceTracker(max_faces=1)
+    _rounds(tracker, grey, [[_face_at(100, 150, 120)], [_face_at(100, 150, 120), _face_at(400, 150, 130)]] * 2)
+    assert [t.detection.box[0] for t in tracker.tracks] == [100]
+    # max_faces=2 keeps the two largest, numbered as ever
+    tracker = FaceTracker(max_faces=2)
+    assert _rounds(tracker, grey, [[participant, behind, _face_at(20, 300, 40)]]) == [[1, 2]]

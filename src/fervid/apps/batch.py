@@ -160,8 +160,10 @@ class BatchSettingsChanged(ValueError):
 
 # What makes a result what it is; how the run is executed (workers, engine) and whether annotated copies are
 # written do not change any number, so a resumed run may differ in those
-RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "precision", "detect_every", "window",
-                   "method", "sample_fps")
+RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
+                   "window", "method", "sample_fps")
+# settings recorded since a later version, with the value a folder made before then was analysed with
+SETTINGS_BEFORE_RECORDED = {"max_faces": None}
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:
@@ -245,6 +247,8 @@ class StateStore:
         results were made with (its skipped files would keep the old settings' results in the one table). A
         folder written before settings were recorded takes this run's."""
         recorded = self.settings()
+        if recorded:
+            recorded = {**SETTINGS_BEFORE_RECORDED, **recorded}
         changed = {k: (recorded[k], v) for k, v in settings.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(

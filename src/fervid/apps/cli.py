@@ -66,6 +66,9 @@ MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, 
                                                        "about 1,100 px at 48) are detected on a copy where it is "
                                                        "28 px tall (slower on large photos; raise it to go faster). "
                                                        "Not a filter: smaller faces found anyway are kept.")
+MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
+                                "video follow at most N at once (with 1, its one face is track 1 throughout: a "
+                                "participant who looks away and back, and no one behind them). Default: every face.")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
@@ -268,13 +271,14 @@ def image(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
+    max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "files": [{"file", "ok",
-    "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion",
+    JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "max_faces", "files":
+    [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion",
     "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and
     Parquet: one row per face, numbered from 1 (a row with an empty face column for an image with no face or an
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
@@ -309,7 +313,7 @@ def image(
             stems[path] = before
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
-                                   precision=precision))
+                                   max_faces=max_faces, precision=precision))
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -430,6 +434,7 @@ def video(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
+    max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
@@ -453,8 +458,8 @@ def video(
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                        detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
-                        annotate=annotate, temporal_model=temporal_model)
+                        detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
+                        precision=precision, annotate=annotate, temporal_model=temporal_model)
     notices: list[str] = []
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
@@ -555,6 +560,7 @@ def live(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
+    max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
@@ -568,8 +574,8 @@ def live(
     from fervid.inference.video import LiveSource, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
-                        score_threshold=score_threshold, min_face=min_face, precision=precision, annotate=annotate,
-                        temporal_model=temporal_model)
+                        score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
+                        annotate=annotate, temporal_model=temporal_model)
     if seconds is not None and not seconds > 0:
         _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
@@ -1047,7 +1053,7 @@ def evaluate(
 
 # what made a video's labels, as its tracks JSON records it: a score pools videos only where these agree
 VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector", "score_threshold", "min_face",
-                      "detect_every", "window", "sample_fps", "centred_window", "temporal_temperature",
+                      "max_faces", "detect_every", "window", "sample_fps", "centred_window", "temporal_temperature",
                       "temporal_model")
 
 
@@ -1360,6 +1366,7 @@ def batch(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
+    max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -1369,7 +1376,7 @@ def batch(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
-                         min_face=min_face, precision=precision, temporal_model=temporal_model)
+                         min_face=min_face, max_faces=max_faces, precision=precision, temporal_model=temporal_model)
     try:
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
@@ -1441,6 +1448,7 @@ def serve(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
+    max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
@@ -1459,8 +1467,8 @@ def serve(
     from fervid.apps.server import ServerSettings, root_path_option
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
-                         detector=detector, score_threshold=score_threshold, min_face=min_face, precision=precision,
-                         temporal_model=temporal_model)
+                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
+                         precision=precision, temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,

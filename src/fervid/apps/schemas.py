@@ -7,7 +7,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, create_model
 
 from fervid.emotions import EMOTIONS
-from fervid.inference.records import ROW_COLUMNS
 from fervid.inference.video import TABLE_COLUMNS
 
 
@@ -57,6 +56,7 @@ class ImagesOut(_Strict):
     detector: str
     score_threshold: float | None
     min_face: float | None
+    max_faces: int | None  # the largest N faces of each image were kept; None: every face
     files: list[FileOut]
     failed: int
 

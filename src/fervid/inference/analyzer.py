@@ -12,7 +12,7 @@ from PIL import Image
 
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    make_detector, stand_upright)
+                                    check_max_faces, largest_faces, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions
@@ -33,11 +33,13 @@ class Analyzer:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
                  threads: int | None = None, keep_features: bool = True, precision: str = "auto",
-                 score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE):
+                 score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
+                 max_faces: int | None = None):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
         ``score_threshold`` (0-1) replaces a named detector's default; ``min_face``: the smallest face a named
-        detector looks for, in pixels (large images are detected at a finer copy for it); ``threads`` bounds
-        both networks.
+        detector looks for, in pixels (large images are detected at a finer copy for it); ``max_faces``: keep an
+        image's largest N faces, and follow at most N in a video (1: its one face is track 1 throughout; None:
+        every face); ``threads`` bounds both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
@@ -56,6 +58,8 @@ class Analyzer:
         # the model's framing, adjusted for where this detector puts the eyes and its boxes
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
                                                               getattr(detector, "fer2013_box", None))
+        check_max_faces(max_faces)
+        self.max_faces = max_faces
         self.keep_features = keep_features
 
     @property
@@ -78,7 +82,8 @@ class Analyzer:
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
-                "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face)}
+                "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
+                "max_faces": self.max_faces}
 
     def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
@@ -108,7 +113,8 @@ class Analyzer:
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
-        detections = sorted(self.detect(seen), key=lambda d: (d.box[0], d.box[1]))
+        detections = largest_faces(self.detect(seen), self.max_faces)
+        detections = sorted(detections, key=lambda d: (d.box[0], d.box[1]))
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(seen, detections), width, height)
 
@@ -228,5 +234,7 @@ class Analyzer:
         min_face = getattr(self.detector, "min_face", None)
         if min_face is not None and options.min_face != min_face:
             differences.append(f"min_face {options.min_face} (this analyzer uses {min_face})")
+        if options.max_faces != self.max_faces:
+            differences.append(f"max_faces {options.max_faces} (this analyzer keeps {self.max_faces or 'every face'})")
         if differences:
             raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")

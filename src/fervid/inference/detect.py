@@ -390,6 +390,22 @@ def check_min_face(min_face: float) -> None:
         raise ValueError(f"min_face must be a number of pixels of at least 1, not {min_face}")
 
 
+def check_max_faces(max_faces: int | None) -> None:
+    """None (every face) or a whole number of faces, 1 or more."""
+    if max_faces is not None and (isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1):
+        raise ValueError(f"max_faces must be a whole number of faces, 1 or more (or None: every face), not "
+                         f"{max_faces!r}")
+
+
+def largest_faces(detections: list[Detection], max_faces: int | None) -> list[Detection]:
+    """The ``max_faces`` largest detections by box area (all of them for None), in their order: the face a camera
+    is on is the largest; people behind, posters and false detections are smaller."""
+    if max_faces is None or len(detections) <= max_faces:
+        return detections
+    kept = set(sorted(range(len(detections)), key=lambda i: -detections[i].box[2] * detections[i].box[3])[:max_faces])
+    return [d for i, d in enumerate(detections) if i in kept]
+
+
 def check_score_threshold(threshold: float | None) -> None:
     """A detection score threshold is a probability (None: the detector's own)."""
     if threshold is not None and not 0.0 <= threshold <= 1.0:

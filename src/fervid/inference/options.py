@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from fervid.inference.detect import DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_min_face, check_score_threshold
+from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_max_faces, check_min_face,
+                                     check_score_threshold)
 from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
 
@@ -79,6 +80,10 @@ class PipelineOptions:
     score_threshold: float | None = None  # minimum detection score; None: the detector's own
     min_face: float = DEFAULT_MIN_FACE  # px: the smallest face looked for (large images are detected finer for it)
     precision: str = "auto"  # auto (the model's int8 copy where it has one), int8 or fp32
+    # the largest N faces of an image; in a video at most N followed at once, and with 1 the one face is track 1
+    # throughout (a participant's webcam: a face that leaves and comes back, or a person behind them, is not a new
+    # track). None: every face
+    max_faces: int | None = None
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
@@ -93,6 +98,7 @@ class PipelineOptions:
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_score_threshold(self.score_threshold)
         check_min_face(self.min_face)
+        check_max_faces(self.max_faces)
         check_precision(self.precision)
         for registry, name in ((METHODS, self.method), (DETECTORS, self.detector)):
             registry[name]  # an unknown name raises UnknownName (a ValueError) listing the registered ones
@@ -106,7 +112,7 @@ class PipelineOptions:
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, **kwargs)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, **kwargs)
 
     def video(self, **changes):
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection, iou
+from fervid.inference.detect import Detection, iou, largest_faces
 
 
 @dataclass
@@ -140,6 +140,8 @@ SHRUNK = 0.85
 # a velocity measured over this many frames (about a detection round at the default 0.3 s, 25-30 fps) is taken as
 # it is; one over fewer is averaged with the last
 VELOCITY_FRAMES = 8
+# with max_faces, how much larger in area a face found must be than the smallest face followed to take its place
+LARGER_FACE = 1.5
 
 
 def _shrunk(box: tuple, track: Track) -> bool:
@@ -186,11 +188,17 @@ class FaceTracker:
 
     ``iou_threshold``: least overlap between a track's box and a new detection to be the same face.
     ``max_missed_rounds``: detection rounds a track may go unmatched (kept moving by flow) before it ends.
+    ``max_faces``: at most this many tracks at once, new ones from the largest faces found; with 1, every track is
+    number 1 (one face followed through a video: a participant who looks away and back is not a new person), and
+    while the face followed is away a clearly smaller one (a person behind them) is not taken in its place, until
+    a scene cut. None: every face.
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3):
+    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None):
         self.iou_threshold = iou_threshold
         self.max_missed_rounds = max_missed_rounds
+        self.max_faces = max_faces
+        self._followed_area = 0.0  # max_faces 1: the box area of the face followed last
         self.tracks: list[Track] = []
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
@@ -259,21 +267,46 @@ class FaceTracker:
             if r not in matched_tracks:
                 track.missed_rounds += 1
         self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
+        new = [d for c, d in enumerate(detections) if c not in matched_dets]
+        if self.max_faces is not None:
+            new = self._make_room(largest_faces(new, self.max_faces))
         # faces first seen together are numbered from the image's left, as an image's faces are
-        for c, det in sorted(enumerate(detections), key=lambda cd: (cd[1].box[0], cd[1].box[1])):
-            if c not in matched_dets:
-                self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
-                                         anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
-                                         flow_sure=True))
+        for det in sorted(new, key=lambda d: (d.box[0], d.box[1])):
+            self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
+                                     anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
+                                     flow_sure=True))
+            if self.max_faces != 1:
                 self._next_id += 1
         self._prev_grey = grey
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
                 for t in self._shown(frame_index)]
 
+    def _make_room(self, candidates: list[Detection]) -> list[Detection]:
+        """Of the faces no track has, those given tracks under ``max_faces``: while there is room, the largest; once
+        full, one clearly larger than the smallest face followed (by LARGER_FACE in area) takes its place, so a
+        false detection or a passer-by that came first does not keep the face the camera is on out, and two faces
+        of about one size do not take turns."""
+        def area(box: tuple) -> float:
+            return box[2] * box[3]
+
+        if self.max_faces == 1 and self.tracks:
+            self._followed_area = area(self.tracks[0].detection.box)
+        taken = []
+        for det in sorted(candidates, key=lambda d: -area(d.box)):
+            if self.max_faces == 1 and LARGER_FACE * area(det.box) < self._followed_area:
+                break  # someone smaller than the face followed: not the one the camera is on
+            if len(self.tracks) + len(taken) >= self.max_faces:
+                smallest = min(self.tracks, key=lambda t: area(t.detection.box), default=None)
+                if smallest is None or area(det.box) < LARGER_FACE * area(smallest.detection.box):
+                    break
+                self.tracks.remove(smallest)
+            taken.append(det)
+        return taken
+
     def cut(self) -> None:
-        """A scene cut: every track ends (its number is not given again). A face in the new shot is someone new
+        """A scene cut: every track ends (its number is not given again, unless ``max_faces`` is 1). A face in the new shot is someone new
         to the tracker, even where it sits where a face of the last shot sat."""
-        self.tracks, self._prev_grey = [], None
+        self.tracks, self._prev_grey, self._followed_area = [], None, 0.0
 
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""

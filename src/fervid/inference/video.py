@@ -1202,7 +1202,8 @@ class FrameStream:
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
         # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
         # 1 s occlusion split a track in two at --detect-every 0.1)
-        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)))
+        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
+                                   max_faces=analyzer.max_faces)
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
@@ -1510,7 +1511,7 @@ class VideoAnalyzer:
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"precision": ran["precision"], "temperature": ran["temperature"],
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
-                                     "detect_every": opts.detect_every, "window": opts.window,
+                                     "max_faces": ran["max_faces"], "detect_every": opts.detect_every, "window": opts.window,
                                      "sample_fps": opts.sample_fps, "centred_window": opts.centred,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name}
