@@ -845,6 +845,15 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     (tmp_path / "tracked.csv").write_text("video,start,end,emotion,track\nsmile.mp4,0,2,happy,1\n", encoding="utf-8")
     tracked = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5"])
     assert tracked.exit_code == 0 and "warning: the table names track numbers" in tracked.output
+    # one participant per video, as `fervid video --max-faces 1` analyses them; recorded with the scores
+    one = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5", "--max-faces",
+                              "1", "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["settings"]["max_faces"] == 1
+    for refused_args in (["--results", str(tmp_path / "run")], ["--dataset", "fer2013"]):
+        refused = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--max-faces", "1",
+                                      *refused_args])
+        assert refused.exit_code == 2 and "--max-faces" in refused.output, refused.output
     # a margin leaves out the frames near a segment's ends: 7 of 0-2 s at 5 a second are 0.3 s or more inside
     margin = runner.invoke(app, [*args, "--results", str(tmp_path / "run"), "--margin", "0.3"])
     assert "  per frame (7 frames): accuracy 1.0000" in margin.output, margin.output

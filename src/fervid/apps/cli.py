@@ -908,6 +908,9 @@ def evaluate(
     method: str = METHOD_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
+    max_faces: Optional[int] = typer.Option(None, min=1, help="--dataset video: follow at most N faces (1: one "
+                                            "participant per video, track 1 throughout), as `fervid video "
+                                            "--max-faces`."),
     margin: float = typer.Option(0.0, help="--dataset video: seconds at each end of a segment whose frames are not "
                                            "scored (annotated boundaries are approximate, and temporal methods lag "
                                            "a change of expression: about 0.24 s for the default LSTM)."),
@@ -933,7 +936,7 @@ def evaluate(
     # carry their own copy of Click's ParameterSource)
     typed = {name for name in ctx.params
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
-    video_only = [option for option in ("method", "sample_fps", "temporal_model", "results", "margin")
+    video_only = [option for option in ("method", "sample_fps", "temporal_model", "max_faces", "results", "margin")
                   if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
@@ -953,7 +956,8 @@ def evaluate(
         if not (math.isfinite(margin) and margin >= 0):
             _fail(f"--margin must be 0 or more seconds, not {margin}", 2)
         _evaluate_video(Path(data), out, results, typed, margin, model=model, detector=detector or _DEFAULTS.detector,
-                        precision=precision, method=method, sample_fps=sample_fps, temporal_model=temporal_model)
+                        precision=precision, method=method, sample_fps=sample_fps, temporal_model=temporal_model,
+                        max_faces=max_faces)
         return
     # what the model was trained on (not this evaluation's data): read once, for the checks below and the card
     trained = _training_config(model)
@@ -1079,7 +1083,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     videos = annotations.videos
     made = _folders_to_make(out)
     warnings = list(annotations.notes)
-    made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model")
+    made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model", "max_faces")
     if results is not None:
         # the labels are the earlier run's: an option that would have changed them changes nothing here
         ignored = [name for name in made_by if name in typed]
@@ -1110,7 +1114,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     else:
         options = _pipeline(annotate=False, method=choices["method"], sample_fps=choices["sample_fps"],
                             temporal_model=choices["temporal_model"], model=choices["model"],
-                            detector=choices["detector"], precision=choices["precision"])
+                            detector=choices["detector"], precision=choices["precision"],
+                            max_faces=choices["max_faces"])
         if any(segment.track is not None for segment in annotations.segments):
             # numbers depend on the settings (which face a detection round finds first, how a track is lost)
             warnings.append("the table names track numbers, and a track's number is the one the analysis that "
