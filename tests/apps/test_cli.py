@@ -298,6 +298,48 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
 
 
+def test_evaluate_knows_copies_of_a_models_training_faces_and_one_face_filed_under_two_emotions(tmp_path):
+    """A copy of the folder a model was taught (or some of its files under other names) was scored as faces it had
+    never seen, and --write-card put its training-set score into the card; one image filed under two emotions
+    (a copy in Happy and in Surprise) went without a word."""
+    import shutil
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.models import resolve_model_dir
+
+    taught, unseen = tmp_path / "taught", tmp_path / "unseen"
+    for folder, seed in ((taught, 1), (unseen, 2)):
+        for i, (image, label) in enumerate(zip(*synthetic_faces(24, seed=seed))):
+            (folder / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / EMOTIONS[label] / f"{seed}_{i:03d}.png")
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), model)
+    (model / "training_config.json").write_text(json.dumps({"data": str(taught), "data_kind": "folder"}),
+                                                encoding="utf-8")
+    copy = tmp_path / "copy"
+    shutil.copytree(unseen, copy)
+    first = sorted(taught.rglob("*.png"))[0]
+    shutil.copy(first, copy / first.parent.name / "renamed.png")  # one training face among unseen ones
+    args = ["evaluate", "--model", str(model), "--data", str(copy)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"warning: 1 of the 25 images are byte-identical copies of images in {taught}, which the model was " \
+           f"trained on (e.g. {copy / first.parent.name / 'renamed.png'})" in result.output
+    card = runner.invoke(app, [*args, "--write-card", "--out", str(tmp_path / "eval")])
+    assert card.exit_code == 2 and "faces it was not trained on, and 1 of the 25 images" in card.output
+    assert not (tmp_path / "eval").exists() and not (model / "MODEL_CARD.md").read_text(encoding="utf-8").count(
+        str(copy))
+    assert "warning" not in runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(unseen)]).output
+    # the same file under two emotions
+    other = next(e for e in EMOTIONS if e != first.parent.name)
+    (unseen / other).mkdir(exist_ok=True)
+    shutil.copy(sorted((unseen / first.parent.name).glob("*.png"))[0], unseen / other / "dup.png")
+    twice = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(unseen)])
+    assert "warning: 1 image(s) are byte-identical copies of another filed under a different emotion" in twice.output
+    assert f"{unseen / other / 'dup.png'} as {other}" in twice.output
+
+
 def test_evaluate_says_when_a_folder_of_face_crops_looks_like_photos(tmp_path, astronaut_rgb):
     """`--dataset folder` (chosen by auto for any folder) read 512 px photos as face crops, scoring a coffee cup
     as a sad face, without a hint that --dataset photos finds the faces."""

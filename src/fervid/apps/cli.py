@@ -180,6 +180,22 @@ def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: 
     return ""
 
 
+def _training_copies(trained: dict, dataset) -> str:
+    """Why an evaluation scores a model on faces it was trained on although the data is not its training folder
+    ("" when it does not): images byte-identical to those in the folder it was taught (a copy of that folder, or
+    of some of its files, under other names)."""
+    from fervid.evaluation.datasets import copies_in
+
+    folder = trained.get("data")
+    if not folder or not Path(folder).is_dir() or not dataset.sources:
+        return ""
+    copies = copies_in(dataset.sources, folder)
+    if not copies:
+        return ""
+    return (f"{len(copies)} of the {len(dataset)} images are byte-identical copies of images in {folder}, which the "
+            f"model was trained on (e.g. {copies[0]})")
+
+
 def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> list[str]:
     """How many images were seen, scored and left out, and why, in images (a folder left out counts what it
     holds: two folders of 17 photos and two photos read "left out 4 file(s) or folder(s)"), so a score is not
@@ -922,7 +938,9 @@ def evaluate(
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
     its video labels against your annotations of videos (--dataset video)."""
     import fervid
-    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, load_dataset, photos_notice
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.datasets import (DATASETS, FER2013_USAGES, DatasetError, load_dataset, photos_notice,
+                                            relabelled_copies)
     from fervid.evaluation.segments import looks_like_annotations
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, predict_dataset, score, tie_aware_accuracy, write_model_card, write_report)
@@ -986,6 +1004,11 @@ def evaluate(
     except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
         _remove_empty(made)
         _fail_on(exc)
+    training_faces = training_faces or _training_copies(trained, ds)
+    if write_card and training_faces:
+        _remove_empty(made)
+        _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces}", 2)
+    relabelled = relabelled_copies(ds)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds, progress=True)
     ev = score(ds.labels, probs.argmax(1), ds.name)
@@ -998,6 +1021,12 @@ def evaluate(
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
+    if relabelled:
+        a, b = relabelled[0]
+        notes.insert(1 if training_faces else 0, f"warning: {len(relabelled)} image(s) are byte-identical copies of another filed under a "
+                        f"different emotion (e.g. {a} as {EMOTIONS[ds.labels[ds.sources.index(a)]]}, {b} as "
+                        f"{EMOTIONS[ds.labels[ds.sources.index(b)]]}): one of each pair is scored wrong whatever is "
+                        "predicted")
     photos = photos_notice(ds) if dataset == "folder" else ""
     if photos:
         notes.append(f"notice: {photos}; or score the photos themselves: --dataset photos finds and aligns each "
@@ -1029,8 +1058,6 @@ def evaluate(
     if out:
         import numpy as np
         import pandas as pd
-
-        from fervid.emotions import EMOTIONS
 
         title = f"{cnn.config.name} ({cnn.precision}) on {ds.name}"
         predictions = pd.DataFrame({"source": ds.sources or range(len(ds)),

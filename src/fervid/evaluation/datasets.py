@@ -248,6 +248,62 @@ def photos_notice(ds: FaceDataset) -> str:
             f"crops is read with each image resized to 48x48 as a face; for photos, {MAKE_CROPS}")
 
 
+def file_key(path: str | Path) -> tuple[int, str]:
+    """What makes two image files the same: their size and content digest (a copy under another name too)."""
+    import hashlib
+
+    data = Path(path).read_bytes()
+    return len(data), hashlib.sha1(data).hexdigest()
+
+
+def _keys_of(files: list[Path], sizes: set[int] | None = None) -> dict[Path, tuple[int, str]]:
+    """:func:`file_key` of each file; with ``sizes``, only of the files of one of those sizes (the others cannot be a
+    copy of anything asked about, and are not read)."""
+    keys = {}
+    for file in files:
+        try:
+            if sizes is None or file.stat().st_size in sizes:
+                keys[file] = file_key(file)
+        except OSError:  # gone or unreadable since it was listed: nothing it could be a copy of
+            continue
+    return keys
+
+
+def copies_in(sources: list[str], folder: str | Path) -> list[str]:
+    """The ``sources`` (image files) byte-identical to an image file anywhere under ``folder``, e.g. the folder a
+    model was trained on: a copy of its training faces, by any name, is not a face it has not seen."""
+    files = [Path(s) for s in sources if Path(s).is_file()]
+    ours = _keys_of(files)
+    theirs = _keys_of([p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES],
+                      sizes={size for size, _ in ours.values()})
+    known = set(theirs.values())
+    return [str(f) for f, key in ours.items() if key in known]
+
+
+def relabelled_copies(ds: FaceDataset) -> list[tuple[str, str]]:
+    """Pairs of a dataset's images that are one file (byte-identical copies) under two different labels: a face
+    that is scored as wrong whatever is predicted for one of them."""
+    files = [Path(s) for s in ds.sources]
+    sizes, repeated = set(), set()  # only files whose size another file shares are read
+    for file in files:
+        try:
+            size = file.stat().st_size
+        except OSError:
+            continue
+        (repeated if size in sizes else sizes).add(size)
+    keys = _keys_of(files, repeated)
+    first: dict[tuple[int, str], int] = {}
+    pairs = []
+    for i, file in enumerate(files):
+        key = keys.get(file)
+        if key is None:
+            continue
+        j = first.setdefault(key, i)
+        if j != i and ds.labels[j] != ds.labels[i]:
+            pairs.append((ds.sources[j], ds.sources[i]))
+    return pairs
+
+
 def _images_in(folder: Path, nested: bool = False) -> int:
     files = folder.rglob("*") if nested else folder.iterdir()
     return sum(1 for f in files if f.suffix.lower() in IMAGE_SUFFIXES)
