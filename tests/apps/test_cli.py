@@ -789,6 +789,20 @@ def test_image_crops_are_the_faces_evaluate_reads(tmp_path, astronaut_rgb):
         assert row["predicted"] == face.emotion
         np.testing.assert_allclose(row[list(face.emotion_probabilities)].to_numpy(float), face.probabilities,
                                    atol=1e-5)
+    assert "notice" not in made.output
+    # a photo of two people, cropped into an emotion's folder: both faces would carry its label, and that is said
+    group = np.full((400, 700, 3), 200, np.uint8)
+    group[40:280, 20:280] = astronaut_rgb[0:240, 110:370]
+    group[120:280, 420:560] = np.asarray(Image.fromarray(astronaut_rgb[0:240, 110:370]).resize((140, 160)))
+    Image.fromarray(group).save(tmp_path / "group.png")
+    two = runner.invoke(app, ["image", str(tmp_path / "group.png"), "--crops", str(tmp_path / "two" / "happy")])
+    assert len(list((tmp_path / "two" / "happy").iterdir())) == 2
+    assert "notice: 1 image(s) held several faces, and each face's crop was written" in two.output
+    assert "--max-faces 1" in two.output
+    one = runner.invoke(app, ["image", str(tmp_path / "group.png"), "--crops", str(tmp_path / "one" / "happy"),
+                              "--max-faces", "1"])
+    assert [p.name for p in (tmp_path / "one" / "happy").iterdir()] == ["group_face1.png"]
+    assert "notice" not in one.output
 
 
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,

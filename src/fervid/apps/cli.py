@@ -376,6 +376,13 @@ def image(
     more_frames = [line for line in more_frames if line]
     _say_notices(more_frames[:3] + ([f"{len(more_frames) - 3} more animated or multi-page images: frame 1 of each "
                                      "analysed"] if len(more_frames) > 3 else []))
+    crowded = [r for r in results if len(r.faces) > 1] if crops_dir else []
+    if crowded:  # sorted into an emotion folder as the README says, every face would carry the photo's label
+        stem = stems[Path(crowded[0].source)]
+        _say_notices([f"{len(crowded)} image(s) held several faces, and each face's crop was written (e.g. "
+                      f"{crops_dir / (stem + '_face1.png')} to _face{len(crowded[0].faces)}.png): sorted into an "
+                      "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
+                      "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
         typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
     if failed:
