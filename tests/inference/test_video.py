@@ -140,6 +140,27 @@ def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, 
     assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
 
 
+def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path):
+    """`cat a.ts b.ts` (a camcorder's split files joined): the second part's timestamps start again, its frames
+    went back in time and were dropped from the tables, and the track's emotion shares came out in the
+    quadrillions of per cent. Each part's frames are now analysed, on from the frame before, and the reset said."""
+    part = tmp_path / "part.ts"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-t", "1.5", "-c:v",
+                    "libx264", "-f", "mpegts", str(part)], check=True)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(joined, tmp_path / "out")
+    table = result.frame_table()
+    assert result.frames_read == result.frames_analysed and len(table) >= 0.9 * result.frames_read
+    assert (table.time.diff().dropna() > 0).all() and table.time.max() > 2.8
+    assert len(result.clock_resets) == 1 and 1.4 < result.clock_resets[0] < 1.6
+    assert 2.9 < result.duration < 3.2
+    (track,) = result.track_summaries()
+    assert abs(sum(track["emotion_share"].values()) - 1) < 0.01 and 2.5 < track["seen_seconds"] < 3.2
+    saved = json.loads((tmp_path / "out" / "joined_tracks.json").read_text())
+    assert saved["clock_resets"] == result.clock_resets
+
+
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):
     clip = write_clip(tmp_path / "two.mp4", moving_face_frames(astronaut_rgb, 45, second_face_from=20))
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)

@@ -125,6 +125,12 @@ def _os_error_line(exc: OSError, where: str | Path = "") -> str:
     return f"{where}{': ' if where else ''}{reason}"
 
 
+def _seconds_list(times: list[float], most: int = 3) -> str:
+    """"4.0 s", "4.0 s and 8.0 s", "4.0 s, 8.0 s, 12.0 s and 2 more": times in a sentence."""
+    words = [f"{t:.1f} s" for t in times[:most]] + ([f"{len(times) - most} more"] if len(times) > most else [])
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _say_notices(notices: list[str]) -> None:
     """What was left out of the inputs without being an error, on stderr (also with --quiet)."""
     for notice in notices:
@@ -546,6 +552,11 @@ def video(
                         f"analysed frames (their brightest pixels under {DARK_TOP} of 255): faces were found and "
                         "read on its levels stretched; expect fewer faces and less certain labels than in a well-lit "
                         "video",
+                        fg=typer.colors.YELLOW, err=True)
+        if result.clock_resets:
+            typer.secho(f"notice: {path}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings "
+                        "joined end to end?): the times in its tables go on from the frame before each, and may "
+                        "differ from a player's clock after it (clock_resets in the tracks JSON)",
                         fg=typer.colors.YELLOW, err=True)
         if result.replaced:
             typer.secho(f"notice: {path}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "

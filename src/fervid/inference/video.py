@@ -423,6 +423,9 @@ class VideoResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found: every track ends at one
     frames_brightened: int = 0  # frames analysed with their levels stretched, being dark (align.DARK_TOP)
+    # times where the file's own clock started again (recordings joined end to end): frames after one are placed
+    # on from the frame before it (RisingClock)
+    clock_resets: list[float] = field(default_factory=list)
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -476,7 +479,7 @@ class VideoResult:
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
                 "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
-                "frames_brightened": self.frames_brightened,
+                "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
                 "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
@@ -1543,7 +1546,9 @@ class VideoAnalyzer:
             if not math.isfinite(fps) or fps <= 0 or fps > 1000:
                 fps = 30.0  # container without a usable rate: timestamps still come from the decoder
             total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            frames = _read_frames(cap, stages)
+            clock = RisingClock(fps)
+            result.clock_resets = clock.resets
+            frames = _read_frames(cap, stages, clock)
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages)
         result.scene_cuts = stream.cut_times
@@ -1637,9 +1642,11 @@ def _zoom_face(face: Face, zoom: float) -> Face:
                 face.detection_score, face.probabilities, face.uncertain)
 
 
-def _read_frames(cap: _CheckedCapture, stages: dict):
-    """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right."""
+def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock | None = None):
+    """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right; kept
+    rising where the file's clock starts again (``clock``, :class:`RisingClock`)."""
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    clock = clock or RisingClock(fps)
     index = 0
     while True:
         t0 = time.perf_counter()
@@ -1647,9 +1654,33 @@ def _read_frames(cap: _CheckedCapture, stages: dict):
         stages["decode"] += time.perf_counter() - t0
         if not ok:
             return
-        t = _frame_time(cap, index, fps)
+        t = clock(_frame_time(cap, index, fps))
         index += 1
         yield t, frame
+
+
+class RisingClock:
+    """A video's frame times, made to rise where its own clock goes back: recordings joined end to end (``cat
+    a.ts b.ts``, a camcorder's split .mts files) start their timestamps again, and a camera's restart resets
+    them. Read as they were, the second part's frames went back in time: they were dropped from the tables, and a
+    track's emotion shares came out in the quadrillions of per cent. A frame whose time is not after the last one's
+    is placed one frame after it, and the frames after it are shifted alike. ``resets``: the times (on the rising
+    clock) where this happened."""
+
+    def __init__(self, fps: float):
+        self.spacing = 1.0 / (fps if math.isfinite(fps) and fps > 0 else 30.0)
+        self.offset, self.last = 0.0, -math.inf
+        self.resets: list[float] = []
+
+    def __call__(self, t: float) -> float:
+        t += self.offset
+        if t <= self.last:
+            if t < self.last - self.spacing / 2:  # a clock that started again, not a timestamp repeated
+                self.resets.append(round(self.last + self.spacing, 3))
+            self.offset += self.last + self.spacing - t
+            t = self.last + self.spacing
+        self.last = t
+        return t
 
 
 def _frame_time(cap, index: int, fps: float) -> float:
