@@ -1355,3 +1355,37 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
     assert len(photos) == 1 and photos[0].startswith(f"notice: the images in {val_dir} are about 512 px, more "
                                                      "likely photos than face crops")
     assert "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop" in photos[0]
+
+
+def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are_refused(fer_csv, tmp_path):
+    """129 training faces at batch_size 128 (or an averaged network's BatchNorm statistics over 257 faces in batches
+    of 256) ended in torch's "Expected more than 1 value per channel when training" after the run folder was
+    made; a folder of 2 faces (one held out) likewise."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+    from fervid.training.train import training_steps_per_epoch
+
+    assert [training_steps_per_epoch(n, 128) for n in (128, 129, 130, 1, 2)] == [1, 1, 2, 0, 1]
+    assert training_steps_per_epoch(131, 128, world=2) == 1 and training_steps_per_epoch(132, 128, world=2) == 2
+    run = train(tiny_config(fer_csv, limit_train=257, batch_size=128, epochs=2, ema_decay=0.9), tmp_path / "run",
+                progress=False)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    with pytest.raises(ValueError, match="batch_size must be 2 or more"):
+        tiny_config(fer_csv, batch_size=1)
+
+    images, labels = synthetic_faces(2, seed=3)
+    faces = tmp_path / "two"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i}.png")
+    out = tmp_path / "runs" / "two"
+    result = CliRunner().invoke(app, ["train", "--data", str(faces), "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert (f"error: {faces}: 1 training face(s) (1 held out to choose the epoch on); training needs at least 2"
+            in result.output), result.output
+    assert "training on" not in result.output and not out.exists()

@@ -205,6 +205,9 @@ class TrainConfig:
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "lr"):  # 0 used to reach torch's scheduler or a division
             check_positive(name, getattr(self, name))
+        if self.batch_size < 2:  # BatchNorm cannot take a batch's statistics from one face (torch's error said so)
+            raise ValueError(f"batch_size must be 2 or more (BatchNorm learns from batch statistics), not "
+                             f"{self.batch_size}")
         for name in ("weight_decay", "momentum", "threads", "limit_train", "limit_val", "max_rotation_deg",
                      "max_shift_px", "mix_alpha", "ema_batchnorm_faces"):
             if not getattr(self, name) >= 0:
@@ -531,6 +534,10 @@ def split_names(cfg: TrainConfig) -> tuple[str, str]:
 def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset
                           ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     train_ds, kept = _limit(train_ds, cfg.limit_train, cfg.seed)
+    if len(train_ds) < 2:  # BatchNorm learns from batches of two faces or more: one face is not a batch
+        held_out = f" ({len(val_ds)} held out to choose the epoch on)" if cfg.data_kind == "folder" and not cfg.val_data else ""
+        raise DatasetError(f"{cfg.data}: {len(train_ds)} training face(s){held_out}; training needs at least 2"
+                           + (f" (limit_train = {cfg.limit_train})" if cfg.limit_train else ""))
     targets = targets[kept]
     if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
@@ -673,6 +680,14 @@ def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16
     return torch.cat(out) if out else torch.zeros(0, 7)
 
 
+def training_steps_per_epoch(faces: int, batch_size: int, world: int = 1) -> int:
+    """Batches per epoch: every full batch, and the last, partial one unless it would hand a process a single face
+    (BatchNorm in training mode refuses a batch of one: 129 faces at batch_size 128 crashed). The faces of a batch
+    left out change from epoch to epoch with the shuffle. A process takes every ``world``-th face of each batch."""
+    full, rest = divmod(faces, batch_size)
+    return full + (rest >= 2 * world)
+
+
 def learning_rate_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
                            ) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-step learning rate: ``cfg.lr_schedule``'s one-cycle or warm-up-then-constant schedule."""
@@ -697,8 +712,10 @@ def batchnorm_faces(x_train: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
 
 def refresh_batchnorm(net: EmotionVGG, faces: torch.Tensor, device: torch.device, batch_size: int = 256) -> None:
     """Recompute ``net``'s BatchNorm running statistics on ``faces`` (torch's ``update_bn``, fp32)."""
-    batches = [faces[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-               for i in range(0, len(faces), batch_size)]
+    # in training mode, as update_bn runs it, BatchNorm refuses a batch of one face: a last one joins the batch before
+    starts = [i for i in range(0, len(faces), batch_size) if len(faces) - i != 1 or i == 0]
+    batches = [faces[i : j].to(device).contiguous(memory_format=torch.channels_last)
+               for i, j in zip(starts, [*starts[1:], len(faces)])]
     update_bn(batches, net.to(memory_format=torch.channels_last))
     net.eval()
 
@@ -806,7 +823,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
+    if cfg.batch_size < 2 * world:  # each process's share of a batch must be a batch BatchNorm can learn from
+        raise ValueError(f"batch_size {cfg.batch_size} gives {world} processes fewer than 2 faces each; give "
+                         f"batch_size {2 * world} or more")
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
+    if training_steps_per_epoch(len(train_ds), cfg.batch_size, world) == 0:
+        raise DatasetError(f"{cfg.data}: {len(train_ds)} training faces are too few for {world} processes to take "
+                           "2 each")
     run_dir.mkdir(parents=True, exist_ok=True)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
         threads = torch.get_num_threads()
@@ -851,7 +874,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     bn_faces = batchnorm_faces(x_train, cfg) if averaged is not None else None
     opt = torch.optim.SGD(trained.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    steps_per_epoch = training_steps_per_epoch(len(x_train), cfg.batch_size, world)
     sched = learning_rate_schedule(opt, cfg, steps_per_epoch)
     if peer is not None:
         peer_opt = torch.optim.SGD(peer.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
