@@ -1389,3 +1389,32 @@ def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are
     assert (f"error: {faces}: 1 training face(s) (1 held out to choose the epoch on); training needs at least 2"
             in result.output), result.output
     assert "training on" not in result.output and not out.exists()
+
+
+def test_a_bad_init_from_is_refused_as_the_configs_mistake_before_the_data_is_loaded(fer_csv, tmp_path):
+    """init_from = "ferplus_vg" (a typo) or a run folder ended in a ModelNotFound traceback after the data had
+    loaded, and a network of another shape was refused only then: each left an empty run folder."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = tmp_path / "A1"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"")  # what makes a folder a run's: the checkpoints in it
+    head = f'data = "{fer_csv.as_posix()}"\nepochs = 1\nbatch_size = 32\n'
+    tiny_net = "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n"
+    for init_from, message in (
+            ("ferplus_vg", "init_from: model 'ferplus_vg' not found: not a folder, and not one of the shipped models"),
+            (run.as_posix(), f"init_from: {run.as_posix()} is a training run's folder, not a model; give one of its "
+                             f"checkpoints ({run / 'best.pt'} or {run / 'last.pt'})"),
+            ((tmp_path / "none.pt").as_posix(), f"init_from: {tmp_path / 'none.pt'}: no checkpoint file"),
+            ("ferplus_vgg", "init_from: ferplus_vgg: its network shape differs from this config's [net] "
+                            "(stages [32, 64, 128, 256] here [8, 16]")):
+        toml = tmp_path / "ft.toml"
+        toml.write_text(f'{head}init_from = "{init_from}"\n{tiny_net}', encoding="utf-8")
+        out = tmp_path / "runs" / "ft"
+        result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert result.output.startswith(f"error: {toml}: {message}"), result.output
+        assert "training on" not in result.output and not (tmp_path / "runs").exists()

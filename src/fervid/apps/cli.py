@@ -710,7 +710,7 @@ def train(
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     try:
-        from fervid.training.train import NothingToResume, TrainConfig, train as run_training
+        from fervid.training.train import NothingToResume, TrainConfig, check_starting_network, train as run_training
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
@@ -727,6 +727,7 @@ def train(
             cfg = TrainConfig.from_dict(saved | {k: v for k, v in overrides.items() if v is not None})
         else:
             cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+        check_starting_network(cfg)  # the config's mistake: said before the data is loaded or a folder is made
     except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too
         # a bad value given on the command line is the flag's, not the config file's (it was blamed on the file)
         key = re.split(r"[\s:.]", str(exc), maxsplit=1)[0]

@@ -34,7 +34,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
 from fervid.inference.align import Normalization
-from fervid.inference.models import EmotionCNN, ModelConfig, resolve_model_dir
+from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
                                        load_image_folder, photos_notice)
 from fervid.emotions import EMOTIONS, NUM_CLASSES
@@ -769,14 +769,50 @@ def starting_weights(cfg: TrainConfig, x_train: torch.Tensor) -> dict[str, torch
     else:
         net = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))[0]  # x_train: normalised as it was
         shape, state = net.config, net.state_dict()
+    _check_starting_shape(cfg, shape)
+    return state
+
+
+def check_starting_network(cfg: TrainConfig) -> None:
+    """``cfg.init_from`` names a network this config can start from: a ``fervid train`` checkpoint (.pt), or an
+    exported model folder or shipped name, of the config's [net] shape; read before any data is loaded (a typo
+    in a shipped name failed with a traceback after the data had loaded, and left an empty run folder). Raises
+    ValueError starting with ``init_from``."""
+    if not cfg.init_from:
+        return
+    given = Path(cfg.init_from)
+    if given.suffix == ".pt":
+        try:
+            shape = NetConfig.from_dict(read_checkpoint(given)["net"])
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"init_from: {exc}") from None
+        _check_starting_shape(cfg, shape)
+        return
+    if given.is_dir() and not (given / "model.onnx").is_file() and any(
+            (given / name).is_file() for name in ("last.pt", "best.pt")):
+        raise ValueError(f"init_from: {cfg.init_from} is a training run's folder, not a model; give one of its "
+                         f"checkpoints ({given / 'best.pt'} or {given / 'last.pt'}), or the model folder `fervid "
+                         f"export {cfg.init_from} --out <model folder>` makes of it")
+    try:
+        model = ModelConfig.load(resolve_model_dir(cfg.init_from) / "config.json")
+    except (ModelError, OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"init_from: {exc}") from None
+    net = {k: v for k, v in model.net.items() if k != "flip_tta"}
+    if model.net.get("flip_tta") or "stages" not in net:  # as network_from_model refuses it
+        raise ValueError(f"init_from: {cfg.init_from} is not a single exported network (an ensemble, or exported "
+                         "with flip averaging): start from one of its runs' checkpoints")
+    _check_starting_shape(cfg, NetConfig.from_dict(net))
+
+
+def _check_starting_shape(cfg: TrainConfig, shape: NetConfig) -> None:
+    """The starting network's ``shape`` must be the config's [net] (ValueError naming what differs)."""
     # dropout is how it trains, not its shape: a fine-tune may choose its own
     wanted = cfg.net.to_dict()
     differs = {k: (v, wanted[k]) for k, v in shape.to_dict().items() if k != "dropout" and v != wanted[k]}
     if differs:
-        raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net] ("
+        raise ValueError(f"init_from: {cfg.init_from}: its network shape differs from this config's [net] ("
                          + ", ".join(f"{k} {v[0]} here {v[1]}" for k, v in differs.items())
                          + "); set [net] to its shape")
-    return state
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
@@ -823,6 +859,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
+    check_starting_network(cfg)  # before the data: a mistyped init_from failed after minutes of loading
     if cfg.batch_size < 2 * world:  # each process's share of a batch must be a batch BatchNorm can learn from
         raise ValueError(f"batch_size {cfg.batch_size} gives {world} processes fewer than 2 faces each; give "
                          f"batch_size {2 * world} or more")
