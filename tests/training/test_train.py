@@ -995,7 +995,7 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     toml = tmp_path / "ok.toml"
     toml.write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 2\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["train", "--config", str(toml), "--labels", "bogus", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "--labels: labels must be one of" in result.output, result.output
+    assert result.exit_code == 2 and "error: --labels must be one of" in result.output, result.output
 
 
 @pytest.mark.parametrize("line, message", [
@@ -1418,3 +1418,40 @@ def test_a_bad_init_from_is_refused_as_the_configs_mistake_before_the_data_is_lo
         assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
         assert result.output.startswith(f"error: {toml}: {message}"), result.output
         assert "training on" not in result.output and not (tmp_path / "runs").exists()
+
+
+def test_a_bad_command_line_value_is_blamed_on_its_option_not_on_the_config(tmp_path, monkeypatch):
+    """`--labels fer2031` with a folder was told "tiny.toml: a folder's faces have one label each ... the FER+
+    schemes need FER+'s votes", and `--data trainAA` (no config) "trainAA: no such file (relative paths in a config
+    are read from ...)", exit 1."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    monkeypatch.chdir(tmp_path)
+    images, labels = synthetic_faces(4, seed=1)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (tmp_path / "trainA" / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "trainA" / EMOTIONS[label] / f"{i}.png")
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("epochs = 1\n", encoding="utf-8")
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml), "--labels", "fer2031"])
+    assert unknown.exit_code == 2, unknown.output
+    assert unknown.output.strip() == ("error: --labels must be one of fer2013, ferplus, ferplus-soft, ferplus-multi, "
+                                      "not 'fer2031'")
+    votes = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml), "--labels", "ferplus"])
+    assert votes.exit_code == 2 and votes.output.startswith("error: --labels 'ferplus': a folder's faces have one "
+                                                            "label each"), votes.output
+    toml.write_text('epochs = 1\nlabels = "ferplus"\n', encoding="utf-8")  # the config's own value: the config's
+    in_config = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml)])
+    assert in_config.exit_code == 2 and in_config.output.startswith(f"error: {toml}: labels 'ferplus': a folder's"), \
+        in_config.output
+    for flag, value in (("--data", "trainAA"), ("--ferplus", "votes.csv")):
+        missing = runner.invoke(app, ["train", "--data", "trainA", "--epochs", "1", flag, value])
+        assert missing.exit_code == 2, missing.output
+        assert missing.output.strip() == f"error: {flag} {value}: no such file or folder"
+    assert not (tmp_path / "runs").exists()

@@ -714,6 +714,9 @@ def train(
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
+    for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
+        if given and not Path(given).exists():
+            _fail(f"{flag} {given}: no such file or folder", 2)
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first)
     out = out or Path("runs") / (config.stem if config is not None else "fer2013_vgg")
     run_config = out / "config.json"
@@ -730,11 +733,14 @@ def train(
         check_starting_network(cfg)  # the config's mistake: said before the data is loaded or a folder is made
     except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too
         # a bad value given on the command line is the flag's, not the config file's (it was blamed on the file)
-        key = re.split(r"[\s:.]", str(exc), maxsplit=1)[0]
+        message = str(exc)
+        key = re.split(r"[\s:.]", message, maxsplit=1)[0]
         flags = {"data": "--data", "epochs": "--epochs", "seed": "--seed", "labels": "--labels",
                  "ferplus_csv": "--ferplus"}
-        _fail(f"{flags[key] if overrides.get(key) is not None else config or 'options'}: {exc}"
-              if key in flags else f"{config or 'options'}: {exc}", 2)
+        if key in flags and overrides.get(key) is not None:  # "labels must be ..." reads "--labels must be ..."
+            _fail(flags[key] + message[len(key):] if message[len(key):].startswith(" ") else f"{flags[key]}: {message}",
+                  2)
+        _fail(f"{config or 'options'}: {message}", 2)
     from fervid.evaluation.datasets import DatasetError
 
     try:

@@ -224,13 +224,17 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
         if self.data_kind not in ("fer2013", "folder"):
             raise ValueError(f"data_kind must be fer2013, folder or auto, not {self.data_kind!r}")
-        if self.data_kind == "folder" and (self.labels != "fer2013" or self.val_labels != "fer2013"):
-            raise ValueError("a folder's faces have one label each (labels = \"fer2013\", the default, teaches "
-                             "it); the FER+ schemes need FER+'s votes for the FER2013 CSV")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
+        # an unknown scheme is named as such before it is weighed against the data (it was told FER+ needs votes)
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
+        if self.data_kind == "folder" and (self.labels != "fer2013" or self.val_labels != "fer2013"):
+            # the message starts with the setting, so that the command line blames --labels where it gave it
+            setting = "labels" if self.labels != "fer2013" else "val_labels"
+            raise ValueError(f"{setting} {getattr(self, setting)!r}: a folder's faces have one label each "
+                             "(labels = \"fer2013\", the default, teaches it); the FER+ schemes need FER+'s votes "
+                             "for the FER2013 CSV")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
         if self.bf16 not in (True, False, "auto"):
             raise ValueError(f"bf16 must be true, false or \"auto\", not {self.bf16!r}")
         if self.val_labels not in ("fer2013", "ferplus"):
