@@ -1455,3 +1455,39 @@ def test_a_bad_command_line_value_is_blamed_on_its_option_not_on_the_config(tmp_
         assert missing.exit_code == 2, missing.output
         assert missing.output.strip() == f"error: {flag} {value}: no such file or folder"
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_refuses_a_run_whose_data_files_changed_naming_what_changed(tmp_path):
+    """Files added to a folder between an interruption and --resume redrew its 20% hold-out without a word: faces
+    validated on were trained on, and best.pt's score from before competed with scores on other faces."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    images, labels = synthetic_faces(41, seed=4)
+    faces = tmp_path / "faces"
+    for i, (image, label) in enumerate(zip(images[:40], labels[:40])):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:02d}.png")
+    run = tmp_path / "run"
+    train(tiny_config(faces, epochs=2, batch_size=16), run, progress=False, stop_after=1)
+    added = faces / EMOTIONS[labels[40]] / "40.png"
+    Image.fromarray(images[40]).save(added)
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {run}: the run's data changed since it started ({faces}: 1 file(s) "
+                                    f"added, 0 removed, 0 changed (e.g. {EMOTIONS[labels[40]]}/40.png, added))"), \
+        result.output
+    assert "training on" not in result.output
+    added.unlink()
+    edited = faces / EMOTIONS[labels[0]] / "00.png"
+    Image.fromarray(255 - images[0]).save(edited)  # the same name, another face
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 2 and "0 file(s) added, 0 removed, 1 changed" in result.output, result.output
+    Image.fromarray(images[0]).save(edited)  # as it was (its time is newer: contents are compared)
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]

@@ -710,7 +710,8 @@ def train(
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     try:
-        from fervid.training.train import NothingToResume, TrainConfig, check_starting_network, train as run_training
+        from fervid.training.train import (DataChanged, NothingToResume, TrainConfig, check_starting_network,
+                                           train as run_training)
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
@@ -748,6 +749,8 @@ def train(
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.echo(str(exc))
         run_dir = out
+    except DataChanged as exc:  # --resume asked of data that is no longer the run's
+        _fail(str(exc), 2)
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
                     if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)

@@ -37,7 +37,8 @@ from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
                                        load_image_folder, photos_notice)
-from fervid.emotions import EMOTIONS, NUM_CLASSES
+from fervid.emotions import EMOTION_ALIASES, EMOTIONS, NUM_CLASSES
+from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
 from fervid.machine import cpu_flags, cpu_model
@@ -527,6 +528,59 @@ def _file_key(path: str) -> tuple[int, str]:
     return len(data), hashlib.sha1(data).hexdigest()
 
 
+# the run folder's record of the files its faces were read from, which --resume checks them against
+DATA_FILES = "data_files.json"
+
+
+class DataChanged(ValueError):
+    """``--resume`` on a run whose data files changed since it started (the command line's mistake: exit 2)."""
+
+
+def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
+    """{setting: {file, relative to it: [size, SHA-1]}} of the files ``data``, ``val_data`` and ``ferplus_csv``
+    name: a CSV itself, a folder's images as :func:`~fervid.evaluation.datasets.load_image_folder` reads them (those
+    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data."""
+    fingerprint = {}
+    for setting in ("data", "val_data", "ferplus_csv"):
+        root = Path(getattr(cfg, setting))
+        if not getattr(cfg, setting) or not root.exists():
+            continue
+        if root.is_dir():
+            files = [file for folder in sorted(root.iterdir())
+                     if folder.is_dir() and folder.name.lower() in EMOTION_ALIASES
+                     for file in sorted(folder.iterdir()) if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES]
+            fingerprint[setting] = {file.relative_to(root).as_posix(): list(_file_key(str(file))) for file in files}
+        else:
+            fingerprint[setting] = {root.name: list(_file_key(str(root)))}
+    return fingerprint
+
+
+def check_same_data(cfg: TrainConfig, run_dir: Path) -> None:
+    """Raise :class:`DataChanged` naming what changed where the files the run's faces come from are not those it
+    started with (``run_dir``'s :data:`DATA_FILES`; a run from before it was recorded is not checked): files added
+    or removed redraw a folder's held-out share, so faces validated on become faces trained on, and ``best.pt``'s
+    score from before competes with scores on other faces."""
+    saved_file = run_dir / DATA_FILES
+    if not saved_file.is_file():
+        return
+    saved, current = json.loads(saved_file.read_text(encoding="utf-8")), data_fingerprint(cfg)
+    differences = []
+    for setting in (s for s in ("data", "val_data", "ferplus_csv") if s in saved or s in current):
+        before, now = saved.get(setting, {}), current.get(setting, {})
+        added, removed = sorted(set(now) - set(before)), sorted(set(before) - set(now))
+        changed = sorted(name for name in set(before) & set(now) if before[name] != now[name])
+        if added or removed or changed:
+            example = (added or removed or changed)[0]
+            differences.append(f"{getattr(cfg, setting)}: {len(added)} file(s) added, {len(removed)} removed, "
+                               f"{len(changed)} changed (e.g. {example}, "
+                               f"{'added' if added else 'removed' if removed else 'changed'})")
+    if differences:
+        raise DataChanged(f"{run_dir}: the run's data changed since it started ({'; '.join(differences)}): resumed, "
+                          "it would go on with other faces (a held-out share redrawn puts faces validated on among "
+                          "those trained on) and compare its epochs with best.pt's score on others; put the data back "
+                          "as it was, or train into another folder")
+
+
 def split_names(cfg: TrainConfig) -> tuple[str, str]:
     """What the training and validation faces are called in progress lines and learning curves."""
     if cfg.data_kind == "folder":
@@ -859,6 +913,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         if resume_state["epoch"] >= cfg.epochs and (run_dir / "summary.json").is_file():
             raise NothingToResume(f"{run_dir}: already trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}; "
                                   "nothing to resume")
+        check_same_data(cfg, run_dir)
     elif resume:  # before the data is loaded and "training on ..." is said
         raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
@@ -872,6 +927,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         raise DatasetError(f"{cfg.data}: {len(train_ds)} training faces are too few for {world} processes to take "
                            "2 each")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if main_rank and resume_state is None:  # what a --resume checks the data against (check_same_data)
+        (run_dir / DATA_FILES).write_text(json.dumps(data_fingerprint(cfg)), encoding="utf-8")
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
         threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
