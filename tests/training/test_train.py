@@ -1062,7 +1062,7 @@ def test_train_names_its_folder_after_the_config_and_says_what_an_interrupt_kept
     toml.write_text(f'data = "{fer_csv.as_posix()}"\n', encoding="utf-8")
     seen = []
 
-    def interrupted(cfg, out, resume=False):
+    def interrupted(cfg, out, resume=False, **_):
         seen.append(out)
         if len(seen) == 2:
             out.mkdir(parents=True)
@@ -1124,8 +1124,9 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
                                   str(tmp_path / "noticed")])
     assert noticed.exit_code == 0, noticed.output
     # one folder, split: what it left out is out of training and the held-out faces alike (it said "validation")
-    assert f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike: {faces / 'contempt'}" \
-        in noticed.output
+    assert (f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike (each listed in "
+            f"{tmp_path / 'noticed' / 'left_out.csv'}):\n  1 x in a folder whose name is not one of angry, disgust, "
+            f"fear, happy, sad, surprise, neutral (or an alias): {faces / 'contempt'}\n") in noticed.output
     assert f"notice: no training face of {EMOTIONS[labels[0]]}" in noticed.output
     for i, (image, label) in enumerate(zip(images, labels)):  # back as it was for what follows
         if label == labels[0]:
@@ -1343,14 +1344,16 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
                 "happy, sad, surprise, neutral (or an alias)")
     split = TrainConfig(data=str(train_dir), data_kind="folder")
     faces = load_image_folder(train_dir)
-    notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]))
-    assert f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike: {contempt}" in notes
+    notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]), listed_in="run/left_out.csv")
+    assert (f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike (each listed in "
+            "run/left_out.csv):") in notes
     assert not any("validation" in note for note in notes) and not any("px" in note for note in notes)
     for i in range(3):
         Image.fromarray(astronaut_rgb).save(val_dir / "sad" / f"photo{i}.jpg")
     apart = TrainConfig(data=str(train_dir), val_data=str(val_dir), data_kind="folder")
-    notes = folder_notices(apart, faces, load_image_folder(val_dir))
-    assert f"notice: 3 image(s) in {train_dir} left out of training: {contempt}" in notes
+    notes = folder_notices(apart, faces, load_image_folder(val_dir), left_out_lines=lambda ds: [
+        f"  {path}: {why}" for path, why in ds.left_out.items()])
+    assert f"notice: 3 image(s) in {train_dir} left out of training (each listed in left_out.csv):\n  {contempt}" in notes
     photos = [note for note in notes if "px" in note]
     assert len(photos) == 1 and photos[0].startswith(f"notice: the images in {val_dir} are about 512 px, more "
                                                      "likely photos than face crops")
@@ -1491,3 +1494,43 @@ def test_resume_refuses_a_run_whose_data_files_changed_naming_what_changed(tmp_p
     result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_train_says_every_reason_a_folder_left_out_and_lists_every_file_in_the_run(tmp_path):
+    """Its notice listed the first 3 files left out (corrupt ones) and "...", hiding the folders not named for an
+    emotion (contempt, boredom) and the nested ones; nothing recorded what a run had not learnt from."""
+    import csv
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    images, labels = synthetic_faces(40, seed=8)
+    faces = tmp_path / "faces"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:02d}.png")
+    for i, name in enumerate(("a_broken.png", "b_broken.png", "c_broken.png", "d_broken.png")):  # sorted first
+        (faces / EMOTIONS[labels[i]] / name).write_bytes(b"not a png")
+    for folder, count in (("contempt", 3), ("boredom", 2), (f"{EMOTIONS[labels[0]]}/nested", 2)):
+        (faces / folder).mkdir()
+        for i in range(count):
+            Image.fromarray(images[i]).save(faces / folder / f"{i}.png")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data", str(faces), "--epochs", "1", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    notice = result.output.split(f"notice: 11 image(s) in {faces} left out of training and the held-out faces "
+                                 f"alike (each listed in {run / 'left_out.csv'}):\n")[1].split("notice:")[0]
+    for said in (f"  5 x in a folder whose name is not one of angry, disgust, fear, happy, sad, surprise, neutral "
+                 f"(or an alias): {faces / 'boredom'}, {faces / 'contempt'}",
+                 f"  2 x in a folder inside the emotion folder {EMOTIONS[labels[0]]}: only images directly in it are "
+                 f"read: {faces / EMOTIONS[labels[0]] / 'nested'}"):
+        assert said in notice, notice
+    assert "  4 x cannot read image (" in notice and "(4 in all)" in notice and "..." not in notice
+    with open(run / "left_out.csv", encoding="utf-8", newline="") as fh:
+        rows = {row["path"]: row for row in csv.DictReader(fh)}
+    assert len(rows) == 7 and rows[str(faces / "contempt")]["images"] == "3"
+    assert rows[str(faces / EMOTIONS[labels[3]] / "d_broken.png")]["reason"].startswith("cannot read image")

@@ -745,7 +745,9 @@ def train(
     from fervid.evaluation.datasets import DatasetError
 
     try:
-        run_dir = run_training(cfg, out, resume=resume)
+        # what the folders left out, grouped by reason as evaluate says it (its count is the notice's own line)
+        run_dir = run_training(cfg, out, resume=resume,
+                               left_out_lines=lambda dataset: _left_out_lines(dataset)[1:])
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.echo(str(exc))
         run_dir = out

@@ -480,10 +480,19 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     return faces.subset(np.sort(train_idx)), faces.subset(np.sort(val_idx))
 
 
-def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset) -> list[str]:
+LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its data left out, and why
+
+
+def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
+                   left_out_lines: Callable[[FaceDataset], list[str]] | None = None,
+                   listed_in: str = LEFT_OUT_FILE) -> list[str]:
     """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
     word), emotions with no training face (their output is never taught), a held-out share of one folder, and
-    validation images that are training images too."""
+    validation images that are training images too.
+
+    ``left_out_lines``: what is said of a dataset's left-out files below its count, one line each (the command
+    line's grouping by reason, as ``fervid evaluate`` says it; without it, the count alone); every one is listed in
+    ``listed_in``."""
     if cfg.data_kind != "folder":
         return []
     notes = []
@@ -494,9 +503,10 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset)
     for folder, side, ds in folders:
         if ds.left_out:
             images = ds.totals()["left_out"]  # in images, as fervid evaluate counts them (a folder: its images)
-            listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
-            notes.append(f"notice: {images} image(s) in {folder} left out of {side}: " + "; ".join(listed)
-                         + ("; ..." if len(ds.left_out) > 3 else ""))
+            # every reason said, most images first: the first three files (often corrupt ones) hid the folders
+            # not named for an emotion, and the nested ones
+            notes.append("\n".join([f"notice: {images} image(s) in {folder} left out of {side} (each listed in "
+                                     f"{listed_in}):", *(left_out_lines(ds) if left_out_lines else [])]))
     for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
         photos = photos_notice(ds)  # whole photos would be taught as faces
         if photos:
@@ -873,14 +883,26 @@ def _check_starting_shape(cfg: TrainConfig, shape: NetConfig) -> None:
                          + "); set [net] to its shape")
 
 
+def write_left_out(train_ds: FaceDataset, val_ds: FaceDataset, path: Path) -> None:
+    """Every file or folder the training and validation data left out, and why (``path``, CSV: path, reason,
+    images: a folder counts those it holds), so that what a run did not learn from can be checked after it."""
+    import csv
+
+    rows = {name: (why, ds.left_out_images.get(name, 1)) for ds in (train_ds, val_ds) for name, why in ds.left_out.items()}
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "reason", "images"])
+        writer.writerows([name, why, images] for name, (why, images) in rows.items())
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> Path:
+          stop_after: int | None = None, left_out_lines: Callable[[FaceDataset], list[str]] | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
     (and, with ``ema_decay`` or ``swa``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their
-    average).
+    average), and ``left_out.csv``: what the data left out.
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
-    continues from ``last.pt`` with the same config.
+    continues from ``last.pt`` with the same config. ``left_out_lines``: see :func:`folder_notices`.
     """
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
@@ -929,13 +951,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     run_dir.mkdir(parents=True, exist_ok=True)
     if main_rank and resume_state is None:  # what a --resume checks the data against (check_same_data)
         (run_dir / DATA_FILES).write_text(json.dumps(data_fingerprint(cfg)), encoding="utf-8")
+    if main_rank:
+        write_left_out(train_ds, val_ds, run_dir / LEFT_OUT_FILE)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
         threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-        for line in folder_notices(cfg, train_ds, val_ds):
+        for line in folder_notices(cfg, train_ds, val_ds, left_out_lines, str(run_dir / LEFT_OUT_FILE)):
             tqdm.write(line)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
