@@ -639,6 +639,16 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     shipped_name = CliRunner().invoke(app, ["export", str(run), "--name", "ferplus_vgg", "--out", str(tmp_path / "n"),
                                             "--no-int8"])
     assert shipped_name.exit_code == 2 and "a shipped model is called that" in shipped_name.output
+    # nor from its folder's name: models/fer2013_vgg was a model called fer2013_vgg, taken for the shipped one
+    shipped_folder = tmp_path / "models" / "fer2013_vgg"
+    named_after = CliRunner().invoke(app, ["export", str(run), "--out", str(shipped_folder), "--no-int8"])
+    assert named_after.exit_code == 2 and named_after.output.strip() == (
+        f"error: --out {shipped_folder}: a model is named after its folder, and a shipped model is called "
+        "fer2013_vgg; give --name a name of its own, or write it into another folder"), named_after.output
+    assert not shipped_folder.exists()
+    renamed = CliRunner().invoke(app, ["export", str(run), "--out", str(shipped_folder), "--name", "mine",
+                                       "--no-int8"])
+    assert renamed.exit_code == 0 and EmotionCNN(shipped_folder).config.name == "mine", renamed.output
     # calibration data that is not there: refused before anything is written (it left a half-exported folder)
     no_data = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "n"), "--calibration-data",
                                        str(tmp_path / "none.csv")])
@@ -1075,6 +1085,22 @@ def test_train_names_its_folder_after_the_config_and_says_what_an_interrupt_kept
     assert first.exit_code == 130 and "no epoch had finished, so nothing is kept" in first.output
     second = CliRunner().invoke(app, ["train", "--config", str(toml)])
     assert second.exit_code == 130 and "with --resume goes on from there" in second.output
+
+
+def test_a_folder_run_without_a_config_is_named_after_its_folder_not_a_shipped_model(fer_csv, tmp_path, monkeypatch):
+    """`fervid train --data my_faces` trained into runs/fer2013_vgg, which exported as a model called fer2013_vgg."""
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_faces" / "happy").mkdir(parents=True)
+    seen = []
+    monkeypatch.setattr(training, "train", lambda cfg, out, **_: seen.append(out) or out)
+    for data in ("my_faces", "my_faces/", str(tmp_path / "my_faces"), str(fer_csv)):
+        CliRunner().invoke(app, ["train", "--data", data])
+    assert seen == [Path("runs") / "my_faces"] * 3 + [Path("runs") / "fer2013_vgg"]
 
 
 def test_a_configs_relative_path_that_names_nothing_here_says_where_it_was_read_from(tmp_path, monkeypatch):

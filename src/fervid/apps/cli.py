@@ -689,7 +689,8 @@ def demo(
 def train(
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
-                                                  "file's name>, or runs/fer2013_vgg without one)."),
+                                                  "file's name>; without one, runs/<the --data folder's name>, or "
+                                                  "runs/fer2013_vgg for a CSV)."),
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or a folder of your own labelled "
                                                   "face crops (<emotion>/<image>, as evaluate reads them; the best "
                                                   "epoch is chosen on the config's val_data folder, or on 20% of "
@@ -718,8 +719,10 @@ def train(
     for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
         if given and not Path(given).exists():
             _fail(f"{flag} {given}: no such file or folder", 2)
-    # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first)
-    out = out or Path("runs") / (config.stem if config is not None else "fer2013_vgg")
+    # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
+    # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
+    out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
+                                 if data and Path(data).is_dir() else "fer2013_vgg")
     run_config = out / "config.json"
     try:
         if config is not None:
@@ -850,9 +853,12 @@ def export(
         # a checkpoint named twice, differently: which one was meant is not for fervid to guess
         _fail(f"{single} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
     checkpoint = checkpoint or "best.pt"
-    if name in available_models() and out.resolve() != resolve_model_dir(name).resolve():
+    model_name = name or out.resolve().name  # as export_onnx names it
+    if model_name in available_models() and out.resolve() != resolve_model_dir(model_name).resolve():
         # the shipped model's LSTM and results would be taken for this one's (only its own folder may say that)
-        _fail(f"--name {name}: a shipped model is called that; give your model a name of its own", 2)
+        _fail(f"--name {name}: a shipped model is called that; give your model a name of its own" if name else
+              f"--out {out}: a model is named after its folder, and a shipped model is called {model_name}; give "
+              "--name a name of its own, or write it into another folder", 2)
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
