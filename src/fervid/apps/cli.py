@@ -863,9 +863,16 @@ def export(
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
     for member in run_dirs:  # every checkpoint is one, before anything is read for calibration or written
-        ckpt = member_checkpoint(member, checkpoint)[1]
+        folder, ckpt = member_checkpoint(member, checkpoint)
+        if not folder.is_dir():  # it was told "runs/nonexist/best.pt: no checkpoint"
+            _fail(f"{folder}: no such run folder", 2)
         if not ckpt.is_file():
-            _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+            held = sorted(p.name for p in folder.glob("*.pt"))
+            if f"{ckpt.name}.pt" in held:  # --checkpoint best: the file's name is best.pt
+                _fail(f"--checkpoint {checkpoint}: {folder} has no file {ckpt.name}; give the checkpoint's file name, "
+                      f"{ckpt.name}.pt", 2)
+            _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint"
+                  + (f": {folder} holds {', '.join(held)})" if held else ")"))
         try:
             read_checkpoint(ckpt)
         except ValueError as exc:
