@@ -400,6 +400,25 @@ def test_export_names_a_file_that_is_not_a_checkpoint(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_export_names_a_run_folder_that_is_not_there_and_a_checkpoint_given_without_pt(tmp_path):
+    """`fervid export runs/nonexist` said "runs/nonexist/best.pt: no checkpoint", and `--checkpoint best`
+    "runs/R2/best: no checkpoint", though runs/R2/best.pt was there."""
+    pytest.importorskip("torch")
+    run = tmp_path / "R2"
+    run.mkdir()
+    for name in ("best.pt", "last.pt"):
+        (run / name).write_bytes(b"")
+    missing = runner.invoke(app, ["export", str(tmp_path / "nonexist"), "--out", str(tmp_path / "m")])
+    assert missing.exit_code == 2 and missing.output.strip() == f"error: {tmp_path / 'nonexist'}: no such run folder"
+    short = runner.invoke(app, ["export", str(run), "--checkpoint", "best", "--out", str(tmp_path / "m")])
+    assert short.exit_code == 2 and short.output.strip() == (f"error: --checkpoint best: {run} has no file best; give "
+                                                             "the checkpoint's file name, best.pt"), short.output
+    other = runner.invoke(app, ["export", str(run), "--checkpoint", "peer.pt", "--out", str(tmp_path / "m")])
+    assert other.exit_code == 1 and other.output.strip() == (f"error: {run / 'peer.pt'}: no checkpoint (train first, "
+                                                             f"or pick --checkpoint: {run} holds best.pt, last.pt)")
+    assert not (tmp_path / "m").exists()
+
+
 def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_path):
     for command in (["video", str(carphone()), "-q"], ["live", "--source", str(carphone()), "--seconds", "1.5"]):
         out = tmp_path / command[0]

@@ -639,6 +639,16 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     shipped_name = CliRunner().invoke(app, ["export", str(run), "--name", "ferplus_vgg", "--out", str(tmp_path / "n"),
                                             "--no-int8"])
     assert shipped_name.exit_code == 2 and "a shipped model is called that" in shipped_name.output
+    # nor from its folder's name: models/fer2013_vgg was a model called fer2013_vgg, taken for the shipped one
+    shipped_folder = tmp_path / "models" / "fer2013_vgg"
+    named_after = CliRunner().invoke(app, ["export", str(run), "--out", str(shipped_folder), "--no-int8"])
+    assert named_after.exit_code == 2 and named_after.output.strip() == (
+        f"error: --out {shipped_folder}: a model is named after its folder, and a shipped model is called "
+        "fer2013_vgg; give --name a name of its own, or write it into another folder"), named_after.output
+    assert not shipped_folder.exists()
+    renamed = CliRunner().invoke(app, ["export", str(run), "--out", str(shipped_folder), "--name", "mine",
+                                       "--no-int8"])
+    assert renamed.exit_code == 0 and EmotionCNN(shipped_folder).config.name == "mine", renamed.output
     # calibration data that is not there: refused before anything is written (it left a half-exported folder)
     no_data = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "n"), "--calibration-data",
                                        str(tmp_path / "none.csv")])
@@ -995,7 +1005,7 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     toml = tmp_path / "ok.toml"
     toml.write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 2\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["train", "--config", str(toml), "--labels", "bogus", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "--labels: labels must be one of" in result.output, result.output
+    assert result.exit_code == 2 and "error: --labels must be one of" in result.output, result.output
 
 
 @pytest.mark.parametrize("line, message", [
@@ -1062,7 +1072,7 @@ def test_train_names_its_folder_after_the_config_and_says_what_an_interrupt_kept
     toml.write_text(f'data = "{fer_csv.as_posix()}"\n', encoding="utf-8")
     seen = []
 
-    def interrupted(cfg, out, resume=False):
+    def interrupted(cfg, out, resume=False, **_):
         seen.append(out)
         if len(seen) == 2:
             out.mkdir(parents=True)
@@ -1075,6 +1085,22 @@ def test_train_names_its_folder_after_the_config_and_says_what_an_interrupt_kept
     assert first.exit_code == 130 and "no epoch had finished, so nothing is kept" in first.output
     second = CliRunner().invoke(app, ["train", "--config", str(toml)])
     assert second.exit_code == 130 and "with --resume goes on from there" in second.output
+
+
+def test_a_folder_run_without_a_config_is_named_after_its_folder_not_a_shipped_model(fer_csv, tmp_path, monkeypatch):
+    """`fervid train --data my_faces` trained into runs/fer2013_vgg, which exported as a model called fer2013_vgg."""
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_faces" / "happy").mkdir(parents=True)
+    seen = []
+    monkeypatch.setattr(training, "train", lambda cfg, out, **_: seen.append(out) or out)
+    for data in ("my_faces", "my_faces/", str(tmp_path / "my_faces"), str(fer_csv)):
+        CliRunner().invoke(app, ["train", "--data", data])
+    assert seen == [Path("runs") / "my_faces"] * 3 + [Path("runs") / "fer2013_vgg"]
 
 
 def test_a_configs_relative_path_that_names_nothing_here_says_where_it_was_read_from(tmp_path, monkeypatch):
@@ -1124,8 +1150,9 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
                                   str(tmp_path / "noticed")])
     assert noticed.exit_code == 0, noticed.output
     # one folder, split: what it left out is out of training and the held-out faces alike (it said "validation")
-    assert f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike: {faces / 'contempt'}" \
-        in noticed.output
+    assert (f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike (each listed in "
+            f"{tmp_path / 'noticed' / 'left_out.csv'}):\n  1 x in a folder whose name is not one of angry, disgust, "
+            f"fear, happy, sad, surprise, neutral (or an alias): {faces / 'contempt'}\n") in noticed.output
     assert f"notice: no training face of {EMOTIONS[labels[0]]}" in noticed.output
     for i, (image, label) in enumerate(zip(images, labels)):  # back as it was for what follows
         if label == labels[0]:
@@ -1343,15 +1370,193 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
                 "happy, sad, surprise, neutral (or an alias)")
     split = TrainConfig(data=str(train_dir), data_kind="folder")
     faces = load_image_folder(train_dir)
-    notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]))
-    assert f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike: {contempt}" in notes
+    notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]), listed_in="run/left_out.csv")
+    assert (f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike (each listed in "
+            "run/left_out.csv):") in notes
     assert not any("validation" in note for note in notes) and not any("px" in note for note in notes)
     for i in range(3):
         Image.fromarray(astronaut_rgb).save(val_dir / "sad" / f"photo{i}.jpg")
     apart = TrainConfig(data=str(train_dir), val_data=str(val_dir), data_kind="folder")
-    notes = folder_notices(apart, faces, load_image_folder(val_dir))
-    assert f"notice: 3 image(s) in {train_dir} left out of training: {contempt}" in notes
+    notes = folder_notices(apart, faces, load_image_folder(val_dir), left_out_lines=lambda ds: [
+        f"  {path}: {why}" for path, why in ds.left_out.items()])
+    assert f"notice: 3 image(s) in {train_dir} left out of training (each listed in left_out.csv):\n  {contempt}" in notes
     photos = [note for note in notes if "px" in note]
     assert len(photos) == 1 and photos[0].startswith(f"notice: the images in {val_dir} are about 512 px, more "
                                                      "likely photos than face crops")
     assert "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop" in photos[0]
+
+
+def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are_refused(fer_csv, tmp_path):
+    """129 training faces at batch_size 128 (or an averaged network's BatchNorm statistics over 257 faces in batches
+    of 256) ended in torch's "Expected more than 1 value per channel when training" after the run folder was
+    made; a folder of 2 faces (one held out) likewise."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+    from fervid.training.train import training_steps_per_epoch
+
+    assert [training_steps_per_epoch(n, 128) for n in (128, 129, 130, 1, 2)] == [1, 1, 2, 0, 1]
+    assert training_steps_per_epoch(131, 128, world=2) == 1 and training_steps_per_epoch(132, 128, world=2) == 2
+    run = train(tiny_config(fer_csv, limit_train=257, batch_size=128, epochs=2, ema_decay=0.9), tmp_path / "run",
+                progress=False)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    with pytest.raises(ValueError, match="batch_size must be 2 or more"):
+        tiny_config(fer_csv, batch_size=1)
+
+    images, labels = synthetic_faces(2, seed=3)
+    faces = tmp_path / "two"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i}.png")
+    out = tmp_path / "runs" / "two"
+    result = CliRunner().invoke(app, ["train", "--data", str(faces), "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert (f"error: {faces}: 1 training face(s) (1 held out to choose the epoch on); training needs at least 2"
+            in result.output), result.output
+    assert "training on" not in result.output and not out.exists()
+
+
+def test_a_bad_init_from_is_refused_as_the_configs_mistake_before_the_data_is_loaded(fer_csv, tmp_path):
+    """init_from = "ferplus_vg" (a typo) or a run folder ended in a ModelNotFound traceback after the data had
+    loaded, and a network of another shape was refused only then: each left an empty run folder."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = tmp_path / "A1"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"")  # what makes a folder a run's: the checkpoints in it
+    head = f'data = "{fer_csv.as_posix()}"\nepochs = 1\nbatch_size = 32\n'
+    tiny_net = "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n"
+    for init_from, message in (
+            ("ferplus_vg", "init_from: model 'ferplus_vg' not found: not a folder, and not one of the shipped models"),
+            (run.as_posix(), f"init_from: {run.as_posix()} is a training run's folder, not a model; give one of its "
+                             f"checkpoints ({run / 'best.pt'} or {run / 'last.pt'})"),
+            ((tmp_path / "none.pt").as_posix(), f"init_from: {tmp_path / 'none.pt'}: no checkpoint file"),
+            ("ferplus_vgg", "init_from: ferplus_vgg: its network shape differs from this config's [net] "
+                            "(stages [32, 64, 128, 256] here [8, 16]")):
+        toml = tmp_path / "ft.toml"
+        toml.write_text(f'{head}init_from = "{init_from}"\n{tiny_net}', encoding="utf-8")
+        out = tmp_path / "runs" / "ft"
+        result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert result.output.startswith(f"error: {toml}: {message}"), result.output
+        assert "training on" not in result.output and not (tmp_path / "runs").exists()
+
+
+def test_a_bad_command_line_value_is_blamed_on_its_option_not_on_the_config(tmp_path, monkeypatch):
+    """`--labels fer2031` with a folder was told "tiny.toml: a folder's faces have one label each ... the FER+
+    schemes need FER+'s votes", and `--data trainAA` (no config) "trainAA: no such file (relative paths in a config
+    are read from ...)", exit 1."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    monkeypatch.chdir(tmp_path)
+    images, labels = synthetic_faces(4, seed=1)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (tmp_path / "trainA" / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "trainA" / EMOTIONS[label] / f"{i}.png")
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("epochs = 1\n", encoding="utf-8")
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml), "--labels", "fer2031"])
+    assert unknown.exit_code == 2, unknown.output
+    assert unknown.output.strip() == ("error: --labels must be one of fer2013, ferplus, ferplus-soft, ferplus-multi, "
+                                      "not 'fer2031'")
+    votes = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml), "--labels", "ferplus"])
+    assert votes.exit_code == 2 and votes.output.startswith("error: --labels 'ferplus': a folder's faces have one "
+                                                            "label each"), votes.output
+    toml.write_text('epochs = 1\nlabels = "ferplus"\n', encoding="utf-8")  # the config's own value: the config's
+    in_config = runner.invoke(app, ["train", "--data", "trainA", "--config", str(toml)])
+    assert in_config.exit_code == 2 and in_config.output.startswith(f"error: {toml}: labels 'ferplus': a folder's"), \
+        in_config.output
+    for flag, value in (("--data", "trainAA"), ("--ferplus", "votes.csv")):
+        missing = runner.invoke(app, ["train", "--data", "trainA", "--epochs", "1", flag, value])
+        assert missing.exit_code == 2, missing.output
+        assert missing.output.strip() == f"error: {flag} {value}: no such file or folder"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_refuses_a_run_whose_data_files_changed_naming_what_changed(tmp_path):
+    """Files added to a folder between an interruption and --resume redrew its 20% hold-out without a word: faces
+    validated on were trained on, and best.pt's score from before competed with scores on other faces."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    images, labels = synthetic_faces(41, seed=4)
+    faces = tmp_path / "faces"
+    for i, (image, label) in enumerate(zip(images[:40], labels[:40])):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:02d}.png")
+    run = tmp_path / "run"
+    train(tiny_config(faces, epochs=2, batch_size=16), run, progress=False, stop_after=1)
+    added = faces / EMOTIONS[labels[40]] / "40.png"
+    Image.fromarray(images[40]).save(added)
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {run}: the run's data changed since it started ({faces}: 1 file(s) "
+                                    f"added, 0 removed, 0 changed (e.g. {EMOTIONS[labels[40]]}/40.png, added))"), \
+        result.output
+    assert "training on" not in result.output
+    added.unlink()
+    edited = faces / EMOTIONS[labels[0]] / "00.png"
+    Image.fromarray(255 - images[0]).save(edited)  # the same name, another face
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 2 and "0 file(s) added, 0 removed, 1 changed" in result.output, result.output
+    Image.fromarray(images[0]).save(edited)  # as it was (its time is newer: contents are compared)
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_train_says_every_reason_a_folder_left_out_and_lists_every_file_in_the_run(tmp_path):
+    """Its notice listed the first 3 files left out (corrupt ones) and "...", hiding the folders not named for an
+    emotion (contempt, boredom) and the nested ones; nothing recorded what a run had not learnt from."""
+    import csv
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    images, labels = synthetic_faces(40, seed=8)
+    faces = tmp_path / "faces"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:02d}.png")
+    for i, name in enumerate(("a_broken.png", "b_broken.png", "c_broken.png", "d_broken.png")):  # sorted first
+        (faces / EMOTIONS[labels[i]] / name).write_bytes(b"not a png")
+    for folder, count in (("contempt", 3), ("boredom", 2), (f"{EMOTIONS[labels[0]]}/nested", 2)):
+        (faces / folder).mkdir()
+        for i in range(count):
+            Image.fromarray(images[i]).save(faces / folder / f"{i}.png")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data", str(faces), "--epochs", "1", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    notice = result.output.split(f"notice: 11 image(s) in {faces} left out of training and the held-out faces "
+                                 f"alike (each listed in {run / 'left_out.csv'}):\n")[1].split("notice:")[0]
+    for said in (f"  5 x in a folder whose name is not one of angry, disgust, fear, happy, sad, surprise, neutral "
+                 f"(or an alias): {faces / 'boredom'}, {faces / 'contempt'}",
+                 f"  2 x in a folder inside the emotion folder {EMOTIONS[labels[0]]}: only images directly in it are "
+                 f"read: {faces / EMOTIONS[labels[0]] / 'nested'}"):
+        assert said in notice, notice
+    assert "  4 x cannot read image (" in notice and "(4 in all)" in notice and "..." not in notice
+    with open(run / "left_out.csv", encoding="utf-8", newline="") as fh:
+        rows = {row["path"]: row for row in csv.DictReader(fh)}
+    assert len(rows) == 7 and rows[str(faces / "contempt")]["images"] == "3"
+    assert rows[str(faces / EMOTIONS[labels[3]] / "d_broken.png")]["reason"].startswith("cannot read image")

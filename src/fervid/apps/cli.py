@@ -723,7 +723,8 @@ def demo(
 def train(
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
-                                                  "file's name>, or runs/fer2013_vgg without one)."),
+                                                  "file's name>; without one, runs/<the --data folder's name>, or "
+                                                  "runs/fer2013_vgg for a CSV)."),
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or a folder of your own labelled "
                                                   "face crops (<emotion>/<image>, as evaluate reads them; the best "
                                                   "epoch is chosen on the config's val_data folder, or on 20% of "
@@ -744,12 +745,18 @@ def train(
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     try:
-        from fervid.training.train import NothingToResume, TrainConfig, train as run_training
+        from fervid.training.train import (DataChanged, NothingToResume, TrainConfig, check_starting_network,
+                                           train as run_training)
     except ImportError as exc:
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
-    # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first)
-    out = out or Path("runs") / (config.stem if config is not None else "fer2013_vgg")
+    for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
+        if given and not Path(given).exists():
+            _fail(f"{flag} {given}: no such file or folder", 2)
+    # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
+    # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
+    out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
+                                 if data and Path(data).is_dir() else "fer2013_vgg")
     run_config = out / "config.json"
     try:
         if config is not None:
@@ -761,20 +768,28 @@ def train(
             cfg = TrainConfig.from_dict(saved | {k: v for k, v in overrides.items() if v is not None})
         else:
             cfg = TrainConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+        check_starting_network(cfg)  # the config's mistake: said before the data is loaded or a folder is made
     except (ValueError, TypeError) as exc:  # a TOML syntax error is a ValueError too
         # a bad value given on the command line is the flag's, not the config file's (it was blamed on the file)
-        key = re.split(r"[\s:.]", str(exc), maxsplit=1)[0]
+        message = str(exc)
+        key = re.split(r"[\s:.]", message, maxsplit=1)[0]
         flags = {"data": "--data", "epochs": "--epochs", "seed": "--seed", "labels": "--labels",
                  "ferplus_csv": "--ferplus"}
-        _fail(f"{flags[key] if overrides.get(key) is not None else config or 'options'}: {exc}"
-              if key in flags else f"{config or 'options'}: {exc}", 2)
+        if key in flags and overrides.get(key) is not None:  # "labels must be ..." reads "--labels must be ..."
+            _fail(flags[key] + message[len(key):] if message[len(key):].startswith(" ") else f"{flags[key]}: {message}",
+                  2)
+        _fail(f"{config or 'options'}: {message}", 2)
     from fervid.evaluation.datasets import DatasetError
 
     try:
-        run_dir = run_training(cfg, out, resume=resume)
+        # what the folders left out, grouped by reason as evaluate says it (its count is the notice's own line)
+        run_dir = run_training(cfg, out, resume=resume,
+                               left_out_lines=lambda dataset: _left_out_lines(dataset)[1:])
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.echo(str(exc))
         run_dir = out
+    except DataChanged as exc:  # --resume asked of data that is no longer the run's
+        _fail(str(exc), 2)
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
                     if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)
@@ -872,16 +887,26 @@ def export(
         # a checkpoint named twice, differently: which one was meant is not for fervid to guess
         _fail(f"{single} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
     checkpoint = checkpoint or "best.pt"
-    if name in available_models() and out.resolve() != resolve_model_dir(name).resolve():
+    model_name = name or out.resolve().name  # as export_onnx names it
+    if model_name in available_models() and out.resolve() != resolve_model_dir(model_name).resolve():
         # the shipped model's LSTM and results would be taken for this one's (only its own folder may say that)
-        _fail(f"--name {name}: a shipped model is called that; give your model a name of its own", 2)
+        _fail(f"--name {name}: a shipped model is called that; give your model a name of its own" if name else
+              f"--out {out}: a model is named after its folder, and a shipped model is called {model_name}; give "
+              "--name a name of its own, or write it into another folder", 2)
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
     for member in run_dirs:  # every checkpoint is one, before anything is read for calibration or written
-        ckpt = member_checkpoint(member, checkpoint)[1]
+        folder, ckpt = member_checkpoint(member, checkpoint)
+        if not folder.is_dir():  # it was told "runs/nonexist/best.pt: no checkpoint"
+            _fail(f"{folder}: no such run folder", 2)
         if not ckpt.is_file():
-            _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
+            held = sorted(p.name for p in folder.glob("*.pt"))
+            if f"{ckpt.name}.pt" in held:  # --checkpoint best: the file's name is best.pt
+                _fail(f"--checkpoint {checkpoint}: {folder} has no file {ckpt.name}; give the checkpoint's file name, "
+                      f"{ckpt.name}.pt", 2)
+            _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint"
+                  + (f": {folder} holds {', '.join(held)})" if held else ")"))
         try:
             read_checkpoint(ckpt)
         except ValueError as exc:

@@ -34,10 +34,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
 from fervid.inference.align import Normalization
-from fervid.inference.models import EmotionCNN, ModelConfig, resolve_model_dir
+from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
                                        load_image_folder, photos_notice)
-from fervid.emotions import EMOTIONS, NUM_CLASSES
+from fervid.emotions import EMOTION_ALIASES, EMOTIONS, NUM_CLASSES
+from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
 from fervid.machine import cpu_flags, cpu_model
@@ -205,6 +206,9 @@ class TrainConfig:
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "lr"):  # 0 used to reach torch's scheduler or a division
             check_positive(name, getattr(self, name))
+        if self.batch_size < 2:  # BatchNorm cannot take a batch's statistics from one face (torch's error said so)
+            raise ValueError(f"batch_size must be 2 or more (BatchNorm learns from batch statistics), not "
+                             f"{self.batch_size}")
         for name in ("weight_decay", "momentum", "threads", "limit_train", "limit_val", "max_rotation_deg",
                      "max_shift_px", "mix_alpha", "ema_batchnorm_faces"):
             if not getattr(self, name) >= 0:
@@ -221,13 +225,17 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
         if self.data_kind not in ("fer2013", "folder"):
             raise ValueError(f"data_kind must be fer2013, folder or auto, not {self.data_kind!r}")
-        if self.data_kind == "folder" and (self.labels != "fer2013" or self.val_labels != "fer2013"):
-            raise ValueError("a folder's faces have one label each (labels = \"fer2013\", the default, teaches "
-                             "it); the FER+ schemes need FER+'s votes for the FER2013 CSV")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
+        # an unknown scheme is named as such before it is weighed against the data (it was told FER+ needs votes)
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {self.labels!r}")
+        if self.data_kind == "folder" and (self.labels != "fer2013" or self.val_labels != "fer2013"):
+            # the message starts with the setting, so that the command line blames --labels where it gave it
+            setting = "labels" if self.labels != "fer2013" else "val_labels"
+            raise ValueError(f"{setting} {getattr(self, setting)!r}: a folder's faces have one label each "
+                             "(labels = \"fer2013\", the default, teaches it); the FER+ schemes need FER+'s votes "
+                             "for the FER2013 CSV")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
         if self.bf16 not in (True, False, "auto"):
             raise ValueError(f"bf16 must be true, false or \"auto\", not {self.bf16!r}")
         if self.val_labels not in ("fer2013", "ferplus"):
@@ -472,10 +480,19 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     return faces.subset(np.sort(train_idx)), faces.subset(np.sort(val_idx))
 
 
-def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset) -> list[str]:
+LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its data left out, and why
+
+
+def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
+                   left_out_lines: Callable[[FaceDataset], list[str]] | None = None,
+                   listed_in: str = LEFT_OUT_FILE) -> list[str]:
     """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
     word), emotions with no training face (their output is never taught), a held-out share of one folder, and
-    validation images that are training images too."""
+    validation images that are training images too.
+
+    ``left_out_lines``: what is said of a dataset's left-out files below its count, one line each (the command
+    line's grouping by reason, as ``fervid evaluate`` says it; without it, the count alone); every one is listed in
+    ``listed_in``."""
     if cfg.data_kind != "folder":
         return []
     notes = []
@@ -486,9 +503,10 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset)
     for folder, side, ds in folders:
         if ds.left_out:
             images = ds.totals()["left_out"]  # in images, as fervid evaluate counts them (a folder: its images)
-            listed = [f"{path}: {why}" for path, why in list(ds.left_out.items())[:3]]
-            notes.append(f"notice: {images} image(s) in {folder} left out of {side}: " + "; ".join(listed)
-                         + ("; ..." if len(ds.left_out) > 3 else ""))
+            # every reason said, most images first: the first three files (often corrupt ones) hid the folders
+            # not named for an emotion, and the nested ones
+            notes.append("\n".join([f"notice: {images} image(s) in {folder} left out of {side} (each listed in "
+                                     f"{listed_in}):", *(left_out_lines(ds) if left_out_lines else [])]))
     for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
         photos = photos_notice(ds)  # whole photos would be taught as faces
         if photos:
@@ -520,6 +538,59 @@ def _file_key(path: str) -> tuple[int, str]:
     return len(data), hashlib.sha1(data).hexdigest()
 
 
+# the run folder's record of the files its faces were read from, which --resume checks them against
+DATA_FILES = "data_files.json"
+
+
+class DataChanged(ValueError):
+    """``--resume`` on a run whose data files changed since it started (the command line's mistake: exit 2)."""
+
+
+def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
+    """{setting: {file, relative to it: [size, SHA-1]}} of the files ``data``, ``val_data`` and ``ferplus_csv``
+    name: a CSV itself, a folder's images as :func:`~fervid.evaluation.datasets.load_image_folder` reads them (those
+    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data."""
+    fingerprint = {}
+    for setting in ("data", "val_data", "ferplus_csv"):
+        root = Path(getattr(cfg, setting))
+        if not getattr(cfg, setting) or not root.exists():
+            continue
+        if root.is_dir():
+            files = [file for folder in sorted(root.iterdir())
+                     if folder.is_dir() and folder.name.lower() in EMOTION_ALIASES
+                     for file in sorted(folder.iterdir()) if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES]
+            fingerprint[setting] = {file.relative_to(root).as_posix(): list(_file_key(str(file))) for file in files}
+        else:
+            fingerprint[setting] = {root.name: list(_file_key(str(root)))}
+    return fingerprint
+
+
+def check_same_data(cfg: TrainConfig, run_dir: Path) -> None:
+    """Raise :class:`DataChanged` naming what changed where the files the run's faces come from are not those it
+    started with (``run_dir``'s :data:`DATA_FILES`; a run from before it was recorded is not checked): files added
+    or removed redraw a folder's held-out share, so faces validated on become faces trained on, and ``best.pt``'s
+    score from before competes with scores on other faces."""
+    saved_file = run_dir / DATA_FILES
+    if not saved_file.is_file():
+        return
+    saved, current = json.loads(saved_file.read_text(encoding="utf-8")), data_fingerprint(cfg)
+    differences = []
+    for setting in (s for s in ("data", "val_data", "ferplus_csv") if s in saved or s in current):
+        before, now = saved.get(setting, {}), current.get(setting, {})
+        added, removed = sorted(set(now) - set(before)), sorted(set(before) - set(now))
+        changed = sorted(name for name in set(before) & set(now) if before[name] != now[name])
+        if added or removed or changed:
+            example = (added or removed or changed)[0]
+            differences.append(f"{getattr(cfg, setting)}: {len(added)} file(s) added, {len(removed)} removed, "
+                               f"{len(changed)} changed (e.g. {example}, "
+                               f"{'added' if added else 'removed' if removed else 'changed'})")
+    if differences:
+        raise DataChanged(f"{run_dir}: the run's data changed since it started ({'; '.join(differences)}): resumed, "
+                          "it would go on with other faces (a held-out share redrawn puts faces validated on among "
+                          "those trained on) and compare its epochs with best.pt's score on others; put the data back "
+                          "as it was, or train into another folder")
+
+
 def split_names(cfg: TrainConfig) -> tuple[str, str]:
     """What the training and validation faces are called in progress lines and learning curves."""
     if cfg.data_kind == "folder":
@@ -531,6 +602,10 @@ def split_names(cfg: TrainConfig) -> tuple[str, str]:
 def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset
                           ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     train_ds, kept = _limit(train_ds, cfg.limit_train, cfg.seed)
+    if len(train_ds) < 2:  # BatchNorm learns from batches of two faces or more: one face is not a batch
+        held_out = f" ({len(val_ds)} held out to choose the epoch on)" if cfg.data_kind == "folder" and not cfg.val_data else ""
+        raise DatasetError(f"{cfg.data}: {len(train_ds)} training face(s){held_out}; training needs at least 2"
+                           + (f" (limit_train = {cfg.limit_train})" if cfg.limit_train else ""))
     targets = targets[kept]
     if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
@@ -673,6 +748,14 @@ def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16
     return torch.cat(out) if out else torch.zeros(0, 7)
 
 
+def training_steps_per_epoch(faces: int, batch_size: int, world: int = 1) -> int:
+    """Batches per epoch: every full batch, and the last, partial one unless it would hand a process a single face
+    (BatchNorm in training mode refuses a batch of one: 129 faces at batch_size 128 crashed). The faces of a batch
+    left out change from epoch to epoch with the shuffle. A process takes every ``world``-th face of each batch."""
+    full, rest = divmod(faces, batch_size)
+    return full + (rest >= 2 * world)
+
+
 def learning_rate_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
                            ) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-step learning rate: ``cfg.lr_schedule``'s one-cycle or warm-up-then-constant schedule."""
@@ -697,8 +780,10 @@ def batchnorm_faces(x_train: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
 
 def refresh_batchnorm(net: EmotionVGG, faces: torch.Tensor, device: torch.device, batch_size: int = 256) -> None:
     """Recompute ``net``'s BatchNorm running statistics on ``faces`` (torch's ``update_bn``, fp32)."""
-    batches = [faces[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-               for i in range(0, len(faces), batch_size)]
+    # in training mode, as update_bn runs it, BatchNorm refuses a batch of one face: a last one joins the batch before
+    starts = [i for i in range(0, len(faces), batch_size) if len(faces) - i != 1 or i == 0]
+    batches = [faces[i : j].to(device).contiguous(memory_format=torch.channels_last)
+               for i, j in zip(starts, [*starts[1:], len(faces)])]
     update_bn(batches, net.to(memory_format=torch.channels_last))
     net.eval()
 
@@ -752,24 +837,72 @@ def starting_weights(cfg: TrainConfig, x_train: torch.Tensor) -> dict[str, torch
     else:
         net = network_from_model(cfg.init_from, batchnorm_faces(x_train, cfg))[0]  # x_train: normalised as it was
         shape, state = net.config, net.state_dict()
+    _check_starting_shape(cfg, shape)
+    return state
+
+
+def check_starting_network(cfg: TrainConfig) -> None:
+    """``cfg.init_from`` names a network this config can start from: a ``fervid train`` checkpoint (.pt), or an
+    exported model folder or shipped name, of the config's [net] shape; read before any data is loaded (a typo
+    in a shipped name failed with a traceback after the data had loaded, and left an empty run folder). Raises
+    ValueError starting with ``init_from``."""
+    if not cfg.init_from:
+        return
+    given = Path(cfg.init_from)
+    if given.suffix == ".pt":
+        try:
+            shape = NetConfig.from_dict(read_checkpoint(given)["net"])
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"init_from: {exc}") from None
+        _check_starting_shape(cfg, shape)
+        return
+    if given.is_dir() and not (given / "model.onnx").is_file() and any(
+            (given / name).is_file() for name in ("last.pt", "best.pt")):
+        raise ValueError(f"init_from: {cfg.init_from} is a training run's folder, not a model; give one of its "
+                         f"checkpoints ({given / 'best.pt'} or {given / 'last.pt'}), or the model folder `fervid "
+                         f"export {cfg.init_from} --out <model folder>` makes of it")
+    try:
+        model = ModelConfig.load(resolve_model_dir(cfg.init_from) / "config.json")
+    except (ModelError, OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"init_from: {exc}") from None
+    net = {k: v for k, v in model.net.items() if k != "flip_tta"}
+    if model.net.get("flip_tta") or "stages" not in net:  # as network_from_model refuses it
+        raise ValueError(f"init_from: {cfg.init_from} is not a single exported network (an ensemble, or exported "
+                         "with flip averaging): start from one of its runs' checkpoints")
+    _check_starting_shape(cfg, NetConfig.from_dict(net))
+
+
+def _check_starting_shape(cfg: TrainConfig, shape: NetConfig) -> None:
+    """The starting network's ``shape`` must be the config's [net] (ValueError naming what differs)."""
     # dropout is how it trains, not its shape: a fine-tune may choose its own
     wanted = cfg.net.to_dict()
     differs = {k: (v, wanted[k]) for k, v in shape.to_dict().items() if k != "dropout" and v != wanted[k]}
     if differs:
-        raise ValueError(f"{cfg.init_from}: its network shape differs from this config's [net] ("
+        raise ValueError(f"init_from: {cfg.init_from}: its network shape differs from this config's [net] ("
                          + ", ".join(f"{k} {v[0]} here {v[1]}" for k, v in differs.items())
                          + "); set [net] to its shape")
-    return state
+
+
+def write_left_out(train_ds: FaceDataset, val_ds: FaceDataset, path: Path) -> None:
+    """Every file or folder the training and validation data left out, and why (``path``, CSV: path, reason,
+    images: a folder counts those it holds), so that what a run did not learn from can be checked after it."""
+    import csv
+
+    rows = {name: (why, ds.left_out_images.get(name, 1)) for ds in (train_ds, val_ds) for name, why in ds.left_out.items()}
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "reason", "images"])
+        writer.writerows([name, why, images] for name, (why, images) in rows.items())
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> Path:
+          stop_after: int | None = None, left_out_lines: Callable[[FaceDataset], list[str]] | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
     (and, with ``ema_decay`` or ``swa``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their
-    average).
+    average), and ``left_out.csv``: what the data left out.
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
-    continues from ``last.pt`` with the same config.
+    continues from ``last.pt`` with the same config. ``left_out_lines``: see :func:`folder_notices`.
     """
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
@@ -802,19 +935,31 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         if resume_state["epoch"] >= cfg.epochs and (run_dir / "summary.json").is_file():
             raise NothingToResume(f"{run_dir}: already trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}; "
                                   "nothing to resume")
+        check_same_data(cfg, run_dir)
     elif resume:  # before the data is loaded and "training on ..." is said
         raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
+    check_starting_network(cfg)  # before the data: a mistyped init_from failed after minutes of loading
+    if cfg.batch_size < 2 * world:  # each process's share of a batch must be a batch BatchNorm can learn from
+        raise ValueError(f"batch_size {cfg.batch_size} gives {world} processes fewer than 2 faces each; give "
+                         f"batch_size {2 * world} or more")
     train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
+    if training_steps_per_epoch(len(train_ds), cfg.batch_size, world) == 0:
+        raise DatasetError(f"{cfg.data}: {len(train_ds)} training faces are too few for {world} processes to take "
+                           "2 each")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if main_rank and resume_state is None:  # what a --resume checks the data against (check_same_data)
+        (run_dir / DATA_FILES).write_text(json.dumps(data_fingerprint(cfg)), encoding="utf-8")
+    if main_rank:
+        write_left_out(train_ds, val_ds, run_dir / LEFT_OUT_FILE)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
         threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-        for line in folder_notices(cfg, train_ds, val_ds):
+        for line in folder_notices(cfg, train_ds, val_ds, left_out_lines, str(run_dir / LEFT_OUT_FILE)):
             tqdm.write(line)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
@@ -851,7 +996,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     bn_faces = batchnorm_faces(x_train, cfg) if averaged is not None else None
     opt = torch.optim.SGD(trained.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    steps_per_epoch = training_steps_per_epoch(len(x_train), cfg.batch_size, world)
     sched = learning_rate_schedule(opt, cfg, steps_per_epoch)
     if peer is not None:
         peer_opt = torch.optim.SGD(peer.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
