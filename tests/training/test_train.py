@@ -1366,20 +1366,18 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
         for i in names:
             Image.fromarray(images[i]).save(tmp_path / folder / f"{i}.png")
     train_dir, val_dir = tmp_path / "train", tmp_path / "val"
-    contempt = (f"{train_dir / 'contempt'}: a folder of 3 image(s) whose name is not one of angry, disgust, fear, "
-                "happy, sad, surprise, neutral (or an alias)")
     split = TrainConfig(data=str(train_dir), data_kind="folder")
     faces = load_image_folder(train_dir)
     notes = folder_notices(split, faces.subset([0, 1, 2]), faces.subset([3]), listed_in="run/left_out.csv")
-    assert (f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike (each listed in "
-            "run/left_out.csv):") in notes
+    assert any(note.startswith(f"notice: 3 image(s) in {train_dir} left out of training and the held-out faces alike "
+                               "(each listed in run/left_out.csv):\n  3 x ") for note in notes), notes
     assert not any("validation" in note for note in notes) and not any("px" in note for note in notes)
     for i in range(3):
         Image.fromarray(astronaut_rgb).save(val_dir / "sad" / f"photo{i}.jpg")
     apart = TrainConfig(data=str(train_dir), val_data=str(val_dir), data_kind="folder")
-    notes = folder_notices(apart, faces, load_image_folder(val_dir), left_out_lines=lambda ds: [
-        f"  {path}: {why}" for path, why in ds.left_out.items()])
-    assert f"notice: 3 image(s) in {train_dir} left out of training (each listed in left_out.csv):\n  {contempt}" in notes
+    notes = folder_notices(apart, faces, load_image_folder(val_dir))
+    assert any(note.startswith(f"notice: 3 image(s) in {train_dir} left out of training (each listed in "
+                               "left_out.csv):\n  3 x ") and str(train_dir / "contempt") in note for note in notes), notes
     photos = [note for note in notes if "px" in note]
     assert len(photos) == 1 and photos[0].startswith(f"notice: the images in {val_dir} are about 512 px, more "
                                                      "likely photos than face crops")

@@ -208,15 +208,11 @@ def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with
     read as covering inputs it skipped."""
     if not dataset.left_out:
         return []
-    totals, groups = dataset.totals(), list(dataset.left_out_groups().items())
-    lines = [f"{totals['images_seen']} image(s) seen: {totals['scored']} scored, {totals['left_out']} left out "
-             f"(each listed in {listed_in}):"]
-    for reason, (images, paths) in groups[:most]:
-        where = ", ".join(paths) if len(paths) <= 3 else f"e.g. {paths[0]} ({len(paths)} in all)"
-        lines.append(f"  {images} x {reason}: {where}")
-    if len(groups) > most:
-        lines.append(f"  ... and {sum(images for _, (images, _) in groups[most:])} more")
-    return lines
+    from fervid.evaluation.datasets import left_out_reasons
+
+    totals = dataset.totals()
+    return [f"{totals['images_seen']} image(s) seen: {totals['scored']} scored, {totals['left_out']} left out "
+            f"(each listed in {listed_in}):", *left_out_reasons(dataset, most)]
 
 
 def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> None:
@@ -782,9 +778,7 @@ def train(
     from fervid.evaluation.datasets import DatasetError
 
     try:
-        # what the folders left out, grouped by reason as evaluate says it (its count is the notice's own line)
-        run_dir = run_training(cfg, out, resume=resume,
-                               left_out_lines=lambda dataset: _left_out_lines(dataset)[1:])
+        run_dir = run_training(cfg, out, resume=resume)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.echo(str(exc))
         run_dir = out

@@ -248,6 +248,20 @@ def photos_notice(ds: FaceDataset) -> str:
             f"crops is read with each image resized to 48x48 as a face; for photos, {MAKE_CROPS}")
 
 
+def left_out_reasons(dataset: FaceDataset, most: int = 10) -> list[str]:
+    """What a dataset left out, one line per reason, most images first: "  N x reason: paths" (a folder left out
+    counts the images it holds), and how many more past ``most`` reasons; as `fervid evaluate` and `fervid train`
+    say it."""
+    groups = list(dataset.left_out_groups().items())
+    lines = []
+    for reason, (images, paths) in groups[:most]:
+        where = ", ".join(paths) if len(paths) <= 3 else f"e.g. {paths[0]} ({len(paths)} in all)"
+        lines.append(f"  {images} x {reason}: {where}")
+    if len(groups) > most:
+        lines.append(f"  ... and {sum(images for _, (images, _) in groups[most:])} more")
+    return lines
+
+
 def file_key(path: str | Path) -> tuple[int, str]:
     """What makes two image files the same: their size and content digest (a copy under another name too)."""
     import hashlib

@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
-from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, load_fer2013, load_ferplus,
-                                       load_image_folder, photos_notice)
+from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, left_out_reasons,
+                                       load_fer2013, load_ferplus, load_image_folder, photos_notice)
 from fervid.emotions import EMOTION_ALIASES, EMOTIONS, NUM_CLASSES
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
@@ -484,14 +484,12 @@ LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its dat
 
 
 def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
-                   left_out_lines: Callable[[FaceDataset], list[str]] | None = None,
                    listed_in: str = LEFT_OUT_FILE) -> list[str]:
     """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
     word), emotions with no training face (their output is never taught), a held-out share of one folder, and
     validation images that are training images too.
 
-    ``left_out_lines``: what is said of a dataset's left-out files below its count, one line each (the command
-    line's grouping by reason, as ``fervid evaluate`` says it; without it, the count alone); every one is listed in
+    What a folder left out is said grouped by reason, as ``fervid evaluate`` says it; every file is listed in
     ``listed_in``."""
     if cfg.data_kind != "folder":
         return []
@@ -506,7 +504,7 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
             # every reason said, most images first: the first three files (often corrupt ones) hid the folders
             # not named for an emotion, and the nested ones
             notes.append("\n".join([f"notice: {images} image(s) in {folder} left out of {side} (each listed in "
-                                     f"{listed_in}):", *(left_out_lines(ds) if left_out_lines else [])]))
+                                     f"{listed_in}):", *left_out_reasons(ds)]))
     for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
         photos = photos_notice(ds)  # whole photos would be taught as faces
         if photos:
@@ -522,20 +520,12 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
     else:
         # the same image files on both sides (one folder inside the other, or copies): the epoch is chosen on
         # faces the run trains on, and its validation accuracy reads as if they were new
-        shared = {_file_key(p) for p in train_ds.sources} & {_file_key(p) for p in val_ds.sources}
+        shared = {file_key(p) for p in train_ds.sources} & {file_key(p) for p in val_ds.sources}
         if shared:
             notes.append(f"warning: {len(shared)} of {len(val_ds)} validation image(s) in {cfg.val_data} are also "
                          f"training images in {cfg.data} (the same files or byte-identical copies): the epoch is "
                          "chosen on faces the run learns from; keep val_data's faces out of data")
     return notes
-
-
-def _file_key(path: str) -> tuple[int, str]:
-    """What makes two image files the same: their size and content digest (a copy under another name too)."""
-    import hashlib
-
-    data = Path(path).read_bytes()
-    return len(data), hashlib.sha1(data).hexdigest()
 
 
 # the run folder's record of the files its faces were read from, which --resume checks them against
@@ -559,9 +549,9 @@ def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
             files = [file for folder in sorted(root.iterdir())
                      if folder.is_dir() and folder.name.lower() in EMOTION_ALIASES
                      for file in sorted(folder.iterdir()) if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES]
-            fingerprint[setting] = {file.relative_to(root).as_posix(): list(_file_key(str(file))) for file in files}
+            fingerprint[setting] = {file.relative_to(root).as_posix(): list(file_key(str(file))) for file in files}
         else:
-            fingerprint[setting] = {root.name: list(_file_key(str(root)))}
+            fingerprint[setting] = {root.name: list(file_key(str(root)))}
     return fingerprint
 
 
@@ -896,13 +886,13 @@ def write_left_out(train_ds: FaceDataset, val_ds: FaceDataset, path: Path) -> No
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None, left_out_lines: Callable[[FaceDataset], list[str]] | None = None) -> Path:
+          stop_after: int | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
     (and, with ``ema_decay`` or ``swa``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their
     average), and ``left_out.csv``: what the data left out.
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
-    continues from ``last.pt`` with the same config. ``left_out_lines``: see :func:`folder_notices`.
+    continues from ``last.pt`` with the same config.
     """
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
@@ -959,7 +949,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
-        for line in folder_notices(cfg, train_ds, val_ds, left_out_lines, str(run_dir / LEFT_OUT_FILE)):
+        for line in folder_notices(cfg, train_ds, val_ds, str(run_dir / LEFT_OUT_FILE)):
             tqdm.write(line)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
