@@ -739,6 +739,115 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     assert "frames analysed" in stdout
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
     assert saved["error"] is None and 0 < saved["frames_analysed"] < 600
+    # the summary printed is the one saved: the reader went on counting drops while the outputs were written
+    analysed, seconds, dropped, read = re.search(r"(\d+) frames analysed in ([\d.]+) s .*?(\d+) of the (\d+) read "
+                                                 r"dropped", stdout).groups()
+    assert (int(analysed), int(read)) == (saved["frames_analysed"], saved["frames_read"])
+    assert int(dropped) == saved["frames_read"] - saved["frames_analysed"]
+    assert abs(float(seconds) - saved["duration"]) < 0.5  # the session's time, not the saving's after it
+
+
+def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
+    """An MP4 whose index is at its end, served by python's http.server (no range requests), "analysed" 0 frames:
+    exit 0, "ok": true, an empty output folder. An empty --source was read as the folder ".". """
+    import functools
+    import http.server
+    import subprocess
+    import threading
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-t", "1", "-c", "copy",
+                    str(tmp_path / "end.mp4")], check=True)  # the mp4 muxer puts the index last
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{web.server_port}/end.mp4"
+        try:
+            result = runner.invoke(app, ["live", "--source", url, "--out", str(tmp_path / "o"), "--method", "frame"])
+        finally:
+            web.shutdown()
+    assert result.exit_code == 1, result.output
+    assert f"connecting to {url}" in result.output
+    assert f"error: {url}: connected, but no video frame could be read from it" in result.output
+    assert not (tmp_path / "o").exists()
+    empty = runner.invoke(app, ["live", "--source", "", "--out", str(tmp_path / "o")])
+    assert empty.exit_code == 2 and "--source is empty" in empty.output
+
+
+def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secrets(tmp_path):
+    """A stream that ended mid-session ended as a complete one (exit 0, "ok": true); its outputs were named
+    127.0.0_* after Path(url).stem, and its password and token were printed and written as given."""
+    import subprocess
+    import time
+
+    import imageio_ffmpeg
+
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-i", str(carphone()),
+                               "-t", "2", "-c", "copy", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
+    time.sleep(0.5)  # listening (a probe connection would be its one client)
+    out = tmp_path / "o"
+    try:
+        result = runner.invoke(app, ["live", "--source", f"http://admin:s3cret@127.0.0.1:{port}/cam.ts?channel=1&"
+                                     "token=XYZ", "--out", str(out), "--method", "frame", "--no-annotate"])
+    finally:
+        server.kill()
+        server.wait()
+    masked = f"http://admin:***@127.0.0.1:{port}/cam.ts?channel=1&token=***"
+    assert result.exit_code == 1, result.output
+    assert f"error: {masked}: " in result.output and "stream lost after" in result.output
+    assert "s3cret" not in result.output and "XYZ" not in result.output
+    saved = json.loads((out / f"127.0.0.1_{port}_cam_tracks.json").read_text(encoding="utf-8"))
+    assert saved["file"] == masked and saved["ok"] is False and "stream lost after" in saved["error"]
+    assert saved["frames_analysed"] > 20 and saved["tracks"]  # what came before is kept
+    for path in out.iterdir():
+        assert path.name.startswith(f"127.0.0.1_{port}_cam_")
+        assert path.suffix == ".png" or b"s3cret" not in path.read_bytes()
+
+
+def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
+    import shutil
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(carphone(), tmp_path / folder / "cam.mp4")
+    out = tmp_path / "o"
+    for folder in ("a", "b"):
+        result = runner.invoke(app, ["live", "--source", str(tmp_path / folder / "cam.mp4"), "--out", str(out),
+                                     "--seconds", "0.3", "--method", "frame", "--no-annotate"])
+        assert result.exit_code == 0, result.output
+    assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
+
+
+@POSIX_SIGNALS
+def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
+    """A source that does not answer (udp with no sender) blocked ~30 s without a word, Ctrl-C unheard."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with __import__("socket").socket(type=__import__("socket").SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fervid.apps.cli", "live", "--source", f"udp://127.0.0.1:{port}",
+                             "--out", str(tmp_path / "o"), "--method", "frame"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith(f"connecting to udp://127.0.0.1:{port}"), line
+        time.sleep(0.5)
+        pressed = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and time.monotonic() - pressed < 3, stderr
+    assert "interrupted while opening" in stderr and not (tmp_path / "o").exists()
+
+
 
 
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):

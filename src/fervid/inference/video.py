@@ -1690,84 +1690,335 @@ def _frame_time(cap, index: int, fps: float) -> float:
     return ms / 1000.0 if ms and ms > 0 else index / fps
 
 
+# A network source's open and read timeout: a stream that does not answer, or stops sending, is reported after this
+# long (OpenCV's own default, 30 s, left `fervid live` silent that long, Ctrl-C unheard)
+STREAM_TIMEOUT_SECONDS = 10.0
+# query parameters whose values are masked where fervid prints or writes a URL (access tokens, keys, signatures)
+_SECRET_QUERY_KEY = re.compile(r"token|key|pass|pwd|secret|auth|sig|credential|session", re.I)
+
+
+def is_stream_url(source: str | int) -> bool:
+    """Whether a live source is a network stream (rtsp://, http://, udp://, ...) rather than a camera or a file."""
+    return "://" in str(source)
+
+
+def masked_source(source: str | int) -> str:
+    """``source`` as fervid prints and writes it: a URL's password (``user:PASSWORD@``) and the values of query
+    parameters that look like secrets (token, key, password, auth, sig...) replaced by ``***``; anything else as
+    it is. A camera's or a stream's address ends up in terminals, logs and the results shared with others."""
+    text = str(source)
+    if not is_stream_url(text):
+        return text
+    scheme, rest = text.split("://", 1)
+    authority, tail = re.match(r"([^/?#]*)(.*)$", rest, re.S).groups()
+    userinfo, at, host = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    path, question, query = tail.partition("?")
+    if question:
+        query, hash_, fragment = query.partition("#")
+        query = "&".join(re.sub(r"=.*", "=***", item, flags=re.S)
+                         if "=" in item and _SECRET_QUERY_KEY.search(item.split("=", 1)[0]) else item
+                         for item in query.split("&")) + hash_ + fragment
+    return f"{scheme}://{authority}{path}{question}{query}"
+
+
+def source_stem(source: str | int) -> str:
+    """The start of a live source's output file names: ``camera0`` for a camera index; for a URL its host, port
+    and path (``rtsp://cam1.local:554/live/main`` -> ``cam1.local_554_live_main``: two cameras' streams of one
+    path stay apart), never its credentials or query, in characters every filesystem takes; a file's stem."""
+    from urllib.parse import unquote, urlsplit
+
+    text = str(source)
+    if text.isdigit():
+        return f"camera{int(text)}"
+    if not is_stream_url(text):
+        return Path(text).stem
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # a malformed host or port: whatever follows the scheme, up to the query
+        parts, host, port = None, re.split(r"[?#]", text.split("://", 1)[1])[0].rpartition("@")[2], None
+    segments = [unquote(segment) for segment in (parts.path if parts else "").split("/") if segment]
+    if segments:
+        segments[-1] = Path(segments[-1]).stem or segments[-1]  # cam.ts -> cam, as a file's stem
+    stem = "_".join(str(piece) for piece in (host, port, *segments) if piece)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-_")[:100].strip(".-_")
+    return stem or "stream"
+
+
+def _why_no_stream(url: str, timeout: float = 2.0) -> str:
+    """What a cheap check finds wrong with a stream URL that did not open ("" where it finds nothing): no host, an
+    unknown host, a refused connection, an HTTP error status. Bounded by ``timeout`` per step."""
+    import base64
+    import http.client
+    import socket
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if not host:
+        return "the URL names no host"
+    scheme = parts.scheme.lower()
+    default = {"http": 80, "https": 443, "rtsp": 554, "rtsps": 322, "rtmp": 1935}.get(scheme)
+    try:
+        socket.getaddrinfo(host, port or default or 0)
+    except (socket.gaierror, UnicodeError):
+        return f"unknown host {host}"
+    if scheme in ("udp", "rtp", "srt"):  # nothing answers a probe: only the sender's packets tell it is there
+        return "nothing arrived on that address (is the sender running, and sending to it?)"
+    if scheme not in ("http", "https", "rtsp", "rtsps", "rtmp", "tcp") or not (port or default):
+        return ""
+    address = (host, port or default)
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+    except ConnectionRefusedError:
+        return f"connection refused by {host}:{address[1]} (nothing listens there?)"
+    except OSError as exc:
+        return f"{host}:{address[1]} cannot be reached ({exc.strerror or exc})"
+    if scheme not in ("http", "https"):
+        return ""
+    try:
+        conn = (http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection)(
+            host, address[1], timeout=timeout)
+        headers = {}
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        response = conn.getresponse()
+        conn.close()
+    except (OSError, http.client.HTTPException):
+        return ""
+    return f"the server answered HTTP {response.status} {response.reason}" if response.status >= 400 else ""
+
+
+def _open_live_capture(target: str | int, name: str, timeout: float) -> _CheckedCapture:
+    """A camera (index) or stream URL opened and its first frame read, on a worker thread waited on in short
+    slices: OpenCV's open and first read block (up to ``timeout`` for a stream) and hold off Ctrl-C until they
+    return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
+    opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
+    "analysed" 0 frames and exited 0."""
+    import sys
+
+    state: dict = {}
+    lock = threading.Lock()
+
+    def open_it() -> None:
+        cap = None
+        try:
+            if isinstance(target, int):
+                cap = cv2.VideoCapture(target)
+            else:  # FFmpeg only: OpenCV's other backends, tried after it, printed the URL (its password) in warnings
+                ms = int(timeout * 1000)
+                cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG,
+                                       [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+            opened = cap.isOpened()
+            ok, frame = cap.read() if opened else (False, None)
+            found = {"cap": cap, "opened": opened, "frame": frame if ok else None}
+        except Exception as exc:  # cv2.error
+            found = {"cap": cap, "opened": False, "frame": None, "exception": exc}
+        with lock:
+            abandoned = state.get("abandoned")
+            state.update(found, done=True)
+        if abandoned and cap is not None:
+            cap.release()
+
+    started = time.monotonic()
+    worker = threading.Thread(target=open_it, name=f"fervid open {name}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)  # short slices: a Ctrl-C is handled between them
+    except BaseException:
+        with lock:
+            state["abandoned"] = True
+            cap = state.get("cap") if state.get("done") else None
+        if cap is not None:
+            cap.release()
+        raise
+    waited = time.monotonic() - started
+    cap = state["cap"]
+    if state["frame"] is not None:
+        return _CheckedCapture(cap, state["frame"], _opencv_sar(cap))
+    if cap is not None:
+        cap.release()
+    if isinstance(target, int):
+        device = Path(f"/dev/video{target}")
+        if sys.platform.startswith("linux") and not device.exists():
+            raise VideoError(f"no camera {target} ({device} does not exist)")
+        if not state["opened"]:
+            raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
+                             "permission?)")
+        raise VideoError(f"camera {target}: opened, but gave no frame")
+    timed_out = waited >= 0.9 * timeout
+    if not state["opened"]:
+        why = ("no answer within the open timeout of " if timed_out else "cannot open it") + (
+            f"{timeout:g} s" if timed_out else "")
+    else:
+        why = (f"connected, but no video frame came within the read timeout of {timeout:g} s" if timed_out else
+               "connected, but no video frame could be read from it")
+        if not timed_out and Path(target.split("?")[0]).suffix.lower() in {".mp4", ".mov", ".m4v", ".3gp"}:
+            why += (" (an MP4 whose index, its moov atom, is at its end cannot be read over HTTP from a server "
+                    "without range requests: serve it from one that has them, or remux it with "
+                    "`-movflags +faststart`)")
+    cause = _why_no_stream(target) if not state["opened"] else ""
+    raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
+
+
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A file is read at its own
     frame rate, as a camera would deliver it. ``dropped`` counts the frames skipped. Use it in a ``with`` block
     (or call :meth:`close`): a reader left running keeps decoding, and a daemon thread inside OpenCV when Python
-    exits can abort the interpreter ("FATAL: exception not rethrown")."""
+    exits can abort the interpreter ("FATAL: exception not rethrown").
 
-    def __init__(self, source: str | int, max_seconds: float | None = None):
+    ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
+    and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
+    frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
+    and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`) ends the
+    iteration with a :class:`VideoError` ("stream lost after N s: ..."), the frames before it delivered."""
+
+    def __init__(self, source: str | int, max_seconds: float | None = None,
+                 timeout: float = STREAM_TIMEOUT_SECONDS):
         import threading
 
+        if max_seconds == math.inf:  # --seconds inf: no limit (it crashed computing the frames expected)
+            max_seconds = None
         if max_seconds is not None and not max_seconds > 0:  # NaN too: it used to mean no limit, 0 one frame
             raise ValueError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
-        self.name = str(source)
+        if not str(source).strip():  # "" became the path ".": "is a directory, not a video"
+            raise VideoError("the source is empty: give a camera index (0), a video file or a stream URL")
+        self.name = masked_source(source)
+        self.stem = source_stem(source)
         target = int(source) if str(source).isdigit() else str(source)
-        if isinstance(target, str) and "://" not in target:
+        self.is_file = isinstance(target, str) and not is_stream_url(target)
+        if self.is_file:
             self.cap = open_video(target)
-            self.is_file = True
         else:
-            self.cap = cv2.VideoCapture(target)
-            self.is_file = False
-            if not self.cap.isOpened():
-                raise VideoError(f"{source}: cannot open camera or stream")
+            self.cap = _open_live_capture(target, self.name, timeout)
         fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else 30.0
         # the frames a file holds, up to max_seconds' worth (0: a camera or stream): a file that ends before is
         # reported as truncated, as `fervid video` reports it
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
-        self.max_seconds = max_seconds
+        self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
         self.delivered = 0
-        self._latest: tuple[float, np.ndarray] | None = None
-        self._done = False
+        self.lost: str | None = None  # why a camera or stream stopped delivering before its end, if it did
+        self._latest: tuple[float, np.ndarray, int] | None = None
+        self._last: tuple[float, np.ndarray, int] | None = None  # the newest frame delivered
+        self._stopped = False  # the consumer is done (stop, close): the reader stops, its counts stay
+        self._ended = False  # the reader has finished
+        self._reader_releases = False  # close() left the capture to the reader, still inside a read
+        self._finished_at: float | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
         self._start = time.perf_counter()
         self._thread.start()
 
+    @property
+    def seconds(self) -> float:
+        """Seconds from the start to the end of delivery (the stream's end, its loss or :meth:`stop`): not the
+        time the outputs take to be written after it."""
+        return (self._finished_at or time.perf_counter()) - self._start
+
     def _read(self) -> None:
         index = 0
-        while not self._done:
-            ok, frame = self.cap.read()
-            if not ok:
-                break
-            # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
-            t = _frame_time(self.cap, index, self.fps) if self.is_file else time.perf_counter() - self._start
-            if self.is_file:  # pace a file like a camera
-                delay = t - (time.perf_counter() - self._start)
-                if delay > 0:
-                    time.sleep(delay)
+        t = 0.0
+        # how long the last reads waited: a read that hits the timeout still hands out the frames OpenCV holds
+        # decoded, and only a later one fails at once; the long wait among them is what tells a silent stream
+        # from a closed one
+        waits: deque[float] = deque(maxlen=32)
+        try:
+            while not self._stopped:
+                asked = time.perf_counter()
+                ok, frame = self.cap.read()
+                waits.append(time.perf_counter() - asked)
+                now = time.perf_counter() - self._start
+                if not ok:
+                    if not self.is_file and not self._stopped:
+                        waited = max(waits)
+                        self.lost = (f"stream lost after {t:.1f} s: " + (
+                            f"no frame for {waited:.1f} s (the read timeout is {self.timeout:g} s)"
+                            if waited >= 0.5 * self.timeout else
+                            "it ended (the connection closed or the device went away)"))
+                    break
+                # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
+                t = _frame_time(self.cap, index, self.fps) if self.is_file else now
+                if self.is_file:  # pace a file like a camera
+                    delay = t - (time.perf_counter() - self._start)
+                    if delay > 0:
+                        time.sleep(delay)
+                with self._cond:
+                    if self._stopped:  # read after the consumer stopped: neither delivered nor dropped
+                        break
+                    if self._latest is not None:
+                        self.dropped += 1
+                    self._latest = (t, frame, index)  # the index in the source: the `frame` column, as for a file
+                    self._cond.notify()
+                index += 1
+                if self.max_seconds is not None and t >= self.max_seconds:
+                    break
+        finally:
             with self._cond:
-                if self._latest is not None:
-                    self.dropped += 1
-                self._latest = (t, frame, index)  # the index in the source: the `frame` column, as for a file
+                self._ended = True
+                release = self._reader_releases
                 self._cond.notify()
-            index += 1
-            if self.max_seconds is not None and t >= self.max_seconds:
-                break
-        with self._cond:
-            self._done = True
-            self._cond.notify()
+            if release:
+                self.cap.release()
+
+    def stop(self) -> None:
+        """The consumer is done (Ctrl-C, SIGTERM; safe in a signal handler: it takes no lock): the reader stops
+        and its counts stay as they are now, ``seconds`` stops, and the iteration ends. It hands out one more
+        item first (the newest frame, or the last one again), so that a consumer waiting for a frame that is
+        not coming (a frozen stream) gets one in which to check its own stop flag; VideoAnalyzer.run's ``stop``
+        is checked before a frame is analysed."""
+        if not self._stopped:
+            self._finished_at = time.perf_counter()
+            self._stopped = True
 
     def __iter__(self):
         """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
-        while True:
-            with self._cond:
-                while self._latest is None and not self._done:
-                    self._cond.wait(0.5)
-                if self._latest is None and self._done:
+        try:
+            while True:
+                with self._cond:
+                    # short waits: stop() comes from a signal handler, which cannot notify
+                    while self._latest is None and not self._ended and not self._stopped:
+                        self._cond.wait(0.1)
+                    item, self._latest = self._latest, None
+                    stopped = self._stopped
+                if stopped:
+                    item = item or self._last
+                    if item is not None:
+                        yield item
+                    return
+                if item is None:  # the reader has finished and every frame was handed out
                     break
-                item, self._latest = self._latest, None
-            self.delivered += 1
-            yield item
+                self.delivered += 1
+                self._last = item
+                yield item
+            if self.lost:
+                raise VideoError(self.lost)
+        finally:
+            if self._finished_at is None:
+                self._finished_at = time.perf_counter()
 
     def close(self) -> None:
-        self._done = True
-        self._thread.join(timeout=2)
-        self.cap.release()
+        self.stop()
+        # a file's reader stops within a frame's pacing; a stream's within a frame, unless frozen (below)
+        self._thread.join(timeout=2 if self.is_file else 0.5)
+        with self._cond:
+            # a camera's or stream's reader still inside a read (a frozen stream's, until its read timeout) lets
+            # go of the capture itself: released under it, OpenCV's capture is freed while in use
+            leave = not self._ended and not self.is_file
+            self._reader_releases = leave
+        if not leave:
+            self.cap.release()
 
     def __enter__(self) -> LiveSource:
         return self
