@@ -160,6 +160,10 @@ def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_p
     assert abs(sum(track["emotion_share"].values()) - 1) < 0.01 and 2.5 < track["seen_seconds"] < 3.2
     saved = json.loads((tmp_path / "out" / "joined_tracks.json").read_text())
     assert saved["clock_resets"] == result.clock_resets
+    # `fervid live` reading such a file: its second part was lost the same way
+    with LiveSource(str(joined)) as live:
+        times = [t for t, *_ in live]
+    assert times[-1] > 2.8 and all(b > a for a, b in zip(times, times[1:]))
 
 
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):

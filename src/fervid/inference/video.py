@@ -1934,6 +1934,7 @@ class LiveSource:
         # decoded, and only a later one fails at once; the long wait among them is what tells a silent stream
         # from a closed one
         waits: deque[float] = deque(maxlen=32)
+        clock = RisingClock(self.fps)  # a file's clock that starts again (files joined end to end) goes on rising
         try:
             while not self._stopped:
                 asked = time.perf_counter()
@@ -1949,7 +1950,7 @@ class LiveSource:
                             "it ended (the connection closed or the device went away)"))
                     break
                 # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
-                t = _frame_time(self.cap, index, self.fps) if self.is_file else now
+                t = clock(_frame_time(self.cap, index, self.fps)) if self.is_file else now
                 if self.is_file:  # pace a file like a camera
                     delay = t - (time.perf_counter() - self._start)
                     if delay > 0:
