@@ -599,7 +599,8 @@ def live(
     emotion, confidence and timeline as they are analysed, and can save the session as a video job. With --source
     it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
     """
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, is_stream_url, masked_source
+    from fervid.inference.stream_urls import is_stream_url, masked_source
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
