@@ -12,6 +12,7 @@ onnx = pytest.importorskip("onnx")
 from fervid.training.export import compare_with_torch, export_onnx, quantize_int8  # noqa: E402
 from fervid.inference.models import EmotionCNN  # noqa: E402
 from fervid.evaluation.evaluate import evaluate, write_model_card  # noqa: E402
+from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluation.datasets import load_fer2013  # noqa: E402
 from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.training.train import TrainConfig, train  # noqa: E402
@@ -86,6 +87,18 @@ def test_onnx_export_agrees_with_torch_and_runs_in_fervid(fer_csv, tmp_path):
     assert "Accuracy" in (model_dir / "MODEL_CARD.md").read_text()
     card_text = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "- Epochs: 2 (best on PublicTest (FER2013's labels) at epoch" in card_text
+    # what each emotion was taught from, and an emotion with none said (a card hid that fear had no face)
+    counts = summary["train_class_counts"]
+    assert list(counts) == list(EMOTIONS) and sum(counts.values()) == summary["train_rows"]
+    assert "- Training faces per emotion: " + ", ".join(f"{e} {counts[e]:,}" for e in EMOTIONS) in card_text
+    assert "No training face of" not in card_text
+    exported_summary = model_dir / "training_summary.json"
+    saved = json.loads(exported_summary.read_text(encoding="utf-8"))
+    exported_summary.write_text(json.dumps(saved | {"train_class_counts": counts | {"fear": 0}}), encoding="utf-8")
+    write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
+    assert "- No training face of fear: its output is untrained: read nothing into it" in (
+        model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    exported_summary.write_text(json.dumps(saved), encoding="utf-8")
     # the network's own feature size (it said 512-d whatever the network), and the faces that chose the epoch
     tiny_card = write_model_card(model_dir, ev, command="fervid train ...", data=str(fer_csv))
     assert "a 64-d feature" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
@@ -288,7 +301,6 @@ def test_single_votes_drop_as_outliers_and_multi_label_targets_accept_every_well
 
 
 def test_fer2013_labels_are_blended_back_only_for_the_named_classes(fer_csv, tmp_path):
-    from fervid.emotions import EMOTIONS
     from fervid.training.train import training_data
 
     votes = write_ferplus_votes(fer_csv, tmp_path / "fer2013new.csv")
@@ -1126,7 +1138,6 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
 
     from conftest import synthetic_faces
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
 
     images, labels = synthetic_faces(280, seed=5)
     faces = tmp_path / "my_faces"
@@ -1255,7 +1266,6 @@ def test_limit_train_and_limit_val_draw_a_seeded_stratified_subset_of_folders_an
     from PIL import Image
 
     from conftest import synthetic_faces
-    from fervid.emotions import EMOTIONS
     from fervid.training.train import training_data
 
     images, labels = synthetic_faces(280, seed=5)
@@ -1332,7 +1342,6 @@ def test_a_validation_folder_sharing_images_with_the_training_folder_is_warned_o
     from PIL import Image
 
     from conftest import synthetic_faces
-    from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import load_image_folder
     from fervid.training.train import folder_notices
 
@@ -1393,7 +1402,6 @@ def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are
 
     from conftest import synthetic_faces
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
     from fervid.training.train import training_steps_per_epoch
 
     assert [training_steps_per_epoch(n, 128) for n in (128, 129, 130, 1, 2)] == [1, 1, 2, 0, 1]
@@ -1456,7 +1464,6 @@ def test_a_bad_command_line_value_is_blamed_on_its_option_not_on_the_config(tmp_
 
     from conftest import synthetic_faces
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
 
     monkeypatch.chdir(tmp_path)
     images, labels = synthetic_faces(4, seed=1)
@@ -1492,7 +1499,6 @@ def test_resume_refuses_a_run_whose_data_files_changed_naming_what_changed(tmp_p
 
     from conftest import synthetic_faces
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
 
     images, labels = synthetic_faces(41, seed=4)
     faces = tmp_path / "faces"
@@ -1530,7 +1536,6 @@ def test_train_says_every_reason_a_folder_left_out_and_lists_every_file_in_the_r
 
     from conftest import synthetic_faces
     from fervid.apps.cli import app
-    from fervid.emotions import EMOTIONS
 
     images, labels = synthetic_faces(40, seed=8)
     faces = tmp_path / "faces"

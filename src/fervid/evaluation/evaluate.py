@@ -400,6 +400,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "machine": summary.get("machine"),
             "torch": summary.get("torch"),
             "train_rows": summary.get("train_rows"),
+            "train_class_counts": summary.get("train_class_counts"),
             "device": summary.get("device"),
             "precision": summary.get("precision"),
             # the median epoch: a run paused while other work used the machine has a longer wall time
@@ -425,8 +426,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
              "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
              "and posed lab data (see docs for cross-dataset numbers when available)."),
             "Emotion labels describe facial expressions, not felt emotions.",
-            f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is slightly "
-            "optimistic." if selected else "The last epoch of the schedule is shipped: no epoch was chosen on the "
+            (f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is "
+             + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
+                if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
+                "slightly optimistic.")) if selected else "The last epoch of the schedule is shipped: no epoch was chosen on the "
             "evaluation faces (a recipe or seed picked among runs by their score on them would still flatter it: "
             "see the model's docs for how it was chosen).",
         ],
@@ -443,6 +446,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
                                                   "--command '...'` records it)",
         f"- Data: {data}",
         f"- Targets: {_targets(train_cfg, summary)}",
+        *_class_count_lines(train_cfg, summary),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
@@ -502,6 +506,21 @@ def _targets(train_cfg: dict, summary: dict) -> str:
     weight = train_cfg.get("ferplus_weight", 0.5)
     blend = "" if weight == 1 else f", blended {1 - weight:g} : {weight:g} with FER2013's label"
     return f"FER+'s ten-annotator vote distribution over the 7 emotions (contempt votes dropped){blend}" + kept
+
+
+def _class_count_lines(train_cfg: dict, summary: dict) -> list[str]:
+    """The training faces of each emotion, and the emotions with none (whose outputs the run never taught: kept from
+    the network it started from, or untrained), for the model card; nothing where the run did not record them."""
+    counts = summary.get("train_class_counts")
+    if not counts:
+        return []
+    lines = ["- Training faces per emotion: " + ", ".join(f"{e} {counts.get(e, 0):,}" for e in EMOTIONS)]
+    untaught = [e for e in EMOTIONS if not counts.get(e)]
+    if untaught:
+        source = (f"as the network it started from (`{train_cfg['init_from']}`) had it" if train_cfg.get("init_from")
+                  else "untrained: read nothing into it")
+        lines.append(f"- No training face of {', '.join(untaught)}: its output is {source}")
+    return lines
 
 
 def _calibration_lines(cal: dict) -> list[str]:

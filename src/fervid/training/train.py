@@ -1155,6 +1155,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     summary = {"best_val_acc": best_acc, "last_val_acc": history[-1]["val_acc"] if history else None,
                "epochs": cfg.epochs, "wall_seconds": round(elapsed, 1),
                "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
+               # what each emotion was taught from: one with none has an output the run never taught
+               "train_class_counts": {e: int((train_ds.labels == i).sum()) for i, e in enumerate(EMOTIONS)},
                "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
                "precision": "bf16 autocast" if bf16 else "fp32",
