@@ -40,5 +40,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    # the lazily loaded names listed too: tab completion in a notebook offers the main class
-    return sorted(set(globals()) | set(__all__))
+    # the public names, the lazily loaded ones too: tab completion in a notebook offers the main class, not this
+    # module's own helpers (importlib, Any, TYPE_CHECKING)
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("__")})

@@ -239,9 +239,11 @@ def test_analyze_video_says_what_it_takes(analyzer):
 
 
 def test_the_lazy_analyzer_is_listed_for_tab_completion():
+    """Tab completion offers the API; it offered fervid's own helpers too (importlib, Any, TYPE_CHECKING)."""
     import fervid
 
-    assert "Analyzer" in dir(fervid) and "EMOTIONS" in dir(fervid)
+    assert "Analyzer" in dir(fervid) and "EMOTIONS" in dir(fervid) and "__version__" in dir(fervid)
+    assert not {"importlib", "Any", "TYPE_CHECKING", "annotations"} & set(dir(fervid))
 
 
 def test_labelled_faces_counts_the_faces_a_labelled_photo_holds(analyzer, astronaut_rgb):
