@@ -58,6 +58,10 @@ def test_training_learns_and_resume_matches_an_uninterrupted_run(fer_csv, tmp_pa
 
     from fervid.apps.cli import app
 
+    # the same from the command line is its mistake, as a bad option is (it exited 1, as a failed input does)
+    forgot = CliRunner().invoke(app, ["train", "--data", cfg.data, "--out", str(tmp_path / "b")])
+    assert forgot.exit_code == 2 and "holds a training run already (last.pt); --resume continues it" in forgot.output
+
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "b"), "--resume"])
     assert result.exit_code == 0, result.output
     resumed = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
@@ -1329,7 +1333,7 @@ def test_an_existing_file_given_as_the_run_folder_is_named_as_a_file(fer_csv, tm
     checkpoint.write_bytes(b"weights")
     for out, named in ((checkpoint, checkpoint), (checkpoint / "run", checkpoint)):
         result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--out", str(out)])
-        assert result.exit_code == 1 and f"error: {named}: is a file, not a run folder" in result.output, result.output
+        assert result.exit_code == 2 and f"error: {named}: is a file, not a run folder" in result.output, result.output
         assert "Errno" not in result.output and "training on" not in result.output
     assert checkpoint.read_bytes() == b"weights"
 

@@ -805,9 +805,10 @@ def train(
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.echo(str(exc))
         run_dir = out
-    except DataChanged as exc:  # --resume asked of data that is no longer the run's
+    except (DataChanged, FileExistsError) as exc:  # --resume asked of data no longer the run's; an --out holding
+        # another run (--resume forgotten) or a model: the command line's to change
         _fail(str(exc), 2)
-    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
                     if p and not Path(p).is_absolute() and not Path(p).exists() and p in str(exc)
                     and p not in available_models()]
