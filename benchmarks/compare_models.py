@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--no-video", action="store_true", help="skip the carphone label shares")
     parser.add_argument("--json", type=Path, help="also write every number here")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); the numbers in docs/results.md sections 0-6 were measured with yuface")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); docs/results.md section 0 was measured with the default, the int8 CenterFace")
     args = parser.parse_args()
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
