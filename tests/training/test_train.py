@@ -1,6 +1,7 @@
 """Tiny training runs on a synthetic FER2013-format CSV: seconds, not the shipped model's hour."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -1567,3 +1568,14 @@ def test_train_says_every_reason_a_folder_left_out_and_lists_every_file_in_the_r
         rows = {row["path"]: row for row in csv.DictReader(fh)}
     assert len(rows) == 7 and rows[str(faces / "contempt")]["images"] == "3"
     assert rows[str(faces / EMOTIONS[labels[3]] / "d_broken.png")]["reason"].startswith("cannot read image")
+
+
+def test_a_runs_files_are_recorded_by_plain_absolute_paths(fer_csv, tmp_path, monkeypatch):
+    """A run started from a sibling folder (`--data ../data/fer.csv`) recorded /.../cwd/../data/fer.csv in its
+    config and, through it, in the model card."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    relative = os.path.relpath(fer_csv)
+    assert ".." in relative
+    recorded = TrainConfig(data=relative).with_absolute_paths().data
+    assert recorded == str(fer_csv.resolve()) and ".." not in recorded

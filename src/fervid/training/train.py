@@ -287,8 +287,8 @@ class TrainConfig:
     def with_absolute_paths(self) -> TrainConfig:
         """The same config with its files named absolutely (a shipped model's name stays a name): a run's
         config.json then works from any folder, for --resume and for export's int8 calibration."""
-        def absolute(value: str) -> str:
-            return str(Path(value).absolute()) if value and Path(value).exists() else value
+        def absolute(value: str) -> str:  # abspath drops "..": cwd/../data read as /tmp/probe/cwd1/../data
+            return os.path.abspath(value) if value and Path(value).exists() else value
 
         return replace(self, data=absolute(self.data), val_data=absolute(self.val_data),
                        ferplus_csv=absolute(self.ferplus_csv),
