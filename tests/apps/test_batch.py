@@ -272,7 +272,7 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
         db.execute("DELETE FROM settings WHERE name = 'max_faces'")
     db.close()
     result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--max-faces", "1", "-q"])
-    assert result.exit_code == 2 and "max_faces=None" in result.output and "max_faces=1" in result.output
+    assert result.exit_code == 2 and "max_faces=every face" in result.output and "max_faces=1" in result.output
     assert run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)["settings"] == \
         first["settings"]
 

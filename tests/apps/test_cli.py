@@ -1134,3 +1134,17 @@ def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_p
     (only,) = tracks["one"]["tracks"]
     assert only["track"] == 1 and tracks["one"]["max_faces"] == 1
     assert only["start"] < 0.1 and only["end"] > 3.8 and 2.0 < only["seen_seconds"] < 2.8  # both visits, not the gap
+    # an edited video: two shots, one face each; with --max-faces 1 both are track 1, and that is said
+    edited = tmp_path / "edited.mp4"
+    writer = H264Writer(edited, 640, 360, 25.0)
+    rng = np.random.default_rng(0)
+    second_shot = cv2.GaussianBlur(rng.integers(0, 255, (360, 640, 3)).astype(np.uint8), (0, 0), 3)
+    for i in range(60):
+        frame = np.full((360, 640, 3), 90, np.uint8) if i < 30 else second_shot.copy()
+        frame[100:320, (150 if i < 30 else 380):(360 if i < 30 else 590)] = face if i < 30 else face[:, ::-1]
+        writer.write(frame)
+    writer.close()
+    result = runner.invoke(app, ["video", str(edited), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path / "edited"), "--max-faces", "1"])
+    assert result.exit_code == 0, result.output
+    assert "has scene cuts at 1.2 s, and with --max-faces 1 each shot's largest face is track 1" in result.output

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from fervid.inference.images import ImageLoadError, expand_inputs, load_image, output_stems
+from fervid.inference.images import ImageLoadError, expand_inputs, load_image, more_frames_notice, output_stems
 
 
 def test_missing_zero_byte_text_and_directory(tmp_path):
@@ -387,6 +387,17 @@ def test_heic_photos_are_read_upright_with_the_heic_extra(tmp_path, astronaut_rg
     (tmp_path / "IMG_0003.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     with pytest.raises(ImageLoadError, match=r"IMG_0003\.heic: a corrupt HEIC/HEIF image"):
         load_image(tmp_path / "IMG_0003.heic")
+    # a HEIC of several images (a burst): its primary one is read, and that is said
+    import pillow_heif
+
+    burst = pillow_heif.from_pillow(portrait)
+    burst.add_from_pillow(sideways)
+    burst.save(tmp_path / "burst.heic", quality=80)
+    assert load_image(tmp_path / "burst.heic").shape == (512, 300, 3)
+    assert more_frames_notice(tmp_path / "burst.heic").endswith("a HEIC/HEIF holding 2 images: analysed its primary "
+                                                                "one, the one photo viewers show (save the others as "
+                                                                "images of their own to analyse them)")
+    assert more_frames_notice(tmp_path / "IMG_0001.HEIC") == ""
 
 
 def test_a_folder_named_with_brackets_is_taken_as_named_in_a_pattern(tmp_path, astronaut_png):

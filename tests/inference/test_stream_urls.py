@@ -20,3 +20,8 @@ def test_urls_and_cameras_are_named_safely_and_their_secrets_masked():
     assert re.fullmatch(r"[A-Za-z0-9._-]+", source_stem("http://h/a b/<c>|d:e?x=1"))
     assert source_stem("3") == "camera3" and source_stem("clips/a.mp4") == "a"
     assert masked_source(str(carphone())) == str(carphone())
+    # an RTSP camera's ;password= path parameter, a token given as the user name, a psw= query
+    assert masked_source("rtsp://cam/path;password=xyz") == "rtsp://cam/path;password=***"
+    assert source_stem("rtsp://cam/path;password=xyz") == "cam_path"
+    assert masked_source("rtsp://TOKEN123@cam.example/live") == "rtsp://***@cam.example/live"
+    assert masked_source("http://h/v?usr=admin&psw=hunter2") == "http://h/v?usr=admin&psw=***"

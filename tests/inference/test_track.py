@@ -120,6 +120,15 @@ def test_max_faces_one_follows_the_largest_face_as_track_1_throughout():
     assert tracker.tracks == []
     tracker.cut()
     assert _rounds(tracker, grey, [[behind]]) == [[1]]
+    # the participant back leaning back (three-quarters the size: 0.56 of the area) was never followed again
+    leaning_back = _face_at(220, 170, 120)
+    tracker = FaceTracker(max_faces=1)
+    assert _rounds(tracker, grey, [[participant, behind]] * 2 + away + [[leaning_back, behind]] * 2)[-1] == [1]
+    assert tracker.tracks[0].detection.box == leaning_back.box
+    # away for good (past forget_rounds): whoever comes is followed
+    tracker = FaceTracker(max_faces=1, forget_rounds=4)
+    assert _rounds(tracker, grey, [[participant]] + [[behind]] * 8)[-1] == [1]
+    assert tracker.tracks[0].detection.box == behind.box
     # a smaller face found first (a poster, a false detection) gives way to the participant's
     tracker = FaceTracker(max_faces=1)
     _rounds(tracker, grey, [[behind], [behind, participant]])

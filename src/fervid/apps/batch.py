@@ -35,7 +35,7 @@ from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES, printable_name
 from fervid.inference.models import file_sha256
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS
 from fervid.inference.video import VIDEO_SUFFIXES, table_schema
 
@@ -252,8 +252,9 @@ class StateStore:
         changed = {k: (recorded[k], v) for k, v in settings.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(
-                f"{self.folder}: its results were made with " + ", ".join(f"{k}={old!r}" for k, (old, _) in changed.items())
-                + "; this run asks for " + ", ".join(f"{k}={new!r}" for k, (_, new) in changed.items())
+                f"{self.folder}: its results were made with "
+                + ", ".join(f"{k}={setting_text(k, old)}" for k, (old, _) in changed.items())
+                + "; this run asks for " + ", ".join(f"{k}={setting_text(k, new)}" for k, (_, new) in changed.items())
                 + ". Use another --out, or the same settings to go on with this one")
         self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in settings.items()])

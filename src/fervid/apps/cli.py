@@ -22,7 +22,7 @@ import typer
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
-from fervid.inference.options import PipelineOptions, check_positive
+from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -129,6 +129,30 @@ def _seconds_list(times: list[float], most: int = 3) -> str:
     """"4.0 s", "4.0 s and 8.0 s", "4.0 s, 8.0 s, 12.0 s and 2 more": times in a sentence."""
     words = [f"{t:.1f} s" for t in times[:most]] + ([f"{len(times) - most} more"] if len(times) > most else [])
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _video_notices(result, name: str, out: Path) -> list[str]:
+    """What a video's (or a live session's) results should be read with: a dark picture brightened, a clock that
+    started again, one track across scene cuts (--max-faces 1), outputs that replaced another source's."""
+    from fervid.inference.align import DARK_TOP
+
+    notices = []
+    if result.frames_brightened:
+        notices.append(f"{name} is dark in {result.frames_brightened} of its {result.frames_analysed} analysed frames "
+                       f"(their brightest pixels under {DARK_TOP} of 255): faces were found and read on its levels "
+                       "stretched; expect fewer faces and less certain labels than in a well-lit video")
+    if result.clock_resets:
+        notices.append(f"{name}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings joined "
+                       "end to end?): the times in its tables go on from the frame before each, and may differ from "
+                       "a player's clock after it (clock_resets in the tracks JSON)")
+    if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
+        notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
+                       "shot's largest face is track 1: an edited video of several people is one track here "
+                       "(analyse it without --max-faces to number each shot's faces apart)")
+    if result.replaced:
+        notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
+                       "--out to keep both)")
+    return notices
 
 
 def _say_notices(notices: list[str]) -> None:
@@ -478,7 +502,6 @@ def video(
     """
     import time as _time
 
-    from fervid.inference.align import DARK_TOP
     from fervid.inference.images import expand_inputs, output_stems
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
 
@@ -543,20 +566,7 @@ def video(
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
                        f"mostly {t['dominant_emotion']} ({t['emotion_share'][t['dominant_emotion']]:.0%}), "
                        f"{len(t['changes'])} change(s)")
-        if result.frames_brightened:
-            typer.secho(f"notice: {path} is dark in {result.frames_brightened} of its {result.frames_analysed} "
-                        f"analysed frames (their brightest pixels under {DARK_TOP} of 255): faces were found and "
-                        "read on its levels stretched; expect fewer faces and less certain labels than in a well-lit "
-                        "video",
-                        fg=typer.colors.YELLOW, err=True)
-        if result.clock_resets:
-            typer.secho(f"notice: {path}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings "
-                        "joined end to end?): the times in its tables go on from the frame before each, and may "
-                        "differ from a player's clock after it (clock_resets in the tracks JSON)",
-                        fg=typer.colors.YELLOW, err=True)
-        if result.replaced:
-            typer.secho(f"notice: {path}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
-                        "another --out to keep both)", fg=typer.colors.YELLOW, err=True)
+        _say_notices(_video_notices(result, str(path), out))
         if result.error:
             failures.append(result.error)
     if analysed:
@@ -661,7 +671,7 @@ def live(
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                stop=lambda: bool(stopping), stem=src.stem)
+                                clock=src.clock, stop=lambda: bool(stopping), stem=src.stem)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
@@ -675,9 +685,7 @@ def live(
     typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} fps), "
                f"{read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); outputs "
                f"in {out}/ ({result.stem}_*)")
-    if result.replaced:
-        typer.secho(f"notice: {src.name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use "
-                    "another --out to keep both)", fg=typer.colors.YELLOW, err=True)
+    _say_notices(_video_notices(result, src.name, out))
     if result.error:
         _fail(result.error)
 
@@ -1189,7 +1197,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             differ = [key for key in VIDEO_RUN_SETTINGS if setting[key] != first[key]]
             if differ:
                 _fail(f"{results}: its videos were analysed with different settings ("
-                      + "; ".join(f"{key}: {first[key]} for {first_video.name}, {setting[key]} for {video.name}"
+                      + "; ".join(f"{key}: {setting_text(key, first[key])} for {first_video.name}, "
+                                  f"{setting_text(key, setting[key])} for {video.name}"
                                   for key in differ) + "); one score must come from one model and settings")
         for video, summary in summaries.items():  # scored on what was analysed, as a fresh analysis would be
             if summary.get("error"):

@@ -108,15 +108,18 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
 
 def more_frames_notice(path: str | Path) -> str:
     """For a file :func:`load_image` read only the first frame or page of (an animated GIF, PNG, WebP or AVIF, a
-    multi-page TIFF): a line saying so and how to read them all; "" for any other (a camera's MPO JPEG, whose
+    multi-page TIFF; a HEIC's primary image): a line saying so and how to read them all; "" for any other (a camera's MPO JPEG, whose
     second image is a preview or depth map, too)."""
     try:
         with Image.open(path) as im:
             fmt, frames = im.format, getattr(im, "n_frames", 1)
     except (OSError, ValueError, SyntaxError):
         return ""
-    if frames < 2 or fmt not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF"):
+    if frames < 2 or fmt not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF", "HEIF"):
         return ""
+    if fmt == "HEIF":  # a burst or an edited photo's original beside it: the primary image is the one shown
+        return (f"{path}: a HEIC/HEIF holding {frames} images: analysed its primary one, the one photo viewers show "
+                "(save the others as images of their own to analyse them)")
     if fmt == "TIFF":
         return f"{path}: a multi-page TIFF: analysed page 1 of {frames} (save each page as its own image to analyse it)"
     kind = {"WEBP": "WebP"}.get(fmt, fmt)

@@ -67,6 +67,19 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
         check_positive("sample_fps", sample_fps, "frames per second")
 
 
+# what a setting left at None means, said in words where a message shows it ("max_faces=None" read as Python)
+_NONE_MEANS = {"max_faces": "every face", "sample_fps": "every frame", "score_threshold": "the detector's own",
+               "temporal_model": "the one shipped for the CNN"}
+
+
+def setting_text(name: str, value) -> str:
+    """A setting's value as a message shows it: None in words (``max_faces`` None: "every face"), a string
+    quoted, anything else as it is."""
+    if value is None:
+        return _NONE_MEANS.get(name, "none")
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """Every choice that shapes an analysis, with its default. ``options.analyzer()`` makes the

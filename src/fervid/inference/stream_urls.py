@@ -8,7 +8,14 @@ from pathlib import Path
 
 
 # query parameters whose values are masked where fervid prints or writes a URL (access tokens, keys, signatures)
-_SECRET_QUERY_KEY = re.compile(r"token|key|pass|pwd|secret|auth|sig|credential|session", re.I)
+_SECRET_QUERY_KEY = re.compile(r"token|key|pass|pwd|psw|secret|auth|sig|credential|session", re.I)
+
+
+def _masked_params(params: str, separator: str) -> str:
+    """``key=value`` pairs joined by ``separator`` with the values of secret-looking keys replaced by ``***``."""
+    return separator.join(re.sub(r"=.*", "=***", item, flags=re.S)
+                          if "=" in item and _SECRET_QUERY_KEY.search(item.split("=", 1)[0]) else item
+                          for item in params.split(separator))
 
 
 def is_stream_url(source: str | int) -> bool:
@@ -17,8 +24,9 @@ def is_stream_url(source: str | int) -> bool:
 
 
 def masked_source(source: str | int) -> str:
-    """``source`` as fervid prints and writes it: a URL's password (``user:PASSWORD@``) and the values of query
-    parameters that look like secrets (token, key, password, auth, sig...) replaced by ``***``; anything else as
+    """``source`` as fervid prints and writes it: a URL's password (``user:PASSWORD@``; a user name alone, which
+    may be an access token: ``TOKEN@``) and the values of query or path parameters (``?token=``, RTSP cameras'
+    ``;password=``) that look like secrets (token, key, password, auth, sig...) replaced by ``***``; anything else as
     it is. A camera's or a stream's address ends up in terminals, logs and the results shared with others."""
     text = str(source)
     if not is_stream_url(text):
@@ -26,14 +34,13 @@ def masked_source(source: str | int) -> str:
     scheme, rest = text.split("://", 1)
     authority, tail = re.match(r"([^/?#]*)(.*)$", rest, re.S).groups()
     userinfo, at, host = authority.rpartition("@")
-    if at and ":" in userinfo:
-        authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    if at:
+        authority = (f"{userinfo.split(':', 1)[0]}:***@{host}" if ":" in userinfo else f"***@{host}")
     path, question, query = tail.partition("?")
+    path = _masked_params(path, ";")
     if question:
         query, hash_, fragment = query.partition("#")
-        query = "&".join(re.sub(r"=.*", "=***", item, flags=re.S)
-                         if "=" in item and _SECRET_QUERY_KEY.search(item.split("=", 1)[0]) else item
-                         for item in query.split("&")) + hash_ + fragment
+        query = _masked_params(query, "&") + hash_ + fragment
     return f"{scheme}://{authority}{path}{question}{query}"
 
 
@@ -53,7 +60,9 @@ def source_stem(source: str | int) -> str:
         host, port = parts.hostname or "", parts.port
     except ValueError:  # a malformed host or port: whatever follows the scheme, up to the query
         parts, host, port = None, re.split(r"[?#]", text.split("://", 1)[1])[0].rpartition("@")[2], None
-    segments = [unquote(segment) for segment in (parts.path if parts else "").split("/") if segment]
+    # a segment's ;parameters (an RTSP camera's ;password=...) are left out, as the query is
+    segments = [unquote(segment.split(";", 1)[0]) for segment in (parts.path if parts else "").split("/")
+                if segment.split(";", 1)[0]]
     if segments:
         segments[-1] = Path(segments[-1]).stem or segments[-1]  # cam.ts -> cam, as a file's stem
     stem = "_".join(str(piece) for piece in (host, port, *segments) if piece)

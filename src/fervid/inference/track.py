@@ -142,6 +142,10 @@ SHRUNK = 0.85
 VELOCITY_FRAMES = 8
 # with max_faces, how much larger in area a face found must be than the smallest face followed to take its place
 LARGER_FACE = 1.5
+# with max_faces 1, how much smaller in area than the face followed a face found while it is away may be and still
+# be taken: someone behind a participant is much smaller (a third of the width: a ninth of the area), the
+# participant back after leaning back or moving the camera a little smaller (at two-thirds the area they were lost)
+AWAY_SMALLER = 3.0
 
 
 def _shrunk(box: tuple, track: Track) -> bool:
@@ -190,15 +194,18 @@ class FaceTracker:
     ``max_missed_rounds``: detection rounds a track may go unmatched (kept moving by flow) before it ends.
     ``max_faces``: at most this many tracks at once, new ones from the largest faces found; with 1, every track is
     number 1 (one face followed through a video: a participant who looks away and back is not a new person), and
-    while the face followed is away a clearly smaller one (a person behind them) is not taken in its place, until
-    a scene cut. None: every face.
+    while the face followed is away a much smaller one (a person behind them; :data:`AWAY_SMALLER`) is not taken in
+    its place, for up to ``forget_rounds`` detection rounds or until a scene cut. None: every face.
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None):
+    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None,
+                 forget_rounds: int = 100):
         self.iou_threshold = iou_threshold
         self.max_missed_rounds = max_missed_rounds
         self.max_faces = max_faces
+        self.forget_rounds = forget_rounds
         self._followed_area = 0.0  # max_faces 1: the box area of the face followed last
+        self._rounds_away = 0  # max_faces 1: detection rounds since a face was last followed
         self.tracks: list[Track] = []
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
@@ -289,12 +296,17 @@ class FaceTracker:
         def area(box: tuple) -> float:
             return box[2] * box[3]
 
-        if self.max_faces == 1 and self.tracks:
-            self._followed_area = area(self.tracks[0].detection.box)
+        if self.max_faces == 1:
+            if self.tracks:
+                self._followed_area, self._rounds_away = area(self.tracks[0].detection.box), 0
+            else:
+                self._rounds_away += 1
+                if self._rounds_away > self.forget_rounds:  # gone for good: whoever comes is the one to follow
+                    self._followed_area = 0.0
         taken = []
         for det in sorted(candidates, key=lambda d: -area(d.box)):
-            if self.max_faces == 1 and LARGER_FACE * area(det.box) < self._followed_area:
-                break  # someone smaller than the face followed: not the one the camera is on
+            if self.max_faces == 1 and AWAY_SMALLER * area(det.box) < self._followed_area:
+                break  # someone much smaller than the face followed: not the one the camera is on
             if len(self.tracks) + len(taken) >= self.max_faces:
                 smallest = min(self.tracks, key=lambda t: area(t.detection.box), default=None)
                 if smallest is None or area(det.box) < LARGER_FACE * area(smallest.detection.box):
@@ -306,7 +318,7 @@ class FaceTracker:
     def cut(self) -> None:
         """A scene cut: every track ends (its number is not given again, unless ``max_faces`` is 1). A face in the new shot is someone new
         to the tracker, even where it sits where a face of the last shot sat."""
-        self.tracks, self._prev_grey, self._followed_area = [], None, 0.0
+        self.tracks, self._prev_grey, self._followed_area, self._rounds_away = [], None, 0.0, 0
 
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""

@@ -1039,8 +1039,8 @@ class _FFmpegCapture:
             got += n
         try:
             self._pos_msec = float(pts_time) * 1000.0
-        except ValueError:  # NOPTS: timed by its index (_frame_time)
-            self._pos_msec = 0.0
+        except ValueError:  # NOPTS: no timestamp (RisingClock.frame_time places it one frame on)
+            self._pos_msec = math.nan
         frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
         sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
         return True, _square_pixels(frame, sar)
@@ -1188,6 +1188,11 @@ class SceneCuts:
                 and float((structure * last[2]).mean()) < CUT_STRUCTURE_CORRELATION)
 
 
+# --max-faces 1: a face followed that has been away this long is forgotten, and whoever comes is followed (until
+# then, a much smaller face is taken for someone behind the participant: track.AWAY_SMALLER)
+FORGET_FACE_SECONDS = 30.0
+
+
 class FrameStream:
     """The per-frame stages of one video or live stream: detect every ``detect_every`` s, track (optical flow
     in between), align, classify the crops in batches through the analyzer's CNN path
@@ -1207,7 +1212,8 @@ class FrameStream:
         # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
         # 1 s occlusion split a track in two at --detect-every 0.1)
         self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
-                                   max_faces=analyzer.max_faces)
+                                   max_faces=analyzer.max_faces,
+                                   forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every))
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
@@ -1523,10 +1529,12 @@ class VideoAnalyzer:
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
-            stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0) -> VideoResult:
+            stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
+            clock: RisingClock | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
-        0 if not known; a live source that skips frames gives their indices).
+        0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
+        that timed them, whose resets the result records).
 
         ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
         written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
@@ -1548,8 +1556,9 @@ class VideoAnalyzer:
                 fps = 30.0  # container without a usable rate: timestamps still come from the decoder
             total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             clock = RisingClock(fps)
-            result.clock_resets = clock.resets
             frames = _read_frames(cap, stages, clock)
+        if clock is not None:
+            result.clock_resets = clock.resets  # filled as the frames are read
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages)
         result.scene_cuts = stream.cut_times
@@ -1655,7 +1664,7 @@ def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock | None =
         stages["decode"] += time.perf_counter() - t0
         if not ok:
             return
-        t = clock(_frame_time(cap, index, fps))
+        t = clock.frame_time(cap, index)
         index += 1
         yield t, frame
 
@@ -1672,6 +1681,21 @@ class RisingClock:
         self.spacing = 1.0 / (fps if math.isfinite(fps) and fps > 0 else 30.0)
         self.offset, self.last = 0.0, -math.inf
         self.resets: list[float] = []
+        self._timed = False  # the source has given a timestamp: from then on 0 is one, not "none"
+
+    def frame_time(self, cap, index: int) -> float:
+        """The time (s) of the frame ``cap`` just read (``index``: its number from 0): the decoder's own timestamp,
+        so variable frame rates stay right, or index / fps where the file has none; kept rising. A timestamp of 0
+        after others is a part's first frame where its clock starts again: read as "no timestamp" (index / fps),
+        it put a made-up gap as long as the parts before it at every join after the first."""
+        ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+        if ms and ms > 0:
+            self._timed = True
+            return self(ms / 1000.0)
+        if ms == 0 and (self._timed or index == 0):
+            return self(0.0)
+        # no timestamp (none in the file, or a frame without one)
+        return self(index * self.spacing if not self._timed else self.last - self.offset + self.spacing)
 
     def __call__(self, t: float) -> float:
         t += self.offset
@@ -1684,16 +1708,11 @@ class RisingClock:
         return t
 
 
-def _frame_time(cap, index: int, fps: float) -> float:
-    """The time (s) of the frame just read: the decoder's own timestamp, so variable frame rates stay right;
-    index / fps where it has none."""
-    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-    return ms / 1000.0 if ms and ms > 0 else index / fps
-
-
 # A network source's open and read timeout: a stream that does not answer, or stops sending, is reported after this
 # long (OpenCV's own default, 30 s, left `fervid live` silent that long, Ctrl-C unheard)
 STREAM_TIMEOUT_SECONDS = 10.0
+
+
 def _open_live_capture(target: str | int, name: str, timeout: float) -> _CheckedCapture:
     """A camera (index) or stream URL opened and its first frame read, on a worker thread waited on in short
     slices: OpenCV's open and first read block (up to ``timeout`` for a stream) and hold off Ctrl-C until they
@@ -1808,6 +1827,7 @@ class LiveSource:
         self.dropped = 0
         self.delivered = 0
         self.lost: str | None = None  # why a camera or stream stopped delivering before its end, if it did
+        self.clock = RisingClock(self.fps)  # a file's frame times; its resets are where its own clock started again
         self._latest: tuple[float, np.ndarray, int] | None = None
         self._last: tuple[float, np.ndarray, int] | None = None  # the newest frame delivered
         self._stopped = False  # the consumer is done (stop, close): the reader stops, its counts stay
@@ -1832,7 +1852,7 @@ class LiveSource:
         # decoded, and only a later one fails at once; the long wait among them is what tells a silent stream
         # from a closed one
         waits: deque[float] = deque(maxlen=32)
-        clock = RisingClock(self.fps)  # a file's clock that starts again (files joined end to end) goes on rising
+        clock = self.clock  # a file's clock that starts again (files joined end to end) goes on rising
         try:
             while not self._stopped:
                 asked = time.perf_counter()
@@ -1848,7 +1868,7 @@ class LiveSource:
                             "it ended (the connection closed or the device went away)"))
                     break
                 # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
-                t = clock(_frame_time(self.cap, index, self.fps)) if self.is_file else now
+                t = clock.frame_time(self.cap, index) if self.is_file else now
                 if self.is_file:  # pace a file like a camera
                     delay = t - (time.perf_counter() - self._start)
                     if delay > 0:
