@@ -1068,3 +1068,12 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
     assert sorted(files.index) == [str(corpus / name) for name in ("photo.avif", "scan.tga", "stream.ts")]
     assert files.loc[str(corpus / "stream.ts"), "kind"] == "video" and files.loc[str(corpus / "stream.ts"), "rows"] > 0
     assert (files.loc[[str(corpus / "photo.avif"), str(corpus / "scan.tga")], "rows"] == 1).all()
+    # a recording joined end to end: its clock's restart is in files.csv, not only in its own tracks JSON
+    (corpus / "joined.ts").write_bytes((corpus / "stream.ts").read_bytes() * 2)
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q",
+                                     "--no-annotate"])
+    assert again.exit_code == 0, again.output
+    files = pd.read_csv(out / "files.csv").set_index("file")
+    assert re.fullmatch(r"its own clock starts again at 1\.[01] s \(times go on from the frame before\)",
+                        files.loc[str(corpus / "joined.ts"), "note"])
+    assert pd.isna(files.loc[str(corpus / "stream.ts"), "note"])

@@ -899,6 +899,10 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             note = "not analysed yet"
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
+        if doc and doc.get("clock_resets"):  # recordings joined end to end: its times are not a player's after one
+            note = "; ".join(filter(None, [note, "its own clock starts again at "
+                                           + ", ".join(f"{t:.1f} s" for t in doc["clock_resets"])
+                                           + " (times go on from the frame before)"]))
         files_rows.append({
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",
