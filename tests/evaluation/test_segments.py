@@ -174,6 +174,10 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
                                  "path (give the annotations' video paths as the analysis did)"}
     assert summaries[videos[0]]["sample_fps"] == 5.0
+    # read from where the batch ran, its relative name is this very file: matched, and no "by its name" said
+    monkeypatch.chdir(tmp_path / "data")
+    _, _, summaries = frames_from_results(run, videos[:2])
+    assert "matched_by_name" not in summaries[videos[1]]
 
 
 def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):

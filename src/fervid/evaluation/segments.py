@@ -400,7 +400,9 @@ def frames_from_results(results: Path, videos: list[Path]
                 failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) is "
                                  f"{analysed:.1f} s long and this one {here:.1f} s: another file of the same name")
                 continue
-            summary = {**summary, "matched_by_name": named}
+            if Path(named).is_absolute() or Path(named).resolve() != video:
+                # said, unless the relative name read from here is this very file (analysed from this folder)
+                summary = {**summary, "matched_by_name": named}
         try:
             table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
