@@ -320,8 +320,8 @@ def image(
     """Find every face in images and name its emotion.
 
     JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "max_faces", "files":
-    [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score", "emotion",
-    "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and
+    [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score",
+    "emotion", "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and
     Parquet: one row per face, numbered from 1 (a row with an empty face column for an image with no face or an
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
@@ -1091,11 +1091,10 @@ def evaluate(
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
     if relabelled:
-        a, b = relabelled[0]
-        notes.insert(1 if training_faces else 0, f"warning: {len(relabelled)} image(s) are byte-identical copies of another filed under a "
-                        f"different emotion (e.g. {a} as {EMOTIONS[ds.labels[ds.sources.index(a)]]}, {b} as "
-                        f"{EMOTIONS[ds.labels[ds.sources.index(b)]]}): one of each pair is scored wrong whatever is "
-                        "predicted")
+        example = ", ".join(f"{ds.sources[i]} as {EMOTIONS[ds.labels[i]]}" for i in relabelled[0])
+        notes.insert(1 if training_faces else 0,
+                     f"warning: {len(relabelled)} image(s) are byte-identical copies of another filed under a "
+                     f"different emotion (e.g. {example}): one of each pair is scored wrong whatever is predicted")
     photos = photos_notice(ds) if dataset == "folder" else ""
     if photos:
         notes.append(f"notice: {photos}; or score the photos themselves: --dataset photos finds and aligns each "

@@ -294,9 +294,9 @@ def copies_in(sources: list[str], folder: str | Path) -> list[str]:
     return [str(f) for f, key in ours.items() if key in known]
 
 
-def relabelled_copies(ds: FaceDataset) -> list[tuple[str, str]]:
-    """Pairs of a dataset's images that are one file (byte-identical copies) under two different labels: a face
-    that is scored as wrong whatever is predicted for one of them."""
+def relabelled_copies(ds: FaceDataset) -> list[tuple[int, int]]:
+    """Pairs of a dataset's images (their indices) that are one file (byte-identical copies) under two different
+    labels: a face that is scored as wrong whatever is predicted for one of them."""
     files = [Path(s) for s in ds.sources]
     sizes, repeated = set(), set()  # only files whose size another file shares are read
     for file in files:
@@ -314,7 +314,7 @@ def relabelled_copies(ds: FaceDataset) -> list[tuple[str, str]]:
             continue
         j = first.setdefault(key, i)
         if j != i and ds.labels[j] != ds.labels[i]:
-            pairs.append((ds.sources[j], ds.sources[i]))
+            pairs.append((j, i))
     return pairs
 
 

@@ -429,9 +429,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             (f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is "
              + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
                 if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
-                "slightly optimistic.")) if selected else "The last epoch of the schedule is shipped: no epoch was chosen on the "
-            "evaluation faces (a recipe or seed picked among runs by their score on them would still flatter it: "
-            "see the model's docs for how it was chosen).",
+                "slightly optimistic.")) if selected else
+            "The last epoch of the schedule is shipped: no epoch was chosen on the evaluation faces (a recipe or "
+            "seed picked among runs by their score on them would still flatter it: see the model's docs for how it "
+            "was chosen).",
         ],
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")

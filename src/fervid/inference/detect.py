@@ -397,12 +397,17 @@ def check_max_faces(max_faces: int | None) -> None:
                          f"{max_faces!r}")
 
 
+def box_area(box: tuple) -> float:
+    """The area of an (x, y, width, height) box, in square pixels."""
+    return box[2] * box[3]
+
+
 def largest_faces(detections: list[Detection], max_faces: int | None) -> list[Detection]:
     """The ``max_faces`` largest detections by box area (all of them for None), in their order: the face a camera
     is on is the largest; people behind, posters and false detections are smaller."""
     if max_faces is None or len(detections) <= max_faces:
         return detections
-    kept = set(sorted(range(len(detections)), key=lambda i: -detections[i].box[2] * detections[i].box[3])[:max_faces])
+    kept = set(sorted(range(len(detections)), key=lambda i: -box_area(detections[i].box))[:max_faces])
     return [d for i, d in enumerate(detections) if i in kept]
 
 

@@ -108,8 +108,8 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
 
 def more_frames_notice(path: str | Path) -> str:
     """For a file :func:`load_image` read only the first frame or page of (an animated GIF, PNG, WebP or AVIF, a
-    multi-page TIFF; a HEIC's primary image): a line saying so and how to read them all; "" for any other (a camera's MPO JPEG, whose
-    second image is a preview or depth map, too)."""
+    multi-page TIFF; a HEIC's primary image): a line saying so and how to read them all; "" for any other (a
+    camera's MPO JPEG, whose second image is a preview or depth map, too)."""
     try:
         with Image.open(path) as im:
             fmt, frames = im.format, getattr(im, "n_frames", 1)

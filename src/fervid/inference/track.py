@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection, iou, largest_faces
+from fervid.inference.detect import Detection, box_area, iou
 
 
 @dataclass
@@ -276,7 +276,7 @@ class FaceTracker:
         self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
         new = [d for c, d in enumerate(detections) if c not in matched_dets]
         if self.max_faces is not None:
-            new = self._make_room(largest_faces(new, self.max_faces))
+            new = self._make_room(new)
         # faces first seen together are numbered from the image's left, as an image's faces are
         for det in sorted(new, key=lambda d: (d.box[0], d.box[1])):
             self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
@@ -293,31 +293,28 @@ class FaceTracker:
         full, one clearly larger than the smallest face followed (by LARGER_FACE in area) takes its place, so a
         false detection or a passer-by that came first does not keep the face the camera is on out, and two faces
         of about one size do not take turns."""
-        def area(box: tuple) -> float:
-            return box[2] * box[3]
-
         if self.max_faces == 1:
             if self.tracks:
-                self._followed_area, self._rounds_away = area(self.tracks[0].detection.box), 0
+                self._followed_area, self._rounds_away = box_area(self.tracks[0].detection.box), 0
             else:
                 self._rounds_away += 1
                 if self._rounds_away > self.forget_rounds:  # gone for good: whoever comes is the one to follow
                     self._followed_area = 0.0
         taken = []
-        for det in sorted(candidates, key=lambda d: -area(d.box)):
-            if self.max_faces == 1 and AWAY_SMALLER * area(det.box) < self._followed_area:
+        for det in sorted(candidates, key=lambda d: -box_area(d.box)):
+            if self.max_faces == 1 and AWAY_SMALLER * box_area(det.box) < self._followed_area:
                 break  # someone much smaller than the face followed: not the one the camera is on
             if len(self.tracks) + len(taken) >= self.max_faces:
-                smallest = min(self.tracks, key=lambda t: area(t.detection.box), default=None)
-                if smallest is None or area(det.box) < LARGER_FACE * area(smallest.detection.box):
+                smallest = min(self.tracks, key=lambda t: box_area(t.detection.box), default=None)
+                if smallest is None or box_area(det.box) < LARGER_FACE * box_area(smallest.detection.box):
                     break
                 self.tracks.remove(smallest)
             taken.append(det)
         return taken
 
     def cut(self) -> None:
-        """A scene cut: every track ends (its number is not given again, unless ``max_faces`` is 1). A face in the new shot is someone new
-        to the tracker, even where it sits where a face of the last shot sat."""
+        """A scene cut: every track ends (its number is not given again, unless ``max_faces`` is 1). A face in the
+        new shot is someone new to the tracker, even where it sits where a face of the last shot sat."""
         self.tracks, self._prev_grey, self._followed_area, self._rounds_away = [], None, 0.0, 0
 
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:

@@ -1521,8 +1521,9 @@ class VideoAnalyzer:
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"precision": ran["precision"], "temperature": ran["temperature"],
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
-                                     "max_faces": ran["max_faces"], "detect_every": opts.detect_every, "window": opts.window,
-                                     "sample_fps": opts.sample_fps, "centred_window": opts.centred,
+                                     "max_faces": ran["max_faces"], "detect_every": opts.detect_every,
+                                     "window": opts.window, "sample_fps": opts.sample_fps,
+                                     "centred_window": opts.centred,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name}
                                         if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
@@ -1652,11 +1653,9 @@ def _zoom_face(face: Face, zoom: float) -> Face:
                 face.detection_score, face.probabilities, face.uncertain)
 
 
-def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock | None = None):
+def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock):
     """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right; kept
     rising where the file's clock starts again (``clock``, :class:`RisingClock`)."""
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    clock = clock or RisingClock(fps)
     index = 0
     while True:
         t0 = time.perf_counter()
@@ -1801,8 +1800,6 @@ class LiveSource:
 
     def __init__(self, source: str | int, max_seconds: float | None = None,
                  timeout: float = STREAM_TIMEOUT_SECONDS):
-        import threading
-
         if max_seconds == math.inf:  # --seconds inf: no limit (it crashed computing the frames expected)
             max_seconds = None
         if max_seconds is not None and not max_seconds > 0:  # NaN too: it used to mean no limit, 0 one frame

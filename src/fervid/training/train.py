@@ -593,7 +593,8 @@ def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.n
                           ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     train_ds, kept = _limit(train_ds, cfg.limit_train, cfg.seed)
     if len(train_ds) < 2:  # BatchNorm learns from batches of two faces or more: one face is not a batch
-        held_out = f" ({len(val_ds)} held out to choose the epoch on)" if cfg.data_kind == "folder" and not cfg.val_data else ""
+        held_out = (f" ({len(val_ds)} held out to choose the epoch on)" if cfg.data_kind == "folder"
+                    and not cfg.val_data else "")
         raise DatasetError(f"{cfg.data}: {len(train_ds)} training face(s){held_out}; training needs at least 2"
                            + (f" (limit_train = {cfg.limit_train})" if cfg.limit_train else ""))
     targets = targets[kept]
@@ -878,7 +879,8 @@ def write_left_out(train_ds: FaceDataset, val_ds: FaceDataset, path: Path) -> No
     images: a folder counts those it holds), so that what a run did not learn from can be checked after it."""
     import csv
 
-    rows = {name: (why, ds.left_out_images.get(name, 1)) for ds in (train_ds, val_ds) for name, why in ds.left_out.items()}
+    rows = {name: (why, ds.left_out_images.get(name, 1))
+            for ds in (train_ds, val_ds) for name, why in ds.left_out.items()}
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "reason", "images"])
