@@ -978,6 +978,16 @@ def test_a_cnn_without_its_own_lstm_falls_back_to_the_moving_average_with_a_noti
     assert batch.exit_code == 0, batch.output
     assert "notice: no temporal LSTM reads" in batch.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))["settings"]["method"] == "mean"
+    # --method lstm typed by the user is what their study reports: refused, not run as another method under its name
+    for command in (["video", str(carphone()), "--out", str(tmp_path / "x")],
+                    ["batch", str(carphone()), "--out", str(tmp_path / "y")],
+                    ["live", "--source", "0"], ["live", "--port", "1"], ["serve", "--port", "1"]):
+        quiet = ["-q"] if command[0] in ("video", "batch") else []
+        named = CliRunner().invoke(app, [*command, "--model", str(mine), "--method", "lstm", *quiet])
+        assert named.exit_code == 2, (command, named.output)
+        assert "--method lstm: no temporal LSTM reads the features of CNN 'my_cnn'" in named.output, named.output
+        assert "--temporal-model" in named.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_path):

@@ -74,9 +74,10 @@ PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
                                                                 "(tracking in between).")
 WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at.")
-METHOD_OPTION = typer.Option(_DEFAULTS.method, help="Videos: temporal classifier: lstm (the paper's), mean (moving "
-                                                    "average), frame (per-frame argmax) or hmm (a sticky HMM "
-                                                    "smoother).")
+METHOD_OPTION = typer.Option(None, help=f"Videos: temporal classifier: lstm (the paper's), mean (moving average), "
+                                        "frame (per-frame argmax) or hmm (a sticky HMM smoother). Default: "
+                                        f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
+                                        "temporal LSTM; a method named here runs, or the command stops.")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
@@ -245,7 +246,10 @@ def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with 
 
 
 def _pipeline(**choices) -> PipelineOptions:
-    """The command line's choices as one options object; a bad value ends the command (exit 2)."""
+    """The command line's choices as one options object; a bad value ends the command (exit 2). ``method`` None
+    (--method not given) is the options' default."""
+    if choices.get("method", "") is None:
+        del choices["method"]
     try:
         return PipelineOptions(**choices)
     except ValueError as exc:
@@ -267,16 +271,21 @@ def _frames_bar(description: str, **options):
     return bar, progress
 
 
-def _video_runner(options: PipelineOptions, analyzer=None, **video_changes):
+def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | None = None, **video_changes):
     """The video pipeline every command uses (on ``analyzer`` where the command has one already): a bad model,
-    detector or temporal model ends the command with one line; a temporal method other than the one asked for (no
-    LSTM for this CNN) is said."""
+    detector or temporal model ends the command with one line. Where the CNN has no LSTM of its own, the default
+    method falls back to the moving average with a notice, and a ``named_method`` (--method) it cannot run is
+    refused."""
     from fervid.inference.video import VideoAnalyzer
 
     try:
         runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes))
     except ModelError as exc:
         _fail_on(exc)
+    if named_method and runner.temporal.name != named_method:
+        # a method the user named is what their study reports: running another would be a flag that does nothing
+        _fail(f"--method {named_method}: {runner.notice.split(';')[0]} (train one with `fervid train-temporal "
+              "--cnn ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
     if runner.notice:
         typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
     return runner
@@ -477,7 +486,7 @@ def video(
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
-    method: str = METHOD_OPTION,
+    method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -519,7 +528,7 @@ def video(
         if before and before.lower() not in {stem.lower() for other, stem in stems.items() if other != path}:
             stems[path] = before
     failures = [f"{item}: {why}" for item, why in problems]
-    runner = _video_runner(options)
+    runner = _video_runner(options, named_method=method)
     analysed = 0
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
@@ -594,7 +603,7 @@ def live(
                                        "frames only)."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
-    method: str = METHOD_OPTION,
+    method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -620,12 +629,13 @@ def live(
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
 
-        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser)
+        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser,
+               named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
-    runner = _video_runner(options, batch_frames=1, centred=False)
+    runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
     _quiet_opencv()
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source):  # a stream that does not answer is waited on for up to the timeout: said, not silent
@@ -990,7 +1000,7 @@ def evaluate(
     detector: Optional[str] = typer.Option(None, help=f"Face detector for the kinds whose faces are found "
                                                       f"(jaffe, jaffe+ckplus, photos, video): "
                                                       f"{', '.join(DETECTORS)}; default {_DEFAULTS.detector}."),
-    method: str = METHOD_OPTION,
+    method: Optional[str] = METHOD_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     max_faces: Optional[int] = typer.Option(None, min=1, help="--dataset video: follow at most N faces (1: one "
@@ -1217,7 +1227,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             warnings.append("the table names track numbers, and a track's number is the one the analysis that "
                             "assigned it gave: with other settings the same face can get another; score the folder "
                             "of the analysis the numbers came from (--results)")
-        runner = _video_runner(options)
+        runner = _video_runner(options, named_method=choices["method"])
         if out:  # before the analysis: an output folder that cannot be used must not cost it
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
@@ -1460,7 +1470,7 @@ def batch(
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
-    method: str = METHOD_OPTION,
+    method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     annotate: bool = typer.Option(True, help="Write annotated images and videos."),
     model: str = MODEL_OPTION,
@@ -1482,7 +1492,8 @@ def batch(
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
         _bad_value(exc)
-    _video_runner(pipeline)  # a bad model, detector or temporal model fails here, once, not in every worker
+    # a bad model, detector or temporal model fails here, once, not in every worker
+    _video_runner(pipeline, named_method=method)
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchInterrupted as exc:
@@ -1543,7 +1554,7 @@ def serve(
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
-    method: str = METHOD_OPTION,
+    method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -1580,7 +1591,7 @@ def serve(
         root_path = root_path_option(root_path)
     except ValueError as exc:
         _bad_value(exc)
-    _serve(settings, host, port, root_path=root_path)
+    _serve(settings, host, port, root_path=root_path, named_method=method)
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -1596,13 +1607,14 @@ def _check_can_listen(host: str, port: int) -> None:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "") -> None:
+def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "",
+           named_method: str | None = None) -> None:
     import uvicorn
 
     from fervid.apps.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note
 
-    _video_runner(settings.pipeline)  # fail now, with one line, rather than at the first request
+    _video_runner(settings.pipeline, named_method=named_method)  # fail now, in one line, not at the first request
     _check_can_listen(host, port)
     try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
         with data_folder_lock(settings.data_dir):
