@@ -538,6 +538,26 @@ def test_distillation_blends_flip_averaged_teacher_probabilities_into_the_target
         tiny_config(fer_csv, teacher_weight=1.5)
 
 
+def test_resume_refuses_a_run_whose_teacher_changed(fer_csv, tmp_path):
+    """A teacher trained or exported again between an interruption and --resume gave the faces other targets
+    without a word: the run's epochs before and after learned from two different teachers."""
+    import shutil
+
+    from fervid.training.train import DataChanged
+
+    teacher = train(tiny_config(fer_csv, epochs=1), tmp_path / "teacher", progress=False) / "best.pt"
+    cfg = tiny_config(fer_csv, teachers=[str(teacher)], teacher_weight=0.5)
+    student = train(cfg, tmp_path / "student", progress=False, stop_after=1)
+    other = train(tiny_config(fer_csv, epochs=1, seed=7), tmp_path / "other", progress=False) / "best.pt"
+    kept = shutil.copy(teacher, tmp_path / "teacher_before.pt")
+    shutil.copy(other, teacher)  # the teacher's run trained again
+    with pytest.raises(DataChanged, match=f"teachers {teacher}: 0 file.s. added, 0 removed, 1 changed"):
+        train(cfg, student, resume=True, progress=False)
+    shutil.copy(kept, teacher)  # put back as it was: the run goes on
+    train(cfg, student, resume=True, progress=False)
+    assert len((student / "metrics.jsonl").read_text().splitlines()) == cfg.epochs
+
+
 def test_teaching_on_views_labels_each_image_by_what_the_teachers_say_about_that_image(fer_csv, tmp_path):
     from fervid.inference.align import Normalization
     from fervid.training.train import (load_matching_teachers, load_teacher, mean_teacher_probabilities,

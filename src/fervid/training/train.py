@@ -536,11 +536,30 @@ class DataChanged(ValueError):
     """``--resume`` on a run whose data files changed since it started (the command line's mistake: exit 2)."""
 
 
+def teacher_files(teacher: str) -> list[tuple[str, Path]]:
+    """(name, file) of what a teacher (see :func:`load_teacher`) is read from: a checkpoint and its
+    normalization.json, or an exported model folder's (or shipped model's) files."""
+    path = Path(teacher)
+    if path.suffix == ".pt":
+        return [(f"{teacher}", path), (f"{teacher} normalization.json", path.parent / "normalization.json")]
+    try:
+        folder = resolve_model_dir(teacher)
+    except ModelError:
+        return []  # the run fails on it when it loads the teachers
+    return [(f"{teacher}/{file.name}", file) for file in sorted(folder.iterdir()) if file.is_file()]
+
+
 def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
     """{setting: {file, relative to it: [size, SHA-1]}} of the files ``data``, ``val_data`` and ``ferplus_csv``
     name: a CSV itself, a folder's images as :func:`~fervid.evaluation.datasets.load_image_folder` reads them (those
-    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data."""
+    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data. And
+    the ``teachers``' files: a teacher exported again (or a shipped one changed by an upgrade of fervid) gives the
+    faces other targets."""
     fingerprint = {}
+    if cfg.teachers:
+        fingerprint["teachers"] = {name: list(file_key(str(file)))
+                                   for teacher in cfg.teachers for name, file in teacher_files(teacher)
+                                   if file.is_file()}
     for setting in ("data", "val_data", "ferplus_csv"):
         root = Path(getattr(cfg, setting))
         if not getattr(cfg, setting) or not root.exists():
@@ -565,13 +584,14 @@ def check_same_data(cfg: TrainConfig, run_dir: Path) -> None:
         return
     saved, current = json.loads(saved_file.read_text(encoding="utf-8")), data_fingerprint(cfg)
     differences = []
-    for setting in (s for s in ("data", "val_data", "ferplus_csv") if s in saved or s in current):
+    for setting in (s for s in ("data", "val_data", "ferplus_csv", "teachers") if s in saved or s in current):
         before, now = saved.get(setting, {}), current.get(setting, {})
         added, removed = sorted(set(now) - set(before)), sorted(set(before) - set(now))
         changed = sorted(name for name in set(before) & set(now) if before[name] != now[name])
         if added or removed or changed:
             example = (added or removed or changed)[0]
-            differences.append(f"{getattr(cfg, setting)}: {len(added)} file(s) added, {len(removed)} removed, "
+            named = f"teachers {', '.join(cfg.teachers)}" if setting == "teachers" else getattr(cfg, setting)
+            differences.append(f"{named}: {len(added)} file(s) added, {len(removed)} removed, "
                                f"{len(changed)} changed (e.g. {example}, "
                                f"{'added' if added else 'removed' if removed else 'changed'})")
     if differences:
