@@ -553,7 +553,7 @@ def test_an_animated_image_or_multi_page_tiff_is_said_to_be_read_at_its_first_fr
     assert result.output.count("notice:") == 4 and "notice: 1 more animated or multi-page images" in result.output
 
 
-def test_fervid_video_says_opencv_cannot_decode_an_animated_webp(tmp_path, astronaut_rgb):
+def test_fervid_video_says_opencv_cannot_decode_an_animated_webp_or_a_tiff_stack(tmp_path, astronaut_rgb):
     """`fervid video anim.webp` said "no video frames could be decoded (corrupt?)" of a sound file."""
     face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
     blank.save(tmp_path / "anim.webp", save_all=True, append_images=[face], duration=200)
@@ -561,6 +561,12 @@ def test_fervid_video_says_opencv_cannot_decode_an_animated_webp(tmp_path, astro
     assert result.exit_code == 1
     assert (f"error: {tmp_path / 'anim.webp'}: an animated WebP, whose frames OpenCV cannot decode: convert it to GIF "
             "or MP4") in result.output and "corrupt" not in result.output
+    # a multi-page TIFF (a camera's image stack) was a one-frame video of its first page, without a word
+    blank.save(tmp_path / "stack.tif", save_all=True, append_images=[face, blank])
+    result = runner.invoke(app, ["video", "-q", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 1 and not (tmp_path / "t" / "stack_tracks.json").exists()
+    assert (f"error: {tmp_path / 'stack.tif'}: a multi-page TIFF (3 pages), of which OpenCV reads the first page "
+            "alone") in result.output
 
 
 def test_an_image_annotated_again_with_other_images_replaces_its_copy(tmp_path, astronaut_rgb):

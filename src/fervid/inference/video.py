@@ -1131,7 +1131,8 @@ def _container_start(header: str) -> float:
 
 def _still_image_format(path: Path) -> str | None:
     """The format name when Pillow recognises the file as a still image (it reads only the header). An animated
-    WebP or AVIF, of which OpenCV's FFmpeg decodes no frame (WebP) or the first alone (AVIF), is refused saying so."""
+    WebP or AVIF, of which OpenCV's FFmpeg decodes no frame (WebP) or the first alone (AVIF), and a multi-page
+    TIFF (a camera's image stack; OpenCV reads its first page as a one-frame video), are refused saying so."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -1144,6 +1145,11 @@ def _still_image_format(path: Path) -> str | None:
         raise VideoError(f"{path}: an animated {kind}, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
                          f"(e.g. ImageMagick's `magick {path.name} {path.stem}.gif`) to analyse every frame, or run "
                          "`fervid image` on it for its first frame")
+    if frames > 1 and fmt == "TIFF":
+        raise VideoError(f"{path}: a multi-page TIFF ({frames} pages), of which OpenCV reads the first page alone: "
+                         "convert it to a video at its pages' frame rate (e.g. ImageMagick's `magick -delay 4 "
+                         f"{path.name} {path.stem}.gif` for 25 pages a second) to analyse every page, or run "
+                         "`fervid image` on it for its first page")
     return None if frames > 1 else fmt
 
 
