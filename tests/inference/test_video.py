@@ -764,11 +764,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None) -> subprocess.Popen:
-    """ffmpeg serving the carphone clip as a live MPEG-TS stream over HTTP on ``port`` (one client); kill it after."""
+def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None, clip: Path | None = None,
+                 container: str = "mpegts") -> subprocess.Popen:
+    """ffmpeg serving ``clip`` (the carphone clip) as a live stream (MPEG-TS) over HTTP on ``port`` (one client);
+    kill it after."""
     server = subprocess.Popen([FFMPEG, "-v", "quiet", "-re", *(["-stream_loop", "-1"] if loop else []),
-                               "-i", str(carphone()), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
-                               "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
+                               "-i", str(clip or carphone()), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
+                               "-f", container, "-listen", "1", f"http://127.0.0.1:{port}/"])
     time.sleep(0.5)  # listening (a probe connection would be its one client)
     return server
 
@@ -819,6 +821,73 @@ def test_live_source_reports_a_frozen_stream_as_lost(tmp_path):
             assert time.monotonic() - frozen < 4 and src.lost
     finally:
         server.send_signal(signal_module.SIGCONT)
+        server.kill()
+        server.wait()
+
+
+def test_fervid_live_reads_a_video_file_served_over_http_on_its_own_clock_to_its_end(tmp_path, astronaut_rgb):
+    """A video file served over HTTP was read as a live stream: it arrives far faster than it plays, so most of its
+    frames were dropped and the rest timed by their arrival (a 1.5 s clip's within 0.2 s), and its end was reported
+    as a lost stream (exit 1, "ok": false). It is read as `fervid live` reads a local file now: on its own clock,
+    at its own frame rate, to its end; one whose connection breaks half-way is still a lost stream."""
+    import http.server
+    import shutil
+    import threading
+
+    clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, 45))
+    shutil.copy(clip, tmp_path / "cut.mp4")
+
+    class BreaksHalfWay(http.server.SimpleHTTPRequestHandler):
+        def copyfile(self, source, outputfile):  # cut.mp4: its Content-Length promises the whole file
+            if self.path == "/cut.mp4":
+                outputfile.write(source.read(clip.stat().st_size // 2))
+            else:
+                super().copyfile(source, outputfile)
+
+        def log_message(self, *args):
+            pass
+
+    runner = CliRunner()
+    handler = functools.partial(BreaksHalfWay, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{web.server_port}"
+        try:
+            whole, cut = (runner.invoke(app, ["live", "--source", f"{url}/{name}.mp4", "--out", str(tmp_path / name),
+                                              "--method", "frame", "--no-annotate"]) for name in ("clip", "cut"))
+        finally:
+            web.shutdown()
+    stem = f"127.0.0.1_{web.server_port}"
+    assert whole.exit_code == 0 and "lost" not in whole.output, whole.output
+    saved = json.loads((tmp_path / "clip" / f"{stem}_clip_tracks.json").read_text(encoding="utf-8"))
+    assert saved["ok"] is True and saved["frames_read"] == 45
+    table = pd.read_csv(tmp_path / "clip" / f"{stem}_clip_frames.csv")
+    np.testing.assert_allclose(table["time"], table["frame"] / 30.0, atol=1e-3)  # the file's clock, not arrival
+    assert table["frame"].max() == 44 and set(table["track"]) == {1}
+    seconds = float(re.search(r"frames analysed in ([\d.]+) s", whole.output).group(1))
+    assert seconds >= 1.3  # played at its frame rate, not in the burst it arrived in
+
+    assert cut.exit_code == 1, cut.output
+    assert re.search(r"stream lost after 0\.\d s of 1\.5 s: it ended \(the connection closed", cut.output), cut.output
+    assert json.loads((tmp_path / "cut" / f"{stem}_cut_tracks.json").read_text(encoding="utf-8"))["ok"] is False
+
+
+def test_a_live_stream_that_carries_a_files_length_is_lost_when_it_stops_past_it(tmp_path):
+    """A live Matroska stream copied from a file keeps the file's length (its DURATION tag): it is read on its own
+    clock as a recording is, but stopping well past that length is not an end (exit 0) but a loss."""
+    one_second = tmp_path / "one.mkv"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(carphone()), "-t", "1", "-c", "copy", str(one_second)],
+                   check=True)
+    port = _free_port()
+    server = serve_stream(port, clip=one_second, container="matroska")
+    try:
+        with LiveSource(f"http://127.0.0.1:{port}/", timeout=1) as src:
+            assert src.recorded and round(src.total / src.fps) == 1  # the length it claims: its file's
+            with pytest.raises(VideoError, match=r"stream lost after 2\.\d s: it ended \(the connection closed"):
+                for t, _frame, _index in src:
+                    if t > 2:
+                        server.kill()
+    finally:
         server.kill()
         server.wait()
 

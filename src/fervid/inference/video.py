@@ -1623,22 +1623,16 @@ class VideoAnalyzer:
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
         result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
-        # A container's frame count is an estimate (duration x nominal rate): a variable-frame-rate phone video
-        # has fewer frames than it says. Only frames missing from the *time* the container covers mean truncation.
         expected_seconds = total / result.fps if total and result.fps else 0.0
-
-        def short(expected: float) -> bool:
-            return result.duration + 1.0 / result.fps < 0.9 * expected
-
         checked = (result.frames_read and expected_seconds and result.error is None
                    and not (stopped_by is not None or stopped))
-        if checked and short(expected_seconds) and cap is not None:
+        if checked and _ends_short(result.duration, expected_seconds, result.fps) and cap is not None:
             # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
             # offset is longer than the count, it cannot be inside it)
             start = _container_start(cap.header or _ffmpeg_header(Path(source)))  # the header read on opening
             if 0 < start < expected_seconds:
                 expected_seconds -= start
-        if checked and short(expected_seconds):
+        if checked and _ends_short(result.duration, expected_seconds, result.fps):
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
@@ -1651,6 +1645,13 @@ class VideoAnalyzer:
         if stopped_by is not None:
             raise stopped_by
         return result
+
+
+def _ends_short(duration: float, expected: float, fps: float) -> bool:
+    """Whether a video read for ``duration`` seconds ended before the ``expected`` length its container gives. That
+    length comes from an estimate (a frame count is duration x nominal rate: a variable-frame-rate phone video has
+    fewer frames than it says), so only frames missing from the *time* it covers count: a frame and a tenth of it."""
+    return duration + 1.0 / fps < 0.9 * expected
 
 
 def _zoom_face(face: Face, zoom: float) -> Face:
@@ -1793,16 +1794,18 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
 
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
-    the newest frame, so a slow consumer skips frames instead of falling behind. A file is read at its own
-    frame rate, as a camera would deliver it. ``dropped`` counts the frames skipped. Use it in a ``with`` block
-    (or call :meth:`close`): a reader left running keeps decoding, and a daemon thread inside OpenCV when Python
-    exits can abort the interpreter ("FATAL: exception not rethrown").
+    the newest frame, so a slow consumer skips frames instead of falling behind. A recording (a file, or one served
+    over the network: a video file over HTTP, an HLS playlist that ends) is read on its own clock at its own frame
+    rate, as a camera would deliver it, and its end is its end. ``dropped`` counts the frames skipped. Use it in a
+    ``with`` block (or call :meth:`close`): a reader left running keeps decoding, and a daemon thread inside OpenCV
+    when Python exits can abort the interpreter ("FATAL: exception not rethrown").
 
     ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
     and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
     frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
-    and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`) ends the
-    iteration with a :class:`VideoError` ("stream lost after N s: ..."), the frames before it delivered."""
+    and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`), or a recording
+    served over the network before its length, ends the iteration with a :class:`VideoError` ("stream lost after
+    N s: ..."), the frames before it delivered."""
 
     def __init__(self, source: str | int, max_seconds: float | None = None,
                  timeout: float = STREAM_TIMEOUT_SECONDS):
@@ -1822,15 +1825,20 @@ class LiveSource:
             self.cap = _open_live_capture(target, self.name, timeout)
         fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
         self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else 30.0
-        # the frames a file holds, up to max_seconds' worth (0: a camera or stream): a file that ends before is
-        # reported as truncated, as `fervid video` reports it
-        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.is_file else 0
+        # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
+        # before is reported as truncated, as `fervid video` reports it. A live stream's length is unknown: FFmpeg's
+        # count is 0, or negative (made up from no duration).
+        count = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if isinstance(target, str) else 0
+        # A URL whose container gives its length is a recording (a video file over HTTP, an HLS playlist that ends):
+        # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
+        # timed the rest by their arrival and reported its end as a lost stream
+        self.recorded = self.is_file or count > 0
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
         self.delivered = 0
         self.lost: str | None = None  # why a camera or stream stopped delivering before its end, if it did
-        self.clock = RisingClock(self.fps)  # a file's frame times; its resets are where its own clock started again
+        self.clock = RisingClock(self.fps)  # a recording's frame times; resets: where its own clock started again
         self._latest: tuple[float, np.ndarray, int] | None = None
         self._last: tuple[float, np.ndarray, int] | None = None  # the newest frame delivered
         self._stopped = False  # the consumer is done (stop, close): the reader stops, its counts stay
@@ -1856,6 +1864,7 @@ class LiveSource:
         # from a closed one
         waits: deque[float] = deque(maxlen=32)
         clock = self.clock  # a file's clock that starts again (files joined end to end) goes on rising
+        length = self.total / self.fps  # a recording's seconds (0: a live source's, unknown)
         try:
             while not self._stopped:
                 asked = time.perf_counter()
@@ -1863,16 +1872,23 @@ class LiveSource:
                 waits.append(time.perf_counter() - asked)
                 now = time.perf_counter() - self._start
                 if not ok:
-                    if not self.is_file and not self._stopped:
+                    # A live stream has no end: one that stops was lost. A recording ends at its length: one served
+                    # that stops short of it was lost too, and one read well past it has a length not its own (a
+                    # live stream copied from a file keeps the file's) and no end either. A local file cut short is
+                    # the analysis's to report: truncated, as `fervid video` reports it.
+                    read = t + 1.0 / self.fps
+                    short = self.recorded and _ends_short(read, length, self.fps)
+                    ended = self.is_file or (self.recorded and not short and not _ends_short(length, read, self.fps))
+                    if not ended and not self._stopped:
                         waited = max(waits)
-                        self.lost = (f"stream lost after {t:.1f} s: " + (
-                            f"no frame for {waited:.1f} s (the read timeout is {self.timeout:g} s)"
+                        self.lost = (f"stream lost after {t:.1f} s" + (f" of {length:.1f} s" if short else "") + (
+                            f": no frame for {waited:.1f} s (the read timeout is {self.timeout:g} s)"
                             if waited >= 0.5 * self.timeout else
-                            "it ended (the connection closed or the device went away)"))
+                            ": it ended (the connection closed or the device went away)"))
                     break
-                # a file's own timestamps, as `fervid video` reads them; a camera's frames are timed as they come
-                t = clock.frame_time(self.cap, index) if self.is_file else now
-                if self.is_file:  # pace a file like a camera
+                # a recording's own timestamps, as `fervid video` reads them; a camera's are the times they come
+                t = clock.frame_time(self.cap, index) if self.recorded else now
+                if self.recorded:  # pace a recording like a camera: its frames come in bursts over a network
                     delay = t - (time.perf_counter() - self._start)
                     if delay > 0:
                         time.sleep(delay)
