@@ -165,6 +165,21 @@ def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):
     assert reasons[str(tmp_path / "gone.png")] == "no such file or folder"
 
 
+def test_a_url_given_as_an_input_is_said_to_be_a_url_its_secrets_masked():
+    """`fervid video https://lab.example/clip.mp4` said "no such file or folder", and one with a ? in it "pattern
+    matches no file", printing its token."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    _, problems = expand_inputs(["https://lab.example/a.jpg", "https://me:pw@lab.example/clip.mp4?token=abc"])
+    assert problems == [("https://lab.example/a.jpg", "a URL: fervid reads files (it works offline): download it "
+                         "and give its path"),
+                        ("https://me:***@lab.example/clip.mp4?token=***", "a URL: fervid reads files (it works "
+                         "offline): download it and give its path")]
+    _, problems = expand_inputs(["rtsp://camera.local/stream"], VIDEO_SUFFIXES)
+    assert problems[0][1].endswith("`fervid live --source URL` analyses a stream or a video served over the "
+                                   "network as it plays")
+
+
 def test_one_file_named_twice_is_analysed_once(tmp_path, astronaut_png, monkeypatch):
     """photo.png and /abs/path/photo.png (or a folder and a pattern over it) were analysed twice, the second's
     annotated copy named photo-2."""

@@ -75,7 +75,7 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
         # ignored, and the caller misled
         raise ValueError(f"bgr=True describes a numpy array's channel order; a {type(source).__name__} is read in "
                          "its own")
-    if isinstance(source, str) and re.match(r"(?i)([a-z][a-z0-9+.-]*://|data:)", source):  # http, file, s3, ...
+    if isinstance(source, str) and is_url(source):
         raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
                              "and give its path")
     if isinstance(source, str) and not source.strip():
@@ -340,6 +340,11 @@ def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(arr + 0.5 if bits > 8 else arr, 0, 255).astype(np.uint8)
 
 
+def is_url(name: str) -> bool:
+    """Whether a name is a URL (http, file, s3, ..., a data: URI) rather than a file's path."""
+    return re.match(r"(?i)([a-z][a-z0-9+.-]*://|data:)", name) is not None
+
+
 def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None
                   ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
@@ -410,6 +415,12 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             found.extend(images)
         elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
             found.append(path)
+        elif is_url(item):  # said as such, not "no such file": fervid downloads nothing
+            from fervid.inference.stream_urls import masked_source
+
+            problems.append((masked_source(item), "a URL: fervid reads files (it works offline): download it and "
+                             "give its path" + ("; `fervid live --source URL` analyses a stream or a video served "
+                                                "over the network as it plays" if takes_videos else "")))
         elif any(ch in item for ch in "*?["):
             files = _pattern_files(item)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
