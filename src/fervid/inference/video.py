@@ -8,6 +8,7 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import json
@@ -1205,7 +1206,9 @@ class FrameStream:
     """
 
     def __init__(self, analyzer, options: VideoOptions, temporal: TemporalMethod, fps: float,
-                 stages: dict[str, float] | None = None):
+                 stages: dict[str, float] | None = None, clock_resets: list[float] | None = None):
+        """``clock_resets``: the times where the source's own clock started again (:attr:`RisingClock.resets`,
+        filled as its frames are read)."""
         self.analyzer, self.options, self.temporal = analyzer, options, temporal
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
@@ -1225,6 +1228,8 @@ class FrameStream:
         # face was took that person's track number (one "person" who was two in an edited interview)
         self._cuts = SceneCuts()
         self.cut_times: list[float] = []
+        self._clock_resets = clock_resets if clock_resets is not None else []
+        self._resets_passed = 0
         self._levels: np.ndarray | None = None  # the stretch of a dark picture's levels (align.dark_levels_table)
         self.frames_brightened = 0
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
@@ -1235,9 +1240,14 @@ class FrameStream:
         stages, template = self.stages, self.analyzer.template
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         t0 = time.perf_counter()
-        if self._cuts.is_cut(grey):
+        cut = self._cuts.is_cut(grey)
+        if cut:
             self.tracker.cut()
             self.cut_times.append(round(t, 3))
+        # The next recording of a join (the source's clock started again) is detected at once too, its tracks kept
+        # (a recording split into files goes on where it left off): one whose faces are elsewhere had them lost by
+        # flow, and their rows missing until the next round
+        if cut or self._passed_reset(t):
             self._next_detect = -math.inf
         half_frame = 0.49 / max(self.fps, 1e-6)
         detecting = t >= self._next_detect - half_frame
@@ -1269,6 +1279,12 @@ class FrameStream:
         stages["align"] += time.perf_counter() - t0
         self._pending.append((t, index, frame, tracked, crops))
         return self._flush() if len(self._pending) >= self.options.batch_frames else []
+
+    def _passed_reset(self, t: float) -> bool:
+        """Whether the source's clock started again since the frame pushed before, one at ``t``."""
+        passed = bisect.bisect_right(self._clock_resets, t + 5e-4)  # (the resets' times are rounded to the ms)
+        new, self._resets_passed = passed > self._resets_passed, passed
+        return new
 
     @property
     def brightening(self) -> bool:
@@ -1511,9 +1527,10 @@ class VideoAnalyzer:
         self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
                                                 feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
 
-    def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
+    def stream(self, fps: float, stages: dict[str, float] | None = None,
+               clock_resets: list[float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
-        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages)
+        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages, clock_resets)
 
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
@@ -1561,7 +1578,7 @@ class VideoAnalyzer:
         if clock is not None:
             result.clock_resets = clock.resets  # filled as the frames are read
         result.fps = float(fps or 30.0)
-        stream = self.stream(result.fps, stages)
+        stream = self.stream(result.fps, stages, result.clock_resets)
         result.scene_cuts = stream.cut_times
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
