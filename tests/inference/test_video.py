@@ -193,6 +193,33 @@ def test_faces_are_detected_on_the_first_frame_after_a_join(analyzer, astronaut_
     assert table[table.frame == 19].detected.all() and table[table.frame == 19].x.iloc[0] > 320
 
 
+def test_recordings_of_other_frame_sizes_joined_are_said_to_be_scaled(tmp_path, astronaut_rgb):
+    """A 16:9 recording joined after a 4:3 one: OpenCV's decoder hands its frames out at the first's 640x480
+    (its size properties say 640x480 too), the picture stretched, and nothing said. Where the sizes change is
+    now recorded, from the file's keyframes, and said."""
+    four_three = moving_face_frames(astronaut_rgb, n=19)
+    sixteen_nine = moving_face_frames(astronaut_rgb, n=15, size=(640, 360))
+    joined = joined_recordings(tmp_path / "joined.ts", four_three, sixteen_nine, four_three[:10])
+    cap = open_video(joined)
+    assert {cap.read()[1].shape for _ in range(44)} == {(480, 640, 3)}  # what OpenCV hands out
+    cap.release()
+    ran = CliRunner().invoke(app, ["video", str(joined), "--out", str(tmp_path / "o"), "--method", "mean",
+                                   "--no-annotate", "-q"])
+    assert ran.exit_code == 0, ran.output
+    saved = json.loads((tmp_path / "o" / "joined_tracks.json").read_text(encoding="utf-8"))
+    assert (saved["width"], saved["height"]) == (640, 480)
+    assert saved["frame_size_changes"] == [{"time": pytest.approx(19 / 15, abs=0.002), "width": 640, "height": 360},
+                                           {"time": pytest.approx(34 / 15, abs=0.002), "width": 640, "height": 480}]
+    said = " ".join(ran.output.split())
+    assert ("joins recordings of other frame sizes than its first's 640x480 (640x360 from 1.3 s and 640x480 from "
+            "2.3 s)") in said and "analysed stretched" in said
+    # one recording alone: no such pass over the file, nothing said
+    alone = CliRunner().invoke(app, ["video", str(joined.with_name("joined.part1.ts")), "--out", str(tmp_path / "o"),
+                                     "--method", "mean", "--no-annotate", "-q"])
+    saved = json.loads((tmp_path / "o" / "joined.part1_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frame_size_changes"] == [] and "frame sizes" not in alone.output
+
+
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):
     clip = write_clip(tmp_path / "two.mp4", moving_face_frames(astronaut_rgb, 45, second_face_from=20))
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)

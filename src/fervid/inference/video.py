@@ -428,6 +428,10 @@ class VideoResult:
     # times where the file's own clock started again (recordings joined end to end): frames after one are placed
     # on from the frame before it (RisingClock)
     clock_resets: list[float] = field(default_factory=list)
+    # where recordings joined in the file change frame size, each {"time", "width", "height"}: the size they were
+    # recorded at from there; OpenCV's decoder handed them out scaled to the first's (width x height), the size
+    # analysed (_frame_size_changes)
+    frame_size_changes: list[dict] = field(default_factory=list)
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -482,7 +486,7 @@ class VideoResult:
                 "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
-                "tracks": self.track_summaries()}
+                "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -828,6 +832,12 @@ class _CheckedCapture:
         return self._cap.get(prop)
 
     @property
+    def keeps_first_size(self) -> bool:
+        """Whether every frame is handed out at the first one's size: OpenCV's FFmpeg reader scales a later frame
+        of another size to it (:func:`_frame_size_changes`); the ffmpeg binary's hands each out at its own."""
+        return not isinstance(self._cap, _FFmpegCapture)
+
+    @property
     def video_start(self) -> float:
         """Seconds from the file's start to its video stream's (the timeline its sound is cut on, FFmpeg's
         ``-ss``): OpenCV's frame times count from the video stream's own start, which an MPEG-TS or an MP4 edit
@@ -1073,6 +1083,49 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
                                                 + (f"; ffmpeg: {cap.log[-1]}" if cap.log else ""))
         raise VideoError(f"{path}: {why}")
     return _CheckedCapture(cap, first_frame, header=header)
+
+
+# Recordings of different frame sizes joined end to end: OpenCV's FFmpeg reader hands every frame out at the size
+# the stream had when it was opened (CAP_PROP_FRAME_WIDTH/HEIGHT stay at it too), the later recordings' pictures
+# scaled to it, unsaid: a 16:9 recording after a 4:3 one is read stretched. Nothing in the frames it hands out
+# tells; the ffmpeg binary's reading of the file's keyframes does (each recording starts on one). It is a pass over
+# the whole file, asked for only where the file's clock started again (RisingClock): a join.
+FRAME_SIZES_TIMEOUT = 600.0
+
+
+def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
+    """Where the frame size (as it shows: :func:`_display_size`) of ``path``'s keyframes changes from ``first``
+    (width, height) and after, each {"time" (s, on FFmpeg's timeline of the file, which goes on across a join as
+    RisingClock's does), "width", "height"}; [] where there is no change or ffmpeg cannot tell. Only keyframes are
+    decoded."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        scan = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
+                               "-skip_frame", "nokey", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
+                               "-vf", _showinfo_filter(), "-f", "null", "-"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return []
+    changes, size = [], first
+    for line in scan.stderr.decode("utf-8", "replace").splitlines():
+        described = _SHOWINFO.search(line)
+        if described is None:
+            continue
+        pts_time, sar_num, sar_den, width, height, _ = described.groups()
+        sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
+        shown = _display_size(int(width), int(height), sar)
+        try:
+            time_there = float(pts_time)
+        except ValueError:  # NOPTS: a keyframe without a time cannot be placed
+            continue
+        if shown != size:
+            changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
+            size = shown
+    return changes
 
 
 def _ffmpeg_header(path: Path) -> str:
@@ -1631,6 +1684,12 @@ class VideoAnalyzer:
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
+        if result.clock_resets and cap is not None and cap.keeps_first_size and stopped_by is None:
+            t0 = time.perf_counter()
+            result.frame_size_changes = [change for change in
+                                         _frame_size_changes(Path(source), (result.width, result.height))
+                                         if change["time"] <= last_time]  # the frames read
+            stages["decode"] += time.perf_counter() - t0
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
         result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
