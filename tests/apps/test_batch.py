@@ -1070,6 +1070,12 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
     assert (files.loc[[str(corpus / "photo.avif"), str(corpus / "scan.tga")], "rows"] == 1).all()
     # a recording joined end to end: its clock's restart is in files.csv, not only in its own tracks JSON
     (corpus / "joined.ts").write_bytes((corpus / "stream.ts").read_bytes() * 2)
+    # and a 4:3 recording joined to a 16:9 one, which OpenCV scaled to the first one's size unsaid
+    for name, size in (("four_three", "192:144"), ("wide", "256:144")):
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-t", "1", "-vf",
+                        f"scale={size},setsar=1", "-c:v", "libx264", "-f", "mpegts", str(tmp_path / f"{name}.ts")],
+                       check=True)
+    (corpus / "mixed.ts").write_bytes((tmp_path / "four_three.ts").read_bytes() + (tmp_path / "wide.ts").read_bytes())
     again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q",
                                      "--no-annotate"])
     assert again.exit_code == 0, again.output
@@ -1077,3 +1083,6 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
     assert re.fullmatch(r"its own clock starts again at 1\.[01] s \(times go on from the frame before\)",
                         files.loc[str(corpus / "joined.ts"), "note"])
     assert pd.isna(files.loc[str(corpus / "stream.ts"), "note"])
+    assert re.fullmatch(r"its own clock starts again at 1\.[01] s \(times go on from the frame before\); recordings "
+                        r"of other frame sizes joined, analysed scaled to 192x144: 256x144 from 1\.[01] s",
+                        files.loc[str(corpus / "mixed.ts"), "note"])

@@ -128,7 +128,12 @@ def _os_error_line(exc: OSError, where: str | Path = "") -> str:
 
 def _seconds_list(times: list[float], most: int = 3) -> str:
     """"4.0 s", "4.0 s and 8.0 s", "4.0 s, 8.0 s, 12.0 s and 2 more": times in a sentence."""
-    words = [f"{t:.1f} s" for t in times[:most]] + ([f"{len(times) - most} more"] if len(times) > most else [])
+    return _in_a_sentence([f"{t:.1f} s" for t in times], most)
+
+
+def _in_a_sentence(items: list[str], most: int = 3) -> str:
+    """"a", "a and b", "a, b, c and 2 more"."""
+    words = items[:most] + ([f"{len(items) - most} more"] if len(items) > most else [])
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
@@ -146,6 +151,14 @@ def _video_notices(result, name: str, out: Path) -> list[str]:
         notices.append(f"{name}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings joined "
                        "end to end?): the times in its tables go on from the frame before each, and may differ from "
                        "a player's clock after it (clock_resets in the tracks JSON)")
+    if result.frame_size_changes:
+        size = f"{result.width}x{result.height}"
+        changes = _in_a_sentence([f"{c['width']}x{c['height']} from {c['time']:.1f} s"
+                                  for c in result.frame_size_changes])
+        notices.append(f"{name} joins recordings of other frame sizes than its first's {size} ({changes}): OpenCV's "
+                       f"decoder scaled them to {size}, so faces in one of another shape were analysed stretched, and "
+                       f"boxes there are in {size} pixels (frame_size_changes in the tracks JSON); to read each at "
+                       "its own size, analyse the recordings one by one or convert the file to one size first")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "

@@ -8,6 +8,7 @@ of each emotion episode of each track.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import json
@@ -427,6 +428,10 @@ class VideoResult:
     # times where the file's own clock started again (recordings joined end to end): frames after one are placed
     # on from the frame before it (RisingClock)
     clock_resets: list[float] = field(default_factory=list)
+    # where recordings joined in the file change frame size, each {"time", "width", "height"}: the size they were
+    # recorded at from there; OpenCV's decoder handed them out scaled to the first's (width x height), the size
+    # analysed (_frame_size_changes)
+    frame_size_changes: list[dict] = field(default_factory=list)
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -481,7 +486,7 @@ class VideoResult:
                 "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
-                "tracks": self.track_summaries()}
+                "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -827,6 +832,12 @@ class _CheckedCapture:
         return self._cap.get(prop)
 
     @property
+    def keeps_first_size(self) -> bool:
+        """Whether every frame is handed out at the first one's size: OpenCV's FFmpeg reader scales a later frame
+        of another size to it (:func:`_frame_size_changes`); the ffmpeg binary's hands each out at its own."""
+        return not isinstance(self._cap, _FFmpegCapture)
+
+    @property
     def video_start(self) -> float:
         """Seconds from the file's start to its video stream's (the timeline its sound is cut on, FFmpeg's
         ``-ss``): OpenCV's frame times count from the video stream's own start, which an MPEG-TS or an MP4 edit
@@ -1074,6 +1085,49 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
     return _CheckedCapture(cap, first_frame, header=header)
 
 
+# Recordings of different frame sizes joined end to end: OpenCV's FFmpeg reader hands every frame out at the size
+# the stream had when it was opened (CAP_PROP_FRAME_WIDTH/HEIGHT stay at it too), the later recordings' pictures
+# scaled to it, unsaid: a 16:9 recording after a 4:3 one is read stretched. Nothing in the frames it hands out
+# tells; the ffmpeg binary's reading of the file's keyframes does (each recording starts on one). It is a pass over
+# the whole file, asked for only where the file's clock started again (RisingClock): a join.
+FRAME_SIZES_TIMEOUT = 600.0
+
+
+def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
+    """Where the frame size (as it shows: :func:`_display_size`) of ``path``'s keyframes changes from ``first``
+    (width, height) and after, each {"time" (s, on FFmpeg's timeline of the file, which goes on across a join as
+    RisingClock's does), "width", "height"}; [] where there is no change or ffmpeg cannot tell. Only keyframes are
+    decoded."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        scan = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
+                               "-skip_frame", "nokey", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
+                               "-vf", _showinfo_filter(), "-f", "null", "-"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return []
+    changes, size = [], first
+    for line in scan.stderr.decode("utf-8", "replace").splitlines():
+        described = _SHOWINFO.search(line)
+        if described is None:
+            continue
+        pts_time, sar_num, sar_den, width, height, _ = described.groups()
+        sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
+        shown = _display_size(int(width), int(height), sar)
+        try:
+            time_there = float(pts_time)
+        except ValueError:  # NOPTS: a keyframe without a time cannot be placed
+            continue
+        if shown != size:
+            changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
+            size = shown
+    return changes
+
+
 def _ffmpeg_header(path: Path) -> str:
     """What FFmpeg says of the file's container and streams (``ffmpeg -i``: the header only); "" if it cannot
     run. Asked only where OpenCV cannot tell: it is a process start."""
@@ -1211,7 +1265,9 @@ class FrameStream:
     """
 
     def __init__(self, analyzer, options: VideoOptions, temporal: TemporalMethod, fps: float,
-                 stages: dict[str, float] | None = None):
+                 stages: dict[str, float] | None = None, clock_resets: list[float] | None = None):
+        """``clock_resets``: the times where the source's own clock started again (:attr:`RisingClock.resets`,
+        filled as its frames are read)."""
         self.analyzer, self.options, self.temporal = analyzer, options, temporal
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
@@ -1231,6 +1287,8 @@ class FrameStream:
         # face was took that person's track number (one "person" who was two in an edited interview)
         self._cuts = SceneCuts()
         self.cut_times: list[float] = []
+        self._clock_resets = clock_resets if clock_resets is not None else []
+        self._resets_passed = 0
         self._levels: np.ndarray | None = None  # the stretch of a dark picture's levels (align.dark_levels_table)
         self.frames_brightened = 0
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
@@ -1241,9 +1299,14 @@ class FrameStream:
         stages, template = self.stages, self.analyzer.template
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         t0 = time.perf_counter()
-        if self._cuts.is_cut(grey):
+        cut = self._cuts.is_cut(grey)
+        if cut:
             self.tracker.cut()
             self.cut_times.append(round(t, 3))
+        # The next recording of a join (the source's clock started again) is detected at once too, its tracks kept
+        # (a recording split into files goes on where it left off): one whose faces are elsewhere had them lost by
+        # flow, and their rows missing until the next round
+        if cut or self._passed_reset(t):
             self._next_detect = -math.inf
         half_frame = 0.49 / max(self.fps, 1e-6)
         detecting = t >= self._next_detect - half_frame
@@ -1275,6 +1338,12 @@ class FrameStream:
         stages["align"] += time.perf_counter() - t0
         self._pending.append((t, index, frame, tracked, crops))
         return self._flush() if len(self._pending) >= self.options.batch_frames else []
+
+    def _passed_reset(self, t: float) -> bool:
+        """Whether the source's clock started again since the frame pushed before, one at ``t``."""
+        passed = bisect.bisect_right(self._clock_resets, t + 5e-4)  # (the resets' times are rounded to the ms)
+        new, self._resets_passed = passed > self._resets_passed, passed
+        return new
 
     @property
     def brightening(self) -> bool:
@@ -1517,9 +1586,10 @@ class VideoAnalyzer:
         self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
                                                 feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
 
-    def stream(self, fps: float, stages: dict[str, float] | None = None) -> FrameStream:
+    def stream(self, fps: float, stages: dict[str, float] | None = None,
+               clock_resets: list[float] | None = None) -> FrameStream:
         """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
-        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages)
+        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages, clock_resets)
 
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
@@ -1567,7 +1637,7 @@ class VideoAnalyzer:
         if clock is not None:
             result.clock_resets = clock.resets  # filled as the frames are read
         result.fps = float(fps or 30.0)
-        stream = self.stream(result.fps, stages)
+        stream = self.stream(result.fps, stages, result.clock_resets)
         result.scene_cuts = stream.cut_times
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
@@ -1620,6 +1690,12 @@ class VideoAnalyzer:
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
+        if result.clock_resets and cap is not None and cap.keeps_first_size and stopped_by is None:
+            t0 = time.perf_counter()
+            result.frame_size_changes = [change for change in
+                                         _frame_size_changes(Path(source), (result.width, result.height))
+                                         if change["time"] <= last_time]  # the frames read
+            stages["decode"] += time.perf_counter() - t0
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
         result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
