@@ -211,13 +211,36 @@ def test_recordings_of_other_frame_sizes_joined_are_said_to_be_scaled(tmp_path, 
     assert saved["frame_size_changes"] == [{"time": pytest.approx(19 / 15, abs=0.002), "width": 640, "height": 360},
                                            {"time": pytest.approx(34 / 15, abs=0.002), "width": 640, "height": 480}]
     said = " ".join(ran.output.split())
-    assert ("joins recordings of other frame sizes than its first's 640x480 (640x360 from 1.3 s and 640x480 from "
-            "2.3 s)") in said and "analysed stretched" in said
+    assert ("changes frame size from its first frame's 640x480 (640x360 from 1.3 s and 640x480 from 2.3 s; "
+            "recordings joined end to end?)") in said and "analysed stretched" in said
     # one recording alone: no such pass over the file, nothing said
     alone = CliRunner().invoke(app, ["video", str(joined.with_name("joined.part1.ts")), "--out", str(tmp_path / "o"),
                                      "--method", "mean", "--no-annotate", "-q"])
     saved = json.loads((tmp_path / "o" / "joined.part1_tracks.json").read_text(encoding="utf-8"))
     assert saved["frame_size_changes"] == [] and "frame sizes" not in alone.output
+
+
+def test_interlaced_recordings_of_other_sizes_joined_are_read_frame_by_frame_and_said(analyzer, tmp_path,
+                                                                                     astronaut_rgb):
+    """An interlaced 640x480 recording with a 960x720 one joined after it, read by the ffmpeg binary: its pipe
+    carries the later frames scaled to 640x480 while showinfo describes them at 960x720, so they were read a frame
+    and a quarter at a time (garbage frames, 10 tracks of "neutral", then a crash in the annotated writer)."""
+    parts = []
+    for n, size in enumerate([(640, 480), (960, 720)]):
+        clip = write_clip(tmp_path / f"part{n}.mp4", moving_face_frames(astronaut_rgb, n=15, size=size), fps=15)
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(clip), "-vf", "setfield=tff", "-c:v", "mpeg2video",
+                        "-q:v", "2", "-flags", "+ilme+ildct", "-f", "mpegts", str(clip.with_suffix(".ts"))],
+                       check=True)
+        parts.append(clip.with_suffix(".ts").read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(joined, tmp_path / "o")
+    assert result.ok, result.error
+    assert result.frames_read >= 28 and (result.width, result.height) == (640, 480)
+    assert result.frame_size_changes == [{"time": pytest.approx(1.0, abs=0.07), "width": 960, "height": 720}]
+    rows = pd.read_csv(tmp_path / "o" / "joined_frames.csv")
+    assert set(rows.emotion) == {"happy"} and rows.frame.nunique() >= 26 and len(result.track_ids) <= 2
+    assert (tmp_path / "o" / "joined_annotated.mp4").stat().st_size > 0
 
 
 def test_tracks_keep_ids_and_new_people_get_new_ones(analyzer, astronaut_rgb, tmp_path):

@@ -155,10 +155,11 @@ def _video_notices(result, name: str, out: Path) -> list[str]:
         size = f"{result.width}x{result.height}"
         changes = _in_a_sentence([f"{c['width']}x{c['height']} from {c['time']:.1f} s"
                                   for c in result.frame_size_changes])
-        notices.append(f"{name} joins recordings of other frame sizes than its first's {size} ({changes}): OpenCV's "
-                       f"decoder scaled them to {size}, so faces in one of another shape were analysed stretched, and "
-                       f"boxes there are in {size} pixels (frame_size_changes in the tracks JSON); to read each at "
-                       "its own size, analyse the recordings one by one or convert the file to one size first")
+        notices.append(f"{name} changes frame size from its first frame's {size} ({changes}; recordings joined end "
+                       f"to end?): the decoder scaled those frames to {size}, so faces in a picture of another shape "
+                       f"were analysed stretched, and boxes there are in {size} pixels (frame_size_changes in the "
+                       "tracks JSON); to read each at its own size, analyse the recordings one by one or convert the "
+                       "file to one size first")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "

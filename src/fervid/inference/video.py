@@ -780,6 +780,11 @@ class H264Writer:
 SQUARE_PIXELS_TOLERANCE = 0.01
 
 
+def _ratio(numerator: str, denominator: str) -> float:
+    """A sample aspect ratio as showinfo writes it (its two parts); 1 where it gives none (0/1, 0/0)."""
+    return int(numerator) / int(denominator) if int(numerator) > 0 and int(denominator) > 0 else 1.0
+
+
 def _display_size(width: int, height: int, sar: float) -> tuple[int, int]:
     """The (width, height) at which a frame of ``width`` x ``height`` pixels of sample aspect ratio ``sar`` (a
     pixel's width over its height) shows (:data:`SQUARE_PIXELS_TOLERANCE`)."""
@@ -832,12 +837,6 @@ class _CheckedCapture:
         return self._cap.get(prop)
 
     @property
-    def keeps_first_size(self) -> bool:
-        """Whether every frame is handed out at the first one's size: OpenCV's FFmpeg reader scales a later frame
-        of another size to it (:func:`_frame_size_changes`); the ffmpeg binary's hands each out at its own."""
-        return not isinstance(self._cap, _FFmpegCapture)
-
-    @property
     def video_start(self) -> float:
         """Seconds from the file's start to its video stream's (the timeline its sound is cut on, FFmpeg's
         ``-ss``): OpenCV's frame times count from the video stream's own start, which an MPEG-TS or an MP4 edit
@@ -847,6 +846,12 @@ class _CheckedCapture:
         stream = re.search(r", start (-?[0-9.]+)", _video_stream_line(self.header))
         container = _CONTAINER_START.search(self.header)
         return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
+
+    @property
+    def frame_size_changes(self) -> list[dict] | None:
+        """Where the recordings' frame size changes ({"time", "width", "height"}, as it shows), as the ffmpeg
+        binary's decoding found it; None from OpenCV's reader, which cannot tell (:func:`_frame_size_changes`)."""
+        return self._cap.size_changes if isinstance(self._cap, _FFmpegCapture) else None
 
     def release(self) -> None:
         self._first_frame = None
@@ -996,8 +1001,8 @@ class _FFmpegCapture:
     ``CAP_PROP_POS_MSEC``: the last frame's own time, so variable frame rates stay right) and ``release()``.
 
     ffmpeg writes the raw frames to a pipe and describes each (showinfo: its time, size and sample aspect ratio)
-    on its log, read by a thread; each frame is read at its own size and handed out as it shows (rotation applied
-    by ffmpeg, non-square pixels by :func:`_square_pixels`)."""
+    on its log, read by a thread; each frame is read at the first one's size (the pipe's) and handed out as it
+    shows (rotation applied by ffmpeg, non-square pixels by :func:`_square_pixels`)."""
 
     def __init__(self, path: Path, fps: float = 0.0, frame_count: float = 0.0):
         import queue
@@ -1006,6 +1011,9 @@ class _FFmpegCapture:
         import imageio_ffmpeg
 
         self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
+        self._raw: tuple | None = None  # the first frame's sample aspect ratio and size: the pipe's frames'
+        self._shown: tuple[int, int] | None = None  # the size the last frame was recorded at, as it shows
+        self.size_changes: list[dict] = []  # where that changes: see _CheckedCapture.frame_size_changes
         self._frames: queue.Queue = queue.Queue()
         self.log: deque[str] = deque(maxlen=8)  # ffmpeg's last lines other than frame descriptions
         self._proc = subprocess.Popen(
@@ -1037,7 +1045,15 @@ class _FFmpegCapture:
         if described is None:
             self._frames.put(None)  # later reads end too
             return False, None
-        pts_time, sar_num, sar_den, width, height = described
+        # The pipe carries every frame at the first one's size: where recordings of another size are joined after
+        # it, ffmpeg scales them to it (as OpenCV's reader does) while showinfo describes them at their own, which
+        # read them a frame and a quarter at a time: garbage frames, then a crash writing the annotated copy
+        self._raw = self._raw or described[1:]
+        shown = _display_size(int(described[3]), int(described[4]), _ratio(*described[1:3]))
+        if self._shown is not None and shown != self._shown and described[0] != "NOPTS":
+            self.size_changes.append({"time": round(float(described[0]), 3), "width": shown[0], "height": shown[1]})
+        self._shown = shown
+        pts_time, (sar_num, sar_den, width, height) = described[0], self._raw
         buffer = bytearray(int(width) * int(height) * 3)
         view, got = memoryview(buffer), 0
         while got < len(buffer):
@@ -1053,8 +1069,7 @@ class _FFmpegCapture:
         except ValueError:  # NOPTS: no timestamp (RisingClock.frame_time places it one frame on)
             self._pos_msec = math.nan
         frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
-        sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
-        return True, _square_pixels(frame, sar)
+        return True, _square_pixels(frame, _ratio(sar_num, sar_den))
 
     def get(self, prop: int) -> float:
         return {cv2.CAP_PROP_FPS: self._fps, cv2.CAP_PROP_FRAME_COUNT: self._frame_count,
@@ -1087,7 +1102,7 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
 
 # Recordings of different frame sizes joined end to end: OpenCV's FFmpeg reader hands every frame out at the size
 # the stream had when it was opened (CAP_PROP_FRAME_WIDTH/HEIGHT stay at it too), the later recordings' pictures
-# scaled to it, unsaid: a 16:9 recording after a 4:3 one is read stretched. Nothing in the frames it hands out
+# scaled to it (and so does the ffmpeg binary's raw pipe for interlaced files, _FFmpegCapture), unsaid: a 16:9 recording after a 4:3 one is read stretched. Nothing in the frames it hands out
 # tells; the ffmpeg binary's reading of the file's keyframes does (each recording starts on one). It is a pass over
 # the whole file, asked for only where the file's clock started again (RisingClock): a join.
 FRAME_SIZES_TIMEOUT = 600.0
@@ -1116,8 +1131,7 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
         if described is None:
             continue
         pts_time, sar_num, sar_den, width, height, _ = described.groups()
-        sar = int(sar_num) / int(sar_den) if int(sar_num) > 0 and int(sar_den) > 0 else 1.0
-        shown = _display_size(int(width), int(height), sar)
+        shown = _display_size(int(width), int(height), _ratio(sar_num, sar_den))
         try:
             time_there = float(pts_time)
         except ValueError:  # NOPTS: a keyframe without a time cannot be placed
@@ -1690,11 +1704,12 @@ class VideoAnalyzer:
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
-        if result.clock_resets and cap is not None and cap.keeps_first_size and stopped_by is None:
+        if cap is not None and stopped_by is None:
             t0 = time.perf_counter()
-            result.frame_size_changes = [change for change in
-                                         _frame_size_changes(Path(source), (result.width, result.height))
-                                         if change["time"] <= last_time]  # the frames read
+            changes = cap.frame_size_changes
+            if changes is None and result.clock_resets:  # OpenCV's reader: the joins are where to look
+                changes = _frame_size_changes(Path(source), (result.width, result.height))
+            result.frame_size_changes = [c for c in changes or [] if c["time"] <= last_time]  # the frames read
             stages["decode"] += time.perf_counter() - t0
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
