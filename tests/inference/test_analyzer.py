@@ -61,14 +61,15 @@ def test_image_without_face_gives_no_faces(analyzer):
     assert len(result) == 0 and result.faces == [] and result.ok and result.rows() == []
 
 
-def test_many_faces_sorted_left_to_right(analyzer, astronaut_rgb):
+def test_many_faces_numbered_from_the_left_column_by_column(analyzer, astronaut_rgb):
     face = astronaut_rgb[40:200, 150:300]  # 160 x 150 head-and-shoulders tile
     rows = [np.hstack([face] * 6), np.hstack([face[:, ::-1]] * 6)]
     grid = np.vstack(rows * 2)  # 4 x 6 = 24 faces, 640 x 900
     faces = analyzer.analyze_image(grid)
     assert len(faces) >= 20
-    xs = [f.box[0] for f in faces]
-    assert xs == sorted(xs)
+    # from the left, column by column (150 px tiles), each column from the top
+    places = [((f.box[0] + f.box[2] / 2) // 150, f.box[1]) for f in faces]
+    assert places == sorted(places)
     assert sum(f.emotion == "happy" for f in faces) >= 0.8 * len(faces)
 
 
@@ -275,3 +276,31 @@ def test_settings_record_the_temperature_the_probabilities_were_made_at(tmp_path
     (copy / "config.json").write_text(json.dumps(config | {"temperature": 2.5}), encoding="utf-8")
     assert Analyzer(copy).settings["temperature"] == 2.5
     assert Analyzer().settings["temperature"] == float(config.get("temperature", 1.0))
+
+
+def test_faces_in_a_grid_are_numbered_column_by_column_not_by_a_pixel_of_jitter(analyzer, astronaut_rgb):
+    """A call's gallery of participants: faces were numbered by their boxes' left edges alone, so which of a
+    column's faces came first depended on a pixel of jitter (a column's four tiles became tracks 2, 4, 1, 3). A
+    column is numbered from the top, the columns from the left."""
+    from fervid.inference.detect import left_to_right
+    from fervid.inference.track import FaceTracker
+
+    tile = cv2.resize(np.ascontiguousarray(astronaut_rgb[20:260, 110:350]), (200, 200))
+    grid = np.full((3 * 220, 3 * 220, 3), 40, np.uint8)
+    jitter = [[3, 0, 2], [0, 4, 1], [5, 2, 0]]  # each tile a few pixels off its column's line
+    for row in range(3):
+        for col in range(3):
+            x, y = col * 220 + 10 - jitter[row][col], row * 220 + 10
+            grid[y:y + 200, x:x + 200] = tile
+    faces = analyzer.analyze_image(grid)
+    assert len(faces) == 9
+    cells = [(round(f.box[0] / 220 - 0.1), round(f.box[1] / 220 - 0.1)) for f in faces]
+    assert cells == [(col, row) for col in range(3) for row in range(3)], cells
+    # a video's faces first seen together are numbered so too
+    tracker = FaceTracker()
+    bgr = np.ascontiguousarray(grid[:, :, ::-1])
+    tracked = tracker.update(0, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), analyzer.detect(bgr))
+    by_track = sorted(tracked, key=lambda t: t.track_id)
+    assert [(round(t.detection.box[0] / 220 - 0.1), round(t.detection.box[1] / 220 - 0.1)) for t in by_track] == cells
+    # faces side by side stay left to right: only a face's own column is read from the top
+    assert left_to_right([f for f in reversed(analyzer.detect(bgr))]) == left_to_right(analyzer.detect(bgr))

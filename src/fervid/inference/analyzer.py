@@ -12,7 +12,7 @@ from PIL import Image
 
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    check_max_faces, largest_faces, make_detector, stand_upright)
+                                    check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions
@@ -114,7 +114,7 @@ class Analyzer:
                                  "; analyze_image reads any other image")
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
         detections = largest_faces(self.detect(seen), self.max_faces)
-        detections = sorted(detections, key=lambda d: (d.box[0], d.box[1]))
+        detections = left_to_right(detections)
         height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(seen, detections), width, height)
 

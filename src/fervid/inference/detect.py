@@ -397,6 +397,22 @@ def check_max_faces(max_faces: int | None) -> None:
                          f"{max_faces!r}")
 
 
+def left_to_right(detections: list[Detection]) -> list[Detection]:
+    """Faces in the order they are numbered: from the image's left, and faces one above the other (a box's centre
+    within half a face's width of the first's in that column) from the top. A grid of call participants or a class
+    in rows is numbered column by column: by the left edges alone, a column's order depended on a pixel of
+    jitter."""
+    columns: list[list[Detection]] = []
+    for det in sorted(detections, key=lambda d: d.box[0] + d.box[2] / 2):
+        first = columns[-1][0] if columns else None
+        if first is not None and (det.box[0] + det.box[2] / 2 - (first.box[0] + first.box[2] / 2)
+                                  <= 0.5 * min(det.box[2], first.box[2])):
+            columns[-1].append(det)
+        else:
+            columns.append([det])
+    return [det for column in columns for det in sorted(column, key=lambda d: d.box[1])]
+
+
 def box_area(box: tuple) -> float:
     """The area of an (x, y, width, height) box, in square pixels."""
     return box[2] * box[3]

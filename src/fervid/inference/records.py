@@ -89,7 +89,8 @@ class Face:
 
 @dataclass
 class ImageResult:
-    """What one image gave: its faces (sorted left to right), or the error that stopped it.
+    """What one image gave: its faces (numbered from the left: :func:`~fervid.inference.detect.left_to_right`), or
+    the error that stopped it.
 
     It reads as the list of its faces (``result[0].emotion``, ``len(result)``, ``for face in result``), gives its
     table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several."""

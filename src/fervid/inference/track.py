@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fervid.inference.detect import Detection, box_area, iou
+from fervid.inference.detect import Detection, box_area, iou, left_to_right
 
 
 @dataclass
@@ -277,8 +277,8 @@ class FaceTracker:
         new = [d for c, d in enumerate(detections) if c not in matched_dets]
         if self.max_faces is not None:
             new = self._make_room(new)
-        # faces first seen together are numbered from the image's left, as an image's faces are
-        for det in sorted(new, key=lambda d: (d.box[0], d.box[1])):
+        # faces first seen together are numbered as an image's faces are
+        for det in left_to_right(new):
             self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
                                      anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
                                      flow_sure=True))
