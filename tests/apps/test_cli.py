@@ -1154,3 +1154,21 @@ def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_p
                                  str(tmp_path / "edited"), "--max-faces", "1"])
     assert result.exit_code == 0, result.output
     assert "has scene cuts at 1.2 s, and with --max-faces 1 each shot's largest face is track 1" in result.output
+
+
+def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_time(tmp_path):
+    """`mostly fear (28%)` was printed for a track whose four emotions held 19-28% of its time each."""
+    from fervid.apps.cli import _dominant_text
+    from fervid.samples import carphone
+
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    for track in summary["tracks"]:
+        share = track["emotion_share"][track["dominant_emotion"]]
+        said = f"{'mostly' if share > 0.5 else 'most often'} {track['dominant_emotion']} ({share:.0%})"
+        assert f"track {track['track']}: " in result.output and said in result.output
+    spread = {"dominant_emotion": "fear", "emotion_share": {"fear": 0.28, "happy": 0.27, "sad": 0.24, "angry": 0.21}}
+    assert _dominant_text(spread) == "most often fear (28%)"
+    assert _dominant_text({**spread, "emotion_share": {"fear": 0.61}}) == "mostly fear (61%)"

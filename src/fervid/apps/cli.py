@@ -137,6 +137,14 @@ def _in_a_sentence(items: list[str], most: int = 3) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+def _dominant_text(track: dict) -> str:
+    """A track's most common emotion in words: "mostly happy (61%)" where it held most of the time seen, "most
+    often fear (28%)" where none did ("mostly" at 28% overstated it)."""
+    emotion = track["dominant_emotion"]
+    share = track["emotion_share"][emotion]
+    return f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%})"
+
+
 def _video_notices(result, name: str, out: Path) -> list[str]:
     """What a video's (or a live session's) results should be read with: a dark picture brightened, a clock that
     started again, one track across scene cuts (--max-faces 1), outputs that replaced another source's."""
@@ -329,8 +337,8 @@ def image(
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
                                              help="Write each face's aligned 48x48 grey crop (what the CNN reads) "
-                                                  "here as PNG: <image stem>_face<N>.png, faces numbered from 1 left "
-                                                  "to right. Sorted into <emotion>/ folders they are the face crops "
+                                                  "here as PNG: <image stem>_face<N>.png, faces numbered from 1 from "
+                                                  "the left (a column from the top). Sorted into <emotion>/ folders they are the face crops "
                                                   "`fervid evaluate`, `calibrate` and `train` read."),
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
@@ -587,8 +595,7 @@ def video(
                    + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
-                       f"mostly {t['dominant_emotion']} ({t['emotion_share'][t['dominant_emotion']]:.0%}), "
-                       f"{len(t['changes'])} change(s)")
+                       f"{_dominant_text(t)}, {len(t['changes'])} change(s)")
         _say_notices(_video_notices(result, str(path), out))
         if result.error:
             failures.append(result.error)
@@ -763,7 +770,7 @@ def demo(
     typer.echo(f"carphone video: {result.frames_analysed} frames in {result.seconds:.1f} s "
                f"({result.realtime_factor:.1f}x real time)")
     for t in result.track_summaries():
-        typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, mostly {t['dominant_emotion']}")
+        typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
     folder, names = out / "carphone", OutputNames(clip.stem)
     typer.echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
                f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
