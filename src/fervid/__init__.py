@@ -19,17 +19,22 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time these load 
     from fervid.inference.images import ImageLoadError
     from fervid.inference.models import ModelError, ModelNotFound
     from fervid.inference.options import PipelineOptions
+    from fervid.inference.video import FrameFace, VideoError, VideoOptions, VideoResult
     from fervid.registry import UnknownName
 
 __version__ = "0.1.0"
 
 # Importing these loads OpenCV and ONNX Runtime: deferred until one is used (`import fervid` stays fast)
 _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",
+         # analyze_video's options, its result and the rows the result holds
+         "VideoOptions": "fervid.inference.video", "VideoResult": "fervid.inference.video",
+         "FrameFace": "fervid.inference.video",
          # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
-         # name (detector, method) not registered, a detector whose package is not installed
+         # name (detector, method) not registered, a detector whose package is not installed, a video that cannot
+         # be analysed
          "ImageLoadError": "fervid.inference.images", "ModelError": "fervid.inference.models",
          "ModelNotFound": "fervid.inference.models", "UnknownName": "fervid.registry",
-         "DetectorUnavailable": "fervid.inference.detect"}
+         "DetectorUnavailable": "fervid.inference.detect", "VideoError": "fervid.inference.video"}
 __all__ = ["EMOTIONS", "Face", "ImageResult", "__version__", *_LAZY]
 
 

@@ -73,6 +73,39 @@ def test_batch_does_every_good_file_and_records_failures(tmp_path, astronaut_rgb
     assert len(pd.read_parquet(out / "dataset.parquet")) == len(table)
 
 
+def emotion_share_cells(out: Path) -> dict[str, list[str]]:
+    """summary.md's emotion table: per emotion, its share of rows, of image faces and of video frames."""
+    lines = (out / "summary.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| emotion | share of rows | of image faces | of video frames |") + 2
+    return {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                              for line in lines[start:start + 7])}
+
+
+def test_summary_md_says_n_a_for_a_kind_the_run_has_none_of_and_tracks_csv_is_the_track_table(tmp_path,
+                                                                                                astronaut_rgb):
+    """A run of videos only said 0.0% of image faces for every emotion (and of images only, of video frames)."""
+    from fervid.inference.analyzer import Analyzer
+
+    options = MEAN.replace(annotate=False)
+    run_batch([str(CARPHONE)], BatchOptions(out=tmp_path / "videos", pipeline=options), progress=False)
+    cells = emotion_share_cells(tmp_path / "videos")
+    assert list(cells) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert {image for _, image, _ in cells.values()} == {"n/a"}
+    assert all(rows == video and video.endswith("%") for rows, _, video in cells.values())
+    # tracks.csv holds the columns and values of the API's track table
+    tracks = pd.read_csv(tmp_path / "videos" / "tracks.csv")
+    expected = Analyzer().analyze_video(CARPHONE, options=options).track_table()
+    assert tracks.columns.tolist() == ["file", *expected.columns, "partial"]
+    pd.testing.assert_frame_equal(tracks[expected.columns], expected, check_dtype=False)
+
+    Image.fromarray(astronaut_rgb).save(tmp_path / "astronaut.png")
+    run_batch([str(tmp_path / "astronaut.png")], BatchOptions(out=tmp_path / "images", pipeline=options),
+              progress=False)
+    cells = emotion_share_cells(tmp_path / "images")
+    assert {video for _, _, video in cells.values()} == {"n/a"}
+    assert cells["happy"][:2] == ["100.0%", "100.0%"] and cells["sad"][:2] == ["0.0%", "0.0%"]
+
+
 def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
     files, problems = collect_inputs([str(corpus), str(corpus / "img000.jpg"), str(tmp_path / "nope")])

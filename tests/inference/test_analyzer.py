@@ -239,6 +239,40 @@ def test_analyze_video_says_what_it_takes(analyzer):
         analyzer.analyze_video(sample_video(), options={"method": "mean"})
 
 
+def test_analyze_video_says_where_an_analyzer_setting_goes(analyzer):
+    """analyze_video(path, max_faces=1) failed in VideoOptions.__init__ with no word of where max_faces belongs."""
+    from fervid.inference.video import sample_video
+
+    with pytest.raises(TypeError, match=r"max_faces is a setting of the Analyzer.*fervid.Analyzer\(max_faces=1\)"):
+        analyzer.analyze_video(sample_video(), max_faces=1)
+    with pytest.raises(TypeError, match=r"min_face is a setting of the Analyzer.*PipelineOptions\(min_face=64\)"):
+        analyzer.analyze_video(sample_video(), method="mean", min_face=64)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'windw'; its video settings are detect_every, "
+                                        "window, sample_fps, method"):
+        analyzer.analyze_video(sample_video(), windw=0.5)
+
+
+def test_analyze_image_is_annotated_with_the_inputs_it_reads():
+    import os
+    import typing
+
+    from fervid.inference.images import BinaryFile
+
+    accepted = typing.get_args(typing.get_type_hints(Analyzer.analyze_image)["image"])
+    assert set(accepted) == {str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile}
+
+
+def test_the_video_api_is_exported_by_name():
+    """README names VideoOptions next to PipelineOptions, but fervid.VideoOptions raised AttributeError; the result,
+    its rows and the video error had to be imported from fervid.inference.video."""
+    import fervid
+    from fervid.inference import video
+
+    for name in ("VideoOptions", "VideoResult", "FrameFace", "VideoError"):
+        assert getattr(fervid, name) is getattr(video, name) and name in dir(fervid)
+    assert issubclass(fervid.VideoError, ValueError)
+
+
 def test_the_lazy_analyzer_is_listed_for_tab_completion():
     """Tab completion offers the API; it offered fervid's own helpers too (importlib, Any, TYPE_CHECKING)."""
     import fervid

@@ -250,8 +250,12 @@ def test_any_path_like_is_a_path_and_bgr_is_only_for_arrays(astronaut_png):
             return str(astronaut_png)
 
     assert load_image(Recording()).shape == (512, 512, 3)
-    with pytest.raises(ValueError, match="bgr=True describes a numpy array"):
+    # "a Image is read in its own": said in words that read right for any input
+    with pytest.raises(ValueError, match=r"bgr=True describes a numpy array's channel order; this input "
+                                         rf"\({type(astronaut_png).__name__}\) carries its own$"):
         load_image(astronaut_png, bgr=True)
+    with pytest.raises(ValueError, match=r"this input \(Image\) carries its own$"):
+        load_image(Image.new("RGB", (8, 8)), bgr=True)
 
 
 def test_a_file_name_that_is_not_utf8_is_refused_by_name_not_a_crash(tmp_path, astronaut_png):

@@ -86,3 +86,23 @@ def test_an_image_results_table_has_its_columns_with_or_without_faces(astronaut_
     assert table["emotion"].tolist() == ["happy"] and table["face"].tolist() == [1]
     empty = analyzer.analyze_image(np.full((200, 200, 3), 120, np.uint8)).to_dataframe()
     assert empty.columns.tolist() == ["face", *ROW_COLUMNS] and empty["emotion"].tolist() == []
+
+
+def test_faces_and_image_results_print_their_emotion_rounded_not_their_arrays(astronaut_rgb):
+    """A Face printed its box, landmarks and 7 probabilities to 16 digits, and neither its emotion nor confidence."""
+    import dataclasses
+    import re
+
+    result = Analyzer().analyze_image(astronaut_rgb)
+    face = result[0]
+    x, y, width, height = (round(v, 1) for v in face.box)
+    assert repr(face) == (f"Face(emotion='happy', confidence={face.confidence:.3f}, box=({x}, {y}, {width}, {height}), "
+                          f"detection_score={face.detection_score:.3f}, uncertain=False)")
+    assert repr(result) == f"ImageResult(source='', width=512, height=512, faces=[{face!r}])"
+    assert dataclasses.replace(face) == face and dataclasses.replace(face, uncertain=True) != face  # eq kept
+    # a group photo's result prints a few faces and counts the rest
+    group = dataclasses.replace(result, source="class.jpg", faces=[face] * 12)
+    assert repr(group).endswith(f"{face!r}, ... 7 more])") and repr(group).count("Face(") == 5
+    assert not re.search(r"\d\.\d{5}", repr(group))
+    broken = type(result)("b.png", error="b.png: not an image")
+    assert repr(broken) == "ImageResult(source='b.png', error='b.png: not an image', faces=[])"

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from fervid.emotions import EMOTIONS
 from fervid.inference.analyzer import Analyzer
 from fervid.apps.cli import app
-from fervid.inference.video import (H264Writer, LiveSource, VideoAnalyzer, VideoError, VideoOptions, open_video,
-                          sample_video)
+from fervid.inference.video import (H264Writer, LiveSource, TrackLog, VideoAnalyzer, VideoError, VideoOptions,
+                                    open_video, sample_video)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -88,6 +88,60 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert (tmp_path / "carphone_pristine_track1_timeline.png").stat().st_size > 10_000
     keys = [e["key_frame"] for e in track["episodes"] if e["key_frame"]]
     assert keys and all((tmp_path / k).is_file() for k in keys)
+
+
+@pytest.fixture(scope="module")
+def carphone_result(analyzer):
+    """The carphone clip analysed in memory (no output folder), with the fast temporal method."""
+    return analyzer.analyze_video(carphone(), method="mean", annotate=False)
+
+
+def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_result, tmp_path):
+    """repr of 4 s of one face was 66,479 characters (every FrameFace's 14 probabilities to 16 digits, its tracks
+    as <TrackLog object at 0x...>): a minute of a 16-person call would print ~15 MB into a notebook."""
+    import dataclasses
+
+    result = carphone_result
+    (summary,) = result.track_summaries()
+    dominant = summary["dominant_emotion"]
+    track = (f"TrackLog(track_id=1, start=0.000, end={summary['end']:.3f}, frames=120, "
+             f"dominant_emotion={dominant!r}, share={summary['emotion_share'][dominant]:.2f})")
+    assert repr(result.tracks) == f"{{1: {track}}}"
+    assert repr(result) == (f"VideoResult(source={str(carphone())!r}, duration=4.004, fps=29.970, width=193, "
+                            "height=144, frames_analysed=120, method='mean', faces=<120 rows>, "
+                            f"tracks={{1: {track}}})")
+    face = result.faces[0]
+    x, y, width, height = (round(v, 1) for v in face.box)
+    assert repr(face) == (f"FrameFace(time=0.000, frame=0, track_id=1, emotion={face.emotion!r}, "
+                          f"confidence={max(face.probabilities):.3f}, box=({x}, {y}, {width}, {height}), "
+                          "detected=True)")
+    episode = result.episodes[0]
+    assert repr(episode) == (f"Episode(track_id=1, emotion={episode.emotion!r}, start=0.000, "
+                             f"end={episode.end:.3f}, key_frame=None)")
+    assert not re.search(r"\d\.\d{5}", repr(result) + repr(result.faces) + repr(result.episodes))
+    # a call's many tracks: ten printed, the rest counted; analysed into a folder, the rows are in its table
+    crowd = dataclasses.replace(result, faces=[], table_path=tmp_path / "call_frames.parquet", error="broke",
+                                tracks=dict.fromkeys(range(1, 17), result.tracks[1]))
+    assert repr(crowd).count("TrackLog(") == 10 and f"{track}, ... 6 more}}" in repr(crowd)
+    assert f"table_path={str(tmp_path / 'call_frames.parquet')!r}" in repr(crowd) and "error='broke'" in repr(crowd)
+    assert dataclasses.replace(result.faces[0]) == result.faces[0]  # dataclass equality kept
+    assert repr(TrackLog(3)) == "TrackLog(track_id=3, frames=0)"  # a track made before its first face is logged
+
+
+def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_result):
+    """track_summaries() was a list of dicts beside frame_table()'s DataFrame."""
+    from fervid.inference.video import VideoResult
+
+    table = carphone_result.track_table()
+    (summary,) = carphone_result.track_summaries()
+    assert table.columns.tolist() == ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion",
+                                      *EMOTIONS]
+    (row,) = table.to_dict("records")
+    assert {k: row[k] for k in ("track", "start", "end", "frames", "seen_seconds", "dominant_emotion")} == {
+        k: summary[k] for k in ("track", "start", "end", "frames", "seen_seconds", "dominant_emotion")}
+    assert [row[e] for e in EMOTIONS] == [summary["emotion_share"][e] for e in EMOTIONS]
+    empty = VideoResult("no_faces.mp4").track_table()
+    assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
 def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analyzer, astronaut_rgb, tmp_path):

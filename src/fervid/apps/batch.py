@@ -36,7 +36,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES, printable_name
 from fervid.inference.models import file_sha256
 from fervid.inference.options import PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row
 from fervid.inference.video import VIDEO_SUFFIXES, table_schema
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -50,8 +50,7 @@ STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to s
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
                      "output"]
-TRACKS_CSV_COLUMNS = ["file", "track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS,
-                      "partial"]
+TRACKS_CSV_COLUMNS = ["file", *TRACK_COLUMNS, "partial"]
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -917,10 +916,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             **(c.shares() if c is not None and c.rows else dict.fromkeys(EMOTIONS, "")),
             "note": note, "output": f"files/{r['key']}" if c is not None else ""})
         for track in (doc or {}).get("tracks", []):
-            track_rows.append({"file": r["path"], **{k: track.get(k, "") for k in TRACKS_CSV_COLUMNS[1:7]},
-                               **{e: track.get("emotion_share", {}).get(e, "") for e in EMOTIONS},
-                               # a video that broke mid-way: its tracks end where it broke
-                               "partial": status == "partial"})
+            # a video that broke mid-way: its tracks end where it broke
+            track_rows.append({**track_row(track, file=r["path"]), "partial": status == "partial"})
     _write_csv(out / "files.csv", FILES_CSV_COLUMNS, files_rows)
     _write_csv(out / "tracks.csv", TRACKS_CSV_COLUMNS, track_rows)
     summary = {
@@ -946,14 +943,19 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
         "settings": store.settings(),  # what every result in the table was made with
     }
+
+    def share_text(counts: _Counts, emotion: str) -> str:
+        # no rows of a kind (a run of videos only has no image faces): no share, rather than 0.0% of every emotion
+        return f"{counts.shares()[emotion]:.1%}" if counts.rows else "n/a"
+
     lines = ["# fervid batch summary", "", f"- files: {summary['files']} ({summary['done']} done, "
              f"{summary['failed']} failed, {summary['pending']} pending)", f"- faces: {summary['faces']} "
              f"({summary['image_faces']} in images, {summary['video_tracks']} video tracks), "
              f"table rows: {summary['rows']}", "- per file: files.csv; per video track: tracks.csv", "",
              "| emotion | share of rows | of image faces | of video frames |",
              "|---|---|---|---|",
-             *[f"| {e} | {v:.1%} | {summary['emotion_share_by_kind']['image'][e]:.1%} | "
-               f"{summary['emotion_share_by_kind']['video'][e]:.1%} |" for e, v in summary["emotion_share"].items()],
+             *[f"| {e} | {share_text(every, e)} | {share_text(by_kind['image'], e)} | "
+               f"{share_text(by_kind['video'], e)} |" for e in EMOTIONS],
              "",
              "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]

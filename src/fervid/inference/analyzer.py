@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -16,7 +17,7 @@ from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions
-from fervid.inference.images import ImageLoadError, load_image, source_name
+from fervid.inference.images import ImageInput, ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Analyzer:
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
                 "max_faces": self.max_faces}
 
-    def analyze_image(self, image, *, bgr: bool = False) -> ImageResult:
+    def analyze_image(self, image: ImageInput, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
         reads as the list of its faces).
 
@@ -198,7 +199,6 @@ class Analyzer:
         video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
         video by several methods, or of videos of one name, their own stems or folders). ``progress(frames_done,
         frames_total)`` is called as frames are read. Returns a :class:`fervid.inference.video.VideoResult`."""
-        import dataclasses
         import warnings
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
@@ -212,6 +212,7 @@ class Analyzer:
         elif options is not None and not isinstance(options, VideoOptions):
             raise TypeError(f"options must be a VideoOptions or PipelineOptions, not a {type(options).__name__} "
                             "(single settings go as keywords: analyze_video(path, method='mean'))")
+        _check_video_settings(changes, [f.name for f in dataclasses.fields(VideoOptions)])
         options = dataclasses.replace(options or VideoOptions(), **changes)
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
@@ -238,3 +239,17 @@ class Analyzer:
             differences.append(f"max_faces {options.max_faces} (this analyzer keeps {self.max_faces or 'every face'})")
         if differences:
             raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+
+
+def _check_video_settings(changes: dict, video_settings: list[str]) -> None:
+    """analyze_video's keywords are video settings: the detector's and the CNN's are the analyzer's, made with it
+    (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__, saying nothing of where it goes)."""
+    analyzer_settings = {f.name for f in dataclasses.fields(PipelineOptions)} - set(video_settings)
+    for name, value in changes.items():
+        if name in analyzer_settings:
+            raise TypeError(f"{name} is a setting of the Analyzer, not of analyze_video: make the analyzer with it, "
+                            f"fervid.Analyzer({name}={value!r}).analyze_video(path) (or "
+                            f"PipelineOptions({name}={value!r}).analyzer())")
+        if name not in video_settings:
+            raise TypeError(f"analyze_video got an unexpected keyword argument {name!r}; its video settings are "
+                            + ", ".join(video_settings))

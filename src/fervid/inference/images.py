@@ -10,11 +10,21 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 
+class BinaryFile(Protocol):
+    """A binary file object, or anything read like one (an upload): ``read()`` gives an encoded image's bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+# what load_image and Analyzer.analyze_image read: an image file's path, a decoded image (PIL; a numpy array, RGB
+# unless bgr=True), or an encoded image file's bytes, in memory or as a binary file object
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile]
 
 
 def _pillow_reads(module: str) -> bool:
@@ -61,7 +71,7 @@ class ImageLoadError(ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
-def load_image(source, *, bgr: bool = False) -> np.ndarray:
+def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
     """Return a BGR uint8 image (H, W, 3) from a path, a PIL image, a numpy array, or an encoded file's bytes
     (``bytes`` or a binary file object, e.g. an upload: PNG, JPEG, ... as on disk).
 
@@ -73,8 +83,8 @@ def load_image(source, *, bgr: bool = False) -> np.ndarray:
     """
     if bgr and not isinstance(source, np.ndarray):  # a decoded file knows its colour order: the flag would be
         # ignored, and the caller misled
-        raise ValueError(f"bgr=True describes a numpy array's channel order; a {type(source).__name__} is read in "
-                         "its own")
+        raise ValueError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
+                         "carries its own")
     if isinstance(source, str) and is_url(source):
         raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
                              "and give its path")

@@ -32,6 +32,31 @@ def face_row(box, probabilities, uncertain: bool, detection_score: float | None,
             "uncertain": bool(uncertain)}
 
 
+# A video track as a table row: `fervid batch`'s tracks.csv (after ``file``) and VideoResult.track_table(); the
+# tracks JSON's entry (fervid.inference.video.TrackLog.summary) holds them, each emotion as its share of the time seen
+TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS]
+
+
+def track_row(summary: dict, **leading) -> dict:
+    """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
+    written by an older fervid may lack a column, left empty)."""
+    shares = summary.get("emotion_share", {})
+    return {**leading, **{k: summary.get(k, "") for k in TRACK_COLUMNS[:6]},
+            **{e: shares.get(e, "") for e in EMOTIONS}}
+
+
+def rounded(values, digits: int = 1) -> tuple:
+    """Numbers rounded for a repr: a box's pixels to a tenth, not the 16 digits a float prints."""
+    return tuple(round(float(v), digits) for v in values)
+
+
+def abridged(reprs: list[str], most: int = 5, brackets: str = "[]") -> str:
+    """A repr's list (or, with ``brackets="{}"``, dict) of at most ``most`` items, the rest counted: a group
+    photo's or a long video's result prints a few lines in a notebook, not every face."""
+    shown = ", ".join(reprs[:most]) + (f", ... {len(reprs) - most} more" if len(reprs) > most else "")
+    return f"{brackets[0]}{shown}{brackets[1]}"
+
+
 @dataclass
 class Face:
     """One analysed face.
@@ -53,6 +78,11 @@ class Face:
     uncertain: bool = False
     feature: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        # what a face is (its emotion, how sure) and where, rounded; the landmarks and 7 probabilities are attributes
+        return (f"Face(emotion={self.emotion!r}, confidence={self.confidence:.3f}, box={rounded(self.box)}, "
+                f"detection_score={float(self.detection_score):.3f}, uncertain={self.uncertain})")
 
     @property
     def emotion(self) -> str:
@@ -105,6 +135,10 @@ class ImageResult:
     def ok(self) -> bool:
         """Whether the image was read (an image with no face is ok, with no faces)."""
         return self.error is None
+
+    def __repr__(self) -> str:
+        read = f"error={self.error!r}" if self.error is not None else f"width={self.width}, height={self.height}"
+        return f"ImageResult(source={self.source!r}, {read}, faces={abridged([repr(face) for face in self.faces])})"
 
     def __len__(self) -> int:
         return len(self.faces)

@@ -32,7 +32,7 @@ from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
 from fervid.inference.options import PipelineOptions, check_field_types, check_temporal_model, check_video_timing
-from fervid.inference.records import ROW_COLUMNS, Face, face_row
+from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
@@ -163,6 +163,12 @@ class FrameFace:
     def emotion(self) -> str:
         return EMOTIONS[int(np.argmax(self.probabilities))]
 
+    def __repr__(self) -> str:
+        # a row of a video's result: its label and place, rounded (the 14 probabilities are attributes)
+        return (f"FrameFace(time={self.time:.3f}, frame={self.frame}, track_id={self.track_id}, "
+                f"emotion={self.emotion!r}, confidence={max(self.probabilities):.3f}, box={rounded(self.box)}, "
+                f"detected={self.detected})")
+
     def row(self, **leading) -> dict:
         """This face as a table row (fervid.inference.records.ROW_COLUMNS), after ``leading`` and time, frame, track."""
         return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
@@ -196,6 +202,10 @@ class Episode:
     best_probability: float = -1.0
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"Episode(track_id={self.track_id}, emotion={self.emotion!r}, start={self.start:.3f}, "
+                f"end={self.end:.3f}, key_frame={self.key_frame!r})")
 
     @property
     def lasting(self) -> bool:
@@ -233,6 +243,14 @@ class TrackLog:
         self._probabilities = array("f")
         self.start = self.end = 0.0
         self._last_emotion: str | None = None
+
+    def __repr__(self) -> str:
+        if not self.frames:  # no face logged yet: no emotion to name
+            return f"TrackLog(track_id={self.track_id}, frames=0)"
+        summary = self.summary()
+        dominant = summary["dominant_emotion"]
+        return (f"TrackLog(track_id={self.track_id}, start={self.start:.3f}, end={self.end:.3f}, frames={self.frames}, "
+                f"dominant_emotion={dominant!r}, share={summary['emotion_share'][dominant]:.2f})")
 
     @property
     def frames(self) -> int:
@@ -438,6 +456,16 @@ class VideoResult:
     def __post_init__(self) -> None:
         self.stem = self.stem or Path(self.source).stem
 
+    def __repr__(self) -> str:
+        # counts and one line per track: the rows (a minute of a 16-person call: ~15 MB printed) are frame_table()'s
+        rows = (f"table_path={str(self.table_path)!r}" if self.table_path is not None
+                else f"faces=<{len(self.faces)} rows>")
+        tracks = abridged([f"{tid}: {self.tracks[tid]!r}" for tid in self.track_ids], most=10, brackets="{}")
+        broke = f", error={self.error!r}" if self.error is not None else ""
+        return (f"VideoResult(source={self.source!r}, duration={self.duration:.3f}, fps={self.fps:.3f}, "
+                f"width={self.width}, height={self.height}, frames_analysed={self.frames_analysed}, "
+                f"method={self.method!r}, {rows}, tracks={tracks}{broke})")
+
     @property
     def ok(self) -> bool:
         return self.error is None
@@ -478,6 +506,14 @@ class VideoResult:
         ``tracks``."""
         until = self.duration or None  # 0 until the video's length is known (a live session in progress)
         return [self.tracks[tid].summary(until) for tid in self.track_ids]
+
+    def track_table(self):
+        """:meth:`track_summaries` as a pandas table, one row per track: ``TRACK_COLUMNS`` (track, start, end,
+        frames, seen_seconds, dominant_emotion, each emotion's share of the time seen), the columns of ``fervid
+        batch``'s tracks.csv; the columns are there for a video with no face too."""
+        import pandas as pd
+
+        return pd.DataFrame([track_row(summary) for summary in self.track_summaries()], columns=TRACK_COLUMNS)
 
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
