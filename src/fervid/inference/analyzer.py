@@ -87,8 +87,8 @@ class Analyzer:
                 "max_faces": self.max_faces}
 
     def analyze_image(self, image: ImageInput, *, bgr: bool = False) -> ImageResult:
-        """Faces in one image, sorted left to right, as an :class:`~fervid.inference.records.ImageResult` (which
-        reads as the list of its faces).
+        """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
+        :class:`~fervid.inference.records.ImageResult` (which reads as the list of its faces).
 
         ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
         accepted), or an image file's bytes (``bytes`` or a binary file object). Raises
