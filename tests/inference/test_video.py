@@ -1211,6 +1211,39 @@ def test_an_absence_ends_an_episode_and_is_not_counted_as_seen(analyzer, astrona
         assert [t.get_text() for t in band.get_xticklabels() if 0 <= t.get_position()[0] <= duration][:3] == ticks
 
 
+def test_a_stretch_with_no_frames_is_no_absence_but_frames_without_the_face_are(analyzer, astronaut_rgb, tmp_path):
+    """Zoom, Teams and browsers send no frame while the picture is still: a recording whose face was in every frame
+    but that had no frames for 2 s was 'seen' only where frames came (4.0 s of a 6 s call), its episode split there,
+    the next change said it was 'unseen' for 2 s, and its timeline broke there. Frames that come without the face
+    are still an absence."""
+    faces = moving_face_frames(astronaut_rgb, n=60)
+    hidden = [np.full_like(faces[0], 90)] * 24  # frames 30-53, 0.8 s without the face
+    steady = write_clip(tmp_path / "steady.mp4", faces[:30] + hidden + faces[30:])
+    vfr = tmp_path / "still.mp4"
+    # frames 0-14 at 30 fps, then none for 2 s (the picture still), then 30 fps again
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setpts='if(lt(N,15),N,N+60)/30/TB'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", str(vfr)], check=True)
+    result = analyzer.analyze_video(vfr, method="mean")
+    (track,) = result.track_summaries()
+    rows = result.frame_table()
+    assert len(rows) >= 50 and rows["time"].max() > 4.7  # (of its 60 frames), the last at 4.77 s
+    back = rows["time"][rows["time"] > 3.0].min()  # back from 3.8 s, found at a detection round
+    # seen all along but from the first frame without it (3.0 s) to its return
+    assert track["seen_seconds"] == pytest.approx(result.duration - (back - 3.0), abs=0.01)
+    happy = [ep for ep in track["episodes"] if ep["emotion"] == "happy"]
+    # one episode across the still stretch (0.47-2.5 s), split where the face was not in the frames
+    assert len(happy) >= 2 and 2.9 < happy[0]["end"] < 3.0 and happy[1]["start"] == pytest.approx(back), happy
+    assert [change["unseen_before"] for change in track["changes"] if change["unseen_before"]] in (
+        [], [pytest.approx(back - 3.0, abs=0.001)])
+    from fervid.inference.video import timeline_figure
+
+    band = timeline_figure(result.tracks[1], "still.mp4", result.fps, result.duration).axes[1]
+    (left, right, *_), colours = band.images[0].get_extent(), band.images[0].get_array()[0]
+    white = colours.min(axis=1) == 1.0
+    # blank where the face was not in the frames only: not in the still stretch, nor after its return
+    assert [white[int((t - left) / (right - left) * len(white))] for t in (1.5, 3.4, 4.2)] == [False, True, False]
+
+
 def test_an_absence_before_a_change_is_reported_with_it():
     from fervid.inference.video import FrameFace, TrackLog
 
@@ -1225,6 +1258,7 @@ def test_an_absence_before_a_change_is_reported_with_it():
     for t in np.arange(0, 1, 0.04):
         log.add(face(t, "happy"), image)
     log.add(face(1.0, "sad"), image)  # a change without a gap
+    log.missed(1.04)  # frames came without the face from 1.04 s on
     for t in np.arange(2.0, 2.4, 0.04):  # 0.96 s unseen, then surprised
         log.add(face(t, "surprise"), image)
     summary = log.summary()
