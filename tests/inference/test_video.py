@@ -600,6 +600,47 @@ def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_
     assert frames / fps == pytest.approx(29 / 30 + 1, abs=1.5 / fps), (frames, fps)
 
 
+def test_a_recorders_webm_is_annotated_frame_by_frame_at_its_times_with_its_sound(analyzer, tmp_path, astronaut_rgb):
+    """A browser's or Teams' WebM has no duration and no frames while the picture is still (here 2 s): its annotated
+    copy was said to show its frames one after another (frame 30 at 1.0 s, not 3.0 s, and 4 s of pictures over 6 s
+    of sound). It shows at each time the frame the recording shows then, and its pictures and sound last as long
+    as the recording's."""
+    frames = moving_face_frames(astronaut_rgb, 45)
+    for number, frame in enumerate(frames):  # each frame's number in 6 black or white squares, in a corner the
+        for bit in range(6):  # annotations leave, its lowest bit rightmost
+            x = frame.shape[1] - 16 * (bit + 1)
+            frame[-16:, x : x + 16] = 255 * (number >> bit & 1)
+    steady = write_clip(tmp_path / "steady.mp4", frames)
+    webm = tmp_path / "call.webm"
+    with webm.open("wb") as out:  # to a pipe, as a recorder streams it: no duration, no index
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=3.5", "-vf", "setpts='if(lt(N,15),N,N+60)/30/TB'",
+                        "-fps_mode", "vfr", "-c:v", "libvpx", "-b:v", "1M", "-c:a", "libopus", "-f", "webm", "-"],
+                       stdout=out, check=True)
+
+    def marked(path):
+        """(times, frame numbers) of the pictures ffmpeg decodes from ``path``."""
+        decoded = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-map", "0:v", "-vf",
+                                  "showinfo,crop=96:16:iw-96:ih-16", "-fps_mode", "passthrough", "-pix_fmt", "gray",
+                                  "-f", "rawvideo", "-"], capture_output=True, check=True)
+        times = np.array([float(t) for t in re.findall(r"pts_time:(\S+)", decoded.stderr.decode())])
+        squares = np.frombuffer(decoded.stdout, np.uint8).reshape(len(times), 16, 6, 16).mean(axis=(1, 3)) > 128
+        return times, squares[:, ::-1] @ (1 << np.arange(6))
+
+    source_times, source_numbers = marked(webm)
+    assert list(source_numbers) == list(range(45)) and source_times[15] - source_times[14] > 2  # the still stretch
+    VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(webm, tmp_path / "out")
+    annotated = tmp_path / "out" / "call_annotated.mp4"
+    times, numbers = marked(annotated)
+    shown_then = np.searchsorted(source_times, times + 1e-3, side="right") - 1  # the recording's frame at each time
+    assert np.abs(source_times[numbers] - source_times[shown_then]).max() <= 1 / 30 + 1e-3  # within a frame
+    length = source_times[-1] + 1 / 30
+    assert times[-1] + np.diff(times).min() == pytest.approx(length, abs=0.01)
+    pcm = subprocess.run([FFMPEG, "-v", "error", "-i", str(annotated), "-map", "0:a", "-f", "s16le", "-ac", "1",
+                          "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    assert len(pcm) / 2 / 8000 == pytest.approx(length, abs=0.05)  # the sound, as long
+
+
 def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):
     upright = [cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)] * 10
     sideways = write_clip(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in upright])
