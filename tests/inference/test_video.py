@@ -654,6 +654,47 @@ def test_variable_frame_rate_uses_real_timestamps(analyzer, tmp_path, astronaut_
     assert frames / fps == pytest.approx(29 / 30 + 1, abs=1.5 / fps), (frames, fps)
 
 
+def test_a_recorders_webm_is_annotated_frame_by_frame_at_its_times_with_its_sound(analyzer, tmp_path, astronaut_rgb):
+    """A browser's or Teams' WebM has no duration and no frames while the picture is still (here 2 s): its annotated
+    copy was said to show its frames one after another (frame 30 at 1.0 s, not 3.0 s, and 4 s of pictures over 6 s
+    of sound). It shows at each time the frame the recording shows then, and its pictures and sound last as long
+    as the recording's."""
+    frames = moving_face_frames(astronaut_rgb, 45)
+    for number, frame in enumerate(frames):  # each frame's number in 6 black or white squares, in a corner the
+        for bit in range(6):  # annotations leave, its lowest bit rightmost
+            x = frame.shape[1] - 16 * (bit + 1)
+            frame[-16:, x : x + 16] = 255 * (number >> bit & 1)
+    steady = write_clip(tmp_path / "steady.mp4", frames)
+    webm = tmp_path / "call.webm"
+    with webm.open("wb") as out:  # to a pipe, as a recorder streams it: no duration, no index
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=3.5", "-vf", "setpts='if(lt(N,15),N,N+60)/30/TB'",
+                        "-fps_mode", "vfr", "-c:v", "libvpx", "-b:v", "1M", "-c:a", "libopus", "-f", "webm", "-"],
+                       stdout=out, check=True)
+
+    def marked(path):
+        """(times, frame numbers) of the pictures ffmpeg decodes from ``path``."""
+        decoded = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-map", "0:v", "-vf",
+                                  "showinfo,crop=96:16:iw-96:ih-16", "-fps_mode", "passthrough", "-pix_fmt", "gray",
+                                  "-f", "rawvideo", "-"], capture_output=True, check=True)
+        times = np.array([float(t) for t in re.findall(r"pts_time:(\S+)", decoded.stderr.decode())])
+        squares = np.frombuffer(decoded.stdout, np.uint8).reshape(len(times), 16, 6, 16).mean(axis=(1, 3)) > 128
+        return times, squares[:, ::-1] @ (1 << np.arange(6))
+
+    source_times, source_numbers = marked(webm)
+    assert list(source_numbers) == list(range(45)) and source_times[15] - source_times[14] > 2  # the still stretch
+    VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(webm, tmp_path / "out")
+    annotated = tmp_path / "out" / "call_annotated.mp4"
+    times, numbers = marked(annotated)
+    shown_then = np.searchsorted(source_times, times + 1e-3, side="right") - 1  # the recording's frame at each time
+    assert np.abs(source_times[numbers] - source_times[shown_then]).max() <= 1 / 30 + 1e-3  # within a frame
+    length = source_times[-1] + 1 / 30
+    assert times[-1] + np.diff(times).min() == pytest.approx(length, abs=0.01)
+    pcm = subprocess.run([FFMPEG, "-v", "error", "-i", str(annotated), "-map", "0:a", "-f", "s16le", "-ac", "1",
+                          "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    assert len(pcm) / 2 / 8000 == pytest.approx(length, abs=0.05)  # the sound, as long
+
+
 def test_rotation_metadata_is_applied(analyzer, tmp_path, astronaut_rgb):
     upright = [cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)] * 10
     sideways = write_clip(tmp_path / "side.mp4", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in upright])
@@ -1265,6 +1306,39 @@ def test_an_absence_ends_an_episode_and_is_not_counted_as_seen(analyzer, astrona
         assert [t.get_text() for t in band.get_xticklabels() if 0 <= t.get_position()[0] <= duration][:3] == ticks
 
 
+def test_a_stretch_with_no_frames_is_no_absence_but_frames_without_the_face_are(analyzer, astronaut_rgb, tmp_path):
+    """Zoom, Teams and browsers send no frame while the picture is still: a recording whose face was in every frame
+    but that had no frames for 2 s was 'seen' only where frames came (4.0 s of a 6 s call), its episode split there,
+    the next change said it was 'unseen' for 2 s, and its timeline broke there. Frames that come without the face
+    are still an absence."""
+    faces = moving_face_frames(astronaut_rgb, n=60)
+    hidden = [np.full_like(faces[0], 90)] * 24  # frames 30-53, 0.8 s without the face
+    steady = write_clip(tmp_path / "steady.mp4", faces[:30] + hidden + faces[30:])
+    vfr = tmp_path / "still.mp4"
+    # frames 0-14 at 30 fps, then none for 2 s (the picture still), then 30 fps again
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setpts='if(lt(N,15),N,N+60)/30/TB'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", str(vfr)], check=True)
+    result = analyzer.analyze_video(vfr, method="mean")
+    (track,) = result.track_summaries()
+    rows = result.frame_table()
+    assert len(rows) >= 50 and rows["time"].max() > 4.7  # (of its 60 frames), the last at 4.77 s
+    back = rows["time"][rows["time"] > 3.0].min()  # back from 3.8 s, found at a detection round
+    # seen all along but from the first frame without it (3.0 s) to its return
+    assert track["seen_seconds"] == pytest.approx(result.duration - (back - 3.0), abs=0.01)
+    happy = [ep for ep in track["episodes"] if ep["emotion"] == "happy"]
+    # one episode across the still stretch (0.47-2.5 s), split where the face was not in the frames
+    assert len(happy) >= 2 and 2.9 < happy[0]["end"] < 3.0 and happy[1]["start"] == pytest.approx(back), happy
+    assert [change["unseen_before"] for change in track["changes"] if change["unseen_before"]] in (
+        [], [pytest.approx(back - 3.0, abs=0.001)])
+    from fervid.inference.video import timeline_figure
+
+    band = timeline_figure(result.tracks[1], "still.mp4", result.fps, result.duration).axes[1]
+    (left, right, *_), colours = band.images[0].get_extent(), band.images[0].get_array()[0]
+    white = colours.min(axis=1) == 1.0
+    # blank where the face was not in the frames only: not in the still stretch, nor after its return
+    assert [white[int((t - left) / (right - left) * len(white))] for t in (1.5, 3.4, 4.2)] == [False, True, False]
+
+
 def test_an_absence_before_a_change_is_reported_with_it():
     from fervid.inference.video import FrameFace, TrackLog
 
@@ -1279,6 +1353,7 @@ def test_an_absence_before_a_change_is_reported_with_it():
     for t in np.arange(0, 1, 0.04):
         log.add(face(t, "happy"), image)
     log.add(face(1.0, "sad"), image)  # a change without a gap
+    log.missed(1.04)  # frames came without the face from 1.04 s on
     for t in np.arange(2.0, 2.4, 0.04):  # 0.96 s unseen, then surprised
         log.add(face(t, "surprise"), image)
     summary = log.summary()

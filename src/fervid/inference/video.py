@@ -45,9 +45,10 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
                   ".m2ts", ".m2t", ".ogv", ".vob", ".mxf"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is enlarged by a whole factor to reach it
-# A track unseen for longer than this many of its frame spacings, and at least UNSEEN_SECONDS, was not there: its
-# episode ends, its timeline breaks, and the time is not counted as seen. Shorter dropouts (flow lost the face
-# until the next detection round, a live stream's dropped frames) are not gaps.
+# A track unseen (frames came without it: TrackLog) for longer than this many of its frame spacings, and at least
+# UNSEEN_SECONDS, was not there: its episode ends, its timeline breaks, and the time is not counted as seen. Shorter
+# dropouts (flow lost the face until the next detection round) are not gaps, nor are frames that never came (a live
+# stream's dropped frames, a variable-frame-rate recording's still stretches).
 GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
@@ -222,9 +223,14 @@ class TrackLog:
     video: label counts, summed probabilities, label changes, emotion episodes (each keeping only its most
     expressive frame), the time it was seen and the compact (time, 7 probabilities) series its timeline is drawn
     from. ``spacing``: seconds between analysed frames (the rate asked for; the track's own recent spacing where
-    that is longer, as a live stream's slow analysis makes it), ``detect_every``: seconds between detection rounds; an
-    absence longer than :func:`gap_seconds` of them is a gap (the face was hidden or away): episodes end there and a
-    change across it says how long it was unseen."""
+    that is longer, as a live stream's slow analysis makes it), ``detect_every``: seconds between detection rounds.
+
+    An absence is analysed frames coming without the face (:meth:`missed` is told of the first): as each row lasts
+    until the next frame, it runs from that frame to the face's return. One longer than :func:`gap_seconds` allows
+    is a gap (the face was hidden or away): episodes end there, its time is not counted as seen, and a change across
+    it says how long it was unseen. A stretch in which no frame came at all (a variable-frame-rate recording: Zoom,
+    Teams and browsers send no frame while the picture is still) is no absence: the face's last row lasts across it.
+    """
 
     def __init__(self, track_id: int, spacing: float = 1 / 30, detect_every: float = 0.0):
         self.track_id = track_id
@@ -243,6 +249,8 @@ class TrackLog:
         self._probabilities = array("f")
         self.start = self.end = 0.0
         self._last_emotion: str | None = None
+        self.absent_from: float | None = None  # the first frame since its last row that came without it
+        self.gaps: list[tuple[float, float]] = []  # (absent from, back at) of each gap, for its timeline
 
     def __repr__(self) -> str:
         if not self.frames:  # no face logged yet: no emotion to name
@@ -267,6 +275,11 @@ class TrackLog:
         """How long it must go unseen for its absence to be a gap (:func:`gap_seconds`)."""
         return gap_seconds(self.spacing, self.detect_every)
 
+    def missed(self, time: float) -> None:
+        """An analysed frame at ``time`` came without this face (its last row lasts until the first such frame)."""
+        if self.absent_from is None:
+            self.absent_from = time
+
     def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
         """Log one face; returns the episode this face closed, if it started a new one."""
         emotion = face.emotion
@@ -276,10 +289,14 @@ class TrackLog:
         else:
             since = face.time - self.end
             self._recent.append(since)
-            if since > self.gap:
-                unseen, since = since - self.spacing, self.spacing  # the last row counts for one frame
+            # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
+            if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
+                unseen = face.time - self.absent_from
+                since -= unseen  # the last row lasts until the first frame without it
+                self.gaps.append((self.absent_from, face.time))
             self.seen_seconds += since
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
+        self.absent_from = None
         self.end = face.time
         self.counts[EMOTIONS.index(emotion)] += 1
         self.probability_sum += face.probabilities
@@ -320,9 +337,13 @@ class TrackLog:
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
     def summary(self, until: float | None = None) -> dict:
-        """The tracks JSON's entry. ``until``: where the video ends (its last row lasts its spacing, but not past
-        it: a variable-frame-rate video's last rows are further apart than its nominal rate)."""
-        last = min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
+        """The tracks JSON's entry. ``until``: where the video ends. Its last row lasts until the first frame that
+        came without it; where none did, its spacing, but not past the end (a variable-frame-rate video's last rows
+        are further apart than its nominal rate)."""
+        if self.absent_from is not None:
+            last = self.absent_from - self.end
+        else:
+            last = min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
         seconds = self.emotion_seconds.copy()
         if self.frames:
             seconds[EMOTIONS.index(self._last_emotion)] += last
@@ -650,12 +671,13 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     fig = Figure(figsize=(10, 4))
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
-    # where the track was not seen (hidden, out of frame) for a gap (TrackLog), the curves break and the band is
-    # left blank: a line across the gap drew labels for frames that have none
-    spacing, gap = log.spacing, log.gap
-    gap_after = np.append(np.diff(t) > gap, False)
+    # where the track was not seen (hidden, out of frame) for a gap (TrackLog.gaps), the curves break and the band
+    # is left blank: a line across the gap drew labels for frames that have none. A stretch with no frames at all
+    # is no gap: the row before it lasts across it.
+    gap_starts, gap_ends = np.array(log.gaps, float).reshape(-1, 2).T
     shown_t, shown_p = t[::step].astype(float), probs[::step].astype(float)
-    breaks = np.flatnonzero(np.diff(shown_t) > max(gap, 2.5 * spacing * step)) + 1
+    ended = np.searchsorted(gap_ends, shown_t, side="right")  # the gaps over by each point shown
+    breaks = np.flatnonzero(np.diff(ended)) + 1
     shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
@@ -671,13 +693,16 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
         columns = np.linspace(t[0], t[-1] + 1 / max(fps, 1), BAND_COLUMNS, endpoint=False)
         shown = np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)
         labels = probs.argmax(1)[shown]
-        labels[gap_after[shown] & (columns > t[shown] + spacing)] = len(EMOTIONS)  # unseen: white
+        within = np.searchsorted(gap_starts, columns, side="right") - 1  # the last gap started by each column
+        unseen = within >= 0
+        unseen[unseen] = columns[unseen] < gap_ends[within[unseen]]
+        labels[unseen] = len(EMOTIONS)  # white
         palette = np.array([[EMOTION_COLORS_BGR[e][c] / 255 for c in (2, 1, 0)] for e in EMOTIONS] + [[1, 1, 1]])
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
                     extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
     band.set_yticks([])
     if duration:
-        band.set_xlim(0, max(duration, t[-1] + spacing if len(t) else 0))
+        band.set_xlim(0, max(duration, t[-1] + log.spacing if len(t) else 0))
     _label_time_axis(band)
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
     fig.tight_layout()
@@ -1559,6 +1584,7 @@ class ResultWriter:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
         self.table = self.video = None
+        self._in_last_frame: set[int] = set()  # the tracks in the last frame written
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             names = OutputNames(self.stem)
@@ -1573,6 +1599,10 @@ class ResultWriter:
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
         for frame in frames:
+            present = {face.track_id for face in frame.faces}
+            for track_id in self._in_last_frame - present:  # an absence starts: frames come without it
+                result.tracks[track_id].missed(frame.time)
+            self._in_last_frame = present
             for face in frame.faces:
                 log = result.tracks.get(face.track_id) or result.tracks.setdefault(
                     face.track_id, TrackLog(face.track_id, 1 / self.fps, result.settings.get("detect_every", 0.0)))
