@@ -135,11 +135,16 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     table = carphone_result.track_table()
     (summary,) = carphone_result.track_summaries()
     assert table.columns.tolist() == ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion",
-                                      *EMOTIONS]
+                                      *EMOTIONS, "mean_x", "mean_y", "mean_width", "mean_height"]
     (row,) = table.to_dict("records")
     assert {k: row[k] for k in ("track", "start", "end", "frames", "seen_seconds", "dominant_emotion")} == {
         k: summary[k] for k in ("track", "start", "end", "frames", "seen_seconds", "dominant_emotion")}
     assert [row[e] for e in EMOTIONS] == [summary["emotion_share"][e] for e in EMOTIONS]
+    # where the face was (which tile of a call, which student of a class), without opening its key frames: its
+    # rows' mean box
+    rows = carphone_result.frame_table()
+    assert summary["mean_box"] == {k: pytest.approx(rows[k].mean(), abs=0.06) for k in ("x", "y", "width", "height")}
+    assert [row[f"mean_{k}"] for k in ("x", "y", "width", "height")] == list(summary["mean_box"].values())
     empty = VideoResult("no_faces.mp4").track_table()
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 

@@ -527,7 +527,7 @@ def video(
     --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
     emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
-    share of time per emotion, changes, episodes; an absence of 0.5 s or more ends an episode),
+    share of time per emotion, mean box, changes, episodes; an absence of 0.5 s or more ends an episode),
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged).
     """

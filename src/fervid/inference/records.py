@@ -33,16 +33,19 @@ def face_row(box, probabilities, uncertain: bool, detection_score: float | None,
 
 
 # A video track as a table row: `fervid batch`'s tracks.csv (after ``file``) and VideoResult.track_table(); the
-# tracks JSON's entry (fervid.inference.video.TrackLog.summary) holds them, each emotion as its share of the time seen
-TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS]
+# tracks JSON's entry (fervid.inference.video.TrackLog.summary) holds them, each emotion as its share of the time
+# seen, and where the face was: its rows' mean box (mean_x, ...: the JSON's mean_box)
+MEAN_BOX_COLUMNS = ["mean_x", "mean_y", "mean_width", "mean_height"]
+TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS, *MEAN_BOX_COLUMNS]
 
 
 def track_row(summary: dict, **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
     written by an older fervid may lack a column, left empty)."""
-    shares = summary.get("emotion_share", {})
+    shares, box = summary.get("emotion_share", {}), summary.get("mean_box", {})
     return {**leading, **{k: summary.get(k, "") for k in TRACK_COLUMNS[:6]},
-            **{e: shares.get(e, "") for e in EMOTIONS}}
+            **{e: shares.get(e, "") for e in EMOTIONS},
+            **{column: box.get(column.removeprefix("mean_"), "") for column in MEAN_BOX_COLUMNS}}
 
 
 def rounded(values, digits: int = 1) -> tuple:

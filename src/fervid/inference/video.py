@@ -242,6 +242,9 @@ class TrackLog:
         # not last alike, and a share of rows is not a share of time); the last row's is added by summary()
         self.emotion_seconds = np.zeros(len(EMOTIONS))
         self.probability_sum = np.zeros(len(EMOTIONS))
+        # where it was (x, y, width, height summed over its rows): which tile of a call's gallery, which student
+        # of a class a track is, without opening its key frames
+        self.box_sum = np.zeros(4)
         self.changes: list[dict] = []
         self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
         self.episode: Episode | None = None
@@ -300,6 +303,7 @@ class TrackLog:
         self.end = face.time
         self.counts[EMOTIONS.index(emotion)] += 1
         self.probability_sum += face.probabilities
+        self.box_sum += face.box
         self._times.append(face.time)
         self._probabilities.extend(face.probabilities)
         if self._last_emotion is not None and emotion != self._last_emotion:
@@ -359,6 +363,8 @@ class TrackLog:
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
+            "mean_box": dict(zip(("x", "y", "width", "height"),
+                                 (round(float(v) / max(self.frames, 1), 1) for v in self.box_sum))),
             "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
         }
 
