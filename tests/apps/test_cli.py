@@ -1172,3 +1172,25 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
     spread = {"dominant_emotion": "fear", "emotion_share": {"fear": 0.28, "happy": 0.27, "sad": 0.24, "angry": 0.21}}
     assert _dominant_text(spread) == "most often fear (28%)"
     assert _dominant_text({**spread, "emotion_share": {"fear": 0.61}}) == "mostly fear (61%)"
+
+
+def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):
+    """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
+    over the analysis alone: the writing is said apart."""
+    import time
+
+    from fervid.inference.video import VideoResult
+    from fervid.samples import carphone
+
+    save = VideoResult.save
+
+    def slow_save(self, out_dir):  # as a video of many tracks: 0.3 s a timeline
+        time.sleep(1.2)
+        return save(self, out_dir)
+
+    monkeypatch.setattr(VideoResult, "save", slow_save)
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)
+    assert said and 1.2 <= float(said[1]) < 5, result.output
