@@ -902,7 +902,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             note = "; ".join(filter(None, [note, "its own clock starts again at "
                                            + ", ".join(f"{t:.1f} s" for t in doc["clock_resets"])
                                            + " (times go on from the frame before)"]))
-        if doc and doc.get("frame_size_changes"):  # OpenCV scaled the recordings joined to the first's size
+        if doc and doc.get("frame_size_changes"):  # the decoder scaled the later recordings to the first's size
             note = "; ".join(filter(None, [note, f"its frame size changes (recordings joined?), analysed scaled to "
                                            f"{doc.get('width')}x{doc.get('height')}: " + ", ".join(
                                                f"{c['width']}x{c['height']} from {c['time']:.1f} s"
