@@ -1119,3 +1119,24 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
     assert re.fullmatch(r"its own clock starts again at 1\.[01] s \(times go on from the frame before\); its frame "
                         r"size changes \(recordings joined\?\), analysed scaled to 192x144: 256x144 from 1\.[01] s",
                         files.loc[str(corpus / "mixed.ts"), "note"])
+
+
+def test_a_rerun_says_how_many_files_are_already_done_before_it_starts(tmp_path, astronaut_rgb):
+    """A rerun after an interruption said nothing of the files kept: only its bar's total had shrunk."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(astronaut_rgb).save(corpus / f"{name}.png")
+    out = tmp_path / "out"
+    first = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out)])
+    assert first.exit_code == 0 and "already done" not in first.output, first.output
+    Image.fromarray(astronaut_rgb[:, ::-1]).save(corpus / "c.png")
+    again = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert f"fervid batch: 2 of 3 file(s) already done in {out} are kept; 1 to analyse" in again.output
+    quiet = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "-q"])
+    assert "already done" not in quiet.output

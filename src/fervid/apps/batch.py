@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -717,6 +718,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
     todo, paths_of = store.plan(files, out / "files", progress)
+    done_before = len(files) - sum(len(paths_of[path]) for path, _, _ in todo)
+    if progress and done_before:  # a rerun goes on where the last stopped: said before the bar, not left to its total
+        tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
+                   f"{len(todo)} to analyse", file=sys.stderr)
     workers = options.workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
