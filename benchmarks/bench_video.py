@@ -1,8 +1,9 @@
 """Video speed: end-to-end fps and a per-stage breakdown on a generated clip with one face (640x480 unless
-``--size`` says otherwise), and on the bundled carphone sample (176x144, 120 frames, 29.97 fps).
+``--size`` says otherwise; ``--faces N``: a grid of N heads, as a class or a call's gallery), and on the bundled
+carphone sample (176x144, 120 frames, 29.97 fps).
 
     python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface] [--size 640x480 1920x1080]
-        [--min-face 48 1000000]
+        [--min-face 48 1000000] [--faces 1 16 30]
         [--no-annotate-too]
 
 The clip is made here: the astronaut's head drifting and growing over a grey background (H.264, 30 fps); at
@@ -14,6 +15,7 @@ other outputs. Run with nothing else busy: the machine has 2 cores.
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -28,17 +30,29 @@ from fervid.samples import astronaut
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
 
 
-def make_clip(path: Path, frames: int, width: int = 640, height: int = 480) -> Path:
+def make_clip(path: Path, frames: int, width: int = 640, height: int = 480, faces: int = 1) -> Path:
     face = cv2.cvtColor(astronaut()[20:240, 120:330], cv2.COLOR_RGB2BGR)
     k = min(width / 640, height / 480)  # the 640x480 scene, scaled
+    # several faces: a grid of cells (a class, a call's gallery), each head drifting a little in its own
+    columns = math.ceil(math.sqrt(faces * width / height))
+    rows = math.ceil(faces / columns)
+    cell_w, cell_h = width // columns, height // rows
     writer = H264Writer(path, width, height, 30.0)
     for i in range(frames):
         frame = np.full((height, width, 3), 90, np.uint8)
         phase = i / frames * 2 * np.pi
-        zoom = k * (0.9 + 0.2 * np.sin(phase))
-        f = cv2.resize(face, None, fx=zoom, fy=zoom)
-        x, y = int(k * (200 + 150 * np.sin(phase))), int(k * (100 + 40 * np.cos(phase)))
-        frame[y : y + f.shape[0], x : x + f.shape[1]] = f
+        if faces == 1:
+            zoom = k * (0.9 + 0.2 * np.sin(phase))
+            f = cv2.resize(face, None, fx=zoom, fy=zoom)
+            x, y = int(k * (200 + 150 * np.sin(phase))), int(k * (100 + 40 * np.cos(phase)))
+            frame[y : y + f.shape[0], x : x + f.shape[1]] = f
+        for n in range(faces if faces > 1 else 0):
+            zoom = 0.7 * min(cell_w / face.shape[1], cell_h / face.shape[0])
+            f = cv2.resize(face, None, fx=zoom, fy=zoom)
+            drift = 0.08 * np.sin(phase + n)
+            x = (n % columns) * cell_w + int((cell_w - f.shape[1]) * (0.5 + drift))
+            y = (n // columns) * cell_h + int((cell_h - f.shape[0]) * (0.5 - drift))
+            frame[y : y + f.shape[0], x : x + f.shape[1]] = f
         writer.write(frame)
     writer.close()
     return path
@@ -70,17 +84,22 @@ def main() -> None:
     parser.add_argument("--min-face", nargs="+", type=float, default=[48.0],
                         help="one row per smallest face looked for (px), all in this process; 1000000 detects on "
                              "the 640 px copy alone, as fervid did before 2026-12-05")
+    parser.add_argument("--faces", nargs="+", type=int, default=[1],
+                        help="faces in the generated clip (a grid of heads, as a class or a call's gallery); one row "
+                             "per count")
     parser.add_argument("--no-annotate-too", action="store_true",
                         help="also a row per video without the annotated MP4 (`fervid video --no-annotate`)")
     args = parser.parse_args()
     carphone = sample_video()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        clips = {(w, h): make_clip(Path(tmp) / f"clip{w}x{h}.mp4", args.frames, w, h) for w, h in args.size}
+        clips = {(w, h, n): make_clip(Path(tmp) / f"clip{w}x{h}_{n}.mp4", args.frames, w, h, n)
+                 for w, h in args.size for n in args.faces}
         for detector, min_face in [(d, m) for d in args.detector for m in args.min_face]:
             analyzer = Analyzer(detector=detector, min_face=min_face)
             run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
-            videos = {f"{w}x{h} generated clip": clip for (w, h), clip in clips.items()}
+            videos = {f"{w}x{h} generated clip" + (f", {n} faces" if n > 1 else ""): clip
+                      for (w, h, n), clip in clips.items()}
             videos["carphone 176x144"] = carphone
             setup = detector if len(args.min_face) == 1 else f"{detector}, min_face {min_face:g}"
             for name, clip in videos.items():
