@@ -432,6 +432,29 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
         assert "annotated" not in result.output  # nor is one announced
 
 
+def test_key_frames_0_writes_none_and_a_negative_number_is_refused_by_every_command(tmp_path):
+    """A 90-minute class of 26 wrote about 31,000 key frames, and only the annotated MP4 could be left out.
+    --key-frames 0: video and headless live write every other output, and list each episode with key_frame null."""
+    for command in (["video", str(carphone()), "-q"], ["live", "--source", str(carphone()), "--seconds", "1.5"]):
+        out = tmp_path / command[0]
+        result = runner.invoke(app, [*command, "--no-annotate", "--key-frames", "0", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        written = {p.name for p in out.iterdir()}
+        assert {"carphone_pristine_frames.parquet", "carphone_pristine_tracks.json",
+                "carphone_pristine_track1_timeline.png"} <= written
+        assert not any(name.startswith("carphone_pristine_track1_0") for name in written), written
+        summary = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+        episodes = [ep for track in summary["tracks"] for ep in track["episodes"]]
+        assert summary["key_frames"] == 0 and all(ep["key_frame"] is None for ep in episodes)
+        assert any(ep["end"] - ep["start"] >= 0.5 for ep in episodes)  # one that would have had a key frame
+        assert "key frames *_track" not in result.output  # video's last line lists what it wrote
+    for command in (["video", str(carphone()), "--out"], ["live", "--source", str(carphone()), "--out"],
+                    ["batch", str(carphone()), "--out"], ["serve", "--data-dir"]):
+        result = runner.invoke(app, [*command, str(tmp_path / "refused"), "--key-frames", "-1"])
+        assert result.exit_code == 2 and "--key-frames" in result.output, (command, result.output)
+        assert not (tmp_path / "refused").exists()
+
+
 def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path, astronaut_rgb):
     """sessions/p01/cam.mp4 and sessions/p02/cam.mp4 wrote to the same cam_* files: the second overwrote the first
     and the first's key frames stayed beside the second's tables."""

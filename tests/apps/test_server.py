@@ -252,6 +252,21 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
 
 
+def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
+    """`fervid serve --key-frames 0`: a job's result lists every episode, none with a key frame or a link to one."""
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False,
+                                                                                    key_frames=0))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+        result = c.get(f"/v1/jobs/{job_id}/result").json()
+    episodes = [ep for track in result["tracks"] for ep in track["episodes"]]
+    assert result["key_frames"] == 0 and any(ep["end"] - ep["start"] >= 0.5 for ep in episodes)
+    assert all(ep["key_frame"] is None and ep["key_frame_url"] is None for ep in episodes)
+    assert not list((tmp_path / "data").glob(f"{job_id}/out/*_track1_0*.png"))
+
+
 @pytest.mark.parametrize(("uploaded", "stored"), [
     ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 (take 2).mov"), ("a;b&c.mp4", "a_b_c.mp4"),
     ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),

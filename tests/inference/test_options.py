@@ -14,7 +14,7 @@ def test_every_entry_point_takes_its_defaults_from_one_options_object():
     defaults = PipelineOptions()
     video = VideoOptions()
     shared = {f.name for f in dataclasses.fields(VideoOptions)} & {f.name for f in dataclasses.fields(PipelineOptions)}
-    assert shared == {"detect_every", "window", "sample_fps", "method", "annotate", "temporal_model"}
+    assert shared == {"detect_every", "window", "sample_fps", "method", "annotate", "key_frames", "temporal_model"}
     assert all(getattr(video, name) == getattr(defaults, name) for name in shared)
     assert BatchOptions(out="x").pipeline == defaults and ServerSettings().pipeline == defaults
     assert defaults.video(centred=False) == dataclasses.replace(video, centred=False)
@@ -22,14 +22,14 @@ def test_every_entry_point_takes_its_defaults_from_one_options_object():
 
 @pytest.mark.parametrize("bad", [{"method": "median"}, {"detector": "haar"}, {"window": 0}, {"sample_fps": -1},
                                  {"window": float("nan")}, {"detect_every": float("inf")},
-                                 {"score_threshold": 1.5}, {"precision": "fp16"}])
+                                 {"score_threshold": 1.5}, {"precision": "fp16"}, {"key_frames": -1}])
 def test_bad_choices_fail_where_the_options_are_made(bad):
     with pytest.raises(ValueError, match=next(iter(bad)).split("_")[0]):
         PipelineOptions(**bad)
 
 
 @pytest.mark.parametrize("bad", [{"window": float("nan")}, {"sample_fps": 0}, {"detect_every": -0.3},
-                                 {"batch_frames": 0}])
+                                 {"batch_frames": 0}, {"key_frames": -2}])
 def test_the_video_api_checks_its_own_options(bad):
     """VideoOptions is public API too: a NaN window used to analyse every frame and label none."""
     name = next(iter(bad))
@@ -53,7 +53,8 @@ def test_the_command_line_reports_a_bad_choice_in_one_line(command, tmp_path):
 @pytest.mark.parametrize("cls, bad", [(PipelineOptions, {"annotate": "no"}), (PipelineOptions, {"sample_fps": True}),
                                       (PipelineOptions, {"detect_every": "0.3"}), (PipelineOptions, {"model": None}),
                                       (PipelineOptions, {"min_face": "48"}), (VideoOptions, {"centred": "no"}),
-                                      (VideoOptions, {"batch_frames": 2.5})])
+                                      (VideoOptions, {"batch_frames": 2.5}), (PipelineOptions, {"key_frames": "3"}),
+                                      (VideoOptions, {"key_frames": True})])
 def test_a_value_of_the_wrong_type_is_refused_by_name(cls, bad):
     """annotate="no" wrote the annotated video, centred="no" centred the window, sample_fps=True ran at 1 fps, and
     detect_every="0.3" failed inside the detector with a message naming no option."""

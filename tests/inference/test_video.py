@@ -559,6 +559,48 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
     assert any(made_of_blocks(k) for k in range(2, 9))
 
 
+def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):
+    """A clip of one face shown for each of ``shown_frames`` in turn and hidden for 0.8 s between (an absence
+    ends its emotion episode), drifting on from where it was hidden so that it stays one track."""
+    faces = moving_face_frames(astronaut_rgb, n=sum(shown_frames))
+    hidden = [np.full_like(faces[0], 90)] * round(0.8 * fps)
+    frames, shown = [], 0
+    for n in shown_frames:
+        frames += faces[shown:shown + n] + hidden
+        shown += n
+    return write_clip(path, frames, fps=fps)
+
+
+def test_key_frames_keeps_each_tracks_longest_episodes_and_lists_every_episode(analyzer, tmp_path, astronaut_rgb):
+    """A class of 26 filmed for 90 minutes wrote about 31,000 key frames into one folder, one for every episode of
+    0.5 s or more; key_frames=N keeps those of each track's N longest episodes. Episodes end as the video streams,
+    so the first one's key frame, written when it ended, is deleted when a longer one ends; the tracks JSON still
+    lists it, with key_frame null."""
+    clip = _shown_apart(astronaut_rgb, tmp_path / "class.mp4", (11, 16, 9, 22))  # shown 0.7, 1.1, 0.6, 1.5 s
+    every = analyzer.analyze_video(clip, tmp_path / "every", method="frame", annotate=False)
+    capped = analyzer.analyze_video(clip, tmp_path / "capped", method="frame", annotate=False, key_frames=2)
+    (uncapped,) = json.loads((tmp_path / "every" / "class_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    summary = json.loads((tmp_path / "capped" / "class_tracks.json").read_text(encoding="utf-8"))
+    assert summary["key_frames"] == 2 and every.summary()["key_frames"] is None  # the cap is recorded
+    (track,) = summary["tracks"]
+    with_key_frame = [ep for ep in uncapped["episodes"] if ep["key_frame"]]
+    assert len(with_key_frame) == 3, uncapped["episodes"]
+    longest = sorted(with_key_frame, key=lambda ep: ep["end"] - ep["start"])[1:]
+    assert with_key_frame[0] not in longest  # the first to end is the one replaced
+    # every episode is listed as before; only the key frames of the two longest are kept, and only they are on disk
+    assert [{**ep, "key_frame": None} for ep in track["episodes"]] == [
+        {**ep, "key_frame": None} for ep in uncapped["episodes"]]
+    kept = {ep["key_frame"] for ep in track["episodes"] if ep["key_frame"]}
+    assert kept == {ep["key_frame"] for ep in longest}
+    assert {p.name for p in (tmp_path / "capped").glob("class_track1_0*.png")} == kept
+    assert not (tmp_path / "capped" / with_key_frame[0]["key_frame"]).exists()
+    # analysed in memory and saved later, the same two are written
+    written = analyzer.analyze_video(clip, method="frame", key_frames=2).save(tmp_path / "later")
+    assert {p.name for p in written["key_frames"]} == kept == {
+        p.name for p in (tmp_path / "later").glob("class_track1_0*.png")}
+    assert capped.summary()["tracks"] == summary["tracks"]
+
+
 def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyzer):
     """At --sample-fps 5 the centred kernel's frame spacing was the video's (1/30 s): a 1 s window's outer samples,
     0.4 s away, weighed 0.25 instead of 1 - 0.4 / (0.5 + 0.2) = 0.43."""

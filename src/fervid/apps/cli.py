@@ -79,6 +79,11 @@ METHOD_OPTION = typer.Option(None, help=f"Videos: temporal classifier: lstm (the
                                         f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
                                         "temporal LSTM; a method named here runs, or the command stops.")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
+KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
+                                 help="Videos: keep at most N key frames per track, those of its N longest emotion "
+                                      "episodes (0: none); default: one for every episode of 0.5 s or more (a "
+                                      "90-minute class of 26: about 31,000 PNGs). Every episode stays in the tracks "
+                                      "JSON; one without a key frame has key_frame null.")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
@@ -519,6 +524,7 @@ def video(
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
+    key_frames: Optional[int] = KEY_FRAMES_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -529,7 +535,8 @@ def video(
     emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
     share of time per emotion, mean box, changes, episodes; an absence of 0.5 s or more ends an episode),
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
-    emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged).
+    emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
+    each track's N longest episodes only).
     """
     import time as _time
 
@@ -538,7 +545,8 @@ def video(
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
-                        precision=precision, annotate=annotate, temporal_model=temporal_model)
+                        precision=precision, annotate=annotate, key_frames=key_frames,
+                        temporal_model=temporal_model)
     notices: list[str] = []
     files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
@@ -596,7 +604,8 @@ def video(
         typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
                    f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
                    + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
-                   + (f"; {saving:.1f} s more writing its timelines and key frames" if saving >= 1.0 else ""))
+                   + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
+                      if saving >= 1.0 else ""))
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
                        f"{_dominant_text(t)}, {len(t['changes'])} change(s)")
@@ -604,9 +613,10 @@ def video(
         if result.error:
             failures.append(result.error)
     if analysed:
+        key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
+            f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
-                   "*_tracks.json, and for videos with a face *_timeline.png and key frames "
-                   "*_track<N>_<time>_<emotion>.png")
+                   f"*_tracks.json, and for videos with a face *_timeline.png{key_frame_files}")
     for message in failures:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if failures:
@@ -626,6 +636,7 @@ def live(
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
+    key_frames: Optional[int] = KEY_FRAMES_OPTION,
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     method: Optional[str] = METHOD_OPTION,
@@ -648,7 +659,7 @@ def live(
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
-                        annotate=annotate, temporal_model=temporal_model)
+                        annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
     if seconds is not None and not seconds > 0:
         _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
@@ -1497,7 +1508,11 @@ def batch(
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
-    annotate: bool = typer.Option(True, help="Write annotated images and videos."),
+    annotate: bool = typer.Option(True, help="Write annotated images and videos (files/<key>/annotated.png, "
+                                             "<name>_annotated.mp4); --no-annotate leaves them out (faster, and far "
+                                             "less disk, on long or large videos: a 1080p class of 26, about 20 MB a "
+                                             "minute)."),
+    key_frames: Optional[int] = KEY_FRAMES_OPTION,
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
@@ -1511,8 +1526,9 @@ def batch(
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
-                         annotate=annotate, model=model, detector=detector, score_threshold=score_threshold,
-                         min_face=min_face, max_faces=max_faces, precision=precision, temporal_model=temporal_model)
+                         annotate=annotate, key_frames=key_frames, model=model, detector=detector,
+                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
+                         temporal_model=temporal_model)
     try:
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
     except ValueError as exc:
@@ -1587,6 +1603,7 @@ def serve(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
@@ -1605,7 +1622,7 @@ def serve(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
-                         precision=precision, temporal_model=temporal_model)
+                         precision=precision, key_frames=key_frames, temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,

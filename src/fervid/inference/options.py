@@ -59,6 +59,12 @@ def check_temporal_model(method: str, temporal_model: str | None) -> None:
         raise ValueError(f"a temporal model is read by method lstm, not {method}")
 
 
+def check_key_frames(key_frames: int | None) -> None:
+    """A cap on a track's key frames: a count, 0 for none (None: no cap)."""
+    if key_frames is not None and key_frames < 0:
+        raise ValueError(f"key_frames must be 0 or more, not {key_frames}")
+
+
 def check_video_timing(detect_every: float, window: float, sample_fps: float | None) -> None:
     """A video's seconds and rate: a NaN window would analyse every frame and label none."""
     check_positive("detect_every", detect_every, "seconds")
@@ -68,8 +74,8 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 
 
 # what a setting left at None means, said in words where a message shows it ("max_faces=None" read as Python)
-_NONE_MEANS = {"max_faces": "every face", "sample_fps": "every frame", "score_threshold": "the detector's own",
-               "temporal_model": "the one shipped for the CNN"}
+_NONE_MEANS = {"key_frames": "every episode's", "max_faces": "every face", "sample_fps": "every frame",
+               "score_threshold": "the detector's own", "temporal_model": "the one shipped for the CNN"}
 
 
 def setting_text(name: str, value) -> str:
@@ -102,6 +108,9 @@ class PipelineOptions:
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS
     sample_fps: float | None = None  # video: analyse at most this many frames per second (None: every frame)
     annotate: bool = True  # write annotated images / videos where outputs are written
+    # video, where outputs are written: key frames kept per track at most, those of its longest episodes
+    # (fervid.inference.video.key_frame_rank); 0: none; None: every episode's of MIN_EPISODE_SECONDS or more
+    key_frames: int | None = None
     # video, method lstm: a temporal LSTM folder (`fervid train-temporal`) trained on the CNN's features; None: the
     # one shipped for the CNN
     temporal_model: str | Path | None = None
@@ -109,6 +118,7 @@ class PipelineOptions:
     def __post_init__(self):
         check_field_types(self)
         check_video_timing(self.detect_every, self.window, self.sample_fps)
+        check_key_frames(self.key_frames)
         check_score_threshold(self.score_threshold)
         check_min_face(self.min_face)
         check_max_faces(self.max_faces)
@@ -132,5 +142,6 @@ class PipelineOptions:
         from fervid.inference.video import VideoOptions
 
         shared = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
-                      method=self.method, annotate=self.annotate, temporal_model=self.temporal_model)
+                      method=self.method, annotate=self.annotate, key_frames=self.key_frames,
+                      temporal_model=self.temporal_model)
         return VideoOptions(**{**shared, **changes})

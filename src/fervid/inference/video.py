@@ -3,7 +3,7 @@
 
 Outputs (``VideoResult.save``): an annotated H.264/yuv420p MP4 that plays in browsers, a per-frame table
 (CSV + Parquet), a per-track JSON summary, a timeline PNG per track, and key frames: the most expressive frame
-of each emotion episode of each track.
+of each emotion episode of each track (with ``key_frames=N``, of its N longest episodes).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
-from fervid.inference.options import PipelineOptions, check_field_types, check_temporal_model, check_video_timing
+from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
+                                      check_video_timing)
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
@@ -134,12 +135,15 @@ class VideoOptions:
     centred: bool = True
     batch_frames: int = 16  # frames whose faces go through the CNN together
     annotate: bool = _DEFAULTS.annotate
+    # key frames kept per track at most, those of its longest episodes (key_frame_rank); 0: none; None: every one
+    key_frames: int | None = _DEFAULTS.key_frames
     temporal_model: str | Path | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
 
     def __post_init__(self):
         check_field_types(self)
         METHODS[self.method]  # an unknown name raises UnknownName listing the methods, here as PipelineOptions does
         check_video_timing(self.detect_every, self.window, self.sample_fps)
+        check_key_frames(self.key_frames)
         check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
             raise ValueError(f"batch_frames must be at least 1, not {self.batch_frames}")
@@ -214,6 +218,8 @@ class Episode:
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
     def to_dict(self) -> dict:
+        """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
+        frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
         return {"emotion": self.emotion, "start": round(self.start, 3), "end": round(self.end, 3),
                 "key_frame": self.key_frame, "key_frame_time": round(self.best_time, 3)}
 
@@ -566,9 +572,10 @@ class VideoResult:
             table.to_parquet(parquet_path, index=False)
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
-        for ep in self.episodes:  # those not written while analysing (in memory, no folder then)
+        # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
+        for ep in best_episodes(self.episodes, self.settings.get("key_frames")):
             save_key_frame(ep, out_dir, stem, release=False)
-            # written into the folder analysed into, and its image let go of since: copied from there
+        for ep in self.episodes:  # written into the folder analysed into, and its image let go of since: copied
             if ep.key_frame and ep.best_image is None and analysed_into is not None:
                 _copy_into(analysed_into / ep.key_frame, out_dir)
         if self.annotated_path is not None and analysed_into is not None:
@@ -600,6 +607,62 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
         with naming_file(target):
             shutil.copy2(path, target)
     return target
+
+
+def key_frame_rank(episode: Episode) -> tuple[float, float, float]:
+    """How a track's episodes are ranked for a cap on its key frames (``key_frames``): the longer episode first
+    (the emotion shown longest is what the track was, more than a passing one), then the more expressive key frame,
+    then the earlier. Durations to the millisecond, as the tracks JSON gives them (two episodes of as many frames
+    are as long)."""
+    return round(episode.end - episode.start, 3), episode.best_probability, -episode.start
+
+
+def _has_key_frame_image(episode: Episode) -> bool:
+    return episode.lasting and episode.best_image is not None
+
+
+def best_episodes(episodes: list[Episode], limit: int | None) -> list[Episode]:
+    """Of ``episodes`` (any tracks'), those still holding a key frame's image that a cap of ``limit`` a track
+    keeps: every one for None, else each track's ``limit`` first by :func:`key_frame_rank`."""
+    candidates = [ep for ep in episodes if _has_key_frame_image(ep)]
+    if limit is None:
+        return candidates
+    by_track: dict[int, list[Episode]] = {}
+    for ep in sorted(candidates, key=key_frame_rank, reverse=True):
+        by_track.setdefault(ep.track_id, []).append(ep)
+    return [ep for ranked in by_track.values() for ep in ranked[:limit]]
+
+
+class KeyFrameWriter:
+    """Writes key frames as their episodes end, at most ``limit`` a track (None: every lasting episode's), and lets
+    go of each image once decided. Episodes end as the video streams, so a capped track holds its best so far
+    (:func:`key_frame_rank`): an episode that ends better than the weakest one held takes its place, whose PNG is
+    deleted and whose ``key_frame`` becomes None (the tracks JSON, written at the end, lists both). As the rank is
+    each episode's own, what is held at the end is what :func:`best_episodes` picks from the whole video."""
+
+    def __init__(self, out_dir: Path, stem: str, limit: int | None):
+        self.out_dir, self.stem, self.limit = out_dir, stem, limit
+        self._held: dict[int, list[Episode]] = {}  # per track, the episodes whose key frames are on disk
+
+    def add(self, episode: Episode) -> None:
+        if self.limit is not None and _has_key_frame_image(episode):
+            held = self._held.setdefault(episode.track_id, [])
+            if len(held) < self.limit:
+                held.append(episode)
+            else:
+                weakest = min(range(len(held)), key=lambda i: key_frame_rank(held[i]), default=None)
+                if weakest is None or key_frame_rank(episode) <= key_frame_rank(held[weakest]):
+                    episode.best_image = None
+                    return
+                self._delete(held[weakest])
+                held[weakest] = episode
+        save_key_frame(episode, self.out_dir, self.stem)
+
+    def _delete(self, episode: Episode) -> None:
+        path = self.out_dir / episode.key_frame
+        with naming_file(path):
+            path.unlink(missing_ok=True)
+        episode.key_frame = None
 
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True) -> None:
@@ -1579,8 +1642,9 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
 
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
-    table, the key frames (written as their episodes end) and the annotated MP4; without, the rows are kept in
-    ``result.faces``. Used for files and for live streams alike."""
+    table, the key frames (written as their episodes end, as many a track as ``result.settings["key_frames"]``
+    keeps) and the annotated MP4; without, the rows are kept in ``result.faces``. Used for files and for live
+    streams alike."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
                  audio_from: Path | None = None, audio_offset: float = 0.0):
@@ -1589,7 +1653,7 @@ class ResultWriter:
         self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
-        self.table = self.video = None
+        self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -1599,6 +1663,8 @@ class ResultWriter:
                 old.unlink()
             self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
             result.table_path = self.table.paths[1]
+            # the cap the result records: its save() keeps to it too, for key frames not written here
+            self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"))
             if annotate:
                 self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from, audio_offset)
 
@@ -1616,7 +1682,7 @@ class ResultWriter:
                 if self.table is not None:
                     self.table.add(face)
                     if closed is not None:
-                        save_key_frame(closed, self.out_dir, self.stem)
+                        self.key_frame_writer.add(closed)
                 else:
                     result.faces.append(face)
             if self.video is not None:
@@ -1634,8 +1700,8 @@ class ResultWriter:
             self.result.table_stamp = _file_stamp(self.table.paths[1])
         for log in self.result.tracks.values():
             last = log.close()
-            if last is not None and self.out_dir is not None:
-                save_key_frame(last, self.out_dir, self.stem)
+            if last is not None and self.key_frame_writer is not None:
+                self.key_frame_writer.add(last)
 
 
 def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str, str | None]:
@@ -1685,7 +1751,7 @@ class VideoAnalyzer:
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
                                      "max_faces": ran["max_faces"], "detect_every": opts.detect_every,
                                      "window": opts.window, "sample_fps": opts.sample_fps,
-                                     "centred_window": opts.centred,
+                                     "centred_window": opts.centred, "key_frames": opts.key_frames,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name}
                                         if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
