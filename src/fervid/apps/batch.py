@@ -158,14 +158,13 @@ class BatchSettingsChanged(ValueError):
     """The output folder holds results made with other analysis settings; resuming would mix the two."""
 
 
-# What makes a result what it is; how the run is executed (workers, engine) and whether annotated copies are
-# written do not change any number, so a resumed run may differ in those. key_frames changes no number either, but
-# it decides which of a video's episodes have a key frame: under two caps, one folder's videos would show a
-# student's emotions by different rules, and a count of key frames per track would compare nothing
+# What makes a result what it is; how the run is executed (workers, engine), whether annotated copies are written
+# and how many key frames a track keeps (each video's tracks JSON records its cap) do not change any number, so a
+# resumed run may differ in those: a run that filled the disk goes on under a cap
 RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
-                   "window", "method", "sample_fps", "key_frames")
+                   "window", "method", "sample_fps")
 # settings recorded since a later version, with the value a folder made before then was analysed with
-SETTINGS_BEFORE_RECORDED = {"max_faces": None, "key_frames": None}
+SETTINGS_BEFORE_RECORDED = {"max_faces": None}
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:
