@@ -542,6 +542,67 @@ def test_sample_fps_and_detect_every(analyzer, tmp_path):
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
+def _classroom(astronaut_rgb, n, walker=True, bump_at=None):
+    """A 640x360 room at 25 fps (textured, with furniture) with five seated faces 54-75 px wide, still; optionally
+    a face 80 px wide walking across the top at 9 px a frame (its own width in 0.2 s), from the left edge again
+    every 3 s, and a camera bump at frame ``bump_at``: six frames of shake (up to 30 px a frame), then the
+    picture stays 40 px right and 20 px down of where it was."""
+    w, h, pad = 640, 360, 64
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    rng = np.random.default_rng(5)
+    room = cv2.GaussianBlur(rng.integers(40, 210, (h + 2 * pad, w + 2 * pad, 3)).astype(np.uint8), (0, 0), 3)
+    for _ in range(25):
+        x0, y0 = (int(v) for v in rng.integers(0, h, 2))
+        cv2.rectangle(room, (x0 * w // h, y0), (x0 * w // h + int(rng.integers(30, 150)), y0 + int(rng.integers(20, 90))),
+                      tuple(int(c) for c in rng.integers(30, 230, 3)), -1)
+    for x, y, width in ((60, 220, 60), (170, 130, 54), (280, 220, 75), (400, 130, 58), (500, 220, 66)):
+        seated = cv2.resize(face[:, ::-1] if x == 280 else face, (width, width * 6 // 5))
+        room[pad + y : pad + y + seated.shape[0], pad + x : pad + x + width] = seated
+    walking = cv2.resize(face, (80, 96))
+    shake = [(25, -18), (-30, 12), (20, 25), (-15, -20), (30, 10), (-10, 30)]
+    frames = []
+    for i in range(n):
+        frame = room.copy()
+        if walker:
+            x = -40 + 9 * (i % 75)
+            x0, x1 = max(x, -pad), min(x + 80, w + pad)
+            frame[pad + 20 : pad + 116, pad + x0 : pad + x1] = walking[:, x0 - x : x1 - x]
+        dx, dy = (0, 0)
+        if bump_at is not None and i >= bump_at:
+            dx, dy = shake[i - bump_at] if i - bump_at < len(shake) else (40, 20)
+        frames.append(np.ascontiguousarray(frame[pad - dy : pad - dy + h, pad - dx : pad - dx + w]))
+    return frames
+
+
+def test_a_face_walking_past_keeps_one_track_at_sample_fps_5(analyzer, astronaut_rgb, tmp_path):
+    """At --sample-fps 5 a face walking past moves its own width between analysed frames: flow lost it every
+    frame and each detection round started a new track (15 tracks for a walk past twice and five seated faces,
+    against 7 with every frame analysed; a 1080p classroom's teacher was about 15 tracks a pass)."""
+    clip = write_clip(tmp_path / "class.mp4", _classroom(astronaut_rgb, 125), fps=25)
+    every = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip).frame_table()
+    sampled = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=5)).run(clip).frame_table()
+    assert sampled.track.nunique() == every.track.nunique() == 7
+    first_walk = sampled[(sampled.y < 100) & (sampled.time < 2.9)]
+    assert first_walk.track.nunique() == 1 and first_walk.x.min() < 50 and first_walk.x.max() > 550
+    assert len(first_walk) >= 10  # of its 15 analysed frames: flow follows it between rounds too
+    seated = sampled[sampled.y > 100]
+    assert seated.track.nunique() == 5 and (seated.groupby("track").size() == 25).all()
+
+
+def test_a_camera_bump_keeps_every_faces_track(analyzer, astronaut_rgb, tmp_path):
+    """A camera bumped (six frames of shake, then the picture 45 px aside): flow lost four of five seated faces and
+    they came back under new numbers, with no scene cut or notice to say so (a 1080p class renumbered three
+    students, a 4K one nine of 26). The whole picture's shift now carries every face along."""
+    clip = write_clip(tmp_path / "bump.mp4", _classroom(astronaut_rgb, 75, walker=False, bump_at=30), fps=25)
+    for sample_fps in (None, 5):
+        result = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=sample_fps)).run(clip)
+        table = result.frame_table()
+        assert result.scene_cuts == [] and result.track_ids == [1, 2, 3, 4, 5]
+        assert (table.groupby("track").size() == result.frames_analysed).all()  # a row on every frame, shake too
+        after = table[table.frame >= 36].groupby("track").x.mean() - table[table.frame < 30].groupby("track").x.mean()
+        assert after.between(35, 45).all()  # each track is its own face, moved with the picture
+
+
 def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_path, astronaut_rgb):
     """A back-row face (about 50 px) gave a 90 px key frame that opened as a speck; it is now enlarged by a whole
     factor (its pixels kept: each a block) to at least 160 px."""

@@ -11,6 +11,11 @@ has it, and it has no rows while the two disagree. Faces matched in the last rou
 first. When flow loses a face (a scene cut, the face gone, the box squeezed out of the frame), the track is not
 shown again until a detection finds it, where its motion would have taken it or, unless it left the frame or
 another face is there, where it was lost: no row is made up for a face that is not there.
+
+Frames analysed further apart (--sample-fps) get flow that reaches further (:func:`flow_levels`), and a face found
+in one round only is looked for within a walk of where it was (:meth:`FaceTracker._within_a_walk`). Where flow
+loses faces while the whole picture moved (a camera bump, :func:`camera_shift`), flow starts again from where the
+shift puts them, and the faces it does not follow move with the picture.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Track:
     # (pixels per frame, smoothed over VELOCITY_FRAMES). Where it is not seen for sure (another face passes in
     # front of it, a round missed it, flow lost it) it is expected where that motion takes it.
     velocity: tuple[float, float] = (0.0, 0.0)
+    velocity_measured: bool = False  # a sample was taken: until then its velocity is not known, not zero
     anchor_box: tuple = ()
     anchor_frame: int = -1
     clear_size: tuple = ()  # (w, h) of its box when last seen with no other face close by
@@ -66,13 +72,15 @@ class Track:
         """Seen for sure at ``box`` on ``frame_index``: the anchor of its motion, and a sample of its velocity
         since the last anchor. A sample over :data:`VELOCITY_FRAMES` or more (a face seen again after a round or
         more) replaces the velocity; a shorter one (a frame of flow) is averaged half and half with it, which
-        follows a face that starts walking within a few frames. A detection on the frame flow already anchored
-        moves the anchor only."""
+        follows a face that starts walking within a few frames; the first sample is taken as it is (averaged with
+        the zero it had, a face walking past at --sample-fps 5 was expected half-way behind). A detection on the
+        frame flow already anchored moves the anchor only."""
         if velocity and self.anchor_box and frame_index > self.anchor_frame >= 0:
             frames = frame_index - self.anchor_frame
-            weight = 1.0 if frames >= VELOCITY_FRAMES else 0.5
+            weight = 1.0 if frames >= VELOCITY_FRAMES or not self.velocity_measured else 0.5
             self.velocity = tuple((1 - weight) * self.velocity[i]
                                   + weight * (box[i] - self.anchor_box[i]) / frames for i in (0, 1))
+            self.velocity_measured = True
         self.anchor_box, self.anchor_frame = box, frame_index
 
     def predicted_box(self, frame_index: int) -> tuple | None:
@@ -118,9 +126,14 @@ class TrackedFace:
     detected: bool
 
 
-# Optical flow runs on the region around the tracked points, this far beyond them: the coarsest pyramid level's
-# window (21 px at 1/8 scale, 84 px each side) plus the largest motion LK follows between frames. Building the
-# pyramids of a whole 1080p frame cost more than the flow itself.
+# Lucas-Kanade's pyramid levels between consecutive frames: it follows up to about 80 px of motion (30 px a frame
+# at 25 fps is a head crossing a 640 px frame in 0.6 s).
+FLOW_LEVELS = 3
+# the most levels between frames far apart (:func:`flow_levels`)
+MAX_FLOW_LEVELS = 6
+# Optical flow runs on the region around the tracked points, this far beyond them at FLOW_LEVELS (twice as far for
+# each level more): the coarsest pyramid level's window (21 px at 1/8 scale, 84 px each side) plus the largest
+# motion LK follows between frames. Building the pyramids of a whole 1080p frame cost more than the flow itself.
 FLOW_MARGIN = 240
 # Lucas-Kanade's error (mean absolute grey difference over a point's window) above which the points no longer
 # follow the face they started on: at most 4.9 on the carphone sample's face, 0.2 on clips the tests make; 37 to
@@ -140,12 +153,31 @@ SHRUNK = 0.85
 # a velocity measured over this many frames (about a detection round at the default 0.3 s, 25-30 fps) is taken as
 # it is; one over fewer is averaged with the last
 VELOCITY_FRAMES = 8
+# camera_shift: the width of the small copies it compares (1/6 of 1080p: a bump of 60 px is 10 px there), the
+# least spread of grey levels (of 255) a tile must show to say where it moved, the tiles of 9 that must show
+# something and agree, and how closely (copy pixels)
+CAMERA_COPY_WIDTH = 320
+CAMERA_TEXTURE = 8.0
+CAMERA_TILES = 6
+CAMERA_AGREEMENT = 1.0
+# how fast a face found in one round only may have walked (in its own widths per second: a walk across the picture
+# is the same number of face widths a second near or far from the camera; the probe's teacher walked 4, a brisk
+# walk of 1.4 m/s past a 15 cm wide face is 9) to be the face a later round finds nearby
+WALKING_SPEED = 6.0
 # with max_faces, how much larger in area a face found must be than the smallest face followed to take its place
 LARGER_FACE = 1.5
 # with max_faces 1, how much smaller in area than the face followed a face found while it is away may be and still
 # be taken: someone behind a participant is much smaller (a third of the width: a ninth of the area), the
 # participant back after leaning back or moving the camera a little smaller (at two-thirds the area they were lost)
 AWAY_SMALLER = 3.0
+
+
+def flow_levels(frames: int) -> int:
+    """Pyramid levels for flow between frames ``frames`` apart: a level more (twice LK's reach) for each doubling,
+    as a face moves that much further. At --sample-fps 5 of a 25 fps video (5 frames apart), a teacher walking
+    across a 1080p classroom moved 120 px between analysed frames, 3 levels lost him every frame, and each
+    detection round started a new track; 6 follow him."""
+    return min(FLOW_LEVELS + max(int(np.ceil(np.log2(max(frames, 1)))), 0), MAX_FLOW_LEVELS)
 
 
 def _shrunk(box: tuple, track: Track) -> bool:
@@ -160,6 +192,35 @@ def _at_edge(box: tuple, frame_shape: tuple[int, ...]) -> bool:
     """Whether a (frame-clipped) box touches the frame's edge: a face there is leaving or entering the picture."""
     x, y, w, h = box
     return x <= 1 or y <= 1 or x + w >= frame_shape[1] - 1 or y + h >= frame_shape[0] - 1
+
+
+def _shifted_box(box: tuple, shift: tuple[float, float]) -> tuple:
+    x, y, w, h = box
+    return (x + shift[0], y + shift[1], w, h)
+
+
+def camera_shift(before: np.ndarray, after: np.ndarray) -> tuple[float, float] | None:
+    """How far the whole picture moved from grey frame ``before`` to ``after`` (x, y in pixels), or None where it
+    did not move as one: the shift measured by phase correlation on each of the 3x3 tiles of small copies must
+    agree (within :data:`CAMERA_AGREEMENT` copy pixels) on :data:`CAMERA_TILES` tiles or more that show something
+    (a plain wall says nothing; where only faces show, their own motion is no camera's)."""
+    scale = CAMERA_COPY_WIDTH / before.shape[1]
+    size = (CAMERA_COPY_WIDTH, max(round(before.shape[0] * scale), 3))
+    small = [cv2.resize(g, size, interpolation=cv2.INTER_AREA).astype(np.float32) for g in (before, after)]
+    th, tw = size[1] // 3, size[0] // 3
+    window = cv2.createHanningWindow((tw, th), cv2.CV_32F)
+    shifts = []
+    for i in range(3):
+        for j in range(3):
+            a, b = (s[i * th:(i + 1) * th, j * tw:(j + 1) * tw] for s in small)
+            if a.std() >= CAMERA_TEXTURE and b.std() >= CAMERA_TEXTURE:
+                shifts.append(cv2.phaseCorrelate(a, b, window)[0])
+    if len(shifts) < CAMERA_TILES:
+        return None
+    median = np.median(shifts, axis=0)
+    if sum(np.hypot(*(np.subtract(s, median))) <= CAMERA_AGREEMENT for s in shifts) < CAMERA_TILES:
+        return None
+    return float(median[0] / scale), float(median[1] / scale)
 
 
 def _points(det: Detection) -> np.ndarray:
@@ -196,11 +257,13 @@ class FaceTracker:
     number 1 (one face followed through a video: a participant who looks away and back is not a new person), and
     while the face followed is away a much smaller one (a person behind them; :data:`AWAY_SMALLER`) is not taken in
     its place, for up to ``forget_rounds`` detection rounds or until a scene cut. None: every face.
+    ``fps``: the frame indices' rate (the video's), for how far a face may walk between two of them.
     """
 
     def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None,
-                 forget_rounds: int = 100):
+                 forget_rounds: int = 100, fps: float = 25.0):
         self.iou_threshold = iou_threshold
+        self.fps = fps
         self.max_missed_rounds = max_missed_rounds
         self.max_faces = max_faces
         self.forget_rounds = forget_rounds
@@ -209,6 +272,7 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
+        self._prev_index = 0  # the frame index of _prev_grey
 
     def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection],
                look_again: Callable[[tuple], list[Detection]] | None = None) -> list[TrackedFace]:
@@ -242,20 +306,13 @@ class FaceTracker:
             for i, j in zip(*linear_sum_assignment(-score)):
                 if best[i, j] >= self.iou_threshold:
                     r, c = level[i], free[j]
-                    track, detection = self.tracks[r], detections[c]
-                    if covered[r]:
-                        # its whole box, seen again: the anchor, and a velocity sample over a round (frame to frame,
-                        # a face being covered from one side drifts); part of it: neither
-                        whole = not _shrunk(detection.box, track)
-                        sample = (whole and track.missed_rounds == 0
-                                  and frame_index - track.anchor_frame >= VELOCITY_FRAMES)
-                        track.detected(frame_index, detection, whole, velocity=sample)
-                    else:
-                        track.detected(frame_index, detection)
-                        track.clear_size = detection.box[2:]
-                    track.flow_sure = not covered[r]
+                    self._take(frame_index, self.tracks[r], detections[c], covered[r])
                     matched_tracks.add(r)
                     matched_dets.add(c)
+        for r, c in self._within_a_walk(frame_index, detections, matched_tracks, matched_dets, grey.shape):
+            self._take(frame_index, self.tracks[r], detections[c], covered[r])
+            matched_tracks.add(r)
+            matched_dets.add(c)
         if look_again is not None:
             for r, track in enumerate(self.tracks):
                 if r in matched_tracks or track.lost or track.missed_rounds:
@@ -284,9 +341,53 @@ class FaceTracker:
                                      flow_sure=True))
             if self.max_faces != 1:
                 self._next_id += 1
-        self._prev_grey = grey
+        self._prev_grey, self._prev_index = grey, frame_index
         return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
                 for t in self._shown(frame_index)]
+
+    @staticmethod
+    def _take(frame_index: int, track: Track, detection: Detection, covered: bool) -> None:
+        """``track`` matched ``detection`` in this round; ``covered``: another face is close enough to pass in front."""
+        if covered:
+            # its whole box, seen again: the anchor, and a velocity sample over a round (frame to frame, a face being
+            # covered from one side drifts); part of it: neither
+            whole = not _shrunk(detection.box, track)
+            sample = whole and track.missed_rounds == 0 and frame_index - track.anchor_frame >= VELOCITY_FRAMES
+            track.detected(frame_index, detection, whole, velocity=sample)
+        else:
+            track.detected(frame_index, detection)
+            track.clear_size = detection.box[2:]
+        track.flow_sure = not covered
+
+    def _within_a_walk(self, frame_index: int, detections: list[Detection], matched_tracks: set,
+                       matched_dets: set, frame_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+        """(track, detection) pairs for faces found in the last round only that flow lost at once: with no motion of
+        their own yet, such a face is taken to be the unclaimed detection of about its size nearest to where it was
+        found, within :data:`WALKING_SPEED` of it. At --sample-fps 5 a face walking past moved its own width or
+        more between analysed frames, flow lost it, and each round started a new track. (A face followed longer
+        has a motion to be looked for by: one that left the frame is not looked for where it left, as someone
+        stepping in there is someone new.) A box cut by the frame's edge (a face coming in) is compared by its
+        height alone, and how far it may have walked by that."""
+        pairs = []
+        for r, track in enumerate(self.tracks):
+            if r in matched_tracks or not track.lost or track.velocity_measured or track.missed_rounds:
+                continue
+            x, y, w, h = track.anchor_box
+            cut = _at_edge(track.anchor_box, frame_shape)
+            size = h if cut else w
+            reach = WALKING_SPEED * size * (frame_index - track.anchor_frame) / self.fps
+            for c, detection in enumerate(detections):
+                dx, dy, dw, dh = detection.box
+                distance = np.hypot(dx + dw / 2 - x - w / 2, dy + dh / 2 - y - h / 2)
+                ratios = (dh / h, h / dh) if cut or _at_edge(detection.box, frame_shape) else (dw / w, w / dw, dh / h,
+                                                                                                h / dh)
+                if c not in matched_dets and distance <= reach and max(ratios) <= MAX_SCALE_STEP:
+                    pairs.append((distance / size, r, c))
+        taken: list[tuple[int, int]] = []
+        for _, r, c in sorted(pairs):  # nearest first
+            if all(r != tr and c != tc for tr, tc in taken):
+                taken.append((r, c))
+        return taken
 
     def _make_room(self, candidates: list[Detection]) -> list[Detection]:
         """Of the faces no track has, those given tracks under ``max_faces``: while there is room, the largest; once
@@ -320,7 +421,7 @@ class FaceTracker:
     def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow."""
         self._flow(grey, frame_index)
-        self._prev_grey = grey
+        self._prev_grey, self._prev_index = grey, frame_index
         return [TrackedFace(t.track_id, frame_index, t.detection, False) for t in self._shown(frame_index)]
 
     def _shown(self, frame_index: int) -> list[Track]:
@@ -343,7 +444,7 @@ class FaceTracker:
     def _flow(self, grey: np.ndarray, frame_index: int) -> None:
         if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
             return
-        self._carry(grey)
+        self._carry(grey, frame_index - self._prev_index)
         # a face flow follows since its last match, with no other face's box over it, is seen for sure there
         for t, covered in zip(self.tracks, self._covered_mask()):
             t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not covered
@@ -366,44 +467,84 @@ class FaceTracker:
         np.fill_diagonal(meet, False)
         return (meet & live[None]).any(1)
 
-    def _carry(self, grey: np.ndarray) -> None:
-        """Every live track's points and box moved by optical flow from the last frame to ``grey``; a track whose
-        face is no longer under its points is marked lost."""
-        prev_pts = np.concatenate([t.points for t in self.tracks])
-        flat = prev_pts.reshape(-1, 2)
-        # the origin on a multiple of 16, so that every pyramid level samples the same pixels as the whole frame's
-        x0, y0 = (np.maximum(np.floor(flat.min(0)) - FLOW_MARGIN, 0) // 16 * 16).astype(int)
-        x1, y1 = np.minimum(np.ceil(flat.max(0)) + FLOW_MARGIN, (grey.shape[1], grey.shape[0])).astype(int)
+    def _carry(self, grey: np.ndarray, frames: int) -> None:
+        """Every live track's points and box moved by optical flow from the last frame, ``frames`` frames before,
+        to ``grey``; a track whose face is no longer under its points is marked lost.
+
+        Where flow lost a face and the whole picture moved (:func:`camera_shift`: a camera bumped, shaking for a few
+        frames and left pointing a little aside), flow starts again from where the picture's shift puts the face,
+        and the faces flow does not follow (lost, hidden) are moved with the picture: followed from where they
+        were, a bump ended the tracks of the smaller faces, and a class's students came back under new numbers."""
+        live = [t for t in self.tracks if not t.lost]  # a lost face's points stay where it was last seen
+        levels = flow_levels(frames)
+        failed = self._follow(live, grey, levels)
+        if not failed:
+            return
+        shift = camera_shift(self._prev_grey, grey)
+        if shift is None or np.hypot(*shift) < 1.0:  # the picture did not move: flow has nothing more to go on
+            return
+        for track in failed:
+            track.lost = track.left_frame = False
+        self._follow(failed, grey, levels, shift)
+        for track in self.tracks:
+            # where its own motion takes it is where the picture took it (a bump is no motion of the face's)
+            track.anchor_box = _shifted_box(track.anchor_box, shift) if track.anchor_box else track.anchor_box
+            if track.lost:
+                track.points = track.points + np.float32(shift)
+                x, y, w, h = _shifted_box(track.detection.box, shift)
+                track.detection = Detection((x, y, w, h), tuple((px + shift[0], py + shift[1])
+                                                                for px, py in track.detection.landmarks),
+                                            track.detection.score, track.detection.turns)
+
+    def _follow(self, tracks: list[Track], grey: np.ndarray, levels: int,
+                shift: tuple[float, float] | None = None) -> list[Track]:
+        """``tracks``' points and boxes moved by Lucas-Kanade flow (with ``levels`` pyramid levels) to ``grey``,
+        starting from where ``shift`` puts them (None: where they were); those it loses are marked lost and
+        returned."""
+        if not tracks:
+            return []
+        prev_pts = np.concatenate([t.points for t in tracks])
+        start = prev_pts if shift is None else prev_pts + np.float32(shift)
+        flat = np.concatenate([prev_pts, start]).reshape(-1, 2)
+        margin = FLOW_MARGIN << (levels - FLOW_LEVELS)
+        # the origin on a multiple of twice the coarsest level's step, so that every pyramid level samples the same
+        # pixels as the whole frame's
+        align = 2 << levels
+        x0, y0 = (np.maximum(np.floor(flat.min(0)) - margin, 0) // align * align).astype(int)
+        x1, y1 = np.minimum(np.ceil(flat.max(0)) + margin, (grey.shape[1], grey.shape[0])).astype(int)
         if x1 - x0 < 32 or y1 - y0 < 32:  # the points left the frame: the whole frame, as flow reports them lost
             x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
         offset = np.array([x0, y0], np.float32)
-        next_pts, status, error = cv2.calcOpticalFlowPyrLK(self._prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1],
-                                                       prev_pts - offset, None, winSize=(21, 21), maxLevel=3)
+        next_pts, status, error = cv2.calcOpticalFlowPyrLK(
+            self._prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1], prev_pts - offset, start - offset,
+            winSize=(21, 21), maxLevel=levels, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
         next_pts = next_pts + offset
         status, error = status.reshape(-1).astype(bool), error.reshape(-1)
-        for i, track in enumerate(self.tracks):
-            if track.lost:
-                continue  # its points stay where the face was last seen, for the next detection to match
+        failed = []
+        for i, track in enumerate(tracks):
             sl = slice(9 * i, 9 * i + 9)
             ok = status[sl]
             if ok.sum() < 3 or np.median(error[sl][ok]) > LOST_FLOW_ERROR:
                 # the face is gone from under its points (a cut, it left, something hides it)
                 track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
+                failed.append(track)
                 continue
             old, new = prev_pts[sl].reshape(-1, 2), next_pts[sl].reshape(-1, 2)
             # A robust similarity fit over the points that tracked; the rest follow it.
             matrix, _ = cv2.estimateAffinePartial2D(old[ok], new[ok], method=cv2.LMEDS)
             if matrix is None:
-                shift = np.median(new[ok] - old[ok], axis=0)
-                moved = old + shift
+                moved = old + np.median(new[ok] - old[ok], axis=0)
             else:
                 scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
                 if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
                     track.lost, track.left_frame = True, _at_edge(track.detection.box, grey.shape)
+                    failed.append(track)
                     continue
                 moved = old @ matrix[:, :2].T + matrix[:, 2]
             detection = _from_points(moved, track.detection, grey.shape)
             if detection is None:
                 track.lost = track.left_frame = True
+                failed.append(track)
                 continue
             track.points, track.detection = moved.astype(np.float32).reshape(-1, 1, 2), detection
+        return failed

@@ -1419,7 +1419,7 @@ class FrameStream:
         # 1 s occlusion split a track in two at --detect-every 0.1)
         self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
                                    max_faces=analyzer.max_faces,
-                                   forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every))
+                                   forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every), fps=fps)
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
