@@ -343,8 +343,9 @@ def image(
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
                                              help="Write each face's aligned 48x48 grey crop (what the CNN reads) "
                                                   "here as PNG: <image stem>_face<N>.png, faces numbered from 1 from "
-                                                  "the left (a column from the top). Sorted into <emotion>/ folders they are the face crops "
-                                                  "`fervid evaluate`, `calibrate` and `train` read."),
+                                                  "the left (a column from the top). Sorted into <emotion>/ folders "
+                                                  "they are the face crops `fervid evaluate`, `calibrate` and `train` "
+                                                  "read."),
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,

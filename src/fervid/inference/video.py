@@ -1232,9 +1232,11 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
 
 # Recordings of different frame sizes joined end to end: OpenCV's FFmpeg reader hands every frame out at the size
 # the stream had when it was opened (CAP_PROP_FRAME_WIDTH/HEIGHT stay at it too), the later recordings' pictures
-# scaled to it (and so does the ffmpeg binary's raw pipe for interlaced files, _FFmpegCapture), unsaid: a 16:9 recording after a 4:3 one is read stretched. Nothing in the frames it hands out
-# tells; the ffmpeg binary's reading of the file's keyframes does (each recording starts on one). It is a pass over
-# the whole file, asked for only where the file's clock started again (RisingClock): a join.
+# scaled to it (and so does the ffmpeg binary's raw pipe for interlaced files, _FFmpegCapture), unsaid: a 16:9
+# recording after a 4:3 one is read stretched. Nothing in the frames OpenCV hands out tells; the ffmpeg binary's
+# reading of the file's keyframes does (each recording starts on one). It is a pass over the whole file, asked for
+# only where the file's clock started again (RisingClock): a join. (The interlaced reader's showinfo tells as it
+# reads: _CheckedCapture.frame_size_changes.)
 FRAME_SIZES_TIMEOUT = 600.0
 
 
