@@ -1217,3 +1217,32 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     assert result.exit_code == 0, result.output
     said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)
     assert said and 1.2 <= float(said[1]) < 5, result.output
+
+
+@pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
+def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unlooked_for(tmp_path, astronaut_rgb,
+                                                                                          size, said):
+    """A 1080p class's back row of 26-29 px faces was missing at the default --min-face 48, with no hint: a video
+    whose faces are near it is told that smaller ones were not looked for, and how to look. A frame detected at
+    full size (640x360) looks for every face the detector can find: nothing to say."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:250, 120:340], cv2.COLOR_RGB2BGR), (60, 60))
+    clip = tmp_path / "class.mp4"
+    writer = H264Writer(clip, *size, 15.0)
+    for i in range(8):
+        frame = np.full((size[1], size[0], 3), 110, np.uint8)
+        frame[100 + i:160 + i, 300:360] = face
+        writer.write(frame)
+    writer.close()
+    result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "o" / "class_tracks.json").read_text(encoding="utf-8"))
+    assert len(summary["tracks"]) == 1 and summary["tracks"][0]["mean_box"]["height"] < 72
+    notice = (f"notice: {clip}: 1 of its 1 track(s) are faces under 72 px tall, near --min-face 48: in its "
+              f"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for, and may be missing (a back "
+              "row); --min-face 24 looks for them too (slower)")
+    assert (notice in " ".join(result.output.split())) is said, result.output

@@ -150,12 +150,39 @@ def _dominant_text(track: dict) -> str:
     return f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%})"
 
 
-def _video_notices(result, name: str, out: Path) -> list[str]:
+def _small_faces_notice(result, detector) -> str | None:
+    """Where a large video's faces are near --min-face: smaller ones were not looked for (its frames are detected on
+    a copy where a --min-face face is the detector's smallest), and a class's back row may be missing unsaid."""
+    from fervid.inference.detect import detection_scales
+
+    min_face = result.settings.get("min_face")
+    if not (min_face and result.width and hasattr(detector, "max_side") and hasattr(detector, "largest_face")):
+        return None
+    if detection_scales(result.height, result.width, min_face, detector.max_side, detector.largest_face)[0] >= 1.0:
+        return None  # detected at full size: a smaller face is as findable as the detector makes it
+    tracks = result.track_summaries()
+    small = [t for t in tracks if t.get("mean_box") and t["mean_box"]["height"] < SMALL_FACE_RATIO * min_face]
+    if not small:
+        return None
+    return (f"{len(small)} of its {len(tracks)} track(s) are faces under {SMALL_FACE_RATIO * min_face:.0f} px tall, "
+            f"near --min-face {min_face:g}: in its {result.width}x{result.height} frames faces smaller than "
+            f"{min_face:g} px were not looked for, and may be missing (a back row); --min-face "
+            f"{max(16, round(min_face / 2))} looks for them too (slower)")
+
+
+# faces under this many times --min-face tall: others nearby may be under it (_small_faces_notice)
+SMALL_FACE_RATIO = 1.5
+
+
+def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
     """What a video's (or a live session's) results should be read with: a dark picture brightened, a clock that
-    started again, one track across scene cuts (--max-faces 1), outputs that replaced another source's."""
+    started again, one track across scene cuts (--max-faces 1), outputs that replaced another source's, faces near
+    the smallest looked for (``detector``: the one that ran)."""
     from fervid.inference.align import DARK_TOP
 
     notices = []
+    if small := _small_faces_notice(result, detector):
+        notices.append(f"{name}: {small}")
     if result.frames_brightened:
         notices.append(f"{name} is dark in {result.frames_brightened} of its {result.frames_analysed} analysed frames "
                        f"(their brightest pixels under {DARK_TOP} of 255): faces were found and read on its levels "
@@ -610,7 +637,7 @@ def video(
         for t in result.track_summaries():
             typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
                        f"{_dominant_text(t)}, {len(t['changes'])} change(s)")
-        _say_notices(_video_notices(result, str(path), out))
+        _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector))
         if result.error:
             failures.append(result.error)
     if analysed:
@@ -732,7 +759,7 @@ def live(
     typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} fps), "
                f"{read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); outputs "
                f"in {out}/ ({result.stem}_*)")
-    _say_notices(_video_notices(result, src.name, out))
+    _say_notices(_video_notices(result, src.name, out, runner.analyzer.detector))
     if result.error:
         _fail(result.error)
 
