@@ -480,8 +480,8 @@ class VideoResult:
     # on from the frame before it (RisingClock)
     clock_resets: list[float] = field(default_factory=list)
     # where recordings joined in the file change frame size, each {"time", "width", "height"}: the size they were
-    # recorded at from there; OpenCV's decoder handed them out scaled to the first's (width x height), the size
-    # analysed (_frame_size_changes)
+    # recorded at from there; the decoder (OpenCV's, or the ffmpeg binary's for interlaced files) handed them out
+    # scaled to the first's (width x height), the size analysed (_frame_size_changes)
     frame_size_changes: list[dict] = field(default_factory=list)
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
@@ -542,8 +542,8 @@ class VideoResult:
 
     def track_table(self):
         """:meth:`track_summaries` as a pandas table, one row per track: ``TRACK_COLUMNS`` (track, start, end,
-        frames, seen_seconds, dominant_emotion, each emotion's share of the time seen), the columns of ``fervid
-        batch``'s tracks.csv; the columns are there for a video with no face too."""
+        frames, seen_seconds, dominant_emotion, each emotion's share of the time seen, the mean box), the columns
+        of ``fervid batch``'s tracks.csv; the columns are there for a video with no face too."""
         import pandas as pd
 
         return pd.DataFrame([track_row(summary) for summary in self.track_summaries()], columns=TRACK_COLUMNS)
