@@ -272,6 +272,13 @@ def test_recordings_of_other_frame_sizes_joined_are_said_to_be_scaled(tmp_path, 
     said = " ".join(ran.output.split())
     assert ("changes frame size from its first frame's 640x480 (640x360 from 1.3 s and 640x480 from 2.3 s; "
             "recordings joined end to end?)") in said and "analysed stretched" in said
+    # `fervid live` on the file reads it as a camera would: the same changes, recorded and said
+    live = CliRunner().invoke(app, ["live", "--source", str(joined), "--out", str(tmp_path / "l"), "--method",
+                                    "mean", "--no-annotate"])
+    assert live.exit_code == 0, live.output
+    saved = json.loads(next((tmp_path / "l").glob("*_tracks.json")).read_text(encoding="utf-8"))
+    assert [(c["width"], c["height"]) for c in saved["frame_size_changes"]] == [(640, 360), (640, 480)]
+    assert "640x360 from 1.3 s" in " ".join(live.output.split())
     # one recording alone: no such pass over the file, nothing said
     alone = CliRunner().invoke(app, ["video", str(joined.with_name("joined.part1.ts")), "--out", str(tmp_path / "o"),
                                      "--method", "mean", "--no-annotate", "-q"])

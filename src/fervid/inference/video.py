@@ -1274,6 +1274,17 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
     return changes
 
 
+def recorded_size_changes(cap: _CheckedCapture, path: Path, first: tuple[int, int],
+                          clock_resets: list[float]) -> list[dict]:
+    """Where the frame size of the file ``cap`` reads (``path``) changes from ``first`` (width, height), as
+    :func:`_frame_size_changes` gives them: the interlaced reader tells as it reads; OpenCV's cannot, and the file's
+    keyframes are scanned where its clock started again (``clock_resets``: recordings joined), else []."""
+    changes = cap.frame_size_changes
+    if changes is None and clock_resets:  # OpenCV's reader: the joins are where to look
+        changes = _frame_size_changes(path, first)
+    return changes or []
+
+
 def _ffmpeg_header(path: Path) -> str:
     """What FFmpeg says of the file's container and streams (``ffmpeg -i``: the header only); "" if it cannot
     run. Asked only where OpenCV cannot tell: it is a process start."""
@@ -1761,11 +1772,13 @@ class VideoAnalyzer:
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
-            clock: RisingClock | None = None) -> VideoResult:
+            clock: RisingClock | None = None,
+            size_changes: Callable[[tuple[int, int]], list[dict]] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
-        that timed them, whose resets the result records).
+        that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
+        from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`).
 
         ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
         written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
@@ -1844,12 +1857,13 @@ class VideoAnalyzer:
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
-        if cap is not None and stopped_by is None:
+        if cap is not None:
+            size_changes = functools.partial(recorded_size_changes, cap, Path(source),
+                                             clock_resets=result.clock_resets)
+        if size_changes is not None and stopped_by is None:
             t0 = time.perf_counter()
-            changes = cap.frame_size_changes
-            if changes is None and result.clock_resets:  # OpenCV's reader: the joins are where to look
-                changes = _frame_size_changes(Path(source), (result.width, result.height))
-            result.frame_size_changes = [c for c in changes or [] if c["time"] <= last_time]  # the frames read
+            changes = size_changes((result.width, result.height))
+            result.frame_size_changes = [c for c in changes if c["time"] <= last_time]  # the frames read
             stages["decode"] += time.perf_counter() - t0
         # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
         # sampled one up to a sampling step)
@@ -2050,6 +2064,7 @@ class LiveSource:
         self.stem = source_stem(source)
         target = int(source) if str(source).isdigit() else str(source)
         self.is_file = isinstance(target, str) and not is_stream_url(target)
+        self._path = Path(target) if self.is_file else None
         if self.is_file:
             self.cap = open_video(target)
         else:
@@ -2140,6 +2155,13 @@ class LiveSource:
                 self._cond.notify()
             if release:
                 self.cap.release()
+
+    def frame_size_changes(self, first: tuple[int, int]) -> list[dict]:
+        """Where a file's frame size changes from ``first`` (width, height): recordings of other sizes joined, read
+        scaled to the first's (:func:`recorded_size_changes`); [] for a camera or a stream, which cannot tell."""
+        if self._path is None:
+            return []
+        return recorded_size_changes(self.cap, self._path, first, self.clock.resets)
 
     def stop(self) -> None:
         """The consumer is done (Ctrl-C, SIGTERM; safe in a signal handler: it takes no lock): the reader stops
