@@ -286,6 +286,20 @@ def test_recordings_of_other_frame_sizes_joined_are_said_to_be_scaled(tmp_path, 
     assert saved["frame_size_changes"] == [] and "frame sizes" not in alone.output
 
 
+def test_a_size_change_on_a_frame_without_a_time_is_placed_at_the_next_timed_frame():
+    """showinfo's frame descriptions, as both readers of sizes follow them: a change first seen on a NOPTS frame
+    cannot be placed there, and used to be lost (the size was taken as the one recorded); it is recorded at the next
+    frame with a time. Non-square pixels are compared as they show."""
+    from fervid.inference.video import _FrameSizes
+
+    sizes = _FrameSizes()
+    for described in [("0", "1", "1", "640", "480"), ("0.5", "1", "1", "640", "480"),
+                      ("NOPTS", "1", "1", "640", "360"), ("1.04", "1", "1", "640", "360"),
+                      ("2", "4", "3", "480", "360"), ("3", "1", "1", "640", "480")]:  # 480x360 at 4:3 shows 640x360
+        sizes.see(*described)
+    assert sizes.changes == [{"time": 1.04, "width": 640, "height": 360}, {"time": 3.0, "width": 640, "height": 480}]
+
+
 def test_interlaced_recordings_of_other_sizes_joined_are_read_frame_by_frame_and_said(analyzer, tmp_path,
                                                                                      astronaut_rgb):
     """An interlaced 640x480 recording with a 960x720 one joined after it, read by the ffmpeg binary: its pipe

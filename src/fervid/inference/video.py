@@ -1142,8 +1142,7 @@ class _FFmpegCapture:
 
         self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
         self._raw: tuple | None = None  # the first frame's sample aspect ratio and size: the pipe's frames'
-        self._shown: tuple[int, int] | None = None  # the size the last frame was recorded at, as it shows
-        self.size_changes: list[dict] = []  # where that changes: see _CheckedCapture.frame_size_changes
+        self._sizes = _FrameSizes()  # the sizes the frames were recorded at: see _CheckedCapture.frame_size_changes
         self._frames: queue.Queue = queue.Queue()
         self.log: deque[str] = deque(maxlen=8)  # ffmpeg's last lines other than frame descriptions
         self._proc = subprocess.Popen(
@@ -1179,10 +1178,7 @@ class _FFmpegCapture:
         # it, ffmpeg scales them to it (as OpenCV's reader does) while showinfo describes them at their own, which
         # read them a frame and a quarter at a time: garbage frames, then a crash writing the annotated copy
         self._raw = self._raw or described[1:]
-        shown = _display_size(int(described[3]), int(described[4]), _ratio(*described[1:3]))
-        if self._shown is not None and shown != self._shown and described[0] != "NOPTS":
-            self.size_changes.append({"time": round(float(described[0]), 3), "width": shown[0], "height": shown[1]})
-        self._shown = shown
+        self._sizes.see(*described)
         pts_time, (sar_num, sar_den, width, height) = described[0], self._raw
         buffer = bytearray(int(width) * int(height) * 3)
         view, got = memoryview(buffer), 0
@@ -1200,6 +1196,10 @@ class _FFmpegCapture:
             self._pos_msec = math.nan
         frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
         return True, _square_pixels(frame, _ratio(sar_num, sar_den))
+
+    @property
+    def size_changes(self) -> list[dict]:
+        return self._sizes.changes
 
     def get(self, prop: int) -> float:
         return {cv2.CAP_PROP_FPS: self._fps, cv2.CAP_PROP_FRAME_COUNT: self._frame_count,
@@ -1257,21 +1257,34 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
                               timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return []
-    changes, size = [], first
+    sizes = _FrameSizes(first)
     for line in scan.stderr.decode("utf-8", "replace").splitlines():
         described = _SHOWINFO.search(line)
-        if described is None:
-            continue
-        pts_time, sar_num, sar_den, width, height, _ = described.groups()
+        if described is not None:
+            sizes.see(*described.groups()[:5])
+    return sizes.changes
+
+
+class _FrameSizes:
+    """Follows the size frames show at (:func:`_display_size`) as showinfo describes them one after another, from
+    ``first`` (width, height; None: the first frame's), and records where it changes: ``changes``, each {"time",
+    "width", "height"}."""
+
+    def __init__(self, first: tuple[int, int] | None = None):
+        self.shown = first
+        self.changes: list[dict] = []
+
+    def see(self, pts_time: str, sar_num: str, sar_den: str, width: str, height: str) -> None:
         shown = _display_size(int(width), int(height), _ratio(sar_num, sar_den))
-        try:
-            time_there = float(pts_time)
-        except ValueError:  # NOPTS: a keyframe without a time cannot be placed
-            continue
-        if shown != size:
-            changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
-            size = shown
-    return changes
+        if shown == self.shown:
+            return
+        if self.shown is not None:
+            try:
+                time_there = float(pts_time)
+            except ValueError:  # NOPTS: a frame without a time cannot place the change; the next timed one does
+                return
+            self.changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
+        self.shown = shown
 
 
 def recorded_size_changes(cap: _CheckedCapture, path: Path, first: tuple[int, int],
