@@ -8,7 +8,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# ONNX Runtime 1.29+ sends usage telemetry to Microsoft on Linux and macOS too (a device id kept under ~/.cache, a
+# ProcessInfo event with the CPU, the OS and Python's path, uploads from a few seconds in): fervid's promise is that
+# nothing leaves the machine. Read once, when ONNX Runtime starts, so it is set before any of fervid's modules
+# loads it; a user's own setting is kept.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from fervid.emotions import EMOTIONS
 from fervid.inference.records import Face, ImageResult
