@@ -170,21 +170,31 @@ def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analy
         assert list(out.glob(".*")) == []  # the silent copy the sound was added to is gone
 
 
-def test_the_annotated_copys_sound_is_in_time_where_the_video_stream_starts_after_the_audio(analyzer, astronaut_rgb,
-                                                                                              tmp_path):
+def test_times_are_on_the_files_timeline_where_the_video_stream_starts_after_the_audio(analyzer, astronaut_rgb,
+                                                                                       tmp_path):
     """An MP4 edit list (or an MPEG-TS) starts the pictures after the sound; OpenCV counts frame times from the
-    pictures' start. The sound here is silent until the pictures start (0.5 s): cut at the file's start instead of
-    the pictures', the copy's first half-second was silence."""
+    pictures' start. The rows were then 0.5 s early against a player's clock and annotations made on the file
+    (ELAN), with nothing recording it. Times are now the file's, and the annotated copy is on the same clock: its
+    first picture held until the pictures start, its sound in time (the tone starts with the pictures here)."""
     clip = write_clip(tmp_path / "pictures.mp4", moving_face_frames(astronaut_rgb, 30), fps=15)
     late = tmp_path / "late.mp4"
     subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3,adelay=500",
                     "-itsoffset", "0.5", "-i", str(clip), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac",
                     str(late)], check=True)
-    VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(late, tmp_path / "out")
-    pcm = subprocess.run([FFMPEG, "-v", "error", "-i", str(tmp_path / "out" / "late_annotated.mp4"), "-t", "0.3",
-                          "-f", "s16le", "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
-    loudness = np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(float) ** 2))
-    assert loudness > 1000, loudness  # the tone, from the first frame on
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(late, tmp_path / "out")
+    times = result.frame_table().time
+    assert times.iloc[0] == pytest.approx(0.5, abs=0.01) and times.iloc[-1] == pytest.approx(0.5 + 29 / 15, abs=0.01)
+    assert result.duration == pytest.approx(2.5, abs=0.01)
+    copy = tmp_path / "out" / "late_annotated.mp4"
+
+    def loudness(start):
+        pcm = subprocess.run([FFMPEG, "-v", "error", "-ss", str(start), "-i", str(copy), "-t", "0.3", "-f", "s16le",
+                              "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
+        return np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(float) ** 2))
+
+    assert loudness(0.0) < 100 and loudness(0.6) > 1000  # silent until the pictures start, as in the file
+    probe = subprocess.run([FFMPEG, "-hide_banner", "-i", str(copy)], capture_output=True, text=True).stderr
+    assert float(re.search(r"Duration: 00:00:([\d.]+)", probe).group(1)) == pytest.approx(2.5, abs=0.1)
 
 
 def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, monkeypatch):

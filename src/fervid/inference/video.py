@@ -842,14 +842,13 @@ def _interrupt_held():
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None,
-                 audio_start: float = 0.0):
-        """``audio_from``: a file whose (first) audio stream the MP4 carries too, from ``audio_start`` seconds on
-        (the time of the first frame written), as long as the frames written."""
+    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None):
+        """``audio_from``: a file whose (first) audio stream the MP4 carries too, from the file's start, as long as
+        the frames written."""
         import imageio_ffmpeg
 
         self.path, self.fps = path, fps
-        self.audio_from, self.audio_start = audio_from, audio_start
+        self.audio_from = audio_from
         self.frames = 0
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
@@ -890,7 +889,7 @@ class H264Writer:
         silent = self.path.with_name(f".{self.path.name}.silent.mp4")
         self.path.replace(silent)
         command = [ffmpeg, "-v", "error", "-y", "-i", str(silent),
-                   "-ss", f"{self.audio_start:.3f}", "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
+                   "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", str(self.path)]
         try:
@@ -1586,16 +1585,16 @@ class AnnotatedVideoWriter:
     """The annotated MP4: each frame with its faces' boxes and labels; small videos are enlarged so that labels
     and bars stay legible.
 
-    The MP4 has a constant rate (``fps``) and each frame is placed at its own time: a variable-frame-rate video's
-    frames, written one after another at the average rate, drifted up to a second from the times in the tables.
-    A gap holds the frame before it; a frame due in a slot already written is left out."""
+    The MP4 has a constant rate (``fps``) and each frame is placed at its own time, on the tables' clock: a
+    variable-frame-rate video's frames, written one after another at the average rate, drifted up to a second from
+    the times in the tables. A gap holds the frame before it; a frame due in a slot already written is left out.
+    Pictures that start after the file does (after its sound: an MP4 edit list, an MPEG-TS) are held on their first
+    frame until then, so that a time read off the copy's player is the time in the tables."""
 
-    def __init__(self, path: Path, fps: float, audio_from: Path | None = None, audio_offset: float = 0.0):
-        """``audio_from``: the video file whose sound the MP4 carries too (None: silent); ``audio_offset``: where
-        its frames' times start on its timeline (:attr:`_CheckedCapture.video_start`)."""
-        self.path, self.fps, self.audio_from, self.audio_offset = path, fps, audio_from, audio_offset
+    def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
+        """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
+        self.path, self.fps, self.audio_from = path, fps, audio_from
         self._writer: H264Writer | None = None
-        self._start = 0.0  # the first frame's time: slot 0
         self._written = 0  # frames in the MP4 so far
         self._last: np.ndarray | None = None
 
@@ -1604,21 +1603,20 @@ class AnnotatedVideoWriter:
         zoom = max(1.0, MIN_ANNOTATED_HEIGHT / image.shape[0])
         if self._writer is None:
             h, w = (round(v * zoom) for v in image.shape[:2])
-            self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from,
-                                      audio_start=self.audio_offset + frame.time)
-            self._start = frame.time
-        slot = round((frame.time - self._start) * self.fps)
+            self._writer = H264Writer(self.path, w, h, self.fps, self.audio_from)
+        slot = round(frame.time * self.fps)
         if slot < self._written:
             return  # its slot holds an earlier frame already
-        while self._last is not None and self._written < slot:
-            self._writer.write(self._last)
-            self._written += 1
         faces = [f.as_face() for f in frame.faces]
         if zoom > 1.0:
             image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
             faces = [_zoom_face(f, zoom) for f in faces]
         labels = [f"#{f.track_id} {f.emotion} {max(f.probabilities):.0%}" for f in frame.faces]
-        self._last = annotate(image, faces, labels)
+        annotated = annotate(image, faces, labels)
+        while self._written < slot:  # a gap holds the frame before it (the first frame: the pictures' late start)
+            self._writer.write(annotated if self._last is None else self._last)
+            self._written += 1
+        self._last = annotated
         self._writer.write(self._last)
         self._written += 1
 
@@ -1673,9 +1671,8 @@ class ResultWriter:
     streams alike."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
-                 audio_from: Path | None = None, audio_offset: float = 0.0):
-        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent), ``audio_offset``:
-        where its frames' times start on its timeline (:attr:`_CheckedCapture.video_start`)."""
+                 audio_from: Path | None = None):
+        """``audio_from``: the video file whose sound the annotated MP4 carries (None: silent)."""
         self.result, self.fps = result, fps
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = result.stem
@@ -1692,7 +1689,7 @@ class ResultWriter:
             # the cap the result records: its save() keeps to it too, for key frames not written here
             self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"))
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from, audio_offset)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
@@ -1812,7 +1809,7 @@ class VideoAnalyzer:
             if not math.isfinite(fps) or fps <= 0 or fps > 1000:
                 fps = 30.0  # container without a usable rate: timestamps still come from the decoder
             total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            clock = RisingClock(fps)
+            clock = RisingClock(fps, start=cap.video_start)
             frames = _read_frames(cap, stages, clock)
         if clock is not None:
             result.clock_resets = clock.resets  # filled as the frames are read
@@ -1824,7 +1821,7 @@ class VideoAnalyzer:
         audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_stream(
             cap.header, "Audio") else None
         writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(result.fps, opts.sample_fps),
-                              audio_from=audio, audio_offset=cap.video_start if audio is not None else 0.0)
+                              audio_from=audio)
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
@@ -1939,11 +1936,16 @@ class RisingClock:
     them. Read as they were, the second part's frames went back in time: they were dropped from the tables, and a
     track's emotion shares came out in the quadrillions of per cent. A frame whose time is not after the last one's
     is placed one frame after it, and the frames after it are shifted alike. ``resets``: the times (on the rising
-    clock) where this happened."""
+    clock) where this happened.
 
-    def __init__(self, fps: float):
+    ``start``: where the pictures start on the file's timeline (:attr:`_CheckedCapture.video_start`). The decoder
+    counts from the pictures' own start; a player, an annotation tool (ELAN) and the file's sound count from the
+    file's, and a video stream that starts after it (an MP4 edit list, an MPEG-TS whose sound starts first) put
+    every row that much early against annotations made on the file."""
+
+    def __init__(self, fps: float, start: float = 0.0):
         self.spacing = 1.0 / (fps if math.isfinite(fps) and fps > 0 else 30.0)
-        self.offset, self.last = 0.0, -math.inf
+        self.offset, self.last = start, -math.inf
         self.resets: list[float] = []
         self._timed = False  # the source has given a timestamp: from then on 0 is one, not "none"
 
@@ -2097,7 +2099,8 @@ class LiveSource:
         self.dropped = 0
         self.delivered = 0
         self.lost: str | None = None  # why a camera or stream stopped delivering before its end, if it did
-        self.clock = RisingClock(self.fps)  # a recording's frame times; resets: where its own clock started again
+        # a recording's frame times, on its file's timeline; resets: where its own clock started again
+        self.clock = RisingClock(self.fps, start=self.cap.video_start if self.recorded else 0.0)
         self._latest: tuple[float, np.ndarray, int] | None = None
         self._last: tuple[float, np.ndarray, int] | None = None  # the newest frame delivered
         self._stopped = False  # the consumer is done (stop, close): the reader stops, its counts stay
