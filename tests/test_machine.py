@@ -36,3 +36,22 @@ def test_macos_names_its_chip_not_just_arm(monkeypatch):
     assert calls == [["sysctl", "-n", "machdep.cpu.brand_string"]]
     monkeypatch.setattr(machine.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError()))
     assert machine.cpu_model() == "arm"  # no sysctl: the old answer, not an error
+
+
+def test_fervids_onnx_sessions_sleep_between_runs_instead_of_spinning():
+    """ONNX Runtime's workers busy-wait after each run by default: the detector's, the CNN's and the LSTM's took the
+    cores from decoding, tracking and writing between them (and from other programs), and an app analysing a photo
+    a second kept most of a core busy. Every session fervid makes lets its threads sleep."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
+
+    analyzer = Analyzer()
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="lstm"))
+    sessions = {"detector": analyzer.detector.session, "cnn": analyzer.cnn.session,
+                "lstm": runner.temporal.session}
+    for name, session in sessions.items():
+        entry = session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        assert entry == "0", name
+    spinning = machine.session_options(None, spin=True)  # ONNX Runtime's default: the entry is not there
+    with pytest.raises(RuntimeError, match="allow_spinning"):
+        spinning.get_session_config_entry("session.intra_op.allow_spinning")

@@ -35,6 +35,23 @@ def inference_threads(threads: int | None) -> int:
     return threads
 
 
+def session_options(threads: int | None, spin: bool = False):
+    """ONNX Runtime session options for one of fervid's networks: ``threads`` as :func:`inference_threads` bounds
+    them, one graph run at a time, and (``spin`` False) worker threads that sleep between runs. Spinning, ONNX
+    Runtime's default, keeps them busy-waiting after each run: the detector's, the CNN's and the LSTM's workers took
+    the cores from the decoding, tracking and writing between them and from the other programs on the machine
+    (`fervid video`: 46-50 fps against 88-136 fps without, at 2.9 times the CPU time a frame, on a busy 2-core AMD
+    EPYC; benchmarks/bench_spinning.py)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = inference_threads(threads)
+    options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def cpu_model() -> str:
     """The CPU's model name, e.g. "AMD EPYC" or "Apple M2 Pro"."""
     for line in _cpuinfo():

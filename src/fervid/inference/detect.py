@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.align import landmarks_frame_a_face, turned_points, upright_eyes
-from fervid.machine import inference_threads
+from fervid.machine import inference_threads, session_options
 from fervid.registry import Registry
 
 CENTERFACE_DIR = Path(__file__).parent.parent / "weights" / "detectors" / "centerface"
@@ -190,9 +190,7 @@ class CenterFaceDetector(_AtScales):
         self.max_side = max_side
         self.min_face = min_face
         self.nms_iou = nms_iou
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = inference_threads(threads)
-        options.inter_op_num_threads = 1
+        options = session_options(threads)
         # no memory arena: its working memory grows with the image (a 4200 x 4200 photo is detected on a 2450 px
         # copy), and an arena kept the largest it ever needed (+520 MB at peak, 675 MB held afterwards, against
         # +340 MB and 220 MB without; 640x480 frames are detected no slower)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.align import FaceTemplate, Normalization
-from fervid.machine import inference_threads
+from fervid.machine import session_options
 from fervid.registry import Registry
 from fervid.emotions import EMOTIONS
 
@@ -184,13 +184,11 @@ class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
     ``precision``: "auto" runs the folder's int8 model where it has one (the fast default), "fp32" the
-    float model, "int8" insists on the int8 one. ``spin``: ONNX Runtime's threads busy-wait between runs, the
-    fastest for back-to-back inference; off where other work shares the cores between runs (a teacher inside
-    training loop: spinning threads starve torch's).
+    float model, "int8" insists on the int8 one. Its threads sleep between runs
+    (:func:`fervid.machine.session_options`).
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto",
-                 spin: bool = True):
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto"):
         import onnxruntime as ort
 
         check_precision(precision)
@@ -200,12 +198,8 @@ class EmotionCNN:
             raise ModelError(f"{self.folder}: classes {self.config.emotions} differ from fervid's {EMOTIONS}")
         onnx_file, self.precision = graph_for(self.folder, self.config, precision)
         self.graph_file = self.folder / onnx_file
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = inference_threads(threads)
-        options.inter_op_num_threads = 1
+        options = session_options(threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.folder / onnx_file), options,
                                                 providers=["CPUExecutionProvider"])

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound
-from fervid.machine import inference_threads
+from fervid.machine import session_options
 from fervid.registry import Registry
 
 
@@ -184,8 +184,7 @@ class LSTMTemporal:
         self.cnn = self.config.get("cnn")
         if cnn is not None:
             self.check_cnn(cnn, feature_dim, cnn_weights_sha256)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = inference_threads(threads)
+        options = session_options(threads)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_frames = int(self.config.get("max_frames", 17))
         # fitted by `fervid train-temporal` on held-out clips' final outputs (1: none)

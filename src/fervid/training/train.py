@@ -645,7 +645,7 @@ def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarr
         net = load_net(path)
         return (Normalization.from_dict(json.loads(norm_file.read_text(encoding="utf-8"))),
                 lambda x: predict_logits(net, torch.from_numpy(x)).softmax(1).double().numpy())
-    cnn = EmotionCNN(teacher, spin=False)  # between teacher runs, torch's training step needs the cores
+    cnn = EmotionCNN(teacher)  # its threads sleep between teacher runs: torch's training step needs the cores
 
     def predict(x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         # in batches: the whole training set at once would need gigabytes of activations
