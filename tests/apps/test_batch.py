@@ -511,7 +511,83 @@ def test_naming_the_shipped_lstm_is_the_same_setting_as_not_naming_it(tmp_path):
     own = tmp_path / "mine"
     shutil.copytree(shipped, own)
     (own / "model.onnx").write_bytes((own / "model.onnx").read_bytes() + b"\0")  # other weights: another setting
-    assert result_settings(PipelineOptions(temporal_model=str(own)))["temporal_model_sha256"] is not None
+    assert result_settings(PipelineOptions(temporal_model=str(own)))["temporal_model_sha256"] != \
+        result_settings(PipelineOptions())["temporal_model_sha256"]
+
+
+def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_each_file(tmp_path, astronaut_rgb):
+    """summary.json's model digest was of the float model.onnx although the int8 graph ran, the shipped LSTM's was
+    null (a later fervid's retrained LSTM under its name was the same setting), no version was recorded, and
+    dataset.parquet said nothing of what made its rows. A fervid upgrade neither redoes nor refuses a folder: its
+    results' versions are counted."""
+    import onnxruntime
+    import pyarrow.parquet as pq
+
+    import fervid
+    from fervid.inference.models import file_sha256, resolve_model_dir
+    from fervid.inference.temporal import shipped_temporal_models
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=2)
+    for video in ("clip.mp4", "empty.mp4", "broken.jpg"):
+        (corpus / video).unlink()
+    out = tmp_path / "out"
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    settings = first["settings"]
+    folder = resolve_model_dir("ferplus_vgg")
+    assert settings["weights_file"] == "model_int8.onnx" and settings["precision"] == "int8"
+    assert settings["weights_sha256"] == file_sha256(folder / "model_int8.onnx")
+    assert settings["temporal_model_sha256"] == file_sha256(shipped_temporal_models()["ferplus_vgg"] / "model.onnx")
+    assert "model_weights_sha256" not in settings
+    made_with = {"fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
+    assert first["made_with"] == [{**made_with, "files": 3}]
+    assert json.loads(pq.read_schema(out / "dataset.parquet").metadata[b"fervid"]) == {
+        **settings, "made_with": first["made_with"]}
+    # each file's own JSON says the same
+    image = json.loads((out / first["outputs"][str(corpus / "img000.jpg")] / "result.json").read_text("utf-8"))
+    assert {k: image[k] for k in ("weights_sha256", "fervid", "onnxruntime")} == {
+        "weights_sha256": settings["weights_sha256"], **made_with}
+    # a folder made by an earlier fervid (as if: its files' recorded version rewritten) goes on, redoing nothing
+    with sqlite3.connect(out / "state.sqlite") as db:
+        db.execute("UPDATE files SET made_with = ? WHERE path LIKE '%img000.jpg'",
+                   (json.dumps({"fervid": "0.0.9", "onnxruntime": "1.0.0"}),))
+    db.close()
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    assert again["this_run"]["files_analysed"] == 0 and again["settings"] == settings
+    assert again["made_with"] == [{"fervid": "0.0.9", "onnxruntime": "1.0.0", "files": 1}, {**made_with, "files": 2}]
+    assert "fervid 0.0.9, ONNX Runtime 1.0.0: 1 file(s)" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_folder_recorded_before_the_weights_files_that_ran_goes_on_if_its_model_is_the_same(tmp_path,
+                                                                                              astronaut_rgb):
+    """A folder made before fervid recorded the digest of the weights file that ran holds the float model's digest
+    prefix (``model_weights_sha256``) and null for the shipped LSTM: it is compared as it was recorded, goes on with
+    the same model, then records what runs; another model's folder is still refused."""
+    from fervid.apps.batch import BatchSettingsChanged
+    from fervid.inference.models import file_sha256, resolve_model_dir
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=1)
+    for other in ("clip.mp4", "empty.mp4", "broken.jpg", "two_faces.png"):
+        (corpus / other).unlink()
+    out = tmp_path / "out"
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+
+    def record_as_before(model_digest: str) -> None:
+        with sqlite3.connect(out / "state.sqlite") as db:
+            db.execute("DELETE FROM settings WHERE name IN ('weights_file', 'weights_sha256', 'model_weights_sha256')")
+            db.executemany("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", [
+                ("model_weights_sha256", json.dumps(model_digest)), ("temporal_model_sha256", "null")])
+        db.close()
+
+    fp32 = file_sha256(resolve_model_dir("ferplus_vgg") / "model.onnx")
+    record_as_before(fp32[:16])
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    assert again["this_run"]["files_analysed"] == 0 and again["settings"] == first["settings"]
+    # recorded anew: the int8 graph that ran, and the shipped LSTM by its digest
+    assert "model_weights_sha256" not in again["settings"] and again["settings"]["temporal_model_sha256"]
+    assert again["settings"]["weights_sha256"] == file_sha256(resolve_model_dir("ferplus_vgg") / "model_int8.onnx")
+    record_as_before(file_sha256(resolve_model_dir("fer2013_vgg") / "model.onnx")[:16])  # made with other weights
+    with pytest.raises(BatchSettingsChanged, match=f"model_weights_sha256='{fp32[:16]}'"):
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
 
 
 def test_the_same_bytes_named_as_a_video_and_an_image_are_each_tried_as_named(tmp_path):

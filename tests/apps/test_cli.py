@@ -2,6 +2,7 @@ import csv
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,12 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
     assert table["face"].dtype == "Int64" and table["happy"].dtype == float
     assert table.loc[table["face"] == 1, "emotion"].tolist() == ["happy"]
     assert table["error"].str.contains("b_text.jpg: not an image").any()
+    # and what made them, as the JSON records it, in the file's own metadata (a table shared without its JSON)
+    import pyarrow.parquet as pq
+
+    made = json.loads(pq.read_schema(out_parquet).metadata[b"fervid"])
+    assert made == {k: v for k, v in doc.items() if k not in ("files", "failed")}
+    assert made["model"] == "ferplus_vgg" and made["weights_file"] == "model_int8.onnx" and made["fervid"]
     assert (ann / "a_good_fervid.png").is_file()
 
 
@@ -229,8 +236,14 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     # and each face's prediction is kept for other metrics and tests
     import onnxruntime
 
+    from fervid.inference.models import file_sha256
+
+    # the digest of the graph that scored the faces (int8), not of the float model.onnx beside it
+    folder = Path(metrics["settings"]["model_folder"])
+    assert metrics["settings"]["weights_sha256"] == file_sha256(folder / "model_int8.onnx")
     assert metrics["settings"] | {"fervid": "", "weights_sha256": ""} == {
-        "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"], "weights_sha256": "",
+        "model": "ferplus_vgg", "model_folder": metrics["settings"]["model_folder"],
+        "weights_file": "model_int8.onnx", "weights_sha256": "",
         "precision": "int8", "temperature": 0.5575, "dataset_kind": "photos", "data": str(photos),
         "detector": "centerface", "face_min_score": 0.3,
         "one_face_rule": "each photo is scored on its most confident face; a photo where another face is found at "

@@ -312,6 +312,27 @@ def test_settings_record_the_temperature_the_probabilities_were_made_at(tmp_path
     assert Analyzer().settings["temperature"] == float(config.get("temperature", 1.0))
 
 
+def test_results_name_the_weights_file_that_ran_and_the_versions(analyzer, astronaut_png):
+    """A methods section needs what made the numbers: results named the model but no weights digest and no
+    versions, and the digest recorded elsewhere was the float model.onnx's although its int8 copy ran."""
+    import json
+
+    import onnxruntime
+
+    import fervid
+    from fervid.inference.models import file_sha256, resolve_model_dir
+    from fervid.inference.records import images_document
+
+    folder = resolve_model_dir("ferplus_vgg")
+    doc = json.loads(json.dumps(images_document([analyzer.analyze_image(astronaut_png)], analyzer.settings)))
+    assert doc["model"] == "ferplus_vgg" and doc["precision"] == "int8"
+    assert doc["weights_file"] == "model_int8.onnx"
+    assert doc["weights_sha256"] == file_sha256(folder / "model_int8.onnx") != file_sha256(folder / "model.onnx")
+    assert doc["fervid"] == fervid.__version__ and doc["onnxruntime"] == onnxruntime.__version__
+    exact = Analyzer(precision="fp32").settings  # the float model, when it is the one that runs
+    assert (exact["weights_file"], exact["weights_sha256"]) == ("model.onnx", file_sha256(folder / "model.onnx"))
+
+
 def test_faces_in_a_grid_are_numbered_column_by_column_not_by_a_pixel_of_jitter(analyzer, astronaut_rgb):
     """A call's gallery of participants: faces were numbered by their boxes' left edges alone, so which of a
     column's faces came first depended on a pixel of jitter (a column's four tiles became tracks 2, 4, 1, 3). A

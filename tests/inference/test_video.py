@@ -90,6 +90,38 @@ def test_carphone_outputs_everything_and_plays_in_browsers(analyzer, tmp_path):
     assert keys and all((tmp_path / k).is_file() for k in keys)
 
 
+def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the_versions(analyzer, tmp_path):
+    """The tracks JSON named the model and the LSTM but gave no weights digest and no versions, and the frame
+    table's Parquet, read apart from its JSON, said nothing of what made its rows."""
+    import onnxruntime
+    import pyarrow.parquet as pq
+
+    import fervid
+    from fervid.inference.models import file_sha256, resolve_model_dir
+    from fervid.inference.temporal import shipped_temporal_models
+
+    def table_settings(path):  # the README's key: b"fervid", JSON
+        return json.loads(pq.read_schema(path).metadata[b"fervid"])
+
+    result = analyzer.analyze_video(carphone(), tmp_path / "lstm", annotate=False)  # the default method: the LSTM
+    summary = json.loads((tmp_path / "lstm" / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert summary["method"] == "lstm" and summary["weights_file"] == "model_int8.onnx"
+    assert summary["weights_sha256"] == file_sha256(resolve_model_dir("ferplus_vgg") / "model_int8.onnx")
+    shipped_lstm = shipped_temporal_models()["ferplus_vgg"]
+    assert summary["temporal_model"] == shipped_lstm.name
+    assert summary["temporal_model_sha256"] == file_sha256(shipped_lstm / "model.onnx")
+    assert summary["fervid"] == fervid.__version__ and summary["onnxruntime"] == onnxruntime.__version__
+    # the table streamed while analysing carries the JSON's settings in its file-level metadata
+    streamed = table_settings(tmp_path / "lstm" / "carphone_pristine_frames.parquet")
+    assert streamed == result.run_settings and streamed == {k: summary[k] for k in streamed}
+    assert len(pd.read_parquet(tmp_path / "lstm" / "carphone_pristine_frames.parquet")) == 120  # rows as before
+    # and so does one written at the end, of a result analysed in memory (no LSTM: no LSTM digest)
+    analyzer.analyze_video(carphone(), method="mean", annotate=False).save(tmp_path / "memory")
+    kept = table_settings(tmp_path / "memory" / "carphone_pristine_frames.parquet")
+    assert kept["method"] == "mean" and "temporal_model_sha256" not in kept
+    assert kept["weights_sha256"] == summary["weights_sha256"] and kept["fervid"] == fervid.__version__
+
+
 @pytest.fixture(scope="module")
 def carphone_result(analyzer):
     """The carphone clip analysed in memory (no output folder), with the fast temporal method."""

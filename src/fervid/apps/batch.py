@@ -35,7 +35,7 @@ import numpy as np
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES, printable_name
-from fervid.inference.models import file_sha256
+from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row
 from fervid.inference.video import VIDEO_SUFFIXES, table_schema
@@ -168,8 +168,11 @@ SETTINGS_BEFORE_RECORDED = {"max_faces": None}
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:
-    """The settings a batch folder's results are made with; the model by its weights' digest too, so that a
-    model retrained under the same name (a fervid upgrade) counts as another model."""
+    """The settings a batch folder's results are made with; the model and the temporal LSTM by the digests of the
+    weights files that run, as each file's JSON records them, so that a model retrained under the same name (a
+    fervid upgrade) counts as another model. The fervid and ONNX Runtime versions are not among them: an upgrade
+    that keeps the weights goes on with a folder (each file's JSON records the versions that made it, and the
+    summary's ``made_with`` counts them), rather than redo or refuse every file already done."""
     from fervid.inference.detect import resolved_score_threshold
     from fervid.inference.models import ModelConfig, graph_for, resolve_model_dir
     from fervid.inference.video import method_for
@@ -179,26 +182,56 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     config = ModelConfig.load(folder / "config.json")
     # what runs, as each result file records it: "auto" and "the detector's own" stand for values, so a run that
     # names them (--precision int8, --score-threshold 0.4) asks for the same thing
-    settings["precision"] = graph_for(folder, config, pipeline.precision)[1]
+    weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
-    # your own LSTM, by its weights (None: the one shipped for the CNN, also when named as a folder)
+    # the LSTM that runs, by its weights (None: no LSTM runs): the one shipped for the CNN has one digest however it
+    # is named (left out, or as its folder), and a later fervid's retrained one another
     settings["temporal_model_sha256"] = None
+    if settings["method"] == "lstm":
+        from fervid.inference.temporal import temporal_model_for
+
+        lstm = _lstm_folder(pipeline.temporal_model) if pipeline.temporal_model else temporal_model_for(
+            config.features_of)
+        settings["temporal_model_sha256"] = file_sha256(lstm / "model.onnx")
+    # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
+    # renamed or moved is the same model (a resumed run was refused). The file that runs (the int8 graph by
+    # default), as the image and tracks JSONs record it: the float model.onnx's digest named weights that never ran
+    settings["model"] = config.name
+    settings["weights_file"] = weights_file
+    settings["weights_sha256"] = file_sha256(folder / weights_file)
+    # its softmax temperature, which `fervid calibrate` rewrites in config.json beside the same weights: every
+    # probability in the table changes with it. (A folder recorded before it was kept takes this run's.)
+    settings["temperature"] = float(config.temperature)
+    return settings
+
+
+def _lstm_folder(model: str) -> Path:
+    """A temporal model's folder, as :class:`fervid.inference.temporal.LSTMTemporal` finds it: a folder, or the
+    name of one shipped."""
+    from fervid.inference.models import WEIGHTS_DIR
+
+    return Path(model) if Path(model).is_dir() else WEIGHTS_DIR / model
+
+
+def settings_as_recorded_before(pipeline: PipelineOptions) -> dict:
+    """This run's weights digests as a folder recorded them before it recorded the weights files that ran
+    (:func:`result_settings`): ``model_weights_sha256``, the first 16 hex digits of the float ``model.onnx``'s digest
+    whichever graph ran, and ``temporal_model_sha256``, the same of your own LSTM's (None for the one shipped for
+    the CNN). Such a folder is compared with these, then recorded anew (:meth:`StateStore.claim_settings`)."""
+    from fervid.inference.models import ModelConfig, resolve_model_dir
+
+    folder = resolve_model_dir(pipeline.model)
+    config = ModelConfig.load(folder / "config.json")
+    before = {"model_weights_sha256": file_sha256(folder / "model.onnx")[:16], "temporal_model_sha256": None}
     if pipeline.temporal_model:
         from fervid.inference.temporal import shipped_temporal_models
 
         digest = file_sha256(Path(pipeline.temporal_model) / "model.onnx")[:16]
         shipped = shipped_temporal_models().get(config.name)
         if shipped is None or file_sha256(shipped / "model.onnx")[:16] != digest:
-            settings["temporal_model_sha256"] = digest
-    # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
-    # renamed or moved is the same model (a resumed run was refused)
-    settings["model"] = config.name
-    settings["model_weights_sha256"] = file_sha256(folder / "model.onnx")[:16]
-    # its softmax temperature, which `fervid calibrate` rewrites in config.json beside the same weights: every
-    # probability in the table changes with it. (A folder recorded before it was kept takes this run's.)
-    settings["temperature"] = float(config.temperature)
-    return settings
+            before["temporal_model_sha256"] = digest
+    return before
 
 
 def output_lock(out: Path) -> FolderLock:
@@ -228,6 +261,10 @@ class StateStore:
         for column in ("size", "mtime_ns"):
             if column not in columns:
                 self.db.execute(f"ALTER TABLE files ADD COLUMN {column} INTEGER")
+        # the fervid and ONNX Runtime versions that analysed each file (JSON), which the settings leave out: a folder
+        # goes on under an upgrade. Files analysed before it was recorded have none.
+        if "made_with" not in columns:
+            self.db.execute("ALTER TABLE files ADD COLUMN made_with TEXT")
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
@@ -243,20 +280,28 @@ class StateStore:
     def settings(self) -> dict:
         return {name: json.loads(value) for name, value in self.db.execute("SELECT name, value FROM settings")}
 
-    def claim_settings(self, settings: dict) -> None:
+    def claim_settings(self, settings: dict, before: dict | None = None) -> None:
         """Record the analysis settings on a folder's first run; refuse a run whose settings differ from those its
         results were made with (its skipped files would keep the old settings' results in the one table). A
-        folder written before settings were recorded takes this run's."""
+        folder written before settings were recorded takes this run's. ``before``: this run's settings as a folder
+        recorded them before it recorded the weights files that ran (:func:`settings_as_recorded_before`); such a
+        folder is compared with those, and then holds this run's: the same weights, now named by the file that
+        ran."""
         recorded = self.settings()
         if recorded:
             recorded = {**SETTINGS_BEFORE_RECORDED, **recorded}
-        changed = {k: (recorded[k], v) for k, v in settings.items() if k in recorded and recorded[k] != v}
+        earlier = {}
+        if recorded and "weights_sha256" not in recorded:
+            earlier = {k: v for k, v in (before or {}).items() if k in recorded}
+        compared = {**settings, **earlier}
+        changed = {k: (recorded[k], v) for k, v in compared.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(
                 f"{self.folder}: its results were made with "
                 + ", ".join(f"{k}={setting_text(k, old)}" for k, (old, _) in changed.items())
                 + "; this run asks for " + ", ".join(f"{k}={setting_text(k, new)}" for k, (_, new) in changed.items())
                 + ". Use another --out, or the same settings to go on with this one")
+        self.db.executemany("DELETE FROM settings WHERE name = ?", [(k,) for k in earlier])
         self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in settings.items()])
 
@@ -337,9 +382,20 @@ class StateStore:
         else:
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
-    def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float) -> None:
-        self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ? "
-                        "WHERE path = ?", (status, error, faces, rows, seconds, time.time(), path))
+    def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float,
+               made_with: dict | None = None) -> None:
+        """``made_with``: the fervid and ONNX Runtime versions that analysed it."""
+        self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ?, "
+                        "made_with = ? WHERE path = ?", (status, error, faces, rows, seconds, time.time(),
+                                                         None if made_with is None else json.dumps(made_with), path))
+
+    def made_with(self) -> list[dict]:
+        """The versions that made the done files' results, each with its count of files: ``fervid`` and
+        ``onnxruntime``, None for files analysed before a folder recorded them."""
+        counts = self.db.execute("SELECT made_with, COUNT(*) FROM files WHERE status = 'done' GROUP BY made_with "
+                                 "ORDER BY made_with").fetchall()
+        return [{**(json.loads(made) if made else {"fervid": None, "onnxruntime": None}), "files": n}
+                for made, n in counts]
 
     def rows(self) -> list[dict]:
         cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location FROM files "
@@ -486,7 +542,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
-                "seconds": time.perf_counter() - t0}
+                "seconds": time.perf_counter() - t0, "made_with": runtime_versions()}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -711,7 +767,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
-    store.claim_settings(result_settings(options.pipeline))
+    store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
     files, problems = collect_inputs(inputs, notices)
@@ -745,7 +801,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
-            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"])
+            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"))
             faces += res["faces"]
         recorded.add(res["path"])
         finished += 1
@@ -879,7 +935,9 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     partial = [r for r in done if r["error"]]
     counts = {r["path"]: _Counts() for r in done}
     tmp = out / ".dataset.parquet.tmp"
-    with pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS)) as writer:  # typed with no rows too
+    settings, made_with = store.settings(), store.made_with()
+    # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
+    with pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
         for r in done:
             for part in _parts(out / "files" / r["key"] / "rows.parquet", r["path"]):
                 writer.write_table(part)
@@ -947,7 +1005,10 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         # point of a corpus whose raw videos were archived), named here so no one takes them for present files
         "missing": store.missing(),
         "outputs": {r["path"]: f"files/{r['key']}" for r in done},
-        "settings": store.settings(),  # what every result in the table was made with
+        "settings": settings,  # what every result in the table was made with
+        # the fervid and ONNX Runtime versions that made them, with how many files each (a folder resumed under an
+        # upgrade has two; None: files analysed before a folder recorded them)
+        "made_with": made_with,
     }
 
     def share_text(counts: _Counts, emotion: str) -> str:
@@ -963,7 +1024,11 @@ def write_outputs(out: Path, store: StateStore) -> dict:
              *[f"| {e} | {share_text(every, e)} | {share_text(by_kind['image'], e)} | "
                f"{share_text(by_kind['video'], e)} |" for e in EMOTIONS],
              "",
-             "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "", "## Failures", ""]
+             "settings: " + ", ".join(f"{k} {v}" for k, v in summary["settings"].items()), "",
+             "made with: " + ("; ".join(f"fervid {m['fervid'] or '(not recorded)'}, ONNX Runtime "
+                                        f"{m['onnxruntime'] or '(not recorded)'}: {m['files']} file(s)"
+                                        for m in summary["made_with"]) or "no file done yet"),
+             "", "## Failures", ""]
     lines += [f"- {f['error']}" for f in summary["failures"]] or ["none"]
     if summary["partial"]:
         lines += ["", "## Partial results (the table holds the rows up to the break)", "",

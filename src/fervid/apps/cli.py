@@ -454,7 +454,7 @@ def image(
             _write_csv(results, csv_out)
     if parquet_out:
         with _naming(parquet_out):
-            _write_parquet(results, Path(parquet_out))
+            _write_parquet(results, Path(parquet_out), analyzer.settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -508,7 +508,8 @@ def _image_rows(results):
             yield {**row, "error": ""}
 
 
-def _write_parquet(results, target: Path) -> None:
+def _write_parquet(results, target: Path, settings: dict) -> None:
+    """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata."""
     import pandas as pd
 
     from fervid.inference.video import table_schema
@@ -516,7 +517,7 @@ def _write_parquet(results, target: Path) -> None:
     table = pd.DataFrame(list(_image_rows(results)), columns=CSV_COLUMNS)
     table["face"] = table["face"].astype("Int64")  # whole numbers with gaps (a faceless image), not floats
     target.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS))
+    table.to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS, settings))
 
 
 def _write_csv(results, target: str) -> None:
@@ -1178,7 +1179,7 @@ def evaluate(
     import onnxruntime
 
     threshold = getattr(analyzer.detector, "score_threshold", None)
-    settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), "weights_sha256": cnn.weights_sha256,
+    settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), **cnn.weights_identity,
                 "precision": cnn.precision, "temperature": float(cnn.config.temperature),
                 "dataset_kind": dataset, "data": str(data),
                 **({"usage": usage} if dataset in FER2013_KINDS else {}),
@@ -1391,11 +1392,10 @@ def calibrate(
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
     """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
-    import fervid
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, load_fer2013, load_ferplus, load_image_folder,
                                            photos_notice)
     from fervid.evaluation.evaluate import calibrate as run_calibration
-    from fervid.inference.models import EmotionCNN
+    from fervid.inference.models import EmotionCNN, runtime_versions
 
     folder = data.is_dir()
     if folder and (ferplus is not None or usage != "PublicTest"):
@@ -1424,10 +1424,10 @@ def calibrate(
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["kept_temperature"]
     # what the temperature was fitted with, as evaluate's metrics.json records it (the report held numbers only)
-    report["settings"] = {"model": cnn.config.name, "weights_sha256": cnn.weights_sha256, "precision": cnn.precision,
+    report["settings"] = {"model": cnn.config.name, **cnn.weights_identity, "precision": cnn.precision,
                           "data": str(data), **({"left_out": ds.left_out} if folder else {"usage": usage}),
                           "labels": "the folders' names" if folder else "FER+ majority" if ferplus else "FER2013",
-                          **({"ferplus": str(ferplus)} if ferplus else {}), "fervid": fervid.__version__}
+                          **({"ferplus": str(ferplus)} if ferplus else {}), **runtime_versions()}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(json.dumps(report, indent=2))

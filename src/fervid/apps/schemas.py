@@ -51,12 +51,16 @@ class ImagesOut(_Strict):
     """``fervid image --json`` and ``POST /v1/images``."""
 
     model: str
+    weights_file: str  # the model's ONNX file that ran (its int8 graph by default) and its digest
+    weights_sha256: str
     precision: str
     temperature: float  # the model's softmax temperature: a recalibrated copy's probabilities differ
     detector: str
     score_threshold: float | None
     min_face: float | None
     max_faces: int | None  # the largest N faces of each image were kept; None: every face
+    fervid: str  # the versions that made the results
+    onnxruntime: str
     files: list[FileOut]
     failed: int
 

@@ -15,7 +15,7 @@ from fervid.inference.align import crop_face, face_alignment, stretch_dark_level
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
-                                     resolve_model_dir)
+                                     resolve_model_dir, runtime_versions)
 from fervid.inference.options import PipelineOptions
 from fervid.inference.images import ImageInput, ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
@@ -76,15 +76,17 @@ class Analyzer:
 
     @property
     def settings(self) -> dict:
-        """What made the results, recorded beside them (image JSON, video tracks JSON): the model, the precision
-        it ran in, its softmax temperature, the detector, its score threshold and the smallest face it looked for."""
-        return {"model": self.cnn.config.name, "precision": self.cnn.precision,
+        """What made the results, recorded beside them (image JSON, video tracks JSON, the Parquet tables'
+        metadata): the model, the weights file that ran and its sha256, the precision it ran in, its softmax
+        temperature, the detector, its score threshold, the smallest face it looked for, and the fervid and ONNX
+        Runtime versions."""
+        return {"model": self.cnn.config.name, **self.cnn.weights_identity, "precision": self.cnn.precision,
                 # a recalibrated copy of a model gives other probabilities under the same name
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
-                "max_faces": self.max_faces}
+                "max_faces": self.max_faces, **runtime_versions()}
 
     def analyze_image(self, image: ImageInput, *, bgr: bool = False) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an

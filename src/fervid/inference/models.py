@@ -39,6 +39,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def runtime_versions() -> dict[str, str]:
+    """The fervid and ONNX Runtime versions that made a result, recorded beside it: the same weights can give other
+    numbers under another fervid (its preprocessing) or another ONNX Runtime (its int8 kernels)."""
+    import onnxruntime
+
+    from fervid import __version__
+
+    return {"fervid": __version__, "onnxruntime": onnxruntime.__version__}
+
+
 class ModelError(RuntimeError):
     """A model folder that is missing or incomplete."""
 
@@ -220,6 +230,13 @@ class EmotionCNN:
         LSTM trained through this instance learnt from. The int8 graph can be re-quantized while ``model.onnx``
         stays the same, which shifts the features slightly; the LSTM's config records both digests."""
         return file_sha256(self.graph_file)
+
+    @property
+    def weights_identity(self) -> dict[str, str]:
+        """The weights file that ran and its digest, as results record them (``weights_file``, ``weights_sha256``):
+        the int8 graph by default, not the ``model.onnx`` it was quantized from (:attr:`weights_sha256`), whose
+        digest would not identify what made the numbers."""
+        return {"weights_file": self.graph_file.name, "weights_sha256": self.graph_sha256}
 
     @property
     def graph_identity(self) -> dict[str, str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from scipy.special import softmax
 
-from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound
+from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256
 from fervid.machine import session_options
 from fervid.registry import Registry
 
@@ -198,6 +199,12 @@ class LSTMTemporal:
     def model_name(self) -> str:
         """What results record: a shipped LSTM by its name (not the path fervid is installed at), yours as given."""
         return self.folder.name if self.folder.resolve().parent == WEIGHTS_DIR.resolve() else str(self.folder)
+
+    @cached_property  # read once per loaded model, not per video
+    def weights_sha256(self) -> str:
+        """Digest of the LSTM's weights (its ``model.onnx``), which results record beside its name: a shipped LSTM
+        retrained in a later fervid keeps its name."""
+        return file_sha256(self.folder / "model.onnx")
 
     def check_cnn(self, cnn: str, feature_dim: int | None = None, cnn_weights_sha256: str | None = None) -> None:
         """Raise ModelError unless this LSTM was trained on the features of CNN ``cnn`` (its name, feature size

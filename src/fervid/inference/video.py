@@ -392,15 +392,31 @@ BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of 
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
-def table_schema(columns: list[str] = TABLE_COLUMNS):
+# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
+SETTINGS_METADATA_KEY = b"fervid"
+
+
+def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
     """The Arrow types of a face-row table's columns (the rest float64): a table with no rows keeps them (pandas
-    would give an empty table object columns, and Parquet null ones)."""
+    would give an empty table object columns, and Parquet null ones). ``settings``: what made the rows (the model,
+    its weights' digest, the versions: as the JSON beside them records it), kept in the file's metadata under
+    :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where it came from."""
     import pyarrow as pa
 
     types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
              "detected": pa.bool_(), "file": pa.string(), "kind": pa.string(), "face": pa.int64(),
              "error": pa.string()}
-    return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+    schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
+
+
+def table_settings(path: str | Path) -> dict | None:
+    """What made a Parquet table fervid wrote (:func:`table_schema`'s ``settings``); None for one that does not say
+    (written before fervid recorded it)."""
+    import pyarrow.parquet as pq
+
+    found = (pq.read_schema(path).metadata or {}).get(SETTINGS_METADATA_KEY)
+    return None if found is None else json.loads(found)
 
 
 class FrameTableWriter:
@@ -408,14 +424,16 @@ class FrameTableWriter:
     of an hours-long video never sits in memory. Arrow arrays come from the system allocator: Arrow's own pool
     keeps what it once held, and the rows of each chunk are garbage a moment later."""
 
-    def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None):
+    def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None,
+                 settings: dict | None = None):
+        """``settings``: what made the rows, kept in the Parquet file's metadata (:func:`table_schema`)."""
         import csv
 
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = table_schema()
+        self._schema = table_schema(settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
@@ -548,11 +566,17 @@ class VideoResult:
 
         return pd.DataFrame([track_row(summary) for summary in self.track_summaries()], columns=TRACK_COLUMNS)
 
+    @property
+    def run_settings(self) -> dict:
+        """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
+        weights' digests, the versions, precision, thresholds, timing); the tracks JSON's and the frame table's
+        Parquet metadata."""
+        return {"method": self.method, "model": self.model, "detector": self.detector, **self.settings}
+
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, 3),
-                "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
-                "model": self.model, "detector": self.detector, **self.settings,
+                "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
                 "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
@@ -569,7 +593,7 @@ class VideoResult:
         if self.table_path != parquet_path:
             table = self.frame_table()
             table.to_csv(csv_path, index=False)
-            table.to_parquet(parquet_path, index=False)
+            table.to_parquet(parquet_path, index=False, schema=table_schema(settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
@@ -1684,7 +1708,8 @@ class ResultWriter:
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for old in names.written_before(self.out_dir):
                 old.unlink()
-            self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet)
+            self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet,
+                                          settings=result.run_settings)
             result.table_path = self.table.paths[1]
             # the cap the result records: its save() keeps to it too, for key frames not written here
             self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"))
@@ -1769,15 +1794,18 @@ class VideoAnalyzer:
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
         opts, ran = self.options, self.analyzer.settings
+        lstm = isinstance(self.temporal, LSTMTemporal)
         return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
-                           settings={"precision": ran["precision"], "temperature": ran["temperature"],
+                           settings={"weights_file": ran["weights_file"], "weights_sha256": ran["weights_sha256"],
+                                     "precision": ran["precision"], "temperature": ran["temperature"],
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
                                      "max_faces": ran["max_faces"], "detect_every": opts.detect_every,
                                      "window": opts.window, "sample_fps": opts.sample_fps,
                                      "centred_window": opts.centred, "key_frames": opts.key_frames,
                                      "temporal_temperature": float(self.temporal.temperature),
-                                     **({"temporal_model": self.temporal.model_name}
-                                        if isinstance(self.temporal, LSTMTemporal) else {})}, **fields)
+                                     **({"temporal_model": self.temporal.model_name,
+                                         "temporal_model_sha256": self.temporal.weights_sha256} if lstm else {}),
+                                     "fervid": ran["fervid"], "onnxruntime": ran["onnxruntime"]}, **fields)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
