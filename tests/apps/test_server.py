@@ -267,6 +267,80 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     assert not list((tmp_path / "data").glob(f"{job_id}/out/*_track1_0*.png"))
 
 
+def modes(folder: Path) -> dict[str, str]:
+    """Every path under ``folder`` (relative) and its permission bits, in octal."""
+    return {str(p.relative_to(folder)): oct(p.stat().st_mode & 0o777) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def usual_umask():
+    """The umask most systems give a user (022: new files readable by every local user), as fervid meets it."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def wait_gone(path: Path, timeout: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return not path.exists()
+
+
+def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_private(tmp_path, usual_umask):
+    """The uploaded original stayed in jobs/<id>/ until the job expired (24 h), though nothing served or read it
+    again, and the data folder, job folders and files were 0755/0644: any local user could read participants'
+    uploads and results."""
+    data = tmp_path / "data"
+    settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+        folder = data / "jobs" / job_id
+        assert wait_gone(folder / "carphone.mp4")  # the original, gone once its analysis ended
+        result = c.get(f"/v1/jobs/{job_id}/result").json()  # the results stay, and are served
+        assert len(result["tracks"]) == 1 and c.get(result["links"]["tracks_json"]).status_code == 200
+        assert c.get(f"/v1/jobs/{job_id}/files/carphone.mp4").status_code == 404
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    files = modes(data)
+    assert files["jobs"] == files[f"jobs/{job_id}"] == files[f"jobs/{job_id}/out"] == "0o700"
+    written = {name: mode for name, mode in files.items() if (data / name).is_file() and name != ".lock"}
+    assert f"jobs/{job_id}/job.json" in written and f"jobs/{job_id}/out/carphone_tracks.json" in written
+    assert set(written.values()) == {"0o600"}, written
+
+
+def test_a_failed_jobs_upload_is_deleted_too(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(
+        model=str(tmp_path / "no-such-model"), method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        state = wait_done(c, job_id)
+        assert state["status"] == "failed" and "no-such-model" in state["error"]
+        assert wait_gone(tmp_path / "data" / "jobs" / job_id / "carphone.mp4")
+
+
+def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path, usual_umask):
+    """Jobs finished under an older fervid kept their uploads, in a jobs folder anyone could read; an unfinished
+    job keeps its upload, which it is run again on."""
+    jobs = tmp_path / "data" / "jobs"
+    for job_id, status in (("a" * 32, "done"), ("b" * 32, "queued")):
+        (jobs / job_id / "out").mkdir(parents=True)
+        (jobs / job_id / "clip.mp4").write_bytes(CARPHONE.read_bytes())
+        (jobs / job_id / "job.json").write_text(json.dumps({
+            "id": job_id, "status": status, "input": "clip.mp4", "filename": "clip.mp4", "created": time.time(),
+            "updated": time.time(), "stem": "clip"}))
+    assert oct(jobs.stat().st_mode & 0o777) == "0o755"
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert not (jobs / ("a" * 32) / "clip.mp4").exists() and (jobs / ("a" * 32) / "job.json").is_file()
+        assert oct(jobs.stat().st_mode & 0o777) == "0o700"
+        assert (jobs / ("b" * 32) / "clip.mp4").is_file()  # queued again: it needs its upload until it ends
+        assert wait_done(c, "b" * 32)["status"] == "done"
+        assert wait_gone(jobs / ("b" * 32) / "clip.mp4")
+
+
 @pytest.mark.parametrize(("uploaded", "stored"), [
     ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 (take 2).mov"), ("a;b&c.mp4", "a_b_c.mp4"),
     ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),
