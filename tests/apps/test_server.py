@@ -267,6 +267,42 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     assert not list((tmp_path / "data").glob(f"{job_id}/out/*_track1_0*.png"))
 
 
+def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypatch):
+    """`fervid serve` had no server-wide --no-annotate: every job the web page posted wrote an annotated MP4 (only
+    the API's per-request ?annotate=false avoided it), and ServerSettings' own annotate=False did nothing."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import fervid.apps.server as server
+    from fervid.apps.cli import app
+
+    made = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr(server, "create_app", lambda settings: made.append(settings))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = CliRunner().invoke(app, ["serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+                                       "--no-annotate", "--key-frames", "0", "--method", "mean"])
+    assert started.exit_code == 0, started.output
+    (settings,) = made
+    assert settings.pipeline.annotate is False and settings.pipeline.key_frames == 0
+
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        refused = c.post("/v1/videos?annotate=true", files={"file": ("carphone.mp4", CARPHONE.read_bytes(),
+                                                                     "video/mp4")})
+        assert refused.status_code == 422 and "--no-annotate" in refused.json()["error"]
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]  # as the web page posts it: no query
+        assert wait_done(c, job_id)["status"] == "done"
+        result = c.get(f"/v1/jobs/{job_id}/result").json()
+        assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
+        out = tmp_path / "d" / "jobs" / job_id / "out"
+        pictures = sorted(p.name for p in out.iterdir() if p.suffix in (".mp4", ".png"))
+        assert pictures == ["carphone_track1_timeline.png"], pictures  # a chart of numbers, no face
+        assert wait_gone(out.parent / "carphone.mp4")
+
+
 def modes(folder: Path) -> dict[str, str]:
     """Every path under ``folder`` (relative) and its permission bits, in octal."""
     return {str(p.relative_to(folder)): oct(p.stat().st_mode & 0o777) for p in folder.rglob("*")}

@@ -782,12 +782,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
-                   annotate: bool = Query(True, description="Write the annotated MP4 (false: tables, timelines and "
-                                                            "key frames only; about 2x faster on full-HD video).")
-                   ) -> dict:
+                   annotate: bool | None = Query(None, description=(
+                       "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "
+                       "full-HD video). Default: the server's (fervid serve --annotate/--no-annotate); true on a "
+                       "--no-annotate server is a 422."))) -> dict:
         """Queue a video for analysis; returns the job id at once."""
         from fervid.inference.video import VideoError, open_video
 
+        if annotate is None:
+            annotate = settings.pipeline.annotate
+        elif annotate and not settings.pipeline.annotate:  # the server's word: it keeps no face pictures
+            raise HTTPException(422, detail="this server writes no annotated videos (fervid serve --no-annotate); "
+                                            "post without ?annotate=true")
         job_id = uuid.uuid4().hex
         folder = store.make_folder(job_id)
         input_name = _input_name(file.filename)
