@@ -922,6 +922,29 @@ def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path,
     assert refused.exit_code == 2 and "--root-path must be the path" in refused.output
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "127.0.0.1", "localhost"])
+def test_serve_warns_at_start_up_that_a_reachable_server_has_no_authentication(tmp_path, monkeypatch, host):
+    """`fervid serve --host 0.0.0.0` started with a line about Host names only: nothing said that anyone who can
+    reach the address can upload and read every result."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr("fervid.apps.cli._check_can_listen", lambda host, port: None)  # 192.168.1.20: not ours
+    started = CliRunner().invoke(app, ["serve", "--host", host, "--port", "8765", "--data-dir", str(tmp_path / "d"),
+                                       "--method", "mean"])
+    assert started.exit_code == 0, started.output
+    if host in ("127.0.0.1", "localhost"):
+        assert "authentication" not in started.output
+    else:
+        where = "this machine on port 8765" if host == "0.0.0.0" else f"{host}:8765"
+        assert f"no authentication: anyone who can reach {where} can upload" in started.output
+        assert "read every job's results" in started.output and "reverse proxy" in started.output
+        assert "Privacy and data protection" in started.output
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory comes from /proc")
 def test_a_video_upload_is_copied_to_disk_not_read_into_memory(tmp_path):
     """POST /v1/videos read the whole upload into memory: three concurrent 150 MB uploads raised the server's peak

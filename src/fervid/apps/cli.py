@@ -1688,7 +1688,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     import uvicorn
 
     from fervid.apps.folder_lock import FolderLocked
-    from fervid.apps.server import create_app, data_folder_lock, host_names_note
+    from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
     _video_runner(settings.pipeline, named_method=named_method)  # fail now, in one line, not at the first request
     _check_can_listen(host, port)
@@ -1705,6 +1705,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
     if note := host_names_note(settings):
         typer.echo(note)
+    if warning := open_access_warning(settings, port):
+        typer.secho(warning, fg=typer.colors.YELLOW, err=True)
     if open_browser:
         import threading
         import webbrowser

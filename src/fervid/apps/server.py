@@ -148,6 +148,18 @@ def host_names_note(settings: ServerSettings) -> str | None:
             f"address or name, a proxy's or service's name), or --allow-host '*' for any")
 
 
+def open_access_warning(settings: ServerSettings, port: int) -> str | None:
+    """The start-up warning of a server bound to an address others can reach: it has no authentication (the Host
+    check stops a DNS-rebinding page, not a person who can reach the address). None on a loopback address."""
+    if _loopback(settings.host):
+        return None
+    where = f"this machine on port {port}" if settings.host in ("0.0.0.0", "::", "") else f"{settings.host}:{port}"
+    return (f"warning: fervid has no authentication: anyone who can reach {where} can upload photos "
+            "and videos, read every job's results (key frames and annotated videos show faces) and delete jobs; the "
+            "Host-name check stops DNS rebinding, not them. To serve others, bind 127.0.0.1 behind a reverse proxy "
+            "with TLS and authentication (README: \"Exposing the server\", \"Privacy and data protection\")")
+
+
 async def _send_error(send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "status": status}).encode()
     await send({"type": "http.response.start", "status": status,
