@@ -2,6 +2,8 @@
 session becomes a video job, and bad messages close one connection with a reason, never the server."""
 
 import io
+import json
+import os
 import struct
 import threading
 import time
@@ -65,6 +67,34 @@ def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut
     table = client.get(saved["links"]["frames_csv"])
     assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 8
     assert client.get(job["tracks"][0]["timeline_url"]).status_code == 200
+
+
+def test_a_saved_session_is_private_and_an_unsaved_one_leaves_nothing(tmp_path, astronaut_rgb):
+    """A saved session's folder and files were 0755/0644 under the usual umask (every local user could read
+    them); one stopped without saving leaves nothing in the data folder."""
+    old_umask = os.umask(0o022)
+    try:
+        jobs = tmp_path / "data" / "jobs"
+        with TestClient(create_app(ServerSettings(data_dir=tmp_path / "data")), base_url=BASE) as client:
+            for save in (False, True):
+                with client.websocket_connect(LIVE) as ws:
+                    ws.receive_json()
+                    for seq in range(1, 5):
+                        ws.send_bytes(frame_message(seq, astronaut_rgb))
+                        ws.receive_json()
+                    recording = next(jobs.glob(".live-*"))
+                    assert oct(recording.stat().st_mode & 0o777) == "0o700"  # private while it records too
+                    ws.send_text(json.dumps({"type": "stop", "save": save}))
+                    reply = ws.receive_json()
+                if not save:
+                    assert reply["type"] == "stopped" and not list(jobs.iterdir())
+        assert reply["type"] == "saved" and [p.name for p in jobs.iterdir()] == [reply["job_id"]]
+        paths = [jobs, *jobs.rglob("*")]
+        assert any(p.name.endswith("_frames.csv") for p in paths)
+        assert {oct(p.stat().st_mode & 0o777) for p in paths if p.is_dir()} == {"0o700"}
+        assert {oct(p.stat().st_mode & 0o777) for p in paths if p.is_file()} == {"0o600"}
+    finally:
+        os.umask(old_umask)
 
 
 def test_a_dark_picture_is_read_on_its_levels_stretched_and_said_to_be_dark(client, astronaut_rgb):

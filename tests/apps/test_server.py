@@ -267,6 +267,116 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     assert not list((tmp_path / "data").glob(f"{job_id}/out/*_track1_0*.png"))
 
 
+def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypatch):
+    """`fervid serve` had no server-wide --no-annotate: every job the web page posted wrote an annotated MP4 (only
+    the API's per-request ?annotate=false avoided it), and ServerSettings' own annotate=False did nothing."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import fervid.apps.server as server
+    from fervid.apps.cli import app
+
+    made = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr(server, "create_app", lambda settings: made.append(settings))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = CliRunner().invoke(app, ["serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+                                       "--no-annotate", "--key-frames", "0", "--method", "mean"])
+    assert started.exit_code == 0, started.output
+    (settings,) = made
+    assert settings.pipeline.annotate is False and settings.pipeline.key_frames == 0
+
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        refused = c.post("/v1/videos?annotate=true", files={"file": ("carphone.mp4", CARPHONE.read_bytes(),
+                                                                     "video/mp4")})
+        assert refused.status_code == 422 and "--no-annotate" in refused.json()["error"]
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]  # as the web page posts it: no query
+        assert wait_done(c, job_id)["status"] == "done"
+        result = c.get(f"/v1/jobs/{job_id}/result").json()
+        assert "annotated_video" not in result["links"] and len(result["tracks"]) == 1
+        out = tmp_path / "d" / "jobs" / job_id / "out"
+        pictures = sorted(p.name for p in out.iterdir() if p.suffix in (".mp4", ".png"))
+        assert pictures == ["carphone_track1_timeline.png"], pictures  # a chart of numbers, no face
+        assert wait_gone(out.parent / "carphone.mp4")
+
+
+def modes(folder: Path) -> dict[str, str]:
+    """Every path under ``folder`` (relative) and its permission bits, in octal."""
+    return {str(p.relative_to(folder)): oct(p.stat().st_mode & 0o777) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def usual_umask():
+    """The umask most systems give a user (022: new files readable by every local user), as fervid meets it."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def wait_gone(path: Path, timeout: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return not path.exists()
+
+
+def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_private(tmp_path, usual_umask):
+    """The uploaded original stayed in jobs/<id>/ until the job expired (24 h), though nothing served or read it
+    again, and the data folder, job folders and files were 0755/0644: any local user could read participants'
+    uploads and results."""
+    data = tmp_path / "data"
+    settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+        folder = data / "jobs" / job_id
+        assert wait_gone(folder / "carphone.mp4")  # the original, gone once its analysis ended
+        result = c.get(f"/v1/jobs/{job_id}/result").json()  # the results stay, and are served
+        assert len(result["tracks"]) == 1 and c.get(result["links"]["tracks_json"]).status_code == 200
+        assert c.get(f"/v1/jobs/{job_id}/files/carphone.mp4").status_code == 404
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    files = modes(data)
+    assert files["jobs"] == files[f"jobs/{job_id}"] == files[f"jobs/{job_id}/out"] == "0o700"
+    written = {name: mode for name, mode in files.items() if (data / name).is_file() and name != ".lock"}
+    assert f"jobs/{job_id}/job.json" in written and f"jobs/{job_id}/out/carphone_tracks.json" in written
+    assert set(written.values()) == {"0o600"}, written
+
+
+def test_a_failed_jobs_upload_is_deleted_too(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(
+        model=str(tmp_path / "no-such-model"), method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        state = wait_done(c, job_id)
+        assert state["status"] == "failed" and "no-such-model" in state["error"]
+        assert wait_gone(tmp_path / "data" / "jobs" / job_id / "carphone.mp4")
+
+
+def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path, usual_umask):
+    """Jobs finished under an older fervid kept their uploads, in a jobs folder anyone could read; an unfinished
+    job keeps its upload, which it is run again on."""
+    jobs = tmp_path / "data" / "jobs"
+    for job_id, status in (("a" * 32, "done"), ("b" * 32, "queued")):
+        (jobs / job_id / "out").mkdir(parents=True)
+        (jobs / job_id / "clip.mp4").write_bytes(CARPHONE.read_bytes())
+        (jobs / job_id / "job.json").write_text(json.dumps({
+            "id": job_id, "status": status, "input": "clip.mp4", "filename": "clip.mp4", "created": time.time(),
+            "updated": time.time(), "stem": "clip"}))
+    assert oct(jobs.stat().st_mode & 0o777) == "0o755"
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert not (jobs / ("a" * 32) / "clip.mp4").exists() and (jobs / ("a" * 32) / "job.json").is_file()
+        assert oct(jobs.stat().st_mode & 0o777) == "0o700"
+        assert (jobs / ("b" * 32) / "clip.mp4").is_file()  # queued again: it needs its upload until it ends
+        assert wait_done(c, "b" * 32)["status"] == "done"
+        assert wait_gone(jobs / ("b" * 32) / "clip.mp4")
+
+
 @pytest.mark.parametrize(("uploaded", "stored"), [
     ("carphone.mp4", "carphone.mp4"), ("Interview 3 (take 2).MOV", "Interview 3 (take 2).mov"), ("a;b&c.mp4", "a_b_c.mp4"),
     ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),
@@ -810,6 +920,29 @@ def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path,
     assert "answering requests for the Host names 127.0.0.1, localhost, ::1 (" in started.output
     refused = CliRunner().invoke(app, ["serve", "--root-path", "https://example.org/fervid"])
     assert refused.exit_code == 2 and "--root-path must be the path" in refused.output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "127.0.0.1", "localhost"])
+def test_serve_warns_at_start_up_that_a_reachable_server_has_no_authentication(tmp_path, monkeypatch, host):
+    """`fervid serve --host 0.0.0.0` started with a line about Host names only: nothing said that anyone who can
+    reach the address can upload and read every result."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr("fervid.apps.cli._check_can_listen", lambda host, port: None)  # 192.168.1.20: not ours
+    started = CliRunner().invoke(app, ["serve", "--host", host, "--port", "8765", "--data-dir", str(tmp_path / "d"),
+                                       "--method", "mean"])
+    assert started.exit_code == 0, started.output
+    if host in ("127.0.0.1", "localhost"):
+        assert "authentication" not in started.output
+    else:
+        where = "this machine on port 8765" if host == "0.0.0.0" else f"{host}:8765"
+        assert f"no authentication: anyone who can reach {where} can upload" in started.output
+        assert "read every job's results" in started.output and "reverse proxy" in started.output
+        assert "Privacy and data protection" in started.output
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory comes from /proc")

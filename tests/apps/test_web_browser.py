@@ -5,6 +5,8 @@ download: it is pointed at that executable). Skipped locally when Chromium is mi
 browser is a failure, so the test cannot silently vanish. Screenshots go to tests/e2e/ (ignored by git).
 """
 
+from urllib.parse import urljoin
+
 import pytest
 
 from fervid.inference.video import sample_video
@@ -69,6 +71,26 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     page.wait_for_function("document.querySelector('#player').currentTime > 2", timeout=10_000)
     assert page.locator("#downloads a").count() == 4
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+
+
+def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp_path, page):
+    """`fervid serve --no-annotate --key-frames 0` (a server that keeps no picture of a face): the page shows a
+    video's timelines and tables, with no empty player, no key-frame heading and no broken download."""
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with fervid_server(tmp_path / "serve", "--no-annotate", "--key-frames", "0", "--method", "mean") as (url, _):
+        page.goto(url + "/")
+        page.set_input_files("#file-input", str(CARPHONE))
+        expect(page.locator("#timelines")).to_contain_text("Person #1", timeout=120_000)
+        expect(page.locator("#status")).to_contain_text("mostly")
+        assert page.locator("#player").is_hidden() and page.locator("#keyframes-heading").is_hidden()
+        assert page.locator("#keyframes figure").count() == 0
+        downloads = page.locator("#downloads a")
+        assert downloads.count() == 3 and "MP4" not in page.locator("#downloads").inner_text()
+        for i in range(downloads.count()):  # each link answers
+            assert page.request.get(urljoin(url + "/", downloads.nth(i).get_attribute("href"))).ok
+        page.locator(".timeline canvas").click()  # seeking a player that is not there does no harm
+    assert not errors, errors
 
 
 def test_the_page_works_from_the_keyboard_and_keeps_its_layout(server, page, astronaut_png, tmp_path):

@@ -193,3 +193,55 @@ def test_calibration_is_judged_against_the_models_current_temperature(monkeypatc
     assert report["ece_current"] < 0.05 < report["ece_before"]  # at T=1 it is overconfident
     assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current"])
     assert report["kept_temperature"] == (round(report["temperature"], 4) if report["applied"] else 4.0)
+
+
+def _model_copy(tmp_path, name: str, **config_changes):
+    """A shipped model's folder, as `fervid evaluate --write-card` meets it, its training config changed."""
+    import json
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / name
+    shutil.copytree(WEIGHTS_DIR / name, folder)
+    config = json.loads((folder / "training_config.json").read_text(encoding="utf-8"))
+    (folder / "training_config.json").write_text(json.dumps(config | config_changes), encoding="utf-8")
+    return folder
+
+
+def test_a_model_card_says_where_its_faces_came_from_and_that_nobody_pictured_consented(tmp_path):
+    """The cards named the training data's file but not its provenance: faces FER2013 took from Google image
+    searches (no consent), FER+'s crowd-sourced labels and their licence, no breakdown by age, sex or skin tone."""
+    from fervid.evaluation.evaluate import write_model_card
+
+    ev = score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand")
+    texts = {}
+    for name, changes in (("ferplus_vgg", {}), ("fer2013_vgg", {}),
+                          ("ferplus_vgg", {"data_kind": "folder", "data": "my_faces/"})):
+        folder = _model_copy(tmp_path / str(len(texts)), name, **changes)
+        card = write_model_card(folder, ev, command="fervid train ...", data="faces")
+        text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+        section = text.split("## Data and consent\n", 1)[1].split("\n\n", 1)[0]
+        assert section.splitlines() == [f"- {line}" for line in card["data_and_consent"]]
+        texts[name + str(bool(changes))] = section
+    ferplus, fer2013, folder = texts["ferplus_vggFalse"], texts["fer2013_vggFalse"], texts["ferplus_vggTrue"]
+    for section in (ferplus, fer2013):
+        assert "FER2013 (Goodfellow et al. 2013" in section and "Google image searches" in section
+        assert "did not consent" in section and "age, sex or skin tone" in section
+        assert "not what the people pictured felt" in section
+    assert "FER+ (Barsoum et al. 2016), crowd-sourced" in ferplus and "MIT licence" in ferplus
+    assert "FER2013's own, one annotator per face" in fer2013 and "FER+" not in fer2013
+    assert "my_faces/" in folder and "FER2013" not in folder and "consented" in folder
+
+
+@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+def test_the_shipped_cards_carry_the_data_and_consent_note(name):
+    import json
+
+    from fervid.evaluation.evaluate import data_and_consent
+    from fervid.inference.models import WEIGHTS_DIR
+
+    card = json.loads((WEIGHTS_DIR / name / "card.json").read_text(encoding="utf-8"))
+    assert card["data_and_consent"] == data_and_consent(card["training"]["config"])
+    text = (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Data and consent\n" + "".join(f"- {line}\n" for line in card["data_and_consent"]) in text

@@ -1632,6 +1632,10 @@ def serve(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
+                                  help="Video jobs write an annotated MP4 (the web page plays it); --no-annotate: "
+                                       "none, for every job (?annotate=true is refused). With --key-frames 0 no "
+                                       "job output holds a picture of a face: tables, JSON and timelines only."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
@@ -1651,7 +1655,8 @@ def serve(
 
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
-                         precision=precision, key_frames=key_frames, temporal_model=temporal_model)
+                         precision=precision, annotate=annotate, key_frames=key_frames,
+                         temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
@@ -1683,7 +1688,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     import uvicorn
 
     from fervid.apps.folder_lock import FolderLocked
-    from fervid.apps.server import create_app, data_folder_lock, host_names_note
+    from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
     _video_runner(settings.pipeline, named_method=named_method)  # fail now, in one line, not at the first request
     _check_can_listen(host, port)
@@ -1700,6 +1705,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
     if note := host_names_note(settings):
         typer.echo(note)
+    if warning := open_access_warning(settings, port):
+        typer.secho(warning, fg=typer.colors.YELLOW, err=True)
     if open_browser:
         import threading
         import webbrowser

@@ -156,7 +156,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
         await _refuse(ws, f"{len(viewers)} viewers already; at most {limits.max_viewers}", 1013)
         return
     key = uuid.uuid4().hex
-    session = LiveSession(runner, store.root / f".live-{key}", slots)
+    session = LiveSession(runner, store.make_folder(f".live-{key}"), slots)  # private (0700), as a job's
     viewers[key] = session
     latest: list = []  # the newest frame not yet analysed: newest wins
     arrived = asyncio.Event()
@@ -263,9 +263,9 @@ def _save(session: LiveSession, store, prefix: str = "") -> dict:
     start with ``prefix``, the path a reverse proxy serves fervid under (--root-path)."""
     result = session.finish()
     job_id = uuid.uuid4().hex
-    folder = store.root / job_id
-    folder.mkdir(parents=True)
+    folder = store.make_folder(job_id)
     session.record_dir.rename(folder / "out")
+    store.make_private(folder)  # written by the server's threads under the process's umask: 0600 as an upload's outputs
     store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
                 input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
     base, names = f"{prefix}/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)

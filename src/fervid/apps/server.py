@@ -2,8 +2,12 @@
 
 Images are analysed in the request. Videos become jobs: the upload is checked by decoding it, stored under
 ``<data-dir>/jobs/<id>/``, and analysed by a background worker pool; a job's state lives in its folder
-(``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy:
-finished and failed jobs older than ``job_ttl_hours`` (default 24) are deleted at start-up and every 10 minutes.
+(``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy: a
+job's uploaded original is deleted as soon as its analysis ends, done or failed (nothing reads it again: only an
+unfinished job, run again after a restart, needs it); finished and failed jobs older than ``job_ttl_hours``
+(default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once.
+The data folder (where fervid creates it), its ``jobs`` folder and every job's folder are private to the server's
+user (0700) and the files the server writes there 0600: uploads are participants' faces.
 
 Limits (README, "Reliability"): a request body is counted as it streams in and refused with 413 past
 ``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most
@@ -70,6 +74,14 @@ FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters 
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
+FINISHED = ("done", "failed")
+
+
+def _private_file(path, flags):
+    """``open(..., opener=_private_file)``: a file the server writes is created 0600, whatever the umask (which
+    is the process's, and fervid's library code leaves it alone)."""
+    return os.open(path, flags, PRIVATE_FILE)
 
 
 @dataclass
@@ -134,6 +146,18 @@ def host_names_note(settings: ServerSettings) -> str | None:
     return (f"answering requests for the Host names {', '.join(names)} (others get 400, DNS-rebinding protection; "
             f"/healthz answers any): add the names clients use with --allow-host NAME, repeatable (this machine's "
             f"address or name, a proxy's or service's name), or --allow-host '*' for any")
+
+
+def open_access_warning(settings: ServerSettings, port: int) -> str | None:
+    """The start-up warning of a server bound to an address others can reach: it has no authentication (the Host
+    check stops a DNS-rebinding page, not a person who can reach the address). None on a loopback address."""
+    if _loopback(settings.host):
+        return None
+    where = f"this machine on port {port}" if settings.host in ("0.0.0.0", "::", "") else f"{settings.host}:{port}"
+    return (f"warning: fervid has no authentication: anyone who can reach {where} can upload photos "
+            "and videos, read every job's results (key frames and annotated videos show faces) and delete jobs; the "
+            "Host-name check stops DNS rebinding, not them. To serve others, bind 127.0.0.1 behind a reverse proxy "
+            "with TLS and authentication (README: \"Exposing the server\", \"Privacy and data protection\")")
 
 
 async def _send_error(send, status: int, message: str) -> None:
@@ -266,8 +290,31 @@ class JobStore:
         # absolute: the analysis child works inside its job's folder (os.chdir), where a relative root such as the
         # default fervid-data/jobs names nothing, and every video job failed
         self.root = Path(root).absolute()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         self._lock = threading.Lock()
+
+    def _make_root(self) -> None:
+        # the data folder 0700 where this creates it (one that exists is the user's to set); the jobs folder 0700
+        # even where it exists: it is fervid's own, and one made by an older fervid was 0755
+        self.root.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+        self.root.mkdir(exist_ok=True, mode=PRIVATE_FOLDER)
+        os.chmod(self.root, PRIVATE_FOLDER)
+
+    def make_folder(self, name: str) -> Path:
+        """A new folder in the store (a job's, a live recording's), private to the server's user; the store's own
+        folder again where it was removed under the server (a /tmp cleaner)."""
+        if not self.root.is_dir():
+            self._make_root()
+        folder = self.root / name
+        folder.mkdir(mode=PRIVATE_FOLDER)
+        return folder
+
+    @staticmethod
+    def make_private(folder: Path) -> None:
+        """Every folder under ``folder`` 0700 and file 0600 (a live session's recording, written by the server's
+        own threads under the process's umask)."""
+        for path in (folder, *folder.rglob("*")):
+            os.chmod(path, PRIVATE_FOLDER if path.is_dir() else PRIVATE_FILE)
 
     def folder(self, job_id: str) -> Path:
         if not JOB_ID.match(job_id):  # ids are uuid4 hex: nothing else can name a folder
@@ -292,7 +339,8 @@ class JobStore:
             state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             state.update(fields, updated=time.time())
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state), encoding="utf-8")
+            with open(tmp, "w", encoding="utf-8", opener=_private_file) as fh:
+                fh.write(json.dumps(state))
             os.replace(tmp, path)  # atomic: a crash never leaves half a job.json
             return state
 
@@ -310,6 +358,17 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+    def drop_input(self, job_id: str) -> None:
+        """Delete a finished (done or failed) job's uploaded original. Nothing reads it again: the API serves only
+        the outputs, and a finished job is never run again (only an unfinished one is, after a restart, and it
+        keeps its upload until then)."""
+        job = self.read_quiet(job_id)
+        if job.get("status") in FINISHED and job.get("input"):  # a saved live session has none
+            try:
+                (self.folder(job_id) / Path(job["input"]).name).unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 class VideoWorkers:
@@ -371,6 +430,7 @@ class VideoWorkers:
             # another process's by now (pids are reused soon in a container), so its start time must match too
             if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
                 self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
+                self.store.drop_input(job_id)
                 continue
             self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None,
                              pid_started=None)
@@ -389,6 +449,7 @@ class VideoWorkers:
                                      error=f"analysis process exited with {proc.exitcode}")
                 else:
                     self.store.write(job_id, pid=None)
+                self.store.drop_input(job_id)  # the child drops it itself; not where it died before it could
             self.cancelled.discard(job_id)
 
 
@@ -511,6 +572,9 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
     import cv2
 
     _die_with_parent(parent_pid)
+    # this process is the job's own (spawned for it), so its umask touches the server's writes only: every output,
+    # the encoder's MP4 included, is 0600 (its folder is 0700 anyway)
+    os.umask(0o077)
     try:
         os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
     except OSError:
@@ -544,6 +608,7 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
                     finished=time.time(), stem=Path(job["input"]).stem)
     except Exception as exc:  # a bad video fails its job, never the server
         store.write(job_id, status="failed", error=_public_message(str(exc), folder, job["input"], filename))
+    store.drop_input(job_id)  # the analysis has ended: the original upload goes (the outputs stay until the TTL)
 
 
 def _known_query_only(connection: HTTPConnection) -> None:
@@ -563,7 +628,9 @@ def _known_query_only(connection: HTTPConnection) -> None:
 
 def data_folder_lock(data_dir: Path) -> FolderLock:
     """One server per data folder: a second one would queue the first one's running jobs again and delete their
-    outputs to start them afresh."""
+    outputs to start them afresh. A data folder this creates is private to the server's user (0700); one that
+    exists is left as it is (its ``jobs`` folder, which holds everything of a job, is made 0700 by the store)."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
     return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir")
 
 
@@ -632,9 +699,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         cutoff = time.time() - settings.job_ttl_hours * 3600
         removed = 0
         for job in store.all():
-            if job.get("status") in ("done", "failed") and job.get("updated", 0) < cutoff:
+            if job.get("status") in FINISHED and job.get("updated", 0) < cutoff:
                 store.delete(job["id"])
                 removed += 1
+            elif job.get("status") in FINISHED:  # an upload an older fervid (or a crash) left beside its results
+                store.drop_input(job["id"])
         return removed
 
     def start() -> None:
@@ -725,20 +794,25 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e422="no file, or more than one (one video per job)",
         e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
-                   annotate: bool = Query(True, description="Write the annotated MP4 (false: tables, timelines and "
-                                                            "key frames only; about 2x faster on full-HD video).")
-                   ) -> dict:
+                   annotate: bool | None = Query(None, description=(
+                       "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "
+                       "full-HD video). Default: the server's (fervid serve --annotate/--no-annotate); true on a "
+                       "--no-annotate server is a 422."))) -> dict:
         """Queue a video for analysis; returns the job id at once."""
         from fervid.inference.video import VideoError, open_video
 
+        if annotate is None:
+            annotate = settings.pipeline.annotate
+        elif annotate and not settings.pipeline.annotate:  # the server's word: it keeps no face pictures
+            raise HTTPException(422, detail="this server writes no annotated videos (fervid serve --no-annotate); "
+                                            "post without ?annotate=true")
         job_id = uuid.uuid4().hex
-        folder = store.root / job_id
-        folder.mkdir(parents=True)
+        folder = store.make_folder(job_id)
         input_name = _input_name(file.filename)
         # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
         # whole, three concurrent 150 MB uploads held 410 MB more
         file.file.seek(0)
-        with open(folder / input_name, "wb") as stored:
+        with open(folder / input_name, "wb", opener=_private_file) as stored:
             shutil.copyfileobj(file.file, stored, 1024 * 1024)
         try:
             open_video(folder / input_name).release()

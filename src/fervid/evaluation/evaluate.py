@@ -369,6 +369,27 @@ def selection_faces(train_cfg: dict) -> str:
     return f"{usage} ({f'{limit} of its faces, drawn at random by class, ' if limit else ''}{labels})"
 
 
+def data_and_consent(train_cfg: dict) -> list[str]:
+    """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
+    measured, for the model card's "Data and consent" note (what an ethics application cites)."""
+    unmeasured = "No accuracy breakdown by age, sex or skin tone was measured"
+    felt = "The labels describe facial expressions as annotators read them, not what the people pictured felt."
+    if train_cfg.get("data_kind") == "folder":
+        return [f"Faces: a folder of your own ({train_cfg.get('data')}); fervid records neither where they came from "
+                "nor whether the people pictured consented: note both beside this card.", unmeasured + ".", felt]
+    uses_ferplus = train_cfg.get("labels", "fer2013") != "fer2013" or train_cfg.get("val_labels") == "ferplus"
+    return [
+        "Faces: FER2013 (Goodfellow et al. 2013, \"Challenges in Representation Learning: A report on three machine "
+        "learning contests\", ICML 2013 workshop), gathered by Google image searches for emotion words: the people "
+        "pictured did not consent to this use. Its terms of use are not stated in the copy used.",
+        "Labels: FER+ (Barsoum et al. 2016), crowd-sourced relabels (ten annotators per face) published by Microsoft, "
+        "under the MIT licence (the FER+ repository's LICENSE.md)." if uses_ferplus else
+        "Labels: FER2013's own, one annotator per face.",
+        f"{unmeasured}, and none can be made on FER2013: it has no such annotations.",
+        felt,
+    ]
+
+
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
                      fp32: Evaluation | None = None) -> dict:
     """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.
@@ -412,6 +433,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "exported_epoch": summary.get("exported_epoch"),
             "config": train_cfg,
         },
+        "data_and_consent": data_and_consent(train_cfg),
         "evaluation": {**ev.to_dict(), "precision": precision},
         "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
         "calibration": _read_json(model_dir / "calibration.json") or None,
@@ -470,6 +492,9 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
            else ""),
         f"- Network: stages {cfg['net'].get('stages')}, convs per stage {cfg['net'].get('convs_per_stage')}, "
         f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
+        "",
+        "## Data and consent",
+        *[f"- {item}" for item in card["data_and_consent"]],
         "",
         f"## Evaluation on {ev.dataset} ({ev.n} faces)",
         f"Accuracy **{ev.accuracy:.4f}**, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX inference path "
