@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from fervid.emotions import EMOTIONS
+from fervid.errors import FervidError, OptionError, OutputDirError
 from fervid.inference.records import Face, ImageResult
 
 if TYPE_CHECKING:  # what a type checker and an IDE see; at run time these load on first use (below)
@@ -42,7 +43,9 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "ImageLoadError": "fervid.inference.images", "ModelError": "fervid.inference.models",
          "ModelNotFound": "fervid.inference.models", "UnknownName": "fervid.registry",
          "DetectorUnavailable": "fervid.inference.detect", "VideoError": "fervid.inference.video"}
-__all__ = ["EMOTIONS", "Face", "ImageResult", "__version__", *_LAZY]
+# FervidError: the base of every error below, and of OptionError (a setting fervid cannot use) and
+# OutputDirError (an output folder a file is in the way of)
+__all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

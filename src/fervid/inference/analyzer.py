@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
@@ -52,7 +53,7 @@ class Analyzer:
         elif score_threshold is not None or min_face != DEFAULT_MIN_FACE:
             # a detector object was made with its own settings: these would be ignored, and the results said to
             # come from a setup not asked for
-            raise ValueError("score_threshold and min_face configure a detector named by its name; this detector "
+            raise OptionError("score_threshold and min_face configure a detector named by its name; this detector "
                              "object was made with its own (make_detector(name, score_threshold=..., min_face=...))")
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         self.detector = detector
@@ -238,7 +239,7 @@ class Analyzer:
         if options.max_faces != self.max_faces:
             differences.append(f"max_faces {options.max_faces} (this analyzer keeps {self.max_faces or 'every face'})")
         if differences:
-            raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+            raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
 
 
 def _check_video_settings(changes: dict, video_settings: list[str]) -> None:

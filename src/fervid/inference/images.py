@@ -15,6 +15,8 @@ from typing import Protocol, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fervid.errors import FervidError, OptionError
+
 
 class BinaryFile(Protocol):
     """A binary file object, or anything read like one (an upload): ``read()`` gives an encoded image's bytes."""
@@ -67,7 +69,7 @@ UNREADABLE_IMAGE_SUFFIXES = (set() if READS_HEIF else HEIF_SUFFIXES) | {
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(FervidError, ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
@@ -83,7 +85,7 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
     """
     if bgr and not isinstance(source, np.ndarray):  # a decoded file knows its colour order: the flag would be
         # ignored, and the caller misled
-        raise ValueError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
+        raise OptionError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
                          "carries its own")
     if isinstance(source, str) and is_url(source):
         raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+from fervid.errors import FervidError, OptionError
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.machine import inference_threads
 from fervid.registry import Registry
@@ -39,7 +40,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ModelError(RuntimeError):
+class ModelError(FervidError, RuntimeError):
     """A model folder that is missing or incomplete."""
 
 
@@ -164,7 +165,7 @@ PRECISIONS = ("auto", "int8", "fp32")
 
 def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
 def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, str]:

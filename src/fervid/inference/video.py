@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
@@ -107,7 +108,7 @@ class OutputNames:
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
 
 
-class VideoError(ValueError):
+class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
 
 
@@ -146,7 +147,7 @@ class VideoOptions:
         check_key_frames(self.key_frames)
         check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
-            raise ValueError(f"batch_frames must be at least 1, not {self.batch_frames}")
+            raise OptionError(f"batch_frames must be at least 1, not {self.batch_frames}")
 
 
 @dataclass
@@ -560,8 +561,7 @@ class VideoResult:
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
         frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
         names = OutputNames(stem)
@@ -587,6 +587,24 @@ class VideoResult:
             (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """Refuse an output folder whose name a file holds, before anything is read or written (found when the
+    first output was written, it left the video open and named no folder)."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise file_in_the_way(out_dir)
+
+
+def make_output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` made (with its parents) where it is not there; a file in its way raises
+    :class:`fervid.errors.OutputDirError`, a FileExistsError as ``mkdir``'s own was."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise file_in_the_way(out_dir) from None
+    return out_dir
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -1679,7 +1697,7 @@ class ResultWriter:
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
         if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for old in names.written_before(self.out_dir):
@@ -1797,7 +1815,9 @@ class VideoAnalyzer:
         one name written to one folder need distinct stems, :func:`fervid.inference.images.output_stems`).
         """
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
-            raise ValueError(f"stem {stem!r}: the start of the outputs' file names, not a path")
+            raise OptionError(f"stem {stem!r}: the start of the outputs' file names, not a path")
+        if out_dir is not None:
+            check_output_dir(out_dir)
         started = time.perf_counter()
         opts = self.options
         result = self.new_result(str(source), stem=stem)
@@ -2072,7 +2092,7 @@ class LiveSource:
         if max_seconds == math.inf:  # --seconds inf: no limit (it crashed computing the frames expected)
             max_seconds = None
         if max_seconds is not None and not max_seconds > 0:  # NaN too: it used to mean no limit, 0 one frame
-            raise ValueError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
+            raise OptionError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
         if not str(source).strip():  # "" became the path ".": "is a directory, not a video"
             raise VideoError("the source is empty: give a camera index (0), a video file or a stream URL")
         self.name = masked_source(source)
