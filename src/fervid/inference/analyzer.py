@@ -189,8 +189,8 @@ class Analyzer:
 
     def analyze_video(self, path: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
-                      progress: Callable[[int, int], None] | None = None, stem: str = "",
-                      **changes) -> VideoResult:
+                      progress: Callable[[int, int], None] | None = None,
+                      stop: Callable[[], bool] | None = None, stem: str = "", **changes) -> VideoResult:
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
         ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the
@@ -199,7 +199,17 @@ class Analyzer:
         annotated MP4, per-frame CSV/Parquet, per-track JSON, timelines and key frames are written there as the
         video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
         video by several methods, or of videos of one name, their own stems or folders). ``progress(frames_done,
-        frames_total)`` is called as frames are read. Returns a :class:`fervid.inference.video.VideoResult`."""
+        frames_total)`` is called as frames are read.
+
+        To cancel: ``stop``, called after ``progress`` for each frame read (``stop=event.is_set`` with a
+        ``threading.Event`` set from a GUI's button); once it returns true the analysis ends as at the video's end,
+        every frame analysed labelled and written, and the result is returned (``ok``; its ``frames_read`` says how
+        far it got). Returns a :class:`fervid.inference.video.VideoResult`; a video that breaks mid-way gives one
+        whose ``error`` says where and why, holding what was analysed before. Raises
+        :class:`fervid.inference.video.VideoError` for a file that cannot be analysed at all; an exception raised
+        by ``progress`` or ``stop`` themselves (a bug in them, your own way to cancel), MemoryError and an OSError
+        writing the outputs (a full disk) are raised as they are, once the outputs up to there are saved in
+        ``out_dir``."""
         import warnings
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
@@ -218,7 +228,7 @@ class Analyzer:
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
             warnings.warn(runner.notice, stacklevel=2)
-        return runner.run(path, out_dir, progress=progress, stem=stem)
+        return runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be

@@ -1808,11 +1808,19 @@ class VideoAnalyzer:
         that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`).
 
-        ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
-        written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
-        length), and the rest when done (also after a mid-way failure); without, the rows are kept in
-        ``result.faces``. ``stem`` starts the outputs' file names (default: the source's stem; several videos of
-        one name written to one folder need distinct stems, :func:`fervid.inference.images.output_stems`).
+        ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
+        true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
+        returned. With ``out_dir`` every output is written there as the video is analysed (the rows are streamed,
+        not kept: memory stays flat in the video's length), and the rest when done (also after a mid-way failure);
+        without, the rows are kept in ``result.faces``. ``stem`` starts the outputs' file names (default: the
+        source's stem; several videos of one name written to one folder need distinct stems,
+        :func:`fervid.inference.images.output_stems`).
+
+        A video that breaks mid-way (a decoder's or the analysis's failure) gives a result whose ``error`` says
+        where and why, with what was analysed before. Exceptions that are not the video's are raised instead, once
+        the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
+        by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
+        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
         """
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
             raise OptionError(f"stem {stem!r}: the start of the outputs' file names, not a path")
@@ -1845,13 +1853,24 @@ class VideoAnalyzer:
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
+        raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
                 last_time = t
-                if progress:
-                    progress(result.frames_read, total)
-                if stop is not None and stop():
+                calling = "progress"
+                try:
+                    if progress:
+                        progress(result.frames_read, total)
+                    calling = "stop"
+                    asked_to_stop = stop is not None and stop()
+                except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
+                    raised = exc
+                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                                    f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
+                                    "cover the frames before")
+                    break
+                if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
                 if opts.sample_fps and t + 1e-6 < next_sample:
@@ -1873,7 +1892,10 @@ class VideoAnalyzer:
             except Exception:
                 pass
         except Exception as exc:  # keep what was analysed before the video broke
-            result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
+            result.error = (f"{source}: analysis stopped at frame {result.frames_read}: "
+                            f"{exc if str(exc) else type(exc).__name__}")
+            if isinstance(exc, RAISED_ERRORS):  # not the video's failure: the caller must see it
+                raised = exc
             try:  # the frames already through the CNN still get their labels
                 write(stream.abandon())
             except Exception:
@@ -1890,7 +1912,7 @@ class VideoAnalyzer:
         if cap is not None:
             size_changes = functools.partial(recorded_size_changes, cap, Path(source),
                                              clock_resets=result.clock_resets)
-        if size_changes is not None and stopped_by is None:
+        if size_changes is not None and stopped_by is None and raised is None:  # (a pass over the whole file)
             t0 = time.perf_counter()
             changes = size_changes((result.width, result.height))
             result.frame_size_changes = [c for c in changes if c["time"] <= last_time]  # the frames read
@@ -1917,9 +1939,25 @@ class VideoAnalyzer:
                     result.save(out_dir)
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
+            except Exception as exc:
+                if raised is None:
+                    raise
+                if hasattr(raised, "add_note"):  # (Python 3.11+) the error that ended the run stays the one raised
+                    raised.add_note(f"the outputs in {out_dir} could not be saved either: {exc!r}")
         if stopped_by is not None:
             raise stopped_by
+        if raised is not None:
+            raise raised  # with its own traceback: where in the caller's code, or where memory ran out
         return result
+
+
+# Errors during a video's analysis that are not the video's: raised by VideoAnalyzer.run (after saving what was
+# analysed) rather than kept as a failed result's message, which an application would show as "this video is
+# broken" and go on to the next, failing alike. Memory running out is the machine's; an OSError is an output
+# written or the encoder's pipe failing (a full disk, a folder gone or made read-only: every later video would fail
+# the same way; `fervid video` says so once and stops), as the decoders' own OSErrors are caught where they read.
+# Anything else (OpenCV's and ONNX Runtime's errors on a frame, a decoder's) is a broken video's: kept as a message.
+RAISED_ERRORS = (MemoryError, OSError)
 
 
 def _ends_short(duration: float, expected: float, fps: float) -> bool:
