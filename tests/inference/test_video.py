@@ -210,6 +210,24 @@ def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, 
     assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
 
 
+def test_a_missing_ffmpeg_binary_is_said_before_the_video_is_read_with_what_does_without_it(analyzer, tmp_path,
+                                                                                            monkeypatch):
+    """A frozen desktop build without the binary (IMAGEIO_FFMPEG_EXE naming a file not there) found out mid-video:
+    "analysis stopped at frame 16: [Errno 2] No such file or directory: '/nonexistent/ffmpeg'", 4 rows of 40."""
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "nonexistent" / "ffmpeg"))
+    out = tmp_path / "out"
+    with pytest.raises(VideoError, match=r"carphone_pristine.mp4: the annotated video is written by an ffmpeg binary, "
+                                         r"and IMAGEIO_FFMPEG_EXE names .*nonexistent.ffmpeg, which is not there.*"
+                                         r"annotate=False \(fervid video --no-annotate\)"):
+        analyzer.analyze_video(carphone(), out, method="mean")
+    assert not out.exists()  # nothing half-written
+    said = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "-q"])
+    assert said.exit_code == 1 and "--no-annotate" in said.output
+    result = analyzer.analyze_video(carphone(), out, method="mean", annotate=False)
+    assert result.ok and result.frames_analysed == 120 and len(result.frame_table()) == 120
+    assert analyzer.analyze_video(carphone(), method="mean").ok  # no folder, no annotated copy: nothing to encode
+
+
 def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path):
     """`cat a.ts b.ts` (a camcorder's split files joined): the second part's timestamps start again, its frames
     went back in time and were dropped from the tables, and the track's emotion shares came out in the

@@ -857,6 +857,33 @@ def _interrupt_held():
                 signal.raise_signal(signum)
 
 
+def check_encoder(source: str | Path) -> None:
+    """Raise :class:`VideoError` where the ffmpeg binary that writes the annotated MP4 is not there (a frozen
+    desktop build without it, ``IMAGEIO_FFMPEG_EXE`` naming a file gone), saying that ``annotate=False`` needs none.
+
+    Checked before the first frame is read, rather than writing the other outputs and leaving the MP4 out: the copy
+    was asked for (``annotate`` is on by default), and found missing only after the analysis was a failure met
+    mid-video (its rows cut off there) or an hour's work without the file an application goes on to open; said at
+    once, it costs nothing and the one setting that does without the binary is in the message."""
+    import os
+    import shutil
+
+    import imageio_ffmpeg
+
+    named = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()  # IMAGEIO_FFMPEG_EXE as it is, else the binary it ships or finds
+    except RuntimeError:  # none shipped for this platform, none installed
+        exe = None
+    if exe is not None and shutil.which(exe) is not None:  # (a path, or a name looked up on PATH)
+        return
+    missing = (f"IMAGEIO_FFMPEG_EXE names {named}, which is not there (or not a program)" if named else
+               f"the ffmpeg binary {exe} is not there" if exe else
+               "imageio-ffmpeg found no ffmpeg binary (install ffmpeg, or set IMAGEIO_FFMPEG_EXE to one)")
+    raise VideoError(f"{source}: the annotated video is written by an ffmpeg binary, and {missing}; analyse with "
+                     "annotate=False (fervid video --no-annotate), which writes every other output without it")
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -1822,12 +1849,14 @@ class VideoAnalyzer:
         by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
         (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
         """
+        opts = self.options
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
             raise OptionError(f"stem {stem!r}: the start of the outputs' file names, not a path")
         if out_dir is not None:
             check_output_dir(out_dir)
+            if opts.annotate:
+                check_encoder(source)
         started = time.perf_counter()
-        opts = self.options
         result = self.new_result(str(source), stem=stem)
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
