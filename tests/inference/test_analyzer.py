@@ -428,3 +428,38 @@ def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_
                                     stop=cancel.is_set)
     assert result.ok and result.frames_read == 15 and result.frames_analysed == 14
     assert len(result.frame_table()) == 14 and result.track_summaries()[0]["frames"] == 14
+
+
+_worker_analyzer = None
+
+
+def _make_worker_analyzer():
+    global _worker_analyzer
+    _worker_analyzer = Analyzer(threads=1)
+
+
+def _analyse_in_worker(path):
+    return _worker_analyzer.analyze_image(path)
+
+
+def test_an_analyzer_sent_to_another_process_says_to_make_one_there(analyzer):
+    """pool.map(analyzer.analyze_image, images) failed with "cannot pickle 'onnxruntime...InferenceSession'
+    object", which said nothing of what to do; what it now says (an Analyzer per worker, made by the pool's
+    initializer) works."""
+    import copy
+    import multiprocessing
+    import pickle
+
+    from fervid.samples import ASTRONAUT_FILE
+
+    said = "make one Analyzer in each worker process, e.g. in a multiprocessing Pool's initializer"
+    with pytest.raises(TypeError, match=said):
+        pickle.dumps(analyzer)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        with pytest.raises(TypeError, match=said):
+            pool.map(analyzer.analyze_image, [ASTRONAUT_FILE])
+    with context.Pool(1, initializer=_make_worker_analyzer) as pool:
+        (faces,) = pool.map(_analyse_in_worker, [ASTRONAUT_FILE])
+    assert [face.emotion for face in faces] == [face.emotion for face in analyzer.analyze_image(ASTRONAUT_FILE)]
+    assert copy.copy(analyzer).cnn is analyzer.cnn  # a shallow copy shares the networks, as before

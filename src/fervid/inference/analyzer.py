@@ -64,6 +64,21 @@ class Analyzer:
         self.max_faces = max_faces
         self.keep_features = keep_features
 
+    def __reduce__(self):
+        # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
+        # cannot be pickled, and its own error ("cannot pickle 'onnxruntime...InferenceSession' object") said
+        # nothing of what to do. (A session is also better made where it runs: its threads are that process's.)
+        raise TypeError("an Analyzer cannot be pickled or sent to another process (its ONNX Runtime sessions "
+                        "cannot be): make one Analyzer in each worker process, e.g. in a multiprocessing Pool's "
+                        "initializer (initializer=, with a module-level function that stores it); threads can "
+                        "share one")
+
+    def __copy__(self) -> Analyzer:
+        # copy.copy would reach __reduce__ above: a shallow copy, sharing the sessions, is what it gave before
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     @property
     def detector_name(self) -> str:
         """The face detector that ran (recorded in every result file)."""
