@@ -31,7 +31,7 @@ from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import check_input_file, printable_name, utf8_name
+from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
@@ -265,10 +265,20 @@ class TrackLog:
     def __repr__(self) -> str:
         if not self.frames:  # no face logged yet: no emotion to name
             return f"TrackLog(track_id={self.track_id}, frames=0)"
-        summary = self.summary()
-        dominant = summary["dominant_emotion"]
+        # every name shown is an attribute: code reads what it saw printed
         return (f"TrackLog(track_id={self.track_id}, start={self.start:.3f}, end={self.end:.3f}, frames={self.frames}, "
-                f"dominant_emotion={dominant!r}, share={summary['emotion_share'][dominant]:.2f})")
+                f"dominant_emotion={self.dominant_emotion!r}, dominant_share={self.dominant_share:.2f})")
+
+    @property
+    def dominant_emotion(self) -> str | None:
+        """The emotion it showed for the largest share of the time seen (None before its first face)."""
+        return self.summary()["dominant_emotion"] if self.frames else None
+
+    @property
+    def dominant_share(self) -> float:
+        """The share of the time seen that :attr:`dominant_emotion` held (0.0 before its first face)."""
+        summary = self.summary()
+        return summary["emotion_share"][summary["dominant_emotion"]] if self.frames else 0.0
 
     @property
     def frames(self) -> int:
@@ -1033,6 +1043,10 @@ class _CheckedCapture:
 
 
 def open_video(path: str | Path) -> _CheckedCapture:
+    if isinstance(path, str) and is_url(path) and not Path(path).exists():  # Path("http://x") is "http:/x"
+        raise VideoError(f"{masked_source(path)}: a URL: fervid reads video files (it works offline): download it "
+                         "and give its path; `fervid live --source URL` analyses a stream or a video served over the "
+                         "network as it plays")
     path = Path(path)
     if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
         raise VideoError(f"{printable_name(str(path))}: file name is not valid UTF-8 (OpenCV cannot open it); "
