@@ -37,3 +37,36 @@ def test_onnx_runtimes_telemetry_is_off_so_nothing_is_kept_or_sent(tmp_path):
     said = run_as_a_user("import os, fervid; print(os.environ['ORT_DISABLE_TELEMETRY'])", tmp_path / "own",
                          ORT_DISABLE_TELEMETRY="0")
     assert said.stdout.strip() == "0"
+
+
+def test_every_public_name_is_listed_once_and_resolves():
+    """`__all__` is written out for type checkers (one built as `[..., *_LAZY]` they cannot read): it must still
+    name every lazily loaded class, and each name must load."""
+    import fervid
+
+    assert len(fervid.__all__) == len(set(fervid.__all__)) and set(fervid._LAZY) <= set(fervid.__all__)
+    for name in fervid.__all__:
+        assert getattr(fervid, name) is not None, name
+
+
+def test_mypy_strict_accepts_a_script_using_fervids_public_names(tmp_path):
+    """`mypy --strict` refused `fervid.Analyzer()` in an app: 'Module "fervid" does not explicitly export attribute
+    "Analyzer"' (and ImageLoadError, VideoError, VideoResult), the lazily loaded names being imported for type
+    checkers without the `import X as X` form that re-exports them."""
+    pytest.importorskip("mypy", reason="mypy is not installed (not among the test extras)")
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import fervid\n\n"
+        "analyzer = fervid.Analyzer()\n"
+        "options: fervid.VideoOptions = fervid.VideoOptions(method='mean')\n"
+        "result: fervid.VideoResult = analyzer.analyze_video('clip.mp4', options=options)\n"
+        "try:\n"
+        "    faces: fervid.ImageResult = analyzer.analyze_image('photo.jpg')\n"
+        "except (fervid.ImageLoadError, fervid.VideoError, fervid.ModelError, fervid.FervidError):\n"
+        "    pass\n", encoding="utf-8")
+    # this checkout's sources, whichever copy of fervid is installed; fervid's own modules are read, not checked
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+                              "--cache-dir", str(tmp_path / "cache"), str(script)], capture_output=True, text=True,
+                             env={**os.environ, "MYPYPATH": str(Path(__file__).resolve().parents[1] / "src")},
+                             timeout=600)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -17,17 +17,21 @@ from typing import TYPE_CHECKING, Any
 # loads it; a user's own setting is kept.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from fervid.emotions import EMOTIONS
-from fervid.inference.records import Face, ImageResult
+from fervid.emotions import EMOTIONS as EMOTIONS
+from fervid.errors import FervidError as FervidError, OptionError as OptionError, OutputDirError as OutputDirError
+from fervid.inference.records import Face as Face, ImageResult as ImageResult
 
-if TYPE_CHECKING:  # what a type checker and an IDE see; at run time these load on first use (below)
-    from fervid.inference.analyzer import Analyzer
-    from fervid.inference.detect import DetectorUnavailable
-    from fervid.inference.images import ImageLoadError
-    from fervid.inference.models import ModelError, ModelNotFound
-    from fervid.inference.options import PipelineOptions
-    from fervid.inference.video import FrameFace, VideoError, VideoOptions, VideoResult
-    from fervid.registry import UnknownName
+# what a type checker and an IDE see; at run time these load on first use (below). The `import X as X` form is
+# what marks an import as re-exported: `mypy --strict` refused `fervid.Analyzer` in a user's script without it
+if TYPE_CHECKING:
+    from fervid.inference.analyzer import Analyzer as Analyzer
+    from fervid.inference.detect import DetectorUnavailable as DetectorUnavailable
+    from fervid.inference.images import ImageLoadError as ImageLoadError
+    from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
+    from fervid.inference.options import PipelineOptions as PipelineOptions
+    from fervid.inference.video import (FrameFace as FrameFace, VideoError as VideoError,
+                                        VideoOptions as VideoOptions, VideoResult as VideoResult)
+    from fervid.registry import UnknownName as UnknownName
 
 __version__ = "0.1.0"
 
@@ -42,7 +46,12 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "ImageLoadError": "fervid.inference.images", "ModelError": "fervid.inference.models",
          "ModelNotFound": "fervid.inference.models", "UnknownName": "fervid.registry",
          "DetectorUnavailable": "fervid.inference.detect", "VideoError": "fervid.inference.video"}
-__all__ = ["EMOTIONS", "Face", "ImageResult", "__version__", *_LAZY]
+# The public names, written out: a type checker reads a literal list, not one built from _LAZY
+# (tests/test_init.py checks that the two agree). FervidError: the base of every error here, and of OptionError
+# (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of)
+__all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__",
+           "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "ImageLoadError", "ModelError",
+           "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from fervid.errors import OptionError
+
 
 def _cpuinfo() -> list[str]:
     try:
@@ -31,7 +33,7 @@ def inference_threads(threads: int | None) -> int:
     if threads is None:
         return min(2, os.cpu_count() or 1)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a whole number of at least 1 (or None for fervid's default), not {threads!r}")
+        raise OptionError(f"threads must be a whole number of at least 1 (or None for fervid's default), not {threads!r}")
     return threads
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
+from fervid.errors import FervidError
+
 T = TypeVar("T")
 
 
-class UnknownName(KeyError, ValueError):
+class UnknownName(FervidError, KeyError, ValueError):
     """A name no registry entry has; the message lists the registered ones. (A KeyError and a ValueError, so
     both lookup code and option validation catch it.)"""
 

@@ -359,3 +359,128 @@ def test_faces_in_a_grid_are_numbered_column_by_column_not_by_a_pixel_of_jitter(
     assert [(round(t.detection.box[0] / 220 - 0.1), round(t.detection.box[1] / 220 - 0.1)) for t in by_track] == cells
     # faces side by side stay left to right: only a face's own column is read from the top
     assert left_to_right([f for f in reversed(analyzer.detect(bgr))]) == left_to_right(analyzer.detect(bgr))
+
+
+class Cancelled(Exception):
+    """An application's own way to cancel, raised from its progress callback."""
+
+
+def test_an_exception_of_the_callers_progress_callback_is_raised_once_the_outputs_are_saved(analyzer, tmp_path):
+    """A bug in an app's progress callback (a NameError), or its own Cancelled, came back as a failed result
+    ("analysis stopped at frame 1: name 'widget' is not defined") with no traceback; and the frames still waiting
+    in the CNN's batch were dropped (cancelled at frame 15: 14 frames analysed, 0 rows)."""
+    import json
+    import traceback
+
+    import pandas as pd
+
+    from fervid.samples import carphone
+
+    def cancel_at_15(done, total):
+        if done == 15:
+            raise Cancelled("the user pressed Cancel")
+
+    with pytest.raises(Cancelled) as caught:
+        analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, progress=cancel_at_15)
+    assert "cancel_at_15" in "".join(traceback.format_tb(caught.value.__traceback__))  # where it came from
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_analysed"] == 14 and "Cancelled raised in the progress callback" in saved["error"]
+    assert len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv")) == 14  # every frame analysed, labelled
+
+    def buggy(done, total):
+        widget.setValue(done)  # noqa: F821 (the bug)
+
+    with pytest.raises(NameError, match="widget"):
+        analyzer.analyze_video(carphone(), method="mean", annotate=False, progress=buggy)
+
+
+def test_running_out_of_memory_is_raised_not_taken_for_a_broken_video(analyzer, tmp_path, monkeypatch):
+    import json
+
+    from fervid.samples import carphone
+
+    real, calls = analyzer.classify_crops, []
+
+    def runs_out_the_second_time(crops):
+        calls.append(len(crops))
+        if len(calls) == 2:
+            raise MemoryError("out of memory")
+        return real(crops)
+
+    monkeypatch.setattr(analyzer, "classify_crops", runs_out_the_second_time)
+    with pytest.raises(MemoryError):
+        analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, batch_frames=4)
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert "analysis stopped at frame 8: out of memory" in saved["error"]  # saved, marked partial
+    assert saved["tracks"][0]["frames"] == 4  # the first batch, through the CNN before memory ran out
+
+
+def test_a_video_that_breaks_mid_way_still_gives_its_partial_result(analyzer):
+    """What `fervid video` and `fervid batch` rely on: a frame the analysis fails on (a decoder handing out a
+    frame that is no picture) ends the video with a message and the results before it, not an exception."""
+    import cv2
+
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
+    from fervid.samples import carphone
+
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1]) for i in range(20)]
+    frames[12] = (12 / 30.0, np.zeros((144, 176, 2), np.uint8))  # two channels: OpenCV cannot grey it
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False, batch_frames=4)).run(
+        "clip.mp4", frames=iter(frames), fps=30.0)
+    assert not result.ok and "analysis stopped at frame 13" in result.error
+    assert result.frames_analysed == 12 and len(result.faces) == 12
+
+
+def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_path):
+    """The API had no way to cancel but raising from the progress callback. stop= ends it as at the video's end:
+    the frames waiting in the CNN's batch get their labels too."""
+    import threading
+
+    from fervid.samples import carphone
+
+    cancel = threading.Event()
+
+    def progress(done, total):
+        if done == 15:
+            cancel.set()  # as a GUI's Cancel button would, from its own thread
+
+    result = analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, progress=progress,
+                                    stop=cancel.is_set)
+    assert result.ok and result.frames_read == 15 and result.frames_analysed == 14
+    assert len(result.frame_table()) == 14 and result.track_summaries()[0]["frames"] == 14
+
+
+_worker_analyzer = None
+
+
+def _make_worker_analyzer():
+    global _worker_analyzer
+    _worker_analyzer = Analyzer(threads=1)
+
+
+def _analyse_in_worker(path):
+    return _worker_analyzer.analyze_image(path)
+
+
+def test_an_analyzer_sent_to_another_process_says_to_make_one_there(analyzer):
+    """pool.map(analyzer.analyze_image, images) failed with "cannot pickle 'onnxruntime...InferenceSession'
+    object", which said nothing of what to do; what it now says (an Analyzer per worker, made by the pool's
+    initializer) works."""
+    import copy
+    import multiprocessing
+    import pickle
+
+    from fervid.samples import ASTRONAUT_FILE
+
+    said = "make one Analyzer in each worker process, e.g. in a multiprocessing Pool's initializer"
+    with pytest.raises(TypeError, match=said):
+        pickle.dumps(analyzer)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        with pytest.raises(TypeError, match=said):
+            pool.map(analyzer.analyze_image, [ASTRONAUT_FILE])
+    with context.Pool(1, initializer=_make_worker_analyzer) as pool:
+        (faces,) = pool.map(_analyse_in_worker, [ASTRONAUT_FILE])
+    assert [face.emotion for face in faces] == [face.emotion for face in analyzer.analyze_image(ASTRONAUT_FILE)]
+    assert copy.copy(analyzer).cnn is analyzer.cnn  # a shallow copy shares the networks, as before

@@ -228,6 +228,25 @@ def test_a_pil_image_is_turned_by_the_tag_it_carries(tmp_path, astronaut_rgb):
     assert np.abs(upright[..., ::-1].astype(int) - astronaut_rgb).mean() < 6  # JPEG noise; turned wrong: ~60
 
 
+def test_float_images_normalised_for_a_network_are_refused_not_clipped_to_black(astronaut_rgb):
+    """ImageNet-normalised arrays gave no face and `rgb / 127.5 - 1` other labels: the negative half of the values
+    was clipped to black without a word."""
+    from skimage.transform import resize
+
+    rgb = astronaut_rgb.astype(np.float64)
+    imagenet = (rgb / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]  # -2.1 to 2.6
+    for normalised in (rgb / 127.5 - 1, imagenet, rgb - rgb.mean(axis=(0, 1))):
+        with pytest.raises(ImageLoadError, match=r"negative values \(down to -[\d.]+\): float images are read as "
+                                                 r"\[0, 1\] \(where no value is above 2\) or \[0, 255\]"):
+            load_image(normalised)
+    # a bicubic resize rings a little below 0 (and above 1) at sharp edges: a picture, read as before
+    for image in (rgb / 255, rgb):
+        resized = resize(image, (300, 300), order=3, anti_aliasing=False, clip=False, preserve_range=True)
+        assert resized.min() < 0
+        expected = np.clip(resized * (255 / image.max()) + 0.5, 0, 255).astype(np.uint8)[:, :, ::-1]
+        np.testing.assert_array_equal(load_image(resized), expected)
+
+
 def test_float_pil_images_read_as_float_arrays_do(astronaut_rgb):
     grey = astronaut_rgb.mean(axis=2) / 255 * 1.5  # [0, 1.5]: resampled [0, 1] data overshoots
     as_pil = load_image(Image.fromarray(grey.astype(np.float32), "F"))

@@ -137,7 +137,7 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     (summary,) = result.track_summaries()
     dominant = summary["dominant_emotion"]
     track = (f"TrackLog(track_id=1, start=0.000, end={summary['end']:.3f}, frames=120, "
-             f"dominant_emotion={dominant!r}, share={summary['emotion_share'][dominant]:.2f})")
+             f"dominant_emotion={dominant!r}, dominant_share={summary['emotion_share'][dominant]:.2f})")
     assert repr(result.tracks) == f"{{1: {track}}}"
     assert repr(result) == (f"VideoResult(source={str(carphone())!r}, duration=4.004, fps=29.970, width=193, "
                             "height=144, frames_analysed=120, method='mean', faces=<120 rows>, "
@@ -158,6 +158,28 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert f"table_path={str(tmp_path / 'call_frames.parquet')!r}" in repr(crowd) and "error='broke'" in repr(crowd)
     assert dataclasses.replace(result.faces[0]) == result.faces[0]  # dataclass equality kept
     assert repr(TrackLog(3)) == "TrackLog(track_id=3, frames=0)"  # a track made before its first face is logged
+    assert TrackLog(3).dominant_emotion is None
+
+
+def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
+    """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
+    log = carphone_result.tracks[1]
+    shown = dict(re.findall(r"(\w+)=('[^']*'|[\d.]+)", repr(log)))
+    assert set(shown) == {"track_id", "start", "end", "frames", "dominant_emotion", "dominant_share"}
+    for name, text in shown.items():
+        value = getattr(log, name)
+        assert (repr(value) == text if isinstance(value, str) else float(text) == pytest.approx(value, abs=5e-3)), name
+    assert log.dominant_emotion == max(log.summary()["emotion_share"], key=log.summary()["emotion_share"].get)
+
+
+def test_a_url_is_said_to_be_one_not_a_missing_file(analyzer):
+    """analyze_video("http://example.com/v.mp4") said "http:/example.com/v.mp4: no such file" (pathlib folds the
+    double slash); a password in it is not repeated."""
+    with pytest.raises(VideoError, match=r"^http://example.com/v.mp4: a URL: fervid reads video files .*download it"):
+        analyzer.analyze_video("http://example.com/v.mp4")
+    with pytest.raises(VideoError) as caught:
+        analyzer.analyze_video("rtsp://admin:secret@192.0.2.1/stream")
+    assert "secret" not in str(caught.value) and "fervid live --source URL" in str(caught.value)
 
 
 def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_result):
@@ -240,6 +262,24 @@ def test_a_video_is_read_without_an_ffmpeg_binary_as_before(analyzer, tmp_path, 
     monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_binary)
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path)
     assert result.ok and result.frames_analysed == 120 and result.track_ids == [1]
+
+
+def test_a_missing_ffmpeg_binary_is_said_before_the_video_is_read_with_what_does_without_it(analyzer, tmp_path,
+                                                                                            monkeypatch):
+    """A frozen desktop build without the binary (IMAGEIO_FFMPEG_EXE naming a file not there) found out mid-video:
+    "analysis stopped at frame 16: [Errno 2] No such file or directory: '/nonexistent/ffmpeg'", 4 rows of 40."""
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "nonexistent" / "ffmpeg"))
+    out = tmp_path / "out"
+    with pytest.raises(VideoError, match=r"carphone_pristine.mp4: the annotated video is written by an ffmpeg binary, "
+                                         r"and IMAGEIO_FFMPEG_EXE names .*nonexistent.ffmpeg, which is not there.*"
+                                         r"annotate=False \(fervid video --no-annotate\)"):
+        analyzer.analyze_video(carphone(), out, method="mean")
+    assert not out.exists()  # nothing half-written
+    said = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "-q"])
+    assert said.exit_code == 1 and "--no-annotate" in said.output
+    result = analyzer.analyze_video(carphone(), out, method="mean", annotate=False)
+    assert result.ok and result.frames_analysed == 120 and len(result.frame_table()) == 120
+    assert analyzer.analyze_video(carphone(), method="mean").ok  # no folder, no annotated copy: nothing to encode
 
 
 def test_recordings_joined_end_to_end_are_read_on_a_rising_clock(analyzer, tmp_path):

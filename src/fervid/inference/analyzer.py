@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
@@ -52,7 +53,7 @@ class Analyzer:
         elif score_threshold is not None or min_face != DEFAULT_MIN_FACE:
             # a detector object was made with its own settings: these would be ignored, and the results said to
             # come from a setup not asked for
-            raise ValueError("score_threshold and min_face configure a detector named by its name; this detector "
+            raise OptionError("score_threshold and min_face configure a detector named by its name; this detector "
                              "object was made with its own (make_detector(name, score_threshold=..., min_face=...))")
         self.cnn = EmotionCNN(model, threads=threads, precision=precision)
         self.detector = detector
@@ -62,6 +63,21 @@ class Analyzer:
         check_max_faces(max_faces)
         self.max_faces = max_faces
         self.keep_features = keep_features
+
+    def __reduce__(self):
+        # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
+        # cannot be pickled, and its own error ("cannot pickle 'onnxruntime...InferenceSession' object") said
+        # nothing of what to do. (A session is also better made where it runs: its threads are that process's.)
+        raise TypeError("an Analyzer cannot be pickled or sent to another process (its ONNX Runtime sessions "
+                        "cannot be): make one Analyzer in each worker process, e.g. in a multiprocessing Pool's "
+                        "initializer (initializer=, with a module-level function that stores it); threads can "
+                        "share one")
+
+    def __copy__(self) -> Analyzer:
+        # copy.copy would reach __reduce__ above: a shallow copy, sharing the sessions, is what it gave before
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @property
     def detector_name(self) -> str:
@@ -190,8 +206,8 @@ class Analyzer:
 
     def analyze_video(self, path: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
-                      progress: Callable[[int, int], None] | None = None, stem: str = "",
-                      **changes) -> VideoResult:
+                      progress: Callable[[int, int], None] | None = None,
+                      stop: Callable[[], bool] | None = None, stem: str = "", **changes) -> VideoResult:
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
         ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the
@@ -200,7 +216,17 @@ class Analyzer:
         annotated MP4, per-frame CSV/Parquet, per-track JSON, timelines and key frames are written there as the
         video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
         video by several methods, or of videos of one name, their own stems or folders). ``progress(frames_done,
-        frames_total)`` is called as frames are read. Returns a :class:`fervid.inference.video.VideoResult`."""
+        frames_total)`` is called as frames are read.
+
+        To cancel: ``stop``, called after ``progress`` for each frame read (``stop=event.is_set`` with a
+        ``threading.Event`` set from a GUI's button); once it returns true the analysis ends as at the video's end,
+        every frame analysed labelled and written, and the result is returned (``ok``; its ``frames_read`` says how
+        far it got). Returns a :class:`fervid.inference.video.VideoResult`; a video that breaks mid-way gives one
+        whose ``error`` says where and why, holding what was analysed before. Raises
+        :class:`fervid.inference.video.VideoError` for a file that cannot be analysed at all; an exception raised
+        by ``progress`` or ``stop`` themselves (a bug in them, your own way to cancel), MemoryError and an OSError
+        writing the outputs (a full disk) are raised as they are, once the outputs up to there are saved in
+        ``out_dir``."""
         import warnings
 
         from fervid.inference.video import VideoAnalyzer, VideoOptions
@@ -219,7 +245,7 @@ class Analyzer:
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
             warnings.warn(runner.notice, stacklevel=2)
-        return runner.run(path, out_dir, progress=progress, stem=stem)
+        return runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be
@@ -240,7 +266,7 @@ class Analyzer:
         if options.max_faces != self.max_faces:
             differences.append(f"max_faces {options.max_faces} (this analyzer keeps {self.max_faces or 'every face'})")
         if differences:
-            raise ValueError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+            raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
 
 
 def _check_video_settings(changes: dict, video_settings: list[str]) -> None:

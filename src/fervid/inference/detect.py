@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from fervid.errors import FervidError, OptionError
 from fervid.inference.align import landmarks_frame_a_face, turned_points, upright_eyes
 from fervid.machine import inference_threads, session_options
 from fervid.registry import Registry
@@ -351,7 +352,7 @@ def _centre(box: tuple) -> tuple[float, float]:
     return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
-class DetectorUnavailable(RuntimeError):
+class DetectorUnavailable(FervidError, RuntimeError):
     """A registered detector whose optional dependency is not installed."""
 
 
@@ -385,13 +386,13 @@ def resolved_score_threshold(name: str, threshold: float | None) -> float:
 def check_min_face(min_face: float) -> None:
     """The smallest face to find, in pixels: at least 1 (finer than the image itself is never looked at)."""
     if not (np.isfinite(min_face) and min_face >= 1):
-        raise ValueError(f"min_face must be a number of pixels of at least 1, not {min_face}")
+        raise OptionError(f"min_face must be a number of pixels of at least 1, not {min_face}")
 
 
 def check_max_faces(max_faces: int | None) -> None:
     """None (every face) or a whole number of faces, 1 or more."""
     if max_faces is not None and (isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1):
-        raise ValueError(f"max_faces must be a whole number of faces, 1 or more (or None: every face), not "
+        raise OptionError(f"max_faces must be a whole number of faces, 1 or more (or None: every face), not "
                          f"{max_faces!r}")
 
 
@@ -428,4 +429,4 @@ def largest_faces(detections: list[Detection], max_faces: int | None) -> list[De
 def check_score_threshold(threshold: float | None) -> None:
     """A detection score threshold is a probability (None: the detector's own)."""
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"score_threshold must be between 0 and 1, not {threshold}")
+        raise OptionError(f"score_threshold must be between 0 and 1, not {threshold}")

@@ -15,6 +15,8 @@ from typing import Protocol, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fervid.errors import FervidError, OptionError
+
 
 class BinaryFile(Protocol):
     """A binary file object, or anything read like one (an upload): ``read()`` gives an encoded image's bytes."""
@@ -67,7 +69,7 @@ UNREADABLE_IMAGE_SUFFIXES = (set() if READS_HEIF else HEIF_SUFFIXES) | {
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(FervidError, ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
@@ -83,7 +85,7 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
     """
     if bgr and not isinstance(source, np.ndarray):  # a decoded file knows its colour order: the flag would be
         # ignored, and the caller misled
-        raise ValueError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
+        raise OptionError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
                          "carries its own")
     if isinstance(source, str) and is_url(source):
         raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
@@ -307,6 +309,12 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+# how far below 0 a float image may go, as a share of its largest value: a bicubic or Lanczos resize rings past a
+# sharp edge by a few percent of the edge's height (which its largest value bounds); an image normalised for a
+# network goes as far below 0 as above it ([-1, 1]) or further (ImageNet's mean and deviation: -2.1 to 2.6)
+FLOAT_UNDERSHOOT = 0.1
+
+
 def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     if arr.size == 0:
         raise ImageLoadError("numpy image has no pixels")
@@ -319,7 +327,15 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
             raise ImageLoadError("numpy image holds NaN or infinite values")
         # [0, 1] is scikit-image's float convention; a float array holding 0-255 values (cv2 or np.float32(img)
         # output) would otherwise saturate to a white image with no face in it.
-        scale = 255.0 if arr.max() <= 2.0 else 1.0
+        lowest, highest = float(arr.min()), float(arr.max())
+        scale = 255.0 if highest <= 2.0 else 1.0
+        # A network's input normalisation ([-1, 1], ImageNet's mean and deviation) is no picture: clipped, its dark
+        # half went black (no face found, or other labels). A resize's small undershoot below 0 (as its overshoot
+        # above 1) is a picture's and is clipped
+        if lowest < -FLOAT_UNDERSHOOT * max(highest, 1 / 255):
+            raise ImageLoadError(f"numpy image holds negative values (down to {lowest:.3g}): float images are read as "
+                                 "[0, 1] (where no value is above 2) or [0, 255]; one normalised for a network "
+                                 "([-1, 1], ImageNet's mean and deviation) must be turned back, e.g. (x + 1) / 2")
         arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
     elif arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255

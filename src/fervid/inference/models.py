@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+from fervid.errors import FervidError, OptionError
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.machine import session_options
 from fervid.registry import Registry
@@ -49,7 +50,7 @@ def runtime_versions() -> dict[str, str]:
     return {"fervid": __version__, "onnxruntime": onnxruntime.__version__}
 
 
-class ModelError(RuntimeError):
+class ModelError(FervidError, RuntimeError):
     """A model folder that is missing or incomplete."""
 
 
@@ -174,7 +175,7 @@ PRECISIONS = ("auto", "int8", "fp32")
 
 def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
 def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, str]:

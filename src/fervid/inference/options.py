@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from fervid.errors import OptionError
+
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_max_faces, check_min_face,
                                      check_score_threshold)
 from fervid.inference.models import DEFAULT_MODEL, check_precision
@@ -24,7 +26,7 @@ from fervid.inference.temporal import METHODS
 def check_positive(name: str, value: float, unit: str = "") -> None:
     """A setting that must be a finite, positive number (NaN and infinity compare oddly and slip past ``<= 0``)."""
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
+        raise OptionError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
 
 
 @functools.cache
@@ -50,19 +52,19 @@ def check_field_types(options) -> None:
         except ValidationError as exc:
             problems.append(f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}")
     if problems:
-        raise ValueError("; ".join(problems))
+        raise OptionError("; ".join(problems))
 
 
 def check_temporal_model(method: str, temporal_model: str | None) -> None:
     """A temporal model is the LSTM's: with another method it would be ignored."""
     if temporal_model and method != "lstm":
-        raise ValueError(f"a temporal model is read by method lstm, not {method}")
+        raise OptionError(f"a temporal model is read by method lstm, not {method}")
 
 
 def check_key_frames(key_frames: int | None) -> None:
     """A cap on a track's key frames: a count, 0 for none (None: no cap)."""
     if key_frames is not None and key_frames < 0:
-        raise ValueError(f"key_frames must be 0 or more, not {key_frames}")
+        raise OptionError(f"key_frames must be 0 or more, not {key_frames}")
 
 
 def check_video_timing(detect_every: float, window: float, sample_fps: float | None) -> None:
@@ -90,9 +92,9 @@ def setting_text(name: str, value) -> str:
 class PipelineOptions:
     """Every choice that shapes an analysis, with its default. ``options.analyzer()`` makes the
     :class:`fervid.Analyzer` they describe, whose ``analyze_video(path, options=options)`` takes them too;
-    ``replace(**changes)`` gives a copy with some changed. A bad value (or one of the wrong type) raises ValueError
-    at once; a model or temporal model that names nothing raises ModelNotFound when the analyzer or the video
-    pipeline loads it."""
+    ``replace(**changes)`` gives a copy with some changed. A bad value (or one of the wrong type) raises
+    :class:`fervid.errors.OptionError` (a ValueError) at once; a model or temporal model that names nothing raises
+    ModelNotFound when the analyzer or the video pipeline loads it."""
 
     model: str | Path = DEFAULT_MODEL  # emotion CNN: a shipped name (fervid.inference.models.available_models) or a model folder
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS

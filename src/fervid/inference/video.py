@@ -27,10 +27,11 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import check_input_file, printable_name, utf8_name
+from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
@@ -107,7 +108,7 @@ class OutputNames:
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
 
 
-class VideoError(ValueError):
+class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
 
 
@@ -146,7 +147,7 @@ class VideoOptions:
         check_key_frames(self.key_frames)
         check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
-            raise ValueError(f"batch_frames must be at least 1, not {self.batch_frames}")
+            raise OptionError(f"batch_frames must be at least 1, not {self.batch_frames}")
 
 
 @dataclass
@@ -264,10 +265,20 @@ class TrackLog:
     def __repr__(self) -> str:
         if not self.frames:  # no face logged yet: no emotion to name
             return f"TrackLog(track_id={self.track_id}, frames=0)"
-        summary = self.summary()
-        dominant = summary["dominant_emotion"]
+        # every name shown is an attribute: code reads what it saw printed
         return (f"TrackLog(track_id={self.track_id}, start={self.start:.3f}, end={self.end:.3f}, frames={self.frames}, "
-                f"dominant_emotion={dominant!r}, share={summary['emotion_share'][dominant]:.2f})")
+                f"dominant_emotion={self.dominant_emotion!r}, dominant_share={self.dominant_share:.2f})")
+
+    @property
+    def dominant_emotion(self) -> str | None:
+        """The emotion it showed for the largest share of the time seen (None before its first face)."""
+        return self.summary()["dominant_emotion"] if self.frames else None
+
+    @property
+    def dominant_share(self) -> float:
+        """The share of the time seen that :attr:`dominant_emotion` held (0.0 before its first face)."""
+        summary = self.summary()
+        return summary["emotion_share"][summary["dominant_emotion"]] if self.frames else 0.0
 
     @property
     def frames(self) -> int:
@@ -584,8 +595,7 @@ class VideoResult:
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
         frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
         names = OutputNames(stem)
@@ -611,6 +621,24 @@ class VideoResult:
             (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """Refuse an output folder whose name a file holds, before anything is read or written (found when the
+    first output was written, it left the video open and named no folder)."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise file_in_the_way(out_dir)
+
+
+def make_output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` made (with its parents) where it is not there; a file in its way raises
+    :class:`fervid.errors.OutputDirError`, a FileExistsError as ``mkdir``'s own was."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise file_in_the_way(out_dir) from None
+    return out_dir
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -863,6 +891,33 @@ def _interrupt_held():
                 signal.raise_signal(signum)
 
 
+def check_encoder(source: str | Path) -> None:
+    """Raise :class:`VideoError` where the ffmpeg binary that writes the annotated MP4 is not there (a frozen
+    desktop build without it, ``IMAGEIO_FFMPEG_EXE`` naming a file gone), saying that ``annotate=False`` needs none.
+
+    Checked before the first frame is read, rather than writing the other outputs and leaving the MP4 out: the copy
+    was asked for (``annotate`` is on by default), and found missing only after the analysis was a failure met
+    mid-video (its rows cut off there) or an hour's work without the file an application goes on to open; said at
+    once, it costs nothing and the one setting that does without the binary is in the message."""
+    import os
+    import shutil
+
+    import imageio_ffmpeg
+
+    named = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()  # IMAGEIO_FFMPEG_EXE as it is, else the binary it ships or finds
+    except RuntimeError:  # none shipped for this platform, none installed
+        exe = None
+    if exe is not None and shutil.which(exe) is not None:  # (a path, or a name looked up on PATH)
+        return
+    missing = (f"IMAGEIO_FFMPEG_EXE names {named}, which is not there (or not a program)" if named else
+               f"the ffmpeg binary {exe} is not there" if exe else
+               "imageio-ffmpeg found no ffmpeg binary (install ffmpeg, or set IMAGEIO_FFMPEG_EXE to one)")
+    raise VideoError(f"{source}: the annotated video is written by an ffmpeg binary, and {missing}; analyse with "
+                     "annotate=False (fervid video --no-annotate), which writes every other output without it")
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -1012,6 +1067,10 @@ class _CheckedCapture:
 
 
 def open_video(path: str | Path) -> _CheckedCapture:
+    if isinstance(path, str) and is_url(path) and not Path(path).exists():  # Path("http://x") is "http:/x"
+        raise VideoError(f"{masked_source(path)}: a URL: fervid reads video files (it works offline): download it "
+                         "and give its path; `fervid live --source URL` analyses a stream or a video served over the "
+                         "network as it plays")
     path = Path(path)
     if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
         raise VideoError(f"{printable_name(str(path))}: file name is not valid UTF-8 (OpenCV cannot open it); "
@@ -1703,7 +1762,7 @@ class ResultWriter:
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
         if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for old in names.written_before(self.out_dir):
@@ -1818,16 +1877,28 @@ class VideoAnalyzer:
         that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`).
 
-        ``progress(frames_done, frames_total)`` is called as frames are read. With ``out_dir`` every output is
-        written there as the video is analysed (the rows are streamed, not kept: memory stays flat in the video's
-        length), and the rest when done (also after a mid-way failure); without, the rows are kept in
-        ``result.faces``. ``stem`` starts the outputs' file names (default: the source's stem; several videos of
-        one name written to one folder need distinct stems, :func:`fervid.inference.images.output_stems`).
+        ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
+        true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
+        returned. With ``out_dir`` every output is written there as the video is analysed (the rows are streamed,
+        not kept: memory stays flat in the video's length), and the rest when done (also after a mid-way failure);
+        without, the rows are kept in ``result.faces``. ``stem`` starts the outputs' file names (default: the
+        source's stem; several videos of one name written to one folder need distinct stems,
+        :func:`fervid.inference.images.output_stems`).
+
+        A video that breaks mid-way (a decoder's or the analysis's failure) gives a result whose ``error`` says
+        where and why, with what was analysed before. Exceptions that are not the video's are raised instead, once
+        the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
+        by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
+        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
         """
-        if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
-            raise ValueError(f"stem {stem!r}: the start of the outputs' file names, not a path")
-        started = time.perf_counter()
         opts = self.options
+        if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
+            raise OptionError(f"stem {stem!r}: the start of the outputs' file names, not a path")
+        if out_dir is not None:
+            check_output_dir(out_dir)
+            if opts.annotate:
+                check_encoder(source)
+        started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
         cap = None
@@ -1853,13 +1924,24 @@ class VideoAnalyzer:
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
+        raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
                 last_time = t
-                if progress:
-                    progress(result.frames_read, total)
-                if stop is not None and stop():
+                calling = "progress"
+                try:
+                    if progress:
+                        progress(result.frames_read, total)
+                    calling = "stop"
+                    asked_to_stop = stop is not None and stop()
+                except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
+                    raised = exc
+                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                                    f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
+                                    "cover the frames before")
+                    break
+                if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
                 if opts.sample_fps and t + 1e-6 < next_sample:
@@ -1881,7 +1963,10 @@ class VideoAnalyzer:
             except Exception:
                 pass
         except Exception as exc:  # keep what was analysed before the video broke
-            result.error = f"{source}: analysis stopped at frame {result.frames_read}: {exc}"
+            result.error = (f"{source}: analysis stopped at frame {result.frames_read}: "
+                            f"{exc if str(exc) else type(exc).__name__}")
+            if isinstance(exc, RAISED_ERRORS):  # not the video's failure: the caller must see it
+                raised = exc
             try:  # the frames already through the CNN still get their labels
                 write(stream.abandon())
             except Exception:
@@ -1898,7 +1983,7 @@ class VideoAnalyzer:
         if cap is not None:
             size_changes = functools.partial(recorded_size_changes, cap, Path(source),
                                              clock_resets=result.clock_resets)
-        if size_changes is not None and stopped_by is None:
+        if size_changes is not None and stopped_by is None and raised is None:  # (a pass over the whole file)
             t0 = time.perf_counter()
             changes = size_changes((result.width, result.height))
             result.frame_size_changes = [c for c in changes if c["time"] <= last_time]  # the frames read
@@ -1925,9 +2010,25 @@ class VideoAnalyzer:
                     result.save(out_dir)
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
+            except Exception as exc:
+                if raised is None:
+                    raise
+                if hasattr(raised, "add_note"):  # (Python 3.11+) the error that ended the run stays the one raised
+                    raised.add_note(f"the outputs in {out_dir} could not be saved either: {exc!r}")
         if stopped_by is not None:
             raise stopped_by
+        if raised is not None:
+            raise raised  # with its own traceback: where in the caller's code, or where memory ran out
         return result
+
+
+# Errors during a video's analysis that are not the video's: raised by VideoAnalyzer.run (after saving what was
+# analysed) rather than kept as a failed result's message, which an application would show as "this video is
+# broken" and go on to the next, failing alike. Memory running out is the machine's; an OSError is an output
+# written or the encoder's pipe failing (a full disk, a folder gone or made read-only: every later video would fail
+# the same way; `fervid video` says so once and stops), as the decoders' own OSErrors are caught where they read.
+# Anything else (OpenCV's and ONNX Runtime's errors on a frame, a decoder's) is a broken video's: kept as a message.
+RAISED_ERRORS = (MemoryError, OSError)
 
 
 def _ends_short(duration: float, expected: float, fps: float) -> bool:
@@ -2100,7 +2201,7 @@ class LiveSource:
         if max_seconds == math.inf:  # --seconds inf: no limit (it crashed computing the frames expected)
             max_seconds = None
         if max_seconds is not None and not max_seconds > 0:  # NaN too: it used to mean no limit, 0 one frame
-            raise ValueError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
+            raise OptionError(f"max_seconds must be positive (None: no limit), not {max_seconds}")
         if not str(source).strip():  # "" became the path ".": "is a directory, not a video"
             raise VideoError("the source is empty: give a camera index (0), a video file or a stream URL")
         self.name = masked_source(source)

@@ -1,0 +1,37 @@
+"""The errors fervid raises for what it can name: one base, :class:`FervidError`, so that an application catches
+them all (``except fervid.FervidError``) without catching its own bugs. Each class keeps the built-in base it
+had before this one existed (``ImageLoadError`` and ``VideoError`` are ValueErrors, ``ModelError`` a RuntimeError,
+``UnknownName`` a KeyError and a ValueError), so code written against those keeps working.
+
+Kept free of heavy imports: ``import fervid`` loads it at once (the classes that need OpenCV or ONNX Runtime stay
+lazy)."""
+
+from __future__ import annotations
+
+import errno
+
+
+class FervidError(Exception):
+    """The base of fervid's own errors: an input, a setting, a model or an output folder fervid cannot use, each
+    said with what it is and what to do."""
+
+
+class OptionError(FervidError, ValueError):
+    """A setting fervid cannot use: a value out of range or of the wrong type (``VideoOptions(window=-1)``,
+    ``detect_every="0.3"``), settings that contradict each other, a flag that does not apply to the input
+    (``bgr=True`` with a path). A ValueError, as these always were."""
+
+
+class OutputDirError(FervidError, FileExistsError):
+    """An output folder that cannot be one: a file is there under its name. A FileExistsError (what ``mkdir``
+    raised for it, and what code written before this class catches), naming the path in ``filename``: made as
+    OSError is, ``OutputDirError(errno.EEXIST, reason, path)`` (:func:`file_in_the_way`), which pickles."""
+
+    def __str__(self) -> str:  # OSError's own: "[Errno 17] ...: 'path'"
+        return f"{self.filename}: {self.strerror}"
+
+
+def file_in_the_way(path) -> OutputDirError:
+    """The error for an output folder ``path`` where a file is."""
+    return OutputDirError(errno.EEXIST, "a file is in the way of this output folder (give a folder's path)",
+                          str(path))

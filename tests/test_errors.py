@@ -1,0 +1,58 @@
+"""fervid.FervidError: one base for the errors fervid raises, each keeping the built-in base it had, and fervid's
+classes (not bare built-ins) for an API caller's mistakes."""
+
+import pickle
+
+import pytest
+
+import fervid
+from fervid.samples import ASTRONAUT_FILE, carphone
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return fervid.Analyzer()
+
+
+def test_every_exported_error_is_a_fervid_error_and_keeps_its_built_in_base():
+    """An app caught ImageLoadError, VideoError, ModelError, UnknownName... one by one; code written against their
+    built-in bases (`except ValueError`) must keep working."""
+    kept = {"ImageLoadError": ValueError, "VideoError": ValueError, "OptionError": ValueError,
+            "UnknownName": (KeyError, ValueError), "ModelError": RuntimeError, "ModelNotFound": RuntimeError,
+            "DetectorUnavailable": RuntimeError, "OutputDirError": FileExistsError}
+    errors = {name for name in fervid.__all__ if name.endswith(("Error", "NotFound", "Unavailable", "UnknownName"))}
+    assert errors == set(kept) | {"FervidError"}
+    for name, builtin in kept.items():
+        cls = getattr(fervid, name)
+        assert issubclass(cls, fervid.FervidError) and issubclass(cls, builtin), name
+
+
+def test_a_callers_mistakes_raise_fervids_classes_under_their_old_bases(analyzer, tmp_path):
+    in_the_way = tmp_path / "results"
+    in_the_way.write_text("notes")
+    # an output folder a file holds: said before the video is read, as a FileExistsError still
+    with pytest.raises(fervid.OutputDirError, match="results: a file is in the way") as caught:
+        analyzer.analyze_video(carphone(), in_the_way, method="frame", annotate=False)
+    assert isinstance(caught.value, FileExistsError) and caught.value.filename == str(in_the_way)
+    assert pickle.loads(pickle.dumps(caught.value)).filename == str(in_the_way)  # (back from a worker process)
+    result = analyzer.analyze_video(carphone(), method="frame", annotate=False)
+    with pytest.raises(fervid.OutputDirError):
+        result.save(in_the_way)
+    assert in_the_way.read_text() == "notes"
+
+    for bad in ({"window": -1}, {"detect_every": "0.3"}, {"batch_frames": 0}, {"key_frames": -2}):
+        with pytest.raises(fervid.OptionError) as caught:
+            analyzer.analyze_video(carphone(), **bad)
+        assert isinstance(caught.value, ValueError) and next(iter(bad)) in str(caught.value)
+    with pytest.raises(fervid.OptionError, match="bgr=True describes a numpy array's channel order"):
+        analyzer.analyze_image(ASTRONAUT_FILE, bgr=True)
+    with pytest.raises(fervid.OptionError, match="threads must be"):
+        fervid.Analyzer(threads=0)
+    with pytest.raises(fervid.OptionError, match="score_threshold must be"):
+        fervid.PipelineOptions(score_threshold=2.0)
+    with pytest.raises(fervid.FervidError, match="unknown temporal method 'xyz'"):
+        fervid.VideoOptions(method="xyz")
+    with pytest.raises(fervid.FervidError, match="model 'nope' not found"):
+        fervid.Analyzer(model="nope")
+    with pytest.raises(fervid.FervidError, match="gone.mp4: no such file"):
+        analyzer.analyze_video(tmp_path / "gone.mp4")
