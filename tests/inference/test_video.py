@@ -149,6 +149,20 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
+def test_a_videos_json_times_are_its_rows_times(carphone_result):
+    """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
+    matched no row's time (3.7037, 3.9706)."""
+    rows = carphone_result.frame_table()
+    times = set(rows["time"])
+    (track,) = carphone_result.track_summaries()
+    assert {track["start"], track["end"]} <= times and track["end"] == rows["time"].max()
+    episodes = track["episodes"]
+    assert len(episodes) > 2 and {t for ep in episodes for t in (ep["start"], ep["end"], ep["key_frame_time"])} <= times
+    assert {change["time"] for change in track["changes"]} <= times
+    # the times of 29.97 fps frames, as the rows have them, kept apart
+    assert rows["time"].is_unique and rows["time"].iloc[1] == round(1001 / 30000, 4)
+
+
 def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analyzer, astronaut_rgb, tmp_path):
     """An interview reviewed in its annotated copy had no sound. A silent video still gives a silent copy, and a
     run stopped part-way gives a copy with the sound of the part analysed (not a frozen frame over the rest)."""

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 
 from fervid.emotions import EMOTIONS
 
+# The decimals of every time and duration of a video fervid writes (a row's time; the JSON's track and episode
+# starts, ends and key frame times, changes, cuts; the live and web APIs' times), so that one joins another exactly
+# (an episode's key_frame_time is its key frame's row's time). A tenth of a millisecond, as the rows always had it
+# (tables written before stay joinable with new ones): the frames of a 29.97 or 59.94 fps video, 33.4 and 16.7 ms
+# apart, stay distinct, as do a 1000 fps camera's, and time * fps rounds back to the frame's number (3 decimals
+# would do for those rates too, but cut every table fervid had written).
+TIME_DECIMALS = 4
+
 # One face as a table row, the same in every table fervid writes: `fervid image --csv`, a video's
 # <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;
 # time, frame, track; file, kind, track, time, frame).

@@ -33,7 +33,8 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
+from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, face_row, rounded,
+                                      track_row)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
@@ -177,7 +178,7 @@ class FrameFace:
     def row(self, **leading) -> dict:
         """This face as a table row (fervid.inference.records.ROW_COLUMNS), after ``leading`` and time, frame, track."""
         return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
-                        time=round(self.time, 4), frame=self.frame, track=self.track_id)
+                        time=round(self.time, TIME_DECIMALS), frame=self.frame, track=self.track_id)
 
     def table_row(self) -> dict:
         """This face's row in the per-frame table (:data:`TABLE_COLUMNS`): :meth:`row` + ``detected``."""
@@ -220,8 +221,9 @@ class Episode:
     def to_dict(self) -> dict:
         """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
         frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
-        return {"emotion": self.emotion, "start": round(self.start, 3), "end": round(self.end, 3),
-                "key_frame": self.key_frame, "key_frame_time": round(self.best_time, 3)}
+        return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
+                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
 class TrackLog:
@@ -313,8 +315,8 @@ class TrackLog:
         self._times.append(face.time)
         self._probabilities.extend(face.probabilities)
         if self._last_emotion is not None and emotion != self._last_emotion:
-            self.changes.append({"time": round(face.time, 3), "from": self._last_emotion, "to": emotion,
-                                 "unseen_before": round(unseen, 3)})
+            self.changes.append({"time": round(face.time, TIME_DECIMALS), "from": self._last_emotion, "to": emotion,
+                                 "unseen_before": round(unseen, TIME_DECIMALS)})
         self._last_emotion = emotion
         closed = None
         ep = self.episode
@@ -364,8 +366,9 @@ class TrackLog:
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([self.episode] if self.episode is not None else [])
         return {
-            "track": self.track_id, "start": round(self.start, 3), "end": round(self.end, 3), "frames": self.frames,
-            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, 3),
+            "track": self.track_id, "start": round(self.start, TIME_DECIMALS), "end": round(self.end, TIME_DECIMALS),
+            "frames": self.frames,
+            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
@@ -550,7 +553,7 @@ class VideoResult:
 
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
-                "width": self.width, "height": self.height, "duration": round(self.duration, 3),
+                "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, "method": self.method,
                 "model": self.model, "detector": self.detector, **self.settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
@@ -612,9 +615,9 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 def key_frame_rank(episode: Episode) -> tuple[float, float, float]:
     """How a track's episodes are ranked for a cap on its key frames (``key_frames``): the longer episode first
     (the emotion shown longest is what the track was, more than a passing one), then the more expressive key frame,
-    then the earlier. Durations to the millisecond, as the tracks JSON gives them (two episodes of as many frames
+    then the earlier. Durations to TIME_DECIMALS, as the tracks JSON gives times (two episodes of as many frames
     are as long)."""
-    return round(episode.end - episode.start, 3), episode.best_probability, -episode.start
+    return round(episode.end - episode.start, TIME_DECIMALS), episode.best_probability, -episode.start
 
 
 def _has_key_frame_image(episode: Episode) -> bool:
@@ -1283,7 +1286,7 @@ class _FrameSizes:
                 time_there = float(pts_time)
             except ValueError:  # NOPTS: a frame without a time cannot place the change; the next timed one does
                 return
-            self.changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
+            self.changes.append({"time": round(time_there, TIME_DECIMALS), "width": shown[0], "height": shown[1]})
         self.shown = shown
 
 
@@ -1472,7 +1475,7 @@ class FrameStream:
         cut = self._cuts.is_cut(grey)
         if cut:
             self.tracker.cut()
-            self.cut_times.append(round(t, 3))
+            self.cut_times.append(round(t, TIME_DECIMALS))
         # The next recording of a join (the source's clock started again) is detected at once too, its tracks kept
         # (a recording split into files goes on where it left off): one whose faces are elsewhere had them lost by
         # flow, and their rows missing until the next round
@@ -1965,7 +1968,7 @@ class RisingClock:
         t += self.offset
         if t <= self.last:
             if t < self.last - self.spacing / 2:  # a clock that started again, not a timestamp repeated
-                self.resets.append(round(self.last + self.spacing, 3))
+                self.resets.append(round(self.last + self.spacing, TIME_DECIMALS))
             self.offset += self.last + self.spacing - t
             t = self.last + self.spacing
         self.last = t
