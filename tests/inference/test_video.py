@@ -149,6 +149,19 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
+def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
+    """track_table() of a video with no face was 17 object columns, which made a pd.concat of a study's track
+    tables object too."""
+    from fervid.inference.video import VideoResult
+
+    typed = carphone_result.track_table().dtypes.to_dict()
+    empty = VideoResult("no_faces.mp4").track_table()
+    assert empty.empty and empty.dtypes.to_dict() == typed
+    assert typed["track"] == typed["frames"] == np.int64 and typed["start"] == typed["happy"] == np.float64
+    both = pd.concat([empty, carphone_result.track_table()], ignore_index=True)
+    assert both.dtypes.to_dict() == typed
+
+
 def test_a_videos_json_times_are_its_rows_times(carphone_result):
     """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
     matched no row's time (3.7037, 3.9706)."""

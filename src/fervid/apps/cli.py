@@ -508,15 +508,25 @@ def _image_rows(results):
             yield {**row, "error": ""}
 
 
-def _write_parquet(results, target: Path) -> None:
-    import pandas as pd
+def _image_table(results):
+    """`fervid image`'s table, the same in its CSV and Parquet: a row per face, and one with no face (an empty
+    ``face`` and face row) for an image with none or an error; ``error`` is empty for an image that was read, as
+    its JSON's is null."""
+    from fervid.inference.records import dataframe
 
+    rows = []
+    for r in results:
+        if not r.faces:
+            rows.append({"file": r.source, "error": r.error})
+        rows += r.rows(file=r.source)
+    return dataframe(rows, CSV_COLUMNS, nullable=True)
+
+
+def _write_parquet(results, target: Path) -> None:
     from fervid.inference.video import table_schema
 
-    table = pd.DataFrame(list(_image_rows(results)), columns=CSV_COLUMNS)
-    table["face"] = table["face"].astype("Int64")  # whole numbers with gaps (a faceless image), not floats
     target.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS))
+    _image_table(results).to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS))
 
 
 def _write_csv(results, target: str) -> None:

@@ -33,8 +33,9 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, face_row, rounded,
-                                      track_row)
+from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
+                                      rounded, track_row)
+from fervid.inference.records import table_schema as _schema
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
@@ -396,14 +397,9 @@ TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row gro
 
 
 def table_schema(columns: list[str] = TABLE_COLUMNS):
-    """The Arrow types of a face-row table's columns (the rest float64): a table with no rows keeps them (pandas
-    would give an empty table object columns, and Parquet null ones)."""
-    import pyarrow as pa
-
-    types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
-             "detected": pa.bool_(), "file": pa.string(), "kind": pa.string(), "face": pa.int64(),
-             "error": pa.string()}
-    return pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
+    table's by default."""
+    return _schema(columns)
 
 
 class FrameTableWriter:
@@ -546,10 +542,8 @@ class VideoResult:
     def track_table(self):
         """:meth:`track_summaries` as a pandas table, one row per track: ``TRACK_COLUMNS`` (track, start, end,
         frames, seen_seconds, dominant_emotion, each emotion's share of the time seen, the mean box), the columns
-        of ``fervid batch``'s tracks.csv; the columns are there for a video with no face too."""
-        import pandas as pd
-
-        return pd.DataFrame([track_row(summary) for summary in self.track_summaries()], columns=TRACK_COLUMNS)
+        of ``fervid batch``'s tracks.csv; the columns and their types are there for a video with no face too."""
+        return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
