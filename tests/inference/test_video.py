@@ -176,6 +176,23 @@ def test_a_videos_json_times_are_its_rows_times(carphone_result):
     assert rows["time"].is_unique and rows["time"].iloc[1] == round(1001 / 30000, 4)
 
 
+def test_a_videos_csv_writes_booleans_as_r_reads_them_and_is_its_parquet(analyzer, carphone_result, tmp_path):
+    """The frame tables' uncertain and detected were Python's True/False, which R's read.csv reads as text
+    (sum(d$detected == TRUE) was 0); TRUE/FALSE are R's logical and pandas' bool."""
+    streamed = analyzer.analyze_video(carphone(), tmp_path / "streamed", method="mean", annotate=False)
+    carphone_result.save(tmp_path / "saved")  # a result analysed in memory, its table written by save()
+    for folder in (tmp_path / "streamed", tmp_path / "saved"):
+        text = (folder / "carphone_pristine_frames.csv").read_bytes().decode()
+        assert "\r" not in text
+        header, *lines = text.splitlines()
+        column = header.split(",").index("detected")
+        assert {line.split(",")[column] for line in lines} == {"TRUE", "FALSE"}
+        assert {line.split(",")[column - 1] for line in lines} <= {"TRUE", "FALSE"}  # uncertain
+        table = pd.read_csv(folder / "carphone_pristine_frames.csv")  # pandas' defaults
+        pd.testing.assert_frame_equal(table, pd.read_parquet(folder / "carphone_pristine_frames.parquet"))
+        assert table["detected"].dtype == bool and table["detected"].sum() == streamed.frame_table()["detected"].sum()
+
+
 def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analyzer, astronaut_rgb, tmp_path):
     """An interview reviewed in its annotated copy had no sound. A silent video still gives a silent copy, and a
     run stopped part-way gives a copy with the sound of the part analysed (not a frozen frame over the rest)."""

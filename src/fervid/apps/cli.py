@@ -7,7 +7,6 @@ written), 2 for a wrong command line.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import os
@@ -499,15 +498,6 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
               "written over it)", 2)
 
 
-def _image_rows(results):
-    """`fervid image`'s table: a row per face, and one with no face for an image with none or an error."""
-    for r in results:
-        if not r.faces:
-            yield {"file": r.source, "error": r.error or ""}
-        for row in r.rows(file=r.source):
-            yield {**row, "error": ""}
-
-
 def _image_table(results):
     """`fervid image`'s table, the same in its CSV and Parquet: a row per face, and one with no face (an empty
     ``face`` and face row) for an image with none or an error; ``error`` is empty for an image that was read, as
@@ -530,18 +520,16 @@ def _write_parquet(results, target: Path) -> None:
 
 
 def _write_csv(results, target: str) -> None:
-    """One row per face to the file `target`, or to stdout for '-'."""
-    def write(fh):
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(_image_rows(results))
+    """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-'."""
+    from fervid.inference.records import write_csv
 
+    table = _image_table(results)
     if target == "-":
-        write(sys.stdout)
+        write_csv(sys.stdout, CSV_COLUMNS, table.itertuples(index=False, name=None))
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", newline="", encoding="utf-8") as fh:
-        write(fh)
+        write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
 
 
 @app.command()

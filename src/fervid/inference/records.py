@@ -83,6 +83,28 @@ def dataframe(rows: list[dict], columns: list[str], nullable: bool = False) -> p
     return pa.Table.from_pylist(rows, schema=table_schema(columns)).to_pandas(types_mapper=mapper)
 
 
+def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
+    """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
+    more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
+    ``itertuples(index=False, name=None)``), lines ending in LF, as pandas writes them. A
+    boolean is TRUE or FALSE: R's read.csv reads those as logical (Python's True/False as text, so that
+    ``sum(d$detected == TRUE)`` was 0), pandas' read_csv as bool. An empty value (None, NaN, pandas' NA) is an empty
+    field: NA to R, NaN to pandas."""
+    import csv
+
+    import pandas as pd
+
+    def field(value):
+        if isinstance(value, (bool, np.bool_)):
+            return "TRUE" if value else "FALSE"
+        return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
+
+    writer = csv.writer(fh, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    writer.writerows([field(value) for value in row] for row in rows)
+
+
 def rounded(values, digits: int = 1) -> tuple:
     """Numbers rounded for a repr: a box's pixels to a tenth, not the 16 digits a float prints."""
     return tuple(round(float(v), digits) for v in values)

@@ -34,7 +34,7 @@ from fervid.inference.images import check_input_file, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      rounded, track_row)
+                                      rounded, track_row, write_csv)
 from fervid.inference.records import table_schema as _schema
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
@@ -408,8 +408,6 @@ class FrameTableWriter:
     keeps what it once held, and the rows of each chunk are garbage a moment later."""
 
     def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None):
-        import csv
-
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -417,8 +415,7 @@ class FrameTableWriter:
         self._schema = table_schema()
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
-        self._csv.writerow(TABLE_COLUMNS)
+        write_csv(self._csv_file, TABLE_COLUMNS, [])
         self._parquet = pq.ParquetWriter(parquet_path, self._schema, memory_pool=self._pool)
         self._rows: list[list] = []
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
@@ -432,7 +429,7 @@ class FrameTableWriter:
         import pyarrow as pa
 
         with naming_file(self.paths[0]):
-            self._csv.writerows(["" if v is None else v for v in row] for row in self._rows)
+            write_csv(self._csv_file, TABLE_COLUMNS, self._rows, header=False)
         columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
         with naming_file(self.paths[1]):
@@ -565,7 +562,8 @@ class VideoResult:
         csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
         if self.table_path != parquet_path:
             table = self.frame_table()
-            table.to_csv(csv_path, index=False)
+            with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+                write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             table.to_parquet(parquet_path, index=False)
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
