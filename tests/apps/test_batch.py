@@ -97,6 +97,9 @@ def test_summary_md_says_n_a_for_a_kind_the_run_has_none_of_and_tracks_csv_is_th
     expected = Analyzer().analyze_video(CARPHONE, options=options).track_table()
     assert tracks.columns.tolist() == ["file", *expected.columns, "partial"]
     pd.testing.assert_frame_equal(tracks[expected.columns], expected, check_dtype=False)
+    # partial as R's read.csv reads a logical (Python's False it read as text) and pandas' as bool
+    lines = (tmp_path / "videos" / "tracks.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.rsplit(",", 1)[1] for line in lines] == ["partial", "FALSE"] and tracks["partial"].dtype == bool
 
     Image.fromarray(astronaut_rgb).save(tmp_path / "astronaut.png")
     run_batch([str(tmp_path / "astronaut.png")], BatchOptions(out=tmp_path / "images", pipeline=options),

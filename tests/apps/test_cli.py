@@ -2,6 +2,8 @@ import csv
 import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,58 @@ def test_batch_goes_past_bad_files_and_reports_them(tmp_path, astronaut_png, ast
     assert made == {k: v for k, v in doc.items() if k not in ("files", "failed")}
     assert made["model"] == "ferplus_vgg" and made["weights_file"] == "model_int8.onnx" and made["fervid"]
     assert (ann / "a_good_fervid.png").is_file()
+
+
+def _image_tables(tmp_path, astronaut_png):
+    """`fervid image --csv --parquet` of a photo with a face, one without and a file that is no image."""
+    Image.fromarray(np.full((200, 200, 3), 120, np.uint8)).save(tmp_path / "wall.png")
+    (tmp_path / "text.png").write_text("not an image")
+    result = runner.invoke(app, ["image", str(astronaut_png), str(tmp_path / "wall.png"), str(tmp_path / "text.png"),
+                                 "--csv", str(tmp_path / "r.csv"), "--parquet", str(tmp_path / "r.parquet"), "-q"])
+    assert result.exit_code == 1, result.output  # text.png
+    return tmp_path / "r.csv", tmp_path / "r.parquet"
+
+
+def test_image_csv_and_parquet_hold_one_typed_table(tmp_path, astronaut_png):
+    """With a faceless or failed image, uncertain was object in both files (table[~table.uncertain] raised
+    TypeError), face float64 in the CSV and Int64 in the Parquet, error NaN in the CSV and '' in the Parquet for a
+    file that was read, and the CSV's lines ended in CRLF (the video and batch CSVs' in LF)."""
+    import pandas as pd
+
+    csv_path, parquet_path = _image_tables(tmp_path, astronaut_png)
+    text = csv_path.read_bytes().decode()
+    assert "\r" not in text
+    header, face, wall, broken = text.splitlines()
+    assert face.split(",")[-2:] == ["FALSE", ""]  # uncertain as R reads a logical; no error
+    assert wall == f"{tmp_path / 'wall.png'}," + "," * (len(header.split(",")) - 2)  # every other field empty
+    table = pd.read_parquet(parquet_path)
+    assert table["face"].dtype == "Int64" and table["uncertain"].dtype == "boolean"
+    assert table[~table["uncertain"]]["emotion"].tolist() == ["happy"]  # the empty rows are left out
+    assert table["error"].isna().tolist() == [True, True, False]  # as the JSON's error: null
+    # the CSV read with the two nullable types README names is the Parquet
+    pd.testing.assert_frame_equal(pd.read_csv(csv_path, dtype={"face": "Int64", "uncertain": "boolean"}), table)
+    # with pandas' defaults, an empty face makes face float64 and uncertain object, the values the same
+    plain = pd.read_csv(csv_path)
+    assert plain["face"].dtype == np.float64 and plain["uncertain"].tolist()[0] is False
+    pd.testing.assert_frame_equal(plain.astype({"face": "Int64", "uncertain": "boolean"}), table)
+
+
+@pytest.mark.skipif(not shutil.which("Rscript"), reason="R is not installed")
+def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png):
+    """R's read.csv read True/False as text: sum(d$detected == TRUE) was 0."""
+    csv_path, _ = _image_tables(tmp_path, astronaut_png)
+    video = runner.invoke(app, ["video", str(carphone()), "--out", str(tmp_path / "v"), "--method", "frame",
+                                "--no-annotate", "-q"])
+    assert video.exit_code == 0, video.output
+    frames = tmp_path / "v" / "carphone_pristine_frames.csv"
+    script = (f'i <- read.csv("{csv_path}"); v <- read.csv("{frames}"); '
+              'cat(class(i$uncertain), class(i$face), sum(is.na(i$uncertain)), class(v$uncertain), '
+              'class(v$detected), sum(v$detected == TRUE), nrow(v), sep = " ")')
+    done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    image_uncertain, face, empty, uncertain, detected, n_detected, n = done.stdout.split()
+    assert (image_uncertain, face, empty, uncertain, detected) == ("logical", "integer", "2", "logical", "logical")
+    assert 0 < int(n_detected) < int(n) == 120  # detected on detection rounds, followed by flow between
 
 
 def test_json_to_stdout_and_success_exit_code(astronaut_png):

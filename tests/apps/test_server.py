@@ -228,6 +228,9 @@ def test_video_job_lifecycle(client):
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
     assert len(frames["tracks"]["1"]["time"]) == 120
+    # the timeline's times are its rows' (rounded to 3 decimals, 0.0334 was 0.033: no row's time)
+    rows = client.get(result["links"]["frames_csv"]).text.splitlines()[1:]
+    assert frames["tracks"]["1"]["time"] == [float(row.split(",")[0]) for row in rows]
     # saved under the uploaded file's name: downloads of several videos stay apart, and the saved JSON names the
     # video and its key frames as they download (stored as input.mp4, it said "input.mp4")
     assert 'filename="carphone_annotated.mp4"' in video.headers["content-disposition"]

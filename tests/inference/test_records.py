@@ -27,7 +27,7 @@ def test_every_table_has_the_one_face_row(tmp_path, astronaut_png):
     assert list(rows[0]) == ["file", "face", *ROW_COLUMNS, "error"]
     face = json.loads((tmp_path / "f.json").read_text())["files"][0]["faces"][0]
     assert rows[0]["emotion"] == face["emotion"] == "happy"
-    assert float(rows[0]["confidence"]) == face["confidence"] and rows[0]["uncertain"] == str(face["uncertain"])
+    assert float(rows[0]["confidence"]) == face["confidence"] and rows[0]["uncertain"] == str(face["uncertain"]).upper()
 
     video = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(carphone()).frame_table()
     assert list(video.columns) == [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
@@ -106,3 +106,17 @@ def test_faces_and_image_results_print_their_emotion_rounded_not_their_arrays(as
     assert not re.search(r"\d\.\d{5}", repr(group))
     broken = type(result)("b.png", error="b.png: not an image")
     assert repr(broken) == "ImageResult(source='b.png', error='b.png: not an image', faces=[])"
+
+
+def test_an_image_results_table_is_typed_with_or_without_faces(astronaut_rgb):
+    """An image with no face gave a table of 16 object columns, and pd.concat of it with a one-face table made
+    every column of a whole study's table object."""
+    analyzer = Analyzer()
+    one = analyzer.analyze_image(astronaut_rgb).to_dataframe()
+    empty = analyzer.analyze_image(np.full((200, 200, 3), 120, np.uint8)).to_dataframe()
+    assert empty.dtypes.to_dict() == one.dtypes.to_dict()
+    assert one["face"].dtype == "Int64" and one["uncertain"].dtype == "boolean"  # as `fervid image --parquet`
+    assert (one[list(EMOTIONS)].dtypes == np.float64).all()
+    study = pd.concat([empty, one, empty], ignore_index=True)
+    assert study.dtypes.to_dict() == one.dtypes.to_dict()
+    assert study[~study["uncertain"]]["emotion"].tolist() == ["happy"]

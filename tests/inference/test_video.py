@@ -203,6 +203,50 @@ def test_a_video_results_track_table_is_its_track_summaries_as_a_table(carphone_
     assert empty.columns.tolist() == table.columns.tolist() and empty.empty
 
 
+def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
+    """track_table() of a video with no face was 17 object columns, which made a pd.concat of a study's track
+    tables object too."""
+    from fervid.inference.video import VideoResult
+
+    typed = carphone_result.track_table().dtypes.to_dict()
+    empty = VideoResult("no_faces.mp4").track_table()
+    assert empty.empty and empty.dtypes.to_dict() == typed
+    assert typed["track"] == typed["frames"] == np.int64 and typed["start"] == typed["happy"] == np.float64
+    both = pd.concat([empty, carphone_result.track_table()], ignore_index=True)
+    assert both.dtypes.to_dict() == typed
+
+
+def test_a_videos_json_times_are_its_rows_times(carphone_result):
+    """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
+    matched no row's time (3.7037, 3.9706)."""
+    rows = carphone_result.frame_table()
+    times = set(rows["time"])
+    (track,) = carphone_result.track_summaries()
+    assert {track["start"], track["end"]} <= times and track["end"] == rows["time"].max()
+    episodes = track["episodes"]
+    assert len(episodes) > 2 and {t for ep in episodes for t in (ep["start"], ep["end"], ep["key_frame_time"])} <= times
+    assert {change["time"] for change in track["changes"]} <= times
+    # the times of 29.97 fps frames, as the rows have them, kept apart
+    assert rows["time"].is_unique and rows["time"].iloc[1] == round(1001 / 30000, 4)
+
+
+def test_a_videos_csv_writes_booleans_as_r_reads_them_and_is_its_parquet(analyzer, carphone_result, tmp_path):
+    """The frame tables' uncertain and detected were Python's True/False, which R's read.csv reads as text
+    (sum(d$detected == TRUE) was 0); TRUE/FALSE are R's logical and pandas' bool."""
+    streamed = analyzer.analyze_video(carphone(), tmp_path / "streamed", method="mean", annotate=False)
+    carphone_result.save(tmp_path / "saved")  # a result analysed in memory, its table written by save()
+    for folder in (tmp_path / "streamed", tmp_path / "saved"):
+        text = (folder / "carphone_pristine_frames.csv").read_bytes().decode()
+        assert "\r" not in text
+        header, *lines = text.splitlines()
+        column = header.split(",").index("detected")
+        assert {line.split(",")[column] for line in lines} == {"TRUE", "FALSE"}
+        assert {line.split(",")[column - 1] for line in lines} <= {"TRUE", "FALSE"}  # uncertain
+        table = pd.read_csv(folder / "carphone_pristine_frames.csv")  # pandas' defaults
+        pd.testing.assert_frame_equal(table, pd.read_parquet(folder / "carphone_pristine_frames.parquet"))
+        assert table["detected"].dtype == bool and table["detected"].sum() == streamed.frame_table()["detected"].sum()
+
+
 def test_the_annotated_copy_keeps_the_videos_sound_for_the_frames_analysed(analyzer, astronaut_rgb, tmp_path):
     """An interview reviewed in its annotated copy had no sound. A silent video still gives a silent copy, and a
     run stopped part-way gives a copy with the sound of the part analysed (not a frozen frame over the rest)."""

@@ -37,7 +37,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import IMAGE_SUFFIXES, printable_name
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row
+from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
 from fervid.inference.video import VIDEO_SUFFIXES, table_schema
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -912,9 +912,7 @@ def _tracks_json(folder: Path) -> dict | None:
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
     os.replace(tmp, path)
 
 

@@ -7,7 +7,6 @@ written), 2 for a wrong command line.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import os
@@ -499,40 +498,39 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
               "written over it)", 2)
 
 
-def _image_rows(results):
-    """`fervid image`'s table: a row per face, and one with no face for an image with none or an error."""
+def _image_table(results):
+    """`fervid image`'s table, the same in its CSV and Parquet: a row per face, and one with no face (an empty
+    ``face`` and face row) for an image with none or an error; ``error`` is empty for an image that was read, as
+    its JSON's is null."""
+    from fervid.inference.records import dataframe
+
+    rows = []
     for r in results:
         if not r.faces:
-            yield {"file": r.source, "error": r.error or ""}
-        for row in r.rows(file=r.source):
-            yield {**row, "error": ""}
+            rows.append({"file": r.source, "error": r.error})
+        rows += r.rows(file=r.source)
+    return dataframe(rows, CSV_COLUMNS, nullable=True)
 
 
 def _write_parquet(results, target: Path, settings: dict) -> None:
     """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata."""
-    import pandas as pd
-
     from fervid.inference.video import table_schema
 
-    table = pd.DataFrame(list(_image_rows(results)), columns=CSV_COLUMNS)
-    table["face"] = table["face"].astype("Int64")  # whole numbers with gaps (a faceless image), not floats
     target.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS, settings))
+    _image_table(results).to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS, settings))
 
 
 def _write_csv(results, target: str) -> None:
-    """One row per face to the file `target`, or to stdout for '-'."""
-    def write(fh):
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(_image_rows(results))
+    """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-'."""
+    from fervid.inference.records import write_csv
 
+    table = _image_table(results)
     if target == "-":
-        write(sys.stdout)
+        write_csv(sys.stdout, CSV_COLUMNS, table.itertuples(index=False, name=None))
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", newline="", encoding="utf-8") as fh:
-        write(fh)
+        write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
 
 
 @app.command()

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fervid.inference.records import TIME_DECIMALS
 from fervid.inference.video import FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult
 
 LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
@@ -124,7 +125,7 @@ class LiveSession:
         r.height, r.width = image.shape[:2]
         faces = [{**f.table_row(), "landmarks": [[round(x, 1), round(y, 1)] for x, y in f.landmarks]}
                  for frame in done for f in frame.faces]
-        return {"type": "result", "seq": seq, "time": round(t, 3), "width": image.shape[1],
+        return {"type": "result", "seq": seq, "time": round(t, TIME_DECIMALS), "width": image.shape[1],
                 "height": image.shape[0], "faces": faces, "analysis_ms": round(1000 * elapsed, 1),
                 "dark": self.stream.brightening}
 

@@ -56,7 +56,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS_BGR
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
-from fervid.inference.records import ImageResult, images_document
+from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 
 STATIC_DIR = Path(__file__).parent / "web"
@@ -869,7 +869,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
-            tracks[str(tid)] = {"time": rows["time"].round(3).tolist(),
+            tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
                                 **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
                                 "uncertain": rows["uncertain"].tolist()}
         return {"emotions": list(EMOTIONS), "tracks": tracks}

@@ -28,6 +28,7 @@ import pandas as pd
 
 from fervid.emotions import EMOTION_ALIASES, EMOTIONS
 from fervid.evaluation.datasets import DatasetError
+from fervid.inference.records import TIME_DECIMALS
 
 # the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
 # with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
@@ -333,8 +334,9 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
                                         "track": track, "label": EMOTIONS[segment.label],
                                         "predicted": [EMOTIONS[i] for i in predicted]})
                           .join(rows[list(EMOTIONS)]))
-        segment_rows.append({"video": str(segment.video), "line": segment.line, "start": round(segment.start, 3),
-                             "end": round(end, 3), "track": track, "label": EMOTIONS[segment.label],
+        segment_rows.append({"video": str(segment.video), "line": segment.line,
+                             "start": round(segment.start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
+                             "track": track, "label": EMOTIONS[segment.label],
                              "predicted": EMOTIONS[segment_label(rows)], "frames": len(rows),
                              "found": round(found, 4)})
     frames = (pd.concat(frame_rows, ignore_index=True) if frame_rows else

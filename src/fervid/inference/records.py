@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 
 from fervid.emotions import EMOTIONS
 
+# The decimals of every time and duration of a video fervid writes (a row's time; the JSON's track and episode
+# starts, ends and key frame times, changes, cuts; the live and web APIs' times), so that one joins another exactly
+# (an episode's key_frame_time is its key frame's row's time). A tenth of a millisecond, as the rows always had it
+# (tables written before stay joinable with new ones): the frames of a 29.97 or 59.94 fps video, 33.4 and 16.7 ms
+# apart, stay distinct, as do a 1000 fps camera's, and time * fps rounds back to the frame's number (3 decimals
+# would do for those rates too, but cut every table fervid had written).
+TIME_DECIMALS = 4
+
 # One face as a table row, the same in every table fervid writes: `fervid image --csv`, a video's
 # <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;
 # time, frame, track; file, kind, track, time, frame).
@@ -41,11 +49,60 @@ TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_em
 
 def track_row(summary: dict, **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
-    written by an older fervid may lack a column, left empty)."""
+    written by an older fervid may lack a column, left empty: None)."""
     shares, box = summary.get("emotion_share", {}), summary.get("mean_box", {})
-    return {**leading, **{k: summary.get(k, "") for k in TRACK_COLUMNS[:6]},
-            **{e: shares.get(e, "") for e in EMOTIONS},
-            **{column: box.get(column.removeprefix("mean_"), "") for column in MEAN_BOX_COLUMNS}}
+    return {**leading, **{k: summary.get(k) for k in TRACK_COLUMNS[:6]},
+            **{e: shares.get(e) for e in EMOTIONS},
+            **{column: box.get(column.removeprefix("mean_")) for column in MEAN_BOX_COLUMNS}}
+
+
+# The Arrow type of each column of the tables above (with their leading columns); the rest are float64
+_TYPES = {"frame": "int64", "track": "int64", "face": "int64", "frames": "int64", "emotion": "string",
+          "dominant_emotion": "string", "uncertain": "bool", "detected": "bool", "partial": "bool",
+          "file": "string", "kind": "string", "error": "string"}
+
+
+def table_schema(columns: list[str]):
+    """The Arrow types of a table's ``columns``: a table with no rows keeps them (pandas would give an empty table
+    object columns, and Parquet null ones)."""
+    import pyarrow as pa
+
+    return pa.schema([(c, pa.type_for_alias(_TYPES.get(c, "float64"))) for c in columns])
+
+
+def dataframe(rows: list[dict], columns: list[str], nullable: bool = False) -> pd.DataFrame:
+    """``rows`` as a pandas table of ``columns`` of :func:`table_schema`'s types, with rows or none (pandas made a
+    table with none all object columns, and pd.concat of it with a typed one every column object); a column a row
+    lacks is empty in it. ``nullable``: whole numbers and booleans as pandas' Int64 and boolean, which hold an empty
+    value (an image table's row of an image with no face, or one that failed), where int64 and bool cannot
+    (pandas made them float64 and object: ``table[~table.uncertain]`` raised TypeError)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get if nullable else None
+    return pa.Table.from_pylist(rows, schema=table_schema(columns)).to_pandas(types_mapper=mapper)
+
+
+def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
+    """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
+    more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
+    ``itertuples(index=False, name=None)``), lines ending in LF, as pandas writes them. A
+    boolean is TRUE or FALSE: R's read.csv reads those as logical (Python's True/False as text, so that
+    ``sum(d$detected == TRUE)`` was 0), pandas' read_csv as bool. An empty value (None, NaN, pandas' NA) is an empty
+    field: NA to R, NaN to pandas."""
+    import csv
+
+    import pandas as pd
+
+    def field(value):
+        if isinstance(value, (bool, np.bool_)):
+            return "TRUE" if value else "FALSE"
+        return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
+
+    writer = csv.writer(fh, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    writer.writerows([field(value) for value in row] for row in rows)
 
 
 def rounded(values, digits: int = 1) -> tuple:
@@ -159,11 +216,11 @@ class ImageResult:
         return self.faces[index]
 
     def to_dataframe(self) -> pd.DataFrame:
-        """:meth:`rows` as a pandas table: ``face`` then :data:`ROW_COLUMNS`, the columns there for an image with no
-        face too (no rows), so ``table["emotion"]`` works on any image."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows(), columns=["face", *ROW_COLUMNS])
+        """:meth:`rows` as a pandas table: ``face`` then :data:`ROW_COLUMNS`, the columns and their types there for
+        an image with no face too (no rows), so ``table["emotion"]`` works on any image and pd.concat of many
+        images' tables stays typed. Typed as `fervid image --parquet` writes them (``face`` Int64, ``uncertain``
+        boolean: that file's faceless images leave them empty)."""
+        return dataframe(self.rows(), ["face", *ROW_COLUMNS], nullable=True)
 
     def rows(self, **leading) -> list[dict]:
         """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... left

@@ -34,7 +34,9 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, Face, abridged, face_row, rounded, track_row
+from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
+                                      rounded, track_row, write_csv)
+from fervid.inference.records import table_schema as _schema
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
@@ -178,7 +180,7 @@ class FrameFace:
     def row(self, **leading) -> dict:
         """This face as a table row (fervid.inference.records.ROW_COLUMNS), after ``leading`` and time, frame, track."""
         return face_row(self.box, self.probabilities, self.uncertain, self.detection_score, **leading,
-                        time=round(self.time, 4), frame=self.frame, track=self.track_id)
+                        time=round(self.time, TIME_DECIMALS), frame=self.frame, track=self.track_id)
 
     def table_row(self) -> dict:
         """This face's row in the per-frame table (:data:`TABLE_COLUMNS`): :meth:`row` + ``detected``."""
@@ -221,8 +223,9 @@ class Episode:
     def to_dict(self) -> dict:
         """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
         frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
-        return {"emotion": self.emotion, "start": round(self.start, 3), "end": round(self.end, 3),
-                "key_frame": self.key_frame, "key_frame_time": round(self.best_time, 3)}
+        return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
+                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
 class TrackLog:
@@ -324,8 +327,8 @@ class TrackLog:
         self._times.append(face.time)
         self._probabilities.extend(face.probabilities)
         if self._last_emotion is not None and emotion != self._last_emotion:
-            self.changes.append({"time": round(face.time, 3), "from": self._last_emotion, "to": emotion,
-                                 "unseen_before": round(unseen, 3)})
+            self.changes.append({"time": round(face.time, TIME_DECIMALS), "from": self._last_emotion, "to": emotion,
+                                 "unseen_before": round(unseen, TIME_DECIMALS)})
         self._last_emotion = emotion
         closed = None
         ep = self.episode
@@ -375,8 +378,9 @@ class TrackLog:
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([self.episode] if self.episode is not None else [])
         return {
-            "track": self.track_id, "start": round(self.start, 3), "end": round(self.end, 3), "frames": self.frames,
-            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, 3),
+            "track": self.track_id, "start": round(self.start, TIME_DECIMALS), "end": round(self.end, TIME_DECIMALS),
+            "frames": self.frames,
+            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
@@ -408,16 +412,11 @@ SETTINGS_METADATA_KEY = b"fervid"
 
 
 def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
-    """The Arrow types of a face-row table's columns (the rest float64): a table with no rows keeps them (pandas
-    would give an empty table object columns, and Parquet null ones). ``settings``: what made the rows (the model,
-    its weights' digest, the versions: as the JSON beside them records it), kept in the file's metadata under
-    :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where it came from."""
-    import pyarrow as pa
-
-    types = {"frame": pa.int64(), "track": pa.int64(), "emotion": pa.string(), "uncertain": pa.bool_(),
-             "detected": pa.bool_(), "file": pa.string(), "kind": pa.string(), "face": pa.int64(),
-             "error": pa.string()}
-    schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
+    table's by default. ``settings``: what made the rows (the model, its weights' digest, the versions: as the JSON
+    beside them records it), kept in the file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied
+    away from its JSON still says where it came from."""
+    schema = _schema(columns)
     return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
@@ -438,8 +437,6 @@ class FrameTableWriter:
     def __init__(self, csv_path: Path, parquet_path: Path, chunk_rows: int | None = None,
                  settings: dict | None = None):
         """``settings``: what made the rows, kept in the Parquet file's metadata (:func:`table_schema`)."""
-        import csv
-
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -447,8 +444,7 @@ class FrameTableWriter:
         self._schema = table_schema(settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._csv_file, lineterminator="\n")  # as pandas writes it
-        self._csv.writerow(TABLE_COLUMNS)
+        write_csv(self._csv_file, TABLE_COLUMNS, [])
         self._parquet = pq.ParquetWriter(parquet_path, self._schema, memory_pool=self._pool)
         self._rows: list[list] = []
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
@@ -462,7 +458,7 @@ class FrameTableWriter:
         import pyarrow as pa
 
         with naming_file(self.paths[0]):
-            self._csv.writerows(["" if v is None else v for v in row] for row in self._rows)
+            write_csv(self._csv_file, TABLE_COLUMNS, self._rows, header=False)
         columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
         with naming_file(self.paths[1]):
@@ -572,10 +568,8 @@ class VideoResult:
     def track_table(self):
         """:meth:`track_summaries` as a pandas table, one row per track: ``TRACK_COLUMNS`` (track, start, end,
         frames, seen_seconds, dominant_emotion, each emotion's share of the time seen, the mean box), the columns
-        of ``fervid batch``'s tracks.csv; the columns are there for a video with no face too."""
-        import pandas as pd
-
-        return pd.DataFrame([track_row(summary) for summary in self.track_summaries()], columns=TRACK_COLUMNS)
+        of ``fervid batch``'s tracks.csv; the columns and their types are there for a video with no face too."""
+        return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     @property
     def run_settings(self) -> dict:
@@ -586,7 +580,7 @@ class VideoResult:
 
     def summary(self) -> dict:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
-                "width": self.width, "height": self.height, "duration": round(self.duration, 3),
+                "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
@@ -602,7 +596,8 @@ class VideoResult:
         csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
         if self.table_path != parquet_path:
             table = self.frame_table()
-            table.to_csv(csv_path, index=False)
+            with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+                write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             table.to_parquet(parquet_path, index=False, schema=table_schema(settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
@@ -664,9 +659,9 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 def key_frame_rank(episode: Episode) -> tuple[float, float, float]:
     """How a track's episodes are ranked for a cap on its key frames (``key_frames``): the longer episode first
     (the emotion shown longest is what the track was, more than a passing one), then the more expressive key frame,
-    then the earlier. Durations to the millisecond, as the tracks JSON gives them (two episodes of as many frames
+    then the earlier. Durations to TIME_DECIMALS, as the tracks JSON gives times (two episodes of as many frames
     are as long)."""
-    return round(episode.end - episode.start, 3), episode.best_probability, -episode.start
+    return round(episode.end - episode.start, TIME_DECIMALS), episode.best_probability, -episode.start
 
 
 def _has_key_frame_image(episode: Episode) -> bool:
@@ -1365,7 +1360,7 @@ class _FrameSizes:
                 time_there = float(pts_time)
             except ValueError:  # NOPTS: a frame without a time cannot place the change; the next timed one does
                 return
-            self.changes.append({"time": round(time_there, 3), "width": shown[0], "height": shown[1]})
+            self.changes.append({"time": round(time_there, TIME_DECIMALS), "width": shown[0], "height": shown[1]})
         self.shown = shown
 
 
@@ -1554,7 +1549,7 @@ class FrameStream:
         cut = self._cuts.is_cut(grey)
         if cut:
             self.tracker.cut()
-            self.cut_times.append(round(t, 3))
+            self.cut_times.append(round(t, TIME_DECIMALS))
         # The next recording of a join (the source's clock started again) is detected at once too, its tracks kept
         # (a recording split into files goes on where it left off): one whose faces are elsewhere had them lost by
         # flow, and their rows missing until the next round
@@ -2096,7 +2091,7 @@ class RisingClock:
         t += self.offset
         if t <= self.last:
             if t < self.last - self.spacing / 2:  # a clock that started again, not a timestamp repeated
-                self.resets.append(round(self.last + self.spacing, 3))
+                self.resets.append(round(self.last + self.spacing, TIME_DECIMALS))
             self.offset += self.last + self.spacing - t
             t = self.last + self.spacing
         self.last = t
