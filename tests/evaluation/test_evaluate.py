@@ -245,3 +245,28 @@ def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     assert card["data_and_consent"] == data_and_consent(card["training"]["config"])
     text = (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Data and consent\n" + "".join(f"- {line}\n" for line in card["data_and_consent"]) in text
+
+
+@pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])
+def test_each_shipped_temporal_model_has_the_card_its_training_record_gives(name, tmp_path):
+    """A model bundle is weights, config and card; the shipped LSTMs had no card: what they read, how and on what
+    they were trained (the command, the machine, the people on each side), on whose faces and under whose terms,
+    and how they compare with the other video methods on held-out clips."""
+    import json
+    import shutil
+
+    from fervid.evaluation.evaluate import write_temporal_card
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / name
+    shutil.copytree(WEIGHTS_DIR / name, folder)
+    (folder / "MODEL_CARD.md").unlink()
+    text = write_temporal_card(folder).read_text(encoding="utf-8")
+    assert text == (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")  # the shipped card is it
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    assert f"`{config['cnn']}`'s features only" in text and config["cnn_weights_sha256"][:16] in text
+    assert f"- Command: `{report['command']}`" in text and "Intel Xeon with AMX" in text
+    assert "JAFFE's terms allow non-commercial research only" in text and "did not consent" in text
+    lstm_people = report["heldout"]["people"]["centred"]["lstm"]
+    assert f"| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text

@@ -267,6 +267,10 @@ def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers
         assert start in result.output, result.output  # said as found, not only filed
     assert set(report["heldout"]) == {"stills"}
     assert report["heldout"]["stills"]["clips"] == 1 and report["heldout"]["stills"]["frames"] == 45  # 1.5 s at 30
+    # its card, as a CNN's: the command that made it and the machine it ran on, beside the numbers
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert report["command"].startswith("fervid train-temporal --fer2013 ") and f"`{report['command']}`" in card
+    assert report["device"] in card and "| stills | centred | " in card and "| people |" not in card
     printed = json.loads(result.output[result.output.index("{\n"):result.output.rindex("}") + 1])
     assert printed["heldout"]["stills"]["clips"] == 1
     assert temporal.temperature_notice({"fitted": 1.3, "applied": True}) is None

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sqlite3
 import sys
 from pathlib import Path
@@ -946,14 +947,21 @@ def train_temporal_cmd(
     except ValueError as exc:
         _bad_value(exc)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
+    command = shlex.join(["fervid", "train-temporal", "--fer2013", fer2013, *(["--ckplus", ckplus] if ckplus else []),
+                          *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
+                          *(["--ferplus", ferplus] if ferplus else []), "--still-clips", str(still_clips),
+                          "--person-clips", str(person_clips), "--heldout-clips", str(heldout_clips), "--frames",
+                          str(frames), "--epochs", str(epochs), "--seed", str(seed), "--out", str(out),
+                          *(["--force"] if force else [])])
     try:
-        report = train_temporal(cfg, out, overwrite=force)
+        report = train_temporal(cfg, out, overwrite=force, command=command)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
     except FileExistsError as exc:  # --out holds a CNN or a training run
         _fail(str(exc))
     typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
-    typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}")
+    typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}, {out / 'MODEL_CARD.md'}")
 
 
 @app.command()

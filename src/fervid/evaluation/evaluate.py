@@ -390,6 +390,86 @@ def data_and_consent(train_cfg: dict) -> list[str]:
     ]
 
 
+def write_temporal_card(folder: str | Path) -> Path:
+    """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
+    the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
+    machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
+    Returns the card's path."""
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    train_cfg, people = report["config"], report.get("people", {})
+    graph = cfg.get("cnn_graph", {})
+    labels = "FER+'s ten-annotator majority" if train_cfg.get("ferplus") else "FER2013's own labels"
+    lab = [name for name, given in (("CK+ (Lucey et al. 2010)", train_cfg.get("ckplus")),
+                                    ("JAFFE (Lyons et al. 1998)", train_cfg.get("jaffe"))) if given]
+    machine = report.get("device", "not recorded")
+    md = [
+        f"# Model card: {folder.name}",
+        "",
+        f"The temporal classifier of the published design: a 2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over "
+        f"the 512-d features `{cfg['cnn']}` gives each face, labelling the middle frame of a window of at most "
+        f"{cfg['max_frames']} frames (a longer window is thinned to that many) with 7 emotions: "
+        f"{', '.join(EMOTIONS)}. It reads `{cfg['cnn']}`'s features only: the video pipeline refuses it with any other "
+        f"CNN, or with `{cfg['cnn']}` weights of another digest (`{cfg.get('cnn_weights_sha256', '')[:16]}...`).",
+        "",
+        "## Training",
+        f"- Command: `{report.get('command', 'not recorded')}`",
+        f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels}) and "
+        f"{train_cfg['person_clips']} per training person of " + (" and ".join(lab) or "no lab people") +
+        f" (4 s each: one person's posed expressions, one after another), {report.get('train_frames', 0):,} "
+        f"frames; features from `{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video "
+        "runs it.",
+        f"- People, split by subject (no one on two sides): {people.get('train', 0)} training, "
+        f"{people.get('val', 0)} validation (the temperature and the choice of model), {people.get('test', 0)} test "
+        "(untouched: docs/results.md section 8); each one's ID is in `config.json`.",
+        f"- Epochs {train_cfg['epochs']}, learning rate {train_cfg['lr']}, dropout {train_cfg['dropout']}, seed "
+        f"{train_cfg['seed']}.",
+        f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
+        + (f", torch {report['torch']}" if report.get("torch") else "") + ".",
+        f"- Temperature: {cfg.get('temperature', 1.0):.3f}, fitted on the validation people's clips.",
+        "",
+        "## Data and consent",
+        "- Stills: FER2013's faces, gathered by Google image searches: the people pictured did not consent to this "
+        "use; its terms of use are not stated in the copy used.",
+    ]
+    if lab:
+        md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. JAFFE's "
+                  "terms allow non-commercial research only (cite Lyons et al. 1998); CK+ is distributed under a "
+                  "research agreement. Weights learnt from them carry those terms: check them before commercial use.")
+    md += ["- No accuracy breakdown by age, sex or skin tone was measured.",
+           "- The labels are the expressions posed or read by annotators, not what anyone felt.",
+           "",
+           "## Held-out clips (training.json)",
+           "Accuracy over all frames, label changes per second (flicker) and calibration error (ECE) of each video "
+           "method on the same clips; centred windows are what `fervid video` runs, causal ones what `fervid live` "
+           "runs. The validation people chose the temperature, so their numbers flatter it a little; the test "
+           "people's are in docs/results.md section 8.",
+           "",
+           "| clips | window | " + " | ".join(METHOD_COLUMNS) + " |",
+           "|---|---|" + "---|" * len(METHOD_COLUMNS)]
+    for kind, sides in report.get("heldout", {}).items():
+        for window in ("centred", "causal"):
+            scores = sides.get(window, {})
+            md.append(f"| {kind} | {window} | " + " | ".join(
+                f"{scores[m]['accuracy']:.3f} / {scores[m]['flicker_per_s']:.2f} / {scores[m]['ece']:.3f}"
+                if m in scores else "n/a" for m in METHOD_COLUMNS) + " |")
+    md += ["", "(each cell: accuracy / flicker per second / ECE)", "",
+           "## Limitations",
+           "- Trained on simulated clips (stills held, posed expressions joined): real video's head motion, talking "
+           "and lighting are not in them.",
+           "- The lag of a label behind a change of expression, and the confidence its temperature leaves, are "
+           "measured in docs/results.md section 8.",
+           ""]
+    path = folder / "MODEL_CARD.md"
+    path.write_text("\n".join(md), encoding="utf-8")
+    return path
+
+
+# the video methods a temporal card compares, in its table's order
+METHOD_COLUMNS = ("frame", "mean", "hmm", "lstm")
+
+
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
                      fp32: Evaluation | None = None) -> dict:
     """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.

@@ -28,10 +28,11 @@ from tqdm import tqdm
 from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, load_fer2013, load_ferplus,
                                        load_jaffe)
-from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
+from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature, write_temporal_card
 from fervid.inference.align import preprocess_faces
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
 from fervid.inference.options import check_positive
+from fervid.machine import cpu_model
 from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
     make_method, tempered
 from fervid.training.export import check_model_folder, folder_holds, prepare_model_folder
@@ -302,9 +303,9 @@ def check_same_labels(cnn: EmotionCNN, cfg: TemporalTrainConfig) -> None:
 
 
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True,
-                   overwrite: bool = False) -> dict:
+                   overwrite: bool = False, command: str = "") -> dict:
     """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
-    + config + report to ``out_dir``. A folder that already holds a temporal model is refused unless ``overwrite``
+    + config + report + model card to ``out_dir`` (``command``: the command line, for the card). A folder that already holds a temporal model is refused unless ``overwrite``
     (``fervid train-temporal --force``). What is left out or comes out empty (people on no side, an empty side,
     a temperature at its bound) is said as it is found (``progress``) and listed in the report's ``notices``."""
     from fervid.training.network import PaperLSTM
@@ -383,8 +384,10 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
               "temperature_choice": temperature_report,
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
               "train_frames": int(len(train_set.labels)), "notices": notices,
-              "wall_seconds": round(time.perf_counter() - started, 1)}
+              "wall_seconds": round(time.perf_counter() - started, 1), "command": command,
+              "device": f"{cpu_model()}, {torch.get_num_threads()} threads", "torch": torch.__version__}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_temporal_card(out_dir)
     return report
 
 
