@@ -110,6 +110,20 @@ def test_the_page_works_from_the_keyboard_and_keeps_its_layout(server, page, ast
     expect(page.locator("#photo-downloads a")).to_have_attribute("download", "astronaut.json")
 
 
+def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, astronaut_png, tmp_path):
+    """The canvas's CSS display overrode its hidden attribute: a TIFF the browser cannot draw, dropped after a PNG,
+    left the PNG's picture and boxes above the TIFF's faces table."""
+    from PIL import Image
+
+    page.goto(server + "/")
+    page.set_input_files("#file-input", astronaut_png)
+    expect(page.locator("#photo-canvas")).to_be_visible(timeout=30_000)
+    Image.open(astronaut_png).convert("L").save(tmp_path / "grey.tiff")
+    page.set_input_files("#file-input", str(tmp_path / "grey.tiff"))
+    expect(page.locator("#photo-note")).to_contain_text("cannot display grey.tiff", timeout=30_000)
+    expect(page.locator("#photo-canvas")).to_be_hidden()
+
+
 def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(CARPHONE))
