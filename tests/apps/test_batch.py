@@ -1256,3 +1256,40 @@ def test_a_rerun_says_how_many_files_are_already_done_before_it_starts(tmp_path,
     assert f"fervid batch: 2 of 3 file(s) already done in {out} are kept; 1 to analyse" in again.output
     quiet = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "-q"])
     assert "already done" not in quiet.output
+
+
+def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, astronaut_rgb):
+    """An overnight corpus was timed only once it ran (the README said: time a minute of one recording first).
+    `--estimate` analyses samples in a temporary folder, reads the videos' lengths from their files, and says how
+    long the run would take, writing nothing to --out."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.batch import estimate_batch
+    from fervid.apps.cli import app
+    from fervid.inference.video import H264Writer
+
+    corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 3)  # carphone (176x144, 4 s), 4 images, 2 bad files
+    face = astronaut_rgb[20:240, 120:330, ::-1]
+    writer = H264Writer(corpus / "large.mp4", 640, 480, 15.0)
+    for _ in range(90):  # 6 s at 640x480: another frame size, another cost
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        frame[100:320, 200:410] = face
+        writer.write(frame)
+    writer.close()
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--estimate"])
+    assert ran.exit_code == 0, ran.output
+    assert not out.exists()
+    said = " ".join(ran.output.split())
+    assert "8 file(s): 3 video(s), 0 h 00 min 10 s of video by their files, and 5 image(s)" in said
+    assert re.search(r"clip\.mp4 \(176x144\): 4(\.\d)? s analysed at [\d.]+x real time", said), said
+    assert re.search(r"large\.mp4 \(640x480\): 6(\.\d)? s analysed at [\d.]+x real time", said), said
+    assert re.search(r"images: [\d.]+ s each", said) and "empty.mp4" in said  # no length: not counted, named
+    assert re.search(r"estimated: about \d+ min \d\d s with one worker", said), said
+    # each video at the rate of the sample of its size, the images at theirs
+    found = estimate_batch([str(corpus)], MEAN, sample_seconds=2.0)
+    rates = {Path(s["file"]).name: s for s in found["samples"]}
+    assert rates["large.mp4"]["seconds_analysed"] == pytest.approx(2.0, abs=0.2)  # the first 2 s only
+    expected = (120 / 29.97 / rates["clip.mp4"]["real_time"] + 6.0 / rates["large.mp4"]["real_time"]
+                + 5 * found["seconds_per_image"])
+    assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)

@@ -21,6 +21,7 @@ import contextlib
 import csv
 import dataclasses
 import json
+import math
 import os
 import shutil
 import signal
@@ -759,6 +760,68 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], nu
             if child.pid not in others:
                 child.kill()  # (terminate's SIGTERM is ignored by the workers: the driver decides)
     return lost
+
+
+def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds: float = 20.0,
+                   sample_videos: int = 3, sample_images: int = 10) -> dict:
+    """How long ``fervid batch`` would take on ``inputs`` with ``pipeline``'s settings, on this machine, with one
+    worker, found by analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
+    ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
+    encoding), and up to ``sample_images`` images. Each video's time is its length, from its container, at the rate
+    of the sample nearest in size. An overnight run of a corpus used to be timed only once it ran."""
+    import tempfile
+
+    from fervid.inference.video import VideoAnalyzer, container_facts
+
+    files, problems = collect_inputs(inputs)
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"}]
+    images = [p for p in files if p not in set(videos)]
+    facts = {v: container_facts(v) for v in videos}
+    known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
+    picks = known if len(known) <= sample_videos else list(dict.fromkeys(
+        known[round(i * (len(known) - 1) / (sample_videos - 1))] for i in range(sample_videos)))
+    analyzer = pipeline.analyzer()
+    samples = []
+    with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
+        runner = VideoAnalyzer(analyzer, pipeline.video())
+        for n, video in enumerate(picks):
+            limit, read = math.ceil(sample_seconds * facts[video].fps), [0]
+            started = time.perf_counter()
+            result = runner.run(video, Path(tmp) / f"v{n}", progress=lambda done, total: read.__setitem__(0, done),
+                                stop=lambda: read[0] > limit)
+            wall = time.perf_counter() - started
+            if result.duration > 0:
+                samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
+                                "seconds_analysed": round(result.duration, 1),
+                                "real_time": round(result.duration / wall, 2)})
+        timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
+        started, read_images = time.perf_counter(), 0
+        for n, image in enumerate(timed):
+            try:
+                _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), BatchOptions(out=Path(tmp),
+                                                                                          pipeline=pipeline))
+                read_images += 1
+            except Exception:  # a bad file is batch's to report; it is not timed
+                pass
+        per_image = (time.perf_counter() - started) / read_images if read_images else None
+
+    def seconds_for(video: Path) -> float:
+        pixels = facts[video].width * facts[video].height
+        nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
+        return facts[video].seconds / nearest["real_time"]
+
+    unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
+    video_time = sum(seconds_for(v) for v in known) if samples else 0.0
+    return {"files": len(files), "videos": len(videos), "images": len(images),
+            "video_seconds": round(sum(facts[v].seconds for v in known), 1), "unknown_length": unknown,
+            "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
+            "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
+            "problems": [f"{item}: {why}" for item, why in problems]}
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:

@@ -765,6 +765,38 @@ def live(
         _fail(result.error)
 
 
+def _say_estimate(inputs: list[str], pipeline, out: Path) -> None:
+    """`fervid batch --estimate`: the samples timed, and the run's estimated time."""
+    from fervid.apps.batch import estimate_batch
+    from fervid.machine import cpu_model
+
+    typer.echo("timing samples with these settings ...", err=True)
+    try:
+        found = estimate_batch(inputs, pipeline)
+    except KeyboardInterrupt:
+        typer.secho("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(_interrupted_status())
+    for problem in found["problems"]:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+    hours, rest = divmod(round(found["video_seconds"]), 3600)
+    typer.echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
+               f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
+    for sample in found["samples"]:
+        typer.echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
+                   f"analysed at {sample['real_time']:g}x real time")
+    if found["seconds_per_image"] is not None:
+        typer.echo(f"  images: {found['seconds_per_image']:g} s each")
+    if found["unknown_length"]:
+        typer.echo(f"  {len(found['unknown_length'])} video(s) whose files give no length are not counted: "
+                   + ", ".join(found["unknown_length"][:5]) + (" ..." if len(found["unknown_length"]) > 5 else ""))
+    total = round(found["estimated_seconds"])
+    took = (f"{total // 3600} h {total % 3600 // 60:02d} min" if total >= 3600 else
+            f"{total // 60} min {total % 60:02d} s")
+    typer.echo(f"estimated: about {took} with one worker on this "
+               f"{cpu_model()} (the samples' faces and sizes stand for the rest: expect it to be off by a "
+               f"fifth or more); nothing was written to {out}")
+
+
 def _quiet_opencv() -> None:
     """OpenCV's own warnings ("can't open camera by index", "Stream timeout triggered") left off: `fervid live`
     says itself, by source, what failed. OPENCV_LOG_LEVEL set in the environment is kept."""
@@ -1555,6 +1587,11 @@ def batch(
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
+                                                            "settings and one worker: the first 20 s of up to 3 "
+                                                            "videos of different frame sizes and up to 10 images are "
+                                                            "analysed (in a temporary folder; nothing is written to "
+                                                            "--out), and the videos' lengths read from their files."),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files (and does not
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
@@ -1570,6 +1607,9 @@ def batch(
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker
     _video_runner(pipeline, named_method=method)
+    if estimate:
+        _say_estimate(inputs, pipeline, out)
+        return
     try:
         summary = run_batch(inputs, options, progress=not quiet)
     except BatchInterrupted as exc:

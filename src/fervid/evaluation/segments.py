@@ -375,7 +375,7 @@ def frames_from_results(results: Path, videos: list[Path]
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
     name where one video of that name was analysed and its length agrees (another file of the same name, in another
     session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary."""
-    from fervid.inference.video import TRACKS_JSON_SUFFIX, analysis_rate, written_tracks
+    from fervid.inference.video import TRACKS_JSON_SUFFIX, analysis_rate, container_facts, written_tracks
 
     suffix = TRACKS_JSON_SUFFIX
     # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/
@@ -397,7 +397,7 @@ def frames_from_results(results: Path, videos: list[Path]
             continue
         named, tracks_json, summary = same[0]
         if by_name:
-            analysed, here = float(summary.get("duration") or 0.0), _seconds_long(video)
+            analysed, here = float(summary.get("duration") or 0.0), container_facts(video).seconds
             if here is not None and not summary.get("error") and abs(here - analysed) > max(1.0, 0.05 * here):
                 failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) is "
                                  f"{analysed:.1f} s long and this one {here:.1f} s: another file of the same name")
@@ -416,13 +416,3 @@ def frames_from_results(results: Path, videos: list[Path]
     return tables, failed, summaries
 
 
-def _seconds_long(video: Path) -> float | None:
-    """A video's length from its container (frame count over rate; no frame decoded), None where it gives none."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    try:
-        fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
-    finally:
-        cap.release()
-    return count / fps if fps > 0 and count > 0 else None

@@ -1061,6 +1061,28 @@ class _CheckedCapture:
         self._cap.release()
 
 
+@dataclass(frozen=True)
+class ContainerFacts:
+    """What a video's container says of it, no frame decoded: ``seconds`` (frame count over rate; None where it
+    gives none), ``fps`` (0 where unknown) and ``width`` x ``height``."""
+
+    seconds: float | None
+    fps: float
+    width: int
+    height: int
+
+
+def container_facts(path: str | Path) -> ContainerFacts:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    usable = math.isfinite(fps) and 0 < fps < 1000
+    return ContainerFacts(count / fps if usable and count > 0 else None, fps if usable else 0.0, width, height)
+
+
 def open_video(path: str | Path) -> _CheckedCapture:
     if isinstance(path, str) and is_url(path) and not Path(path).exists():  # Path("http://x") is "http:/x"
         raise VideoError(f"{masked_source(path)}: a URL: fervid reads video files (it works offline): download it "
