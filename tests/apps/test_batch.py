@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
+from fervid.emotions import EMOTIONS
 from fervid.inference.options import PipelineOptions
 from fervid.inference.video import sample_video
 
@@ -1110,6 +1111,7 @@ assert summary["rows"] == 1600000 and summary["video_tracks"] == 48, summary
     shares = frames["emotion"].value_counts(normalize=True)
     assert summary["emotion_share"] == {e: round(float(shares.get(e, 0.0)), 4) for e in summary["emotion_share"]}
     assert summary["emotion_share_by_kind"]["video"] == summary["emotion_share"]
+    assert summary["emotion_share_by_kind"]["image"] == dict.fromkeys(EMOTIONS)  # no image rows: no shares (null)
     assert set(pd.read_parquet(out / "dataset.parquet", columns=["file"])["file"]) == {f"v{i}.mp4" for i in range(8)}
 
 

@@ -953,8 +953,10 @@ class _Counts:
             self.emotions[e] += other.emotions[e]
 
     def shares(self) -> dict:
+        """Each emotion's share of the rows; None (null in summary.json) where there are none to share: a run of
+        videos only has no image faces, and 0.0 for every emotion read as a measured absence."""
         labelled = sum(self.emotions.values())
-        return {e: round(n / labelled, 4) if labelled else 0.0 for e, n in self.emotions.items()}
+        return {e: round(n / labelled, 4) if labelled else None for e, n in self.emotions.items()}
 
     def dominant(self) -> str:
         return max(self.emotions, key=self.emotions.get) if self.rows else ""
