@@ -60,6 +60,7 @@ def test_mypy_strict_accepts_a_script_using_fervids_public_names(tmp_path):
         "analyzer = fervid.Analyzer()\n"
         "options: fervid.VideoOptions = fervid.VideoOptions(method='mean')\n"
         "result: fervid.VideoResult = analyzer.analyze_video('clip.mp4', options=options)\n"
+        "rows, tracks = result.frame_table(), result.track_table()\n"
         "try:\n"
         "    faces: fervid.ImageResult = analyzer.analyze_image('photo.jpg')\n"
         "except (fervid.ImageLoadError, fervid.VideoError, fervid.ModelError, fervid.FervidError):\n"

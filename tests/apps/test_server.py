@@ -344,7 +344,7 @@ def test_a_jobs_upload_is_deleted_when_its_analysis_ends_and_its_files_are_priva
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     files = modes(data)
     assert files["jobs"] == files[f"jobs/{job_id}"] == files[f"jobs/{job_id}/out"] == "0o700"
-    written = {name: mode for name, mode in files.items() if (data / name).is_file() and name != ".lock"}
+    written = {name: mode for name, mode in files.items() if (data / name).is_file()}  # .lock (the pid) too
     assert f"jobs/{job_id}/job.json" in written and f"jobs/{job_id}/out/carphone_tracks.json" in written
     assert set(written.values()) == {"0o600"}, written
 

@@ -22,10 +22,13 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
@@ -543,7 +546,7 @@ class VideoResult:
         """Seconds of video analysed per second spent."""
         return self.duration / max(self.seconds, 1e-9)
 
-    def frame_table(self):
+    def frame_table(self) -> pd.DataFrame:
         """The per-frame table: ``FRAME_LEADING`` + ``ROW_COLUMNS`` + ``detected``, one row per track per frame."""
         import pandas as pd
 
@@ -565,7 +568,7 @@ class VideoResult:
         until = self.duration or None  # 0 until the video's length is known (a live session in progress)
         return [self.tracks[tid].summary(until) for tid in self.track_ids]
 
-    def track_table(self):
+    def track_table(self) -> pd.DataFrame:
         """:meth:`track_summaries` as a pandas table, one row per track: ``TRACK_COLUMNS`` (track, start, end,
         frames, seen_seconds, dominant_emotion, each emotion's share of the time seen, the mean box), the columns
         of ``fervid batch``'s tracks.csv; the columns and their types are there for a video with no face too."""
