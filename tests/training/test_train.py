@@ -585,10 +585,9 @@ def test_teaching_on_views_labels_each_image_by_what_the_teachers_say_about_that
     np.testing.assert_allclose(probs[1, :40].numpy(), by_hand, atol=1e-5)
     np.testing.assert_allclose(mean_teacher_probabilities(teachers, views[1, :40]).numpy(), by_hand, atol=1e-5)
     np.testing.assert_allclose(probs.sum(2).numpy(), 1.0, atol=1e-5)
-    # a folder teacher's threads do not busy-wait between runs (they would starve training's), same outputs
-    quiet = EmotionCNN(folder, spin=False)
+    # a folder teacher's threads do not busy-wait between runs (they would starve training's): every fervid session's
+    quiet = EmotionCNN(folder)  # as load_teacher makes it
     assert quiet.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    np.testing.assert_array_equal(quiet(view).logits, EmotionCNN(folder)(view).logits)
     # the checkpoint and its int8 export nearly agree: the same teacher by either runtime
     ckpt_probs, onnx_probs = load_teacher(checkpoint)[1](view), load_teacher(folder)[1](view)
     assert (ckpt_probs.argmax(1) == onnx_probs.argmax(1)).mean() >= 0.9
