@@ -404,6 +404,13 @@ def write_temporal_card(folder: str | Path) -> Path:
     lab = [name for name, given in (("CK+ (Lucey et al. 2010)", train_cfg.get("ckplus")),
                                     ("JAFFE (Lyons et al. 1998)", train_cfg.get("jaffe"))) if given]
     machine = report.get("device", "not recorded")
+
+    def by_dataset(side: str) -> str:
+        """" (15 CK+, 2 JAFFE)": whose people a side holds (a side of one dataset's only is measured on it alone)."""
+        ids = cfg.get("people", {}).get(side, [])
+        names = {"ckplus": "CK+", "jaffe": "JAFFE"}
+        counts = {name: sum(i.split(":")[0] == key for i in ids) for key, name in names.items()}
+        return f" ({', '.join(f'{n} {name}' for name, n in counts.items())})" if ids else ""
     md = [
         f"# Model card: {folder.name}",
         "",
@@ -420,9 +427,10 @@ def write_temporal_card(folder: str | Path) -> Path:
         f" (4 s each: one person's posed expressions, one after another), {report.get('train_frames', 0):,} "
         f"frames; features from `{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video "
         "runs it.",
-        f"- People, split by subject (no one on two sides): {people.get('train', 0)} training, "
-        f"{people.get('val', 0)} validation (the temperature and the choice of model), {people.get('test', 0)} test "
-        "(untouched: docs/results.md section 8); each one's ID is in `config.json`.",
+        f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
+        f"{by_dataset('train')}, {people.get('val', 0)} validation{by_dataset('val')} (the temperature and the "
+        f"choice of model), {people.get('test', 0)} test{by_dataset('test')} (untouched: docs/results.md section "
+        "8); each one's ID is in `config.json`.",
         f"- Epochs {train_cfg['epochs']}, learning rate {train_cfg['lr']}, dropout {train_cfg['dropout']}, seed "
         f"{train_cfg['seed']}.",
         f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
