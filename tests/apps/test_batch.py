@@ -1295,3 +1295,23 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     expected = (120 / 29.97 / rates["clip.mp4"]["real_time"] + 6.0 / rates["large.mp4"]["real_time"]
                 + 5 * found["seconds_per_image"])
     assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)
+
+
+def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path):
+    """A participant's voice memo beside their videos: a folder run left it out without a word (18 of 18 files for
+    19 uploads), and named on its own it was taken for an image that was 'a video (MP4/MOV), not an image (use
+    fervid video)'."""
+    import imageio_ffmpeg
+
+    corpus = tmp_path / "p01"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    memo = corpus / "voice_memo.m4a"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
+                    "-c:a", "aac", str(memo)], check=True)
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    assert summary["done"] == 1 and any("left out 1 audio file(s) (e.g. voice_memo.m4a)" in n
+                                        for n in summary["this_run"]["notices"]), summary["this_run"]["notices"]
+    summary = run_batch([str(memo)], BatchOptions(out=tmp_path / "out2", pipeline=MEAN), progress=False)
+    (failure,) = summary["failures"]
+    assert "voice_memo.m4a: audio only, no picture" in failure["error"] and "use `fervid video`" not in failure["error"]

@@ -66,6 +66,9 @@ IMAGE_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".t
 # decoder): a search leaves them out and says so
 UNREADABLE_IMAGE_SUFFIXES = (set() if READS_HEIF else HEIF_SUFFIXES) | {
     suffix for module, suffixes in _OPTIONAL_FORMATS.items() if not _pillow_reads(module) for suffix in suffixes}
+# sound without a picture (a participant's voice memo beside their videos): a search leaves them out and says so
+AUDIO_SUFFIXES = {".m4a", ".m4b", ".mp3", ".wav", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff",
+                  ".amr", ".caf"}
 MAX_PIXELS = 250_000_000  # a 15800 x 15800 photo; beyond this decoding alone needs gigabytes
 
 
@@ -234,6 +237,9 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
         if container == "AVIF":  # where this Pillow is older than 11.2
             raise ImageLoadError(f"{name}: an AVIF image, which fervid cannot read here (this Pillow has no decoder "
                                  "for it; Pillow 11.2 and later have one): convert it to JPEG or PNG") from None
+        if container == "M4A" or Path(name).suffix.lower() in AUDIO_SUFFIXES:  # (batch takes what is not a video
+            # for an image)
+            raise ImageLoadError(f"{name}: audio only, no picture: fervid reads faces") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
         raise
@@ -245,7 +251,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 
 def _video_container(source) -> str | None:
     """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None; "HEIF" and
-    "AVIF" for the still images that share MP4's boxes."""
+    "AVIF" for the still images that share MP4's boxes, "M4A" for the sound files that do."""
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
@@ -256,7 +262,9 @@ def _video_container(source) -> str | None:
     except OSError:
         return None
     if head[4:8] == b"ftyp":
-        return "HEIF" if head[8:12] in _HEIF_BRANDS else "AVIF" if head[8:12] in (b"avif", b"avis") else "MP4/MOV"
+        brand = head[8:12]
+        return ("HEIF" if brand in _HEIF_BRANDS else "AVIF" if brand in (b"avif", b"avis") else
+                "M4A" if brand in (b"M4A ", b"M4B ", b"M4P ") else "MP4/MOV")
     if head[:4] == b"\x1aE\xdf\xa3":
         return "Matroska/WebM"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
@@ -417,7 +425,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                      "with `fervid batch`"),
                     ([p for p in others if p.suffix.lower() in IMAGE_SUFFIXES] if takes_videos and not takes_images
                      else [], "image(s)", "`fervid video` reads videos; analyse images with `fervid image`, or both "
-                     "kinds with `fervid batch`")):
+                     "kinds with `fervid batch`"),
+                    ([p for p in others if p.suffix.lower() in AUDIO_SUFFIXES], "audio file(s)",
+                     "sound without a picture: fervid reads faces")):
                 if files:
                     notices.append(f"{printable_name(item)}: left out {len(files)} {what} (e.g. "
                                    f"{printable_name(files[0].name)}): {advice}")
