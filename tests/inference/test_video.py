@@ -1886,3 +1886,23 @@ def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(ana
         warnings.simplefilter("error")
         result = analyzer.analyze_video(tmp_path / "面接 1.mp4", tmp_path / "out", method="mean", annotate=False)
     assert (tmp_path / "out" / "面接 1_track1_timeline.png").is_file() and result.ok
+
+
+def test_the_annotated_copy_of_a_variable_frame_rate_video_keeps_its_busy_stretches_frames(analyzer, astronaut_rgb,
+                                                                                           tmp_path):
+    """A screen or call recording sends no frame while the picture is still: its container's average rate (20 fps
+    here) is below its busy stretches' (30), and the copy, written at the average, left a third of their frames
+    out. It is written at FFmpeg's base rate ("tbr") where that is higher."""
+    clip = write_clip(tmp_path / "cfr.mp4", moving_face_frames(astronaut_rgb, 90), fps=30)
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(clip), "-vf", "select='not(between(n,30,59))'", "-fps_mode",
+                    "vfr", "-c:v", "libx264", str(vfr)], check=True)
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(vfr)], capture_output=True, text=True).stderr
+    assert re.search(r"20(\.\d+)? fps, 30 tbr", header), header  # the average, and the base rate
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(vfr, tmp_path / "o")
+    assert result.frames_analysed == 60
+    copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "o" / "vfr_annotated.mp4"), "-map", "0:v",
+                           "-f", "null", "-"], capture_output=True, text=True).stderr
+    assert re.search(r", 30 fps", copy), copy
+    written = int(re.findall(r"frame=\s*(\d+)", copy)[-1])
+    assert written == pytest.approx(90, abs=2)  # 3 s at 30 fps: the still second held, no busy frame left out

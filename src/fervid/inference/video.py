@@ -1053,6 +1053,15 @@ class _CheckedCapture:
         container = _CONTAINER_START.search(self.header)
         return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
 
+    def motion_rate(self, fps: float) -> float:
+        """The rate to write a copy of the video at: ``fps`` (its container's average), or FFmpeg's guess of its base
+        rate ("tbr") where that is higher. A variable-frame-rate recording (a phone under load, a screen or call
+        recording: no frame while the picture is still) averages below the rate of its busy stretches, and a copy
+        at the average left a third of a probe's frames out there."""
+        base = re.search(r", ([0-9.]+) tbr", _video_stream_line(self.header))
+        rate = float(base.group(1)) if base else 0.0
+        return rate if fps * 1.05 < rate <= 120.0 else fps
+
     @property
     def frame_size_changes(self) -> list[dict] | None:
         """Where the recordings' frame size changes ({"time", "width", "height"}, as it shows), as the ffmpeg
@@ -1939,7 +1948,8 @@ class VideoAnalyzer:
         # the labels are about
         audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_stream(
             cap.header, "Audio") else None
-        writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(result.fps, opts.sample_fps),
+        copy_rate = cap.motion_rate(result.fps) if cap is not None else result.fps
+        writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(copy_rate, opts.sample_fps),
                               audio_from=audio)
         write = writer.write
         next_sample, last_time, stopped = 0.0, 0.0, False
