@@ -1051,6 +1051,34 @@ def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_
     assert f"Accuracy **1.0000** (95% CI {low:.4f}-1.0000, Wilson)" in report
 
 
+def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_path):
+    """CK+48 is 783 faces of 86 people, three near-identical frames per sequence: `fervid evaluate` gave Wilson's
+    interval, the faces read as independent draws (0.662-0.726, where resampling people gives 0.649-0.739)."""
+    import pandas as pd
+
+    from conftest import synthetic_faces
+
+    faces, _ = synthetic_faces(36)
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    for i, face in enumerate(faces):  # 12 people, one sequence of three frames each
+        person, frame = divmod(i, 3)
+        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
+                                 str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n"] == 36 and metrics["ci_method"] == "bootstrap over 12 subjects"
+    from fervid.evaluation.intervals import bootstrap_over_groups  # the interval is its resampling of the people
+
+    rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    assert metrics["accuracy_ci95"] == bootstrap_over_groups(rows["label"] == rows["predicted"], rows["subject"])
+    low, high = metrics["accuracy_ci95"]
+    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in result.output
+    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in (tmp_path / "eval" / "report.md").read_text(
+        encoding="utf-8")
+
+
 def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_an_earlier_run(tmp_path,
                                                                                                 astronaut_rgb):
     """A researcher's annotations of her videos: fervid's labels scored per frame and per segment, each segment on

@@ -55,6 +55,45 @@ def test_accuracy_has_a_95_percent_wilson_interval():
     assert score(y_true, y_true).accuracy_ci95[1] == 1.0
 
 
+def _people(right: list[int], faces: int = 10):
+    """Faces of len(right) people, ``faces`` each, every face of person i right where right[i] (one person's faces
+    go together, as three frames of one CK+ sequence do)."""
+    y_true = np.zeros(len(right) * faces, np.int64)
+    y_pred = np.repeat(np.where(right, 0, 3), faces)
+    subjects = [f"S{i:03d}" for i in np.repeat(np.arange(len(right)), faces)]
+    return y_true, y_pred, subjects
+
+
+def test_the_interval_resamples_people_where_the_data_names_them(monkeypatch):
+    """CK+48's 783 faces are 86 people's (three near-identical frames per sequence), JAFFE's 6 people's; Wilson read
+    them as independent draws, an interval too narrow (0.662-0.726 on CK+, where resampling people gives
+    0.649-0.739)."""
+    from fervid.evaluation import evaluate as evaluation
+    from fervid.evaluation.datasets import FaceDataset
+
+    right = [1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0]  # 12 people, 8 of them always right
+    y_true, y_pred, subjects = _people(right)
+    ev = score(y_true, y_pred, "made", subjects=subjects)
+    assert ev.accuracy == pytest.approx(8 / 12) and ev.ci_method == "bootstrap over 12 subjects"
+    # the percentiles of the accuracy of 12 people drawn with replacement, by hand
+    draws = np.random.default_rng(1).choice(right, size=(20000, len(right))).mean(axis=1)
+    assert ev.accuracy_ci95 == pytest.approx(np.percentile(draws, [2.5, 97.5]), abs=0.03)
+    wilson = score(y_true, y_pred).accuracy_ci95  # no subjects: the 120 faces as independent draws, as before
+    assert score(y_true, y_pred).ci_method == "Wilson"
+    assert ev.accuracy_ci95[1] - ev.accuracy_ci95[0] > 2.5 * (wilson[1] - wilson[0])
+    assert score(y_true, y_pred, subjects=subjects).accuracy_ci95 == ev.accuracy_ci95  # seeded
+    assert f"(95% CI {ev.accuracy_ci95[0]:.4f}-{ev.accuracy_ci95[1]:.4f}, bootstrap over 12 subjects)" \
+        in ev.accuracy_text
+    # 4 people: too few to resample, and no interval rather than Wilson's, which would read 40 faces as 40 draws
+    few_true, few_pred, few_subjects = _people([1, 0, 1, 1])
+    few = score(few_true, few_pred, subjects=few_subjects)
+    assert few.accuracy_ci95 is None and few.ci_method == "none: 4 subject(s), too few to resample"
+    # a dataset that names its people (CK+, JAFFE) is scored so by evaluate()
+    monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds: np.eye(7)[y_pred])
+    made = FaceDataset(np.zeros((len(y_true), 48, 48), np.uint8), y_true, name="made", subjects=subjects)
+    assert evaluation.evaluate(None, made).to_dict() == ev.to_dict()
+
+
 def test_temperature_scaling_fixes_overconfidence():
     from scipy.special import softmax
 

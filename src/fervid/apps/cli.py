@@ -1194,7 +1194,8 @@ def evaluate(
     relabelled = relabelled_copies(ds)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds, progress=True)
-    ev = score(ds.labels, probs.argmax(1), ds.name)
+    # CK+ and JAFFE name each face's person: the interval resamples people, not faces
+    ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
