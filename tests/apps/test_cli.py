@@ -967,9 +967,26 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     assert result.exit_code == 0, result.output
     report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
     assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"
+    # the fit is judged against the model's temperature on the halves it is scored on, and says so
+    assert (f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is judged "
+            "against" in " ".join(result.output.split()))
     wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
                                 "--usage", "Training"])
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output
+
+
+def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatters_the_ece():
+    """--data read "Held-out faces" while --usage fits on PublicTest by default, FER2013's public test set (on which
+    the shipped models also chose their epoch): an ECE then reported on PublicTest is measured on the faces that
+    fitted the temperature."""
+    from typer.main import get_command
+
+    options = {p.name: p for p in get_command(app).commands["calibrate"].params}
+    data, usage = " ".join(options["data"].help.split()), " ".join(options["usage"].help.split())
+    assert options["usage"].default == "PublicTest" and "Held-out" not in data
+    assert "by default PublicTest, FER2013's public test set" in data
+    assert "A temperature fitted on the faces its ECE is then reported on flatters that ECE" in data
+    assert "an ECE reported on PublicTest afterwards is flattered" in usage
 
 
 def _astronaut_photos(folder, astronaut_rgb):
