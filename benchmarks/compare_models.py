@@ -8,11 +8,14 @@ For every model (a shipped name or a model folder), through fervid's ONNX infere
   tied, and with each tie broken at random (a tied face's label is the first tied emotion in EMOTIONS order);
 - FER2013 PublicTest accuracy against FER2013's original labels (the same images);
 - CK+48 and JAFFE accuracy without fine-tuning (JAFFE heads are detected and aligned as in `fervid evaluate`),
-  per-class recall, the confusion matrix, and the share of expressive faces called neutral;
+  per-class recall, the confusion matrix, and the share of expressive faces called neutral; and each model's
+  accuracy minus the first model's on the same faces, with a paired 95% interval that resamples people (CK+'s 86,
+  JAFFE's posers), and the exact McNemar p-value of the faces one model got right and the other wrong;
 - expected calibration error (15 bins, the model's own temperature) on FER+ and on FER2013 PublicTest;
 - int8 faces/s at batch 64 on 2 threads, all models timed in interleaved rounds, so the ratios are same-run;
 - the share of each label on the carphone sample per video method (frame, mean, lstm where the model has one).
-Accuracy is the default int8 model's; --precision fp32 scores the float models.
+Accuracy is the default int8 model's; --precision fp32 scores the float models. `--datasets ckplus jaffe
+--no-video` measures the two lab datasets only (under a minute on 2 cores); the rule below needs FER+, CK+ and JAFFE.
 
 The last line applies fervid's rule for the default model (docs/results.md, "Consensus model"): among the models
 at least 0.7x the first model's int8 speed, the best FER+ PublicTest accuracy; models within one standard error of
@@ -41,12 +44,53 @@ from fervid.inference.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluation.evaluate import (  # noqa: E402
     expected_calibration_error, predict_dataset, score, tie_aware_accuracy)
+from fervid.evaluation.intervals import bootstrap_over_groups  # noqa: E402
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
 from fervid.inference.video import sample_video  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATASETS = ("ferplus", "fer2013", "ckplus", "jaffe")
+# the datasets that name the person in each face: their differences between models resample people
+WITH_SUBJECTS = ("ckplus", "jaffe")
+
+
+def paired_difference(first: np.ndarray, other: np.ndarray, subjects) -> dict:
+    """``other``'s accuracy minus ``first``'s on the same faces (1/0 for right/wrong, face by face), with
+
+    - ``ci95``: a paired bootstrap over people: each resample draws people with replacement, and every face of theirs
+      with both models' answers, so that what one person's faces share, and what the two models share on them,
+      stays in the interval (None under 5 people);
+    - ``mcnemar_p``: the exact McNemar test, scipy's two-sided binomial test of the faces only one model got right
+      (``discordant``: [only first, only other]); it reads faces as independent draws, so on CK+ (three near-identical
+      frames per sequence) it is smaller than the people warrant: the interval is the one to read."""
+    from scipy.stats import binomtest
+
+    first, other = np.asarray(first, bool), np.asarray(other, bool)
+    only_first, only_other = int((first & ~other).sum()), int((~first & other).sum())
+    p = binomtest(only_other, only_first + only_other).pvalue if only_first + only_other else 1.0
+    return {"n": int(len(first)), "subjects": len(set(subjects)),
+            "difference": round(float(other.mean() - first.mean()), 4),
+            "ci95": bootstrap_over_groups(other.astype(float) - first, subjects),
+            "discordant": [only_first, only_other], "mcnemar_p": float(p)}
+
+
+def compare_with_first(results: dict[str, dict], faces: dict[str, dict], first: str) -> None:
+    """Add ``vs_first`` (:func:`paired_difference` against ``first``, with its name) to each other model's CK+
+    and JAFFE scores. ``faces``: model -> dataset -> (sources, subjects, right). Faces are paired by source: JAFFE's
+    heads are found by each model's analyzer, and a face one of them left out is left out of the pair."""
+    for name in results:
+        if name == first:
+            continue
+        for key in WITH_SUBJECTS:
+            if key not in faces[first] or key not in faces[name]:
+                continue
+            sources, subjects, right = faces[first][key]
+            theirs = dict(zip(faces[name][key][0], faces[name][key][2]))
+            both = [i for i, src in enumerate(sources) if src in theirs]
+            results[name][key]["vs_first"] = {"model": first, **paired_difference(
+                np.asarray(right)[both], np.array([theirs[sources[i]] for i in both]), [subjects[i] for i in both])}
 
 
 def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, float] | None]:
@@ -72,27 +116,40 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"))
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--no-video", action="store_true", help="skip the carphone label shares")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                        help="the datasets to score on (default: all; the default rule needs ferplus, ckplus, jaffe)")
     parser.add_argument("--json", type=Path, help="also write every number here")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); docs/results.md section 0 was measured with the default, the int8 CenterFace")
     args = parser.parse_args()
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
-    plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
-    clear = ferplus_clear_majority(plus, args.data / "ferplus" / "fer2013new.csv")
-    fer = load_fer2013(fer_csv, "PublicTest")
-    ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
+    loaded = {}
+    if "ferplus" in args.datasets:
+        loaded["ferplus"] = plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
+        clear = ferplus_clear_majority(plus, args.data / "ferplus" / "fer2013new.csv")
+    if "fer2013" in args.datasets:
+        loaded["fer2013"] = load_fer2013(fer_csv, "PublicTest")
+    if "ckplus" in args.datasets:
+        loaded["ckplus"] = load_ckplus(args.data / "ckplus48" / "CK+48")
     analyzers = {name: Analyzer(name, precision=args.precision, threads=2, detector=args.detector)
                  for name in args.models}
     results: dict[str, dict] = {}
+    faces: dict[str, dict] = {}  # model -> dataset -> (sources, subjects, right), for the paired differences
     for name, analyzer in analyzers.items():
         cnn = analyzer.cnn
-        jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
+        if "jaffe" in args.datasets:  # heads found by this model's analyzer
+            loaded["jaffe"] = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
         row: dict = {"model": cnn.config.name, "precision": cnn.precision}
-        for key, ds in (("ferplus", plus), ("fer2013", fer), ("ckplus", ckplus), ("jaffe", jaffe)):
+        faces[name] = {}
+        for key in [key for key in DATASETS if key in loaded]:
+            ds = loaded[key]
             probs = predict_dataset(cnn, ds)
-            ev = score(ds.labels, probs.argmax(1), ds.name)
-            row[key] = {"n": ev.n, "accuracy": round(ev.accuracy, 4), "macro_f1": round(ev.macro_f1, 4),
+            ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
+            row[key] = {"n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95": ev.accuracy_ci95,
+                        "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
                         "ece": round(expected_calibration_error(probs, ds.labels), 4)}
+            if key in WITH_SUBJECTS:
+                faces[name][key] = (ds.sources, ds.subjects, probs.argmax(1) == ds.labels)
             if key == "ferplus":
                 row[key].update(precision=dict(zip(EMOTIONS, ev.precision)), recall=dict(zip(EMOTIONS, ev.recall)))
                 # the subset Barsoum et al. report on; the rule and the targets use all faces
@@ -106,8 +163,9 @@ def main() -> None:
                 row[key].update(recall={e: ev.recall[i] for i, e in enumerate(EMOTIONS) if ev.support[i]},
                                 confusion=ev.confusion)
         results[name] = row
+    compare_with_first(results, faces, args.models[0])
 
-    batch = plus.images[:64]
+    batch = next(iter(loaded.values())).images[:64]
     timed = {name: EmotionCNN(name, threads=2, precision="auto") for name in args.models}
     inputs = {name: predict_input(cnn, batch) for name, cnn in timed.items()}
     rates: dict[str, list[float]] = {name: [] for name in timed}
@@ -121,8 +179,9 @@ def main() -> None:
             results[name]["carphone_label_shares"] = video_label_shares(analyzers[name], sample_video())
 
     print(markdown(results, args.models[0]))
-    default, why = choose_default(results, args.models[0], incumbent=DEFAULT_MODEL)
-    print(f"\ndefault by the rule: {default} ({why})")
+    if {"ferplus", "ckplus", "jaffe"} <= set(loaded):
+        default, why = choose_default(results, args.models[0], incumbent=DEFAULT_MODEL)
+        print(f"\ndefault by the rule: {default} ({why})")
     write_json(args.json, {"cpu": cpu_model(), "models": results})
 
 
@@ -185,6 +244,13 @@ def per_class(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def paired_cell(vs: dict) -> str:
+    """A paired difference as the table gives it: "+0.0051 (-0.0430 to +0.0550), p 0.81"."""
+    ci = vs["ci95"]
+    interval = f" ({ci[0]:+.4f} to {ci[1]:+.4f})" if ci else " (no interval: under 5 people)"
+    return f"{vs['difference']:+.4f}{interval}, p {vs['mcnemar_p']:.2g}"
+
+
 def markdown(results: dict[str, dict], baseline: str) -> str:
     names = list(results)
     base_rate = results[baseline]["faces_per_s"]["median"]
@@ -195,10 +261,14 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
     def add(label, cell):
         lines.append(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
 
-    best_ferplus = max(r["ferplus"]["accuracy"] for r in results.values())
-    add(f"FER+ PublicTest majority accuracy ({results[baseline]['ferplus']['n']} faces)",
-        lambda r: f"**{r['ferplus']['accuracy']:.4f}**" if r["ferplus"]["accuracy"] == best_ferplus
-        else f"{r['ferplus']['accuracy']:.4f}")
+    def every(*keys):  # the datasets every model was scored on (--datasets may leave some out)
+        return all(key in r for r in results.values() for key in keys)
+
+    if every("ferplus"):
+        best_ferplus = max(r["ferplus"]["accuracy"] for r in results.values())
+        add(f"FER+ PublicTest majority accuracy ({results[baseline]['ferplus']['n']} faces)",
+            lambda r: f"**{r['ferplus']['accuracy']:.4f}**" if r["ferplus"]["accuracy"] == best_ferplus
+            else f"{r['ferplus']['accuracy']:.4f}")
     if all("ferplus_clear_majority" in r for r in results.values()):
         add(f"FER+ PublicTest, faces with a clear majority (Barsoum et al.'s protocol; "
             f"{results[baseline]['ferplus_clear_majority']['n']})",
@@ -209,22 +279,32 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
             lambda r: f"{r['ferplus_ties']['untied']['accuracy']:.4f}")
         add(f"FER+ PublicTest, all faces, each tie broken at random (expected; {results[baseline]['ferplus']['n']})",
             lambda r: f"{r['ferplus_ties']['random_tiebreak']:.4f}")
-    add(f"FER2013-label PublicTest accuracy ({results[baseline]['fer2013']['n']})",
-        lambda r: f"{r['fer2013']['accuracy']:.4f}")
-    add(f"CK+48 accuracy, no fine-tuning ({results[baseline]['ckplus']['n']})",
-        lambda r: f"{r['ckplus']['accuracy']:.4f}")
-    add(f"JAFFE accuracy, no fine-tuning ({results[baseline]['jaffe']['n']})",
-        lambda r: f"{r['jaffe']['accuracy']:.4f}")
-    if all("confusion" in r["ckplus"] and "confusion" in r["jaffe"] for r in results.values()):
+    if every("fer2013"):
+        add(f"FER2013-label PublicTest accuracy ({results[baseline]['fer2013']['n']})",
+            lambda r: f"{r['fer2013']['accuracy']:.4f}")
+    for key, title in (("ckplus", "CK+48"), ("jaffe", "JAFFE")):
+        if not every(key):
+            continue
+        add(f"{title} accuracy, no fine-tuning ({results[baseline][key]['n']})",
+            lambda r, key=key: f"{r[key]['accuracy']:.4f}")
+        others = [r[key]["vs_first"] for r in results.values() if "vs_first" in r[key]]
+        if others:
+            add(f"{title} accuracy minus {baseline}'s, on the same faces (paired 95% CI over its "
+                f"{others[0]['subjects']} people; exact McNemar p, faces read as independent)", lambda r, key=key:
+                paired_cell(r[key]["vs_first"]) if "vs_first" in r[key] else "-")
+    if every("ckplus", "jaffe") and all("confusion" in r["ckplus"] and "confusion" in r["jaffe"]
+                                        for r in results.values()):
         add("CK+48 / JAFFE expressive faces called neutral", lambda r: " / ".join(
             f"{called_neutral(r[d]['confusion']):.1%}" for d in ("ckplus", "jaffe")))
-    add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
-    for e in EMOTIONS:
-        add(f"{e}: precision / recall vs FER+",
-            lambda r, e=e: f"{per_class(r['ferplus']['precision'][e])} / {per_class(r['ferplus']['recall'][e])}")
+    if every("ferplus", "fer2013"):
+        add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
+    if every("ferplus"):
+        for e in EMOTIONS:
+            add(f"{e}: precision / recall vs FER+",
+                lambda r, e=e: f"{per_class(r['ferplus']['precision'][e])} / {per_class(r['ferplus']['recall'][e])}")
     add("int8 faces/s (batch 64, 2 threads)",
         lambda r: f"{r['faces_per_s']['median']:,.0f} ({r['faces_per_s']['median'] / base_rate:.2f}x)")
-    for method in METHODS:
+    for method in METHODS if any("carphone_label_shares" in r for r in results.values()) else ():  # not --no-video
         def shares(r, method=method):
             s = r.get("carphone_label_shares", {}).get(method)
             if not s:

@@ -967,9 +967,26 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     assert result.exit_code == 0, result.output
     report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
     assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"
+    # the fit is judged against the model's temperature on the halves it is scored on, and says so
+    assert (f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is judged "
+            "against" in " ".join(result.output.split()))
     wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
                                 "--usage", "Training"])
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output
+
+
+def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatters_the_ece():
+    """--data read "Held-out faces" while --usage fits on PublicTest by default, FER2013's public test set (on which
+    the shipped models also chose their epoch): an ECE then reported on PublicTest is measured on the faces that
+    fitted the temperature."""
+    from typer.main import get_command
+
+    options = {p.name: p for p in get_command(app).commands["calibrate"].params}
+    data, usage = " ".join(options["data"].help.split()), " ".join(options["usage"].help.split())
+    assert options["usage"].default == "PublicTest" and "Held-out" not in data
+    assert "by default PublicTest, FER2013's public test set" in data
+    assert "A temperature fitted on the faces its ECE is then reported on flatters that ECE" in data
+    assert "an ECE reported on PublicTest afterwards is flattered" in usage
 
 
 def _astronaut_photos(folder, astronaut_rgb):
@@ -1049,6 +1066,34 @@ def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_
         assert "| sad | n/a | n/a | n/a | 0 |" in text and "| macro avg (over happy) | 1.000 | 1.000 | 1.000 | 2 |" \
             in text and "| weighted avg (over happy) |" in text
     assert f"Accuracy **1.0000** (95% CI {low:.4f}-1.0000, Wilson)" in report
+
+
+def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_path):
+    """CK+48 is 783 faces of 86 people, three near-identical frames per sequence: `fervid evaluate` gave Wilson's
+    interval, the faces read as independent draws (0.662-0.726, where resampling people gives 0.649-0.739)."""
+    import pandas as pd
+
+    from conftest import synthetic_faces
+
+    faces, _ = synthetic_faces(36)
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    for i, face in enumerate(faces):  # 12 people, one sequence of three frames each
+        person, frame = divmod(i, 3)
+        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
+                                 str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n"] == 36 and metrics["ci_method"] == "bootstrap over 12 subjects"
+    from fervid.evaluation.intervals import bootstrap_over_groups  # the interval is its resampling of the people
+
+    rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    assert metrics["accuracy_ci95"] == bootstrap_over_groups(rows["label"] == rows["predicted"], rows["subject"])
+    low, high = metrics["accuracy_ci95"]
+    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in result.output
+    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in (tmp_path / "eval" / "report.md").read_text(
+        encoding="utf-8")
 
 
 def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_an_earlier_run(tmp_path,

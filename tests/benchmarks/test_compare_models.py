@@ -120,3 +120,70 @@ def test_a_per_class_value_with_nothing_to_count_reads_n_a():
     fear = next(line for line in lines if line.startswith("| fear: precision / recall"))
     disgust = next(line for line in lines if line.startswith("| disgust: precision / recall"))
     assert "| n/a / 0.50 | 0.50 / 0.50 |" in fear and "| 0.50 / n/a |" in disgust
+
+
+def _people(extra_right: list[int], faces: int = 10):
+    """12 people's faces, half of them right for the first model; the second is also right on ``extra_right[i]``
+    more of person i's faces, wrong on none the first got right."""
+    import numpy as np
+
+    subjects = np.repeat([f"S{i:03d}" for i in range(len(extra_right))], faces)
+    first = np.tile(np.arange(faces) < faces // 2, len(extra_right))
+    other = first.copy()
+    for i, extra in enumerate(extra_right):
+        other[i * faces + faces // 2: i * faces + faces // 2 + extra] = True
+    return first, other, list(subjects)
+
+
+def test_a_paired_difference_resamples_people_and_gives_mcnemars_exact_p():
+    """A 0.5-point gap on CK+ between two models was read as a result, with no interval: paired over CK+'s people
+    it is -4.3 to +5.5 points."""
+    from scipy.stats import binomtest
+
+    # one more face right for every one of 12 people: a gap of 0.1 that every resample of people shows
+    first, other, subjects = _people([1] * 12)
+    vs = compare_models.paired_difference(first, other, subjects)
+    assert vs["difference"] == pytest.approx(0.1) and vs["ci95"] == [0.1, 0.1]
+    assert vs["discordant"] == [0, 12] and vs["mcnemar_p"] == pytest.approx(binomtest(12, 12).pvalue, abs=1e-4)
+    assert vs["n"] == 120 and vs["subjects"] == 12
+    # five more faces right for one person alone: McNemar, reading faces as independent, calls the 10 faces
+    # significant (p 0.002), but a resample without that person has no gap: the interval reaches 0
+    first, other, subjects = _people([5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    vs = compare_models.paired_difference(first, other, subjects)
+    assert vs["difference"] == pytest.approx(5 / 120, abs=1e-4) and vs["mcnemar_p"] < 0.1
+    assert vs["ci95"][0] == 0.0 and vs["ci95"][1] > vs["difference"]
+    # the second model's wrong answers count against it, paired face by face
+    vs = compare_models.paired_difference(other, first, subjects)
+    assert vs["difference"] == pytest.approx(-5 / 120, abs=1e-4) and vs["discordant"] == [5, 0]
+    assert vs["ci95"][1] == 0.0
+
+
+def test_the_table_pairs_each_model_with_the_first_on_the_same_faces_of_ck_and_jaffe():
+    import numpy as np
+
+    first, other, subjects = _people([1] * 12)
+    sources = [f"f{i}" for i in range(len(first))]
+    base, new = row(0.6, 1000.0), row(0.8, 750.0)
+    results = {"base": base, "new": new}
+    # JAFFE's faces are found by each model's analyzer: a face one of them missed is left out of the pair
+    faces = {"base": {"ckplus": (sources, subjects, first), "jaffe": (sources, subjects, first)},
+             "new": {"ckplus": (sources, subjects, other), "jaffe": (sources[1:], subjects[1:], other[1:])}}
+    compare_models.compare_with_first(results, faces, "base")
+    assert "vs_first" not in base["ckplus"] and new["ckplus"]["vs_first"]["model"] == "base"
+    assert new["ckplus"]["vs_first"]["n"] == 120 and new["jaffe"]["vs_first"]["n"] == 119
+    assert new["jaffe"]["vs_first"] == {"model": "base", **compare_models.paired_difference(
+        np.asarray(first)[1:], np.asarray(other)[1:], subjects[1:])}
+    lines = compare_models.markdown(results, "base").splitlines()
+    ck = next(line for line in lines if line.startswith("| CK+48 accuracy minus base's"))
+    assert "over its 12 people" in ck and ck.endswith("| - | +0.1000 (+0.1000 to +0.1000), p 0.00049 |")
+
+
+def test_the_table_holds_the_datasets_scored_and_no_others():
+    """`--datasets ckplus jaffe` scores the lab datasets alone: the table read FER+'s numbers regardless."""
+    base, new = row(0.6, 1000.0), row(0.8, 750.0)
+    for r in (base, new):
+        del r["ferplus"], r["fer2013"]
+    table = compare_models.markdown({"base": base, "new": new}, "base")
+    assert "FER+" not in table and "FER2013" not in table
+    assert "| CK+48 accuracy, no fine-tuning (3500) | 0.5000 | 0.5000 |" in table
+    assert "| int8 faces/s (batch 64, 2 threads) | 1,000 (1.00x) | 750 (0.75x) |" in table

@@ -55,6 +55,45 @@ def test_accuracy_has_a_95_percent_wilson_interval():
     assert score(y_true, y_true).accuracy_ci95[1] == 1.0
 
 
+def _people(right: list[int], faces: int = 10):
+    """Faces of len(right) people, ``faces`` each, every face of person i right where right[i] (one person's faces
+    go together, as three frames of one CK+ sequence do)."""
+    y_true = np.zeros(len(right) * faces, np.int64)
+    y_pred = np.repeat(np.where(right, 0, 3), faces)
+    subjects = [f"S{i:03d}" for i in np.repeat(np.arange(len(right)), faces)]
+    return y_true, y_pred, subjects
+
+
+def test_the_interval_resamples_people_where_the_data_names_them(monkeypatch):
+    """CK+48's 783 faces are 86 people's (three near-identical frames per sequence), JAFFE's 6 people's; Wilson read
+    them as independent draws, an interval too narrow (0.662-0.726 on CK+, where resampling people gives
+    0.649-0.739)."""
+    from fervid.evaluation import evaluate as evaluation
+    from fervid.evaluation.datasets import FaceDataset
+
+    right = [1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0]  # 12 people, 8 of them always right
+    y_true, y_pred, subjects = _people(right)
+    ev = score(y_true, y_pred, "made", subjects=subjects)
+    assert ev.accuracy == pytest.approx(8 / 12) and ev.ci_method == "bootstrap over 12 subjects"
+    # the percentiles of the accuracy of 12 people drawn with replacement, by hand
+    draws = np.random.default_rng(1).choice(right, size=(20000, len(right))).mean(axis=1)
+    assert ev.accuracy_ci95 == pytest.approx(np.percentile(draws, [2.5, 97.5]), abs=0.03)
+    wilson = score(y_true, y_pred).accuracy_ci95  # no subjects: the 120 faces as independent draws, as before
+    assert score(y_true, y_pred).ci_method == "Wilson"
+    assert ev.accuracy_ci95[1] - ev.accuracy_ci95[0] > 2.5 * (wilson[1] - wilson[0])
+    assert score(y_true, y_pred, subjects=subjects).accuracy_ci95 == ev.accuracy_ci95  # seeded
+    assert f"(95% CI {ev.accuracy_ci95[0]:.4f}-{ev.accuracy_ci95[1]:.4f}, bootstrap over 12 subjects)" \
+        in ev.accuracy_text
+    # 4 people: too few to resample, and no interval rather than Wilson's, which would read 40 faces as 40 draws
+    few_true, few_pred, few_subjects = _people([1, 0, 1, 1])
+    few = score(few_true, few_pred, subjects=few_subjects)
+    assert few.accuracy_ci95 is None and few.ci_method == "none: 4 subject(s), too few to resample"
+    # a dataset that names its people (CK+, JAFFE) is scored so by evaluate()
+    monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds: np.eye(7)[y_pred])
+    made = FaceDataset(np.zeros((len(y_true), 48, 48), np.uint8), y_true, name="made", subjects=subjects)
+    assert evaluation.evaluate(None, made).to_dict() == ev.to_dict()
+
+
 def test_temperature_scaling_fixes_overconfidence():
     from scipy.special import softmax
 
@@ -191,8 +230,34 @@ def test_calibration_is_judged_against_the_models_current_temperature(monkeypatc
     assert report["current_temperature"] == 4.0
     assert report["ece_current"] == round(expected_calibration_error(softmax(logits, axis=1), labels), 4)
     assert report["ece_current"] < 0.05 < report["ece_before"]  # at T=1 it is overconfident
-    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current"])
+    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current_halves"])
     assert report["kept_temperature"] == (round(report["temperature"], 4) if report["applied"] else 4.0)
+
+
+def test_calibration_judges_the_fit_against_the_current_temperature_on_the_same_halves(monkeypatch):
+    """The fitted temperature's error, measured on half the faces at a time, was set against the current
+    temperature's over all of them; binned ECE rises as the faces grow fewer, so a temperature that helps was
+    turned down: 8 of 20 times for a model plainly overconfident (right as often as softmax(logits) says, run at
+    softmax(1.3 * logits))."""
+    from scipy.special import softmax
+
+    from fervid.evaluation.evaluate import expected_calibration_error
+
+    reports = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        logits = rng.normal(0, 1.5, (400, 7))
+        labels = np.array([rng.choice(7, p=p) for p in softmax(logits, axis=1)])
+        reports.append((logits, labels, _calibrate_on(monkeypatch, logits * 1.3, labels, temperature=1.0)))
+    assert sum(report["applied"] for *_, report in reports) >= 16  # 18: turned down where it did not help there
+    halves = np.random.default_rng(0).permutation(400)  # the halves calibrate cross-fits on (its seed 0)
+    for logits, labels, report in reports:
+        assert report["temperature"] == pytest.approx(1.3, abs=0.25)  # the fit finds the overconfidence
+        # the current temperature's error on those halves, averaged alike, is what the fit is judged against
+        assert report["ece_current_halves"] == pytest.approx(np.mean(
+            [expected_calibration_error(softmax(logits[h] * 1.3, axis=1), labels[h])
+             for h in (halves[:200], halves[200:])]), abs=1e-4)
+        assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current_halves"])
 
 
 def _model_copy(tmp_path, name: str, **config_changes):
@@ -232,6 +297,25 @@ def test_a_model_card_says_where_its_faces_came_from_and_that_nobody_pictured_co
     assert "FER+ (Barsoum et al. 2016), crowd-sourced" in ferplus and "MIT licence" in ferplus
     assert "FER2013's own, one annotator per face" in fer2013 and "FER+" not in fer2013
     assert "my_faces/" in folder and "FER2013" not in folder and "consented" in folder
+
+
+def test_a_model_card_gives_the_like_for_like_errors_a_fit_was_turned_down_on(tmp_path):
+    """A card said only that the fit "did not lower the error on held-out faces", not by what numbers."""
+    import json
+
+    from fervid.evaluation.evaluate import write_model_card
+
+    folder = _model_copy(tmp_path, "fer2013_vgg")
+    report = {"dataset": "fer2013:PublicTest", "n": 3589, "temperature": 0.9815, "current_temperature": 1.0,
+              "ece_before": 0.0291, "ece_current": 0.0291, "ece_current_halves": 0.0362, "ece_after": 0.0279,
+              "ece_after_cross_fitted": 0.0418, "at_fitting_bound": False, "fitting_bounds": [0.05, 20.0],
+              "applied": False, "kept_temperature": 1.0, "uncertain_below": 0.5, "uncertain_share": 0.2,
+              "accuracy_uncertain": 0.4, "accuracy_confident": 0.7}
+    (folder / "calibration.json").write_text(json.dumps(report), encoding="utf-8")
+    write_model_card(folder, score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand"), command="", data="faces")
+    text = " ".join((folder / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert ("It did not lower the error on held-out faces (0.0418 against 0.0362 at the temperature the model had, "
+            "on the same halves), so the model keeps temperature 1.0.") in text
 
 
 @pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])

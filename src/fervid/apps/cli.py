@@ -1194,7 +1194,8 @@ def evaluate(
     relabelled = relabelled_copies(ds)
     cnn = analyzer.cnn
     probs = predict_dataset(cnn, ds, progress=True)
-    ev = score(ds.labels, probs.argmax(1), ds.name)
+    # CK+ and JAFFE name each face's person: the interval resamples people, not faces
+    ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
@@ -1422,14 +1423,23 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
 
 @app.command()
 def calibrate(
-    data: Path = typer.Option(..., help="Held-out faces: a FER2013 CSV (.csv/.csv.gz), or a folder of face crops "
-                                        "per emotion (<emotion>/<crop>, as `fervid train` reads your own faces)."),
+    data: Path = typer.Option(..., help="The faces the temperature is fitted on: a FER2013 CSV (.csv/.csv.gz), "
+                                        "whose --usage rows are used (by default PublicTest, FER2013's public test "
+                                        "set), or a folder of face crops per emotion (<emotion>/<crop>, as `fervid "
+                                        "train` reads your own faces), all of them. A temperature fitted on the "
+                                        "faces its ECE is then reported on flatters that ECE: judge it on other "
+                                        "faces."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
-    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only)."),
+    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only). The default, "
+                                                 "PublicTest, is FER2013's public test set (the shipped models chose "
+                                                 "their epoch on it too): an ECE reported on PublicTest afterwards "
+                                                 "is flattered, measured on the faces the temperature was fitted "
+                                                 "on."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
-    """Fit a softmax temperature on held-out faces; report expected calibration error before and after."""
+    """Fit a softmax temperature on labelled faces (by default FER2013's PublicTest rows); report expected
+    calibration error before and after."""
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, load_fer2013, load_ferplus, load_image_folder,
                                            photos_notice)
     from fervid.evaluation.evaluate import calibrate as run_calibration
@@ -1471,14 +1481,16 @@ def calibrate(
     typer.echo(json.dumps(report, indent=2))
     typer.echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
                f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
-               f"{report['temperature']} (fitted on one half, measured on the other)")
+               f"{report['temperature']} (fitted on one half, measured on the other; "
+               f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is "
+               "judged against)")
     if report["applied"]:
         typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}")
     else:
         low, high = report["fitting_bounds"]
         why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
                "face crops the model reads?)" if report["at_fitting_bound"] else
-               "did not lower the held-out ECE below the model's current temperature's")
+               "did not lower the held-out ECE below the model's current temperature's on the same halves")
         typer.echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
                    f"{cnn.config.temperature}")
 

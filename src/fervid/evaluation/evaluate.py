@@ -6,6 +6,7 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from fervid.inference.align import preprocess_faces
 from fervid.evaluation.datasets import FaceDataset
+from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN
 
@@ -39,8 +41,9 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     # the classes macro-F1 averages: those the data has (CK+ has no neutral, which must not count as an F1 of 0)
     macro_f1_classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
-    # 95% interval of the accuracy: Wilson's score interval (the faces read as independent draws), or for frames of
-    # video a bootstrap over their segments (ci_method says which)
+    # 95% interval of the accuracy: a bootstrap over the people pictured where the data names them (CK+, JAFFE: one
+    # person's faces, three near-identical frames of one CK+ sequence, are not independent draws), over segments
+    # for frames of video, else Wilson's score interval (the faces read as independent draws); ci_method says which
     accuracy_ci95: list[float] | None = None
     # precision, recall and F1 averaged over macro_f1_classes, unweighted (macro) and weighted by support, as
     # sklearn's classification_report (a class the data has but never predicted counts a precision of 0)
@@ -92,13 +95,24 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str = "faces") -> Evaluation:
+def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str = "faces",
+          subjects: Sequence[str] | None = None) -> Evaluation:
+    """The metrics of ``y_pred`` against ``y_true``. ``subjects``: the person each face is of, where the data says
+    (``FaceDataset.subjects``): the accuracy's interval then resamples people, each with all their faces (None with
+    fewer than 5 people: too few to resample); without them it is Wilson's."""
     labels = list(range(len(EMOTIONS)))
     # nan where a ratio has nothing to count (a class never predicted, or absent from the data): a 0 there read as
     # a measured failure
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=np.nan)
     present = sorted(set(np.asarray(y_true).tolist()))
     n, correct = int(len(y_true)), int(np.sum(np.asarray(y_true) == np.asarray(y_pred)))
+    if subjects is not None and len(subjects) and all(subjects):
+        people = len(set(subjects))
+        interval = bootstrap_over_groups(np.asarray(y_true) == np.asarray(y_pred), subjects)
+        method = (f"bootstrap over {people} subjects" if interval else
+                  f"none: {people} subject(s), too few to resample")
+    else:
+        interval, method = wilson_interval(correct, n), "Wilson"
     averages = {}
     if n:
         for average in ("macro", "weighted"):
@@ -118,26 +132,16 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
         support=[int(v) for v in s],
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         macro_f1_classes=[EMOTIONS[i] for i in present],
-        accuracy_ci95=_wilson(correct, n),
+        accuracy_ci95=interval,
         macro_avg=averages.get("macro"),
         weighted_avg=averages.get("weighted"),
+        ci_method=method,
         unit=unit,
     )
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else round(float(v), 4) for v in values]
-
-
-def _wilson(successes: int, n: int) -> list[float] | None:
-    """The 95% Wilson score interval of a proportion (scipy's; better than the normal approximation near 0 and 1
-    and on few faces)."""
-    from scipy.stats import binomtest
-
-    if not n:
-        return None
-    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
 def tie_aware_accuracy(y_pred: np.ndarray, vote_shares: np.ndarray) -> dict:
@@ -178,7 +182,7 @@ def predict_dataset(cnn: EmotionCNN, ds: FaceDataset, batch_size: int = 256, log
 
 def evaluate(cnn: EmotionCNN, ds: FaceDataset) -> Evaluation:
     probs = predict_dataset(cnn, ds)
-    return score(ds.labels, probs.argmax(1), ds.name)
+    return score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
 
 
 def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
@@ -314,10 +318,12 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
 
     Because fitting and measuring on the same faces flatters the result, the ECE is also measured cross-fitted:
     the temperature fitted on one random half is scored on the other half, and the two halves averaged. The
-    temperature is to be ``applied`` only when that held-out error is lower than at the model's current
-    temperature (a model trained with label smoothing, or calibrated before, can already be well calibrated), and
-    never when it is at the end of the range searched (:func:`at_fitting_bound`); else the model keeps its current
-    one (``kept_temperature``). Also reports how often faces under the model's ``uncertain_below`` threshold are
+    temperature is to be ``applied`` only when that held-out error is lower than the model's current temperature's
+    measured on the same halves and averaged alike (``ece_current_halves``; a model trained with label smoothing, or
+    calibrated before, can already be well calibrated), and never when it is at the end of the range searched
+    (:func:`at_fitting_bound`); else the model keeps its current one (``kept_temperature``). ``ece_current``, over
+    all the faces, is not what the fit is judged against: binned ECE rises as the faces binned grow fewer, so an
+    error over half the faces set against one over all of them was biased against every fitted temperature. Also reports how often faces under the model's ``uncertain_below`` threshold are
     right, at the temperature the model will run with.
     """
     current = float(getattr(cnn.config, "temperature", 1.0))
@@ -330,10 +336,13 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     cross = np.mean([expected_calibration_error(softmax(logits[test] / fit_temperature(logits[fit], labels[fit]),
                                                         axis=1),
                                                 labels[test]) for fit, test in ((a, b), (b, a))])
+    # the current temperature on the very halves the fit is scored on, averaged alike: like against like
+    current_halves = np.mean([expected_calibration_error(softmax(logits[test] / current, axis=1), labels[test])
+                              for test in (b, a)])
     ece_before = expected_calibration_error(softmax(logits, axis=1), labels)
     ece_current = expected_calibration_error(softmax(logits / current, axis=1), labels)
     bound = at_fitting_bound(temperature)
-    applied = bool(cross < ece_current and not bound)
+    applied = bool(cross < current_halves and not bound)
     kept = temperature if applied else current
     shipped = softmax(logits / kept, axis=1)
     threshold = cnn.config.uncertain_below
@@ -344,6 +353,7 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
         "current_temperature": current,
         "ece_before": round(ece_before, 4),
         "ece_current": round(ece_current, 4),
+        "ece_current_halves": round(float(current_halves), 4),
         "ece_after": round(expected_calibration_error(after, labels), 4),
         "ece_after_cross_fitted": round(float(cross), 4),
         "at_fitting_bound": bound, "fitting_bounds": list(TEMPERATURE_BOUNDS),
@@ -650,8 +660,10 @@ def _calibration_lines(cal: dict) -> list[str]:
            f"It is at the end of the range searched ({cal['fitting_bounds'][0]}-{cal['fitting_bounds'][1]}), so no "
            f"temperature fits these faces; the model keeps temperature {cal.get('kept_temperature', 1.0)}."
            if cal.get("at_fitting_bound") else
-           f"It did not lower the error on held-out faces, so the model keeps temperature "
-           f"{cal.get('kept_temperature', 1.0)}."),
+           f"It did not lower the error on held-out faces"
+           + (f" ({cal['ece_after_cross_fitted']} against {cal['ece_current_halves']} at the temperature the model "
+              "had, on the same halves)" if "ece_current_halves" in cal else "")
+           + f", so the model keeps temperature {cal.get('kept_temperature', 1.0)}."),
         f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
         f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
         f"against {cal['accuracy_confident']:.1%} for the others.",

@@ -28,6 +28,7 @@ import pandas as pd
 
 from fervid.emotions import EMOTION_ALIASES, EMOTIONS
 from fervid.evaluation.datasets import DatasetError
+from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS
 
 # the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
@@ -346,22 +347,17 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
     return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several)
 
 
-# Fewer segments than this give no bootstrap interval: resampling 1-4 segments gives an interval of 1.0-1.0 or
-# 0.0-1.0, which says nothing (and the first reads as certainty)
-MIN_BOOTSTRAP_SEGMENTS = 5
+# Fewer segments than this give no bootstrap interval (see intervals.MIN_BOOTSTRAP_GROUPS)
+MIN_BOOTSTRAP_SEGMENTS = MIN_BOOTSTRAP_GROUPS
 
 
 def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> list[float] | None:
     """95% interval of the per-frame accuracy, resampling whole segments (their frames move together); None with
     fewer than :data:`MIN_BOOTSTRAP_SEGMENTS` segments."""
-    if frames.empty or frames["line"].nunique() < MIN_BOOTSTRAP_SEGMENTS:
+    if frames.empty:
         return None
-    per_segment = (frames.assign(hit=frames["label"] == frames["predicted"]).groupby("line")["hit"]
-                   .agg(["sum", "size"]).to_numpy())
-    picks = np.random.default_rng(seed).integers(0, len(per_segment), size=(resamples, len(per_segment)))
-    hits, sizes = per_segment[:, 0][picks].sum(1), per_segment[:, 1][picks].sum(1)
-    low, high = np.percentile(hits / sizes, [2.5, 97.5])
-    return [round(float(low), 4), round(float(high), 4)]
+    return bootstrap_over_groups((frames["label"] == frames["predicted"]).to_numpy(), frames["line"].to_numpy(),
+                                 resamples=resamples, seed=seed)
 
 
 def frames_from_results(results: Path, videos: list[Path]
