@@ -1361,14 +1361,17 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
 
 
 # HDR video (10-bit HEVC, BT.2020 primaries, a PQ or HLG transfer: what iPhones and Samsung phones record by
-# default). OpenCV's FFmpeg converts it to 8-bit BGR without tone-mapping: everything above SDR white is clipped
-# (bright skin, a lit face: a quarter to half of a face's pixels at 255 in the probe's clips) and colours shift, and
-# the labels followed. Such a video is read through the ffmpeg binary's pipe (_FFmpegCapture, deinterlaced too where
-# it is interlaced), tone-mapped to SDR BT.709 by zscale and tonemap: linear light with HDR reference white (BT.2408:
-# 203 cd/m2, where a phone puts a lit face and a white wall) at 1.0, BT.709 primaries, mobius (linear below 0.3, the
-# highlights above rolled off smoothly up to the signal's peak: the mastering metadata's, else 1000 cd/m2) applied to
-# each pixel's largest component, so hues stay. Where this ffmpeg lacks those filters, or they give no frame, the
-# video is read as before and the result says it was not tone-mapped.
+# default). OpenCV's FFmpeg converts it to 8-bit BGR without tone-mapping: HDR reference white becomes SDR white and
+# everything brighter is clipped (bright skin, a lit face: 23% (HLG) to 48% (PQ) of face-box pixels at 255 in the
+# probe's phone clips) and colours shift, and the labels followed. Such a video is read through the ffmpeg binary's
+# pipe (_FFmpegCapture, deinterlaced too where it is interlaced), tone-mapped to SDR BT.709 by zscale and tonemap:
+# linear light with HDR reference white (BT.2408: 203 cd/m2, where a phone puts a lit face and a white wall) at 1.0,
+# BT.709 primaries, mobius (linear below 0.3; above, rolled off smoothly to white at the tonemap filter's peak: the
+# metadata's MaxCLL, else its mastering display's peak, over 100 cd/m2, else 10; nothing below it is clipped)
+# applied to each pixel's largest component, so hues stay. On the probe's clips it left 16% (PQ) and 0% (HLG) of
+# face-box pixels at 255; hable at 100 cd/m2 (the common recipe) left 25% (PQ) and read reference white darker.
+# Where this ffmpeg lacks those filters, or they give no frame, the video is read as before, and the result says
+# it was not tone-mapped.
 HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 HDR_REFERENCE_WHITE = 203  # cd/m2 (ITU-R BT.2408): the light level read as SDR white, before the roll-off
 # the colour part of FFmpeg's stream line: "yuv420p10le(tv, bt2020nc/bt2020/smpte2084, progressive)"
