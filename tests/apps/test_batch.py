@@ -1239,6 +1239,32 @@ def test_transport_streams_and_every_image_kind_pillow_reads_are_analysed_and_he
                         files.loc[str(corpus / "mixed.ts"), "note"])
 
 
+def test_an_hdr_phone_video_is_noted_in_files_csv(tmp_path):
+    """HDR video (here HLG, as iPhones record) is analysed tone-mapped to SDR: files.csv's note says so, as the
+    tracks JSON and `fervid video`'s notice do."""
+    import imageio_ffmpeg
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.inference import video
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-t", "1", "-vf",
+                    "format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=arib-std-b67:colorspace=bt2020nc",
+                    "-c:v", "libx264", "-profile:v", "high10", str(corpus / "phone.mp4")], check=True)
+    shutil.copy(CARPHONE, corpus / "sdr.mp4")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "-q",
+                                      "--no-annotate"])
+    assert result.exit_code == 0, result.output
+    files = pd.read_csv(out / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "phone.mp4"), "note"] == (
+        "HDR (HLG), tone-mapped to SDR" if video._can_tone_map() else
+        "HDR (HLG) read without tone-mapping (no zscale/tonemap in this ffmpeg): highlights clipped, colours shifted")
+    assert pd.isna(files.loc[str(corpus / "sdr.mp4"), "note"])
+
+
 def test_a_rerun_says_how_many_files_are_already_done_before_it_starts(tmp_path, astronaut_rgb):
     """A rerun after an interruption said nothing of the files kept: only its bar's total had shrunk."""
     from typer.testing import CliRunner

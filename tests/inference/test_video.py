@@ -1009,6 +1009,91 @@ def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
     assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
 
 
+def hdr_clip(path, frames, transfer, white_nits, interlaced=False):
+    """``frames`` (SDR, BT.709) as a phone records HDR video: 10 bits, BT.2020 primaries, ``transfer`` smpte2084 (PQ)
+    or arib-std-b67 (HLG), their white at ``white_nits`` cd/m2 (203: BT.2408's HDR reference white, where a phone
+    puts an indoor face; more: a face lit brighter than that, outdoors)."""
+    from fervid.inference import video
+
+    if not video._can_tone_map():
+        pytest.skip("this ffmpeg binary has no zscale/tonemap filters")
+    sdr = write_clip(path.with_name(f"{path.stem}_sdr.mp4"), frames)
+    to_hdr = ("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,"
+              f"zscale=t=linear:npl={white_nits},format=gbrpf32le,"
+              f"zscale=p=bt2020:t={transfer}:m=bt2020nc:r=tv:npl={white_nits},format=yuv420p10le")
+    interlacing = ["-flags", "+ilme+ildct", "-x264opts", "tff=1"] if interlaced else []
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(sdr), "-vf",
+                    to_hdr + (",setfield=tff" if interlaced else ""), "-c:v", "libx264", "-profile:v", "high10", "-crf", "12", *interlacing, "-color_primaries",
+                    "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", str(path)], check=True)
+    return path
+
+
+def read_all(path):
+    cap = open_video(path)
+    frames = []
+    while (read := cap.read())[0]:
+        frames.append(read[1])
+    cap.release()
+    return cap, frames
+
+
+@pytest.mark.parametrize("transfer, interlaced", [("smpte2084", False), ("arib-std-b67", True)])
+def test_hdr_phone_video_is_tone_mapped_to_sdr_not_clipped_and_said(tmp_path, astronaut_rgb, transfer, interlaced):
+    """HDR video (PQ or HLG, 10-bit BT.2020: what iPhones and Samsung phones record by default) was converted by
+    OpenCV to 8-bit BGR without tone-mapping: all above SDR white clipped (a third of a brightly lit face's pixels at
+    255 here, half in the probe's phone clips, where labels then agreed with an SDR copy's on 77% of frames), and
+    nothing said it. It is read through the ffmpeg binary, tone-mapped to SDR BT.709 (deinterlaced too where it is
+    interlaced); the tracks JSON records it and `fervid video` says so."""
+    source = moving_face_frames(astronaut_rgb, n=10)
+    name = "PQ" if transfer == "smpte2084" else "HLG"
+    # at HDR reference white the picture is the SDR one's
+    cap, frames = read_all(hdr_clip(tmp_path / "indoors.mp4", source, transfer, 203, interlaced))
+    assert (cap.hdr, cap.tone_mapped) == (name, True) and len(frames) == 10
+    assert max(np.abs(f.astype(int) - s).mean() for f, s in zip(frames, source)) < 6
+    # a face lit above it keeps its detail: rolled off towards white, not clipped (read by OpenCV: 32% at 255)
+    sunlit = hdr_clip(tmp_path / "sunlit.mp4", source, transfer, 400, interlaced)
+    cap, frames = read_all(sunlit)
+    face = (slice(60, 280), slice(40, 250))  # the face's region over the clip (moving_face_frames)
+    assert max((f[face].max(axis=2) == 255).mean() for f in frames) < 0.01
+    assert all(f[face].mean() > s[face].mean() + 10 for f, s in zip(frames, source))  # brighter than indoors
+    said = CliRunner().invoke(app, ["video", str(sunlit), "--out", str(tmp_path / "o"), "--method", "frame",
+                                    "--no-annotate", "-q"])
+    assert said.exit_code == 0, said.output
+    assert (f"sunlit.mp4 is HDR video ({name}, as phones record by default): its frames were tone-mapped to SDR "
+            "(BT.709)") in " ".join(said.output.split())
+    doc = json.loads((tmp_path / "o" / "sunlit_tracks.json").read_text())
+    assert (doc["hdr"], doc["tone_mapped"]) == (name, True) and doc["frames_analysed"] == 10
+    assert doc["tracks"] and doc["tracks"][0]["dominant_emotion"] == "happy"
+
+
+def test_sdr_video_is_read_by_opencv_and_recorded_as_not_hdr(analyzer, tmp_path, astronaut_rgb):
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(
+        write_clip(tmp_path / "sdr.mp4", moving_face_frames(astronaut_rgb, n=3)), tmp_path / "o")
+    assert (result.hdr, result.tone_mapped) == (None, False)
+    assert json.loads((tmp_path / "o" / "sdr_tracks.json").read_text())["hdr"] is None
+
+
+@pytest.mark.parametrize("why", ["no zscale", "zscale fails"])
+def test_hdr_video_that_cannot_be_tone_mapped_is_read_as_before_and_said(tmp_path, astronaut_rgb, monkeypatch, why):
+    """An ffmpeg binary without zscale (another build, named by IMAGEIO_FFMPEG_EXE), or a chain that gives no
+    frame: the video is read as before, by OpenCV, and the result and `fervid video` say it was not tone-mapped."""
+    from fervid.inference import video
+
+    clip = hdr_clip(tmp_path / "phone.mp4", moving_face_frames(astronaut_rgb, n=5), "smpte2084", 203)
+    if why == "no zscale":
+        monkeypatch.setattr(video, "_can_tone_map", lambda: False)
+    else:
+        monkeypatch.setattr(video, "_tone_map_filter", lambda *colours: "zscale=t=nonesuch")
+    cap, frames = read_all(clip)
+    assert (cap.hdr, cap.tone_mapped) == ("PQ", False) and len(frames) == 5
+    said = CliRunner().invoke(app, ["video", str(clip), "--out", str(tmp_path / "o"), "--method", "frame",
+                                    "--no-annotate", "-q"])
+    assert said.exit_code == 0, said.output
+    assert "phone.mp4 is HDR video (PQ) and was read without tone-mapping" in " ".join(said.output.split())
+    doc = json.loads((tmp_path / "o" / "phone_tracks.json").read_text())
+    assert (doc["hdr"], doc["tone_mapped"]) == ("PQ", False) and doc["frames_analysed"] == 5
+
+
 @pytest.mark.parametrize("squeezed, turned", [("width", False), ("height", False), ("width", True)])
 def test_non_square_pixels_are_analysed_as_players_show_them(analyzer, tmp_path, astronaut_rgb, squeezed, turned):
     """An anamorphic video (DV, DVD, HDV: frames stored squeezed, a sample aspect ratio saying how to show them)

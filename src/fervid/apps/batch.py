@@ -1025,6 +1025,10 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             note = "not analysed yet"
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
+        if doc and doc.get("hdr"):  # an HDR phone video: analysed tone-mapped to SDR, or clipped where it could not be
+            note = "; ".join(filter(None, [note, f"HDR ({doc['hdr']}), tone-mapped to SDR" if doc.get("tone_mapped")
+                                           else f"HDR ({doc['hdr']}) read without tone-mapping (no zscale/tonemap in "
+                                           "this ffmpeg): highlights clipped, colours shifted"]))
         if doc and doc.get("clock_resets"):  # recordings joined end to end: its times are not a player's after one
             note = "; ".join(filter(None, [note, "its own clock starts again at "
                                            + ", ".join(f"{t:.1f} s" for t in doc["clock_resets"])

@@ -175,9 +175,9 @@ SMALL_FACE_RATIO = 1.5
 
 
 def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
-    """What a video's (or a live session's) results should be read with: a dark picture brightened, a clock that
-    started again, one track across scene cuts (--max-faces 1), outputs that replaced another source's, faces near
-    the smallest looked for (``detector``: the one that ran)."""
+    """What a video's (or a live session's) results should be read with: a dark picture brightened, an HDR video
+    tone-mapped (or not), a clock that started again, one track across scene cuts (--max-faces 1), outputs that
+    replaced another source's, faces near the smallest looked for (``detector``: the one that ran)."""
     from fervid.inference.align import DARK_TOP
 
     notices = []
@@ -187,6 +187,15 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
         notices.append(f"{name} is dark in {result.frames_brightened} of its {result.frames_analysed} analysed frames "
                        f"(their brightest pixels under {DARK_TOP} of 255): faces were found and read on its levels "
                        "stretched; expect fewer faces and less certain labels than in a well-lit video")
+    if result.hdr and result.tone_mapped:
+        notices.append(f"{name} is HDR video ({result.hdr}, as phones record by default): its frames were "
+                       "tone-mapped to SDR (BT.709) by the ffmpeg binary and analysed as an ordinary screen shows "
+                       "them (hdr and tone_mapped in the tracks JSON)")
+    elif result.hdr:
+        notices.append(f"{name} is HDR video ({result.hdr}) and was read without tone-mapping (the ffmpeg binary "
+                       "has no zscale and tonemap filters, or they could not convert it): its highlights and bright "
+                       "skin are clipped to white and its colours shifted, and labels may differ from an SDR copy's; "
+                       "export it as SDR (a phone's or editor's \"most compatible\"/SDR export) for reliable results")
     if result.clock_resets:
         notices.append(f"{name}'s own clock starts again at {_seconds_list(result.clock_resets)} (recordings joined "
                        "end to end?): the times in its tables go on from the frame before each, and may differ from "
@@ -746,7 +755,7 @@ def live(
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
-                                size_changes=src.frame_size_changes)
+                                size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())

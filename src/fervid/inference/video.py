@@ -511,6 +511,11 @@ class VideoResult:
     # recorded at from there; the decoder (OpenCV's, or the ffmpeg binary's for interlaced files) handed them out
     # scaled to the first's (width x height), the size analysed (_frame_size_changes)
     frame_size_changes: list[dict] = field(default_factory=list)
+    # an HDR video (PQ or HLG: what iPhones and Samsung phones record by default): "PQ" or "HLG", else None; and
+    # whether its frames were tone-mapped to SDR (BT.709) by the ffmpeg binary (_tone_map_filter). False for an HDR
+    # video means it was read as OpenCV converts it: highlights and bright skin clipped, colours shifted
+    hdr: str | None = None
+    tone_mapped: bool = False
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -586,7 +591,8 @@ class VideoResult:
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
-                "frames_brightened": self.frames_brightened, "clock_resets": self.clock_resets,
+                "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
+                "clock_resets": self.clock_resets,
                 "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
@@ -1023,11 +1029,14 @@ class _CheckedCapture:
     its first ``read()`` hands that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame
     video (OpenCV's FFmpeg reader cannot rewind past its end), and a container that cannot seek at all would lose
     it too. Until the second read the decoder's position (``CAP_PROP_POS_MSEC``) is still the first frame's.
-    Frames of non-square pixels (``sar``) are handed out as they show (:func:`_square_pixels`)."""
+    Frames of non-square pixels (``sar``) are handed out as they show (:func:`_square_pixels`). ``hdr``: "PQ" or
+    "HLG" for an HDR video (None otherwise), ``tone_mapped``: whether its frames are tone-mapped to SDR."""
 
-    def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = ""):
+    def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = "", hdr: str | None = None,
+                 tone_mapped: bool = False):
         self._cap, self._sar = cap, sar
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
+        self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -1118,10 +1127,24 @@ def open_video(path: str | Path) -> _CheckedCapture:
         if cap is not None:
             cap.release()
         raise
-    if interlaced:
+    colours = _hdr_colours(probe.header)
+    hdr = HDR_TRANSFERS[colours[0]] if colours else None
+    tone_map = _tone_map_filter(*colours) if colours and _can_tone_map() else ""
+    if interlaced or tone_map:
         fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
-        cap.release()
-        return _open_deinterlaced(path, fps, count, probe.header)
+        if tone_map:
+            try:
+                mapped = _open_through_ffmpeg(path, fps, count, interlaced, tone_map)
+            except BaseException:
+                cap.release()
+                raise
+            if mapped is not None:
+                cap.release()
+                return _CheckedCapture(*mapped, header=probe.header, hdr=hdr, tone_mapped=True)
+            # the tone-mapping gave no frame (colour tags zscale cannot follow, or a broken file): read as before
+        if interlaced:
+            cap.release()
+            return _open_deinterlaced(path, fps, count, probe.header, hdr)
     if not cap.isOpened():
         why = _why_unreadable(path, probe.header) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
@@ -1130,7 +1153,7 @@ def open_video(path: str | Path) -> _CheckedCapture:
         cap.release()
         why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
         raise VideoError(f"{path}: {why}")
-    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header)
+    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header, hdr)
 
 
 # Interlaced video (MPEG-2 .mpg/.vob, camcorders' .mts/.m2ts, DV): OpenCV's FFmpeg (swscale of FFmpeg 8 and later)
@@ -1243,9 +1266,11 @@ class _FFmpegCapture:
 
     ffmpeg writes the raw frames to a pipe and describes each (showinfo: its time, size and sample aspect ratio)
     on its log, read by a thread; each frame is read at the first one's size (the pipe's) and handed out as it
-    shows (rotation applied by ffmpeg, non-square pixels by :func:`_square_pixels`)."""
+    shows (rotation applied by ffmpeg, non-square pixels by :func:`_square_pixels`). ``deinterlace``: frames marked
+    interlaced are deinterlaced (bwdif); ``tone_map``: an HDR video's filter chain to SDR (:func:`_tone_map_filter`)."""
 
-    def __init__(self, path: Path, fps: float = 0.0, frame_count: float = 0.0):
+    def __init__(self, path: Path, fps: float = 0.0, frame_count: float = 0.0, deinterlace: bool = True,
+                 tone_map: str = ""):
         import queue
         import subprocess
 
@@ -1259,7 +1284,8 @@ class _FFmpegCapture:
         self._proc = subprocess.Popen(
             [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
              "-map", "0:V:0", "-an", "-sn", "-dn",
-             "-vf", f"bwdif=mode=send_frame:deint=interlaced,{_showinfo_filter()}",
+             "-vf", ",".join(filter(None, ["bwdif=mode=send_frame:deint=interlaced" if deinterlace else "",
+                                           tone_map, _showinfo_filter()])),
              "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
         self._log_reader = threading.Thread(target=self._read_log, name=f"fervid ffmpeg log {path.name}",
@@ -1325,8 +1351,10 @@ class _FFmpegCapture:
         self._proc.stderr.close()
 
 
-def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "") -> _CheckedCapture:
-    """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it."""
+def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "",
+                       hdr: str | None = None) -> _CheckedCapture:
+    """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it
+    (``hdr``: an HDR video's transfer, "PQ" or "HLG", read here without tone-mapping)."""
     try:
         cap = _FFmpegCapture(path, fps, frame_count)
     except (OSError, RuntimeError) as exc:
@@ -1338,7 +1366,84 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
         why = _why_unreadable(path, header) or ("no video frames could be decoded (corrupt?)"
                                                 + (f"; ffmpeg: {cap.log[-1]}" if cap.log else ""))
         raise VideoError(f"{path}: {why}")
-    return _CheckedCapture(cap, first_frame, header=header)
+    return _CheckedCapture(cap, first_frame, header=header, hdr=hdr)
+
+
+# HDR video (10-bit HEVC, BT.2020 primaries, a PQ or HLG transfer: what iPhones and Samsung phones record by
+# default). OpenCV's FFmpeg converts it to 8-bit BGR without tone-mapping: HDR reference white becomes SDR white and
+# everything brighter is clipped (bright skin, a lit face: 23% (HLG) to 48% (PQ) of face-box pixels at 255 in the
+# probe's phone clips) and colours shift, and the labels followed. Such a video is read through the ffmpeg binary's
+# pipe (_FFmpegCapture, deinterlaced too where it is interlaced), tone-mapped to SDR BT.709 by zscale and tonemap:
+# linear light with HDR reference white (BT.2408: 203 cd/m2, where a phone puts a lit face and a white wall) at 1.0,
+# BT.709 primaries, mobius (linear below 0.3; above, rolled off smoothly to white at the tonemap filter's peak: the
+# metadata's MaxCLL, else its mastering display's peak, over 100 cd/m2, else 10; nothing below it is clipped)
+# applied to each pixel's largest component, so hues stay. On the probe's clips it left 16% (PQ) and 0% (HLG) of
+# face-box pixels at 255; hable at 100 cd/m2 (the common recipe) left 25% (PQ) and read reference white darker.
+# Where this ffmpeg lacks those filters, or they give no frame, the video is read as before, and the result says
+# it was not tone-mapped.
+HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+HDR_REFERENCE_WHITE = 203  # cd/m2 (ITU-R BT.2408): the light level read as SDR white, before the roll-off
+# the colour part of FFmpeg's stream line: "yuv420p10le(tv, bt2020nc/bt2020/smpte2084, progressive)"
+_HDR_COLOURS = re.compile(r"\b(?:([\w-]+)/([\w-]+)/)?(smpte2084|arib-std-b67)\b")
+# the names zscale takes for an input's primaries and matrix, as FFmpeg's header writes them
+_ZSCALE_PRIMARIES = {"bt709", "bt2020", "bt470m", "bt470bg", "smpte170m", "smpte240m", "smpte431", "smpte432"}
+_ZSCALE_MATRICES = {"bt709", "bt2020nc", "bt2020c", "bt470bg", "smpte170m", "fcc"}
+
+
+def _hdr_colours(header: str) -> tuple[str, str, str] | None:
+    """(transfer, primaries, matrix) of the video stream FFmpeg's ``header`` describes where its transfer is HDR's
+    (:data:`HDR_TRANSFERS`); primaries and matrix BT.2020's where the header gives none zscale knows. None for SDR."""
+    found = _HDR_COLOURS.search(_video_stream_line(header))
+    if not found:
+        return None
+    matrix, primaries, transfer = found.group(1), found.group(2), found.group(3)
+    return (transfer, primaries if primaries in _ZSCALE_PRIMARIES else "bt2020",
+            matrix if matrix in _ZSCALE_MATRICES else "bt2020nc")
+
+
+def _tone_map_filter(transfer: str, primaries: str, matrix: str) -> str:
+    """FFmpeg's filter chain from an HDR video's frames (``transfer``: smpte2084 or arib-std-b67) to 8-bit SDR
+    BT.709 BGR. The input's colours are named (where a frame's own tags are missing, zscale could not convert it);
+    the first zscale keeps the primaries so that it has a path."""
+    return (f"zscale=tin={transfer}:pin={primaries}:min={matrix}:t=linear:p={primaries}:npl={HDR_REFERENCE_WHITE},"
+            "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,"
+            "format=bgr24")
+
+
+@functools.cache
+def _can_tone_map() -> bool:
+    """Whether the ffmpeg binary has the zscale and tonemap filters (imageio-ffmpeg's builds have; another build,
+    named by IMAGEIO_FFMPEG_EXE, may not)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        listed = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
+                                encoding="utf-8", errors="replace", timeout=30).stdout
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return False
+    return all(re.search(rf"^\s*\S+\s+{name}\s", listed, re.M) for name in ("zscale", "tonemap"))
+
+
+def _open_through_ffmpeg(path: Path, fps: float, frame_count: float, deinterlace: bool,
+                         tone_map: str) -> tuple[_FFmpegCapture, np.ndarray] | None:
+    """An HDR video opened through ffmpeg with ``tone_map`` (deinterlaced too where ``deinterlace``) and its first
+    frame; None where that gives no frame (the caller reads it as it would without tone-mapping, and says why it
+    cannot if it cannot)."""
+    try:
+        cap = _FFmpegCapture(path, fps, frame_count, deinterlace=deinterlace, tone_map=tone_map)
+    except (OSError, RuntimeError):
+        return None
+    try:
+        ok, first_frame = cap.read()
+    except BaseException:
+        cap.release()
+        raise
+    if not ok:
+        cap.release()
+        return None
+    return cap, first_frame
 
 
 # Recordings of different frame sizes joined end to end: OpenCV's FFmpeg reader hands every frame out at the size
@@ -1899,12 +2004,14 @@ class VideoAnalyzer:
             progress: Callable[[int, int], None] | None = None, frames=None, fps: float | None = None,
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
             clock: RisingClock | None = None,
-            size_changes: Callable[[tuple[int, int]], list[dict]] | None = None) -> VideoResult:
+            size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
+            hdr: tuple[str | None, bool] = (None, False)) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
         that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
-        from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`).
+        from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
+        ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -1933,6 +2040,7 @@ class VideoAnalyzer:
         cap = None
         if frames is None:
             cap = open_video(source)
+            hdr = (cap.hdr, cap.tone_mapped)
             fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
             if not math.isfinite(fps) or fps <= 0 or fps > 1000:
                 fps = 30.0  # container without a usable rate: timestamps still come from the decoder
@@ -1941,6 +2049,7 @@ class VideoAnalyzer:
             frames = _read_frames(cap, stages, clock)
         if clock is not None:
             result.clock_resets = clock.resets  # filled as the frames are read
+        result.hdr, result.tone_mapped = hdr
         result.fps = float(fps or 30.0)
         stream = self.stream(result.fps, stages, result.clock_resets)
         result.scene_cuts = stream.cut_times
