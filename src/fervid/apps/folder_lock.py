@@ -29,7 +29,7 @@ class FolderLock:
     def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # private (0600, whatever the umask) as the server's other files are: it names the process using the folder
-        fh = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
+        fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
         try:
             if os.name == "nt":
                 import msvcrt
