@@ -140,3 +140,16 @@ def test_max_faces_one_follows_the_largest_face_as_track_1_throughout():
     # max_faces=2 keeps the two largest, numbered as ever
     tracker = FaceTracker(max_faces=2)
     assert _rounds(tracker, grey, [[participant, behind, _face_at(20, 300, 40)]]) == [[1, 2]]
+
+
+def test_the_trackers_clock_counts_the_frames_that_did_not_come():
+    """Frames given with their times: where frames did not come (0.6 s of a 30 fps phone recording, or a rate
+    below the video's), the clock the tracker's motion allowances run on counts the time that passed; at a constant
+    rate and sampled (--sample-fps: indices 5 apart) it is the frame index."""
+    tracker = FaceTracker(fps=30.0)
+    assert [tracker._clock(i, i / 30) for i in range(30)] == list(range(30))
+    assert tracker._clock(30, 1.6) == 48 and tracker._unseen  # 18 frames' time without frames
+    assert tracker._clock(31, 1.6 + 1 / 30) == 49 and not tracker._unseen
+    sampled = FaceTracker(fps=25.0)
+    assert [sampled._clock(i, i / 25 + 1e-4 * (i % 2)) for i in range(0, 100, 5)] == list(range(0, 100, 5))
+    assert FaceTracker()._clock(7, None) == 7

@@ -736,6 +736,59 @@ def test_a_face_walking_past_keeps_one_track_at_sample_fps_5(analyzer, astronaut
     assert seated.track.nunique() == 5 and (seated.groupby("track").size() == 25).all()
 
 
+def _moved_in_a_pause(astronaut_rgb, path, turn=False, second=False, leave=False):
+    """A phone's screen recording: a soft-edged face (its box about 90 px wide) on a textured 640x360 room at 30 fps,
+    drifting slowly, whose frames 30-47 (1.0-1.6 s) never came, while the face moved 40 px right and 30 down (50
+    px). ``turn``: the face turned the other way in that time too (mirrored); ``second``: another face at the far
+    side of the room from 1.0 s (more than a walk of 0.6 s away); ``leave``: the first face gone from 1.0 s."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR).astype(np.float32)
+    edge = np.zeros((180, 150), np.float32)
+    cv2.ellipse(edge, (75, 90), (68, 88), 0, 0, 360, 1.0, -1)
+    edge = cv2.GaussianBlur(edge, (0, 0), 5)[..., None]
+    room = cv2.GaussianBlur(np.random.default_rng(5).integers(40, 210, (360, 640, 3)).astype(np.uint8), (0, 0), 3)
+    frames = []
+    for i in range(90):
+        frame = room.copy()
+        moved = min(max((i - 30) / 18, 0.0), 1.0)
+        for x, y, shown, image in ((int(60 + 0.3 * i + 40 * moved), int(60 + 30 * moved), not (leave and i >= 30),
+                                    face[:, ::-1] if turn and i >= 30 else face),
+                                   (470, 150, second and i >= 30, face[:, ::-1])):
+            if shown:
+                frame[y:y + 180, x:x + 150] = (image * edge + frame[y:y + 180, x:x + 150] * (1 - edge)).astype(np.uint8)
+        frames.append(frame)
+    steady = write_clip(path.with_name(path.stem + "_30fps.mp4"), frames)
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", r"select='not(between(n\,30\,47))'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", str(path)], check=True)
+    return path
+
+
+def test_a_face_that_moved_while_no_frames_came_keeps_its_track(analyzer, astronaut_rgb, tmp_path):
+    """A phone's screen recording with no frames for 0.6 s while the face moved 50 px (half its width) came out as
+    two tracks: the tracker judged the jump as if it were made in 1/30 s (flow with three levels lost the face, and
+    its motion was not carried on for the time that passed). Flow now reaches as far as that time allows, and a
+    face flow loses there (it turned as well) is looked for within a walk of where it was. Someone who appears
+    after the pause more than a walk away is still someone new; a face gone after the pause is not counted seen
+    across it."""
+    options = VideoOptions(method="frame")
+    result = VideoAnalyzer(analyzer, options).run(_moved_in_a_pause(astronaut_rgb, tmp_path / "pause.mp4"))
+    rows = result.frame_table()
+    assert rows.time.between(1.0, 1.6, inclusive="neither").sum() == 0  # the frames that never came
+    assert result.track_ids == [1] and len(rows) == result.frames_analysed == 72
+    assert rows.x.iloc[-1] - rows.x.iloc[0] > 50  # followed where it moved
+    both = VideoAnalyzer(analyzer, options).run(
+        _moved_in_a_pause(astronaut_rgb, tmp_path / "two.mp4", turn=True, second=True))
+    table = both.frame_table()
+    assert both.track_ids == [1, 2]
+    assert (table[table.track == 1].x < 200).all() and len(table[table.track == 1]) == 72
+    assert (table[table.track == 2].x > 400).all() and table[table.track == 2].time.min() == pytest.approx(1.6)
+    gone = VideoAnalyzer(analyzer, options).run(
+        _moved_in_a_pause(astronaut_rgb, tmp_path / "gone.mp4", second=True, leave=True))
+    assert gone.track_ids == [1, 2]
+    first = gone.track_summaries()[0]
+    # seen until its last row (0.97 s) and a frame after: not across the 0.6 s no frame showed
+    assert first["end"] == pytest.approx(0.967, abs=0.001) and first["seen_seconds"] == pytest.approx(1.0, abs=0.02)
+
+
 def test_a_camera_bump_keeps_every_faces_track(analyzer, astronaut_rgb, tmp_path):
     """A camera bumped (six frames of shake, then the picture 45 px aside): flow lost four of five seated faces and
     they came back under new numbers, with no scene cut or notice to say so (a 1080p class renumbered three

@@ -13,7 +13,10 @@ shown again until a detection finds it, where its motion would have taken it or,
 another face is there, where it was lost: no row is made up for a face that is not there.
 
 Frames analysed further apart (--sample-fps) get flow that reaches further (:func:`flow_levels`), and a face found
-in one round only is looked for within a walk of where it was (:meth:`FaceTracker._within_a_walk`). Where flow
+in one round only is looked for within a walk of where it was (:meth:`FaceTracker._within_a_walk`). Frames given
+with their times are as far apart as the time between them (a variable-frame-rate recording's stretch with no
+frames, frames dropped: :meth:`FaceTracker._clock`), and a face flow lost across such a stretch is looked for within
+a walk of where it was too. Where flow
 loses faces while the whole picture moved (a camera bump, :func:`camera_shift`), flow starts again from where the
 shift puts them, and the faces it does not follow move with the picture.
 """
@@ -55,6 +58,9 @@ class Track:
     # motion (after a face passed close, flow may lag or lead until a detection places it again)
     flow_sure: bool = False
     left_frame: bool = False  # lost at or past the frame's edge (or its box turned over): it left the picture
+    # flow lost it on a frame that came after frames that did not (a variable-frame-rate recording's stretch with no
+    # frames, frames dropped): the face moved unseen for that time, and is looked for within a walk of where it was
+    lost_unseen: bool = False
 
     def detected(self, frame_index: int, detection: Detection, motion: bool = True, velocity: bool = True) -> None:
         """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) where it anchors its
@@ -66,6 +72,7 @@ class Track:
             self.moved_to(frame_index, detection.box, velocity)
         self.detection, self.points = detection, _points(detection)
         self.last_detected_frame, self.missed_rounds, self.lost, self.left_frame = frame_index, 0, False, False
+        self.lost_unseen = False
         self.rounds_matched += 1
 
     def moved_to(self, frame_index: int, box: tuple, velocity: bool = True) -> None:
@@ -258,6 +265,12 @@ class FaceTracker:
     while the face followed is away a much smaller one (a person behind them; :data:`AWAY_SMALLER`) is not taken in
     its place, for up to ``forget_rounds`` detection rounds or until a scene cut. None: every face.
     ``fps``: the frame indices' rate (the video's), for how far a face may walk between two of them.
+
+    Frames given with their ``time`` are placed on the tracker's clock by it: where frames did not come (a
+    variable-frame-rate recording's still stretch, frames dropped), the frames that did are further apart than their
+    indices say, and every allowance for motion (flow's reach, where a face's motion takes it, how far it may have
+    walked) is for the time that passed (:meth:`_clock`). At a constant rate, or sampled (--sample-fps), the clock
+    is the frame index.
     """
 
     def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None,
@@ -272,17 +285,42 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._prev_grey: np.ndarray | None = None
-        self._prev_index = 0  # the frame index of _prev_grey
+        self._prev_index = 0  # the clock (:meth:`_clock`) of _prev_grey
+        self._last_frame: tuple[int, float] | None = None  # the last frame's (index, time), where times are given
+        self._skipped = 0.0  # frames whose time passed without them coming (:meth:`_clock`)
+        self._unseen = False  # frames did not come just before this one
+
+    def _clock(self, frame_index: int, time: float | None) -> int:
+        """Where frame ``frame_index``, shown at ``time`` seconds (None: not known), is on the tracker's clock: its
+        index, plus the frames whose time passed without them coming (the time since the frame before, at ``fps``,
+        less the frames between their indices, where that is half a frame or more; rounded to a frame). A phone's
+        screen recording with no frames for 0.6 s while the face moved 50 px had the face judged as if it moved that
+        far in 1/30 s: flow with 3 levels lost it, its motion was not carried on, and it came back as a new track."""
+        self._unseen = False
+        if time is not None:
+            if self._last_frame is not None:
+                index, before = self._last_frame
+                missing = (time - before) * self.fps - (frame_index - index)
+                self._unseen = missing >= 0.5  # a frame or more did not come (not a constant rate's jitter)
+                if self._unseen:
+                    self._skipped += missing
+            self._last_frame = (frame_index, time)
+        return frame_index + round(self._skipped)
 
     def update(self, frame_index: int, grey: np.ndarray, detections: list[Detection],
-               look_again: Callable[[tuple], list[Detection]] | None = None) -> list[TrackedFace]:
+               look_again: Callable[[tuple], list[Detection]] | None = None,
+               time: float | None = None) -> list[TrackedFace]:
         """A detection frame: match detections to tracks (Hungarian on IoU with where each face is expected),
         start new tracks, end stale ones.
 
         ``look_again(box)``: detections in the region around ``box`` (a closer look than the whole frame's). A
         track the frame's detections missed while flow still follows it is looked for there: a detector that
         misses a face now and then (a few rounds in a row, for some faces) left visible faces without rows and
-        split them into two tracks. What it finds counts only where no other track or detection is."""
+        split them into two tracks. What it finds counts only where no other track or detection is.
+
+        ``time``: when the frame was shown (seconds), for the time that passed since the frame before
+        (:meth:`_clock`)."""
+        index, frame_index = frame_index, self._clock(frame_index, time)
         self._flow(grey, frame_index)  # move tracks to this frame first, so matching compares like with like
         matched_tracks, matched_dets = set(), set()
         covered = self._covered_mask()
@@ -342,7 +380,7 @@ class FaceTracker:
             if self.max_faces != 1:
                 self._next_id += 1
         self._prev_grey, self._prev_index = grey, frame_index
-        return [TrackedFace(t.track_id, frame_index, t.detection, t.last_detected_frame == frame_index)
+        return [TrackedFace(t.track_id, index, t.detection, t.last_detected_frame == frame_index)
                 for t in self._shown(frame_index)]
 
     @staticmethod
@@ -367,10 +405,16 @@ class FaceTracker:
         more between analysed frames, flow lost it, and each round started a new track. (A face followed longer
         has a motion to be looked for by: one that left the frame is not looked for where it left, as someone
         stepping in there is someone new.) A box cut by the frame's edge (a face coming in) is compared by its
-        height alone, and how far it may have walked by that."""
+        height alone, and how far it may have walked by that.
+
+        So is a face that flow lost where frames did not come (:attr:`Track.lost_unseen`), unless it was lost at
+        the frame's edge: its motion before may say little of where it went in that time (a phone's screen
+        recording with no frames for 0.6-0.9 s, the face 60-85 px on, its width 100: a new track each time)."""
         pairs = []
         for r, track in enumerate(self.tracks):
-            if r in matched_tracks or not track.lost or track.velocity_measured or track.missed_rounds:
+            if r in matched_tracks or not track.lost or track.missed_rounds:
+                continue
+            if track.velocity_measured and not (track.lost_unseen and not track.left_frame):
                 continue
             x, y, w, h = track.anchor_box
             cut = _at_edge(track.anchor_box, frame_shape)
@@ -418,11 +462,13 @@ class FaceTracker:
         new shot is someone new to the tracker, even where it sits where a face of the last shot sat."""
         self.tracks, self._prev_grey, self._followed_area, self._rounds_away = [], None, 0.0, 0
 
-    def propagate(self, frame_index: int, grey: np.ndarray) -> list[TrackedFace]:
-        """A frame between detections: carry every live, currently seen track along by optical flow."""
+    def propagate(self, frame_index: int, grey: np.ndarray, time: float | None = None) -> list[TrackedFace]:
+        """A frame between detections: carry every live, currently seen track along by optical flow (``time``: as
+        for :meth:`update`)."""
+        index, frame_index = frame_index, self._clock(frame_index, time)
         self._flow(grey, frame_index)
         self._prev_grey, self._prev_index = grey, frame_index
-        return [TrackedFace(t.track_id, frame_index, t.detection, False) for t in self._shown(frame_index)]
+        return [TrackedFace(t.track_id, index, t.detection, False) for t in self._shown(frame_index)]
 
     def _shown(self, frame_index: int) -> list[Track]:
         """The tracks whose face is on this frame, by id: detected this round, or carried by flow that still
@@ -444,7 +490,10 @@ class FaceTracker:
     def _flow(self, grey: np.ndarray, frame_index: int) -> None:
         if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
             return
+        live = [t for t in self.tracks if not t.lost]
         self._carry(grey, frame_index - self._prev_index)
+        for t in live:
+            t.lost_unseen = t.lost and self._unseen
         # a face flow follows since its last match, with no other face's box over it, is seen for sure there
         for t, covered in zip(self.tracks, self._covered_mask()):
             t.flow_sure = t.flow_sure and not t.lost and t.missed_rounds == 0 and not covered

@@ -243,6 +243,8 @@ class TrackLog:
     is a gap (the face was hidden or away): episodes end there, its time is not counted as seen, and a change across
     it says how long it was unseen. A stretch in which no frame came at all (a variable-frame-rate recording: Zoom,
     Teams and browsers send no frame while the picture is still) is no absence: the face's last row lasts across it.
+    Where the first frame after such a stretch (longer than a gap) comes without the face, the face may have gone
+    at any time in it: its last row lasts its spacing (:meth:`_last_row_end`), as at the end of a video.
     """
 
     def __init__(self, track_id: int, spacing: float = 1 / 30, detect_every: float = 0.0):
@@ -306,6 +308,13 @@ class TrackLog:
         if self.absent_from is None:
             self.absent_from = time
 
+    def _last_row_end(self) -> float:
+        """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
+        or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
+        stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s."""
+        lasting = self.absent_from - self.end
+        return self.end + (min(self.spacing, lasting) if lasting > self.gap else lasting)
+
     def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
         """Log one face; returns the episode this face closed, if it started a new one."""
         emotion = face.emotion
@@ -317,9 +326,10 @@ class TrackLog:
             self._recent.append(since)
             # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
             if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
-                unseen = face.time - self.absent_from
-                since -= unseen  # the last row lasts until the first frame without it
-                self.gaps.append((self.absent_from, face.time))
+                last_row_end = self._last_row_end()
+                unseen = face.time - last_row_end
+                since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
+                self.gaps.append((last_row_end, face.time))
             self.seen_seconds += since
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.absent_from = None
@@ -368,7 +378,7 @@ class TrackLog:
         came without it; where none did, its spacing, but not past the end (a variable-frame-rate video's last rows
         are further apart than its nominal rate)."""
         if self.absent_from is not None:
-            last = self.absent_from - self.end
+            last = self._last_row_end() - self.end
         else:
             last = min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
         seconds = self.emotion_seconds.copy()
@@ -1712,11 +1722,12 @@ class FrameStream:
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             self._looking = 0.0
-            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box))
+            tracked = self.tracker.update(index, grey, detections, look_again=lambda box: self._look_again(frame, box),
+                                          time=t)
             stages["detect"] += self._looking  # the closer looks are detection, not tracking
             t0 += self._looking
         else:
-            tracked = self.tracker.propagate(index, grey)
+            tracked = self.tracker.propagate(index, grey, time=t)
         stages["track"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         crops = (np.stack([self.analyzer.crop_detection(grey, tf.detection) for tf in tracked])
