@@ -660,7 +660,7 @@ def _calibration_lines(cal: dict) -> list[str]:
            f"It is at the end of the range searched ({cal['fitting_bounds'][0]}-{cal['fitting_bounds'][1]}), so no "
            f"temperature fits these faces; the model keeps temperature {cal.get('kept_temperature', 1.0)}."
            if cal.get("at_fitting_bound") else
-           f"It did not lower the error on held-out faces"
+           "It did not lower the error on held-out faces"
            + (f" ({cal['ece_after_cross_fitted']} against {cal['ece_current_halves']} at the temperature the model "
               "had, on the same halves)" if "ece_current_halves" in cal else "")
            + f", so the model keeps temperature {cal.get('kept_temperature', 1.0)}."),
