@@ -54,6 +54,8 @@ def test_paper_lstm_learns_a_learnable_task(model):
     assert len(result.fold_accuracies) == 2
     assert result.evaluation.n == len(seq.labels)
     assert result.evaluation.accuracy > 0.5  # 6 balanced-ish classes: chance is about 0.17
+    # 64 sequences of 16 people: the interval resamples the people, not the sequences as if independent
+    assert result.evaluation.ci_method == "bootstrap over 16 subjects"
     # the result says what made it (the JSON a run saves is what a paper's table is rebuilt from)
     cnn = EmotionCNN(PAPER_MODEL)
     # what ran, only: lstm-pixels reads no CNN feature (it was recorded as the CNN's, with its digest)

@@ -192,7 +192,7 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         check_checkpoint_of(cnn_checkpoint, cnn)
     t0 = time.perf_counter()
     inputs = None if model == "cnn-finetune" else _inputs(cnn, seq.frames, model)
-    y_true, y_pred, fold_acc, histories, predictions = [], [], [], [], []
+    y_true, y_pred, tested, fold_acc, histories, predictions = [], [], [], [], [], []
     parts = list(splits(seq, protocol, seed, folds, test_size))
     keys = seq.keys or [str(i) for i in range(len(seq.labels))]
     for fold, (train_idx, test_idx) in enumerate(tqdm(parts, desc=f"{model}, {protocol} splits", unit="split",
@@ -213,12 +213,14 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
                 pred = net(torch.from_numpy(inputs[test_idx]).float()).argmax(1).numpy()
         y_true.append(seq.labels[test_idx])
         y_pred.append(pred)
+        tested += [str(seq.subjects[i]) for i in test_idx]
         predictions += [{"fold": fold + 1, "sequence": keys[i], "subject": str(seq.subjects[i]),
                          "label": EMOTIONS[int(seq.labels[i])], "predicted": EMOTIONS[int(p)]}
                         for i, p in zip(test_idx, pred)]
         fold_acc.append(float((pred == seq.labels[test_idx]).mean()))
         histories.append(history)
-    ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name)
+    # a person's sequences are not independent draws: the accuracy's interval resamples people
+    ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name, subjects=tested)
     # what ran: lstm-pixels uses the CNN's normalisation only, cnn-finetune the checkpoint's weights
     used = ({"pixels_normalised_as": cnn.config.name} if model == "lstm-pixels" else
             {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision}
