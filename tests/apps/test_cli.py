@@ -687,6 +687,10 @@ def test_an_image_annotated_again_with_other_images_replaces_its_copy(tmp_path, 
                                                      "astro_png_fervid.png"]
 
 
+def summary_version(tracks_json) -> str:
+    return json.loads(tracks_json.read_text(encoding="utf-8"))["fervid"]
+
+
 def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkeypatch):
     """A full disk fails a write, not the open, and that error names no file: `error: No space left on device`
     without a path (--json, --csv), the input's name instead of the output's (--annotate), a traceback (batch)."""
@@ -1139,6 +1143,9 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
                                      "5": f"video {tmp_path / 'gone.mp4'} not found"}
     assert {"window", "detect_every", "min_face", "score_threshold"} <= set(metrics["settings"])
+    # the files that gave the labels, as image evaluation records them (README: metrics.json says what ran)
+    assert metrics["settings"]["weights_file"] == "model_int8.onnx" and len(metrics["settings"]["weights_sha256"]) == 64
+    assert len(metrics["settings"]["temporal_model_sha256"]) == 64
     with open(out / "predictions.csv", newline="", encoding="utf-8") as f:
         frames = list(csv.DictReader(f))
     assert len(frames) == 10 and all(float(row["time"]) < 2 and row["predicted"] == "happy" for row in frames)
@@ -1155,6 +1162,11 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
         return output[output.index("ferplus_vgg (int8, lstm)"):].splitlines()[:4]
 
     assert scores(again.output) == scores(result.output)
+    # what made the labels read back: the run's files and versions, not those of the process that read them
+    runner.invoke(app, [*args, "--results", str(tmp_path / "run"), "--out", str(tmp_path / "read_back")])
+    read_back = json.loads((tmp_path / "read_back" / "metrics.json").read_text())["settings"]
+    assert read_back["weights_sha256"] == metrics["settings"]["weights_sha256"]
+    assert read_back["results_made_with"]["fervid"] == summary_version(tmp_path / "run" / "smile_tracks.json")
     # a folder whose videos were analysed with other settings is not pooled into one score
     (tmp_path / "smile2.mp4").write_bytes((tmp_path / "smile.mp4").read_bytes())
     summary = json.loads((tmp_path / "run" / "smile_tracks.json").read_text())

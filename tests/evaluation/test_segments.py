@@ -285,3 +285,48 @@ def test_a_margin_leaves_out_the_frames_near_a_segments_ends_but_not_the_face_fo
     assert scores.found_share == 1.0  # the face was there all along
     with pytest.raises(ValueError, match="margin must be 0 or more seconds"):
         score_segments(annotations, {video: (table, 5.0, 3.0)}, margin=-1)
+
+
+def test_results_written_before_times_were_the_files_are_moved_onto_its_timeline(tmp_path):
+    """fervid before 2026-12-06 counted a video's times from its pictures' start: for a file whose pictures start
+    0.5 s after its sound, its old results scored annotations made on the file (ELAN) 0.5 s off (per-frame accuracy
+    1.00 -> 0.80 in a probe), without a word. Old results (their tracks JSON records no fervid version) are moved
+    onto the file's timeline; new ones are read as they are."""
+    import shutil
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from fervid.evaluation.segments import frames_from_results
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import H264Writer
+    from fervid.samples import astronaut
+
+    face = astronaut()[20:240, 120:330, ::-1]
+    clip = tmp_path / "pictures.mp4"
+    writer = H264Writer(clip, 320, 240, 10.0)
+    for _ in range(20):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        frame[10:230, 50:260] = face
+        writer.write(frame)
+    writer.close()
+    late = tmp_path / "late.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=3",
+                    "-itsoffset", "0.5", "-i", str(clip), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a",
+                    "aac", str(late)], check=True)
+    new = tmp_path / "new"
+    Analyzer().analyze_video(late, new, method="frame", annotate=False)
+    old = tmp_path / "old"  # as the fervid of 2026-12-05 wrote it: times from the pictures' start, no version
+    shutil.copytree(new, old)
+    doc = json.loads((old / "late_tracks.json").read_text(encoding="utf-8"))
+    doc = {k: v for k, v in doc.items() if k not in ("fervid", "onnxruntime")} | {"duration": doc["duration"] - 0.5}
+    (old / "late_tracks.json").write_text(json.dumps(doc), encoding="utf-8")
+    rows = pd.read_parquet(old / "late_frames.parquet")
+    rows.assign(time=rows["time"] - 0.5).to_parquet(old / "late_frames.parquet", index=False)
+    moved, _, old_summaries = frames_from_results(old, [late])
+    read, _, new_summaries = frames_from_results(new, [late])
+    assert read[late][0]["time"].iloc[0] == pytest.approx(0.5, abs=0.01)  # today's: the file's timeline
+    assert moved[late][0]["time"].tolist() == pytest.approx(read[late][0]["time"].tolist(), abs=1e-4)
+    assert moved[late][2] == pytest.approx(read[late][2], abs=1e-3)  # the seconds analysed, too
+    assert old_summaries[late]["times_moved_by"] == pytest.approx(0.5, abs=0.01)
+    assert "times_moved_by" not in new_summaries[late]

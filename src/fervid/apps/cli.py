@@ -1275,6 +1275,9 @@ def evaluate(
 
 
 # what made a video's labels, as its tracks JSON records it: a score pools videos only where these agree
+# the files that ran, as metrics.json records them (their names and digests: the model's name alone does not say
+# which weights gave the labels)
+VIDEO_PROVENANCE = ("weights_file", "weights_sha256", "temporal_model_sha256")
 VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector", "score_threshold", "min_face",
                       "max_faces", "detect_every", "window", "sample_fps", "centred_window", "temporal_temperature",
                       "temporal_model")
@@ -1329,8 +1332,19 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             if summary.get("matched_by_name"):
                 warnings.append(f"{video} was matched by its file name to the {summary['matched_by_name']} analysed "
                                 f"in {results} (same name and length)")
+            if summary.get("times_moved_by"):
+                warnings.append(f"{video}: its results in {results} were written by a fervid before 2026-12-06, which "
+                                "counted times from the video's pictures, not the file's start; its pictures start "
+                                f"{summary['times_moved_by']:g} s in, so its times were moved by that to the file's "
+                                "timeline, the annotations' (analyse it again to have the outputs say so)")
         settings = {key: value for key, value in next(iter(made_with.values()), {}).items() if value is not None}
         settings["results"] = str(results)
+        # what made the labels scored: the weights that ran and the versions, as the results recorded them (not
+        # this process's: it only read them)
+        first = next(iter(summaries.values()), {})
+        settings |= {key: first[key] for key in VIDEO_PROVENANCE if first.get(key) is not None}
+        settings["results_made_with"] = ({"fervid": first["fervid"], "onnxruntime": first.get("onnxruntime")}
+                                         if "fervid" in first else "not recorded (a fervid before 2026-12-06)")
     else:
         options = _pipeline(annotate=False, method=choices["method"], sample_fps=choices["sample_fps"],
                             temporal_model=choices["temporal_model"], model=choices["model"],
@@ -1359,7 +1373,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 warnings.append(result.error)
             tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
-            settings = {key: ran[key] for key in VIDEO_RUN_SETTINGS if ran.get(key) is not None}
+            settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:
         typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
     try:

@@ -370,8 +370,14 @@ def frames_from_results(results: Path, videos: list[Path]
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
     name where one video of that name was analysed and its length agrees (another file of the same name, in another
-    session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary."""
-    from fervid.inference.video import TRACKS_JSON_SUFFIX, analysis_rate, container_facts, written_tracks
+    session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary.
+
+    Outputs written before 2026-12-06 (their tracks JSON records no ``fervid`` version) counted a video's times
+    from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
+    sound comes first), their times are moved onto the file's timeline, as annotations are made on it and as
+    fervid now writes them, and the summary's ``times_moved_by`` says by how much."""
+    from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, analysis_rate, container_facts,
+                                        times_offset_before_2026_12_06, written_tracks)
 
     suffix = TRACKS_JSON_SUFFIX
     # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/
@@ -406,8 +412,18 @@ def frames_from_results(results: Path, videos: list[Path]
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
             failed[video] = f"video {video}: its frames table in {tracks_json.parent} cannot be read ({exc})"
             continue
+        duration = float(summary.get("duration") or 0.0)
+        if "fervid" not in summary:  # written before times were the file's
+            try:
+                moved = times_offset_before_2026_12_06(video)
+            except VideoError:  # it cannot be opened now: its table is scored as it was written
+                moved = 0.0
+            if moved:
+                table = table.assign(time=table["time"] + moved)
+                duration += moved
+                summary = {**summary, "times_moved_by": round(moved, 4)}
         tables[video] = (table, analysis_rate(float(summary.get("fps") or 30.0), summary.get("sample_fps")),
-                         float(summary.get("duration") or 0.0))
+                         duration)
         summaries[video] = summary
     return tables, failed, summaries
 

@@ -1066,11 +1066,12 @@ class _CheckedCapture:
         """Seconds from the file's start to its video stream's (the timeline its sound is cut on, FFmpeg's
         ``-ss``): OpenCV's frame times count from the video stream's own start, which an MPEG-TS or an MP4 edit
         list puts after the audio's; the ffmpeg decoder's count from the file's (0 here)."""
-        if isinstance(self._cap, _FFmpegCapture):
-            return 0.0
-        stream = re.search(r", start (-?[0-9.]+)", _video_stream_line(self.header))
-        container = _CONTAINER_START.search(self.header)
-        return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
+        return 0.0 if isinstance(self._cap, _FFmpegCapture) else _picture_start(self.header)
+
+    @property
+    def decoded_by_ffmpeg_for_interlacing(self) -> bool:
+        """Read through the ffmpeg binary because it is interlaced (not only to tone-map an HDR video)."""
+        return isinstance(self._cap, _FFmpegCapture) and self._cap.deinterlace
 
     def motion_rate(self, fps: float) -> float:
         """The rate to write a copy of the video at: ``fps`` (its container's average), or FFmpeg's guess of its base
@@ -1112,6 +1113,26 @@ def container_facts(path: str | Path) -> ContainerFacts:
         cap.release()
     usable = math.isfinite(fps) and 0 < fps < 1000
     return ContainerFacts(count / fps if usable and count > 0 else None, fps if usable else 0.0, width, height)
+
+
+def _picture_start(header: str) -> float:
+    """Seconds from a file's start to its video stream's, from FFmpeg's ``header``: where OpenCV's frame times
+    start on the file's timeline (0 where the header does not say)."""
+    stream = re.search(r", start (-?[0-9.]+)", _video_stream_line(header))
+    container = _CONTAINER_START.search(header)
+    return max(0.0, float(stream.group(1)) - (float(container.group(1)) if container else 0.0)) if stream else 0.0
+
+
+def times_offset_before_2026_12_06(path: str | Path) -> float:
+    """How much earlier than the file's timeline the times fervid wrote for ``path`` before 2026-12-06 (its outputs
+    record no ``fervid`` version) are: its video stream's start, where OpenCV read it (the ffmpeg binary's reading,
+    of interlaced files, counted from the file's start already). 0 for most files; an MP4 edit list's or an MPEG-TS's
+    sound before the pictures."""
+    cap = open_video(path)
+    try:
+        return 0.0 if cap.decoded_by_ffmpeg_for_interlacing else _picture_start(cap.header)
+    finally:
+        cap.release()
 
 
 def open_video(path: str | Path) -> _CheckedCapture:
@@ -1287,6 +1308,7 @@ class _FFmpegCapture:
         import imageio_ffmpeg
 
         self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
+        self.deinterlace = deinterlace
         self._raw: tuple | None = None  # the first frame's sample aspect ratio and size: the pipe's frames'
         self._sizes = _FrameSizes()  # the sizes the frames were recorded at: see _CheckedCapture.frame_size_changes
         self._frames: queue.Queue = queue.Queue()
