@@ -588,6 +588,9 @@ def test_a_folder_recorded_before_the_weights_files_that_ran_goes_on_if_its_mode
     assert again["this_run"]["files_analysed"] == 0 and again["settings"] == first["settings"]
     # recorded anew: the int8 graph that ran, and the shipped LSTM by its digest
     assert "model_weights_sha256" not in again["settings"] and again["settings"]["temporal_model_sha256"]
+    # and says so: a script reading the old key would meet a KeyError after this run
+    assert any("recorded model_weights_sha256" in n and "read those instead" in n
+               for n in again["this_run"]["notices"]), again["this_run"]["notices"]
     assert again["settings"]["weights_sha256"] == file_sha256(resolve_model_dir("ferplus_vgg") / "model_int8.onnx")
     record_as_before(file_sha256(resolve_model_dir("fer2013_vgg") / "model.onnx")[:16])  # made with other weights
     with pytest.raises(BatchSettingsChanged, match=f"model_weights_sha256='{fp32[:16]}'"):

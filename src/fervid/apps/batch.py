@@ -281,13 +281,13 @@ class StateStore:
     def settings(self) -> dict:
         return {name: json.loads(value) for name, value in self.db.execute("SELECT name, value FROM settings")}
 
-    def claim_settings(self, settings: dict, before: dict | None = None) -> None:
+    def claim_settings(self, settings: dict, before: dict | None = None) -> list[str]:
         """Record the analysis settings on a folder's first run; refuse a run whose settings differ from those its
         results were made with (its skipped files would keep the old settings' results in the one table). A
         folder written before settings were recorded takes this run's. ``before``: this run's settings as a folder
         recorded them before it recorded the weights files that ran (:func:`settings_as_recorded_before`); such a
         folder is compared with those, and then holds this run's: the same weights, now named by the file that
-        ran."""
+        ran. Returns the keys recorded before that are no longer (empty but for such a folder's first run now)."""
         recorded = self.settings()
         if recorded:
             recorded = {**SETTINGS_BEFORE_RECORDED, **recorded}
@@ -305,6 +305,7 @@ class StateStore:
         self.db.executemany("DELETE FROM settings WHERE name = ?", [(k,) for k in earlier])
         self.db.executemany("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in settings.items()])
+        return list(earlier)
 
     def plan(self, files: list[Path], files_dir: Path, progress: bool = False
              ) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
@@ -830,9 +831,13 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
-    store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
+    renamed = store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
+    if "model_weights_sha256" in renamed:  # scripts reading the old key would meet a KeyError after this run
+        notices.append(f"{out}: made by an earlier fervid, its summary.json recorded model_weights_sha256 (16 hex "
+                       "digits of model.onnx, whichever graph ran); from this run it records weights_file and "
+                       "weights_sha256, the file that ran: read those instead")
     files, problems = collect_inputs(inputs, notices)
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
