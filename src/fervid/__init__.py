@@ -33,7 +33,7 @@ if TYPE_CHECKING:
                                         VideoOptions as VideoOptions, VideoResult as VideoResult)
     from fervid.registry import UnknownName as UnknownName
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Importing these loads OpenCV and ONNX Runtime: deferred until one is used (`import fervid` stays fast)
 _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",
