@@ -775,8 +775,9 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     from fervid.inference.video import VideoAnalyzer, container_facts
 
     files, problems = collect_inputs(inputs)
-    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"}]
-    images = [p for p in files if p not in set(videos)]
+    is_video = [p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} for p in files]
+    videos = [p for p, video in zip(files, is_video) if video]
+    images = [p for p, video in zip(files, is_video) if not video]
     facts = {v: container_facts(v) for v in videos}
     known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
     picks = known if len(known) <= sample_videos else list(dict.fromkeys(
@@ -796,11 +797,11 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
                                 "seconds_analysed": round(result.duration, 1),
                                 "real_time": round(result.duration / wall, 2)})
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
+        options = BatchOptions(out=Path(tmp), pipeline=pipeline)
         started, read_images = time.perf_counter(), 0
         for n, image in enumerate(timed):
             try:
-                _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), BatchOptions(out=Path(tmp),
-                                                                                          pipeline=pipeline))
+                _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), options)
                 read_images += 1
             except Exception:  # a bad file is batch's to report; it is not timed
                 pass

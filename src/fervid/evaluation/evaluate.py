@@ -400,6 +400,10 @@ def data_and_consent(train_cfg: dict) -> list[str]:
     ]
 
 
+# the video methods a temporal card compares, in its table's order
+METHOD_COLUMNS = ("frame", "mean", "hmm", "lstm")
+
+
 def write_temporal_card(folder: str | Path) -> Path:
     """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
     the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
@@ -483,9 +487,6 @@ def write_temporal_card(folder: str | Path) -> Path:
     path.write_text("\n".join(md), encoding="utf-8")
     return path
 
-
-# the video methods a temporal card compares, in its table's order
-METHOD_COLUMNS = ("frame", "mean", "hmm", "lstm")
 
 
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
