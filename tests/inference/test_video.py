@@ -19,7 +19,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.analyzer import Analyzer
 from fervid.apps.cli import app
 from fervid.inference.video import (H264Writer, LiveSource, TrackLog, VideoAnalyzer, VideoError, VideoOptions,
-                                    open_video, sample_video)
+                                    open_video, sample_video, usable_fps)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -2045,3 +2045,11 @@ def test_the_annotated_copy_of_a_variable_frame_rate_video_keeps_its_busy_stretc
     assert re.search(r", 30 fps", copy), copy
     written = int(re.findall(r"frame=\s*(\d+)", copy)[-1])
     assert written == pytest.approx(90, abs=2)  # 3 s at 30 fps: the still second held, no busy frame left out
+
+
+@pytest.mark.parametrize("reported, usable", [(25.0, 25.0), (29.97, 29.97), (0.0, None), (float("nan"), None),
+                                              (float("inf"), None), (-1.0, None), (None, None), (1000.0, None)])
+def test_usable_fps_refuses_what_a_container_reports_without_a_rate(reported, usable):
+    # 1000 is the millisecond time base Matroska/WebM and FLV report where the rate varies: `fervid video` used to
+    # time frames by it (its rule was fps > 1000) while `live` and `batch --estimate` fell back (fps < 1000)
+    assert usable_fps(reported) == usable

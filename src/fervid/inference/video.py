@@ -1104,6 +1104,12 @@ class ContainerFacts:
     height: int
 
 
+def usable_fps(fps: float | None) -> float | None:
+    """A container's frame rate where it is one to time frames by, else None: FFmpeg reports 0 or NaN where a
+    container gives none, and 1000 (the time base of Matroska/WebM and FLV) where the rate varies."""
+    return fps if fps is not None and math.isfinite(fps) and 0 < fps < 1000 else None
+
+
 def container_facts(path: str | Path) -> ContainerFacts:
     cap = cv2.VideoCapture(str(path))
     try:
@@ -1111,8 +1117,8 @@ def container_facts(path: str | Path) -> ContainerFacts:
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     finally:
         cap.release()
-    usable = math.isfinite(fps) and 0 < fps < 1000
-    return ContainerFacts(count / fps if usable and count > 0 else None, fps if usable else 0.0, width, height)
+    rate = usable_fps(fps)
+    return ContainerFacts(count / rate if rate and count > 0 else None, rate or 0.0, width, height)
 
 
 def _picture_start(header: str) -> float:
@@ -2074,9 +2080,8 @@ class VideoAnalyzer:
         if frames is None:
             cap = open_video(source)
             hdr = (cap.hdr, cap.tone_mapped)
-            fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-            if not math.isfinite(fps) or fps <= 0 or fps > 1000:
-                fps = 30.0  # container without a usable rate: timestamps still come from the decoder
+            # a container without a usable rate: timestamps still come from the decoder
+            fps = usable_fps(cap.get(cv2.CAP_PROP_FPS)) or 30.0
             total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             clock = RisingClock(fps, start=cap.video_start)
             frames = _read_frames(cap, stages, clock)
@@ -2385,8 +2390,7 @@ class LiveSource:
             self.cap = open_video(target)
         else:
             self.cap = _open_live_capture(target, self.name, timeout)
-        fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
-        self.fps = fps if math.isfinite(fps) and 0 < fps < 1000 else 30.0
+        self.fps = usable_fps(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
         # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
         # before is reported as truncated, as `fervid video` reports it. A live stream's length is unknown: FFmpeg's
         # count is 0, or negative (made up from no duration).
