@@ -379,24 +379,30 @@ def selection_faces(train_cfg: dict) -> str:
     return f"{usage} ({f'{limit} of its faces, drawn at random by class, ' if limit else ''}{labels})"
 
 
+# sentences the CNN's and the temporal model's cards share, so an ethics application reads one wording
+FER2013_SOURCE = ("gathered by Google image searches for emotion words: the people pictured did not consent to this "
+                  "use. Its terms of use are not stated in the copy used.")
+UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
+LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
+                       "felt.")
+
+
 def data_and_consent(train_cfg: dict) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites)."""
-    unmeasured = "No accuracy breakdown by age, sex or skin tone was measured"
-    felt = "The labels describe facial expressions as annotators read them, not what the people pictured felt."
     if train_cfg.get("data_kind") == "folder":
         return [f"Faces: a folder of your own ({train_cfg.get('data')}); fervid records neither where they came from "
-                "nor whether the people pictured consented: note both beside this card.", unmeasured + ".", felt]
+                "nor whether the people pictured consented: note both beside this card.", UNMEASURED + ".",
+                LABELS_NOT_FEELINGS]
     uses_ferplus = train_cfg.get("labels", "fer2013") != "fer2013" or train_cfg.get("val_labels") == "ferplus"
     return [
         "Faces: FER2013 (Goodfellow et al. 2013, \"Challenges in Representation Learning: A report on three machine "
-        "learning contests\", ICML 2013 workshop), gathered by Google image searches for emotion words: the people "
-        "pictured did not consent to this use. Its terms of use are not stated in the copy used.",
+        "learning contests\", ICML 2013 workshop), " + FER2013_SOURCE,
         "Labels: FER+ (Barsoum et al. 2016), crowd-sourced relabels (ten annotators per face) published by Microsoft, "
         "under the MIT licence (the FER+ repository's LICENSE.md)." if uses_ferplus else
         "Labels: FER2013's own, one annotator per face.",
-        f"{unmeasured}, and none can be made on FER2013: it has no such annotations.",
-        felt,
+        f"{UNMEASURED}, and none can be made on FER2013: it has no such annotations.",
+        LABELS_NOT_FEELINGS,
     ]
 
 
@@ -452,15 +458,14 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"- Temperature: {cfg.get('temperature', 1.0):.3f}, fitted on the validation people's clips.",
         "",
         "## Data and consent",
-        "- Stills: FER2013's faces, gathered by Google image searches: the people pictured did not consent to this "
-        "use; its terms of use are not stated in the copy used.",
+        "- Stills: FER2013's faces, " + FER2013_SOURCE,
     ]
     if lab:
         md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. JAFFE's "
                   "terms allow non-commercial research only (cite Lyons et al. 1998); CK+ is distributed under a "
                   "research agreement. Weights learnt from them carry those terms: check them before commercial use.")
-    md += ["- No accuracy breakdown by age, sex or skin tone was measured.",
-           "- The labels are the expressions posed or read by annotators, not what anyone felt.",
+    md += [f"- {UNMEASURED}.",
+           f"- {LABELS_NOT_FEELINGS}",
            "",
            "## Held-out clips (training.json)",
            "Accuracy over all frames, label changes per second (flicker) and calibration error (ECE) of each video "
