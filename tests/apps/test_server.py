@@ -79,7 +79,7 @@ def test_the_pages_constants_are_fervids_own(client):
     """The pages kept hand-made copies of the emotions, their colours and the video suffixes; they now load
     fervid's, so a suffix fervid video learns to read is one the web page sends as a video too."""
     from fervid.emotions import EMOTIONS
-    from fervid.inference.annotate import EMOTION_COLORS_BGR
+    from fervid.inference.annotate import EMOTION_COLORS_BGR, EMOTION_DASHES
     from fervid.inference.video import VIDEO_SUFFIXES
 
     response = client.get("/constants.js")
@@ -88,8 +88,9 @@ def test_the_pages_constants_are_fervids_own(client):
     assert json.loads(constants["EMOTIONS"]) == list(EMOTIONS)
     assert set(json.loads(constants["VIDEO_SUFFIXES"])) == VIDEO_SUFFIXES
     colors = json.loads(constants["COLORS"])
-    assert colors["happy"] == "#fac800" and colors["angry"] == "#dc2828"  # red, green, blue from BGR
+    assert colors["happy"] == "#ccbb44" and colors["angry"] == "#ee6677"
     assert {name: tuple(int(c[i:i + 2], 16) for i in (5, 3, 1)) for name, c in colors.items()} == EMOTION_COLORS_BGR
+    assert json.loads(constants["DASHES"]) == {name: list(dashes) for name, dashes in EMOTION_DASHES.items()}
 
 
 def test_openapi_describes_the_errors_the_server_sends(client):

@@ -1,9 +1,14 @@
 """Drawing results: boxes, labels and probability bars that stay with their own face."""
 
+import itertools
+
 import cv2
 import numpy as np
+import pytest
 
-from fervid.inference.annotate import annotate, bars_rect, face_unit, layout
+from fervid.inference.annotate import (
+    EMOTION_COLORS_BGR, WHITE_BGR, annotate, bars_rect, contrast_ratio, face_unit, ink_bgr, layout,
+    needs_edge)
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
@@ -74,7 +79,42 @@ def test_bars_go_right_of_their_face_and_are_joined_to_its_box():
     right, middle, left = (bars for _, bars in places)
     assert left[0] == 40 + 100 + 4 and middle[0] == 260 + 100 + 4  # right of their own faces
     assert right is None  # no room right of the last face, and left of it would sit against the middle face
-    happy_bgr = (0, 200, 250)
+    happy_bgr = EMOTION_COLORS_BGR["happy"]
     for (x, y, w, h) in (left, middle):
         gap = drawn[y + 5, x - 3]  # between the box's edge and the bars
         assert tuple(gap) == happy_bgr, gap
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1.0: linear-RGB matrices simulating protanopia and deuteranopia
+MACHADO = {"protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                          [-0.003882, -0.048116, 1.051998]],
+           "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                            [-0.011820, 0.042940, 0.968881]]}
+
+
+@pytest.mark.parametrize("vision", ["typical", "protanopia", "deuteranopia"])
+def test_the_emotion_colours_are_told_apart_with_colour_blindness(vision):
+    """Simulated for a deuteranope, happy and surprise were 6.8 apart (CIEDE2000), angry and disgust 7.4, fear and
+    sad 8.7: read as the same colour. Every pair is now at least 12 apart."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    names = list(EMOTION_COLORS_BGR)
+    srgb = np.array([bgr[::-1] for bgr in EMOTION_COLORS_BGR.values()]) / 255
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    if vision != "typical":
+        linear = np.clip(linear @ np.array(MACHADO[vision]).T, 0, 1)
+    seen = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    lab = rgb2lab(seen[None])[0]
+    distances = {(names[i], names[j]): deltaE_ciede2000(lab[i], lab[j]) for i, j in itertools.combinations(range(7), 2)}
+    closest = min(distances, key=distances.get)
+    assert distances[closest] >= 12, (closest, distances[closest])
+
+
+def test_text_on_an_emotion_colour_and_its_lines_on_white_have_contrast():
+    """Text on an emotion's colour can be black or white for at least 4.5:1 (WCAG AA), and a colour under 3:1 on
+    white (graphics, WCAG 1.4.11) is the one whose timeline line gets a dark edge."""
+    for name, bgr in EMOTION_COLORS_BGR.items():
+        assert contrast_ratio(ink_bgr(bgr), bgr) >= 4.5, name
+        assert needs_edge(bgr) == (contrast_ratio(bgr, WHITE_BGR) < 3), name
+    assert ink_bgr(EMOTION_COLORS_BGR["fear"]) == (255, 255, 255) and ink_bgr(EMOTION_COLORS_BGR["happy"]) == (0, 0, 0)
+

@@ -53,7 +53,7 @@ from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
 from fervid.emotions import EMOTIONS
-from fervid.inference.annotate import EMOTION_COLORS_BGR
+from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
@@ -65,9 +65,9 @@ STATIC_DIR = Path(__file__).parent / "web"
 def web_constants_script() -> str:
     """What the web and live pages share with the Python side, as JavaScript constants (served at /constants.js,
     loaded before the pages' own scripts)."""
-    colors = {name: "#{:02x}{:02x}{:02x}".format(*reversed(bgr)) for name, bgr in EMOTION_COLORS_BGR.items()}
     return (f"const EMOTIONS = {json.dumps(list(EMOTIONS))};\n"
-            f"const COLORS = {json.dumps(colors)};\n"
+            f"const COLORS = {json.dumps(EMOTION_COLORS)};\n"
+            f"const DASHES = {json.dumps(EMOTION_DASHES)};  // a timeline line's dashes, in line widths\n"
             f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters of any script, no path

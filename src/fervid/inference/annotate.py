@@ -14,16 +14,57 @@ from fervid.inference.records import Face
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
 
-# One BGR colour per emotion, so bars and boxes read the same across images and videos.
-EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
-    "angry": (40, 40, 220),
-    "disgust": (60, 140, 60),
-    "fear": (150, 60, 150),
-    "happy": (0, 200, 250),
-    "sad": (200, 120, 30),
-    "surprise": (0, 150, 255),
-    "neutral": (170, 170, 170),
+# One colour per emotion, so bars, boxes and timelines read the same across images, videos and the web pages (which
+# load it from the server's /constants.js). Paul Tol's "bright" scheme, chosen to be told apart under deuteranopia
+# and protanopia: the former palette's happy and surprise (yellow, orange) were 6.8 apart (CIEDE2000) to a
+# deuteranope, its angry and disgust 7.4; these are at least 14 apart (tests/inference/test_annotate.py). The trade:
+# happy, surprise and neutral are light (under 3:1 on white), so text on them is black (``ink_bgr``) and their lines
+# on the white timeline get a dark edge (``needs_edge``).
+EMOTION_COLORS: dict[str, str] = {
+    "angry": "#ee6677",
+    "disgust": "#228833",
+    "fear": "#aa3377",
+    "happy": "#ccbb44",
+    "sad": "#4477aa",
+    "surprise": "#66ccee",
+    "neutral": "#bbbbbb",
 }
+EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
+    name: (int(c[5:7], 16), int(c[3:5], 16), int(c[1:3], 16)) for name, c in EMOTION_COLORS.items()}
+# A dash pattern per emotion for lines (on, off, ... in line widths; () is solid), so that a timeline's curves are
+# told apart by more than colour (for a colour-blind reader, and on a greyscale print)
+EMOTION_DASHES: dict[str, tuple[float, ...]] = {
+    "angry": (),
+    "disgust": (4, 2),
+    "fear": (1, 1.5),
+    "happy": (6, 2, 1, 2),
+    "sad": (8, 3),
+    "surprise": (3, 1.5, 1, 1.5, 1, 1.5),
+    "neutral": (2, 3),
+}
+BLACK_BGR, WHITE_BGR = (0, 0, 0), (255, 255, 255)
+
+
+def relative_luminance(bgr: tuple[int, int, int]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour given as BGR 0-255."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in bgr]
+    return 0.0722 * linear[0] + 0.7152 * linear[1] + 0.2126 * linear[2]
+
+
+def contrast_ratio(a_bgr: tuple[int, int, int], b_bgr: tuple[int, int, int]) -> float:
+    """WCAG 2's contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((relative_luminance(a_bgr), relative_luminance(b_bgr)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def ink_bgr(background_bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever text reads better on ``background_bgr`` (as the web pages' ``ink()``)."""
+    return max((BLACK_BGR, WHITE_BGR), key=lambda ink: contrast_ratio(ink, background_bgr))
+
+
+def needs_edge(bgr: tuple[int, int, int]) -> bool:
+    """Whether a line of this colour on white is under WCAG's 3:1 for graphics, and is drawn with a dark edge."""
+    return contrast_ratio(bgr, WHITE_BGR) < 3
 
 
 def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None = None,
