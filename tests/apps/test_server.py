@@ -93,6 +93,23 @@ def test_the_pages_constants_are_fervids_own(client):
     assert json.loads(constants["DASHES"]) == {name: list(dashes) for name, dashes in EMOTION_DASHES.items()}
 
 
+def test_every_answer_tells_the_browser_what_it_may_do_with_it(client):
+    """No answer had a Content-Security-Policy, nosniff, Referrer-Policy or framing rule: a page elsewhere could
+    frame fervid's, and a job's URL (as good as its key) went out in Referer headers."""
+    refused_host = TestClient(client.app, base_url="http://elsewhere.example").get("/")
+    answers = [client.get(path) for path in ("/", "/live", "/static/app.js", "/v1/jobs/" + "0" * 32)]
+    for answer in [*answers, refused_host]:
+        assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        policy = dict(d.strip().split(" ", 1) for d in answer.headers["content-security-policy"].split(";"))
+        assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+        assert "'unsafe-inline'" not in policy.get("script-src", policy["default-src"])
+    assert refused_host.status_code == 400 and answers[-1].status_code == 404
+    docs = client.get("/docs")  # Swagger UI starts itself with an inline script: no policy there
+    assert "<script>" in docs.text and "content-security-policy" not in docs.headers
+    assert docs.headers["x-frame-options"] == "DENY"
+
+
 def test_openapi_describes_the_errors_the_server_sends(client):
     """The schema listed only 422, with FastAPI's validation body, which the server never sends: a generated
     client misread every error."""

@@ -11,7 +11,7 @@ import pytest
 
 from fervid.inference.video import sample_video
 
-from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
+from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server, prefix_proxy
 
 CARPHONE = sample_video()
@@ -42,6 +42,7 @@ def page():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        page.add_init_script(CSP_WATCH)
         yield page
         browser.close()
 
@@ -54,6 +55,7 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     expect(page.locator("#faces tbody tr")).to_have_count(1)
     expect(page.locator("#faces")).to_contain_text("happy")
     page.screenshot(path=str(SHOTS / "photo.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
 
 def test_video_upload_shows_player_timeline_and_seeks(server, page):
@@ -62,15 +64,16 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     expect(page.locator("#video")).to_be_visible(timeout=120_000)
     expect(page.locator(".timeline canvas")).to_have_count(1)
     expect(page.locator("#timelines")).to_contain_text("Person #1")
-    page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=30_000)
     duration = page.evaluate("document.querySelector('#player').duration")
     assert 3.5 < duration < 4.5  # the annotated MP4 decodes in the browser
     canvas = page.locator(".timeline canvas")
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
-    page.wait_for_function("document.querySelector('#player').currentTime > 2", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#player').currentTime > 2", timeout=10_000)
     assert page.locator("#downloads a").count() == 4
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []  # the video, key frames and styles, under the server's CSP
 
 
 def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp_path, page):
@@ -127,12 +130,13 @@ def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, as
 def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(CARPHONE))
-    page.wait_for_function("localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
+    page.wait_for_function("() => localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
     job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
     assert page.request.delete(server + f"/v1/jobs/{job['job_id']}").ok
     expect(page.locator("#status")).to_contain_text("no longer exists", timeout=30_000)  # it polled 404s for ever
     page.set_input_files("#file-input", str(CARPHONE))
-    page.wait_for_function("document.querySelector('#status').textContent.includes('Analysing')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Analysing')",
+                           timeout=30_000)
     job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
     page.set_input_files("#file-input", str(astronaut_png))  # picked while the video runs: the photo's page stays
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
@@ -188,8 +192,8 @@ def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page
         page.set_input_files("#file-input", str(CARPHONE))
         expect(page.locator("#video")).to_be_visible(timeout=120_000)
         expect(page.locator("#timelines")).to_contain_text("Person #1")
-        page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
-        page.wait_for_function("[...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
+        page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=30_000)
+        page.wait_for_function("() => [...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
         assert page.evaluate("[...document.querySelectorAll('#keyframes img')].every((i) => i.naturalWidth > 0)")
         hrefs = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
         assert len(hrefs) == 4 and all(h.startswith("/fervid/v1/jobs/") for h in hrefs), hrefs

@@ -269,6 +269,37 @@ class OriginCheck:
         return await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Adds to every HTTP answer the headers that keep a browser from misusing it: no MIME sniffing, no Referer
+    (a job's URL is as good as its key), no framing (clickjacking), and a Content-Security-Policy that lets the
+    pages load only their own scripts, styles, images and media (blob: for a photo drawn from the picked file,
+    inline styles for the probability bars' widths; connect-src falls back to 'self', which covers the live page's
+    WebSocket to its own host). The API docs (``unrestricted_paths``) run inline scripts: they get no policy."""
+
+    POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+              "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+              "frame-ancestors 'none'")
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+               (b"x-frame-options", b"DENY")]
+
+    def __init__(self, app, unrestricted_paths=()):
+        self.app, self.unrestricted = app, set(unrestricted_paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        added = self.HEADERS
+        if _route_path(scope) not in self.unrestricted:
+            added = [*added, (b"content-security-policy", self.POLICY.encode())]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
 class JSONCORSMiddleware(CORSMiddleware):
     """Starlette's CORS middleware, whose refused preflight (400) is fervid's JSON error like every other answer,
     not a text/plain "Disallowed CORS origin"."""
@@ -673,8 +704,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
     # the package's own static files
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
-    # outermost last: the Host check runs first, then CORS (answers preflights; adds its headers to every answer
-    # to an allowed origin, errors included), then the origin check, then the body limit
+    # outermost last: the security headers go on every answer, the Host check's refusals included; the Host check
+    # runs first, then CORS (answers preflights; adds its headers to every answer to an allowed origin, errors
+    # included), then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
     if settings.allowed_origins:  # a front end served elsewhere: without CORS headers its browser hid every answer
@@ -682,6 +714,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
                            expose_headers=["Content-Disposition", "Retry-After"])
     app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
+    # FastAPIOffline's defaults (it leaves FastAPI's docs_url and redoc_url None)
+    app.add_middleware(SecurityHeaders, unrestricted_paths=("/docs", "/redoc", app.swagger_ui_oauth2_redirect_url))
     for name in ("python_multipart", "multipart"):
         # a malformed multipart body is answered 400 with the parser's reason; its log line went to the server's
         # stderr too, through Python's last-resort handler (a logging setup of the host's own still gets it)
