@@ -408,6 +408,55 @@ def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
     assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
 
 
+def test_a_long_name_in_a_wide_script_is_cut_to_fit_a_file_name():
+    """Cut to 100 characters, a Chinese name was 300 bytes: over the 255 a file name may have."""
+    from fervid.apps.server import FILE_NAME, MAX_STEM_BYTES, _input_name
+
+    stored = _input_name("视频" * 60 + ".mp4")
+    stem = stored.removesuffix(".mp4")
+    assert stem == "视频" * 25 and len(stem.encode()) == MAX_STEM_BYTES and FILE_NAME.match(stored)
+    assert _input_name("é" * 200 + ".mkv") == "é" * 75 + ".mkv"  # 2 bytes each: no character cut in half
+    assert _input_name("a" * 149 + "视.mp4") == "a" * 149 + ".mp4"
+
+
+def test_a_video_with_a_long_chinese_name_is_analysed(client):
+    """A 100-character Chinese name was an HTTP 500 (ENAMETOOLONG) that left an empty job folder; 80 characters
+    failed the job after its analysis, when its outputs (the name and ~30 bytes more) were written."""
+    name = "采访录像" * 25 + ".mp4"
+    answer = client.post("/v1/videos?annotate=false", files={"file": (name, CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 202, answer.text
+    assert wait_done(client, answer.json()["job_id"])["status"] == "done"
+    result = client.get(answer.json()["result_url"]).json()
+    assert result["file"] == name and client.get(result["links"]["frames_csv"]).status_code == 200
+
+
+def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_path, monkeypatch):
+    """A failed write of the upload was a plain-text 500 that left an empty job folder behind."""
+    import errno
+
+    import fervid.apps.server as server
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(server.shutil, "copyfileobj", full_disk)
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507
+    assert answer.json() == {"error": "clip.mp4: the server could not store the upload (No space left on device)",
+                             "status": 507}
+    assert list((tmp_path / "data" / "jobs").iterdir()) == []  # no job folder left
+
+
+def test_a_quote_in_an_uploaded_name_is_the_quote(client):
+    """Browsers send '"', CR and LF in a multipart file name as %22, %0D and %0A; the name came back as sent."""
+    answer = client.post("/v1/images", files={"files": ('say %22cheese%22.png', b"not a picture", "image/png")})
+    assert answer.status_code == 415 and answer.json()["error"].startswith('say "cheese".png')
+    answer = client.post("/v1/videos?annotate=false",
+                         files={"file": ("take%0A2 %22final%22.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert client.get(answer.json()["status_url"]).json()["filename"] == 'take\n2 "final".mp4'
+    wait_done(client, answer.json()["job_id"])
+
+
 def test_video_job_without_the_annotated_copy(client):
     job_id = client.post("/v1/videos?annotate=false",
                          files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()["job_id"]

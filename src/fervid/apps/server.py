@@ -23,6 +23,7 @@ Behind a reverse proxy that serves it under a path prefix (``fervid serve --root
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -530,14 +531,31 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+# A stored upload's stem, in UTF-8 bytes: a file name may have 255, and its outputs add up to about 40
+# ("_track12_01234.56s_surprise.png"; ".{stem}_annotated.mp4.silent.mp4" while it is written)
+MAX_STEM_BYTES = 150
+
+
 def _input_name(uploaded: str | None) -> str:
     """The name a job stores its upload under: the uploaded name where it is a plain file name (each output is
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
-    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced."""
+    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut to
+    ``MAX_STEM_BYTES`` on a character boundary (cut to 100 characters, a Chinese name was 300 bytes: the upload
+    could not be written)."""
     path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")[:100] or "video"
+    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
+    stem = stem.encode()[:MAX_STEM_BYTES].decode(errors="ignore").strip(" .") or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
+
+
+def _sent_name(upload: UploadFile) -> str | None:
+    """An upload's file name as the person's file has it: browsers send a '"', CR and LF in a multipart file name
+    as %22, %0D and %0A (the HTML standard's form encoding), which Starlette passes on as sent. (A name that had
+    "%22" in it is read as '"': browsers leave "%" as it is, so the two cannot be told apart.)"""
+    if upload.filename is None:
+        return None
+    return re.sub("%(22|0D|0A)", lambda escape: chr(int(escape[1], 16)), upload.filename, flags=re.IGNORECASE)
 
 
 async def _one_video_file(request: Request, file: UploadFile = File(...)) -> UploadFile:
@@ -812,7 +830,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         results = []
         for upload in files:
             data = await upload.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
-            name = upload.filename or "upload"
+            name = _sent_name(upload) or "upload"
             try:
                 results.append(await to_thread.run_sync(analyse_image, data, name, limiter=image_turns))
             except ImageLoadError as exc:  # not decodable as an image, or too large decoded
@@ -826,7 +844,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e413="the request body is larger than --max-upload-mb",
         e415="the file is not a video FFmpeg can read" + NOT_MULTIPART,
         e422="no file, or more than one (one video per job)",
-        e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
+        e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again",
+        e500="the server could not store the upload (e.g. its folder is not writable)",
+        e507="the server's disk is full: the upload could not be stored"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool | None = Query(None, description=(
                        "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "
@@ -841,24 +861,31 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(422, detail="this server writes no annotated videos (fervid serve --no-annotate); "
                                             "post without ?annotate=true")
         job_id = uuid.uuid4().hex
+        filename = _sent_name(file)
         folder = store.make_folder(job_id)
-        input_name = _input_name(file.filename)
+        input_name = _input_name(filename)
         # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
         # whole, three concurrent 150 MB uploads held 410 MB more
         file.file.seek(0)
-        with open(folder / input_name, "wb", opener=_private_file) as stored:
-            shutil.copyfileobj(file.file, stored, 1024 * 1024)
+        try:
+            with open(folder / input_name, "wb", opener=_private_file) as stored:
+                shutil.copyfileobj(file.file, stored, 1024 * 1024)
+        except OSError as exc:  # a full disk, say: no empty job folder left behind, and the reason without a path
+            store.delete(job_id)
+            raise HTTPException(507 if exc.errno == errno.ENOSPC else 500,
+                                detail=f"{filename or 'the video'}: the server could not store the upload "
+                                       f"({exc.strerror or exc})") from None
         try:
             open_video(folder / input_name).release()
         except VideoError as exc:
             store.delete(job_id)
-            reason = _public_message(str(exc), folder, input_name, file.filename).removeprefix(f"{file.filename}: ")
-            raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
+            reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
+            raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
         store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
-                    filename=file.filename, error=None, annotate=annotate)
+                    filename=filename, error=None, annotate=annotate)
         if not state["workers"].submit(job_id):
             store.delete(job_id)
-            raise HTTPException(429, detail=f"{file.filename or 'the video'}: the server's queue of video jobs is full "
+            raise HTTPException(429, detail=f"{filename or 'the video'}: the server's queue of video jobs is full "
                                             f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
                                 headers={"Retry-After": str(RETRY_QUEUED_S)})
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it
