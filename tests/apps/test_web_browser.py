@@ -76,6 +76,38 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     assert page.evaluate("window.cspViolations") == []  # the video, key frames and styles, under the server's CSP
 
 
+def test_photo_labels_are_sized_for_the_screen_and_kept_apart(server, page, astronaut_png, tmp_path):
+    """Labels were sized to the image, not as it is shown: a 6000 x 512 panorama's were 3 px high on the page, and
+    a crowd's overlapped each other. They are 11-16 px as shown, sized to their face, and placed apart."""
+    from PIL import Image
+
+    astronaut = Image.open(astronaut_png).convert("RGB")
+    panorama = Image.new("RGB", (6000, 512), (90, 110, 130))
+    panorama.paste(astronaut, (2700, 0))
+    panorama.save(tmp_path / "panorama.png")
+    face = astronaut.crop((150, 20, 300, 200))  # 150 x 180
+    crowd = Image.new("RGB", (4000, 800), (90, 110, 130))
+    for i in range(12):  # 15 px apart: a label wider than a face and its gap (as shown) cannot go above each
+        crowd.paste(face, (1000 + 165 * i, 300))
+    crowd.save(tmp_path / "crowd.png")
+    page.goto(server + "/")
+    for name, faces in (("panorama.png", 1), ("crowd.png", 12)):
+        page.set_input_files("#file-input", str(tmp_path / name))
+        expect(page.locator("#status")).to_contain_text(f"{name}: {faces} face(s)", timeout=60_000)
+        canvas = page.evaluate("""() => { const c = document.querySelector('#photo-canvas');
+            return {scale: c.clientWidth / c.width, width: c.width, height: c.height,
+                    labels: JSON.parse(c.dataset.labels)}; }""")
+        labels, scale = canvas["labels"], canvas["scale"]
+        assert scale < 0.3 and len(labels) == faces
+        for i, label in enumerate(labels):
+            assert 11 - 1e-6 <= label["font"] * scale <= 16 + 1e-6, (name, label, scale)  # as shown on the page
+            assert label["x"] >= 0 and label["y"] >= 0 and label["x"] + label["w"] <= canvas["width"] + 1e-6
+            assert label["y"] + label["h"] <= canvas["height"] + 1e-6 and label["h"] < 180
+            for other in labels[i + 1:]:  # apart
+                assert (label["x"] + label["w"] <= other["x"] or other["x"] + other["w"] <= label["x"]
+                        or label["y"] + label["h"] <= other["y"] or other["y"] + other["h"] <= label["y"])
+
+
 def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp_path, page):
     """`fervid serve --no-annotate --key-frames 0` (a server that keeps no picture of a face): the page shows a
     video's timelines and tables, with no empty player, no key-frame heading and no broken download."""

@@ -22,12 +22,54 @@ function bars(probabilities) {
     Math.round(probabilities[e] * 200)}px;background:${COLORS[e]}"></span><span>${(probabilities[e] * 100).toFixed(0)}%</span></div>`).join("");
 }
 
-function drawLabel(ctx, text, x, y, color, unit, width, height) {
-  // on a patch of the emotion's colour (readable on any photo), in black or white by contrast, inside the image
-  const pad = 3 * unit, size = 14 * unit, w = ctx.measureText(text).width + 2 * pad, h = size + 2 * pad;
-  const left = Math.min(Math.max(0, x), Math.max(0, width - w)), top = Math.min(Math.max(0, y - h), height - h);
-  ctx.fillStyle = color; ctx.fillRect(left, top, w, h);
-  ctx.fillStyle = ink(color); ctx.fillText(text, left + pad, top + h - pad - 2 * unit);
+// Where each face's label goes, as annotate.layout does in Python: placed from the image's left, above its box,
+// else below, else inside its top, wherever it covers the least of the labels placed before it (4 times as much
+// as a face: text is hidden) and of the other faces; always inside the image. Rects are {x, y, w, h}.
+function layoutLabels(boxes, sizes, width, height) {
+  const overlap = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) *
+    Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  const placed = [], labels = [];
+  for (const i of boxes.map((_, i) => i).sort((a, b) => boxes[a].x - boxes[b].x || boxes[a].y - boxes[b].y)) {
+    const box = boxes[i], {w, h} = sizes[i], x = Math.max(0, Math.min(box.x, width - w));
+    const inside = [box.y - h, box.y + box.h, box.y].filter((y) => y >= 0 && y + h <= height).map((y) => ({x, y, w, h}));
+    const candidates = inside.length ? inside : [{x, y: Math.max(0, Math.min(box.y, height - h)), w, h}];
+    const hidden = (rect) => 4 * placed.reduce((sum, other) => sum + overlap(rect, other), 0) +
+      boxes.reduce((sum, other, j) => sum + (j === i ? 0 : overlap(rect, other)), 0);
+    labels[i] = candidates.reduce((best, rect) => (hidden(rect) < hidden(best) ? rect : best));
+    placed.push(labels[i]);
+  }
+  return labels;
+}
+
+// The photo's boxes and labels. Labels are sized for the screen: from the face's height as shown (canvas pixels
+// times the displayed scale), between 11 and 16 CSS pixels; sized to the image, a 6000 x 512 panorama's read 3 px
+// and a 6000 x 4000 photo's were taller than its faces.
+function drawBoxesAndLabels(canvas, faces) {
+  const ctx = canvas.getContext("2d");
+  const scale = canvas.clientWidth / canvas.width || 1;  // CSS pixels per canvas pixel
+  ctx.lineWidth = Math.max(2, 2 / scale);
+  for (const face of faces) {
+    ctx.strokeStyle = COLORS[face.emotion];
+    ctx.strokeRect(face.box.x, face.box.y, face.box.width, face.box.height);
+  }
+  const boxes = faces.map((face) => ({x: face.box.x, y: face.box.y, w: face.box.width, h: face.box.height}));
+  const texts = faces.map((face, i) => `${i + 1} ${face.emotion}`);
+  const fonts = boxes.map((box, i) => {
+    const size = Math.min(16, Math.max(11, (box.h * scale) / 4)) / scale;
+    ctx.font = `${size}px sans-serif`;
+    return Math.min(size, (size * canvas.width) / (ctx.measureText(texts[i]).width + size / 2));  // fits the width
+  });
+  const sizes = texts.map((text, i) => {
+    ctx.font = `${fonts[i]}px sans-serif`;
+    return {w: ctx.measureText(text).width + fonts[i] / 2, h: fonts[i] * 1.4};
+  });
+  const labels = layoutLabels(boxes, sizes, canvas.width, canvas.height);
+  labels.forEach((label, i) => {  // on a patch of the emotion's colour (readable on any photo), in black or white
+    ctx.fillStyle = COLORS[faces[i].emotion]; ctx.fillRect(label.x, label.y, label.w, label.h);
+    ctx.font = `${fonts[i]}px sans-serif`; ctx.fillStyle = ink(COLORS[faces[i].emotion]);
+    ctx.fillText(texts[i], label.x + fonts[i] / 4, label.y + fonts[i] * 1.05);
+  });
+  canvas.dataset.labels = JSON.stringify(labels.map((label, i) => ({...label, font: fonts[i]})));  // for tests
 }
 
 async function analysePhoto(file, token) {
@@ -51,19 +93,10 @@ async function analysePhoto(file, token) {
   try {
     await image.decode();
     if (token !== current) return;
-    canvas.hidden = false;
+    $("photo").hidden = canvas.hidden = false;  // first: labels are sized to the width the page shows it at
     canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(image, 0, 0);
-    const unit = Math.max(1, Math.min(canvas.width, canvas.height) / 400);
-    ctx.lineWidth = 2 * unit; ctx.font = `${14 * unit}px sans-serif`;
-    result.faces.forEach((face, i) => {
-      const b = face.box;
-      ctx.strokeStyle = COLORS[face.emotion];
-      ctx.strokeRect(b.x, b.y, b.width, b.height);
-    });
-    result.faces.forEach((face, i) => drawLabel(ctx, `${i + 1} ${face.emotion}`, face.box.x, face.box.y,
-                                                COLORS[face.emotion], unit, canvas.width, canvas.height));
+    canvas.getContext("2d").drawImage(image, 0, 0);
+    drawBoxesAndLabels(canvas, result.faces);
     canvas.setAttribute("aria-label", `${file.name} with ${result.faces.length} face(s) outlined`);
   } catch {  // TIFF and other formats browsers do not draw: the server read it, so the results still show
     canvas.hidden = true;
