@@ -5,6 +5,7 @@ download: it is pointed at that executable). Skipped locally when Chromium is mi
 browser is a failure, so the test cannot silently vanish. Screenshots go to tests/e2e/ (ignored by git).
 """
 
+import re
 from urllib.parse import urljoin
 
 import pytest
@@ -59,7 +60,13 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
 
 
 def test_video_upload_shows_player_timeline_and_seeks(server, page):
+    """Also what a keyboard or screen-reader user met: the status region repeated "running 0%" and the job id
+    about 18 times in 11 s; the timeline had no time scale, Enter was its only key, and headings went from h1 to
+    h3; key frames took the focus without saying they are buttons that seek."""
     page.goto(server + "/")
+    page.evaluate("""() => { window.said = [];
+        new MutationObserver(() => said.push(document.querySelector('#status').textContent))
+          .observe(document.querySelector('#status'), {childList: true, characterData: true, subtree: true}); }""")
     page.set_input_files("#file-input", str(CARPHONE))
     expect(page.locator("#video")).to_be_visible(timeout=120_000)
     expect(page.locator(".timeline canvas")).to_have_count(1)
@@ -74,6 +81,27 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     assert page.locator("#downloads a").count() == 4
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
     assert page.evaluate("window.cspViolations") == []  # the video, key frames and styles, under the server's CSP
+
+    said = page.evaluate("window.said")
+    job_id = page.locator("#job").text_content().removeprefix("job ")
+    assert len(job_id) == 32 and not any(job_id in text for text in said), said  # beside the status, not in it
+    assert all(a != b for a, b in zip(said, said[1:])) and len(said) <= 13, said  # at most each 10%, and the end
+    assert page.evaluate("JSON.parse(document.querySelector('.timeline canvas').dataset.ticks)")[:2] == ["0 s", "1 s"]
+    expect(canvas).to_have_attribute("role", "slider")
+    expect(canvas).to_have_attribute("aria-valuemax", f"{duration:.1f}")
+    canvas.press("Home")
+    canvas.press("ArrowRight")
+    canvas.press("ArrowRight")
+    assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(2.0)
+    expect(canvas).to_have_attribute("aria-valuetext", "2.0 s")
+    canvas.press("ArrowLeft")
+    assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(1.0)
+    levels = page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')].filter((h) => h.offsetParent)
+                                      .map((h) => +h.tagName[1])""")
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels  # no level skipped
+    figure = page.locator("#keyframes figure").first
+    expect(figure).to_have_attribute("role", "button")
+    expect(figure).to_have_attribute("aria-label", re.compile(r"^Seek the video to \d+\.\d s: person #1, \w+$"))
 
 
 def test_photo_labels_are_sized_for_the_screen_and_kept_apart(server, page, astronaut_png, tmp_path):
