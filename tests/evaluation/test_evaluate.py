@@ -355,3 +355,15 @@ def test_each_shipped_temporal_model_has_the_card_its_training_record_gives(name
     assert "17 test (17 CK+, 0 JAFFE)" in text  # whose people the untouched numbers are measured on
     lstm_people = report["heldout"]["people"]["centred"]["lstm"]
     assert f"| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text
+
+
+def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision(tmp_path):
+    """card.json's evaluation had its 7 per-class precisions overwritten by the graph's precision, "int8"
+    (`fervid.Analyzer().cnn.card['evaluation']['precision']` printed int8)."""
+    from fervid.evaluation.evaluate import Evaluation, write_model_card
+
+    folder = _model_copy(tmp_path, "ferplus_vgg")
+    ev = score(np.array([0, 3, 6, 6]), np.array([0, 3, 6, 3]), "hand")
+    card = write_model_card(folder, ev, command="fervid train ...", data="faces", precision="int8")
+    assert card["evaluation"]["precision"] == ev.precision and card["graph_precision"] == "int8"
+    assert Evaluation(**card["evaluation"]) == ev  # the stored evaluation reads back whole

@@ -538,7 +538,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "config": train_cfg,
         },
         "data_and_consent": data_and_consent(train_cfg),
-        "evaluation": {**ev.to_dict(), "precision": precision},
+        # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
+        # {..., "precision": "int8"} merge replaced with the graph's name
+        "graph_precision": precision,
+        "evaluation": ev.to_dict(),
         "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
         "calibration": _read_json(model_dir / "calibration.json") or None,
         "onnx_megabytes": round(size_mb, 2),
