@@ -1209,6 +1209,43 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert not (tmp_path / "eval2").exists()
 
 
+def test_evaluate_reports_how_far_confidence_is_from_accuracy_on_the_faces_it_scores(tmp_path):
+    """A card and the README called the default's confidence calibrated on the strength of the FER+ faces its
+    temperature was fitted on; on other faces (CK+, JAFFE) nothing fervid wrote said how far it was."""
+    import pandas as pd
+    from scipy.special import softmax
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.evaluate import expected_calibration_error
+    from fervid.inference.models import EmotionCNN
+
+    faces, _ = synthetic_faces(18)
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    for i, face in enumerate(faces):
+        person, frame = divmod(i, 3)
+        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
+                                 str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    calibration = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))["calibration"]
+    rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    probs, labels = rows[list(EMOTIONS)].to_numpy(), rows["label"].map(EMOTIONS.index).to_numpy()
+    temperature = EmotionCNN().config.temperature
+    assert calibration["temperature"] == temperature != 1.0  # the default's, fitted on FER+ PublicTest
+    assert calibration["ece"] == pytest.approx(expected_calibration_error(probs, labels), abs=1e-3)
+    assert calibration["mean_confidence"] == pytest.approx(probs.max(1).mean(), abs=1e-4)
+    wrong = probs.argmax(1) != labels
+    assert calibration["errors"] == wrong.sum()
+    assert calibration["confident_errors"] == (wrong & (probs.max(1) >= 0.9)).sum()
+    # and at temperature 1, undoing the temperature fitted on other faces
+    at_one = softmax(np.log(probs) * temperature, axis=1)
+    assert calibration["at_temperature_1"]["ece"] == pytest.approx(expected_calibration_error(at_one, labels), abs=2e-3)
+    line = f"calibration: ECE {calibration['ece']:.3f} (15 bins) at temperature {temperature:g}, mean confidence"
+    assert line in result.output and line in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+
+
 def test_evaluate_with_no_face_in_any_photo_is_one_error_and_leaves_no_output_folder(tmp_path):
     """No face in any photo: sklearn's "Found empty input array" traceback, and an empty --out folder left."""
     import numpy as np

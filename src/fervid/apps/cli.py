@@ -1135,7 +1135,8 @@ def evaluate(
                                             relabelled_copies)
     from fervid.evaluation.segments import looks_like_annotations
     from fervid.evaluation.evaluate import (
-        evaluate as run_eval, predict_dataset, score, tie_aware_accuracy, write_model_card, write_report)
+        calibration_summary, calibration_text, evaluate as run_eval, predict_dataset, score, tie_aware_accuracy,
+        write_model_card, write_report)
 
     if dataset == "auto":
         dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
@@ -1205,12 +1206,18 @@ def evaluate(
     probs = predict_dataset(cnn, ds, progress=True)
     # CK+ and JAFFE name each face's person: the interval resamples people, not faces
     ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
+    # how far `confidence` is from accuracy on these faces, and at temperature 1: a temperature fitted on one kind of
+    # faces (FER+ web photos) is no promise on another (posed lab faces)
+    temperature = float(cnn.config.temperature)
+    calibration = calibration_summary(probs, ds.labels, temperature,
+                                      logits=predict_dataset(cnn, ds, logits=True) if temperature != 1.0 else None)
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
                f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
-    notes = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
+    notes = [calibration_text(calibration),
+             *_left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")]
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
@@ -1238,7 +1245,8 @@ def evaluate(
                                      f"is found at the detector's own threshold ({threshold}) is left out"}
                    if dataset == "photos" else {}),
                 "fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
-    metrics = {"settings": settings} | ev.to_dict() | {"totals": ds.totals(), "left_out": ds.left_out}
+    metrics = ({"settings": settings} | ev.to_dict()
+               | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out})
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
