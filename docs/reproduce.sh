@@ -14,8 +14,6 @@
 # - `fervid export` now writes int8 graphs with 7-bit weights (docs/results.md section 5b). Tables measured before the
 #   fourteenth session used 8-bit graphs, so their int8 numbers come out a little different for every model
 #   (fer2013_vgg on FER+: 0.6690, not 0.6673).
-# - docs/eval/ferplus_publictest/ holds the 8-bit fer2013_vgg graph's 0.6665 (2026-11-24); its command in section 3
-#   below gives 0.6690 today.
 # - Training repeated exactly on one CPU (docs/results.md section 0, third session); on another CPU or the GPU expect
 #   a fresh draw of each recipe, not the recorded run.
 # - No command here writes docs/eval/model_comparison_blend75.json or model_comparison_cutmix.json (early comparisons
@@ -320,8 +318,8 @@ fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA
 # (its comparison with the other video methods is in the LSTM's training.json; the lag and calibration: section 8 below)
 
 # 3. other datasets, cross-dataset, FER+ (docs/results.md sections 2 and 3): fer2013_vgg, int8, the default CenterFace,
-#    as the reports in docs/eval/{ckplus,jaffe,combined}_cross record. The FER+ command gives today's 0.6690;
-#    docs/eval/ferplus_publictest/ still holds the 8-bit graph's 0.6665 (see the header).
+#    as the reports in docs/eval/{ferplus_publictest,ckplus_cross,jaffe_cross,combined_cross} record (each metrics.json's
+#    settings name the graph that ran, its sha256 and the fervid version)
 fervid evaluate --model fer2013_vgg --dataset ferplus --data $FER --ferplus $DATA/ferplus/fer2013new.csv --usage PublicTest --out docs/eval/ferplus_publictest
 fervid evaluate --model fer2013_vgg --dataset ckplus --data $DATA/ckplus48/CK+48 --out docs/eval/ckplus_cross
 fervid evaluate --model fer2013_vgg --dataset jaffe --detector centerface --data $DATA/jaffe/jaffedbase --out docs/eval/jaffe_cross
