@@ -23,6 +23,7 @@ Behind a reverse proxy that serves it under a path prefix (``fervid serve --root
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -33,9 +34,10 @@ import shutil
 import threading
 import time
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
@@ -76,6 +78,13 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
 FINISHED = ("done", "failed")
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
+DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
+log = logging.getLogger("fervid.server")
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
 def _private_file(path, flags):
@@ -323,9 +332,10 @@ class JobStore:
 
     def read(self, job_id: str) -> dict:
         path = self.folder(job_id) / "job.json"
-        if not path.is_file():
-            raise HTTPException(404, detail=f"no job {job_id!r}")
-        return json.loads(path.read_text(encoding="utf-8"))
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError):  # never made, or deleted (even while this read it)
+            raise HTTPException(404, detail=f"no job {job_id!r}") from None
 
     def read_quiet(self, job_id: str) -> dict:
         try:
@@ -352,12 +362,19 @@ class JobStore:
             if JOB_ID.match(folder.name) and (folder / "job.json").is_file():
                 try:
                     out.append(json.loads((folder / "job.json").read_text(encoding="utf-8")))
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, FileNotFoundError):  # deleted since it was listed
                     continue
         return out
 
+    def exists(self, job_id: str) -> bool:
+        return (self.folder(job_id) / "job.json").is_file()
+
     def delete(self, job_id: str) -> None:
-        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+        folder = self.folder(job_id)
+        # job.json first: a request reading the job's files that then misses one knows the job is gone (a 404), not
+        # broken
+        (folder / "job.json").unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def drop_input(self, job_id: str) -> None:
         """Delete a finished (done or failed) job's uploaded original. Nothing reads it again: the API serves only
@@ -543,6 +560,18 @@ FILE_TYPES = {200: {"description": "the file: an annotated video, a timeline or 
                         "video/mp4", "image/png", "text/csv", "application/json", "application/octet-stream")}}}
 
 
+@contextmanager
+def _deleted_meanwhile(store: JobStore, job_id: str):
+    """Reading a job's outputs: a job deleted (DELETE, the TTL) after its job.json was read is a 404, as it is a
+    moment later, not a 500. A file missing from a job that is still there stays an internal error."""
+    try:
+        yield
+    except FileNotFoundError:
+        if store.exists(job_id):
+            raise
+        raise HTTPException(404, detail=f"job {job_id} was deleted") from None
+
+
 def _check_done(job_id: str, job: dict) -> None:
     if job["status"] != "done":
         why = f": {job['error']}" if job["status"] == "failed" and job.get("error") else ""
@@ -726,6 +755,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
     async def http_error(request: Request, exc: StarletteHTTPException):
+        # FastAPI's 400 "error parsing the body" where spooling the upload to the temporary folder filled the disk
+        if exc.status_code == 400 and _disk_full(exc.__cause__):
+            return await os_error(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         return JSONResponse({"error": detail, "status": exc.status_code}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
@@ -744,6 +776,22 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 return JSONResponse({"error": f"unsupported media type: {how}", "status": 415}, status_code=415)
             problems += f"; {how}"
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError):
+        """A full disk (an upload being stored, a job's state written) is the deployment's condition, not a bug:
+        507, and one line in the server's log. Any other OSError is an internal error (below)."""
+        if not _disk_full(exc):
+            raise exc
+        log.error("%s %s: %s (%s)", request.method, _route_path(request.scope), DISK_FULL_MESSAGE, exc.strerror)
+        return JSONResponse({"error": DISK_FULL_MESSAGE, "status": 507}, status_code=507)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        """Anything unexpected: JSON like every other error (Starlette answered a text/plain 500). The traceback
+        still reaches the server's log: Starlette raises the exception again after this answer, and uvicorn logs
+        it."""
+        return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -843,7 +891,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         out = store.folder(job_id) / "out"
         stem = job["stem"]
         names = OutputNames(stem)
-        summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
+        with _deleted_meanwhile(store, job_id):
+            summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"
         base = f"{jobs}/files/"
         for track in summary["tracks"]:
@@ -866,7 +915,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
         job = store.read(job_id)
         _check_done(job_id, job)
-        table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
+        with _deleted_meanwhile(store, job_id):
+            table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
             tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
@@ -884,12 +934,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
         try:
-            found = path.is_file()
+            stat = path.stat()
         except OSError:
-            found = False
-        if not found:
+            if not store.exists(job_id):
+                raise HTTPException(404, detail=f"job {job_id} was deleted") from None
+            raise HTTPException(404, detail="no such file") from None
+        if not S_ISREG(stat.st_mode):
             raise HTTPException(404, detail="no such file")
-        return FileResponse(path, filename=name, content_disposition_type="inline")
+        # stat_result given: FileResponse would look at the file again as it answers, and a job deleted in between
+        # was a 500
+        return FileResponse(path, filename=name, content_disposition_type="inline", stat_result=stat)
 
     app.add_api_route("/v1/jobs/{job_id}/files/{name}", get_file, methods=["HEAD"], response_class=FileResponse,
                       responses=FILE_TYPES | COMMON_ERRORS | _errors(e404="no such job, or no such file in it"),

@@ -1,0 +1,114 @@
+"""`fervid serve`'s answers when something goes wrong underneath a request: a full disk, a bug, a job deleted while
+it is read. Each was a text/plain 500 (README: every error is JSON)."""
+
+import errno
+import json
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import fervid.apps.server as server
+from fervid.apps.server import JobStore, ServerSettings, create_app
+from fervid.inference.video import OutputNames, sample_video
+
+BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
+CARPHONE = sample_video()
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def client(data_dir):
+    # raise_server_exceptions=False: the client gets the answer a real client would, not the server's exception
+    with TestClient(create_app(ServerSettings(data_dir=data_dir, max_upload_mb=5)), base_url=BASE,
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
+def done_job(data_dir: Path, stem: str = "clip") -> str:
+    """A finished job as the analysis leaves it: job.json, the tracks JSON and the frames table."""
+    job_id = uuid.uuid4().hex
+    store = JobStore(data_dir / "jobs")
+    out = store.make_folder(job_id) / "out"
+    out.mkdir()
+    names = OutputNames(stem)
+    (out / names.tracks_json).write_text(json.dumps({"file": f"{stem}.mp4", "tracks": []}), encoding="utf-8")
+    (out / names.frames_csv).write_text("time,frame,track\n", encoding="utf-8")
+    store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), input=None,
+                filename=f"{stem}.mp4", error=None, stem=stem)
+    return job_id
+
+
+def test_an_unexpected_error_is_a_json_500_and_still_reaches_the_log(data_dir, client):
+    job_id = done_job(data_dir)
+    names = OutputNames("clip")
+    (data_dir / "jobs" / job_id / "out" / names.tracks_json).write_text("{broken", encoding="utf-8")
+    answer = client.get(f"/v1/jobs/{job_id}/result")
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": "internal error", "status": 500}
+    # the exception still goes on to the server (uvicorn logs its traceback), after the JSON answer; a second client
+    # of the same app, not started again (one server per data folder)
+    with pytest.raises(json.JSONDecodeError):
+        TestClient(client.app, base_url=BASE).get(f"/v1/jobs/{job_id}/result")
+
+
+def test_a_job_deleted_while_its_files_are_read_is_a_404(data_dir, client, monkeypatch):
+    """race.py of the probe: polling /result and /frames while the job was deleted gave 500s (its job.json was read,
+    its files were gone)."""
+    store = JobStore(data_dir / "jobs")
+
+    for endpoint, name in (("result", "tracks_json"), ("frames", "frames_csv")):
+        job_id = done_job(data_dir)
+
+        class DeletedAsRead(OutputNames):  # the DELETE lands between the job.json read and the file's
+            def __getattribute__(self, attribute):
+                if attribute == name:
+                    store.delete(job_id)
+                return super().__getattribute__(attribute)
+
+        monkeypatch.setattr(server, "OutputNames", DeletedAsRead)
+        answer = client.get(f"/v1/jobs/{job_id}/{endpoint}")
+        assert answer.status_code == 404 and answer.json()["error"] == f"job {job_id} was deleted", answer.text
+        monkeypatch.undo()
+    # a file missing from a job that is still there is no deletion: an internal error
+    job_id = done_job(data_dir)
+    (data_dir / "jobs" / job_id / "out" / OutputNames("clip").frames_csv).unlink()
+    assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 500
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
+    """An upload that met a full disk was a text/plain 500."""
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)  # the upload copied into its job's folder
+    with caplog.at_level(logging.ERROR, logger="fervid.server"):
+        answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507, answer.text
+    assert answer.json() == {"error": "the server's disk is full: the upload could not be stored; try again later",
+                             "status": 507}
+    assert "POST /v1/videos" in caplog.text and "No space left on device" in caplog.text  # for the operator
+    monkeypatch.undo()
+
+    class FullTemporaryFile(tempfile.SpooledTemporaryFile):  # the multipart body spooled to the temporary folder
+        def write(self, data):
+            disk_full()
+
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", FullTemporaryFile)
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507 and "disk is full" in answer.json()["error"]  # FastAPI said 400 "error parsing"
+    # another OSError is no full disk
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", tempfile.SpooledTemporaryFile)
+    monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 500 and answer.json()["error"] == "internal error"
