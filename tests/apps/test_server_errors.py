@@ -4,6 +4,7 @@ it is read. Each was a text/plain 500 (README: every error is JSON)."""
 import errno
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -112,3 +113,31 @@ def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
     monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
     answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert answer.status_code == 500 and answer.json()["error"] == "internal error"
+
+
+def cut_off_upload(data_dir: Path, age_s: float) -> Path:
+    """A job folder as an upload that failed while it was stored leaves it: part of the video, no job.json."""
+    folder = JobStore(data_dir / "jobs").make_folder(uuid.uuid4().hex)
+    (folder / "clip.mp4").write_bytes(CARPHONE.read_bytes()[:100_000])
+    then = time.time() - age_s
+    for path in (folder / "clip.mp4", folder):
+        os.utime(path, (then, then))
+    return folder
+
+
+def test_an_upload_cut_off_by_a_full_disk_or_a_crash_does_not_stay_for_good(data_dir):
+    """An upload that failed as it was stored left jobs/<id>/ with part of the video (someone's face) and no
+    job.json: the cleanup went by job.json, so neither the TTL nor DELETE ever removed it."""
+    store = JobStore(data_dir / "jobs")
+    old, recent = cut_off_upload(data_dir, age_s=3600), cut_off_upload(data_dir, age_s=10)
+    being_stored = cut_off_upload(data_dir, age_s=3600)
+    with open(being_stored / "clip.mp4", "ab") as fh:  # an upload still being copied in: its file is changing
+        fh.write(b"\0" * 1000)
+    finished = done_job(data_dir)
+    os.utime(data_dir / "jobs" / finished, (time.time() - 3600,) * 2)
+    assert store.abandoned(600) == [old.name]  # the periodic cleanup's rule: untouched for 10 minutes
+    assert sorted(store.abandoned(0)) == sorted([old.name, recent.name, being_stored.name])
+    # at start-up no upload can be in progress (one server per data folder): every such folder goes
+    with TestClient(create_app(ServerSettings(data_dir=data_dir)), base_url=BASE) as client:
+        assert not old.exists() and not recent.exists() and not being_stored.exists()
+        assert client.get(f"/v1/jobs/{finished}").json()["status"] == "done"  # a job with its job.json stays

@@ -5,7 +5,9 @@ Images are analysed in the request. Videos become jobs: the upload is checked by
 (``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy: a
 job's uploaded original is deleted as soon as its analysis ends, done or failed (nothing reads it again: only an
 unfinished job, run again after a restart, needs it); finished and failed jobs older than ``job_ttl_hours``
-(default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once.
+(default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once; a job
+folder an upload left without its ``job.json`` (a full disk or a crash cut it off as it was stored) is deleted at
+start-up, or once it has been untouched for 10 minutes.
 The data folder (where fervid creates it), its ``jobs`` folder and every job's folder are private to the server's
 user (0700) and the files the server writes there 0600: uploads are participants' faces.
 
@@ -78,6 +80,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
 FINISHED = ("done", "failed")
+# a job folder still without its job.json after this long untouched is an upload that failed as it was stored (a
+# job's is written continuously, then gets its job.json at once): deleted by the periodic cleanup
+ABANDONED_UPLOAD_S = 600
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger("fervid.server")
@@ -365,6 +370,26 @@ class JobStore:
                 except (json.JSONDecodeError, FileNotFoundError):  # deleted since it was listed
                     continue
         return out
+
+    def abandoned(self, idle_s: float) -> list[str]:
+        """Job folders that never got their job.json and have not changed for ``idle_s`` seconds: an upload that
+        failed as it was stored (a full disk, a crash). all() skips them, so neither the TTL nor DELETE reached them,
+        and the partial upload (someone's face) stayed for good. A job being made is safe: its upload is written into
+        its folder piece by piece and its job.json follows within seconds, so the folder is never idle that long."""
+        if not self.root.is_dir():
+            return []
+        cutoff = time.time() - idle_s
+        found = []
+        for folder in self.root.iterdir():
+            if not JOB_ID.match(folder.name) or (folder / "job.json").exists():
+                continue
+            try:  # the folder's own time changes as files come and go; a file's as it is written
+                changed = max([folder.stat().st_mtime, *(entry.stat().st_mtime for entry in os.scandir(folder))])
+            except OSError:  # removed meanwhile
+                continue
+            if changed < cutoff:
+                found.append(folder.name)
+        return found
 
     def exists(self, job_id: str) -> bool:
         return (self.folder(job_id) / "job.json").is_file()
@@ -724,9 +749,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             state["analyzer"] = settings.make_analyzer()
         return state["analyzer"]
 
-    def cleanup() -> int:
+    def cleanup(abandoned_after_s: float = ABANDONED_UPLOAD_S) -> int:
         cutoff = time.time() - settings.job_ttl_hours * 3600
         removed = 0
+        for job_id in store.abandoned(abandoned_after_s):
+            store.delete(job_id)
+            removed += 1
         for job in store.all():
             if job.get("status") in FINISHED and job.get("updated", 0) < cutoff:
                 store.delete(job["id"])
@@ -739,7 +767,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         state["workers"] = VideoWorkers(store, settings)
         for stale in store.root.glob(".live-*"):  # recordings of live sessions cut off by a crash
             shutil.rmtree(stale, ignore_errors=True)
-        cleanup()
+        # no upload is in progress yet (and no other server uses the folder: data_folder_lock): a job folder without
+        # its job.json is one a crash or a full disk cut off, whatever its age
+        cleanup(abandoned_after_s=0)
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
             if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
                 store.write(job["id"], status="queued", progress=0.0)
