@@ -5,6 +5,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -171,3 +172,29 @@ def test_healthz_counts_jobs_without_reading_the_store_answers_head_and_warns_of
         assert full.json()["warnings"] == [
             "disk space is low: 3 MB free for the data folder, 3 MB free for the temporary folder, less than one "
             "upload of --max-upload-mb (5 MB); uploads may be refused (507)"]
+
+
+def test_a_results_links_are_urls_for_any_upload_name(data_dir, client):
+    """`/v1/jobs/<id>/files/Interview 01_frames.csv`: a link with a space in it is no URL (urllib raised
+    InvalidURL). Each file name is percent-encoded, and the download route decodes it."""
+    import urllib.parse
+
+    stem = "Interview 01 (Zoé)"
+    job_id = done_job(data_dir, stem)
+    out, names = data_dir / "jobs" / job_id / "out", OutputNames(stem)
+    key_frame = names.key_frame(1, 0.0, "happy")
+    (out / names.tracks_json).write_text(json.dumps({"file": f"{stem}.mp4", "tracks": [
+        {"track": 1, "episodes": [{"emotion": "happy", "key_frame": key_frame}]}]}), encoding="utf-8")
+    for name in (names.timeline(1), key_frame, names.frames_parquet, names.annotated):
+        (out / name).write_bytes(name.encode())
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    links = [*result["links"].values(), result["tracks"][0]["timeline_url"],
+             result["tracks"][0]["episodes"][0]["key_frame_url"]]
+    assert result["links"]["frames_csv"] == f"/v1/jobs/{job_id}/files/Interview%2001%20%28Zo%C3%A9%29_frames.csv"
+    for link in links:
+        assert re.fullmatch(r"[A-Za-z0-9/._~%-]+", link), link  # URL characters only: no space, no "é"
+        served = client.get(link)
+        assert served.status_code == 200, link
+        if "/files/" in link:
+            name = urllib.parse.unquote(link.rsplit("/", 1)[1])
+            assert served.content == (out / name).read_bytes() and name.startswith(stem)

@@ -41,6 +41,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
+from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
@@ -964,18 +965,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         with _deleted_meanwhile(store, job_id):
             summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"
-        base = f"{jobs}/files/"
+
+        def file_url(name: str) -> str:
+            # percent-encoded: the outputs carry the upload's name ("Interview 01_frames.csv"), and a link with a
+            # space in it is no URL (urllib raised InvalidURL); the route gets the name decoded
+            return f"{jobs}/files/{quote(name, safe='')}"
+
         for track in summary["tracks"]:
-            track["timeline_url"] = base + names.timeline(track["track"])
+            track["timeline_url"] = file_url(names.timeline(track["track"]))
             for ep in track["episodes"]:
-                ep["key_frame_url"] = base + ep["key_frame"] if ep.get("key_frame") else None
+                ep["key_frame_url"] = file_url(ep["key_frame"]) if ep.get("key_frame") else None
         summary["file"] = job.get("filename")
         summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
         summary["error"] = job.get("error")
-        summary["links"] = {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
-                            "tracks_json": base + names.tracks_json, "frames_json": f"{jobs}/frames"}
+        summary["links"] = {"frames_csv": file_url(names.frames_csv), "frames_parquet": file_url(names.frames_parquet),
+                            "tracks_json": file_url(names.tracks_json), "frames_json": f"{jobs}/frames"}
         if (out / names.annotated).is_file():  # a live session's recording has none
-            summary["links"]["annotated_video"] = base + names.annotated
+            summary["links"]["annotated_video"] = file_url(names.annotated)
         return summary
 
     @app.get("/v1/jobs/{job_id}/frames", responses=NOT_DONE)
