@@ -57,7 +57,8 @@ from starlette.routing import Route
 from fervid import __version__
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
+from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
+                                 VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS_BGR
 from fervid.inference.images import ImageLoadError, decode_image_bytes
@@ -597,11 +598,13 @@ def _errors(**described: str) -> dict:
 # for the requests that change something, CHANGE_ERRORS; /healthz answers any Host and takes nothing to be malformed)
 HOST_REFUSED = "the Host header names no address this server serves (see --allow-host)"
 COMMON_ERRORS = _errors(e400=HOST_REFUSED,
-                        e422="the request is malformed: a missing file, a bad or unknown query parameter")
+                        e422="the request is malformed: a missing file, a bad or unknown query parameter",
+                        e500="an internal error: a bug (the server's log has its traceback)")
 CHANGE_ERRORS = COMMON_ERRORS | _errors(e403="a state-changing request from a page of another origin (see "
                                              "--allow-origin)")
 UPLOAD_ERRORS = CHANGE_ERRORS | _errors(
-    e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)")
+    e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)",
+    e507="the server's disk is full: the upload could not be stored")
 NOT_MULTIPART = "; a body that is not multipart/form-data (a raw image or video: curl --data-binary) is a 415 too"
 NO_JOB = COMMON_ERRORS | _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
@@ -850,13 +853,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         it."""
         return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=HealthOut)
     async def healthz() -> dict:
-        """Answered on the event loop itself, never behind the analysis threads (it must stay fast under load): the
-        counts are the worker pool's, kept in memory (reading every job.json took 0.4-0.9 s with 5,000 jobs, and
-        held up every other request meanwhile), jobs recovered at start-up included. A disk too full for an upload
-        is a warning, not a failure: images are still analysed, and a probe that restarted the server would free
-        nothing."""
+        """Whether the server answers, its video jobs, and what may make requests fail (a full disk). Answered with
+        any Host header; HEAD too."""
+        # answered on the event loop itself, never behind the analysis threads (it must stay fast under load): the
+        # counts are the worker pool's, kept in memory (reading every job.json took 0.4-0.9 s with 5,000 jobs, and
+        # held up every other request meanwhile), jobs recovered at start-up included. A disk too full for an upload
+        # is a warning, not a failure: images are still analysed, and a probe that restarted the server would free
+        # nothing
         counts = state["workers"].counts()
         # uploads are spooled to the temporary folder, then a video is copied into the data folder
         free_mb = {"the data folder": _free_mb(store.root),
@@ -951,12 +956,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=NO_JOB)
     def get_job(job_id: str) -> dict:
+        """A video job's status and progress."""
         job = store.read(job_id)
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
             "partial": bool(job.get("partial"))}
 
-    @app.get("/v1/jobs/{job_id}/result", responses=NOT_DONE)
+    # exclude_unset: a link to an output the job has not (the annotated video) is left out, not null
+    @app.get("/v1/jobs/{job_id}/result", response_model=ResultOut, response_model_exclude_unset=True,
+             responses=NOT_DONE)
     def get_result(request: Request, job_id: str) -> dict:
+        """A done job's result: per track its emotions over time, episodes and key frames, and links to every
+        output."""
         job = store.read(job_id)
         _check_done(job_id, job)
         out = store.folder(job_id) / "out"
@@ -984,7 +994,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             summary["links"]["annotated_video"] = file_url(names.annotated)
         return summary
 
-    @app.get("/v1/jobs/{job_id}/frames", responses=NOT_DONE)
+    @app.get("/v1/jobs/{job_id}/frames", response_model=FramesOut, responses=NOT_DONE)
     def get_frames(job_id: str) -> dict:
         """Per-track time series of the 7 probabilities (what the web page's timeline draws)."""
         import pandas as pd
@@ -1025,8 +1035,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                       responses=FILE_TYPES | COMMON_ERRORS | _errors(e404="no such job, or no such file in it"),
                       operation_id="head_file_v1_jobs__job_id__files__name__head", summary="Head File")
 
-    @app.delete("/v1/jobs/{job_id}", responses=NO_JOB | CHANGE_ERRORS)
+    @app.delete("/v1/jobs/{job_id}", response_model=DeletedOut, responses=NO_JOB | CHANGE_ERRORS)
     def delete_job(job_id: str) -> dict:
+        """Delete a job at once: its upload and every output (a running one is stopped first)."""
         store.read(job_id)
         state["workers"].cancel(job_id)
         store.delete(job_id)
