@@ -1799,7 +1799,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
-    serving.run(create_app(settings), host=host, port=port, root_path=root_path, access_log=access_log)
+    serving.run(create_app(settings), host=host, port=port, root_path=root_path, access_log=access_log,
+                say=typer.echo)
 
 
 _METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}

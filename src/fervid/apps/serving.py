@@ -1,14 +1,40 @@
-"""How ``fervid serve`` (and ``fervid live``'s page) runs: uvicorn's server, with what it runs said at start-up and
-uvicorn's access log on request."""
+"""How ``fervid serve`` (and ``fervid live``'s page) runs and stops: uvicorn's server, with what it runs said at
+start-up, uvicorn's access log on request, and a shutdown that does not wait for ever.
+
+Stopping (SIGTERM, Ctrl-C): new connections are refused at once, and requests in progress get
+:data:`GRACEFUL_SHUTDOWN_S` seconds to end (uvicorn's ``timeout_graceful_shutdown``); a stalled upload held the
+server for as long as its client kept the connection open (46 s in a probe). A video upload that ends within that
+time is queued, and runs at the next start like every unfinished job. Then the video workers stop: a running job's
+analysis process is stopped, and the job runs again at the next start. A second Ctrl-C cuts the requests in
+progress off at once, and the workers still stop (uvicorn skipped the application's shutdown then, and its cancelled
+tasks printed tracebacks).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+import logging
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from uvicorn.server import HANDLED_SIGNALS
 
 from fervid.apps.server import ServerSettings
+
+GRACEFUL_SHUTDOWN_S = 5  # within docker stop's 10 s and Kubernetes' 30 s, with the workers' own stop after it
+
+
+class _NotCancelled(logging.Filter):
+    """Leaves out a request's CancelledError traceback: the shutdown cut the request off (uvicorn's "Cancel N
+    running task(s)" line, or the second Ctrl-C, says so), which is no error of the request's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
 def log_config(access_log: bool) -> dict:
@@ -16,17 +42,60 @@ def log_config(access_log: bool) -> dict:
     (a full disk) alike, and with ``access_log`` a line per request on stdout (uvicorn's access log: client address,
     request line, status). uvicorn's start-up lines are left out: fervid says where it serves itself."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"not_cancelled": {"()": _NotCancelled}}
+    config["handlers"]["default"]["filters"] = ["not_cancelled"]
     config["loggers"]["uvicorn.error"]["level"] = "WARNING"
     config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
     config["loggers"]["fervid"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config
 
 
-def run(app, host: str, port: int, root_path: str = "", access_log: bool = False) -> None:
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, saying that it shuts down and how long it waits, and stopping the video workers even on a
+    second Ctrl-C. ``say``: where its lines go."""
+
+    def __init__(self, config: uvicorn.Config, say: Callable[[str], None] = print):
+        super().__init__(config)
+        self.say = say
+
+    def handle_exit(self, sig: int, frame) -> None:
+        if not self.should_exit:
+            self.say(f"shutting down (waiting up to {self.config.timeout_graceful_shutdown} s for requests in "
+                     "progress; Ctrl-C again to stop at once)")
+        elif sig == signal.SIGINT and not self.force_exit:
+            self.say("stopping at once: requests in progress are cut off; video jobs run again at the next start")
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets=None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the application's shutdown on a second Ctrl-C: the video workers and their analysis
+            # processes were left to be killed, and the application's cancelled lifespan printed a traceback.
+            # (Already run, where the second Ctrl-C came during it, it returns at once.)
+            await self.lifespan.shutdown()
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        """uvicorn's signal handling, without raising the signals again once the server has stopped: raised again,
+        a Ctrl-C reached asyncio's own handler, which cancelled what was left of the event loop (CancelledError
+        tracebacks). The server has stopped as asked, and the command exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run(app, host: str, port: int, root_path: str = "", access_log: bool = False,
+        say: Callable[[str], None] = print) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C."""
     config = uvicorn.Config(app, host=host, port=port, root_path=root_path, log_config=log_config(access_log),
-                            access_log=access_log)
-    uvicorn.Server(config).run()
+                            access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    GracefulServer(config, say=say).run()
 
 
 def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
