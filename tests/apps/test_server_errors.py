@@ -198,3 +198,51 @@ def test_a_results_links_are_urls_for_any_upload_name(data_dir, client):
         if "/files/" in link:
             name = urllib.parse.unquote(link.rsplit("/", 1)[1])
             assert served.content == (out / name).read_bytes() and name.startswith(stem)
+
+
+def test_a_raw_video_body_is_told_how_to_post_a_video(client):
+    """The hint on /v1/videos said `curl -F file=@photo.jpg`."""
+    raw = client.post("/v1/videos", content=CARPHONE.read_bytes(), headers={"content-type": "video/mp4"})
+    assert raw.status_code == 415 and "curl -F file=@video.mp4" in raw.json()["error"]
+    raw = client.post("/v1/images", content=b"\xff\xd8", headers={"content-type": "image/jpeg"})
+    assert raw.status_code == 415 and "curl -F files=@photo.jpg" in raw.json()["error"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="child processes are found in /proc")
+def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly(data_dir, client, capfd):
+    """DELETE removed the job's folder while its analysis process was still writing there and its FFmpeg encoder
+    still finishing the annotated MP4: the server's log got the process's FileNotFoundError traceback and FFmpeg's
+    "Unable to re-open ... output file"."""
+    def children(pid):
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(stat.parent.name))
+            except OSError:  # ended meanwhile
+                pass
+        return found
+
+    job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()[
+        "job_id"]
+    folder = data_dir / "jobs" / job_id
+
+    def encoding():  # the analysis process and its encoder, once the annotated MP4 is being written
+        pid = json.loads((folder / "job.json").read_text()).get("pid")
+        return pid and (folder / "out" / "clip_annotated.mp4").is_file() and (pid, children(pid))
+
+    deadline = time.monotonic() + 120
+    while not (running := encoding()):
+        assert time.monotonic() < deadline and client.get(f"/v1/jobs/{job_id}").json()["status"] != "done"
+        time.sleep(0.05)
+    analysis, helpers = running
+    assert helpers  # FFmpeg, writing the annotated MP4
+    assert client.delete(f"/v1/jobs/{job_id}").json() == {"deleted": job_id}
+    for pid in (analysis, *helpers):  # stopped before the folder went
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    assert not folder.exists()
+    time.sleep(2.0)  # anything that ran on after it would have written by now
+    assert not folder.exists()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "re-open" not in err and "Error" not in err, err
+    assert client.get("/healthz").json()["running_jobs"] == 0

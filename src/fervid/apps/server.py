@@ -33,6 +33,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -437,7 +438,8 @@ class VideoWorkers:
         # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
         self.queue: queue.Queue[str] = queue.Queue()
         self.waiting: set[str] = set()  # queued, not yet taken by a worker, not deleted: what the bound counts
-        self.running: set[str] = set()  # taken by a worker, until its analysis has ended
+        # taken by a worker, until its analysis has ended (and the worker is done with it: the event is set then)
+        self.running: dict[str, threading.Event] = {}
         self.cancelled: set[str] = set()  # deleted while queued or running
         self.stopping = threading.Event()
         self._submit_lock = threading.Lock()
@@ -460,11 +462,17 @@ class VideoWorkers:
         with self._submit_lock:
             return {"queued": len(self.waiting), "running": len(self.running)}
 
-    def cancel(self, job_id: str) -> None:
-        """A deleted job: not run if still queued (its place is free at once), stopped if running."""
+    def cancel(self, job_id: str, wait_s: float = 10.0) -> None:
+        """A deleted job: not run if still queued (its place is free at once); stopped if running, and waited for
+        (``wait_s`` at most), so that its folder is deleted after its analysis process and encoder have stopped:
+        deleted under them, the process's next write raised a traceback into the server's log, and FFmpeg's "Unable
+        to re-open ... output file" followed."""
         with self._submit_lock:
             self.waiting.discard(job_id)
             self.cancelled.add(job_id)
+            ended = self.running.get(job_id)
+        if ended is not None:
+            ended.wait(wait_s)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers; a job in progress is stopped and stays queued for the next start."""
@@ -486,12 +494,14 @@ class VideoWorkers:
                 if job_id in self.cancelled:
                     self.cancelled.discard(job_id)
                     continue
-                self.running.add(job_id)
+                self.running[job_id] = threading.Event()
             try:
                 self._run(ctx, job_id)
+            except Exception:  # a worker that died took its place in the pool with it: no job ran on it again
+                log.exception("video job %s", job_id)
             finally:
                 with self._submit_lock:
-                    self.running.discard(job_id)
+                    self.running.pop(job_id).set()
 
     def _run(self, ctx, job_id: str) -> None:
         """Analyse one job taken from the queue in its own process, until it ends or is stopped."""
@@ -511,8 +521,7 @@ class VideoWorkers:
         while proc.is_alive():
             proc.join(0.2)
             if job_id in self.cancelled or self.stopping.is_set():
-                proc.terminate()
-                proc.join(5)
+                _stop_with_helpers(proc)
         if (self.store.root / job_id).is_dir():
             if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
                 self.store.write(job_id, status="failed", pid=None,
@@ -543,6 +552,38 @@ def _process_started(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]  # after "pid (name)": field 3 onwards
+
+
+def _children(pid: int) -> list[tuple[int, str | None]]:
+    """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").is_file() else ():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):  # ended meanwhile
+                continue
+            if int(fields[1]) == pid:  # after "pid (name)": state, ppid, ...
+                found.append((int(entry.name), fields[19]))
+    return found
+
+
+def _stop_with_helpers(proc) -> None:
+    """Stop a job's analysis process and the FFmpeg processes it started (the annotated video's encoder, a decoder,
+    each in its own process group): left to themselves, they ran on after it, and the encoder finished its file
+    after the job was deleted ("Unable to re-open ... output file" in the server's log)."""
+    helpers = _children(proc.pid)
+    proc.terminate()
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    for pid, started in helpers:
+        if _process_started(pid) == started:  # still that process, not another that got its pid since
+            try:
+                os.kill(pid, signal.SIGKILL)  # its output is of a job deleted, or run again from scratch
+            except OSError:
+                pass
 
 
 def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
@@ -829,9 +870,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         content_type = request.headers.get("content-type", "")
         if request.method == "POST" and not content_type.startswith("multipart/form-data"):
             # a raw image body (curl --data-binary) got only "body.files: Field required"
-            field_name = "files" if _route_path(request.scope) == "/v1/images" else "file"
+            images = _route_path(request.scope) == "/v1/images"
+            field_name, example = ("files", "photo.jpg") if images else ("file", "video.mp4")
             how = (f"uploads go as multipart/form-data with the field {field_name!r} (curl -F "
-                   f"{field_name}=@photo.jpg), not as a {content_type or 'bare'} body")
+                   f"{field_name}=@{example}), not as a {content_type or 'bare'} body")
             if content_type:  # a body of another type: the media type is what is wrong (415), not a field
                 return JSONResponse({"error": f"unsupported media type: {how}", "status": 415}, status_code=415)
             problems += f"; {how}"
