@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 import fervid.apps.server as server
 from fervid.apps.server import JobStore, ServerSettings, create_app
+from fervid.emotions import EMOTIONS
 from fervid.inference.video import OutputNames, sample_video
 
 BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
@@ -36,6 +37,22 @@ def client(data_dir):
         yield c
 
 
+def tracks_document(stem: str, tracks: list[dict] = ()) -> str:
+    """A tracks JSON as the analysis writes it (the fields the API's ResultOut requires), with ``tracks``."""
+    return json.dumps({"file": f"{stem}.mp4", "ok": True, "error": None, "fps": 25.0, "width": 320, "height": 240,
+                       "duration": 1.0, "frames_read": 25, "frames_analysed": 25, "method": "mean",
+                       "model": "ferplus_vgg", "detector": "centerface", "tracks": list(tracks)})
+
+
+def a_track(key_frame: str) -> dict:
+    shares = {e: 1.0 if e == "happy" else 0.0 for e in EMOTIONS}
+    return {"track": 1, "start": 0.0, "end": 0.96, "frames": 25, "seen_seconds": 1.0, "dominant_emotion": "happy",
+            "emotion_share": shares, "mean_probabilities": shares,
+            "mean_box": {"x": 1.0, "y": 2.0, "width": 50.0, "height": 60.0}, "changes": [],
+            "episodes": [{"emotion": "happy", "start": 0.0, "end": 0.96, "key_frame": key_frame,
+                          "key_frame_time": 0.4}]}
+
+
 def done_job(data_dir: Path, stem: str = "clip") -> str:
     """A finished job as the analysis leaves it: job.json, the tracks JSON and the frames table."""
     job_id = uuid.uuid4().hex
@@ -43,7 +60,7 @@ def done_job(data_dir: Path, stem: str = "clip") -> str:
     out = store.make_folder(job_id) / "out"
     out.mkdir()
     names = OutputNames(stem)
-    (out / names.tracks_json).write_text(json.dumps({"file": f"{stem}.mp4", "tracks": []}), encoding="utf-8")
+    (out / names.tracks_json).write_text(tracks_document(stem), encoding="utf-8")
     (out / names.frames_csv).write_text("time,frame,track\n", encoding="utf-8")
     store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), input=None,
                 filename=f"{stem}.mp4", error=None, stem=stem)
@@ -183,8 +200,7 @@ def test_a_results_links_are_urls_for_any_upload_name(data_dir, client):
     job_id = done_job(data_dir, stem)
     out, names = data_dir / "jobs" / job_id / "out", OutputNames(stem)
     key_frame = names.key_frame(1, 0.0, "happy")
-    (out / names.tracks_json).write_text(json.dumps({"file": f"{stem}.mp4", "tracks": [
-        {"track": 1, "episodes": [{"emotion": "happy", "key_frame": key_frame}]}]}), encoding="utf-8")
+    (out / names.tracks_json).write_text(tracks_document(stem, [a_track(key_frame)]), encoding="utf-8")
     for name in (names.timeline(1), key_frame, names.frames_parquet, names.annotated):
         (out / name).write_bytes(name.encode())
     result = client.get(f"/v1/jobs/{job_id}/result").json()
