@@ -719,11 +719,12 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
                 ws.receive_json()
         assert c.get("/healthz", headers={"host": "localhost:8000"}).status_code == 200
         assert c.get("/healthz", headers={"host": "[::1]:8000"}).status_code == 200
-        # /healthz reveals nothing: a Kubernetes probe (Host: the pod's IP), a compose neighbour (fervid:8000) and a
-        # LAN machine got 400
+        # /healthz names no job or file: a Kubernetes probe (Host: the pod's IP), a compose neighbour (fervid:8000)
+        # and a LAN machine got 400
         for host in ("10.42.0.17:8000", "fervid:8000", "192.168.1.20:8768", "evil.example"):
             health = c.get("/healthz", headers={"host": host})
-            assert health.status_code == 200 and set(health.json()) == {"status", "queued_jobs", "running_jobs"}
+            assert health.status_code == 200 and set(health.json()) == {"status", "queued_jobs", "running_jobs",
+                                                                        "disk_free_mb", "warnings"}
         photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
         evil = c.post("/v1/images", files=photo, headers={"origin": "http://evil.example"})
         assert evil.status_code == 403 and "cross-origin" in evil.json()["error"]
