@@ -49,7 +49,12 @@ def test_a_stalled_upload_holds_the_shutdown_for_seconds_not_for_ever(tmp_path, 
         proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
         took = time.monotonic() - asked
+        stalled.settimeout(5)
+        answer = stalled.recv(65536).decode()
         stalled.close()
+    # the upload cut off is told why, in JSON like every error (uvicorn's own answer was a text/plain 500)
+    assert answer.startswith("HTTP/1.1 503 ") and "application/json" in answer, answer
+    assert '{"error":"the server is shutting down: try again once it is back","status":503}' in answer
     log = (tmp_path / "d" / "serve.log").read_text()
     assert 4.5 < took < 15, took  # 5 s for the requests in progress, then the workers' stop
     assert "shutting down (waiting up to 5 s for requests in progress; Ctrl-C again to stop at once)" in log

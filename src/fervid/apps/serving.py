@@ -3,7 +3,8 @@ start-up, uvicorn's access log on request, and a shutdown that does not wait for
 
 Stopping (SIGTERM, Ctrl-C): new connections are refused at once, and requests in progress get
 :data:`GRACEFUL_SHUTDOWN_S` seconds to end (uvicorn's ``timeout_graceful_shutdown``); a stalled upload held the
-server for as long as its client kept the connection open (46 s in a probe). A video upload that ends within that
+server for as long as its client kept the connection open (46 s in a probe); one still in progress then is answered
+503 in JSON. A video upload that ends within that
 time is queued, and runs at the next start like every unfinished job. Then the video workers stop: a running job's
 analysis process is stopped, and the job runs again at the next start. A second Ctrl-C cuts the requests in
 progress off at once, and the workers still stop (uvicorn skipped the application's shutdown then, and its cancelled
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from starlette.responses import JSONResponse
 from uvicorn.server import HANDLED_SIGNALS
 
 from fervid.apps.server import ServerSettings
@@ -35,6 +37,33 @@ class _NotCancelled(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+class _AnswerCutOff:
+    """A request the shutdown cuts off (still in progress after :data:`GRACEFUL_SHUTDOWN_S`, or at a second Ctrl-C)
+    is answered 503 in fervid's JSON, as every other error is: uvicorn answered it a text/plain 500."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if not started:
+                answer = JSONResponse({"error": "the server is shutting down: try again once it is back",
+                                       "status": 503}, status_code=503, headers={"Connection": "close"})
+                await answer(scope, receive, send)
+            raise
 
 
 def log_config(access_log: bool) -> dict:
@@ -93,7 +122,8 @@ class GracefulServer(uvicorn.Server):
 def run(app, host: str, port: int, root_path: str = "", access_log: bool = False,
         say: Callable[[str], None] = print) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C."""
-    config = uvicorn.Config(app, host=host, port=port, root_path=root_path, log_config=log_config(access_log),
+    config = uvicorn.Config(_AnswerCutOff(app), host=host, port=port, root_path=root_path,
+                            log_config=log_config(access_log),
                             access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     GracefulServer(config, say=say).run()
 
