@@ -291,14 +291,13 @@ def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
 def test_serve_no_annotate_keeps_no_face_pictures_for_any_job(tmp_path, monkeypatch):
     """`fervid serve` had no server-wide --no-annotate: every job the web page posted wrote an annotated MP4 (only
     the API's per-request ?annotate=false avoided it), and ServerSettings' own annotate=False did nothing."""
-    import uvicorn
     from typer.testing import CliRunner
 
     import fervid.apps.server as server
     from fervid.apps.cli import app
 
     made = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
     monkeypatch.setattr(server, "create_app", lambda settings: made.append(settings))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -787,11 +786,12 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(tmp_path, astronaut_r
                 ws.receive_json()
         assert c.get("/healthz", headers={"host": "localhost:8000"}).status_code == 200
         assert c.get("/healthz", headers={"host": "[::1]:8000"}).status_code == 200
-        # /healthz reveals nothing: a Kubernetes probe (Host: the pod's IP), a compose neighbour (fervid:8000) and a
-        # LAN machine got 400
+        # /healthz names no job or file: a Kubernetes probe (Host: the pod's IP), a compose neighbour (fervid:8000)
+        # and a LAN machine got 400
         for host in ("10.42.0.17:8000", "fervid:8000", "192.168.1.20:8768", "evil.example"):
             health = c.get("/healthz", headers={"host": host})
-            assert health.status_code == 200 and set(health.json()) == {"status", "queued_jobs", "running_jobs"}
+            assert health.status_code == 200 and set(health.json()) == {"status", "queued_jobs", "running_jobs",
+                                                                        "disk_free_mb", "warnings"}
         photo = [("files", ("a.png", png_bytes(astronaut_rgb), "image/png"))]
         evil = c.post("/v1/images", files=photo, headers={"origin": "http://evil.example"})
         assert evil.status_code == 403 and "cross-origin" in evil.json()["error"]
@@ -962,7 +962,6 @@ def test_root_path_option_refuses_what_is_no_path(given):
 def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path, monkeypatch):
     """A LAN neighbour's `curl http://<machine IP>:8768/...` and a compose neighbour's `fervid:8000` got 400, and
     nothing at start-up said that Host names are checked or how to add one."""
-    import uvicorn
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
@@ -979,14 +978,15 @@ def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path,
     help_text = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200).output
     assert "'*'" in help_text and "--root-path" in help_text
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: calls.append(options))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", str(port), "--data-dir",
                                        str(tmp_path / "d"), "--root-path", "fervid/", "--method", "mean"])
     assert started.exit_code == 0, started.output
-    assert calls == [{"host": "0.0.0.0", "port": port, "log_level": "warning", "root_path": "/fervid"}]
+    assert [{k: v for k, v in call.items() if k != "say"} for call in calls] == [
+        {"host": "0.0.0.0", "port": port, "root_path": "/fervid", "access_log": False}]
     assert "answering requests for the Host names 127.0.0.1, localhost, ::1 (" in started.output
     refused = CliRunner().invoke(app, ["serve", "--root-path", "https://example.org/fervid"])
     assert refused.exit_code == 2 and "--root-path must be the path" in refused.output
@@ -996,12 +996,11 @@ def test_serve_says_which_host_names_it_answers_on_a_reachable_address(tmp_path,
 def test_serve_warns_at_start_up_that_a_reachable_server_has_no_authentication(tmp_path, monkeypatch, host):
     """`fervid serve --host 0.0.0.0` started with a line about Host names only: nothing said that anyone who can
     reach the address can upload and read every result."""
-    import uvicorn
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
 
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: None)
     monkeypatch.setattr("fervid.apps.cli._check_can_listen", lambda host, port: None)  # 192.168.1.20: not ours
     started = CliRunner().invoke(app, ["serve", "--host", host, "--port", "8765", "--data-dir", str(tmp_path / "d"),
                                        "--method", "mean"])

@@ -1755,6 +1755,10 @@ def serve(
     root_path: str = typer.Option("", help="The path prefix a reverse proxy serves fervid under, e.g. /fervid for "
                                            "nginx's `location /fervid/ { proxy_pass http://127.0.0.1:8000/; }`: "
                                            "the API's links and /docs carry it (the proxy strips it)."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="A line per request on stdout (uvicorn's access log: client address, "
+                                         "request line, status), to keep a record of who used the server. Its "
+                                         "paths carry job ids and the uploads' file names."),
 ) -> None:
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
     from fervid.apps.server import ServerSettings, root_path_option
@@ -1773,7 +1777,7 @@ def serve(
         root_path = root_path_option(root_path)
     except ValueError as exc:
         _bad_value(exc)
-    _serve(settings, host, port, root_path=root_path, named_method=method)
+    _serve(settings, host, port, root_path=root_path, named_method=method, access_log=access_log)
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -1790,13 +1794,13 @@ def _check_can_listen(host: str, port: int) -> None:
 
 
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "",
-           named_method: str | None = None) -> None:
-    import uvicorn
-
+           named_method: str | None = None, access_log: bool = False) -> None:
+    from fervid.apps import serving
     from fervid.apps.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
-    _video_runner(settings.pipeline, named_method=named_method)  # fail now, in one line, not at the first request
+    # fail now, in one line, not at the first request; and say what runs (the precision and method as they resolved)
+    ran = _video_runner(settings.pipeline, named_method=named_method).new_result("").run_settings
     _check_can_listen(host, port)
     try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
         with data_folder_lock(settings.data_dir):
@@ -1809,6 +1813,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
                    f"(the page at {root_path}/, API docs at {root_path}/docs through the proxy)")
     else:
         typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
+    for line in serving.startup_lines(settings, ran):
+        typer.echo(line)
     if note := host_names_note(settings):
         typer.echo(note)
     if warning := open_access_warning(settings, port):
@@ -1818,7 +1824,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", root_path=root_path)
+    serving.run(create_app(settings), host=host, port=port, root_path=root_path, access_log=access_log,
+                say=typer.echo)
 
 
 _METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}

@@ -1,28 +1,42 @@
 """The API's response models (OpenAPI at /docs), the same schema every writer uses: a face is described by
 :meth:`fervid.inference.records.Face.to_dict` (JSON) and :func:`fervid.inference.records.face_row` (tables), and
-these models validate exactly those (tests/apps/test_schemas.py)."""
+these models validate exactly those (tests/apps/test_schemas.py). What a face's fields mean is written once, in
+:data:`fervid.inference.records.FIELD_DESCRIPTIONS`; every model here that has them takes its descriptions from
+there."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, create_model
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fervid.emotions import EMOTIONS
+from fervid.inference.records import FIELD_DESCRIPTIONS
 from fervid.inference.video import TABLE_COLUMNS
+
+Emotion = Literal[tuple(EMOTIONS)]  # type: ignore[valid-type]  # one of the 7, in the schema as an enum
+JobStatus = Literal["queued", "running", "done", "failed"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Box(_Strict):
-    x: float
-    y: float
-    width: float
-    height: float
+def described(name: str, annotation, default=...) -> tuple:
+    """A field of ``create_model`` (or, unpacked, of a class) described as :data:`FIELD_DESCRIPTIONS` says."""
+    return annotation, Field(default, description=FIELD_DESCRIPTIONS[name])
 
+
+def _field(name: str, default=...):
+    return described(name, None, default)[1]
+
+
+Box = create_model("Box", __base__=_Strict,
+                   __doc__="A face's box, in image pixels from the image's top-left corner (x right, y down).",
+                   **{c: described(c, float) for c in ("x", "y", "width", "height")})
 
 Probabilities = create_model("Probabilities", __base__=_Strict, __doc__="The 7 emotions' probabilities (sum 1).",
-                             **{e: (float, ...) for e in EMOTIONS})
+                             **{e: described(e, float) for e in EMOTIONS})
 
 
 class FaceOut(_Strict):
@@ -30,74 +44,196 @@ class FaceOut(_Strict):
     emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7."""
 
     box: Box
-    landmarks: list[list[float]]
-    detection_score: float
-    emotion: str
-    confidence: float
-    uncertain: bool
+    landmarks: list[list[float]] = _field("landmarks")
+    detection_score: float = _field("detection_score")
+    emotion: Emotion = _field("emotion")
+    confidence: float = _field("confidence")
+    uncertain: bool = _field("uncertain")
     probabilities: Probabilities
 
 
 class FileOut(_Strict):
-    file: str
-    ok: bool
-    width: int
-    height: int
-    faces: list[FaceOut]
-    error: str | None = None
+    file: str = Field(description="The uploaded file's name.")
+    ok: bool = Field(description="Whether the file was read as an image (one with no face is ok, with no faces).")
+    width: int = Field(description="The image's width in pixels, turned upright by its EXIF orientation (0 where "
+                                   "it was not read).")
+    height: int = Field(description="The image's height in pixels (0 where it was not read).")
+    faces: list[FaceOut] = Field(description="Its faces, numbered from the image's left.")
+    error: str | None = Field(None, description="Why the file could not be read; null where it was.")
 
 
 class ImagesOut(_Strict):
     """``fervid image --json`` and ``POST /v1/images``."""
 
-    model: str
-    weights_file: str  # the model's ONNX file that ran (its int8 graph by default) and its digest
-    weights_sha256: str
-    precision: str
-    temperature: float  # the model's softmax temperature: a recalibrated copy's probabilities differ
-    detector: str
-    score_threshold: float | None
-    min_face: float | None
-    max_faces: int | None  # the largest N faces of each image were kept; None: every face
-    fervid: str  # the versions that made the results
-    onnxruntime: str
-    files: list[FileOut]
-    failed: int
+    model: str = Field(description="The emotion model that ran.")
+    weights_file: str = Field(description="The model's ONNX file that ran (its int8 graph by default).")
+    weights_sha256: str = Field(description="That file's SHA-256.")
+    precision: str = Field(description="The precision it ran in: int8 or fp32.")
+    temperature: float = Field(description="The model's softmax temperature (a recalibrated copy's probabilities "
+                                           "differ).")
+    detector: str = Field(description="The face detector.")
+    score_threshold: float | None = Field(description="The smallest detection score kept.")
+    min_face: float | None = Field(description="The smallest face looked for, in pixels.")
+    max_faces: int | None = Field(description="The largest N faces of each image were kept; null: every face.")
+    fervid: str = Field(description="The fervid version that made the results.")
+    onnxruntime: str = Field(description="The ONNX Runtime version that ran the model.")
+    files: list[FileOut] = Field(description="One entry per file, in the order posted.")
+    failed: int = Field(description="How many of the files could not be read as images.")
 
 
 class ErrorOut(_Strict):
     """Every error the server answers (any 4xx or 5xx): what went wrong, naming the file where there is one."""
 
-    error: str
-    status: int
+    error: str = Field(description="What went wrong, in words.")
+    status: int = Field(description="The HTTP status, as in the answer's status line.")
+
+
+_JOB_ID = Field(description="The job's id: 32 hex digits.")
 
 
 class VideoJobOut(_Strict):
     """``POST /v1/videos``: the queued job and where to follow it."""
 
-    job_id: str
-    status: str
-    status_url: str
-    result_url: str
+    job_id: str = _JOB_ID
+    status: Literal["queued"] = Field(description="A new job waits for a worker.")
+    status_url: str = Field(description="GET it for the job's status and progress (JobOut).")
+    result_url: str = Field(description="GET it once the job is done (ResultOut).")
 
 
 class JobOut(_Strict):
     """``GET /v1/jobs/{id}``: queued, running, done or failed; ``partial`` when the video broke mid-way and the
     results cover what was read up to the break (``error`` says why)."""
 
-    id: str
-    status: str
-    progress: float
-    error: str | None
-    filename: str | None
-    created: float | None
-    partial: bool
+    id: str = _JOB_ID
+    status: JobStatus = Field(description="queued: waiting for a worker; running: being analysed; done: the result "
+                                          "is ready (see partial); failed: error says why.")
+    progress: float = Field(description="The share of the video analysed so far, 0 to 1.")
+    error: str | None = Field(description="Why the job failed, or why its video broke off (a partial result); "
+                                          "null otherwise.")
+    filename: str | None = Field(description="The uploaded video's file name.")
+    created: float | None = Field(description="When the job was queued: Unix time, in seconds.")
+    partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
 
 
-_ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": str, "uncertain": bool,
+class Change(_Strict):
+    """A change of a track's emotion."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    time: float = Field(description="Seconds (on the file's timeline) of the first row with the new emotion.")
+    from_: Emotion = Field(alias="from", description="The emotion before.")
+    to: Emotion = Field(description="The emotion from then on.")
+    unseen_before: float = Field(description="Seconds the face was unseen just before (0 for a change in view).")
+
+
+class Episode(_Strict):
+    """A stretch of one emotion in a track, with its most expressive frame."""
+
+    emotion: Emotion = Field(description="The emotion shown throughout.")
+    start: float = Field(description="Seconds (on the file's timeline) of its first row.")
+    end: float = Field(description="Seconds of its last row.")
+    key_frame: str | None = Field(description="The key frame's file name; null for an episode shorter than 0.5 s, "
+                                              "or left out by --key-frames.")
+    key_frame_time: float = Field(description="Seconds of its most expressive row (where its key frame is, or would "
+                                              "have been).")
+    key_frame_url: str | None = Field(description="Where to download the key frame; null where there is none.")
+
+
+EmotionShares = create_model(
+    "EmotionShares", __base__=_Strict, __doc__="Each emotion's share of the time the face was seen (sum 1).",
+    **{e: (float, Field(description=f"The share of the time seen that {e} was the emotion, 0 to 1.")) for e in EMOTIONS})
+
+
+class TrackOut(_Strict):
+    """One track of a video: a face followed without a break, summarised (the tracks JSON's entry)."""
+
+    track: int = _field("track")
+    start: float = _field("start")
+    end: float = _field("end")
+    frames: int = _field("frames")
+    seen_seconds: float = _field("seen_seconds")
+    dominant_emotion: Emotion = _field("dominant_emotion")
+    emotion_share: EmotionShares
+    mean_probabilities: Probabilities = Field(description="The mean of its rows' probabilities.")
+    mean_box: Box = Field(description="The mean of its rows' boxes: where the face was.")
+    changes: list[Change] = Field(description="Each change of its emotion, in time order.")
+    episodes: list[Episode] = Field(description="Its emotions' stretches, in time order.")
+    timeline_url: str = Field(description="Where to download its timeline (PNG).")
+
+
+class ResultLinks(_Strict):
+    """Where to download a job's outputs."""
+
+    frames_csv: str = Field(description="The per-frame table: a row per track per analysed frame (FaceRow's "
+                                        "columns, without landmarks).")
+    frames_parquet: str = Field(description="The same table as Parquet.")
+    tracks_json: str = Field(description="The tracks JSON, this result without the job's fields and links.")
+    frames_json: str = Field(description="Each track's series (FramesOut).")
+    annotated_video: str | None = Field(None, description="The annotated MP4; absent where the job wrote none "
+                                                          "(?annotate=false, a live session).")
+
+
+class ResultOut(BaseModel):
+    """``GET /v1/jobs/{id}/result``: the tracks JSON (``fervid video``'s ``<name>_tracks.json``) with links to every
+    output. Besides the fields listed it holds what made the results, as the tracks JSON does: ``weights_file``,
+    ``weights_sha256``, ``precision``, ``temperature``, ``score_threshold``, ``min_face``, ``max_faces``,
+    ``detect_every``, ``window``, ``sample_fps``, ``centred_window``, ``key_frames``, ``temporal_temperature``,
+    ``temporal_model`` and ``temporal_model_sha256`` (an LSTM), ``fervid``, ``onnxruntime``; and ``analysis_seconds``,
+    ``scene_cuts``, ``frames_brightened``, ``hdr``, ``tone_mapped``, ``clock_resets``, ``frame_size_changes``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: str | None = Field(description="The uploaded video's file name.")
+    ok: bool = Field(description="False where the video broke mid-way (then partial is true).")
+    partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
+    error: str | None = Field(description="Why the video broke off; null otherwise.")
+    fps: float = Field(description="The video's frame rate.")
+    width: int = Field(description="The frame's width in pixels, as players show it.")
+    height: int = Field(description="The frame's height in pixels.")
+    duration: float = Field(description="Seconds of video read.")
+    frames_read: int = Field(description="Frames decoded.")
+    frames_analysed: int = Field(description="Frames analysed (fewer than read with --sample-fps).")
+    method: str = Field(description="The temporal method: lstm, mean, hmm or frame.")
+    model: str = Field(description="The emotion model.")
+    detector: str = Field(description="The face detector.")
+    tracks: list[TrackOut] = Field(description="Each track, in number order.")
+    links: ResultLinks
+
+
+FRAME_SERIES = ["time", *EMOTIONS, "emotion", "uncertain"]  # what GET /v1/jobs/{id}/frames gives of each row
+_ROW_TYPES = {"frame": int, "track": int, "detection_score": float | None, "emotion": Emotion, "uncertain": bool,
               "detected": bool}
+
+TrackSeries = create_model(
+    "TrackSeries", __base__=_Strict,
+    __doc__="One track's rows as series, one value per analysed frame in which the face was seen, in time order.",
+    **{c: described(c, list[_ROW_TYPES.get(c, float)]) for c in FRAME_SERIES})
+
+
+class FramesOut(_Strict):
+    """``GET /v1/jobs/{id}/frames``: each track's time series (what the web page's timeline draws)."""
+
+    emotions: list[Emotion] = Field(description="The 7 emotions, in the order fervid lists them everywhere.")
+    tracks: dict[str, TrackSeries] = Field(description="Each track's series, by its number.")
+
+
+class DeletedOut(_Strict):
+    deleted: str = Field(description="The id of the job deleted: its upload and every output are gone.")
+
+
+class HealthOut(_Strict):
+    """``GET /healthz``."""
+
+    status: Literal["ok"] = Field(description="The server answers.")
+    queued_jobs: int = Field(description="Video jobs waiting for a worker.")
+    running_jobs: int = Field(description="Video jobs being analysed.")
+    disk_free_mb: int | None = Field(description="Free space on the data folder's disk, in MB.")
+    warnings: list[str] = Field(description="What may make requests fail: a data or temporary folder with less "
+                                            "free space than one upload of --max-upload-mb (uploads then 507).")
+
+
 FaceRow = create_model(
     "FaceRow", __base__=_Strict,
     __doc__="A face in a live frame: the video table's row (time, frame, track, the face row, detected) + landmarks.",
-    **{c: (_ROW_TYPES.get(c, float), ...) for c in TABLE_COLUMNS},
-    landmarks=(list[list[float]], ...))
+    **{c: described(c, _ROW_TYPES.get(c, float)) for c in TABLE_COLUMNS},
+    landmarks=described("landmarks", list[list[float]]))

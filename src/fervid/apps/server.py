@@ -5,7 +5,9 @@ Images are analysed in the request. Videos become jobs: the upload is checked by
 (``job.json``), so jobs survive a restart (unfinished ones are queued again, each once). Cleanup policy: a
 job's uploaded original is deleted as soon as its analysis ends, done or failed (nothing reads it again: only an
 unfinished job, run again after a restart, needs it); finished and failed jobs older than ``job_ttl_hours``
-(default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once.
+(default 24) are deleted at start-up and every 10 minutes, and ``DELETE /v1/jobs/<id>`` deletes one at once; a job
+folder an upload left without its ``job.json`` (a full disk or a crash cut it off as it was stored) is deleted at
+start-up, or once it has been untouched for 10 minutes.
 The data folder (where fervid creates it), its ``jobs`` folder and every job's folder are private to the server's
 user (0700) and the files the server writes there 0600: uploads are participants' faces.
 
@@ -13,7 +15,7 @@ Limits (README, "Reliability"): a request body is counted as it streams in and r
 ``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most
 ``max_images_per_request`` images per request and ``max_concurrent_images`` analysed at once; every image goes
 through the same decoded-size limit as the CLI (``fervid.inference.images.MAX_PIXELS``). Only the Host names the server
-serves are answered (DNS rebinding; ``/healthz``, which reveals nothing, answers any), and state-changing requests
+serves are answered (DNS rebinding; ``/healthz``, which names no job or file, answers any), and state-changing requests
 from another origin are refused (CSRF).
 
 Behind a reverse proxy that serves it under a path prefix (``fervid serve --root-path /fervid``, the ASGI
@@ -31,12 +33,16 @@ import os
 import queue
 import re
 import shutil
+import signal
+import tempfile
 import threading
 import time
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
+from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
@@ -52,7 +58,8 @@ from starlette.routing import Route
 from fervid import __version__
 from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
+from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
+                                 VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import ImageLoadError, decode_image_bytes
@@ -77,6 +84,27 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
 FINISHED = ("done", "failed")
+# a job folder still without its job.json after this long untouched is an upload that failed as it was stored (a
+# job's is written continuously, then gets its job.json at once): deleted by the periodic cleanup
+ABANDONED_UPLOAD_S = 600
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
+DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
+log = logging.getLogger("fervid.server")
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
+def _free_mb(path: Path) -> float | None:
+    """Free megabytes on the disk that holds ``path``, or its nearest folder that exists (the jobs folder may have
+    been removed under the server); None where none can be asked."""
+    for folder in (path, *path.parents):
+        try:
+            return shutil.disk_usage(folder).free / 1024 / 1024
+        except OSError:
+            continue
+    return None
 
 
 def _private_file(path, flags):
@@ -222,7 +250,7 @@ class BodyLimit:
 
 class HostCheck:
     """Answers only requests whose Host header names this server (a DNS-rebinding page's requests carry the
-    attacker's host name). ``open_paths`` answer any Host: /healthz, which reveals nothing, is asked by container
+    attacker's host name). ``open_paths`` answer any Host: /healthz, which names no job or file, is asked by container
     orchestrators and neighbours by an address or service name the server cannot know (a pod's IP, ``fervid:8000``)."""
 
     def __init__(self, app, allowed_hosts, open_paths=("/healthz",)):
@@ -355,9 +383,10 @@ class JobStore:
 
     def read(self, job_id: str) -> dict:
         path = self.folder(job_id) / "job.json"
-        if not path.is_file():
-            raise HTTPException(404, detail=f"no job {job_id!r}")
-        return json.loads(path.read_text(encoding="utf-8"))
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError):  # never made, or deleted (even while this read it)
+            raise HTTPException(404, detail=f"no job {job_id!r}") from None
 
     def read_quiet(self, job_id: str) -> dict:
         try:
@@ -384,12 +413,39 @@ class JobStore:
             if JOB_ID.match(folder.name) and (folder / "job.json").is_file():
                 try:
                     out.append(json.loads((folder / "job.json").read_text(encoding="utf-8")))
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, FileNotFoundError):  # deleted since it was listed
                     continue
         return out
 
+    def abandoned(self, idle_s: float) -> list[str]:
+        """Job folders that never got their job.json and have not changed for ``idle_s`` seconds: an upload that
+        failed as it was stored (a full disk, a crash). all() skips them, so neither the TTL nor DELETE reached them,
+        and the partial upload (someone's face) stayed for good. A job being made is safe: its upload is written into
+        its folder piece by piece and its job.json follows within seconds, so the folder is never idle that long."""
+        if not self.root.is_dir():
+            return []
+        cutoff = time.time() - idle_s
+        found = []
+        for folder in self.root.iterdir():
+            if not JOB_ID.match(folder.name) or (folder / "job.json").exists():
+                continue
+            try:  # the folder's own time changes as files come and go; a file's as it is written
+                changed = max([folder.stat().st_mtime, *(entry.stat().st_mtime for entry in os.scandir(folder))])
+            except OSError:  # removed meanwhile
+                continue
+            if changed < cutoff:
+                found.append(folder.name)
+        return found
+
+    def exists(self, job_id: str) -> bool:
+        return (self.folder(job_id) / "job.json").is_file()
+
     def delete(self, job_id: str) -> None:
-        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+        folder = self.folder(job_id)
+        # job.json first: a request reading the job's files that then misses one knows the job is gone (a 404), not
+        # broken
+        (folder / "job.json").unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def drop_input(self, job_id: str) -> None:
         """Delete a finished (done or failed) job's uploaded original. Nothing reads it again: the API serves only
@@ -413,6 +469,8 @@ class VideoWorkers:
         # unbounded underneath: the bound applies to new submissions (429), never to jobs recovered at start-up
         self.queue: queue.Queue[str] = queue.Queue()
         self.waiting: set[str] = set()  # queued, not yet taken by a worker, not deleted: what the bound counts
+        # taken by a worker, until its analysis has ended (and the worker is done with it: the event is set then)
+        self.running: dict[str, threading.Event] = {}
         self.cancelled: set[str] = set()  # deleted while queued or running
         self.stopping = threading.Event()
         self._submit_lock = threading.Lock()
@@ -430,11 +488,22 @@ class VideoWorkers:
             self.queue.put(job_id)
             return True
 
-    def cancel(self, job_id: str) -> None:
-        """A deleted job: not run if still queued (its place is free at once), stopped if running."""
+    def counts(self) -> dict[str, int]:
+        """Jobs waiting for a worker and jobs being analysed (recovered ones too), without reading the job store."""
+        with self._submit_lock:
+            return {"queued": len(self.waiting), "running": len(self.running)}
+
+    def cancel(self, job_id: str, wait_s: float = 10.0) -> None:
+        """A deleted job: not run if still queued (its place is free at once); stopped if running, and waited for
+        (``wait_s`` at most), so that its folder is deleted after its analysis process and encoder have stopped:
+        deleted under them, the process's next write raised a traceback into the server's log, and FFmpeg's "Unable
+        to re-open ... output file" followed."""
         with self._submit_lock:
             self.waiting.discard(job_id)
             self.cancelled.add(job_id)
+            ended = self.running.get(job_id)
+        if ended is not None:
+            ended.wait(wait_s)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers; a job in progress is stopped and stays queued for the next start."""
@@ -456,33 +525,42 @@ class VideoWorkers:
                 if job_id in self.cancelled:
                     self.cancelled.discard(job_id)
                     continue
-            job = self.store.read_quiet(job_id)
-            previous = job.get("pid")
-            # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
-            # another process's by now (pids are reused soon in a container), so its start time must match too
-            if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
-                self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
-                self.store.drop_input(job_id)
-                continue
-            self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None,
-                             pid_started=None)
-            proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
-                               daemon=True)
-            proc.start()
-            self.store.write(job_id, pid=proc.pid, pid_started=_process_started(proc.pid))
-            while proc.is_alive():
-                proc.join(0.2)
-                if job_id in self.cancelled or self.stopping.is_set():
-                    proc.terminate()
-                    proc.join(5)
-            if (self.store.root / job_id).is_dir():
-                if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
-                    self.store.write(job_id, status="failed", pid=None,
-                                     error=f"analysis process exited with {proc.exitcode}")
-                else:
-                    self.store.write(job_id, pid=None)
-                self.store.drop_input(job_id)  # the child drops it itself; not where it died before it could
-            self.cancelled.discard(job_id)
+                self.running[job_id] = threading.Event()
+            try:
+                self._run(ctx, job_id)
+            except Exception:  # a worker that died took its place in the pool with it: no job ran on it again
+                log.exception("video job %s", job_id)
+            finally:
+                with self._submit_lock:
+                    self.running.pop(job_id).set()
+
+    def _run(self, ctx, job_id: str) -> None:
+        """Analyse one job taken from the queue in its own process, until it ends or is stopped."""
+        job = self.store.read_quiet(job_id)
+        previous = job.get("pid")
+        # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
+        # another process's by now (pids are reused soon in a container), so its start time must match too
+        if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
+            self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
+            self.store.drop_input(job_id)
+            return
+        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None, pid_started=None)
+        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
+                           daemon=True)
+        proc.start()
+        self.store.write(job_id, pid=proc.pid, pid_started=_process_started(proc.pid))
+        while proc.is_alive():
+            proc.join(0.2)
+            if job_id in self.cancelled or self.stopping.is_set():
+                _stop_with_helpers(proc)
+        if (self.store.root / job_id).is_dir():
+            if proc.exitcode not in (0, None) and not (job_id in self.cancelled or self.stopping.is_set()):
+                self.store.write(job_id, status="failed", pid=None,
+                                 error=f"analysis process exited with {proc.exitcode}")
+            else:
+                self.store.write(job_id, pid=None)
+            self.store.drop_input(job_id)  # the child drops it itself; not where it died before it could
+        self.cancelled.discard(job_id)
 
 
 def _alive(pid: int) -> bool:
@@ -505,6 +583,38 @@ def _process_started(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]  # after "pid (name)": field 3 onwards
+
+
+def _children(pid: int) -> list[tuple[int, str | None]]:
+    """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").is_file() else ():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):  # ended meanwhile
+                continue
+            if int(fields[1]) == pid:  # after "pid (name)": state, ppid, ...
+                found.append((int(entry.name), fields[19]))
+    return found
+
+
+def _stop_with_helpers(proc) -> None:
+    """Stop a job's analysis process and the FFmpeg processes it started (the annotated video's encoder, a decoder,
+    each in its own process group): left to themselves, they ran on after it, and the encoder finished its file
+    after the job was deleted ("Unable to re-open ... output file" in the server's log)."""
+    helpers = _children(proc.pid)
+    proc.terminate()
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    for pid, started in helpers:
+        if _process_started(pid) == started:  # still that process, not another that got its pid since
+            try:
+                os.kill(pid, signal.SIGKILL)  # its output is of a job deleted, or run again from scratch
+            except OSError:
+                pass
 
 
 def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
@@ -577,11 +687,13 @@ def _errors(**described: str) -> dict:
 # for the requests that change something, CHANGE_ERRORS; /healthz answers any Host and takes nothing to be malformed)
 HOST_REFUSED = "the Host header names no address this server serves (see --allow-host)"
 COMMON_ERRORS = _errors(e400=HOST_REFUSED,
-                        e422="the request is malformed: a missing file, a bad or unknown query parameter")
+                        e422="the request is malformed: a missing file, a bad or unknown query parameter",
+                        e500="an internal error: a bug (the server's log has its traceback)")
 CHANGE_ERRORS = COMMON_ERRORS | _errors(e403="a state-changing request from a page of another origin (see "
                                              "--allow-origin)")
 UPLOAD_ERRORS = CHANGE_ERRORS | _errors(
-    e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)")
+    e400=f"{HOST_REFUSED}; or the multipart/form-data body is malformed (no boundary, a broken part)",
+    e507="the server's disk is full: the upload could not be stored")
 NOT_MULTIPART = "; a body that is not multipart/form-data (a raw image or video: curl --data-binary) is a 415 too"
 NO_JOB = COMMON_ERRORS | _errors(e404="no such job (never queued, deleted, or expired after --job-ttl-hours)")
 NOT_DONE = NO_JOB | _errors(e409="the job is not done yet, or failed")
@@ -590,6 +702,18 @@ FILE_TYPES = {200: {"description": "the file: an annotated video, a timeline or 
                                    "tracks JSON (Parquet has no registered type: application/octet-stream)",
                     "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (
                         "video/mp4", "image/png", "text/csv", "application/json", "application/octet-stream")}}}
+
+
+@contextmanager
+def _deleted_meanwhile(store: JobStore, job_id: str):
+    """Reading a job's outputs: a job deleted (DELETE, the TTL) after its job.json was read is a 404, as it is a
+    moment later, not a 500. A file missing from a job that is still there stays an internal error."""
+    try:
+        yield
+    except FileNotFoundError:
+        if store.exists(job_id):
+            raise
+        raise HTTPException(404, detail=f"job {job_id} was deleted") from None
 
 
 def _check_done(job_id: str, job: dict) -> None:
@@ -747,9 +871,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             state["analyzer"] = settings.make_analyzer()
         return state["analyzer"]
 
-    def cleanup() -> int:
+    def cleanup(abandoned_after_s: float = ABANDONED_UPLOAD_S) -> int:
         cutoff = time.time() - settings.job_ttl_hours * 3600
         removed = 0
+        for job_id in store.abandoned(abandoned_after_s):
+            store.delete(job_id)
+            removed += 1
         for job in store.all():
             if job.get("status") in FINISHED and job.get("updated", 0) < cutoff:
                 store.delete(job["id"])
@@ -762,7 +889,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         state["workers"] = VideoWorkers(store, settings)
         for stale in store.root.glob(".live-*"):  # recordings of live sessions cut off by a crash
             shutil.rmtree(stale, ignore_errors=True)
-        cleanup()
+        # no upload is in progress yet (and no other server uses the folder: data_folder_lock): a job folder without
+        # its job.json is one a crash or a full disk cut off, whatever its age
+        cleanup(abandoned_after_s=0)
         for job in sorted(store.all(), key=lambda j: j.get("created", 0)):
             if job.get("status") in ("queued", "running"):  # interrupted by a restart: run again, once
                 store.write(job["id"], status="queued", progress=0.0)
@@ -778,6 +907,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
     async def http_error(request: Request, exc: StarletteHTTPException):
+        # FastAPI's 400 "error parsing the body" where spooling the upload to the temporary folder filled the disk
+        if exc.status_code == 400 and _disk_full(exc.__cause__):
+            return await os_error(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         return JSONResponse({"error": detail, "status": exc.status_code}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
@@ -789,21 +921,54 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         content_type = request.headers.get("content-type", "")
         if request.method == "POST" and not content_type.startswith("multipart/form-data"):
             # a raw image body (curl --data-binary) got only "body.files: Field required"
-            field_name = "files" if _route_path(request.scope) == "/v1/images" else "file"
+            images = _route_path(request.scope) == "/v1/images"
+            field_name, example = ("files", "photo.jpg") if images else ("file", "video.mp4")
             how = (f"uploads go as multipart/form-data with the field {field_name!r} (curl -F "
-                   f"{field_name}=@photo.jpg), not as a {content_type or 'bare'} body")
+                   f"{field_name}=@{example}), not as a {content_type or 'bare'} body")
             if content_type:  # a body of another type: the media type is what is wrong (415), not a field
                 return JSONResponse({"error": f"unsupported media type: {how}", "status": 415}, status_code=415)
             problems += f"; {how}"
         return JSONResponse({"error": f"invalid request ({problems})", "status": 422}, status_code=422)
 
-    @app.get("/healthz")
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError):
+        """A full disk (an upload being stored, a job's state written) is the deployment's condition, not a bug:
+        507, and one line in the server's log. Any other OSError is an internal error (below)."""
+        if not _disk_full(exc):
+            raise exc
+        log.error("%s %s: %s (%s)", request.method, _route_path(request.scope), DISK_FULL_MESSAGE, exc.strerror)
+        return JSONResponse({"error": DISK_FULL_MESSAGE, "status": 507}, status_code=507)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        """Anything unexpected: JSON like every other error (Starlette answered a text/plain 500). The traceback
+        still reaches the server's log: Starlette raises the exception again after this answer, and uvicorn logs
+        it."""
+        return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
+
+    @app.get("/healthz", response_model=HealthOut)
     async def healthz() -> dict:
-        """Answered on the event loop itself, never behind the analysis threads (it must stay fast under load);
-        the counts come from the job store, so they are true after a restart too."""
-        jobs = store.all()
-        counts = {status: sum(j.get("status") == status for j in jobs) for status in ("queued", "running")}
-        return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"]}
+        """Whether the server answers, its video jobs, and what may make requests fail (a full disk). Answered with
+        any Host header; HEAD too."""
+        # answered on the event loop itself, never behind the analysis threads (it must stay fast under load): the
+        # counts are the worker pool's, kept in memory (reading every job.json took 0.4-0.9 s with 5,000 jobs, and
+        # held up every other request meanwhile), jobs recovered at start-up included. A disk too full for an upload
+        # is a warning, not a failure: images are still analysed, and a probe that restarted the server would free
+        # nothing
+        counts = state["workers"].counts()
+        # uploads are spooled to the temporary folder, then a video is copied into the data folder
+        free_mb = {"the data folder": _free_mb(store.root),
+                   "the temporary folder": _free_mb(Path(tempfile.gettempdir()))}
+        low = [f"{free:.0f} MB free for {where}" for where, free in free_mb.items()
+               if free is not None and free < settings.max_upload_mb]
+        warnings = [f"disk space is low: {', '.join(low)}, less than one upload of --max-upload-mb "
+                    f"({settings.max_upload_mb:g} MB); uploads may be refused (507)"] if low else []
+        data_free = free_mb["the data folder"]
+        return {"status": "ok", "queued_jobs": counts["queued"], "running_jobs": counts["running"],
+                "disk_free_mb": None if data_free is None else round(data_free), "warnings": warnings}
+
+    # HEAD too (a load balancer's or uptime monitor's check): it was a 405
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
 
     # Image requests wait for a turn here, on the event loop, not in a worker thread: waiting in threads, 50
     # concurrent uploads took every thread of the pool, and status polls and downloads queued behind them.
@@ -893,41 +1058,53 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=NO_JOB)
     def get_job(job_id: str) -> dict:
+        """A video job's status and progress."""
         job = store.read(job_id)
         return {k: job.get(k) for k in ("id", "status", "progress", "error", "filename", "created")} | {
             "partial": bool(job.get("partial"))}
 
-    @app.get("/v1/jobs/{job_id}/result", responses=NOT_DONE)
+    # exclude_unset: a link to an output the job has not (the annotated video) is left out, not null
+    @app.get("/v1/jobs/{job_id}/result", response_model=ResultOut, response_model_exclude_unset=True,
+             responses=NOT_DONE)
     def get_result(request: Request, job_id: str) -> dict:
+        """A done job's result: per track its emotions over time, episodes and key frames, and links to every
+        output."""
         job = store.read(job_id)
         _check_done(job_id, job)
         out = store.folder(job_id) / "out"
         stem = job["stem"]
         names = OutputNames(stem)
-        summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
+        with _deleted_meanwhile(store, job_id):
+            summary = json.loads((out / names.tracks_json).read_text(encoding="utf-8"))
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"
-        base = f"{jobs}/files/"
+
+        def file_url(name: str) -> str:
+            # percent-encoded: the outputs carry the upload's name ("Interview 01_frames.csv"), and a link with a
+            # space in it is no URL (urllib raised InvalidURL); the route gets the name decoded
+            return f"{jobs}/files/{quote(name, safe='')}"
+
         for track in summary["tracks"]:
-            track["timeline_url"] = base + names.timeline(track["track"])
+            track["timeline_url"] = file_url(names.timeline(track["track"]))
             for ep in track["episodes"]:
-                ep["key_frame_url"] = base + ep["key_frame"] if ep.get("key_frame") else None
+                ep["key_frame_url"] = file_url(ep["key_frame"]) if ep.get("key_frame") else None
         summary["file"] = job.get("filename")
         summary["partial"] = bool(job.get("partial"))  # the video broke mid-way: results cover what was read
         summary["error"] = job.get("error")
-        summary["links"] = {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
-                            "tracks_json": base + names.tracks_json, "frames_json": f"{jobs}/frames"}
+        summary["links"] = {"frames_csv": file_url(names.frames_csv), "frames_parquet": file_url(names.frames_parquet),
+                            "tracks_json": file_url(names.tracks_json), "frames_json": f"{jobs}/frames"}
         if (out / names.annotated).is_file():  # a live session's recording has none
-            summary["links"]["annotated_video"] = base + names.annotated
+            summary["links"]["annotated_video"] = file_url(names.annotated)
         return summary
 
-    @app.get("/v1/jobs/{job_id}/frames", responses=NOT_DONE)
+    @app.get("/v1/jobs/{job_id}/frames", response_model=FramesOut, responses=NOT_DONE)
     def get_frames(job_id: str) -> dict:
         """Per-track time series of the 7 probabilities (what the web page's timeline draws)."""
         import pandas as pd
 
         job = store.read(job_id)
         _check_done(job_id, job)
-        table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
+        with _deleted_meanwhile(store, job_id):
+            table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
             tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
@@ -945,19 +1122,24 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
         try:
-            found = path.is_file()
+            stat = path.stat()
         except OSError:
-            found = False
-        if not found:
+            if not store.exists(job_id):
+                raise HTTPException(404, detail=f"job {job_id} was deleted") from None
+            raise HTTPException(404, detail="no such file") from None
+        if not S_ISREG(stat.st_mode):
             raise HTTPException(404, detail="no such file")
-        return FileResponse(path, filename=name, content_disposition_type="inline")
+        # stat_result given: FileResponse would look at the file again as it answers, and a job deleted in between
+        # was a 500
+        return FileResponse(path, filename=name, content_disposition_type="inline", stat_result=stat)
 
     app.add_api_route("/v1/jobs/{job_id}/files/{name}", get_file, methods=["HEAD"], response_class=FileResponse,
                       responses=FILE_TYPES | COMMON_ERRORS | _errors(e404="no such job, or no such file in it"),
                       operation_id="head_file_v1_jobs__job_id__files__name__head", summary="Head File")
 
-    @app.delete("/v1/jobs/{job_id}", responses=NO_JOB | CHANGE_ERRORS)
+    @app.delete("/v1/jobs/{job_id}", response_model=DeletedOut, responses=NO_JOB | CHANGE_ERRORS)
     def delete_job(job_id: str) -> dict:
+        """Delete a job at once: its upload and every output (a running one is stopped first)."""
         store.read(job_id)
         state["workers"].cancel(job_id)
         store.delete(job_id)

@@ -26,6 +26,38 @@ TIME_DECIMALS = 4
 # time, frame, track; file, kind, track, time, frame).
 ROW_COLUMNS = ["x", "y", "width", "height", "detection_score", *EMOTIONS, "emotion", "confidence", "uncertain"]
 
+# What each column of the tables below means (and a face's landmarks, which the JSON and the live API have), once: the
+# API's schema (/docs, fervid.apps.schemas) describes its fields with these, the JSON's ``box`` and
+# ``probabilities`` included (the same values under the same names)
+FIELD_DESCRIPTIONS = {
+    "x": "The face box's left edge, in pixels from the image's left edge (a video frame as players show it); the box "
+         "is clipped to the image.",
+    "y": "The face box's top edge, in pixels from the image's top edge.",
+    "width": "The face box's width, in pixels.",
+    "height": "The face box's height, in pixels.",
+    "landmarks": "5 (x, y) points in image pixels, in the detector's order: for an upright face the eye on the "
+                 "image's left, the other eye, the nose tip, the mouth corner on the image's left, the other corner.",
+    "detection_score": "The face detector's score, 0 to 1 (in a video row where optical flow placed the box: the "
+                       "track's latest detection's).",
+    **{emotion: f"The probability of {emotion}, 0 to 1 (the 7 sum to 1)." for emotion in EMOTIONS},
+    "emotion": "The most probable of the 7 emotions.",
+    "confidence": "The probability of `emotion`, 0 to 1.",
+    "uncertain": "Whether `confidence` is below the model's threshold (0.5 for the shipped models; its model card says "
+                 "how often such faces are right).",
+    # a video's rows
+    "time": "Seconds from the start of the file, on its own timeline (as players show it), 4 decimals.",
+    "frame": "The frame's number in the video, from 0 (every frame read counts, analysed or not).",
+    "track": "The face's track number, from 1: one face followed without a break (a face lost and found again, or "
+             "after a scene cut, is a new track).",
+    "detected": "False where optical flow, not the face detector, placed the box.",
+    # a video's tracks
+    "start": "Seconds (on the file's timeline) of the track's first row.",
+    "end": "Seconds (on the file's timeline) of the track's last row.",
+    "frames": "The track's rows: analysed frames in which the face was seen.",
+    "seen_seconds": "Seconds the face was seen (an absence of 0.5 s or more is not counted).",
+    "dominant_emotion": "The emotion shown for the largest share of the time seen.",
+}
+
 
 def face_row(box, probabilities, uncertain: bool, detection_score: float | None, **leading) -> dict:
     """``leading`` columns first, then :data:`ROW_COLUMNS`. ``emotion`` is the most probable class and

@@ -1,0 +1,150 @@
+"""How ``fervid serve`` (and ``fervid live``'s page) runs and stops: uvicorn's server, with what it runs said at
+start-up, uvicorn's access log on request, and a shutdown that does not wait for ever.
+
+Stopping (SIGTERM, Ctrl-C): new connections are refused at once, and requests in progress get
+:data:`GRACEFUL_SHUTDOWN_S` seconds to end (uvicorn's ``timeout_graceful_shutdown``); a stalled upload held the
+server for as long as its client kept the connection open (46 s in a probe); one still in progress then is answered
+503 in JSON. A video upload that ends within that
+time is queued, and runs at the next start like every unfinished job. Then the video workers stop: a running job's
+analysis process is stopped, and the job runs again at the next start. A second Ctrl-C cuts the requests in
+progress off at once, and the workers still stop (uvicorn skipped the application's shutdown then, and its cancelled
+tasks printed tracebacks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from starlette.responses import JSONResponse
+from uvicorn.server import HANDLED_SIGNALS
+
+from fervid.apps.server import ServerSettings
+
+GRACEFUL_SHUTDOWN_S = 5  # within docker stop's 10 s and Kubernetes' 30 s, with the workers' own stop after it
+
+
+class _NotCancelled(logging.Filter):
+    """Leaves out a request's CancelledError traceback: the shutdown cut the request off (uvicorn's "Cancel N
+    running task(s)" line, or the second Ctrl-C, says so), which is no error of the request's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+class _AnswerCutOff:
+    """A request the shutdown cuts off (still in progress after :data:`GRACEFUL_SHUTDOWN_S`, or at a second Ctrl-C)
+    is answered 503 in fervid's JSON, as every other error is: uvicorn answered it a text/plain 500."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if not started:
+                answer = JSONResponse({"error": "the server is shutting down: try again once it is back",
+                                       "status": 503}, status_code=503, headers={"Connection": "close"})
+                await answer(scope, receive, send)
+            raise
+
+
+def log_config(access_log: bool) -> dict:
+    """uvicorn's logging setup for fervid: its warnings and errors (a request's traceback) on stderr, fervid's own
+    (a full disk) alike, and with ``access_log`` a line per request on stdout (uvicorn's access log: client address,
+    request line, status). uvicorn's start-up lines are left out: fervid says where it serves itself."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"not_cancelled": {"()": _NotCancelled}}
+    config["handlers"]["default"]["filters"] = ["not_cancelled"]
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    config["loggers"]["fervid"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
+    return config
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, saying that it shuts down and how long it waits, and stopping the video workers even on a
+    second Ctrl-C. ``say``: where its lines go."""
+
+    def __init__(self, config: uvicorn.Config, say: Callable[[str], None] = print):
+        super().__init__(config)
+        self.say = say
+
+    def handle_exit(self, sig: int, frame) -> None:
+        if not self.should_exit:
+            self.say(f"shutting down (waiting up to {self.config.timeout_graceful_shutdown} s for requests in "
+                     "progress; Ctrl-C again to stop at once)")
+        elif sig == signal.SIGINT and not self.force_exit:
+            self.say("stopping at once: requests in progress are cut off; video jobs run again at the next start")
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets=None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the application's shutdown on a second Ctrl-C: the video workers and their analysis
+            # processes were left to be killed, and the application's cancelled lifespan printed a traceback.
+            # (Already run, where the second Ctrl-C came during it, it returns at once.)
+            await self.lifespan.shutdown()
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        """uvicorn's signal handling, without raising the signals again once the server has stopped: raised again,
+        a Ctrl-C reached asyncio's own handler, which cancelled what was left of the event loop (CancelledError
+        tracebacks). The server has stopped as asked, and the command exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run(app, host: str, port: int, root_path: str = "", access_log: bool = False,
+        say: Callable[[str], None] = print) -> None:
+    """Serve ``app`` until SIGTERM or Ctrl-C."""
+    config = uvicorn.Config(_AnswerCutOff(app), host=host, port=port, root_path=root_path,
+                            log_config=log_config(access_log),
+                            access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    GracefulServer(config, say=say).run()
+
+
+def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
+    """What the server runs with, said as it starts, so a deployment's log records it: the analysis (``ran``:
+    :attr:`fervid.inference.video.VideoResult.run_settings` of its video pipeline, the model's precision and the
+    method as they resolved), where its data is kept, and its limits."""
+    pipeline = settings.pipeline
+    method = ran["method"] + (f" ({ran['temporal_model']})" if ran.get("temporal_model") else "")
+    frames = "every frame" if ran["sample_fps"] is None else f"at most {ran['sample_fps']:g} frames/s"
+    pictures = [] if pipeline.annotate else ["no annotated MP4 (--no-annotate)"]
+    if ran.get("key_frames") is not None:
+        pictures.append(f"at most {ran['key_frames']} key frames per track")
+    return [
+        f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, window "
+        f"{ran['window']:g} s, detection every {ran['detect_every']:g} s, {frames}"
+        + "".join(f", {p}" for p in pictures),
+        f"data: {Path(settings.data_dir).absolute()} (finished jobs deleted {settings.job_ttl_hours:g} h after they "
+        "end)",
+        f"limits: uploads up to {settings.max_upload_mb:g} MB, {settings.max_images_per_request} images per request, "
+        f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_concurrent_images} images analysed "
+        f"at once; {settings.max_queued_jobs} video jobs waiting, {settings.workers} analysed at once",
+    ]

@@ -1,0 +1,264 @@
+"""`fervid serve`'s answers when something goes wrong underneath a request: a full disk, a bug, a job deleted while
+it is read. Each was a text/plain 500 (README: every error is JSON)."""
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import fervid.apps.server as server
+from fervid.apps.server import JobStore, ServerSettings, create_app
+from fervid.emotions import EMOTIONS
+from fervid.inference.video import OutputNames, sample_video
+
+BASE = "http://127.0.0.1"  # the server answers only the Host names it serves
+CARPHONE = sample_video()
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def client(data_dir):
+    # raise_server_exceptions=False: the client gets the answer a real client would, not the server's exception
+    with TestClient(create_app(ServerSettings(data_dir=data_dir, max_upload_mb=5)), base_url=BASE,
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
+def tracks_document(stem: str, tracks: list[dict] = ()) -> str:
+    """A tracks JSON as the analysis writes it (the fields the API's ResultOut requires), with ``tracks``."""
+    return json.dumps({"file": f"{stem}.mp4", "ok": True, "error": None, "fps": 25.0, "width": 320, "height": 240,
+                       "duration": 1.0, "frames_read": 25, "frames_analysed": 25, "method": "mean",
+                       "model": "ferplus_vgg", "detector": "centerface", "tracks": list(tracks)})
+
+
+def a_track(key_frame: str) -> dict:
+    shares = {e: 1.0 if e == "happy" else 0.0 for e in EMOTIONS}
+    return {"track": 1, "start": 0.0, "end": 0.96, "frames": 25, "seen_seconds": 1.0, "dominant_emotion": "happy",
+            "emotion_share": shares, "mean_probabilities": shares,
+            "mean_box": {"x": 1.0, "y": 2.0, "width": 50.0, "height": 60.0}, "changes": [],
+            "episodes": [{"emotion": "happy", "start": 0.0, "end": 0.96, "key_frame": key_frame,
+                          "key_frame_time": 0.4}]}
+
+
+def done_job(data_dir: Path, stem: str = "clip") -> str:
+    """A finished job as the analysis leaves it: job.json, the tracks JSON and the frames table."""
+    job_id = uuid.uuid4().hex
+    store = JobStore(data_dir / "jobs")
+    out = store.make_folder(job_id) / "out"
+    out.mkdir()
+    names = OutputNames(stem)
+    (out / names.tracks_json).write_text(tracks_document(stem), encoding="utf-8")
+    (out / names.frames_csv).write_text("time,frame,track\n", encoding="utf-8")
+    store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), input=None,
+                filename=f"{stem}.mp4", error=None, stem=stem)
+    return job_id
+
+
+def test_an_unexpected_error_is_a_json_500_and_still_reaches_the_log(data_dir, client):
+    job_id = done_job(data_dir)
+    names = OutputNames("clip")
+    (data_dir / "jobs" / job_id / "out" / names.tracks_json).write_text("{broken", encoding="utf-8")
+    answer = client.get(f"/v1/jobs/{job_id}/result")
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": "internal error", "status": 500}
+    # the exception still goes on to the server (uvicorn logs its traceback), after the JSON answer; a second client
+    # of the same app, not started again (one server per data folder)
+    with pytest.raises(json.JSONDecodeError):
+        TestClient(client.app, base_url=BASE).get(f"/v1/jobs/{job_id}/result")
+
+
+def test_a_job_deleted_while_its_files_are_read_is_a_404(data_dir, client, monkeypatch):
+    """race.py of the probe: polling /result and /frames while the job was deleted gave 500s (its job.json was read,
+    its files were gone)."""
+    store = JobStore(data_dir / "jobs")
+
+    for endpoint, name in (("result", "tracks_json"), ("frames", "frames_csv")):
+        job_id = done_job(data_dir)
+
+        class DeletedAsRead(OutputNames):  # the DELETE lands between the job.json read and the file's
+            def __getattribute__(self, attribute):
+                if attribute == name:
+                    store.delete(job_id)
+                return super().__getattribute__(attribute)
+
+        monkeypatch.setattr(server, "OutputNames", DeletedAsRead)
+        answer = client.get(f"/v1/jobs/{job_id}/{endpoint}")
+        assert answer.status_code == 404 and answer.json()["error"] == f"job {job_id} was deleted", answer.text
+        monkeypatch.undo()
+    # a file missing from a job that is still there is no deletion: an internal error
+    job_id = done_job(data_dir)
+    (data_dir / "jobs" / job_id / "out" / OutputNames("clip").frames_csv).unlink()
+    assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 500
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
+    """An upload that met a full disk was a text/plain 500."""
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)  # the upload copied into its job's folder
+    with caplog.at_level(logging.ERROR, logger="fervid.server"):
+        answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507, answer.text
+    assert answer.json() == {"error": "the server's disk is full: the upload could not be stored; try again later",
+                             "status": 507}
+    assert "POST /v1/videos" in caplog.text and "No space left on device" in caplog.text  # for the operator
+    monkeypatch.undo()
+
+    class FullTemporaryFile(tempfile.SpooledTemporaryFile):  # the multipart body spooled to the temporary folder
+        def write(self, data):
+            disk_full()
+
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", FullTemporaryFile)
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507 and "disk is full" in answer.json()["error"]  # FastAPI said 400 "error parsing"
+    # another OSError is no full disk
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", tempfile.SpooledTemporaryFile)
+    monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 500 and answer.json()["error"] == "internal error"
+
+
+def cut_off_upload(data_dir: Path, age_s: float) -> Path:
+    """A job folder as an upload that failed while it was stored leaves it: part of the video, no job.json."""
+    folder = JobStore(data_dir / "jobs").make_folder(uuid.uuid4().hex)
+    (folder / "clip.mp4").write_bytes(CARPHONE.read_bytes()[:100_000])
+    then = time.time() - age_s
+    for path in (folder / "clip.mp4", folder):
+        os.utime(path, (then, then))
+    return folder
+
+
+def test_an_upload_cut_off_by_a_full_disk_or_a_crash_does_not_stay_for_good(data_dir):
+    """An upload that failed as it was stored left jobs/<id>/ with part of the video (someone's face) and no
+    job.json: the cleanup went by job.json, so neither the TTL nor DELETE ever removed it."""
+    store = JobStore(data_dir / "jobs")
+    old, recent = cut_off_upload(data_dir, age_s=3600), cut_off_upload(data_dir, age_s=10)
+    being_stored = cut_off_upload(data_dir, age_s=3600)
+    with open(being_stored / "clip.mp4", "ab") as fh:  # an upload still being copied in: its file is changing
+        fh.write(b"\0" * 1000)
+    finished = done_job(data_dir)
+    os.utime(data_dir / "jobs" / finished, (time.time() - 3600,) * 2)
+    assert store.abandoned(600) == [old.name]  # the periodic cleanup's rule: untouched for 10 minutes
+    assert sorted(store.abandoned(0)) == sorted([old.name, recent.name, being_stored.name])
+    # at start-up no upload can be in progress (one server per data folder): every such folder goes
+    with TestClient(create_app(ServerSettings(data_dir=data_dir)), base_url=BASE) as client:
+        assert not old.exists() and not recent.exists() and not being_stored.exists()
+        assert client.get(f"/v1/jobs/{finished}").json()["status"] == "done"  # a job with its job.json stays
+
+
+def test_healthz_counts_jobs_without_reading_the_store_answers_head_and_warns_of_a_full_disk(data_dir, monkeypatch):
+    """/healthz read every job.json on the event loop (0.4-0.9 s with 5,000 jobs, every other request waiting);
+    HEAD /healthz (a load balancer's check) was a 405; nothing said the disk was filling up until uploads failed."""
+    from fervid.apps.server import VideoWorkers
+
+    monkeypatch.setattr(VideoWorkers, "_work", lambda self: None)  # no worker takes the jobs: they stay queued
+    with TestClient(create_app(ServerSettings(data_dir=data_dir, max_upload_mb=5)), base_url=BASE) as client:
+        for _ in range(2):
+            assert client.post("/v1/videos", files={"file": ("c.mp4", CARPHONE.read_bytes(), "video/mp4")}).is_success
+        def read_every_job(self):
+            raise AssertionError("/healthz read the job store")
+
+        monkeypatch.setattr(JobStore, "all", read_every_job)
+        health = client.get("/healthz").json()
+        assert health["status"] == "ok" and health["queued_jobs"] == 2 and health["running_jobs"] == 0
+        assert abs(health["disk_free_mb"] - shutil.disk_usage(data_dir).free / 2**20) < 100  # others write too
+        assert health["warnings"] == []
+        head = client.head("/healthz")
+        assert head.status_code == 200 and head.content == b""
+
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 3 * 2**20,
+                                                                                         3 * 2**20))
+        full = client.get("/healthz")
+        # still ok (images are analysed, and a restart would free nothing), with the reason uploads may fail
+        assert full.status_code == 200 and full.json()["status"] == "ok" and full.json()["disk_free_mb"] == 3
+        assert full.json()["warnings"] == [
+            "disk space is low: 3 MB free for the data folder, 3 MB free for the temporary folder, less than one "
+            "upload of --max-upload-mb (5 MB); uploads may be refused (507)"]
+
+
+def test_a_results_links_are_urls_for_any_upload_name(data_dir, client):
+    """`/v1/jobs/<id>/files/Interview 01_frames.csv`: a link with a space in it is no URL (urllib raised
+    InvalidURL). Each file name is percent-encoded, and the download route decodes it."""
+    import urllib.parse
+
+    stem = "Interview 01 (Zoé)"
+    job_id = done_job(data_dir, stem)
+    out, names = data_dir / "jobs" / job_id / "out", OutputNames(stem)
+    key_frame = names.key_frame(1, 0.0, "happy")
+    (out / names.tracks_json).write_text(tracks_document(stem, [a_track(key_frame)]), encoding="utf-8")
+    for name in (names.timeline(1), key_frame, names.frames_parquet, names.annotated):
+        (out / name).write_bytes(name.encode())
+    result = client.get(f"/v1/jobs/{job_id}/result").json()
+    links = [*result["links"].values(), result["tracks"][0]["timeline_url"],
+             result["tracks"][0]["episodes"][0]["key_frame_url"]]
+    assert result["links"]["frames_csv"] == f"/v1/jobs/{job_id}/files/Interview%2001%20%28Zo%C3%A9%29_frames.csv"
+    for link in links:
+        assert re.fullmatch(r"[A-Za-z0-9/._~%-]+", link), link  # URL characters only: no space, no "é"
+        served = client.get(link)
+        assert served.status_code == 200, link
+        if "/files/" in link:
+            name = urllib.parse.unquote(link.rsplit("/", 1)[1])
+            assert served.content == (out / name).read_bytes() and name.startswith(stem)
+
+
+def test_a_raw_video_body_is_told_how_to_post_a_video(client):
+    """The hint on /v1/videos said `curl -F file=@photo.jpg`."""
+    raw = client.post("/v1/videos", content=CARPHONE.read_bytes(), headers={"content-type": "video/mp4"})
+    assert raw.status_code == 415 and "curl -F file=@video.mp4" in raw.json()["error"]
+    raw = client.post("/v1/images", content=b"\xff\xd8", headers={"content-type": "image/jpeg"})
+    assert raw.status_code == 415 and "curl -F files=@photo.jpg" in raw.json()["error"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="child processes are found in /proc")
+def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly(data_dir, client, capfd):
+    """DELETE removed the job's folder while its analysis process was still writing there and its FFmpeg encoder
+    still finishing the annotated MP4: the server's log got the process's FileNotFoundError traceback and FFmpeg's
+    "Unable to re-open ... output file"."""
+    def children(pid):
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(stat.parent.name))
+            except OSError:  # ended meanwhile
+                pass
+        return found
+
+    job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}).json()[
+        "job_id"]
+    folder = data_dir / "jobs" / job_id
+
+    def encoding():  # the analysis process and its encoder, once the annotated MP4 is being written
+        pid = json.loads((folder / "job.json").read_text()).get("pid")
+        return pid and (folder / "out" / "clip_annotated.mp4").is_file() and (pid, children(pid))
+
+    deadline = time.monotonic() + 120
+    while not (running := encoding()):
+        assert time.monotonic() < deadline and client.get(f"/v1/jobs/{job_id}").json()["status"] != "done"
+        time.sleep(0.05)
+    analysis, helpers = running
+    assert helpers  # FFmpeg, writing the annotated MP4
+    assert client.delete(f"/v1/jobs/{job_id}").json() == {"deleted": job_id}
+    for pid in (analysis, *helpers):  # stopped before the folder went
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    assert not folder.exists()
+    time.sleep(2.0)  # anything that ran on after it would have written by now
+    assert not folder.exists()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "re-open" not in err and "Error" not in err, err
+    assert client.get("/healthz").json()["running_jobs"] == 0

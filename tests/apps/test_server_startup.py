@@ -1,0 +1,50 @@
+"""How `fervid serve` starts in a deployment: what it says it runs, and its access log."""
+
+import socket
+
+import httpx
+from typer.testing import CliRunner
+
+from fervid.apps.cli import app
+
+from served import fervid_server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, monkeypatch):
+    """The start-up line said only where the server listens: a team's deployment log did not record which model,
+    detector, precision and video method answered, where the data went, or the limits."""
+    calls = []
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: calls.append(options))
+    started = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
+                                       "--method", "mean", "--window", "2", "--sample-fps", "10", "--no-annotate",
+                                       "--key-frames", "0", "--max-upload-mb", "50", "--workers", "2",
+                                       "--job-ttl-hours", "2", "--access-log"])
+    assert started.exit_code == 0, started.output
+    lines = started.output.splitlines()
+    assert lines[1] == ("analysis: model ferplus_vgg (int8), detector centerface; videos: mean, window 2 s, detection "
+                        "every 0.3 s, at most 10 frames/s, no annotated MP4 (--no-annotate), at most 0 key frames "
+                        "per track")
+    assert lines[2] == f"data: {tmp_path / 'd'} (finished jobs deleted 2 h after they end)"
+    assert lines[3] == ("limits: uploads up to 50 MB, 32 images per request, 50 megapixels per image, 2 images "
+                        "analysed at once; 8 video jobs waiting, 2 analysed at once")
+    assert calls[0]["access_log"] is True
+    # the default: the LSTM, named with its model; no access log
+    default = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "e")])
+    assert "videos: lstm (temporal_lstm_ferplus_vgg), window 1 s, detection every 0.3 s, every frame\n" in default.output
+    assert calls[1]["access_log"] is False
+
+
+def test_access_log_on_request_only(tmp_path):
+    """--access-log: uvicorn's line per request on stdout, for a team's record of who used the server; none by
+    default."""
+    for args, logged in (((), False), (("--access-log",), True)):
+        data = tmp_path / str(logged)
+        with fervid_server(data, *args) as (url, _):
+            assert httpx.get(url + "/healthz").status_code == 200
+        assert ('"GET /healthz HTTP/1.1" 200' in (data / "serve.log").read_text()) is logged
