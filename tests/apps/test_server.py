@@ -441,8 +441,7 @@ def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_
     monkeypatch.setattr(server.shutil, "copyfileobj", full_disk)
     answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert answer.status_code == 507
-    assert answer.json() == {"error": "clip.mp4: the server could not store the upload (No space left on device)",
-                             "status": 507}
+    assert answer.json()["error"].startswith("the server's disk is full")
     assert list((tmp_path / "data" / "jobs").iterdir()) == []  # no job folder left
 
 

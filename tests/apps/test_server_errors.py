@@ -130,7 +130,8 @@ def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
     monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", tempfile.SpooledTemporaryFile)
     monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "denied")))
     answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
-    assert answer.status_code == 500 and answer.json()["error"] == "internal error"
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "clip.mp4: the server could not store the upload (denied)"
 
 
 def cut_off_upload(data_dir: Path, age_s: float) -> Path:

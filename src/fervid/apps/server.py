@@ -1035,11 +1035,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         try:
             with open(folder / input_name, "wb", opener=_private_file) as stored:
                 shutil.copyfileobj(file.file, stored, 1024 * 1024)
-        except OSError as exc:  # a full disk, say: no empty job folder left behind, and the reason without a path
+        except OSError as exc:  # a full disk, say: no job folder left behind, and the reason without a path
             store.delete(job_id)
-            raise HTTPException(507 if exc.errno == errno.ENOSPC else 500,
-                                detail=f"{filename or 'the video'}: the server could not store the upload "
-                                       f"({exc.strerror or exc})") from None
+            if _disk_full(exc):
+                raise  # the 507 every full disk gets (os_error, below)
+            raise HTTPException(500, detail=f"{filename or 'the video'}: the server could not store the upload "
+                                            f"({exc.strerror or exc})") from None
         try:
             open_video(folder / input_name).release()
         except VideoError as exc:
