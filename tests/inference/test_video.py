@@ -1062,6 +1062,96 @@ def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
     assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
 
 
+def _interlaced_in_a_progressive_container(path, steady, codec):
+    """``steady`` encoded interlaced and put in a container whose header says "progressive": interlaced H.264
+    remuxed into Matroska with ``-field_order progressive``, or DV (interlaced whatever its source) in a .mkv."""
+    if codec == "h264":
+        interlaced = path.with_suffix(".mp4")
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setfield=tff", "-c:v", "libx264",
+                        "-flags", "+ilme+ildct", "-x264opts", "tff=1", str(interlaced)], check=True)
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(interlaced), "-c", "copy", "-field_order",
+                        "progressive", str(path)], check=True)
+    else:
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
+                        str(path)], check=True)
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    assert re.search(r"Video: .*\bprogressive\b", header), header  # what this is about: the header says so
+    return path
+
+
+@pytest.mark.parametrize("codec", ["h264", "dv"])
+def test_interlaced_frames_in_a_container_that_says_progressive_are_read_deinterlaced(analyzer, tmp_path,
+                                                                                       astronaut_rgb, codec):
+    """The header's field order was all that was asked: such a file was read by OpenCV, whose frames were its
+    unwritten buffer. `fervid video` said ok with 0 tracks and wrote an annotated copy of noise; after another video
+    of that size in the same process, 100 "happy" rows with a frozen box: the video before's last frame. The first
+    frame's own mark is asked now, whatever the header says."""
+    size = (720, 576) if codec == "dv" else (640, 480)  # DV: its PAL frame
+    source = moving_face_frames(astronaut_rgb, n=25, size=size)
+    steady = write_clip(tmp_path / "steady.mp4", source, fps=25)
+    clip = _interlaced_in_a_progressive_container(tmp_path / "interlaced.mkv", steady, codec)
+    before = write_clip(tmp_path / "before.mp4", [np.full((size[1], size[0], 3), 200, np.uint8)] * 5, fps=25)
+    VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(before)  # its frames in memory first
+    cap = open_video(clip)
+    frames = []
+    while (read := cap.read())[0]:
+        frames.append(cv2.resize(read[1], size).astype(int))
+    cap.release()
+    assert len(frames) == 25
+    assert max(np.abs(f - s).mean() for f, s in zip(frames, source)) < 8  # noise or the video before's: 50 and more
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip, tmp_path / "out")
+    rows = result.frame_table()
+    assert result.ok and result.track_ids == [1] and len(rows) == 25
+    assert len(set(zip(rows.x, rows.y))) > 20  # the face drifts: not one frozen box
+
+
+def test_a_first_frame_opencv_did_not_decode_as_ffmpeg_does_is_read_through_ffmpeg(tmp_path, astronaut_rgb,
+                                                                                    monkeypatch):
+    """The safety net under the interlacing check: where OpenCV's first frame is not the picture ffmpeg decodes
+    (here an interlaced file, with the interlacing check made to miss it), its buffer was not written, and the
+    video is read through ffmpeg; no other video's frame left in memory can come back as this one's."""
+    from fervid.inference import video
+
+    monkeypatch.setattr(video._FirstFrameProbe, "interlaced", property(lambda self: False))
+    source = moving_face_frames(astronaut_rgb, n=10)
+    clip = _interlaced_in_a_progressive_container(tmp_path / "interlaced.mkv",
+                                                  write_clip(tmp_path / "steady.mp4", source, fps=25), "h264")
+    before = write_clip(tmp_path / "before.mp4", [np.full((480, 640, 3), 200, np.uint8)] * 3, fps=25)
+    for _ in iter(open_video(before).read, (False, None)):  # another picture of that size in memory first
+        pass
+    cap = open_video(clip)
+    frames = [read[1].astype(int) for read in iter(cap.read, (False, None))]
+    cap.release()
+    assert len(frames) == 10 and max(np.abs(f - s).mean() for f, s in zip(frames, source)) < 8
+
+
+def test_frames_that_stop_changing_where_ffmpegs_go_on_stop_the_reading_and_say_why(analyzer, tmp_path,
+                                                                                      astronaut_rgb):
+    """Interlaced frames after progressive ones, in a file whose header says progressive (a recording whose inserts
+    are interlaced): OpenCV handed out its last progressive frame for each, and the face in it was labelled on, its
+    box frozen. The frames before are analysed; the reading stops where the frames stop changing, said so. A video
+    that stands still (its frames byte-identical, and ffmpeg's too) is read to its end."""
+    source = moving_face_frames(astronaut_rgb, n=40)
+    write_clip(tmp_path / "steady.mp4", source, fps=25)
+    parts = []
+    for n, (start, interlacing) in enumerate([("0", []), ("0.8", ["-vf", "setfield=tff", "-flags", "+ilme+ildct",
+                                                                   "-x264opts", "tff=1"])]):
+        parts.append(tmp_path / f"part{n}.ts")
+        subprocess.run([FFMPEG, "-loglevel", "error", "-ss", start, "-i", str(tmp_path / "steady.mp4"), "-t", "0.8",
+                        *interlacing, "-c:v", "libx264", str(parts[-1])], check=True)
+    clip = tmp_path / "inserts.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", f"concat:{parts[0]}|{parts[1]}", "-c", "copy",
+                    "-field_order", "progressive", str(clip)], check=True)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(clip)
+    assert not result.ok and re.search(r"inserts.mkv: analysis stopped at frame 2[0-3]: its frames stop changing at "
+                                       r"0\.[89] s where ffmpeg's do not \(they are interlaced from there", result.error)
+    rows = result.frame_table()
+    assert len(rows) >= 15 and len(set(zip(rows.x, rows.y))) == len(rows)  # the frames before, moving
+    still = write_clip(tmp_path / "still.mp4", [source[0]] * 20, fps=25)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(still)
+    assert result.ok and len(result.faces) == 20
+
+
 def hdr_clip(path, frames, transfer, white_nits, interlaced=False):
     """``frames`` (SDR, BT.709) as a phone records HDR video: 10 bits, BT.2020 primaries, ``transfer`` smpte2084 (PQ)
     or arib-std-b67 (HLG), their white at ``white_nits`` cd/m2 (203: BT.2408's HDR reference white, where a phone
