@@ -2143,3 +2143,21 @@ def test_usable_fps_refuses_what_a_container_reports_without_a_rate(reported, us
     # 1000 is the millisecond time base Matroska/WebM and FLV report where the rate varies: `fervid video` used to
     # time frames by it (its rule was fps > 1000) while `live` and `batch --estimate` fell back (fps < 1000)
     assert usable_fps(reported) == usable
+
+
+def test_a_raw_dv_file_is_timed_at_its_own_rate_and_not_called_truncated(analyzer, tmp_path, astronaut_rgb):
+    """A raw DV file's container reports its 60000 time base as its rate (and 60000 frames a second as its count):
+    `fervid video` fell back to 30 fps, counted 60000 x 2 s at 30 fps and said "video ended at 2.0 s of 4000.0 s
+    (truncated or corrupt)", exit 1, and wrote its annotated copy at 30 fps. FFmpeg's base rate (25 tbr) times it,
+    and its length is the container's count over the container's own rate."""
+    source = moving_face_frames(astronaut_rgb, n=25, size=(720, 576))
+    tape = tmp_path / "tape.dv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(write_clip(tmp_path / "steady.mp4", source, fps=25)),
+                    "-target", "pal-dv", "-an", str(tape)], check=True)
+    assert cv2.VideoCapture(str(tape)).get(cv2.CAP_PROP_FPS) == 60000  # what this is about
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(tape, tmp_path / "out")
+    assert result.ok, result.error
+    assert result.fps == 25 and result.frames_read == 25 and result.duration == pytest.approx(1.0)
+    copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "out" / "tape_annotated.mp4"), "-f", "null",
+                           "-"], capture_output=True, text=True).stderr
+    assert re.search(r", 25 fps", copy) and int(re.findall(r"frame=\s*(\d+)", copy)[-1]) == 25

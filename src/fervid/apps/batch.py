@@ -787,7 +787,8 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, pipeline.video())
         for n, video in enumerate(picks):
-            limit, read = math.ceil(sample_seconds * facts[video].fps), [0]
+            # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
+            limit, read = math.ceil(sample_seconds * (facts[video].fps or 30.0)), [0]
             started = time.perf_counter()
             result = runner.run(video, Path(tmp) / f"v{n}", progress=lambda done, total: read.__setitem__(0, done),
                                 stop=lambda: read[0] > limit)

@@ -1077,13 +1077,31 @@ class _CheckedCapture:
         """Read through the ffmpeg binary because it is interlaced (not only to tone-map an HDR video)."""
         return isinstance(self._cap, _FFmpegCapture) and self._cap.deinterlace
 
+    @property
+    def frame_rate(self) -> float | None:
+        """The rate to time the video's frames by: its container's (:func:`usable_fps`), else FFmpeg's guess of the
+        stream's base rate ("tbr") where that is usable; None where neither is. A raw DV file's container reports its
+        60000 time base as its rate, its header "25 tbr": it was timed at the 30 fps fallback."""
+        return usable_fps(self._cap.get(cv2.CAP_PROP_FPS)) or usable_fps(self._base_rate)
+
+    @property
+    def seconds_expected(self) -> float:
+        """The video's length as its container gives it (:func:`container_seconds`); 0 where it gives none (a camera,
+        a live stream)."""
+        return container_seconds(self._cap.get(cv2.CAP_PROP_FPS), self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0.0
+
+    @property
+    def _base_rate(self) -> float:
+        """FFmpeg's guess of the video stream's base rate ("tbr" in its header), 0 where it gives none."""
+        base = re.search(r", ([0-9.]+) tbr", _video_stream_line(self.header))
+        return float(base.group(1)) if base else 0.0
+
     def motion_rate(self, fps: float) -> float:
         """The rate to write a copy of the video at: ``fps`` (its container's average), or FFmpeg's guess of its base
         rate ("tbr") where that is higher. A variable-frame-rate recording (a phone under load, a screen or call
         recording: no frame while the picture is still) averages below the rate of its busy stretches, and a copy
         at the average left a third of a probe's frames out there."""
-        base = re.search(r", ([0-9.]+) tbr", _video_stream_line(self.header))
-        rate = float(base.group(1)) if base else 0.0
+        rate = self._base_rate
         return rate if fps * 1.05 < rate <= 120.0 else fps
 
     @property
@@ -1099,8 +1117,8 @@ class _CheckedCapture:
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """What a video's container says of it, no frame decoded: ``seconds`` (frame count over rate; None where it
-    gives none), ``fps`` (0 where unknown) and ``width`` x ``height``."""
+    """What a video's container says of it, no frame decoded: ``seconds`` (:func:`container_seconds`; None where it
+    gives none), ``fps`` (:func:`usable_fps`, 0 where unknown) and ``width`` x ``height``."""
 
     seconds: float | None
     fps: float
@@ -1114,6 +1132,16 @@ def usable_fps(fps: float | None) -> float | None:
     return fps if fps is not None and math.isfinite(fps) and 0 < fps < 1000 else None
 
 
+def container_seconds(fps: float, count: float) -> float | None:
+    """A video's length as its container gives it, from OpenCV's frame rate and count: the count over that rate,
+    whatever the rate is (OpenCV makes the count from the stream's length and its rate: 120000 for a 2 s raw DV at its
+    "60000 fps", which is no rate to time frames by, :func:`usable_fps`; counted at the 30 fps fallback it made
+    4000 s); None where either is missing. Not FFmpeg's "Duration": that is the longest stream's, and sound going on
+    after the pictures is no truncated video."""
+    usable = math.isfinite(fps) and fps > 0 and math.isfinite(count) and count > 0
+    return count / fps if usable else None
+
+
 def container_facts(path: str | Path) -> ContainerFacts:
     cap = cv2.VideoCapture(str(path))
     try:
@@ -1121,8 +1149,7 @@ def container_facts(path: str | Path) -> ContainerFacts:
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     finally:
         cap.release()
-    rate = usable_fps(fps)
-    return ContainerFacts(count / rate if rate and count > 0 else None, rate or 0.0, width, height)
+    return ContainerFacts(container_seconds(fps, count), usable_fps(fps) or 0.0, width, height)
 
 
 def _picture_start(header: str) -> float:
@@ -2179,8 +2206,8 @@ class VideoAnalyzer:
             cap = open_video(source)
             hdr = (cap.hdr, cap.tone_mapped)
             # a container without a usable rate: timestamps still come from the decoder
-            fps = usable_fps(cap.get(cv2.CAP_PROP_FPS)) or 30.0
-            total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            fps = cap.frame_rate or 30.0
+            total = round(cap.seconds_expected * fps)
             clock = RisingClock(fps, start=cap.video_start)
             frames = _read_frames(cap, stages, clock)
         if clock is not None:
@@ -2488,11 +2515,11 @@ class LiveSource:
             self.cap = open_video(target)
         else:
             self.cap = _open_live_capture(target, self.name, timeout)
-        self.fps = usable_fps(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.fps = self.cap.frame_rate or 30.0
         # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
         # before is reported as truncated, as `fervid video` reports it. A live stream's length is unknown: FFmpeg's
         # count is 0, or negative (made up from no duration).
-        count = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if isinstance(target, str) else 0
+        count = round(self.cap.seconds_expected * self.fps) if isinstance(target, str) else 0
         # A URL whose container gives its length is a recording (a video file over HTTP, an HLS playlist that ends):
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
