@@ -2161,3 +2161,28 @@ def test_a_raw_dv_file_is_timed_at_its_own_rate_and_not_called_truncated(analyze
     copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "out" / "tape_annotated.mp4"), "-f", "null",
                            "-"], capture_output=True, text=True).stderr
     assert re.search(r", 25 fps", copy) and int(re.findall(r"frame=\s*(\d+)", copy)[-1]) == 25
+
+
+def test_audio_with_cover_art_is_said_to_have_no_video(analyzer, tmp_path, astronaut_png):
+    """A podcast's or a song's file with its cover picture: OpenCV read the cover as a one-frame video, analysed it
+    and said "video ended at 0.0 s of 9000.0 s (truncated or corrupt)"."""
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False))
+    sound = ["-f", "lavfi", "-i", "sine=frequency=440:duration=3"]
+    cover = tmp_path / "cover.jpg"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(astronaut_png), str(cover)], check=True)
+    podcast = tmp_path / "podcast.mp4"  # the cover an attached picture, as MP4 and M4A keep it
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-i", str(cover), "-map", "0", "-map", "1", "-c:a", "aac",
+                    "-c:v", "copy", "-disposition:v", "attached_pic", str(podcast)], check=True)
+    attached = tmp_path / "song.mkv"  # a Matroska attachment
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-attach", str(cover), "-metadata:s:t",
+                    "mimetype=image/jpeg", "-c:a", "aac", str(attached)], check=True)
+    for path in (podcast, attached):
+        with pytest.raises(VideoError, match=rf"{path.name}: audio with cover art, no video stream"):
+            runner.run(path)
+    # Matroska keeps no attached-picture mark: the cover is a one-frame video stream beside 3 s of sound
+    one_picture = tmp_path / "cover_track.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-i", str(cover), "-map", "0", "-map", "1", "-c:a", "aac",
+                    "-c:v", "copy", "-disposition:v", "attached_pic", str(one_picture)], check=True)
+    result = runner.run(one_picture)
+    assert result.frames_read == 1 and re.search(r"cover_track.mkv: one picture and 3\.\d s of sound: audio with "
+                                                 r"cover art, not a video", result.error or ""), result.error

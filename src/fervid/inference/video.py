@@ -1195,6 +1195,9 @@ def open_video(path: str | Path) -> _CheckedCapture:
         if cap is not None:
             cap.release()
         raise
+    if sound := _sound_only(probe.header):  # OpenCV read cover art as a one-frame video
+        cap.release()
+        raise VideoError(f"{path}: {sound}")
     colours = _hdr_colours(probe.header)
     hdr = HDR_TRANSFERS[colours[0]] if colours else None
     tone_map = _tone_map_filter(*colours) if colours and _can_tone_map() else ""
@@ -1697,13 +1700,23 @@ def _why_unreadable(path: Path, header: str = "") -> str:
     file, or an MP4/MOV recording that was never finished (the usual state of a session whose recorder or laptop
     stopped); else "". Asked only once OpenCV has failed on the file (it cannot tell why)."""
     header = header or _ffmpeg_header(path)
-    if _has_stream(header, "Audio") and not _has_stream(header, "Video"):
-        return "audio only, no video stream"
+    if sound := _sound_only(header):
+        return sound
     if "moov atom not found" in header and _starts_like_mp4(path):  # (FFmpeg says it of any file named .mp4)
         return ("an MP4/MOV recording that was never finished: it has no index (FFmpeg: 'moov atom not found'; "
                 "the recorder stopped before closing the file), so no frame can be read until it is repaired "
                 "(untrunc, for one, rebuilds it from a finished recording of the same camera)")
     return ""
+
+
+def _sound_only(header: str) -> str:
+    """Why a file FFmpeg's ``header`` describes has no video to analyse where it is sound alone: "audio only, no
+    video stream", or "audio with cover art, no video stream" where its only pictures are cover art (an attached
+    picture: a podcast's or a song's, which OpenCV read as a one-frame video "ended at 0.0 s of 9000.0 s"); else
+    ""."""
+    if not _has_stream(header, "Audio") or _video_stream_line(header):
+        return ""
+    return "audio with cover art, no video stream" if _has_stream(header, "Video") else "audio only, no video stream"
 
 
 def _has_stream(header: str, kind: str) -> bool:
@@ -2302,7 +2315,12 @@ class VideoAnalyzer:
             start = _container_start(cap.header or _ffmpeg_header(Path(source)))  # the header read on opening
             if 0 < start < expected_seconds:
                 expected_seconds -= start
-        if checked and _ends_short(result.duration, expected_seconds, result.fps):
+        short = checked and _ends_short(result.duration, expected_seconds, result.fps)
+        if short and result.frames_read == 1 and cap is not None and _has_stream(cap.header, "Audio"):
+            # a still picture muxed as a one-frame video stream (Matroska keeps no attached-picture mark): not cut
+            result.error = (f"{source}: one picture and {expected_seconds:.1f} s of sound: audio with cover art, "
+                            "not a video; results cover the picture")
+        elif short:
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
