@@ -35,7 +35,7 @@ import numpy as np
 
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import IMAGE_SUFFIXES, printable_name
+from fervid.inference.images import IMAGE_SUFFIXES, holds_video, printable_name
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
@@ -166,6 +166,18 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_face
                    "window", "method", "sample_fps")
 # settings recorded since a later version, with the value a folder made before then was analysed with
 SETTINGS_BEFORE_RECORDED = {"max_faces": None}
+
+
+def input_kind(path: Path) -> str:
+    """How ``fervid batch`` analyses a file, "video" or "image": by its extension where it is a video's or an
+    image's (.ts, not one of VIDEO_SUFFIXES as TypeScript's sources share it, is a transport stream here: a search
+    takes only those, expand_inputs, and one named on its own is no image), else by what it holds (an .ogg holding
+    Theora, a recording under an extension of its own: images.holds_video). What is neither is read as an image,
+    whose reader says what it is (sound alone, a text file)."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES or suffix == ".ts":
+        return "video"
+    return "image" if suffix in IMAGE_SUFFIXES or not holds_video(path) else "video"
 
 
 def result_settings(pipeline: PipelineOptions) -> dict:
@@ -324,9 +336,7 @@ class StateStore:
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
-            # by its extension; .ts, not one of VIDEO_SUFFIXES (TypeScript's too), is a transport stream here: a
-            # search takes only those (expand_inputs), and one named on its own is no image
-            kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} else "image"
+            kind = input_kind(p)
             location = os.path.abspath(p)
             name = known.get(location, str(p))  # the name the file was first registered under
             row = self.db.execute("SELECT hash, status, key, size, mtime_ns FROM files WHERE path = ?",
@@ -775,7 +785,7 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     from fervid.inference.video import VideoAnalyzer, container_facts
 
     files, problems = collect_inputs(inputs)
-    is_video = [p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} for p in files]
+    is_video = [input_kind(p) == "video" for p in files]
     videos = [p for p, video in zip(files, is_video) if video]
     images = [p for p, video in zip(files, is_video) if not video]
     facts = {v: container_facts(v) for v in videos}

@@ -46,10 +46,14 @@ from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace
 
-# (not .ts: TypeScript sources beside a study's recordings failed as videos; a search takes a .ts file that begins
-# as an MPEG transport stream, images.expand_inputs, and one named on its own is read)
+# (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
+# either where it holds video, images.video_by_content, and one named on its own is read)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
-                  ".m2ts", ".m2t", ".ogv", ".vob", ".mxf"}
+                  ".m2ts", ".m2t", ".ogv", ".vob", ".mxf",
+                  # tape and camcorder files (raw DV, JVC's MPEG-PS), phones' and Flash's MP4 kin, QuickTime's old
+                  # name, Windows Media and DivX files, FFmpeg's own and raw formats, RealMedia
+                  ".dv", ".dif", ".mod", ".tod", ".3g2", ".f4v", ".qt", ".asf", ".divx", ".nut", ".y4m", ".h264",
+                  ".264", ".h265", ".hevc", ".m2v", ".ogm", ".rm", ".rmvb"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is enlarged by a whole factor to reach it
 # A track unseen (frames came without it: TrackLog) for longer than this many of its frame spacings, and at least
