@@ -1382,3 +1382,16 @@ def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_ana
     assert files.loc[str(corpus / "clip.bin"), "kind"] == "video" and files.loc[str(corpus / "clip.bin"), "rows"] > 0
     (failure,) = named["failures"]
     assert "voice.ogg: audio only, no picture" in failure["error"]
+
+
+def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
+    """The second camera's stream of a two-stream recording was left out with an empty note."""
+    import imageio_ffmpeg
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-i", str(CARPHONE), "-t",
+                    "1", "-map", "0:v", "-map", "1:v", "-c:v", "libx264", str(corpus / "two.mkv")], check=True)
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "two.mkv"), "note"] == "the first of its 2 video streams analysed"

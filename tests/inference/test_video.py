@@ -2186,3 +2186,19 @@ def test_audio_with_cover_art_is_said_to_have_no_video(analyzer, tmp_path, astro
     result = runner.run(one_picture)
     assert result.frames_read == 1 and re.search(r"cover_track.mkv: one picture and 3\.\d s of sound: audio with "
                                                  r"cover art, not a video", result.error or ""), result.error
+
+
+def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astronaut_rgb):
+    """A recording of two cameras in one file: the first stream was analysed and the second left out unsaid."""
+    face = write_clip(tmp_path / "face.mp4", moving_face_frames(astronaut_rgb, n=15), fps=15)
+    two = tmp_path / "two_cameras.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(face), "-i", str(carphone()), "-map", "0:v", "-map",
+                    "1:v", "-c:v", "libx264", "-shortest", str(two)], check=True)
+    result = CliRunner().invoke(app, ["video", str(two), "--out", str(tmp_path / "o"), "--method", "frame", "-q",
+                                      "--no-annotate"])
+    assert result.exit_code == 0, result.output
+    assert "two_cameras.mkv holds 2 video streams: the first was analysed" in result.output
+    tracks = json.loads((tmp_path / "o" / "two_cameras_tracks.json").read_text())
+    assert tracks["video_streams"] == 2 and tracks["frames_read"] == 15 and tracks["width"] == 640
+    one = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(face)
+    assert one.video_streams == 1 and one.summary()["video_streams"] == 1

@@ -1055,6 +1055,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                                            f"{doc.get('width')}x{doc.get('height')}: " + ", ".join(
                                                f"{c['width']}x{c['height']} from {c['time']:.1f} s"
                                                for c in doc["frame_size_changes"])]))
+        if doc and doc.get("video_streams", 1) > 1:  # a second camera's stream: not analysed
+            note = "; ".join(filter(None, [note, f"the first of its {doc['video_streams']} video streams analysed"]))
         files_rows.append({
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",

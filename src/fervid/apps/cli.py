@@ -176,8 +176,9 @@ SMALL_FACE_RATIO = 1.5
 
 def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
     """What a video's (or a live session's) results should be read with: a dark picture brightened, an HDR video
-    tone-mapped (or not), a clock that started again, one track across scene cuts (--max-faces 1), outputs that
-    replaced another source's, faces near the smallest looked for (``detector``: the one that ran)."""
+    tone-mapped (or not), a clock that started again, video streams left out, one track across scene cuts
+    (--max-faces 1), outputs that replaced another source's, faces near the smallest looked for (``detector``: the
+    one that ran)."""
     from fervid.inference.align import DARK_TOP
 
     notices = []
@@ -209,6 +210,10 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
                        f"were analysed stretched, and boxes there are in {size} pixels (frame_size_changes in the "
                        "tracks JSON); to read each at its own size, analyse the recordings one by one or convert the "
                        "file to one size first")
+    if result.video_streams > 1:
+        notices.append(f"{name} holds {result.video_streams} video streams: the first was analysed (video_streams "
+                       "in the tracks JSON); to analyse another, copy it out first (`ffmpeg -i FILE -map 0:v:1 -c "
+                       "copy second.mkv` for the second)")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "

@@ -530,6 +530,9 @@ class VideoResult:
     # video means it was read as OpenCV converts it: highlights and bright skin clipped, colours shifted
     hdr: str | None = None
     tone_mapped: bool = False
+    # the video streams the file holds (cover art apart): the first is analysed (a second camera's, or a second
+    # angle's, was left out unsaid)
+    video_streams: int = 1
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -606,8 +609,8 @@ class VideoResult:
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
-                "clock_resets": self.clock_resets,
-                "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
+                "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
+                "video_streams": self.video_streams, "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -1263,12 +1266,15 @@ def _ffmpeg_popen_options() -> dict:
     return {"start_new_session": True}
 
 
+def _video_stream_lines(header: str) -> list[str]:
+    """The lines of FFmpeg's header that describe the file's video streams, cover art (attached pictures) apart."""
+    return [line for line in header.split("Stream mapping:")[0].splitlines()
+            if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line]
+
+
 def _video_stream_line(header: str) -> str:
     """The line of FFmpeg's header that describes the video stream decoded (the first that is not cover art)."""
-    for line in header.split("Stream mapping:")[0].splitlines():
-        if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line:
-            return line
-    return ""
+    return next(iter(_video_stream_lines(header)), "")
 
 
 # OpenCV's first frame is checked against the ffmpeg binary's (a grey copy of each, FIRST_FRAME_THUMBNAIL pixels a
@@ -2222,6 +2228,7 @@ class VideoAnalyzer:
         if frames is None:
             cap = open_video(source)
             hdr = (cap.hdr, cap.tone_mapped)
+            result.video_streams = max(1, len(_video_stream_lines(cap.header)))
             # a container without a usable rate: timestamps still come from the decoder
             fps = cap.frame_rate or 30.0
             total = round(cap.seconds_expected * fps)
