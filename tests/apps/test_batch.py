@@ -1395,3 +1395,18 @@ def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
     files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
     assert files.loc[str(corpus / "two.mkv"), "note"] == "the first of its 2 video streams analysed"
+
+
+def test_an_animated_gifs_first_frame_alone_is_noted_in_files_csv(tmp_path, astronaut_rgb):
+    """`fervid image` says it analysed an animated GIF's first frame alone; `fervid batch` left files.csv's note
+    empty."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    frames = [Image.fromarray(astronaut_rgb).resize((320, 320)).rotate(angle) for angle in (0, 5, 10)]
+    frames[0].save(corpus / "wave.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "still.png")
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "wave.gif"), "note"] == ("an animated GIF: analysed frame 1 of 3 (`fervid video` "
+                                                          "reads every frame)")
+    assert files.loc[str(corpus / "wave.gif"), "rows"] == 1 and pd.isna(files.loc[str(corpus / "still.png"), "note"])

@@ -35,7 +35,7 @@ import numpy as np
 
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import IMAGE_SUFFIXES, holds_video, printable_name
+from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
@@ -278,6 +278,10 @@ class StateStore:
         # goes on under an upgrade. Files analysed before it was recorded have none.
         if "made_with" not in columns:
             self.db.execute("ALTER TABLE files ADD COLUMN made_with TEXT")
+        # what a done file's analysis should be read with, of its own (an animated GIF's first frame alone); a
+        # video's come from its tracks JSON
+        if "note" not in columns:
+            self.db.execute("ALTER TABLE files ADD COLUMN note TEXT")
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
@@ -395,11 +399,13 @@ class StateStore:
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float,
-               made_with: dict | None = None) -> None:
-        """``made_with``: the fervid and ONNX Runtime versions that analysed it."""
+               made_with: dict | None = None, note: str | None = None) -> None:
+        """``made_with``: the fervid and ONNX Runtime versions that analysed it; ``note``: what its results should be
+        read with (files.csv's ``note``)."""
         self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ?, "
-                        "made_with = ? WHERE path = ?", (status, error, faces, rows, seconds, time.time(),
-                                                         None if made_with is None else json.dumps(made_with), path))
+                        "made_with = ?, note = ? WHERE path = ?",
+                        (status, error, faces, rows, seconds, time.time(),
+                         None if made_with is None else json.dumps(made_with), note, path))
 
     def made_with(self) -> list[dict]:
         """The versions that made the done files' results, each with its count of files: ``fervid`` and
@@ -410,8 +416,8 @@ class StateStore:
                 for made, n in counts]
 
     def rows(self) -> list[dict]:
-        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location FROM files "
-                              "ORDER BY path")
+        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location, note "
+                              "FROM files ORDER BY path")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -541,8 +547,11 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         stop()  # a task handed over as the run was interrupted
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        note = None
         if kind == "image":
             parts, partial = _analyse_image(analyzer, path, tmp, options)
+            # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
+            note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
             parts, partial = _analyse_video(analyzer, path, tmp, options, progress, stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
@@ -554,7 +563,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
-                "seconds": time.perf_counter() - t0, "made_with": runtime_versions()}
+                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -881,7 +890,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
-            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"))
+            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
+                         res.get("note"))
             faces += res["faces"]
         recorded.add(res["path"])
         finished += 1
@@ -1040,6 +1050,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             note = "no faces found"
         elif status == "pending" and not note:
             note = "not analysed yet"
+        if status == "done" and r["note"]:
+            note = "; ".join(filter(None, [note, r["note"]]))
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
         if doc and doc.get("hdr"):  # an HDR phone video: analysed tone-mapped to SDR, or clipped where it could not be
