@@ -2202,3 +2202,30 @@ def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astro
     assert tracks["video_streams"] == 2 and tracks["frames_read"] == 15 and tracks["width"] == 640
     one = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(face)
     assert one.video_streams == 1 and one.summary()["video_streams"] == 1
+
+
+def test_a_pattern_of_a_videos_frames_is_said_once_with_the_command_that_joins_them(tmp_path, astronaut_rgb,
+                                                                                   monkeypatch):
+    """`fervid video "seq/*.png"` printed "a PNG image, not a video" once per frame (50 errors). It says so once,
+    with the bundled ffmpeg binary's command that makes them a video, which `fervid video` then analyses."""
+    import shlex
+
+    from PIL import Image
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i, frame in enumerate(moving_face_frames(astronaut_rgb, n=12), start=1):
+        Image.fromarray(frame[:, :, ::-1]).save(seq / f"frame_{i:04d}.png")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["video", "seq/*.png", "--out", "o", "-q"])
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if "not a video" in line or "images, not videos" in line]
+    assert line.startswith("error: 12 images, not videos (seq/frame_0001.png, ...): `fervid image` analyses them")
+    command = shlex.split(line.split("theirs): ", 1)[1])
+    assert command[0] == FFMPEG and command[-1] == "seq.mp4"
+    subprocess.run(command, check=True, capture_output=True)
+    result = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(tmp_path / "seq.mp4")
+    assert result.ok and result.frames_read == 12 and result.fps == 25 and result.track_ids == [1]
+    # one image is said as before
+    single = CliRunner().invoke(app, ["video", "seq/frame_0001.png", "--out", "o", "-q"])
+    assert "seq/frame_0001.png: a PNG image, not a video (use `fervid image`)" in single.output

@@ -121,6 +121,11 @@ class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
 
 
+class StillImageError(VideoError):
+    """A still image given as a video (``fervid video "frames/*.png"``: a sequence of frames is said once, with how to
+    join them)."""
+
+
 def sample_video() -> Path:
     """The bundled sample clip, carphone_pristine.mp4 (a man talking on a phone, 176x144, 120 frames at 29.97
     fps), shipped inside fervid (:mod:`fervid.samples`)."""
@@ -1191,7 +1196,7 @@ def open_video(path: str | Path) -> _CheckedCapture:
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
-        raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
+        raise StillImageError(f"{path}: a {still} image, not a video (use `fervid image`)")
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
@@ -1766,9 +1771,18 @@ def _still_image_format(path: Path) -> str | None:
             fmt, frames = im.format, getattr(im, "n_frames", 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
-    if frames > 1 and fmt in ("WEBP", "AVIF"):
-        kind = {"WEBP": "WebP"}.get(fmt, fmt)
-        raise VideoError(f"{path}: an animated {kind}, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
+    if frames > 1 and fmt == "WEBP":  # the ffmpeg binary fervid runs decodes it (OpenCV's FFmpeg does not)
+        import shlex
+
+        import imageio_ffmpeg
+
+        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                              "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path.with_suffix(".mp4"))])
+        raise VideoError(f"{path}: an animated WebP, whose frames OpenCV cannot decode: convert it to MP4 with the "
+                         f"ffmpeg binary fervid runs ({convert}) to analyse every frame, or run `fervid image` on it "
+                         "for its first frame")
+    if frames > 1 and fmt == "AVIF":
+        raise VideoError(f"{path}: an animated AVIF, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
                          f"(e.g. ImageMagick's `magick {path.name} {path.stem}.gif`) to analyse every frame, or run "
                          "`fervid image` on it for its first frame")
     if frames > 1 and fmt == "TIFF":
