@@ -11,7 +11,9 @@ For every model (a shipped name or a model folder), through fervid's ONNX infere
   per-class recall, the confusion matrix, and the share of expressive faces called neutral; and each model's
   accuracy minus the first model's on the same faces, with a paired 95% interval that resamples people (CK+'s 86,
   JAFFE's posers), and the exact McNemar p-value of the faces one model got right and the other wrong;
-- expected calibration error (15 bins, the model's own temperature) on FER+ and on FER2013 PublicTest;
+- expected calibration error (15 bins, the model's own temperature) and mean confidence on every dataset scored,
+  and the same at temperature 1 for a model with a temperature (fitted on FER+ faces: CK+ and JAFFE say whether it
+  holds on other faces);
 - int8 faces/s at batch 64 on 2 threads, all models timed in interleaved rounds, so the ratios are same-run;
 - the share of each label on the carphone sample per video method (frame, mean, lstm where the model has one).
 Accuracy is the default int8 model's; --precision fp32 scores the float models. `--datasets ckplus jaffe
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -43,9 +46,9 @@ from fervid.evaluation.datasets import (  # noqa: E402
 from fervid.inference.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluation.evaluate import (  # noqa: E402
-    expected_calibration_error, predict_dataset, score, tie_aware_accuracy)
+    calibration_summary, predict_dataset, score, tie_aware_accuracy)
 from fervid.evaluation.intervals import bootstrap_over_groups  # noqa: E402
-from fervid.inference.models import DEFAULT_MODEL, EmotionCNN  # noqa: E402
+from fervid.inference.models import DEFAULT_MODEL, EmotionCNN, runtime_versions  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
 from fervid.inference.video import sample_video  # noqa: E402
@@ -139,15 +142,19 @@ def main() -> None:
         cnn = analyzer.cnn
         if "jaffe" in args.datasets:  # heads found by this model's analyzer
             loaded["jaffe"] = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
-        row: dict = {"model": cnn.config.name, "precision": cnn.precision}
+        # which files made the numbers (a model card takes its cross-dataset rows from here only for these weights)
+        row: dict = {"model": cnn.config.name, "precision": cnn.precision, **cnn.weights_identity,
+                     "model_onnx_sha256": cnn.weights_sha256, "temperature": float(cnn.config.temperature)}
         faces[name] = {}
         for key in [key for key in DATASETS if key in loaded]:
             ds = loaded[key]
+            logits = predict_dataset(cnn, ds, logits=True)
             probs = predict_dataset(cnn, ds)
             ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
+            calibration = calibration_summary(probs, ds.labels, cnn.config.temperature, logits=logits)
             row[key] = {"n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95": ev.accuracy_ci95,
-                        "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
-                        "ece": round(expected_calibration_error(probs, ds.labels), 4)}
+                        "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4), "ece": calibration["ece"],
+                        "calibration": calibration}
             if key in WITH_SUBJECTS:
                 faces[name][key] = (ds.sources, ds.subjects, probs.argmax(1) == ds.labels)
             if key == "ferplus":
@@ -182,7 +189,8 @@ def main() -> None:
     if {"ferplus", "ckplus", "jaffe"} <= set(loaded):
         default, why = choose_default(results, args.models[0], incumbent=DEFAULT_MODEL)
         print(f"\ndefault by the rule: {default} ({why})")
-    write_json(args.json, {"cpu": cpu_model(), "models": results})
+    write_json(args.json, {"command": shlex.join(["python", *sys.argv]), "cpu": cpu_model(), **runtime_versions(),
+                           "detector": args.detector, "models": results})
 
 
 def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
@@ -244,6 +252,17 @@ def per_class(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def calibration_cell(scores: dict) -> str:
+    """"0.128 / 0.821 (T=1: 0.066 / 0.744)": the ECE and mean confidence at the model's temperature, and at
+    temperature 1 where it has another; the ECE alone for a JSON written before the mean confidence was."""
+    calibration = scores.get("calibration")
+    if not calibration:
+        return f"{scores['ece']:.3f}"
+    cell = f"{calibration['ece']:.3f} / {calibration['mean_confidence']:.3f}"
+    at_one = calibration.get("at_temperature_1")
+    return cell + (f" (T=1: {at_one['ece']:.3f} / {at_one['mean_confidence']:.3f})" if at_one else "")
+
+
 def paired_cell(vs: dict) -> str:
     """A paired difference as the table gives it: "+0.0051 (-0.0430 to +0.0550), p 0.81"."""
     ci = vs["ci95"]
@@ -296,8 +315,9 @@ def markdown(results: dict[str, dict], baseline: str) -> str:
                                         for r in results.values()):
         add("CK+48 / JAFFE expressive faces called neutral", lambda r: " / ".join(
             f"{called_neutral(r[d]['confusion']):.1%}" for d in ("ckplus", "jaffe")))
-    if every("ferplus", "fer2013"):
-        add("ECE vs FER+ / vs FER2013 labels", lambda r: f"{r['ferplus']['ece']:.3f} / {r['fer2013']['ece']:.3f}")
+    for key, title in (("ferplus", "FER+"), ("fer2013", "FER2013 labels"), ("ckplus", "CK+48"), ("jaffe", "JAFFE")):
+        if every(key):
+            add(f"calibration error (ECE, 15 bins) / mean confidence, {title}", lambda r, key=key: calibration_cell(r[key]))
     if every("ferplus"):
         for e in EMOTIONS:
             add(f"{e}: precision / recall vs FER+",

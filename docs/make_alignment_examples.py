@@ -9,6 +9,7 @@ global mean image stored with the shipped model; red dots mark the template's ey
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ def rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def main() -> None:
+def main(out: Path) -> None:
     analyzer = Analyzer()
     template = analyzer.model_config.template
     samples = [("astronaut", data.astronaut()), ("astronaut turned 20°", rotate(data.astronaut(), 20)),
@@ -58,10 +59,12 @@ def main() -> None:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    out = Path(__file__).parent / "alignment_examples.png"
     fig.savefig(out, dpi=100)
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "alignment_examples.png",
+                        help="where to write the figure (default: %(default)s)")
+    main(parser.parse_args().out)

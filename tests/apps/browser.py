@@ -23,3 +23,9 @@ def require_browser() -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must install chromium and playwright for the browser tests", pytrace=False)
         pytest.skip("chromium or playwright not installed", allow_module_level=True)
+
+# Run before a page's own scripts: what the server's Content-Security-Policy refused (a blocked script, style,
+# image, media or WebSocket), in window.cspViolations, for tests to assert none
+CSP_WATCH = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));"""

@@ -365,6 +365,44 @@ def test_evaluate_warns_when_the_faces_are_the_models_training_faces(tmp_path):
     assert card.exit_code == 2 and "faces it was not trained on" in card.output, card.output
 
 
+def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_of_its_weights(tmp_path):
+    """The cross-dataset table of the default's card was pasted in by hand, from a comparison that did not record
+    which weights it measured: `--cross-dataset` takes it from a compare_models JSON of the same weights only."""
+    import shutil
+
+    from conftest import write_fer2013_csv
+    from fervid.inference.models import EmotionCNN, resolve_model_dir
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
+    copy = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
+    (copy / "card.json").unlink()  # a card of no weights: nothing recorded by hand to keep
+    cnn = EmotionCNN(copy)
+    scores = {"n": 129, "accuracy": 0.5814, "macro_f1": 0.532, "ci_method": "bootstrap over 6 subjects",
+              "accuracy_ci95": [0.457, 0.685], "calibration": {"ece": 0.1407, "mean_confidence": 0.7019,
+                                                                "errors": 54, "confident_errors": 0, "confident_at": 0.9}}
+    row = {"model": "fer2013_vgg", "precision": "int8", **cnn.weights_identity, "jaffe": scores}
+    comparison = {"command": "python benchmarks/compare_models.py --models fer2013_vgg", "fervid": "0.2.0",
+                  "onnxruntime": "1.32.0", "cpu": "a CPU", "detector": "centerface", "models": {"fer2013_vgg": row}}
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(comparison | {"models": {"x": row | {"weights_sha256": "0" * 64}}}), encoding="utf-8")
+    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
+                                  "--cross-dataset", str(other)])
+    assert refused.exit_code == 2 and "not these weights" in refused.output, refused.output
+    assert not (copy / "card.json").exists()  # refused before anything was evaluated or written
+    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--cross-dataset", str(other)])
+    assert alone.exit_code == 2 and "needs --write-card" in alone.output
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(comparison), encoding="utf-8")
+    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
+                                  "--cross-dataset", str(same)])
+    assert written.exit_code == 0, written.output
+    card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "| JAFFE (full heads, found and aligned by the `centerface` detector) | 129 | 0.5814 (0.457-0.685, " \
+           "bootstrap over 6 subjects) | 0.532 | 0.141 / 0.702 |" in card
+    assert "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors" in card
+
+
 def test_evaluate_knows_copies_of_a_models_training_faces_and_one_face_filed_under_two_emotions(tmp_path):
     """A copy of the folder a model was taught (or some of its files under other names) was scored as faces it had
     never seen, and --write-card put its training-set score into the card; one image filed under two emotions
@@ -1214,6 +1252,43 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
                                str(tmp_path / "eval2" / "x"), "--sample-fps", "5"])
     assert none.exit_code == 1 and "no annotated segment could be scored (no face found in it)" in none.output
     assert not (tmp_path / "eval2").exists()
+
+
+def test_evaluate_reports_how_far_confidence_is_from_accuracy_on_the_faces_it_scores(tmp_path):
+    """A card and the README called the default's confidence calibrated on the strength of the FER+ faces its
+    temperature was fitted on; on other faces (CK+, JAFFE) nothing fervid wrote said how far it was."""
+    import pandas as pd
+    from scipy.special import softmax
+
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.evaluate import expected_calibration_error
+    from fervid.inference.models import EmotionCNN
+
+    faces, _ = synthetic_faces(18)
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    for i, face in enumerate(faces):
+        person, frame = divmod(i, 3)
+        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
+                                 str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    calibration = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))["calibration"]
+    rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    probs, labels = rows[list(EMOTIONS)].to_numpy(), rows["label"].map(EMOTIONS.index).to_numpy()
+    temperature = EmotionCNN().config.temperature
+    assert calibration["temperature"] == temperature != 1.0  # the default's, fitted on FER+ PublicTest
+    assert calibration["ece"] == pytest.approx(expected_calibration_error(probs, labels), abs=1e-3)
+    assert calibration["mean_confidence"] == pytest.approx(probs.max(1).mean(), abs=1e-4)
+    wrong = probs.argmax(1) != labels
+    assert calibration["errors"] == wrong.sum()
+    assert calibration["confident_errors"] == (wrong & (probs.max(1) >= 0.9)).sum()
+    # and at temperature 1, undoing the temperature fitted on other faces
+    at_one = softmax(np.log(probs) * temperature, axis=1)
+    assert calibration["at_temperature_1"]["ece"] == pytest.approx(expected_calibration_error(at_one, labels), abs=2e-3)
+    line = f"calibration: ECE {calibration['ece']:.3f} (15 bins) at temperature {temperature:g}, mean confidence"
+    assert line in result.output and line in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
 
 
 def test_evaluate_with_no_face_in_any_photo_is_one_error_and_leaves_no_output_folder(tmp_path):

@@ -8,6 +8,7 @@ that leaves the server serving.
 
 import csv
 import io
+import re
 
 import cv2
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 from fervid.inference.video import sample_video
 
-from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
+from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server
 
 require_browser()
@@ -62,16 +63,28 @@ def page(tmp_path_factory, astronaut_rgb):
             *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={camera}"])
         context = browser.new_context(viewport={"width": 1100, "height": 1300})
+        context.add_init_script(CSP_WATCH)
         yield context.new_page()
         browser.close()
 
 
 def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, page):
+    """Also from the keyboard and a screen reader: Start and Stop disable themselves, and the focus fell to the
+    page's body; the timelines were unlabelled canvases; nothing said a person's emotion changed."""
     SHOTS.mkdir(exist_ok=True)
     page.goto(server + "/live")
-    page.click("#start")
+    assert page.locator("main #start").count() == 1  # the page has a main landmark
+    page.check("#announce")  # opt-in: a polite live region says each person's new emotion
+    page.focus("#start")
+    page.keyboard.press("Enter")
     expect(page.locator("#faces .face[data-emotion='happy']")).to_have_count(1, timeout=30_000)
-    page.wait_for_function("JSON.parse(document.querySelector('#overlay').dataset.boxes || '[]').length >= 2",
+    assert page.evaluate("document.activeElement.id") == "stop"  # from the disabled Start to Stop
+    expect(page.locator("#changes")).to_contain_text("happy")
+    expect(page.locator("#changes")).to_have_attribute("aria-live", "polite")
+    timeline = page.locator("#timelines canvas").first
+    expect(timeline).to_have_attribute("role", "img")
+    expect(timeline).to_have_attribute("aria-label", re.compile(r"^track \d+, last 30 s: \w+ \d+%"))
+    page.wait_for_function("() => JSON.parse(document.querySelector('#overlay').dataset.boxes || '[]').length >= 2",
                            timeout=15_000)
     boxes = page.evaluate("JSON.parse(document.querySelector('#overlay').dataset.boxes)")
     happy = [b for b in boxes if b["emotion"] == "happy"]
@@ -84,10 +97,12 @@ def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, 
     stats = page.evaluate("({fps: +document.querySelector('#fps').textContent, rtts: window.fervidLive.rtts})")
     assert stats["fps"] > 1 and len(stats["rtts"]) > 5
     page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []  # the camera and the WebSocket, under the server's CSP
 
-    page.click("#stop")  # "save the session" is checked by default
+    page.keyboard.press("Enter")  # on Stop; "save the session" is checked by default
     link = page.locator("#download-csv")
     expect(link).to_be_visible(timeout=30_000)
+    assert page.evaluate("document.activeElement.id") == "start"  # from the disabled Stop to Start
     table = page.request.get(server + link.get_attribute("href"))
     assert table.status == 200
     rows = list(csv.DictReader(io.StringIO(table.text())))
@@ -98,7 +113,7 @@ def test_live_page_shows_boxes_emotions_timelines_and_saves_the_session(server, 
 
     # a second session: a frame left unanswered by the first blocked every send, under a "Live" status
     page.click("#start")
-    page.wait_for_function("window.fervidLive.results > 5", timeout=30_000)
+    page.wait_for_function("() => window.fervidLive.results > 5", timeout=30_000)
     # the dark-picture notice of a dark camera (shown as a result said so) went on showing after Stop: set and
     # stopped in one script, so that no result of this bright camera hides it in between
     page.evaluate("document.querySelector('#dark').hidden = false; document.querySelector('#stop').click()")

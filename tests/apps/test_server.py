@@ -79,7 +79,7 @@ def test_the_pages_constants_are_fervids_own(client):
     """The pages kept hand-made copies of the emotions, their colours and the video suffixes; they now load
     fervid's, so a suffix fervid video learns to read is one the web page sends as a video too."""
     from fervid.emotions import EMOTIONS
-    from fervid.inference.annotate import EMOTION_COLORS_BGR
+    from fervid.inference.annotate import EMOTION_COLORS_BGR, EMOTION_DASHES
     from fervid.inference.video import VIDEO_SUFFIXES
 
     response = client.get("/constants.js")
@@ -88,8 +88,26 @@ def test_the_pages_constants_are_fervids_own(client):
     assert json.loads(constants["EMOTIONS"]) == list(EMOTIONS)
     assert set(json.loads(constants["VIDEO_SUFFIXES"])) == VIDEO_SUFFIXES
     colors = json.loads(constants["COLORS"])
-    assert colors["happy"] == "#fac800" and colors["angry"] == "#dc2828"  # red, green, blue from BGR
+    assert colors["happy"] == "#ccbb44" and colors["angry"] == "#ee6677"
     assert {name: tuple(int(c[i:i + 2], 16) for i in (5, 3, 1)) for name, c in colors.items()} == EMOTION_COLORS_BGR
+    assert json.loads(constants["DASHES"]) == {name: list(dashes) for name, dashes in EMOTION_DASHES.items()}
+
+
+def test_every_answer_tells_the_browser_what_it_may_do_with_it(client):
+    """No answer had a Content-Security-Policy, nosniff, Referrer-Policy or framing rule: a page elsewhere could
+    frame fervid's, and a job's URL (as good as its key) went out in Referer headers."""
+    refused_host = TestClient(client.app, base_url="http://elsewhere.example").get("/")
+    answers = [client.get(path) for path in ("/", "/live", "/static/app.js", "/v1/jobs/" + "0" * 32)]
+    for answer in [*answers, refused_host]:
+        assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        policy = dict(d.strip().split(" ", 1) for d in answer.headers["content-security-policy"].split(";"))
+        assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+        assert "'unsafe-inline'" not in policy.get("script-src", policy["default-src"])
+    assert refused_host.status_code == 400 and answers[-1].status_code == 404
+    docs = client.get("/docs")  # Swagger UI starts itself with an inline script: no policy there
+    assert "<script>" in docs.text and "content-security-policy" not in docs.headers
+    assert docs.headers["x-frame-options"] == "DENY"
 
 
 def test_openapi_describes_the_errors_the_server_sends(client):
@@ -388,6 +406,55 @@ def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
     from fervid.apps.server import FILE_NAME, _input_name
 
     assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
+
+
+def test_a_long_name_in_a_wide_script_is_cut_to_fit_a_file_name():
+    """Cut to 100 characters, a Chinese name was 300 bytes: over the 255 a file name may have."""
+    from fervid.apps.server import FILE_NAME, MAX_STEM_BYTES, _input_name
+
+    stored = _input_name("视频" * 60 + ".mp4")
+    stem = stored.removesuffix(".mp4")
+    assert stem == "视频" * 25 and len(stem.encode()) == MAX_STEM_BYTES and FILE_NAME.match(stored)
+    assert _input_name("é" * 200 + ".mkv") == "é" * 75 + ".mkv"  # 2 bytes each: no character cut in half
+    assert _input_name("a" * 149 + "视.mp4") == "a" * 149 + ".mp4"
+
+
+def test_a_video_with_a_long_chinese_name_is_analysed(client):
+    """A 100-character Chinese name was an HTTP 500 (ENAMETOOLONG) that left an empty job folder; 80 characters
+    failed the job after its analysis, when its outputs (the name and ~30 bytes more) were written."""
+    name = "采访录像" * 25 + ".mp4"
+    answer = client.post("/v1/videos?annotate=false", files={"file": (name, CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 202, answer.text
+    assert wait_done(client, answer.json()["job_id"])["status"] == "done"
+    result = client.get(answer.json()["result_url"]).json()
+    assert result["file"] == name and client.get(result["links"]["frames_csv"]).status_code == 200
+
+
+def test_an_upload_that_cannot_be_stored_leaves_no_job_and_says_why(client, tmp_path, monkeypatch):
+    """A failed write of the upload was a plain-text 500 that left an empty job folder behind."""
+    import errno
+
+    import fervid.apps.server as server
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(server.shutil, "copyfileobj", full_disk)
+    answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 507
+    assert answer.json() == {"error": "clip.mp4: the server could not store the upload (No space left on device)",
+                             "status": 507}
+    assert list((tmp_path / "data" / "jobs").iterdir()) == []  # no job folder left
+
+
+def test_a_quote_in_an_uploaded_name_is_the_quote(client):
+    """Browsers send '"', CR and LF in a multipart file name as %22, %0D and %0A; the name came back as sent."""
+    answer = client.post("/v1/images", files={"files": ('say %22cheese%22.png', b"not a picture", "image/png")})
+    assert answer.status_code == 415 and answer.json()["error"].startswith('say "cheese".png')
+    answer = client.post("/v1/videos?annotate=false",
+                         files={"file": ("take%0A2 %22final%22.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert client.get(answer.json()["status_url"]).json()["filename"] == 'take\n2 "final".mp4'
+    wait_done(client, answer.json()["job_id"])
 
 
 def test_video_job_without_the_annotated_copy(client):

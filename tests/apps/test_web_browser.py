@@ -5,13 +5,14 @@ download: it is pointed at that executable). Skipped locally when Chromium is mi
 browser is a failure, so the test cannot silently vanish. Screenshots go to tests/e2e/ (ignored by git).
 """
 
+import re
 from urllib.parse import urljoin
 
 import pytest
 
 from fervid.inference.video import sample_video
 
-from browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_browser
+from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server, prefix_proxy
 
 CARPHONE = sample_video()
@@ -42,6 +43,7 @@ def page():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        page.add_init_script(CSP_WATCH)
         yield page
         browser.close()
 
@@ -54,23 +56,84 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     expect(page.locator("#faces tbody tr")).to_have_count(1)
     expect(page.locator("#faces")).to_contain_text("happy")
     page.screenshot(path=str(SHOTS / "photo.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
 
 def test_video_upload_shows_player_timeline_and_seeks(server, page):
+    """Also what a keyboard or screen-reader user met: the status region repeated "running 0%" and the job id
+    about 18 times in 11 s; the timeline had no time scale, Enter was its only key, and headings went from h1 to
+    h3; key frames took the focus without saying they are buttons that seek."""
     page.goto(server + "/")
+    page.evaluate("""() => { window.said = [];
+        new MutationObserver(() => said.push(document.querySelector('#status').textContent))
+          .observe(document.querySelector('#status'), {childList: true, characterData: true, subtree: true}); }""")
     page.set_input_files("#file-input", str(CARPHONE))
     expect(page.locator("#video")).to_be_visible(timeout=120_000)
     expect(page.locator(".timeline canvas")).to_have_count(1)
     expect(page.locator("#timelines")).to_contain_text("Person #1")
-    page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=30_000)
     duration = page.evaluate("document.querySelector('#player').duration")
     assert 3.5 < duration < 4.5  # the annotated MP4 decodes in the browser
     canvas = page.locator(".timeline canvas")
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
-    page.wait_for_function("document.querySelector('#player').currentTime > 2", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#player').currentTime > 2", timeout=10_000)
     assert page.locator("#downloads a").count() == 4
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []  # the video, key frames and styles, under the server's CSP
+
+    said = page.evaluate("window.said")
+    job_id = page.locator("#job").text_content().removeprefix("job ")
+    assert len(job_id) == 32 and not any(job_id in text for text in said), said  # beside the status, not in it
+    assert all(a != b for a, b in zip(said, said[1:])) and len(said) <= 13, said  # at most each 10%, and the end
+    assert page.evaluate("JSON.parse(document.querySelector('.timeline canvas').dataset.ticks)")[:2] == ["0 s", "1 s"]
+    expect(canvas).to_have_attribute("role", "slider")
+    expect(canvas).to_have_attribute("aria-valuemax", f"{duration:.1f}")
+    canvas.press("Home")
+    canvas.press("ArrowRight")
+    canvas.press("ArrowRight")
+    assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(2.0)
+    expect(canvas).to_have_attribute("aria-valuetext", "2.0 s")
+    canvas.press("ArrowLeft")
+    assert page.evaluate("document.querySelector('#player').currentTime") == pytest.approx(1.0)
+    levels = page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')].filter((h) => h.offsetParent)
+                                      .map((h) => +h.tagName[1])""")
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels  # no level skipped
+    figure = page.locator("#keyframes figure").first
+    expect(figure).to_have_attribute("role", "button")
+    expect(figure).to_have_attribute("aria-label", re.compile(r"^Seek the video to \d+\.\d s: person #1, \w+$"))
+
+
+def test_photo_labels_are_sized_for_the_screen_and_kept_apart(server, page, astronaut_png, tmp_path):
+    """Labels were sized to the image, not as it is shown: a 6000 x 512 panorama's were 3 px high on the page, and
+    a crowd's overlapped each other. They are 11-16 px as shown, sized to their face, and placed apart."""
+    from PIL import Image
+
+    astronaut = Image.open(astronaut_png).convert("RGB")
+    panorama = Image.new("RGB", (6000, 512), (90, 110, 130))
+    panorama.paste(astronaut, (2700, 0))
+    panorama.save(tmp_path / "panorama.png")
+    face = astronaut.crop((150, 20, 300, 200))  # 150 x 180
+    crowd = Image.new("RGB", (4000, 800), (90, 110, 130))
+    for i in range(12):  # 15 px apart: a label wider than a face and its gap (as shown) cannot go above each
+        crowd.paste(face, (1000 + 165 * i, 300))
+    crowd.save(tmp_path / "crowd.png")
+    page.goto(server + "/")
+    for name, faces in (("panorama.png", 1), ("crowd.png", 12)):
+        page.set_input_files("#file-input", str(tmp_path / name))
+        expect(page.locator("#status")).to_contain_text(f"{name}: {faces} face(s)", timeout=60_000)
+        canvas = page.evaluate("""() => { const c = document.querySelector('#photo-canvas');
+            return {scale: c.clientWidth / c.width, width: c.width, height: c.height,
+                    labels: JSON.parse(c.dataset.labels)}; }""")
+        labels, scale = canvas["labels"], canvas["scale"]
+        assert scale < 0.3 and len(labels) == faces
+        for i, label in enumerate(labels):
+            assert 11 - 1e-6 <= label["font"] * scale <= 16 + 1e-6, (name, label, scale)  # as shown on the page
+            assert label["x"] >= 0 and label["y"] >= 0 and label["x"] + label["w"] <= canvas["width"] + 1e-6
+            assert label["y"] + label["h"] <= canvas["height"] + 1e-6 and label["h"] < 180
+            for other in labels[i + 1:]:  # apart
+                assert (label["x"] + label["w"] <= other["x"] or other["x"] + other["w"] <= label["x"]
+                        or label["y"] + label["h"] <= other["y"] or other["y"] + other["h"] <= label["y"])
 
 
 def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp_path, page):
@@ -127,12 +190,13 @@ def test_a_tiff_after_a_photo_does_not_show_the_photo_before_it(server, page, as
 def test_a_video_job_deleted_while_the_page_waits_is_said_and_a_new_file_wins(server, page, astronaut_png):
     page.goto(server + "/")
     page.set_input_files("#file-input", str(CARPHONE))
-    page.wait_for_function("localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
+    page.wait_for_function("() => localStorage.getItem('fervid-video-job') !== null", timeout=30_000)
     job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
     assert page.request.delete(server + f"/v1/jobs/{job['job_id']}").ok
     expect(page.locator("#status")).to_contain_text("no longer exists", timeout=30_000)  # it polled 404s for ever
     page.set_input_files("#file-input", str(CARPHONE))
-    page.wait_for_function("document.querySelector('#status').textContent.includes('Analysing')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Analysing')",
+                           timeout=30_000)
     job = page.evaluate("JSON.parse(localStorage.getItem('fervid-video-job'))")
     page.set_input_files("#file-input", str(astronaut_png))  # picked while the video runs: the photo's page stays
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
@@ -188,8 +252,8 @@ def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page
         page.set_input_files("#file-input", str(CARPHONE))
         expect(page.locator("#video")).to_be_visible(timeout=120_000)
         expect(page.locator("#timelines")).to_contain_text("Person #1")
-        page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
-        page.wait_for_function("[...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
+        page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=30_000)
+        page.wait_for_function("() => [...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
         assert page.evaluate("[...document.querySelectorAll('#keyframes img')].every((i) => i.naturalWidth > 0)")
         hrefs = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
         assert len(hrefs) == 4 and all(h.startswith("/fervid/v1/jobs/") for h in hrefs), hrefs

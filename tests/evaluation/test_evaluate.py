@@ -355,3 +355,97 @@ def test_each_shipped_temporal_model_has_the_card_its_training_record_gives(name
     assert "17 test (17 CK+, 0 JAFFE)" in text  # whose people the untouched numbers are measured on
     lstm_people = report["heldout"]["people"]["centred"]["lstm"]
     assert f"| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text
+
+
+def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision(tmp_path):
+    """card.json's evaluation had its 7 per-class precisions overwritten by the graph's precision, "int8"
+    (`fervid.Analyzer().cnn.card['evaluation']['precision']` printed int8)."""
+    from fervid.evaluation.evaluate import Evaluation, write_model_card
+
+    folder = _model_copy(tmp_path, "ferplus_vgg")
+    ev = score(np.array([0, 3, 6, 6]), np.array([0, 3, 6, 3]), "hand")
+    card = write_model_card(folder, ev, command="fervid train ...", data="faces", precision="int8")
+    assert card["evaluation"]["precision"] == ev.precision and card["graph_precision"] == "int8"
+    assert Evaluation(**card["evaluation"]) == ev  # the stored evaluation reads back whole
+
+
+@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+def test_each_shipped_cnn_card_is_what_its_card_json_gives(name):
+    """The shipped MODEL_CARD.md files had been edited by hand (a cross-dataset table, how the run was chosen among
+    others, the CPU and stage notes): `fervid evaluate --write-card`, as docs/reproduce.sh runs it, dropped them."""
+    import json
+
+    from fervid.evaluation.evaluate import model_card_markdown
+    from fervid.inference.models import WEIGHTS_DIR
+
+    card = json.loads((WEIGHTS_DIR / name / "card.json").read_text(encoding="utf-8"))
+    assert model_card_markdown(card) == (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+def test_rewriting_a_shipped_cnn_card_from_its_evaluation_keeps_every_line(name, tmp_path, monkeypatch):
+    """A card rewritten from the evaluation it records (as `--write-card` does after measuring it again) is the
+    shipped one byte for byte: what was written by hand (training notes, how the run was chosen, the cross-dataset
+    table) is kept while model.onnx is the same file."""
+    import json
+    import platform
+
+    import fervid.inference.models
+    from fervid.evaluation.evaluate import Evaluation, write_model_card
+
+    folder = _model_copy(tmp_path, name)
+    shipped = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    monkeypatch.setattr(platform, "platform", lambda: shipped["evaluated_on"])
+    monkeypatch.setattr(fervid.inference.models, "runtime_versions", lambda: shipped["written_by"])
+    write_model_card(folder, Evaluation(**shipped["evaluation"]), shipped["training"]["command"],
+                     shipped["training"]["data"], shipped["graph_precision"],
+                     fp32=Evaluation(**shipped["evaluation_fp32"]) if shipped["evaluation_fp32"] else None)
+    for file in ("card.json", "MODEL_CARD.md"):
+        assert (folder / file).read_bytes() == (fervid.inference.models.WEIGHTS_DIR / name / file).read_bytes(), file
+
+    # a retrained model.onnx under the same name: nothing recorded for the old weights is kept
+    (folder / "model.onnx").write_bytes((folder / "model.onnx").read_bytes() + b"\0")
+    card = write_model_card(folder, Evaluation(**shipped["evaluation"]), "", "faces", "int8")
+    assert card["training"]["notes"] == [] and card["chosen_among_runs"] is None and card["cross_dataset"] is None
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Cross-dataset" not in text and "Stage 1" not in text and "2-core Intel Xeon" not in text
+    if name == "ferplus_vgg":  # its last epoch shipped: the card says a choice among runs would flatter it
+        assert "see the model's docs for how it was chosen" in text and "other four draws" not in text
+
+
+@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+def test_each_shipped_cnn_card_names_the_weights_and_the_fervid_that_measured_it(name):
+    """No card recorded which weights its numbers belong to, or which fervid measured them."""
+    import json
+    import re
+
+    from fervid.evaluation.evaluate import model_files
+    from fervid.inference.models import WEIGHTS_DIR, ModelConfig
+
+    folder = WEIGHTS_DIR / name
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    files = model_files(folder, ModelConfig.load(folder / "config.json").int8_file)
+    assert card["weights"] == files and set(files) == {"model.onnx", "model_int8.onnx"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", card["written_by"]["fervid"]) and card["written_by"]["onnxruntime"]
+    assert card["cross_dataset"]["weights_sha256"] == files["model_int8.onnx"]  # the graph the table measured
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert all(digest in text for digest in files.values()) and f"fervid {card['written_by']['fervid']}" in text
+    # the command is a shell command line, pasteable: its prose (stages, timings) is in the notes
+    assert "(" not in card["training"]["command"] and card["graph_precision"] == "int8"
+
+
+def test_a_cross_dataset_table_is_taken_only_from_a_comparison_of_the_same_weights():
+    from fervid.evaluation.evaluate import cross_dataset_from_comparison
+
+    scores = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4, "calibration": {"ece": 0.2}}
+    comparison = {"command": "python benchmarks/compare_models.py ...", "fervid": "0.2.0", "models": {
+        "a": {"model": "a", "precision": "int8", "weights_file": "model_int8.onnx", "weights_sha256": "aa",
+              "ckplus": scores, "jaffe": scores},
+        "b": {"model": "b", "precision": "int8", "weights_file": "model_int8.onnx", "weights_sha256": "bb",
+              "ckplus": scores | {"accuracy": 0.7}}}}
+    table = cross_dataset_from_comparison(comparison, "a", ["aa", "ff"])
+    assert [row["dataset"] for row in table["datasets"]] == ["ckplus", "jaffe"]
+    assert table["datasets"][0]["others"] == {"b": 0.7} and table["datasets"][1]["others"] == {}
+    for name, digests, why in (("a", ["ff"], "not these weights"), ("c", ["aa"], "no model named c")):
+        with pytest.raises(ValueError, match=why):
+            cross_dataset_from_comparison(comparison, name, digests)

@@ -1,9 +1,14 @@
 """Drawing results: boxes, labels and probability bars that stay with their own face."""
 
+import itertools
+
 import cv2
 import numpy as np
+import pytest
 
-from fervid.inference.annotate import annotate, bars_rect, face_unit, layout
+from fervid.inference.annotate import (
+    EMOTION_COLORS_BGR, WHITE_BGR, annotate, bars_rect, contrast_ratio, face_unit, fit_label, ink_bgr, layout,
+    needs_edge)
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
@@ -74,7 +79,72 @@ def test_bars_go_right_of_their_face_and_are_joined_to_its_box():
     right, middle, left = (bars for _, bars in places)
     assert left[0] == 40 + 100 + 4 and middle[0] == 260 + 100 + 4  # right of their own faces
     assert right is None  # no room right of the last face, and left of it would sit against the middle face
-    happy_bgr = (0, 200, 250)
+    happy_bgr = EMOTION_COLORS_BGR["happy"]
     for (x, y, w, h) in (left, middle):
         gap = drawn[y + 5, x - 3]  # between the box's edge and the bars
         assert tuple(gap) == happy_bgr, gap
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1.0: linear-RGB matrices simulating protanopia and deuteranopia
+MACHADO = {"protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                          [-0.003882, -0.048116, 1.051998]],
+           "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                            [-0.011820, 0.042940, 0.968881]]}
+
+
+@pytest.mark.parametrize("vision", ["typical", "protanopia", "deuteranopia"])
+def test_the_emotion_colours_are_told_apart_with_colour_blindness(vision):
+    """Simulated for a deuteranope, happy and surprise were 6.8 apart (CIEDE2000), angry and disgust 7.4, fear and
+    sad 8.7: read as the same colour. Every pair is now at least 12 apart."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    names = list(EMOTION_COLORS_BGR)
+    srgb = np.array([bgr[::-1] for bgr in EMOTION_COLORS_BGR.values()]) / 255
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    if vision != "typical":
+        linear = np.clip(linear @ np.array(MACHADO[vision]).T, 0, 1)
+    seen = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    lab = rgb2lab(seen[None])[0]
+    distances = {(names[i], names[j]): deltaE_ciede2000(lab[i], lab[j]) for i, j in itertools.combinations(range(7), 2)}
+    closest = min(distances, key=distances.get)
+    assert distances[closest] >= 12, (closest, distances[closest])
+
+
+def test_text_on_an_emotion_colour_and_its_lines_on_white_have_contrast():
+    """Labels were black on every colour; text is black or white for at least 4.5:1 (WCAG AA), and a colour
+    under 3:1 on white (graphics, WCAG 1.4.11) is the one whose timeline line gets a dark edge."""
+    for name, bgr in EMOTION_COLORS_BGR.items():
+        assert contrast_ratio(ink_bgr(bgr), bgr) >= 4.5, name
+        assert needs_edge(bgr) == (contrast_ratio(bgr, WHITE_BGR) < 3), name
+    assert ink_bgr(EMOTION_COLORS_BGR["fear"]) == (255, 255, 255) and ink_bgr(EMOTION_COLORS_BGR["happy"]) == (0, 0, 0)
+    photo = np.full((300, 300, 3), 120, np.uint8)
+    fear = Face(box=(100, 100, 100, 100), landmarks=((130, 140),) * 5, detection_score=0.9,
+                probabilities=(0.02, 0.02, 0.9, 0.02, 0.02, 0.01, 0.01), uncertain=False)
+    drawn = annotate(photo, [fear], bars=False)
+    label = drawn[80:100, 100:200]  # the label above the box, on the fear colour
+    assert (label.min(axis=2) > 230).sum() > 20  # white text on it
+
+
+def test_a_label_fits_a_tiny_photo_without_cutting_a_digit():
+    """On a 64 x 77 photo "happy 100%" ran past the right edge and read "happy 1". A label shrinks to fit, down to a
+    legible size; below that the default label drops its percentage rather than lose part of it."""
+    assert fit_label(("happy 100%", "happy"), 1.0, 640) == ("happy 100%", 0.5)  # room: as it was
+    text, scale = fit_label(("happy 100%", "happy"), 1.0, 90)
+    assert text == "happy 100%" and 0.35 <= scale < 0.5
+    assert cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 4 <= 90
+    assert fit_label(("happy 100%", "happy"), 1.0, 64) == ("happy", 0.5)
+    text, scale = fit_label(("surprise",), 1.0, 30)  # no shorter choice: smaller still, never cut
+    assert cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 4 <= 30
+    tiny = np.full((77, 64, 3), 120, np.uint8)
+    face = Face(box=(8, 14, 48, 56), landmarks=((20, 30),) * 5, detection_score=0.9,
+                probabilities=(0, 0, 0, 1.0, 0, 0, 0), uncertain=False)
+    drawn = annotate(tiny, [face], bars=False)
+    box, unit = (8, 14, 48, 56), face_unit((8, 14, 48, 56), (77, 64))
+    text, scale = fit_label(("happy 100%", "happy"), unit, 64)
+    ((label_x, label_y, label_w, label_h), _), = layout(
+        [box], [cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)], [unit], (77, 64), bars=False)
+    assert label_x >= 0 and label_x + label_w <= 64
+    patch = drawn[label_y + 1:label_y + label_h - 1, label_x + 1:label_x + label_w - 1]
+    assert (patch.max(axis=2) < 60).sum() > 20  # its black text is drawn
+    right_end = drawn[label_y:label_y + label_h, label_x + label_w - 2:label_x + label_w]
+    assert (right_end == EMOTION_COLORS_BGR["happy"]).all()  # the text ends inside its label: nothing cut

@@ -153,3 +153,17 @@ def test_the_trackers_clock_counts_the_frames_that_did_not_come():
     sampled = FaceTracker(fps=25.0)
     assert [sampled._clock(i, i / 25 + 1e-4 * (i % 2)) for i in range(0, 100, 5)] == list(range(0, 100, 5))
     assert FaceTracker()._clock(7, None) == 7
+
+
+def test_a_camera_slower_than_it_reports_is_not_a_gap_at_every_frame():
+    """A webcam that reports 30 fps and delivers 15 (dim light): its faces move two frames' worth between frames
+    (the clock counts that time), but no frame follows a gap, so a face flow loses is not looked for as one that was
+    out of sight; a stall of 0.6 s in the same stream still is."""
+    tracker = FaceTracker(fps=30.0)
+    unseen = []
+    for i in range(30):
+        clock = tracker._clock(i, i / 15)
+        unseen.append(tracker._unseen)
+    assert clock == 58  # 29 frames delivered over 58 frames' time at the reported rate
+    assert not any(unseen[2:])
+    assert tracker._clock(30, 29 / 15 + 0.6) >= 58 + 17 and tracker._unseen

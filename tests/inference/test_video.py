@@ -1846,6 +1846,33 @@ def test_an_absence_before_a_change_is_reported_with_it():
     assert [ep["emotion"] for ep in summary["episodes"]] == ["happy", "sad", "surprise"]
 
 
+def test_a_timeline_tells_emotions_apart_by_more_than_colour():
+    """The timeline's 7 curves differed only by colour (read alike by a colour-blind person, or in greyscale) and
+    its label band was colour alone. Each curve has its own dashes and marker, light ones a dark edge, and each run
+    of the band wide enough for its name says it."""
+    from fervid.inference.annotate import EMOTION_COLORS_BGR, EMOTION_DASHES, needs_edge
+    from fervid.inference.video import FrameFace, TrackLog, timeline_figure
+
+    def face(t, emotion):
+        probabilities = tuple(0.7 if e == emotion else 0.05 for e in EMOTIONS)
+        return FrameFace(time=t, frame=round(t * 25), track_id=1, box=(10, 10, 50, 50), landmarks=((20, 20),) * 5,
+                         detection_score=0.9, probabilities=probabilities, frame_probabilities=probabilities,
+                         uncertain=False, detected=True)
+
+    log = TrackLog(1, spacing=0.04)
+    image = np.zeros((100, 100, 3), np.uint8)
+    for t in np.arange(0, 10, 0.04):  # 4 s happy, 0.12 s fear (too short to name), 5.88 s sad
+        log.add(face(t, "happy" if t < 4 else "fear" if t < 4.1 else "sad"), image)
+    curves, band = timeline_figure(log, "talk.mp4", 25, 10).axes
+    assert len(curves.lines) == len({line.get_marker() for line in curves.lines}) == 7
+    assert len(set(EMOTION_DASHES.values())) == 7 and {line.get_linestyle() for line in curves.lines} == {"-", "--"}
+    edged = {line.get_label() for line in curves.lines if line.get_path_effects()}
+    assert edged == {e for e in EMOTIONS if needs_edge(EMOTION_COLORS_BGR[e])} and "happy" in edged
+    assert [text.get_text() for text in band.texts] == ["happy", "sad"]
+    assert [text.get_color() for text in band.texts] == ["black", "white"]  # readable on each colour
+    assert band.texts[0].get_position()[0] == pytest.approx(2.0, abs=0.05)  # in the middle of its run
+
+
 def test_a_variable_rate_tracks_shares_are_of_time_and_its_seen_time_ends_with_the_video():
     """A phone video at 30 fps for a second, then 7.5 fps for two: its shares were shares of rows (neutral 0.76 of
     a track neutral for one second in three), and the last row lasted past the video's end (seen 3.07 s of 3.0)."""

@@ -1149,7 +1149,11 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, predictions.csv, report.md and confusion.png "
                                                   "here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
-    command: str = typer.Option("", help="With --write-card: the training command to record."),
+    command: str = typer.Option("", help="With --write-card: the training command to record (a shell command line: "
+                                         "the card gives it to paste)."),
+    cross_dataset: Optional[Path] = typer.Option(None, help="With --write-card: a `benchmarks/compare_models.py "
+                                                            "--json` file whose CK+ and JAFFE scores of this model "
+                                                            "(the same weights, by digest) the card gives."),
     precision: str = PRECISION_OPTION,
     detector: Optional[str] = typer.Option(None, help=f"Face detector for the kinds whose faces are found "
                                                       f"(jaffe, jaffe+ckplus, photos, video): "
@@ -1176,7 +1180,8 @@ def evaluate(
                                             relabelled_copies)
     from fervid.evaluation.segments import looks_like_annotations
     from fervid.evaluation.evaluate import (
-        evaluate as run_eval, predict_dataset, score, tie_aware_accuracy, write_model_card, write_report)
+        calibration_summary, calibration_text, evaluate as run_eval, predict_dataset, score, tie_aware_accuracy,
+        write_model_card, write_report)
 
     if dataset == "auto":
         dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
@@ -1201,6 +1206,8 @@ def evaluate(
             _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
+    if cross_dataset is not None and not write_card:
+        _fail("--cross-dataset is given in the model card: it needs --write-card", 2)
     if dataset == "video":
         if write_card:
             _fail("--write-card records the model's evaluation on the faces it was trained on, not on video", 2)
@@ -1227,6 +1234,17 @@ def evaluate(
                   "folder and give the copy's path", 2)
     usage = usage or "PublicTest"
     analyzer = _analyzer(_pipeline(model=model, detector=detector or _DEFAULTS.detector, precision=precision))
+    cross_dataset_table = None
+    if cross_dataset is not None:  # before the evaluation: a file of other weights must not cost the run
+        from fervid.evaluation.evaluate import cross_dataset_from_comparison, model_files
+
+        try:
+            comparison = json.loads(cross_dataset.read_text(encoding="utf-8"))
+            cross_dataset_table = cross_dataset_from_comparison(
+                comparison, analyzer.cnn.config.name,
+                list(model_files(analyzer.cnn.folder, analyzer.cnn.config.int8_file).values()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
+            _fail(f"--cross-dataset {cross_dataset}: {exc}", 2)
     made = _folders_to_make(out)
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
         _check_output_folder(out)
@@ -1246,12 +1264,18 @@ def evaluate(
     probs = predict_dataset(cnn, ds, progress=True)
     # CK+ and JAFFE name each face's person: the interval resamples people, not faces
     ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
+    # how far `confidence` is from accuracy on these faces, and at temperature 1: a temperature fitted on one kind of
+    # faces (FER+ web photos) is no promise on another (posed lab faces)
+    temperature = float(cnn.config.temperature)
+    calibration = calibration_summary(probs, ds.labels, temperature,
+                                      logits=predict_dataset(cnn, ds, logits=True) if temperature != 1.0 else None)
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
                f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
-    notes = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
+    notes = [calibration_text(calibration),
+             *_left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")]
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
@@ -1279,7 +1303,8 @@ def evaluate(
                                      f"is found at the detector's own threshold ({threshold}) is left out"}
                    if dataset == "photos" else {}),
                 "fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
-    metrics = {"settings": settings} | ev.to_dict() | {"totals": ds.totals(), "left_out": ds.left_out}
+    metrics = ({"settings": settings} | ev.to_dict()
+               | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out})
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -1309,7 +1334,7 @@ def evaluate(
                       f" Usage={trained.get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"{trained_on}; {evaluated_on}")
+                         data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table)
         printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
     for line in printed:
         typer.echo(line)

@@ -23,6 +23,7 @@ Behind a reverse proxy that serves it under a path prefix (``fervid serve --root
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -53,7 +54,7 @@ from fervid.apps.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import ErrorOut, ImagesOut, JobOut, VideoJobOut
 from fervid.emotions import EMOTIONS
-from fervid.inference.annotate import EMOTION_COLORS_BGR
+from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
@@ -65,9 +66,9 @@ STATIC_DIR = Path(__file__).parent / "web"
 def web_constants_script() -> str:
     """What the web and live pages share with the Python side, as JavaScript constants (served at /constants.js,
     loaded before the pages' own scripts)."""
-    colors = {name: "#{:02x}{:02x}{:02x}".format(*reversed(bgr)) for name, bgr in EMOTION_COLORS_BGR.items()}
     return (f"const EMOTIONS = {json.dumps(list(EMOTIONS))};\n"
-            f"const COLORS = {json.dumps(colors)};\n"
+            f"const COLORS = {json.dumps(EMOTION_COLORS)};\n"
+            f"const DASHES = {json.dumps(EMOTION_DASHES)};  // a timeline line's dashes, in line widths\n"
             f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters of any script, no path
@@ -267,6 +268,37 @@ class OriginCheck:
                 return await _send_error(send, 403, f"cross-origin request from {origin or 'another site'} refused "
                                                     "(see --allow-origin)")
         return await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Adds to every HTTP answer the headers that keep a browser from misusing it: no MIME sniffing, no Referer
+    (a job's URL is as good as its key), no framing (clickjacking), and a Content-Security-Policy that lets the
+    pages load only their own scripts, styles, images and media (blob: for a photo drawn from the picked file,
+    inline styles for the probability bars' widths; connect-src falls back to 'self', which covers the live page's
+    WebSocket to its own host). The API docs (``unrestricted_paths``) run inline scripts: they get no policy."""
+
+    POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+              "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+              "frame-ancestors 'none'")
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+               (b"x-frame-options", b"DENY")]
+
+    def __init__(self, app, unrestricted_paths=()):
+        self.app, self.unrestricted = app, set(unrestricted_paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        added = self.HEADERS
+        if _route_path(scope) not in self.unrestricted:
+            added = [*added, (b"content-security-policy", self.POLICY.encode())]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
 
 
 class JSONCORSMiddleware(CORSMiddleware):
@@ -499,14 +531,31 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+# A stored upload's stem, in UTF-8 bytes: a file name may have 255, and its outputs add up to about 40
+# ("_track12_01234.56s_surprise.png"; ".{stem}_annotated.mp4.silent.mp4" while it is written)
+MAX_STEM_BYTES = 150
+
+
 def _input_name(uploaded: str | None) -> str:
     """The name a job stores its upload under: the uploaded name where it is a plain file name (each output is
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
-    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced."""
+    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut to
+    ``MAX_STEM_BYTES`` on a character boundary (cut to 100 characters, a Chinese name was 300 bytes: the upload
+    could not be written)."""
     path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")[:100] or "video"
+    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
+    stem = stem.encode()[:MAX_STEM_BYTES].decode(errors="ignore").strip(" .") or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
+
+
+def _sent_name(upload: UploadFile) -> str | None:
+    """An upload's file name as the person's file has it: browsers send a '"', CR and LF in a multipart file name
+    as %22, %0D and %0A (the HTML standard's form encoding), which Starlette passes on as sent. (A name that had
+    "%22" in it is read as '"': browsers leave "%" as it is, so the two cannot be told apart.)"""
+    if upload.filename is None:
+        return None
+    return re.sub("%(22|0D|0A)", lambda escape: chr(int(escape[1], 16)), upload.filename, flags=re.IGNORECASE)
 
 
 async def _one_video_file(request: Request, file: UploadFile = File(...)) -> UploadFile:
@@ -673,8 +722,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # its ReDoc script still asks a CDN for the "API docs by Redocly" logo: served without that address, ahead of
     # the package's own static files
     app.router.routes.insert(0, Route(REDOC_SCRIPT_URL, _redoc_script_offline, include_in_schema=False))
-    # outermost last: the Host check runs first, then CORS (answers preflights; adds its headers to every answer
-    # to an allowed origin, errors included), then the origin check, then the body limit
+    # outermost last: the security headers go on every answer, the Host check's refusals included; the Host check
+    # runs first, then CORS (answers preflights; adds its headers to every answer to an allowed origin, errors
+    # included), then the origin check, then the body limit
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
     if settings.allowed_origins:  # a front end served elsewhere: without CORS headers its browser hid every answer
@@ -682,6 +732,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"],
                            expose_headers=["Content-Disposition", "Retry-After"])
     app.add_middleware(HostCheck, allowed_hosts=(*LOCAL_HOSTS, settings.host, *settings.allowed_hosts))
+    # FastAPIOffline's defaults (it leaves FastAPI's docs_url and redoc_url None)
+    app.add_middleware(SecurityHeaders, unrestricted_paths=("/docs", "/redoc", app.swagger_ui_oauth2_redirect_url))
     for name in ("python_multipart", "multipart"):
         # a malformed multipart body is answered 400 with the parser's reason; its log line went to the server's
         # stderr too, through Python's last-resort handler (a logging setup of the host's own still gets it)
@@ -778,7 +830,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         results = []
         for upload in files:
             data = await upload.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
-            name = upload.filename or "upload"
+            name = _sent_name(upload) or "upload"
             try:
                 results.append(await to_thread.run_sync(analyse_image, data, name, limiter=image_turns))
             except ImageLoadError as exc:  # not decodable as an image, or too large decoded
@@ -792,7 +844,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         e413="the request body is larger than --max-upload-mb",
         e415="the file is not a video FFmpeg can read" + NOT_MULTIPART,
         e422="no file, or more than one (one video per job)",
-        e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again"))
+        e429="the job queue is full (--max-queued-jobs); the Retry-After header says when to try again",
+        e500="the server could not store the upload (e.g. its folder is not writable)",
+        e507="the server's disk is full: the upload could not be stored"))
     def post_video(request: Request, file: UploadFile = Depends(_one_video_file),
                    annotate: bool | None = Query(None, description=(
                        "Write the annotated MP4 (false: tables, timelines and key frames only; about 2x faster on "
@@ -807,24 +861,31 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(422, detail="this server writes no annotated videos (fervid serve --no-annotate); "
                                             "post without ?annotate=true")
         job_id = uuid.uuid4().hex
+        filename = _sent_name(file)
         folder = store.make_folder(job_id)
-        input_name = _input_name(file.filename)
+        input_name = _input_name(filename)
         # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
         # whole, three concurrent 150 MB uploads held 410 MB more
         file.file.seek(0)
-        with open(folder / input_name, "wb", opener=_private_file) as stored:
-            shutil.copyfileobj(file.file, stored, 1024 * 1024)
+        try:
+            with open(folder / input_name, "wb", opener=_private_file) as stored:
+                shutil.copyfileobj(file.file, stored, 1024 * 1024)
+        except OSError as exc:  # a full disk, say: no empty job folder left behind, and the reason without a path
+            store.delete(job_id)
+            raise HTTPException(507 if exc.errno == errno.ENOSPC else 500,
+                                detail=f"{filename or 'the video'}: the server could not store the upload "
+                                       f"({exc.strerror or exc})") from None
         try:
             open_video(folder / input_name).release()
         except VideoError as exc:
             store.delete(job_id)
-            reason = _public_message(str(exc), folder, input_name, file.filename).removeprefix(f"{file.filename}: ")
-            raise HTTPException(415, detail=f"{file.filename}: not a readable video ({reason})") from None
+            reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
+            raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
         store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
-                    filename=file.filename, error=None, annotate=annotate)
+                    filename=filename, error=None, annotate=annotate)
         if not state["workers"].submit(job_id):
             store.delete(job_id)
-            raise HTTPException(429, detail=f"{file.filename or 'the video'}: the server's queue of video jobs is full "
+            raise HTTPException(429, detail=f"{filename or 'the video'}: the server's queue of video jobs is full "
                                             f"({settings.max_queued_jobs}, --max-queued-jobs); try again later",
                                 headers={"Retry-After": str(RETRY_QUEUED_S)})
         jobs = f"{_prefix(request)}/v1/jobs/{job_id}"  # behind a proxy's path prefix (--root-path): with it

@@ -288,6 +288,44 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+CONFIDENT = 0.9  # a wrong answer this sure is what a user trusting `confidence` is misled by
+
+
+def calibration_summary(probs: np.ndarray, labels: np.ndarray, temperature: float = 1.0,
+                        logits: np.ndarray | None = None) -> dict:
+    """How far a model's confidence is from its accuracy on labelled faces: the ECE (15 bins) and mean top
+    probability at the ``temperature`` ``probs`` were made with, and how many wrong answers were at least
+    :data:`CONFIDENT` sure. With ``logits`` and a temperature other than 1, the same at temperature 1
+    (``at_temperature_1``): whether a temperature fitted on some faces helps or hurts on these."""
+    labels = np.asarray(labels)
+
+    def measured(p: np.ndarray) -> dict:
+        confidence = p.max(axis=1) if len(p) else np.zeros(0)
+        return {"ece": round(expected_calibration_error(p, labels), 4) if len(p) else None,
+                "mean_confidence": round(float(confidence.mean()), 4) if len(p) else None}
+
+    wrong = probs.argmax(axis=1) != labels
+    summary = {"bins": 15, "temperature": float(temperature), **measured(probs),
+               "accuracy": round(float(1 - wrong.mean()), 4) if len(labels) else None,
+               "errors": int(wrong.sum()), "confident_at": CONFIDENT,
+               "confident_errors": int((wrong & (probs.max(axis=1) >= CONFIDENT)).sum()) if len(labels) else 0}
+    if logits is not None and temperature != 1.0:
+        summary["at_temperature_1"] = measured(softmax(logits, axis=1))
+    return summary
+
+
+def calibration_text(summary: dict) -> str:
+    """``calibration_summary`` in one line, as `fervid evaluate` prints it."""
+    text = (f"calibration: ECE {summary['ece']:.3f} (15 bins) at temperature {summary['temperature']:g}, mean "
+            f"confidence {summary['mean_confidence']:.3f} for accuracy {summary['accuracy']:.3f}; "
+            f"{summary['confident_errors']} of {summary['errors']} errors at confidence {summary['confident_at']} "
+            "or more")
+    if "at_temperature_1" in summary:
+        at_one = summary["at_temperature_1"]
+        text += f"; at temperature 1: ECE {at_one['ece']:.3f}, mean confidence {at_one['mean_confidence']:.3f}"
+    return text
+
+
 TEMPERATURE_BOUNDS = (0.05, 20.0)  # the range fit_temperature searches
 
 
@@ -493,13 +531,64 @@ def write_temporal_card(folder: str | Path) -> Path:
     return path
 
 
+# the datasets a card's cross-dataset table can hold, as benchmarks/compare_models.py names them
+CROSS_DATASETS = {"ckplus": ("CK+48", "CK+48 (6 classes, contempt dropped; the dataset's own crops)"),
+                  "jaffe": ("JAFFE", "JAFFE (full heads, found and aligned by the `{detector}` detector)")}
+
+
+def model_files(model_dir: Path, int8_file: str = "") -> dict[str, str]:
+    """{file: sha256} of a model folder's graphs (``model.onnx`` and its int8 copy): which weights a card's numbers
+    belong to."""
+    from fervid.inference.models import file_sha256
+
+    return {name: file_sha256(model_dir / name) for name in ("model.onnx", *([int8_file] if int8_file else []))}
+
+
+def cross_dataset_from_comparison(comparison: dict, name: str, digests: Sequence[str]) -> dict:
+    """A model card's cross-dataset table from a ``benchmarks/compare_models.py --json`` file: model ``name``'s CK+
+    and JAFFE scores (accuracy, macro-F1, calibration) with the other models' accuracy in the same run. ValueError
+    where the file holds no ``name`` measured on one of ``digests`` (the folder's graphs): another network's numbers
+    under the same name must not enter its card."""
+    rows = [row for row in comparison.get("models", {}).values() if row.get("model") == name]
+    if not rows:
+        raise ValueError(f"it holds no model named {name}")
+    mine = next((row for row in rows if row.get("weights_sha256") in digests), None)
+    if mine is None:
+        raise ValueError(f"its {name} is not these weights (no weights_sha256 of this folder's graphs: measured on "
+                         "other weights, or before compare_models recorded them)")
+    datasets = []
+    for key in CROSS_DATASETS:
+        if key in mine:
+            scores = mine[key]
+            datasets.append({
+                "dataset": key, "n": scores["n"], "accuracy": scores["accuracy"],
+                "accuracy_ci95": scores.get("accuracy_ci95"), "ci_method": scores.get("ci_method"),
+                "macro_f1": scores["macro_f1"], "calibration": scores.get("calibration"),
+                "others": {row["model"]: row[key]["accuracy"] for row in comparison["models"].values()
+                           if row is not mine and key in row}})
+    if not datasets:
+        raise ValueError(f"it scores {name} on no cross-dataset faces ({', '.join(CROSS_DATASETS)})")
+    return {"command": comparison.get("command"), "fervid": comparison.get("fervid"),
+            "onnxruntime": comparison.get("onnxruntime"), "cpu": comparison.get("cpu"),
+            "detector": comparison.get("detector"), "precision": mine["precision"],
+            "weights_file": mine["weights_file"], "weights_sha256": mine["weights_sha256"], "datasets": datasets}
+
 
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
-                     fp32: Evaluation | None = None) -> dict:
-    """Write ``card.json`` and ``MODEL_CARD.md`` into a model folder from a measured evaluation.
+                     fp32: Evaluation | None = None, cross_dataset: dict | None = None) -> dict:
+    """Write ``card.json`` and ``MODEL_CARD.md`` (:func:`model_card_markdown` of it) into a model folder from a
+    measured evaluation.
 
     ``ev`` is measured on the model fervid runs by default (``precision``); where that is the int8 model,
-    ``fp32`` is the same evaluation of the float model it was quantized from."""
+    ``fp32`` is the same evaluation of the float model it was quantized from. ``cross_dataset``: the model's
+    scores on other faces (:func:`cross_dataset_from_comparison`).
+
+    What a card records that no file of the run holds is written into its card.json by hand: ``training.notes``
+    (where the run's CPU was, the stages before it) and ``chosen_among_runs`` (how this run was picked among others,
+    which flatters its scores). They, and a cross-dataset table not given anew, are kept while ``model.onnx`` is the
+    same file, so that measuring a card again cannot drop a disclosure; new weights start without them."""
+    from fervid.inference.models import runtime_versions
+
     model_dir = Path(model_dir)
     summary = _read_json(model_dir / "training_summary.json")
     train_cfg = _read_json(model_dir / "training_config.json")
@@ -508,14 +597,22 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         lines = (model_dir / "training_metrics.jsonl").read_text(encoding="utf-8").splitlines()
         metrics = [json.loads(line) for line in lines if line]
     cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    size_mb = (model_dir / "model.onnx").stat().st_size / 1e6
+    files = model_files(model_dir, cfg.get("int8_file", ""))
+    previous = _read_json(model_dir / "card.json")
+    # an earlier card of these very weights: what it recorded by hand still holds (a retrained model.onnx clears it)
+    kept = previous if previous.get("weights", {}).get("model.onnx") == files["model.onnx"] else {}
+    if cross_dataset is None and (kept.get("cross_dataset") or {}).get("weights_sha256") in files.values():
+        cross_dataset = kept["cross_dataset"]
     selected = summary.get("exported_checkpoint", "best.pt") == "best.pt"
+    chosen_among_runs = kept.get("chosen_among_runs")
+    calibration = _read_json(model_dir / "calibration.json") or None
     card = {
         "name": cfg["name"],
         "task": "7-class facial expression recognition on aligned grey 48x48 faces",
         "classes": list(EMOTIONS),
         "architecture": {"type": "VGG-style CNN", **cfg["net"]},
         "training": {
+            # a shell command line, pasteable; what it cannot say goes in notes
             "command": command,
             "data": data,
             # the epochs that ran: a stopped run's config plans more than it did
@@ -532,48 +629,116 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "seconds_per_epoch": (round(float(np.median([m["seconds"] for m in metrics])), 1)
                                   if metrics and all("seconds" in m for m in metrics)
                                   else summary.get("seconds_per_epoch")),
+            # the run's own figure, wall time over epochs (pauses included), where it wrote one
+            "wall_seconds_per_epoch": summary.get("seconds_per_epoch"),
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
             "exported_checkpoint": summary.get("exported_checkpoint", "best.pt"),
             "exported_epoch": summary.get("exported_epoch"),
             "config": train_cfg,
+            "notes": kept.get("training", {}).get("notes", []),
         },
         "data_and_consent": data_and_consent(train_cfg),
-        "evaluation": {**ev.to_dict(), "precision": precision},
+        # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
+        # {..., "precision": "int8"} merge replaced with the graph's name
+        "graph_precision": precision,
+        "evaluation": ev.to_dict(),
         "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
-        "calibration": _read_json(model_dir / "calibration.json") or None,
-        "onnx_megabytes": round(size_mb, 2),
+        # the files the numbers were measured on, and the versions that measured them and wrote this card
+        "weights": files,
+        "written_by": runtime_versions(),
+        "cross_dataset": cross_dataset,
+        "calibration": calibration,
+        "onnx_megabytes": round((model_dir / "model.onnx").stat().st_size / 1e6, 2),
         "int8_onnx_megabytes": round((model_dir / cfg["int8_file"]).stat().st_size / 1e6, 2)
         if cfg.get("int8_file") else None,
         "evaluated_on": platform.platform(),
+        "chosen_among_runs": chosen_among_runs,
         "limitations": [
             (f"Trained on a folder of your own faces ({train_cfg.get('data')}); how it does on faces unlike them "
              "(other people, cameras, lighting, head poses) is not measured here."
              if train_cfg.get("data_kind") == "folder" else
              "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
-             "and posed lab data (see docs for cross-dataset numbers when available)."),
+             "and posed lab data (" + ("the cross-dataset table above" if cross_dataset else
+                                       "see docs for cross-dataset numbers when available") + ")."),
+            *([_lab_confidence_limitation(cross_dataset)] if cross_dataset else []),
             "Emotion labels describe facial expressions, not felt emotions.",
             (f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is "
              + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
                 if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
                 "slightly optimistic.")) if selected else
+            "The last epoch of the schedule is shipped, so no epoch was chosen on the test set; but "
+            + chosen_among_runs if chosen_among_runs else
             "The last epoch of the schedule is shipped: no epoch was chosen on the evaluation faces (a recipe or "
             "seed picked among runs by their score on them would still flatter it: see the model's docs for how it "
             "was chosen).",
         ],
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (model_dir / "MODEL_CARD.md").write_text(model_card_markdown(card), encoding="utf-8")
+    return card
+
+
+def _lab_confidence_limitation(cross: dict) -> str:
+    """The limitation a card's cross-dataset calibration gives: where the model's confidence was measured, and
+    that it was not measured elsewhere."""
+    rows = [row for row in cross["datasets"] if row.get("calibration")]
+    return ("Its confidence was measured against its accuracy on web photos like its training faces (Calibration) and "
+            "on posed lab faces (the cross-dataset table: expected calibration error "
+            + ", ".join(f"{row['calibration']['ece']:.3f} on {CROSS_DATASETS[row['dataset']][0]}" for row in rows)
+            + "); on other faces (video, other cameras, spontaneous expressions) it is not measured.")
+
+
+def _cross_dataset_lines(cross: dict) -> list[str]:
+    """The card's "Cross-dataset" section: the model on posed lab faces, no fine-tuning, with the other models of
+    the same run."""
+    others = list(dict.fromkeys(name for row in cross["datasets"] for name in row["others"]))
+    lines = ["## Cross-dataset, no fine-tuning",
+             f"{cross['precision']}, `{cross['weights_file']}` (this card's weights), measured by `{cross['command']}` "
+             f"(fervid {cross['fervid']}, ONNX Runtime {cross['onnxruntime']}, {cross['cpu']}). Calibration error: "
+             "expected calibration error, 15 bins, at the model's temperature (in brackets: at temperature 1, where "
+             "the model has another).",
+             "",
+             "| " + " | ".join(["dataset", "faces", "accuracy (95% CI)", "macro-F1",
+                                "calibration error / mean confidence", *(f"`{name}`, same run" for name in others)])
+             + " |",
+             "|---|---|---|---|---|" + "---|" * len(others)]
+    for row in cross["datasets"]:
+        ci, cal = row.get("accuracy_ci95"), row.get("calibration") or {}
+        interval = f" ({ci[0]:.3f}-{ci[1]:.3f}, {row['ci_method']})" if ci else ""
+        at_one = cal.get("at_temperature_1")
+        calibration = (f"{cal['ece']:.3f} / {cal['mean_confidence']:.3f}"
+                       + (f" (T=1: {at_one['ece']:.3f} / {at_one['mean_confidence']:.3f})" if at_one else "")
+                       if cal else "n/a")
+        cells = [CROSS_DATASETS[row["dataset"]][1].format(detector=cross["detector"]), str(row["n"]),
+                 f"{row['accuracy']:.4f}{interval}", f"{row['macro_f1']:.3f}", calibration,
+                 *(f"{row['others'][name]:.4f}" if name in row["others"] else "-" for name in others)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def model_card_markdown(card: dict) -> str:
+    """``MODEL_CARD.md`` from ``card.json`` alone: a shipped card can be checked against what it records."""
+    training, net, train_cfg = card["training"], card["architecture"], card["training"]["config"]
+    ev = Evaluation(**card["evaluation"])
+    fp32 = Evaluation(**card["evaluation_fp32"]) if card.get("evaluation_fp32") else None
+    precision = card["graph_precision"]
+    selected = training["exported_checkpoint"] == "best.pt"
+    command = training["command"]
+    versions = card["written_by"]
+    graph = next((name for name in card["weights"] if name != "model.onnx"), "model.onnx") \
+        if precision == "int8" else "model.onnx"
     md = [
-        f"# Model card: {cfg['name']}",
+        f"# Model card: {card['name']}",
         "",
         card["task"] + ". Outputs logits over "
-        + ", ".join(EMOTIONS) + f" and a {cfg['net'].get('feature_dim', 512)}-d feature (the penultimate layer).",
+        + ", ".join(card["classes"]) + f" and a {net.get('feature_dim', 512)}-d feature (the penultimate layer).",
         "",
         "## Training",
         f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
                                                   "--command '...'` records it)",
-        f"- Data: {data}",
-        f"- Targets: {_targets(train_cfg, summary)}",
-        *_class_count_lines(train_cfg, summary),
+        f"- Data: {training['data']}",
+        f"- Targets: {_targets(train_cfg, training)}",
+        *_class_count_lines(train_cfg, training),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
@@ -581,21 +746,17 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
               "online": "probabilities on each batch's own augmented faces "}.get(
                   train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
            + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
-        f"- Epochs: {card['training']['epochs']} "
-        + (f"of {card['training']['planned_epochs']} planned (the run was stopped) "
-           if card["training"]["planned_epochs"] not in (None, card["training"]["epochs"]) else "")
+        f"- Epochs: {training['epochs']} "
+        + (f"of {training['planned_epochs']} planned (the run was stopped) "
+           if training["planned_epochs"] not in (None, training["epochs"]) else "")
         # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
-        + (f"(best on {selection_faces(train_cfg)} at epoch {card['training']['best_epoch']})" if selected else
-           f"(the last epoch, {card['training']['exported_epoch']}, is shipped; no selection on the test set)"),
-        (f"- Wall time: {card['training']['wall_seconds']} s on {card['training']['machine']}"
-         + (f" ({card['training']['device']}, {card['training']['precision']}, "
-            f"median {card['training']['seconds_per_epoch']} s/epoch)" if card["training"]["device"] else "")
-         + f", torch {card['training']['torch']}") if card["training"]["wall_seconds"] is not None else
-        "- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"
-        + (f"; median {card['training']['seconds_per_epoch']} s/epoch" if card["training"]["seconds_per_epoch"]
-           else ""),
-        f"- Network: stages {cfg['net'].get('stages')}, convs per stage {cfg['net'].get('convs_per_stage')}, "
-        f"feature {cfg['net'].get('feature_dim')}, dropout {cfg['net'].get('dropout')}; ONNX {size_mb:.1f} MB",
+        + (f"(best on {selection_faces(train_cfg)} at epoch {training['best_epoch']})" if selected else
+           f"(the last epoch, {training['exported_epoch']}, is shipped: no epoch was chosen on the test set"
+           + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
+        _wall_time_line(training),
+        f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
+        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}; ONNX {card['onnx_megabytes']:.1f} MB",
+        *[f"- {note}" for note in training.get("notes", [])],
         "",
         "## Data and consent",
         *[f"- {item}" for item in card["data_and_consent"]],
@@ -605,6 +766,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         f"({precision} model{', the default' if precision == 'int8' else ''}).",
         *([f"The fp32 model it was quantized from: accuracy {fp32.accuracy:.4f}, macro-F1 {fp32.macro_f1:.4f}."]
           if fp32 is not None else []),
+        f"Measured on `{graph}` (sha256 `{card['weights'][graph]}`)"
+        + "".join(f", beside `{name}` (sha256 `{digest}`)" for name, digest in card["weights"].items()
+                  if name != graph)
+        + f", by fervid {versions['fervid']} with ONNX Runtime {versions['onnxruntime']}.",
         "",
         ev.per_class_table(),
         "",
@@ -612,13 +777,31 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "",
         ev.confusion_table(),
         "",
-        *(_calibration_lines(card["calibration"]) if card["calibration"] else []),
+        *(_cross_dataset_lines(card["cross_dataset"]) if card.get("cross_dataset") else []),
+        *(_calibration_lines(card["calibration"], card.get("cross_dataset")) if card["calibration"] else []),
         "## Limitations",
         *[f"- {item}" for item in card["limitations"]],
         "",
     ]
-    (model_dir / "MODEL_CARD.md").write_text("\n".join(md), encoding="utf-8")
-    return card
+    return "\n".join(md)
+
+
+def _wall_time_line(training: dict) -> str:
+    """The card's wall time, the CPU and precision the run recorded, and its speed per epoch."""
+    per_epoch = training["seconds_per_epoch"]
+    speed = f"median {per_epoch} s/epoch" if per_epoch else ""
+    # the run's own figure, where it differs from the median: the difference is time it waited for the machine
+    if speed and training.get("wall_seconds_per_epoch") not in (None, per_epoch):
+        speed += (f"; mean {training['wall_seconds_per_epoch']} s/epoch, wall time over epochs: it counts any time "
+                  "the machine was shared")
+    if training["wall_seconds"] is None:
+        return ("- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"
+                + (f"; {speed}" if speed else ""))
+    line = f"- Wall time: {training['wall_seconds']} s on {training['machine']}"
+    if training["device"]:
+        return (line + f" ({', '.join(str(x) for x in (training['device'], training['precision'], speed) if x)}), "
+                f"torch {training['torch']}")
+    return line + f", torch {training['torch']} ({speed + '; ' if speed else ''}the run did not record its CPU or precision)"
 
 
 def _targets(train_cfg: dict, summary: dict) -> str:
@@ -653,14 +836,16 @@ def _class_count_lines(train_cfg: dict, summary: dict) -> list[str]:
     return lines
 
 
-def _calibration_lines(cal: dict) -> list[str]:
-    return [
+def _calibration_lines(cal: dict, cross: dict | None = None) -> list[str]:
+    """The card's "Calibration" section: the temperature, the error it leaves on the faces it was fitted on and on
+    held-out halves of them, and, from the cross-dataset table, on faces unlike them."""
+    lines = [
         "## Calibration",
         f"Temperature {cal['temperature']} fitted on {cal['dataset']} ({cal['n']} faces) by `fervid calibrate`. "
         f"Expected calibration error (15 bins): {cal['ece_before']} at temperature 1"
         + (f", {cal['ece_current']} at the temperature the model had, {cal['current_temperature']}"
            if cal.get("current_temperature", 1.0) != 1.0 else "")
-        + f", {cal['ece_after']} after "
+        + f", {cal['ece_after']} after, measured on the faces it was fitted on "
         f"({cal['ece_after_cross_fitted']} when the temperature is fitted on one half and measured on the other). "
         + ("The temperature is applied." if cal.get("applied", True) else
            f"It is at the end of the range searched ({cal['fitting_bounds'][0]}-{cal['fitting_bounds'][1]}), so no "
@@ -673,8 +858,22 @@ def _calibration_lines(cal: dict) -> list[str]:
         f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
         f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
         f"against {cal['accuracy_confident']:.1%} for the others.",
-        "",
     ]
+    rows = [row for row in (cross or {}).get("datasets", []) if row.get("calibration")]
+    if rows:
+        names = [CROSS_DATASETS[row["dataset"]][0] for row in rows]
+        lines.append(
+            "On the posed lab faces of the cross-dataset table: "
+            + ", ".join(f"{row['calibration']['ece']:.3f} on {name} (mean confidence "
+                        f"{row['calibration']['mean_confidence']:.3f} for accuracy {row['accuracy']:.3f}; "
+                        f"{row['calibration']['confident_errors']} of its {row['calibration']['errors']} errors at "
+                        f"confidence {row['calibration']['confident_at']} or more)" for row, name in zip(rows, names))
+            + (". At temperature 1: " + ", ".join(f"{row['calibration']['at_temperature_1']['ece']:.3f} on {name}"
+                                                  for row, name in zip(rows, names))
+               if all("at_temperature_1" in row["calibration"] for row in rows) else "")
+            + "." + (f" The temperature, fitted on {cal['dataset']}, is no promise on other faces."
+                     if cal.get("applied", True) else ""))
+    return [*lines, ""]
 
 
 def _read_json(path: Path) -> dict:

@@ -14,41 +14,89 @@ from fervid.inference.records import Face
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
 
-# One BGR colour per emotion, so bars and boxes read the same across images and videos.
-EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
-    "angry": (40, 40, 220),
-    "disgust": (60, 140, 60),
-    "fear": (150, 60, 150),
-    "happy": (0, 200, 250),
-    "sad": (200, 120, 30),
-    "surprise": (0, 150, 255),
-    "neutral": (170, 170, 170),
+# One colour per emotion, so bars, boxes and timelines read the same across images, videos and the web pages (which
+# load it from the server's /constants.js). Paul Tol's "bright" scheme, chosen to be told apart under deuteranopia
+# and protanopia: the former palette's happy and surprise (yellow, orange) were 6.8 apart (CIEDE2000) to a
+# deuteranope, its angry and disgust 7.4; these are at least 14 apart (tests/inference/test_annotate.py). The trade:
+# happy, surprise and neutral are light (under 3:1 on white), so text on them is black (``ink_bgr``) and their lines
+# on the white timeline get a dark edge (``needs_edge``).
+EMOTION_COLORS: dict[str, str] = {
+    "angry": "#ee6677",
+    "disgust": "#228833",
+    "fear": "#aa3377",
+    "happy": "#ccbb44",
+    "sad": "#4477aa",
+    "surprise": "#66ccee",
+    "neutral": "#bbbbbb",
 }
+EMOTION_COLORS_BGR: dict[str, tuple[int, int, int]] = {
+    name: (int(c[5:7], 16), int(c[3:5], 16), int(c[1:3], 16)) for name, c in EMOTION_COLORS.items()}
+# A dash pattern per emotion for lines (on, off, ... in line widths; () is solid), so that a timeline's curves are
+# told apart by more than colour (for a colour-blind reader, and on a greyscale print)
+EMOTION_DASHES: dict[str, tuple[float, ...]] = {
+    "angry": (),
+    "disgust": (4, 2),
+    "fear": (1, 1.5),
+    "happy": (6, 2, 1, 2),
+    "sad": (8, 3),
+    "surprise": (3, 1.5, 1, 1.5, 1, 1.5),
+    "neutral": (2, 3),
+}
+BLACK_BGR, WHITE_BGR = (0, 0, 0), (255, 255, 255)
+
+
+def relative_luminance(bgr: tuple[int, int, int]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour given as BGR 0-255."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in bgr]
+    return 0.0722 * linear[0] + 0.7152 * linear[1] + 0.2126 * linear[2]
+
+
+def contrast_ratio(a_bgr: tuple[int, int, int], b_bgr: tuple[int, int, int]) -> float:
+    """WCAG 2's contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((relative_luminance(a_bgr), relative_luminance(b_bgr)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def ink_bgr(background_bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever text reads better on ``background_bgr`` (as the web pages' ``ink()``)."""
+    return max((BLACK_BGR, WHITE_BGR), key=lambda ink: contrast_ratio(ink, background_bgr))
+
+
+def needs_edge(bgr: tuple[int, int, int]) -> bool:
+    """Whether a line of this colour on white is under WCAG's 3:1 for graphics, and is drawn with a dark edge."""
+    return contrast_ratio(bgr, WHITE_BGR) < 3
 
 
 def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None = None,
              bars: bool = True) -> np.ndarray:
-    """A copy of the image with each face's box, label (``labels[i]`` or ``emotion confidence``) and bars.
+    """A copy of the image with each face's box, label (``labels[i]`` or ``emotion confidence``; in black or white,
+    whichever reads better on the emotion's colour) and bars.
 
     Text and bars are sized to the face they belong to (legible at least as on a 500 px image, at most as large
     as the image's size calls for): sized to the image alone, a 6000 px group photo's panels were seven times
-    its faces. Labels and bars are laid out so that none covers another face, label or bars (see ``layout``);
-    bars are left out where there is no room."""
+    its faces. A label is made smaller to fit the image's width, and below a legible size the default one drops its
+    percentage (``fit_label``). Labels and bars are laid out so that none covers another face, label or bars (see
+    ``layout``); bars are left out where there is no room."""
     out = image_bgr.copy()
     h, w = out.shape[:2]
     boxes = [tuple(int(round(v)) for v in face.box) for face in faces]
     units = [face_unit(box, (h, w)) for box in boxes]
-    texts = [labels[i] if labels else f"{face.emotion} {face.confidence:.0%}" for i, face in enumerate(faces)]
+    # a label's choices, longest first: the default one can drop its percentage where the image is too narrow
+    choices = [(labels[i],) if labels else (f"{face.emotion} {face.confidence:.0%}", face.emotion)
+               for i, face in enumerate(faces)]
     # Every box first: drawn face by face, a neighbour's box struck through labels already drawn.
     for face, (x, y, bw, bh), unit in zip(faces, boxes, units):
         cv2.rectangle(out, (x, y), (x + bw, y + bh), EMOTION_COLORS_BGR[face.emotion], max(2, round(2 * unit)))
-    sizes = [_text_size(text, unit) for text, unit in zip(texts, units)]
+    fitted = [fit_label(texts, unit, w) for texts, unit in zip(choices, units)]
+    sizes = [_text_size(text, scale) for text, scale in fitted]
     places = layout(boxes, sizes, units, (h, w), bars)
-    for face, box, text, unit, ((_, th), _), (label, bar_place) in zip(faces, boxes, texts, units, sizes, places):
+    for face, box, (text, scale), unit, ((_, th), _), (label, bar_place) in zip(faces, boxes, fitted, units, sizes,
+                                                                                places):
         lx, ly, lw, lh = label
-        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), EMOTION_COLORS_BGR[face.emotion], -1)
-        cv2.putText(out, text, (lx + 2, ly + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, (0, 0, 0),
-                    max(1, round(unit)), cv2.LINE_AA)
+        colour = EMOTION_COLORS_BGR[face.emotion]
+        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), colour, -1)
+        cv2.putText(out, text, (lx + 2, ly + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_bgr(colour),
+                    _thickness(scale), cv2.LINE_AA)
         if bar_place is not None:
             _draw_bars(out, face, bar_place, unit, box)
     return out
@@ -61,8 +109,34 @@ def face_unit(box: Rect, size: tuple[int, int]) -> float:
     return max(1.0, min(image_unit, box[3] / 80.0))
 
 
-def _text_size(text: str, unit: float) -> tuple[tuple[int, int], int]:
-    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * unit, max(1, round(unit)))
+MIN_LABEL_SCALE = 0.35  # OpenCV's font scale for about 8 px capitals: smaller, a label is hard to read
+
+
+def fit_label(choices: tuple[str, ...], unit: float, width: int) -> tuple[str, float]:
+    """A label's text and font scale: the first of ``choices`` that fits the image's ``width`` at its face's size
+    (``unit``) or at least at ``MIN_LABEL_SCALE``; where none does, the last one, shrunk to fit. A label wider than
+    a 64 px image ran past its edge, and "happy 100%" read "happy 1"."""
+    room = width - 4  # the label's padding
+    for text in choices[:-1]:
+        scale = _scale_to_fit(text, 0.5 * unit, room)
+        if scale >= MIN_LABEL_SCALE:
+            return text, scale
+    return choices[-1], _scale_to_fit(choices[-1], 0.5 * unit, room)
+
+
+def _scale_to_fit(text: str, scale: float, room: int) -> float:
+    """``scale``, or less where ``text`` is wider than ``room`` pixels at it."""
+    while _text_size(text, scale)[0][0] > room and scale > 0.05:
+        scale *= 0.95
+    return scale
+
+
+def _thickness(scale: float) -> int:
+    return max(1, round(2 * scale))
+
+
+def _text_size(text: str, scale: float) -> tuple[tuple[int, int], int]:
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, _thickness(scale))
 
 
 def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], units: list[float],

@@ -23,6 +23,8 @@ shift puts them, and the faces it does not follow move with the picture.
 
 from __future__ import annotations
 
+import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -255,6 +257,10 @@ def _from_points(pts: np.ndarray, detection: Detection, frame_shape: tuple[int, 
                      detection.turns)
 
 
+# frames over which the rate frames arrive at is taken (their median spacing): a second at 15 fps
+RATE_WINDOW = 15
+
+
 class FaceTracker:
     """Assigns stable ids to faces across frames.
 
@@ -289,6 +295,7 @@ class FaceTracker:
         self._last_frame: tuple[int, float] | None = None  # the last frame's (index, time), where times are given
         self._skipped = 0.0  # frames whose time passed without them coming (:meth:`_clock`)
         self._unseen = False  # frames did not come just before this one
+        self._recent_steps: deque[float] = deque(maxlen=RATE_WINDOW)  # seconds per frame index, as delivered
 
     def _clock(self, frame_index: int, time: float | None) -> int:
         """Where frame ``frame_index``, shown at ``time`` seconds (None: not known), is on the tracker's clock: its
@@ -298,12 +305,19 @@ class FaceTracker:
         far in 1/30 s: flow with 3 levels lost it, its motion was not carried on, and it came back as a new track."""
         self._unseen = False
         if time is not None:
-            if self._last_frame is not None:
+            if self._last_frame is not None and frame_index > self._last_frame[0]:
                 index, before = self._last_frame
-                missing = (time - before) * self.fps - (frame_index - index)
-                self._unseen = missing >= 0.5  # a frame or more did not come (not a constant rate's jitter)
-                if self._unseen:
+                steps = frame_index - index
+                missing = (time - before) * self.fps - steps
+                if missing >= 0.5:  # a frame's time or more passed without it (not a constant rate's jitter)
                     self._skipped += missing
+                # Frames missing against the rate frames have been coming at: a camera that reports 30 fps and
+                # delivers 15 had every frame taken for one after a gap, and faces flow lost looked for as if
+                # they had vanished for a while (:meth:`_within_a_walk`).
+                delivered = max(statistics.median(self._recent_steps), 1 / self.fps) if self._recent_steps \
+                    else 1 / self.fps
+                self._unseen = (time - before) / delivered - steps >= 0.5
+                self._recent_steps.append((time - before) / steps)
             self._last_frame = (frame_index, time)
         return frame_index + round(self._skipped)
 

@@ -426,6 +426,8 @@ def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
+# The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
+TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
@@ -812,7 +814,9 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     # server's worker threads
     from matplotlib.figure import Figure
 
-    from fervid.inference.annotate import EMOTION_COLORS_BGR
+    from matplotlib.patheffects import Normal, Stroke
+
+    from fervid.inference.annotate import EMOTION_COLORS_BGR, EMOTION_DASHES, ink_bgr, needs_edge
 
     t, probs = log.series()
     fig = Figure(figsize=(10, 4))
@@ -828,8 +832,13 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     shown_t, shown_p = np.insert(shown_t, breaks, np.nan), np.insert(shown_p, breaks, np.nan, axis=0)
     for i, e in enumerate(EMOTIONS):
         b, g, r = EMOTION_COLORS_BGR[e]
+        # colour is not the only cue: each emotion has its dashes and markers (staggered, so that the 7 curves' do
+        # not stack at the same times); a point or two get a marker each, or nothing shows. A light colour (under
+        # 3:1 on white) gets a dark edge, or its line fades into the background.
         ax.plot(shown_t, shown_p[:, i], label=e, color=(r / 255, g / 255, b / 255), lw=1.5,
-                marker="o" if len(t) < 3 else None, ms=4)  # a point or two: markers, or nothing shows
+                linestyle=(0, EMOTION_DASHES[e]) if EMOTION_DASHES[e] else "-", marker=TIMELINE_MARKERS[i], ms=4,
+                markevery=None if len(t) < 3 else (0.1 * i / len(EMOTIONS), 0.1),
+                path_effects=[Stroke(linewidth=2.5, foreground="0.3"), Normal()] if needs_edge((b, g, r)) else None)
     ax.set_ylabel("probability")
     ax.set_ylim(0, 1)
     ax.legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.18))
@@ -850,6 +859,19 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     band.set_yticks([])
     if duration:
         band.set_xlim(0, max(duration, t[-1] + log.spacing if len(t) else 0))
+    if len(t):  # each run of a label wide enough to hold its name says it: the band is read by more than colour
+        column_seconds = columns[1] - columns[0]
+        left, right = band.get_xlim()
+        run_starts = np.flatnonzero(np.r_[True, np.diff(labels) != 0])
+        for start, end in zip(run_starts, np.r_[run_starts[1:], len(labels)]):
+            if labels[start] == len(EMOTIONS):  # unseen
+                continue
+            name = EMOTIONS[labels[start]]
+            # about 6 px a character at 7 points and 100 dpi, in a band about 850 px wide
+            if (end - start) * column_seconds / (right - left) * 850 >= 6 * len(name) + 10:
+                ink = "white" if ink_bgr(EMOTION_COLORS_BGR[name]) == (255, 255, 255) else "black"
+                band.text(columns[start] + (end - start) * column_seconds / 2, 0.5, name, ha="center", va="center",
+                          fontsize=7, color=ink)
     _label_time_axis(band)
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
     fig.tight_layout()

@@ -22,12 +22,54 @@ function bars(probabilities) {
     Math.round(probabilities[e] * 200)}px;background:${COLORS[e]}"></span><span>${(probabilities[e] * 100).toFixed(0)}%</span></div>`).join("");
 }
 
-function drawLabel(ctx, text, x, y, color, unit, width, height) {
-  // on a patch of the emotion's colour (readable on any photo), in black or white by contrast, inside the image
-  const pad = 3 * unit, size = 14 * unit, w = ctx.measureText(text).width + 2 * pad, h = size + 2 * pad;
-  const left = Math.min(Math.max(0, x), Math.max(0, width - w)), top = Math.min(Math.max(0, y - h), height - h);
-  ctx.fillStyle = color; ctx.fillRect(left, top, w, h);
-  ctx.fillStyle = ink(color); ctx.fillText(text, left + pad, top + h - pad - 2 * unit);
+// Where each face's label goes, as annotate.layout does in Python: placed from the image's left, above its box,
+// else below, else inside its top, wherever it covers the least of the labels placed before it (4 times as much
+// as a face: text is hidden) and of the other faces; always inside the image. Rects are {x, y, w, h}.
+function layoutLabels(boxes, sizes, width, height) {
+  const overlap = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) *
+    Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  const placed = [], labels = [];
+  for (const i of boxes.map((_, i) => i).sort((a, b) => boxes[a].x - boxes[b].x || boxes[a].y - boxes[b].y)) {
+    const box = boxes[i], {w, h} = sizes[i], x = Math.max(0, Math.min(box.x, width - w));
+    const inside = [box.y - h, box.y + box.h, box.y].filter((y) => y >= 0 && y + h <= height).map((y) => ({x, y, w, h}));
+    const candidates = inside.length ? inside : [{x, y: Math.max(0, Math.min(box.y, height - h)), w, h}];
+    const hidden = (rect) => 4 * placed.reduce((sum, other) => sum + overlap(rect, other), 0) +
+      boxes.reduce((sum, other, j) => sum + (j === i ? 0 : overlap(rect, other)), 0);
+    labels[i] = candidates.reduce((best, rect) => (hidden(rect) < hidden(best) ? rect : best));
+    placed.push(labels[i]);
+  }
+  return labels;
+}
+
+// The photo's boxes and labels. Labels are sized for the screen: from the face's height as shown (canvas pixels
+// times the displayed scale), between 11 and 16 CSS pixels; sized to the image, a 6000 x 512 panorama's read 3 px
+// and a 6000 x 4000 photo's were taller than its faces.
+function drawBoxesAndLabels(canvas, faces) {
+  const ctx = canvas.getContext("2d");
+  const scale = canvas.clientWidth / canvas.width || 1;  // CSS pixels per canvas pixel
+  ctx.lineWidth = Math.max(2, 2 / scale);
+  for (const face of faces) {
+    ctx.strokeStyle = COLORS[face.emotion];
+    ctx.strokeRect(face.box.x, face.box.y, face.box.width, face.box.height);
+  }
+  const boxes = faces.map((face) => ({x: face.box.x, y: face.box.y, w: face.box.width, h: face.box.height}));
+  const texts = faces.map((face, i) => `${i + 1} ${face.emotion}`);
+  const fonts = boxes.map((box, i) => {
+    const size = Math.min(16, Math.max(11, (box.h * scale) / 4)) / scale;
+    ctx.font = `${size}px sans-serif`;
+    return Math.min(size, (size * canvas.width) / (ctx.measureText(texts[i]).width + size / 2));  // fits the width
+  });
+  const sizes = texts.map((text, i) => {
+    ctx.font = `${fonts[i]}px sans-serif`;
+    return {w: ctx.measureText(text).width + fonts[i] / 2, h: fonts[i] * 1.4};
+  });
+  const labels = layoutLabels(boxes, sizes, canvas.width, canvas.height);
+  labels.forEach((label, i) => {  // on a patch of the emotion's colour (readable on any photo), in black or white
+    ctx.fillStyle = COLORS[faces[i].emotion]; ctx.fillRect(label.x, label.y, label.w, label.h);
+    ctx.font = `${fonts[i]}px sans-serif`; ctx.fillStyle = ink(COLORS[faces[i].emotion]);
+    ctx.fillText(texts[i], label.x + fonts[i] / 4, label.y + fonts[i] * 1.05);
+  });
+  canvas.dataset.labels = JSON.stringify(labels.map((label, i) => ({...label, font: fonts[i]})));  // for tests
 }
 
 async function analysePhoto(file, token) {
@@ -51,19 +93,10 @@ async function analysePhoto(file, token) {
   try {
     await image.decode();
     if (token !== current) return;
-    canvas.hidden = false;
+    $("photo").hidden = canvas.hidden = false;  // first: labels are sized to the width the page shows it at
     canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(image, 0, 0);
-    const unit = Math.max(1, Math.min(canvas.width, canvas.height) / 400);
-    ctx.lineWidth = 2 * unit; ctx.font = `${14 * unit}px sans-serif`;
-    result.faces.forEach((face, i) => {
-      const b = face.box;
-      ctx.strokeStyle = COLORS[face.emotion];
-      ctx.strokeRect(b.x, b.y, b.width, b.height);
-    });
-    result.faces.forEach((face, i) => drawLabel(ctx, `${i + 1} ${face.emotion}`, face.box.x, face.box.y,
-                                                COLORS[face.emotion], unit, canvas.width, canvas.height));
+    canvas.getContext("2d").drawImage(image, 0, 0);
+    drawBoxesAndLabels(canvas, result.faces);
     canvas.setAttribute("aria-label", `${file.name} with ${result.faces.length} face(s) outlined`);
   } catch {  // TIFF and other formats browsers do not draw: the server read it, so the results still show
     canvas.hidden = true;
@@ -105,13 +138,14 @@ async function analyseVideo(file, token) {
 async function followJob(job, token) {
   const progress = $("progress");
   progress.hidden = false; progress.value = 0;
-  let wait = 500;
+  $("job").textContent = `job ${job.job_id}`;  // beside the status, not in it: a screen reader reads the status
+  let wait = 500, said = {};  // what the status last said: it speaks again at a new state, 10% more, or 10 s on
   while (token === current) {
     let response;
     try {
       response = await fetch(job.status_url);
     } catch (err) {  // the server restarted or the network dropped: the job goes on there; keep asking
-      setStatus(`Lost contact with the server; retrying… (${job.name}, job ${job.job_id})`, true);
+      setStatus(`Lost contact with the server; retrying… (${job.name})`, true);
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 5000);
       continue;
@@ -132,7 +166,11 @@ async function followJob(job, token) {
     const state = await response.json();
     if (token !== current) return;
     progress.value = state.progress || 0;
-    setStatus(`Analysing ${job.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}% (job ${job.job_id})`);
+    const tenths = Math.floor((state.progress || 0) * 10), now = Date.now();
+    if (state.status !== said.status || tenths > said.tenths || now - said.time >= 10_000) {
+      setStatus(`Analysing ${job.name}: ${state.status} ${Math.round((state.progress || 0) * 100)}%`);
+      said = {status: state.status, tenths, time: now};
+    }
     if (state.status === "done") break;
     if (state.status === "failed") {
       localStorage.removeItem(JOB_KEY);
@@ -166,6 +204,42 @@ function seekable(element, seek) {  // mouse and keyboard alike
   });
 }
 
+// A timeline is a slider over the video's time: Enter goes to the person's first appearance, the arrow keys 1 s
+// back or on, Page Up/Down a tenth of the video, Home/End its ends; a screen reader hears the time it is at.
+function timelineSlider(canvas, player, start, duration, summary) {
+  const show = () => {
+    if (!canvas.isConnected) { player.removeEventListener("timeupdate", show); return; }  // an earlier video's
+    canvas.setAttribute("aria-valuenow", player.currentTime.toFixed(1));
+    canvas.setAttribute("aria-valuetext", `${player.currentTime.toFixed(1)} s`);
+  };
+  const moves = {Enter: () => start, ArrowLeft: (t) => t - 1, ArrowDown: (t) => t - 1, ArrowRight: (t) => t + 1,
+                 ArrowUp: (t) => t + 1, PageDown: (t) => t - duration / 10, PageUp: (t) => t + duration / 10,
+                 Home: () => 0, End: () => duration};
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "slider");
+  canvas.setAttribute("aria-label", `${summary}: seek the video`);
+  canvas.setAttribute("aria-valuemin", "0");
+  canvas.setAttribute("aria-valuemax", duration.toFixed(1));
+  show();
+  player.addEventListener("timeupdate", show);
+  canvas.addEventListener("keydown", (event) => {
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    player.currentTime = Math.min(Math.max(0, moves[event.key](player.currentTime)), player.duration || duration);
+    show();
+  });
+}
+
+const EDGE = "#4d4d4d";  // under a light emotion colour's line (under 3:1 on white), as in fervid's timeline PNG
+const edged = (emotion) => contrast(COLORS[emotion], "#ffffff") < 3;
+
+function lineSample(emotion) {  // the legend's: the emotion's colour, dashes and edge, as its timeline line
+  const line = (colour, width) => `<line x1="0" y1="5" x2="26" y2="5" stroke="${colour}" stroke-width="${width}"
+    stroke-dasharray="${DASHES[emotion].map((d) => d * 2).join(" ") || "none"}"/>`;
+  return `<svg width="26" height="10" aria-hidden="true">${edged(emotion) ? line(EDGE, 3.5) : ""}${
+    line(COLORS[emotion], 2)}</svg>`;
+}
+
 function showVideo(result, frames) {
   $("video").hidden = false;  // first: the timelines are drawn at the width the page gives them
   const player = $("player");
@@ -175,24 +249,29 @@ function showVideo(result, frames) {
   timelines.innerHTML = "";
   for (const track of result.tracks) {
     const series = frames.tracks[String(track.track)];
+    const duration = result.duration || series.time[series.time.length - 1];
     const box = document.createElement("div");
     box.className = "timeline";
     const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, mostly ${track.dominant_emotion}`;
-    box.innerHTML = `<h3>${summary}</h3>
-      <div class="legend">${EMOTIONS.map((e) => `<span><i style="background:${COLORS[e]}"></i>${e}</span>`).join("")}</div>`;
+    const shares = `share of time: ${Object.entries(track.emotion_share).filter(([, share]) => share > 0)
+      .map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`;
+    box.innerHTML = `<h3>${summary}</h3><p class="note" id="shares-${track.track}">${shares}</p>
+      <div class="legend">${EMOTIONS.map((e) => `<span>${lineSample(e)}${e}</span>`).join("")}</div>`;
     const canvas = document.createElement("canvas");
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `${summary}; share of time: ${Object.entries(track.emotion_share)
-      .filter(([, share]) => share > 0).map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`);
     box.appendChild(canvas);
     timelines.appendChild(box);
-    drawTimeline(canvas, series, result.duration || series.time[series.time.length - 1]);
+    drawTimeline(canvas, series, duration);
+    if (player.hidden) {  // nothing to seek: a picture of the timeline
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `${summary}; ${shares}`);
+      continue;
+    }
+    canvas.setAttribute("aria-describedby", `shares-${track.track}`);
+    timelineSlider(canvas, player, track.start, duration, summary);
     canvas.addEventListener("click", (event) => {  // clicking the timeline seeks the video
       const rect = canvas.getBoundingClientRect();
-      const duration = player.duration || result.duration;
-      player.currentTime = ((event.clientX - rect.left) / rect.width) * duration;
+      player.currentTime = ((event.clientX - rect.left) / rect.width) * (player.duration || duration);
     });
-    seekable(canvas, () => { player.currentTime = track.start; player.focus(); });
   }
   const keyframes = $("keyframes");
   keyframes.innerHTML = "";
@@ -200,10 +279,15 @@ function showVideo(result, frames) {
     for (const ep of track.episodes) {
       if (!ep.key_frame_url) continue;
       const fig = document.createElement("figure");
-      fig.innerHTML = `<img src="${ep.key_frame_url}" alt="person #${track.track}, ${ep.emotion}, at ${ep.key_frame_time.toFixed(1)} s">` +
-        `<figcaption>#${track.track} ${ep.emotion} from ${ep.start.toFixed(1)} s (this frame: ${ep.key_frame_time.toFixed(1)} s)</figcaption>`;
-      fig.addEventListener("click", () => { player.currentTime = ep.key_frame_time; });
-      seekable(fig, () => { player.currentTime = ep.key_frame_time; player.focus(); });
+      const time = ep.key_frame_time.toFixed(1);
+      fig.innerHTML = `<img src="${ep.key_frame_url}" alt="person #${track.track}, ${ep.emotion}, at ${time} s">` +
+        `<figcaption>#${track.track} ${ep.emotion} from ${ep.start.toFixed(1)} s (this frame: ${time} s)</figcaption>`;
+      if (!player.hidden) {  // a button that seeks the video there (Enter or Space)
+        fig.setAttribute("role", "button");
+        fig.setAttribute("aria-label", `Seek the video to ${time} s: person #${track.track}, ${ep.emotion}`);
+        fig.addEventListener("click", () => { player.currentTime = ep.key_frame_time; });
+        seekable(fig, () => { player.currentTime = ep.key_frame_time; player.focus(); });
+      }
       keyframes.appendChild(fig);
     }
   }
@@ -214,29 +298,55 @@ function showVideo(result, frames) {
     .filter(([, url]) => url).map(([label, url]) => `<a href="${url}" download>${label}</a>`).join("");
 }
 
+// Tick spacings (s) a time axis reads well at; labels in seconds, or m:ss from a minute
+const TICKS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+const clock = (t, step) => (step < 60 ? `${+t.toFixed(1)} s` : `${Math.floor(t / 60)}:${String(Math.round(t % 60)).padStart(2, "0")}`);
+
 function drawTimeline(canvas, series, duration) {
-  const width = canvas.clientWidth || 900, height = 170;
+  // the curves (probability 0-1), a band of the winning emotion, and a time axis under it
+  const width = canvas.clientWidth || 900, height = 190, bandTop = height - 36, bandHeight = 14;
   canvas.width = width; canvas.height = height;
   const ctx = canvas.getContext("2d");
   const x = (t) => (t / Math.max(duration, 1e-6)) * width;
-  const y = (p) => height - 20 - p * (height - 30);
-  for (const e of EMOTIONS) {
-    ctx.strokeStyle = COLORS[e]; ctx.lineWidth = 2; ctx.beginPath();
+  const y = (p) => bandTop - 6 - p * (bandTop - 14);
+  for (const e of EMOTIONS) {  // colour is not the only cue: each emotion's dashes, and light ones an edge
+    ctx.beginPath();
     series.time.forEach((t, i) => (i ? ctx.lineTo(x(t), y(series[e][i])) : ctx.moveTo(x(t), y(series[e][i]))));
-    ctx.stroke();
+    ctx.setLineDash(DASHES[e].map((d) => d * 2));
+    if (edged(e)) { ctx.strokeStyle = EDGE; ctx.lineWidth = 3.5; ctx.stroke(); }
+    ctx.strokeStyle = COLORS[e]; ctx.lineWidth = 2; ctx.stroke();
   }
-  series.time.forEach((t, i) => {  // a band of the winning emotion along the bottom
-    const next = i + 1 < series.time.length ? series.time[i + 1] : t + 0.04;
+  ctx.setLineDash([]);
+  const end = (i) => (i + 1 < series.time.length ? series.time[i + 1] : series.time[i] + 0.04);
+  series.time.forEach((t, i) => {
     ctx.fillStyle = COLORS[series.emotion[i]];
-    ctx.fillRect(x(t), height - 12, Math.max(1, x(next) - x(t)), 12);
+    ctx.fillRect(x(t), bandTop, Math.max(1, x(end(i)) - x(t)), bandHeight);
   });
+  ctx.font = "11px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  for (let i = 0, first = 0; i < series.time.length; i++) {  // each run of a label wide enough for its name says it
+    if (i + 1 < series.time.length && series.emotion[i + 1] === series.emotion[first]) continue;
+    const name = series.emotion[first], left = x(series.time[first]), right = x(end(i));
+    if (right - left >= ctx.measureText(name).width + 8) {
+      ctx.fillStyle = ink(COLORS[name]); ctx.fillText(name, (left + right) / 2, bandTop + bandHeight / 2 + 1);
+    }
+    first = i + 1;
+  }
+  const step = TICKS.find((s) => duration / s <= 8) || TICKS[TICKS.length - 1];
+  const ticks = [];
+  ctx.fillStyle = "#222"; ctx.textBaseline = "alphabetic";
+  for (let t = 0; t <= duration + 1e-6; t += step) {
+    ticks.push(clock(t, step));
+    ctx.fillRect(Math.min(x(t), width - 1), bandTop + bandHeight, 1, 4);
+    ctx.fillText(ticks[ticks.length - 1], Math.min(Math.max(x(t), 16), width - 16), height - 5);
+  }
+  canvas.dataset.ticks = JSON.stringify(ticks);  // what the axis says, for tests
 }
 
 function handle(files) {
   const file = files && files[0];
   if (!file) return;
   const token = ++current;
-  $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true;
+  $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true; $("job").textContent = "";
   localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
   const isVideo = file.type.startsWith("video/") || isVideoName(file.name);
   const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: one at a time here; \`fervid image\` or \`fervid batch\` takes many)` : "";

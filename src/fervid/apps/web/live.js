@@ -20,6 +20,7 @@ function reset() {  // a new session starts from nothing: a frame left unanswere
   inFlight = null; sentAt = {}; resultTimes = []; newFrame = true; waitingForFrame = false;
   Object.assign(live, {results: 0, faces: [], tracks: {}, rtts: [], saved: null, error: null});
   $("timelines").innerHTML = ""; $("faces").innerHTML = ""; $("saved").innerHTML = "";
+  announced = {};  // a new session's track #1 is a new person
   clearStage();
 }
 
@@ -37,20 +38,25 @@ function liveSocketUrl() {  // next to this page: under a reverse proxy's path p
   return url.href;
 }
 
+function enable(id) {  // a focused button that is disabled drops the focus to <body>: it goes to this one
+  $(id).disabled = false;
+  if (document.activeElement === document.body || !document.activeElement) $(id).focus();
+}
+
 async function start() {
   $("start").disabled = true;
   reset();
   if (!navigator.mediaDevices) {  // browsers give cameras to secure pages only
     setStatus(`No camera: this page must be opened as http://localhost:${location.port || 80}${location.pathname} on the machine ` +
               "that serves it, or over https (browsers allow a camera nowhere else)", true);
-    $("start").disabled = false;
+    enable("start");
     return;
   }
   try {
     stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
   } catch (err) {
     setStatus(`No camera: ${err.message}`, true);
-    $("start").disabled = false;
+    enable("start");
     return;
   }
   $("camera").srcObject = stream;
@@ -69,7 +75,7 @@ async function start() {
     }
     finishCamera();
   };
-  $("stop").disabled = false;
+  enable("stop");
   setStatus("Connecting…");
 }
 
@@ -162,6 +168,22 @@ function received(result) {
   drawOverlay(result);
   drawFaces(result.faces);
   drawTimelines(result.time);
+  announce(result.faces, now);
+}
+
+// Opt-in ("announce" box): a polite live region says a person's new label, at most every 2 s per person (a
+// label flickering between two would be read out without end)
+let announced = {};
+$("announce").onchange = () => { $("changes").hidden = !$("announce").checked; announced = {}; };
+
+function announce(faces, now) {
+  if (!$("announce").checked) return;
+  const changes = faces.filter((face) => {
+    const last = announced[face.track];
+    return !last || last.emotion !== face.emotion && now - last.time >= 2000;
+  });
+  for (const face of changes) announced[face.track] = {emotion: face.emotion, time: now};
+  if (changes.length) $("changes").textContent = changes.map((face) => `#${face.track} ${face.emotion}`).join(", ");
 }
 
 function drawOverlay(result) {
@@ -206,6 +228,7 @@ function drawTimelines(now) {
       row.innerHTML = `<span>track ${track}</span>`;
       canvas = document.createElement("canvas");
       canvas.dataset.track = track;
+      canvas.setAttribute("role", "img");
       canvas.width = 900; canvas.height = 40;
       row.appendChild(canvas);
       box.appendChild(row);
@@ -220,6 +243,10 @@ function drawTimelines(now) {
                    canvas.height * p.confidence);
     });
     canvas.dataset.points = points.length;
+    const shares = EMOTIONS.map((e) => [e, points.filter((p) => p.emotion === e).length / points.length])
+      .filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
+    canvas.setAttribute("aria-label", `track ${track}, last ${TIMELINE_SECONDS} s: ${
+      shares.map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`);
   }
 }
 
@@ -239,8 +266,8 @@ function finishCamera() {
   stream = null;
   inFlight = null;
   clearStage();
-  $("start").disabled = false;
   $("stop").disabled = true;
+  enable("start");
 }
 
 $("start").onclick = start;
