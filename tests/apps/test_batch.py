@@ -1344,3 +1344,69 @@ def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path)
     summary = run_batch([str(memo)], BatchOptions(out=tmp_path / "out2", pipeline=MEAN), progress=False)
     (failure,) = summary["failures"]
     assert "voice_memo.m4a: audio only, no picture" in failure["error"] and "use `fervid video`" not in failure["error"]
+
+
+def test_videos_of_every_extension_ffmpeg_reads_and_an_ogg_with_pictures_are_analysed_as_videos(tmp_path):
+    """`fervid batch` told a video by its extension alone: a raw .dv, a .y4m, .asf, .nut, .mod or .h264 failed as "not
+    an image", a .3g2, .f4v, .qt or .divx as "a video (MP4/MOV), not an image (use `fervid video`)" (it knew), and a
+    Theora .ogg as "audio only, no picture"; a folder search left them all out unsaid. A recording under an extension
+    of its own is analysed as the video it holds where it is named, and named in a notice where a folder holds it."""
+    import imageio_ffmpeg
+
+    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-t", "1"]
+    corpus = tmp_path / "tapes"
+    corpus.mkdir()
+    made = {"tape.dv": ["-target", "pal-dv", "-an"], "clip.y4m": ["-pix_fmt", "yuv420p"],
+            "clip.asf": [], "clip.nut": [], "camcorder.mod": ["-c:v", "mpeg2video", "-f", "vob"],
+            "raw.h264": ["-c:v", "libx264", "-f", "h264"], "clip.3g2": ["-c:v", "libx264", "-an"],
+            "clip.f4v": ["-c:v", "libx264", "-f", "mp4"], "clip.qt": ["-c:v", "libx264", "-f", "mov"],
+            "clip.divx": ["-c:v", "mpeg4", "-f", "avi"], "theora.ogg": ["-c:v", "libtheora", "-an"],
+            "clip.bin": ["-c:v", "libx264", "-f", "mp4"]}
+    for name, options in made.items():
+        subprocess.run([*ffmpeg, *options, str(corpus / name)], check=True)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
+                    "-c:a", "libvorbis", str(corpus / "voice.ogg")], check=True)
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    assert summary["failed"] == 0, summary["failures"]
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    videos = sorted(set(made) - {"clip.bin"})
+    assert sorted(files.index) == [str(corpus / name) for name in videos]
+    assert (files["kind"] == "video").all() and (files["rows"] > 0).all() and (files["status"] == "done").all()
+    notices = summary["this_run"]["notices"]
+    assert any("left out 1 audio file(s) (e.g. voice.ogg)" in n for n in notices), notices
+    assert any("left out 1 video(s) under an extension fervid does not search for (e.g. clip.bin): name one on its "
+               "own to analyse it" in n for n in notices), notices
+    named = run_batch([str(corpus / "clip.bin"), str(corpus / "voice.ogg")],
+                      BatchOptions(out=tmp_path / "out2", pipeline=MEAN), progress=False)
+    files = pd.read_csv(tmp_path / "out2" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "clip.bin"), "kind"] == "video" and files.loc[str(corpus / "clip.bin"), "rows"] > 0
+    (failure,) = named["failures"]
+    assert "voice.ogg: audio only, no picture" in failure["error"]
+
+
+def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
+    """The second camera's stream of a two-stream recording was left out with an empty note."""
+    import imageio_ffmpeg
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-i", str(CARPHONE), "-t",
+                    "1", "-map", "0:v", "-map", "1:v", "-c:v", "libx264", str(corpus / "two.mkv")], check=True)
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "two.mkv"), "note"] == "the first of its 2 video streams analysed"
+
+
+def test_an_animated_gifs_first_frame_alone_is_noted_in_files_csv(tmp_path, astronaut_rgb):
+    """`fervid image` says it analysed an animated GIF's first frame alone; `fervid batch` left files.csv's note
+    empty."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    frames = [Image.fromarray(astronaut_rgb).resize((320, 320)).rotate(angle) for angle in (0, 5, 10)]
+    frames[0].save(corpus / "wave.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "still.png")
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), progress=False)
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "wave.gif"), "note"] == ("an animated GIF: analysed frame 1 of 3 (`fervid video` "
+                                                          "reads every frame)")
+    assert files.loc[str(corpus / "wave.gif"), "rows"] == 1 and pd.isna(files.loc[str(corpus / "still.png"), "note"])

@@ -683,12 +683,19 @@ def test_an_animated_image_or_multi_page_tiff_is_said_to_be_read_at_its_first_fr
 
 def test_fervid_video_says_opencv_cannot_decode_an_animated_webp_or_a_tiff_stack(tmp_path, astronaut_rgb):
     """`fervid video anim.webp` said "no video frames could be decoded (corrupt?)" of a sound file."""
+    import shlex
+
     face, blank = Image.fromarray(astronaut_rgb), Image.new("RGB", (512, 512), (128, 128, 128))
     blank.save(tmp_path / "anim.webp", save_all=True, append_images=[face], duration=200)
     result = runner.invoke(app, ["video", "-q", str(tmp_path / "anim.webp"), "--out", str(tmp_path / "v")])
     assert result.exit_code == 1
-    assert (f"error: {tmp_path / 'anim.webp'}: an animated WebP, whose frames OpenCV cannot decode: convert it to GIF "
-            "or MP4") in result.output and "corrupt" not in result.output
+    assert (f"error: {tmp_path / 'anim.webp'}: an animated WebP, whose frames OpenCV cannot decode: convert it to MP4 "
+            "with the ffmpeg binary fervid runs (") in result.output and "corrupt" not in result.output
+    # the command it gives (ImageMagick's, before, though fervid's own ffmpeg decodes WebP) makes a video of its frames
+    command = shlex.split(result.output.split("fervid runs (", 1)[1].split(") to analyse every frame")[0])
+    subprocess.run(command, check=True, capture_output=True)
+    result = runner.invoke(app, ["video", "-q", str(tmp_path / "anim.mp4"), "--out", str(tmp_path / "v")])
+    assert result.exit_code == 0 and json.loads((tmp_path / "v" / "anim_tracks.json").read_text())["frames_read"] == 2
     # a multi-page TIFF (a camera's image stack) was a one-frame video of its first page, without a word
     blank.save(tmp_path / "stack.tif", save_all=True, append_images=[face, blank])
     result = runner.invoke(app, ["video", "-q", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "t")])

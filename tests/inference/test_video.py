@@ -1062,6 +1062,96 @@ def test_fervid_live_reads_an_interlaced_file_too(tmp_path, astronaut_rgb):
     assert read and max(np.abs(frame.astype(int) - source[index]).mean() for index, frame in read) < 6
 
 
+def _interlaced_in_a_progressive_container(path, steady, codec):
+    """``steady`` encoded interlaced and put in a container whose header says "progressive": interlaced H.264
+    remuxed into Matroska with ``-field_order progressive``, or DV (interlaced whatever its source) in a .mkv."""
+    if codec == "h264":
+        interlaced = path.with_suffix(".mp4")
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setfield=tff", "-c:v", "libx264",
+                        "-flags", "+ilme+ildct", "-x264opts", "tff=1", str(interlaced)], check=True)
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(interlaced), "-c", "copy", "-field_order",
+                        "progressive", str(path)], check=True)
+    else:
+        subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
+                        str(path)], check=True)
+    header = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    assert re.search(r"Video: .*\bprogressive\b", header), header  # what this is about: the header says so
+    return path
+
+
+@pytest.mark.parametrize("codec", ["h264", "dv"])
+def test_interlaced_frames_in_a_container_that_says_progressive_are_read_deinterlaced(analyzer, tmp_path,
+                                                                                       astronaut_rgb, codec):
+    """The header's field order was all that was asked: such a file was read by OpenCV, whose frames were its
+    unwritten buffer. `fervid video` said ok with 0 tracks and wrote an annotated copy of noise; after another video
+    of that size in the same process, 100 "happy" rows with a frozen box: the video before's last frame. The first
+    frame's own mark is asked now, whatever the header says."""
+    size = (720, 576) if codec == "dv" else (640, 480)  # DV: its PAL frame
+    source = moving_face_frames(astronaut_rgb, n=25, size=size)
+    steady = write_clip(tmp_path / "steady.mp4", source, fps=25)
+    clip = _interlaced_in_a_progressive_container(tmp_path / "interlaced.mkv", steady, codec)
+    before = write_clip(tmp_path / "before.mp4", [np.full((size[1], size[0], 3), 200, np.uint8)] * 5, fps=25)
+    VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(before)  # its frames in memory first
+    cap = open_video(clip)
+    frames = []
+    while (read := cap.read())[0]:
+        frames.append(cv2.resize(read[1], size).astype(int))
+    cap.release()
+    assert len(frames) == 25
+    assert max(np.abs(f - s).mean() for f, s in zip(frames, source)) < 8  # noise or the video before's: 50 and more
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip, tmp_path / "out")
+    rows = result.frame_table()
+    assert result.ok and result.track_ids == [1] and len(rows) == 25
+    assert len(set(zip(rows.x, rows.y))) > 20  # the face drifts: not one frozen box
+
+
+def test_a_first_frame_opencv_did_not_decode_as_ffmpeg_does_is_read_through_ffmpeg(tmp_path, astronaut_rgb,
+                                                                                    monkeypatch):
+    """The safety net under the interlacing check: where OpenCV's first frame is not the picture ffmpeg decodes
+    (here an interlaced file, with the interlacing check made to miss it), its buffer was not written, and the
+    video is read through ffmpeg; no other video's frame left in memory can come back as this one's."""
+    from fervid.inference import video
+
+    monkeypatch.setattr(video._FirstFrameProbe, "interlaced", property(lambda self: False))
+    source = moving_face_frames(astronaut_rgb, n=10)
+    clip = _interlaced_in_a_progressive_container(tmp_path / "interlaced.mkv",
+                                                  write_clip(tmp_path / "steady.mp4", source, fps=25), "h264")
+    before = write_clip(tmp_path / "before.mp4", [np.full((480, 640, 3), 200, np.uint8)] * 3, fps=25)
+    for _ in iter(open_video(before).read, (False, None)):  # another picture of that size in memory first
+        pass
+    cap = open_video(clip)
+    frames = [read[1].astype(int) for read in iter(cap.read, (False, None))]
+    cap.release()
+    assert len(frames) == 10 and max(np.abs(f - s).mean() for f, s in zip(frames, source)) < 8
+
+
+def test_frames_that_stop_changing_where_ffmpegs_go_on_stop_the_reading_and_say_why(analyzer, tmp_path,
+                                                                                      astronaut_rgb):
+    """Interlaced frames after progressive ones, in a file whose header says progressive (a recording whose inserts
+    are interlaced): OpenCV handed out its last progressive frame for each, and the face in it was labelled on, its
+    box frozen. The frames before are analysed; the reading stops where the frames stop changing, said so. A video
+    that stands still (its frames byte-identical, and ffmpeg's too) is read to its end."""
+    source = moving_face_frames(astronaut_rgb, n=40)
+    write_clip(tmp_path / "steady.mp4", source, fps=25)
+    parts = []
+    for n, (start, interlacing) in enumerate([("0", []), ("0.8", ["-vf", "setfield=tff", "-flags", "+ilme+ildct",
+                                                                   "-x264opts", "tff=1"])]):
+        parts.append(tmp_path / f"part{n}.ts")
+        subprocess.run([FFMPEG, "-loglevel", "error", "-ss", start, "-i", str(tmp_path / "steady.mp4"), "-t", "0.8",
+                        *interlacing, "-c:v", "libx264", str(parts[-1])], check=True)
+    clip = tmp_path / "inserts.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", f"concat:{parts[0]}|{parts[1]}", "-c", "copy",
+                    "-field_order", "progressive", str(clip)], check=True)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(clip)
+    assert not result.ok and re.search(r"inserts.mkv: analysis stopped at frame 2[0-3]: its frames stop changing at "
+                                       r"0\.[89] s where ffmpeg's do not \(they are interlaced from there", result.error)
+    rows = result.frame_table()
+    assert len(rows) >= 15 and len(set(zip(rows.x, rows.y))) == len(rows)  # the frames before, moving
+    still = write_clip(tmp_path / "still.mp4", [source[0]] * 20, fps=25)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(still)
+    assert result.ok and len(result.faces) == 20
+
+
 def hdr_clip(path, frames, transfer, white_nits, interlaced=False):
     """``frames`` (SDR, BT.709) as a phone records HDR video: 10 bits, BT.2020 primaries, ``transfer`` smpte2084 (PQ)
     or arib-std-b67 (HLG), their white at ``white_nits`` cd/m2 (203: BT.2408's HDR reference white, where a phone
@@ -2080,3 +2170,89 @@ def test_usable_fps_refuses_what_a_container_reports_without_a_rate(reported, us
     # 1000 is the millisecond time base Matroska/WebM and FLV report where the rate varies: `fervid video` used to
     # time frames by it (its rule was fps > 1000) while `live` and `batch --estimate` fell back (fps < 1000)
     assert usable_fps(reported) == usable
+
+
+def test_a_raw_dv_file_is_timed_at_its_own_rate_and_not_called_truncated(analyzer, tmp_path, astronaut_rgb):
+    """A raw DV file's container reports its 60000 time base as its rate (and 60000 frames a second as its count):
+    `fervid video` fell back to 30 fps, counted 60000 x 2 s at 30 fps and said "video ended at 2.0 s of 4000.0 s
+    (truncated or corrupt)", exit 1, and wrote its annotated copy at 30 fps. FFmpeg's base rate (25 tbr) times it,
+    and its length is the container's count over the container's own rate."""
+    source = moving_face_frames(astronaut_rgb, n=25, size=(720, 576))
+    tape = tmp_path / "tape.dv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(write_clip(tmp_path / "steady.mp4", source, fps=25)),
+                    "-target", "pal-dv", "-an", str(tape)], check=True)
+    assert cv2.VideoCapture(str(tape)).get(cv2.CAP_PROP_FPS) == 60000  # what this is about
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(tape, tmp_path / "out")
+    assert result.ok, result.error
+    assert result.fps == 25 and result.frames_read == 25 and result.duration == pytest.approx(1.0)
+    copy = subprocess.run([FFMPEG, "-hide_banner", "-i", str(tmp_path / "out" / "tape_annotated.mp4"), "-f", "null",
+                           "-"], capture_output=True, text=True).stderr
+    assert re.search(r", 25 fps", copy) and int(re.findall(r"frame=\s*(\d+)", copy)[-1]) == 25
+
+
+def test_audio_with_cover_art_is_said_to_have_no_video(analyzer, tmp_path, astronaut_png):
+    """A podcast's or a song's file with its cover picture: OpenCV read the cover as a one-frame video, analysed it
+    and said "video ended at 0.0 s of 9000.0 s (truncated or corrupt)"."""
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False))
+    sound = ["-f", "lavfi", "-i", "sine=frequency=440:duration=3"]
+    cover = tmp_path / "cover.jpg"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(astronaut_png), str(cover)], check=True)
+    podcast = tmp_path / "podcast.mp4"  # the cover an attached picture, as MP4 and M4A keep it
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-i", str(cover), "-map", "0", "-map", "1", "-c:a", "aac",
+                    "-c:v", "copy", "-disposition:v", "attached_pic", str(podcast)], check=True)
+    attached = tmp_path / "song.mkv"  # a Matroska attachment
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-attach", str(cover), "-metadata:s:t",
+                    "mimetype=image/jpeg", "-c:a", "aac", str(attached)], check=True)
+    for path in (podcast, attached):
+        with pytest.raises(VideoError, match=rf"{path.name}: audio with cover art, no video stream"):
+            runner.run(path)
+    # Matroska keeps no attached-picture mark: the cover is a one-frame video stream beside 3 s of sound
+    one_picture = tmp_path / "cover_track.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", *sound, "-i", str(cover), "-map", "0", "-map", "1", "-c:a", "aac",
+                    "-c:v", "copy", "-disposition:v", "attached_pic", str(one_picture)], check=True)
+    result = runner.run(one_picture)
+    assert result.frames_read == 1 and re.search(r"cover_track.mkv: one picture and 3\.\d s of sound: audio with "
+                                                 r"cover art, not a video", result.error or ""), result.error
+
+
+def test_a_file_of_two_video_streams_says_the_first_was_analysed(tmp_path, astronaut_rgb):
+    """A recording of two cameras in one file: the first stream was analysed and the second left out unsaid."""
+    face = write_clip(tmp_path / "face.mp4", moving_face_frames(astronaut_rgb, n=15), fps=15)
+    two = tmp_path / "two_cameras.mkv"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(face), "-i", str(carphone()), "-map", "0:v", "-map",
+                    "1:v", "-c:v", "libx264", "-shortest", str(two)], check=True)
+    result = CliRunner().invoke(app, ["video", str(two), "--out", str(tmp_path / "o"), "--method", "frame", "-q",
+                                      "--no-annotate"])
+    assert result.exit_code == 0, result.output
+    assert "two_cameras.mkv holds 2 video streams: the first was analysed" in result.output
+    tracks = json.loads((tmp_path / "o" / "two_cameras_tracks.json").read_text())
+    assert tracks["video_streams"] == 2 and tracks["frames_read"] == 15 and tracks["width"] == 640
+    one = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(face)
+    assert one.video_streams == 1 and one.summary()["video_streams"] == 1
+
+
+def test_a_pattern_of_a_videos_frames_is_said_once_with_the_command_that_joins_them(tmp_path, astronaut_rgb,
+                                                                                   monkeypatch):
+    """`fervid video "seq/*.png"` printed "a PNG image, not a video" once per frame (50 errors). It says so once,
+    with the bundled ffmpeg binary's command that makes them a video, which `fervid video` then analyses."""
+    import shlex
+
+    from PIL import Image
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i, frame in enumerate(moving_face_frames(astronaut_rgb, n=12), start=1):
+        Image.fromarray(frame[:, :, ::-1]).save(seq / f"frame_{i:04d}.png")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["video", "seq/*.png", "--out", "o", "-q"])
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if "not a video" in line or "images, not videos" in line]
+    assert line.startswith("error: 12 images, not videos (seq/frame_0001.png, ...): `fervid image` analyses them")
+    command = shlex.split(line.split("theirs): ", 1)[1])
+    assert command[0] == FFMPEG and command[-1] == "seq.mp4"
+    subprocess.run(command, check=True, capture_output=True)
+    result = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False)).run(tmp_path / "seq.mp4")
+    assert result.ok and result.frames_read == 12 and result.fps == 25 and result.track_ids == [1]
+    # one image is said as before
+    single = CliRunner().invoke(app, ["video", "seq/frame_0001.png", "--out", "o", "-q"])
+    assert "seq/frame_0001.png: a PNG image, not a video (use `fervid image`)" in single.output

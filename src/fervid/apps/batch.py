@@ -35,7 +35,7 @@ import numpy as np
 
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import IMAGE_SUFFIXES, printable_name
+from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
@@ -168,6 +168,18 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_face
 SETTINGS_BEFORE_RECORDED = {"max_faces": None}
 
 
+def input_kind(path: Path) -> str:
+    """How ``fervid batch`` analyses a file, "video" or "image": by its extension where it is a video's or an
+    image's (.ts, not one of VIDEO_SUFFIXES as TypeScript's sources share it, is a transport stream here: a search
+    takes only those, expand_inputs, and one named on its own is no image), else by what it holds (an .ogg holding
+    Theora, a recording under an extension of its own: images.holds_video). What is neither is read as an image,
+    whose reader says what it is (sound alone, a text file)."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES or suffix == ".ts":
+        return "video"
+    return "image" if suffix in IMAGE_SUFFIXES or not holds_video(path) else "video"
+
+
 def result_settings(pipeline: PipelineOptions) -> dict:
     """The settings a batch folder's results are made with; the model and the temporal LSTM by the digests of the
     weights files that run, as each file's JSON records them, so that a model retrained under the same name (a
@@ -266,6 +278,10 @@ class StateStore:
         # goes on under an upgrade. Files analysed before it was recorded have none.
         if "made_with" not in columns:
             self.db.execute("ALTER TABLE files ADD COLUMN made_with TEXT")
+        # what a done file's analysis should be read with, of its own (an animated GIF's first frame alone); a
+        # video's come from its tracks JSON
+        if "note" not in columns:
+            self.db.execute("ALTER TABLE files ADD COLUMN note TEXT")
         for (path,) in self.db.execute("SELECT path FROM files WHERE location IS NULL").fetchall():
             self.db.execute("UPDATE files SET location = ? WHERE path = ?", (os.path.abspath(path), path))
 
@@ -324,9 +340,7 @@ class StateStore:
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
-            # by its extension; .ts, not one of VIDEO_SUFFIXES (TypeScript's too), is a transport stream here: a
-            # search takes only those (expand_inputs), and one named on its own is no image
-            kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} else "image"
+            kind = input_kind(p)
             location = os.path.abspath(p)
             name = known.get(location, str(p))  # the name the file was first registered under
             row = self.db.execute("SELECT hash, status, key, size, mtime_ns FROM files WHERE path = ?",
@@ -385,11 +399,13 @@ class StateStore:
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
 
     def finish(self, path: str, status: str, error: str | None, faces: int, rows: int, seconds: float,
-               made_with: dict | None = None) -> None:
-        """``made_with``: the fervid and ONNX Runtime versions that analysed it."""
+               made_with: dict | None = None, note: str | None = None) -> None:
+        """``made_with``: the fervid and ONNX Runtime versions that analysed it; ``note``: what its results should be
+        read with (files.csv's ``note``)."""
         self.db.execute("UPDATE files SET status = ?, error = ?, faces = ?, rows = ?, seconds = ?, updated = ?, "
-                        "made_with = ? WHERE path = ?", (status, error, faces, rows, seconds, time.time(),
-                                                         None if made_with is None else json.dumps(made_with), path))
+                        "made_with = ?, note = ? WHERE path = ?",
+                        (status, error, faces, rows, seconds, time.time(),
+                         None if made_with is None else json.dumps(made_with), note, path))
 
     def made_with(self) -> list[dict]:
         """The versions that made the done files' results, each with its count of files: ``fervid`` and
@@ -400,8 +416,8 @@ class StateStore:
                 for made, n in counts]
 
     def rows(self) -> list[dict]:
-        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location FROM files "
-                              "ORDER BY path")
+        cur = self.db.execute("SELECT path, hash, kind, status, error, faces, rows, key, seconds, location, note "
+                              "FROM files ORDER BY path")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -531,8 +547,11 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         stop()  # a task handed over as the run was interrupted
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        note = None
         if kind == "image":
             parts, partial = _analyse_image(analyzer, path, tmp, options)
+            # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
+            note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
             parts, partial = _analyse_video(analyzer, path, tmp, options, progress, stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
@@ -544,7 +563,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
-                "seconds": time.perf_counter() - t0, "made_with": runtime_versions()}
+                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -775,7 +794,7 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     from fervid.inference.video import VideoAnalyzer, container_facts
 
     files, problems = collect_inputs(inputs)
-    is_video = [p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} for p in files]
+    is_video = [input_kind(p) == "video" for p in files]
     videos = [p for p, video in zip(files, is_video) if video]
     images = [p for p, video in zip(files, is_video) if not video]
     facts = {v: container_facts(v) for v in videos}
@@ -787,7 +806,8 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, pipeline.video())
         for n, video in enumerate(picks):
-            limit, read = math.ceil(sample_seconds * facts[video].fps), [0]
+            # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
+            limit, read = math.ceil(sample_seconds * (facts[video].fps or 30.0)), [0]
             started = time.perf_counter()
             result = runner.run(video, Path(tmp) / f"v{n}", progress=lambda done, total: read.__setitem__(0, done),
                                 stop=lambda: read[0] > limit)
@@ -870,7 +890,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
-            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"))
+            store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
+                         res.get("note"))
             faces += res["faces"]
         recorded.add(res["path"])
         finished += 1
@@ -1029,6 +1050,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
             note = "no faces found"
         elif status == "pending" and not note:
             note = "not analysed yet"
+        if status == "done" and r["note"]:
+            note = "; ".join(filter(None, [note, r["note"]]))
         if r["path"] in missing:
             note = "; ".join(filter(None, [note, "no longer where it was analysed (its rows stay)"]))
         if doc and doc.get("hdr"):  # an HDR phone video: analysed tone-mapped to SDR, or clipped where it could not be
@@ -1044,6 +1067,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                                            f"{doc.get('width')}x{doc.get('height')}: " + ", ".join(
                                                f"{c['width']}x{c['height']} from {c['time']:.1f} s"
                                                for c in doc["frame_size_changes"])]))
+        if doc and doc.get("video_streams", 1) > 1:  # a second camera's stream: not analysed
+            note = "; ".join(filter(None, [note, f"the first of its {doc['video_streams']} video streams analysed"]))
         files_rows.append({
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",

@@ -176,8 +176,9 @@ SMALL_FACE_RATIO = 1.5
 
 def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
     """What a video's (or a live session's) results should be read with: a dark picture brightened, an HDR video
-    tone-mapped (or not), a clock that started again, one track across scene cuts (--max-faces 1), outputs that
-    replaced another source's, faces near the smallest looked for (``detector``: the one that ran)."""
+    tone-mapped (or not), a clock that started again, video streams left out, one track across scene cuts
+    (--max-faces 1), outputs that replaced another source's, faces near the smallest looked for (``detector``: the
+    one that ran)."""
     from fervid.inference.align import DARK_TOP
 
     notices = []
@@ -209,6 +210,10 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
                        f"were analysed stretched, and boxes there are in {size} pixels (frame_size_changes in the "
                        "tracks JSON); to read each at its own size, analyse the recordings one by one or convert the "
                        "file to one size first")
+    if result.video_streams > 1:
+        notices.append(f"{name} holds {result.video_streams} video streams: the first was analysed (video_streams "
+                       "in the tracks JSON); to analyse another, copy it out first (`ffmpeg -i FILE -map 0:v:1 -c "
+                       "copy second.mkv` for the second)")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "
@@ -217,6 +222,33 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
         notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
                        "--out to keep both)")
     return notices
+
+
+def _images_given_as_videos(images: list[Path]) -> str:
+    """One line for several still images given to `fervid video` (a pattern of a video's frames, ``"seq/*.png"``,
+    failed once per frame): what they are, and the command of the ffmpeg binary fervid runs that joins them into one
+    video, at 25 frames a second, where they are one numbered sequence (frame_0001.png, ...) or share a folder and an
+    extension."""
+    import imageio_ffmpeg
+
+    folders, suffixes = {p.parent for p in images}, {p.suffix for p in images}
+    numbered = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", p.name) for p in images]
+    joined = ""
+    if len(folders) == 1 and len(suffixes) == 1:
+        (folder,), (suffix,) = folders, suffixes
+        if all(numbered) and len({(m.group(1), len(m.group(2))) for m in numbered}) == 1:
+            first = min(int(m.group(2)) for m in numbered)
+            source = ["-start_number", str(first), "-i",
+                      str(folder / f"{numbered[0].group(1)}%0{len(numbered[0].group(2))}d{suffix}")]
+        else:  # (the glob pattern type is not in every ffmpeg build: Windows' lack it)
+            source = ["-pattern_type", "glob", "-i", str(folder / f"*{suffix}")]
+        video = folder.with_suffix(".mp4") if folder.name else folder / "frames.mp4"
+        joined = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-framerate", "25", *source, "-vf",
+                             "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video)])
+    return (f"{len(images)} images, not videos ({images[0]}, ...): `fervid image` analyses them one by one" + (
+        f"; to analyse them as one video's frames, join them first (at 25 frames a second: change -framerate to "
+        f"theirs): {joined}" if joined else "; to analyse them as one video's frames, join them into a video "
+                                            "first (ffmpeg -framerate 25 -i ...)"))
 
 
 def _say_notices(notices: list[str]) -> None:
@@ -578,7 +610,7 @@ def video(
     import time as _time
 
     from fervid.inference.images import expand_inputs, output_stems
-    from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
+    from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
@@ -597,6 +629,7 @@ def video(
     failures = [f"{item}: {why}" for item, why in problems]
     runner = _video_runner(options, named_method=method)
     analysed = 0
+    stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
         bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
@@ -618,6 +651,10 @@ def video(
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(_interrupted_status())
+        except StillImageError as exc:
+            bar.close()
+            stills.append((path, str(exc)))
+            continue
         except VideoError as exc:
             bar.close()
             failures.append(str(exc))
@@ -654,6 +691,10 @@ def video(
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
                    f"*_tracks.json, and for videos with a face *_timeline.png{key_frame_files}")
+    if len(stills) > 1:
+        failures.append(_images_given_as_videos([path for path, _ in stills]))
+    elif stills:
+        failures.append(stills[0][1])
     for message in failures:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if failures:

@@ -227,7 +227,7 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             im.load()
             return _from_pil(im, name)
     except ImageLoadError as exc:
-        container = _video_container(source) if "not an image" in str(exc) else None
+        container = video_container(source) if "not an image" in str(exc) else None
         if container == "HEIF" and READS_HEIF:  # pillow-heif did not recognise it either
             raise ImageLoadError(f"{name}: a corrupt HEIC/HEIF image (its header names the format, the decoder "
                                  "found no picture in it)") from None
@@ -237,8 +237,9 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
         if container == "AVIF":  # where this Pillow is older than 11.2
             raise ImageLoadError(f"{name}: an AVIF image, which fervid cannot read here (this Pillow has no decoder "
                                  "for it; Pillow 11.2 and later have one): convert it to JPEG or PNG") from None
-        if container == "M4A" or Path(name).suffix.lower() in AUDIO_SUFFIXES:  # (batch takes what is not a video
-            # for an image)
+        # (batch takes what is not a video for an image; an .ogg may hold Theora, the one sound extension whose
+        # container video_container tells by its codec)
+        if container == "M4A" or (Path(name).suffix.lower() in AUDIO_SUFFIXES and container != "Ogg Theora"):
             raise ImageLoadError(f"{name}: audio only, no picture: fervid reads faces") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
@@ -249,27 +250,56 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 
-def _video_container(source) -> str | None:
-    """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None; "HEIF" and
-    "AVIF" for the still images that share MP4's boxes, "M4A" for the sound files that do."""
+def video_container(source) -> str | None:
+    """The video container a file's first bytes announce, or None: MP4/MOV (3GP, F4V, QuickTime), Matroska/WebM,
+    AVI, ASF/WMV, FLV, Ogg holding Theora (an Ogg of sound alone is None), an MPEG program stream (.mpg, .vob, a
+    camcorder's .mod) or transport stream, Y4M, NUT, MXF, RealMedia, raw DV and raw H.264/HEVC; "HEIF" and "AVIF" for
+    the still images that share MP4's boxes, "M4A" for the sound files that do. Read from the first KiB: a file of an
+    extension fervid does not know (or an ambiguous .ogg) is a video by what it holds."""
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
-                head = fh.read(12)
+                head = fh.read(1024)
         else:
             source.seek(0)
-            head = source.read(12)
+            head = source.read(1024)
     except OSError:
         return None
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return ("HEIF" if brand in _HEIF_BRANDS else "AVIF" if brand in (b"avif", b"avis") else
                 "M4A" if brand in (b"M4A ", b"M4B ", b"M4P ") else "MP4/MOV")
-    if head[:4] == b"\x1aE\xdf\xa3":
-        return "Matroska/WebM"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):  # QuickTime without a file type box
+        return "MP4/MOV"
+    for magic, name in _VIDEO_MAGIC:
+        if head.startswith(magic):
+            return name
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "AVI"
+    if head[:4] == b"OggS" and b"\x80theora" in head:  # the first pages name every stream's codec
+        return "Ogg Theora"
+    if head[:3] == b"\x1f\x07\x00" and len(head) > 3 and head[3] & 0x7F == 0x3F:  # a DIF sequence's header block
+        return "DV"
+    if any(len(head) > offset + 2 * size and all(head[i] == 0x47 for i in range(offset, offset + 3 * size, size))
+           for offset, size in ((0, 188), (4, 192))):  # 0x47 opens each packet (M2TS: after a 4-byte time)
+        return "MPEG-TS"
+    start = head[4:5] if head[:4] == b"\x00\x00\x00\x01" else head[3:4] if head[:3] == b"\x00\x00\x01" else b""
+    if start and (start[0] & 0x1F in (6, 7, 9) or start[0] in (0x40, 0x46)):  # H.264 SEI/SPS/AUD, HEVC VPS/AUD
+        return "H.264/HEVC"
     return None
+
+
+# (magic at a file's start, container) for video_container
+_VIDEO_MAGIC = ((b"\x1aE\xdf\xa3", "Matroska/WebM"), (b"0&\xb2u\x8ef\xcf\x11", "ASF/WMV"), (b"FLV\x01", "FLV"),
+                (b"\x00\x00\x01\xba", "MPEG-PS"), (b"\x00\x00\x01\xb3", "MPEG video"), (b"YUV4MPEG2 ", "Y4M"),
+                (b"nut/multimedia container", "NUT"), (b"\x06\x0e+4\x02\x05\x01\x01", "MXF"), (b".RMF", "RealMedia"))
+# what video_container names that is no video
+NOT_VIDEO_CONTAINERS = {"HEIF", "AVIF", "M4A"}
+
+
+def holds_video(path: Path) -> bool:
+    """Whether a file's first bytes announce a video container (:func:`video_container`)."""
+    return video_container(path) not in (None, *NOT_VIDEO_CONTAINERS)
 
 
 @contextmanager
@@ -402,7 +432,10 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     takes_images, takes_videos = IMAGE_SUFFIXES <= suffixes, VIDEO_SUFFIXES <= suffixes
 
     def is_video(p: Path) -> bool:
-        return p.suffix.lower() in VIDEO_SUFFIXES or (p.suffix.lower() == ".ts" and mpeg_transport_stream(p))
+        return p.suffix.lower() in VIDEO_SUFFIXES or video_by_content(p)
+
+    # other files of these are said by their kind; of any other extension, those that hold video (holds_video)
+    known_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES | {".ts"}
 
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:
         candidates = [p for p in candidates if not in_results(p)]
@@ -426,8 +459,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                     ([p for p in others if p.suffix.lower() in IMAGE_SUFFIXES] if takes_videos and not takes_images
                      else [], "image(s)", "`fervid video` reads videos; analyse images with `fervid image`, or both "
                      "kinds with `fervid batch`"),
-                    ([p for p in others if p.suffix.lower() in AUDIO_SUFFIXES], "audio file(s)",
-                     "sound without a picture: fervid reads faces")):
+                    ([p for p in others if p.suffix.lower() in AUDIO_SUFFIXES and not is_video(p)], "audio file(s)",
+                     "sound without a picture: fervid reads faces"),
+                    ([p for p in others if p.suffix.lower() not in known_suffixes and holds_video(p)],
+                     "video(s) under an extension fervid does not search for", "name one on its own to analyse it "
+                     "(`fervid video`, `fervid batch`), or give it a video's extension")):
                 if files:
                     notices.append(f"{printable_name(item)}: left out {len(files)} {what} (e.g. "
                                    f"{printable_name(files[0].name)}): {advice}")
@@ -537,15 +573,13 @@ def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _components_match(pattern[1:], parts[1:])
 
 
-def mpeg_transport_stream(path: Path) -> bool:
-    """Whether a file begins as an MPEG transport stream: 188-byte packets, each opening with the sync byte 0x47
-    (a recording named .ts, an extension TypeScript's sources share)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(3 * 188 + 1)
-    except OSError:
-        return False
-    return len(head) > 188 and all(head[i] == 0x47 for i in range(0, len(head), 188))
+def video_by_content(path: Path) -> bool:
+    """A file a search takes as a video by what it holds, its extension being another kind's too: a .ts that begins
+    as an MPEG transport stream (TypeScript's sources share the extension), an .ogg that holds Theora (most hold
+    sound alone)."""
+    suffix = path.suffix.lower()
+    return ((suffix == ".ts" and video_container(path) == "MPEG-TS")
+            or (suffix == ".ogg" and video_container(path) == "Ogg Theora"))
 
 
 def is_batch_results(folder: Path) -> bool:

@@ -46,10 +46,14 @@ from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace
 
-# (not .ts: TypeScript sources beside a study's recordings failed as videos; a search takes a .ts file that begins
-# as an MPEG transport stream, images.expand_inputs, and one named on its own is read)
+# (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
+# either where it holds video, images.video_by_content, and one named on its own is read)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mts",
-                  ".m2ts", ".m2t", ".ogv", ".vob", ".mxf"}
+                  ".m2ts", ".m2t", ".ogv", ".vob", ".mxf",
+                  # tape and camcorder files (raw DV, JVC's MPEG-PS), phones' and Flash's MP4 kin, QuickTime's old
+                  # name, Windows Media and DivX files, FFmpeg's own and raw formats, RealMedia
+                  ".dv", ".dif", ".mod", ".tod", ".3g2", ".f4v", ".qt", ".asf", ".divx", ".nut", ".y4m", ".h264",
+                  ".264", ".h265", ".hevc", ".m2v", ".ogm", ".rm", ".rmvb"}
 MIN_EPISODE_SECONDS = 0.5  # shorter emotion episodes get no key frame
 KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is enlarged by a whole factor to reach it
 # A track unseen (frames came without it: TrackLog) for longer than this many of its frame spacings, and at least
@@ -115,6 +119,11 @@ class OutputNames:
 
 class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
+
+
+class StillImageError(VideoError):
+    """A still image given as a video (``fervid video "frames/*.png"``: a sequence of frames is said once, with how to
+    join them)."""
 
 
 def sample_video() -> Path:
@@ -528,6 +537,9 @@ class VideoResult:
     # video means it was read as OpenCV converts it: highlights and bright skin clipped, colours shifted
     hdr: str | None = None
     tone_mapped: bool = False
+    # the video streams the file holds (cover art apart): the first is analysed (a second camera's, or a second
+    # angle's, was left out unsaid)
+    video_streams: int = 1
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -604,8 +616,8 @@ class VideoResult:
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
-                "clock_resets": self.clock_resets,
-                "frame_size_changes": self.frame_size_changes, "tracks": self.track_summaries()}
+                "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
+                "video_streams": self.video_streams, "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -1065,17 +1077,21 @@ class _CheckedCapture:
     "HLG" for an HDR video (None otherwise), ``tone_mapped``: whether its frames are tone-mapped to SDR."""
 
     def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = "", hdr: str | None = None,
-                 tone_mapped: bool = False):
+                 tone_mapped: bool = False, path: Path | None = None):
         self._cap, self._sar = cap, sar
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
+        self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         if self._first_frame is not None:
             frame, self._first_frame = self._first_frame, None
             return True, frame
         ok, frame = self._cap.read()
+        if ok and self._frozen is not None and self._frozen.still(frame):
+            self._frozen.check(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start, frame)
         if ok and self._sar != 1.0:
             frame = _square_pixels(frame, self._sar)
         return ok, frame
@@ -1095,13 +1111,31 @@ class _CheckedCapture:
         """Read through the ffmpeg binary because it is interlaced (not only to tone-map an HDR video)."""
         return isinstance(self._cap, _FFmpegCapture) and self._cap.deinterlace
 
+    @property
+    def frame_rate(self) -> float | None:
+        """The rate to time the video's frames by: its container's (:func:`usable_fps`), else FFmpeg's guess of the
+        stream's base rate ("tbr") where that is usable; None where neither is. A raw DV file's container reports its
+        60000 time base as its rate, its header "25 tbr": it was timed at the 30 fps fallback."""
+        return usable_fps(self._cap.get(cv2.CAP_PROP_FPS)) or usable_fps(self._base_rate)
+
+    @property
+    def seconds_expected(self) -> float:
+        """The video's length as its container gives it (:func:`container_seconds`); 0 where it gives none (a camera,
+        a live stream)."""
+        return container_seconds(self._cap.get(cv2.CAP_PROP_FPS), self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0.0
+
+    @property
+    def _base_rate(self) -> float:
+        """FFmpeg's guess of the video stream's base rate ("tbr" in its header), 0 where it gives none."""
+        base = re.search(r", ([0-9.]+) tbr", _video_stream_line(self.header))
+        return float(base.group(1)) if base else 0.0
+
     def motion_rate(self, fps: float) -> float:
         """The rate to write a copy of the video at: ``fps`` (its container's average), or FFmpeg's guess of its base
         rate ("tbr") where that is higher. A variable-frame-rate recording (a phone under load, a screen or call
         recording: no frame while the picture is still) averages below the rate of its busy stretches, and a copy
         at the average left a third of a probe's frames out there."""
-        base = re.search(r", ([0-9.]+) tbr", _video_stream_line(self.header))
-        rate = float(base.group(1)) if base else 0.0
+        rate = self._base_rate
         return rate if fps * 1.05 < rate <= 120.0 else fps
 
     @property
@@ -1117,8 +1151,8 @@ class _CheckedCapture:
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """What a video's container says of it, no frame decoded: ``seconds`` (frame count over rate; None where it
-    gives none), ``fps`` (0 where unknown) and ``width`` x ``height``."""
+    """What a video's container says of it, no frame decoded: ``seconds`` (:func:`container_seconds`; None where it
+    gives none), ``fps`` (:func:`usable_fps`, 0 where unknown) and ``width`` x ``height``."""
 
     seconds: float | None
     fps: float
@@ -1132,6 +1166,16 @@ def usable_fps(fps: float | None) -> float | None:
     return fps if fps is not None and math.isfinite(fps) and 0 < fps < 1000 else None
 
 
+def container_seconds(fps: float, count: float) -> float | None:
+    """A video's length as its container gives it, from OpenCV's frame rate and count: the count over that rate,
+    whatever the rate is (OpenCV makes the count from the stream's length and its rate: 120000 for a 2 s raw DV at its
+    "60000 fps", which is no rate to time frames by, :func:`usable_fps`; counted at the 30 fps fallback it made
+    4000 s); None where either is missing. Not FFmpeg's "Duration": that is the longest stream's, and sound going on
+    after the pictures is no truncated video."""
+    usable = math.isfinite(fps) and fps > 0 and math.isfinite(count) and count > 0
+    return count / fps if usable else None
+
+
 def container_facts(path: str | Path) -> ContainerFacts:
     cap = cv2.VideoCapture(str(path))
     try:
@@ -1139,8 +1183,7 @@ def container_facts(path: str | Path) -> ContainerFacts:
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     finally:
         cap.release()
-    rate = usable_fps(fps)
-    return ContainerFacts(count / rate if rate and count > 0 else None, rate or 0.0, width, height)
+    return ContainerFacts(container_seconds(fps, count), usable_fps(fps) or 0.0, width, height)
 
 
 def _picture_start(header: str) -> float:
@@ -1175,22 +1218,26 @@ def open_video(path: str | Path) -> _CheckedCapture:
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
-        raise VideoError(f"{path}: a {still} image, not a video (use `fervid image`)")
-    probe = _InterlaceProbe(path)  # runs while OpenCV opens the file
+        raise StillImageError(f"{path}: a {still} image, not a video (use `fervid image`)")
+    probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
         cap = cv2.VideoCapture(str(path))
-        interlaced = probe.interlaced()
+        probe.read()
     except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
         if cap is not None:
             cap.release()
         raise
+    if sound := _sound_only(probe.header):  # OpenCV read cover art as a one-frame video
+        cap.release()
+        raise VideoError(f"{path}: {sound}")
     colours = _hdr_colours(probe.header)
     hdr = HDR_TRANSFERS[colours[0]] if colours else None
     tone_map = _tone_map_filter(*colours) if colours and _can_tone_map() else ""
+    interlaced = probe.interlaced
+    fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
     if interlaced or tone_map:
-        fps, count = (cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else (0, 0)
         if tone_map:
             try:
                 mapped = _open_through_ffmpeg(path, fps, count, interlaced, tone_map)
@@ -1207,22 +1254,29 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if not cap.isOpened():
         why = _why_unreadable(path, probe.header) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
         raise VideoError(f"{path}: {why}")
+    # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
+    # error on the terminal)
     ok, first_frame = cap.read()
     if not ok:
         cap.release()
         why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
         raise VideoError(f"{path}: {why}")
-    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header, hdr)
+    if _another_picture(first_frame, probe.thumbnail):  # OpenCV's buffer was not written: ffmpeg reads it
+        cap.release()
+        return _open_deinterlaced(path, fps, count, probe.header, hdr)
+    return _CheckedCapture(cap, first_frame, _opencv_sar(cap), probe.header, hdr, path=path)
 
 
 # Interlaced video (MPEG-2 .mpg/.vob, camcorders' .mts/.m2ts, DV): OpenCV's FFmpeg (swscale of FFmpeg 8 and later)
 # refuses to convert an interlaced frame ("Cannot convert interlaced to progressive frames") yet `read()` says ok
-# and hands out its untouched buffer: black, or another video's frame left in memory. Such a video is decoded by
-# the ffmpeg binary instead, deinterlaced (bwdif: each frame marked interlaced becomes one progressive frame at
-# the video's rate; progressive frames pass untouched). A video is taken as interlaced when FFmpeg's header gives
-# its stream a field order ("top first", ...); where it gives none (neither that nor "progressive": DV, MJPEG) its
-# first frame is decoded to see whether it is marked interlaced. A video the header calls progressive that turns
-# interlaced later is not caught.
+# and hands out its conversion buffer untouched: black, noise, or another video's frame (freed memory of an earlier
+# capture that OpenCV's buffer was given again). Such a video is decoded by the ffmpeg binary instead, deinterlaced
+# (bwdif: each frame marked interlaced becomes one progressive frame at the video's rate; progressive frames pass
+# untouched). A video is taken as interlaced when FFmpeg's header gives its stream a field order ("top first", ...)
+# or its first frame is marked interlaced. The header alone is not enough: a container's field order is whatever
+# the muxer wrote (interlaced H.264 or MPEG-2 remuxed into Matroska with -field_order progressive, DV in a .mov or
+# .mkv of a progressive source) and says "progressive" over interlaced frames, which were analysed as noise, or as
+# the video before's last frame with a frozen box in every row.
 _FIELD_ORDER = re.compile(r"\b(?:top|bottom) (?:coded )?first\b")
 # showinfo's line of one frame: its time, sample aspect ratio, size and interlacing (P, T or B)
 _SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+).*?\bsar:(\d+)/(\d+)\s+s:(\d+)x(\d+)\s+i:([PTB])")
@@ -1239,68 +1293,156 @@ def _ffmpeg_popen_options() -> dict:
     return {"start_new_session": True}
 
 
+def _video_stream_lines(header: str) -> list[str]:
+    """The lines of FFmpeg's header that describe the file's video streams, cover art (attached pictures) apart."""
+    return [line for line in header.split("Stream mapping:")[0].splitlines()
+            if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line]
+
+
 def _video_stream_line(header: str) -> str:
     """The line of FFmpeg's header that describes the video stream decoded (the first that is not cover art)."""
-    for line in header.split("Stream mapping:")[0].splitlines():
-        if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line:
-            return line
-    return ""
+    return next(iter(_video_stream_lines(header)), "")
 
 
-class _InterlaceProbe:
-    """Whether a video is interlaced, from FFmpeg's header (``ffmpeg -i``, started at once so that it runs while
-    OpenCV opens the file: a process start, about 15 ms) and, where that gives no field order, its first frame."""
+# OpenCV's first frame is checked against the ffmpeg binary's (a grey copy of each, FIRST_FRAME_THUMBNAIL pixels a
+# side): where they differ by more than FIRST_FRAME_DIFFERENCE grey levels on average, OpenCV handed out something
+# other than the picture (its buffer left unwritten, whatever the cause) and the video is read through ffmpeg. On 80
+# probe files of every kind (codecs, containers, rotations, non-square pixels, 10-bit, GIF) the same picture differed
+# by at most 1.3; OpenCV's unwritten buffer of an interlaced file (black, noise or another video's frame) by 70 and
+# more. Decoding that frame (for its interlacing mark and this check) costs a video, on a 2-core AMD EPYC under load,
+# 12 ms of CPU for the carphone sample, 40 ms for a 1080p H.264 and 170 ms for a 4K HEVC (0.02, 0.1 and 0.35 s of
+# wall time): once per file, against seconds to minutes of analysis.
+FIRST_FRAME_THUMBNAIL = 32
+FIRST_FRAME_DIFFERENCE = 16.0
+
+
+def _one_frame_command(path: Path, seconds: float | None = None) -> list[str]:
+    """The ffmpeg command that decodes one frame of ``path``'s video stream (its first, or the first from
+    ``seconds`` on the file's timeline), describes it on its log (showinfo: interlaced or not) and writes a grey copy
+    of it, FIRST_FRAME_THUMBNAIL pixels a side, to its output (:func:`_described_frame`). One decoding thread: the
+    frame comes no later, and a frame-threaded decoder decodes as many frames as it has threads to give it."""
+    import imageio_ffmpeg
+
+    side = FIRST_FRAME_THUMBNAIL
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-threads", "1",
+            *(["-ss", f"{seconds:.4f}"] if seconds is not None else []), "-i", str(path), "-map", "0:V:0",
+            "-frames:v", "1", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+            "-vf", f"showinfo,scale={side}:{side}:flags=area,format=gray", "-f", "rawvideo", "-"]
+
+
+def _described_frame(picture: bytes, log: str) -> tuple[bool, np.ndarray | None]:
+    """What :func:`_one_frame_command` said of its frame: (marked interlaced, its grey copy; None where it decoded
+    none)."""
+    described = _SHOWINFO.search(log)
+    side = FIRST_FRAME_THUMBNAIL
+    thumbnail = np.frombuffer(picture, np.uint8).reshape(side, side) if len(picture) == side * side else None
+    return bool(described and described.group(6) != "P"), thumbnail
+
+
+def _another_picture(frame: np.ndarray, thumbnail: np.ndarray | None) -> bool:
+    """Whether OpenCV's BGR ``frame`` is another picture than the one ffmpeg decoded there (its grey ``thumbnail``);
+    False where ffmpeg decoded none."""
+    if thumbnail is None:
+        return False
+    side = FIRST_FRAME_THUMBNAIL
+    ours = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (side, side), interpolation=cv2.INTER_AREA)
+    return float(np.abs(ours.astype(np.int16) - thumbnail).mean()) > FIRST_FRAME_DIFFERENCE
+
+
+class _FirstFrameProbe:
+    """What the ffmpeg binary says of a video, from one process started at once so that it runs while OpenCV opens
+    the file: its header (``ffmpeg -i``), whether its first frame is marked interlaced, and a grey copy of that frame
+    to check OpenCV's first frame against (:func:`_one_frame_command`)."""
 
     def __init__(self, path: Path):
         import subprocess
 
-        import imageio_ffmpeg
-
-        self._path = path
-        self.header = ""  # FFmpeg's header, once interlaced() has read it
+        self.header = ""  # FFmpeg's header, once read() has waited for it
+        self.first_frame_interlaced = False
+        self.thumbnail: np.ndarray | None = None  # ffmpeg's first frame, grey, FIRST_FRAME_THUMBNAIL a side
         try:
-            self._proc = subprocess.Popen(
-                [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+            self._proc = subprocess.Popen(_one_frame_command(path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, **_ffmpeg_popen_options())
         except (OSError, RuntimeError):  # no ffmpeg binary to run (RuntimeError: imageio-ffmpeg found none): OpenCV
             # reads the video, as it did before this probe
             self._proc = None
 
-    def interlaced(self) -> bool:
-        """True where the video is interlaced; False where it is not or ffmpeg cannot tell (OpenCV then reads it,
-        as before)."""
+    def read(self) -> None:
+        """Wait for ffmpeg (at most 30 s) and keep what it said; where it cannot run or tell, the header stays ""
+        and OpenCV reads the video unchecked, as before."""
         import subprocess
 
-        import imageio_ffmpeg
-
         if self._proc is None:
-            return False
+            return
         try:
-            header = self.header = self._proc.communicate(timeout=30)[1].decode("utf-8", "replace")
+            picture, log = self._proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             self.close()
-            return False
-        stream = _video_stream_line(header)
-        if not stream:  # no video: OpenCV's failure says why
-            return False
-        if _FIELD_ORDER.search(stream):
-            return True
-        if re.search(r"\bprogressive\b", stream):
-            return False
-        try:  # no field order in the header: the first frame's own mark
-            first = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(self._path),
-                                    "-map", "0:V:0", "-frames:v", "1", "-vf", "showinfo", "-an", "-sn", "-dn",
-                                    "-f", "null", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, timeout=30, **_ffmpeg_popen_options())
-        except (OSError, RuntimeError, subprocess.TimeoutExpired):
-            return False
-        described = _SHOWINFO.search(first.stderr.decode("utf-8", "replace"))
-        return bool(described and described.group(6) != "P")
+            return
+        log = log.decode("utf-8", "replace")
+        # the input's description: what follows ("Stream mapping:", the output's streams) is the probe's own
+        self.header = re.split(r"^(?:Stream mapping:|Output #0)", log, maxsplit=1, flags=re.M)[0]
+        self.first_frame_interlaced, self.thumbnail = _described_frame(picture, log)
+
+    @property
+    def interlaced(self) -> bool:
+        """True where the header gives the video stream a field order or its first frame is marked interlaced."""
+        return bool(_FIELD_ORDER.search(_video_stream_line(self.header))) or self.first_frame_interlaced
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.communicate()
+
+
+# OpenCV's frames that stop changing: a stretch its conversion refused (interlaced frames after progressive ones,
+# which the first frame does not show; or a first frame the checks above passed because the buffer held a frame
+# much like it) is handed out as its buffer's last frame again and again, the face in it labelled on as if it were
+# there. A run of FROZEN_FRAMES byte-identical frames is compared, once per video, with the ffmpeg binary's decoding
+# of the frame there: where ffmpeg's is marked interlaced or shows another picture, the reading stops with a
+# VideoError (the results cover the frames before). A still stretch (a slide, a paused screen recording) is
+# ffmpeg's picture too, and is read on. Watching costs a comparison of 16 rows with the frame before's (7 us a 1080p
+# frame, against 10 ms to decode it), the whole frame only where those are equal, and the check one process start
+# once in a video that stands still.
+FROZEN_FRAMES = 3
+
+
+class _FrozenFrames:
+    """Watches the frames OpenCV hands out of ``path`` for a run that stops changing (:data:`FROZEN_FRAMES`)."""
+
+    def __init__(self, path: Path, first_frame: np.ndarray):
+        self._path, self._last, self._repeats, self._checked = path, first_frame, 0, False
+
+    def still(self, frame: np.ndarray) -> bool:
+        """Whether ``frame`` ends a run of FROZEN_FRAMES byte-identical frames, not yet checked."""
+        last, self._last = self._last, frame
+        if self._checked:
+            return False
+        rows = slice(None, None, max(1, frame.shape[0] // 16))  # 16 rows first: 7 us of a 1080p frame, all 0.9 ms
+        same = frame.shape == last.shape and np.array_equal(frame[rows], last[rows]) and np.array_equal(frame, last)
+        self._repeats = self._repeats + 1 if same else 0
+        return self._repeats >= FROZEN_FRAMES - 1
+
+    def check(self, seconds: float, frame: np.ndarray) -> None:
+        """Raise a VideoError where ffmpeg's frame at ``seconds`` (on the file's timeline) is marked interlaced or is
+        another picture than OpenCV's ``frame``; once per video."""
+        import subprocess
+
+        self._checked = True
+        try:
+            decoded = subprocess.run(_one_frame_command(self._path, seconds), stdin=subprocess.DEVNULL,
+                                     capture_output=True, timeout=30, **_ffmpeg_popen_options())
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            return
+        interlaced, thumbnail = _described_frame(decoded.stdout, decoded.stderr.decode("utf-8", "replace"))
+        if thumbnail is not None and (interlaced or _another_picture(frame, thumbnail)):
+            # (said after the file's name and the frame reached: VideoAnalyzer.run, LiveSource)
+            raise VideoError(
+                f"its frames stop changing at {seconds:.1f} s where ffmpeg's do not"
+                + (" (they are interlaced from there, though the file's header and first frame say progressive)"
+                   if interlaced else "")
+                + ": OpenCV could not convert them and handed out its last frame again. Deinterlace it first "
+                "(ffmpeg's bwdif filter: `ffmpeg -i IN -vf bwdif OUT.mp4`) and analyse that")
 
 
 @functools.cache
@@ -1413,8 +1555,9 @@ class _FFmpegCapture:
 
 def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "",
                        hdr: str | None = None) -> _CheckedCapture:
-    """An interlaced video opened through ffmpeg (:class:`_FFmpegCapture`), its first frame decoded to check it
-    (``hdr``: an HDR video's transfer, "PQ" or "HLG", read here without tone-mapping)."""
+    """An interlaced video (or one whose first frame OpenCV did not decode as ffmpeg does) opened through ffmpeg
+    (:class:`_FFmpegCapture`), its first frame decoded to check it (``hdr``: an HDR video's transfer, "PQ" or "HLG",
+    read here without tone-mapping)."""
     try:
         cap = _FFmpegCapture(path, fps, frame_count)
     except (OSError, RuntimeError) as exc:
@@ -1594,13 +1737,23 @@ def _why_unreadable(path: Path, header: str = "") -> str:
     file, or an MP4/MOV recording that was never finished (the usual state of a session whose recorder or laptop
     stopped); else "". Asked only once OpenCV has failed on the file (it cannot tell why)."""
     header = header or _ffmpeg_header(path)
-    if _has_stream(header, "Audio") and not _has_stream(header, "Video"):
-        return "audio only, no video stream"
+    if sound := _sound_only(header):
+        return sound
     if "moov atom not found" in header and _starts_like_mp4(path):  # (FFmpeg says it of any file named .mp4)
         return ("an MP4/MOV recording that was never finished: it has no index (FFmpeg: 'moov atom not found'; "
                 "the recorder stopped before closing the file), so no frame can be read until it is repaired "
                 "(untrunc, for one, rebuilds it from a finished recording of the same camera)")
     return ""
+
+
+def _sound_only(header: str) -> str:
+    """Why a file FFmpeg's ``header`` describes has no video to analyse where it is sound alone: "audio only, no
+    video stream", or "audio with cover art, no video stream" where its only pictures are cover art (an attached
+    picture: a podcast's or a song's, which OpenCV read as a one-frame video "ended at 0.0 s of 9000.0 s"); else
+    ""."""
+    if not _has_stream(header, "Audio") or _video_stream_line(header):
+        return ""
+    return "audio with cover art, no video stream" if _has_stream(header, "Video") else "audio only, no video stream"
 
 
 def _has_stream(header: str, kind: str) -> bool:
@@ -1640,9 +1793,18 @@ def _still_image_format(path: Path) -> str | None:
             fmt, frames = im.format, getattr(im, "n_frames", 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
-    if frames > 1 and fmt in ("WEBP", "AVIF"):
-        kind = {"WEBP": "WebP"}.get(fmt, fmt)
-        raise VideoError(f"{path}: an animated {kind}, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
+    if frames > 1 and fmt == "WEBP":  # the ffmpeg binary fervid runs decodes it (OpenCV's FFmpeg does not)
+        import shlex
+
+        import imageio_ffmpeg
+
+        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                              "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path.with_suffix(".mp4"))])
+        raise VideoError(f"{path}: an animated WebP, whose frames OpenCV cannot decode: convert it to MP4 with the "
+                         f"ffmpeg binary fervid runs ({convert}) to analyse every frame, or run `fervid image` on it "
+                         "for its first frame")
+    if frames > 1 and fmt == "AVIF":
+        raise VideoError(f"{path}: an animated AVIF, whose frames OpenCV cannot decode: convert it to GIF or MP4 "
                          f"(e.g. ImageMagick's `magick {path.name} {path.stem}.gif`) to analyse every frame, or run "
                          "`fervid image` on it for its first frame")
     if frames > 1 and fmt == "TIFF":
@@ -2102,9 +2264,10 @@ class VideoAnalyzer:
         if frames is None:
             cap = open_video(source)
             hdr = (cap.hdr, cap.tone_mapped)
+            result.video_streams = max(1, len(_video_stream_lines(cap.header)))
             # a container without a usable rate: timestamps still come from the decoder
-            fps = usable_fps(cap.get(cv2.CAP_PROP_FPS)) or 30.0
-            total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            fps = cap.frame_rate or 30.0
+            total = round(cap.seconds_expected * fps)
             clock = RisingClock(fps, start=cap.video_start)
             frames = _read_frames(cap, stages, clock)
         if clock is not None:
@@ -2199,7 +2362,12 @@ class VideoAnalyzer:
             start = _container_start(cap.header or _ffmpeg_header(Path(source)))  # the header read on opening
             if 0 < start < expected_seconds:
                 expected_seconds -= start
-        if checked and _ends_short(result.duration, expected_seconds, result.fps):
+        short = checked and _ends_short(result.duration, expected_seconds, result.fps)
+        if short and result.frames_read == 1 and cap is not None and _has_stream(cap.header, "Audio"):
+            # a still picture muxed as a one-frame video stream (Matroska keeps no attached-picture mark): not cut
+            result.error = (f"{source}: one picture and {expected_seconds:.1f} s of sound: audio with cover art, "
+                            "not a video; results cover the picture")
+        elif short:
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
@@ -2412,11 +2580,11 @@ class LiveSource:
             self.cap = open_video(target)
         else:
             self.cap = _open_live_capture(target, self.name, timeout)
-        self.fps = usable_fps(self.cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.fps = self.cap.frame_rate or 30.0
         # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
         # before is reported as truncated, as `fervid video` reports it. A live stream's length is unknown: FFmpeg's
         # count is 0, or negative (made up from no duration).
-        count = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if isinstance(target, str) else 0
+        count = round(self.cap.seconds_expected * self.fps) if isinstance(target, str) else 0
         # A URL whose container gives its length is a recording (a video file over HTTP, an HLS playlist that ends):
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
@@ -2457,7 +2625,11 @@ class LiveSource:
         try:
             while not self._stopped:
                 asked = time.perf_counter()
-                ok, frame = self.cap.read()
+                try:
+                    ok, frame = self.cap.read()
+                except VideoError as exc:  # a file's frames that stopped changing (_FrozenFrames): said at its end
+                    self.lost = str(exc)
+                    break
                 waits.append(time.perf_counter() - asked)
                 now = time.perf_counter() - self._start
                 if not ok:
