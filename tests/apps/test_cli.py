@@ -178,8 +178,11 @@ def test_every_command_has_help():
                     "evaluate", "calibrate", "experiment"):
         result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0 and "Usage" in result.output, command
-        # ordinary metavars; flags show none
-        assert not re.search(r"<(str|int|float|path|bool)>", result.output), (command, result.output)
+        # ordinary metavars; flags show none; arguments are named as Click names them (not {paths}..., nor
+        # paths... <list[str]>)
+        assert not re.search(r"<(str|int|float|path|bool|list\[\w+\])>|\{\w+\}", result.output), (command,
+                                                                                           result.output)
+        assert runner.invoke(app, [command, "-h"], env={"COLUMNS": "200"}).output == result.output
         if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
             words = " ".join(result.output.split())  # the help column wraps wherever its width says
             assert "--detector" in words and 'pip install "fervid[yuface]"' in words, command
@@ -189,6 +192,15 @@ def test_every_command_has_help():
     bare = [(name, p.name) for name, sub in get_command(app).commands.items() for p in sub.params
             if p.param_type_name == "option" and not getattr(p, "help", None)]
     assert not bare
+    usage = runner.invoke(app, ["image", "--help"]).output.splitlines()[0]
+    assert usage.endswith(" image [OPTIONS] PATHS..."), usage
+
+
+def test_python_m_fervid_runs_the_command():
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Usage:" in done.stdout and "image" in done.stdout, done.stderr
 
 
 def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):

@@ -26,6 +26,7 @@ from fervid.inference.options import PipelineOptions, check_positive, setting_te
 from fervid.inference.records import ROW_COLUMNS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
@@ -1822,6 +1823,34 @@ def _plain_metavars(typer_app: typer.Typer) -> None:
 
 
 _plain_metavars(app)
+
+
+def _argument_name(param) -> str:
+    """An argument as Click names it in a command's usage and help: PATHS... (Typer 0.29 wrote {paths}... in the
+    usage and paths... <list[str]> in the help)."""
+    name = param.name.upper() + ("..." if param.nargs != 1 else "")
+    return name if param.required else f"[{name}]"
+
+
+class _FervidCommand(typer.core.TyperCommand):
+    """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [self.options_metavar, *(_argument_name(p) for p in self.get_params(ctx)
+                                        if p.param_type_name == "argument")]
+
+    def format_options(self, ctx, formatter) -> None:
+        params = [p for p in self.get_params(ctx) if not p.hidden]
+        arguments = [(_argument_name(p), p.help or "") for p in params if p.param_type_name == "argument"]
+        options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
+        for title, rows in (("Arguments", arguments), ("Options", [row for row in options if row])):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+for _command in app.registered_commands:  # one class for all, the commands added anywhere above included
+    _command.cls = _FervidCommand
 
 
 _STOP_SIGNALS: list[str] = []  # "SIGTERM" once one arrived: the interrupted command exits 143, not Ctrl-C's 130
