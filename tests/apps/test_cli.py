@@ -196,6 +196,34 @@ def test_every_command_has_help():
     assert usage.endswith(" image [OPTIONS] PATHS..."), usage
 
 
+def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
+    """A file an option names that is not there exited 2 for train and export but 1 for evaluate, train-temporal,
+    live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
+    the codes were written nowhere a user could read them."""
+    missing = tmp_path / "nothing"
+    for args in (["evaluate", "--data", str(missing)], ["train-temporal", "--fer2013", str(missing)],
+                 ["live", "--source", str(missing)], ["experiment", "--dataset", "ckplus", "--ckplus", str(missing)],
+                 ["calibrate", "--data", str(missing), "--model", str(tmp_path)],
+                 ["train", "--data", str(missing)]):
+        option = args[args.index(str(missing)) - 1]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output == f"error: {option} {missing}: no such file or folder\n", (args, result.output)
+    for args, message in ((["video", "x.mp4", "--max-faces", "0"], "--max-faces: input should be greater than or "
+                                                                    "equal to 1"),
+                          (["video", "x.mp4", "--key-frames", "-1"], "--key-frames: input should be greater than "
+                                                                     "or equal to 0"),
+                          (["serve", "--port", "0"], "--port: input should be greater than or equal to 1"),
+                          (["batch", "x.mp4"], "missing --out"), (["image"], "missing PATHS...")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and result.output == f"error: {message}\n", (args, result.output)
+    result = runner.invoke(app, ["train", "--config", str(tmp_path)])  # it said "no such config file"
+    assert result.exit_code == 2 and f"--config {tmp_path}: a folder; --config takes a TOML file" in result.output
+    words = " ".join(runner.invoke(app, ["--help"]).output.split())
+    assert "Exit codes: 0 done; 1 an input could not be analysed" in words
+    assert all(f" {code} " in words for code in (2, 75, 130, 143))
+
+
 def test_python_m_fervid_runs_the_command():
     import sys
 

@@ -1,8 +1,4 @@
-"""The ``fervid`` command line.
-
-Exit codes: 0 when every input was analysed, 1 when some input failed (the others are still analysed and
-written), 2 for a wrong command line.
-"""
+"""The ``fervid`` command line. Its exit codes are :data:`EXIT_CODES`."""
 
 from __future__ import annotations
 
@@ -25,8 +21,18 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
 from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
 
+# what a script or a job scheduler can tell from a fervid command's exit status
+EXIT_FAILED = 1  # an input could not be analysed or an output not written
+EXIT_USAGE = 2  # the command line is wrong
+EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): another fervid run is writing the same outputs; try again later
+EXIT_CODES = f"""Exit codes: 0 done; {EXIT_FAILED} an input could not be analysed or an output not written (image,
+video and batch still do the other inputs); {EXIT_USAGE} a wrong command line (an unknown option, a bad value, a
+file or folder an option names that is not there); {EXIT_BUSY} another fervid run is writing the same outputs
+(nothing was done: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
+said)."""
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  context_settings={"help_option_names": ["-h", "--help"]},
+                  context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
@@ -90,7 +96,7 @@ TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a tempor
                                                 "for the CNN).")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -99,6 +105,12 @@ def _bad_value(exc: ValueError) -> None:
     """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
     "sample_fps must be ..." reads "--sample-fps must be ..."."""
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
+
+
+def _must_exist(option: str, path) -> None:
+    """A file or folder an option names is there, or the command line is wrong (exit 2), before any work."""
+    if path and not Path(path).exists():
+        _fail(f"{option} {path}: no such file or folder", EXIT_USAGE)
 
 
 def _fail_on(exc: Exception) -> None:
@@ -708,6 +720,8 @@ def live(
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
+    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+        _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
     _quiet_opencv()
@@ -895,8 +909,7 @@ def train(
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
-        if given and not Path(given).exists():
-            _fail(f"{flag} {given}: no such file or folder", 2)
+        _must_exist(flag, given)
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
     # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
     out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
@@ -904,8 +917,9 @@ def train(
     run_config = out / "config.json"
     try:
         if config is not None:
-            if not config.is_file():
-                _fail(f"{config}: no such config file", 2)
+            _must_exist("--config", config)
+            if config.is_dir():  # it said "no such config file" of a folder that is there
+                _fail(f"--config {config}: a folder; --config takes a TOML file (configs/*.toml)", EXIT_USAGE)
             cfg = TrainConfig.from_toml(config, **overrides)
         elif resume and run_config.is_file():  # the run's own config: what it started with
             saved = json.loads(run_config.read_text(encoding="utf-8"))
@@ -982,6 +996,8 @@ def train_temporal_cmd(
     from fervid.evaluation.datasets import DatasetError
     from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
 
+    for option, given in (("--fer2013", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
+        _must_exist(option, given)
     try:
         cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
                                   still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
@@ -1062,6 +1078,7 @@ def export(
         except ValueError as exc:
             _fail(str(exc))
     calibration_faces = source = None
+    _must_exist("--calibration-data", calibration_data)
     if int8:
         run_file = run_dir / "config.json"
         run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
@@ -1138,6 +1155,8 @@ def evaluate(
     from fervid.evaluation.evaluate import (
         evaluate as run_eval, predict_dataset, score, tie_aware_accuracy, write_model_card, write_report)
 
+    for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
+        _must_exist(option, given)
     if dataset == "auto":
         dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
                    "video" if looks_like_annotations(data) else "fer2013")
@@ -1315,7 +1334,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                   "that wrote them (its tracks JSONs record its model and settings); leave the option out, or "
                   "analyse the videos again without --results", 2)
         if not results.is_dir():
-            _fail(f"{results}: no such folder (--results: a `fervid video` output folder)")
+            _fail(f"--results {results}: not a folder (a `fervid video` output folder)", EXIT_USAGE)
         tables, failed, summaries = frames_from_results(results, videos)
         made_with = {video: {key: summary.get(key) for key in VIDEO_RUN_SETTINGS}
                      for video, summary in summaries.items()}
@@ -1469,6 +1488,8 @@ def calibrate(
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN, runtime_versions
 
+    for option, given in (("--data", data), ("--ferplus", ferplus)):
+        _must_exist(option, given)
     folder = data.is_dir()
     if folder and (ferplus is not None or usage != "PublicTest"):
         _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used", 2)
@@ -1544,6 +1565,8 @@ def experiment(
     from fervid.evaluation.datasets import to_sequences
     from fervid.research.experiments import MODELS, PROTOCOLS, run_experiment, save_result
 
+    for option, given in (("--ckplus", ckplus), ("--jaffe", jaffe)):
+        _must_exist(option, given)
     if model not in MODELS:
         _fail(f"--model {model}: not one of {', '.join(MODELS)}", 2)
     if protocol not in PROTOCOLS:
@@ -1562,8 +1585,9 @@ def experiment(
         _fail("--model cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
     if model != "cnn-finetune" and cnn_checkpoint is not None:  # it was ignored, and recorded as if used
         _fail(f"--cnn-checkpoint is for --model cnn-finetune; {model} would ignore it", 2)
+    _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
-        _fail(f"{cnn_checkpoint}: no such checkpoint file")
+        _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
@@ -1665,8 +1689,8 @@ def batch(
         typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
                     "there", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
-    except BatchLocked as exc:
-        _fail(str(exc))
+    except BatchLocked as exc:  # a scheduler retries this later; a wrong input it would retry for ever
+        _fail(str(exc), EXIT_BUSY)
     except BatchSettingsChanged as exc:
         _fail(str(exc), 2)
     except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
@@ -1838,6 +1862,17 @@ class _FervidCommand(typer.core.TyperCommand):
     def collect_usage_pieces(self, ctx) -> list[str]:
         return [self.options_metavar, *(_argument_name(p) for p in self.get_params(ctx)
                                         if p.param_type_name == "argument")]
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as exc:  # a value out of range, a missing option: one line, as fervid's own are
+            param = exc.param
+            named = ("/".join(param.opts) if param.param_type_name == "option" else _argument_name(param)) \
+                if param is not None else ""
+            if not exc.message:  # a missing option or argument: "Missing option '--out'." named as it is typed
+                _fail(f"missing {named}" if named else exc.format_message(), EXIT_USAGE)
+            _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
 
     def format_options(self, ctx, formatter) -> None:
         params = [p for p in self.get_params(ctx) if not p.hidden]
