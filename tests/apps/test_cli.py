@@ -151,6 +151,30 @@ def test_csv_to_stdout_keeps_the_summary_out_of_the_table(tmp_path, astronaut_pn
     assert both.exit_code == 2 and "only one of them" in both.output
 
 
+def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):
+    """`fervid image ... --csv - | head -1` printed "error: -: Broken pipe" and exited 1, as if an output had
+    failed; it now ends as a Unix tool killed by SIGPIPE is reported (141), saying nothing."""
+    import sys
+
+    for option in ("--csv", "--json"):
+        proc = subprocess.Popen([sys.executable, "-m", "fervid", "image", str(astronaut_png), option, "-", "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.close()  # `| head -0`: gone before the first line is written
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141 and stderr == "", (option, stderr)
+
+
+def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
+    """NO_COLOR=1 (https://no-color.org) and TERM=dumb were ignored on a terminal: errors and notices came in colour
+    escape codes."""
+    args = ["image", str(astronaut_png), "/nonexistent.png", "-q"]
+    assert "\x1b[" in runner.invoke(app, args, color=True).output  # a terminal's colours, as before
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        result = runner.invoke(app, args, color=True, env=env)
+        assert result.exit_code == 1 and "error: /nonexistent.png" in result.output
+        assert "\x1b[" not in result.output, env
+
+
 def test_demo_writes_annotated_image_and_json(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

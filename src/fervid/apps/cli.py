@@ -25,11 +25,12 @@ from fervid.inference.records import ROW_COLUMNS
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
 EXIT_USAGE = 2  # the command line is wrong
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): another fervid run is writing the same outputs; try again later
+EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`'s yes: stdout's reader closed it early
 EXIT_CODES = f"""Exit codes: 0 done; {EXIT_FAILED} an input could not be analysed or an output not written (image,
 video and batch still do the other inputs); {EXIT_USAGE} a wrong command line (an unknown option, a bad value, a
 file or folder an option names that is not there); {EXIT_BUSY} another fervid run is writing the same outputs
 (nothing was done: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
-said)."""
+said); 141 stdout was closed before all was written to it (`| head`)."""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
@@ -55,10 +56,19 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _fervid(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+def _fervid(ctx: typer.Context,
+            version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                          help="Print fervid's version, the default model, Python's and ONNX "
                                               "Runtime's versions and the CPU, then exit.")) -> None:
     """fervid: facial emotion recognition in images and videos, offline."""
+    if _colour() is False:  # every command's context inherits it
+        ctx.color = False
+
+
+def _colour() -> Optional[bool]:
+    """False where colour was asked away (NO_COLOR set to anything, https://no-color.org; TERM=dumb, a terminal
+    that shows escape codes as text); None: Click's own choice, colour on a terminal only."""
+    return False if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" else None
 
 
 _DEFAULTS = PipelineOptions()
@@ -131,6 +141,8 @@ def _naming(target):
     whose error names no file."""
     try:
         yield
+    except BrokenPipeError:  # stdout ('-') closed by its reader: not an output that failed (_FervidCommand)
+        raise
     except OSError as exc:
         _fail(_os_error_line(exc, target))
 
@@ -1874,6 +1886,13 @@ class _FervidCommand(typer.core.TyperCommand):
                 _fail(f"missing {named}" if named else exc.format_message(), EXIT_USAGE)
             _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `fervid image ... --csv - | head -1`: the reader has what it wanted, quietly
+            _stdout_gone()
+            raise typer.Exit(EXIT_PIPE) from None
+
     def format_options(self, ctx, formatter) -> None:
         params = [p for p in self.get_params(ctx) if not p.hidden]
         arguments = [(_argument_name(p), p.help or "") for p in params if p.param_type_name == "argument"]
@@ -1886,6 +1905,13 @@ class _FervidCommand(typer.core.TyperCommand):
 
 for _command in app.registered_commands:  # one class for all, the commands added anywhere above included
     _command.cls = _FervidCommand
+
+
+def _stdout_gone() -> None:
+    """stdout, closed by its reader, pointed at the null device: Python's own last flush of it would fail again
+    ("Exception ignored ... BrokenPipeError")."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # (not a file: a test's captured output)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 _STOP_SIGNALS: list[str] = []  # "SIGTERM" once one arrived: the interrupted command exits 143, not Ctrl-C's 130
@@ -1917,9 +1943,15 @@ def main() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
-        app()
+        try:
+            app()
+        finally:  # what stdout still buffers, written while an EPIPE can be answered (not at Python's exit)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+        sys.exit(EXIT_PIPE)
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
-        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True, color=_colour())
         sys.exit(1)
     except SystemExit as exc:  # a command without its own interrupt handling exits as click's Abort does (1)
         if _STOP_SIGNALS and exc.code not in (0, None):
