@@ -422,7 +422,7 @@ def test_a_video_that_breaks_mid_way_is_reported_as_partial(tmp_path, astronaut_
     corpus = tmp_path / "c"
     corpus.mkdir()
     avi = _cut_avi(corpus, astronaut_rgb)
-    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "o"), "--method", "mean"])
     assert result.exit_code == 1 and "1 partial" in result.output and "truncated or corrupt" in result.output
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["done"] == 1 and [p["file"] for p in summary["partial"]] == [str(avi)]
@@ -888,8 +888,10 @@ def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
     """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end). (It
     was checked on the 4 s clip, analysed in well under a second: a slow start of the driver's polls missed it.)"""
     import fervid.apps.batch as batch
+    import fervid.progress
 
     monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    monkeypatch.setattr(fervid.progress, "LOG_SECONDS", 0.05)  # stderr is no terminal: a line every poll, here
     seen = []  # what the board reported to the driver's bar, at each refresh
     fractions = batch.WorkerBoard.fractions
     monkeypatch.setattr(batch.WorkerBoard, "fractions", lambda board: seen.append(fractions(board)) or seen[-1])

@@ -563,6 +563,31 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
         assert "annotated" not in result.output  # nor is one announced
 
 
+def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
+    """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
+    second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on
+    stdout where image's --quiet left none."""
+    import sys
+
+    fast = ["--no-annotate", "--method", "frame", "--key-frames", "0"]
+    commands = {"video": ["video", str(carphone()), *fast, "--out"],
+                "batch": ["batch", str(carphone()), *fast, "--out"],
+                "live": ["live", "--source", str(carphone()), "--seconds", "1.5", *fast, "--out"],
+                "image": ["image", str(astronaut_png), str(astronaut_png), "--annotate"]}
+    for name, command in commands.items():
+        result = runner.invoke(app, [*command, str(tmp_path / name)])
+        assert result.exit_code == 0 and "\r" not in result.output, (name, result.output)
+        assert result.stdout, name  # the summary
+        quiet = runner.invoke(app, [*command, str(tmp_path / f"{name}_quiet"), "-q"])
+        assert quiet.exit_code == 0 and quiet.output == "", (name, quiet.output)
+    bars = [line for line in runner.invoke(app, [*commands["video"], str(tmp_path / "v2")]).stderr
+            .splitlines() if line.startswith("carphone_pristine.mp4: ")]
+    assert len(bars) == 2 and "100%" in bars[1], bars  # as it starts and as it ends (4 s: no line in between)
+    done = subprocess.run([sys.executable, "-m", "fervid", *commands["video"], str(tmp_path / "v3")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0 and done.stderr == "" and "120 frames in" in done.stdout, done.stderr
+
+
 def test_key_frames_0_writes_none_and_a_negative_number_is_refused_by_every_command(tmp_path):
     """A 90-minute class of 26 wrote about 31,000 key frames, and only the annotated MP4 could be left out.
     --key-frames 0: video and headless live write every other output, and list each episode with key_frame null."""
@@ -593,7 +618,7 @@ def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path
         (tmp_path / "sessions" / person).mkdir(parents=True)
         (tmp_path / "sessions" / person / "cam.mp4").write_bytes(carphone().read_bytes())
         Image.fromarray(astronaut_rgb).save(tmp_path / "sessions" / person / "IMG_1.png")
-    result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate", "-q",
+    result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate",
                                  "--out", str(tmp_path / "v")])
     assert result.exit_code == 0, result.output
     assert "outputs named p01_cam_*" in result.output and "outputs named p02_cam_*" in result.output
@@ -623,7 +648,7 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     (rec / "a.mp4").write_bytes(carphone().read_bytes())
     Image.fromarray(astronaut_rgb).save(rec / "p.png")
     for _ in range(2):
-        result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "-q", "--method", "frame"])
+        result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "--method", "frame"])
         assert result.exit_code == 0 and result.output.count("frames in") == 1, result.output
         result = runner.invoke(app, ["image", str(rec), "--annotate", str(rec / "ann"), "-q"])
         assert result.exit_code == 0, result.output
@@ -1372,7 +1397,7 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
     from fervid.apps.cli import _dominant_text
     from fervid.samples import carphone
 
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
@@ -1400,7 +1425,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
         return save(self, out_dir)
 
     monkeypatch.setattr(VideoResult, "save", slow_save)
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)

@@ -47,7 +47,7 @@ DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' 
 
 ENGINES = ("local", "ray")
 ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
-PROGRESS_SECONDS = 0.5  # how often the driver refreshes its bar while the workers analyse
+PROGRESS_SECONDS = 0.5  # how often the driver looks at its workers' progress (its bar is redrawn at its own pace)
 STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
@@ -319,11 +319,12 @@ class StateStore:
         ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos). A file
         whose size and modification time (ns) are those recorded when it was hashed keeps its recorded hash: only
         new or changed files are read."""
-        from tqdm import tqdm
+        from fervid.progress import progress_bar
 
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
-        for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
+        for p in progress_bar(files, show=progress and len(files) > 1, desc="reading files", unit="file",
+                              leave=False):
             # by its extension; .ts, not one of VIDEO_SUFFIXES (TypeScript's too), is a transport stream here: a
             # search takes only those (expand_inputs), and one named on its own is no image
             kind = "video" if p.suffix.lower() in VIDEO_SUFFIXES | {".ts"} else "image"
@@ -829,6 +830,8 @@ def _fresh(folder: Path) -> Path:
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
+    from fervid.progress import progress_bar
+
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
@@ -853,9 +856,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     started = time.perf_counter()
     faces, finished, recorded = 0, 0, set()
     # files, with a share of each video in hand by its frames read: a 45-min video moved the bar once
-    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch",
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
-                          "[{elapsed}<{remaining}{postfix}]")
+    # miniters=0: redrawn by the clock alone (the bar's, for a terminal or a log), however little a video moved it
+    bar = progress_bar(total=len(todo), unit="file", show=progress, desc="fervid batch", miniters=0,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
+                                  "[{elapsed}<{remaining}{postfix}]")
 
     def show(fractions=(), now=()) -> None:
         bar.n = max(bar.n, finished + sum(fractions))  # never back (a worker drops its share as it hands in)
@@ -863,7 +867,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         if len(names) == 1 and len(fractions) == 1:
             names = [f"{names[0]} {fractions[0]:.0%}"]
         bar.set_postfix(faces=faces, **({"now": ", ".join(names)} if names else {}), refresh=False)
-        bar.refresh()
+        bar.update(0)  # redrawn if its interval has passed: twice a second, it wrote a line a redraw into a log
 
     def record(res: dict) -> None:
         nonlocal faces, finished

@@ -20,6 +20,7 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
+from fervid.progress import progress_bar
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -101,6 +102,9 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
                                       "90-minute class of 26: about 31,000 PNGs). Every episode stays in the tracks "
                                       "JSON; one without a key frame has key_frame null.")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings "
+                                                         "and notices (on stderr), and results sent to stdout "
+                                                         "('-').")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
@@ -345,11 +349,10 @@ def _pipeline(**choices) -> PipelineOptions:
 
 
 def _frames_bar(description: str, **options):
-    """A progress bar of a video's frames on stderr, and the ``progress(frames_done, frames_total)`` callback
-    :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once the video is open)."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=description, unit="frame", file=sys.stderr, **options)
+    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), and the ``progress(frames_done,
+    frames_total)`` callback :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once
+    the video is open)."""
+    bar = progress_bar(desc=description, unit="frame", **options)
 
     def progress(done: int, total: int) -> None:
         if total and bar.total != total:
@@ -413,7 +416,7 @@ def image(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Find every face in images and name its emotion.
 
@@ -425,8 +428,6 @@ def image(
     <emotion>/ folders first).
     """
     import collections
-
-    from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, annotated_stems_used_before,
@@ -457,7 +458,7 @@ def image(
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
-    bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
+    bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -587,7 +588,7 @@ def video(
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
 
@@ -625,7 +626,7 @@ def video(
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
         bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
-                                    disable=quiet)
+                                    show=not quiet)
 
         started = _time.time()
         try:
@@ -663,18 +664,19 @@ def video(
         # the analysis's speed, and apart the time its timelines and key frames took to write after it (0.3 s a
         # track: a call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps")
         saving = _time.time() - started - result.seconds
-        typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
-                   f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
-                   + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
-                   + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
-                      if saving >= 1.0 else ""))
-        for t in result.track_summaries():
-            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
-                       f"{_dominant_text(t)}, {len(t['changes'])} change(s)")
+        if not quiet:
+            typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+                       f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
+                       + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
+                       + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
+                          if saving >= 1.0 else ""))
+            for t in result.track_summaries():
+                typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} "
+                           f"s), {_dominant_text(t)}, {len(t['changes'])} change(s)")
         _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector))
         if result.error:
             failures.append(result.error)
-    if analysed:
+    if analysed and not quiet:
         key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
@@ -709,6 +711,7 @@ def live(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
@@ -738,7 +741,7 @@ def live(
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
     _quiet_opencv()
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
-    if is_stream_url(source):  # a stream that does not answer is waited on for up to the timeout: said, not silent
+    if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
                    err=True)
     try:
@@ -749,18 +752,21 @@ def live(
         typer.secho(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
-    if method != "frame":  # said once the source is open: a missing one is the one line a user then sees
+    if method != "frame" and not quiet:  # said once the source is open: a missing one is the one line a user sees
         from fervid.apps.live import labels_delay
 
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     last_report = [0.0]
+    # the speed kept up, once a second (on a terminal; in a log every fervid.progress.LOG_SECONDS)
+    bar = progress_bar(desc=src.name, show=not quiet, miniters=0, bar_format="{desc}{postfix}")
 
     def progress(done, total):
         if src.seconds - last_report[0] >= 1.0:
             last_report[0] = src.seconds
-            typer.echo(f"\r{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped", nl=False,
-                       err=True)
+            bar.set_postfix_str(f"{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped",
+                                refresh=False)
+            bar.update(0)
 
     import signal
 
@@ -789,13 +795,14 @@ def live(
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    typer.echo("", err=True)
+        bar.close()
     # the numbers the tracks JSON records: frames read and analysed up to the session's end (the reader stopped
     # with it), and the session's time without the saving after it
     analysed, read, elapsed = result.frames_analysed, result.frames_read, src.seconds
-    typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} fps), "
-               f"{read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); outputs "
-               f"in {out}/ ({result.stem}_*)")
+    if not quiet:
+        typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} "
+                   f"fps), {read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); "
+                   f"outputs in {out}/ ({result.stem}_*)")
     _say_notices(_video_notices(result, src.name, out, runner.analyzer.detector))
     if result.error:
         _fail(result.error)
@@ -1658,7 +1665,7 @@ def batch(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET_OPTION,
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
                                                             "videos of different frame sizes and up to 10 images are "
@@ -1707,23 +1714,24 @@ def batch(
         _fail(str(exc), 2)
     except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
         _fail(f"{out / 'state.sqlite'}: {exc}")
-    typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
-               f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
-               + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
-               + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
-               f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
+    if not quiet:
+        typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
+                   f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
+                   + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
+                   + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
+                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
     _say_notices(summary["this_run"]["notices"])
     if summary["this_run"]["no_faces"]:  # done, but not one row in the table: said, not left to be noticed
-        typer.echo(f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "
-                   + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})")
+        _say_notices([f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "
+                      + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})"])
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
-    if earlier:  # files of earlier runs into this folder, not given this time: not this run's failures
+    if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
         typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
                    f"are listed in {out / 'summary.md'})")
-    if summary["missing"]:
+    if summary["missing"] and not quiet:
         typer.echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
                    f"the table: {out / 'summary.md'})")
     if mine:
