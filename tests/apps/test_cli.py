@@ -151,6 +151,44 @@ def test_csv_to_stdout_keeps_the_summary_out_of_the_table(tmp_path, astronaut_pn
     assert both.exit_code == 2 and "only one of them" in both.output
 
 
+def test_parquet_to_stdout_is_the_table_and_never_a_file_named_dash(tmp_path, astronaut_png, monkeypatch):
+    """`--parquet -` wrote a file named "-", where --json - and --csv - mean stdout."""
+    import io
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["image", str(astronaut_png), "--parquet", "-"])
+    assert result.exit_code == 0 and not (tmp_path / "-").exists(), result.stderr
+    table = pd.read_parquet(io.BytesIO(result.stdout_bytes))
+    assert table["emotion"].tolist() == ["happy"] and "1 face(s)" in result.stderr  # the summary kept off stdout
+    both = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-", "--parquet", "-"])
+    assert both.exit_code == 2 and "--csv - and --parquet -: only one of them can go to stdout" in both.output
+
+
+def test_a_results_file_that_cannot_be_written_is_refused_before_any_analysis(tmp_path, read_only_dir,
+                                                                              astronaut_png, monkeypatch):
+    """`fervid image many/ --json ro/x.json` analysed every image, then failed "Permission denied" with all of it
+    lost; an experiment's --out was found unwritable only after its training."""
+    from fervid.inference.analyzer import Analyzer
+
+    analysed = []
+    monkeypatch.setattr(Analyzer, "analyze_bgr", lambda self, *a, **k: analysed.append(1))
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
+    for option, target, why in (("--json", read_only_dir / "x.json", f"cannot write in {read_only_dir}"),
+                                ("--csv", read_only_dir / "new" / "x.csv", f"cannot write in {read_only_dir}"),
+                                ("--parquet", tmp_path / "notes.txt" / "x.parquet",
+                                 f"{tmp_path / 'notes.txt'} is a file, not a folder")):
+        result = runner.invoke(app, ["image", str(astronaut_png), option, str(target)])
+        assert result.exit_code == 1 and result.output == f"error: {option} {target}: {why}\n", result.output
+    assert not analysed
+    ck = tmp_path / "ck" / "happy"
+    ck.mkdir(parents=True)
+    result = runner.invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--out",
+                                 str(read_only_dir / "runs")])
+    assert result.exit_code == 1 and f"--out {read_only_dir / 'runs'}: cannot write in {read_only_dir}" in result.output
+
+
 def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):
     """`fervid image ... --csv - | head -1` printed "error: -: Broken pipe" and exited 1, as if an output had
     failed; it now ends as a Unix tool killed by SIGPIPE is reported (141), saying nothing."""

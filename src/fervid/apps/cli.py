@@ -20,7 +20,7 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
-from fervid.progress import progress_bar
+from fervid.progress import is_terminal, progress_bar
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -401,7 +401,8 @@ def image(
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
     parquet_out: Optional[str] = typer.Option(None, "--parquet", metavar="PATH",
-                                              help="Write the CSV's rows, typed, to this Parquet FILE."),
+                                              help="Write the CSV's rows, typed, to this Parquet FILE, or '-' for "
+                                                   "stdout (a pipe or a file, not a terminal)."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
@@ -434,11 +435,10 @@ def image(
                                         expand_inputs, load_image, more_frames_notice, output_stems, source_id)
     from fervid.inference.records import ImageResult, images_document
 
-    for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
+    results_files = {"--json": json_out, "--csv": csv_out, "--parquet": parquet_out}
+    for option, target in results_files.items():
         _check_results_file(option, target)
-    if json_out == "-" and csv_out == "-":
-        _fail("--json - and --csv -: only one of them can go to stdout", 2)
-    to_stdout = "-" in (json_out, csv_out)
+    to_stdout = _results_to_stdout(results_files)
 
     notices: list[str] = []
     files, problems = expand_inputs(paths, notices=notices)
@@ -489,7 +489,7 @@ def image(
             _write_csv(results, csv_out)
     if parquet_out:
         with _naming(parquet_out):
-            _write_parquet(results, Path(parquet_out), analyzer.settings)
+            _write_parquet(results, parquet_out, analyzer.settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -532,6 +532,31 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and path.suffix.lower() != own:
         _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
               "written over it)", 2)
+    _check_can_write(option, target)
+
+
+def _check_can_write(option: str, target) -> None:
+    """Fail (exit 1) before any work where ``target``, a file or folder an option names, cannot be written: it is
+    read-only, or the nearest folder of it that exists is (a read-only disk, no permission), or a file is in the
+    way of its folder (`fervid image many/ --json ro/x.json` analysed every image, then failed). Nothing is made
+    here, so a command refused later leaves no empty folder."""
+    path = Path(target)
+    there = next(p for p in (path, *path.parents) if p.exists() or p == Path(path.anchor or "."))
+    if there != path and not there.is_dir():
+        _fail(f"{option} {target}: {there} is a file, not a folder")
+    if not os.access(there, os.W_OK | (os.X_OK if there.is_dir() else 0)):
+        _fail(f"{option} {target}: cannot write {'in ' if there.is_dir() else ''}{there}")
+
+
+def _results_to_stdout(targets: dict[str, Optional[str]]) -> bool:
+    """Whether one of the results files (option: target) goes to stdout ('-'): two of them cannot (they would be one
+    stream), and Parquet, binary, not to a terminal (exit 2)."""
+    to_stdout = [f"{option} -" for option, target in targets.items() if target == "-"]
+    if len(to_stdout) > 1:
+        _fail(f"{_in_a_sentence(to_stdout)}: only one of them can go to stdout", EXIT_USAGE)
+    if to_stdout == ["--parquet -"] and is_terminal(sys.stdout):
+        _fail("--parquet -: Parquet is binary, and stdout is a terminal; send it to a file or a pipe", EXIT_USAGE)
+    return bool(to_stdout)
 
 
 def _image_table(results):
@@ -548,12 +573,23 @@ def _image_table(results):
     return dataframe(rows, CSV_COLUMNS, nullable=True)
 
 
-def _write_parquet(results, target: Path, settings: dict) -> None:
-    """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata."""
+def _write_parquet(results, target: str, settings: dict) -> None:
+    """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata, to the file
+    ``target``, or to stdout for '-' (it wrote a file named "-")."""
+    import io
+
     from fervid.inference.video import table_schema
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _image_table(results).to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS, settings))
+    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
+    if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
+        made = io.BytesIO()
+        table.to_parquet(made, index=False, schema=schema)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(made.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(target, index=False, schema=schema)
 
 
 def _write_csv(results, target: str) -> None:
@@ -1515,6 +1551,8 @@ def calibrate(
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
+    for written in ("config.json", "calibration.json"):  # after the fit: said now, not after it
+        _check_can_write("--model", model / written)
     training_faces = _evaluated_on_training_faces(_training_config(str(model)), "folder" if folder else "fer2013",
                                                   str(data), usage)
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
@@ -1607,6 +1645,7 @@ def experiment(
     _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
+    _check_can_write("--out", out)  # written after the training: said now, not after it
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
