@@ -817,6 +817,36 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     assert summary["this_run"]["files_analysed"] == 1 and summary["done"] == 2
 
 
+def _spawned_workers(pid: int) -> list[int]:
+    """The pool workers a process has started (multiprocessing's spawned interpreters, not its resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                    reason="Linux's list of a process's children")
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path, astronaut_rgb):
+    """Ctrl-C early in a run (the workers still importing fervid and its libraries) printed a 40-line traceback
+    from every worker: they ignored SIGINT only once their imports were done."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "a_photo.jpg")
+    cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "out"), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _spawned_workers(proc.pid):
+        time.sleep(0.005)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    time.sleep(0.2)  # the worker is importing (numpy, OpenCV, ONNX Runtime: a second or more)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: to every process of the foreground job
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert "interrupted." in stderr
+
+
 def stop_test_task(task):
     """A stand-in for analyse_one in the pool's workers: reports itself started on the board, then, once the driver
     sets the stop flag, one finishes its file (it was writing its outputs), one stops mid-file, one never looks."""

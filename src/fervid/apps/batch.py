@@ -697,11 +697,13 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                                  initargs=(threads, options, board)) as pool:
             try:
                 while queue or in_flight:
-                    while queue and len(in_flight) < size:
-                        task = queue.pop(0)
-                        future = pool.submit(_begin, analyse, len(numbers), task)
-                        numbers[future] = len(numbers)
-                        in_flight[future] = task
+                    # the pool's first tasks start its workers
+                    with _stop_signals_ignored() if not numbers else contextlib.nullcontext():
+                        while queue and len(in_flight) < size:
+                            task = queue.pop(0)
+                            future = pool.submit(_begin, analyse, len(numbers), task)
+                            numbers[future] = len(numbers)
+                            in_flight[future] = task
                     # a timeout, not a wait for the next file: the bar moves (and its clock runs) within a video
                     done, _ = wait(in_flight, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
                     broken = []
@@ -728,6 +730,25 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                 # finished results away (they were never recorded)
                 lost = _stop_pool(board, in_flight, record, others, numbers)
                 raise BatchInterrupted(lost) from None
+
+
+@contextlib.contextmanager
+def _stop_signals_ignored():
+    """SIGINT and SIGTERM ignored by this process while it starts its workers, which inherit them ignored: a Ctrl-C
+    while a worker still imported its libraries printed its 40-line traceback (:func:`_init_worker` ignores them
+    only once they are imported; the driver decides, and tells the workers). Restored as soon as they are started:
+    a signal in those milliseconds is lost."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # (only the main thread sets handlers)
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():  # (None: a handler set outside Python, which cannot be put back)
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], numbers: dict | None = None
