@@ -699,17 +699,66 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
 
 
-def test_replacing_another_videos_outputs_is_said(tmp_path):
+def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
+    """`fervid video p01/cam.mp4 --out res` then `fervid video p02/cam.mp4 --out res` replaced p01's outputs, with
+    only a notice on stderr: p02's are now named apart, as two cam.mp4 analysed together are."""
     for person in ("p01", "p02"):
         (tmp_path / person).mkdir()
         (tmp_path / person / "cam.mp4").write_bytes(carphone().read_bytes())
-    out = ["--out", str(tmp_path / "res"), "-q", "--no-annotate", "--method", "frame"]
-    assert "notice" not in runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out]).output
-    again = runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out])  # the same video: no notice
-    assert again.exit_code == 0 and "notice" not in again.output
+    res = tmp_path / "res"
+    out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+
+    def source_of(stem):
+        return json.loads((res / f"{stem}_tracks.json").read_text(encoding="utf-8"))["file"]
+
+    assert runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out]).output == ""
+    again = runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out])  # the same video: replaced
+    assert again.exit_code == 0 and again.output == ""
     other = runner.invoke(app, ["video", str(tmp_path / "p02" / "cam.mp4"), *out])
     assert other.exit_code == 0
-    assert f"replaced those of {tmp_path / 'p01' / 'cam.mp4'} in {tmp_path / 'res'}/" in other.output
+    assert other.output == (f"notice: {tmp_path / 'p02' / 'cam.mp4'}: {res}/ holds the outputs of "
+                            f"{tmp_path / 'p01' / 'cam.mp4'} named cam_*, which are kept; this video's are named "
+                            "p02_cam_*\n")
+    assert source_of("cam") == str(tmp_path / "p01" / "cam.mp4")
+    assert source_of("p02_cam") == str(tmp_path / "p02" / "cam.mp4")
+    for person in ("p02", "p01"):  # each analysed again keeps its own names, said by nothing
+        result = runner.invoke(app, ["video", str(tmp_path / person / "cam.mp4"), *out])
+        assert result.exit_code == 0 and result.output == "", result.output
+    assert sorted(p.name for p in res.glob("*_tracks.json")) == ["cam_tracks.json", "p02_cam_tracks.json"]
+    from fervid.inference.images import stem_not_taken
+
+    # the rule, where the name is taken again: a folder more, never one the name carries already, then a counter
+    cam = tmp_path / "sess_1" / "p02" / "cam.mp4"
+    assert stem_not_taken(cam, "p02_cam", {"p02_cam"}) == "sess_1_p02_cam"
+    assert stem_not_taken(cam, "cam", {"cam", "p02_cam"}) == "sess_1_p02_cam"
+    assert stem_not_taken(Path("/cam.mp4"), "cam", {"cam", "cam-2"}) == "cam-3"
+
+
+def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
+    """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
+    from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
+    video in that folder goes on."""
+    from fervid.apps.cli import _outputs_lock
+    from fervid.apps.folder_lock import FolderLocked
+
+    other = tmp_path / "other.mp4"
+    other.write_bytes(carphone().read_bytes())
+    res = tmp_path / "res"
+    args = ["video", str(carphone()), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
+    with _outputs_lock(res, "carphone_pristine"):  # another run is writing them
+        result = runner.invoke(app, args)
+        assert result.exit_code == 75, result.output  # EX_TEMPFAIL: a scheduler tries it again later
+        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}) is writing "
+                                 "carphone_pristine_* there; run this again once it is done, or give another --out\n")
+        assert not list(res.glob("carphone_pristine_*")) and (res / "other_tracks.json").is_file()
+    assert runner.invoke(app, args).exit_code == 0  # released
+    # a run that chose its name before another wrote another video's outputs under it refuses, not replaces
+    tracks = json.loads((res / "other_tracks.json").read_text(encoding="utf-8"))
+    (res / "other_tracks.json").write_text(json.dumps({**tracks, "file": str(tmp_path / "x" / "other.mp4")}),
+                                           encoding="utf-8")
+    with pytest.raises(FolderLocked, match=r"another fervid run wrote .*x/other.mp4's outputs as other_\* while "):
+        with _outputs_lock(res, "other", other):
+            pass
 
 
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -639,7 +640,8 @@ def video(
     """
     import time as _time
 
-    from fervid.inference.images import expand_inputs, output_stems
+    from fervid.apps.folder_lock import FolderLocked
+    from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -656,7 +658,18 @@ def video(
         # compared without case, as output_stems keeps them apart (one file on macOS and Windows disks)
         if before and before.lower() not in {stem.lower() for other, stem in stems.items() if other != path}:
             stems[path] = before
+    # another video's outputs there are kept (they were replaced, with a notice): this one's get a name of its own
+    owners = {stem.lower(): source for source, stem in earlier.items()}
+    for path in files:
+        taken = {stem for stem, source in owners.items() if source != path.resolve()} | {
+            stem.lower() for other, stem in stems.items() if other != path}
+        own = stem_not_taken(path, stems[path], taken)
+        if own != stems[path]:
+            _say_notices([f"{path}: {out}/ holds the outputs of {owners.get(stems[path].lower(), 'another video')} "
+                          f"named {stems[path]}_*, which are kept; this video's are named {own}_*"])
+            stems[path] = own
     failures = [f"{item}: {why}" for item, why in problems]
+    busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
     runner = _video_runner(options, named_method=method)
     analysed = 0
     for number, path in enumerate(files, 1):
@@ -666,7 +679,12 @@ def video(
 
         started = _time.time()
         try:
-            result = runner.run(path, out, progress=progress, stem=stems[path])
+            with _outputs_lock(out, stems[path], path):
+                result = runner.run(path, out, progress=progress, stem=stems[path])
+        except FolderLocked as exc:
+            bar.close()
+            busy.append(str(exc))
+            continue
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
@@ -717,10 +735,31 @@ def video(
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
                    f"*_tracks.json, and for videos with a face *_timeline.png{key_frame_files}")
-    for message in failures:
+    for message in failures + busy:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    if failures:
-        raise typer.Exit(1)
+    if failures or busy:  # an input that failed is worse news than one to try again later
+        raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
+
+
+OUTPUT_LOCKS = ".locks"  # in an output folder: a lock file per set of a video's outputs (fervid.apps.folder_lock)
+
+
+@contextlib.contextmanager
+def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
+    """One run at a time writes the outputs named ``stem`` in ``out`` (two `fervid video` runs on a video into one
+    folder mixed them: the CSV of one, the JSON of the other, an unreadable Parquet, both exiting 0); a run on
+    another video there goes on. Raises FolderLocked where another run holds them, or (``source``: the video they
+    are for) where another video's outputs were written under that name since this run chose it."""
+    from fervid.apps.folder_lock import FolderLock, FolderLocked
+    from fervid.inference.video import TRACKS_JSON_SUFFIX, written_tracks
+
+    with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
+                    name=f"{OUTPUT_LOCKS}/{stem}.lock", doing=f"is writing {stem}_* there"):
+        for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
+            if Path(summary["file"]).resolve() != Path(source).resolve():
+                raise FolderLocked(f"{out}: another fervid run wrote {summary['file']}'s outputs as {stem}_* while "
+                                   f"this one ran; run it again to name {source}'s apart")
+        yield
 
 
 @app.command()
@@ -820,11 +859,15 @@ def live(
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    from fervid.apps.folder_lock import FolderLocked
+
     try:
-        with src:
+        with src, _outputs_lock(out, src.stem):
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
+    except FolderLocked as exc:  # another session writes this source's outputs there
+        _fail(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
