@@ -286,6 +286,36 @@ def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
     assert all(f" {code} " in words for code in (2, 75, 130, 143))
 
 
+def test_an_interrupted_image_or_evaluate_run_says_what_it_kept(tmp_path, astronaut_png, monkeypatch):
+    """Ctrl-C in `fervid image` or `fervid evaluate` exited 130 (143 for SIGTERM) without a word."""
+    from fervid.inference.analyzer import Analyzer
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Analyzer, "analyze_bgr", pressed)
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 130 and not (tmp_path / "r.json").exists()
+    assert result.output.strip() == ("interrupted: nothing was written to --json, --csv or --parquet (they are "
+                                     "written at the end); the --annotate copies and --crops written so far are kept")
+    monkeypatch.setattr("fervid.evaluation.evaluate.predict_dataset", pressed)
+    folder = tmp_path / "faces" / "happy"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(folder / "a.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "faces"), "--out", str(tmp_path / "e")])
+    assert result.exit_code == 130 and result.output.strip().endswith("interrupted: nothing was scored or written")
+
+
+def test_paths_can_be_read_from_stdin(tmp_path, astronaut_png):
+    """`find ... | fervid image -` (or batch, video): a list of files too long for a command line."""
+    result = runner.invoke(app, ["image", "-", "--csv", "-", "-q"],
+                           input=f"{astronaut_png}\n\n{tmp_path / 'no.png'}\n")
+    assert result.exit_code == 1  # no.png
+    rows = {r["file"]: r for r in csv.DictReader(result.stdout.splitlines())}
+    assert rows.keys() == {str(astronaut_png), str(tmp_path / "no.png")}
+    assert rows[str(astronaut_png)]["emotion"] == "happy" and "no such file" in rows[str(tmp_path / "no.png")]["error"]
+
+
 def test_python_m_fervid_runs_the_command():
     import sys
 

@@ -31,7 +31,7 @@ EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`'s yes: stdo
 EXIT_CODES = f"""Exit codes: 0 done; {EXIT_FAILED} an input could not be analysed or an output not written (image,
 video and batch still do the other inputs); {EXIT_USAGE} a wrong command line (an unknown option, a bad value, a
 file or folder an option names that is not there); {EXIT_BUSY} another fervid run is writing the same outputs
-(nothing was done: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
+(left to it: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
 said); 141 stdout was closed before all was written to it (`| head`)."""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -120,6 +120,15 @@ def _bad_value(exc: ValueError) -> None:
     """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
     "sample_fps must be ..." reads "--sample-fps must be ..."."""
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
+
+
+def _paths_from_stdin(inputs: list[str]) -> list[str]:
+    """The inputs, '-' among them replaced by the paths on stdin, one a line (`find shoots -newer x | fervid image
+    -`; a file named - is ./-)."""
+    if "-" not in inputs:
+        return inputs
+    read = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    return [path for given in inputs for path in (read if given == "-" else [given])]
 
 
 def _must_exist(option: str, path) -> None:
@@ -397,7 +406,8 @@ def _analyzer(options: PipelineOptions, **kwargs):
 
 @app.command()
 def image(
-    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns; '-': "
+                                                "the paths on stdin, one a line."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
@@ -442,7 +452,7 @@ def image(
     to_stdout = _results_to_stdout(results_files)
 
     notices: list[str] = []
-    files, problems = expand_inputs(paths, notices=notices)
+    files, problems = expand_inputs(_paths_from_stdin(paths), notices=notices)
     _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}
@@ -608,7 +618,8 @@ def _write_csv(results, target: str) -> None:
 
 @app.command()
 def video(
-    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns."),
+    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns; "
+                                                 "'-': the paths on stdin, one a line."),
     out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
@@ -649,7 +660,7 @@ def video(
                         precision=precision, annotate=annotate, key_frames=key_frames,
                         temporal_model=temporal_model)
     notices: list[str] = []
-    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, notices=notices)
+    files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     earlier = stems_used_before(out) if out.is_dir() else {}
@@ -1722,7 +1733,7 @@ def experiment(
 def batch(
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
-                                                          "first)."),
+                                                          "first); '-': the paths on stdin, one a line."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
@@ -1758,6 +1769,7 @@ def batch(
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
+    inputs = _paths_from_stdin(inputs)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
@@ -1958,6 +1970,14 @@ def _argument_name(param) -> str:
     return name if param.required else f"[{name}]"
 
 
+# what an interrupted command keeps, for the commands that do not say it themselves (video, live, batch and train do)
+_KEPT_WHEN_INTERRUPTED = {
+    "image": "nothing was written to --json, --csv or --parquet (they are written at the end); the --annotate copies "
+             "and --crops written so far are kept",
+    "evaluate": "nothing was scored or written", "experiment": "nothing was written",
+    "calibrate": "the model's temperature and files are as they were"}
+
+
 class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
@@ -1982,6 +2002,10 @@ class _FervidCommand(typer.core.TyperCommand):
         except BrokenPipeError:  # `fervid image ... --csv - | head -1`: the reader has what it wanted, quietly
             _stdout_gone()
             raise typer.Exit(EXIT_PIPE) from None
+        except KeyboardInterrupt:  # a command that does not say itself what an interrupt kept (it exited unsaid)
+            typer.secho(f"\ninterrupted: {_KEPT_WHEN_INTERRUPTED.get(ctx.info_name, 'stopped before its end')}",
+                        fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(_interrupted_status()) from None
 
     def format_options(self, ctx, formatter) -> None:
         params = [p for p in self.get_params(ctx) if not p.hidden]
