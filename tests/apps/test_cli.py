@@ -187,6 +187,8 @@ def test_a_results_file_that_cannot_be_written_is_refused_before_any_analysis(tm
     result = runner.invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--out",
                                  str(read_only_dir / "runs")])
     assert result.exit_code == 1 and f"--out {read_only_dir / 'runs'}: cannot write in {read_only_dir}" in result.output
+    result = runner.invoke(app, ["train-temporal", "--fer2013", str(astronaut_png), "--out", str(read_only_dir / "t")])
+    assert result.exit_code == 1 and f"--out {read_only_dir / 't'}: cannot write in {read_only_dir}" in result.output
 
 
 def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):

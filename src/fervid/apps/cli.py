@@ -1114,6 +1114,7 @@ def train_temporal_cmd(
     except ValueError as exc:
         _bad_value(exc)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    _check_can_write("--out", out)  # written after the training: said now, not after it
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
     command = shlex.join(["fervid", "train-temporal", "--fer2013", fer2013, *(["--ckplus", ckplus] if ckplus else []),
                           *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
