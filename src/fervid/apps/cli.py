@@ -762,8 +762,9 @@ def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
     another video there goes on. Raises FolderLocked where another run holds them, or (``source``: the video they
     are for) where another video's outputs were written under that name since this run chose it."""
     from fervid.apps.folder_lock import FolderLock, FolderLocked
-    from fervid.inference.video import TRACKS_JSON_SUFFIX, written_tracks
+    from fervid.inference.video import TRACKS_JSON_SUFFIX, make_output_dir, written_tracks
 
+    make_output_dir(out)  # (its error names the folder asked for, not the locks' inside it)
     with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
                     name=f"{OUTPUT_LOCKS}/{stem}.lock", doing=f"is writing {stem}_* there"):
         for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
