@@ -752,9 +752,6 @@ def video(
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
 
 
-OUTPUT_LOCKS = ".locks"  # in an output folder: a lock file per set of a video's outputs (fervid.apps.folder_lock)
-
-
 @contextlib.contextmanager
 def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
     """One run at a time writes the outputs named ``stem`` in ``out`` (two `fervid video` runs on a video into one
@@ -766,7 +763,7 @@ def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
 
     make_output_dir(out)  # (its error names the folder asked for, not the locks' inside it)
     with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
-                    name=f"{OUTPUT_LOCKS}/{stem}.lock", doing=f"is writing {stem}_* there"):
+                    name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
         for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
             if Path(summary["file"]).resolve() != Path(source).resolve():
                 raise FolderLocked(f"{out}: another fervid run wrote {summary['file']}'s outputs as {stem}_* while "
