@@ -226,7 +226,8 @@ def test_one_run_per_output_folder(tmp_path, astronaut_rgb):
             run_batch([str(corpus)], BatchOptions(out=out), progress=False)
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(out), "-q"],
                              capture_output=True, text=True, timeout=120)
-        assert cli.returncode == 1 and "another fervid batch run" in cli.stderr
+        # its own exit code (EX_TEMPFAIL): a scheduler retries it later, where it would not retry a wrong input
+        assert cli.returncode == 75 and "another fervid batch run" in cli.stderr
         assert len(cli.stderr.strip().splitlines()) == 1
     summary = run_batch([str(corpus / "img000.jpg")], BatchOptions(out=out), progress=False)  # released
     assert summary["done"] == 1
@@ -421,7 +422,7 @@ def test_a_video_that_breaks_mid_way_is_reported_as_partial(tmp_path, astronaut_
     corpus = tmp_path / "c"
     corpus.mkdir()
     avi = _cut_avi(corpus, astronaut_rgb)
-    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "o"), "--method", "mean", "-q"])
+    result = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "o"), "--method", "mean"])
     assert result.exit_code == 1 and "1 partial" in result.output and "truncated or corrupt" in result.output
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["done"] == 1 and [p["file"] for p in summary["partial"]] == [str(avi)]
@@ -816,6 +817,36 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     assert summary["this_run"]["files_analysed"] == 1 and summary["done"] == 2
 
 
+def _spawned_workers(pid: int) -> list[int]:
+    """The pool workers a process has started (multiprocessing's spawned interpreters, not its resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                    reason="Linux's list of a process's children")
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path, astronaut_rgb):
+    """Ctrl-C early in a run (the workers still importing fervid and its libraries) printed a 40-line traceback
+    from every worker: they ignored SIGINT only once their imports were done."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    Image.fromarray(astronaut_rgb).resize((320, 320)).save(corpus / "a_photo.jpg")
+    cmd = [sys.executable, "-m", "fervid.apps.cli", "batch", str(corpus), "--out", str(tmp_path / "out"), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _spawned_workers(proc.pid):
+        time.sleep(0.005)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    time.sleep(0.2)  # the worker is importing (numpy, OpenCV, ONNX Runtime: a second or more)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: to every process of the foreground job
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert "interrupted." in stderr
+
+
 def stop_test_task(task):
     """A stand-in for analyse_one in the pool's workers: reports itself started on the board, then, once the driver
     sets the stop flag, one finishes its file (it was writing its outputs), one stops mid-file, one never looks."""
@@ -887,8 +918,10 @@ def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
     """The bar counted files: frozen for a whole video (no refresh, its clock stuck at the last file's end). (It
     was checked on the 4 s clip, analysed in well under a second: a slow start of the driver's polls missed it.)"""
     import fervid.apps.batch as batch
+    import fervid.progress
 
     monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    monkeypatch.setattr(fervid.progress, "LOG_SECONDS", 0.05)  # stderr is no terminal: a line every poll, here
     seen = []  # what the board reported to the driver's bar, at each refresh
     fractions = batch.WorkerBoard.fractions
     monkeypatch.setattr(batch.WorkerBoard, "fractions", lambda board: seen.append(fractions(board)) or seen[-1])

@@ -151,6 +151,70 @@ def test_csv_to_stdout_keeps_the_summary_out_of_the_table(tmp_path, astronaut_pn
     assert both.exit_code == 2 and "only one of them" in both.output
 
 
+def test_parquet_to_stdout_is_the_table_and_never_a_file_named_dash(tmp_path, astronaut_png, monkeypatch):
+    """`--parquet -` wrote a file named "-", where --json - and --csv - mean stdout."""
+    import io
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["image", str(astronaut_png), "--parquet", "-"])
+    assert result.exit_code == 0 and not (tmp_path / "-").exists(), result.stderr
+    table = pd.read_parquet(io.BytesIO(result.stdout_bytes))
+    assert table["emotion"].tolist() == ["happy"] and "1 face(s)" in result.stderr  # the summary kept off stdout
+    both = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-", "--parquet", "-"])
+    assert both.exit_code == 2 and "--csv - and --parquet -: only one of them can go to stdout" in both.output
+
+
+def test_a_results_file_that_cannot_be_written_is_refused_before_any_analysis(tmp_path, read_only_dir,
+                                                                              astronaut_png, monkeypatch):
+    """`fervid image many/ --json ro/x.json` analysed every image, then failed "Permission denied" with all of it
+    lost; an experiment's --out was found unwritable only after its training."""
+    from fervid.inference.analyzer import Analyzer
+
+    analysed = []
+    monkeypatch.setattr(Analyzer, "analyze_bgr", lambda self, *a, **k: analysed.append(1))
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
+    for option, target, why in (("--json", read_only_dir / "x.json", f"cannot write in {read_only_dir}"),
+                                ("--csv", read_only_dir / "new" / "x.csv", f"cannot write in {read_only_dir}"),
+                                ("--parquet", tmp_path / "notes.txt" / "x.parquet",
+                                 f"{tmp_path / 'notes.txt'} is a file, not a folder")):
+        result = runner.invoke(app, ["image", str(astronaut_png), option, str(target)])
+        assert result.exit_code == 1 and result.output == f"error: {option} {target}: {why}\n", result.output
+    assert not analysed
+    ck = tmp_path / "ck" / "happy"
+    ck.mkdir(parents=True)
+    result = runner.invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"), "--out",
+                                 str(read_only_dir / "runs")])
+    assert result.exit_code == 1 and f"--out {read_only_dir / 'runs'}: cannot write in {read_only_dir}" in result.output
+    result = runner.invoke(app, ["train-temporal", "--fer2013", str(astronaut_png), "--out", str(read_only_dir / "t")])
+    assert result.exit_code == 1 and f"--out {read_only_dir / 't'}: cannot write in {read_only_dir}" in result.output
+
+
+def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_png):
+    """`fervid image ... --csv - | head -1` printed "error: -: Broken pipe" and exited 1, as if an output had
+    failed; it now ends as a Unix tool killed by SIGPIPE is reported (141), saying nothing."""
+    import sys
+
+    for option in ("--csv", "--json"):
+        proc = subprocess.Popen([sys.executable, "-m", "fervid", "image", str(astronaut_png), option, "-", "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.close()  # `| head -0`: gone before the first line is written
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141 and stderr == "", (option, stderr)
+
+
+def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
+    """NO_COLOR=1 (https://no-color.org) and TERM=dumb were ignored on a terminal: errors and notices came in colour
+    escape codes."""
+    args = ["image", str(astronaut_png), "/nonexistent.png", "-q"]
+    assert "\x1b[" in runner.invoke(app, args, color=True).output  # a terminal's colours, as before
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        result = runner.invoke(app, args, color=True, env=env)
+        assert result.exit_code == 1 and "error: /nonexistent.png" in result.output
+        assert "\x1b[" not in result.output, env
+
+
 def test_demo_writes_annotated_image_and_json(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -178,8 +242,11 @@ def test_every_command_has_help():
                     "evaluate", "calibrate", "experiment"):
         result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0 and "Usage" in result.output, command
-        # ordinary metavars; flags show none
-        assert not re.search(r"<(str|int|float|path|bool)>", result.output), (command, result.output)
+        # ordinary metavars; flags show none; arguments are named as Click names them (not {paths}..., nor
+        # paths... <list[str]>)
+        assert not re.search(r"<(str|int|float|path|bool|list\[\w+\])>|\{\w+\}", result.output), (command,
+                                                                                           result.output)
+        assert runner.invoke(app, [command, "-h"], env={"COLUMNS": "200"}).output == result.output
         if command in ("image", "video", "live", "batch", "serve"):  # every analysing command picks its detector
             words = " ".join(result.output.split())  # the help column wraps wherever its width says
             assert "--detector" in words and 'pip install "fervid[yuface]"' in words, command
@@ -189,6 +256,73 @@ def test_every_command_has_help():
     bare = [(name, p.name) for name, sub in get_command(app).commands.items() for p in sub.params
             if p.param_type_name == "option" and not getattr(p, "help", None)]
     assert not bare
+    usage = runner.invoke(app, ["image", "--help"]).output.splitlines()[0]
+    assert usage.endswith(" image [OPTIONS] PATHS..."), usage
+
+
+def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
+    """A file an option names that is not there exited 2 for train and export but 1 for evaluate, train-temporal,
+    live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
+    the codes were written nowhere a user could read them."""
+    missing = tmp_path / "nothing"
+    for args in (["evaluate", "--data", str(missing)], ["train-temporal", "--fer2013", str(missing)],
+                 ["live", "--source", str(missing)], ["experiment", "--dataset", "ckplus", "--ckplus", str(missing)],
+                 ["calibrate", "--data", str(missing), "--model", str(tmp_path)],
+                 ["train", "--data", str(missing)]):
+        option = args[args.index(str(missing)) - 1]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output == f"error: {option} {missing}: no such file or folder\n", (args, result.output)
+    for args, message in ((["video", "x.mp4", "--max-faces", "0"], "--max-faces: input should be greater than or "
+                                                                    "equal to 1"),
+                          (["video", "x.mp4", "--key-frames", "-1"], "--key-frames: input should be greater than "
+                                                                     "or equal to 0"),
+                          (["serve", "--port", "0"], "--port: input should be greater than or equal to 1"),
+                          (["batch", "x.mp4"], "missing --out"), (["image"], "missing PATHS...")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and result.output == f"error: {message}\n", (args, result.output)
+    result = runner.invoke(app, ["train", "--config", str(tmp_path)])  # it said "no such config file"
+    assert result.exit_code == 2 and f"--config {tmp_path}: a folder; --config takes a TOML file" in result.output
+    words = " ".join(runner.invoke(app, ["--help"]).output.split())
+    assert "Exit codes: 0 done; 1 an input could not be analysed" in words
+    assert all(f" {code} " in words for code in (2, 75, 130, 143))
+
+
+def test_an_interrupted_image_or_evaluate_run_says_what_it_kept(tmp_path, astronaut_png, monkeypatch):
+    """Ctrl-C in `fervid image` or `fervid evaluate` exited 130 (143 for SIGTERM) without a word."""
+    from fervid.inference.analyzer import Analyzer
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Analyzer, "analyze_bgr", pressed)
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 130 and not (tmp_path / "r.json").exists()
+    assert result.output.strip() == ("interrupted: nothing was written to --json, --csv or --parquet (they are "
+                                     "written at the end); the --annotate copies and --crops written so far are kept")
+    monkeypatch.setattr("fervid.evaluation.evaluate.predict_dataset", pressed)
+    folder = tmp_path / "faces" / "happy"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(folder / "a.png")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "faces"), "--out", str(tmp_path / "e")])
+    assert result.exit_code == 130 and result.output.strip().endswith("interrupted: nothing was scored or written")
+
+
+def test_paths_can_be_read_from_stdin(tmp_path, astronaut_png):
+    """`find ... | fervid image -` (or batch, video): a list of files too long for a command line."""
+    result = runner.invoke(app, ["image", "-", "--csv", "-", "-q"],
+                           input=f"{astronaut_png}\n\n{tmp_path / 'no.png'}\n")
+    assert result.exit_code == 1  # no.png
+    rows = {r["file"]: r for r in csv.DictReader(result.stdout.splitlines())}
+    assert rows.keys() == {str(astronaut_png), str(tmp_path / "no.png")}
+    assert rows[str(astronaut_png)]["emotion"] == "happy" and "no such file" in rows[str(tmp_path / "no.png")]["error"]
+
+
+def test_python_m_fervid_runs_the_command():
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fervid", "-h"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Usage:" in done.stdout and "image" in done.stdout, done.stderr
 
 
 def test_every_shipped_model_is_selectable_by_name_and_recorded(astronaut_png):
@@ -537,6 +671,31 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
         assert "annotated" not in result.output  # nor is one announced
 
 
+def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
+    """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
+    second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on
+    stdout where image's --quiet left none."""
+    import sys
+
+    fast = ["--no-annotate", "--method", "frame", "--key-frames", "0"]
+    commands = {"video": ["video", str(carphone()), *fast, "--out"],
+                "batch": ["batch", str(carphone()), *fast, "--out"],
+                "live": ["live", "--source", str(carphone()), "--seconds", "1.5", *fast, "--out"],
+                "image": ["image", str(astronaut_png), str(astronaut_png), "--annotate"]}
+    for name, command in commands.items():
+        result = runner.invoke(app, [*command, str(tmp_path / name)])
+        assert result.exit_code == 0 and "\r" not in result.output, (name, result.output)
+        assert result.stdout, name  # the summary
+        quiet = runner.invoke(app, [*command, str(tmp_path / f"{name}_quiet"), "-q"])
+        assert quiet.exit_code == 0 and quiet.output == "", (name, quiet.output)
+    bars = [line for line in runner.invoke(app, [*commands["video"], str(tmp_path / "v2")]).stderr
+            .splitlines() if line.startswith("carphone_pristine.mp4: ")]
+    assert len(bars) == 2 and "100%" in bars[1], bars  # as it starts and as it ends (4 s: no line in between)
+    done = subprocess.run([sys.executable, "-m", "fervid", *commands["video"], str(tmp_path / "v3")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert done.returncode == 0 and done.stderr == "" and "120 frames in" in done.stdout, done.stderr
+
+
 def test_key_frames_0_writes_none_and_a_negative_number_is_refused_by_every_command(tmp_path):
     """A 90-minute class of 26 wrote about 31,000 key frames, and only the annotated MP4 could be left out.
     --key-frames 0: video and headless live write every other output, and list each episode with key_frame null."""
@@ -567,7 +726,7 @@ def test_inputs_of_one_name_in_different_folders_keep_their_own_outputs(tmp_path
         (tmp_path / "sessions" / person).mkdir(parents=True)
         (tmp_path / "sessions" / person / "cam.mp4").write_bytes(carphone().read_bytes())
         Image.fromarray(astronaut_rgb).save(tmp_path / "sessions" / person / "IMG_1.png")
-    result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate", "-q",
+    result = runner.invoke(app, ["video", str(tmp_path / "sessions"), "--no-annotate",
                                  "--out", str(tmp_path / "v")])
     assert result.exit_code == 0, result.output
     assert "outputs named p01_cam_*" in result.output and "outputs named p02_cam_*" in result.output
@@ -597,7 +756,7 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     (rec / "a.mp4").write_bytes(carphone().read_bytes())
     Image.fromarray(astronaut_rgb).save(rec / "p.png")
     for _ in range(2):
-        result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "-q", "--method", "frame"])
+        result = runner.invoke(app, ["video", str(rec), "--out", str(rec / "results"), "--method", "frame"])
         assert result.exit_code == 0 and result.output.count("frames in") == 1, result.output
         result = runner.invoke(app, ["image", str(rec), "--annotate", str(rec / "ann"), "-q"])
         assert result.exit_code == 0, result.output
@@ -610,17 +769,67 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
 
 
-def test_replacing_another_videos_outputs_is_said(tmp_path):
+def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
+    """`fervid video p01/cam.mp4 --out res` then `fervid video p02/cam.mp4 --out res` replaced p01's outputs, with
+    only a notice on stderr: p02's are now named apart, as two cam.mp4 analysed together are."""
     for person in ("p01", "p02"):
         (tmp_path / person).mkdir()
         (tmp_path / person / "cam.mp4").write_bytes(carphone().read_bytes())
-    out = ["--out", str(tmp_path / "res"), "-q", "--no-annotate", "--method", "frame"]
-    assert "notice" not in runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out]).output
-    again = runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out])  # the same video: no notice
-    assert again.exit_code == 0 and "notice" not in again.output
+    res = tmp_path / "res"
+    out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+
+    def source_of(stem):
+        return json.loads((res / f"{stem}_tracks.json").read_text(encoding="utf-8"))["file"]
+
+    assert runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out]).output == ""
+    again = runner.invoke(app, ["video", str(tmp_path / "p01" / "cam.mp4"), *out])  # the same video: replaced
+    assert again.exit_code == 0 and again.output == ""
     other = runner.invoke(app, ["video", str(tmp_path / "p02" / "cam.mp4"), *out])
     assert other.exit_code == 0
-    assert f"replaced those of {tmp_path / 'p01' / 'cam.mp4'} in {tmp_path / 'res'}/" in other.output
+    assert other.output == (f"notice: {tmp_path / 'p02' / 'cam.mp4'}: {res}/ holds the outputs of "
+                            f"{tmp_path / 'p01' / 'cam.mp4'} named cam_*, which are kept; this video's are named "
+                            "p02_cam_*\n")
+    assert source_of("cam") == str(tmp_path / "p01" / "cam.mp4")
+    assert source_of("p02_cam") == str(tmp_path / "p02" / "cam.mp4")
+    for person in ("p02", "p01"):  # each analysed again keeps its own names, said by nothing
+        result = runner.invoke(app, ["video", str(tmp_path / person / "cam.mp4"), *out])
+        assert result.exit_code == 0 and result.output == "", result.output
+    assert sorted(p.name for p in res.glob("*_tracks.json")) == ["cam_tracks.json", "p02_cam_tracks.json"]
+    from fervid.inference.images import stem_not_taken
+
+    # the rule, where the name is taken again: a folder more, never one the name carries already, then a counter
+    cam = tmp_path / "sess_1" / "p02" / "cam.mp4"
+    assert stem_not_taken(cam, "p02_cam", {"p02_cam"}) == "sess_1_p02_cam"
+    assert stem_not_taken(cam, "cam", {"cam", "p02_cam"}) == "sess_1_p02_cam"
+    assert stem_not_taken(Path("/cam.mp4"), "cam", {"cam", "cam-2"}) == "cam-3"
+
+
+def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
+    """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
+    from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
+    video in that folder goes on."""
+    from fervid.apps.cli import _outputs_lock
+    from fervid.apps.folder_lock import FolderLocked
+
+    other = tmp_path / "other.mp4"
+    other.write_bytes(carphone().read_bytes())
+    res = tmp_path / "res"
+    args = ["video", str(carphone()), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
+    with _outputs_lock(res, "carphone_pristine"):  # another run is writing them
+        result = runner.invoke(app, args)
+        assert result.exit_code == 75, result.output  # EX_TEMPFAIL: a scheduler tries it again later
+        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}) is writing "
+                                 "carphone_pristine_* there; run this again once it is done, or give another --out\n")
+        assert not list(res.glob("carphone_pristine_*")) and (res / "other_tracks.json").is_file()
+    assert runner.invoke(app, args).exit_code == 0  # released
+    assert not list(res.glob(".*.lock"))  # a lock is there while its outputs are written, and not left beside them
+    # a run that chose its name before another wrote another video's outputs under it refuses, not replaces
+    tracks = json.loads((res / "other_tracks.json").read_text(encoding="utf-8"))
+    (res / "other_tracks.json").write_text(json.dumps({**tracks, "file": str(tmp_path / "x" / "other.mp4")}),
+                                           encoding="utf-8")
+    with pytest.raises(FolderLocked, match=r"another fervid run wrote .*x/other.mp4's outputs as other_\* while "):
+        with _outputs_lock(res, "other", other):
+            pass
 
 
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
@@ -1390,7 +1599,7 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
     from fervid.apps.cli import _dominant_text
     from fervid.samples import carphone
 
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
@@ -1418,7 +1627,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
         return save(self, out_dir)
 
     monkeypatch.setattr(VideoResult, "save", slow_save)
-    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "-q", "--out",
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)

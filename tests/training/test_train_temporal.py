@@ -172,7 +172,8 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
     out = tmp_path / "lstm"
     cases = [  # (arguments, exit code, message): a traceback used to end a bad data file's run, after its folder
         (["--fer2013", str(not_fer)], 1, f"{not_fer}: missing FER2013 column(s)"),
-        (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 1, "no_ck: no such folder"),
+        (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 2,
+         f"--ckplus {tmp_path / 'no_ck'}: no such file or folder"),
         (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
         (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
         (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),

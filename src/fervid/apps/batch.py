@@ -47,7 +47,7 @@ DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' 
 
 ENGINES = ("local", "ray")
 ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
-PROGRESS_SECONDS = 0.5  # how often the driver refreshes its bar while the workers analyse
+PROGRESS_SECONDS = 0.5  # how often the driver looks at its workers' progress (its bar is redrawn at its own pace)
 STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
@@ -335,11 +335,12 @@ class StateStore:
         ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos). A file
         whose size and modification time (ns) are those recorded when it was hashed keeps its recorded hash: only
         new or changed files are read."""
-        from tqdm import tqdm
+        from fervid.progress import progress_bar
 
         todo, paths_of, first_of, key_of = [], {}, {}, {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
-        for p in tqdm(files, desc="reading files", unit="file", disable=not progress or len(files) < 2, leave=False):
+        for p in progress_bar(files, show=progress and len(files) > 1, desc="reading files", unit="file",
+                              leave=False):
             kind = input_kind(p)
             location = os.path.abspath(p)
             name = known.get(location, str(p))  # the name the file was first registered under
@@ -715,11 +716,13 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                                  initargs=(threads, options, board)) as pool:
             try:
                 while queue or in_flight:
-                    while queue and len(in_flight) < size:
-                        task = queue.pop(0)
-                        future = pool.submit(_begin, analyse, len(numbers), task)
-                        numbers[future] = len(numbers)
-                        in_flight[future] = task
+                    # the pool's first tasks start its workers
+                    with _stop_signals_ignored() if not numbers else contextlib.nullcontext():
+                        while queue and len(in_flight) < size:
+                            task = queue.pop(0)
+                            future = pool.submit(_begin, analyse, len(numbers), task)
+                            numbers[future] = len(numbers)
+                            in_flight[future] = task
                     # a timeout, not a wait for the next file: the bar moves (and its clock runs) within a video
                     done, _ = wait(in_flight, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
                     broken = []
@@ -746,6 +749,25 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                 # finished results away (they were never recorded)
                 lost = _stop_pool(board, in_flight, record, others, numbers)
                 raise BatchInterrupted(lost) from None
+
+
+@contextlib.contextmanager
+def _stop_signals_ignored():
+    """SIGINT and SIGTERM ignored by this process while it starts its workers, which inherit them ignored: a Ctrl-C
+    while a worker still imported its libraries printed its 40-line traceback (:func:`_init_worker` ignores them
+    only once they are imported; the driver decides, and tells the workers). Restored as soon as they are started:
+    a signal in those milliseconds is lost."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # (only the main thread sets handlers)
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():  # (None: a handler set outside Python, which cannot be put back)
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], numbers: dict | None = None
@@ -849,6 +871,8 @@ def _fresh(folder: Path) -> Path:
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
+    from fervid.progress import progress_bar
+
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / "state.sqlite")
@@ -873,9 +897,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     started = time.perf_counter()
     faces, finished, recorded = 0, 0, set()
     # files, with a share of each video in hand by its frames read: a 45-min video moved the bar once
-    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch",
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
-                          "[{elapsed}<{remaining}{postfix}]")
+    # miniters=0: redrawn by the clock alone (the bar's, for a terminal or a log), however little a video moved it
+    bar = progress_bar(total=len(todo), unit="file", show=progress, desc="fervid batch", miniters=0,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
+                                  "[{elapsed}<{remaining}{postfix}]")
 
     def show(fractions=(), now=()) -> None:
         bar.n = max(bar.n, finished + sum(fractions))  # never back (a worker drops its share as it hands in)
@@ -883,7 +908,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         if len(names) == 1 and len(fractions) == 1:
             names = [f"{names[0]} {fractions[0]:.0%}"]
         bar.set_postfix(faces=faces, **({"now": ", ".join(names)} if names else {}), refresh=False)
-        bar.refresh()
+        bar.update(0)  # redrawn if its interval has passed: twice a second, it wrote a line a redraw into a log
 
     def record(res: dict) -> None:
         nonlocal faces, finished

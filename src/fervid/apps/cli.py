@@ -1,12 +1,9 @@
-"""The ``fervid`` command line.
-
-Exit codes: 0 when every input was analysed, 1 when some input failed (the others are still analysed and
-written), 2 for a wrong command line.
-"""
+"""The ``fervid`` command line. Its exit codes are :data:`EXIT_CODES`."""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -24,8 +21,21 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
+from fervid.progress import is_terminal, progress_bar
+
+# what a script or a job scheduler can tell from a fervid command's exit status
+EXIT_FAILED = 1  # an input could not be analysed or an output not written
+EXIT_USAGE = 2  # the command line is wrong
+EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): another fervid run is writing the same outputs; try again later
+EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`'s yes: stdout's reader closed it early
+EXIT_CODES = f"""Exit codes: 0 done; {EXIT_FAILED} an input could not be analysed or an output not written (image,
+video and batch still do the other inputs); {EXIT_USAGE} a wrong command line (an unknown option, a bad value, a
+file or folder an option names that is not there); {EXIT_BUSY} another fervid run is writing the same outputs
+(left to it: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
+said); 141 stdout was closed before all was written to it (`| head`)."""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
 CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
@@ -48,10 +58,19 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _fervid(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+def _fervid(ctx: typer.Context,
+            version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                          help="Print fervid's version, the default model, Python's and ONNX "
                                               "Runtime's versions and the CPU, then exit.")) -> None:
     """fervid: facial emotion recognition in images and videos, offline."""
+    if _colour() is False:  # every command's context inherits it
+        ctx.color = False
+
+
+def _colour() -> Optional[bool]:
+    """False where colour was asked away (NO_COLOR set to anything, https://no-color.org; TERM=dumb, a terminal
+    that shows escape codes as text); None: Click's own choice, colour on a terminal only."""
+    return False if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" else None
 
 
 _DEFAULTS = PipelineOptions()
@@ -84,12 +103,15 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
                                       "90-minute class of 26: about 31,000 PNGs). Every episode stays in the tracks "
                                       "JSON; one without a key frame has key_frame null.")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings "
+                                                         "and notices (on stderr), and results sent to stdout "
+                                                         "('-').")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -98,6 +120,21 @@ def _bad_value(exc: ValueError) -> None:
     """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
     "sample_fps must be ..." reads "--sample-fps must be ..."."""
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
+
+
+def _paths_from_stdin(inputs: list[str]) -> list[str]:
+    """The inputs, '-' among them replaced by the paths on stdin, one a line (`find shoots -newer x | fervid image
+    -`; a file named - is ./-)."""
+    if "-" not in inputs:
+        return inputs
+    read = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    return [path for given in inputs for path in (read if given == "-" else [given])]
+
+
+def _must_exist(option: str, path) -> None:
+    """A file or folder an option names is there, or the command line is wrong (exit 2), before any work."""
+    if path and not Path(path).exists():
+        _fail(f"{option} {path}: no such file or folder", EXIT_USAGE)
 
 
 def _fail_on(exc: Exception) -> None:
@@ -118,6 +155,8 @@ def _naming(target):
     whose error names no file."""
     try:
         yield
+    except BrokenPipeError:  # stdout ('-') closed by its reader: not an output that failed (_FervidCommand)
+        raise
     except OSError as exc:
         _fail(_os_error_line(exc, target))
 
@@ -352,11 +391,10 @@ def _pipeline(**choices) -> PipelineOptions:
 
 
 def _frames_bar(description: str, **options):
-    """A progress bar of a video's frames on stderr, and the ``progress(frames_done, frames_total)`` callback
-    :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once the video is open)."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=description, unit="frame", file=sys.stderr, **options)
+    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), and the ``progress(frames_done,
+    frames_total)`` callback :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once
+    the video is open)."""
+    bar = progress_bar(desc=description, unit="frame", **options)
 
     def progress(done: int, total: int) -> None:
         if total and bar.total != total:
@@ -400,12 +438,14 @@ def _analyzer(options: PipelineOptions, **kwargs):
 
 @app.command()
 def image(
-    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns; '-': "
+                                                "the paths on stdin, one a line."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
     parquet_out: Optional[str] = typer.Option(None, "--parquet", metavar="PATH",
-                                              help="Write the CSV's rows, typed, to this Parquet FILE."),
+                                              help="Write the CSV's rows, typed, to this Parquet FILE, or '-' for "
+                                                   "stdout (a pipe or a file, not a terminal)."),
     annotate_dir: Optional[Path] = typer.Option(None, "--annotate",
                                                 help="Write annotated copies (boxes, labels, bars) here."),
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
@@ -420,7 +460,7 @@ def image(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Find every face in images and name its emotion.
 
@@ -433,21 +473,18 @@ def image(
     """
     import collections
 
-    from tqdm import tqdm
-
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, annotated_stems_used_before,
                                         expand_inputs, load_image, more_frames_notice, output_stems, source_id)
     from fervid.inference.records import ImageResult, images_document
 
-    for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
+    results_files = {"--json": json_out, "--csv": csv_out, "--parquet": parquet_out}
+    for option, target in results_files.items():
         _check_results_file(option, target)
-    if json_out == "-" and csv_out == "-":
-        _fail("--json - and --csv -: only one of them can go to stdout", 2)
-    to_stdout = "-" in (json_out, csv_out)
+    to_stdout = _results_to_stdout(results_files)
 
     notices: list[str] = []
-    files, problems = expand_inputs(paths, notices=notices)
+    files, problems = expand_inputs(_paths_from_stdin(paths), notices=notices)
     _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}
@@ -464,7 +501,7 @@ def image(
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
-    bar = tqdm(files, unit="image", disable=quiet or len(files) < 2, file=sys.stderr)
+    bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
         bar.set_postfix_str(path.name[-30:])
@@ -495,7 +532,7 @@ def image(
             _write_csv(results, csv_out)
     if parquet_out:
         with _naming(parquet_out):
-            _write_parquet(results, Path(parquet_out), analyzer.settings)
+            _write_parquet(results, parquet_out, analyzer.settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -538,6 +575,31 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and path.suffix.lower() != own:
         _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
               "written over it)", 2)
+    _check_can_write(option, target)
+
+
+def _check_can_write(option: str, target) -> None:
+    """Fail (exit 1) before any work where ``target``, a file or folder an option names, cannot be written: it is
+    read-only, or the nearest folder of it that exists is (a read-only disk, no permission), or a file is in the
+    way of its folder (`fervid image many/ --json ro/x.json` analysed every image, then failed). Nothing is made
+    here, so a command refused later leaves no empty folder."""
+    path = Path(target)
+    there = next(p for p in (path, *path.parents) if p.exists() or p == Path(path.anchor or "."))
+    if there != path and not there.is_dir():
+        _fail(f"{option} {target}: {there} is a file, not a folder")
+    if not os.access(there, os.W_OK | (os.X_OK if there.is_dir() else 0)):
+        _fail(f"{option} {target}: cannot write {'in ' if there.is_dir() else ''}{there}")
+
+
+def _results_to_stdout(targets: dict[str, Optional[str]]) -> bool:
+    """Whether one of the results files (option: target) goes to stdout ('-'): two of them cannot (they would be one
+    stream), and Parquet, binary, not to a terminal (exit 2)."""
+    to_stdout = [f"{option} -" for option, target in targets.items() if target == "-"]
+    if len(to_stdout) > 1:
+        _fail(f"{_in_a_sentence(to_stdout)}: only one of them can go to stdout", EXIT_USAGE)
+    if to_stdout == ["--parquet -"] and is_terminal(sys.stdout):
+        _fail("--parquet -: Parquet is binary, and stdout is a terminal; send it to a file or a pipe", EXIT_USAGE)
+    return bool(to_stdout)
 
 
 def _image_table(results):
@@ -554,12 +616,23 @@ def _image_table(results):
     return dataframe(rows, CSV_COLUMNS, nullable=True)
 
 
-def _write_parquet(results, target: Path, settings: dict) -> None:
-    """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata."""
+def _write_parquet(results, target: str, settings: dict) -> None:
+    """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata, to the file
+    ``target``, or to stdout for '-' (it wrote a file named "-")."""
+    import io
+
     from fervid.inference.video import table_schema
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _image_table(results).to_parquet(target, index=False, schema=table_schema(CSV_COLUMNS, settings))
+    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
+    if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
+        made = io.BytesIO()
+        table.to_parquet(made, index=False, schema=schema)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(made.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(target, index=False, schema=schema)
 
 
 def _write_csv(results, target: str) -> None:
@@ -577,7 +650,8 @@ def _write_csv(results, target: str) -> None:
 
 @app.command()
 def video(
-    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns."),
+    inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns; "
+                                                 "'-': the paths on stdin, one a line."),
     out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
@@ -594,7 +668,7 @@ def video(
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
 
@@ -609,7 +683,8 @@ def video(
     """
     import time as _time
 
-    from fervid.inference.images import expand_inputs, output_stems
+    from fervid.apps.folder_lock import FolderLocked
+    from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -617,7 +692,7 @@ def video(
                         precision=precision, annotate=annotate, key_frames=key_frames,
                         temporal_model=temporal_model)
     notices: list[str] = []
-    files, problems = expand_inputs(inputs, VIDEO_SUFFIXES, notices=notices)
+    files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     earlier = stems_used_before(out) if out.is_dir() else {}
@@ -626,18 +701,34 @@ def video(
         # compared without case, as output_stems keeps them apart (one file on macOS and Windows disks)
         if before and before.lower() not in {stem.lower() for other, stem in stems.items() if other != path}:
             stems[path] = before
+    # another video's outputs there are kept (they were replaced, with a notice): this one's get a name of its own
+    owners = {stem.lower(): source for source, stem in earlier.items()}
+    for path in files:
+        taken = {stem for stem, source in owners.items() if source != path.resolve()} | {
+            stem.lower() for other, stem in stems.items() if other != path}
+        own = stem_not_taken(path, stems[path], taken)
+        if own != stems[path]:
+            _say_notices([f"{path}: {out}/ holds the outputs of {owners.get(stems[path].lower(), 'another video')} "
+                          f"named {stems[path]}_*, which are kept; this video's are named {own}_*"])
+            stems[path] = own
     failures = [f"{item}: {why}" for item, why in problems]
+    busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
     runner = _video_runner(options, named_method=method)
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
         bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
-                                    disable=quiet)
+                                    show=not quiet)
 
         started = _time.time()
         try:
-            result = runner.run(path, out, progress=progress, stem=stems[path])
+            with _outputs_lock(out, stems[path], path):
+                result = runner.run(path, out, progress=progress, stem=stems[path])
+        except FolderLocked as exc:
+            bar.close()
+            busy.append(str(exc))
+            continue
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
@@ -675,18 +766,19 @@ def video(
         # the analysis's speed, and apart the time its timelines and key frames took to write after it (0.3 s a
         # track: a call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps")
         saving = _time.time() - started - result.seconds
-        typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
-                   f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
-                   + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
-                   + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
-                      if saving >= 1.0 else ""))
-        for t in result.track_summaries():
-            typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} s), "
-                       f"{_dominant_text(t)}, {len(t['changes'])} change(s)")
+        if not quiet:
+            typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+                       f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
+                       + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
+                       + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
+                          if saving >= 1.0 else ""))
+            for t in result.track_summaries():
+                typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} "
+                           f"s), {_dominant_text(t)}, {len(t['changes'])} change(s)")
         _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector))
         if result.error:
             failures.append(result.error)
-    if analysed:
+    if analysed and not quiet:
         key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
@@ -695,10 +787,29 @@ def video(
         failures.append(_images_given_as_videos([path for path, _ in stills]))
     elif stills:
         failures.append(stills[0][1])
-    for message in failures:
+    for message in failures + busy:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    if failures:
-        raise typer.Exit(1)
+    if failures or busy:  # an input that failed is worse news than one to try again later
+        raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
+
+
+@contextlib.contextmanager
+def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
+    """One run at a time writes the outputs named ``stem`` in ``out`` (two `fervid video` runs on a video into one
+    folder mixed them: the CSV of one, the JSON of the other, an unreadable Parquet, both exiting 0); a run on
+    another video there goes on. Raises FolderLocked where another run holds them, or (``source``: the video they
+    are for) where another video's outputs were written under that name since this run chose it."""
+    from fervid.apps.folder_lock import FolderLock, FolderLocked
+    from fervid.inference.video import TRACKS_JSON_SUFFIX, make_output_dir, written_tracks
+
+    make_output_dir(out)  # (its error names the folder asked for, not the locks' inside it)
+    with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
+                    name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
+        for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
+            if Path(summary["file"]).resolve() != Path(source).resolve():
+                raise FolderLocked(f"{out}: another fervid run wrote {summary['file']}'s outputs as {stem}_* while "
+                                   f"this one ran; run it again to name {source}'s apart")
+        yield
 
 
 @app.command()
@@ -725,6 +836,7 @@ def live(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
@@ -748,11 +860,13 @@ def live(
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
+    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+        _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
     _quiet_opencv()
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
-    if is_stream_url(source):  # a stream that does not answer is waited on for up to the timeout: said, not silent
+    if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
                    err=True)
     try:
@@ -763,18 +877,21 @@ def live(
         typer.secho(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
-    if method != "frame":  # said once the source is open: a missing one is the one line a user then sees
+    if method != "frame" and not quiet:  # said once the source is open: a missing one is the one line a user sees
         from fervid.apps.live import labels_delay
 
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
     last_report = [0.0]
+    # the speed kept up, once a second (on a terminal; in a log every fervid.progress.LOG_SECONDS)
+    bar = progress_bar(desc=src.name, show=not quiet, miniters=0, bar_format="{desc}{postfix}")
 
     def progress(done, total):
         if src.seconds - last_report[0] >= 1.0:
             last_report[0] = src.seconds
-            typer.echo(f"\r{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped", nl=False,
-                       err=True)
+            bar.set_postfix_str(f"{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped",
+                                refresh=False)
+            bar.update(0)
 
     import signal
 
@@ -792,24 +909,29 @@ def live(
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    from fervid.apps.folder_lock import FolderLocked
+
     try:
-        with src:
+        with src, _outputs_lock(out, src.stem):
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
+    except FolderLocked as exc:  # another session writes this source's outputs there
+        _fail(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    typer.echo("", err=True)
+        bar.close()
     # the numbers the tracks JSON records: frames read and analysed up to the session's end (the reader stopped
     # with it), and the session's time without the saving after it
     analysed, read, elapsed = result.frames_analysed, result.frames_read, src.seconds
-    typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} fps), "
-               f"{read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); outputs "
-               f"in {out}/ ({result.stem}_*)")
+    if not quiet:
+        typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} "
+                   f"fps), {read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); "
+                   f"outputs in {out}/ ({result.stem}_*)")
     _say_notices(_video_notices(result, src.name, out, runner.analyzer.detector))
     if result.error:
         _fail(result.error)
@@ -935,8 +1057,7 @@ def train(
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
-        if given and not Path(given).exists():
-            _fail(f"{flag} {given}: no such file or folder", 2)
+        _must_exist(flag, given)
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
     # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
     out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
@@ -944,8 +1065,9 @@ def train(
     run_config = out / "config.json"
     try:
         if config is not None:
-            if not config.is_file():
-                _fail(f"{config}: no such config file", 2)
+            _must_exist("--config", config)
+            if config.is_dir():  # it said "no such config file" of a folder that is there
+                _fail(f"--config {config}: a folder; --config takes a TOML file (configs/*.toml)", EXIT_USAGE)
             cfg = TrainConfig.from_toml(config, **overrides)
         elif resume and run_config.is_file():  # the run's own config: what it started with
             saved = json.loads(run_config.read_text(encoding="utf-8"))
@@ -1022,6 +1144,8 @@ def train_temporal_cmd(
     from fervid.evaluation.datasets import DatasetError
     from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
 
+    for option, given in (("--fer2013", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
+        _must_exist(option, given)
     try:
         cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
                                   still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
@@ -1029,6 +1153,7 @@ def train_temporal_cmd(
     except ValueError as exc:
         _bad_value(exc)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    _check_can_write("--out", out)  # written after the training: said now, not after it
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
     command = shlex.join(["fervid", "train-temporal", "--fer2013", fer2013, *(["--ckplus", ckplus] if ckplus else []),
                           *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
@@ -1102,6 +1227,7 @@ def export(
         except ValueError as exc:
             _fail(str(exc))
     calibration_faces = source = None
+    _must_exist("--calibration-data", calibration_data)
     if int8:
         run_file = run_dir / "config.json"
         run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
@@ -1183,6 +1309,8 @@ def evaluate(
         calibration_summary, calibration_text, evaluate as run_eval, predict_dataset, score, tie_aware_accuracy,
         write_model_card, write_report)
 
+    for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
+        _must_exist(option, given)
     if dataset == "auto":
         dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
                    "video" if looks_like_annotations(data) else "fer2013")
@@ -1380,7 +1508,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                   "that wrote them (its tracks JSONs record its model and settings); leave the option out, or "
                   "analyse the videos again without --results", 2)
         if not results.is_dir():
-            _fail(f"{results}: no such folder (--results: a `fervid video` output folder)")
+            _fail(f"--results {results}: not a folder (a `fervid video` output folder)", EXIT_USAGE)
         tables, failed, summaries = frames_from_results(results, videos)
         made_with = {video: {key: summary.get(key) for key in VIDEO_RUN_SETTINGS}
                      for video, summary in summaries.items()}
@@ -1534,12 +1662,16 @@ def calibrate(
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN, runtime_versions
 
+    for option, given in (("--data", data), ("--ferplus", ferplus)):
+        _must_exist(option, given)
     folder = data.is_dir()
     if folder and (ferplus is not None or usage != "PublicTest"):
         _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used", 2)
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
+    for written in ("config.json", "calibration.json"):  # after the fit: said now, not after it
+        _check_can_write("--model", model / written)
     training_faces = _evaluated_on_training_faces(_training_config(str(model)), "folder" if folder else "fer2013",
                                                   str(data), usage)
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
@@ -1609,6 +1741,8 @@ def experiment(
     from fervid.evaluation.datasets import to_sequences
     from fervid.research.experiments import MODELS, PROTOCOLS, run_experiment, save_result
 
+    for option, given in (("--ckplus", ckplus), ("--jaffe", jaffe)):
+        _must_exist(option, given)
     if model not in MODELS:
         _fail(f"--model {model}: not one of {', '.join(MODELS)}", 2)
     if protocol not in PROTOCOLS:
@@ -1627,8 +1761,10 @@ def experiment(
         _fail("--model cnn-finetune needs --cnn-checkpoint: the CNN's torch checkpoint (runs/<run>/last.pt)", 2)
     if model != "cnn-finetune" and cnn_checkpoint is not None:  # it was ignored, and recorded as if used
         _fail(f"--cnn-checkpoint is for --model cnn-finetune; {model} would ignore it", 2)
+    _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
-        _fail(f"{cnn_checkpoint}: no such checkpoint file")
+        _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
+    _check_can_write("--out", out)  # written after the training: said now, not after it
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
@@ -1662,7 +1798,7 @@ def experiment(
 def batch(
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
-                                                          "first)."),
+                                                          "first); '-': the paths on stdin, one a line."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
@@ -1687,7 +1823,7 @@ def batch(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET_OPTION,
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
                                                             "videos of different frame sizes and up to 10 images are "
@@ -1698,6 +1834,7 @@ def batch(
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
+    inputs = _paths_from_stdin(inputs)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
@@ -1730,29 +1867,30 @@ def batch(
         typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
                     "there", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
-    except BatchLocked as exc:
-        _fail(str(exc))
+    except BatchLocked as exc:  # a scheduler retries this later; a wrong input it would retry for ever
+        _fail(str(exc), EXIT_BUSY)
     except BatchSettingsChanged as exc:
         _fail(str(exc), 2)
     except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
         _fail(f"{out / 'state.sqlite'}: {exc}")
-    typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
-               f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
-               + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
-               + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
-               f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
+    if not quiet:
+        typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
+                   f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
+                   + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
+                   + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
+                   f"per file: {out / 'files.csv'}, per video track: {out / 'tracks.csv'}")
     _say_notices(summary["this_run"]["notices"])
     if summary["this_run"]["no_faces"]:  # done, but not one row in the table: said, not left to be noticed
-        typer.echo(f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "
-                   + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})")
+        _say_notices([f"no faces found in {len(summary['this_run']['no_faces'])} video(s): "
+                      + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})"])
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
         typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
-    if earlier:  # files of earlier runs into this folder, not given this time: not this run's failures
+    if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
         typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
                    f"are listed in {out / 'summary.md'})")
-    if summary["missing"]:
+    if summary["missing"] and not quiet:
         typer.echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
                    f"the table: {out / 'summary.md'})")
     if mine:
@@ -1897,6 +2035,71 @@ def _plain_metavars(typer_app: typer.Typer) -> None:
 _plain_metavars(app)
 
 
+def _argument_name(param) -> str:
+    """An argument as Click names it in a command's usage and help: PATHS... (Typer 0.29 wrote {paths}... in the
+    usage and paths... <list[str]> in the help)."""
+    name = param.name.upper() + ("..." if param.nargs != 1 else "")
+    return name if param.required else f"[{name}]"
+
+
+# what an interrupted command keeps, for the commands that do not say it themselves (video, live, batch and train do)
+_KEPT_WHEN_INTERRUPTED = {
+    "image": "nothing was written to --json, --csv or --parquet (they are written at the end); the --annotate copies "
+             "and --crops written so far are kept",
+    "evaluate": "nothing was scored or written", "experiment": "nothing was written",
+    "calibrate": "the model's temperature and files are as they were"}
+
+
+class _FervidCommand(typer.core.TyperCommand):
+    """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [self.options_metavar, *(_argument_name(p) for p in self.get_params(ctx)
+                                        if p.param_type_name == "argument")]
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as exc:  # a value out of range, a missing option: one line, as fervid's own are
+            param = exc.param
+            named = ("/".join(param.opts) if param.param_type_name == "option" else _argument_name(param)) \
+                if param is not None else ""
+            if not exc.message:  # a missing option or argument: "Missing option '--out'." named as it is typed
+                _fail(f"missing {named}" if named else exc.format_message(), EXIT_USAGE)
+            _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `fervid image ... --csv - | head -1`: the reader has what it wanted, quietly
+            _stdout_gone()
+            raise typer.Exit(EXIT_PIPE) from None
+        except KeyboardInterrupt:  # a command that does not say itself what an interrupt kept (it exited unsaid)
+            typer.secho(f"\ninterrupted: {_KEPT_WHEN_INTERRUPTED.get(ctx.info_name, 'stopped before its end')}",
+                        fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(_interrupted_status()) from None
+
+    def format_options(self, ctx, formatter) -> None:
+        params = [p for p in self.get_params(ctx) if not p.hidden]
+        arguments = [(_argument_name(p), p.help or "") for p in params if p.param_type_name == "argument"]
+        options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
+        for title, rows in (("Arguments", arguments), ("Options", [row for row in options if row])):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+for _command in app.registered_commands:  # one class for all, the commands added anywhere above included
+    _command.cls = _FervidCommand
+
+
+def _stdout_gone() -> None:
+    """stdout, closed by its reader, pointed at the null device: Python's own last flush of it would fail again
+    ("Exception ignored ... BrokenPipeError")."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # (not a file: a test's captured output)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 _STOP_SIGNALS: list[str] = []  # "SIGTERM" once one arrived: the interrupted command exits 143, not Ctrl-C's 130
 
 
@@ -1926,9 +2129,15 @@ def main() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
-        app()
+        try:
+            app()
+        finally:  # what stdout still buffers, written while an EPIPE can be answered (not at Python's exit)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+        sys.exit(EXIT_PIPE)
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
-        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True, color=_colour())
         sys.exit(1)
     except SystemExit as exc:  # a command without its own interrupt handling exits as click's Abort does (1)
         if _STOP_SIGNALS and exc.code not in (0, None):

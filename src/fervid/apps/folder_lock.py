@@ -1,7 +1,9 @@
-"""One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder.
+"""One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder; and one per set
+of outputs in a folder: ``fervid video`` and ``live`` per video's outputs (their stem), so that two runs into one
+folder on different videos both go on.
 
-An OS lock on ``<folder>/.lock``, released by the OS when the holder dies (no stale lock after a crash), holding
-the owner's pid for the message the refused process prints.
+An OS lock on ``<folder>/.lock`` (or another file in it), released by the OS when the holder dies (no stale lock
+after a crash), holding the owner's pid for the message the refused process prints.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ class FolderLocked(RuntimeError):
 
 class FolderLock:
     """``with FolderLock(folder, "another fervid batch run", "wait for it to finish"):`` ... raises ``error`` (a
-    :class:`FolderLocked`) naming the folder, the holder's pid and ``advice`` when another process holds it."""
+    :class:`FolderLocked`) naming the folder, the holder's pid, what it does there (``doing``) and ``advice`` when
+    another process holds it. ``name``: the lock file, in the folder (for a lock on a part of what it holds);
+    ``removed``: the lock file is deleted as the lock is released (one per video's outputs: none is left beside
+    them), except on Windows, where an open file cannot be."""
 
-    def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked):
-        self.path = Path(folder) / ".lock"
-        self.holder, self.advice, self.error = holder, advice, error
+    def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked,
+                 name: str = ".lock", doing: str = "is using this folder", removed: bool = False):
+        self.folder, self.path = Path(folder), Path(folder) / name
+        self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
+        self.removed = removed and os.name != "nt"
         self.fh = None
 
     def __enter__(self) -> FolderLock:
@@ -47,8 +54,10 @@ class FolderLock:
             fh.seek(0)
             owner = fh.read().strip() or "unknown"
             fh.close()
-            raise self.error(f"{self.path.parent}: {self.holder} (pid {owner}) is using this folder; "
-                             f"{self.advice}") from None
+            raise self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}") from None
+        if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
+            fh.close()
+            return self.__enter__()
         try:
             fh.seek(0)
             fh.truncate()
@@ -64,7 +73,16 @@ class FolderLock:
     def __exit__(self, *exc) -> None:
         self.release()
 
+    def _is_the_file(self, fh) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            return False
+
     def release(self) -> None:
         if self.fh is not None:
+            if self.removed:  # while held: one that opened it meanwhile finds it gone once it holds it, and retries
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
             self.fh.close()  # closing releases the lock
             self.fh = None

@@ -725,3 +725,24 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
         taken.add(stem.lower())
         stems[f] = stem
     return stems
+
+
+def stem_not_taken(path: Path, stem: str, taken: set[str]) -> str:
+    """``stem`` for ``path``'s outputs, or, where ``taken`` (lower case: the stems of other sources' outputs in the
+    folder written to) holds it, a stem of its own as :func:`output_stems` makes one: ``path``'s folders before it,
+    one at a time (p02_cam, where p01/cam.mp4's outputs are cam_*), then a counter. Another source's outputs in a
+    shared folder are kept, never replaced."""
+    folders = [part for part in Path(path).resolve().parent.parts if part != Path(path).resolve().anchor]
+    # the folders the stem already carries (output_stems' p02_cam) are not added again
+    carried = max((d for d in range(1, len(folders) + 1) if stem.startswith("_".join(folders[-d:]) + "_")),
+                  default=0)
+    bare, candidate = stem[len("_".join(folders[-carried:])) + 1:] if carried else stem, stem
+    for depth in range(carried + 1, len(folders) + 1):
+        if candidate.lower() not in taken:
+            break
+        candidate = "_".join([*folders[-depth:], bare])
+    base, n = candidate, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate

@@ -178,7 +178,7 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
                    test_size: float = 0.2, progress: bool = False) -> ExperimentResult:
     """Train and test ``model`` under ``protocol``; a slice of each training part (``val_fraction``) is held out
     for choosing the epoch, never the test part. ``progress``: a bar over the splits/folds."""
-    from tqdm import tqdm
+    from fervid.progress import progress_bar
 
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}")
@@ -195,8 +195,8 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
     y_true, y_pred, tested, fold_acc, histories, predictions = [], [], [], [], [], []
     parts = list(splits(seq, protocol, seed, folds, test_size))
     keys = seq.keys or [str(i) for i in range(len(seq.labels))]
-    for fold, (train_idx, test_idx) in enumerate(tqdm(parts, desc=f"{model}, {protocol} splits", unit="split",
-                                                      disable=not progress, leave=False)):
+    for fold, (train_idx, test_idx) in enumerate(progress_bar(parts, show=progress, desc=f"{model}, {protocol} "
+                                                              "splits", unit="split", leave=False)):
         rng = np.random.default_rng(seed + fold)
         shuffled = rng.permutation(train_idx)
         n_val = max(1, int(round(len(shuffled) * val_fraction)))

@@ -33,6 +33,7 @@ from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
+from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, left_out_reasons,
@@ -659,7 +660,7 @@ def teacher_probabilities(teachers: list[str], images: np.ndarray) -> np.ndarray
     """Mean class probabilities of trained networks (see :func:`load_teacher`) on grey 48x48 faces, each averaged
     with its mirror image, each network normalising the faces as it was trained to."""
     total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
-    for teacher in tqdm(teachers, desc="teacher probabilities", unit="model", leave=False):
+    for teacher in progress_bar(teachers, desc="teacher probabilities", unit="model", leave=False):
         norm, predict = load_teacher(teacher)
         x = norm(images)
         total += (predict(x) + predict(np.ascontiguousarray(x[..., ::-1]))) / 2
@@ -700,7 +701,7 @@ def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, teachers: list[Ca
     views = torch.empty((cfg.teacher_views, *x_train.shape), dtype=torch.float16)
     probs = torch.zeros((cfg.teacher_views, len(x_train), NUM_CLASSES))
     chunk = 4096
-    for k in tqdm(range(cfg.teacher_views), desc="teacher views", unit="view", leave=False):
+    for k in progress_bar(range(cfg.teacher_views), desc="teacher views", unit="view", leave=False):
         for i in range(0, len(x_train), chunk):
             views[k, i : i + chunk] = augment(x_train[i : i + chunk], cfg, gen, flat_face).half()
         probs[k] = mean_teacher_probabilities(teachers, views[k])  # what the student will see, float16 included
@@ -1072,8 +1073,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         model.train()
         order = torch.randperm(len(x_train), generator=gen)
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_rank),
-                   leave=False, unit="batch")
+        bar = progress_bar(range(steps_per_epoch), show=progress and main_rank, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                           leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
             if cfg.teaching == "views":

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from fervid.progress import progress_bar
 from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, load_fer2013, load_ferplus,
                                        load_jaffe)
@@ -97,7 +98,7 @@ class ClipSet:
     def of(cnn: EmotionCNN, clips: list[Clip], progress: bool = True, desc: str = "CNN features") -> ClipSet:
         frames = np.concatenate([c.frames for c in clips])
         probs, feats = [], []
-        for i in tqdm(range(0, len(frames), 512), desc=desc, disable=not progress, unit="batch"):
+        for i in progress_bar(range(0, len(frames), 512), show=progress, desc=desc, unit="batch"):
             out = cnn(preprocess_faces(frames[i : i + 512], cnn.config.normalization)[1])
             probs.append(out.probabilities)
             feats.append(out.features)
@@ -114,12 +115,12 @@ def stills(cfg: TemporalTrainConfig, usage: str) -> FaceDataset:
 def still_clips(ds: FaceDataset, n: int, rng: np.random.Generator, progress: bool = True) -> list[Clip]:
     pick = rng.choice(len(ds), size=min(n, len(ds)), replace=False)
     return [render(still_script(ds.images[i], ds.labels[i], 1.5), rng, CLIP_FPS)
-            for i in tqdm(pick, desc="stills' clips", disable=not progress, unit="clip")]
+            for i in progress_bar(pick, show=progress, desc="stills' clips", unit="clip")]
 
 
 def person_clips(persons, per_person: int, rng: np.random.Generator, progress: bool = True) -> list[Clip]:
     return [render(expression_script(p, rng, 4.0), rng, CLIP_FPS)
-            for p in tqdm(persons, desc="people's clips", disable=not progress, unit="person")
+            for p in progress_bar(persons, show=progress, desc="people's clips", unit="person")
             for _ in range(per_person)]
 
 
@@ -347,7 +348,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     for epoch in range(cfg.epochs):
         net.train()
         total, correct, seen = 0.0, 0, 0
-        for _ in tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False):
+        for _ in progress_bar(range(steps), show=progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False):
             xs, ys = sample_windows(train_set, 64, cfg.frames, rng)
             x, y = torch.from_numpy(xs).float(), torch.from_numpy(ys)
             logits = net(x)

@@ -1,0 +1,69 @@
+"""Progress bars: every command's is made by :func:`progress_bar`, so that all follow one rule.
+
+On a terminal, a tqdm bar redrawn in place. Anywhere else (stderr redirected to a log file, a pipe, a job
+scheduler's output file) a redrawn bar wrote a carriage return and a whole line into the log at every redraw: 28
+in a 4 s video, two a second for a whole `fervid batch` run. There it is a plain line when it starts, at most one
+every :data:`LOG_SECONDS` while it runs, and one when it ends. ``TQDM_DISABLE=1``, tqdm's own setting, hides every
+bar (as a command's ``--quiet`` does).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+LOG_SECONDS = 30.0  # a bar that is not on a terminal writes a line at most this often
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+class LogLines(tqdm):
+    """A tqdm bar written as lines of their own, for a file: no carriage returns, no clearing, the last state
+    kept; a redraw with nothing new since the last line (after a ``tqdm.write``) writes nothing."""
+
+    _shown = None  # (n, postfix) of the last line written
+
+    @staticmethod
+    def status_printer(file):
+        def write_line(text: str) -> None:
+            file.write(text + "\n")
+            file.flush()
+
+        return write_line
+
+    def display(self, msg=None, pos=None):
+        if msg is not None:  # "" clears a terminal's bar: a log keeps its lines
+            return False
+        if (self.n, self.postfix) != self._shown:
+            self._shown = (self.n, self.postfix)
+            self.sp(str(self))
+        return True
+
+    def clear(self, nolock=False):  # before a tqdm.write: a line in a log needs no room made for it
+        pass
+
+    def close(self):
+        if not self.disable:
+            self.display()  # its end, unless its last line said it already
+        self.leave = False  # said: nothing to clear, and no blank line after it
+        super().close()
+
+
+def progress_bar(iterable=None, *, show: bool = True, **options) -> tqdm:
+    """A tqdm bar on stderr (``options`` as tqdm's; ``show=False``: none, for a command's ``--quiet``), redrawn in
+    place on a terminal, a line every :data:`LOG_SECONDS` elsewhere. Where it is shown is left to tqdm's own
+    ``TQDM_DISABLE`` (a ``disable=False`` passed to tqdm would override it)."""
+    if not show:
+        options["disable"] = True
+    options.setdefault("file", sys.stderr)
+    if is_terminal(options["file"]):
+        return tqdm(iterable, **options)
+    options.setdefault("mininterval", LOG_SECONDS)
+    options["maxinterval"] = max(options["mininterval"], options.get("maxinterval", 0.0))
+    return LogLines(iterable, **options)

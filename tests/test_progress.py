@@ -1,0 +1,59 @@
+"""fervid.progress: one rule for every command's progress bar."""
+
+import io
+
+from tqdm import tqdm
+
+from fervid.progress import LogLines, progress_bar
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_bar_in_a_log_is_lines_without_carriage_returns_and_at_a_slow_pace():
+    """tqdm wrote a carriage return and a whole line into a log at every redraw: 28 in a 4 s video."""
+    log = io.StringIO()
+    bar = progress_bar(range(500), desc="clip.mp4", unit="frame", file=log)
+    assert isinstance(bar, LogLines)
+    for n in bar:
+        if n == 100:
+            tqdm.write("a line of the command's own", file=log)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    # its start, the command's line, and its end: not one line a redraw
+    assert len(lines) == 3 and lines[1] == "a line of the command's own", lines
+    assert lines[0].startswith("clip.mp4:   0%") and lines[2].startswith("clip.mp4: 100%") and "500/500" in lines[2]
+    # a bar that is not kept once done (leave=False) keeps its lines in a log all the same, and writes no blank one
+    log = io.StringIO()
+    bar = progress_bar(total=10, desc="reading files", leave=False, file=log)
+    bar.update(4)
+    bar.close()
+    assert log.getvalue().splitlines()[-1].startswith("reading files:  40%") and "\n\n" not in log.getvalue()
+
+
+def test_a_bar_on_a_terminal_is_tqdms_own_and_show_false_hides_it():
+    screen = Terminal()
+    bar = progress_bar(range(3), file=screen)
+    assert type(bar) is tqdm
+    list(bar)
+    assert "\r" in screen.getvalue()  # redrawn in place
+    for stream in (io.StringIO(), Terminal()):
+        list(progress_bar(range(3), file=stream, show=False))
+        assert stream.getvalue() == ""
+
+
+def test_tqdm_disable_hides_every_bar():
+    """TQDM_DISABLE=1 did nothing: every command passed tqdm disable= itself, which overrides tqdm's settings (tqdm
+    reads them as it is imported: a process of its own)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import io; from fervid.progress import progress_bar; log = io.StringIO(); "
+              "list(progress_bar(range(3), file=log)); print(repr(log.getvalue()))")
+    unset = {name: value for name, value in os.environ.items() if name != "TQDM_DISABLE"}
+    for env, shown in (({**unset, "TQDM_DISABLE": "1"}, False), (unset, True)):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+        assert (done.stdout.strip() != "''") is shown, (done.stdout, done.stderr)
