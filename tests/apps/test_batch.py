@@ -1384,3 +1384,75 @@ def test_the_dataset_is_written_in_full_row_groups_however_small_the_files(tmp_p
     assert list(table["file"].drop_duplicates()) == sorted(parts)  # every file's rows, in the files' order
     assert table.groupby("file").size().to_dict() == {path: len(rows) for path, rows in parts.items()}
     assert summary["image_faces"] == 400 and summary["video_tracks"] == 18
+
+
+def test_an_interrupt_as_a_file_is_recorded_counts_what_remains_from_the_state(tmp_path, astronaut_rgb, monkeypatch):
+    """Ctrl-C between a file's update in state.sqlite and the driver's count of it said "162 file(s) of this run
+    not analysed yet" where the state held 161 pending: the count now comes from the state."""
+    from fervid.apps.batch import BatchInterrupted, StateStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(4):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"img{i}.jpg")
+    real_finish, finished = StateStore.finish, []
+
+    def finish_then_interrupted(self, path, *args, **kwargs):
+        real_finish(self, path, *args, **kwargs)
+        finished.append(path)
+        if len(finished) == 2:
+            raise KeyboardInterrupt  # recorded in the state, not yet counted by the driver
+
+    monkeypatch.setattr(StateStore, "finish", finish_then_interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    pending = [r["path"] for r in StateStore(out / "state.sqlite").rows() if r["status"] == "pending"]
+    assert pending and caught.value.remaining == len(pending) == 4 - len(finished)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 2.5 MB filesystem (a tmpfs, as root): a disk that fills up."""
+    target = tmp_path / "small"
+    target.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2560k", "tmpfs", str(target)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    yield target
+    subprocess.run(["umount", "--lazy", str(target)])  # (a failed run's traceback may hold state.sqlite open)
+
+
+def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path, astronaut_rgb, small_disk):
+    """A full disk failed every remaining file (466 of 504 recorded as failed, errno 28), then ended with `error:
+    Error writing bytes to file. Detail: [errno 28] No space left on device`, naming no file, and left
+    .dataset.parquet.tmp and no summary. Now the first file that cannot be written ends the run as Ctrl-C does: the
+    files done are kept in the table and the summary, the rest stay pending, and the error names the file."""
+    import errno
+
+    from fervid.apps.batch import CannotWriteOutputs, StateStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):  # a noisy 800x800 photo: its annotated PNG takes ~1.5 MB, so the second does not fit
+        photo = np.asarray(Image.fromarray(astronaut_rgb).rotate(i).resize((800, 800)), np.int16)
+        noisy = np.clip(photo + rng.integers(-20, 20, photo.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(corpus / f"img{i}.png")
+    out = small_disk / "out"
+    with pytest.raises(CannotWriteOutputs) as caught:
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    stopped = caught.value
+    store = StateStore(out / "state.sqlite")
+    rows = store.rows()
+    store.db.close()  # (the disk is unmounted after)
+    done = [r["path"] for r in rows if r["status"] == "done"]
+    pending = [r["path"] for r in rows if r["status"] == "pending"]
+    assert stopped.errno == errno.ENOSPC and str(out) in stopped.filename
+    assert done and not [r for r in rows if r["status"] == "failed"]  # no file blamed for the disk
+    assert stopped.file in pending and stopped.remaining == len(pending) == 6 - len(done)
+    assert f"{len(pending)} file(s) of this run are not analysed yet" in stopped.strerror
+    assert "No space left on device" in str(stopped) and f"writing the results of {stopped.file}" in str(stopped)
+    assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == set(done)  # the table holds what finished
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pending"] == len(pending)
+    assert not list(out.glob(".*.tmp")) and not list((out / "files").glob(".*"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -65,6 +66,35 @@ class BatchInterrupted(KeyboardInterrupt):
         super().__init__("interrupted")
         self.in_progress = list(in_progress or [])
         self.remaining = remaining
+
+
+# a worker's OSError that is the output folder's, not its file's: no room left (a full disk, a quota) or a folder
+# that cannot be written at all. Every later file would fail alike, so the run ends (CannotWriteOutputs).
+OUTPUT_FOLDER_ERRNOS = {errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class CannotWriteOutputs(OSError):
+    """A worker could not write a file's results (:data:`OUTPUT_FOLDER_ERRNOS`): the run ended as at Ctrl-C,
+    keeping what finished (a full disk failed every remaining file, 466 of 504, each recorded as its own failure).
+    An OSError naming the file that could not be written, whose reason says what was kept and what to do."""
+
+    def __init__(self, number: int, reason: str, where: str, file: str):
+        super().__init__(number, reason, where)
+        self.file = file  # the input whose results could not be written: not analysed, it stays pending
+        self.in_progress: list[str] = []
+        self.remaining: int | None = None
+
+    def ended(self, out: Path, in_progress: list[str], remaining: int, tables_kept: str | None) -> None:
+        """Say, in the error's reason, what the run kept: ``tables_kept`` says why the table and summary could
+        not be rewritten either (None: they were)."""
+        self.in_progress, self.remaining = in_progress, remaining
+        kept = (f"dataset.parquet, files.csv and the summary hold every file done" if tables_kept is None else
+                f"dataset.parquet, files.csv and the summary could not be rewritten either ({tables_kept}): they "
+                "are the last run's, and the next run rewrites them")
+        self.strerror = (f"{self.strerror}, writing the results of {self.file}: the run stopped, as every later file "
+                         f"would fail alike. The files done are kept in {out} ({kept}); {remaining} file(s) of this "
+                         "run are not analysed yet: make room (or make the folder writable) and run the same command "
+                         "again to go on")
 
 
 @dataclass
@@ -552,6 +582,9 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                 "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a bad file is recorded with its reason; the run goes on
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in OUTPUT_FOLDER_ERRNOS:  # the folder's, not the file's: the run ends
+            return {"path": path, "status": "cannot write", "errno": exc.errno, "error": exc.strerror or str(exc),
+                    "where": exc.filename or str(tmp), "faces": 0, "rows": 0, "seconds": time.perf_counter() - t0}
         message = str(exc) if path in str(exc) else f"{path}: {exc}"
         return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
@@ -723,10 +756,13 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
                         else:
                             suspects.extend(broken)
                         break
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, CannotWriteOutputs) as stopped:
                 # leaving the block as it was waited for every worker to finish its file, silently, and threw the
                 # finished results away (they were never recorded)
                 lost = _stop_pool(board, in_flight, record, others, numbers)
+                if isinstance(stopped, CannotWriteOutputs):
+                    stopped.in_progress = lost
+                    raise
                 raise BatchInterrupted(lost) from None
 
 
@@ -852,7 +888,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     workers = options.workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
-    faces, finished, recorded = 0, 0, set()
+    faces, finished = 0, 0
+    given = {os.path.abspath(p) for p in files}
     # files, with a share of each video in hand by its frames read: a 45-min video moved the bar once
     bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="fervid batch",
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} files "
@@ -866,14 +903,20 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         bar.set_postfix(faces=faces, **({"now": ", ".join(names)} if names else {}), refresh=False)
         bar.refresh()
 
+    cannot_write: CannotWriteOutputs | None = None  # the first worker's that could not write: it ended the run
+
     def record(res: dict) -> None:
-        nonlocal faces, finished
+        nonlocal faces, finished, cannot_write
+        if res["status"] == "cannot write":  # the output folder's fault, not the file's: it stays pending
+            if cannot_write is None:  # (those that fail alike as the workers stop are not said again)
+                cannot_write = CannotWriteOutputs(res["errno"], res["error"], res["where"], res["path"])
+                raise cannot_write
+            return
         for path in paths_of[res["path"]]:  # every path with this content shares the result
             error = res["error"] if path == res["path"] or not res["error"] else \
                 res["error"].replace(res["path"], path)
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"))
             faces += res["faces"]
-        recorded.add(res["path"])
         finished += 1
         show()
 
@@ -882,17 +925,25 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
             _run_ray(todo, options, threads=1, record=record)
         elif todo:
             _run_local(todo, options, workers, threads, record, progress=show)
-    except KeyboardInterrupt as exc:  # Ctrl-C: the table and summary show what is finished, not an earlier run's
+    except (KeyboardInterrupt, CannotWriteOutputs) as exc:
+        # Ctrl-C, or a folder that takes no more: the table and summary show what is finished, not an earlier run's
         bar.close()
-        summary = write_outputs(out, store)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         in_progress = [path for task in getattr(exc, "in_progress", []) for path in paths_of.get(task, [task])]
-        remaining = sum(len(paths_of[path]) for path, _, _ in todo if path not in recorded)
-        raise BatchInterrupted(in_progress, remaining) from None
+        # this run's files still pending, as the store has them: counted from what the driver had seen recorded, an
+        # interrupt between a file's store update and its count was one off
+        remaining = sum(r["status"] == "pending" and r["location"] in given for r in store.rows())
+        if isinstance(exc, KeyboardInterrupt):
+            _write_summary(out, write_outputs(out, store))
+            raise BatchInterrupted(in_progress, remaining) from None
+        try:  # in the folder that just took no more: it may fail alike
+            _write_summary(out, write_outputs(out, store))
+            exc.ended(out, in_progress, remaining, None)
+        except OSError as again:
+            exc.ended(out, in_progress, remaining, f"{again.filename or out}: {again.strerror or again}")
+        raise
     bar.close()
     summary = write_outputs(out, store)
     # the folder's failures of files not given this time stay in its summary; this run answers for its own
-    given = {os.path.abspath(p) for p in files}
     mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
     summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
                            "workers": workers,
@@ -900,8 +951,13 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
                            "failures": [f for f in summary["failures"] if f["file"] in mine],
                            "partial": [f for f in summary["partial"] if f["file"] in mine],
                            "no_faces": [f for f in summary["no_faces"] if f in mine]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    _write_summary(out, summary)
     return summary
+
+
+def _write_summary(out: Path, summary: dict) -> None:
+    with naming_file(out / "summary.json"):
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
 def _current_schema(part):
@@ -1038,10 +1094,14 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                 counts[r["path"]].add(part)
                 yield part
 
-    with naming_file(tmp), pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})
-                                            ) as writer:
-        for group in _row_groups(every_part(), ROW_GROUP_ROWS):
-            writer.write_table(group)
+    try:
+        with naming_file(tmp), pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})
+                                                ) as writer:
+            for group in _row_groups(every_part(), ROW_GROUP_ROWS):
+                writer.write_table(group)
+    except BaseException:  # (a full disk) the last table written stays whole; no half of this one is left beside it
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out / "dataset.parquet")
     by_kind = {"image": _Counts(), "video": _Counts()}
     for r in done:
