@@ -1321,8 +1321,8 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     found = estimate_batch([str(corpus)], MEAN, sample_seconds=2.0)
     rates = {Path(s["file"]).name: s for s in found["samples"]}
     assert rates["large.mp4"]["seconds_analysed"] == pytest.approx(2.0, abs=0.2)  # the first 2 s only
-    expected = (120 / 29.97 / rates["clip.mp4"]["real_time"] + 6.0 / rates["large.mp4"]["real_time"]
-                + 5 * found["seconds_per_image"])
+    expected = sum(rates[name]["seconds_per_video"] + length / rates[name]["real_time"]
+                   for name, length in (("clip.mp4", 120 / 29.97), ("large.mp4", 6.0))) + 5 * found["seconds_per_image"]
     assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)
 
 
@@ -1456,3 +1456,41 @@ def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path,
     assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == set(done)  # the table holds what finished
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pending"] == len(pending)
     assert not list(out.glob(".*.tmp")) and not list((out / "files").glob(".*"))
+
+
+def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_images_warm_up(tmp_path, astronaut_rgb,
+                                                                                               monkeypatch):
+    """A 20 s sample's time held the models' first run and the writing at the end (timelines, key frames: 1.3-2 s),
+    so its rate was half a whole video's (estimated 2:48 for 86-93 s), and the first image's warm-up doubled an
+    image's time. Now the frames are timed past their warm-up, and what a video costs at its start and end is
+    counted once per video."""
+    import fervid.apps.batch as batch
+    from fervid.inference.video import VideoResult
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    for i in range(5):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"img{i}.jpg")
+    real_save, real_image = VideoResult.save, batch._analyse_image
+    images_timed = []
+
+    def slow_end(self, out_dir):  # as the timelines and key frames of a long video take
+        time.sleep(3.0)
+        return real_save(self, out_dir)
+
+    def slow_first(*args, **kwargs):  # as the models' first run does
+        images_timed.append(args[1])
+        if len(images_timed) == 1:
+            time.sleep(2.0)
+        return real_image(*args, **kwargs)
+
+    monkeypatch.setattr(VideoResult, "save", slow_end)
+    monkeypatch.setattr(batch, "_analyse_image", slow_first)
+    found = batch.estimate_batch([str(corpus)], MEAN)
+    sample = found["samples"][0]
+    assert 3.0 <= sample["seconds_per_video"] < 6.0, sample  # once per video, not in its rate
+    frames_seconds = 120 / 29.97 / sample["real_time"]
+    assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + frames_seconds
+                                                       + 5 * found["seconds_per_image"], abs=0.1)
+    assert len(images_timed) == 5 and found["seconds_per_image"] < 0.3, found  # the 2 s first one left out

@@ -806,7 +806,9 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     worker, found by analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
     ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
     encoding), and up to ``sample_images`` images. Each video's time is its length, from its container, at the rate
-    of the sample nearest in size. An overnight run of a corpus used to be timed only once it ran."""
+    of the sample nearest in size (its frames past the first second), plus that sample's cost of starting and
+    finishing a video (``seconds_per_video``: the first frames, the outputs written at the end); an image's is the
+    samples' mean, less the first one's warm-up. An overnight run of a corpus used to be timed only once it ran."""
     import tempfile
 
     from fervid.inference.video import VideoAnalyzer, container_facts
@@ -824,30 +826,53 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, pipeline.video())
         for n, video in enumerate(picks):
-            limit, read = math.ceil(sample_seconds * facts[video].fps), [0]
+            limit = math.ceil(sample_seconds * facts[video].fps)
+            # frames read, and the clock, at the first frame past the warm-up and at the latest: the first frames
+            # (the models' first runs, the encoder's start) and the writing at the end (timelines, key frames, the
+            # tracks JSON) cost the same once per video whatever its length, and timed with the frames they made a
+            # 20 s sample's rate half what a whole video ran at
+            warm_up = max(2, round(facts[video].fps))
+            steady: dict[str, tuple[int, float]] = {}
+
+            def progress(done: int, total: int) -> None:
+                if done == warm_up:
+                    steady["from"] = (done, time.perf_counter())
+                steady["to"] = (done, time.perf_counter())
+
             started = time.perf_counter()
-            result = runner.run(video, Path(tmp) / f"v{n}", progress=lambda done, total: read.__setitem__(0, done),
-                                stop=lambda: read[0] > limit)
+            result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
+                                stop=lambda: steady["to"][0] > limit)
             wall = time.perf_counter() - started
-            if result.duration > 0:
-                samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
-                                "seconds_analysed": round(result.duration, 1),
-                                "real_time": round(result.duration / wall, 2)})
+            if result.duration <= 0:
+                continue
+            frames = steady["to"][0] - steady["from"][0] if "from" in steady else 0
+            if frames > 0:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
+                per_frame = (steady["to"][1] - steady["from"][1]) / frames
+                real_time = 1.0 / (facts[video].fps * per_frame)
+            else:  # too short to leave its warm-up out: timed whole
+                real_time = result.duration / wall
+            samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
+                            "seconds_analysed": round(result.duration, 1), "real_time": round(real_time, 2),
+                            "seconds_per_video": round(max(0.0, wall - result.duration / real_time), 2)})
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
         options = BatchOptions(out=Path(tmp), pipeline=pipeline)
-        started, read_images = time.perf_counter(), 0
+        image_seconds = []
         for n, image in enumerate(timed):
+            started = time.perf_counter()
             try:
                 _analyse_image(analyzer, str(image), _fresh(Path(tmp) / f"i{n}"), options)
-                read_images += 1
             except Exception:  # a bad file is batch's to report; it is not timed
-                pass
-        per_image = (time.perf_counter() - started) / read_images if read_images else None
+                continue
+            image_seconds.append(time.perf_counter() - started)
+        # the first image's time holds the models' first run where no video ran before it: left out where there are
+        # others (it made an image's time twice what a run took)
+        steady_images = image_seconds[1:] or image_seconds
+        per_image = sum(steady_images) / len(steady_images) if steady_images else None
 
     def seconds_for(video: Path) -> float:
         pixels = facts[video].width * facts[video].height
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
-        return facts[video].seconds / nearest["real_time"]
+        return nearest["seconds_per_video"] + facts[video].seconds / nearest["real_time"]
 
     unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
     video_time = sum(seconds_for(v) for v in known) if samples else 0.0
