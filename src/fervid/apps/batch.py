@@ -826,12 +826,13 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, pipeline.video())
         for n, video in enumerate(picks):
-            limit = math.ceil(sample_seconds * facts[video].fps)
+            fps = facts[video].fps or 30.0  # (frames: what progress counts, where a container gives no rate)
+            limit = math.ceil(sample_seconds * fps)
             # frames read, and the clock, at the first frame past the warm-up and at the latest: the first frames
             # (the models' first runs, the encoder's start) and the writing at the end (timelines, key frames, the
             # tracks JSON) cost the same once per video whatever its length, and timed with the frames they made a
             # 20 s sample's rate half what a whole video ran at
-            warm_up = max(2, round(facts[video].fps))
+            warm_up = max(2, round(fps))
             steady: dict[str, tuple[int, float]] = {}
 
             def progress(done: int, total: int) -> None:
@@ -848,7 +849,7 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
             frames = steady["to"][0] - steady["from"][0] if "from" in steady else 0
             if frames > 0:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
                 per_frame = (steady["to"][1] - steady["from"][1]) / frames
-                real_time = 1.0 / (facts[video].fps * per_frame)
+                real_time = 1.0 / (fps * per_frame)
             else:  # too short to leave its warm-up out: timed whole
                 real_time = result.duration / wall
             samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
