@@ -897,7 +897,7 @@ def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
     _looped_clip(corpus / "clip.mp4", 4)  # 16 s, 480 frames: seconds of analysis, dozens of refreshes
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
     err = capfd.readouterr().err
-    within = [f[0] for f in seen if f and 0 < f[0] < 0.99]
+    within = [f[0] for f in seen if f and 0 < f[0] < 0.99]  # (task 0's: the one video)
     assert len(within) >= 2 and within == sorted(within), seen  # the worker's share of the frames, growing
     shares = {int(n) for n in re.findall(r"(\d+)%\|", err)} - {0, 100}
     assert shares, err[-1500:]  # the bar stood between 0 and 100 % while the video was analysed
@@ -927,8 +927,8 @@ def test_the_bar_reads_each_workers_slot_once():
 
     board = WorkerBoard(mp.get_context("spawn"), 1)
     board.slots = _FlippingSlots()
-    assert board.fractions() == [0.5]
-    assert board.fractions() == []  # between files: no share
+    assert board.fractions() == {0: 0.5}  # task 0's video, half read
+    assert board.fractions() == {}  # between files: no share
     # and with a real board, a worker flipping its slot as fast as it can while the driver reads
     import threading
 
@@ -944,7 +944,7 @@ def test_the_bar_reads_each_workers_slot_once():
     flipper.start()
     try:
         for _ in range(20_000):
-            assert all(0 <= f <= 0.99 for f in board.fractions())
+            assert all(0 <= f <= 0.99 for f in board.fractions().values())
     finally:
         done.set()
         flipper.join()
@@ -1494,3 +1494,23 @@ def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_im
     assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + frames_seconds
                                                        + 5 * found["seconds_per_image"], abs=0.1)
     assert len(images_timed) == 5 and found["seconds_per_image"] < 0.3, found  # the 2 s first one left out
+
+
+def test_the_bar_weighs_a_video_by_its_length_against_the_images(tmp_path, capfd, monkeypatch, astronaut_rgb):
+    """The bar counted files: with a 12-minute video after 500 images it stood at 99 % (00:00 remaining) for the
+    80 s the video took, and with the videos first it said 34 min for a 35 s run. A video now weighs its length
+    (from its file), an image a fraction of a second of video."""
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for i in range(6):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"a{i}.jpg")
+    _looped_clip(corpus / "z.mp4", 4)  # 16 s, analysed after the images
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
+    err = capfd.readouterr().err
+    at_video = re.findall(r"(\d+)%\|[^\r\n]*now=z\.mp4", err)  # the images done, the video in hand
+    expected = 6 * batch.IMAGE_WORK / (6 * batch.IMAGE_WORK + batch.VIDEO_START_AND_END_WORK + 16.0)
+    assert at_video and int(at_video[0]) <= round(100 * expected) + 1, err[-1500:]  # not 6/7 = 86 %
+    assert "fervid batch 7/7 files: 100%" in err
