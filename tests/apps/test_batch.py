@@ -791,8 +791,9 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not list(out.glob("files/.*.tmp/b_clip_frames.csv")):
-        time.sleep(0.02)  # the clip's frames are being analysed once its table is started
+    started = "files/.*.tmp/b_clip_frames.partial.csv"  # the clip's frames are analysed once its table is started
+    while time.time() < deadline and proc.poll() is None and not list(out.glob(started)):
+        time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
     interrupted = time.time()
     if stop == "SIGINT to the driver":

@@ -720,7 +720,8 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
 
     ``progress(shares, paths)``, every ``PROGRESS_SECONDS``: the share of its frames each video in hand has read, by
     its path, and the files in hand. A KeyboardInterrupt (Ctrl-C, SIGINT to this process alone) stops the workers
-    (:func:`_stop_pool`) and is raised again as :class:`BatchInterrupted` naming the files a worker had started."""
+    (:func:`_stop_pool`) and is raised again as :class:`BatchInterrupted` naming the files a worker had started; a
+    :class:`CannotWriteOutputs` from ``record`` stops them alike, and is raised again with those files."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
