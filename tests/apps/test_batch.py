@@ -792,8 +792,9 @@ def test_sigint_to_the_driver_alone_stops_the_video_in_hand_and_keeps_what_finis
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not list(out.glob("files/.*.tmp/b_clip_frames.csv")):
-        time.sleep(0.02)  # the clip's frames are being analysed once its table is started
+    started = "files/.*.tmp/b_clip_frames.partial.csv"  # the clip's frames are analysed once its table is started
+    while time.time() < deadline and proc.poll() is None and not list(out.glob(started)):
+        time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
     interrupted = time.time()
     if stop == "SIGINT to the driver":
@@ -930,7 +931,7 @@ def test_the_bar_moves_within_a_video(tmp_path, capfd, monkeypatch):
     _looped_clip(corpus / "clip.mp4", 4)  # 16 s, 480 frames: seconds of analysis, dozens of refreshes
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
     err = capfd.readouterr().err
-    within = [f[0] for f in seen if f and 0 < f[0] < 0.99]
+    within = [f[0] for f in seen if f and 0 < f[0] < 0.99]  # (task 0's: the one video)
     assert len(within) >= 2 and within == sorted(within), seen  # the worker's share of the frames, growing
     shares = {int(n) for n in re.findall(r"(\d+)%\|", err)} - {0, 100}
     assert shares, err[-1500:]  # the bar stood between 0 and 100 % while the video was analysed
@@ -960,8 +961,8 @@ def test_the_bar_reads_each_workers_slot_once():
 
     board = WorkerBoard(mp.get_context("spawn"), 1)
     board.slots = _FlippingSlots()
-    assert board.fractions() == [0.5]
-    assert board.fractions() == []  # between files: no share
+    assert board.fractions() == {0: 0.5}  # task 0's video, half read
+    assert board.fractions() == {}  # between files: no share
     # and with a real board, a worker flipping its slot as fast as it can while the driver reads
     import threading
 
@@ -977,7 +978,7 @@ def test_the_bar_reads_each_workers_slot_once():
     flipper.start()
     try:
         for _ in range(20_000):
-            assert all(0 <= f <= 0.99 for f in board.fractions())
+            assert all(0 <= f <= 0.99 for f in board.fractions().values())
     finally:
         done.set()
         flipper.join()
@@ -1354,8 +1355,8 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     found = estimate_batch([str(corpus)], MEAN, sample_seconds=2.0)
     rates = {Path(s["file"]).name: s for s in found["samples"]}
     assert rates["large.mp4"]["seconds_analysed"] == pytest.approx(2.0, abs=0.2)  # the first 2 s only
-    expected = (120 / 29.97 / rates["clip.mp4"]["real_time"] + 6.0 / rates["large.mp4"]["real_time"]
-                + 5 * found["seconds_per_image"])
+    expected = sum(rates[name]["seconds_per_video"] + length / rates[name]["real_time"]
+                   for name, length in (("clip.mp4", 120 / 29.97), ("large.mp4", 6.0))) + 5 * found["seconds_per_image"]
     assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)
 
 
@@ -1443,3 +1444,173 @@ def test_an_animated_gifs_first_frame_alone_is_noted_in_files_csv(tmp_path, astr
     assert files.loc[str(corpus / "wave.gif"), "note"] == ("an animated GIF: analysed frame 1 of 3 (`fervid video` "
                                                           "reads every frame)")
     assert files.loc[str(corpus / "wave.gif"), "rows"] == 1 and pd.isna(files.loc[str(corpus / "still.png"), "note"])
+
+
+def _done_files(out: Path, parts: dict[str, pd.DataFrame]):
+    """A batch folder whose state lists ``parts`` (path: its rows) as done files, each with its rows.parquet."""
+    from fervid.apps.batch import StateStore
+
+    (out / "files").mkdir(parents=True)
+    store = StateStore(out / "state.sqlite")
+    for i, (path, rows) in enumerate(parts.items()):
+        (out / "files" / f"k{i}").mkdir()
+        rows.to_parquet(out / "files" / f"k{i}" / "rows.parquet", index=False)
+        store.db.execute("INSERT INTO files (path, hash, kind, status, key, faces, rows, location) VALUES "
+                         "(?, ?, ?, 'done', ?, 1, ?, ?)", (path, f"h{i}", rows["kind"].iloc[0], f"k{i}", len(rows),
+                                                           str(out / path)))
+    return store
+
+
+def test_the_dataset_is_written_in_full_row_groups_however_small_the_files(tmp_path, monkeypatch):
+    """write_outputs wrote a row group per done file: 500 images made 491 groups (1.95 MB for 26 KB of rows), and
+    the writer kept each group's metadata in memory (the driver grew ~40 KB an image, 731 MB for 15,000, at the end
+    of every run and at every Ctrl-C). The files' rows are now gathered into groups of ROW_GROUP_ROWS."""
+    import pyarrow.parquet as pq
+
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "ROW_GROUP_ROWS", 256)
+    frames = pd.read_parquet(_big_frames_parquet(tmp_path / "frames.parquet", 250))
+    part = frames.drop(columns="detected").assign(file="x", kind="video")[
+        ["file", "kind", "track", "time", "frame", *frames.columns[3:-1]]]
+    parts = {f"img{i:03d}.jpg": part.head(1).assign(kind="image", time=0.0, frame=0) for i in range(400)}
+    parts.update({f"v{i}.mp4": part for i in range(3)})
+    out = tmp_path / "out"
+    summary = batch.write_outputs(out, _done_files(out, parts))
+    metadata = pq.read_metadata(out / "dataset.parquet")
+    groups = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert groups == [256, 256, 256, 256, 126] and summary["rows"] == 1150
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert list(table["file"].drop_duplicates()) == sorted(parts)  # every file's rows, in the files' order
+    assert table.groupby("file").size().to_dict() == {path: len(rows) for path, rows in parts.items()}
+    assert summary["image_faces"] == 400 and summary["video_tracks"] == 18
+
+
+def test_an_interrupt_as_a_file_is_recorded_counts_what_remains_from_the_state(tmp_path, astronaut_rgb, monkeypatch):
+    """Ctrl-C between a file's update in state.sqlite and the driver's count of it said "162 file(s) of this run
+    not analysed yet" where the state held 161 pending: the count now comes from the state."""
+    from fervid.apps.batch import BatchInterrupted, StateStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(4):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"img{i}.jpg")
+    real_finish, finished = StateStore.finish, []
+
+    def finish_then_interrupted(self, path, *args, **kwargs):
+        real_finish(self, path, *args, **kwargs)
+        finished.append(path)
+        if len(finished) == 2:
+            raise KeyboardInterrupt  # recorded in the state, not yet counted by the driver
+
+    monkeypatch.setattr(StateStore, "finish", finish_then_interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    pending = [r["path"] for r in StateStore(out / "state.sqlite").rows() if r["status"] == "pending"]
+    assert pending and caught.value.remaining == len(pending) == 4 - len(finished)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 2.5 MB filesystem (a tmpfs, as root): a disk that fills up."""
+    target = tmp_path / "small"
+    target.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2560k", "tmpfs", str(target)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    yield target
+    subprocess.run(["umount", "--lazy", str(target)])  # (a failed run's traceback may hold state.sqlite open)
+
+
+def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path, astronaut_rgb, small_disk):
+    """A full disk failed every remaining file (466 of 504 recorded as failed, errno 28), then ended with `error:
+    Error writing bytes to file. Detail: [errno 28] No space left on device`, naming no file, and left
+    .dataset.parquet.tmp and no summary. Now the first file that cannot be written ends the run as Ctrl-C does: the
+    files done are kept in the table and the summary, the rest stay pending, and the error names the file."""
+    import errno
+
+    from fervid.apps.batch import CannotWriteOutputs, StateStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):  # a noisy 800x800 photo: its annotated PNG takes ~1.5 MB, so the second does not fit
+        photo = np.asarray(Image.fromarray(astronaut_rgb).rotate(i).resize((800, 800)), np.int16)
+        noisy = np.clip(photo + rng.integers(-20, 20, photo.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(corpus / f"img{i}.png")
+    out = small_disk / "out"
+    with pytest.raises(CannotWriteOutputs) as caught:
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    stopped = caught.value
+    store = StateStore(out / "state.sqlite")
+    rows = store.rows()
+    store.db.close()  # (the disk is unmounted after)
+    done = [r["path"] for r in rows if r["status"] == "done"]
+    pending = [r["path"] for r in rows if r["status"] == "pending"]
+    assert stopped.errno == errno.ENOSPC and str(out) in stopped.filename
+    assert done and not [r for r in rows if r["status"] == "failed"]  # no file blamed for the disk
+    assert stopped.file in pending and stopped.remaining == len(pending) == 6 - len(done)
+    assert f"{len(pending)} file(s) of this run are not analysed yet" in stopped.strerror
+    assert "No space left on device" in str(stopped) and f"writing the results of {stopped.file}" in str(stopped)
+    assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == set(done)  # the table holds what finished
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pending"] == len(pending)
+    assert not list(out.glob(".*.tmp")) and not list((out / "files").glob(".*"))
+
+
+def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_images_warm_up(tmp_path, astronaut_rgb,
+                                                                                               monkeypatch):
+    """A 20 s sample's time held the models' first run and the writing at the end (timelines, key frames: 1.3-2 s),
+    so its rate was half a whole video's (estimated 2:48 for 86-93 s), and the first image's warm-up doubled an
+    image's time. Now the frames are timed past their warm-up, and what a video costs at its start and end is
+    counted once per video."""
+    import fervid.apps.batch as batch
+    from fervid.inference.video import VideoResult
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    for i in range(5):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"img{i}.jpg")
+    real_save, real_image = VideoResult.save, batch._analyse_image
+    images_timed = []
+
+    def slow_end(self, out_dir):  # as the timelines and key frames of a long video take
+        time.sleep(3.0)
+        return real_save(self, out_dir)
+
+    def slow_first(*args, **kwargs):  # as the models' first run does
+        images_timed.append(args[1])
+        if len(images_timed) == 1:
+            time.sleep(2.0)
+        return real_image(*args, **kwargs)
+
+    monkeypatch.setattr(VideoResult, "save", slow_end)
+    monkeypatch.setattr(batch, "_analyse_image", slow_first)
+    found = batch.estimate_batch([str(corpus)], MEAN)
+    sample = found["samples"][0]
+    assert 3.0 <= sample["seconds_per_video"] < 6.0, sample  # once per video, not in its rate
+    frames_seconds = 120 / 29.97 / sample["real_time"]
+    assert found["estimated_seconds"] == pytest.approx(sample["seconds_per_video"] + frames_seconds
+                                                       + 5 * found["seconds_per_image"], abs=0.1)
+    assert len(images_timed) == 5 and found["seconds_per_image"] < 0.3, found  # the 2 s first one left out
+
+
+def test_the_bar_weighs_a_video_by_its_length_against_the_images(tmp_path, capfd, monkeypatch, astronaut_rgb):
+    """The bar counted files: with a 12-minute video after 500 images it stood at 99 % (00:00 remaining) for the
+    80 s the video took, and with the videos first it said 34 min for a 35 s run. A video now weighs its length
+    (from its file), an image a fraction of a second of video."""
+    import fervid.apps.batch as batch
+
+    monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for i in range(6):
+        Image.fromarray(astronaut_rgb).rotate(i).resize((160, 160)).save(corpus / f"a{i}.jpg")
+    _looped_clip(corpus / "z.mp4", 4)  # 16 s, analysed after the images
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN.replace(annotate=False)), progress=True)
+    err = capfd.readouterr().err
+    at_video = re.findall(r"(\d+)%\|[^\r\n]*now=z\.mp4", err)  # the images done, the video in hand
+    expected = 6 * batch.IMAGE_WORK / (6 * batch.IMAGE_WORK + batch.VIDEO_START_AND_END_WORK + 16.0)
+    assert at_video and int(at_video[0]) <= round(100 * expected) + 1, err[-1500:]  # not 6/7 = 86 %
+    assert "fervid batch 7/7 files: 100%" in err

@@ -1040,7 +1040,8 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
 
 def _sigterm_midway(tmp_path, command: list[str], started: str):
     """Run ``fervid <command> <a 20 s clip> --out <tmp>/out ...`` in its own process, send it SIGTERM once the file
-    named ``started`` exists in the output folder (it is analysing), and return (exit status, stdout, stderr, out)."""
+    named ``started`` exists in the output folder (it is analysing: a partial name), and return (exit status, stdout,
+    stderr, out)."""
     import os
     import signal
     import subprocess
@@ -1076,7 +1077,7 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
     tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
     import cv2
 
-    status, _, stderr, out = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.mp4")
+    status, _, stderr, out = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4")
     assert status == 143, stderr[-2000:]
     assert "interrupted: " in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
@@ -1088,7 +1089,8 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
 def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
     interrupted it instead, with exit 143 and the session marked interrupted."""
-    status, stdout, stderr, out = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"], "long_frames.csv")
+    status, stdout, stderr, out = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"],
+                                                  "long_frames.partial.csv")
     assert status == 0, stderr[-2000:]
     assert "frames analysed" in stdout
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))

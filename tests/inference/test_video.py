@@ -2024,6 +2024,12 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     saved = json.loads((tmp_path / "clip_tracks.json").read_text(encoding="utf-8"))
     assert "interrupted (Ctrl-C)" in saved["error"] and saved["frames_analysed"] == 30
     assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 30
+    # kept under their own names, the table saying too where it stopped (a table copied away from its JSON)
+    from fervid.inference.video import table_outcome
+
+    outcome = table_outcome(tmp_path / "clip_frames.parquet")
+    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4)}
+    assert not list(tmp_path.glob("*.partial.*"))
 
 
 def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_path):
@@ -2258,3 +2264,97 @@ def test_a_pattern_of_a_videos_frames_is_said_once_with_the_command_that_joins_t
     # one image is said as before
     single = CliRunner().invoke(app, ["video", "seq/frame_0001.png", "--out", "o", "-q"])
     assert "seq/frame_0001.png: a PNG image, not a video (use `fervid image`)" in single.output
+
+
+KILLED_MID_VIDEO = """
+import os, sys, time
+from pathlib import Path
+import cv2
+from fervid.inference.analyzer import Analyzer
+from fervid.inference.video import VideoAnalyzer, VideoOptions
+
+cap = cv2.VideoCapture(sys.argv[1])
+frames = [cap.read()[1] for _ in range(120)]
+
+def frames_then_killed():
+    for i, frame in enumerate(frames):
+        yield i / 30.0, frame
+    print("written", flush=True)  # every frame given: the outputs are being written
+    time.sleep(60)  # (killed here)
+
+VideoAnalyzer(Analyzer(), VideoOptions(method="mean")).run("clip.mp4", sys.argv[2], frames=frames_then_killed(),
+                                                           fps=30.0)
+"""
+
+
+def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_partial(tmp_path):
+    """kill -9 mid-video left a frames.csv that ended cleanly, a corrupt frames.parquet, an MP4 that played and
+    97 key frames under their own names, nothing saying the run never finished. They are written under
+    <name>.partial.<ext> and moved into place once closed; a run of the same stem clears such leftovers."""
+    import os
+    import signal
+    import sys
+
+    from fervid.apps.batch import collect_inputs
+
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_VIDEO, str(carphone()), str(out)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "written"
+        time.sleep(0.5)  # the last frames through the writers
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    left = sorted(p.name for p in out.iterdir())
+    assert "clip_frames.partial.csv" in left and "clip_frames.partial.parquet" in left, left
+    assert "clip_annotated.partial.mp4" in left and any(re.fullmatch(r"clip_track1_.*s_\w+\.partial\.png", n)
+                                                        for n in left), left
+    assert all(".partial." in name for name in left), left  # nothing under a name of a finished output
+    assert collect_inputs([str(out)])[0] == []  # a folder search takes none of them for a recording or a photo
+    # the same stem analysed again: its outputs whole, the leftovers gone
+    from fervid.inference.video import table_outcome
+
+    result = VideoAnalyzer(Analyzer(), VideoOptions(method="mean")).run(
+        "clip.mp4", out, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(40))), fps=30.0)
+    assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
+    assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None}
+    assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
+
+
+def _carphone_frames(n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    return frames
+
+
+def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole(analyzer, tmp_path, monkeypatch):
+    """A full disk left empty or unplayable files under their final names. The outputs of a video whose writing
+    failed stay under their partial names (nothing more is written there: no JSON, no timeline), and the same
+    video's outputs of an earlier run are left whole, not deleted as it started."""
+    import errno
+
+    from fervid.inference.video import FrameTableWriter
+
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    real_flush, flushes = FrameTableWriter._flush, []
+
+    def fills_the_disk(self):
+        flushes.append(len(self._rows))
+        if len(flushes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.paths[1]))
+        real_flush(self)
+
+    monkeypatch.setattr(FrameTableWriter, "_flush", fills_the_disk)
+    monkeypatch.setattr("fervid.inference.video.TABLE_CHUNK_ROWS", 30)
+    with pytest.raises(OSError, match="No space left on device"):
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(120))),
+                   fps=30.0)
+    whole = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if ".partial." not in p.name}
+    assert whole == before  # the earlier run's outputs, untouched
+    partial = sorted(p.name for p in tmp_path.glob("*.partial.*"))
+    assert "clip_frames.partial.csv" in partial and "clip_annotated.partial.mp4" in partial, partial

@@ -64,6 +64,7 @@ GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 TRACKS_JSON_SUFFIX = "_tracks.json"  # a video's per-track JSON: <stem>_tracks.json (OutputNames)
+PARTIAL_INFIX = ".partial"  # before an output's extension while it is written (OutputNames.partial)
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
 STAGES = ("decode", "detect", "track", "align", "cnn", "temporal", "encode")  # timed in stage_seconds
 
@@ -102,17 +103,35 @@ class OutputNames:
         """A stem's timelines and key frames (as :meth:`timeline` and :meth:`key_frame` name them)."""
         return re.compile(rf"{stem_pattern}_track\d+_(timeline|\d{{4,}}\.\d\ds_({'|'.join(EMOTIONS)}))\.png")
 
+    @staticmethod
+    def partial(name: str) -> str:
+        """The name an output is written under until the analysis has ended and its files are closed (``cam_frames.
+        partial.csv``): one killed (SIGKILL, a crash, the power) or that failed writing (a full disk) leaves files
+        that say they are not whole, where its tables ended cleanly and its MP4 played under their own names."""
+        stem, _, suffix = name.rpartition(".")
+        return f"{stem}{PARTIAL_INFIX}.{suffix}"
+
+    @staticmethod
+    def _whole(name: str) -> str:
+        """The name a :meth:`partial` name stands for (any other name as it is)."""
+        stem, _, suffix = name.rpartition(".")
+        return f"{stem.removesuffix(PARTIAL_INFIX)}.{suffix}" if stem.endswith(PARTIAL_INFIX) else name
+
     def written_before(self, out_dir: Path) -> list[Path]:
-        """This stem's outputs already in ``out_dir`` from an earlier run: a re-run replaces them, and key frames
-        and timelines it does not write again must not stay beside its tables as if they were its own."""
+        """This stem's outputs already in ``out_dir`` from an earlier run, whole or :meth:`partial` (a run killed
+        mid-way): a re-run replaces them, and key frames and timelines it does not write again must not stay beside
+        its tables as if they were its own."""
         fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json}
         per_track = self._per_track(re.escape(self.stem))
-        return sorted(p for p in out_dir.iterdir() if p.is_file() and (p.name in fixed or per_track.fullmatch(p.name)))
+        return sorted(p for p in out_dir.iterdir() if p.is_file() and (self._whole(p.name) in fixed
+                                                                        or per_track.fullmatch(self._whole(p.name))))
 
     @classmethod
     def of_any(cls, name: str) -> bool:
-        """A file name these names give some video: its annotated MP4, a timeline or a key frame (the images and
-        videos among them, which a search for inputs must not take for recordings)."""
+        """A file name these names give some video: its annotated MP4, a timeline or a key frame, whole or
+        :meth:`partial` (the images and videos among them, which a search for inputs must not take for
+        recordings)."""
+        name = cls._whole(name)
         annotated = cls("").annotated  # "_annotated.mp4", as any stem ends it
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
 
@@ -444,6 +463,22 @@ def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = Non
     return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
+# the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
+# ok, error, frames_read, stopped_at (README, "Output formats")
+OUTCOME_METADATA_KEY = b"fervid_outcome"
+
+
+def table_outcome(path: str | Path) -> dict | None:
+    """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
+    (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
+    last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
+    else None. None for a table that does not say (written before fervid recorded it)."""
+    import pyarrow.parquet as pq
+
+    found = (pq.read_metadata(path).metadata or {}).get(OUTCOME_METADATA_KEY)
+    return None if found is None else json.loads(found)
+
+
 def table_settings(path: str | Path) -> dict | None:
     """What made a Parquet table fervid wrote (:func:`table_schema`'s ``settings``); None for one that does not say
     (written before fervid recorded it)."""
@@ -489,12 +524,15 @@ class FrameTableWriter:
             self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self._rows = []
 
-    def close(self) -> None:
+    def close(self, outcome: dict | None = None) -> None:
+        """``outcome``: how the analysis ended, kept in the Parquet file's metadata (:func:`table_outcome`)."""
         if self._rows:
             self._flush()
         with naming_file(self.paths[0]):
             self._csv_file.close()
         with naming_file(self.paths[1]):
+            if outcome is not None:
+                self._parquet.add_key_value_metadata({OUTCOME_METADATA_KEY: json.dumps(outcome)})
             self._parquet.close()
 
 
@@ -720,8 +758,10 @@ class KeyFrameWriter:
     deleted and whose ``key_frame`` becomes None (the tracks JSON, written at the end, lists both). As the rank is
     each episode's own, what is held at the end is what :func:`best_episodes` picks from the whole video."""
 
-    def __init__(self, out_dir: Path, stem: str, limit: int | None):
-        self.out_dir, self.stem, self.limit = out_dir, stem, limit
+    def __init__(self, out_dir: Path, stem: str, limit: int | None, partial: bool = False):
+        """``partial``: key frames are written under their :meth:`OutputNames.partial` names (``key_frame`` is the
+        whole one), which :meth:`ResultWriter.into_place` moves into place."""
+        self.out_dir, self.stem, self.limit, self.partial = out_dir, stem, limit, partial
         self._held: dict[int, list[Episode]] = {}  # per track, the episodes whose key frames are on disk
 
     def add(self, episode: Episode) -> None:
@@ -736,17 +776,18 @@ class KeyFrameWriter:
                     return
                 self._delete(held[weakest])
                 held[weakest] = episode
-        save_key_frame(episode, self.out_dir, self.stem)
+        save_key_frame(episode, self.out_dir, self.stem, partial=self.partial)
 
     def _delete(self, episode: Episode) -> None:
-        path = self.out_dir / episode.key_frame
+        path = self.out_dir / (OutputNames.partial(episode.key_frame) if self.partial else episode.key_frame)
         with naming_file(path):
             path.unlink(missing_ok=True)
         episode.key_frame = None
 
 
-def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True) -> None:
-    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming)."""
+def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
+    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming); ``partial``:
+    under its :meth:`OutputNames.partial` name (``key_frame`` is the whole one)."""
     image = episode.best_image
     if release:
         episode.best_image = None
@@ -757,7 +798,7 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if side < KEY_FRAME_SIDE:  # a small face's crop (a classroom's back row: 40 px) opened as a speck
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
-    write_image(out_dir / name, image)
+    write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
 
 
@@ -2108,7 +2149,12 @@ class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end, as many a track as ``result.settings["key_frames"]``
     keeps) and the annotated MP4; without, the rows are kept in ``result.faces``. Used for files and for live
-    streams alike."""
+    streams alike.
+
+    The streamed files are written under their :meth:`OutputNames.partial` names and moved into place once closed
+    (:meth:`close`, :meth:`into_place`): killed mid-way (SIGKILL, a crash) or failing to write (a full disk), an
+    analysis left a CSV that ended cleanly, an MP4 that played and dozens of key frames under their own names,
+    nothing saying they were cut short. This stem's outputs of an earlier run are replaced only then."""
 
     def __init__(self, result: VideoResult, out_dir: str | Path | None, annotate: bool = True, fps: float = 30.0,
                  audio_from: Path | None = None):
@@ -2122,15 +2168,18 @@ class ResultWriter:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
-            for old in names.written_before(self.out_dir):
-                old.unlink()
-            self.table = FrameTableWriter(self.out_dir / names.frames_csv, self.out_dir / names.frames_parquet,
+            for left in names.written_before(self.out_dir):  # a killed run's partial files
+                if left.name != OutputNames._whole(left.name):
+                    left.unlink()
+            self.table = FrameTableWriter(*(self.out_dir / names.partial(name)
+                                            for name in (names.frames_csv, names.frames_parquet)),
                                           settings=result.run_settings)
             result.table_path = self.table.paths[1]
             # the cap the result records: its save() keeps to it too, for key frames not written here
-            self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"))
+            self.key_frame_writer = KeyFrameWriter(self.out_dir, self.stem, result.settings.get("key_frames"),
+                                                   partial=True)
             if annotate:
-                self.video = AnnotatedVideoWriter(self.out_dir / names.annotated, fps, audio_from)
+                self.video = AnnotatedVideoWriter(self.out_dir / names.partial(names.annotated), fps, audio_from)
 
     def write(self, frames: list[AnalysedFrame]) -> None:
         result = self.result
@@ -2154,18 +2203,45 @@ class ResultWriter:
                 self.video.write(frame)
                 result.stage_seconds["encode"] = result.stage_seconds.get("encode", 0.0) + time.perf_counter() - t0
 
-    def close(self) -> None:
-        """End of the stream: files closed, open episodes closed (their key frames written)."""
+    def close(self, into_place: bool = True, stopped_at: float | None = None) -> None:
+        """End of the stream: files closed, the table's metadata saying how the analysis ended
+        (:func:`table_outcome`; ``stopped_at``: the time of the last frame read where it ended before the video
+        did), open episodes closed (their key frames written), and with ``into_place`` the
+        files moved into place (:meth:`into_place`); left under their partial names, they say the analysis did not
+        finish writing them."""
         if self.video is not None:
             self.video.close()
             self.result.annotated_path = self.video.path if self.video.started else None
         if self.table is not None:
-            self.table.close()
-            self.result.table_stamp = _file_stamp(self.table.paths[1])
+            result = self.result
+            self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
+                              "stopped_at": stopped_at})
         for log in self.result.tracks.values():
             last = log.close()
             if last is not None and self.key_frame_writer is not None:
                 self.key_frame_writer.add(last)
+        if into_place:
+            self.into_place()
+
+    def into_place(self) -> None:
+        """The closed files moved to their own names (renamed: instant, whole or not at all), replacing this stem's
+        outputs of an earlier run; the result's paths follow them."""
+        if self.out_dir is None:
+            return
+        names, result = OutputNames(self.stem), self.result
+        written = [self.out_dir / names.partial(ep.key_frame) for ep in result.episodes if ep.key_frame]
+        written += [path for path in (result.table_path, result.annotated_path) if path is not None]
+        written += [self.table.paths[0]]
+        written = [path for path in written if path.name != names._whole(path.name) and path.is_file()]
+        for old in names.written_before(self.out_dir):
+            if old.name == names._whole(old.name):
+                old.unlink()
+        for path in written:
+            path.replace(path.with_name(names._whole(path.name)))
+        result.table_path = self.out_dir / names.frames_parquet
+        result.table_stamp = _file_stamp(result.table_path)
+        if result.annotated_path is not None:
+            result.annotated_path = self.out_dir / names.annotated
 
 
 def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str, str | None]:
@@ -2287,6 +2363,7 @@ class VideoAnalyzer:
         next_sample, last_time, stopped = 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
+        writing_failed = False  # an output could not be written (a full disk): they are left under partial names
         try:
             for t, frame, *index in frames:
                 result.frames_read = index[0] + 1 if index else result.frames_read + 1
@@ -2329,6 +2406,7 @@ class VideoAnalyzer:
                             f"{exc if str(exc) else type(exc).__name__}")
             if isinstance(exc, RAISED_ERRORS):  # not the video's failure: the caller must see it
                 raised = exc
+                writing_failed = isinstance(exc, OSError)
             try:  # the frames already through the CNN still get their labels
                 write(stream.abandon())
             except Exception:
@@ -2336,9 +2414,12 @@ class VideoAnalyzer:
         finally:
             if cap is not None:
                 cap.release()
+            ended_early = stopped_by is not None or stopped or result.error is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
-                    writer.close()
+                    writer.close(into_place=not writing_failed,
+                                 stopped_at=round(last_time, TIME_DECIMALS) if ended_early and result.frames_read
+                                 else None)
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
         result.frames_brightened = stream.frames_brightened
@@ -2371,7 +2452,7 @@ class VideoAnalyzer:
             result.error = (f"{source}: video ended at {result.duration:.1f} s of {expected_seconds:.1f} s "
                             f"({result.frames_read} frames; truncated or corrupt); results cover the frames read")
         result.seconds = time.perf_counter() - started
-        if out_dir is not None:
+        if out_dir is not None and not writing_failed:  # (nothing more is written where a write failed)
             try:
                 with _interrupt_held():
                     result.save(out_dir)
