@@ -1050,6 +1050,63 @@ def test_image_crops_are_the_faces_evaluate_reads(tmp_path, astronaut_rgb):
     assert "notice" not in one.output
 
 
+def _small_pictures(folder, astronaut_rgb):
+    """The astronaut's face as 32 and 48 px face crops (found only on an enlarged copy, and a face filling the
+    picture), and 48 x 48 and 64 x 40 pictures of coffee (no face): FER2013-sized images."""
+    import cv2
+    from skimage import data
+
+    from fervid import Analyzer
+
+    folder.mkdir(parents=True)
+    x, y, w, h = Analyzer().analyze_image(astronaut_rgb)[0].box
+    face = astronaut_rgb[int(y - h / 10):int(y + h * 1.1), int(x - w / 10):int(x + w * 1.1)]
+    for side in (32, 48):
+        Image.fromarray(cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)).save(folder / f"face{side}.png")
+    Image.fromarray(cv2.resize(data.coffee(), (48, 48), interpolation=cv2.INTER_AREA)).save(folder / "coffee.png")
+    Image.fromarray(cv2.resize(data.coffee(), (64, 40), interpolation=cv2.INTER_AREA)).save(folder / "cup.png")
+    return folder
+
+
+def test_face_crops_are_classified_whole_as_evaluate_reads_them(tmp_path, astronaut_rgb):
+    """400 FER2013 faces as 48x48 PNGs: `fervid image` found no face in 61 (exit 0, not a word), and re-cropped
+    the others inside the picture (accuracy 0.728 against FER+, 0.843 classified whole). --face-crops classifies
+    each picture whole, as `fervid evaluate --data` reads a folder of crops: the same probabilities."""
+    import pandas as pd
+
+    from fervid.apps.schemas import ImagesOut
+
+    crops = _small_pictures(tmp_path / "crops" / "happy", astronaut_rgb)
+    detected = runner.invoke(app, ["image", str(crops), "--csv", str(tmp_path / "detected.csv"), "-q"])
+    assert detected.exit_code == 0, detected.output
+    found = pd.read_csv(tmp_path / "detected.csv").set_index("file")
+    assert found.loc[str(crops / "face32.png"), "face"] == 1 and found.loc[str(crops / "face48.png"), "face"] == 1
+    # the pictures under 128 px with no face: one notice pointing at --face-crops
+    assert ("notice: 2 of the 4 image(s) under 128 px had no face found (e.g. " in detected.output
+            and "--face-crops classifies each whole image as one face" in detected.output)
+
+    whole = runner.invoke(app, ["image", str(crops), "--face-crops", "--csv", str(tmp_path / "whole.csv"),
+                                "--json", str(tmp_path / "whole.json"), "-q"])
+    assert whole.exit_code == 0, whole.output
+    assert "notice" not in whole.output
+    rows = pd.read_csv(tmp_path / "whole.csv").set_index("file")
+    assert len(rows) == 4 and (rows["face"] == 1).all() and rows["detection_score"].isna().all()
+    assert rows.loc[str(crops / "cup.png"), ["x", "y", "width", "height"]].tolist() == [0, 0, 64, 40]
+    doc = json.loads((tmp_path / "whole.json").read_text())
+    ImagesOut.model_validate(doc)
+    assert doc["face_crops"] is True
+    assert all(f["faces"][0]["landmarks"] == [] and f["faces"][0]["detection_score"] is None for f in doc["files"])
+    scored = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "crops"), "--out", str(tmp_path / "eval")])
+    assert scored.exit_code == 0, scored.output
+    predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv").set_index("source")
+    emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    for file in rows.index:
+        assert predictions.loc[file, "predicted"] == rows.loc[file, "emotion"]
+        np.testing.assert_allclose(predictions.loc[file, emotions].to_numpy(float),
+                                   rows.loc[file, emotions].to_numpy(float), atol=1e-4)
+    assert rows.loc[str(crops / "face48.png"), "emotion"] == "happy"
+
+
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,
                                                                                             astronaut_rgb):
     """Classes absent from the data (and never predicted) were printed 0.000 precision and recall; nor were there

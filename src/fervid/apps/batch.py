@@ -81,6 +81,9 @@ class BatchOptions:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.ray_address and self.engine != "ray":  # it would be ignored
             raise ValueError("--address is a Ray cluster's: it needs --engine ray")
+        if self.pipeline.face_crops:  # it would be ignored: batch detects the faces of every image and video
+            raise ValueError("face_crops: fervid batch detects faces; classify images that are face crops with "
+                             "`fervid image --face-crops`")
 
 
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first

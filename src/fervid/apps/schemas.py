@@ -27,11 +27,13 @@ Probabilities = create_model("Probabilities", __base__=_Strict, __doc__="The 7 e
 
 class FaceOut(_Strict):
     """One face in an image: box, 5 landmarks (eyes, nose, mouth corners), detection score, the most probable
-    emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7."""
+    emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7. A
+    face crop classified whole (`fervid image --face-crops`) has the whole image as its box, no landmarks and a
+    null detection score: no detector ran."""
 
     box: Box
     landmarks: list[list[float]]
-    detection_score: float
+    detection_score: float | None
     emotion: str
     confidence: float
     uncertain: bool
@@ -59,6 +61,7 @@ class ImagesOut(_Strict):
     score_threshold: float | None
     min_face: float | None
     max_faces: int | None  # the largest N faces of each image were kept; None: every face
+    face_crops: bool = False  # `fervid image --face-crops`: each image classified whole as one face, not detected
     fervid: str  # the versions that made the results
     onnxruntime: str
     files: list[FileOut]
