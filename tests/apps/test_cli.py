@@ -1107,6 +1107,35 @@ def test_face_crops_are_classified_whole_as_evaluate_reads_them(tmp_path, astron
     assert rows.loc[str(crops / "face48.png"), "emotion"] == "happy"
 
 
+def _two_faces(astronaut_rgb):
+    """The astronaut twice, side by side: a photo of two faces."""
+    group = np.full((400, 700, 3), 200, np.uint8)
+    group[40:280, 20:280] = astronaut_rgb[0:240, 110:370]
+    group[120:280, 420:560] = np.asarray(Image.fromarray(astronaut_rgb[0:240, 110:370]).resize((140, 160)))
+    return group
+
+
+def test_a_second_run_does_not_read_its_own_crops_back_as_photos(tmp_path, astronaut_rgb):
+    """`fervid image inplace --crops inplace/crops`, run twice, read the first run's crops as photos: crops of
+    crops, and the table doubled."""
+    inplace = tmp_path / "inplace"
+    inplace.mkdir()
+    Image.fromarray(astronaut_rgb).save(inplace / "astronaut.png")
+    Image.fromarray(_two_faces(astronaut_rgb)).save(inplace / "group.jpg")
+    args = ["image", str(inplace), "--crops", str(inplace / "crops"), "--annotate", str(inplace / "ann")]
+    first = runner.invoke(app, [*args, "--csv", str(tmp_path / "1.csv")])
+    second = runner.invoke(app, [*args, "--csv", str(tmp_path / "2.csv")])
+    assert first.exit_code == second.exit_code == 0, second.output
+    assert (tmp_path / "1.csv").read_text() == (tmp_path / "2.csv").read_text()
+    assert len((tmp_path / "2.csv").read_text().splitlines()) == 1 + 3
+    assert sorted(p.name for p in (inplace / "crops").iterdir()) == ["astronaut_face1.png", "group_face1.png",
+                                                                     "group_face2.png"]
+    assert (f"notice: {inplace}: left out 3 file(s) in {inplace / 'crops'}, where this run writes its --crops"
+            in second.output)
+    alone = runner.invoke(app, ["image", str(inplace / "crops"), "--crops", str(inplace / "crops")])
+    assert alone.exit_code == 1 and "folder holds only what this run writes (its --crops folder)" in alone.output
+
+
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,
                                                                                             astronaut_rgb):
     """Classes absent from the data (and never predicted) were printed 0.000 precision and recall; nor were there

@@ -500,3 +500,32 @@ def test_an_annotated_copy_names_its_image_by_a_digest_read_without_decoding_it(
     assert annotated_stems_used_before(tmp_path) == {source_id(photo): "astro_png"}
     assert np.array_equal(load_image(tmp_path / "astro_png_fervid.png"), astronaut_rgb[:, :, ::-1])
     assert np.array_equal(cv2.imread(str(tmp_path / "astro_png_fervid.png")), astronaut_rgb[:, :, ::-1])
+
+
+def test_a_search_leaves_out_the_folders_this_run_writes_to(tmp_path, astronaut_png):
+    """`fervid image shots --crops shots/crops`, run twice, read its own crops back as photos: crops of crops, and
+    the table doubled. What lies in this run's output folders is left out of folders and patterns, and said."""
+    import shutil
+
+    from fervid.inference.images import expand_inputs
+
+    shots = tmp_path / "shots"
+    (shots / "crops").mkdir(parents=True)
+    shutil.copy(astronaut_png, shots / "astronaut.png")
+    Image.open(astronaut_png).resize((48, 48)).save(shots / "crops" / "astronaut_face1.png")
+    outputs = {"--crops": shots / "crops", "--annotate": tmp_path / "not_yet_made"}
+    notices = []
+    files, problems = expand_inputs([str(shots)], notices=notices, output_folders=outputs)
+    assert files == [shots / "astronaut.png"] and problems == []
+    assert notices == [f"{shots}: left out 1 file(s) in {shots / 'crops'}, where this run writes its --crops (e.g. "
+                       "astronaut_face1.png); name one on its own to analyse it"]
+    files, problems = expand_inputs([str(shots / "*" / "*.png"), str(shots / "crops")], output_folders=outputs)
+    assert files == [] and [why for _, why in problems] == [
+        "pattern matches only what this run writes (its --crops folder): name files on their own to analyse them, "
+        "or write elsewhere",
+        "folder holds only what this run writes (its --crops folder): name files on their own to analyse them, or "
+        "write elsewhere"]
+    named = shots / "crops" / "astronaut_face1.png"
+    assert expand_inputs([str(named)], output_folders=outputs) == ([named], [])  # named on its own: an input
+    assert expand_inputs([str(shots)])[0] == [shots / "astronaut.png", named]  # without output folders, as ever
+

@@ -426,7 +426,9 @@ def image(
     to_stdout = "-" in (json_out, csv_out)
 
     notices: list[str] = []
-    files, problems = expand_inputs(paths, notices=notices)
+    # not what this run writes: `fervid image shots --crops shots/crops`, run again, read its crops back as photos
+    files, problems = expand_inputs(paths, notices=notices,
+                                    output_folders={"--crops": crops_dir, "--annotate": annotate_dir})
     _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}

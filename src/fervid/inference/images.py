@@ -379,8 +379,8 @@ def is_url(name: str) -> bool:
     return re.match(r"(?i)([a-z][a-z0-9+.-]*://|data:)", name) is not None
 
 
-def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None
-                  ) -> tuple[list[Path], list[tuple[str, str]]]:
+def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None,
+                  output_folders: dict[str, Path | None] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
 
     A folder is searched as a person browsing it would see it: into linked folders (each real folder once, under
@@ -394,7 +394,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     Searching for videos, a ``.ts`` file is one where it begins as an MPEG transport stream (TypeScript's sources
     share the extension). Media a search leaves out as a kind fervid cannot read (HEIC photos), or as the other
     command's (videos searched for images, images for videos), get a notice line each: how many, an example and
-    what to do. A file named on its own is always an input."""
+    what to do. ``output_folders`` ({"--crops": folder, ...}) are where this run writes: a search leaves out what
+    lies in them, and says so (`fervid image shots --crops shots/crops`, run again, read its own crops back as
+    photos: crops of crops, and the table doubled). A file named on its own is always an input."""
     from fervid.inference.video import VIDEO_SUFFIXES
 
     kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
@@ -404,8 +406,32 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     def is_video(p: Path) -> bool:
         return p.suffix.lower() in VIDEO_SUFFIXES or (p.suffix.lower() == ".ts" and mpeg_transport_stream(p))
 
+    outputs = {option: os.path.realpath(folder) for option, folder in (output_folders or {}).items() if folder}
+
+    def output_folder_of(p: Path) -> str | None:
+        real = os.path.realpath(p)
+        return next((option for option, folder in outputs.items() if real.startswith(folder + os.sep)), None)
+
+    def written_by_this_run(candidates) -> str:
+        """What to say of files that all lie where this run writes ("" where some do not, or there are none)."""
+        options = [output_folder_of(p) for p in candidates]
+        if not options or None in options:
+            return ""
+        return ("only what this run writes (its " + " and ".join(sorted(set(options)))
+                + " folder): name files on their own to analyse them, or write elsewhere")
+
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:
         candidates = [p for p in candidates if not in_results(p)]
+        if outputs:
+            written_here = [(p, output_folder_of(p)) for p in candidates]
+            for option in outputs:
+                files = [p for p, folder in written_here if folder == option]
+                # (where nothing else is left, the problem said of the folder or pattern says it)
+                if files and notices is not None and any(folder is None for _, folder in written_here):
+                    notices.append(f"{printable_name(item)}: left out {len(files)} file(s) in "
+                                   f"{output_folders[option]}, where this run writes its {option} (e.g. "
+                                   f"{printable_name(files[0].name)}); name one on its own to analyse it")
+            candidates = [p for p, folder in written_here if folder is None]
         media = [p for p in candidates
                  if any_suffix or p.suffix.lower() in suffixes or (takes_videos and is_video(p))]
         named_as_outputs = [p for p in media if fervid_output(p)]
@@ -446,8 +472,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             candidates = list(search_folder(path))
             images = keep(candidates, item)
             if not images:
-                problems.append((item, f"folder holds no {kind} files" if not any(fervid_output(p) for p in candidates)
-                                 else f"folder holds only files named as fervid's outputs (no other {kind} files)"))
+                ours = written_by_this_run(candidates)
+                problems.append((item, f"folder holds no {kind} files" if not candidates else
+                                 f"folder holds only files named as fervid's outputs (no other {kind} files)"
+                                 if any(fervid_output(p) for p in candidates) else
+                                 f"folder holds {ours}" if ours else f"folder holds no {kind} files"))
             found.extend(images)
         elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
             found.append(path)
@@ -463,11 +492,13 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
             matches = keep(files, item, any_suffix=own_extension)
             if not matches:
+                ours = written_by_this_run(files)
                 problems.append((item, ("pattern matches no file" + (
                                      " (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] "
                                      "as []])" if "[" in item else "")) if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
+                                 f"pattern matches {ours}" if ours else
                                  f"pattern matches {len(files)} file(s), none with an {kind} file's extension "
                                  f"({', '.join(sorted(suffixes))})"))
             found.extend(matches)
