@@ -1050,19 +1050,26 @@ def test_image_crops_are_the_faces_evaluate_reads(tmp_path, astronaut_rgb):
     assert "notice" not in one.output
 
 
+def _small_face(astronaut_rgb, side: int) -> np.ndarray:
+    """The astronaut's face as a ``side`` px face crop (RGB): its box on the photo and a tenth of it around."""
+    import cv2
+
+    from fervid import Analyzer
+
+    x, y, w, h = Analyzer().analyze_image(astronaut_rgb)[0].box
+    face = astronaut_rgb[int(y - h / 10):int(y + h * 1.1), int(x - w / 10):int(x + w * 1.1)]
+    return cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+
+
 def _small_pictures(folder, astronaut_rgb):
     """The astronaut's face as 32 and 48 px face crops (found only on an enlarged copy, and a face filling the
     picture), and 48 x 48 and 64 x 40 pictures of coffee (no face): FER2013-sized images."""
     import cv2
     from skimage import data
 
-    from fervid import Analyzer
-
     folder.mkdir(parents=True)
-    x, y, w, h = Analyzer().analyze_image(astronaut_rgb)[0].box
-    face = astronaut_rgb[int(y - h / 10):int(y + h * 1.1), int(x - w / 10):int(x + w * 1.1)]
     for side in (32, 48):
-        Image.fromarray(cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)).save(folder / f"face{side}.png")
+        Image.fromarray(_small_face(astronaut_rgb, side)).save(folder / f"face{side}.png")
     Image.fromarray(cv2.resize(data.coffee(), (48, 48), interpolation=cv2.INTER_AREA)).save(folder / "coffee.png")
     Image.fromarray(cv2.resize(data.coffee(), (64, 40), interpolation=cv2.INTER_AREA)).save(folder / "cup.png")
     return folder
@@ -1134,6 +1141,50 @@ def test_a_second_run_does_not_read_its_own_crops_back_as_photos(tmp_path, astro
             in second.output)
     alone = runner.invoke(app, ["image", str(inplace / "crops"), "--crops", str(inplace / "crops")])
     assert alone.exit_code == 1 and "folder holds only what this run writes (its --crops folder)" in alone.output
+
+
+def test_images_of_one_name_from_separate_runs_keep_their_own_outputs(tmp_path, astronaut_rgb):
+    """`fervid image a/img.jpg --crops c/`, then `fervid image b/img.jpg --crops c/`: b's outputs were written over
+    a's without a word. Each output records its image, so b's are named apart (b_img) and that is said; each image
+    run again replaces its own."""
+    from fervid import Analyzer
+
+    for folder, picture in (("a", astronaut_rgb), ("b", astronaut_rgb[:, ::-1][:, :400])):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.ascontiguousarray(picture)).save(tmp_path / folder / "img.png")
+    outputs = ["--annotate", str(tmp_path / "ann"), "--crops", str(tmp_path / "crops"), "-q"]
+    a, b = tmp_path / "a" / "img.png", tmp_path / "b" / "img.png"
+    assert runner.invoke(app, ["image", str(a), *outputs]).exit_code == 0
+    second = runner.invoke(app, ["image", str(b), *outputs])
+    assert second.exit_code == 0, second.output
+    assert (f"notice: {b}: its outputs are named b_img (in {tmp_path / 'ann'} and {tmp_path / 'crops'}, img names "
+            "another image's outputs, from an earlier run)") in second.output
+    names = ["b_img_face1.png", "img_face1.png"], ["b_img_fervid.png", "img_fervid.png"]
+    assert (sorted(p.name for p in (tmp_path / "crops").iterdir()), sorted(p.name for p in (tmp_path / "ann").iterdir())
+            ) == names
+    analyzer = Analyzer()
+    for image, stem in ((a, "img"), (b, "b_img")):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "crops" / f"{stem}_face1.png")),
+                                      analyzer.analyze_image(image)[0].crop)
+        assert Image.open(tmp_path / "ann" / f"{stem}_fervid.png").size == Image.open(image).size
+    for image in (a, b):  # run again: each replaces its own, under its own name
+        again = runner.invoke(app, ["image", str(image), *outputs])
+        assert again.exit_code == 0 and "notice" not in again.output
+    assert (sorted(p.name for p in (tmp_path / "crops").iterdir()), sorted(p.name for p in (tmp_path / "ann").iterdir())
+            ) == names
+
+
+def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crops(tmp_path, astronaut_rgb):
+    """Cropped again with --max-faces 1 (as the several-faces notice advises), a photo's _face2.png from the first
+    run stayed, to be sorted and scored as a face of its own. Only the crops fervid wrote of that image go."""
+    Image.fromarray(_two_faces(astronaut_rgb)).save(tmp_path / "group.jpg")
+    crops = tmp_path / "crops"
+    assert runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "-q"]).exit_code == 0
+    assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face2.png"]
+    Image.fromarray(astronaut_rgb[:48, :48]).save(crops / "group_face9.png")  # not fervid's: no image recorded
+    again = runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "--max-faces", "1"])
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face9.png"]
 
 
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,

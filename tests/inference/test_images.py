@@ -529,3 +529,35 @@ def test_a_search_leaves_out_the_folders_this_run_writes_to(tmp_path, astronaut_
     assert expand_inputs([str(named)], output_folders=outputs) == ([named], [])  # named on its own: an input
     assert expand_inputs([str(shots)])[0] == [shots / "astronaut.png", named]  # without output folders, as ever
 
+
+def test_an_image_named_like_another_images_earlier_outputs_takes_its_folders_then_a_counter(tmp_path, astronaut_rgb):
+    """Separate runs into one --annotate/--crops folder wrote over each other's outputs (a/img.jpg's, then
+    b/img.jpg's): each output records its image, and an image whose name another's outputs carry is named apart."""
+    from fervid.inference.annotate import write_image
+    from fervid.inference.images import (ANNOTATED_SOURCE_KEY, EarlierOutputs, names_clear_of_earlier_runs,
+                                         source_id)
+
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    images = {name: tmp_path / "shoot" / name for name in ("a/img.png", "b/img.png", "day1/x.png", "day2/x.png")}
+    for path in images.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(astronaut_rgb[:48, :48]).save(path)
+    face = np.ascontiguousarray(astronaut_rgb[:48, :48, 0])
+    for stem, image in (("img", "a/img.png"), ("b_img", "a/img.png"), ("day1_x", "a/img.png")):  # a's, under 3 names
+        write_image(crops / f"{stem}_face1.png", face, text={ANNOTATED_SOURCE_KEY: source_id(images[image])})
+    write_image(crops / "x_face1.png", face)  # another program's, or an earlier fervid's: no image recorded
+    earlier = EarlierOutputs(None, crops)
+    assert earlier.crops == {source_id(images["a/img.png"]): [crops / "b_img_face1.png", crops / "day1_x_face1.png",
+                                                                 crops / "img_face1.png"]}
+    files = [images["b/img.png"], images["day1/x.png"], images["day2/x.png"]]
+    stems = {images["b/img.png"]: "img", images["day1/x.png"]: "day1_x", images["day2/x.png"]: "day2_x"}
+    renamed = names_clear_of_earlier_runs(files, stems, earlier)
+    # b/img.png: img and b_img are a's, so shoot_b_img; day1/x.png: its day1_x is a's, and its folder and stem
+    # would be that name again, so shoot_day1_x (not day1_day1_x)
+    assert stems == {images["b/img.png"]: "shoot_b_img", images["day1/x.png"]: "shoot_day1_x",
+                     images["day2/x.png"]: "day2_x"}
+    assert renamed == [(images["b/img.png"], "img", "shoot_b_img"), (images["day1/x.png"], "day1_x", "shoot_day1_x")]
+    stems = {images["a/img.png"]: "img"}
+    assert names_clear_of_earlier_runs([images["a/img.png"]], stems, earlier) == [] and stems == {
+        images["a/img.png"]: "img"}  # its own: replaced under its name

@@ -410,13 +410,12 @@ def image(
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
-    import collections
-
     from tqdm import tqdm
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, annotated_stems_used_before,
-                                        expand_inputs, load_image, more_frames_notice, output_stems, source_id)
+    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
+                                        expand_inputs, load_image, more_frames_notice, names_clear_of_earlier_runs,
+                                        output_stems, recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
@@ -429,16 +428,17 @@ def image(
     # not what this run writes: `fervid image shots --crops shots/crops`, run again, read its crops back as photos
     files, problems = expand_inputs(paths, notices=notices,
                                     output_folders={"--crops": crops_dir, "--annotate": annotate_dir})
-    _say_notices(notices)
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
-    earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}
-    taken = collections.Counter(stem.lower() for stem in stems.values())  # compared without case, as output_stems
-    for path in files if earlier else []:  # an image annotated here before keeps its copy's name: it is replaced
-        before = earlier.get(source_id(path))
-        if before and before.lower() != stems[path].lower() and not taken[before.lower()]:
-            taken[stems[path].lower()] -= 1
-            taken[before.lower()] += 1
-            stems[path] = before
+    # an image written here before keeps its outputs' name (they are replaced); one whose name another image's
+    # outputs carry from an earlier run gets another, said below
+    earlier = EarlierOutputs(annotate_dir, crops_dir)
+    renamed = names_clear_of_earlier_runs(files, stems, earlier)
+    written_to = " and ".join(str(folder) for folder in (annotate_dir, crops_dir) if folder)
+    notices += [f"{path}: its outputs are named {stem} (in {written_to}, {was} names another image's outputs, from "
+                "an earlier run)" for path, was, stem in renamed[:3]]
+    if len(renamed) > 3:
+        notices.append(f"{len(renamed) - 3} more image(s) named apart from earlier runs' images of their names")
+    _say_notices(notices)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops)
@@ -455,12 +455,18 @@ def image(
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
             more_frames.append(more_frames_notice(path))
+            source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
-                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces),
-                            text={ANNOTATED_SOURCE_KEY: source_id(path)})
+                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
+                            annotate(img, result.faces), text=source)
             if crops_dir:  # lossless: a crop scores as the face it was cut from
+                # this image's crops from an earlier run go first: rerun with fewer faces (--max-faces 1), its
+                # _face2.._face5 were left to be sorted and scored as faces of their own
+                for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
+                    if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
+                        stale.unlink(missing_ok=True)
                 for n, face in enumerate(result.faces, 1):
-                    write_image(crops_dir / f"{stems[path]}_face{n}.png", face.crop)
+                    write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
             result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
@@ -496,7 +502,7 @@ def image(
     if crowded:  # sorted into an emotion folder as the README says, every face would carry the photo's label
         stem = stems[Path(crowded[0].source)]
         _say_notices([f"{len(crowded)} image(s) held several faces, and each face's crop was written (e.g. "
-                      f"{crops_dir / (stem + '_face1.png')} to _face{len(crowded[0].faces)}.png): sorted into an "
+                      f"{crops_dir / crop_name(stem, 1)} to _face{len(crowded[0].faces)}.png): sorted into an "
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:

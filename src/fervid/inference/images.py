@@ -601,31 +601,106 @@ class _BatchResultsCheck:
 
 
 ANNOTATED_IMAGE_SUFFIX = "_fervid.png"  # `fervid image --annotate`'s copies: <stem>_fervid.png
-ANNOTATED_SOURCE_KEY = "fervid-source"  # the PNG text an annotated copy carries: source_id of its image
+# the PNG text an annotated copy and a face crop carry: source_id of their image
+ANNOTATED_SOURCE_KEY = "fervid-source"
+CROP_NAME = re.compile(r"(?P<stem>.+)_face(?P<number>[0-9]+)\.png")  # `fervid image --crops`' files: <stem>_face<N>.png
+
+
+def crop_name(stem: str, number: int) -> str:
+    """The file name of an image's ``number``-th face crop (from 1, as its faces are numbered)."""
+    return f"{stem}_face{number}.png"
 
 
 def source_id(path: Path) -> str:
-    """What an annotated copy records of its image: a digest of the image's resolved path (the path itself, with
-    its folders' names, would travel with every copy shared)."""
+    """What an annotated copy or a face crop records of its image: a digest of the image's resolved path (the path
+    itself, with its folders' names, would travel with every copy shared)."""
     import hashlib
 
     return hashlib.sha256(os.fsencode(Path(path).resolve())).hexdigest()[:32]
 
 
+def recorded_source(path: Path) -> str | None:
+    """The :func:`source_id` a PNG fervid wrote records (its header's text, read without decoding the pixels);
+    None for a file that records none (another program's, or written by a fervid before it recorded them)."""
+    try:
+        with Image.open(path) as im:
+            source = im.info.get(ANNOTATED_SOURCE_KEY)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return source if isinstance(source, str) and source else None
+
+
+class EarlierOutputs:
+    """What earlier `fervid image` runs wrote into its --annotate and --crops folders, by the image each file records
+    (:func:`recorded_source`): the name each image's outputs got, whose outputs carry a name, and each image's
+    crops. Names depend on which images are analysed together (astro.png with astro.jpg writes
+    astro_png_fervid.png, alone astro_fervid.png), and two images of one name analysed in separate runs
+    (a/img.jpg, then b/img.jpg) wrote over each other's outputs without a word."""
+
+    def __init__(self, annotate_dir: Path | None, crops_dir: Path | None):
+        self.stems: dict[str, str] = {}  # source id -> the stem its outputs were named by (the first found)
+        self.names: dict[str, set[str]] = {}  # source id -> every stem its outputs were named by, in lower case
+        self.owners: dict[str, set[str]] = {}  # a stem, in lower case -> the source ids of outputs named by it
+        self.crops: dict[str, list[Path]] = {}  # source id -> its crop files
+        found = []
+        if annotate_dir is not None and Path(annotate_dir).is_dir():
+            found += [(f, f.name[: -len(ANNOTATED_IMAGE_SUFFIX)], False)
+                      for f in sorted(Path(annotate_dir).glob(f"*{ANNOTATED_IMAGE_SUFFIX}"))]
+        if crops_dir is not None and Path(crops_dir).is_dir():
+            found += [(f, match["stem"], True) for f in sorted(Path(crops_dir).glob("*_face*.png"))
+                      if (match := CROP_NAME.fullmatch(f.name))]
+        for file, stem, is_crop in found:
+            source = recorded_source(file)
+            if source is None:
+                continue
+            self.stems.setdefault(source, stem)
+            self.names.setdefault(source, set()).add(stem.lower())
+            self.owners.setdefault(stem.lower(), set()).add(source)
+            if is_crop:
+                self.crops.setdefault(source, []).append(file)
+
+    def of_another(self, stem: str, source: str) -> bool:
+        """Whether outputs named ``stem`` are another image's than ``source``'s."""
+        return bool(self.owners.get(stem.lower(), set()) - {source})
+
+
 def annotated_stems_used_before(folder: Path) -> dict[str, str]:
-    """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`: names depend on
-    which images are analysed together (astro.png with astro.jpg writes astro_png_fervid.png, alone
-    astro_fervid.png), and an image annotated again with others left its first copy beside the new one."""
-    stems = {}
-    for copy in sorted(Path(folder).glob(f"*{ANNOTATED_IMAGE_SUFFIX}")):
-        try:
-            with Image.open(copy) as im:
-                source = im.info.get(ANNOTATED_SOURCE_KEY)
-        except (OSError, ValueError, SyntaxError):
-            continue
-        if isinstance(source, str) and source:
-            stems.setdefault(source, copy.name[: -len(ANNOTATED_IMAGE_SUFFIX)])
-    return stems
+    """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`."""
+    return EarlierOutputs(folder, None).stems
+
+
+def names_clear_of_earlier_runs(files: list[Path], stems: dict[Path, str], earlier: EarlierOutputs
+                                ) -> list[tuple[Path, str, str]]:
+    """``stems`` (:func:`output_stems`, changed in place) fitted to the outputs earlier runs left: an image whose
+    outputs were written before keeps their name, so they are replaced, not left beside new ones; one whose name
+    another image's outputs carry (a/img.jpg's, and now b/img.jpg) takes the folders above it (b_img), else a
+    counter (img-2), so that neither is written over. Returns (image, name it would have had, name it has) for each
+    image renamed so: to be said."""
+    import collections
+
+    taken = collections.Counter(stem.lower() for stem in stems.values())  # compared without case, as output_stems
+    renamed = []
+
+    def move(path: Path, stem: str) -> None:
+        taken[stems[path].lower()] -= 1
+        taken[stem.lower()] += 1
+        stems[path] = stem
+
+    for path in files:
+        source = source_id(path)
+        before = earlier.stems.get(source)
+        if before and stems[path].lower() not in earlier.names[source] and not taken[before.lower()] \
+                and not earlier.of_another(before, source):
+            move(path, before)  # written here before: replaced under its name
+        elif earlier.of_another(stems[path], source):
+            wanted = stems[path]
+            folders = [part for part in path.resolve().parent.parts if part != path.resolve().anchor]
+            # (the image's own stem: ``wanted`` may carry a folder already, output_stems' day1_IMG_1)
+            candidates = ["_".join(folders[len(folders) - n:] + [path.stem]) for n in range(1, len(folders) + 1)]
+            candidates += (f"{wanted}-{n}" for n in range(2, len(files) + len(earlier.owners) + 3))
+            move(path, next(c for c in candidates if not taken[c.lower()] and not earlier.of_another(c, source)))
+            renamed.append((path, wanted, stems[path]))
+    return renamed
 
 
 def fervid_output(path: Path) -> bool:
