@@ -1344,3 +1344,22 @@ def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path)
     summary = run_batch([str(memo)], BatchOptions(out=tmp_path / "out2", pipeline=MEAN), progress=False)
     (failure,) = summary["failures"]
     assert "voice_memo.m4a: audio only, no picture" in failure["error"] and "use `fervid video`" not in failure["error"]
+
+
+def test_a_small_images_annotated_copy_is_enlarged_so_its_label_can_be_read(tmp_path, astronaut_rgb):
+    """As `fervid image --annotate`'s: a 48x48 face crop's annotated.png had its label cut off, in text a few pixels
+    tall. Enlarged by a whole factor (6: 288 px), each pixel a block; its rows stay in the image's own pixels."""
+    import cv2
+
+    face = np.ascontiguousarray(cv2.resize(astronaut_rgb[40:200, 160:310], (48, 48), interpolation=cv2.INTER_AREA))
+    Image.fromarray(face).save(tmp_path / "face.png")
+    summary = run_batch([str(tmp_path / "face.png")], BatchOptions(out=tmp_path / "out", pipeline=MEAN),
+                        progress=False)
+    assert summary["done"] == 1
+    (copy,) = (tmp_path / "out" / "files").glob("*/annotated.png")
+    copy = np.asarray(Image.open(copy).convert("RGB"))
+    assert copy.shape == (288, 288, 3)
+    np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], np.broadcast_to(face[27, 24], (6, 6, 3)))
+    (result,) = (tmp_path / "out" / "files").glob("*/result.json")
+    box = json.loads(result.read_text(encoding="utf-8"))["faces"][0]["box"]
+    assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48

@@ -1187,6 +1187,25 @@ def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crop
     assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face9.png"]
 
 
+def test_a_small_image_is_annotated_enlarged_so_its_label_can_be_read(tmp_path, astronaut_rgb):
+    """A 48x48 face crop's annotated copy: its label covered half the face and was cut off, in text a few pixels
+    tall. The copy is enlarged by a whole factor (6: 288 px), each pixel a block; the results keep the image's own
+    pixels."""
+    import cv2
+
+    face = cv2.cvtColor(_small_face(astronaut_rgb, 48), cv2.COLOR_RGB2GRAY)
+    Image.fromarray(face).save(tmp_path / "face.png")
+    for mode in ([], ["--face-crops"]):
+        made = runner.invoke(app, ["image", str(tmp_path / "face.png"), "--annotate", str(tmp_path / "ann"),
+                                   "--json", str(tmp_path / "r.json"), "-q", *mode])
+        assert made.exit_code == 0, made.output
+        copy = np.asarray(Image.open(tmp_path / "ann" / "face_fervid.png").convert("L"))
+        assert copy.shape == (288, 288)
+        np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], face[27, 24])  # mid-face, a 6 px block
+        box = json.loads((tmp_path / "r.json").read_text())["files"][0]["faces"][0]["box"]
+        assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48
+
+
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,
                                                                                             astronaut_rgb):
     """Classes absent from the data (and never predicted) were printed 0.000 precision and recall; nor were there

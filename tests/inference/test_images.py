@@ -561,3 +561,23 @@ def test_an_image_named_like_another_images_earlier_outputs_takes_its_folders_th
     stems = {images["a/img.png"]: "img"}
     assert names_clear_of_earlier_runs([images["a/img.png"]], stems, earlier) == [] and stems == {
         images["a/img.png"]: "img"}  # its own: replaced under its name
+
+
+def test_small_images_are_annotated_enlarged_by_a_whole_factor(astronaut_rgb):
+    """A 48x48 face crop's annotated copy had its label over half the face, cut off, in text a few pixels tall."""
+    import cv2
+
+    from fervid.inference.images import enlarged_to_annotate
+    from fervid.inference.records import Face
+
+    small = np.ascontiguousarray(cv2.resize(astronaut_rgb[40:200, 150:310, ::-1], (48, 40)))
+    face = Face((4.0, 2.5, 40.0, 36.0), ((15.0, 18.0), (33.0, 18.0)), 0.9, (1 / 7,) * 7)
+    image, (enlarged,) = enlarged_to_annotate(small, [face])
+    assert image.shape == (40 * 7, 48 * 7, 3)  # the shorter side to 256 px at least, by a whole factor
+    np.testing.assert_array_equal(image[::7, ::7], small)  # each pixel a block: the picture's own resolution
+    np.testing.assert_array_equal(image[7:14, 14:21], np.broadcast_to(small[1, 2], (7, 7, 3)))
+    assert enlarged.box == (28.0, 17.5, 280.0, 252.0) and enlarged.landmarks == ((105.0, 126.0), (231.0, 126.0))
+    assert enlarged.probabilities == face.probabilities and face.box == (4.0, 2.5, 40.0, 36.0)
+    for large in (np.ascontiguousarray(astronaut_rgb[:, :, ::-1]), np.zeros((256, 300, 3), np.uint8)):
+        same, faces = enlarged_to_annotate(large, [face])
+        assert same is large and faces == [face]

@@ -580,14 +580,14 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     import pyarrow as pa
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import load_image
+    from fervid.inference.images import enlarged_to_annotate, load_image
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
     doc = {**result.to_dict(), **analyzer.settings}
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
-        write_image(out / "annotated.png", annotate(img, result.faces))
+        write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
     rows = [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
             for number, face in enumerate(result, start=1)]

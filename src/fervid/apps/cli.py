@@ -414,8 +414,8 @@ def image(
 
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
-                                        expand_inputs, load_image, more_frames_notice, names_clear_of_earlier_runs,
-                                        output_stems, recorded_source, source_id)
+                                        enlarged_to_annotate, expand_inputs, load_image, more_frames_notice,
+                                        names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     for option, target in (("--json", json_out), ("--csv", csv_out), ("--parquet", parquet_out)):
@@ -458,7 +458,7 @@ def image(
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
                 write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
-                            annotate(img, result.faces), text=source)
+                            annotate(*enlarged_to_annotate(img, result.faces)), text=source)
             if crops_dir:  # lossless: a crop scores as the face it was cut from
                 # this image's crops from an earlier run go first: rerun with fewer faces (--max-faces 1), its
                 # _face2.._face5 were left to be sorted and scored as faces of their own

@@ -664,6 +664,36 @@ class EarlierOutputs:
         return bool(self.owners.get(stem.lower(), set()) - {source})
 
 
+# An image whose shorter side is under this many pixels is annotated enlarged (enlarged_to_annotate): a label's text
+# (about 100 x 17 px) and a face's bars (112 x 77 px) are drawn at the size they are legible at, and need room; a
+# whole factor that brings 48 px to 288 and 100 px to 300 leaves a photo of 256 px or more as it is
+SMALL_ANNOTATED_SIDE = 256
+
+
+def enlarged_to_annotate(image_bgr: np.ndarray, faces: list) -> tuple[np.ndarray, list]:
+    """A small image and its faces (their boxes and landmarks) enlarged by a whole factor for its annotated copy, its
+    shorter side to :data:`SMALL_ANNOTATED_SIDE` or just over (its longer side at most MAX_DETECTION_SIDE): a 48x48
+    face crop's copy had its label over half the face, cut off, in text a few pixels tall. Each pixel becomes a
+    block, as in a small face's key frame, so the copy shows the picture's own resolution. A larger image, and its
+    faces, as they are."""
+    import dataclasses
+    import math
+
+    import cv2
+
+    from fervid.inference.detect import MAX_DETECTION_SIDE
+
+    height, width = image_bgr.shape[:2]
+    zoom = min(math.ceil(SMALL_ANNOTATED_SIDE / min(height, width)), MAX_DETECTION_SIDE // max(height, width))
+    if zoom <= 1:
+        return image_bgr, faces
+    image = cv2.resize(image_bgr, (width * zoom, height * zoom), interpolation=cv2.INTER_NEAREST)
+    # a pixel's block spans [i * zoom, (i + 1) * zoom): a box edge at pixel coordinate x lies at x * zoom
+    return image, [dataclasses.replace(face, box=tuple(v * zoom for v in face.box),
+                                       landmarks=tuple((x * zoom, y * zoom) for x, y in face.landmarks))
+                   for face in faces]
+
+
 def annotated_stems_used_before(folder: Path) -> dict[str, str]:
     """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`."""
     return EarlierOutputs(folder, None).stems
