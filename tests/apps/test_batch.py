@@ -1614,3 +1614,22 @@ def test_the_bar_weighs_a_video_by_its_length_against_the_images(tmp_path, capfd
     expected = 6 * batch.IMAGE_WORK / (6 * batch.IMAGE_WORK + batch.VIDEO_START_AND_END_WORK + 16.0)
     assert at_video and int(at_video[0]) <= round(100 * expected) + 1, err[-1500:]  # not 6/7 = 86 %
     assert "fervid batch 7/7 files: 100%" in err
+
+
+def test_a_small_images_annotated_copy_is_enlarged_so_its_label_can_be_read(tmp_path, astronaut_rgb):
+    """As `fervid image --annotate`'s: a 48x48 face crop's annotated.png had its label cut off, in text a few pixels
+    tall. Enlarged by a whole factor (6: 288 px), each pixel a block; its rows stay in the image's own pixels."""
+    import cv2
+
+    face = np.ascontiguousarray(cv2.resize(astronaut_rgb[40:200, 160:310], (48, 48), interpolation=cv2.INTER_AREA))
+    Image.fromarray(face).save(tmp_path / "face.png")
+    summary = run_batch([str(tmp_path / "face.png")], BatchOptions(out=tmp_path / "out", pipeline=MEAN),
+                        progress=False)
+    assert summary["done"] == 1
+    (copy,) = (tmp_path / "out" / "files").glob("*/annotated.png")
+    copy = np.asarray(Image.open(copy).convert("RGB"))
+    assert copy.shape == (288, 288, 3)
+    np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], np.broadcast_to(face[27, 24], (6, 6, 3)))
+    (result,) = (tmp_path / "out" / "files").glob("*/result.json")
+    box = json.loads(result.read_text(encoding="utf-8"))["faces"][0]["box"]
+    assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48

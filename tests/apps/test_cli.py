@@ -1306,6 +1306,162 @@ def test_image_crops_are_the_faces_evaluate_reads(tmp_path, astronaut_rgb):
     assert "notice" not in one.output
 
 
+def _small_face(astronaut_rgb, side: int) -> np.ndarray:
+    """The astronaut's face as a ``side`` px face crop (RGB): its box on the photo and a tenth of it around."""
+    import cv2
+
+    from fervid import Analyzer
+
+    x, y, w, h = Analyzer().analyze_image(astronaut_rgb)[0].box
+    face = astronaut_rgb[int(y - h / 10):int(y + h * 1.1), int(x - w / 10):int(x + w * 1.1)]
+    return cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _small_pictures(folder, astronaut_rgb):
+    """The astronaut's face as 32 and 48 px face crops (found only on an enlarged copy, and a face filling the
+    picture), and 48 x 48 and 64 x 40 pictures of coffee (no face): FER2013-sized images."""
+    import cv2
+    from skimage import data
+
+    folder.mkdir(parents=True)
+    for side in (32, 48):
+        Image.fromarray(_small_face(astronaut_rgb, side)).save(folder / f"face{side}.png")
+    Image.fromarray(cv2.resize(data.coffee(), (48, 48), interpolation=cv2.INTER_AREA)).save(folder / "coffee.png")
+    Image.fromarray(cv2.resize(data.coffee(), (64, 40), interpolation=cv2.INTER_AREA)).save(folder / "cup.png")
+    return folder
+
+
+def test_face_crops_are_classified_whole_as_evaluate_reads_them(tmp_path, astronaut_rgb):
+    """400 FER2013 faces as 48x48 PNGs: `fervid image` found no face in 61 (exit 0, not a word), and re-cropped
+    the others inside the picture (accuracy 0.728 against FER+, 0.843 classified whole). --face-crops classifies
+    each picture whole, as `fervid evaluate --data` reads a folder of crops: the same probabilities."""
+    import pandas as pd
+
+    from fervid.apps.schemas import ImagesOut
+
+    crops = _small_pictures(tmp_path / "crops" / "happy", astronaut_rgb)
+    detected = runner.invoke(app, ["image", str(crops), "--csv", str(tmp_path / "detected.csv"), "-q"])
+    assert detected.exit_code == 0, detected.output
+    found = pd.read_csv(tmp_path / "detected.csv").set_index("file")
+    assert found.loc[str(crops / "face32.png"), "face"] == 1 and found.loc[str(crops / "face48.png"), "face"] == 1
+    # the pictures under 128 px with no face: one notice pointing at --face-crops
+    assert ("notice: 2 of the 4 image(s) under 128 px had no face found (e.g. " in detected.output
+            and "--face-crops classifies each whole image as one face" in detected.output)
+
+    whole = runner.invoke(app, ["image", str(crops), "--face-crops", "--csv", str(tmp_path / "whole.csv"),
+                                "--json", str(tmp_path / "whole.json"), "-q"])
+    assert whole.exit_code == 0, whole.output
+    assert "notice" not in whole.output
+    rows = pd.read_csv(tmp_path / "whole.csv").set_index("file")
+    assert len(rows) == 4 and (rows["face"] == 1).all() and rows["detection_score"].isna().all()
+    assert rows.loc[str(crops / "cup.png"), ["x", "y", "width", "height"]].tolist() == [0, 0, 64, 40]
+    doc = json.loads((tmp_path / "whole.json").read_text())
+    ImagesOut.model_validate(doc)
+    assert doc["face_crops"] is True
+    assert all(f["faces"][0]["landmarks"] == [] and f["faces"][0]["detection_score"] is None for f in doc["files"])
+    scored = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "crops"), "--out", str(tmp_path / "eval")])
+    assert scored.exit_code == 0, scored.output
+    predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv").set_index("source")
+    emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    for file in rows.index:
+        assert predictions.loc[file, "predicted"] == rows.loc[file, "emotion"]
+        np.testing.assert_allclose(predictions.loc[file, emotions].to_numpy(float),
+                                   rows.loc[file, emotions].to_numpy(float), atol=1e-4)
+    assert rows.loc[str(crops / "face48.png"), "emotion"] == "happy"
+
+
+def _two_faces(astronaut_rgb):
+    """The astronaut twice, side by side: a photo of two faces."""
+    group = np.full((400, 700, 3), 200, np.uint8)
+    group[40:280, 20:280] = astronaut_rgb[0:240, 110:370]
+    group[120:280, 420:560] = np.asarray(Image.fromarray(astronaut_rgb[0:240, 110:370]).resize((140, 160)))
+    return group
+
+
+def test_a_second_run_does_not_read_its_own_crops_back_as_photos(tmp_path, astronaut_rgb):
+    """`fervid image inplace --crops inplace/crops`, run twice, read the first run's crops as photos: crops of
+    crops, and the table doubled."""
+    inplace = tmp_path / "inplace"
+    inplace.mkdir()
+    Image.fromarray(astronaut_rgb).save(inplace / "astronaut.png")
+    Image.fromarray(_two_faces(astronaut_rgb)).save(inplace / "group.jpg")
+    args = ["image", str(inplace), "--crops", str(inplace / "crops"), "--annotate", str(inplace / "ann")]
+    first = runner.invoke(app, [*args, "--csv", str(tmp_path / "1.csv")])
+    second = runner.invoke(app, [*args, "--csv", str(tmp_path / "2.csv")])
+    assert first.exit_code == second.exit_code == 0, second.output
+    assert (tmp_path / "1.csv").read_text() == (tmp_path / "2.csv").read_text()
+    assert len((tmp_path / "2.csv").read_text().splitlines()) == 1 + 3
+    assert sorted(p.name for p in (inplace / "crops").iterdir()) == ["astronaut_face1.png", "group_face1.png",
+                                                                     "group_face2.png"]
+    assert (f"notice: {inplace}: left out 3 file(s) in {inplace / 'crops'}, where this run writes its --crops"
+            in second.output)
+    alone = runner.invoke(app, ["image", str(inplace / "crops"), "--crops", str(inplace / "crops")])
+    assert alone.exit_code == 1 and "folder holds only what this run writes (its --crops folder)" in alone.output
+
+
+def test_images_of_one_name_from_separate_runs_keep_their_own_outputs(tmp_path, astronaut_rgb):
+    """`fervid image a/img.jpg --crops c/`, then `fervid image b/img.jpg --crops c/`: b's outputs were written over
+    a's without a word. Each output records its image, so b's are named apart (b_img) and that is said; each image
+    run again replaces its own."""
+    from fervid import Analyzer
+
+    for folder, picture in (("a", astronaut_rgb), ("b", astronaut_rgb[:, ::-1][:, :400])):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.ascontiguousarray(picture)).save(tmp_path / folder / "img.png")
+    outputs = ["--annotate", str(tmp_path / "ann"), "--crops", str(tmp_path / "crops"), "-q"]
+    a, b = tmp_path / "a" / "img.png", tmp_path / "b" / "img.png"
+    assert runner.invoke(app, ["image", str(a), *outputs]).exit_code == 0
+    second = runner.invoke(app, ["image", str(b), *outputs])
+    assert second.exit_code == 0, second.output
+    assert (f"notice: {b}: its outputs are named b_img (in {tmp_path / 'ann'} and {tmp_path / 'crops'}, img names "
+            "another image's outputs, from an earlier run)") in second.output
+    names = ["b_img_face1.png", "img_face1.png"], ["b_img_fervid.png", "img_fervid.png"]
+    assert (sorted(p.name for p in (tmp_path / "crops").iterdir()), sorted(p.name for p in (tmp_path / "ann").iterdir())
+            ) == names
+    analyzer = Analyzer()
+    for image, stem in ((a, "img"), (b, "b_img")):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "crops" / f"{stem}_face1.png")),
+                                      analyzer.analyze_image(image)[0].crop)
+        assert Image.open(tmp_path / "ann" / f"{stem}_fervid.png").size == Image.open(image).size
+    for image in (a, b):  # run again: each replaces its own, under its own name
+        again = runner.invoke(app, ["image", str(image), *outputs])
+        assert again.exit_code == 0 and "notice" not in again.output
+    assert (sorted(p.name for p in (tmp_path / "crops").iterdir()), sorted(p.name for p in (tmp_path / "ann").iterdir())
+            ) == names
+
+
+def test_an_image_cropped_again_with_fewer_faces_leaves_none_of_its_earlier_crops(tmp_path, astronaut_rgb):
+    """Cropped again with --max-faces 1 (as the several-faces notice advises), a photo's _face2.png from the first
+    run stayed, to be sorted and scored as a face of its own. Only the crops fervid wrote of that image go."""
+    Image.fromarray(_two_faces(astronaut_rgb)).save(tmp_path / "group.jpg")
+    crops = tmp_path / "crops"
+    assert runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "-q"]).exit_code == 0
+    assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face2.png"]
+    Image.fromarray(astronaut_rgb[:48, :48]).save(crops / "group_face9.png")  # not fervid's: no image recorded
+    again = runner.invoke(app, ["image", str(tmp_path / "group.jpg"), "--crops", str(crops), "--max-faces", "1"])
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in crops.iterdir()) == ["group_face1.png", "group_face9.png"]
+
+
+def test_a_small_image_is_annotated_enlarged_so_its_label_can_be_read(tmp_path, astronaut_rgb):
+    """A 48x48 face crop's annotated copy: its label covered half the face and was cut off, in text a few pixels
+    tall. The copy is enlarged by a whole factor (6: 288 px), each pixel a block; the results keep the image's own
+    pixels."""
+    import cv2
+
+    face = cv2.cvtColor(_small_face(astronaut_rgb, 48), cv2.COLOR_RGB2GRAY)
+    Image.fromarray(face).save(tmp_path / "face.png")
+    for mode in ([], ["--face-crops"]):
+        made = runner.invoke(app, ["image", str(tmp_path / "face.png"), "--annotate", str(tmp_path / "ann"),
+                                   "--json", str(tmp_path / "r.json"), "-q", *mode])
+        assert made.exit_code == 0, made.output
+        copy = np.asarray(Image.open(tmp_path / "ann" / "face_fervid.png").convert("L"))
+        assert copy.shape == (288, 288)
+        np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], face[27, 24])  # mid-face, a 6 px block
+        box = json.loads((tmp_path / "r.json").read_text())["files"][0]["faces"][0]["box"]
+        assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48
+
+
 def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_an_interval(tmp_path,
                                                                                             astronaut_rgb):
     """Classes absent from the data (and never predicted) were printed 0.000 precision and recall; nor were there

@@ -484,3 +484,66 @@ def test_an_analyzer_sent_to_another_process_says_to_make_one_there(analyzer):
         (faces,) = pool.map(_analyse_in_worker, [ASTRONAUT_FILE])
     assert [face.emotion for face in faces] == [face.emotion for face in analyzer.analyze_image(ASTRONAUT_FILE)]
     assert copy.copy(analyzer).cnn is analyzer.cnn  # a shallow copy shares the networks, as before
+
+
+def _astronaut_face_crop(analyzer, astronaut_rgb, side: int) -> np.ndarray:
+    """The astronaut's face as a face crop of ``side`` px (RGB): its box on the photo and a tenth of it around."""
+    x, y, w, h = analyzer.analyze_image(astronaut_rgb)[0].box
+    crop = astronaut_rgb[int(y - h / 10):int(y + h * 1.1), int(x - w / 10):int(x + w * 1.1)]
+    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def test_a_small_face_crop_is_found_and_classified_in_its_own_pixels(analyzer, astronaut_rgb):
+    """A face filling a 32 x 32 picture was not found (FER2013's 48 x 48 faces: 17% missed): detected on a copy
+    enlarged to 128 px, its box and landmarks in the picture's own pixels."""
+    result = analyzer.analyze_image(_astronaut_face_crop(analyzer, astronaut_rgb, 32))
+    assert (result.width, result.height) == (32, 32) and len(result) == 1
+    face = result[0]
+    assert face.emotion == "happy" and face.detection_score > 0.5
+    x, y, w, h = face.box
+    assert 0 <= x and 0 <= y and x + w <= 32 and y + h <= 32 and w > 24
+    assert all(0 <= px <= 32 and 0 <= py <= 32 for px, py in face.landmarks)
+
+
+@pytest.mark.parametrize("side", [48, 100])
+def test_a_face_crop_is_classified_whole_as_evaluate_reads_a_folder_of_crops(analyzer, astronaut_rgb, tmp_path, side):
+    """FER2013's faces through `fervid image` were detected and cropped again inside the 48 x 48 picture (accuracy
+    0.728 against FER+ on 400 PublicTest faces, 0.843 classified whole as `fervid evaluate` reads them), or not
+    found at all: face_crop=True classifies the whole picture, preprocessed as evaluate's folder of crops is."""
+    from fervid.evaluation.datasets import load_image_folder
+
+    (tmp_path / "happy").mkdir()
+    Image.fromarray(_astronaut_face_crop(analyzer, astronaut_rgb, side)).save(tmp_path / "happy" / "face.png")
+    result = analyzer.analyze_image(tmp_path / "happy" / "face.png", face_crop=True)
+    assert (result.width, result.height) == (side, side) and len(result) == 1
+    face = result[0]
+    assert face.box == (0.0, 0.0, side, side) and face.landmarks == () and face.detection_score is None
+    evaluated = load_image_folder(tmp_path)
+    np.testing.assert_array_equal(face.crop, evaluated.images[0])
+    np.testing.assert_allclose(face.probabilities, analyzer.classify_crops(evaluated.images).probabilities[0],
+                               atol=1e-6)
+    assert face.emotion == "happy"
+    written = face.to_dict()
+    assert written["landmarks"] == [] and written["detection_score"] is None
+    assert written["box"] == {"x": 0.0, "y": 0.0, "width": float(side), "height": float(side)}
+    row = result.to_dataframe().iloc[0]
+    assert row["width"] == side and np.isnan(row["detection_score"]) and row["emotion"] == "happy"
+    assert "detection_score=None" in repr(face)
+
+
+def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(analyzer, astronaut_rgb, tmp_path):
+    from fervid.apps.batch import BatchOptions
+    from fervid.apps.server import ServerSettings
+    from fervid.inference.options import PipelineOptions
+    from fervid.inference.video import sample_video
+
+    with pytest.raises(TypeError, match="face_crop must be True or False, not 'yes'"):
+        analyzer.analyze_image(astronaut_rgb, face_crop="yes")
+    with pytest.raises(TypeError, match=r"face_crops is for images \(analyze_image\(image, face_crop=True\)\)"):
+        analyzer.analyze_video(sample_video(), face_crops=True)
+    with pytest.raises(ValueError, match="face_crops \\(images only"):
+        analyzer.analyze_video(sample_video(), options=PipelineOptions(face_crops=True))
+    for make in (lambda: BatchOptions(out=tmp_path, pipeline=PipelineOptions(face_crops=True)),
+                 lambda: ServerSettings(pipeline=PipelineOptions(face_crops=True))):
+        with pytest.raises(ValueError, match="face_crops: fervid (batch|serve) detects faces.*--face-crops"):
+            make()

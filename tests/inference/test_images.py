@@ -500,3 +500,84 @@ def test_an_annotated_copy_names_its_image_by_a_digest_read_without_decoding_it(
     assert annotated_stems_used_before(tmp_path) == {source_id(photo): "astro_png"}
     assert np.array_equal(load_image(tmp_path / "astro_png_fervid.png"), astronaut_rgb[:, :, ::-1])
     assert np.array_equal(cv2.imread(str(tmp_path / "astro_png_fervid.png")), astronaut_rgb[:, :, ::-1])
+
+
+def test_a_search_leaves_out_the_folders_this_run_writes_to(tmp_path, astronaut_png):
+    """`fervid image shots --crops shots/crops`, run twice, read its own crops back as photos: crops of crops, and
+    the table doubled. What lies in this run's output folders is left out of folders and patterns, and said."""
+    import shutil
+
+    from fervid.inference.images import expand_inputs
+
+    shots = tmp_path / "shots"
+    (shots / "crops").mkdir(parents=True)
+    shutil.copy(astronaut_png, shots / "astronaut.png")
+    Image.open(astronaut_png).resize((48, 48)).save(shots / "crops" / "astronaut_face1.png")
+    outputs = {"--crops": shots / "crops", "--annotate": tmp_path / "not_yet_made"}
+    notices = []
+    files, problems = expand_inputs([str(shots)], notices=notices, output_folders=outputs)
+    assert files == [shots / "astronaut.png"] and problems == []
+    assert notices == [f"{shots}: left out 1 file(s) in {shots / 'crops'}, where this run writes its --crops (e.g. "
+                       "astronaut_face1.png); name one on its own to analyse it"]
+    files, problems = expand_inputs([str(shots / "*" / "*.png"), str(shots / "crops")], output_folders=outputs)
+    assert files == [] and [why for _, why in problems] == [
+        "pattern matches only what this run writes (its --crops folder): name files on their own to analyse them, "
+        "or write elsewhere",
+        "folder holds only what this run writes (its --crops folder): name files on their own to analyse them, or "
+        "write elsewhere"]
+    named = shots / "crops" / "astronaut_face1.png"
+    assert expand_inputs([str(named)], output_folders=outputs) == ([named], [])  # named on its own: an input
+    assert expand_inputs([str(shots)])[0] == [shots / "astronaut.png", named]  # without output folders, as ever
+
+
+def test_an_image_named_like_another_images_earlier_outputs_takes_its_folders_then_a_counter(tmp_path, astronaut_rgb):
+    """Separate runs into one --annotate/--crops folder wrote over each other's outputs (a/img.jpg's, then
+    b/img.jpg's): each output records its image, and an image whose name another's outputs carry is named apart."""
+    from fervid.inference.annotate import write_image
+    from fervid.inference.images import (ANNOTATED_SOURCE_KEY, EarlierOutputs, names_clear_of_earlier_runs,
+                                         source_id)
+
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    images = {name: tmp_path / "shoot" / name for name in ("a/img.png", "b/img.png", "day1/x.png", "day2/x.png")}
+    for path in images.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(astronaut_rgb[:48, :48]).save(path)
+    face = np.ascontiguousarray(astronaut_rgb[:48, :48, 0])
+    for stem, image in (("img", "a/img.png"), ("b_img", "a/img.png"), ("day1_x", "a/img.png")):  # a's, under 3 names
+        write_image(crops / f"{stem}_face1.png", face, text={ANNOTATED_SOURCE_KEY: source_id(images[image])})
+    write_image(crops / "x_face1.png", face)  # another program's, or an earlier fervid's: no image recorded
+    earlier = EarlierOutputs(None, crops)
+    assert earlier.crops == {source_id(images["a/img.png"]): [crops / "b_img_face1.png", crops / "day1_x_face1.png",
+                                                                 crops / "img_face1.png"]}
+    files = [images["b/img.png"], images["day1/x.png"], images["day2/x.png"]]
+    stems = {images["b/img.png"]: "img", images["day1/x.png"]: "day1_x", images["day2/x.png"]: "day2_x"}
+    renamed = names_clear_of_earlier_runs(files, stems, earlier)
+    # b/img.png: img and b_img are a's, so shoot_b_img; day1/x.png: its day1_x is a's, and its folder and stem
+    # would be that name again, so shoot_day1_x (not day1_day1_x)
+    assert stems == {images["b/img.png"]: "shoot_b_img", images["day1/x.png"]: "shoot_day1_x",
+                     images["day2/x.png"]: "day2_x"}
+    assert renamed == [(images["b/img.png"], "img", "shoot_b_img"), (images["day1/x.png"], "day1_x", "shoot_day1_x")]
+    stems = {images["a/img.png"]: "img"}
+    assert names_clear_of_earlier_runs([images["a/img.png"]], stems, earlier) == [] and stems == {
+        images["a/img.png"]: "img"}  # its own: replaced under its name
+
+
+def test_small_images_are_annotated_enlarged_by_a_whole_factor(astronaut_rgb):
+    """A 48x48 face crop's annotated copy had its label over half the face, cut off, in text a few pixels tall."""
+    import cv2
+
+    from fervid.inference.images import enlarged_to_annotate
+    from fervid.inference.records import Face
+
+    small = np.ascontiguousarray(cv2.resize(astronaut_rgb[40:200, 150:310, ::-1], (48, 40)))
+    face = Face((4.0, 2.5, 40.0, 36.0), ((15.0, 18.0), (33.0, 18.0)), 0.9, (1 / 7,) * 7)
+    image, (enlarged,) = enlarged_to_annotate(small, [face])
+    assert image.shape == (40 * 7, 48 * 7, 3)  # the shorter side to 256 px at least, by a whole factor
+    np.testing.assert_array_equal(image[::7, ::7], small)  # each pixel a block: the picture's own resolution
+    np.testing.assert_array_equal(image[7:14, 14:21], np.broadcast_to(small[1, 2], (7, 7, 3)))
+    assert enlarged.box == (28.0, 17.5, 280.0, 252.0) and enlarged.landmarks == ((105.0, 126.0), (231.0, 126.0))
+    assert enlarged.probabilities == face.probabilities and face.box == (4.0, 2.5, 40.0, 36.0)
+    for large in (np.ascontiguousarray(astronaut_rgb[:, :, ::-1]), np.zeros((256, 300, 3), np.uint8)):
+        same, faces = enlarged_to_annotate(large, [face])
+        assert same is large and faces == [face]

@@ -120,6 +120,9 @@ class BatchOptions:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.ray_address and self.engine != "ray":  # it would be ignored
             raise ValueError("--address is a Ray cluster's: it needs --engine ray")
+        if self.pipeline.face_crops:  # it would be ignored: batch detects the faces of every image and video
+            raise ValueError("face_crops: fervid batch detects faces; classify images that are face crops with "
+                             "`fervid image --face-crops`")
 
 
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first
@@ -642,14 +645,14 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     import pyarrow as pa
 
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import load_image
+    from fervid.inference.images import enlarged_to_annotate, load_image
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
     doc = {**result.to_dict(), **analyzer.settings}
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
-        write_image(out / "annotated.png", annotate(img, result.faces))
+        write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
     rows = [face.row(file=path, kind="image", track=number, time=0.0, frame=0)
             for number, face in enumerate(result, start=1)]

@@ -84,7 +84,11 @@ THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); 
 MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, in pixels tall: large images (over "
                                                        "about 1,100 px at 48) are detected on a copy where it is "
                                                        "28 px tall (slower on large photos; raise it to go faster). "
-                                                       "Not a filter: smaller faces found anyway are kept.")
+                                                       "Not a filter: smaller faces found anyway are kept. Whatever "
+                                                       "it is, an image under 128 px (its shorter side: a face crop, "
+                                                       "a thumbnail) is detected on a copy enlarged to 128 px "
+                                                       "(yuface: 192); for images that are face crops already, "
+                                                       "`fervid image --face-crops` reads each whole as one face.")
 MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
                                 "video follow at most N at once (with 1, its one face is track 1 throughout: a "
                                 "participant who looks away and back, and no one behind them). Default: every face.")
@@ -197,7 +201,8 @@ def _small_faces_notice(result, detector) -> str | None:
     min_face = result.settings.get("min_face")
     if not (min_face and result.width and hasattr(detector, "max_side") and hasattr(detector, "largest_face")):
         return None
-    if detection_scales(result.height, result.width, min_face, detector.max_side, detector.largest_face)[0] >= 1.0:
+    if detection_scales(result.height, result.width, min_face, detector.max_side, detector.largest_face,
+                        getattr(detector, "small_image_side", 0))[0] >= 1.0:
         return None  # detected at full size: a smaller face is as findable as the detector makes it
     tracks = result.track_summaries()
     small = [t for t in tracks if t.get("mean_box") and t["mean_box"]["height"] < SMALL_FACE_RATIO * min_face]
@@ -460,22 +465,27 @@ def image(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    face_crops: bool = typer.Option(_DEFAULTS.face_crops, "--face-crops",
+                                    help="The images are face crops already (one face filling each, as FER2013's "
+                                         "48x48 faces or --crops' output): classify each whole image as one face, "
+                                         "as `fervid evaluate --data` reads a folder of crops, with no detection "
+                                         "(its box is the whole image; no landmarks, an empty detection score)."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Find every face in images and name its emotion.
 
-    JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "max_faces", "files":
-    [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks", "detection_score",
-    "emotion", "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}], "failed": N}. CSV and
+    JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "max_faces", ...,
+    "face_crops", "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks",
+    "detection_score", "emotion", "confidence", "uncertain", "probabilities": {7 emotions}}], "error": null or why}],
+    "failed": N}. CSV and
     Parquet: one row per face, numbered from 1 (a row with an empty face column for an image with no face or an
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
-    import collections
-
     from fervid.inference.annotate import annotate, write_image
-    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, annotated_stems_used_before,
-                                        expand_inputs, load_image, more_frames_notice, output_stems, source_id)
+    from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
+                                        enlarged_to_annotate, expand_inputs, load_image, more_frames_notice,
+                                        names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     results_files = {"--json": json_out, "--csv": csv_out, "--parquet": parquet_out}
@@ -484,20 +494,25 @@ def image(
     to_stdout = _results_to_stdout(results_files)
 
     notices: list[str] = []
-    files, problems = expand_inputs(_paths_from_stdin(paths), notices=notices)
-    _say_notices(notices)
+    # not what this run writes: `fervid image shots --crops shots/crops`, run again, read its crops back as photos
+    files, problems = expand_inputs(_paths_from_stdin(paths), notices=notices,
+                                    output_folders={"--crops": crops_dir, "--annotate": annotate_dir})
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
-    earlier = annotated_stems_used_before(annotate_dir) if annotate_dir and annotate_dir.is_dir() else {}
-    taken = collections.Counter(stem.lower() for stem in stems.values())  # compared without case, as output_stems
-    for path in files if earlier else []:  # an image annotated here before keeps its copy's name: it is replaced
-        before = earlier.get(source_id(path))
-        if before and before.lower() != stems[path].lower() and not taken[before.lower()]:
-            taken[stems[path].lower()] -= 1
-            taken[before.lower()] += 1
-            stems[path] = before
+    # an image written here before keeps its outputs' name (they are replaced); one whose name another image's
+    # outputs carry from an earlier run gets another, said below
+    earlier = EarlierOutputs(annotate_dir, crops_dir)
+    renamed = names_clear_of_earlier_runs(files, stems, earlier)
+    written_to = " and ".join(str(folder) for folder in (annotate_dir, crops_dir) if folder)
+    notices += [f"{path}: its outputs are named {stem} (in {written_to}, {was} names another image's outputs, from "
+                "an earlier run)" for path, was, stem in renamed[:3]]
+    if len(renamed) > 3:
+        notices.append(f"{len(renamed) - 3} more image(s) named apart from earlier runs' images of their names")
+    _say_notices(notices)
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
-    analyzer = _analyzer(_pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
-                                   max_faces=max_faces, precision=precision))
+    options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
+                        max_faces=max_faces, precision=precision, face_crops=face_crops)
+    analyzer = _analyzer(options)
+    settings = {**analyzer.settings, "face_crops": options.face_crops}  # what made the results, as recorded
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -507,20 +522,26 @@ def image(
         bar.set_postfix_str(path.name[-30:])
         try:
             img = load_image(path)
-            result = analyzer.analyze_bgr(img, source=str(path))
+            result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
             more_frames.append(more_frames_notice(path))
+            source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
-                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}", annotate(img, result.faces),
-                            text={ANNOTATED_SOURCE_KEY: source_id(path)})
+                write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
+                            annotate(*enlarged_to_annotate(img, result.faces)), text=source)
             if crops_dir:  # lossless: a crop scores as the face it was cut from
+                # this image's crops from an earlier run go first: rerun with fewer faces (--max-faces 1), its
+                # _face2.._face5 were left to be sorted and scored as faces of their own
+                for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
+                    if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
+                        stale.unlink(missing_ok=True)
                 for n, face in enumerate(result.faces, 1):
-                    write_image(crops_dir / f"{stems[path]}_face{n}.png", face.crop)
+                    write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
             result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, analyzer.settings)
+    doc = images_document(results, settings)
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
@@ -532,7 +553,7 @@ def image(
             _write_csv(results, csv_out)
     if parquet_out:
         with _naming(parquet_out):
-            _write_parquet(results, parquet_out, analyzer.settings)
+            _write_parquet(results, parquet_out, settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -544,17 +565,36 @@ def image(
     more_frames = [line for line in more_frames if line]
     _say_notices(more_frames[:3] + ([f"{len(more_frames) - 3} more animated or multi-page images: frame 1 of each "
                                      "analysed"] if len(more_frames) > 3 else []))
+    if not options.face_crops:
+        _say_notices(_face_crops_notice(results, analyzer.detector))
     crowded = [r for r in results if len(r.faces) > 1] if crops_dir else []
     if crowded:  # sorted into an emotion folder as the README says, every face would carry the photo's label
         stem = stems[Path(crowded[0].source)]
         _say_notices([f"{len(crowded)} image(s) held several faces, and each face's crop was written (e.g. "
-                      f"{crops_dir / (stem + '_face1.png')} to _face{len(crowded[0].faces)}.png): sorted into an "
+                      f"{crops_dir / crop_name(stem, 1)} to _face{len(crowded[0].faces)}.png): sorted into an "
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
         typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _face_crops_notice(results, detector) -> list[str]:
+    """Where small images (those ``detector`` looks at enlarged) had no face found: they may be face crops
+    (FER2013's 48x48 faces), which the detector misses or crops again inside the picture, and --face-crops reads
+    whole (a folder of 400 FER2013 faces: no face in 61 of them, exit 0 and not a word)."""
+    from fervid.inference.detect import SMALL_IMAGE_SIDE
+
+    side = getattr(detector, "small_image_side", min(SMALL_IMAGE_SIDE.values()))  # (a detector of one's own)
+    small = [r for r in results if r.ok and min(r.width, r.height) < side]
+    faceless = [r for r in small if not r.faces]
+    if not faceless:
+        return []
+    return [f"{len(faceless)} of the {len(small)} image(s) under {side} px had no face found (e.g. "
+            f"{faceless[0].source}): if they are face crops already (a face filling each, as FER2013's), "
+            "--face-crops classifies each whole image as one face, as `fervid evaluate --data` reads a folder of "
+            "crops"]
 
 
 def _check_results_file(option: str, target: Optional[str]) -> None:

@@ -41,11 +41,13 @@ Probabilities = create_model("Probabilities", __base__=_Strict, __doc__="The 7 e
 
 class FaceOut(_Strict):
     """One face in an image: box, 5 landmarks (eyes, nose, mouth corners), detection score, the most probable
-    emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7."""
+    emotion, its probability (confidence), whether it is below the model's ``uncertain`` threshold, and all 7. A
+    face crop classified whole (`fervid image --face-crops`) has the whole image as its box, no landmarks and a
+    null detection score: no detector ran."""
 
     box: Box
     landmarks: list[list[float]] = _field("landmarks")
-    detection_score: float = _field("detection_score")
+    detection_score: float | None = _field("detection_score")
     emotion: Emotion = _field("emotion")
     confidence: float = _field("confidence")
     uncertain: bool = _field("uncertain")
@@ -75,6 +77,8 @@ class ImagesOut(_Strict):
     score_threshold: float | None = Field(description="The smallest detection score kept.")
     min_face: float | None = Field(description="The smallest face looked for, in pixels.")
     max_faces: int | None = Field(description="The largest N faces of each image were kept; null: every face.")
+    face_crops: bool = Field(False, description="Each image was classified whole as one face, not detected "
+                                                "(`fervid image --face-crops`).")
     fervid: str = Field(description="The fervid version that made the results.")
     onnxruntime: str = Field(description="The ONNX Runtime version that ran the model.")
     files: list[FileOut] = Field(description="One entry per file, in the order posted.")

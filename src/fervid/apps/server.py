@@ -134,6 +134,9 @@ class ServerSettings:
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
                      "max_concurrent_images", "max_image_pixels"):
             check_positive(name, getattr(self, name))
+        if self.pipeline.face_crops:  # it would be ignored: the server detects the faces of what it is sent
+            raise ValueError("face_crops: fervid serve detects faces; classify images that are face crops with "
+                             "`fervid image --face-crops` or analyze_image(image, face_crop=True)")
 
     def make_analyzer(self, **options):
         return self.pipeline.analyzer(**options)

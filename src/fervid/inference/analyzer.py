@@ -104,25 +104,28 @@ class Analyzer:
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
                 "max_faces": self.max_faces, **runtime_versions()}
 
-    def analyze_image(self, image: ImageInput, *, bgr: bool = False) -> ImageResult:
+    def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
         :class:`~fervid.inference.records.ImageResult` (which reads as the list of its faces).
 
         ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
-        accepted), or an image file's bytes (``bytes`` or a binary file object). Raises
+        accepted), or an image file's bytes (``bytes`` or a binary file object). ``face_crop``: the image is one
+        face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output): it is classified whole, as
+        `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`). Raises
         :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
         and TypeError for what is none of those kinds (None, a number, a list).
         """
-        if not isinstance(bgr, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
-            raise TypeError(f"bgr must be True or False, not {bgr!r}")
+        for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
+            if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
         if not (isinstance(image, (str, os.PathLike, np.ndarray, bytes, bytearray, memoryview, Image.Image))
                 or callable(getattr(image, "read", None))):
             raise TypeError(f"analyze_image reads a path, a PIL image, a numpy array, image bytes or a binary file, "
                             f"not {type(image).__name__}" + (" (analyse each image of a list in turn)"
                                                              if isinstance(image, (list, tuple)) else ""))
-        return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image))
+        return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image), face_crop=bool(face_crop))
 
-    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "") -> ImageResult:
+    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool = False) -> ImageResult:
         """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
         names it in the result."""
         if not (isinstance(image_bgr, np.ndarray) and image_bgr.dtype == np.uint8 and image_bgr.ndim == 3
@@ -131,11 +134,28 @@ class Analyzer:
             raise ImageLoadError(f"analyze_bgr takes a BGR uint8 array (H, W, 3), not "
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
+        height, width = image_bgr.shape[:2]
+        if face_crop:
+            return ImageResult(source, [self.classify_face_crop(image_bgr)], width, height)
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
         detections = largest_faces(self.detect(seen), self.max_faces)
         detections = left_to_right(detections)
-        height, width = image_bgr.shape[:2]
         return ImageResult(source, self.classify(seen, detections), width, height)
+
+    def classify_face_crop(self, image_bgr: np.ndarray) -> Face:
+        """A BGR image that is one face cropped already, classified whole: greyed and resized to the model's input
+        as `fervid evaluate` reads a folder of face crops (:func:`fervid.evaluation.datasets.load_image_folder`),
+        so each image scores as it does there. Its box is the whole image; it has no landmarks and no detection
+        score (None: no detector ran)."""
+        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        crop = crop_face(grey, template=self.template)  # no eyes: resized whole
+        out = self.classify_crops(crop[None])
+        probs = out.probabilities[0]
+        height, width = image_bgr.shape[:2]
+        return Face(box=(0.0, 0.0, float(width), float(height)), landmarks=(), detection_score=None,
+                    probabilities=tuple(float(p) for p in probs),
+                    uncertain=bool(probs.max() < self.cnn.config.uncertain_below),
+                    feature=out.features[0] if self.keep_features else None, crop=crop)
 
     # the score a known single-face image's face is accepted at (below the detectors' own thresholds: JAFFE's and
     # CK+'s faces, grey and evenly lit, score under them now and then)
@@ -265,6 +285,8 @@ class Analyzer:
             differences.append(f"min_face {options.min_face} (this analyzer uses {min_face})")
         if options.max_faces != self.max_faces:
             differences.append(f"max_faces {options.max_faces} (this analyzer keeps {self.max_faces or 'every face'})")
+        if options.face_crops:
+            differences.append("face_crops (images only: a video's faces are always detected)")
         if differences:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
 
@@ -272,8 +294,11 @@ class Analyzer:
 def _check_video_settings(changes: dict, video_settings: list[str]) -> None:
     """analyze_video's keywords are video settings: the detector's and the CNN's are the analyzer's, made with it
     (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__, saying nothing of where it goes)."""
-    analyzer_settings = {f.name for f in dataclasses.fields(PipelineOptions)} - set(video_settings)
+    analyzer_settings = {f.name for f in dataclasses.fields(PipelineOptions)} - set(video_settings) - {"face_crops"}
     for name, value in changes.items():
+        if name == "face_crops":
+            raise TypeError("face_crops is for images (analyze_image(image, face_crop=True)): a video's faces are "
+                            "always detected")
         if name in analyzer_settings:
             raise TypeError(f"{name} is a setting of the Analyzer, not of analyze_video: make the analyzer with it, "
                             f"fervid.Analyzer({name}={value!r}).analyze_video(path) (or "

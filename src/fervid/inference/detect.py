@@ -68,33 +68,47 @@ SMALLEST_FACE = 28
 LARGEST_FACE = {"centerface": 800, "yuface": 600}
 DEFAULT_MIN_FACE = 48  # px: a face smaller than the 48 x 48 crop the CNN reads has less to read than FER2013's
 MAX_DETECTION_SIDE = 4096  # the finest copy's longer side at most: bounds a huge photo's cost (about 1 s)
+# An image whose shorter side is under this many pixels (a face crop, a thumbnail) is detected on a copy enlarged
+# to it: a face filling a small picture is missed at its own size. Of 3,000 FER2013 Training faces (48 x 48; chosen
+# on Training faces, not a test set), CenterFace found 83.4% as they are, 97.3% enlarged to 128 px, no more at 160 or
+# 192 px (97.4, 97.0%) for more time, 94.8% at 256 px; yuface (1,000 of them) 64.8% as they are, 95.8% at 128 px,
+# 96.7% at 192 px, where its accuracy against FER+ (0.807 at 128, 0.839 at 192) and on CK+48's crops (0.598, 0.659;
+# 0.663 as they are) says its landmarks need the larger copy (python benchmarks/bench_small_images.py;
+# docs/results.md, section 7)
+SMALL_IMAGE_SIDE = {"centerface": 128, "yuface": 192}
 
 
-def detection_scales(height: int, width: int, min_face: float, base_side: int, largest_face: int) -> list[float]:
-    """The scales (<= 1) an image is detected at so that faces from ``min_face`` pixels tall up to the whole
-    image are found: the finest makes a ``min_face`` face :data:`SMALLEST_FACE` tall (never finer than the
-    image, never coarser than ``base_side`` on the longer side, the copy at most :data:`MAX_DETECTION_SIDE`);
-    where faces larger than the detector finds (``largest_face``, on its copy) could fit in that copy, the copy
-    with its longer side at ``base_side`` finds them. With CenterFace and ``min_face`` 48: a 640 x 480 frame is
-    one pass at full size, a 1080p frame one pass at 1120 x 630, a 12-megapixel photo two (2352 x 1764 and
-    640 x 480)."""
+def detection_scales(height: int, width: int, min_face: float, base_side: int, largest_face: int,
+                     small_image_side: int) -> list[float]:
+    """The scales an image is detected at so that faces from ``min_face`` pixels tall up to the whole image are
+    found: the finest makes a ``min_face`` face :data:`SMALLEST_FACE` tall (never finer than the image, never
+    coarser than ``base_side`` on the longer side, the copy at most :data:`MAX_DETECTION_SIDE`); where faces larger
+    than the detector finds (``largest_face``, on its copy) could fit in that copy, the copy with its longer side at
+    ``base_side`` finds them. An image whose shorter side is under ``small_image_side`` (the detector's
+    :data:`SMALL_IMAGE_SIDE`) is the one case above 1: it is detected enlarged to that side. With CenterFace and
+    ``min_face`` 48: a 640 x 480 frame is one pass at full size, a 1080p frame one pass at 1120 x 630, a 12-megapixel
+    photo two (2352 x 1764 and 640 x 480), a 48 x 48 face crop one at 128 x 128."""
     long_side, short_side = max(height, width), min(height, width)
     base = min(1.0, base_side / long_side)
     fine = min(1.0, max(base, SMALLEST_FACE / min_face), max(base, MAX_DETECTION_SIDE / long_side))
+    fine = max(fine, min(small_image_side / short_side, MAX_DETECTION_SIDE / long_side))
     if fine > base and short_side * fine > largest_face:
         return [fine, base]
     return [fine]
 
 
 def _resized(image_bgr: np.ndarray, scale: float) -> np.ndarray:
-    """The image at ``scale`` (<= 1; 1: itself) after checking it is BGR uint8."""
+    """The image at ``scale`` (1: itself; above 1 for a small image, :data:`SMALL_IMAGE_SIDE`) after checking it
+    is BGR uint8."""
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image_bgr.shape} {image_bgr.dtype}")
     if scale == 1.0:
         return image_bgr
     h, w = image_bgr.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+    # enlarged, INTER_AREA repeats each pixel (blocks, not a picture enlarged); bilinear finds as many of FER2013's
+    # faces as bicubic does (benchmarks/bench_small_images.py), for less time
+    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 # a box lying this much inside another is a part of that face (a fine copy can see an eye-and-nose region of a
@@ -130,18 +144,20 @@ def iou(a: tuple, b: tuple) -> float:
 
 class _AtScales:
     """A detector that runs on copies of the image at the scales :func:`detection_scales` picks for its
-    ``min_face``, ``max_side`` and ``largest_face``, and merges what they find; ``_detect_at(image, scale,
-    threshold)`` is its one pass."""
+    ``min_face``, ``max_side``, ``largest_face`` and ``small_image_side``, and merges what they find;
+    ``_detect_at(image, scale, threshold)`` is its one pass."""
 
     score_threshold: float
     min_face: float
     max_side: int
     largest_face: int
+    small_image_side: int
     nms_iou: float
 
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
         threshold = self.score_threshold if min_score is None else min_score
-        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face)
+        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face,
+                                  self.small_image_side)
         if len(scales) == 1:
             return self._detect_at(image_bgr, scales[0], threshold)
         return _merged([d for scale in scales for d in self._detect_at(image_bgr, scale, threshold)], self.nms_iou)
@@ -158,7 +174,8 @@ class CenterFaceDetector(_AtScales):
     every benchmark set (docs/results.md, section 7).
 
     The image is detected at the scales :func:`detection_scales` picks for ``min_face`` (the smallest face to
-    find, in the image's pixels) and ``max_side`` (the longer side of the coarsest copy; never enlarged), each
+    find, in the image's pixels) and ``max_side`` (the longer side of the coarsest copy; never enlarged to it; an
+    image under ``small_image_side`` pixels, :data:`SMALL_IMAGE_SIDE`, is enlarged to that), each
     copy padded to a multiple of 32; the network's heatmap is decoded into boxes (non-maximum suppression at IoU
     ``nms_iou``, within and across scales) and mapped back to the original pixels. ``score_threshold`` and
     ``max_side`` were chosen by ``benchmarks/bench_detectors.py`` (docs/results.md, section 7): recall on known
@@ -178,6 +195,7 @@ class CenterFaceDetector(_AtScales):
 
     model_file = CENTERFACE_INT8_FILE
     largest_face = LARGEST_FACE["centerface"]
+    small_image_side = SMALL_IMAGE_SIDE["centerface"]
 
     def __init__(self, score_threshold: float = 0.4, max_side: int = 640, nms_iou: float = 0.3,
                  threads: int | None = None, model_file: Path | None = None, min_face: float = DEFAULT_MIN_FACE):
@@ -256,6 +274,7 @@ class YuFaceDetector(_AtScales):
     fer2013_eyes = None  # the reference: the models' templates were measured with this detector
     fer2013_box = (4.0, 1.0, 44.0, 48.0)  # python benchmarks/fer2013_eye_template.py --limit 4000 --detector yuface
     largest_face = LARGEST_FACE["yuface"]
+    small_image_side = SMALL_IMAGE_SIDE["yuface"]
 
     def __init__(self, score_threshold: float = 0.8, max_side: int = 800, threads: int | None = None,
                  min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3):

@@ -409,8 +409,8 @@ def is_url(name: str) -> bool:
     return re.match(r"(?i)([a-z][a-z0-9+.-]*://|data:)", name) is not None
 
 
-def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None
-                  ) -> tuple[list[Path], list[tuple[str, str]]]:
+def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notices: list[str] | None = None,
+                  output_folders: dict[str, Path | None] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files, folders (searched recursively for files with ``suffixes``) and globs -> (paths, [(input, problem)]).
 
     A folder is searched as a person browsing it would see it: into linked folders (each real folder once, under
@@ -424,7 +424,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     Searching for videos, a ``.ts`` file is one where it begins as an MPEG transport stream (TypeScript's sources
     share the extension). Media a search leaves out as a kind fervid cannot read (HEIC photos), or as the other
     command's (videos searched for images, images for videos), get a notice line each: how many, an example and
-    what to do. A file named on its own is always an input."""
+    what to do. ``output_folders`` ({"--crops": folder, ...}) are where this run writes: a search leaves out what
+    lies in them, and says so (`fervid image shots --crops shots/crops`, run again, read its own crops back as
+    photos: crops of crops, and the table doubled). A file named on its own is always an input."""
     from fervid.inference.video import VIDEO_SUFFIXES
 
     kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
@@ -437,8 +439,32 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # other files of these are said by their kind; of any other extension, those that hold video (holds_video)
     known_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES | {".ts"}
 
+    outputs = {option: os.path.realpath(folder) for option, folder in (output_folders or {}).items() if folder}
+
+    def output_folder_of(p: Path) -> str | None:
+        real = os.path.realpath(p)
+        return next((option for option, folder in outputs.items() if real.startswith(folder + os.sep)), None)
+
+    def written_by_this_run(candidates) -> str:
+        """What to say of files that all lie where this run writes ("" where some do not, or there are none)."""
+        options = [output_folder_of(p) for p in candidates]
+        if not options or None in options:
+            return ""
+        return ("only what this run writes (its " + " and ".join(sorted(set(options)))
+                + " folder): name files on their own to analyse them, or write elsewhere")
+
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:
         candidates = [p for p in candidates if not in_results(p)]
+        if outputs:
+            written_here = [(p, output_folder_of(p)) for p in candidates]
+            for option in outputs:
+                files = [p for p, folder in written_here if folder == option]
+                # (where nothing else is left, the problem said of the folder or pattern says it)
+                if files and notices is not None and any(folder is None for _, folder in written_here):
+                    notices.append(f"{printable_name(item)}: left out {len(files)} file(s) in "
+                                   f"{output_folders[option]}, where this run writes its {option} (e.g. "
+                                   f"{printable_name(files[0].name)}); name one on its own to analyse it")
+            candidates = [p for p, folder in written_here if folder is None]
         media = [p for p in candidates
                  if any_suffix or p.suffix.lower() in suffixes or (takes_videos and is_video(p))]
         named_as_outputs = [p for p in media if fervid_output(p)]
@@ -482,8 +508,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             candidates = list(search_folder(path))
             images = keep(candidates, item)
             if not images:
-                problems.append((item, f"folder holds no {kind} files" if not any(fervid_output(p) for p in candidates)
-                                 else f"folder holds only files named as fervid's outputs (no other {kind} files)"))
+                ours = written_by_this_run(candidates)
+                problems.append((item, f"folder holds no {kind} files" if not candidates else
+                                 f"folder holds only files named as fervid's outputs (no other {kind} files)"
+                                 if any(fervid_output(p) for p in candidates) else
+                                 f"folder holds {ours}" if ours else f"folder holds no {kind} files"))
             found.extend(images)
         elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
             found.append(path)
@@ -499,11 +528,13 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
             matches = keep(files, item, any_suffix=own_extension)
             if not matches:
+                ours = written_by_this_run(files)
                 problems.append((item, ("pattern matches no file" + (
                                      " (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] "
                                      "as []])" if "[" in item else "")) if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
+                                 f"pattern matches {ours}" if ours else
                                  f"pattern matches {len(files)} file(s), none with an {kind} file's extension "
                                  f"({', '.join(sorted(suffixes))})"))
             found.extend(matches)
@@ -604,31 +635,136 @@ class _BatchResultsCheck:
 
 
 ANNOTATED_IMAGE_SUFFIX = "_fervid.png"  # `fervid image --annotate`'s copies: <stem>_fervid.png
-ANNOTATED_SOURCE_KEY = "fervid-source"  # the PNG text an annotated copy carries: source_id of its image
+# the PNG text an annotated copy and a face crop carry: source_id of their image
+ANNOTATED_SOURCE_KEY = "fervid-source"
+CROP_NAME = re.compile(r"(?P<stem>.+)_face(?P<number>[0-9]+)\.png")  # `fervid image --crops`' files: <stem>_face<N>.png
+
+
+def crop_name(stem: str, number: int) -> str:
+    """The file name of an image's ``number``-th face crop (from 1, as its faces are numbered)."""
+    return f"{stem}_face{number}.png"
 
 
 def source_id(path: Path) -> str:
-    """What an annotated copy records of its image: a digest of the image's resolved path (the path itself, with
-    its folders' names, would travel with every copy shared)."""
+    """What an annotated copy or a face crop records of its image: a digest of the image's resolved path (the path
+    itself, with its folders' names, would travel with every copy shared)."""
     import hashlib
 
     return hashlib.sha256(os.fsencode(Path(path).resolve())).hexdigest()[:32]
 
 
+def recorded_source(path: Path) -> str | None:
+    """The :func:`source_id` a PNG fervid wrote records (its header's text, read without decoding the pixels);
+    None for a file that records none (another program's, or written by a fervid before it recorded them)."""
+    try:
+        with Image.open(path) as im:
+            source = im.info.get(ANNOTATED_SOURCE_KEY)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return source if isinstance(source, str) and source else None
+
+
+class EarlierOutputs:
+    """What earlier `fervid image` runs wrote into its --annotate and --crops folders, by the image each file records
+    (:func:`recorded_source`): the name each image's outputs got, whose outputs carry a name, and each image's
+    crops. Names depend on which images are analysed together (astro.png with astro.jpg writes
+    astro_png_fervid.png, alone astro_fervid.png), and two images of one name analysed in separate runs
+    (a/img.jpg, then b/img.jpg) wrote over each other's outputs without a word."""
+
+    def __init__(self, annotate_dir: Path | None, crops_dir: Path | None):
+        self.stems: dict[str, str] = {}  # source id -> the stem its outputs were named by (the first found)
+        self.names: dict[str, set[str]] = {}  # source id -> every stem its outputs were named by, in lower case
+        self.owners: dict[str, set[str]] = {}  # a stem, in lower case -> the source ids of outputs named by it
+        self.crops: dict[str, list[Path]] = {}  # source id -> its crop files
+        found = []
+        if annotate_dir is not None and Path(annotate_dir).is_dir():
+            found += [(f, f.name[: -len(ANNOTATED_IMAGE_SUFFIX)], False)
+                      for f in sorted(Path(annotate_dir).glob(f"*{ANNOTATED_IMAGE_SUFFIX}"))]
+        if crops_dir is not None and Path(crops_dir).is_dir():
+            found += [(f, match["stem"], True) for f in sorted(Path(crops_dir).glob("*_face*.png"))
+                      if (match := CROP_NAME.fullmatch(f.name))]
+        for file, stem, is_crop in found:
+            source = recorded_source(file)
+            if source is None:
+                continue
+            self.stems.setdefault(source, stem)
+            self.names.setdefault(source, set()).add(stem.lower())
+            self.owners.setdefault(stem.lower(), set()).add(source)
+            if is_crop:
+                self.crops.setdefault(source, []).append(file)
+
+    def of_another(self, stem: str, source: str) -> bool:
+        """Whether outputs named ``stem`` are another image's than ``source``'s."""
+        return bool(self.owners.get(stem.lower(), set()) - {source})
+
+
+# An image whose shorter side is under this many pixels is annotated enlarged (enlarged_to_annotate): a label's text
+# (about 100 x 17 px) and a face's bars (112 x 77 px) are drawn at the size they are legible at, and need room; a
+# whole factor that brings 48 px to 288 and 100 px to 300 leaves a photo of 256 px or more as it is
+SMALL_ANNOTATED_SIDE = 256
+
+
+def enlarged_to_annotate(image_bgr: np.ndarray, faces: list) -> tuple[np.ndarray, list]:
+    """A small image and its faces (their boxes and landmarks) enlarged by a whole factor for its annotated copy, its
+    shorter side to :data:`SMALL_ANNOTATED_SIDE` or just over (its longer side at most MAX_DETECTION_SIDE): a 48x48
+    face crop's copy had its label over half the face, cut off, in text a few pixels tall. Each pixel becomes a
+    block, as in a small face's key frame, so the copy shows the picture's own resolution. A larger image, and its
+    faces, as they are."""
+    import dataclasses
+    import math
+
+    import cv2
+
+    from fervid.inference.detect import MAX_DETECTION_SIDE
+
+    height, width = image_bgr.shape[:2]
+    zoom = min(math.ceil(SMALL_ANNOTATED_SIDE / min(height, width)), MAX_DETECTION_SIDE // max(height, width))
+    if zoom <= 1:
+        return image_bgr, faces
+    image = cv2.resize(image_bgr, (width * zoom, height * zoom), interpolation=cv2.INTER_NEAREST)
+    # a pixel's block spans [i * zoom, (i + 1) * zoom): a box edge at pixel coordinate x lies at x * zoom
+    return image, [dataclasses.replace(face, box=tuple(v * zoom for v in face.box),
+                                       landmarks=tuple((x * zoom, y * zoom) for x, y in face.landmarks))
+                   for face in faces]
+
+
 def annotated_stems_used_before(folder: Path) -> dict[str, str]:
-    """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`: names depend on
-    which images are analysed together (astro.png with astro.jpg writes astro_png_fervid.png, alone
-    astro_fervid.png), and an image annotated again with others left its first copy beside the new one."""
-    stems = {}
-    for copy in sorted(Path(folder).glob(f"*{ANNOTATED_IMAGE_SUFFIX}")):
-        try:
-            with Image.open(copy) as im:
-                source = im.info.get(ANNOTATED_SOURCE_KEY)
-        except (OSError, ValueError, SyntaxError):
-            continue
-        if isinstance(source, str) and source:
-            stems.setdefault(source, copy.name[: -len(ANNOTATED_IMAGE_SUFFIX)])
-    return stems
+    """The stem each image's annotated copy got in ``folder`` in earlier runs, by :func:`source_id`."""
+    return EarlierOutputs(folder, None).stems
+
+
+def names_clear_of_earlier_runs(files: list[Path], stems: dict[Path, str], earlier: EarlierOutputs
+                                ) -> list[tuple[Path, str, str]]:
+    """``stems`` (:func:`output_stems`, changed in place) fitted to the outputs earlier runs left: an image whose
+    outputs were written before keeps their name, so they are replaced, not left beside new ones; one whose name
+    another image's outputs carry (a/img.jpg's, and now b/img.jpg) takes the folders above it (b_img), else a
+    counter (img-2), so that neither is written over. Returns (image, name it would have had, name it has) for each
+    image renamed so: to be said."""
+    import collections
+
+    taken = collections.Counter(stem.lower() for stem in stems.values())  # compared without case, as output_stems
+    renamed = []
+
+    def move(path: Path, stem: str) -> None:
+        taken[stems[path].lower()] -= 1
+        taken[stem.lower()] += 1
+        stems[path] = stem
+
+    for path in files:
+        source = source_id(path)
+        before = earlier.stems.get(source)
+        if before and stems[path].lower() not in earlier.names[source] and not taken[before.lower()] \
+                and not earlier.of_another(before, source):
+            move(path, before)  # written here before: replaced under its name
+        elif earlier.of_another(stems[path], source):
+            wanted = stems[path]
+            folders = [part for part in path.resolve().parent.parts if part != path.resolve().anchor]
+            # (the image's own stem: ``wanted`` may carry a folder already, output_stems' day1_IMG_1)
+            candidates = ["_".join(folders[len(folders) - n:] + [path.stem]) for n in range(1, len(folders) + 1)]
+            candidates += (f"{wanted}-{n}" for n in range(2, len(files) + len(earlier.owners) + 3))
+            move(path, next(c for c in candidates if not taken[c.lower()] and not earlier.of_another(c, source)))
+            renamed.append((path, wanted, stems[path]))
+    return renamed
 
 
 def fervid_output(path: Path) -> bool:

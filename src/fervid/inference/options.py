@@ -105,6 +105,10 @@ class PipelineOptions:
     # throughout (a participant's webcam: a face that leaves and comes back, or a person behind them, is not a new
     # track). None: every face
     max_faces: int | None = None
+    # images: each image is one face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output),
+    # classified whole as `fervid evaluate` reads a folder of crops, with no detection (a face filling a small
+    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, analyze_image(face_crop=True)
+    face_crops: bool = False
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
     method: str = "lstm"  # video: temporal method, one of fervid.inference.temporal.METHODS

@@ -36,9 +36,10 @@ FIELD_DESCRIPTIONS = {
     "width": "The face box's width, in pixels.",
     "height": "The face box's height, in pixels.",
     "landmarks": "5 (x, y) points in image pixels, in the detector's order: for an upright face the eye on the "
-                 "image's left, the other eye, the nose tip, the mouth corner on the image's left, the other corner.",
+                 "image's left, the other eye, the nose tip, the mouth corner on the image's left, the other corner "
+                 "(none for an image classified whole, --face-crops).",
     "detection_score": "The face detector's score, 0 to 1 (in a video row where optical flow placed the box: the "
-                       "track's latest detection's).",
+                       "track's latest detection's; null for an image classified whole, --face-crops).",
     **{emotion: f"The probability of {emotion}, 0 to 1 (the 7 sum to 1)." for emotion in EMOTIONS},
     "emotion": "The most probable of the 7 emotions.",
     "confidence": "The probability of `emotion`, 0 to 1.",
@@ -155,7 +156,9 @@ class Face:
 
     box: (x, y, width, height) in image pixels; landmarks: 5 (x, y) points in the detector's order (for an upright
     face: eye on the image's left, the other eye, nose tip, mouth corner on the image's left, the other corner;
-    a face upside down has them the other way round); detection_score in [0, 1];
+    a face upside down has them the other way round); detection_score in [0, 1]. A face crop classified whole
+    (``analyze_image(..., face_crop=True)``) was not detected: its box is the whole image, it has no landmarks
+    and its detection_score is None;
     probabilities: 7 values in ``EMOTIONS`` order summing to 1; emotion: the most probable class.
     ``uncertain`` is true when the top probability is below the model's ``uncertain_below`` threshold (0.5 for
     the shipped model: see its card for how often such faces are right). ``feature`` (the CNN's 512-d
@@ -165,7 +168,7 @@ class Face:
 
     box: tuple[float, float, float, float]
     landmarks: tuple[tuple[float, float], ...]
-    detection_score: float
+    detection_score: float | None
     probabilities: tuple[float, ...]
     uncertain: bool = False
     feature: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -173,8 +176,9 @@ class Face:
 
     def __repr__(self) -> str:
         # what a face is (its emotion, how sure) and where, rounded; the landmarks and 7 probabilities are attributes
+        score = "None" if self.detection_score is None else f"{float(self.detection_score):.3f}"
         return (f"Face(emotion={self.emotion!r}, confidence={self.confidence:.3f}, box={rounded(self.box)}, "
-                f"detection_score={float(self.detection_score):.3f}, uncertain={self.uncertain})")
+                f"detection_score={score}, uncertain={self.uncertain})")
 
     @property
     def emotion(self) -> str:
@@ -201,7 +205,7 @@ class Face:
             # float(): a detector of the user's own may give numpy scalars, which json cannot write
             "box": dict(zip(("x", "y", "width", "height"), (round(float(v), 1) for v in self.box))),
             "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
-            "detection_score": round(float(self.detection_score), 4),
+            "detection_score": None if self.detection_score is None else round(float(self.detection_score), 4),
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
             "uncertain": self.uncertain,
