@@ -1602,7 +1602,10 @@ def test_the_bar_weighs_a_video_by_its_length_against_the_images(tmp_path, capfd
     (from its file), an image a fraction of a second of video."""
     import fervid.apps.batch as batch
 
+    import fervid.progress
+
     monkeypatch.setattr(batch, "PROGRESS_SECONDS", 0.05)
+    monkeypatch.setattr(fervid.progress, "LOG_SECONDS", 0.05)  # (stderr is no terminal here: a line a redraw)
     corpus = tmp_path / "c"
     corpus.mkdir()
     for i in range(6):

@@ -1359,6 +1359,10 @@ def test_face_crops_are_classified_whole_as_evaluate_reads_them(tmp_path, astron
     ImagesOut.model_validate(doc)
     assert doc["face_crops"] is True
     assert all(f["faces"][0]["landmarks"] == [] and f["faces"][0]["detection_score"] is None for f in doc["files"])
+    # finding faces' options would do nothing: refused, not ignored
+    for option in (["--min-face", "10"], ["--max-faces", "1"], ["--detector", "centerface"]):
+        refused = runner.invoke(app, ["image", str(crops), "--face-crops", *option])
+        assert refused.exit_code == 2 and f"{option[0]} is for finding faces" in refused.output
     scored = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "crops"), "--out", str(tmp_path / "eval")])
     assert scored.exit_code == 0, scored.output
     predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv").set_index("source")

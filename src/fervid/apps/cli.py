@@ -441,8 +441,16 @@ def _analyzer(options: PipelineOptions, **kwargs):
         _fail(str(exc.args[0]), 2)
 
 
+def _typed_options(ctx: typer.Context) -> set[str]:
+    """The options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and
+    later carry their own copy of Click's ParameterSource)."""
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+
+
 @app.command()
 def image(
+    ctx: typer.Context,
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns; '-': "
                                                 "the paths on stdin, one a line."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
@@ -488,6 +496,12 @@ def image(
                                         names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
+    # detection's options do nothing to images read whole: refused, not ignored
+    detecting = [option for option in ("detector", "score_threshold", "min_face", "max_faces")
+                 if option in _typed_options(ctx)]
+    if face_crops and detecting:
+        _fail(f"--{detecting[0].replace('_', '-')} is for finding faces; --face-crops reads each image whole as one "
+              "face, finding none", 2)
     results_files = {"--json": json_out, "--csv": csv_out, "--parquet": parquet_out}
     for option, target in results_files.items():
         _check_results_file(option, target)
@@ -1356,10 +1370,7 @@ def evaluate(
                    "video" if looks_like_annotations(data) else "fer2013")
     if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
-    # the options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and later
-    # carry their own copy of Click's ParameterSource)
-    typed = {name for name in ctx.params
-             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    typed = _typed_options(ctx)
     video_only = [option for option in ("method", "sample_fps", "temporal_model", "max_faces", "results", "margin")
                   if option in typed]
     if video_only and dataset != "video":

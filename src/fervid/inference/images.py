@@ -758,11 +758,11 @@ def names_clear_of_earlier_runs(files: list[Path], stems: dict[Path, str], earli
             move(path, before)  # written here before: replaced under its name
         elif earlier.of_another(stems[path], source):
             wanted = stems[path]
-            folders = [part for part in path.resolve().parent.parts if part != path.resolve().anchor]
-            # (the image's own stem: ``wanted`` may carry a folder already, output_stems' day1_IMG_1)
-            candidates = ["_".join(folders[len(folders) - n:] + [path.stem]) for n in range(1, len(folders) + 1)]
-            candidates += (f"{wanted}-{n}" for n in range(2, len(files) + len(earlier.owners) + 3))
-            move(path, next(c for c in candidates if not taken[c.lower()] and not earlier.of_another(c, source)))
+            # named as `fervid video` names a video apart from another's outputs: this run's other names and the
+            # earlier runs' names of other images are taken
+            others = {stem for stem, count in taken.items() if count > 0} - {wanted.lower()}
+            others |= {stem for stem, owners in earlier.owners.items() if owners - {source}}
+            move(path, stem_not_taken(path, wanted, others))
             renamed.append((path, wanted, stems[path]))
     return renamed
 
