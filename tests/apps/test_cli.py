@@ -1488,6 +1488,15 @@ def test_evaluate_says_n_a_where_a_class_has_nothing_to_count_with_averages_and_
     assert f"Accuracy **1.0000** (95% CI {low:.4f}-1.0000, Wilson)" in report
 
 
+def _ckplus_folder(faces, folder: Path) -> None:
+    """``faces`` as a CK+48 folder: three frames a person, people spread over six emotion folders."""
+    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    for i, face in enumerate(faces):
+        person, frame = divmod(i, 3)
+        (folder / folders[person % 6]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(folder / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+
+
 def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_path):
     """CK+48 is 783 faces of 86 people, three near-identical frames per sequence: `fervid evaluate` gave Wilson's
     interval, the faces read as independent draws (0.662-0.726, where resampling people gives 0.649-0.739)."""
@@ -1496,11 +1505,7 @@ def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_
     from conftest import synthetic_faces
 
     faces, _ = synthetic_faces(36)
-    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
-    for i, face in enumerate(faces):  # 12 people, one sequence of three frames each
-        person, frame = divmod(i, 3)
-        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    _ckplus_folder(faces, tmp_path / "ck")  # 12 people, one sequence of three frames each
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
                                  str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
@@ -1637,11 +1642,7 @@ def test_evaluate_reports_how_far_confidence_is_from_accuracy_on_the_faces_it_sc
     from fervid.inference.models import EmotionCNN
 
     faces, _ = synthetic_faces(18)
-    folders = ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
-    for i, face in enumerate(faces):
-        person, frame = divmod(i, 3)
-        (tmp_path / "ck" / folders[person % 6]).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(face).save(tmp_path / "ck" / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
+    _ckplus_folder(faces, tmp_path / "ck")
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
                                  str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
