@@ -234,7 +234,7 @@ def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly
         found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                if int(stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()[1]) == pid:
                     found.append(int(stat.parent.name))
             except OSError:  # ended meanwhile
                 pass
@@ -245,8 +245,9 @@ def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly
     folder = data_dir / "jobs" / job_id
 
     def encoding():  # the analysis process and its encoder, once the annotated MP4 is being written
-        pid = json.loads((folder / "job.json").read_text()).get("pid")
-        return pid and (folder / "out" / "clip_annotated.mp4").is_file() and (pid, children(pid))
+        pid = json.loads((folder / "job.json").read_text(encoding="utf-8")).get("pid")
+        being_written = folder / "out" / OutputNames.partial(OutputNames("clip").annotated)
+        return pid and being_written.is_file() and (pid, children(pid))
 
     deadline = time.monotonic() + 120
     while not (running := encoding()):
@@ -255,8 +256,14 @@ def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly
     analysis, helpers = running
     assert helpers  # FFmpeg, writing the annotated MP4
     assert client.delete(f"/v1/jobs/{job_id}").json() == {"deleted": job_id}
-    for pid in (analysis, *helpers):  # stopped before the folder went
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    def running(pid):  # neither gone nor a zombie, nor ending (a killed process's memory is released first)
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").split(")")[1][:3]
+            return "Z" not in state and Path(f"/proc/{pid}/cmdline").read_bytes() != b""
+        except OSError:
+            return False
+
+    assert not [pid for pid in (analysis, *helpers) if running(pid)]  # stopped before the folder went
     assert not folder.exists()
     time.sleep(2.0)  # anything that ran on after it would have written by now
     assert not folder.exists()

@@ -688,7 +688,7 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     # calibration data that is not there: refused before anything is written (it left a half-exported folder)
     no_data = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "n"), "--calibration-data",
                                        str(tmp_path / "none.csv")])
-    assert no_data.exit_code == 1 and "none.csv" in no_data.output and not (tmp_path / "n").exists()
+    assert no_data.exit_code == 2 and "none.csv" in no_data.output and not (tmp_path / "n").exists()
 
 
 def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):

@@ -575,7 +575,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie has ended: it waits only for a parent (init, once its own was killed) to read its status
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS: kill 0 said it is there), or it ended meanwhile
+        return not Path("/proc/self/stat").is_file()
 
 
 def _process_started(pid: int) -> str | None:
@@ -618,6 +621,8 @@ def _stop_with_helpers(proc) -> None:
                 os.kill(pid, signal.SIGKILL)  # its output is of a job deleted, or run again from scratch
             except OSError:
                 pass
+    for pid, started in helpers:  # a kill is delivered in its own time: gone before the job's folder is
+        _wait_exit(pid, started, timeout=5.0)
 
 
 def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
