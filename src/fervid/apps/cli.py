@@ -441,6 +441,17 @@ def _analyzer(options: PipelineOptions, **kwargs):
         _fail(str(exc.args[0]), 2)
 
 
+def _training_module(name: str):
+    """The training module ``name``, or a one-line error saying how to install torch (not in fervid's inference
+    install): checked after the command line's paths, so that a missing file is said as for every command."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
+
+
 def _typed_options(ctx: typer.Context) -> set[str]:
     """The options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and
     later carry their own copy of Click's ParameterSource)."""
@@ -1104,14 +1115,12 @@ def train(
     face folders, selecting on held-out ones). Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
-    try:
-        from fervid.training.train import (DataChanged, NothingToResume, TrainConfig, check_starting_network,
-                                           train as run_training)
-    except ImportError as exc:
-        _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
-    overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
         _must_exist(flag, given)
+    training = _training_module("fervid.training.train")
+    DataChanged, NothingToResume, TrainConfig = training.DataChanged, training.NothingToResume, training.TrainConfig
+    check_starting_network, run_training = training.check_starting_network, training.train
+    overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
     # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
     out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
@@ -1196,18 +1205,19 @@ def train_temporal_cmd(
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
     changes, people split train/val/test (needs the train extra)."""
     from fervid.evaluation.datasets import DatasetError
-    from fervid.training.train_temporal import TemporalTrainConfig, train_temporal
 
     for option, given in (("--fer2013", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
         _must_exist(option, given)
+    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
+    _check_can_write("--out", out)  # written after the training: said now, not after it
+    training = _training_module("fervid.training.train_temporal")
+    TemporalTrainConfig, train_temporal = training.TemporalTrainConfig, training.train_temporal
     try:
         cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
                                   still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
                                   frames=frames, epochs=epochs, seed=seed)
     except ValueError as exc:
         _bad_value(exc)
-    out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
-    _check_can_write("--out", out)  # written after the training: said now, not after it
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
     command = shlex.join(["fervid", "train-temporal", "--fer2013", fer2013, *(["--ckplus", ckplus] if ckplus else []),
                           *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
@@ -1790,10 +1800,13 @@ def experiment(
     from fervid.inference.analyzer import Analyzer
     from fervid.evaluation.datasets import DatasetError, load_dataset
     from fervid.evaluation.datasets import to_sequences
-    from fervid.research.experiments import MODELS, PROTOCOLS, run_experiment, save_result
 
     for option, given in (("--ckplus", ckplus), ("--jaffe", jaffe)):
         _must_exist(option, given)
+    _check_can_write("--out", out)  # written after the training: said now, not after it
+    experiments = _training_module("fervid.research.experiments")
+    MODELS, PROTOCOLS = experiments.MODELS, experiments.PROTOCOLS
+    run_experiment, save_result = experiments.run_experiment, experiments.save_result
     if model not in MODELS:
         _fail(f"--model {model}: not one of {', '.join(MODELS)}", 2)
     if protocol not in PROTOCOLS:
@@ -1815,7 +1828,6 @@ def experiment(
     _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
-    _check_can_write("--out", out)  # written after the training: said now, not after it
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
