@@ -1115,8 +1115,10 @@ def train(
     face folders, selecting on held-out ones). Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
-    for flag, given in (("--data", data), ("--ferplus", ferplus)):  # the command line's, not a config's, paths
+    for flag, given in (("--data", data), ("--ferplus", ferplus), ("--config", config)):  # the command line's paths
         _must_exist(flag, given)
+    if config is not None and config.is_dir():  # it said "no such config file" of a folder that is there
+        _fail(f"--config {config}: a folder; --config takes a TOML file (configs/*.toml)", EXIT_USAGE)
     training = _training_module("fervid.training.train")
     DataChanged, NothingToResume, TrainConfig = training.DataChanged, training.NothingToResume, training.TrainConfig
     check_starting_network, run_training = training.check_starting_network, training.train
@@ -1128,9 +1130,6 @@ def train(
     run_config = out / "config.json"
     try:
         if config is not None:
-            _must_exist("--config", config)
-            if config.is_dir():  # it said "no such config file" of a folder that is there
-                _fail(f"--config {config}: a folder; --config takes a TOML file (configs/*.toml)", EXIT_USAGE)
             cfg = TrainConfig.from_toml(config, **overrides)
         elif resume and run_config.is_file():  # the run's own config: what it started with
             saved = json.loads(run_config.read_text(encoding="utf-8"))
