@@ -706,6 +706,34 @@ def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_pa
         other.wait()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process states come from /proc")
+def test_process_states_read_from_proc_survive_a_name_with_parentheses_and_a_zombie(tmp_path):
+    """The server finds a job's helpers, their start times and whether they have ended from /proc/<pid>/stat, whose
+    second field is the program's name in parentheses: a name holding ") Z (" must not shift the fields after it,
+    and a child that exited but was not yet waited for (a zombie) has ended."""
+    from fervid.apps.server import _alive, _children, _process_started
+
+    odd_name = tmp_path / "x) Z (y"
+    odd_name.symlink_to(sys.executable)
+    child = subprocess.Popen([str(odd_name), "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        started = _process_started(child.pid)
+        assert started is not None and started.isdigit()
+        assert (child.pid, started) in _children(os.getpid())
+        assert _alive(child.pid)
+        child.stdin.close()  # it exits; until waited for, it stays a zombie
+        deadline = time.time() + 10
+        while _alive(child.pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child.pid)
+        assert child.poll() == 0
+        assert not _alive(child.pid) and _process_started(child.pid) is None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def test_every_unfinished_job_runs_after_a_restart_and_healthz_counts_them(tmp_path):
     """4: more unfinished jobs than --max-queued-jobs used to stay "queued" forever while /healthz said 0."""
     jobs = tmp_path / "d" / "jobs"

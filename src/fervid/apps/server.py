@@ -575,32 +575,41 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a zombie has ended: it waits only for a parent (init, once its own was killed) to read its status
-        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # no /proc (macOS: kill 0 said it is there), or it ended meanwhile
-        return not Path("/proc/self/stat").is_file()
+    fields = _proc_stat_fields(pid)
+    if fields is None:  # no /proc (macOS: kill 0 said it is there), or it ended meanwhile
+        return not _HAS_PROC
+    return fields[0] != "Z"  # a zombie has ended: it waits only for a parent (init, once its own was killed)
+
+
+# Linux describes each process in /proc/<pid>/stat; elsewhere the pid alone is checked.
+_HAS_PROC = Path("/proc/self/stat").is_file()
+
+
+def _proc_stat_fields(pid: int) -> list[str] | None:
+    """Process ``pid``'s /proc/<pid>/stat fields from the third on (state, ppid, ..., start time at index 19): the
+    name before them is in parentheses and may hold spaces and ")". None where it cannot be read (no /proc, or the
+    process ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields if len(fields) > 19 else None
 
 
 def _process_started(pid: int) -> str | None:
     """When process ``pid`` started (Linux: clock ticks since boot, /proc/<pid>/stat field 22), which with the pid
     names one process; None where that cannot be read (the pid alone is checked then)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]  # after "pid (name)": field 3 onwards
+    fields = _proc_stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def _children(pid: int) -> list[tuple[int, str | None]]:
     """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
     found = []
-    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").is_file() else ():
+    for entry in Path("/proc").iterdir() if _HAS_PROC else ():
         if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-            except (OSError, IndexError):  # ended meanwhile
-                continue
-            if int(fields[1]) == pid:  # after "pid (name)": state, ppid, ...
+            fields = _proc_stat_fields(int(entry.name))  # None: ended meanwhile
+            if fields and int(fields[1]) == pid:
                 found.append((int(entry.name), fields[19]))
     return found
 
