@@ -1060,7 +1060,7 @@ def _sigterm_midway(tmp_path, command: list[str], started: str):
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / started).is_file():
         time.sleep(0.05)
-    time.sleep(0.5)  # analysing
+    time.sleep(2.0)  # analysing: the output files open before the first frame is (0.5 s was too short on a loaded CPU)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
     os.kill(proc.pid, signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
