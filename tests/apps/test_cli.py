@@ -124,6 +124,18 @@ def test_json_to_stdout_and_success_exit_code(astronaut_png):
     assert set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_every_image_json_records_whether_the_images_were_face_crops(astronaut_png, tmp_path):
+    """The README says the image JSON records face_crops: `fervid image` wrote it, `fervid demo`'s astronaut.json
+    left it out."""
+    image = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--quiet"])
+    assert image.exit_code == 0, image.output
+    demo = runner.invoke(app, ["demo", "--no-video", "--out", str(tmp_path)])
+    assert demo.exit_code == 0, demo.output
+    for doc in (json.loads(image.stdout), json.loads((tmp_path / "astronaut.json").read_text(encoding="utf-8"))):
+        assert doc["face_crops"] is False
+        assert list(doc)[-3:] == ["face_crops", "files", "failed"]  # with the other settings, in one order
+
+
 def test_min_face_is_recorded_and_bad_choices_exit_2_naming_the_option(astronaut_png, tmp_path):
     """README: exit 2 for a wrong command line. An unknown --model exited 1 (--detector 2), and value errors
     named the Python field (score_threshold) instead of the option."""

@@ -566,7 +566,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings)
+    doc = images_document(results, settings, face_crops=options.face_crops)
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
