@@ -272,6 +272,25 @@ def test_every_command_has_help():
     assert usage.endswith(" image [OPTIONS] PATHS..."), usage
 
 
+def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astronaut_png):
+    """`fervid image --bogus` printed Click's usage, a "Try 'fervid image -h'" line and "Error: No such option",
+    where the README says every error is one `error:` line."""
+    for args, message in (
+            (["image", "--bogus", str(astronaut_png)], "no such option: --bogus (see fervid image -h)"),
+            (["image", "--jsn", str(astronaut_png)],
+             "no such option: --jsn; did you mean --csv or --json? (see fervid image -h)"),
+            (["video", "--methd", "mean", "x.mp4"], "no such option: --methd; did you mean --method? (see fervid "
+                                                    "video -h)"),
+            (["imgae", str(astronaut_png)], "no such command 'imgae'; did you mean 'image'? (see fervid -h)"),
+            (["--bogus"], "no such option: --bogus (see fervid -h)"),
+            (["image", str(astronaut_png), "--max-faces"],
+             "option '--max-faces' requires an argument (see fervid image -h)"),
+            (["demo", "extra"], "got unexpected extra argument(s) (extra) (see fervid demo -h)")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: {message}\n", (args, result.output)
+    assert runner.invoke(app, [], prog_name="fervid").output.startswith("Usage: fervid [OPTIONS] COMMAND")  # help
+
+
 def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
     """A file an option names that is not there exited 2 for train and export but 1 for evaluate, train-temporal,
     live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
