@@ -46,3 +46,26 @@ def test_the_dates_results_md_opens_with_for_section_8_are_those_its_tables_give
     assert said, "results.md's opening no longer says where section 8's tables are from"
     dates = set(re.findall(r"\d{4}-\d\d-\d\d", _section(text, "8")))
     assert dates and dates <= set(re.findall(r"\d{4}-\d\d-\d\d", said.group(1))), (dates, said.group(1))
+
+
+def test_every_benchmark_command_the_readme_quotes_is_in_reproduce_sh():
+    """The README quoted numbers from `bench_small_images.py`, `bench_video.py --frames 150 ... --faces 1 4 16 30`,
+    `bench_batch.py --clips 40 --images 400 --engines local:2` whose commands docs/reproduce.sh did not list. A
+    README command may leave arguments out; those it gives are on one of reproduce.sh's lines of the same script."""
+    readme = _one_line((ROOT / "README.md").read_text(encoding="utf-8"))
+    script = (ROOT / "docs" / "reproduce.sh").read_text(encoding="utf-8").replace("\\\n", " ")
+    script = script.replace("$DATA", "../shared/data").replace("$FER", "../shared/data/fer2013/fer2013.csv.gz")
+    lines = [{word.strip(";") for word in line.split()} for line in script.splitlines()]
+    quoted = [snippet for snippet in readme.split("`")[1::2] if snippet.startswith("python benchmarks/")]
+    # "`python benchmarks/bench_batch.py --clips 20 --images 200` and `--clips 40 ...`": the second is the same script
+    quoted += [f"python {name} {more}" for name, more in re.findall(r"`python (benchmarks/\S+)[^`]*` and `(--[^`]*)`",
+                                                                      readme)]
+    assert len(quoted) > 10
+    missing = [command for command in quoted
+               if not any(command.split()[1] in line and set(command.split()[2:]) <= line for line in lines)]
+    assert not missing, missing
+
+
+def test_reproduce_sh_numbers_its_sections_in_order():
+    numbers = re.findall(r"^# (\d+)b?\. ", (ROOT / "docs" / "reproduce.sh").read_text(encoding="utf-8"), re.M)
+    assert [int(n) for n in dict.fromkeys(numbers)] == list(range(len(dict.fromkeys(numbers))))
