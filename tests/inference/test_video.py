@@ -216,6 +216,19 @@ def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
     assert both.dtypes.to_dict() == typed
 
 
+def test_every_episode_is_listed_and_those_of_half_a_second_or_more_have_a_key_frame(analyzer, tmp_path):
+    """track_summaries' docstring said its episodes were the stretches of 0.5 s or more; every one is listed, and
+    the shorter ones have key_frame None (README, "key frames")."""
+    from fervid.inference.video import MIN_EPISODE_SECONDS
+
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    (track,) = result.track_summaries()
+    short = [ep for ep in track["episodes"] if ep["end"] - ep["start"] < MIN_EPISODE_SECONDS]
+    lasting = [ep for ep in track["episodes"] if ep not in short]
+    assert short and all(ep["key_frame"] is None for ep in short)
+    assert lasting and all((tmp_path / ep["key_frame"]).is_file() for ep in lasting)
+
+
 def test_a_videos_json_times_are_its_rows_times(carphone_result):
     """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
     matched no row's time (3.7037, 3.9706)."""
