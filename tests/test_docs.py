@@ -69,3 +69,28 @@ def test_every_benchmark_command_the_readme_quotes_is_in_reproduce_sh():
 def test_reproduce_sh_numbers_its_sections_in_order():
     numbers = re.findall(r"^# (\d+)b?\. ", (ROOT / "docs" / "reproduce.sh").read_text(encoding="utf-8"), re.M)
     assert [int(n) for n in dict.fromkeys(numbers)] == list(range(len(dict.fromkeys(numbers))))
+
+
+def test_the_readme_gives_each_shipped_cnns_shape_and_multiply_adds_from_its_network():
+    """README's "The CNN" described only the published shape (1, 2, 2, 2 convolutions, "about 96 M multiply-adds"):
+    the default ferplus_vgg has 1, 2, 2, 3, and the published one's count is 97 M."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_width import conv_macs_and_params
+
+    readme = _one_line((ROOT / "README.md").read_text(encoding="utf-8"))
+    cnn = readme.split("### The CNN", 1)[1].split("## ", 1)[0]
+    counts = set()
+    for name in ("fer2013_vgg", "ferplus_vgg"):
+        net = json.loads((WEIGHTS / name / "config.json").read_text(encoding="utf-8"))["net"]
+        macs, params = conv_macs_and_params(net["stages"], net["convs_per_stage"], net["input_size"],
+                                            net["feature_dim"])
+        shape = ", ".join(str(n) for n in net["convs_per_stage"])
+        said = re.search(rf"`{name}`, has [^(]*{shape} [^(]*\(about (\d+) M multiply-adds per face, ([\d.]+) M "
+                         "parameters", cnn)
+        assert said, (name, shape)
+        assert (int(said[1]), float(said[2])) == (round(macs / 1e6), round(params / 1e6, 2))
+        counts.add(round(macs / 1e6))
+    # every count the README gives elsewhere is one of theirs
+    assert set(int(n) for n in re.findall(r"about (\d+) M multiply-adds", readme)) <= counts
