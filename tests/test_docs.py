@@ -94,3 +94,17 @@ def test_the_readme_gives_each_shipped_cnns_shape_and_multiply_adds_from_its_net
         counts.add(round(macs / 1e6))
     # every count the README gives elsewhere is one of theirs
     assert set(int(n) for n in re.findall(r"about (\d+) M multiply-adds", readme)) <= counts
+
+
+def test_the_changelogs_first_heading_names_the_version_outputs_record():
+    """The Unreleased changes reported version 0.2.0 in `fervid --version` and every output, where the CHANGELOG
+    says the version tells outputs apart: between releases the version is a development one, named in the
+    CHANGELOG's Unreleased heading; at a release, the release's heading comes first."""
+    import fervid
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    first = re.search(r"^## (.*)$", changelog, re.M)[1]
+    if ".dev" in fervid.__version__:
+        assert first == f"Unreleased ({fervid.__version__})"
+    else:
+        assert first.startswith(f"{fervid.__version__} (")

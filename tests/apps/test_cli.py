@@ -236,7 +236,8 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
 
 
 def test_version_names_fervid_model_runtime_and_cpu():
-    from importlib.metadata import version
+    import tomllib
+    from importlib.metadata import distribution
 
     import onnxruntime
 
@@ -246,7 +247,19 @@ def test_version_names_fervid_model_runtime_and_cpu():
     assert result.exit_code == 0
     assert result.output.startswith(f"fervid {fervid.__version__} (default model ferplus_vgg; Python ")
     assert f"ONNX Runtime {onnxruntime.__version__}" in result.output
-    assert fervid.__version__ == version("fervid")  # the package's and the installed metadata's agree
+    # one place sets the version: the package's metadata reads fervid.__version__
+    checkout = Path(fervid.__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file():
+        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+        assert project["project"]["dynamic"] == ["version"]
+        assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fervid.__version__"}
+    # and where the fervid imported is the one installed (a wheel, or an editable install of this checkout), the
+    # installed metadata says the same; an editable install of another checkout has that checkout's version
+    installed = distribution("fervid")
+    editable_from = json.loads(installed.read_text("direct_url.json") or "{}").get("url")
+    if (editable_from == checkout.as_uri()
+            or Path(installed.locate_file("fervid/__init__.py")).resolve() == Path(fervid.__file__).resolve()):
+        assert installed.version == fervid.__version__
 
 
 def test_every_command_has_help():
