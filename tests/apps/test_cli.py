@@ -1070,7 +1070,8 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     real_run = VideoAnalyzer.run
 
     def pressed_in_the_second(self, path, *args, **kwargs):
-        if path.name == "b.mp4":
+        if path.name == "b.mp4":  # at its first frame (a bar starts with a video's first frame)
+            kwargs["progress"](1, 120)
             raise KeyboardInterrupt
         return real_run(self, path, *args, **kwargs)
 

@@ -2269,6 +2269,9 @@ def test_a_pattern_of_a_videos_frames_is_said_once_with_the_command_that_joins_t
     assert result.exit_code == 1
     (line,) = [line for line in result.output.splitlines() if "not a video" in line or "images, not videos" in line]
     assert line.startswith("error: 12 images, not videos (seq/frame_0001.png, ...): `fervid image` analyses them")
+    # without -q too, the error alone: a progress line ("1/12 frame_0001.png: 0frame") per image came before it
+    shown = CliRunner().invoke(app, ["video", "seq/*.png", "--out", "o"])
+    assert shown.exit_code == 1 and shown.output.splitlines() == [line], shown.output
     command = shlex.split(line.split("theirs): ", 1)[1])
     assert command[0] == FFMPEG and command[-1] == "seq.mp4"
     subprocess.run(command, check=True, capture_output=True)

@@ -395,18 +395,31 @@ def _pipeline(**choices) -> PipelineOptions:
         _bad_value(exc)
 
 
-def _frames_bar(description: str, **options):
-    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), and the ``progress(frames_done,
-    frames_total)`` callback :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once
-    the video is open)."""
-    bar = progress_bar(desc=description, unit="frame", **options)
+class _FramesBar:
+    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), moved by :meth:`progress`, the
+    ``progress(frames_done, frames_total)`` callback of :meth:`fervid.inference.video.VideoAnalyzer.run` (its total
+    is known once the video is open). It starts with the first frame read: a file that is no video (`fervid video
+    "shots/*.png"`, still images) printed a "0frame" bar line each before its error."""
 
-    def progress(done: int, total: int) -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+    def __init__(self, description: str, **options):
+        self.description, self.options, self.bar = description, options, None
 
-    return bar, progress
+    def progress(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(desc=self.description, unit="frame", total=total or None, **self.options)
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _frames_bar(description: str, **options) -> tuple[_FramesBar, object]:
+    """A video's :class:`_FramesBar`, and the callback that moves it."""
+    bar = _FramesBar(description, **options)
+    return bar, bar.progress
 
 
 def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | None = None, **video_changes):
