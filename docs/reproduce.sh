@@ -29,7 +29,7 @@
 # - docs/eval/lag_lstm_ferplus_seed1.json measured an LSTM that is not kept (a seed-1 retrain, results.md section 8);
 #   bench_lag.py reads the shipped LSTM, and the session did not record how it put the retrain in its place. Section 7
 #   below does it by training into the shipped folder and restoring it from git afterwards.
-# - docs/eval/image_memory.json's "before" column measured commit 980d172's src (its `--baseline-src`): section 9
+# - docs/eval/image_memory.json's "before" column measured commit 980d172's src (its `--baseline-src`): section 8
 #   takes it out with `git worktree add`.
 # - docs/eval/tracking.json's and tracking_jaffe.json's "before" rows in docs/results.md (section 6) are the same
 #   script run with track.py and video.py as of commit 005ff07; no command here swaps them in.
@@ -273,7 +273,7 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_candidates22.json                                     # its last line: ferplus_vgg
 python benchmarks/compare_models.py --models ferplus_vgg $M/ferplus_vgg_light_reg_ema_seed4 $M/ferplus_vgg_light_reg_ema_seed4_raw \
     --precision fp32 --no-video
-python benchmarks/temporal_label_shares.py --clips 600 --json docs/eval/temporal_label_shares.json   # section 8
+python benchmarks/temporal_label_shares.py --clips 600 --json docs/eval/temporal_label_shares.json   # results section 8
 # twenty-third session, on a GPU (one NVIDIA H200; `fervid train` uses CUDA when it sees it): the shipped recipe on
 # a 115-epoch schedule (seeds 1-5) and with heavier regularisation (seeds 1-2); the rule keeps the default.
 # The session ran them four and three at once with tools/train_many.py (pack the data here, run it there); one by one:
@@ -296,6 +296,8 @@ python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_
     --json docs/eval/model_comparison_ensemble23.json
 # twenty-fourth session: video speed with and without the annotated copy (`fervid video --no-annotate`; README, Speed)
 python benchmarks/bench_video.py --size 640x480 1920x1080 --no-annotate-too
+# thirty-fourth session: the rule's CK+ and JAFFE gaps paired over the same faces, people resampled (results section 0)
+python benchmarks/compare_models.py --models ferplus_vgg fer2013_vgg --datasets ckplus jaffe --no-video
 
 # 1. the published design's CNN, fer2013_vgg (two stages, about two hours on 2 CPU cores), exported with its preprocessing (fp32 + int8),
 #    calibrated, evaluated, model card
@@ -332,7 +334,7 @@ fervid evaluate --model runs/fer2013_vgg_tta --data $FER --precision int8
 
 # 2. the temporal LSTM for video (simulated clips + CK+ sequences), and its comparison with the alternatives
 fervid train-temporal --fer2013 $FER --ckplus $DATA/ckplus48/CK+48 --jaffe $DATA/jaffe/jaffedbase --cnn fer2013_vgg --out src/fervid/weights/temporal_lstm_fer2013_vgg --force --epochs 30
-# (its comparison with the other video methods is in the LSTM's training.json; the lag and calibration: section 8 below)
+# (its comparison with the other video methods is in the LSTM's training.json; the lag and calibration: section 7 below)
 
 # 3. other datasets, cross-dataset, FER+ (docs/results.md sections 2 and 3): fer2013_vgg, int8, the default CenterFace,
 #    as the reports in docs/eval/{ferplus_publictest,ckplus_cross,jaffe_cross,combined_cross} record (each metrics.json's
@@ -360,10 +362,14 @@ python benchmarks/int8_portability.py --models ferplus_vgg fer2013_vgg --json do
 python benchmarks/bench_detectors.py --data $DATA --json docs/eval/detectors.json
 # large photos and video frames: faces from --min-face up (2026-12-05, results section 7)
 python benchmarks/bench_detectors.py --data $DATA --large-photos-only --json docs/eval/detectors_large_photos.json
+# small images (face crops, thumbnails): the side each detector enlarges them to (results section 7)
+python benchmarks/bench_small_images.py --data $DATA --limit 3000 --json docs/eval/small_images.json
+python benchmarks/bench_small_images.py --data $DATA --detector yuface --limit 1000 --json docs/eval/small_images_yuface.json
 python benchmarks/bench_video.py --size 640x480 1280x720 1920x1080 --min-face 48 1000000
 for d in centerface yuface; do python benchmarks/fer2013_eye_template.py --limit 3000 --detector $d; done
 for m in ferplus_vgg fer2013_vgg; do for d in centerface yuface; do fervid evaluate --dataset jaffe --data $DATA/jaffe/jaffedbase --model $m --detector $d; done; done
 python benchmarks/bench_batch.py --clips 20 --images 200
+python benchmarks/bench_batch.py --clips 40 --images 400 --engines local:2
 # box framing, turned faces, dark frames (results section 7) and two faces crossing (section 6)
 python benchmarks/bench_detectors.py --data $DATA --end-to-end-only --json docs/eval/detectors_box_framing.json
 python benchmarks/bench_rotated_faces.py --data $DATA --json docs/eval/rotated_faces.json
@@ -382,7 +388,7 @@ fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase
 python benchmarks/bench_lag.py --data $DATA --clips-per-person 2 --json docs/eval/lag_lstm_ferplus_seed1.json
 git checkout -- src/fervid/weights/temporal_lstm_ferplus_vgg
 
-# 9. memory against video length (issue 16) and live analysis over the WebSocket (issue 18)
+# 8. memory against video length (issue 16) and live analysis over the WebSocket (issue 18)
 python benchmarks/bench_memory.py --minutes 10 --json docs/eval/memory.json
 python benchmarks/bench_live.py --seconds 15 --json docs/eval/live.json
 # memory of one photo's analysis against its size, today's and commit 980d172's (README, "Reliability")
@@ -391,3 +397,5 @@ python benchmarks/bench_image_memory.py --baseline-src /tmp/fervid-980d172/src -
 # ONNX Runtime's threads spinning against sleeping (README, "Speed": the table, then one busy process beside it)
 python benchmarks/bench_spinning.py
 python benchmarks/bench_spinning.py --busy 1
+# speed against the faces a frame holds, after the change above (README, "Speed": a 5 s 1080p grid of N heads)
+python benchmarks/bench_video.py --frames 150 --size 1920x1080 --faces 1 4 16 30 --no-annotate-too

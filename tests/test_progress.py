@@ -57,3 +57,25 @@ def test_tqdm_disable_hides_every_bar():
     for env, shown in (({**unset, "TQDM_DISABLE": "1"}, False), (unset, True)):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
         assert (done.stdout.strip() != "''") is shown, (done.stdout, done.stderr)
+
+
+def test_a_bar_in_a_log_writes_a_postfix_change_no_more_often_than_its_counts(monkeypatch):
+    """`set_postfix` redraws at once (tqdm's refresh=True), and each redraw was a line: `fervid image many/ 2>log`
+    wrote a line per image, and training a line per batch, where a log should get one every LOG_SECONDS."""
+    import tqdm.std
+
+    import fervid.progress
+
+    clock = [1000.0]
+    monkeypatch.setattr(tqdm.std, "time", lambda: clock[0])  # tqdm's clock: a second an item
+    monkeypatch.setattr(fervid.progress, "LOG_SECONDS", 5.0)
+    log = io.StringIO()
+    bar = progress_bar(range(50), unit="image", file=log)
+    for n in bar:
+        bar.set_postfix_str(f"photo{n}.jpg")
+        bar.set_postfix(loss=f"{1 / (n + 1):.3f}")
+        clock[0] += 1.0
+    lines = log.getvalue().splitlines()
+    # its start, a line every 5 s of the 50, and its end, whose postfix is the last one set
+    assert 10 <= len(lines) <= 12, lines
+    assert lines[0].startswith("  0%") and lines[-1].startswith("100%") and "loss=0.020" in lines[-1], lines

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
                                         VideoOptions as VideoOptions, VideoResult as VideoResult)
     from fervid.registry import UnknownName as UnknownName
 
-__version__ = "0.2.0"
+# the one place the version is set (pyproject.toml reads it); every output records it. A development version
+# between releases, so that its outputs, which differ from the last release's, are not taken for that release's
+__version__ = "0.3.0.dev0"
 
 # Importing these loads OpenCV and ONNX Runtime: deferred until one is used (`import fervid` stays fast)
 _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",

@@ -25,9 +25,14 @@ def is_terminal(stream) -> bool:
 
 class LogLines(tqdm):
     """A tqdm bar written as lines of their own, for a file: no carriage returns, no clearing, the last state
-    kept; a redraw with nothing new since the last line (after a ``tqdm.write``) writes nothing."""
+    kept; a redraw with nothing new since the last line (after a ``tqdm.write``) writes nothing.
+
+    Its first line is written at once, its last on closing, and the others at most every ``mininterval``: tqdm
+    keeps that interval between counts, but ``set_postfix`` (whose ``refresh=True`` is the default) and
+    ``tqdm.write`` redraw at once, which wrote a line per image and per training batch."""
 
     _shown = None  # (n, postfix) of the last line written
+    _shown_at = 0.0  # when it was written
 
     @staticmethod
     def status_printer(file):
@@ -37,11 +42,15 @@ class LogLines(tqdm):
 
         return write_line
 
-    def display(self, msg=None, pos=None):
+    def display(self, msg=None, pos=None, *, last: bool = False):
         if msg is not None:  # "" clears a terminal's bar: a log keeps its lines
             return False
-        if (self.n, self.postfix) != self._shown:
-            self._shown = (self.n, self.postfix)
+        state = (self.n, self.postfix)
+        if state == self._shown:
+            return True
+        now = self._time()
+        if last or self._shown is None or now - self._shown_at >= self.mininterval:
+            self._shown, self._shown_at = state, now
             self.sp(str(self))
         return True
 
@@ -50,7 +59,7 @@ class LogLines(tqdm):
 
     def close(self):
         if not self.disable:
-            self.display()  # its end, unless its last line said it already
+            self.display(last=True)  # its end, unless its last line said it already
         self.leave = False  # said: nothing to clear, and no blank line after it
         super().close()
 

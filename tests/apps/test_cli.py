@@ -124,6 +124,18 @@ def test_json_to_stdout_and_success_exit_code(astronaut_png):
     assert set(face["box"]) == {"x", "y", "width", "height"}
 
 
+def test_every_image_json_records_whether_the_images_were_face_crops(astronaut_png, tmp_path):
+    """The README says the image JSON records face_crops: `fervid image` wrote it, `fervid demo`'s astronaut.json
+    left it out."""
+    image = runner.invoke(app, ["image", str(astronaut_png), "--json", "-", "--quiet"])
+    assert image.exit_code == 0, image.output
+    demo = runner.invoke(app, ["demo", "--no-video", "--out", str(tmp_path)])
+    assert demo.exit_code == 0, demo.output
+    for doc in (json.loads(image.stdout), json.loads((tmp_path / "astronaut.json").read_text(encoding="utf-8"))):
+        assert doc["face_crops"] is False
+        assert list(doc)[-3:] == ["face_crops", "files", "failed"]  # with the other settings, in one order
+
+
 def test_min_face_is_recorded_and_bad_choices_exit_2_naming_the_option(astronaut_png, tmp_path):
     """README: exit 2 for a wrong command line. An unknown --model exited 1 (--detector 2), and value errors
     named the Python field (score_threshold) instead of the option."""
@@ -224,7 +236,8 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
 
 
 def test_version_names_fervid_model_runtime_and_cpu():
-    from importlib.metadata import version
+    import tomllib
+    from importlib.metadata import distribution
 
     import onnxruntime
 
@@ -234,7 +247,19 @@ def test_version_names_fervid_model_runtime_and_cpu():
     assert result.exit_code == 0
     assert result.output.startswith(f"fervid {fervid.__version__} (default model ferplus_vgg; Python ")
     assert f"ONNX Runtime {onnxruntime.__version__}" in result.output
-    assert fervid.__version__ == version("fervid")  # the package's and the installed metadata's agree
+    # one place sets the version: the package's metadata reads fervid.__version__
+    checkout = Path(fervid.__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file():
+        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+        assert project["project"]["dynamic"] == ["version"]
+        assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fervid.__version__"}
+    # and where the fervid imported is the one installed (a wheel, or an editable install of this checkout), the
+    # installed metadata says the same; an editable install of another checkout has that checkout's version
+    installed = distribution("fervid")
+    editable_from = json.loads(installed.read_text("direct_url.json") or "{}").get("url")
+    if (editable_from == checkout.as_uri()
+            or Path(installed.locate_file("fervid/__init__.py")).resolve() == Path(fervid.__file__).resolve()):
+        assert installed.version == fervid.__version__
 
 
 def test_every_command_has_help():
@@ -258,6 +283,25 @@ def test_every_command_has_help():
     assert not bare
     usage = runner.invoke(app, ["image", "--help"]).output.splitlines()[0]
     assert usage.endswith(" image [OPTIONS] PATHS..."), usage
+
+
+def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astronaut_png):
+    """`fervid image --bogus` printed Click's usage, a "Try 'fervid image -h'" line and "Error: No such option",
+    where the README says every error is one `error:` line."""
+    for args, message in (
+            (["image", "--bogus", str(astronaut_png)], "no such option: --bogus (see fervid image -h)"),
+            (["image", "--jsn", str(astronaut_png)],
+             "no such option: --jsn; did you mean --csv or --json? (see fervid image -h)"),
+            (["video", "--methd", "mean", "x.mp4"], "no such option: --methd; did you mean --method? (see fervid "
+                                                    "video -h)"),
+            (["imgae", str(astronaut_png)], "no such command 'imgae'; did you mean 'image'? (see fervid -h)"),
+            (["--bogus"], "no such option: --bogus (see fervid -h)"),
+            (["image", str(astronaut_png), "--max-faces"],
+             "option '--max-faces' requires an argument (see fervid image -h)"),
+            (["demo", "extra"], "got unexpected extra argument(s) (extra) (see fervid demo -h)")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: {message}\n", (args, result.output)
+    assert runner.invoke(app, [], prog_name="fervid").output.startswith("Usage: fervid [OPTIONS] COMMAND")  # help
 
 
 def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
@@ -1026,7 +1070,8 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     real_run = VideoAnalyzer.run
 
     def pressed_in_the_second(self, path, *args, **kwargs):
-        if path.name == "b.mp4":
+        if path.name == "b.mp4":  # at its first frame (a bar starts with a video's first frame)
+            kwargs["progress"](1, 120)
             raise KeyboardInterrupt
         return real_run(self, path, *args, **kwargs)
 

@@ -31,6 +31,9 @@ def test_the_api_documents_and_checks_its_image_response(tmp_path, astronaut_png
         assert "ImagesOut" in schema["components"]["schemas"] and "FaceOut" in schema["components"]["schemas"]
         r = client.post("/v1/images", files={"files": ("a.png", astronaut_png.read_bytes(), "image/png")})
         assert r.status_code == 200 and r.json()["files"][0]["faces"][0]["emotion"] == "happy"
+        # every image JSON records face_crops, the server's too (it detects every face): the schema says it is there
+        assert r.json()["face_crops"] is False and "face_crops" in schema["components"]["schemas"]["ImagesOut"][
+            "required"]
 
 
 def test_every_answer_is_typed_and_every_field_described_once(tmp_path):

@@ -318,6 +318,43 @@ def test_a_model_card_gives_the_like_for_like_errors_a_fit_was_turned_down_on(tm
             "on the same halves), so the model keeps temperature 1.0.") in text
 
 
+@pytest.mark.parametrize("null, says", [
+    ("accuracy_confident", "right 33.3% of the time, against n/a (no face at 0.5 or more) for the others."),
+    ("accuracy_uncertain", "right n/a (no face below 0.5) of the time, against 73.1% for the others.")])
+def test_a_model_card_says_n_a_where_no_face_was_on_one_side_of_the_uncertain_threshold(tmp_path, null, says):
+    """`fervid evaluate --write-card` on a model whose every calibration face was below 0.5 (calibration.json's
+    "accuracy_confident": null) failed with a TypeError, having written card.json but no MODEL_CARD.md."""
+    import json
+
+    from fervid.evaluation.evaluate import write_model_card
+
+    folder = _model_copy(tmp_path, "fer2013_vgg")
+    report = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
+    report.update({"accuracy_uncertain": 0.3333, "accuracy_confident": 0.7311, null: None,
+                   "uncertain_share": 1.0 if null == "accuracy_confident" else 0.0})
+    (folder / "calibration.json").write_text(json.dumps(report), encoding="utf-8")
+    write_model_card(folder, score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand"), command="", data="faces")
+    text = " ".join((folder / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert says in text
+    assert json.loads((folder / "card.json").read_text(encoding="utf-8"))["calibration"][null] is None
+
+
+def test_a_card_that_cannot_be_rendered_leaves_both_card_files_as_they_were(tmp_path, monkeypatch):
+    """A card whose MODEL_CARD.md failed to render had its card.json written already: the two disagreed."""
+    import fervid.evaluation.evaluate as evaluate
+
+    folder = _model_copy(tmp_path, "fer2013_vgg")
+    before = {name: (folder / name).read_bytes() for name in ("card.json", "MODEL_CARD.md")}
+
+    def broken(card):
+        raise TypeError("cannot render")
+
+    monkeypatch.setattr(evaluate, "model_card_markdown", broken)
+    with pytest.raises(TypeError, match="cannot render"):
+        evaluate.write_model_card(folder, score(np.array([0, 3]), np.array([0, 6]), "hand"), command="", data="x")
+    assert {name: (folder / name).read_bytes() for name in before} == before
+
+
 @pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
 def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     import json
@@ -426,7 +463,8 @@ def test_each_shipped_cnn_card_names_the_weights_and_the_fervid_that_measured_it
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     files = model_files(folder, ModelConfig.load(folder / "config.json").int8_file)
     assert card["weights"] == files and set(files) == {"model.onnx", "model_int8.onnx"}
-    assert re.fullmatch(r"\d+\.\d+\.\d+", card["written_by"]["fervid"]) and card["written_by"]["onnxruntime"]
+    # the fervid that measured it: a release's version or a development version between releases (0.3.0.dev0)
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+)?", card["written_by"]["fervid"]) and card["written_by"]["onnxruntime"]
     assert card["cross_dataset"]["weights_sha256"] == files["model_int8.onnx"]  # the graph the table measured
     text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert all(digest in text for digest in files.values()) and f"fervid {card['written_by']['fervid']}" in text

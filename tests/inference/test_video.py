@@ -216,6 +216,19 @@ def test_a_video_without_faces_has_a_typed_empty_track_table(carphone_result):
     assert both.dtypes.to_dict() == typed
 
 
+def test_every_episode_is_listed_and_those_of_half_a_second_or_more_have_a_key_frame(analyzer, tmp_path):
+    """track_summaries' docstring said its episodes were the stretches of 0.5 s or more; every one is listed, and
+    the shorter ones have key_frame None (README, "key frames")."""
+    from fervid.inference.video import MIN_EPISODE_SECONDS
+
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    (track,) = result.track_summaries()
+    short = [ep for ep in track["episodes"] if ep["end"] - ep["start"] < MIN_EPISODE_SECONDS]
+    lasting = [ep for ep in track["episodes"] if ep not in short]
+    assert short and all(ep["key_frame"] is None for ep in short)
+    assert lasting and all((tmp_path / ep["key_frame"]).is_file() for ep in lasting)
+
+
 def test_a_videos_json_times_are_its_rows_times(carphone_result):
     """The JSON's times had 3 decimals and the rows' 4: an episode's key_frame_time (3.704) or a track's end (3.971)
     matched no row's time (3.7037, 3.9706)."""
@@ -2256,6 +2269,9 @@ def test_a_pattern_of_a_videos_frames_is_said_once_with_the_command_that_joins_t
     assert result.exit_code == 1
     (line,) = [line for line in result.output.splitlines() if "not a video" in line or "images, not videos" in line]
     assert line.startswith("error: 12 images, not videos (seq/frame_0001.png, ...): `fervid image` analyses them")
+    # without -q too, the error alone: a progress line ("1/12 frame_0001.png: 0frame") per image came before it
+    shown = CliRunner().invoke(app, ["video", "seq/*.png", "--out", "o"])
+    assert shown.exit_code == 1 and shown.output.splitlines() == [line], shown.output
     command = shlex.split(line.split("theirs): ", 1)[1])
     assert command[0] == FFMPEG and command[-1] == "seq.mp4"
     subprocess.run(command, check=True, capture_output=True)

@@ -395,18 +395,31 @@ def _pipeline(**choices) -> PipelineOptions:
         _bad_value(exc)
 
 
-def _frames_bar(description: str, **options):
-    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), and the ``progress(frames_done,
-    frames_total)`` callback :meth:`fervid.inference.video.VideoAnalyzer.run` moves it with (its total is known once
-    the video is open)."""
-    bar = progress_bar(desc=description, unit="frame", **options)
+class _FramesBar:
+    """A progress bar of a video's frames (:func:`fervid.progress.progress_bar`), moved by :meth:`progress`, the
+    ``progress(frames_done, frames_total)`` callback of :meth:`fervid.inference.video.VideoAnalyzer.run` (its total
+    is known once the video is open). It starts with the first frame read: a file that is no video (`fervid video
+    "shots/*.png"`, still images) printed a "0frame" bar line each before its error."""
 
-    def progress(done: int, total: int) -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+    def __init__(self, description: str, **options):
+        self.description, self.options, self.bar = description, options, None
 
-    return bar, progress
+    def progress(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(desc=self.description, unit="frame", total=total or None, **self.options)
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _frames_bar(description: str, **options) -> tuple[_FramesBar, object]:
+    """A video's :class:`_FramesBar`, and the callback that moves it."""
+    bar = _FramesBar(description, **options)
+    return bar, bar.progress
 
 
 def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | None = None, **video_changes):
@@ -566,7 +579,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings)
+    doc = images_document(results, settings, face_crops=options.face_crops)
     if json_out == "-":
         typer.echo(json.dumps(doc, indent=2))
     elif json_out:
@@ -2153,6 +2166,50 @@ class _FervidCommand(typer.core.TyperCommand):
 
 for _command in app.registered_commands:  # one class for all, the commands added anywhere above included
     _command.cls = _FervidCommand
+
+# Click's UsageError, whichever Click Typer runs on (Typer 0.29 ships a copy of its own): BadParameter's base
+_UsageError = next(base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError")
+
+
+def _usage_error_line(exc, ctx) -> str:
+    """A wrong command line Click found (an unknown option or command, an option without its value, an extra
+    argument) in one line, its suggestion and the help to read on it: "no such option: --jsn; did you mean --csv
+    or --json? (see fervid image -h)". Click printed its usage, a "Try ... -h" line and "Error: ..."."""
+    # Typer's "No such command 'imgae'. Did you mean 'image'?" and Click's options' possibilities, said alike
+    message = re.sub(r"\.? \(?Did you mean (?:one of: )?(.*)\?\)?$", r"; did you mean \1?", exc.message).rstrip(".")
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities:
+        message += f"; did you mean {' or '.join(sorted(possibilities))}?"
+    # the command it is about: Click names it, or, for an option's missing value, the subcommand being parsed
+    path = exc.ctx.command_path if exc.ctx is not None else " ".join(
+        filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+    return f"{message[:1].lower()}{message[1:]} (see {path} -h)"
+
+
+@contextlib.contextmanager
+def _usage_errors_in_one_line(ctx=None):
+    try:
+        yield
+    except _UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `fervid` alone: its help, as asked for
+            raise
+        _fail(_usage_error_line(exc, ctx or exc.ctx), EXIT_USAGE)
+
+
+class _FervidGroup(typer.core.TyperGroup):
+    """fervid's command group: a wrong command line, anywhere in it, is one `error:` line and exit 2, as fervid's
+    own errors are (a value out of range is said by :class:`_FervidCommand`)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _usage_errors_in_one_line():  # `fervid --bogus`
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with _usage_errors_in_one_line(ctx):  # `fervid imgae`, `fervid image --bogus`, `fervid image x --max-faces`
+            return super().invoke(ctx)
+
+
+app.info.cls = _FervidGroup
 
 
 def _stdout_gone() -> None:

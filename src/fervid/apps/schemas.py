@@ -77,8 +77,8 @@ class ImagesOut(_Strict):
     score_threshold: float | None = Field(description="The smallest detection score kept.")
     min_face: float | None = Field(description="The smallest face looked for, in pixels.")
     max_faces: int | None = Field(description="The largest N faces of each image were kept; null: every face.")
-    face_crops: bool = Field(False, description="Each image was classified whole as one face, not detected "
-                                                "(`fervid image --face-crops`).")
+    face_crops: bool = Field(description="Each image was classified whole as one face, not detected "
+                                         "(`fervid image --face-crops`; false from the server and the demo).")
     fervid: str = Field(description="The fervid version that made the results.")
     onnxruntime: str = Field(description="The ONNX Runtime version that ran the model.")
     files: list[FileOut] = Field(description="One entry per file, in the order posted.")

@@ -673,8 +673,10 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "was chosen).",
         ],
     }
+    # rendered before either file is written: a card that cannot be rendered leaves the folder's cards as they were
+    markdown = model_card_markdown(card)
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
-    (model_dir / "MODEL_CARD.md").write_text(model_card_markdown(card), encoding="utf-8")
+    (model_dir / "MODEL_CARD.md").write_text(markdown, encoding="utf-8")
     return card
 
 
@@ -836,6 +838,12 @@ def _class_count_lines(train_cfg: dict, summary: dict) -> list[str]:
     return lines
 
 
+def _share(value: float | None, why_none: str) -> str:
+    """A share for the card (73.1%), or "n/a" and why where there was nothing to count (calibration.json's null
+    accuracy of the uncertain faces where every face was confident, and the other way round)."""
+    return f"n/a ({why_none})" if value is None else f"{value:.1%}"
+
+
 def _calibration_lines(cal: dict, cross: dict | None = None) -> list[str]:
     """The card's "Calibration" section: the temperature, the error it leaves on the faces it was fitted on and on
     held-out halves of them, and, from the cross-dataset table, on faces unlike them."""
@@ -856,8 +864,9 @@ def _calibration_lines(cal: dict, cross: dict | None = None) -> list[str]:
               "had, on the same halves)" if "ece_current_halves" in cal else "")
            + f", so the model keeps temperature {cal.get('kept_temperature', 1.0)}."),
         f"Faces whose top probability is below {cal['uncertain_below']} are flagged `uncertain`: "
-        f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right {cal['accuracy_uncertain']:.1%} of the time, "
-        f"against {cal['accuracy_confident']:.1%} for the others.",
+        f"{cal['uncertain_share']:.1%} of {cal['dataset']}, right "
+        + _share(cal["accuracy_uncertain"], f"no face below {cal['uncertain_below']}") + " of the time, against "
+        + _share(cal["accuracy_confident"], f"no face at {cal['uncertain_below']} or more") + " for the others.",
     ]
     rows = [row for row in (cross or {}).get("datasets", []) if row.get("calibration")]
     if rows:

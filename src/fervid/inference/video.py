@@ -630,8 +630,9 @@ class VideoResult:
     def track_summaries(self) -> list[dict]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
         ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and
-        ``episodes`` (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's
-        ``tracks``."""
+        ``episodes`` (every stretch of one emotion, however short: ``key_frame`` names its key frame where it
+        lasted 0.5 s or more and the ``key_frames`` cap kept it, and is None otherwise, ``key_frame_time`` saying
+        where its most expressive frame was) - the tracks JSON's ``tracks``."""
         until = self.duration or None  # 0 until the video's length is known (a live session in progress)
         return [self.tracks[tid].summary(until) for tid in self.track_ids]
 

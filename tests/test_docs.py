@@ -1,0 +1,110 @@
+"""The numbers the docs quote are the ones the measurements recorded."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results.md"
+WEIGHTS = ROOT / "src" / "fervid" / "weights"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("cnn, sentence", [
+    ("fer2013_vgg", r"For `fer2013_vgg` it pays \(([\d.]+) -> ([\d.]+) cross-fitted\), so that LSTM ships with "
+                    r"T = ([\d.]+)"),
+    ("ferplus_vgg", r"For today's `ferplus_vgg` LSTM \(nineteenth session\) it paid on the validation people's "
+                    r"halves \(([\d.]+) -> ([\d.]+)\), so it ships with T = ([\d.]+)")])
+def test_the_temperature_each_shipped_lstm_is_said_to_have_paid_is_its_training_records(cnn, sentence):
+    """results.md gave the fer2013_vgg LSTM's cross-fitted ECE as 0.075 -> 0.039, the LSTM's it replaced; its
+    training.json has 0.0653 -> 0.0238."""
+    choice = json.loads((WEIGHTS / f"temporal_lstm_{cnn}" / "training.json").read_text(encoding="utf-8"))
+    choice = choice["temperature_choice"]
+    found = re.search(sentence, _one_line(RESULTS.read_text(encoding="utf-8")))
+    assert found, sentence
+    assert [float(x) for x in found.groups()] == [round(choice["cross_fitted_ece_untempered"], 3),
+                                                  round(choice["cross_fitted_ece_tempered"], 3),
+                                                  round(choice["temperature"], 2)]
+    assert choice["applied"]
+
+
+def _section(text: str, number: str) -> str:
+    return text.split(f"\n## {number}. ", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_dates_results_md_opens_with_for_section_8_are_those_its_tables_give():
+    """The opening said section 8's tables were from 2026-12-01 to 2026-12-04; its lag and calibration tables
+    (lag.json, temporal_calibration.json) were re-measured on 2026-12-05."""
+    text = RESULTS.read_text(encoding="utf-8")
+    opening = _one_line(text.split("\n## ", 1)[0])
+    said = re.search(r"Section 8's tables are from (.*?)\. `docs/reproduce.sh`", opening)
+    assert said, "results.md's opening no longer says where section 8's tables are from"
+    dates = set(re.findall(r"\d{4}-\d\d-\d\d", _section(text, "8")))
+    assert dates and dates <= set(re.findall(r"\d{4}-\d\d-\d\d", said.group(1))), (dates, said.group(1))
+
+
+def test_every_benchmark_command_the_readme_quotes_is_in_reproduce_sh():
+    """The README quoted numbers from `bench_small_images.py`, `bench_video.py --frames 150 ... --faces 1 4 16 30`,
+    `bench_batch.py --clips 40 --images 400 --engines local:2` whose commands docs/reproduce.sh did not list. A
+    README command may leave arguments out; those it gives are on one of reproduce.sh's lines of the same script."""
+    readme = _one_line((ROOT / "README.md").read_text(encoding="utf-8"))
+    script = (ROOT / "docs" / "reproduce.sh").read_text(encoding="utf-8").replace("\\\n", " ")
+    script = script.replace("$DATA", "../shared/data").replace("$FER", "../shared/data/fer2013/fer2013.csv.gz")
+    lines = [{word.strip(";") for word in line.split()} for line in script.splitlines()]
+    quoted = [snippet for snippet in readme.split("`")[1::2] if snippet.startswith("python benchmarks/")]
+    # "`python benchmarks/bench_batch.py --clips 20 --images 200` and `--clips 40 ...`": the second is the same script
+    quoted += [f"python {name} {more}" for name, more in re.findall(r"`python (benchmarks/\S+)[^`]*` and `(--[^`]*)`",
+                                                                      readme)]
+    assert len(quoted) > 10
+    missing = [command for command in quoted
+               if not any(command.split()[1] in line and set(command.split()[2:]) <= line for line in lines)]
+    assert not missing, missing
+
+
+def test_reproduce_sh_numbers_its_sections_in_order():
+    numbers = re.findall(r"^# (\d+)b?\. ", (ROOT / "docs" / "reproduce.sh").read_text(encoding="utf-8"), re.M)
+    assert [int(n) for n in dict.fromkeys(numbers)] == list(range(len(dict.fromkeys(numbers))))
+
+
+def test_the_readme_gives_each_shipped_cnns_shape_and_multiply_adds_from_its_network():
+    """README's "The CNN" described only the published shape (1, 2, 2, 2 convolutions, "about 96 M multiply-adds"):
+    the default ferplus_vgg has 1, 2, 2, 3, and the published one's count is 97 M."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_width import conv_macs_and_params
+
+    readme = _one_line((ROOT / "README.md").read_text(encoding="utf-8"))
+    cnn = readme.split("### The CNN", 1)[1].split("## ", 1)[0]
+    counts = set()
+    for name in ("fer2013_vgg", "ferplus_vgg"):
+        net = json.loads((WEIGHTS / name / "config.json").read_text(encoding="utf-8"))["net"]
+        macs, params = conv_macs_and_params(net["stages"], net["convs_per_stage"], net["input_size"],
+                                            net["feature_dim"])
+        shape = ", ".join(str(n) for n in net["convs_per_stage"])
+        said = re.search(rf"`{name}`, has [^(]*{shape} [^(]*\(about (\d+) M multiply-adds per face, ([\d.]+) M "
+                         "parameters", cnn)
+        assert said, (name, shape)
+        assert (int(said[1]), float(said[2])) == (round(macs / 1e6), round(params / 1e6, 2))
+        counts.add(round(macs / 1e6))
+    # every count the README gives elsewhere is one of theirs
+    assert set(int(n) for n in re.findall(r"about (\d+) M multiply-adds", readme)) <= counts
+
+
+def test_the_changelogs_first_heading_names_the_version_outputs_record():
+    """The Unreleased changes reported version 0.2.0 in `fervid --version` and every output, where the CHANGELOG
+    says the version tells outputs apart: between releases the version is a development one, named in the
+    CHANGELOG's Unreleased heading; at a release, the release's heading comes first."""
+    import fervid
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    first = re.search(r"^## (.*)$", changelog, re.M)[1]
+    if ".dev" in fervid.__version__:
+        assert first == f"Unreleased ({fervid.__version__})"
+    else:
+        assert first.startswith(f"{fervid.__version__} (")
