@@ -2183,9 +2183,11 @@ def _interrupted_status() -> int:
 def main() -> None:
     import signal
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
-    allow_fervid_image_sizes()  # this process is fervid's: large photos open without Pillow's bomb warning
+    # this process is fervid's: large photos open without Pillow's bomb warning, and Pillow's warnings about a file
+    # (a truncated TIFF's "Corrupt EXIF data") do not come before fervid's own line on it
+    set_up_pillow_for_fervid()
     # FFmpeg's own lines ("moov atom not found", "partial file") broke into the progress bars, and -q did not quiet
     # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
