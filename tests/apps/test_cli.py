@@ -1521,6 +1521,22 @@ def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_
         encoding="utf-8")
 
 
+def test_an_option_given_twice_is_refused_by_every_command(tmp_path, astronaut_png):
+    """`fervid evaluate --model a --model b` scored b without a word: Click keeps an option's last value."""
+    twice = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--model", "fer2013_vgg", "--model=ferplus_vgg"])
+    assert twice.exit_code == 2
+    assert "--model is given 2 times (--model fer2013_vgg, --model ferplus_vgg): it takes one value, give it once" \
+        in twice.output
+    flags = runner.invoke(app, ["image", str(astronaut_png), "--quiet", "-q", "--json", str(tmp_path / "a.json")])
+    assert flags.exit_code == 2 and "--quiet/-q is given 2 times (--quiet, -q)" in flags.output
+    assert not (tmp_path / "a.json").exists()
+    # an option that takes a list stays repeatable; a single use of each is as before
+    once = runner.invoke(app, ["image", str(astronaut_png), "-q", "--json", str(tmp_path / "b.json")])
+    assert once.exit_code == 0 and (tmp_path / "b.json").is_file(), once.output
+    listed = runner.invoke(app, ["serve", "--allow-host", "a.example", "--allow-host", "b.example", "--port", "0"])
+    assert listed.exit_code == 2 and "--port" in listed.output and "given 2 times" not in listed.output, listed.output
+
+
 def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_an_earlier_run(tmp_path,
                                                                                                 astronaut_rgb):
     """A researcher's annotations of her videos: fervid's labels scored per frame and per segment, each segment on

@@ -2112,6 +2112,33 @@ _KEPT_WHEN_INTERRUPTED = {
     "calibrate": "the model's temperature and files are as they were"}
 
 
+def _refuse_repeated_options(parser, args: list[str]) -> None:
+    """End the command (exit 2) where an option that takes one value is given twice: Click keeps the last one
+    (`evaluate --model a --model b` scored b, without a word). Options that take a list (multiple) stay
+    repeatable. ``parser``: the command's, which says each option given, in order, once per time given."""
+    import click
+
+    try:
+        _, _, given = parser.parse_args(args=list(args))
+    except click.UsageError:  # a wrong command line of another kind: Click's own parse says it
+        return
+    seen: set[str] = set()
+    for param in given:
+        if param.param_type_name != "option" or param.multiple or getattr(param, "count", False):
+            continue
+        if param.name in seen:
+            names = (*param.opts, *param.secondary_opts)
+            typed = []  # each time it is given, as typed: "--model a"
+            for index, arg in enumerate(args):
+                name, equals, value = arg.partition("=")
+                if name in names:
+                    value = value if equals or param.is_flag else " ".join(args[index + 1:index + 2])
+                    typed.append(f"{name} {value}".strip())
+            _fail(f"{'/'.join(names)} is given {len(typed)} times ({', '.join(typed)}): "
+                  f"{'it takes one value' if not param.is_flag else 'it is one choice'}, give it once", EXIT_USAGE)
+        seen.add(param.name)
+
+
 class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
@@ -2121,6 +2148,7 @@ class _FervidCommand(typer.core.TyperCommand):
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         try:
+            _refuse_repeated_options(self.make_parser(ctx), args)
             return super().parse_args(ctx, args)
         except typer.BadParameter as exc:  # a value out of range, a missing option: one line, as fervid's own are
             param = exc.param
