@@ -36,9 +36,10 @@ from tqdm import tqdm
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
-from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, left_out_reasons,
-                                       load_fer2013, load_ferplus, load_image_folder, photos_notice)
-from fervid.emotions import EMOTION_ALIASES, EMOTIONS, NUM_CLASSES
+from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, is_label_table,
+                                       is_labelled_images, label_table_files, left_out_reasons, load_fer2013,
+                                       load_ferplus, load_image_folder, photos_notice, unlike_crops_notice)
+from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
@@ -51,11 +52,11 @@ from fervid.training.network import EmotionVGG, NetConfig
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` in the run directory."""
 
-    # the faces: the FER2013 CSV (.csv/.csv.gz), or your own labelled face crops, <emotion>/<image> folders as
-    # `fervid evaluate --data` reads them; required, from the config or --data
+    # the faces: the FER2013 CSV (.csv/.csv.gz), or your own labelled face crops, <emotion>/<image> folders or a
+    # path,label table as `fervid evaluate --data` reads them; required, from the config or --data
     data: str = ""
-    # "fer2013" (a CSV: train_usage rows train, val_usage rows choose the epoch) or "folder" (val_data chooses the
-    # epoch, or else val_fraction of data's faces, drawn per class); "auto": by what `data` is
+    # "fer2013" (a CSV: train_usage rows train, val_usage rows choose the epoch) or "folder" (your own faces, a folder or a label table: val_data chooses the epoch, or else val_fraction of data's
+    # faces, drawn per class); "auto": by what `data` is
     data_kind: str = "auto"
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
@@ -168,7 +169,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.data_kind == "auto":
-            self.data_kind = "folder" if self.data and Path(self.data).is_dir() else "fer2013"
+            self.data_kind = "folder" if self.data and is_labelled_images(self.data) else "fer2013"
         if self.val_labels == "auto":
             self.val_labels = "fer2013" if self.labels == "fer2013" else "ferplus"
 
@@ -486,9 +487,9 @@ LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its dat
 
 def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
                    listed_in: str = LEFT_OUT_FILE) -> list[str]:
-    """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
-    word), emotions with no training face (their output is never taught), a held-out share of one folder, and
-    validation images that are training images too.
+    """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a word), images unlike face crops, emotions with no training
+    face (their output is never taught), a held-out share of one folder, and validation images that are training
+    images too.
 
     What a folder left out is said grouped by reason, as ``fervid evaluate`` says it; every file is listed in
     ``listed_in``."""
@@ -506,10 +507,10 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
             # not named for an emotion, and the nested ones
             notes.append("\n".join([f"notice: {images} image(s) in {folder} left out of {side} (each listed in "
                                      f"{listed_in}):", *left_out_reasons(ds)]))
-    for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
-        photos = photos_notice(ds)  # whole photos would be taught as faces
-        if photos:
-            notes.append(f"notice: {photos}")
+    # (without val_data, the held-out share is data's images too, named with the others)
+    for ds in (train_ds, val_ds) if cfg.val_data else (FaceDataset.concat([train_ds, val_ds], train_ds.name),):
+        # whole photos, or pictures of no face, would be taught as faces
+        notes.extend(f"notice: {notice}" for notice in (photos_notice(ds), unlike_crops_notice(ds)) if notice)
     missing = [e for i, e in enumerate(EMOTIONS) if not (train_ds.labels == i).any()]
     if missing:
         notes.append(f"notice: no training face of {', '.join(missing)}: the model's output for "
@@ -553,9 +554,9 @@ def teacher_files(teacher: str) -> list[tuple[str, Path]]:
 def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
     """{setting: {file, relative to it: [size, SHA-1]}} of the files ``data``, ``val_data`` and ``ferplus_csv``
     name: a CSV itself, a folder's images as :func:`~fervid.evaluation.datasets.load_image_folder` reads them (those
-    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data. And
-    the ``teachers``' files: a teacher exported again (or a shipped one changed by an upgrade of fervid) gives the
-    faces other targets."""
+    directly in its emotion folders), a label table and the images it lists. Contents, not times: a copy of the same
+    data elsewhere is the same data. And the ``teachers``' files: a teacher exported again (or a shipped one changed
+    by an upgrade of fervid) gives the faces other targets."""
     fingerprint = {}
     if cfg.teachers:
         fingerprint["teachers"] = {name: list(file_key(str(file)))
@@ -567,9 +568,12 @@ def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
             continue
         if root.is_dir():
             files = [file for folder in sorted(root.iterdir())
-                     if folder.is_dir() and folder.name.lower() in EMOTION_ALIASES
+                     if folder.is_dir() and emotion_of(folder.name) is not None
                      for file in sorted(folder.iterdir()) if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES]
             fingerprint[setting] = {file.relative_to(root).as_posix(): list(file_key(str(file))) for file in files}
+        elif setting != "ferplus_csv" and is_label_table(root):  # the table, and the images it lists
+            fingerprint[setting] = {root.name: list(file_key(str(root))),
+                                    **{str(file): list(file_key(str(file))) for file in label_table_files(root)}}
         else:
             fingerprint[setting] = {root.name: list(file_key(str(root)))}
     return fingerprint
