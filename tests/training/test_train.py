@@ -1417,6 +1417,49 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
     assert "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop" in photos[0]
 
 
+def test_a_fer2013_run_chooses_its_epoch_on_the_val_data_folder_it_is_given(fer_csv, tmp_path):
+    """`data` the FER2013 CSV and `val_data` a researcher's own folder: val_data was ignored without a word, and the
+    epoch chosen on PublicTest. Her faces now choose it (what she asked for), said as such."""
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.evaluation.evaluate import selection_faces
+    from fervid.training.train import folder_notices, training_data
+
+    images, labels = synthetic_faces(30, seed=7)
+    mine = tmp_path / "own_test"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (mine / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(mine / EMOTIONS[label] / f"{i}.png")
+    (mine / "Scared").mkdir()
+    Image.fromarray(images[0]).save(mine / "Scared" / "x.png")
+    cfg = tiny_config(fer_csv, epochs=1, val_data=str(mine))
+    train_ds, _, val_ds = training_data(cfg)
+    assert len(train_ds) == 600 and val_ds.sources == load_image_folder_sources(mine)
+    run = train(cfg, tmp_path / "run", progress=False)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["val_rows"] == 30 and summary["train_rows"] == 600
+    assert selection_faces(cfg.to_dict()) == f"{mine} (their folders' labels)"
+    notes = folder_notices(cfg, train_ds, val_ds)
+    assert any(note.startswith(f"notice: 1 image(s) in {mine} left out of validation") for note in notes), notes
+    # FER+'s votes are for the CSV's faces: asked to select on them and on a folder at once, it says which is which
+    with pytest.raises(ValueError, match=r"val_labels 'ferplus': val_data's faces .* have one label each"):
+        tiny_config(fer_csv, val_data=str(mine), val_labels="ferplus", labels="ferplus", ferplus_csv="x.csv")
+
+
+def test_a_list_of_data_sources_is_told_the_fine_tuning_route(fer_csv, tmp_path):
+    """`data = [fer2013.csv, "own_train"]` (FER2013 plus her faces) was told only "input should be a valid string"."""
+    with pytest.raises(ValueError, match=r"data: one FER2013 CSV, folder or label table, not a list .*init_from = "
+                                         r"\"ferplus_vgg\""):
+        TrainConfig.from_dict({"data": [str(fer_csv), str(tmp_path)]})
+
+
+def load_image_folder_sources(folder):
+    from fervid.evaluation.datasets import load_image_folder
+
+    return load_image_folder(folder).sources
+
+
 def test_training_on_a_label_table_as_on_a_folder(tmp_path):
     """A researcher's path,label table trains as her folders do (it was read as a FER2013 CSV and refused)."""
     from PIL import Image

@@ -1100,7 +1100,8 @@ def train(
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or your own labelled face crops: "
                                                   "a folder (<emotion>/<image>) or a label table (path,label), as "
                                                   "evaluate reads them (the best epoch is chosen on the config's "
-                                                  "val_data, or on 20% of them held out); overrides the config."),
+                                                  "val_data, or on 20% of them held out; with the FER2013 CSV, on "
+                                                  "val_data where given, else PublicTest); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
@@ -1112,8 +1113,9 @@ def train(
                    "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
 ) -> None:
-    """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest (or on your own labelled
-    faces, folders or a label table, selecting on held-out ones). Also runs under torchrun
+    """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest or on the config's
+    val_data (or on your own labelled faces, folders or a label table, selecting on held-out ones; FER2013 and your
+    faces together: fine-tune a trained model on yours, init_from = "ferplus_vgg"). Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     for flag, given in (("--data", data), ("--ferplus", ferplus), ("--config", config)):  # the command line's paths

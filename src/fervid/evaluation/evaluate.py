@@ -408,7 +408,7 @@ def selection_faces(train_cfg: dict) -> str:
     """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
     drawn at random by class, FER+ majority labels)"."""
     usage = train_cfg.get("val_usage", "the validation faces")
-    own = train_cfg.get("data_kind") == "folder"  # your own faces choose the epoch
+    own = train_cfg.get("data_kind") == "folder" or train_cfg.get("val_data")  # your own faces choose the epoch
     if own:
         usage = (train_cfg["val_data"] if train_cfg.get("val_data") else
                  f"{train_cfg.get('val_fraction', 0.2):.0%} of {train_cfg.get('data')} held out")
