@@ -103,14 +103,14 @@ def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb):
 def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
     import warnings
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
     big = cv2.resize(astronaut_rgb, (12000, 12000), interpolation=cv2.INTER_LINEAR)
     path = tmp_path / "huge.jpg"
     Image.fromarray(big).save(path, quality=85)
     del big
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
-    allow_fervid_image_sizes()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
+    set_up_pillow_for_fervid()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         faces = analyzer.analyze_image(path)

@@ -557,9 +557,9 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import cv2
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
-    allow_fervid_image_sizes()  # a worker process is fervid's, as the CLI's is
+    set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
     _end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     cv2.setNumThreads(threads)

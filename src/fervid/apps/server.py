@@ -840,9 +840,9 @@ async def _redoc_script_offline(request: Request) -> Response:
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
-    allow_fervid_image_sizes()  # a server owns its process; each upload's declared size is checked before decoding
+    set_up_pillow_for_fervid()  # a server owns its process; each upload's declared size is checked before decoding
     settings = settings or ServerSettings()
     store = JobStore(Path(settings.data_dir) / "jobs")
     state: dict = {}
