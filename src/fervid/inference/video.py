@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from fervid.errors import FervidError, OptionError, file_in_the_way
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
@@ -138,6 +139,12 @@ class OutputNames:
 
 class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
+
+
+class OutputsBusy(FolderLocked):
+    """Another analysis is writing this video's outputs (the same stem) into that folder: another thread's, another
+    notebook's, ``fervid video``'s. Nothing was read or written; analyse it again once that one is done, or into
+    another folder or under another ``stem``. (``fervid video`` exits 75 for it.)"""
 
 
 class StillImageError(VideoError):
@@ -2145,6 +2152,24 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     return stems
 
 
+@contextlib.contextmanager
+def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = None) -> Iterator[None]:
+    """One analysis at a time writes the outputs named ``stem`` in ``out_dir``, whichever process or thread runs it
+    (two analyses of a video into one folder at once deleted each other's partial files as they started: both
+    said ok, and no table was left; two `fervid video` runs mixed one's CSV with the other's JSON); one of another
+    video there goes on. Raises :class:`OutputsBusy` where another run holds them, or (``source``: the video they
+    are for, whose stem was chosen apart from the other videos' outputs there) where another video's outputs were
+    written under that name since. The lock file (``.<stem>.lock``) is there only while it is held."""
+    out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
+    with FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
+                    error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
+        other = _other_source(out_dir / OutputNames(stem).tracks_json, str(source)) if source is not None else None
+        if other is not None:
+            raise OutputsBusy(f"{out_dir}: another fervid run wrote {other}'s outputs as {stem}_* while this one "
+                              f"ran; run it again to name {source}'s apart")
+        yield
+
+
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end, as many a track as ``result.settings["key_frames"]``
@@ -2225,19 +2250,28 @@ class ResultWriter:
 
     def into_place(self) -> None:
         """The closed files moved to their own names (renamed: instant, whole or not at all), replacing this stem's
-        outputs of an earlier run; the result's paths follow them."""
+        outputs of an earlier run; the result's paths follow them. A file written that is gone (deleted by another
+        program meanwhile) fails the result (``error``), naming it: passed over, it left a result that said ok
+        and a folder without its table."""
         if self.out_dir is None:
             return
         names, result = OutputNames(self.stem), self.result
         written = [self.out_dir / names.partial(ep.key_frame) for ep in result.episodes if ep.key_frame]
         written += [path for path in (result.table_path, result.annotated_path) if path is not None]
         written += [self.table.paths[0]]
-        written = [path for path in written if path.name != names._whole(path.name) and path.is_file()]
+        written = [path for path in written if path.name != names._whole(path.name)]
+        gone = [path for path in written if not path.is_file()]
+        if gone:
+            missing = (f"{gone[0]}{f' and {len(gone) - 1} more of its outputs' if len(gone) > 1 else ''}: gone "
+                       f"before the analysis could move {'it' if len(gone) == 1 else 'them'} into place (deleted "
+                       f"while it ran?); the outputs in {self.out_dir} are incomplete")
+            result.error = f"{result.error}; {missing}" if result.error else missing
         for old in names.written_before(self.out_dir):
             if old.name == names._whole(old.name):
                 old.unlink()
         for path in written:
-            path.replace(path.with_name(names._whole(path.name)))
+            if path not in gone:
+                path.replace(path.with_name(names._whole(path.name)))
         result.table_path = self.out_dir / names.frames_parquet
         result.table_stamp = _file_stamp(result.table_path)
         if result.annotated_path is not None:
@@ -2304,7 +2338,7 @@ class VideoAnalyzer:
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
-            hdr: tuple[str | None, bool] = (None, False)) -> VideoResult:
+            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -2325,6 +2359,11 @@ class VideoAnalyzer:
         the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
         by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
         (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
+
+        With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
+        (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
+        ``keep_others``: ``stem`` was chosen apart from other videos' outputs in ``out_dir``, and where another
+        video's were written under it since, OutputsBusy is raised too, rather than replacing them.
         """
         opts = self.options
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
@@ -2335,10 +2374,27 @@ class VideoAnalyzer:
                 check_encoder(source)
         started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
+        # opened before the lock is taken: a file that is no video leaves no output folder made for it
+        cap = open_video(source) if frames is None else None
+        try:
+            with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
+                  else contextlib.nullcontext()):
+                return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
+                                     clock, size_changes, hdr)
+        finally:
+            if cap is not None:  # (released as the frames end too; again where the lock was refused)
+                cap.release()
+
+    def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
+                 cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
+                 stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
+                 size_changes: Callable[[tuple[int, int]], list[dict]] | None,
+                 hdr: tuple[str | None, bool]) -> VideoResult:
+        """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
+        outputs' lock held."""
+        opts = self.options
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
-        cap = None
-        if frames is None:
-            cap = open_video(source)
+        if cap is not None:
             hdr = (cap.hdr, cap.tone_mapped)
             result.video_streams = max(1, len(_video_stream_lines(cap.header)))
             # a container without a usable rate: timestamps still come from the decoder
