@@ -58,10 +58,11 @@ __all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "Out
            "OutputsBusy"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fervid' has no attribute {name!r}")
+if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'fervid' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

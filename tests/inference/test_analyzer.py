@@ -259,7 +259,7 @@ def test_analyze_image_is_annotated_with_the_inputs_it_reads():
     from fervid.inference.images import BinaryFile
 
     accepted = typing.get_args(typing.get_type_hints(Analyzer.analyze_image)["image"])
-    assert set(accepted) == {str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile}
+    assert set(accepted) == {str, os.PathLike[str], Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile}
 
 
 def test_the_video_api_is_exported_by_name():

@@ -161,6 +161,22 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
+def test_the_typed_dicts_name_the_keys_the_results_have(analyzer, carphone_result):
+    """What type checkers read (analyze_video's keywords, a track's summary, an analyzer's settings) is written
+    apart from the code that makes those dicts: the two must name the same keys."""
+    from dataclasses import fields
+
+    from fervid.inference.analyzer import AnalyzerSettings
+    from fervid.inference.video import EmotionChange, EpisodeSummary, TrackSummary, VideoChanges
+
+    assert set(VideoChanges.__optional_keys__) == {f.name for f in fields(VideoOptions)}
+    summary = carphone_result.track_summaries()[0]
+    assert list(summary) == list(TrackSummary.__annotations__)
+    assert summary["changes"] and list(summary["changes"][0]) == list(EmotionChange.__annotations__)
+    assert summary["episodes"] and list(summary["episodes"][0]) == list(EpisodeSummary.__annotations__)
+    assert list(analyzer.settings) == list(AnalyzerSettings.__annotations__)
+
+
 def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
     """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
     log = carphone_result.tracks[1]

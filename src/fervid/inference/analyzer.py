@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypedDict
 
 import cv2
 import numpy as np
@@ -22,7 +22,25 @@ from fervid.inference.images import ImageInput, ImageLoadError, load_image, sour
 from fervid.inference.records import Face, ImageResult
 
 if TYPE_CHECKING:
-    from fervid.inference.video import VideoOptions, VideoResult
+    from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
+
+    from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
+
+
+class AnalyzerSettings(TypedDict):
+    """What made an analyzer's results (:attr:`Analyzer.settings`), as the results' files record it."""
+
+    model: str
+    weights_file: str
+    weights_sha256: str
+    precision: str
+    temperature: float
+    detector: str
+    score_threshold: float | None
+    min_face: float | None
+    max_faces: int | None
+    fervid: str
+    onnxruntime: str
 
 
 class Analyzer:
@@ -91,18 +109,20 @@ class Analyzer:
         return self.cnn.config
 
     @property
-    def settings(self) -> dict:
+    def settings(self) -> AnalyzerSettings:
         """What made the results, recorded beside them (image JSON, video tracks JSON, the Parquet tables'
         metadata): the model, the weights file that ran and its sha256, the precision it ran in, its softmax
         temperature, the detector, its score threshold, the smallest face it looked for, and the fervid and ONNX
         Runtime versions."""
-        return {"model": self.cnn.config.name, **self.cnn.weights_identity, "precision": self.cnn.precision,
+        weights, versions = self.cnn.weights_identity, runtime_versions()
+        return {"model": self.cnn.config.name, "weights_file": weights["weights_file"],
+                "weights_sha256": weights["weights_sha256"], "precision": self.cnn.precision,
                 # a recalibrated copy of a model gives other probabilities under the same name
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
-                "max_faces": self.max_faces, **runtime_versions()}
+                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"]}
 
     def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
@@ -224,10 +244,11 @@ class Analyzer:
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
 
-    def analyze_video(self, path: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+    def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
                       progress: Callable[[int, int], None] | None = None,
-                      stop: Callable[[], bool] | None = None, stem: str = "", **changes) -> VideoResult:
+                      stop: Callable[[], bool] | None = None, stem: str = "",
+                      **changes: Unpack[VideoChanges]) -> VideoResult:
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
         ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the

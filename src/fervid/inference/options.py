@@ -12,6 +12,7 @@ import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,6 +22,12 @@ from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTO
                                      check_score_threshold)
 from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoChanges, VideoOptions
 
 
 def check_positive(name: str, value: float, unit: str = "") -> None:
@@ -136,14 +143,16 @@ class PipelineOptions:
     def replace(self, **changes) -> PipelineOptions:
         return dataclasses.replace(self, **changes)
 
-    def analyzer(self, **kwargs):
-        """The :class:`fervid.Analyzer` these options describe (``kwargs``: e.g. ``threads``)."""
+    def analyzer(self, *, threads: int | None = None, keep_features: bool = True) -> Analyzer:
+        """The :class:`fervid.Analyzer` these options describe, with the analyzer's own ``threads`` and
+        ``keep_features`` (as :class:`fervid.Analyzer` takes them)."""
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, **kwargs)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, threads=threads,
+                        keep_features=keep_features)
 
-    def video(self, **changes):
+    def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
         from fervid.inference.video import VideoOptions
 

@@ -22,7 +22,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypedDict
 
 import cv2
 import numpy as np
@@ -163,6 +163,21 @@ def sample_video() -> Path:
 _DEFAULTS = PipelineOptions()
 
 
+class VideoChanges(TypedDict, total=False):
+    """:class:`VideoOptions`' fields as keywords, any of them (``analyze_video(path, method="mean", window=0.5)``,
+    ``PipelineOptions.video(centred=False)``), for type checkers: a misspelt or mistyped one is their error too."""
+
+    detect_every: float
+    window: float
+    sample_fps: float | None
+    method: str
+    centred: bool
+    batch_frames: int
+    annotate: bool
+    key_frames: int | None
+    temporal_model: str | Path | None
+
+
 @dataclass
 class VideoOptions:
     """The video pipeline's settings; the shared ones default to :class:`fervid.inference.options.PipelineOptions`'."""
@@ -238,6 +253,39 @@ class AnalysedFrame:
     faces: list[FrameFace]
 
 
+class EpisodeSummary(TypedDict):
+    """An emotion episode as a track's summary lists it (:meth:`Episode.to_dict`): times in seconds."""
+
+    emotion: str
+    start: float
+    end: float
+    key_frame: str | None
+    key_frame_time: float
+
+
+# a change of a track's emotion: at ``time`` (s), ``from`` one ``to`` another, after ``unseen_before`` seconds
+# unseen (0: seen throughout). ("from" is a keyword: a class cannot declare it)
+EmotionChange = TypedDict("EmotionChange", {"time": float, "from": str, "to": str, "unseen_before": float})
+
+
+class TrackSummary(TypedDict):
+    """A track's summary, as :meth:`VideoResult.track_summaries` and the tracks JSON give it: its span (s), frames,
+    seconds seen, dominant emotion, each emotion's share of the time seen and mean probability, its mean box (x, y,
+    width, height), its emotion changes and episodes."""
+
+    track: int
+    start: float
+    end: float
+    frames: int
+    seen_seconds: float
+    dominant_emotion: str
+    emotion_share: dict[str, float]
+    mean_probabilities: dict[str, float]
+    mean_box: dict[str, float]
+    changes: list[EmotionChange]
+    episodes: list[EpisodeSummary]
+
+
 @dataclass
 class Episode:
     track_id: int
@@ -258,7 +306,7 @@ class Episode:
         """Long enough to get a key frame."""
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
         frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
@@ -295,7 +343,7 @@ class TrackLog:
         # where it was (x, y, width, height summed over its rows): which tile of a call's gallery, which student
         # of a class a track is, without opening its key frames
         self.box_sum = np.zeros(4)
-        self.changes: list[dict] = []
+        self.changes: list[EmotionChange] = []
         self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
         self.episode: Episode | None = None
         self._times = array("d")
@@ -408,7 +456,7 @@ class TrackLog:
         return (np.frombuffer(self._times, np.float64),
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
-    def summary(self, until: float | None = None) -> dict:
+    def summary(self, until: float | None = None) -> TrackSummary:
         """The tracks JSON's entry. ``until``: where the video ends. Its last row lasts until the first frame that
         came without it; where none did, its spacing, but not past the end (a variable-frame-rate video's last rows
         are further apart than its nominal rate)."""
@@ -562,7 +610,7 @@ class VideoResult:
     method: str = ""
     model: str = ""  # the emotion CNN and face detector that ran
     detector: str = ""
-    settings: dict = field(default_factory=dict)  # the rest of what made the results (precision, threshold, timing)
+    settings: dict[str, Any] = field(default_factory=dict)  # the rest of what made the results (precision, threshold, timing)
     annotated_path: Path | None = None
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
@@ -634,7 +682,7 @@ class VideoResult:
             return table_schema().empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
-    def track_summaries(self) -> list[dict]:
+    def track_summaries(self) -> list[TrackSummary]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
         ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and
         ``episodes`` (each emotion's stretches of 0.5 s or more, with their key frame) - the tracks JSON's
@@ -649,13 +697,13 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     @property
-    def run_settings(self) -> dict:
+    def run_settings(self) -> dict[str, Any]:
         """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
         weights' digests, the versions, precision, thresholds, timing); the tracks JSON's and the frame table's
         Parquet metadata."""
         return {"method": self.method, "model": self.model, "detector": self.detector, **self.settings}
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
