@@ -14,10 +14,10 @@ from PIL import Image
 from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
+                                    largest_faces, left_to_right, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
@@ -63,6 +63,14 @@ class Analyzer:
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
+        # each setting's type and range checked where the options check theirs, the error naming it
+        # (min_face="48" failed inside numpy, score_threshold="0.5" in a comparison, keep_features="no" was true)
+        checked = PipelineOptions(model=model, detector=detector if isinstance(detector, str) else DEFAULT_DETECTOR,
+                                  score_threshold=score_threshold, min_face=min_face, precision=precision,
+                                  max_faces=max_faces)
+        model, score_threshold, min_face = checked.model, checked.score_threshold, checked.min_face
+        precision, max_faces = checked.precision, checked.max_faces
+        keep_features = checked_flag("keep_features", keep_features)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
         elif not callable(getattr(detector, "detect", None)):
@@ -78,7 +86,6 @@ class Analyzer:
         # the model's framing, adjusted for where this detector puts the eyes and its boxes
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
                                                               getattr(detector, "fer2013_box", None))
-        check_max_faces(max_faces)
         self.max_faces = max_faces
         self.keep_features = keep_features
 

@@ -42,6 +42,21 @@ def _field_types(cls: type) -> dict[str, TypeAdapter]:
     return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
+def _plain(value):
+    """A numpy number (np.float64(0.3), np.int64(16), np.bool_) as the Python number it holds; anything else as
+    it is."""
+    return value.item() if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", None) == 0 \
+        else value
+
+
+def _type_problem(name: str, field_type: TypeAdapter, value) -> str | None:
+    try:
+        field_type.validate_python(value, strict=True)
+    except ValidationError as exc:
+        return f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}"
+    return None
+
+
 def check_field_types(options) -> None:
     """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
     true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
@@ -50,16 +65,24 @@ def check_field_types(options) -> None:
     nothing else is converted."""
     problems = []
     for name, field_type in _field_types(type(options)).items():
-        value = getattr(options, name)
-        if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            value = value.item()
-            object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
-        try:
-            field_type.validate_python(value, strict=True)
-        except ValidationError as exc:
-            problems.append(f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}")
-    if problems:
-        raise OptionError("; ".join(problems))
+        value = _plain(getattr(options, name))
+        object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
+        problems.append(_type_problem(name, field_type, value))
+    if any(problems):
+        raise OptionError("; ".join(filter(None, problems)))
+
+
+def checked_flag(name: str, value) -> bool:
+    """A True/False setting that is no options field (``Analyzer(keep_features=...)``), checked as the fields are
+    (:func:`check_field_types`): "no" was taken as true."""
+    value = _plain(value)
+    problem = _type_problem(name, _FLAG, value)
+    if problem:
+        raise OptionError(problem)
+    return value
+
+
+_FLAG = TypeAdapter(bool)
 
 
 def check_temporal_model(method: str, temporal_model: str | None) -> None:
