@@ -177,6 +177,24 @@ def test_the_typed_dicts_name_the_keys_the_results_have(analyzer, carphone_resul
     assert list(analyzer.settings) == list(AnalyzerSettings.__annotations__)
 
 
+def test_help_on_the_video_api_says_what_each_setting_and_member_is():
+    """help(fervid.VideoOptions) said only "The video pipeline's settings..." (its fields were described in source
+    comments, the methods' without hmm), and VideoResult's ok, episodes, track_ids and summary() had no docstring."""
+    from dataclasses import fields
+
+    from fervid.inference.temporal import METHODS
+    from fervid.inference.video import VideoResult
+
+    attributes = VideoOptions.__doc__.split("Attributes:")[1]
+    for option in fields(VideoOptions):
+        assert f"\n        {option.name}: " in attributes, option.name
+    described = attributes.split("method: ")[1].split("centred: ")[0]
+    assert all(f'"{name}"' in described for name in METHODS), described
+    for member in ("ok", "episodes", "track_ids", "summary", "frame_table", "track_summaries", "track_table",
+                   "run_settings", "realtime_factor", "save"):
+        assert (getattr(VideoResult, member).__doc__ or "").strip(), member
+
+
 def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
     """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
     log = carphone_result.tracks[1]

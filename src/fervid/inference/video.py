@@ -180,20 +180,37 @@ class VideoChanges(TypedDict, total=False):
 
 @dataclass
 class VideoOptions:
-    """The video pipeline's settings; the shared ones default to :class:`fervid.inference.options.PipelineOptions`'."""
+    """The video pipeline's settings: ``analyze_video(path, options=VideoOptions(...))``, or any of them as
+    ``analyze_video``'s keywords. The settings it shares with :class:`fervid.PipelineOptions` default to its
+    defaults (the signature shows them). A bad value (or one of the wrong type) raises
+    :class:`fervid.OptionError` at once.
 
-    detect_every: float = _DEFAULTS.detect_every  # seconds between face detections; optical flow tracks in between
-    window: float = _DEFAULTS.window  # seconds of frames the temporal model looks at
-    sample_fps: float | None = _DEFAULTS.sample_fps  # analyse at most this many frames per second (None: all)
-    method: str = _DEFAULTS.method  # lstm, mean (moving average) or frame (per-frame argmax)
-    # True (files): each frame's label comes from a window centred on it, no lag; False (live): the window ends
-    # at the frame (causal), and labels trail the face by about half the window
+    Attributes:
+        detect_every: seconds between face detections; optical flow follows the faces in between.
+        window: seconds of frames the temporal method looks at.
+        sample_fps: analyse at most this many frames per second; None: every frame.
+        method: the temporal method, one of ``fervid.inference.temporal.METHODS``: "lstm" (an LSTM over the CNN's
+            features), "mean" (moving average), "hmm" (a sticky hidden-Markov smoother over the frames'
+            probabilities) or "frame" (each frame's own label, no smoothing).
+        centred: True (files): each frame's label comes from a window centred on it, no lag; False (live): the
+            window ends at the frame (causal), and labels trail the face by about half the window.
+        batch_frames: frames whose faces go through the CNN together.
+        annotate: write the annotated MP4 where outputs are written.
+        key_frames: key frames kept per track at most, those of its longest episodes (``key_frame_rank``); 0:
+            none; None: every episode's of 0.5 s or more.
+        temporal_model: method "lstm": a temporal LSTM folder (``fervid train-temporal``) trained on the CNN's
+            features; None: the one shipped for the CNN.
+    """
+
+    detect_every: float = _DEFAULTS.detect_every
+    window: float = _DEFAULTS.window
+    sample_fps: float | None = _DEFAULTS.sample_fps
+    method: str = _DEFAULTS.method
     centred: bool = True
-    batch_frames: int = 16  # frames whose faces go through the CNN together
+    batch_frames: int = 16
     annotate: bool = _DEFAULTS.annotate
-    # key frames kept per track at most, those of its longest episodes (key_frame_rank); 0: none; None: every one
     key_frames: int | None = _DEFAULTS.key_frames
-    temporal_model: str | Path | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
+    temporal_model: str | Path | None = _DEFAULTS.temporal_model
 
     def __post_init__(self):
         check_field_types(self)
@@ -651,14 +668,19 @@ class VideoResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the whole video was analysed and its outputs written: False where it broke mid-way or an output
+        went missing (``error`` says where and why; what was analysed before is kept)."""
         return self.error is None
 
     @property
     def track_ids(self) -> list[int]:
+        """The ids of the faces followed, in order (the keys of ``tracks``; numbered from 1)."""
         return sorted(self.tracks)
 
     @property
     def episodes(self) -> list[Episode]:
+        """Every track's emotion episodes (stretches of one emotion), by track and start: each with its span and,
+        for one of 0.5 s or more, its key frame's file name (``key_frame``)."""
         found = [ep for log in self.tracks.values() for ep in log.episodes]
         found += [log.episode for log in self.tracks.values() if log.episode is not None]
         return sorted(found, key=lambda e: (e.track_id, e.start))
@@ -704,6 +726,9 @@ class VideoResult:
         return {"method": self.method, "model": self.model, "detector": self.detector, **self.settings}
 
     def summary(self) -> dict[str, Any]:
+        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok`` and ``error``, the video's size,
+        rate and length, the frames read and analysed, what made the results (:attr:`run_settings`), the time the
+        analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
