@@ -161,6 +161,19 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
+def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
+    """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
+    folder it prints its table's path, and its `faces` are empty."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r'^result = fervid\.Analyzer\(\)\.analyze_video\("interview\.mp4", "results/"\)\n'
+                            r"(?:result.*\n)*?result +# (VideoResult\(.*\))$", readme, re.MULTILINE)
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    shown, printed = (re.findall(r"(\w+)=", text) for text in (example, repr(result)))
+    assert shown == [name for name in printed if name in shown] and set(shown) <= set(printed), (example, result)
+    assert f"table_path={str(tmp_path / 'carphone_pristine_frames.parquet')!r}" in repr(result)
+    assert "table_path='results/interview_frames.parquet'" in example and result.faces == []
+
+
 def test_the_typed_dicts_name_the_keys_the_results_have(analyzer, carphone_result):
     """What type checkers read (analyze_video's keywords, a track's summary, an analyzer's settings) is written
     apart from the code that makes those dicts: the two must name the same keys."""
