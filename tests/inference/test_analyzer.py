@@ -202,6 +202,15 @@ def test_an_analyzers_numpy_settings_are_taken_as_the_numbers_they_hold():
     assert analyzer.keep_features is False and analyzer.analyze_image(ASTRONAUT_FILE)[0].feature is None
 
 
+def test_an_analyzer_prints_what_it_runs():
+    """A notebook cell ending in `analyzer` printed <fervid.inference.analyzer.Analyzer object at 0x7f...>."""
+    assert repr(Analyzer(precision="fp32", threads=1)) == ("Analyzer(model='ferplus_vgg', detector='centerface', "
+                                                           "precision='fp32', threads=1)")
+    assert repr(Analyzer(detector="centerface_fp32")).startswith("Analyzer(model='ferplus_vgg', "
+                                                                 "detector='centerface_fp32', precision='int8', "
+                                                                 "threads=")
+
+
 def test_threads_bound_both_networks():
     analyzer = Analyzer(threads=1)
     for session in (analyzer.cnn.session, analyzer.detector.session):

@@ -89,6 +89,12 @@ class Analyzer:
         self.max_faces = max_faces
         self.keep_features = keep_features
 
+    def __repr__(self) -> str:
+        # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
+        settings, threads = self.settings, self.cnn.session.get_session_options().intra_op_num_threads
+        return (f"Analyzer(model={settings['model']!r}, detector={settings['detector']!r}, "
+                f"precision={settings['precision']!r}, threads={threads})")
+
     def __reduce__(self):
         # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
         # cannot be pickled, and its own error ("cannot pickle 'onnxruntime...InferenceSession' object") said
