@@ -853,18 +853,19 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
     from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
     video in that folder goes on."""
-    from fervid.apps.cli import _outputs_lock
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
+    from fervid.inference.video import outputs_lock
 
     other = tmp_path / "other.mp4"
     other.write_bytes(carphone().read_bytes())
     res = tmp_path / "res"
     args = ["video", str(carphone()), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
-    with _outputs_lock(res, "carphone_pristine"):  # another run is writing them
+    with outputs_lock(res, "carphone_pristine"):  # another run is writing them
         result = runner.invoke(app, args)
         assert result.exit_code == 75, result.output  # EX_TEMPFAIL: a scheduler tries it again later
-        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}) is writing "
-                                 "carphone_pristine_* there; run this again once it is done, or give another --out\n")
+        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}, this process) is writing "
+                                 "carphone_pristine_* there; run this again once it is done, or give another output "
+                                 "folder\n")
         assert not list(res.glob("carphone_pristine_*")) and (res / "other_tracks.json").is_file()
     assert runner.invoke(app, args).exit_code == 0  # released
     assert not list(res.glob(".*.lock"))  # a lock is there while its outputs are written, and not left beside them
@@ -873,8 +874,47 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     (res / "other_tracks.json").write_text(json.dumps({**tracks, "file": str(tmp_path / "x" / "other.mp4")}),
                                            encoding="utf-8")
     with pytest.raises(FolderLocked, match=r"another fervid run wrote .*x/other.mp4's outputs as other_\* while "):
-        with _outputs_lock(res, "other", other):
+        with outputs_lock(res, "other", other):
             pass
+
+
+def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_path):
+    """`fervid video` run while a notebook's analyze_video wrote the same video's outputs into that folder: both
+    said they were done, and the folder had no frames table. The command is refused with exit 75 while the API's
+    run writes, and that run's outputs are whole."""
+    import sys
+    import threading
+
+    import pandas as pd
+
+    import fervid
+
+    writing, release, results = threading.Event(), threading.Event(), []
+
+    def hold(done, total):
+        if done == 1:
+            writing.set()
+            assert release.wait(120)
+
+    analyzer = fervid.Analyzer()
+    settings = dict(method="frame", annotate=False)
+    thread = threading.Thread(target=lambda: results.append(
+        analyzer.analyze_video(carphone(), tmp_path, progress=hold, **settings)))
+    thread.start()
+    try:
+        assert writing.wait(120)
+        done = subprocess.run([sys.executable, "-m", "fervid", "video", str(carphone()), "--out", str(tmp_path),
+                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        release.set()
+        thread.join()
+    assert done.returncode == 75, done.stderr
+    assert done.stderr == (f"error: {tmp_path}: another fervid run (pid {os.getpid()}) is writing carphone_pristine_* "
+                           "there; run this again once it is done, or give another output folder\n")
+    (result,) = results
+    assert result.ok and len(result.frame_table()) == len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv"))
+    assert result.frames_analysed == 120 and not list(tmp_path.glob("*.partial.*"))
 
 
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
@@ -996,7 +1036,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkey
     import errno
     from pathlib import Path
 
-    from fervid.apps import folder_lock
+    from fervid import folder_lock
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fervid.apps.folder_lock import FolderLock, FolderLocked
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file
 from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name

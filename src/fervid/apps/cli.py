@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import math
 import os
@@ -762,7 +761,7 @@ def video(
     """
     import time as _time
 
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
@@ -802,9 +801,10 @@ def video(
 
         started = _time.time()
         try:
-            with _outputs_lock(out, stems[path], path):
-                result = runner.run(path, out, progress=progress, stem=stems[path])
-        except FolderLocked as exc:
+            # keep_others: the stem was chosen apart from other videos' outputs in --out; one written since is
+            # another run's, refused (exit 75) rather than replaced
+            result = runner.run(path, out, progress=progress, stem=stems[path], keep_others=True)
+        except FolderLocked as exc:  # another run is writing this video's outputs there (OutputsBusy)
             bar.close()
             busy.append(str(exc))
             continue
@@ -870,25 +870,6 @@ def video(
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if failures or busy:  # an input that failed is worse news than one to try again later
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
-
-
-@contextlib.contextmanager
-def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
-    """One run at a time writes the outputs named ``stem`` in ``out`` (two `fervid video` runs on a video into one
-    folder mixed them: the CSV of one, the JSON of the other, an unreadable Parquet, both exiting 0); a run on
-    another video there goes on. Raises FolderLocked where another run holds them, or (``source``: the video they
-    are for) where another video's outputs were written under that name since this run chose it."""
-    from fervid.apps.folder_lock import FolderLock, FolderLocked
-    from fervid.inference.video import TRACKS_JSON_SUFFIX, make_output_dir, written_tracks
-
-    make_output_dir(out)  # (its error names the folder asked for, not the locks' inside it)
-    with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
-                    name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
-        for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
-            if Path(summary["file"]).resolve() != Path(source).resolve():
-                raise FolderLocked(f"{out}: another fervid run wrote {summary['file']}'s outputs as {stem}_* while "
-                                   f"this one ran; run it again to name {source}'s apart")
-        yield
 
 
 @app.command()
@@ -988,14 +969,14 @@ def live(
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
 
     try:
-        with src, _outputs_lock(out, src.stem):
+        with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
-    except FolderLocked as exc:  # another session writes this source's outputs there
+    except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
@@ -2068,7 +2049,7 @@ def _check_can_listen(host: str, port: int) -> None:
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "",
            named_method: str | None = None, access_log: bool = False) -> None:
     from fervid.apps import serving
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
     # fail now, in one line, not at the first request; and say what runs (the precision and method as they resolved)

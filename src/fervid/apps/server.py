@@ -56,7 +56,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 from fervid import __version__
-from fervid.apps.folder_lock import FolderLock
+from fervid.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
                                  VideoJobOut)

@@ -26,7 +26,7 @@ class BinaryFile(Protocol):
 
 # what load_image and Analyzer.analyze_image read: an image file's path, a decoded image (PIL; a numpy array, RGB
 # unless bgr=True), or an encoded image file's bytes, in memory or as a binary file object
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile]
+ImageInput = Union[str, os.PathLike[str], Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile]
 
 
 def _pillow_reads(module: str) -> bool:
