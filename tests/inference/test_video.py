@@ -736,6 +736,50 @@ def test_a_face_walking_past_keeps_one_track_at_sample_fps_5(analyzer, astronaut
     assert seated.track.nunique() == 5 and (seated.groupby("track").size() == 25).all()
 
 
+def _taking_a_seat(astronaut_rgb):
+    """A textured 640x360 room at 25 fps, 3.6 s, with soft-edged faces (120 px wide): a seated face gets up at 1.2 s
+    and walks right at 700 px a second; another (mirrored) comes up from below the frame into the seat by 1.6 s at
+    750 px a second; a third sits still."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    w, h = 120, 144
+    leaving, coming, still = (cv2.resize(f, (w, h)).astype(np.float32)
+                              for f in (face, np.ascontiguousarray(face[:, ::-1]), face))
+    edge = np.zeros((h, w), np.float32)
+    cv2.ellipse(edge, (w // 2, h // 2), (w // 2 - 3, h // 2 - 2), 0, 0, 360, 1.0, -1)
+    edge = cv2.GaussianBlur(edge, (0, 0), 3)[..., None]
+    room = cv2.GaussianBlur(np.random.default_rng(5).integers(40, 210, (360, 640, 3)).astype(np.uint8), (0, 0), 3)
+    frames = []
+    for i in range(90):
+        t = i / 25
+        frame = room.copy()
+        up = 40 + round(300 * max(1 - (t - 1.2) / 0.4, 0)) if t >= 1.2 else 360
+        for x, y, image in ((40 + round(700 * min(max(t - 1.2, 0), 0.6)), 40, leaving), (40, up, coming),
+                            (480, 200, still)):
+            rows = min(h, 360 - y)
+            if rows > 20:
+                region = frame[y:y + rows, x:x + w]
+                frame[y:y + rows, x:x + w] = (image[:rows] * edge[:rows] + region * (1 - edge[:rows])).astype(np.uint8)
+        frames.append(frame)
+    return frames
+
+
+def test_someone_taking_the_seat_of_a_face_that_left_is_someone_new_at_sample_fps_5(analyzer, astronaut_rgb,
+                                                                                    tmp_path):
+    """At --sample-fps 5 flow lost a face that got up and walked off (140 px between analysed frames) and the one
+    coming to sit in its place: the first one's track, looked for where it was lost, took the newcomer (one
+    timeline for two people), and the one who left came back as new tracks. With every frame analysed flow follows
+    both; sampled, a face flow lost is now looked for by its picture nearby, and the two keep their numbers."""
+    clip = write_clip(tmp_path / "seat.mp4", _taking_a_seat(astronaut_rgb), fps=25)
+    for sample_fps in (None, 5):
+        table = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=sample_fps)).run(clip).frame_table()
+        assert table.track.nunique() == 3, (sample_fps, table.groupby("track").x.describe())
+        left = table[table.track == 1].sort_values("time")
+        assert left.x.iloc[0] < 100 and left.x.iloc[-1] > 400, sample_fps  # who got up kept their number
+        seated = table[(table.time > 2.0) & (table.x < 150)]
+        newcomer = table[table.track.isin(seated.track)]
+        assert seated.track.nunique() == 1 and newcomer.time.min() > 1.2, sample_fps  # a number of their own
+
+
 def _moved_in_a_pause(astronaut_rgb, path, turn=False, second=False, leave=False):
     """A phone's screen recording: a soft-edged face (its box about 90 px wide) on a textured 640x360 room at 30 fps,
     drifting slowly, whose frames 30-47 (1.0-1.6 s) never came, while the face moved 40 px right and 30 down (50

@@ -44,7 +44,7 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
-from fervid.inference.track import FaceTracker, TrackedFace
+from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
 # either where it holds video, images.video_by_content, and one named on its own is read)
@@ -1856,9 +1856,6 @@ def _still_image_format(path: Path) -> str | None:
     return None if frames > 1 else fmt
 
 
-MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
-
-
 # Scene cuts, from a small grey copy of each frame against the last one that shows something: a cut changes the
 # picture (mean absolute grey difference above CUT_DIFFERENCE), its grey histogram (correlation below
 # CUT_HISTOGRAM_CORRELATION) and its structure (the correlation of the two copies' pixels, each scaled to zero mean
@@ -1920,9 +1917,9 @@ class FrameStream:
         self.analyzer, self.options, self.temporal = analyzer, options, temporal
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
-        # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
-        # 1 s occlusion split a track in two at --detect-every 0.1)
-        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
+        # a face unseen for up to track.MISS_SECONDS keeps its id, however often detection runs (counted in rounds,
+        # a 1 s occlusion split a track in two at --detect-every 0.1)
+        self.tracker = FaceTracker(miss_seconds=miss_seconds(options.detect_every),
                                    max_faces=analyzer.max_faces,
                                    forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every), fps=fps)
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
