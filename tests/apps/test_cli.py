@@ -1798,6 +1798,40 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
 
 
 @pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
+def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said):
+    """A lecture hall of 30 faces 21-36 px tall in 1280x720 gave no track, exit 0 and no word (the hint that
+    smaller faces were not looked for came only with a face found near --min-face): a video where none was found
+    is told whether a smaller --min-face finds faces on its frames, how many and how tall. A frame detected at full
+    size (640x360) was looked at for every face the detector can find: nothing to say."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR), (32, 38),
+                      interpolation=cv2.INTER_AREA)  # its face box about 24 px tall
+    clip = tmp_path / "hall.mp4"
+    writer = H264Writer(clip, *size, 15.0)
+    for i in range(8):
+        frame = np.full((size[1], size[0], 3), 110, np.uint8)
+        for k in range(6):
+            y, x = 60 + 120 * (k // 3) + i, 60 + 150 * (k % 3)
+            frame[y:y + 38, x:x + 32] = face
+        writer.write(frame)
+    writer.close()
+    result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    tracks = json.loads((tmp_path / "o" / "hall_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    notice = re.search(rf"notice: {re.escape(str(clip))}: no face was found at --min-face 48: in its "
+                       rf"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for; on its frame at "
+                       r"0\.3 s, --min-face 24 finds 6 \((\d+)-(\d+) px tall\): analyse it again with that "
+                       r"\(slower\)", " ".join(result.output.split()))
+    assert bool(notice) is said and (tracks == []) is said, result.output
+    if said:
+        assert 20 <= int(notice[1]) <= int(notice[2]) <= 30, result.output
+
+
+@pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
 def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unlooked_for(tmp_path, astronaut_rgb,
                                                                                           size, said):
     """A 1080p class's back row of 26-29 px faces was missing at the default --min-face 48, with no hint: a video

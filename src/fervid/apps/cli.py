@@ -195,7 +195,9 @@ def _dominant_text(track: dict) -> str:
 
 def _small_faces_notice(result, detector) -> str | None:
     """Where a large video's faces are near --min-face: smaller ones were not looked for (its frames are detected on
-    a copy where a --min-face face is the detector's smallest), and a class's back row may be missing unsaid."""
+    a copy where a --min-face face is the detector's smallest), and a class's back row may be missing unsaid. Where
+    no face was found at all, whether a smaller --min-face finds faces on its frames (a lecture hall of 21-36 px
+    faces in 1280x720 gave no track and no word: the hint was for videos with a few faces found)."""
     from fervid.inference.detect import detection_scales
 
     min_face = result.settings.get("min_face")
@@ -204,14 +206,49 @@ def _small_faces_notice(result, detector) -> str | None:
     if detection_scales(result.height, result.width, min_face, detector.max_side, detector.largest_face,
                         getattr(detector, "small_image_side", 0))[0] >= 1.0:
         return None  # detected at full size: a smaller face is as findable as the detector makes it
+    smaller = max(16, round(min_face / 2))
     tracks = result.track_summaries()
+    frames = f"in its {result.width}x{result.height} frames faces smaller than {min_face:g} px were not looked for"
+    if not tracks:
+        found = _faces_at_min_face(result, detector, smaller) if smaller < min_face else None
+        if found is None:
+            return None
+        time, heights = found
+        return (f"no face was found at --min-face {min_face:g}: {frames}; on its frame at {time:.1f} s, --min-face "
+                f"{smaller} finds {len(heights)} ({min(heights):.0f}-{max(heights):.0f} px tall): analyse it again "
+                "with that (slower)")
     small = [t for t in tracks if t.get("mean_box") and t["mean_box"]["height"] < SMALL_FACE_RATIO * min_face]
     if not small:
         return None
     return (f"{len(small)} of its {len(tracks)} track(s) are faces under {SMALL_FACE_RATIO * min_face:.0f} px tall, "
-            f"near --min-face {min_face:g}: in its {result.width}x{result.height} frames faces smaller than "
-            f"{min_face:g} px were not looked for, and may be missing (a back row); --min-face "
-            f"{max(16, round(min_face / 2))} looks for them too (slower)")
+            f"near --min-face {min_face:g}: {frames}, and may be missing (a back row); --min-face {smaller} looks "
+            "for them too (slower)")
+
+
+def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[float]] | None:
+    """(time, face heights) of the faces ``detector`` finds at ``min_face`` on a frame of the video ``result`` read
+    (its middle, else a quarter or three quarters in: a class may walk in late); None where it finds none, or the
+    source is not a file to read again (a live stream)."""
+    import copy
+
+    import cv2
+
+    source = Path(result.source)
+    if not (result.frames_read and source.is_file()):
+        return None
+    finer = copy.copy(detector)  # the same network, looking for smaller faces
+    finer.min_face = min_face
+    capture = cv2.VideoCapture(str(source))
+    try:
+        for quarter in (2, 1, 3):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, result.frames_read * quarter // 4)
+            ok, frame = capture.read()
+            found = finer.detect(frame) if ok else []
+            if found:  # the time of the frame read (asked before the read, it was the frame before's)
+                return capture.get(cv2.CAP_PROP_POS_MSEC) / 1000, [d.box[3] for d in found]
+    finally:
+        capture.release()
+    return None
 
 
 # faces under this many times --min-face tall: others nearby may be under it (_small_faces_notice)
