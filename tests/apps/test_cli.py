@@ -1797,6 +1797,24 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     assert said and 1.2 <= float(said[1]) < 5, result.output
 
 
+def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
+    """--help, the README and seen_seconds' description promised that an absence of 0.5 s ends an episode; at
+    --detect-every 1 absences up to 1.04 s counted as seen (a face flow lost is looked for again at the next
+    detection only: an absence shorter than that cannot be told from flow losing it). They now say the rule."""
+    from fervid.inference.records import FIELD_DESCRIPTIONS
+    from fervid.inference.video import GAP_SPACINGS, UNSEEN_SECONDS, gap_seconds
+
+    assert gap_seconds(1 / 25, 1.0) == pytest.approx(1.04)  # --detect-every plus one analysed frame
+    assert gap_seconds(1 / 25, 0.3) == UNSEEN_SECONDS == 0.5 and gap_seconds(1 / 2, 0.3) == GAP_SPACINGS / 2 == 1.25
+    rule = "longer than 0.5 s, 2.5 analysed frames or --detect-every plus one analysed frame, whichever is longest"
+    help_words = " ".join(runner.invoke(app, ["video", "--help"], env={"COLUMNS": "200"}).output.replace("│", " ")
+                          .split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+                      .replace("`", "").split())
+    assert rule in FIELD_DESCRIPTIONS["seen_seconds"] and rule in help_words and rule in readme
+    assert "1.04 s at --detect-every 1" in readme
+
+
 @pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
 def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said):
     """A lecture hall of 30 faces 21-36 px tall in 1280x720 gave no track, exit 0 and no word (the hint that
