@@ -1777,7 +1777,8 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
 
 def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):
     """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
-    over the analysis alone: the writing is said apart."""
+    over the analysis alone: the writing is said apart. The real-time ratio is the whole run's: said over the
+    analysis alone ("1.7x real time ... 10.5 s more writing"), a run slower than the video read as faster."""
     import time
 
     from fervid.inference.video import VideoResult
@@ -1793,8 +1794,13 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
-    said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)
-    assert said and 1.2 <= float(said[1]) < 5, result.output
+    said = re.search(r"120 frames in (\d+\.\d) s \(\d+ fps\) and (\d+\.\d) s more writing its timelines and key "
+                     r"frames: (\d+\.\d) s, (\d+\.\d)x real time, 1 track\(s\)", result.output)
+    assert said, result.output
+    analysis, writing, whole, real_time = (float(v) for v in said.groups())
+    assert 1.2 <= writing < 5 and whole == pytest.approx(analysis + writing, abs=0.11), result.output
+    # the whole run's (each number said to a tenth): the video's 4.0 s over the analysis and the writing
+    assert 120 / 29.97 / (whole + 0.05) - 0.05 <= real_time <= 120 / 29.97 / (whole - 0.05) + 0.05, result.output
 
 
 def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
