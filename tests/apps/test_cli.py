@@ -1909,7 +1909,8 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
 
 def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):
     """A call of 14 faces sat at its last frame for 4 s writing 14 timelines, and the line after said "28 fps"
-    over the analysis alone: the writing is said apart."""
+    over the analysis alone: the writing is said apart. The real-time ratio is the whole run's: said over the
+    analysis alone ("1.7x real time ... 10.5 s more writing"), a run slower than the video read as faster."""
     import time
 
     from fervid.inference.video import VideoResult
@@ -1925,8 +1926,65 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--out",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
-    said = re.search(r"track\(s\); (\d+\.\d) s more writing its timelines and key frames", result.output)
-    assert said and 1.2 <= float(said[1]) < 5, result.output
+    said = re.search(r"120 frames in (\d+\.\d) s \(\d+ fps\) and (\d+\.\d) s more writing its timelines and key "
+                     r"frames: (\d+\.\d) s, (\d+\.\d)x real time, 1 track\(s\)", result.output)
+    assert said, result.output
+    analysis, writing, whole, real_time = (float(v) for v in said.groups())
+    assert 1.2 <= writing < 5 and whole == pytest.approx(analysis + writing, abs=0.11), result.output
+    # the whole run's (each number said to a tenth): the video's 4.0 s over the analysis and the writing
+    assert 120 / 29.97 / (whole + 0.05) - 0.05 <= real_time <= 120 / 29.97 / (whole - 0.05) + 0.05, result.output
+
+
+def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
+    """--help, the README and seen_seconds' description promised that an absence of 0.5 s ends an episode; at
+    --detect-every 1 absences up to 1.04 s counted as seen (a face flow lost is looked for again at the next
+    detection only: an absence shorter than that cannot be told from flow losing it). They now say the rule."""
+    from fervid.inference.records import FIELD_DESCRIPTIONS
+    from fervid.inference.video import GAP_SPACINGS, UNSEEN_SECONDS, gap_seconds
+
+    assert gap_seconds(1 / 25, 1.0) == pytest.approx(1.04)  # --detect-every plus one analysed frame
+    assert gap_seconds(1 / 25, 0.3) == UNSEEN_SECONDS == 0.5 and gap_seconds(1 / 2, 0.3) == GAP_SPACINGS / 2 == 1.25
+    rule = "longer than 0.5 s, 2.5 analysed frames or --detect-every plus one analysed frame, whichever is longest"
+    help_words = " ".join(runner.invoke(app, ["video", "--help"], env={"COLUMNS": "200"}).output.replace("│", " ")
+                          .split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+                      .replace("`", "").split())
+    assert rule in FIELD_DESCRIPTIONS["seen_seconds"] and rule in help_words and rule in readme
+    assert "1.04 s at --detect-every 1" in readme
+
+
+@pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
+def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said):
+    """A lecture hall of 30 faces 21-36 px tall in 1280x720 gave no track, exit 0 and no word (the hint that
+    smaller faces were not looked for came only with a face found near --min-face): a video where none was found
+    is told whether a smaller --min-face finds faces on its frames, how many and how tall. A frame detected at full
+    size (640x360) was looked at for every face the detector can find: nothing to say."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR), (32, 38),
+                      interpolation=cv2.INTER_AREA)  # its face box about 24 px tall
+    clip = tmp_path / "hall.mp4"
+    writer = H264Writer(clip, *size, 15.0)
+    for i in range(8):
+        frame = np.full((size[1], size[0], 3), 110, np.uint8)
+        for k in range(6):
+            y, x = 60 + 120 * (k // 3) + i, 60 + 150 * (k % 3)
+            frame[y:y + 38, x:x + 32] = face
+        writer.write(frame)
+    writer.close()
+    result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    tracks = json.loads((tmp_path / "o" / "hall_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    notice = re.search(rf"notice: {re.escape(str(clip))}: no face was found at --min-face 48: in its "
+                       rf"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for; on its frame at "
+                       r"0\.3 s, --min-face 24 finds 6 \((\d+)-(\d+) px tall\): analyse it again with that "
+                       r"\(slower\)", " ".join(result.output.split()))
+    assert bool(notice) is said and (tracks == []) is said, result.output
+    if said:
+        assert 20 <= int(notice[1]) <= int(notice[2]) <= 30, result.output
 
 
 @pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])

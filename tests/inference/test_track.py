@@ -167,3 +167,33 @@ def test_a_camera_slower_than_it_reports_is_not_a_gap_at_every_frame():
     assert clock == 58  # 29 frames delivered over 58 frames' time at the reported rate
     assert not any(unseen[2:])
     assert tracker._clock(30, 29 / 15 + 0.6) >= 58 + 17 and tracker._unseen
+
+
+def _back_after(tracker, grey, rounds, flow_frames=()):
+    """A face found on frame 0, missed on detection ``rounds`` but the last, found again in its place on the last:
+    the id it has there."""
+    tracker.update(0, grey, [_face_at(200, 150)])
+    for frame in sorted(set(rounds) | set(flow_frames)):
+        if frame not in rounds:
+            tracker.propagate(frame, grey)
+        elif frame != rounds[-1]:
+            tracker.update(frame, grey, [])
+    return [tf.track_id for tf in tracker.update(rounds[-1], grey, [_face_at(200, 150)])]
+
+
+def test_a_track_goes_unseen_for_as_long_whatever_the_rate_frames_are_analysed_at():
+    """Counted in detection rounds (3), a track at --sample-fps 5 lived past its third missed round, 1.0 s after its
+    last detection (rounds fall on frames 0.2 s apart), and took a face that came to its place 1.2 s on: one person
+    crossing into another's place took their number. It is now 0.9 s on the frames' clock (at 25 fps with every
+    frame, rounds 7 and 8 frames apart: 0.92 s, as before), and 3 rounds where rounds are further apart."""
+    grey = _textured()
+    every_frame = _back_after(FaceTracker(fps=25.0), grey, [8, 15, 23, 30], range(1, 30))
+    assert every_frame == [1]  # missed 0.32, 0.6 and 0.92 s on: the same face
+    sampled = _back_after(FaceTracker(fps=25.0), grey, [10, 15, 25, 30], [5, 20])
+    assert sampled == [2]  # missed 0.4, 0.6 and 1.0 s on: gone for longer than 0.9 s, someone new
+    assert _back_after(FaceTracker(fps=25.0), grey, [10, 15, 20], [5]) == [1]
+    # --detect-every 1: three missed rounds, 3 s
+    assert track.miss_seconds(1.0) == 3.0 and track.miss_seconds(0.1) == track.MISS_SECONDS
+    assert _back_after(FaceTracker(miss_seconds=track.miss_seconds(1.0), fps=25.0), grey, [25, 50, 75, 100]) == [1]
+    assert _back_after(FaceTracker(miss_seconds=track.miss_seconds(1.0), fps=25.0), grey,
+                       [25, 50, 75, 100, 125]) == [2]

@@ -5,6 +5,7 @@ import json
 import re
 import signal as signal_module
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,10 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from fervid.emotions import EMOTIONS
+from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
 from fervid.apps.cli import app
-from fervid.inference.video import (H264Writer, LiveSource, TrackLog, VideoAnalyzer, VideoError, VideoOptions,
-                                    open_video, sample_video, usable_fps)
+from fervid.inference.video import (H264Writer, LiveSource, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
+                                    VideoOptions, open_video, sample_video, usable_fps)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -695,6 +697,95 @@ def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
     assert steady.scene_cuts == [] and steady.track_ids == [1]
 
 
+def _room(seed, size=(640, 360)):
+    """A room: a mottled wall with furniture, of about one brightness whatever the seed (grey)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    wall = cv2.resize(rng.integers(60, 200, (h // 8, w // 8)).astype(np.uint8), size, interpolation=cv2.INTER_CUBIC)
+    room = cv2.GaussianBlur(wall, (0, 0), 3)
+    for _ in range(8):
+        x0, y0 = int(rng.integers(0, w - 100)), int(rng.integers(0, h - 80))
+        cv2.rectangle(room, (x0, y0), (x0 + int(rng.integers(50, 250)), y0 + int(rng.integers(30, 150))),
+                      int(rng.integers(40, 200)), -1)
+    return room
+
+
+def _grey_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(cv2.cvtColor(read[1], cv2.COLOR_BGR2GRAY))
+    capture.release()
+    return frames
+
+
+def _camera_moves(picture):
+    """Grey 640x360 frames of ``picture`` filmed by a moving camera: panning 25 and 50 px a frame, and 100 (a whip
+    pan, blurred), zooming in and out 10% and 20% a frame, shaking (at random, up to 20 px and 3 degrees each way
+    a frame), and the lights switched on."""
+    h, w = 360, 640
+    grey = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY) if picture.ndim == 3 else picture
+    moves = {}
+    for speed in (25, 50, 100):
+        strip = cv2.resize(grey, (w + 30 * speed, max(h, grey.shape[0] * (w + 30 * speed) // grey.shape[1])))
+        if speed == 100:
+            strip = cv2.blur(strip, (speed, 1))
+        moves[f"pan {speed} px a frame"] = [strip[:h, i * speed:i * speed + w] for i in range(30)]
+    still = cv2.resize(grey, (w, h))
+    for rate in (1.1, 1 / 1.1, 1.2, 1 / 1.2):
+        moves[f"zoom x{rate:.2f} a frame"] = [
+            cv2.warpAffine(still, cv2.getRotationMatrix2D((w / 2, h / 2), 0, rate ** (i if rate > 1 else i - 9)),
+                           (w, h), borderMode=cv2.BORDER_REFLECT) for i in range(10)]
+    rng, big = np.random.default_rng(0), cv2.resize(grey, (w + 100, h + 100))
+    shake = []
+    for _ in range(30):
+        matrix = cv2.getRotationMatrix2D((w / 2 + 50, h / 2 + 50), rng.uniform(-3, 3), 1.0)
+        matrix[:, 2] += rng.uniform(-20, 20, 2)
+        shake.append(cv2.warpAffine(big, matrix, (w + 100, h + 100))[50:50 + h, 50:50 + w])
+    moves["camera shake"] = shake
+    moves["lights switched on"] = [cv2.convertScaleAbs(still, alpha=0.35 if i < 5 else 1.0) for i in range(10)]
+    return moves
+
+
+def test_a_cut_to_a_room_of_one_brightness_is_a_cut_and_a_moving_camera_is_none(astronaut_rgb, tmp_path,
+                                                                                 monkeypatch):
+    """A hard cut to another room of about the same brightness was not found (its grey histogram alike: 0.70-0.80,
+    where a cut needed it below 0.5), and each track went on across it with the other room's person. A cut is now
+    also a picture whose structure is gone (below 0.35) even where the picture's own motion is allowed for (a pan,
+    a shake); the camera's motion over a textured picture, the lights switched on, the carphone sample and the
+    benchmarks' clips stay cut-free."""
+    from skimage import data
+
+    benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")  # the scripts import each other from there
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    import bench_tracking
+    import bench_video
+
+    def cuts(frames):
+        finder = SceneCuts()
+        return [i for i, frame in enumerate(frames) if finder.is_cut(frame)]
+
+    first, second = _room(3), _room(4)
+    assert cuts([first] * 5 + [second] * 5) == [5]
+    no_cut = {"carphone": _grey_frames(carphone())}
+    for name, picture in (("astronaut", astronaut_rgb), ("chelsea", data.chelsea()), ("coffee", data.coffee()),
+                          ("room", first)):
+        no_cut.update({f"{name}, {move}": frames for move, frames in _camera_moves(picture).items()})
+    heads = bench_tracking.faces(None)
+    for k, scene in enumerate(bench_tracking.scenarios()):
+        bench_tracking.clip(tmp_path / f"scene{k}.mp4", *heads, scene)
+        no_cut[scene["name"]] = _grey_frames(tmp_path / f"scene{k}.mp4")
+    for faces in (1, 3):
+        no_cut[f"bench_video, {faces} face(s)"] = _grey_frames(bench_video.make_clip(tmp_path / f"{faces}.mp4", 60,
+                                                                                     faces=faces))
+    assert {name: cuts(frames) for name, frames in no_cut.items() if cuts(frames)} == {}
+    # the camera's motion, allowed for, is what keeps these from being cuts: side by side, their pictures,
+    # structure and (some) grey levels change as at a cut
+    monkeypatch.setattr(video_module, "moved_structure", lambda before, after: -1.0)
+    assert cuts(no_cut["astronaut, pan 100 px a frame"]) and cuts(no_cut["room, zoom x1.20 a frame"])
+
+
 def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rgb, tmp_path):
     """Boxes carried by optical flow were not clipped as the detector's are: a face leaving on the left had rows
     with x down to -38, part of the box outside the image."""
@@ -794,6 +885,50 @@ def test_a_face_walking_past_keeps_one_track_at_sample_fps_5(analyzer, astronaut
     assert len(first_walk) >= 10  # of its 15 analysed frames: flow follows it between rounds too
     seated = sampled[sampled.y > 100]
     assert seated.track.nunique() == 5 and (seated.groupby("track").size() == 25).all()
+
+
+def _taking_a_seat(astronaut_rgb):
+    """A textured 640x360 room at 25 fps, 3.6 s, with soft-edged faces (120 px wide): a seated face gets up at 1.2 s
+    and walks right at 700 px a second; another (mirrored) comes up from below the frame into the seat by 1.6 s at
+    750 px a second; a third sits still."""
+    face = cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR)
+    w, h = 120, 144
+    leaving, coming, still = (cv2.resize(f, (w, h)).astype(np.float32)
+                              for f in (face, np.ascontiguousarray(face[:, ::-1]), face))
+    edge = np.zeros((h, w), np.float32)
+    cv2.ellipse(edge, (w // 2, h // 2), (w // 2 - 3, h // 2 - 2), 0, 0, 360, 1.0, -1)
+    edge = cv2.GaussianBlur(edge, (0, 0), 3)[..., None]
+    room = cv2.GaussianBlur(np.random.default_rng(5).integers(40, 210, (360, 640, 3)).astype(np.uint8), (0, 0), 3)
+    frames = []
+    for i in range(90):
+        t = i / 25
+        frame = room.copy()
+        up = 40 + round(300 * max(1 - (t - 1.2) / 0.4, 0)) if t >= 1.2 else 360
+        for x, y, image in ((40 + round(700 * min(max(t - 1.2, 0), 0.6)), 40, leaving), (40, up, coming),
+                            (480, 200, still)):
+            rows = min(h, 360 - y)
+            if rows > 20:
+                region = frame[y:y + rows, x:x + w]
+                frame[y:y + rows, x:x + w] = (image[:rows] * edge[:rows] + region * (1 - edge[:rows])).astype(np.uint8)
+        frames.append(frame)
+    return frames
+
+
+def test_someone_taking_the_seat_of_a_face_that_left_is_someone_new_at_sample_fps_5(analyzer, astronaut_rgb,
+                                                                                    tmp_path):
+    """At --sample-fps 5 flow lost a face that got up and walked off (140 px between analysed frames) and the one
+    coming to sit in its place: the first one's track, looked for where it was lost, took the newcomer (one
+    timeline for two people), and the one who left came back as new tracks. With every frame analysed flow follows
+    both; sampled, a face flow lost is now looked for by its picture nearby, and the two keep their numbers."""
+    clip = write_clip(tmp_path / "seat.mp4", _taking_a_seat(astronaut_rgb), fps=25)
+    for sample_fps in (None, 5):
+        table = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=sample_fps)).run(clip).frame_table()
+        assert table.track.nunique() == 3, (sample_fps, table.groupby("track").x.describe())
+        left = table[table.track == 1].sort_values("time")
+        assert left.x.iloc[0] < 100 and left.x.iloc[-1] > 400, sample_fps  # who got up kept their number
+        seated = table[(table.time > 2.0) & (table.x < 150)]
+        newcomer = table[table.track.isin(seated.track)]
+        assert seated.track.nunique() == 1 and newcomer.time.min() > 1.2, sample_fps  # a number of their own
 
 
 def _moved_in_a_pause(astronaut_rgb, path, turn=False, second=False, leave=False):

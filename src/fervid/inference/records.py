@@ -56,7 +56,9 @@ FIELD_DESCRIPTIONS = {
     "start": "Seconds (on the file's timeline) of the track's first row.",
     "end": "Seconds (on the file's timeline) of the track's last row.",
     "frames": "The track's rows: analysed frames in which the face was seen.",
-    "seen_seconds": "Seconds the face was seen (an absence of 0.5 s or more is not counted).",
+    "seen_seconds": "Seconds the face was seen (an absence longer than 0.5 s, 2.5 analysed frames or --detect-every "
+                    "plus one analysed frame, whichever is longest, is not counted: a face flow lost is looked for "
+                    "again at the next detection only).",
     "dominant_emotion": "The emotion shown for the largest share of the time seen.",
 }
 

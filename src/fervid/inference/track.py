@@ -2,7 +2,7 @@
 
 Detection runs every ~0.3 s (it is the expensive stage); on the frames in between each track's landmarks are
 carried along by pyramidal Lucas-Kanade optical flow, so every processed frame has an aligned face. A track
-survives a few detection rounds without a match (a blink, a hand in front of the face), keeping its id.
+survives :data:`MISS_SECONDS` without a match (a blink, a hand in front of the face), keeping its id.
 
 Each track also keeps its face's own motion, measured while it is seen for sure (matched in the last round, no
 other face close by). Flow on a face that another face passes in front of, or that a round missed, may follow
@@ -12,8 +12,10 @@ first. When flow loses a face (a scene cut, the face gone, the box squeezed out 
 shown again until a detection finds it, where its motion would have taken it or, unless it left the frame or
 another face is there, where it was lost: no row is made up for a face that is not there.
 
-Frames analysed further apart (--sample-fps) get flow that reaches further (:func:`flow_levels`), and a face found
-in one round only is looked for within a walk of where it was (:meth:`FaceTracker._within_a_walk`). Frames given
+Frames analysed further apart (--sample-fps) get flow that reaches further (:func:`flow_levels`); a face flow loses
+on a picture that did not move is looked for by its own picture nearby and followed from there
+(:meth:`FaceTracker._found_again`), and a face found in one round only is looked for within a walk of where it was
+(:meth:`FaceTracker._within_a_walk`). Frames given
 with their times are as far apart as the time between them (a variable-frame-rate recording's stretch with no
 frames, frames dropped: :meth:`FaceTracker._clock`), and a face flow lost across such a stretch is looked for within
 a walk of where it was too. Where flow
@@ -63,6 +65,9 @@ class Track:
     # flow lost it on a frame that came after frames that did not (a variable-frame-rate recording's stretch with no
     # frames, frames dropped): the face moved unseen for that time, and is looked for within a walk of where it was
     lost_unseen: bool = False
+    # when a detection last matched it (seconds: the frame's time where frames come with theirs, else its index at
+    # the tracker's fps), for how long it went unseen (FaceTracker.miss_seconds)
+    last_detected_time: float = 0.0
 
     def detected(self, frame_index: int, detection: Detection, motion: bool = True, velocity: bool = True) -> None:
         """Matched to ``detection`` on ``frame_index``: the box, its points and (``motion``) where it anchors its
@@ -173,6 +178,15 @@ CAMERA_AGREEMENT = 1.0
 # is the same number of face widths a second near or far from the camera; the probe's teacher walked 4, a brisk
 # walk of 1.4 m/s past a 15 cm wide face is 9) to be the face a later round finds nearby
 WALKING_SPEED = 6.0
+# A face flow lost is looked for by its picture (FaceTracker._found_again) this fast (in its own widths a second, as
+# WALKING_SPEED): further than a walk, as its picture is its check; a face that got up and left at 9 widths a
+# second, and one that came to sit down at 9, were lost at --sample-fps 5 with 6
+FOUND_SPEED = 12.0
+# found_nearby: the width (pixels) a face's picture is compared at, and the least normalised cross-correlation with
+# which its picture found elsewhere is taken for it: 0.90-1.0 for faces that moved (walking, crossing, at
+# --sample-fps 5), 0.74 or less where the face was hidden, turned away, gone or cut to another shot
+FOUND_WIDTH = 40
+FOUND_CORRELATION = 0.8
 # with max_faces, how much larger in area a face found must be than the smallest face followed to take its place
 LARGER_FACE = 1.5
 # with max_faces 1, how much smaller in area than the face followed a face found while it is away may be and still
@@ -232,6 +246,30 @@ def camera_shift(before: np.ndarray, after: np.ndarray) -> tuple[float, float] |
     return float(median[0] / scale), float(median[1] / scale)
 
 
+def found_nearby(before: np.ndarray, after: np.ndarray, box: tuple, reach: float) -> tuple[float, float] | None:
+    """How far the picture in ``box`` of grey frame ``before`` moved in ``after`` (x, y in pixels), found within
+    ``reach`` pixels of where it was by normalised cross-correlation (on copies where the box is
+    :data:`FOUND_WIDTH` wide); None where nothing there correlates with it :data:`FOUND_CORRELATION` or more (the
+    face hidden, turned, gone), or the box shows nothing (a plain patch matches anywhere)."""
+    x, y, w, h = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, before.shape[1]), min(y + h, before.shape[0])
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    reach = int(np.ceil(reach))
+    sx0, sy0 = max(x0 - reach, 0), max(y0 - reach, 0)
+    sx1, sy1 = min(x1 + reach, after.shape[1]), min(y1 + reach, after.shape[0])
+    scale = min(1.0, FOUND_WIDTH / (x1 - x0))
+    template, region = (cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else im
+                        for im in (before[y0:y1, x0:x1], after[sy0:sy1, sx0:sx1]))
+    if template.std() < CAMERA_TEXTURE or any(r < t for r, t in zip(region.shape, template.shape)):
+        return None
+    scores = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    if best < FOUND_CORRELATION:
+        return None
+    return float(sx0 + bx / scale - x0), float(sy0 + by / scale - y0)
+
+
 def _points(det: Detection) -> np.ndarray:
     x, y, w, h = det.box
     corners = [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
@@ -257,6 +295,19 @@ def _from_points(pts: np.ndarray, detection: Detection, frame_shape: tuple[int, 
                      detection.turns)
 
 
+# how long a track may go without a detection (its face hidden, turned away, missed) and keep its number: 3 rounds at
+# the default --detect-every 0.3; or MISS_ROUNDS rounds where they are further apart (one missed round must not
+# split a track)
+MISS_SECONDS = 0.9
+MISS_ROUNDS = 3
+
+
+def miss_seconds(detect_every: float) -> float:
+    """How long a track may go without a detection with detection every ``detect_every`` s: :data:`MISS_SECONDS`,
+    or :data:`MISS_ROUNDS` rounds where that is longer (3 s at --detect-every 1)."""
+    return max(MISS_SECONDS, MISS_ROUNDS * detect_every)
+
+
 # frames over which the rate frames arrive at is taken (their median spacing): a second at 15 fps
 RATE_WINDOW = 15
 
@@ -265,7 +316,8 @@ class FaceTracker:
     """Assigns stable ids to faces across frames.
 
     ``iou_threshold``: least overlap between a track's box and a new detection to be the same face.
-    ``max_missed_rounds``: detection rounds a track may go unmatched (kept moving by flow) before it ends.
+    ``miss_seconds``: how long a track may go without a detection (kept moving by flow, or lost) before it ends,
+    by the frames' times (their indices at ``fps`` where none are given), whatever the rate frames are analysed at.
     ``max_faces``: at most this many tracks at once, new ones from the largest faces found; with 1, every track is
     number 1 (one face followed through a video: a participant who looks away and back is not a new person), and
     while the face followed is away a much smaller one (a person behind them; :data:`AWAY_SMALLER`) is not taken in
@@ -279,11 +331,11 @@ class FaceTracker:
     is the frame index.
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed_rounds: int = 3, max_faces: int | None = None,
+    def __init__(self, iou_threshold: float = 0.3, miss_seconds: float = MISS_SECONDS, max_faces: int | None = None,
                  forget_rounds: int = 100, fps: float = 25.0):
         self.iou_threshold = iou_threshold
         self.fps = fps
-        self.max_missed_rounds = max_missed_rounds
+        self.miss_seconds = miss_seconds
         self.max_faces = max_faces
         self.forget_rounds = forget_rounds
         self._followed_area = 0.0  # max_faces 1: the box area of the face followed last
@@ -382,7 +434,15 @@ class FaceTracker:
         for r, track in enumerate(self.tracks):
             if r not in matched_tracks:
                 track.missed_rounds += 1
-        self.tracks = [t for t in self.tracks if t.missed_rounds <= self.max_missed_rounds]
+        # Unseen for longer than miss_seconds, by the frames' times, ends a track: counted in rounds (3), a track at
+        # --sample-fps 5 outlived its third missed round 1.0 s after its last detection (rounds fall on frames 0.2 s
+        # apart), and took a face that came to its place 1.2 s on (one person crossing into another's). A round falls
+        # on the frame nearest its due time: a frame's leeway. (Not the clock's frames: a recording delivering 30
+        # frames a second whose container says 17.5 had them count as 1/17.5 s each.)
+        now = time if time is not None else frame_index / self.fps
+        for r in matched_tracks:
+            self.tracks[r].last_detected_time = now
+        self.tracks = [t for t in self.tracks if now - t.last_detected_time <= self.miss_seconds + 1 / self.fps]
         new = [d for c, d in enumerate(detections) if c not in matched_dets]
         if self.max_faces is not None:
             new = self._make_room(new)
@@ -390,7 +450,7 @@ class FaceTracker:
         for det in left_to_right(new):
             self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
                                      anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
-                                     flow_sure=True))
+                                     flow_sure=True, last_detected_time=now))
             if self.max_faces != 1:
                 self._next_id += 1
         self._prev_grey, self._prev_index = grey, frame_index
@@ -544,7 +604,8 @@ class FaceTracker:
         if not failed:
             return
         shift = camera_shift(self._prev_grey, grey)
-        if shift is None or np.hypot(*shift) < 1.0:  # the picture did not move: flow has nothing more to go on
+        if shift is None or np.hypot(*shift) < 1.0:  # the picture did not move: the faces may have
+            self._found_again(failed, grey, frames)
             return
         for track in failed:
             track.lost = track.left_frame = False
@@ -558,6 +619,29 @@ class FaceTracker:
                 track.detection = Detection((x, y, w, h), tuple((px + shift[0], py + shift[1])
                                                                 for px, py in track.detection.landmarks),
                                             track.detection.score, track.detection.turns)
+
+    def _found_again(self, failed: list[Track], grey: np.ndarray, frames: int) -> None:
+        """Of the faces flow lost (``failed``) on a picture that did not move, ``frames`` frames on, those found by
+        their own picture (:func:`found_nearby`) within :data:`FOUND_SPEED` of where they were are followed by flow
+        from there. Frames further apart than flow reaches (--sample-fps 5: a face that starts walking moved 80 px
+        in 0.2 s) lost a face that with every frame analysed flow followed away: its track was looked for where the
+        face had been, and someone taking the seat 0.4 s later took its number (flow had lost the newcomer too,
+        which with every frame analysed had a track of its own to claim the seat). A picture found on another face
+        followed (the face passing in front, or one alike) is not taken, and a face lost at the frame's edge is not
+        looked for (it left)."""
+        for track in failed:
+            if track.left_frame:
+                continue
+            reach = FOUND_SPEED * track.detection.box[2] * frames / self.fps
+            shift = found_nearby(self._prev_grey, grey, track.detection.box, reach)
+            if shift is None:
+                continue
+            moved = _shifted_box(track.detection.box, shift)
+            if any(iou(moved, t.detection.box) >= self.iou_threshold for t in self.tracks if t is not track
+                   and not t.lost):
+                continue  # another face is there
+            track.lost = False
+            self._follow([track], grey, FLOW_LEVELS, shift)  # from within a pixel or two: no further reach needed
 
     def _follow(self, tracks: list[Track], grey: np.ndarray, levels: int,
                 shift: tuple[float, float] | None = None) -> list[Track]:

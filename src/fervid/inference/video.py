@@ -45,7 +45,7 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
                                       make_method, shipped_temporal_models)
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
-from fervid.inference.track import FaceTracker, TrackedFace
+from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
 # either where it holds video, images.video_by_content, and one named on its own is read)
@@ -1937,23 +1937,68 @@ def _still_image_format(path: Path) -> str | None:
     return None if frames > 1 else fmt
 
 
-MISS_SECONDS = 0.9  # how long a track may go without a detection: 3 rounds at the default --detect-every 0.3
-
-
 # Scene cuts, from a small grey copy of each frame against the last one that shows something: a cut changes the
-# picture (mean absolute grey difference above CUT_DIFFERENCE), its grey histogram (correlation below
-# CUT_HISTOGRAM_CORRELATION) and its structure (the correlation of the two copies' pixels, each scaled to zero mean
-# and unit spread, below CUT_STRUCTURE_CORRELATION) all at once. Measured on built clips: hard cuts between two
-# camera angles 30-68 / below 0.08 / 0.5 or less; within shots at most 16 / 0.96 or more (a face appearing at
-# once, a hand, passers-by; the carphone sample 7.6, a 1080p classroom 2.3), whip pans up to 29 but 0.89 or more;
-# lights switched on keep the structure (1.0); a frame of almost one grey (a flash, black between shots) is
-# skipped. Not found: dissolves, fades, and cuts between shots of the same background (the tracker then behaves
-# as without cut detection). A false cut only ends tracks early; it never joins two people.
+# picture (mean absolute grey difference above CUT_DIFFERENCE) and its structure (the correlation of the two copies'
+# pixels, each scaled to zero mean and unit spread, below CUT_STRUCTURE_CORRELATION side by side and where the
+# picture's own motion is allowed for: moved_structure), and either its grey histogram too (correlation below
+# CUT_HISTOGRAM_CORRELATION) or its structure entirely (moved_structure below CUT_STRUCTURE_GONE) with its grey levels
+# not all as they were (histogram below CUT_HISTOGRAM_ALIKE: the same levels rearranged, 1.0, were a face that moved
+# on a plain wall between two recordings joined, as flipped and shifted as no motion allows). Measured on built clips
+# (difference / structure side by side, allowing for motion / histogram): hard cuts between two camera angles 30-68 /
+# 0.5 or less, 0.25 or less / below 0.08; cuts to another room of about one brightness 34-40 / 0.33 or less, 0.32 or
+# less / 0.70-0.80 (the three side by side were required, and these were not found); within shots at most 16 /
+# 0.96 or more (a face appearing at once, a hand, passers-by; the carphone sample 7.6, a 1080p classroom 2.3); the
+# camera's motion over a photograph: pans of 25-50 px a frame (640 px wide) up to 38 / down to 0.12, 0.99 or more /
+# 0.95 or more, a whip pan (100 px a frame, blurred) -0.19, 0.53 / 0.71, zooms of 10-20% a frame up to 48 / 0.34, 0.65
+# / 0.83, a shaking camera (at random, up to 20 px and 3 degrees each way a frame) up to 53 / down to 0.20, 0.82 /
+# 0.97; shaken twice as hard (40 px, 5 degrees) photographs kept 0.42 / 0.92, but a finely textured room fell to 0.02
+# / 0.86-0.99, read as cuts now and then; the lights switched on keep the structure (1.0). A frame of almost one grey
+# (a flash, black between shots) is skipped. Not found: dissolves, fades, and cuts between shots of the same
+# background (the tracker then behaves as without cut detection). A false cut only ends tracks early; it never joins
+# two people.
 CUT_DIFFERENCE = 20.0
 CUT_HISTOGRAM_CORRELATION = 0.5
 CUT_STRUCTURE_CORRELATION = 0.6
+CUT_STRUCTURE_GONE = 0.35
+CUT_HISTOGRAM_ALIKE = 0.95
 CUT_BLANK_SPREAD = 8.0  # grey levels: a copy with less spread than this shows nothing to compare
 CUT_THUMBNAIL = (128, 72)
+
+
+def _correlation_at(before: np.ndarray, after: np.ndarray, shift: tuple[float, float]) -> float | None:
+    """The correlation of ``before`` and ``after`` where they overlap once ``after`` is shifted back by ``shift``
+    (x, y); None where that leaves little to compare (a quarter of the copy or less, or a plain patch)."""
+    dx, dy = (int(round(v)) for v in shift)
+    height, width = before.shape
+    if 4 * max(height - abs(dy), 0) * max(width - abs(dx), 0) <= before.size:
+        return None
+    a = before[max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+    b = after[max(dy, 0):height - max(-dy, 0), max(dx, 0):width - max(-dx, 0)]
+    a, b = a - a.mean(), b - b.mean()
+    spread = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / spread) if spread > 1e-3 * a.size else None
+
+
+def moved_structure(before: np.ndarray, after: np.ndarray) -> float:
+    """How much of ``before``'s structure ``after`` keeps once the picture's motion is allowed for: the correlation
+    of the two copies (standardised, float32) where they overlap with ``after`` shifted back by as far as the whole
+    picture moved (phase correlation: a pan, a camera shaken tens of pixels), or the median over 3x3 tiles of the
+    same, each tile shifted by its own motion (a zoom, a camera turned as it shook), whichever is higher; -1 where
+    neither leaves anything to compare. Near 1 for a camera's motion, whose copies side by side may correlate
+    little (0.12 on a pan of 50 px a frame); 0.33 or less at a cut."""
+    shift, _ = cv2.phaseCorrelate(before, after)
+    kept = [_correlation_at(before, after, shift)]
+    height, width = before.shape[0] // 3, before.shape[1] // 3
+    window = cv2.createHanningWindow((width, height), cv2.CV_32F)
+    tiles = []
+    for i in range(3):
+        for j in range(3):
+            a, b = (np.ascontiguousarray(c[i * height:(i + 1) * height, j * width:(j + 1) * width])
+                    for c in (before, after))
+            tiles.append(_correlation_at(a, b, cv2.phaseCorrelate(a, b, window)[0]))
+    tiles = [c for c in tiles if c is not None]
+    kept.append(float(np.median(tiles)) if tiles else None)
+    return max((c for c in kept if c is not None), default=-1.0)
 
 
 class SceneCuts:
@@ -1969,13 +2014,17 @@ class SceneCuts:
         if spread[0, 0] < CUT_BLANK_SPREAD:
             return False  # a flash or a black frame: compared with nothing, and nothing compared with it
         histogram = cv2.calcHist([small], [0], None, [32], [0, 256])
-        structure = (small.astype(np.float32) - mean[0, 0]) / spread[0, 0]
+        structure = (small.astype(np.float32) - np.float32(mean[0, 0])) / np.float32(spread[0, 0])
         last, self._last = self._last, (small, histogram, structure)
         if last is None:
             return False
-        return (float(cv2.absdiff(small, last[0]).mean()) > CUT_DIFFERENCE
-                and cv2.compareHist(last[1], histogram, cv2.HISTCMP_CORREL) < CUT_HISTOGRAM_CORRELATION
-                and float((structure * last[2]).mean()) < CUT_STRUCTURE_CORRELATION)
+        if (float(cv2.absdiff(small, last[0]).mean()) <= CUT_DIFFERENCE
+                or float((structure * last[2]).mean()) >= CUT_STRUCTURE_CORRELATION):
+            return False
+        kept = moved_structure(last[2], structure)  # only here: the picture and its structure side by side changed
+        levels = cv2.compareHist(last[1], histogram, cv2.HISTCMP_CORREL)
+        return ((kept < CUT_STRUCTURE_GONE and levels < CUT_HISTOGRAM_ALIKE)
+                or (kept < CUT_STRUCTURE_CORRELATION and levels < CUT_HISTOGRAM_CORRELATION))
 
 
 # --max-faces 1: a face followed that has been away this long is forgotten, and whoever comes is followed (until
@@ -2001,9 +2050,9 @@ class FrameStream:
         self.analyzer, self.options, self.temporal = analyzer, options, temporal
         self.fps = fps
         self.stages = stages if stages is not None else dict.fromkeys(STAGES, 0.0)
-        # a face unseen for up to MISS_SECONDS keeps its id, however often detection runs (counted in rounds, a
-        # 1 s occlusion split a track in two at --detect-every 0.1)
-        self.tracker = FaceTracker(max_missed_rounds=max(3, math.ceil(MISS_SECONDS / options.detect_every - 1e-6)),
+        # a face unseen for up to track.MISS_SECONDS keeps its id, however often detection runs (counted in rounds,
+        # a 1 s occlusion split a track in two at --detect-every 0.1)
+        self.tracker = FaceTracker(miss_seconds=miss_seconds(options.detect_every),
                                    max_faces=analyzer.max_faces,
                                    forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every), fps=fps)
         self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
