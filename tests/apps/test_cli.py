@@ -813,6 +813,30 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
 
 
+def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_png):
+    """A 244-byte file name (legal: 255) failed `fervid video` ("..._frames.partial.csv: File name too long") and
+    `fervid batch`, and `fervid image --annotate --crops` with a raw [Errno 36]: their outputs' names are cut to
+    fit (fervid.inference.images.fitted_stem), the same in every run."""
+    from fervid.inference.images import fitted_stem
+
+    clip, photo = tmp_path / ("v" * 240 + ".mp4"), tmp_path / ("é" * 124 + ".png")  # 244 and 252 bytes
+    clip.write_bytes(carphone().read_bytes())
+    photo.write_bytes(astronaut_png.read_bytes())
+    out = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "1"]
+    result = runner.invoke(app, ["video", str(clip), "--out", str(tmp_path / "v"), *out])
+    assert result.exit_code == 0, result.output
+    tracks = json.loads((tmp_path / "v" / f"{fitted_stem(clip.stem)}_tracks.json").read_text(encoding="utf-8"))
+    assert tracks["file"] == str(clip)
+    for _ in range(2):  # again: its outputs replaced under the same names
+        result = runner.invoke(app, ["image", str(photo), "--annotate", str(tmp_path / "a"), "--crops",
+                                     str(tmp_path / "c"), "-q"])
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in (tmp_path / "a").iterdir()] == [f"{fitted_stem(photo.stem)}_fervid.png"]
+        assert [p.name for p in (tmp_path / "c").iterdir()] == [f"{fitted_stem(photo.stem)}_face1.png"]
+    result = runner.invoke(app, ["batch", str(clip), str(photo), "--out", str(tmp_path / "b"), "-q"])
+    assert result.exit_code == 0, result.output
+
+
 def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
     """`fervid video p01/cam.mp4 --out res` then `fervid video p02/cam.mp4 --out res` replaced p01's outputs, with
     only a notice on stderr: p02's are now named apart, as two cam.mp4 analysed together are."""

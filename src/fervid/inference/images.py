@@ -814,12 +814,48 @@ def printable_name(text: str) -> str:
     return text if utf8_name(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+NAME_MAX = 255  # bytes in a file name: ext4, XFS, Btrfs, ZFS, APFS (NTFS: 255 UTF-16 units, no fewer)
+# the most bytes any output adds to the stem it is named by: a video's key frame while it is written,
+# "_track12345_123456.78s_surprise.partial.png" (43), and its annotated MP4's while its sound is added,
+# ".<stem>_annotated.partial.mp4.silent.mp4" (34); with room to spare
+OUTPUT_SUFFIX_BYTES = 64
+STEM_DIGEST_CHARS = 8  # hex digits of a cut stem's digest, after a "-"
+
+
+def _name_bytes(text: str) -> int:
+    """The bytes ``text`` takes in a file name (the filesystem's encoding, as the OS is given it)."""
+    try:
+        return len(os.fsencode(text))
+    except UnicodeEncodeError:  # a character the locale's encoding lacks: the name cannot be written as it is
+        return len(text.encode("utf-8", "surrogateescape"))
+
+
+def fitted_stem(stem: str, most_bytes: int = NAME_MAX - OUTPUT_SUFFIX_BYTES) -> str:
+    """``stem``, the start of an input's output file names, as it is where every output named after it fits a
+    file name (:data:`NAME_MAX` bytes, its longest suffix included: ``most_bytes`` for the stem); a longer one cut
+    on a character boundary and ended by "-" and 8 hex digits of a digest of the whole, so that two names cut alike
+    stay apart and a run again names its outputs as before. The one rule for `fervid image`'s, `fervid video`'s,
+    `fervid batch`'s and the server's outputs: a legal 244-byte name failed them ("File name too long")."""
+    if _name_bytes(stem) <= most_bytes:
+        return stem
+    import hashlib
+
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:STEM_DIGEST_CHARS]
+    room, kept = most_bytes - 1 - STEM_DIGEST_CHARS, 0
+    for character in stem:  # whole characters only: a cut UTF-8 sequence would be an undecodable name
+        size = _name_bytes(character)
+        if size > room:
+            break
+        room, kept = room - size, kept + 1
+    return f"{stem[:kept].rstrip(' .')}-{digest}"
+
+
 def output_stems(files: list[Path]) -> dict[Path, str]:
     """A file-name stem per input for its outputs in one shared folder, so that no input's outputs overwrite
     another's: the file's own stem where it is unique; where inputs share one (recordings/p01/cam.mp4 and
     recordings/p02/cam.mp4, or cam.mp4 and cam.avi), the folders that tell them apart (p01_cam, p02_cam) or the
     extension (cam_mp4, cam_avi). Compared case-insensitively, as macOS and Windows folders are; a counter
-    settles what nothing else does."""
+    settles what nothing else does. A stem too long for its outputs' names is cut (:func:`fitted_stem`)."""
     from collections import defaultdict
 
     files = list(dict.fromkeys(files))
@@ -854,10 +890,10 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
             break
     stems, taken = {}, set()
     for f in files:
-        stem, n = name(f), 1
+        stem, n = fitted_stem(name(f)), 1
         while stem.lower() in taken:
             n += 1
-            stem = f"{name(f)}-{n}"
+            stem = fitted_stem(f"{name(f)}-{n}")
         taken.add(stem.lower())
         stems[f] = stem
     return stems
@@ -878,7 +914,8 @@ def stem_not_taken(path: Path, stem: str, taken: set[str]) -> str:
             break
         candidate = "_".join([*folders[-depth:], bare])
     base, n = candidate, 1
+    candidate = fitted_stem(candidate)
     while candidate.lower() in taken:
         n += 1
-        candidate = f"{base}-{n}"
+        candidate = fitted_stem(f"{base}-{n}")
     return candidate

@@ -34,7 +34,7 @@ from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
+from fervid.inference.images import check_input_file, fitted_stem, is_url, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
@@ -582,7 +582,7 @@ class VideoResult:
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.stem = self.stem or Path(self.source).stem
+        self.stem = fitted_stem(self.stem or Path(self.source).stem)  # a 244-byte name's outputs: "too long"
 
     def __repr__(self) -> str:
         # counts and one line per track: the rows (a minute of a 16-person call: ~15 MB printed) are frame_table()'s
