@@ -269,6 +269,25 @@ def test_bad_batch_options_are_refused_before_any_work(bad, message, tmp_path):
     assert not (tmp_path / "o").exists()  # nothing was started
 
 
+def test_an_output_folder_too_long_for_sqlite_is_refused_naming_the_limit(tmp_path, astronaut_png):
+    """`fervid batch --out` over ~490 bytes failed with "state.sqlite: unable to open database file" (exit 1), made
+    the folders first: SQLite opens paths of at most 512 bytes, its "-journal" included."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    deep = tmp_path.joinpath(*["d" * 200] * 2)
+    fits = deep / ("o" * (504 - len(os.fsencode(deep)) - len("/") - len("/state.sqlite")))  # SQLite's most: 504
+    run_batch([str(astronaut_png)], BatchOptions(out=fits, pipeline=NO_ANNOTATION), progress=False)
+    assert len(os.fsencode(fits / "state.sqlite")) == 504 and (fits / "state.sqlite").is_file()
+    too_long = fits.with_name(fits.name + "o")
+    result = CliRunner().invoke(app, ["batch", str(astronaut_png), "--out", str(too_long)])
+    assert result.exit_code == 2 and result.output == (
+        f"error: --out must be a shorter path: the run's state, {too_long / 'state.sqlite'} (505 bytes as an absolute "
+        "path), is kept by SQLite, which opens paths of at most 504 bytes\n")
+    assert not too_long.exists()  # nothing was started
+
+
 def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):
     """A second run into the same folder with another model skipped every finished file and reported the first
     model's results as its own."""

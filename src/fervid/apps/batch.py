@@ -123,6 +123,24 @@ class BatchOptions:
         if self.pipeline.face_crops:  # it would be ignored: batch detects the faces of every image and video
             raise ValueError("face_crops: fervid batch detects faces; classify images that are face crops with "
                              "`fervid image --face-crops`")
+        check_state_path(Path(self.out) / STATE_FILE)
+
+
+STATE_FILE = "state.sqlite"  # in the output folder: the run's state
+# the longest path SQLite opens (its Unix VFS's MAX_PATHNAME), the "-journal" it adds to a database's included; it
+# makes a path absolute and resolves its links first, so neither a relative path nor a link gets round it
+SQLITE_MAX_PATH_BYTES = 512
+SQLITE_LONGEST_SUFFIX = "-journal"
+
+
+def check_state_path(state: Path) -> None:
+    """Refuse (ValueError) an output folder whose state file's path is too long for SQLite: `fervid batch --out`
+    over ~490 bytes failed with "state.sqlite: unable to open database file" and nothing more."""
+    resolved = os.fsencode(os.path.realpath(state))
+    most = SQLITE_MAX_PATH_BYTES - len(SQLITE_LONGEST_SUFFIX)
+    if len(resolved) > most:
+        raise ValueError(f"out must be a shorter path: the run's state, {state} ({len(resolved)} bytes as an "
+                         f"absolute path), is kept by SQLite, which opens paths of at most {most} bytes")
 
 
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first
@@ -969,7 +987,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
-    store = StateStore(out / "state.sqlite")
+    store = StateStore(out / STATE_FILE)
     renamed = store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
