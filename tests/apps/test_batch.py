@@ -288,6 +288,19 @@ def test_an_output_folder_too_long_for_sqlite_is_refused_naming_the_limit(tmp_pa
     assert not too_long.exists()  # nothing was started
 
 
+def test_a_group_shared_folder_can_be_resumed_by_a_colleague(tmp_path, astronaut_png):
+    """Under `umask 002` (a folder a group shares), `.lock` was 0600 and state.sqlite 0644 (SQLite's own mode,
+    whatever the umask): a colleague could not resume the run, though the README says outputs follow the umask."""
+    old = os.umask(0o002)
+    try:
+        run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
+    finally:
+        os.umask(old)
+    modes = {name: oct((tmp_path / "out" / name).stat().st_mode & 0o777)
+             for name in (".lock", "state.sqlite", "dataset.parquet", "files")}
+    assert modes == {".lock": "0o664", "state.sqlite": "0o664", "dataset.parquet": "0o664", "files": "0o775"}
+
+
 def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):
     """A second run into the same folder with another model skipped every finished file and reported the first
     model's results as its own."""

@@ -317,6 +317,10 @@ class StateStore:
 
     def __init__(self, path: Path):
         self.folder = Path(path).parent  # the batch's output folder, named in its errors
+        # made as the folder's other files are (0666 less the umask; SQLite makes it 0644 whatever the umask, its
+        # -wal and -shm files as it): with `umask 002` in a folder a group shares, a colleague resumes the run
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each update is durable at once
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("""CREATE TABLE IF NOT EXISTS files (

@@ -815,7 +815,8 @@ def data_folder_lock(data_dir: Path) -> FolderLock:
     outputs to start them afresh. A data folder this creates is private to the server's user (0700); one that
     exists is left as it is (its ``jobs`` folder, which holds everything of a job, is made 0700 by the store)."""
     Path(data_dir).mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-    return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir")
+    return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir",
+                      mode=PRIVATE_FILE)  # private, as every file of the server's: it names the process
 
 
 REDOC_SCRIPT_URL = "/static-offline-docs/redoc.standalone.js"  # where FastAPIOffline serves it
