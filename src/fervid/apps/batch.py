@@ -42,6 +42,7 @@ from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
 from fervid.inference.video import VIDEO_SUFFIXES, table_schema
+from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
 DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
@@ -583,7 +584,7 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
 
     allow_fervid_image_sizes()  # a worker process is fervid's, as the CLI's is
     _end_with_parent()
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)
     cv2.setNumThreads(threads)
     _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
     _worker["options"] = options
@@ -1009,7 +1010,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
     workers = options.workers
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)  # of the CPUs this run may use (a Slurm job's), not the machine's
     started = time.perf_counter()
     faces, finished, work_done = 0, 0, 0.0
     given = {os.path.abspath(p) for p in files}
