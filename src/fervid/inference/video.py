@@ -45,6 +45,7 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace
+from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
 # either where it holds video, images.video_by_content, and one named on its own is read)
@@ -817,6 +818,7 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: 
 def _font_characters() -> frozenset[int]:
     """The characters matplotlib can draw with its fonts as configured: each family in ``font.family``, with the
     fallbacks it lists (a generic name stands for its rcParams list), as matplotlib falls back through them."""
+    prepare_matplotlib()
     from matplotlib import rcParams
 
     names = []
@@ -854,6 +856,7 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     video's time axis (0 to ``duration``), so that a video's timelines line up with each other."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
+    prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
     from matplotlib.figure import Figure
 
     from matplotlib.patheffects import Normal, Stroke
