@@ -216,6 +216,22 @@ def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_pn
         assert proc.wait(timeout=120) == 141 and stderr == "", (option, stderr)
 
 
+@pytest.mark.skipif(os.name == "nt", reason="no RLIMIT_NOFILE on Windows")
+def test_running_out_of_open_files_says_the_limit_and_what_to_do():
+    """`prlimit --nofile=16 fervid batch ...` said only "error: Too many open files" (its worker pool's pipe: no
+    file to name); a file that is known is named, as every OSError's."""
+    import errno
+    import resource
+
+    from fervid.apps.cli import _os_error_line
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    advice = f"Too many open files (this process may have {soft} open at once, `ulimit -n`: raise the limit and run " \
+             "it again)"
+    assert _os_error_line(OSError(errno.EMFILE, "Too many open files")) == advice
+    assert _os_error_line(OSError(errno.EMFILE, "Too many open files", "out/state.sqlite")) == f"out/state.sqlite: {advice}"
+
+
 def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
     """NO_COLOR=1 (https://no-color.org) and TERM=dumb were ignored on a terminal: errors and notices came in colour
     escape codes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import math
@@ -175,7 +176,20 @@ def _os_error_line(exc: OSError, where: str | Path = "") -> str:
     reason = exc.strerror or str(exc)
     if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
         reason = "a file is in the way of this output folder"
+    if exc.errno == errno.EMFILE:  # (a pipe or a socket has no file to name: what to do, then)
+        reason += _open_files_limit()
     return f"{where}{': ' if where else ''}{reason}"
+
+
+def _open_files_limit() -> str:
+    """What a process that ran out of open files is allowed (`prlimit --nofile=16 fervid batch ...` said only "error:
+    Too many open files")."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return ""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return f" (this process may have {soft} open at once, `ulimit -n`: raise the limit and run it again)"
 
 
 def _seconds_list(times: list[float], most: int = 3) -> str:
@@ -2060,6 +2074,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     from fervid.apps.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
+    serving.allow_open_files()  # a low soft limit: accept() failed, and asyncio logged each try's traceback
     # fail now, in one line, not at the first request; and say what runs (the precision and method as they resolved)
     ran = _video_runner(settings.pipeline, named_method=named_method).new_result("").run_settings
     _check_can_listen(host, port)
