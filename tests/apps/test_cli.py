@@ -853,6 +853,48 @@ def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_pn
     assert result.exit_code == 0, result.output
 
 
+def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
+    """Under LC_ALL=de_DE.ISO-8859-1, `fervid video clip.mp4 --out uo-ünï/vid` failed in pyarrow ("Failed to open
+    local file ...partial.parquet": pyarrow encodes a path as UTF-8, and the folder's name is Latin-1 text to
+    Python), and OpenCV did not find `clïp.mp4` ("not a video"), `fervid batch` alike. A name whose bytes are not
+    UTF-8 is refused by name."""
+    import sys
+
+    import pandas as pd
+
+    if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").is_file():
+        pytest.skip("localedef and glibc's locale sources make the Latin-1 locale")
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "ISO-8859-1", str(locales / "de_DE.ISO-8859-1")],
+                   check=False, capture_output=True)  # (exit 1 with warnings, the locale made)
+    env = {**os.environ, "LOCPATH": str(locales), "LC_ALL": "de_DE.ISO-8859-1"}
+    env.pop("PYTHONUTF8", None)
+    check = subprocess.run([sys.executable, "-c", "import sys; print(sys.getfilesystemencoding())"], env=env,
+                           capture_output=True, text=True)
+    if check.stdout.strip() != "iso8859-1":
+        pytest.skip(f"the Latin-1 locale could not be made: {check.stdout} {check.stderr}")
+    clip = tmp_path / "clïp.mp4"  # UTF-8 bytes, as a UTF-8 system names it
+    clip.write_bytes(carphone().read_bytes())
+    latin = tmp_path / os.fsdecode("lat-\xe9.mp4".encode("latin-1"))  # bytes no UTF-8 system wrote
+    latin.write_bytes(carphone().read_bytes())
+    fervid = [sys.executable, "-m", "fervid"]
+    quick = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+    out = tmp_path / "uo-ünï"
+    done = subprocess.run([*fervid, "video", str(clip), "--out", str(out / "vid"), *quick], env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out / "vid" / "clïp_frames.parquet")) > 100
+    done = subprocess.run([*fervid, "batch", str(clip), "--out", str(out / "batch"), "-q", "--no-annotate"], env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out / "batch" / "dataset.parquet")) > 100
+    done = subprocess.run([*fervid, "video", str(latin), "--out", str(tmp_path / "v2"), *quick], env=env,
+                          capture_output=True)
+    assert done.returncode == 1 and b"OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this " \
+                                      b"one's are iso8859-1 (the locale's); rename the file" in done.stderr
+
+
 def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
     """`fervid video p01/cam.mp4 --out res` then `fervid video p02/cam.mp4 --out res` replaced p01's outputs, with
     only a notice on stderr: p02's are now named apart, as two cam.mp4 analysed together are."""

@@ -41,7 +41,7 @@ from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_not
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
-from fervid.inference.video import VIDEO_SUFFIXES, table_schema
+from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
 from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -656,7 +656,8 @@ def _write_rows(path: Path, parts) -> tuple[int, set[int]]:
     import pyarrow.parquet as pq
 
     rows, tracks = 0, set()
-    with naming_file(path), pq.ParquetWriter(path, table_schema(DATASET_COLUMNS)) as writer:
+    with naming_file(path), open_parquet(path, "wb") as fh, \
+            pq.ParquetWriter(fh, table_schema(DATASET_COLUMNS)) as writer:
         for part in parts:
             writer.write_table(part)
             rows += part.num_rows
@@ -695,13 +696,18 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     streamed = result.table_path is not None
     frames = None if streamed else pa.Table.from_pandas(result.frame_table(), preserve_index=False)
-    found = pq.read_metadata(result.table_path).num_rows if streamed else frames.num_rows
+    if streamed:
+        with open_parquet(result.table_path) as fh:
+            found = pq.read_metadata(fh).num_rows
+    else:
+        found = frames.num_rows
     if result.error and not found:
         raise ValueError(result.error)
     schema = table_schema(DATASET_COLUMNS)
 
     def parts():
-        with pq.ParquetFile(result.table_path) if streamed else contextlib.nullcontext() as reader:
+        with open_parquet(result.table_path) if streamed else contextlib.nullcontext() as fh, \
+                pq.ParquetFile(fh) if streamed else contextlib.nullcontext() as reader:
             batches = reader.iter_batches(batch_size=ROW_GROUP_ROWS) if streamed else frames.to_batches(ROW_GROUP_ROWS)
             for batch in batches:
                 n = batch.num_rows
@@ -1107,7 +1113,7 @@ def _parts(path: Path, name: str):
     import pyarrow.parquet as pq
 
     schema = table_schema(DATASET_COLUMNS)
-    with pq.ParquetFile(path) as reader:
+    with open_parquet(path) as fh, pq.ParquetFile(fh) as reader:
         current = set(DATASET_COLUMNS) <= set(reader.schema_arrow.names)
         # one thread: a pool's start per file took 4/5 of the time of an image's one row (1.7 ms; a 400,000-row
         # video reads no slower)
@@ -1226,8 +1232,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                 yield part
 
     try:
-        with naming_file(tmp), pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})
-                                                ) as writer:
+        with naming_file(tmp), open_parquet(tmp, "wb") as fh, \
+                pq.ParquetWriter(fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
             for group in _row_groups(every_part(), ROW_GROUP_ROWS):
                 writer.write_table(group)
     except BaseException:  # (a full disk) the last table written stays whole; no half of this one is left beside it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, Union
@@ -550,7 +551,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     unique = list(shortest.values())
     # a name of bytes that are not UTF-8 (a Linux disk written by an old camera or a Windows-1252 tool): OpenCV
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
-    problems += [(str(p), "file name is not valid UTF-8; rename the file") for p in unique if not utf8_name(str(p))]
+    problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
 
 
@@ -807,6 +808,29 @@ def utf8_name(text: str) -> bool:
         return True
     except UnicodeEncodeError:
         return False
+
+
+def not_utf8_reason(name: str) -> str:
+    """Why a file name that is not valid UTF-8 here (:func:`utf8_name`) is refused, and what to do: where its bytes
+    are UTF-8 and only this run's locale cannot read them (LC_ALL=C on a Python not in UTF-8 mode: an ASCII
+    locale), the locale is to change, not the file (it said "rename the file" of `café.png`)."""
+    try:
+        os.fsencode(name).decode("utf-8")
+    except UnicodeDecodeError:
+        return "file name is not valid UTF-8; rename the file"
+    return (f"file name is UTF-8, which this run's locale ({sys.getfilesystemencoding()}) cannot read; run fervid "
+            "in a UTF-8 locale (LC_ALL=C.UTF-8) or with PYTHONUTF8=1")
+
+
+def opencv_name(path: str | Path) -> str | None:
+    """``path`` as OpenCV must be given it, or None where it cannot be. OpenCV encodes a name it is given as UTF-8,
+    whatever the locale: under a Latin-1 one (LC_ALL=de_DE.ISO-8859-1) the UTF-8 bytes of `café.mp4` are the text
+    "cafÃ©.mp4" to Python, which OpenCV looked for as other bytes and did not find. The name's bytes read as UTF-8
+    are the text it finds the file by; a name whose bytes are not UTF-8 it cannot be given at all."""
+    try:
+        return os.fsencode(str(path)).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def printable_name(text: str) -> str:
