@@ -19,8 +19,9 @@ def test_every_exported_error_is_a_fervid_error_and_keeps_its_built_in_base():
     built-in bases (`except ValueError`) must keep working."""
     kept = {"ImageLoadError": ValueError, "VideoError": ValueError, "OptionError": ValueError,
             "UnknownName": (KeyError, ValueError), "ModelError": RuntimeError, "ModelNotFound": RuntimeError,
-            "DetectorUnavailable": RuntimeError, "OutputDirError": FileExistsError}
-    errors = {name for name in fervid.__all__ if name.endswith(("Error", "NotFound", "Unavailable", "UnknownName"))}
+            "DetectorUnavailable": RuntimeError, "OutputDirError": FileExistsError, "OutputsBusy": RuntimeError}
+    errors = {name for name in fervid.__all__
+              if name.endswith(("Error", "NotFound", "Unavailable", "UnknownName", "Busy"))}
     assert errors == set(kept) | {"FervidError"}
     for name, builtin in kept.items():
         cls = getattr(fervid, name)

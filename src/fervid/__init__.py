@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from fervid.inference.images import ImageLoadError as ImageLoadError
     from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
     from fervid.inference.options import PipelineOptions as PipelineOptions
-    from fervid.inference.video import (FrameFace as FrameFace, VideoError as VideoError,
-                                        VideoOptions as VideoOptions, VideoResult as VideoResult)
+    from fervid.inference.video import (Episode as Episode, FrameFace as FrameFace, OutputsBusy as OutputsBusy,
+                                        TrackLog as TrackLog, VideoError as VideoError, VideoOptions as VideoOptions,
+                                        VideoResult as VideoResult)
     from fervid.registry import UnknownName as UnknownName
 
 # the one place the version is set (pyproject.toml reads it); every output records it. A development version
@@ -41,25 +42,29 @@ __version__ = "0.3.0.dev0"
 _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",
          # analyze_video's options, its result and the rows the result holds
          "VideoOptions": "fervid.inference.video", "VideoResult": "fervid.inference.video",
-         "FrameFace": "fervid.inference.video",
+         "FrameFace": "fervid.inference.video", "TrackLog": "fervid.inference.video",
+         "Episode": "fervid.inference.video",
          # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
          # name (detector, method) not registered, a detector whose package is not installed, a video that cannot
-         # be analysed
+         # be analysed, a video's outputs another analysis is writing into that folder
          "ImageLoadError": "fervid.inference.images", "ModelError": "fervid.inference.models",
          "ModelNotFound": "fervid.inference.models", "UnknownName": "fervid.registry",
-         "DetectorUnavailable": "fervid.inference.detect", "VideoError": "fervid.inference.video"}
+         "DetectorUnavailable": "fervid.inference.detect", "VideoError": "fervid.inference.video",
+         "OutputsBusy": "fervid.inference.video"}
 # The public names, written out: a type checker reads a literal list, not one built from _LAZY
 # (tests/test_init.py checks that the two agree). FervidError: the base of every error here, and of OptionError
 # (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of)
 __all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__",
-           "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "ImageLoadError", "ModelError",
-           "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError"]
+           "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog", "Episode",
+           "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError",
+           "OutputsBusy"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fervid' has no attribute {name!r}")
+if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'fervid' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -22,3 +22,45 @@ EMOTION_ALIASES: dict[str, str] = {
     "neutral": "neutral",
 }
 
+
+# Words people file faces under that mean one of fervid's emotions but are not taken as it: a label is the
+# annotator's claim, so fervid suggests the emotion (a folder or a label of these is left out, and named with it)
+# rather than deciding for them.
+EMOTION_SYNONYMS: dict[str, str] = {
+    "afraid": "fear", "scared": "fear", "frightened": "fear", "terrified": "fear", "fright": "fear",
+    "joy": "happy", "joyful": "happy", "glad": "happy", "smile": "happy", "smiling": "happy",
+    "mad": "angry", "furious": "angry", "rage": "angry",
+    "unhappy": "sad", "sorrow": "sad", "crying": "sad",
+    "disgusting": "disgust", "surprising": "surprise", "astonished": "surprise", "shocked": "surprise",
+    "calm": "neutral",
+}
+
+
+def emotion_of(name: str) -> str | None:
+    """The fervid emotion a folder name or label names, as an emotion or an alias (:data:`EMOTION_ALIASES`), in any
+    case and with any surrounding spaces (a folder ``"fear "``, a cell ``" Happy"``); None where it names none."""
+    return EMOTION_ALIASES.get(str(name).strip().lower())
+
+
+def accepted_emotion_names() -> str:
+    """The names :func:`emotion_of` accepts, each emotion with its aliases: "angry/anger, disgust/disgusted, ...",
+    for the messages that refuse another."""
+    names = {emotion: [emotion] for emotion in EMOTIONS}
+    for alias, emotion in EMOTION_ALIASES.items():
+        if alias != emotion:
+            names[emotion].append(alias)
+    return ", ".join("/".join(spellings) for spellings in names.values()) + " (any case)"
+
+
+def emotion_hint(name: str) -> str:
+    """What a name that :func:`emotion_of` refuses may have meant, for the message that refuses it: "did you mean
+    fear?" for a synonym (``Scared``) or a misspelling (``suprised``); "" where nothing comes close (``contempt``,
+    a class fervid lacks)."""
+    import difflib
+
+    word = str(name).strip().lower()
+    guess = EMOTION_SYNONYMS.get(word)
+    if guess is None:
+        close = difflib.get_close_matches(word, [*EMOTION_ALIASES, *EMOTION_SYNONYMS], n=1, cutoff=0.75)
+        guess = (EMOTION_ALIASES.get(close[0]) or EMOTION_SYNONYMS.get(close[0])) if close else None
+    return f"did you mean {guess}?" if guess else ""

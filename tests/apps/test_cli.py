@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from fervid.apps.cli import app
+from fervid.evaluation.datasets import NOT_AN_EMOTION
 from fervid.samples import carphone
 
 runner = CliRunner()
@@ -471,15 +472,15 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     assert "2 image(s) seen: 1 scored, 1 left out" in result.output
     assert f"  1 x cannot read image (not an image, or a format Pillow cannot read): {photos / 'happy' / 'broken.jpg'}" \
         in result.output
-    assert "  0 x in a folder whose name is not one of angry, disgust" in result.output and f"{photos / 'misc'}" \
-        in result.output
+    assert "  0 x in a folder whose name is not one of fervid's emotions, angry/anger, disgust" in result.output \
+        and f"{photos / 'misc'} ('misc')" in result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
     assert "2 image(s) seen: 1 scored, 1 left out" in report and "- 1 x cannot read image" in report
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(photos / "misc"), str(photos / "happy" / "broken.jpg")}
     assert metrics["totals"] == {"images_seen": 2, "scored": 1, "left_out": 1, "left_out_by_reason": {
         "cannot read image (not an image, or a format Pillow cannot read)": 1,
-        "in a folder whose name is not one of angry, disgust, fear, happy, sad, surprise, neutral (or an alias)": 0}}
+        f"in a folder whose name is {NOT_AN_EMOTION}": 0}}
     # the numbers say what made them (the model's temperature, the runtime, how each photo's face was chosen),
     # and each face's prediction is kept for other metrics and tests
     import onnxruntime
@@ -934,18 +935,19 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
     from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
     video in that folder goes on."""
-    from fervid.apps.cli import _outputs_lock
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
+    from fervid.inference.video import outputs_lock
 
     other = tmp_path / "other.mp4"
     other.write_bytes(carphone().read_bytes())
     res = tmp_path / "res"
     args = ["video", str(carphone()), str(other), "--out", str(res), "--no-annotate", "--method", "frame", "-q"]
-    with _outputs_lock(res, "carphone_pristine"):  # another run is writing them
+    with outputs_lock(res, "carphone_pristine"):  # another run is writing them
         result = runner.invoke(app, args)
         assert result.exit_code == 75, result.output  # EX_TEMPFAIL: a scheduler tries it again later
-        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}) is writing "
-                                 "carphone_pristine_* there; run this again once it is done, or give another --out\n")
+        assert result.output == (f"error: {res}: another fervid run (pid {os.getpid()}, this process) is writing "
+                                 "carphone_pristine_* there; run this again once it is done, or give another output "
+                                 "folder\n")
         assert not list(res.glob("carphone_pristine_*")) and (res / "other_tracks.json").is_file()
     assert runner.invoke(app, args).exit_code == 0  # released
     assert not list(res.glob(".*.lock"))  # a lock is there while its outputs are written, and not left beside them
@@ -954,8 +956,47 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     (res / "other_tracks.json").write_text(json.dumps({**tracks, "file": str(tmp_path / "x" / "other.mp4")}),
                                            encoding="utf-8")
     with pytest.raises(FolderLocked, match=r"another fervid run wrote .*x/other.mp4's outputs as other_\* while "):
-        with _outputs_lock(res, "other", other):
+        with outputs_lock(res, "other", other):
             pass
+
+
+def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_path):
+    """`fervid video` run while a notebook's analyze_video wrote the same video's outputs into that folder: both
+    said they were done, and the folder had no frames table. The command is refused with exit 75 while the API's
+    run writes, and that run's outputs are whole."""
+    import sys
+    import threading
+
+    import pandas as pd
+
+    import fervid
+
+    writing, release, results = threading.Event(), threading.Event(), []
+
+    def hold(done, total):
+        if done == 1:
+            writing.set()
+            assert release.wait(120)
+
+    analyzer = fervid.Analyzer()
+    settings = dict(method="frame", annotate=False)
+    thread = threading.Thread(target=lambda: results.append(
+        analyzer.analyze_video(carphone(), tmp_path, progress=hold, **settings)))
+    thread.start()
+    try:
+        assert writing.wait(120)
+        done = subprocess.run([sys.executable, "-m", "fervid", "video", str(carphone()), "--out", str(tmp_path),
+                               "--no-annotate", "--method", "frame", "-q"], capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        release.set()
+        thread.join()
+    assert done.returncode == 75, done.stderr
+    assert done.stderr == (f"error: {tmp_path}: another fervid run (pid {os.getpid()}) is writing carphone_pristine_* "
+                           "there; run this again once it is done, or give another output folder\n")
+    (result,) = results
+    assert result.ok and len(result.frame_table()) == len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv"))
+    assert result.frames_analysed == 120 and not list(tmp_path.glob("*.partial.*"))
 
 
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
@@ -1077,7 +1118,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkey
     import errno
     from pathlib import Path
 
-    from fervid.apps import folder_lock
+    from fervid import folder_lock
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -1646,6 +1687,52 @@ def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_
     assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in result.output
     assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in (tmp_path / "eval" / "report.md").read_text(
         encoding="utf-8")
+
+
+def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(tmp_path, astronaut_rgb):
+    """A researcher's `path,label` CSV was refused ("missing FER2013 column(s) Usage, emotion, pixels"): it is read
+    as her folders are, the interval resamples her subjects, and the lines it could not use are named; a whole photo
+    among the crops is named too."""
+    from conftest import synthetic_faces
+
+    faces, _ = synthetic_faces(36)
+    _ckplus_folder(faces, tmp_path / "crops")  # 12 people, three frames each
+    Image.fromarray(astronaut_rgb).save(tmp_path / "crops" / "happy" / "astronaut.png")
+    rows = ["path,label,subject"] + [f"{p.relative_to(tmp_path).as_posix()},{p.parent.name.title()},{p.stem[:4]}"
+                                     for p in sorted((tmp_path / "crops").glob("*/S*.png"))]
+    rows += ["crops/happy/astronaut.png,happy,S099", "crops/happy/gone.png,happy,S001",
+             "crops/anger/S001_001_00000001.png,Scared,S001"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n"] == 37 and metrics["ci_method"] == "bootstrap over 13 subjects"
+    assert metrics["settings"]["dataset_kind"] == "folder"
+    assert f"  1 x no such file: {tmp_path / 'crops' / 'happy' / 'gone.png'} (labels.csv line 39)" in result.output
+    assert f"{tmp_path / 'labels.csv'} label 'Scared' (line 40: did you mean fear?)" in result.output
+    assert metrics["unlike_crops"] == {str(tmp_path / "crops" / "happy" / "astronaut.png"): "512x512, 10.7x their size"}
+    assert f"notice: 1 of the 37 images in {tmp_path / 'labels.csv'} are unlike its others" in result.output
+    # a CSV of neither form says both
+    (tmp_path / "other.csv").write_text("filename,class\na.png,happy\n", encoding="utf-8")
+    other = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "other.csv")])
+    assert other.exit_code == 1 and "emotion,pixels,Usage" in other.output and "path,label" in other.output, \
+        other.output
+
+
+def test_an_option_given_twice_is_refused_by_every_command(tmp_path, astronaut_png):
+    """`fervid evaluate --model a --model b` scored b without a word: Click keeps an option's last value."""
+    twice = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--model", "fer2013_vgg", "--model=ferplus_vgg"])
+    assert twice.exit_code == 2
+    assert "--model is given 2 times (--model fer2013_vgg, --model ferplus_vgg): it takes one value, give it once" \
+        in twice.output
+    flags = runner.invoke(app, ["image", str(astronaut_png), "--quiet", "-q", "--json", str(tmp_path / "a.json")])
+    assert flags.exit_code == 2 and "--quiet/-q is given 2 times (--quiet, -q)" in flags.output
+    assert not (tmp_path / "a.json").exists()
+    # an option that takes a list stays repeatable; a single use of each is as before
+    once = runner.invoke(app, ["image", str(astronaut_png), "-q", "--json", str(tmp_path / "b.json")])
+    assert once.exit_code == 0 and (tmp_path / "b.json").is_file(), once.output
+    listed = runner.invoke(app, ["serve", "--allow-host", "a.example", "--allow-host", "b.example", "--port", "0"])
+    assert listed.exit_code == 2 and "--port" in listed.output and "given 2 times" not in listed.output, listed.output
 
 
 def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_an_earlier_run(tmp_path,

@@ -146,11 +146,11 @@ def test_one_server_per_data_folder(tmp_path):
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
 
     settings = ServerSettings(data_dir=tmp_path / "data")
     with TestClient(create_app(settings), base_url=BASE):
-        with pytest.raises(FolderLocked, match=r"another fervid server \(pid \d+\) is using this folder"):
+        with pytest.raises(FolderLocked, match=r"another fervid server \(pid \d+, this process\) is using this folder"):
             with TestClient(create_app(settings), base_url=BASE):
                 pass
         with socket.socket() as probe:  # a free port: the address check comes before the folder's

@@ -1,9 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from fervid.inference.images import load_grey, load_image
-from fervid.evaluation.datasets import DatasetError, FaceDataset, load_fer2013, load_image_folder
+from fervid.inference.images import load_image
+from fervid.evaluation.datasets import (NOT_AN_EMOTION, DatasetError, FaceDataset, left_out_reasons, load_fer2013,
+                                       load_image_folder, load_label_table, unlike_crops, unlike_crops_notice)
 from fervid.emotions import EMOTIONS
 
 from conftest import synthetic_faces, write_fer2013_csv
@@ -65,7 +68,8 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     # what was skipped is said, with why: a score must not silently cover fewer inputs than the user gave it
     assert set(ds.left_out) == {str(tmp_path / "contempt"), str(tmp_path / "anger" / "broken.png")}
     assert ds.left_out[str(tmp_path / "anger" / "broken.png")].startswith("cannot read image")
-    assert ds.left_out[str(tmp_path / "contempt")].startswith("a folder of 3 image(s) whose name is not one of angry")
+    assert ds.left_out[str(tmp_path / "contempt")].startswith("a folder of 3 image(s) whose name is not one of "
+                                                              "fervid's emotions, angry/anger, disgust")
     # a subset keeps what loading left out; a concatenation joins both lists
     assert ds.subset([0]).left_out == ds.left_out
     assert len(FaceDataset.concat([ds.subset([0]), FaceDataset(ds.images[:1], ds.labels[:1], left_out={"x": "y"})])
@@ -78,6 +82,117 @@ def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     with pytest.raises(DatasetError,
                        match=r"no readable images in any emotion folder \(expected .*flat/<emotion>/<image>"):
         load_image_folder(flat)
+
+
+def _crops_folder(root: Path, folders: dict[str, int], seed: int = 0) -> Path:
+    """``root/<folder>/<i>.png``: that many 48x48 synthetic face crops in each folder (names as given, spaces kept)."""
+    images, _ = synthetic_faces(sum(folders.values()), seed)
+    faces = iter(images)
+    for folder, n in folders.items():
+        (root / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(next(faces)).save(root / folder / f"{i}.png")
+    return root
+
+
+def test_a_folder_name_with_spaces_around_it_is_its_emotion_and_unknown_names_get_a_suggestion(tmp_path):
+    """A researcher's "fear " (a trailing space) was left out as not an emotion, and the report, where the space did
+    not show, read "data/folders/fear is not one of ... fear"; "Scared" got no hint of what would do."""
+    root = _crops_folder(tmp_path / "faces", {"fear ": 2, " Happy": 2, "Scared": 3, "Contempt": 1, "suprised": 1})
+    ds = load_image_folder(root)
+    assert ds.class_counts()["fear"] == 2 and ds.class_counts()["happy"] == 2 and len(ds) == 4
+    # each rejected folder is quoted, with what it may have meant; the accepted names are in the reason
+    lines = left_out_reasons(ds)
+    assert lines == [f"  5 x in a folder whose name is {NOT_AN_EMOTION}: {root / 'Contempt'} ('Contempt'), "
+                     f"{root / 'Scared'} ('Scared': did you mean fear?), "
+                     f"{root / 'suprised'} ('suprised': did you mean surprise?)"], lines
+    assert "angry/anger, disgust/disgusted, fear/fearful, happy/happiness" in NOT_AN_EMOTION
+    # metrics.json's left_out keeps each folder's own note
+    assert ds.left_out[str(root / "Scared")].endswith("['Scared': did you mean fear?]")
+    with pytest.raises(DatasetError, match=r"/'Contempt': folder name is not one of angry/anger.*\(any case\)$"):
+        load_image_folder(root, skip_unknown=False)
+    scared = _crops_folder(tmp_path / "scared", {"happy": 1, "Scared": 1})
+    with pytest.raises(DatasetError, match=r"/'Scared': folder name is not one of angry/anger.*: did you mean fear\?$"):
+        load_image_folder(scared, skip_unknown=False)
+
+
+def test_a_folder_with_no_emotion_folder_names_the_folders_it_found(tmp_path):
+    """"no readable images in any emotion folder" said nothing of the folders there, whose names were the mistake."""
+    root = _crops_folder(tmp_path / "faces", {"Scared ": 2, "joy": 1, "misc": 1})
+    with pytest.raises(DatasetError) as caught:
+        load_image_folder(root)
+    message = str(caught.value)
+    assert message.startswith(f"{root}: no readable images in any emotion folder")
+    assert message.endswith("folders found: 'Scared ' (did you mean fear?), 'joy' (did you mean happy?), 'misc')")
+    assert "angry/anger" in message
+
+
+def test_a_label_table_is_read_as_a_folder_is_its_lines_left_out_named(tmp_path):
+    """A researcher's path,label CSV was refused ("missing FER2013 column(s) Usage, emotion, pixels"). Its images
+    are read as a folder's, paths relative to the table's folder, labels through the same aliases."""
+    root = _crops_folder(tmp_path / "faces", {"happy": 3, "sad": 2})
+    table = tmp_path / "labels.csv"
+    table.write_text("path,label,subject\n"
+                     "faces/happy/0.png, Happy ,P1\n"          # line 2: spaces and case, as a spreadsheet keeps them
+                     "faces/happy/1.png,anger,P1\n"
+                     f"{root / 'happy' / '2.png'},fear,P2\n"   # an absolute path
+                     "faces/sad/0.png,Scared,P2\n"           # lines 5 and 6: no emotion
+                     "faces/sad/1.png,Scared,P3\n"
+                     "faces/sad/gone.png,sad,P3\n"           # line 7: no such file
+                     "faces/sad/1.png,Contempt,P3\n", encoding="utf-8")
+    ds = load_image_folder(table)  # (as --data gives it) the same reader as load_label_table
+    assert ds.sources == [str(root / "happy/0.png"), str(root / "happy/1.png"), str(root / "happy/2.png")]
+    assert [EMOTIONS[i] for i in ds.labels] == ["happy", "angry", "fear"]
+    assert ds.subjects == ["P1", "P1", "P2"] and ds.name == str(table)
+    # one left-out entry per unknown label (its lines are its images), and the missing file with its line
+    assert left_out_reasons(ds) == [
+        f"  3 x a label that is {NOT_AN_EMOTION}: {table} label 'Scared' (lines 5-6: did you mean fear?), "
+        f"{table} label 'Contempt' (line 8)",
+        f"  1 x no such file: {tmp_path / 'faces/sad/gone.png'} (labels.csv line 7)"]
+    assert ds.totals()["images_seen"] == 7
+    np.testing.assert_array_equal(ds.images[0], load_image_folder(root).images[0])  # as the folder reads it
+    # a subject column must name everyone (an interval over people cannot place the others)
+    table.write_text("path;label;subject\nfaces/happy/0.png;happy;P1\nfaces/happy/1.png;sad;\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"labels.csv: a subject column with empty cells \(e.g. labels.csv line 3\)"):
+        load_label_table(table)
+    table.write_text("path,label\nfaces/happy/0.png,Scared\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"labels.csv: no readable image listed .*labels that are not emotions: "
+                                           r"'Scared' \(did you mean fear\?\)\)$"):
+        load_label_table(table)
+
+
+def test_a_csv_that_is_neither_fer2013_nor_a_label_table_says_both_forms(tmp_path):
+    other = tmp_path / "mine.csv"
+    other.write_text("filename,class\na.png,happy\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"mine.csv: missing FER2013 column\(s\) Usage, emotion, pixels: fervid "
+                                           r"reads a FER2013 CSV \(emotion,pixels,Usage\) or a label table \(path,"):
+        load_fer2013(other)
+    with pytest.raises(DatasetError, match=r"mine.csv: not a label table \(path,label .*its columns are filename, "
+                                           r"class"):
+        load_label_table(other)
+
+
+def test_photos_and_non_faces_among_face_crops_are_named_and_alike_crops_are_quiet(tmp_path, astronaut_rgb):
+    """In a folder read as face crops, a whole photo or a picture of no face was scored (and taught) as a face with
+    no word, unless most of the folder was photos."""
+    crops = _crops_folder(tmp_path / "crops", {"happy": 6, "sad": 6})
+    assert unlike_crops(load_image_folder(crops))[0] == {} and unlike_crops_notice(load_image_folder(crops)) == ""
+    large = tmp_path / "large"  # JAFFE-like: every image 256x256 is as usual as CK+'s 48x48
+    for folder in ("happy", "sad"):
+        (large / folder).mkdir(parents=True)
+        for i, face in enumerate(synthetic_faces(4, seed=len(folder))[0]):
+            Image.fromarray(face).resize((256, 256)).save(large / folder / f"{i}.png")
+    assert unlike_crops(load_image_folder(large))[0] == {}
+    Image.fromarray(astronaut_rgb).save(crops / "happy" / "astronaut.png")  # 512x512: over 4x the crops' 48
+    Image.fromarray(np.full((40, 60), 128, np.uint8)).save(crops / "sad" / "banner.png")  # not their shape
+    ds = load_image_folder(crops)
+    unlike, usual = unlike_crops(ds)
+    assert unlike == {str(crops / "happy" / "astronaut.png"): "512x512, 10.7x their size",
+                      str(crops / "sad" / "banner.png"): "60x40, not their shape"} and usual == (48, 48)
+    notice = unlike_crops_notice(ds)
+    assert notice.startswith(f"2 of the 14 images in {crops} are unlike its others (most are 48x48 or about)")
+    assert f"{crops / 'happy' / 'astronaut.png'} (512x512, 10.7x their size); {crops / 'sad' / 'banner.png'}" in notice
+    assert "fervid image PHOTOS --crops CROPS" in notice
 
 
 def test_image_folder_of_photos_frames_each_face_and_leaves_out_faceless_photos(tmp_path, astronaut_rgb):
@@ -162,7 +277,7 @@ def test_totals_count_the_images_of_a_folder_left_out(tmp_path):
     (tmp_path / "happy" / "more" / "deeper").mkdir(parents=True)
     Image.fromarray(images[5]).save(tmp_path / "happy" / "more" / "deeper" / "5.png")
     totals = load_image_folder(tmp_path).totals()
-    unknown = f"in a folder whose name is not one of {', '.join(EMOTIONS)} (or an alias)"
+    unknown = f"in a folder whose name is {NOT_AN_EMOTION}"
     assert totals == {"images_seen": 8, "scored": 2, "left_out": 6, "left_out_by_reason": {
         unknown: 4, "cannot read image (not an image, or a format Pillow cannot read)": 1,
         "in a folder inside the emotion folder happy: only images directly in it are read": 1}}, totals

@@ -391,7 +391,7 @@ def test_each_shipped_temporal_model_has_the_card_its_training_record_gives(name
     assert "JAFFE's terms allow non-commercial research only" in text and "did not consent" in text
     assert "17 test (17 CK+, 0 JAFFE)" in text  # whose people the untouched numbers are measured on
     lstm_people = report["heldout"]["people"]["centred"]["lstm"]
-    assert f"| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text
+    assert "| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text
 
 
 def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision(tmp_path):

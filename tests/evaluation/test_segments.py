@@ -208,11 +208,13 @@ def test_what_spreadsheets_and_elan_write_is_read_and_lines_are_the_files_lines(
                                        ";;;;\n"
                                        "\n"
                                        "a.mp4;00:00:01,500;00:00:03;Neutral ;Gr\u00fc\u00dfe\n"
-                                       "a.mp4;3;4;contempt;\n".encode("utf-8"))
+                                       "a.mp4;3;4;contempt;\n"
+                                       "a.mp4;4;5;Scared;\n".encode("utf-8"))  # a word for fear: suggested
     annotations = read_annotations(videos / "excel.csv")
     assert [(s.start, s.end, EMOTIONS[s.label], s.line) for s in annotations.segments] == [
         (0.0, 1.5, "happy", 2), (1.5, 3.0, "neutral", 6)]
-    assert annotations.left_out == {7: "emotion 'contempt' is not one of fervid's 7"}
+    assert annotations.left_out == {7: "emotion 'contempt' is not one of fervid's 7",
+                                    8: "emotion 'scared' is not one of fervid's 7 (did you mean fear?)"}
     (videos / "windows.csv").write_bytes("video;start;end;emotion;notes\na.mp4;0;1;sad;Gr\u00fc\u00dfe\n"
                                          .encode("cp1252"))
     assert [EMOTIONS[s.label] for s in read_annotations(videos / "windows.csv").segments] == ["sad"]

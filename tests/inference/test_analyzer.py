@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fervid import EMOTIONS, Analyzer, Face
+from fervid import EMOTIONS, Analyzer, Face, OptionError
+from fervid.samples import ASTRONAUT_FILE
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +105,14 @@ def test_max_faces_keeps_the_largest_faces_of_an_image(astronaut_rgb):
 def test_huge_image_is_analysed(analyzer, astronaut_rgb, tmp_path, monkeypatch):
     import warnings
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
     big = cv2.resize(astronaut_rgb, (12000, 12000), interpolation=cv2.INTER_LINEAR)
     path = tmp_path / "huge.jpg"
     Image.fromarray(big).save(path, quality=85)
     del big
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
-    allow_fervid_image_sizes()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
+    set_up_pillow_for_fervid()  # as fervid's commands do: 144 megapixels is a photo, not a bomb
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         faces = analyzer.analyze_image(path)
@@ -178,6 +180,35 @@ def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):
 def test_a_thread_count_below_one_is_refused_not_read_as_every_core(threads):
     with pytest.raises(ValueError, match="threads must be a whole number"):
         Analyzer(threads=threads)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("min_face", "48", "min_face: input should be a valid number, not '48'"),  # TypeError: ufunc 'isfinite' ...
+    ("score_threshold", "0.5", "score_threshold: input should be a valid number, not '0.5'"),  # '<=' not supported
+    ("keep_features", "no", "keep_features: input should be a valid boolean, not 'no'"),  # taken as true
+    ("keep_features", 1, "keep_features: input should be a valid boolean, not 1"),
+    ("model", 3, "model: input should be a valid string, not 3"),  # expected str, bytes or os.PathLike object
+])
+def test_an_analyzers_settings_of_the_wrong_type_are_option_errors_naming_them(setting, value, message):
+    """The options' checks: an Analyzer made with a setting of the wrong type failed inside numpy, in a comparison
+    (naming no setting), or took keep_features="no" as true."""
+    with pytest.raises(OptionError, match=f"^{re.escape(message)}$"):
+        Analyzer(**{setting: value})
+
+
+def test_an_analyzers_numpy_settings_are_taken_as_the_numbers_they_hold():
+    analyzer = Analyzer(min_face=np.float32(32), max_faces=np.int64(2), keep_features=np.bool_(False))
+    assert analyzer.settings["min_face"] == 32.0 and type(analyzer.max_faces) is int
+    assert analyzer.keep_features is False and analyzer.analyze_image(ASTRONAUT_FILE)[0].feature is None
+
+
+def test_an_analyzer_prints_what_it_runs():
+    """A notebook cell ending in `analyzer` printed <fervid.inference.analyzer.Analyzer object at 0x7f...>."""
+    assert repr(Analyzer(precision="fp32", threads=1)) == ("Analyzer(model='ferplus_vgg', detector='centerface', "
+                                                           "precision='fp32', threads=1)")
+    assert repr(Analyzer(detector="centerface_fp32")).startswith("Analyzer(model='ferplus_vgg', "
+                                                                 "detector='centerface_fp32', precision='int8', "
+                                                                 "threads=")
 
 
 def test_threads_bound_both_networks():
@@ -259,7 +290,7 @@ def test_analyze_image_is_annotated_with_the_inputs_it_reads():
     from fervid.inference.images import BinaryFile
 
     accepted = typing.get_args(typing.get_type_hints(Analyzer.analyze_image)["image"])
-    assert set(accepted) == {str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile}
+    assert set(accepted) == {str, os.PathLike[str], Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile}
 
 
 def test_the_video_api_is_exported_by_name():

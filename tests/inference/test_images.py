@@ -1,6 +1,7 @@
 """Every kind of awkward input a user may hand over; each test makes its file."""
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -204,15 +205,39 @@ def test_output_stems_never_let_two_inputs_share_outputs(tmp_path, names, stems)
 def test_pillow_limit_is_obeyed_and_never_lifted_for_other_threads(astronaut_png, monkeypatch):
     """fervid lifted Pillow's process-wide bomb limit while it opened a file: another thread's Image.open got past
     it in that moment. The library now decodes under the caller's limit; only fervid's own processes raise it."""
-    from fervid.inference.images import MAX_PIXELS, allow_fervid_image_sizes, pixel_limit
+    from fervid.inference.images import MAX_PIXELS, set_up_pillow_for_fervid, pixel_limit
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # the astronaut's 262,144 pixels are over twice it
     with pytest.raises(ImageLoadError, match=r"astronaut\.png: image too large \(over 100,000 pixels \(Pillow's"):
         load_image(astronaut_png)
     assert Image.MAX_IMAGE_PIXELS == 50_000 and pixel_limit() == 100_000
-    allow_fervid_image_sizes()
+    set_up_pillow_for_fervid()
     assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS and pixel_limit() == MAX_PIXELS
     assert load_image(astronaut_png).shape == (512, 512, 3)
+
+
+def test_a_truncated_tiff_is_named_as_one_and_pillows_warning_is_not_printed(tmp_path):
+    """A TIFF cut short printed Pillow's "UserWarning: Corrupt EXIF data" and its source line before fervid's own
+    line, which said only "not an image, or a format Pillow cannot read"."""
+    import subprocess
+    import sys
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((48, 48), 100, np.uint8)).save(buffer, format="TIFF")
+    cut = tmp_path / "faces" / "sad" / "cut.tiff"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(buffer.getvalue()[:50])  # the header, and the start of the tags Pillow reads as EXIF
+    with pytest.warns(UserWarning, match="Corrupt EXIF data"):  # what Pillow says of it, left alone in a library
+        with pytest.raises(ImageLoadError, match=r"cut\.tiff: a TIFF image whose data Pillow cannot read: truncated "
+                                                 r"or corrupt$"):
+            load_image(cut)
+    Image.fromarray(np.full((48, 48), 90, np.uint8)).save(cut.parent / "whole.png")
+    for command in (["image", str(cut)], ["evaluate", "--data", str(tmp_path / "faces")]):
+        run = subprocess.run([sys.executable, "-m", "fervid", *command], capture_output=True, text=True,
+                             env={**os.environ, "TQDM_DISABLE": "1"})
+        assert "Warning" not in run.stderr and "TiffImagePlugin" not in run.stderr, run.stderr
+        said = run.stdout + run.stderr
+        assert "a TIFF image whose data Pillow cannot read: truncated or corrupt" in said and str(cut) in said, said
 
 
 def test_a_pil_image_is_turned_by_the_tag_it_carries(tmp_path, astronaut_rgb):

@@ -120,3 +120,26 @@ def test_an_image_results_table_is_typed_with_or_without_faces(astronaut_rgb):
     study = pd.concat([empty, one, empty], ignore_index=True)
     assert study.dtypes.to_dict() == one.dtypes.to_dict()
     assert study[~study["uncertain"]]["emotion"].tolist() == ["happy"]
+
+
+def test_an_image_results_table_says_which_image_its_rows_are_from(astronaut_rgb, astronaut_png):
+    """pd.concat of many photos' to_dataframe() tables lost which photo each row was from (rows(**leading) took
+    leading columns, to_dataframe none)."""
+    import pytest
+
+    from fervid.errors import OptionError
+
+    analyzer = Analyzer()
+    one = analyzer.analyze_image(astronaut_png).to_dataframe(file=astronaut_png, photo_id=7)  # a Path: its text
+    none = analyzer.analyze_image(np.full((200, 200, 3), 120, np.uint8)).to_dataframe(file="grey.png", photo_id=8)
+    assert one.columns.tolist() == ["file", "photo_id", "face", *ROW_COLUMNS]
+    assert one[["file", "photo_id", "emotion"]].values.tolist() == [[str(astronaut_png), 7, "happy"]]
+    assert none.dtypes.to_dict() == one.dtypes.to_dict() and one["file"].dtype == one["emotion"].dtype
+    study = pd.concat([one, none, one], ignore_index=True)
+    assert study["file"].tolist() == [str(astronaut_png)] * 2 and study["photo_id"].dtype == "Int64"
+    assert study.dtypes.to_dict() == one.dtypes.to_dict()
+    # as `fervid image --csv` names and writes its file column
+    assert one["file"].tolist() == [row["file"] for row in analyzer.analyze_image(astronaut_png).rows(
+        file=str(astronaut_png))]
+    with pytest.raises(OptionError, match="'emotion' is a column of the face row itself"):
+        analyzer.analyze_image(astronaut_rgb).to_dataframe(emotion="x")

@@ -161,6 +161,53 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
+def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
+    """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
+    folder it prints its table's path, and its `faces` are empty."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r'^result = fervid\.Analyzer\(\)\.analyze_video\("interview\.mp4", "results/"\)\n'
+                            r"(?:result.*\n)*?result +# (VideoResult\(.*\))$", readme, re.MULTILINE)
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
+    shown, printed = (re.findall(r"(\w+)=", text) for text in (example, repr(result)))
+    assert shown == [name for name in printed if name in shown] and set(shown) <= set(printed), (example, result)
+    assert f"table_path={str(tmp_path / 'carphone_pristine_frames.parquet')!r}" in repr(result)
+    assert "table_path='results/interview_frames.parquet'" in example and result.faces == []
+
+
+def test_the_typed_dicts_name_the_keys_the_results_have(analyzer, carphone_result):
+    """What type checkers read (analyze_video's keywords, a track's summary, an analyzer's settings) is written
+    apart from the code that makes those dicts: the two must name the same keys."""
+    from dataclasses import fields
+
+    from fervid.inference.analyzer import AnalyzerSettings
+    from fervid.inference.video import EmotionChange, EpisodeSummary, TrackSummary, VideoChanges
+
+    assert set(VideoChanges.__optional_keys__) == {f.name for f in fields(VideoOptions)}
+    summary = carphone_result.track_summaries()[0]
+    assert list(summary) == list(TrackSummary.__annotations__)
+    assert summary["changes"] and list(summary["changes"][0]) == list(EmotionChange.__annotations__)
+    assert summary["episodes"] and list(summary["episodes"][0]) == list(EpisodeSummary.__annotations__)
+    assert list(analyzer.settings) == list(AnalyzerSettings.__annotations__)
+
+
+def test_help_on_the_video_api_says_what_each_setting_and_member_is():
+    """help(fervid.VideoOptions) said only "The video pipeline's settings..." (its fields were described in source
+    comments, the methods' without hmm), and VideoResult's ok, episodes, track_ids and summary() had no docstring."""
+    from dataclasses import fields
+
+    from fervid.inference.temporal import METHODS
+    from fervid.inference.video import VideoResult
+
+    attributes = VideoOptions.__doc__.split("Attributes:")[1]
+    for option in fields(VideoOptions):
+        assert f"\n        {option.name}: " in attributes, option.name
+    described = attributes.split("method: ")[1].split("centred: ")[0]
+    assert all(f'"{name}"' in described for name in METHODS), described
+    for member in ("ok", "episodes", "track_ids", "summary", "frame_table", "track_summaries", "track_table",
+                   "run_settings", "realtime_factor", "save"):
+        assert (getattr(VideoResult, member).__doc__ or "").strip(), member
+
+
 def test_what_a_tracks_repr_shows_are_its_attributes(carphone_result):
     """repr showed dominant_emotion=... and share=..., yet track.dominant_emotion raised AttributeError."""
     log = carphone_result.tracks[1]
@@ -2001,6 +2048,70 @@ def test_a_result_whose_table_a_later_run_replaced_says_so(analyzer, tmp_path):
     assert (tmp_path / "by_frame_tracks.json").is_file()
 
 
+def _held_at_first_frame(analyzer, out, **settings):
+    """An analysis of carphone into ``out`` started in a thread and held at its first frame (its outputs being
+    written) until ``release`` is set: (thread, release, results)."""
+    import threading
+
+    writing, release, results = threading.Event(), threading.Event(), []
+
+    def hold(done, total):
+        if done == 1:
+            writing.set()
+            assert release.wait(120)
+
+    thread = threading.Thread(target=lambda: results.append(
+        analyzer.analyze_video(carphone(), out, progress=hold, **settings)))
+    thread.start()
+    assert writing.wait(120)
+    return thread, release, results
+
+
+def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer, tmp_path):
+    """Two analyze_video runs of one video into one folder at once (two threads, two notebook kernels, the CLI and
+    the API) both returned ok=True and no frames table was left: each started by deleting the partial files of its
+    stem, the other's too, and the one that ended moved nothing into place, unsaid. The second is refused while the
+    first writes, naming the folder and what to do; the first's outputs are whole."""
+    from fervid.inference.video import OutputsBusy
+
+    settings = dict(method="frame", annotate=False)
+    thread, release, results = _held_at_first_frame(analyzer, tmp_path, **settings)
+    try:
+        with pytest.raises(OutputsBusy, match=rf"{re.escape(str(tmp_path))}: another fervid run \(pid \d+, this "
+                                              r"process\) is writing carphone_pristine_\* there; run this again "
+                                              "once it is done, or give another output folder"):
+            analyzer.analyze_video(carphone(), tmp_path, **settings)
+        # another video's outputs into that folder go on meanwhile, as a stem of its own does
+        other = analyzer.analyze_video(carphone(), tmp_path, stem="other", **settings)
+        assert other.ok and len(other.frame_table()) == other.frames_analysed
+    finally:
+        release.set()
+        thread.join()
+    (first,) = results
+    assert first.ok and first.frames_analysed == 120, first.error
+    assert len(first.frame_table()) == len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv")) >= 100
+    assert (tmp_path / "carphone_pristine_tracks.json").is_file()
+    assert not list(tmp_path.glob("*.partial.*")) and not list(tmp_path.glob(".*.lock"))
+    # once it is done, the same analysis runs (replacing them)
+    assert analyzer.analyze_video(carphone(), tmp_path, **settings).ok
+
+
+def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tmp_path):
+    """A partial file gone when the outputs were moved into place was passed over: the result said ok, and its
+    folder had no CSV."""
+    def delete_the_csv(done, total):
+        if done == 10:
+            (tmp_path / "carphone_pristine_frames.partial.csv").unlink()
+
+    result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False, progress=delete_the_csv)
+    assert not result.ok
+    assert result.error == (f"{tmp_path / 'carphone_pristine_frames.partial.csv'}: gone before the analysis could "
+                            f"move it into place (deleted while it ran?); the outputs in {tmp_path} are incomplete")
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["ok"] is False and saved["error"] == result.error
+    assert len(result.frame_table()) >= 100  # what is there is in place
+
+
 def test_a_result_saved_into_another_folder_takes_its_key_frames_and_video(analyzer, tmp_path):
     """The JSON saved in the second folder listed key frames that were only in the first (their images let go)."""
     result = analyzer.analyze_video(carphone(), tmp_path / "a", method="frame")
@@ -2322,7 +2433,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-    left = sorted(p.name for p in out.iterdir())
+    # (and the lock file of its outputs, which the OS released as it died: the next run takes it, and deletes it)
+    left = sorted(p.name for p in out.iterdir() if p.name != ".clip.lock")
     assert "clip_frames.partial.csv" in left and "clip_frames.partial.parquet" in left, left
     assert "clip_annotated.partial.mp4" in left and any(re.fullmatch(r"clip_track1_.*s_\w+\.partial\.png", n)
                                                         for n in left), left
@@ -2335,6 +2447,7 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
         "clip.mp4", out, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(40))), fps=30.0)
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
+    assert not (out / ".clip.lock").exists()
     assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 

@@ -14,7 +14,7 @@ from fervid.training.export import compare_with_torch, export_onnx, quantize_int
 from fervid.inference.models import EmotionCNN  # noqa: E402
 from fervid.evaluation.evaluate import evaluate, write_model_card  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
-from fervid.evaluation.datasets import load_fer2013  # noqa: E402
+from fervid.evaluation.datasets import NOT_AN_EMOTION, load_fer2013  # noqa: E402
 from fervid.training.network import EmotionVGG, NetConfig  # noqa: E402
 from fervid.training.train import TrainConfig, train  # noqa: E402
 
@@ -1186,8 +1186,8 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     assert noticed.exit_code == 0, noticed.output
     # one folder, split: what it left out is out of training and the held-out faces alike (it said "validation")
     assert (f"notice: 1 image(s) in {faces} left out of training and the held-out faces alike (each listed in "
-            f"{tmp_path / 'noticed' / 'left_out.csv'}):\n  1 x in a folder whose name is not one of angry, disgust, "
-            f"fear, happy, sad, surprise, neutral (or an alias): {faces / 'contempt'}\n") in noticed.output
+            f"{tmp_path / 'noticed' / 'left_out.csv'}):\n  1 x in a folder whose name is {NOT_AN_EMOTION}: "
+            f"{faces / 'contempt'} ('contempt')\n") in noticed.output
     assert f"notice: no training face of {EMOTIONS[labels[0]]}" in noticed.output
     for i, (image, label) in enumerate(zip(images, labels)):  # back as it was for what follows
         if label == labels[0]:
@@ -1417,6 +1417,75 @@ def test_folder_notices_count_images_name_the_side_left_out_of_and_spot_photos(t
     assert "`fervid image PHOTOS --crops CROPS` writes each face's aligned 48x48 crop" in photos[0]
 
 
+def test_a_fer2013_run_chooses_its_epoch_on_the_val_data_folder_it_is_given(fer_csv, tmp_path):
+    """`data` the FER2013 CSV and `val_data` a researcher's own folder: val_data was ignored without a word, and the
+    epoch chosen on PublicTest. Her faces now choose it (what she asked for), said as such."""
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.evaluation.evaluate import selection_faces
+    from fervid.training.train import folder_notices, training_data
+
+    images, labels = synthetic_faces(30, seed=7)
+    mine = tmp_path / "own_test"
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (mine / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(mine / EMOTIONS[label] / f"{i}.png")
+    (mine / "Scared").mkdir()
+    Image.fromarray(images[0]).save(mine / "Scared" / "x.png")
+    cfg = tiny_config(fer_csv, epochs=1, val_data=str(mine))
+    train_ds, _, val_ds = training_data(cfg)
+    assert len(train_ds) == 600 and val_ds.sources == load_image_folder_sources(mine)
+    run = train(cfg, tmp_path / "run", progress=False)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["val_rows"] == 30 and summary["train_rows"] == 600
+    assert selection_faces(cfg.to_dict()) == f"{mine} (their folders' labels)"
+    notes = folder_notices(cfg, train_ds, val_ds)
+    assert any(note.startswith(f"notice: 1 image(s) in {mine} left out of validation") for note in notes), notes
+    # FER+'s votes are for the CSV's faces: asked to select on them and on a folder at once, it says which is which
+    with pytest.raises(ValueError, match=r"val_labels 'ferplus': val_data's faces .* have one label each"):
+        tiny_config(fer_csv, val_data=str(mine), val_labels="ferplus", labels="ferplus", ferplus_csv="x.csv")
+
+
+def test_a_list_of_data_sources_is_told_the_fine_tuning_route(fer_csv, tmp_path):
+    """`data = [fer2013.csv, "own_train"]` (FER2013 plus her faces) was told only "input should be a valid string"."""
+    with pytest.raises(ValueError, match=r"data: one FER2013 CSV, folder or label table, not a list .*init_from = "
+                                         r"\"ferplus_vgg\""):
+        TrainConfig.from_dict({"data": [str(fer_csv), str(tmp_path)]})
+
+
+def load_image_folder_sources(folder):
+    from fervid.evaluation.datasets import load_image_folder
+
+    return load_image_folder(folder).sources
+
+
+def test_training_on_a_label_table_as_on_a_folder(tmp_path):
+    """A researcher's path,label table trains as her folders do (it was read as a FER2013 CSV and refused)."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+
+    images, labels = synthetic_faces(80, seed=3)
+    (tmp_path / "img").mkdir()
+    lines = ["path,label"]
+    for i, (image, label) in enumerate(zip(images, labels)):
+        Image.fromarray(image).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"img/{i}.png,{EMOTIONS[label].title()}")
+    (tmp_path / "labels.csv").write_text("\n".join([*lines, "img/gone.png,happy"]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "labels.csv"), "--epochs", "1", "--out",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
+    assert config["data_kind"] == "folder"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["train_rows"] + summary["val_rows"] == 80
+    assert f"1 x no such file: {tmp_path / 'img' / 'gone.png'} (labels.csv line 82)" in result.output
+    assert "held out (the table's labels)" in result.output
+
+
 def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are_refused(fer_csv, tmp_path):
     """129 training faces at batch_size 128 (or an averaged network's BatchNorm statistics over 257 faces in batches
     of 256) ended in torch's "Expected more than 1 value per channel when training" after the run folder was
@@ -1577,8 +1646,8 @@ def test_train_says_every_reason_a_folder_left_out_and_lists_every_file_in_the_r
     assert result.exit_code == 0, result.output
     notice = result.output.split(f"notice: 11 image(s) in {faces} left out of training and the held-out faces "
                                  f"alike (each listed in {run / 'left_out.csv'}):\n")[1].split("notice:")[0]
-    for said in (f"  5 x in a folder whose name is not one of angry, disgust, fear, happy, sad, surprise, neutral "
-                 f"(or an alias): {faces / 'boredom'}, {faces / 'contempt'}",
+    for said in (f"  5 x in a folder whose name is {NOT_AN_EMOTION}: {faces / 'boredom'} ('boredom'), "
+                 f"{faces / 'contempt'} ('contempt')",
                  f"  2 x in a folder inside the emotion folder {EMOTIONS[labels[0]]}: only images directly in it are "
                  f"read: {faces / EMOTIONS[labels[0]] / 'nested'}"):
         assert said in notice, notice

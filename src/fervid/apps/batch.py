@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fervid.apps.folder_lock import FolderLock, FolderLocked
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file
 from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
@@ -580,9 +580,9 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import cv2
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
-    allow_fervid_image_sizes()  # a worker process is fervid's, as the CLI's is
+    set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
     _end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)
     cv2.setNumThreads(threads)

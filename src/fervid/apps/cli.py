@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import json
 import math
 import os
@@ -363,7 +362,8 @@ def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: 
         return ""
     if dataset in ("folder", "photos", "ckplus", "jaffe", "jaffe+ckplus") and trained.get("data"):
         here, there = Path(data).resolve(), Path(trained["data"]).resolve()
-        if here == there or there in here.parents or here in there.parents:
+        # (a label table's place says nothing of where its images are: its images are compared by content)
+        if here == there or here.is_dir() and there.is_dir() and (there in here.parents or here in there.parents):
             return f"the model was trained on {trained['data']}, and {data} is or overlaps that folder"
     return ""
 
@@ -372,10 +372,10 @@ def _training_copies(trained: dict, dataset) -> str:
     """Why an evaluation scores a model on faces it was trained on although the data is not its training folder
     ("" when it does not): images byte-identical to those in the folder it was taught (a copy of that folder, or
     of some of its files, under other names)."""
-    from fervid.evaluation.datasets import copies_in
+    from fervid.evaluation.datasets import copies_in, is_labelled_images
 
-    folder = trained.get("data")
-    if not folder or not Path(folder).is_dir() or not dataset.sources:
+    folder = trained.get("data")  # a folder, or a label table
+    if not folder or not is_labelled_images(folder) or not dataset.sources:
         return ""
     copies = copies_in(dataset.sources, folder)
     if not copies:
@@ -782,7 +782,7 @@ def video(
     """
     import time as _time
 
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
@@ -822,9 +822,10 @@ def video(
 
         started = _time.time()
         try:
-            with _outputs_lock(out, stems[path], path):
-                result = runner.run(path, out, progress=progress, stem=stems[path])
-        except FolderLocked as exc:
+            # keep_others: the stem was chosen apart from other videos' outputs in --out; one written since is
+            # another run's, refused (exit 75) rather than replaced
+            result = runner.run(path, out, progress=progress, stem=stems[path], keep_others=True)
+        except FolderLocked as exc:  # another run is writing this video's outputs there (OutputsBusy)
             bar.close()
             busy.append(str(exc))
             continue
@@ -890,25 +891,6 @@ def video(
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     if failures or busy:  # an input that failed is worse news than one to try again later
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
-
-
-@contextlib.contextmanager
-def _outputs_lock(out: Path, stem: str, source: Optional[Path] = None):
-    """One run at a time writes the outputs named ``stem`` in ``out`` (two `fervid video` runs on a video into one
-    folder mixed them: the CSV of one, the JSON of the other, an unreadable Parquet, both exiting 0); a run on
-    another video there goes on. Raises FolderLocked where another run holds them, or (``source``: the video they
-    are for) where another video's outputs were written under that name since this run chose it."""
-    from fervid.apps.folder_lock import FolderLock, FolderLocked
-    from fervid.inference.video import TRACKS_JSON_SUFFIX, make_output_dir, written_tracks
-
-    make_output_dir(out)  # (its error names the folder asked for, not the locks' inside it)
-    with FolderLock(out, "another fervid run", "run this again once it is done, or give another --out",
-                    name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
-        for _, summary in written_tracks(out, f"{glob.escape(stem)}{TRACKS_JSON_SUFFIX}") if source else ():
-            if Path(summary["file"]).resolve() != Path(source).resolve():
-                raise FolderLocked(f"{out}: another fervid run wrote {summary['file']}'s outputs as {stem}_* while "
-                                   f"this one ran; run it again to name {source}'s apart")
-        yield
 
 
 @app.command()
@@ -1008,14 +990,14 @@ def live(
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
 
     try:
-        with src, _outputs_lock(out, src.stem):
+        with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
-    except FolderLocked as exc:  # another session writes this source's outputs there
+    except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
@@ -1128,12 +1110,13 @@ def demo(
 def train(
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
-                                                  "file's name>; without one, runs/<the --data folder's name>, or "
-                                                  "runs/fer2013_vgg for a CSV)."),
-    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or a folder of your own labelled "
-                                                  "face crops (<emotion>/<image>, as evaluate reads them; the best "
-                                                  "epoch is chosen on the config's val_data folder, or on 20% of "
-                                                  "them held out); overrides the config."),
+                                                  "file's name>; without one, runs/<the --data folder's or label "
+                                                  "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
+    data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or your own labelled face crops: "
+                                                  "a folder (<emotion>/<image>) or a label table (path,label), as "
+                                                  "evaluate reads them (the best epoch is chosen on the config's "
+                                                  "val_data, or on 20% of them held out; with the FER2013 CSV, on "
+                                                  "val_data where given, else PublicTest); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
@@ -1145,14 +1128,17 @@ def train(
                    "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
 ) -> None:
-    """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest (or on your own labelled
-    face folders, selecting on held-out ones). Also runs under torchrun
+    """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest or on the config's
+    val_data (or on your own labelled faces, folders or a label table, selecting on held-out ones; FER2013 and your
+    faces together: fine-tune a trained model on yours, init_from = "ferplus_vgg"). Also runs under torchrun
     (DistributedDataParallel; gloo on CPU, nccl on GPUs), e.g. torchrun --nproc_per_node 4 -m fervid.apps.cli train ...
      (needs the train extra: pip install "fervid[train]")."""
     for flag, given in (("--data", data), ("--ferplus", ferplus), ("--config", config)):  # the command line's paths
         _must_exist(flag, given)
     if config is not None and config.is_dir():  # it said "no such config file" of a folder that is there
         _fail(f"--config {config}: a folder; --config takes a TOML file (configs/*.toml)", EXIT_USAGE)
+    from fervid.evaluation.datasets import is_label_table
+
     training = _training_module("fervid.training.train")
     DataChanged, NothingToResume, TrainConfig = training.DataChanged, training.NothingToResume, training.TrainConfig
     check_starting_network, run_training = training.check_starting_network, training.train
@@ -1160,7 +1146,8 @@ def train(
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
     # or after the faces' folder: runs/fer2013_vgg exported as models/fer2013_vgg was taken for the shipped model
     out = out or Path("runs") / (config.stem if config is not None else Path(data).resolve().name
-                                 if data and Path(data).is_dir() else "fer2013_vgg")
+                                 if data and Path(data).is_dir() else Path(data).stem
+                                 if data and is_label_table(data) else "fer2013_vgg")
     run_config = out / "config.json"
     try:
         if config is not None:
@@ -1290,7 +1277,7 @@ def export(
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra:
     pip install "fervid[train]")."""
-    from fervid.evaluation.datasets import DatasetError, load_fer2013, load_image_folder
+    from fervid.evaluation.datasets import DatasetError, is_labelled_images, load_fer2013, load_image_folder
     from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
     from fervid.training.train import read_checkpoint
 
@@ -1332,7 +1319,7 @@ def export(
         if not source:
             _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
         try:  # the faces the run trained on: FER2013 CSV rows, or a folder run's own faces
-            calibration_faces = (load_image_folder(source) if Path(source).is_dir() else
+            calibration_faces = (load_image_folder(source) if is_labelled_images(source) else
                                  load_fer2013(source, run_config.get("train_usage", "Training"))).images
         except DatasetError as exc:
             _fail(f"int8 calibration: {exc}")
@@ -1354,15 +1341,18 @@ def export(
 @app.command()
 def evaluate(
     ctx: typer.Context,
-    data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, or a "
-                                       "folder-per-class root; for --dataset video, your annotations table."),
+    data: str = typer.Option(..., help="Your copy of the dataset: FER2013 CSV, CK+48 folder, JAFFE folder, a "
+                                       "folder-per-class root, or a label table (a CSV: path,label and optionally "
+                                       "subject, one image a line, paths relative to its folder; read as the folders "
+                                       "are); for --dataset video, your annotations table."),
     dataset: str = typer.Option("auto", help="fer2013, ferplus, ckplus, jaffe, jaffe+ckplus, folder (<emotion>/<face "
-                                             "crop>, resized), photos (<emotion>/<photo>, each photo's most "
-                                             "confident face found and aligned), video (a CSV of annotated "
+                                             "crop>, or a label table of them, resized), photos (<emotion>/<photo> "
+                                             "or a label table of photos, each photo's most confident face found "
+                                             "and aligned), video (a CSV of annotated "
                                              "segments: video,start,end,emotion[,track], times in seconds or "
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
-                                             "a folder is folder, a table with video, start and end columns is "
-                                             "video, another CSV fer2013."),
+                                             "a folder, or a table with path and label columns, is folder, a table "
+                                             "with video, start and end columns is video, another CSV fer2013."),
     model: str = MODEL_OPTION,
     usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
                                                    "PrivateTest; default PublicTest)."),
@@ -1399,8 +1389,8 @@ def evaluate(
     its video labels against your annotations of videos (--dataset video)."""
     import fervid
     from fervid.emotions import EMOTIONS
-    from fervid.evaluation.datasets import (DATASETS, FER2013_USAGES, DatasetError, load_dataset, photos_notice,
-                                            relabelled_copies)
+    from fervid.evaluation.datasets import (DATASETS, FER2013_USAGES, DatasetError, is_labelled_images, load_dataset,
+                                            photos_notice, relabelled_copies, unlike_crops, unlike_crops_notice)
     from fervid.evaluation.segments import looks_like_annotations
     from fervid.evaluation.evaluate import (
         calibration_summary, calibration_text, evaluate as run_eval, predict_dataset, score, tie_aware_accuracy,
@@ -1409,7 +1399,7 @@ def evaluate(
     for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
         _must_exist(option, given)
     if dataset == "auto":
-        dataset = ("folder" if Path(data).is_dir() else "ferplus" if ferplus else
+        dataset = ("folder" if is_labelled_images(data) else "ferplus" if ferplus else
                    "video" if looks_like_annotations(data) else "fer2013")
     if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
@@ -1507,9 +1497,12 @@ def evaluate(
                      f"warning: {len(relabelled)} image(s) are byte-identical copies of another filed under a "
                      f"different emotion (e.g. {example}): one of each pair is scored wrong whatever is predicted")
     photos = photos_notice(ds) if dataset == "folder" else ""
-    if photos:
-        notes.append(f"notice: {photos}; or score the photos themselves: --dataset photos finds and aligns each "
-                     "one's face")
+    # images unlike the others among face crops: whole photos or no face, each scored as a face
+    unlike = unlike_crops(ds) if dataset == "folder" else ({}, None)
+    for notice in (photos, unlike_crops_notice(ds, unlike)):
+        if notice:
+            notes.append(f"notice: {notice}; or score the photos themselves: --dataset photos finds and aligns each "
+                         "one's face")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     import onnxruntime
 
@@ -1526,7 +1519,8 @@ def evaluate(
                    if dataset == "photos" else {}),
                 "fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
     metrics = ({"settings": settings} | ev.to_dict()
-               | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out})
+               | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out}
+               | ({"unlike_crops": unlike[0]} if unlike[0] else {}))
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -1736,10 +1730,10 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
 def calibrate(
     data: Path = typer.Option(..., help="The faces the temperature is fitted on: a FER2013 CSV (.csv/.csv.gz), "
                                         "whose --usage rows are used (by default PublicTest, FER2013's public test "
-                                        "set), or a folder of face crops per emotion (<emotion>/<crop>, as `fervid "
-                                        "train` reads your own faces), all of them. A temperature fitted on the "
-                                        "faces its ECE is then reported on flatters that ECE: judge it on other "
-                                        "faces."),
+                                        "set), or your own face crops, a folder per emotion (<emotion>/<crop>) or a "
+                                        "label table (path,label), as `fervid train` reads them, all of them. A "
+                                        "temperature fitted on the faces its ECE is then reported on flatters that "
+                                        "ECE: judge it on other faces."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
     usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only). The default, "
                                                  "PublicTest, is FER2013's public test set (the shipped models chose "
@@ -1751,16 +1745,17 @@ def calibrate(
 ) -> None:
     """Fit a softmax temperature on labelled faces (by default FER2013's PublicTest rows); report expected
     calibration error before and after."""
-    from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, load_fer2013, load_ferplus, load_image_folder,
-                                           photos_notice)
+    from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, is_labelled_images, load_fer2013, load_ferplus,
+                                           load_image_folder, photos_notice, unlike_crops_notice)
     from fervid.evaluation.evaluate import calibrate as run_calibration
     from fervid.inference.models import EmotionCNN, runtime_versions
 
     for option, given in (("--data", data), ("--ferplus", ferplus)):
         _must_exist(option, given)
-    folder = data.is_dir()
+    folder = is_labelled_images(data)  # a folder of your own face crops, or a label table of them
     if folder and (ferplus is not None or usage != "PublicTest"):
-        _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used", 2)
+        _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used (a label table's "
+              "too)", 2)
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
@@ -1783,13 +1778,17 @@ def calibrate(
     if photos:  # whole photos squashed to 48x48 say nothing of their labels: the fit ran to its bound, 20
         _fail(f"{photos}; calibrate fits the temperature on the faces the model reads, so give it those crops (face "
               f"crops this large: resize them under {PHOTO_SIDE} px)")
+    unlike = unlike_crops_notice(ds) if folder else ""
+    if unlike:  # a few photos among crops: the fit goes on, with their names said
+        typer.secho(f"notice: {unlike}", fg=typer.colors.YELLOW, err=True)
     # measured at the model's current temperature too (a calibrated model was reset to 1 and judged against that)
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["kept_temperature"]
     # what the temperature was fitted with, as evaluate's metrics.json records it (the report held numbers only)
     report["settings"] = {"model": cnn.config.name, **cnn.weights_identity, "precision": cnn.precision,
                           "data": str(data), **({"left_out": ds.left_out} if folder else {"usage": usage}),
-                          "labels": "the folders' names" if folder else "FER+ majority" if ferplus else "FER2013",
+                          "labels": ("the table's labels" if data.is_file() else "the folders' names") if folder else
+                          "FER+ majority" if ferplus else "FER2013",
                           **({"ferplus": str(ferplus)} if ferplus else {}), **runtime_versions()}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -2071,7 +2070,7 @@ def _check_can_listen(host: str, port: int) -> None:
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "",
            named_method: str | None = None, access_log: bool = False) -> None:
     from fervid.apps import serving
-    from fervid.apps.folder_lock import FolderLocked
+    from fervid.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
     serving.allow_open_files()  # a low soft limit: accept() failed, and asyncio logged each try's traceback
@@ -2147,6 +2146,33 @@ _KEPT_WHEN_INTERRUPTED = {
     "calibrate": "the model's temperature and files are as they were"}
 
 
+def _refuse_repeated_options(parser, args: list[str]) -> None:
+    """End the command (exit 2) where an option that takes one value is given twice: Click keeps the last one
+    (`evaluate --model a --model b` scored b, without a word). Options that take a list (multiple) stay
+    repeatable. ``parser``: the command's, which says each option given, in order, once per time given."""
+    import click
+
+    try:
+        _, _, given = parser.parse_args(args=list(args))
+    except click.UsageError:  # a wrong command line of another kind: Click's own parse says it
+        return
+    seen: set[str] = set()
+    for param in given:
+        if param.param_type_name != "option" or param.multiple or getattr(param, "count", False):
+            continue
+        if param.name in seen:
+            names = (*param.opts, *param.secondary_opts)
+            typed = []  # each time it is given, as typed: "--model a"
+            for index, arg in enumerate(args):
+                name, equals, value = arg.partition("=")
+                if name in names:
+                    value = value if equals or param.is_flag else " ".join(args[index + 1:index + 2])
+                    typed.append(f"{name} {value}".strip())
+            _fail(f"{'/'.join(names)} is given {len(typed)} times ({', '.join(typed)}): "
+                  f"{'it takes one value' if not param.is_flag else 'it is one choice'}, give it once", EXIT_USAGE)
+        seen.add(param.name)
+
+
 class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
@@ -2156,6 +2182,7 @@ class _FervidCommand(typer.core.TyperCommand):
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         try:
+            _refuse_repeated_options(self.make_parser(ctx), args)
             return super().parse_args(ctx, args)
         except typer.BadParameter as exc:  # a value out of range, a missing option: one line, as fervid's own are
             param = exc.param
@@ -2262,10 +2289,12 @@ def _interrupted_status() -> int:
 def main() -> None:
     import signal
 
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
     standard_streams.prepare()  # closed, full or ASCII-only stdin, stdout and stderr: see the module
-    allow_fervid_image_sizes()  # this process is fervid's: large photos open without Pillow's bomb warning
+    # this process is fervid's: large photos open without Pillow's bomb warning, and Pillow's warnings about a file
+    # (a truncated TIFF's "Corrupt EXIF data") do not come before fervid's own line on it
+    set_up_pillow_for_fervid()
     # FFmpeg's own lines ("moov atom not found", "partial file") broke into the progress bars, and -q did not quiet
     # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

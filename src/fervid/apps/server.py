@@ -56,7 +56,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 from fervid import __version__
-from fervid.apps.folder_lock import FolderLock
+from fervid.folder_lock import FolderLock
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
                                  VideoJobOut)
@@ -835,9 +835,9 @@ async def _redoc_script_offline(request: Request) -> Response:
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    from fervid.inference.images import allow_fervid_image_sizes
+    from fervid.inference.images import set_up_pillow_for_fervid
 
-    allow_fervid_image_sizes()  # a server owns its process; each upload's declared size is checked before decoding
+    set_up_pillow_for_fervid()  # a server owns its process; each upload's declared size is checked before decoding
     settings = settings or ServerSettings()
     store = JobStore(Path(settings.data_dir) / "jobs")
     state: dict = {}

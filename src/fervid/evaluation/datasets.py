@@ -1,4 +1,5 @@
-"""Dataset loaders: FER2013 and FER+ CSVs, CK+48, JAFFE, and a generic folder-per-class layout.
+"""Dataset loaders: FER2013 and FER+ CSVs, CK+48, JAFFE, and your own labelled images: a folder-per-class layout or
+a label table (path,label).
 
 Every loader returns a :class:`FaceDataset`: grey uint8 images already in fervid's 48x48 framing,
 integer labels in :data:`fervid.emotions.EMOTIONS` order, and where the images came from.
@@ -6,7 +7,9 @@ integer labels in :data:`fervid.emotions.EMOTIONS` order, and where the images c
 
 from __future__ import annotations
 
+import csv
 import io
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -17,7 +20,8 @@ import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
 from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
-from fervid.emotions import EMOTIONS, EMOTION_ALIASES
+from fervid.emotions import EMOTIONS, EMOTION_ALIASES, accepted_emotion_names, emotion_hint, emotion_of
+from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.registry import Registry
 
 FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
@@ -91,12 +95,15 @@ class FaceDataset:
 
     def left_out_groups(self) -> dict[str, tuple[int, list[str]]]:
         """What was left out, grouped by why, most images first: reason -> (images, the entries left out for it).
-        A folder left out counts its images; reasons that differ only in a folder's image count are one."""
+        A folder left out counts its images; reasons that differ only in a folder's image count, or in an entry's
+        own note (a folder's name, a table's line), are one, and the note is said beside its entry."""
         groups: dict[str, tuple[int, list[str]]] = {}
         for path, why in self.left_out.items():
-            reason = _FOLDER_COUNT.sub("in a folder ", why)
+            note = _ENTRY_NOTE.search(why)  # the entry's own (a folder's name, a table's line): said beside it
+            entry = f"{path} ({note.group(1)})" if note else path
+            reason = _FOLDER_COUNT.sub("in a folder ", why[: note.start()] if note else why)
             images, paths = groups.get(reason, (0, []))
-            groups[reason] = (images + self.left_out_images.get(path, 1), [*paths, path])
+            groups[reason] = (images + self.left_out_images.get(path, 1), [*paths, entry])
         return dict(sorted(groups.items(), key=lambda item: -item[1][0]))
 
     def totals(self) -> dict:
@@ -127,7 +134,8 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
         raise DatasetError(f"{path}: not a readable FER2013 CSV ({exc or type(exc).__name__})") from None
     missing = {"emotion", "pixels", "Usage"} - set(frame.columns)
     if missing:
-        raise DatasetError(f"{path}: missing FER2013 column(s) {', '.join(sorted(missing))}")
+        raise DatasetError(f"{path}: missing FER2013 column(s) {', '.join(sorted(missing))}: fervid reads a FER2013 "
+                           f"CSV (emotion,pixels,Usage) or a label table ({LABEL_TABLE_FORM})")
     rows = frame.index[frame["Usage"].isin(usages)]
     if len(rows) == 0:
         raise DatasetError(f"{path}: no rows with Usage in {usages}")
@@ -149,7 +157,8 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
 
 
 def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = True, crop_faces=None) -> FaceDataset:
-    """Load ``root/<class>/<image>`` where ``<class>`` is an emotion name or alias (``anger``, ``happiness``...).
+    """Load ``root/<class>/<image>`` where ``<class>`` is an emotion name or alias (``anger``, ``happiness``...), or
+    a label table (:func:`load_label_table`) where ``root`` is one.
 
     Without ``crop_faces`` the images are taken as face crops already and only resized to ``size`` x ``size``
     (grey). With ``crop_faces`` (see :func:`load_jaffe`) they are photos, read in colour as ``fervid image`` reads
@@ -160,19 +169,21 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
     unreadable images and photos left out go in the dataset's ``left_out``; files that are not images are
     ignored.
     """
+    if Path(root).is_file():
+        return load_label_table(root, size, crop_faces)
     root = _folder(root)
-    faces, labels, sources, left_out, left_out_images = [], [], [], {}, {}
-    read = no_face = several = 0
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        key = class_dir.name.lower()
-        if key not in EMOTION_ALIASES:
+    images, left_out, left_out_images = [], {}, {}
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    for class_dir in folders:
+        emotion = emotion_of(class_dir.name)
+        if emotion is None:
             if not skip_unknown:
-                raise DatasetError(f"{class_dir}: folder name is not one of {', '.join(EMOTIONS)}")
+                raise DatasetError(f"{class_dir.parent}/{class_dir.name!r}: folder name is not one of "
+                                   f"{accepted_emotion_names()}" + _hint(class_dir.name, ": "))
             left_out_images[str(class_dir)] = n = _images_in(class_dir)
-            left_out[str(class_dir)] = (f"a folder of {n} image(s) whose name is not one of "
-                                        f"{', '.join(EMOTIONS)} (or an alias)")
+            left_out[str(class_dir)] = _noted(f"a folder of {n} image(s) whose name is {NOT_AN_EMOTION}",
+                                              f"{class_dir.name!r}{_hint(class_dir.name, ': ')}")
             continue
-        label = EMOTIONS.index(EMOTION_ALIASES[key])
         for file in sorted(class_dir.iterdir()):
             nested = _images_in(file, nested=True) if file.is_dir() else 0
             if nested:  # not read: a class is one folder of images
@@ -180,38 +191,177 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
                 left_out[str(file)] = (f"a folder of {nested} image(s) inside the emotion folder {class_dir.name}: "
                                        "only images directly in it are read")
                 continue
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
+            if file.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(LabelledImage(file, EMOTIONS.index(emotion)))
+    found = ", ".join(repr(folder.name) + _hint(folder.name, " (", ")") for folder in folders) or "none"
+    nothing = (f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, <emotion> one "
+               f"of {accepted_emotion_names()}; folders found: {found})")
+    return _read_labelled_images(images, str(root), size, crop_faces, left_out, left_out_images, nothing)
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """An image file to read, with its label (an index into ``EMOTIONS``), the person pictured where that is known,
+    and where it was listed (a label table's line) for what says it was left out."""
+
+    file: Path
+    label: int
+    subject: str = ""
+    listed: str = ""
+
+
+# a label table's columns, each by any of these names (without case or surrounding spaces); subject is optional
+LABEL_TABLE_COLUMNS = {"path": ("path", "file", "image"), "label": ("label", "emotion"),
+                       "subject": ("subject", "participant", "person")}
+LABEL_TABLE_FORM = "path,label (and optionally subject): one image a line, paths relative to the table's folder"
+
+
+def is_label_table(path: str | Path) -> bool:
+    """Whether a file is a label table: its header names a path and a label column (:data:`LABEL_TABLE_COLUMNS`)."""
+    header = table_header(path) if Path(path).is_file() else []
+    return all(find_column(header, LABEL_TABLE_COLUMNS[name]) is not None for name in ("path", "label"))
+
+
+def is_labelled_images(path: str | Path) -> bool:
+    """Whether ``path`` holds your own labelled images, as :func:`load_image_folder` reads them: a folder (of
+    ``<emotion>/<image>``) or a label table; not a FER2013 CSV."""
+    return Path(path).is_dir() or is_label_table(path)
+
+
+def load_label_table(table: str | Path, size: int = 48, crop_faces=None) -> FaceDataset:
+    """Load the images a label table lists: a CSV (or tab- or semicolon-separated table, as spreadsheets save it)
+    with a ``path`` and a ``label`` column and optionally ``subject`` (the person pictured: with it, evaluation's
+    interval resamples people, as for CK+). Paths are relative to the table's folder; labels are emotions or aliases
+    as folder names are (:func:`fervid.emotions.emotion_of`). Images are read as :func:`load_image_folder` reads a
+    folder's (``crop_faces`` alike). A line whose label is not an emotion, whose image is not there or cannot be
+    read goes in the dataset's ``left_out``, named with its line."""
+    table = Path(table)
+    images, left_out, unknown, lines = _label_table_images(table)
+    left_out_images = {}
+    for label, label_lines in unknown.items():  # one entry a label, as a folder of that name is one: its lines
+        entry = f"{table} label {label!r}"
+        lines_named = f"line{'s' * (len(label_lines) > 1)} {_line_ranges(label_lines)}"
+        left_out[entry] = _noted(f"a label that is {NOT_AN_EMOTION}", f"{lines_named}{_hint(label, ': ')}")
+        left_out_images[entry] = len(label_lines)
+    named = ", ".join(repr(label) + _hint(label, " (", ")") for label in unknown)
+    nothing = (f"{table}: no readable image listed ({lines} line(s); expected {LABEL_TABLE_FORM}"
+               + (f"; labels that are not emotions: {named}" if named else "") + ")")
+    return _read_labelled_images(images, str(table), size, crop_faces, left_out, left_out_images, nothing)
+
+
+def label_table_files(table: str | Path) -> list[Path]:
+    """The image files a label table lists that are there: what its faces are read from."""
+    return [image.file for image in _label_table_images(Path(table))[0]]
+
+
+def _label_table_images(table: Path) -> tuple[list[LabelledImage], dict[str, str], dict[str, list[int]], int]:
+    """A label table's images to read, the lines left out for their path (entry -> why), the labels that are not
+    emotions (label -> its lines), and how many lines the table has."""
+    check_input_file(table, "label table", DatasetError)
+    try:
+        header, rows = table_rows(table_text(table))
+    except (OSError, csv.Error) as exc:
+        raise DatasetError(f"{table}: not a readable label table ({exc})") from None
+    columns = {name: find_column(header, accepted) for name, accepted in LABEL_TABLE_COLUMNS.items()}
+    if columns["path"] is None or columns["label"] is None:
+        raise DatasetError(f"{table}: not a label table ({LABEL_TABLE_FORM}); its columns are "
+                           f"{', '.join(map(str, header)) or 'none'}")
+    images, left_out, unknown = [], {}, {}  # unknown: label -> its lines
+    for line, row in rows:
+        cell = {name: row[index].strip() if index is not None and index < len(row) else ""
+                for name, index in columns.items()}
+        where = f"{table.name} line {line}"
+        if not cell["path"]:
+            left_out[where] = "no path given"
+            continue
+        named = cell["path"]
+        if os.sep == "/" and "\\" in named and not (table.parent / named).exists():
+            named = named.replace("\\", "/")  # a table written on Windows (faces\\happy\\01.png)
+        file = table.parent / named
+        emotion = emotion_of(cell["label"])
+        if emotion is None:
+            unknown.setdefault(cell["label"], []).append(line)
+        elif not file.is_file():
+            left_out[str(file)] = _noted("no such file", where)
+        else:
+            images.append(LabelledImage(file, EMOTIONS.index(emotion), cell["subject"], where))
+    if columns["subject"] is not None and any(not image.subject for image in images):
+        missing = next(image.listed for image in images if not image.subject)
+        raise DatasetError(f"{table}: a subject column with empty cells (e.g. {missing}): give every image's person, "
+                           "or leave the column out")
+    return images, left_out, unknown, len(rows)
+
+
+def _line_ranges(lines: list[int]) -> str:
+    """Line numbers as runs: "3-5, 9"."""
+    runs: list[list[int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(f"{first}-{last}" if last > first else str(first) for first, last in runs)
+
+
+def _read_labelled_images(images: list[LabelledImage], name: str, size: int, crop_faces, left_out: dict[str, str],
+                          left_out_images: dict[str, int], nothing_read: str) -> FaceDataset:
+    """The faces of labelled image files, as :func:`load_image_folder` describes (a folder's images and a label
+    table's alike); ``left_out`` gets the files left out. ``nothing_read``: the error where no image could be read."""
+    faces, kept = [], []
+    read = no_face = several = 0
+    for image in images:
+        file = image.file
+        try:
+            # a photo in colour, as `fervid image` reads it: on a grey copy the detector finds other faces and
+            # landmarks (8 of 108 photos were labelled otherwise than by `fervid image`)
+            pixels = load_image(file) if crop_faces else load_grey(file)
+        except ImageLoadError as exc:
+            left_out[str(file)] = _noted(f"cannot read image ({str(exc).removeprefix(f'{file}: ')})", image.listed)
+            continue
+        read += 1
+        if crop_faces is None:
+            faces.append(crop_face(pixels, None, FaceTemplate(size=size)))
+        else:  # one photo at a time: a folder of 12-megapixel photos is never held in memory
+            crop, found = crop_faces([pixels])
+            count = int(np.asarray(found)[0])
+            if count != 1:
+                no_face, several = no_face + (count == 0), several + (count > 1)
+                left_out[str(file)] = _noted("no face found" if count == 0 else
+                                             f"{count} faces found: which one is labelled is unknown", image.listed)
                 continue
-            try:
-                # a photo in colour, as `fervid image` reads it: on a grey copy the detector finds other faces and
-                # landmarks (8 of 108 photos were labelled otherwise than by `fervid image`)
-                image = load_image(file) if crop_faces else load_grey(file)
-            except ImageLoadError as exc:
-                left_out[str(file)] = f"cannot read image ({str(exc).removeprefix(f'{file}: ')})"
-                continue
-            read += 1
-            if crop_faces is None:
-                faces.append(crop_face(image, None, FaceTemplate(size=size)))
-            else:  # one photo at a time: a folder of 12-megapixel photos is never held in memory
-                crop, found = crop_faces([image])
-                count = int(np.asarray(found)[0])
-                if count != 1:
-                    no_face, several = no_face + (count == 0), several + (count > 1)
-                    left_out[str(file)] = ("no face found" if count == 0 else
-                                           f"{count} faces found: which one is labelled is unknown")
-                    continue
-                faces.append(np.asarray(crop)[0])
-            labels.append(label)
-            sources.append(str(file))
+            faces.append(np.asarray(crop)[0])
+        kept.append(image)
     if not read:
-        raise DatasetError(f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, "
-                           f"<emotion> one of {', '.join(EMOTIONS)} or an alias such as anger, happiness, sadness)")
+        raise DatasetError(nothing_read)
     if not faces:  # every photo left out: nothing to score (sklearn failed on the empty arrays)
-        raise DatasetError(f"{root}: no face found in any of the {read} photo(s)" if not several else
-                           f"{root}: no photo with one face among the {read} photo(s) ({no_face} with none, "
+        raise DatasetError(f"{name}: no face found in any of the {read} photo(s)" if not several else
+                           f"{name}: no photo with one face among the {read} photo(s) ({no_face} with none, "
                            f"{several} with several, where which one is labelled is unknown)")
-    return FaceDataset(np.stack(faces), np.asarray(labels, dtype=np.int64), sources, name=str(root),
-                       left_out=left_out, left_out_images=left_out_images)
+    subjects = [image.subject for image in kept] if all(image.subject for image in kept) else []
+    return FaceDataset(np.stack(faces), np.asarray([image.label for image in kept], dtype=np.int64),
+                       [str(image.file) for image in kept], name=name, subjects=subjects, left_out=left_out,
+                       left_out_images=left_out_images)
+
+
+# why a folder or a label table's line is left out for its name, whatever it names (the rest of the message is the
+# same for every such folder, so that they are said as one group)
+NOT_AN_EMOTION = f"not one of fervid's emotions, {accepted_emotion_names()}"
+
+
+def _hint(name: str, before: str, after: str = "") -> str:
+    """:func:`fervid.emotions.emotion_hint`'s suggestion for a name, between ``before`` and ``after``; "" for none."""
+    hint = emotion_hint(name)
+    return f"{before}{hint}{after}" if hint else ""
+
+
+def _noted(reason: str, note: str) -> str:
+    """A left-out reason with what is its entry's own (a folder's name, a table's line) after it in brackets: the
+    entries of one reason are said as one group, each with its note (:meth:`FaceDataset.left_out_groups`)."""
+    return f"{reason} [{note}]" if note else reason
+
+
+# an entry's own note at the end of its left-out reason (see _noted)
+_ENTRY_NOTE = re.compile(r" \[([^\[\]]*)\]$")
 
 
 # the start of a left-out folder's reason, whose image count makes each folder's reason differ
@@ -246,6 +396,64 @@ def photos_notice(ds: FaceDataset) -> str:
         return ""
     return (f"the images in {ds.name} are about {side} px, more likely photos than face crops: a folder of face "
             f"crops is read with each image resized to 48x48 as a face; for photos, {MAKE_CROPS}")
+
+
+# an image of a folder read as face crops is unlike the others where its longer side is this many times theirs
+# (median), or its shape (width / height) this many times wider or narrower: a whole photo, or a picture that is no
+# face, filed among crops. A face detector's crops vary less (one face each, framed alike)
+UNLIKE_SIDE = 4.0
+UNLIKE_SHAPE = 1.3
+
+
+def image_sizes(files: list[str]) -> dict[str, tuple[int, int]]:
+    """Each image's (width, height), from its header alone; a file whose header cannot be read is not listed."""
+    from PIL import Image
+
+    sizes = {}
+    for file in files:
+        try:
+            with Image.open(file) as im:
+                sizes[file] = im.size
+        except (OSError, ValueError, SyntaxError):
+            continue
+    return sizes
+
+
+def unlike_crops(ds: FaceDataset) -> tuple[dict[str, str], tuple[int, int] | None]:
+    """The images of a dataset read as face crops whose size or shape is far from most of its images' (path -> how:
+    "512x512, 10.7x their size"), the most unlike first; and the usual (median) image size. No image is unlike in a
+    folder of photos (:func:`photos_notice` says that) or of alike images (CK+48, JAFFE)."""
+    sizes = image_sizes([source for source in ds.sources if Path(source).is_file()])
+    if len(sizes) < 3:  # no "most" to compare with
+        return {}, None
+    usual = sorted(sizes.values(), key=max)[len(sizes) // 2]
+    shapes = sorted(w / h for w, h in sizes.values() if h)
+    side, shape = max(usual), shapes[len(shapes) // 2]
+    if side > PHOTO_SIDE:
+        return {}, usual
+    unlike = {}  # path -> (how far, how)
+    for file, (w, h) in sizes.items():
+        larger = max(w, h) / side
+        wider = max(w / h / shape, shape * h / w) if w and h else float("inf")
+        if larger > UNLIKE_SIDE:
+            unlike[file] = (larger, f"{w}x{h}, {larger:.1f}x their size")
+        elif wider > UNLIKE_SHAPE:
+            unlike[file] = (wider, f"{w}x{h}, not their shape")
+    return {file: how for file, (_, how) in sorted(unlike.items(), key=lambda item: -item[1][0])}, usual
+
+
+def unlike_crops_notice(ds: FaceDataset, found: tuple | None = None, most: int = 10) -> str:
+    """Which images of a folder read as face crops look like whole photos or no face at all, beside its others
+    (:func:`unlike_crops`, or what it ``found`` already), by name ("" where none does): each would be resized to
+    48x48 and read as a face."""
+    unlike, usual = unlike_crops(ds) if found is None else found
+    if not unlike:
+        return ""
+    named = "; ".join(f"{file} ({how})" for file, how in list(unlike.items())[:most])
+    more = f"; and {len(unlike) - most} more" if len(unlike) > most else ""
+    return (f"{len(unlike)} of the {len(ds)} images in {ds.name} are unlike its others (most are {usual[0]}x"
+            f"{usual[1]} or about), more likely whole photos or pictures of no face than face crops, and each is read "
+            f"as a face resized to 48x48: {named}{more}; for photos, {MAKE_CROPS}")
 
 
 def left_out_reasons(dataset: FaceDataset, most: int = 10) -> list[str]:
@@ -284,12 +492,14 @@ def _keys_of(files: list[Path], sizes: set[int] | None = None) -> dict[Path, tup
 
 
 def copies_in(sources: list[str], folder: str | Path) -> list[str]:
-    """The ``sources`` (image files) byte-identical to an image file anywhere under ``folder``, e.g. the folder a
-    model was trained on: a copy of its training faces, by any name, is not a face it has not seen."""
+    """The ``sources`` (image files) byte-identical to an image file anywhere under ``folder`` (or listed by it, a
+    label table), e.g. the folder a model was trained on: a copy of its training faces, by any name, is not a face
+    it has not seen."""
     files = [Path(s) for s in sources if Path(s).is_file()]
     ours = _keys_of(files)
-    theirs = _keys_of([p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES],
-                      sizes={size for size, _ in ours.values()})
+    listed = (label_table_files(folder) if Path(folder).is_file() else
+              [p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES])
+    theirs = _keys_of(listed, sizes={size for size, _ in ours.values()})
     known = set(theirs.values())
     return [str(f) for f, key in ours.items() if key in known]
 
@@ -565,9 +775,9 @@ DATASETS: Registry = Registry("dataset kind", {
 def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
                  jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
     """Load a dataset by kind (:data:`DATASETS`) from a user's copy. ``path`` is: the FER2013 CSV (fer2013,
-    ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root of
-    face crops (folder) or of photos whose faces ``crop_faces`` finds (photos). ``jaffe+ckplus`` takes the JAFFE
-    folder as ``jaffe_path``."""
+    ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root (or a
+    label table) of face crops (folder) or of photos whose faces ``crop_faces`` finds (photos). ``jaffe+ckplus``
+    takes the JAFFE folder as ``jaffe_path``."""
     if kind not in DATASETS:
         raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASETS)}")
     return DATASETS[kind](path, usage, ferplus_csv, jaffe_path, crop_faces)

@@ -411,12 +411,14 @@ def selection_faces(train_cfg: dict) -> str:
     """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
     drawn at random by class, FER+ majority labels)"."""
     usage = train_cfg.get("val_usage", "the validation faces")
-    if train_cfg.get("data_kind") == "folder":
+    own = train_cfg.get("data_kind") == "folder" or train_cfg.get("val_data")  # your own faces choose the epoch
+    if own:
         usage = (train_cfg["val_data"] if train_cfg.get("val_data") else
                  f"{train_cfg.get('val_fraction', 0.2):.0%} of {train_cfg.get('data')} held out")
     limit = train_cfg.get("limit_val") or 0
-    labels = ("FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "their folders' labels"
-              if train_cfg.get("data_kind") == "folder" else "FER2013's labels")
+    table = own and Path(train_cfg.get("val_data") or train_cfg.get("data") or "").is_file()  # a label table
+    labels = ("FER+ majority labels" if train_cfg.get("val_labels") == "ferplus" else "the table's labels" if table
+              else "their folders' labels" if own else "FER2013's labels")
     return f"{usage} ({f'{limit} of its faces, drawn at random by class, ' if limit else ''}{labels})"
 
 

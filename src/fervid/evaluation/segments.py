@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fervid.emotions import EMOTION_ALIASES, EMOTIONS
+from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
+from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS
 
@@ -86,49 +87,12 @@ def parse_time(value) -> float:
 
 
 def _column(header: list[str], name: str, path: Path, required: bool = True) -> int | None:
-    """The index of ``name``'s column in ``header``: an exact name first ("emotion" before "emotion confidence"),
-    else a name that starts with one."""
-    words = [str(column).strip().lower() for column in header]
-    for exact in (True, False):
-        for index, word in enumerate(words):
-            if any(word == accepted if exact else word.startswith(f"{accepted} ") for accepted in COLUMNS[name]):
-                return index
-    if required:
+    """The index of ``name``'s column in ``header`` (:func:`~fervid.evaluation.tables.find_column`)."""
+    index = find_column(header, COLUMNS[name])
+    if index is None and required:
         raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}); its columns are "
                            f"{', '.join(map(str, header))}")
-    return None
-
-
-def _text(path: Path) -> str:
-    """The table's text: UTF-8, with the byte-order mark Excel's "CSV UTF-8" starts with dropped; else Windows'
-    Western encoding (Excel's older "CSV")."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the non-empty rows, each with the line of the file it starts on (a quoted cell may hold line
-    breaks; blank lines and rows of empty cells, as spreadsheets save them, are skipped). The separator (comma, tab
-    or semicolon) is sniffed from the header."""
-    first = text.split("\n", 1)[0]
-    try:
-        dialect = csv.Sniffer().sniff(first, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(text.splitlines(keepends=True), dialect)
-    header, rows = [], []
-    begins = reader.line_num + 1
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            if header:
-                rows.append((begins, row))
-            else:
-                header = row
-        begins = reader.line_num + 1
-    return header, rows
+    return index
 
 
 def _file_identity(path: Path) -> tuple:
@@ -141,14 +105,7 @@ def _file_identity(path: Path) -> tuple:
 def looks_like_annotations(path: str | Path) -> bool:
     """Whether a table's header names a video, a start and an end (``--dataset auto`` tells it from FER2013's CSV,
     whose columns are emotion, pixels and Usage)."""
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(10_000)
-        if b"\0" in first:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
-            return False
-        header, _ = _rows(first.decode("utf-8-sig", errors="replace"))
-    except (OSError, csv.Error):
-        return False
+    header = table_header(path)
     return all(_column(header, name, Path(path), required=False) is not None for name in ("video", "start", "end"))
 
 
@@ -163,7 +120,7 @@ def read_annotations(path: str | Path) -> Annotations:
     if not path.is_file():
         raise DatasetError(f"{path}: no such annotations file")
     try:
-        header, rows = _rows(_text(path))
+        header, rows = table_rows(table_text(path))
     except (OSError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a table of segments ({exc})") from None
     if not header:
@@ -189,9 +146,11 @@ def read_annotations(path: str | Path) -> Annotations:
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
-        word = cell["emotion"].lower()
-        if word not in EMOTION_ALIASES:
-            left_out[line] = f"emotion {word!r} is not one of fervid's 7"
+        emotion = emotion_of(cell["emotion"])
+        if emotion is None:
+            hint = emotion_hint(cell["emotion"])
+            left_out[line] = (f"emotion {cell['emotion'].lower()!r} is not one of fervid's 7"
+                              + (f" ({hint})" if hint else ""))
             continue
         track_text = cell.get("track", "")
         # "2", or "2.0" as a spreadsheet or pandas writes a number column with blanks in it
@@ -209,7 +168,7 @@ def read_annotations(path: str | Path) -> Annotations:
             missing.add(video)
             continue
         segments.append(Segment(same_file.setdefault(_file_identity(video), video), start, end,
-                                EMOTIONS.index(EMOTION_ALIASES[word]), line,
+                                EMOTIONS.index(emotion), line,
                                 int(float(track_text)) if track_text else None))
     _check_overlaps(segments, path)
     if not segments:

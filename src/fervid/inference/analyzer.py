@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypedDict
 
 import cv2
 import numpy as np
@@ -14,15 +14,33 @@ from PIL import Image
 from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    check_max_faces, largest_faces, left_to_right, make_detector, stand_upright)
+                                    largest_faces, left_to_right, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
-from fervid.inference.options import PipelineOptions
+from fervid.inference.options import PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
 if TYPE_CHECKING:
-    from fervid.inference.video import VideoOptions, VideoResult
+    from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
+
+    from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
+
+
+class AnalyzerSettings(TypedDict):
+    """What made an analyzer's results (:attr:`Analyzer.settings`), as the results' files record it."""
+
+    model: str
+    weights_file: str
+    weights_sha256: str
+    precision: str
+    temperature: float
+    detector: str
+    score_threshold: float | None
+    min_face: float | None
+    max_faces: int | None
+    fervid: str
+    onnxruntime: str
 
 
 class Analyzer:
@@ -45,6 +63,14 @@ class Analyzer:
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
+        # each setting's type and range checked where the options check theirs, the error naming it
+        # (min_face="48" failed inside numpy, score_threshold="0.5" in a comparison, keep_features="no" was true)
+        checked = PipelineOptions(model=model, detector=detector if isinstance(detector, str) else DEFAULT_DETECTOR,
+                                  score_threshold=score_threshold, min_face=min_face, precision=precision,
+                                  max_faces=max_faces)
+        model, score_threshold, min_face = checked.model, checked.score_threshold, checked.min_face
+        precision, max_faces = checked.precision, checked.max_faces
+        keep_features = checked_flag("keep_features", keep_features)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
         elif not callable(getattr(detector, "detect", None)):
@@ -60,9 +86,14 @@ class Analyzer:
         # the model's framing, adjusted for where this detector puts the eyes and its boxes
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
                                                               getattr(detector, "fer2013_box", None))
-        check_max_faces(max_faces)
         self.max_faces = max_faces
         self.keep_features = keep_features
+
+    def __repr__(self) -> str:
+        # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
+        settings, threads = self.settings, self.cnn.session.get_session_options().intra_op_num_threads
+        return (f"Analyzer(model={settings['model']!r}, detector={settings['detector']!r}, "
+                f"precision={settings['precision']!r}, threads={threads})")
 
     def __reduce__(self):
         # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
@@ -91,18 +122,20 @@ class Analyzer:
         return self.cnn.config
 
     @property
-    def settings(self) -> dict:
+    def settings(self) -> AnalyzerSettings:
         """What made the results, recorded beside them (image JSON, video tracks JSON, the Parquet tables'
         metadata): the model, the weights file that ran and its sha256, the precision it ran in, its softmax
         temperature, the detector, its score threshold, the smallest face it looked for, and the fervid and ONNX
         Runtime versions."""
-        return {"model": self.cnn.config.name, **self.cnn.weights_identity, "precision": self.cnn.precision,
+        weights, versions = self.cnn.weights_identity, runtime_versions()
+        return {"model": self.cnn.config.name, "weights_file": weights["weights_file"],
+                "weights_sha256": weights["weights_sha256"], "precision": self.cnn.precision,
                 # a recalibrated copy of a model gives other probabilities under the same name
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
                 "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
-                "max_faces": self.max_faces, **runtime_versions()}
+                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"]}
 
     def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
@@ -224,10 +257,11 @@ class Analyzer:
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
 
-    def analyze_video(self, path: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+    def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
                       progress: Callable[[int, int], None] | None = None,
-                      stop: Callable[[], bool] | None = None, stem: str = "", **changes) -> VideoResult:
+                      stop: Callable[[], bool] | None = None, stem: str = "",
+                      **changes: Unpack[VideoChanges]) -> VideoResult:
         """Analyse a video file: every face tracked, classified over a sliding window with a temporal method.
 
         ``options``: a :class:`fervid.inference.video.VideoOptions` (default: its defaults), or the

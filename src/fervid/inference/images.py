@@ -27,7 +27,7 @@ class BinaryFile(Protocol):
 
 # what load_image and Analyzer.analyze_image read: an image file's path, a decoded image (PIL; a numpy array, RGB
 # unless bgr=True), or an encoded image file's bytes, in memory or as a binary file object
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile]
+ImageInput = Union[str, os.PathLike[str], Image.Image, np.ndarray, bytes, bytearray, memoryview, BinaryFile]
 
 
 def _pillow_reads(module: str) -> bool:
@@ -199,21 +199,25 @@ def pixel_limit(max_pixels: int = MAX_PIXELS) -> int:
     twice ``PIL.Image.MAX_IMAGE_PIXELS``, 179 million pixels by default). Pillow's limit is a process-wide
     setting: the library leaves it as the caller has it (changing it even for a moment let another thread's
     ``Image.open`` past it); fervid's commands, which own their process, raise it to ``MAX_PIXELS``
-    (:func:`allow_fervid_image_sizes`)."""
+    (:func:`set_up_pillow_for_fervid`)."""
     pillow = Image.MAX_IMAGE_PIXELS
     return max_pixels if pillow is None else min(max_pixels, 2 * int(pillow))
 
 
-def allow_fervid_image_sizes() -> None:
+def set_up_pillow_for_fervid() -> None:
     """For a process fervid owns (its CLI, server and workers): let Pillow open photos up to ``MAX_PIXELS`` without
     its decompression-bomb warning (a 200-megapixel phone photo is not an attack, and a server's log should not
     fill with one per upload it refuses); fervid checks every image's declared size against its limit before
-    decoding it."""
+    decoding it. And keep Pillow's own warnings about a file it reads out of the output (a truncated TIFF printed
+    "UserWarning: Corrupt EXIF data" and Pillow's source line before fervid's line naming the file): fervid says
+    of each image it cannot read, by name, what is wrong with it. (A filter for the whole process: warnings'
+    catch_warnings is not safe in threads, and the server reads images in several.)"""
     import warnings
 
     if Image.MAX_IMAGE_PIXELS is not None:  # None: the caller lifted Pillow's limit altogether; left so
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, MAX_PIXELS)
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndarray:
@@ -229,6 +233,10 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             return _from_pil(im, name)
     except ImageLoadError as exc:
         container = video_container(source) if "not an image" in str(exc) else None
+        image_format = image_signature(source) if "not an image" in str(exc) and not container else None
+        if image_format:  # an image's first bytes, and no picture after them: cut short, or damaged
+            raise ImageLoadError(f"{name}: a {image_format} image whose data Pillow cannot read: truncated or "
+                                 "corrupt") from None
         if container == "HEIF" and READS_HEIF:  # pillow-heif did not recognise it either
             raise ImageLoadError(f"{name}: a corrupt HEIC/HEIF image (its header names the format, the decoder "
                                  "found no picture in it)") from None
@@ -249,6 +257,28 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
 
 # an ISO media file's major brand (bytes 8-12) that makes it a still image, not an MP4/MOV video
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+# an image file's first bytes, and the format they announce
+_IMAGE_MAGIC = ((b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"),
+                (b"GIF87a", "GIF"), (b"GIF89a", "GIF"))
+
+
+def image_signature(source) -> str | None:
+    """The image format a file's (or stream's) first bytes announce (TIFF, PNG, JPEG, GIF, WebP), or None: what
+    a file Pillow cannot identify was meant to be."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as fh:
+                head = fh.read(16)
+        else:
+            source.seek(0)
+            head = source.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
 def video_container(source) -> str | None:

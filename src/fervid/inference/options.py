@@ -12,6 +12,7 @@ import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,6 +22,12 @@ from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTO
                                      check_score_threshold)
 from fervid.inference.models import DEFAULT_MODEL, check_precision
 from fervid.inference.temporal import METHODS
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoChanges, VideoOptions
 
 
 def check_positive(name: str, value: float, unit: str = "") -> None:
@@ -35,6 +42,21 @@ def _field_types(cls: type) -> dict[str, TypeAdapter]:
     return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
+def _plain(value):
+    """A numpy number (np.float64(0.3), np.int64(16), np.bool_) as the Python number it holds; anything else as
+    it is."""
+    return value.item() if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", None) == 0 \
+        else value
+
+
+def _type_problem(name: str, field_type: TypeAdapter, value) -> str | None:
+    try:
+        field_type.validate_python(value, strict=True)
+    except ValidationError as exc:
+        return f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}"
+    return None
+
+
 def check_field_types(options) -> None:
     """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
     true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
@@ -43,16 +65,24 @@ def check_field_types(options) -> None:
     nothing else is converted."""
     problems = []
     for name, field_type in _field_types(type(options)).items():
-        value = getattr(options, name)
-        if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            value = value.item()
-            object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
-        try:
-            field_type.validate_python(value, strict=True)
-        except ValidationError as exc:
-            problems.append(f"{name}: {exc.errors()[0]['msg'].lower()}, not {value!r}")
-    if problems:
-        raise OptionError("; ".join(problems))
+        value = _plain(getattr(options, name))
+        object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
+        problems.append(_type_problem(name, field_type, value))
+    if any(problems):
+        raise OptionError("; ".join(filter(None, problems)))
+
+
+def checked_flag(name: str, value) -> bool:
+    """A True/False setting that is no options field (``Analyzer(keep_features=...)``), checked as the fields are
+    (:func:`check_field_types`): "no" was taken as true."""
+    value = _plain(value)
+    problem = _type_problem(name, _FLAG, value)
+    if problem:
+        raise OptionError(problem)
+    return value
+
+
+_FLAG = TypeAdapter(bool)
 
 
 def check_temporal_model(method: str, temporal_model: str | None) -> None:
@@ -136,14 +166,16 @@ class PipelineOptions:
     def replace(self, **changes) -> PipelineOptions:
         return dataclasses.replace(self, **changes)
 
-    def analyzer(self, **kwargs):
-        """The :class:`fervid.Analyzer` these options describe (``kwargs``: e.g. ``threads``)."""
+    def analyzer(self, *, threads: int | None = None, keep_features: bool = True) -> Analyzer:
+        """The :class:`fervid.Analyzer` these options describe, with the analyzer's own ``threads`` and
+        ``keep_features`` (as :class:`fervid.Analyzer` takes them)."""
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, **kwargs)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, threads=threads,
+                        keep_features=keep_features)
 
-    def video(self, **changes):
+    def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
         from fervid.inference.video import VideoOptions
 

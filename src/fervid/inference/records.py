@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from fervid.emotions import EMOTIONS
+from fervid.errors import OptionError
 
 # The decimals of every time and duration of a video fervid writes (a row's time; the JSON's track and episode
 # starts, ends and key frame times, changes, cuts; the live and web APIs' times), so that one joins another exactly
@@ -95,25 +96,32 @@ _TYPES = {"frame": "int64", "track": "int64", "face": "int64", "frames": "int64"
           "file": "string", "kind": "string", "error": "string"}
 
 
-def table_schema(columns: list[str]):
+def table_schema(columns: list[str], examples: dict[str, object] | None = None):
     """The Arrow types of a table's ``columns``: a table with no rows keeps them (pandas would give an empty table
-    object columns, and Parquet null ones)."""
+    object columns, and Parquet null ones). ``examples``: a value of columns of no type here, whose type they take
+    (a caller's own leading columns: ``ImageResult.to_dataframe(photo_id=7)``)."""
     import pyarrow as pa
 
-    return pa.schema([(c, pa.type_for_alias(_TYPES.get(c, "float64"))) for c in columns])
+    def arrow_type(column: str):
+        if column not in _TYPES and column in (examples or {}):
+            return pa.scalar(examples[column]).type
+        return pa.type_for_alias(_TYPES.get(column, "float64"))
+
+    return pa.schema([(c, arrow_type(c)) for c in columns])
 
 
-def dataframe(rows: list[dict], columns: list[str], nullable: bool = False) -> pd.DataFrame:
-    """``rows`` as a pandas table of ``columns`` of :func:`table_schema`'s types, with rows or none (pandas made a
-    table with none all object columns, and pd.concat of it with a typed one every column object); a column a row
-    lacks is empty in it. ``nullable``: whole numbers and booleans as pandas' Int64 and boolean, which hold an empty
-    value (an image table's row of an image with no face, or one that failed), where int64 and bool cannot
-    (pandas made them float64 and object: ``table[~table.uncertain]`` raised TypeError)."""
+def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,
+              examples: dict[str, object] | None = None) -> pd.DataFrame:
+    """``rows`` as a pandas table of ``columns`` of :func:`table_schema`'s types (``examples``: as there), with rows
+    or none (pandas made a table with none all object columns, and pd.concat of it with a typed one every column
+    object); a column a row lacks is empty in it. ``nullable``: whole numbers and booleans as pandas' Int64 and
+    boolean, which hold an empty value (an image table's row of an image with no face, or one that failed), where
+    int64 and bool cannot (pandas made them float64 and object: ``table[~table.uncertain]`` raised TypeError)."""
     import pandas as pd
     import pyarrow as pa
 
     mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get if nullable else None
-    return pa.Table.from_pylist(rows, schema=table_schema(columns)).to_pandas(types_mapper=mapper)
+    return pa.Table.from_pylist(rows, schema=table_schema(columns, examples)).to_pandas(types_mapper=mapper)
 
 
 def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
@@ -251,17 +259,29 @@ class ImageResult:
     def __getitem__(self, index: int | slice) -> Face | list[Face]:
         return self.faces[index]
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """:meth:`rows` as a pandas table: ``face`` then :data:`ROW_COLUMNS`, the columns and their types there for
-        an image with no face too (no rows), so ``table["emotion"]`` works on any image and pd.concat of many
-        images' tables stays typed. Typed as `fervid image --parquet` writes them (``face`` Int64, ``uncertain``
-        boolean: that file's faceless images leave them empty)."""
-        return dataframe(self.rows(), ["face", *ROW_COLUMNS], nullable=True)
+    def to_dataframe(self, **leading: object) -> pd.DataFrame:
+        """:meth:`rows` as a pandas table: the ``leading`` columns, ``face``, then :data:`ROW_COLUMNS`, the columns
+        and their types there for an image with no face too (no rows), so ``table["emotion"]`` works on any image
+        and pd.concat of many images' tables stays typed. Typed as `fervid image --parquet` writes them (``face``
+        Int64, ``uncertain`` boolean: that file's faceless images leave them empty).
 
-    def rows(self, **leading) -> list[dict]:
+        ``leading``: columns holding one value on every row, to say which image the rows are from once many
+        images' tables are concatenated: ``to_dataframe(file=path)`` (a path as its text, a string column as
+        `fervid image --csv`'s ``file``), or any name and value of your own (``photo_id=7``: typed as the value)."""
+        import os
+
+        leading = {name: os.fspath(value) if isinstance(value, os.PathLike) else value
+                   for name, value in leading.items()}
+        return dataframe(self.rows(**leading), [*leading, "face", *ROW_COLUMNS], nullable=True, examples=leading)
+
+    def rows(self, **leading: object) -> list[dict]:
         """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... left
         to right, as :attr:`faces` holds them and a video's tracks are numbered from 1); none for an image with no
         face (`fervid image --csv` writes such a file one row with an empty ``face``)."""
+        taken = sorted(set(leading) & {"face", *ROW_COLUMNS})
+        if taken:  # (the row's own value would replace it, or be replaced, unsaid)
+            raise OptionError(f"{taken[0]!r} is a column of the face row itself; give the leading column another "
+                              "name")
         return [face.row(**leading, face=number) for number, face in enumerate(self.faces, start=1)]
 
     def to_dict(self) -> dict:

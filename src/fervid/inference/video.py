@@ -23,7 +23,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypedDict
 
 import cv2
 import numpy as np
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from fervid.errors import FervidError, OptionError, file_in_the_way
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
@@ -143,6 +144,12 @@ class VideoError(FervidError, ValueError):
     """A video that cannot be analysed; the message names the file and the problem."""
 
 
+class OutputsBusy(FolderLocked):
+    """Another analysis is writing this video's outputs (the same stem) into that folder: another thread's, another
+    notebook's, ``fervid video``'s. Nothing was read or written; analyse it again once that one is done, or into
+    another folder or under another ``stem``. (``fervid video`` exits 75 for it.)"""
+
+
 class StillImageError(VideoError):
     """A still image given as a video (``fervid video "frames/*.png"``: a sequence of frames is said once, with how to
     join them)."""
@@ -159,22 +166,54 @@ def sample_video() -> Path:
 _DEFAULTS = PipelineOptions()
 
 
+class VideoChanges(TypedDict, total=False):
+    """:class:`VideoOptions`' fields as keywords, any of them (``analyze_video(path, method="mean", window=0.5)``,
+    ``PipelineOptions.video(centred=False)``), for type checkers: a misspelt or mistyped one is their error too."""
+
+    detect_every: float
+    window: float
+    sample_fps: float | None
+    method: str
+    centred: bool
+    batch_frames: int
+    annotate: bool
+    key_frames: int | None
+    temporal_model: str | Path | None
+
+
 @dataclass
 class VideoOptions:
-    """The video pipeline's settings; the shared ones default to :class:`fervid.inference.options.PipelineOptions`'."""
+    """The video pipeline's settings: ``analyze_video(path, options=VideoOptions(...))``, or any of them as
+    ``analyze_video``'s keywords. The settings it shares with :class:`fervid.PipelineOptions` default to its
+    defaults (the signature shows them). A bad value (or one of the wrong type) raises
+    :class:`fervid.OptionError` at once.
 
-    detect_every: float = _DEFAULTS.detect_every  # seconds between face detections; optical flow tracks in between
-    window: float = _DEFAULTS.window  # seconds of frames the temporal model looks at
-    sample_fps: float | None = _DEFAULTS.sample_fps  # analyse at most this many frames per second (None: all)
-    method: str = _DEFAULTS.method  # lstm, mean (moving average) or frame (per-frame argmax)
-    # True (files): each frame's label comes from a window centred on it, no lag; False (live): the window ends
-    # at the frame (causal), and labels trail the face by about half the window
+    Attributes:
+        detect_every: seconds between face detections; optical flow follows the faces in between.
+        window: seconds of frames the temporal method looks at.
+        sample_fps: analyse at most this many frames per second; None: every frame.
+        method: the temporal method, one of ``fervid.inference.temporal.METHODS``: "lstm" (an LSTM over the CNN's
+            features), "mean" (moving average), "hmm" (a sticky hidden-Markov smoother over the frames'
+            probabilities) or "frame" (each frame's own label, no smoothing).
+        centred: True (files): each frame's label comes from a window centred on it, no lag; False (live): the
+            window ends at the frame (causal), and labels trail the face by about half the window.
+        batch_frames: frames whose faces go through the CNN together.
+        annotate: write the annotated MP4 where outputs are written.
+        key_frames: key frames kept per track at most, those of its longest episodes (``key_frame_rank``); 0:
+            none; None: every episode's of 0.5 s or more.
+        temporal_model: method "lstm": a temporal LSTM folder (``fervid train-temporal``) trained on the CNN's
+            features; None: the one shipped for the CNN.
+    """
+
+    detect_every: float = _DEFAULTS.detect_every
+    window: float = _DEFAULTS.window
+    sample_fps: float | None = _DEFAULTS.sample_fps
+    method: str = _DEFAULTS.method
     centred: bool = True
-    batch_frames: int = 16  # frames whose faces go through the CNN together
+    batch_frames: int = 16
     annotate: bool = _DEFAULTS.annotate
-    # key frames kept per track at most, those of its longest episodes (key_frame_rank); 0: none; None: every one
     key_frames: int | None = _DEFAULTS.key_frames
-    temporal_model: str | Path | None = _DEFAULTS.temporal_model  # method lstm: an LSTM folder (None: the shipped one)
+    temporal_model: str | Path | None = _DEFAULTS.temporal_model
 
     def __post_init__(self):
         check_field_types(self)
@@ -234,6 +273,39 @@ class AnalysedFrame:
     faces: list[FrameFace]
 
 
+class EpisodeSummary(TypedDict):
+    """An emotion episode as a track's summary lists it (:meth:`Episode.to_dict`): times in seconds."""
+
+    emotion: str
+    start: float
+    end: float
+    key_frame: str | None
+    key_frame_time: float
+
+
+# a change of a track's emotion: at ``time`` (s), ``from`` one ``to`` another, after ``unseen_before`` seconds
+# unseen (0: seen throughout). ("from" is a keyword: a class cannot declare it)
+EmotionChange = TypedDict("EmotionChange", {"time": float, "from": str, "to": str, "unseen_before": float})
+
+
+class TrackSummary(TypedDict):
+    """A track's summary, as :meth:`VideoResult.track_summaries` and the tracks JSON give it: its span (s), frames,
+    seconds seen, dominant emotion, each emotion's share of the time seen and mean probability, its mean box (x, y,
+    width, height), its emotion changes and episodes."""
+
+    track: int
+    start: float
+    end: float
+    frames: int
+    seen_seconds: float
+    dominant_emotion: str
+    emotion_share: dict[str, float]
+    mean_probabilities: dict[str, float]
+    mean_box: dict[str, float]
+    changes: list[EmotionChange]
+    episodes: list[EpisodeSummary]
+
+
 @dataclass
 class Episode:
     track_id: int
@@ -254,7 +326,7 @@ class Episode:
         """Long enough to get a key frame."""
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
         frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
@@ -291,7 +363,7 @@ class TrackLog:
         # where it was (x, y, width, height summed over its rows): which tile of a call's gallery, which student
         # of a class a track is, without opening its key frames
         self.box_sum = np.zeros(4)
-        self.changes: list[dict] = []
+        self.changes: list[EmotionChange] = []
         self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
         self.episode: Episode | None = None
         self._times = array("d")
@@ -404,7 +476,7 @@ class TrackLog:
         return (np.frombuffer(self._times, np.float64),
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
-    def summary(self, until: float | None = None) -> dict:
+    def summary(self, until: float | None = None) -> TrackSummary:
         """The tracks JSON's entry. ``until``: where the video ends. Its last row lasts until the first frame that
         came without it; where none did, its spacing, but not past the end (a variable-frame-rate video's last rows
         are further apart than its nominal rate)."""
@@ -570,7 +642,7 @@ class VideoResult:
     method: str = ""
     model: str = ""  # the emotion CNN and face detector that ran
     detector: str = ""
-    settings: dict = field(default_factory=dict)  # the rest of what made the results (precision, threshold, timing)
+    settings: dict[str, Any] = field(default_factory=dict)  # the rest of what made the results (precision, threshold, timing)
     annotated_path: Path | None = None
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
@@ -611,14 +683,19 @@ class VideoResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the whole video was analysed and its outputs written: False where it broke mid-way or an output
+        went missing (``error`` says where and why; what was analysed before is kept)."""
         return self.error is None
 
     @property
     def track_ids(self) -> list[int]:
+        """The ids of the faces followed, in order (the keys of ``tracks``; numbered from 1)."""
         return sorted(self.tracks)
 
     @property
     def episodes(self) -> list[Episode]:
+        """Every track's emotion episodes (stretches of one emotion), by track and start: each with its span and,
+        for one of 0.5 s or more, its key frame's file name (``key_frame``)."""
         found = [ep for log in self.tracks.values() for ep in log.episodes]
         found += [log.episode for log in self.tracks.values() if log.episode is not None]
         return sorted(found, key=lambda e: (e.track_id, e.start))
@@ -642,7 +719,7 @@ class VideoResult:
             return table_schema().empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
-    def track_summaries(self) -> list[dict]:
+    def track_summaries(self) -> list[TrackSummary]:
         """Per track, in id order: ``track``, ``start``/``end`` (s), ``frames``, ``dominant_emotion``,
         ``emotion_share`` (of the time it was seen), ``mean_probabilities``, ``changes`` (time, from, to) and
         ``episodes`` (every stretch of one emotion, however short: ``key_frame`` names its key frame where it
@@ -658,13 +735,16 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     @property
-    def run_settings(self) -> dict:
+    def run_settings(self) -> dict[str, Any]:
         """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
         weights' digests, the versions, precision, thresholds, timing); the tracks JSON's and the frame table's
         Parquet metadata."""
         return {"method": self.method, "model": self.model, "detector": self.detector, **self.settings}
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
+        """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok`` and ``error``, the video's size,
+        rate and length, the frames read and analysed, what made the results (:attr:`run_settings`), the time the
+        analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
@@ -2168,6 +2248,24 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     return stems
 
 
+@contextlib.contextmanager
+def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = None) -> Iterator[None]:
+    """One analysis at a time writes the outputs named ``stem`` in ``out_dir``, whichever process or thread runs it
+    (two analyses of a video into one folder at once deleted each other's partial files as they started: both
+    said ok, and no table was left; two `fervid video` runs mixed one's CSV with the other's JSON); one of another
+    video there goes on. Raises :class:`OutputsBusy` where another run holds them, or (``source``: the video they
+    are for, whose stem was chosen apart from the other videos' outputs there) where another video's outputs were
+    written under that name since. The lock file (``.<stem>.lock``) is there only while it is held."""
+    out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
+    with FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
+                    error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
+        other = _other_source(out_dir / OutputNames(stem).tracks_json, str(source)) if source is not None else None
+        if other is not None:
+            raise OutputsBusy(f"{out_dir}: another fervid run wrote {other}'s outputs as {stem}_* while this one "
+                              f"ran; run it again to name {source}'s apart")
+        yield
+
+
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end, as many a track as ``result.settings["key_frames"]``
@@ -2248,19 +2346,28 @@ class ResultWriter:
 
     def into_place(self) -> None:
         """The closed files moved to their own names (renamed: instant, whole or not at all), replacing this stem's
-        outputs of an earlier run; the result's paths follow them."""
+        outputs of an earlier run; the result's paths follow them. A file written that is gone (deleted by another
+        program meanwhile) fails the result (``error``), naming it: passed over, it left a result that said ok
+        and a folder without its table."""
         if self.out_dir is None:
             return
         names, result = OutputNames(self.stem), self.result
         written = [self.out_dir / names.partial(ep.key_frame) for ep in result.episodes if ep.key_frame]
         written += [path for path in (result.table_path, result.annotated_path) if path is not None]
         written += [self.table.paths[0]]
-        written = [path for path in written if path.name != names._whole(path.name) and path.is_file()]
+        written = [path for path in written if path.name != names._whole(path.name)]
+        gone = [path for path in written if not path.is_file()]
+        if gone:
+            missing = (f"{gone[0]}{f' and {len(gone) - 1} more of its outputs' if len(gone) > 1 else ''}: gone "
+                       f"before the analysis could move {'it' if len(gone) == 1 else 'them'} into place (deleted "
+                       f"while it ran?); the outputs in {self.out_dir} are incomplete")
+            result.error = f"{result.error}; {missing}" if result.error else missing
         for old in names.written_before(self.out_dir):
             if old.name == names._whole(old.name):
                 old.unlink()
         for path in written:
-            path.replace(path.with_name(names._whole(path.name)))
+            if path not in gone:
+                path.replace(path.with_name(names._whole(path.name)))
         result.table_path = self.out_dir / names.frames_parquet
         result.table_stamp = _file_stamp(result.table_path)
         if result.annotated_path is not None:
@@ -2327,7 +2434,7 @@ class VideoAnalyzer:
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
-            hdr: tuple[str | None, bool] = (None, False)) -> VideoResult:
+            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -2348,6 +2455,11 @@ class VideoAnalyzer:
         the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
         by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
         (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
+
+        With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
+        (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
+        ``keep_others``: ``stem`` was chosen apart from other videos' outputs in ``out_dir``, and where another
+        video's were written under it since, OutputsBusy is raised too, rather than replacing them.
         """
         opts = self.options
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
@@ -2358,10 +2470,27 @@ class VideoAnalyzer:
                 check_encoder(source)
         started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
+        # opened before the lock is taken: a file that is no video leaves no output folder made for it
+        cap = open_video(source) if frames is None else None
+        try:
+            with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
+                  else contextlib.nullcontext()):
+                return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
+                                     clock, size_changes, hdr)
+        finally:
+            if cap is not None:  # (released as the frames end too; again where the lock was refused)
+                cap.release()
+
+    def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
+                 cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
+                 stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
+                 size_changes: Callable[[tuple[int, int]], list[dict]] | None,
+                 hdr: tuple[str | None, bool]) -> VideoResult:
+        """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
+        outputs' lock held."""
+        opts = self.options
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
-        cap = None
-        if frames is None:
-            cap = open_video(source)
+        if cap is not None:
             hdr = (cap.hdr, cap.tone_mapped)
             result.video_streams = max(1, len(_video_stream_lines(cap.header)))
             # a container without a usable rate: timestamps still come from the decoder

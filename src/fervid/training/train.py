@@ -36,9 +36,10 @@ from tqdm import tqdm
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
-from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, left_out_reasons,
-                                       load_fer2013, load_ferplus, load_image_folder, photos_notice)
-from fervid.emotions import EMOTION_ALIASES, EMOTIONS, NUM_CLASSES
+from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, is_label_table,
+                                       is_labelled_images, label_table_files, left_out_reasons, load_fer2013,
+                                       load_ferplus, load_image_folder, photos_notice, unlike_crops_notice)
+from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
@@ -51,11 +52,12 @@ from fervid.training.network import EmotionVGG, NetConfig
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` in the run directory."""
 
-    # the faces: the FER2013 CSV (.csv/.csv.gz), or your own labelled face crops, <emotion>/<image> folders as
-    # `fervid evaluate --data` reads them; required, from the config or --data
+    # the faces: the FER2013 CSV (.csv/.csv.gz), or your own labelled face crops, <emotion>/<image> folders or a
+    # path,label table as `fervid evaluate --data` reads them; required, from the config or --data
     data: str = ""
-    # "fer2013" (a CSV: train_usage rows train, val_usage rows choose the epoch) or "folder" (val_data chooses the
-    # epoch, or else val_fraction of data's faces, drawn per class); "auto": by what `data` is
+    # "fer2013" (a CSV: train_usage rows train, val_usage rows choose the epoch, or val_data's faces where given) or
+    # "folder" (your own faces, a folder or a label table: val_data chooses the epoch, or else val_fraction of data's
+    # faces, drawn per class); "auto": by what `data` is
     data_kind: str = "auto"
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
@@ -168,9 +170,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.data_kind == "auto":
-            self.data_kind = "folder" if self.data and Path(self.data).is_dir() else "fer2013"
-        if self.val_labels == "auto":
-            self.val_labels = "fer2013" if self.labels == "fer2013" else "ferplus"
+            self.data_kind = "folder" if self.data and is_labelled_images(self.data) else "fer2013"
+        if self.val_labels == "auto":  # (val_data's faces have one label each: their folders' or table's)
+            self.val_labels = "fer2013" if self.labels == "fer2013" or self.val_data else "ferplus"
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides) -> TrainConfig:
@@ -186,6 +188,12 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         data = dict(data)
+        for setting in ("data", "val_data"):
+            if isinstance(data.get(setting), (list, tuple)):  # pydantic said only "input should be a valid string"
+                raise ValueError(f"{setting}: one FER2013 CSV, folder or label table, not a list ({data[setting]}); "
+                                 "to teach a network FER2013 and your own faces, fine-tune one trained on FER2013 on "
+                                 "yours: data = your folder, init_from = \"ferplus_vgg\" (README: Teaching a model "
+                                 "your own labelled faces)")
         if isinstance(data.get("net"), dict):
             # NetConfig.from_dict reads a model's net too, which holds more (flip_tta): a config must not
             unknown = set(data["net"]) - set(NetConfig.__dataclass_fields__)
@@ -235,6 +243,10 @@ class TrainConfig:
             raise ValueError(f"{setting} {getattr(self, setting)!r}: a folder's faces have one label each "
                              "(labels = \"fer2013\", the default, teaches it); the FER+ schemes need FER+'s votes "
                              "for the FER2013 CSV")
+        if self.val_data and self.val_labels != "fer2013":
+            raise ValueError(f"val_labels {self.val_labels!r}: val_data's faces ({self.val_data}) have one label "
+                             "each, their folders' (or table's); FER+'s votes are for the FER2013 CSV's faces "
+                             "(leave val_labels out, or val_data to choose the epoch on FER2013's)")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, not {self.val_fraction}")
         if self.bf16 not in (True, False, "auto"):
@@ -454,7 +466,9 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
             targets = accepted.astype(np.float32)
         if cfg.fer2013_head_weight > 0:
             targets = np.concatenate([targets, fer2013_label], axis=1)
-    if cfg.val_labels == "ferplus":
+    if cfg.val_data:  # your own faces choose the epoch of a FER2013 run: the one that reads them best
+        val_ds = load_image_folder(cfg.val_data)
+    elif cfg.val_labels == "ferplus":
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
@@ -486,18 +500,20 @@ LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its dat
 
 def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
                    listed_in: str = LEFT_OUT_FILE) -> list[str]:
-    """What a folder run should know before it trains: what the folders left out (CK+'s contempt went without a
-    word), emotions with no training face (their output is never taught), a held-out share of one folder, and
-    validation images that are training images too.
+    """What a folder run (or a FER2013 run choosing its epoch on your val_data) should know before it trains: what
+    the folders left out (CK+'s contempt went without a word), images unlike face crops, emotions with no training
+    face (their output is never taught), a held-out share of one folder, and validation images that are training
+    images too.
 
     What a folder left out is said grouped by reason, as ``fervid evaluate`` says it; every file is listed in
     ``listed_in``."""
-    if cfg.data_kind != "folder":
+    if cfg.data_kind != "folder" and not cfg.val_data:
         return []
     notes = []
     # the held-out share is drawn from the faces of one folder: what it left out is out of both sides (it was
     # said to be validation files left out)
-    folders = (((cfg.data, "training", train_ds), (cfg.val_data, "validation", val_ds)) if cfg.val_data else
+    folders = (((cfg.val_data, "validation", val_ds),) if cfg.data_kind != "folder" else  # (FER2013's own rows)
+               ((cfg.data, "training", train_ds), (cfg.val_data, "validation", val_ds)) if cfg.val_data else
                ((cfg.data, "training and the held-out faces alike", train_ds),))
     for folder, side, ds in folders:
         if ds.left_out:
@@ -506,10 +522,11 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
             # not named for an emotion, and the nested ones
             notes.append("\n".join([f"notice: {images} image(s) in {folder} left out of {side} (each listed in "
                                      f"{listed_in}):", *left_out_reasons(ds)]))
-    for ds in (train_ds, val_ds) if cfg.val_data else (train_ds,):
-        photos = photos_notice(ds)  # whole photos would be taught as faces
-        if photos:
-            notes.append(f"notice: {photos}")
+    # (without val_data, the held-out share is data's images too, named with the others)
+    for ds in ((val_ds,) if cfg.data_kind != "folder" else (train_ds, val_ds) if cfg.val_data else
+               (FaceDataset.concat([train_ds, val_ds], train_ds.name),)):
+        # whole photos, or pictures of no face, would be taught as faces
+        notes.extend(f"notice: {notice}" for notice in (photos_notice(ds), unlike_crops_notice(ds)) if notice)
     missing = [e for i, e in enumerate(EMOTIONS) if not (train_ds.labels == i).any()]
     if missing:
         notes.append(f"notice: no training face of {', '.join(missing)}: the model's output for "
@@ -518,7 +535,7 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
         notes.append(f"notice: the best epoch is chosen on {cfg.val_fraction:.0%} of {cfg.data} held out; where one "
                      "person (or one video's frames) is on both sides, that accuracy reads high: give val_data, a "
                      "folder of other people")
-    else:
+    elif cfg.data_kind == "folder":
         # the same image files on both sides (one folder inside the other, or copies): the epoch is chosen on
         # faces the run trains on, and its validation accuracy reads as if they were new
         shared = {file_key(p) for p in train_ds.sources} & {file_key(p) for p in val_ds.sources}
@@ -553,9 +570,9 @@ def teacher_files(teacher: str) -> list[tuple[str, Path]]:
 def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
     """{setting: {file, relative to it: [size, SHA-1]}} of the files ``data``, ``val_data`` and ``ferplus_csv``
     name: a CSV itself, a folder's images as :func:`~fervid.evaluation.datasets.load_image_folder` reads them (those
-    directly in its emotion folders). Contents, not times: a copy of the same data elsewhere is the same data. And
-    the ``teachers``' files: a teacher exported again (or a shipped one changed by an upgrade of fervid) gives the
-    faces other targets."""
+    directly in its emotion folders), a label table and the images it lists. Contents, not times: a copy of the same
+    data elsewhere is the same data. And the ``teachers``' files: a teacher exported again (or a shipped one changed
+    by an upgrade of fervid) gives the faces other targets."""
     fingerprint = {}
     if cfg.teachers:
         fingerprint["teachers"] = {name: list(file_key(str(file)))
@@ -567,9 +584,12 @@ def data_fingerprint(cfg: TrainConfig) -> dict[str, dict[str, list]]:
             continue
         if root.is_dir():
             files = [file for folder in sorted(root.iterdir())
-                     if folder.is_dir() and folder.name.lower() in EMOTION_ALIASES
+                     if folder.is_dir() and emotion_of(folder.name) is not None
                      for file in sorted(folder.iterdir()) if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES]
             fingerprint[setting] = {file.relative_to(root).as_posix(): list(file_key(str(file))) for file in files}
+        elif setting != "ferplus_csv" and is_label_table(root):  # the table, and the images it lists
+            fingerprint[setting] = {root.name: list(file_key(str(root))),
+                                    **{str(file): list(file_key(str(file))) for file in label_table_files(root)}}
         else:
             fingerprint[setting] = {root.name: list(file_key(str(root)))}
     return fingerprint
@@ -607,6 +627,8 @@ def split_names(cfg: TrainConfig) -> tuple[str, str]:
     if cfg.data_kind == "folder":
         return (f"{Path(cfg.data).name} (training part)",
                 Path(cfg.val_data).name if cfg.val_data else f"{Path(cfg.data).name} ({cfg.val_fraction:.0%} held out)")
+    if cfg.val_data:
+        return cfg.train_usage, Path(cfg.val_data).name
     return cfg.train_usage, f"{cfg.val_usage} ({'FER+ majority' if cfg.val_labels == 'ferplus' else 'FER2013'} labels)"
 
 

@@ -1,6 +1,7 @@
-"""One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder; and one per set
-of outputs in a folder: ``fervid video`` and ``live`` per video's outputs (their stem), so that two runs into one
-folder on different videos both go on.
+"""One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder; and one run per
+set of outputs in a folder: a video's analysis into a folder (``Analyzer.analyze_video``, ``fervid video`` and
+``live``) per video's outputs (their stem), so that two runs into one folder on different videos both go on.
+Here, not in ``fervid.apps``, as the library's video analysis takes it too.
 
 An OS lock on ``<folder>/.lock`` (or another file in it), released by the OS when the holder dies (no stale lock
 after a crash), holding the owner's pid for the message the refused process prints.
@@ -12,11 +13,13 @@ import contextlib
 import os
 from pathlib import Path
 
+from fervid.errors import FervidError
+
 WINDOWS_LOCK_BYTE = 1 << 20
 
 
-class FolderLocked(RuntimeError):
-    """Another process holds the folder."""
+class FolderLocked(FervidError, RuntimeError):
+    """Another process (or another thread's run) holds the folder; try again once it is done."""
 
 
 class FolderLock:
@@ -59,6 +62,9 @@ class FolderLock:
             fh.seek(0)
             owner = fh.read().strip() or "unknown"
             fh.close()
+            # a notebook's two threads (or a second call while one runs) hold it in one process: its own pid,
+            # unexplained, read as a stranger's
+            owner += ", this process" if owner == str(os.getpid()) else ""
             raise self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}") from None
         if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
             fh.close()
