@@ -1,5 +1,8 @@
 """What fervid says the machine is: every speed figure and model card names the CPU."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,21 @@ def test_fervids_onnx_sessions_sleep_between_runs_instead_of_spinning():
     spinning = machine.session_options(None, spin=True)  # ONNX Runtime's default: the entry is not there
     with pytest.raises(RuntimeError, match="allow_spinning"):
         spinning.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity to set (macOS, Windows)")
+def test_threads_count_the_cpus_this_process_may_use_and_the_users_omp_num_threads():
+    """`taskset -c 0 fervid batch ...` on 2 cores gave its worker 2 threads (os.cpu_count() counts the machine's,
+    not a Slurm job's or a container's cpuset), and each worker wrote over a user's OMP_NUM_THREADS."""
+    script = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+              "from fervid.machine import inference_threads, threads_per_worker, usable_cpus; "
+              "print(usable_cpus(), threads_per_worker(1), inference_threads(None))")
+    unset = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=unset)
+    assert done.stdout.split() == ["1", "1", "1"], done.stderr
+    # a user's OMP_NUM_THREADS bounds them, whatever fervid sets it to itself afterwards (yuface's OpenMP)
+    script = ("import os; from fervid import machine; os.environ['OMP_NUM_THREADS'] = '8'; "
+              "print(machine.usable_cpus(), machine.threads_per_worker(2))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**unset, "OMP_NUM_THREADS": "1"})
+    assert done.stdout.split() == ["1", "1"], done.stderr

@@ -79,3 +79,41 @@ def test_a_bar_in_a_log_writes_a_postfix_change_no_more_often_than_its_counts(mo
     # its start, a line every 5 s of the 50, and its end, whose postfix is the last one set
     assert 10 <= len(lines) <= 12, lines
     assert lines[0].startswith("  0%") and lines[-1].startswith("100%") and "loss=0.020" in lines[-1], lines
+
+
+class Full(io.StringIO):
+    """A stream on a full disk (`2>/dev/full`): every write and flush fails."""
+
+    def __init__(self, terminal=False):
+        super().__init__()
+        self.terminal, self.tries = terminal, 0
+
+    def write(self, text):
+        self.tries += 1
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        raise OSError(28, "No space left on device")
+
+    def isatty(self):
+        return self.terminal
+
+
+def test_a_bar_whose_stream_fails_stops_writing_and_the_work_goes_on():
+    """`fervid video clip.mp4 2>/dev/full` stopped before a frame (exit 1, empty outputs): the log bar's first line
+    raised ENOSPC into the command."""
+    for terminal in (False, True):
+        stream = Full(terminal)
+        bar = progress_bar(range(200), file=stream, mininterval=0, desc="clip.mp4")
+        assert isinstance(bar, LogLines) is not terminal
+        seen = 0
+        for _ in bar:
+            bar.set_postfix_str("a")
+            seen += 1
+        bar.close()
+        tqdm.write("a line of the command's own", file=io.StringIO())
+        assert seen == 200 and stream.tries == 1, (terminal, stream.tries)  # its first write failed, the others none
+    closed = io.StringIO()
+    closed.close()
+    assert list(progress_bar(range(3), file=closed)) == [0, 1, 2]
+    assert list(progress_bar(range(3), file=None)) == [0, 1, 2]  # stderr closed: Python's sys.stderr is None

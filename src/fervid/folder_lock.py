@@ -27,19 +27,24 @@ class FolderLock:
     :class:`FolderLocked`) naming the folder, the holder's pid, what it does there (``doing``) and ``advice`` when
     another process holds it. ``name``: the lock file, in the folder (for a lock on a part of what it holds);
     ``removed``: the lock file is deleted as the lock is released (one per video's outputs: none is left beside
-    them), except on Windows, where an open file cannot be."""
+    them), except on Windows, where an open file cannot be. ``mode``: the lock file's, as the umask leaves it.
+
+    The lock file is made as the folder's other files are, 0666 less the umask: with `umask 002` in a folder a
+    group shares, a colleague resumes a `fervid batch` run (it was 0600 whatever the umask: only its maker could open
+    it again). The server's is 0600, as all its files are."""
 
     def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked,
-                 name: str = ".lock", doing: str = "is using this folder", removed: bool = False):
+                 name: str = ".lock", doing: str = "is using this folder", removed: bool = False,
+                 mode: int = 0o666):
         self.folder, self.path = Path(folder), Path(folder) / name
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
         self.removed = removed and os.name != "nt"
+        self.mode = mode
         self.fh = None
 
     def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # private (0600, whatever the umask) as the server's other files are: it names the process using the folder
-        fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
+        fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode), "a+", encoding="utf-8")
         try:
             if os.name == "nt":
                 import msvcrt

@@ -26,12 +26,38 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+# the user's OMP_NUM_THREADS, as the process started: fervid sets it itself for yuface's OpenMP (detect.py) and in
+# `fervid batch`'s workers, which must not read their own setting back as the user's bound
+_USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on, at most the user's ``OMP_NUM_THREADS`` where set: those it is allowed
+    (its affinity: `taskset`, a Slurm job's or a container's cpuset; ``os.process_cpu_count`` from Python 3.13), not
+    the machine's count. Under `taskset -c 0` on 2 cores os.cpu_count() said 2, and `fervid batch` gave its one
+    worker 2 threads on the one CPU it had."""
+    if hasattr(os, "process_cpu_count"):
+        count = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows before 3.13: no affinity to ask
+        count = os.cpu_count()
+    count = count or 1
+    bound = (_USER_OMP_NUM_THREADS or "").split(",")[0].strip()  # "4,2": OpenMP's threads per nesting level
+    return min(count, int(bound)) if bound.isdigit() and int(bound) >= 1 else count
+
+
+def threads_per_worker(workers: int) -> int:
+    """Threads for each of ``workers`` processes sharing :func:`usable_cpus` (`fervid batch`'s)."""
+    return max(1, usable_cpus() // workers)
+
+
 def inference_threads(threads: int | None) -> int:
     """Threads for one inference session: ``threads`` when given, else at most 2 (fervid's networks are small; more
-    threads per session cost more in hand-offs than they gain). A count below 1 is refused: ONNX Runtime would read
-    0 or -1 as "every core", the opposite of a bound."""
+    threads per session cost more in hand-offs than they gain) and at most :func:`usable_cpus`. A count below 1 is
+    refused: ONNX Runtime would read 0 or -1 as "every core", the opposite of a bound."""
     if threads is None:
-        return min(2, os.cpu_count() or 1)
+        return min(2, usable_cpus())
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise OptionError(f"threads must be a whole number of at least 1 (or None for fervid's default), not {threads!r}")
     return threads

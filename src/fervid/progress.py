@@ -5,6 +5,9 @@ scheduler's output file) a redrawn bar wrote a carriage return and a whole line 
 in a 4 s video, two a second for a whole `fervid batch` run. There it is a plain line when it starts, at most one
 every :data:`LOG_SECONDS` while it runs, and one when it ends. ``TQDM_DISABLE=1``, tqdm's own setting, hides every
 bar (as a command's ``--quiet`` does).
+
+A bar never stops the work it shows: a write to its stream that fails (stderr on a full disk, `2>/dev/full`, closed,
+or a terminal gone with its SSH session) ends its output, where the error stopped `fervid video` before a frame.
 """
 
 from __future__ import annotations
@@ -21,6 +24,40 @@ def is_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no isatty, or closed
         return False
+
+
+class _StreamUntilItFails:
+    """A bar's stream whose first failed write or flush (an OSError: a full disk, a terminal hung up; ValueError: it
+    was closed) silences it: its bar writes nothing more, and the error does not reach the work it shows (tqdm itself
+    lets only EIO and a closed file pass)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if not self.failed:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self.failed = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.failed:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self.failed = True
+
+    def __getattr__(self, name):  # isatty, fileno, encoding: the stream's own
+        return getattr(self._stream, name)
+
+    def __eq__(self, other):  # tqdm.write clears the bars on the stream it writes to, found by equality
+        return self._stream == getattr(other, "_stream", other)
+
+    def __hash__(self):
+        return hash(self._stream)
 
 
 class LogLines(tqdm):
@@ -71,7 +108,12 @@ def progress_bar(iterable=None, *, show: bool = True, **options) -> tqdm:
     if not show:
         options["disable"] = True
     options.setdefault("file", sys.stderr)
-    if is_terminal(options["file"]):
+    if options["file"] is None:  # stderr closed (`2>&-`): Python made sys.stderr None
+        options["disable"] = True
+    terminal = is_terminal(options["file"])
+    if options["file"] is not None:
+        options["file"] = _StreamUntilItFails(options["file"])
+    if terminal:
         return tqdm(iterable, **options)
     options.setdefault("mininterval", LOG_SECONDS)
     options["maxinterval"] = max(options["mininterval"], options.get("maxinterval", 0.0))

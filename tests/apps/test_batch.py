@@ -269,6 +269,38 @@ def test_bad_batch_options_are_refused_before_any_work(bad, message, tmp_path):
     assert not (tmp_path / "o").exists()  # nothing was started
 
 
+def test_an_output_folder_too_long_for_sqlite_is_refused_naming_the_limit(tmp_path, astronaut_png):
+    """`fervid batch --out` over ~490 bytes failed with "state.sqlite: unable to open database file" (exit 1), made
+    the folders first: SQLite opens paths of at most 512 bytes, its "-journal" included."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    deep = tmp_path.joinpath(*["d" * 200] * 2)
+    fits = deep / ("o" * (504 - len(os.fsencode(deep)) - len("/") - len("/state.sqlite")))  # SQLite's most: 504
+    run_batch([str(astronaut_png)], BatchOptions(out=fits, pipeline=NO_ANNOTATION), progress=False)
+    assert len(os.fsencode(fits / "state.sqlite")) == 504 and (fits / "state.sqlite").is_file()
+    too_long = fits.with_name(fits.name + "o")
+    result = CliRunner().invoke(app, ["batch", str(astronaut_png), "--out", str(too_long)])
+    assert result.exit_code == 2 and result.output == (
+        f"error: --out must be a shorter path: the run's state, {too_long / 'state.sqlite'} (505 bytes as an absolute "
+        "path), is kept by SQLite, which opens paths of at most 504 bytes\n")
+    assert not too_long.exists()  # nothing was started
+
+
+def test_a_group_shared_folder_can_be_resumed_by_a_colleague(tmp_path, astronaut_png):
+    """Under `umask 002` (a folder a group shares), `.lock` was 0600 and state.sqlite 0644 (SQLite's own mode,
+    whatever the umask): a colleague could not resume the run, though the README says outputs follow the umask."""
+    old = os.umask(0o002)
+    try:
+        run_batch([str(astronaut_png)], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION), progress=False)
+    finally:
+        os.umask(old)
+    modes = {name: oct((tmp_path / "out" / name).stat().st_mode & 0o777)
+             for name in (".lock", "state.sqlite", "dataset.parquet", "files")}
+    assert modes == {".lock": "0o664", "state.sqlite": "0o664", "dataset.parquet": "0o664", "files": "0o775"}
+
+
 def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):
     """A second run into the same folder with another model skipped every finished file and reported the first
     model's results as its own."""

@@ -217,6 +217,22 @@ def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(astronaut_pn
         assert proc.wait(timeout=120) == 141 and stderr == "", (option, stderr)
 
 
+@pytest.mark.skipif(os.name == "nt", reason="no RLIMIT_NOFILE on Windows")
+def test_running_out_of_open_files_says_the_limit_and_what_to_do():
+    """`prlimit --nofile=16 fervid batch ...` said only "error: Too many open files" (its worker pool's pipe: no
+    file to name); a file that is known is named, as every OSError's."""
+    import errno
+    import resource
+
+    from fervid.apps.cli import _os_error_line
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    advice = f"Too many open files (this process may have {soft} open at once, `ulimit -n`: raise the limit and run " \
+             "it again)"
+    assert _os_error_line(OSError(errno.EMFILE, "Too many open files")) == advice
+    assert _os_error_line(OSError(errno.EMFILE, "Too many open files", "out/state.sqlite")) == f"out/state.sqlite: {advice}"
+
+
 def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
     """NO_COLOR=1 (https://no-color.org) and TERM=dumb were ignored on a terminal: errors and notices came in colour
     escape codes."""
@@ -812,6 +828,72 @@ def test_a_second_run_does_not_analyse_the_first_runs_outputs(tmp_path, astronau
     # a file named on its own is always an input, even one fervid wrote
     result = runner.invoke(app, ["image", str(rec / "ann" / "p_fervid.png"), "--annotate", str(rec / "ann"), "-q"])
     assert result.exit_code == 0 and (rec / "ann" / "p_fervid_fervid.png").is_file()
+
+
+def test_inputs_with_the_longest_legal_names_are_analysed(tmp_path, astronaut_png):
+    """A 244-byte file name (legal: 255) failed `fervid video` ("..._frames.partial.csv: File name too long") and
+    `fervid batch`, and `fervid image --annotate --crops` with a raw [Errno 36]: their outputs' names are cut to
+    fit (fervid.inference.images.fitted_stem), the same in every run."""
+    from fervid.inference.images import fitted_stem
+
+    clip, photo = tmp_path / ("v" * 240 + ".mp4"), tmp_path / ("é" * 124 + ".png")  # 244 and 252 bytes
+    clip.write_bytes(carphone().read_bytes())
+    photo.write_bytes(astronaut_png.read_bytes())
+    out = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "1"]
+    result = runner.invoke(app, ["video", str(clip), "--out", str(tmp_path / "v"), *out])
+    assert result.exit_code == 0, result.output
+    tracks = json.loads((tmp_path / "v" / f"{fitted_stem(clip.stem)}_tracks.json").read_text(encoding="utf-8"))
+    assert tracks["file"] == str(clip)
+    for _ in range(2):  # again: its outputs replaced under the same names
+        result = runner.invoke(app, ["image", str(photo), "--annotate", str(tmp_path / "a"), "--crops",
+                                     str(tmp_path / "c"), "-q"])
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in (tmp_path / "a").iterdir()] == [f"{fitted_stem(photo.stem)}_fervid.png"]
+        assert [p.name for p in (tmp_path / "c").iterdir()] == [f"{fitted_stem(photo.stem)}_face1.png"]
+    result = runner.invoke(app, ["batch", str(clip), str(photo), "--out", str(tmp_path / "b"), "-q"])
+    assert result.exit_code == 0, result.output
+
+
+def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
+    """Under LC_ALL=de_DE.ISO-8859-1, `fervid video clip.mp4 --out uo-ünï/vid` failed in pyarrow ("Failed to open
+    local file ...partial.parquet": pyarrow encodes a path as UTF-8, and the folder's name is Latin-1 text to
+    Python), and OpenCV did not find `clïp.mp4` ("not a video"), `fervid batch` alike. A name whose bytes are not
+    UTF-8 is refused by name."""
+    import sys
+
+    import pandas as pd
+
+    if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").is_file():
+        pytest.skip("localedef and glibc's locale sources make the Latin-1 locale")
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "ISO-8859-1", str(locales / "de_DE.ISO-8859-1")],
+                   check=False, capture_output=True)  # (exit 1 with warnings, the locale made)
+    env = {**os.environ, "LOCPATH": str(locales), "LC_ALL": "de_DE.ISO-8859-1"}
+    env.pop("PYTHONUTF8", None)
+    check = subprocess.run([sys.executable, "-c", "import sys; print(sys.getfilesystemencoding())"], env=env,
+                           capture_output=True, text=True)
+    if check.stdout.strip() != "iso8859-1":
+        pytest.skip(f"the Latin-1 locale could not be made: {check.stdout} {check.stderr}")
+    clip = tmp_path / "clïp.mp4"  # UTF-8 bytes, as a UTF-8 system names it
+    clip.write_bytes(carphone().read_bytes())
+    latin = tmp_path / os.fsdecode("lat-\xe9.mp4".encode("latin-1"))  # bytes no UTF-8 system wrote
+    latin.write_bytes(carphone().read_bytes())
+    fervid = [sys.executable, "-m", "fervid"]
+    quick = ["-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+    out = tmp_path / "uo-ünï"
+    done = subprocess.run([*fervid, "video", str(clip), "--out", str(out / "vid"), *quick], env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out / "vid" / "clïp_frames.parquet")) > 100
+    done = subprocess.run([*fervid, "batch", str(clip), "--out", str(out / "batch"), "-q", "--no-annotate"], env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out / "batch" / "dataset.parquet")) > 100
+    done = subprocess.run([*fervid, "video", str(latin), "--out", str(tmp_path / "v2"), *quick], env=env,
+                          capture_output=True)
+    assert done.returncode == 1 and b"OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this " \
+                                      b"one's are iso8859-1 (the locale's); rename the file" in done.stderr
 
 
 def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):

@@ -408,14 +408,18 @@ def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
 
 
 def test_a_long_name_in_a_wide_script_is_cut_to_fit_a_file_name():
-    """Cut to 100 characters, a Chinese name was 300 bytes: over the 255 a file name may have."""
-    from fervid.apps.server import FILE_NAME, MAX_STEM_BYTES, _input_name
+    """Cut to 100 characters, a Chinese name was 300 bytes: over the 255 a file name may have. Cut as `fervid
+    video` cuts a stem (fitted_stem): to fit its outputs' names, whole characters, two names cut alike kept apart."""
+    from fervid.apps.server import FILE_NAME, _input_name
+    from fervid.inference.images import NAME_MAX, OUTPUT_SUFFIX_BYTES, fitted_stem
 
     stored = _input_name("视频" * 60 + ".mp4")
     stem = stored.removesuffix(".mp4")
-    assert stem == "视频" * 25 and len(stem.encode()) == MAX_STEM_BYTES and FILE_NAME.match(stored)
-    assert _input_name("é" * 200 + ".mkv") == "é" * 75 + ".mkv"  # 2 bytes each: no character cut in half
-    assert _input_name("a" * 149 + "视.mp4") == "a" * 149 + ".mp4"
+    assert stem == fitted_stem("视频" * 60) and stem.startswith("视频" * 25) and FILE_NAME.match(stored)
+    assert len(stem.encode()) <= NAME_MAX - OUTPUT_SUFFIX_BYTES
+    assert _input_name("é" * 200 + ".mkv").startswith("é" * 80)  # 2 bytes each: no character cut in half
+    assert _input_name("é" * 200 + "a.mkv") != _input_name("é" * 200 + "b.mkv")
+    assert _input_name("a" * 149 + "视.mp4") == "a" * 149 + "视.mp4"  # it fits
 
 
 def test_a_video_with_a_long_chinese_name_is_analysed(client):

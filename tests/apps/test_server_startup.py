@@ -1,8 +1,10 @@
 """How `fervid serve` starts in a deployment: what it says it runs, and its access log."""
 
 import socket
+from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from fervid.apps.cli import app
@@ -48,3 +50,37 @@ def test_access_log_on_request_only(tmp_path):
         with fervid_server(data, *args) as (url, _):
             assert httpx.get(url + "/healthz").status_code == 200
         assert ('"GET /healthz HTTP/1.1" 200' in (data / "serve.log").read_text()) is logged
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").is_file(), reason="Linux: a process's limits in /proc")
+def test_serve_raises_its_open_files_limit_to_the_most_it_may_have(tmp_path):
+    """Under a low soft RLIMIT_NOFILE a busy `fervid serve` ran out of files: its accept() failed, and asyncio logged
+    a traceback for every try (28,000 in one run). The server raises its soft limit to its hard one."""
+    import resource
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        pytest.skip(f"the hard limit here is {hard}: nothing to raise to")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "fervid", "serve", "--port", str(port), "--data-dir",
+                               str(tmp_path / "data")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "fervid serve did not start"
+                time.sleep(0.2)
+        limits = Path(f"/proc/{server.pid}/limits").read_text()
+        soft_now = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
+        assert int(soft_now) == hard
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

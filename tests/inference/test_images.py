@@ -314,6 +314,38 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_name_not_a_crash(tmp_path, a
                                          "file name is not valid UTF-8; rename the file")]
 
 
+def test_a_utf8_name_this_locale_cannot_read_asks_for_a_utf8_locale_not_a_rename(tmp_path, astronaut_png):
+    """Under `LC_ALL=C python -X utf8=0` (an ASCII locale) `café.png`, a valid UTF-8 name, was refused with "file
+    name is not valid UTF-8; rename the file": the locale is at fault, not the file."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(astronaut_png, tmp_path / "café.png")
+    script = ("import sys; from fervid.inference.images import expand_inputs; "
+              "print(expand_inputs([sys.argv[1]])[1][0][1])")
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONUTF8", "PYTHONIOENCODING")}, "LC_ALL": "C"}
+    done = subprocess.run([sys.executable, "-X", "utf8=0", "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.stdout.strip() == ("file name is UTF-8, which this run's locale (ascii) cannot read; run fervid in a "
+                                   "UTF-8 locale (LC_ALL=C.UTF-8) or with PYTHONUTF8=1"), done.stderr
+
+
+def test_a_stem_too_long_for_its_outputs_names_is_cut_and_stays_apart():
+    """A legal 244-byte file name made `fervid video` fail ("..._frames.partial.csv: File name too long"), and
+    `fervid image --annotate --crops` with a raw [Errno 36]: its outputs add up to 43 bytes to its stem."""
+    from fervid.inference.images import NAME_MAX, OUTPUT_SUFFIX_BYTES, fitted_stem
+
+    assert fitted_stem("cam") == "cam"  # every stem that fits stays as it is
+    long_a, long_b = "v" * 230 + "a", "v" * 230 + "b"  # one name but its last letter
+    stems = output_stems([Path(f"/d/{long_a}.mp4"), Path(f"/d/{long_b}.mp4"), Path("/d/" + "é" * 126 + ".png")])
+    cut = list(stems.values())
+    assert len(set(cut)) == 3 and all(len(stem.encode()) <= NAME_MAX - OUTPUT_SUFFIX_BYTES for stem in cut), cut
+    assert cut[0].startswith("v" * 100) and cut[2].startswith("é" * 90)  # whole characters, the name recognisable
+    assert fitted_stem(long_a) == cut[0] and fitted_stem(cut[0]) == cut[0]  # the same name in every run
+
+
 def test_same_name_in_one_folder_is_told_apart_by_a_counter_not_the_whole_path():
     stems = output_stems([Path("/data/shoot/a.jpg"), Path("/data/shoot/a.JPG")])
     assert sorted(stems.values()) == ["a", "a-2"]  # was data_shoot_a and data_shoot_a-2

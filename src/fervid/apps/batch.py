@@ -41,7 +41,8 @@ from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_not
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
-from fervid.inference.video import VIDEO_SUFFIXES, table_schema
+from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
+from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
 DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
@@ -123,6 +124,24 @@ class BatchOptions:
         if self.pipeline.face_crops:  # it would be ignored: batch detects the faces of every image and video
             raise ValueError("face_crops: fervid batch detects faces; classify images that are face crops with "
                              "`fervid image --face-crops`")
+        check_state_path(Path(self.out) / STATE_FILE)
+
+
+STATE_FILE = "state.sqlite"  # in the output folder: the run's state
+# the longest path SQLite opens (its Unix VFS's MAX_PATHNAME), the "-journal" it adds to a database's included; it
+# makes a path absolute and resolves its links first, so neither a relative path nor a link gets round it
+SQLITE_MAX_PATH_BYTES = 512
+SQLITE_LONGEST_SUFFIX = "-journal"
+
+
+def check_state_path(state: Path) -> None:
+    """Refuse (ValueError) an output folder whose state file's path is too long for SQLite: `fervid batch --out`
+    over ~490 bytes failed with "state.sqlite: unable to open database file" and nothing more."""
+    resolved = os.fsencode(os.path.realpath(state))
+    most = SQLITE_MAX_PATH_BYTES - len(SQLITE_LONGEST_SUFFIX)
+    if len(resolved) > most:
+        raise ValueError(f"out must be a shorter path: the run's state, {state} ({len(resolved)} bytes as an "
+                         f"absolute path), is kept by SQLite, which opens paths of at most {most} bytes")
 
 
 # a manifest's column of paths, by its header (any case); a manifest without one of these has paths in its first
@@ -299,6 +318,10 @@ class StateStore:
 
     def __init__(self, path: Path):
         self.folder = Path(path).parent  # the batch's output folder, named in its errors
+        # made as the folder's other files are (0666 less the umask; SQLite makes it 0644 whatever the umask, its
+        # -wal and -shm files as it): with `umask 002` in a folder a group shares, a colleague resumes the run
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: each update is durable at once
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("""CREATE TABLE IF NOT EXISTS files (
@@ -561,7 +584,7 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
 
     set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
     _end_with_parent()
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)
     cv2.setNumThreads(threads)
     _worker["analyzer"] = options.pipeline.analyzer(threads=threads)
     _worker["options"] = options
@@ -633,7 +656,8 @@ def _write_rows(path: Path, parts) -> tuple[int, set[int]]:
     import pyarrow.parquet as pq
 
     rows, tracks = 0, set()
-    with naming_file(path), pq.ParquetWriter(path, table_schema(DATASET_COLUMNS)) as writer:
+    with naming_file(path), open_parquet(path, "wb") as fh, \
+            pq.ParquetWriter(fh, table_schema(DATASET_COLUMNS)) as writer:
         for part in parts:
             writer.write_table(part)
             rows += part.num_rows
@@ -672,13 +696,18 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     streamed = result.table_path is not None
     frames = None if streamed else pa.Table.from_pandas(result.frame_table(), preserve_index=False)
-    found = pq.read_metadata(result.table_path).num_rows if streamed else frames.num_rows
+    if streamed:
+        with open_parquet(result.table_path) as fh:
+            found = pq.read_metadata(fh).num_rows
+    else:
+        found = frames.num_rows
     if result.error and not found:
         raise ValueError(result.error)
     schema = table_schema(DATASET_COLUMNS)
 
     def parts():
-        with pq.ParquetFile(result.table_path) if streamed else contextlib.nullcontext() as reader:
+        with open_parquet(result.table_path) if streamed else contextlib.nullcontext() as fh, \
+                pq.ParquetFile(fh) if streamed else contextlib.nullcontext() as reader:
             batches = reader.iter_batches(batch_size=ROW_GROUP_ROWS) if streamed else frames.to_batches(ROW_GROUP_ROWS)
             for batch in batches:
                 n = batch.num_rows
@@ -969,7 +998,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
-    store = StateStore(out / "state.sqlite")
+    store = StateStore(out / STATE_FILE)
     renamed = store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
@@ -987,7 +1016,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
     workers = options.workers
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_worker(workers)  # of the CPUs this run may use (a Slurm job's), not the machine's
     started = time.perf_counter()
     faces, finished, work_done = 0, 0, 0.0
     given = {os.path.abspath(p) for p in files}
@@ -1084,7 +1113,7 @@ def _parts(path: Path, name: str):
     import pyarrow.parquet as pq
 
     schema = table_schema(DATASET_COLUMNS)
-    with pq.ParquetFile(path) as reader:
+    with open_parquet(path) as fh, pq.ParquetFile(fh) as reader:
         current = set(DATASET_COLUMNS) <= set(reader.schema_arrow.names)
         # one thread: a pool's start per file took 4/5 of the time of an image's one row (1.7 ms; a 400,000-row
         # video reads no slower)
@@ -1203,8 +1232,8 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                 yield part
 
     try:
-        with naming_file(tmp), pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})
-                                                ) as writer:
+        with naming_file(tmp), open_parquet(tmp, "wb") as fh, \
+                pq.ParquetWriter(fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
             for group in _row_groups(every_part(), ROW_GROUP_ROWS):
                 writer.write_table(group)
     except BaseException:  # (a full disk) the last table written stays whole; no half of this one is left beside it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -15,6 +16,8 @@ from typing import Optional
 
 import typer
 
+from fervid.apps import standard_streams
+from fervid.apps.standard_streams import send_to_stdout
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
@@ -130,6 +133,8 @@ def _paths_from_stdin(inputs: list[str]) -> list[str]:
     -`; a file named - is ./-)."""
     if "-" not in inputs:
         return inputs
+    if sys.stdin is None:  # closed (`<&-`): Python made it None
+        _fail("-: no standard input to read the paths from (it is closed)", EXIT_USAGE)
     read = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     return [path for given in inputs for path in (read if given == "-" else [given])]
 
@@ -170,7 +175,20 @@ def _os_error_line(exc: OSError, where: str | Path = "") -> str:
     reason = exc.strerror or str(exc)
     if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
         reason = "a file is in the way of this output folder"
+    if exc.errno == errno.EMFILE:  # (a pipe or a socket has no file to name: what to do, then)
+        reason += _open_files_limit()
     return f"{where}{': ' if where else ''}{reason}"
+
+
+def _open_files_limit() -> str:
+    """What a process that ran out of open files is allowed (`prlimit --nofile=16 fervid batch ...` said only "error:
+    Too many open files")."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return ""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return f" (this process may have {soft} open at once, `ulimit -n`: raise the limit and run it again)"
 
 
 def _seconds_list(times: list[float], most: int = 3) -> str:
@@ -635,7 +653,7 @@ def image(
     failed = [r for r in results if not r.ok]
     doc = images_document(results, settings, face_crops=options.face_crops)
     if json_out == "-":
-        typer.echo(json.dumps(doc, indent=2))
+        send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
         with _naming(json_out):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
@@ -759,21 +777,24 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)
-        sys.stdout.flush()
-        sys.stdout.buffer.write(made.getvalue())
-        sys.stdout.buffer.flush()
+        send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(target, index=False, schema=schema)
 
 
 def _write_csv(results, target: str) -> None:
-    """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-'."""
+    """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-' (in
+    UTF-8, as the file is)."""
+    import io
+
     from fervid.inference.records import write_csv
 
     table = _image_table(results)
     if target == "-":
-        write_csv(sys.stdout, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        made = io.StringIO()
+        write_csv(made, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", newline="", encoding="utf-8") as fh:
@@ -2101,6 +2122,7 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     from fervid.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
+    serving.allow_open_files()  # a low soft limit: accept() failed, and asyncio logged each try's traceback
     # fail now, in one line, not at the first request; and say what runs (the precision and method as they resolved)
     ran = _video_runner(settings.pipeline, named_method=named_method).new_result("").run_settings
     _check_can_listen(host, port)
@@ -2318,6 +2340,7 @@ def main() -> None:
 
     from fervid.inference.images import set_up_pillow_for_fervid
 
+    standard_streams.prepare()  # closed, full or ASCII-only stdin, stdout and stderr: see the module
     # this process is fervid's: large photos open without Pillow's bomb warning, and Pillow's warnings about a file
     # (a truncated TIFF's "Corrupt EXIF data") do not come before fervid's own line on it
     set_up_pillow_for_fervid()
@@ -2339,7 +2362,21 @@ def main() -> None:
     except SystemExit as exc:  # a command without its own interrupt handling exits as click's Abort does (1)
         if _STOP_SIGNALS and exc.code not in (0, None):
             sys.exit(_interrupted_status())
+        _end_for_stdout(exc.code)
         raise
+
+
+def _end_for_stdout(code) -> None:
+    """The end of a command whose stdout could not be written (fervid.apps.standard_streams): a write that failed
+    is told, and exits 1 where the command had succeeded; a stdout closed from the start (`>&-`) that was written
+    to exits 141, as a closed pipe does."""
+    failure = standard_streams.stdout_failure()
+    if failure is not None:
+        typer.secho(f"error: {_os_error_line(failure)}", fg=typer.colors.RED, err=True, color=_colour())
+        if code in (0, None):
+            sys.exit(EXIT_FAILED)
+    elif code in (0, None) and standard_streams.stdout_lost():
+        sys.exit(EXIT_PIPE)
 
 
 if __name__ == "__main__":

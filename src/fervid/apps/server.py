@@ -62,7 +62,7 @@ from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, Ima
                                  VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
-from fervid.inference.images import ImageLoadError, decode_image_bytes
+from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.options import PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
@@ -78,7 +78,7 @@ def web_constants_script() -> str:
             f"const DASHES = {json.dumps(EMOTION_DASHES)};  // a timeline line's dashes, in line widths\n"
             f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-FILE_NAME = re.compile(r"^[\w.\- ()]{1,200}$")  # a job's output names: letters of any script, no path
+FILE_NAME = re.compile(r"^[\w.\- ()]+$")  # a job's output names: letters of any script, no path
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
@@ -658,20 +658,14 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-# A stored upload's stem, in UTF-8 bytes: a file name may have 255, and its outputs add up to about 40
-# ("_track12_01234.56s_surprise.png"; ".{stem}_annotated.mp4.silent.mp4" while it is written)
-MAX_STEM_BYTES = 150
-
-
 def _input_name(uploaded: str | None) -> str:
     """The name a job stores its upload under: the uploaded name where it is a plain file name (each output is
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
-    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut to
-    ``MAX_STEM_BYTES`` on a character boundary (cut to 100 characters, a Chinese name was 300 bytes: the upload
-    could not be written)."""
+    tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut as every
+    output's stem is where its outputs' names would be too long (fitted_stem; cut to 100 characters, a Chinese name
+    was 300 bytes: the upload could not be written)."""
     path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
-    stem = stem.encode()[:MAX_STEM_BYTES].decode(errors="ignore").strip(" .") or "video"
+    stem = fitted_stem(UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")) or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
 
@@ -821,7 +815,8 @@ def data_folder_lock(data_dir: Path) -> FolderLock:
     outputs to start them afresh. A data folder this creates is private to the server's user (0700); one that
     exists is left as it is (its ``jobs`` folder, which holds everything of a job, is made 0700 by the store)."""
     Path(data_dir).mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-    return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir")
+    return FolderLock(data_dir, "another fervid server", "stop it, or give this one another --data-dir",
+                      mode=PRIVATE_FILE)  # private, as every file of the server's: it names the process
 
 
 REDOC_SCRIPT_URL = "/static-offline-docs/redoc.standalone.js"  # where FastAPIOffline serves it
@@ -1136,7 +1131,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """One output file of a job (the links of its result), shown inline and saved under the uploaded video's
         name; HEAD gives its size and type without the file."""
         store.read(job_id)  # 404 where there is no such job
-        if not FILE_NAME.match(name):  # also bounds the length: no OS "name too long" error
+        if not FILE_NAME.match(name) or len(name.encode()) > NAME_MAX:  # no OS "name too long" error
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
         try:

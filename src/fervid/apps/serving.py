@@ -66,6 +66,29 @@ class _AnswerCutOff:
             raise
 
 
+MACOS_OPEN_MAX = 10240  # the most a macOS process may ask for where its hard limit says "unlimited"
+
+
+def allow_open_files() -> None:
+    """Raise this process's limit of open files (its soft RLIMIT_NOFILE) to the most it may have (the hard one):
+    each connection, upload, job and model holds files, and under a cluster's or a service's low soft limit (1024,
+    or less) a busy server's accept() failed, and asyncio logged a traceback for every try (28,000 in one run).
+    POSIX only; where the limit cannot be raised it stays as it was."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # macOS refuses "unlimited": its own most, then
+            if hard == resource.RLIM_INFINITY and soft < MACOS_OPEN_MAX:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (MACOS_OPEN_MAX, hard))
+
+
 def log_config(access_log: bool) -> dict:
     """uvicorn's logging setup for fervid: its warnings and errors (a request's traceback) on stderr, fervid's own
     (a full disk) alike, and with ``access_log`` a line per request on stdout (uvicorn's access log: client address,

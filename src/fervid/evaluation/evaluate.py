@@ -18,6 +18,7 @@ from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN
+from fervid.plotting import prepare_matplotlib
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -189,6 +190,7 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     """Confusion matrix PNG: counts on the left, row-normalised (recall) on the right."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe off the main
     # thread (the server)
+    prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
     from matplotlib.figure import Figure
 
     cm = np.asarray(ev.confusion, dtype=float)
@@ -256,6 +258,7 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
 
 def learning_curves_figure(metrics: list[dict], title: str = "", val_name: str = "validation"):
     """The matplotlib Figure :func:`plot_learning_curves` saves."""
+    prepare_matplotlib()
     from matplotlib.figure import Figure  # not pyplot: see plot_confusion
     from matplotlib.ticker import MaxNLocator
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, Union
@@ -580,7 +581,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     unique = list(shortest.values())
     # a name of bytes that are not UTF-8 (a Linux disk written by an old camera or a Windows-1252 tool): OpenCV
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
-    problems += [(str(p), "file name is not valid UTF-8; rename the file") for p in unique if not utf8_name(str(p))]
+    problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
 
 
@@ -839,9 +840,68 @@ def utf8_name(text: str) -> bool:
         return False
 
 
+def not_utf8_reason(name: str) -> str:
+    """Why a file name that is not valid UTF-8 here (:func:`utf8_name`) is refused, and what to do: where its bytes
+    are UTF-8 and only this run's locale cannot read them (LC_ALL=C on a Python not in UTF-8 mode: an ASCII
+    locale), the locale is to change, not the file (it said "rename the file" of `café.png`)."""
+    try:
+        os.fsencode(name).decode("utf-8")
+    except UnicodeDecodeError:
+        return "file name is not valid UTF-8; rename the file"
+    return (f"file name is UTF-8, which this run's locale ({sys.getfilesystemencoding()}) cannot read; run fervid "
+            "in a UTF-8 locale (LC_ALL=C.UTF-8) or with PYTHONUTF8=1")
+
+
+def opencv_name(path: str | Path) -> str | None:
+    """``path`` as OpenCV must be given it, or None where it cannot be. OpenCV encodes a name it is given as UTF-8,
+    whatever the locale: under a Latin-1 one (LC_ALL=de_DE.ISO-8859-1) the UTF-8 bytes of `café.mp4` are the text
+    "cafÃ©.mp4" to Python, which OpenCV looked for as other bytes and did not find. The name's bytes read as UTF-8
+    are the text it finds the file by; a name whose bytes are not UTF-8 it cannot be given at all."""
+    try:
+        return os.fsencode(str(path)).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def printable_name(text: str) -> str:
     """``text`` with any undecodable bytes of a file name written as escapes (\\udce9), as UTF-8 can hold it."""
     return text if utf8_name(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+NAME_MAX = 255  # bytes in a file name: ext4, XFS, Btrfs, ZFS, APFS (NTFS: 255 UTF-16 units, no fewer)
+# the most bytes any output adds to the stem it is named by: a video's key frame while it is written,
+# "_track12345_123456.78s_surprise.partial.png" (43), and its annotated MP4's while its sound is added,
+# ".<stem>_annotated.partial.mp4.silent.mp4" (34); with room to spare
+OUTPUT_SUFFIX_BYTES = 64
+STEM_DIGEST_CHARS = 8  # hex digits of a cut stem's digest, after a "-"
+
+
+def _name_bytes(text: str) -> int:
+    """The bytes ``text`` takes in a file name (the filesystem's encoding, as the OS is given it)."""
+    try:
+        return len(os.fsencode(text))
+    except UnicodeEncodeError:  # a character the locale's encoding lacks: the name cannot be written as it is
+        return len(text.encode("utf-8", "surrogateescape"))
+
+
+def fitted_stem(stem: str, most_bytes: int = NAME_MAX - OUTPUT_SUFFIX_BYTES) -> str:
+    """``stem``, the start of an input's output file names, as it is where every output named after it fits a
+    file name (:data:`NAME_MAX` bytes, its longest suffix included: ``most_bytes`` for the stem); a longer one cut
+    on a character boundary and ended by "-" and 8 hex digits of a digest of the whole, so that two names cut alike
+    stay apart and a run again names its outputs as before. The one rule for `fervid image`'s, `fervid video`'s,
+    `fervid batch`'s and the server's outputs: a legal 244-byte name failed them ("File name too long")."""
+    if _name_bytes(stem) <= most_bytes:
+        return stem
+    import hashlib
+
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:STEM_DIGEST_CHARS]
+    room, kept = most_bytes - 1 - STEM_DIGEST_CHARS, 0
+    for character in stem:  # whole characters only: a cut UTF-8 sequence would be an undecodable name
+        size = _name_bytes(character)
+        if size > room:
+            break
+        room, kept = room - size, kept + 1
+    return f"{stem[:kept].rstrip(' .')}-{digest}"
 
 
 def output_stems(files: list[Path]) -> dict[Path, str]:
@@ -849,7 +909,7 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
     another's: the file's own stem where it is unique; where inputs share one (recordings/p01/cam.mp4 and
     recordings/p02/cam.mp4, or cam.mp4 and cam.avi), the folders that tell them apart (p01_cam, p02_cam) or the
     extension (cam_mp4, cam_avi). Compared case-insensitively, as macOS and Windows folders are; a counter
-    settles what nothing else does."""
+    settles what nothing else does. A stem too long for its outputs' names is cut (:func:`fitted_stem`)."""
     from collections import defaultdict
 
     files = list(dict.fromkeys(files))
@@ -884,10 +944,10 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
             break
     stems, taken = {}, set()
     for f in files:
-        stem, n = name(f), 1
+        stem, n = fitted_stem(name(f)), 1
         while stem.lower() in taken:
             n += 1
-            stem = f"{name(f)}-{n}"
+            stem = fitted_stem(f"{name(f)}-{n}")
         taken.add(stem.lower())
         stems[f] = stem
     return stems
@@ -908,7 +968,8 @@ def stem_not_taken(path: Path, stem: str, taken: set[str]) -> str:
             break
         candidate = "_".join([*folders[-depth:], bare])
     base, n = candidate, 1
+    candidate = fitted_stem(candidate)
     while candidate.lower() in taken:
         n += 1
-        candidate = f"{base}-{n}"
+        candidate = fitted_stem(f"{base}-{n}")
     return candidate

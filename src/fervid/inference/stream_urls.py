@@ -54,7 +54,9 @@ def source_stem(source: str | int) -> str:
     if text.isdigit():
         return f"camera{int(text)}"
     if not is_stream_url(text):
-        return Path(text).stem
+        from fervid.inference.images import fitted_stem
+
+        return fitted_stem(Path(text).stem)
     try:
         parts = urlsplit(text)
         host, port = parts.hostname or "", parts.port

@@ -16,6 +16,7 @@ import math
 import re
 import signal
 import statistics
+import sys
 import threading
 import time
 from array import array
@@ -35,7 +36,8 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, write_image
 from fervid.emotions import EMOTIONS
-from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
+from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
+                                     printable_name, utf8_name)
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
                                       check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
@@ -46,6 +48,7 @@ from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, Tr
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
+from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
 # either where it holds video, images.video_by_content, and one named on its own is read)
@@ -540,6 +543,14 @@ def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = Non
 OUTCOME_METADATA_KEY = b"fervid_outcome"
 
 
+def open_parquet(path: str | Path, mode: str = "rb"):
+    """``path`` opened by Python for pyarrow to read (``"rb"``) or write (``"wb"``) a Parquet file in: given a path,
+    pyarrow encodes it as UTF-8 whatever the filesystem's encoding, so under a Latin-1 locale
+    (LC_ALL=de_DE.ISO-8859-1) `fervid video ... --out uo-ünï/vid` failed ("Failed to open local file"): the folder
+    Python had made was another name to it. Every Parquet file fervid writes or reads itself is opened so."""
+    return open(path, mode)  # noqa: SIM115 (the caller's to close, after pyarrow's writer or reader)
+
+
 def table_outcome(path: str | Path) -> dict | None:
     """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
     (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
@@ -547,7 +558,8 @@ def table_outcome(path: str | Path) -> dict | None:
     else None. None for a table that does not say (written before fervid recorded it)."""
     import pyarrow.parquet as pq
 
-    found = (pq.read_metadata(path).metadata or {}).get(OUTCOME_METADATA_KEY)
+    with open_parquet(path) as fh:
+        found = (pq.read_metadata(fh).metadata or {}).get(OUTCOME_METADATA_KEY)
     return None if found is None else json.loads(found)
 
 
@@ -556,7 +568,8 @@ def table_settings(path: str | Path) -> dict | None:
     (written before fervid recorded it)."""
     import pyarrow.parquet as pq
 
-    found = (pq.read_schema(path).metadata or {}).get(SETTINGS_METADATA_KEY)
+    with open_parquet(path) as fh:
+        found = (pq.read_schema(fh).metadata or {}).get(SETTINGS_METADATA_KEY)
     return None if found is None else json.loads(found)
 
 
@@ -576,7 +589,8 @@ class FrameTableWriter:
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         write_csv(self._csv_file, TABLE_COLUMNS, [])
-        self._parquet = pq.ParquetWriter(parquet_path, self._schema, memory_pool=self._pool)
+        self._parquet_file = open_parquet(parquet_path, "wb")
+        self._parquet = pq.ParquetWriter(self._parquet_file, self._schema, memory_pool=self._pool)
         self._rows: list[list] = []
         self._chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
 
@@ -606,6 +620,7 @@ class FrameTableWriter:
             if outcome is not None:
                 self._parquet.add_key_value_metadata({OUTCOME_METADATA_KEY: json.dumps(outcome)})
             self._parquet.close()
+            self._parquet_file.close()
 
 
 @dataclass
@@ -654,7 +669,7 @@ class VideoResult:
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.stem = self.stem or Path(self.source).stem
+        self.stem = fitted_stem(self.stem or Path(self.source).stem)  # a 244-byte name's outputs: "too long"
 
     def __repr__(self) -> str:
         # counts and one line per track: the rows (a minute of a 16-person call: ~15 MB printed) are frame_table()'s
@@ -897,6 +912,7 @@ def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: 
 def _font_characters() -> frozenset[int]:
     """The characters matplotlib can draw with its fonts as configured: each family in ``font.family``, with the
     fallbacks it lists (a generic name stands for its rcParams list), as matplotlib falls back through them."""
+    prepare_matplotlib()
     from matplotlib import rcParams
 
     names = []
@@ -934,6 +950,7 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     video's time axis (0 to ``duration``), so that a video's timelines line up with each other."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
+    prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
     from matplotlib.figure import Figure
 
     from matplotlib.patheffects import Normal, Stroke
@@ -1299,7 +1316,10 @@ def container_seconds(fps: float, count: float) -> float | None:
 
 
 def container_facts(path: str | Path) -> ContainerFacts:
-    cap = cv2.VideoCapture(str(path))
+    name = opencv_name(path)
+    if name is None or not utf8_name(str(path)):  # OpenCV cannot be given it: nothing is known of it
+        return ContainerFacts(None, 0.0, 0, 0)
+    cap = cv2.VideoCapture(name)
     try:
         fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -1335,8 +1355,10 @@ def open_video(path: str | Path) -> _CheckedCapture:
                          "network as it plays")
     path = Path(path)
     if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
-        raise VideoError(f"{printable_name(str(path))}: file name is not valid UTF-8 (OpenCV cannot open it); "
-                         "rename the file")
+        raise VideoError(f"{printable_name(str(path))}: {not_utf8_reason(str(path))} (OpenCV cannot open it)")
+    if opencv_name(path) is None:  # bytes of the locale's encoding (Latin-1), not UTF-8: OpenCV cannot be given them
+        raise VideoError(f"{path}: OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this "
+                         f"one's are {sys.getfilesystemencoding()} (the locale's); rename the file")
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
@@ -1344,7 +1366,7 @@ def open_video(path: str | Path) -> _CheckedCapture:
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
-        cap = cv2.VideoCapture(str(path))
+        cap = cv2.VideoCapture(opencv_name(path))
         probe.read()
     except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
