@@ -1824,3 +1824,30 @@ def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unl
               f"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for, and may be missing (a back "
               "row); --min-face 24 looks for them too (slower)")
     assert (notice in " ".join(result.output.split())) is said, result.output
+
+
+def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png):
+    """`ln -s self.png self.png` (or a.png <-> b.png) among the inputs ended image, video and batch with
+    Python 3.11's RuntimeError("Symlink loop") traceback."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(astronaut_png, folder / "good.png")
+    (folder / "self.png").symlink_to("self.png")
+    (folder / "a.mp4").symlink_to("b.mp4")
+    (folder / "b.mp4").symlink_to("a.mp4")
+    loop = "a symbolic link that leads round in a loop"
+    result = runner.invoke(app, ["image", str(folder), "--json", str(tmp_path / "r.json"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {folder / 'self.png'}: {loop}" in result.output
+    assert [f["ok"] for f in json.loads((tmp_path / "r.json").read_text())["files"]] == [False, True]
+    result = runner.invoke(app, ["video", str(folder), str(carphone()), "--out", str(tmp_path / "v"), "--method",
+                                 "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {folder / 'a.mp4'}: {loop}" in result.output and f"{folder / 'b.mp4'}: {loop}" in result.output
+    assert (tmp_path / "v" / "carphone_pristine_tracks.json").is_file()
+    from fervid.apps.batch import collect_inputs
+
+    files, problems = collect_inputs([str(folder)])
+    assert files == [folder / "good.png"]
+    assert sorted(item for item, why in problems if why.startswith(loop)) == [str(folder / name) for name in
+                                                                             ("a.mp4", "b.mp4", "self.png")]

@@ -6,6 +6,7 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from contextlib import contextmanager
@@ -544,6 +545,10 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # under its shortest name
     shortest: dict[Path, Path] = {}
     for p in found:
+        if _link_loop(p):  # `ln -s a.png a.png`: resolve() raised RuntimeError, and the run ended in a traceback
+            problems.append((str(p), "a symbolic link that leads round in a loop (to itself, or through other "
+                             "links back to itself): no file to read"))
+            continue
         real = p.resolve()
         if real not in shortest or len(p.parts) < len(shortest[real].parts):
             shortest[real] = p
@@ -552,6 +557,16 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), "file name is not valid UTF-8; rename the file") for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+def _link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link that leads round in a loop (the system's ELOOP): Python 3.10-3.12's
+    ``Path.resolve()`` raises RuntimeError on one, later ones return a path that is not there."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _pattern_files(pattern: str) -> list[Path]:
