@@ -1851,3 +1851,29 @@ def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed
     assert files == [folder / "good.png"]
     assert sorted(item for item, why in problems if why.startswith(loop)) == [str(folder / name) for name in
                                                                              ("a.mp4", "b.mp4", "self.png")]
+
+
+def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png):
+    """`ln -s ~/victim.txt out/normal_fervid.png; fervid image normal.png --annotate out` wrote the annotated image
+    over victim.txt, as --json, --csv and a video's tracks JSON wrote through a link of their name."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    photo = tmp_path / "normal.png"
+    shutil.copy(astronaut_png, photo)
+    planted = [out / "normal_fervid.png", out / "normal_face1.png", out / "r.json", out / "r.csv",
+               out / "r.parquet", out / "carphone_pristine_tracks.json", out / "carphone_pristine_track1_timeline.png"]
+    for link in planted:
+        link.symlink_to(victim)
+    result = runner.invoke(app, ["image", str(photo), "--annotate", str(out), "--crops", str(out), "--json",
+                                 str(out / "r.json"), "--csv", str(out / "r.csv"), "--parquet", str(out / "r.parquet"),
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--no-annotate",
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "precious"
+    assert not any(link.is_symlink() for link in planted) and all(link.is_file() for link in planted)
+    assert json.loads((out / "r.json").read_text())["files"][0]["faces"]
+    assert not list(out.glob(".*.tmp"))  # no temporary file left beside the outputs

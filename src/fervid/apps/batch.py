@@ -36,7 +36,7 @@ import numpy as np
 
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.annotate import naming_file
+from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
@@ -1064,8 +1064,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
 
 def _write_summary(out: Path, summary: dict) -> None:
-    with naming_file(out / "summary.json"):
-        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with replacing(out / "summary.json") as temporary:
+        temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
 def _current_schema(part):
@@ -1171,10 +1171,8 @@ def _tracks_json(folder: Path) -> dict | None:
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with naming_file(tmp), open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with replacing(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
         write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
-    os.replace(tmp, path)
 
 
 def write_outputs(out: Path, store: StateStore) -> dict:
@@ -1193,7 +1191,6 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     failed = [r for r in rows if r["status"] == "failed"]
     partial = [r for r in done if r["error"]]
     counts = {r["path"]: _Counts() for r in done}
-    tmp = out / ".dataset.parquet.tmp"
     settings, made_with = store.settings(), store.made_with()
     # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
     def every_part():
@@ -1202,15 +1199,11 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                 counts[r["path"]].add(part)
                 yield part
 
-    try:
-        with naming_file(tmp), pq.ParquetWriter(tmp, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})
-                                                ) as writer:
-            for group in _row_groups(every_part(), ROW_GROUP_ROWS):
-                writer.write_table(group)
-    except BaseException:  # (a full disk) the last table written stays whole; no half of this one is left beside it
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out / "dataset.parquet")
+    # (a full disk) the last table written stays whole; no half of this one is left beside it
+    with replacing(out / "dataset.parquet") as temporary, pq.ParquetWriter(
+            temporary, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
+        for group in _row_groups(every_part(), ROW_GROUP_ROWS):
+            writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}
     for r in done:
         by_kind[r["kind"]].merge(counts[r["path"]])
@@ -1317,6 +1310,6 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     if summary["missing"]:
         lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table)",
                   "", *[f"- {path}" for path in summary["missing"]]]
-    with naming_file(out / "summary.md"):
-        (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with replacing(out / "summary.md") as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

@@ -501,7 +501,7 @@ def image(
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
-    from fervid.inference.annotate import annotate, write_image
+    from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, load_image, more_frames_notice,
                                         names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
@@ -572,7 +572,8 @@ def image(
     elif json_out:
         with _naming(json_out):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_out).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            with replacing(json_out) as temporary:
+                temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
         with _naming(csv_out):
             _write_csv(results, csv_out)
@@ -686,6 +687,7 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     ``target``, or to stdout for '-' (it wrote a file named "-")."""
     import io
 
+    from fervid.inference.annotate import replacing
     from fervid.inference.video import table_schema
 
     table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
@@ -697,11 +699,13 @@ def _write_parquet(results, target: str, settings: dict) -> None:
         sys.stdout.buffer.flush()
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(target, index=False, schema=schema)
+    with replacing(target) as temporary:
+        table.to_parquet(temporary, index=False, schema=schema)
 
 
 def _write_csv(results, target: str) -> None:
     """The table :func:`_write_parquet` writes (a row per face), to the file `target`, or to stdout for '-'."""
+    from fervid.inference.annotate import replacing
     from fervid.inference.records import write_csv
 
     table = _image_table(results)
@@ -709,7 +713,7 @@ def _write_csv(results, target: str) -> None:
         write_csv(sys.stdout, CSV_COLUMNS, table.itertuples(index=False, name=None))
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", newline="", encoding="utf-8") as fh:
+    with replacing(target) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
         write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import check_input_file, is_url, printable_name, utf8_name
 from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
@@ -667,9 +667,10 @@ class VideoResult:
         csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
         if self.table_path != parquet_path:
             table = self.frame_table()
-            with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+            with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
-            table.to_parquet(parquet_path, index=False, schema=table_schema(settings=self.run_settings))
+            with replacing(parquet_path) as temporary:
+                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
@@ -683,8 +684,8 @@ class VideoResult:
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
                                               out_dir / names.timeline(tid), self.duration) for tid in self.track_ids]
-        with naming_file(out_dir / names.tracks_json):
-            (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+        with replacing(out_dir / names.tracks_json) as temporary:
+            temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
 
@@ -722,8 +723,8 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 
     target = out_dir / path.name
     if target.resolve() != path.resolve():
-        with naming_file(target):
-            shutil.copy2(path, target)
+        with replacing(target) as temporary:
+            shutil.copy2(path, temporary)
     return target
 
 
@@ -805,11 +806,8 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: float | None = None) -> Path:
     """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
     fig = timeline_figure(log, source, fps, duration)
-    try:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-    except OSError:  # a full disk: no part-written timeline left behind
-        Path(path).unlink(missing_ok=True)
-        raise
+    with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
+        fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
     return path
 
 
