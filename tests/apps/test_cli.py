@@ -1853,6 +1853,33 @@ def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed
                                                                              ("a.mp4", "b.mp4", "self.png")]
 
 
+def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(tmp_path, astronaut_png,
+                                                                               monkeypatch):
+    """A file named `=cmd|' /C calc'!A0.png`, `+SUM(1+1).png` or `@x.png` went into `fervid image --csv` and batch's
+    files.csv and tracks.csv as it is, and a spreadsheet opening them ran it as a formula."""
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    names = ["=cmd|' -C calc'!A0.png", "+SUM(1+1).png", "@x.png", "-rf.png"]
+    for name in names:
+        shutil.copy(astronaut_png, name)
+    Path("=missing.png").write_text("not an image")
+    result = runner.invoke(app, ["image", "--csv", "r.csv", "--json", "r.json", "--parquet", "r.parquet", "-q", "--",
+                                 *names, "=missing.png"])
+    assert result.exit_code == 1, result.output
+    rows = list(csv.DictReader(open("r.csv", encoding="utf-8")))
+    assert [row["file"] for row in rows] == [*(f"'{name}" for name in names), "'=missing.png"]
+    assert rows[-1]["error"] == "'=missing.png: not an image, or a format Pillow cannot read"
+    assert float(rows[0]["happy"]) > 0.5 and rows[0]["face"] == "1"  # numbers as they were
+    assert [f["file"] for f in json.loads(Path("r.json").read_text())["files"]] == [*names, "=missing.png"]
+    assert pd.read_parquet("r.parquet")["file"].tolist() == [*names, "=missing.png"]
+
+    result = runner.invoke(app, ["batch", names[0], names[1], "--out", "b", "-q"])
+    assert result.exit_code == 0, result.output
+    files = list(csv.DictReader(open("b/files.csv", encoding="utf-8")))
+    assert sorted(row["file"] for row in files) == sorted(f"'{name}" for name in names[:2])
+
+
 def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png):
     """`ln -s ~/victim.txt out/normal_fervid.png; fervid image normal.png --annotate out` wrote the annotated image
     over victim.txt, as --json, --csv and a video's tracks JSON wrote through a link of their name."""
