@@ -1826,6 +1826,37 @@ def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unl
     assert (notice in " ".join(result.output.split())) is said, result.output
 
 
+def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_path, monkeypatch):
+    """Memory running out on one video (or any error but a VideoError) ended the command with a traceback, the
+    videos after it not analysed; `fervid image`'s error for it was `error: big.png: ` and nothing more."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoAnalyzer
+
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for video in (first, second):
+        shutil.copy(carphone(), video)
+    real_run = VideoAnalyzer.run
+
+    def runs_out_on_the_first(self, source, *args, **kwargs):
+        if Path(source) == first:
+            raise MemoryError()
+        return real_run(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(VideoAnalyzer, "run", runs_out_on_the_first)
+    result = runner.invoke(app, ["video", str(first), str(second), "--out", str(tmp_path / "out"), "--method",
+                                 "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1 and f"error: {first}: out of memory while decoding and analysing it" in result.output
+    assert (tmp_path / "out" / "b_tracks.json").is_file()
+
+    photo = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000)).save(photo)
+    monkeypatch.setattr(Analyzer, "analyze_bgr", lambda self, *a, **k: (_ for _ in ()).throw(MemoryError()))
+    result = runner.invoke(app, ["image", str(photo), "-q"])
+    assert result.exit_code == 1
+    assert (f"error: {photo}: out of memory while decoding and analysing it (3000 x 2000 pixels: 18 MB decoded, "
+            "before any copy the analysis makes)") in result.output
+
+
 def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png):
     """`ln -s self.png self.png` (or a.png <-> b.png) among the inputs ended image, video and batch with
     Python 3.11's RuntimeError("Symlink loop") traceback."""

@@ -37,7 +37,8 @@ import numpy as np
 from fervid.apps.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file, replacing
-from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
+from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
+                                     printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
@@ -619,7 +620,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         if isinstance(exc, OSError) and exc.errno in OUTPUT_FOLDER_ERRNOS:  # the folder's, not the file's: the run ends
             return {"path": path, "status": "cannot write", "errno": exc.errno, "error": exc.strerror or str(exc),
                     "where": exc.filename or str(tmp), "faces": 0, "rows": 0, "seconds": time.perf_counter() - t0}
-        message = str(exc) if path in str(exc) else f"{path}: {exc}"
+        message = failure_message(path, exc)
         return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
     finally:

@@ -503,8 +503,9 @@ def image(
     """
     from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
-                                        enlarged_to_annotate, expand_inputs, load_image, more_frames_notice,
-                                        names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
+                                        enlarged_to_annotate, expand_inputs, failure_message, load_image,
+                                        more_frames_notice, names_clear_of_earlier_runs, output_stems,
+                                        recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     # detection's options do nothing to images read whole: refused, not ignored
@@ -562,7 +563,7 @@ def image(
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
-            result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            result = ImageResult(str(path), error=failure_message(path, exc))
         results.append(result)
 
     failed = [r for r in results if not r.ok]
@@ -753,7 +754,7 @@ def video(
     import time as _time
 
     from fervid.apps.folder_lock import FolderLocked
-    from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
+    from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -827,6 +828,10 @@ def video(
                 failures.append(f"not analysed, as their outputs could not be written either: "
                                 f"{', '.join(map(str, left))}")
             break
+        except Exception as exc:  # this video's alone (memory ran out on it, a decoder's error): the others go on
+            bar.close()
+            failures.append(failure_message(path, exc))
+            continue
         bar.close()
         analysed += 1
         fps = result.frames_analysed / max(result.seconds, 1e-9)

@@ -829,6 +829,23 @@ def printable_name(text: str) -> str:
     return text if utf8_name(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def failure_message(source, exc: BaseException) -> str:
+    """The error line of an input that could not be analysed: ``exc``'s message, starting with the input's name
+    where it does not already. Running out of memory, whose message is empty (``error: big.png:`` and nothing
+    more), is said in words, with the decoded size of the image where its header tells it."""
+    if isinstance(exc, MemoryError):
+        size = ""
+        try:
+            with Image.open(source) as im:  # the header alone
+                size = (f" ({im.width} x {im.height} pixels: {im.width * im.height * 3 / 1e6:,.0f} MB decoded, "
+                        "before any copy the analysis makes)")
+        except Exception:  # not an image, or not one Pillow reads: said without its size
+            pass
+        return f"{source}: out of memory while decoding and analysing it{size}"
+    text = str(exc) or type(exc).__name__
+    return text if str(source) in text else f"{source}: {text}"
+
+
 def output_stems(files: list[Path]) -> dict[Path, str]:
     """A file-name stem per input for its outputs in one shared folder, so that no input's outputs overwrite
     another's: the file's own stem where it is unique; where inputs share one (recordings/p01/cam.mp4 and
