@@ -1935,3 +1935,18 @@ def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_thr
     assert not any(link.is_symlink() for link in planted) and all(link.is_file() for link in planted)
     assert json.loads((out / "r.json").read_text())["files"][0]["faces"]
     assert not list(out.glob(".*.tmp"))  # no temporary file left beside the outputs
+
+
+def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_path):
+    """A file named `x<newline>ok: all files analysed fine.png` printed a line of its own under fervid's error, and
+    ESC[2J in a name cleared the terminal."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("x\nok: all files analysed fine.png", "\x1b[2J\x1b[31mEVIL.png"):
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = runner.invoke(app, ["image", str(folder), "-q"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert not any(line.startswith("ok:") for line in lines) and "\x1b" not in result.output
+    assert f"error: {folder}/x\\nok: all files analysed fine.png: " in result.output
+    assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output

@@ -966,7 +966,7 @@ def _work(path: str, kind: str) -> float:
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
-    from fervid.progress import progress_bar
+    from fervid.progress import one_line, progress_bar
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
@@ -1003,7 +1003,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         shares = shares or {}
         # never back (a worker drops its share as it hands in)
         bar.n = max(bar.n, work_done + sum(share * work[path] for path, share in shares.items()))
-        names = [Path(path).name for path in now]
+        names = [one_line(Path(path).name) for path in now]
         if len(names) == 1 and len(shares) == 1:
             names = [f"{names[0]} {next(iter(shares.values())):.0%}"]
         bar.set_description_str(f"fervid batch {finished}/{len(todo)} files", refresh=False)

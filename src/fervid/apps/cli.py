@@ -21,7 +21,7 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
                                      resolve_model_dir)
 from fervid.inference.options import PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
-from fervid.progress import is_terminal, progress_bar
+from fervid.progress import is_terminal, one_line, progress_bar
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -115,8 +115,14 @@ TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a tempor
                                                 "for the CNN).")
 
 
+def _say_error(message: str) -> None:
+    """An ``error:`` line on stderr, as one line (:func:`fervid.progress.one_line`: a file's name may hold a newline
+    or a terminal's escape sequence)."""
+    typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
+
+
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    _say_error(message)
     raise typer.Exit(code)
 
 
@@ -298,7 +304,7 @@ def _images_given_as_videos(images: list[Path]) -> str:
 def _say_notices(notices: list[str]) -> None:
     """What was left out of the inputs without being an error, on stderr (also with --quiet)."""
     for notice in notices:
-        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"notice: {one_line(notice)}", fg=typer.colors.YELLOW, err=True)
 
 
 def _check_output_folder(folder: Path) -> None:
@@ -545,7 +551,7 @@ def image(
     bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
-        bar.set_postfix_str(path.name[-30:])
+        bar.set_postfix_str(one_line(path.name[-30:]))
         try:
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
@@ -586,7 +592,7 @@ def image(
         for r in results:
             if r.ok:
                 summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
-                print(f"{r.source}: {len(r.faces)} face(s): {summary}", file=out)
+                print(f"{one_line(r.source)}: {len(r.faces)} face(s): {summary}", file=out)
         n_faces = sum(len(r.faces) for r in results)
         print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
     more_frames = [line for line in more_frames if line]
@@ -602,7 +608,7 @@ def image(
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
-        typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
+        _say_error(r.error)
     if failed:
         raise typer.Exit(1)
 
@@ -788,7 +794,7 @@ def video(
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
-        bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
+        bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + one_line(path.name[-30:]),
                                     show=not quiet)
 
         started = _time.time()
@@ -841,7 +847,7 @@ def video(
         # track: a call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps")
         saving = _time.time() - started - result.seconds
         if not quiet:
-            typer.echo(f"{path}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
+            typer.echo(f"{one_line(str(path))}: {frames} frames in {result.seconds:.1f} s ({fps:.0f} fps, "
                        f"{result.realtime_factor:.1f}x real time), {len(result.track_ids)} track(s)"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else "")
                        + (f"; {saving:.1f} s more writing its timelines{' and key frames' if key_frames != 0 else ''}"
@@ -862,7 +868,7 @@ def video(
     elif stills:
         failures.append(stills[0][1])
     for message in failures + busy:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        _say_error(message)
     if failures or busy:  # an input that failed is worse news than one to try again later
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
 
@@ -1023,7 +1029,7 @@ def _say_estimate(inputs: list[str], pipeline, out: Path) -> None:
         typer.secho("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     for problem in found["problems"]:
-        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        _say_error(problem)
     hours, rest = divmod(round(found["video_seconds"]), 3600)
     typer.echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
                f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
@@ -1638,7 +1644,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:
-        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
     try:
         scores = score_segments(annotations, tables, failed, margin)
     except DatasetError as exc:
@@ -1650,7 +1656,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     if scores.frames.empty:
         _remove_empty(made)
         for message in failures:
-            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+            _say_error(message)
         reasons = sorted(set(scores.not_scored.values()))
         _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
     if out and results is not None:
@@ -1702,7 +1708,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     for line in printed:
         typer.echo(line)
     for message in failures:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        _say_error(message)
     if failures:
         raise typer.Exit(1)
 
@@ -1956,7 +1962,7 @@ def batch(
                       + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})"])
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
-        typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
+        _say_error(failure['error'])
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
     if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
         typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
