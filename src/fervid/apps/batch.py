@@ -1241,6 +1241,9 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                                                for c in doc["frame_size_changes"])]))
         if doc and doc.get("video_streams", 1) > 1:  # a second camera's stream: not analysed
             note = "; ".join(filter(None, [note, f"the first of its {doc['video_streams']} video streams analysed"]))
+        if doc and doc.get("analysed_fps_cap"):  # frames faster than the memory for its windows allows
+            note = "; ".join(filter(None, [note, f"at most {doc['analysed_fps_cap']:g} frames a second analysed "
+                                           "(its frames come too fast for the memory its analysis may hold)"]))
         files_rows.append({
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",

@@ -19,7 +19,7 @@ import typer
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
-from fervid.inference.options import PipelineOptions, check_positive, setting_text
+from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
 from fervid.progress import is_terminal, one_line, progress_bar
 
@@ -110,6 +110,9 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings "
                                                          "and notices (on stderr), and results sent to stdout "
                                                          "('-').")
+MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
+                                           help="Videos of larger frames (width x height, in millions of pixels) "
+                                                "are refused before a frame is decoded, as too large (8K is 35).")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
@@ -264,6 +267,11 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
         notices.append(f"{name} holds {result.video_streams} video streams: the first was analysed (video_streams "
                        "in the tracks JSON); to analyse another, copy it out first (`ffmpeg -i FILE -map 0:v:1 -c "
                        "copy second.mkv` for the second)")
+    if result.analysed_fps_cap:
+        notices.append(f"{name}'s {result.width}x{result.height} frames come faster than the frames its analysis may "
+                       "hold for their temporal windows allow (VideoOptions.frames_memory_mb): at most "
+                       f"{result.analysed_fps_cap:g} frames a second were analysed, the others left out "
+                       "(analysed_fps_cap in the tracks JSON); --sample-fps analyses fewer")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "
@@ -744,6 +752,7 @@ def video(
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
+    max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -789,7 +798,11 @@ def video(
             stems[path] = own
     failures = [f"{item}: {why}" for item, why in problems]
     busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
-    runner = _video_runner(options, named_method=method)
+    try:
+        check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
+    except ValueError as exc:
+        _bad_value(exc)
+    runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6))
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
@@ -2001,6 +2014,7 @@ def serve(
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
                                                   "LAN address, the name a reverse proxy forwards or a compose "
                                                   "service's name; '*' answers any (in a container, behind a "
@@ -2025,10 +2039,12 @@ def serve(
                          temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
+        check_positive("--max-video-megapixels", max_video_megapixels)
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
                                   workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
                                   max_images_per_request=max_images_per_request,
-                                  max_image_pixels=int(max_image_megapixels * 1e6), host=host,
+                                  max_image_pixels=int(max_image_megapixels * 1e6),
+                                  max_video_pixels=int(max_video_megapixels * 1e6), host=host,
                                   allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
         root_path = root_path_option(root_path)
     except ValueError as exc:
