@@ -1826,6 +1826,31 @@ def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unl
     assert (notice in " ".join(result.output.split())) is said, result.output
 
 
+def png_declaring(width: int, height: int) -> bytes:
+    """A 74-byte PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_a_video_that_is_an_image_bomb_fails_alone_and_the_next_is_analysed(tmp_path):
+    """`fervid video a_bomb.mp4 b_good.mp4`: a PNG declaring 100000 x 100000 pixels, named .mp4, ended the command
+    with Pillow's DecompressionBombError traceback, and b was never analysed."""
+    bomb, good = tmp_path / "a_bomb.mp4", tmp_path / "b_good.mp4"
+    bomb.write_bytes(png_declaring(100_000, 100_000))
+    shutil.copy(carphone(), good)
+    result = runner.invoke(app, ["video", str(bomb), str(good), "--out", str(tmp_path / "out"), "--method", "mean",
+                                 "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {bomb}: an image whose header declares 10,000,000,000 pixels" in result.output
+    assert (tmp_path / "out" / "b_good_tracks.json").is_file()
+
+
 def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_path, monkeypatch):
     """Memory running out on one video (or any error but a VideoError) ended the command with a traceback, the
     videos after it not analysed; `fervid image`'s error for it was `error: big.png: ` and nothing more."""

@@ -2435,3 +2435,24 @@ def test_a_video_of_frames_over_the_size_limit_is_refused_before_one_is_decoded(
     result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path), "--max-video-megapixels",
                                       "0", "-q"])
     assert result.exit_code == 2 and "--max-video-megapixels must be" in result.output, result.output
+
+
+def test_an_image_declaring_a_huge_size_is_no_video_and_no_crash(tmp_path):
+    """A PNG header declaring 100000 x 100000 pixels, named .mp4: Pillow's DecompressionBombError escaped the
+    check for still images (`fervid video` ended in a traceback, the server answered 500)."""
+    bomb = tmp_path / "a_bomb.mp4"
+    bomb.write_bytes(_png_header(100_000, 100_000))
+    with pytest.raises(VideoError, match=r"a_bomb\.mp4: an image whose header declares 10,000,000,000 pixels"):
+        open_video(bomb)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A 74-byte PNG declaring ``width`` x ``height`` pixels, with one compressed row's worth of data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))

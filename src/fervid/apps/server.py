@@ -1048,26 +1048,29 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         filename = _sent_name(file)
         folder = store.make_folder(job_id)
         input_name = _input_name(filename)
-        # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
-        # whole, three concurrent 150 MB uploads held 410 MB more
-        file.file.seek(0)
-        try:
-            with open(folder / input_name, "wb", opener=_private_file) as stored:
-                shutil.copyfileobj(file.file, stored, 1024 * 1024)
-        except OSError as exc:  # a full disk, say: no job folder left behind, and the reason without a path
+        try:  # any failure before the job is recorded removes its folder: an upload left without a job.json stayed
+            # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
+            # whole, three concurrent 150 MB uploads held 410 MB more
+            file.file.seek(0)
+            try:
+                with open(folder / input_name, "wb", opener=_private_file) as stored:
+                    shutil.copyfileobj(file.file, stored, 1024 * 1024)
+            except OSError as exc:  # a full disk, say: the reason without a path
+                if _disk_full(exc):
+                    raise  # the 507 every full disk gets (os_error, below)
+                raise HTTPException(500, detail=f"{filename or 'the video'}: the server could not store the upload "
+                                                f"({exc.strerror or exc})") from None
+            try:
+                open_video(folder / input_name, max_pixels=settings.max_video_pixels,
+                           limit_name="the server's --max-video-megapixels").release()
+            except VideoError as exc:
+                reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
+                raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
+            store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
+                        filename=filename, error=None, annotate=annotate)
+        except BaseException:
             store.delete(job_id)
-            if _disk_full(exc):
-                raise  # the 507 every full disk gets (os_error, below)
-            raise HTTPException(500, detail=f"{filename or 'the video'}: the server could not store the upload "
-                                            f"({exc.strerror or exc})") from None
-        try:
-            open_video(folder / input_name).release()
-        except VideoError as exc:
-            store.delete(job_id)
-            reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
-            raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
-        store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
-                    filename=filename, error=None, annotate=annotate)
+            raise
         if not state["workers"].submit(job_id):
             store.delete(job_id)
             raise HTTPException(429, detail=f"{filename or 'the video'}: the server's queue of video jobs is full "

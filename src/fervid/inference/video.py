@@ -1892,6 +1892,11 @@ def _still_image_format(path: Path) -> str | None:
     try:
         with Image.open(path) as im:
             fmt, frames = im.format, getattr(im, "n_frames", 1)
+    except Image.DecompressionBombError as exc:  # (a ValueError's sibling: it escaped, a server's upload was a 500)
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        raise StillImageError(f"{path}: an image whose header declares "
+                              + (f"{int(declared[1]):,} pixels" if declared else "more pixels than Pillow decodes")
+                              + " (over the limit Pillow decodes: a decompression bomb?), not a video") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     if frames > 1 and fmt == "WEBP":  # the ffmpeg binary fervid runs decodes it (OpenCV's FFmpeg does not)
