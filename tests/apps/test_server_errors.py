@@ -312,3 +312,25 @@ def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
         "clip.mp4: not a readable video (frames too large: 176 x 144 (0.0253 megapixels; the limit is 0.02, "
         "the server's --max-video-megapixels))")
     assert not list((data_dir / "jobs").iterdir())
+
+
+def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(data_dir, client, monkeypatch, caplog):
+    """HEAD / (an uptime monitor's check) was a 405; a video job that failed was said only to a client asking for
+    it, never in the server's log."""
+    page = client.get("/")
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == page.headers["content-type"]
+
+    def fails(self, ctx, job_id):
+        self.store.write(job_id, status="failed", error="clip.mp4: no video frames could be decoded\nok: fine")
+
+    monkeypatch.setattr(server.VideoWorkers, "_analyse", fails)
+    with caplog.at_level(logging.WARNING, logger="fervid.server"):
+        job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                             ).json()["job_id"]
+        for _ in range(100):
+            if "failed" in caplog.text:
+                break
+            time.sleep(0.05)
+    assert f"video job {job_id} failed: clip.mp4: no video frames could be decoded\\nok: fine" in caplog.text

@@ -66,6 +66,7 @@ from fervid.inference.images import ImageLoadError, decode_image_bytes
 from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
+from fervid.progress import one_line
 
 STATIC_DIR = Path(__file__).parent / "web"
 
@@ -539,7 +540,16 @@ class VideoWorkers:
                     self.running.pop(job_id).set()
 
     def _run(self, ctx, job_id: str) -> None:
-        """Analyse one job taken from the queue in its own process, until it ends or is stopped."""
+        """Analyse one job taken from the queue in its own process, until it ends or is stopped; a job that failed
+        is a line in the server's log, with its error (it was said only to a client asking for the job)."""
+        try:
+            self._analyse(ctx, job_id)
+        finally:
+            job = self.store.read_quiet(job_id)
+            if job.get("status") == "failed":
+                log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
+
+    def _analyse(self, ctx, job_id: str) -> None:
         job = self.store.read_quiet(job_id)
         previous = job.get("pid")
         # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
@@ -1174,7 +1184,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         had to be edited by hand whenever fervid's changed."""
         return Response(web_constants_script(), media_type="text/javascript")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)  # pages, not API endpoints
+    # pages, not API endpoints; HEAD too (an uptime monitor's check of the page: it was a 405), answered as GET is,
+    # without the body
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
