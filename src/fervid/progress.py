@@ -12,11 +12,26 @@ or a terminal gone with its SSH session) ends its output, where the error stoppe
 
 from __future__ import annotations
 
+import re
 import sys
 
 from tqdm import tqdm
 
 LOG_SECONDS = 30.0  # a bar that is not on a terminal writes a line at most this often
+
+# C0 controls (newline, carriage return, tab, ESC, ...), DEL and the C1 controls (0x9b is a one-character CSI)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line a terminal shows as it is written: control characters as Python writes them in a
+    string (a newline as \\n, a tab as \\t, ESC as \\x1b), and a file name's bytes that are not UTF-8 as escapes
+    (\\udce9). For every error, warning and notice line and every name a bar or summary shows: a file named
+    ``x<newline>ok: all files analysed fine.png`` printed a line of its own under fervid's name, and one named
+    ``<ESC>[2J...`` cleared the terminal (Click strips such sequences only where its output is not a terminal).
+    Results files keep names as they are."""
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL_CHARACTERS.sub(lambda found: repr(found[0])[1:-1], shown)
 
 
 def is_terminal(stream) -> bool:

@@ -1668,3 +1668,21 @@ def test_a_small_images_annotated_copy_is_enlarged_so_its_label_can_be_read(tmp_
     (result,) = (tmp_path / "out" / "files").glob("*/result.json")
     box = json.loads(result.read_text(encoding="utf-8"))["faces"][0]["box"]
     assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48
+
+
+def test_a_file_that_runs_out_of_memory_says_so(tmp_path, astronaut_rgb, monkeypatch):
+    """Its error was `big.png: ` and nothing more (str(MemoryError()) is empty), in files.csv and on the terminal."""
+    from fervid.apps import batch
+
+    class RunsOut:
+        def analyze_bgr(self, *args, **kwargs):
+            raise MemoryError()
+
+    photo = tmp_path / "big.png"
+    Image.fromarray(astronaut_rgb).save(photo)
+    monkeypatch.setattr(batch, "_worker", {"analyzer": RunsOut(), "options": BatchOptions(out=tmp_path / "out")})
+    (tmp_path / "out" / "files").mkdir(parents=True)
+    done = batch.analyse_one((str(photo), "0123456789abcdef", "image"))
+    assert done["status"] == "failed"
+    assert done["error"] == (f"{photo}: out of memory while decoding and analysing it (512 x 512 pixels: 1 MB "
+                             "decoded, before any copy the analysis makes)")

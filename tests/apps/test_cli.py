@@ -2096,3 +2096,154 @@ def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unl
               f"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for, and may be missing (a back "
               "row); --min-face 24 looks for them too (slower)")
     assert (notice in " ".join(result.output.split())) is said, result.output
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A 74-byte PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_a_video_that_is_an_image_bomb_fails_alone_and_the_next_is_analysed(tmp_path):
+    """`fervid video a_bomb.mp4 b_good.mp4`: a PNG declaring 100000 x 100000 pixels, named .mp4, ended the command
+    with Pillow's DecompressionBombError traceback, and b was never analysed."""
+    bomb, good = tmp_path / "a_bomb.mp4", tmp_path / "b_good.mp4"
+    bomb.write_bytes(png_declaring(100_000, 100_000))
+    shutil.copy(carphone(), good)
+    result = runner.invoke(app, ["video", str(bomb), str(good), "--out", str(tmp_path / "out"), "--method", "mean",
+                                 "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {bomb}: an image whose header declares 10,000,000,000 pixels" in result.output
+    assert (tmp_path / "out" / "b_good_tracks.json").is_file()
+
+
+def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_path, monkeypatch):
+    """Memory running out on one video (or any error but a VideoError) ended the command with a traceback, the
+    videos after it not analysed; `fervid image`'s error for it was `error: big.png: ` and nothing more."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoAnalyzer
+
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for video in (first, second):
+        shutil.copy(carphone(), video)
+    real_run = VideoAnalyzer.run
+
+    def runs_out_on_the_first(self, source, *args, **kwargs):
+        if Path(source) == first:
+            raise MemoryError()
+        return real_run(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(VideoAnalyzer, "run", runs_out_on_the_first)
+    result = runner.invoke(app, ["video", str(first), str(second), "--out", str(tmp_path / "out"), "--method",
+                                 "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1 and f"error: {first}: out of memory while decoding and analysing it" in result.output
+    assert (tmp_path / "out" / "b_tracks.json").is_file()
+
+    photo = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000)).save(photo)
+    monkeypatch.setattr(Analyzer, "analyze_bgr", lambda self, *a, **k: (_ for _ in ()).throw(MemoryError()))
+    result = runner.invoke(app, ["image", str(photo), "-q"])
+    assert result.exit_code == 1
+    assert (f"error: {photo}: out of memory while decoding and analysing it (3000 x 2000 pixels: 18 MB decoded, "
+            "before any copy the analysis makes)") in result.output
+
+
+def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png):
+    """`ln -s self.png self.png` (or a.png <-> b.png) among the inputs ended image, video and batch with
+    Python 3.11's RuntimeError("Symlink loop") traceback."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(astronaut_png, folder / "good.png")
+    (folder / "self.png").symlink_to("self.png")
+    (folder / "a.mp4").symlink_to("b.mp4")
+    (folder / "b.mp4").symlink_to("a.mp4")
+    loop = "a symbolic link that leads round in a loop"
+    result = runner.invoke(app, ["image", str(folder), "--json", str(tmp_path / "r.json"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {folder / 'self.png'}: {loop}" in result.output
+    assert [f["ok"] for f in json.loads((tmp_path / "r.json").read_text())["files"]] == [False, True]
+    result = runner.invoke(app, ["video", str(folder), str(carphone()), "--out", str(tmp_path / "v"), "--method",
+                                 "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {folder / 'a.mp4'}: {loop}" in result.output and f"{folder / 'b.mp4'}: {loop}" in result.output
+    assert (tmp_path / "v" / "carphone_pristine_tracks.json").is_file()
+    from fervid.apps.batch import collect_inputs
+
+    files, problems = collect_inputs([str(folder)])
+    assert files == [folder / "good.png"]
+    assert sorted(item for item, why in problems if why.startswith(loop)) == [str(folder / name) for name in
+                                                                             ("a.mp4", "b.mp4", "self.png")]
+
+
+def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(tmp_path, astronaut_png,
+                                                                               monkeypatch):
+    """A file named `=cmd|' /C calc'!A0.png`, `+SUM(1+1).png` or `@x.png` went into `fervid image --csv` and batch's
+    files.csv and tracks.csv as it is, and a spreadsheet opening them ran it as a formula."""
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    names = ["=cmd|' -C calc'!A0.png", "+SUM(1+1).png", "@x.png", "-rf.png"]
+    for name in names:
+        shutil.copy(astronaut_png, name)
+    Path("=missing.png").write_text("not an image")
+    result = runner.invoke(app, ["image", "--csv", "r.csv", "--json", "r.json", "--parquet", "r.parquet", "-q", "--",
+                                 *names, "=missing.png"])
+    assert result.exit_code == 1, result.output
+    rows = list(csv.DictReader(open("r.csv", encoding="utf-8")))
+    assert [row["file"] for row in rows] == [*(f"'{name}" for name in names), "'=missing.png"]
+    assert rows[-1]["error"] == "'=missing.png: not an image, or a format Pillow cannot read"
+    assert float(rows[0]["happy"]) > 0.5 and rows[0]["face"] == "1"  # numbers as they were
+    assert [f["file"] for f in json.loads(Path("r.json").read_text())["files"]] == [*names, "=missing.png"]
+    assert pd.read_parquet("r.parquet")["file"].tolist() == [*names, "=missing.png"]
+
+    result = runner.invoke(app, ["batch", names[0], names[1], "--out", "b", "-q"])
+    assert result.exit_code == 0, result.output
+    files = list(csv.DictReader(open("b/files.csv", encoding="utf-8")))
+    assert sorted(row["file"] for row in files) == sorted(f"'{name}" for name in names[:2])
+
+
+def test_outputs_replace_a_link_planted_in_the_output_folder_and_never_write_through_it(tmp_path, astronaut_png):
+    """`ln -s ~/victim.txt out/normal_fervid.png; fervid image normal.png --annotate out` wrote the annotated image
+    over victim.txt, as --json, --csv and a video's tracks JSON wrote through a link of their name."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    photo = tmp_path / "normal.png"
+    shutil.copy(astronaut_png, photo)
+    planted = [out / "normal_fervid.png", out / "normal_face1.png", out / "r.json", out / "r.csv",
+               out / "r.parquet", out / "carphone_pristine_tracks.json", out / "carphone_pristine_track1_timeline.png"]
+    for link in planted:
+        link.symlink_to(victim)
+    result = runner.invoke(app, ["image", str(photo), "--annotate", str(out), "--crops", str(out), "--json",
+                                 str(out / "r.json"), "--csv", str(out / "r.csv"), "--parquet", str(out / "r.parquet"),
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--no-annotate",
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "precious"
+    assert not any(link.is_symlink() for link in planted) and all(link.is_file() for link in planted)
+    assert json.loads((out / "r.json").read_text())["files"][0]["faces"]
+    assert not list(out.glob(".*.tmp"))  # no temporary file left beside the outputs
+
+
+def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_path):
+    """A file named `x<newline>ok: all files analysed fine.png` printed a line of its own under fervid's error, and
+    ESC[2J in a name cleared the terminal."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("x\nok: all files analysed fine.png", "\x1b[2J\x1b[31mEVIL.png"):
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = runner.invoke(app, ["image", str(folder), "-q"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert not any(line.startswith("ok:") for line in lines) and "\x1b" not in result.output
+    assert f"error: {folder}/x\\nok: all files analysed fine.png: " in result.output
+    assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output

@@ -270,3 +270,67 @@ def test_deleting_a_running_job_stops_its_analysis_and_encoder_first_and_quietly
     err = capfd.readouterr().err
     assert "Traceback" not in err and "re-open" not in err and "Error" not in err, err
     assert client.get("/healthz").json()["running_jobs"] == 0
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A 74-byte PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_a_bad_video_upload_is_a_4xx_and_leaves_no_folder_whatever_fails(data_dir, client, monkeypatch):
+    """A PNG declaring 100000 x 100000 pixels, renamed .mp4, was a 500 (Pillow's DecompressionBombError escaped),
+    and any error but a VideoError left the upload on disk in a folder without job.json."""
+    jobs = data_dir / "jobs"
+    answer = client.post("/v1/videos", files={"file": ("bomb.mp4", png_declaring(100_000, 100_000), "video/mp4")})
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["error"] == ("bomb.mp4: not a readable video (an image whose header declares "
+                                      "10,000,000,000 pixels (over the limit Pillow decodes: a decompression "
+                                      "bomb?), not a video)")
+
+    def breaks(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("fervid.inference.video.open_video", breaks)
+    assert client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                       ).status_code == 500
+    assert not list(jobs.iterdir())  # both uploads gone with their folders
+
+
+def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
+    """Videos had no frame-size limit, as images have (a 62 KB file can declare 16000 x 16000 frames)."""
+    settings = ServerSettings(data_dir=data_dir, max_upload_mb=5, max_video_pixels=20_000)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
+    assert answer.status_code == 415 and answer.json()["error"] == (
+        "clip.mp4: not a readable video (frames too large: 176 x 144 (0.0253 megapixels; the limit is 0.02, "
+        "the server's --max-video-megapixels))")
+    assert not list((data_dir / "jobs").iterdir())
+
+
+def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(data_dir, client, monkeypatch, caplog):
+    """HEAD / (an uptime monitor's check) was a 405; a video job that failed was said only to a client asking for
+    it, never in the server's log."""
+    page = client.get("/")
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == page.headers["content-type"]
+
+    def fails(self, ctx, job_id):
+        self.store.write(job_id, status="failed", error="clip.mp4: no video frames could be decoded\nok: fine")
+
+    monkeypatch.setattr(server.VideoWorkers, "_analyse", fails)
+    with caplog.at_level(logging.WARNING, logger="fervid.server"):
+        job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                             ).json()["job_id"]
+        for _ in range(100):
+            if "failed" in caplog.text:
+                break
+            time.sleep(0.05)
+    assert f"video job {job_id} failed: clip.mp4: no video frames could be decoded\\nok: fine" in caplog.text

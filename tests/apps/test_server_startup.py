@@ -33,8 +33,8 @@ def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, mon
                         "every 0.3 s, at most 10 frames/s, no annotated MP4 (--no-annotate), at most 0 key frames "
                         "per track")
     assert lines[2] == f"data: {tmp_path / 'd'} (finished jobs deleted 2 h after they end)"
-    assert lines[3] == ("limits: uploads up to 50 MB, 32 images per request, 50 megapixels per image, 2 images "
-                        "analysed at once; 8 video jobs waiting, 2 analysed at once")
+    assert lines[3] == ("limits: uploads up to 50 MB, 32 images per request, 50 megapixels per image, 40 per video "
+                        "frame, 2 images analysed at once; 8 video jobs waiting, 2 analysed at once")
     assert calls[0]["access_log"] is True
     # the default: the LSTM, named with its model; no access log
     default = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "e")])

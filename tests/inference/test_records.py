@@ -143,3 +143,23 @@ def test_an_image_results_table_says_which_image_its_rows_are_from(astronaut_rgb
         file=str(astronaut_png))]
     with pytest.raises(OptionError, match="'emotion' is a column of the face row itself"):
         analyzer.analyze_image(astronaut_rgb).to_dataframe(emotion="x")
+
+
+def test_csv_text_that_a_spreadsheet_would_run_is_written_as_text_and_numbers_as_they_are():
+    """OWASP's CSV injection: a cell starting with = + - @, a tab or a carriage return is a formula to Excel,
+    LibreOffice and Google Sheets (`=cmd|' /C calc'!A0` ran a program). Such text gets a ' before it; numbers,
+    negative ones too, and other text are written as they were. A carriage return in a name, written bare, split its
+    row in two for every reader: it is quoted."""
+    import csv
+    import io
+
+    from fervid.inference.records import write_csv
+
+    written = io.StringIO(newline="")
+    write_csv(written, ["file", "x", "emotion", "error"],
+              [["=cmd|' /C calc'!A0.png", -1.5, "happy", "+SUM(1+1).png: not an image"],
+               ["@x.png", 2, "sad", "-rf.png: empty"], ["\tx.png", -3, "fear", "\rx.png"], ["a=b.png", 0.25, "", None]])
+    rows = list(csv.reader(io.StringIO(written.getvalue(), newline="")))
+    assert rows[1:] == [["'=cmd|' /C calc'!A0.png", "-1.5", "happy", "'+SUM(1+1).png: not an image"],
+                        ["'@x.png", "2", "sad", "'-rf.png: empty"], ["'\tx.png", "-3", "fear", "'\rx.png"],
+                        ["a=b.png", "0.25", "", ""]]

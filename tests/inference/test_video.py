@@ -2622,3 +2622,101 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     assert whole == before  # the earlier run's outputs, untouched
     partial = sorted(p.name for p in tmp_path.glob("*.partial.*"))
     assert "clip_frames.partial.csv" in partial and "clip_annotated.partial.mp4" in partial, partial
+
+
+def _frames_held(monkeypatch) -> list[int]:
+    """The most decoded frames a FrameStream held at once, over the runs after this call (filled as they go)."""
+    from fervid.inference.video import FrameStream
+
+    most, real_push = [0], FrameStream.push
+
+    def counting_push(self, *args):
+        done = real_push(self, *args)
+        most[0] = max(most[0], len(self._pending) + len(self._ready) + len(done))
+        return done
+
+    monkeypatch.setattr(FrameStream, "push", counting_push)
+    return most
+
+
+def test_a_video_of_frames_faster_than_its_memory_holds_is_analysed_at_a_rate_that_fits(analyzer, astronaut_rgb,
+                                                                                     tmp_path, monkeypatch):
+    """A 62 KB 1920x1080 H.264 at 1000 fps held every decoded frame of the LSTM's 1 s look-ahead (6 GB): 3.57 GB,
+    then OpenCV's "Insufficient memory". Its container's 1000 fps is no usable rate, so it was timed as 30 fps and
+    nothing said the frames came faster. Made small here: 640x480 at 1000 fps, frames_memory_mb=60 (65 frames)."""
+    frames = [frame for frame in moving_face_frames(astronaut_rgb, n=60) for _ in range(5)]
+    clip = write_clip(tmp_path / "fast.mp4", frames, fps=1000.0)
+    held = _frames_held(monkeypatch)
+    result = VideoAnalyzer(analyzer, VideoOptions(frames_memory_mb=60)).run(clip, tmp_path / "out")
+    allowed = 60e6 // (640 * 480 * 3)
+    assert result.ok and result.frames_read == 300
+    assert 0 < held[0] <= allowed, held  # 300 before: every frame read in the look-ahead's second
+    assert result.analysed_fps_cap == allowed - 16 - 2  # a batch of 16 and the frame being read besides
+    assert result.frames_analysed <= 0.3 * result.analysed_fps_cap + 2
+    summary = json.loads((tmp_path / "out" / "fast_tracks.json").read_text())
+    assert summary["analysed_fps_cap"] == result.analysed_fps_cap
+    from fervid.apps.cli import _video_notices
+
+    notices = _video_notices(result, str(clip), tmp_path / "out")
+    assert any(f"at most {result.analysed_fps_cap:g} frames a second were analysed" in n for n in notices), notices
+
+
+def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeypatch):
+    """The bound bites where frames come faster than an ordinary video's: the carphone sample is analysed frame by
+    frame, its rows the same as with no bound to speak of; 4K at 60 fps (1.9 GB with the LSTM) fits the default, a
+    frame so large that a batch of 16 would not fits in smaller batches, and a bound that cannot hold one frame of
+    look-ahead is refused naming the video."""
+    from fervid.inference.video import frames_memory_limits
+
+    held = _frames_held(monkeypatch)
+    bounded = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(carphone())
+    assert bounded.analysed_fps_cap is None and bounded.frames_analysed == bounded.frames_read == 120
+    unbounded = VideoAnalyzer(analyzer, VideoOptions(method="mean", frames_memory_mb=1e6)).run(carphone())
+    pd.testing.assert_frame_equal(bounded.frame_table(), unbounded.frame_table())
+    assert held[0] <= 15 + 16 + 2  # half a second of look-ahead for the mean (29.97 fps), a batch, one read
+
+    options = VideoOptions()
+    lstm_ahead = 1.0  # the LSTM's windows are averaged over a window: a whole one ahead
+    rate, batch = frames_memory_limits("4k.mp4", options, lstm_ahead, 60.0, (2160, 3840, 3))
+    assert rate >= 60 and batch == 16
+    rate, batch = frames_memory_limits("8k.mp4", options, lstm_ahead, 60.0, (4320, 8192, 3))
+    assert batch < 16 and rate < 60 and (rate * lstm_ahead + batch + 2) * 4320 * 8192 * 3 <= 2000e6
+    with pytest.raises(VideoError, match=r"tiny\.mp4: frames of 8192 x 4320 take 106 MB each decoded, and 200 MB"):
+        frames_memory_limits("tiny.mp4", VideoOptions(frames_memory_mb=200), lstm_ahead, 25.0, (4320, 8192, 3))
+
+
+def test_a_video_of_frames_over_the_size_limit_is_refused_before_one_is_decoded(tmp_path, monkeypatch):
+    """A 62 KB file can declare 16000 x 16000 frames (768 MB each): videos had no size limit, as images do."""
+    read = []
+    monkeypatch.setattr(cv2.VideoCapture, "read", lambda self: read.append(1) or (False, None))
+    with pytest.raises(VideoError, match=r"carphone_pristine\.mp4: frames too large: 176 x 144 \(0\.0253 megapixels; "
+                                         r"the limit is 0\.02, --max-video-megapixels\)"):
+        open_video(carphone(), max_pixels=20_000, limit_name="--max-video-megapixels")
+    assert not read
+    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path), "--max-video-megapixels",
+                                      "0.02", "-q"])
+    assert result.exit_code == 1 and "frames too large: 176 x 144" in result.output, result.output
+    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(tmp_path), "--max-video-megapixels",
+                                      "0", "-q"])
+    assert result.exit_code == 2 and "--max-video-megapixels must be" in result.output, result.output
+
+
+def test_an_image_declaring_a_huge_size_is_no_video_and_no_crash(tmp_path):
+    """A PNG header declaring 100000 x 100000 pixels, named .mp4: Pillow's DecompressionBombError escaped the
+    check for still images (`fervid video` ended in a traceback, the server answered 500)."""
+    bomb = tmp_path / "a_bomb.mp4"
+    bomb.write_bytes(_png_header(100_000, 100_000))
+    with pytest.raises(VideoError, match=r"a_bomb\.mp4: an image whose header declares 10,000,000,000 pixels"):
+        open_video(bomb)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A 74-byte PNG declaring ``width`` x ``height`` pixels, with one compressed row's worth of data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))

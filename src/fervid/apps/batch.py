@@ -36,8 +36,9 @@ import numpy as np
 
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
-from fervid.inference.annotate import naming_file
-from fervid.inference.images import IMAGE_SUFFIXES, holds_video, more_frames_notice, printable_name
+from fervid.inference.annotate import naming_file, replacing
+from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
+                                     printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
@@ -642,7 +643,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         if isinstance(exc, OSError) and exc.errno in OUTPUT_FOLDER_ERRNOS:  # the folder's, not the file's: the run ends
             return {"path": path, "status": "cannot write", "errno": exc.errno, "error": exc.strerror or str(exc),
                     "where": exc.filename or str(tmp), "faces": 0, "rows": 0, "seconds": time.perf_counter() - t0}
-        message = str(exc) if path in str(exc) else f"{path}: {exc}"
+        message = failure_message(path, exc)
         return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
     finally:
@@ -994,7 +995,7 @@ def _work(path: str, kind: str) -> float:
 def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: bool) -> dict:
     from tqdm import tqdm
 
-    from fervid.progress import progress_bar
+    from fervid.progress import one_line, progress_bar
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
@@ -1031,7 +1032,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         shares = shares or {}
         # never back (a worker drops its share as it hands in)
         bar.n = max(bar.n, work_done + sum(share * work[path] for path, share in shares.items()))
-        names = [Path(path).name for path in now]
+        names = [one_line(Path(path).name) for path in now]
         if len(names) == 1 and len(shares) == 1:
             names = [f"{names[0]} {next(iter(shares.values())):.0%}"]
         bar.set_description_str(f"fervid batch {finished}/{len(todo)} files", refresh=False)
@@ -1093,8 +1094,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
 
 def _write_summary(out: Path, summary: dict) -> None:
-    with naming_file(out / "summary.json"):
-        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with replacing(out / "summary.json") as temporary:
+        temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
 def _current_schema(part):
@@ -1200,10 +1201,8 @@ def _tracks_json(folder: Path) -> dict | None:
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with naming_file(tmp), open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with replacing(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
         write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
-    os.replace(tmp, path)
 
 
 def write_outputs(out: Path, store: StateStore) -> dict:
@@ -1222,7 +1221,6 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     failed = [r for r in rows if r["status"] == "failed"]
     partial = [r for r in done if r["error"]]
     counts = {r["path"]: _Counts() for r in done}
-    tmp = out / ".dataset.parquet.tmp"
     settings, made_with = store.settings(), store.made_with()
     # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
     def every_part():
@@ -1231,15 +1229,11 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                 counts[r["path"]].add(part)
                 yield part
 
-    try:
-        with naming_file(tmp), open_parquet(tmp, "wb") as fh, \
-                pq.ParquetWriter(fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
-            for group in _row_groups(every_part(), ROW_GROUP_ROWS):
-                writer.write_table(group)
-    except BaseException:  # (a full disk) the last table written stays whole; no half of this one is left beside it
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out / "dataset.parquet")
+    # (a full disk) the last table written stays whole; no half of this one is left beside it
+    with replacing(out / "dataset.parquet") as temporary, open_parquet(temporary, "wb") as fh, pq.ParquetWriter(
+            fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
+        for group in _row_groups(every_part(), ROW_GROUP_ROWS):
+            writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}
     for r in done:
         by_kind[r["kind"]].merge(counts[r["path"]])
@@ -1276,6 +1270,9 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                                                for c in doc["frame_size_changes"])]))
         if doc and doc.get("video_streams", 1) > 1:  # a second camera's stream: not analysed
             note = "; ".join(filter(None, [note, f"the first of its {doc['video_streams']} video streams analysed"]))
+        if doc and doc.get("analysed_fps_cap"):  # frames faster than the memory for its windows allows
+            note = "; ".join(filter(None, [note, f"at most {doc['analysed_fps_cap']:g} frames a second analysed "
+                                           "(its frames come too fast for the memory its analysis may hold)"]))
         files_rows.append({
             "file": r["path"], "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",
@@ -1346,6 +1343,6 @@ def write_outputs(out: Path, store: StateStore) -> dict:
     if summary["missing"]:
         lines += ["", "## Analysed files no longer where they were (deleted or moved; their rows stay in the table)",
                   "", *[f"- {path}" for path in summary["missing"]]]
-    with naming_file(out / "summary.md"):
-        (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with replacing(out / "summary.md") as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return summary

@@ -21,9 +21,9 @@ from fervid.apps.standard_streams import send_to_stdout
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
-from fervid.inference.options import PipelineOptions, check_positive, setting_text
+from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
-from fervid.progress import is_terminal, progress_bar
+from fervid.progress import is_terminal, one_line, progress_bar
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -112,13 +112,22 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings "
                                                          "and notices (on stderr), and results sent to stdout "
                                                          "('-').")
+MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
+                                           help="Videos of larger frames (width x height, in millions of pixels) "
+                                                "are refused before a frame is decoded, as too large (8K is 35).")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
 
 
+def _say_error(message: str) -> None:
+    """An ``error:`` line on stderr, as one line (:func:`fervid.progress.one_line`: a file's name may hold a newline
+    or a terminal's escape sequence)."""
+    typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
+
+
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    _say_error(message)
     raise typer.Exit(code)
 
 
@@ -329,6 +338,11 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
         notices.append(f"{name} holds {result.video_streams} video streams: the first was analysed (video_streams "
                        "in the tracks JSON); to analyse another, copy it out first (`ffmpeg -i FILE -map 0:v:1 -c "
                        "copy second.mkv` for the second)")
+    if result.analysed_fps_cap:
+        notices.append(f"{name}'s {result.width}x{result.height} frames come faster than the frames its analysis may "
+                       "hold for their temporal windows allow (VideoOptions.frames_memory_mb): at most "
+                       f"{result.analysed_fps_cap:g} frames a second were analysed, the others left out "
+                       "(analysed_fps_cap in the tracks JSON); --sample-fps analyses fewer")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
         notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "
@@ -369,7 +383,7 @@ def _images_given_as_videos(images: list[Path]) -> str:
 def _say_notices(notices: list[str]) -> None:
     """What was left out of the inputs without being an error, on stderr (also with --quiet)."""
     for notice in notices:
-        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"notice: {one_line(notice)}", fg=typer.colors.YELLOW, err=True)
 
 
 def _check_output_folder(folder: Path) -> None:
@@ -586,10 +600,11 @@ def image(
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
-    from fervid.inference.annotate import annotate, write_image
+    from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
-                                        enlarged_to_annotate, expand_inputs, load_image, more_frames_notice,
-                                        names_clear_of_earlier_runs, output_stems, recorded_source, source_id)
+                                        enlarged_to_annotate, expand_inputs, failure_message, load_image,
+                                        more_frames_notice, names_clear_of_earlier_runs, output_stems,
+                                        recorded_source, source_id)
     from fervid.inference.records import ImageResult, images_document
 
     # detection's options do nothing to images read whole: refused, not ignored
@@ -629,7 +644,7 @@ def image(
     bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
-        bar.set_postfix_str(path.name[-30:])
+        bar.set_postfix_str(one_line(path.name[-30:]))
         try:
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
@@ -647,7 +662,7 @@ def image(
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except Exception as exc:  # one bad file must not stop the batch: record it and go on
-            result = ImageResult(str(path), error=str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            result = ImageResult(str(path), error=failure_message(path, exc))
         results.append(result)
 
     failed = [r for r in results if not r.ok]
@@ -657,7 +672,8 @@ def image(
     elif json_out:
         with _naming(json_out):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_out).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            with replacing(json_out) as temporary:
+                temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
         with _naming(csv_out):
             _write_csv(results, csv_out)
@@ -669,7 +685,7 @@ def image(
         for r in results:
             if r.ok:
                 summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
-                print(f"{r.source}: {len(r.faces)} face(s): {summary}", file=out)
+                print(f"{one_line(r.source)}: {len(r.faces)} face(s): {summary}", file=out)
         n_faces = sum(len(r.faces) for r in results)
         print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
     more_frames = [line for line in more_frames if line]
@@ -685,7 +701,7 @@ def image(
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
-        typer.secho(f"error: {r.error}", fg=typer.colors.RED, err=True)
+        _say_error(r.error)
     if failed:
         raise typer.Exit(1)
 
@@ -771,6 +787,7 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     ``target``, or to stdout for '-' (it wrote a file named "-")."""
     import io
 
+    from fervid.inference.annotate import replacing
     from fervid.inference.video import table_schema
 
     table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
@@ -780,7 +797,8 @@ def _write_parquet(results, target: str, settings: dict) -> None:
         send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(target, index=False, schema=schema)
+    with replacing(target) as temporary:
+        table.to_parquet(temporary, index=False, schema=schema)
 
 
 def _write_csv(results, target: str) -> None:
@@ -788,6 +806,7 @@ def _write_csv(results, target: str) -> None:
     UTF-8, as the file is)."""
     import io
 
+    from fervid.inference.annotate import replacing
     from fervid.inference.records import write_csv
 
     table = _image_table(results)
@@ -797,7 +816,7 @@ def _write_csv(results, target: str) -> None:
         send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", newline="", encoding="utf-8") as fh:
+    with replacing(target) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
         write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
 
 
@@ -821,6 +840,7 @@ def video(
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
+    max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -838,7 +858,7 @@ def video(
     import time as _time
 
     from fervid.folder_lock import FolderLocked
-    from fervid.inference.images import expand_inputs, output_stems, stem_not_taken
+    from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -867,12 +887,16 @@ def video(
             stems[path] = own
     failures = [f"{item}: {why}" for item, why in problems]
     busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
-    runner = _video_runner(options, named_method=method)
+    try:
+        check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
+    except ValueError as exc:
+        _bad_value(exc)
+    runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6))
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
         # which of many videos this is: one bar per video said nothing of how many were left
-        bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + path.name[-30:],
+        bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + one_line(path.name[-30:]),
                                     show=not quiet)
 
         started = _time.time()
@@ -913,10 +937,14 @@ def video(
                 failures.append(f"not analysed, as their outputs could not be written either: "
                                 f"{', '.join(map(str, left))}")
             break
+        except Exception as exc:  # this video's alone (memory ran out on it, a decoder's error): the others go on
+            bar.close()
+            failures.append(failure_message(path, exc))
+            continue
         bar.close()
         analysed += 1
         if not quiet:
-            typer.echo(f"{path}: {_run_speed(result, _time.time() - started, key_frames != 0)}, "
+            typer.echo(f"{one_line(str(path))}: {_run_speed(result, _time.time() - started, key_frames != 0)}, "
                        f"{len(result.track_ids)} track(s)"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
             for t in result.track_summaries():
@@ -935,7 +963,7 @@ def video(
     elif stills:
         failures.append(stills[0][1])
     for message in failures + busy:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        _say_error(message)
     if failures or busy:  # an input that failed is worse news than one to try again later
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
 
@@ -1077,7 +1105,7 @@ def _say_estimate(inputs: list[str], pipeline, out: Path) -> None:
         typer.secho("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     for problem in found["problems"]:
-        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        _say_error(problem)
     hours, rest = divmod(round(found["video_seconds"]), 3600)
     typer.echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
                f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
@@ -1706,7 +1734,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:
-        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
     try:
         scores = score_segments(annotations, tables, failed, margin)
     except DatasetError as exc:
@@ -1718,7 +1746,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     if scores.frames.empty:
         _remove_empty(made)
         for message in failures:
-            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+            _say_error(message)
         reasons = sorted(set(scores.not_scored.values()))
         _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
     if out and results is not None:
@@ -1770,7 +1798,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     for line in printed:
         typer.echo(line)
     for message in failures:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        _say_error(message)
     if failures:
         raise typer.Exit(1)
 
@@ -2029,7 +2057,7 @@ def batch(
                       + ", ".join(summary["this_run"]["no_faces"]) + f" (per file: {out / 'files.csv'})"])
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
-        typer.secho(f"error: {failure['error']}", fg=typer.colors.RED, err=True)
+        _say_error(failure['error'])
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
     if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
         typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
@@ -2068,6 +2096,7 @@ def serve(
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
                                                   "LAN address, the name a reverse proxy forwards or a compose "
                                                   "service's name; '*' answers any (in a container, behind a "
@@ -2092,10 +2121,12 @@ def serve(
                          temporal_model=temporal_model)
     try:
         check_positive("--max-image-megapixels", max_image_megapixels)  # the settings hold pixels: name the option
+        check_positive("--max-video-megapixels", max_video_megapixels)
         settings = ServerSettings(data_dir=data_dir, max_upload_mb=max_upload_mb, max_queued_jobs=max_queued_jobs,
                                   workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
                                   max_images_per_request=max_images_per_request,
-                                  max_image_pixels=int(max_image_megapixels * 1e6), host=host,
+                                  max_image_pixels=int(max_image_megapixels * 1e6),
+                                  max_video_pixels=int(max_video_megapixels * 1e6), host=host,
                                   allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
         root_path = root_path_option(root_path)
     except ValueError as exc:

@@ -63,9 +63,10 @@ from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, Ima
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
-from fervid.inference.options import PipelineOptions, check_positive
+from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
+from fervid.progress import one_line
 
 STATIC_DIR = Path(__file__).parent / "web"
 
@@ -125,6 +126,7 @@ class ServerSettings:
     max_images_per_request: int = 32
     max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
     max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
+    max_video_pixels: int = MAX_FRAME_PIXELS  # a video frame's size: larger ones are refused (415) at upload
     host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
@@ -132,7 +134,7 @@ class ServerSettings:
     def __post_init__(self):
         # zero workers would queue video jobs that never run; a zero or NaN limit would refuse (or admit) everything
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
-                     "max_concurrent_images", "max_image_pixels"):
+                     "max_concurrent_images", "max_image_pixels", "max_video_pixels"):
             check_positive(name, getattr(self, name))
         if self.pipeline.face_crops:  # it would be ignored: the server detects the faces of what it is sent
             raise ValueError("face_crops: fervid serve detects faces; classify images that are face crops with "
@@ -538,7 +540,16 @@ class VideoWorkers:
                     self.running.pop(job_id).set()
 
     def _run(self, ctx, job_id: str) -> None:
-        """Analyse one job taken from the queue in its own process, until it ends or is stopped."""
+        """Analyse one job taken from the queue in its own process, until it ends or is stopped; a job that failed
+        is a line in the server's log, with its error (it was said only to a client asking for the job)."""
+        try:
+            self._analyse(ctx, job_id)
+        finally:
+            job = self.store.read_quiet(job_id)
+            if job.get("status") == "failed":
+                log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
+
+    def _analyse(self, ctx, job_id: str) -> None:
         job = self.store.read_quiet(job_id)
         previous = job.get("pid")
         # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
@@ -780,7 +791,8 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
     if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
         settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(
             model=str(Path(settings.pipeline.model).resolve())))
-    video_options = settings.pipeline.video(annotate=job.get("annotate", True))
+    video_options = settings.pipeline.video(annotate=job.get("annotate", True),
+                                            max_frame_pixels=settings.max_video_pixels)
     try:
         os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names the upload)
         result = VideoAnalyzer(settings.make_analyzer(threads=1), video_options).run(Path(job["input"]), Path("out"),
@@ -1041,26 +1053,29 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         filename = _sent_name(file)
         folder = store.make_folder(job_id)
         input_name = _input_name(filename)
-        # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
-        # whole, three concurrent 150 MB uploads held 410 MB more
-        file.file.seek(0)
-        try:
-            with open(folder / input_name, "wb", opener=_private_file) as stored:
-                shutil.copyfileobj(file.file, stored, 1024 * 1024)
-        except OSError as exc:  # a full disk, say: no job folder left behind, and the reason without a path
+        try:  # any failure before the job is recorded removes its folder: an upload left without a job.json stayed
+            # copied from the spooled upload (held to max_upload_mb as it streamed, BodyLimit) in 1 MB pieces: read
+            # whole, three concurrent 150 MB uploads held 410 MB more
+            file.file.seek(0)
+            try:
+                with open(folder / input_name, "wb", opener=_private_file) as stored:
+                    shutil.copyfileobj(file.file, stored, 1024 * 1024)
+            except OSError as exc:  # a full disk, say: the reason without a path
+                if _disk_full(exc):
+                    raise  # the 507 every full disk gets (os_error, below)
+                raise HTTPException(500, detail=f"{filename or 'the video'}: the server could not store the upload "
+                                                f"({exc.strerror or exc})") from None
+            try:
+                open_video(folder / input_name, max_pixels=settings.max_video_pixels,
+                           limit_name="the server's --max-video-megapixels").release()
+            except VideoError as exc:
+                reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
+                raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
+            store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
+                        filename=filename, error=None, annotate=annotate)
+        except BaseException:
             store.delete(job_id)
-            if _disk_full(exc):
-                raise  # the 507 every full disk gets (os_error, below)
-            raise HTTPException(500, detail=f"{filename or 'the video'}: the server could not store the upload "
-                                            f"({exc.strerror or exc})") from None
-        try:
-            open_video(folder / input_name).release()
-        except VideoError as exc:
-            store.delete(job_id)
-            reason = _public_message(str(exc), folder, input_name, filename).removeprefix(f"{filename}: ")
-            raise HTTPException(415, detail=f"{filename}: not a readable video ({reason})") from None
-        store.write(job_id, id=job_id, status="queued", progress=0.0, created=time.time(), input=input_name,
-                    filename=filename, error=None, annotate=annotate)
+            raise
         if not state["workers"].submit(job_id):
             store.delete(job_id)
             raise HTTPException(429, detail=f"{filename or 'the video'}: the server's queue of video jobs is full "
@@ -1164,7 +1179,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         had to be edited by hand whenever fervid's changed."""
         return Response(web_constants_script(), media_type="text/javascript")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)  # pages, not API endpoints
+    # pages, not API endpoints; HEAD too (an uptime monitor's check of the page: it was a 405), answered as GET is,
+    # without the body
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 

@@ -168,6 +168,7 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
         f"data: {Path(settings.data_dir).absolute()} (finished jobs deleted {settings.job_ttl_hours:g} h after they "
         "end)",
         f"limits: uploads up to {settings.max_upload_mb:g} MB, {settings.max_images_per_request} images per request, "
-        f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_concurrent_images} images analysed "
+        f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_video_pixels / 1e6:g} per video "
+        f"frame, {settings.max_concurrent_images} images analysed "
         f"at once; {settings.max_queued_jobs} video jobs waiting, {settings.workers} analysed at once",
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -230,14 +232,38 @@ def write_image(path: str | Path, bgr: np.ndarray, text: dict[str, str] | None =
             body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
             chunks += len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
         data = data[:33] + chunks + data[33:]
-    with naming_file(path):
-        try:
-            path.write_bytes(data)
-        except OSError:
-            if path.is_file() and path.stat().st_size < len(data):  # no part-written image left behind
-                path.unlink()
-            raise
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
     return path
+
+
+@contextmanager
+def replacing(path: str | Path):
+    """Write an output file through a temporary one beside it: ``with replacing(path) as temporary:`` write
+    ``temporary``, which then replaces ``path`` (``os.replace``: whole, or not at all). A symbolic link at
+    ``path`` (planted in a shared output folder: ``out/photo_fervid.png -> ~/.bashrc``) is replaced, not written
+    through, and a write cut short (a full disk, a kill) leaves no part-written file under the output's name. An
+    error names ``path``, not the temporary file. Written in place, as before: a device or pipe (``--json
+    /dev/stdout``), and a file in a folder this process may not add files to."""
+    path = Path(path)
+    if (path.exists() and not path.is_symlink()
+            and (not path.is_file() or not os.access(path.parent, os.W_OK | os.X_OK))):
+        with naming_file(path):
+            yield path
+        return
+    # hidden, and named by no pattern fervid reads or writes (".tmp"); random: no one can plant a link there first
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        with naming_file(path):
+            try:
+                yield temporary
+                os.replace(temporary, path)
+            except OSError as exc:
+                if exc.filename is not None and str(exc.filename) == str(temporary):
+                    raise OSError(exc.errno, exc.strerror, str(path)) from None
+                raise
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -575,6 +576,10 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # under its shortest name
     shortest: dict[Path, Path] = {}
     for p in found:
+        if _link_loop(p):  # `ln -s a.png a.png`: resolve() raised RuntimeError, and the run ended in a traceback
+            problems.append((str(p), "a symbolic link that leads round in a loop (to itself, or through other "
+                             "links back to itself): no file to read"))
+            continue
         real = p.resolve()
         if real not in shortest or len(p.parts) < len(shortest[real].parts):
             shortest[real] = p
@@ -583,6 +588,16 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+def _link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link that leads round in a loop (the system's ELOOP): Python 3.10-3.12's
+    ``Path.resolve()`` raises RuntimeError on one, later ones return a path that is not there."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _pattern_files(pattern: str) -> list[Path]:
@@ -902,6 +917,23 @@ def fitted_stem(stem: str, most_bytes: int = NAME_MAX - OUTPUT_SUFFIX_BYTES) -> 
             break
         room, kept = room - size, kept + 1
     return f"{stem[:kept].rstrip(' .')}-{digest}"
+
+
+def failure_message(source, exc: BaseException) -> str:
+    """The error line of an input that could not be analysed: ``exc``'s message, starting with the input's name
+    where it does not already. Running out of memory, whose message is empty (``error: big.png:`` and nothing
+    more), is said in words, with the decoded size of the image where its header tells it."""
+    if isinstance(exc, MemoryError):
+        size = ""
+        try:
+            with Image.open(source) as im:  # the header alone
+                size = (f" ({im.width} x {im.height} pixels: {im.width * im.height * 3 / 1e6:,.0f} MB decoded, "
+                        "before any copy the analysis makes)")
+        except Exception:  # not an image, or not one Pillow reads: said without its size
+            pass
+        return f"{source}: out of memory while decoding and analysing it{size}"
+    text = str(exc) or type(exc).__name__
+    return text if str(source) in text else f"{source}: {text}"
 
 
 def output_stems(files: list[Path]) -> dict[Path, str]:

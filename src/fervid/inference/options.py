@@ -105,6 +105,12 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
         check_positive("sample_fps", sample_fps, "frames per second")
 
 
+# the largest video frame read (width x height), refused before any is decoded (VideoOptions.max_frame_pixels,
+# `fervid video` and `fervid serve --max-video-megapixels`): a 62 KB file declaring 16000 x 16000 frames needs 768 MB
+# for each. 8K (8192 x 4320, 35 megapixels) is read
+MAX_FRAME_PIXELS = 40_000_000
+
+
 # what a setting left at None means, said in words where a message shows it ("max_faces=None" read as Python)
 _NONE_MEANS = {"key_frames": "every episode's", "max_faces": "every face", "sample_fps": "every frame",
                "score_threshold": "the detector's own", "temporal_model": "the one shipped for the CNN"}

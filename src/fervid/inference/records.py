@@ -126,13 +126,22 @@ def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,
     return pa.Table.from_pylist(rows, schema=table_schema(columns, examples)).to_pandas(types_mapper=mapper)
 
 
+# what a spreadsheet takes a cell starting with for a formula (OWASP's "CSV injection"): =, +, - and @, and a tab
+# or carriage return before one
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
     more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
     ``itertuples(index=False, name=None)``), lines ending in LF, as pandas writes them. A
     boolean is TRUE or FALSE: R's read.csv reads those as logical (Python's True/False as text, so that
     ``sum(d$detected == TRUE)`` was 0), pandas' read_csv as bool. An empty value (None, NaN, pandas' NA) is an empty
-    field: NA to R, NaN to pandas."""
+    field: NA to R, NaN to pandas. A field holding a carriage return is quoted, as one holding a newline is. A text
+    starting as a formula does (:data:`FORMULA_STARTS`: a file named
+    ``=HYPERLINK(...).png``, ``+SUM(1+1).png``, and the errors naming it) gets a ``'`` before it, which a
+    spreadsheet shows as text and does not run (OWASP's advice); numbers are written as they are (-0.5 stays a
+    number), and the JSON and Parquet outputs keep the text as it is."""
     import csv
 
     import pandas as pd
@@ -140,9 +149,16 @@ def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     def field(value):
         if isinstance(value, (bool, np.bool_)):
             return "TRUE" if value else "FALSE"
+        if isinstance(value, str):
+            return f"'{value}" if value.startswith(FORMULA_STARTS) else value
         return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
 
-    writer = csv.writer(fh, lineterminator="\n")
+    class EndsInLF:  # the writer ends rows in CRLF, so that it quotes a field holding a lone CR too (a file name
+        # can: written bare, it split the row in two for every reader); each row is written ending in LF
+        def write(self, row: str) -> int:
+            return fh.write(row[:-2] + "\n")
+
+    writer = csv.writer(EndsInLF(), lineterminator="\r\n")
     if header:
         writer.writerow(columns)
     writer.writerows([field(value) for value in row] for row in rows)

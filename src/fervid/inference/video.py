@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import functools
+import itertools
 import json
 import math
 import re
@@ -34,12 +36,12 @@ if TYPE_CHECKING:
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
-from fervid.inference.options import (PipelineOptions, check_field_types, check_key_frames, check_temporal_model,
-                                      check_video_timing)
+from fervid.inference.options import (MAX_FRAME_PIXELS, PipelineOptions, check_field_types, check_key_frames,
+                                      check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
                                       rounded, track_row, write_csv)
 from fervid.inference.records import table_schema as _schema
@@ -214,6 +216,12 @@ class VideoOptions:
     annotate: bool = _DEFAULTS.annotate
     key_frames: int | None = _DEFAULTS.key_frames
     temporal_model: str | Path | None = _DEFAULTS.temporal_model
+    # MB of decoded frames a file's analysis may hold at once: those waiting for the frames their centred window
+    # needs after them (a second of frames for the LSTM) and a CNN batch's. A video whose rate and frame size need
+    # more (1080p at 1000 fps: 6 GB; it ran out of memory) is analysed at the rate that fits, said in its results
+    # (VideoResult.analysed_fps_cap); 4K at 60 fps (1.9 GB) fits
+    frames_memory_mb: float = 2000.0
+    max_frame_pixels: int = MAX_FRAME_PIXELS  # a video of larger frames is refused, naming its size
 
     def __post_init__(self):
         check_field_types(self)
@@ -223,6 +231,8 @@ class VideoOptions:
         check_temporal_model(self.method, self.temporal_model)
         if self.batch_frames < 1:
             raise OptionError(f"batch_frames must be at least 1, not {self.batch_frames}")
+        check_positive("frames_memory_mb", self.frames_memory_mb, "MB")
+        check_positive("max_frame_pixels", self.max_frame_pixels, "pixels")
 
 
 @dataclass
@@ -512,6 +522,29 @@ def analysis_rate(fps: float, sample_fps: float | None) -> float:
     return min(fps, sample_fps or fps)
 
 
+def frames_memory_limits(source: str, options: VideoOptions, ahead: float, fps: float,
+                         frame_shape: tuple[int, ...]) -> tuple[float | None, int]:
+    """(the most frames a second that may be analysed, None for no limit; the frames per CNN batch) that keep the
+    decoded frames of size ``frame_shape`` a :class:`FrameStream` holds within ``options.frames_memory_mb``: those
+    of the ``ahead`` seconds its windows wait for (:func:`fervid.inference.temporal.lookahead`), a batch's and the
+    one being read. The rate is a limit on the frames' own times, whatever rate the container says (a 1000 fps file
+    said none, and was timed as 30 fps): 62 frames a second of 4K with the LSTM, 300 of 1080p, so an ordinary video
+    (4K at 60 fps) is analysed frame by frame as asked; 1080p at 1000 fps (6 GB of frames held: it ran out of
+    memory) at 300. Where ``fps`` (and ``options.sample_fps``) would not fit, batches are smaller too. Raises
+    :class:`VideoError` naming ``source`` where not even one frame of look-ahead fits."""
+    frame_bytes = max(1, int(np.prod(frame_shape)))
+    allowed = int(options.frames_memory_mb * 1e6 // frame_bytes)
+    batch = options.batch_frames
+    if math.ceil(ahead * min(fps, options.sample_fps or math.inf) - 1e-6) + batch + 2 > allowed:
+        batch = max(1, min(batch, (allowed - 2) // 2))  # half of what fits for the CNN's batch, half for the window
+    room = allowed - batch - 2
+    if room < (1 if ahead > 0 else 0):
+        raise VideoError(f"{source}: frames of {frame_shape[1]} x {frame_shape[0]} take {frame_bytes / 1e6:.0f} MB "
+                         f"each decoded, and {options.frames_memory_mb:g} MB (frames_memory_mb) hold too few of them "
+                         "to analyse: raise frames_memory_mb, or convert the video to a smaller size")
+    return (room / ahead if ahead > 0 else None), batch
+
+
 def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
     """How long a track, analysed every ``spacing`` seconds and detected every ``detect_every``, must go unseen for
     its absence to be a gap: a face flow lost comes back at the next detection round, which is no gap."""
@@ -665,6 +698,9 @@ class VideoResult:
     # the video streams the file holds (cover art apart): the first is analysed (a second camera's, or a second
     # angle's, was left out unsaid)
     video_streams: int = 1
+    # the most frames a second analysed where the video's rate and frame size would have its look-ahead hold more
+    # than VideoOptions.frames_memory_mb of frames (1080p at 1000 fps), else None: every frame asked for
+    analysed_fps_cap: float | None = None
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -751,7 +787,8 @@ class VideoResult:
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
-                "video_streams": self.video_streams, "tracks": self.track_summaries()}
+                "video_streams": self.video_streams, "analysed_fps_cap": self.analysed_fps_cap,
+                "tracks": self.track_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -763,9 +800,10 @@ class VideoResult:
         csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
         if self.table_path != parquet_path:
             table = self.frame_table()
-            with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+            with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
-            table.to_parquet(parquet_path, index=False, schema=table_schema(settings=self.run_settings))
+            with replacing(parquet_path) as temporary:
+                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
@@ -779,8 +817,8 @@ class VideoResult:
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
                                               out_dir / names.timeline(tid), self.duration) for tid in self.track_ids]
-        with naming_file(out_dir / names.tracks_json):
-            (out_dir / names.tracks_json).write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+        with replacing(out_dir / names.tracks_json) as temporary:
+            temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
 
@@ -818,8 +856,8 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 
     target = out_dir / path.name
     if target.resolve() != path.resolve():
-        with naming_file(target):
-            shutil.copy2(path, target)
+        with replacing(target) as temporary:
+            shutil.copy2(path, temporary)
     return target
 
 
@@ -901,11 +939,8 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: float | None = None) -> Path:
     """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
     fig = timeline_figure(log, source, fps, duration)
-    try:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-    except OSError:  # a full disk: no part-written timeline left behind
-        Path(path).unlink(missing_ok=True)
-        raise
+    with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
+        fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
     return path
 
 
@@ -1221,6 +1256,7 @@ class _CheckedCapture:
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
 
@@ -1348,7 +1384,10 @@ def times_offset_before_2026_12_06(path: str | Path) -> float:
         cap.release()
 
 
-def open_video(path: str | Path) -> _CheckedCapture:
+def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name: str = "") -> _CheckedCapture:
+    """The video ``path`` opened, its first frame decoded and checked; a :class:`VideoError` naming the file and
+    why it cannot be read. ``max_pixels``: frames larger than this are refused before one is decoded, by the size
+    FFmpeg's header (or OpenCV's reader) gives (``limit_name``: the setting it comes from, named in the refusal)."""
     if isinstance(path, str) and is_url(path) and not Path(path).exists():  # Path("http://x") is "http:/x"
         raise VideoError(f"{masked_source(path)}: a URL: fervid reads video files (it works offline): download it "
                          "and give its path; `fervid live --source URL` analyses a stream or a video served over the "
@@ -1376,6 +1415,11 @@ def open_video(path: str | Path) -> _CheckedCapture:
     if sound := _sound_only(probe.header):  # OpenCV read cover art as a one-frame video
         cap.release()
         raise VideoError(f"{path}: {sound}")
+    declared = _declared_frame_size(probe.header) or (
+        (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) if cap.isOpened() else None)
+    if declared and declared[0] * declared[1] > max_pixels:
+        cap.release()
+        raise _frames_too_large(path, *declared, max_pixels, limit_name)
     colours = _hdr_colours(probe.header)
     hdr = HDR_TRANSFERS[colours[0]] if colours else None
     tone_map = _tone_map_filter(*colours) if colours and _can_tone_map() else ""
@@ -1405,6 +1449,9 @@ def open_video(path: str | Path) -> _CheckedCapture:
         cap.release()
         why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
         raise VideoError(f"{path}: {why}")
+    if first_frame.shape[0] * first_frame.shape[1] > max_pixels:  # where neither header gave the size
+        cap.release()
+        raise _frames_too_large(path, first_frame.shape[1], first_frame.shape[0], max_pixels, limit_name)
     if _another_picture(first_frame, probe.thumbnail):  # OpenCV's buffer was not written: ffmpeg reads it
         cap.release()
         return _open_deinterlaced(path, fps, count, probe.header, hdr)
@@ -1441,6 +1488,19 @@ def _video_stream_lines(header: str) -> list[str]:
     """The lines of FFmpeg's header that describe the file's video streams, cover art (attached pictures) apart."""
     return [line for line in header.split("Stream mapping:")[0].splitlines()
             if re.search(r"Stream #\d+:\d+.*: Video: ", line) and "(attached pic)" not in line]
+
+
+def _declared_frame_size(header: str) -> tuple[int, int] | None:
+    """(width, height) of the decoded video stream's frames as FFmpeg's header gives them, None where it does not."""
+    size = re.search(r", (\d+)x(\d+)\b", _video_stream_line(header))
+    return (int(size[1]), int(size[2])) if size else None
+
+
+def _frames_too_large(path: Path, width: int, height: int, max_pixels: int, limit_name: str = "") -> VideoError:
+    """The refusal of a video whose frames are over ``max_pixels`` (:data:`MAX_FRAME_PIXELS`), said as an image's
+    over its limit is."""
+    return VideoError(f"{path}: frames too large: {width} x {height} ({width * height / 1e6:.3g} megapixels; the "
+                      f"limit is {max_pixels / 1e6:g}" + (f", {limit_name})" if limit_name else ")"))
 
 
 def _video_stream_line(header: str) -> str:
@@ -1935,6 +1995,11 @@ def _still_image_format(path: Path) -> str | None:
     try:
         with Image.open(path) as im:
             fmt, frames = im.format, getattr(im, "n_frames", 1)
+    except Image.DecompressionBombError as exc:  # (a ValueError's sibling: it escaped, a server's upload was a 500)
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        raise StillImageError(f"{path}: an image whose header declares "
+                              + (f"{int(declared[1]):,} pixels" if declared else "more pixels than Pillow decodes")
+                              + " (over the limit Pillow decodes: a decompression bomb?), not a video") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     if frames > 1 and fmt == "WEBP":  # the ffmpeg binary fervid runs decodes it (OpenCV's FFmpeg does not)
@@ -2458,9 +2523,10 @@ class VideoAnalyzer:
                                                 feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None,
-               clock_resets: list[float] | None = None) -> FrameStream:
-        """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer."""
-        return FrameStream(self.analyzer, self.options, self.temporal, fps, stages, clock_resets)
+               clock_resets: list[float] | None = None, options: VideoOptions | None = None) -> FrameStream:
+        """A fresh :class:`FrameStream` (its own tracks) over this analyzer, e.g. one per live viewer (``options``:
+        instead of this analyzer's, e.g. its rate capped by :func:`frames_memory_limits`)."""
+        return FrameStream(self.analyzer, options or self.options, self.temporal, fps, stages, clock_resets)
 
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
@@ -2520,7 +2586,8 @@ class VideoAnalyzer:
         started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
         # opened before the lock is taken: a file that is no video leaves no output folder made for it
-        cap = open_video(source) if frames is None else None
+        cap = open_video(source, max_pixels=self.options.max_frame_pixels,
+                         limit_name="--max-video-megapixels, VideoOptions.max_frame_pixels") if frames is None else None
         try:
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
@@ -2551,7 +2618,27 @@ class VideoAnalyzer:
             result.clock_resets = clock.resets  # filled as the frames are read
         result.hdr, result.tone_mapped = hdr
         result.fps = float(fps or 30.0)
-        stream = self.stream(result.fps, stages, result.clock_resets)
+        ahead = lookahead(self.temporal, opts.window, opts.centred)
+        frame_shape = cap.frame_shape if cap is not None else None
+        if frame_shape is None and ahead > 0:  # frames handed in, held for their centred windows: sized by the first
+            frames = iter(frames)
+            first = next(frames, None)
+            if first is not None:
+                frame_shape, frames = first[1].shape, itertools.chain([first], frames)
+        memory_rate = None  # frames a second analysed at most, for the frames held to fit (frames_memory_limits)
+        if frame_shape is not None:
+            try:
+                memory_rate, batch = frames_memory_limits(str(source), opts, ahead, result.fps, frame_shape)
+            except VideoError:
+                if cap is not None:
+                    cap.release()
+                raise
+            if memory_rate is not None and memory_rate < analysis_rate(result.fps, opts.sample_fps):
+                # known to hold: the windows' and the annotated copy's rate is that one
+                result.analysed_fps_cap = memory_rate
+                opts = dataclasses.replace(opts, sample_fps=memory_rate)
+            opts = dataclasses.replace(opts, batch_frames=batch)
+        stream = self.stream(result.fps, stages, result.clock_resets, options=opts)
         result.scene_cuts = stream.cut_times
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
@@ -2561,7 +2648,7 @@ class VideoAnalyzer:
         writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(copy_rate, opts.sample_fps),
                               audio_from=audio)
         write = writer.write
-        next_sample, last_time, stopped = 0.0, 0.0, False
+        next_sample, next_within_memory, last_time, stopped = 0.0, 0.0, 0.0, False
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         writing_failed = False  # an output could not be written (a full disk): they are left under partial names
@@ -2588,6 +2675,11 @@ class VideoAnalyzer:
                     continue
                 if opts.sample_fps:
                     next_sample = max(next_sample + 1.0 / opts.sample_fps, t)
+                if memory_rate is not None:  # frames coming faster than their container's rate says
+                    if t + 1e-6 < next_within_memory:
+                        result.analysed_fps_cap = memory_rate
+                        continue
+                    next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
                 if result.width == 0:
                     result.height, result.width = frame.shape[:2]
                 write(stream.push(t, result.frames_read - 1, frame))
