@@ -130,6 +130,20 @@ def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
     assert problems == [(str(latin), "manifest is not UTF-8 text (save it as CSV UTF-8)")]
 
 
+def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,
+                                                                                            astronaut_rgb):
+    """fervid's CSVs write a name starting as a formula (`=x.jpg`) with a ' before it, which a spreadsheet shows as
+    text: given back to `fervid batch` as a manifest, `'=x.jpg` was looked for as a file of that name. A file whose
+    own name starts with a ' stays itself."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 2)
+    (corpus / "img000.jpg").rename(corpus / "=x.jpg")
+    (corpus / "img001.jpg").rename(corpus / "'=quoted.jpg")
+    manifest = corpus / "files.csv"
+    manifest.write_text("file,status\n'=x.jpg,ok\n'=quoted.jpg,ok\n", encoding="utf-8")
+    files, problems = collect_inputs([str(manifest)])
+    assert (files, problems) == ([corpus / "=x.jpg", corpus / "'=quoted.jpg"], [])
+
+
 def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
     out = tmp_path / "out"

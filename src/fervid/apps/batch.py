@@ -41,7 +41,7 @@ from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_vide
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, track_row, write_csv
+from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
 from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
 from fervid.machine import threads_per_worker
 
@@ -177,6 +177,8 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
             col = named[0] if named else 0
             base = Path(item).parent
             cells = [row[col].strip() for row in rows[1 if named else 0:] if len(row) > col and row[col].strip()]
+            # a name fervid's own CSVs wrote with a ' before its formula-like start (files.csv given back): the file's
+            cells = [c if (base / c).exists() else csv_text(c) for c in cells]
             entries = [str(Path(c) if Path(c).is_absolute() else base / c) for c in cells]
 
             def names_input(entry: str) -> bool:

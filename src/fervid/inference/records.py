@@ -131,6 +131,12 @@ def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def csv_text(cell: str) -> str:
+    """A text cell of a CSV fervid wrote, as it was before :func:`write_csv` put a ``'`` before a formula's start
+    (a ``files.csv`` given back to ``fervid batch`` as a manifest: ``'=x.png`` is the file ``=x.png``)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def write_csv(fh, columns: list[str], rows, header: bool = True) -> None:
     """A table to the open text file ``fh`` as every CSV fervid writes it: ``columns`` (unless ``header`` is false:
     more rows of a table being streamed), then ``rows`` (sequences in their order: a DataFrame's
