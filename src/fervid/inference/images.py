@@ -265,17 +265,24 @@ _IMAGE_MAGIC = ((b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x89PNG\r\n\x1a\n
                 (b"GIF87a", "GIF"), (b"GIF89a", "GIF"))
 
 
-def image_signature(source) -> str | None:
-    """The image format a file's (or stream's) first bytes announce (TIFF, PNG, JPEG, GIF, WebP), or None: what
-    a file Pillow cannot identify was meant to be."""
+def _first_bytes(source, count: int) -> bytes | None:
+    """The first ``count`` bytes of a file (a path) or a binary stream (read from its start); None where it cannot
+    be read."""
     try:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
-                head = fh.read(16)
-        else:
-            source.seek(0)
-            head = source.read(16)
+                return fh.read(count)
+        source.seek(0)
+        return source.read(count)
     except OSError:
+        return None
+
+
+def image_signature(source) -> str | None:
+    """The image format a file's (or stream's) first bytes announce (TIFF, PNG, JPEG, GIF, WebP), or None: what
+    a file Pillow cannot identify was meant to be."""
+    head = _first_bytes(source, 16)
+    if head is None:
         return None
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
@@ -288,14 +295,8 @@ def video_container(source) -> str | None:
     camcorder's .mod) or transport stream, Y4M, NUT, MXF, RealMedia, raw DV and raw H.264/HEVC; "HEIF" and "AVIF" for
     the still images that share MP4's boxes, "M4A" for the sound files that do. Read from the first KiB: a file of an
     extension fervid does not know (or an ambiguous .ogg) is a video by what it holds."""
-    try:
-        if isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as fh:
-                head = fh.read(1024)
-        else:
-            source.seek(0)
-            head = source.read(1024)
-    except OSError:
+    head = _first_bytes(source, 1024)
+    if head is None:
         return None
     if head[4:8] == b"ftyp":
         brand = head[8:12]
