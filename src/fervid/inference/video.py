@@ -181,6 +181,8 @@ class VideoChanges(TypedDict, total=False):
     annotate: bool
     key_frames: int | None
     temporal_model: str | Path | None
+    frames_memory_mb: float
+    max_frame_pixels: int
 
 
 @dataclass
@@ -205,6 +207,10 @@ class VideoOptions:
             none; None: every episode's of 0.5 s or more.
         temporal_model: method "lstm": a temporal LSTM folder (``fervid train-temporal``) trained on the CNN's
             features; None: the one shipped for the CNN.
+        frames_memory_mb: MB of decoded frames an analysis may hold at once (those its centred windows wait for,
+            and a CNN batch's); a video whose rate and frame size need more is analysed at the rate that fits
+            (``VideoResult.analysed_fps_cap``).
+        max_frame_pixels: a video of larger frames is refused before one is decoded, naming its size.
     """
 
     detect_every: float = _DEFAULTS.detect_every
@@ -216,12 +222,9 @@ class VideoOptions:
     annotate: bool = _DEFAULTS.annotate
     key_frames: int | None = _DEFAULTS.key_frames
     temporal_model: str | Path | None = _DEFAULTS.temporal_model
-    # MB of decoded frames a file's analysis may hold at once: those waiting for the frames their centred window
-    # needs after them (a second of frames for the LSTM) and a CNN batch's. A video whose rate and frame size need
-    # more (1080p at 1000 fps: 6 GB; it ran out of memory) is analysed at the rate that fits, said in its results
-    # (VideoResult.analysed_fps_cap); 4K at 60 fps (1.9 GB) fits
+    # 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits
     frames_memory_mb: float = 2000.0
-    max_frame_pixels: int = MAX_FRAME_PIXELS  # a video of larger frames is refused, naming its size
+    max_frame_pixels: int = MAX_FRAME_PIXELS
 
     def __post_init__(self):
         check_field_types(self)
