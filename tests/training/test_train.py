@@ -1578,7 +1578,9 @@ def test_a_bad_command_line_value_is_blamed_on_its_option_not_on_the_config(tmp_
     assert in_config.exit_code == 2 and in_config.output.startswith(f"error: {toml}: labels 'ferplus': a folder's"), \
         in_config.output
     for flag, value in (("--data", "trainAA"), ("--ferplus", "votes.csv")):
-        missing = runner.invoke(app, ["train", "--data", "trainA", "--epochs", "1", flag, value])
+        # (--data once: given twice, it is refused as repeated before the paths are looked at)
+        given = {"--data": "trainA", flag: value}
+        missing = runner.invoke(app, ["train", "--epochs", "1", *(part for item in given.items() for part in item)])
         assert missing.exit_code == 2, missing.output
         assert missing.output.strip() == f"error: {flag} {value}: no such file or folder"
     assert not (tmp_path / "runs").exists()
