@@ -255,7 +255,6 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
 
 
 def test_version_names_fervid_model_runtime_and_cpu():
-    import tomllib
     from importlib.metadata import distribution
 
     import onnxruntime
@@ -268,7 +267,9 @@ def test_version_names_fervid_model_runtime_and_cpu():
     assert f"ONNX Runtime {onnxruntime.__version__}" in result.output
     # one place sets the version: the package's metadata reads fervid.__version__
     checkout = Path(fervid.__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
+    if (checkout / "pyproject.toml").is_file():  # (a source tree: CI runs it on 3.11; tomllib came in 3.11)
+        import tomllib
+
         project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
         assert project["project"]["dynamic"] == ["version"]
         assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fervid.__version__"}
