@@ -47,7 +47,7 @@ from fervid.inference.detect import DEFAULT_DETECTOR  # noqa: E402
 from fervid.emotions import EMOTIONS  # noqa: E402
 from fervid.evaluation.evaluate import (  # noqa: E402
     calibration_summary, predict_dataset, score, tie_aware_accuracy)
-from fervid.evaluation.intervals import bootstrap_over_groups  # noqa: E402
+from fervid.evaluation.intervals import paired_difference  # noqa: E402
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN, runtime_versions  # noqa: E402
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
@@ -57,26 +57,6 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("ferplus", "fer2013", "ckplus", "jaffe")
 # the datasets that name the person in each face: their differences between models resample people
 WITH_SUBJECTS = ("ckplus", "jaffe")
-
-
-def paired_difference(first: np.ndarray, other: np.ndarray, subjects) -> dict:
-    """``other``'s accuracy minus ``first``'s on the same faces (1/0 for right/wrong, face by face), with
-
-    - ``ci95``: a paired bootstrap over people: each resample draws people with replacement, and every face of theirs
-      with both models' answers, so that what one person's faces share, and what the two models share on them,
-      stays in the interval (None under 5 people);
-    - ``mcnemar_p``: the exact McNemar test, scipy's two-sided binomial test of the faces only one model got right
-      (``discordant``: [only first, only other]); it reads faces as independent draws, so on CK+ (three near-identical
-      frames per sequence) it is smaller than the people warrant: the interval is the one to read."""
-    from scipy.stats import binomtest
-
-    first, other = np.asarray(first, bool), np.asarray(other, bool)
-    only_first, only_other = int((first & ~other).sum()), int((~first & other).sum())
-    p = binomtest(only_other, only_first + only_other).pvalue if only_first + only_other else 1.0
-    return {"n": int(len(first)), "subjects": len(set(subjects)),
-            "difference": round(float(other.mean() - first.mean()), 4),
-            "ci95": bootstrap_over_groups(other.astype(float) - first, subjects),
-            "discordant": [only_first, only_other], "mcnemar_p": float(p)}
 
 
 def compare_with_first(results: dict[str, dict], faces: dict[str, dict], first: str) -> None:

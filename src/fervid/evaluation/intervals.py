@@ -49,3 +49,24 @@ def bootstrap_over_groups(values: np.ndarray, groups: Sequence, resamples: int =
                        random_state=np.random.default_rng(seed))
     low, high = result.confidence_interval
     return [round(float(low), 4), round(float(high), 4)]
+
+
+def paired_difference(first: np.ndarray, other: np.ndarray, subjects: Sequence | None = None) -> dict:
+    """``other``'s accuracy minus ``first``'s on the same faces (1/0 for right/wrong, face by face), with
+
+    - ``ci95``: a paired bootstrap over people: each resample draws people with replacement, and every face of theirs
+      with both models' answers, so that what one person's faces share, and what the two models share on them,
+      stays in the interval (None under 5 people); without ``subjects`` each face is its own person;
+    - ``mcnemar_p``: the exact McNemar test, scipy's two-sided binomial test of the faces only one model got right
+      (``discordant``: [only first, only other]); it reads faces as independent draws, so on CK+ (three near-identical
+      frames per sequence) it is smaller than the people warrant: the interval is the one to read."""
+    from scipy.stats import binomtest
+
+    first, other = np.asarray(first, bool), np.asarray(other, bool)
+    subjects = list(range(len(first))) if subjects is None else subjects
+    only_first, only_other = int((first & ~other).sum()), int((~first & other).sum())
+    p = binomtest(only_other, only_first + only_other).pvalue if only_first + only_other else 1.0
+    return {"n": int(len(first)), "subjects": len(set(subjects)),
+            "difference": round(float(other.mean() - first.mean()), 4) if len(first) else 0.0,
+            "ci95": bootstrap_over_groups(other.astype(float) - first, subjects),
+            "discordant": [only_first, only_other], "mcnemar_p": float(p)}
