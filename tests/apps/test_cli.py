@@ -672,6 +672,132 @@ def test_evaluate_writes_its_outputs_before_it_prints(tmp_path, fer_csv):
     assert {p.name for p in out.iterdir()} == {"metrics.json", "predictions.csv", "report.md", "confusion.png"}
 
 
+def test_evaluate_compares_several_models_on_the_same_faces(tmp_path, fer_csv):
+    """Comparing models on your own data meant one `fervid evaluate` per model and a table made by hand (and
+    `--model a --model b` is refused as an option given twice): --model given again scores each model as alone, into
+    --out/<its name>/, and compares them side by side with a paired test on the same faces."""
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    models = ["fer2013_vgg", "ferplus_vgg"]
+    out = tmp_path / "compared"
+    result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", models[0], "--model", models[1],
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    alone = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", models[0], "--out",
+                                str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    # each model's outputs are those of its evaluation alone
+    assert (out / models[0] / "predictions.csv").read_bytes() == (tmp_path / "alone" / "predictions.csv").read_bytes()
+    assert {p.name for p in out.iterdir()} == {*models, "comparison.md", "comparison.csv", "comparison.json"}
+    for name in models:
+        assert {p.name for p in (out / name).iterdir()} == {"metrics.json", "predictions.csv", "report.md",
+                                                             "confusion.png"}
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table["model"]) == models and list(table["n"]) == [200, 200]
+    for name, row in zip(models, table.itertuples()):
+        metrics = json.loads((out / name / "metrics.json").read_text(encoding="utf-8"))
+        assert row.accuracy == round(metrics["accuracy"], 4) and row.f1_happy == metrics["f1"][3]
+        assert [row.accuracy_ci95_low, row.accuracy_ci95_high] == metrics["accuracy_ci95"]
+    # the paired test counts, face by face, the faces only one model got right
+    right = {name: (lambda p: (p["label"] == p["predicted"]).to_numpy())(pd.read_csv(out / name / "predictions.csv"))
+             for name in models}
+    only_first, only_second = int((right[models[0]] & ~right[models[1]]).sum()), \
+        int((~right[models[0]] & right[models[1]]).sum())
+    paired = json.loads((out / "comparison.json").read_text(encoding="utf-8"))["paired"]
+    assert len(paired) == 1 and paired[0]["first"] == models[0] and paired[0]["second"] == models[1]
+    assert paired[0]["discordant"] == [only_first, only_second] and paired[0]["n"] == 200
+    assert paired[0]["mcnemar_p"] == pytest.approx(binomtest(only_second, only_first + only_second).pvalue)
+    assert paired[0]["difference"] == pytest.approx(right[models[1]].mean() - right[models[0]].mean(), abs=1e-4)
+    printed = result.stdout
+    assert f"## {models[0]} vs {models[1]} on fer2013:PublicTest" in printed and "| McNemar p |" in printed
+    assert printed.index("wrote " + str(out / models[1])) < printed.index("| first | second |")
+    assert (out / "comparison.md").read_text(encoding="utf-8") in printed.replace(f"wrote {out}", "")
+    for args, message in (
+        (["--model", models[0], "--model", models[0]], "--model fer2013_vgg is given 2 times"),
+        (["--model", models[0], "--model", models[1], "--write-card"], "--write-card writes one model's card"),
+        (["--model", models[0], "--model", models[1], "--dataset", "video"], "--dataset video scores one model's"),
+    ):
+        refused = runner.invoke(app, ["evaluate", "--data", str(fer_csv), *args])
+        assert refused.exit_code == 2 and message in refused.output, (args, refused.output)
+    copy = tmp_path / "copy"
+    from fervid.inference.models import resolve_model_dir
+
+    shutil.copytree(resolve_model_dir(models[0]), copy)
+    same_name = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", models[0], "--model", str(copy)])
+    assert same_name.exit_code == 2 and "each is a model called fer2013_vgg" in same_name.output, same_name.output
+
+
+def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_temperature(tmp_path, fer_csv):
+    """Scored on the faces its best epoch was chosen on, or its temperature fitted on (the shipped models: FER2013's
+    PublicTest), a model's numbers read better than on new faces, and evaluate said nothing of it."""
+    from conftest import synthetic_faces
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.models import resolve_model_dir
+
+    for model, said in (("ferplus_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
+                                         "in its training_config.json)", "its temperature was fitted on FER2013's "
+                                         "PublicTest faces (calibration.json)"]),
+                        ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
+                                         "in its training_config.json)"])):  # (its fitted temperature not applied)
+        out = tmp_path / model
+        result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", model, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert f"notice: {' and '.join(said)}: its accuracy and calibration on these faces read better" in \
+            result.stdout
+        assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["not_held_out"] == said
+        assert "its accuracy and calibration on these faces" in (out / "report.md").read_text(encoding="utf-8")
+    from conftest import write_fer2013_csv
+
+    private = write_fer2013_csv(tmp_path / "private.csv", {"Training": 10, "PrivateTest": 30})
+    held_out = runner.invoke(app, ["evaluate", "--data", str(private), "--usage", "PrivateTest", "--out",
+                                   str(tmp_path / "private")])
+    assert held_out.exit_code == 0 and "notice" not in held_out.output, held_out.output
+    assert "not_held_out" not in json.loads((tmp_path / "private" / "metrics.json").read_text(encoding="utf-8"))
+    # a model of yours: the folder that chose its epoch, and the one its temperature was fitted on
+    folders = {}
+    for name, seed in (("chose", 1), ("fitted", 2), ("new", 3)):
+        for i, (image, label) in enumerate(zip(*synthetic_faces(14, seed=seed))):
+            (tmp_path / name / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(tmp_path / name / EMOTIONS[label] / f"{i}.png")
+        folders[name] = tmp_path / name
+    model = tmp_path / "mine"
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), model)
+    (model / "training_config.json").write_text(json.dumps({"data": str(tmp_path / "taught"), "data_kind": "folder",
+                                                            "val_data": str(folders["chose"])}), encoding="utf-8")
+    (model / "calibration.json").write_text(json.dumps({"applied": True, "settings": {
+        "data": str(folders["fitted"])}}), encoding="utf-8")
+    for name, said in (("chose", f"the model's best epoch was chosen on {folders['chose']} (val_data in its "
+                                 "training_config.json)"),
+                       ("fitted", f"its temperature was fitted on {folders['fitted']} (calibration.json)"),
+                       ("new", None)):
+        result = runner.invoke(app, ["evaluate", "--data", str(folders[name]), "--model", str(model)])
+        assert result.exit_code == 0, result.output
+        assert (f"notice: {said}: its accuracy" in result.stdout) if said else "notice" not in result.output, \
+            (name, result.output)
+
+
+def test_evaluate_quiet_prints_no_bar_and_no_summary_but_its_warnings(tmp_path, fer_csv):
+    """`-q` (as image, video and batch take it) was an unknown option of evaluate."""
+    out = tmp_path / "ev"
+    result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--usage", "Training", "--model", "fer2013_vgg",
+                                 "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == \
+        "warning: the model was trained on FER2013's Training faces: this accuracy says how well it fits its " \
+        "training faces, not how it does on faces it has not seen\n", result.stderr
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "predictions.csv", "report.md", "confusion.png"}
+    several = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", "fer2013_vgg", "--model",
+                                  "ferplus_vgg", "--out", str(tmp_path / "two"), "-q"])
+    assert several.exit_code == 0 and several.stdout == "", several.output
+    # each model's notice, said of it by name
+    assert [line.split(": ")[:2] for line in several.stderr.splitlines()] == [["notice", "fer2013_vgg"],
+                                                                              ["notice", "ferplus_vgg"]]
+    assert (tmp_path / "two" / "comparison.md").is_file()
+    nothing = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--quiet"])
+    assert nothing.exit_code == 2 and "--quiet prints no scores: give --out" in nothing.output
+
+
 def test_serve_says_when_it_cannot_listen_before_claiming_to_serve():
     import socket
 
@@ -1723,8 +1849,9 @@ def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(t
 
 
 def test_an_option_given_twice_is_refused_by_every_command(tmp_path, astronaut_png):
-    """`fervid evaluate --model a --model b` scored b without a word: Click keeps an option's last value."""
-    twice = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--model", "fer2013_vgg", "--model=ferplus_vgg"])
+    """`fervid evaluate --model a --model b` scored b without a word: Click keeps an option's last value (evaluate's
+    --model now takes a list: several models are compared)."""
+    twice = runner.invoke(app, ["image", str(astronaut_png), "--model", "fer2013_vgg", "--model=ferplus_vgg"])
     assert twice.exit_code == 2
     assert "--model is given 2 times (--model fer2013_vgg, --model ferplus_vgg): it takes one value, give it once" \
         in twice.output

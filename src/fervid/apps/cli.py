@@ -406,15 +406,50 @@ def _remove_empty(made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _training_config(model: str) -> dict:
-    """The run settings a model folder (shipped or exported) records (training_config.json); {} where none."""
+def _model_record(model: str, file_name: str) -> dict:
+    """A record a model folder (shipped or exported) keeps beside its weights, ``file_name``: training_config.json
+    (the run settings it was trained with) or calibration.json (what its temperature was fitted on); {} where
+    none."""
     from fervid.inference.models import ModelError, resolve_model_dir
 
     try:
-        run_file = resolve_model_dir(model) / "training_config.json"
-        return json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+        record = resolve_model_dir(model) / file_name
+        return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
     except (OSError, ValueError, ModelError):  # a model that is not there is reported where it is loaded
         return {}
+
+
+def _is_or_overlaps(data: str, recorded: str) -> bool:
+    """Whether the folder or label table ``data`` is ``recorded`` (a model's training, validation or calibration
+    data), or a folder inside it or holding it."""
+    here, there = Path(data).resolve(), Path(recorded).resolve()
+    return here == there or here.is_dir() and there.is_dir() and (there in here.parents or here in there.parents)
+
+
+def _not_held_out(trained: dict, calibration: dict, dataset: str, data: str, usage: str) -> list[str]:
+    """What the faces of ``data`` did in the making of a model that was not trained on them, as its records say
+    (its training_config.json and calibration.json; [] where they say nothing of these faces): chose its best
+    epoch (val_data, or the FER2013 Usage val_usage) or had its temperature fitted on them (a calibration whose
+    temperature was applied). Its accuracy and calibration on them read better than on faces never used."""
+    fer2013 = dataset in FER2013_KINDS
+    said = []
+    if fer2013 and trained.get("data_kind", "fer2013") != "folder" and not trained.get("val_data") \
+            and trained.get("val_usage") == usage:
+        said.append(f"the model's best epoch was chosen on FER2013's {usage} faces (val_usage in its "
+                    "training_config.json)")
+    elif not fer2013 and trained.get("val_data") and _is_or_overlaps(data, trained["val_data"]):
+        said.append(f"the model's best epoch was chosen on {trained['val_data']} (val_data in its "
+                    "training_config.json)")
+    if calibration.get("applied") is True:
+        settings = calibration.get("settings") or {}
+        # `fervid calibrate` records its data and a CSV's Usage; the shipped models' records name the dataset only
+        kind, _, recorded_usage = str(calibration.get("dataset", "")).partition(":")
+        fitted_usage = settings.get("usage") or (recorded_usage if not settings and kind in FER2013_KINDS else "")
+        if fer2013 and fitted_usage == usage:
+            said.append(f"its temperature was fitted on FER2013's {usage} faces (calibration.json)")
+        elif not fer2013 and not fitted_usage and settings.get("data") and _is_or_overlaps(data, settings["data"]):
+            said.append(f"its temperature was fitted on {settings['data']} (calibration.json)")
+    return said
 
 
 def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: str) -> str:
@@ -429,9 +464,8 @@ def _evaluated_on_training_faces(trained: dict, dataset: str, data: str, usage: 
             return f"the model was trained on FER2013's {usage} faces"
         return ""
     if dataset in ("folder", "photos", "ckplus", "jaffe", "jaffe+ckplus") and trained.get("data"):
-        here, there = Path(data).resolve(), Path(trained["data"]).resolve()
         # (a label table's place says nothing of where its images are: its images are compared by content)
-        if here == there or here.is_dir() and there.is_dir() and (there in here.parents or here in there.parents):
+        if _is_or_overlaps(data, trained["data"]):
             return f"the model was trained on {trained['data']}, and {data} is or overlaps that folder"
     return ""
 
@@ -463,11 +497,6 @@ def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with
     totals = dataset.totals()
     return [f"{totals['images_seen']} image(s) seen: {totals['scored']} scored, {totals['left_out']} left out "
             f"(each listed in {listed_in}):", *left_out_reasons(dataset, most)]
-
-
-def _echo_left_out(dataset, most: int = 10, listed_in: str = "metrics.json with --out") -> None:
-    for line in _left_out_lines(dataset, most, listed_in):
-        typer.echo(line)
 
 
 def _pipeline(**choices) -> PipelineOptions:
@@ -1204,6 +1233,8 @@ def train(
                    "with enough votes); overrides the config. The best epoch is chosen on the same labels unless "
                    "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no per-epoch lines and no summary: "
+                                                            "only errors, warnings and notices (on stderr)."),
 ) -> None:
     """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest or on the config's
     val_data (or on your own labelled faces, folders or a label table, selecting on held-out ones; FER2013 and your
@@ -1248,9 +1279,9 @@ def train(
     from fervid.evaluation.datasets import DatasetError
 
     try:
-        run_dir = run_training(cfg, out, resume=resume)
+        run_dir = run_training(cfg, out, resume=resume, progress=not quiet)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
-        typer.echo(str(exc))
+        typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out
     except (DataChanged, FileExistsError) as exc:  # --resume asked of data no longer the run's; an --out holding
         # another run (--resume forgotten) or a model: the command line's to change
@@ -1269,7 +1300,7 @@ def train(
                                           "no epoch had finished, so nothing is kept; start it again"),
                     fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
-    if not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
+    if quiet or not (run_dir / "summary.json").is_file():  # a non-zero rank under torchrun: rank 0 reports
         return
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     from fervid.evaluation.evaluate import selection_faces
@@ -1415,6 +1446,15 @@ def export(
         typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
 
 
+EVALUATE_MODEL_OPTION = typer.Option(
+    [_DEFAULTS.model], "--model",
+    help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) or a model folder. Given several times, "
+         "the models are compared on the same faces: each is scored as alone (its outputs in --out/<its name>/), "
+         "then side by side (accuracy and its interval, macro-F1, per-class F1) with a paired test of each two (the "
+         "exact McNemar p, and a paired bootstrap interval of the difference), printed and written to --out as "
+         "comparison.md, comparison.csv and comparison.json.")
+
+
 @app.command()
 def evaluate(
     ctx: typer.Context,
@@ -1430,7 +1470,7 @@ def evaluate(
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
                                              "a folder, or a table with path and label columns, is folder, a table "
                                              "with video, start and end columns is video, another CSV fer2013."),
-    model: str = MODEL_OPTION,
+    model: list[str] = EVALUATE_MODEL_OPTION,
     usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
                                                    "PrivateTest; default PublicTest)."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): score against FER+'s majority "
@@ -1461,18 +1501,15 @@ def evaluate(
                                                       "or `fervid batch` wrote into this folder, instead of "
                                                       "analysing the videos again (the model and settings are that "
                                                       "run's)."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
-    its video labels against your annotations of videos (--dataset video)."""
-    import fervid
-    from fervid.emotions import EMOTIONS
-    from fervid.evaluation.datasets import (DATASETS, FER2013_USAGES, DatasetError, is_labelled_images, load_dataset,
-                                            photos_notice, relabelled_copies, unlike_crops, unlike_crops_notice)
+    its video labels against your annotations of videos (--dataset video); of several models (--model given more
+    than once), each one's and a comparison of them on the same faces."""
+    from fervid.evaluation.datasets import DATASETS, FER2013_USAGES, DatasetError, is_labelled_images, load_dataset
     from fervid.evaluation.segments import looks_like_annotations
-    from fervid.evaluation.evaluate import (
-        calibration_summary, calibration_text, evaluate as run_eval, predict_dataset, score, tie_aware_accuracy,
-        write_model_card, write_report)
 
+    models = model
     for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
         _must_exist(option, given)
     if dataset == "auto":
@@ -1497,60 +1534,145 @@ def evaluate(
         _fail("--command is recorded in the model card: it needs --write-card", 2)
     if cross_dataset is not None and not write_card:
         _fail("--cross-dataset is given in the model card: it needs --write-card", 2)
+    if quiet and out is None:  # the scores would be neither printed nor written
+        _fail("--quiet prints no scores: give --out to have them written", 2)
+    if len(models) > 1:
+        given_twice = next((name for name in models if models.count(name) > 1), None)
+        if given_twice is not None:
+            _fail(f"--model {given_twice} is given {models.count(given_twice)} times: compare different models", 2)
+        if write_card:
+            _fail(f"--write-card writes one model's card, and --model is given {len(models)} times: write each "
+                  "card with an evaluation of its model alone", 2)
+        if dataset == "video":
+            _fail(f"--dataset video scores one model's video labels, and --model is given {len(models)} times: "
+                  "evaluate each model's video labels alone, or compare the models on labelled faces", 2)
     if dataset == "video":
         if write_card:
             _fail("--write-card records the model's evaluation on the faces it was trained on, not on video", 2)
         if not (math.isfinite(margin) and margin >= 0):
             _fail(f"--margin must be 0 or more seconds, not {margin}", 2)
-        _evaluate_video(Path(data), out, results, typed, margin, model=model, detector=detector or _DEFAULTS.detector,
-                        precision=precision, method=method, sample_fps=sample_fps, temporal_model=temporal_model,
-                        max_faces=max_faces)
+        _evaluate_video(Path(data), out, results, typed, margin, quiet, model=models[0],
+                        detector=detector or _DEFAULTS.detector, precision=precision, method=method,
+                        sample_fps=sample_fps, temporal_model=temporal_model, max_faces=max_faces)
         return
-    # what the model was trained on (not this evaluation's data): read once, for the checks below and the card
-    trained = _training_config(model)
-    folder_run = trained.get("data_kind") == "folder"
-    training_faces = _evaluated_on_training_faces(trained, dataset, data, usage or "PublicTest")
-    if write_card and training_faces:
-        _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces}", 2)
+    # what each model was trained on (not this evaluation's data): read once, for the checks below and the card
+    trained = [_model_record(name, "training_config.json") for name in models]
+    training_faces = [_evaluated_on_training_faces(record, dataset, data, usage or "PublicTest") for record in trained]
+    folder_run = trained[0].get("data_kind") == "folder"
+    if write_card and training_faces[0]:
+        _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces[0]}", 2)
     if write_card:
         # the card is the model's test-set evaluation on its own kind of data: FER2013's test faces, or, for a model
         # taught your own folders, a folder of other faces
         if dataset not in (("folder", "photos") if folder_run else FER2013_KINDS):
             _fail(f"--write-card records the model's evaluation on the kind of faces it was trained on (--dataset "
                   f"{'folder or photos' if folder_run else 'fer2013 or ferplus'}), not on {dataset}", 2)
-        if not Path(model).is_dir():
-            _fail(f"--write-card writes into the model's folder, and {model} is not one: copy a shipped model's "
+        if not Path(models[0]).is_dir():
+            _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
                   "folder and give the copy's path", 2)
     usage = usage or "PublicTest"
-    analyzer = _analyzer(_pipeline(model=model, detector=detector or _DEFAULTS.detector, precision=precision))
+    analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
+                 for name in models]
+    names = [analyzer.cnn.config.name for analyzer in analyzers]
+    same_name = next((name for name in names if names.count(name) > 1), None)
+    if same_name is not None:  # their rows and their output folders would be one
+        _fail(f"--model {' and '.join(m for m, n in zip(models, names) if n == same_name)}: each is a model called "
+              f"{same_name} (its config.json's name), and the comparison names them by it; export one under "
+              "another --name", 2)
     cross_dataset_table = None
     if cross_dataset is not None:  # before the evaluation: a file of other weights must not cost the run
         from fervid.evaluation.evaluate import cross_dataset_from_comparison, model_files
 
+        cnn = analyzers[0].cnn
         try:
             comparison = json.loads(cross_dataset.read_text(encoding="utf-8"))
             cross_dataset_table = cross_dataset_from_comparison(
-                comparison, analyzer.cnn.config.name,
-                list(model_files(analyzer.cnn.folder, analyzer.cnn.config.int8_file).values()))
+                comparison, cnn.config.name, list(model_files(cnn.folder, cnn.config.int8_file).values()))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
             _fail(f"--cross-dataset {cross_dataset}: {exc}", 2)
-    made = _folders_to_make(out)
+    several = len(models) > 1
+    # each model's outputs: in --out, or with several models in --out/<its name>/
+    folders = [(out / name if several else out) if out else None for name in names]
+    made = [*(folder for folder in folders if several and folder and not folder.exists()), *_folders_to_make(out)]
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
-        _check_output_folder(out)
-    try:
-        # photos: with each one's number of faces, so that a photo of several people is left out
-        ds = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
-                          crop_faces=analyzer.labelled_faces)
-    except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
-        _remove_empty(made)
-        _fail_on(exc)
-    training_faces = training_faces or _training_copies(trained, ds)
-    if write_card and training_faces:
-        _remove_empty(made)
-        _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces}", 2)
+        for folder in (out, *folders) if several else (out,):
+            _check_output_folder(folder)
+    # the faces are read once, and found and framed once per eye template (a model frames a face on its own)
+    loaded = {}
+    for analyzer in analyzers:
+        framing = analyzer.template if dataset in FACE_FINDING_KINDS else None
+        if framing in loaded:
+            continue
+        try:
+            # photos: with each one's number of faces, so that a photo of several people is left out
+            loaded[framing] = load_dataset(dataset, data, usage=usage, ferplus_csv=ferplus, jaffe_path=jaffe,
+                                           crop_faces=analyzer.labelled_faces)
+        except (DatasetError, ModelError, FileNotFoundError, ValueError) as exc:
+            _remove_empty(made)
+            _fail_on(exc)
+    scored = []
+    for name, analyzer, record, on_training_faces, folder in zip(models, analyzers, trained, training_faces,
+                                                                  folders):
+        ds = loaded[analyzer.template if dataset in FACE_FINDING_KINDS else None]
+        on_training_faces = on_training_faces or _training_copies(record, ds)
+        if write_card and on_training_faces:
+            _remove_empty(made)
+            _fail(f"--write-card records the model's score on faces it was not trained on, and {on_training_faces}", 2)
+        not_held_out = _not_held_out(record, _model_record(name, "calibration.json"), dataset, data, usage)
+        scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
+                                   not_held_out, progress=not quiet))
+    if write_card:
+        from fervid.evaluation.evaluate import evaluate as run_eval, write_model_card
+        from fervid.inference.models import EmotionCNN
+
+        cnn, ev, ds = scored[0].cnn, scored[0].evaluation, scored[0].dataset
+        fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
+        trained_on = (f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
+                      f" Usage={trained[0].get('train_usage', 'Training')}"))
+        evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
+        write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
+                         data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table)
+        scored[0].printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
+    compared = _compare_models(scored, data, out) if several else []
+    if quiet:  # what a summary would have said that is not a score: on stderr, as every command's notices
+        said = [f"{line.split(': ', 1)[0]}: {model_scores.name}: {line.split(': ', 1)[1]}" if several else line
+                for model_scores in scored for line in model_scores.notices]
+        for line in dict.fromkeys([*said, *(line for model_scores in scored for line in model_scores.left_out)]):
+            typer.secho(line, fg=typer.colors.YELLOW, err=True)
+        return
+    for line in [*(line for model_scores in scored for line in model_scores.printed), *compared]:
+        typer.echo(line)
+
+
+class _ModelScores:
+    """One model's evaluation on a dataset, as :func:`_score_model` made it: its ``evaluation``, probabilities and
+    ``right`` answers face by face, the lines a summary prints (``printed``), and among them its warnings and
+    notices and what the data left out (said on stderr with --quiet)."""
+
+    def __init__(self, cnn, dataset, evaluation, probabilities, printed: list[str], notices: list[str],
+                 left_out: list[str]):
+        self.cnn, self.dataset, self.evaluation, self.probabilities = cnn, dataset, evaluation, probabilities
+        self.name = cnn.config.name
+        self.right = probabilities.argmax(1) == dataset.labels
+        self.printed, self.notices, self.left_out = printed, notices, left_out
+
+
+def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Optional[Path], jaffe: Optional[Path],
+                 out: Optional[Path], training_faces: str, not_held_out: list[str], progress: bool) -> _ModelScores:
+    """``fervid evaluate``'s scores of ``analyzer``'s CNN on ``ds``, its outputs written into ``out`` (where given)
+    and the lines it prints. ``training_faces``: why these are faces the model was trained on ("" if not);
+    ``not_held_out``: what they did in its making besides (:func:`_not_held_out`)."""
+    import onnxruntime
+
+    import fervid
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.datasets import photos_notice, relabelled_copies, unlike_crops, unlike_crops_notice
+    from fervid.evaluation.evaluate import (calibration_summary, calibration_text, predict_dataset, score,
+                                            tie_aware_accuracy, write_report)
+
     relabelled = relabelled_copies(ds)
     cnn = analyzer.cnn
-    probs = predict_dataset(cnn, ds, progress=True)
+    probs = predict_dataset(cnn, ds, progress=progress)
     # CK+ and JAFFE name each face's person: the interval resamples people, not faces
     ev = score(ds.labels, probs.argmax(1), ds.name, subjects=ds.subjects)
     # how far `confidence` is from accuracy on these faces, and at temperature 1: a temperature fitted on one kind of
@@ -1563,8 +1685,8 @@ def evaluate(
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
                f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
-    notes = [calibration_text(calibration),
-             *_left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")]
+    left_out = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
+    notes = [calibration_text(calibration), *left_out]
     if training_faces:
         notes.insert(0, f"warning: {training_faces}: this accuracy says how well it fits its training faces, not "
                         "how it does on faces it has not seen")
@@ -1580,9 +1702,10 @@ def evaluate(
         if notice:
             notes.append(f"notice: {notice}; or score the photos themselves: --dataset photos finds and aligns each "
                          "one's face")
+    if not_held_out:  # not its training faces, but not new to it either
+        notes.append(f"notice: {' and '.join(not_held_out)}: its accuracy and calibration on these faces read "
+                     "better than on faces it has never been tuned on")
     # what made the numbers, so a published score can be traced back to its model, data and settings
-    import onnxruntime
-
     threshold = getattr(analyzer.detector, "score_threshold", None)
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), **cnn.weights_identity,
                 "precision": cnn.precision, "temperature": float(cnn.config.temperature),
@@ -1597,7 +1720,8 @@ def evaluate(
                 "fervid": fervid.__version__, "onnxruntime": onnxruntime.__version__}
     metrics = ({"settings": settings} | ev.to_dict()
                | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out}
-               | ({"unlike_crops": unlike[0]} if unlike[0] else {}))
+               | ({"unlike_crops": unlike[0]} if unlike[0] else {})
+               | ({"not_held_out": not_held_out} if not_held_out else {}))
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:
@@ -1619,18 +1743,79 @@ def evaluate(
         predictions[list(EMOTIONS)] = np.round(probs, 5)
         written = write_report(out, title, settings, metrics, notes, {"": ev}, {"predictions": predictions})
         printed.append(f"wrote {', '.join(map(str, written))}")
-    if write_card:
-        from fervid.inference.models import EmotionCNN
+    return _ModelScores(cnn, ds, ev, probs, printed, [line for line in notes if line.startswith(("warning:",
+                                                                                               "notice:"))], left_out)
 
-        fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        trained_on = (f"trained on {trained.get('data', '(not recorded)')}" + ("" if folder_run else
-                      f" Usage={trained.get('train_usage', 'Training')}"))
-        evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
-        write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table)
-        printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
-    for line in printed:
-        typer.echo(line)
+
+def _paired_answers(first: _ModelScores, other: _ModelScores):
+    """Two models' right (True) and wrong answers on the faces both scored, face by face, and the person of each
+    face (None where the data does not name them all). The faces are one dataset's, or, framed by each model
+    (photos, JAFFE), paired by their source."""
+    import numpy as np
+
+    if first.dataset is other.dataset:
+        mine, theirs = np.arange(len(first.right)), np.arange(len(other.right))
+    else:
+        index = {source: i for i, source in enumerate(other.dataset.sources)}
+        mine = np.array([i for i, source in enumerate(first.dataset.sources) if source in index], int)
+        theirs = np.array([index[first.dataset.sources[i]] for i in mine], int)
+    subjects = first.dataset.subjects
+    people = [subjects[i] for i in mine] if subjects and all(subjects) else None
+    return first.right[mine], other.right[theirs], people
+
+
+def _compare_models(scored: list[_ModelScores], data: str, out: Optional[Path]) -> list[str]:
+    """Several models' scores side by side (accuracy with its interval, macro-F1, per-class F1) and a paired test
+    of each two on the faces both scored; written to ``out`` (comparison.md, .csv: a row per model, .json: both
+    tables) where given. Returns the lines to print."""
+    import pandas as pd
+
+    import fervid
+    from fervid.emotions import EMOTIONS
+    from fervid.evaluation.intervals import paired_difference
+
+    value = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    first = scored[0].evaluation
+    lines = [f"## {' vs '.join(s.name for s in scored)} on {first.dataset}", "",
+             f"| model | precision | faces | accuracy (95% CI) | {first.macro_f1_label} | "
+             + " | ".join(f"F1 {emotion}" for emotion in EMOTIONS) + " |", "|---" * (5 + len(EMOTIONS)) + "|"]
+    rows = []
+    for s in scored:
+        ev = s.evaluation
+        ci = ev.accuracy_ci95 or [None, None]
+        interval = f"{ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method}" if ev.accuracy_ci95 else f"no interval: {ev.ci_method}"
+        lines.append(f"| {s.name} | {s.cnn.precision} | {ev.n} | {ev.accuracy:.4f} ({interval}) | {ev.macro_f1:.4f} | "
+                     + " | ".join(value(f) for f in ev.f1) + " |")
+        rows.append({"model": s.name, "model_folder": str(s.cnn.folder), "precision": s.cnn.precision,
+                     "dataset": ev.dataset, "n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95_low": ci[0],
+                     "accuracy_ci95_high": ci[1], "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
+                     **{f"f1_{emotion}": f for emotion, f in zip(EMOTIONS, ev.f1)}})
+    paired = []
+    for i, one in enumerate(scored):
+        for other in scored[i + 1:]:
+            mine, theirs, people = _paired_answers(one, other)
+            paired.append({"first": one.name, "second": other.name,
+                           "interval_over": "subjects" if people else "faces",
+                           **paired_difference(mine, theirs, people)})
+    lines += ["", "Paired, on the faces both scored: the second model's accuracy minus the first's, with a 95% "
+              "interval from a paired bootstrap (over the people pictured where the data names them, else over "
+              "faces), and the exact McNemar p of the faces only one of them got right (faces read as independent "
+              "draws):", "", "| first | second | faces | only first right | only second right | difference (95% CI) | "
+              "McNemar p |", "|---|---|---|---|---|---|---|"]
+    for pair in paired:
+        ci = pair["ci95"]
+        interval = (f" ({ci[0]:+.4f} to {ci[1]:+.4f}, over {pair['subjects']} {pair['interval_over']})" if ci else
+                    f" (no interval: {pair['subjects']} {pair['interval_over']}, too few to resample)")
+        lines.append(f"| {pair['first']} | {pair['second']} | {pair['n']} | {pair['discordant'][0]} | "
+                     f"{pair['discordant'][1]} | {pair['difference']:+.4f}{interval} | {pair['mcnemar_p']:.2g} |")
+    if out:
+        written = [out / "comparison.md", out / "comparison.csv", out / "comparison.json"]
+        written[0].write_text("\n".join(lines) + "\n", encoding="utf-8")
+        pd.DataFrame(rows).to_csv(written[1], index=False)
+        written[2].write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
+                                          "paired": paired}, indent=2), encoding="utf-8")
+        lines.append(f"wrote {', '.join(map(str, written))}")
+    return ["", *lines]
 
 
 # what made a video's labels, as its tracks JSON records it: a score pools videos only where these agree
@@ -1643,7 +1828,7 @@ VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector",
 
 
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
-                    margin: float, **choices) -> None:
+                    margin: float, quiet: bool, **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
     :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder. Exit
     1 when a video named in the table is missing or could not be analysed (the others are scored and written)."""
@@ -1719,7 +1904,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
         for number, video in enumerate(videos, 1):
-            bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False)
+            bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False,
+                                        show=not quiet)
 
             try:
                 result = runner.run(video, progress=progress)
@@ -1795,8 +1981,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                                {"per frame": by_frame, "per segment": by_segment},
                                {"predictions": frames, "segments": segments})
         printed.append(f"wrote {', '.join(map(str, written))}")
-    for line in printed:
-        typer.echo(line)
+    if not quiet:
+        for line in printed:
+            typer.echo(line)
     for message in failures:
         _say_error(message)
     if failures:
@@ -1838,8 +2025,8 @@ def calibrate(
               "shipped model, copy its folder and give the copy's path)", 2)
     for written in ("config.json", "calibration.json"):  # after the fit: said now, not after it
         _check_can_write("--model", model / written)
-    training_faces = _evaluated_on_training_faces(_training_config(str(model)), "folder" if folder else "fer2013",
-                                                  str(data), usage)
+    training_faces = _evaluated_on_training_faces(_model_record(str(model), "training_config.json"),
+                                                  "folder" if folder else "fer2013", str(data), usage)
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
         training_faces = "Training holds the faces FER2013 models learn from"
     if training_faces:
@@ -1903,6 +2090,7 @@ def experiment(
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for the JSON (metrics, settings), the per-sample "
                                                            "predictions CSV (fold, sequence, subject, label, "
                                                            "predicted), confusion and curve PNGs."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
     import fervid
@@ -1946,17 +2134,20 @@ def experiment(
                           crop_faces=analyzer.crop_faces)
     except DatasetError as exc:
         _fail(str(exc))
-    _echo_left_out(ds, listed_in="the experiment's JSON")
+    for line in _left_out_lines(ds, listed_in="the experiment's JSON"):  # a notice: on stderr with --quiet
+        typer.secho(line, fg=typer.colors.YELLOW if quiet else None, err=quiet)
     test_size = 0.2
     try:
         result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed,
-                                epochs=epochs, test_size=test_size, progress=True)
+                                epochs=epochs, test_size=test_size, progress=not quiet)
     except ValueError as exc:  # a checkpoint that is not one, or not --cnn-model's network
         _fail(str(exc), 2)
     result.settings |= {**({"ckplus": str(ckplus)} if ckplus else {}), **({"jaffe": str(jaffe)} if jaffe else {}),
                         **({"detector": analyzer.detector_name} if jaffe else {}), "fervid": fervid.__version__,
                         "left_out": ds.left_out}
     path = save_result(result, out)
+    if quiet:
+        return
     ev = result.evaluation
     typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
@@ -2228,7 +2419,7 @@ _KEPT_WHEN_INTERRUPTED = {
 
 def _refuse_repeated_options(parser, args: list[str]) -> None:
     """End the command (exit 2) where an option that takes one value is given twice: Click keeps the last one
-    (`evaluate --model a --model b` scored b, without a word). Options that take a list (multiple) stay
+    (`image --model a --model b` analysed with b, without a word). Options that take a list (multiple) stay
     repeatable. ``parser``: the command's, which says each option given, in order, once per time given."""
     import click
 
