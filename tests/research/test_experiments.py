@@ -147,3 +147,26 @@ def test_only_the_cnns_own_checkpoint_is_fine_tuned_as_that_cnn(tmp_path):
         check_checkpoint_of(runs["shipped_shape"] / "last.pt", EmotionCNN(PAPER_MODEL))
     own = EmotionCNN(export_onnx(runs["tiny"], tmp_path / "tiny_model"), precision="fp32")
     check_checkpoint_of(runs["tiny"] / "last.pt", own)  # the model exported from that run: its own
+
+
+def test_experiment_quiet_prints_no_bar_and_no_summary(tmp_path):
+    """`fervid experiment -q` (as image, video and batch take it) was an unknown option."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.emotions import EMOTIONS
+
+    ds = ck_like(n_subjects=5, seqs_per_subject=2)
+    for image, label, source in zip(ds.images, ds.labels, ds.sources):
+        folder = tmp_path / "ck" / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / source)
+    (tmp_path / "ck" / "happy" / "not_named_as_ck.png").write_bytes((folder / ds.sources[-1]).read_bytes())
+    result = CliRunner().invoke(app, ["experiment", "--dataset", "ckplus", "--ckplus", str(tmp_path / "ck"),
+                                      "--epochs", "1", "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and (tmp_path / "out" / "ckplus_lstm-cnn_subject.json").is_file()
+    # what was left out is still said, on stderr (a bar would be there too)
+    assert result.stderr.startswith("31 image(s) seen: 30 scored, 1 left out"), result.stderr
+    assert "not_named_as_ck.png" in result.stderr and "%|" not in result.stderr

@@ -1669,3 +1669,33 @@ def test_a_runs_files_are_recorded_by_plain_absolute_paths(fer_csv, tmp_path, mo
     assert ".." in relative
     recorded = TrainConfig(data=relative).with_absolute_paths().data
     assert recorded == str(fer_csv.resolve()) and ".." not in recorded
+
+
+def test_train_quiet_prints_no_bar_epochs_or_summary_but_its_notices(tmp_path):
+    """`fervid train -q` (as image, video and batch take it) was an unknown option: a scheduled run's log held a
+    bar and a line per epoch. Quiet, what the data's choice of epoch is worth is still said, on stderr."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+
+    faces = tmp_path / "my_faces"
+    for i, (image, label) in enumerate(zip(*synthetic_faces(60, seed=5))):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:04d}.png")
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("epochs = 1\nbatch_size = 16\nthreads = 1\nbf16 = false\n[net]\nstages = [8, 16]\n"
+                    "convs_per_stage = [1, 1]\n", encoding="utf-8")
+    runner = CliRunner()
+    quiet = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "q"),
+                                "-q"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == "" and (tmp_path / "q" / "best.pt").is_file()
+    assert quiet.stderr.startswith("notice: the best epoch is chosen on 20% of"), quiet.stderr
+    assert "epoch 1" not in quiet.stderr and "training on" not in quiet.stderr
+    loud = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "l")])
+    assert loud.exit_code == 0 and "epoch 1: train loss" in loud.stdout and "best accuracy on" in loud.stdout
+    again = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "q"),
+                                "--resume", "--quiet"])  # a finished run: said, on stderr
+    assert again.exit_code == 0 and again.stdout == "" and "nothing to resume" in again.stderr, again.output

@@ -430,14 +430,16 @@ class WithFer2013Head(torch.nn.Module):
         return self.net.head(features), self.fer2013_head(features)
 
 
-def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
+def training_data(cfg: TrainConfig, progress: bool = True) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     """(training faces, their targets as (N, 7) probabilities, validation faces) for ``cfg.labels``; with
-    ``fer2013_head_weight``, (N, 14): FER2013's one-hot label for the second head follows each face's targets."""
+    ``fer2013_head_weight``, (N, 14): FER2013's one-hot label for the second head follows each face's targets.
+    ``progress``: a bar while teachers label the faces."""
     if not cfg.data:
         raise ValueError("no training data: set `data` in the config or pass --data (your FER2013 CSV)")
     if cfg.data_kind == "folder":
         train_ds, val_ds = folder_split(cfg)
-        return _finish_training_data(cfg, train_ds, np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels], val_ds)
+        return _finish_training_data(cfg, train_ds, np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels], val_ds,
+                                     progress)
     if (cfg.labels != "fer2013" or cfg.val_labels == "ferplus") and not cfg.ferplus_csv:
         raise ValueError(f"labels {cfg.labels!r} / val_labels {cfg.val_labels!r} need the FER+ votes: set "
                          "`ferplus_csv` in the config or pass --ferplus (fer2013new.csv)")
@@ -472,7 +474,7 @@ def training_data(cfg: TrainConfig) -> tuple[FaceDataset, np.ndarray, FaceDatase
         val_ds = load_ferplus(cfg.data, cfg.ferplus_csv, cfg.val_usage)
     else:
         val_ds = load_fer2013(cfg.data, cfg.val_usage)
-    return _finish_training_data(cfg, train_ds, targets, val_ds)
+    return _finish_training_data(cfg, train_ds, targets, val_ds, progress)
 
 
 def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
@@ -632,8 +634,8 @@ def split_names(cfg: TrainConfig) -> tuple[str, str]:
     return cfg.train_usage, f"{cfg.val_usage} ({'FER+ majority' if cfg.val_labels == 'ferplus' else 'FER2013'} labels)"
 
 
-def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset
-                          ) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
+def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.ndarray, val_ds: FaceDataset,
+                          progress: bool) -> tuple[FaceDataset, np.ndarray, FaceDataset]:
     train_ds, kept = _limit(train_ds, cfg.limit_train, cfg.seed)
     if len(train_ds) < 2:  # BatchNorm learns from batches of two faces or more: one face is not a batch
         held_out = (f" ({len(val_ds)} held out to choose the epoch on)" if cfg.data_kind == "folder"
@@ -643,7 +645,7 @@ def _finish_training_data(cfg: TrainConfig, train_ds: FaceDataset, targets: np.n
     targets = targets[kept]
     if cfg.teachers and cfg.teaching == "faces":  # otherwise the teachers label augmented faces in train()
         targets[:, :NUM_CLASSES] = (1 - cfg.teacher_weight) * targets[:, :NUM_CLASSES] + (
-            cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images))
+            cfg.teacher_weight * teacher_probabilities(cfg.teachers, train_ds.images, progress))
     return train_ds, targets, _limit(val_ds, cfg.limit_val, cfg.seed)[0]
 
 
@@ -678,11 +680,11 @@ def load_teacher(teacher: str | Path) -> tuple[Normalization, Callable[[np.ndarr
     return cnn.config.normalization, predict
 
 
-def teacher_probabilities(teachers: list[str], images: np.ndarray) -> np.ndarray:
+def teacher_probabilities(teachers: list[str], images: np.ndarray, progress: bool = True) -> np.ndarray:
     """Mean class probabilities of trained networks (see :func:`load_teacher`) on grey 48x48 faces, each averaged
     with its mirror image, each network normalising the faces as it was trained to."""
     total = np.zeros((len(images), NUM_CLASSES), dtype=np.float64)
-    for teacher in progress_bar(teachers, desc="teacher probabilities", unit="model", leave=False):
+    for teacher in progress_bar(teachers, show=progress, desc="teacher probabilities", unit="model", leave=False):
         norm, predict = load_teacher(teacher)
         x = norm(images)
         total += (predict(x) + predict(np.ascontiguousarray(x[..., ::-1]))) / 2
@@ -716,14 +718,14 @@ def teach(targets: torch.Tensor, teacher_probs: torch.Tensor, teacher_weight: fl
 
 
 def teacher_view_bank(cfg: TrainConfig, x_train: torch.Tensor, teachers: list[Callable[[np.ndarray], np.ndarray]],
-                      flat_face: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                      flat_face: torch.Tensor, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``cfg.teacher_views`` augmented views of every training face (float16, (K, N, 1, 48, 48)), drawn once from
     their own seeded generator, and the teachers' mean probabilities on each very view ((K, N, 7))."""
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     views = torch.empty((cfg.teacher_views, *x_train.shape), dtype=torch.float16)
     probs = torch.zeros((cfg.teacher_views, len(x_train), NUM_CLASSES))
     chunk = 4096
-    for k in progress_bar(range(cfg.teacher_views), desc="teacher views", unit="view", leave=False):
+    for k in progress_bar(range(cfg.teacher_views), show=progress, desc="teacher views", unit="view", leave=False):
         for i in range(0, len(x_train), chunk):
             views[k, i : i + chunk] = augment(x_train[i : i + chunk], cfg, gen, flat_face).half()
         probs[k] = mean_teacher_probabilities(teachers, views[k])  # what the student will see, float16 included
@@ -937,7 +939,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     average), and ``left_out.csv``: what the data left out.
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
-    continues from ``last.pt`` with the same config.
+    continues from ``last.pt`` with the same config. ``progress``: where it trains, the bars and a line per epoch
+    (on stdout); without, the data's notices are still said, on stderr.
     """
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
@@ -979,7 +982,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     if cfg.batch_size < 2 * world:  # each process's share of a batch must be a batch BatchNorm can learn from
         raise ValueError(f"batch_size {cfg.batch_size} gives {world} processes fewer than 2 faces each; give "
                          f"batch_size {2 * world} or more")
-    train_ds, targets, val_ds = training_data(cfg)  # first: a bad data file fails before anything is said or made
+    # first: a bad data file fails before anything is said or made
+    train_ds, targets, val_ds = training_data(cfg, progress=progress)
     if training_steps_per_epoch(len(train_ds), cfg.batch_size, world) == 0:
         raise DatasetError(f"{cfg.data}: {len(train_ds)} training faces are too few for {world} processes to take "
                            "2 each")
@@ -994,8 +998,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                  else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
+    if main_rank:  # what the data left out or shares: said without progress too (`fervid train -q`), on stderr
         for line in folder_notices(cfg, train_ds, val_ds, str(run_dir / LEFT_OUT_FILE)):
-            tqdm.write(line)
+            tqdm.write(line, file=sys.stdout if progress else sys.stderr)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
         norm = start  # on the same faces keeps the one fitted, exactly as before)
@@ -1005,7 +1010,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
     teachers = load_matching_teachers(cfg.teachers, norm) if cfg.teaching != "faces" else []
-    views, view_probs = (teacher_view_bank(cfg, x_train, teachers, flat_face) if cfg.teaching == "views"
+    views, view_probs = (teacher_view_bank(cfg, x_train, teachers, flat_face, progress) if cfg.teaching == "views"
                          else (None, None))
 
     net = EmotionVGG(cfg.net)
