@@ -12,7 +12,7 @@ import shlex
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -24,6 +24,9 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
 from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive, setting_text
 from fervid.inference.records import ROW_COLUMNS
 from fervid.progress import is_terminal, one_line, progress_bar
+
+if TYPE_CHECKING:
+    from fervid.evaluation.comparison import ModelScores
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -1633,7 +1636,9 @@ def evaluate(
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
                          data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table)
         scored[0].printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
-    compared = _compare_models(scored, data, out) if several else []
+    from fervid.evaluation.comparison import compare_models
+
+    compared = compare_models(scored, data, out) if several else []
     if quiet:  # what a summary would have said that is not a score: on stderr, as every command's notices
         said = [f"{line.split(': ', 1)[0]}: {model_scores.name}: {line.split(': ', 1)[1]}" if several else line
                 for model_scores in scored for line in model_scores.notices]
@@ -1644,21 +1649,8 @@ def evaluate(
         typer.echo(line)
 
 
-class _ModelScores:
-    """One model's evaluation on a dataset, as :func:`_score_model` made it: its ``evaluation``, probabilities and
-    ``right`` answers face by face, the lines a summary prints (``printed``), and among them its warnings and
-    notices and what the data left out (said on stderr with --quiet)."""
-
-    def __init__(self, cnn, dataset, evaluation, probabilities, printed: list[str], notices: list[str],
-                 left_out: list[str]):
-        self.cnn, self.dataset, self.evaluation, self.probabilities = cnn, dataset, evaluation, probabilities
-        self.name = cnn.config.name
-        self.right = probabilities.argmax(1) == dataset.labels
-        self.printed, self.notices, self.left_out = printed, notices, left_out
-
-
 def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Optional[Path], jaffe: Optional[Path],
-                 out: Optional[Path], training_faces: str, not_held_out: list[str], progress: bool) -> _ModelScores:
+                 out: Optional[Path], training_faces: str, not_held_out: list[str], progress: bool) -> ModelScores:
     """``fervid evaluate``'s scores of ``analyzer``'s CNN on ``ds``, its outputs written into ``out`` (where given)
     and the lines it prints. ``training_faces``: why these are faces the model was trained on ("" if not);
     ``not_held_out``: what they did in its making besides (:func:`_not_held_out`)."""
@@ -1666,6 +1658,7 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
 
     import fervid
     from fervid.emotions import EMOTIONS
+    from fervid.evaluation.comparison import ModelScores
     from fervid.evaluation.datasets import photos_notice, relabelled_copies, unlike_crops, unlike_crops_notice
     from fervid.evaluation.evaluate import (calibration_summary, calibration_text, predict_dataset, score,
                                             tie_aware_accuracy, write_report)
@@ -1743,79 +1736,8 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
         predictions[list(EMOTIONS)] = np.round(probs, 5)
         written = write_report(out, title, settings, metrics, notes, {"": ev}, {"predictions": predictions})
         printed.append(f"wrote {', '.join(map(str, written))}")
-    return _ModelScores(cnn, ds, ev, probs, printed, [line for line in notes if line.startswith(("warning:",
+    return ModelScores(cnn, ds, ev, probs, printed, [line for line in notes if line.startswith(("warning:",
                                                                                                "notice:"))], left_out)
-
-
-def _paired_answers(first: _ModelScores, other: _ModelScores):
-    """Two models' right (True) and wrong answers on the faces both scored, face by face, and the person of each
-    face (None where the data does not name them all). The faces are one dataset's, or, framed by each model
-    (photos, JAFFE), paired by their source."""
-    import numpy as np
-
-    if first.dataset is other.dataset:
-        mine, theirs = np.arange(len(first.right)), np.arange(len(other.right))
-    else:
-        index = {source: i for i, source in enumerate(other.dataset.sources)}
-        mine = np.array([i for i, source in enumerate(first.dataset.sources) if source in index], int)
-        theirs = np.array([index[first.dataset.sources[i]] for i in mine], int)
-    subjects = first.dataset.subjects
-    people = [subjects[i] for i in mine] if subjects and all(subjects) else None
-    return first.right[mine], other.right[theirs], people
-
-
-def _compare_models(scored: list[_ModelScores], data: str, out: Optional[Path]) -> list[str]:
-    """Several models' scores side by side (accuracy with its interval, macro-F1, per-class F1) and a paired test
-    of each two on the faces both scored; written to ``out`` (comparison.md, .csv: a row per model, .json: both
-    tables) where given. Returns the lines to print."""
-    import pandas as pd
-
-    import fervid
-    from fervid.emotions import EMOTIONS
-    from fervid.evaluation.intervals import paired_difference
-
-    value = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    first = scored[0].evaluation
-    lines = [f"## {' vs '.join(s.name for s in scored)} on {first.dataset}", "",
-             f"| model | precision | faces | accuracy (95% CI) | {first.macro_f1_label} | "
-             + " | ".join(f"F1 {emotion}" for emotion in EMOTIONS) + " |", "|---" * (5 + len(EMOTIONS)) + "|"]
-    rows = []
-    for s in scored:
-        ev = s.evaluation
-        ci = ev.accuracy_ci95 or [None, None]
-        interval = f"{ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method}" if ev.accuracy_ci95 else f"no interval: {ev.ci_method}"
-        lines.append(f"| {s.name} | {s.cnn.precision} | {ev.n} | {ev.accuracy:.4f} ({interval}) | {ev.macro_f1:.4f} | "
-                     + " | ".join(value(f) for f in ev.f1) + " |")
-        rows.append({"model": s.name, "model_folder": str(s.cnn.folder), "precision": s.cnn.precision,
-                     "dataset": ev.dataset, "n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95_low": ci[0],
-                     "accuracy_ci95_high": ci[1], "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
-                     **{f"f1_{emotion}": f for emotion, f in zip(EMOTIONS, ev.f1)}})
-    paired = []
-    for i, one in enumerate(scored):
-        for other in scored[i + 1:]:
-            mine, theirs, people = _paired_answers(one, other)
-            paired.append({"first": one.name, "second": other.name,
-                           "interval_over": "subjects" if people else "faces",
-                           **paired_difference(mine, theirs, people)})
-    lines += ["", "Paired, on the faces both scored: the second model's accuracy minus the first's, with a 95% "
-              "interval from a paired bootstrap (over the people pictured where the data names them, else over "
-              "faces), and the exact McNemar p of the faces only one of them got right (faces read as independent "
-              "draws):", "", "| first | second | faces | only first right | only second right | difference (95% CI) | "
-              "McNemar p |", "|---|---|---|---|---|---|---|"]
-    for pair in paired:
-        ci = pair["ci95"]
-        interval = (f" ({ci[0]:+.4f} to {ci[1]:+.4f}, over {pair['subjects']} {pair['interval_over']})" if ci else
-                    f" (no interval: {pair['subjects']} {pair['interval_over']}, too few to resample)")
-        lines.append(f"| {pair['first']} | {pair['second']} | {pair['n']} | {pair['discordant'][0]} | "
-                     f"{pair['discordant'][1]} | {pair['difference']:+.4f}{interval} | {pair['mcnemar_p']:.2g} |")
-    if out:
-        written = [out / "comparison.md", out / "comparison.csv", out / "comparison.json"]
-        written[0].write_text("\n".join(lines) + "\n", encoding="utf-8")
-        pd.DataFrame(rows).to_csv(written[1], index=False)
-        written[2].write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
-                                          "paired": paired}, indent=2), encoding="utf-8")
-        lines.append(f"wrote {', '.join(map(str, written))}")
-    return ["", *lines]
 
 
 # what made a video's labels, as its tracks JSON records it: a score pools videos only where these agree

@@ -18,6 +18,7 @@ from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN
+from fervid.inference.records import write_csv
 from fervid.plotting import prepare_matplotlib
 
 if TYPE_CHECKING:
@@ -225,7 +226,12 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
     written = [out / "metrics.json"]
     written[0].write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     for name, table in tables.items():
-        table.to_csv(out / f"{name}.csv", index=False)
+        # as every CSV fervid writes: a file named `=...` is not a spreadsheet formula, TRUE/FALSE for R. A
+        # float32 column through its shortest text (0.00211, not the float64 0.0021100000012665987 it widens to)
+        narrow = table.select_dtypes("float32").columns
+        table = table.astype(dict.fromkeys(narrow, str)).astype(dict.fromkeys(narrow, "float64"))
+        with open(out / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+            write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
         written.append(out / f"{name}.csv")
     settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
     notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
