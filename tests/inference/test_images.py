@@ -649,6 +649,13 @@ def test_a_channel_first_array_is_told_to_transpose(astronaut_rgb):
     assert "channels first" not in str(raised.value)
 
 
+def test_a_name_holding_a_nul_is_a_problem_not_a_crash(tmp_path):
+    """glob raised ValueError ("embedded null byte") on a pattern holding a NUL, read from stdin."""
+    files, problems = expand_inputs(["a\0b/*.png", "a\0b.png"])
+    assert files == [] and [item for item, _ in problems] == ["a\0b/*.png", "a\0b.png"]
+    assert all("no such file or folder" in why for _, why in problems)
+
+
 def test_a_file_named_like_base64_is_read_as_a_file(tmp_path, astronaut_rgb, monkeypatch):
     """A base64 image's text is refused as such only where no file has that name."""
     monkeypatch.chdir(tmp_path)

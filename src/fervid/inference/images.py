@@ -619,6 +619,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             problems.append((masked_source(item), "a URL: fervid reads files (it works offline): download it and "
                              "give its path" + ("; `fervid live --source URL` analyses a stream or a video served "
                                                 "over the network as it plays" if takes_videos else "")))
+        elif "\0" in item:  # (glob raised ValueError on it: a traceback) a NUL ends a name to the system
+            problems.append((item, "no such file or folder (no file's name holds a NUL byte)"))
         elif any(ch in item for ch in "*?["):
             files = _pattern_files(item)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
