@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import in_source_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results.md"
 WEIGHTS = ROOT / "src" / "fervid" / "weights"
@@ -108,3 +110,59 @@ def test_the_changelogs_first_heading_names_the_version_outputs_record():
         assert first == f"Unreleased ({fervid.__version__})"
     else:
         assert first.startswith(f"{fervid.__version__} (")
+
+
+def _readme_section(title: str) -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n### {title}\n", 1)[1].split("\n#", 1)[0]
+
+
+@in_source_tree
+def test_the_section_for_scripts_from_other_tools_runs_and_its_numbers_are_measured():
+    """The README section for fer/deepface/py-feat/hsemotion users: its example runs and gives what its comments
+    say, and the effect it quotes of swapped channels is the carphone clip's."""
+    import cv2
+    import numpy as np
+
+    from fervid.samples import carphone
+
+    section = _readme_section("Coming from fer, deepface, py-feat or hsemotion")
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)
+    assert names["face"].emotion == "happy" and 0 < names["face"].confidence <= 1
+    assert (names["emotion_of"]("Happiness"), names["emotion_of"]("contempt")) == ("happy", None)
+    video = names["video"]
+    assert (video.width, video.height) == (193, 144) and video.method == "frame"
+    assert video.frame_table()["detected"].all()  # detected on every frame, as the section says it must be
+    # "on the carphone clip's 120 frames 4 labels changed and a face's probabilities moved by 0.055 (a frame's
+    # largest change, median; 0.35 at most)"
+    analyzer, capture, changed, moved = names["analyzer"], cv2.VideoCapture(str(carphone())), 0, []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        right, swapped = analyzer.analyze_image(frame, bgr=True)[0], analyzer.analyze_image(frame)[0]
+        changed += right.emotion != swapped.emotion
+        moved.append(np.abs(np.subtract(right.probabilities, swapped.probabilities)).max())
+    said = re.search(r"on the carphone clip's (\d+) frames (\d+) labels changed and a face's probabilities moved "
+                     r"by ([\d.]+) \(a frame's largest change, median; ([\d.]+) at most\)", _one_line(section))
+    assert said, "the section no longer quotes the swapped channels' effect"
+    assert [int(said[1]), int(said[2])] == [len(moved), changed]
+    assert float(said[3]) == pytest.approx(np.median(moved), abs=0.0005)
+    assert float(said[4]) == pytest.approx(max(moved), abs=0.005)
+
+
+@in_source_tree
+def test_the_readme_says_how_far_rounding_takes_a_rows_probabilities_from_summing_to_1():
+    """The README said the probability columns "sum to 1 per row"; face_row rounds them to 4 decimals (the box to
+    0.1 px), so a row sums to 1 within 7 half-units of the 4th decimal, as it now says."""
+    from fervid.emotions import EMOTIONS
+    from fervid.inference.records import face_row
+
+    readme = _one_line((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "they sum to 1 per row within 0.00035" in readme and "the box rounded to 0.1 pixel" in readme
+    # each of six just under a rounding step, the seventh the rest: every one rounds the same way
+    probabilities = [0.00014999] * 6 + [1 - 6 * 0.00014999]
+    row = face_row((10.26, 20.0, 30.0, 40.0), probabilities, False, 0.9)
+    assert row["x"] == 10.3 and row["angry"] == 0.0001
+    assert abs(sum(row[e] for e in EMOTIONS) - 1) <= 0.00035

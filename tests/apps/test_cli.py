@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import os
 import re
@@ -380,6 +381,36 @@ def test_paths_can_be_read_from_stdin(tmp_path, astronaut_png):
     rows = {r["file"]: r for r in csv.DictReader(result.stdout.splitlines())}
     assert rows.keys() == {str(astronaut_png), str(tmp_path / "no.png")}
     assert rows[str(astronaut_png)]["emotion"] == "happy" and "no such file" in rows[str(tmp_path / "no.png")]["error"]
+
+
+@pytest.mark.parametrize("command", ["image", "video", "batch"])
+def test_stdin_paths_may_be_nul_separated_as_find_print0_writes_them(tmp_path, astronaut_png, command):
+    """`find ... -print0 | fervid image -` was one joined path ("no such file"); and a NUL in a pattern
+    (`printf 'a\\0b/*.png\\n'`) ended in a traceback from glob ("embedded null byte")."""
+    weird = tmp_path / "line\nbreak.png"  # a name only a NUL-separated list can give
+    weird.write_bytes(astronaut_png.read_bytes())
+    listed = b"\0".join(os.fsencode(p) for p in (astronaut_png, weird)) + b"\0"
+    if command == "image":
+        result = runner.invoke(app, ["image", "-", "--csv", "-", "-q"], input=listed)
+        assert result.exit_code == 0, result.output
+        files = [row["file"] for row in csv.DictReader(io.StringIO(result.stdout))]  # (its line break quoted)
+        assert files == [str(astronaut_png), str(weird)]
+    extra = ["--out", str(tmp_path / "out")] if command != "image" else []
+    result = runner.invoke(app, [command, "-", *extra], input=b"a\0b/*.png\n")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "error: a: no such file or folder" in result.output
+    assert "error: b/*.png: pattern matches no file" in result.output  # (echo's line break after the last NUL)
+    assert "NUL-separated" in " ".join(runner.invoke(app, [command, "-h"]).output.split())
+
+
+@pytest.mark.parametrize("command, piped", [("image", "astronaut"), ("video", "carphone")])
+def test_an_image_piped_to_stdin_is_said_not_to_be_paths(astronaut_png, command, piped):
+    """`cat a.jpg | fervid image -` read the JPEG's bytes as lines of paths: garbled names, or a traceback."""
+    data = (astronaut_png if piped == "astronaut" else carphone()).read_bytes()
+    result = runner.invoke(app, [command, "-"], input=data)
+    assert result.exit_code == 2, result.output
+    kind = "PNG image" if piped == "astronaut" else "MP4/MOV video"
+    assert f"-: stdin holds {kind} data: `-` reads paths, one a line, not image or video data" in result.output
 
 
 def test_python_m_fervid_runs_the_command():

@@ -264,7 +264,7 @@ def test_analyze_bgr_names_what_it_takes(analyzer, image):
 def test_analyze_video_says_what_it_takes(analyzer):
     from fervid.inference.video import sample_video
 
-    with pytest.raises(TypeError, match="give its path, not a bytes"):
+    with pytest.raises(TypeError, match=r"give its path, not bytes \(write the data to a file first\)"):
         analyzer.analyze_video(sample_video().read_bytes())
     with pytest.raises(TypeError, match="single settings go as keywords"):
         analyzer.analyze_video(sample_video(), options={"method": "mean"})
@@ -578,3 +578,76 @@ def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(a
                  lambda: ServerSettings(pipeline=PipelineOptions(face_crops=True))):
         with pytest.raises(ValueError, match="face_crops: fervid (batch|serve) detects faces.*--face-crops"):
             make()
+
+
+@pytest.mark.parametrize("camera", [0, 1, "VideoCapture"])
+def test_analyze_video_of_a_camera_says_how_cameras_are_read(analyzer, camera):
+    """deepface and fer users pass a camera index or a cv2.VideoCapture: it said "not a int (write bytes to a file
+    first)"."""
+    import cv2
+
+    source = cv2.VideoCapture() if camera == "VideoCapture" else camera
+    with pytest.raises(TypeError) as raised:
+        analyzer.analyze_video(source)
+    message = str(raised.value)
+    assert ("not an int" if camera != "VideoCapture" else "not a VideoCapture") in message
+    assert "`fervid live --source 0`" in message and "LiveSource(0)" in message and "bgr=True" in message
+    assert "bytes" not in message
+
+
+def test_the_apis_wrong_kind_errors_name_the_api_method_not_the_command(analyzer, astronaut_png):
+    """analyze_image of a video said "(use `fervid video`)", analyze_video of an image "(use `fervid image`)": a
+    Python caller is pointed at the other method, as the CLI keeps pointing at the other command."""
+    import fervid
+    from fervid.inference.images import load_image
+    from fervid.inference.video import StillImageError, sample_video
+
+    with pytest.raises(fervid.ImageLoadError) as raised:
+        analyzer.analyze_image(sample_video())
+    assert str(raised.value) == f"{sample_video()}: a video (MP4/MOV), not an image (use Analyzer.analyze_video)"
+    with pytest.raises(StillImageError) as raised:
+        analyzer.analyze_video(astronaut_png)
+    assert str(raised.value) == f"{astronaut_png}: a PNG image, not a video (use Analyzer.analyze_image)"
+    # what the CLI reads through says its command still (tests/apps/test_cli.py runs the commands)
+    with pytest.raises(fervid.ImageLoadError, match=r"not an image \(use `fervid video`\)$"):
+        load_image(sample_video())
+
+
+def test_a_name_too_long_for_a_file_is_a_fervid_error_naming_its_start(analyzer):
+    """A 300-character string raised OSError: [Errno 36] File name too long, repeating all of it: `except
+    fervid.FervidError`, which the README says catches every error fervid names, let it through."""
+    import fervid
+
+    with pytest.raises(fervid.ImageLoadError) as raised:
+        analyzer.analyze_image("x" * 300 + ".jpg")
+    assert str(raised.value) == "x" * 40 + "... (304 characters): too long for a file's name or path"
+    with pytest.raises(fervid.VideoError) as raised:
+        analyzer.analyze_video("x" * 300 + ".mp4")
+    assert str(raised.value) == "x" * 40 + "... (304 characters): too long for a file's name or path"
+
+
+def test_base64_image_text_is_said_to_be_base64(analyzer, astronaut_png):
+    """deepface takes an image as base64 text or a data URI; fervid raised OSError (File name too long) for the one
+    and called the other a URL to download."""
+    import base64
+
+    import fervid
+
+    text = base64.b64encode(astronaut_png.read_bytes()).decode()
+    for given in (text, "data:image/png;base64," + text, "data:image/png;base64," + text[:40]):
+        with pytest.raises(fervid.ImageLoadError, match="this looks like base64 image data: decode it and pass the "
+                                                        "bytes") as raised:
+            analyzer.analyze_image(given)
+        assert len(str(raised.value)) < 200 and "URL" not in str(raised.value)
+    with pytest.raises(fervid.ImageLoadError, match="base64 text of an image, not the image's bytes"):
+        analyzer.analyze_image(text.encode())
+    assert len(analyzer.analyze_image(base64.b64decode(text))) == 1  # as the message says
+
+
+def test_the_methods_that_take_bgr_arrays_say_so_first():
+    """analyze_image reads RGB arrays; these take OpenCV's BGR, which only their parameter's name said."""
+    import inspect
+
+    for method in (Analyzer.detect, Analyzer.classify, Analyzer.crop_faces, Analyzer.labelled_faces,
+                   Analyzer.classify_face_crop):
+        assert "BGR" in inspect.getdoc(method).splitlines()[0], method.__name__

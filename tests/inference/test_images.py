@@ -638,3 +638,27 @@ def test_small_images_are_annotated_enlarged_by_a_whole_factor(astronaut_rgb):
     for large in (np.ascontiguousarray(astronaut_rgb[:, :, ::-1]), np.zeros((256, 300, 3), np.uint8)):
         same, faces = enlarged_to_annotate(large, [face])
         assert same is large and faces == [face]
+
+
+def test_a_channel_first_array_is_told_to_transpose(astronaut_rgb):
+    """PyTorch's (C, H, W) layout was refused with the shapes taken, no word of what was wrong."""
+    with pytest.raises(ImageLoadError, match=r"got \(3, 512, 512\); channels first\? transpose to \(H, W, C\)"):
+        load_image(np.ascontiguousarray(astronaut_rgb.transpose(2, 0, 1)))
+    with pytest.raises(ImageLoadError) as raised:  # a batch of one is not channels first
+        load_image(astronaut_rgb[None])
+    assert "channels first" not in str(raised.value)
+
+
+def test_a_name_holding_a_nul_is_a_problem_not_a_crash(tmp_path):
+    """glob raised ValueError ("embedded null byte") on a pattern holding a NUL, read from stdin."""
+    files, problems = expand_inputs(["a\0b/*.png", "a\0b.png"])
+    assert files == [] and [item for item, _ in problems] == ["a\0b/*.png", "a\0b.png"]
+    assert all("no such file or folder" in why for _, why in problems)
+
+
+def test_a_file_named_like_base64_is_read_as_a_file(tmp_path, astronaut_rgb, monkeypatch):
+    """A base64 image's text is refused as such only where no file has that name."""
+    monkeypatch.chdir(tmp_path)
+    name = "iVBORw0KGgoAAAANSUhEUgAAAgAAAAIACAIAAAB7GkOtAAA"  # a PNG's base64 start
+    Image.fromarray(astronaut_rgb).save(tmp_path / name, "PNG")
+    assert load_image(name).shape == (512, 512, 3)

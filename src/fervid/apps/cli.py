@@ -142,13 +142,49 @@ def _bad_value(exc: ValueError) -> None:
 
 def _paths_from_stdin(inputs: list[str]) -> list[str]:
     """The inputs, '-' among them replaced by the paths on stdin, one a line (`find shoots -newer x | fervid image
-    -`; a file named - is ./-)."""
+    -`; a file named - is ./-), or NUL-separated where stdin holds a NUL, as `xargs -0` reads them (`find shoots
+    -print0 | fervid image -`: a name may hold a line break). An image or video piped in (`cat a.jpg | fervid image
+    -`) is said to be one, not read as garbled paths."""
     if "-" not in inputs:
         return inputs
     if sys.stdin is None:  # closed (`<&-`): Python made it None
         _fail("-: no standard input to read the paths from (it is closed)", EXIT_USAGE)
-    read = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    # bytes, made names as the system makes them (os.fsdecode): a name that is not UTF-8 is said as such, by
+    # expand_inputs, rather than failing to decode
+    stdin = getattr(sys.stdin, "buffer", None)
+    data = stdin.read() if stdin is not None else os.fsencode(sys.stdin.read())
+    media = _media_format(data)
+    if media:
+        _fail(f"-: stdin holds {media} data: `-` reads paths, one a line, not image or video data (save it to a file "
+              "and give the file's path)", EXIT_USAGE)
+    # (a line break after the last NUL is echo's or printf's, not a name's: `find -print0` ends its list with a NUL)
+    names = (data.removesuffix(b"\n").split(b"\0") if b"\0" in data
+             else [line.rstrip(b"\r") for line in data.split(b"\n")])
+    read = [os.fsdecode(name) for name in names if name.strip()]
     return [path for given in inputs for path in (read if given == "-" else [given])]
+
+
+def _media_format(data: bytes) -> str:
+    """What an image's, a video's or a sound file's bytes are ("JPEG image", "MP4/MOV video"); "" for anything else
+    (a list of paths)."""
+    import io
+
+    from PIL import Image
+
+    from fervid.inference.images import image_signature, video_container
+
+    container = video_container(io.BytesIO(data))
+    if container:
+        return f"{container} " + ("audio" if container == "M4A" else "image" if container in ("HEIF", "AVIF")
+                                   else "video")
+    signature = image_signature(io.BytesIO(data))
+    if signature:  # (Pillow may not open a truncated one)
+        return f"{signature} image"
+    try:
+        with Image.open(io.BytesIO(data)) as im:  # its header alone: any format Pillow reads (BMP, ...)
+            return f"{im.format} image"
+    except Exception:  # Pillow's plugins raise many kinds for what is not theirs: a text of paths is none of them
+        return ""
 
 
 def _must_exist(option: str, path) -> None:
@@ -594,7 +630,8 @@ def _typed_options(ctx: typer.Context) -> set[str]:
 def image(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns; '-': "
-                                                "the paths on stdin, one a line."),
+                                                "the paths on stdin, one a line (or NUL-separated, as `find -print0` "
+                                                "writes them)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write results as JSON to FILE, or '-' for stdout."),
     csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one row per face to this CSV FILE, or '-' for "
                                                               "stdout."),
@@ -855,7 +892,8 @@ def _write_csv(results, target: str) -> None:
 @app.command()
 def video(
     inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns; "
-                                                 "'-': the paths on stdin, one a line."),
+                                                 "'-': the paths on stdin, one a line (or NUL-separated, as `find "
+                                                 "-print0` writes them)."),
     out: Path = typer.Option(Path("fervid-video"), help="Folder for all outputs."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
@@ -2083,7 +2121,8 @@ def experiment(
 def batch(
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
-                                                          "first); '-': the paths on stdin, one a line."),
+                                                          "first); '-': the paths on stdin, one a line (or "
+                                                          "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "

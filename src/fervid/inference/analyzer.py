@@ -18,7 +18,7 @@ from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT
 from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
 from fervid.inference.options import PipelineOptions, checked_flag
-from fervid.inference.images import ImageInput, ImageLoadError, load_image, source_name
+from fervid.inference.images import ImageInput, ImageLoadError, VideoNotImageError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
 
 if TYPE_CHECKING:
@@ -156,7 +156,11 @@ class Analyzer:
             raise TypeError(f"analyze_image reads a path, a PIL image, a numpy array, image bytes or a binary file, "
                             f"not {type(image).__name__}" + (" (analyse each image of a list in turn)"
                                                              if isinstance(image, (list, tuple)) else ""))
-        return self.analyze_bgr(load_image(image, bgr=bgr), source=source_name(image), face_crop=bool(face_crop))
+        try:
+            image_bgr = load_image(image, bgr=bgr)
+        except VideoNotImageError as exc:  # said in the API's words: the CLI's `fervid video` is not this caller's
+            raise VideoNotImageError(exc.what, "Analyzer.analyze_video") from None
+        return self.analyze_bgr(image_bgr, source=source_name(image), face_crop=bool(face_crop))
 
     def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool = False) -> ImageResult:
         """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
@@ -176,9 +180,10 @@ class Analyzer:
         return ImageResult(source, self.classify(seen, detections), width, height)
 
     def classify_face_crop(self, image_bgr: np.ndarray) -> Face:
-        """A BGR image that is one face cropped already, classified whole: greyed and resized to the model's input
-        as `fervid evaluate` reads a folder of face crops (:func:`fervid.evaluation.datasets.load_image_folder`),
-        so each image scores as it does there. Its box is the whole image; it has no landmarks and no detection
+        """A BGR uint8 image (H, W, 3: OpenCV's channel order, not :meth:`analyze_image`'s RGB) that is one face
+        cropped already, classified whole: greyed and resized to the model's input as `fervid evaluate` reads a
+        folder of face crops (:func:`fervid.evaluation.datasets.load_image_folder`), so each image scores as it
+        does there. Its box is the whole image; it has no landmarks and no detection
         score (None: no detector ran)."""
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         crop = crop_face(grey, template=self.template)  # no eyes: resized whole
@@ -195,14 +200,16 @@ class Analyzer:
     LABELLED_FACE_MIN_SCORE = 0.3
 
     def crop_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Frame one face per image (the most confident detection, at score 0.3 or more) like FER2013, for
-        datasets of full-head photos such as JAFFE. ``images``: grey (H, W) or BGR (H, W, 3) uint8. Returns (uint8
-        crops N x 48 x 48, bool mask of images with a face); crops of images without a face are left black."""
+        """Frame one face per image, grey (H, W) or BGR (H, W, 3) uint8 (OpenCV's channel order, not
+        :meth:`analyze_image`'s RGB), like FER2013 (the most confident detection, at score 0.3 or more), for
+        datasets of full-head photos such as JAFFE. Returns (uint8 crops N x 48 x 48, bool mask of images with a
+        face); crops of images without a face are left black."""
         crops, faces = self.labelled_faces(images)
         return crops, faces > 0
 
     def labelled_faces(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`crop_faces` for photos each labelled with one person's emotion, with how many faces each holds:
+        """:meth:`crop_faces` (grey or BGR uint8 images: OpenCV's channel order, not :meth:`analyze_image`'s RGB)
+        for photos each labelled with one person's emotion, with how many faces each holds:
         0 (none found), 1, or more where another face is found at the detector's own threshold (a real face, not
         the weaker guesses the labelled face is looked for among), so that which face the label describes is not
         known. Returns (uint8 crops N x 48 x 48 of the most confident face, int face counts N)."""
@@ -223,7 +230,8 @@ class Analyzer:
         return crops, faces
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
-        """Align, crop and classify given detections."""
+        """Align, crop and classify given detections in a BGR uint8 image (H, W, 3: OpenCV's channel order, not
+        :meth:`analyze_image`'s RGB)."""
         if not detections:
             return []
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
@@ -238,7 +246,8 @@ class Analyzer:
         ]
 
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        """The detector's faces in a BGR image, each face lying on its side or upside down stood upright
+        """The detector's faces in a BGR uint8 image (H, W, 3: OpenCV's channel order, not :meth:`analyze_image`'s
+        RGB), each face lying on its side or upside down stood upright
         (:func:`fervid.inference.detect.stand_upright`): images and video find faces here."""
         # a turned face must score as a face would here: UPRIGHT_MIN_SCORE was measured with CenterFace (threshold
         # 0.4); yuface's own threshold is 0.8
@@ -283,11 +292,17 @@ class Analyzer:
         ``out_dir``."""
         import warnings
 
-        from fervid.inference.video import VideoAnalyzer, VideoOptions
+        from fervid.inference.video import StillImageError, VideoAnalyzer, VideoOptions
 
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"analyze_video reads a video file: give its path, not a {type(path).__name__} (write "
-                            "bytes to a file first)")
+            camera = isinstance(path, (int, cv2.VideoCapture)) and not isinstance(path, bool)  # cv2's habit
+            data = isinstance(path, (bytes, bytearray, memoryview)) or callable(getattr(path, "read", None))
+            raise TypeError(f"analyze_video reads a video file: give its path, not {_a(type(path).__name__)}" + (
+                " (a camera is read live: `fervid live --source 0`; in Python, the frames of "
+                "fervid.inference.video.LiveSource(0) as source, analysed by VideoAnalyzer(analyzer, "
+                "VideoOptions(centred=False)).run(source.name, frames=iter(source), fps=source.fps) as `fervid live` "
+                "does them; or give each frame cap.read() returns to analyze_image(frame, bgr=True))" if camera else
+                " (write the data to a file first)" if data else ""))
         if isinstance(options, PipelineOptions):
             self._check_runs(options)
             options = options.video()
@@ -299,7 +314,12 @@ class Analyzer:
         runner = VideoAnalyzer(self, options)
         if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
             warnings.warn(runner.notice, stacklevel=2)
-        return runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
+        try:
+            return runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
+        except StillImageError as exc:  # said in the API's words: the CLI's `fervid image` is not this caller's
+            if not exc.reader:
+                raise
+            raise StillImageError(exc.what, "Analyzer.analyze_image") from None
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be
@@ -323,6 +343,13 @@ class Analyzer:
             differences.append("face_crops (images only: a video's faces are always detected)")
         if differences:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+
+
+def _a(noun: str) -> str:
+    """A type's name with its article: "an int", "a list", "bytes"."""
+    if noun == "bytes":
+        return noun
+    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _check_video_settings(changes: dict, video_settings: list[str]) -> None:

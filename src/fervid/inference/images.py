@@ -78,6 +78,18 @@ class ImageLoadError(FervidError, ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
+class VideoNotImageError(ImageLoadError):
+    """A video given as an image: ``what`` names it and says so, ``reader`` what reads videos (`fervid video`;
+    Analyzer.analyze_video where the API raised it)."""
+
+    def __init__(self, what: str, reader: str = "`fervid video`"):
+        super().__init__(f"{what} (use {reader})")
+        self.what, self.reader = what, reader
+
+    def __reduce__(self):  # made again from its parts (from its message, a copy or a pickle said the reader twice)
+        return type(self), (self.what, self.reader)
+
+
 def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
     """Return a BGR uint8 image (H, W, 3) from a path, a PIL image, a numpy array, or an encoded file's bytes
     (``bytes`` or a binary file object, e.g. an upload: PNG, JPEG, ... as on disk).
@@ -92,9 +104,14 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
         # ignored, and the caller misled
         raise OptionError(f"bgr=True describes a numpy array's channel order; this input ({type(source).__name__}) "
                          "carries its own")
+    # an image sent as text, as deepface and web APIs take one (a file of that name is read as a file)
+    if isinstance(source, str) and base64_image(source) and not os.path.lexists(source):
+        raise ImageLoadError(f"{shortened(source)}: this looks like base64 image data: decode it and pass the bytes "
+                             "(base64.b64decode(text" + ('.split(",", 1)[1]' if _IMAGE_DATA_URI.match(source) else "")
+                             + "))")
     if isinstance(source, str) and is_url(source):
-        raise ImageLoadError(f"{source}: fervid reads files, not URLs (it works offline): download the image "
-                             "and give its path")
+        raise ImageLoadError(f"{shortened(source)}: fervid reads files, not URLs (it works offline): download the "
+                             "image and give its path")
     if isinstance(source, str) and not source.strip():
         raise ImageLoadError("empty file name")
     if isinstance(source, (str, os.PathLike)):
@@ -167,8 +184,17 @@ def source_name(source) -> str:
 
 
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
-    """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video")."""
-    if not path.exists():
+    """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video"), or
+    when the system cannot look it up (a name too long to be a file's, a folder it may not enter)."""
+    try:
+        exists = path.exists()
+    except OSError as exc:  # not said by exists(): a plain OSError that repeated the whole name escaped the API
+        if exc.errno == errno.ENAMETOOLONG:
+            raise error(f"{shortened(str(path))}: too long for a file's name or path"
+                        + (": this looks like base64 image data: decode it and pass the bytes"
+                           if base64_image(str(path)) else "")) from None
+        raise error(f"{shortened(str(path))}: {exc.strerror or exc}") from None
+    if not exists:
         raise error(f"{path}: no such file")
     if path.is_dir():
         raise error(f"{path}: is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
@@ -235,6 +261,10 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
     except ImageLoadError as exc:
         container = video_container(source) if "not an image" in str(exc) else None
         image_format = image_signature(source) if "not an image" in str(exc) and not container else None
+        head = _first_bytes(source, 24) if "not an image" in str(exc) else None
+        if head and base64_image(head.decode("latin-1")):  # an image's base64 text, encoded as bytes again
+            raise ImageLoadError(f"{name}: base64 text of an image, not the image's bytes: decode it first "
+                                 "(base64.b64decode)") from None
         if image_format:  # an image's first bytes, and no picture after them: cut short, or damaged
             raise ImageLoadError(f"{name}: a {image_format} image whose data Pillow cannot read: truncated or "
                                  "corrupt") from None
@@ -252,7 +282,7 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
         if container == "M4A" or (Path(name).suffix.lower() in AUDIO_SUFFIXES and container != "Ogg Theora"):
             raise ImageLoadError(f"{name}: audio only, no picture: fervid reads faces") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
-            raise ImageLoadError(f"{name}: a video ({container}), not an image (use `fervid video`)") from None
+            raise VideoNotImageError(f"{name}: a video ({container}), not an image") from None
         raise
 
 
@@ -415,7 +445,11 @@ def _from_array(arr: np.ndarray, bgr: bool) -> np.ndarray:
     if arr.ndim == 2:
         return np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ImageLoadError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
+        # PyTorch's and ONNX's (C, H, W) order: the channels come first
+        channels_first = arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] > 4
+        raise ImageLoadError(f"numpy image must be (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}"
+                             + ("; channels first? transpose to (H, W, C): image.transpose(1, 2, 0)"
+                                if channels_first else ""))
     if arr.shape[2] == 1:
         return np.repeat(arr, 3, axis=2)
     if arr.shape[2] == 4:
@@ -435,6 +469,36 @@ def _integers_to_uint8(arr: np.ndarray) -> np.ndarray:
     if bits > 8:
         arr = arr * (255.0 / (2 ** bits - 1))
     return np.clip(arr + 0.5 if bits > 8 else arr, 0, 255).astype(np.uint8)
+
+
+# a data: URI of an encoded image (a web page's <img src>, a JSON API's field)
+_IMAGE_DATA_URI = re.compile(r"(?i)data:image/[\w.+-]+;base64,")
+# a file's first bytes as base64 gives them: 24 characters are 18 bytes, enough for any image's signature
+_BASE64_HEAD = re.compile(r"[A-Za-z0-9+/_-]{24}")
+
+
+def base64_image(text: str) -> bool:
+    """Whether ``text`` is an encoded image in base64 (or a ``data:image/...;base64,`` URI), as deepface's and web
+    APIs pass images, rather than a file's name: its first characters decode to an image file's signature."""
+    import base64
+    import binascii
+    import io
+
+    if _IMAGE_DATA_URI.match(text):
+        return True
+    if not _BASE64_HEAD.match(text):
+        return False
+    try:
+        head = base64.b64decode(text[:24].replace("-", "+").replace("_", "/"), validate=True)  # (URL-safe too)
+    except binascii.Error:
+        return False
+    return image_signature(io.BytesIO(head)) is not None
+
+
+def shortened(text: str, keep: int = 40) -> str:
+    """``text`` for a message: as it is, or where longer than twice ``keep`` its start and how long it is (a message
+    that repeated a 200,000-character string passed as a path filled the screen)."""
+    return text if len(text) <= 2 * keep else f"{text[:keep]}... ({len(text):,} characters)"
 
 
 def is_url(name: str) -> bool:
@@ -555,6 +619,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             problems.append((masked_source(item), "a URL: fervid reads files (it works offline): download it and "
                              "give its path" + ("; `fervid live --source URL` analyses a stream or a video served "
                                                 "over the network as it plays" if takes_videos else "")))
+        elif "\0" in item:  # (glob raised ValueError on it: a traceback) a NUL ends a name to the system
+            problems.append((item, "no such file or folder (no file's name holds a NUL byte)"))
         elif any(ch in item for ch in "*?["):
             files = _pattern_files(item)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth

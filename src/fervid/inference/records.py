@@ -41,7 +41,8 @@ FIELD_DESCRIPTIONS = {
                  "(none for an image classified whole, --face-crops).",
     "detection_score": "The face detector's score, 0 to 1 (in a video row where optical flow placed the box: the "
                        "track's latest detection's; null for an image classified whole, --face-crops).",
-    **{emotion: f"The probability of {emotion}, 0 to 1 (the 7 sum to 1)." for emotion in EMOTIONS},
+    **{emotion: f"The probability of {emotion}, 0 to 1, to 4 decimals (the 7 sum to 1 within 0.00035)."
+       for emotion in EMOTIONS},
     "emotion": "The most probable of the 7 emotions.",
     "confidence": "The probability of `emotion`, 0 to 1.",
     "uncertain": "Whether `confidence` is below the model's threshold (0.5 for the shipped models; its model card says "

@@ -154,7 +154,15 @@ class OutputsBusy(FolderLocked):
 
 class StillImageError(VideoError):
     """A still image given as a video (``fervid video "frames/*.png"``: a sequence of frames is said once, with how to
-    join them)."""
+    join them): ``what`` names it and says so, ``reader`` what reads images (`fervid image`; Analyzer.analyze_image
+    where the API raised it; "": none, an image too large to read)."""
+
+    def __init__(self, what: str, reader: str = "`fervid image`"):
+        super().__init__(f"{what} (use {reader})" if reader else what)
+        self.what, self.reader = what, reader
+
+    def __reduce__(self):  # made again from its parts (from its message, a copy or a pickle said the reader twice)
+        return type(self), (self.what, self.reader)
 
 
 def sample_video() -> Path:
@@ -1404,7 +1412,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     check_input_file(path, "video", VideoError)
     still = _still_image_format(path)
     if still:  # FFmpeg would open it as a one-frame "video" and the analysis would "succeed" on nothing
-        raise StillImageError(f"{path}: a {still} image, not a video (use `fervid image`)")
+        raise StillImageError(f"{path}: a {still} image, not a video")
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
@@ -2002,7 +2010,8 @@ def _still_image_format(path: Path) -> str | None:
         declared = re.search(r"\((\d+) pixels\)", str(exc))
         raise StillImageError(f"{path}: an image whose header declares "
                               + (f"{int(declared[1]):,} pixels" if declared else "more pixels than Pillow decodes")
-                              + " (over the limit Pillow decodes: a decompression bomb?), not a video") from None
+                              + " (over the limit Pillow decodes: a decompression bomb?), not a video",
+                              reader="") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     if frames > 1 and fmt == "WEBP":  # the ffmpeg binary fervid runs decodes it (OpenCV's FFmpeg does not)
