@@ -49,6 +49,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Uploa
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -1179,9 +1180,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         had to be edited by hand whenever fervid's changed."""
         return Response(web_constants_script(), media_type="text/javascript")
 
-    # pages, not API endpoints; HEAD too (an uptime monitor's check of the page: it was a 405), answered as GET is,
-    # without the body
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    # pages, not API endpoints (HEAD too: below)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
@@ -1203,5 +1203,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or
+    # /docs was a 405), as Starlette's own routes (/openapi.json, /static) do; FastAPI's answer GET alone. The pages
+    # are the routes left out of the API's schema, where a HEAD operation would be listed beside each GET
+    for route in app.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods and not route.include_in_schema:
+            route.methods.add("HEAD")
     return app
 
