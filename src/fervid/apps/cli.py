@@ -219,16 +219,16 @@ def _dominant_text(track: dict) -> str:
     return f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%})"
 
 
-def _run_speed(result, elapsed: float, key_frames: bool = True) -> str:
-    """How fast a video was analysed, ``elapsed`` seconds in all: "65 of 390 frames in 7.4 s (9 fps) and 10.5 s
-    more writing its timelines and key frames: 17.9 s, 0.5x real time", the writing said apart where it took a
-    second or more (0.3-0.5 s a track: a call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps"). The
-    real-time ratio is the whole run's: over the analysis alone, "1.7x real time" was said of a run slower than the
+def _run_speed(result, key_frames: bool = True) -> str:
+    """How fast a video was analysed: "65 of 390 frames in 7.4 s (9 fps) and 10.5 s more writing its timelines and
+    key frames: 17.9 s, 0.5x real time", the writing said apart where it took a second or more (0.3-0.5 s a track: a
+    call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps"). The real-time ratio is the whole run's
+    (``result.realtime_factor``): over the analysis alone, "1.7x real time" was said of a run slower than the
     video."""
     frames = (f"{result.frames_analysed}" if result.frames_analysed == result.frames_read
               else f"{result.frames_analysed} of {result.frames_read}")
     fps = result.frames_analysed / max(result.seconds, 1e-9)
-    real_time = result.duration / max(elapsed, 1e-9)
+    elapsed, real_time = result.run_seconds, result.realtime_factor
     saving = elapsed - result.seconds
     if saving < 1.0:
         return f"{frames} frames in {elapsed:.1f} s ({fps:.0f} fps, {real_time:.1f}x real time)"
@@ -944,7 +944,7 @@ def video(
         bar.close()
         analysed += 1
         if not quiet:
-            typer.echo(f"{one_line(str(path))}: {_run_speed(result, _time.time() - started, key_frames != 0)}, "
+            typer.echo(f"{one_line(str(path))}: {_run_speed(result, key_frames != 0)}, "
                        f"{len(result.track_ids)} track(s)"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
             for t in result.track_summaries():
@@ -1164,17 +1164,14 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    import time
-
     from fervid.inference.video import OutputNames, VideoError, sample_video
 
     try:
         clip = sample_video()
     except VideoError as exc:
         _fail(str(exc))
-    started = time.time()
     result = _video_runner(options, analyzer).run(clip, out / "carphone")
-    typer.echo(f"carphone video: {_run_speed(result, time.time() - started)}")
+    typer.echo(f"carphone video: {_run_speed(result)}")
     for t in result.track_summaries():
         typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
     folder, names = out / "carphone", OutputNames(clip.stem)

@@ -674,7 +674,12 @@ class VideoResult:
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
+    # seconds the analysis took: the frames decoded, detected and classified, the streamed table and annotated
+    # video written (the tracks JSON's analysis_seconds); run_seconds: the whole run, the outputs written at its end
+    # too (timelines, key frames, the tracks JSON), as `fervid video` says it (0.0 where no run timed it: a live
+    # session's)
     seconds: float = 0.0
+    run_seconds: float = 0.0
     method: str = ""
     model: str = ""  # the emotion CNN and face detector that ran
     detector: str = ""
@@ -741,7 +746,15 @@ class VideoResult:
 
     @property
     def realtime_factor(self) -> float:
-        """Seconds of video analysed per second spent."""
+        """Seconds of video per second of the whole run (:attr:`run_seconds`: the outputs written at its end
+        included), the "x real time" `fervid video` says; 0.0 where no run timed it. The analysis alone:
+        :attr:`analysis_realtime_factor`."""
+        return self.duration / self.run_seconds if self.run_seconds > 0 else 0.0
+
+    @property
+    def analysis_realtime_factor(self) -> float:
+        """Seconds of video per second of the analysis alone (:attr:`seconds`: the timelines, key frames and tracks
+        JSON written at the end left out); at least :attr:`realtime_factor`."""
         return self.duration / max(self.seconds, 1e-9)
 
     def frame_table(self) -> pd.DataFrame:
@@ -2759,6 +2772,7 @@ class VideoAnalyzer:
                     raise
                 if hasattr(raised, "add_note"):  # (Python 3.11+) the error that ended the run stays the one raised
                     raised.add_note(f"the outputs in {out_dir} could not be saved either: {exc!r}")
+        result.run_seconds = time.perf_counter() - started
         if stopped_by is not None:
             raise stopped_by
         if raised is not None:
