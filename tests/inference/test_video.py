@@ -2755,3 +2755,31 @@ def _png_header(width: int, height: int) -> bytes:
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_as_text(analyzer, tmp_path):
+    """A result in a Jupyter cell printed its repr only: no _repr_html_. It shows the video's name, length and
+    what was analysed, and a row per track (its track_table, as pandas writes it in HTML), not the frames' rows; a
+    file named as markup is shown as text."""
+    import shutil
+    from html.parser import HTMLParser
+
+    clip = tmp_path / "<img src=x onerror=alert(1)>&.mp4"
+    shutil.copy(carphone(), clip)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)
+    tags, text, cells = [], [], []
+
+    class Page(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+
+        def handle_data(self, data):
+            text.append(data)
+            if tags[-1] == "td" and data.strip():
+                cells.append(data.strip())
+
+    Page().feed(result._repr_html_())
+    assert "img" not in tags and tags.count("table") == 1 and tags.count("tr") == 1 + len(result.tracks) == 2
+    assert f"{clip}: 4.0 s, 193 x 144, 120 frames analysed (frame), 1 track(s)" in "".join(text)
+    table = result.track_table()
+    assert cells == [str(value) for value in table.iloc[0]], cells
