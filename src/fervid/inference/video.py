@@ -40,8 +40,8 @@ from fervid.inference.annotate import annotate, naming_file, replacing, write_im
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
-from fervid.inference.options import (MAX_FRAME_PIXELS, PipelineOptions, check_field_types, check_key_frames,
-                                      check_positive, check_temporal_model, check_video_timing)
+from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
+                                      check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
                                       html_view, rounded, track_row, write_csv)
 from fervid.inference.records import table_schema as _schema
@@ -222,8 +222,7 @@ class VideoOptions:
     annotate: bool = _DEFAULTS.annotate
     key_frames: int | None = _DEFAULTS.key_frames
     temporal_model: str | Path | None = _DEFAULTS.temporal_model
-    # 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits
-    frames_memory_mb: float = 2000.0
+    frames_memory_mb: float = FRAMES_MEMORY_MB
     max_frame_pixels: int = MAX_FRAME_PIXELS
 
     def __post_init__(self):
@@ -542,9 +541,10 @@ def frames_memory_limits(source: str, options: VideoOptions, ahead: float, fps: 
         batch = max(1, min(batch, (allowed - 2) // 2))  # half of what fits for the CNN's batch, half for the window
     room = allowed - batch - 2
     if room < (1 if ahead > 0 else 0):
-        raise VideoError(f"{source}: frames of {frame_shape[1]} x {frame_shape[0]} take {frame_bytes / 1e6:.0f} MB "
-                         f"each decoded, and {options.frames_memory_mb:g} MB (frames_memory_mb) hold too few of them "
-                         "to analyse: raise frames_memory_mb, or convert the video to a smaller size")
+        raise VideoError(f"{source}: frames of {frame_shape[1]} x {frame_shape[0]} take {frame_bytes / 1e6:.3g} MB "
+                         f"each decoded, and {options.frames_memory_mb:g} MB (--frames-memory-mb, "
+                         "VideoOptions.frames_memory_mb) hold too few of them to analyse: raise it, or convert the "
+                         "video to a smaller size")
     return (room / ahead if ahead > 0 else None), batch
 
 
