@@ -2270,3 +2270,25 @@ def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_p
     for command in ("video", "batch", "serve"):  # the default is VideoOptions', said in --help
         help_text = runner.invoke(app, [command, "--help"]).output
         assert re.search(r"--frames-memory-mb MB[^[]*\[default: 2000\.0\]", help_text), help_text
+
+
+def test_crops_of_images_of_one_name_in_different_folders_stay_apart(tmp_path, astronaut_rgb):
+    """`fervid image inputs --crops c/` on inputs/happy/a.png and inputs/sad/a.png: the crops follow the rule of
+    every per-image output of a tree (--annotate's too), one folder of names made unique, each name taking the
+    folder that tells it apart; neither image's crop is written over by the other's."""
+    from fervid import Analyzer
+
+    images = {"happy": astronaut_rgb, "sad": np.ascontiguousarray(astronaut_rgb[:, ::-1])}
+    for folder, picture in images.items():
+        (tmp_path / "inputs" / folder).mkdir(parents=True)
+        Image.fromarray(picture).save(tmp_path / "inputs" / folder / "a.png")
+    crops, annotated = tmp_path / "crops", tmp_path / "annotated"
+    ran = runner.invoke(app, ["image", str(tmp_path / "inputs"), "--crops", str(crops), "--annotate", str(annotated),
+                              "-q"])
+    assert ran.exit_code == 0, ran.output
+    assert sorted(p.name for p in crops.iterdir()) == ["happy_a_face1.png", "sad_a_face1.png"]
+    assert sorted(p.name for p in annotated.iterdir()) == ["happy_a_fervid.png", "sad_a_fervid.png"]
+    analyzer = Analyzer()
+    for folder in images:
+        np.testing.assert_array_equal(np.asarray(Image.open(crops / f"{folder}_a_face1.png")),
+                                      analyzer.analyze_image(tmp_path / "inputs" / folder / "a.png")[0].crop)

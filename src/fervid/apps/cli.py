@@ -581,7 +581,10 @@ def image(
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
                                              help="Write each face's aligned 48x48 grey crop (what the CNN reads) "
                                                   "here as PNG: <image stem>_face<N>.png, faces numbered from 1 from "
-                                                  "the left (a column from the top). Sorted into <emotion>/ folders "
+                                                  "the left (a column from the top); images of one name in different "
+                                                  "folders carry the folder that tells them apart, as --annotate's "
+                                                  "copies do (happy/a.jpg, sad/a.jpg: happy_a_face1.png, "
+                                                  "sad_a_face1.png). Sorted into <emotion>/ folders "
                                                   "they are the face crops `fervid evaluate`, `calibrate` and `train` "
                                                   "read."),
     model: str = MODEL_OPTION,
