@@ -1398,7 +1398,7 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     assert re.search(r"images: [\d.]+ s each", said) and "empty.mp4" in said  # no length: not counted, named
     assert re.search(r"estimated: about \d+ min \d\d s with one worker", said), said
     # each video at the rate of the sample of its size, the images at theirs
-    found = estimate_batch([str(corpus)], MEAN, sample_seconds=2.0)
+    found = estimate_batch([str(corpus)], BatchOptions(out=out, pipeline=MEAN), sample_seconds=2.0)
     rates = {Path(s["file"]).name: s for s in found["samples"]}
     assert rates["large.mp4"]["seconds_analysed"] == pytest.approx(2.0, abs=0.2)  # the first 2 s only
     expected = sum(rates[name]["seconds_per_video"] + length / rates[name]["real_time"]
@@ -1633,7 +1633,7 @@ def test_estimate_counts_a_videos_start_and_end_once_and_leaves_out_the_first_im
 
     monkeypatch.setattr(VideoResult, "save", slow_end)
     monkeypatch.setattr(batch, "_analyse_image", slow_first)
-    found = batch.estimate_batch([str(corpus)], MEAN)
+    found = batch.estimate_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN))
     sample = found["samples"][0]
     assert 3.0 <= sample["seconds_per_video"] < 6.0, sample  # once per video, not in its rate
     frames_seconds = 120 / 29.97 / sample["real_time"]

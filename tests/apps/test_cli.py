@@ -2409,3 +2409,44 @@ def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_pa
     assert not any(line.startswith("ok:") for line in lines) and "\x1b" not in result.output
     assert f"error: {folder}/x\\nok: all files analysed fine.png: " in result.output
     assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output
+
+
+def test_every_video_command_takes_the_frame_size_and_frames_memory_bounds(tmp_path):
+    """`fervid batch` had no --max-video-megapixels (its videos were held to the 40 MP default whatever was wanted),
+    and the memory a video's analysis may hold (VideoOptions.frames_memory_mb) could be set from the API only."""
+    for command in ("video", "batch"):
+        args = [command, str(carphone()), "--method", "mean", "-q", "--out"]
+        small = runner.invoke(app, [*args, str(tmp_path / command / "small"), "--max-video-megapixels", "0.02"])
+        assert small.exit_code == 1 and "frames too large: 176 x 144" in small.output, small.output
+        held = runner.invoke(app, [*args, str(tmp_path / command / "held"), "--frames-memory-mb", "0.1"])
+        assert held.exit_code == 1 and ("0.0834 MB each decoded, and 0.1 MB (--frames-memory-mb, "
+                                        "VideoOptions.frames_memory_mb) hold too few") in held.output, held.output
+        bad = runner.invoke(app, [*args, str(tmp_path / command / "bad"), "--frames-memory-mb", "0"])
+        assert bad.exit_code == 2 and "--frames-memory-mb must be a positive number of MB" in bad.output, bad.output
+    bad = runner.invoke(app, ["serve", "--frames-memory-mb", "-1"])
+    assert bad.exit_code == 2 and "--frames-memory-mb must be positive" in bad.output, bad.output
+    for command in ("video", "batch", "serve"):  # the default is VideoOptions', said in --help
+        help_text = runner.invoke(app, [command, "--help"]).output
+        assert re.search(r"--frames-memory-mb MB[^[]*\[default: 2000\.0\]", help_text), help_text
+
+
+def test_crops_of_images_of_one_name_in_different_folders_stay_apart(tmp_path, astronaut_rgb):
+    """`fervid image inputs --crops c/` on inputs/happy/a.png and inputs/sad/a.png: the crops follow the rule of
+    every per-image output of a tree (--annotate's too), one folder of names made unique, each name taking the
+    folder that tells it apart; neither image's crop is written over by the other's."""
+    from fervid import Analyzer
+
+    images = {"happy": astronaut_rgb, "sad": np.ascontiguousarray(astronaut_rgb[:, ::-1])}
+    for folder, picture in images.items():
+        (tmp_path / "inputs" / folder).mkdir(parents=True)
+        Image.fromarray(picture).save(tmp_path / "inputs" / folder / "a.png")
+    crops, annotated = tmp_path / "crops", tmp_path / "annotated"
+    ran = runner.invoke(app, ["image", str(tmp_path / "inputs"), "--crops", str(crops), "--annotate", str(annotated),
+                              "-q"])
+    assert ran.exit_code == 0, ran.output
+    assert sorted(p.name for p in crops.iterdir()) == ["happy_a_face1.png", "sad_a_face1.png"]
+    assert sorted(p.name for p in annotated.iterdir()) == ["happy_a_fervid.png", "sad_a_fervid.png"]
+    analyzer = Analyzer()
+    for folder in images:
+        np.testing.assert_array_equal(np.asarray(Image.open(crops / f"{folder}_a_face1.png")),
+                                      analyzer.analyze_image(tmp_path / "inputs" / folder / "a.png")[0].crop)

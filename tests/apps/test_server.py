@@ -75,6 +75,20 @@ def test_health_docs_and_page(client):
         assert BASE + "/constants.js" in scripts and all(client.get(u).status_code == 200 for u in scripts), scripts
 
 
+def test_every_page_answers_head_as_get_does(client):
+    """HEAD /live (an uptime monitor's or a link checker's check of the camera page) was a 405 while HEAD / answered;
+    so were /docs, /redoc and /constants.js. Every route answering GET at a fixed path answers HEAD: GET's status
+    and headers, no body."""
+    pages = [route.path for route in client.app.routes
+             if "GET" in (getattr(route, "methods", None) or ()) and "{" not in route.path]
+    assert {"/", "/live", "/constants.js", "/docs", "/redoc", "/healthz"} <= set(pages), pages
+    for path in pages:
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (got.status_code, b"") and got.status_code == 200, path
+        assert [head.headers.get(h) for h in ("content-type", "content-length")] == [
+            got.headers.get(h) for h in ("content-type", "content-length")], path
+
+
 def test_the_pages_constants_are_fervids_own(client):
     """The pages kept hand-made copies of the emotions, their colours and the video suffixes; they now load
     fervid's, so a suffix fervid video learns to read is one the web page sends as a video too."""

@@ -314,6 +314,25 @@ def test_a_video_of_frames_over_the_servers_size_limit_is_refused(data_dir):
     assert not list((data_dir / "jobs").iterdir())
 
 
+def test_a_video_job_holds_its_frames_within_the_servers_frames_memory(data_dir):
+    """The memory of decoded frames a video's analysis may hold (VideoOptions.frames_memory_mb) could not be set for
+    the server's jobs: `fervid serve --frames-memory-mb` sets it."""
+    from fervid.inference.options import PipelineOptions
+
+    settings = ServerSettings(data_dir=data_dir, max_upload_mb=5, frames_memory_mb=0.1,
+                              pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                             ).json()["job_id"]
+        for _ in range(600):
+            state = client.get(f"/v1/jobs/{job_id}").json()
+            if state["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+    assert state["status"] == "failed" and "0.1 MB (--frames-memory-mb, VideoOptions.frames_memory_mb) hold too " \
+        "few" in state["error"], state
+
+
 def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(data_dir, client, monkeypatch, caplog):
     """HEAD / (an uptime monitor's check) was a 405; a video job that failed was said only to a client asking for
     it, never in the server's log."""

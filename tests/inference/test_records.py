@@ -3,16 +3,19 @@ and a batch run's dataset, with the same names and values as the JSON."""
 
 import csv
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from fervid.inference.analyzer import Analyzer
 from fervid.apps.batch import DATASET_LEADING, BatchOptions, _current_schema, run_batch
 from fervid.apps.cli import app
 from fervid.emotions import EMOTIONS
-from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.images import ImageLoadError
+from fervid.inference.records import ROW_COLUMNS, ImageResult
 from fervid.samples import carphone
 from fervid.inference.video import FRAME_LEADING, VideoAnalyzer, VideoOptions
 from fervid.inference.options import PipelineOptions
@@ -163,3 +166,45 @@ def test_csv_text_that_a_spreadsheet_would_run_is_written_as_text_and_numbers_as
     assert rows[1:] == [["'=cmd|' /C calc'!A0.png", "-1.5", "happy", "'+SUM(1+1).png: not an image"],
                         ["'@x.png", "2", "sad", "'-rf.png: empty"], ["'\tx.png", "-3", "fear", "'\rx.png"],
                         ["a=b.png", "0.25", "", ""]]
+
+
+class _Page(HTMLParser):
+    """The elements and the text of an HTML fragment, as a browser would read them."""
+
+    def __init__(self, fragment: str):
+        super().__init__()
+        self.tags, self.text, self.rows = [], [], []
+        self.feed(fragment)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.tags and self.tags[-1] == "td" and data.strip():
+            self.rows[-1].append(data.strip())
+
+
+def test_a_notebook_shows_an_image_result_as_a_table_of_its_faces_and_its_name_as_text(tmp_path, astronaut_rgb):
+    """A result in a Jupyter cell printed its repr only: no _repr_html_. It shows the image's name, size and a
+    row per face (its to_dataframe, as pandas writes it in HTML); a file named as markup is shown as text."""
+    from PIL import Image
+
+    name = "<img src=x onerror=alert(1)>&<b>.png"
+    Image.fromarray(np.hstack([astronaut_rgb, astronaut_rgb[:, ::-1]])).save(tmp_path / name)
+    result = Analyzer().analyze_image(tmp_path / name)
+    page = _Page(result._repr_html_())
+    assert "img" not in page.tags and page.tags.count("b") == 1  # the name's markup is text, not elements
+    assert f"{tmp_path / name}: 1024 x 512, 2 face(s)" in "".join(page.text)
+    table = result.to_dataframe()
+    body = [row for row in page.rows if row]  # (the header's row holds th cells)
+    assert [row[table.columns.get_loc("emotion")] for row in body] == list(table["emotion"]) and len(body) == 2
+
+    bad = tmp_path / "<i>bad&.png"  # an unreadable file: its error, no table
+    bad.write_bytes(b"<script>alert(1)<script>")
+    with pytest.raises(ImageLoadError) as raised:
+        Analyzer().analyze_image(bad)
+    page = _Page(ImageResult(str(bad), error=str(raised.value))._repr_html_())
+    assert not {"i", "script", "table"} & set(page.tags) and f"{bad}: error: " in "".join(page.text)

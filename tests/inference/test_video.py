@@ -211,7 +211,7 @@ def test_help_on_the_video_api_says_what_each_setting_and_member_is():
     described = attributes.split("method: ")[1].split("centred: ")[0]
     assert all(f'"{name}"' in described for name in METHODS), described
     for member in ("ok", "episodes", "track_ids", "summary", "frame_table", "track_summaries", "track_table",
-                   "run_settings", "realtime_factor", "save"):
+                   "run_settings", "realtime_factor", "analysis_realtime_factor", "save"):
         assert (getattr(VideoResult, member).__doc__ or "").strip(), member
 
 
@@ -1789,7 +1789,36 @@ def test_a_one_frame_video_is_analysed(analyzer, tmp_path, astronaut_rgb):
     assert result.ok and (result.frames_read, result.frames_analysed) == (1, 1)
     assert [s["frames"] for s in result.track_summaries()] == [1]
     # a frame lasts 1/30 s: not "0.0x real time"
-    assert result.realtime_factor == pytest.approx(1 / 30 / result.seconds, rel=0.01)
+    assert result.analysis_realtime_factor == pytest.approx(1 / 30 / result.seconds, rel=0.01)
+    assert result.realtime_factor == pytest.approx(1 / 30 / result.run_seconds, rel=0.01)
+
+
+def test_the_realtime_factor_is_the_whole_runs_as_fervid_video_says_it(analyzer, tmp_path, monkeypatch):
+    """`fervid video` said "x real time" over the whole run (the timelines, key frames and tracks JSON written at the
+    end included), while VideoResult.realtime_factor was over the analysis alone: a run slower than the video was
+    faster than real time to the API. realtime_factor is the whole run's; the analysis alone has a name of its own."""
+    from fervid.apps.cli import _run_speed
+    from fervid.inference.video import VideoResult
+
+    save = VideoResult.save
+
+    def slow_save(self, out_dir):  # as a video of many tracks: 0.3 s a timeline
+        time.sleep(1.0)
+        return save(self, out_dir)
+
+    monkeypatch.setattr(VideoResult, "save", slow_save)
+    started = time.perf_counter()
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path)
+    took = time.perf_counter() - started
+    assert result.seconds + 1.0 <= result.run_seconds <= took
+    assert result.realtime_factor == pytest.approx(result.duration / result.run_seconds)
+    assert result.analysis_realtime_factor == pytest.approx(result.duration / result.seconds)
+    assert result.analysis_realtime_factor > result.realtime_factor
+    assert json.loads((tmp_path / "carphone_pristine_tracks.json").read_text())["analysis_seconds"] == \
+        round(result.seconds, 2)
+    assert _run_speed(result).endswith(f": {result.run_seconds:.1f} s, {result.realtime_factor:.1f}x real time")
+    in_memory = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone())  # nothing saved at the end
+    assert in_memory.seconds <= in_memory.run_seconds < in_memory.seconds + 0.5
 
 
 def test_open_video_rejects_directories(tmp_path):
@@ -2726,3 +2755,31 @@ def _png_header(width: int, height: int) -> bytes:
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_as_text(analyzer, tmp_path):
+    """A result in a Jupyter cell printed its repr only: no _repr_html_. It shows the video's name, length and
+    what was analysed, and a row per track (its track_table, as pandas writes it in HTML), not the frames' rows; a
+    file named as markup is shown as text."""
+    import shutil
+    from html.parser import HTMLParser
+
+    clip = tmp_path / "<img src=x onerror=alert(1)>&.mp4"
+    shutil.copy(carphone(), clip)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(clip)
+    tags, text, cells = [], [], []
+
+    class Page(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+
+        def handle_data(self, data):
+            text.append(data)
+            if tags[-1] == "td" and data.strip():
+                cells.append(data.strip())
+
+    Page().feed(result._repr_html_())
+    assert "img" not in tags and tags.count("table") == 1 and tags.count("tr") == 1 + len(result.tracks) == 2
+    assert f"{clip}: 4.0 s, 193 x 144, 120 frames analysed (frame), 1 track(s)" in "".join(text)
+    table = result.track_table()
+    assert cells == [str(value) for value in table.iloc[0]], cells

@@ -40,7 +40,7 @@ from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
-from fervid.inference.options import PipelineOptions, setting_text
+from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
 from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
 from fervid.machine import threads_per_worker
@@ -114,8 +114,12 @@ class BatchOptions:
     engine: str = "local"  # local (process pool) or ray
     ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
+    # a video's bounds, as VideoOptions takes them: larger frames are refused; decoded frames held at once
+    max_frame_pixels: int = MAX_FRAME_PIXELS
+    frames_memory_mb: float = FRAMES_MEMORY_MB
 
     def __post_init__(self):
+        self.video()  # a bad bound is refused here, not by every worker
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
         if self.engine not in ENGINES:
@@ -126,6 +130,10 @@ class BatchOptions:
             raise ValueError("face_crops: fervid batch detects faces; classify images that are face crops with "
                              "`fervid image --face-crops`")
         check_state_path(Path(self.out) / STATE_FILE)
+
+    def video(self):
+        """The options each video is analysed with (:class:`fervid.inference.video.VideoOptions`)."""
+        return self.pipeline.video(max_frame_pixels=self.max_frame_pixels, frames_memory_mb=self.frames_memory_mb)
 
 
 STATE_FILE = "state.sqlite"  # in the output folder: the run's state
@@ -695,7 +703,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
 
     from fervid.inference.video import VideoAnalyzer
 
-    result = VideoAnalyzer(analyzer, options.pipeline.video()).run(path, out, progress=progress, stop=stop)
+    result = VideoAnalyzer(analyzer, options.video()).run(path, out, progress=progress, stop=stop)
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     streamed = result.table_path is not None
     frames = None if streamed else pa.Table.from_pandas(result.frame_table(), preserve_index=False)
@@ -890,9 +898,9 @@ def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], nu
     return lost
 
 
-def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds: float = 20.0,
+def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: float = 20.0,
                    sample_videos: int = 3, sample_images: int = 10) -> dict:
-    """How long ``fervid batch`` would take on ``inputs`` with ``pipeline``'s settings, on this machine, with one
+    """How long ``fervid batch`` would take on ``inputs`` with ``options``' settings, on this machine, with one
     worker, found by analysing samples (written to a temporary folder only): the first ``sample_seconds`` of up to
     ``sample_videos`` videos spread over their frame sizes (the size sets the cost of decoding, detecting and
     encoding), and up to ``sample_images`` images. Each video's time is its length, from its container, at the rate
@@ -911,10 +919,10 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
     known = sorted((v for v in videos if facts[v].seconds), key=lambda v: facts[v].width * facts[v].height)
     picks = known if len(known) <= sample_videos else list(dict.fromkeys(
         known[round(i * (len(known) - 1) / (sample_videos - 1))] for i in range(sample_videos)))
-    analyzer = pipeline.analyzer()
+    analyzer = options.pipeline.analyzer()
     samples = []
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
-        runner = VideoAnalyzer(analyzer, pipeline.video())
+        runner = VideoAnalyzer(analyzer, options.video())
         for n, video in enumerate(picks):
             # (frames: what progress counts; a raw DV's container gives its length, not a rate to time it by)
             fps = facts[video].fps or 30.0
@@ -947,7 +955,7 @@ def estimate_batch(inputs: list[str], pipeline: PipelineOptions, sample_seconds:
                             "seconds_analysed": round(result.duration, 1), "real_time": round(real_time, 2),
                             "seconds_per_video": round(max(0.0, wall - result.duration / real_time), 2)})
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
-        options = BatchOptions(out=Path(tmp), pipeline=pipeline)
+        options = dataclasses.replace(options, out=Path(tmp))
         image_seconds = []
         for n, image in enumerate(timed):
             started = time.perf_counter()

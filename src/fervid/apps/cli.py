@@ -21,7 +21,8 @@ from fervid.apps.standard_streams import send_to_stdout
 from fervid.inference.detect import DETECTORS
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
-from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive, setting_text
+from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive,
+                                     setting_text)
 from fervid.inference.records import ROW_COLUMNS
 from fervid.progress import is_terminal, one_line, progress_bar
 
@@ -118,6 +119,10 @@ QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no
 MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
                                            help="Videos of larger frames (width x height, in millions of pixels) "
                                                 "are refused before a frame is decoded, as too large (8K is 35).")
+FRAMES_MEMORY_MB_OPTION = typer.Option(FRAMES_MEMORY_MB, metavar="MB",
+                                       help="Videos: MB of decoded frames an analysis may hold at once (for its "
+                                            "temporal windows and a CNN batch); a video whose frame size and rate "
+                                            "need more is analysed at the rate that fits, with a notice.")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
@@ -258,16 +263,16 @@ def _dominant_text(track: dict) -> str:
     return f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%})"
 
 
-def _run_speed(result, elapsed: float, key_frames: bool = True) -> str:
-    """How fast a video was analysed, ``elapsed`` seconds in all: "65 of 390 frames in 7.4 s (9 fps) and 10.5 s
-    more writing its timelines and key frames: 17.9 s, 0.5x real time", the writing said apart where it took a
-    second or more (0.3-0.5 s a track: a call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps"). The
-    real-time ratio is the whole run's: over the analysis alone, "1.7x real time" was said of a run slower than the
+def _run_speed(result, key_frames: bool = True) -> str:
+    """How fast a video was analysed: "65 of 390 frames in 7.4 s (9 fps) and 10.5 s more writing its timelines and
+    key frames: 17.9 s, 0.5x real time", the writing said apart where it took a second or more (0.3-0.5 s a track: a
+    call of 14 faces sat at its last frame for 4 s, unsaid, after "28 fps"). The real-time ratio is the whole run's
+    (``result.realtime_factor``): over the analysis alone, "1.7x real time" was said of a run slower than the
     video."""
     frames = (f"{result.frames_analysed}" if result.frames_analysed == result.frames_read
               else f"{result.frames_analysed} of {result.frames_read}")
     fps = result.frames_analysed / max(result.seconds, 1e-9)
-    real_time = result.duration / max(elapsed, 1e-9)
+    elapsed, real_time = result.run_seconds, result.realtime_factor
     saving = elapsed - result.seconds
     if saving < 1.0:
         return f"{frames} frames in {elapsed:.1f} s ({fps:.0f} fps, {real_time:.1f}x real time)"
@@ -379,7 +384,7 @@ def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
                        "copy second.mkv` for the second)")
     if result.analysed_fps_cap:
         notices.append(f"{name}'s {result.width}x{result.height} frames come faster than the frames its analysis may "
-                       "hold for their temporal windows allow (VideoOptions.frames_memory_mb): at most "
+                       "hold for their temporal windows allow (--frames-memory-mb): at most "
                        f"{result.analysed_fps_cap:g} frames a second were analysed, the others left out "
                        "(analysed_fps_cap in the tracks JSON); --sample-fps analyses fewer")
     if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
@@ -587,6 +592,8 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
         runner = VideoAnalyzer(analyzer or _analyzer(options), options.video(**video_changes))
     except ModelError as exc:
         _fail_on(exc)
+    except ValueError as exc:  # a video setting of its own (--frames-memory-mb)
+        _bad_value(exc)
     if named_method and runner.temporal.name != named_method:
         # a method the user named is what their study reports: running another would be a flag that does nothing
         _fail(f"--method {named_method}: {runner.notice.split(';')[0]} (train one with `fervid train-temporal "
@@ -643,7 +650,10 @@ def image(
     crops_dir: Optional[Path] = typer.Option(None, "--crops",
                                              help="Write each face's aligned 48x48 grey crop (what the CNN reads) "
                                                   "here as PNG: <image stem>_face<N>.png, faces numbered from 1 from "
-                                                  "the left (a column from the top). Sorted into <emotion>/ folders "
+                                                  "the left (a column from the top); images of one name in different "
+                                                  "folders carry the folder that tells them apart, as --annotate's "
+                                                  "copies do (happy/a.jpg, sad/a.jpg: happy_a_face1.png, "
+                                                  "sad_a_face1.png). Sorted into <emotion>/ folders "
                                                   "they are the face crops `fervid evaluate`, `calibrate` and `train` "
                                                   "read."),
     model: str = MODEL_OPTION,
@@ -911,6 +921,7 @@ def video(
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
+    frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -961,7 +972,8 @@ def video(
         check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
     except ValueError as exc:
         _bad_value(exc)
-    runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6))
+    runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6),
+                           frames_memory_mb=frames_memory_mb)
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
@@ -1014,7 +1026,7 @@ def video(
         bar.close()
         analysed += 1
         if not quiet:
-            typer.echo(f"{one_line(str(path))}: {_run_speed(result, _time.time() - started, key_frames != 0)}, "
+            typer.echo(f"{one_line(str(path))}: {_run_speed(result, key_frames != 0)}, "
                        f"{len(result.track_ids)} track(s)"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
             for t in result.track_summaries():
@@ -1163,14 +1175,14 @@ def live(
         _fail(result.error)
 
 
-def _say_estimate(inputs: list[str], pipeline, out: Path) -> None:
+def _say_estimate(inputs: list[str], options) -> None:
     """`fervid batch --estimate`: the samples timed, and the run's estimated time."""
     from fervid.apps.batch import estimate_batch
     from fervid.machine import cpu_model
 
     typer.echo("timing samples with these settings ...", err=True)
     try:
-        found = estimate_batch(inputs, pipeline)
+        found = estimate_batch(inputs, options)
     except KeyboardInterrupt:
         typer.secho("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
@@ -1192,7 +1204,7 @@ def _say_estimate(inputs: list[str], pipeline, out: Path) -> None:
             f"{total // 60} min {total % 60:02d} s")
     typer.echo(f"estimated: about {took} with one worker on this "
                f"{cpu_model()} (the samples' faces and sizes stand for the rest: expect it to be off by a "
-               f"fifth or more); nothing was written to {out}")
+               f"fifth or more); nothing was written to {options.out}")
 
 
 def _quiet_opencv() -> None:
@@ -1234,17 +1246,14 @@ def demo(
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
-    import time
-
     from fervid.inference.video import OutputNames, VideoError, sample_video
 
     try:
         clip = sample_video()
     except VideoError as exc:
         _fail(str(exc))
-    started = time.time()
     result = _video_runner(options, analyzer).run(clip, out / "carphone")
-    typer.echo(f"carphone video: {_run_speed(result, time.time() - started)}")
+    typer.echo(f"carphone video: {_run_speed(result)}")
     for t in result.track_summaries():
         typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
     folder, names = out / "carphone", OutputNames(clip.stem)
@@ -2147,6 +2156,8 @@ def batch(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
+    frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
     quiet: bool = QUIET_OPTION,
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
@@ -2164,13 +2175,15 @@ def batch(
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                          temporal_model=temporal_model)
     try:
-        options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline)
+        check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
+        options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline,
+                               max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb)
     except ValueError as exc:
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker
     _video_runner(pipeline, named_method=method)
     if estimate:
-        _say_estimate(inputs, pipeline, out)
+        _say_estimate(inputs, options)
         return
     try:
         summary = run_batch(inputs, options, progress=not quiet)
@@ -2249,6 +2262,7 @@ def serve(
     max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
     max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
+    frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
                                                   "LAN address, the name a reverse proxy forwards or a compose "
                                                   "service's name; '*' answers any (in a container, behind a "
@@ -2278,7 +2292,8 @@ def serve(
                                   workers=workers, job_ttl_hours=job_ttl_hours, pipeline=pipeline,
                                   max_images_per_request=max_images_per_request,
                                   max_image_pixels=int(max_image_megapixels * 1e6),
-                                  max_video_pixels=int(max_video_megapixels * 1e6), host=host,
+                                  max_video_pixels=int(max_video_megapixels * 1e6),
+                                  frames_memory_mb=frames_memory_mb, host=host,
                                   allowed_hosts=tuple(allow_host), allowed_origins=tuple(allow_origin))
         root_path = root_path_option(root_path)
     except ValueError as exc:

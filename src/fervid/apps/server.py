@@ -49,6 +49,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Uploa
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,7 +64,7 @@ from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, Ima
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
-from fervid.inference.options import MAX_FRAME_PIXELS, PipelineOptions, check_positive
+from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 from fervid.progress import one_line
@@ -127,6 +128,7 @@ class ServerSettings:
     max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
     max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
     max_video_pixels: int = MAX_FRAME_PIXELS  # a video frame's size: larger ones are refused (415) at upload
+    frames_memory_mb: float = FRAMES_MEMORY_MB  # decoded frames a video job holds at once (VideoOptions')
     host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
@@ -134,7 +136,7 @@ class ServerSettings:
     def __post_init__(self):
         # zero workers would queue video jobs that never run; a zero or NaN limit would refuse (or admit) everything
         for name in ("max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours", "max_images_per_request",
-                     "max_concurrent_images", "max_image_pixels", "max_video_pixels"):
+                     "max_concurrent_images", "max_image_pixels", "max_video_pixels", "frames_memory_mb"):
             check_positive(name, getattr(self, name))
         if self.pipeline.face_crops:  # it would be ignored: the server detects the faces of what it is sent
             raise ValueError("face_crops: fervid serve detects faces; classify images that are face crops with "
@@ -792,7 +794,8 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
         settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(
             model=str(Path(settings.pipeline.model).resolve())))
     video_options = settings.pipeline.video(annotate=job.get("annotate", True),
-                                            max_frame_pixels=settings.max_video_pixels)
+                                            max_frame_pixels=settings.max_video_pixels,
+                                            frames_memory_mb=settings.frames_memory_mb)
     try:
         os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names the upload)
         result = VideoAnalyzer(settings.make_analyzer(threads=1), video_options).run(Path(job["input"]), Path("out"),
@@ -1179,9 +1182,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         had to be edited by hand whenever fervid's changed."""
         return Response(web_constants_script(), media_type="text/javascript")
 
-    # pages, not API endpoints; HEAD too (an uptime monitor's check of the page: it was a 405), answered as GET is,
-    # without the body
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    # pages, not API endpoints (HEAD too: below)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
@@ -1203,5 +1205,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or
+    # /docs was a 405), as Starlette's own routes (/openapi.json, /static) do; FastAPI's answer GET alone. The pages
+    # are the routes left out of the API's schema, where a HEAD operation would be listed beside each GET
+    for route in app.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods and not route.include_in_schema:
+            route.methods.add("HEAD")
     return app
 

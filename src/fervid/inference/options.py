@@ -109,6 +109,9 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 # `fervid video` and `fervid serve --max-video-megapixels`): a 62 KB file declaring 16000 x 16000 frames needs 768 MB
 # for each. 8K (8192 x 4320, 35 megapixels) is read
 MAX_FRAME_PIXELS = 40_000_000
+# MB of decoded frames a video's analysis may hold at once (VideoOptions.frames_memory_mb, `--frames-memory-mb`):
+# 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits
+FRAMES_MEMORY_MB = 2000.0
 
 
 # what a setting left at None means, said in words where a message shows it ("max_faces=None" read as Python)

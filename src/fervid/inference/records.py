@@ -183,6 +183,16 @@ def abridged(reprs: list[str], most: int = 5, brackets: str = "[]") -> str:
     return f"{brackets[0]}{shown}{brackets[1]}"
 
 
+def html_view(heading: str, table: pd.DataFrame, most_rows: int = 20) -> str:
+    """A result as a notebook shows it (``_repr_html_``): ``heading`` over ``table`` as pandas writes it in HTML, at
+    most ``most_rows`` of its rows (the rest elided by pandas); none where it has no rows. Both escaped: a file
+    named ``<img src=x onerror=...>.png`` is text in the page, not markup."""
+    import html
+
+    shown = table.to_html(index=False, max_rows=most_rows, border=0, escape=True) if len(table) else ""
+    return f"<div><p><b>{html.escape(heading)}</b></p>{shown}</div>"
+
+
 @dataclass
 class Face:
     """One analysed face.
@@ -268,6 +278,12 @@ class ImageResult:
     def __repr__(self) -> str:
         read = f"error={self.error!r}" if self.error is not None else f"width={self.width}, height={self.height}"
         return f"ImageResult(source={self.source!r}, {read}, faces={abridged([repr(face) for face in self.faces])})"
+
+    def _repr_html_(self) -> str:
+        # a notebook's view: the image and what it gave, then its faces' table (to_dataframe)
+        read = f"error: {self.error}" if self.error is not None else (
+            f"{self.width} x {self.height}, {len(self.faces)} face(s)")
+        return html_view(f"{self.source}: {read}", self.to_dataframe())
 
     def __len__(self) -> int:
         return len(self.faces)

@@ -40,10 +40,10 @@ from fervid.inference.annotate import annotate, naming_file, replacing, write_im
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
-from fervid.inference.options import (MAX_FRAME_PIXELS, PipelineOptions, check_field_types, check_key_frames,
-                                      check_positive, check_temporal_model, check_video_timing)
+from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
+                                      check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      rounded, track_row, write_csv)
+                                      html_view, rounded, track_row, write_csv)
 from fervid.inference.records import table_schema as _schema
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
                                       make_method, shipped_temporal_models)
@@ -230,8 +230,7 @@ class VideoOptions:
     annotate: bool = _DEFAULTS.annotate
     key_frames: int | None = _DEFAULTS.key_frames
     temporal_model: str | Path | None = _DEFAULTS.temporal_model
-    # 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits
-    frames_memory_mb: float = 2000.0
+    frames_memory_mb: float = FRAMES_MEMORY_MB
     max_frame_pixels: int = MAX_FRAME_PIXELS
 
     def __post_init__(self):
@@ -550,9 +549,10 @@ def frames_memory_limits(source: str, options: VideoOptions, ahead: float, fps: 
         batch = max(1, min(batch, (allowed - 2) // 2))  # half of what fits for the CNN's batch, half for the window
     room = allowed - batch - 2
     if room < (1 if ahead > 0 else 0):
-        raise VideoError(f"{source}: frames of {frame_shape[1]} x {frame_shape[0]} take {frame_bytes / 1e6:.0f} MB "
-                         f"each decoded, and {options.frames_memory_mb:g} MB (frames_memory_mb) hold too few of them "
-                         "to analyse: raise frames_memory_mb, or convert the video to a smaller size")
+        raise VideoError(f"{source}: frames of {frame_shape[1]} x {frame_shape[0]} take {frame_bytes / 1e6:.3g} MB "
+                         f"each decoded, and {options.frames_memory_mb:g} MB (--frames-memory-mb, "
+                         "VideoOptions.frames_memory_mb) hold too few of them to analyse: raise it, or convert the "
+                         "video to a smaller size")
     return (room / ahead if ahead > 0 else None), batch
 
 
@@ -682,7 +682,12 @@ class VideoResult:
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
+    # seconds the analysis took: the frames decoded, detected and classified, the streamed table and annotated
+    # video written (the tracks JSON's analysis_seconds); run_seconds: the whole run, the outputs written at its end
+    # too (timelines, key frames, the tracks JSON), as `fervid video` says it (0.0 where no run timed it: a live
+    # session's)
     seconds: float = 0.0
+    run_seconds: float = 0.0
     method: str = ""
     model: str = ""  # the emotion CNN and face detector that ran
     detector: str = ""
@@ -728,6 +733,13 @@ class VideoResult:
                 f"width={self.width}, height={self.height}, frames_analysed={self.frames_analysed}, "
                 f"method={self.method!r}, {rows}, tracks={tracks}{broke})")
 
+    def _repr_html_(self) -> str:
+        # a notebook's view: the video and what was analysed of it, then a row per track (track_table), not the
+        # frames' rows (a minute of a 16-person call: ~29,000)
+        broke = f"; error: {self.error}" if self.error is not None else ""
+        return html_view(f"{self.source}: {self.duration:.1f} s, {self.width} x {self.height}, {self.frames_analysed} "
+                         f"frames analysed ({self.method}), {len(self.tracks)} track(s){broke}", self.track_table())
+
     @property
     def ok(self) -> bool:
         """Whether the whole video was analysed and its outputs written: False where it broke mid-way or an output
@@ -749,7 +761,15 @@ class VideoResult:
 
     @property
     def realtime_factor(self) -> float:
-        """Seconds of video analysed per second spent."""
+        """Seconds of video per second of the whole run (:attr:`run_seconds`: the outputs written at its end
+        included), the "x real time" `fervid video` says; 0.0 where no run timed it. The analysis alone:
+        :attr:`analysis_realtime_factor`."""
+        return self.duration / self.run_seconds if self.run_seconds > 0 else 0.0
+
+    @property
+    def analysis_realtime_factor(self) -> float:
+        """Seconds of video per second of the analysis alone (:attr:`seconds`: the timelines, key frames and tracks
+        JSON written at the end left out); at least :attr:`realtime_factor`."""
         return self.duration / max(self.seconds, 1e-9)
 
     def frame_table(self) -> pd.DataFrame:
@@ -2768,6 +2788,7 @@ class VideoAnalyzer:
                     raise
                 if hasattr(raised, "add_note"):  # (Python 3.11+) the error that ended the run stays the one raised
                     raised.add_note(f"the outputs in {out_dir} could not be saved either: {exc!r}")
+        result.run_seconds = time.perf_counter() - started
         if stopped_by is not None:
             raise stopped_by
         if raised is not None:
