@@ -381,6 +381,8 @@ def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
     quantize_int8(model_dir, load_fer2013(fer_csv, "Training").images, samples=256)
     fast, exact = EmotionCNN(model_dir), EmotionCNN(model_dir, precision="fp32")
     assert fast.precision == "int8" and exact.precision == "fp32"
+    # the int8 copy is tied to the float weights it was quantized from (checked when it loads)
+    assert fast.config.int8_from_sha256 == fast.weights_sha256
     test = load_fer2013(fer_csv, "PublicTest")
     fast_eval, exact_eval = evaluate(fast, test), evaluate(exact, test)
     assert abs(fast_eval.accuracy - exact_eval.accuracy) <= 0.02
