@@ -487,3 +487,39 @@ def test_a_cross_dataset_table_is_taken_only_from_a_comparison_of_the_same_weigh
     for name, digests, why in (("a", ["ff"], "not these weights"), ("c", ["aa"], "no model named c")):
         with pytest.raises(ValueError, match=why):
             cross_dataset_from_comparison(comparison, name, digests)
+
+
+def test_the_card_of_a_model_trained_outside_fervid_claims_nothing_of_its_training(tmp_path):
+    """A model folder without fervid's training record (training_config.json, training_summary.json,
+    training_metrics.jsonl) got a card asserting FER2013 faces and labels, "Epochs: None", "Wall time: not recorded
+    (the run did not finish ...)", FER2013's "Data and consent" and a "VGG-style CNN"."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from conftest import write_fer2013_csv
+    from fervid.apps.cli import app
+    from fervid.evaluation.evaluate import NOT_RECORDED
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / "outside_cnn"
+    shutil.copytree(WEIGHTS_DIR / "ferplus_vgg", folder)
+    for name in ("training_config.json", "training_summary.json", "training_metrics.jsonl", "card.json",
+                 "MODEL_CARD.md", "calibration.json"):
+        (folder / name).unlink()
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
+    done = CliRunner().invoke(app, ["evaluate", "--data", str(fer), "--model", str(folder), "--write-card"])
+    assert done.exit_code == 0, done.output
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    training = text.split("## Training\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert training[1:5] == [f"- Data: training data {NOT_RECORDED}; evaluated on {fer} Usage=PublicTest",
+                             f"- Targets: {NOT_RECORDED}", f"- Epochs: {NOT_RECORDED}", f"- Wall time: {NOT_RECORDED}"]
+    consent = text.split("## Data and consent\n", 1)[1].split("\n\n", 1)[0]
+    assert f"- Faces: {NOT_RECORDED};" in consent and f"- Labels: {NOT_RECORDED}." in consent
+    limitations = text.split("## Limitations\n", 1)[1]
+    assert "FER2013" not in consent + limitations + "\n".join(training)
+    assert "None" not in "\n".join(training) and "did not finish" not in text
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert card["architecture"]["type"] == NOT_RECORDED and card["training"]["exported_checkpoint"] is None
+    assert "VGG" not in text

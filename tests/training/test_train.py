@@ -447,6 +447,8 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "training on " in result.output and ", 1 thread, " in result.output  # where it runs, said first
+    # and as its summary records it (the model card's wall time line printed "1 threads")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["machine"].endswith(", 1 thread")
     # which labels the number is against: FER+'s, as the network learnt (it selected on FER2013's)
     assert "best accuracy on PublicTest (FER+ majority labels)" in result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"

@@ -1623,7 +1623,10 @@ def evaluate(
         from fervid.inference.models import EmotionCNN
 
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        trained_on = (f"trained on {trained.get('data', '(not recorded)')}" + ("" if folder_run else
+        from fervid.evaluation.evaluate import NOT_RECORDED
+
+        trained_on = (f"training data {NOT_RECORDED}" if not trained else
+                      f"trained on {trained.get('data', '(not recorded)')}" + ("" if folder_run else
                       f" Usage={trained.get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
