@@ -2251,3 +2251,10 @@ def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_pa
     assert not any(line.startswith("ok:") for line in lines) and "\x1b" not in result.output
     assert f"error: {folder}/x\\nok: all files analysed fine.png: " in result.output
     assert f"error: {folder}/\\x1b[2J\\x1b[31mEVIL.png: " in result.output
+
+
+def test_train_help_names_the_quick_run_limits():
+    """limit_train and limit_val, the settings of a quick trial run, were in the README only."""
+    result = runner.invoke(app, ["train", "--help"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "limit_train = N and limit_val = N" in text

@@ -455,6 +455,9 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "model" / "config.json").read_text())["int8_file"] == "model_int8.onnx"
+    # export writes no card: it says what does, with the run's data and FER+ votes (the labels it learnt)
+    assert (f"next: write its model card (card.json, MODEL_CARD.md) from its score on test faces: fervid evaluate "
+            f"--model {tmp_path / 'model'} --data {fer_csv} --ferplus {votes} --write-card") in result.output
     # calibrate fits a temperature on held-out faces, keeps it only if it lowers the cross-fitted ECE, and records
     # what it measured beside the model; it writes only into a folder named as such, never a shipped model
     result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv)])

@@ -1185,7 +1185,10 @@ def demo(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/). For a quick trial run, "
+                                                     "limit_train = N and limit_val = N there train and choose the "
+                                                     "epoch on N faces each, drawn at random (seeded), each emotion "
+                                                     "keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
                                                   "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
@@ -1389,9 +1392,9 @@ def export(
             _fail(str(exc))
     calibration_faces = source = None
     _must_exist("--calibration-data", calibration_data)
+    run_file = run_dir / "config.json"
+    run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
     if int8:
-        run_file = run_dir / "config.json"
-        run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
         source = calibration_data or run_config.get("data")
         if not source:
             _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
@@ -1413,6 +1416,19 @@ def export(
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:
         typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
+    typer.echo(_card_step(folder, run_config))
+
+
+def _card_step(folder: Path, run_config: dict) -> str:
+    """What to run after an export, which writes no model card: the evaluation on test faces that writes it."""
+    if run_config.get("data_kind") == "folder" or not run_config.get("data"):
+        data = "<labelled faces of people it was not trained on>"
+    else:  # FER2013's CSV: evaluate scores its PublicTest, against FER+'s labels where the run learnt those
+        data = shlex.quote(str(run_config["data"]))
+        if run_config.get("labels", "fer2013") != "fer2013" and run_config.get("ferplus_csv"):
+            data += f" --ferplus {shlex.quote(str(run_config['ferplus_csv']))}"
+    return (f"next: write its model card (card.json, MODEL_CARD.md) from its score on test faces: fervid evaluate "
+            f"--model {shlex.quote(str(folder))} --data {data} --write-card --command '<the training command>'")
 
 
 @app.command()
