@@ -129,6 +129,19 @@ in_source_tree = pytest.mark.skipif(not (REPO / "README.md").is_file() or not (R
                                     reason="reads the repository's README or benchmarks (not beside an installed wheel)")
 
 
+def pytest_configure(config):
+    """In a source tree, the fervid imported must be its own (src/fervid): an editable install of another checkout,
+    found first on the path, would run these tests against code that is not the code beside them."""
+    import fervid
+
+    source = REPO / "src" / "fervid"
+    imported = Path(fervid.__file__).resolve().parent
+    if source.is_dir() and imported != source.resolve():
+        raise pytest.UsageError(f"these are the tests of {REPO}, but Python imports fervid from {imported}, another "
+                                f"copy: install this one (python -m pip install -e \".[test]\" in {REPO}) or run "
+                                f"with PYTHONPATH={REPO / 'src'}")
+
+
 def run_onnx(model_file: Path, inputs: dict[str, np.ndarray], work: Path, emulate_avx2: bool = False) -> np.ndarray:
     """The first output of an ONNX graph on one thread, natively or on an emulated AVX2-only CPU."""
     for name, array in inputs.items():

@@ -166,3 +166,33 @@ def test_the_readme_says_how_far_rounding_takes_a_rows_probabilities_from_summin
     row = face_row((10.26, 20.0, 30.0, 40.0), probabilities, False, 0.9)
     assert row["x"] == 10.3 and row["angry"] == 0.0001
     assert abs(sum(row[e] for e in EMOTIONS) - 1) <= 0.00035
+
+
+def test_every_fervid_command_contributing_md_gives_has_the_options_it_uses():
+    """CONTRIBUTING.md's commands (its code blocks, continued lines joined, and the commands a --command records)
+    are commands of today's CLI, with options those commands have: a renamed option would leave the checklist wrong
+    without a word."""
+    import shlex
+
+    import typer
+
+    from fervid.apps.cli import app
+
+    group = typer.main.get_command(app)
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    pending = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()]
+    checked = set()
+    while pending:
+        words = shlex.split(pending.pop(), comments=True)
+        pending += [w for w in words if w.startswith("fervid ")]  # a command recorded by --command
+        commands = [[]]
+        for word in words:
+            commands.append([]) if word == "&&" else commands[-1].append(word)
+        for command in (c for c in commands if c[:1] == ["fervid"]):
+            name = command[1]
+            options = {opt for param in group.commands[name].params for opt in (*param.opts, *param.secondary_opts)}
+            unknown = [w for w in command[2:] if w.startswith("--") and w not in options]
+            assert not unknown, f"{' '.join(command)}: {unknown}"
+            checked.add(name)
+    assert {"train", "export", "calibrate", "evaluate", "train-temporal"} <= checked

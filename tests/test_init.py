@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+
 # CI services' variables, by which ONNX Runtime suppresses its telemetry by itself: left out, the child runs as a
 # user's would
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "TF_BUILD", "BUILD_BUILDID", "JENKINS_URL", "GITLAB_CI", "TRAVIS",
@@ -154,3 +156,25 @@ def test_mypy_strict_accepts_the_readmes_api_and_finds_a_callers_mistakes(tmp_pa
     for line, (code, error) in enumerate(MISTAKES.items(), start=3):
         assert any(f"mistakes.py:{line}: error: {error}" in said_line for said_line in said.splitlines()), \
             (code, said)
+
+
+@pytest.mark.skipif(not (REPO / "src" / "fervid").is_dir(), reason="checks a source tree's tests (not beside a wheel)")
+def test_the_tests_refuse_to_run_against_another_copy_of_fervid(tmp_path):
+    """With another checkout installed in editable mode (found first on the path), the tests ran against its code
+    and passed or failed for it; they now stop at once, naming both copies."""
+    import os
+    import subprocess
+    import sys
+
+    other = tmp_path / "fervid"
+    other.mkdir()
+    (other / "__init__.py").write_text("", encoding="utf-8")
+    (other / "emotions.py").write_text((REPO / "src" / "fervid" / "emotions.py").read_text(encoding="utf-8"),
+                                       encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
+                           str(REPO / "tests" / "test_errors.py")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert (f"these are the tests of {REPO}, but Python imports fervid from {other}, another copy"
+            in done.stdout + done.stderr)

@@ -82,6 +82,11 @@ def session_options(threads: int | None, spin: bool = False):
     return options
 
 
+def thread_count(threads: int) -> str:
+    """How many threads, in words: "1 thread", "8 threads" (a training record's machine, the model card's line)."""
+    return f"{threads} thread{'s' * (threads != 1)}"
+
+
 def cpu_model() -> str:
     """The CPU's model name, e.g. "AMD EPYC" or "Apple M2 Pro"."""
     for line in _cpuinfo():

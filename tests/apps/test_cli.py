@@ -2450,3 +2450,10 @@ def test_crops_of_images_of_one_name_in_different_folders_stay_apart(tmp_path, a
     for folder in images:
         np.testing.assert_array_equal(np.asarray(Image.open(crops / f"{folder}_a_face1.png")),
                                       analyzer.analyze_image(tmp_path / "inputs" / folder / "a.png")[0].crop)
+
+
+def test_train_help_names_the_quick_run_limits():
+    """limit_train and limit_val, the settings of a quick trial run, were in the README only."""
+    result = runner.invoke(app, ["train", "--help"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "limit_train = N and limit_val = N" in text

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fervid.evaluation.evaluate import plot_confusion, score
+from fervid.inference.models import available_models
 
 
 def test_scores_match_hand_counts(tmp_path):
@@ -355,7 +356,8 @@ def test_a_card_that_cannot_be_rendered_leaves_both_card_files_as_they_were(tmp_
     assert {name: (folder / name).read_bytes() for name in before} == before
 
 
-@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+# every shipped CNN (the registry, not a list here): a model added without a card fails
+@pytest.mark.parametrize("name", available_models())
 def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     import json
 
@@ -406,7 +408,7 @@ def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision
     assert Evaluation(**card["evaluation"]) == ev  # the stored evaluation reads back whole
 
 
-@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+@pytest.mark.parametrize("name", available_models())
 def test_each_shipped_cnn_card_is_what_its_card_json_gives(name):
     """The shipped MODEL_CARD.md files had been edited by hand (a cross-dataset table, how the run was chosen among
     others, the CPU and stage notes): `fervid evaluate --write-card`, as docs/reproduce.sh runs it, dropped them."""
@@ -419,7 +421,7 @@ def test_each_shipped_cnn_card_is_what_its_card_json_gives(name):
     assert model_card_markdown(card) == (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+@pytest.mark.parametrize("name", available_models())
 def test_rewriting_a_shipped_cnn_card_from_its_evaluation_keeps_every_line(name, tmp_path, monkeypatch):
     """A card rewritten from the evaluation it records (as `--write-card` does after measuring it again) is the
     shipped one byte for byte: what was written by hand (training notes, how the run was chosen, the cross-dataset
@@ -450,7 +452,7 @@ def test_rewriting_a_shipped_cnn_card_from_its_evaluation_keeps_every_line(name,
         assert "see the model's docs for how it was chosen" in text and "other four draws" not in text
 
 
-@pytest.mark.parametrize("name", ["ferplus_vgg", "fer2013_vgg"])
+@pytest.mark.parametrize("name", available_models())
 def test_each_shipped_cnn_card_names_the_weights_and_the_fervid_that_measured_it(name):
     """No card recorded which weights its numbers belong to, or which fervid measured them."""
     import json
@@ -487,3 +489,39 @@ def test_a_cross_dataset_table_is_taken_only_from_a_comparison_of_the_same_weigh
     for name, digests, why in (("a", ["ff"], "not these weights"), ("c", ["aa"], "no model named c")):
         with pytest.raises(ValueError, match=why):
             cross_dataset_from_comparison(comparison, name, digests)
+
+
+def test_the_card_of_a_model_trained_outside_fervid_claims_nothing_of_its_training(tmp_path):
+    """A model folder without fervid's training record (training_config.json, training_summary.json,
+    training_metrics.jsonl) got a card asserting FER2013 faces and labels, "Epochs: None", "Wall time: not recorded
+    (the run did not finish ...)", FER2013's "Data and consent" and a "VGG-style CNN"."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from conftest import write_fer2013_csv
+    from fervid.apps.cli import app
+    from fervid.evaluation.evaluate import NOT_RECORDED
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / "outside_cnn"
+    shutil.copytree(WEIGHTS_DIR / "ferplus_vgg", folder)
+    for name in ("training_config.json", "training_summary.json", "training_metrics.jsonl", "card.json",
+                 "MODEL_CARD.md", "calibration.json"):
+        (folder / name).unlink()
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
+    done = CliRunner().invoke(app, ["evaluate", "--data", str(fer), "--model", str(folder), "--write-card"])
+    assert done.exit_code == 0, done.output
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    training = text.split("## Training\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert training[1:5] == [f"- Data: training data {NOT_RECORDED}; evaluated on {fer} Usage=PublicTest",
+                             f"- Targets: {NOT_RECORDED}", f"- Epochs: {NOT_RECORDED}", f"- Wall time: {NOT_RECORDED}"]
+    consent = text.split("## Data and consent\n", 1)[1].split("\n\n", 1)[0]
+    assert f"- Faces: {NOT_RECORDED};" in consent and f"- Labels: {NOT_RECORDED}." in consent
+    limitations = text.split("## Limitations\n", 1)[1]
+    assert "FER2013" not in consent + limitations + "\n".join(training)
+    assert "None" not in "\n".join(training) and "did not finish" not in text
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert card["architecture"]["type"] == NOT_RECORDED and card["training"]["exported_checkpoint"] is None
+    assert "VGG" not in text

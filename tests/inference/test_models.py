@@ -1,6 +1,7 @@
 """Loading emotion CNNs: a broken model folder is one error naming the file; the shipped int8 graphs compute the
 same logits on every x86 CPU."""
 
+import re
 from pathlib import Path
 
 import cv2
@@ -53,3 +54,190 @@ def test_a_temporal_model_folder_is_named_as_one_when_given_as_the_cnn():
 
     with pytest.raises(ModelError, match="a temporal model .* not an emotion CNN"):
         EmotionCNN(WEIGHTS_DIR / "temporal_lstm_ferplus_vgg")
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """A weights folder of this test's own (a copy of ferplus_vgg and its temporal LSTM), read afresh by MODELS."""
+    import shutil
+
+    from fervid.inference import models
+    from fervid.registry import Registry
+
+    weights = tmp_path / "weights"
+    for name in ("ferplus_vgg", "temporal_lstm_ferplus_vgg"):
+        shutil.copytree(models.WEIGHTS_DIR / name, weights / name)
+    (weights / "detectors").mkdir()
+    monkeypatch.setattr(models, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(models, "MODELS", Registry("emotion model", models._shipped_models))
+    monkeypatch.setattr(models, "UNUSABLE_MODELS", {})
+    return weights
+
+
+def _half_copied(weights: Path, folder: str, config: str | None) -> Path:
+    """A folder under weights/ as a contributor leaves it halfway: ferplus_vgg's model.onnx, and ``config`` (None:
+    no config.json; "name": ferplus_vgg's config as it is, naming ferplus_vgg)."""
+    import shutil
+
+    broken = weights / folder
+    broken.mkdir()
+    shutil.copyfile(weights / "ferplus_vgg" / "model.onnx", broken / "model.onnx")
+    if config == "name":
+        shutil.copyfile(weights / "ferplus_vgg" / "config.json", broken / "config.json")
+    elif config is not None:
+        (broken / "config.json").write_text(config, encoding="utf-8")
+    return broken
+
+
+@pytest.mark.parametrize("config, problem", [
+    (None, "it has no config.json"),
+    ('{"name": "third_vgg"', "config.json: not a readable model config"),
+    ('{"name": "third_vgg"}', "config.json: not an emotion model's config"),
+    ("name", "its config.json names it 'ferplus_vgg'; a shipped model's name is its folder's ('third_vgg')"),
+])
+def test_a_half_made_shipped_folder_is_left_out_with_one_warning_and_named_when_chosen(weights_dir, caplog, config,
+                                                                                      problem):
+    """A model.onnx copied into weights/ without (or before) its config.json stopped every command, `fervid --help`
+    included, with a traceback; a copy of a shipped model under another folder reported the original's name."""
+    import logging
+
+    from fervid.inference.models import EmotionCNN, ModelError, available_models
+
+    broken = _half_copied(weights_dir, "third_vgg", config)
+    with caplog.at_level(logging.WARNING):
+        assert available_models() == ["ferplus_vgg"]
+        assert available_models() == ["ferplus_vgg"]  # read once: one warning
+    [warning] = caplog.records
+    assert warning.getMessage().startswith(f"{broken}: not a usable emotion model ({problem}")
+    assert warning.getMessage().endswith("; left out of the shipped models")
+    with pytest.raises(ModelError, match=re.escape(f"{broken}: not a usable emotion model ({problem}")):
+        EmotionCNN("third_vgg")
+    assert EmotionCNN("ferplus_vgg").config.name == "ferplus_vgg"  # the others stay usable
+
+
+def test_a_shipped_folder_whose_config_names_another_model_is_refused_by_its_path_too(weights_dir):
+    from fervid.inference.models import EmotionCNN, ModelError
+
+    broken = _half_copied(weights_dir, "third_vgg", "name")
+    with pytest.raises(ModelError, match=re.escape(f"{broken}: its config.json names it 'ferplus_vgg'")):
+        EmotionCNN(broken)
+
+
+def test_fervid_help_runs_beside_a_half_copied_model_folder(weights_dir):
+    import subprocess
+    import sys
+
+    _half_copied(weights_dir, "third_vgg", None)
+    script = ("import pathlib, sys\nimport fervid.inference.models as models\n"
+              "models.WEIGHTS_DIR = pathlib.Path(sys.argv[1])\n"
+              "from fervid.apps.cli import app\napp(['--help'], prog_name='fervid')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(weights_dir)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "Usage: fervid" in done.stdout, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"{weights_dir / 'third_vgg'}: not a usable emotion model (it has no config.json); "
+                                   "left out of the shipped models")
+
+
+def _edited_copy(tmp_path: Path, **changes) -> Path:
+    """A copy of ferplus_vgg outside weights/ with config.json's top-level fields changed."""
+    import json
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = Path(shutil.copytree(WEIGHTS_DIR / "ferplus_vgg", tmp_path / "edited"))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if key == "feature_dim":
+            config["net"]["feature_dim"] = value
+        elif key == "template_size":
+            config["template"]["size"] = value
+        else:
+            config[key] = value
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"temperature": 0}, "temperature 0.0: must be a finite number above 0"),
+    ({"temperature": -1}, "temperature -1.0: must be a finite number above 0"),
+    ({"temperature": "nan"}, "temperature nan: must be a finite number above 0"),
+    ({"uncertain_below": 5}, "uncertain_below 5.0: must be a probability, between 0 and 1"),
+    ({"uncertain_below": -0.1}, "uncertain_below -0.1: must be a probability, between 0 and 1"),
+    ({"template_size": 64}, "normalization.global_mean is 48x48, but template.size makes 64x64 face crops"),
+])
+def test_a_config_no_model_can_run_with_is_refused_at_load_naming_the_field(tmp_path, changes, message):
+    """Temperature 0 gave NaN probabilities (and JSON no reader accepts), -1 inverted them, and the others failed
+    on every face instead of once."""
+    from fervid.inference.models import EmotionCNN, ModelError
+
+    folder = _edited_copy(tmp_path, **changes)
+    with pytest.raises(ModelError, match=re.escape(f"{folder / 'config.json'}: {message}")):
+        EmotionCNN(folder)
+
+
+@pytest.mark.parametrize("graph, precision, message", [
+    ("temporal_lstm_ferplus_vgg/model.onnx", "fp32", "it takes features ['batch', 'time', 512]; expected one input, "
+                                                     "faces [batch, 1, 48, 48]"),
+    ("detectors/centerface/centerface.onnx", "fp32", "it takes input.1 ['batch', 3, 'height', 'width']; expected "
+                                                      "one input"),
+    ("one output", "fp32", "it outputs logits ['batch', 7]; expected two outputs, logits [batch, 7] then features "
+                           "[batch, 512]"),
+    ("feature_dim 128", "auto", "it outputs logits ['batch', 7], features ['batch', 512]; expected two outputs, "
+                                "logits [batch, 7] then features [batch, 128] (config.json's net.feature_dim 128)"),
+])
+def test_a_graph_that_is_not_the_configs_emotion_cnn_is_refused_at_load(tmp_path, graph, precision, message):
+    """A temporal LSTM's or a detector's graph as model.onnx failed on every face ("1 failed" per image), and a
+    config whose feature size is not the graph's ran, its features unreadable by a temporal LSTM."""
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR, EmotionCNN, ModelError
+
+    folder = _edited_copy(tmp_path, **({"feature_dim": 128} if graph == "feature_dim 128" else {}))
+    if graph == "one output":
+        onnx = pytest.importorskip("onnx")
+        model = onnx.load(str(folder / "model.onnx"))
+        model.graph.output.pop()  # features
+        onnx.save(model, str(folder / "model.onnx"))
+    elif "/" in graph:
+        shutil.copyfile(WEIGHTS_DIR / graph, folder / "model.onnx")
+    file = "model_int8.onnx" if precision == "auto" else "model.onnx"
+    with pytest.raises(ModelError, match=re.escape(f"{folder / file}: not an emotion CNN for this config: {message}")):
+        EmotionCNN(folder, precision=precision)
+
+
+def test_an_int8_copy_of_another_model_is_refused_and_the_float_model_still_runs(tmp_path):
+    """An int8 file quantized from other weights (copied in from another model, or left from before model.onnx was
+    replaced) ran under this one's name: the default precision runs it."""
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR, EmotionCNN, ModelError, file_sha256
+
+    folder = _edited_copy(tmp_path)
+    shutil.copyfile(WEIGHTS_DIR / "fer2013_vgg" / "model_int8.onnx", folder / "model_int8.onnx")
+    (folder / "model.onnx").write_bytes(((WEIGHTS_DIR / "fer2013_vgg" / "model.onnx")).read_bytes())  # new weights
+    with pytest.raises(ModelError, match=re.escape(f"{folder / 'model_int8.onnx'}: quantized from another model.onnx "
+                                                   f"(sha256 {file_sha256(WEIGHTS_DIR / 'ferplus_vgg' / 'model.onnx')[:16]}")):
+        EmotionCNN(folder)
+    assert EmotionCNN(folder, precision="fp32").precision == "fp32"
+
+
+@pytest.mark.parametrize("model", available_models())
+def test_each_shipped_model_loads_has_a_card_its_folders_name_and_the_graph_its_config_describes(model):
+    """A shipped model is a bundle: weights whose graph matches the config (checked at load), an int8 copy quantized
+    from that model.onnx, a model card, and its folder's name."""
+    import json
+
+    from fervid.inference.models import MODELS, EmotionCNN, ModelConfig, file_sha256
+
+    folder = MODELS[model]
+    config = ModelConfig.load(folder / "config.json")
+    assert config.name == model == folder.name
+    assert config.int8_file and config.int8_from_sha256 == file_sha256(folder / "model.onnx")
+    for precision in ("fp32", "int8"):
+        cnn = EmotionCNN(model, precision=precision)  # check_graph passes for both graphs
+        out = cnn(np.zeros((2, 1, config.template.size, config.template.size), np.float32))
+        assert out.logits.shape == (2, 7) and out.features.shape == (2, config.feature_dim)
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert card["name"] == model and (folder / "MODEL_CARD.md").is_file()

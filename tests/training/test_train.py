@@ -381,6 +381,8 @@ def test_int8_model_is_the_default_and_agrees_with_fp32(fer_csv, tmp_path):
     quantize_int8(model_dir, load_fer2013(fer_csv, "Training").images, samples=256)
     fast, exact = EmotionCNN(model_dir), EmotionCNN(model_dir, precision="fp32")
     assert fast.precision == "int8" and exact.precision == "fp32"
+    # the int8 copy is tied to the float weights it was quantized from (checked when it loads)
+    assert fast.config.int8_from_sha256 == fast.weights_sha256
     test = load_fer2013(fer_csv, "PublicTest")
     fast_eval, exact_eval = evaluate(fast, test), evaluate(exact, test)
     assert abs(fast_eval.accuracy - exact_eval.accuracy) <= 0.02
@@ -445,12 +447,17 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "training on " in result.output and ", 1 thread, " in result.output  # where it runs, said first
+    # and as its summary records it (the model card's wall time line printed "1 threads")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["machine"].endswith(", 1 thread")
     # which labels the number is against: FER+'s, as the network learnt (it selected on FER2013's)
     assert "best accuracy on PublicTest (FER+ majority labels)" in result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["labels"] == "ferplus-soft"
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "model" / "config.json").read_text())["int8_file"] == "model_int8.onnx"
+    # export writes no card: it says what does, with the run's data and FER+ votes (the labels it learnt)
+    assert (f"next: write its model card (card.json, MODEL_CARD.md) from its score on test faces: fervid evaluate "
+            f"--model {tmp_path / 'model'} --data {fer_csv} --ferplus {votes} --write-card") in result.output
     # calibrate fits a temperature on held-out faces, keeps it only if it lowers the cross-fitted ECE, and records
     # what it measured beside the model; it writes only into a folder named as such, never a shipped model
     result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv)])

@@ -1264,7 +1264,10 @@ def demo(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/)."),
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/). For a quick trial run, "
+                                                     "limit_train = N and limit_val = N there train and choose the "
+                                                     "epoch on N faces each, drawn at random (seeded), each emotion "
+                                                     "keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
                                                   "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
@@ -1470,9 +1473,9 @@ def export(
             _fail(str(exc))
     calibration_faces = source = None
     _must_exist("--calibration-data", calibration_data)
+    run_file = run_dir / "config.json"
+    run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
     if int8:
-        run_file = run_dir / "config.json"
-        run_config = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
         source = calibration_data or run_config.get("data")
         if not source:
             _fail(f"{run_dir}: no training data recorded; pass --calibration-data (or --no-int8)")
@@ -1494,6 +1497,19 @@ def export(
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8:
         typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
+    typer.echo(_card_step(folder, run_config))
+
+
+def _card_step(folder: Path, run_config: dict) -> str:
+    """What to run after an export, which writes no model card: the evaluation on test faces that writes it."""
+    if run_config.get("data_kind") == "folder" or not run_config.get("data"):
+        data = "<labelled faces of people it was not trained on>"
+    else:  # FER2013's CSV: evaluate scores its PublicTest, against FER+'s labels where the run learnt those
+        data = shlex.quote(str(run_config["data"]))
+        if run_config.get("labels", "fer2013") != "fer2013" and run_config.get("ferplus_csv"):
+            data += f" --ferplus {shlex.quote(str(run_config['ferplus_csv']))}"
+    return (f"next: write its model card (card.json, MODEL_CARD.md) from its score on test faces: fervid evaluate "
+            f"--model {shlex.quote(str(folder))} --data {data} --write-card --command '<the training command>'")
 
 
 EVALUATE_MODEL_OPTION = typer.Option(
@@ -1672,12 +1688,13 @@ def evaluate(
         scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
                                    not_held_out, progress=not quiet))
     if write_card:
-        from fervid.evaluation.evaluate import evaluate as run_eval, write_model_card
+        from fervid.evaluation.evaluate import NOT_RECORDED, evaluate as run_eval, write_model_card
         from fervid.inference.models import EmotionCNN
 
         cnn, ev, ds = scored[0].cnn, scored[0].evaluation, scored[0].dataset
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        trained_on = (f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
+        trained_on = (f"training data {NOT_RECORDED}" if not trained[0] else
+                      f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
                       f" Usage={trained[0].get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,

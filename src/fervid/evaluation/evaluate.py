@@ -434,11 +434,18 @@ FER2013_SOURCE = ("gathered by Google image searches for emotion words: the peop
 UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
 LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
                        "felt.")
+# what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
+# which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
+NOT_RECORDED = "not recorded (trained outside fervid)"
 
 
 def data_and_consent(train_cfg: dict) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
-    measured, for the model card's "Data and consent" note (what an ethics application cites)."""
+    measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
+    trained outside fervid, which records none of it."""
+    if not train_cfg:
+        return [f"Faces: {NOT_RECORDED}; note where they came from, under what terms, and whether the people pictured "
+                "consented beside this card.", f"Labels: {NOT_RECORDED}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
     if train_cfg.get("data_kind") == "folder":
         return [f"Faces: a folder of your own ({train_cfg.get('data')}); fervid records neither where they came from "
                 "nor whether the people pictured consented: note both beside this card.", UNMEASURED + ".",
@@ -614,14 +621,17 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     kept = previous if previous.get("weights", {}).get("model.onnx") == files["model.onnx"] else {}
     if cross_dataset is None and (kept.get("cross_dataset") or {}).get("weights_sha256") in files.values():
         cross_dataset = kept["cross_dataset"]
-    selected = summary.get("exported_checkpoint", "best.pt") == "best.pt"
+    # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training
+    recorded = bool(train_cfg)
+    exported_checkpoint = summary.get("exported_checkpoint", "best.pt" if recorded else None)
+    selected = exported_checkpoint == "best.pt"
     chosen_among_runs = kept.get("chosen_among_runs")
     calibration = _read_json(model_dir / "calibration.json") or None
     card = {
         "name": cfg["name"],
         "task": "7-class facial expression recognition on aligned grey 48x48 faces",
         "classes": list(EMOTIONS),
-        "architecture": {"type": "VGG-style CNN", **cfg["net"]},
+        "architecture": {"type": "VGG-style CNN" if recorded else NOT_RECORDED, **cfg["net"]},
         "training": {
             # a shell command line, pasteable; what it cannot say goes in notes
             "command": command,
@@ -643,7 +653,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             # the run's own figure, wall time over epochs (pauses included), where it wrote one
             "wall_seconds_per_epoch": summary.get("seconds_per_epoch"),
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
-            "exported_checkpoint": summary.get("exported_checkpoint", "best.pt"),
+            "exported_checkpoint": exported_checkpoint,
             "exported_epoch": summary.get("exported_epoch"),
             "config": train_cfg,
             "notes": kept.get("training", {}).get("notes", []),
@@ -668,6 +678,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             (f"Trained on a folder of your own faces ({train_cfg.get('data')}); how it does on faces unlike them "
              "(other people, cameras, lighting, head poses) is not measured here."
              if train_cfg.get("data_kind") == "folder" else
+             f"Its training faces are {NOT_RECORDED}; how it does on faces unlike them is not measured here."
+             if not recorded else
              "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
              "and posed lab data (" + ("the cross-dataset table above" if cross_dataset else
                                        "see docs for cross-dataset numbers when available") + ")."),
@@ -679,6 +691,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
                 "slightly optimistic.")) if selected else
             "The last epoch of the schedule is shipped, so no epoch was chosen on the test set; but "
             + chosen_among_runs if chosen_among_runs else
+            f"How these weights were chosen is {NOT_RECORDED}: any faces they were chosen on score them "
+            "optimistically." if not recorded else
             "The last epoch of the schedule is shipped: no epoch was chosen on the evaluation faces (a recipe or "
             "seed picked among runs by their score on them would still flatter it: see the model's docs for how it "
             "was chosen).",
@@ -750,7 +764,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
                                                   "--command '...'` records it)",
         f"- Data: {training['data']}",
-        f"- Targets: {_targets(train_cfg, training)}",
+        f"- Targets: {_targets(train_cfg, training) if train_cfg else NOT_RECORDED}",
         *_class_count_lines(train_cfg, training),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
@@ -759,6 +773,7 @@ def model_card_markdown(card: dict) -> str:
               "online": "probabilities on each batch's own augmented faces "}.get(
                   train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
            + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
+        f"- Epochs: {NOT_RECORDED}" if not train_cfg else
         f"- Epochs: {training['epochs']} "
         + (f"of {training['planned_epochs']} planned (the run was stopped) "
            if training["planned_epochs"] not in (None, training["epochs"]) else "")
@@ -766,9 +781,11 @@ def model_card_markdown(card: dict) -> str:
         + (f"(best on {selection_faces(train_cfg)} at epoch {training['best_epoch']})" if selected else
            f"(the last epoch, {training['exported_epoch']}, is shipped: no epoch was chosen on the test set"
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
-        _wall_time_line(training),
+        _wall_time_line(training) if train_cfg else f"- Wall time: {NOT_RECORDED}",
         f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
-        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}; ONNX {card['onnx_megabytes']:.1f} MB",
+        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}; ONNX {card['onnx_megabytes']:.1f} MB"
+        if "stages" in net else
+        f"- Network: {net['type']}, feature {net.get('feature_dim', 512)}; ONNX {card['onnx_megabytes']:.1f} MB",
         *[f"- {note}" for note in training.get("notes", [])],
         "",
         "## Data and consent",

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -72,6 +75,9 @@ class ModelConfig:
     # an int8 copy of model.onnx (static quantization, calibrated on training faces): about 1.9x the faces/s
     # on a CPU; "" when the folder has none. What it costs in accuracy is measured in the model card.
     int8_file: str = ""
+    # sha256 of the model.onnx the int8 copy was quantized from ("" in folders exported before it was recorded):
+    # an int8 file copied in from another model is refused instead of run under this one's name
+    int8_from_sha256: str = ""
 
     @property
     def features_of(self) -> str:
@@ -95,7 +101,7 @@ class ModelConfig:
             raise ModelError(f"{path.parent}: a temporal model (it reads a CNN's features), not an emotion CNN")
         try:
             t = data["template"]
-            return cls(
+            config = cls(
                 name=data["name"],
                 emotions=tuple(data["emotions"]),
                 template=FaceTemplate(tuple(t["left_eye"]), tuple(t["right_eye"]), int(t["size"])),
@@ -104,9 +110,29 @@ class ModelConfig:
                 temperature=float(data.get("temperature", 1.0)),
                 uncertain_below=float(data.get("uncertain_below", 0.5)),
                 int8_file=str(data.get("int8_file", "")),
+                int8_from_sha256=str(data.get("int8_from_sha256", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{path}: not an emotion model's config ({type(exc).__name__}: {exc})") from None
+        if problem := config.invalid_value():
+            raise ModelError(f"{path}: {problem}")
+        return config
+
+    def invalid_value(self) -> str | None:
+        """What in this config no model can run with (the field and why), or None. A temperature of 0 gave NaN
+        probabilities (and JSON no reader accepts), a negative one inverted them, and a normalisation of another
+        size than the face crops failed on every face instead of once."""
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            return f"temperature {self.temperature}: must be a finite number above 0 (the logits are divided by it)"
+        if not 0 <= self.uncertain_below <= 1:
+            return f"uncertain_below {self.uncertain_below}: must be a probability, between 0 and 1"
+        size = self.template.size
+        if self.normalization.global_mean.shape != (size, size):
+            return (f"normalization.global_mean is {'x'.join(map(str, self.normalization.global_mean.shape))}, but "
+                    f"template.size makes {size}x{size} face crops")
+        if not (math.isfinite(self.normalization.scale) and self.normalization.scale > 0):
+            return f"normalization.scale {self.normalization.scale}: must be a finite number above 0"
+        return None
 
     def to_dict(self) -> dict:
         return {
@@ -119,6 +145,7 @@ class ModelConfig:
             "temperature": self.temperature,
             "uncertain_below": self.uncertain_below,
             "int8_file": self.int8_file,
+            "int8_from_sha256": self.int8_from_sha256,
         }
 
 
@@ -132,11 +159,59 @@ class CNNOutput:
     logits: np.ndarray
 
 
+def shipped_model_problem(folder: Path) -> str | None:
+    """Why a folder under :data:`WEIGHTS_DIR` cannot be a shipped emotion CNN (its config is unreadable or invalid,
+    or names another model than the folder), or None. A shipped model is known by its folder's name: a copy of one
+    under another folder still reporting the original's name would be taken for it in results."""
+    if not (folder / "config.json").is_file():
+        return "it has no config.json"
+    try:
+        config = ModelConfig.load(folder / "config.json")
+    except ModelError as exc:  # its message, from the file's name on ("config.json: temperature 0.0: ...")
+        return str(exc).removeprefix(f"{folder}{os.sep}")
+    return _name_problem(folder, config)
+
+
+def _name_problem(folder: Path, config: ModelConfig) -> str | None:
+    if config.name != folder.name:
+        return (f"its config.json names it {config.name!r}; a shipped model's name is its folder's ({folder.name!r}): "
+                "make them the same")
+    return None
+
+
+# shipped model folders that cannot be used, by name, with why: named, they give that reason (filled when MODELS
+# first reads the weights folder)
+UNUSABLE_MODELS: dict[str, str] = {}
+
+
 def _shipped_models() -> dict[str, Path]:
+    """The emotion CNNs under :data:`WEIGHTS_DIR`: each folder holding a model.onnx or config.json that is not a
+    temporal model's. A half-copied or broken one is left out with a warning naming it, so that one bad folder does
+    not stop every command (the CLI's help lists the shipped models)."""
     if not WEIGHTS_DIR.is_dir():
         return {}
-    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / "model.onnx").is_file()
-            and "emotions" in json.loads((p / "config.json").read_text(encoding="utf-8"))}
+    found = {}
+    for folder in sorted(p for p in WEIGHTS_DIR.iterdir() if p.is_dir()):
+        if not ((folder / "model.onnx").is_file() or (folder / "config.json").is_file()) or _is_temporal(folder):
+            continue
+        problem = ("it has no model.onnx" if not (folder / "model.onnx").is_file() else
+                   shipped_model_problem(folder))
+        if problem:
+            UNUSABLE_MODELS[folder.name] = problem
+            # logged, not raised: with no logging set up, Python prints it on stderr as it stands
+            logging.getLogger(__name__).warning("%s: not a usable emotion model (%s); left out of the shipped models",
+                                                folder, problem)
+        else:
+            found[folder.name] = folder
+    return found
+
+
+def _is_temporal(folder: Path) -> bool:
+    """Whether a weights folder holds a temporal model (its config.json names its kind; those read CNN features)."""
+    try:
+        return "kind" in json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError):
+        return False
 
 
 # The emotion CNNs shipped inside the package, by name (temporal models, which read CNN features, are not)
@@ -155,6 +230,8 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
         folder = candidate
     elif str(model) in MODELS:
         folder = MODELS[str(model)]
+    elif str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
+        raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
     elif candidate.suffix == ".pt" and candidate.is_file():
         raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
@@ -191,6 +268,35 @@ def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, s
     return "model.onnx", "fp32"
 
 
+def check_graph(session, config: ModelConfig, graph_file: Path) -> None:
+    """Raise :class:`ModelError` unless the graph ONNX Runtime loaded (its ``session``) is an emotion CNN of
+    ``config``'s shape: one input, faces [batch, 1, S, S] (S: the template's crop size), and two outputs, logits
+    [batch, 7] then features [batch, feature_dim]. Read from the graph's declared shapes, at load: another graph
+    in the folder (a temporal LSTM's, a detector's, one output only) failed on every face instead, or ran with
+    features of another size than its temporal LSTM reads."""
+    size, feature_dim = config.template.size, config.feature_dim
+
+    def fits(shape: list, expected: tuple) -> bool:
+        # dimension 0 is the batch, which must be left free; a named (symbolic) dimension is not known to differ
+        return (len(shape) == len(expected) and not isinstance(shape[0], int)
+                and all(not isinstance(d, int) or d == e for d, e in zip(shape[1:], expected[1:])))
+
+    def described(args) -> str:
+        return ", ".join(f"{a.name} {list(a.shape)}" for a in args)
+
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    expected_input = ("batch", 1, size, size)
+    if len(inputs) != 1 or not fits(inputs[0].shape, expected_input):
+        raise ModelError(f"{graph_file}: not an emotion CNN for this config: it takes {described(inputs)}; "
+                         f"expected one input, faces [batch, 1, {size}, {size}] (config.json's template.size "
+                         f"{size}, with a free batch dimension)")
+    expected = (("logits", ("batch", len(EMOTIONS))), ("features", ("batch", feature_dim)))
+    if len(outputs) != 2 or not all(fits(o.shape, shape) for o, (_, shape) in zip(outputs, expected)):
+        raise ModelError(f"{graph_file}: not an emotion CNN for this config: it outputs {described(outputs)}; "
+                         f"expected two outputs, logits [batch, {len(EMOTIONS)}] then features [batch, {feature_dim}] "
+                         f"(config.json's net.feature_dim {feature_dim})")
+
+
 class EmotionCNN:
     """Runs the exported CNN on preprocessed faces (N, 1, 48, 48) with ONNX Runtime.
 
@@ -207,8 +313,16 @@ class EmotionCNN:
         self.config = ModelConfig.load(self.folder / "config.json")
         if self.config.emotions != EMOTIONS:
             raise ModelError(f"{self.folder}: classes {self.config.emotions} differ from fervid's {EMOTIONS}")
+        if self.folder.resolve().parent == WEIGHTS_DIR.resolve() and (problem := _name_problem(self.folder,
+                                                                                                   self.config)):
+            raise ModelError(f"{self.folder}: {problem}")
         onnx_file, self.precision = graph_for(self.folder, self.config, precision)
         self.graph_file = self.folder / onnx_file
+        if self.precision == "int8" and self.config.int8_from_sha256 not in ("", self.weights_sha256):
+            raise ModelError(f"{self.graph_file}: quantized from another model.onnx (sha256 "
+                             f"{self.config.int8_from_sha256[:16]}...) than this folder's ({self.weights_sha256[:16]}"
+                             "...): export the model again, which writes both, or run the float model (precision "
+                             "fp32)")
         options = session_options(threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
@@ -217,6 +331,7 @@ class EmotionCNN:
         except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
             raise ModelError(f"{self.folder / onnx_file}: ONNX Runtime cannot load it "
                              f"({str(exc).splitlines()[0][:200]})") from None
+        check_graph(self.session, self.config, self.graph_file)
         self.input_name = self.session.get_inputs()[0].name
 
     @cached_property  # read once per loaded model, not per video

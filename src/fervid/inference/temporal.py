@@ -28,8 +28,11 @@ def shipped_temporal_models() -> dict[str, Path]:
     """{CNN name: folder} of the temporal LSTMs shipped inside the package, keyed by the CNN they read."""
     found = {}
     for config_file in sorted(WEIGHTS_DIR.glob("*/config.json")):
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        if config.get("kind") == "lstm" and config.get("cnn"):
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):  # a broken folder: the emotion models' scan warns of it
+            continue
+        if isinstance(config, dict) and config.get("kind") == "lstm" and config.get("cnn"):
             found[config["cnn"]] = config_file.parent
     return found
 

@@ -16,7 +16,7 @@ import torch
 
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
-from fervid.inference.models import ModelConfig
+from fervid.inference.models import ModelConfig, file_sha256
 from fervid.training.network import EnsembleWrapper, ExportWrapper
 from fervid.training.train import load_net, read_checkpoint
 
@@ -147,7 +147,8 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
                   method: str = "minmax", float_nodes: tuple[str, ...] = ()) -> Path:
     """Write ``model_dir/model_int8.onnx``: static int8 quantization of ``model.onnx`` (weights per channel in 7
     bits, activations uint8), its activation ranges calibrated on ``samples`` grey 48x48 faces drawn from
-    ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``.
+    ``calibration_faces`` (training faces: never the test set). Records the file in ``config.json``, with the
+    digest of the ``model.onnx`` it was quantized from (checked when the int8 file is loaded).
 
     7-bit weights (``reduce_range``) because ONNX Runtime's uint8 x int8 kernel on x86 CPUs without VNNI (AVX2
     only) adds pairs of products in 16 bits: 8-bit weights overflow there and changed 3.6-5.1% of FER2013
@@ -198,6 +199,7 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
         root.setLevel(level)
         prepared.unlink(missing_ok=True)
     config.int8_file = out.name
+    config.int8_from_sha256 = file_sha256(model_dir / "model.onnx")  # which float graph it is a copy of
     (model_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     return out
 

@@ -43,7 +43,7 @@ from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive
-from fervid.machine import cpu_flags, cpu_model
+from fervid.machine import cpu_flags, cpu_model, thread_count
 from fervid.training.from_model import network_from_model
 from fervid.training.network import EmotionVGG, NetConfig
 
@@ -993,9 +993,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     if main_rank:
         write_left_out(train_ds, val_ds, run_dir / LEFT_OUT_FILE)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
-        threads = torch.get_num_threads()
         where = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                 else f"{cpu_model()}, {threads} thread{'s' * (threads != 1)}")
+                 else f"{cpu_model()}, {thread_count(torch.get_num_threads())}")
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
     if main_rank:  # what the data left out or shares: said without progress too (`fervid train -q`), on stderr
@@ -1207,7 +1206,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                "train_rows": len(train_ds), "val_rows": len(val_ds), "torch": torch.__version__,
                # what each emotion was taught from: one with none has an output the run never taught
                "train_class_counts": {e: int((train_ds.labels == i).sum()) for i, e in enumerate(EMOTIONS)},
-               "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+               "machine": f"{platform.machine()}, {thread_count(torch.get_num_threads())}",
                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
                "precision": "bf16 autocast" if bf16 else "fp32",
                "seconds_per_epoch": round(elapsed / max(cfg.epochs, 1), 1),

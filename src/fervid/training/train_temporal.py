@@ -33,7 +33,7 @@ from fervid.evaluation.evaluate import expected_calibration_error, fit_temperatu
 from fervid.inference.align import preprocess_faces
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
 from fervid.inference.options import check_positive
-from fervid.machine import cpu_model
+from fervid.machine import cpu_model, thread_count
 from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
     make_method, tempered
 from fervid.training.export import check_model_folder, folder_holds, prepare_model_folder
@@ -386,7 +386,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
               "train_frames": int(len(train_set.labels)), "notices": notices,
               "wall_seconds": round(time.perf_counter() - started, 1), "command": command,
-              "device": f"{cpu_model()}, {torch.get_num_threads()} threads", "torch": torch.__version__}
+              "device": f"{cpu_model()}, {thread_count(torch.get_num_threads())}", "torch": torch.__version__}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     write_temporal_card(out_dir)
     return report
