@@ -897,9 +897,10 @@ def video(
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers, with the video's sound; not with
     --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
-    emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
-    share of time per emotion, mean box, changes, episodes; an absence longer than 0.5 s, 2.5 analysed frames or
-    --detect-every plus one analysed frame, whichever is longest, ends an episode),
+    emotion, confidence, uncertain, detected), <name>_tracks.json (the settings, with frames_per_window: the
+    analysed frames a window holds; per track: span, seconds seen, dominant emotion, share of time per emotion (a
+    row lasting until the next analysed one), mean box, changes, episodes; an absence longer than 0.5 s, 2.5
+    analysed frames or --detect-every plus one analysed frame, whichever is longest, ends an episode),
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only).
