@@ -1120,6 +1120,66 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
             pass
 
 
+def test_fervid_video_says_once_what_its_window_holds_and_records_it(tmp_path):
+    """`--sample-fps 1` with a 1 s window left the moving average nothing to smooth, without a word, and the tracks
+    JSON did not say what a window held; the summary line did not name the method or window. --method MEAN was an
+    unknown method."""
+    for name in ("a", "b"):
+        shutil.copy(carphone(), tmp_path / f"{name}.mp4")
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--sample-fps", "1",
+                                 "--method", "MEAN", "--no-annotate", "--key-frames", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    notice = ("notice: at 1 analysed frame a second (1 s apart), a 1 s centred window holds 1 analysed frame: "
+              "--method mean has nothing to smooth")
+    assert result.output.count(notice) == 1  # once for the run, not once a video
+    assert "1 track(s) by mean, 1 s centred window (1 analysed frame)" in result.output
+    saved = json.loads((out / "a_tracks.json").read_text(encoding="utf-8"))
+    assert saved["method"] == "mean" and saved["window"] == 1.0 and saved["frames_per_window"] == 1
+    (track,) = saved["tracks"]  # its span holds the time seen (it ended at its last row's time: 0.0-3.0 s, seen 4.0)
+    assert track["end"] - track["start"] == pytest.approx(track["seen_seconds"], abs=1e-3)
+    assert f"  track 1: 0.0-{track['end']:.1f} s (seen {track['seen_seconds']:.1f} s)" in result.output
+    fp32 = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), "--precision", "fp32", "--sample-fps", "5", "-q",
+                               "--no-annotate", "--key-frames", "0", "--out", str(tmp_path / "fp32")])
+    assert fp32.exit_code == 0, fp32.output
+    assert ("notice: the temporal LSTM temporal_lstm_ferplus_vgg learnt from the features of CNN ferplus_vgg's int8 "
+            "graph model_int8.onnx, and this analysis runs its fp32 graph model.onnx") in fp32.output
+
+
+def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_path):
+    """`fervid evaluate --dataset video` had no --window and no --detect-every: its video labels could not be
+    scored at the settings `fervid video` was run with."""
+    shutil.copy(carphone(), tmp_path / "cam.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv")]
+    result = runner.invoke(app, [*args, "--method", "mean", "--sample-fps", "5", "--window", "0.5", "--detect-every",
+                                 "0.5", "--out", str(tmp_path / "eval"), "-q"])
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["window"] == 0.5 and settings["detect_every"] == 0.5 and settings["method"] == "mean"
+    default = runner.invoke(app, [*args, "--method", "mean", "--sample-fps", "5", "--out", str(tmp_path / "e2"), "-q"])
+    assert default.exit_code == 0, default.output
+    settings = json.loads((tmp_path / "e2" / "metrics.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["window"] == 1.0 and settings["detect_every"] == 0.3  # the options' defaults, as video's
+    for option in ("--window", "--detect-every"):
+        other = runner.invoke(app, ["evaluate", "--dataset", "fer2013", "--data", str(tmp_path / "ann.csv"), option,
+                                    "0.5"])
+        assert other.exit_code == 2 and f"{option} is for --dataset video, not fer2013" in other.output
+        earlier = runner.invoke(app, [*args, "--results", str(tmp_path), option, "0.5"])
+        assert earlier.exit_code == 2 and f"{option} with --results: the labels in" in earlier.output
+
+
+def test_headless_live_records_how_far_its_labels_trail(tmp_path):
+    """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
+    delay."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--method", "lstm", "--seconds", "1.5",
+                                 "--no-annotate", "--key-frames", "0", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "trails a change of expression by about 0.5 s" in result.output
+    saved = json.loads(next((tmp_path / "o").glob("*_tracks.json")).read_text(encoding="utf-8"))
+    assert saved["centred_window"] is False and saved["labels_delay_seconds"] == 0.5
+
+
 def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_path):
     """`fervid video` run while a notebook's analyze_video wrote the same video's outputs into that folder: both
     said they were done, and the folder had no frames table. The command is refused with exit 75 while the API's

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
-from fervid.apps.live import LiveLimits, labels_delay
+from fervid.apps.live import LiveLimits
+from fervid.inference.temporal import labels_delay
 from fervid.apps.schemas import FaceRow
 from fervid.inference.video import TABLE_COLUMNS
 from fervid.apps.server import ServerSettings, create_app
@@ -46,7 +47,9 @@ def closed_with(ws) -> int:
 def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut_rgb):
     with client.websocket_connect(LIVE) as ws:
         ready = ws.receive_json()
-        assert ready["type"] == "ready" and ready["delay_seconds"] == labels_delay(ready["method"], ready["window"])
+        # the delay under the name the session's tracks JSON gives it
+        assert ready["type"] == "ready" and ready["labels_delay_seconds"] == labels_delay(ready["method"],
+                                                                                          ready["window"])
         for seq in range(1, 9):  # one frame in flight at a time, as the page sends them
             ws.send_bytes(frame_message(seq, np.roll(astronaut_rgb, 3 * seq, axis=1)))
             result = ws.receive_json()
@@ -63,6 +66,7 @@ def test_frames_in_rows_out_and_a_saved_session_is_a_video_job(client, astronaut
     assert job["tracks"][0]["dominant_emotion"] == "happy" and "annotated_video" not in job["links"]
     # it says what made it, as an uploaded video's result does, and that its labels are causal (not centred)
     assert job["centred_window"] is False and job["precision"] == "int8" and job["detect_every"] == 0.3
+    assert job["labels_delay_seconds"] == ready["labels_delay_seconds"] > 0
     assert {"window", "sample_fps", "score_threshold"} <= set(job)
     table = client.get(saved["links"]["frames_csv"])
     assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 8

@@ -396,6 +396,36 @@ def test_each_shipped_temporal_model_has_the_card_its_training_record_gives(name
     assert "| people | centred | " in text and f"{lstm_people['accuracy']:.3f} / " in text
 
 
+def test_a_stills_only_temporal_models_card_says_it_learnt_from_no_people(tmp_path):
+    """`fervid train-temporal` without --ckplus or --jaffe wrote a card saying "30 per training person of no lab
+    people" and "Temperature: 1.000, fitted on the validation people's clips" with no validation people (the
+    temperature was fitted on stills' clips, and not applied)."""
+    import json
+    import shutil
+
+    from fervid.evaluation.evaluate import write_temporal_card
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / "stills_only"
+    shutil.copytree(WEIGHTS_DIR / "temporal_lstm_fer2013_vgg", folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "people": {}, "temperature": 1.0}), encoding="utf-8")
+    report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    report["config"] |= {"ckplus": "", "jaffe": "", "still_clips": 30}
+    report["people"] = {"train": 0, "val": 0, "test": 0}
+    report["temperature_choice"] = {"temperature": 1.0, "fitted": 0.2554, "applied": False,
+                                    "cross_fitted_ece_untempered": 0.1007, "cross_fitted_ece_tempered": 0.2711}
+    del report["heldout"]["people"]
+    (folder / "training.json").write_text(json.dumps(report), encoding="utf-8")
+    text = write_temporal_card(folder).read_text(encoding="utf-8")
+    assert "- Clips: 30 of FER2013 Training stills (1.5 s each, labelled by FER2013's own labels) only: no " \
+           "people's clips (no CK+ or JAFFE given)," in text
+    assert "per training person" not in text and "no lab people" not in text
+    assert "- Temperature: 1.0, none applied: the 0.255 fitted on held-out FER2013 stills' clips (no validation " \
+           "people) made the calibration error worse on cross-fitted halves (0.101 untempered, 0.271 tempered)." \
+           in text
+
+
 def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision(tmp_path):
     """card.json's evaluation had its 7 per-class precisions overwritten by the graph's precision, "int8"
     (`fervid.Analyzer().cnn.card['evaluation']['precision']` printed int8)."""

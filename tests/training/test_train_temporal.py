@@ -305,6 +305,20 @@ def test_train_temporal_refuses_a_folder_holding_a_temporal_model_unless_forced(
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_frames"] == 3
 
 
+def test_an_lstm_learning_from_stills_only_is_said(tmp_path):
+    """Trained without people (no --ckplus or --jaffe), the LSTM learns from stills' clips that never change
+    expression: nothing but its card said so, in the words "30 per training person of no lab people"."""
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    cfg = TemporalTrainConfig(fer2013=str(csv), cnn="fer2013_vgg", still_clips=5, heldout_clips=1, frames=3,
+                              epochs=1)
+    report = train_temporal(cfg, tmp_path / "lstm", progress=False)
+    assert ("notice: the LSTM learns from FER2013 stills' clips only, each of one expression held: no --ckplus or "
+            "--jaffe people given, so it sees no change of expression and no person's face over time") \
+        in report["notices"]
+    assert "only: no people's clips (no CK+ or JAFFE given)" in (tmp_path / "lstm" / "MODEL_CARD.md").read_text(
+        encoding="utf-8")
+
+
 def test_a_temperature_with_one_heldout_group_is_not_cross_fitted_on_nothing(tmp_path):
     """One held-out still (still_clips < 20): one half of the cross-fit held no clips, and its temperature was
     fitted on an empty set (NaN, "Mean of empty slice")."""

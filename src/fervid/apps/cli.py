@@ -102,12 +102,24 @@ PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int
                                                           "fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
                                                                 "(tracking in between).")
-WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at.")
-METHOD_OPTION = typer.Option(None, help=f"Videos: temporal classifier: lstm (the paper's), mean (moving average), "
-                                        "frame (per-frame argmax) or hmm (a sticky HMM smoother). Default: "
-                                        f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
-                                        "temporal LSTM; a method named here runs, or the command stops.")
-SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second.")
+WINDOW_OPTION = typer.Option(_DEFAULTS.window, help="Videos: seconds of frames the temporal classifier looks at "
+                                                    "(not --method frame); a notice says when the window holds too "
+                                                    "few analysed frames for the method (--sample-fps).")
+
+
+def _method_name(value: Optional[str]) -> Optional[str]:
+    """--method in any case (``LSTM``): the methods' names are lower case."""
+    return value.lower() if value else value
+
+
+METHOD_OPTION = typer.Option(None, callback=_method_name,
+                             help=f"Videos: temporal classifier: lstm (the paper's), mean (moving average), "
+                                  "frame (per-frame argmax) or hmm (a sticky HMM smoother). Default: "
+                                  f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
+                                  "temporal LSTM; a method named here runs, or the command stops.")
+SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second (the LSTM learnt "
+                                            "from frames at most 0.3 s apart: below 4, a notice says its labels are "
+                                            "outside what it learnt).")
 KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                  help="Videos: keep at most N key frames per track, those of its N longest emotion "
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
@@ -342,14 +354,20 @@ def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[flo
 SMALL_FACE_RATIO = 1.5
 
 
-def _video_notices(result, name: str, out: Path, detector=None) -> list[str]:
-    """What a video's (or a live session's) results should be read with: a dark picture brightened, an HDR video
-    tone-mapped (or not), a clock that started again, video streams left out, one track across scene cuts
+def _video_notices(result, name: str, out: Path, detector=None, said: set[str] | None = None) -> list[str]:
+    """What a video's (or a live session's) results should be read with: a temporal window holding too few analysed
+    frames for its method (once a run: not if in ``said``, which it is added to), a dark picture brightened, an HDR
+    video tone-mapped (or not), a clock that started again, video streams left out, one track across scene cuts
     (--max-faces 1), outputs that replaced another source's, faces near the smallest looked for (``detector``: the
     one that ran)."""
     from fervid.inference.align import DARK_TOP
 
     notices = []
+    window = result.window_notice
+    if window and window not in (said if said is not None else set()):
+        notices.append(window)
+        if said is not None:
+            said.add(window)
     if small := _small_faces_notice(result, detector):
         notices.append(f"{name}: {small}")
     if result.frames_brightened:
@@ -598,8 +616,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
         # a method the user named is what their study reports: running another would be a flag that does nothing
         _fail(f"--method {named_method}: {runner.notice.split(';')[0]} (train one with `fervid train-temporal "
               "--cnn ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
-    if runner.notice:
-        typer.secho(f"notice: {runner.notice}", fg=typer.colors.YELLOW, err=True)
+    _say_notices([notice for notice in (runner.notice, runner.graph_notice) if notice])
     return runner
 
 
@@ -929,9 +946,10 @@ def video(
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers, with the video's sound; not with
     --no-annotate),
     <name>_frames.csv/.parquet (time, frame, track, then the face row: box, detection_score, 7 probabilities,
-    emotion, confidence, uncertain, detected), <name>_tracks.json (per track: span, seconds seen, dominant emotion,
-    share of time per emotion, mean box, changes, episodes; an absence longer than 0.5 s, 2.5 analysed frames or
-    --detect-every plus one analysed frame, whichever is longest, ends an episode),
+    emotion, confidence, uncertain, detected), <name>_tracks.json (the settings, with frames_per_window: the
+    analysed frames a window holds; per track: span, seconds seen, dominant emotion, share of time per emotion (a
+    row lasting until the next analysed one), mean box, changes, episodes; an absence longer than 0.5 s, 2.5
+    analysed frames or --detect-every plus one analysed frame, whichever is longest, ends an episode),
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only).
@@ -974,6 +992,7 @@ def video(
         _bad_value(exc)
     runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6),
                            frames_memory_mb=frames_memory_mb)
+    said: set[str] = set()  # notices of the run's settings, said once for all its videos
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
     for number, path in enumerate(files, 1):
@@ -1027,12 +1046,12 @@ def video(
         analysed += 1
         if not quiet:
             typer.echo(f"{one_line(str(path))}: {_run_speed(result, key_frames != 0)}, "
-                       f"{len(result.track_ids)} track(s)"
+                       f"{len(result.track_ids)} track(s) by {result.analysis_text}"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
             for t in result.track_summaries():
                 typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} "
                            f"s), {_dominant_text(t)}, {len(t['changes'])} change(s)")
-        _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector))
+        _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector, said))
         if result.error:
             failures.append(result.error)
     if analysed and not quiet:
@@ -1115,11 +1134,13 @@ def live(
         typer.secho(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
-    if method != "frame" and not quiet:  # said once the source is open: a missing one is the one line a user sees
-        from fervid.apps.live import labels_delay
+    # said once the source is open: a missing one is the one line a user sees
+    if runner.temporal.name != "frame" and not quiet:
+        from fervid.inference.temporal import labels_delay
 
         typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
-                   f"by about {labels_delay(method, window):g} s (measured: docs/results.md section 8)", err=True)
+                   f"by about {labels_delay(runner.temporal.name, window):g} s (measured: docs/results.md section 8; "
+                   "the tracks JSON's labels_delay_seconds)", err=True)
     last_report = [0.0]
     # the speed kept up, once a second (on a terminal; in a log every fervid.progress.LOG_SECONDS)
     bar = progress_bar(desc=src.name, show=not quiet, miniters=0, bar_format="{desc}{postfix}")
@@ -1555,14 +1576,19 @@ def evaluate(
                                                       f"(jaffe, jaffe+ckplus, photos, video): "
                                                       f"{', '.join(DETECTORS)}; default {_DEFAULTS.detector}."),
     method: Optional[str] = METHOD_OPTION,
+    window: float = WINDOW_OPTION,
+    detect_every: float = DETECT_EVERY_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
     max_faces: Optional[int] = typer.Option(None, min=1, help="--dataset video: follow at most N faces (1: one "
                                             "participant per video, track 1 throughout), as `fervid video "
                                             "--max-faces`."),
     margin: float = typer.Option(0.0, help="--dataset video: seconds at each end of a segment whose frames are not "
-                                           "scored (annotated boundaries are approximate, and temporal methods lag "
-                                           "a change of expression: about 0.24 s for the default LSTM)."),
+                                           "scored (annotated boundaries are approximate, and a temporal method "
+                                           "places a change of expression off by some: the default LSTM's centred "
+                                           "labels do not trail (median -0.02 s), but are 0.24 s off on average, "
+                                           "as on some clips it names the next expression early; docs/results.md "
+                                           "section 8)."),
     results: Optional[Path] = typer.Option(None, help="--dataset video: score the labels an earlier `fervid video` "
                                                       "or `fervid batch` wrote into this folder, instead of "
                                                       "analysing the videos again (the model and settings are that "
@@ -1584,8 +1610,8 @@ def evaluate(
     if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
     typed = _typed_options(ctx)
-    video_only = [option for option in ("method", "sample_fps", "temporal_model", "max_faces", "results", "margin")
-                  if option in typed]
+    video_only = [option for option in ("method", "window", "detect_every", "sample_fps", "temporal_model",
+                                        "max_faces", "results", "margin") if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
     if usage is not None and usage not in FER2013_USAGES:
@@ -1619,7 +1645,8 @@ def evaluate(
             _fail(f"--margin must be 0 or more seconds, not {margin}", 2)
         _evaluate_video(Path(data), out, results, typed, margin, quiet, model=models[0],
                         detector=detector or _DEFAULTS.detector, precision=precision, method=method,
-                        sample_fps=sample_fps, temporal_model=temporal_model, max_faces=max_faces)
+                        window=window, detect_every=detect_every, sample_fps=sample_fps,
+                        temporal_model=temporal_model, max_faces=max_faces)
         return
     # what each model was trained on (not this evaluation's data): read once, for the checks below and the card
     trained = [_model_record(name, "training_config.json") for name in models]
@@ -1835,7 +1862,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     videos = annotations.videos
     made = _folders_to_make(out)
     warnings = list(annotations.notes)
-    made_by = ("model", "detector", "precision", "method", "sample_fps", "temporal_model", "max_faces")
+    made_by = ("model", "detector", "precision", "method", "window", "detect_every", "sample_fps", "temporal_model",
+               "max_faces")
     if results is not None:
         # the labels are the earlier run's: an option that would have changed them changes nothing here
         ignored = [name for name in made_by if name in typed]
@@ -1876,7 +1904,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         settings["results_made_with"] = ({"fervid": first["fervid"], "onnxruntime": first.get("onnxruntime")}
                                          if "fervid" in first else "not recorded (a fervid before 2026-12-06)")
     else:
-        options = _pipeline(annotate=False, method=choices["method"], sample_fps=choices["sample_fps"],
+        options = _pipeline(annotate=False, method=choices["method"], window=choices["window"],
+                            detect_every=choices["detect_every"], sample_fps=choices["sample_fps"],
                             temporal_model=choices["temporal_model"], model=choices["model"],
                             detector=choices["detector"], precision=choices["precision"],
                             max_faces=choices["max_faces"])
@@ -1889,6 +1918,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         if out:  # before the analysis: an output folder that cannot be used must not cost it
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
+        said: set[str] = set()  # a window too short for the method: said once
         for number, video in enumerate(videos, 1):
             bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False,
                                         show=not quiet)
@@ -1902,6 +1932,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
                 warnings.append(result.error)
+            if result.window_notice and result.window_notice not in said:
+                said.add(result.window_notice)
+                _say_notices([result.window_notice])
             tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}

@@ -1,6 +1,7 @@
 """Live analysis over a WebSocket (``/v1/live`` on ``fervid serve``, drawn by the ``/live`` page).
 
-Protocol. The server first sends ``{"type": "ready", ...}`` (method, window, the labels' delay, the limits).
+Protocol. The server first sends ``{"type": "ready", ...}`` (method, window, the labels' delay
+``labels_delay_seconds``, the limits).
 The client sends frames as binary messages: a 4-byte little-endian sequence number, then one JPEG or WebP image.
 For each frame it analyses the server answers ``{"type": "result", "seq", "time", "width", "height", "faces":
 [rows], "dropped", "analysis_ms", "dark"}``, where each row is a row of a video's per-frame table (``time, frame,
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 
 from fervid.inference.records import TIME_DECIMALS
+from fervid.inference.temporal import labels_delay
 from fervid.inference.video import FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult
 
 LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
@@ -54,13 +56,6 @@ class LiveLimits:
     max_frame_pixels: int = 1920 * 1080  # decoded size, checked from the header before decoding
     max_messages_per_second: float = 60.0  # averaged over 2 s; a camera sends at most 30
     max_viewers: int = 8  # connections at once; more are refused (1013, try again later)
-
-
-def labels_delay(method: str, window: float) -> float:
-    """About how far a causal label trails a change of expression, in seconds (measured by
-    benchmarks/bench_lag.py at a 1 s window, median: LSTM 0.58 s, moving average 0.45 s, HMM 0.13 s, frame 0.01 s):
-    half the window for the methods that average over it; the HMM's delay is set by its switching rate."""
-    return {"frame": 0.0, "hmm": 0.15}.get(method, window / 2)
 
 
 def check_frame(data: bytes, limits: LiveLimits) -> int:
@@ -164,8 +159,9 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
     state = {"dropped": 0, "stop": None, "error": None}
     opts = runner.options
     await ws.send_json({"type": "ready", "method": runner.temporal.name, "window": opts.window,
-                        "detect_every": opts.detect_every, "delay_seconds": labels_delay(runner.temporal.name,
-                                                                                          opts.window),
+                        "detect_every": opts.detect_every,
+                        # as the session's tracks JSON records it
+                        "labels_delay_seconds": labels_delay(runner.temporal.name, opts.window),
                         "model": session.result.model, "detector": session.result.detector,
                         "limits": {"max_frame_bytes": limits.max_frame_bytes,
                                    "max_frame_pixels": limits.max_frame_pixels,

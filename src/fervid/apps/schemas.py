@@ -135,7 +135,9 @@ class Episode(_Strict):
 
     emotion: Emotion = Field(description="The emotion shown throughout.")
     start: float = Field(description="Seconds (on the file's timeline) of its first row.")
-    end: float = Field(description="Seconds of its last row.")
+    end: float = Field(description="Seconds where its last row ends: where the next episode starts, at the first "
+                                   "frame without the face before a gap, or one analysed spacing after its last row "
+                                   "at the track's end.")
     key_frame: str | None = Field(description="The key frame's file name; null for an episode shorter than 0.5 s, "
                                               "or left out by --key-frames.")
     key_frame_time: float = Field(description="Seconds of its most expressive row (where its key frame is, or would "
@@ -181,7 +183,8 @@ class ResultOut(BaseModel):
     """``GET /v1/jobs/{id}/result``: the tracks JSON (``fervid video``'s ``<name>_tracks.json``) with links to every
     output. Besides the fields listed it holds what made the results, as the tracks JSON does: ``weights_file``,
     ``weights_sha256``, ``precision``, ``temperature``, ``score_threshold``, ``min_face``, ``max_faces``,
-    ``detect_every``, ``window``, ``sample_fps``, ``centred_window``, ``key_frames``, ``temporal_temperature``,
+    ``detect_every``, ``window`` (null for method frame), ``frames_per_window``, ``sample_fps``, ``centred_window``,
+    ``labels_delay_seconds``, ``key_frames``, ``temporal_temperature``,
     ``temporal_model`` and ``temporal_model_sha256`` (an LSTM), ``fervid``, ``onnxruntime``; and ``analysis_seconds``,
     ``scene_cuts``, ``frames_brightened``, ``hdr``, ``tone_mapped``, ``clock_resets``, ``frame_size_changes``."""
 

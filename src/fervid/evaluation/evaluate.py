@@ -487,6 +487,22 @@ def write_temporal_card(folder: str | Path) -> Path:
         names = {"ckplus": "CK+", "jaffe": "JAFFE"}
         counts = {name: sum(i.split(":")[0] == key for i in ids) for key, name in names.items()}
         return f" ({', '.join(f'{n} {name}' for name, n in counts.items())})" if ids else ""
+    choice = report.get("temperature_choice", {})
+    fitted_on = ("the validation people's clips" if people.get("val") else
+                 "held-out FER2013 stills' clips (no validation people)")
+    if choice.get("applied", True):  # (a report from before the choice was recorded: it was applied)
+        temperature = f"{cfg.get('temperature', 1.0):.3f}, fitted on {fitted_on}"
+    elif choice.get("cross_fitted_ece_untempered") is None:
+        temperature = (f"1.0, none applied: the {choice['fitted']:.3f} fitted on {fitted_on} could not be checked "
+                       "on a second held-out group")
+    else:
+        temperature = (f"1.0, none applied: the {choice['fitted']:.3f} fitted on {fitted_on} made the calibration "
+                       f"error worse on cross-fitted halves ({choice['cross_fitted_ece_untempered']:.3f} untempered, "
+                       f"{choice['cross_fitted_ece_tempered']:.3f} tempered)")
+    people_clips = (f" and {train_cfg['person_clips']} per training person of " + " and ".join(lab)
+                    + " (4 s each: one person's posed expressions, one after another)" if people.get("train") else
+                    " only: no people's clips (" + ("no training people in " + " and ".join(lab) if lab else
+                                                    "no CK+ or JAFFE given") + ")")
     md = [
         f"# Model card: {folder.name}",
         "",
@@ -498,11 +514,9 @@ def write_temporal_card(folder: str | Path) -> Path:
         "",
         "## Training",
         f"- Command: `{report.get('command', 'not recorded')}`",
-        f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels}) and "
-        f"{train_cfg['person_clips']} per training person of " + (" and ".join(lab) or "no lab people") +
-        f" (4 s each: one person's posed expressions, one after another), {report.get('train_frames', 0):,} "
-        f"frames; features from `{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video "
-        "runs it.",
+        f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels})"
+        f"{people_clips}, {report.get('train_frames', 0):,} frames; features from "
+        f"`{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video runs it.",
         f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
         f"{by_dataset('train')}, {people.get('val', 0)} validation{by_dataset('val')} (the temperature and the "
         f"choice of model), {people.get('test', 0)} test{by_dataset('test')} (untouched: docs/results.md section "
@@ -511,7 +525,7 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"{train_cfg['seed']}.",
         f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
         + (f", torch {report['torch']}" if report.get("torch") else "") + ".",
-        f"- Temperature: {cfg.get('temperature', 1.0):.3f}, fitted on the validation people's clips.",
+        f"- Temperature: {temperature}.",
         "",
         "## Data and consent",
         "- Stills: FER2013's faces, " + FER2013_SOURCE,

@@ -312,14 +312,20 @@ class Analyzer:
         _check_video_settings(changes, [f.name for f in dataclasses.fields(VideoOptions)])
         options = dataclasses.replace(options or VideoOptions(), **changes)
         runner = VideoAnalyzer(self, options)
-        if runner.notice:  # the method asked for is not the one that runs: say so (the result records which)
-            warnings.warn(runner.notice, stacklevel=2)
+        # the method asked for is not the one that runs (the result records which), or its LSTM reads features of
+        # another graph than the one it learnt from: said
+        for notice in (runner.notice, runner.graph_notice):
+            if notice:
+                warnings.warn(notice, stacklevel=2)
         try:
-            return runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
+            result = runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
         except StillImageError as exc:  # said in the API's words: the CLI's `fervid image` is not this caller's
             if not exc.reader:
                 raise
             raise StillImageError(exc.what, "Analyzer.analyze_image") from None
+        if result.window_notice:  # a window too short for the method at the rate analysed
+            warnings.warn(result.window_notice, stacklevel=2)
+        return result
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be

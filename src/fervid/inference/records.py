@@ -55,7 +55,9 @@ FIELD_DESCRIPTIONS = {
     "detected": "False where optical flow, not the face detector, placed the box.",
     # a video's tracks
     "start": "Seconds (on the file's timeline) of the track's first row.",
-    "end": "Seconds (on the file's timeline) of the track's last row.",
+    "end": "Seconds (on the file's timeline) where the track's last row ends: a row lasts until the track's next "
+           "analysed row, its last one for one analysed spacing (not past the video's end, or the first frame "
+           "without the face).",
     "frames": "The track's rows: analysed frames in which the face was seen.",
     "seen_seconds": "Seconds the face was seen (an absence longer than 0.5 s, 2.5 analysed frames or --detect-every "
                     "plus one analysed frame, whichever is longest, is not counted: a face flow lost is looked for "

@@ -9,6 +9,7 @@ names that CNN (``"cnn"``), and the shipped LSTM for a CNN is found by that name
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from functools import cached_property
@@ -127,6 +128,65 @@ def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(np.log(np.clip(probabilities, 1e-7, 1.0)) / temperature, axis=-1).astype(np.float32)
 
 
+def labels_delay(method: str, window: float, centred: bool = False) -> float:
+    """About how far a label trails a change of expression, in seconds: 0 for a centred window (files); for a causal
+    one (live), half the window for the methods that average over it, the HMM's set by its switching rate
+    (measured by benchmarks/bench_lag.py at a 1 s window, median: LSTM 0.58 s, moving average 0.45 s, HMM 0.13 s,
+    frame 0.01 s)."""
+    if centred:
+        return 0.0
+    return {"frame": 0.0, "hmm": 0.15}.get(method, window / 2)
+
+
+def frames_per_window(window: float, rate: float, centred: bool) -> int:
+    """The analysed frames a window of ``window`` seconds holds, the labelled one included, at ``rate`` frames a
+    second: those within half the window each side of it (centred), or within the window before it (causal), as
+    :meth:`TrackSmoother._around` takes them."""
+    reach = window / 2 if centred else window
+    others = math.floor(reach * rate + 1e-6)  # the frames on one side (on its only side, causal)
+    return (2 * others if centred else others) + 1
+
+
+def window_notice(method: str, window: float, rate: float, centred: bool, most_rate: float | None = None) -> str | None:
+    """What a window of ``window`` seconds at ``rate`` analysed frames a second leaves a temporal method, where
+    that is not what it is for: the moving average and the HMM need other frames in the window to smooth over (with
+    none they give each frame's own labels, as ``frame`` does), and the LSTM learnt from windows of frames at most
+    :data:`LSTM_TRAINED_SPACING` apart with at least :data:`MIN_HALF_WINDOW` other frame before (and, centred,
+    after) the labelled one (with fewer it reads copies of one frame, and can name an emotion the CNN gave none of
+    the frames). None where the window suits the method. ``most_rate``: the most frames a second the video
+    has (a rate the advice to sample faster must not pass)."""
+    if method == "frame":
+        return None
+    frames = frames_per_window(window, rate, centred)
+    others = (frames - 1) // 2 if centred else frames - 1  # on the labelled frame's side(s)
+    holds = (f"at {rate:.3g} analysed frame{'s' if rate != 1 else ''} a second ({1 / rate:.2g} s apart), a "
+             f"{window:g} s {'centred' if centred else 'causal'} window holds {frames} analysed "
+             f"frame{'s' if frames != 1 else ''}")
+    faster = most_rate is None or rate < most_rate - 1e-6  # the video has more frames to sample
+    if method != "lstm":
+        if frames > 1:
+            return None
+        return (f"{holds}: --method {method} has nothing to smooth and gives each frame's own labels, as --method "
+                f"frame does; a longer --window{' or a higher --sample-fps' if faster else ''} lets it smooth")
+    learnt = []
+    if 1 / rate > LSTM_TRAINED_SPACING + 1e-6:
+        learnt.append(f"frames at most {LSTM_TRAINED_SPACING:g} s apart")
+    if others < MIN_HALF_WINDOW:
+        learnt.append(f"windows of {2 * MIN_HALF_WINDOW + 1 if centred else MIN_HALF_WINDOW + 1} frames or more (it "
+                      "reads copies of the one frame instead)")
+    if not learnt:
+        return None
+    ways = ["--method frame"]
+    needed = math.ceil(1 / min(LSTM_TRAINED_SPACING, (window / 2 if centred else window) / MIN_HALF_WINDOW) - 1e-6)
+    if most_rate is None or needed <= most_rate + 1e-6:
+        ways.append(f"--sample-fps {needed} or more")
+    if 1 / rate <= LSTM_TRAINED_SPACING + 1e-6:  # only too few frames: a longer window holds more
+        ways.append("a longer --window")
+    return (f"{holds}: the LSTM learnt from {' and from '.join(learnt)}, so its labels here are outside what it "
+            f"learnt (they can name an emotion the CNN gave none of the frames); use "
+            + (f"{', '.join(ways[:-1])} or {ways[-1]}" if len(ways) > 1 else ways[0]))
+
+
 def lookahead(method: TemporalMethod, window: float, centred: bool) -> float:
     """Seconds after a frame whose frames its centred window needs (0 for causal windows): half the window,
     twice that for a method whose outputs are averaged over a window of windows (the LSTM)."""
@@ -236,6 +296,9 @@ class LSTMTemporal:
 # the fewest frames each side of the labelled one in any window the LSTM is trained on
 # (fervid.training.train_temporal.sample_windows)
 MIN_HALF_WINDOW = 1
+# the farthest apart (s) the frames of any window the LSTM is trained on are: its widest stride, 9 frames of 30 fps
+# video (fervid.training.train_temporal.STRIDES), the spacing of --sample-fps 3.3
+LSTM_TRAINED_SPACING = 0.3
 
 
 def centred_window(features: np.ndarray, at: int, max_frames: int) -> np.ndarray:

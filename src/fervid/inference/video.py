@@ -45,8 +45,8 @@ from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, Pipeli
 from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
                                       html_view, rounded, track_row, write_csv)
 from fervid.inference.records import table_schema as _schema
-from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, lookahead,
-                                      make_method, shipped_temporal_models)
+from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
+                                      labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
@@ -438,6 +438,14 @@ class TrackLog:
         lasting = self.absent_from - self.end
         return self.end + (min(self.spacing, lasting) if lasting > self.gap else lasting)
 
+    def _last_row_seconds(self, until: float | None = None) -> float:
+        """How long its last row lasts: until the first frame that came without it (:meth:`_last_row_end`); where
+        none did, its spacing, but not past ``until`` (the video's end: a variable-frame-rate video's last rows are
+        further apart than its nominal rate)."""
+        if self.absent_from is not None:
+            return self._last_row_end() - self.end
+        return min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
+
     def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
         """Log one face; returns the episode this face closed, if it started a new one."""
         emotion = face.emotion
@@ -448,6 +456,7 @@ class TrackLog:
             since = face.time - self.end
             self._recent.append(since)
             # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
+            last_row_end = face.time  # a row lasts until the next, across a frame or two without the face
             if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
                 last_row_end = self._last_row_end()
                 unseen = face.time - last_row_end
@@ -469,11 +478,12 @@ class TrackLog:
         closed = None
         ep = self.episode
         if ep is None or ep.emotion != emotion or unseen:
-            if ep is not None:
+            if ep is not None:  # it ends where its last row does (emotion_share's rule): at this row, or at the gap
+                ep.end = last_row_end
                 self.episodes.append(ep)
                 closed = ep
             ep = self.episode = Episode(self.track_id, emotion, face.time, face.time)
-        ep.end = face.time
+        ep.end = face.time  # its last row so far: where that row ends is known at the next row or at the close
         p = max(face.frame_probabilities[EMOTIONS.index(emotion)], 0.0)
         if p > ep.best_probability:  # the most expressive frame of the episode, by its own probability
             x, y, w, h = face.box
@@ -484,10 +494,12 @@ class TrackLog:
             ep.best_image = image[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
         return closed
 
-    def close(self) -> Episode | None:
-        """End of the video: the open episode is closed and returned."""
+    def close(self, until: float | None = None) -> Episode | None:
+        """End of the video (at ``until``, where known): the open episode is closed, ending where its last row does
+        (:meth:`_last_row_seconds`), and returned."""
         ep, self.episode = self.episode, None
         if ep is not None:
+            ep.end = self.end + self._last_row_seconds(until)
             self.episodes.append(ep)
         return ep
 
@@ -497,13 +509,11 @@ class TrackLog:
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
     def summary(self, until: float | None = None) -> TrackSummary:
-        """The tracks JSON's entry. ``until``: where the video ends. Its last row lasts until the first frame that
-        came without it; where none did, its spacing, but not past the end (a variable-frame-rate video's last rows
-        are further apart than its nominal rate)."""
-        if self.absent_from is not None:
-            last = self._last_row_end() - self.end
-        else:
-            last = min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
+        """The tracks JSON's entry. ``until``: where the video ends. Each row lasts until the next; its last row
+        until the first frame that came without it, and where none did, its spacing, but not past the end
+        (:meth:`_last_row_seconds`): its ``end`` and its last episode's are where that row ends, so the span
+        holds the time seen."""
+        last = self._last_row_seconds(until)
         seconds = self.emotion_seconds.copy()
         if self.frames:
             seconds[EMOTIONS.index(self._last_emotion)] += last
@@ -512,9 +522,11 @@ class TrackLog:
         # video's very end)
         shares = {e: round(float(v) / total if total else int(n) / max(self.frames, 1), 4)
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
-        episodes = self.episodes + ([self.episode] if self.episode is not None else [])
+        episodes = self.episodes + ([dataclasses.replace(self.episode, end=self.end + last)]
+                                    if self.episode is not None else [])
         return {
-            "track": self.track_id, "start": round(self.start, TIME_DECIMALS), "end": round(self.end, TIME_DECIMALS),
+            "track": self.track_id, "start": round(self.start, TIME_DECIMALS),
+            "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
             "frames": self.frames,
             "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
@@ -802,11 +814,53 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     @property
+    def analysed_rate(self) -> float:
+        """The frames analysed a second, as asked for (the video's rate, or ``sample_fps``, or the cap the memory
+        for its windows set: :attr:`analysed_fps_cap`)."""
+        return analysis_rate(self.fps, self.analysed_fps_cap or self.settings.get("sample_fps"))
+
+    @property
+    def frames_per_window(self) -> int | None:
+        """The analysed frames the temporal window around a frame holds, the frame included
+        (:func:`fervid.inference.temporal.frames_per_window`); None where no window is read (method ``frame``)
+        or the rate is not known yet."""
+        window = self.settings.get("window")
+        if window is None or not self.fps:
+            return None
+        return frames_per_window(window, self.analysed_rate, self.settings.get("centred_window", True))
+
+    @property
+    def window_notice(self) -> str | None:
+        """A line saying what the window leaves the temporal method at the rate analysed, where that is not what
+        the method is for (:func:`fervid.inference.temporal.window_notice`: one frame in it, or frames farther
+        apart than the LSTM learnt from); None otherwise."""
+        window = self.settings.get("window")
+        if window is None or not self.fps:
+            return None
+        return window_notice(self.method, window, self.analysed_rate, self.settings.get("centred_window", True),
+                             most_rate=self.fps)
+
+    @property
+    def analysis_text(self) -> str:
+        """The temporal method and its window, as the summary line and the timelines' titles say them: "lstm, 1 s
+        centred window (31 analysed frames)", "frame (no window)"."""
+        window, frames = self.settings.get("window"), self.frames_per_window
+        if window is None:
+            return f"{self.method} (no window)"
+        return (f"{self.method}, {window:g} s {'centred' if self.settings.get('centred_window', True) else 'causal'} "
+                f"window" + (f" ({frames} analysed frame{'s' if frames != 1 else ''})" if frames else ""))
+
+    @property
     def run_settings(self) -> dict[str, Any]:
         """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
-        weights' digests, the versions, precision, thresholds, timing); the tracks JSON's and the frame table's
-        Parquet metadata."""
-        return {"method": self.method, "model": self.model, "detector": self.detector, **self.settings}
+        weights' digests, the versions, precision, thresholds, timing, and beside the window the analysed frames
+        it holds, :attr:`frames_per_window`); the tracks JSON's and the frame table's Parquet metadata."""
+        settings = {"method": self.method, "model": self.model, "detector": self.detector}
+        for name, value in self.settings.items():
+            settings[name] = value
+            if name == "window":
+                settings["frames_per_window"] = self.frames_per_window
+        return settings
 
     def summary(self) -> dict[str, Any]:
         """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok`` and ``error``, the video's size,
@@ -846,8 +900,8 @@ class VideoResult:
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
-        written["timelines"] = [plot_timeline(self.tracks[tid], self.source, self.fps,
-                                              out_dir / names.timeline(tid), self.duration) for tid in self.track_ids]
+        written["timelines"] = [plot_timeline(self.tracks[tid], self.source, out_dir / names.timeline(tid),
+                                              self.duration, self.analysis_text) for tid in self.track_ids]
         with replacing(out_dir / names.tracks_json) as temporary:
             temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
@@ -967,9 +1021,9 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     episode.key_frame = name
 
 
-def plot_timeline(log: TrackLog, source: str, fps: float, path: Path, duration: float | None = None) -> Path:
+def plot_timeline(log: TrackLog, source: str, path: Path, duration: float | None = None, analysis: str = "") -> Path:
     """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
-    fig = timeline_figure(log, source, fps, duration)
+    fig = timeline_figure(log, source, duration, analysis)
     with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
         fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
     return path
@@ -1011,9 +1065,11 @@ def _drawable(text: str) -> str:
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
 
 
-def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | None = None):
-    """One track's emotion probabilities over time, and a band of its labels; with ``duration``, on the whole
-    video's time axis (0 to ``duration``), so that a video's timelines line up with each other."""
+def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = ""):
+    """One track's emotion probabilities over time, and a band of its labels, each row lasting until the next (its
+    last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the whole
+    video's time axis (0 to ``duration``), so that a video's timelines line up with each other. ``analysis``: the
+    method and window that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
@@ -1051,7 +1107,8 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
     # the label band, one image whatever the length: a column per pixel of the figure, each the label of the
     # frame shown there (one artist per run of labels grew with the flicker of hours of video)
     if len(t):
-        columns = np.linspace(t[0], t[-1] + 1 / max(fps, 1), BAND_COLUMNS, endpoint=False)
+        last_row_end = t[-1] + log._last_row_seconds(duration)
+        columns = np.linspace(t[0], last_row_end, BAND_COLUMNS, endpoint=False)
         shown = np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)
         labels = probs.argmax(1)[shown]
         within = np.searchsorted(gap_starts, columns, side="right") - 1  # the last gap started by each column
@@ -1060,10 +1117,10 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
         labels[unseen] = len(EMOTIONS)  # white
         palette = np.array([[EMOTION_COLORS_BGR[e][c] / 255 for c in (2, 1, 0)] for e in EMOTIONS] + [[1, 1, 1]])
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
-                    extent=(t[0], t[-1] + 1 / max(fps, 1), 0, 1))
+                    extent=(t[0], last_row_end, 0, 1))
     band.set_yticks([])
     if duration:
-        band.set_xlim(0, max(duration, t[-1] + log.spacing if len(t) else 0))
+        band.set_xlim(0, max(duration, last_row_end if len(t) else 0))
     if len(t):  # each run of a label wide enough to hold its name says it: the band is read by more than colour
         column_seconds = columns[1] - columns[0]
         left, right = band.get_xlim()
@@ -1078,7 +1135,8 @@ def timeline_figure(log: TrackLog, source: str, fps: float, duration: float | No
                 band.text(columns[start] + (end - start) * column_seconds / 2, 0.5, name, ha="center", va="center",
                           fontsize=7, color=ink)
     _label_time_axis(band)
-    fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}", y=1.02)
+    fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}" + (f", {analysis}" if analysis else ""),
+                 y=1.02)
     fig.tight_layout()
     return fig
 
@@ -2484,7 +2542,7 @@ class ResultWriter:
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
                               "stopped_at": stopped_at})
         for log in self.result.tracks.values():
-            last = log.close()
+            last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
                 self.key_frame_writer.add(last)
         if into_place:
@@ -2531,6 +2589,26 @@ def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str
     return method, None
 
 
+def lstm_graph_notice(lstm: LSTMTemporal, running: dict[str, str]) -> str | None:
+    """A line saying that ``lstm`` learnt from the features of another graph of its CNN (``cnn_graph`` in its
+    config: the int8 one, say) than the one running (``running``: :attr:`EmotionCNN.graph_identity`, fp32 with
+    ``--precision fp32``); None where they are one graph, or where its config records none (an older LSTM). The
+    features differ slightly, and a shift of the int8 graph alone moved an LSTM's accuracy by about 2 points
+    (docs/results.md section 8): it runs, said."""
+    learnt = lstm.config.get("cnn_graph") or {}
+    if not learnt.get("sha256") or learnt["sha256"] == running["sha256"]:
+        return None
+    same_file = learnt.get("file") == running["file"] and learnt.get("precision") == running["precision"]
+    described = [f"{graph.get('precision', '?')} graph {graph.get('file', '?')}"
+                 + (f" ({graph['sha256'][:12]})" if same_file else "") for graph in (learnt, running)]
+    advice = (f"; --precision {learnt['precision']} runs the graph it learnt from"
+              if learnt.get("precision") in ("int8", "fp32") and learnt.get("precision") != running["precision"]
+              else "; retrain it on this graph with `fervid train-temporal`")
+    return (f"the temporal LSTM {lstm.model_name} learnt from the features of CNN {lstm.cnn}'s {described[0]}, and "
+            f"this analysis runs its {described[1]}: the features differ slightly, and a shift of the graph alone "
+            f"moved an LSTM's accuracy by about 2 points (docs/results.md section 8){advice}")
+
+
 class VideoAnalyzer:
     """Runs the video pipeline with an :class:`fervid.inference.analyzer.Analyzer`'s detector and CNN: a
     :class:`FrameStream` whose final frames feed the output writers (annotated MP4, streamed frame table, track
@@ -2538,13 +2616,16 @@ class VideoAnalyzer:
 
     def __init__(self, analyzer, options: VideoOptions = VideoOptions(), temporal: TemporalMethod | None = None):
         """``temporal``: a temporal method object; None builds ``options.method``. A CNN with no temporal LSTM
-        of its own (a model folder of yours, say) falls back from "lstm" to "mean", and ``notice`` says so."""
+        of its own (a model folder of yours, say) falls back from "lstm" to "mean", and ``notice`` says so; an LSTM
+        fed features of another graph of its CNN than the one it learnt from (``--precision fp32`` for an LSTM
+        trained on int8 features) runs, and ``graph_notice`` says so."""
         self.analyzer = analyzer
         self.options = options
         self.notice: str | None = None
         cnn = analyzer.cnn.config
         # an ensemble's features are its first member's, whose weights are not the ensemble's file
-        weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and cnn.features_of == cnn.name else None
+        own_features = cnn.features_of == cnn.name
+        weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and own_features else None
         if temporal is None:
             method, self.notice = method_for(cnn, options.method, options.temporal_model)
             if method != options.method:
@@ -2553,6 +2634,8 @@ class VideoAnalyzer:
             temporal.check_cnn(cnn.features_of, cnn.feature_dim, weights)
         self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
                                                 feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
+        self.graph_notice = (lstm_graph_notice(self.temporal, analyzer.cnn.graph_identity)
+                             if isinstance(self.temporal, LSTMTemporal) and own_features else None)
 
     def stream(self, fps: float, stages: dict[str, float] | None = None,
                clock_resets: list[float] | None = None, options: VideoOptions | None = None) -> FrameStream:
@@ -2569,8 +2652,12 @@ class VideoAnalyzer:
                                      "precision": ran["precision"], "temperature": ran["temperature"],
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
                                      "max_faces": ran["max_faces"], "detect_every": opts.detect_every,
-                                     "window": opts.window, "sample_fps": opts.sample_fps,
-                                     "centred_window": opts.centred, "key_frames": opts.key_frames,
+                                     # per-frame labels read no window: none is recorded
+                                     "window": None if self.temporal.name == "frame" else opts.window,
+                                     "sample_fps": opts.sample_fps, "centred_window": opts.centred,
+                                     "labels_delay_seconds": labels_delay(self.temporal.name, opts.window,
+                                                                          opts.centred),
+                                     "key_frames": opts.key_frames,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name,
                                          "temporal_model_sha256": self.temporal.weights_sha256} if lstm else {}),
@@ -2739,6 +2826,9 @@ class VideoAnalyzer:
         finally:
             if cap is not None:
                 cap.release()
+            # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short,
+            # and a sampled one up to a sampling step); known before the writer closes the tracks' last episodes
+            result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
             ended_early = stopped_by is not None or stopped or result.error is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
@@ -2756,9 +2846,6 @@ class VideoAnalyzer:
             changes = size_changes((result.width, result.height))
             result.frame_size_changes = [c for c in changes if c["time"] <= last_time]  # the frames read
             stages["decode"] += time.perf_counter() - t0
-        # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short, and a
-        # sampled one up to a sampling step)
-        result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
         expected_seconds = total / result.fps if total and result.fps else 0.0
         checked = (result.frames_read and expected_seconds and result.error is None
                    and not (stopped_by is not None or stopped))

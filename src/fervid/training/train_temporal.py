@@ -34,14 +34,15 @@ from fervid.inference.align import preprocess_faces
 from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
 from fervid.inference.options import check_positive
 from fervid.machine import cpu_model, thread_count
-from fervid.inference.temporal import METHODS, TemporalMethod, TrackSmoother, centred_window, flicker_per_second, \
-    make_method, tempered
+from fervid.inference.temporal import METHODS, MIN_HALF_WINDOW, TemporalMethod, TrackSmoother, centred_window, \
+    flicker_per_second, make_method, tempered
 from fervid.training.export import check_model_folder, folder_holds, prepare_model_folder
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 WINDOW_SECONDS = 1.0  # the video pipeline's default window: the span windows are trained and compared at
 # frames between a window's samples: every frame of 30 fps video, every 2nd or 3rd, and about every 0.3 s
-# (the video pipeline's --sample-fps); per batch one is drawn
+# (the video pipeline's --sample-fps); per batch one is drawn. The widest, over CLIP_FPS, is the spacing video
+# outside it is said to be beyond (fervid.inference.temporal.LSTM_TRAINED_SPACING)
 STRIDES = (1, 2, 3, 9)
 # the range fervid.evaluation.evaluate.fit_temperature searches: a fit at either end is the search's bound, not a
 # minimum it found
@@ -209,7 +210,8 @@ def sample_windows(data: ClipSet, n: int, frames: int, rng: np.random.Generator
     Indices beyond a clip's ends repeat its edge frame (a track's start or end); a quarter of the windows are
     causal, their future repeating the labelled frame, as in ``fervid live``."""
     stride = int(rng.choice(STRIDES))
-    half = int(np.clip(round(WINDOW_SECONDS / 2 * CLIP_FPS / stride * rng.uniform(0.5, 1.0)), 1, (frames - 1) // 2))
+    half = int(np.clip(round(WINDOW_SECONDS / 2 * CLIP_FPS / stride * rng.uniform(0.5, 1.0)), MIN_HALF_WINDOW,
+                       (frames - 1) // 2))
     clips = rng.integers(len(data), size=n)
     offsets = np.arange(-half, half + 1) * stride
     x, y = [], []
@@ -331,6 +333,11 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     cnn = EmotionCNN(cfg.cnn)
     found: list[str] = []
     sides = lab_people(cfg, found)
+    if not sides["train"]:  # (a card saying "30 per training person of no lab people" was all that told it)
+        found.append("notice: the LSTM learns from FER2013 stills' clips only, each of one expression held: "
+                     + ("no --ckplus or --jaffe people given" if not (cfg.ckplus or cfg.jaffe) else
+                        "no training people in --ckplus/--jaffe")
+                     + ", so it sees no change of expression and no person's face over time")
     train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
     check_same_labels(cnn, cfg)
     notify(found)

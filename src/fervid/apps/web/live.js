@@ -83,7 +83,7 @@ function handle(message, ws) {
   if (ws !== socket && message.type !== "saved") return;  // an earlier session's; its "saved" below says so
   if (message.type === "ready") {
     $("window").textContent = message.window;
-    $("delay").textContent = message.delay_seconds.toFixed(1);
+    $("delay").textContent = message.labels_delay_seconds.toFixed(1);
     setStatus(`Live: ${message.model} with ${message.detector}, ${message.method} over ${message.window} s.`);
     sendFrame();
   } else if (message.type === "result") {

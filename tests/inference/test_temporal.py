@@ -1,0 +1,48 @@
+import pytest
+
+from fervid.inference.temporal import LSTM_TRAINED_SPACING, frames_per_window, labels_delay, window_notice
+
+
+def test_a_window_holds_the_analysed_frames_within_it():
+    # centred: within half the window each side (29.97 fps: 14 each side, the 15th is 0.5005 s away)
+    assert frames_per_window(1.0, 29.97, centred=True) == 29
+    assert frames_per_window(1.0, 30.0, centred=True) == 31
+    assert frames_per_window(1.0, 2.0, centred=True) == 3  # --sample-fps 2: 0.5 s each side
+    assert frames_per_window(1.0, 1.0, centred=True) == 1  # --sample-fps 1: the frame alone
+    assert frames_per_window(1.0, 1.0, centred=False) == 2  # causal: the frame and the one a second before
+
+
+def test_a_window_too_short_for_its_method_is_said_and_one_that_suits_it_is_not():
+    """At --sample-fps 1 a 1 s window holds one analysed frame: mean and hmm gave the frame's own labels, and the
+    LSTM read three copies of one frame and named emotions the CNN never gave, without a word."""
+    for method in ("mean", "hmm"):
+        said = window_notice(method, 1.0, 1.0, centred=True, most_rate=29.97)
+        assert said.startswith("at 1 analysed frame a second (1 s apart), a 1 s centred window holds 1 analysed "
+                               f"frame: --method {method} has nothing to smooth and gives each frame's own labels")
+        assert window_notice(method, 1.0, 2.0, centred=True) is None  # 3 frames: something to smooth
+    lone = window_notice("lstm", 1.0, 1.0, centred=True, most_rate=29.97)
+    assert "the LSTM learnt from frames at most 0.3 s apart and from windows of 3 frames or more" in lone
+    assert lone.endswith("use --method frame or --sample-fps 4 or more")
+    # 3 frames, but 0.5 s apart: farther than the LSTM's training windows' frames ever were
+    apart = window_notice("lstm", 1.0, 2.0, centred=True, most_rate=29.97)
+    assert "(0.5 s apart), a 1 s centred window holds 3 analysed frames: the LSTM learnt from frames at most 0.3 s " \
+           "apart, so its labels here are outside what it learnt" in apart
+    # frames close enough, too few of them (a 5 fps video, a 0.1 s window): a longer window, not a higher rate
+    few = window_notice("lstm", 0.1, 5.0, centred=True, most_rate=5.0)
+    assert "from windows of 3 frames or more" in few and few.endswith("use --method frame or a longer --window")
+    assert window_notice("lstm", 1.0, 29.97, centred=True) is None  # every frame of a 30 fps video
+    assert window_notice("lstm", 1.0, 1 / LSTM_TRAINED_SPACING, centred=True) is None
+    assert window_notice("frame", 1.0, 1.0, centred=True) is None  # reads no window
+
+
+def test_labels_trail_by_about_half_a_causal_window_and_not_a_centred_one():
+    assert labels_delay("lstm", 1.0) == labels_delay("mean", 1.0) == 0.5
+    assert labels_delay("hmm", 1.0) == 0.15 and labels_delay("frame", 1.0) == 0.0
+    assert labels_delay("lstm", 1.0, centred=True) == 0.0
+
+
+def test_the_lstm_is_said_to_be_outside_its_training_spacing_where_its_trainer_says_so():
+    pytest.importorskip("torch")
+    from fervid.training.train_temporal import CLIP_FPS, STRIDES
+
+    assert max(STRIDES) / CLIP_FPS == pytest.approx(LSTM_TRAINED_SPACING)
