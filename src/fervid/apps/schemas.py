@@ -183,7 +183,8 @@ class ResultOut(BaseModel):
     ``weights_sha256``, ``precision``, ``temperature``, ``score_threshold``, ``min_face``, ``max_faces``,
     ``detect_every``, ``window``, ``sample_fps``, ``centred_window``, ``key_frames``, ``temporal_temperature``,
     ``temporal_model`` and ``temporal_model_sha256`` (an LSTM), ``fervid``, ``onnxruntime``; and ``analysis_seconds``,
-    ``scene_cuts``, ``frames_brightened``, ``hdr``, ``tone_mapped``, ``clock_resets``, ``frame_size_changes``."""
+    ``scene_cuts``, ``scene_cut_tracks``, ``replaced_faces``, ``frames_brightened``, ``hdr``, ``tone_mapped``,
+    ``clock_resets``, ``frame_size_changes``."""
 
     model_config = ConfigDict(extra="allow")
 
