@@ -1477,6 +1477,32 @@ def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
     assert files.loc[str(corpus / "two.mkv"), "note"] == "the first of its 2 video streams analysed"
 
 
+def test_a_face_followed_giving_way_to_a_larger_one_is_noted_in_files_csv(tmp_path, astronaut_rgb):
+    """With --max-faces 1 a face found first gave way to a larger one under the same number, unsaid; the newcomer
+    is a new track now, and files.csv's note says so as `fervid video`'s notice does."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    writer = H264Writer(corpus / "webcam.mp4", 640, 360, 25.0)
+    for i in range(30):  # the participant sits down 0.3 s in, in front of a smaller face found first
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
+        if i >= 8:
+            frame[100:320, 150:360] = face
+        writer.write(frame)
+    writer.close()
+    run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=PipelineOptions(
+        annotate=False, method="frame", max_faces=1)), progress=False)
+    files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
+    assert files.loc[str(corpus / "webcam.mp4"), "note"] == ("a face followed gave way to a larger one: track 1 to "
+                                                            "track 2 at 0.3 s (replaced_faces in its tracks JSON)")
+
+
 def test_an_animated_gifs_first_frame_alone_is_noted_in_files_csv(tmp_path, astronaut_rgb):
     """`fervid image` says it analysed an animated GIF's first frame alone; `fervid batch` left files.csv's note
     empty."""

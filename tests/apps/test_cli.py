@@ -2192,6 +2192,48 @@ def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_p
     assert "has scene cuts at 1.2 s, and with --max-faces 1 each shot's largest face is track 1" in result.output
 
 
+def test_video_max_faces_says_when_a_face_followed_gave_way_to_a_larger_one(tmp_path, astronaut_rgb):
+    """--max-faces 1 replaced the face followed with a larger one under the same number, and said nothing. A face
+    found a round before a larger one gives way to it (a face followed longer would keep its place: --help says
+    so); the newcomer is track 2, and a notice and the tracks JSON's replaced_faces say when and why. A cut that
+    ended no track is no shot of its own: no notice of shots joined in track 1."""
+    import cv2
+
+    from fervid.apps.cli import _video_notices
+    from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
+    from fervid.inference.video import H264Writer, VideoResult
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
+    clip = tmp_path / "session.mp4"
+    writer = H264Writer(clip, 640, 360, 25.0)
+    for i in range(40):  # the small face from the start, the participant from 0.3 s (the second detection round)
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
+        if i >= 8:
+            frame[100:320, 150:360] = face
+        writer.write(frame)
+    writer.close()
+    result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "--key-frames", "0",
+                                 "--out", str(tmp_path / "out"), "--max-faces", "1"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "session_tracks.json").read_text(encoding="utf-8"))
+    assert [t["track"] for t in saved["tracks"]] == [1, 2] and saved["tracks"][1]["mean_box"]["x"] < 400
+    (replaced,) = saved["replaced_faces"]
+    assert replaced["track"] == 1 and replaced["new_track"] == 2 and replaced["time"] == pytest.approx(0.32)
+    assert replaced["area_ratio"] > 3 and "was new (found in" in replaced["why"]
+    assert "a face followed gave way to a larger one (track 1 to track 2 at 0.3 s" in result.output
+    help_text = " ".join(runner.invoke(app, ["video", "--help"]).output.split())
+    assert f"A face followed for {ESTABLISHED_ROUNDS} detection rounds keeps its place until it is gone" in help_text
+    assert f"a newer one gives way to a face {LARGER_FACE:g} times its area" in help_text
+    kept = VideoResult("screen.mp4", scene_cuts=[3.0], scene_cut_tracks=[{"time": 3.0, "ended": [], "kept": [1]}],
+                       settings={"max_faces": 1})
+    kept.tracks = {1: None}
+    assert _video_notices(kept, "screen.mp4", tmp_path) == []
+    kept.scene_cut_tracks[0].update(ended=[1], kept=[])
+    assert "has scene cuts at 3.0 s, and with --max-faces 1" in _video_notices(kept, "screen.mp4", tmp_path)[0]
+
+
 def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_time(tmp_path):
     """`mostly fear (28%)` was printed for a track whose four emotions held 19-28% of its time each."""
     from fervid.apps.cli import _dominant_text

@@ -142,6 +142,50 @@ def test_max_faces_one_follows_the_largest_face_as_track_1_throughout():
     assert _rounds(tracker, grey, [[participant, behind, _face_at(20, 300, 40)]]) == [[1, 2]]
 
 
+def test_a_face_followed_keeps_its_place_and_a_new_one_gives_way_under_a_new_number():
+    """max_faces: a face followed was dropped for any face 1.5 times its area (a photo scrolling into a shared
+    screen), and with max_faces 1 the newcomer went on as the same track 1, on the other side of the picture, with
+    nothing said. A face found in ESTABLISHED_ROUNDS rounds keeps its place while it is followed; a newer one gives
+    way, the newcomer under a number of its own, and each time is recorded."""
+    grey = _textured()
+    participant, photo, moderator = _face_at(450, 300, 80), _face_at(60, 60, 200), _face_at(450, 40, 90)
+    tracker = FaceTracker(max_faces=1)
+    shown = _rounds(tracker, grey, [[participant]] * track.ESTABLISHED_ROUNDS + [[participant, photo]] * 6)
+    assert shown == [[1]] * (track.ESTABLISHED_ROUNDS + 6) and tracker.replaced_faces == []
+    assert tracker.tracks[0].detection.box == participant.box
+    # gone (unseen past miss_seconds), its place is free: the photo is followed
+    tracker = FaceTracker(max_faces=1)
+    _rounds(tracker, grey, [[participant]] * 4 + [[photo]] * 5)
+    assert [t.detection.box for t in tracker.tracks] == [photo.box] and tracker.replaced_faces == []
+    # max_faces 2: the participant and the moderator stay
+    tracker = FaceTracker(max_faces=2)
+    assert _rounds(tracker, grey, [[participant, moderator]] * 4 + [[participant, moderator, photo]] * 4)[-1] == [1, 2]
+    assert tracker.replaced_faces == []
+    # a face found a round before the participant gives way to her, and she is track 2 from there on, away and back
+    tracker = FaceTracker(max_faces=1, fps=25.0)
+    shown = _rounds(tracker, grey, [[participant], [participant, photo], [photo]] + [[]] * 5 + [[photo]] * 2)
+    assert shown[:3] == [[1], [2], [2]] and shown[-1] == [2]
+    assert tracker.replaced_faces == [{"time": 0.32, "track": 1, "new_track": 2, "area_ratio": 6.25, "why": (
+        "a face 6.2 times its area was found while track 1 was new (found in 2 detection round(s), under 3), and at "
+        "most 1 face(s) are followed")}]
+    tracker = FaceTracker(max_faces=2)
+    _rounds(tracker, grey, [[participant, moderator], [participant, moderator, photo]])
+    # (the two seen together numbered from the top: the moderator 1) the smaller, newer face gives way
+    assert [t.track_id for t in tracker.tracks] == [1, 3] and tracker.replaced_faces[0]["track"] == 2
+
+
+def test_a_cut_ends_the_tracks_whose_surroundings_changed_and_keeps_the_others():
+    """A scene cut ended every track: a webcam shown picture-in-picture over a screen recording was a new track at
+    each page change. The tracks a cut's ``unchanged_around`` keeps go on under their numbers; the others end, and
+    their numbers are not given again."""
+    grey = _textured()
+    tracker = FaceTracker()
+    _rounds(tracker, grey, [[_face_at(100, 100), _face_at(450, 300)]])
+    assert tracker.cut(lambda box: box[0] > 400) == ([1], [2])
+    assert _rounds(tracker, grey, [[_face_at(100, 100), _face_at(452, 300)]]) == [[2, 3]]
+    assert tracker.cut() == ([2, 3], []) and tracker.tracks == []
+
+
 def test_the_trackers_clock_counts_the_frames_that_did_not_come():
     """Frames given with their times: where frames did not come (0.6 s of a 30 fps phone recording, or a rate
     below the video's), the clock the tracker's motion allowances run on counts the time that passed; at a constant

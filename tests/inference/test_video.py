@@ -704,6 +704,9 @@ def test_a_scene_cut_ends_every_track(analyzer, astronaut_rgb, tmp_path):
     assert spans[1][1] <= result.scene_cuts[0] <= spans[2][0] and spans[2][1] <= result.scene_cuts[1] <= spans[3][0]
     saved = json.loads((tmp_path / "out" / "cuts_tracks.json").read_text(encoding="utf-8"))
     assert saved["scene_cuts"] == result.scene_cuts
+    # the face's surroundings changed at each cut (another person, another room): each cut ended the track there
+    assert saved["scene_cut_tracks"] == [{"time": result.scene_cuts[0], "ended": [1], "kept": []},
+                                         {"time": result.scene_cuts[1], "ended": [2], "kept": []}]
     steady = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone())  # a moving camera: no cut
     assert steady.scene_cuts == [] and steady.track_ids == [1]
 
@@ -796,6 +799,78 @@ def test_a_cut_to_a_room_of_one_brightness_is_a_cut_and_a_moving_camera_is_none(
     # structure and (some) grey levels change as at a cut
     monkeypatch.setattr(video_module, "moved_structure", lambda before, after: -1.0)
     assert cuts(no_cut["astronaut, pan 100 px a frame"]) and cuts(no_cut["room, zoom x1.20 a frame"])
+
+
+def screen_recording(path, astronaut_rgb, seconds=5.0, page_every=None, photo_from=None, fps=25, size=(640, 360)):
+    """A usability test's screen recording with the participant's webcam (the carphone sample, ping-ponged) shown
+    picture-in-picture at the bottom right: an app's form page, alternating every ``page_every`` s with a page of a
+    large product photo (each change a scene cut of the whole frame); and from ``photo_from`` s a stock photo (the
+    astronaut, a face twice the participant's area) scrolling into the page from below (no cut)."""
+    from skimage import data
+
+    capture, webcam = cv2.VideoCapture(str(carphone())), []
+    while (read := capture.read())[0]:
+        webcam.append(cv2.resize(read[1], (200, 164), interpolation=cv2.INTER_AREA))
+    capture.release()
+    webcam += webcam[-2:0:-1]
+    w, h = size
+    product = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (w - 60, h - 70))
+    stock = cv2.resize(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), (480, 480), interpolation=cv2.INTER_AREA)
+    stock = stock[:300, 60:400]  # the head and shoulders
+    frames = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        frame = np.full((h, w, 3), 245, np.uint8)
+        cv2.rectangle(frame, (0, 0), (w, 40), (60, 60, 70), -1)
+        if page_every and int(t // page_every) % 2:
+            frame[40:] = 30  # a dark page
+            frame[55:55 + product.shape[0], 30:30 + product.shape[1]] = product
+        else:
+            for row in range(5):
+                cv2.rectangle(frame, (30, 60 + 55 * row), (300, 100 + 55 * row), (200, 210, 230), -1)
+                cv2.putText(frame, f"Field {row + 1}: {int(t * 3 + row) % 97}", (40, 87 + 55 * row),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.6, (30, 30, 30), 1)
+        if photo_from is not None and t >= photo_from:
+            top = max(int(h - 150 * (t - photo_from)), h - stock.shape[0])
+            frame[top:h, 20:20 + stock.shape[1]] = stock[:h - top]
+        pip = webcam[i % len(webcam)]
+        frame[h - 174:h - 10, w - 210:w - 10] = pip
+        frames.append(frame)
+    return write_clip(path, frames, fps=fps)
+
+
+def test_a_webcam_picture_in_picture_keeps_its_track_across_the_screens_page_changes(analyzer, astronaut_rgb,
+                                                                                      tmp_path):
+    """A usability test's screen recording: every page change of the screen is a scene cut of the whole frame, and
+    each ended every track, so the participant's webcam shown in a corner was a new track at every page (6 for an
+    18 s session). A cut now ends the tracks whose face's surroundings changed: the webcam's did not, and its track
+    goes on; which tracks each cut ended and kept is in the tracks JSON."""
+    clip = screen_recording(tmp_path / "session.mp4", astronaut_rgb, seconds=5.0, page_every=1.2)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame", key_frames=0)).run(clip, tmp_path / "out")
+    assert result.scene_cuts == [pytest.approx(t, abs=0.05) for t in (1.2, 2.4, 3.6, 4.8)]
+    assert result.track_ids == [1]
+    (participant,) = result.track_summaries()
+    assert participant["start"] < 0.1 and participant["end"] > 4.9 and participant["seen_seconds"] > 4.8
+    assert participant["mean_box"]["x"] > 430  # the webcam's face, bottom right
+    saved = json.loads((tmp_path / "out" / "session_tracks.json").read_text(encoding="utf-8"))
+    assert saved["scene_cuts"] == result.scene_cuts
+    assert saved["scene_cut_tracks"] == [{"time": t, "ended": [], "kept": [1]} for t in result.scene_cuts]
+
+
+def test_with_max_faces_one_a_photo_scrolling_into_the_screen_does_not_take_the_participants_place(astronaut_rgb,
+                                                                                                     tmp_path):
+    """--max-faces 1 on a screen recording with the participant's webcam in a corner: a stock photo scrolling into
+    the page, its face larger than hers, took her place from then on, as track 1 on the other side of the picture,
+    and nothing said so. The face followed keeps its place while it is followed."""
+    clip = screen_recording(tmp_path / "session.mp4", astronaut_rgb, seconds=4.0, photo_from=1.0)
+    result = VideoAnalyzer(Analyzer(max_faces=1), VideoOptions(method="frame", key_frames=0)).run(clip)
+    table = result.frame_table()
+    assert result.track_ids == [1] and table.x.min() > 430  # the webcam's face, bottom right, throughout
+    assert table.time.max() > 3.9 and result.replaced_faces == []
+    every_face = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", key_frames=0)).run(clip)
+    assert every_face.track_ids == [1, 2]  # the photo's face was found: it was not followed
+    photo = every_face.frame_table().query("track == 2")
+    assert (photo.width * photo.height).mean() > 1.5 * (table.width * table.height).mean()
 
 
 def test_boxes_of_a_face_leaving_the_frame_stay_inside_it(analyzer, astronaut_rgb, tmp_path):

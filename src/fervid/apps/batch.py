@@ -1280,6 +1280,10 @@ def write_outputs(out: Path, store: StateStore) -> dict:
                                                for c in doc["frame_size_changes"])]))
         if doc and doc.get("video_streams", 1) > 1:  # a second camera's stream: not analysed
             note = "; ".join(filter(None, [note, f"the first of its {doc['video_streams']} video streams analysed"]))
+        if doc and doc.get("replaced_faces"):  # --max-faces: a new face followed gave way to a larger one
+            note = "; ".join(filter(None, [note, "a face followed gave way to a larger one: " + ", ".join(
+                f"track {r['track']} to track {r['new_track']} at {r['time']:.1f} s" for r in doc["replaced_faces"])
+                + " (replaced_faces in its tracks JSON)"]))
         if doc and doc.get("analysed_fps_cap"):  # frames faster than the memory for its windows allows
             note = "; ".join(filter(None, [note, f"at most {doc['analysed_fps_cap']:g} frames a second analysed "
                                            "(its frames come too fast for the memory its analysis may hold)"]))

@@ -97,7 +97,10 @@ MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, 
                                                        "`fervid image --face-crops` reads each whole as one face.")
 MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
                                 "video follow at most N at once (with 1, its one face is track 1 throughout: a "
-                                "participant who looks away and back, and no one behind them). Default: every face.")
+                                "participant who looks away and back, and no one behind them). A face followed for "
+                                "3 detection rounds keeps its place until it is gone, whatever larger face appears "
+                                "(a photo on a shared screen); a newer one gives way to a face 1.5 times its area, "
+                                "which gets a new track number, said in a notice. Default: every face.")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
 DETECT_EVERY_OPTION = typer.Option(_DEFAULTS.detect_every, help="Videos: seconds between face detections "
@@ -361,6 +364,7 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
     (--max-faces 1), outputs that replaced another source's, faces near the smallest looked for (``detector``: the
     one that ran)."""
     from fervid.inference.align import DARK_TOP
+    from fervid.inference.track import ESTABLISHED_ROUNDS
 
     notices = []
     window = result.window_notice
@@ -405,10 +409,18 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
                        "hold for their temporal windows allow (--frames-memory-mb): at most "
                        f"{result.analysed_fps_cap:g} frames a second were analysed, the others left out "
                        "(analysed_fps_cap in the tracks JSON); --sample-fps analyses fewer")
-    if result.settings.get("max_faces") == 1 and result.scene_cuts and result.track_ids:
-        notices.append(f"{name} has scene cuts at {_seconds_list(result.scene_cuts)}, and with --max-faces 1 each "
+    # cuts that kept the face followed (a webcam picture-in-picture over a screen's page change) joined no shots
+    ending = [cut["time"] for cut in result.scene_cut_tracks if cut["ended"]]
+    if result.settings.get("max_faces") == 1 and ending and result.track_ids:
+        notices.append(f"{name} has scene cuts at {_seconds_list(ending)}, and with --max-faces 1 each "
                        "shot's largest face is track 1: an edited video of several people is one track here "
                        "(analyse it without --max-faces to number each shot's faces apart)")
+    if result.replaced_faces:
+        changes = _in_a_sentence([f"track {r['track']} to track {r['new_track']} at {r['time']:.1f} s ("
+                                  f"{r['area_ratio']:g} times its area)" for r in result.replaced_faces])
+        notices.append(f"{name}: a face followed gave way to a larger one ({changes}): it was new, found in fewer "
+                       f"than {ESTABLISHED_ROUNDS} detection rounds, and --max-faces {result.settings.get('max_faces')} "
+                       "follows that many faces at most (replaced_faces in the tracks JSON)")
     if result.replaced:
         notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
                        "--out to keep both)")

@@ -100,7 +100,8 @@ class LiveSession:
         self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0)
         self.stream: FrameStream = runner.stream(self.result.fps)
         self.result.stage_seconds = self.stream.stages
-        self.result.scene_cuts = self.stream.cut_times
+        self.result.scene_cuts, self.result.scene_cut_tracks = self.stream.cut_times, self.stream.cut_tracks
+        self.result.replaced_faces = self.stream.tracker.replaced_faces
         self.writer = ResultWriter(self.result, record_dir, annotate=False)
 
     def analyse(self, seq: int, data: bytes) -> dict:

@@ -186,7 +186,8 @@ class ResultOut(BaseModel):
     ``detect_every``, ``window`` (null for method frame), ``frames_per_window``, ``sample_fps``, ``centred_window``,
     ``labels_delay_seconds``, ``key_frames``, ``temporal_temperature``,
     ``temporal_model`` and ``temporal_model_sha256`` (an LSTM), ``fervid``, ``onnxruntime``; and ``analysis_seconds``,
-    ``scene_cuts``, ``frames_brightened``, ``hdr``, ``tone_mapped``, ``clock_resets``, ``frame_size_changes``."""
+    ``scene_cuts``, ``scene_cut_tracks``, ``replaced_faces``, ``frames_brightened``, ``hdr``, ``tone_mapped``,
+    ``clock_resets``, ``frame_size_changes``."""
 
     model_config = ConfigDict(extra="allow")
 

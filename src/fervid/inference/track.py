@@ -35,6 +35,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from fervid.inference.detect import Detection, box_area, iou, left_to_right
+from fervid.inference.records import TIME_DECIMALS
 
 
 @dataclass
@@ -187,8 +188,14 @@ FOUND_SPEED = 12.0
 # --sample-fps 5), 0.74 or less where the face was hidden, turned away, gone or cut to another shot
 FOUND_WIDTH = 40
 FOUND_CORRELATION = 0.8
-# with max_faces, how much larger in area a face found must be than the smallest face followed to take its place
+# with max_faces, how much larger in area a face found must be than the smallest face followed to take its place, and
+# in how many detection rounds a face followed must have been found to keep its place whatever comes (until it is
+# gone: unseen for miss_seconds). A face found in fewer (a false detection, a poster seen before the participant
+# sat down) gives way; one found in more is the face the run follows: a photo scrolling into a shared screen (6
+# times a webcam's face) took the participant's place, and with max_faces 1 her track number, on the other side of
+# the picture
 LARGER_FACE = 1.5
+ESTABLISHED_ROUNDS = 3
 # with max_faces 1, how much smaller in area than the face followed a face found while it is away may be and still
 # be taken: someone behind a participant is much smaller (a third of the width: a ninth of the area), the
 # participant back after leaning back or moving the camera a little smaller (at two-thirds the area they were lost)
@@ -318,10 +325,13 @@ class FaceTracker:
     ``iou_threshold``: least overlap between a track's box and a new detection to be the same face.
     ``miss_seconds``: how long a track may go without a detection (kept moving by flow, or lost) before it ends,
     by the frames' times (their indices at ``fps`` where none are given), whatever the rate frames are analysed at.
-    ``max_faces``: at most this many tracks at once, new ones from the largest faces found; with 1, every track is
-    number 1 (one face followed through a video: a participant who looks away and back is not a new person), and
-    while the face followed is away a much smaller one (a person behind them; :data:`AWAY_SMALLER`) is not taken in
-    its place, for up to ``forget_rounds`` detection rounds or until a scene cut. None: every face.
+    ``max_faces``: at most this many tracks at once, new ones from the largest faces found; a face followed for
+    :data:`ESTABLISHED_ROUNDS` keeps its place until it is gone, and a newer one gives way to a face
+    :data:`LARGER_FACE` its area (:meth:`_make_room`; each time in :attr:`replaced_faces`). With 1, every track has
+    one number (one face followed through a video: a participant who looks away and back is not a new person), the
+    next one where a face gave way to another, and while the face followed is away a much smaller one (a person
+    behind them; :data:`AWAY_SMALLER`) is not taken in its place, for up to ``forget_rounds`` detection rounds or
+    until a scene cut ends its track. None: every face.
     ``fps``: the frame indices' rate (the video's), for how far a face may walk between two of them.
 
     Frames given with their ``time`` are placed on the tracker's clock by it: where frames did not come (a
@@ -348,6 +358,9 @@ class FaceTracker:
         self._skipped = 0.0  # frames whose time passed without them coming (:meth:`_clock`)
         self._unseen = False  # frames did not come just before this one
         self._recent_steps: deque[float] = deque(maxlen=RATE_WINDOW)  # seconds per frame index, as delivered
+        # with max_faces: each time a face followed gave way to a larger one (_make_room), {"time", "track" (ended),
+        # "new_track", "area_ratio", "why"}
+        self.replaced_faces: list[dict] = []
 
     def _clock(self, frame_index: int, time: float | None) -> int:
         """Where frame ``frame_index``, shown at ``time`` seconds (None: not known), is on the tracker's clock: its
@@ -444,15 +457,28 @@ class FaceTracker:
             self.tracks[r].last_detected_time = now
         self.tracks = [t for t in self.tracks if now - t.last_detected_time <= self.miss_seconds + 1 / self.fps]
         new = [d for c, d in enumerate(detections) if c not in matched_dets]
+        gave_way: list[tuple[Track, Detection]] = []
         if self.max_faces is not None:
-            new = self._make_room(new)
+            new, gave_way = self._make_room(new)
+            if gave_way and self.max_faces == 1:
+                self._next_id += 1  # another face is followed from here: under a number of its own
         # faces first seen together are numbered as an image's faces are
+        numbers = {}
         for det in left_to_right(new):
+            numbers[id(det)] = self._next_id
             self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
                                      anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
                                      flow_sure=True, last_detected_time=now))
             if self.max_faces != 1:
                 self._next_id += 1
+        for old, det in gave_way:
+            ratio = box_area(det.box) / max(box_area(old.detection.box), 1e-9)
+            self.replaced_faces.append({
+                "time": round(now, TIME_DECIMALS), "track": old.track_id, "new_track": numbers[id(det)],
+                "area_ratio": round(ratio, 2),
+                "why": f"a face {ratio:.1f} times its area was found while track {old.track_id} was new (found in "
+                       f"{old.rounds_matched} detection round(s), under {ESTABLISHED_ROUNDS}), and at most "
+                       f"{self.max_faces} face(s) are followed"})
         self._prev_grey, self._prev_index = grey, frame_index
         return [TrackedFace(t.track_id, index, t.detection, t.last_detected_frame == frame_index)
                 for t in self._shown(frame_index)]
@@ -507,11 +533,14 @@ class FaceTracker:
                 taken.append((r, c))
         return taken
 
-    def _make_room(self, candidates: list[Detection]) -> list[Detection]:
+    def _make_room(self, candidates: list[Detection]) -> tuple[list[Detection], list[tuple[Track, Detection]]]:
         """Of the faces no track has, those given tracks under ``max_faces``: while there is room, the largest; once
-        full, one clearly larger than the smallest face followed (by LARGER_FACE in area) takes its place, so a
-        false detection or a passer-by that came first does not keep the face the camera is on out, and two faces
-        of about one size do not take turns."""
+        full, one clearly larger than the smallest face followed (by LARGER_FACE in area) takes its place if that
+        face is new (found in fewer than ESTABLISHED_ROUNDS rounds), so a false detection or a passer-by that came
+        first does not keep the face the camera is on out, and two faces of about one size do not take turns. A face
+        followed longer keeps its place until it is gone, whatever comes: a larger face that appears meanwhile (a
+        photo on a shared screen, someone leaning into the picture) is not followed. Returns the faces taken, and
+        the tracks that gave way (now ended) with the face that took each one's place."""
         if self.max_faces == 1:
             if self.tracks:
                 self._followed_area, self._rounds_away = box_area(self.tracks[0].detection.box), 0
@@ -519,22 +548,32 @@ class FaceTracker:
                 self._rounds_away += 1
                 if self._rounds_away > self.forget_rounds:  # gone for good: whoever comes is the one to follow
                     self._followed_area = 0.0
-        taken = []
+        taken, gave_way = [], []
         for det in sorted(candidates, key=lambda d: -box_area(d.box)):
             if self.max_faces == 1 and AWAY_SMALLER * box_area(det.box) < self._followed_area:
                 break  # someone much smaller than the face followed: not the one the camera is on
             if len(self.tracks) + len(taken) >= self.max_faces:
-                smallest = min(self.tracks, key=lambda t: box_area(t.detection.box), default=None)
+                smallest = min((t for t in self.tracks if t.rounds_matched < ESTABLISHED_ROUNDS),
+                               key=lambda t: box_area(t.detection.box), default=None)
                 if smallest is None or box_area(det.box) < LARGER_FACE * box_area(smallest.detection.box):
                     break
                 self.tracks.remove(smallest)
+                gave_way.append((smallest, det))
             taken.append(det)
-        return taken
+        return taken, gave_way
 
-    def cut(self) -> None:
-        """A scene cut: every track ends (its number is not given again, unless ``max_faces`` is 1). A face in the
-        new shot is someone new to the tracker, even where it sits where a face of the last shot sat."""
-        self.tracks, self._prev_grey, self._followed_area, self._rounds_away = [], None, 0.0, 0
+    def cut(self, unchanged_around: Callable[[tuple], bool] = lambda box: False) -> tuple[list[int], list[int]]:
+        """A scene cut: the tracks whose surroundings changed end (their numbers are not given again, unless
+        ``max_faces`` is 1), and those for which ``unchanged_around(box)`` says the picture around the face's box is
+        the one it was go on (a webcam shown picture-in-picture over a screen recording whose page changed). A face
+        of the new shot is someone new to the tracker, even where it sits where a face of the last shot sat. Returns
+        the ids of the tracks ended and of those kept."""
+        going_on = [unchanged_around(t.detection.box) for t in self.tracks]
+        ended = [t.track_id for t, on in zip(self.tracks, going_on) if not on]
+        self.tracks = [t for t, on in zip(self.tracks, going_on) if on]
+        if not self.tracks:  # with max_faces 1: the face followed is gone with its shot, and whoever comes is followed
+            self._followed_area, self._rounds_away = 0.0, 0
+        return ended, [t.track_id for t in self.tracks]
 
     def propagate(self, frame_index: int, grey: np.ndarray, time: float | None = None) -> list[TrackedFace]:
         """A frame between detections: carry every live, currently seen track along by optical flow (``time``: as

@@ -709,7 +709,13 @@ class VideoResult:
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found: every track ends at one
+    scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found
+    # at each cut, {"time", "ended", "kept"}: the tracks it ended, and those whose face's surroundings stayed as they
+    # were (a webcam shown picture-in-picture over a screen recording whose page changed), which go on
+    scene_cut_tracks: list[dict] = field(default_factory=list)
+    # with max_faces: each time a face followed gave way to a larger one, {"time", "track" (ended), "new_track",
+    # "area_ratio", "why"} (FaceTracker.replaced_faces)
+    replaced_faces: list[dict] = field(default_factory=list)
     frames_brightened: int = 0  # frames analysed with their levels stretched, being dark (align.DARK_TOP)
     # times where the file's own clock started again (recordings joined end to end): frames after one are placed
     # on from the frame before it (RisingClock)
@@ -870,6 +876,7 @@ class VideoResult:
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
+                "scene_cut_tracks": self.scene_cut_tracks, "replaced_faces": self.replaced_faces,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
                 "video_streams": self.video_streams, "analysed_fps_cap": self.analysed_fps_cap,
@@ -2140,6 +2147,16 @@ CUT_STRUCTURE_GONE = 0.35
 CUT_HISTOGRAM_ALIKE = 0.95
 CUT_BLANK_SPREAD = 8.0  # grey levels: a copy with less spread than this shows nothing to compare
 CUT_THUMBNAIL = (128, 72)
+# At a cut, a face whose own surroundings did not change goes on (SceneCuts.unchanged_around): a webcam shown
+# picture-in-picture over a screen recording, whose every page change is a cut. Its region is its box widened by
+# CUT_REGION_MARGIN of its size on each side, compared on copies CUT_REGION_SIZE pixels square: unchanged where
+# neither its picture (mean absolute grey difference at most CUT_DIFFERENCE) nor its structure (moved_structure at
+# least CUT_STRUCTURE_CORRELATION) changed. Measured: the probe's webcam over page changes 3.9-7.9 / 0.96 or more;
+# the carphone sample's face from one frame to the next at most 11.4 / 0.95 or more (5 frames on, as --sample-fps 6
+# takes them: 85% unchanged); another person framed where the face was 31 or more / up to 0.87 (JAFFE's ten people
+# at one spot, on one backdrop), the regression test's cut to someone else 55 / 0.41.
+CUT_REGION_MARGIN = 0.25
+CUT_REGION_SIZE = 48
 
 
 def _correlation_at(before: np.ndarray, after: np.ndarray, shift: tuple[float, float]) -> float | None:
@@ -2179,10 +2196,14 @@ def moved_structure(before: np.ndarray, after: np.ndarray) -> float:
 
 
 class SceneCuts:
-    """Tells scene cuts in a stream of grey frames (:data:`CUT_DIFFERENCE`)."""
+    """Tells scene cuts in a stream of grey frames (:data:`CUT_DIFFERENCE`), and at one which faces' surroundings
+    stayed as they were (:meth:`unchanged_around`)."""
 
     def __init__(self):
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # the last two frames compared (each a frame that shows something): at a cut, the frames before and after it
+        self._before: np.ndarray | None = None
+        self._after: np.ndarray | None = None
 
     def is_cut(self, grey: np.ndarray) -> bool:
         # every 4th pixel first: averaging the whole frame down cost 0.37 ms of a 640x480 frame's 9.4
@@ -2193,6 +2214,7 @@ class SceneCuts:
         histogram = cv2.calcHist([small], [0], None, [32], [0, 256])
         structure = (small.astype(np.float32) - np.float32(mean[0, 0])) / np.float32(spread[0, 0])
         last, self._last = self._last, (small, histogram, structure)
+        self._before, self._after = self._after, grey
         if last is None:
             return False
         if (float(cv2.absdiff(small, last[0]).mean()) <= CUT_DIFFERENCE
@@ -2202,6 +2224,33 @@ class SceneCuts:
         levels = cv2.compareHist(last[1], histogram, cv2.HISTCMP_CORREL)
         return ((kept < CUT_STRUCTURE_GONE and levels < CUT_HISTOGRAM_ALIKE)
                 or (kept < CUT_STRUCTURE_CORRELATION and levels < CUT_HISTOGRAM_CORRELATION))
+
+    def unchanged_around(self, box: tuple) -> bool:
+        """At the cut :meth:`is_cut` just found: whether the picture around a face's ``box`` (x, y, w, h on the frame
+        before the cut) is the one it was, as a whole frame is judged, allowing for the face's own motion
+        (:data:`CUT_REGION_MARGIN`). A webcam shown picture-in-picture over a screen recording whose page changed,
+        a news ticker changing under a presenter: yes; a person framed where another was, the same spot of another
+        room: no."""
+        if self._before is None or self._before.shape != self._after.shape:
+            return False
+        x, y, w, h = box
+        height, width = self._after.shape
+        x0, y0 = max(int(x - CUT_REGION_MARGIN * w), 0), max(int(y - CUT_REGION_MARGIN * h), 0)
+        x1 = min(int(np.ceil(x + (1 + CUT_REGION_MARGIN) * w)), width)
+        y1 = min(int(np.ceil(y + (1 + CUT_REGION_MARGIN) * h)), height)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return False
+        before, after = (cv2.resize(g[y0:y1, x0:x1], (CUT_REGION_SIZE, CUT_REGION_SIZE), interpolation=cv2.INTER_AREA)
+                         for g in (self._before, self._after))
+        if float(cv2.absdiff(before, after).mean()) > CUT_DIFFERENCE:
+            return False
+        structures = []
+        for region in (before, after):
+            mean, spread = cv2.meanStdDev(region)
+            if spread[0, 0] < CUT_BLANK_SPREAD:
+                return False  # a plain patch says nothing of what is there
+            structures.append((region.astype(np.float32) - np.float32(mean[0, 0])) / np.float32(spread[0, 0]))
+        return moved_structure(*structures) >= CUT_STRUCTURE_CORRELATION
 
 
 # --max-faces 1: a face followed that has been away this long is forgotten, and whoever comes is followed (until
@@ -2239,10 +2288,13 @@ class FrameStream:
         # is due counts): waiting for the first frame past it made 0.3 s every 0.32 s at 25 fps, 0.43 s at 7 fps.
         self._next_detect = -math.inf
         self._looking = 0.0  # seconds spent in this round's closer looks (_look_again)
-        # at a cut every track ends and the new shot is detected at once: a face framed where the last shot's
-        # face was took that person's track number (one "person" who was two in an edited interview)
+        # at a cut every track ends whose face's surroundings changed, and the new shot is detected at once: a face
+        # framed where the last shot's face was took that person's track number (one "person" who was two in an
+        # edited interview); a webcam shown picture-in-picture over a screen recording was a new track at every page
+        # change, and goes on (SceneCuts.unchanged_around)
         self._cuts = SceneCuts()
         self.cut_times: list[float] = []
+        self.cut_tracks: list[dict] = []  # at each cut, {"time", "ended": [track ids], "kept": [track ids]}
         self._clock_resets = clock_resets if clock_resets is not None else []
         self._resets_passed = 0
         self._levels: np.ndarray | None = None  # the stretch of a dark picture's levels (align.dark_levels_table)
@@ -2257,8 +2309,9 @@ class FrameStream:
         t0 = time.perf_counter()
         cut = self._cuts.is_cut(grey)
         if cut:
-            self.tracker.cut()
+            ended, kept = self.tracker.cut(self._cuts.unchanged_around)
             self.cut_times.append(round(t, TIME_DECIMALS))
+            self.cut_tracks.append({"time": round(t, TIME_DECIMALS), "ended": ended, "kept": kept})
         # The next recording of a join (the source's clock started again) is detected at once too, its tracks kept
         # (a recording split into files goes on where it left off): one whose faces are elsewhere had them lost by
         # flow, and their rows missing until the next round
@@ -2758,7 +2811,8 @@ class VideoAnalyzer:
                 opts = dataclasses.replace(opts, sample_fps=memory_rate)
             opts = dataclasses.replace(opts, batch_frames=batch)
         stream = self.stream(result.fps, stages, result.clock_resets, options=opts)
-        result.scene_cuts = stream.cut_times
+        result.scene_cuts, result.scene_cut_tracks = stream.cut_times, stream.cut_tracks
+        result.replaced_faces = stream.tracker.replaced_faces
         # the annotated copy keeps the file's sound: an interview or a lesson reviewed without it loses half of what
         # the labels are about
         audio = Path(source) if cap is not None and out_dir is not None and opts.annotate and _has_stream(
