@@ -293,8 +293,9 @@ class VideoOptions:
             faces are looked for, followed and scene cuts told only there (a participant's webcam in a corner of a
             screen recording), as in a video cropped to it; boxes, landmarks and the annotated MP4 stay in the
             whole frame's pixels. None: the whole frame.
-        start, end: the seconds of the recording analysed (end None: to its end); a file is sought to ``start``,
-            not decoded from its beginning, and times stay the recording's own.
+        start: the second of the recording the analysis starts at: a file is sought there, not decoded from its
+            beginning, and times (and frame numbers) stay the recording's own.
+        end: the second it ends at (None: the recording's end).
         segments: stretches of the recording (:class:`TimeSegment`: start, end, name) summarised on their own,
             per track (:meth:`VideoResult.segment_summaries`, ``<name>_segments.csv``).
     """
