@@ -1726,3 +1726,33 @@ def test_a_file_that_runs_out_of_memory_says_so(tmp_path, astronaut_rgb, monkeyp
     assert done["status"] == "failed"
     assert done["error"] == (f"{photo}: out of memory while decoding and analysing it (512 x 512 pixels: 1 MB "
                              "decoded, before any copy the analysis makes)")
+
+
+def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_is_refused(tmp_path):
+    """--region, --start and --end apply to every video of a corpus, are recorded in each one's tracks JSON, and
+    change its numbers: a run going on with other ones is refused, as one with another model is."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.batch import BatchSettingsChanged
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    out = tmp_path / "out"
+    options = BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(method="mean"), region=(0.25, 0.0, 0.75, 1.0),
+                           start=1.0, end=3.0)
+    summary = run_batch([str(corpus)], options, progress=False)
+    assert summary["done"] == 1 and summary["settings"]["region"] == [0.25, 0.0, 0.75, 1.0]
+    (tracks,) = (out / "files").glob("*/clip_tracks.json")
+    doc = json.loads(tracks.read_text(encoding="utf-8"))
+    assert doc["region"] == [48, 0, 145, 144] and (doc["start"], doc["end"]) == (1.0, 3.0)
+    rows = pd.read_parquet(out / "dataset.parquet")
+    assert rows.time.min() >= 1.0 and rows.time.max() < 3.0 and (rows.x >= 48).all()
+    with pytest.raises(BatchSettingsChanged, match=r"made with region=\[0\.25, 0\.0, 0\.75, 1\.0\].*asks for "
+                                                   r"region=none"):
+        run_batch([str(corpus)], BatchOptions(out=out, pipeline=NO_ANNOTATION.replace(method="mean")),
+                  progress=False)
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
+                                   "--region", "0.25,0,0.75,1", "--start", "0:01", "--end", "0:03", "-q"])
+    assert ran.exit_code == 0, ran.output  # the same region and stretch: it goes on

@@ -2559,3 +2559,48 @@ def test_train_help_names_the_quick_run_limits():
     result = runner.invoke(app, ["train", "--help"])
     text = " ".join(result.output.split())
     assert result.exit_code == 0 and "limit_train = N and limit_val = N" in text
+
+
+def test_fervid_video_analyses_a_region_and_a_stretch_and_summarises_segments(tmp_path):
+    """A UX researcher's recording: the participant's webcam in a corner (--region: fractions of the frame as it
+    shows, 193 x 144 for carphone's non-square pixels), a task from 0:01 to 0:03.5
+    (--start/--end, as evaluate's annotations write times), and the tasks as segments (--segments): the outputs
+    record what was asked, and the tables stay on the recording's clock and pixels."""
+    import pandas as pd
+
+    from fervid.inference.video import EPISODE_COLUMNS, SEGMENT_COLUMNS
+
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end,name\n0:00,0:02,sign up\n0:02,1:00,checkout\n", encoding="utf-8")
+    out = tmp_path / "out"
+    ran = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--no-annotate",
+                              "--region", "0.25,0,0.75,1", "--start", "0:01", "--end", "3.5", "--segments", str(tasks)])
+    assert ran.exit_code == 0, ran.output
+    assert "*_episodes.csv, *_segments.csv" in ran.output
+    doc = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert doc["region"] == [48, 0, 145, 144] and doc["start"] == 1.0 and doc["end"] == 3.5
+    frames = pd.read_csv(out / "carphone_pristine_frames.csv")
+    assert frames.time.min() >= 1.0 and frames.time.max() < 3.5 and (frames.x >= 48).all()
+    segments = pd.read_csv(out / "carphone_pristine_segments.csv")
+    assert list(segments.columns) == SEGMENT_COLUMNS and list(segments.segment) == ["sign up", "checkout"]
+    assert segments.seen_seconds.sum() == pytest.approx(doc["tracks"][0]["seen_seconds"], abs=1e-3)
+    episodes = pd.read_csv(out / "carphone_pristine_episodes.csv")
+    assert list(episodes.columns) == EPISODE_COLUMNS and len(episodes) == len(doc["tracks"][0]["episodes"])
+
+
+def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(tmp_path):
+    args = ["video", str(carphone()), "--out", str(tmp_path / "out"), "-q"]
+    cases = [(["--region", "100,0,100,144"], 1, "carphone_pristine.mp4: region 100,0,100,144 (x, y, width, height) "
+                                                "is not inside its frames, 193 x 144 pixels"),
+             (["--region", "a,b"], 2, "--region 'a,b': four numbers"),
+             (["--start", "0:09"], 1, "carphone_pristine.mp4: start 9 s is at or past its end (4.00 s)"),
+             (["--start", "3", "--end", "0:02"], 2, "--end 0:02 (2 s) must come after --start 3 (3 s)"),
+             (["--end", "two"], 2, "--end 'two': not a time (seconds, m:ss or h:mm:ss)")]
+    for extra, code, message in cases:
+        ran = runner.invoke(app, [*args, *extra])
+        assert ran.exit_code == code and message in " ".join(ran.output.split()), (extra, ran.output)
+    bad = tmp_path / "tasks.csv"
+    bad.write_text("task,start,end\nlogin,0:05,0:02\n", encoding="utf-8")
+    ran = runner.invoke(app, [*args, "--segments", str(bad)])
+    assert ran.exit_code == 2 and f"{bad}, line 2: a segment from 5 s to 2 s" in ran.output, ran.output
+    assert not (tmp_path / "out").exists()

@@ -117,6 +117,11 @@ class BatchOptions:
     # a video's bounds, as VideoOptions takes them: larger frames are refused; decoded frames held at once
     max_frame_pixels: int = MAX_FRAME_PIXELS
     frames_memory_mb: float = FRAMES_MEMORY_MB
+    # every video's region to look for faces in, and the stretch of it analysed (VideoOptions' region, start, end);
+    # images are analysed whole
+    region: tuple[float, float, float, float] | None = None
+    start: float = 0.0
+    end: float | None = None
 
     def __post_init__(self):
         self.video()  # a bad bound is refused here, not by every worker
@@ -133,7 +138,15 @@ class BatchOptions:
 
     def video(self):
         """The options each video is analysed with (:class:`fervid.inference.video.VideoOptions`)."""
-        return self.pipeline.video(max_frame_pixels=self.max_frame_pixels, frames_memory_mb=self.frames_memory_mb)
+        return self.pipeline.video(max_frame_pixels=self.max_frame_pixels, frames_memory_mb=self.frames_memory_mb,
+                                   region=self.region, start=self.start, end=self.end)
+
+    @property
+    def video_range(self) -> dict:
+        """The region and stretch of the videos analysed, as the folder's settings record them (they change every
+        video's numbers)."""
+        return {"region": list(self.region) if self.region is not None else None, "start": self.start,
+                "end": self.end}
 
 
 STATE_FILE = "state.sqlite"  # in the output folder: the run's state
@@ -237,7 +250,7 @@ class BatchSettingsChanged(ValueError):
 RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
                    "window", "method", "sample_fps")
 # settings recorded since a later version, with the value a folder made before then was analysed with
-SETTINGS_BEFORE_RECORDED = {"max_faces": None}
+SETTINGS_BEFORE_RECORDED = {"max_faces": None, "region": None, "start": 0.0, "end": None}
 
 
 def input_kind(path: Path) -> str:
@@ -1010,7 +1023,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / STATE_FILE)
-    renamed = store.claim_settings(result_settings(options.pipeline), settings_as_recorded_before(options.pipeline))
+    renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_range},
+                                   settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
     if "model_weights_sha256" in renamed:  # scripts reading the old key would meet a KeyError after this run

@@ -141,6 +141,16 @@ FRAMES_MEMORY_MB_OPTION = typer.Option(FRAMES_MEMORY_MB, metavar="MB",
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN).")
+REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
+                             help="Videos: look for faces only in this part of the frame (a participant's webcam in "
+                                  "a corner of a screen recording): x, y, width, height in pixels of the frame as it "
+                                  "shows, or, every value 1 or less, fractions of its width and height "
+                                  "(0.75,0.6,0.25,0.4). Scene cuts are told there too; boxes, tables and the "
+                                  "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
+START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from this time on (seconds, m:ss or "
+                                                       "h:mm:ss): the file is sought there, not decoded from its "
+                                                       "start; times stay the recording's own.")
+END_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse up to this time (seconds, m:ss or h:mm:ss).")
 
 
 def _say_error(message: str) -> None:
@@ -573,6 +583,39 @@ def _left_out_lines(dataset, most: int = 10, listed_in: str = "metrics.json with
             f"(each listed in {listed_in}):", *left_out_reasons(dataset, most)]
 
 
+def _region(text: Optional[str]) -> Optional[tuple[float, float, float, float]]:
+    """--region's X,Y,W,H as four numbers (None: not given); anything else ends the command (exit 2)."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        _fail(f"--region {text!r}: four numbers x,y,width,height (pixels, or fractions of the frame: "
+              "1000,500,280,220 or 0.75,0.6,0.25,0.4)", 2)
+    return values
+
+
+def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
+    """--start and --end in seconds (from seconds, m:ss or h:mm:ss, as `fervid evaluate`'s annotations take them);
+    a time that is not one, or an end not after the start, ends the command (exit 2)."""
+    from fervid.evaluation.segments import parse_time
+
+    seconds = {}
+    for option, text in (("--start", start), ("--end", end)):
+        try:
+            seconds[option] = parse_time(text) if text is not None else None
+        except ValueError:
+            _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss)", 2)
+        if seconds[option] is not None and seconds[option] < 0:
+            _fail(f"{option} {text!r}: before the recording's start", 2)
+    if seconds["--end"] is not None and seconds["--end"] <= (seconds["--start"] or 0.0):
+        _fail(f"--end {end} ({seconds['--end']:g} s) must come after --start {start or 0} "
+              f"({seconds['--start'] or 0.0:g} s)", 2)
+    return seconds["--start"] or 0.0, seconds["--end"]
+
+
 def _pipeline(**choices) -> PipelineOptions:
     """The command line's choices as one options object; a bad value ends the command (exit 2). ``method`` None
     (--method not given) is the options' default."""
@@ -951,6 +994,15 @@ def video(
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
+    region: Optional[str] = REGION_OPTION,
+    start: Optional[str] = START_OPTION,
+    end: Optional[str] = END_OPTION,
+    segments: Optional[Path] = typer.Option(None, metavar="CSV",
+                                            help="A table of stretches to summarise on their own (a usability "
+                                                 "test's tasks): columns start, end (seconds, m:ss or h:mm:ss) and "
+                                                 "optionally name; the same for every video given. Writes "
+                                                 "<name>_segments.csv: per segment and track, seconds seen, each "
+                                                 "emotion's share of them, the dominant one and its episodes."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -964,7 +1016,8 @@ def video(
     analysed frames or --detect-every plus one analysed frame, whichever is longest, ends an episode),
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
-    each track's N longest episodes only).
+    each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
+    peak confidence and time, key frame, segment); with --segments, <name>_segments.csv.
     """
     import time as _time
 
@@ -976,6 +1029,16 @@ def video(
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                         precision=precision, annotate=annotate, key_frames=key_frames,
                         temporal_model=temporal_model)
+    start_seconds, end_seconds = _time_range(start, end)
+    time_segments = ()
+    if segments is not None:
+        from fervid.evaluation.datasets import DatasetError
+        from fervid.evaluation.segments import read_time_segments
+
+        try:
+            time_segments = tuple(read_time_segments(segments))
+        except DatasetError as exc:
+            _fail(str(exc), 2)
     notices: list[str] = []
     files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
@@ -1003,7 +1066,8 @@ def video(
     except ValueError as exc:
         _bad_value(exc)
     runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6),
-                           frames_memory_mb=frames_memory_mb)
+                           frames_memory_mb=frames_memory_mb, region=_region(region), start=start_seconds,
+                           end=end_seconds, segments=time_segments)
     said: set[str] = set()  # notices of the run's settings, said once for all its videos
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
@@ -1070,7 +1134,8 @@ def video(
         key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
-                   f"*_tracks.json, and for videos with a face *_timeline.png{key_frame_files}")
+                   f"*_tracks.json, *_episodes.csv{', *_segments.csv' if time_segments else ''}, and for videos "
+                   f"with a face *_timeline.png{key_frame_files}")
     if len(stills) > 1:
         failures.append(_images_given_as_videos([path for path, _ in stills]))
     elif stills:
@@ -2220,6 +2285,9 @@ def batch(
     precision: str = PRECISION_OPTION,
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
+    region: Optional[str] = REGION_OPTION,
+    start: Optional[str] = START_OPTION,
+    end: Optional[str] = END_OPTION,
     quiet: bool = QUIET_OPTION,
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
@@ -2236,10 +2304,12 @@ def batch(
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                          temporal_model=temporal_model)
+    start_seconds, end_seconds = _time_range(start, end)
     try:
         check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline,
-                               max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb)
+                               max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb,
+                               region=_region(region), start=start_seconds, end=end_seconds)
     except ValueError as exc:
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker

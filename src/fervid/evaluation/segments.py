@@ -31,6 +31,7 @@ from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS
+from fervid.inference.video import TimeSegment
 
 # the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
 # with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
@@ -176,6 +177,46 @@ def read_annotations(path: str | Path) -> Annotations:
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
     return Annotations(path, segments, left_out, notes, sorted(missing))
+
+
+# an unlabelled segments table's name column (`fervid video --segments`): a usability test's tasks, a lesson's parts
+SEGMENT_NAME_COLUMNS = ("name", "segment", "task")
+
+
+def read_time_segments(path: str | Path) -> list[TimeSegment]:
+    """The stretches of a recording a table names, to summarise on their own (`fervid video --segments`): columns
+    ``start`` and ``end`` (as :func:`read_annotations` reads them: seconds, m:ss or h:mm:ss, or milliseconds where
+    the column's name says so) and, optionally, ``name`` (or segment, task); other columns are not read. A time
+    that is not one, or an end not after its start, raises DatasetError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such segments file")
+    try:
+        header, rows = table_rows(table_text(path))
+    except (OSError, csv.Error) as exc:
+        raise DatasetError(f"{path}: not a table of segments ({exc})") from None
+    if not header:
+        raise DatasetError(f"{path}: empty (a header line, then one line per segment: start,end,name)")
+    columns = {name: _column(header, name, path) for name in ("start", "end")}
+    name_column = find_column(header, SEGMENT_NAME_COLUMNS)
+    scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
+             for name, index in columns.items()}
+    segments = []
+    for line, row in rows:
+        cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
+        try:
+            start, end = (parse_time(cells[name]) * scale[name] for name in ("start", "end"))
+        except ValueError:
+            raise DatasetError(f"{path}, line {line}: start {cells['start']!r} / end {cells['end']!r}: not times "
+                               "(seconds, m:ss or h:mm:ss)") from None
+        if not 0 <= start < end:
+            raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
+                               "after the start, and neither before 0)")
+        name = row[name_column].strip() if name_column is not None and name_column < len(row) else ""
+        segments.append(TimeSegment(start, end, name))
+    if not segments:
+        raise DatasetError(f"{path}: no segments (a header line, then one line per segment: start,end,name)")
+    return segments
 
 
 def _check_overlaps(segments: list[Segment], path: Path) -> None:

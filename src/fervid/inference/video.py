@@ -25,7 +25,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypedDict
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypedDict
 
 import cv2
 import numpy as np
@@ -98,6 +98,14 @@ class OutputNames:
     def tracks_json(self) -> str:
         return f"{self.stem}{TRACKS_JSON_SUFFIX}"
 
+    @property
+    def episodes_csv(self) -> str:
+        return f"{self.stem}_episodes.csv"
+
+    @property
+    def segments_csv(self) -> str:
+        return f"{self.stem}_segments.csv"
+
     def timeline(self, track: int) -> str:
         return f"{self.stem}_track{track}_timeline.png"
 
@@ -127,7 +135,8 @@ class OutputNames:
         """This stem's outputs already in ``out_dir`` from an earlier run, whole or :meth:`partial` (a run killed
         mid-way): a re-run replaces them, and key frames and timelines it does not write again must not stay beside
         its tables as if they were its own."""
-        fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json}
+        fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json, self.episodes_csv,
+                 self.segments_csv}
         per_track = self._per_track(re.escape(self.stem))
         return sorted(p for p in out_dir.iterdir() if p.is_file() and (self._whole(p.name) in fixed
                                                                         or per_track.fullmatch(self._whole(p.name))))
@@ -191,6 +200,67 @@ class VideoChanges(TypedDict, total=False):
     temporal_model: str | Path | None
     frames_memory_mb: float
     max_frame_pixels: int
+    region: tuple[float, float, float, float] | None
+    start: float
+    end: float | None
+    segments: tuple[TimeSegment, ...]
+
+
+class TimeSegment(NamedTuple):
+    """A stretch of a recording to summarise on its own (a usability test's task): from ``start`` to ``end``
+    (seconds on the recording's own clock), named ``name`` in the outputs."""
+
+    start: float
+    end: float
+    name: str = ""
+
+
+def check_region(region: tuple[float, float, float, float] | None) -> None:
+    """A region to look for faces in: x, y, width, height, in pixels of the frame as it shows, or every value 1 or
+    less: fractions of its width and height (one region for videos of several sizes)."""
+    if region is None:
+        return
+    x, y, width, height = region
+    if not (all(math.isfinite(v) for v in region) and x >= 0 and y >= 0 and width > 0 and height > 0):
+        raise OptionError(f"region must be x, y, width, height with x and y 0 or more and a positive width and "
+                          f"height, not {region_text(region)}")
+    if max(region) <= 1 and (x + width > 1 + 1e-9 or y + height > 1 + 1e-9):
+        raise OptionError(f"region {region_text(region)}: as fractions of the frame (every value 1 or less), it "
+                          "reaches past the frame's right or bottom edge")
+
+
+def region_text(region: tuple[float, ...]) -> str:
+    """A region as `--region` takes it: ``1000,500,280,220``."""
+    return ",".join(f"{v:g}" for v in region)
+
+
+def region_box(region: tuple[float, float, float, float], width: int, height: int,
+               source: str) -> tuple[int, int, int, int]:
+    """``region`` (:func:`check_region`) in whole pixels of a frame of ``width`` x ``height`` (as it shows): (x0, y0,
+    x1, y1). A region not inside the frame raises :class:`VideoError` naming ``source`` and its size."""
+    x, y, w, h = region
+    if max(region) <= 1:  # fractions of the frame
+        x, y, w, h = x * width, y * height, w * width, h * height
+    x0, y0, x1, y1 = round(x), round(y), round(x + w), round(y + h)
+    if x1 > width or y1 > height or x1 - x0 < 1 or y1 - y0 < 1:
+        raise VideoError(f"{source}: region {region_text(region)} (x, y, width, height) is not inside its frames, "
+                         f"{width} x {height} pixels as it shows (give pixels inside them, or fractions of the "
+                         "frame: every value 1 or less)")
+    return x0, y0, x1, y1
+
+
+def check_time_range(start: float, end: float | None, segments: tuple[TimeSegment, ...] = ()) -> None:
+    """The stretch of a video analysed (``start`` to ``end``, seconds; None: its end) and the segments summarised."""
+    if not (math.isfinite(start) and start >= 0):
+        raise OptionError(f"start must be 0 or more seconds, not {start}")
+    if end is not None and not (math.isfinite(end) and end > start):
+        raise OptionError(f"end ({end:g} s) must come after start ({start:g} s)")
+    for segment in segments:
+        if not (math.isfinite(segment.start) and segment.start >= 0 and math.isfinite(segment.end)
+                and segment.end > segment.start):
+            named = f"segment {segment.name!r}" if segment.name else "a segment"
+            raise OptionError(f"{named} from {segment.start:g} s to {segment.end:g} s: the end must come after the "
+                              "start, and neither before 0")
 
 
 @dataclass
@@ -219,6 +289,15 @@ class VideoOptions:
             and a CNN batch's); a video whose rate and frame size need more is analysed at the rate that fits
             (``VideoResult.analysed_fps_cap``).
         max_frame_pixels: a video of larger frames is refused before one is decoded, naming its size.
+        region: x, y, width, height (pixels of the frame as it shows, or fractions of it: every value 1 or less):
+            faces are looked for, followed and scene cuts told only there (a participant's webcam in a corner of a
+            screen recording), as in a video cropped to it; boxes, landmarks and the annotated MP4 stay in the
+            whole frame's pixels. None: the whole frame.
+        start: the second of the recording the analysis starts at: a file is sought there, not decoded from its
+            beginning, and times (and frame numbers) stay the recording's own.
+        end: the second it ends at (None: the recording's end).
+        segments: stretches of the recording (:class:`TimeSegment`: start, end, name) summarised on their own,
+            per track (:meth:`VideoResult.segment_summaries`, ``<name>_segments.csv``).
     """
 
     detect_every: float = _DEFAULTS.detect_every
@@ -232,9 +311,17 @@ class VideoOptions:
     temporal_model: str | Path | None = _DEFAULTS.temporal_model
     frames_memory_mb: float = FRAMES_MEMORY_MB
     max_frame_pixels: int = MAX_FRAME_PIXELS
+    region: tuple[float, float, float, float] | None = None
+    start: float = 0.0
+    end: float | None = None
+    segments: tuple[TimeSegment, ...] = ()
 
     def __post_init__(self):
         check_field_types(self)
+        self.segments = tuple(TimeSegment(float(start), float(end), *name)  # plain tuples named, in seconds
+                              for start, end, *name in self.segments)
+        check_region(self.region)
+        check_time_range(self.start, self.end, self.segments)
         METHODS[self.method]  # an unknown name raises UnknownName listing the methods, here as PipelineOptions does
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_key_frames(self.key_frames)
@@ -575,6 +662,10 @@ def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
 
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
+# <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows)
+EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "peak_time", "key_frame",
+                   "segment"]
+SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", *TRACK_COLUMNS, "episodes"]
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
@@ -737,6 +828,9 @@ class VideoResult:
     analysed_fps_cap: float | None = None
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
+    # the stretches summarised on their own (VideoOptions.segments), and their track logs (segment_summaries)
+    segments: list[TimeSegment] = field(default_factory=list)
+    segment_logs: SegmentLogs | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.stem = fitted_stem(self.stem or Path(self.source).stem)  # a 244-byte name's outputs: "too long"
@@ -819,6 +913,59 @@ class VideoResult:
         of ``fervid batch``'s tracks.csv; the columns and their types are there for a video with no face too."""
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
+    def segment_summaries(self) -> list[dict[str, Any]]:
+        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, or its number from 1), ``start``,
+        ``end`` and ``tracks``: per track seen in it, its summary over the segment alone (as
+        :meth:`track_summaries` gives the whole track's: span, frames, seconds seen, dominant emotion, each
+        emotion's share of the time seen by the same rule, mean probabilities and box) and ``episodes``: the whole
+        track's episodes (as the tracks JSON lists them) that overlap the segment - the tracks JSON's
+        ``segments``."""
+        episodes = {summary["track"]: summary["episodes"] for summary in self.track_summaries()}
+        logs = self.segment_logs.logs if self.segment_logs is not None else [{} for _ in self.segments]
+        summaries = []
+        for number, (segment, tracks) in enumerate(zip(self.segments, logs), 1):
+            until = min(segment.end, self.duration) if self.duration else segment.end
+            entries = []
+            for track_id in sorted(tracks):
+                summary = {k: v for k, v in tracks[track_id].summary(until).items() if k not in ("changes", "episodes")}
+                summary["episodes"] = [ep for ep in episodes.get(track_id, [])
+                                       if ep["start"] < segment.end and (ep["start"] >= segment.start
+                                                                         or ep["end"] > segment.start)]
+                entries.append(summary)
+            summaries.append({"segment": segment.name or str(number), "start": segment.start, "end": segment.end,
+                              "tracks": entries})
+        return summaries
+
+    def segment_rows(self) -> list[dict[str, Any]]:
+        """``<name>_segments.csv``'s rows (:data:`SEGMENT_COLUMNS`): per segment and track seen in it, its
+        :meth:`segment_summaries` entry as ``fervid batch``'s tracks.csv gives a track, and how many episodes
+        overlap it; a segment in which no face was seen has one row, its track empty and 0 seconds seen."""
+        rows = []
+        for segment in self.segment_summaries():
+            leading = {"segment": segment["segment"], "segment_start": segment["start"],
+                       "segment_end": segment["end"]}
+            for summary in segment["tracks"]:
+                rows.append({**track_row(summary, **leading), "episodes": len(summary["episodes"])})
+            if not segment["tracks"]:
+                rows.append({**leading, "seen_seconds": 0.0, "episodes": 0})
+        return rows
+
+    def episode_rows(self) -> list[dict[str, Any]]:
+        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`, as
+        the tracks JSON lists them), with their duration, the probability of their emotion in their most expressive
+        frame (``peak_confidence``, the frame's own, where the key frame is taken) and its time, their key frame's
+        file (empty where none) and the segment their start is in (empty where none)."""
+        rows = []
+        for ep in self.episodes:
+            listed = ep.to_dict()
+            inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
+            rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
+                         "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
+                         "peak_confidence": round(max(ep.best_probability, 0.0), 4),
+                         "peak_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
+                         "segment": inside[0] if inside else None})
+        return rows
+
     @property
     def analysed_rate(self) -> float:
         """The frames analysed a second, as asked for (the video's rate, or ``sample_fps``, or the cap the memory
@@ -880,7 +1027,7 @@ class VideoResult:
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
                 "video_streams": self.video_streams, "analysed_fps_cap": self.analysed_fps_cap,
-                "tracks": self.track_summaries()}
+                "tracks": self.track_summaries(), "segments": self.segment_summaries()}
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -909,10 +1056,21 @@ class VideoResult:
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
         written["timelines"] = [plot_timeline(self.tracks[tid], self.source, out_dir / names.timeline(tid),
                                               self.duration, self.analysis_text) for tid in self.track_ids]
+        written["tables"] = [_write_rows(out_dir / names.episodes_csv, EPISODE_COLUMNS, self.episode_rows())]
+        if self.segments:
+            written["tables"].append(_write_rows(out_dir / names.segments_csv, SEGMENT_COLUMNS, self.segment_rows()))
         with replacing(out_dir / names.tracks_json) as temporary:
             temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
         written["json"] = [out_dir / names.tracks_json]
         return written
+
+
+def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> Path:
+    """``rows`` as a CSV of ``columns`` at ``path`` (fervid.inference.records.write_csv; a column a row lacks is
+    empty)."""
+    with replacing(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
+        write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
+    return path
 
 
 def check_output_dir(out_dir: str | Path) -> None:
@@ -1369,6 +1527,17 @@ class _CheckedCapture:
 
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
+
+    def seek(self, seconds: float) -> bool:
+        """Go to ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe before it, then decoding up to
+        it), so that the next read is the frame there; False where the reader cannot (the ffmpeg binary's pipe, a
+        container that cannot seek): it is where it was, and the frames up to there are read and passed over."""
+        if isinstance(self._cap, _FFmpegCapture):
+            return False
+        if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - self.video_start) * 1000.0):
+            return False
+        self._first_frame = None  # (the frame at 0, held since the file was opened)
+        return True
 
     @property
     def video_start(self) -> float:
@@ -2302,9 +2471,18 @@ class FrameStream:
         # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
         # the frames its window needs have been analysed, ``lookahead`` seconds later
         self.lookahead = lookahead(temporal, options.window, options.centred)
+        # options.region in the frames' pixels (x0, y0, x1, y1), from the first frame's size: the frames are cropped
+        # to it before anything is looked for, and the faces found placed back in the whole frame (_label)
+        self._region: tuple[int, int, int, int] | None = None
 
     def push(self, t: float, index: int, frame: np.ndarray) -> list[AnalysedFrame]:
         stages, template = self.stages, self.analyzer.template
+        whole = frame  # what the outputs show: the whole frame
+        if self.options.region is not None:
+            if self._region is None:
+                self._region = region_box(self.options.region, frame.shape[1], frame.shape[0], "the source")
+            x0, y0, x1, y1 = self._region
+            frame = np.ascontiguousarray(frame[y0:y1, x0:x1])
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         t0 = time.perf_counter()
         cut = self._cuts.is_cut(grey)
@@ -2324,6 +2502,11 @@ class FrameStream:
         if self._levels is not None:  # a dark picture: faces are found, followed and read on its levels stretched,
             # and shown so (the annotated video and key frames of a dim room were near black)
             grey, frame = cv2.LUT(grey, self._levels), cv2.LUT(frame, self._levels)
+            if self._region is None:
+                whole = frame
+            else:  # the region brightened in the whole frame: the screen around it was not dark
+                whole = whole.copy()
+                whole[y0:y1, x0:x1] = frame
             self.frames_brightened += 1
         if detecting:
             every = self.options.detect_every
@@ -2346,7 +2529,7 @@ class FrameStream:
         crops = (np.stack([self.analyzer.crop_detection(grey, tf.detection) for tf in tracked])
                  if tracked else np.zeros((0, template.size, template.size), np.uint8))
         stages["align"] += time.perf_counter() - t0
-        self._pending.append((t, index, frame, tracked, crops))
+        self._pending.append((t, index, whole, tracked, crops))
         return self._flush() if len(self._pending) >= self.options.batch_frames else []
 
     def _passed_reset(self, t: float) -> bool:
@@ -2409,6 +2592,7 @@ class FrameStream:
 
     def _label(self, t: float, index: int, frame: np.ndarray, faces: list) -> AnalysedFrame:
         uncertain_below = self.analyzer.model_config.uncertain_below
+        dx, dy = self._region[:2] if self._region is not None else (0, 0)  # the region's place in the whole frame
         labelled = []
         for tf, probs in faces:
             track = self.tracks[tf.track_id]
@@ -2416,9 +2600,11 @@ class FrameStream:
             smoothed = track.classify(t)
             self.stages["temporal"] += track.seconds - spent
             det = tf.detection
-            labelled.append(FrameFace(t, index, tf.track_id, det.box, tuple(float(p) for p in smoothed),
-                                      tuple(float(p) for p in probs), bool(smoothed.max() < uncertain_below),
-                                      tf.detected, float(det.score), det.landmarks))
+            x, y, w, h = det.box
+            labelled.append(FrameFace(t, index, tf.track_id, (x + dx, y + dy, w, h),
+                                      tuple(float(p) for p in smoothed), tuple(float(p) for p in probs),
+                                      bool(smoothed.max() < uncertain_below), tf.detected, float(det.score),
+                                      tuple((px + dx, py + dy) for px, py in det.landmarks)))
         return AnalysedFrame(t, index, frame, labelled)
 
 
@@ -2523,6 +2709,46 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
         yield
 
 
+class SegmentLogs:
+    """Each :class:`TimeSegment`'s own track logs, fed the frames inside it (from its start up to its end) as the
+    video's are: its summary per track (:meth:`TrackLog.summary`, up to the segment's end) gives the seconds seen,
+    the emotions' shares of them and the dominant one by the same rule as the whole track's. A row lasts until the
+    next: the faces of the last frame before a segment's start are its first row, at its start, so that segments
+    side by side share a track's seen seconds as the whole track has them."""
+
+    # the frame a segment's log is given: an episode's key frame is the whole track's, and none is cropped here
+    _NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
+
+    def __init__(self, segments: list[TimeSegment], spacing: float, detect_every: float):
+        self.segments, self.spacing, self.detect_every = segments, spacing, detect_every
+        self.logs: list[dict[int, TrackLog]] = [{} for _ in segments]
+        self._present: list[set[int] | None] = [None for _ in segments]  # the tracks in each one's last frame
+        self._before: AnalysedFrame | None = None  # the last frame added
+
+    def add(self, frame: AnalysedFrame) -> None:
+        for number, segment in enumerate(self.segments):
+            if not segment.start <= frame.time < segment.end:
+                continue
+            if self._present[number] is None:  # its first frame: the row in effect at its start begins it
+                self._present[number] = set()
+                if self._before is not None and frame.time > segment.start:
+                    self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
+                                                    [dataclasses.replace(face, time=segment.start)
+                                                     for face in self._before.faces]))
+            self._log(number, frame)
+        self._before = frame
+
+    def _log(self, number: int, frame: AnalysedFrame) -> None:
+        logs, present = self.logs[number], {face.track_id for face in frame.faces}
+        for track_id in self._present[number] - present:  # as ResultWriter.write: an absence starts
+            logs[track_id].missed(frame.time)
+        self._present[number] = present
+        for face in frame.faces:
+            log = logs.get(face.track_id) or logs.setdefault(
+                face.track_id, TrackLog(face.track_id, self.spacing, self.detect_every))
+            log.add(face, self._NO_IMAGE)
+
+
 class ResultWriter:
     """Feeds a :class:`VideoResult` with final frames: its track logs, and with ``out_dir`` the streamed frame
     table, the key frames (written as their episodes end, as many a track as ``result.settings["key_frames"]``
@@ -2542,6 +2768,7 @@ class ResultWriter:
         self.stem = result.stem
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
+        result.segment_logs = SegmentLogs(result.segments, 1 / fps, result.settings.get("detect_every", 0.0))
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
@@ -2576,6 +2803,7 @@ class ResultWriter:
                         self.key_frame_writer.add(closed)
                 else:
                     result.faces.append(face)
+            result.segment_logs.add(frame)
             if self.video is not None:
                 t0 = time.perf_counter()
                 self.video.write(frame)
@@ -2700,7 +2928,7 @@ class VideoAnalyzer:
         """An empty result that records what will make it: model, detector, method and the other settings."""
         opts, ran = self.options, self.analyzer.settings
         lstm = isinstance(self.temporal, LSTMTemporal)
-        return VideoResult(source=source, method=self.temporal.name, model=ran["model"], detector=ran["detector"],
+        return VideoResult(source=source, segments=list(opts.segments), method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"weights_file": ran["weights_file"], "weights_sha256": ran["weights_sha256"],
                                      "precision": ran["precision"], "temperature": ran["temperature"],
                                      "score_threshold": ran["score_threshold"], "min_face": ran["min_face"],
@@ -2711,6 +2939,10 @@ class VideoAnalyzer:
                                      "labels_delay_seconds": labels_delay(self.temporal.name, opts.window,
                                                                           opts.centred),
                                      "key_frames": opts.key_frames,
+                                     # the region (in the frames' pixels once a file is opened) and the stretch
+                                     # analysed
+                                     "region": list(opts.region) if opts.region is not None else None,
+                                     "start": opts.start, "end": opts.end,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": self.temporal.model_name,
                                          "temporal_model_sha256": self.temporal.weights_sha256} if lstm else {}),
@@ -2761,6 +2993,8 @@ class VideoAnalyzer:
         cap = open_video(source, max_pixels=self.options.max_frame_pixels,
                          limit_name="--max-video-megapixels, VideoOptions.max_frame_pixels") if frames is None else None
         try:
+            if cap is not None:
+                self._check_within(cap, result)
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
@@ -2768,6 +3002,20 @@ class VideoAnalyzer:
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
+
+    def _check_within(self, cap: _CheckedCapture, result: VideoResult) -> None:
+        """The region and the start asked for (``options``) checked against the opened video, before its outputs'
+        folder is made: a region not inside its frames, or a start at or past its end, raise :class:`VideoError`
+        naming it. The region is recorded in the frames' pixels (x, y, width, height)."""
+        opts = self.options
+        if opts.region is not None:
+            height, width = cap.frame_shape[:2]
+            x0, y0, x1, y1 = region_box(opts.region, width, height, result.source)
+            result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
+        length = cap.seconds_expected
+        if opts.start and length and opts.start >= cap.video_start + length:
+            raise VideoError(f"{result.source}: start {opts.start:g} s is at or past its end "
+                             f"({cap.video_start + length:.2f} s)")
 
     def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
@@ -2778,6 +3026,8 @@ class VideoAnalyzer:
         outputs' lock held."""
         opts = self.options
         stages = result.stage_seconds = dict.fromkeys(STAGES, 0.0)
+        first_index = 0  # the number in the file of the first frame read (sought to options.start)
+        progress_total = total  # the frames progress() counts to: those of the stretch analysed
         if cap is not None:
             hdr = (cap.hdr, cap.tone_mapped)
             result.video_streams = max(1, len(_video_stream_lines(cap.header)))
@@ -2785,7 +3035,14 @@ class VideoAnalyzer:
             fps = cap.frame_rate or 30.0
             total = round(cap.seconds_expected * fps)
             clock = RisingClock(fps, start=cap.video_start)
-            frames = _read_frames(cap, stages, clock)
+            # the frame sought to (its number in the file); where the reader cannot seek, the frames before start
+            # are read and passed over
+            if opts.start and cap.seek(opts.start - 0.5 / fps):
+                first_index = max(0, round(cap.get(cv2.CAP_PROP_POS_FRAMES)))
+            frames = _read_frames(cap, stages, clock, first_index)
+            if total:
+                last = min(total, round((opts.end - cap.video_start) * fps)) if opts.end is not None else total
+                progress_total = max(0, last - round((opts.start - cap.video_start) * fps))
         if clock is not None:
             result.clock_resets = clock.resets  # filled as the frames are read
         result.hdr, result.tone_mapped = hdr
@@ -2822,17 +3079,26 @@ class VideoAnalyzer:
                               audio_from=audio)
         write = writer.write
         next_sample, next_within_memory, last_time, stopped = 0.0, 0.0, 0.0, False
+        reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         writing_failed = False  # an output could not be written (a full disk): they are left under partial names
         try:
-            for t, frame, *index in frames:
-                result.frames_read = index[0] + 1 if index else result.frames_read + 1
+            for decoded, (t, frame, *index) in enumerate(frames):
+                if opts.end is not None and t >= opts.end - 1e-6:
+                    reached_end = True
+                    break
+                if t < opts.start - 1e-6:  # before the start sought (or read up to, where the file cannot seek)
+                    continue
+                frames_read = result.frames_read + 1
+                # the frame's number in the file (a live source gives it: it skips frames)
+                frame_index = index[0] if index else first_index + decoded
+                result.frames_read = index[0] + 1 if index else frames_read
                 last_time = t
                 calling = "progress"
                 try:
                     if progress:
-                        progress(result.frames_read, total)
+                        progress(frames_read, progress_total)
                     calling = "stop"
                     asked_to_stop = stop is not None and stop()
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
@@ -2855,7 +3121,7 @@ class VideoAnalyzer:
                     next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
                 if result.width == 0:
                     result.height, result.width = frame.shape[:2]
-                write(stream.push(t, result.frames_read - 1, frame))
+                write(stream.push(t, frame_index, frame))
                 result.frames_analysed += 1
             write(stream.finish())
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was analysed is kept and saved, marked so; then stop
@@ -2902,7 +3168,7 @@ class VideoAnalyzer:
             stages["decode"] += time.perf_counter() - t0
         expected_seconds = total / result.fps if total and result.fps else 0.0
         checked = (result.frames_read and expected_seconds and result.error is None
-                   and not (stopped_by is not None or stopped))
+                   and not (stopped_by is not None or stopped or reached_end))
         if checked and _ends_short(result.duration, expected_seconds, result.fps) and cap is not None:
             # a part of a longer recording may count its offset as frames (Matroska; MP4 does not: where the
             # offset is longer than the count, it cannot be inside it)
@@ -2959,10 +3225,10 @@ def _zoom_face(face: Face, zoom: float) -> Face:
                 face.detection_score, face.probabilities, face.uncertain)
 
 
-def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock):
+def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock, index: int = 0):
     """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right; kept
-    rising where the file's clock starts again (``clock``, :class:`RisingClock`)."""
-    index = 0
+    rising where the file's clock starts again (``clock``, :class:`RisingClock`). ``index``: the number in the file
+    of the frame read next (where it was sought to)."""
     while True:
         t0 = time.perf_counter()
         ok, frame = cap.read()

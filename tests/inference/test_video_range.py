@@ -1,0 +1,191 @@
+"""A part of a video analysed: a region of its frames (a participant's webcam in a corner of a screen recording),
+a stretch of its time, and stretches summarised on their own; and every episode as a table. On screen recordings
+the tests make: a synthetic app page with a still face in its content and the carphone sample playing in a
+picture-in-picture corner."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fervid.errors import OptionError
+from fervid.inference import video as video_module
+from fervid.inference.analyzer import Analyzer
+from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, H264Writer, TimeSegment, VideoAnalyzer,
+                                    VideoError, VideoOptions, sample_video)
+
+SCREEN = (480, 300)  # width, height of the recordings made here
+FPS = 15.0
+PIP = (SCREEN[0] - 176 - 8, SCREEN[1] - 144 - 8, 176, 144)  # the webcam's x, y, width, height: carphone's size
+
+
+def carphone_frames() -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(sample_video()))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def screen_recording_frames(seconds: float = 5.0) -> list[np.ndarray]:
+    """An app page (a header bar, form fields, a team photo: carphone's first frame, still) with the carphone
+    sample playing in the bottom-right corner, as a usability test's screen recording shows the participant."""
+    webcam = carphone_frames()
+    width, height = SCREEN
+    x, y, w, h = PIP
+    frames = []
+    for i in range(round(seconds * FPS)):
+        frame = np.full((height, width, 3), 240, np.uint8)
+        cv2.rectangle(frame, (0, 0), (width, 24), (70, 60, 60), -1)
+        for row in range(4):
+            cv2.rectangle(frame, (16, 40 + 36 * row), (150, 64 + 36 * row), (230, 210, 200), -1)
+        frame[30:174, 170:346] = webcam[0]  # a face in the page's content
+        frame[y:y + h, x:x + w] = webcam[(2 * i) % len(webcam)]  # the participant
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    frames = screen_recording_frames()
+    path = tmp_path_factory.mktemp("recordings") / "session.mp4"
+    writer = H264Writer(path, SCREEN[0], SCREEN[1], FPS)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def whole(analyzer, recording):
+    return analyzer.analyze_video(recording, key_frames=0, annotate=False)
+
+
+def test_a_region_is_analysed_as_the_video_cropped_to_it_with_boxes_in_the_whole_frame(analyzer):
+    """The documented workaround was a copy cropped by ffmpeg: the region gives its rows exactly, placed back in
+    the whole frame's pixels, and the face in the page's content is not looked for."""
+    frames = screen_recording_frames(3.0)
+    x, y, w, h = PIP
+    cropped = VideoAnalyzer(analyzer, VideoOptions()).run(
+        "crop", frames=((i / FPS, f[y:y + h, x:x + w].copy()) for i, f in enumerate(frames)), fps=FPS)
+    region = VideoAnalyzer(analyzer, VideoOptions(region=PIP)).run(
+        "whole", frames=((i / FPS, f) for i, f in enumerate(frames)), fps=FPS)
+    assert region.ok and region.track_ids == [1] == cropped.track_ids
+    assert len(region.faces) == len(cropped.faces) == len(frames)
+    for mine, theirs in zip(region.faces, cropped.faces):
+        assert mine.time == theirs.time and mine.probabilities == theirs.probabilities
+        assert mine.box == pytest.approx((theirs.box[0] + x, theirs.box[1] + y, *theirs.box[2:]))
+        assert mine.landmarks == pytest.approx([(px + x, py + y) for px, py in theirs.landmarks])
+    # the whole frame (what the annotated MP4 and key frames show) is what comes out, not the crop
+    whole_frames = VideoAnalyzer(analyzer, VideoOptions()).run(
+        "whole", frames=((i / FPS, f) for i, f in enumerate(frames)), fps=FPS)
+    assert whole_frames.track_ids == [1, 2]  # without the region, the page's face is a track too
+
+
+def test_a_region_in_fractions_is_recorded_in_pixels_and_keeps_faces_inside_it(analyzer, recording, tmp_path):
+    width, height = SCREEN
+    fractions = (0.5, 0.4, 0.5, 0.6)
+    result = analyzer.analyze_video(recording, tmp_path, region=fractions, key_frames=0, annotate=False)
+    assert result.ok and result.track_ids == [1]
+    saved = json.loads((tmp_path / "session_tracks.json").read_text(encoding="utf-8"))
+    assert saved["region"] == [240, 120, 240, 180]
+    table = result.frame_table()
+    assert (table.x >= 240).all() and (table.y >= 120).all()
+    assert ((table.x + table.width) <= width).all() and ((table.y + table.height) <= height).all()
+
+
+def test_a_region_outside_the_frames_is_refused_naming_the_video_and_its_size(analyzer, recording, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(VideoError, match=r"session\.mp4: region 400,200,176,144 .* 480 x 300 pixels"):
+        analyzer.analyze_video(recording, out, region=(400, 200, 176, 144))
+    assert not out.exists()  # refused before its outputs' folder was made
+    with pytest.raises(OptionError, match="reaches past the frame"):
+        VideoOptions(region=(0.6, 0.5, 0.5, 0.5))
+    with pytest.raises(OptionError, match="positive width"):
+        VideoOptions(region=(10, 10, 0, 20))
+
+
+def test_a_stretch_is_sought_and_keeps_the_recordings_times_and_frame_numbers(analyzer, recording, whole,
+                                                                              monkeypatch):
+    reads = []
+    read = video_module._CheckedCapture.read
+    monkeypatch.setattr(video_module._CheckedCapture, "read", lambda self: reads.append(1) or read(self))
+    part = analyzer.analyze_video(recording, start=2.5, end=4.0, key_frames=0, annotate=False)
+    assert part.ok  # not said to end short of the file's length
+    rows, everything = part.frame_table(), whole.frame_table()
+    inside = everything[(everything.time >= 2.5) & (everything.time < 4.0)]
+    assert sorted(zip(rows.time, rows.frame)) == sorted(zip(inside.time, inside.frame))
+    assert rows.time.min() == 2.5333 and rows.frame.min() == 38  # 2.5 s falls between frames 37 and 38
+    # sought: the frames before the start were not read (75 frames in all, 22 from 2.5 s to 4 s)
+    assert len(reads) <= 24
+    assert part.run_settings["start"] == 2.5 and part.run_settings["end"] == 4.0
+
+
+def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):
+    with pytest.raises(VideoError, match=r"session\.mp4: start 9 s is at or past its end \(5\.00 s\)"):
+        analyzer.analyze_video(recording, start=9.0)
+    with pytest.raises(OptionError, match=r"end \(2 s\) must come after start \(3 s\)"):
+        VideoOptions(start=3.0, end=2.0)
+
+
+def test_a_segment_over_the_whole_video_is_summarised_as_its_track_is(analyzer, recording):
+    """One rule for a track's shares of time, in a segment as in the tracks JSON (TrackLog.summary): a segment
+    holding the whole video gives the track's own numbers, and two that split it share its seen seconds."""
+    result = analyzer.analyze_video(recording, key_frames=0, annotate=False, region=PIP,
+                                    segments=((0, 10, "all"), (0, 2.5, "task 1"), (2.5, 10)))
+    track = result.track_summaries()[0]
+    every, first, second = result.segment_summaries()
+    assert [every["segment"], first["segment"], second["segment"]] == ["all", "task 1", "3"]
+    assert second["start"] == 2.5 and isinstance(second["start"], float)
+    (entry,) = every["tracks"]
+    for key in ("seen_seconds", "dominant_emotion", "emotion_share", "mean_probabilities", "frames", "start"):
+        assert entry[key] == track[key]
+    assert entry["episodes"] == track["episodes"]
+    seen = first["tracks"][0]["seen_seconds"] + second["tracks"][0]["seen_seconds"]
+    assert seen == pytest.approx(track["seen_seconds"], abs=1e-3)
+    assert first["tracks"][0]["end"] < 2.5 <= second["tracks"][0]["start"]
+    # an episode is listed in each segment it overlaps
+    listed = {(ep["start"], ep["end"]) for ep in first["tracks"][0]["episodes"] + second["tracks"][0]["episodes"]}
+    assert listed == {(ep["start"], ep["end"]) for ep in track["episodes"]}
+
+
+def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_path):
+    result = analyzer.analyze_video(recording, tmp_path, region=PIP, key_frames=2, annotate=False,
+                                    segments=(TimeSegment(0.0, 2.0, "sign up"), TimeSegment(2.0, 4.0, "checkout"),
+                                              TimeSegment(6.0, 8.0, "after the end")))
+    saved = json.loads((tmp_path / "session_tracks.json").read_text(encoding="utf-8"))
+    assert saved["segments"] == json.loads(json.dumps(result.segment_summaries()))
+    with open(tmp_path / "session_segments.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == SEGMENT_COLUMNS
+    assert [(r["segment"], r["track"]) for r in rows] == [("sign up", "1"), ("checkout", "1"), ("after the end", "")]
+    assert rows[2]["seen_seconds"] == "0.0" and rows[2]["episodes"] == "0"
+    entry = saved["segments"][0]["tracks"][0]
+    assert float(rows[0]["seen_seconds"]) == entry["seen_seconds"]
+    assert float(rows[0]["neutral"]) == entry["emotion_share"]["neutral"]
+    assert int(rows[0]["episodes"]) == len(entry["episodes"])
+
+    with open(tmp_path / "session_episodes.csv", newline="", encoding="utf-8") as fh:
+        episodes = list(csv.DictReader(fh))
+    assert list(episodes[0]) == EPISODE_COLUMNS
+    listed = saved["tracks"][0]["episodes"]
+    assert len(episodes) == len(listed) > 1
+    for row, episode in zip(episodes, listed):
+        assert row["track"] == "1" and row["emotion"] == episode["emotion"]
+        assert float(row["start"]) == episode["start"] and float(row["end"]) == episode["end"]
+        assert float(row["duration"]) == pytest.approx(episode["end"] - episode["start"], abs=1e-4)
+        assert float(row["peak_time"]) == episode["key_frame_time"]
+        assert 0 < float(row["peak_confidence"]) <= 1
+        assert row["key_frame"] == (episode["key_frame"] or "")
+        assert row["segment"] == ("sign up" if episode["start"] < 2 else "checkout" if episode["start"] < 4 else "")
+    kept = [row["key_frame"] for row in episodes if row["key_frame"]]
+    assert len(kept) == 2 and all((tmp_path / name).is_file() for name in kept)
