@@ -57,6 +57,8 @@ import multiprocessing
 import threading
 from pathlib import Path
 
+import cv2
+
 import fervid
 
 analyzer = fervid.Analyzer()
@@ -104,6 +106,21 @@ except fervid.OutputsBusy:
 except (fervid.ImageLoadError, fervid.VideoError, fervid.ModelError, fervid.FervidError):
     pass
 
+cap = cv2.VideoCapture(0)
+with analyzer.stream(fps=cap.get(cv2.CAP_PROP_FPS) or 30.0) as stream:
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        for done in stream.push(frame, bgr=True):
+            for tracked in done.faces:
+                print(done.time, tracked.track_id, tracked.emotion, max(tracked.probabilities), tracked.box)
+    stream.finish()
+offline: fervid.FaceStream = analyzer.stream(centred=True, method="mean", window=0.5)
+delay: float = offline.labels_delay + offline.lookahead
+final: list[fervid.StreamFrame] = offline.push(frame, time=0.5)
+final_rows: list[dict[str, object]] = final[0].rows()
+
 worker_analyzer: fervid.Analyzer | None = None
 
 
@@ -135,6 +152,7 @@ MISTAKES = {
         'Incompatible types in assignment (expression has type "float", variable has type "str")',
     'fervid.Analyzer().analyze_image(3)': 'Argument 1 to "analyze_image" of "Analyzer" has incompatible type "int"',
     'fervid.Analyser()': 'Module has no attribute "Analyser"',
+    'fervid.Analyzer().stream(30, sample_fps=5)': 'Unexpected keyword argument "sample_fps"',
 }
 
 

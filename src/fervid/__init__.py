@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from fervid.inference.images import ImageLoadError as ImageLoadError
     from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
     from fervid.inference.options import PipelineOptions as PipelineOptions
+    from fervid.inference.stream import FaceStream as FaceStream, StreamFrame as StreamFrame
     from fervid.inference.video import (Episode as Episode, FrameFace as FrameFace, OutputsBusy as OutputsBusy,
                                         TrackLog as TrackLog, VideoError as VideoError, VideoOptions as VideoOptions,
                                         VideoResult as VideoResult)
@@ -44,6 +45,8 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "VideoOptions": "fervid.inference.video", "VideoResult": "fervid.inference.video",
          "FrameFace": "fervid.inference.video", "TrackLog": "fervid.inference.video",
          "Episode": "fervid.inference.video",
+         # Analyzer.stream's frames from your own loop, and what each push returns
+         "FaceStream": "fervid.inference.stream", "StreamFrame": "fervid.inference.stream",
          # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
          # name (detector, method) not registered, a detector whose package is not installed, a video that cannot
          # be analysed, a video's outputs another analysis is writing into that folder
@@ -57,7 +60,7 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
 __all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__",
            "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog", "Episode",
            "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError",
-           "OutputsBusy"]
+           "OutputsBusy", "FaceStream", "StreamFrame"]
 
 
 if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)

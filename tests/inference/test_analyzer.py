@@ -591,7 +591,8 @@ def test_analyze_video_of_a_camera_says_how_cameras_are_read(analyzer, camera):
         analyzer.analyze_video(source)
     message = str(raised.value)
     assert ("not an int" if camera != "VideoCapture" else "not a VideoCapture") in message
-    assert "`fervid live --source 0`" in message and "LiveSource(0)" in message and "bgr=True" in message
+    assert "`fervid live --source 0`" in message and "analyzer.stream(fps)" in message
+    assert "stream.push(frame, bgr=True)" in message and "Your own frame loop" in message
     assert "bytes" not in message
 
 

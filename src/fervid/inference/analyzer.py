@@ -24,6 +24,7 @@ from fervid.inference.records import Face, ImageResult
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
 
+    from fervid.inference.stream import FaceStream, StreamChanges
     from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
 
 
@@ -298,10 +299,10 @@ class Analyzer:
             camera = isinstance(path, (int, cv2.VideoCapture)) and not isinstance(path, bool)  # cv2's habit
             data = isinstance(path, (bytes, bytearray, memoryview)) or callable(getattr(path, "read", None))
             raise TypeError(f"analyze_video reads a video file: give its path, not {_a(type(path).__name__)}" + (
-                " (a camera is read live: `fervid live --source 0`; in Python, the frames of "
-                "fervid.inference.video.LiveSource(0) as source, analysed by VideoAnalyzer(analyzer, "
-                "VideoOptions(centred=False)).run(source.name, frames=iter(source), fps=source.fps) as `fervid live` "
-                "does them; or give each frame cap.read() returns to analyze_image(frame, bgr=True))" if camera else
+                " (a camera is read live: `fervid live --source 0`; in Python, push each frame cap.read() returns "
+                "to a stream, stream = analyzer.stream(fps), stream.push(frame, bgr=True): its faces come back "
+                "tracked and labelled over time, as analyze_video's are; README: \"Your own frame loop\")" if camera
+                else
                 " (write the data to a file first)" if data else ""))
         if isinstance(options, PipelineOptions):
             self._check_runs(options)
@@ -309,7 +310,7 @@ class Analyzer:
         elif options is not None and not isinstance(options, VideoOptions):
             raise TypeError(f"options must be a VideoOptions or PipelineOptions, not a {type(options).__name__} "
                             "(single settings go as keywords: analyze_video(path, method='mean'))")
-        _check_video_settings(changes, [f.name for f in dataclasses.fields(VideoOptions)])
+        check_video_settings(changes, [f.name for f in dataclasses.fields(VideoOptions)])
         options = dataclasses.replace(options or VideoOptions(), **changes)
         runner = VideoAnalyzer(self, options)
         # the method asked for is not the one that runs (the result records which), or its LSTM reads features of
@@ -326,6 +327,29 @@ class Analyzer:
         if result.window_notice:  # a window too short for the method at the rate analysed
             warnings.warn(result.window_notice, stacklevel=2)
         return result
+
+    def stream(self, fps: float | None = None, **changes: Unpack[StreamChanges]) -> FaceStream:
+        """A :class:`~fervid.inference.stream.FaceStream` for frames from your own loop (a camera's callback, a
+        WebRTC stack's frames): push each frame, get its faces tracked and classified over time as
+        :meth:`analyze_video` does a file's, as the same :class:`fervid.inference.video.FrameFace` rows.
+
+        ``fps``: the rate the frames come at, each frame's time then being frames before it / fps (None: each push
+        gives its time). ``changes``: the video settings a stream uses (``detect_every``, ``window``, ``method``,
+        ``centred``, ``batch_frames``, ``temporal_model``; :class:`fervid.inference.video.VideoOptions`), except
+        that windows are causal (``centred=False``: a live loop cannot wait for the frames after one; a label
+        trails a change of expression by :attr:`FaceStream.labels_delay`) and each frame goes through the CNN as it
+        comes (``batch_frames=1``). ``centred=True``, for frames you have all of (an offline loop), labels each
+        frame from the window around it, as analyze_video does a file, and returns it :attr:`FaceStream.lookahead`
+        seconds of frames later (a second for the LSTM). Notices (a temporal method that falls back, a window too
+        short at ``fps``) are warned, as analyze_video's are."""
+        import warnings
+
+        from fervid.inference.stream import FaceStream
+
+        stream = FaceStream(self, fps, **changes)
+        for notice in stream.notices:
+            warnings.warn(notice, stacklevel=2)
+        return stream
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be
@@ -358,18 +382,20 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
 
 
-def _check_video_settings(changes: dict, video_settings: list[str]) -> None:
-    """analyze_video's keywords are video settings: the detector's and the CNN's are the analyzer's, made with it
-    (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__, saying nothing of where it goes)."""
+def check_video_settings(changes: dict, video_settings: list[str], caller: str = "analyze_video(path)") -> None:
+    """analyze_video's keywords (``caller``'s: ``stream(fps)``'s too) are video settings: the detector's and the
+    CNN's are the analyzer's, made with it (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__,
+    saying nothing of where it goes)."""
+    method = caller.split("(")[0]
     analyzer_settings = {f.name for f in dataclasses.fields(PipelineOptions)} - set(video_settings) - {"face_crops"}
     for name, value in changes.items():
         if name == "face_crops":
             raise TypeError("face_crops is for images (analyze_image(image, face_crop=True)): a video's faces are "
                             "always detected")
         if name in analyzer_settings:
-            raise TypeError(f"{name} is a setting of the Analyzer, not of analyze_video: make the analyzer with it, "
-                            f"fervid.Analyzer({name}={value!r}).analyze_video(path) (or "
+            raise TypeError(f"{name} is a setting of the Analyzer, not of {method}: make the analyzer with it, "
+                            f"fervid.Analyzer({name}={value!r}).{caller} (or "
                             f"PipelineOptions({name}={value!r}).analyzer())")
         if name not in video_settings:
-            raise TypeError(f"analyze_video got an unexpected keyword argument {name!r}; its video settings are "
+            raise TypeError(f"{method} got an unexpected keyword argument {name!r}; its video settings are "
                             + ", ".join(video_settings))

@@ -1,0 +1,140 @@
+"""Analyzer.stream: frames pushed one by one from the caller's own loop, tracked and labelled as analyze_video does a
+file's (the carphone sample's frames)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fervid.errors import OptionError
+from fervid.inference.analyzer import Analyzer
+from fervid.inference.stream import FaceStream, StreamFrame
+from fervid.inference.video import STAGES, RisingClock, _read_frames, open_video, sample_video
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def carphone_frames():
+    """(time, BGR frame) of the carphone clip, as analyze_video reads them; and its rate."""
+    cap = open_video(sample_video())
+    try:
+        frames = list(_read_frames(cap, dict.fromkeys(STAGES, 0.0), RisingClock(cap.frame_rate,
+                                                                                 start=cap.video_start)))
+    finally:
+        cap.release()
+    return frames, cap.frame_rate
+
+
+def pushed(stream: FaceStream, frames, **push) -> tuple[list[StreamFrame], int]:
+    """Every frame pushed, then the stream finished: (the frames returned, how many came back from finish())."""
+    done = []
+    for t, frame in frames:
+        done += stream.push(frame, t, **push)
+    rest = stream.finish()
+    return done + rest, len(rest)
+
+
+@pytest.mark.parametrize("method, centred", [("mean", False), ("lstm", False), ("lstm", True)])
+def test_a_streams_rows_are_analyze_videos_for_the_same_settings(analyzer, carphone_frames, method, centred):
+    frames, fps = carphone_frames
+    video = analyzer.analyze_video(sample_video(), method=method, centred=centred, annotate=False)
+    done, _ = pushed(analyzer.stream(fps, method=method, centred=centred), frames, bgr=True)
+    assert [d.index for d in done] == list(range(len(frames)))  # each frame once, in order
+    assert [d.time for d in done] == [t for t, _ in frames]
+    faces = [face for d in done for face in d.faces]
+    assert len(faces) == len(video.faces) == 120
+    for streamed, analysed in zip(faces, video.faces):
+        assert (streamed.time, streamed.frame, streamed.track_id, streamed.emotion, streamed.detected) == \
+               (analysed.time, analysed.frame, analysed.track_id, analysed.emotion, analysed.detected)
+        assert np.allclose(streamed.probabilities, analysed.probabilities, rtol=0, atol=1e-6)
+        assert np.allclose(streamed.box, analysed.box, rtol=0, atol=1e-6)
+    # one row schema: the stream's rows are the video's per-frame table (rounded to 4 decimals: a difference of
+    # 1e-7 in the CNN's batches of 1 and of 16 may round a probability the other way)
+    table = pd.DataFrame([row for d in done for row in d.rows()])
+    pd.testing.assert_frame_equal(table, video.frame_table(), check_dtype=False, rtol=0, atol=1.01e-4)
+
+
+def test_causal_frames_come_back_as_pushed_and_centred_ones_a_lookahead_later(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    live = analyzer.stream(fps, method="mean")
+    assert (live.options.centred, live.options.batch_frames, live.lookahead, live.labels_delay) == (False, 1, 0.0, 0.5)
+    for t, frame in frames[:5]:
+        [done] = live.push(frame, t, bgr=True)
+        assert done.time == t and done.image is frame  # the frame as pushed, to draw on
+    assert live.finish() == []
+    offline = analyzer.stream(fps, method="mean", centred=True)
+    assert (offline.lookahead, offline.labels_delay) == (0.5, 0.0)
+    done, from_finish = pushed(offline, frames[:30], bgr=True)
+    assert from_finish == 15  # the last half second's frames (0.5 s at 29.97 fps) waited for frames that never came
+    assert [d.index for d in done] == list(range(30))
+
+
+def test_finish_ends_the_stream_and_a_with_block_closes_it(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    stream = analyzer.stream(fps, method="mean", centred=True)
+    stream.push(frames[0][1], bgr=True)
+    assert [d.index for d in stream.finish()] == [0]
+    assert stream.finish() == []
+    with pytest.raises(RuntimeError, match="finished"):
+        stream.push(frames[1][1], bgr=True)
+    with analyzer.stream(fps, method="mean") as stream:
+        assert len(stream.push(frames[0][1], bgr=True)) == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        stream.push(frames[1][1], bgr=True)
+
+
+def test_times_default_to_frames_pushed_over_fps_and_must_rise(analyzer):
+    blank = np.full((120, 160, 3), 128, np.uint8)
+    stream = analyzer.stream(10.0, method="frame")
+    assert [d.time for _ in range(3) for d in stream.push(blank)] == [0.0, 0.1, 0.2]
+    for earlier in (0.2, 0.1):  # the same time as the frame before, or earlier
+        with pytest.raises(OptionError, match=r"frame 3 at 0\.[12] s is not after the frame before it, at 0\.2 s"):
+            stream.push(blank, earlier)
+    assert [d.time for d in stream.push(blank, 0.25)] == [0.25]  # a refused frame changed nothing
+    untimed = analyzer.stream(method="frame")
+    with pytest.raises(OptionError, match="made without fps: push each frame with its time"):
+        untimed.push(blank)
+    assert [(d.time, d.index) for d in untimed.push(blank, 3.0)] == [(3.0, 0)]
+    with pytest.raises(OptionError, match="time must be a finite number"):
+        untimed.push(blank, float("nan"))
+    with pytest.raises(OptionError, match="fps must be a positive number"):
+        analyzer.stream(0)
+
+
+def test_a_frame_with_no_face_comes_back_with_no_faces(analyzer):
+    stream = analyzer.stream(30.0, method="mean")
+    [done] = stream.push(np.full((144, 192, 3), 90, np.uint8))
+    assert (done.time, done.index, done.faces, done.rows()) == (0.0, 0, [], [])
+
+
+def test_bgr_frames_give_what_their_rgb_copies_do(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    bgr, _ = pushed(analyzer.stream(fps, method="mean"), frames[:20], bgr=True)
+    rgb, _ = pushed(analyzer.stream(fps, method="mean"), [(t, np.ascontiguousarray(f[:, :, ::-1]))
+                                                         for t, f in frames[:20]])
+    assert [row for d in bgr for row in d.rows()] == [row for d in rgb for row in d.rows()]
+    assert sum(len(d.faces) for d in bgr) == 20
+    swapped, _ = pushed(analyzer.stream(fps, method="mean"), frames[:20])  # BGR read as RGB: other probabilities
+    assert [row for d in swapped for row in d.rows()] != [row for d in bgr for row in d.rows()]
+
+
+@pytest.mark.parametrize("setting, said", [
+    ({"sample_fps": 5.0}, "sample_fps is a setting of analyze_video, not of a stream: push only the frames"),
+    ({"annotate": True}, "a stream writes no files"),
+    ({"max_faces": 1}, r"max_faces is a setting of the Analyzer, not of stream: .*fervid\.Analyzer\(max_faces=1\)"
+                       r"\.stream\(fps\)"),
+    ({"windw": 1.0}, "stream got an unexpected keyword argument 'windw'; its video settings are detect_every, "
+                     "window, method, centred, batch_frames, temporal_model"),
+])
+def test_settings_a_stream_does_not_use_are_refused_saying_why(analyzer, setting, said):
+    with pytest.raises(TypeError, match=said):
+        analyzer.stream(30.0, **setting)
+
+
+def test_a_method_that_falls_back_or_a_short_window_is_warned(analyzer):
+    with pytest.warns(UserWarning, match="--method mean has nothing to smooth"):
+        stream = analyzer.stream(2.0, method="mean", window=0.4)
+    assert stream.method == "mean"
