@@ -313,8 +313,8 @@ def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astr
             (["image", "--bogus", str(astronaut_png)], "no such option: --bogus (see fervid image -h)"),
             (["image", "--jsn", str(astronaut_png)],
              "no such option: --jsn; did you mean --csv or --json? (see fervid image -h)"),
-            (["video", "--methd", "mean", "x.mp4"], "no such option: --methd; did you mean --method? (see fervid "
-                                                    "video -h)"),
+            (["video", "--methd", "mean", "x.mp4"], "no such option: --methd; did you mean --end or --method? (see "
+                                                    "fervid video -h)"),
             (["imgae", str(astronaut_png)], "no such command 'imgae'; did you mean 'image'? (see fervid -h)"),
             (["--bogus"], "no such option: --bogus (see fervid -h)"),
             (["image", str(astronaut_png), "--max-faces"],
