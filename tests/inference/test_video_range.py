@@ -190,3 +190,57 @@ def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_pa
         assert row["segment"] == ("sign up" if episode["start"] < 2 else "checkout" if episode["start"] < 4 else "")
     kept = [row["key_frame"] for row in episodes if row["key_frame"]]
     assert len(kept) == 2 and all((tmp_path / name).is_file() for name in kept)
+
+
+def test_sampling_from_a_start_keeps_to_a_grid_from_the_start(analyzer):
+    """--start 1.5 --sample-fps 2 analysed 1.5015 and 1.5349 (the next_sample grid began at 0)."""
+    part = analyzer.analyze_video(sample_video(), start=1.5, end=3.5, sample_fps=2, method="frame", key_frames=0,
+                                  annotate=False)
+    assert sorted(set(part.frame_table().time)) == [1.5015, 2.002, 2.5025, 3.003]
+
+
+def test_a_stretch_ends_at_its_end_and_its_real_time_factor_counts_the_stretch(analyzer):
+    """--end 2 gave a track ending at 2.002, and the real-time factor divided the position reached (2 s) by the run
+    time for 1 s analysed."""
+    part = analyzer.analyze_video(sample_video(), start=1.0, end=2.0, key_frames=0, annotate=False,
+                                  segments=((1.5, 3.0, "B"),))
+    assert part.duration == 2.0 and part.analysed_seconds == pytest.approx(1.0)
+    assert part.track_summaries()[0]["end"] == 2.0
+    assert part.summary()["end_reached"] == 2.0 and part.summary()["analysed_seconds"] == 1.0
+    assert part.realtime_factor == pytest.approx(1.0 / part.run_seconds)
+    assert part.analysis_realtime_factor == pytest.approx(1.0 / part.seconds)
+    (entry,) = part.segment_summaries()[0]["tracks"]
+    assert entry["end"] == 2.0 and entry["seen_seconds"] == 0.5
+
+
+def test_a_segment_counts_its_own_frames_and_lasts_as_its_track_does(analyzer):
+    """Segment B (1.5-3.0 s) said 46 frames where the frame table has 45 rows in it (the row carried in from
+    1.4848 s counted); its seconds still follow the row rule. Sampled, a segment holding the track's end ended
+    0.0005 s before the track did (1/sample_fps against the track's observed spacing)."""
+    result = analyzer.analyze_video(sample_video(), key_frames=0, annotate=False,
+                                    segments=((0, 1.5, "A"), (1.5, 3.0, "B")))
+    table = result.frame_table()
+    first, second = result.segment_summaries()
+    (entry,) = second["tracks"]
+    inside = table[(table.time >= 1.5) & (table.time < 3.0)]
+    assert entry["frames"] == len(inside) == 45
+    assert entry["seen_seconds"] == 1.5 and entry["start"] == 1.5
+    for emotion, mean in entry["mean_probabilities"].items():
+        assert mean == pytest.approx(inside[emotion].mean(), abs=1e-4)
+    assert first["tracks"][0]["frames"] + entry["frames"] == len(table[table.time < 3.0])
+    sampled = analyzer.analyze_video(sample_video(), sample_fps=2, method="frame", key_frames=0, annotate=False,
+                                     segments=((3.0, 10.0, "end"),))
+    assert sampled.segment_summaries()[0]["tracks"][0]["end"] == sampled.track_summaries()[0]["end"]
+
+
+def test_segments_outside_the_stretch_analysed_say_so(analyzer, tmp_path):
+    """A segment outside --start/--end or past the video's end read "seen_seconds 0" as if no face was there."""
+    result = analyzer.analyze_video(sample_video(), tmp_path, start=1.0, end=2.0, key_frames=0, annotate=False,
+                                    segments=((0, 1.5, "A"), (1.2, 1.8, "B"), (5, 8, "C")))
+    assert [s["analysed_seconds"] for s in result.segment_summaries()] == [0.5, 0.6, 0.0]
+    with open(tmp_path / "carphone_pristine_segments.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["segment"], r["analysed_seconds"]) for r in rows] == [("A", "0.5"), ("B", "0.6"), ("C", "0.0")]
+    notice = result.segments_notice
+    assert "2 segment(s)" in notice and "(1-2 s)" in notice
+    assert "A (0-1.5 s: 0.5 s analysed)" in notice and "C (5-8 s: 0 s analysed)" in notice and "B (" not in notice

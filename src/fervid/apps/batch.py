@@ -956,17 +956,18 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
             result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
                                 stop=lambda: steady["to"][0] > limit)
             wall = time.perf_counter() - started
-            if result.duration <= 0:
+            if result.analysed_seconds <= 0:
                 continue
             frames = steady["to"][0] - steady["from"][0] if "from" in steady else 0
             if frames > 0:  # (progress(k) is called as frame k is read: from one to the other, frames analysed)
                 per_frame = (steady["to"][1] - steady["from"][1]) / frames
                 real_time = 1.0 / (fps * per_frame)
             else:  # too short to leave its warm-up out: timed whole
-                real_time = result.duration / wall
+                real_time = result.analysed_seconds / wall
             samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
-                            "seconds_analysed": round(result.duration, 1), "real_time": round(real_time, 2),
-                            "seconds_per_video": round(max(0.0, wall - result.duration / real_time), 2)})
+                            "seconds_analysed": round(result.analysed_seconds, 1),
+                            "real_time": round(real_time, 2),
+                            "seconds_per_video": round(max(0.0, wall - result.analysed_seconds / real_time), 2)})
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
         options = dataclasses.replace(options, out=Path(tmp))
         image_seconds = []

@@ -431,6 +431,8 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
         notices.append(f"{name}: a face followed gave way to a larger one ({changes}): it was new, found in fewer "
                        f"than {ESTABLISHED_ROUNDS} detection rounds, and --max-faces {result.settings.get('max_faces')} "
                        "follows that many faces at most (replaced_faces in the tracks JSON)")
+    if result.segments_notice:
+        notices.append(f"{name}: {result.segments_notice}")
     if result.replaced:
         notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
                        "--out to keep both)")

@@ -470,6 +470,9 @@ class TrackLog:
         # where it was (x, y, width, height summed over its rows): which tile of a call's gallery, which student
         # of a class a track is, without opening its key frames
         self.box_sum = np.zeros(4)
+        # rows logged for their time alone (a segment's first, carried in from the frame before it): not counted
+        # in frames, label counts or means
+        self.rows_carried = 0
         self.changes: list[EmotionChange] = []
         self.episodes: list[Episode] = []  # closed ones; ``episode`` is the open one
         self.episode: Episode | None = None
@@ -518,23 +521,26 @@ class TrackLog:
         if self.absent_from is None:
             self.absent_from = time
 
-    def _last_row_end(self) -> float:
+    def _last_row_end(self, spacing: float | None = None) -> float:
         """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
         or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
         stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s."""
         lasting = self.absent_from - self.end
-        return self.end + (min(self.spacing, lasting) if lasting > self.gap else lasting)
+        return self.end + (min(spacing or self.spacing, lasting) if lasting > self.gap else lasting)
 
-    def _last_row_seconds(self, until: float | None = None) -> float:
+    def _last_row_seconds(self, until: float | None = None, spacing: float | None = None) -> float:
         """How long its last row lasts: until the first frame that came without it (:meth:`_last_row_end`); where
         none did, its spacing, but not past ``until`` (the video's end: a variable-frame-rate video's last rows are
-        further apart than its nominal rate)."""
+        further apart than its nominal rate). ``spacing``: another log's (a segment's part of a track lasts as the
+        whole track's does)."""
+        spacing = spacing or self.spacing
         if self.absent_from is not None:
-            return self._last_row_end() - self.end
-        return min(self.spacing, max(until - self.end, 0.0)) if until is not None else self.spacing
+            return self._last_row_end(spacing) - self.end
+        return min(spacing, max(until - self.end, 0.0)) if until is not None else spacing
 
-    def add(self, face: FrameFace, image: np.ndarray) -> Episode | None:
-        """Log one face; returns the episode this face closed, if it started a new one."""
+    def add(self, face: FrameFace, image: np.ndarray, carried: bool = False) -> Episode | None:
+        """Log one face; returns the episode this face closed, if it started a new one. ``carried``: a row in effect
+        from an earlier frame (a segment's first), counted for its time but not as a frame."""
         emotion = face.emotion
         unseen = 0.0
         if not self.frames:
@@ -553,9 +559,12 @@ class TrackLog:
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.absent_from = None
         self.end = face.time
-        self.counts[EMOTIONS.index(emotion)] += 1
-        self.probability_sum += face.probabilities
-        self.box_sum += face.box
+        if carried:
+            self.rows_carried += 1
+        else:
+            self.counts[EMOTIONS.index(emotion)] += 1
+            self.probability_sum += face.probabilities
+            self.box_sum += face.box
         self._times.append(face.time)
         self._probabilities.extend(face.probabilities)
         if self._last_emotion is not None and emotion != self._last_emotion:
@@ -595,32 +604,33 @@ class TrackLog:
         return (np.frombuffer(self._times, np.float64),
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
-    def summary(self, until: float | None = None) -> TrackSummary:
+    def summary(self, until: float | None = None, spacing: float | None = None) -> TrackSummary:
         """The tracks JSON's entry. ``until``: where the video ends. Each row lasts until the next; its last row
         until the first frame that came without it, and where none did, its spacing, but not past the end
         (:meth:`_last_row_seconds`): its ``end`` and its last episode's are where that row ends, so the span
-        holds the time seen."""
-        last = self._last_row_seconds(until)
+        holds the time seen. ``spacing``: as :meth:`_last_row_seconds` takes it."""
+        last = self._last_row_seconds(until, spacing)
         seconds = self.emotion_seconds.copy()
         if self.frames:
             seconds[EMOTIONS.index(self._last_emotion)] += last
         total = float(seconds.sum())
         # shares of the time seen (of the rows where the track was seen for no time at all: a one-row track at the
         # video's very end)
-        shares = {e: round(float(v) / total if total else int(n) / max(self.frames, 1), 4)
+        counted = self.frames - self.rows_carried
+        shares = {e: round(float(v) / total if total else int(n) / max(counted, 1), 4)
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([dataclasses.replace(self.episode, end=self.end + last)]
                                     if self.episode is not None else [])
         return {
             "track": self.track_id, "start": round(self.start, TIME_DECIMALS),
             "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
-            "frames": self.frames,
+            "frames": counted,
             "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
             "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
-            "mean_probabilities": {e: round(float(s / max(self.frames, 1)), 4)
+            "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
             "mean_box": dict(zip(("x", "y", "width", "height"),
-                                 (round(float(v) / max(self.frames, 1), 1) for v in self.box_sum))),
+                                 (round(float(v) / max(counted, 1), 1) for v in self.box_sum))),
             "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
         }
 
@@ -665,7 +675,7 @@ TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
 # <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows)
 EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "peak_time", "key_frame",
                    "segment"]
-SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", *TRACK_COLUMNS, "episodes"]
+SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", "analysed_seconds", *TRACK_COLUMNS, "episodes"]
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
@@ -872,17 +882,23 @@ class VideoResult:
         return sorted(found, key=lambda e: (e.track_id, e.start))
 
     @property
+    def analysed_seconds(self) -> float:
+        """The length of the stretch analysed: from the start asked for (``start``, 0 for the whole video) to the
+        end reached (:attr:`duration`, the position on the file's timeline)."""
+        return max(0.0, self.duration - (self.settings.get("start") or 0.0)) if self.frames_read else 0.0
+
+    @property
     def realtime_factor(self) -> float:
-        """Seconds of video per second of the whole run (:attr:`run_seconds`: the outputs written at its end
-        included), the "x real time" `fervid video` says; 0.0 where no run timed it. The analysis alone:
-        :attr:`analysis_realtime_factor`."""
-        return self.duration / self.run_seconds if self.run_seconds > 0 else 0.0
+        """Seconds of video analysed (:attr:`analysed_seconds`) per second of the whole run (:attr:`run_seconds`:
+        the outputs written at its end included), the "x real time" `fervid video` says; 0.0 where no run timed it.
+        The analysis alone: :attr:`analysis_realtime_factor`."""
+        return self.analysed_seconds / self.run_seconds if self.run_seconds > 0 else 0.0
 
     @property
     def analysis_realtime_factor(self) -> float:
-        """Seconds of video per second of the analysis alone (:attr:`seconds`: the timelines, key frames and tracks
-        JSON written at the end left out); at least :attr:`realtime_factor`."""
-        return self.duration / max(self.seconds, 1e-9)
+        """Seconds of video analysed per second of the analysis alone (:attr:`seconds`: the timelines, key frames
+        and tracks JSON written at the end left out); at least :attr:`realtime_factor`."""
+        return self.analysed_seconds / max(self.seconds, 1e-9)
 
     def frame_table(self) -> pd.DataFrame:
         """The per-frame table: ``FRAME_LEADING`` + ``ROW_COLUMNS`` + ``detected``, one row per track per frame."""
@@ -927,14 +943,36 @@ class VideoResult:
             until = min(segment.end, self.duration) if self.duration else segment.end
             entries = []
             for track_id in sorted(tracks):
-                summary = {k: v for k, v in tracks[track_id].summary(until).items() if k not in ("changes", "episodes")}
+                # its last row lasts as the whole track's does (the track's spacing, not the segment's own)
+                whole = self.tracks.get(track_id)
+                summary = {k: v for k, v in tracks[track_id].summary(
+                    until, whole.spacing if whole is not None else None).items() if k not in ("changes", "episodes")}
                 summary["episodes"] = [ep for ep in episodes.get(track_id, [])
                                        if ep["start"] < segment.end and (ep["start"] >= segment.start
                                                                          or ep["end"] > segment.start)]
                 entries.append(summary)
             summaries.append({"segment": segment.name or str(number), "start": segment.start, "end": segment.end,
-                              "tracks": entries})
+                              "analysed_seconds": self._analysed_within(segment), "tracks": entries})
         return summaries
+
+    def _analysed_within(self, segment: TimeSegment) -> float:
+        """Seconds of ``segment`` inside the stretch analysed (from ``start`` to the end reached): a segment
+        outside it, or past the video's end, has 0 seconds seen for want of frames, not of faces."""
+        start = self.settings.get("start") or 0.0
+        return round(max(0.0, min(segment.end, self.duration) - max(segment.start, start)), TIME_DECIMALS)
+
+    @property
+    def segments_notice(self) -> str | None:
+        """A line naming the segments that lie (partly) outside the stretch analysed (:meth:`_analysed_within`),
+        whose seconds seen count only the part analysed; None where every one lies inside it."""
+        start = self.settings.get("start") or 0.0
+        outside = [f"{s.name or n} ({s.start:g}-{s.end:g} s: {self._analysed_within(s):g} s analysed)"
+                   for n, s in enumerate(self.segments, 1) if self._analysed_within(s) < s.end - s.start - 1e-3]
+        if not outside or not self.frames_read:
+            return None
+        return (f"{len(outside)} segment(s) lie partly or wholly outside the stretch analysed ({start:g}-"
+                f"{self.duration:g} s): {', '.join(outside)}; their seconds seen count the part analysed only "
+                "(analysed_seconds in the segments table)")
 
     def segment_rows(self) -> list[dict[str, Any]]:
         """``<name>_segments.csv``'s rows (:data:`SEGMENT_COLUMNS`): per segment and track seen in it, its
@@ -943,7 +981,7 @@ class VideoResult:
         rows = []
         for segment in self.segment_summaries():
             leading = {"segment": segment["segment"], "segment_start": segment["start"],
-                       "segment_end": segment["end"]}
+                       "segment_end": segment["end"], "analysed_seconds": segment["analysed_seconds"]}
             for summary in segment["tracks"]:
                 rows.append({**track_row(summary, **leading), "episodes": len(summary["episodes"])})
             if not segment["tracks"]:
@@ -1021,6 +1059,10 @@ class VideoResult:
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
+                # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
+                # the length of the stretch analysed
+                "end_reached": round(self.duration, TIME_DECIMALS),
+                "analysed_seconds": round(self.analysed_seconds, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
                 "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
                 "scene_cut_tracks": self.scene_cut_tracks, "replaced_faces": self.replaced_faces,
@@ -2714,7 +2756,8 @@ class SegmentLogs:
     video's are: its summary per track (:meth:`TrackLog.summary`, up to the segment's end) gives the seconds seen,
     the emotions' shares of them and the dominant one by the same rule as the whole track's. A row lasts until the
     next: the faces of the last frame before a segment's start are its first row, at its start, so that segments
-    side by side share a track's seen seconds as the whole track has them."""
+    side by side share a track's seen seconds as the whole track has them; that row counts for its time only (a
+    segment's frames and means are over the rows whose time is inside it, as the frame table's)."""
 
     # the frame a segment's log is given: an episode's key frame is the whole track's, and none is cropped here
     _NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
@@ -2734,11 +2777,11 @@ class SegmentLogs:
                 if self._before is not None and frame.time > segment.start:
                     self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
                                                     [dataclasses.replace(face, time=segment.start)
-                                                     for face in self._before.faces]))
+                                                     for face in self._before.faces]), carried=True)
             self._log(number, frame)
         self._before = frame
 
-    def _log(self, number: int, frame: AnalysedFrame) -> None:
+    def _log(self, number: int, frame: AnalysedFrame, carried: bool = False) -> None:
         logs, present = self.logs[number], {face.track_id for face in frame.faces}
         for track_id in self._present[number] - present:  # as ResultWriter.write: an absence starts
             logs[track_id].missed(frame.time)
@@ -2746,7 +2789,7 @@ class SegmentLogs:
         for face in frame.faces:
             log = logs.get(face.track_id) or logs.setdefault(
                 face.track_id, TrackLog(face.track_id, self.spacing, self.detect_every))
-            log.add(face, self._NO_IMAGE)
+            log.add(face, self._NO_IMAGE, carried)
 
 
 class ResultWriter:
@@ -3078,7 +3121,9 @@ class VideoAnalyzer:
         writer = ResultWriter(result, out_dir, opts.annotate, fps=analysis_rate(copy_rate, opts.sample_fps),
                               audio_from=audio)
         write = writer.write
-        next_sample, next_within_memory, last_time, stopped = 0.0, 0.0, 0.0, False
+        # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
+        # frame after the start and the next one too
+        next_sample, next_within_memory, last_time, stopped = opts.start, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
@@ -3147,8 +3192,10 @@ class VideoAnalyzer:
             if cap is not None:
                 cap.release()
             # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short,
-            # and a sampled one up to a sampling step); known before the writer closes the tracks' last episodes
-            result.duration = last_time + 1.0 / result.fps if result.frames_read else 0.0
+            # and a sampled one up to a sampling step), but not past the end asked for (the tracks' ends, their
+            # episodes' and the segments' seconds stop there); known before the writer closes the last episodes
+            result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
+                               if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
