@@ -244,3 +244,12 @@ def test_segments_outside_the_stretch_analysed_say_so(analyzer, tmp_path):
     notice = result.segments_notice
     assert "2 segment(s)" in notice and "(1-2 s)" in notice
     assert "A (0-1.5 s: 0.5 s analysed)" in notice and "C (5-8 s: 0 s analysed)" in notice and "B (" not in notice
+
+
+def test_a_region_smaller_than_the_smallest_face_is_refused_in_pixels(analyzer):
+    """--region 0,0,1,1.5 (fractions meant; one value over 1 makes them pixels) was a 1 x 2 px region, silently."""
+    with pytest.raises(VideoError, match=r"carphone_pristine\.mp4: region 0,0,1,1\.5 is 1 x 2 pixels of its 193 x 144 "
+                                         r"frames, smaller than the smallest face looked for \(--min-face \d+\).*"
+                                         r"all four are 1 or less"):
+        analyzer.analyze_video(sample_video(), region=(0, 0, 1, 1.5), annotate=False)
+    assert analyzer.analyze_video(sample_video(), region=(0, 0, 1, 1), end=0.2, annotate=False, key_frames=0).ok

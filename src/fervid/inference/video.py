@@ -235,9 +235,10 @@ def region_text(region: tuple[float, ...]) -> str:
 
 
 def region_box(region: tuple[float, float, float, float], width: int, height: int,
-               source: str) -> tuple[int, int, int, int]:
+               source: str, min_face: float | None = None) -> tuple[int, int, int, int]:
     """``region`` (:func:`check_region`) in whole pixels of a frame of ``width`` x ``height`` (as it shows): (x0, y0,
-    x1, y1). A region not inside the frame raises :class:`VideoError` naming ``source`` and its size."""
+    x1, y1). A region not inside the frame, or narrower or shorter than ``min_face`` (the smallest face looked for:
+    no face could be found in it), raises :class:`VideoError` naming ``source`` and its size."""
     x, y, w, h = region
     if max(region) <= 1:  # fractions of the frame
         x, y, w, h = x * width, y * height, w * width, h * height
@@ -246,6 +247,12 @@ def region_box(region: tuple[float, float, float, float], width: int, height: in
         raise VideoError(f"{source}: region {region_text(region)} (x, y, width, height) is not inside its frames, "
                          f"{width} x {height} pixels as it shows (give pixels inside them, or fractions of the "
                          "frame: every value 1 or less)")
+    if min_face and min(x1 - x0, y1 - y0) < min_face:
+        # 0,0,1,1.5 meant fractions, and was read as pixels (one value over 1): a 1 x 2 pixel region, silently
+        raise VideoError(f"{source}: region {region_text(region)} is {x1 - x0} x {y1 - y0} pixels of its {width} x "
+                         f"{height} frames, smaller than the smallest face looked for (--min-face {min_face:g}), so "
+                         "no face could be found in it; values are pixels unless all four are 1 or less (fractions "
+                         "of the frame: 0,0,1,0.5)")
     return x0, y0, x1, y1
 
 
@@ -2522,7 +2529,8 @@ class FrameStream:
         whole = frame  # what the outputs show: the whole frame
         if self.options.region is not None:
             if self._region is None:
-                self._region = region_box(self.options.region, frame.shape[1], frame.shape[0], "the source")
+                self._region = region_box(self.options.region, frame.shape[1], frame.shape[0], "the source",
+                                          getattr(self.analyzer.detector, "min_face", None))
             x0, y0, x1, y1 = self._region
             frame = np.ascontiguousarray(frame[y0:y1, x0:x1])
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -3053,7 +3061,8 @@ class VideoAnalyzer:
         opts = self.options
         if opts.region is not None:
             height, width = cap.frame_shape[:2]
-            x0, y0, x1, y1 = region_box(opts.region, width, height, result.source)
+            x0, y0, x1, y1 = region_box(opts.region, width, height, result.source,
+                                        getattr(self.analyzer.detector, "min_face", None))
             result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
         length = cap.seconds_expected
         if opts.start and length and opts.start >= cap.video_start + length:
