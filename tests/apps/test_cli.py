@@ -2604,3 +2604,25 @@ def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(t
     ran = runner.invoke(app, [*args, "--segments", str(bad)])
     assert ran.exit_code == 2 and f"{bad}, line 2: a segment from 5 s to 2 s" in ran.output, ran.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_comparison_carries_each_models_caveats(tmp_path):
+    """`evaluate --model a --model b` on faces a model was trained on: comparison.md/.csv/.json dropped the
+    "trained on these faces" warning each model's own report gave, and its metrics.json did not record it."""
+    import pandas as pd
+
+    from conftest import write_fer2013_csv
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 20, "PublicTest": 5})
+    out = tmp_path / "compared"
+    result = runner.invoke(app, ["evaluate", "--data", str(fer), "--usage", "Training", "--model", "fer2013_vgg",
+                                 "--model", "ferplus_vgg", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "fer2013_vgg" / "metrics.json").read_text(encoding="utf-8"))
+    assert "trained on FER2013's Training faces" in metrics["trained_on_these_faces"]
+    compared = json.loads((out / "comparison.json").read_text(encoding="utf-8"))["models"]
+    warned = [line for line in compared[0]["caveats"] if line.startswith("warning: the model was trained on")]
+    assert warned
+    table = pd.read_csv(out / "comparison.csv")
+    assert warned[0] in table["caveats"][0]
+    assert f"- fer2013_vgg: {warned[0]}" in (out / "comparison.md").read_text(encoding="utf-8")

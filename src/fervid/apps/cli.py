@@ -1884,7 +1884,9 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
     metrics = ({"settings": settings} | ev.to_dict()
                | {"calibration": calibration, "totals": ds.totals(), "left_out": ds.left_out}
                | ({"unlike_crops": unlike[0]} if unlike[0] else {})
-               | ({"not_held_out": not_held_out} if not_held_out else {}))
+               | ({"not_held_out": not_held_out} if not_held_out else {})
+               # why these are its training faces: the score says how it fits them (printed and in report.md)
+               | ({"trained_on_these_faces": training_faces} if training_faces else {}))
     if ds.soft_labels is not None:  # FER+ votes: say what the faces with no majority answer do to the number
         metrics["ties"] = ties = tie_aware_accuracy(probs.argmax(1), ds.soft_labels)
         if ties["tied"]:

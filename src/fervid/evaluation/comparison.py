@@ -45,8 +45,9 @@ def paired_answers(first: ModelScores, other: ModelScores):
 
 def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) -> list[str]:
     """Several models' scores side by side (accuracy with its interval, macro-F1, per-class F1) and a paired test
-    of each two on the faces both scored; written to ``out`` (comparison.md, .csv: a row per model, .json: both
-    tables) where given. Returns the lines to print."""
+    of each two on the faces both scored, with each model's caveats (its warnings and notices: faces it was
+    trained or tuned on); written to ``out`` (comparison.md, .csv: a row per model, its caveats joined by " | ",
+    .json: both tables) where given. Returns the lines to print."""
     value = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     first = scored[0].evaluation
     lines = [f"## {' vs '.join(s.name for s in scored)} on {first.dataset}", "",
@@ -62,7 +63,13 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
         rows.append({"model": s.name, "model_folder": str(s.cnn.folder), "precision": s.cnn.precision,
                      "dataset": ev.dataset, "n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95_low": ci[0],
                      "accuracy_ci95_high": ci[1], "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4),
-                     **{f"f1_{emotion}": f for emotion, f in zip(EMOTIONS, ev.f1)}})
+                     **{f"f1_{emotion}": f for emotion, f in zip(EMOTIONS, ev.f1)},
+                     # its warnings and notices (trained on these faces, tuned on them): the table alone read as
+                     # a fair comparison
+                     "caveats": list(s.notices)})
+    caveats = [f"- {s.name}: {line}" for s in scored for line in s.notices]
+    if caveats:
+        lines += ["", "Read these scores with:", "", *caveats]
     paired = []
     for i, one in enumerate(scored):
         for other in scored[i + 1:]:
@@ -85,7 +92,8 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
         written = [out / "comparison.md", out / "comparison.csv", out / "comparison.json"]
         written[0].write_text("\n".join(lines) + "\n", encoding="utf-8")
         with open(written[1], "w", encoding="utf-8", newline="") as fh:
-            write_csv(fh, list(rows[0]), ([row[column] for column in rows[0]] for row in rows))
+            write_csv(fh, list(rows[0]), ([" | ".join(row[column]) if column == "caveats" else row[column]
+                                           for column in rows[0]] for row in rows))
         written[2].write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
                                           "paired": paired}, indent=2), encoding="utf-8")
         lines.append(f"wrote {', '.join(map(str, written))}")
