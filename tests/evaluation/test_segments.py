@@ -7,7 +7,7 @@ import pytest
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.segments import (Annotations, Segment, bootstrap_frame_accuracy, parse_time,
-                                        read_annotations, score_segments, segment_label)
+                                        read_annotations, read_time_segments, score_segments, segment_label)
 
 
 @pytest.fixture
@@ -332,3 +332,35 @@ def test_results_written_before_times_were_the_files_are_moved_onto_its_timeline
     assert moved[late][2] == pytest.approx(read[late][2], abs=1e-3)  # the seconds analysed, too
     assert old_summaries[late]["times_moved_by"] == pytest.approx(0.5, abs=0.01)
     assert "times_moved_by" not in new_summaries[late]
+
+
+def test_a_segments_table_says_what_it_did_not_read_and_refuses_names_twice(tmp_path):
+    """A misspelt name column (`nmae`) was passed over unsaid, two segments of one name gave rows no one could tell
+    apart, and `start_ms`/`end_ms` (which a comment here cited) were no start and end columns."""
+    table = tmp_path / "tasks.csv"
+    table.write_text("start,end,nmae\n0,1,A\n1,2,B\n", encoding="utf-8")
+    notes = []
+    assert [s.name for s in read_time_segments(table, notes)] == ["", ""]
+    assert notes == [f"{table}: column(s) 'nmae' not read (a segment's name is read from a column named name, "
+                     "segment, task)"]
+    table.write_text("start,end,name,notes\n0,1,A,x\n1,2,B,y\n", encoding="utf-8")
+    notes = []
+    read_time_segments(table, notes)
+    assert notes == [f"{table}: column(s) 'notes' not read (a segment's name is read from a column named name, "
+                     "segment, task; 'name' is it)"]
+    table.write_text("start,end,name\n0,1,A\n1,2,B\n2,3,A\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"tasks\.csv, lines 2 and 4: two segments named 'A'"):
+        read_time_segments(table)
+    table.write_text("start_ms,end_ms,name\n0,1000,A\n1000,2500,B\n", encoding="utf-8")
+    notes = []
+    assert read_time_segments(table, notes)[1] == (1.0, 2.5, "B")
+    assert notes == [f"{table}: 'start_ms' read as milliseconds", f"{table}: 'end_ms' read as milliseconds"]
+    table.write_text("start_s,end_s\n0,1.5\n", encoding="utf-8")
+    assert read_time_segments(table)[0] == (0.0, 1.5, "")
+
+
+def test_annotations_read_a_start_ms_column_as_milliseconds_and_say_so(videos):
+    (videos / "ann.csv").write_text("video,start_ms,end_ms,emotion\na.mp4,500,1500,happy\n", encoding="utf-8")
+    annotations = read_annotations(videos / "ann.csv")
+    assert (annotations.segments[0].start, annotations.segments[0].end) == (0.5, 1.5)
+    assert annotations.notes == ["'start_ms' read as milliseconds", "'end_ms' read as milliseconds"]

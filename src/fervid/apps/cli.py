@@ -1038,9 +1038,11 @@ def video(
         from fervid.evaluation.segments import read_time_segments
 
         try:
-            time_segments = tuple(read_time_segments(segments))
+            segment_notes: list[str] = []
+            time_segments = tuple(read_time_segments(segments, segment_notes))
         except DatasetError as exc:
             _fail(str(exc), 2)
+        _say_notices(segment_notes)
     notices: list[str] = []
     files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)

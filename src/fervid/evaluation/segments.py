@@ -38,8 +38,8 @@ from fervid.inference.video import TimeSegment
 COLUMNS = {"video": ("video", "file", "path"), "start": ("start", "begin", "onset"),
            "end": ("end", "stop", "offset"), "emotion": ("emotion", "label"), "track": ("track",)}
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
-# a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)"; not "ss.msec" or
-# "hh:mm:ss.ms", whose values are seconds
+# a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
+# start and onset); not "ss.msec" or "hh:mm:ss.ms", whose values are seconds
 _MILLISECONDS = re.compile(r"(?:^|[\s\-_(\[])(?:msec|ms|milliseconds?)\b")
 
 
@@ -183,11 +183,12 @@ def read_annotations(path: str | Path) -> Annotations:
 SEGMENT_NAME_COLUMNS = ("name", "segment", "task")
 
 
-def read_time_segments(path: str | Path) -> list[TimeSegment]:
+def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list[TimeSegment]:
     """The stretches of a recording a table names, to summarise on their own (`fervid video --segments`): columns
     ``start`` and ``end`` (as :func:`read_annotations` reads them: seconds, m:ss or h:mm:ss, or milliseconds where
-    the column's name says so) and, optionally, ``name`` (or segment, task); other columns are not read. A time
-    that is not one, or an end not after its start, raises DatasetError naming the line."""
+    the column's name says so) and, optionally, ``name`` (or segment, task). A time that is not one, an end not
+    after its start, or two segments of one name raise DatasetError naming the lines. ``notes`` is given what a
+    reader should know of how it was read: columns read as milliseconds, columns not read (a misspelt ``nmae``)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such segments file")
@@ -201,7 +202,18 @@ def read_time_segments(path: str | Path) -> list[TimeSegment]:
     name_column = find_column(header, SEGMENT_NAME_COLUMNS)
     scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
              for name, index in columns.items()}
-    segments = []
+    said = [f"{path}: {header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
+            if scale[name] != 1.0]
+    ignored = [str(column).strip() for index, column in enumerate(header)
+               if index not in (*columns.values(), name_column) and str(column).strip()]
+    if ignored:
+        said.append(f"{path}: column(s) {', '.join(map(repr, ignored))} not read (a segment's name is read from a "
+                    f"column named {', '.join(SEGMENT_NAME_COLUMNS)}" + ("" if name_column is None else
+                                                                         f"; {header[name_column].strip()!r} is it")
+                    + ")")
+    if notes is not None:
+        notes.extend(said)
+    segments, named = [], {}  # a name -> the line that gave it first
     for line, row in rows:
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
         try:
@@ -213,6 +225,9 @@ def read_time_segments(path: str | Path) -> list[TimeSegment]:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
         name = row[name_column].strip() if name_column is not None and name_column < len(row) else ""
+        if name and named.setdefault(name, line) != line:  # its rows in the outputs could not be told apart
+            raise DatasetError(f"{path}, lines {named[name]} and {line}: two segments named {name!r} (give each its "
+                               "own name)")
         segments.append(TimeSegment(start, end, name))
     if not segments:
         raise DatasetError(f"{path}: no segments (a header line, then one line per segment: start,end,name)")

@@ -4,6 +4,7 @@ semicolon-separated, as spreadsheets save them, with each row's line in the file
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 
@@ -55,10 +56,16 @@ def table_header(path: str | Path) -> list[str]:
 
 def find_column(header: list[str], accepted: tuple[str, ...]) -> int | None:
     """The index of the column named one of ``accepted`` (without case or surrounding spaces): an exact name first
-    ("emotion" before "emotion confidence"), else a name that starts with one and a space; None where none is."""
+    ("emotion" before "emotion confidence"), else a name that starts with one and a space, or with one and a unit
+    after an underscore ("start_ms", "end_s"); None where none is."""
     words = [str(column).strip().lower() for column in header]
     for exact in (True, False):
         for index, word in enumerate(words):
-            if any(word == name if exact else word.startswith(f"{name} ") for name in accepted):
+            if any(word == name if exact else (word.startswith(f"{name} ") or _UNIT_SUFFIX.fullmatch(word[len(name):])
+                                               and word.startswith(name)) for name in accepted):
                 return index
     return None
+
+
+# a time column's unit written after an underscore, as a name column of code writes it (start_ms, onset_sec)
+_UNIT_SUFFIX = re.compile(r"_(?:s|sec|secs|seconds|ms|msec|milliseconds)")
