@@ -253,3 +253,16 @@ def test_a_region_smaller_than_the_smallest_face_is_refused_in_pixels(analyzer):
                                          r"all four are 1 or less"):
         analyzer.analyze_video(sample_video(), region=(0, 0, 1, 1.5), annotate=False)
     assert analyzer.analyze_video(sample_video(), region=(0, 0, 1, 1), end=0.2, annotate=False, key_frames=0).ok
+
+
+def test_a_stretch_holding_no_frame_is_refused_naming_the_frames_times(analyzer):
+    """--start 3.99 (after the last frame, 3.9706 s, before the container's end, 4.004 s) and --start 1.002 --end
+    1.03 (between two frames) gave 0 frames, exit 0, no word."""
+    with pytest.raises(VideoError, match=r"carphone_pristine\.mp4: no frame in the stretch from 3\.99 s: its last "
+                                         r"frame is at 3\.9706 s \(29\.97 frames a second, 4\.00 s long\)"):
+        analyzer.analyze_video(sample_video(), start=3.99, annotate=False)
+    with pytest.raises(VideoError, match=r"no frame in the stretch 1\.002-1\.03 s: its frames are at 1\.0010 s and "
+                                         r"1\.0344 s"):
+        analyzer.analyze_video(sample_video(), start=1.002, end=1.03, annotate=False)
+    assert len(analyzer.analyze_video(sample_video(), start=1.0, end=1.03, annotate=False,
+                                      key_frames=0).frame_table()) == 1

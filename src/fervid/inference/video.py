@@ -3064,10 +3064,23 @@ class VideoAnalyzer:
             x0, y0, x1, y1 = region_box(opts.region, width, height, result.source,
                                         getattr(self.analyzer.detector, "min_face", None))
             result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
-        length = cap.seconds_expected
+        length, fps = cap.seconds_expected, cap.frame_rate
         if opts.start and length and opts.start >= cap.video_start + length:
             raise VideoError(f"{result.source}: start {opts.start:g} s is at or past its end "
                              f"({cap.video_start + length:.2f} s)")
+        if (opts.start or opts.end is not None) and length and fps:
+            # a stretch that holds none of its frames' times (by its container's rate): between two frames, or
+            # after the last one and before the container's end, it gave no rows, exit 0 and no word
+            count = round(length * fps)
+            first = math.ceil((opts.start - cap.video_start) * fps - 1e-6)  # the first frame at or after the start
+            stop = min(opts.end if opts.end is not None else math.inf, cap.video_start + length)
+            time_of = lambda k: cap.video_start + k / fps  # noqa: E731
+            if first >= count or time_of(first) >= stop - 1e-6:
+                stretch = f"{opts.start:g}-{opts.end:g} s" if opts.end is not None else f"from {opts.start:g} s"
+                frames = (f"its last frame is at {time_of(count - 1):.4f} s" if first >= count else
+                          f"its frames are at {time_of(first - 1):.4f} s and {time_of(first):.4f} s")
+                raise VideoError(f"{result.source}: no frame in the stretch {stretch}: {frames} "
+                                 f"({fps:.4g} frames a second, {cap.video_start + length:.2f} s long)")
 
     def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
