@@ -2626,3 +2626,19 @@ def test_a_comparison_carries_each_models_caveats(tmp_path):
     table = pd.read_csv(out / "comparison.csv")
     assert warned[0] in table["caveats"][0]
     assert f"- fer2013_vgg: {warned[0]}" in (out / "comparison.md").read_text(encoding="utf-8")
+
+
+def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_apart(tmp_path):
+    """"120 frames in 1.2 s (206 fps ...)" put the analysis's rate beside the whole run's seconds (206 fps for
+    1.2 s would be 247 frames)."""
+    from fervid.samples import carphone
+
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--key-frames", "0",
+                                 "--start", "1", "--end", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    said = re.search(r"30 frames analysed at (\d+) fps; (\d+\.\d) s in all, (\d+\.\d)x real time", result.output)
+    assert said, result.output
+    analysis = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert int(said.group(1)) == pytest.approx(30 / analysis["analysis_seconds"], rel=0.2)
+    # one second analysed, over the whole run
+    assert float(said.group(3)) == pytest.approx(1.0 / float(said.group(2)), rel=0.25, abs=0.1)
