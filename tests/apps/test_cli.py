@@ -2642,3 +2642,32 @@ def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_ap
     assert int(said.group(1)) == pytest.approx(30 / analysis["analysis_seconds"], rel=0.2)
     # one second analysed, over the whole run
     assert float(said.group(3)) == pytest.approx(1.0 / float(said.group(2)), rel=0.25, abs=0.1)
+
+
+def test_an_end_past_the_videos_and_a_clock_time_of_60_seconds_are_said(tmp_path):
+    """`--end 100` of a 4 s video was silent (its JSON recording end 100 alone), and `--start 0:60` was 60 s."""
+    from fervid.samples import carphone
+
+    result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--key-frames", "0",
+                                 "--start", "3.5", "--end", "100", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "carphone_pristine.mp4 ends at 4.00 s, before --end 100 s: it was analysed to its end" in result.output
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["end"] == 100 and saved["end_reached"] == 4.004 and saved["analysed_seconds"] == 0.504
+    clock = runner.invoke(app, ["video", str(carphone()), "--start", "0:60", "--out", str(tmp_path)])
+    assert clock.exit_code == 2 and "--start '0:60': not a time" in clock.output
+
+
+def test_evaluate_names_the_dataset_a_folder_of_jaffe_or_ckplus_files_is(tmp_path):
+    """`evaluate --data <JAFFE folder>` without --dataset jaffe said only that no emotion folder was there."""
+    import cv2
+
+    (tmp_path / "jaffe").mkdir()
+    cv2.imwrite(str(tmp_path / "jaffe" / "KA.AN1.39.tiff"), np.full((256, 256), 128, np.uint8))
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "jaffe")])
+    assert result.exit_code != 0 and "named as JAFFE's (KA.AN1.39.tiff): give --dataset jaffe" in result.output
+    (tmp_path / "top" / "CK+48" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "top" / "CK+48" / "happy" / "S005_001_00000011.png"), np.full((48, 48), 128, np.uint8))
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "top")])
+    assert result.exit_code != 0 and "laid out as CK+48" in result.output
+    assert f"--data {tmp_path / 'top' / 'CK+48'} --dataset ckplus" in result.output

@@ -364,3 +364,11 @@ def test_annotations_read_a_start_ms_column_as_milliseconds_and_say_so(videos):
     annotations = read_annotations(videos / "ann.csv")
     assert (annotations.segments[0].start, annotations.segments[0].end) == (0.5, 1.5)
     assert annotations.notes == ["'start_ms' read as milliseconds", "'end_ms' read as milliseconds"]
+
+
+def test_a_clock_time_of_60_seconds_or_minutes_is_no_time():
+    """`--start 0:60` was taken as 60 s."""
+    for text in ("0:60", "1:60.5", "1:60:00", "0:00:60"):
+        with pytest.raises(ValueError):
+            parse_time(text)
+    assert parse_time("0:59.9") == pytest.approx(59.9) and parse_time("75") == 75.0

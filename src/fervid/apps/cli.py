@@ -432,6 +432,10 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
         notices.append(f"{name}: a face followed gave way to a larger one ({changes}): it was new, found in fewer "
                        f"than {ESTABLISHED_ROUNDS} detection rounds, and --max-faces {result.settings.get('max_faces')} "
                        "follows that many faces at most (replaced_faces in the tracks JSON)")
+    end = result.settings.get("end")
+    if end is not None and result.ok and result.fps and result.duration + 1 / result.fps < end:
+        notices.append(f"{name} ends at {result.duration:.2f} s, before --end {end:g} s: it was analysed to its end "
+                       "(end_reached in the tracks JSON; end records what was asked)")
     if result.segments_notice:
         notices.append(f"{name}: {result.segments_notice}")
     if result.replaced:
@@ -610,7 +614,8 @@ def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Option
         try:
             seconds[option] = parse_time(text) if text is not None else None
         except ValueError:
-            _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss)", 2)
+            _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss, the seconds and minutes of a clock "
+                  "time 0-59)", 2)
         if seconds[option] is not None and seconds[option] < 0:
             _fail(f"{option} {text!r}: before the recording's start", 2)
     if seconds["--end"] is not None and seconds["--end"] <= (seconds["--start"] or 0.0):

@@ -195,8 +195,24 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
                 images.append(LabelledImage(file, EMOTIONS.index(emotion)))
     found = ", ".join(repr(folder.name) + _hint(folder.name, " (", ")") for folder in folders) or "none"
     nothing = (f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, <emotion> one "
-               f"of {accepted_emotion_names()}; folders found: {found})")
+               f"of {accepted_emotion_names()}; folders found: {found})" + _dataset_hint(root))
     return _read_labelled_images(images, str(root), size, crop_faces, left_out, left_out_images, nothing)
+
+
+# CK+48's file names: S<subject>_<sequence>_<frame>.png
+CKPLUS_NAME = re.compile(r"^S\d+_\d+_\d+$")
+
+
+def _dataset_hint(root: Path) -> str:
+    """Where a folder read as folder-per-class holds none, the dataset its files' names say it is: JAFFE's
+    (KA.AN1.39.tiff, in the folder itself) or CK+48's (<emotion>/S005_001_00000011.png, a folder down)."""
+    if any(JAFFE_NAME.match(p.stem) for p in root.iterdir() if p.is_file()):
+        return "; its files are named as JAFFE's (KA.AN1.39.tiff): give --dataset jaffe"
+    for inner in sorted(p for p in root.iterdir() if p.is_dir()):
+        if any(CKPLUS_NAME.match(f.stem) for d in inner.iterdir() if d.is_dir() for f in d.iterdir()):
+            return (f"; {inner} is laid out as CK+48 (<emotion>/S005_001_00000011.png): give --data {inner} "
+                    "--dataset ckplus")
+    return ""
 
 
 @dataclass(frozen=True)
