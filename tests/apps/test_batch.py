@@ -1756,3 +1756,31 @@ def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_i
     ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate",
                                    "--region", "0.25,0,0.75,1", "--start", "0:01", "--end", "0:03", "-q"])
     assert ran.exit_code == 0, ran.output  # the same region and stretch: it goes on
+
+
+def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refused(tmp_path):
+    """--segments (a usability study's tasks, one recording per participant) applies to every video of a corpus:
+    each gets its <name>_segments.csv as `fervid video --segments` writes it; the table is among the run's settings,
+    so a run going on with another one is refused (exit 2)."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "p01.mp4")
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end,name\n0,2,first\n0:02,0:04,second\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate", "-q"]
+    ran = CliRunner().invoke(app, [*args, "--segments", str(tasks)])
+    assert ran.exit_code == 0, ran.output
+    tables = sorted((out / "files").glob("*/*_segments.csv"))
+    assert [path.name for path in tables] == ["p01_segments.csv"]
+    for table in tables:
+        segments = pd.read_csv(table)
+        assert list(segments.segment) == ["first", "second"]
+        assert list(segments.segment_start) == [0.0, 2.0] and list(segments.segment_end) == [2.0, 4.0]
+        assert (segments.seen_seconds > 1.9).all()
+    other = CliRunner().invoke(app, args)
+    assert other.exit_code == 2 and "made with segments=[[0.0, 2.0, 'first'], [2.0, 4.0, 'second']]" in other.output

@@ -122,6 +122,8 @@ class BatchOptions:
     region: tuple[float, float, float, float] | None = None
     start: float = 0.0
     end: float | None = None
+    # stretches of every video summarised on their own (VideoOptions.segments: TimeSegment)
+    segments: tuple = ()
 
     def __post_init__(self):
         self.video()  # a bad bound is refused here, not by every worker
@@ -139,14 +141,14 @@ class BatchOptions:
     def video(self):
         """The options each video is analysed with (:class:`fervid.inference.video.VideoOptions`)."""
         return self.pipeline.video(max_frame_pixels=self.max_frame_pixels, frames_memory_mb=self.frames_memory_mb,
-                                   region=self.region, start=self.start, end=self.end)
+                                   region=self.region, start=self.start, end=self.end, segments=self.segments)
 
     @property
     def video_range(self) -> dict:
         """The region and stretch of the videos analysed, as the folder's settings record them (they change every
         video's numbers)."""
         return {"region": list(self.region) if self.region is not None else None, "start": self.start,
-                "end": self.end}
+                "end": self.end, "segments": [list(segment) for segment in self.segments]}
 
 
 STATE_FILE = "state.sqlite"  # in the output folder: the run's state
@@ -250,7 +252,7 @@ class BatchSettingsChanged(ValueError):
 RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
                    "window", "method", "sample_fps")
 # settings recorded since a later version, with the value a folder made before then was analysed with
-SETTINGS_BEFORE_RECORDED = {"max_faces": None, "region": None, "start": 0.0, "end": None}
+SETTINGS_BEFORE_RECORDED = {"max_faces": None, "region": None, "start": 0.0, "end": None, "segments": []}
 
 
 def input_kind(path: Path) -> str:

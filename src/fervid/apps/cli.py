@@ -151,6 +151,28 @@ START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from thi
                                                        "h:mm:ss): the file is sought there, not decoded from its "
                                                        "start; times stay the recording's own.")
 END_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse up to this time (seconds, m:ss or h:mm:ss).")
+SEGMENTS_OPTION = typer.Option(None, metavar="CSV",
+                               help="Videos: a table of stretches to summarise on their own (a usability test's "
+                                    "tasks): columns start, end (seconds, m:ss or h:mm:ss) and optionally name; the "
+                                    "same for every video given. Writes <name>_segments.csv: per segment and track, "
+                                    "seconds seen, each emotion's share of them, the dominant one and its episodes.")
+
+
+def _time_segments(segments: Optional[Path]) -> tuple:
+    """The stretches of ``--segments``' table (:class:`fervid.inference.video.TimeSegment`), its notices said; a
+    table that cannot be read is a wrong command line (exit 2)."""
+    if segments is None:
+        return ()
+    from fervid.evaluation.datasets import DatasetError
+    from fervid.evaluation.segments import read_time_segments
+
+    notes: list[str] = []
+    try:
+        time_segments = tuple(read_time_segments(segments, notes))
+    except DatasetError as exc:
+        _fail(str(exc), 2)
+    _say_notices(notes)
+    return time_segments
 
 
 def _say_error(message: str) -> None:
@@ -1005,12 +1027,7 @@ def video(
     region: Optional[str] = REGION_OPTION,
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
-    segments: Optional[Path] = typer.Option(None, metavar="CSV",
-                                            help="A table of stretches to summarise on their own (a usability "
-                                                 "test's tasks): columns start, end (seconds, m:ss or h:mm:ss) and "
-                                                 "optionally name; the same for every video given. Writes "
-                                                 "<name>_segments.csv: per segment and track, seconds seen, each "
-                                                 "emotion's share of them, the dominant one and its episodes."),
+    segments: Optional[Path] = SEGMENTS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -1038,17 +1055,7 @@ def video(
                         precision=precision, annotate=annotate, key_frames=key_frames,
                         temporal_model=temporal_model)
     start_seconds, end_seconds = _time_range(start, end)
-    time_segments = ()
-    if segments is not None:
-        from fervid.evaluation.datasets import DatasetError
-        from fervid.evaluation.segments import read_time_segments
-
-        try:
-            segment_notes: list[str] = []
-            time_segments = tuple(read_time_segments(segments, segment_notes))
-        except DatasetError as exc:
-            _fail(str(exc), 2)
-        _say_notices(segment_notes)
+    time_segments = _time_segments(segments)
     notices: list[str] = []
     files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
     _say_notices(notices)
@@ -2300,6 +2307,7 @@ def batch(
     region: Optional[str] = REGION_OPTION,
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
+    segments: Optional[Path] = SEGMENTS_OPTION,
     quiet: bool = QUIET_OPTION,
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
@@ -2321,7 +2329,8 @@ def batch(
         check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline,
                                max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb,
-                               region=_region(region), start=start_seconds, end=end_seconds)
+                               region=_region(region), start=start_seconds, end=end_seconds,
+                               segments=_time_segments(segments))
     except ValueError as exc:
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker
