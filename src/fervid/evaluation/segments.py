@@ -114,6 +114,20 @@ def looks_like_annotations(path: str | Path) -> bool:
     return all(_column(header, name, Path(path), required=False) is not None for name in ("video", "start", "end"))
 
 
+def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """A table of segments' header and rows (:func:`table_rows`); DatasetError where there is no such ``kind`` of
+    file, it is not a table or it is empty (``columns``: the header it should have, as said then)."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such {kind}")
+    try:
+        header, rows = table_rows(table_text(path))
+    except (OSError, csv.Error) as exc:
+        raise DatasetError(f"{path}: not a table of segments ({exc})") from None
+    if not header:
+        raise DatasetError(f"{path}: empty (a header line, then one line per segment: {columns})")
+    return header, rows
+
+
 def read_annotations(path: str | Path) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
@@ -122,14 +136,7 @@ def read_annotations(path: str | Path) -> Annotations:
     left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
     header or two segments of one face that overlap raise DatasetError naming the lines."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such annotations file")
-    try:
-        header, rows = table_rows(table_text(path))
-    except (OSError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not a table of segments ({exc})") from None
-    if not header:
-        raise DatasetError(f"{path}: empty (a header line, then one line per segment: video,start,end,emotion)")
+    header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
     columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
     scale = {name: 0.001 if _MILLISECONDS.search(header[columns[name]].strip().lower()) else 1.0
              for name in ("start", "end")}
@@ -194,14 +201,7 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
     after its start, or two segments of one name raise DatasetError naming the lines. ``notes`` is given what a
     reader should know of how it was read: columns read as milliseconds, columns not read (a misspelt ``nmae``)."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such segments file")
-    try:
-        header, rows = table_rows(table_text(path))
-    except (OSError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not a table of segments ({exc})") from None
-    if not header:
-        raise DatasetError(f"{path}: empty (a header line, then one line per segment: start,end,name)")
+    header, rows = _segments_table(path, "segments file", "start,end,name")
     columns = {name: _column(header, name, path) for name in ("start", "end")}
     name_column = find_column(header, SEGMENT_NAME_COLUMNS)
     scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
