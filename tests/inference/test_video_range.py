@@ -184,7 +184,7 @@ def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_pa
         assert row["track"] == "1" and row["emotion"] == episode["emotion"]
         assert float(row["start"]) == episode["start"] and float(row["end"]) == episode["end"]
         assert float(row["duration"]) == pytest.approx(episode["end"] - episode["start"], abs=1e-4)
-        assert float(row["peak_time"]) == episode["key_frame_time"]
+        assert float(row["key_frame_time"]) == episode["key_frame_time"]
         assert 0 < float(row["peak_confidence"]) <= 1
         assert row["key_frame"] == (episode["key_frame"] or "")
         assert row["segment"] == ("sign up" if episode["start"] < 2 else "checkout" if episode["start"] < 4 else "")

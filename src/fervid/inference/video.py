@@ -680,7 +680,7 @@ def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
 # <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows)
-EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "peak_time", "key_frame",
+EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "key_frame_time", "key_frame",
                    "segment"]
 SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", "analysed_seconds", *TRACK_COLUMNS, "episodes"]
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
@@ -1007,7 +1007,7 @@ class VideoResult:
             rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
                          "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
                          "peak_confidence": round(max(ep.best_probability, 0.0), 4),
-                         "peak_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
+                         "key_frame_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
                          "segment": inside[0] if inside else None})
         return rows
 
