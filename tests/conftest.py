@@ -57,6 +57,27 @@ def without_heif_decoder(monkeypatch):
     images.UNREADABLE_IMAGE_SUFFIXES.clear(), images.UNREADABLE_IMAGE_SUFFIXES.update(unreadable)
 
 
+def write_participant_behind_small_face(path: Path, astronaut_rgb: np.ndarray, frames: int) -> Path:
+    """A 25 fps, 640x360 clip: a small face (the astronaut mirrored, half size) in the top-right corner from the
+    start, and the participant (the astronaut, 220 px tall) from frame 8 (0.32 s, the second detection round): what
+    --max-faces 1 first follows and then what it should give way to."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
+    writer = H264Writer(path, 640, 360, 25.0)
+    for i in range(frames):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
+        if i >= 8:
+            frame[100:320, 150:360] = face
+        writer.write(frame)
+    writer.close()
+    return path
+
+
 def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """48x48 grey images whose class is written into them as a bright bar at a class-specific height,
     so a tiny network can learn the task in seconds; noise keeps it from being trivial."""

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import write_participant_behind_small_face
+
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
 from fervid.inference.options import PipelineOptions
@@ -1480,22 +1482,9 @@ def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
 def test_a_face_followed_giving_way_to_a_larger_one_is_noted_in_files_csv(tmp_path, astronaut_rgb):
     """With --max-faces 1 a face found first gave way to a larger one under the same number, unsaid; the newcomer
     is a new track now, and files.csv's note says so as `fervid video`'s notice does."""
-    import cv2
-
-    from fervid.inference.video import H264Writer
-
-    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
     corpus = tmp_path / "c"
     corpus.mkdir()
-    writer = H264Writer(corpus / "webcam.mp4", 640, 360, 25.0)
-    for i in range(30):  # the participant sits down 0.3 s in, in front of a smaller face found first
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
-        if i >= 8:
-            frame[100:320, 150:360] = face
-        writer.write(frame)
-    writer.close()
+    write_participant_behind_small_face(corpus / "webcam.mp4", astronaut_rgb, frames=30)
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=PipelineOptions(
         annotate=False, method="frame", max_faces=1)), progress=False)
     files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")

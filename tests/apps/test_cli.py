@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree
+from conftest import REPO, in_source_tree, write_participant_behind_small_face
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -2197,23 +2197,11 @@ def test_video_max_faces_says_when_a_face_followed_gave_way_to_a_larger_one(tmp_
     found a round before a larger one gives way to it (a face followed longer would keep its place: --help says
     so); the newcomer is track 2, and a notice and the tracks JSON's replaced_faces say when and why. A cut that
     ended no track is no shot of its own: no notice of shots joined in track 1."""
-    import cv2
-
     from fervid.apps.cli import _video_notices
     from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
-    from fervid.inference.video import H264Writer, VideoResult
+    from fervid.inference.video import VideoResult
 
-    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
-    clip = tmp_path / "session.mp4"
-    writer = H264Writer(clip, 640, 360, 25.0)
-    for i in range(40):  # the small face from the start, the participant from 0.3 s (the second detection round)
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
-        if i >= 8:
-            frame[100:320, 150:360] = face
-        writer.write(frame)
-    writer.close()
+    clip = write_participant_behind_small_face(tmp_path / "session.mp4", astronaut_rgb, frames=40)
     result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "--key-frames", "0",
                                  "--out", str(tmp_path / "out"), "--max-faces", "1"])
     assert result.exit_code == 0, result.output
