@@ -18,6 +18,9 @@ from fervid.emotions import EMOTIONS
 # .ci/run starts pytest with PYTHONWARNDEFAULTENCODING=1 so that fervid's text I/O in the locale's encoding fails a
 # test here (pyproject.toml); the commands tests run as subprocesses should not print other packages' warnings
 os.environ.pop("PYTHONWARNDEFAULTENCODING", None)
+# a command a test runs that dies of a signal (a native library's abort at exit: seen once, exit -6, "terminate
+# called without an active exception") prints every thread's Python stack on its stderr, which the test shows
+os.environ["PYTHONFAULTHANDLER"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -262,7 +262,7 @@ def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
         out = tmp_path / f"out{len(inputs)}"
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", *inputs, "--out", str(out), "-q"],
                              capture_output=True, text=True, timeout=120)
-        assert cli.returncode == 1
+        assert cli.returncode == 1, cli.stderr
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summary["done"] == 1 and summary["failed"] == failed
         assert all("not a regular file" in f["error"] for f in summary["failures"])
