@@ -642,13 +642,13 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         stop()  # a task handed over as the run was interrupted
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        note = None
+        note, window_notice = None, None
         if kind == "image":
             parts, partial = _analyse_image(analyzer, path, tmp, options)
             # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
-            parts, partial = _analyse_video(analyzer, path, tmp, options, progress, stop)
+            parts, partial, window_notice = _analyse_video(analyzer, path, tmp, options, progress, stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
@@ -658,7 +658,8 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
-                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note}
+                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note,
+                "window_notice": window_notice}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -711,8 +712,9 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None):
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
-    ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), and why they
-    stop short where it broke mid-way (None: it did not)."""
+    ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
+    stop short where it broke mid-way (None: it did not), and what its window leaves the temporal method at the rate
+    analysed, where that is not what the method is for (``VideoResult.window_notice``; None otherwise)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -742,7 +744,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                 columns = [leading[name] if name in leading else batch.column(name) for name in DATASET_COLUMNS]
                 yield pa.Table.from_arrays(columns, names=DATASET_COLUMNS).cast(schema)
 
-    return parts(), result.error
+    return parts(), result.error, result.window_notice
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -1081,6 +1083,9 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
                          res.get("note"))
             faces += res["faces"]
+        # a window too short for the method at a video's rate, as `fervid video` says it: once a run, not per file
+        if res.get("window_notice") and res["window_notice"] not in notices:
+            notices.append(res["window_notice"])
         finished += 1
         work_done += work[res["path"]]
         show()
