@@ -144,11 +144,12 @@ class BatchOptions:
                                    region=self.region, start=self.start, end=self.end, segments=self.segments)
 
     @property
-    def video_range(self) -> dict:
-        """The region and stretch of the videos analysed, as the folder's settings record them (they change every
-        video's numbers)."""
+    def video_settings(self) -> dict:
+        """The region and stretch of the videos analysed, and the memory their frames may take, as the folder's
+        settings record them (they change a video's numbers: see RESULT_SETTINGS)."""
         return {"region": list(self.region) if self.region is not None else None, "start": self.start,
-                "end": self.end, "segments": [list(segment) for segment in self.segments]}
+                "end": self.end, "segments": [list(segment) for segment in self.segments],
+                "frames_memory_mb": self.frames_memory_mb}
 
 
 STATE_FILE = "state.sqlite"  # in the output folder: the run's state
@@ -248,10 +249,15 @@ class BatchSettingsChanged(ValueError):
 
 # What makes a result what it is; how the run is executed (workers, engine), whether annotated copies are written
 # and how many key frames a track keeps (each video's tracks JSON records its cap) do not change any number, so a
-# resumed run may differ in those: a run that filled the disk goes on under a cap
+# resumed run may differ in those: a run that filled the disk goes on under a cap. So may --max-video-megapixels:
+# a video over it is refused, not analysed otherwise, and a failed file is tried again by the next run. Not so
+# --frames-memory-mb (BatchOptions.video_settings, with the region and stretch): a video whose frames do not fit in
+# it is analysed at fewer frames a second (carphone's first 2 s at 2 MB: 22 frames, not 60), so a run going on with
+# another value is refused; one short of memory goes on with fewer --workers
 RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
                    "window", "method", "sample_fps")
-# settings recorded since a later version, with the value a folder made before then was analysed with
+# settings recorded since a later version, with the value a folder made before then was analysed with (not
+# frames_memory_mb: it could be set before it was recorded, so such a folder takes this run's)
 SETTINGS_BEFORE_RECORDED = {"max_faces": None, "region": None, "start": 0.0, "end": None, "segments": []}
 
 
@@ -1028,7 +1034,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / STATE_FILE)
-    renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_range},
+    renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_settings},
                                    settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
