@@ -1773,3 +1773,70 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
         assert (segments.seen_seconds > 1.9).all()
     other = CliRunner().invoke(app, args)
     assert other.exit_code == 2 and "made with segments=[[0.0, 2.0, 'first'], [2.0, 4.0, 'second']]" in other.output
+
+
+def test_a_batch_says_once_a_run_that_its_window_holds_too_few_frames_for_the_method(tmp_path):
+    """`fervid video --sample-fps 1 --method mean` says that a 1 s window then holds the frame alone (nothing to
+    smooth); `fervid batch` recorded frames_per_window 1 in every video's JSON and said nothing. It says it once a
+    run, however many videos it applies to, and keeps it among the run's notices."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-vf", "hflip",
+                    str(corpus / "mirrored.mp4")], check=True)
+    out = tmp_path / "out"
+    args = ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate", "--key-frames", "0", "-q"]
+    ran = CliRunner().invoke(app, [*args, "--sample-fps", "1"])
+    assert ran.exit_code == 0, ran.output
+    said = "a 1 s centred window holds 1 analysed frame: --method mean has nothing to smooth"
+    assert " ".join(ran.output.split()).count(said) == 1, ran.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["done"] == 2 and [said in notice for notice in summary["this_run"]["notices"]] == [True]
+    for tracks in (out / "files").glob("*/*_tracks.json"):
+        assert json.loads(tracks.read_text(encoding="utf-8"))["frames_per_window"] == 1
+    full_rate = CliRunner().invoke(app, [*args[:3], str(tmp_path / "full"), *args[4:]])
+    assert full_rate.exit_code == 0 and "nothing to smooth" not in full_rate.output, full_rate.output
+
+
+def test_frames_memory_mb_is_among_a_batchs_settings_as_it_changes_the_frames_analysed(tmp_path):
+    """--frames-memory-mb was not among the settings a run going on is compared with, though a video whose frames do
+    not fit in it is analysed at fewer frames a second (unlike --max-video-megapixels, which refuses a video, tried
+    again by the next run, and analyses none otherwise): one folder mixed the two rates. A folder made before it
+    was recorded, whose value is not known, takes this run's."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    args = ["batch", str(corpus), "--method", "mean", "--no-annotate", "--key-frames", "0", "--end", "2", "-q"]
+    analysed = {}
+    for memory in ("2000", "2"):
+        ran = CliRunner().invoke(app, [*args, "--out", str(tmp_path / memory), "--frames-memory-mb", memory])
+        assert ran.exit_code == 0, ran.output
+        (tracks,) = (tmp_path / memory / "files").glob("*/clip_tracks.json")
+        analysed[memory] = json.loads(tracks.read_text(encoding="utf-8"))["frames_analysed"]
+        summary = json.loads((tmp_path / memory / "summary.json").read_text(encoding="utf-8"))
+        assert summary["settings"]["frames_memory_mb"] == float(memory)
+    assert analysed["2"] < analysed["2000"] == 60  # the same video, another result
+    other = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000"), "--frames-memory-mb", "2"])
+    assert other.exit_code == 2 and "made with frames_memory_mb=2000.0" in other.output and \
+        "asks for frames_memory_mb=2.0" in other.output, other.output
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000")]).exit_code == 0  # the same: it goes on
+    with sqlite3.connect(tmp_path / "2000" / "state.sqlite") as db:  # as a folder made before it was recorded
+        db.execute("DELETE FROM settings WHERE name = 'frames_memory_mb'")
+    db.close()
+    before = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000"), "--frames-memory-mb", "500"])
+    assert before.exit_code == 0, before.output
+    summary = json.loads((tmp_path / "2000" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["frames_memory_mb"] == 500.0

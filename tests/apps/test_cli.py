@@ -1566,6 +1566,51 @@ def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
     assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
 
 
+def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp_path):
+    """A lab camera that sees a poster (a second face, still) beside the participant: `fervid live --source` had
+    no --region, which `fervid video` and `batch` have. It keeps the poster's face out, records the region in the
+    frames' pixels, and refuses one not inside them before writing anything; the browser's /live page, which
+    cannot honour it, refuses it rather than ignoring it."""
+    import cv2
+    import pandas as pd
+
+    from fervid.inference.video import H264Writer
+
+    capture = cv2.VideoCapture(str(carphone()))
+    participant = []
+    while len(participant) < 23:  # 1.5 s at 15 fps
+        ok, frame = capture.read()
+        assert ok
+        participant.append(frame)
+    capture.release()
+    height, width = participant[0].shape[:2]
+    clip = tmp_path / "lab.mp4"
+    writer = H264Writer(clip, 2 * width, height, 15.0)
+    for frame in participant:  # the participant on the right, the poster (a still of the same face) on the left
+        writer.write(np.hstack([participant[0], frame]))
+    writer.close()
+    args = ["live", "--source", str(clip), "--method", "frame", "--no-annotate", "--key-frames", "0"]
+    whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    assert pd.read_csv(tmp_path / "whole" / "lab_frames.csv").track.nunique() == 2  # the poster is a face too
+    ran = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--region", "0.5,0,0.5,1"])
+    assert ran.exit_code == 0, ran.output
+    saved = json.loads((tmp_path / "o" / "lab_tracks.json").read_text(encoding="utf-8"))
+    assert saved["region"] == [width, 0, width, height] and len(saved["tracks"]) == 1
+    rows = pd.read_csv(tmp_path / "o" / "lab_frames.csv")
+    assert len(rows) and (rows.x >= width).all()
+    outside = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--region", f"{2 * width},0,10,10"])
+    assert outside.exit_code == 1 and (f"lab.mp4: region {2 * width},0,10,10 (x, y, width, height) is not inside "
+                                       f"its frames, {2 * width} x {height} pixels") in " ".join(
+        outside.output.split()), outside.output
+    assert not (tmp_path / "bad").exists()
+    garbled = runner.invoke(app, [*args, "--region", "a,b"])
+    assert garbled.exit_code == 2 and "--region 'a,b': four numbers" in garbled.output, garbled.output
+    browser = runner.invoke(app, ["live", "--no-open", "--region", "0.5,0,0.5,1"])
+    assert browser.exit_code == 2 and "--region is for a headless session (--source" in " ".join(
+        browser.output.split()), browser.output
+
+
 @POSIX_SIGNALS
 def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
     """A source that does not answer (udp with no sender) blocked ~30 s without a word, Ctrl-C unheard."""

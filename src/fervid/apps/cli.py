@@ -1187,13 +1187,15 @@ def live(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    region: Optional[str] = REGION_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
     With no --source it serves http://127.0.0.1:PORT/live: the page shows your camera with each face's box,
     emotion, confidence and timeline as they are analysed, and can save the session as a video job. With --source
-    it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
+    it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`;
+    --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
     from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
@@ -1206,6 +1208,10 @@ def live(
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
 
+        if region is not None:  # the /live page analyses the whole picture the browser sends
+            _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
+                  "looks for faces in the whole picture", 2)
+
         _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser,
                named_method=method)
         return
@@ -1214,7 +1220,7 @@ def live(
     if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
         _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
-    runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
+    runner = _video_runner(options, named_method=method, batch_frames=1, centred=False, region=_region(region))
     _quiet_opencv()
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
@@ -1268,9 +1274,12 @@ def live(
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
-                                size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
+                                size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
+                                frame_shape=src.cap.frame_shape)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
+    except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
+        _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())

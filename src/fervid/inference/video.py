@@ -3004,13 +3004,16 @@ class VideoAnalyzer:
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
-            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False) -> VideoResult:
+            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
+            frame_shape: tuple[int, ...] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
         that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
-        ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it).
+        ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it;
+        ``frame_shape``: the (height, width) of the ``frames``, where known before they are read (a
+        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -3046,6 +3049,8 @@ class VideoAnalyzer:
         try:
             if cap is not None:
                 self._check_within(cap, result)
+            elif frame_shape is not None:
+                self._check_region(frame_shape, result)
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
@@ -3059,11 +3064,7 @@ class VideoAnalyzer:
         folder is made: a region not inside its frames, or a start at or past its end, raise :class:`VideoError`
         naming it. The region is recorded in the frames' pixels (x, y, width, height)."""
         opts = self.options
-        if opts.region is not None:
-            height, width = cap.frame_shape[:2]
-            x0, y0, x1, y1 = region_box(opts.region, width, height, result.source,
-                                        getattr(self.analyzer.detector, "min_face", None))
-            result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
+        self._check_region(cap.frame_shape, result)
         length, fps = cap.seconds_expected, cap.frame_rate
         if opts.start and length and opts.start >= cap.video_start + length:
             raise VideoError(f"{result.source}: start {opts.start:g} s is at or past its end "
@@ -3081,6 +3082,16 @@ class VideoAnalyzer:
                           f"its frames are at {time_of(first - 1):.4f} s and {time_of(first):.4f} s")
                 raise VideoError(f"{result.source}: no frame in the stretch {stretch}: {frames} "
                                  f"({fps:.4g} frames a second, {cap.video_start + length:.2f} s long)")
+
+    def _check_region(self, frame_shape: tuple[int, ...], result: VideoResult) -> None:
+        """The region asked for (``options``) checked against frames of ``frame_shape`` (height, width, ...):
+        one not inside them raises :class:`VideoError` naming the source; it is recorded in their pixels (x, y,
+        width, height)."""
+        if self.options.region is not None:
+            height, width = frame_shape[:2]
+            x0, y0, x1, y1 = region_box(self.options.region, width, height, result.source,
+                                        getattr(self.analyzer.detector, "min_face", None))
+            result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
 
     def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
