@@ -766,18 +766,20 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
     from fervid.emotions import EMOTIONS
     from fervid.inference.models import resolve_model_dir
 
-    for model, said in (("ferplus_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
-                                         "in its training_config.json)", "its temperature was fitted on FER2013's "
-                                         "PublicTest faces (calibration.json)"]),
-                        ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
-                                         "in its training_config.json)"])):  # (its fitted temperature not applied)
+    # ferplus_vgg was exported from its last epoch (training_summary.json): PublicTest chose no epoch of it, and a
+    # fitted temperature changes no label
+    for model, said, flattered in (
+            ("ferplus_vgg", ["its temperature was fitted on FER2013's PublicTest faces (calibration.json)"],
+             "its calibration on these faces reads better"),
+            ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage in its "
+                             "training_config.json)"],  # (its fitted temperature not applied)
+             "its accuracy and calibration on these faces read better")):
         out = tmp_path / model
         result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", model, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert f"notice: {' and '.join(said)}: its accuracy and calibration on these faces read better" in \
-            result.stdout
+        assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
         assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["not_held_out"] == said
-        assert "its accuracy and calibration on these faces" in (out / "report.md").read_text(encoding="utf-8")
+        assert flattered in (out / "report.md").read_text(encoding="utf-8")
     from conftest import write_fer2013_csv
 
     private = write_fer2013_csv(tmp_path / "private.csv", {"Training": 10, "PrivateTest": 30})
@@ -798,14 +800,19 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
                                                             "val_data": str(folders["chose"])}), encoding="utf-8")
     (model / "calibration.json").write_text(json.dumps({"applied": True, "settings": {
         "data": str(folders["fitted"])}}), encoding="utf-8")
+    (model / "training_summary.json").write_text(json.dumps({"exported_checkpoint": "best.pt"}), encoding="utf-8")
     for name, said in (("chose", f"the model's best epoch was chosen on {folders['chose']} (val_data in its "
-                                 "training_config.json)"),
-                       ("fitted", f"its temperature was fitted on {folders['fitted']} (calibration.json)"),
+                                 "training_config.json): its accuracy and calibration"),
+                       ("fitted", f"its temperature was fitted on {folders['fitted']} (calibration.json): its "
+                                  "calibration on these faces reads better"),
                        ("new", None)):
         result = runner.invoke(app, ["evaluate", "--data", str(folders[name]), "--model", str(model)])
         assert result.exit_code == 0, result.output
-        assert (f"notice: {said}: its accuracy" in result.stdout) if said else "notice" not in result.output, \
-            (name, result.output)
+        assert (f"notice: {said}" in result.stdout) if said else "notice" not in result.output, (name, result.output)
+    # exported from its last epoch, whatever its validation faces said
+    (model / "training_summary.json").write_text(json.dumps({"exported_checkpoint": "last.pt"}), encoding="utf-8")
+    last = runner.invoke(app, ["evaluate", "--data", str(folders["chose"]), "--model", str(model)])
+    assert last.exit_code == 0 and "notice" not in last.output, last.output
 
 
 def test_evaluate_quiet_prints_no_bar_and_no_summary_but_its_warnings(tmp_path, fer_csv):
