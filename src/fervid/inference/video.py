@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, replacing, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
@@ -1219,8 +1219,10 @@ class KeyFrameWriter:
 
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
-    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming); ``partial``:
-    under its :meth:`OutputNames.partial` name (``key_frame`` is the whole one)."""
+    """Write a lasting episode's most expressive frame (its face's crop), captioned below with its emotion, the
+    frame's probability of it, its track and its time (:func:`fervid.inference.annotate.with_caption`);
+    ``release``: let go of the image (streaming); ``partial``: under its :meth:`OutputNames.partial` name
+    (``key_frame`` is the whole one)."""
     image = episode.best_image
     if release:
         episode.best_image = None
@@ -1231,8 +1233,19 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if side < KEY_FRAME_SIDE:  # a small face's crop (a classroom's back row: 40 px) opened as a speck
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
+    # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
+    # the frame's own probability of it (peak_confidence), its track and its time in the video
+    image = with_caption(image, [f"{episode.emotion} {episode.best_probability:.0%}",
+                                 f"track {episode.track_id} {clock_text(episode.best_time)}"], episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
+
+
+def clock_text(seconds: float) -> str:
+    """A time in the video as hh:mm:ss.s (``00:01:03.7``), as a player shows it."""
+    tenths = round(max(seconds, 0.0) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{tenths // 10:02d}.{tenths % 10}"
 
 
 def plot_timeline(log: TrackLog, source: str, path: Path, duration: float | None = None, analysis: str = "") -> Path:
