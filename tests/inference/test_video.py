@@ -22,6 +22,7 @@ from conftest import REPO, in_source_tree
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
+from fervid.inference.annotate import EMOTION_COLORS_BGR, ink_bgr
 from fervid.apps.cli import app
 from fervid.inference.video import (H264Writer, LiveSource, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
@@ -1152,7 +1153,11 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(write_clip(tmp_path / "back.mp4", small),
                                                                       tmp_path / "out")
     (key,) = {ep["key_frame"] for t in result.track_summaries() for ep in t["episodes"] if ep["key_frame"]}
-    image = cv2.imread(str(tmp_path / "out" / key))
+    captioned = cv2.imread(str(tmp_path / "out" / key))
+    # the picture is above its caption, whose first rows are its emotion's colour alone
+    colour = EMOTION_COLORS_BGR[key.removesuffix(".png").rsplit("_", 1)[1]]
+    caption_top = next(r for r in range(len(captioned)) if (captioned[r:r + 2] == colour).all())
+    image = captioned[:caption_top]
     assert result.frame_table()["height"].median() < 70 and 160 <= max(image.shape[:2]) < 320
 
     def made_of_blocks(k):  # each pixel of the crop a k x k block
@@ -1160,6 +1165,39 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
                 and (np.repeat(np.repeat(image[::k, ::k], k, 0), k, 1) == image).all())
 
     assert any(made_of_blocks(k) for k in range(2, 9))
+
+
+def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_track_and_time(analyzer, tmp_path):
+    """A folder of key frames said which emotion, track and time each was only in its name and the JSON: the picture
+    carried none. Each is named by its episode's track, start and emotion (as the tracks JSON lists it) and carries
+    a caption below the face's crop (the crop whole), on its emotion's colour."""
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [cap.read()[1] for _ in range(60)]  # carphone's first 2 s
+    clip = write_clip(tmp_path / "clip.mp4", frames, fps=30000 / 1001)
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="frame", annotate=False)
+    summary = json.loads((tmp_path / "out" / "clip_tracks.json").read_text(encoding="utf-8"))
+    episodes = [(track["track"], ep) for track in summary["tracks"] for ep in track["episodes"] if ep["key_frame"]]
+    assert episodes
+    assert sorted(p.name for p in (tmp_path / "out").glob("clip_track*s_*.png")) == sorted(
+        ep["key_frame"] for _, ep in episodes)
+    assert [ep["key_frame"] for _, ep in episodes] == [
+        f"clip_track{track}_{ep['start']:07.2f}s_{ep['emotion']}.png" for track, ep in episodes]
+    rows = result.frame_table()
+    for track, ep in episodes:
+        key = cv2.imread(str(tmp_path / "out" / ep["key_frame"]))
+        (frame,) = rows.loc[(rows["track"] == track) & (rows["time"] == ep["key_frame_time"]), "frame"]
+        raw = frames[frame]
+        # the top of the key frame is the frame's own face crop (enlarged by a whole factor): found in the frame
+        shrunk = [cv2.resize(key[: key.shape[0] // 2], None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+                  for k in (1, 2, 3, 4)]
+        found = max(cv2.minMaxLoc(cv2.matchTemplate(raw, top, cv2.TM_CCOEFF_NORMED))[1] for top in shrunk
+                    if top.shape[0] <= raw.shape[0] and top.shape[1] <= raw.shape[1])
+        assert found > 0.95, ep
+        # its bottom is the caption, which no frame has: its emotion's colour, with text
+        caption = key[-24:].astype(int)
+        colour = EMOTION_COLORS_BGR[ep["emotion"]]
+        assert (caption == colour).all(2).mean() > 0.5 > 0.05 > (raw == colour).all(2).mean(), ep
+        assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
 
 
 def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, replacing, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
@@ -1078,6 +1078,13 @@ class VideoResult:
                 "video_streams": self.video_streams, "analysed_fps_cap": self.analysed_fps_cap,
                 "tracks": self.track_summaries(), "segments": self.segment_summaries()}
 
+    def timeline(self, track_id: int):
+        """Track ``track_id``'s timeline as :meth:`save` writes it (``<name>_track<N>_timeline.png``), a matplotlib
+        Figure: on the stretch analysed (from ``start`` to :attr:`duration`), in the video's times as the tables
+        give them."""
+        return timeline_figure(self.tracks[track_id], self.source, self.duration, self.analysis_text,
+                               self.settings.get("start") or 0.0)
+
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
         frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
@@ -1103,8 +1110,8 @@ class VideoResult:
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
-        written["timelines"] = [plot_timeline(self.tracks[tid], self.source, out_dir / names.timeline(tid),
-                                              self.duration, self.analysis_text) for tid in self.track_ids]
+        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / names.timeline(tid))
+                                for tid in self.track_ids]
         written["tables"] = [_write_rows(out_dir / names.episodes_csv, EPISODE_COLUMNS, self.episode_rows())]
         if self.segments:
             written["tables"].append(_write_rows(out_dir / names.segments_csv, SEGMENT_COLUMNS, self.segment_rows()))
@@ -1219,8 +1226,10 @@ class KeyFrameWriter:
 
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
-    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming); ``partial``:
-    under its :meth:`OutputNames.partial` name (``key_frame`` is the whole one)."""
+    """Write a lasting episode's most expressive frame (its face's crop), captioned below with its emotion, the
+    frame's probability of it, its track and its time (:func:`fervid.inference.annotate.with_caption`);
+    ``release``: let go of the image (streaming); ``partial``: under its :meth:`OutputNames.partial` name
+    (``key_frame`` is the whole one)."""
     image = episode.best_image
     if release:
         episode.best_image = None
@@ -1231,13 +1240,23 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if side < KEY_FRAME_SIDE:  # a small face's crop (a classroom's back row: 40 px) opened as a speck
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
+    # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
+    # the frame's own probability of it (peak_confidence), its track and its time in the video
+    image = with_caption(image, [f"{episode.emotion} {episode.best_probability:.0%}",
+                                 f"track {episode.track_id} {clock_text(episode.best_time)}"], episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
 
 
-def plot_timeline(log: TrackLog, source: str, path: Path, duration: float | None = None, analysis: str = "") -> Path:
-    """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
-    fig = timeline_figure(log, source, duration, analysis)
+def clock_text(seconds: float) -> str:
+    """A time in the video as hh:mm:ss.s (``00:01:03.7``), as a player shows it."""
+    tenths = round(max(seconds, 0.0) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{tenths // 10:02d}.{tenths % 10}"
+
+
+def save_timeline(fig, path: Path) -> Path:
+    """Save a track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
     with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
         fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
     return path
@@ -1279,11 +1298,13 @@ def _drawable(text: str) -> str:
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
 
 
-def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = ""):
+def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = "",
+                    start: float = 0.0):
     """One track's emotion probabilities over time, and a band of its labels, each row lasting until the next (its
-    last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the whole
-    video's time axis (0 to ``duration``), so that a video's timelines line up with each other. ``analysis``: the
-    method and window that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
+    last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the time axis of
+    the stretch analysed (``start``, where the analysis began, to ``duration``), in the video's own times as the
+    tables give them, so that a video's timelines line up with each other. ``analysis``: the method and window
+    that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
@@ -1333,8 +1354,8 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
                     extent=(t[0], last_row_end, 0, 1))
     band.set_yticks([])
-    if duration:
-        band.set_xlim(0, max(duration, last_row_end if len(t) else 0))
+    if duration:  # from --start's time, not 0: an axis from 0 left the stretch before it blank
+        band.set_xlim(min(start, t[0]) if len(t) else start, max(duration, last_row_end if len(t) else 0))
     if len(t):  # each run of a label wide enough to hold its name says it: the band is read by more than colour
         column_seconds = columns[1] - columns[0]
         left, right = band.get_xlim()
