@@ -1618,6 +1618,60 @@ def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp
         browser.output.split()), browser.output
 
 
+def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch):
+    """`fervid live --seconds 2 --quiet` (the browser's /live page) served until killed and printed its start-up
+    lines; `fervid live --source clip.mp4 --port 9999 --no-open` ran headless, serving nothing: each option is
+    refused (exit 2), the browser mode's before any server starts."""
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("fervid.apps.cli._serve", no_server)
+    for options, message in ((["--seconds", "2"], "--seconds is for a headless session"),
+                             (["--quiet"], "--quiet is for a headless session"),
+                             (["--out", str(tmp_path / "o")], "--out is for a headless session"),
+                             (["--source", "browser", "-q"], "--quiet is for a headless session")):
+        result = runner.invoke(app, ["live", "--no-open", "--port", "8765", *options])
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), (options, result.output)
+    for options, flag in ((["--port", "9999"], "--port"), (["--no-open"], "--no-open"), (["--open"], "--open")):
+        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "h"), *options])
+        assert result.exit_code == 2 and f"{flag} is for the browser's /live page (no --source)" in " ".join(
+            result.output.split()), (options, result.output)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "h").exists()
+
+
+def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkeypatch):
+    """`fervid video clip.mp4 --method frame --window 3` exited 0 and recorded window null: frame labels each
+    frame from that frame alone. Every command that takes both refuses them together (exit 2) before analysing or
+    serving anything; --window alone, or with another method, is taken."""
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("fervid.apps.cli._serve", no_server)
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    out = tmp_path / "o"
+    for command in (["video", str(carphone()), "--out", str(out)], ["batch", str(carphone()), "--out", str(out)],
+                    ["live", "--source", str(carphone()), "--out", str(out)], ["live", "--no-open"], ["serve"],
+                    ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "--out", str(out)]):
+        result = runner.invoke(app, [*command, "--method", "FRAME", "--window", "3"])
+        assert result.exit_code == 2 and ("--window is the seconds of frames a temporal method (lstm, mean, hmm) "
+                                          "looks at; --method frame labels each frame from that frame alone") in " ".join(
+            result.output.split()), (command, result.output)
+        assert not out.exists()
+    taken = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--window", "0.5",
+                                "--no-annotate", "--key-frames", "0", "-q"])
+    assert taken.exit_code == 0, taken.output
+    assert json.loads(next(out.glob("*_tracks.json")).read_text(encoding="utf-8"))["window"] == 0.5
+
+
+def test_batch_refuses_workers_with_the_ray_engine(tmp_path):
+    """`fervid batch --engine ray --workers 8`: --workers sizes the local process pool, and Ray ignored it."""
+    result = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "ray",
+                                 "--workers", "8"])
+    assert result.exit_code == 2 and "--workers is the local engine's process pool" in " ".join(
+        result.output.split()), result.output
+    assert not (tmp_path / "o").exists()
+
+
 @POSIX_SIGNALS
 def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
     """A source that does not answer (udp with no sender) blocked ~30 s without a word, Ctrl-C unheard."""

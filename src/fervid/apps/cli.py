@@ -742,6 +742,25 @@ def _typed_options(ctx: typer.Context) -> set[str]:
             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
 
 
+def _refuse_typed(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
+    """Options typed that would do nothing here are refused (exit 2), the first named as it was typed
+    (``--no-open``), followed by ``why``: a flag that is ignored is a result the user did not ask for."""
+    typed = _typed_options(ctx)
+    given = [name for name in names if name in typed]
+    if given:
+        param = next(param for param in ctx.command.params if param.name == given[0])
+        flag = param.secondary_opts[0] if param.secondary_opts and not ctx.params[given[0]] else param.opts[0]
+        _fail(f"{flag} {why}", 2)
+
+
+def _refuse_window_for_frame(ctx: typer.Context, method: Optional[str]) -> None:
+    """--window with --method frame: that method labels each frame from that frame alone (the tracks JSON records
+    window null), so the window typed would be ignored."""
+    if method == "frame":
+        _refuse_typed(ctx, ("window",), "is the seconds of frames a temporal method (lstm, mean, hmm) looks at; "
+                                        "--method frame labels each frame from that frame alone")
+
+
 @app.command()
 def image(
     ctx: typer.Context,
@@ -1010,6 +1029,7 @@ def _write_csv(results, target: str) -> None:
 
 @app.command()
 def video(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns; "
                                                  "'-': the paths on stdin, one a line (or NUL-separated, as `find "
                                                  "-print0` writes them)."),
@@ -1057,6 +1077,7 @@ def video(
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
+    _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                         precision=precision, annotate=annotate, key_frames=key_frames,
@@ -1172,14 +1193,15 @@ def video(
 
 @app.command()
 def live(
+    ctx: typer.Context,
     source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
     out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
-    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input (Ctrl-C also ends a "
-                                                     "headless session, its outputs written)."),
+    seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
+                                                     "also ends the session, its outputs written)."),
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
@@ -1207,6 +1229,17 @@ def live(
     from fervid.inference.stream_urls import is_stream_url, masked_source
     from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
 
+    _refuse_window_for_frame(ctx, method)
+    if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
+        _refuse_typed(ctx, ("seconds",), "is for a headless session (--source FILE, CAMERA or URL): the /live page's "
+                                         "session runs until you stop it there, and the server until Ctrl-C")
+        _refuse_typed(ctx, ("quiet",), "is for a headless session (--source FILE, CAMERA or URL): serving the /live "
+                                       "page, fervid says only where it serves and what it runs, as `fervid serve`")
+        _refuse_typed(ctx, ("out",), "is for a headless session (--source FILE, CAMERA or URL): a session the /live "
+                                     "page saves is a video job, kept in the server's data folder")
+    else:
+        _refuse_typed(ctx, ("port", "open_browser"), "is for the browser's /live page (no --source): a headless "
+                                                     "session serves nothing")
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                         annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
@@ -1724,6 +1757,7 @@ def evaluate(
                                         "max_faces", "results", "margin") if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
+    _refuse_window_for_frame(ctx, method)
     if usage is not None and usage not in FER2013_USAGES:
         _fail(f"--usage {usage}: not one of {', '.join(FER2013_USAGES)}", 2)
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
@@ -2294,6 +2328,7 @@ def experiment(
 
 @app.command()
 def batch(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
                                                           "first); '-': the paths on stdin, one a line (or "
@@ -2302,7 +2337,8 @@ def batch(
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
-    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine."),
+    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine "
+                                            "only (Ray runs a task per CPU of its cluster)."),
     engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),
@@ -2339,6 +2375,10 @@ def batch(
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
+    _refuse_window_for_frame(ctx, method)
+    if engine == "ray":  # Ray runs a task per CPU of its cluster, whatever the local pool's size
+        _refuse_typed(ctx, ("workers",), "is the local engine's process pool: with --engine ray the cluster's CPUs "
+                                         "(one task each) decide how many files are analysed at once")
     inputs = _paths_from_stdin(inputs)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
@@ -2409,6 +2449,7 @@ def batch(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
@@ -2454,6 +2495,7 @@ def serve(
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
     from fervid.apps.server import ServerSettings, root_path_option
 
+    _refuse_window_for_frame(ctx, method)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                          precision=precision, annotate=annotate, key_frames=key_frames,
