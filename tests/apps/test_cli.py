@@ -1700,6 +1700,62 @@ def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
 
 
 
+def test_calibrate_refuses_any_usage_typed_with_a_folder(tmp_path):
+    """`fervid calibrate --data folder --usage PublicTest` was accepted and ignored: calibrate told a --usage given
+    by its differing from the default, PublicTest."""
+    (tmp_path / "held_out" / "happy").mkdir(parents=True)
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(tmp_path / "held_out" / "happy" / "0.png")
+    for usage in ("PublicTest", "Training"):
+        result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data",
+                                     str(tmp_path / "held_out"), "--usage", usage])
+        assert result.exit_code == 2 and "--usage and --ferplus choose rows of a FER2013 CSV" in result.output, (
+            usage, result.output)
+
+
+def test_help_says_the_defaults_where_they_are_defined():
+    """The command line's defaults and the numbers its help gives were literals copied from the server, the batch
+    engine, the detectors and the tracker: changed there, they would have gone on saying the old ones. Changed where
+    they are defined (in a fresh interpreter), the help says the new ones."""
+    code = """
+import fervid.apps.defaults as defaults, fervid.evaluation as evaluation
+import fervid.inference.detect as detect, fervid.inference.track as track
+defaults.PORT, defaults.MAX_IMAGES_PER_REQUEST, defaults.MAX_IMAGE_PIXELS = 8123, 17, 12_500_000
+defaults.DATA_DIR, defaults.BATCH_WORKERS = type(defaults.DATA_DIR)("jobs-here"), 3
+evaluation.DEFAULT_USAGE = "PrivateTest"
+detect.SMALLEST_FACE, detect.SMALL_IMAGE_SIDE = 30, {"centerface": 144, "yuface": 208}
+track.ESTABLISHED_ROUNDS, track.LARGER_FACE = 4, 1.75
+from typer.testing import CliRunner
+from fervid.apps.cli import app
+for command in ("serve", "live", "batch", "evaluate", "calibrate"):
+    print(CliRunner().invoke(app, [command, "--help"], terminal_width=2000).output)
+"""
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "2000"})
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for said in ("[default: 8123; 1<=x<=65535]", "(413 above). [default: 17]", "(415 above). [default: 12.5]",
+                 "[default: jobs-here]", "cluster). [default: 3]", "default PrivateTest)",
+                 "(by default PrivateTest,", "The default, PrivateTest,", "a copy where it is 30 px tall",
+                 "an image under 144 px", "enlarged to 144 px (yuface: 208)", "A face followed for 4 detection rounds",
+                 "a face 1.75 times its area", "(centerface 0.4, centerface_fp32 0.4, yuface 0.8)"):
+        assert said in text, said
+
+
+def test_the_precision_default_is_one_constant():
+    """"auto" was written in the options, the Analyzer and EmotionCNN."""
+    import inspect
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.models import DEFAULT_PRECISION, PRECISIONS, EmotionCNN
+    from fervid.inference.options import PipelineOptions
+
+    assert DEFAULT_PRECISION == PRECISIONS[0] == PipelineOptions().precision
+    for made in (Analyzer, EmotionCNN):
+        assert inspect.signature(made).parameters["precision"].default is DEFAULT_PRECISION
+
+
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
     """A model taught your own folders could not be calibrated on your own held-out faces: calibrate read a
     FER2013 CSV only."""
@@ -1737,7 +1793,8 @@ def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatte
 
     options = {p.name: p for p in get_command(app).commands["calibrate"].params}
     data, usage = " ".join(options["data"].help.split()), " ".join(options["usage"].help.split())
-    assert options["usage"].default == "PublicTest" and "Held-out" not in data
+    # None: a --usage typed with a folder of faces is refused, PublicTest as any other
+    assert options["usage"].default is None and "The default, PublicTest," in usage and "Held-out" not in data
     assert "by default PublicTest, FER2013's public test set" in data
     assert "A temperature fitted on the faces its ECE is then reported on flatters that ECE" in data
     assert "an ECE reported on PublicTest afterwards is flattered" in usage

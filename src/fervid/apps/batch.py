@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fervid.apps import defaults
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file, replacing
@@ -110,8 +111,8 @@ class CannotWriteOutputs(OSError):
 @dataclass
 class BatchOptions:
     out: Path
-    workers: int = 1
-    engine: str = "local"  # local (process pool) or ray
+    workers: int = defaults.BATCH_WORKERS
+    engine: str = defaults.BATCH_ENGINE  # local (process pool) or ray
     ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
     # a video's bounds, as VideoOptions takes them: larger frames are refused; decoded frames held at once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import json
 import math
 import os
@@ -16,14 +17,17 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from fervid.apps import defaults as app_defaults
 from fervid.apps import standard_streams
 from fervid.apps.standard_streams import send_to_stdout
-from fervid.inference.detect import DETECTORS
+from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
+from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
 from fervid.progress import is_terminal, one_line, progress_bar
 
 if TYPE_CHECKING:
@@ -85,21 +89,33 @@ MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name 
                                                   "or a model folder.")
 DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.join(DETECTORS)} (yuface needs "
                                                         "`pip install \"fervid[yuface]\"`).")
-THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
-                                           "(centerface 0.4, yuface 0.8).")
+# the detectors' own settings, said in the options' help as fervid.inference.detect defines them: each detector's
+# score threshold; the longer side above which an image is detected on a finer copy (the default detector's base
+# copy at the default --min-face); the side a small image is enlarged to
+_OWN_THRESHOLDS = ", ".join(f"{name} {resolved_score_threshold(name, None):g}" for name in DETECTORS)
+_FINER_ABOVE = (inspect.signature(DETECTORS[_DEFAULTS.detector]).parameters["max_side"].default * _DEFAULTS.min_face
+                / SMALLEST_FACE)
+_ENLARGED_TO = SMALL_IMAGE_SIDE[_DEFAULTS.detector]
+_OTHERS_ENLARGED_TO = ", ".join(f"{name}: {side}" for name, side in SMALL_IMAGE_SIDE.items()
+                                if name != _DEFAULTS.detector)
+THRESHOLD_OPTION = typer.Option(None, help=f"Minimum face-detection score (0-1); default: the detector's own "
+                                           f"({_OWN_THRESHOLDS}).")
 MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, in pixels tall: large images (over "
-                                                       "about 1,100 px at 48) are detected on a copy where it is "
-                                                       "28 px tall (slower on large photos; raise it to go faster). "
-                                                       "Not a filter: smaller faces found anyway are kept. Whatever "
-                                                       "it is, an image under 128 px (its shorter side: a face crop, "
-                                                       "a thumbnail) is detected on a copy enlarged to 128 px "
-                                                       "(yuface: 192); for images that are face crops already, "
-                                                       "`fervid image --face-crops` reads each whole as one face.")
+                                                       f"about {round(_FINER_ABOVE, -2):,.0f} px at "
+                                                       f"{_DEFAULTS.min_face:g}) are detected on a copy where it is "
+                                                       f"{SMALLEST_FACE} px tall (slower on large photos; raise it to "
+                                                       "go faster). Not a filter: smaller faces found anyway are kept. "
+                                                       f"Whatever it is, an image under {_ENLARGED_TO} px (its shorter "
+                                                       "side: a face crop, a thumbnail) is detected on a copy "
+                                                       f"enlarged to {_ENLARGED_TO} px ({_OTHERS_ENLARGED_TO}); for "
+                                                       "images that are face crops already, `fervid image "
+                                                       "--face-crops` reads each whole as one face.")
 MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
                                 "video follow at most N at once (with 1, its one face is track 1 throughout: a "
                                 "participant who looks away and back, and no one behind them). A face followed for "
-                                "3 detection rounds keeps its place until it is gone, whatever larger face appears "
-                                "(a photo on a shared screen); a newer one gives way to a face 1.5 times its area, "
+                                f"{ESTABLISHED_ROUNDS} detection rounds keeps its place until it is gone, whatever "
+                                "larger face appears (a photo on a shared screen); a newer one gives way to a face "
+                                f"{LARGER_FACE:g} times its area, "
                                 "which gets a new track number, said in a notice. Default: every face.")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
@@ -1045,7 +1061,7 @@ def video(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+    annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
@@ -1198,11 +1214,12 @@ def live(
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
     out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
+    port: int = typer.Option(app_defaults.PORT, min=1, max=65535,
+                             help=f"Browser: the port to serve /live on ({app_defaults.HOST} only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
                                                      "also ends the session, its outputs written)."),
-    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+    annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
@@ -1252,7 +1269,7 @@ def live(
             _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
                   "looks for faces in the whole picture", 2)
 
-        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser,
+        _serve(ServerSettings(pipeline=options), app_defaults.HOST, port, page="/live", open_browser=open_browser,
                named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
@@ -1701,8 +1718,8 @@ def evaluate(
                                              "a folder, or a table with path and label columns, is folder, a table "
                                              "with video, start and end columns is video, another CSV fer2013."),
     model: list[str] = EVALUATE_MODEL_OPTION,
-    usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
-                                                   "PrivateTest; default PublicTest)."),
+    usage: Optional[str] = typer.Option(None, help=f"FER2013/FER+ Usage to evaluate ({', '.join(FER2013_USAGES)}; "
+                                                   f"default {DEFAULT_USAGE})."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): score against FER+'s majority "
                                                       "labels (--dataset ferplus, chosen by auto)."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
@@ -1794,7 +1811,7 @@ def evaluate(
         return
     # what each model was trained on (not this evaluation's data): read once, for the checks below and the card
     trained = [_model_record(name, "training_config.json") for name in models]
-    training_faces = [_evaluated_on_training_faces(record, dataset, data, usage or "PublicTest") for record in trained]
+    training_faces = [_evaluated_on_training_faces(record, dataset, data, usage or DEFAULT_USAGE) for record in trained]
     folder_run = trained[0].get("data_kind") == "folder"
     if write_card and training_faces[0]:
         _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces[0]}", 2)
@@ -1807,7 +1824,7 @@ def evaluate(
         if not Path(models[0]).is_dir():
             _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
                   "folder and give the copy's path", 2)
-    usage = usage or "PublicTest"
+    usage = usage or DEFAULT_USAGE
     analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
                  for name in models]
     names = [analyzer.cnn.config.name for analyzer in analyzers]
@@ -2162,21 +2179,21 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
 @app.command()
 def calibrate(
     data: Path = typer.Option(..., help="The faces the temperature is fitted on: a FER2013 CSV (.csv/.csv.gz), "
-                                        "whose --usage rows are used (by default PublicTest, FER2013's public test "
-                                        "set), or your own face crops, a folder per emotion (<emotion>/<crop>) or a "
+                                        f"whose --usage rows are used (by default {DEFAULT_USAGE}, FER2013's public "
+                                        "test set), or your own face crops, a folder per emotion (<emotion>/<crop>) or a "
                                         "label table (path,label), as `fervid train` reads them, all of them. A "
                                         "temperature fitted on the faces its ECE is then reported on flatters that "
                                         "ECE: judge it on other faces."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
-    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only). The default, "
-                                                 "PublicTest, is FER2013's public test set (the shipped models chose "
-                                                 "their epoch on it too): an ECE reported on PublicTest afterwards "
-                                                 "is flattered, measured on the faces the temperature was fitted "
-                                                 "on."),
+    usage: Optional[str] = typer.Option(None, help="FER2013 Usage to fit the temperature on (a CSV only). The "
+                                                   f"default, {DEFAULT_USAGE}, is FER2013's public test set (the "
+                                                   "shipped models chose their epoch on it too): an ECE reported on "
+                                                   f"{DEFAULT_USAGE} afterwards is flattered, measured on the faces "
+                                                   "the temperature was fitted on."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
-    """Fit a softmax temperature on labelled faces (by default FER2013's PublicTest rows); report expected
+    """Fit a softmax temperature on labelled faces (by default FER2013's public test rows); report expected
     calibration error before and after."""
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, is_labelled_images, load_fer2013, load_ferplus,
                                            load_image_folder, photos_notice, unlike_crops_notice)
@@ -2186,9 +2203,10 @@ def calibrate(
     for option, given in (("--data", data), ("--ferplus", ferplus)):
         _must_exist(option, given)
     folder = is_labelled_images(data)  # a folder of your own face crops, or a label table of them
-    if folder and (ferplus is not None or usage != "PublicTest"):
+    if folder and (ferplus is not None or usage is not None):
         _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used (a label table's "
               "too)", 2)
+    usage = usage or DEFAULT_USAGE
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
@@ -2337,9 +2355,10 @@ def batch(
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
-    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine "
-                                            "only (Ray runs a task per CPU of its cluster)."),
-    engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
+    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once); "
+                                                                 "local engine only (Ray runs a task per CPU of its "
+                                                                 "cluster)."),
+    engine: str = typer.Option(app_defaults.BATCH_ENGINE, help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),
     detect_every: float = DETECT_EVERY_OPTION,
@@ -2347,7 +2366,7 @@ def batch(
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
-    annotate: bool = typer.Option(True, help="Write annotated images and videos (files/<key>/annotated.png, "
+    annotate: bool = typer.Option(_DEFAULTS.annotate, help="Write annotated images and videos (files/<key>/annotated.png, "
                                              "<name>_annotated.mp4); --no-annotate leaves them out (faster, and far "
                                              "less disk, on long or large videos: a 1080p class of 26, about 20 MB a "
                                              "minute)."),
@@ -2450,13 +2469,14 @@ def batch(
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
-    max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
-    max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
-    workers: int = typer.Option(1, help="Video analysis workers."),
-    job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+    host: str = typer.Option(app_defaults.HOST, help="Address to bind; the default keeps the server local to this "
+                                                     "machine."),
+    port: int = typer.Option(app_defaults.PORT, min=1, max=65535, help="Port to listen on."),
+    data_dir: Path = typer.Option(app_defaults.DATA_DIR, help="Where video jobs and their outputs are kept."),
+    max_upload_mb: float = typer.Option(app_defaults.MAX_UPLOAD_MB, help="Largest upload accepted (413 above)."),
+    max_queued_jobs: int = typer.Option(app_defaults.MAX_QUEUED_JOBS, help="Video jobs waiting at most (429 above)."),
+    workers: int = typer.Option(app_defaults.SERVER_WORKERS, help="Video analysis workers."),
+    job_ttl_hours: float = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs older than this are deleted."),
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
@@ -2473,8 +2493,10 @@ def serve(
                                        "none, for every job (?annotate=true is refused). With --key-frames 0 no "
                                        "job output holds a picture of a face: tables, JSON and timelines only."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
-    max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
-    max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    max_images_per_request: int = typer.Option(app_defaults.MAX_IMAGES_PER_REQUEST,
+                                               help="Images in one /v1/images request at most (413 above)."),
+    max_image_megapixels: float = typer.Option(app_defaults.MAX_IMAGE_PIXELS / 1e6,
+                                               help="Decoded size of one image at most (415 above)."),
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "

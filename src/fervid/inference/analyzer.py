@@ -15,7 +15,7 @@ from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     largest_faces, left_to_right, make_detector, stand_upright)
-from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
+from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
 from fervid.inference.options import PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, VideoNotImageError, load_image, source_name
@@ -53,7 +53,7 @@ class Analyzer:
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
-                 threads: int | None = None, keep_features: bool = True, precision: str = "auto",
+                 threads: int | None = None, keep_features: bool = True, precision: str = DEFAULT_PRECISION,
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
                  max_faces: int | None = None):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
