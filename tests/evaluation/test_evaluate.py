@@ -555,3 +555,16 @@ def test_the_card_of_a_model_trained_outside_fervid_claims_nothing_of_its_traini
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     assert card["architecture"]["type"] == NOT_RECORDED and card["training"]["exported_checkpoint"] is None
     assert "VGG" not in text
+
+
+def test_ece_weights_each_bin_by_its_share_of_the_samples():
+    """Its docstring said confidence-weighted; each bin counts by its share of the samples (Guo et al. 2017)."""
+    import numpy as np
+
+    from fervid.evaluation.evaluate import expected_calibration_error
+
+    # three faces at confidence 0.95, all right (gap 0.05), one at 0.55, wrong (gap 0.55)
+    probs = np.array([[0.95, 0.05]] * 3 + [[0.55, 0.45]])
+    labels = np.array([0, 0, 0, 1])
+    assert expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.75 * 0.05 + 0.25 * 0.55)
+    assert "share of the samples" in expected_calibration_error.__doc__

@@ -48,7 +48,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
-CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
+IMAGE_TABLE_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
 def _print_version(value: bool) -> None:
@@ -1002,7 +1002,7 @@ def _image_table(results):
         if not r.faces:
             rows.append({"file": r.source, "error": r.error})
         rows += r.rows(file=r.source)
-    return dataframe(rows, CSV_COLUMNS, nullable=True)
+    return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
 
 
 def _write_parquet(results, target: str, settings: dict) -> None:
@@ -1013,7 +1013,7 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     from fervid.inference.annotate import replacing
     from fervid.inference.video import table_schema
 
-    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
+    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)
@@ -1035,12 +1035,12 @@ def _write_csv(results, target: str) -> None:
     table = _image_table(results)
     if target == "-":
         made = io.StringIO()
-        write_csv(made, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        write_csv(made, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
         send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with replacing(target) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
-        write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        write_csv(fh, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
 
 
 @app.command()

@@ -92,7 +92,7 @@ FINISHED = ("done", "failed")
 ABANDONED_UPLOAD_S = 600
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
-log = logging.getLogger("fervid.server")
+log = logging.getLogger(__name__)
 
 
 def _disk_full(exc: BaseException | None) -> bool:

@@ -285,7 +285,8 @@ def learning_curves_figure(metrics: list[dict], title: str = "", val_name: str =
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """ECE: the confidence-weighted gap between confidence and accuracy over ``bins`` equal-width bins."""
+    """ECE: the gap between mean confidence and accuracy in each of ``bins`` equal-width confidence bins, averaged
+    with each bin weighted by its share of the samples (Guo et al. 2017)."""
     conf = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0, 1, bins + 1)
