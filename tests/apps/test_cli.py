@@ -1743,6 +1743,26 @@ for command in ("serve", "live", "batch", "evaluate", "calibrate"):
         assert said in text, said
 
 
+def test_fervid_image_loads_no_torch(tmp_path, astronaut_png):
+    """fervid runs where torch is not installed: `fervid image` must not load it (the CLI module is outside the
+    import-linter contract, as its train, export and experiment commands import training where they run)."""
+    import sys
+
+    code = """
+import runpy, sys
+sys.argv = ["fervid", "image", sys.argv[1], "--json", sys.argv[2], "-q"]
+try:
+    runpy.run_module("fervid", run_name="__main__")
+except SystemExit as exc:
+    status = exc.code
+print(status, sorted(name for name in sys.modules if name == "torch" or name.startswith("fervid.training")))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(astronaut_png), str(tmp_path / "out.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[-2] == "0 []", done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["files"][0]["faces"]
+
+
 def test_the_precision_default_is_one_constant():
     """"auto" was written in the options, the Analyzer and EmotionCNN."""
     import inspect
