@@ -244,3 +244,14 @@ def test_fer_is_put_beside_the_fervid_accuracy_of_its_own_run_and_said_to_be_fer
     fer_row = next(line for line in RESULTS.read_text(encoding="utf-8").splitlines()
                    if line.startswith("| fer 25.10.3 mini-Xception"))
     assert "0.6537" in fer_row and "fer_baseline.py" in fer_row
+
+
+@pytest.mark.parametrize("script, table", [("bench_image.py", "| measure | fervid | fer"),
+                                           ("bench_video.py", "| video | frames | fps end-to-end |")])
+def test_the_readmes_speed_tables_give_the_command_with_the_model_and_detector_they_were_measured_with(script, table):
+    """The image and video speed rows were measured with fer2013_vgg and yuface, the defaults then; the command
+    above them, run today, times ferplus_vgg and CenterFace."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    before = readme.split(table, 1)[0]
+    command = re.findall(rf"`(python benchmarks/{script}[^`]*)`", before)[-1]
+    assert "--model fer2013_vgg" in command and "--detector yuface" in command, command
