@@ -352,6 +352,9 @@ python benchmarks/paper_experiments.py --detector yuface --cnn-checkpoint runs/f
 python benchmarks/bench_image.py --model fer2013_vgg --detector yuface
 python benchmarks/bench_video.py --model fer2013_vgg --detector yuface
 python benchmarks/bench_fer2013_side_by_side.py --data $FER
+# the ECE a perfectly calibrated model would score on FER+ PublicTest from sampling alone (README's shipped-pair table)
+python benchmarks/ece_sampling_floor.py --model ferplus_vgg
+python benchmarks/ece_sampling_floor.py --model fer2013_vgg
 python benchmarks/bench_video.py --detector centerface centerface_fp32 yuface
 python benchmarks/bench_server_load.py
 
