@@ -131,8 +131,8 @@ def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
 def labels_delay(method: str, window: float, centred: bool = False) -> float:
     """About how far a label trails a change of expression, in seconds: 0 for a centred window (files); for a causal
     one (live), half the window for the methods that average over it, the HMM's set by its switching rate
-    (measured by benchmarks/bench_lag.py at a 1 s window, median: LSTM 0.58 s, moving average 0.45 s, HMM 0.13 s,
-    frame 0.01 s)."""
+    (measured by benchmarks/bench_lag.py at a 1 s window, median, docs/eval/lag.json: LSTM 0.56 s, moving average
+    0.42 s, HMM 0.12 s, frame 0.02 s)."""
     if centred:
         return 0.0
     return {"frame": 0.0, "hmm": 0.15}.get(method, window / 2)
