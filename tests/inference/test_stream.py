@@ -1,6 +1,9 @@
 """Analyzer.stream: frames pushed one by one from the caller's own loop, tracked and labelled as analyze_video does a
 file's (the carphone sample's frames)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +87,55 @@ def test_finish_ends_the_stream_and_a_with_block_closes_it(analyzer, carphone_fr
         assert len(stream.push(frames[0][1], bgr=True)) == 1
     with pytest.raises(RuntimeError, match="closed"):
         stream.push(frames[1][1], bgr=True)
+
+
+def test_a_push_while_another_thread_pushes_is_refused_and_the_stream_goes_on(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    sequential, _ = pushed(analyzer.stream(fps, method="mean", batch_frames=4), frames[:12], bgr=True)
+    stream = analyzer.stream(fps, method="mean", batch_frames=4)
+    inside, go_on = threading.Event(), threading.Event()
+    run = stream._frames.push
+
+    def held_push(*args):  # the first push waits inside the pipeline until the other calls were made
+        inside.set()
+        assert go_on.wait(30)
+        return run(*args)
+
+    stream._frames.push = held_push
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(stream.push, frames[0][1], frames[0][0], bgr=True)
+        assert inside.wait(30)
+        for call, what in ((lambda: stream.push(frames[1][1], frames[1][0], bgr=True), "push"),
+                           (stream.finish, "finish"), (stream.close, "close")):
+            with pytest.raises(RuntimeError, match=f"FaceStream.{what} called while another push, finish or close "
+                                                   "of this stream is running: a stream takes its frames in time "
+                                                   "order from one thread at a time"):
+                call()
+        go_on.set()
+        done = first.result()
+    stream._frames.push = run
+    for t, frame in frames[1:12]:  # the refused calls changed nothing: the frames as pushed from one thread
+        done += stream.push(frame, t, bgr=True)
+    done += stream.finish()
+    assert [row for d in done for row in d.rows()] == [row for d in sequential for row in d.rows()]
+
+
+def test_pushes_from_several_threads_return_their_frames_or_say_why_not(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    stream = analyzer.stream(fps, method="mean", batch_frames=4)
+    done, refused = [], []
+
+    def push(frame):
+        try:
+            done.extend(stream.push(frame, bgr=True))
+        except RuntimeError as exc:  # never an IndexError or KeyError from inside the pipeline, nor a frame lost
+            assert "one thread at a time" in str(exc)
+            refused.append(frame)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(push, [frame for _, frame in frames[:40]]))
+    done += stream.finish()
+    assert sorted(d.index for d in done) == list(range(40 - len(refused)))
 
 
 def test_times_default_to_frames_pushed_over_fps_and_must_rise(analyzer):

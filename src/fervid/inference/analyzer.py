@@ -341,7 +341,11 @@ class Analyzer:
         comes (``batch_frames=1``). ``centred=True``, for frames you have all of (an offline loop), labels each
         frame from the window around it, as analyze_video does a file, and returns it :attr:`FaceStream.lookahead`
         seconds of frames later (a second for the LSTM). Notices (a temporal method that falls back, a window too
-        short at ``fps``) are warned, as analyze_video's are."""
+        short at ``fps``) are warned, as analyze_video's are.
+
+        A stream takes its frames from one thread at a time (they are in time order): a push while another
+        thread's push or finish of the same stream runs raises RuntimeError. Make one stream per camera or
+        connection; streams of one analyzer may run in threads side by side."""
         import warnings
 
         from fervid.inference.stream import FaceStream
