@@ -3,6 +3,7 @@ file's (the carphone sample's frames)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 from fervid.errors import OptionError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.stream import FaceStream, StreamFrame
-from fervid.inference.video import STAGES, RisingClock, _read_frames, open_video, sample_video
+from fervid.inference.video import (STAGES, RisingClock, VideoAnalyzer, VideoOptions, _read_frames, open_video,
+                                    sample_video)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,41 @@ def test_pushes_from_several_threads_return_their_frames_or_say_why_not(analyzer
         list(pool.map(push, [frame for _, frame in frames[:40]]))
     done += stream.finish()
     assert sorted(d.index for d in done) == list(range(40 - len(refused)))
+
+
+def test_an_analyzers_streams_and_videos_share_one_lstm_session_at_its_threads(carphone_frames, monkeypatch):
+    import onnxruntime
+
+    frames, fps = carphone_frames
+    loaded = []
+    session = onnxruntime.InferenceSession
+
+    def counted(path, *args, **kwargs):
+        loaded.append(Path(path).name)
+        return session(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", counted)
+    analyzer = Analyzer(threads=1)
+    loaded.clear()  # (the CNN's and the detector's)
+    streams = [analyzer.stream(fps) for _ in range(3)]
+    video = VideoAnalyzer(analyzer, VideoOptions())
+    assert loaded == ["model.onnx"]  # the LSTM once, not once a stream or video
+    lstm = analyzer.temporal_lstm()
+    assert all(stream._frames.temporal is lstm for stream in streams) and video.temporal is lstm
+    assert lstm.session.get_session_options().intra_op_num_threads == 1  # the analyzer's threads, not 2
+    assert Analyzer(threads=3).temporal_lstm().session.get_session_options().intra_op_num_threads == 3
+
+    # the shared session keeps nothing of one stream's for another's: streams run side by side in threads give
+    # the rows each gives alone
+    def rows(stream, part):
+        done, _ = pushed(stream, part, bgr=True)
+        return [row for d in done for row in d.rows()]
+
+    parts = [frames[:40], frames[40:80], frames[80:120]]
+    alone = [rows(Analyzer(threads=1).stream(fps), part) for part in parts]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(rows, streams, parts))
+    assert together == alone and all(alone)
 
 
 def test_times_default_to_frames_pushed_over_fps_and_must_rise(analyzer):

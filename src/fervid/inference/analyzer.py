@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypedDict
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
 
     from fervid.inference.stream import FaceStream, StreamChanges
+    from fervid.inference.temporal import LSTMTemporal
     from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
 
 
@@ -89,6 +91,11 @@ class Analyzer:
                                                               getattr(detector, "fer2013_box", None))
         self.max_faces = max_faces
         self.keep_features = keep_features
+        self.threads = threads  # the temporal LSTM's too (temporal_lstm)
+        # (folder as named, folder resolved) -> its LSTM: loaded once, shared by this analyzer's videos and streams
+        # (each loaded its own, ~43 ms and an OS thread a stream, at 2 threads whatever the analyzer's)
+        self._temporal_lstms: dict[tuple[Path, Path], LSTMTemporal] = {}
+        self._temporal_lstms_lock = threading.Lock()  # streams may be made from several threads at once
 
     def __repr__(self) -> str:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
@@ -266,6 +273,20 @@ class Analyzer:
         """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.inference.align.crop_face` with
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
+
+    def temporal_lstm(self, model: str | Path | None = None) -> LSTMTemporal:
+        """The temporal LSTM ``model`` (a folder or a shipped LSTM's name; None: the one shipped for this analyzer's
+        CNN) at this analyzer's ``threads``, loaded on first use and then shared by its videos and streams: it
+        keeps nothing between calls, and its ONNX Runtime session may run from several threads at once. Whether it
+        reads this CNN's features is checked by its user (:class:`fervid.inference.video.VideoAnalyzer`)."""
+        from fervid.inference.temporal import LSTMTemporal, temporal_folder
+
+        folder = temporal_folder(model, self.cnn.config.features_of)
+        key = (folder, folder.resolve())  # as named, as results record it; resolved, should the working folder move
+        with self._temporal_lstms_lock:
+            if key not in self._temporal_lstms:
+                self._temporal_lstms[key] = LSTMTemporal(folder, threads=self.threads)
+            return self._temporal_lstms[key]
 
     def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
