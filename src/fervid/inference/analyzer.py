@@ -154,7 +154,8 @@ class Analyzer:
         face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output): it is classified whole, as
         `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`). Raises
         :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
-        and TypeError for what is none of those kinds (None, a number, a list).
+        and TypeError for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
+        async (a FastAPI ``UploadFile``: pass ``await upload.read()`` or ``upload.file``).
         """
         for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
             if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
