@@ -1,5 +1,6 @@
 import asyncio
 import io
+import json
 import re
 import subprocess
 import sys
@@ -197,6 +198,24 @@ def test_an_upload_with_an_async_read_is_said_to_need_awaiting(analyzer, astrona
     assert analyzer.analyze_image(upload.file)[0].emotion == "happy"  # as it says
     upload.file.seek(0)
     assert analyzer.analyze_image(asyncio.run(upload.read()))[0].emotion == "happy"
+
+
+def test_help_says_threads_pickling_and_what_a_web_endpoint_returns(analyzer, astronaut_png):
+    """A web service's author reads help(fervid.Analyzer): returning a result from FastAPI or Flask failed with
+    cryptic errors (each face holds numpy arrays), and nothing said what threads and processes may do."""
+    import fervid
+
+    said = " ".join(fervid.Analyzer.__doc__.split())
+    for part in ("Threads may share one analyzer", "one thread at a time", "default 2, or fewer under a CPU affinity "
+                 "or ``OMP_NUM_THREADS``", "cannot be pickled", "A web endpoint returns ``result.to_dict()``",
+                 'README: "Python API: errors, types, threads and processes"'):
+        assert part in said
+    encoders = pytest.importorskip("fastapi.encoders")
+    result = analyzer.analyze_image(astronaut_png)
+    with pytest.raises(ValueError):  # what returning the result itself gives
+        encoders.jsonable_encoder(result)
+    assert encoders.jsonable_encoder(result.to_dict())["faces"][0]["emotion"] == "happy"
+    assert json.loads(json.dumps(result.rows()))[0]["emotion"] == "happy"
 
 
 def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):

@@ -52,6 +52,12 @@ class Analyzer:
     >>> analyzer = fervid.Analyzer()
     >>> faces = analyzer.analyze_image("photo.jpg")
     >>> faces[0].emotion, faces[0].probabilities
+
+    Threads may share one analyzer (a :meth:`stream` takes its frames from one thread at a time); each network runs
+    on ``threads`` threads (default 2, or fewer under a CPU affinity or ``OMP_NUM_THREADS``). It cannot be pickled:
+    make one in each worker process. A web endpoint returns ``result.to_dict()`` (JSON-ready; a result's faces
+    hold numpy arrays, ``feature`` and ``crop``, that FastAPI and Flask cannot encode). README: "Python API:
+    errors, types, threads and processes".
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
