@@ -1,6 +1,10 @@
+import asyncio
+import io
+import json
 import re
 import subprocess
 import sys
+import warnings
 
 import cv2
 import numpy as np
@@ -168,6 +172,50 @@ def test_what_is_no_kind_of_image_is_a_type_error(analyzer, image, message):
     """None, a number or a list raised ImageLoadError, a ValueError, which `except TypeError` missed."""
     with pytest.raises(TypeError, match=message):
         analyzer.analyze_image(image)
+
+
+def test_an_upload_with_an_async_read_is_said_to_need_awaiting(analyzer, astronaut_png):
+    """A FastAPI/Starlette UploadFile's read() is async: called, it gave "a bytes-like object is required, not
+    'coroutine'" and a coroutine never awaited."""
+
+    class Upload:  # as Starlette's UploadFile: a filename, an async read, its file object as .file
+        filename = "me.png"
+
+        def __init__(self, data: bytes):
+            self.file = io.BytesIO(data)
+
+        async def read(self, size: int = -1) -> bytes:
+            return self.file.read(size)
+
+    upload = Upload(astronaut_png.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited warns of it
+        with pytest.raises(TypeError, match=re.escape("me.png: its read() is async (a FastAPI/Starlette UploadFile?)"
+                                                      ": pass the bytes, `await upload.read()`, or its file object, "
+                                                      "`upload.file`")):
+            analyzer.analyze_image(upload)
+    assert upload.file.tell() == 0  # nothing read
+    assert analyzer.analyze_image(upload.file)[0].emotion == "happy"  # as it says
+    upload.file.seek(0)
+    assert analyzer.analyze_image(asyncio.run(upload.read()))[0].emotion == "happy"
+
+
+def test_help_says_threads_pickling_and_what_a_web_endpoint_returns(analyzer, astronaut_png):
+    """A web service's author reads help(fervid.Analyzer): returning a result from FastAPI or Flask failed with
+    cryptic errors (each face holds numpy arrays), and nothing said what threads and processes may do."""
+    import fervid
+
+    said = " ".join(fervid.Analyzer.__doc__.split())
+    for part in ("Threads may share one analyzer", "one thread at a time", "default 2, or fewer under a CPU affinity "
+                 "or ``OMP_NUM_THREADS``", "cannot be pickled", "A web endpoint returns ``result.to_dict()``",
+                 'README: "Python API: errors, types, threads and processes"'):
+        assert part in said
+    encoders = pytest.importorskip("fastapi.encoders")
+    result = analyzer.analyze_image(astronaut_png)
+    with pytest.raises(ValueError):  # what returning the result itself gives
+        encoders.jsonable_encoder(result)
+    assert encoders.jsonable_encoder(result.to_dict())["faces"][0]["emotion"] == "happy"
+    assert json.loads(json.dumps(result.rows()))[0]["emotion"] == "happy"
 
 
 def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypedDict
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
 
     from fervid.inference.stream import FaceStream, StreamChanges
+    from fervid.inference.temporal import LSTMTemporal
     from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
 
 
@@ -50,6 +52,12 @@ class Analyzer:
     >>> analyzer = fervid.Analyzer()
     >>> faces = analyzer.analyze_image("photo.jpg")
     >>> faces[0].emotion, faces[0].probabilities
+
+    Threads may share one analyzer (a :meth:`stream` takes its frames from one thread at a time); each network runs
+    on ``threads`` threads (default 2, or fewer under a CPU affinity or ``OMP_NUM_THREADS``). It cannot be pickled:
+    make one in each worker process. A web endpoint returns ``result.to_dict()`` (JSON-ready; a result's faces
+    hold numpy arrays, ``feature`` and ``crop``, that FastAPI and Flask cannot encode). README: "Python API:
+    errors, types, threads and processes".
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
@@ -89,6 +97,11 @@ class Analyzer:
                                                               getattr(detector, "fer2013_box", None))
         self.max_faces = max_faces
         self.keep_features = keep_features
+        self.threads = threads  # the temporal LSTM's too (temporal_lstm)
+        # (folder as named, folder resolved) -> its LSTM: loaded once, shared by this analyzer's videos and streams
+        # (each loaded its own, ~43 ms and an OS thread a stream, at 2 threads whatever the analyzer's)
+        self._temporal_lstms: dict[tuple[Path, Path], LSTMTemporal] = {}
+        self._temporal_lstms_lock = threading.Lock()  # streams may be made from several threads at once
 
     def __repr__(self) -> str:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
@@ -147,7 +160,8 @@ class Analyzer:
         face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output): it is classified whole, as
         `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`). Raises
         :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
-        and TypeError for what is none of those kinds (None, a number, a list).
+        and TypeError for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
+        async (a FastAPI ``UploadFile``: pass ``await upload.read()`` or ``upload.file``).
         """
         for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
             if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
@@ -267,6 +281,20 @@ class Analyzer:
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
 
+    def temporal_lstm(self, model: str | Path | None = None) -> LSTMTemporal:
+        """The temporal LSTM ``model`` (a folder or a shipped LSTM's name; None: the one shipped for this analyzer's
+        CNN) at this analyzer's ``threads``, loaded on first use and then shared by its videos and streams: it
+        keeps nothing between calls, and its ONNX Runtime session may run from several threads at once. Whether it
+        reads this CNN's features is checked by its user (:class:`fervid.inference.video.VideoAnalyzer`)."""
+        from fervid.inference.temporal import LSTMTemporal, temporal_folder
+
+        folder = temporal_folder(model, self.cnn.config.features_of)
+        key = (folder, folder.resolve())  # as named, as results record it; resolved, should the working folder move
+        with self._temporal_lstms_lock:
+            if key not in self._temporal_lstms:
+                self._temporal_lstms[key] = LSTMTemporal(folder, threads=self.threads)
+            return self._temporal_lstms[key]
+
     def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
                       progress: Callable[[int, int], None] | None = None,
@@ -341,7 +369,11 @@ class Analyzer:
         comes (``batch_frames=1``). ``centred=True``, for frames you have all of (an offline loop), labels each
         frame from the window around it, as analyze_video does a file, and returns it :attr:`FaceStream.lookahead`
         seconds of frames later (a second for the LSTM). Notices (a temporal method that falls back, a window too
-        short at ``fps``) are warned, as analyze_video's are."""
+        short at ``fps``) are warned, as analyze_video's are.
+
+        A stream takes its frames from one thread at a time (they are in time order): a push while another
+        thread's push or finish of the same stream runs raises RuntimeError. Make one stream per camera or
+        connection; streams of one analyzer may run in threads side by side."""
         import warnings
 
         from fervid.inference.stream import FaceStream

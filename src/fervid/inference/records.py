@@ -208,7 +208,7 @@ class Face:
     ``uncertain`` is true when the top probability is below the model's ``uncertain_below`` threshold (0.5 for
     the shipped model: see its card for how often such faces are right). ``feature`` (the CNN's 512-d
     penultimate activations) and ``crop`` (the aligned grey 48x48 face) are kept
-    for further analysis but left out of JSON/CSV output.
+    for further analysis but left out of JSON/CSV output: :meth:`to_dict` is a face as JSON (a web API's response).
     """
 
     box: tuple[float, float, float, float]
@@ -264,7 +264,9 @@ class ImageResult:
     the error that stopped it.
 
     It reads as the list of its faces (``result[0].emotion``, ``len(result)``, ``for face in result``), gives its
-    table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several."""
+    table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several. A web
+    API's response is :meth:`to_dict` (or :meth:`rows`): the result itself holds numpy arrays (each face's
+    ``feature`` and ``crop``), which FastAPI's and Flask's JSON encoders fail on."""
 
     source: str
     faces: list[Face] = field(default_factory=list)

@@ -2981,12 +2981,11 @@ class VideoAnalyzer:
         weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and own_features else None
         if temporal is None:
             method, self.notice = method_for(cnn, options.method, options.temporal_model)
-            if method != options.method:
-                temporal = make_method(method)
-        elif isinstance(temporal, LSTMTemporal):  # one built elsewhere must still read this CNN's features
+            # the analyzer's LSTM session, loaded once and shared by its videos and streams, at its threads
+            temporal = analyzer.temporal_lstm(options.temporal_model) if method == "lstm" else make_method(method)
+        if isinstance(temporal, LSTMTemporal):  # it must read this CNN's features
             temporal.check_cnn(cnn.features_of, cnn.feature_dim, weights)
-        self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
-                                                feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
+        self.temporal = temporal
         self.graph_notice = (lstm_graph_notice(self.temporal, analyzer.cnn.graph_identity)
                              if isinstance(self.temporal, LSTMTemporal) and own_features else None)
 
