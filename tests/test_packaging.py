@@ -55,6 +55,20 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
                                                                                     "pillow-heif"))
 
 
+def test_wheel_states_its_licence_and_carries_the_licence_files(wheel):
+    """PEP 639: the SPDX expression, fervid's LICENSE and the bundled detector's, under .dist-info/licenses."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: MIT\n" in meta
+    assert {"License-File: LICENSE", "License-File: src/fervid/weights/detectors/centerface/LICENSE"} <= set(
+        meta.splitlines())
+    assert not any(line.startswith("Classifier: License ::") for line in meta.splitlines())  # PEP 639: deprecated
+    licences = {n.split(".dist-info/licenses/", 1)[1]: zipfile.ZipFile(wheel).read(n).decode()
+                for n in names if ".dist-info/licenses/" in n}
+    assert "Copyright (c) 2026 the fervid authors" in licences["LICENSE"]
+    assert "Copyright (c) 2020 Martin Drawitsch" in licences["src/fervid/weights/detectors/centerface/LICENSE"]
+
+
 @pytest.mark.parametrize("platforms, python", TARGETS, ids=[f"{p[0]}-py{v}" for p, v in TARGETS])
 def test_wheel_resolves_with_binary_wheels_only(wheel, tmp_path, platforms, python):
     report = tmp_path / "report.json"
