@@ -297,7 +297,10 @@ def test_a_model_card_says_where_its_faces_came_from_and_that_nobody_pictured_co
         assert "not what the people pictured felt" in section
     assert "FER+ (Barsoum et al. 2016), crowd-sourced" in ferplus and "MIT licence" in ferplus
     assert "FER2013's own, one annotator per face" in fer2013 and "FER+" not in fer2013
-    assert "my_faces/" in folder and "FER2013" not in folder and "consented" in folder
+    for section in (ferplus, fer2013):  # the weights' terms are not fervid's code's: the README's Licences says more
+        assert "- Terms: fervid's MIT licence covers its code, not what these weights learnt from" in section
+        assert "state no terms" in section and '(README.md, "Licences")' in section
+    assert "my_faces/" in folder and "Terms:" not in folder and "FER2013" not in folder and "consented" in folder
 
 
 def test_a_model_card_gives_the_like_for_like_errors_a_fit_was_turned_down_on(tmp_path):
@@ -368,6 +371,7 @@ def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     assert card["data_and_consent"] == data_and_consent(card["training"]["config"])
     text = (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Data and consent\n" + "".join(f"- {line}\n" for line in card["data_and_consent"]) in text
+    assert "- Terms: fervid's MIT licence covers its code" in text  # the shipped weights' terms, beside their data
 
 
 @pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])

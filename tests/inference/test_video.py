@@ -24,6 +24,7 @@ from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.annotate import EMOTION_COLORS_BGR, ink_bgr
 from fervid.apps.cli import app
+from fervid.inference.temporal import temporal_folder
 from fervid.inference.video import (H264Writer, LiveSource, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
 
@@ -2965,3 +2966,24 @@ def test_a_notebook_shows_a_video_result_as_a_table_of_its_tracks_and_its_name_a
     assert f"{clip}: 4.0 s, 193 x 144, 120 frames analysed (frame), 1 track(s)" in "".join(text)
     table = result.track_table()
     assert cells == [str(value) for value in table.iloc[0]], cells
+
+
+@pytest.mark.parametrize("method", ["hmm", "mean", "frame", "lstm"])
+def test_only_the_lstm_method_loads_trained_temporal_weights(astronaut_rgb, tmp_path, monkeypatch, method):
+    """The README's Licences section: a user who must avoid the CK+/JAFFE-trained LSTM runs hmm, mean or frame,
+    which open no temporal model file; lstm (the default) opens the shipped one."""
+    import onnxruntime as ort
+
+    opened = []
+    real_session = ort.InferenceSession
+
+    def recording_session(path, *args, **kwargs):
+        opened.append(Path(path))
+        return real_session(path, *args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", recording_session)
+    clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, n=20))
+    result = Analyzer().analyze_video(clip, method=method, annotate=False)
+    assert result.ok and result.frames_analysed == 20
+    temporal = [p for p in opened if p.parent.name.startswith("temporal_lstm_")]
+    assert temporal == ([temporal_folder(cnn="ferplus_vgg") / "model.onnx"] if method == "lstm" else [])

@@ -435,6 +435,10 @@ FER2013_SOURCE = ("gathered by Google image searches for emotion words: the peop
 UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
 LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
                        "felt.")
+# what a card can say of its weights' terms: fervid's licence is its code's; FER2013's publishers state none
+FER2013_WEIGHTS_TERMS = ("Terms: fervid's MIT licence covers its code, not what these weights learnt from; FER2013's "
+                         "publishers state no terms for its faces, nor for weights learnt from them (README.md, "
+                         "\"Licences\").")
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
@@ -460,6 +464,7 @@ def data_and_consent(train_cfg: dict) -> list[str]:
         "Labels: FER2013's own, one annotator per face.",
         f"{UNMEASURED}, and none can be made on FER2013: it has no such annotations.",
         LABELS_NOT_FEELINGS,
+        FER2013_WEIGHTS_TERMS,
     ]
 
 
