@@ -1,0 +1,43 @@
+"""pyproject.toml's dependency bounds are versions fervid runs on: each lower bound below was raised after the
+version under it failed (`fervid demo` in a Python 3.11 venv at the lower bounds), and must not fall back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (distribution, the oldest version that ran, the newest below it that failed, how)
+TESTED_MINIMUMS = [
+    ("onnxruntime", "1.18.0", "1.17.3", "cannot load the int8 models: ai.onnx.ml opset 5"),
+    ("pyarrow", "17.0.0", "16.1.0", "ParquetWriter has no add_key_value_metadata (the frames table's outcome)"),
+    ("typer", "0.16.0", "0.15.3", "its help crashes with click 8.2+: Parameter.make_metavar() needs ctx"),
+    ("pydantic", "2.5.0", "2.4.2", "create_model warns on __doc__ (a RuntimeWarning per API schema)"),
+]
+
+
+def required() -> dict[str, Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {req.name: req for req in map(Requirement, project["dependencies"])}
+
+
+@pytest.mark.parametrize("name, works, fails, why", TESTED_MINIMUMS, ids=[row[0] for row in TESTED_MINIMUMS])
+def test_lower_bounds_exclude_the_versions_that_failed(name, works, fails, why):
+    specifier = required()[name].specifier
+    assert specifier.contains(works), f"{name} {works} ran fervid's demo: the bound should allow it"
+    assert not specifier.contains(fails), f"{name} {fails} fails ({why}): the bound must exclude it"
+
+
+def test_the_build_backend_reads_the_pep_639_licence_fields():
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
+    setuptools = next(Requirement(r) for r in build["requires"] if Requirement(r).name == "setuptools")
+    assert not setuptools.specifier.contains("76.1.0")  # license = "MIT" and license-files: setuptools 77 on
