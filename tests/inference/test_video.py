@@ -2987,3 +2987,20 @@ def test_only_the_lstm_method_loads_trained_temporal_weights(astronaut_rgb, tmp_
     assert result.ok and result.frames_analysed == 20
     temporal = [p for p in opened if p.parent.name.startswith("temporal_lstm_")]
     assert temporal == ([temporal_folder(cnn="ferplus_vgg") / "model.onnx"] if method == "lstm" else [])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the logging wrapper is a shell script")
+def test_the_ffmpeg_that_imageio_ffmpeg_exe_names_is_the_one_run(astronaut_rgb, tmp_path, monkeypatch, analyzer):
+    """The README's Licences: a distribution that would rather not ship imageio-ffmpeg's GPL build points
+    IMAGEIO_FFMPEG_EXE at its own ffmpeg, and fervid runs that one (here a wrapper that logs each call)."""
+    clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, n=20))
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "bin" / "ffmpeg"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {FFMPEG} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(wrapper))
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="mean")
+    assert result.ok and (tmp_path / "out" / "clip_annotated.mp4").stat().st_size > 0
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert any(str(tmp_path / "out") in call for call in calls)  # the annotated MP4 was written by it

@@ -57,8 +57,9 @@ def _register_heif_opener() -> bool:
 _OPTIONAL_FORMATS = {"avif": {".avif"}, "jpg_2000": {".jp2", ".j2k", ".jpf", ".jpx"}}
 HEIF_SUFFIXES = {".heic", ".heif", ".hif"}  # iPhones' default photo format
 # Pillow has no HEIF decoder of its own: the optional extra installs pillow-heif, whose wheels (for every platform
-# fervid's are) bundle libheif and libde265 (LGPL-3.0) and x265 (GPL-2.0); kept optional, so that fervid's own
-# install stays MIT-licensed throughout
+# fervid's are) bundle libheif and libde265 (LGPL-3.0) and x265 (GPL-2.0), libraries loaded into fervid's own
+# process; kept optional for that. (The required imageio-ffmpeg ships a GPL build of ffmpeg too, but run as a
+# separate program, never linked: README.md, "Licences".)
 HEIF_EXTRA = 'pip install "fervid[heic]"'
 READS_HEIF = _register_heif_opener()
 # what a folder or pattern is searched for (a file named on its own is tried whatever its name)
