@@ -8,8 +8,10 @@ needs the package index (PyPI), nothing else; nothing is installed.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -67,6 +69,32 @@ def test_wheel_states_its_licence_and_carries_the_licence_files(wheel):
                 for n in names if ".dist-info/licenses/" in n}
     assert "Copyright (c) 2026 the fervid authors" in licences["LICENSE"]
     assert "Copyright (c) 2020 Martin Drawitsch" in licences["src/fervid/weights/detectors/centerface/LICENSE"]
+
+
+def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_tests_read(tmp_path):
+    """An unpacked sdist runs its own tests: it held 9 of the test files and no tests/conftest.py (2 collection
+    errors), and no LICENSE or CHANGELOG.md. Built by setuptools' PEP 517 hook, as `python -m build --sdist
+    --no-isolation` does, from a copy of the checkout's files (an egg-info left by an earlier build would add the
+    files its SOURCES.txt lists)."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: which files are the project's is git's list")
+    files = [name for name in listed.stdout.splitlines() if (ROOT / name).is_file()]
+    checkout, out = tmp_path / "checkout", tmp_path / "dist"
+    for name in files:
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, checkout / name)
+    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(out)!r})"],
+                   cwd=checkout, check=True, capture_output=True)
+    with tarfile.open(next(out.glob("fervid-*.tar.gz"))) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "README.md", "tests/conftest.py", "docs/results.md",
+            "docs/reproduce.sh", "tools/make_centerface.py", "src/fervid/weights/detectors/centerface/LICENSE"} <= names
+    wanted = [name for name in files if name.startswith(("tests/", "benchmarks/", "configs/", "tools/", "docs/"))
+              and not name.endswith(".png")]  # the docs' images stay out
+    assert [name for name in wanted if name not in names] == []
+    assert not any(name.endswith(".png") for name in names if name.startswith("docs/"))
 
 
 @pytest.mark.parametrize("platforms, python", TARGETS, ids=[f"{p[0]}-py{v}" for p, v in TARGETS])
