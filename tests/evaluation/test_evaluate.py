@@ -614,3 +614,28 @@ def test_ece_weights_each_bin_by_its_share_of_the_samples():
     labels = np.array([0, 0, 0, 1])
     assert expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.75 * 0.05 + 0.25 * 0.55)
     assert "share of the samples" in expected_calibration_error.__doc__
+
+
+def _shipped_bundles() -> dict[str, str]:
+    """{folder under weights/: the file in it that is its card} for every shipped model: the CNNs' registry, the
+    temporal LSTMs', and the face detector's folder (whose card is provenance.json)."""
+    from fervid.inference.detect import CENTERFACE_DIR
+    from fervid.inference.models import WEIGHTS_DIR
+    from fervid.inference.temporal import shipped_temporal_models
+
+    return {**{name: "MODEL_CARD.md" for name in available_models()},
+            **{folder.name: "MODEL_CARD.md" for folder in shipped_temporal_models().values()},
+            CENTERFACE_DIR.relative_to(WEIGHTS_DIR).as_posix(): "provenance.json"}
+
+
+@pytest.mark.parametrize("name, card", _shipped_bundles().items())
+def test_every_shipped_graph_has_its_sha256_in_its_folders_card(name, card):
+    """The temporal LSTMs' cards named no digest of their model.onnx: which weights a card (its training, its
+    held-out numbers, its data's terms) describes must be checkable for every .onnx fervid ships."""
+    from fervid.inference.models import WEIGHTS_DIR, file_sha256
+
+    folder = WEIGHTS_DIR / name
+    graphs = sorted(folder.glob("*.onnx"))
+    assert graphs, f"{folder} holds no .onnx"
+    text = (folder / card).read_text(encoding="utf-8")
+    assert [graph.name for graph in graphs if file_sha256(graph) not in text] == []

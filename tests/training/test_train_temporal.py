@@ -272,6 +272,9 @@ def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert report["command"].startswith("fervid train-temporal --fer2013 ") and f"`{report['command']}`" in card
     assert report["device"] in card and "| stills | centred | " in card and "| people |" not in card
+    from fervid.inference.models import file_sha256
+
+    assert f"- Weights: `model.onnx`, sha256 `{file_sha256(out / 'model.onnx')}`." in card  # the graph it describes
     printed = json.loads(result.output[result.output.index("{\n"):result.output.rindex("}") + 1])
     assert printed["heldout"]["stills"]["clips"] == 1
     assert temporal.temperature_notice({"fitted": 1.3, "applied": True}) is None

@@ -477,6 +477,8 @@ def write_temporal_card(folder: str | Path) -> Path:
     the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
     machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
     Returns the card's path."""
+    from fervid.inference.models import file_sha256
+
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
@@ -532,6 +534,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
         + (f", torch {report['torch']}" if report.get("torch") else "") + ".",
         f"- Temperature: {temperature}.",
+        # which weights the card is of: a retrained model.onnx beside an old card would pass for the one described
+        f"- Weights: `model.onnx`, sha256 `{file_sha256(folder / 'model.onnx')}`.",
         "",
         "## Data and consent",
         "- Stills: FER2013's faces, " + FER2013_SOURCE,
