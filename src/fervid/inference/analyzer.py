@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypedDict
+from typing import TYPE_CHECKING, Callable, Mapping, TypedDict
 
 import cv2
 import numpy as np
@@ -135,7 +135,7 @@ class Analyzer:
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
-                "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
+                "min_face": None if (min_face := getattr(self.detector, "min_face", None)) is None else float(min_face),
                 "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"]}
 
     def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
@@ -319,7 +319,8 @@ class Analyzer:
             if notice:
                 warnings.warn(notice, stacklevel=2)
         try:
-            result = runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
+            result = runner.run(_str_or_path(path), None if out_dir is None else _str_or_path(out_dir),
+                                progress=progress, stop=stop, stem=stem)
         except StillImageError as exc:  # said in the API's words: the CLI's `fervid image` is not this caller's
             if not exc.reader:
                 raise
@@ -375,6 +376,11 @@ class Analyzer:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
 
 
+def _str_or_path(path: str | os.PathLike[str]) -> str | Path:
+    """A path as given where it is a str or Path (said as the caller wrote it: "./clip.mp4"), else as a Path."""
+    return path if isinstance(path, (str, Path)) else Path(path)
+
+
 def _a(noun: str) -> str:
     """A type's name with its article: "an int", "a list", "bytes"."""
     if noun == "bytes":
@@ -382,7 +388,8 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
 
 
-def check_video_settings(changes: dict, video_settings: list[str], caller: str = "analyze_video(path)") -> None:
+def check_video_settings(changes: Mapping[str, object], video_settings: list[str],
+                         caller: str = "analyze_video(path)") -> None:
     """analyze_video's keywords (``caller``'s: ``stream(fps)``'s too) are video settings: the detector's and the
     CNN's are the analyzer's, made with it (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__,
     saying nothing of where it goes)."""

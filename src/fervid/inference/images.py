@@ -12,7 +12,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Union
+from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -24,6 +24,15 @@ class BinaryFile(Protocol):
     """A binary file object, or anything read like one (an upload): ``read()`` gives an encoded image's bytes."""
 
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+@runtime_checkable
+class _SeekableFile(Protocol):
+    """A file object that may say where it is (a pipe's cannot: ``seekable()`` False)."""
+
+    def seekable(self) -> bool: ...
+
+    def tell(self) -> int: ...
 
 
 # what load_image and Analyzer.analyze_image read: an image file's path, a decoded image (PIL; a numpy array, RGB
@@ -126,7 +135,7 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
         return decode_image_bytes(bytes(source), "image bytes")
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
         name = source_name(source) or "image stream"
-        start = source.tell() if callable(getattr(source, "seekable", None)) and source.seekable() else 0
+        start = source.tell() if isinstance(source, _SeekableFile) and source.seekable() else 0
         data = source.read()
         if isinstance(data, str):
             raise ImageLoadError(f"{name}: opened in text mode; open image files with 'rb'")
@@ -536,7 +545,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # other files of these are said by their kind; of any other extension, those that hold video (holds_video)
     known_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES | {".ts"}
 
-    outputs = {option: os.path.realpath(folder) for option, folder in (output_folders or {}).items() if folder}
+    output_folders = output_folders or {}
+    outputs = {option: os.path.realpath(folder) for option, folder in output_folders.items() if folder}
 
     def output_folder_of(p: Path) -> str | None:
         real = os.path.realpath(p)
@@ -547,7 +557,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         options = [output_folder_of(p) for p in candidates]
         if not options or None in options:
             return ""
-        return ("only what this run writes (its " + " and ".join(sorted(set(options)))
+        written = {option for option in options if option is not None}
+        return ("only what this run writes (its " + " and ".join(sorted(written))
                 + " folder): name files on their own to analyse them, or write elsewhere")
 
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:

@@ -57,14 +57,15 @@ def _type_problem(name: str, field_type: TypeAdapter, value) -> str | None:
     return None
 
 
-def check_field_types(options) -> None:
+def check_field_types(options: object) -> None:
     """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
     true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
     no option. Integers pass for floats, and numpy numbers (np.float64(0.3), np.int64(16), np.bool_) become the
     Python numbers they hold (a np.float32 kept as it was failed the results' JSON after the whole analysis);
     nothing else is converted."""
     problems = []
-    for name, field_type in _field_types(type(options)).items():
+    # (a class is hashable: mypy reads object.__hash__, an instance's, as the class's own)
+    for name, field_type in _field_types(type(options)).items():  # type: ignore[arg-type]
         value = _plain(getattr(options, name))
         object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
         problems.append(_type_problem(name, field_type, value))
@@ -188,7 +189,8 @@ class PipelineOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
         from fervid.inference.video import VideoOptions
 
-        shared = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
+        shared: VideoChanges = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
                       method=self.method, annotate=self.annotate, key_frames=self.key_frames,
                       temporal_model=self.temporal_model)
-        return VideoOptions(**{**shared, **changes})
+        merged: VideoChanges = {**shared, **changes}
+        return VideoOptions(**merged)

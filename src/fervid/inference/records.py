@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, Mapping, overload
 
 import numpy as np
 
@@ -86,7 +86,7 @@ MEAN_BOX_COLUMNS = ["mean_x", "mean_y", "mean_width", "mean_height"]
 TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS, *MEAN_BOX_COLUMNS]
 
 
-def track_row(summary: dict, **leading) -> dict:
+def track_row(summary: Mapping[str, Any], **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
     written by an older fervid may lack a column, left empty: None)."""
     shares, box = summary.get("emotion_share", {}), summary.get("mean_box", {})
@@ -107,8 +107,10 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None):
     (a caller's own leading columns: ``ImageResult.to_dataframe(photo_id=7)``)."""
     import pyarrow as pa
 
+    examples = examples or {}
+
     def arrow_type(column: str):
-        if column not in _TYPES and column in (examples or {}):
+        if column not in _TYPES and column in examples:
             return pa.scalar(examples[column]).type
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 

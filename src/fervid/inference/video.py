@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import dataclasses
 import functools
+import io
 import itertools
 import json
 import math
@@ -25,7 +26,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypedDict
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence, TypedDict, cast
 
 import cv2
 import numpy as np
@@ -467,7 +468,7 @@ class TrackLog:
     def __init__(self, track_id: int, spacing: float = 1 / 30, detect_every: float = 0.0):
         self.track_id = track_id
         self.nominal_spacing, self.detect_every = spacing, detect_every
-        self._recent = deque(maxlen=15)  # the last intervals between its rows
+        self._recent: deque[float] = deque(maxlen=15)  # the last intervals between its rows
         self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
@@ -528,11 +529,11 @@ class TrackLog:
         if self.absent_from is None:
             self.absent_from = time
 
-    def _last_row_end(self, spacing: float | None = None) -> float:
+    def _last_row_end(self, absent_from: float, spacing: float | None = None) -> float:
         """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
         or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
         stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s."""
-        lasting = self.absent_from - self.end
+        lasting = absent_from - self.end
         return self.end + (min(spacing or self.spacing, lasting) if lasting > self.gap else lasting)
 
     def _last_row_seconds(self, until: float | None = None, spacing: float | None = None) -> float:
@@ -542,7 +543,7 @@ class TrackLog:
         whole track's does)."""
         spacing = spacing or self.spacing
         if self.absent_from is not None:
-            return self._last_row_end(spacing) - self.end
+            return self._last_row_end(self.absent_from, spacing) - self.end
         return min(spacing, max(until - self.end, 0.0)) if until is not None else spacing
 
     def add(self, face: FrameFace, image: np.ndarray, carried: bool = False) -> Episode | None:
@@ -558,7 +559,7 @@ class TrackLog:
             # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
             last_row_end = face.time  # a row lasts until the next, across a frame or two without the face
             if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
-                last_row_end = self._last_row_end()
+                last_row_end = self._last_row_end(self.absent_from)
                 unseen = face.time - last_row_end
                 since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
                 self.gaps.append((last_row_end, face.time))
@@ -633,7 +634,7 @@ class TrackLog:
             "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
             "frames": counted,
             "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
-            "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
+            "dominant_emotion": max(shares, key=shares.__getitem__), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
             "mean_box": dict(zip(("x", "y", "width", "height"),
@@ -768,7 +769,7 @@ class FrameTableWriter:
 
         with naming_file(self.paths[0]):
             write_csv(self._csv_file, TABLE_COLUMNS, self._rows, header=False)
-        columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
+        columns: list[Sequence[Any]] = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
         with naming_file(self.paths[1]):
             self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
@@ -1053,7 +1054,7 @@ class VideoResult:
         """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
         weights' digests, the versions, precision, thresholds, timing, and beside the window the analysed frames
         it holds, :attr:`frames_per_window`); the tracks JSON's and the frame table's Parquet metadata."""
-        settings = {"method": self.method, "model": self.model, "detector": self.detector}
+        settings: dict[str, Any] = {"method": self.method, "model": self.model, "detector": self.detector}
         for name, value in self.settings.items():
             settings[name] = value
             if name == "window":
@@ -1212,7 +1213,9 @@ class KeyFrameWriter:
         save_key_frame(episode, self.out_dir, self.stem, partial=self.partial)
 
     def _delete(self, episode: Episode) -> None:
-        path = self.out_dir / (OutputNames.partial(episode.key_frame) if self.partial else episode.key_frame)
+        name = episode.key_frame
+        assert name is not None, "a held episode's key frame is written (save_key_frame)"
+        path = self.out_dir / (OutputNames.partial(name) if self.partial else name)
         with naming_file(path):
             path.unlink(missing_ok=True)
         episode.key_frame = None
@@ -1252,7 +1255,8 @@ def _font_characters() -> frozenset[int]:
     names = []
     for family in rcParams["font.family"]:
         generic = f"font.{family}"
-        names += list(rcParams[generic]) if generic in rcParams else [family]
+        # (matplotlib's stubs know rcParams' keys by their literal names, not one made at run time)
+        names += list(rcParams[generic]) if generic in rcParams else [family]  # type: ignore[index]
     return _characters_of(tuple(names))
 
 
@@ -1558,7 +1562,7 @@ class _CheckedCapture:
         self._cap, self._sar = cap, sar
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
-        self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
         self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
@@ -1709,7 +1713,8 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     path = Path(path)
     if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
         raise VideoError(f"{printable_name(str(path))}: {not_utf8_reason(str(path))} (OpenCV cannot open it)")
-    if opencv_name(path) is None:  # bytes of the locale's encoding (Latin-1), not UTF-8: OpenCV cannot be given them
+    name = opencv_name(path)
+    if name is None:  # bytes of the locale's encoding (Latin-1), not UTF-8: OpenCV cannot be given them
         raise VideoError(f"{path}: OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this "
                          f"one's are {sys.getfilesystemencoding()} (the locale's); rename the file")
     check_input_file(path, "video", VideoError)
@@ -1719,7 +1724,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
-        cap = cv2.VideoCapture(opencv_name(path))
+        cap = cv2.VideoCapture(name)
         probe.read()
     except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
@@ -1759,7 +1764,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
     # error on the terminal)
     ok, first_frame = cap.read()
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
         raise VideoError(f"{path}: {why}")
@@ -1878,6 +1883,7 @@ class _FirstFrameProbe:
         self.header = ""  # FFmpeg's header, once read() has waited for it
         self.first_frame_interlaced = False
         self.thumbnail: np.ndarray | None = None  # ffmpeg's first frame, grey, FIRST_FRAME_THUMBNAIL a side
+        self._proc: subprocess.Popen[bytes] | None
         try:
             self._proc = subprocess.Popen(_one_frame_command(path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, **_ffmpeg_popen_options())
@@ -1893,11 +1899,11 @@ class _FirstFrameProbe:
         if self._proc is None:
             return
         try:
-            picture, log = self._proc.communicate(timeout=30)
+            picture, said = self._proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             self.close()
             return
-        log = log.decode("utf-8", "replace")
+        log = said.decode("utf-8", "replace")
         # the input's description: what follows ("Stream mapping:", the output's streams) is the probe's own
         self.header = re.split(r"^(?:Stream mapping:|Output #0)", log, maxsplit=1, flags=re.M)[0]
         self.first_frame_interlaced, self.thumbnail = _described_frame(picture, log)
@@ -2008,13 +2014,15 @@ class _FFmpegCapture:
                                            tone_map, _showinfo_filter()])),
              "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+        # both piped, so never None; the frames' pipe is a buffered reader (Popen's default bufsize), typed as IO
+        self._stdout, self._stderr = cast(io.BufferedReader, self._proc.stdout), cast(IO[bytes], self._proc.stderr)
         self._log_reader = threading.Thread(target=self._read_log, name=f"fervid ffmpeg log {path.name}",
                                             daemon=True)
         self._log_reader.start()
 
     def _read_log(self) -> None:
         try:
-            for raw in self._proc.stderr:
+            for raw in self._stderr:
                 line = raw.decode("utf-8", "replace").rstrip()
                 found = _SHOWINFO.search(line)
                 if found:
@@ -2041,7 +2049,7 @@ class _FFmpegCapture:
         view, got = memoryview(buffer), 0
         while got < len(buffer):
             try:
-                n = self._proc.stdout.readinto(view[got:])
+                n = self._stdout.readinto(view[got:])
             except (OSError, ValueError):  # closed by release() from another thread (LiveSource.close)
                 n = 0
             if not n:
@@ -2065,10 +2073,10 @@ class _FFmpegCapture:
     def release(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
-        self._proc.stdout.close()
+        self._stdout.close()
         self._proc.wait()
         self._log_reader.join(timeout=2)
-        self._proc.stderr.close()
+        self._stderr.close()
 
 
 def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "",
@@ -2082,7 +2090,7 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
         raise VideoError(f"{path}: an interlaced video, and the ffmpeg binary that deinterlaces it could not run "
                          f"({exc})") from None
     ok, first_frame = cap.read()
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         why = _why_unreadable(path, header) or ("no video frames could be decoded (corrupt?)"
                                                 + (f"; ffmpeg: {cap.log[-1]}" if cap.log else ""))
@@ -2161,7 +2169,7 @@ def _open_through_ffmpeg(path: Path, fps: float, frame_count: float, deinterlace
     except BaseException:
         cap.release()
         raise
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         return None
     return cap, first_frame
@@ -2377,7 +2385,7 @@ CUT_REGION_MARGIN = 0.25
 CUT_REGION_SIZE = 48
 
 
-def _correlation_at(before: np.ndarray, after: np.ndarray, shift: tuple[float, float]) -> float | None:
+def _correlation_at(before: np.ndarray, after: np.ndarray, shift: Sequence[float]) -> float | None:
     """The correlation of ``before`` and ``after`` where they overlap once ``after`` is shifted back by ``shift``
     (x, y); None where that leaves little to compare (a quarter of the copy or less, or a plain patch)."""
     dx, dy = (int(round(v)) for v in shift)
@@ -2402,14 +2410,14 @@ def moved_structure(before: np.ndarray, after: np.ndarray) -> float:
     kept = [_correlation_at(before, after, shift)]
     height, width = before.shape[0] // 3, before.shape[1] // 3
     window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-    tiles = []
+    tiles: list[float | None] = []
     for i in range(3):
         for j in range(3):
             a, b = (np.ascontiguousarray(c[i * height:(i + 1) * height, j * width:(j + 1) * width])
                     for c in (before, after))
             tiles.append(_correlation_at(a, b, cv2.phaseCorrelate(a, b, window)[0]))
-    tiles = [c for c in tiles if c is not None]
-    kept.append(float(np.median(tiles)) if tiles else None)
+    found = [c for c in tiles if c is not None]
+    kept.append(float(np.median(found)) if found else None)
     return max((c for c in kept if c is not None), default=-1.0)
 
 
@@ -2449,17 +2457,18 @@ class SceneCuts:
         (:data:`CUT_REGION_MARGIN`). A webcam shown picture-in-picture over a screen recording whose page changed,
         a news ticker changing under a presenter: yes; a person framed where another was, the same spot of another
         room: no."""
-        if self._before is None or self._before.shape != self._after.shape:
+        frame_before, frame_after = self._before, self._after
+        if frame_before is None or frame_after is None or frame_before.shape != frame_after.shape:
             return False
         x, y, w, h = box
-        height, width = self._after.shape
+        height, width = frame_after.shape
         x0, y0 = max(int(x - CUT_REGION_MARGIN * w), 0), max(int(y - CUT_REGION_MARGIN * h), 0)
         x1 = min(int(np.ceil(x + (1 + CUT_REGION_MARGIN) * w)), width)
         y1 = min(int(np.ceil(y + (1 + CUT_REGION_MARGIN) * h)), height)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return False
         before, after = (cv2.resize(g[y0:y1, x0:x1], (CUT_REGION_SIZE, CUT_REGION_SIZE), interpolation=cv2.INTER_AREA)
-                         for g in (self._before, self._after))
+                         for g in (frame_before, frame_after))
         if float(cv2.absdiff(before, after).mean()) > CUT_DIFFERENCE:
             return False
         structures = []
@@ -2616,8 +2625,18 @@ class FrameStream:
         return self._flush(final=True)
 
     def _flush(self, final: bool = False) -> list[AnalysedFrame]:
+        if self._pending:
+            self._classify_pending()
+        newest = self._ready[-1][0] if self._ready else 0.0
+        done = []
+        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
+            done.append(self._label(*self._ready.popleft()))
+        return done
+
+    def _classify_pending(self) -> None:
+        """The pending frames' faces through the CNN in one batch, their tracks' smoothers fed, the frames ready."""
         t0 = time.perf_counter()
-        out = self.analyzer.classify_crops(np.concatenate([c for *_, c in self._pending])) if self._pending else None
+        out = self.analyzer.classify_crops(np.concatenate([c for *_, c in self._pending]))
         self.stages["cnn"] += time.perf_counter() - t0
         k = 0
         for t, index, frame, tracked, _ in self._pending:
@@ -2634,11 +2653,6 @@ class FrameStream:
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
         self._pending.clear()
-        newest = self._ready[-1][0] if self._ready else 0.0
-        done = []
-        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
-            done.append(self._label(*self._ready.popleft()))
-        return done
 
     def _label(self, t: float, index: int, frame: np.ndarray, faces: list) -> AnalysedFrame:
         uncertain_below = self.analyzer.model_config.uncertain_below
@@ -2735,7 +2749,7 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     """The stem each video's outputs got in ``out_dir`` in earlier runs, by the video's resolved path: names depend
     on which videos are analysed together (p02/cam.mp4 with p01/cam.mp4 writes p02_cam_*, alone cam_*), and a video
     analysed again on its own left its first outputs beside the new ones instead of replacing them."""
-    stems = {}
+    stems: dict[Path, str] = {}
     for tracks_json, summary in written_tracks(out_dir):
         stems.setdefault(Path(summary["file"]).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
     return stems
@@ -2791,7 +2805,7 @@ class SegmentLogs:
 
     def _log(self, number: int, frame: AnalysedFrame, carried: bool = False) -> None:
         logs, present = self.logs[number], {face.track_id for face in frame.faces}
-        for track_id in self._present[number] - present:  # as ResultWriter.write: an absence starts
+        for track_id in (self._present[number] or set()) - present:  # as ResultWriter.write: an absence starts
             logs[track_id].missed(frame.time)
         self._present[number] = present
         for face in frame.faces:
@@ -2819,7 +2833,7 @@ class ResultWriter:
         self.stem = result.stem
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
-        result.segment_logs = SegmentLogs(result.segments, 1 / fps, result.settings.get("detect_every", 0.0))
+        self.segment_logs = result.segment_logs = SegmentLogs(result.segments, 1 / fps, result.settings.get("detect_every", 0.0))
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
@@ -2827,8 +2841,8 @@ class ResultWriter:
             for left in names.written_before(self.out_dir):  # a killed run's partial files
                 if left.name != OutputNames._whole(left.name):
                     left.unlink()
-            self.table = FrameTableWriter(*(self.out_dir / names.partial(name)
-                                            for name in (names.frames_csv, names.frames_parquet)),
+            self.table = FrameTableWriter(self.out_dir / names.partial(names.frames_csv),
+                                          self.out_dir / names.partial(names.frames_parquet),
                                           settings=result.run_settings)
             result.table_path = self.table.paths[1]
             # the cap the result records: its save() keeps to it too, for key frames not written here
@@ -2850,11 +2864,11 @@ class ResultWriter:
                 closed = log.add(face, frame.image)
                 if self.table is not None:
                     self.table.add(face)
-                    if closed is not None:
+                    if closed is not None and self.key_frame_writer is not None:  # (made with the table)
                         self.key_frame_writer.add(closed)
                 else:
                     result.faces.append(face)
-            result.segment_logs.add(frame)
+            self.segment_logs.add(frame)
             if self.video is not None:
                 t0 = time.perf_counter()
                 self.video.write(frame)
@@ -2885,7 +2899,7 @@ class ResultWriter:
         outputs of an earlier run; the result's paths follow them. A file written that is gone (deleted by another
         program meanwhile) fails the result (``error``), naming it: passed over, it left a result that said ok
         and a folder without its table."""
-        if self.out_dir is None:
+        if self.out_dir is None or self.table is None:  # (the table is written wherever there is a folder)
             return
         names, result = OutputNames(self.stem), self.result
         written = [self.out_dir / names.partial(ep.key_frame) for ep in result.episodes if ep.key_frame]
@@ -2910,7 +2924,7 @@ class ResultWriter:
             result.annotated_path = self.out_dir / names.annotated
 
 
-def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str, str | None]:
+def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
     """The temporal method that runs for ``method`` over the features of CNN ``cnn`` (a ModelConfig), and a notice
     when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features (``temporal_model``, or
     the one shipped for a shipped CNN); without one, the moving average runs."""
@@ -2978,7 +2992,7 @@ class VideoAnalyzer:
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
         opts, ran = self.options, self.analyzer.settings
-        lstm = isinstance(self.temporal, LSTMTemporal)
+        temporal = self.temporal
         return VideoResult(source=source, segments=list(opts.segments), method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"weights_file": ran["weights_file"], "weights_sha256": ran["weights_sha256"],
                                      "precision": ran["precision"], "temperature": ran["temperature"],
@@ -2995,8 +3009,9 @@ class VideoAnalyzer:
                                      "region": list(opts.region) if opts.region is not None else None,
                                      "start": opts.start, "end": opts.end,
                                      "temporal_temperature": float(self.temporal.temperature),
-                                     **({"temporal_model": self.temporal.model_name,
-                                         "temporal_model_sha256": self.temporal.weights_sha256} if lstm else {}),
+                                     **({"temporal_model": temporal.model_name,
+                                         "temporal_model_sha256": temporal.weights_sha256}
+                                        if isinstance(temporal, LSTMTemporal) else {}),
                                      "fervid": ran["fervid"], "onnxruntime": ran["onnxruntime"]}, **fields)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
@@ -3457,11 +3472,12 @@ class LiveSource:
         self.name = masked_source(source)
         self.stem = source_stem(source)
         target = int(source) if str(source).isdigit() else str(source)
-        self.is_file = isinstance(target, str) and not is_stream_url(target)
-        self._path = Path(target) if self.is_file else None
-        if self.is_file:
+        self._path: Path | None
+        if isinstance(target, str) and not is_stream_url(target):
+            self.is_file, self._path = True, Path(target)
             self.cap = open_video(target)
         else:
+            self.is_file, self._path = False, None
             self.cap = _open_live_capture(target, self.name, timeout)
         self.fps = self.cap.frame_rate or 30.0
         # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
@@ -3515,7 +3531,7 @@ class LiveSource:
                     break
                 waits.append(time.perf_counter() - asked)
                 now = time.perf_counter() - self._start
-                if not ok:
+                if not ok or frame is None:  # (one and the same: a frame comes with ok)
                     # A live stream has no end: one that stops was lost. A recording ends at its length: one served
                     # that stops short of it was lost too, and one read well past it has a length not its own (a
                     # live stream copied from a file keeps the file's) and no end either. A local file cut short is
