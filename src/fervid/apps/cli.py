@@ -12,7 +12,7 @@ import shlex
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
@@ -27,6 +27,8 @@ from fervid.inference.records import ROW_COLUMNS
 from fervid.progress import is_terminal, one_line, progress_bar
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from fervid.evaluation.comparison import ModelScores
 
 # what a script or a job scheduler can tell from a fervid command's exit status
@@ -181,12 +183,12 @@ def _say_error(message: str) -> None:
     typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
 
 
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     _say_error(message)
     raise typer.Exit(code)
 
 
-def _bad_value(exc: ValueError) -> None:
+def _bad_value(exc: ValueError) -> NoReturn:
     """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
     "sample_fps must be ..." reads "--sample-fps must be ..."."""
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
@@ -245,7 +247,7 @@ def _must_exist(option: str, path) -> None:
         _fail(f"{option} {path}: no such file or folder", EXIT_USAGE)
 
 
-def _fail_on(exc: Exception) -> None:
+def _fail_on(exc: Exception) -> NoReturn:
     """End the command on ``exc``: exit 2 where the command line named something that is not there (a model
     name or folder), 1 for what went wrong with what it named."""
     _fail(str(exc), 2 if isinstance(exc, ModelNotFound) else 1)
@@ -474,11 +476,12 @@ def _images_given_as_videos(images: list[Path]) -> str:
     import imageio_ffmpeg
 
     folders, suffixes = {p.parent for p in images}, {p.suffix for p in images}
-    numbered = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", p.name) for p in images]
+    matched = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", p.name) for p in images]
+    numbered = [m for m in matched if m is not None]
     joined = ""
     if len(folders) == 1 and len(suffixes) == 1:
         (folder,), (suffix,) = folders, suffixes
-        if all(numbered) and len({(m.group(1), len(m.group(2))) for m in numbered}) == 1:
+        if len(numbered) == len(matched) and len({(m.group(1), len(m.group(2))) for m in numbered}) == 1:
             first = min(int(m.group(2)) for m in numbered)
             source = ["-start_number", str(first), "-i",
                       str(folder / f"{numbered[0].group(1)}%0{len(numbered[0].group(2))}d{suffix}")]
@@ -623,7 +626,8 @@ def _region(text: Optional[str]) -> Optional[tuple[float, float, float, float]]:
     if len(values) != 4:
         _fail(f"--region {text!r}: four numbers x,y,width,height (pixels, or fractions of the frame: "
               "1000,500,280,220 or 0.75,0.6,0.25,0.4)", 2)
-    return values
+    x, y, width, height = values
+    return x, y, width, height
 
 
 def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
@@ -631,14 +635,14 @@ def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Option
     a time that is not one, or an end not after the start, ends the command (exit 2)."""
     from fervid.evaluation.segments import parse_time
 
-    seconds = {}
+    seconds: dict[str, float | None] = {}
     for option, text in (("--start", start), ("--end", end)):
         try:
-            seconds[option] = parse_time(text) if text is not None else None
+            seconds[option] = value = parse_time(text) if text is not None else None
         except ValueError:
             _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss, the seconds and minutes of a clock "
                   "time 0-59)", 2)
-        if seconds[option] is not None and seconds[option] < 0:
+        if value is not None and value < 0:
             _fail(f"{option} {text!r}: before the recording's start", 2)
     if seconds["--end"] is not None and seconds["--end"] <= (seconds["--start"] or 0.0):
         _fail(f"--end {end} ({seconds['--end']:g} s) must come after --start {start or 0} "
@@ -664,7 +668,8 @@ class _FramesBar:
     "shots/*.png"`, still images) printed a "0frame" bar line each before its error."""
 
     def __init__(self, description: str, **options):
-        self.description, self.options, self.bar = description, options, None
+        self.description, self.options = description, options
+        self.bar: tqdm | None = None
 
     def progress(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -699,7 +704,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
         _bad_value(exc)
     if named_method and runner.temporal.name != named_method:
         # a method the user named is what their study reports: running another would be a flag that does nothing
-        _fail(f"--method {named_method}: {runner.notice.split(';')[0]} (train one with `fervid train-temporal "
+        _fail(f"--method {named_method}: {(runner.notice or '').split(';')[0]} (train one with `fervid train-temporal "
               "--cnn ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
     _say_notices([notice for notice in (runner.notice, runner.graph_notice) if notice])
     return runner
@@ -875,14 +880,15 @@ def image(
     if not options.face_crops:
         _say_notices(_face_crops_notice(results, analyzer.detector))
     crowded = [r for r in results if len(r.faces) > 1] if crops_dir else []
-    if crowded:  # sorted into an emotion folder as the README says, every face would carry the photo's label
+    if crowded and crops_dir:  # sorted into an emotion folder as the README says, every face would carry the
+        # photo's label
         stem = stems[Path(crowded[0].source)]
         _say_notices([f"{len(crowded)} image(s) held several faces, and each face's crop was written (e.g. "
                       f"{crops_dir / crop_name(stem, 1)} to _face{len(crowded[0].faces)}.png): sorted into an "
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
-        _say_error(r.error)
+        _say_error(r.error or "")  # (a failed image's error says why)
     if failed:
         raise typer.Exit(1)
 
@@ -1610,7 +1616,7 @@ def export(
         # an --out that holds a training run
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
-    if int8:
+    if calibration_faces is not None:  # (--int8)
         typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
     typer.echo(_card_step(folder, run_config))
 
@@ -1782,7 +1788,7 @@ def evaluate(
     folders = [(out / name if several else out) if out else None for name in names]
     made = [*(folder for folder in folders if several and folder and not folder.exists()), *_folders_to_make(out)]
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
-        for folder in (out, *folders) if several else (out,):
+        for folder in (out, *[f for f in folders if f is not None]) if several else (out,):
             _check_output_folder(folder)
     # the faces are read once, and found and framed once per eye template (a model frames a face on its own)
     loaded = {}
@@ -2048,8 +2054,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         _remove_empty(made)
         for message in failures:
             _say_error(message)
-        reasons = sorted(set(scores.not_scored.values()))
-        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
+        unscored = sorted(set(scores.not_scored.values()))
+        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(unscored[:3])})")
     if out and results is not None:
         _check_output_folder(out)
     frames, segments = scores.frames, scores.segments
@@ -2076,8 +2082,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                      + ", ".join(map(str, scores.several_faces[:10])) + (" ..." if len(scores.several_faces) > 10
                                                                          else "") + " (a track column chooses)")
     reasons: dict[str, list[int]] = {}
-    for line, why in {**annotations.left_out, **scores.not_scored}.items():
-        reasons.setdefault(why, []).append(line)
+    for line_number, why in {**annotations.left_out, **scores.not_scored}.items():
+        reasons.setdefault(why, []).append(line_number)
     for why, lines in sorted(reasons.items(), key=lambda item: -len(item[1])):
         notes.append(f"  {len(lines)} x {why}: line(s) {', '.join(map(str, sorted(lines)[:10]))}"
                      + (" ..." if len(lines) > 10 else ""))
@@ -2244,8 +2250,10 @@ def experiment(
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
         _fail_on(exc)
+    root = jaffe if dataset == "jaffe" else ckplus
+    assert root is not None, "the dataset's folder is checked above"
     try:
-        ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
+        ds = load_dataset(dataset, root, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
     except DatasetError as exc:
         _fail(str(exc))
@@ -2513,6 +2521,8 @@ def _plain_metavars(typer_app: typer.Typer) -> None:
     import typing
 
     for command in typer_app.registered_commands:
+        if command.callback is None:  # (every fervid command has its function)
+            continue
         hints = typing.get_type_hints(command.callback)
         for name, param in inspect.signature(command.callback).parameters.items():
             info = param.default
@@ -2577,8 +2587,8 @@ class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
     def collect_usage_pieces(self, ctx) -> list[str]:
-        return [self.options_metavar, *(_argument_name(p) for p in self.get_params(ctx)
-                                        if p.param_type_name == "argument")]
+        return [*([self.options_metavar] if self.options_metavar else []),
+                *(_argument_name(p) for p in self.get_params(ctx) if p.param_type_name == "argument")]
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         try:
@@ -2604,8 +2614,9 @@ class _FervidCommand(typer.core.TyperCommand):
             raise typer.Exit(_interrupted_status()) from None
 
     def format_options(self, ctx, formatter) -> None:
-        params = [p for p in self.get_params(ctx) if not p.hidden]
-        arguments = [(_argument_name(p), p.help or "") for p in params if p.param_type_name == "argument"]
+        # (click's Parameter has neither hidden nor help: its Option and Typer's Argument have both)
+        params = [p for p in self.get_params(ctx) if not getattr(p, "hidden", False)]
+        arguments = [(_argument_name(p), p.help or "") for p in params if isinstance(p, typer.core.TyperArgument)]
         options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
         for title, rows in (("Arguments", arguments), ("Options", [row for row in options if row])):
             if rows:

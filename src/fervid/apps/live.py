@@ -31,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -48,6 +49,14 @@ class LiveProtocolError(ValueError):
     def __init__(self, message: str, code: int = 1007):
         super().__init__(message)
         self.code = code
+
+
+class _SessionState(TypedDict):
+    """What a live session's receiver and its analysis loop share."""
+
+    dropped: int  # frames replaced by a newer one before they were analysed
+    stop: dict | None  # the viewer's stop command (or its going): {"save": ..., "gone": ...}
+    error: LiveProtocolError | None
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
     viewers[key] = session
     latest: list = []  # the newest frame not yet analysed: newest wins
     arrived = asyncio.Event()
-    state = {"dropped": 0, "stop": None, "error": None}
+    state: _SessionState = {"dropped": 0, "stop": None, "error": None}
     opts = runner.options
     await ws.send_json({"type": "ready", "method": runner.temporal.name, "window": opts.window,
                         "detect_every": opts.detect_every,
@@ -221,6 +230,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
             session.discard()
             return
         stop = state["stop"]
+        assert stop is not None, "the loop ends on an error or a stop"
         if stop.get("gone"):
             session.discard()
             return

@@ -14,7 +14,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.records import FIELD_DESCRIPTIONS
 from fervid.inference.video import TABLE_COLUMNS
 
-Emotion = Literal[tuple(EMOTIONS)]  # type: ignore[valid-type]  # one of the 7, in the schema as an enum
+Emotion = Literal[tuple(EMOTIONS)]  # one of the 7, in the schema as an enum
 JobStatus = Literal["queued", "running", "done", "failed"]
 
 

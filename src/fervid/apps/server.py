@@ -42,6 +42,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
+from typing import TypeGuard, overload
 from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
@@ -94,7 +95,7 @@ DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; 
 log = logging.getLogger("fervid.server")
 
 
-def _disk_full(exc: BaseException | None) -> bool:
+def _disk_full(exc: BaseException | None) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
@@ -413,7 +414,7 @@ class JobStore:
             return state
 
     def all(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         if not self.root.is_dir():  # removed under the server (a /tmp cleaner): no jobs; an upload makes it again
             return out
         for folder in self.root.iterdir():
@@ -618,7 +619,7 @@ def _process_started(pid: int) -> str | None:
 
 def _children(pid: int) -> list[tuple[int, str | None]]:
     """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
-    found = []
+    found: list[tuple[int, str | None]] = []
     for entry in Path("/proc").iterdir() if _HAS_PROC else ():
         if entry.name.isdigit():
             fields = _proc_stat_fields(int(entry.name))  # None: ended meanwhile
@@ -752,6 +753,14 @@ def _plain(message: str) -> str:
     if "Expected UploadFile" in message:
         return "not a file (each part must be a file upload, with a file name)"
     return re.sub(r"\s*<class '[^']*'>", "", message)
+
+
+@overload
+def _public_message(text: str, folder: Path, stored: str, filename: str | None) -> str: ...
+
+
+@overload
+def _public_message(text: str | None, folder: Path, stored: str, filename: str | None) -> str | None: ...
 
 
 def _public_message(text: str | None, folder: Path, stored: str, filename: str | None) -> str | None:
@@ -1029,7 +1038,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 results.append(ImageResult(name, error=str(exc)))
             del data  # released before the next image is read
         if not any(result.ok for result in results):  # nothing analysed: the request failed, as the CLI's exit code says
-            raise HTTPException(415, detail="; ".join(result.error for result in results))
+            raise HTTPException(415, detail="; ".join(result.error for result in results if result.error))
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
@@ -1209,7 +1218,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # /docs was a 405), as Starlette's own routes (/openapi.json, /static) do; FastAPI's answer GET alone. The pages
     # are the routes left out of the API's schema, where a HEAD operation would be listed beside each GET
     for route in app.routes:
-        if isinstance(route, APIRoute) and "GET" in route.methods and not route.include_in_schema:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods and not route.include_in_schema:
             route.methods.add("HEAD")
     return app
 

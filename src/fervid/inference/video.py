@@ -2833,7 +2833,8 @@ class ResultWriter:
         self.stem = result.stem
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
-        self.segment_logs = result.segment_logs = SegmentLogs(result.segments, 1 / fps, result.settings.get("detect_every", 0.0))
+        self.segment_logs = result.segment_logs = SegmentLogs(result.segments, 1 / fps,
+                                                              result.settings.get("detect_every", 0.0))
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
