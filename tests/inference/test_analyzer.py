@@ -652,3 +652,17 @@ def test_the_methods_that_take_bgr_arrays_say_so_first():
     for method in (Analyzer.detect, Analyzer.classify, Analyzer.crop_faces, Analyzer.labelled_faces,
                    Analyzer.classify_face_crop):
         assert "BGR" in inspect.getdoc(method).splitlines()[0], method.__name__
+
+
+def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_path):
+    """analyze_video's ``path`` is any os.PathLike, as typed; one not a str or Path was recorded, and its outputs
+    named, by its str(): "<...PathLike object at 0x...>" as the source, and files named from that."""
+    from fervid.inference.video import sample_video
+
+    class VideoPath:  # a path object of one's own (another library's), with nothing but __fspath__
+        def __fspath__(self) -> str:
+            return str(sample_video())
+
+    result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)
+    assert result.source == str(sample_video())
+    assert result.stem == sample_video().stem and (tmp_path / f"{sample_video().stem}_tracks.json").is_file()
