@@ -22,7 +22,7 @@ import contextlib
 import io
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -96,9 +96,8 @@ def _text_stream(raw: io.FileIO, like) -> io.TextIOWrapper:
 def prepare() -> None:
     """Set up stdin, stdout and stderr as the module says, before a command runs."""
     if os.name != "posix":  # a Windows console's streams are its own: only what it cannot encode is escaped
-        if isinstance(sys.stdout, io.TextIOWrapper):  # (not None, nor a stream a caller put there)
-            with contextlib.suppress(ValueError):
-                sys.stdout.reconfigure(errors="backslashreplace")
+        with contextlib.suppress(AttributeError, ValueError):  # (None, or a stream without it: left as it is)
+            cast(io.TextIOWrapper, sys.stdout).reconfigure(errors="backslashreplace")
         if sys.stdout is None:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout, open until it exits)
         return

@@ -12,7 +12,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, Union, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,7 +26,6 @@ class BinaryFile(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-@runtime_checkable
 class _SeekableFile(Protocol):
     """A file object that may say where it is (a pipe's cannot: ``seekable()`` False)."""
 
@@ -135,7 +134,9 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
         return decode_image_bytes(bytes(source), "image bytes")
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
         name = source_name(source) or "image stream"
-        start = source.tell() if isinstance(source, _SeekableFile) and source.seekable() else 0
+        # (looked up as attributes: a wrapper such as NamedTemporaryFile's hands them on from its file)
+        file = cast(_SeekableFile, source)
+        start = file.tell() if callable(getattr(source, "seekable", None)) and file.seekable() else 0
         data = source.read()
         if isinstance(data, str):
             raise ImageLoadError(f"{name}: opened in text mode; open image files with 'rb'")
