@@ -333,10 +333,9 @@ class ImageResult:
                 "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
-def images_document(results: list[ImageResult], settings: dict, *, face_crops: bool = False) -> dict:
-    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: what ran
-    (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold; and
-    ``face_crops``, whether each image was classified whole as one face, in every document), one entry per file,
-    and how many failed."""
-    return {**settings, "face_crops": face_crops, "files": [r.to_dict() for r in results],
-            "failed": sum(not r.ok for r in results)}
+def images_document(results: list[ImageResult], settings: dict) -> dict:
+    """The JSON document of `fervid image --json`, ``POST /v1/images``, the demo and batch's ``result.json`` of an
+    image: what ran (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold,
+    ``face_crops``: whether each image was classified whole as one face), one entry per file, and how many
+    failed."""
+    return {**settings, "files": [r.to_dict() for r in results], "failed": sum(not r.ok for r in results)}
