@@ -393,6 +393,8 @@ class EpisodeSummary(TypedDict):
     emotion: str
     start: float
     end: float
+    duration: float
+    peak_confidence: float
     key_frame: str | None
     key_frame_time: float
 
@@ -441,10 +443,14 @@ class Episode:
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
     def to_dict(self) -> EpisodeSummary:
-        """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
-        frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
+        """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
+        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
+        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
+        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
+        have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -996,19 +1002,13 @@ class VideoResult:
         return rows
 
     def episode_rows(self) -> list[dict[str, Any]]:
-        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`, as
-        the tracks JSON lists them), with their duration, the probability of their emotion in their most expressive
-        frame (``peak_confidence``, the frame's own, where the key frame is taken) and its time, their key frame's
-        file (empty where none) and the segment their start is in (empty where none)."""
+        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`), each
+        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segment its start is in
+        (empty where none)."""
         rows = []
         for ep in self.episodes:
-            listed = ep.to_dict()
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
-            rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
-                         "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
-                         "peak_confidence": round(max(ep.best_probability, 0.0), 4),
-                         "key_frame_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
-                         "segment": inside[0] if inside else None})
+            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
     @property
