@@ -41,7 +41,7 @@ from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_vide
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
+from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, track_row, write_csv
 from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
 from fervid.machine import threads_per_worker
 
@@ -706,7 +706,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = {**result.to_dict(), **analyzer.settings}
+    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
