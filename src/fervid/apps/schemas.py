@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fervid.emotions import EMOTIONS
-from fervid.inference.records import FIELD_DESCRIPTIONS
+from fervid.inference.records import FIELD_DESCRIPTIONS, TIME_SHARE_DESCRIPTIONS
 from fervid.inference.video import TABLE_COLUMNS
 
 Emotion = Literal[tuple(EMOTIONS)]  # type: ignore[valid-type]  # one of the 7, in the schema as an enum
@@ -150,7 +150,7 @@ class Episode(_Strict):
 
 EmotionShares = create_model(
     "EmotionShares", __base__=_Strict, __doc__="Each emotion's share of the time the face was seen (sum 1).",
-    **{e: (float, Field(description=f"The share of the time seen that {e} was the emotion, 0 to 1.")) for e in EMOTIONS})
+    **{e: (float, Field(description=meaning)) for e, meaning in TIME_SHARE_DESCRIPTIONS.items()})
 
 
 class TrackOut(_Strict):
