@@ -1110,7 +1110,8 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
     import pyarrow.parquet as pq
 
     from fervid.emotions import EMOTIONS
-    from fervid.inference.video import TABLE_COLUMNS, table_schema
+    from fervid.inference.records import table_schema
+    from fervid.inference.video import TABLE_COLUMNS
 
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(7), rows)
@@ -1120,7 +1121,7 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
                **{e: probabilities[:, i] for i, e in enumerate(EMOTIONS)},
                "emotion": np.array(EMOTIONS)[probabilities.argmax(1)], "confidence": probabilities.max(1),
                "uncertain": probabilities.max(1) < 0.5, "detected": np.arange(rows) % 3 == 0}
-    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema())
+    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema(TABLE_COLUMNS))
     pq.write_table(table, path, row_group_size=4096)  # as FrameTableWriter writes it: a row group per chunk
     return path
 

@@ -230,3 +230,17 @@ def test_parquet_columns_carry_their_descriptions_and_a_table_of_tracks_none_of_
         shares = EmotionShares.model_json_schema()["properties"][emotion]["description"]
         assert shares == TIME_SHARE_DESCRIPTIONS[emotion] and "share of the time" in shares
         assert "probability" not in shares
+
+
+def test_one_table_schema_builds_every_tables_types_and_its_record_of_what_made_it(tmp_path):
+    """Two functions were called table_schema (records' types, video's types and settings), the image and batch
+    tables built by the video one: there is one, in records."""
+    import pyarrow.parquet as pq
+
+    from fervid.inference import records, video
+
+    assert video.table_schema is records.table_schema and video.SETTINGS_METADATA_KEY is records.SETTINGS_METADATA_KEY
+    schema = records.table_schema(video.TABLE_COLUMNS, settings={"model": "ferplus_vgg"})
+    pq.write_table(schema.empty_table(), tmp_path / "t.parquet")
+    assert video.table_settings(tmp_path / "t.parquet") == {"model": "ferplus_vgg"}
+    assert pq.read_schema(tmp_path / "t.parquet").names == video.TABLE_COLUMNS

@@ -976,9 +976,9 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     import io
 
     from fervid.inference.annotate import replacing
-    from fervid.inference.video import table_schema
+    from fervid.inference.records import table_schema
 
-    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
+    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings=settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)

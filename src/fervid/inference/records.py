@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
@@ -108,13 +109,20 @@ _TYPES = {"frame": "int64", "track": "int64", "face": "int64", "frames": "int64"
           "file": "string", "kind": "string", "error": "string"}
 
 
-def table_schema(columns: list[str], examples: dict[str, object] | None = None):
-    """The Arrow types of a table's ``columns``: a table with no rows keeps them (pandas would give an empty table
-    object columns, and Parquet null ones). ``examples``: a value of columns of no type here, whose type they take
-    (a caller's own leading columns: ``ImageResult.to_dataframe(photo_id=7)``). A face row's columns carry their
-    :data:`FIELD_DESCRIPTIONS` in their fields' metadata (``description``), which a Parquet file keeps (every
-    Parquet table fervid writes is of face rows; a table of tracks, whose emotion columns are shares, is written
-    as CSV and gets none)."""
+# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
+SETTINGS_METADATA_KEY = b"fervid"
+
+
+def table_schema(columns: list[str], examples: dict[str, object] | None = None, *, settings: dict | None = None):
+    """The Arrow schema of a table's ``columns`` (every table fervid writes as Parquet or makes as pandas): a table
+    with no rows keeps their types (pandas would give an empty table object columns, and Parquet null ones).
+    ``examples``: a value of columns of no type here, whose type they take (a caller's own leading columns:
+    ``ImageResult.to_dataframe(photo_id=7)``). A face row's columns carry their :data:`FIELD_DESCRIPTIONS` in their
+    fields' metadata (``description``), which a Parquet file keeps (every Parquet table fervid writes is of face
+    rows; a table of tracks, whose emotion columns are shares, is written as CSV and gets none). ``settings``: what
+    made the rows (the model, its weights' digest, the versions: as the JSON beside them records it), kept in the
+    file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where
+    it came from."""
     import pyarrow as pa
 
     def arrow_type(column: str):
@@ -123,8 +131,9 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None):
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 
     described = FIELD_DESCRIPTIONS if set(ROW_COLUMNS) <= set(columns) else {}  # a table of face rows
-    return pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
-                      for c in columns])
+    schema = pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
+                        for c in columns])
+    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
 def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,

@@ -42,9 +42,8 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      html_view, rounded, track_row, write_csv)
-from fervid.inference.records import table_schema as _schema
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
+                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -695,19 +694,6 @@ TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
-# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
-SETTINGS_METADATA_KEY = b"fervid"
-
-
-def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
-    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
-    table's by default. ``settings``: what made the rows (the model, its weights' digest, the versions: as the JSON
-    beside them records it), kept in the file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied
-    away from its JSON still says where it came from."""
-    schema = _schema(columns)
-    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
-
-
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
 # ok, error, frames_read, stopped_at (README, "Output formats")
 OUTCOME_METADATA_KEY = b"fervid_outcome"
@@ -755,7 +741,7 @@ class FrameTableWriter:
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = table_schema(settings=settings)
+        self._schema = table_schema(TABLE_COLUMNS, settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         write_csv(self._csv_file, TABLE_COLUMNS, [])
@@ -924,7 +910,7 @@ class VideoResult:
                                  "own folder or stem (analyze_video(..., stem=...))")
             return pd.read_parquet(self.table_path)
         if not self.faces:
-            return table_schema().empty_table().to_pandas()
+            return table_schema(TABLE_COLUMNS).empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[TrackSummary]:
@@ -1098,7 +1084,8 @@ class VideoResult:
             with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             with replacing(parquet_path) as temporary:
-                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
+                table.to_parquet(temporary, index=False,
+                                 schema=table_schema(TABLE_COLUMNS, settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
