@@ -111,4 +111,13 @@ def test_a_real_video_jobs_answers_fit_their_models(tmp_path):
         assert "annotated_video" not in result.json()["links"]
         frames = client.get(f"/v1/jobs/{job_id}/frames")
         assert frames.status_code == 200 and len(frames.json()["tracks"]["1"]["time"]) == 120
+        # each series of FRAME_SERIES, as the frames table has it
+        import pandas as pd
+
+        from fervid.apps.schemas import FRAME_SERIES
+
+        series, table = frames.json()["tracks"]["1"], pd.read_csv(out / f"{carphone().stem}_frames.csv")
+        assert list(series) == FRAME_SERIES
+        for column in FRAME_SERIES:
+            assert series[column] == table[table.track == 1][column].tolist(), column
         assert client.delete(f"/v1/jobs/{job_id}").json() == {"deleted": job_id}
