@@ -42,8 +42,9 @@ from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_vide
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
-from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
+from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
+                                      track_row, write_csv)
+from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
 from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -707,7 +708,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = {**result.to_dict(), **analyzer.settings}
+    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
@@ -1270,7 +1271,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
 
     # (a full disk) the last table written stays whole; no half of this one is left beside it
     with replacing(out / "dataset.parquet") as temporary, open_parquet(temporary, "wb") as fh, pq.ParquetWriter(
-            fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
+            fh, table_schema(DATASET_COLUMNS, settings={**settings, "made_with": made_with})) as writer:
         for group in _row_groups(every_part(), ROW_GROUP_ROWS):
             writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}

@@ -860,7 +860,7 @@ def image(
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops)
     analyzer = _analyzer(options)
-    settings = {**analyzer.settings, "face_crops": options.face_crops}  # what made the results, as recorded
+    settings = analyzer.settings  # what made the results, as recorded
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -870,7 +870,7 @@ def image(
         bar.set_postfix_str(one_line(path.name[-30:]))
         try:
             img = load_image(path)
-            result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
+            result = analyzer.analyze_bgr(img, source=str(path))  # read whole where options.face_crops
             more_frames.append(more_frames_notice(path))
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
@@ -889,7 +889,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings, face_crops=options.face_crops)
+    doc = images_document(results, settings)
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
@@ -1011,9 +1011,9 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     import io
 
     from fervid.inference.annotate import replacing
-    from fervid.inference.video import table_schema
+    from fervid.inference.records import table_schema
 
-    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings)
+    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings=settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)

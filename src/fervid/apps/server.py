@@ -60,13 +60,13 @@ from fervid import __version__
 from fervid.folder_lock import FolderLock
 from fervid.apps import defaults
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
-                                 VideoJobOut)
+from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
+                                 ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
-from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
+from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 from fervid.progress import one_line
 
@@ -1140,9 +1140,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
-            tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
-                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
-                                "uncertain": rows["uncertain"].tolist()}
+            tracks[str(tid)] = {column: rows[column].tolist() for column in FRAME_SERIES}  # as the table rounds them
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
     @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=FILE_TYPES | COMMON_ERRORS

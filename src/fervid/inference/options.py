@@ -146,7 +146,8 @@ class PipelineOptions:
     max_faces: int | None = None
     # images: each image is one face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output),
     # classified whole as `fervid evaluate` reads a folder of crops, with no detection (a face filling a small
-    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, analyze_image(face_crop=True)
+    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, Analyzer(face_crops=True) (its
+    # analyze_image's default; analyze_image(image, face_crop=True) for one image)
     face_crops: bool = False
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
@@ -181,8 +182,8 @@ class PipelineOptions:
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, threads=threads,
-                        keep_features=keep_features)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
+                        face_crops=self.face_crops, threads=threads, keep_features=keep_features)
 
     def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

@@ -42,9 +42,8 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      html_view, rounded, track_row, write_csv)
-from fervid.inference.records import table_schema as _schema
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
+                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -393,6 +392,8 @@ class EpisodeSummary(TypedDict):
     emotion: str
     start: float
     end: float
+    duration: float
+    peak_confidence: float
     key_frame: str | None
     key_frame_time: float
 
@@ -441,10 +442,14 @@ class Episode:
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
     def to_dict(self) -> EpisodeSummary:
-        """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
-        frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
+        """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
+        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
+        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
+        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
+        have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -689,19 +694,6 @@ TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
-# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
-SETTINGS_METADATA_KEY = b"fervid"
-
-
-def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
-    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
-    table's by default. ``settings``: what made the rows (the model, its weights' digest, the versions: as the JSON
-    beside them records it), kept in the file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied
-    away from its JSON still says where it came from."""
-    schema = _schema(columns)
-    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
-
-
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
 # ok, error, frames_read, stopped_at (README, "Output formats")
 OUTCOME_METADATA_KEY = b"fervid_outcome"
@@ -749,7 +741,7 @@ class FrameTableWriter:
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = table_schema(settings=settings)
+        self._schema = table_schema(TABLE_COLUMNS, settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         write_csv(self._csv_file, TABLE_COLUMNS, [])
@@ -918,7 +910,7 @@ class VideoResult:
                                  "own folder or stem (analyze_video(..., stem=...))")
             return pd.read_parquet(self.table_path)
         if not self.faces:
-            return table_schema().empty_table().to_pandas()
+            return table_schema(TABLE_COLUMNS).empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[TrackSummary]:
@@ -996,19 +988,13 @@ class VideoResult:
         return rows
 
     def episode_rows(self) -> list[dict[str, Any]]:
-        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`, as
-        the tracks JSON lists them), with their duration, the probability of their emotion in their most expressive
-        frame (``peak_confidence``, the frame's own, where the key frame is taken) and its time, their key frame's
-        file (empty where none) and the segment their start is in (empty where none)."""
+        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`), each
+        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segment its start is in
+        (empty where none)."""
         rows = []
         for ep in self.episodes:
-            listed = ep.to_dict()
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
-            rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
-                         "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
-                         "peak_confidence": round(max(ep.best_probability, 0.0), 4),
-                         "key_frame_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
-                         "segment": inside[0] if inside else None})
+            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
     @property
@@ -1098,7 +1084,8 @@ class VideoResult:
             with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             with replacing(parquet_path) as temporary:
-                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
+                table.to_parquet(temporary, index=False,
+                                 schema=table_schema(TABLE_COLUMNS, settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
