@@ -1559,6 +1559,58 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
         assert path.suffix == ".png" or b"s3cret" not in path.read_bytes()
 
 
+class _LiveStream:
+    """carphone played in real time as a live MPEG-TS stream over HTTP (no length: a camera's kind of source), for
+    one client."""
+
+    def __init__(self):
+        import imageio_ffmpeg
+
+        with __import__("socket").socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/cam.ts"
+        self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
+                                        "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
+                                        f"http://127.0.0.1:{port}/"])
+        __import__("time").sleep(0.5)  # listening (a probe connection would be its one client)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.kill()
+        self.server.wait()
+
+
+def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
+    """A lab aligns a session's rows with its own event log: times counted from opening the stream said nothing of
+    when that was. A live stream's session records started_at (its time 0) in the tracks JSON and the Parquet
+    table's metadata; a file's times are its own, and it records none."""
+    from datetime import datetime, timezone
+
+    from fervid.inference.video import table_outcome
+
+    before = datetime.now(timezone.utc)
+    with _LiveStream() as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(tmp_path / "s"), "--seconds", "1",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    after = datetime.now(timezone.utc)
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "s").glob("*_tracks.json")
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
+    started = datetime.fromisoformat(saved["started_at"])
+    assert started.utcoffset() is not None and before < started < after
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", saved["started_at"])
+    (table,) = (tmp_path / "s").glob("*_frames.parquet")
+    assert table_outcome(table)["started_at"] == saved["started_at"]
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                 "0.5", "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "f").glob("*_tracks.json")
+    assert json.loads(tracks.read_text(encoding="utf-8"))["started_at"] is None
+
+
 def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
     import shutil
 

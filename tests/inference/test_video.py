@@ -2466,7 +2466,8 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     from fervid.inference.video import table_outcome
 
     outcome = table_outcome(tmp_path / "clip_frames.parquet")
-    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4)}
+    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4),
+                       "started_at": None}
     assert not list(tmp_path.glob("*.partial.*"))
 
 
@@ -2762,7 +2763,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
-    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None}
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None,
+                                               "started_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 

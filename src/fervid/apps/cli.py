@@ -1282,7 +1282,7 @@ def live(
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
-                                frame_shape=src.cap.frame_shape)
+                                frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written

@@ -37,7 +37,8 @@ import numpy as np
 
 from fervid.inference.records import TIME_DECIMALS
 from fervid.inference.temporal import labels_delay
-from fervid.inference.video import FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult
+from fervid.inference.video import (FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult,
+                                    wall_clock_now)
 
 LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
 
@@ -95,9 +96,9 @@ class LiveSession:
     def __init__(self, runner: VideoAnalyzer, record_dir: Path, slots: threading.Semaphore):
         self.record_dir = record_dir
         self.slots = slots  # shared by all viewers and image requests: analyses at once, whatever the load
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # the frames' time 0, by the wall clock the result's started_at
         self.frames = 0
-        self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0)
+        self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0, started_at=wall_clock_now())
         self.stream: FrameStream = runner.stream(self.result.fps)
         self.result.stage_seconds = self.stream.stages
         self.result.scene_cuts, self.result.scene_cut_tracks = self.stream.cut_times, self.stream.cut_tracks
@@ -265,7 +266,8 @@ def _save(session: LiveSession, store, prefix: str = "") -> dict:
     session.record_dir.rename(folder / "out")
     store.make_private(folder)  # written by the server's threads under the process's umask: 0600 as an upload's outputs
     store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
-                input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
+                input=None, filename="live session", error=None, stem=LIVE_STEM, live=True,
+                started_at=result.started_at)
     base, names = f"{prefix}/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)
     return {"type": "saved", "job_id": job_id, "result_url": f"{prefix}/v1/jobs/{job_id}/result",
             "frames": result.frames_analysed, "tracks": len(result.track_ids),

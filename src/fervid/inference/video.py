@@ -719,7 +719,8 @@ def table_outcome(path: str | Path) -> dict | None:
     """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
     (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
     last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
-    else None. None for a table that does not say (written before fervid recorded it)."""
+    else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
+    before fervid recorded it)."""
     import pyarrow.parquet as pq
 
     with open_parquet(path) as fh:
@@ -799,6 +800,9 @@ class VideoResult:
     frames_read: int = 0
     frames_analysed: int = 0
     duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
+    # live stream's session, whose times count from its start; None for a recording, whose times are its own
+    started_at: str | None = None
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
@@ -1066,6 +1070,7 @@ class VideoResult:
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
+                "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
                 # the length of the stretch analysed
                 "end_reached": round(self.duration, TIME_DECIMALS),
@@ -2872,7 +2877,7 @@ class ResultWriter:
         if self.table is not None:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
-                              "stopped_at": stopped_at})
+                              "stopped_at": stopped_at, "started_at": result.started_at})
         for log in self.result.tracks.values():
             last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
@@ -3005,7 +3010,8 @@ class VideoAnalyzer:
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
             hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
-            frame_shape: tuple[int, ...] | None = None) -> VideoResult:
+            frame_shape: tuple[int, ...] | None = None,
+            started_at: Callable[[], str | None] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -3013,7 +3019,9 @@ class VideoAnalyzer:
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
         ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it;
         ``frame_shape``: the (height, width) of the ``frames``, where known before they are read (a
-        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written).
+        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written);
+        ``started_at``: when the ``frames``' time 0 was by the wall clock, asked once they are read (a
+        :class:`LiveSource`'s :attr:`~LiveSource.started_at`), as :attr:`VideoResult.started_at` records it).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -3054,7 +3062,7 @@ class VideoAnalyzer:
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                     clock, size_changes, hdr)
+                                     clock, size_changes, hdr, started_at)
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
@@ -3097,7 +3105,7 @@ class VideoAnalyzer:
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
                  stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
                  size_changes: Callable[[tuple[int, int]], list[dict]] | None,
-                 hdr: tuple[str | None, bool]) -> VideoResult:
+                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None) -> VideoResult:
         """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
         outputs' lock held."""
         opts = self.options
@@ -3230,6 +3238,8 @@ class VideoAnalyzer:
             result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
+            if started_at is not None:
+                result.started_at = started_at()
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
                     writer.close(into_place=not writing_failed,
@@ -3442,6 +3452,14 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
 
 
+def wall_clock_now() -> str:
+    """Now by the wall clock, as a result's ``started_at`` records it: ISO 8601 to the millisecond with the local
+    UTC offset ("2026-12-06T15:42:33.120+01:00")."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A recording (a file, or one served
@@ -3499,6 +3517,9 @@ class LiveSource:
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
         self._start = time.perf_counter()
+        # the wall clock at time 0 of a camera's or live stream's frames, for a lab to place them among its own
+        # events; a recording's times are its own (from its start), not the session's
+        self.started_at = None if self.recorded else wall_clock_now()
         self._thread.start()
 
     @property
