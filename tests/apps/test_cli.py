@@ -1551,7 +1551,8 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     assert result.exit_code == 1, result.output
     assert f"error: {masked}: " in result.output and "stream lost after" in result.output
     assert "s3cret" not in result.output and "XYZ" not in result.output
-    saved = json.loads((out / f"127.0.0.1_{port}_cam_tracks.json").read_text(encoding="utf-8"))
+    (tracks,) = out.glob(f"127.0.0.1_{port}_cam_*_tracks.json")  # named by the session's start too
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
     assert saved["file"] == masked and saved["ok"] is False and "stream lost after" in saved["error"]
     assert saved["frames_analysed"] > 20 and saved["tracks"]  # what came before is kept
     for path in out.iterdir():
@@ -1563,12 +1564,15 @@ class _LiveStream:
     """carphone played in real time as a live MPEG-TS stream over HTTP (no length: a camera's kind of source), for
     one client."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
+        """``port``: another stream's again (0: a free one)."""
         import imageio_ffmpeg
 
-        with __import__("socket").socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        if not port:
+            with __import__("socket").socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
         self.url = f"http://127.0.0.1:{port}/cam.ts"
         self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
                                         "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
@@ -1609,6 +1613,46 @@ def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
     assert result.exit_code == 0, result.output
     (tracks,) = (tmp_path / "f").glob("*_tracks.json")
     assert json.loads(tracks.read_text(encoding="utf-8"))["started_at"] is None
+
+
+def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
+    """A camera's or stream's session cannot be had again: the next session into the same --out (the default
+    fervid-live/) silently replaced it, both named after the source. Each is named by its start; a file's session
+    replaces its earlier analysis, as `fervid video` does."""
+    out, port = tmp_path / "o", 0
+    for _ in range(2):  # the same URL's, within one second too
+        with _LiveStream(port) as stream:
+            port = stream.port
+            result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                         "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    first, second = sorted(out.glob("*_tracks.json"), key=lambda p: p.stat().st_mtime)
+    assert re.fullmatch(r"127\.0\.0\.1_\d+_cam_\d{8}-\d{6}(-2)?_tracks\.json", first.name)
+    assert second.name.startswith(f"127.0.0.1_{port}_cam_") and first != second
+    for tracks in (first, second):
+        stem = tracks.name.removesuffix("_tracks.json")
+        assert json.loads(tracks.read_text(encoding="utf-8"))["frames_analysed"] > 0
+        assert (out / f"{stem}_frames.csv").is_file()
+    # a session opened in the same second as one written there is named apart
+    import time
+
+    now = time.time()
+    taken = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + k)) for k in range(60)}
+    for stamp in taken:
+        (out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").write_text("{}", encoding="utf-8")
+    with _LiveStream(port) as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (apart,) = out.glob("*-2_tracks.json")
+    assert apart.name.removesuffix("-2_tracks.json").rpartition("_")[2] in taken
+    assert {(out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").read_text(encoding="utf-8") for stamp in taken} == {
+        "{}"}
+    for _ in range(2):
+        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                     "0.3", "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["carphone_pristine_tracks.json"]
 
 
 def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):

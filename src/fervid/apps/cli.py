@@ -1175,7 +1175,10 @@ def live(
     source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
-    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`). "
+                                                       "A camera's or stream's session is named by its start, "
+                                                       "camera0_20261206-154233_*, never replacing an earlier one; a "
+                                                       "file's replaces its earlier analysis, as `fervid video`'s."),
     port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input (Ctrl-C also ends a "
@@ -1277,10 +1280,18 @@ def live(
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     from fervid.folder_lock import FolderLocked
 
+    stem = src.stem
+    if not src.recorded:  # two sessions opened within one second: the second named apart, not replacing the first
+        from fervid.inference.video import OutputNames
+
+        taken = 1
+        while (out / OutputNames(stem).tracks_json).exists():
+            taken += 1
+            stem = f"{src.stem}-{taken}"
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
+                                clock=src.clock, stop=lambda: bool(stopping), stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
                                 frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)

@@ -3469,7 +3469,9 @@ class LiveSource:
     when Python exits can abort the interpreter ("FATAL: exception not rethrown").
 
     ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
-    and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
+    and ``stem`` the start of its output file names (:func:`source_stem`; a camera's or live stream's with the local
+    time it was opened, ``camera0_20261206-154233``: a session cannot be had again, and the next one into the same
+    folder replaced it). A camera or stream opens with its first
     frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
     and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`), or a recording
     served over the network before its length, ends the iteration with a :class:`VideoError` ("stream lost after
@@ -3501,6 +3503,8 @@ class LiveSource:
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
         self.recorded = self.is_file or count > 0
+        if not self.recorded:  # each session of a camera or stream is a recording of its own: its names say when
+            self.stem = f"{self.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
