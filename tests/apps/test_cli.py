@@ -1498,6 +1498,16 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     assert abs(float(seconds) - saved["duration"]) < 0.5  # the session's time, not the saving's after it
 
 
+def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path):
+    """A file's session that ended at --seconds printed its seconds and fps with the outputs' writing after it in
+    them (the annotated MP4, timelines: 1 s read, "in 2.5 s")."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    seconds = float(re.search(r"frames analysed in ([\d.]+) s", result.output).group(1))
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert abs(seconds - saved["duration"]) < 0.35
+
+
 def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
     """An MP4 whose index is at its end, served by python's http.server (no range requests), "analysed" 0 frames:
     exit 0, "ok": true, an empty output folder. An empty --source was read as the folder ".". """

@@ -1712,6 +1712,18 @@ def test_live_source_stops_its_reader_when_the_consumer_stops_early():
     assert src.delivered == 1
 
 
+def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them():
+    """close() stopped the session clock again after the source's end: the summary's seconds and fps took in the
+    outputs' writing after it (2.5 s for a 1 s session)."""
+    import time
+
+    with LiveSource(str(carphone()), max_seconds=0.5) as src:
+        frames = list(src)
+        ended = src.seconds
+        time.sleep(0.6)  # the outputs written
+    assert len(frames) > 0 and src.seconds == ended < 1.0
+
+
 def test_fervid_live_on_a_file_writes_what_fervid_video_writes(tmp_path, astronaut_rgb):
     """`live --source FILE` stamped frames by count / average fps (a variable-rate file's times were off by up to
     0.9 s), numbered them by frames analysed, not by the source's frame index, and reported a truncated file as

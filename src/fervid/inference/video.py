@@ -3603,9 +3603,9 @@ class LiveSource:
         item first (the newest frame, or the last one again), so that a consumer waiting for a frame that is
         not coming (a frozen stream) gets one in which to check its own stop flag; VideoAnalyzer.run's ``stop``
         is checked before a frame is analysed."""
-        if not self._stopped:
+        if self._finished_at is None:  # delivery may have ended before (the source's end): close() stops it too
             self._finished_at = time.perf_counter()
-            self._stopped = True
+        self._stopped = True
 
     def __iter__(self):
         """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
