@@ -3520,16 +3520,36 @@ class LiveSource:
         self._finished_at: float | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
-        self._start = time.perf_counter()
+        # The session starts when its first frame is asked for (start()), its consumer set up (its outputs' writers
+        # made, their libraries imported: 0.7-2.2 s on a busy machine, whose frames were counted as dropped to keep
+        # up). A recording waits for it, read on its own clock from then. A camera or live stream is read from now
+        # on, its frames let go of until then: its device's or connection's buffer stays fresh, not handed out
+        # seconds late as the session's first frames.
+        self._start: float | None = None
         # the wall clock at time 0 of a camera's or live stream's frames, for a lab to place them among its own
         # events; a recording's times are its own (from its start), not the session's
-        self.started_at = None if self.recorded else wall_clock_now()
-        self._thread.start()
+        self.started_at: str | None = None
+        if not self.recorded:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Time 0 of the session: frames are delivered (a recording's read on its clock) from now on. The first
+        frame asked for starts it, if not started before."""
+        with self._cond:
+            if self._start is not None or self._stopped:  # (stopped while the consumer was set up: no session)
+                return
+            self._start = time.perf_counter()
+            if not self.recorded:
+                self.started_at = wall_clock_now()
+        if self.recorded:
+            self._thread.start()
 
     @property
     def seconds(self) -> float:
         """Seconds from the start to the end of delivery (the stream's end, its loss or :meth:`stop`): not the
         time the outputs take to be written after it."""
+        if self._start is None:
+            return 0.0
         return (self._finished_at or time.perf_counter()) - self._start
 
     def _read(self) -> None:
@@ -3549,8 +3569,8 @@ class LiveSource:
                 except VideoError as exc:  # a file's frames that stopped changing (_FrozenFrames): said at its end
                     self.lost = str(exc)
                     break
-                waits.append(time.perf_counter() - asked)
-                now = time.perf_counter() - self._start
+                arrived = time.perf_counter()
+                waits.append(arrived - asked)
                 if not ok:
                     # A live stream has no end: one that stops was lost. A recording ends at its length: one served
                     # that stops short of it was lost too, and one read well past it has a length not its own (a
@@ -3566,8 +3586,13 @@ class LiveSource:
                             if waited >= 0.5 * self.timeout else
                             ": it ended (the connection closed or the device went away)"))
                     break
+                if not self.recorded:
+                    with self._cond:
+                        start = self._start
+                    if start is None or arrived < start:  # before the session: let go of, not counted
+                        continue
                 # a recording's own timestamps, as `fervid video` reads them; a camera's are the times they come
-                t = clock.frame_time(self.cap, index) if self.recorded else now
+                t = clock.frame_time(self.cap, index) if self.recorded else arrived - start
                 if self.recorded:  # pace a recording like a camera: its frames come in bursts over a network
                     delay = t - (time.perf_counter() - self._start)
                     if delay > 0:
@@ -3608,7 +3633,9 @@ class LiveSource:
         self._stopped = True
 
     def __iter__(self):
-        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
+        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for; the
+        first ask starts the session (:meth:`start`)."""
+        self.start()
         try:
             while True:
                 with self._cond:
@@ -3636,11 +3663,13 @@ class LiveSource:
     def close(self) -> None:
         self.stop()
         # a file's reader stops within a frame's pacing; a stream's within a frame, unless frozen (below)
-        self._thread.join(timeout=2 if self.is_file else 0.5)
+        reading = self._thread.ident is not None  # (a recording's reader starts with the session)
+        if reading:
+            self._thread.join(timeout=2 if self.is_file else 0.5)
         with self._cond:
             # a camera's or stream's reader still inside a read (a frozen stream's, until its read timeout) lets
             # go of the capture itself: released under it, OpenCV's capture is freed while in use
-            leave = not self._ended and not self.is_file
+            leave = reading and not self._ended and not self.is_file
             self._reader_releases = leave
         if not leave:
             self.cap.release()
