@@ -2606,6 +2606,25 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     assert result.ok and result.frames_analysed == 20
 
 
+def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(analyzer, tmp_path):
+    """After SIGTERM the tracks JSON disagreed with the annotated MP4: the frame handed out after the stop (a live
+    source's newest, which is neither analysed nor written) was counted in frames_read and set the duration."""
+    from fervid.inference.video import table_outcome
+
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1], 2 * i) for i in range(40)]  # a live source's: every other frame kept
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", centred=False))
+    calls = iter(range(10**6))
+    result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20)
+    assert result.frames_analysed == 20 and result.frames_read == 2 * 19 + 1
+    assert result.duration == pytest.approx(20 / 30)
+    saved = json.loads((tmp_path / "cam_tracks.json").read_text(encoding="utf-8"))
+    assert (saved["frames_read"], saved["duration"]) == (39, round(20 / 30, 4))
+    assert table_outcome(result.table_path)["stopped_at"] == round(19 / 30, 4)
+    video = cv2.VideoCapture(str(tmp_path / "cam_annotated.mp4"))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20
+
+
 def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
     """A CJK name drew empty boxes in the timeline's title and printed a matplotlib warning per character."""
     import shutil

@@ -3179,8 +3179,6 @@ class VideoAnalyzer:
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
                 frame_index = index[0] if index else first_index + decoded
-                result.frames_read = index[0] + 1 if index else frames_read
-                last_time = t
                 calling = "progress"
                 try:
                     if progress:
@@ -3189,13 +3187,18 @@ class VideoAnalyzer:
                     asked_to_stop = stop is not None and stop()
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
                     raised = exc
-                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                    result.error = (f"{source}: stopped at {t:.1f} s (frame {frames_read}) by "
                                     f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
                                     "cover the frames before")
                     break
                 if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
+                # counted once it is to be analysed (or passed over by the sampling): a frame a stop came with (a
+                # live source's newest, after Ctrl-C or SIGTERM) is neither analysed nor written, and counted it
+                # made the counts and the length disagree with the table and the annotated copy
+                result.frames_read = index[0] + 1 if index else frames_read
+                last_time = t
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
