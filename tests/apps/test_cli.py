@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -1674,6 +1675,17 @@ def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
                                      "0.3", "--method", "frame", "--no-annotate", "-q"])
         assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["carphone_pristine_tracks.json"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a camera is a /dev/videoN on Linux")
+def test_a_live_source_that_is_not_there_is_a_usage_error_whatever_its_kind(tmp_path):
+    """A missing file exited 2, a missing camera 1, and its device /dev/video37 2 with "no such file or folder"."""
+    for source, message in ((str(tmp_path / "nope.mp4"), f"--source {tmp_path / 'nope.mp4'}: no such file or folder"),
+                            ("37", "no camera 37 (/dev/video37 does not exist)"),
+                            ("/dev/video37", "no camera 37 (/dev/video37 does not exist)")):
+        result = runner.invoke(app, ["live", "--source", source, "--out", str(tmp_path / "o")])
+        assert (result.exit_code, result.output) == (2, f"error: {message}\n"), source
+    assert not (tmp_path / "o").exists()
 
 
 def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):

@@ -1208,7 +1208,7 @@ def live(
     --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera
 
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
@@ -1227,11 +1227,13 @@ def live(
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
-    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+    if not source.isdigit() and not is_stream_url(source) and not missing_camera(source):  # a video file, a device
         _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False, region=_region(region))
     _quiet_opencv()
+    if missing_camera(source):  # a source that is not there is the command line's to fix, as a missing file is
+        _fail(missing_camera(source), EXIT_USAGE)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",

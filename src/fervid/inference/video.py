@@ -3388,8 +3388,6 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
     "analysed" 0 frames and exited 0."""
-    import sys
-
     state: dict = {}
     lock = threading.Lock()
 
@@ -3433,9 +3431,8 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     if cap is not None:
         cap.release()
     if isinstance(target, int):
-        device = Path(f"/dev/video{target}")
-        if sys.platform.startswith("linux") and not device.exists():
-            raise VideoError(f"no camera {target} ({device} does not exist)")
+        if missing_camera(target):
+            raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
                              "permission?)")
@@ -3453,6 +3450,16 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
                     "`-movflags +faststart`)")
     cause = why_no_stream(target) if not state["opened"] else ""
     raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
+
+
+def missing_camera(source: str | int) -> str | None:
+    """Why camera ``source`` (an index, or its device /dev/videoN) is not there, where that is cheaply known (Linux,
+    where each camera is a /dev/videoN): "no camera 5 (/dev/video5 does not exist)"; else None."""
+    found = re.fullmatch(r"(?:/dev/video)?(\d+)", str(source))
+    if found is None or not sys.platform.startswith("linux"):
+        return None
+    device = Path(f"/dev/video{int(found.group(1))}")
+    return None if device.exists() else f"no camera {int(found.group(1))} ({device} does not exist)"
 
 
 def wall_clock_now() -> str:
