@@ -126,6 +126,25 @@ def test_a_saved_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path,
     assert table_outcome(next(folder.rglob("*_frames.parquet")))["started_at"] == job["started_at"]
 
 
+def test_a_saved_session_says_when_the_server_deletes_it(tmp_path, astronaut_rgb):
+    """Saved sessions were deleted with the server's finished jobs (24 h by default) and the page said nothing of
+    it: the saved message says when, and the page shows it."""
+    from datetime import datetime, timedelta, timezone
+
+    settings = ServerSettings(data_dir=tmp_path / "data", job_ttl_hours=2)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        with client.websocket_connect(LIVE) as ws:
+            ws.receive_json()
+            ws.send_bytes(frame_message(1, astronaut_rgb))
+            ws.receive_json()
+            ws.send_text(json.dumps({"type": "stop", "save": True}))
+            saved = ws.receive_json()
+        script = client.get("/static/live.js").text
+    expires = datetime.fromisoformat(saved["expires_at"])
+    assert abs(expires - datetime.now(timezone.utc) - timedelta(hours=2)) < timedelta(minutes=1)
+    assert "message.expires_at" in script and "deletes it on" in script
+
+
 def test_a_dark_picture_is_read_on_its_levels_stretched_and_said_to_be_dark(client, astronaut_rgb):
     """A webcam at night: the astronaut at a thirty-second of her brightness is found and read happy, and each
     result says the picture is dark (the page then suggests more light); a lit picture is not."""

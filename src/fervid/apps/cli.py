@@ -147,6 +147,11 @@ REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                                   "shows, or, every value 1 or less, fractions of its width and height "
                                   "(0.75,0.6,0.25,0.4). Scene cuts are told there too; boxes, tables and the "
                                   "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
+# where `fervid serve` and `fervid live`'s page keep their jobs (the page's saved sessions are jobs), and for how
+# long: ServerSettings' defaults
+DATA_DIR_OPTION = typer.Option(Path("fervid-data"), help="Where video jobs (sessions saved from the /live page among "
+                                                         "them) and their outputs are kept.")
+JOB_TTL_HOURS_OPTION = typer.Option(24.0, help="Finished jobs (saved /live sessions too) older than this are deleted.")
 START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from this time on (seconds, m:ss or "
                                                        "h:mm:ss): the file is sought there, not decoded from its "
                                                        "start; times stay the recording's own.")
@@ -1181,6 +1186,8 @@ def live(
                                                        "file's replaces its earlier analysis, as `fervid video`'s."),
     port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
+    data_dir: Path = DATA_DIR_OPTION,
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input (Ctrl-C also ends a "
                                                      "headless session, its outputs written)."),
     annotate: bool = typer.Option(True, "--annotate/--no-annotate",
@@ -1222,8 +1229,11 @@ def live(
             _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
                   "looks for faces in the whole picture", 2)
 
-        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser,
-               named_method=method)
+        try:
+            settings = ServerSettings(pipeline=options, data_dir=data_dir, job_ttl_hours=job_ttl_hours)
+        except ValueError as exc:
+            _bad_value(exc)
+        _serve(settings, "127.0.0.1", port, page="/live", open_browser=open_browser, named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
@@ -2424,11 +2434,11 @@ def batch(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
+    data_dir: Path = DATA_DIR_OPTION,
     max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
     max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
     workers: int = typer.Option(1, help="Video analysis workers."),
-    job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,

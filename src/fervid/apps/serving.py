@@ -165,8 +165,8 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
         f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, window "
         f"{ran['window']:g} s, detection every {ran['detect_every']:g} s, {frames}"
         + "".join(f", {p}" for p in pictures),
-        f"data: {Path(settings.data_dir).absolute()} (finished jobs deleted {settings.job_ttl_hours:g} h after they "
-        "end)",
+        f"data: {Path(settings.data_dir).absolute()} (finished jobs, sessions saved from /live among them, deleted "
+        f"{settings.job_ttl_hours:g} h after they end)",
         f"limits: uploads up to {settings.max_upload_mb:g} MB, {settings.max_images_per_request} images per request, "
         f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_video_pixels / 1e6:g} per video "
         f"frame, {settings.max_concurrent_images} images analysed "
