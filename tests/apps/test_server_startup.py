@@ -28,6 +28,10 @@ def test_fervid_live_keeps_its_pages_saved_sessions_where_and_as_long_as_it_is_t
     assert started.exit_code == 0, started.output
     assert f"data: {tmp_path / 'd'} (finished jobs, sessions saved from /live among them, deleted 168 h after they " \
            "end)" in started.output.splitlines() and calls
+    # per-frame labels read no window: the start-up crashed saying so (TypeError)
+    frame = CliRunner().invoke(app, ["live", "--no-open", "--port", str(free_port()), "--data-dir",
+                                     str(tmp_path / "d"), "--method", "frame"])
+    assert frame.exit_code == 0 and "videos: frame, no window, detection every" in frame.output, frame.output
     refused = CliRunner().invoke(app, ["live", "--no-open", "--job-ttl-hours", "0"])
     assert (refused.exit_code, refused.output) == (2, "error: --job-ttl-hours must be positive, not 0.0\n")
 
