@@ -163,6 +163,12 @@ REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                                   "shows, or, every value 1 or less, fractions of its width and height "
                                   "(0.75,0.6,0.25,0.4). Scene cuts are told there too; boxes, tables and the "
                                   "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
+# where `fervid serve` and `fervid live`'s page keep their jobs (the page's saved sessions are jobs), and for how
+# long: ServerSettings' defaults (fervid.apps.defaults)
+DATA_DIR_OPTION = typer.Option(app_defaults.DATA_DIR, help="Where video jobs (sessions saved from the /live page "
+                                                            "among them) and their outputs are kept.")
+JOB_TTL_HOURS_OPTION = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs (saved /live sessions too) older "
+                                                                     "than this are deleted.")
 START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from this time on (seconds, m:ss or "
                                                        "h:mm:ss): the file is sought there, not decoded from its "
                                                        "start; times stay the recording's own.")
@@ -1213,10 +1219,15 @@ def live(
     source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
-    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`). "
+                                                       "A camera's or stream's session is named by its start, "
+                                                       "camera0_20261206-154233_*, never replacing an earlier one; a "
+                                                       "file's replaces its earlier analysis, as `fervid video`'s."),
     port: int = typer.Option(app_defaults.PORT, min=1, max=65535,
                              help=f"Browser: the port to serve /live on ({app_defaults.HOST} only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
+    data_dir: Path = DATA_DIR_OPTION,
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
                                                      "also ends the session, its outputs written)."),
     annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
@@ -1244,7 +1255,7 @@ def live(
     --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera
 
     _refuse_window_for_frame(ctx, method)
     if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
@@ -1255,8 +1266,9 @@ def live(
         _refuse_typed(ctx, ("out",), "is for a headless session (--source FILE, CAMERA or URL): a session the /live "
                                      "page saves is a video job, kept in the server's data folder")
     else:
-        _refuse_typed(ctx, ("port", "open_browser"), "is for the browser's /live page (no --source): a headless "
-                                                     "session serves nothing")
+        _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours"),
+                      "is for the browser's /live page (no --source): a headless session serves nothing and keeps no "
+                      "jobs")
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                         annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
@@ -1269,16 +1281,21 @@ def live(
             _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
                   "looks for faces in the whole picture", 2)
 
-        _serve(ServerSettings(pipeline=options), app_defaults.HOST, port, page="/live", open_browser=open_browser,
-               named_method=method)
+        try:
+            settings = ServerSettings(pipeline=options, data_dir=data_dir, job_ttl_hours=job_ttl_hours)
+        except ValueError as exc:
+            _bad_value(exc)
+        _serve(settings, app_defaults.HOST, port, page="/live", open_browser=open_browser, named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
-    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+    if not source.isdigit() and not is_stream_url(source) and not missing_camera(source):  # a video file, a device
         _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False, region=_region(region))
     _quiet_opencv()
+    if missing_camera(source):  # a source that is not there is the command line's to fix, as a missing file is
+        _fail(missing_camera(source), EXIT_USAGE)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
@@ -1327,12 +1344,20 @@ def live(
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     from fervid.folder_lock import FolderLocked
 
+    stem = src.stem
+    if not src.recorded:  # two sessions opened within one second: the second named apart, not replacing the first
+        from fervid.inference.video import OutputNames
+
+        taken = 1
+        while (out / OutputNames(stem).tracks_json).exists():
+            taken += 1
+            stem = f"{src.stem}-{taken}"
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
+                                clock=src.clock, stop=lambda: bool(stopping), stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
-                                frame_shape=src.cap.frame_shape)
+                                frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
@@ -2472,11 +2497,11 @@ def serve(
     host: str = typer.Option(app_defaults.HOST, help="Address to bind; the default keeps the server local to this "
                                                      "machine."),
     port: int = typer.Option(app_defaults.PORT, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path = typer.Option(app_defaults.DATA_DIR, help="Where video jobs and their outputs are kept."),
+    data_dir: Path = DATA_DIR_OPTION,
     max_upload_mb: float = typer.Option(app_defaults.MAX_UPLOAD_MB, help="Largest upload accepted (413 above)."),
     max_queued_jobs: int = typer.Option(app_defaults.MAX_QUEUED_JOBS, help="Video jobs waiting at most (429 above)."),
     workers: int = typer.Option(app_defaults.SERVER_WORKERS, help="Video analysis workers."),
-    job_ttl_hours: float = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs older than this are deleted."),
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,

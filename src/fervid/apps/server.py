@@ -1202,7 +1202,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.websocket("/v1/live")
     async def live_socket(ws: WebSocket):
-        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
+        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers,
+                         settings.job_ttl_hours)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or

@@ -711,7 +711,8 @@ def table_outcome(path: str | Path) -> dict | None:
     """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
     (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
     last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
-    else None. None for a table that does not say (written before fervid recorded it)."""
+    else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
+    before fervid recorded it)."""
     import pyarrow.parquet as pq
 
     with open_parquet(path) as fh:
@@ -791,6 +792,9 @@ class VideoResult:
     frames_read: int = 0
     frames_analysed: int = 0
     duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
+    # live stream's session, whose times count from its start; None for a recording, whose times are its own
+    started_at: str | None = None
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
@@ -1052,6 +1056,7 @@ class VideoResult:
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
+                "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
                 # the length of the stretch analysed
                 "end_reached": round(self.duration, TIME_DECIMALS),
@@ -2880,7 +2885,7 @@ class ResultWriter:
         if self.table is not None:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
-                              "stopped_at": stopped_at})
+                              "stopped_at": stopped_at, "started_at": result.started_at})
         for log in self.result.tracks.values():
             last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
@@ -3012,7 +3017,8 @@ class VideoAnalyzer:
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
             hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
-            frame_shape: tuple[int, ...] | None = None) -> VideoResult:
+            frame_shape: tuple[int, ...] | None = None,
+            started_at: Callable[[], str | None] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -3020,7 +3026,9 @@ class VideoAnalyzer:
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
         ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it;
         ``frame_shape``: the (height, width) of the ``frames``, where known before they are read (a
-        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written).
+        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written);
+        ``started_at``: when the ``frames``' time 0 was by the wall clock, asked once they are read (a
+        :class:`LiveSource`'s :attr:`~LiveSource.started_at`), as :attr:`VideoResult.started_at` records it).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -3061,7 +3069,7 @@ class VideoAnalyzer:
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                     clock, size_changes, hdr)
+                                     clock, size_changes, hdr, started_at)
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
@@ -3104,7 +3112,7 @@ class VideoAnalyzer:
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
                  stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
                  size_changes: Callable[[tuple[int, int]], list[dict]] | None,
-                 hdr: tuple[str | None, bool]) -> VideoResult:
+                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None) -> VideoResult:
         """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
         outputs' lock held."""
         opts = self.options
@@ -3178,8 +3186,6 @@ class VideoAnalyzer:
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
                 frame_index = index[0] if index else first_index + decoded
-                result.frames_read = index[0] + 1 if index else frames_read
-                last_time = t
                 calling = "progress"
                 try:
                     if progress:
@@ -3188,13 +3194,18 @@ class VideoAnalyzer:
                     asked_to_stop = stop is not None and stop()
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
                     raised = exc
-                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                    result.error = (f"{source}: stopped at {t:.1f} s (frame {frames_read}) by "
                                     f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
                                     "cover the frames before")
                     break
                 if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
+                # counted once it is to be analysed (or passed over by the sampling): a frame a stop came with (a
+                # live source's newest, after Ctrl-C or SIGTERM) is neither analysed nor written, and counted it
+                # made the counts and the length disagree with the table and the annotated copy
+                result.frames_read = index[0] + 1 if index else frames_read
+                last_time = t
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
@@ -3237,6 +3248,8 @@ class VideoAnalyzer:
             result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
+            if started_at is not None:
+                result.started_at = started_at()
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
                     writer.close(into_place=not writing_failed,
@@ -3382,8 +3395,6 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
     "analysed" 0 frames and exited 0."""
-    import sys
-
     state: dict = {}
     lock = threading.Lock()
 
@@ -3427,9 +3438,8 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     if cap is not None:
         cap.release()
     if isinstance(target, int):
-        device = Path(f"/dev/video{target}")
-        if sys.platform.startswith("linux") and not device.exists():
-            raise VideoError(f"no camera {target} ({device} does not exist)")
+        if missing_camera(target):
+            raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
                              "permission?)")
@@ -3449,6 +3459,24 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
 
 
+def missing_camera(source: str | int) -> str | None:
+    """Why camera ``source`` (an index, or its device /dev/videoN) is not there, where that is cheaply known (Linux,
+    where each camera is a /dev/videoN): "no camera 5 (/dev/video5 does not exist)"; else None."""
+    found = re.fullmatch(r"(?:/dev/video)?(\d+)", str(source))
+    if found is None or not sys.platform.startswith("linux"):
+        return None
+    device = Path(f"/dev/video{int(found.group(1))}")
+    return None if device.exists() else f"no camera {int(found.group(1))} ({device} does not exist)"
+
+
+def wall_clock_now() -> str:
+    """Now by the wall clock, as a result's ``started_at`` records it: ISO 8601 to the millisecond with the local
+    UTC offset ("2026-12-06T15:42:33.120+01:00")."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A recording (a file, or one served
@@ -3458,7 +3486,9 @@ class LiveSource:
     when Python exits can abort the interpreter ("FATAL: exception not rethrown").
 
     ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
-    and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
+    and ``stem`` the start of its output file names (:func:`source_stem`; a camera's or live stream's with the local
+    time it was opened, ``camera0_20261206-154233``: a session cannot be had again, and the next one into the same
+    folder replaced it). A camera or stream opens with its first
     frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
     and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`), or a recording
     served over the network before its length, ends the iteration with a :class:`VideoError` ("stream lost after
@@ -3490,6 +3520,8 @@ class LiveSource:
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
         self.recorded = self.is_file or count > 0
+        if not self.recorded:  # each session of a camera or stream is a recording of its own: its names say when
+            self.stem = f"{self.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
@@ -3505,13 +3537,36 @@ class LiveSource:
         self._finished_at: float | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
-        self._start = time.perf_counter()
-        self._thread.start()
+        # The session starts when its first frame is asked for (start()), its consumer set up (its outputs' writers
+        # made, their libraries imported: 0.7-2.2 s on a busy machine, whose frames were counted as dropped to keep
+        # up). A recording waits for it, read on its own clock from then. A camera or live stream is read from now
+        # on, its frames let go of until then: its device's or connection's buffer stays fresh, not handed out
+        # seconds late as the session's first frames.
+        self._start: float | None = None
+        # the wall clock at time 0 of a camera's or live stream's frames, for a lab to place them among its own
+        # events; a recording's times are its own (from its start), not the session's
+        self.started_at: str | None = None
+        if not self.recorded:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Time 0 of the session: frames are delivered (a recording's read on its clock) from now on. The first
+        frame asked for starts it, if not started before."""
+        with self._cond:
+            if self._start is not None or self._stopped:  # (stopped while the consumer was set up: no session)
+                return
+            self._start = time.perf_counter()
+            if not self.recorded:
+                self.started_at = wall_clock_now()
+        if self.recorded:
+            self._thread.start()
 
     @property
     def seconds(self) -> float:
         """Seconds from the start to the end of delivery (the stream's end, its loss or :meth:`stop`): not the
         time the outputs take to be written after it."""
+        if self._start is None:
+            return 0.0
         return (self._finished_at or time.perf_counter()) - self._start
 
     def _read(self) -> None:
@@ -3531,8 +3586,8 @@ class LiveSource:
                 except VideoError as exc:  # a file's frames that stopped changing (_FrozenFrames): said at its end
                     self.lost = str(exc)
                     break
-                waits.append(time.perf_counter() - asked)
-                now = time.perf_counter() - self._start
+                arrived = time.perf_counter()
+                waits.append(arrived - asked)
                 if not ok:
                     # A live stream has no end: one that stops was lost. A recording ends at its length: one served
                     # that stops short of it was lost too, and one read well past it has a length not its own (a
@@ -3548,8 +3603,13 @@ class LiveSource:
                             if waited >= 0.5 * self.timeout else
                             ": it ended (the connection closed or the device went away)"))
                     break
+                if not self.recorded:
+                    with self._cond:
+                        start = self._start
+                    if start is None or arrived < start:  # before the session: let go of, not counted
+                        continue
                 # a recording's own timestamps, as `fervid video` reads them; a camera's are the times they come
-                t = clock.frame_time(self.cap, index) if self.recorded else now
+                t = clock.frame_time(self.cap, index) if self.recorded else arrived - start
                 if self.recorded:  # pace a recording like a camera: its frames come in bursts over a network
                     delay = t - (time.perf_counter() - self._start)
                     if delay > 0:
@@ -3585,12 +3645,14 @@ class LiveSource:
         item first (the newest frame, or the last one again), so that a consumer waiting for a frame that is
         not coming (a frozen stream) gets one in which to check its own stop flag; VideoAnalyzer.run's ``stop``
         is checked before a frame is analysed."""
-        if not self._stopped:
+        if self._finished_at is None:  # delivery may have ended before (the source's end): close() stops it too
             self._finished_at = time.perf_counter()
-            self._stopped = True
+        self._stopped = True
 
     def __iter__(self):
-        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
+        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for; the
+        first ask starts the session (:meth:`start`)."""
+        self.start()
         try:
             while True:
                 with self._cond:
@@ -3618,11 +3680,13 @@ class LiveSource:
     def close(self) -> None:
         self.stop()
         # a file's reader stops within a frame's pacing; a stream's within a frame, unless frozen (below)
-        self._thread.join(timeout=2 if self.is_file else 0.5)
+        reading = self._thread.ident is not None  # (a recording's reader starts with the session)
+        if reading:
+            self._thread.join(timeout=2 if self.is_file else 0.5)
         with self._cond:
             # a camera's or stream's reader still inside a read (a frozen stream's, until its read timeout) lets
             # go of the capture itself: released under it, OpenCV's capture is freed while in use
-            leave = not self._ended and not self.is_file
+            leave = reading and not self._ended and not self.is_file
             self._reader_releases = leave
         if not leave:
             self.cap.release()
