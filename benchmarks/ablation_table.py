@@ -23,6 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
+
 
 def describe(cfg: dict) -> str:
     parts = []
@@ -67,7 +69,8 @@ def main() -> None:
                         help="Describe each run of --runs by the settings it changes against --base "
                              "(for from-scratch ablations, e.g. --runs runs/ablation_scratch --base scratch_base).")
     parser.add_argument("--ferplus", help="FER+ votes (fer2013new.csv): add a FER+ PublicTest column.")
-    parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
+    parser.add_argument("--data", type=Path, default=DATA / "fer2013" / "fer2013.csv.gz",
+                        help="FER2013 CSV, for --ferplus, --soup and --ensemble (default: %(default)s)")
     parser.add_argument("--soup", nargs="*", default=["ft_base", "ft_cutmix"],
                         help="Runs whose last weights are averaged into one model (a uniform 'model soup'); "
                              "needs torch. --soup with no names skips it.")
@@ -78,15 +81,18 @@ def main() -> None:
                              "(an ensemble: 2 passes per model per face), one row; repeat the flag for more "
                              "ensembles; needs torch.")
     args = parser.parse_args()
-    scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 or args.ensemble else None
 
     def load(run: Path):
         metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
         return json.loads((run / "config.json").read_text()), metrics
 
+    if not args.runs.is_dir():  # before FER2013 is loaded for a soup or an ensemble (seconds)
+        raise SystemExit(f"error: {args.runs}: no such folder (the run folders `fervid train --out` wrote; --runs)")
     runs = sorted(p for p in args.runs.iterdir() if (p / "metrics.jsonl").is_file() and (p / "metrics.jsonl").stat().st_size)
     if not runs:
-        raise SystemExit(f"{args.runs}: no run folders with metrics.jsonl")
+        raise SystemExit(f"error: {args.runs}: no run folders with metrics.jsonl")
+    with data_or_exit():
+        scorer = Scorer(args.data, args.ferplus) if args.ferplus or len(args.soup) >= 2 or args.ensemble else None
     table = {run.name: load(run) for run in runs}
     base_cfg, base_metrics = table.get(args.base, (None, None))
     base_final = base_metrics[-1]["val_acc"] if base_metrics else None
@@ -130,7 +136,7 @@ def main() -> None:
 class Scorer:
     """PublicTest accuracy of networks rebuilt from run folders (torch); each test set is loaded once."""
 
-    def __init__(self, data: str, ferplus_csv: str | None):
+    def __init__(self, data: Path, ferplus_csv: str | None):
         from fervid.evaluation.datasets import load_fer2013, load_ferplus
 
         self.fer2013 = load_fer2013(data, "PublicTest")

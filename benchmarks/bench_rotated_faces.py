@@ -26,6 +26,7 @@ from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus, 
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.detect import UPRIGHT_MIN_SCORE, stand_upright
 from fervid.machine import cpu_model
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 CANDIDATE_SCORES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -52,17 +53,27 @@ def score_faces(analyzer: Analyzer, greys: list[np.ndarray], labels: np.ndarray,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--training-faces", type=int, default=4000, help="FER2013 Training faces for false turns")
+    parser.add_argument("--limit", type=int,
+                        help="only the first N faces of JAFFE, CK+ and PublicTest each (a quick check; default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit: at least 1 face")
+    first = slice(args.limit)  # slice(None): all
     analyzer = Analyzer()
     report = {"cpu": cpu_model(), "model": analyzer.model_config.name, "detector": analyzer.detector_name,
-              "upright_min_score": UPRIGHT_MIN_SCORE, "turned": {}}
+              "upright_min_score": UPRIGHT_MIN_SCORE, "limit": args.limit, "turned": {}}
 
-    jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase", crop_faces=lambda greys: (np.stack(greys),
-                                                                                    np.ones(len(greys), bool)))
-    ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
+    with data_or_exit():
+        jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase", crop_faces=lambda greys: (np.stack(greys),
+                                                                                        np.ones(len(greys), bool)))
+        ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
+        training = load_fer2013(args.data / "fer2013" / "fer2013.csv.gz", "Training")
+        public = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
+                              "PublicTest")
+    jaffe, ckplus, public = (ds.subset(first) for ds in (jaffe, ckplus, public))
     big = [cv2.resize(g, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) for g in ckplus.images]
     print("| faces | quarter turns | found | stood upright by the right turn | accuracy, stood upright | as found |")
     print("|---|---|---|---|---|---|")
@@ -75,7 +86,6 @@ def main() -> None:
             print(f"| {name} | {k} | {row['found']} of {row['faces']} | {row['turns_found'][str((4 - k) % 4)]} | "
                   f"{row['accuracy_stood_upright']:.3f} | {row['accuracy_as_found']:.3f} |")
 
-    training = load_fer2013(args.data / "fer2013" / "fer2013.csv.gz", "Training")
     false_turns, found = dict.fromkeys(CANDIDATE_SCORES, 0), 0
     for grey in tqdm(training.images[: args.training_faces], desc="FER2013 Training", leave=False):
         bgr = cv2.cvtColor(cv2.resize(grey, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
@@ -90,8 +100,6 @@ def main() -> None:
     print(f"\nFER2013 Training, {found} faces found: turned (all falsely) at a candidate score of at least "
           + ", ".join(f"{s}: {n}" for s, n in false_turns.items()))
 
-    public = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
-                          "PublicTest")
     big = [cv2.resize(g, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) for g in public.images]
     row = score_faces(analyzer, big, np.asarray(public.labels), "FER2013 PublicTest")
     report["ferplus_publictest_upscaled"] = row

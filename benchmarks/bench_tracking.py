@@ -23,7 +23,6 @@ import argparse
 import platform
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np

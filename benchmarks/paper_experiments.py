@@ -22,6 +22,7 @@ from fervid.inference.detect import DEFAULT_DETECTOR
 from fervid.evaluation.datasets import to_sequences
 from fervid.research.experiments import run_experiment, save_result
 from fervid.inference.models import PAPER_MODEL
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 
 PAPER = {("jaffe", "lstm-cnn"): 0.83, ("ckplus", "lstm-cnn"): 0.39, ("jaffe+ckplus", "lstm-cnn"): 0.44,
          ("jaffe", "lstm-pixels"): 0.21, ("ckplus", "lstm-pixels"): 0.16}
@@ -29,8 +30,8 @@ PAPER = {("jaffe", "lstm-cnn"): 0.83, ("ckplus", "lstm-cnn"): 0.39, ("jaffe+ckpl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckplus", default="../shared/data/ckplus48/CK+48")
-    parser.add_argument("--jaffe", default="../shared/data/jaffe/jaffedbase")
+    parser.add_argument("--ckplus", type=Path, default=DATA / "ckplus48" / "CK+48", help="default: %(default)s")
+    parser.add_argument("--jaffe", type=Path, default=DATA / "jaffe" / "jaffedbase", help="default: %(default)s")
     parser.add_argument("--cnn-checkpoint", type=Path, default=Path("runs/fer2013_vgg_stage2/best.pt"))
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
     parser.add_argument("--models", nargs="+", default=["lstm-cnn", "lstm-pixels", "cnn-finetune"])
@@ -38,16 +39,21 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=6)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector (JAFFE heads, video); the numbers in docs/results.md sections 0-6 were measured with yuface")
     args = parser.parse_args()
+    if "cnn-finetune" in args.models and not args.cnn_checkpoint.is_file():
+        raise SystemExit(f"error: {args.cnn_checkpoint}: no such file (cnn-finetune fine-tunes this checkpoint of "
+                         "fervid train's; --cnn-checkpoint)")
     analyzer = Analyzer(PAPER_MODEL, detector=args.detector)  # the published design's CNN, trained on FER2013's labels
     rows = []
     for name in args.datasets:
-        ds = load_dataset(name, args.jaffe if name == "jaffe" else args.ckplus, jaffe_path=args.jaffe,
-                          crop_faces=analyzer.crop_faces)
+        with data_or_exit():
+            ds = load_dataset(name, args.jaffe if name == "jaffe" else args.ckplus, jaffe_path=args.jaffe,
+                              crop_faces=analyzer.crop_faces)
         seq = to_sequences(ds)
         for model in args.models:
             for protocol in ("random", "subject"):
-                epochs = args.finetune_epochs if model == "cnn-finetune" else None
-                r = run_experiment(seq, model, protocol, analyzer.cnn, args.cnn_checkpoint, epochs=epochs)
+                finetune = model == "cnn-finetune"  # run_experiment refuses a checkpoint another model would ignore
+                r = run_experiment(seq, model, protocol, analyzer.cnn, args.cnn_checkpoint if finetune else None,
+                                   epochs=args.finetune_epochs if finetune else None)
                 save_result(r, args.out)
                 acc = np.array(r.fold_accuracies)
                 rows.append((name, model, protocol, r.evaluation.accuracy, acc.mean(), acc.std(), len(acc),

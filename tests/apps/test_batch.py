@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import write_participant_behind_small_face
+
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
 from fervid.inference.options import PipelineOptions
@@ -260,7 +262,7 @@ def test_devices_and_fifos_are_reported_not_read(tmp_path, astronaut_rgb):
         out = tmp_path / f"out{len(inputs)}"
         cli = subprocess.run([sys.executable, "-m", "fervid.apps.cli", "batch", *inputs, "--out", str(out), "-q"],
                              capture_output=True, text=True, timeout=120)
-        assert cli.returncode == 1
+        assert cli.returncode == 1, cli.stderr
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summary["done"] == 1 and summary["failed"] == failed
         assert all("not a regular file" in f["error"] for f in summary["failures"])
@@ -575,6 +577,7 @@ def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_e
     import pyarrow.parquet as pq
 
     import fervid
+    from fervid.apps.schemas import ImagesOut
     from fervid.inference.models import file_sha256, resolve_model_dir
     from fervid.inference.temporal import shipped_temporal_models
 
@@ -593,8 +596,11 @@ def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_e
     assert first["made_with"] == [{**made_with, "files": 3}]
     assert json.loads(pq.read_schema(out / "dataset.parquet").metadata[b"fervid"]) == {
         **settings, "made_with": first["made_with"]}
-    # each file's own JSON says the same
+    # each file's own JSON says the same, and is the document `fervid image --json` writes (the API's ImagesOut)
     image = json.loads((out / first["outputs"][str(corpus / "img000.jpg")] / "result.json").read_text("utf-8"))
+    ImagesOut.model_validate(image)
+    assert image["face_crops"] is False and image["failed"] == 0
+    assert image["files"][0]["file"] == str(corpus / "img000.jpg") and image["files"][0]["faces"]
     assert {k: image[k] for k in ("weights_sha256", "fervid", "onnxruntime")} == {
         "weights_sha256": settings["weights_sha256"], **made_with}
     # a folder made by an earlier fervid (as if: its files' recorded version rewritten) goes on, redoing nothing
@@ -1104,7 +1110,8 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
     import pyarrow.parquet as pq
 
     from fervid.emotions import EMOTIONS
-    from fervid.inference.video import TABLE_COLUMNS, table_schema
+    from fervid.inference.records import table_schema
+    from fervid.inference.video import TABLE_COLUMNS
 
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(7), rows)
@@ -1114,7 +1121,7 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
                **{e: probabilities[:, i] for i, e in enumerate(EMOTIONS)},
                "emotion": np.array(EMOTIONS)[probabilities.argmax(1)], "confidence": probabilities.max(1),
                "uncertain": probabilities.max(1) < 0.5, "detected": np.arange(rows) % 3 == 0}
-    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema())
+    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema(TABLE_COLUMNS))
     pq.write_table(table, path, row_group_size=4096)  # as FrameTableWriter writes it: a row group per chunk
     return path
 
@@ -1480,22 +1487,9 @@ def test_a_file_of_two_video_streams_is_noted_in_files_csv(tmp_path):
 def test_a_face_followed_giving_way_to_a_larger_one_is_noted_in_files_csv(tmp_path, astronaut_rgb):
     """With --max-faces 1 a face found first gave way to a larger one under the same number, unsaid; the newcomer
     is a new track now, and files.csv's note says so as `fervid video`'s notice does."""
-    import cv2
-
-    from fervid.inference.video import H264Writer
-
-    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
     corpus = tmp_path / "c"
     corpus.mkdir()
-    writer = H264Writer(corpus / "webcam.mp4", 640, 360, 25.0)
-    for i in range(30):  # the participant sits down 0.3 s in, in front of a smaller face found first
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
-        if i >= 8:
-            frame[100:320, 150:360] = face
-        writer.write(frame)
-    writer.close()
+    write_participant_behind_small_face(corpus / "webcam.mp4", astronaut_rgb, frames=30)
     run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=PipelineOptions(
         annotate=False, method="frame", max_faces=1)), progress=False)
     files = pd.read_csv(tmp_path / "out" / "files.csv").set_index("file")
@@ -1706,7 +1700,7 @@ def test_a_small_images_annotated_copy_is_enlarged_so_its_label_can_be_read(tmp_
     assert copy.shape == (288, 288, 3)
     np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], np.broadcast_to(face[27, 24], (6, 6, 3)))
     (result,) = (tmp_path / "out" / "files").glob("*/result.json")
-    box = json.loads(result.read_text(encoding="utf-8"))["faces"][0]["box"]
+    box = json.loads(result.read_text(encoding="utf-8"))["files"][0]["faces"][0]["box"]
     assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48
 
 
@@ -1784,3 +1778,70 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
         assert (segments.seen_seconds > 1.9).all()
     other = CliRunner().invoke(app, args)
     assert other.exit_code == 2 and "made with segments=[[0.0, 2.0, 'first'], [2.0, 4.0, 'second']]" in other.output
+
+
+def test_a_batch_says_once_a_run_that_its_window_holds_too_few_frames_for_the_method(tmp_path):
+    """`fervid video --sample-fps 1 --method mean` says that a 1 s window then holds the frame alone (nothing to
+    smooth); `fervid batch` recorded frames_per_window 1 in every video's JSON and said nothing. It says it once a
+    run, however many videos it applies to, and keeps it among the run's notices."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(CARPHONE), "-vf", "hflip",
+                    str(corpus / "mirrored.mp4")], check=True)
+    out = tmp_path / "out"
+    args = ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate", "--key-frames", "0", "-q"]
+    ran = CliRunner().invoke(app, [*args, "--sample-fps", "1"])
+    assert ran.exit_code == 0, ran.output
+    said = "a 1 s centred window holds 1 analysed frame: --method mean has nothing to smooth"
+    assert " ".join(ran.output.split()).count(said) == 1, ran.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["done"] == 2 and [said in notice for notice in summary["this_run"]["notices"]] == [True]
+    for tracks in (out / "files").glob("*/*_tracks.json"):
+        assert json.loads(tracks.read_text(encoding="utf-8"))["frames_per_window"] == 1
+    full_rate = CliRunner().invoke(app, [*args[:3], str(tmp_path / "full"), *args[4:]])
+    assert full_rate.exit_code == 0 and "nothing to smooth" not in full_rate.output, full_rate.output
+
+
+def test_frames_memory_mb_is_among_a_batchs_settings_as_it_changes_the_frames_analysed(tmp_path):
+    """--frames-memory-mb was not among the settings a run going on is compared with, though a video whose frames do
+    not fit in it is analysed at fewer frames a second (unlike --max-video-megapixels, which refuses a video, tried
+    again by the next run, and analyses none otherwise): one folder mixed the two rates. A folder made before it
+    was recorded, whose value is not known, takes this run's."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    args = ["batch", str(corpus), "--method", "mean", "--no-annotate", "--key-frames", "0", "--end", "2", "-q"]
+    analysed = {}
+    for memory in ("2000", "2"):
+        ran = CliRunner().invoke(app, [*args, "--out", str(tmp_path / memory), "--frames-memory-mb", memory])
+        assert ran.exit_code == 0, ran.output
+        (tracks,) = (tmp_path / memory / "files").glob("*/clip_tracks.json")
+        analysed[memory] = json.loads(tracks.read_text(encoding="utf-8"))["frames_analysed"]
+        summary = json.loads((tmp_path / memory / "summary.json").read_text(encoding="utf-8"))
+        assert summary["settings"]["frames_memory_mb"] == float(memory)
+    assert analysed["2"] < analysed["2000"] == 60  # the same video, another result
+    other = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000"), "--frames-memory-mb", "2"])
+    assert other.exit_code == 2 and "made with frames_memory_mb=2000.0" in other.output and \
+        "asks for frames_memory_mb=2.0" in other.output, other.output
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000")]).exit_code == 0  # the same: it goes on
+    with sqlite3.connect(tmp_path / "2000" / "state.sqlite") as db:  # as a folder made before it was recorded
+        db.execute("DELETE FROM settings WHERE name = 'frames_memory_mb'")
+    db.close()
+    before = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "2000"), "--frames-memory-mb", "500"])
+    assert before.exit_code == 0, before.output
+    summary = json.loads((tmp_path / "2000" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["frames_memory_mb"] == 500.0

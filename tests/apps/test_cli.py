@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree
+from conftest import REPO, in_source_tree, write_participant_behind_small_face
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -766,18 +767,20 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
     from fervid.emotions import EMOTIONS
     from fervid.inference.models import resolve_model_dir
 
-    for model, said in (("ferplus_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
-                                         "in its training_config.json)", "its temperature was fitted on FER2013's "
-                                         "PublicTest faces (calibration.json)"]),
-                        ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage "
-                                         "in its training_config.json)"])):  # (its fitted temperature not applied)
+    # ferplus_vgg was exported from its last epoch (training_summary.json): PublicTest chose no epoch of it, and a
+    # fitted temperature changes no label
+    for model, said, flattered in (
+            ("ferplus_vgg", ["its temperature was fitted on FER2013's PublicTest faces (calibration.json)"],
+             "its calibration on these faces reads better"),
+            ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage in its "
+                             "training_config.json)"],  # (its fitted temperature not applied)
+             "its accuracy and calibration on these faces read better")):
         out = tmp_path / model
         result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", model, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert f"notice: {' and '.join(said)}: its accuracy and calibration on these faces read better" in \
-            result.stdout
+        assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
         assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["not_held_out"] == said
-        assert "its accuracy and calibration on these faces" in (out / "report.md").read_text(encoding="utf-8")
+        assert flattered in (out / "report.md").read_text(encoding="utf-8")
     from conftest import write_fer2013_csv
 
     private = write_fer2013_csv(tmp_path / "private.csv", {"Training": 10, "PrivateTest": 30})
@@ -798,14 +801,19 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
                                                             "val_data": str(folders["chose"])}), encoding="utf-8")
     (model / "calibration.json").write_text(json.dumps({"applied": True, "settings": {
         "data": str(folders["fitted"])}}), encoding="utf-8")
+    (model / "training_summary.json").write_text(json.dumps({"exported_checkpoint": "best.pt"}), encoding="utf-8")
     for name, said in (("chose", f"the model's best epoch was chosen on {folders['chose']} (val_data in its "
-                                 "training_config.json)"),
-                       ("fitted", f"its temperature was fitted on {folders['fitted']} (calibration.json)"),
+                                 "training_config.json): its accuracy and calibration"),
+                       ("fitted", f"its temperature was fitted on {folders['fitted']} (calibration.json): its "
+                                  "calibration on these faces reads better"),
                        ("new", None)):
         result = runner.invoke(app, ["evaluate", "--data", str(folders[name]), "--model", str(model)])
         assert result.exit_code == 0, result.output
-        assert (f"notice: {said}: its accuracy" in result.stdout) if said else "notice" not in result.output, \
-            (name, result.output)
+        assert (f"notice: {said}" in result.stdout) if said else "notice" not in result.output, (name, result.output)
+    # exported from its last epoch, whatever its validation faces said
+    (model / "training_summary.json").write_text(json.dumps({"exported_checkpoint": "last.pt"}), encoding="utf-8")
+    last = runner.invoke(app, ["evaluate", "--data", str(folders["chose"]), "--model", str(model)])
+    assert last.exit_code == 0 and "notice" not in last.output, last.output
 
 
 def test_evaluate_quiet_prints_no_bar_and_no_summary_but_its_warnings(tmp_path, fer_csv):
@@ -1491,6 +1499,27 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     assert abs(float(seconds) - saved["duration"]) < 0.5  # the session's time, not the saving's after it
 
 
+def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path):
+    """The session's first 0.7-2.2 s went by while its outputs' writers were set up, counted as dropped to keep up
+    (1 of 61 frames analysed in a 2 s session on a busy machine)."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "2", "--out", str(tmp_path),
+                                 "--no-annotate", "--method", "frame"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_read"] == 61 and saved["frames_analysed"] >= 0.75 * 61
+    assert saved["tracks"][0]["start"] < 0.1  # from the start
+
+
+def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path):
+    """A file's session that ended at --seconds printed its seconds and fps with the outputs' writing after it in
+    them (the annotated MP4, timelines: 1 s read, "in 2.5 s")."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    seconds = float(re.search(r"frames analysed in ([\d.]+) s", result.output).group(1))
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert abs(seconds - saved["duration"]) < 0.35
+
+
 def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
     """An MP4 whose index is at its end, served by python's http.server (no range requests), "analysed" 0 frames:
     exit 0, "ok": true, an empty output folder. An empty --source was read as the folder ".". """
@@ -1544,12 +1573,119 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     assert result.exit_code == 1, result.output
     assert f"error: {masked}: " in result.output and "stream lost after" in result.output
     assert "s3cret" not in result.output and "XYZ" not in result.output
-    saved = json.loads((out / f"127.0.0.1_{port}_cam_tracks.json").read_text(encoding="utf-8"))
+    (tracks,) = out.glob(f"127.0.0.1_{port}_cam_*_tracks.json")  # named by the session's start too
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
     assert saved["file"] == masked and saved["ok"] is False and "stream lost after" in saved["error"]
     assert saved["frames_analysed"] > 20 and saved["tracks"]  # what came before is kept
     for path in out.iterdir():
         assert path.name.startswith(f"127.0.0.1_{port}_cam_")
         assert path.suffix == ".png" or b"s3cret" not in path.read_bytes()
+
+
+class _LiveStream:
+    """carphone played in real time as a live MPEG-TS stream over HTTP (no length: a camera's kind of source), for
+    one client."""
+
+    def __init__(self, port: int = 0):
+        """``port``: another stream's again (0: a free one)."""
+        import imageio_ffmpeg
+
+        if not port:
+            with __import__("socket").socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/cam.ts"
+        self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
+                                        "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
+                                        f"http://127.0.0.1:{port}/"])
+        __import__("time").sleep(0.5)  # listening (a probe connection would be its one client)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.kill()
+        self.server.wait()
+
+
+def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
+    """A lab aligns a session's rows with its own event log: times counted from opening the stream said nothing of
+    when that was. A live stream's session records started_at (its time 0) in the tracks JSON and the Parquet
+    table's metadata; a file's times are its own, and it records none."""
+    from datetime import datetime, timezone
+
+    from fervid.inference.video import table_outcome
+
+    before = datetime.now(timezone.utc)
+    with _LiveStream() as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(tmp_path / "s"), "--seconds", "1",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    after = datetime.now(timezone.utc)
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "s").glob("*_tracks.json")
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
+    started = datetime.fromisoformat(saved["started_at"])
+    assert started.utcoffset() is not None and before < started < after
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", saved["started_at"])
+    (table,) = (tmp_path / "s").glob("*_frames.parquet")
+    assert table_outcome(table)["started_at"] == saved["started_at"]
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                 "0.5", "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "f").glob("*_tracks.json")
+    assert json.loads(tracks.read_text(encoding="utf-8"))["started_at"] is None
+
+
+def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
+    """A camera's or stream's session cannot be had again: the next session into the same --out (the default
+    fervid-live/) silently replaced it, both named after the source. Each is named by its start; a file's session
+    replaces its earlier analysis, as `fervid video` does."""
+    out, port = tmp_path / "o", 0
+    for _ in range(2):  # the same URL's, within one second too
+        with _LiveStream(port) as stream:
+            port = stream.port
+            result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                         "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    first, second = sorted(out.glob("*_tracks.json"), key=lambda p: p.stat().st_mtime)
+    assert re.fullmatch(r"127\.0\.0\.1_\d+_cam_\d{8}-\d{6}(-2)?_tracks\.json", first.name)
+    assert second.name.startswith(f"127.0.0.1_{port}_cam_") and first != second
+    for tracks in (first, second):
+        stem = tracks.name.removesuffix("_tracks.json")
+        assert json.loads(tracks.read_text(encoding="utf-8"))["frames_analysed"] > 0
+        assert (out / f"{stem}_frames.csv").is_file()
+    # a session opened in the same second as one written there is named apart
+    import time
+
+    now = time.time()
+    taken = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + k)) for k in range(60)}
+    for stamp in taken:
+        (out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").write_text("{}", encoding="utf-8")
+    with _LiveStream(port) as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (apart,) = out.glob("*-2_tracks.json")
+    assert apart.name.removesuffix("-2_tracks.json").rpartition("_")[2] in taken
+    assert {(out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").read_text(encoding="utf-8") for stamp in taken} == {
+        "{}"}
+    for _ in range(2):
+        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                     "0.3", "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["carphone_pristine_tracks.json"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a camera is a /dev/videoN on Linux")
+def test_a_live_source_that_is_not_there_is_a_usage_error_whatever_its_kind(tmp_path):
+    """A missing file exited 2, a missing camera 1, and its device /dev/video37 2 with "no such file or folder"."""
+    for source, message in ((str(tmp_path / "nope.mp4"), f"--source {tmp_path / 'nope.mp4'}: no such file or folder"),
+                            ("37", "no camera 37 (/dev/video37 does not exist)"),
+                            ("/dev/video37", "no camera 37 (/dev/video37 does not exist)")):
+        result = runner.invoke(app, ["live", "--source", source, "--out", str(tmp_path / "o")])
+        assert (result.exit_code, result.output) == (2, f"error: {message}\n"), source
+    assert not (tmp_path / "o").exists()
 
 
 def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
@@ -1564,6 +1700,107 @@ def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
                                      "--seconds", "0.3", "--method", "frame", "--no-annotate"])
         assert result.exit_code == 0, result.output
     assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
+
+
+def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp_path):
+    """A lab camera that sees a poster (a second face, still) beside the participant: `fervid live --source` had
+    no --region, which `fervid video` and `batch` have. It keeps the poster's face out, records the region in the
+    frames' pixels, and refuses one not inside them before writing anything; the browser's /live page, which
+    cannot honour it, refuses it rather than ignoring it."""
+    import cv2
+    import pandas as pd
+
+    from fervid.inference.video import H264Writer
+
+    capture = cv2.VideoCapture(str(carphone()))
+    participant = []
+    while len(participant) < 23:  # 1.5 s at 15 fps
+        ok, frame = capture.read()
+        assert ok
+        participant.append(frame)
+    capture.release()
+    height, width = participant[0].shape[:2]
+    clip = tmp_path / "lab.mp4"
+    writer = H264Writer(clip, 2 * width, height, 15.0)
+    for frame in participant:  # the participant on the right, the poster (a still of the same face) on the left
+        writer.write(np.hstack([participant[0], frame]))
+    writer.close()
+    args = ["live", "--source", str(clip), "--method", "frame", "--no-annotate", "--key-frames", "0"]
+    whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    assert pd.read_csv(tmp_path / "whole" / "lab_frames.csv").track.nunique() == 2  # the poster is a face too
+    ran = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--region", "0.5,0,0.5,1"])
+    assert ran.exit_code == 0, ran.output
+    saved = json.loads((tmp_path / "o" / "lab_tracks.json").read_text(encoding="utf-8"))
+    assert saved["region"] == [width, 0, width, height] and len(saved["tracks"]) == 1
+    rows = pd.read_csv(tmp_path / "o" / "lab_frames.csv")
+    assert len(rows) and (rows.x >= width).all()
+    outside = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--region", f"{2 * width},0,10,10"])
+    assert outside.exit_code == 1 and (f"lab.mp4: region {2 * width},0,10,10 (x, y, width, height) is not inside "
+                                       f"its frames, {2 * width} x {height} pixels") in " ".join(
+        outside.output.split()), outside.output
+    assert not (tmp_path / "bad").exists()
+    garbled = runner.invoke(app, [*args, "--region", "a,b"])
+    assert garbled.exit_code == 2 and "--region 'a,b': four numbers" in garbled.output, garbled.output
+    browser = runner.invoke(app, ["live", "--no-open", "--region", "0.5,0,0.5,1"])
+    assert browser.exit_code == 2 and "--region is for a headless session (--source" in " ".join(
+        browser.output.split()), browser.output
+
+
+def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch):
+    """`fervid live --seconds 2 --quiet` (the browser's /live page) served until killed and printed its start-up
+    lines; `fervid live --source clip.mp4 --port 9999 --no-open` ran headless, serving nothing: each option is
+    refused (exit 2), the browser mode's before any server starts."""
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("fervid.apps.cli._serve", no_server)
+    for options, message in ((["--seconds", "2"], "--seconds is for a headless session"),
+                             (["--quiet"], "--quiet is for a headless session"),
+                             (["--out", str(tmp_path / "o")], "--out is for a headless session"),
+                             (["--source", "browser", "-q"], "--quiet is for a headless session")):
+        result = runner.invoke(app, ["live", "--no-open", "--port", "8765", *options])
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), (options, result.output)
+    for options, flag in ((["--port", "9999"], "--port"), (["--no-open"], "--no-open"), (["--open"], "--open"),
+                          (["--data-dir", str(tmp_path / "d")], "--data-dir"), (["--job-ttl-hours", "2"],
+                                                                                  "--job-ttl-hours")):
+        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "h"), *options])
+        assert result.exit_code == 2 and f"{flag} is for the browser's /live page (no --source)" in " ".join(
+            result.output.split()), (options, result.output)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "h").exists()
+
+
+def test_a_window_with_method_frame_is_refused_by_every_command(tmp_path, monkeypatch):
+    """`fervid video clip.mp4 --method frame --window 3` exited 0 and recorded window null: frame labels each
+    frame from that frame alone. Every command that takes both refuses them together (exit 2) before analysing or
+    serving anything; --window alone, or with another method, is taken."""
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("fervid.apps.cli._serve", no_server)
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    out = tmp_path / "o"
+    for command in (["video", str(carphone()), "--out", str(out)], ["batch", str(carphone()), "--out", str(out)],
+                    ["live", "--source", str(carphone()), "--out", str(out)], ["live", "--no-open"], ["serve"],
+                    ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "--out", str(out)]):
+        result = runner.invoke(app, [*command, "--method", "FRAME", "--window", "3"])
+        assert result.exit_code == 2 and ("--window is the seconds of frames a temporal method (lstm, mean, hmm) "
+                                          "looks at; --method frame labels each frame from that frame alone") in " ".join(
+            result.output.split()), (command, result.output)
+        assert not out.exists()
+    taken = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "mean", "--window", "0.5",
+                                "--no-annotate", "--key-frames", "0", "-q"])
+    assert taken.exit_code == 0, taken.output
+    assert json.loads(next(out.glob("*_tracks.json")).read_text(encoding="utf-8"))["window"] == 0.5
+
+
+def test_batch_refuses_workers_with_the_ray_engine(tmp_path):
+    """`fervid batch --engine ray --workers 8`: --workers sizes the local process pool, and Ray ignored it."""
+    result = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "ray",
+                                 "--workers", "8"])
+    assert result.exit_code == 2 and "--workers is the local engine's process pool" in " ".join(
+        result.output.split()), result.output
+    assert not (tmp_path / "o").exists()
 
 
 @POSIX_SIGNALS
@@ -1592,6 +1829,82 @@ def test_ctrl_c_while_a_live_stream_connects_is_honoured_at_once(tmp_path):
     assert "interrupted while opening" in stderr and not (tmp_path / "o").exists()
 
 
+
+
+def test_calibrate_refuses_any_usage_typed_with_a_folder(tmp_path):
+    """`fervid calibrate --data folder --usage PublicTest` was accepted and ignored: calibrate told a --usage given
+    by its differing from the default, PublicTest."""
+    (tmp_path / "held_out" / "happy").mkdir(parents=True)
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(tmp_path / "held_out" / "happy" / "0.png")
+    for usage in ("PublicTest", "Training"):
+        result = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data",
+                                     str(tmp_path / "held_out"), "--usage", usage])
+        assert result.exit_code == 2 and "--usage and --ferplus choose rows of a FER2013 CSV" in result.output, (
+            usage, result.output)
+
+
+def test_help_says_the_defaults_where_they_are_defined():
+    """The command line's defaults and the numbers its help gives were literals copied from the server, the batch
+    engine, the detectors and the tracker: changed there, they would have gone on saying the old ones. Changed where
+    they are defined (in a fresh interpreter), the help says the new ones."""
+    code = """
+import fervid.apps.defaults as defaults, fervid.evaluation as evaluation
+import fervid.inference.detect as detect, fervid.inference.track as track
+defaults.PORT, defaults.MAX_IMAGES_PER_REQUEST, defaults.MAX_IMAGE_PIXELS = 8123, 17, 12_500_000
+defaults.DATA_DIR, defaults.BATCH_WORKERS = type(defaults.DATA_DIR)("jobs-here"), 3
+evaluation.DEFAULT_USAGE = "PrivateTest"
+detect.SMALLEST_FACE, detect.SMALL_IMAGE_SIDE = 30, {"centerface": 144, "yuface": 208}
+track.ESTABLISHED_ROUNDS, track.LARGER_FACE = 4, 1.75
+from typer.testing import CliRunner
+from fervid.apps.cli import app
+for command in ("serve", "live", "batch", "evaluate", "calibrate"):
+    print(CliRunner().invoke(app, [command, "--help"], terminal_width=2000).output)
+"""
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "2000"})
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for said in ("[default: 8123; 1<=x<=65535]", "(413 above). [default: 17]", "(415 above). [default: 12.5]",
+                 "[default: jobs-here]", "cluster). [default: 3]", "default PrivateTest)",
+                 "(by default PrivateTest,", "The default, PrivateTest,", "a copy where it is 30 px tall",
+                 "an image under 144 px", "enlarged to 144 px (yuface: 208)", "A face followed for 4 detection rounds",
+                 "a face 1.75 times its area", "(centerface 0.4, centerface_fp32 0.4, yuface 0.8)"):
+        assert said in text, said
+
+
+def test_fervid_image_loads_no_torch(tmp_path, astronaut_png):
+    """fervid runs where torch is not installed: `fervid image` must not load it (the CLI module is outside the
+    import-linter contract, as its train, export and experiment commands import training where they run)."""
+    import sys
+
+    code = """
+import runpy, sys
+sys.argv = ["fervid", "image", sys.argv[1], "--json", sys.argv[2], "-q"]
+try:
+    runpy.run_module("fervid", run_name="__main__")
+except SystemExit as exc:
+    status = exc.code
+print(status, sorted(name for name in sys.modules if name == "torch" or name.startswith("fervid.training")))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(astronaut_png), str(tmp_path / "out.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[-2] == "0 []", done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["files"][0]["faces"]
+
+
+def test_the_precision_default_is_one_constant():
+    """"auto" was written in the options, the Analyzer and EmotionCNN."""
+    import inspect
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.models import DEFAULT_PRECISION, PRECISIONS, EmotionCNN
+    from fervid.inference.options import PipelineOptions
+
+    assert DEFAULT_PRECISION == PRECISIONS[0] == PipelineOptions().precision
+    for made in (Analyzer, EmotionCNN):
+        assert inspect.signature(made).parameters["precision"].default is DEFAULT_PRECISION
 
 
 def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path):
@@ -1631,7 +1944,8 @@ def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatte
 
     options = {p.name: p for p in get_command(app).commands["calibrate"].params}
     data, usage = " ".join(options["data"].help.split()), " ".join(options["usage"].help.split())
-    assert options["usage"].default == "PublicTest" and "Held-out" not in data
+    # None: a --usage typed with a folder of faces is refused, PublicTest as any other
+    assert options["usage"].default is None and "The default, PublicTest," in usage and "Held-out" not in data
     assert "by default PublicTest, FER2013's public test set" in data
     assert "A temperature fitted on the faces its ECE is then reported on flatters that ECE" in data
     assert "an ECE reported on PublicTest afterwards is flattered" in usage
@@ -2197,23 +2511,11 @@ def test_video_max_faces_says_when_a_face_followed_gave_way_to_a_larger_one(tmp_
     found a round before a larger one gives way to it (a face followed longer would keep its place: --help says
     so); the newcomer is track 2, and a notice and the tracks JSON's replaced_faces say when and why. A cut that
     ended no track is no shot of its own: no notice of shots joined in track 1."""
-    import cv2
-
     from fervid.apps.cli import _video_notices
     from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
-    from fervid.inference.video import H264Writer, VideoResult
+    from fervid.inference.video import VideoResult
 
-    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
-    clip = tmp_path / "session.mp4"
-    writer = H264Writer(clip, 640, 360, 25.0)
-    for i in range(40):  # the small face from the start, the participant from 0.3 s (the second detection round)
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small
-        if i >= 8:
-            frame[100:320, 150:360] = face
-        writer.write(frame)
-    writer.close()
+    clip = write_participant_behind_small_face(tmp_path / "session.mp4", astronaut_rgb, frames=40)
     result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "--key-frames", "0",
                                  "--out", str(tmp_path / "out"), "--max-faces", "1"])
     assert result.exit_code == 0, result.output

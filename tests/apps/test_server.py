@@ -1060,6 +1060,26 @@ def test_serve_warns_at_start_up_that_a_reachable_server_has_no_authentication(t
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory comes from /proc")
+def test_the_api_docs_give_this_servers_image_limit_and_serve_its_defaults(tmp_path):
+    """The /v1/images 413 said "32 by default" whatever --max-images-per-request was; `fervid serve`'s options
+    copied ServerSettings' defaults as literals (they live in fervid.apps.defaults, read by both)."""
+    import typer.main
+
+    from fervid.apps import defaults
+    from fervid.apps.cli import app
+    from fervid.apps.server import ServerSettings, create_app
+
+    schema = create_app(ServerSettings(data_dir=tmp_path, max_images_per_request=5)).openapi()
+    assert "than the server takes (5, --max-images-per-request)" in (
+        schema["paths"]["/v1/images"]["post"]["responses"]["413"]["description"])
+    serve = {param.name: param.default for param in typer.main.get_command(app).commands["serve"].params}
+    settings = ServerSettings()
+    for name in ("host", "data_dir", "max_upload_mb", "max_queued_jobs", "workers", "job_ttl_hours",
+                 "max_images_per_request"):
+        assert serve[name] == getattr(settings, name), name
+    assert serve["max_image_megapixels"] * 1e6 == settings.max_image_pixels and serve["port"] == defaults.PORT
+
+
 def test_a_video_upload_is_copied_to_disk_not_read_into_memory(tmp_path):
     """POST /v1/videos read the whole upload into memory: three concurrent 150 MB uploads raised the server's peak
     memory by about 410 MB. A 64 MB upload now raises it by far less than its size."""

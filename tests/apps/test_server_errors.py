@@ -111,12 +111,14 @@ def disk_full(*args, **kwargs):
 def test_a_full_disk_is_a_json_507(client, monkeypatch, caplog):
     """An upload that met a full disk was a text/plain 500."""
     monkeypatch.setattr(shutil, "copyfileobj", disk_full)  # the upload copied into its job's folder
-    with caplog.at_level(logging.ERROR, logger="fervid.server"):
+    with caplog.at_level(logging.ERROR, logger="fervid.apps.server"):
         answer = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")})
     assert answer.status_code == 507, answer.text
     assert answer.json() == {"error": "the server's disk is full: the upload could not be stored; try again later",
                              "status": 507}
     assert "POST /v1/videos" in caplog.text and "No space left on device" in caplog.text  # for the operator
+    # named as the module, as fervid's other loggers are (it was "fervid.server")
+    assert {record.name for record in caplog.records} == {"fervid.apps.server"}
     monkeypatch.undo()
 
     class FullTemporaryFile(tempfile.SpooledTemporaryFile):  # the multipart body spooled to the temporary folder
@@ -345,7 +347,7 @@ def test_head_of_the_page_answers_as_get_does_and_a_failed_job_is_in_the_log(dat
         self.store.write(job_id, status="failed", error="clip.mp4: no video frames could be decoded\nok: fine")
 
     monkeypatch.setattr(server.VideoWorkers, "_analyse", fails)
-    with caplog.at_level(logging.WARNING, logger="fervid.server"):
+    with caplog.at_level(logging.WARNING, logger="fervid.apps.server"):
         job_id = client.post("/v1/videos", files={"file": ("clip.mp4", CARPHONE.read_bytes(), "video/mp4")}
                              ).json()["job_id"]
         for _ in range(100):

@@ -29,3 +29,23 @@ def test_a_run_and_its_second_stage_average_to_their_midpoint_and_are_scored(fer
     assert all(0.5 < accuracy <= 1.0 for _, accuracy in rows)  # chance is 1/7; the tiny runs learn the bars
     same = probe_module.probe(cfg, str(first / "last.pt"), str(first / "last.pt"))
     assert same[2][1] == pytest.approx(same[0][1], abs=0.02)  # a network averaged with itself is itself
+
+
+def test_a_config_whose_data_is_not_there_is_named_in_one_line(tmp_path):
+    """A config's relative data paths are read from the current directory: run elsewhere, the probe died with a
+    DatasetError traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from benchmark_scripts import FOLDER
+
+    config = tmp_path / "probe.toml"
+    config.write_text('data = "../shared/data/fer2013/fer2013.csv.gz"\n')
+    done = subprocess.run([sys.executable, str(Path(FOLDER) / "weight_average_probe.py"), "--config", str(config),
+                           "--start", "ferplus_vgg", "--end", "ferplus_vgg"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: ../shared/data/fer2013/fer2013.csv.gz: no such file (a config's relative data paths are read from the "
+        "current directory: run from the repository root, as for fervid train)"]

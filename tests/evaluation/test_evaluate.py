@@ -438,6 +438,48 @@ def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision
     assert Evaluation(**card["evaluation"]) == ev  # the stored evaluation reads back whole
 
 
+def test_a_model_card_gives_each_accuracy_with_the_interval_its_evaluation_carries(tmp_path):
+    """card.json carried each accuracy's 95% interval (Wilson on PublicTest) and MODEL_CARD.md left it out: 0.8475
+    read as if it were sure to be under 0.85, which lies inside its interval (0.835-0.859)."""
+    import json
+
+    from fervid.evaluation.evaluate import Evaluation, write_model_card
+
+    folder = _model_copy(tmp_path, "ferplus_vgg")
+    shipped = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    write_model_card(folder, Evaluation(**shipped["evaluation"]), "", "faces", "int8",
+                     fp32=Evaluation(**shipped["evaluation_fp32"]))
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Accuracy **0.8475** (95% CI 0.835-0.859, Wilson)" in text
+    assert "The fp32 model it was quantized from: accuracy 0.8492 (95% CI 0.837-0.861, Wilson)" in text
+
+
+def test_a_cards_seconds_per_epoch_is_always_the_median_and_the_mean_is_named_as_such(tmp_path):
+    """training_summary.json's "seconds_per_epoch" is the mean wall time over epochs; the card's key of the same name
+    is the median epoch, but fell back to that mean where the epochs' own seconds were not recorded, and the card's
+    text then called the mean a median."""
+    import json
+
+    from fervid.evaluation.evaluate import write_model_card
+
+    folder = _model_copy(tmp_path, "ferplus_vgg")
+    summary = json.loads((folder / "training_summary.json").read_text(encoding="utf-8"))
+    ev = score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand")
+    card = write_model_card(folder, ev, command="", data="faces")
+    assert card["training"]["seconds_per_epoch"] == 39.4  # the median of training_metrics.jsonl's seconds
+    assert card["training"]["wall_seconds_per_epoch"] == summary["seconds_per_epoch"] == 45.4  # the mean
+
+    lines = (folder / "training_metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    (folder / "training_metrics.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "seconds"}) + "\n" for line in lines),
+        encoding="utf-8")
+    card = write_model_card(folder, ev, command="", data="faces")
+    assert card["training"]["seconds_per_epoch"] is None and card["training"]["wall_seconds_per_epoch"] == 45.4
+    wall = next(line for line in (folder / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
+                if line.startswith("- Wall time:"))
+    assert "mean 45.4 s/epoch, wall time over epochs" in wall and "median" not in wall, wall
+
+
 @pytest.mark.parametrize("name", available_models())
 def test_each_shipped_cnn_card_is_what_its_card_json_gives(name):
     """The shipped MODEL_CARD.md files had been edited by hand (a cross-dataset table, how the run was chosen among
@@ -555,3 +597,16 @@ def test_the_card_of_a_model_trained_outside_fervid_claims_nothing_of_its_traini
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     assert card["architecture"]["type"] == NOT_RECORDED and card["training"]["exported_checkpoint"] is None
     assert "VGG" not in text
+
+
+def test_ece_weights_each_bin_by_its_share_of_the_samples():
+    """Its docstring said confidence-weighted; each bin counts by its share of the samples (Guo et al. 2017)."""
+    import numpy as np
+
+    from fervid.evaluation.evaluate import expected_calibration_error
+
+    # three faces at confidence 0.95, all right (gap 0.05), one at 0.55, wrong (gap 0.55)
+    probs = np.array([[0.95, 0.05]] * 3 + [[0.55, 0.45]])
+    labels = np.array([0, 0, 0, 1])
+    assert expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.75 * 0.05 + 0.25 * 0.55)
+    assert "share of the samples" in expected_calibration_error.__doc__

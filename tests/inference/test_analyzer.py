@@ -1,6 +1,10 @@
+import asyncio
+import io
+import json
 import re
 import subprocess
 import sys
+import warnings
 
 import cv2
 import numpy as np
@@ -168,6 +172,50 @@ def test_what_is_no_kind_of_image_is_a_type_error(analyzer, image, message):
     """None, a number or a list raised ImageLoadError, a ValueError, which `except TypeError` missed."""
     with pytest.raises(TypeError, match=message):
         analyzer.analyze_image(image)
+
+
+def test_an_upload_with_an_async_read_is_said_to_need_awaiting(analyzer, astronaut_png):
+    """A FastAPI/Starlette UploadFile's read() is async: called, it gave "a bytes-like object is required, not
+    'coroutine'" and a coroutine never awaited."""
+
+    class Upload:  # as Starlette's UploadFile: a filename, an async read, its file object as .file
+        filename = "me.png"
+
+        def __init__(self, data: bytes):
+            self.file = io.BytesIO(data)
+
+        async def read(self, size: int = -1) -> bytes:
+            return self.file.read(size)
+
+    upload = Upload(astronaut_png.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited warns of it
+        with pytest.raises(TypeError, match=re.escape("me.png: its read() is async (a FastAPI/Starlette UploadFile?)"
+                                                      ": pass the bytes, `await upload.read()`, or its file object, "
+                                                      "`upload.file`")):
+            analyzer.analyze_image(upload)
+    assert upload.file.tell() == 0  # nothing read
+    assert analyzer.analyze_image(upload.file)[0].emotion == "happy"  # as it says
+    upload.file.seek(0)
+    assert analyzer.analyze_image(asyncio.run(upload.read()))[0].emotion == "happy"
+
+
+def test_help_says_threads_pickling_and_what_a_web_endpoint_returns(analyzer, astronaut_png):
+    """A web service's author reads help(fervid.Analyzer): returning a result from FastAPI or Flask failed with
+    cryptic errors (each face holds numpy arrays), and nothing said what threads and processes may do."""
+    import fervid
+
+    said = " ".join(fervid.Analyzer.__doc__.split())
+    for part in ("Threads may share one analyzer", "one thread at a time", "default 2, or fewer under a CPU affinity "
+                 "or ``OMP_NUM_THREADS``", "cannot be pickled", "A web endpoint returns ``result.to_dict()``",
+                 'README: "Python API: errors, types, threads and processes"'):
+        assert part in said
+    encoders = pytest.importorskip("fastapi.encoders")
+    result = analyzer.analyze_image(astronaut_png)
+    with pytest.raises(ValueError):  # what returning the result itself gives
+        encoders.jsonable_encoder(result)
+    assert encoders.jsonable_encoder(result.to_dict())["faces"][0]["emotion"] == "happy"
+    assert json.loads(json.dumps(result.rows()))[0]["emotion"] == "happy"
 
 
 def test_bgr_must_be_a_bool(analyzer, astronaut_rgb):
@@ -560,6 +608,31 @@ def test_a_face_crop_is_classified_whole_as_evaluate_reads_a_folder_of_crops(ana
     row = result.to_dataframe().iloc[0]
     assert row["width"] == side and np.isnan(row["detection_score"]) and row["emotion"] == "happy"
     assert "detection_score=None" in repr(face)
+
+
+def test_face_crops_in_the_options_make_an_analyzer_that_reads_images_whole(analyzer, astronaut_rgb):
+    """PipelineOptions(face_crops=True).analyzer() ran the detector all the same (the option reached only the CLI):
+    the analyzer keeps it as analyze_image's default, and its settings record it."""
+    from fervid.inference.options import PipelineOptions
+    from fervid.inference.records import images_document
+    from fervid.inference.video import sample_video
+
+    crop = _astronaut_face_crop(analyzer, astronaut_rgb, 100)
+    reads_crops = PipelineOptions(face_crops=True).analyzer()
+    assert reads_crops.face_crops and not analyzer.face_crops
+    whole = reads_crops.analyze_image(crop)
+    assert len(whole) == 1 and whole[0].box == (0.0, 0.0, 100.0, 100.0) and whole[0].detection_score is None
+    np.testing.assert_allclose(whole[0].probabilities, analyzer.analyze_image(crop, face_crop=True)[0].probabilities,
+                               atol=1e-6)
+    detected = reads_crops.analyze_image(crop, face_crop=False)  # one image of them detected: said per call
+    assert detected[0].detection_score > 0.5 and detected[0].box != whole[0].box
+    assert reads_crops.settings["face_crops"] is True and analyzer.settings["face_crops"] is False
+    assert images_document([whole], reads_crops.settings)["face_crops"] is True
+    with pytest.raises(OptionError, match="face_crops: input should be a valid boolean"):
+        Analyzer(face_crops="yes")
+    for analyse in (lambda: reads_crops.analyze_video(sample_video()), lambda: reads_crops.stream(25)):
+        with pytest.raises(OptionError, match=r"reads images whole as face crops \(face_crops=True\).*detects"):
+            analyse()
 
 
 def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(analyzer, astronaut_rgb, tmp_path):

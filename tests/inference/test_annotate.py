@@ -148,3 +148,24 @@ def test_a_label_fits_a_tiny_photo_without_cutting_a_digit():
     assert (patch.max(axis=2) < 60).sum() > 20  # its black text is drawn
     right_end = drawn[label_y:label_y + label_h, label_x + label_w - 2:label_x + label_w]
     assert (right_end == EMOTION_COLORS_BGR["happy"]).all()  # the text ends inside its label: nothing cut
+
+
+@pytest.mark.parametrize("width", [220, 40])
+def test_a_caption_goes_below_the_image_on_its_emotions_colour_and_widens_a_narrow_one(width):
+    """A key frame's caption is drawn as a face's label is (ink on the emotion's colour), below the picture so that
+    it covers none of it; a crop too narrow for it at a legible size (a face at the frame's edge) is widened."""
+    from fervid.inference.annotate import MIN_LABEL_SCALE, _text_size, with_caption
+
+    picture = np.random.default_rng(0).integers(0, 256, (180, width, 3), np.uint8)
+    lines = ["surprise 96%", "track 12 00:01:03.7"]
+    out = with_caption(picture, lines, "surprise")
+    assert (out[:180, :width] == picture).all()  # the picture whole, above the caption
+    assert out.shape[1] == max(width, max(_text_size(line, MIN_LABEL_SCALE)[0][0] for line in lines) + 4)
+    caption = out[180:]
+    colour, ink = EMOTION_COLORS_BGR["surprise"], ink_bgr(EMOTION_COLORS_BGR["surprise"])
+    assert (caption == colour).all(2).mean() > 0.6  # mostly the emotion's colour
+    # with text on it in two lines: ink (pixels nearer it than the colour: the text is anti-aliased) in the upper
+    # and the lower half of the caption
+    for half in np.array_split(caption.astype(int), 2):
+        nearer_ink = np.abs(half - ink).sum(2) < np.abs(half - colour).sum(2)
+        assert nearer_ink.sum() > 30

@@ -1,6 +1,10 @@
 """Analyzer.stream: frames pushed one by one from the caller's own loop, tracked and labelled as analyze_video does a
 file's (the carphone sample's frames)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +12,8 @@ import pytest
 from fervid.errors import OptionError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.stream import FaceStream, StreamFrame
-from fervid.inference.video import STAGES, RisingClock, _read_frames, open_video, sample_video
+from fervid.inference.video import (STAGES, RisingClock, VideoAnalyzer, VideoOptions, _read_frames, open_video,
+                                    sample_video)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,90 @@ def test_finish_ends_the_stream_and_a_with_block_closes_it(analyzer, carphone_fr
         assert len(stream.push(frames[0][1], bgr=True)) == 1
     with pytest.raises(RuntimeError, match="closed"):
         stream.push(frames[1][1], bgr=True)
+
+
+def test_a_push_while_another_thread_pushes_is_refused_and_the_stream_goes_on(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    sequential, _ = pushed(analyzer.stream(fps, method="mean", batch_frames=4), frames[:12], bgr=True)
+    stream = analyzer.stream(fps, method="mean", batch_frames=4)
+    inside, go_on = threading.Event(), threading.Event()
+    run = stream._frames.push
+
+    def held_push(*args):  # the first push waits inside the pipeline until the other calls were made
+        inside.set()
+        assert go_on.wait(30)
+        return run(*args)
+
+    stream._frames.push = held_push
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(stream.push, frames[0][1], frames[0][0], bgr=True)
+        assert inside.wait(30)
+        for call, what in ((lambda: stream.push(frames[1][1], frames[1][0], bgr=True), "push"),
+                           (stream.finish, "finish"), (stream.close, "close")):
+            with pytest.raises(RuntimeError, match=f"FaceStream.{what} called while another push, finish or close "
+                                                   "of this stream is running: a stream takes its frames in time "
+                                                   "order from one thread at a time"):
+                call()
+        go_on.set()
+        done = first.result()
+    stream._frames.push = run
+    for t, frame in frames[1:12]:  # the refused calls changed nothing: the frames as pushed from one thread
+        done += stream.push(frame, t, bgr=True)
+    done += stream.finish()
+    assert [row for d in done for row in d.rows()] == [row for d in sequential for row in d.rows()]
+
+
+def test_pushes_from_several_threads_return_their_frames_or_say_why_not(analyzer, carphone_frames):
+    frames, fps = carphone_frames
+    stream = analyzer.stream(fps, method="mean", batch_frames=4)
+    done, refused = [], []
+
+    def push(frame):
+        try:
+            done.extend(stream.push(frame, bgr=True))
+        except RuntimeError as exc:  # never an IndexError or KeyError from inside the pipeline, nor a frame lost
+            assert "one thread at a time" in str(exc)
+            refused.append(frame)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(push, [frame for _, frame in frames[:40]]))
+    done += stream.finish()
+    assert sorted(d.index for d in done) == list(range(40 - len(refused)))
+
+
+def test_an_analyzers_streams_and_videos_share_one_lstm_session_at_its_threads(carphone_frames, monkeypatch):
+    import onnxruntime
+
+    frames, fps = carphone_frames
+    loaded = []
+    session = onnxruntime.InferenceSession
+
+    def counted(path, *args, **kwargs):
+        loaded.append(Path(path).name)
+        return session(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", counted)
+    analyzer = Analyzer(threads=1)
+    loaded.clear()  # (the CNN's and the detector's)
+    streams = [analyzer.stream(fps) for _ in range(3)]
+    video = VideoAnalyzer(analyzer, VideoOptions())
+    assert loaded == ["model.onnx"]  # the LSTM once, not once a stream or video
+    lstm = analyzer.temporal_lstm()
+    assert all(stream._frames.temporal is lstm for stream in streams) and video.temporal is lstm
+    assert lstm.session.get_session_options().intra_op_num_threads == 1  # the analyzer's threads, not 2
+    assert Analyzer(threads=3).temporal_lstm().session.get_session_options().intra_op_num_threads == 3
+
+    # the shared session keeps nothing of one stream's for another's: streams run side by side in threads give
+    # the rows each gives alone
+    def rows(stream, part):
+        done, _ = pushed(stream, part, bgr=True)
+        return [row for d in done for row in d.rows()]
+
+    parts = [frames[:40], frames[40:80], frames[80:120]]
+    alone = [rows(Analyzer(threads=1).stream(fps), part) for part in parts]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(rows, streams, parts))
+    assert together == alone and all(alone)
 
 
 def test_times_default_to_frames_pushed_over_fps_and_must_rise(analyzer):

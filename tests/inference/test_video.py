@@ -22,6 +22,7 @@ from conftest import REPO, in_source_tree
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
+from fervid.inference.annotate import EMOTION_COLORS_BGR, ink_bgr
 from fervid.apps.cli import app
 from fervid.inference.video import (H264Writer, LiveSource, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
@@ -1152,7 +1153,11 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
     result = VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(write_clip(tmp_path / "back.mp4", small),
                                                                       tmp_path / "out")
     (key,) = {ep["key_frame"] for t in result.track_summaries() for ep in t["episodes"] if ep["key_frame"]}
-    image = cv2.imread(str(tmp_path / "out" / key))
+    captioned = cv2.imread(str(tmp_path / "out" / key))
+    # the picture is above its caption, whose first rows are its emotion's colour alone
+    colour = EMOTION_COLORS_BGR[key.removesuffix(".png").rsplit("_", 1)[1]]
+    caption_top = next(r for r in range(len(captioned)) if (captioned[r:r + 2] == colour).all())
+    image = captioned[:caption_top]
     assert result.frame_table()["height"].median() < 70 and 160 <= max(image.shape[:2]) < 320
 
     def made_of_blocks(k):  # each pixel of the crop a k x k block
@@ -1160,6 +1165,39 @@ def test_a_small_faces_key_frame_is_enlarged_by_a_whole_factor(analyzer, tmp_pat
                 and (np.repeat(np.repeat(image[::k, ::k], k, 0), k, 1) == image).all())
 
     assert any(made_of_blocks(k) for k in range(2, 9))
+
+
+def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_track_and_time(analyzer, tmp_path):
+    """A folder of key frames said which emotion, track and time each was only in its name and the JSON: the picture
+    carried none. Each is named by its episode's track, start and emotion (as the tracks JSON lists it) and carries
+    a caption below the face's crop (the crop whole), on its emotion's colour."""
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [cap.read()[1] for _ in range(60)]  # carphone's first 2 s
+    clip = write_clip(tmp_path / "clip.mp4", frames, fps=30000 / 1001)
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="frame", annotate=False)
+    summary = json.loads((tmp_path / "out" / "clip_tracks.json").read_text(encoding="utf-8"))
+    episodes = [(track["track"], ep) for track in summary["tracks"] for ep in track["episodes"] if ep["key_frame"]]
+    assert episodes
+    assert sorted(p.name for p in (tmp_path / "out").glob("clip_track*s_*.png")) == sorted(
+        ep["key_frame"] for _, ep in episodes)
+    assert [ep["key_frame"] for _, ep in episodes] == [
+        f"clip_track{track}_{ep['start']:07.2f}s_{ep['emotion']}.png" for track, ep in episodes]
+    rows = result.frame_table()
+    for track, ep in episodes:
+        key = cv2.imread(str(tmp_path / "out" / ep["key_frame"]))
+        (frame,) = rows.loc[(rows["track"] == track) & (rows["time"] == ep["key_frame_time"]), "frame"]
+        raw = frames[frame]
+        # the top of the key frame is the frame's own face crop (enlarged by a whole factor): found in the frame
+        shrunk = [cv2.resize(key[: key.shape[0] // 2], None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+                  for k in (1, 2, 3, 4)]
+        found = max(cv2.minMaxLoc(cv2.matchTemplate(raw, top, cv2.TM_CCOEFF_NORMED))[1] for top in shrunk
+                    if top.shape[0] <= raw.shape[0] and top.shape[1] <= raw.shape[1])
+        assert found > 0.95, ep
+        # its bottom is the caption, which no frame has: its emotion's colour, with text
+        caption = key[-24:].astype(int)
+        colour = EMOTION_COLORS_BGR[ep["emotion"]]
+        assert (caption == colour).all(2).mean() > 0.5 > 0.05 > (raw == colour).all(2).mean(), ep
+        assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
 
 
 def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):
@@ -1710,6 +1748,33 @@ def test_live_source_stops_its_reader_when_the_consumer_stops_early():
         next(iter(src))  # a consumer that fails after one frame leaves the block early
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert src.delivered == 1
+
+
+def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them():
+    """close() stopped the session clock again after the source's end: the summary's seconds and fps took in the
+    outputs' writing after it (2.5 s for a 1 s session)."""
+    import time
+
+    with LiveSource(str(carphone()), max_seconds=0.5) as src:
+        frames = list(src)
+        ended = src.seconds
+        time.sleep(0.6)  # the outputs written
+    assert len(frames) > 0 and src.seconds == ended < 1.0
+
+
+def test_a_live_session_starts_when_its_first_frame_is_asked_for():
+    """The reader started as the source was opened, while its consumer was still being set up (the outputs'
+    writers made, pandas imported: 0.7-2.2 s on a busy machine): a session's first second or two was never
+    analysed and counted as frames dropped to keep up."""
+    import time
+
+    with LiveSource(str(carphone()), max_seconds=1.0) as src:
+        time.sleep(0.8)  # the consumer set up
+        frames = iter(src)
+        t, _frame, index = next(frames)
+        assert (t, index, src.dropped) == (0.0, 0, 0)
+        rest = [item[2] for item in frames]
+    assert src.delivered + src.dropped == 31 == rest[-1] + 1 and src.seconds < 1.5
 
 
 def test_fervid_live_on_a_file_writes_what_fervid_video_writes(tmp_path, astronaut_rgb):
@@ -2466,7 +2531,8 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     from fervid.inference.video import table_outcome
 
     outcome = table_outcome(tmp_path / "clip_frames.parquet")
-    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4)}
+    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4),
+                       "started_at": None}
     assert not list(tmp_path.glob("*.partial.*"))
 
 
@@ -2576,6 +2642,25 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
                         stop=lambda: next(calls) >= 20)
     assert result.ok and result.frames_analysed == 20
+
+
+def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(analyzer, tmp_path):
+    """After SIGTERM the tracks JSON disagreed with the annotated MP4: the frame handed out after the stop (a live
+    source's newest, which is neither analysed nor written) was counted in frames_read and set the duration."""
+    from fervid.inference.video import table_outcome
+
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1], 2 * i) for i in range(40)]  # a live source's: every other frame kept
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", centred=False))
+    calls = iter(range(10**6))
+    result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20)
+    assert result.frames_analysed == 20 and result.frames_read == 2 * 19 + 1
+    assert result.duration == pytest.approx(20 / 30)
+    saved = json.loads((tmp_path / "cam_tracks.json").read_text(encoding="utf-8"))
+    assert (saved["frames_read"], saved["duration"]) == (39, round(20 / 30, 4))
+    assert table_outcome(result.table_path)["stopped_at"] == round(19 / 30, 4)
+    video = cv2.VideoCapture(str(tmp_path / "cam_annotated.mp4"))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20
 
 
 def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
@@ -2762,7 +2847,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
-    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None}
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None,
+                                               "started_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 

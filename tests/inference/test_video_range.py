@@ -8,8 +8,10 @@ import json
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
+from fervid.emotions import EMOTIONS
 from fervid.errors import OptionError
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
@@ -181,10 +183,15 @@ def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_pa
     listed = saved["tracks"][0]["episodes"]
     assert len(episodes) == len(listed) > 1
     for row, episode in zip(episodes, listed):
+        # one description of an episode: the table's row is the tracks JSON's entry, after its track and with its
+        # segment (the JSON lacked the duration and peak_confidence the table had)
+        assert set(episode) == set(EPISODE_COLUMNS) - {"track", "segment"}
+        assert float(row["duration"]) == episode["duration"]
+        assert float(row["peak_confidence"]) == episode["peak_confidence"]
         assert row["track"] == "1" and row["emotion"] == episode["emotion"]
         assert float(row["start"]) == episode["start"] and float(row["end"]) == episode["end"]
         assert float(row["duration"]) == pytest.approx(episode["end"] - episode["start"], abs=1e-4)
-        assert float(row["peak_time"]) == episode["key_frame_time"]
+        assert float(row["key_frame_time"]) == episode["key_frame_time"]
         assert 0 < float(row["peak_confidence"]) <= 1
         assert row["key_frame"] == (episode["key_frame"] or "")
         assert row["segment"] == ("sign up" if episode["start"] < 2 else "checkout" if episode["start"] < 4 else "")
@@ -266,3 +273,20 @@ def test_a_stretch_holding_no_frame_is_refused_naming_the_frames_times(analyzer)
         analyzer.analyze_video(sample_video(), start=1.002, end=1.03, annotate=False)
     assert len(analyzer.analyze_video(sample_video(), start=1.0, end=1.03, annotate=False,
                                       key_frames=0).frame_table()) == 1
+
+
+def test_a_timeline_from_a_start_is_drawn_from_the_start_in_the_videos_times(analyzer, tmp_path, monkeypatch):
+    """With --start 2 the timeline's axis began at 0, its first 2 s blank: it is drawn over the stretch analysed, in
+    the video's times as the tables have them (2.0 to 4.0 s for carphone's last 2 s)."""
+    drawn = []
+    draw = video_module.timeline_figure
+    monkeypatch.setattr(video_module, "timeline_figure", lambda *args: drawn.append(draw(*args)) or drawn[-1])
+    part = analyzer.analyze_video(sample_video(), tmp_path, start=2.0, method="frame", key_frames=0, annotate=False)
+    assert (tmp_path / "carphone_pristine_track1_timeline.png").is_file()
+    (figure,) = drawn  # the one saved as the PNG
+    rows = pd.read_csv(tmp_path / "carphone_pristine_frames.csv")
+    curves, band = figure.axes
+    assert band.get_xlim() == pytest.approx((2.0, 4.0), abs=0.01)
+    first_times = [line.get_xdata()[0] for line in curves.get_lines()]
+    assert first_times == pytest.approx([rows["time"].min()] * len(EMOTIONS)) and rows["time"].min() >= 2.0
+    assert part.timeline(1).axes[1].get_xlim() == band.get_xlim()  # the figure the API gives is the one saved

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from fervid.apps import defaults
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file, replacing
@@ -42,8 +43,9 @@ from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_vide
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
-from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
+from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
+                                      track_row, write_csv)
+from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
 from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -111,8 +113,8 @@ class CannotWriteOutputs(OSError):
 @dataclass
 class BatchOptions:
     out: Path
-    workers: int = 1
-    engine: str = "local"  # local (process pool) or ray
+    workers: int = defaults.BATCH_WORKERS
+    engine: str = defaults.BATCH_ENGINE  # local (process pool) or ray
     ray_address: str | None = None  # None: start Ray on this machine; "auto" or host:port: join a cluster
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
     # a video's bounds, as VideoOptions takes them: larger frames are refused; decoded frames held at once
@@ -145,11 +147,12 @@ class BatchOptions:
                                    region=self.region, start=self.start, end=self.end, segments=self.segments)
 
     @property
-    def video_range(self) -> dict:
-        """The region and stretch of the videos analysed, as the folder's settings record them (they change every
-        video's numbers)."""
+    def video_settings(self) -> dict:
+        """The region and stretch of the videos analysed, and the memory their frames may take, as the folder's
+        settings record them (they change a video's numbers: see RESULT_SETTINGS)."""
         return {"region": list(self.region) if self.region is not None else None, "start": self.start,
-                "end": self.end, "segments": [list(segment) for segment in self.segments]}
+                "end": self.end, "segments": [list(segment) for segment in self.segments],
+                "frames_memory_mb": self.frames_memory_mb}
 
 
 STATE_FILE = "state.sqlite"  # in the output folder: the run's state
@@ -249,10 +252,15 @@ class BatchSettingsChanged(ValueError):
 
 # What makes a result what it is; how the run is executed (workers, engine), whether annotated copies are written
 # and how many key frames a track keeps (each video's tracks JSON records its cap) do not change any number, so a
-# resumed run may differ in those: a run that filled the disk goes on under a cap
+# resumed run may differ in those: a run that filled the disk goes on under a cap. So may --max-video-megapixels:
+# a video over it is refused, not analysed otherwise, and a failed file is tried again by the next run. Not so
+# --frames-memory-mb (BatchOptions.video_settings, with the region and stretch): a video whose frames do not fit in
+# it is analysed at fewer frames a second (carphone's first 2 s at 2 MB: 22 frames, not 60), so a run going on with
+# another value is refused; one short of memory goes on with fewer --workers
 RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_faces", "precision", "detect_every",
                    "window", "method", "sample_fps")
-# settings recorded since a later version, with the value a folder made before then was analysed with
+# settings recorded since a later version, with the value a folder made before then was analysed with (not
+# frames_memory_mb: it could be set before it was recorded, so such a folder takes this run's)
 SETTINGS_BEFORE_RECORDED: dict[str, object] = {"max_faces": None, "region": None, "start": 0.0, "end": None,
                                                "segments": []}
 
@@ -647,13 +655,13 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         stop()  # a task handed over as the run was interrupted
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        note = None
+        note, window_notice = None, None
         if kind == "image":
             parts, partial = _analyse_image(analyzer, path, tmp, options)
             # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
-            parts, partial = _analyse_video(analyzer, path, tmp, options, progress, stop)
+            parts, partial, window_notice = _analyse_video(analyzer, path, tmp, options, progress, stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
@@ -663,7 +671,8 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
-                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note}
+                "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note,
+                "window_notice": window_notice}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -704,7 +713,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = {**result.to_dict(), **analyzer.settings}
+    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
@@ -716,8 +725,9 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None):
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
-    ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), and why they
-    stop short where it broke mid-way (None: it did not)."""
+    ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
+    stop short where it broke mid-way (None: it did not), and what its window leaves the temporal method at the rate
+    analysed, where that is not what the method is for (``VideoResult.window_notice``; None otherwise)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -748,7 +758,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                 columns = [leading[name] if name in leading else batch.column(name) for name in DATASET_COLUMNS]
                 yield pa.Table.from_arrays(columns, names=DATASET_COLUMNS).cast(schema)
 
-    return parts(), result.error
+    return parts(), result.error, result.window_notice
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -1034,7 +1044,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     store = StateStore(out / STATE_FILE)
-    renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_range},
+    renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_settings},
                                    settings_as_recorded_before(options.pipeline))
     store.forget_gone()
     notices: list[str] = []
@@ -1089,6 +1099,9 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
                          res.get("note"))
             faces += res["faces"]
+        # a window too short for the method at a video's rate, as `fervid video` says it: once a run, not per file
+        if res.get("window_notice") and res["window_notice"] not in notices:
+            notices.append(res["window_notice"])
         finished += 1
         work_done += work[res["path"]]
         show()
@@ -1266,7 +1279,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
 
     # (a full disk) the last table written stays whole; no half of this one is left beside it
     with replacing(out / "dataset.parquet") as temporary, open_parquet(temporary, "wb") as fh, pq.ParquetWriter(
-            fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
+            fh, table_schema(DATASET_COLUMNS, settings={**settings, "made_with": made_with})) as writer:
         for group in _row_groups(every_part(), ROW_GROUP_ROWS):
             writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import json
 import math
 import os
@@ -16,14 +17,17 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
+from fervid.apps import defaults as app_defaults
 from fervid.apps import standard_streams
 from fervid.apps.standard_streams import send_to_stdout
-from fervid.inference.detect import DETECTORS
+from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
+from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
 from fervid.progress import is_terminal, one_line, progress_bar
 
 if TYPE_CHECKING:
@@ -46,7 +50,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
-CSV_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
+IMAGE_TABLE_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 
 def _print_version(value: bool) -> None:
@@ -87,21 +91,33 @@ MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name 
                                                   "or a model folder.")
 DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.join(DETECTORS)} (yuface needs "
                                                         "`pip install \"fervid[yuface]\"`).")
-THRESHOLD_OPTION = typer.Option(None, help="Minimum face-detection score (0-1); default: the detector's own "
-                                           "(centerface 0.4, yuface 0.8).")
+# the detectors' own settings, said in the options' help as fervid.inference.detect defines them: each detector's
+# score threshold; the longer side above which an image is detected on a finer copy (the default detector's base
+# copy at the default --min-face); the side a small image is enlarged to
+_OWN_THRESHOLDS = ", ".join(f"{name} {resolved_score_threshold(name, None):g}" for name in DETECTORS)
+_FINER_ABOVE = (inspect.signature(DETECTORS[_DEFAULTS.detector]).parameters["max_side"].default * _DEFAULTS.min_face
+                / SMALLEST_FACE)
+_ENLARGED_TO = SMALL_IMAGE_SIDE[_DEFAULTS.detector]
+_OTHERS_ENLARGED_TO = ", ".join(f"{name}: {side}" for name, side in SMALL_IMAGE_SIDE.items()
+                                if name != _DEFAULTS.detector)
+THRESHOLD_OPTION = typer.Option(None, help=f"Minimum face-detection score (0-1); default: the detector's own "
+                                           f"({_OWN_THRESHOLDS}).")
 MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, in pixels tall: large images (over "
-                                                       "about 1,100 px at 48) are detected on a copy where it is "
-                                                       "28 px tall (slower on large photos; raise it to go faster). "
-                                                       "Not a filter: smaller faces found anyway are kept. Whatever "
-                                                       "it is, an image under 128 px (its shorter side: a face crop, "
-                                                       "a thumbnail) is detected on a copy enlarged to 128 px "
-                                                       "(yuface: 192); for images that are face crops already, "
-                                                       "`fervid image --face-crops` reads each whole as one face.")
+                                                       f"about {round(_FINER_ABOVE, -2):,.0f} px at "
+                                                       f"{_DEFAULTS.min_face:g}) are detected on a copy where it is "
+                                                       f"{SMALLEST_FACE} px tall (slower on large photos; raise it to "
+                                                       "go faster). Not a filter: smaller faces found anyway are kept. "
+                                                       f"Whatever it is, an image under {_ENLARGED_TO} px (its shorter "
+                                                       "side: a face crop, a thumbnail) is detected on a copy "
+                                                       f"enlarged to {_ENLARGED_TO} px ({_OTHERS_ENLARGED_TO}); for "
+                                                       "images that are face crops already, `fervid image "
+                                                       "--face-crops` reads each whole as one face.")
 MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
                                 "video follow at most N at once (with 1, its one face is track 1 throughout: a "
                                 "participant who looks away and back, and no one behind them). A face followed for "
-                                "3 detection rounds keeps its place until it is gone, whatever larger face appears "
-                                "(a photo on a shared screen); a newer one gives way to a face 1.5 times its area, "
+                                f"{ESTABLISHED_ROUNDS} detection rounds keeps its place until it is gone, whatever "
+                                "larger face appears (a photo on a shared screen); a newer one gives way to a face "
+                                f"{LARGER_FACE:g} times its area, "
                                 "which gets a new track number, said in a notice. Default: every face.")
 PRECISION_OPTION = typer.Option(_DEFAULTS.precision, help="auto (the model's int8 copy where it has one), int8 or "
                                                           "fp32.")
@@ -149,6 +165,12 @@ REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                                   "shows, or, every value 1 or less, fractions of its width and height "
                                   "(0.75,0.6,0.25,0.4). Scene cuts are told there too; boxes, tables and the "
                                   "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
+# where `fervid serve` and `fervid live`'s page keep their jobs (the page's saved sessions are jobs), and for how
+# long: ServerSettings' defaults (fervid.apps.defaults)
+DATA_DIR_OPTION = typer.Option(app_defaults.DATA_DIR, help="Where video jobs (sessions saved from the /live page "
+                                                            "among them) and their outputs are kept.")
+JOB_TTL_HOURS_OPTION = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs (saved /live sessions too) older "
+                                                                     "than this are deleted.")
 START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from this time on (seconds, m:ss or "
                                                        "h:mm:ss): the file is sought there, not decoded from its "
                                                        "start; times stay the recording's own.")
@@ -524,8 +546,8 @@ def _remove_empty(made: list[Path]) -> None:
 
 def _model_record(model: str, file_name: str) -> dict:
     """A record a model folder (shipped or exported) keeps beside its weights, ``file_name``: training_config.json
-    (the run settings it was trained with) or calibration.json (what its temperature was fitted on); {} where
-    none."""
+    (the run settings it was trained with), training_summary.json (what the run did: the checkpoint exported) or
+    calibration.json (what its temperature was fitted on); {} where none."""
     from fervid.inference.models import ModelError, resolve_model_dir
 
     try:
@@ -542,13 +564,20 @@ def _is_or_overlaps(data: str, recorded: str) -> bool:
     return here == there or here.is_dir() and there.is_dir() and (there in here.parents or here in there.parents)
 
 
-def _not_held_out(trained: dict, calibration: dict, dataset: str, data: str, usage: str) -> list[str]:
+def _not_held_out(trained: dict, summary: dict, calibration: dict, dataset: str, data: str, usage: str) -> list[str]:
     """What the faces of ``data`` did in the making of a model that was not trained on them, as its records say
-    (its training_config.json and calibration.json; [] where they say nothing of these faces): chose its best
-    epoch (val_data, or the FER2013 Usage val_usage) or had its temperature fitted on them (a calibration whose
-    temperature was applied). Its accuracy and calibration on them read better than on faces never used."""
+    (its training_config.json, training_summary.json and calibration.json; [] where they say nothing of these
+    faces): chose its best epoch (val_data, or the FER2013 Usage val_usage, where the export took the best epoch's
+    checkpoint) or had its temperature fitted on them (a calibration whose temperature was applied). Its accuracy
+    and calibration on them read better than on faces never used."""
     fer2013 = dataset in FER2013_KINDS
+    # the validation faces only pick the epoch exported (training reads them for nothing else): a model exported
+    # from its last epoch (ferplus_vgg) was not chosen on them. A folder without the record took best.pt (export's
+    # default)
+    chosen_on_validation = summary.get("exported_checkpoint", "best.pt") == "best.pt"
     said = []
+    if not chosen_on_validation:
+        trained = {}
     if fer2013 and trained.get("data_kind", "fer2013") != "folder" and not trained.get("val_data") \
             and trained.get("val_usage") == usage:
         said.append(f"the model's best epoch was chosen on FER2013's {usage} faces (val_usage in its "
@@ -740,6 +769,25 @@ def _typed_options(ctx: typer.Context) -> set[str]:
             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
 
 
+def _refuse_typed(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
+    """Options typed that would do nothing here are refused (exit 2), the first named as it was typed
+    (``--no-open``), followed by ``why``: a flag that is ignored is a result the user did not ask for."""
+    typed = _typed_options(ctx)
+    given = [name for name in names if name in typed]
+    if given:
+        param = next(param for param in ctx.command.params if param.name == given[0])
+        flag = param.secondary_opts[0] if param.secondary_opts and not ctx.params[given[0]] else param.opts[0]
+        _fail(f"{flag} {why}", 2)
+
+
+def _refuse_window_for_frame(ctx: typer.Context, method: Optional[str]) -> None:
+    """--window with --method frame: that method labels each frame from that frame alone (the tracks JSON records
+    window null), so the window typed would be ignored."""
+    if method == "frame":
+        _refuse_typed(ctx, ("window",), "is the seconds of frames a temporal method (lstm, mean, hmm) looks at; "
+                                        "--method frame labels each frame from that frame alone")
+
+
 @app.command()
 def image(
     ctx: typer.Context,
@@ -823,7 +871,7 @@ def image(
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops)
     analyzer = _analyzer(options)
-    settings = {**analyzer.settings, "face_crops": options.face_crops}  # what made the results, as recorded
+    settings = analyzer.settings  # what made the results, as recorded
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -833,7 +881,7 @@ def image(
         bar.set_postfix_str(one_line(path.name[-30:]))
         try:
             img = load_image(path)
-            result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
+            result = analyzer.analyze_bgr(img, source=str(path))  # read whole where options.face_crops
             more_frames.append(more_frames_notice(path))
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
@@ -852,7 +900,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings, face_crops=options.face_crops)
+    doc = images_document(results, settings)
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
@@ -966,7 +1014,7 @@ def _image_table(results):
         if not r.faces:
             rows.append({"file": r.source, "error": r.error})
         rows += r.rows(file=r.source)
-    return dataframe(rows, CSV_COLUMNS, nullable=True)
+    return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
 
 
 def _write_parquet(results, target: str, settings: dict) -> None:
@@ -975,9 +1023,9 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     import io
 
     from fervid.inference.annotate import replacing
-    from fervid.inference.video import table_schema
+    from fervid.inference.records import table_schema
 
-    table, schema = _image_table(results), table_schema(CSV_COLUMNS, settings)
+    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings=settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)
@@ -999,16 +1047,17 @@ def _write_csv(results, target: str) -> None:
     table = _image_table(results)
     if target == "-":
         made = io.StringIO()
-        write_csv(made, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        write_csv(made, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
         send_to_stdout(made.getvalue())
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with replacing(target) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
-        write_csv(fh, CSV_COLUMNS, table.itertuples(index=False, name=None))
+        write_csv(fh, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
 
 
 @app.command()
 def video(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Video files, folders (searched recursively) or glob patterns; "
                                                  "'-': the paths on stdin, one a line (or NUL-separated, as `find "
                                                  "-print0` writes them)."),
@@ -1024,7 +1073,7 @@ def video(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+    annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Write <name>_annotated.mp4; --no-annotate leaves it out (faster, and far "
                                        "less disk, on long or large videos)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
@@ -1048,7 +1097,7 @@ def video(
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
-    peak confidence and time, key frame, segment); with --segments, <name>_segments.csv.
+    peak_confidence, key_frame_time, key_frame, segment); with --segments, <name>_segments.csv.
     """
     import time as _time
 
@@ -1056,6 +1105,7 @@ def video(
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
 
+    _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                         detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                         precision=precision, annotate=annotate, key_frames=key_frames,
@@ -1171,15 +1221,22 @@ def video(
 
 @app.command()
 def live(
+    ctx: typer.Context,
     source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
-    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Browser: the port to serve /live on (127.0.0.1 only)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`). "
+                                                       "A camera's or stream's session is named by its start, "
+                                                       "camera0_20261206-154233_*, never replacing an earlier one; a "
+                                                       "file's replaces its earlier analysis, as `fervid video`'s."),
+    port: int = typer.Option(app_defaults.PORT, min=1, max=65535,
+                             help=f"Browser: the port to serve /live on ({app_defaults.HOST} only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
-    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds of input (Ctrl-C also ends a "
-                                                     "headless session, its outputs written)."),
-    annotate: bool = typer.Option(True, "--annotate/--no-annotate",
+    data_dir: Path = DATA_DIR_OPTION,
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
+    seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
+                                                     "also ends the session, its outputs written)."),
+    annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
@@ -1193,17 +1250,31 @@ def live(
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
+    region: Optional[str] = REGION_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
     With no --source it serves http://127.0.0.1:PORT/live: the page shows your camera with each face's box,
     emotion, confidence and timeline as they are analysed, and can save the session as a video job. With --source
-    it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`.
+    it runs headless (fervid uses opencv-python-headless: no window) and writes the same outputs as `fervid video`;
+    --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera
 
+    _refuse_window_for_frame(ctx, method)
+    if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
+        _refuse_typed(ctx, ("seconds",), "is for a headless session (--source FILE, CAMERA or URL): the /live page's "
+                                         "session runs until you stop it there, and the server until Ctrl-C")
+        _refuse_typed(ctx, ("quiet",), "is for a headless session (--source FILE, CAMERA or URL): serving the /live "
+                                       "page, fervid says only where it serves and what it runs, as `fervid serve`")
+        _refuse_typed(ctx, ("out",), "is for a headless session (--source FILE, CAMERA or URL): a session the /live "
+                                     "page saves is a video job, kept in the server's data folder")
+    else:
+        _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours"),
+                      "is for the browser's /live page (no --source): a headless session serves nothing and keeps no "
+                      "jobs")
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                         annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
@@ -1212,16 +1283,26 @@ def live(
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
 
-        _serve(ServerSettings(pipeline=options), "127.0.0.1", port, page="/live", open_browser=open_browser,
-               named_method=method)
+        if region is not None:  # the /live page analyses the whole picture the browser sends
+            _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
+                  "looks for faces in the whole picture", 2)
+
+        try:
+            settings = ServerSettings(pipeline=options, data_dir=data_dir, job_ttl_hours=job_ttl_hours)
+        except ValueError as exc:
+            _bad_value(exc)
+        _serve(settings, app_defaults.HOST, port, page="/live", open_browser=open_browser, named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
-    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+    if not source.isdigit() and not is_stream_url(source) and not missing_camera(source):  # a video file, a device
         _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
-    runner = _video_runner(options, named_method=method, batch_frames=1, centred=False)
+    runner = _video_runner(options, named_method=method, batch_frames=1, centred=False, region=_region(region))
     _quiet_opencv()
+    # a source that is not there is the command line's to fix, as a missing file is
+    if no_camera := missing_camera(source):
+        _fail(no_camera, EXIT_USAGE)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
@@ -1270,13 +1351,24 @@ def live(
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     from fervid.folder_lock import FolderLocked
 
+    stem = src.stem
+    if not src.recorded:  # two sessions opened within one second: the second named apart, not replacing the first
+        from fervid.inference.video import OutputNames
+
+        taken = 1
+        while (out / OutputNames(stem).tracks_json).exists():
+            taken += 1
+            stem = f"{src.stem}-{taken}"
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
-                                size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped))
+                                clock=src.clock, stop=lambda: bool(stopping), stem=stem,
+                                size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
+                                frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
+    except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
+        _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
         typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
@@ -1658,8 +1750,8 @@ def evaluate(
                                              "a folder, or a table with path and label columns, is folder, a table "
                                              "with video, start and end columns is video, another CSV fer2013."),
     model: list[str] = EVALUATE_MODEL_OPTION,
-    usage: Optional[str] = typer.Option(None, help="FER2013/FER+ Usage to evaluate (Training, PublicTest, "
-                                                   "PrivateTest; default PublicTest)."),
+    usage: Optional[str] = typer.Option(None, help=f"FER2013/FER+ Usage to evaluate ({', '.join(FER2013_USAGES)}; "
+                                                   f"default {DEFAULT_USAGE})."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): score against FER+'s majority "
                                                       "labels (--dataset ferplus, chosen by auto)."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
@@ -1714,6 +1806,7 @@ def evaluate(
                                         "max_faces", "results", "margin") if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
+    _refuse_window_for_frame(ctx, method)
     if usage is not None and usage not in FER2013_USAGES:
         _fail(f"--usage {usage}: not one of {', '.join(FER2013_USAGES)}", 2)
     # an option the dataset kind does not read would be ignored: a score against other labels than asked for
@@ -1750,7 +1843,7 @@ def evaluate(
         return
     # what each model was trained on (not this evaluation's data): read once, for the checks below and the card
     trained = [_model_record(name, "training_config.json") for name in models]
-    training_faces = [_evaluated_on_training_faces(record, dataset, data, usage or "PublicTest") for record in trained]
+    training_faces = [_evaluated_on_training_faces(record, dataset, data, usage or DEFAULT_USAGE) for record in trained]
     folder_run = trained[0].get("data_kind") == "folder"
     if write_card and training_faces[0]:
         _fail(f"--write-card records the model's score on faces it was not trained on, and {training_faces[0]}", 2)
@@ -1763,7 +1856,7 @@ def evaluate(
         if not Path(models[0]).is_dir():
             _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
                   "folder and give the copy's path", 2)
-    usage = usage or "PublicTest"
+    usage = usage or DEFAULT_USAGE
     analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
                  for name in models]
     names = [analyzer.cnn.config.name for analyzer in analyzers]
@@ -1811,7 +1904,8 @@ def evaluate(
         if write_card and on_training_faces:
             _remove_empty(made)
             _fail(f"--write-card records the model's score on faces it was not trained on, and {on_training_faces}", 2)
-        not_held_out = _not_held_out(record, _model_record(name, "calibration.json"), dataset, data, usage)
+        not_held_out = _not_held_out(record, _model_record(name, "training_summary.json"),
+                                     _model_record(name, "calibration.json"), dataset, data, usage)
         scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
                                    not_held_out, progress=not quiet))
     if write_card:
@@ -1887,8 +1981,11 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
             notes.append(f"notice: {notice}; or score the photos themselves: --dataset photos finds and aligns each "
                          "one's face")
     if not_held_out:  # not its training faces, but not new to it either
-        notes.append(f"notice: {' and '.join(not_held_out)}: its accuracy and calibration on these faces read "
-                     "better than on faces it has never been tuned on")
+        # a fitted temperature changes no face's label: alone, it flatters the calibration only
+        flattered = ("its accuracy and calibration on these faces read" if any("best epoch" in s for s in not_held_out)
+                     else "its calibration on these faces reads")
+        notes.append(f"notice: {' and '.join(not_held_out)}: {flattered} better than on faces it has never been "
+                     "tuned on")
     # what made the numbers, so a published score can be traced back to its model, data and settings
     threshold = getattr(analyzer.detector, "score_threshold", None)
     settings = {"model": cnn.config.name, "model_folder": str(cnn.folder), **cnn.weights_identity,
@@ -2114,21 +2211,21 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
 @app.command()
 def calibrate(
     data: Path = typer.Option(..., help="The faces the temperature is fitted on: a FER2013 CSV (.csv/.csv.gz), "
-                                        "whose --usage rows are used (by default PublicTest, FER2013's public test "
-                                        "set), or your own face crops, a folder per emotion (<emotion>/<crop>) or a "
+                                        f"whose --usage rows are used (by default {DEFAULT_USAGE}, FER2013's public "
+                                        "test set), or your own face crops, a folder per emotion (<emotion>/<crop>) or a "
                                         "label table (path,label), as `fervid train` reads them, all of them. A "
                                         "temperature fitted on the faces its ECE is then reported on flatters that "
                                         "ECE: judge it on other faces."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
-    usage: str = typer.Option("PublicTest", help="FER2013 Usage to fit the temperature on (a CSV only). The default, "
-                                                 "PublicTest, is FER2013's public test set (the shipped models chose "
-                                                 "their epoch on it too): an ECE reported on PublicTest afterwards "
-                                                 "is flattered, measured on the faces the temperature was fitted "
-                                                 "on."),
+    usage: Optional[str] = typer.Option(None, help="FER2013 Usage to fit the temperature on (a CSV only). The "
+                                                   f"default, {DEFAULT_USAGE}, is FER2013's public test set (the "
+                                                   "shipped models chose their epoch on it too): an ECE reported on "
+                                                   f"{DEFAULT_USAGE} afterwards is flattered, measured on the faces "
+                                                   "the temperature was fitted on."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
 ) -> None:
-    """Fit a softmax temperature on labelled faces (by default FER2013's PublicTest rows); report expected
+    """Fit a softmax temperature on labelled faces (by default FER2013's public test rows); report expected
     calibration error before and after."""
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, is_labelled_images, load_fer2013, load_ferplus,
                                            load_image_folder, photos_notice, unlike_crops_notice)
@@ -2138,9 +2235,10 @@ def calibrate(
     for option, given in (("--data", data), ("--ferplus", ferplus)):
         _must_exist(option, given)
     folder = is_labelled_images(data)  # a folder of your own face crops, or a label table of them
-    if folder and (ferplus is not None or usage != "PublicTest"):
+    if folder and (ferplus is not None or usage is not None):
         _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used (a label table's "
               "too)", 2)
+    usage = usage or DEFAULT_USAGE
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
@@ -2282,6 +2380,7 @@ def experiment(
 
 @app.command()
 def batch(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
                                                           "path, file, filename, image or video, any case; else the "
                                                           "first); '-': the paths on stdin, one a line (or "
@@ -2290,8 +2389,10 @@ def batch(
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
-    workers: int = typer.Option(1, help="Worker processes (each loads the models once); local engine."),
-    engine: str = typer.Option("local", help="local (process pool on this machine) or ray."),
+    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once); "
+                                                                 "local engine only (Ray runs a task per CPU of its "
+                                                                 "cluster)."),
+    engine: str = typer.Option(app_defaults.BATCH_ENGINE, help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),
     detect_every: float = DETECT_EVERY_OPTION,
@@ -2299,7 +2400,7 @@ def batch(
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
     method: Optional[str] = METHOD_OPTION,
     temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
-    annotate: bool = typer.Option(True, help="Write annotated images and videos (files/<key>/annotated.png, "
+    annotate: bool = typer.Option(_DEFAULTS.annotate, help="Write annotated images and videos (files/<key>/annotated.png, "
                                              "<name>_annotated.mp4); --no-annotate leaves them out (faster, and far "
                                              "less disk, on long or large videos: a 1080p class of 26, about 20 MB a "
                                              "minute)."),
@@ -2327,6 +2428,10 @@ def batch(
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
+    _refuse_window_for_frame(ctx, method)
+    if engine == "ray":  # Ray runs a task per CPU of its cluster, whatever the local pool's size
+        _refuse_typed(ctx, ("workers",), "is the local engine's process pool: with --engine ray the cluster's CPUs "
+                                         "(one task each) decide how many files are analysed at once")
     inputs = _paths_from_stdin(inputs)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
@@ -2397,13 +2502,15 @@ def batch(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to bind; the default keeps the server local to this machine."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path = typer.Option(Path("fervid-data"), help="Where video jobs and their outputs are kept."),
-    max_upload_mb: float = typer.Option(200.0, help="Largest upload accepted (413 above)."),
-    max_queued_jobs: int = typer.Option(8, help="Video jobs waiting at most (429 above)."),
-    workers: int = typer.Option(1, help="Video analysis workers."),
-    job_ttl_hours: float = typer.Option(24.0, help="Finished jobs older than this are deleted."),
+    ctx: typer.Context,
+    host: str = typer.Option(app_defaults.HOST, help="Address to bind; the default keeps the server local to this "
+                                                     "machine."),
+    port: int = typer.Option(app_defaults.PORT, min=1, max=65535, help="Port to listen on."),
+    data_dir: Path = DATA_DIR_OPTION,
+    max_upload_mb: float = typer.Option(app_defaults.MAX_UPLOAD_MB, help="Largest upload accepted (413 above)."),
+    max_queued_jobs: int = typer.Option(app_defaults.MAX_QUEUED_JOBS, help="Video jobs waiting at most (429 above)."),
+    workers: int = typer.Option(app_defaults.SERVER_WORKERS, help="Video analysis workers."),
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
@@ -2420,8 +2527,10 @@ def serve(
                                        "none, for every job (?annotate=true is refused). With --key-frames 0 no "
                                        "job output holds a picture of a face: tables, JSON and timelines only."),
     key_frames: Optional[int] = KEY_FRAMES_OPTION,
-    max_images_per_request: int = typer.Option(32, help="Images in one /v1/images request at most (413 above)."),
-    max_image_megapixels: float = typer.Option(50.0, help="Decoded size of one image at most (415 above)."),
+    max_images_per_request: int = typer.Option(app_defaults.MAX_IMAGES_PER_REQUEST,
+                                               help="Images in one /v1/images request at most (413 above)."),
+    max_image_megapixels: float = typer.Option(app_defaults.MAX_IMAGE_PIXELS / 1e6,
+                                               help="Decoded size of one image at most (415 above)."),
     max_video_megapixels: float = MAX_VIDEO_MEGAPIXELS_OPTION,
     frames_memory_mb: float = FRAMES_MEMORY_MB_OPTION,
     allow_host: list[str] = typer.Option([], help="Another Host name to answer (repeatable), e.g. this machine's "
@@ -2442,6 +2551,7 @@ def serve(
     """Web page at /, the live camera page at /live, and the REST API at /v1 (OpenAPI docs at /docs)."""
     from fervid.apps.server import ServerSettings, root_path_option
 
+    _refuse_window_for_frame(ctx, method)
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
                          detector=detector, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces,
                          precision=precision, annotate=annotate, key_frames=key_frames,

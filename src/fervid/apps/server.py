@@ -59,14 +59,15 @@ from starlette.routing import Route
 
 from fervid import __version__
 from fervid.folder_lock import FolderLock
+from fervid.apps import defaults
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
-                                 VideoJobOut)
+from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
+                                 ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
-from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
+from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 from fervid.progress import one_line
 
@@ -92,7 +93,7 @@ FINISHED = ("done", "failed")
 ABANDONED_UPLOAD_S = 600
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
-log = logging.getLogger("fervid.server")
+log = logging.getLogger(__name__)
 
 
 def _disk_full(exc: BaseException | None) -> TypeGuard[OSError]:
@@ -118,19 +119,19 @@ def _private_file(path, flags):
 
 @dataclass
 class ServerSettings:
-    data_dir: Path = Path("fervid-data")
-    max_upload_mb: float = 200.0
-    max_queued_jobs: int = 8
-    workers: int = 1
-    job_ttl_hours: float = 24.0
+    data_dir: Path = defaults.DATA_DIR
+    max_upload_mb: float = defaults.MAX_UPLOAD_MB
+    max_queued_jobs: int = defaults.MAX_QUEUED_JOBS
+    workers: int = defaults.SERVER_WORKERS
+    job_ttl_hours: float = defaults.JOB_TTL_HOURS
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # model, detector, video settings
     live: LiveLimits = field(default_factory=LiveLimits)  # the /v1/live WebSocket's frame, rate, viewer bounds
-    max_images_per_request: int = 32
+    max_images_per_request: int = defaults.MAX_IMAGES_PER_REQUEST
     max_concurrent_images: int = 2  # images decoded and analysed at once; further requests wait their turn
-    max_image_pixels: int = 50_000_000  # decoded size per image (about 12 bytes per pixel in memory at most)
+    max_image_pixels: int = defaults.MAX_IMAGE_PIXELS  # decoded size per image
     max_video_pixels: int = MAX_FRAME_PIXELS  # a video frame's size: larger ones are refused (415) at upload
     frames_memory_mb: float = FRAMES_MEMORY_MB  # decoded frames a video job holds at once (VideoOptions')
-    host: str = "127.0.0.1"  # the address served: answered as a Host name besides the local names
+    host: str = defaults.HOST  # the address served: answered as a Host name besides the local names
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer (e.g. behind a reverse proxy)
     allowed_origins: tuple[str, ...] = ()  # origins allowed to POST/DELETE (e.g. "https://app.example")
 
@@ -1018,7 +1019,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             return analyzer().analyze_bgr(bgr, source=name)
 
     @app.post("/v1/images", response_model=ImagesOut, responses=UPLOAD_ERRORS | _errors(
-        e413="more images in one request than the server takes (32 by default), or a body over --max-upload-mb",
+        e413=f"more images in one request than the server takes ({settings.max_images_per_request}, "
+             "--max-images-per-request), or a body over --max-upload-mb",
         e415="no file of the request could be read as an image (or every one was over the pixel limit); where "
              "some could, the answer is 200 and the others are listed with ok: false and their error"
              + NOT_MULTIPART))
@@ -1147,9 +1149,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
-            tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
-                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
-                                "uncertain": rows["uncertain"].tolist()}
+            tracks[str(tid)] = {column: rows[column].tolist() for column in FRAME_SERIES}  # as the table rounds them
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
     @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=FILE_TYPES | COMMON_ERRORS
@@ -1211,7 +1211,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.websocket("/v1/live")
     async def live_socket(ws: WebSocket):
-        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
+        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers,
+                         settings.job_ttl_hours)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or

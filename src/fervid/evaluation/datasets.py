@@ -21,10 +21,9 @@ import pandas as pd
 from fervid.inference.align import FaceTemplate, crop_face
 from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES, accepted_emotion_names, emotion_hint, emotion_of
+from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.registry import Registry
-
-FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
 
 
 class DatasetError(ValueError):
@@ -579,7 +578,7 @@ FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgus
 FERPLUS_ANSWERS = {"contempt": "contempt", "unknown": "unknown", "NF": "not a face"}  # the answers fervid leaves out
 
 
-def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list[str] = "PublicTest") -> FaceDataset:
+def load_ferplus(fer_csv: str | Path, ferplus_csv: str | Path, usage: str | list[str] = DEFAULT_USAGE) -> FaceDataset:
     """FER2013 images with FER+ labels (Barsoum et al. 2016; ``fer2013new.csv``, one row per FER2013 row).
 
     ``labels`` is the majority vote among the 7 fervid emotions; rows FER+ dropped (empty image name), and rows
@@ -791,7 +790,7 @@ DATASETS: Registry = Registry("dataset kind", {
 })
 
 
-def load_dataset(kind: str, path: str | Path, usage: str = "PublicTest", ferplus_csv: str | Path | None = None,
+def load_dataset(kind: str, path: str | Path, usage: str = DEFAULT_USAGE, ferplus_csv: str | Path | None = None,
                  jaffe_path: str | Path | None = None, crop_faces=None) -> FaceDataset:
     """Load a dataset by kind (:data:`DATASETS`) from a user's copy. ``path`` is: the FER2013 CSV (fer2013,
     ferplus), the CK+48 folder (ckplus, jaffe+ckplus), the JAFFE folder (jaffe), or a folder-per-class root (or a

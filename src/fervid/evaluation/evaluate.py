@@ -285,7 +285,8 @@ def learning_curves_figure(metrics: list[dict], title: str = "", val_name: str =
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """ECE: the confidence-weighted gap between confidence and accuracy over ``bins`` equal-width bins."""
+    """ECE: the gap between mean confidence and accuracy in each of ``bins`` equal-width confidence bins, averaged
+    with each bin weighted by its share of the samples (Guo et al. 2017)."""
     conf = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0, 1, bins + 1)
@@ -660,11 +661,13 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "train_class_counts": summary.get("train_class_counts"),
             "device": summary.get("device"),
             "precision": summary.get("precision"),
-            # the median epoch: a run paused while other work used the machine has a longer wall time
+            # the MEDIAN of the epochs' own seconds (training_metrics.jsonl), None where they were not recorded: a run
+            # paused while other work used the machine has a longer wall time. Not training_summary.json's
+            # "seconds_per_epoch", which is the mean wall time, kept below; it was this key's fallback, so the same
+            # key held a median or a mean and the card called either a median
             "seconds_per_epoch": (round(float(np.median([m["seconds"] for m in metrics])), 1)
-                                  if metrics and all("seconds" in m for m in metrics)
-                                  else summary.get("seconds_per_epoch")),
-            # the run's own figure, wall time over epochs (pauses included), where it wrote one
+                                  if metrics and all("seconds" in m for m in metrics) else None),
+            # the MEAN: training_summary.json's "seconds_per_epoch", wall time over epochs (pauses included)
             "wall_seconds_per_epoch": summary.get("seconds_per_epoch"),
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
             "exported_checkpoint": exported_checkpoint,
@@ -806,10 +809,10 @@ def model_card_markdown(card: dict) -> str:
         *[f"- {item}" for item in card["data_and_consent"]],
         "",
         f"## Evaluation on {ev.dataset} ({ev.n} faces)",
-        f"Accuracy **{ev.accuracy:.4f}**, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX inference path "
-        f"({precision} model{', the default' if precision == 'int8' else ''}).",
-        *([f"The fp32 model it was quantized from: accuracy {fp32.accuracy:.4f}, macro-F1 {fp32.macro_f1:.4f}."]
-          if fp32 is not None else []),
+        f"Accuracy **{ev.accuracy:.4f}**{_interval(ev)}, macro-F1 {ev.macro_f1:.4f}, measured through fervid's ONNX "
+        f"inference path ({precision} model{', the default' if precision == 'int8' else ''}).",
+        *([f"The fp32 model it was quantized from: accuracy {fp32.accuracy:.4f}{_interval(fp32)}, macro-F1 "
+           f"{fp32.macro_f1:.4f}."] if fp32 is not None else []),
         f"Measured on `{graph}` (sha256 `{card['weights'][graph]}`)"
         + "".join(f", beside `{name}` (sha256 `{digest}`)" for name, digest in card["weights"].items()
                   if name != graph)
@@ -830,13 +833,20 @@ def model_card_markdown(card: dict) -> str:
     return "\n".join(md)
 
 
+def _interval(ev: Evaluation) -> str:
+    """" (95% CI 0.835-0.859, Wilson)" where the evaluation carries its accuracy's interval, else nothing."""
+    ci = ev.accuracy_ci95
+    return f" (95% CI {ci[0]:.3f}-{ci[1]:.3f}, {ev.ci_method})" if ci else ""
+
+
 def _wall_time_line(training: dict) -> str:
-    """The card's wall time, the CPU and precision the run recorded, and its speed per epoch."""
-    per_epoch = training["seconds_per_epoch"]
-    speed = f"median {per_epoch} s/epoch" if per_epoch else ""
+    """The card's wall time, the CPU and precision the run recorded, and its speed per epoch: the median epoch
+    (``seconds_per_epoch``) and the mean wall time over epochs (``wall_seconds_per_epoch``), each named."""
+    median, mean = training["seconds_per_epoch"], training.get("wall_seconds_per_epoch")
+    speed = f"median {median} s/epoch" if median else ""
     # the run's own figure, where it differs from the median: the difference is time it waited for the machine
-    if speed and training.get("wall_seconds_per_epoch") not in (None, per_epoch):
-        speed += (f"; mean {training['wall_seconds_per_epoch']} s/epoch, wall time over epochs: it counts any time "
+    if mean is not None and mean != median:
+        speed += (("; " if speed else "") + f"mean {mean} s/epoch, wall time over epochs: it counts any time "
                   "the machine was shared")
     if training["wall_seconds"] is None:
         return ("- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, TypedDict
 
@@ -15,7 +16,7 @@ from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
                                     largest_faces, left_to_right, make_detector, stand_upright)
-from fervid.inference.models import (DEFAULT_MODEL, CNNOutput, EmotionCNN, ModelConfig, graph_for,
+from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
 from fervid.inference.options import PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, VideoNotImageError, load_image, source_name
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # (typing's from Python 3.12: read by type checkers only)
 
     from fervid.inference.stream import FaceStream, StreamChanges
+    from fervid.inference.temporal import LSTMTemporal
     from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
 
 
@@ -42,6 +44,7 @@ class AnalyzerSettings(TypedDict):
     max_faces: int | None
     fervid: str
     onnxruntime: str
+    face_crops: bool
 
 
 class Analyzer:
@@ -50,17 +53,25 @@ class Analyzer:
     >>> analyzer = fervid.Analyzer()
     >>> faces = analyzer.analyze_image("photo.jpg")
     >>> faces[0].emotion, faces[0].probabilities
+
+    Threads may share one analyzer (a :meth:`stream` takes its frames from one thread at a time); each network runs
+    on ``threads`` threads (default 2, or fewer under a CPU affinity or ``OMP_NUM_THREADS``). It cannot be pickled:
+    make one in each worker process. A web endpoint returns ``result.to_dict()`` (JSON-ready; a result's faces
+    hold numpy arrays, ``feature`` and ``crop``, that FastAPI and Flask cannot encode). README: "Python API:
+    errors, types, threads and processes".
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
-                 threads: int | None = None, keep_features: bool = True, precision: str = "auto",
+                 threads: int | None = None, keep_features: bool = True, precision: str = DEFAULT_PRECISION,
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
-                 max_faces: int | None = None):
+                 max_faces: int | None = None, face_crops: bool = False):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
         ``score_threshold`` (0-1) replaces a named detector's default; ``min_face``: the smallest face a named
         detector looks for, in pixels (large images are detected at a finer copy for it); ``max_faces``: keep an
         image's largest N faces, and follow at most N in a video (1: its one face is track 1 throughout; None:
-        every face); ``threads`` bounds both networks.
+        every face); ``face_crops``: the images it analyses are face crops already, each classified whole as one
+        face with no detection (:meth:`analyze_image`'s default for ``face_crop``; a video's faces are always
+        detected, and such an analyzer analyses no video); ``threads`` bounds both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
@@ -68,9 +79,9 @@ class Analyzer:
         # (min_face="48" failed inside numpy, score_threshold="0.5" in a comparison, keep_features="no" was true)
         checked = PipelineOptions(model=model, detector=detector if isinstance(detector, str) else DEFAULT_DETECTOR,
                                   score_threshold=score_threshold, min_face=min_face, precision=precision,
-                                  max_faces=max_faces)
+                                  max_faces=max_faces, face_crops=face_crops)
         model, score_threshold, min_face = checked.model, checked.score_threshold, checked.min_face
-        precision, max_faces = checked.precision, checked.max_faces
+        precision, max_faces, face_crops = checked.precision, checked.max_faces, checked.face_crops
         keep_features = checked_flag("keep_features", keep_features)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
@@ -88,7 +99,13 @@ class Analyzer:
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
                                                               getattr(detector, "fer2013_box", None))
         self.max_faces = max_faces
+        self.face_crops = face_crops
         self.keep_features = keep_features
+        self.threads = threads  # the temporal LSTM's too (temporal_lstm)
+        # (folder as named, folder resolved) -> its LSTM: loaded once, shared by this analyzer's videos and streams
+        # (each loaded its own, ~43 ms and an OS thread a stream, at 2 threads whatever the analyzer's)
+        self._temporal_lstms: dict[tuple[Path, Path], LSTMTemporal] = {}
+        self._temporal_lstms_lock = threading.Lock()  # streams may be made from several threads at once
 
     def __repr__(self) -> str:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
@@ -126,8 +143,8 @@ class Analyzer:
     def settings(self) -> AnalyzerSettings:
         """What made the results, recorded beside them (image JSON, video tracks JSON, the Parquet tables'
         metadata): the model, the weights file that ran and its sha256, the precision it ran in, its softmax
-        temperature, the detector, its score threshold, the smallest face it looked for, and the fervid and ONNX
-        Runtime versions."""
+        temperature, the detector, its score threshold, the smallest face it looked for, the fervid and ONNX
+        Runtime versions, and whether images are read whole as face crops (``face_crops``)."""
         weights, versions = self.cnn.weights_identity, runtime_versions()
         return {"model": self.cnn.config.name, "weights_file": weights["weights_file"],
                 "weights_sha256": weights["weights_sha256"], "precision": self.cnn.precision,
@@ -136,19 +153,24 @@ class Analyzer:
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
                 "min_face": None if (min_face := getattr(self.detector, "min_face", None)) is None else float(min_face),
-                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"]}
+                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"],
+                "face_crops": self.face_crops}
 
-    def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
+    def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool | None = None) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
         :class:`~fervid.inference.records.ImageResult` (which reads as the list of its faces).
 
         ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
         accepted), or an image file's bytes (``bytes`` or a binary file object). ``face_crop``: the image is one
         face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output): it is classified whole, as
-        `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`). Raises
+        `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`); None: as the
+        analyzer's ``face_crops`` says (``Analyzer(face_crops=True)``, ``PipelineOptions(face_crops=True).analyzer()``,
+        `fervid image --face-crops`). Raises
         :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
-        and TypeError for what is none of those kinds (None, a number, a list).
+        and TypeError for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
+        async (a FastAPI ``UploadFile``: pass ``await upload.read()`` or ``upload.file``).
         """
+        face_crop = self.face_crops if face_crop is None else face_crop
         for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
             if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
                 raise TypeError(f"{name} must be True or False, not {flag!r}")
@@ -163,9 +185,9 @@ class Analyzer:
             raise VideoNotImageError(exc.what, "Analyzer.analyze_video") from None
         return self.analyze_bgr(image_bgr, source=source_name(image), face_crop=bool(face_crop))
 
-    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool = False) -> ImageResult:
+    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool | None = None) -> ImageResult:
         """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
-        names it in the result."""
+        names it in the result (``face_crop`` None: the analyzer's ``face_crops``)."""
         if not (isinstance(image_bgr, np.ndarray) and image_bgr.dtype == np.uint8 and image_bgr.ndim == 3
                 and image_bgr.shape[2] == 3 and image_bgr.size):
             shape = getattr(image_bgr, "shape", None)
@@ -173,7 +195,7 @@ class Analyzer:
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
         height, width = image_bgr.shape[:2]
-        if face_crop:
+        if self.face_crops if face_crop is None else face_crop:
             return ImageResult(source, [self.classify_face_crop(image_bgr)], width, height)
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
         detections = largest_faces(self.detect(seen), self.max_faces)
@@ -267,6 +289,20 @@ class Analyzer:
         :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
         return self.cnn(self.cnn.config.normalization(crops))
 
+    def temporal_lstm(self, model: str | Path | None = None) -> LSTMTemporal:
+        """The temporal LSTM ``model`` (a folder or a shipped LSTM's name; None: the one shipped for this analyzer's
+        CNN) at this analyzer's ``threads``, loaded on first use and then shared by its videos and streams: it
+        keeps nothing between calls, and its ONNX Runtime session may run from several threads at once. Whether it
+        reads this CNN's features is checked by its user (:class:`fervid.inference.video.VideoAnalyzer`)."""
+        from fervid.inference.temporal import LSTMTemporal, temporal_folder
+
+        folder = temporal_folder(model, self.cnn.config.features_of)
+        key = (folder, folder.resolve())  # as named, as results record it; resolved, should the working folder move
+        with self._temporal_lstms_lock:
+            if key not in self._temporal_lstms:
+                self._temporal_lstms[key] = LSTMTemporal(folder, threads=self.threads)
+            return self._temporal_lstms[key]
+
     def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                       options: VideoOptions | PipelineOptions | None = None,
                       progress: Callable[[int, int], None] | None = None,
@@ -304,6 +340,7 @@ class Analyzer:
                 "tracked and labelled over time, as analyze_video's are; README: \"Your own frame loop\")" if camera
                 else
                 " (write the data to a file first)" if data else ""))
+        self._check_detects("analyze_video")
         if isinstance(options, PipelineOptions):
             self._check_runs(options)
             options = options.video()
@@ -342,15 +379,28 @@ class Analyzer:
         comes (``batch_frames=1``). ``centred=True``, for frames you have all of (an offline loop), labels each
         frame from the window around it, as analyze_video does a file, and returns it :attr:`FaceStream.lookahead`
         seconds of frames later (a second for the LSTM). Notices (a temporal method that falls back, a window too
-        short at ``fps``) are warned, as analyze_video's are."""
+        short at ``fps``) are warned, as analyze_video's are.
+
+        A stream takes its frames from one thread at a time (they are in time order): a push while another
+        thread's push or finish of the same stream runs raises RuntimeError. Make one stream per camera or
+        connection; streams of one analyzer may run in threads side by side."""
         import warnings
 
         from fervid.inference.stream import FaceStream
 
+        self._check_detects("stream")
         stream = FaceStream(self, fps, **changes)
         for notice in stream.notices:
             warnings.warn(notice, stacklevel=2)
         return stream
+
+    def _check_detects(self, method: str) -> None:
+        """A video's faces are always detected: an analyzer made to read images whole as face crops would not do
+        for a video what it says it does (its settings record face_crops)."""
+        if self.face_crops:
+            raise OptionError(f"this analyzer reads images whole as face crops (face_crops=True), and {method} "
+                              "detects the faces of every frame: analyse videos with an analyzer made without "
+                              "face_crops (images one at a time: analyze_image(image, face_crop=True))")
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be

@@ -104,6 +104,29 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
     return out
 
 
+def with_caption(image_bgr: np.ndarray, lines: list[str], emotion: str) -> np.ndarray:
+    """A copy of the image with a caption below it: ``lines`` drawn as :func:`annotate` draws a face's label (in
+    black or white on the emotion's colour, sized to the image as to a face), the image itself left whole. An
+    image too narrow for the lines at a legible size (a face at the frame's edge, cropped narrow) is widened with
+    black at its right, so the caption stays readable."""
+    h, w = image_bgr.shape[:2]
+    unit = face_unit((0, 0, w, h), (h, w))
+    legible = max(_text_size(line, MIN_LABEL_SCALE)[0][0] for line in lines) + 4
+    width = max(w, legible)
+    fitted = [fit_label((line,), unit, width) for line in lines]
+    scale = min(scale for _, scale in fitted)  # one size for every line
+    sizes = [_text_size(line, scale) for line in lines]
+    line_height = max(th + base for (_, th), base in sizes) + 3
+    colour = EMOTION_COLORS_BGR[emotion]
+    out = np.zeros((h + line_height * len(lines) + 2, width, 3), np.uint8)
+    out[:h, :w] = image_bgr
+    out[h:] = colour
+    for i, (line, ((_, th), _)) in enumerate(zip(lines, sizes)):
+        cv2.putText(out, line, (2, h + 1 + i * line_height + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    ink_bgr(colour), _thickness(scale), cv2.LINE_AA)
+    return out
+
+
 def face_unit(box: Rect, size: tuple[int, int]) -> float:
     """How much larger than at its legible minimum a face's text and bars are drawn: with the face's height,
     up to what the image's size calls for."""

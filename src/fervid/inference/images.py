@@ -7,6 +7,7 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import re
 import sys
@@ -134,6 +135,10 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
         return decode_image_bytes(bytes(source), "image bytes")
     if callable(getattr(source, "read", None)):  # an open binary file, io.BytesIO, an upload's file object
         name = source_name(source) or "image stream"
+        if inspect.iscoroutinefunction(source.read):  # called, it gave a coroutine never awaited, and "a bytes-like
+            # object is required, not 'coroutine'" (checked before the call: no never-awaited warning either)
+            raise TypeError(f"{name}: its read() is async (a FastAPI/Starlette UploadFile?): pass the bytes, "
+                            "`await upload.read()`, or its file object, `upload.file`")
         # (looked up as attributes: a wrapper such as NamedTemporaryFile's hands them on from its file)
         file = cast(_SeekableFile, source)
         start = file.tell() if callable(getattr(source, "seekable", None)) and file.seekable() else 0

@@ -32,6 +32,7 @@ WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 # labels, stays shipped under its name for the paper's experiments.
 DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
+DEFAULT_PRECISION = "auto"  # the model's int8 copy where it has one (the fast default), else its fp32 graph
 
 
 def file_sha256(path: Path) -> str:
@@ -247,7 +248,7 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     return folder
 
 
-PRECISIONS = ("auto", "int8", "fp32")
+PRECISIONS = (DEFAULT_PRECISION, "int8", "fp32")
 
 
 def check_precision(precision: str) -> None:
@@ -305,7 +306,8 @@ class EmotionCNN:
     (:func:`fervid.machine.session_options`).
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None, precision: str = "auto"):
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None,
+                 precision: str = DEFAULT_PRECISION):
         import onnxruntime as ort
 
         check_precision(precision)

@@ -20,7 +20,7 @@ from fervid.errors import OptionError
 
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, DETECTORS, check_max_faces, check_min_face,
                                      check_score_threshold)
-from fervid.inference.models import DEFAULT_MODEL, check_precision
+from fervid.inference.models import DEFAULT_MODEL, DEFAULT_PRECISION, check_precision
 from fervid.inference.temporal import METHODS
 
 if TYPE_CHECKING:
@@ -140,14 +140,15 @@ class PipelineOptions:
     detector: str = DEFAULT_DETECTOR  # a name in fervid.inference.detect.DETECTORS
     score_threshold: float | None = None  # minimum detection score; None: the detector's own
     min_face: float = DEFAULT_MIN_FACE  # px: the smallest face looked for (large images are detected finer for it)
-    precision: str = "auto"  # auto (the model's int8 copy where it has one), int8 or fp32
+    precision: str = DEFAULT_PRECISION  # auto (the model's int8 copy where it has one), int8 or fp32
     # the largest N faces of an image; in a video at most N followed at once, and with 1 the one face is track 1
     # throughout (a participant's webcam: a face that leaves and comes back, or a person behind them, is not a new
     # track). None: every face
     max_faces: int | None = None
     # images: each image is one face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output),
     # classified whole as `fervid evaluate` reads a folder of crops, with no detection (a face filling a small
-    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, analyze_image(face_crop=True)
+    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, Analyzer(face_crops=True) (its
+    # analyze_image's default; analyze_image(image, face_crop=True) for one image)
     face_crops: bool = False
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
@@ -182,8 +183,8 @@ class PipelineOptions:
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, threads=threads,
-                        keep_features=keep_features)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
+                        face_crops=self.face_crops, threads=threads, keep_features=keep_features)
 
     def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

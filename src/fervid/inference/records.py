@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, overload
@@ -29,7 +30,8 @@ ROW_COLUMNS = ["x", "y", "width", "height", "detection_score", *EMOTIONS, "emoti
 
 # What each column of the tables below means (and a face's landmarks, which the JSON and the live API have), once: the
 # API's schema (/docs, fervid.apps.schemas) describes its fields with these, the JSON's ``box`` and
-# ``probabilities`` included (the same values under the same names)
+# ``probabilities`` included (the same values under the same names). The 7 emotion columns are a face row's
+# probabilities here; a table of tracks or of files has shares under those names (TIME_SHARE_DESCRIPTIONS)
 FIELD_DESCRIPTIONS = {
     "x": "The face box's left edge, in pixels from the image's left edge (a video frame as players show it); the box "
          "is clipped to the image.",
@@ -64,6 +66,12 @@ FIELD_DESCRIPTIONS = {
                     "again at the next detection only).",
     "dominant_emotion": "The emotion shown for the largest share of the time seen.",
 }
+
+# What the 7 emotion columns hold in a table of tracks (TRACK_COLUMNS: batch's tracks.csv, a video's
+# <name>_segments.csv, VideoResult.track_table(); the tracks JSON's emotion_share): each emotion's share of the time
+# the face was seen, not a probability (batch's files.csv has shares of each file's rows: README, "Corpora")
+TIME_SHARE_DESCRIPTIONS = {emotion: f"The share of the time the face was seen that {emotion} was its emotion, 0 to 1 "
+                                    "(each row lasting until the track's next)." for emotion in EMOTIONS}
 
 
 def face_row(box, probabilities, uncertain: bool, detection_score: float | None, **leading) -> dict:
@@ -101,10 +109,20 @@ _TYPES = {"frame": "int64", "track": "int64", "face": "int64", "frames": "int64"
           "file": "string", "kind": "string", "error": "string"}
 
 
-def table_schema(columns: list[str], examples: dict[str, object] | None = None):
-    """The Arrow types of a table's ``columns``: a table with no rows keeps them (pandas would give an empty table
-    object columns, and Parquet null ones). ``examples``: a value of columns of no type here, whose type they take
-    (a caller's own leading columns: ``ImageResult.to_dataframe(photo_id=7)``)."""
+# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
+SETTINGS_METADATA_KEY = b"fervid"
+
+
+def table_schema(columns: list[str], examples: dict[str, object] | None = None, *, settings: dict | None = None):
+    """The Arrow schema of a table's ``columns`` (every table fervid writes as Parquet or makes as pandas): a table
+    with no rows keeps their types (pandas would give an empty table object columns, and Parquet null ones).
+    ``examples``: a value of columns of no type here, whose type they take (a caller's own leading columns:
+    ``ImageResult.to_dataframe(photo_id=7)``). A face row's columns carry their :data:`FIELD_DESCRIPTIONS` in their
+    fields' metadata (``description``), which a Parquet file keeps (every Parquet table fervid writes is of face
+    rows; a table of tracks, whose emotion columns are shares, is written as CSV and gets none). ``settings``: what
+    made the rows (the model, its weights' digest, the versions: as the JSON beside them records it), kept in the
+    file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where
+    it came from."""
     import pyarrow as pa
 
     examples = examples or {}
@@ -114,7 +132,10 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None):
             return pa.scalar(examples[column]).type
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 
-    return pa.schema([(c, arrow_type(c)) for c in columns])
+    described = FIELD_DESCRIPTIONS if set(ROW_COLUMNS) <= set(columns) else {}  # a table of face rows
+    schema = pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
+                        for c in columns])
+    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
 def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,
@@ -210,7 +231,7 @@ class Face:
     ``uncertain`` is true when the top probability is below the model's ``uncertain_below`` threshold (0.5 for
     the shipped model: see its card for how often such faces are right). ``feature`` (the CNN's 512-d
     penultimate activations) and ``crop`` (the aligned grey 48x48 face) are kept
-    for further analysis but left out of JSON/CSV output.
+    for further analysis but left out of JSON/CSV output: :meth:`to_dict` is a face as JSON (a web API's response).
     """
 
     box: tuple[float, float, float, float]
@@ -266,7 +287,9 @@ class ImageResult:
     the error that stopped it.
 
     It reads as the list of its faces (``result[0].emotion``, ``len(result)``, ``for face in result``), gives its
-    table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several."""
+    table rows (:meth:`rows`) and its JSON entry (:meth:`to_dict`); :func:`images_document` wraps several. A web
+    API's response is :meth:`to_dict` (or :meth:`rows`): the result itself holds numpy arrays (each face's
+    ``feature`` and ``crop``), which FastAPI's and Flask's JSON encoders fail on."""
 
     source: str
     faces: list[Face] = field(default_factory=list)
@@ -335,10 +358,9 @@ class ImageResult:
                 "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
-def images_document(results: list[ImageResult], settings: dict, *, face_crops: bool = False) -> dict:
-    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: what ran
-    (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold; and
-    ``face_crops``, whether each image was classified whole as one face, in every document), one entry per file,
-    and how many failed."""
-    return {**settings, "face_crops": face_crops, "files": [r.to_dict() for r in results],
-            "failed": sum(not r.ok for r in results)}
+def images_document(results: list[ImageResult], settings: dict) -> dict:
+    """The JSON document of `fervid image --json`, ``POST /v1/images``, the demo and batch's ``result.json`` of an
+    image: what ran (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold,
+    ``face_crops``: whether each image was classified whole as one face), one entry per file, and how many
+    failed."""
+    return {**settings, "files": [r.to_dict() for r in results], "failed": sum(not r.ok for r in results)}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TypedDict
+from typing import Iterator, TypedDict
 
 import numpy as np
 from PIL import Image
@@ -69,7 +71,11 @@ class FaceStream:
     :meth:`push` returns the frames whose labels are final: a causal window's (the default) as they are pushed, a
     centred window's :attr:`lookahead` seconds later; :meth:`finish` returns the rest. Memory is bounded by the
     window, not by how long the stream runs. Used as a context manager, leaving the block ends the stream (call
-    :meth:`finish` inside it for the last frames' labels)."""
+    :meth:`finish` inside it for the last frames' labels).
+
+    A stream takes its frames from one thread at a time: a :meth:`push`, :meth:`finish` or :meth:`close` while
+    another of them runs raises RuntimeError (frames pushed from several threads at once have no time order).
+    Several streams of one analyzer may each run in their own thread."""
 
     def __init__(self, analyzer, fps: float | None = None, **changes):
         for name in changes:
@@ -96,6 +102,9 @@ class FaceStream:
         self._pushed = 0
         self._last_time = -math.inf
         self._ended = ""  # why no more frames are taken: "finished", "closed"
+        # held by the push, finish or close running: pushes from two threads at once broke the tracks and the CNN
+        # batch silently (IndexError, KeyError, frames lost); refused, not queued, as their order would be chance
+        self._busy = threading.Lock()
 
     @property
     def lookahead(self) -> float:
@@ -113,7 +122,12 @@ class FaceStream:
         """Analyse the next frame: a numpy array, RGB unless ``bgr=True`` (OpenCV's frames; grey, RGBA and float
         arrays are read as :meth:`Analyzer.analyze_image` reads them), or a PIL image. ``time``: its time in
         seconds, after the frame before's (default: frames pushed before it / fps). Returns the frames whose labels
-        are now final, oldest first (often this one alone; none while a centred window or a CNN batch waits)."""
+        are now final, oldest first (often this one alone; none while a centred window or a CNN batch waits).
+        Raises RuntimeError while another thread's push, finish or close of this stream runs."""
+        with self._one_at_a_time("push"):
+            return self._push(frame, time, bgr)
+
+    def _push(self, frame: np.ndarray | Image.Image, time: float | None, bgr: bool) -> list[StreamFrame]:
         if self._ended:
             raise RuntimeError(f"this stream is {self._ended}: make another with analyzer.stream()")
         if not isinstance(frame, (np.ndarray, Image.Image)):
@@ -140,17 +154,19 @@ class FaceStream:
 
     def finish(self) -> list[StreamFrame]:
         """The frames still waiting, labelled (their windows end with the stream); the stream then takes no more."""
-        if self._ended:
-            return []
-        self._ended = "finished"
-        return self._final(self._frames.finish())
+        with self._one_at_a_time("finish"):
+            if self._ended:
+                return []
+            self._ended = "finished"
+            return self._final(self._frames.finish())
 
     def close(self) -> None:
         """End the stream, dropping the frames still waiting for their labels (:meth:`finish` returns them)."""
-        if not self._ended:
-            self._ended = "closed"
-            self._frames.abandon()
-            self._images.clear()
+        with self._one_at_a_time("close"):
+            if not self._ended:
+                self._ended = "closed"
+                self._frames.abandon()
+                self._images.clear()
 
     def __enter__(self) -> FaceStream:
         return self
@@ -158,6 +174,18 @@ class FaceStream:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    @contextmanager
+    def _one_at_a_time(self, call: str) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"FaceStream.{call} called while another push, finish or close of this stream is "
+                               "running: a stream takes its frames in time order from one thread at a time (push "
+                               "from the one thread that reads the frames, or give each thread its own "
+                               "analyzer.stream())")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     def _final(self, analysed: list) -> list[StreamFrame]:
         return [StreamFrame(done.time, done.index, done.faces, self._images.pop(done.index)) for done in analysed]

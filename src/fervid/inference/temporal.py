@@ -131,8 +131,8 @@ def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
 def labels_delay(method: str, window: float, centred: bool = False) -> float:
     """About how far a label trails a change of expression, in seconds: 0 for a centred window (files); for a causal
     one (live), half the window for the methods that average over it, the HMM's set by its switching rate
-    (measured by benchmarks/bench_lag.py at a 1 s window, median: LSTM 0.58 s, moving average 0.45 s, HMM 0.13 s,
-    frame 0.01 s)."""
+    (measured by benchmarks/bench_lag.py at a 1 s window, median, docs/eval/lag.json: LSTM 0.56 s, moving average
+    0.42 s, HMM 0.12 s, frame 0.02 s)."""
     if centred:
         return 0.0
     return {"frame": 0.0, "hmm": 0.15}.get(method, window / 2)
@@ -218,6 +218,19 @@ class MovingAverage:
         return np.average(probabilities, axis=0, weights=weights)
 
 
+def temporal_folder(model: str | Path | None = None, cnn: str | None = None) -> Path:
+    """The folder of a temporal LSTM: ``model``, a folder or a shipped LSTM's name; None: the shipped LSTM for the
+    CNN named ``cnn``. Raises ModelNotFound where it holds no ``model.onnx``."""
+    if model is None:
+        if cnn is None:
+            raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
+        model = temporal_model_for(cnn)
+    folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
+    if not (folder / "model.onnx").is_file():
+        raise ModelNotFound(f"temporal model {model!r} not found (no model.onnx in {folder})")
+    return folder
+
+
 class LSTMTemporal:
     """The paper's 2-layer LSTM over the window's CNN features (``model.onnx`` in a temporal model folder),
     trained to label its window's middle frame (:func:`centred_window` builds the window it reads).
@@ -236,18 +249,14 @@ class LSTMTemporal:
         been trained on those very weights (where its config records them)."""
         import onnxruntime as ort
 
-        if model is None:
-            if cnn is None:
-                raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
-            model = temporal_model_for(cnn)
-        folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
-        if not (folder / "model.onnx").is_file():
-            raise ModelNotFound(f"temporal model {model!r} not found (no model.onnx in {folder})")
+        folder = temporal_folder(model, cnn)
         self.folder = folder
         self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.cnn = self.config.get("cnn")
         if cnn is not None:
             self.check_cnn(cnn, feature_dim, cnn_weights_sha256)
+        # no state between calls (each track's frames are its TrackSmoother's): one session serves any number of
+        # videos and streams, from several threads (ONNX Runtime's run() is safe to call concurrently)
         options = session_options(threads)
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.max_frames = int(self.config.get("max_frames", 17))

@@ -32,7 +32,6 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from fervid.inference.detect import Detection, box_area, iou, left_to_right
 from fervid.inference.records import TIME_DECIMALS
@@ -420,6 +419,10 @@ class FaceTracker:
             best = np.array([[max(o) for o in row] for row in overlaps])
             score = np.array([[sum(o) for o in row] for row in overlaps]) if both_cues else best.copy()
             score[best < self.iou_threshold] = 0.0  # a pair that cannot match must not steer the others
+            # imported here: the command line reads this module's constants for its --help, and scipy.optimize
+            # takes half a second to load
+            from scipy.optimize import linear_sum_assignment
+
             for i, j in zip(*linear_sum_assignment(-score)):
                 if best[i, j] >= self.iou_threshold:
                     r, c = level[i], free[j]

@@ -37,15 +37,14 @@ if TYPE_CHECKING:
 from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, replacing, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
 from fervid.emotions import EMOTIONS
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      html_view, rounded, track_row, write_csv)
-from fervid.inference.records import table_schema as _schema
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
+                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -394,6 +393,8 @@ class EpisodeSummary(TypedDict):
     emotion: str
     start: float
     end: float
+    duration: float
+    peak_confidence: float
     key_frame: str | None
     key_frame_time: float
 
@@ -442,10 +443,14 @@ class Episode:
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
     def to_dict(self) -> EpisodeSummary:
-        """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
-        frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
+        """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
+        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
+        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
+        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
+        have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -681,26 +686,13 @@ def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
 # <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows)
-EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "peak_time", "key_frame",
+EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "key_frame_time", "key_frame",
                    "segment"]
 SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", "analysed_seconds", *TRACK_COLUMNS, "episodes"]
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
-
-
-# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
-SETTINGS_METADATA_KEY = b"fervid"
-
-
-def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
-    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
-    table's by default. ``settings``: what made the rows (the model, its weights' digest, the versions: as the JSON
-    beside them records it), kept in the file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied
-    away from its JSON still says where it came from."""
-    schema = _schema(columns)
-    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
@@ -720,7 +712,8 @@ def table_outcome(path: str | Path) -> dict | None:
     """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
     (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
     last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
-    else None. None for a table that does not say (written before fervid recorded it)."""
+    else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
+    before fervid recorded it)."""
     import pyarrow.parquet as pq
 
     with open_parquet(path) as fh:
@@ -750,7 +743,7 @@ class FrameTableWriter:
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = table_schema(settings=settings)
+        self._schema = table_schema(TABLE_COLUMNS, settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         write_csv(self._csv_file, TABLE_COLUMNS, [])
@@ -800,6 +793,9 @@ class VideoResult:
     frames_read: int = 0
     frames_analysed: int = 0
     duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
+    # live stream's session, whose times count from its start; None for a recording, whose times are its own
+    started_at: str | None = None
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
@@ -919,7 +915,7 @@ class VideoResult:
                                  "own folder or stem (analyze_video(..., stem=...))")
             return pd.read_parquet(self.table_path)
         if not self.faces:
-            return table_schema().empty_table().to_pandas()
+            return table_schema(TABLE_COLUMNS).empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[TrackSummary]:
@@ -997,19 +993,13 @@ class VideoResult:
         return rows
 
     def episode_rows(self) -> list[dict[str, Any]]:
-        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`, as
-        the tracks JSON lists them), with their duration, the probability of their emotion in their most expressive
-        frame (``peak_confidence``, the frame's own, where the key frame is taken) and its time, their key frame's
-        file (empty where none) and the segment their start is in (empty where none)."""
+        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`), each
+        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segment its start is in
+        (empty where none)."""
         rows = []
         for ep in self.episodes:
-            listed = ep.to_dict()
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
-            rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
-                         "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
-                         "peak_confidence": round(max(ep.best_probability, 0.0), 4),
-                         "peak_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
-                         "segment": inside[0] if inside else None})
+            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
     @property
@@ -1067,6 +1057,7 @@ class VideoResult:
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
+                "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
                 # the length of the stretch analysed
                 "end_reached": round(self.duration, TIME_DECIMALS),
@@ -1078,6 +1069,13 @@ class VideoResult:
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
                 "video_streams": self.video_streams, "analysed_fps_cap": self.analysed_fps_cap,
                 "tracks": self.track_summaries(), "segments": self.segment_summaries()}
+
+    def timeline(self, track_id: int):
+        """Track ``track_id``'s timeline as :meth:`save` writes it (``<name>_track<N>_timeline.png``), a matplotlib
+        Figure: on the stretch analysed (from ``start`` to :attr:`duration`), in the video's times as the tables
+        give them."""
+        return timeline_figure(self.tracks[track_id], self.source, self.duration, self.analysis_text,
+                               self.settings.get("start") or 0.0)
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
@@ -1092,7 +1090,8 @@ class VideoResult:
             with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             with replacing(parquet_path) as temporary:
-                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
+                table.to_parquet(temporary, index=False,
+                                 schema=table_schema(TABLE_COLUMNS, settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
@@ -1104,8 +1103,8 @@ class VideoResult:
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
-        written["timelines"] = [plot_timeline(self.tracks[tid], self.source, out_dir / names.timeline(tid),
-                                              self.duration, self.analysis_text) for tid in self.track_ids]
+        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / names.timeline(tid))
+                                for tid in self.track_ids]
         written["tables"] = [_write_rows(out_dir / names.episodes_csv, EPISODE_COLUMNS, self.episode_rows())]
         if self.segments:
             written["tables"].append(_write_rows(out_dir / names.segments_csv, SEGMENT_COLUMNS, self.segment_rows()))
@@ -1222,8 +1221,10 @@ class KeyFrameWriter:
 
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
-    """Write a lasting episode's most expressive frame; ``release``: let go of the image (streaming); ``partial``:
-    under its :meth:`OutputNames.partial` name (``key_frame`` is the whole one)."""
+    """Write a lasting episode's most expressive frame (its face's crop), captioned below with its emotion, the
+    frame's probability of it, its track and its time (:func:`fervid.inference.annotate.with_caption`);
+    ``release``: let go of the image (streaming); ``partial``: under its :meth:`OutputNames.partial` name
+    (``key_frame`` is the whole one)."""
     image = episode.best_image
     if release:
         episode.best_image = None
@@ -1234,13 +1235,23 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     if side < KEY_FRAME_SIDE:  # a small face's crop (a classroom's back row: 40 px) opened as a speck
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
+    # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
+    # the frame's own probability of it (peak_confidence), its track and its time in the video
+    image = with_caption(image, [f"{episode.emotion} {episode.best_probability:.0%}",
+                                 f"track {episode.track_id} {clock_text(episode.best_time)}"], episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
 
 
-def plot_timeline(log: TrackLog, source: str, path: Path, duration: float | None = None, analysis: str = "") -> Path:
-    """Save the track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
-    fig = timeline_figure(log, source, duration, analysis)
+def clock_text(seconds: float) -> str:
+    """A time in the video as hh:mm:ss.s (``00:01:03.7``), as a player shows it."""
+    tenths = round(max(seconds, 0.0) * 10)
+    minutes, tenths = divmod(tenths, 600)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{tenths // 10:02d}.{tenths % 10}"
+
+
+def save_timeline(fig, path: Path) -> Path:
+    """Save a track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
     with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
         fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
     return path
@@ -1283,11 +1294,13 @@ def _drawable(text: str) -> str:
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
 
 
-def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = ""):
+def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = "",
+                    start: float = 0.0):
     """One track's emotion probabilities over time, and a band of its labels, each row lasting until the next (its
-    last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the whole
-    video's time axis (0 to ``duration``), so that a video's timelines line up with each other. ``analysis``: the
-    method and window that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
+    last one as the tracks JSON has it: :meth:`TrackLog._last_row_seconds`); with ``duration``, on the time axis of
+    the stretch analysed (``start``, where the analysis began, to ``duration``), in the video's own times as the
+    tables give them, so that a video's timelines line up with each other. ``analysis``: the method and window
+    that made the labels (:attr:`VideoResult.analysis_text`), for the title."""
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
@@ -1337,21 +1350,21 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
         band.imshow(palette[labels][None], aspect="auto", interpolation="nearest",
                     extent=(t[0], last_row_end, 0, 1))
     band.set_yticks([])
-    if duration:
-        band.set_xlim(0, max(duration, last_row_end if len(t) else 0))
+    if duration:  # from --start's time, not 0: an axis from 0 left the stretch before it blank
+        band.set_xlim(min(start, t[0]) if len(t) else start, max(duration, last_row_end if len(t) else 0))
     if len(t):  # each run of a label wide enough to hold its name says it: the band is read by more than colour
         column_seconds = columns[1] - columns[0]
         left, right = band.get_xlim()
         run_starts = np.flatnonzero(np.r_[True, np.diff(labels) != 0])
-        for start, end in zip(run_starts, np.r_[run_starts[1:], len(labels)]):
-            if labels[start] == len(EMOTIONS):  # unseen
+        for run_start, run_end in zip(run_starts, np.r_[run_starts[1:], len(labels)]):
+            if labels[run_start] == len(EMOTIONS):  # unseen
                 continue
-            name = EMOTIONS[labels[start]]
+            name = EMOTIONS[labels[run_start]]
             # about 6 px a character at 7 points and 100 dpi, in a band about 850 px wide
-            if (end - start) * column_seconds / (right - left) * 850 >= 6 * len(name) + 10:
+            if (run_end - run_start) * column_seconds / (right - left) * 850 >= 6 * len(name) + 10:
                 ink = "white" if ink_bgr(EMOTION_COLORS_BGR[name]) == (255, 255, 255) else "black"
-                band.text(columns[start] + (end - start) * column_seconds / 2, 0.5, name, ha="center", va="center",
-                          fontsize=7, color=ink)
+                band.text(columns[run_start] + (run_end - run_start) * column_seconds / 2, 0.5, name, ha="center",
+                          va="center", fontsize=7, color=ink)
     _label_time_axis(band)
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}" + (f", {analysis}" if analysis else ""),
                  y=1.02)
@@ -2887,7 +2900,7 @@ class ResultWriter:
         if self.table is not None:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
-                              "stopped_at": stopped_at})
+                              "stopped_at": stopped_at, "started_at": result.started_at})
         for log in self.result.tracks.values():
             last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
@@ -2975,12 +2988,11 @@ class VideoAnalyzer:
         weights = analyzer.cnn.weights_sha256 if options.method == "lstm" and own_features else None
         if temporal is None:
             method, self.notice = method_for(cnn, options.method, options.temporal_model)
-            if method != options.method:
-                temporal = make_method(method)
-        elif isinstance(temporal, LSTMTemporal):  # one built elsewhere must still read this CNN's features
+            # the analyzer's LSTM session, loaded once and shared by its videos and streams, at its threads
+            temporal = analyzer.temporal_lstm(options.temporal_model) if method == "lstm" else make_method(method)
+        if isinstance(temporal, LSTMTemporal):  # it must read this CNN's features
             temporal.check_cnn(cnn.features_of, cnn.feature_dim, weights)
-        self.temporal = temporal or make_method(options.method, cnn=cnn.features_of, model=options.temporal_model,
-                                                feature_dim=cnn.feature_dim, cnn_weights_sha256=weights)
+        self.temporal = temporal
         self.graph_notice = (lstm_graph_notice(self.temporal, analyzer.cnn.graph_identity)
                              if isinstance(self.temporal, LSTMTemporal) and own_features else None)
 
@@ -3020,13 +3032,19 @@ class VideoAnalyzer:
             stop: Callable[[], bool] | None = None, stem: str = "", total: int = 0,
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
-            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False) -> VideoResult:
+            hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
+            frame_shape: tuple[int, ...] | None = None,
+            started_at: Callable[[], str | None] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
         that timed them, whose resets the result records; ``size_changes``: where the source's frame size changes
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
-        ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it).
+        ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it;
+        ``frame_shape``: the (height, width) of the ``frames``, where known before they are read (a
+        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written);
+        ``started_at``: when the ``frames``' time 0 was by the wall clock, asked once they are read (a
+        :class:`LiveSource`'s :attr:`~LiveSource.started_at`), as :attr:`VideoResult.started_at` records it).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -3062,10 +3080,12 @@ class VideoAnalyzer:
         try:
             if cap is not None:
                 self._check_within(cap, result)
+            elif frame_shape is not None:
+                self._check_region(frame_shape, result)
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                     clock, size_changes, hdr)
+                                     clock, size_changes, hdr, started_at)
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
@@ -3075,11 +3095,7 @@ class VideoAnalyzer:
         folder is made: a region not inside its frames, or a start at or past its end, raise :class:`VideoError`
         naming it. The region is recorded in the frames' pixels (x, y, width, height)."""
         opts = self.options
-        if opts.region is not None:
-            height, width = cap.frame_shape[:2]
-            x0, y0, x1, y1 = region_box(opts.region, width, height, result.source,
-                                        getattr(self.analyzer.detector, "min_face", None))
-            result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
+        self._check_region(cap.frame_shape, result)
         length, fps = cap.seconds_expected, cap.frame_rate
         if opts.start and length and opts.start >= cap.video_start + length:
             raise VideoError(f"{result.source}: start {opts.start:g} s is at or past its end "
@@ -3098,11 +3114,21 @@ class VideoAnalyzer:
                 raise VideoError(f"{result.source}: no frame in the stretch {stretch}: {frames} "
                                  f"({fps:.4g} frames a second, {cap.video_start + length:.2f} s long)")
 
+    def _check_region(self, frame_shape: tuple[int, ...], result: VideoResult) -> None:
+        """The region asked for (``options``) checked against frames of ``frame_shape`` (height, width, ...):
+        one not inside them raises :class:`VideoError` naming the source; it is recorded in their pixels (x, y,
+        width, height)."""
+        if self.options.region is not None:
+            height, width = frame_shape[:2]
+            x0, y0, x1, y1 = region_box(self.options.region, width, height, result.source,
+                                        getattr(self.analyzer.detector, "min_face", None))
+            result.settings["region"] = [x0, y0, x1 - x0, y1 - y0]
+
     def _analyse(self, result: VideoResult, started: float, source: str | Path, out_dir: str | Path | None,
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
                  stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
                  size_changes: Callable[[tuple[int, int]], list[dict]] | None,
-                 hdr: tuple[str | None, bool]) -> VideoResult:
+                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None) -> VideoResult:
         """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
         outputs' lock held."""
         opts = self.options
@@ -3176,8 +3202,6 @@ class VideoAnalyzer:
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
                 frame_index = index[0] if index else first_index + decoded
-                result.frames_read = index[0] + 1 if index else frames_read
-                last_time = t
                 calling = "progress"
                 try:
                     if progress:
@@ -3186,13 +3210,18 @@ class VideoAnalyzer:
                     asked_to_stop = stop is not None and stop()
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
                     raised = exc
-                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                    result.error = (f"{source}: stopped at {t:.1f} s (frame {frames_read}) by "
                                     f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
                                     "cover the frames before")
                     break
                 if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
+                # counted once it is to be analysed (or passed over by the sampling): a frame a stop came with (a
+                # live source's newest, after Ctrl-C or SIGTERM) is neither analysed nor written, and counted it
+                # made the counts and the length disagree with the table and the annotated copy
+                result.frames_read = index[0] + 1 if index else frames_read
+                last_time = t
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
@@ -3235,6 +3264,8 @@ class VideoAnalyzer:
             result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
+            if started_at is not None:
+                result.started_at = started_at()
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
                     writer.close(into_place=not writing_failed,
@@ -3380,8 +3411,6 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
     "analysed" 0 frames and exited 0."""
-    import sys
-
     state: dict = {}
     lock = threading.Lock()
 
@@ -3425,9 +3454,8 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     if cap is not None:
         cap.release()
     if isinstance(target, int):
-        device = Path(f"/dev/video{target}")
-        if sys.platform.startswith("linux") and not device.exists():
-            raise VideoError(f"no camera {target} ({device} does not exist)")
+        if missing_camera(target):
+            raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
                              "permission?)")
@@ -3447,6 +3475,24 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
 
 
+def missing_camera(source: str | int) -> str | None:
+    """Why camera ``source`` (an index, or its device /dev/videoN) is not there, where that is cheaply known (Linux,
+    where each camera is a /dev/videoN): "no camera 5 (/dev/video5 does not exist)"; else None."""
+    found = re.fullmatch(r"(?:/dev/video)?(\d+)", str(source))
+    if found is None or not sys.platform.startswith("linux"):
+        return None
+    device = Path(f"/dev/video{int(found.group(1))}")
+    return None if device.exists() else f"no camera {int(found.group(1))} ({device} does not exist)"
+
+
+def wall_clock_now() -> str:
+    """Now by the wall clock, as a result's ``started_at`` records it: ISO 8601 to the millisecond with the local
+    UTC offset ("2026-12-06T15:42:33.120+01:00")."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A recording (a file, or one served
@@ -3456,7 +3502,9 @@ class LiveSource:
     when Python exits can abort the interpreter ("FATAL: exception not rethrown").
 
     ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
-    and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
+    and ``stem`` the start of its output file names (:func:`source_stem`; a camera's or live stream's with the local
+    time it was opened, ``camera0_20261206-154233``: a session cannot be had again, and the next one into the same
+    folder replaced it). A camera or stream opens with its first
     frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
     and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`), or a recording
     served over the network before its length, ends the iteration with a :class:`VideoError` ("stream lost after
@@ -3489,6 +3537,8 @@ class LiveSource:
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
         self.recorded = self.is_file or count > 0
+        if not self.recorded:  # each session of a camera or stream is a recording of its own: its names say when
+            self.stem = f"{self.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
@@ -3504,13 +3554,36 @@ class LiveSource:
         self._finished_at: float | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
-        self._start = time.perf_counter()
-        self._thread.start()
+        # The session starts when its first frame is asked for (start()), its consumer set up (its outputs' writers
+        # made, their libraries imported: 0.7-2.2 s on a busy machine, whose frames were counted as dropped to keep
+        # up). A recording waits for it, read on its own clock from then. A camera or live stream is read from now
+        # on, its frames let go of until then: its device's or connection's buffer stays fresh, not handed out
+        # seconds late as the session's first frames.
+        self._start: float | None = None
+        # the wall clock at time 0 of a camera's or live stream's frames, for a lab to place them among its own
+        # events; a recording's times are its own (from its start), not the session's
+        self.started_at: str | None = None
+        if not self.recorded:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Time 0 of the session: frames are delivered (a recording's read on its clock) from now on. The first
+        frame asked for starts it, if not started before."""
+        with self._cond:
+            if self._start is not None or self._stopped:  # (stopped while the consumer was set up: no session)
+                return
+            self._start = time.perf_counter()
+            if not self.recorded:
+                self.started_at = wall_clock_now()
+        if self.recorded:
+            self._thread.start()
 
     @property
     def seconds(self) -> float:
         """Seconds from the start to the end of delivery (the stream's end, its loss or :meth:`stop`): not the
         time the outputs take to be written after it."""
+        if self._start is None:
+            return 0.0
         return (self._finished_at or time.perf_counter()) - self._start
 
     def _read(self) -> None:
@@ -3530,8 +3603,8 @@ class LiveSource:
                 except VideoError as exc:  # a file's frames that stopped changing (_FrozenFrames): said at its end
                     self.lost = str(exc)
                     break
-                waits.append(time.perf_counter() - asked)
-                now = time.perf_counter() - self._start
+                arrived = time.perf_counter()
+                waits.append(arrived - asked)
                 if not ok or frame is None:  # (one and the same: a frame comes with ok)
                     # A live stream has no end: one that stops was lost. A recording ends at its length: one served
                     # that stops short of it was lost too, and one read well past it has a length not its own (a
@@ -3547,10 +3620,14 @@ class LiveSource:
                             if waited >= 0.5 * self.timeout else
                             ": it ended (the connection closed or the device went away)"))
                     break
+                with self._cond:
+                    start = self._start
+                if start is None or arrived < start:  # before the session: let go of, not counted (a recording's
+                    continue  # reader starts with the session: its frames are all the session's)
                 # a recording's own timestamps, as `fervid video` reads them; a camera's are the times they come
-                t = clock.frame_time(self.cap, index) if self.recorded else now
+                t = clock.frame_time(self.cap, index) if self.recorded else arrived - start
                 if self.recorded:  # pace a recording like a camera: its frames come in bursts over a network
-                    delay = t - (time.perf_counter() - self._start)
+                    delay = t - (time.perf_counter() - start)
                     if delay > 0:
                         time.sleep(delay)
                 with self._cond:
@@ -3584,12 +3661,14 @@ class LiveSource:
         item first (the newest frame, or the last one again), so that a consumer waiting for a frame that is
         not coming (a frozen stream) gets one in which to check its own stop flag; VideoAnalyzer.run's ``stop``
         is checked before a frame is analysed."""
-        if not self._stopped:
+        if self._finished_at is None:  # delivery may have ended before (the source's end): close() stops it too
             self._finished_at = time.perf_counter()
-            self._stopped = True
+        self._stopped = True
 
     def __iter__(self):
-        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
+        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for; the
+        first ask starts the session (:meth:`start`)."""
+        self.start()
         try:
             while True:
                 with self._cond:
@@ -3617,11 +3696,13 @@ class LiveSource:
     def close(self) -> None:
         self.stop()
         # a file's reader stops within a frame's pacing; a stream's within a frame, unless frozen (below)
-        self._thread.join(timeout=2 if self.is_file else 0.5)
+        reading = self._thread.ident is not None  # (a recording's reader starts with the session)
+        if reading:
+            self._thread.join(timeout=2 if self.is_file else 0.5)
         with self._cond:
             # a camera's or stream's reader still inside a read (a frozen stream's, until its read timeout) lets
             # go of the capture itself: released under it, OpenCV's capture is freed while in use
-            leave = not self._ended and not self.is_file
+            leave = reading and not self._ended and not self.is_file
             self._reader_releases = leave
         if not leave:
             self.cap.release()

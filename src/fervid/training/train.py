@@ -36,9 +36,10 @@ from tqdm import tqdm
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
-from fervid.evaluation.datasets import (DatasetError, FaceDataset, ferplus_relabel, file_key, is_label_table,
-                                       is_labelled_images, label_table_files, left_out_reasons, load_fer2013,
-                                       load_ferplus, load_image_folder, photos_notice, unlike_crops_notice)
+from fervid.evaluation.datasets import (DEFAULT_USAGE, DatasetError, FaceDataset, ferplus_relabel, file_key,
+                                       is_label_table, is_labelled_images, label_table_files, left_out_reasons,
+                                       load_fer2013, load_ferplus, load_image_folder, photos_notice,
+                                       unlike_crops_notice)
 from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
@@ -60,7 +61,7 @@ class TrainConfig:
     # faces, drawn per class); "auto": by what `data` is
     data_kind: str = "auto"
     train_usage: str = "Training"
-    val_usage: str = "PublicTest"
+    val_usage: str = DEFAULT_USAGE
     # a folder's held-out faces: best kept to other people than data's (a random share of one folder puts frames
     # of one person on both sides, and the selected epoch's accuracy reads high)
     val_data: str = ""
