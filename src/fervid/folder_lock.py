@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from fervid.errors import FervidError
 
@@ -40,13 +42,13 @@ class FolderLock:
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
         self.removed = removed and os.name != "nt"
         self.mode = mode
-        self.fh = None
+        self.fh: TextIO | None = None
 
     def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode), "a+", encoding="utf-8")
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":  # (not os.name: type checkers read msvcrt on Windows only)
                 import msvcrt
 
                 # Windows locks byte ranges from the current position, which "a+" puts at the end of the pid

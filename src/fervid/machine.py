@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 from fervid.errors import OptionError
@@ -108,6 +109,8 @@ def _macos_cpu_name() -> str:
 
 
 def _windows_cpu_name() -> str:
+    if sys.platform != "win32":  # (called on Windows only; says so to type checkers, which read winreg there only)
+        return ""
     try:
         import winreg
 

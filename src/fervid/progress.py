@@ -100,7 +100,7 @@ class LogLines(tqdm):
         state = (self.n, self.postfix)
         if state == self._shown:
             return True
-        now = self._time()
+        now = self._time()  # type: ignore[attr-defined]  # tqdm's clock (mininterval's): private, so not in its stubs
         if last or self._shown is None or now - self._shown_at >= self.mininterval:
             self._shown, self._shown_at = state, now
             self.sp(str(self))

@@ -21,15 +21,16 @@ class UnknownName(FervidError, KeyError, ValueError):
 
 
 class Registry(Mapping[str, T], Generic[T]):
-    def __init__(self, kind: str, entries: Mapping[str, T] | Callable[[], Mapping[str, T]] = ()):
+    def __init__(self, kind: str, entries: Mapping[str, T] | Callable[[], Mapping[str, T]]):
         """``entries``: the entries, or a function giving them (for registries read from disk when first used)."""
         self.kind = kind
         self._entries: dict[str, T] | None = None if callable(entries) else dict(entries)
-        self._load = entries if callable(entries) else None
+        self._load = entries
 
     @property
     def entries(self) -> dict[str, T]:
         if self._entries is None:
+            assert callable(self._load)  # (entries given as a mapping are copied at once)
             self._entries = dict(self._load())
         return self._entries
 

@@ -577,6 +577,7 @@ def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_e
     import pyarrow.parquet as pq
 
     import fervid
+    from fervid.apps.schemas import ImagesOut
     from fervid.inference.models import file_sha256, resolve_model_dir
     from fervid.inference.temporal import shipped_temporal_models
 
@@ -595,8 +596,11 @@ def test_a_batch_records_the_weights_files_that_ran_and_the_versions_that_made_e
     assert first["made_with"] == [{**made_with, "files": 3}]
     assert json.loads(pq.read_schema(out / "dataset.parquet").metadata[b"fervid"]) == {
         **settings, "made_with": first["made_with"]}
-    # each file's own JSON says the same
+    # each file's own JSON says the same, and is the document `fervid image --json` writes (the API's ImagesOut)
     image = json.loads((out / first["outputs"][str(corpus / "img000.jpg")] / "result.json").read_text("utf-8"))
+    ImagesOut.model_validate(image)
+    assert image["face_crops"] is False and image["failed"] == 0
+    assert image["files"][0]["file"] == str(corpus / "img000.jpg") and image["files"][0]["faces"]
     assert {k: image[k] for k in ("weights_sha256", "fervid", "onnxruntime")} == {
         "weights_sha256": settings["weights_sha256"], **made_with}
     # a folder made by an earlier fervid (as if: its files' recorded version rewritten) goes on, redoing nothing
@@ -1106,7 +1110,8 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
     import pyarrow.parquet as pq
 
     from fervid.emotions import EMOTIONS
-    from fervid.inference.video import TABLE_COLUMNS, table_schema
+    from fervid.inference.records import table_schema
+    from fervid.inference.video import TABLE_COLUMNS
 
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(7), rows)
@@ -1116,7 +1121,7 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
                **{e: probabilities[:, i] for i, e in enumerate(EMOTIONS)},
                "emotion": np.array(EMOTIONS)[probabilities.argmax(1)], "confidence": probabilities.max(1),
                "uncertain": probabilities.max(1) < 0.5, "detected": np.arange(rows) % 3 == 0}
-    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema())
+    table = pa.table({c: columns[c] for c in TABLE_COLUMNS}).cast(table_schema(TABLE_COLUMNS))
     pq.write_table(table, path, row_group_size=4096)  # as FrameTableWriter writes it: a row group per chunk
     return path
 
@@ -1695,7 +1700,7 @@ def test_a_small_images_annotated_copy_is_enlarged_so_its_label_can_be_read(tmp_
     assert copy.shape == (288, 288, 3)
     np.testing.assert_array_equal(copy[27 * 6:28 * 6, 24 * 6:25 * 6], np.broadcast_to(face[27, 24], (6, 6, 3)))
     (result,) = (tmp_path / "out" / "files").glob("*/result.json")
-    box = json.loads(result.read_text(encoding="utf-8"))["faces"][0]["box"]
+    box = json.loads(result.read_text(encoding="utf-8"))["files"][0]["faces"][0]["box"]
     assert box["x"] + box["width"] <= 48 and box["y"] + box["height"] <= 48
 
 

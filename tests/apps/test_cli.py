@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -1498,6 +1499,27 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     assert abs(float(seconds) - saved["duration"]) < 0.5  # the session's time, not the saving's after it
 
 
+def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path):
+    """The session's first 0.7-2.2 s went by while its outputs' writers were set up, counted as dropped to keep up
+    (1 of 61 frames analysed in a 2 s session on a busy machine)."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "2", "--out", str(tmp_path),
+                                 "--no-annotate", "--method", "frame"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_read"] == 61 and saved["frames_analysed"] >= 0.75 * 61
+    assert saved["tracks"][0]["start"] < 0.1  # from the start
+
+
+def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path):
+    """A file's session that ended at --seconds printed its seconds and fps with the outputs' writing after it in
+    them (the annotated MP4, timelines: 1 s read, "in 2.5 s")."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    seconds = float(re.search(r"frames analysed in ([\d.]+) s", result.output).group(1))
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert abs(seconds - saved["duration"]) < 0.35
+
+
 def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
     """An MP4 whose index is at its end, served by python's http.server (no range requests), "analysed" 0 frames:
     exit 0, "ok": true, an empty output folder. An empty --source was read as the folder ".". """
@@ -1551,12 +1573,119 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     assert result.exit_code == 1, result.output
     assert f"error: {masked}: " in result.output and "stream lost after" in result.output
     assert "s3cret" not in result.output and "XYZ" not in result.output
-    saved = json.loads((out / f"127.0.0.1_{port}_cam_tracks.json").read_text(encoding="utf-8"))
+    (tracks,) = out.glob(f"127.0.0.1_{port}_cam_*_tracks.json")  # named by the session's start too
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
     assert saved["file"] == masked and saved["ok"] is False and "stream lost after" in saved["error"]
     assert saved["frames_analysed"] > 20 and saved["tracks"]  # what came before is kept
     for path in out.iterdir():
         assert path.name.startswith(f"127.0.0.1_{port}_cam_")
         assert path.suffix == ".png" or b"s3cret" not in path.read_bytes()
+
+
+class _LiveStream:
+    """carphone played in real time as a live MPEG-TS stream over HTTP (no length: a camera's kind of source), for
+    one client."""
+
+    def __init__(self, port: int = 0):
+        """``port``: another stream's again (0: a free one)."""
+        import imageio_ffmpeg
+
+        if not port:
+            with __import__("socket").socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/cam.ts"
+        self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
+                                        "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
+                                        f"http://127.0.0.1:{port}/"])
+        __import__("time").sleep(0.5)  # listening (a probe connection would be its one client)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.kill()
+        self.server.wait()
+
+
+def test_a_live_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path):
+    """A lab aligns a session's rows with its own event log: times counted from opening the stream said nothing of
+    when that was. A live stream's session records started_at (its time 0) in the tracks JSON and the Parquet
+    table's metadata; a file's times are its own, and it records none."""
+    from datetime import datetime, timezone
+
+    from fervid.inference.video import table_outcome
+
+    before = datetime.now(timezone.utc)
+    with _LiveStream() as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(tmp_path / "s"), "--seconds", "1",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    after = datetime.now(timezone.utc)
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "s").glob("*_tracks.json")
+    saved = json.loads(tracks.read_text(encoding="utf-8"))
+    started = datetime.fromisoformat(saved["started_at"])
+    assert started.utcoffset() is not None and before < started < after
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", saved["started_at"])
+    (table,) = (tmp_path / "s").glob("*_frames.parquet")
+    assert table_outcome(table)["started_at"] == saved["started_at"]
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                 "0.5", "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (tracks,) = (tmp_path / "f").glob("*_tracks.json")
+    assert json.loads(tracks.read_text(encoding="utf-8"))["started_at"] is None
+
+
+def test_a_second_live_session_into_one_folder_keeps_the_first(tmp_path):
+    """A camera's or stream's session cannot be had again: the next session into the same --out (the default
+    fervid-live/) silently replaced it, both named after the source. Each is named by its start; a file's session
+    replaces its earlier analysis, as `fervid video` does."""
+    out, port = tmp_path / "o", 0
+    for _ in range(2):  # the same URL's, within one second too
+        with _LiveStream(port) as stream:
+            port = stream.port
+            result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                         "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    first, second = sorted(out.glob("*_tracks.json"), key=lambda p: p.stat().st_mtime)
+    assert re.fullmatch(r"127\.0\.0\.1_\d+_cam_\d{8}-\d{6}(-2)?_tracks\.json", first.name)
+    assert second.name.startswith(f"127.0.0.1_{port}_cam_") and first != second
+    for tracks in (first, second):
+        stem = tracks.name.removesuffix("_tracks.json")
+        assert json.loads(tracks.read_text(encoding="utf-8"))["frames_analysed"] > 0
+        assert (out / f"{stem}_frames.csv").is_file()
+    # a session opened in the same second as one written there is named apart
+    import time
+
+    now = time.time()
+    taken = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + k)) for k in range(60)}
+    for stamp in taken:
+        (out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").write_text("{}", encoding="utf-8")
+    with _LiveStream(port) as stream:
+        result = runner.invoke(app, ["live", "--source", stream.url, "--out", str(out), "--seconds", "0.5",
+                                     "--method", "frame", "--no-annotate", "-q"])
+    assert result.exit_code == 0, result.output
+    (apart,) = out.glob("*-2_tracks.json")
+    assert apart.name.removesuffix("-2_tracks.json").rpartition("_")[2] in taken
+    assert {(out / f"127.0.0.1_{port}_cam_{stamp}_tracks.json").read_text(encoding="utf-8") for stamp in taken} == {
+        "{}"}
+    for _ in range(2):
+        result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "f"), "--seconds",
+                                     "0.3", "--method", "frame", "--no-annotate", "-q"])
+        assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "f").glob("*_tracks.json")] == ["carphone_pristine_tracks.json"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a camera is a /dev/videoN on Linux")
+def test_a_live_source_that_is_not_there_is_a_usage_error_whatever_its_kind(tmp_path):
+    """A missing file exited 2, a missing camera 1, and its device /dev/video37 2 with "no such file or folder"."""
+    for source, message in ((str(tmp_path / "nope.mp4"), f"--source {tmp_path / 'nope.mp4'}: no such file or folder"),
+                            ("37", "no camera 37 (/dev/video37 does not exist)"),
+                            ("/dev/video37", "no camera 37 (/dev/video37 does not exist)")):
+        result = runner.invoke(app, ["live", "--source", source, "--out", str(tmp_path / "o")])
+        assert (result.exit_code, result.output) == (2, f"error: {message}\n"), source
+    assert not (tmp_path / "o").exists()
 
 
 def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
@@ -1632,7 +1761,9 @@ def test_live_refuses_the_options_of_the_mode_it_is_not_in(tmp_path, monkeypatch
                              (["--source", "browser", "-q"], "--quiet is for a headless session")):
         result = runner.invoke(app, ["live", "--no-open", "--port", "8765", *options])
         assert result.exit_code == 2 and message in " ".join(result.output.split()), (options, result.output)
-    for options, flag in ((["--port", "9999"], "--port"), (["--no-open"], "--no-open"), (["--open"], "--open")):
+    for options, flag in ((["--port", "9999"], "--port"), (["--no-open"], "--no-open"), (["--open"], "--open"),
+                          (["--data-dir", str(tmp_path / "d")], "--data-dir"), (["--job-ttl-hours", "2"],
+                                                                                  "--job-ttl-hours")):
         result = runner.invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "h"), *options])
         assert result.exit_code == 2 and f"{flag} is for the browser's /live page (no --source)" in " ".join(
             result.output.split()), (options, result.output)

@@ -101,6 +101,50 @@ def test_a_saved_session_is_private_and_an_unsaved_one_leaves_nothing(tmp_path, 
         os.umask(old_umask)
 
 
+def test_a_saved_session_records_when_its_time_0_was_by_the_wall_clock(tmp_path, astronaut_rgb):
+    """A lab aligns a session's rows (times from its start) with its own event log: the saved job's tracks JSON, its
+    table's Parquet metadata and its job.json say when that start was."""
+    from datetime import datetime, timezone
+
+    from fervid.inference.video import table_outcome
+
+    before = datetime.now(timezone.utc)
+    with TestClient(create_app(ServerSettings(data_dir=tmp_path / "data")), base_url=BASE) as client:
+        with client.websocket_connect(LIVE) as ws:
+            ws.receive_json()
+            for seq in range(1, 3):
+                ws.send_bytes(frame_message(seq, astronaut_rgb))
+                ws.receive_json()
+            ws.send_text(json.dumps({"type": "stop", "save": True}))
+            saved = ws.receive_json()
+        job = client.get(saved["result_url"]).json()
+    after = datetime.now(timezone.utc)
+    started = datetime.fromisoformat(job["started_at"])
+    assert started.utcoffset() is not None and before < started < after
+    folder = tmp_path / "data" / "jobs" / saved["job_id"]
+    assert json.loads((folder / "job.json").read_text(encoding="utf-8"))["started_at"] == job["started_at"]
+    assert table_outcome(next(folder.rglob("*_frames.parquet")))["started_at"] == job["started_at"]
+
+
+def test_a_saved_session_says_when_the_server_deletes_it(tmp_path, astronaut_rgb):
+    """Saved sessions were deleted with the server's finished jobs (24 h by default) and the page said nothing of
+    it: the saved message says when, and the page shows it."""
+    from datetime import datetime, timedelta, timezone
+
+    settings = ServerSettings(data_dir=tmp_path / "data", job_ttl_hours=2)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        with client.websocket_connect(LIVE) as ws:
+            ws.receive_json()
+            ws.send_bytes(frame_message(1, astronaut_rgb))
+            ws.receive_json()
+            ws.send_text(json.dumps({"type": "stop", "save": True}))
+            saved = ws.receive_json()
+        script = client.get("/static/live.js").text
+    expires = datetime.fromisoformat(saved["expires_at"])
+    assert abs(expires - datetime.now(timezone.utc) - timedelta(hours=2)) < timedelta(minutes=1)
+    assert "message.expires_at" in script and "deletes it on" in script
+
+
 def test_a_dark_picture_is_read_on_its_levels_stretched_and_said_to_be_dark(client, astronaut_rgb):
     """A webcam at night: the astronaut at a thirty-second of her brightness is found and read happy, and each
     result says the picture is dark (the page then suggests more light); a lit picture is not."""

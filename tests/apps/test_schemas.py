@@ -86,7 +86,7 @@ def test_a_real_video_jobs_answers_fit_their_models(tmp_path):
     import time
     import uuid
 
-    from fervid.apps.schemas import ResultOut, TrackOut
+    from fervid.apps.schemas import Episode, ResultOut, TrackOut
     from fervid.apps.server import JobStore
 
     store = JobStore(tmp_path / "jobs")
@@ -98,9 +98,26 @@ def test_a_real_video_jobs_answers_fit_their_models(tmp_path):
     with TestClient(create_app(ServerSettings(data_dir=tmp_path)), base_url="http://127.0.0.1") as client:
         result = client.get(f"/v1/jobs/{job_id}/result")
         assert result.status_code == 200, result.text
-        tracks = json.loads((out / f"{carphone().stem}_tracks.json").read_text(encoding="utf-8"))["tracks"]
+        written = json.loads((out / f"{carphone().stem}_tracks.json").read_text(encoding="utf-8"))
+        tracks = written["tracks"]
         assert tracks and set(tracks[0]) | {"timeline_url"} == set(TrackOut.model_fields)
-        assert set(ResultOut.model_fields) <= set(result.json()) and "annotated_video" not in result.json()["links"]
+        # every key of the tracks JSON is declared (its extras were listed by hand in ResultOut's docstring, and
+        # drifted: end_reached, analysed_seconds, region, start, end, video_streams, analysed_fps_cap, segments)
+        assert set(written) - set(ResultOut.model_fields) == set()
+        assert set(tracks[0]["episodes"][0]) | {"key_frame_url"} == set(Episode.model_fields)
+        # and the answer holds what the file holds: an LSTM's keys only where one ran (method mean here)
+        assert set(result.json()) == set(written) | {"partial", "links"} == set(ResultOut.model_fields) - {
+            "temporal_model", "temporal_model_sha256"}
+        assert "annotated_video" not in result.json()["links"]
         frames = client.get(f"/v1/jobs/{job_id}/frames")
         assert frames.status_code == 200 and len(frames.json()["tracks"]["1"]["time"]) == 120
+        # each series of FRAME_SERIES, as the frames table has it
+        import pandas as pd
+
+        from fervid.apps.schemas import FRAME_SERIES
+
+        series, table = frames.json()["tracks"]["1"], pd.read_csv(out / f"{carphone().stem}_frames.csv")
+        assert list(series) == FRAME_SERIES
+        for column in FRAME_SERIES:
+            assert series[column] == table[table.track == 1][column].tolist(), column
         assert client.delete(f"/v1/jobs/{job_id}").json() == {"deleted": job_id}

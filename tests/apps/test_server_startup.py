@@ -18,6 +18,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_fervid_live_keeps_its_pages_saved_sessions_where_and_as_long_as_it_is_told(tmp_path, monkeypatch):
+    """The /live page's saved sessions went to ./fervid-data and were deleted 24 h later, unsaid, with no option
+    to keep them elsewhere or longer: `fervid live` takes serve's --data-dir and --job-ttl-hours."""
+    calls = []
+    monkeypatch.setattr("fervid.apps.serving.run", lambda app, **options: calls.append(app))
+    started = CliRunner().invoke(app, ["live", "--no-open", "--port", str(free_port()), "--data-dir",
+                                       str(tmp_path / "d"), "--job-ttl-hours", "168"])
+    assert started.exit_code == 0, started.output
+    assert f"data: {tmp_path / 'd'} (finished jobs, sessions saved from /live among them, deleted 168 h after they " \
+           "end)" in started.output.splitlines() and calls
+    # per-frame labels read no window: the start-up crashed saying so (TypeError)
+    frame = CliRunner().invoke(app, ["live", "--no-open", "--port", str(free_port()), "--data-dir",
+                                     str(tmp_path / "d"), "--method", "frame"])
+    assert frame.exit_code == 0 and "videos: frame, no window, detection every" in frame.output, frame.output
+    refused = CliRunner().invoke(app, ["live", "--no-open", "--job-ttl-hours", "0"])
+    assert (refused.exit_code, refused.output) == (2, "error: --job-ttl-hours must be positive, not 0.0\n")
+
+
 def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, monkeypatch):
     """The start-up line said only where the server listens: a team's deployment log did not record which model,
     detector, precision and video method answered, where the data went, or the limits."""
@@ -32,7 +50,7 @@ def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, mon
     assert lines[1] == ("analysis: model ferplus_vgg (int8), detector centerface; videos: mean, window 2 s, detection "
                         "every 0.3 s, at most 10 frames/s, no annotated MP4 (--no-annotate), at most 0 key frames "
                         "per track")
-    assert lines[2] == f"data: {tmp_path / 'd'} (finished jobs deleted 2 h after they end)"
+    assert lines[2] == f"data: {tmp_path / 'd'} (finished jobs, sessions saved from /live among them, deleted 2 h after they end)"
     assert lines[3] == ("limits: uploads up to 50 MB, 32 images per request, 50 megapixels per image, 40 per video "
                         "frame, 2 images analysed at once; 8 video jobs waiting, 2 analysed at once")
     assert calls[0]["access_log"] is True

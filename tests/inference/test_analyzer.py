@@ -610,6 +610,31 @@ def test_a_face_crop_is_classified_whole_as_evaluate_reads_a_folder_of_crops(ana
     assert "detection_score=None" in repr(face)
 
 
+def test_face_crops_in_the_options_make_an_analyzer_that_reads_images_whole(analyzer, astronaut_rgb):
+    """PipelineOptions(face_crops=True).analyzer() ran the detector all the same (the option reached only the CLI):
+    the analyzer keeps it as analyze_image's default, and its settings record it."""
+    from fervid.inference.options import PipelineOptions
+    from fervid.inference.records import images_document
+    from fervid.inference.video import sample_video
+
+    crop = _astronaut_face_crop(analyzer, astronaut_rgb, 100)
+    reads_crops = PipelineOptions(face_crops=True).analyzer()
+    assert reads_crops.face_crops and not analyzer.face_crops
+    whole = reads_crops.analyze_image(crop)
+    assert len(whole) == 1 and whole[0].box == (0.0, 0.0, 100.0, 100.0) and whole[0].detection_score is None
+    np.testing.assert_allclose(whole[0].probabilities, analyzer.analyze_image(crop, face_crop=True)[0].probabilities,
+                               atol=1e-6)
+    detected = reads_crops.analyze_image(crop, face_crop=False)  # one image of them detected: said per call
+    assert detected[0].detection_score > 0.5 and detected[0].box != whole[0].box
+    assert reads_crops.settings["face_crops"] is True and analyzer.settings["face_crops"] is False
+    assert images_document([whole], reads_crops.settings)["face_crops"] is True
+    with pytest.raises(OptionError, match="face_crops: input should be a valid boolean"):
+        Analyzer(face_crops="yes")
+    for analyse in (lambda: reads_crops.analyze_video(sample_video()), lambda: reads_crops.stream(25)):
+        with pytest.raises(OptionError, match=r"reads images whole as face crops \(face_crops=True\).*detects"):
+            analyse()
+
+
 def test_face_crops_are_for_images_and_refused_where_faces_are_always_detected(analyzer, astronaut_rgb, tmp_path):
     from fervid.apps.batch import BatchOptions
     from fervid.apps.server import ServerSettings
@@ -700,3 +725,17 @@ def test_the_methods_that_take_bgr_arrays_say_so_first():
     for method in (Analyzer.detect, Analyzer.classify, Analyzer.crop_faces, Analyzer.labelled_faces,
                    Analyzer.classify_face_crop):
         assert "BGR" in inspect.getdoc(method).splitlines()[0], method.__name__
+
+
+def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_path):
+    """analyze_video's ``path`` is any os.PathLike, as typed; one not a str or Path was recorded, and its outputs
+    named, by its str(): "<...PathLike object at 0x...>" as the source, and files named from that."""
+    from fervid.inference.video import sample_video
+
+    class VideoPath:  # a path object of one's own (another library's), with nothing but __fspath__
+        def __fspath__(self) -> str:
+            return str(sample_video())
+
+    result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)
+    assert result.source == str(sample_video())
+    assert result.stem == sample_video().stem and (tmp_path / f"{sample_video().stem}_tracks.json").is_file()

@@ -208,3 +208,39 @@ def test_a_notebook_shows_an_image_result_as_a_table_of_its_faces_and_its_name_a
         Analyzer().analyze_image(bad)
     page = _Page(ImageResult(str(bad), error=str(raised.value))._repr_html_())
     assert not {"i", "script", "table"} & set(page.tags) and f"{bad}: error: " in "".join(page.text)
+
+
+def test_parquet_columns_carry_their_descriptions_and_a_table_of_tracks_none_of_a_probability(tmp_path, astronaut_png):
+    """The emotion columns are a face row's probabilities, but each emotion's share of the time seen in a table of
+    tracks (tracks.csv, <name>_segments.csv) under the same names: each is described where it is (a Parquet
+    table's fields, the API's schema), never a share as a probability."""
+    import pyarrow.parquet as pq
+
+    from fervid.apps.schemas import EmotionShares
+    from fervid.inference.records import FIELD_DESCRIPTIONS, TIME_SHARE_DESCRIPTIONS, TRACK_COLUMNS, table_schema
+
+    result = CliRunner().invoke(app, ["image", str(astronaut_png), "--parquet", str(tmp_path / "f.parquet"), "-q"])
+    assert result.exit_code == 0, result.output
+    written = pq.read_schema(tmp_path / "f.parquet")
+    for column in ["x", "detection_score", *EMOTIONS, "confidence", "uncertain"]:
+        assert written.field(column).metadata[b"description"].decode() == FIELD_DESCRIPTIONS[column]
+    assert "probability of happy" in FIELD_DESCRIPTIONS["happy"]
+    assert all(field.metadata is None for field in table_schema(TRACK_COLUMNS))  # types only: no probability
+    for emotion in EMOTIONS:
+        shares = EmotionShares.model_json_schema()["properties"][emotion]["description"]
+        assert shares == TIME_SHARE_DESCRIPTIONS[emotion] and "share of the time" in shares
+        assert "probability" not in shares
+
+
+def test_one_table_schema_builds_every_tables_types_and_its_record_of_what_made_it(tmp_path):
+    """Two functions were called table_schema (records' types, video's types and settings), the image and batch
+    tables built by the video one: there is one, in records."""
+    import pyarrow.parquet as pq
+
+    from fervid.inference import records, video
+
+    assert video.table_schema is records.table_schema and video.SETTINGS_METADATA_KEY is records.SETTINGS_METADATA_KEY
+    schema = records.table_schema(video.TABLE_COLUMNS, settings={"model": "ferplus_vgg"})
+    pq.write_table(schema.empty_table(), tmp_path / "t.parquet")
+    assert video.table_settings(tmp_path / "t.parquet") == {"model": "ferplus_vgg"}
+    assert pq.read_schema(tmp_path / "t.parquet").names == video.TABLE_COLUMNS

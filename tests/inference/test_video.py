@@ -1751,6 +1751,33 @@ def test_live_source_stops_its_reader_when_the_consumer_stops_early():
     assert src.delivered == 1
 
 
+def test_a_live_sessions_seconds_end_with_its_frames_not_with_the_saving_after_them():
+    """close() stopped the session clock again after the source's end: the summary's seconds and fps took in the
+    outputs' writing after it (2.5 s for a 1 s session)."""
+    import time
+
+    with LiveSource(str(carphone()), max_seconds=0.5) as src:
+        frames = list(src)
+        ended = src.seconds
+        time.sleep(0.6)  # the outputs written
+    assert len(frames) > 0 and src.seconds == ended < 1.0
+
+
+def test_a_live_session_starts_when_its_first_frame_is_asked_for():
+    """The reader started as the source was opened, while its consumer was still being set up (the outputs'
+    writers made, pandas imported: 0.7-2.2 s on a busy machine): a session's first second or two was never
+    analysed and counted as frames dropped to keep up."""
+    import time
+
+    with LiveSource(str(carphone()), max_seconds=1.0) as src:
+        time.sleep(0.8)  # the consumer set up
+        frames = iter(src)
+        t, _frame, index = next(frames)
+        assert (t, index, src.dropped) == (0.0, 0, 0)
+        rest = [item[2] for item in frames]
+    assert src.delivered + src.dropped == 31 == rest[-1] + 1 and src.seconds < 1.5
+
+
 def test_fervid_live_on_a_file_writes_what_fervid_video_writes(tmp_path, astronaut_rgb):
     """`live --source FILE` stamped frames by count / average fps (a variable-rate file's times were off by up to
     0.9 s), numbered them by frames analysed, not by the source's frame index, and reported a truncated file as
@@ -2505,7 +2532,8 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
     from fervid.inference.video import table_outcome
 
     outcome = table_outcome(tmp_path / "clip_frames.parquet")
-    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4)}
+    assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4),
+                       "started_at": None}
     assert not list(tmp_path.glob("*.partial.*"))
 
 
@@ -2615,6 +2643,25 @@ def test_a_stopped_stream_is_not_called_truncated(analyzer, tmp_path):
     result = runner.run("file.mp4", tmp_path, frames=iter(frames), fps=30.0, total=120,
                         stop=lambda: next(calls) >= 20)
     assert result.ok and result.frames_analysed == 20
+
+
+def test_a_stopped_sessions_counts_and_length_are_those_of_the_frames_analysed(analyzer, tmp_path):
+    """After SIGTERM the tracks JSON disagreed with the annotated MP4: the frame handed out after the stop (a live
+    source's newest, which is neither analysed nor written) was counted in frames_read and set the duration."""
+    from fervid.inference.video import table_outcome
+
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1], 2 * i) for i in range(40)]  # a live source's: every other frame kept
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", centred=False))
+    calls = iter(range(10**6))
+    result = runner.run("cam", tmp_path, frames=iter(frames), fps=30.0, stop=lambda: next(calls) >= 20)
+    assert result.frames_analysed == 20 and result.frames_read == 2 * 19 + 1
+    assert result.duration == pytest.approx(20 / 30)
+    saved = json.loads((tmp_path / "cam_tracks.json").read_text(encoding="utf-8"))
+    assert (saved["frames_read"], saved["duration"]) == (39, round(20 / 30, 4))
+    assert table_outcome(result.table_path)["stopped_at"] == round(19 / 30, 4)
+    video = cv2.VideoCapture(str(tmp_path / "cam_annotated.mp4"))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 20
 
 
 def test_a_timeline_of_a_file_named_in_another_script_draws_without_warnings(analyzer, tmp_path):
@@ -2801,7 +2848,8 @@ def test_a_killed_analysis_leaves_its_outputs_under_names_that_say_they_are_part
     assert result.table_path == out / "clip_frames.parquet" and result.annotated_path == out / "clip_annotated.mp4"
     assert not list(out.glob("*.partial.*")) and len(pd.read_csv(out / "clip_frames.csv")) == 40
     assert not (out / ".clip.lock").exists()
-    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None}
+    assert table_outcome(result.table_path) == {"ok": True, "error": None, "frames_read": 40, "stopped_at": None,
+                                               "started_at": None}
     assert all((out / ep.key_frame).is_file() for ep in result.episodes if ep.key_frame)
 
 

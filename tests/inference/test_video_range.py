@@ -183,6 +183,11 @@ def test_segments_and_episodes_are_written_as_tables(analyzer, recording, tmp_pa
     listed = saved["tracks"][0]["episodes"]
     assert len(episodes) == len(listed) > 1
     for row, episode in zip(episodes, listed):
+        # one description of an episode: the table's row is the tracks JSON's entry, after its track and with its
+        # segment (the JSON lacked the duration and peak_confidence the table had)
+        assert set(episode) == set(EPISODE_COLUMNS) - {"track", "segment"}
+        assert float(row["duration"]) == episode["duration"]
+        assert float(row["peak_confidence"]) == episode["peak_confidence"]
         assert row["track"] == "1" and row["emotion"] == episode["emotion"]
         assert float(row["start"]) == episode["start"] and float(row["end"]) == episode["end"]
         assert float(row["duration"]) == pytest.approx(episode["end"] - episode["start"], abs=1e-4)

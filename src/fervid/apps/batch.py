@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,9 @@ from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_vide
                                      printable_name)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
-from fervid.inference.records import ROW_COLUMNS, TRACK_COLUMNS, csv_text, track_row, write_csv
-from fervid.inference.video import VIDEO_SUFFIXES, open_parquet, table_schema
+from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
+                                      track_row, write_csv)
+from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
 from fervid.machine import threads_per_worker
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
@@ -259,7 +261,8 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_face
                    "window", "method", "sample_fps")
 # settings recorded since a later version, with the value a folder made before then was analysed with (not
 # frames_memory_mb: it could be set before it was recorded, so such a folder takes this run's)
-SETTINGS_BEFORE_RECORDED = {"max_faces": None, "region": None, "start": 0.0, "end": None, "segments": []}
+SETTINGS_BEFORE_RECORDED: dict[str, object] = {"max_faces": None, "region": None, "start": 0.0, "end": None,
+                                               "segments": []}
 
 
 def input_kind(path: Path) -> str:
@@ -313,7 +316,7 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     return settings
 
 
-def _lstm_folder(model: str) -> Path:
+def _lstm_folder(model: str | Path) -> Path:
     """A temporal model's folder, as :class:`fervid.inference.temporal.LSTMTemporal` finds it: a folder, or the
     name of one shipped."""
     from fervid.inference.models import WEIGHTS_DIR
@@ -435,7 +438,10 @@ class StateStore:
         new or changed files are read."""
         from fervid.progress import progress_bar
 
-        todo, paths_of, first_of, key_of = [], {}, {}, {}
+        todo: list[tuple[str, str, str]] = []
+        paths_of: dict[str, list[str]] = {}
+        first_of: dict[tuple[str, str], str] = {}
+        key_of: dict[tuple[str, str], str] = {}
         known = dict(self.db.execute("SELECT location, path FROM files"))
         for p in progress_bar(files, show=progress and len(files) > 1, desc="reading files", unit="file",
                               leave=False):
@@ -707,7 +713,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
-    doc = {**result.to_dict(), **analyzer.settings}
+    doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
     (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
@@ -729,13 +735,14 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
 
     result = VideoAnalyzer(analyzer, options.video()).run(path, out, progress=progress, stop=stop)
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
-    streamed = result.table_path is not None
-    frames = None if streamed else pa.Table.from_pandas(result.frame_table(), preserve_index=False)
-    if streamed:
+    if result.table_path is not None:
+        frames = None
         with open_parquet(result.table_path) as fh:
             found = pq.read_metadata(fh).num_rows
     else:
+        frames = pa.Table.from_pandas(result.frame_table(), preserve_index=False)
         found = frames.num_rows
+    streamed = frames is None
     if result.error and not found:
         raise ValueError(result.error)
     schema = table_schema(DATASET_COLUMNS)
@@ -767,8 +774,9 @@ def _run_ray(todo, options: BatchOptions, threads: int, record) -> None:
     sees (a shared filesystem) when the cluster has several machines."""
     import ray
 
+    # (a level's name, as ray's own default "info" is: its annotation says int)
     ray.init(address=options.ray_address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR")
+             logging_level="ERROR")  # type: ignore[arg-type]
     options = dataclasses.replace(options, out=Path(options.out).resolve())
     remote = ray.remote(num_cpus=1, max_retries=2)(_ray_analyse)
     pending = {remote.remote(task, options, threads): task for task in todo}
@@ -815,7 +823,8 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
 
     analyse = analyse or analyse_one  # (a module-level function: workers are fresh interpreters)
     ctx = mp.get_context("spawn")  # fresh interpreters: no forked ONNX Runtime / OpenMP state
-    waiting, suspects = list(todo), []
+    waiting = list(todo)
+    suspects: list[tuple] = []
     while waiting or suspects:
         alone = bool(suspects)  # after a crash: the tasks it took down, each in a pool of its own
         # no more workers than files: each loads the models (--workers 8 on one file started 8)
@@ -888,7 +897,7 @@ def _stop_signals_ignored():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
-def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int], numbers: dict | None = None
+def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int | None], numbers: dict | None = None
                ) -> list[str]:
     """After an interrupt: no new task starts, the workers stop at their next frame (the board's flag), a result
     that finished meanwhile is recorded, and the pool's workers (this process's children not in ``others``) are
@@ -944,7 +953,7 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
     picks = known if len(known) <= sample_videos else list(dict.fromkeys(
         known[round(i * (len(known) - 1) / (sample_videos - 1))] for i in range(sample_videos)))
     analyzer = options.pipeline.analyzer()
-    samples = []
+    samples: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fervid-estimate-") as tmp:
         runner = VideoAnalyzer(analyzer, options.video())
         for n, video in enumerate(picks):
@@ -997,12 +1006,12 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
     def seconds_for(video: Path) -> float:
         pixels = facts[video].width * facts[video].height
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
-        return nearest["seconds_per_video"] + facts[video].seconds / nearest["real_time"]
+        return nearest["seconds_per_video"] + (facts[video].seconds or 0.0) / nearest["real_time"]
 
     unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
     video_time = sum(seconds_for(v) for v in known) if samples else 0.0
     return {"files": len(files), "videos": len(videos), "images": len(images),
-            "video_seconds": round(sum(facts[v].seconds for v in known), 1), "unknown_length": unknown,
+            "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
             "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
             "problems": [f"{item}: {why}" for item, why in problems]}
@@ -1072,7 +1081,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         if len(names) == 1 and len(shares) == 1:
             names = [f"{names[0]} {next(iter(shares.values())):.0%}"]
         bar.set_description_str(f"fervid batch {finished}/{len(todo)} files", refresh=False)
-        bar.set_postfix(faces=faces, **({"now": ", ".join(names)} if names else {}), refresh=False)
+        bar.set_postfix({"faces": faces, **({"now": ", ".join(names)} if names else {})}, refresh=False)
         bar.update(0)  # redrawn if its interval has passed: twice a second, it wrote a line a redraw into a log
 
     cannot_write: CannotWriteOutputs | None = None  # the first worker's that could not write: it ended the run
@@ -1270,7 +1279,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
 
     # (a full disk) the last table written stays whole; no half of this one is left beside it
     with replacing(out / "dataset.parquet") as temporary, open_parquet(temporary, "wb") as fh, pq.ParquetWriter(
-            fh, table_schema(DATASET_COLUMNS, {**settings, "made_with": made_with})) as writer:
+            fh, table_schema(DATASET_COLUMNS, settings={**settings, "made_with": made_with})) as writer:
         for group in _row_groups(every_part(), ROW_GROUP_ROWS):
             writer.write_table(group)
     by_kind = {"image": _Counts(), "video": _Counts()}
@@ -1286,7 +1295,7 @@ def write_outputs(out: Path, store: StateStore) -> dict:
         doc = _tracks_json(out / "files" / r["key"]) if c is not None and r["kind"] == "video" else None
         status = "partial" if r["path"] in broke else r["status"]
         note = r["error"] or ""
-        if status == "done" and not c.rows:
+        if status == "done" and c is not None and not c.rows:  # (a done file's rows are counted)
             note = "no faces found"
         elif status == "pending" and not note:
             note = "not analysed yet"

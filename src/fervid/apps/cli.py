@@ -13,7 +13,7 @@ import shlex
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
@@ -31,6 +31,8 @@ from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
 from fervid.progress import is_terminal, one_line, progress_bar
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from fervid.evaluation.comparison import ModelScores
 
 # what a script or a job scheduler can tell from a fervid command's exit status
@@ -163,6 +165,12 @@ REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                                   "shows, or, every value 1 or less, fractions of its width and height "
                                   "(0.75,0.6,0.25,0.4). Scene cuts are told there too; boxes, tables and the "
                                   "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
+# where `fervid serve` and `fervid live`'s page keep their jobs (the page's saved sessions are jobs), and for how
+# long: ServerSettings' defaults (fervid.apps.defaults)
+DATA_DIR_OPTION = typer.Option(app_defaults.DATA_DIR, help="Where video jobs (sessions saved from the /live page "
+                                                            "among them) and their outputs are kept.")
+JOB_TTL_HOURS_OPTION = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs (saved /live sessions too) older "
+                                                                     "than this are deleted.")
 START_OPTION = typer.Option(None, metavar="TIME", help="Videos: analyse from this time on (seconds, m:ss or "
                                                        "h:mm:ss): the file is sought there, not decoded from its "
                                                        "start; times stay the recording's own.")
@@ -197,12 +205,12 @@ def _say_error(message: str) -> None:
     typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
 
 
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     _say_error(message)
     raise typer.Exit(code)
 
 
-def _bad_value(exc: ValueError) -> None:
+def _bad_value(exc: ValueError) -> NoReturn:
     """End the command on a setting's ValueError (exit 2), the setting named as the option a user typed:
     "sample_fps must be ..." reads "--sample-fps must be ..."."""
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
@@ -261,7 +269,7 @@ def _must_exist(option: str, path) -> None:
         _fail(f"{option} {path}: no such file or folder", EXIT_USAGE)
 
 
-def _fail_on(exc: Exception) -> None:
+def _fail_on(exc: Exception) -> NoReturn:
     """End the command on ``exc``: exit 2 where the command line named something that is not there (a model
     name or folder), 1 for what went wrong with what it named."""
     _fail(str(exc), 2 if isinstance(exc, ModelNotFound) else 1)
@@ -490,11 +498,12 @@ def _images_given_as_videos(images: list[Path]) -> str:
     import imageio_ffmpeg
 
     folders, suffixes = {p.parent for p in images}, {p.suffix for p in images}
-    numbered = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", p.name) for p in images]
+    matched = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", p.name) for p in images]
+    numbered = [m for m in matched if m is not None]
     joined = ""
     if len(folders) == 1 and len(suffixes) == 1:
         (folder,), (suffix,) = folders, suffixes
-        if all(numbered) and len({(m.group(1), len(m.group(2))) for m in numbered}) == 1:
+        if len(numbered) == len(matched) and len({(m.group(1), len(m.group(2))) for m in numbered}) == 1:
             first = min(int(m.group(2)) for m in numbered)
             source = ["-start_number", str(first), "-i",
                       str(folder / f"{numbered[0].group(1)}%0{len(numbered[0].group(2))}d{suffix}")]
@@ -646,7 +655,8 @@ def _region(text: Optional[str]) -> Optional[tuple[float, float, float, float]]:
     if len(values) != 4:
         _fail(f"--region {text!r}: four numbers x,y,width,height (pixels, or fractions of the frame: "
               "1000,500,280,220 or 0.75,0.6,0.25,0.4)", 2)
-    return values
+    x, y, width, height = values
+    return x, y, width, height
 
 
 def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
@@ -654,14 +664,14 @@ def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Option
     a time that is not one, or an end not after the start, ends the command (exit 2)."""
     from fervid.evaluation.segments import parse_time
 
-    seconds = {}
+    seconds: dict[str, float | None] = {}
     for option, text in (("--start", start), ("--end", end)):
         try:
-            seconds[option] = parse_time(text) if text is not None else None
+            seconds[option] = value = parse_time(text) if text is not None else None
         except ValueError:
             _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss, the seconds and minutes of a clock "
                   "time 0-59)", 2)
-        if seconds[option] is not None and seconds[option] < 0:
+        if value is not None and value < 0:
             _fail(f"{option} {text!r}: before the recording's start", 2)
     if seconds["--end"] is not None and seconds["--end"] <= (seconds["--start"] or 0.0):
         _fail(f"--end {end} ({seconds['--end']:g} s) must come after --start {start or 0} "
@@ -687,7 +697,8 @@ class _FramesBar:
     "shots/*.png"`, still images) printed a "0frame" bar line each before its error."""
 
     def __init__(self, description: str, **options):
-        self.description, self.options, self.bar = description, options, None
+        self.description, self.options = description, options
+        self.bar: tqdm | None = None
 
     def progress(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -722,7 +733,7 @@ def _video_runner(options: PipelineOptions, analyzer=None, named_method: str | N
         _bad_value(exc)
     if named_method and runner.temporal.name != named_method:
         # a method the user named is what their study reports: running another would be a flag that does nothing
-        _fail(f"--method {named_method}: {runner.notice.split(';')[0]} (train one with `fervid train-temporal "
+        _fail(f"--method {named_method}: {(runner.notice or '').split(';')[0]} (train one with `fervid train-temporal "
               "--cnn ...` and pass it as --temporal-model, or choose --method mean, hmm or frame)", 2)
     _say_notices([notice for notice in (runner.notice, runner.graph_notice) if notice])
     return runner
@@ -860,7 +871,7 @@ def image(
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops)
     analyzer = _analyzer(options)
-    settings = {**analyzer.settings, "face_crops": options.face_crops}  # what made the results, as recorded
+    settings = analyzer.settings  # what made the results, as recorded
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
@@ -870,7 +881,7 @@ def image(
         bar.set_postfix_str(one_line(path.name[-30:]))
         try:
             img = load_image(path)
-            result = analyzer.analyze_bgr(img, source=str(path), face_crop=options.face_crops)
+            result = analyzer.analyze_bgr(img, source=str(path))  # read whole where options.face_crops
             more_frames.append(more_frames_notice(path))
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
@@ -889,7 +900,7 @@ def image(
         results.append(result)
 
     failed = [r for r in results if not r.ok]
-    doc = images_document(results, settings, face_crops=options.face_crops)
+    doc = images_document(results, settings)
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
@@ -917,14 +928,15 @@ def image(
     if not options.face_crops:
         _say_notices(_face_crops_notice(results, analyzer.detector))
     crowded = [r for r in results if len(r.faces) > 1] if crops_dir else []
-    if crowded:  # sorted into an emotion folder as the README says, every face would carry the photo's label
+    if crowded and crops_dir:  # sorted into an emotion folder as the README says, every face would carry the
+        # photo's label
         stem = stems[Path(crowded[0].source)]
         _say_notices([f"{len(crowded)} image(s) held several faces, and each face's crop was written (e.g. "
                       f"{crops_dir / crop_name(stem, 1)} to _face{len(crowded[0].faces)}.png): sorted into an "
                       "emotion folder, each would be taught or scored as that emotion; keep the one the label is "
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
-        _say_error(r.error)
+        _say_error(r.error or "")  # (a failed image's error says why)
     if failed:
         raise typer.Exit(1)
 
@@ -1011,9 +1023,9 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     import io
 
     from fervid.inference.annotate import replacing
-    from fervid.inference.video import table_schema
+    from fervid.inference.records import table_schema
 
-    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings)
+    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings=settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)
@@ -1213,10 +1225,15 @@ def live(
     source: Optional[str] = typer.Option(None, help="Camera index (0), a video file or a stream URL (rtsp://, "
                                                     "http://), analysed here, headless. None, or 'browser': serve "
                                                     "the /live page, which uses the browser's camera."),
-    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`)."),
+    out: Path = typer.Option(Path("fervid-live"), help="Headless: folder for the outputs (same as `fervid video`). "
+                                                       "A camera's or stream's session is named by its start, "
+                                                       "camera0_20261206-154233_*, never replacing an earlier one; a "
+                                                       "file's replaces its earlier analysis, as `fervid video`'s."),
     port: int = typer.Option(app_defaults.PORT, min=1, max=65535,
                              help=f"Browser: the port to serve /live on ({app_defaults.HOST} only)."),
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
+    data_dir: Path = DATA_DIR_OPTION,
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
                                                      "also ends the session, its outputs written)."),
     annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
@@ -1244,7 +1261,7 @@ def live(
     --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError
+    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera
 
     _refuse_window_for_frame(ctx, method)
     if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
@@ -1255,8 +1272,9 @@ def live(
         _refuse_typed(ctx, ("out",), "is for a headless session (--source FILE, CAMERA or URL): a session the /live "
                                      "page saves is a video job, kept in the server's data folder")
     else:
-        _refuse_typed(ctx, ("port", "open_browser"), "is for the browser's /live page (no --source): a headless "
-                                                     "session serves nothing")
+        _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours"),
+                      "is for the browser's /live page (no --source): a headless session serves nothing and keeps no "
+                      "jobs")
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                         annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
@@ -1269,16 +1287,22 @@ def live(
             _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
                   "looks for faces in the whole picture", 2)
 
-        _serve(ServerSettings(pipeline=options), app_defaults.HOST, port, page="/live", open_browser=open_browser,
-               named_method=method)
+        try:
+            settings = ServerSettings(pipeline=options, data_dir=data_dir, job_ttl_hours=job_ttl_hours)
+        except ValueError as exc:
+            _bad_value(exc)
+        _serve(settings, app_defaults.HOST, port, page="/live", open_browser=open_browser, named_method=method)
         return
     if not source.strip():  # it became the path ".": "is a directory, not a video"
         _fail("--source is empty: give a camera index (0), a video file or a stream URL", 2)
-    if not source.isdigit() and not is_stream_url(source):  # a video file (or a device, /dev/video0)
+    if not source.isdigit() and not is_stream_url(source) and not missing_camera(source):  # a video file, a device
         _must_exist("--source", source)
     # real time: each frame classified as soon as it arrives; no future frames, so the window ends at the frame
     runner = _video_runner(options, named_method=method, batch_frames=1, centred=False, region=_region(region))
     _quiet_opencv()
+    # a source that is not there is the command line's to fix, as a missing file is
+    if no_camera := missing_camera(source):
+        _fail(no_camera, EXIT_USAGE)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
@@ -1327,12 +1351,20 @@ def live(
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     from fervid.folder_lock import FolderLocked
 
+    stem = src.stem
+    if not src.recorded:  # two sessions opened within one second: the second named apart, not replacing the first
+        from fervid.inference.video import OutputNames
+
+        taken = 1
+        while (out / OutputNames(stem).tracks_json).exists():
+            taken += 1
+            stem = f"{src.stem}-{taken}"
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=lambda: bool(stopping), stem=src.stem,
+                                clock=src.clock, stop=lambda: bool(stopping), stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
-                                frame_shape=src.cap.frame_shape)
+                                frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
         _fail(str(exc), EXIT_BUSY)
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
@@ -1676,7 +1708,7 @@ def export(
         # an --out that holds a training run
         _fail(str(exc))
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
-    if int8:
+    if calibration_faces is not None:  # (--int8)
         typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
     typer.echo(_card_step(folder, run_config))
 
@@ -1849,7 +1881,7 @@ def evaluate(
     folders = [(out / name if several else out) if out else None for name in names]
     made = [*(folder for folder in folders if several and folder and not folder.exists()), *_folders_to_make(out)]
     if out:  # before the evaluation: an output folder that cannot be used must not cost the run
-        for folder in (out, *folders) if several else (out,):
+        for folder in (out, *[f for f in folders if f is not None]) if several else (out,):
             _check_output_folder(folder)
     # the faces are read once, and found and framed once per eye template (a model frames a face on its own)
     loaded = {}
@@ -2119,8 +2151,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         _remove_empty(made)
         for message in failures:
             _say_error(message)
-        reasons = sorted(set(scores.not_scored.values()))
-        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(reasons[:3])})")
+        unscored = sorted(set(scores.not_scored.values()))
+        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(unscored[:3])})")
     if out and results is not None:
         _check_output_folder(out)
     frames, segments = scores.frames, scores.segments
@@ -2147,8 +2179,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                      + ", ".join(map(str, scores.several_faces[:10])) + (" ..." if len(scores.several_faces) > 10
                                                                          else "") + " (a track column chooses)")
     reasons: dict[str, list[int]] = {}
-    for line, why in {**annotations.left_out, **scores.not_scored}.items():
-        reasons.setdefault(why, []).append(line)
+    for line_number, why in {**annotations.left_out, **scores.not_scored}.items():
+        reasons.setdefault(why, []).append(line_number)
     for why, lines in sorted(reasons.items(), key=lambda item: -len(item[1])):
         notes.append(f"  {len(lines)} x {why}: line(s) {', '.join(map(str, sorted(lines)[:10]))}"
                      + (" ..." if len(lines) > 10 else ""))
@@ -2316,8 +2348,10 @@ def experiment(
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:
         _fail_on(exc)
+    root = jaffe if dataset == "jaffe" else ckplus
+    assert root is not None, "the dataset's folder is checked above"
     try:
-        ds = load_dataset(dataset, jaffe if dataset == "jaffe" else ckplus, jaffe_path=jaffe,
+        ds = load_dataset(dataset, root, jaffe_path=jaffe,
                           crop_faces=analyzer.crop_faces)
     except DatasetError as exc:
         _fail(str(exc))
@@ -2472,11 +2506,11 @@ def serve(
     host: str = typer.Option(app_defaults.HOST, help="Address to bind; the default keeps the server local to this "
                                                      "machine."),
     port: int = typer.Option(app_defaults.PORT, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path = typer.Option(app_defaults.DATA_DIR, help="Where video jobs and their outputs are kept."),
+    data_dir: Path = DATA_DIR_OPTION,
     max_upload_mb: float = typer.Option(app_defaults.MAX_UPLOAD_MB, help="Largest upload accepted (413 above)."),
     max_queued_jobs: int = typer.Option(app_defaults.MAX_QUEUED_JOBS, help="Video jobs waiting at most (429 above)."),
     workers: int = typer.Option(app_defaults.SERVER_WORKERS, help="Video analysis workers."),
-    job_ttl_hours: float = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs older than this are deleted."),
+    job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
     detect_every: float = DETECT_EVERY_OPTION,
     window: float = WINDOW_OPTION,
     sample_fps: Optional[float] = SAMPLE_FPS_OPTION,
@@ -2597,6 +2631,8 @@ def _plain_metavars(typer_app: typer.Typer) -> None:
     import typing
 
     for command in typer_app.registered_commands:
+        if command.callback is None:  # (every fervid command has its function)
+            continue
         hints = typing.get_type_hints(command.callback)
         for name, param in inspect.signature(command.callback).parameters.items():
             info = param.default
@@ -2661,8 +2697,8 @@ class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
     def collect_usage_pieces(self, ctx) -> list[str]:
-        return [self.options_metavar, *(_argument_name(p) for p in self.get_params(ctx)
-                                        if p.param_type_name == "argument")]
+        return [*([self.options_metavar] if self.options_metavar else []),
+                *(_argument_name(p) for p in self.get_params(ctx) if p.param_type_name == "argument")]
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         try:
@@ -2688,8 +2724,9 @@ class _FervidCommand(typer.core.TyperCommand):
             raise typer.Exit(_interrupted_status()) from None
 
     def format_options(self, ctx, formatter) -> None:
-        params = [p for p in self.get_params(ctx) if not p.hidden]
-        arguments = [(_argument_name(p), p.help or "") for p in params if p.param_type_name == "argument"]
+        # (click's Parameter has neither hidden nor help: its Option and Typer's Argument have both)
+        params = [p for p in self.get_params(ctx) if not getattr(p, "hidden", False)]
+        arguments = [(_argument_name(p), p.help or "") for p in params if isinstance(p, typer.core.TyperArgument)]
         options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
         for title, rows in (("Arguments", arguments), ("Options", [row for row in options if row])):
             if rows:

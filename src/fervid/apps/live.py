@@ -11,7 +11,8 @@ stretched (:func:`fervid.inference.align.stretch_dark_levels`). The server never
 it keeps only the newest frame that arrived while it was busy (newest wins) and counts the others as dropped.
 A text message ``{"type": "stop", "save": true}`` ends the session; with ``save`` the session's recording (the
 per-frame table, per-track JSON, timelines, key frames) becomes a finished video job, answered with
-``{"type": "saved", "job_id", "result_url", "links"}``. A malformed message, an oversized frame or a flood of
+``{"type": "saved", "job_id", "result_url", "links", "expires_at"}`` (when the server deletes the job: its
+finished jobs' time to live, ``--job-ttl-hours``). A malformed message, an oversized frame or a flood of
 frames gets ``{"type": "error", "error"}`` and the connection is closed with a WebSocket code and reason.
 
 Each connection has its own tracks (a :class:`fervid.inference.video.FrameStream` with causal windows: a label
@@ -30,14 +31,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
 
 from fervid.inference.records import TIME_DECIMALS
 from fervid.inference.temporal import labels_delay
-from fervid.inference.video import FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult
+from fervid.inference.video import (FrameStream, OutputNames, ResultWriter, VideoAnalyzer, VideoResult,
+                                    wall_clock_now)
 
 LIVE_STEM = "live"  # the recording's file names: live_frames.csv, live_tracks.json, ...
 
@@ -48,6 +52,14 @@ class LiveProtocolError(ValueError):
     def __init__(self, message: str, code: int = 1007):
         super().__init__(message)
         self.code = code
+
+
+class _SessionState(TypedDict):
+    """What a live session's receiver and its analysis loop share."""
+
+    dropped: int  # frames replaced by a newer one before they were analysed
+    stop: dict | None  # the viewer's stop command (or its going): {"save": ..., "gone": ...}
+    error: LiveProtocolError | None
 
 
 @dataclass(frozen=True)
@@ -95,9 +107,9 @@ class LiveSession:
     def __init__(self, runner: VideoAnalyzer, record_dir: Path, slots: threading.Semaphore):
         self.record_dir = record_dir
         self.slots = slots  # shared by all viewers and image requests: analyses at once, whatever the load
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # the frames' time 0, by the wall clock the result's started_at
         self.frames = 0
-        self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0)
+        self.result = runner.new_result(f"{LIVE_STEM}.mp4", fps=15.0, started_at=wall_clock_now())
         self.stream: FrameStream = runner.stream(self.result.fps)
         self.result.stage_seconds = self.stream.stages
         self.result.scene_cuts, self.result.scene_cut_tracks = self.stream.cut_times, self.stream.cut_tracks
@@ -143,8 +155,9 @@ class LiveSession:
 
 
 async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphore, limits: LiveLimits,
-                     viewers: dict) -> None:
-    """Run one ``/v1/live`` connection (``ws``: a Starlette WebSocket, not yet accepted)."""
+                     viewers: dict, job_ttl_hours: float) -> None:
+    """Run one ``/v1/live`` connection (``ws``: a Starlette WebSocket, not yet accepted); a session saved is a job
+    deleted ``job_ttl_hours`` after it is saved, as the server's other finished jobs are."""
     from anyio import to_thread
     from starlette.websockets import WebSocketDisconnect
 
@@ -157,7 +170,7 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
     viewers[key] = session
     latest: list = []  # the newest frame not yet analysed: newest wins
     arrived = asyncio.Event()
-    state = {"dropped": 0, "stop": None, "error": None}
+    state: _SessionState = {"dropped": 0, "stop": None, "error": None}
     opts = runner.options
     await ws.send_json({"type": "ready", "method": runner.temporal.name, "window": opts.window,
                         "detect_every": opts.detect_every,
@@ -221,12 +234,13 @@ async def serve_live(ws, runner: VideoAnalyzer, store, slots: threading.Semaphor
             session.discard()
             return
         stop = state["stop"]
+        assert stop is not None, "the loop ends on an error or a stop"
         if stop.get("gone"):
             session.discard()
             return
         if stop.get("save"):
             prefix = ws.scope.get("root_path", "").rstrip("/")  # a reverse proxy's path prefix (--root-path)
-            await ws.send_json(await to_thread.run_sync(_save, session, store, prefix))
+            await ws.send_json(await to_thread.run_sync(_save, session, store, job_ttl_hours, prefix))
         else:
             session.discard()
             await ws.send_json({"type": "stopped"})
@@ -256,18 +270,24 @@ async def _refuse(ws, reason: str, code: int) -> None:
     await ws.close(code, reason=reason[:120])  # a close reason is at most 123 bytes
 
 
-def _save(session: LiveSession, store, prefix: str = "") -> dict:
-    """The recording becomes a finished video job (the jobs API serves it like an uploaded video's); its links
-    start with ``prefix``, the path a reverse proxy serves fervid under (--root-path)."""
+def _save(session: LiveSession, store, job_ttl_hours: float, prefix: str = "") -> dict:
+    """The recording becomes a finished video job (the jobs API serves it like an uploaded video's), deleted
+    ``job_ttl_hours`` later (``expires_at``, said to the page); its links start with ``prefix``, the path a reverse
+    proxy serves fervid under (--root-path)."""
     result = session.finish()
     job_id = uuid.uuid4().hex
     folder = store.make_folder(job_id)
     session.record_dir.rename(folder / "out")
     store.make_private(folder)  # written by the server's threads under the process's umask: 0600 as an upload's outputs
-    store.write(job_id, id=job_id, status="done", progress=1.0, created=time.time(), finished=time.time(),
-                input=None, filename="live session", error=None, stem=LIVE_STEM, live=True)
+    saved = time.time()
+    store.write(job_id, id=job_id, status="done", progress=1.0, created=saved, finished=saved,
+                input=None, filename="live session", error=None, stem=LIVE_STEM, live=True,
+                started_at=result.started_at)
     base, names = f"{prefix}/v1/jobs/{job_id}/files/", OutputNames(LIVE_STEM)
     return {"type": "saved", "job_id": job_id, "result_url": f"{prefix}/v1/jobs/{job_id}/result",
             "frames": result.frames_analysed, "tracks": len(result.track_ids),
+            # when the server deletes it (its finished jobs' time to live): the page says so, not to lose it unsaid
+            "expires_at": datetime.fromtimestamp(saved + job_ttl_hours * 3600, timezone.utc).astimezone().isoformat(
+                timespec="seconds"),
             "links": {"frames_csv": base + names.frames_csv, "frames_parquet": base + names.frames_parquet,
                       "tracks_json": base + names.tracks_json}}

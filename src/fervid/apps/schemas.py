@@ -11,10 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fervid.emotions import EMOTIONS
-from fervid.inference.records import FIELD_DESCRIPTIONS
+from fervid.inference.records import FIELD_DESCRIPTIONS, TIME_SHARE_DESCRIPTIONS
 from fervid.inference.video import TABLE_COLUMNS
 
-Emotion = Literal[tuple(EMOTIONS)]  # type: ignore[valid-type]  # one of the 7, in the schema as an enum
+Emotion = Literal[tuple(EMOTIONS)]  # one of the 7, in the schema as an enum
 JobStatus = Literal["queued", "running", "done", "failed"]
 
 
@@ -138,6 +138,9 @@ class Episode(_Strict):
     end: float = Field(description="Seconds where its last row ends: where the next episode starts, at the first "
                                    "frame without the face before a gap, or one analysed spacing after its last row "
                                    "at the track's end.")
+    duration: float = Field(description="Seconds from its start to its end.")
+    peak_confidence: float = Field(description="The probability of its emotion in its most expressive row (the "
+                                               "frame's own, where its key frame is taken), 0 to 1.")
     key_frame: str | None = Field(description="The key frame's file name; null for an episode shorter than 0.5 s, "
                                               "or left out by --key-frames.")
     key_frame_time: float = Field(description="Seconds of its most expressive row (where its key frame is, or would "
@@ -147,7 +150,7 @@ class Episode(_Strict):
 
 EmotionShares = create_model(
     "EmotionShares", __base__=_Strict, __doc__="Each emotion's share of the time the face was seen (sum 1).",
-    **{e: (float, Field(description=f"The share of the time seen that {e} was the emotion, 0 to 1.")) for e in EMOTIONS})
+    **{e: (float, Field(description=meaning)) for e, meaning in TIME_SHARE_DESCRIPTIONS.items()})
 
 
 class TrackOut(_Strict):
@@ -179,17 +182,17 @@ class ResultLinks(_Strict):
                                                           "(?annotate=false, a live session).")
 
 
+def _recorded(description: str):
+    """A field of the tracks JSON that one written by an earlier fervid may lack (then absent from the answer)."""
+    return Field(None, description=description)
+
+
 class ResultOut(BaseModel):
     """``GET /v1/jobs/{id}/result``: the tracks JSON (``fervid video``'s ``<name>_tracks.json``) with links to every
-    output. Besides the fields listed it holds what made the results, as the tracks JSON does: ``weights_file``,
-    ``weights_sha256``, ``precision``, ``temperature``, ``score_threshold``, ``min_face``, ``max_faces``,
-    ``detect_every``, ``window`` (null for method frame), ``frames_per_window``, ``sample_fps``, ``centred_window``,
-    ``labels_delay_seconds``, ``key_frames``, ``temporal_temperature``,
-    ``temporal_model`` and ``temporal_model_sha256`` (an LSTM), ``fervid``, ``onnxruntime``; and ``analysis_seconds``,
-    ``scene_cuts``, ``scene_cut_tracks``, ``replaced_faces``, ``frames_brightened``, ``hdr``, ``tone_mapped``,
-    ``clock_resets``, ``frame_size_changes``."""
+    output: the video, what made the results (as the tracks JSON records it), the tracks and the segments. A field
+    a tracks JSON written by an earlier fervid lacks is absent."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow")  # a tracks JSON of a later fervid's may hold more
 
     file: str | None = Field(description="The uploaded video's file name.")
     ok: bool = Field(description="False where the video broke mid-way (then partial is true).")
@@ -199,12 +202,59 @@ class ResultOut(BaseModel):
     width: int = Field(description="The frame's width in pixels, as players show it.")
     height: int = Field(description="The frame's height in pixels.")
     duration: float = Field(description="Seconds of video read.")
+    end_reached: float | None = _recorded("Seconds (on the file's timeline) where the analysis stopped.")
+    analysed_seconds: float | None = _recorded("Seconds of the stretch analysed, from start to end_reached.")
     frames_read: int = Field(description="Frames decoded.")
     frames_analysed: int = Field(description="Frames analysed (fewer than read with --sample-fps).")
     method: str = Field(description="The temporal method: lstm, mean, hmm or frame.")
     model: str = Field(description="The emotion model.")
     detector: str = Field(description="The face detector.")
+    weights_file: str | None = _recorded("The model's ONNX file that ran (its int8 graph by default).")
+    weights_sha256: str | None = _recorded("That file's SHA-256.")
+    precision: str | None = _recorded("The precision it ran in: int8 or fp32.")
+    temperature: float | None = _recorded("The model's softmax temperature.")
+    score_threshold: float | None = _recorded("The smallest detection score kept.")
+    min_face: float | None = _recorded("The smallest face looked for, in pixels.")
+    max_faces: int | None = _recorded("At most this many faces followed at once; null: every face.")
+    detect_every: float | None = _recorded("Seconds between face detections (optical flow tracks in between).")
+    window: float | None = _recorded("Seconds of frames the temporal method looks at; null for method frame.")
+    frames_per_window: int | None = _recorded("The analysed frames a window holds, the frame included; null where "
+                                              "no window is read.")
+    sample_fps: float | None = _recorded("The most frames a second analysed, as asked for; null: every frame.")
+    centred_window: bool | None = _recorded("Whether each frame's window is centred on it (false: causal, the "
+                                            "frames before it only).")
+    labels_delay_seconds: float | None = _recorded("How long a label trails a change of expression: 0 for a centred "
+                                                   "window.")
+    key_frames: int | None = _recorded("The cap on a track's key frames; null: no cap.")
+    region: list[float] | None = _recorded("The region analysed (x, y, width, height in the frame's pixels); null: "
+                                           "the whole frame.")
+    start: float | None = _recorded("Seconds (on the file's timeline) where the analysis started.")
+    end: float | None = _recorded("Seconds where the analysis was asked to stop; null: the video's end.")
+    temporal_temperature: float | None = _recorded("The temporal method's softmax temperature.")
+    temporal_model: str | None = _recorded("The temporal LSTM that ran (method lstm only).")
+    temporal_model_sha256: str | None = _recorded("Its weights file's SHA-256 (method lstm only).")
+    fervid: str | None = _recorded("The fervid version that made the results.")
+    onnxruntime: str | None = _recorded("The ONNX Runtime version that ran the models.")
+    analysis_seconds: float | None = _recorded("Seconds the analysis took.")
+    scene_cuts: list[float] | None = _recorded("Seconds (on the file's timeline) of each scene cut found.")
+    scene_cut_tracks: list[dict] | None = _recorded("At each cut, {time, ended, kept}: the tracks it ended and "
+                                                    "those that went on.")
+    replaced_faces: list[dict] | None = _recorded("With max_faces: each time a face followed gave way to a larger "
+                                                  "one, {time, track, new_track, area_ratio, why}.")
+    frames_brightened: int | None = _recorded("Frames analysed with their levels stretched, being dark.")
+    hdr: str | None = _recorded("PQ or HLG for an HDR video; null for SDR.")
+    tone_mapped: bool | None = _recorded("Whether an HDR video's frames were tone-mapped to SDR.")
+    clock_resets: list[float] | None = _recorded("Seconds where the file's own clock started again (recordings "
+                                                 "joined end to end).")
+    frame_size_changes: list[dict] | None = _recorded("Where recordings joined in the file change frame size, each "
+                                                      "{time, width, height}.")
+    video_streams: int | None = _recorded("The video streams the file holds (cover art apart); the first is "
+                                          "analysed.")
+    analysed_fps_cap: float | None = _recorded("The most frames a second analysed where the memory for the "
+                                               "temporal windows set a cap; null otherwise.")
     tracks: list[TrackOut] = Field(description="Each track, in number order.")
+    segments: list[dict] | None = _recorded("With --segments: per segment {segment, start, end, analysed_seconds, "
+                                            "tracks} (each track's summary within it); empty without.")
     links: ResultLinks
 
 

@@ -42,6 +42,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
+from typing import TypeGuard, overload
 from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
@@ -60,13 +61,13 @@ from fervid import __version__
 from fervid.folder_lock import FolderLock
 from fervid.apps import defaults
 from fervid.apps.live import LiveLimits, serve_live
-from fervid.apps.schemas import (DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut, ResultOut,
-                                 VideoJobOut)
+from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
+                                 ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
-from fervid.inference.records import TIME_DECIMALS, ImageResult, images_document
+from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
 from fervid.progress import one_line
 
@@ -95,7 +96,7 @@ DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; 
 log = logging.getLogger(__name__)
 
 
-def _disk_full(exc: BaseException | None) -> bool:
+def _disk_full(exc: BaseException | None) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
@@ -414,7 +415,7 @@ class JobStore:
             return state
 
     def all(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         if not self.root.is_dir():  # removed under the server (a /tmp cleaner): no jobs; an upload makes it again
             return out
         for folder in self.root.iterdir():
@@ -619,7 +620,7 @@ def _process_started(pid: int) -> str | None:
 
 def _children(pid: int) -> list[tuple[int, str | None]]:
     """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
-    found = []
+    found: list[tuple[int, str | None]] = []
     for entry in Path("/proc").iterdir() if _HAS_PROC else ():
         if entry.name.isdigit():
             fields = _proc_stat_fields(int(entry.name))  # None: ended meanwhile
@@ -753,6 +754,14 @@ def _plain(message: str) -> str:
     if "Expected UploadFile" in message:
         return "not a file (each part must be a file upload, with a file name)"
     return re.sub(r"\s*<class '[^']*'>", "", message)
+
+
+@overload
+def _public_message(text: str, folder: Path, stored: str, filename: str | None) -> str: ...
+
+
+@overload
+def _public_message(text: str | None, folder: Path, stored: str, filename: str | None) -> str | None: ...
 
 
 def _public_message(text: str | None, folder: Path, stored: str, filename: str | None) -> str | None:
@@ -1031,7 +1040,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 results.append(ImageResult(name, error=str(exc)))
             del data  # released before the next image is read
         if not any(result.ok for result in results):  # nothing analysed: the request failed, as the CLI's exit code says
-            raise HTTPException(415, detail="; ".join(result.error for result in results))
+            raise HTTPException(415, detail="; ".join(result.error for result in results if result.error))
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
@@ -1140,9 +1149,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             table = pd.read_csv(store.folder(job_id) / "out" / OutputNames(job["stem"]).frames_csv)
         tracks = {}
         for tid, rows in table.groupby("track"):
-            tracks[str(tid)] = {"time": rows["time"].round(TIME_DECIMALS).tolist(),
-                                **{e: rows[e].round(4).tolist() for e in EMOTIONS}, "emotion": rows["emotion"].tolist(),
-                                "uncertain": rows["uncertain"].tolist()}
+            tracks[str(tid)] = {column: rows[column].tolist() for column in FRAME_SERIES}  # as the table rounds them
         return {"emotions": list(EMOTIONS), "tracks": tracks}
 
     @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses=FILE_TYPES | COMMON_ERRORS
@@ -1204,14 +1211,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.websocket("/v1/live")
     async def live_socket(ws: WebSocket):
-        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers)
+        await serve_live(ws, await to_thread.run_sync(live_runner), store, image_slots, settings.live, viewers,
+                         settings.job_ttl_hours)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # every page answers HEAD as GET, without the body (an uptime monitor's or a link checker's check of /live or
     # /docs was a 405), as Starlette's own routes (/openapi.json, /static) do; FastAPI's answer GET alone. The pages
     # are the routes left out of the API's schema, where a HEAD operation would be listed beside each GET
     for route in app.routes:
-        if isinstance(route, APIRoute) and "GET" in route.methods and not route.include_in_schema:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods and not route.include_in_schema:
             route.methods.add("HEAD")
     return app
 

@@ -158,15 +158,17 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
     pipeline = settings.pipeline
     method = ran["method"] + (f" ({ran['temporal_model']})" if ran.get("temporal_model") else "")
     frames = "every frame" if ran["sample_fps"] is None else f"at most {ran['sample_fps']:g} frames/s"
+    # per-frame labels read no window (None): --method frame crashed the start-up here
+    window = "no window" if ran["window"] is None else f"window {ran['window']:g} s"
     pictures = [] if pipeline.annotate else ["no annotated MP4 (--no-annotate)"]
     if ran.get("key_frames") is not None:
         pictures.append(f"at most {ran['key_frames']} key frames per track")
     return [
-        f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, window "
-        f"{ran['window']:g} s, detection every {ran['detect_every']:g} s, {frames}"
+        f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, {window}, "
+        f"detection every {ran['detect_every']:g} s, {frames}"
         + "".join(f", {p}" for p in pictures),
-        f"data: {Path(settings.data_dir).absolute()} (finished jobs deleted {settings.job_ttl_hours:g} h after they "
-        "end)",
+        f"data: {Path(settings.data_dir).absolute()} (finished jobs, sessions saved from /live among them, deleted "
+        f"{settings.job_ttl_hours:g} h after they end)",
         f"limits: uploads up to {settings.max_upload_mb:g} MB, {settings.max_images_per_request} images per request, "
         f"{settings.max_image_pixels / 1e6:g} megapixels per image, {settings.max_video_pixels / 1e6:g} per video "
         f"frame, {settings.max_concurrent_images} images analysed "

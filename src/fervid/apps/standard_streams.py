@@ -22,6 +22,10 @@ import contextlib
 import io
 import os
 import sys
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 STDOUT_NAME = "standard output"  # the name a failed write to stdout is told with
 
@@ -36,27 +40,28 @@ class _StandardOutput(io.FileIO):
     wrote = False
     failure: OSError | None = None
 
-    def write(self, data) -> int | None:
-        self.wrote = self.wrote or len(data) > 0
+    def write(self, data: ReadableBuffer, /) -> int:
+        size = memoryview(data).nbytes
+        self.wrote = self.wrote or size > 0
         if self.failure is not None:
-            return len(data)
+            return size
         try:
             return super().write(data)
         except BrokenPipeError:  # its reader closed it (`| head`): the command stops, exit 141
             raise
         except OSError as exc:
             self.failure = OSError(exc.errno, exc.strerror, STDOUT_NAME)
-            return len(data)
+            return size
 
 
 class _StandardError(io.FileIO):
     """stderr's descriptor: a write that fails is dropped (where would its error be told?)."""
 
-    def write(self, data) -> int | None:
+    def write(self, data: ReadableBuffer, /) -> int:
         try:
             return super().write(data)
         except OSError:
-            return len(data)
+            return memoryview(data).nbytes
 
 
 def _open_closed_descriptors() -> None:
@@ -91,8 +96,8 @@ def _text_stream(raw: io.FileIO, like) -> io.TextIOWrapper:
 def prepare() -> None:
     """Set up stdin, stdout and stderr as the module says, before a command runs."""
     if os.name != "posix":  # a Windows console's streams are its own: only what it cannot encode is escaped
-        with contextlib.suppress(AttributeError, ValueError):
-            sys.stdout.reconfigure(errors="backslashreplace")
+        with contextlib.suppress(AttributeError, ValueError):  # (None, or a stream without it: left as it is)
+            cast(io.TextIOWrapper, sys.stdout).reconfigure(errors="backslashreplace")
         if sys.stdout is None:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout, open until it exits)
         return

@@ -201,6 +201,8 @@ def render(script: Script, rng: np.random.Generator, fps: float = 30.0, size: in
         img = np.clip(img + brightness[i] + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
         if jpeg:
             _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
-            img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+            decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+            assert decoded is not None, "the JPEG cv2 has just encoded"
+            img = decoded
         frames[i] = img
     return Clip(frames, labels, times, script.change_times())

@@ -127,7 +127,8 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training") -> FaceD
             raise DatasetError(f"{path}: unknown Usage {u!r}; expected one of {', '.join(FER2013_USAGES)}")
     check_input_file(path, "FER2013 CSV", DatasetError)
     try:
-        frame = pd.read_csv(path, dtype={"emotion": "int64", "pixels": str, "Usage": str})
+        dtypes: dict[str, str | type[str]] = {"emotion": "int64", "pixels": str, "Usage": str}
+        frame = pd.read_csv(path, dtype=dtypes)
     except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         # EOFError: a .gz cut short (click would report it as "Aborted!", as if the user had pressed Ctrl-D)
         raise DatasetError(f"{path}: not a readable FER2013 CSV ({exc or type(exc).__name__})") from None
@@ -281,7 +282,8 @@ def _label_table_images(table: Path) -> tuple[list[LabelledImage], dict[str, str
     if columns["path"] is None or columns["label"] is None:
         raise DatasetError(f"{table}: not a label table ({LABEL_TABLE_FORM}); its columns are "
                            f"{', '.join(map(str, header)) or 'none'}")
-    images, left_out, unknown = [], {}, {}  # unknown: label -> its lines
+    images, left_out = [], {}
+    unknown: dict[str, list[int]] = {}  # label -> its lines
     for line, row in rows:
         cell = {name: row[index].strip() if index is not None and index < len(row) else ""
                 for name, index in columns.items()}
@@ -523,7 +525,8 @@ def relabelled_copies(ds: FaceDataset) -> list[tuple[int, int]]:
     """Pairs of a dataset's images (their indices) that are one file (byte-identical copies) under two different
     labels: a face that is scored as wrong whatever is predicted for one of them."""
     files = [Path(s) for s in ds.sources]
-    sizes, repeated = set(), set()  # only files whose size another file shares are read
+    sizes: set[int] = set()
+    repeated: set[int] = set()  # only files whose size another file shares are read
     for file in files:
         try:
             size = file.stat().st_size
@@ -648,8 +651,8 @@ def _votes_of(fer: FaceDataset, ferplus_csv: str | Path, votes: pd.DataFrame | N
     # re-sorted within one Usage
     _check_ferplus_order(votes.iloc[np.unique(rows)], ferplus_csv)  # the file's own order, whatever the faces
     usages = fer.name.split(":", 1)[1].split("+") if ":" in fer.name else None
-    wrong = np.flatnonzero(~picked["Usage"].isin(usages).to_numpy()) if usages else []
-    if len(wrong):
+    wrong = np.flatnonzero(~picked["Usage"].isin(usages).to_numpy()) if usages else np.array([], int)
+    if usages and len(wrong):
         first = wrong[0]
         raise DatasetError(f"{ferplus_csv}: does not match the FER2013 CSV row for row: its row {rows[first]} is "
                            f"{picked['Usage'].iloc[first]}, where the FER2013 face is {'/'.join(usages)} "
@@ -709,9 +712,9 @@ def load_ckplus(root: str | Path, contempt: str = "drop") -> FaceDataset:
         raise DatasetError(f"{root}: no CK+ images (<emotion>/S<subject>_<sequence>_<frame>.png)")
     if len(keep) < len(names):
         ds = ds.subset(keep)
-    names = [names[i] for i in keep]
-    ds.subjects = [f"S{m.group(1)}" for m in names]
-    ds.sequences = [f"S{m.group(1)}_{m.group(2)}" for m in names]
+    matches = [m for m in names if m is not None]
+    ds.subjects = [f"S{m.group(1)}" for m in matches]
+    ds.sequences = [f"S{m.group(1)}_{m.group(2)}" for m in matches]
     ds.name = "ckplus"
     if (root / "contempt").is_dir():
         ds.left_out_images[str(root / "contempt")] = _images_in(root / "contempt")

@@ -28,7 +28,7 @@ def wilson_interval(successes: int, n: int) -> list[float] | None:
     return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
-def bootstrap_over_groups(values: np.ndarray, groups: Sequence, resamples: int = BOOTSTRAP_RESAMPLES,
+def bootstrap_over_groups(values: np.ndarray, groups: Sequence | np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                           seed: int = 0) -> list[float] | None:
     """95% percentile interval of the mean of ``values`` (one per item: 1/0 for right/wrong, or the difference of
     two models' 1/0 on the same face), resampling whole ``groups`` with replacement, each with all its items (the

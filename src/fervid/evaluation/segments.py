@@ -22,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,14 @@ def parse_time(value) -> float:
     return seconds
 
 
+@overload
+def _column(header: list[str], name: str, path: Path, required: Literal[True] = True) -> int: ...
+
+
+@overload
+def _column(header: list[str], name: str, path: Path, required: bool) -> int | None: ...
+
+
 def _column(header: list[str], name: str, path: Path, required: bool = True) -> int | None:
     """The index of ``name``'s column in ``header`` (:func:`~fervid.evaluation.tables.find_column`)."""
     index = find_column(header, COLUMNS[name])
@@ -138,9 +147,10 @@ def read_annotations(path: str | Path) -> Annotations:
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
     columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
-    scale = {name: 0.001 if _MILLISECONDS.search(header[columns[name]].strip().lower()) else 1.0
-             for name in ("start", "end")}
-    notes = [f"{header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
+    time_columns = {name: _column(header, name, path) for name in ("start", "end")}
+    scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
+             for name, index in time_columns.items()}
+    notes = [f"{header[time_columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if scale[name] != 1.0]
     segments, left_out, missing = [], {}, set()
     same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
@@ -217,7 +227,8 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
                     + ")")
     if notes is not None:
         notes.extend(said)
-    segments, named = [], {}  # a name -> the line that gave it first
+    segments: list[TimeSegment] = []
+    named: dict[str, int] = {}  # a name -> the line that gave it first
     for line, row in rows:
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
         try:

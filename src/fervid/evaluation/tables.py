@@ -28,7 +28,8 @@ def table_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(text.splitlines(keepends=True), dialect)
-    header, rows = [], []
+    header: list[str] = []
+    rows: list[tuple[int, list[str]]] = []
     begins = reader.line_num + 1
     for row in reader:
         if any(cell.strip() for cell in row):

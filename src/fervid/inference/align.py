@@ -162,7 +162,7 @@ def turned_points(points, turns: int, shape: tuple[int, ...] | None = None) -> n
 def upright_eyes(landmarks, turns: int = 0) -> tuple[tuple[float, float], tuple[float, float]]:
     """The two eye landmarks, as (eye on the left, eye on the right) of the face stood upright by ``turns``
     (:attr:`fervid.inference.detect.Detection.turns`), in the image's own pixels."""
-    a, b = (tuple(float(v) for v in p) for p in landmarks[:2])
+    a, b = ((float(p[0]), float(p[1])) for p in landmarks[:2])
     (ua, _), (ub, _) = turned_points([a, b], turns)
     return (a, b) if ua <= ub else (b, a)
 
@@ -190,6 +190,8 @@ def box_alignment_matrix(box, template: FaceTemplate) -> np.ndarray:
     x, y, w, h = (float(v) for v in box)
     if w <= 0 or h <= 0:
         raise ValueError(f"an empty box cannot be framed: {box}")
+    if template.face_box is None:
+        raise ValueError("the template knows no detector's box: FaceTemplate.for_detector(..., detector_box) sets it")
     x0, y0, x1, y1 = template.face_box
     scale = float(np.sqrt((x1 - x0) * (y1 - y0) / (w * h)))
     return np.array([[scale, 0, (x0 + x1) / 2 - scale * (x + w / 2)],
@@ -296,7 +298,7 @@ def preprocess_faces(
     if eyes is None:
         crops = np.stack([crop_face(face, None, template) for face in grey]) if len(grey) else _empty(template)
     else:
-        crops = np.stack([crop_face(grey, pair, template) for pair in eyes]) if eyes else _empty(template)
+        crops = np.stack([crop_face(np.asarray(grey), pair, template) for pair in eyes]) if eyes else _empty(template)
     return crops, normalization(crops)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypedDict
+from typing import TYPE_CHECKING, Callable, Mapping, TypedDict
 
 import cv2
 import numpy as np
@@ -44,6 +44,7 @@ class AnalyzerSettings(TypedDict):
     max_faces: int | None
     fervid: str
     onnxruntime: str
+    face_crops: bool
 
 
 class Analyzer:
@@ -63,12 +64,14 @@ class Analyzer:
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
                  threads: int | None = None, keep_features: bool = True, precision: str = DEFAULT_PRECISION,
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
-                 max_faces: int | None = None):
+                 max_faces: int | None = None, face_crops: bool = False):
         """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
         ``score_threshold`` (0-1) replaces a named detector's default; ``min_face``: the smallest face a named
         detector looks for, in pixels (large images are detected at a finer copy for it); ``max_faces``: keep an
         image's largest N faces, and follow at most N in a video (1: its one face is track 1 throughout; None:
-        every face); ``threads`` bounds both networks.
+        every face); ``face_crops``: the images it analyses are face crops already, each classified whole as one
+        face with no detection (:meth:`analyze_image`'s default for ``face_crop``; a video's faces are always
+        detected, and such an analyzer analyses no video); ``threads`` bounds both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
@@ -76,9 +79,9 @@ class Analyzer:
         # (min_face="48" failed inside numpy, score_threshold="0.5" in a comparison, keep_features="no" was true)
         checked = PipelineOptions(model=model, detector=detector if isinstance(detector, str) else DEFAULT_DETECTOR,
                                   score_threshold=score_threshold, min_face=min_face, precision=precision,
-                                  max_faces=max_faces)
+                                  max_faces=max_faces, face_crops=face_crops)
         model, score_threshold, min_face = checked.model, checked.score_threshold, checked.min_face
-        precision, max_faces = checked.precision, checked.max_faces
+        precision, max_faces, face_crops = checked.precision, checked.max_faces, checked.face_crops
         keep_features = checked_flag("keep_features", keep_features)
         if isinstance(detector, str):
             detector = make_detector(detector, score_threshold=score_threshold, threads=threads, min_face=min_face)
@@ -96,6 +99,7 @@ class Analyzer:
         self.template = self.cnn.config.template.for_detector(getattr(detector, "fer2013_eyes", None),
                                                               getattr(detector, "fer2013_box", None))
         self.max_faces = max_faces
+        self.face_crops = face_crops
         self.keep_features = keep_features
         self.threads = threads  # the temporal LSTM's too (temporal_lstm)
         # (folder as named, folder resolved) -> its LSTM: loaded once, shared by this analyzer's videos and streams
@@ -139,8 +143,8 @@ class Analyzer:
     def settings(self) -> AnalyzerSettings:
         """What made the results, recorded beside them (image JSON, video tracks JSON, the Parquet tables'
         metadata): the model, the weights file that ran and its sha256, the precision it ran in, its softmax
-        temperature, the detector, its score threshold, the smallest face it looked for, and the fervid and ONNX
-        Runtime versions."""
+        temperature, the detector, its score threshold, the smallest face it looked for, the fervid and ONNX
+        Runtime versions, and whether images are read whole as face crops (``face_crops``)."""
         weights, versions = self.cnn.weights_identity, runtime_versions()
         return {"model": self.cnn.config.name, "weights_file": weights["weights_file"],
                 "weights_sha256": weights["weights_sha256"], "precision": self.cnn.precision,
@@ -148,21 +152,25 @@ class Analyzer:
                 "temperature": float(self.cnn.config.temperature), "detector": self.detector_name,
                 "score_threshold": getattr(self.detector, "score_threshold", None),
                 # a float either way: the CLI's 48.0 and the API's default 48 wrote two types into one column
-                "min_face": None if getattr(self.detector, "min_face", None) is None else float(self.detector.min_face),
-                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"]}
+                "min_face": None if (min_face := getattr(self.detector, "min_face", None)) is None else float(min_face),
+                "max_faces": self.max_faces, "fervid": versions["fervid"], "onnxruntime": versions["onnxruntime"],
+                "face_crops": self.face_crops}
 
-    def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool = False) -> ImageResult:
+    def analyze_image(self, image: ImageInput, *, bgr: bool = False, face_crop: bool | None = None) -> ImageResult:
         """Faces in one image, numbered from the left (:func:`~fervid.inference.detect.left_to_right`), as an
         :class:`~fervid.inference.records.ImageResult` (which reads as the list of its faces).
 
         ``image``: a file path, a PIL image, a numpy array (RGB unless ``bgr=True``; grey, RGBA and float
         accepted), or an image file's bytes (``bytes`` or a binary file object). ``face_crop``: the image is one
         face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output): it is classified whole, as
-        `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`). Raises
+        `fervid evaluate` reads a folder of crops, with no detection (:meth:`classify_face_crop`); None: as the
+        analyzer's ``face_crops`` says (``Analyzer(face_crops=True)``, ``PipelineOptions(face_crops=True).analyzer()``,
+        `fervid image --face-crops`). Raises
         :class:`fervid.inference.images.ImageLoadError` (a ValueError) for input that cannot be read as an image,
         and TypeError for what is none of those kinds (None, a number, a list) or a file object whose ``read`` is
         async (a FastAPI ``UploadFile``: pass ``await upload.read()`` or ``upload.file``).
         """
+        face_crop = self.face_crops if face_crop is None else face_crop
         for name, flag in (("bgr", bgr), ("face_crop", face_crop)):
             if not isinstance(flag, (bool, np.bool_)):  # bgr="no" read as true: the channels silently swapped
                 raise TypeError(f"{name} must be True or False, not {flag!r}")
@@ -177,9 +185,9 @@ class Analyzer:
             raise VideoNotImageError(exc.what, "Analyzer.analyze_video") from None
         return self.analyze_bgr(image_bgr, source=source_name(image), face_crop=bool(face_crop))
 
-    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool = False) -> ImageResult:
+    def analyze_bgr(self, image_bgr: np.ndarray, source: str = "", *, face_crop: bool | None = None) -> ImageResult:
         """:meth:`analyze_image` for a BGR uint8 array (H, W, 3), e.g. an OpenCV frame, as it is; ``source``
-        names it in the result."""
+        names it in the result (``face_crop`` None: the analyzer's ``face_crops``)."""
         if not (isinstance(image_bgr, np.ndarray) and image_bgr.dtype == np.uint8 and image_bgr.ndim == 3
                 and image_bgr.shape[2] == 3 and image_bgr.size):
             shape = getattr(image_bgr, "shape", None)
@@ -187,7 +195,7 @@ class Analyzer:
                                  f"{type(image_bgr).__name__}{'' if shape is None else f' {shape} {image_bgr.dtype}'}"
                                  "; analyze_image reads any other image")
         height, width = image_bgr.shape[:2]
-        if face_crop:
+        if self.face_crops if face_crop is None else face_crop:
             return ImageResult(source, [self.classify_face_crop(image_bgr)], width, height)
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
         detections = largest_faces(self.detect(seen), self.max_faces)
@@ -332,6 +340,7 @@ class Analyzer:
                 "tracked and labelled over time, as analyze_video's are; README: \"Your own frame loop\")" if camera
                 else
                 " (write the data to a file first)" if data else ""))
+        self._check_detects("analyze_video")
         if isinstance(options, PipelineOptions):
             self._check_runs(options)
             options = options.video()
@@ -347,7 +356,8 @@ class Analyzer:
             if notice:
                 warnings.warn(notice, stacklevel=2)
         try:
-            result = runner.run(path, out_dir, progress=progress, stop=stop, stem=stem)
+            result = runner.run(_str_or_path(path), None if out_dir is None else _str_or_path(out_dir),
+                                progress=progress, stop=stop, stem=stem)
         except StillImageError as exc:  # said in the API's words: the CLI's `fervid image` is not this caller's
             if not exc.reader:
                 raise
@@ -378,10 +388,19 @@ class Analyzer:
 
         from fervid.inference.stream import FaceStream
 
+        self._check_detects("stream")
         stream = FaceStream(self, fps, **changes)
         for notice in stream.notices:
             warnings.warn(notice, stacklevel=2)
         return stream
+
+    def _check_detects(self, method: str) -> None:
+        """A video's faces are always detected: an analyzer made to read images whole as face crops would not do
+        for a video what it says it does (its settings record face_crops)."""
+        if self.face_crops:
+            raise OptionError(f"this analyzer reads images whole as face crops (face_crops=True), and {method} "
+                              "detects the faces of every frame: analyse videos with an analyzer made without "
+                              "face_crops (images one at a time: analyze_image(image, face_crop=True))")
 
     def _check_runs(self, options: PipelineOptions) -> None:
         """Options naming another model, detector, precision, threshold or min_face than this analyzer's would be
@@ -407,6 +426,11 @@ class Analyzer:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
 
 
+def _str_or_path(path: str | os.PathLike[str]) -> str | Path:
+    """A path as given where it is a str or Path (said as the caller wrote it: "./clip.mp4"), else as a Path."""
+    return path if isinstance(path, (str, Path)) else Path(path)
+
+
 def _a(noun: str) -> str:
     """A type's name with its article: "an int", "a list", "bytes"."""
     if noun == "bytes":
@@ -414,7 +438,8 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
 
 
-def check_video_settings(changes: dict, video_settings: list[str], caller: str = "analyze_video(path)") -> None:
+def check_video_settings(changes: Mapping[str, object], video_settings: list[str],
+                         caller: str = "analyze_video(path)") -> None:
     """analyze_video's keywords (``caller``'s: ``stream(fps)``'s too) are video settings: the detector's and the
     CNN's are the analyzer's, made with it (``analyze_video(path, max_faces=1)`` failed in VideoOptions.__init__,
     saying nothing of where it goes)."""

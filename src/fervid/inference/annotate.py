@@ -81,7 +81,7 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
     ``layout``); bars are left out where there is no room."""
     out = image_bgr.copy()
     h, w = out.shape[:2]
-    boxes = [tuple(int(round(v)) for v in face.box) for face in faces]
+    boxes = [(int(round(x)), int(round(y)), int(round(bw)), int(round(bh))) for x, y, bw, bh in (f.box for f in faces)]
     units = [face_unit(box, (h, w)) for box in boxes]
     # a label's choices, longest first: the default one can drop its percentage where the image is too narrow
     choices = [(labels[i],) if labels else (f"{face.emotion} {face.confidence:.0%}", face.emotion)
@@ -161,7 +161,8 @@ def _thickness(scale: float) -> int:
 
 
 def _text_size(text: str, scale: float) -> tuple[tuple[int, int], int]:
-    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, _thickness(scale))
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, _thickness(scale))
+    return (width, height), baseline
 
 
 def layout(boxes: list[Rect], text_sizes: list[tuple[tuple[int, int], int]], units: list[float],

@@ -156,7 +156,8 @@ class _AtScales:
 
     def detect(self, image_bgr: np.ndarray, min_score: float | None = None) -> list[Detection]:
         threshold = self.score_threshold if min_score is None else min_score
-        scales = detection_scales(*image_bgr.shape[:2], self.min_face, self.max_side, self.largest_face,
+        height, width = image_bgr.shape[:2]
+        scales = detection_scales(height, width, self.min_face, self.max_side, self.largest_face,
                                   self.small_image_side)
         if len(scales) == 1:
             return self._detect_at(image_bgr, scales[0], threshold)
@@ -245,9 +246,10 @@ class CenterFaceDetector(_AtScales):
                                 threshold, self.nms_iou)
         found = []
         for i in np.asarray(keep, int).reshape(-1):
-            box = (x0[i] / scale, y0[i] / scale, (x1[i] - x0[i]) / scale, (y1[i] - y0[i]) / scale)
+            box = (float(x0[i] / scale), float(y0[i] / scale), float((x1[i] - x0[i]) / scale),
+                   float((y1[i] - y0[i]) / scale))
             pts = tuple((float(px / scale), float(py / scale)) for px, py in zip(pts_x[i], pts_y[i]))
-            found.append(Detection(tuple(float(v) for v in box), pts, float(scores[i])))
+            found.append(Detection(box, pts, float(scores[i])))
         return found
 
 

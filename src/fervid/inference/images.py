@@ -13,7 +13,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Union
+from typing import Protocol, Union, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,6 +25,14 @@ class BinaryFile(Protocol):
     """A binary file object, or anything read like one (an upload): ``read()`` gives an encoded image's bytes."""
 
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _SeekableFile(Protocol):
+    """A file object that may say where it is (a pipe's cannot: ``seekable()`` False)."""
+
+    def seekable(self) -> bool: ...
+
+    def tell(self) -> int: ...
 
 
 # what load_image and Analyzer.analyze_image read: an image file's path, a decoded image (PIL; a numpy array, RGB
@@ -132,7 +140,9 @@ def load_image(source: ImageInput, *, bgr: bool = False) -> np.ndarray:
             # object is required, not 'coroutine'" (checked before the call: no never-awaited warning either)
             raise TypeError(f"{name}: its read() is async (a FastAPI/Starlette UploadFile?): pass the bytes, "
                             "`await upload.read()`, or its file object, `upload.file`")
-        start = source.tell() if callable(getattr(source, "seekable", None)) and source.seekable() else 0
+        # (looked up as attributes: a wrapper such as NamedTemporaryFile's hands them on from its file)
+        file = cast(_SeekableFile, source)
+        start = file.tell() if callable(getattr(source, "seekable", None)) and file.seekable() else 0
         data = source.read()
         if isinstance(data, str):
             raise ImageLoadError(f"{name}: opened in text mode; open image files with 'rb'")
@@ -542,7 +552,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # other files of these are said by their kind; of any other extension, those that hold video (holds_video)
     known_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES | {".ts"}
 
-    outputs = {option: os.path.realpath(folder) for option, folder in (output_folders or {}).items() if folder}
+    output_folders = output_folders or {}
+    outputs = {option: os.path.realpath(folder) for option, folder in output_folders.items() if folder}
 
     def output_folder_of(p: Path) -> str | None:
         real = os.path.realpath(p)
@@ -553,7 +564,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         options = [output_folder_of(p) for p in candidates]
         if not options or None in options:
             return ""
-        return ("only what this run writes (its " + " and ".join(sorted(set(options)))
+        written = {option for option in options if option is not None}
+        return ("only what this run writes (its " + " and ".join(sorted(written))
                 + " folder): name files on their own to analyse them, or write elsewhere")
 
     def keep(candidates, item: str, any_suffix: bool = False) -> list[Path]:

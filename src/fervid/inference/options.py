@@ -57,14 +57,15 @@ def _type_problem(name: str, field_type: TypeAdapter, value) -> str | None:
     return None
 
 
-def check_field_types(options) -> None:
+def check_field_types(options: object) -> None:
     """Every field of an options dataclass checked against its annotation, strictly: annotate="no" was taken as
     true, sample_fps=True as 1 frame per second, and detect_every="0.3" failed deep inside with a message naming
     no option. Integers pass for floats, and numpy numbers (np.float64(0.3), np.int64(16), np.bool_) become the
     Python numbers they hold (a np.float32 kept as it was failed the results' JSON after the whole analysis);
     nothing else is converted."""
     problems = []
-    for name, field_type in _field_types(type(options)).items():
+    # (a class is hashable: mypy reads object.__hash__, an instance's, as the class's own)
+    for name, field_type in _field_types(type(options)).items():  # type: ignore[arg-type]
         value = _plain(getattr(options, name))
         object.__setattr__(options, name, value)  # also on a frozen dataclass: this is its own __post_init__
         problems.append(_type_problem(name, field_type, value))
@@ -146,7 +147,8 @@ class PipelineOptions:
     max_faces: int | None = None
     # images: each image is one face cropped already (FER2013's 48 x 48 faces, `fervid image --crops` output),
     # classified whole as `fervid evaluate` reads a folder of crops, with no detection (a face filling a small
-    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, analyze_image(face_crop=True)
+    # picture is re-cropped by the detector, or missed); `fervid image --face-crops`, Analyzer(face_crops=True) (its
+    # analyze_image's default; analyze_image(image, face_crop=True) for one image)
     face_crops: bool = False
     detect_every: float = 0.3  # video: seconds between face detections; optical flow tracks in between
     window: float = 1.0  # video: seconds of frames the temporal method looks at
@@ -181,14 +183,15 @@ class PipelineOptions:
         from fervid.inference.analyzer import Analyzer
 
         return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces, threads=threads,
-                        keep_features=keep_features)
+                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
+                        face_crops=self.face_crops, threads=threads, keep_features=keep_features)
 
     def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""
         from fervid.inference.video import VideoOptions
 
-        shared = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
+        shared: VideoChanges = dict(detect_every=self.detect_every, window=self.window, sample_fps=self.sample_fps,
                       method=self.method, annotate=self.annotate, key_frames=self.key_frames,
                       temporal_model=self.temporal_model)
-        return VideoOptions(**{**shared, **changes})
+        merged: VideoChanges = {**shared, **changes}
+        return VideoOptions(**merged)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, Mapping, overload
 
 import numpy as np
 
@@ -29,7 +30,8 @@ ROW_COLUMNS = ["x", "y", "width", "height", "detection_score", *EMOTIONS, "emoti
 
 # What each column of the tables below means (and a face's landmarks, which the JSON and the live API have), once: the
 # API's schema (/docs, fervid.apps.schemas) describes its fields with these, the JSON's ``box`` and
-# ``probabilities`` included (the same values under the same names)
+# ``probabilities`` included (the same values under the same names). The 7 emotion columns are a face row's
+# probabilities here; a table of tracks or of files has shares under those names (TIME_SHARE_DESCRIPTIONS)
 FIELD_DESCRIPTIONS = {
     "x": "The face box's left edge, in pixels from the image's left edge (a video frame as players show it); the box "
          "is clipped to the image.",
@@ -65,6 +67,12 @@ FIELD_DESCRIPTIONS = {
     "dominant_emotion": "The emotion shown for the largest share of the time seen.",
 }
 
+# What the 7 emotion columns hold in a table of tracks (TRACK_COLUMNS: batch's tracks.csv, a video's
+# <name>_segments.csv, VideoResult.track_table(); the tracks JSON's emotion_share): each emotion's share of the time
+# the face was seen, not a probability (batch's files.csv has shares of each file's rows: README, "Corpora")
+TIME_SHARE_DESCRIPTIONS = {emotion: f"The share of the time the face was seen that {emotion} was its emotion, 0 to 1 "
+                                    "(each row lasting until the track's next)." for emotion in EMOTIONS}
+
 
 def face_row(box, probabilities, uncertain: bool, detection_score: float | None, **leading) -> dict:
     """``leading`` columns first, then :data:`ROW_COLUMNS`. ``emotion`` is the most probable class and
@@ -86,7 +94,7 @@ MEAN_BOX_COLUMNS = ["mean_x", "mean_y", "mean_width", "mean_height"]
 TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS, *MEAN_BOX_COLUMNS]
 
 
-def track_row(summary: dict, **leading) -> dict:
+def track_row(summary: Mapping[str, Any], **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
     written by an older fervid may lack a column, left empty: None)."""
     shares, box = summary.get("emotion_share", {}), summary.get("mean_box", {})
@@ -101,18 +109,33 @@ _TYPES = {"frame": "int64", "track": "int64", "face": "int64", "frames": "int64"
           "file": "string", "kind": "string", "error": "string"}
 
 
-def table_schema(columns: list[str], examples: dict[str, object] | None = None):
-    """The Arrow types of a table's ``columns``: a table with no rows keeps them (pandas would give an empty table
-    object columns, and Parquet null ones). ``examples``: a value of columns of no type here, whose type they take
-    (a caller's own leading columns: ``ImageResult.to_dataframe(photo_id=7)``)."""
+# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
+SETTINGS_METADATA_KEY = b"fervid"
+
+
+def table_schema(columns: list[str], examples: dict[str, object] | None = None, *, settings: dict | None = None):
+    """The Arrow schema of a table's ``columns`` (every table fervid writes as Parquet or makes as pandas): a table
+    with no rows keeps their types (pandas would give an empty table object columns, and Parquet null ones).
+    ``examples``: a value of columns of no type here, whose type they take (a caller's own leading columns:
+    ``ImageResult.to_dataframe(photo_id=7)``). A face row's columns carry their :data:`FIELD_DESCRIPTIONS` in their
+    fields' metadata (``description``), which a Parquet file keeps (every Parquet table fervid writes is of face
+    rows; a table of tracks, whose emotion columns are shares, is written as CSV and gets none). ``settings``: what
+    made the rows (the model, its weights' digest, the versions: as the JSON beside them records it), kept in the
+    file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where
+    it came from."""
     import pyarrow as pa
 
+    examples = examples or {}
+
     def arrow_type(column: str):
-        if column not in _TYPES and column in (examples or {}):
+        if column not in _TYPES and column in examples:
             return pa.scalar(examples[column]).type
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 
-    return pa.schema([(c, arrow_type(c)) for c in columns])
+    described = FIELD_DESCRIPTIONS if set(ROW_COLUMNS) <= set(columns) else {}  # a table of face rows
+    schema = pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
+                        for c in columns])
+    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
 
 
 def dataframe(rows: list[dict], columns: list[str], nullable: bool = False,
@@ -335,10 +358,9 @@ class ImageResult:
                 "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
-def images_document(results: list[ImageResult], settings: dict, *, face_crops: bool = False) -> dict:
-    """The JSON document of `fervid image --json`, ``POST /v1/images`` and the demo: what ran
-    (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold; and
-    ``face_crops``, whether each image was classified whole as one face, in every document), one entry per file,
-    and how many failed."""
-    return {**settings, "face_crops": face_crops, "files": [r.to_dict() for r in results],
-            "failed": sum(not r.ok for r in results)}
+def images_document(results: list[ImageResult], settings: dict) -> dict:
+    """The JSON document of `fervid image --json`, ``POST /v1/images``, the demo and batch's ``result.json`` of an
+    image: what ran (``settings``: :attr:`fervid.Analyzer.settings`: model, precision, detector, score threshold,
+    ``face_crops``: whether each image was classified whole as one face), one entry per file, and how many
+    failed."""
+    return {**settings, "files": [r.to_dict() for r in results], "failed": sum(not r.ok for r in results)}

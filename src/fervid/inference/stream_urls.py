@@ -32,7 +32,8 @@ def masked_source(source: str | int) -> str:
     if not is_stream_url(text):
         return text
     scheme, rest = text.split("://", 1)
-    authority, tail = re.match(r"([^/?#]*)(.*)$", rest, re.S).groups()
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    tail = rest[len(authority):]
     userinfo, at, host = authority.rpartition("@")
     if at:
         authority = (f"{userinfo.split(':', 1)[0]}:***@{host}" if ":" in userinfo else f"***@{host}")
@@ -95,9 +96,10 @@ def why_no_stream(url: str, timeout: float = 2.0) -> str:
         return f"unknown host {host}"
     if scheme in ("udp", "rtp", "srt"):  # nothing answers a probe: only the sender's packets tell it is there
         return "nothing arrived on that address (is the sender running, and sending to it?)"
-    if scheme not in ("http", "https", "rtsp", "rtsps", "rtmp", "tcp") or not (port or default):
+    port = port or default
+    if scheme not in ("http", "https", "rtsp", "rtsps", "rtmp", "tcp") or not port:
         return ""
-    address = (host, port or default)
+    address = (host, port)
     try:
         socket.create_connection(address, timeout=timeout).close()
     except ConnectionRefusedError:

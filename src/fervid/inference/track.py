@@ -45,8 +45,8 @@ class Track:
     detection: Detection
     first_frame: int
     last_detected_frame: int
+    points: np.ndarray = field(repr=False)  # landmarks + box corners, for optical flow
     missed_rounds: int = 0
-    points: np.ndarray = field(default=None, repr=False)  # landmarks + box corners, for optical flow
     rounds_matched: int = 1  # detection rounds that found it (its first included)
     # The face's own motion: its box on anchor_frame, the last frame where it was seen for sure (a whole-frame
     # detection matched it, or flow carried it with nothing over it since such a match), and its velocity then
@@ -351,7 +351,7 @@ class FaceTracker:
         self._rounds_away = 0  # max_faces 1: detection rounds since a face was last followed
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._prev_grey: np.ndarray | None = None
+        self._prev_grey = np.zeros((0, 0), np.uint8)  # the last frame's grey picture (none yet: empty)
         self._prev_index = 0  # the clock (:meth:`_clock`) of _prev_grey
         self._last_frame: tuple[int, float] | None = None  # the last frame's (index, time), where times are given
         self._skipped = 0.0  # frames whose time passed without them coming (:meth:`_clock`)
@@ -462,14 +462,14 @@ class FaceTracker:
         new = [d for c, d in enumerate(detections) if c not in matched_dets]
         gave_way: list[tuple[Track, Detection]] = []
         if self.max_faces is not None:
-            new, gave_way = self._make_room(new)
+            new, gave_way = self._make_room(new, self.max_faces)
             if gave_way and self.max_faces == 1:
                 self._next_id += 1  # another face is followed from here: under a number of its own
         # faces first seen together are numbered as an image's faces are
         numbers = {}
         for det in left_to_right(new):
             numbers[id(det)] = self._next_id
-            self.tracks.append(Track(self._next_id, det, frame_index, frame_index, 0, _points(det),
+            self.tracks.append(Track(self._next_id, det, frame_index, frame_index, _points(det),
                                      anchor_box=det.box, anchor_frame=frame_index, clear_size=det.box[2:],
                                      flow_sure=True, last_detected_time=now))
             if self.max_faces != 1:
@@ -536,7 +536,8 @@ class FaceTracker:
                 taken.append((r, c))
         return taken
 
-    def _make_room(self, candidates: list[Detection]) -> tuple[list[Detection], list[tuple[Track, Detection]]]:
+    def _make_room(self, candidates: list[Detection], max_faces: int
+                   ) -> tuple[list[Detection], list[tuple[Track, Detection]]]:
         """Of the faces no track has, those given tracks under ``max_faces``: while there is room, the largest; once
         full, one clearly larger than the smallest face followed (by LARGER_FACE in area) takes its place if that
         face is new (found in fewer than ESTABLISHED_ROUNDS rounds), so a false detection or a passer-by that came
@@ -544,18 +545,19 @@ class FaceTracker:
         followed longer keeps its place until it is gone, whatever comes: a larger face that appears meanwhile (a
         photo on a shared screen, someone leaning into the picture) is not followed. Returns the faces taken, and
         the tracks that gave way (now ended) with the face that took each one's place."""
-        if self.max_faces == 1:
+        if max_faces == 1:
             if self.tracks:
                 self._followed_area, self._rounds_away = box_area(self.tracks[0].detection.box), 0
             else:
                 self._rounds_away += 1
                 if self._rounds_away > self.forget_rounds:  # gone for good: whoever comes is the one to follow
                     self._followed_area = 0.0
-        taken, gave_way = [], []
+        taken: list[Detection] = []
+        gave_way: list[tuple[Track, Detection]] = []
         for det in sorted(candidates, key=lambda d: -box_area(d.box)):
-            if self.max_faces == 1 and AWAY_SMALLER * box_area(det.box) < self._followed_area:
+            if max_faces == 1 and AWAY_SMALLER * box_area(det.box) < self._followed_area:
                 break  # someone much smaller than the face followed: not the one the camera is on
-            if len(self.tracks) + len(taken) >= self.max_faces:
+            if len(self.tracks) + len(taken) >= max_faces:
                 smallest = min((t for t in self.tracks if t.rounds_matched < ESTABLISHED_ROUNDS),
                                key=lambda t: box_area(t.detection.box), default=None)
                 if smallest is None or box_area(det.box) < LARGER_FACE * box_area(smallest.detection.box):
@@ -604,7 +606,7 @@ class FaceTracker:
         return sorted(shown, key=lambda t: t.track_id)
 
     def _flow(self, grey: np.ndarray, frame_index: int) -> None:
-        if self._prev_grey is None or not self.tracks or self._prev_grey.shape != grey.shape:
+        if not self.tracks or self._prev_grey.shape != grey.shape:
             return
         live = [t for t in self.tracks if not t.lost]
         self._carry(grey, frame_index - self._prev_index)
@@ -656,7 +658,7 @@ class FaceTracker:
             # where its own motion takes it is where the picture took it (a bump is no motion of the face's)
             track.anchor_box = _shifted_box(track.anchor_box, shift) if track.anchor_box else track.anchor_box
             if track.lost:
-                track.points = track.points + np.float32(shift)
+                track.points = track.points + np.asarray(shift, np.float32)
                 x, y, w, h = _shifted_box(track.detection.box, shift)
                 track.detection = Detection((x, y, w, h), tuple((px + shift[0], py + shift[1])
                                                                 for px, py in track.detection.landmarks),
@@ -693,7 +695,7 @@ class FaceTracker:
         if not tracks:
             return []
         prev_pts = np.concatenate([t.points for t in tracks])
-        start = prev_pts if shift is None else prev_pts + np.float32(shift)
+        start = prev_pts if shift is None else prev_pts + np.asarray(shift, np.float32)
         flat = np.concatenate([prev_pts, start]).reshape(-1, 2)
         margin = FLOW_MARGIN << (levels - FLOW_LEVELS)
         # the origin on a multiple of twice the coarsest level's step, so that every pyramid level samples the same

@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import dataclasses
 import functools
+import io
 import itertools
 import json
 import math
@@ -25,7 +26,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypedDict
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence, TypedDict, cast
 
 import cv2
 import numpy as np
@@ -42,9 +43,8 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged, dataframe, face_row,
-                                      html_view, rounded, track_row, write_csv)
-from fervid.inference.records import table_schema as _schema
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
+                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -393,6 +393,8 @@ class EpisodeSummary(TypedDict):
     emotion: str
     start: float
     end: float
+    duration: float
+    peak_confidence: float
     key_frame: str | None
     key_frame_time: float
 
@@ -441,10 +443,14 @@ class Episode:
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
     def to_dict(self) -> EpisodeSummary:
-        """The tracks JSON's entry: ``key_frame`` is None for an episode too short for one, and for one whose key
-        frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would have been."""
+        """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
+        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
+        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
+        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
+        have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "key_frame": self.key_frame,
+                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -467,7 +473,7 @@ class TrackLog:
     def __init__(self, track_id: int, spacing: float = 1 / 30, detect_every: float = 0.0):
         self.track_id = track_id
         self.nominal_spacing, self.detect_every = spacing, detect_every
-        self._recent = deque(maxlen=15)  # the last intervals between its rows
+        self._recent: deque[float] = deque(maxlen=15)  # the last intervals between its rows
         self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
@@ -528,11 +534,11 @@ class TrackLog:
         if self.absent_from is None:
             self.absent_from = time
 
-    def _last_row_end(self, spacing: float | None = None) -> float:
+    def _last_row_end(self, absent_from: float, spacing: float | None = None) -> float:
         """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
         or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
         stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s."""
-        lasting = self.absent_from - self.end
+        lasting = absent_from - self.end
         return self.end + (min(spacing or self.spacing, lasting) if lasting > self.gap else lasting)
 
     def _last_row_seconds(self, until: float | None = None, spacing: float | None = None) -> float:
@@ -542,7 +548,7 @@ class TrackLog:
         whole track's does)."""
         spacing = spacing or self.spacing
         if self.absent_from is not None:
-            return self._last_row_end(spacing) - self.end
+            return self._last_row_end(self.absent_from, spacing) - self.end
         return min(spacing, max(until - self.end, 0.0)) if until is not None else spacing
 
     def add(self, face: FrameFace, image: np.ndarray, carried: bool = False) -> Episode | None:
@@ -558,7 +564,7 @@ class TrackLog:
             # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
             last_row_end = face.time  # a row lasts until the next, across a frame or two without the face
             if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
-                last_row_end = self._last_row_end()
+                last_row_end = self._last_row_end(self.absent_from)
                 unseen = face.time - last_row_end
                 since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
                 self.gaps.append((last_row_end, face.time))
@@ -633,7 +639,7 @@ class TrackLog:
             "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
             "frames": counted,
             "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
-            "dominant_emotion": max(shares, key=shares.get), "emotion_share": shares,
+            "dominant_emotion": max(shares, key=shares.__getitem__), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
             "mean_box": dict(zip(("x", "y", "width", "height"),
@@ -689,19 +695,6 @@ TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
 TABLE_CHUNK_ROWS = 4096  # rows held before they go to disk (one Parquet row group each)
 
 
-# the Parquet file-level metadata key under which a table records what made it, as JSON (README, "Output formats")
-SETTINGS_METADATA_KEY = b"fervid"
-
-
-def table_schema(columns: list[str] = TABLE_COLUMNS, settings: dict | None = None):
-    """The Arrow types of a face-row table's columns (fervid.inference.records.table_schema): the per-frame
-    table's by default. ``settings``: what made the rows (the model, its weights' digest, the versions: as the JSON
-    beside them records it), kept in the file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied
-    away from its JSON still says where it came from."""
-    schema = _schema(columns)
-    return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})
-
-
 # the Parquet file-level metadata key under which a video's frame table records how its analysis ended, as JSON:
 # ok, error, frames_read, stopped_at (README, "Output formats")
 OUTCOME_METADATA_KEY = b"fervid_outcome"
@@ -719,7 +712,8 @@ def table_outcome(path: str | Path) -> dict | None:
     """How the analysis that wrote a video's frame table ended (:data:`OUTCOME_METADATA_KEY`): ``ok``, ``error``
     (as the tracks JSON has them when the table was closed), ``frames_read`` and ``stopped_at``, the time of the
     last frame read where the analysis ended before the video did (Ctrl-C, SIGTERM, a break, a stop asked for),
-    else None. None for a table that does not say (written before fervid recorded it)."""
+    else None, and ``started_at`` (:attr:`VideoResult.started_at`). None for a table that does not say (written
+    before fervid recorded it)."""
     import pyarrow.parquet as pq
 
     with open_parquet(path) as fh:
@@ -749,7 +743,7 @@ class FrameTableWriter:
         import pyarrow.parquet as pq
 
         self.paths = [csv_path, parquet_path]
-        self._schema = table_schema(settings=settings)
+        self._schema = table_schema(TABLE_COLUMNS, settings=settings)
         self._pool = pa.system_memory_pool()
         self._csv_file = open(csv_path, "w", newline="", encoding="utf-8")
         write_csv(self._csv_file, TABLE_COLUMNS, [])
@@ -768,7 +762,7 @@ class FrameTableWriter:
 
         with naming_file(self.paths[0]):
             write_csv(self._csv_file, TABLE_COLUMNS, self._rows, header=False)
-        columns = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
+        columns: list[Sequence[Any]] = list(zip(*self._rows)) if self._rows else [[] for _ in TABLE_COLUMNS]
         arrays = [pa.array(col, type=field.type, memory_pool=self._pool) for col, field in zip(columns, self._schema)]
         with naming_file(self.paths[1]):
             self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
@@ -799,6 +793,9 @@ class VideoResult:
     frames_read: int = 0
     frames_analysed: int = 0
     duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
+    # live stream's session, whose times count from its start; None for a recording, whose times are its own
+    started_at: str | None = None
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
@@ -918,7 +915,7 @@ class VideoResult:
                                  "own folder or stem (analyze_video(..., stem=...))")
             return pd.read_parquet(self.table_path)
         if not self.faces:
-            return table_schema().empty_table().to_pandas()
+            return table_schema(TABLE_COLUMNS).empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
 
     def track_summaries(self) -> list[TrackSummary]:
@@ -996,19 +993,13 @@ class VideoResult:
         return rows
 
     def episode_rows(self) -> list[dict[str, Any]]:
-        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`, as
-        the tracks JSON lists them), with their duration, the probability of their emotion in their most expressive
-        frame (``peak_confidence``, the frame's own, where the key frame is taken) and its time, their key frame's
-        file (empty where none) and the segment their start is in (empty where none)."""
+        """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`), each
+        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segment its start is in
+        (empty where none)."""
         rows = []
         for ep in self.episodes:
-            listed = ep.to_dict()
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
-            rows.append({"track": ep.track_id, "emotion": listed["emotion"], "start": listed["start"],
-                         "end": listed["end"], "duration": round(ep.end - ep.start, TIME_DECIMALS),
-                         "peak_confidence": round(max(ep.best_probability, 0.0), 4),
-                         "key_frame_time": listed["key_frame_time"], "key_frame": listed["key_frame"],
-                         "segment": inside[0] if inside else None})
+            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
     @property
@@ -1053,7 +1044,7 @@ class VideoResult:
         """What made the results: the temporal method, the model and the detector, and :attr:`settings` (the
         weights' digests, the versions, precision, thresholds, timing, and beside the window the analysed frames
         it holds, :attr:`frames_per_window`); the tracks JSON's and the frame table's Parquet metadata."""
-        settings = {"method": self.method, "model": self.model, "detector": self.detector}
+        settings: dict[str, Any] = {"method": self.method, "model": self.model, "detector": self.detector}
         for name, value in self.settings.items():
             settings[name] = value
             if name == "window":
@@ -1066,6 +1057,7 @@ class VideoResult:
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
         return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
+                "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
                 # the length of the stretch analysed
                 "end_reached": round(self.duration, TIME_DECIMALS),
@@ -1098,7 +1090,8 @@ class VideoResult:
             with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
                 write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
             with replacing(parquet_path) as temporary:
-                table.to_parquet(temporary, index=False, schema=table_schema(settings=self.run_settings))
+                table.to_parquet(temporary, index=False,
+                                 schema=table_schema(TABLE_COLUMNS, settings=self.run_settings))
         written["table"] = [csv_path, parquet_path]
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
@@ -1219,7 +1212,9 @@ class KeyFrameWriter:
         save_key_frame(episode, self.out_dir, self.stem, partial=self.partial)
 
     def _delete(self, episode: Episode) -> None:
-        path = self.out_dir / (OutputNames.partial(episode.key_frame) if self.partial else episode.key_frame)
+        name = episode.key_frame
+        assert name is not None, "a held episode's key frame is written (save_key_frame)"
+        path = self.out_dir / (OutputNames.partial(name) if self.partial else name)
         with naming_file(path):
             path.unlink(missing_ok=True)
         episode.key_frame = None
@@ -1271,7 +1266,8 @@ def _font_characters() -> frozenset[int]:
     names = []
     for family in rcParams["font.family"]:
         generic = f"font.{family}"
-        names += list(rcParams[generic]) if generic in rcParams else [family]
+        # (matplotlib's stubs know rcParams' keys by their literal names, not one made at run time)
+        names += list(rcParams[generic]) if generic in rcParams else [family]  # type: ignore[index]
     return _characters_of(tuple(names))
 
 
@@ -1360,15 +1356,15 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
         column_seconds = columns[1] - columns[0]
         left, right = band.get_xlim()
         run_starts = np.flatnonzero(np.r_[True, np.diff(labels) != 0])
-        for start, end in zip(run_starts, np.r_[run_starts[1:], len(labels)]):
-            if labels[start] == len(EMOTIONS):  # unseen
+        for run_start, run_end in zip(run_starts, np.r_[run_starts[1:], len(labels)]):
+            if labels[run_start] == len(EMOTIONS):  # unseen
                 continue
-            name = EMOTIONS[labels[start]]
+            name = EMOTIONS[labels[run_start]]
             # about 6 px a character at 7 points and 100 dpi, in a band about 850 px wide
-            if (end - start) * column_seconds / (right - left) * 850 >= 6 * len(name) + 10:
+            if (run_end - run_start) * column_seconds / (right - left) * 850 >= 6 * len(name) + 10:
                 ink = "white" if ink_bgr(EMOTION_COLORS_BGR[name]) == (255, 255, 255) else "black"
-                band.text(columns[start] + (end - start) * column_seconds / 2, 0.5, name, ha="center", va="center",
-                          fontsize=7, color=ink)
+                band.text(columns[run_start] + (run_end - run_start) * column_seconds / 2, 0.5, name, ha="center",
+                          va="center", fontsize=7, color=ink)
     _label_time_axis(band)
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}" + (f", {analysis}" if analysis else ""),
                  y=1.02)
@@ -1579,7 +1575,7 @@ class _CheckedCapture:
         self._cap, self._sar = cap, sar
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
-        self._first_frame = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
         self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
@@ -1730,7 +1726,8 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     path = Path(path)
     if not utf8_name(str(path)):  # OpenCV's VideoCapture crashes the whole process (SIGSEGV) on such a name
         raise VideoError(f"{printable_name(str(path))}: {not_utf8_reason(str(path))} (OpenCV cannot open it)")
-    if opencv_name(path) is None:  # bytes of the locale's encoding (Latin-1), not UTF-8: OpenCV cannot be given them
+    name = opencv_name(path)
+    if name is None:  # bytes of the locale's encoding (Latin-1), not UTF-8: OpenCV cannot be given them
         raise VideoError(f"{path}: OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this "
                          f"one's are {sys.getfilesystemencoding()} (the locale's); rename the file")
     check_input_file(path, "video", VideoError)
@@ -1740,7 +1737,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     probe = _FirstFrameProbe(path)  # runs while OpenCV opens the file
     cap = None
     try:
-        cap = cv2.VideoCapture(opencv_name(path))
+        cap = cv2.VideoCapture(name)
         probe.read()
     except BaseException:  # Ctrl-C while the probe runs: neither the probe nor the capture is left open
         probe.close()
@@ -1780,7 +1777,7 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
     # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
     # error on the terminal)
     ok, first_frame = cap.read()
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
         raise VideoError(f"{path}: {why}")
@@ -1899,6 +1896,7 @@ class _FirstFrameProbe:
         self.header = ""  # FFmpeg's header, once read() has waited for it
         self.first_frame_interlaced = False
         self.thumbnail: np.ndarray | None = None  # ffmpeg's first frame, grey, FIRST_FRAME_THUMBNAIL a side
+        self._proc: subprocess.Popen[bytes] | None
         try:
             self._proc = subprocess.Popen(_one_frame_command(path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, **_ffmpeg_popen_options())
@@ -1914,11 +1912,11 @@ class _FirstFrameProbe:
         if self._proc is None:
             return
         try:
-            picture, log = self._proc.communicate(timeout=30)
+            picture, said = self._proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             self.close()
             return
-        log = log.decode("utf-8", "replace")
+        log = said.decode("utf-8", "replace")
         # the input's description: what follows ("Stream mapping:", the output's streams) is the probe's own
         self.header = re.split(r"^(?:Stream mapping:|Output #0)", log, maxsplit=1, flags=re.M)[0]
         self.first_frame_interlaced, self.thumbnail = _described_frame(picture, log)
@@ -2029,13 +2027,15 @@ class _FFmpegCapture:
                                            tone_map, _showinfo_filter()])),
              "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+        # both piped, so never None; the frames' pipe is a buffered reader (Popen's default bufsize), typed as IO
+        self._stdout, self._stderr = cast(io.BufferedReader, self._proc.stdout), cast(IO[bytes], self._proc.stderr)
         self._log_reader = threading.Thread(target=self._read_log, name=f"fervid ffmpeg log {path.name}",
                                             daemon=True)
         self._log_reader.start()
 
     def _read_log(self) -> None:
         try:
-            for raw in self._proc.stderr:
+            for raw in self._stderr:
                 line = raw.decode("utf-8", "replace").rstrip()
                 found = _SHOWINFO.search(line)
                 if found:
@@ -2062,7 +2062,7 @@ class _FFmpegCapture:
         view, got = memoryview(buffer), 0
         while got < len(buffer):
             try:
-                n = self._proc.stdout.readinto(view[got:])
+                n = self._stdout.readinto(view[got:])
             except (OSError, ValueError):  # closed by release() from another thread (LiveSource.close)
                 n = 0
             if not n:
@@ -2086,10 +2086,10 @@ class _FFmpegCapture:
     def release(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
-        self._proc.stdout.close()
+        self._stdout.close()
         self._proc.wait()
         self._log_reader.join(timeout=2)
-        self._proc.stderr.close()
+        self._stderr.close()
 
 
 def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str = "",
@@ -2103,7 +2103,7 @@ def _open_deinterlaced(path: Path, fps: float, frame_count: float, header: str =
         raise VideoError(f"{path}: an interlaced video, and the ffmpeg binary that deinterlaces it could not run "
                          f"({exc})") from None
     ok, first_frame = cap.read()
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         why = _why_unreadable(path, header) or ("no video frames could be decoded (corrupt?)"
                                                 + (f"; ffmpeg: {cap.log[-1]}" if cap.log else ""))
@@ -2182,7 +2182,7 @@ def _open_through_ffmpeg(path: Path, fps: float, frame_count: float, deinterlace
     except BaseException:
         cap.release()
         raise
-    if not ok:
+    if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
         return None
     return cap, first_frame
@@ -2398,7 +2398,7 @@ CUT_REGION_MARGIN = 0.25
 CUT_REGION_SIZE = 48
 
 
-def _correlation_at(before: np.ndarray, after: np.ndarray, shift: tuple[float, float]) -> float | None:
+def _correlation_at(before: np.ndarray, after: np.ndarray, shift: Sequence[float]) -> float | None:
     """The correlation of ``before`` and ``after`` where they overlap once ``after`` is shifted back by ``shift``
     (x, y); None where that leaves little to compare (a quarter of the copy or less, or a plain patch)."""
     dx, dy = (int(round(v)) for v in shift)
@@ -2423,14 +2423,14 @@ def moved_structure(before: np.ndarray, after: np.ndarray) -> float:
     kept = [_correlation_at(before, after, shift)]
     height, width = before.shape[0] // 3, before.shape[1] // 3
     window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-    tiles = []
+    tiles: list[float | None] = []
     for i in range(3):
         for j in range(3):
             a, b = (np.ascontiguousarray(c[i * height:(i + 1) * height, j * width:(j + 1) * width])
                     for c in (before, after))
             tiles.append(_correlation_at(a, b, cv2.phaseCorrelate(a, b, window)[0]))
-    tiles = [c for c in tiles if c is not None]
-    kept.append(float(np.median(tiles)) if tiles else None)
+    found = [c for c in tiles if c is not None]
+    kept.append(float(np.median(found)) if found else None)
     return max((c for c in kept if c is not None), default=-1.0)
 
 
@@ -2470,17 +2470,18 @@ class SceneCuts:
         (:data:`CUT_REGION_MARGIN`). A webcam shown picture-in-picture over a screen recording whose page changed,
         a news ticker changing under a presenter: yes; a person framed where another was, the same spot of another
         room: no."""
-        if self._before is None or self._before.shape != self._after.shape:
+        frame_before, frame_after = self._before, self._after
+        if frame_before is None or frame_after is None or frame_before.shape != frame_after.shape:
             return False
         x, y, w, h = box
-        height, width = self._after.shape
+        height, width = frame_after.shape
         x0, y0 = max(int(x - CUT_REGION_MARGIN * w), 0), max(int(y - CUT_REGION_MARGIN * h), 0)
         x1 = min(int(np.ceil(x + (1 + CUT_REGION_MARGIN) * w)), width)
         y1 = min(int(np.ceil(y + (1 + CUT_REGION_MARGIN) * h)), height)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return False
         before, after = (cv2.resize(g[y0:y1, x0:x1], (CUT_REGION_SIZE, CUT_REGION_SIZE), interpolation=cv2.INTER_AREA)
-                         for g in (self._before, self._after))
+                         for g in (frame_before, frame_after))
         if float(cv2.absdiff(before, after).mean()) > CUT_DIFFERENCE:
             return False
         structures = []
@@ -2637,8 +2638,18 @@ class FrameStream:
         return self._flush(final=True)
 
     def _flush(self, final: bool = False) -> list[AnalysedFrame]:
+        if self._pending:
+            self._classify_pending()
+        newest = self._ready[-1][0] if self._ready else 0.0
+        done = []
+        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
+            done.append(self._label(*self._ready.popleft()))
+        return done
+
+    def _classify_pending(self) -> None:
+        """The pending frames' faces through the CNN in one batch, their tracks' smoothers fed, the frames ready."""
         t0 = time.perf_counter()
-        out = self.analyzer.classify_crops(np.concatenate([c for *_, c in self._pending])) if self._pending else None
+        out = self.analyzer.classify_crops(np.concatenate([c for *_, c in self._pending]))
         self.stages["cnn"] += time.perf_counter() - t0
         k = 0
         for t, index, frame, tracked, _ in self._pending:
@@ -2655,11 +2666,6 @@ class FrameStream:
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
         self._pending.clear()
-        newest = self._ready[-1][0] if self._ready else 0.0
-        done = []
-        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
-            done.append(self._label(*self._ready.popleft()))
-        return done
 
     def _label(self, t: float, index: int, frame: np.ndarray, faces: list) -> AnalysedFrame:
         uncertain_below = self.analyzer.model_config.uncertain_below
@@ -2756,7 +2762,7 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     """The stem each video's outputs got in ``out_dir`` in earlier runs, by the video's resolved path: names depend
     on which videos are analysed together (p02/cam.mp4 with p01/cam.mp4 writes p02_cam_*, alone cam_*), and a video
     analysed again on its own left its first outputs beside the new ones instead of replacing them."""
-    stems = {}
+    stems: dict[Path, str] = {}
     for tracks_json, summary in written_tracks(out_dir):
         stems.setdefault(Path(summary["file"]).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
     return stems
@@ -2812,7 +2818,7 @@ class SegmentLogs:
 
     def _log(self, number: int, frame: AnalysedFrame, carried: bool = False) -> None:
         logs, present = self.logs[number], {face.track_id for face in frame.faces}
-        for track_id in self._present[number] - present:  # as ResultWriter.write: an absence starts
+        for track_id in (self._present[number] or set()) - present:  # as ResultWriter.write: an absence starts
             logs[track_id].missed(frame.time)
         self._present[number] = present
         for face in frame.faces:
@@ -2840,7 +2846,8 @@ class ResultWriter:
         self.stem = result.stem
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
-        result.segment_logs = SegmentLogs(result.segments, 1 / fps, result.settings.get("detect_every", 0.0))
+        self.segment_logs = result.segment_logs = SegmentLogs(result.segments, 1 / fps,
+                                                              result.settings.get("detect_every", 0.0))
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
@@ -2848,8 +2855,8 @@ class ResultWriter:
             for left in names.written_before(self.out_dir):  # a killed run's partial files
                 if left.name != OutputNames._whole(left.name):
                     left.unlink()
-            self.table = FrameTableWriter(*(self.out_dir / names.partial(name)
-                                            for name in (names.frames_csv, names.frames_parquet)),
+            self.table = FrameTableWriter(self.out_dir / names.partial(names.frames_csv),
+                                          self.out_dir / names.partial(names.frames_parquet),
                                           settings=result.run_settings)
             result.table_path = self.table.paths[1]
             # the cap the result records: its save() keeps to it too, for key frames not written here
@@ -2871,11 +2878,11 @@ class ResultWriter:
                 closed = log.add(face, frame.image)
                 if self.table is not None:
                     self.table.add(face)
-                    if closed is not None:
+                    if closed is not None and self.key_frame_writer is not None:  # (made with the table)
                         self.key_frame_writer.add(closed)
                 else:
                     result.faces.append(face)
-            result.segment_logs.add(frame)
+            self.segment_logs.add(frame)
             if self.video is not None:
                 t0 = time.perf_counter()
                 self.video.write(frame)
@@ -2893,7 +2900,7 @@ class ResultWriter:
         if self.table is not None:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
-                              "stopped_at": stopped_at})
+                              "stopped_at": stopped_at, "started_at": result.started_at})
         for log in self.result.tracks.values():
             last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
@@ -2906,7 +2913,7 @@ class ResultWriter:
         outputs of an earlier run; the result's paths follow them. A file written that is gone (deleted by another
         program meanwhile) fails the result (``error``), naming it: passed over, it left a result that said ok
         and a folder without its table."""
-        if self.out_dir is None:
+        if self.out_dir is None or self.table is None:  # (the table is written wherever there is a folder)
             return
         names, result = OutputNames(self.stem), self.result
         written = [self.out_dir / names.partial(ep.key_frame) for ep in result.episodes if ep.key_frame]
@@ -2931,7 +2938,7 @@ class ResultWriter:
             result.annotated_path = self.out_dir / names.annotated
 
 
-def method_for(cnn, method: str, temporal_model: str | None = None) -> tuple[str, str | None]:
+def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
     """The temporal method that runs for ``method`` over the features of CNN ``cnn`` (a ModelConfig), and a notice
     when it is not the one asked for: "lstm" needs an LSTM trained on that CNN's features (``temporal_model``, or
     the one shipped for a shipped CNN); without one, the moving average runs."""
@@ -2998,7 +3005,7 @@ class VideoAnalyzer:
     def new_result(self, source: str, **fields) -> VideoResult:
         """An empty result that records what will make it: model, detector, method and the other settings."""
         opts, ran = self.options, self.analyzer.settings
-        lstm = isinstance(self.temporal, LSTMTemporal)
+        temporal = self.temporal
         return VideoResult(source=source, segments=list(opts.segments), method=self.temporal.name, model=ran["model"], detector=ran["detector"],
                            settings={"weights_file": ran["weights_file"], "weights_sha256": ran["weights_sha256"],
                                      "precision": ran["precision"], "temperature": ran["temperature"],
@@ -3015,8 +3022,9 @@ class VideoAnalyzer:
                                      "region": list(opts.region) if opts.region is not None else None,
                                      "start": opts.start, "end": opts.end,
                                      "temporal_temperature": float(self.temporal.temperature),
-                                     **({"temporal_model": self.temporal.model_name,
-                                         "temporal_model_sha256": self.temporal.weights_sha256} if lstm else {}),
+                                     **({"temporal_model": temporal.model_name,
+                                         "temporal_model_sha256": temporal.weights_sha256}
+                                        if isinstance(temporal, LSTMTemporal) else {}),
                                      "fervid": ran["fervid"], "onnxruntime": ran["onnxruntime"]}, **fields)
 
     def run(self, source: str | Path, out_dir: str | Path | None = None,
@@ -3025,7 +3033,8 @@ class VideoAnalyzer:
             clock: RisingClock | None = None,
             size_changes: Callable[[tuple[int, int]], list[dict]] | None = None,
             hdr: tuple[str | None, bool] = (None, False), keep_others: bool = False,
-            frame_shape: tuple[int, ...] | None = None) -> VideoResult:
+            frame_shape: tuple[int, ...] | None = None,
+            started_at: Callable[[], str | None] | None = None) -> VideoResult:
         """Analyse a video file (or any iterable of (time, BGR frame) or (time, BGR frame, the frame's index in its
         source) given as ``frames`` with its ``fps``, and ``total``: the frames the source is expected to hold,
         0 if not known; a live source that skips frames gives their indices; ``clock``: the :class:`RisingClock`
@@ -3033,7 +3042,9 @@ class VideoAnalyzer:
         from the (width, height) analysed, asked once the frames are read, as :func:`recorded_size_changes`;
         ``hdr``: ("PQ" or "HLG", whether tone-mapped) of an HDR source read as ``frames``, as the result records it;
         ``frame_shape``: the (height, width) of the ``frames``, where known before they are read (a
-        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written).
+        :class:`LiveSource`'s): the region is checked against it as a file's is, before any output is written);
+        ``started_at``: when the ``frames``' time 0 was by the wall clock, asked once they are read (a
+        :class:`LiveSource`'s :attr:`~LiveSource.started_at`), as :attr:`VideoResult.started_at` records it).
 
         ``progress(frames_done, frames_total)`` is called as frames are read; ``stop()`` then, and once it returns
         true the analysis ends there as at the video's end: the frames analysed keep their labels, and the result is
@@ -3074,7 +3085,7 @@ class VideoAnalyzer:
             with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                   else contextlib.nullcontext()):
                 return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                     clock, size_changes, hdr)
+                                     clock, size_changes, hdr, started_at)
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
@@ -3117,7 +3128,7 @@ class VideoAnalyzer:
                  cap: _CheckedCapture | None, progress: Callable[[int, int], None] | None, frames, fps: float | None,
                  stop: Callable[[], bool] | None, total: int, clock: RisingClock | None,
                  size_changes: Callable[[tuple[int, int]], list[dict]] | None,
-                 hdr: tuple[str | None, bool]) -> VideoResult:
+                 hdr: tuple[str | None, bool], started_at: Callable[[], str | None] | None) -> VideoResult:
         """:meth:`run`'s analysis, its checks passed, the video opened (``cap``, or ``frames`` given) and its
         outputs' lock held."""
         opts = self.options
@@ -3191,8 +3202,6 @@ class VideoAnalyzer:
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
                 frame_index = index[0] if index else first_index + decoded
-                result.frames_read = index[0] + 1 if index else frames_read
-                last_time = t
                 calling = "progress"
                 try:
                     if progress:
@@ -3201,13 +3210,18 @@ class VideoAnalyzer:
                     asked_to_stop = stop is not None and stop()
                 except Exception as exc:  # the caller's own code: its error is its to see, not a broken video's
                     raised = exc
-                    result.error = (f"{source}: stopped at {last_time:.1f} s (frame {result.frames_read}) by "
+                    result.error = (f"{source}: stopped at {t:.1f} s (frame {frames_read}) by "
                                     f"{type(exc).__name__} raised in the {calling} callback ({exc}); the results "
                                     "cover the frames before")
                     break
                 if asked_to_stop:
                     stopped = True  # asked to: the frames not read are not missing
                     break
+                # counted once it is to be analysed (or passed over by the sampling): a frame a stop came with (a
+                # live source's newest, after Ctrl-C or SIGTERM) is neither analysed nor written, and counted it
+                # made the counts and the length disagree with the table and the annotated copy
+                result.frames_read = index[0] + 1 if index else frames_read
+                last_time = t
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
@@ -3250,6 +3264,8 @@ class VideoAnalyzer:
             result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
+            if started_at is not None:
+                result.started_at = started_at()
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
                     writer.close(into_place=not writing_failed,
@@ -3395,8 +3411,6 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
     "analysed" 0 frames and exited 0."""
-    import sys
-
     state: dict = {}
     lock = threading.Lock()
 
@@ -3440,9 +3454,8 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     if cap is not None:
         cap.release()
     if isinstance(target, int):
-        device = Path(f"/dev/video{target}")
-        if sys.platform.startswith("linux") and not device.exists():
-            raise VideoError(f"no camera {target} ({device} does not exist)")
+        if missing_camera(target):
+            raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
                              "permission?)")
@@ -3462,6 +3475,24 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
     raise VideoError(f"{name}: {why}" + (f": {cause}" if cause else ""))
 
 
+def missing_camera(source: str | int) -> str | None:
+    """Why camera ``source`` (an index, or its device /dev/videoN) is not there, where that is cheaply known (Linux,
+    where each camera is a /dev/videoN): "no camera 5 (/dev/video5 does not exist)"; else None."""
+    found = re.fullmatch(r"(?:/dev/video)?(\d+)", str(source))
+    if found is None or not sys.platform.startswith("linux"):
+        return None
+    device = Path(f"/dev/video{int(found.group(1))}")
+    return None if device.exists() else f"no camera {int(found.group(1))} ({device} does not exist)"
+
+
+def wall_clock_now() -> str:
+    """Now by the wall clock, as a result's ``started_at`` records it: ISO 8601 to the millisecond with the local
+    UTC offset ("2026-12-06T15:42:33.120+01:00")."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 class LiveSource:
     """Frames from a camera index, a stream URL or a file, delivered in real time: a reader thread keeps only
     the newest frame, so a slow consumer skips frames instead of falling behind. A recording (a file, or one served
@@ -3471,7 +3502,9 @@ class LiveSource:
     when Python exits can abort the interpreter ("FATAL: exception not rethrown").
 
     ``name`` is the source as fervid prints and writes it (a URL's password and tokens masked, :func:`masked_source`)
-    and ``stem`` the start of its output file names (:func:`source_stem`). A camera or stream opens with its first
+    and ``stem`` the start of its output file names (:func:`source_stem`; a camera's or live stream's with the local
+    time it was opened, ``camera0_20261206-154233``: a session cannot be had again, and the next one into the same
+    folder replaced it). A camera or stream opens with its first
     frame read, or raises :class:`VideoError` naming the cause; a stream waits at most ``timeout`` seconds to open
     and for each frame. One that stops delivering before ``max_seconds`` (or before :meth:`stop`), or a recording
     served over the network before its length, ends the iteration with a :class:`VideoError` ("stream lost after
@@ -3488,11 +3521,12 @@ class LiveSource:
         self.name = masked_source(source)
         self.stem = source_stem(source)
         target = int(source) if str(source).isdigit() else str(source)
-        self.is_file = isinstance(target, str) and not is_stream_url(target)
-        self._path = Path(target) if self.is_file else None
-        if self.is_file:
+        self._path: Path | None
+        if isinstance(target, str) and not is_stream_url(target):
+            self.is_file, self._path = True, Path(target)
             self.cap = open_video(target)
         else:
+            self.is_file, self._path = False, None
             self.cap = _open_live_capture(target, self.name, timeout)
         self.fps = self.cap.frame_rate or 30.0
         # the frames a recording holds, up to max_seconds' worth (0: a camera or live stream): a file that ends
@@ -3503,6 +3537,8 @@ class LiveSource:
         # it arrives in bursts far faster than it plays, and reading it as a live stream dropped most of its frames,
         # timed the rest by their arrival and reported its end as a lost stream
         self.recorded = self.is_file or count > 0
+        if not self.recorded:  # each session of a camera or stream is a recording of its own: its names say when
+            self.stem = f"{self.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
         self.total = count if max_seconds is None else min(count, math.ceil(max_seconds * self.fps))
         self.max_seconds, self.timeout = max_seconds, timeout
         self.dropped = 0
@@ -3518,13 +3554,36 @@ class LiveSource:
         self._finished_at: float | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name=f"fervid LiveSource {self.name}", daemon=True)
-        self._start = time.perf_counter()
-        self._thread.start()
+        # The session starts when its first frame is asked for (start()), its consumer set up (its outputs' writers
+        # made, their libraries imported: 0.7-2.2 s on a busy machine, whose frames were counted as dropped to keep
+        # up). A recording waits for it, read on its own clock from then. A camera or live stream is read from now
+        # on, its frames let go of until then: its device's or connection's buffer stays fresh, not handed out
+        # seconds late as the session's first frames.
+        self._start: float | None = None
+        # the wall clock at time 0 of a camera's or live stream's frames, for a lab to place them among its own
+        # events; a recording's times are its own (from its start), not the session's
+        self.started_at: str | None = None
+        if not self.recorded:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Time 0 of the session: frames are delivered (a recording's read on its clock) from now on. The first
+        frame asked for starts it, if not started before."""
+        with self._cond:
+            if self._start is not None or self._stopped:  # (stopped while the consumer was set up: no session)
+                return
+            self._start = time.perf_counter()
+            if not self.recorded:
+                self.started_at = wall_clock_now()
+        if self.recorded:
+            self._thread.start()
 
     @property
     def seconds(self) -> float:
         """Seconds from the start to the end of delivery (the stream's end, its loss or :meth:`stop`): not the
         time the outputs take to be written after it."""
+        if self._start is None:
+            return 0.0
         return (self._finished_at or time.perf_counter()) - self._start
 
     def _read(self) -> None:
@@ -3544,9 +3603,9 @@ class LiveSource:
                 except VideoError as exc:  # a file's frames that stopped changing (_FrozenFrames): said at its end
                     self.lost = str(exc)
                     break
-                waits.append(time.perf_counter() - asked)
-                now = time.perf_counter() - self._start
-                if not ok:
+                arrived = time.perf_counter()
+                waits.append(arrived - asked)
+                if not ok or frame is None:  # (one and the same: a frame comes with ok)
                     # A live stream has no end: one that stops was lost. A recording ends at its length: one served
                     # that stops short of it was lost too, and one read well past it has a length not its own (a
                     # live stream copied from a file keeps the file's) and no end either. A local file cut short is
@@ -3561,10 +3620,14 @@ class LiveSource:
                             if waited >= 0.5 * self.timeout else
                             ": it ended (the connection closed or the device went away)"))
                     break
+                with self._cond:
+                    start = self._start
+                if start is None or arrived < start:  # before the session: let go of, not counted (a recording's
+                    continue  # reader starts with the session: its frames are all the session's)
                 # a recording's own timestamps, as `fervid video` reads them; a camera's are the times they come
-                t = clock.frame_time(self.cap, index) if self.recorded else now
+                t = clock.frame_time(self.cap, index) if self.recorded else arrived - start
                 if self.recorded:  # pace a recording like a camera: its frames come in bursts over a network
-                    delay = t - (time.perf_counter() - self._start)
+                    delay = t - (time.perf_counter() - start)
                     if delay > 0:
                         time.sleep(delay)
                 with self._cond:
@@ -3598,12 +3661,14 @@ class LiveSource:
         item first (the newest frame, or the last one again), so that a consumer waiting for a frame that is
         not coming (a frozen stream) gets one in which to check its own stop flag; VideoAnalyzer.run's ``stop``
         is checked before a frame is analysed."""
-        if not self._stopped:
+        if self._finished_at is None:  # delivery may have ended before (the source's end): close() stops it too
             self._finished_at = time.perf_counter()
-            self._stopped = True
+        self._stopped = True
 
     def __iter__(self):
-        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for."""
+        """(time, BGR frame, the frame's index in the source) of the newest frame each time one is asked for; the
+        first ask starts the session (:meth:`start`)."""
+        self.start()
         try:
             while True:
                 with self._cond:
@@ -3631,11 +3696,13 @@ class LiveSource:
     def close(self) -> None:
         self.stop()
         # a file's reader stops within a frame's pacing; a stream's within a frame, unless frozen (below)
-        self._thread.join(timeout=2 if self.is_file else 0.5)
+        reading = self._thread.ident is not None  # (a recording's reader starts with the session)
+        if reading:
+            self._thread.join(timeout=2 if self.is_file else 0.5)
         with self._cond:
             # a camera's or stream's reader still inside a read (a frozen stream's, until its read timeout) lets
             # go of the capture itself: released under it, OpenCV's capture is freed while in use
-            leave = not self._ended and not self.is_file
+            leave = reading and not self._ended and not self.is_file
             self._reader_releases = leave
         if not leave:
             self.cap.release()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,7 @@ def member_checkpoint(member: str | Path, checkpoint: str) -> tuple[Path, Path]:
     return (member.parent, member) if member.suffix == ".pt" else (member, member / checkpoint)
 
 
-def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str | None = None,
+def export_ensemble(run_dirs: Sequence[str | Path], out_dir: str | Path, name: str | None = None,
                     checkpoint: str = "best.pt", features_of: str | None = None,
                     template: FaceTemplate = FaceTemplate()) -> Path:
     """Write ``out_dir/model.onnx`` + ``config.json``: the runs' networks averaged in one graph
@@ -112,12 +113,12 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
     place of ``checkpoint`` for that member: a mutual-learning run's network and its peer make one ensemble."""
     members = [Path(r) for r in run_dirs]
     out_dir = Path(out_dir)
-    nets, norms, run_dirs = [], [], []
+    nets, norms, member_runs = [], [], []
     for member in members:
         run_dir, ckpt = member_checkpoint(member, checkpoint)
         if not ckpt.is_file():
             raise FileNotFoundError(f"{ckpt}: no checkpoint (train first, or pick --checkpoint)")
-        run_dirs.append(run_dir)
+        member_runs.append(run_dir)
         nets.append(load_net(ckpt))
         norms.append(Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text(encoding="utf-8"))))
     # member i expects (c - g_i) / s_i where the input is (c - g_0) / s_0: x_i = x * s_0 / s_i + (g_0 - g_i) / s_i
@@ -133,7 +134,7 @@ def export_ensemble(run_dirs: list[str | Path], out_dir: str | Path, name: str |
         opset_version=17, dynamo=False,
     )
     net = {"ensemble": [{"run": str(r), **n.config.to_dict()} for r, n in zip(members, nets)],
-           "features_of": features_of or run_dirs[0].name, "feature_dim": nets[0].config.feature_dim}
+           "features_of": features_of or member_runs[0].name, "feature_dim": nets[0].config.feature_dim}
     config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
                          normalization=first, net=net)
     (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")

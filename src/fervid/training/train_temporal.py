@@ -343,9 +343,10 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     notify(found)
     train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
-    heldout = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
-               "stills": still_clips(heldout_stills, max(1, cfg.still_clips // 10), rng, progress)}
-    heldout = {k: ClipSet.of(cnn, v, progress, f"CNN features ({k}, held out)") for k, v in heldout.items() if v}
+    heldout_clips = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
+                     "stills": still_clips(heldout_stills, max(1, cfg.still_clips // 10), rng, progress)}
+    heldout = {k: ClipSet.of(cnn, v, progress, f"CNN features ({k}, held out)") for k, v in heldout_clips.items()
+               if v}
 
     net = PaperLSTM(train_set.features.shape[-1], cfg.dropout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)

@@ -100,7 +100,8 @@ function handle(message, ws) {
     $("saved").innerHTML = `<p>Session saved as job <code>${message.job_id}</code> (${message.frames} frames,
       ${message.tracks} track(s)): <a id="download-csv" href="${message.links.frames_csv}" download>per-frame
       table (CSV)</a> · <a href="${message.links.frames_parquet}" download>Parquet</a> ·
-      <a href="${message.links.tracks_json}">tracks JSON</a> · <a href="${message.result_url}">result</a></p>`;
+      <a href="${message.links.tracks_json}">tracks JSON</a> · <a href="${message.result_url}">result</a>.
+      The server deletes it on ${new Date(message.expires_at).toLocaleString()}: download what you keep.</p>`;
     setStatus("Stopped; the session is saved.");
   } else if (message.type === "stopped") {
     if (!/nothing is saved/.test($("status").textContent)) setStatus("Stopped.");
