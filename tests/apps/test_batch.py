@@ -363,6 +363,24 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
         first["settings"]
 
 
+def test_a_frame_method_folder_that_recorded_a_window_goes_on(tmp_path, astronaut_rgb):
+    """A folder an earlier fervid made with --method frame --window 2 could not be resumed: without --window the run
+    asked for window=1.0, and --window 2 is refused with --method frame. Method frame runs no window: batch records
+    null for it, as each video's tracks JSON does, and compares no window where either run's method is frame."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=1)
+    out = tmp_path / "out"
+    frame = NO_ANNOTATION.replace(method="frame")
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=frame), progress=False)
+    assert first["settings"]["method"] == "frame" and first["settings"]["window"] is None
+    with sqlite3.connect(out / "state.sqlite") as db:  # as the earlier fervid recorded it
+        db.execute("UPDATE settings SET value = '2.0' WHERE name = 'window'")
+    db.close()
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=frame), progress=False)
+    assert again["settings"]["window"] is None
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["method"] == "frame" and summary["settings"]["window"] is None
+
+
 def test_key_frames_caps_each_videos_key_frames_and_may_change_when_a_run_goes_on(tmp_path):
     """batch could not cap key frames (a corpus of 20 classes of 26 filmed for 90 minutes: about 600,000 PNGs). The
     cap changes no number in the tables, so a run that filled the disk goes on under a cap, as it may without

@@ -295,6 +295,8 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
+    if settings["method"] == "frame":  # no window runs: recorded as each video's tracks JSON records it, null
+        settings["window"] = None
     # the LSTM that runs, by its weights (None: no LSTM runs): the one shipped for the CNN has one digest however it
     # is named (left out, or as its folder), and a later fervid's retrained one another
     settings["temporal_model_sha256"] = None
@@ -412,6 +414,12 @@ class StateStore:
         if recorded and "weights_sha256" not in recorded:
             earlier = {k: v for k, v in (before or {}).items() if k in recorded}
         compared = {**settings, **earlier}
+        if "frame" in (recorded.get("method"), settings.get("method")):
+            # method frame uses no window: a folder that recorded one for it (an earlier fervid took --window with
+            # --method frame, and recorded 1.0 without it) goes on, and records null from now on as its videos do
+            compared.pop("window", None)
+            if recorded.get("method") == settings.get("method") and recorded.get("window") is not None:
+                self.db.execute("DELETE FROM settings WHERE name = 'window'")
         changed = {k: (recorded[k], v) for k, v in compared.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(
