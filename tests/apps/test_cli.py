@@ -762,25 +762,36 @@ def test_evaluate_compares_several_models_on_the_same_faces(tmp_path, fer_csv):
 
 def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_temperature(tmp_path, fer_csv):
     """Scored on the faces its best epoch was chosen on, or its temperature fitted on (the shipped models: FER2013's
-    PublicTest), a model's numbers read better than on new faces, and evaluate said nothing of it."""
-    from conftest import synthetic_faces
+    PublicTest), a model's numbers read better than on new faces, and evaluate said nothing of it. With the labels
+    they were chosen or fitted by: ferplus_vgg's temperature was fitted with FER+'s labels, and by FER2013's its
+    calibration reads worse, not better (the notice said it read better)."""
+    from conftest import synthetic_faces, write_ferplus_votes
     from fervid.emotions import EMOTIONS
     from fervid.inference.models import resolve_model_dir
 
+    votes = write_ferplus_votes(fer_csv, tmp_path / "votes.csv")
     # ferplus_vgg was exported from its last epoch (training_summary.json): PublicTest chose no epoch of it, and a
-    # fitted temperature changes no label
-    for model, said, flattered in (
-            ("ferplus_vgg", ["its temperature was fitted on FER2013's PublicTest faces (calibration.json)"],
+    # fitted temperature changes no label. fer2013_vgg's fitted temperature was not applied.
+    for model, labels, said, flattered in (
+            ("ferplus_vgg", ["--dataset", "ferplus", "--ferplus", str(votes)],
+             ["its temperature was fitted on FER2013's PublicTest faces with FER+'s labels (calibration.json)"],
              "its calibration on these faces reads better"),
-            ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage in its "
-                             "training_config.json)"],  # (its fitted temperature not applied)
-             "its accuracy and calibration on these faces read better")):
-        out = tmp_path / model
-        result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", model, "--out", str(out)])
+            ("ferplus_vgg", ["--dataset", "fer2013"], [], None),
+            ("fer2013_vgg", ["--dataset", "fer2013"],
+             ["the model's best epoch was chosen on FER2013's PublicTest faces with FER2013's labels (val_usage and "
+              "val_labels in its training_config.json)"],
+             "its accuracy and calibration on these faces read better"),
+            ("fer2013_vgg", ["--dataset", "ferplus", "--ferplus", str(votes)], [], None)):
+        out = tmp_path / f"{model}_{labels[1]}"
+        result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), *labels, "--model", model, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
-        assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["not_held_out"] == said
-        assert flattered in (out / "report.md").read_text(encoding="utf-8")
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        if said:
+            assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
+            assert metrics["not_held_out"] == said
+            assert flattered in (out / "report.md").read_text(encoding="utf-8")
+        else:
+            assert "notice" not in result.output and "not_held_out" not in metrics, (model, labels, result.output)
     from conftest import write_fer2013_csv
 
     private = write_fer2013_csv(tmp_path / "private.csv", {"Training": 10, "PrivateTest": 30})
