@@ -430,6 +430,9 @@ class Episode:
     end: float
     best_time: float = 0.0
     best_probability: float = -1.0
+    # the temporal method's probability of the emotion at that frame, as its row in the frames table and the annotated
+    # video have it (best_probability is the frame's own): what its key frame's caption says (None: not known)
+    best_row_probability: float | None = None
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
 
@@ -600,6 +603,7 @@ class TrackLog:
             y0, y1 = max(0, int(y - m)), min(image.shape[0], int(y + h + m))
             x0, x1 = max(0, int(x - m)), min(image.shape[1], int(x + w + m))
             ep.best_probability, ep.best_time = p, face.time
+            ep.best_row_probability = face.probabilities[EMOTIONS.index(emotion)]
             ep.best_image = image[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
         return closed
 
@@ -1222,7 +1226,8 @@ class KeyFrameWriter:
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
     """Write a lasting episode's most expressive frame (its face's crop), captioned below with its emotion, the
-    frame's probability of it, its track and its time (:func:`fervid.inference.annotate.with_caption`);
+    probability of it that frame's row in the table has (the temporal method's, as the annotated video labels it;
+    left out where not known), its track and its time (:func:`fervid.inference.annotate.with_caption`);
     ``release``: let go of the image (streaming); ``partial``: under its :meth:`OutputNames.partial` name
     (``key_frame`` is the whole one)."""
     image = episode.best_image
@@ -1236,9 +1241,12 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
-    # the frame's own probability of it (peak_confidence), its track and its time in the video
-    image = with_caption(image, [f"{episode.emotion} {episode.best_probability:.0%}",
-                                 f"track {episode.track_id} {clock_text(episode.best_time)}"], episode.emotion)
+    # the probability the table and the annotated video give it at that frame (not peak_confidence, the frame's own:
+    # "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
+    said = episode.emotion if episode.best_row_probability is None else \
+        f"{episode.emotion} {episode.best_row_probability:.0%}"
+    image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
+                         episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
 
