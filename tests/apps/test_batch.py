@@ -1121,6 +1121,29 @@ def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
     assert run_batch([str(empty)], options, progress=False)["settings"]["temperature"] == 1.25
 
 
+def test_a_batch_says_when_the_memory_capped_the_rate_and_advises_no_sample_fps_that_cannot_help(tmp_path):
+    """With --frames-memory-mb 0.5 a video was analysed at 2 fps, and batch said only the window notice, which
+    advised --sample-fps 4 or more: it cannot raise a rate the memory capped. Batch says the cap (once a run) and
+    records it, as `fervid video` does, and the window notice advises more memory instead."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "--key-frames", "0",
+                                   "--end", "2", "--frames-memory-mb", "0.5"])
+    assert ran.exit_code == 0, ran.output
+    notices = json.loads((out / "summary.json").read_text(encoding="utf-8"))["this_run"]["notices"]
+    capped = [n for n in notices if "--frames-memory-mb 0.5" in n]
+    assert len(capped) == 1 and "frames a second were analysed" in capped[0], notices
+    assert ran.output.count(capped[0]) == 1
+    (window,) = [n for n in notices if "the LSTM learnt" in n]
+    assert "--sample-fps" not in window and "a higher --frames-memory-mb" in window, window
+
+
 def _big_frames_parquet(path: Path, rows: int) -> Path:
     """A video's streamed frames table of ``rows`` rows (a 45-min classroom video, 6 faces at 25 fps: 405,000),
     with the types fervid writes."""

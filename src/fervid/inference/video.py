@@ -1031,7 +1031,7 @@ class VideoResult:
         if window is None or not self.fps:
             return None
         return window_notice(self.method, window, self.analysed_rate, self.settings.get("centred_window", True),
-                             most_rate=self.fps)
+                             most_rate=self.fps, memory_capped=bool(self.analysed_fps_cap))
 
     @property
     def analysis_text(self) -> str:
