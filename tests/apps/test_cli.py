@@ -911,6 +911,22 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
         assert "annotated" not in result.output  # nor is one announced
 
 
+def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg_options(tmp_path, monkeypatch):
+    """`fervid video clip.mp4 --out -res` broke the annotated MP4: ffmpeg read its path, -res/clip_annotated.mp4, as
+    an option. So would a video in a folder named -in have been read."""
+    import cv2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-in").mkdir()
+    shutil.copy(carphone(), tmp_path / "-in" / "clip.mp4")
+    result = runner.invoke(app, ["video", "--out", "-res", "--method", "frame", "--key-frames", "0", "--end", "1",
+                                 "-q", "--", "-in/clip.mp4"])
+    assert result.exit_code == 0, result.output
+    video = cv2.VideoCapture(str(tmp_path / "-res" / "clip_annotated.mp4"))
+    assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
+    assert json.loads((tmp_path / "-res" / "clip_tracks.json").read_text(encoding="utf-8"))["ok"]
+
+
 def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
     """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
     second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on

@@ -1468,6 +1468,13 @@ def check_encoder(source: str | Path) -> None:
                      "annotate=False (fervid video --no-annotate), which writes every other output without it")
 
 
+def ffmpeg_path(path: str | Path) -> str:
+    """A file's path as the ffmpeg binary's command line takes it: one starting with "-" (``--out -res``) is read as
+    an option where an output goes, and "-" as standard input, so it gets "./" before it."""
+    text = str(path)
+    return f"./{text}" if text.startswith("-") else text
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -1481,7 +1488,7 @@ class H264Writer:
         self.frames = 0
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
-            str(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
+            ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
             quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
             output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
         self._gen.send(None)
@@ -1517,10 +1524,10 @@ class H264Writer:
             return
         silent = self.path.with_name(f".{self.path.name}.silent.mp4")
         self.path.replace(silent)
-        command = [ffmpeg, "-v", "error", "-y", "-i", str(silent),
-                   "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
+        command = [ffmpeg, "-v", "error", "-y", "-i", ffmpeg_path(silent),
+                   "-t", f"{self.frames / self.fps:.3f}", "-i", ffmpeg_path(self.audio_from),
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
-                   "-movflags", "+faststart", str(self.path)]
+                   "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
             done = subprocess.run(command, capture_output=True, timeout=600).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
@@ -1869,8 +1876,8 @@ def _one_frame_command(path: Path, seconds: float | None = None) -> list[str]:
 
     side = FIRST_FRAME_THUMBNAIL
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-threads", "1",
-            *(["-ss", f"{seconds:.4f}"] if seconds is not None else []), "-i", str(path), "-map", "0:V:0",
-            "-frames:v", "1", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+            *(["-ss", f"{seconds:.4f}"] if seconds is not None else []), "-i", ffmpeg_path(path),
+            "-map", "0:V:0", "-frames:v", "1", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
             "-vf", f"showinfo,scale={side}:{side}:flags=area,format=gray", "-f", "rawvideo", "-"]
 
 
@@ -2029,7 +2036,7 @@ class _FFmpegCapture:
         self._frames: queue.Queue = queue.Queue()
         self.log: deque[str] = deque(maxlen=8)  # ffmpeg's last lines other than frame descriptions
         self._proc = subprocess.Popen(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", ffmpeg_path(path),
              "-map", "0:V:0", "-an", "-sn", "-dn",
              "-vf", ",".join(filter(None, ["bwdif=mode=send_frame:deint=interlaced" if deinterlace else "",
                                            tone_map, _showinfo_filter()])),
@@ -2217,7 +2224,7 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
 
     try:
         scan = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
-                               "-skip_frame", "nokey", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
+                               "-skip_frame", "nokey", "-i", ffmpeg_path(path), "-map", "0:V:0", "-an", "-sn", "-dn",
                                "-vf", _showinfo_filter(), "-f", "null", "-"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
@@ -2272,7 +2279,7 @@ def _ffmpeg_header(path: Path) -> str:
     import imageio_ffmpeg
 
     try:
-        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(path)],
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30)
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
@@ -2351,8 +2358,9 @@ def _still_image_format(path: Path) -> str | None:
 
         import imageio_ffmpeg
 
-        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                              "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path.with_suffix(".mp4"))])
+        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", ffmpeg_path(path), "-vf",
+                              "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                              ffmpeg_path(path.with_suffix(".mp4"))])
         raise VideoError(f"{path}: an animated WebP, whose frames OpenCV cannot decode: convert it to MP4 with the "
                          f"ffmpeg binary fervid runs ({convert}) to analyse every frame, or run `fervid image` on it "
                          "for its first frame")
