@@ -257,6 +257,10 @@ def test_an_analyzer_prints_what_it_runs():
     assert repr(Analyzer(detector="centerface_fp32")).startswith("Analyzer(model='ferplus_vgg', "
                                                                  "detector='centerface_fp32', precision='int8', "
                                                                  "threads=")
+    # what changes an image's analysis besides, where not the default (face_crops was not shown)
+    assert repr(Analyzer(precision="fp32", threads=1, face_crops=True, max_faces=2)) == (
+        "Analyzer(model='ferplus_vgg', detector='centerface', precision='fp32', threads=1, face_crops=True, "
+        "max_faces=2)")
 
 
 def test_threads_bound_both_networks():

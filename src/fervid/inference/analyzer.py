@@ -110,8 +110,12 @@ class Analyzer:
     def __repr__(self) -> str:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
         settings, threads = self.settings, self.cnn.session.get_session_options().intra_op_num_threads
+        # face_crops and max_faces where not the defaults: each changes what an image's analysis gives
+        shown = "".join(f", {name}={getattr(self, name)!r}" for name, default in (("face_crops", False),
+                                                                                  ("max_faces", None))
+                        if getattr(self, name) != default)
         return (f"Analyzer(model={settings['model']!r}, detector={settings['detector']!r}, "
-                f"precision={settings['precision']!r}, threads={threads})")
+                f"precision={settings['precision']!r}, threads={threads}{shown})")
 
     def __reduce__(self):
         # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
