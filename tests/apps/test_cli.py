@@ -254,6 +254,9 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
     doc = json.loads((tmp_path / "astronaut.json").read_text())
     assert [f["emotion"] for f in doc["files"][0]["faces"]] == ["happy"]
     assert Image.open(tmp_path / "astronaut_fervid.png").size == (512, 512)
+    # it names every output it wrote: the episodes table too
+    episodes = tmp_path / "carphone" / "carphone_pristine_episodes.csv"
+    assert episodes.is_file() and f"  episodes: {episodes}\n" in result.output
 
 
 def test_version_names_fervid_model_runtime_and_cpu():

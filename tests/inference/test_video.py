@@ -134,6 +134,13 @@ def carphone_result(analyzer):
     return analyzer.analyze_video(carphone(), method="mean", annotate=False)
 
 
+def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(carphone_result):
+    """VideoResult.timeline(2) of a video with one track raised a bare KeyError: 2."""
+    assert carphone_result.track_ids == [1]
+    with pytest.raises(KeyError, match=r"has no track 2: its tracks are 1"):
+        carphone_result.timeline(2)
+
+
 def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_result, tmp_path):
     """repr of 4 s of one face was 66,479 characters (every FrameFace's 14 probabilities to 16 digits, its tracks
     as <TrackLog object at 0x...>): a minute of a 16-person call would print ~15 MB into a notebook."""

@@ -1449,7 +1449,7 @@ def demo(
     detector: str = DETECTOR_OPTION,
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
-    the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
+    the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames)."""
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.records import images_document
     from fervid.samples import astronaut
@@ -1484,6 +1484,7 @@ def demo(
     folder, names = out / "carphone", OutputNames(clip.stem)
     typer.echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
                f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
+               f"  episodes: {folder / names.episodes_csv}\n"
                f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
 
 

@@ -1077,7 +1077,10 @@ class VideoResult:
     def timeline(self, track_id: int):
         """Track ``track_id``'s timeline as :meth:`save` writes it (``<name>_track<N>_timeline.png``), a matplotlib
         Figure: on the stretch analysed (from ``start`` to :attr:`duration`), in the video's times as the tables
-        give them."""
+        give them. A track not in the result raises KeyError naming those that are."""
+        if track_id not in self.tracks:  # (a bare KeyError: 2 said nothing of the tracks there are)
+            there = ", ".join(map(str, self.track_ids)) or "none"
+            raise KeyError(f"{self.source} has no track {track_id!r}: its tracks are {there}")
         return timeline_figure(self.tracks[track_id], self.source, self.duration, self.analysis_text,
                                self.settings.get("start") or 0.0)
 
