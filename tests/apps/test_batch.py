@@ -363,6 +363,24 @@ def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astron
         first["settings"]
 
 
+def test_a_frame_method_folder_that_recorded_a_window_goes_on(tmp_path, astronaut_rgb):
+    """A folder an earlier fervid made with --method frame --window 2 could not be resumed: without --window the run
+    asked for window=1.0, and --window 2 is refused with --method frame. Method frame runs no window: batch records
+    null for it, as each video's tracks JSON does, and compares no window where either run's method is frame."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, n_images=1)
+    out = tmp_path / "out"
+    frame = NO_ANNOTATION.replace(method="frame")
+    first = run_batch([str(corpus)], BatchOptions(out=out, pipeline=frame), progress=False)
+    assert first["settings"]["method"] == "frame" and first["settings"]["window"] is None
+    with sqlite3.connect(out / "state.sqlite") as db:  # as the earlier fervid recorded it
+        db.execute("UPDATE settings SET value = '2.0' WHERE name = 'window'")
+    db.close()
+    again = run_batch([str(corpus)], BatchOptions(out=out, pipeline=frame), progress=False)
+    assert again["settings"]["window"] is None
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["method"] == "frame" and summary["settings"]["window"] is None
+
+
 def test_key_frames_caps_each_videos_key_frames_and_may_change_when_a_run_goes_on(tmp_path):
     """batch could not cap key frames (a corpus of 20 classes of 26 filmed for 90 minutes: about 600,000 PNGs). The
     cap changes no number in the tables, so a run that filled the disk goes on under a cap, as it may without
@@ -1101,6 +1119,29 @@ def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
     with sqlite3.connect(out / "state.sqlite") as db:  # a folder from before the temperature was recorded
         db.execute("DELETE FROM settings WHERE name = 'temperature'")
     assert run_batch([str(empty)], options, progress=False)["settings"]["temperature"] == 1.25
+
+
+def test_a_batch_says_when_the_memory_capped_the_rate_and_advises_no_sample_fps_that_cannot_help(tmp_path):
+    """With --frames-memory-mb 0.5 a video was analysed at 2 fps, and batch said only the window notice, which
+    advised --sample-fps 4 or more: it cannot raise a rate the memory capped. Batch says the cap (once a run) and
+    records it, as `fervid video` does, and the window notice advises more memory instead."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "clip.mp4")
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(out), "--no-annotate", "--key-frames", "0",
+                                   "--end", "2", "--frames-memory-mb", "0.5"])
+    assert ran.exit_code == 0, ran.output
+    notices = json.loads((out / "summary.json").read_text(encoding="utf-8"))["this_run"]["notices"]
+    capped = [n for n in notices if "--frames-memory-mb 0.5" in n]
+    assert len(capped) == 1 and "frames a second were analysed" in capped[0], notices
+    assert ran.output.count(capped[0]) == 1
+    (window,) = [n for n in notices if "the LSTM learnt" in n]
+    assert "--sample-fps" not in window and "a higher --frames-memory-mb" in window, window
 
 
 def _big_frames_parquet(path: Path, rows: int) -> Path:

@@ -254,6 +254,9 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
     doc = json.loads((tmp_path / "astronaut.json").read_text())
     assert [f["emotion"] for f in doc["files"][0]["faces"]] == ["happy"]
     assert Image.open(tmp_path / "astronaut_fervid.png").size == (512, 512)
+    # it names every output it wrote: the episodes table too
+    episodes = tmp_path / "carphone" / "carphone_pristine_episodes.csv"
+    assert episodes.is_file() and f"  episodes: {episodes}\n" in result.output
 
 
 def test_version_names_fervid_model_runtime_and_cpu():
@@ -762,25 +765,36 @@ def test_evaluate_compares_several_models_on_the_same_faces(tmp_path, fer_csv):
 
 def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_temperature(tmp_path, fer_csv):
     """Scored on the faces its best epoch was chosen on, or its temperature fitted on (the shipped models: FER2013's
-    PublicTest), a model's numbers read better than on new faces, and evaluate said nothing of it."""
-    from conftest import synthetic_faces
+    PublicTest), a model's numbers read better than on new faces, and evaluate said nothing of it. With the labels
+    they were chosen or fitted by: ferplus_vgg's temperature was fitted with FER+'s labels, and by FER2013's its
+    calibration reads worse, not better (the notice said it read better)."""
+    from conftest import synthetic_faces, write_ferplus_votes
     from fervid.emotions import EMOTIONS
     from fervid.inference.models import resolve_model_dir
 
+    votes = write_ferplus_votes(fer_csv, tmp_path / "votes.csv")
     # ferplus_vgg was exported from its last epoch (training_summary.json): PublicTest chose no epoch of it, and a
-    # fitted temperature changes no label
-    for model, said, flattered in (
-            ("ferplus_vgg", ["its temperature was fitted on FER2013's PublicTest faces (calibration.json)"],
+    # fitted temperature changes no label. fer2013_vgg's fitted temperature was not applied.
+    for model, labels, said, flattered in (
+            ("ferplus_vgg", ["--dataset", "ferplus", "--ferplus", str(votes)],
+             ["its temperature was fitted on FER2013's PublicTest faces with FER+'s labels (calibration.json)"],
              "its calibration on these faces reads better"),
-            ("fer2013_vgg", ["the model's best epoch was chosen on FER2013's PublicTest faces (val_usage in its "
-                             "training_config.json)"],  # (its fitted temperature not applied)
-             "its accuracy and calibration on these faces read better")):
-        out = tmp_path / model
-        result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", model, "--out", str(out)])
+            ("ferplus_vgg", ["--dataset", "fer2013"], [], None),
+            ("fer2013_vgg", ["--dataset", "fer2013"],
+             ["the model's best epoch was chosen on FER2013's PublicTest faces with FER2013's labels (val_usage and "
+              "val_labels in its training_config.json)"],
+             "its accuracy and calibration on these faces read better"),
+            ("fer2013_vgg", ["--dataset", "ferplus", "--ferplus", str(votes)], [], None)):
+        out = tmp_path / f"{model}_{labels[1]}"
+        result = runner.invoke(app, ["evaluate", "--data", str(fer_csv), *labels, "--model", model, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
-        assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["not_held_out"] == said
-        assert flattered in (out / "report.md").read_text(encoding="utf-8")
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        if said:
+            assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
+            assert metrics["not_held_out"] == said
+            assert flattered in (out / "report.md").read_text(encoding="utf-8")
+        else:
+            assert "notice" not in result.output and "not_held_out" not in metrics, (model, labels, result.output)
     from conftest import write_fer2013_csv
 
     private = write_fer2013_csv(tmp_path / "private.csv", {"Training": 10, "PrivateTest": 30})
@@ -829,9 +843,8 @@ def test_evaluate_quiet_prints_no_bar_and_no_summary_but_its_warnings(tmp_path, 
     several = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--model", "fer2013_vgg", "--model",
                                   "ferplus_vgg", "--out", str(tmp_path / "two"), "-q"])
     assert several.exit_code == 0 and several.stdout == "", several.output
-    # each model's notice, said of it by name
-    assert [line.split(": ")[:2] for line in several.stderr.splitlines()] == [["notice", "fer2013_vgg"],
-                                                                              ["notice", "ferplus_vgg"]]
+    # each model's notice, said of it by name (ferplus_vgg's temperature was fitted with FER+'s labels: none here)
+    assert [line.split(": ")[:2] for line in several.stderr.splitlines()] == [["notice", "fer2013_vgg"]]
     assert (tmp_path / "two" / "comparison.md").is_file()
     nothing = runner.invoke(app, ["evaluate", "--data", str(fer_csv), "--quiet"])
     assert nothing.exit_code == 2 and "--quiet prints no scores: give --out" in nothing.output
@@ -898,6 +911,22 @@ def test_video_and_live_without_the_annotated_copy_write_everything_else(tmp_pat
                 "carphone_pristine_track1_timeline.png"} <= written
         assert any(name.startswith("carphone_pristine_track1_0") for name in written)  # a key frame
         assert "annotated" not in result.output  # nor is one announced
+
+
+def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg_options(tmp_path, monkeypatch):
+    """`fervid video clip.mp4 --out -res` broke the annotated MP4: ffmpeg read its path, -res/clip_annotated.mp4, as
+    an option. So would a video in a folder named -in have been read."""
+    import cv2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-in").mkdir()
+    shutil.copy(carphone(), tmp_path / "-in" / "clip.mp4")
+    result = runner.invoke(app, ["video", "--out", "-res", "--method", "frame", "--key-frames", "0", "--end", "1",
+                                 "-q", "--", "-in/clip.mp4"])
+    assert result.exit_code == 0, result.output
+    video = cv2.VideoCapture(str(tmp_path / "-res" / "clip_annotated.mp4"))
+    assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
+    assert json.loads((tmp_path / "-res" / "clip_tracks.json").read_text(encoding="utf-8"))["ok"]
 
 
 def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
@@ -1949,6 +1978,8 @@ def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatte
     assert "by default PublicTest, FER2013's public test set" in data
     assert "A temperature fitted on the faces its ECE is then reported on flatters that ECE" in data
     assert "an ECE reported on PublicTest afterwards is flattered" in usage
+    # only fer2013_vgg chose its epoch on it: ferplus_vgg was exported from its last epoch
+    assert "(fer2013_vgg chose its epoch on it too)" in usage and "shipped models" not in usage
 
 
 def _astronaut_photos(folder, astronaut_rgb):

@@ -260,6 +260,10 @@ def test_video_job_lifecycle(client):
     assert client.get(result["tracks"][0]["timeline_url"]).headers["content-type"] == "image/png"
     frames = client.get(result["links"]["frames_json"]).json()
     assert len(frames["tracks"]["1"]["time"]) == 120
+    # every table /files serves is linked: the episodes too (a job has no segments here)
+    episodes = client.get(result["links"]["episodes_csv"])
+    assert episodes.status_code == 200 and episodes.text.startswith("track,emotion,start,end,duration")
+    assert "segments_csv" not in result["links"]
     # the timeline's times are its rows' (rounded to 3 decimals, 0.0334 was 0.033: no row's time)
     rows = client.get(result["links"]["frames_csv"]).text.splitlines()[1:]
     assert frames["tracks"]["1"]["time"] == [float(row.split(",")[0]) for row in rows]

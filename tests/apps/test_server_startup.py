@@ -48,8 +48,8 @@ def test_serve_says_what_it_runs_and_where_its_data_is_at_start_up(tmp_path, mon
     assert started.exit_code == 0, started.output
     lines = started.output.splitlines()
     assert lines[1] == ("analysis: model ferplus_vgg (int8), detector centerface; videos: mean, window 2 s, detection "
-                        "every 0.3 s, at most 10 frames/s, no annotated MP4 (--no-annotate), at most 0 key frames "
-                        "per track")
+                        "every 0.3 s, at most 10 frames/s, no annotated MP4 (--no-annotate), no key frames "
+                        "(--key-frames 0)")  # (it said "at most 0 key frames per track")
     assert lines[2] == f"data: {tmp_path / 'd'} (finished jobs, sessions saved from /live among them, deleted 2 h after they end)"
     assert lines[3] == ("limits: uploads up to 50 MB, 32 images per request, 50 megapixels per image, 40 per video "
                         "frame, 2 images analysed at once; 8 video jobs waiting, 2 analysed at once")

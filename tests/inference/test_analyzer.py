@@ -250,6 +250,17 @@ def test_an_analyzers_numpy_settings_are_taken_as_the_numbers_they_hold():
     assert analyzer.keep_features is False and analyzer.analyze_image(ASTRONAUT_FILE)[0].feature is None
 
 
+def test_an_analyzers_temporal_lstm_must_read_its_cnns_features():
+    """Analyzer.temporal_lstm('temporal_lstm_fer2013_vgg') on a ferplus_vgg analyzer gave that LSTM without a word,
+    whose predictions on ferplus_vgg's features mean nothing: VideoAnalyzer and the CLI refuse it, and so does it."""
+    from fervid.inference.models import ModelError
+
+    analyzer = Analyzer(threads=1)
+    with pytest.raises(ModelError, match="trained on the features of CNN 'fer2013_vgg', not 'ferplus_vgg'"):
+        analyzer.temporal_lstm("temporal_lstm_fer2013_vgg")
+    assert analyzer.temporal_lstm("temporal_lstm_ferplus_vgg") is analyzer.temporal_lstm()
+
+
 def test_an_analyzer_prints_what_it_runs():
     """A notebook cell ending in `analyzer` printed <fervid.inference.analyzer.Analyzer object at 0x7f...>."""
     assert repr(Analyzer(precision="fp32", threads=1)) == ("Analyzer(model='ferplus_vgg', detector='centerface', "
@@ -257,6 +268,10 @@ def test_an_analyzer_prints_what_it_runs():
     assert repr(Analyzer(detector="centerface_fp32")).startswith("Analyzer(model='ferplus_vgg', "
                                                                  "detector='centerface_fp32', precision='int8', "
                                                                  "threads=")
+    # what changes an image's analysis besides, where not the default (face_crops was not shown)
+    assert repr(Analyzer(precision="fp32", threads=1, face_crops=True, max_faces=2)) == (
+        "Analyzer(model='ferplus_vgg', detector='centerface', precision='fp32', threads=1, face_crops=True, "
+        "max_faces=2)")
 
 
 def test_threads_bound_both_networks():

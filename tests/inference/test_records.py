@@ -226,6 +226,14 @@ def test_parquet_columns_carry_their_descriptions_and_a_table_of_tracks_none_of_
         assert written.field(column).metadata[b"description"].decode() == FIELD_DESCRIPTIONS[column]
     assert "probability of happy" in FIELD_DESCRIPTIONS["happy"]
     assert all(field.metadata is None for field in table_schema(TRACK_COLUMNS))  # types only: no probability
+    # a video's frames table: the temporal method's probability over its window, which the annotated video shows
+    from fervid.inference.video import TABLE_COLUMNS
+
+    video_schema = table_schema(TABLE_COLUMNS)
+    for column in [*EMOTIONS, "confidence"]:
+        assert "temporal method" in video_schema.field(column).metadata[b"description"].decode()
+        assert "temporal method" not in FIELD_DESCRIPTIONS[column]
+    assert video_schema.field("x").metadata[b"description"].decode() == FIELD_DESCRIPTIONS["x"]
     for emotion in EMOTIONS:
         shares = EmotionShares.model_json_schema()["properties"][emotion]["description"]
         assert shares == TIME_SHARE_DESCRIPTIONS[emotion] and "share of the time" in shares

@@ -23,6 +23,11 @@ def test_a_window_too_short_for_its_method_is_said_and_one_that_suits_it_is_not(
     lone = window_notice("lstm", 1.0, 1.0, centred=True, most_rate=29.97)
     assert "the LSTM learnt from frames at most 0.3 s apart and from windows of 3 frames or more" in lone
     assert lone.endswith("use --method frame or --sample-fps 4 or more")
+    # a rate the memory for the windows capped (--frames-memory-mb): more memory, not a faster --sample-fps, helps
+    capped = window_notice("lstm", 1.0, 1.0, centred=True, most_rate=29.97, memory_capped=True)
+    assert capped.endswith("use --method frame or a higher --frames-memory-mb (for 4 frames a second or more)")
+    assert window_notice("mean", 1.0, 1.0, centred=True, most_rate=29.97, memory_capped=True).endswith(
+        "a longer --window or a higher --frames-memory-mb lets it smooth")
     # 3 frames, but 0.5 s apart: farther than the LSTM's training windows' frames ever were
     apart = window_notice("lstm", 1.0, 2.0, centred=True, most_rate=29.97)
     assert "(0.5 s apart), a 1 s centred window holds 3 analysed frames: the LSTM learnt from frames at most 0.3 s " \

@@ -135,6 +135,13 @@ def carphone_result(analyzer):
     return analyzer.analyze_video(carphone(), method="mean", annotate=False)
 
 
+def test_a_timeline_of_a_track_not_there_names_the_tracks_there_are(carphone_result):
+    """VideoResult.timeline(2) of a video with one track raised a bare KeyError: 2."""
+    assert carphone_result.track_ids == [1]
+    with pytest.raises(KeyError, match=r"has no track 2: its tracks are 1"):
+        carphone_result.timeline(2)
+
+
 def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_result, tmp_path):
     """repr of 4 s of one face was 66,479 characters (every FrameFace's 14 probabilities to 16 digits, its tracks
     as <TrackLog object at 0x...>): a minute of a 16-person call would print ~15 MB into a notebook."""
@@ -1199,6 +1206,41 @@ def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_trac
         colour = EMOTION_COLORS_BGR[ep["emotion"]]
         assert (caption == colour).all(2).mean() > 0.5 > 0.05 > (raw == colour).all(2).mean(), ep
         assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
+
+
+def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(analyzer, tmp_path, monkeypatch):
+    """A key frame's caption gave the frame's own probability (peak_confidence: "fear 20%") where the frames table
+    and the annotated video gave the temporal method's at that frame (fear 0.565): it gives the row's now."""
+    import fervid.inference.video as video
+
+    captions = {}
+
+    def recording(image, lines, emotion):
+        captions[emotion, lines[1]] = lines[0]
+        return video.with_caption.__wrapped__(image, lines, emotion)
+
+    recording.__wrapped__ = video.with_caption
+    monkeypatch.setattr(video, "with_caption", recording)
+    result = analyzer.analyze_video(carphone(), tmp_path / "out", method="mean", window=1.0, annotate=False,
+                                    end=3.2)
+    rows = result.frame_table()
+    compared = 0
+    (tracks,) = (tmp_path / "out").glob("*_tracks.json")
+    for track in json.loads(tracks.read_text(encoding="utf-8"))["tracks"]:
+        for ep in track["episodes"]:
+            if not ep["key_frame"]:
+                continue
+            (row,) = rows.loc[(rows["track"] == track["track"]) & (rows["time"] == ep["key_frame_time"]),
+                              ep["emotion"]]
+            said = captions[ep["emotion"], f"track {track['track']} {video.clock_text(ep['key_frame_time'])}"]
+            assert said == f"{ep['emotion']} {row:.0%}", (ep, row)
+            compared += f"{ep['peak_confidence']:.0%}" != f"{row:.0%}"
+    assert compared  # (a frame whose own probability is not its row's)
+    # an episode whose row is not known says its emotion alone
+    episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
+                            best_image=np.full((200, 200, 3), 90, np.uint8))
+    video.save_key_frame(episode, tmp_path, "x")
+    assert captions["fear", "track 1 00:00:00.5"] == "fear"
 
 
 def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):

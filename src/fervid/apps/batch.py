@@ -295,6 +295,8 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     weights_file, settings["precision"] = graph_for(folder, config, pipeline.precision)
     settings["score_threshold"] = resolved_score_threshold(pipeline.detector, pipeline.score_threshold)
     settings["method"] = method_for(config, pipeline.method, pipeline.temporal_model)[0]
+    if settings["method"] == "frame":  # no window runs: recorded as each video's tracks JSON records it, null
+        settings["window"] = None
     # the LSTM that runs, by its weights (None: no LSTM runs): the one shipped for the CNN has one digest however it
     # is named (left out, or as its folder), and a later fervid's retrained one another
     settings["temporal_model_sha256"] = None
@@ -412,6 +414,12 @@ class StateStore:
         if recorded and "weights_sha256" not in recorded:
             earlier = {k: v for k, v in (before or {}).items() if k in recorded}
         compared = {**settings, **earlier}
+        if "frame" in (recorded.get("method"), settings.get("method")):
+            # method frame uses no window: a folder that recorded one for it (an earlier fervid took --window with
+            # --method frame, and recorded 1.0 without it) goes on, and records null from now on as its videos do
+            compared.pop("window", None)
+            if recorded.get("method") == settings.get("method") and recorded.get("window") is not None:
+                self.db.execute("DELETE FROM settings WHERE name = 'window'")
         changed = {k: (recorded[k], v) for k, v in compared.items() if k in recorded and recorded[k] != v}
         if changed:
             raise BatchSettingsChanged(
@@ -655,13 +663,14 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         stop()  # a task handed over as the run was interrupted
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        note, window_notice = None, None
+        note, window_notice, memory_notice = None, None, None
         if kind == "image":
             parts, partial = _analyse_image(analyzer, path, tmp, options)
             # an animated GIF's or a multi-page TIFF's first frame alone, as `fervid image` says
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
-            parts, partial, window_notice = _analyse_video(analyzer, path, tmp, options, progress, stop)
+            parts, partial, window_notice, memory_notice = _analyse_video(analyzer, path, tmp, options, progress,
+                                                                          stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         if final.exists():
@@ -672,7 +681,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
         # keeps and reports it
         return {"path": path, "status": "done", "error": partial, "faces": faces, "rows": rows,
                 "seconds": time.perf_counter() - t0, "made_with": runtime_versions(), "note": note,
-                "window_notice": window_notice}
+                "window_notice": window_notice, "memory_notice": memory_notice}
     except _Stopped:
         shutil.rmtree(tmp, ignore_errors=True)
         return {"path": path, "status": "interrupted", "error": f"{path}: interrupted", "faces": 0, "rows": 0,
@@ -726,8 +735,10 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
 def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None):
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
     ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
-    stop short where it broke mid-way (None: it did not), and what its window leaves the temporal method at the rate
-    analysed, where that is not what the method is for (``VideoResult.window_notice``; None otherwise)."""
+    stop short where it broke mid-way (None: it did not), what its window leaves the temporal method at the rate
+    analysed, where that is not what the method is for (``VideoResult.window_notice``; None otherwise), and that its
+    frames were analysed at fewer a second than asked, as the memory for their windows allows (--frames-memory-mb:
+    ``VideoResult.analysed_fps_cap``; None where they were not)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -758,7 +769,14 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
                 columns = [leading[name] if name in leading else batch.column(name) for name in DATASET_COLUMNS]
                 yield pa.Table.from_arrays(columns, names=DATASET_COLUMNS).cast(schema)
 
-    return parts(), result.error, result.window_notice
+    memory_notice = None
+    if result.analysed_fps_cap:  # as `fervid video` says it, with where batch notes every other video so capped
+        memory_notice = (f"{path}'s {result.width}x{result.height} frames come faster than the frames its analysis "
+                         "may hold for their temporal windows allow (--frames-memory-mb "
+                         f"{options.frames_memory_mb:g}): at most {result.analysed_fps_cap:g} frames a second were "
+                         "analysed, the others left out (analysed_fps_cap in its tracks JSON; files.csv's note says "
+                         "so of each video so analysed); a higher --frames-memory-mb analyses more")
+    return parts(), result.error, result.window_notice, memory_notice
 
 
 def _ray_analyse(task: tuple[str, str, str], options: BatchOptions, threads: int) -> dict:
@@ -1085,9 +1103,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         bar.update(0)  # redrawn if its interval has passed: twice a second, it wrote a line a redraw into a log
 
     cannot_write: CannotWriteOutputs | None = None  # the first worker's that could not write: it ended the run
+    memory_said = False  # a video's frames analysed at fewer a second for the memory, said once a run
 
     def record(res: dict) -> None:
-        nonlocal faces, finished, work_done, cannot_write
+        nonlocal faces, finished, work_done, cannot_write, memory_said
         if res["status"] == "cannot write":  # the output folder's fault, not the file's: it stays pending
             if cannot_write is None:  # (those that fail alike as the workers stop are not said again)
                 cannot_write = CannotWriteOutputs(res["errno"], res["error"], res["where"], res["path"])
@@ -1099,6 +1118,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
             store.finish(path, res["status"], error, res["faces"], res["rows"], res["seconds"], res.get("made_with"),
                          res.get("note"))
             faces += res["faces"]
+        # frames analysed at fewer a second than asked, for the memory: once a run (files.csv notes each video)
+        if res.get("memory_notice") and not memory_said:
+            notices.append(res["memory_notice"])
+            memory_said = True
         # a window too short for the method at a video's rate, as `fervid video` says it: once a run, not per file
         if res.get("window_notice") and res["window_notice"] not in notices:
             notices.append(res["window_notice"])

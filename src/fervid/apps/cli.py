@@ -564,13 +564,20 @@ def _is_or_overlaps(data: str, recorded: str) -> bool:
     return here == there or here.is_dir() and there.is_dir() and (there in here.parents or here in there.parents)
 
 
+# the label sets FER2013's faces are scored by, as a notice names them
+_FER2013_LABEL_NAMES = {"fer2013": "FER2013's labels", "ferplus": "FER+'s labels"}
+
+
 def _not_held_out(trained: dict, summary: dict, calibration: dict, dataset: str, data: str, usage: str) -> list[str]:
     """What the faces of ``data`` did in the making of a model that was not trained on them, as its records say
     (its training_config.json, training_summary.json and calibration.json; [] where they say nothing of these
     faces): chose its best epoch (val_data, or the FER2013 Usage val_usage, where the export took the best epoch's
-    checkpoint) or had its temperature fitted on them (a calibration whose temperature was applied). Its accuracy
-    and calibration on them read better than on faces never used."""
+    checkpoint) or had its temperature fitted on them (a calibration whose temperature was applied), with the
+    labels they are scored by here: FER2013's faces by FER2013's labels (``dataset`` fer2013) or by FER+'s
+    (ferplus). Its accuracy and calibration on them read better than on faces never used; by the other label set
+    they need not (ferplus_vgg's temperature, fitted with FER+'s labels, reads worse by FER2013's)."""
     fer2013 = dataset in FER2013_KINDS
+    labels = _FER2013_LABEL_NAMES.get(dataset, "")
     # the validation faces only pick the epoch exported (training reads them for nothing else): a model exported
     # from its last epoch (ferplus_vgg) was not chosen on them. A folder without the record took best.pt (export's
     # default)
@@ -578,10 +585,15 @@ def _not_held_out(trained: dict, summary: dict, calibration: dict, dataset: str,
     said = []
     if not chosen_on_validation:
         trained = {}
+    # the labels the epoch was chosen by (train's val_labels; "auto", or a record without it: the training labels')
+    val_labels = trained.get("val_labels", "auto")
+    if val_labels == "auto":
+        val_labels = "fer2013" if trained.get("labels", "fer2013") == "fer2013" or trained.get("val_data") else \
+            "ferplus"
     if fer2013 and trained.get("data_kind", "fer2013") != "folder" and not trained.get("val_data") \
-            and trained.get("val_usage") == usage:
-        said.append(f"the model's best epoch was chosen on FER2013's {usage} faces (val_usage in its "
-                    "training_config.json)")
+            and trained.get("val_usage") == usage and val_labels == dataset:
+        said.append(f"the model's best epoch was chosen on FER2013's {usage} faces with {labels} (val_usage and "
+                    "val_labels in its training_config.json)")
     elif not fer2013 and trained.get("val_data") and _is_or_overlaps(data, trained["val_data"]):
         said.append(f"the model's best epoch was chosen on {trained['val_data']} (val_data in its "
                     "training_config.json)")
@@ -590,8 +602,8 @@ def _not_held_out(trained: dict, summary: dict, calibration: dict, dataset: str,
         # `fervid calibrate` records its data and a CSV's Usage; the shipped models' records name the dataset only
         kind, _, recorded_usage = str(calibration.get("dataset", "")).partition(":")
         fitted_usage = settings.get("usage") or (recorded_usage if not settings and kind in FER2013_KINDS else "")
-        if fer2013 and fitted_usage == usage:
-            said.append(f"its temperature was fitted on FER2013's {usage} faces (calibration.json)")
+        if fer2013 and fitted_usage == usage and kind == dataset:  # (its dataset: "fer2013:..." or "ferplus:...")
+            said.append(f"its temperature was fitted on FER2013's {usage} faces with {labels} (calibration.json)")
         elif not fer2013 and not fitted_usage and settings.get("data") and _is_or_overlaps(data, settings["data"]):
             said.append(f"its temperature was fitted on {settings['data']} (calibration.json)")
     return said
@@ -1437,7 +1449,7 @@ def demo(
     detector: str = DETECTOR_OPTION,
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
-    the carphone clip (annotated MP4, per-frame table, track JSON, timeline, key frames)."""
+    the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames)."""
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.records import images_document
     from fervid.samples import astronaut
@@ -1472,6 +1484,7 @@ def demo(
     folder, names = out / "carphone", OutputNames(clip.stem)
     typer.echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
                f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
+               f"  episodes: {folder / names.episodes_csv}\n"
                f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
 
 
@@ -2218,8 +2231,8 @@ def calibrate(
                                         "ECE: judge it on other faces."),
     model: Path = typer.Option(..., help="Model folder to calibrate (its config.json is updated)."),
     usage: Optional[str] = typer.Option(None, help="FER2013 Usage to fit the temperature on (a CSV only). The "
-                                                   f"default, {DEFAULT_USAGE}, is FER2013's public test set (the "
-                                                   "shipped models chose their epoch on it too): an ECE reported on "
+                                                   f"default, {DEFAULT_USAGE}, is FER2013's public test set (fer2013_vgg "
+                                                   "chose its epoch on it too): an ECE reported on "
                                                    f"{DEFAULT_USAGE} afterwards is flattered, measured on the faces "
                                                    "the temperature was fitted on."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "

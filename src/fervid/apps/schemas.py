@@ -178,6 +178,10 @@ class ResultLinks(_Strict):
     frames_parquet: str = Field(description="The same table as Parquet.")
     tracks_json: str = Field(description="The tracks JSON, this result without the job's fields and links.")
     frames_json: str = Field(description="Each track's series (FramesOut).")
+    episodes_csv: str | None = Field(None, description="Each track's emotion episodes, a row each (as the tracks "
+                                                       "JSON lists them); absent for a job an earlier fervid ran.")
+    segments_csv: str | None = Field(None, description="Each segment's part of each track; absent where the job "
+                                                       "had no segments.")
     annotated_video: str | None = Field(None, description="The annotated MP4; absent where the job wrote none "
                                                           "(?annotate=false, a live session).")
 

@@ -1134,8 +1134,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         summary["error"] = job.get("error")
         summary["links"] = {"frames_csv": file_url(names.frames_csv), "frames_parquet": file_url(names.frames_parquet),
                             "tracks_json": file_url(names.tracks_json), "frames_json": f"{jobs}/frames"}
-        if (out / names.annotated).is_file():  # a live session's recording has none
-            summary["links"]["annotated_video"] = file_url(names.annotated)
+        # (episodes: a job an earlier fervid ran has none; segments: a job with segments only)
+        for link, name in (("episodes_csv", names.episodes_csv), ("segments_csv", names.segments_csv),
+                           ("annotated_video", names.annotated)):  # (a live session's recording has no video)
+            if (out / name).is_file():
+                summary["links"][link] = file_url(name)
         return summary
 
     @app.get("/v1/jobs/{job_id}/frames", response_model=FramesOut, responses=NOT_DONE)

@@ -161,7 +161,9 @@ def startup_lines(settings: ServerSettings, ran: dict) -> list[str]:
     # per-frame labels read no window (None): --method frame crashed the start-up here
     window = "no window" if ran["window"] is None else f"window {ran['window']:g} s"
     pictures = [] if pipeline.annotate else ["no annotated MP4 (--no-annotate)"]
-    if ran.get("key_frames") is not None:
+    if ran.get("key_frames") == 0:  # ("at most 0 key frames per track")
+        pictures.append("no key frames (--key-frames 0)")
+    elif ran.get("key_frames") is not None:
         pictures.append(f"at most {ran['key_frames']} key frames per track")
     return [
         f"analysis: model {ran['model']} ({ran['precision']}), detector {ran['detector']}; videos: {method}, {window}, "

@@ -110,8 +110,12 @@ class Analyzer:
     def __repr__(self) -> str:
         # what it runs, in the constructor's own words (the default repr, <... object at 0x7f...>, said nothing)
         settings, threads = self.settings, self.cnn.session.get_session_options().intra_op_num_threads
+        # face_crops and max_faces where not the defaults: each changes what an image's analysis gives
+        shown = "".join(f", {name}={getattr(self, name)!r}" for name, default in (("face_crops", False),
+                                                                                  ("max_faces", None))
+                        if getattr(self, name) != default)
         return (f"Analyzer(model={settings['model']!r}, detector={settings['detector']!r}, "
-                f"precision={settings['precision']!r}, threads={threads})")
+                f"precision={settings['precision']!r}, threads={threads}{shown})")
 
     def __reduce__(self):
         # pool.map(analyzer.analyze_image, images) pickles the analyzer with every task: ONNX Runtime's sessions
@@ -292,15 +296,22 @@ class Analyzer:
     def temporal_lstm(self, model: str | Path | None = None) -> LSTMTemporal:
         """The temporal LSTM ``model`` (a folder or a shipped LSTM's name; None: the one shipped for this analyzer's
         CNN) at this analyzer's ``threads``, loaded on first use and then shared by its videos and streams: it
-        keeps nothing between calls, and its ONNX Runtime session may run from several threads at once. Whether it
-        reads this CNN's features is checked by its user (:class:`fervid.inference.video.VideoAnalyzer`)."""
+        keeps nothing between calls, and its ONNX Runtime session may run from several threads at once. Raises
+        ModelError where it does not read this CNN's features (as :class:`fervid.inference.video.VideoAnalyzer`
+        checks: ``temporal_lstm('temporal_lstm_fer2013_vgg')`` on a ferplus_vgg analyzer gave an LSTM whose
+        predictions on its features mean nothing)."""
         from fervid.inference.temporal import LSTMTemporal, temporal_folder
 
-        folder = temporal_folder(model, self.cnn.config.features_of)
+        cnn = self.cnn.config
+        folder = temporal_folder(model, cnn.features_of)
         key = (folder, folder.resolve())  # as named, as results record it; resolved, should the working folder move
         with self._temporal_lstms_lock:
             if key not in self._temporal_lstms:
-                self._temporal_lstms[key] = LSTMTemporal(folder, threads=self.threads)
+                lstm = LSTMTemporal(folder, threads=self.threads)
+                # an ensemble's features are its first member's, whose weights are not the ensemble's file
+                lstm.check_cnn(cnn.features_of, cnn.feature_dim,
+                               self.cnn.weights_sha256 if cnn.features_of == cnn.name else None)
+                self._temporal_lstms[key] = lstm
             return self._temporal_lstms[key]
 
     def analyze_video(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,

@@ -67,6 +67,15 @@ FIELD_DESCRIPTIONS = {
     "dominant_emotion": "The emotion shown for the largest share of the time seen.",
 }
 
+# What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the
+# temporal method's probability over its window, which the annotated video labels faces with, not the frame's own
+VIDEO_ROW_DESCRIPTIONS = {
+    **{emotion: f"The probability of {emotion}, 0 to 1, to 4 decimals, by the temporal method over its window (the "
+                "tracks JSON's method and window; the frame's alone for method frame); the 7 sum to 1 within 0.00035."
+       for emotion in EMOTIONS},
+    "confidence": "The probability of `emotion`, 0 to 1, by the temporal method over its window.",
+}
+
 # What the 7 emotion columns hold in a table of tracks (TRACK_COLUMNS: batch's tracks.csv, a video's
 # <name>_segments.csv, VideoResult.track_table(); the tracks JSON's emotion_share): each emotion's share of the time
 # the face was seen, not a probability (batch's files.csv has shares of each file's rows: README, "Corpora")
@@ -133,6 +142,8 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None, 
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 
     described = FIELD_DESCRIPTIONS if set(ROW_COLUMNS) <= set(columns) else {}  # a table of face rows
+    if described and "detected" in columns:  # a video's frames table
+        described = {**described, **VIDEO_ROW_DESCRIPTIONS}
     schema = pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
                         for c in columns])
     return schema if settings is None else schema.with_metadata({SETTINGS_METADATA_KEY: json.dumps(settings)})

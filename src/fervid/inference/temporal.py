@@ -147,14 +147,17 @@ def frames_per_window(window: float, rate: float, centred: bool) -> int:
     return (2 * others if centred else others) + 1
 
 
-def window_notice(method: str, window: float, rate: float, centred: bool, most_rate: float | None = None) -> str | None:
+def window_notice(method: str, window: float, rate: float, centred: bool, most_rate: float | None = None,
+                  memory_capped: bool = False) -> str | None:
     """What a window of ``window`` seconds at ``rate`` analysed frames a second leaves a temporal method, where
     that is not what it is for: the moving average and the HMM need other frames in the window to smooth over (with
     none they give each frame's own labels, as ``frame`` does), and the LSTM learnt from windows of frames at most
     :data:`LSTM_TRAINED_SPACING` apart with at least :data:`MIN_HALF_WINDOW` other frame before (and, centred,
     after) the labelled one (with fewer it reads copies of one frame, and can name an emotion the CNN gave none of
     the frames). None where the window suits the method. ``most_rate``: the most frames a second the video
-    has (a rate the advice to sample faster must not pass)."""
+    has (a rate the advice to sample faster must not pass). ``memory_capped``: the rate is what the memory for the
+    windows allows (--frames-memory-mb), not what --sample-fps asked for: a faster --sample-fps cannot help, more
+    memory can."""
     if method == "frame":
         return None
     frames = frames_per_window(window, rate, centred)
@@ -166,8 +169,9 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
     if method != "lstm":
         if frames > 1:
             return None
+        faster_by = " or a higher --frames-memory-mb" if memory_capped else " or a higher --sample-fps"
         return (f"{holds}: --method {method} has nothing to smooth and gives each frame's own labels, as --method "
-                f"frame does; a longer --window{' or a higher --sample-fps' if faster else ''} lets it smooth")
+                f"frame does; a longer --window{faster_by if faster else ''} lets it smooth")
     learnt = []
     if 1 / rate > LSTM_TRAINED_SPACING + 1e-6:
         learnt.append(f"frames at most {LSTM_TRAINED_SPACING:g} s apart")
@@ -179,7 +183,8 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
     ways = ["--method frame"]
     needed = math.ceil(1 / min(LSTM_TRAINED_SPACING, (window / 2 if centred else window) / MIN_HALF_WINDOW) - 1e-6)
     if most_rate is None or needed <= most_rate + 1e-6:
-        ways.append(f"--sample-fps {needed} or more")
+        ways.append(f"a higher --frames-memory-mb (for {needed} frames a second or more)" if memory_capped else
+                    f"--sample-fps {needed} or more")
     if 1 / rate <= LSTM_TRAINED_SPACING + 1e-6:  # only too few frames: a longer window holds more
         ways.append("a longer --window")
     return (f"{holds}: the LSTM learnt from {' and from '.join(learnt)}, so its labels here are outside what it "

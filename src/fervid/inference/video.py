@@ -430,6 +430,9 @@ class Episode:
     end: float
     best_time: float = 0.0
     best_probability: float = -1.0
+    # the temporal method's probability of the emotion at that frame, as its row in the frames table and the annotated
+    # video have it (best_probability is the frame's own): what its key frame's caption says (None: not known)
+    best_row_probability: float | None = None
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
 
@@ -600,6 +603,7 @@ class TrackLog:
             y0, y1 = max(0, int(y - m)), min(image.shape[0], int(y + h + m))
             x0, x1 = max(0, int(x - m)), min(image.shape[1], int(x + w + m))
             ep.best_probability, ep.best_time = p, face.time
+            ep.best_row_probability = face.probabilities[EMOTIONS.index(emotion)]
             ep.best_image = image[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
         return closed
 
@@ -1027,7 +1031,7 @@ class VideoResult:
         if window is None or not self.fps:
             return None
         return window_notice(self.method, window, self.analysed_rate, self.settings.get("centred_window", True),
-                             most_rate=self.fps)
+                             most_rate=self.fps, memory_capped=bool(self.analysed_fps_cap))
 
     @property
     def analysis_text(self) -> str:
@@ -1073,7 +1077,10 @@ class VideoResult:
     def timeline(self, track_id: int):
         """Track ``track_id``'s timeline as :meth:`save` writes it (``<name>_track<N>_timeline.png``), a matplotlib
         Figure: on the stretch analysed (from ``start`` to :attr:`duration`), in the video's times as the tables
-        give them."""
+        give them. A track not in the result raises KeyError naming those that are."""
+        if track_id not in self.tracks:  # (a bare KeyError: 2 said nothing of the tracks there are)
+            there = ", ".join(map(str, self.track_ids)) or "none"
+            raise KeyError(f"{self.source} has no track {track_id!r}: its tracks are {there}")
         return timeline_figure(self.tracks[track_id], self.source, self.duration, self.analysis_text,
                                self.settings.get("start") or 0.0)
 
@@ -1222,7 +1229,8 @@ class KeyFrameWriter:
 
 def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = True, partial: bool = False) -> None:
     """Write a lasting episode's most expressive frame (its face's crop), captioned below with its emotion, the
-    frame's probability of it, its track and its time (:func:`fervid.inference.annotate.with_caption`);
+    probability of it that frame's row in the table has (the temporal method's, as the annotated video labels it;
+    left out where not known), its track and its time (:func:`fervid.inference.annotate.with_caption`);
     ``release``: let go of the image (streaming); ``partial``: under its :meth:`OutputNames.partial` name
     (``key_frame`` is the whole one)."""
     image = episode.best_image
@@ -1236,9 +1244,12 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
-    # the frame's own probability of it (peak_confidence), its track and its time in the video
-    image = with_caption(image, [f"{episode.emotion} {episode.best_probability:.0%}",
-                                 f"track {episode.track_id} {clock_text(episode.best_time)}"], episode.emotion)
+    # the probability the table and the annotated video give it at that frame (not peak_confidence, the frame's own:
+    # "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
+    said = episode.emotion if episode.best_row_probability is None else \
+        f"{episode.emotion} {episode.best_row_probability:.0%}"
+    image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
+                         episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
     episode.key_frame = name
 
@@ -1460,6 +1471,13 @@ def check_encoder(source: str | Path) -> None:
                      "annotate=False (fervid video --no-annotate), which writes every other output without it")
 
 
+def ffmpeg_path(path: str | Path) -> str:
+    """A file's path as the ffmpeg binary's command line takes it: one starting with "-" (``--out -res``) is read as
+    an option where an output goes, and "-" as standard input, so it gets "./" before it."""
+    text = str(path)
+    return f"./{text}" if text.startswith("-") else text
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -1473,7 +1491,7 @@ class H264Writer:
         self.frames = 0
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
-            str(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
+            ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
             quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
             output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
         self._gen.send(None)
@@ -1509,10 +1527,10 @@ class H264Writer:
             return
         silent = self.path.with_name(f".{self.path.name}.silent.mp4")
         self.path.replace(silent)
-        command = [ffmpeg, "-v", "error", "-y", "-i", str(silent),
-                   "-t", f"{self.frames / self.fps:.3f}", "-i", str(self.audio_from),
+        command = [ffmpeg, "-v", "error", "-y", "-i", ffmpeg_path(silent),
+                   "-t", f"{self.frames / self.fps:.3f}", "-i", ffmpeg_path(self.audio_from),
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
-                   "-movflags", "+faststart", str(self.path)]
+                   "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
             done = subprocess.run(command, capture_output=True, timeout=600).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
@@ -1861,8 +1879,8 @@ def _one_frame_command(path: Path, seconds: float | None = None) -> list[str]:
 
     side = FIRST_FRAME_THUMBNAIL
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-threads", "1",
-            *(["-ss", f"{seconds:.4f}"] if seconds is not None else []), "-i", str(path), "-map", "0:V:0",
-            "-frames:v", "1", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+            *(["-ss", f"{seconds:.4f}"] if seconds is not None else []), "-i", ffmpeg_path(path),
+            "-map", "0:V:0", "-frames:v", "1", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
             "-vf", f"showinfo,scale={side}:{side}:flags=area,format=gray", "-f", "rawvideo", "-"]
 
 
@@ -2021,7 +2039,7 @@ class _FFmpegCapture:
         self._frames: queue.Queue = queue.Queue()
         self.log: deque[str] = deque(maxlen=8)  # ffmpeg's last lines other than frame descriptions
         self._proc = subprocess.Popen(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", ffmpeg_path(path),
              "-map", "0:V:0", "-an", "-sn", "-dn",
              "-vf", ",".join(filter(None, ["bwdif=mode=send_frame:deint=interlaced" if deinterlace else "",
                                            tone_map, _showinfo_filter()])),
@@ -2209,7 +2227,7 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
 
     try:
         scan = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
-                               "-skip_frame", "nokey", "-i", str(path), "-map", "0:V:0", "-an", "-sn", "-dn",
+                               "-skip_frame", "nokey", "-i", ffmpeg_path(path), "-map", "0:V:0", "-an", "-sn", "-dn",
                                "-vf", _showinfo_filter(), "-f", "null", "-"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
@@ -2264,7 +2282,7 @@ def _ffmpeg_header(path: Path) -> str:
     import imageio_ffmpeg
 
     try:
-        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(path)],
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30)
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
@@ -2343,8 +2361,9 @@ def _still_image_format(path: Path) -> str | None:
 
         import imageio_ffmpeg
 
-        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                              "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path.with_suffix(".mp4"))])
+        convert = shlex.join([imageio_ffmpeg.get_ffmpeg_exe(), "-i", ffmpeg_path(path), "-vf",
+                              "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                              ffmpeg_path(path.with_suffix(".mp4"))])
         raise VideoError(f"{path}: an animated WebP, whose frames OpenCV cannot decode: convert it to MP4 with the "
                          f"ffmpeg binary fervid runs ({convert}) to analyse every frame, or run `fervid image` on it "
                          "for its first frame")
