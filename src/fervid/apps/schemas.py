@@ -232,6 +232,8 @@ class ResultOut(BaseModel):
     key_frames: int | None = _recorded("The cap on a track's key frames; null: no cap.")
     region: list[float] | None = _recorded("The region analysed (x, y, width, height in the frame's pixels); null: "
                                            "the whole frame.")
+    started_at: str | None = _recorded("A camera's or stream's session: its time 0 by the wall clock (ISO 8601 with "
+                                       "the UTC offset), to align its rows with an event log; null for a file.")
     start: float | None = _recorded("Seconds (on the file's timeline) where the analysis started.")
     end: float | None = _recorded("Seconds where the analysis was asked to stop; null: the video's end.")
     temporal_temperature: float | None = _recorded("The temporal method's softmax temperature.")
