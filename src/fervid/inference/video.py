@@ -1525,10 +1525,12 @@ class H264Writer:
             ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
         except RuntimeError:  # no ffmpeg binary (imageio-ffmpeg ships none for this platform)
             return
+        audio_from = self.audio_from
+        assert audio_from is not None  # (close() adds sound only where there is some to take)
         silent = self.path.with_name(f".{self.path.name}.silent.mp4")
         self.path.replace(silent)
         command = [ffmpeg, "-v", "error", "-y", "-i", ffmpeg_path(silent),
-                   "-t", f"{self.frames / self.fps:.3f}", "-i", ffmpeg_path(self.audio_from),
+                   "-t", f"{self.frames / self.fps:.3f}", "-i", ffmpeg_path(audio_from),
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
