@@ -1283,6 +1283,8 @@ def live(
                                        "page, fervid says only where it serves and what it runs, as `fervid serve`")
         _refuse_typed(ctx, ("out",), "is for a headless session (--source FILE, CAMERA or URL): a session the /live "
                                      "page saves is a video job, kept in the server's data folder")
+        _refuse_typed(ctx, ("region",), "is for a headless session (--source FILE, CAMERA or URL); the browser's /live "
+                                        "page looks for faces in the whole picture")
     else:
         _refuse_typed(ctx, ("port", "open_browser", "data_dir", "job_ttl_hours"),
                       "is for the browser's /live page (no --source): a headless session serves nothing and keeps no "
@@ -1294,10 +1296,6 @@ def live(
         _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
-
-        if region is not None:  # the /live page analyses the whole picture the browser sends
-            _fail("--region is for a headless session (--source FILE, CAMERA or URL); the browser's /live page "
-                  "looks for faces in the whole picture", 2)
 
         try:
             settings = ServerSettings(pipeline=options, data_dir=data_dir, job_ttl_hours=job_ttl_hours)
