@@ -37,6 +37,18 @@ def test_lower_bounds_exclude_the_versions_that_failed(name, works, fails, why):
     assert not specifier.contains(fails), f"{name} {fails} fails ({why}): the bound must exclude it"
 
 
+def test_the_fastapi_bound_gives_a_test_client_that_runs_on_the_test_extras_httpx():
+    # fastapi 0.110.0 holds starlette below 0.37, whose TestClient passes app= to httpx.Client: httpx 0.28 removed it,
+    # so every server test failed (TypeError) after `pip install "fervid[test]"` beside it. 0.110.1 requires starlette
+    # 0.37.2, the first that runs on httpx 0.28; the server tests pass on 0.110.1, starlette 0.37.2 and httpx 0.28.1
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    httpx = next(req for req in map(Requirement, extras["test"]) if req.name == "httpx").specifier
+    fastapi = required()["fastapi"].specifier
+    assert fastapi.contains("0.110.1"), "fastapi 0.110.1 ran the server tests: the bound should allow it"
+    if httpx.contains("0.28.1"):
+        assert not fastapi.contains("0.110.0"), "fastapi 0.110.0's starlette TestClient fails on httpx 0.28"
+
+
 def test_the_build_backend_reads_the_pep_639_licence_fields():
     build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
     setuptools = next(Requirement(r) for r in build["requires"] if Requirement(r).name == "setuptools")
