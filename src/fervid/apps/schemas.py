@@ -31,6 +31,18 @@ def _field(name: str, default=...):
     return described(name, None, default)[1]
 
 
+def _recorded(description: str):
+    """A field of the tracks JSON that one written by an earlier fervid may lack (then absent from the answer)."""
+    return Field(None, description=description)
+
+
+class _Recorded(BaseModel):
+    """A part of a tracks JSON, answered as the job's file holds it: one a later fervid wrote may hold keys this one
+    does not know, which are passed on (refused, they made the job's result a 500)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 Box = create_model("Box", __base__=_Strict,
                    __doc__="A face's box, in image pixels from the image's top-left corner (x right, y down).",
                    **{c: described(c, float) for c in ("x", "y", "width", "height")})
@@ -119,7 +131,7 @@ class JobOut(_Strict):
     partial: bool = Field(description="The video broke mid-way: the results cover what was read up to the break.")
 
 
-class Change(_Strict):
+class Change(_Recorded):
     """A change of a track's emotion."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -130,7 +142,7 @@ class Change(_Strict):
     unseen_before: float = Field(description="Seconds the face was unseen just before (0 for a change in view).")
 
 
-class Episode(_Strict):
+class Episode(_Recorded):
     """A stretch of one emotion in a track, with its most expressive frame."""
 
     emotion: Emotion = Field(description="The emotion shown throughout.")
@@ -155,8 +167,8 @@ EmotionShares = create_model(
     **{e: (float, Field(description=meaning)) for e, meaning in TIME_SHARE_DESCRIPTIONS.items()})
 
 
-class TrackOut(_Strict):
-    """One track of a video: a face followed without a break, summarised (the tracks JSON's entry)."""
+class _TrackSummary(_Recorded):
+    """A track's summary: its span, rows, seconds seen, emotions and box (a track's, and a segment's part of one)."""
 
     track: int = _field("track")
     start: float = _field("start")
@@ -167,9 +179,69 @@ class TrackOut(_Strict):
     emotion_share: EmotionShares
     mean_probabilities: Probabilities = Field(description="The mean of its rows' probabilities.")
     mean_box: Box = Field(description="The mean of its rows' boxes: where the face was.")
+
+
+class TrackOut(_TrackSummary):
+    """One track of a video: a face followed without a break, summarised (the tracks JSON's entry)."""
+
     changes: list[Change] = Field(description="Each change of its emotion, in time order.")
     episodes: list[Episode] = Field(description="Its emotions' stretches, in time order.")
     timeline_url: str = Field(description="Where to download its timeline (PNG).")
+
+
+class SceneCut(_Recorded):
+    """A scene cut, and the tracks it ended and those it kept (a cut ends a track whose face's surroundings
+    changed)."""
+
+    time: float = Field(description="Seconds (on the file's timeline) of the first frame after the cut.")
+    ended: list[int] = Field(description="The tracks it ended: their face's surroundings changed (another person or "
+                                         "room). A face after it is a new track (with max_faces 1: the same number, "
+                                         "one face being followed throughout).")
+    kept: list[int] = Field(description="The tracks that went on across it: their face's surroundings stayed (a "
+                                        "webcam shown picture-in-picture over a screen recording's page change).")
+
+
+class ReplacedFace(_Recorded):
+    """With max_faces: a face followed that gave way to a larger one found while it was new."""
+
+    time: float = Field(description="Seconds (on the file's timeline) of the detection round that found the larger "
+                                    "face.")
+    track: int = Field(description="The track that gave way: it ends there.")
+    new_track: int = Field(description="The larger face's track, new from there.")
+    area_ratio: float = Field(description="The larger face's box area over the one it replaced (1.5 or more).")
+    why: str = Field(description="Why, in words: how many detection rounds the face given up had been found in, "
+                                 "and max_faces.")
+
+
+class FrameSizeChange(_Recorded):
+    """Where recordings of another frame size joined in the file begin: the decoder handed their frames out scaled
+    to the first's size (width x height of the result), the size analysed and the boxes' pixels."""
+
+    time: float = Field(description="Seconds (on the file's timeline) from which the frames were recorded at this "
+                                    "size.")
+    width: int = Field(description="The frame's width in pixels from there, as players show it.")
+    height: int = Field(description="The frame's height in pixels from there.")
+
+
+class SegmentTrack(_TrackSummary):
+    """A track's summary over one segment alone: its rows in the segment (the row in effect at the segment's start
+    beginning it), as a track's summary is over the whole track."""
+
+    episodes: list[Episode] = Field(description="The whole track's episodes that overlap the segment, as the track "
+                                                "lists them (whole: they may start before it and end after it).")
+
+
+class Segment(_Recorded):
+    """A stretch of the video summarised on its own (--segments)."""
+
+    segment: str = Field(description="Its name, or its number from 1 where the segments table names none.")
+    start: float = Field(description="Seconds (on the file's timeline) where it starts, as the segments table "
+                                     "gave it.")
+    end: float = Field(description="Seconds where it ends, as the table gave it.")
+    analysed_seconds: float | None = _recorded("Seconds of it inside the stretch analysed (from start to "
+                                               "end_reached): less than its length where it lies (partly) outside "
+                                               "it, whose seconds seen count the part analysed only.")
+    tracks: list[SegmentTrack] = Field(description="Each track seen in it, in number order.")
 
 
 class ResultLinks(_Strict):
@@ -188,17 +260,10 @@ class ResultLinks(_Strict):
                                                           "(?annotate=false, a live session).")
 
 
-def _recorded(description: str):
-    """A field of the tracks JSON that one written by an earlier fervid may lack (then absent from the answer)."""
-    return Field(None, description=description)
-
-
-class ResultOut(BaseModel):
+class ResultOut(_Recorded):
     """``GET /v1/jobs/{id}/result``: the tracks JSON (``fervid video``'s ``<name>_tracks.json``) with links to every
     output: the video, what made the results (as the tracks JSON records it), the tracks and the segments. A field
     a tracks JSON written by an earlier fervid lacks is absent."""
-
-    model_config = ConfigDict(extra="allow")  # a tracks JSON of a later fervid's may hold more
 
     file: str | None = Field(description="The uploaded video's file name.")
     ok: bool = Field(description="False where the video broke mid-way (then partial is true).")
@@ -245,24 +310,23 @@ class ResultOut(BaseModel):
     onnxruntime: str | None = _recorded("The ONNX Runtime version that ran the models.")
     analysis_seconds: float | None = _recorded("Seconds the analysis took.")
     scene_cuts: list[float] | None = _recorded("Seconds (on the file's timeline) of each scene cut found.")
-    scene_cut_tracks: list[dict] | None = _recorded("At each cut, {time, ended, kept}: the tracks it ended and "
-                                                    "those that went on.")
-    replaced_faces: list[dict] | None = _recorded("With max_faces: each time a face followed gave way to a larger "
-                                                  "one, {time, track, new_track, area_ratio, why}.")
+    scene_cut_tracks: list[SceneCut] | None = _recorded("At each cut, the tracks it ended and those that went on.")
+    replaced_faces: list[ReplacedFace] | None = _recorded("With max_faces: each time a face followed gave way to a "
+                                                          "larger one.")
     frames_brightened: int | None = _recorded("Frames analysed with their levels stretched, being dark.")
     hdr: str | None = _recorded("PQ or HLG for an HDR video; null for SDR.")
     tone_mapped: bool | None = _recorded("Whether an HDR video's frames were tone-mapped to SDR.")
     clock_resets: list[float] | None = _recorded("Seconds where the file's own clock started again (recordings "
                                                  "joined end to end).")
-    frame_size_changes: list[dict] | None = _recorded("Where recordings joined in the file change frame size, each "
-                                                      "{time, width, height}.")
+    frame_size_changes: list[FrameSizeChange] | None = _recorded("Where recordings joined in the file change frame "
+                                                                 "size.")
     video_streams: int | None = _recorded("The video streams the file holds (cover art apart); the first is "
                                           "analysed.")
     analysed_fps_cap: float | None = _recorded("The most frames a second analysed where the memory for the "
                                                "temporal windows set a cap; null otherwise.")
     tracks: list[TrackOut] = Field(description="Each track, in number order.")
-    segments: list[dict] | None = _recorded("With --segments: per segment {segment, start, end, analysed_seconds, "
-                                            "tracks} (each track's summary within it); empty without.")
+    segments: list[Segment] | None = _recorded("With --segments: each segment, with each track's summary within it; "
+                                               "empty without.")
     links: ResultLinks
 
 

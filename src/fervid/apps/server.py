@@ -1125,8 +1125,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             # space in it is no URL (urllib raised InvalidURL); the route gets the name decoded
             return f"{jobs}/files/{quote(name, safe='')}"
 
+        # a segment's episodes are its track's, with the same links
+        segment_tracks = [track for segment in summary.get("segments") or [] for track in segment["tracks"]]
         for track in summary["tracks"]:
             track["timeline_url"] = file_url(names.timeline(track["track"]))
+        for track in (*summary["tracks"], *segment_tracks):
             for ep in track["episodes"]:
                 ep["key_frame_url"] = file_url(ep["key_frame"]) if ep.get("key_frame") else None
         summary["file"] = job.get("filename")
