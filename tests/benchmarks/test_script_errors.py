@@ -173,10 +173,11 @@ def test_rotated_faces_names_missing_data_in_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
 def test_rotated_faces_limit_scores_only_the_first_faces_of_each_set(tmp_path):
-    done = _run("bench_rotated_faces.py", "--limit", "2", "--training-faces", "2", "--json", "out.json",
+    done = _run("bench_rotated_faces.py", "--limit", "2", "--training-faces", "5", "--json", "out.json",
                 cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["limit"] == 2
+    assert report["fer2013_training_false_turns"]["faces"] == 2  # --limit caps the Training faces read too
     assert {row["faces"] for row in report["turned"].values()} == {2}
     assert report["ferplus_publictest_upscaled"]["faces"] == 2
