@@ -24,6 +24,7 @@ from fervid.evaluation.datasets import load_ferplus, load_jaffe
 from fervid.inference.align import DARK_TOP, stretch_dark_levels
 from fervid.inference.analyzer import Analyzer
 from fervid.machine import cpu_model
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 BRIGHTNESS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
@@ -45,14 +46,18 @@ def read_heads(analyzer: Analyzer, heads: list[np.ndarray], labels: np.ndarray, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    with data_or_exit():  # all read before the first measurement: a missing file stops it at once
+        jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase",
+                           crop_faces=lambda greys: (np.stack(greys), np.ones(len(greys), bool)))
+        fer2013_crops = {usage: load_ferplus(args.data / "fer2013" / "fer2013.csv.gz",
+                                             args.data / "ferplus" / "fer2013new.csv", usage)
+                         for usage in ("Training", "PublicTest")}
     analyzer = Analyzer()
     report = {"cpu": cpu_model(), "model": analyzer.model_config.name, "detector": analyzer.detector_name,
               "dark_top": DARK_TOP, "jaffe": {}, "fer2013_crops": {}}
-    jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase",
-                       crop_faces=lambda greys: (np.stack(greys), np.ones(len(greys), bool)))
     labels = np.asarray(jaffe.labels)
     rng = np.random.default_rng(0)
     print("| JAFFE brightness | found, as they are | accuracy, as they are | found, stretched | accuracy, stretched |")
@@ -76,9 +81,7 @@ def main() -> None:
             boxes["stretched"] += len(analyzer.detector.detect(stretch_dark_levels(dim)))
         report["no_face_false_boxes"][str(brightness)] = boxes
     print(f"false boxes on face-free images, by brightness: {report['no_face_false_boxes']}")
-    for usage in ("Training", "PublicTest"):
-        faces = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
-                             usage)
+    for usage, faces in fer2013_crops.items():
         crops, truth = faces.images[:4000], np.asarray(faces.labels[:4000])
         stretched = np.stack([stretch_dark_levels(c) for c in crops])
         touched = np.flatnonzero((stretched != crops).any(axis=(1, 2)))

@@ -36,12 +36,13 @@ import numpy as np
 from tqdm import tqdm
 
 from fervid.inference.align import crop_face, face_alignment, landmarks_frame_a_face, preprocess_faces
-from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus
+from fervid.evaluation.datasets import load_ckplus, load_fer2013, load_ferplus, load_jaffe
 from fervid.inference.detect import DETECTORS, DetectorUnavailable, iou, make_detector
 
 from fervid.inference.models import DEFAULT_MODEL, PAPER_MODEL, EmotionCNN
 from fervid.machine import cpu_model
 from fervid.samples import astronaut, carphone
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 # scikit-image samples with no human face (the astronaut and the cameraman have one)
@@ -74,9 +75,8 @@ def grey_bgr(grey: np.ndarray) -> np.ndarray:
 
 
 def jaffe_images(root: Path) -> list[np.ndarray]:
-    from PIL import Image
-
-    return [np.asarray(Image.open(f).convert("L")) for f in sorted(root.glob("*.tiff"))]
+    """JAFFE's full heads (256x256 grey), as they are."""
+    return list(load_jaffe(root, crop_faces=lambda greys: (np.stack(greys), np.ones(len(greys), bool))).images)
 
 
 def pasted_faces(heads: list[np.ndarray], rng: np.random.Generator) -> list[tuple[np.ndarray, tuple]]:
@@ -180,9 +180,13 @@ def landmark_agreement(detectors: dict, images: list[np.ndarray]) -> list[dict]:
     return rows
 
 
-def end_to_end(detectors: dict, fer_csv: Path, ferplus_csv: Path, limit: int) -> dict:
-    fer = load_fer2013(fer_csv, "PublicTest")
-    plus = load_ferplus(fer_csv, ferplus_csv, "PublicTest")
+def public_test(data: Path) -> tuple:
+    """FER2013 PublicTest with its FER2013 labels, and with FER+'s."""
+    fer_csv, ferplus_csv = data / "fer2013" / "fer2013.csv.gz", data / "ferplus" / "fer2013new.csv"
+    return load_fer2013(fer_csv, "PublicTest"), load_ferplus(fer_csv, ferplus_csv, "PublicTest")
+
+
+def end_to_end(detectors: dict, fer, plus, limit: int) -> dict:
     plus_rows = fer.rows_of(plus)
     n = min(limit, len(fer)) if limit else len(fer)
     models = {"ferplus": EmotionCNN(DEFAULT_MODEL), "fer2013": EmotionCNN(PAPER_MODEL)}
@@ -272,7 +276,7 @@ def large_photos(detectors: dict, heads: list[np.ndarray], photos_per_size: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
     parser.add_argument("--fer-limit", type=int, default=0, help="PublicTest faces for the end-to-end row (0: all)")
     parser.add_argument("--json", type=Path)
@@ -287,21 +291,22 @@ def main() -> None:
             detectors[name] = make_detector(name)
         except DetectorUnavailable as exc:
             print(f"skipping {name}: {exc}")
-    fer_csv, ferplus_csv = args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv"
+    with data_or_exit():  # what the rows asked for read, before the first measurement
+        heads = None if args.end_to_end_only else jaffe_images(args.data / "jaffe" / "jaffedbase")
+        ck = None if args.end_to_end_only or args.large_photos_only else load_ckplus(args.data / "ckplus48" / "CK+48")
+        fer, plus = (None, None) if args.large_photos_only else public_test(args.data)
     if args.end_to_end_only:
         report = {"cpu": cpu_model(), "machine": platform.machine(),
-                  "end_to_end": end_to_end(detectors, fer_csv, ferplus_csv, args.fer_limit)}
+                  "end_to_end": end_to_end(detectors, fer, plus, args.fer_limit)}
         for name, row in report["end_to_end"].items():
             print(f"end to end, {name}: {row}")
         write_json(args.json, report)
         return
     rng = np.random.default_rng(0)
-    heads = jaffe_images(args.data / "jaffe" / "jaffedbase")
     if args.large_photos_only:
         write_json(args.json, {"cpu": cpu_model(), "machine": platform.machine(),
                                "large_photos": large_photos(detectors, heads)})
         return
-    ck = load_ckplus(args.data / "ckplus48" / "CK+48")
     ck_big = [grey_bgr(cv2.resize(g, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)) for g in ck.images]
     pasted = pasted_faces(heads, rng)
     frames = carphone_frames()
@@ -333,7 +338,7 @@ def main() -> None:
     print("ms per 640x480 frame:", report["ms_per_640x480_frame"])
     report["landmarks"] = landmark_agreement(detectors, [grey_bgr(h) for h in heads] + frames)
     print("landmarks:", report["landmarks"])
-    report["end_to_end"] = end_to_end(detectors, fer_csv, ferplus_csv, args.fer_limit)
+    report["end_to_end"] = end_to_end(detectors, fer, plus, args.fer_limit)
     for name, row in report["end_to_end"].items():
         print(f"end to end, {name}: {row}")
     report["large_photos"] = large_photos(detectors, heads)

@@ -36,6 +36,7 @@ from fervid.samples import carphone
 from fervid.inference.temporal import METHODS, flicker_per_second
 from fervid.inference.video import VideoAnalyzer, VideoOptions
 from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: E402 (benchmarks/)
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 HOLD = 2.0
@@ -86,14 +87,15 @@ def method_rows(clips: list[dict]) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--clips-per-person", type=int, default=2)
     parser.add_argument("--model", default=None, help="CNN (default: fervid's default model)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     analyzer = Analyzer(args.model) if args.model else Analyzer()
     rng = np.random.default_rng(0)
-    test_people = people_by_side(args.data, analyzer)["test"]
+    with data_or_exit():
+        test_people = people_by_side(args.data, analyzer)["test"]
     variants = [(m, c) for m in METHODS for c in (True, False)]
     clips: list[dict] = []  # each used clip: who, which change, each method's error and label changes
     skipped = 0

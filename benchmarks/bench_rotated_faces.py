@@ -55,13 +55,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--training-faces", type=int, default=4000, help="FER2013 Training faces for false turns")
-    parser.add_argument("--limit", type=int,
-                        help="only the first N faces of JAFFE, CK+ and PublicTest each (a quick check; default: all)")
+    parser.add_argument("--limit", type=int, help="only the first N faces of JAFFE, CK+, PublicTest and Training "
+                                                  "(at most --training-faces) each: a quick check (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit: at least 1 face")
+    if args.training_faces < 1:
+        parser.error("--training-faces: at least 1 face")
     first = slice(args.limit)  # slice(None): all
+    training_faces = min(args.training_faces, args.limit or args.training_faces)
     analyzer = Analyzer()
     report = {"cpu": cpu_model(), "model": analyzer.model_config.name, "detector": analyzer.detector_name,
               "upright_min_score": UPRIGHT_MIN_SCORE, "limit": args.limit, "turned": {}}
@@ -70,7 +73,7 @@ def main() -> None:
         jaffe = load_jaffe(args.data / "jaffe" / "jaffedbase", crop_faces=lambda greys: (np.stack(greys),
                                                                                         np.ones(len(greys), bool)))
         ckplus = load_ckplus(args.data / "ckplus48" / "CK+48")
-        training = load_fer2013(args.data / "fer2013" / "fer2013.csv.gz", "Training")
+        training = load_fer2013(args.data / "fer2013" / "fer2013.csv.gz", "Training", limit=training_faces)
         public = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
                               "PublicTest")
     jaffe, ckplus, public = (ds.subset(first) for ds in (jaffe, ckplus, public))
@@ -87,7 +90,7 @@ def main() -> None:
                   f"{row['accuracy_stood_upright']:.3f} | {row['accuracy_as_found']:.3f} |")
 
     false_turns, found = dict.fromkeys(CANDIDATE_SCORES, 0), 0
-    for grey in tqdm(training.images[: args.training_faces], desc="FER2013 Training", leave=False):
+    for grey in tqdm(training.images, desc="FER2013 Training", leave=False):
         bgr = cv2.cvtColor(cv2.resize(grey, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
         best = max(analyzer.detector.detect(bgr, min_score=0.3), key=lambda d: d.score, default=None)
         if best is None:
@@ -95,7 +98,7 @@ def main() -> None:
         found += 1
         for score in CANDIDATE_SCORES:
             false_turns[score] += stand_upright(analyzer.detector, bgr, best, min_score=score).turns > 0
-    report["fer2013_training_false_turns"] = {"faces_found": found,
+    report["fer2013_training_false_turns"] = {"faces": len(training), "faces_found": found,
                                               **{f"min_score {s}": int(n) for s, n in false_turns.items()}}
     print(f"\nFER2013 Training, {found} faces found: turned (all falsely) at a candidate score of at least "
           + ", ".join(f"{s}: {n}" for s, n in false_turns.items()))

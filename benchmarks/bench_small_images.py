@@ -26,6 +26,7 @@ import fervid.inference.detect as detect
 from fervid.evaluation.datasets import load_ckplus, load_ferplus
 from fervid.inference.analyzer import Analyzer
 from fervid.machine import cpu_model
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
@@ -62,7 +63,7 @@ def sweep(analyzer: Analyzer, greys: np.ndarray, labels: np.ndarray, sides: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--limit", type=int, default=3000)
     parser.add_argument("--sides", type=int, nargs="+", default=[48, 96, 112, 128, 144, 160, 192, 224, 256])
     parser.add_argument("--detector", default=detect.DEFAULT_DETECTOR, choices=list(detect.DETECTORS))
@@ -82,10 +83,11 @@ def main() -> None:
     detect._resized = resized
     analyzer = Analyzer(detector=args.detector)
     chosen = analyzer.detector.small_image_side
-    train = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
-                         "Training")
+    with data_or_exit():
+        train = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
+                             "Training")
+        ck = load_ckplus(args.data / "ckplus48" / "CK+48")
     picked = np.arange(0, len(train), 7)[: args.limit]
-    ck = load_ckplus(args.data / "ckplus48" / "CK+48")
     ck_picked = np.arange(0, len(ck), 3)
     report = {"cpu": cpu_model(), "detector": analyzer.detector_name, "interpolation": args.interpolation,
               "chosen_side": chosen,

@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_lag import change_time  # noqa: E402 (benchmarks/)
 from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: E402
+from data_paths import DATA, data_or_exit  # noqa: E402
 from report import write_json  # noqa: E402
 
 from fervid.evaluation.clips import one_change_script, render, still_script  # noqa: E402
@@ -61,7 +62,7 @@ def changes(labels: np.ndarray) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--side", choices=("val", "test"), default="val",
                         help="whose clips: the validation people (tune on these) or the test people (report)")
     parser.add_argument("--held-clips", type=int, default=2, help="held clips per person")
@@ -70,7 +71,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     analyzer = Analyzer(args.model) if args.model else Analyzer()
-    persons = people_by_side(args.data, analyzer)[args.side]
+    with data_or_exit():
+        persons = people_by_side(args.data, analyzer)[args.side]
     rng = np.random.default_rng(args.seed)
     variants = [(m, r) for r in RATES for m in METHODS]
     # one analyzer per variant: the LSTM's session is loaded once, each run gets fresh tracks

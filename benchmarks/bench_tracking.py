@@ -27,9 +27,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fervid.evaluation.datasets import DatasetError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.video import H264Writer, VideoAnalyzer, VideoOptions
 from fervid.machine import cpu_model
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 SPEEDS = (0.3, 0.04)  # --detect-every
@@ -66,9 +68,11 @@ def faces(data: Path | None) -> tuple[np.ndarray, np.ndarray]:
 
         face = cv2.cvtColor(samples.astronaut()[30:210, 150:300], cv2.COLOR_RGB2BGR)
         return face, np.ascontiguousarray(face[:, ::-1])
-    heads = []
+    heads, folder = [], data / "jaffe" / "jaffedbase"
     for name in ("KA.HA1", "KM.SU1"):
-        path = next((data / "jaffe" / "jaffedbase").glob(f"{name}*.tiff"))
+        path = next(folder.glob(f"{name}*.tiff"), None)
+        if path is None:
+            raise DatasetError(f"{folder}: no {name}*.tiff (the JAFFE face this clip needs)")
         grey = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (FACE_W, FACE_W), interpolation=cv2.INTER_AREA)
         pad = (FACE_H - FACE_W) // 2
         heads.append(cv2.cvtColor(cv2.copyMakeBorder(grey, pad, pad, 0, 0, cv2.BORDER_REPLICATE), cv2.COLOR_GRAY2BGR))
@@ -114,10 +118,12 @@ def score(table, centres: list[tuple[float, float]]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="../shared/data: JAFFE heads instead of the astronaut")
+    parser.add_argument("--data", type=Path, help=f"a data folder with jaffe/jaffedbase (the shared one: {DATA}): "
+                                                  "JAFFE heads instead of the astronaut")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    first, second = faces(args.data)
+    with data_or_exit():
+        first, second = faces(args.data)
     analyzer = Analyzer()
     results = []
     with tempfile.TemporaryDirectory() as work:

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
+from data_paths import DATA, data_or_exit  # noqa: E402
 
 from fervid.emotions import NUM_CLASSES  # noqa: E402
 from fervid.inference.align import CROP_SIZE  # noqa: E402
@@ -38,7 +39,7 @@ DEFAULT_SHAPES = [
     "48,96,192,384:1,2,2,2",
     "64,128,256,512:1,2,2,2",
 ]
-FER2013 = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/fer2013.csv.gz"
+FER2013 = DATA / "fer2013" / "fer2013.csv.gz"
 
 
 def parse_shape(text: str) -> tuple[tuple[int, ...], tuple[int, ...], int]:
@@ -98,7 +99,8 @@ def main() -> None:
     if FER2013.is_file():
         from fervid.evaluation.datasets import load_fer2013
 
-        calibration = load_fer2013(FER2013, "Training").images[:4096]
+        with data_or_exit():
+            calibration = load_fer2013(FER2013, "Training", limit=4096).images
     else:
         print(f"{FER2013} not found: calibrating on random pixels", file=sys.stderr)
         calibration = np.random.default_rng(0).integers(0, 256, (512, 48, 48), dtype=np.uint8)

@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
+from data_paths import DATA, data_or_exit  # noqa: E402
 from report import write_json  # noqa: E402
 
 from fervid.inference.analyzer import Analyzer  # noqa: E402
@@ -53,7 +54,6 @@ from fervid.machine import cpu_model  # noqa: E402
 from fervid.inference.temporal import METHODS  # noqa: E402
 from fervid.inference.video import sample_video  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("ferplus", "fer2013", "ckplus", "jaffe")
 # the datasets that name the person in each face: their differences between models resample people
 WITH_SUBJECTS = ("ckplus", "jaffe")
@@ -95,7 +95,8 @@ def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help="shipped model names or model folders")
-    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (see its README)")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="the shared data folder, see its README (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"))
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--no-video", action="store_true", help="skip the carphone label shares")
@@ -107,13 +108,14 @@ def main() -> None:
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
     loaded = {}
-    if "ferplus" in args.datasets:
-        loaded["ferplus"] = plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
-        clear = ferplus_clear_majority(plus, args.data / "ferplus" / "fer2013new.csv")
-    if "fer2013" in args.datasets:
-        loaded["fer2013"] = load_fer2013(fer_csv, "PublicTest")
-    if "ckplus" in args.datasets:
-        loaded["ckplus"] = load_ckplus(args.data / "ckplus48" / "CK+48")
+    with data_or_exit():
+        if "ferplus" in args.datasets:
+            loaded["ferplus"] = plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
+            clear = ferplus_clear_majority(plus, args.data / "ferplus" / "fer2013new.csv")
+        if "fer2013" in args.datasets:
+            loaded["fer2013"] = load_fer2013(fer_csv, "PublicTest")
+        if "ckplus" in args.datasets:
+            loaded["ckplus"] = load_ckplus(args.data / "ckplus48" / "CK+48")
     analyzers = {name: Analyzer(name, precision=args.precision, threads=2, detector=args.detector)
                  for name in args.models}
     results: dict[str, dict] = {}
@@ -121,7 +123,8 @@ def main() -> None:
     for name, analyzer in analyzers.items():
         cnn = analyzer.cnn
         if "jaffe" in args.datasets:  # heads found by this model's analyzer
-            loaded["jaffe"] = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
+            with data_or_exit():
+                loaded["jaffe"] = load_jaffe(args.data / "jaffe" / "jaffedbase", analyzer.crop_faces)
         # which files made the numbers (a model card takes its cross-dataset rows from here only for these weights)
         row: dict = {"model": cnn.config.name, "precision": cnn.precision, **cnn.weights_identity,
                      "model_onnx_sha256": cnn.weights_sha256, "temperature": float(cnn.config.temperature)}

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_models import DATA  # noqa: E402  (the same data folder as the full comparison)
+from data_paths import DATA, data_or_exit  # noqa: E402
 
 from fervid.evaluation.datasets import load_ckplus, load_ferplus  # noqa: E402
 from fervid.evaluation.evaluate import predict_dataset  # noqa: E402
@@ -26,12 +26,14 @@ from fervid.machine import cpu_model  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help="shipped model names or model folders")
-    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (see its README)")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="the shared data folder, see its README (default: %(default)s)")
     args = parser.parse_args()
 
-    sets = {"FER+ PublicTest": load_ferplus(args.data / "fer2013" / "fer2013.csv.gz",
-                                            args.data / "ferplus" / "fer2013new.csv", "PublicTest"),
-            "CK+48": load_ckplus(args.data / "ckplus48" / "CK+48")}
+    with data_or_exit():
+        sets = {"FER+ PublicTest": load_ferplus(args.data / "fer2013" / "fer2013.csv.gz",
+                                                args.data / "ferplus" / "fer2013new.csv", "PublicTest"),
+                "CK+48": load_ckplus(args.data / "ckplus48" / "CK+48")}
     totals = {name: 0.0 for name in sets}
     print(f"CPU: {cpu_model()}; int8 models\n\n| model | {' | '.join(sets)} |\n|---|{'---|' * len(sets)}")
     for model in args.models:

@@ -14,26 +14,31 @@ mouth lands below the eyes, in eye distances, on faces the eyes frame (the windo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fervid.evaluation.datasets import load_fer2013
 from fervid.inference.detect import DEFAULT_DETECTOR, DETECTORS, make_detector
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
-    parser.add_argument("--limit", type=int, default=4000)
+    parser.add_argument("--data", type=Path, default=DATA / "fer2013" / "fer2013.csv.gz", help="default: %(default)s")
+    parser.add_argument("--limit", type=int, default=4000, help="the first N Training faces (default: %(default)s)")
     parser.add_argument("--upscale", type=int, default=4)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS))
     args = parser.parse_args()
+    if args.limit < 1:
+        parser.error("--limit: at least 1 face")
 
-    ds = load_fer2013(args.data, "Training")
+    with data_or_exit():
+        ds = load_fer2013(args.data, "Training", limit=args.limit)
     detector = make_detector(args.detector, score_threshold=0.5)
     lefts, rights, boxes, mouths = [], [], [], []
-    for grey in ds.images[: args.limit]:
+    for grey in ds.images:
         big = cv2.resize(grey, None, fx=args.upscale, fy=args.upscale, interpolation=cv2.INTER_CUBIC)
         found = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
         if len(found) != 1:
@@ -48,8 +53,7 @@ def main() -> None:
     rights = np.asarray(rights) / args.upscale
     boxes = np.asarray(boxes) / args.upscale
     mouths = np.asarray(mouths) / args.upscale
-    n = min(args.limit, len(ds))
-    print(f"faces with exactly one detection: {len(lefts)} of {n}")
+    print(f"faces with exactly one detection: {len(lefts)} of {len(ds)}")
     # Symmetrise about the vertical centre line: FER2013 faces are centred and training uses flips.
     dist = np.median(rights[:, 0] - lefts[:, 0])
     eye_y = np.median(np.concatenate([lefts[:, 1], rights[:, 1]]))

@@ -25,6 +25,7 @@ from fervid.evaluation.datasets import load_fer2013, load_ferplus
 from fervid.inference.align import preprocess_faces
 from fervid.inference.models import EmotionCNN
 from fervid.machine import cpu_model
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # benchmarks/, the script's folder
 
 RUN = ("import sys, numpy as np, onnxruntime as ort\n"
@@ -45,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["ferplus_vgg", "fer2013_vgg"])
     parser.add_argument("--int8-file", type=Path, help="score this int8 graph for the first model instead")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--limit", type=int, default=0, help="first N PublicTest faces (0: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -53,8 +54,9 @@ def main() -> None:
         sys.exit("needs qemu-x86_64 (apt-get install qemu-user) to emulate an AVX2-only CPU")
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
-    fer = load_fer2013(fer_csv, "PublicTest")
-    plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
+    with data_or_exit():
+        fer = load_fer2013(fer_csv, "PublicTest")
+        plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
     n = args.limit or len(fer)
     plus_rows = fer.rows_of(plus)
     keep = plus_rows < n

@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_image import per_second  # noqa: E402
 from compare_models import predict_input  # noqa: E402
+from data_paths import DATA, data_or_exit  # noqa: E402
 from report import write_json  # noqa: E402
 
 from fervid.evaluation.datasets import load_fer2013, load_ferplus  # noqa: E402
@@ -39,7 +40,6 @@ from fervid.inference.models import DEFAULT_MODEL, EmotionCNN, resolve_model_dir
 from fervid.machine import cpu_model  # noqa: E402
 from fervid.training.export import quantize_int8  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FIRST_AND_LAST = ("/body/body.0/Conv", "/head/head.1/Gemm")
 VARIANTS = {  # name: quantize_int8 keyword arguments
     "minmax, 1,024 faces (fervid's default)": {},
@@ -62,17 +62,19 @@ def faces_per_second(cnns: dict[str, EmotionCNN], batch: np.ndarray, rounds: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a shipped model name or model folder")
-    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (see its README)")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="the shared data folder, see its README (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--json", type=Path, help="also write every number here")
     args = parser.parse_args()
 
     fer_csv = args.data / "fer2013" / "fer2013.csv.gz"
-    training = load_fer2013(fer_csv, "Training")
+    with data_or_exit():
+        training = load_fer2013(fer_csv, "Training")
+        plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
     # fidelity faces: the last 4,096 in a fixed shuffle; calibration draws only from the rest
     order = np.random.default_rng(1).permutation(len(training))
     held, calibration = training.subset(order[-4096:]), training.images[order[:-4096]]
-    plus = load_ferplus(fer_csv, args.data / "ferplus" / "fer2013new.csv", "PublicTest")
 
     source = resolve_model_dir(args.model)
     reference = EmotionCNN(source, precision="fp32")

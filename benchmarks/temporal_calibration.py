@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from clip_videos import FPS, SIZE, curves, people_by_side, write_video  # noqa: E402
+from data_paths import DATA, data_or_exit  # noqa: E402
 
 from fervid.evaluation.clips import expression_script, render  # noqa: E402
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature  # noqa: E402
@@ -36,13 +37,14 @@ from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--clips-per-person", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     analyzer = Analyzer()
     cnn = analyzer.cnn
-    sides = people_by_side(args.data, analyzer)
+    with data_or_exit():
+        sides = people_by_side(args.data, analyzer)
     rng = np.random.default_rng(1)
     lstm = make_method("lstm", cnn=cnn.config.name, feature_dim=cnn.config.feature_dim,
                        cnn_weights_sha256=cnn.weights_sha256)

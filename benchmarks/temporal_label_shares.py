@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 sys.path.insert(0, str(Path(__file__).parent))
+from data_paths import DATA, data_or_exit  # noqa: E402 (benchmarks/, the script's folder)
 from report import write_json  # noqa: E402 (benchmarks/, the script's folder)
 
 from fervid.emotions import EMOTIONS  # noqa: E402
@@ -53,15 +54,16 @@ def _ratio_text(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=Path, default=DATA, help="default: %(default)s")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the CNN (shipped name); its shipped LSTM is used")
     parser.add_argument("--clips", type=int, default=600, help="stills' clips (PublicTest faces drawn at random)")
     parser.add_argument("--talking", type=float, default=0.5, help="the share of clips with a stretch of talking")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    faces = load_ferplus(str(args.data / "fer2013/fer2013.csv.gz"), str(args.data / "ferplus/fer2013new.csv"),
-                         "PublicTest")
+    with data_or_exit():
+        faces = load_ferplus(args.data / "fer2013" / "fer2013.csv.gz", args.data / "ferplus" / "fer2013new.csv",
+                             "PublicTest")
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(len(faces), size=min(args.clips, len(faces)), replace=False)
     talking = rng.random(len(pick)) < args.talking

@@ -145,6 +145,26 @@ def test_paper_experiments_gives_the_checkpoint_to_cnn_finetune_only(tmp_path, m
                                   ("lstm-pixels", None, None)]
 
 
+@pytest.mark.parametrize("script, default", [("bench_lag.py", DATA), ("bench_dark_frames.py", DATA),
+                                             ("fer2013_eye_template.py", DATA / "fer2013" / "fer2013.csv.gz")])
+def test_scripts_default_to_the_shared_data_beside_the_checkout_from_any_folder(tmp_path, script, default):
+    """They defaulted to ../shared/data of the folder they were started from: run from anywhere else (as
+    ``python main/benchmarks/bench_lag.py`` from /work), they read a folder that is not there, or another one."""
+    done = _run(script, "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"default: {default}" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize("script, missing", [
+    ("bench_lag.py", "ckplus48/CK+48: no such folder"),
+    ("bench_small_images.py", "ferplus/fer2013new.csv: no such file"),
+    ("bench_tracking.py", "jaffe/jaffedbase: no KA.HA1*.tiff (the JAFFE face this clip needs)")])
+def test_scripts_name_missing_data_in_one_line(tmp_path, script, missing):
+    """A DatasetError traceback (a StopIteration for bench_tracking) at the first dataset read."""
+    error = _one_line_error(_run(script, "--data", str(tmp_path), cwd=tmp_path))
+    assert error == f"error: {tmp_path}/{missing}"
+
+
 def test_rotated_faces_names_missing_data_in_one_line(tmp_path):
     error = _one_line_error(_run("bench_rotated_faces.py", "--data", str(tmp_path), cwd=tmp_path))
     assert error == f"error: {tmp_path / 'jaffe' / 'jaffedbase'}: no such folder"
@@ -153,10 +173,11 @@ def test_rotated_faces_names_missing_data_in_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
 def test_rotated_faces_limit_scores_only_the_first_faces_of_each_set(tmp_path):
-    done = _run("bench_rotated_faces.py", "--limit", "2", "--training-faces", "2", "--json", "out.json",
+    done = _run("bench_rotated_faces.py", "--limit", "2", "--training-faces", "5", "--json", "out.json",
                 cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["limit"] == 2
+    assert report["fer2013_training_false_turns"]["faces"] == 2  # --limit caps the Training faces read too
     assert {row["faces"] for row in report["turned"].values()} == {2}
     assert report["ferplus_publictest_upscaled"]["faces"] == 2

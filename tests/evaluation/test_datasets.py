@@ -52,6 +52,23 @@ def test_fer2013_errors_name_the_file(tmp_path):
         load_fer2013(tmp_path)
 
 
+def test_fer2013_limit_reads_only_as_far_as_the_first_rows_asked_for(tmp_path):
+    """A quick check on 50 Training faces parsed all 35,887 rows first (seconds); with ``limit`` the rows past the
+    first chunk that holds them are not read at all, so here a malformed row far below them goes unnoticed."""
+    path = write_fer2013_csv(tmp_path / "f.csv", {"Training": 30, "PublicTest": 12})
+    public = load_fer2013(path, "PublicTest", limit=100)  # fewer there than asked for: all of them
+    assert len(public) == 12 and public.sources[0] == "f.csv#30"
+    with path.open("a") as fh:
+        fh.write("0,0,PrivateTest\n" * 2000 + "not a label,0,PrivateTest\n")  # well past the first chunk
+    with pytest.raises(DatasetError, match="not a readable FER2013 CSV"):
+        load_fer2013(path, "Training")
+    first = load_fer2013(path, "Training", limit=10)
+    expected_images, expected_labels = synthetic_faces(30, 0)
+    np.testing.assert_array_equal(first.images, expected_images[:10])
+    np.testing.assert_array_equal(first.labels, expected_labels[:10])
+    assert first.sources == [f"f.csv#{i}" for i in range(10)]
+
+
 def test_image_folder_maps_aliases_and_skips_unknown_classes(tmp_path):
     images, _ = synthetic_faces(3)
     for folder in ("anger", "happiness", "contempt"):
