@@ -5,7 +5,7 @@ pytest.importorskip("torch")
 
 from fervid.evaluation.datasets import FaceDataset  # noqa: E402
 from fervid.evaluation.datasets import to_sequences  # noqa: E402
-from fervid.research.experiments import run_experiment, splits  # noqa: E402
+from fervid.research.experiments import run_experiment, splits, train_lstm  # noqa: E402
 from fervid.inference.models import PAPER_MODEL, EmotionCNN  # noqa: E402
 
 from conftest import synthetic_faces  # noqa: E402
@@ -45,6 +45,14 @@ def test_subject_folds_never_share_a_person():
         assert not set(seq.subjects[train_idx]) & set(seq.subjects[test_idx])
     covered = np.sort(np.concatenate([t for _, t in folds]))
     np.testing.assert_array_equal(covered, np.arange(len(seq.labels)))  # every sample tested once
+
+
+def test_training_no_epoch_is_refused_by_name():
+    """train_lstm(epochs=0) had no epoch's weights to keep and failed in torch's load_state_dict (a TypeError
+    about None); the loop now says what is wrong."""
+    x, y = np.zeros((4, 3, 5), np.float32), np.arange(4)
+    with pytest.raises(ValueError, match="epochs must be at least 1, not 0"):
+        train_lstm(x, y, x, y, epochs=0)
 
 
 @pytest.mark.parametrize("model", ["lstm-cnn", "lstm-pixels"])

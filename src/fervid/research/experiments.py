@@ -23,6 +23,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -91,10 +92,15 @@ def _inputs(cnn: EmotionCNN, frames: np.ndarray, model: str) -> np.ndarray:
     return x.reshape(n, t, -1)
 
 
-def _fit(net: nn.Module, opt, xt: torch.Tensor, yt: torch.Tensor, batch_size: int, epochs: int, seed: int,
-         validate, transform=None) -> tuple[nn.Module, list[dict]]:
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def _fit(net: ModuleT, opt, xt: torch.Tensor, yt: torch.Tensor, batch_size: int, epochs: int, seed: int,
+         validate, transform=None) -> tuple[ModuleT, list[dict]]:
     """The shared training loop; keeps the weights of the epoch with the best validation accuracy (ties broken by
     the lower validation loss: small validation sets tie on accuracy). ``validate(net) -> (accuracy, loss)``."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, not {epochs}")
     gen = torch.Generator().manual_seed(seed)
     history, best, best_state = [], (-1.0, -np.inf), None
     for epoch in range(epochs):
@@ -115,6 +121,7 @@ def _fit(net: nn.Module, opt, xt: torch.Tensor, yt: torch.Tensor, batch_size: in
                         "val_loss": val_loss, "val_acc": val_acc})
         if (val_acc, -val_loss) > best:
             best, best_state = (val_acc, -val_loss), {k: v.clone() for k, v in net.state_dict().items()}
+    assert best_state is not None, "the first epoch's accuracy (0 or more) beats -1"
     net.load_state_dict(best_state)
     return net.eval(), history
 
@@ -202,11 +209,13 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         n_val = max(1, int(round(len(shuffled) * val_fraction)))
         val_idx, fit_idx = shuffled[:n_val], shuffled[n_val:]
         if model == "cnn-finetune":
+            assert cnn_checkpoint is not None, "cnn-finetune without a checkpoint is refused above"
             net, history = finetune_cnn(cnn_checkpoint, cnn, seq.frames[fit_idx], seq.labels[fit_idx],
                                         seq.frames[val_idx], seq.labels[val_idx],
                                         epochs=12 if epochs is None else epochs, seed=seed)
             pred = _cnn_sequence_probs(net, cnn, seq.frames[test_idx]).argmax(1)
         else:
+            assert inputs is not None, "read for every model but cnn-finetune"
             net, history = train_lstm(inputs[fit_idx], seq.labels[fit_idx], inputs[val_idx], seq.labels[val_idx],
                                       epochs=80 if epochs is None else epochs, seed=seed)
             with torch.no_grad():
@@ -222,11 +231,11 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
     # a person's sequences are not independent draws: the accuracy's interval resamples people
     ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name, subjects=tested)
     # what ran: lstm-pixels uses the CNN's normalisation only, cnn-finetune the checkpoint's weights
-    used = ({"pixels_normalised_as": cnn.config.name} if model == "lstm-pixels" else
-            {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision}
-            if model == "lstm-cnn" else
-            {"cnn": cnn.config.name, "cnn_checkpoint": str(cnn_checkpoint),
-             "cnn_checkpoint_sha256": file_sha256(cnn_checkpoint)[:16]})
+    # (a checkpoint is cnn-finetune's, and only its: checked above)
+    used = ({"cnn": cnn.config.name, "cnn_checkpoint": str(cnn_checkpoint),
+             "cnn_checkpoint_sha256": file_sha256(cnn_checkpoint)[:16]} if cnn_checkpoint is not None else
+            {"pixels_normalised_as": cnn.config.name} if model == "lstm-pixels" else
+            {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision})
     settings = {**used, "seed": seed,
                 "epochs": epochs if epochs is not None else (12 if model == "cnn-finetune" else 80),
                 "folds": len(fold_acc), "test_size": test_size if protocol == "random" else None,

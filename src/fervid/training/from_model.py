@@ -51,15 +51,16 @@ def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int =
     net.load_state_dict(state)
     for conv, (weight, _) in zip(convs, folded):
         conv.weight.data.copy_(weight)
+    statistics = [_running_statistics(n) for n in norms]
     # first the exported function exactly (statistics 0 and 1 - eps, scale 1, shift the folded bias) ...
-    for norm, (_, bias) in zip(norms, folded):
-        norm.running_mean.zero_()
-        norm.running_var.fill_(1.0 - norm.eps)
+    for norm, (running_mean, running_var), (_, bias) in zip(norms, statistics, folded):
+        running_mean.zero_()
+        running_var.fill_(1.0 - norm.eps)
         norm.weight.data.fill_(1.0)
         norm.bias.data.copy_(bias)
     net.eval()
     # ... then each BatchNorm's real input statistics over the faces, with the scale and shift that keep it
-    sums = [torch.zeros(len(n.running_mean), dtype=torch.float64) for n in norms]
+    sums = [torch.zeros(n.num_features, dtype=torch.float64) for n in norms]
     squares = [torch.zeros_like(s) for s in sums]
     pixels = [0] * len(norms)  # values per channel seen: faces x output height x width
 
@@ -77,12 +78,19 @@ def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int =
     for hook in hooks:
         hook.remove()
     with torch.no_grad():
-        for norm, total, total_squares, n in zip(norms, sums, squares, pixels):
+        for norm, (running_mean, running_var), total, total_squares, n in zip(norms, statistics, sums, squares,
+                                                                               pixels):
             mean = total / n
             var = (total_squares / n - mean.pow(2)).clamp_min(0.0)
-            norm.running_mean.copy_(mean.float())
-            norm.running_var.copy_(var.float())
+            running_mean.copy_(mean.float())
+            running_var.copy_(var.float())
             norm.weight.data.copy_(torch.sqrt(var + norm.eps).float())
             norm.bias.data.add_(mean.float())
     return net, config.normalization
 
+
+def _running_statistics(norm: torch.nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``norm``'s running mean and variance (typed optional by torch: a BatchNorm built with
+    ``track_running_stats=False`` has none)."""
+    assert norm.running_mean is not None and norm.running_var is not None, "EmotionVGG's BatchNorms track them"
+    return norm.running_mean, norm.running_var

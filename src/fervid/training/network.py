@@ -9,6 +9,7 @@ geometry); a network with a larger ``input_size`` upsamples them itself as its f
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -144,8 +145,9 @@ class EnsembleWrapper(nn.Module):
             self.register_buffer(f"shift{i}", shift.reshape(1, 1, *shift.shape[-2:]).float())
 
     def forward(self, x: torch.Tensor):
-        feats = self.nets[0].features(x)
-        probs = self.nets[0].head(feats).softmax(1)
+        first = cast(EmotionVGG, self.nets[0])  # (a ModuleList's members are typed as any Module)
+        feats = first.features(x)
+        probs = first.head(feats).softmax(1)
         for i, net in enumerate(self.nets[1:], start=1):
             probs = probs + net(x * self.scales[i] + getattr(self, f"shift{i}")).softmax(1)
         return torch.log(probs / len(self.nets)), feats

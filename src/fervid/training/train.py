@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar, cast
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -452,10 +452,12 @@ def training_data(cfg: TrainConfig, progress: bool = True) -> tuple[FaceDataset,
         # FER+ schemes train only on the faces FER+ kept: faces it dropped, or whose most-voted answer is
         # unknown, not-a-face or contempt (no fervid class), are left out rather than given FER2013's label
         train_ds = ferplus_relabel(fer2013, cfg.ferplus_csv, min_votes=cfg.ferplus_min_votes)
+        votes = train_ds.soft_labels
+        assert votes is not None, "ferplus_relabel gives every face its FER+ votes"
         if cfg.labels == "ferplus-multi":
-            accepted = train_ds.soft_labels >= cfg.multi_label_threshold
-            kept = (train_ds.soft_labels * accepted).sum(axis=1) > 0.5
-            train_ds, accepted = train_ds.subset(kept), accepted[kept]
+            accepted = votes >= cfg.multi_label_threshold
+            kept = (votes * accepted).sum(axis=1) > 0.5
+            train_ds, votes, accepted = train_ds.subset(kept), votes[kept], accepted[kept]
         targets = np.eye(NUM_CLASSES, dtype=np.float32)[train_ds.labels]
         original = _fer2013_labels(fer2013, train_ds)
         fer2013_label = np.eye(NUM_CLASSES, dtype=np.float32)[original]
@@ -464,7 +466,7 @@ def training_data(cfg: TrainConfig, progress: bool = True) -> tuple[FaceDataset,
             if cfg.fer2013_blend_classes:
                 blended = np.isin(original, [EMOTIONS.index(e) for e in cfg.fer2013_blend_classes])
                 votes_weight[~blended] = 1.0
-            targets = (1 - votes_weight) * fer2013_label + votes_weight * train_ds.soft_labels
+            targets = (1 - votes_weight) * fer2013_label + votes_weight * votes
         elif cfg.labels == "ferplus-multi":  # 1 marks each accepted answer
             targets = accepted.astype(np.float32)
         if cfg.fer2013_head_weight > 0:
@@ -706,8 +708,11 @@ def load_matching_teachers(teachers: list[str], norm: Normalization) -> list[Cal
 
 def mean_teacher_probabilities(teachers: list[Callable[[np.ndarray], np.ndarray]], x: torch.Tensor) -> torch.Tensor:
     """The teachers' mean class probabilities (N, 7) on normalised faces exactly as the student sees them."""
-    x = x.float().numpy()
-    return torch.from_numpy(sum(predict(x) for predict in teachers) / len(teachers)).float()
+    faces = x.float().numpy()
+    total = np.zeros((len(faces), NUM_CLASSES), dtype=np.float64)
+    for predict in teachers:
+        total += predict(faces)
+    return torch.from_numpy(total / len(teachers)).float()
 
 
 def teach(targets: torch.Tensor, teacher_probs: torch.Tensor, teacher_weight: float) -> torch.Tensor:
@@ -774,10 +779,21 @@ def _limit(ds: FaceDataset, n: int, seed: int) -> tuple[FaceDataset, np.ndarray]
     return ds.subset(kept), kept
 
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def channels_last(module: ModuleT, device: torch.device | None = None) -> ModuleT:
+    """``module``, moved to ``device`` where one is given, with its 4-d weights in channels_last: the layout its
+    batches go in."""
+    # Module.to takes memory_format as Tensor.to does (torch._C._nn._parse_to), but torch's overloads of it leave
+    # the argument out
+    return module.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
 @torch.no_grad()
 def predict_logits(net: EmotionVGG, x: torch.Tensor, batch_size: int = 512, bf16: bool = False) -> torch.Tensor:
     # batches go in channels_last, so the network's weights must be too: a mixed layout took a slow path (1.5x)
-    net.eval().to(memory_format=torch.channels_last)
+    channels_last(net.eval())
     out = []
     for i in range(0, len(x), batch_size):
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -821,7 +837,7 @@ def refresh_batchnorm(net: EmotionVGG, faces: torch.Tensor, device: torch.device
     starts = [i for i in range(0, len(faces), batch_size) if len(faces) - i != 1 or i == 0]
     batches = [faces[i : j].to(device).contiguous(memory_format=torch.channels_last)
                for i, j in zip(starts, [*starts[1:], len(faces)])]
-    update_bn(batches, net.to(memory_format=torch.channels_last))
+    update_bn(batches, channels_last(net))
     net.eval()
 
 
@@ -831,11 +847,12 @@ def sharpness_aware_perturbation(model: torch.nn.Module, rho: float):
     gradients (normalised over all of them) and BatchNorm keeps its running statistics (the second pass is a
     probe, not more data); on exit the weights are put back, so the optimiser then steps from the original
     weights with whatever gradient was computed inside."""
-    params = [p for p in model.parameters() if p.grad is not None]
+    gradients = [(p, p.grad) for p in model.parameters() if p.grad is not None]
+    params = [p for p, _ in gradients]
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
-        scale = rho / (torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])) + 1e-12)
-        shifts = [p.grad * scale for p in params]
+        scale = rho / (torch.linalg.vector_norm(torch.stack([grad.norm() for _, grad in gradients])) + 1e-12)
+        shifts = [grad * scale for _, grad in gradients]
         for p, e in zip(params, shifts):
             p.add_(e)
     momenta = [m.momentum for m in norms]
@@ -1010,22 +1027,21 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     x_val = torch.from_numpy(norm(val_ds.images)).to(device)
     y_val = torch.from_numpy(val_ds.labels.copy()).to(device)
     teachers = load_matching_teachers(cfg.teachers, norm) if cfg.teaching != "faces" else []
-    views, view_probs = (teacher_view_bank(cfg, x_train, teachers, flat_face, progress) if cfg.teaching == "views"
-                         else (None, None))
+    view_bank = teacher_view_bank(cfg, x_train, teachers, flat_face, progress) if cfg.teaching == "views" else None
 
     net = EmotionVGG(cfg.net)
     if cfg.init_from:
         net.load_state_dict(starting_weights(cfg, x_train))
-    net = net.to(device, memory_format=torch.channels_last)
+    net = channels_last(net, device)
     trained = WithFer2013Head(net).to(device) if cfg.fer2013_head_weight > 0 else net
-    model = trained
+    model: torch.nn.Module = trained  # (DistributedDataParallel's wrapper with several processes)
     peer = None
     if cfg.mutual_weight > 0:
         if world > 1:
             raise ValueError("mutual_weight runs in one process (no torchrun)")
         with torch.random.fork_rng():  # the network's own initialisation and random stream stay as without a peer
             torch.manual_seed(cfg.seed + 1)
-            peer = EmotionVGG(cfg.net).to(device, memory_format=torch.channels_last)
+            peer = channels_last(EmotionVGG(cfg.net), device)
     if world > 1:  # DistributedDataParallel: every rank trains on its share of each batch, gradients averaged
         from torch.nn.parallel import DistributedDataParallel
 
@@ -1053,7 +1069,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         # them); load_state_dict puts the weights and the optimiser's buffers on the parameters' device
         state = resume_state
         net.load_state_dict(state.get("train_model", state["model"]))
-        if trained is not net:
+        if isinstance(trained, WithFer2013Head):
             trained.fer2013_head.load_state_dict(state["fer2013_head"])
         if averaged is not None:
             averaged.load_state_dict(state["averaged"])
@@ -1104,8 +1120,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                            leave=False, unit="batch")
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size][rank::world]
-            if cfg.teaching == "views":
-                xb, tb = taught_view_batch(views, view_probs, t_train, idx, cfg.teacher_weight, aug_gen)
+            if view_bank is not None:  # teaching "views"
+                xb, tb = taught_view_batch(*view_bank, t_train, idx, cfg.teacher_weight, aug_gen)
             else:
                 xb, tb = augment(x_train[idx], cfg, aug_gen, flat_face), t_train[idx]
                 if cfg.teaching == "online":
@@ -1134,7 +1150,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
             if peer is not None:
                 peer_opt.step()
                 peer_sched.step()
-            if cfg.ema_decay > 0:
+            if averaged is not None and cfg.ema_decay > 0:
                 averaged.update_parameters(net)
             total_loss += loss.item() * len(tb)
             # a prediction is right when its class is among the face's accepted answers (its top target class,
@@ -1143,10 +1159,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                             tb[:, :NUM_CLASSES].max(1, keepdim=True).values).sum())
             seen += len(tb)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        if cfg.swa:
+        if averaged is not None and cfg.swa:
             averaged.update_parameters(net)
-        kept = net if averaged is None else averaged.module  # the weights validated, saved as "model", exported
+        kept = net  # the weights validated, saved as "model", exported
         if averaged is not None:
+            assert bn_faces is not None, "drawn with the averaged network"
+            kept = cast(EmotionVGG, averaged.module)  # (AveragedModel's copy of net, typed as any Module)
             refresh_batchnorm(kept, bn_faces, device)
         val_logits = predict_logits(kept, x_val, bf16=bf16)
         val_loss = float(F.cross_entropy(val_logits, y_val))
@@ -1177,7 +1195,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                 "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "epoch": epoch + 1, "best_acc": best_acc, "elapsed": elapsed,
                 "config": cfg.to_dict()}  # what --resume checks it against (check_checkpoint_matches)
-        if trained is not net:
+        if isinstance(trained, WithFer2013Head):
             last["fer2013_head"] = trained.fer2013_head.state_dict()
         if peer is not None:
             last.update(peer=peer.state_dict(), peer_optimizer=peer_opt.state_dict(),
@@ -1268,8 +1286,8 @@ def check_checkpoint_matches(cfg: TrainConfig, state: dict, path: Path) -> None:
     """``state`` (the checkpoint ``path``, read) must be of the run ``cfg`` describes: its network shape, and where
     the checkpoint stores it (since this version), its run's config (another dataset or recipe of the same shape
     would resume silently). Raises ValueError naming the file and what differs, before anything is loaded."""
-    described = path.parent / "config.json"
-    described = str(described) if described.is_file() else "this config"
+    run_config = path.parent / "config.json"
+    described = str(run_config) if run_config.is_file() else "this config"
     net = json.loads(json.dumps(cfg.net.to_dict()))
     differs = [(f"net.{k}", v, net.get(k)) for k, v in json.loads(json.dumps(state["net"])).items() if v != net.get(k)]
     if isinstance(state.get("config"), dict):
