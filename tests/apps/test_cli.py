@@ -496,6 +496,69 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
     assert in_the_way.read_text(encoding="utf-8") == "an earlier export"
 
 
+def _fervid_as(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
+    """`fervid ARGS` in a subprocess run as ``prefix`` (the ``unprivileged`` fixture's) runs it."""
+    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_folder_that_cannot_be_read_is_a_failed_input_and_the_others_are_analysed(tmp_path, astronaut_png,
+                                                                                      unprivileged):
+    """An overnight run on a lab server: a subfolder another user had locked was left out without a word (exit 0),
+    and a locked folder named on the command line ended the run ("error: in2/state.sqlite: Permission denied", a
+    file that is not there) with the readable inputs unanalysed; `fervid batch` and `fervid video` alike."""
+    in1, in2 = tmp_path / "in1", tmp_path / "in2"
+    for folder in (in1 / "locked", in1 / "listed_only", in2):
+        folder.mkdir(parents=True)
+        shutil.copy(astronaut_png, folder / "a.png")
+    shutil.copy(astronaut_png, in1 / "a.png")
+    modes = {in1 / "locked": 0o000, in1 / "listed_only": 0o644, in2: 0o000}  # 644: listed, but not to be entered
+    for folder, mode in modes.items():
+        folder.chmod(mode)
+    try:
+        image = _fervid_as(unprivileged, "image", str(in2), str(in1), str(in2 / "a.png"), "--json",
+                           str(tmp_path / "r.json"), "-q")
+        batch = _fervid_as(unprivileged, "batch", str(in1), str(in2), "--out", str(tmp_path / "batch"), "-q",
+                           "--no-annotate")
+        video = _fervid_as(unprivileged, "video", str(in2), "--out", str(tmp_path / "v"), "-q")
+    finally:
+        for folder in modes:
+            folder.chmod(0o755)
+    assert image.returncode == 1, image.stderr
+    files = {f["file"]: f for f in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["files"]}
+    assert files[str(in1 / "a.png")]["ok"] and files[str(in1 / "a.png")]["faces"][0]["emotion"] == "happy"
+    for folder in modes:
+        said = f"{folder}: folder cannot be read (Permission denied): its files were not searched"
+        assert f"error: {said}" in image.stderr and files[str(folder)]["error"] == said
+    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: Permission denied"
+    assert len(files) == 5 and "state.sqlite" not in image.stderr and "Traceback" not in image.stderr
+    assert batch.returncode == 1, batch.stderr
+    with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
+        rows = {row["file"]: row for row in csv.DictReader(fh)}
+    assert rows[str(in1 / "a.png")]["status"] == "done"
+    assert all(rows[str(folder)]["status"] == "failed" and "folder cannot be read" in rows[str(folder)]["note"]
+               for folder in modes)
+    assert video.returncode == 1 and f"error: {in2}: folder cannot be read (Permission denied)" in video.stderr
+
+
+def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, astronaut_rgb, unprivileged):
+    """A chmod-000 TIFF was "truncated or corrupt image data ([Errno 13] Permission denied ...)", a chmod-000 MP4
+    "not a video, or a format/codec OpenCV's FFmpeg cannot read" after an OpenCV warning."""
+    tiff, clip = tmp_path / "photo.tiff", tmp_path / "clip.mp4"
+    Image.fromarray(astronaut_rgb).save(tiff)
+    shutil.copy(carphone(), clip)
+    for file in (tiff, clip):
+        file.chmod(0o000)
+    try:
+        image = _fervid_as(unprivileged, "image", str(tiff), "-q")
+        video = _fervid_as(unprivileged, "video", str(clip), "--out", str(tmp_path / "v"), "-q")
+    finally:
+        for file in (tiff, clip):
+            file.chmod(0o644)
+    assert image.returncode == 1 and image.stderr == f"error: {tiff}: cannot be read (Permission denied)\n"
+    assert video.returncode == 1 and video.stderr == f"error: {clip}: cannot be read (Permission denied)\n"
+
+
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):
     (tmp_path / "photos" / "happy").mkdir(parents=True)
     (tmp_path / "photos" / "misc").mkdir()
