@@ -1471,6 +1471,71 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkey
     assert caught.value.filename == str(tmp_path / "out" / ".lock")
 
 
+def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_path, astronaut_png, monkeypatch):
+    """`--json A --csv B --parquet C`, A on a full disk: the CSV and the Parquet were never tried, and the summary
+    lines never printed."""
+    import errno
+
+    import pandas as pd
+
+    def full(*args, **kwargs):  # the JSON's write (the tables are written through open() and pyarrow)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    out_json, out_csv, out_parquet = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.parquet"
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", str(out_json), "--csv", str(out_csv),
+                                 "--parquet", str(out_parquet)])
+    assert result.exit_code == 1, result.output
+    assert f"error: {out_json}: No space left on device" in result.output and not out_json.exists()
+    assert [row["emotion"] for row in csv.DictReader(out_csv.open(encoding="utf-8"))] == ["happy"]
+    assert pd.read_parquet(out_parquet)["emotion"].tolist() == ["happy"]
+    assert f"{astronaut_png}: 1 face(s): happy" in result.output and "1 image(s) analysed" in result.output
+
+
+def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
+                                                                                    monkeypatch):
+    """--annotate/--crops on a full disk: each image whose annotated copy could not be written was recorded "ok":
+    false with no faces, its emotions thrown away, and the run went on, one error line an image."""
+    import errno
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(astronaut_png, folder / name)
+    ann, crops, out_json = tmp_path / "ann", tmp_path / "crops", tmp_path / "r.json"
+    real_write_bytes, tried = Path.write_bytes, []
+
+    def full(self, data):  # every picture's write (the JSON is written as text)
+        tried.append(self)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    command = ["image", str(folder), "--annotate", str(ann), "--crops", str(crops), "--json", str(out_json), "-q"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    files = json.loads(out_json.read_text(encoding="utf-8"))["files"]
+    assert [(f["ok"], [face["emotion"] for face in f["faces"]]) for f in files] == [(True, ["happy"])] * 3
+    assert result.output.count("error:") == 2 and len(tried) == 1, result.output  # not one line an image
+    assert (f"error: {ann / 'a_fervid.png'}: No space left on device (writing {folder / 'a.png'}'s annotated copy "
+            "and crops)") in result.output
+    assert ("error: no annotated copies and crops written for the 2 image(s) after it, as the folder could not be "
+            f"written either (their faces are in the results): {folder / 'b.png'} and {folder / 'c.png'}"
+            ) in result.output
+
+    def denied_for_b(self, data):  # one file's own error (a read-only copy left there): the others are written
+        if self.name.startswith(".b_"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", denied_for_b)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.output.count("error:") == 1 and f"{ann / 'b_fervid.png'}: Permission denied" in result.output
+    assert sorted(p.name for p in ann.iterdir()) == ["a_fervid.png", "c_fervid.png"]
+    assert sorted(p.name for p in crops.iterdir()) == ["a_face1.png", "c_face1.png"]
+    assert all(f["ok"] and f["faces"] for f in json.loads(out_json.read_text(encoding="utf-8"))["files"])
+
+
 def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what_was_not_analysed(
         tmp_path, monkeypatch):
     """The first video's key frame filled the disk: a 0-byte PNG was left, and the second video was neither tried
