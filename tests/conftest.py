@@ -39,6 +39,27 @@ def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
     return path
 
 
+# what lets root read, enter and change any file whatever its mode: dropped, a chmod stops the command as it stops a
+# user (CI runs as root)
+ROOT_FILE_CAPABILITIES = "-dac_override,-dac_read_search,-fowner"
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """The prefix of a command run as a user whom a file's mode stops: setpriv without root's file capabilities where
+    the tests run as root; nothing for a user who is not root. Skips where neither can be had (Windows, root without
+    setpriv, a container that may not drop capabilities)."""
+    if not hasattr(os, "geteuid"):
+        pytest.skip("file modes (chmod) are POSIX's")
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, f"--bounding-set={ROOT_FILE_CAPABILITIES}", f"--inh-caps={ROOT_FILE_CAPABILITIES}"]
+    if setpriv is None or subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and cannot drop root's file capabilities (setpriv): a chmod stops nothing")
+    return prefix
+
+
 @pytest.fixture
 def without_heif_decoder(monkeypatch):
     """fervid as installed without the `heic` extra: pillow-heif's opener taken out of Pillow, and the file kinds

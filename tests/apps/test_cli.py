@@ -496,6 +496,69 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, astronaut_png)
     assert in_the_way.read_text(encoding="utf-8") == "an earlier export"
 
 
+def _fervid_as(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
+    """`fervid ARGS` in a subprocess run as ``prefix`` (the ``unprivileged`` fixture's) runs it."""
+    return subprocess.run([*prefix, sys.executable, "-m", "fervid", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_folder_that_cannot_be_read_is_a_failed_input_and_the_others_are_analysed(tmp_path, astronaut_png,
+                                                                                      unprivileged):
+    """An overnight run on a lab server: a subfolder another user had locked was left out without a word (exit 0),
+    and a locked folder named on the command line ended the run ("error: in2/state.sqlite: Permission denied", a
+    file that is not there) with the readable inputs unanalysed; `fervid batch` and `fervid video` alike."""
+    in1, in2 = tmp_path / "in1", tmp_path / "in2"
+    for folder in (in1 / "locked", in1 / "listed_only", in2):
+        folder.mkdir(parents=True)
+        shutil.copy(astronaut_png, folder / "a.png")
+    shutil.copy(astronaut_png, in1 / "a.png")
+    modes = {in1 / "locked": 0o000, in1 / "listed_only": 0o644, in2: 0o000}  # 644: listed, but not to be entered
+    for folder, mode in modes.items():
+        folder.chmod(mode)
+    try:
+        image = _fervid_as(unprivileged, "image", str(in2), str(in1), str(in2 / "a.png"), "--json",
+                           str(tmp_path / "r.json"), "-q")
+        batch = _fervid_as(unprivileged, "batch", str(in1), str(in2), "--out", str(tmp_path / "batch"), "-q",
+                           "--no-annotate")
+        video = _fervid_as(unprivileged, "video", str(in2), "--out", str(tmp_path / "v"), "-q")
+    finally:
+        for folder in modes:
+            folder.chmod(0o755)
+    assert image.returncode == 1, image.stderr
+    files = {f["file"]: f for f in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["files"]}
+    assert files[str(in1 / "a.png")]["ok"] and files[str(in1 / "a.png")]["faces"][0]["emotion"] == "happy"
+    for folder in modes:
+        said = f"{folder}: folder cannot be read (Permission denied): its files were not searched"
+        assert f"error: {said}" in image.stderr and files[str(folder)]["error"] == said
+    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: Permission denied"
+    assert len(files) == 5 and "state.sqlite" not in image.stderr and "Traceback" not in image.stderr
+    assert batch.returncode == 1, batch.stderr
+    with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
+        rows = {row["file"]: row for row in csv.DictReader(fh)}
+    assert rows[str(in1 / "a.png")]["status"] == "done"
+    assert all(rows[str(folder)]["status"] == "failed" and "folder cannot be read" in rows[str(folder)]["note"]
+               for folder in modes)
+    assert video.returncode == 1 and f"error: {in2}: folder cannot be read (Permission denied)" in video.stderr
+
+
+def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, astronaut_rgb, unprivileged):
+    """A chmod-000 TIFF was "truncated or corrupt image data ([Errno 13] Permission denied ...)", a chmod-000 MP4
+    "not a video, or a format/codec OpenCV's FFmpeg cannot read" after an OpenCV warning."""
+    tiff, clip = tmp_path / "photo.tiff", tmp_path / "clip.mp4"
+    Image.fromarray(astronaut_rgb).save(tiff)
+    shutil.copy(carphone(), clip)
+    for file in (tiff, clip):
+        file.chmod(0o000)
+    try:
+        image = _fervid_as(unprivileged, "image", str(tiff), "-q")
+        video = _fervid_as(unprivileged, "video", str(clip), "--out", str(tmp_path / "v"), "-q")
+    finally:
+        for file in (tiff, clip):
+            file.chmod(0o644)
+    assert image.returncode == 1 and image.stderr == f"error: {tiff}: cannot be read (Permission denied)\n"
+    assert video.returncode == 1 and video.stderr == f"error: {clip}: cannot be read (Permission denied)\n"
+
+
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):
     (tmp_path / "photos" / "happy").mkdir(parents=True)
     (tmp_path / "photos" / "misc").mkdir()
@@ -1406,6 +1469,71 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, astronaut_png, monkey
         with folder_lock.FolderLock(tmp_path / "out", "another run", "wait"):
             pass
     assert caught.value.filename == str(tmp_path / "out" / ".lock")
+
+
+def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_path, astronaut_png, monkeypatch):
+    """`--json A --csv B --parquet C`, A on a full disk: the CSV and the Parquet were never tried, and the summary
+    lines never printed."""
+    import errno
+
+    import pandas as pd
+
+    def full(*args, **kwargs):  # the JSON's write (the tables are written through open() and pyarrow)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    out_json, out_csv, out_parquet = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.parquet"
+    result = runner.invoke(app, ["image", str(astronaut_png), "--json", str(out_json), "--csv", str(out_csv),
+                                 "--parquet", str(out_parquet)])
+    assert result.exit_code == 1, result.output
+    assert f"error: {out_json}: No space left on device" in result.output and not out_json.exists()
+    assert [row["emotion"] for row in csv.DictReader(out_csv.open(encoding="utf-8"))] == ["happy"]
+    assert pd.read_parquet(out_parquet)["emotion"].tolist() == ["happy"]
+    assert f"{astronaut_png}: 1 face(s): happy" in result.output and "1 image(s) analysed" in result.output
+
+
+def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
+                                                                                    monkeypatch):
+    """--annotate/--crops on a full disk: each image whose annotated copy could not be written was recorded "ok":
+    false with no faces, its emotions thrown away, and the run went on, one error line an image."""
+    import errno
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(astronaut_png, folder / name)
+    ann, crops, out_json = tmp_path / "ann", tmp_path / "crops", tmp_path / "r.json"
+    real_write_bytes, tried = Path.write_bytes, []
+
+    def full(self, data):  # every picture's write (the JSON is written as text)
+        tried.append(self)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    command = ["image", str(folder), "--annotate", str(ann), "--crops", str(crops), "--json", str(out_json), "-q"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    files = json.loads(out_json.read_text(encoding="utf-8"))["files"]
+    assert [(f["ok"], [face["emotion"] for face in f["faces"]]) for f in files] == [(True, ["happy"])] * 3
+    assert result.output.count("error:") == 2 and len(tried) == 1, result.output  # not one line an image
+    assert (f"error: {ann / 'a_fervid.png'}: No space left on device (writing {folder / 'a.png'}'s annotated copy "
+            "and crops)") in result.output
+    assert ("error: no annotated copies and crops written for the 2 image(s) after it, as the folder could not be "
+            f"written either (their faces are in the results): {folder / 'b.png'} and {folder / 'c.png'}"
+            ) in result.output
+
+    def denied_for_b(self, data):  # one file's own error (a read-only copy left there): the others are written
+        if self.name.startswith(".b_"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", denied_for_b)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.output.count("error:") == 1 and f"{ann / 'b_fervid.png'}: Permission denied" in result.output
+    assert sorted(p.name for p in ann.iterdir()) == ["a_fervid.png", "c_fervid.png"]
+    assert sorted(p.name for p in crops.iterdir()) == ["a_face1.png", "c_face1.png"]
+    assert all(f["ok"] and f["faces"] for f in json.loads(out_json.read_text(encoding="utf-8"))["files"])
 
 
 def test_a_full_disk_in_fervid_video_leaves_no_part_written_image_and_names_what_was_not_analysed(

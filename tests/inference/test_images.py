@@ -36,6 +36,25 @@ def test_truncated_files(tmp_path, astronaut_rgb, fmt):
         load_image(path)
 
 
+def test_a_read_error_of_the_disk_is_not_called_corrupt_data(tmp_path, astronaut_rgb):
+    """An image opened, whose pixels the disk then fails to give (EIO: a failing drive, a network share gone): it
+    was "truncated or corrupt image data", sending the user to a file that is whole."""
+    import errno
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(astronaut_rgb).save(path)
+
+    class FailingDisk(io.FileIO):
+        def read(self, size=-1):
+            if self.tell() > 1000:  # the header read, the pixels not
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return super().read(size)
+
+    with Image.open(FailingDisk(path)) as im, pytest.raises(ImageLoadError) as caught:
+        load_image(im)
+    assert str(caught.value) == f"PIL image: cannot be read ({os.strerror(errno.EIO)})"
+
+
 def test_sixteen_bit_png_keeps_its_contrast(tmp_path, astronaut_rgb):
     grey = np.asarray(Image.fromarray(astronaut_rgb).convert("L"), dtype=np.uint16) * 257
     path = tmp_path / "deep.png"

@@ -293,6 +293,19 @@ def _naming(target):
         _fail(_os_error_line(exc, target))
 
 
+@contextlib.contextmanager
+def _noting_failure(target, failures: list[str]):
+    """As :func:`_naming`, but the command goes on: the line naming ``target`` is added to ``failures``, to be said
+    once the other outputs are tried (a full disk failed --json, and the --csv and --parquet after it were never
+    tried)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        failures.append(_os_error_line(exc, target))
+
+
 def _os_error_line(exc: OSError, where: str | Path = "") -> str:
     """``<file>: <reason>`` for an OSError writing outputs (``where`` when the error names no file)."""
     where = exc.filename or where
@@ -846,6 +859,7 @@ def image(
     error). --crops: each face's aligned crop, for `fervid evaluate/calibrate/train --data` (sort them into
     <emotion>/ folders first).
     """
+    from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
     from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
@@ -887,6 +901,11 @@ def image(
     for folder in (annotate_dir, crops_dir):  # else every image would fail, one by one, after its analysis
         if folder:
             _check_output_folder(folder)
+    kinds = [(one, many) for one, many, folder in (("annotated copy", "annotated copies", annotate_dir),
+                                                   ("crops", "crops", crops_dir)) if folder]
+    pictures, pictures_of_many = " and ".join(one for one, _ in kinds), " and ".join(many for _, many in kinds)
+    unwritten: list[str] = []  # the outputs that could not be written, each said by name at the end
+    pictures_stopped_at: Optional[Path] = None  # the image whose pictures found the output folder full or read-only
     bar = progress_bar(files, show=not quiet and len(files) > 1, unit="image")
     more_frames: list[str] = []  # animated images and multi-page TIFFs, of which the first frame was analysed
     for path in bar:
@@ -895,6 +914,14 @@ def image(
             img = load_image(path)
             result = analyzer.analyze_bgr(img, source=str(path))  # read whole where options.face_crops
             more_frames.append(more_frames_notice(path))
+        except Exception as exc:  # one bad file must not stop the batch: record it and go on
+            result = ImageResult(str(path), error=failure_message(path, exc))
+        results.append(result)
+        if not result.ok or not pictures or pictures_stopped_at:
+            continue
+        # apart from the analysis: a picture that could not be written (a full disk) threw the image's faces away,
+        # recorded "ok": false with none
+        try:
             source = {ANNOTATED_SOURCE_KEY: source_id(path)}  # which image an output is of, for later runs
             if annotate_dir:
                 write_image(annotate_dir / f"{stems[path]}{ANNOTATED_IMAGE_SUFFIX}",
@@ -907,24 +934,34 @@ def image(
                         stale.unlink(missing_ok=True)
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
-        except Exception as exc:  # one bad file must not stop the batch: record it and go on
-            result = ImageResult(str(path), error=failure_message(path, exc))
-        results.append(result)
+        except OSError as exc:
+            unwritten.append(f"{_os_error_line(exc, annotate_dir or crops_dir)} (writing {path}'s {pictures})")
+            # the folder's, not the image's: every later picture would fail alike, one error line each (as `fervid
+            # video` and `fervid batch` stop); the images are still analysed, their faces kept in the results
+            if exc.errno in OUTPUT_FOLDER_ERRNOS:
+                pictures_stopped_at = path
+        except Exception as exc:  # (an image OpenCV cannot encode)
+            unwritten.append(f"{path}: {pictures} not written: {str(exc) or type(exc).__name__}")
+    if pictures_stopped_at and (left := files[files.index(pictures_stopped_at) + 1:]):
+        unwritten.append(f"no {pictures_of_many} written for the {len(left)} image(s) after it, as the folder could "
+                         f"not be written either (their faces are in the results): "
+                         f"{_in_a_sentence(list(map(str, left)))}")
 
     failed = [r for r in results if not r.ok]
     doc = images_document(results, settings)
+    # each results file tried, whichever failed before it (a full disk): the others may be elsewhere, or stdout
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
-        with _naming(json_out):
+        with _noting_failure(json_out, unwritten):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
             with replacing(json_out) as temporary:
                 temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
-        with _naming(csv_out):
+        with _noting_failure(csv_out, unwritten):
             _write_csv(results, csv_out)
     if parquet_out:
-        with _naming(parquet_out):
+        with _noting_failure(parquet_out, unwritten):
             _write_parquet(results, parquet_out, settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
@@ -949,7 +986,9 @@ def image(
                       "about, or crop the largest face only with --max-faces 1"])
     for r in failed:
         _say_error(r.error or "")  # (a failed image's error says why)
-    if failed:
+    for line in unwritten:
+        _say_error(line)
+    if failed or unwritten:
         raise typer.Exit(1)
 
 

@@ -218,6 +218,12 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         raise error(f"{path}: not a regular file (a device, pipe or socket)")
     if path.stat().st_size == 0:
         raise error(f"{path}: empty file (0 bytes)")
+    try:  # said as what it is: the image reader called a file it may not open "truncated or corrupt", the video
+        # reader "not a video"
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _load_path(path: Path) -> np.ndarray:
@@ -395,6 +401,8 @@ def _pillow_errors(name: str, max_pixels: int, pillow_bound: bool = False):
         pillows = " (Pillow's limit, twice PIL.Image.MAX_IMAGE_PIXELS)" if pillow_bound else ""
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
     except OSError as exc:
+        if exc.errno is not None:  # the system's (a disk's read error, a permission), not the data's
+            raise ImageLoadError(f"{name}: cannot be read ({exc.strerror or exc})") from None
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
         raise ImageLoadError(f"{name}: truncated or corrupt image data ({_no_repr(exc)})") from None
     except (ValueError, SyntaxError) as exc:
@@ -612,24 +620,31 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
 
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
+    unreadable: list[OSError] = []  # folders searched that could not be read, each said once
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
+            is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
+        except OSError as exc:
+            problems.append((item, exc.strerror or str(exc)))
+            continue
+        unreadable_before = len(unreadable)
+        if is_dir:
             if is_batch_results(path):
                 problems.append((item, "is a fervid batch results folder: its files are another run's outputs"))
                 continue
             # not only regular files: a FIFO or device named like an image is an input the reader refuses, by name,
             # rather than one left out without a word
-            candidates = list(search_folder(path))
+            candidates = list(search_folder(path, unreadable))
             images = keep(candidates, item)
-            if not images:
+            if not images and len(unreadable) == unreadable_before:  # (else what could not be read is said)
                 ours = written_by_this_run(candidates)
                 problems.append((item, f"folder holds no {kind} files" if not candidates else
                                  f"folder holds only files named as fervid's outputs (no other {kind} files)"
                                  if any(fervid_output(p) for p in candidates) else
                                  f"folder holds {ours}" if ours else f"folder holds no {kind} files"))
             found.extend(images)
-        elif path.exists() or path.is_symlink():  # a dangling link: the reader says "no such file", by name
+        elif there:  # a dangling link: the reader says "no such file", by name
             found.append(path)
         elif is_url(item):  # said as such, not "no such file": fervid downloads nothing
             from fervid.inference.stream_urls import masked_source
@@ -640,11 +655,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         elif "\0" in item:  # (glob raised ValueError on it: a traceback) a NUL ends a name to the system
             problems.append((item, "no such file or folder (no file's name holds a NUL byte)"))
         elif any(ch in item for ch in "*?["):
-            files = _pattern_files(item)
+            files = _pattern_files(item, unreadable)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
             matches = keep(files, item, any_suffix=own_extension)
-            if not matches:
+            if not matches and len(unreadable) == unreadable_before:
                 ours = written_by_this_run(files)
                 problems.append((item, ("pattern matches no file" + (
                                      " (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] "
@@ -657,6 +672,9 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             found.extend(matches)
         else:
             problems.append((item, "no such file or folder"))
+    # a folder reached twice (named, and through a link or a pattern) is said once
+    for folder, exc in {str(exc.filename): exc for exc in unreadable}.items():
+        problems.append((folder, f"folder cannot be read ({exc.strerror or exc}): its files were not searched"))
     # one file named twice (photo.jpg and /home/me/photo.jpg, a folder and a pattern, or through a link): once,
     # under its shortest name
     shortest: dict[Path, Path] = {}
@@ -685,23 +703,26 @@ def _link_loop(path: Path) -> bool:
     return False
 
 
-def _pattern_files(pattern: str) -> list[Path]:
+def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     """The files a pattern names, as glob would match it; a folder it matches is searched as a folder named on
     its own is ("shots/*", "shots/**/day1": every such shoot). A ``**`` pattern's folders are walked with
     :func:`search_folder` (glob's own ``**`` went round link loops, exponentially with two, and into batch
-    results and hidden folders), starting from what its part before the ``**`` matches."""
+    results and hidden folders), starting from what its part before the ``**`` matches. The folders searched that
+    could not be read are added to ``unreadable``."""
     import glob
 
     parts = Path(pattern).parts
     if "**" not in pattern:
         hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
-        return [p for p in hits if not p.is_dir()] + [f for d in hits if d.is_dir() for f in search_folder(d)]
+        # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
+        return [p for p in hits if not os.path.isdir(p)] + [f for d in hits if os.path.isdir(d)
+                                                            for f in search_folder(d, unreadable)]
     first = next(i for i, part in enumerate(parts) if "**" in part)
     rest = parts[first:]
     bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
     files = []
-    for base in (b for b in bases if b.is_dir()):
-        for path in search_folder(base):
+    for base in (b for b in bases if os.path.isdir(b)):  # (one that cannot be looked up is no folder to search)
+        for path in search_folder(base, unreadable):
             relative = path.relative_to(base).parts
             # the file itself, or a folder above it, is what the pattern names
             if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
@@ -745,8 +766,10 @@ def video_by_content(path: Path) -> bool:
 
 
 def is_batch_results(folder: Path) -> bool:
-    """A fervid batch results folder: it holds ``state.sqlite`` and ``files/``."""
-    return (folder / "state.sqlite").is_file() and (folder / "files").is_dir()
+    """A fervid batch results folder: it holds ``state.sqlite`` and ``files/``. A folder that cannot be entered is
+    not taken for one (Path.is_file raised "in2/state.sqlite: Permission denied", naming a file that is not there,
+    and ended the run): searching it says it cannot be read (:func:`search_folder`)."""
+    return os.path.isfile(folder / "state.sqlite") and os.path.isdir(folder / "files")
 
 
 class _BatchResultsCheck:
@@ -913,13 +936,21 @@ def natural_order(path: Path) -> list:
             for part in re.split(r"([0-9]+)", str(path))]
 
 
-def search_folder(folder: Path):
+def search_folder(folder: Path, unreadable: list[OSError]):
     """Every file below ``folder`` but hidden ones and batch results folders. Linked folders are followed where
     they lead out of ``folder``; one leading back into it is not (the folder is reached under its own name, and
-    a loop ends)."""
+    a loop ends). A folder that cannot be listed or entered (``folder`` itself too) is searched no further, its
+    error (naming it) added to ``unreadable``: os.walk left one out without a word, and a run on a folder another
+    user had locked said nothing of the files in it."""
     inside = os.path.realpath(folder)
     entered = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, onerror=unreadable.append, followlinks=True):
+        try:  # listed (read permission) but not to be entered (no search permission): no file in it can be opened
+            os.stat(os.path.join(root, os.curdir))
+        except OSError as exc:
+            unreadable.append(OSError(exc.errno, exc.strerror, root))
+            dirs[:] = []
+            continue
         real = os.path.realpath(root)
         if real in entered or is_batch_results(Path(root)):
             dirs[:] = []
