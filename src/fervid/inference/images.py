@@ -673,8 +673,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         else:
             problems.append((item, "no such file or folder"))
     # a folder reached twice (named, and through a link or a pattern) is said once
-    for folder, exc in {str(exc.filename): exc for exc in unreadable}.items():
-        problems.append((folder, f"folder cannot be read ({exc.strerror or exc}): its files were not searched"))
+    for folder, error in {str(error.filename): error for error in unreadable}.items():
+        problems.append((folder, f"folder cannot be read ({error.strerror or error}): its files were not searched"))
     # one file named twice (photo.jpg and /home/me/photo.jpg, a folder and a pattern, or through a link): once,
     # under its shortest name
     shortest: dict[Path, Path] = {}
