@@ -935,7 +935,7 @@ def image(
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except OSError as exc:
-            unwritten.append(f"{_os_error_line(exc, annotate_dir or crops_dir or "")} (writing {path}'s {pictures})")
+            unwritten.append(f"{_os_error_line(exc, annotate_dir or crops_dir or '')} (writing {path}'s {pictures})")
             # the folder's, not the image's: every later picture would fail alike, one error line each (as `fervid
             # video` and `fervid batch` stop); the images are still analysed, their faces kept in the results
             if exc.errno in OUTPUT_FOLDER_ERRNOS:
