@@ -61,6 +61,18 @@ def unprivileged() -> list[str]:
 
 
 @pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 2.5 MB filesystem (a tmpfs, as root): a disk that fills up."""
+    target = tmp_path / "small"
+    target.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2560k", "tmpfs", str(target)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    yield target
+    subprocess.run(["umount", "--lazy", str(target)])  # (a failed run's traceback may hold state.sqlite open)
+
+
+@pytest.fixture
 def without_heif_decoder(monkeypatch):
     """fervid as installed without the `heic` extra: pillow-heif's opener taken out of Pillow, and the file kinds
     fervid searches for and refuses as they are there (sets every command imported: changed in place, restored)."""

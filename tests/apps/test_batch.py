@@ -1618,18 +1618,6 @@ def test_an_interrupt_as_a_file_is_recorded_counts_what_remains_from_the_state(t
     assert pending and caught.value.remaining == len(pending) == 4 - len(finished)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A folder on a 2.5 MB filesystem (a tmpfs, as root): a disk that fills up."""
-    target = tmp_path / "small"
-    target.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2560k", "tmpfs", str(target)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    yield target
-    subprocess.run(["umount", "--lazy", str(target)])  # (a failed run's traceback may hold state.sqlite open)
-
-
 def test_a_full_disk_ends_the_run_keeping_what_finished_and_says_where(tmp_path, astronaut_rgb, small_disk):
     """A full disk failed every remaining file (466 of 504 recorded as failed, errno 28), then ended with `error:
     Error writing bytes to file. Detail: [errno 28] No space left on device`, naming no file, and left

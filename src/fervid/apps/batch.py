@@ -61,6 +61,7 @@ ENGINES = ("local", "ray")
 IMAGE_WORK = 0.3
 VIDEO_START_AND_END_WORK = 15.0
 UNKNOWN_LENGTH_WORK = 60.0  # a video whose file gives no length
+PARQUET_MAGIC = b"PAR1"  # a whole Parquet file's last bytes
 ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
 PROGRESS_SECONDS = 0.5  # how often the driver looks at its workers' progress (its bar is redrawn at its own pace)
 STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
@@ -84,6 +85,20 @@ class BatchInterrupted(KeyboardInterrupt):
 # a worker's OSError that is the output folder's, not its file's: no room left (a full disk, a quota) or a folder
 # that cannot be written at all. Every later file would fail alike, so the run ends (CannotWriteOutputs).
 OUTPUT_FOLDER_ERRNOS = {errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# refused: the output folder's where the path refused is under --out (`chmod 555 out/files` mid-run had every later
+# file analysed in full, then failed), the file's own where it is the input (an unreadable photo)
+PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
+
+
+def _output_folders_fault(exc: OSError, out: Path, source: str) -> bool:
+    """Whether a worker's ``exc`` is the output folder's (:data:`OUTPUT_FOLDER_ERRNOS`, or a permission refused on
+    a path under ``out`` that is not the input ``source``), not the file's."""
+    if exc.errno in OUTPUT_FOLDER_ERRNOS:
+        return True
+    if exc.errno not in PERMISSION_ERRNOS or exc.filename is None:
+        return False
+    refused = os.path.abspath(os.fsdecode(exc.filename))
+    return refused != os.path.abspath(source) and Path(refused).is_relative_to(os.path.abspath(out))
 
 
 class CannotWriteOutputs(OSError):
@@ -108,6 +123,11 @@ class CannotWriteOutputs(OSError):
                          f"would fail alike. The files done are kept in {out} ({kept}); {remaining} file(s) of this "
                          "run are not analysed yet: make room (or make the folder writable) and run the same command "
                          "again to go on")
+
+
+class DamagedResults(OSError):
+    """A done file's ``rows.parquet`` that cannot be read, though it ends as a whole one does (:func:`results_damage`
+    finds those cut short): an OSError naming it, whose reason says what to do."""
 
 
 @dataclass
@@ -351,6 +371,32 @@ def output_lock(out: Path) -> FolderLock:
     return FolderLock(out, "another fervid batch run", "wait for it to finish", error=BatchLocked)
 
 
+def unreadable_input(name: str, exc: OSError) -> str:
+    """The error line of an input that could not be read for its hash: "photos/a.jpg: permission denied"."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{name}: no such file (deleted since the inputs were listed?)"
+    reason = exc.strerror or str(exc)
+    return f"{name}: {reason[:1].lower()}{reason[1:]}"
+
+
+def results_damage(folder: Path) -> str | None:
+    """What is wrong with a done file's results folder, ``files/<key>/``: "deleted", or its ``rows.parquet`` "empty or
+    cut short" (a power cut after ``state.sqlite`` recorded it done: nothing is synced to the disk; every later run
+    failed reading it); None where its rows are whole, by Parquet's closing bytes (reading each file's footer took
+    10x as long: 4 s a run for 15,000 images)."""
+    try:
+        with open(folder / "rows.parquet", "rb") as fh:
+            if fh.seek(0, os.SEEK_END) >= len(PARQUET_MAGIC):
+                fh.seek(-len(PARQUET_MAGIC), os.SEEK_END)
+                if fh.read() == PARQUET_MAGIC:
+                    return None
+    except FileNotFoundError:
+        return "deleted"
+    except OSError:  # (unreadable: said by the table's writer, naming it)
+        return None
+    return "empty or cut short (a power cut or a crash after it was recorded?)"
+
+
 class StateStore:
     """SQLite table of input files: path, content hash, kind, status (pending/done/failed), error, counts."""
 
@@ -432,7 +478,7 @@ class StateStore:
                             [(k, json.dumps(v)) for k, v in settings.items()])
         return list(earlier)
 
-    def plan(self, files: list[Path], files_dir: Path, progress: bool = False
+    def plan(self, files: list[Path], files_dir: Path, progress: bool = False, notices: list[str] | None = None
              ) -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
         """Register files. Returns the tasks, one (path, key, kind) per distinct content and kind not yet analysed
         (``key``: its results' folder under ``files_dir``), and for each task's path every pending path with that
@@ -443,7 +489,8 @@ class StateStore:
         renamed (its old name gone, its content here under a new one) is recorded under the new name only.
         ``progress``: a bar while the files are read for their hashes (minutes, on a corpus of long videos). A file
         whose size and modification time (ns) are those recorded when it was hashed keeps its recorded hash: only
-        new or changed files are read."""
+        new or changed files are read. A file that cannot be read is recorded as failed; ``notices`` gets the done
+        files analysed again as their results were found damaged (:func:`results_damage`)."""
         from fervid.progress import progress_bar
 
         todo: list[tuple[str, str, str]] = []
@@ -458,17 +505,30 @@ class StateStore:
             name = known.get(location, str(p))  # the name the file was first registered under
             row = self.db.execute("SELECT hash, status, key, size, mtime_ns FROM files WHERE path = ?",
                                   (name,)).fetchone()
-            stat = p.stat()
-            unchanged = row and row[0] and (row[3], row[4]) == (stat.st_size, stat.st_mtime_ns)
-            digest = row[0] if unchanged else file_sha256(p)
-            if row and row[0] == digest and row[1] == "done" and (files_dir / row[2] / "rows.parquet").is_file():
-                if not unchanged:  # hashed again (touched, or a folder from before sizes were kept): kept for next time
-                    self.db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
-                                    (stat.st_size, stat.st_mtime_ns, name))
-                continue  # done, and its results are still there (a deleted results folder is made again)
+            try:
+                stat = p.stat()
+                unchanged = row and row[0] and (row[3], row[4]) == (stat.st_size, stat.st_mtime_ns)
+                digest = row[0] if unchanged else file_sha256(p)
+            except OSError as exc:
+                # unreadable (chmod 000), or deleted since the inputs were listed: this file failed, not the run
+                # (its neighbours were never analysed); hashed again, and so tried again, by the next run
+                self.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated, location) "
+                                "VALUES (?, ?, 'failed', ?, ?, ?)",
+                                (name, kind, unreadable_input(name, exc), time.time(), location))
+                known[location] = name
+                continue
+            if row and row[0] == digest and row[1] == "done":
+                damage = results_damage(files_dir / row[2])
+                if damage is None:
+                    if not unchanged:  # hashed again (touched, or a folder from before sizes were kept): kept
+                        self.db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                                        (stat.st_size, stat.st_mtime_ns, name))
+                    continue  # done, and its results are still there (a deleted results folder is made again)
+                if damage != "deleted" and notices is not None:
+                    notices.append(f"{files_dir / row[2] / 'rows.parquet'}: {damage}: {name} is analysed again")
             twin = self.db.execute("SELECT faces, rows, seconds, key FROM files WHERE hash = ? AND status = 'done' "
                                    "AND kind = ?", (digest, kind)).fetchone()
-            done = bool(twin and (files_dir / twin[3] / "rows.parquet").is_file())
+            done = bool(twin and results_damage(files_dir / twin[3]) is None)
             other_kind = self.db.execute("SELECT 1 FROM files WHERE hash = ? AND kind NOT IN (?, 'unknown')",
                                          (digest, kind)).fetchone()
             # one content of one kind has one key: b.jpg after a.mp4 (other kind) is a.jpg's twin, in a.jpg's folder
@@ -688,14 +748,25 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                 "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a bad file is recorded with its reason; the run goes on
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno in OUTPUT_FOLDER_ERRNOS:  # the folder's, not the file's: the run ends
+        if isinstance(exc, OSError) and _output_folders_fault(exc, options.out, path):  # not the file's: the run ends
             return {"path": path, "status": "cannot write", "errno": exc.errno, "error": exc.strerror or str(exc),
-                    "where": exc.filename or str(tmp), "faces": 0, "rows": 0, "seconds": time.perf_counter() - t0}
+                    "where": _as_the_user_knows_it(exc.filename or tmp, tmp, final), "faces": 0, "rows": 0,
+                    "seconds": time.perf_counter() - t0}
         message = failure_message(path, exc)
         return {"path": path, "status": "failed", "error": message, "faces": 0, "rows": 0,
                 "seconds": time.perf_counter() - t0}
     finally:
         progress(0, 0)  # between files: the driver counts this one as finished, not as a share of its frames
+
+
+def _as_the_user_knows_it(where, tmp: Path, final: Path) -> str:
+    """Where a worker's write failed, as its user knows the output folder: the file's hidden temporary folder
+    (``files/.<key>.<pid>.tmp``, made and renamed in ``files/``) as ``files/``, a file in it as the one in
+    ``files/<key>/`` it becomes."""
+    failed = Path(os.fsdecode(where))
+    if failed == tmp:
+        return str(tmp.parent)
+    return str(final / failed.relative_to(tmp)) if failed.is_relative_to(tmp) else str(failed)
 
 
 def _write_rows(path: Path, parts) -> tuple[int, set[int]]:
@@ -819,7 +890,10 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
     """Analyse every input not already done; rebuild the dataset table and the summary. Returns the summary.
     Raises :class:`BatchLocked` when another run is using ``options.out``."""
     out = Path(options.out)
-    (out / "files").mkdir(parents=True, exist_ok=True)
+    # made on its own first: a file in the way of it is said so, as `fervid video` says it ("out/files: Not a
+    # directory" named a folder that was never there)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "files").mkdir(exist_ok=True)
     with output_lock(out):
         return _run_locked(inputs, options, out, progress)
 
@@ -1074,8 +1148,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     for item, why in problems:
         store.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated) VALUES (?, 'unknown', 'failed', ?, ?)",
                          (item, f"{item}: {why}", time.time()))
-    todo, paths_of = store.plan(files, out / "files", progress)
-    done_before = len(files) - sum(len(paths_of[path]) for path, _, _ in todo)
+    todo, paths_of = store.plan(files, out / "files", progress, notices)
+    given = {os.path.abspath(p) for p in files}
+    # (counted from the store: a file that could not be read is no more done than one to analyse)
+    done_before = sum(r["status"] == "done" and r["location"] in given for r in store.rows())
     if progress and done_before:  # a rerun goes on where the last stopped: said before the bar, not left to its total
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
@@ -1083,7 +1159,6 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     threads = threads_per_worker(workers)  # of the CPUs this run may use (a Slurm job's), not the machine's
     started = time.perf_counter()
     faces, finished, work_done = 0, 0, 0.0
-    given = {os.path.abspath(p) for p in files}
     # the files' work (_work), with a share of each video in hand by its frames read: a 45-min video moved the bar
     # once; the files done are counted beside it. miniters=0: redrawn by the clock alone (the bar's, for a terminal
     # or a log), however little a video moved it
@@ -1151,16 +1226,25 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
             exc.ended(out, in_progress, remaining, f"{again.filename or out}: {again.strerror or again}")
         raise
     bar.close()
-    summary = write_outputs(out, store)
-    # the folder's failures of files not given this time stay in its summary; this run answers for its own
-    mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
-    summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
-                           "workers": workers,
-                           "notices": notices,
-                           "failures": [f for f in summary["failures"] if f["file"] in mine],
-                           "partial": [f for f in summary["partial"] if f["file"] in mine],
-                           "no_faces": [f for f in summary["no_faces"] if f in mine]}
-    _write_summary(out, summary)
+    try:
+        summary = write_outputs(out, store, notices)
+        # the folder's failures of files not given this time stay in its summary; this run answers for its own
+        mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
+        summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
+                               "workers": workers,
+                               "notices": notices,
+                               "failures": [f for f in summary["failures"] if f["file"] in mine],
+                               "partial": [f for f in summary["partial"] if f["file"] in mine],
+                               "no_faces": [f for f in summary["no_faces"] if f in mine]}
+        _write_summary(out, summary)
+    except DamagedResults:
+        raise
+    except OSError as exc:  # (a full disk at dataset.parquet said only that, of tables still the last run's)
+        raise OSError(exc.errno, f"{exc.strerror or exc}: the files analysed are kept in {out} (state.sqlite and "
+                      "files/), but dataset.parquet, files.csv and the summary could not all be rewritten: those not "
+                      "rewritten are the last run's, and the next run rewrites them. Make room (or make the folder "
+                      "writable) and run the same command again: the files done are not analysed again",
+                      exc.filename or str(out)) from None
     return summary
 
 
@@ -1185,17 +1269,25 @@ def _parts(path: Path, name: str):
     import pyarrow.parquet as pq
 
     schema = table_schema(DATASET_COLUMNS)
-    with open_parquet(path) as fh, pq.ParquetFile(fh) as reader:
-        current = set(DATASET_COLUMNS) <= set(reader.schema_arrow.names)
-        # one thread: a pool's start per file took 4/5 of the time of an image's one row (1.7 ms; a 400,000-row
-        # video reads no slower)
-        for batch in reader.iter_batches(batch_size=ROW_GROUP_ROWS, use_threads=False):
-            if current:
-                table = pa.Table.from_batches([batch]).select(DATASET_COLUMNS)
-            else:  # a part written before the one face row: migrated as before, a batch at a time
-                table = pa.Table.from_pandas(_current_schema(batch.to_pandas()), preserve_index=False)
-            name_column = pa.repeat(pa.scalar(name, pa.string()), table.num_rows)
-            yield table.set_column(0, "file", name_column).cast(schema)
+    try:
+        with open_parquet(path) as fh, pq.ParquetFile(fh) as reader:
+            current = set(DATASET_COLUMNS) <= set(reader.schema_arrow.names)
+            # one thread: a pool's start per file took 4/5 of the time of an image's one row (1.7 ms; a 400,000-row
+            # video reads no slower)
+            for batch in reader.iter_batches(batch_size=ROW_GROUP_ROWS, use_threads=False):
+                if current:
+                    table = pa.Table.from_batches([batch]).select(DATASET_COLUMNS)
+                else:  # a part written before the one face row: migrated as before, a batch at a time
+                    table = pa.Table.from_pandas(_current_schema(batch.to_pandas()), preserve_index=False)
+                name_column = pa.repeat(pa.scalar(name, pa.string()), table.num_rows)
+                yield table.set_column(0, "file", name_column).cast(schema)
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the system's (unreadable), naming the file
+            raise
+        # pyarrow's: damaged within, its closing bytes whole (results_damage), "Couldn't deserialize thrift". One
+        # line naming it, not a traceback
+        raise DamagedResults(errno.EIO, f"damaged ({exc}): delete its folder, {path.parent}, and run again to "
+                             f"analyse {name} again", str(path)) from None
 
 
 def _row_groups(parts, rows: int, pack: int = 256):
@@ -1276,17 +1368,24 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
         write_csv(fh, columns, ([row.get(column) for column in columns] for row in rows))
 
 
-def write_outputs(out: Path, store: StateStore) -> dict:
+def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None) -> dict:
     """Rebuild ``dataset.parquet`` from the done files' parts, streamed one row group at a time (the whole table in
     memory took 3 GB for 20 classroom videos), and write ``files.csv``, ``tracks.csv`` and ``summary.json`` /
-    ``summary.md`` from the counts kept while streaming and each video's tracks JSON."""
+    ``summary.md`` from the counts kept while streaming and each video's tracks JSON. ``notices`` gets the done files
+    left out as their rows were found damaged."""
     import pyarrow.parquet as pq
 
     for r in store.rows():
-        if r["status"] == "done" and not (out / "files" / r["key"] / "rows.parquet").is_file():
+        damage = results_damage(out / "files" / r["key"]) if r["status"] == "done" else None
+        if damage == "deleted":
             # deleted by hand, of a file not among this run's inputs: left out, not a run that can never finish
             store.reopen(r["path"], r["location"], f"files/{r['key']}/ was deleted; its file is analysed again when "
                          "next given")
+        elif damage is not None:
+            why = f"files/{r['key']}/rows.parquet was {damage}; its file is analysed again when next given"
+            store.reopen(r["path"], r["location"], why)
+            if notices is not None:
+                notices.append(f"{r['path']}: left out of the table: {why}")
     rows = store.rows()
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]

@@ -2525,7 +2525,7 @@ def batch(
     except BatchSettingsChanged as exc:
         _fail(str(exc), 2)
     except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
-        _fail(f"{out / 'state.sqlite'}: {exc}")
+        _fail(f"{out / 'state.sqlite'}: {exc}{_state_error_advice(exc)}")
     if not quiet:
         typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                    f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
@@ -2548,6 +2548,19 @@ def batch(
                    f"the table: {out / 'summary.md'})")
     if mine:
         raise typer.Exit(1)
+
+
+# SQLite's words when the disk under a batch's state.sqlite is full, with what they leave unsaid: "disk I/O error"
+# is what it says where its -wal or -shm file could not grow (measured on a full tmpfs)
+SQLITE_DISK_FULL = {"database or disk is full": "", "disk I/O error": " (is the disk full?)"}
+
+
+def _state_error_advice(exc: sqlite3.Error) -> str:
+    """What to do about a batch's ``state.sqlite`` error where it may be a full disk's; "" for another."""
+    if str(exc) not in SQLITE_DISK_FULL:
+        return ""
+    return (f"{SQLITE_DISK_FULL[str(exc)]}: make room and run the same command again (the files done are kept, and "
+            "not analysed again)")
 
 
 @app.command()
