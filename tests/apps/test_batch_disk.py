@@ -3,7 +3,6 @@ that refuses writes mid-run, results cut short by a power cut, a full disk, a fi
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,23 +16,6 @@ from fervid.inference.options import PipelineOptions
 
 QUICK = PipelineOptions(method="mean", annotate=False)  # the batch machinery is what is tested
 CLI = [sys.executable, "-m", "fervid.apps.cli", "batch", "--method", "mean", "--no-annotate", "-q"]
-# root reads and writes whatever the permissions say: without these capabilities it meets them as a user does
-UNPRIVILEGED_CAPABILITIES = "-dac_override,-dac_read_search,-fowner"
-
-
-def as_a_user() -> list[str]:
-    """The prefix that runs a command under file permissions: none for a user; setpriv dropping root's
-    capabilities to bypass them (CI runs as root), or a skip where that cannot be done."""
-    if os.name != "posix" or os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    prefix = [setpriv or "setpriv", f"--bounding-set={UNPRIVILEGED_CAPABILITIES}",
-              f"--inh-caps={UNPRIVILEGED_CAPABILITIES}"]
-    if setpriv is None or subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
-        pytest.skip("root, and setpriv cannot drop the capabilities that bypass file permissions")
-    return prefix
-
-
 def photos(folder: Path, astronaut_rgb, names) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     made = []
@@ -48,16 +30,15 @@ def error_lines(stderr: str) -> list[str]:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
-def test_an_unreadable_input_fails_alone_and_is_tried_again(tmp_path, astronaut_rgb):
+def test_an_unreadable_input_fails_alone_and_is_tried_again(tmp_path, astronaut_rgb, unprivileged):
     """One photo at chmod 000 stopped the whole batch before any work ("error: in6/locked.tiff: Permission denied",
     nothing analysed), where the README promises its neighbours are still analysed."""
-    prefix = as_a_user()
     corpus = tmp_path / "corpus"
     a, b, locked = photos(corpus, astronaut_rgb, ["a.png", "b.png", "locked.tiff"])
     locked.chmod(0)
     out = tmp_path / "out"
     try:
-        ran = subprocess.run([*prefix, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
+        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
                              timeout=300)
     finally:
         locked.chmod(0o644)
@@ -83,18 +64,17 @@ def test_an_input_deleted_after_it_was_listed_is_a_failed_input(tmp_path, astron
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
-def test_an_output_folder_that_refuses_writes_ends_the_run_naming_it(tmp_path, astronaut_rgb):
+def test_an_output_folder_that_refuses_writes_ends_the_run_naming_it(tmp_path, astronaut_rgb, unprivileged):
     """`chmod 555 out/files` mid-run had every remaining file analysed and then failed, each "[Errno 13] Permission
     denied: 'out/files/.<key>.<pid>.tmp'". A permission refused under --out is the folder's, as a full disk is: the
     run ends at the first file, naming the folder, and the files stay pending for the next run."""
-    prefix = as_a_user()
     corpus = tmp_path / "corpus"
     photos(corpus, astronaut_rgb, ["a.png", "b.png", "c.png"])
     out = tmp_path / "out"
     (out / "files").mkdir(parents=True)
     (out / "files").chmod(0o555)
     try:
-        ran = subprocess.run([*prefix, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
+        ran = subprocess.run([*unprivileged, *CLI, str(corpus), "--out", str(out)], capture_output=True, text=True,
                              timeout=300)
     finally:
         (out / "files").chmod(0o755)
