@@ -25,6 +25,7 @@ from fervid.inference.records import Face as Face, ImageResult as ImageResult
 # what marks an import as re-exported: `mypy --strict` refused `fervid.Analyzer` in a user's script without it
 if TYPE_CHECKING:
     from fervid.inference.analyzer import Analyzer as Analyzer
+    from fervid.inference.catalog import ModelInfo as ModelInfo, list_models as list_models
     from fervid.inference.detect import DetectorUnavailable as DetectorUnavailable
     from fervid.inference.images import ImageLoadError as ImageLoadError
     from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
@@ -47,6 +48,8 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "Episode": "fervid.inference.video",
          # Analyzer.stream's frames from your own loop, and what each push returns
          "FaceStream": "fervid.inference.stream", "StreamFrame": "fervid.inference.stream",
+         # the shipped models, described (what `fervid models` lists)
+         "list_models": "fervid.inference.catalog", "ModelInfo": "fervid.inference.catalog",
          # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
          # name (detector, method) not registered, a detector whose package is not installed, a video that cannot
          # be analysed, a video's outputs another analysis is writing into that folder
@@ -60,7 +63,7 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
 __all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__",
            "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog", "Episode",
            "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError",
-           "OutputsBusy", "FaceStream", "StreamFrame"]
+           "OutputsBusy", "FaceStream", "StreamFrame", "list_models", "ModelInfo"]
 
 
 if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)

@@ -2684,6 +2684,77 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
                 say=typer.echo)
 
 
+@app.command("models")
+def models_cmd(
+    name: Optional[str] = typer.Argument(None, help="A shipped model's name: print its model card (Markdown)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead (for scripts): a list of the models, or, "
+                                                       "with NAME, that model's entry."),
+) -> None:
+    """List the models shipped inside fervid: the emotion CNNs (--model) and the temporal LSTMs that read their
+    features in videos (--method lstm), each with the labels it learnt, its input, the precisions its folder holds,
+    the headline numbers its records hold, its weights' terms and its model card. `fervid models NAME` prints that
+    model's card."""
+    from fervid.inference.catalog import list_models, shipped_model
+    from fervid.registry import UnknownName
+
+    if name is None:
+        found = list_models()
+        if as_json:
+            send_to_stdout(json.dumps([info.to_dict() for info in found], indent=2) + "\n")
+        else:
+            typer.echo("\n\n".join(_model_text(info) for info in found))
+        return
+    try:
+        info = shipped_model(name)
+    except UnknownName as exc:
+        _fail(str(exc), EXIT_USAGE)
+    if as_json:
+        send_to_stdout(json.dumps(info.to_dict(), indent=2) + "\n")
+    elif info.card is None:
+        _fail(f"{name}: its folder, {info.folder}, holds no model card")
+    else:
+        send_to_stdout(info.card.read_text(encoding="utf-8"))
+
+
+def _model_text(info) -> str:
+    """One model of `fervid models` (``info``: a :class:`fervid.inference.catalog.ModelInfo`), a line per field (a
+    model's terms are a sentence: they fit no table column)."""
+    if info.kind == "cnn":
+        role = "default" if info.default else "the published design's" if info.paper else ""
+        kind = "emotion CNN; " + (f"videos run {info.temporal_model} on its features" if info.temporal_model
+                                  else "no shipped LSTM reads its features (videos use --method mean)")
+        given = f"one grey {info.input_shape[1]}x{info.input_shape[2]} face"
+    else:
+        role = "default for videos" if info.default else "the published design's" if info.paper else ""
+        kind = f"temporal LSTM over {info.cnn}'s features"
+        given = f"up to {info.input_shape[0]} frames of {info.input_shape[1]}-d features"
+    labels = ("not recorded" if info.labels is None else
+              ("FER2013's original, one annotator per face" if info.labels == "fer2013" else
+               "FER+'s consensus, ten annotators per face")
+              + f" ({info.labels}{'; its FER2013 stills' if info.kind == 'temporal_lstm' else ''})")
+    precisions = ", ".join(f"{p} (precision auto runs it)" if i == 0 and len(info.precisions) > 1 else p
+                           for i, p in enumerate(info.precisions))
+    m = info.measured
+    if m is None:
+        measured = "none recorded outside the card"
+    elif info.kind == "cnn":
+        interval = f" (95% CI {m['accuracy_ci95'][0]}-{m['accuracy_ci95'][1]})" if m.get("accuracy_ci95") else ""
+        f1 = f", macro-F1 {m['macro_f1']:.4f}" if m.get("macro_f1") is not None else ""
+        on = ", ".join(str(part) for part in (f"{m['faces']} faces" if m.get("faces") else None, m.get("precision"))
+                       if part)
+        measured = f"accuracy {m['accuracy']:.4f}{interval}{f1} on {m['dataset']}" + (f" ({on})" if on else "")
+    else:
+        extra = "".join(f", {label} {m[key]:{spec}}" for key, label, spec in (("ece", "ECE", ".3f"),
+                                                                            ("flicker_per_s", "label changes/s", ".2f"))
+                        if m.get(key) is not None)
+        measured = f"accuracy {m['accuracy']:.4f}{extra} on {m['dataset']}"
+    fields = {"kind": kind, "labels": labels, "input": given, "precisions": precisions, "measured": measured,
+              "terms": info.terms or "not recorded outside the card", "card": str(info.card or "none")}
+    width = max(map(len, fields)) + 2
+    return "\n".join([info.name + (f" ({role})" if role else ""),
+                      *(f"  {(key + ':').ljust(width)}{value}" for key, value in fields.items())])
+
+
 _METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
 
 

@@ -1,0 +1,138 @@
+"""The shipped models, described: one :class:`ModelInfo` per model folder inside the package (the emotion CNNs of
+:data:`fervid.inference.models.MODELS` and the temporal LSTMs that read their features), as ``fervid models`` and
+:func:`fervid.list_models` list them. Everything is read from the machine-readable files that travel with the
+weights (``config.json``, ``card.json``, ``training_config.json``, ``training.json``); the Markdown card is named,
+never parsed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fervid.inference.models import MODELS, PAPER_MODEL, ModelConfig
+from fervid.inference.options import PipelineOptions
+from fervid.inference.temporal import shipped_temporal_models
+from fervid.registry import Registry
+
+CARD_FILE = "MODEL_CARD.md"
+# the card.json entry of data_and_consent that states the weights' terms begins so (fervid.evaluation.evaluate's
+# card writer, FER2013_WEIGHTS_TERMS; inference cannot import evaluation)
+TERMS_PREFIX = "Terms: "
+# what a temporal LSTM's headline numbers are: training.json's held-out people, windows centred on the frame
+# labelled (what `fervid video` runs); those people chose its temperature, so the numbers flatter it a little
+LSTM_MEASURED_ON = "validation people's clips, centred windows"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One shipped model, as its folder describes it."""
+
+    name: str
+    # "cnn": an emotion CNN (a face in; 7 probabilities and a feature vector out). "temporal_lstm": labels a video
+    # frame from the features its CNN gives the frames around it
+    kind: str
+    # the CNN of `fervid image`, `fervid video` and Analyzer() when no model is named; for a temporal LSTM, the one
+    # videos run with that CNN (PipelineOptions' defaults decide both)
+    default: bool
+    # the published design's CNN (trained on FER2013's original labels) and the LSTM that reads its features
+    paper: bool
+    # temporal_lstm: the CNN whose features it reads (it is refused on any other's); cnn: None
+    cnn: str | None
+    # cnn: the shipped LSTM that `--method lstm` runs on its features in videos (None: none, videos use the moving
+    # average); temporal_lstm: None
+    temporal_model: str | None
+    # the labels it learnt, as its training recorded them: "fer2013" (FER2013's originals, one annotator per face)
+    # or a FER+ scheme ("ferplus", "ferplus-soft", ...: ten annotators per face); for a temporal LSTM those of its
+    # FER2013 stills (its clips of people carry CK+'s and JAFFE's). None: not recorded
+    labels: str | None
+    # what one input is: cnn (1, S, S), one grey S x S face; temporal_lstm (frames, feature size), the most frames
+    # of its CNN's features it reads
+    input_shape: tuple[int, ...]
+    # the graphs the folder holds, the one precision "auto" runs first: "int8" (an int8 copy), "fp32" (model.onnx)
+    precisions: tuple[str, ...]
+    # the headline numbers its records hold (cnn: card.json's evaluation, with "dataset", "faces", "accuracy",
+    # "accuracy_ci95", "macro_f1", "precision"; temporal_lstm: training.json's, with "dataset", "accuracy", "ece",
+    # "flicker_per_s"); None: none recorded (the card may still give some)
+    measured: dict[str, Any] | None
+    terms: str | None  # the weights' terms as card.json states them; None: not recorded there (see the card)
+    card: Path | None  # its MODEL_CARD.md; None: the folder has none
+    folder: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON types (paths as text), in field order: what ``fervid models --json`` prints."""
+        return {"name": self.name, "kind": self.kind, "default": self.default, "paper": self.paper, "cnn": self.cnn,
+                "temporal_model": self.temporal_model, "labels": self.labels, "input_shape": list(self.input_shape),
+                "precisions": list(self.precisions), "measured": self.measured, "terms": self.terms,
+                "card": str(self.card) if self.card else None, "folder": str(self.folder)}
+
+
+def list_models() -> list[ModelInfo]:
+    """Every shipped model: the emotion CNNs, then the temporal LSTMs, each in name order. A folder that is not a
+    usable model is left out (the emotion CNNs' scan warns of it, naming the folder)."""
+    defaults = PipelineOptions()
+    lstms = shipped_temporal_models()  # {CNN name: folder}
+    default_lstm = lstms.get(str(defaults.model)) if defaults.method == "lstm" else None
+    cnns = [_cnn_info(name, folder, lstms.get(name), default=name == str(defaults.model))
+            for name, folder in MODELS.items()]
+    temporal = [_lstm_info(folder, cnn, default=folder == default_lstm)
+                for cnn, folder in sorted(lstms.items(), key=lambda item: item[1].name)]
+    return cnns + temporal
+
+
+def shipped_model(name: str) -> ModelInfo:
+    """The shipped model named ``name``; an unknown name raises :class:`fervid.registry.UnknownName` listing the
+    shipped ones."""
+    return Registry("shipped model", {info.name: info for info in list_models()})[name]
+
+
+def _read_json(path: Path) -> Any:
+    """A record of the folder's, or None where it is missing or unreadable (a description, not a model load: the
+    model's own loading names what is wrong with its files)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _card(folder: Path) -> Path | None:
+    return folder / CARD_FILE if (folder / CARD_FILE).is_file() else None
+
+
+def _cnn_info(name: str, folder: Path, lstm: Path | None, default: bool) -> ModelInfo:
+    config = ModelConfig.load(folder / "config.json")  # (MODELS lists only folders whose config loads)
+    card = _read_json(folder / "card.json") or {}
+    training = _read_json(folder / "training_config.json") or {}
+    size = config.template.size
+    has_int8 = bool(config.int8_file) and (folder / config.int8_file).is_file()
+    evaluation = card.get("evaluation") or {}
+    measured = ({"dataset": evaluation.get("dataset"), "faces": evaluation.get("n"),
+                 "accuracy": evaluation["accuracy"], "accuracy_ci95": evaluation.get("accuracy_ci95"),
+                 "macro_f1": evaluation.get("macro_f1"), "precision": card.get("graph_precision")}
+                if "accuracy" in evaluation else None)
+    terms = next((item.removeprefix(TERMS_PREFIX) for item in card.get("data_and_consent", [])
+                  if isinstance(item, str) and item.startswith(TERMS_PREFIX)), None)
+    return ModelInfo(name=name, kind="cnn", default=default, paper=name == PAPER_MODEL, cnn=None,
+                     temporal_model=lstm.name if lstm else None, labels=training.get("labels"),
+                     input_shape=(1, size, size),
+                     precisions=("int8", "fp32") if has_int8 else ("fp32",), measured=measured, terms=terms,
+                     card=_card(folder), folder=folder)
+
+
+def _lstm_info(folder: Path, cnn: str, default: bool) -> ModelInfo:
+    config = _read_json(folder / "config.json") or {}
+    training = _read_json(folder / "training.json") or {}
+    recipe = training.get("config") or {}
+    try:
+        scores = training["heldout"]["people"]["centred"]["lstm"]
+        measured = {"dataset": LSTM_MEASURED_ON, "accuracy": scores["accuracy"], "ece": scores.get("ece"),
+                    "flicker_per_s": scores.get("flicker_per_s")}
+    except (KeyError, TypeError):
+        measured = None
+    # the labels of its stills: FER+'s votes where it was trained with --ferplus (train_temporal.check_same_labels)
+    labels = ("ferplus" if recipe.get("ferplus") else "fer2013") if recipe else None
+    return ModelInfo(name=folder.name, kind="temporal_lstm", default=default, paper=cnn == PAPER_MODEL, cnn=cnn,
+                     temporal_model=None, labels=labels,
+                     input_shape=(int(config.get("max_frames", 17)), int(config.get("input_dim", 512))),
+                     precisions=("fp32",), measured=measured, terms=None, card=_card(folder), folder=folder)
