@@ -50,6 +50,11 @@ def test_each_entry_says_what_its_folder_holds():
         else:
             assert info.cnn in {i.name for i in list_models() if i.kind == "cnn"} and info.input_shape == (17, 512)
             assert 0 < info.measured["accuracy"] <= 1
+            # the shipped LSTMs learnt from CK+'s and JAFFE's people: their terms, as the card states them (the
+            # listing said "not recorded" and so understated them)
+            card_text = info.card.read_text(encoding="utf-8")
+            assert "JAFFE" in card_text and info.terms and info.terms.startswith("JAFFE's terms allow non-commercial")
+            assert info.terms in " ".join(card_text.split())
         assert json.loads(json.dumps(info.to_dict()))["name"] == info.name
     # the labels each learnt: FER2013's original ones for the paper's pair, FER+'s votes for the consensus pair
     labels = {info.name: info.labels for info in list_models()}

@@ -14,6 +14,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
+from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS
 from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
@@ -435,10 +436,6 @@ FER2013_SOURCE = ("gathered by Google image searches for emotion words: the peop
 UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
 LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
                        "felt.")
-# what a card can say of its weights' terms: fervid's licence is its code's; FER2013's publishers state none
-FER2013_WEIGHTS_TERMS = ("Terms: fervid's MIT licence covers its code, not what these weights learnt from; FER2013's "
-                         "publishers state no terms for its faces, nor for weights learnt from them (README.md, "
-                         "\"Licences\").")
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
@@ -541,9 +538,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         "- Stills: FER2013's faces, " + FER2013_SOURCE,
     ]
     if lab:
-        md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. JAFFE's "
-                  "terms allow non-commercial research only (cite Lyons et al. 1998); CK+ is distributed under a "
-                  "research agreement. Weights learnt from them carry those terms: check them before commercial use.")
+        md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. "
+                  + LAB_PEOPLE_TERMS)
     md += [f"- {UNMEASURED}.",
            f"- {LABELS_NOT_FEELINGS}",
            "",

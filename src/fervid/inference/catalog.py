@@ -17,9 +17,17 @@ from fervid.inference.temporal import shipped_temporal_models
 from fervid.registry import Registry
 
 CARD_FILE = "MODEL_CARD.md"
-# the card.json entry of data_and_consent that states the weights' terms begins so (fervid.evaluation.evaluate's
-# card writer, FER2013_WEIGHTS_TERMS; inference cannot import evaluation)
+# the card.json entry of data_and_consent that states the weights' terms begins so (the card writer of
+# fervid.evaluation.evaluate takes it from here: inference cannot import evaluation)
 TERMS_PREFIX = "Terms: "
+# what a card can say of its weights' terms: fervid's licence is its code's; FER2013's publishers state none
+FER2013_WEIGHTS_TERMS = (TERMS_PREFIX + "fervid's MIT licence covers its code, not what these weights learnt from; "
+                         "FER2013's publishers state no terms for its faces, nor for weights learnt from them "
+                         "(README.md, \"Licences\").")
+# a temporal model that learnt from CK+'s or JAFFE's people (train-temporal --ckplus/--jaffe) carries their terms
+LAB_PEOPLE_TERMS = ("JAFFE's terms allow non-commercial research only (cite Lyons et al. 1998); CK+ is distributed "
+                    "under a research agreement. Weights learnt from them carry those terms: check them before "
+                    "commercial use.")
 # what a temporal LSTM's headline numbers are: training.json's held-out people, windows centred on the frame
 # labelled (what `fervid video` runs); those people chose its temperature, so the numbers flatter it a little
 LSTM_MEASURED_ON = "validation people's clips, centred windows"
@@ -132,7 +140,10 @@ def _lstm_info(folder: Path, cnn: str, default: bool) -> ModelInfo:
         measured = None
     # the labels of its stills: FER+'s votes where it was trained with --ferplus (train_temporal.check_same_labels)
     labels = ("ferplus" if recipe.get("ferplus") else "fer2013") if recipe else None
+    # (its card's "Data and consent" says the same: fervid.evaluation.evaluate's temporal card writer)
+    terms = ((LAB_PEOPLE_TERMS if recipe.get("ckplus") or recipe.get("jaffe")
+              else FER2013_WEIGHTS_TERMS.removeprefix(TERMS_PREFIX)) if recipe else None)
     return ModelInfo(name=folder.name, kind="temporal_lstm", default=default, paper=cnn == PAPER_MODEL, cnn=cnn,
                      temporal_model=None, labels=labels,
                      input_shape=(int(config.get("max_frames", 17)), int(config.get("input_dim", 512))),
-                     precisions=("fp32",), measured=measured, terms=None, card=_card(folder), folder=folder)
+                     precisions=("fp32",), measured=measured, terms=terms, card=_card(folder), folder=folder)
