@@ -88,7 +88,7 @@ def _colour() -> Optional[bool]:
 _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
 MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
-                                                  "or a model folder.")
+                                                  "or a model folder (`fervid models` describes the shipped ones).")
 DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.join(DETECTORS)} (yuface needs "
                                                         "`pip install \"fervid[yuface]\"`).")
 # the detectors' own settings, said in the options' help as fervid.inference.detect defines them: each detector's
