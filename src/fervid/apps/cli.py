@@ -1527,10 +1527,11 @@ def demo(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/). For a quick trial run, "
-                                                     "limit_train = N and limit_val = N there train and choose the "
-                                                     "epoch on N faces each, drawn at random (seeded), each emotion "
-                                                     "keeping its share."),
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/; configs/paper_cnn.toml: "
+                                                     "the published design's network, [net] batch_norm = false). "
+                                                     "For a quick trial run, limit_train = N and limit_val = N there "
+                                                     "train and choose the epoch on N faces each, drawn at random "
+                                                     "(seeded), each emotion keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
                                                   "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),

@@ -815,7 +815,8 @@ def model_card_markdown(card: dict) -> str:
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
         _wall_time_line(training) if train_cfg else f"- Wall time: {NOT_RECORDED}",
         f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
-        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}; ONNX {card['onnx_megabytes']:.1f} MB"
+        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}"
+        f"{', no batch norm' if net.get('batch_norm') is False else ''}; ONNX {card['onnx_megabytes']:.1f} MB"
         if "stages" in net else
         f"- Network: {net['type']}, feature {net.get('feature_dim', 512)}; ONNX {card['onnx_megabytes']:.1f} MB",
         *[f"- {note}" for note in training.get("notes", [])],

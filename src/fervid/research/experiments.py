@@ -253,7 +253,9 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
     from fervid.training.train import load_net
 
     shape = load_net(checkpoint).config.to_dict()  # ValueError: not a checkpoint fervid train wrote
-    expected = {k: v for k, v in cnn.config.net.items() if k in shape}
+    net = {**cnn.config.net}
+    net.setdefault("batch_norm", True)  # (exported before it was recorded: with BatchNorm, as every network was)
+    expected = {k: v for k, v in net.items() if k in shape}
     if any(shape[k] != expected[k] for k in expected):
         raise ValueError(f"{checkpoint}: its network ({shape}) is not CNN {cnn.config.name!r}'s ({expected}); give "
                          "the model exported from the checkpoint's run (--cnn-model)")
