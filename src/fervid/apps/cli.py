@@ -139,8 +139,9 @@ METHOD_OPTION = typer.Option(None, callback=_method_name,
                                   f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
                                   "temporal LSTM; a method named here runs, or the command stops.")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second (the LSTM learnt "
-                                            "from frames at most 0.3 s apart, 9 of 30 or 29.97 fps video: below 3.3, "
-                                            "a notice says its labels are outside what it learnt).")
+                                            "from frames at most 0.3 s apart, every 9th frame of 30 or 29.97 fps "
+                                            "video, --sample-fps 3.33; below 3.27, 2% farther apart, a notice says "
+                                            "its labels are outside what it learnt).")
 KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                  help="Videos: keep at most N key frames per track, those of its N longest emotion "
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
@@ -1650,7 +1651,8 @@ def train_temporal_cmd(
                                                       "a folder that holds one is refused)."),
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
-    changes, people split train/val/test (needs the train extra)."""
+    changes, people split train/val/test (--still-clips 0: the people's alone, the published design's data; needs
+    the train extra)."""
     from fervid.evaluation.datasets import DatasetError
 
     if still_clips > 0 and fer2013 is None:
