@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from fervid.inference.temporal import LSTM_TRAINED_SPACING, frames_per_window, labels_delay, window_notice
@@ -38,6 +39,35 @@ def test_a_window_too_short_for_its_method_is_said_and_one_that_suits_it_is_not(
     assert window_notice("lstm", 1.0, 29.97, centred=True) is None  # every frame of a 30 fps video
     assert window_notice("lstm", 1.0, 1 / LSTM_TRAINED_SPACING, centred=True) is None
     assert window_notice("frame", 1.0, 1.0, centred=True) is None  # reads no window
+
+
+@pytest.mark.parametrize("fps", [29.97, 30.0])
+@pytest.mark.parametrize("sample_fps", [3.333, 3.33, 3.3])
+def test_the_published_designs_spacing_is_what_the_lstm_learnt_from(fps, sample_fps):
+    """--sample-fps 3.333 (the published design's 0.3 s) said "at 3.33 analysed frames a second (0.3 s apart) ...
+    the LSTM learnt from frames at most 0.3 s apart, so its labels here are outside what it learnt": 1/3.333 s, or 9
+    frames of 29.97 fps video (0.3003 s), against the 0.3 s of its widest stride, 9 frames of 30 fps."""
+    from fervid.inference.video import analysis_rate
+
+    assert window_notice("lstm", 1.0, analysis_rate(fps, sample_fps), centred=True, most_rate=fps) is None
+    assert window_notice("lstm", 1.0, fps / 9, centred=True, most_rate=fps) is None  # every 9th frame
+
+
+def test_a_spacing_said_beyond_the_lstms_is_never_said_as_the_same_number():
+    """Whenever the notice says the frames are farther apart than the LSTM learnt from, the spacing it says differs
+    from the one it says learnt (it said both as 0.3 s)."""
+    import re
+
+    said = 0
+    for rate in np.arange(2.5, 4.0, 0.001):
+        notice = window_notice("lstm", 1.0, float(rate), centred=True, most_rate=29.97)
+        if notice and "frames at most" in notice:
+            said += 1
+            apart = re.search(r"\(([0-9.]+) s apart\)", notice).group(1)
+            learnt = re.search(r"frames at most ([0-9.]+) s apart", notice).group(1)
+            assert float(apart) > float(learnt), notice
+    assert said > 100  # 3.2 a second (0.31 s apart) and slower are said
+    assert "(0.31 s apart)" in window_notice("lstm", 1.0, 3.2, centred=True, most_rate=29.97)
 
 
 def test_labels_trail_by_about_half_a_causal_window_and_not_a_centred_one():

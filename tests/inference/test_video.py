@@ -952,6 +952,21 @@ def test_a_window_too_short_for_its_method_is_said_and_its_frames_recorded(analy
     assert frame.run_settings["window"] is None and frame.run_settings["frames_per_window"] is None
 
 
+def test_the_published_designs_sampling_runs_the_lstm_without_a_notice(analyzer, astronaut_rgb, tmp_path):
+    """--sample-fps 3.333, the published design's 0.3 s, said the LSTM's labels were outside what it learnt, from
+    frames "0.3 s apart" against "at most 0.3 s apart": every 9th frame of 29.97 fps video is 0.3003 s apart."""
+    import warnings
+
+    clips = {29.97: carphone(), 30.0: write_clip(tmp_path / "30fps.mp4", moving_face_frames(astronaut_rgb, n=40))}
+    for fps, clip in clips.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = analyzer.analyze_video(clip, sample_fps=3.333, annotate=False)
+        assert result.method == "lstm" and result.fps == pytest.approx(fps, abs=0.01)
+        assert result.window_notice is None and result.run_settings["frames_per_window"] == 3
+        assert result.frames_analysed >= 3
+
+
 def test_sampled_rows_last_until_the_next_in_shares_episodes_span_and_timeline(analyzer, tmp_path):
     """At --sample-fps 1 emotion_share counted each row as lasting until the next, but an episode ended at its last
     row's time (an episode of one row lasted 0 s and got no key frame), a track's span ended there too (0.0-3.0 s,

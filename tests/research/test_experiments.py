@@ -67,9 +67,38 @@ def test_paper_lstm_learns_a_learnable_task(model):
     # the result says what made it (the JSON a run saves is what a paper's table is rebuilt from)
     cnn = EmotionCNN(PAPER_MODEL)
     # what ran, only: lstm-pixels reads no CNN feature (it was recorded as the CNN's, with its digest)
-    used = ({"cnn": PAPER_MODEL, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": "int8"}
-            if model == "lstm-cnn" else {"pixels_normalised_as": PAPER_MODEL})
+    used = ({"cnn": PAPER_MODEL, "cnn_weights_file": "model_int8.onnx", "cnn_weights_sha256": cnn.graph_sha256,
+             "cnn_precision": "int8"} if model == "lstm-cnn" else {"pixels_normalised_as": PAPER_MODEL})
     assert result.settings == {**used, "seed": 0, "epochs": 60, "folds": 2, "test_size": None, "val_fraction": 0.125}
+
+
+def test_an_experiment_records_the_int8_graph_that_ran_not_the_float_model(tmp_path):
+    """lstm-cnn's settings recorded model.onnx's digest beside cnn_precision "int8": two runs through int8 graphs
+    quantized differently from the same model.onnx recorded the same digest."""
+    import shutil
+
+    import onnx
+
+    from fervid.inference.models import file_sha256, resolve_model_dir
+
+    requantized = tmp_path / PAPER_MODEL
+    shutil.copytree(resolve_model_dir(PAPER_MODEL), requantized)
+    graph = onnx.load(requantized / "model_int8.onnx")
+    graph.doc_string = "quantized again"  # another file of the same float model (a 7-bit run's, say)
+    onnx.save(graph, requantized / "model_int8.onnx")
+    seq = to_sequences(ck_like(n_subjects=4, seqs_per_subject=2))
+    recorded = []
+    for folder in (PAPER_MODEL, requantized):
+        settings = run_experiment(seq, "lstm-cnn", "subject", EmotionCNN(folder), epochs=1, folds=2).settings
+        graph_file = resolve_model_dir(folder) / "model_int8.onnx"
+        assert settings["cnn_weights_file"] == "model_int8.onnx" and settings["cnn_precision"] == "int8"
+        assert settings["cnn_weights_sha256"] == file_sha256(graph_file)
+        recorded.append(settings["cnn_weights_sha256"])
+    assert recorded[0] != recorded[1]
+    fp32 = run_experiment(seq, "lstm-cnn", "subject", EmotionCNN(PAPER_MODEL, precision="fp32"), epochs=1,
+                          folds=2).settings
+    assert fp32["cnn_weights_file"] == "model.onnx" and fp32["cnn_precision"] == "fp32"
+    assert fp32["cnn_weights_sha256"] == file_sha256(resolve_model_dir(PAPER_MODEL) / "model.onnx")
 
 
 def test_experiment_command_refuses_bad_settings_before_any_work(tmp_path):

@@ -139,6 +139,77 @@ def test_network_shape_follows_the_published_design():
     assert net.features(x).shape == (2, 512) and net(x).shape == (2, 7)
 
 
+def test_the_published_designs_network_without_batchnorm_trains_exports_and_runs(fer_csv, tmp_path):
+    """The published design's network has no normalisation ("We don't add normalization function in this model");
+    `[net] batch_norm = false` was refused as an unknown option, so `fervid train --config` could not build it."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.training.from_model import network_from_model
+    from fervid.training.train import (check_checkpoint_matches, check_starting_network, load_net, predict_logits,
+                                       read_checkpoint)
+
+    runner = CliRunner()
+    cfg = tmp_path / "paper_tiny.toml"
+    cfg.write_text(f'data = "{fer_csv}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                   "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 2]\nbatch_norm = false\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    state = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert state["net"]["batch_norm"] is False
+    net = load_net(state)
+    assert not [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3 and all(c.bias is not None for c in convs)  # no BatchNorm to take the bias's place
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["val_acc"] > 0.3
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    model = tmp_path / "model"
+    assert json.loads((model / "config.json").read_text(encoding="utf-8"))["net"]["batch_norm"] is False
+    x = np.random.default_rng(0).normal(size=(16, 1, 48, 48)).astype(np.float32)
+    assert max(compare_with_torch(tmp_path / "run", model, x)) < 1e-3
+    fast, exact = EmotionCNN(model), EmotionCNN(model, precision="fp32")
+    test = load_fer2013(fer_csv, "PublicTest")
+    assert fast.precision == "int8" and abs(evaluate(fast, test).accuracy - evaluate(exact, test).accuracy) <= 0.05
+    # the exported graph rebuilds to the same network (nothing folded into its convolutions)
+    rebuilt, _ = network_from_model(model, torch.from_numpy(x))
+    np.testing.assert_allclose(predict_logits(rebuilt, torch.from_numpy(x)).numpy(), exact(x).logits, atol=1e-4)
+    # the shape saved with the weights is checked on load: a network with BatchNorm is another network
+    with_bn = tiny_config(fer_csv, net={"stages": [8, 16], "convs_per_stage": [1, 2]})
+    with pytest.raises(ValueError, match=r"net.batch_norm \(False in the checkpoint, True in the config\)"):
+        check_checkpoint_matches(with_bn, state, tmp_path / "run" / "best.pt")
+    for start in (str(model), str(tmp_path / "run" / "best.pt")):
+        with pytest.raises(ValueError, match="its network shape differs.*batch_norm False here True"):
+            check_starting_network(TrainConfig.from_dict({**with_bn.to_dict(), "init_from": start}))
+    # a model folder from before batch_norm was recorded (no key: BatchNorm) is not this checkpoint's network
+    import shutil
+
+    from fervid.research.experiments import check_checkpoint_of
+
+    older = tmp_path / "older_model"
+    shutil.copytree(model, older)
+    config = json.loads((older / "config.json").read_text(encoding="utf-8"))
+    del config["net"]["batch_norm"]
+    (older / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    check_checkpoint_of(tmp_path / "run" / "best.pt", EmotionCNN(model))  # its own model
+    with pytest.raises(ValueError, match="is not CNN 'model''s .*'batch_norm': True"):
+        check_checkpoint_of(tmp_path / "run" / "best.pt", EmotionCNN(older))
+    # and the exported model starts a second stage of the same shape
+    again = tiny_config(fer_csv, epochs=1, net={"stages": [8, 16], "convs_per_stage": [1, 2], "batch_norm": False},
+                        init_from=str(model))
+    assert (train(again, tmp_path / "stage2", progress=False) / "last.pt").is_file()
+
+
+def test_the_paper_cnn_config_builds_the_published_designs_network():
+    cfg = TrainConfig.from_toml(CONFIGS / "paper_cnn.toml")
+    net = EmotionVGG(cfg.net).eval()
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    assert sorted({c.out_channels for c in convs}) == [32, 64, 128] and all(c.kernel_size == (3, 3) for c in convs)
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net.body) == 3
+    assert not [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert net.features(torch.zeros(2, 1, 48, 48)).shape == (2, 512)  # the LSTM's 512-d input
+
+
 def test_a_network_working_at_64x64_upsamples_48x48_faces_itself_through_training_export_and_int8(fer_csv, tmp_path):
     net64 = EmotionVGG(NetConfig(**{**TINY, "input_size": 64})).eval()
     # the first conv sees 64x64; after two halvings the dense layer reads 16x16 maps, not 12x12

@@ -177,7 +177,12 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
         (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
         (["--fer2013", str(csv), "--frames", "8"], 2, "frames must be odd and at least 3"),
         (["--fer2013", str(csv), "--epochs", "0"], 2, "epochs must be positive, not 0"),
-        (["--fer2013", str(csv), "--still-clips", "-5"], 2, "--still-clips must be positive"),
+        (["--fer2013", str(csv), "--still-clips", "-5"], 2, "--still-clips must be 0 or more, not -5"),
+        ([], 2, "--still-clips 3000 needs --fer2013"),
+        # no stills: the people's clips only, so FER2013 (or FER+'s votes) would be unused, yet recorded as used
+        (["--fer2013", str(csv), "--still-clips", "0", "--ckplus", str(csv.parent)], 2,
+         "--fer2013 is for the stills' clips, and --still-clips 0 makes none: leave it out"),
+        (["--still-clips", "0"], 2, "--still-clips 0 leaves the LSTM the people's clips only: give --ckplus"),
     ]
     for args, code, message in cases:
         result = runner.invoke(app, ["train-temporal", *args, "--out", str(out)])
@@ -198,7 +203,48 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
         assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
 
 
+def test_the_lstm_trains_on_ckplus_and_jaffe_people_alone_as_the_published_design_did(tmp_path):
+    """The published design trained its LSTM on JAFFE and CK+ only; train-temporal required --fer2013 and refused
+    --still-clips 0 ("must be positive, not 0")."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    ck = write_ckplus_folder(tmp_path / "ck")
+    out = tmp_path / "lstm"
+    result = CliRunner().invoke(app, ["train-temporal", "--ckplus", str(ck), "--cnn", "fer2013_vgg", "--still-clips",
+                                      "0", "--person-clips", "2", "--heldout-clips", "1", "--frames", "3", "--epochs",
+                                      "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    assert report["people"] == {"train": 6, "val": 2, "test": 2} and report["notices"] == []
+    assert report["train_frames"] == 6 * 2 * 120  # 4 s clips at 30 fps, people's only
+    assert set(report["heldout"]) == {"people"} and report["heldout"]["people"]["clips"] == 2
+    assert report["temperature_choice"]["fitted"] is not None  # fitted on the validation people
+    assert report["command"].startswith("fervid train-temporal --ckplus ") and "--fer2013" not in report["command"]
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "- Clips: 2 per training person of CK+ (Lucey et al. 2010) (4 s each" in card
+    assert "no FER2013 stills (`--still-clips 0`)" in card and "Stills:" not in card and "FER2013's faces" not in card
+    assert "| people | centred |" in card and "| stills |" not in card
+    assert LSTMTemporal(out, cnn="fer2013_vgg").cnn == "fer2013_vgg"
+    # two people (both training): nothing held out, so no temperature is fitted, and that is said
+    few = train_temporal(TemporalTrainConfig(ckplus=str(write_ckplus_folder(tmp_path / "ck2", subjects=2)),
+                                             cnn="fer2013_vgg", still_clips=0, person_clips=1, frames=3, epochs=1),
+                         tmp_path / "few", progress=False)
+    assert few["temperature"] == 1.0 and few["temperature_choice"]["fitted"] is None and few["heldout"] == {}
+    assert any("no stills either (still_clips 0), so no temperature is fitted" in n for n in few["notices"])
+    assert "1.0, none fitted: no clips were held out" in (tmp_path / "few" / "MODEL_CARD.md").read_text(
+        encoding="utf-8")
+    with pytest.raises(ValueError, match="still_clips 0 leaves the LSTM people's clips only"):
+        TemporalTrainConfig(still_clips=0)
+    with pytest.raises(ValueError, match="fer2013 labels the stills' clips, and still_clips is 0"):
+        TemporalTrainConfig(still_clips=0, ckplus=str(ck), fer2013="f.csv")
+
+
 def test_jaffe_people_are_cropped_by_a_cnn_of_your_own(tmp_path, astronaut_rgb):
+
     """--jaffe with --cnn models/mine failed: the CNN was looked up by its name among the shipped ones."""
     import json
     import shutil

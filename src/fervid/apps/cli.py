@@ -139,8 +139,9 @@ METHOD_OPTION = typer.Option(None, callback=_method_name,
                                   f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
                                   "temporal LSTM; a method named here runs, or the command stops.")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second (the LSTM learnt "
-                                            "from frames at most 0.3 s apart: below 4, a notice says its labels are "
-                                            "outside what it learnt).")
+                                            "from frames at most 0.3 s apart, every 9th frame of 30 or 29.97 fps "
+                                            "video, --sample-fps 3.33; below 3.27, 2% farther apart, a notice says "
+                                            "its labels are outside what it learnt).")
 KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                  help="Videos: keep at most N key frames per track, those of its N longest emotion "
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
@@ -1527,10 +1528,11 @@ def demo(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/). For a quick trial run, "
-                                                     "limit_train = N and limit_val = N there train and choose the "
-                                                     "epoch on N faces each, drawn at random (seeded), each emotion "
-                                                     "keeping its share."),
+    config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/; configs/paper_cnn.toml: "
+                                                     "the published design's network, [net] batch_norm = false). "
+                                                     "For a quick trial run, limit_train = N and limit_val = N there "
+                                                     "train and choose the epoch on N faces each, drawn at random "
+                                                     "(seeded), each emotion keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
                                                   "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
@@ -1629,7 +1631,8 @@ def train(
 def train_temporal_cmd(
     out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
                                                   "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
-    fer2013: str = typer.Option(..., help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated from."),
+    fer2013: Optional[str] = typer.Option(None, help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated "
+                                                     "from (needed unless --still-clips 0)."),
     ckplus: str = typer.Option("", help="Your CK+48 folder: its people's expression changes join the clips "
                                         "(default: none)."),
     jaffe: str = typer.Option("", help="Your JAFFE folder: its people's expression changes join the clips "
@@ -1637,7 +1640,8 @@ def train_temporal_cmd(
     cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
-    still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each)."),
+    still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each); 0: none, the "
+                                               "--ckplus/--jaffe people's clips only (the published design's data)."),
     person_clips: int = typer.Option(30, help="Clips per training person (4 s each)."),
     heldout_clips: int = typer.Option(10, help="Clips per validation person (temperature and report)."),
     frames: int = typer.Option(17, help="Most frames the LSTM reads (odd: the frame it labels is the middle one)."),
@@ -1647,9 +1651,20 @@ def train_temporal_cmd(
                                                       "a folder that holds one is refused)."),
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
-    changes, people split train/val/test (needs the train extra)."""
+    changes, people split train/val/test (--still-clips 0: the people's alone, the published design's data; needs
+    the train extra)."""
     from fervid.evaluation.datasets import DatasetError
 
+    if still_clips > 0 and fer2013 is None:
+        _fail(f"--still-clips {still_clips} needs --fer2013, the FER2013 CSV the stills come from (or --still-clips 0: "
+              "the --ckplus/--jaffe people's clips only)", 2)
+    if still_clips == 0:  # no stills: the published design's data, CK+ and JAFFE people only
+        for option, given in (("--fer2013", fer2013), ("--ferplus", ferplus)):  # unused, yet recorded as if used
+            if given:
+                _fail(f"{option} is for the stills' clips, and --still-clips 0 makes none: leave it out", 2)
+        if not (ckplus or jaffe) or person_clips == 0:
+            _fail("--still-clips 0 leaves the LSTM the people's clips only: give --ckplus and/or --jaffe, with "
+                  "--person-clips above 0", 2)
     for option, given in (("--fer2013", fer2013), ("--ckplus", ckplus), ("--jaffe", jaffe), ("--ferplus", ferplus)):
         _must_exist(option, given)
     out = out or Path("runs") / f"temporal_lstm_{Path(cnn).name}"
@@ -1657,13 +1672,14 @@ def train_temporal_cmd(
     training = _training_module("fervid.training.train_temporal")
     TemporalTrainConfig, train_temporal = training.TemporalTrainConfig, training.train_temporal
     try:
-        cfg = TemporalTrainConfig(fer2013=fer2013, ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
+        cfg = TemporalTrainConfig(fer2013=fer2013 or "", ckplus=ckplus, jaffe=jaffe, cnn=cnn, ferplus=ferplus or "",
                                   still_clips=still_clips, person_clips=person_clips, heldout_clips=heldout_clips,
                                   frames=frames, epochs=epochs, seed=seed)
     except ValueError as exc:
         _bad_value(exc)
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
-    command = shlex.join(["fervid", "train-temporal", "--fer2013", fer2013, *(["--ckplus", ckplus] if ckplus else []),
+    command = shlex.join(["fervid", "train-temporal", *(["--fer2013", fer2013] if fer2013 else []),
+                          *(["--ckplus", ckplus] if ckplus else []),
                           *(["--jaffe", jaffe] if jaffe else []), "--cnn", cnn,
                           *(["--ferplus", ferplus] if ferplus else []), "--still-clips", str(still_clips),
                           "--person-clips", str(person_clips), "--heldout-clips", str(heldout_clips), "--frames",

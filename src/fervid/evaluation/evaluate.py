@@ -495,7 +495,10 @@ def write_temporal_card(folder: str | Path) -> Path:
     choice = report.get("temperature_choice", {})
     fitted_on = ("the validation people's clips" if people.get("val") else
                  "held-out FER2013 stills' clips (no validation people)")
-    if choice.get("applied", True):  # (a report from before the choice was recorded: it was applied)
+    stills = train_cfg["still_clips"] > 0
+    if choice.get("fitted", 1.0) is None:  # no validation people, no stills: nothing held out
+        temperature = "1.0, none fitted: no clips were held out (no validation people, no stills)"
+    elif choice.get("applied", True):  # (a report from before the choice was recorded: it was applied)
         temperature = f"{cfg.get('temperature', 1.0):.3f}, fitted on {fitted_on}"
     elif choice.get("cross_fitted_ece_untempered") is None:
         temperature = (f"1.0, none applied: the {choice['fitted']:.3f} fitted on {fitted_on} could not be checked "
@@ -519,8 +522,11 @@ def write_temporal_card(folder: str | Path) -> Path:
         "",
         "## Training",
         f"- Command: `{report.get('command', 'not recorded')}`",
-        f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels})"
-        f"{people_clips}, {report.get('train_frames', 0):,} frames; features from "
+        (f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels})"
+         f"{people_clips}" if stills else
+         f"- Clips: {train_cfg['person_clips']} per training person of " + " and ".join(lab) + " (4 s each: one "
+         "person's posed expressions, one after another), no FER2013 stills (`--still-clips 0`)")
+        + f", {report.get('train_frames', 0):,} frames; features from "
         f"`{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video runs it.",
         f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
         f"{by_dataset('train')}, {people.get('val', 0)} validation{by_dataset('val')} (the temperature and the "
@@ -535,7 +541,7 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"- Weights: `model.onnx`, sha256 `{file_sha256(folder / 'model.onnx')}`.",
         "",
         "## Data and consent",
-        "- Stills: FER2013's faces, " + FER2013_SOURCE,
+        *(["- Stills: FER2013's faces, " + FER2013_SOURCE] if stills else []),
     ]
     if lab:
         md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. "
@@ -559,8 +565,8 @@ def write_temporal_card(folder: str | Path) -> Path:
                 if m in scores else "n/a" for m in METHOD_COLUMNS) + " |")
     md += ["", "(each cell: accuracy / flicker per second / ECE)", "",
            "## Limitations",
-           "- Trained on simulated clips (stills held, posed expressions joined): real video's head motion, talking "
-           "and lighting are not in them.",
+           "- Trained on simulated clips (" + ("stills held, " if stills else "") + "posed expressions joined): real "
+           "video's head motion, talking and lighting are not in them.",
            "- The lag of a label behind a change of expression, and the confidence its temperature leaves, are "
            "measured in docs/results.md section 8.",
            ""]
@@ -805,7 +811,8 @@ def model_card_markdown(card: dict) -> str:
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
         _wall_time_line(training) if train_cfg else f"- Wall time: {NOT_RECORDED}",
         f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
-        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}; ONNX {card['onnx_megabytes']:.1f} MB"
+        f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}"
+        f"{', no batch norm' if net.get('batch_norm') is False else ''}; ONNX {card['onnx_megabytes']:.1f} MB"
         if "stages" in net else
         f"- Network: {net['type']}, feature {net.get('feature_dim', 512)}; ONNX {card['onnx_megabytes']:.1f} MB",
         *[f"- {note}" for note in training.get("notes", [])],

@@ -152,12 +152,12 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
     """What a window of ``window`` seconds at ``rate`` analysed frames a second leaves a temporal method, where
     that is not what it is for: the moving average and the HMM need other frames in the window to smooth over (with
     none they give each frame's own labels, as ``frame`` does), and the LSTM learnt from windows of frames at most
-    :data:`LSTM_TRAINED_SPACING` apart with at least :data:`MIN_HALF_WINDOW` other frame before (and, centred,
-    after) the labelled one (with fewer it reads copies of one frame, and can name an emotion the CNN gave none of
-    the frames). None where the window suits the method. ``most_rate``: the most frames a second the video
-    has (a rate the advice to sample faster must not pass). ``memory_capped``: the rate is what the memory for the
-    windows allows (--frames-memory-mb), not what --sample-fps asked for: a faster --sample-fps cannot help, more
-    memory can."""
+    :data:`LSTM_TRAINED_SPACING` apart (:func:`within_trained_spacing`) with at least :data:`MIN_HALF_WINDOW` other
+    frame before (and, centred, after) the labelled one (with fewer it reads copies of one frame, and can name an
+    emotion the CNN gave none of the frames). None where the window suits the method. ``most_rate``: the most
+    frames a second the video has (a rate the advice to sample faster must not pass). ``memory_capped``: the rate
+    is what the memory for the windows allows (--frames-memory-mb), not what --sample-fps asked for: a faster
+    --sample-fps cannot help, more memory can."""
     if method == "frame":
         return None
     frames = frames_per_window(window, rate, centred)
@@ -173,7 +173,7 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
         return (f"{holds}: --method {method} has nothing to smooth and gives each frame's own labels, as --method "
                 f"frame does; a longer --window{faster_by if faster else ''} lets it smooth")
     learnt = []
-    if 1 / rate > LSTM_TRAINED_SPACING + 1e-6:
+    if not within_trained_spacing(rate):
         learnt.append(f"frames at most {LSTM_TRAINED_SPACING:g} s apart")
     if others < MIN_HALF_WINDOW:
         learnt.append(f"windows of {2 * MIN_HALF_WINDOW + 1 if centred else MIN_HALF_WINDOW + 1} frames or more (it "
@@ -185,7 +185,7 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
     if most_rate is None or needed <= most_rate + 1e-6:
         ways.append(f"a higher --frames-memory-mb (for {needed} frames a second or more)" if memory_capped else
                     f"--sample-fps {needed} or more")
-    if 1 / rate <= LSTM_TRAINED_SPACING + 1e-6:  # only too few frames: a longer window holds more
+    if within_trained_spacing(rate):  # only too few frames: a longer window holds more
         ways.append("a longer --window")
     return (f"{holds}: the LSTM learnt from {' and from '.join(learnt)}, so its labels here are outside what it "
             f"learnt (they can name an emotion the CNN gave none of the frames); use "
@@ -311,8 +311,19 @@ class LSTMTemporal:
 # (fervid.training.train_temporal.sample_windows)
 MIN_HALF_WINDOW = 1
 # the farthest apart (s) the frames of any window the LSTM is trained on are: its widest stride, 9 frames of 30 fps
-# video (fervid.training.train_temporal.STRIDES), the spacing of --sample-fps 3.3
+# video (fervid.training.train_temporal.STRIDES), the spacing of --sample-fps 3.33
 LSTM_TRAINED_SPACING = 0.3
+# how much farther apart than LSTM_TRAINED_SPACING frames may be and still be what the LSTM learnt from: the same
+# 9-frame stride of 29.97 fps video (NTSC's 1000/1001 of 30) is 0.3003 s, --sample-fps 3.33 or 3.3 (the 0.3 s of
+# the published design, rounded) 0.3003 or 0.303 s; 6 ms is no change to an expression. Beyond it the spacing said
+# (two significant digits, 0.31 s or more) differs from the 0.3 s said learnt.
+LSTM_SPACING_TOLERANCE = 0.02
+
+
+def within_trained_spacing(rate: float) -> bool:
+    """Whether frames analysed ``rate`` a second are as close as those the LSTM learnt from
+    (:data:`LSTM_TRAINED_SPACING`, within :data:`LSTM_SPACING_TOLERANCE` of it)."""
+    return 1 / rate <= LSTM_TRAINED_SPACING * (1 + LSTM_SPACING_TOLERANCE)
 
 
 def centred_window(features: np.ndarray, at: int, max_frames: int) -> np.ndarray:

@@ -231,11 +231,13 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
     # a person's sequences are not independent draws: the accuracy's interval resamples people
     ev = score(np.concatenate(y_true), np.concatenate(y_pred), seq.name, subjects=tested)
     # what ran: lstm-pixels uses the CNN's normalisation only, cnn-finetune the checkpoint's weights
-    # (a checkpoint is cnn-finetune's, and only its: checked above)
+    # (a checkpoint is cnn-finetune's, and only its: checked above), lstm-cnn the features of the graph that ran
+    # (the int8 one by default: model.onnx's digest stays the same when it is re-quantized)
     used = ({"cnn": cnn.config.name, "cnn_checkpoint": str(cnn_checkpoint),
              "cnn_checkpoint_sha256": file_sha256(cnn_checkpoint)[:16]} if cnn_checkpoint is not None else
             {"pixels_normalised_as": cnn.config.name} if model == "lstm-pixels" else
-            {"cnn": cnn.config.name, "cnn_weights_sha256": cnn.weights_sha256, "cnn_precision": cnn.precision})
+            {"cnn": cnn.config.name, **{f"cnn_{key}": value for key, value in cnn.weights_identity.items()},
+             "cnn_precision": cnn.precision})
     settings = {**used, "seed": seed,
                 "epochs": epochs if epochs is not None else (12 if model == "cnn-finetune" else 80),
                 "folds": len(fold_acc), "test_size": test_size if protocol == "random" else None,
@@ -251,7 +253,9 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
     from fervid.training.train import load_net
 
     shape = load_net(checkpoint).config.to_dict()  # ValueError: not a checkpoint fervid train wrote
-    expected = {k: v for k, v in cnn.config.net.items() if k in shape}
+    net = {**cnn.config.net}
+    net.setdefault("batch_norm", True)  # (exported before it was recorded: with BatchNorm, as every network was)
+    expected = {k: v for k, v in net.items() if k in shape}
     if any(shape[k] != expected[k] for k in expected):
         raise ValueError(f"{checkpoint}: its network ({shape}) is not CNN {cnn.config.name!r}'s ({expected}); give "
                          "the model exported from the checkpoint's run (--cnn-model)")

@@ -8,7 +8,9 @@ from. Any choice that computes the same function in eval mode will do for infere
 on batch statistics, so the choice matters: here every BatchNorm gets the real mean and variance of its
 convolution's output over the faces given (``w' * x``), and the scale and shift that map it back to ``w' * x + b'``.
 In eval mode the network is then exactly the exported one; in training mode, where a batch's statistics are close
-to those, it starts where the exported network is instead of at a re-normalised copy of it.
+to those, it starts where the exported network is instead of at a re-normalised copy of it. A network without
+BatchNorm (``batch_norm = false``, the published design's) has nothing folded: its convolutions' weights and biases
+are the graph's own.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int =
     """The network of an exported model folder or shipped name, and the normalisation its inputs need.
 
     ``faces``: normalised training faces (N, 1, 48, 48) as the model was trained on, whose statistics every
-    convolution's BatchNorm takes (a few thousand are plenty).
+    convolution's BatchNorm takes (a few thousand are plenty; a network without BatchNorm reads none).
     """
     folder = resolve_model_dir(model)
     config = ModelConfig.load(folder / "config.json")
@@ -49,8 +51,12 @@ def network_from_model(model: str | Path, faces: torch.Tensor, batch_size: int =
     if len(folded) != len(convs):
         raise ValueError(f"{folder}: {len(folded)} convolutions in the graph, {len(convs)} in its network shape")
     net.load_state_dict(state)
-    for conv, (weight, _) in zip(convs, folded):
+    for conv, (weight, bias) in zip(convs, folded):
         conv.weight.data.copy_(weight)
+        if conv.bias is not None:  # no BatchNorm after it: the graph's bias is the convolution's own
+            conv.bias.data.copy_(bias)
+    if not norms:
+        return net.eval(), config.normalization
     statistics = [_running_statistics(n) for n in norms]
     # first the exported function exactly (statistics 0 and 1 - eps, scale 1, shift the folded bias) ...
     for norm, (running_mean, running_var), (_, bias) in zip(norms, statistics, folded):

@@ -1,8 +1,8 @@
 """The VGG-style CNN of the published design (training side; imports torch).
 
-3x3 convolutions with stride 1 and padding 1, batch norm and ReLU after every convolution, 2x2 max-pool with
-stride 2 after each stage, filter counts doubling from 32, dropout before the classifier, and a 512-d
-penultimate layer whose activations are fervid's per-face feature. Faces always arrive as 48x48 crops (FER2013's
+3x3 convolutions with stride 1 and padding 1, batch norm (unless ``batch_norm`` is off, as in the published
+design) and ReLU after every convolution, 2x2 max-pool with stride 2 after each stage, filter counts doubling from
+32, dropout before the classifier, and a 512-d penultimate layer whose activations are fervid's per-face feature. Faces always arrive as 48x48 crops (FER2013's
 geometry); a network with a larger ``input_size`` upsamples them itself as its first step.
 """
 
@@ -32,6 +32,10 @@ class NetConfig:
     # FER+ faces to their VGG13 at 64x64. Upsampling in the graph rather than in the data keeps the crop,
     # normalisation and every caller at 48x48, and adds no detail the training faces never had.
     input_size: int = 48
+    # BatchNorm after every convolution and after the dense layer (fervid's networks). False: none, as the published
+    # design's network ("We don't add normalization function in this model since the performance does not
+    # improve"); the convolutions then carry their own biases
+    batch_norm: bool = True
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -78,11 +82,12 @@ class EmotionVGG(nn.Module):
         channels = 1
         for width, n_convs in zip(config.stages, config.convs_per_stage):
             for _ in range(n_convs):
-                layers += [
-                    nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1, bias=False),
-                    nn.BatchNorm2d(width),
-                    nn.ReLU(inplace=True),
-                ]
+                # a bias before a BatchNorm is cancelled by its mean: only a convolution without one needs it
+                layers.append(nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1,
+                                        bias=not config.batch_norm))
+                if config.batch_norm:
+                    layers.append(nn.BatchNorm2d(width))
+                layers.append(nn.ReLU(inplace=True))
                 channels = width
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         self.body = nn.Sequential(*layers)
@@ -91,7 +96,7 @@ class EmotionVGG(nn.Module):
             nn.Flatten(),
             nn.Dropout(config.dropout),
             nn.Linear(channels * spatial * spatial, config.feature_dim),
-            nn.BatchNorm1d(config.feature_dim),
+            *([nn.BatchNorm1d(config.feature_dim)] if config.batch_norm else []),
             nn.ReLU(inplace=True),
         )
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.feature_dim, NUM_CLASSES))

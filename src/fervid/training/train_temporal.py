@@ -51,14 +51,14 @@ TEMPERATURE_BOUNDS = (0.05, 20.0)
 
 @dataclass
 class TemporalTrainConfig:
-    fer2013: str = ""  # the FER2013 CSV the stills come from (required)
+    fer2013: str = ""  # the FER2013 CSV the stills come from (needed unless still_clips is 0)
     ckplus: str = ""  # CK+48 folder: its people's expression changes ("" leaves them out)
     jaffe: str = ""  # JAFFE folder: its people's expression changes, neutral included ("" leaves them out)
     cnn: str = DEFAULT_MODEL
     # the stills' labels: FER2013's own (""), or FER+'s majority vote from this votes file; use the labels the CNN
     # was trained on, or the LSTM learns to undo the CNN's labelling
     ferplus: str = ""
-    still_clips: int = 3000  # clips of FER2013 Training stills (1.5 s each)
+    still_clips: int = 3000  # clips of FER2013 Training stills (1.5 s each); 0: none, people's clips only
     person_clips: int = 30  # clips per training person (4 s each)
     heldout_clips: int = 10  # clips per validation person, and a tenth of still_clips from PublicTest
     frames: int = 17  # the most frames the LSTM reads (odd: the frame it labels is the middle one)
@@ -69,10 +69,18 @@ class TemporalTrainConfig:
     split_seed: int = 0  # which people are train / val / test (evaluation.clips.split_people)
 
     def __post_init__(self) -> None:
-        for name in ("still_clips", "heldout_clips", "epochs", "lr"):
+        for name in ("heldout_clips", "epochs", "lr"):
             check_positive(name, getattr(self, name))
-        if self.person_clips < 0:
-            raise ValueError(f"person_clips must be 0 or more, not {self.person_clips}")
+        for name in ("still_clips", "person_clips"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if self.still_clips == 0:  # the published design's data: CK+ and JAFFE people, no FER2013 stills
+            for name in ("fer2013", "ferplus"):  # read for the stills only: unused, yet recorded as if used
+                if getattr(self, name):
+                    raise ValueError(f"{name} labels the stills' clips, and still_clips is 0 (none): leave it out")
+            if not (self.ckplus or self.jaffe) or self.person_clips == 0:
+                raise ValueError("still_clips 0 leaves the LSTM people's clips only: it needs ckplus or jaffe and "
+                                 f"person_clips above 0 (person_clips {self.person_clips})")
         if self.frames < 3 or self.frames % 2 == 0:
             raise ValueError(f"frames must be odd and at least 3 (the LSTM labels the middle one), not {self.frames}")
         if not 0 <= self.dropout < 1:
@@ -140,13 +148,14 @@ def lab_people(cfg: TemporalTrainConfig, notices: list[str] | None = None) -> di
     found = people(*datasets) if datasets else []
     sides = by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
     if notices is not None:
-        notices += people_notices(datasets, found, sides)
+        notices += people_notices(datasets, found, sides, stills=cfg.still_clips > 0)
     return sides
 
 
-def people_notices(datasets: list[FaceDataset], found: list, sides: dict[str, list]) -> list[str]:
+def people_notices(datasets: list[FaceDataset], found: list, sides: dict[str, list], stills: bool = True
+                   ) -> list[str]:
     """Lines saying what of ``datasets`` is on no side of the split ``sides`` of the people ``found``, and which
-    sides are empty."""
+    sides are empty (``stills``: whether stills' clips are held out, to fit the temperature on in their place)."""
     notes = []
     kept = {p.subject for p in found}
     for ds in datasets:
@@ -166,8 +175,10 @@ def people_notices(datasets: list[FaceDataset], found: list, sides: dict[str, li
         counts = ", ".join(f"{len(sides[k])} {k}" for k in ("train", "val", "test"))
         if not sides["val"]:
             notes.append(f"notice: no validation people ({len(found)} people with two or more expressions: {counts}; "
-                         "three or more give every side one): the temperature is fitted on stills' clips and there "
-                         "is no held-out report on people")
+                         "three or more give every side one): " + (
+                             "the temperature is fitted on stills' clips and there is no held-out report on people"
+                             if stills else "no stills either (still_clips 0), so no temperature is fitted "
+                             "(temperature 1) and there is no held-out report"))
         if not sides["test"]:
             notes.append(f"notice: no test people ({counts}): the benchmarks have no unseen people of these "
                          "datasets to measure the model on")
@@ -323,6 +334,9 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     if not overwrite and folder_holds(out_dir) == "a temporal model":  # it was replaced without a word
         raise FileExistsError(f"{out_dir}: holds a temporal model already; --force replaces it, or write into "
                               "another folder (--out)")
+    if cfg.still_clips and not cfg.fer2013:
+        raise ValueError(f"still_clips {cfg.still_clips} needs fer2013, the FER2013 CSV the stills come from (or "
+                         "still_clips 0: CK+ and JAFFE people's clips only)")
     notices: list[str] = []
 
     def notify(lines: list[str]) -> None:
@@ -333,18 +347,23 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     cnn = EmotionCNN(cfg.cnn)
     found: list[str] = []
     sides = lab_people(cfg, found)
+    if not sides["train"] and not cfg.still_clips:
+        raise DatasetError(f"no training people in {' and '.join(d for d in (cfg.ckplus, cfg.jaffe) if d)} (people "
+                           "with two or more expressions) and no stills (still_clips 0): nothing to learn from")
     if not sides["train"]:  # (a card saying "30 per training person of no lab people" was all that told it)
         found.append("notice: the LSTM learns from FER2013 stills' clips only, each of one expression held: "
                      + ("no --ckplus or --jaffe people given" if not (cfg.ckplus or cfg.jaffe) else
                         "no training people in --ckplus/--jaffe")
                      + ", so it sees no change of expression and no person's face over time")
-    train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
-    check_same_labels(cnn, cfg)
+    if cfg.still_clips:
+        train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
+        check_same_labels(cnn, cfg)  # (the people's labels are their datasets' own, whichever labels the CNN learnt)
     notify(found)
-    train_set = ClipSet.of(cnn, still_clips(train_stills, cfg.still_clips, rng, progress)
+    train_set = ClipSet.of(cnn, (still_clips(train_stills, cfg.still_clips, rng, progress) if cfg.still_clips else [])
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
     heldout_clips = {"people": person_clips(sides["val"], cfg.heldout_clips, rng, progress),
-                     "stills": still_clips(heldout_stills, max(1, cfg.still_clips // 10), rng, progress)}
+                     "stills": still_clips(heldout_stills, max(1, cfg.still_clips // 10), rng, progress)
+                     if cfg.still_clips else []}
     heldout = {k: ClipSet.of(cnn, v, progress, f"CNN features ({k}, held out)") for k, v in heldout_clips.items()
                if v}
 
@@ -375,13 +394,17 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     # fitted on the validation people's clips, the ones that look like video (changes of expression); the
     # stills' clips only where there are no people
     fit_on = {"people": heldout["people"]} if "people" in heldout else heldout
-    temperature_report = choose_temperature(lstm, fit_on, cfg.heldout_clips, cfg.seed)
+    if fit_on:
+        temperature_report = choose_temperature(lstm, fit_on, cfg.heldout_clips, cfg.seed)
+        notify([line for line in [temperature_notice(temperature_report)] if line])
+        if temperature_report["cross_fitted_ece_untempered"] is None:
+            who = "person" if "people" in fit_on else "still"
+            notify([f"notice: the temperature is fitted on the clips of one held-out {who} only, so it cannot be "
+                    f"checked on another {who}'s: it is not applied (temperature 1)"])
+    else:  # no validation people and no stills (still_clips 0; said as the people were split): none fitted
+        temperature_report = {"temperature": 1.0, "fitted": None, "applied": False,
+                              "cross_fitted_ece_untempered": None, "cross_fitted_ece_tempered": None}
     lstm.temperature = temperature = temperature_report["temperature"]
-    notify([line for line in [temperature_notice(temperature_report)] if line])
-    if temperature_report["cross_fitted_ece_untempered"] is None:
-        who = "person" if "people" in fit_on else "still"
-        notify([f"notice: the temperature is fitted on the clips of one held-out {who} only, so it cannot be checked "
-                f"on another {who}'s: it is not applied (temperature 1)"])
     # what each report covers: a report on 2 clips reads like one on 200
     comparison = {k: {"clips": len(v), "frames": int(len(v.labels)), "centred": compare_methods(v, lstm, True),
                       "causal": compare_methods(v, lstm, False)} for k, v in heldout.items()}
