@@ -83,7 +83,7 @@ class LogLines(tqdm):
     keeps that interval between counts, but ``set_postfix`` (whose ``refresh=True`` is the default) and
     ``tqdm.write`` redraw at once, which wrote a line per image and per training batch."""
 
-    _shown = None  # (n, postfix) of the last line written
+    _shown = None  # (n, postfix, description) of the last line written
     _shown_at = 0.0  # when it was written
 
     @staticmethod
@@ -97,7 +97,7 @@ class LogLines(tqdm):
     def display(self, msg=None, pos=None, *, last: bool = False):
         if msg is not None:  # "" clears a terminal's bar: a log keeps its lines
             return False
-        state = (self.n, self.postfix)
+        state = (self.n, self.postfix, self.desc)  # (a bar that says its state in its description: `fervid live`'s)
         if state == self._shown:
             return True
         now = self._time()  # type: ignore[attr-defined]  # tqdm's clock (mininterval's): private, so not in its stubs

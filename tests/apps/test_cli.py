@@ -240,7 +240,7 @@ def test_running_out_of_open_files_says_the_limit_and_what_to_do():
 def test_no_color_and_a_dumb_terminal_get_no_colour(astronaut_png):
     """NO_COLOR=1 (https://no-color.org) and TERM=dumb were ignored on a terminal: errors and notices came in colour
     escape codes."""
-    args = ["image", str(astronaut_png), "/nonexistent.png", "-q"]
+    args = ["image", str(astronaut_png), "/nonexistent.png", "-q", "--json", os.devnull]
     assert "\x1b[" in runner.invoke(app, args, color=True).output  # a terminal's colours, as before
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
         result = runner.invoke(app, args, color=True, env=env)
@@ -550,7 +550,7 @@ def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, ast
     for file in (tiff, clip):
         file.chmod(0o000)
     try:
-        image = _fervid_as(unprivileged, "image", str(tiff), "-q")
+        image = _fervid_as(unprivileged, "image", str(tiff), "-q", "--json", os.devnull)
         video = _fervid_as(unprivileged, "video", str(clip), "--out", str(tmp_path / "v"), "-q")
     finally:
         for file in (tiff, clip):
@@ -853,7 +853,7 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
         assert result.exit_code == 0, result.output
         metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         if said:
-            assert f"notice: {' and '.join(said)}: {flattered}" in result.stdout
+            assert f"notice: {' and '.join(said)}: {flattered}" in result.stderr  # (as every command's notices)
             assert metrics["not_held_out"] == said
             assert flattered in (out / "report.md").read_text(encoding="utf-8")
         else:
@@ -886,7 +886,7 @@ def test_evaluate_says_when_the_faces_chose_the_models_epoch_or_fitted_its_tempe
                        ("new", None)):
         result = runner.invoke(app, ["evaluate", "--data", str(folders[name]), "--model", str(model)])
         assert result.exit_code == 0, result.output
-        assert (f"notice: {said}" in result.stdout) if said else "notice" not in result.output, (name, result.output)
+        assert (f"notice: {said}" in result.stderr) if said else "notice" not in result.output, (name, result.output)
     # exported from its last epoch, whatever its validation faces said
     (model / "training_summary.json").write_text(json.dumps({"exported_checkpoint": "last.pt"}), encoding="utf-8")
     last = runner.invoke(app, ["evaluate", "--data", str(folders["chose"]), "--model", str(model)])
@@ -1368,12 +1368,14 @@ def test_an_animated_image_or_multi_page_tiff_is_said_to_be_read_at_its_first_fr
     assert result.output.count("notice:") == 1
     assert (f"notice: {tmp_path / 'a_blank_first.gif'}: an animated GIF: analysed frame 1 of 2 (`fervid video` reads "
             "every frame)") in result.output
-    result = runner.invoke(app, ["image", "-q", *(str(tmp_path / n) for n in ("c.webp", "d.tif", "e_still.gif"))])
+    result = runner.invoke(app, ["image", "-q", "--json", os.devnull,
+                                 *(str(tmp_path / n) for n in ("c.webp", "d.tif", "e_still.gif"))])
     assert result.exit_code == 0 and result.output.count("notice:") == 2, result.output
     assert ("an animated WebP: analysed frame 1 of 2 (`fervid video` cannot decode an animated WebP's frames: "
             "convert it to GIF or MP4 to analyse them all)") in result.output
     assert "d.tif: a multi-page TIFF: analysed page 1 of 2" in result.output
-    result = runner.invoke(app, ["image", "-q", str(tmp_path)])  # many: three lines, and a count of the others
+    # many: three lines, and a count of the others
+    result = runner.invoke(app, ["image", "-q", "--json", os.devnull, str(tmp_path)])
     assert result.output.count("notice:") == 4 and "notice: 1 more animated or multi-page images" in result.output
 
 
@@ -1641,11 +1643,12 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
 @POSIX_SIGNALS
 def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
-    interrupted it instead, with exit 143 and the session marked interrupted."""
+    interrupted it instead, with the session marked interrupted. A file's session cut short by it exits 143, as
+    `fervid --help` and the README say (it exited 0, as one that reached the file's end: a script could not tell)."""
     status, stdout, stderr, out = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"],
                                                   "long_frames.partial.csv")
-    assert status == 0, stderr[-2000:]
-    assert "frames analysed" in stdout
+    assert status == 143, stderr[-2000:]
+    assert "frames analysed" in stdout and "interrupted (SIGTERM): " in stderr and "not to its end" in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
     assert saved["error"] is None and 0 < saved["frames_analysed"] < 600
     # the summary printed is the one saved: the reader went on counting drops while the outputs were written
@@ -2873,7 +2876,7 @@ def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_p
     photo = tmp_path / "big.png"
     Image.new("RGB", (3000, 2000)).save(photo)
     monkeypatch.setattr(Analyzer, "analyze_bgr", lambda self, *a, **k: (_ for _ in ()).throw(MemoryError()))
-    result = runner.invoke(app, ["image", str(photo), "-q"])
+    result = runner.invoke(app, ["image", str(photo), "-q", "--json", os.devnull])
     assert result.exit_code == 1
     assert (f"error: {photo}: out of memory while decoding and analysing it (3000 x 2000 pixels: 18 MB decoded, "
             "before any copy the analysis makes)") in result.output
@@ -2966,7 +2969,7 @@ def test_a_name_with_a_newline_or_an_escape_sequence_is_shown_on_one_line(tmp_pa
     folder.mkdir()
     for name in ("x\nok: all files analysed fine.png", "\x1b[2J\x1b[31mEVIL.png"):
         (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    result = runner.invoke(app, ["image", str(folder), "-q"])
+    result = runner.invoke(app, ["image", str(folder), "-q", "--json", os.devnull])
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert not any(line.startswith("ok:") for line in lines) and "\x1b" not in result.output

@@ -746,6 +746,8 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "m" / "training_summary.json").read_text(encoding="utf-8"))
     assert (summary["exported_checkpoint"], summary["exported_epoch"]) == ("last.pt", last_epoch)
+    quiet = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--out", str(tmp_path / "q"), "--no-int8", "-q"])
+    assert quiet.exit_code == 0 and quiet.output == "" and (tmp_path / "q" / "model.onnx").is_file(), quiet.output
     both = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--checkpoint", "best.pt", "--out",
                                     str(tmp_path / "n"), "--no-int8"])
     assert both.exit_code == 2 and "give one of them" in both.output and not (tmp_path / "n").exists()
@@ -1255,7 +1257,8 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     assert result.exit_code == 0, result.output
     assert "best accuracy on 20% of" in result.output and "held out (their folders' labels)" in result.output
     # said before it trains: the held-out share's caveat, and an emotion no training face shows
-    assert "notice: the best epoch is chosen on 20% of" in result.output
+    # on stderr, as every command's notices (they came on stdout without -q)
+    assert "notice: the best epoch is chosen on 20% of" in result.stderr and "notice:" not in result.stdout
     (faces / "contempt").mkdir()  # a folder fervid has no class for: left out, and said (it went without a word)
     Image.fromarray(images[0]).save(faces / "contempt" / "x.png")
     shutil.rmtree(faces / EMOTIONS[labels[0]])

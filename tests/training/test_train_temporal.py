@@ -311,7 +311,7 @@ def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers
                 "notice: the fitted temperature 19.9999 is at the bound of its search (0.05 to 20.0)"]
     for start in expected:
         assert any(n.startswith(start) for n in report["notices"]), (start, report["notices"])
-        assert start in result.output, result.output  # said as found, not only filed
+        assert start in result.stderr, result.output  # said as found, not only filed (on stderr, as notices are)
     assert set(report["heldout"]) == {"stills"}
     assert report["heldout"]["stills"]["clips"] == 1 and report["heldout"]["stills"]["frames"] == 45  # 1.5 s at 30
     # its card, as a CNN's: the command that made it and the machine it ran on, beside the numbers
@@ -321,10 +321,35 @@ def test_train_temporal_says_what_it_left_out_and_what_its_heldout_report_covers
     from fervid.inference.models import file_sha256
 
     assert f"- Weights: `model.onnx`, sha256 `{file_sha256(out / 'model.onnx')}`." in card  # the graph it describes
-    printed = json.loads(result.output[result.output.index("{\n"):result.output.rindex("}") + 1])
-    assert printed["heldout"]["stills"]["clips"] == 1
+    # stdout: the JSON alone (a notice line and the epochs' came before it), saying what the lines on stderr said
+    printed = json.loads(result.stdout)
+    assert printed["heldout"]["stills"]["clips"] == 1 and printed["notices"] == report["notices"]
+    assert printed["files"] == [str(out / name) for name in ("model.onnx", "config.json", "training.json",
+                                                               "MODEL_CARD.md")]
+    assert "epoch 1: loss " in result.stderr and f"wrote {out / 'model.onnx'}" in result.stderr
     assert temporal.temperature_notice({"fitted": 1.3, "applied": True}) is None
     assert "too uncertain" in temporal.temperature_notice({"fitted": 0.05, "applied": False})
+
+
+def test_train_temporal_quiet_says_its_notices_and_prints_its_json_alone(tmp_path):
+    """`fervid train-temporal` had no -q: its progress bars went away with TQDM_DISABLE alone, and its notices and
+    epoch lines came on stdout before its JSON."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    out = tmp_path / "lstm"
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", str(csv), "--cnn", "fer2013_vgg", "--still-clips",
+                                      "5", "--heldout-clips", "1", "--frames", "3", "--epochs", "1", "--out", str(out),
+                                      "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["notices"] == json.loads((out / "training.json").read_text())["notices"]
+    # notices only: no bar, no epoch, no "wrote" line
+    assert [line for line in result.stderr.splitlines() if not line.startswith("notice: ")] == [], result.stderr
+    assert "notice: the LSTM learns from FER2013 stills' clips only" in result.stderr
 
 
 def test_train_temporal_refuses_a_folder_holding_a_temporal_model_unless_forced(tmp_path):

@@ -44,9 +44,10 @@ EXIT_CODES = f"""Exit codes: 0 done; {EXIT_FAILED} an input could not be analyse
 video and batch still do the other inputs); {EXIT_USAGE} a wrong command line (an unknown option, a bad value, a
 file or folder an option names that is not there); {EXIT_BUSY} another fervid run is writing the same outputs
 (left to it: try again later); 130 interrupted by Ctrl-C, 143 by SIGTERM (what was finished is kept and
-said); 141 stdout was closed before all was written to it (`| head`)."""
+said; `live` on a camera or stream, which has no end of its own, ends its session on either, exit 0); 141 stdout
+was closed before all was written to it (`| head`)."""
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
 
@@ -112,6 +113,8 @@ MIN_FACE_OPTION = typer.Option(_DEFAULTS.min_face, help="Smallest face to find, 
                                                        f"enlarged to {_ENLARGED_TO} px ({_OTHERS_ENLARGED_TO}); for "
                                                        "images that are face crops already, `fervid image "
                                                        "--face-crops` reads each whole as one face.")
+IMAGE_MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image. "
+                                      "Default: every face.")
 MAX_FACES_OPTION = typer.Option(_DEFAULTS.max_faces, min=1, help="Keep the N largest faces of each image; in a "
                                 "video follow at most N at once (with 1, its one face is track 1 throughout: a "
                                 "participant who looks away and back, and no one behind them). A face followed for "
@@ -147,9 +150,15 @@ KEY_FRAMES_OPTION = typer.Option(_DEFAULTS.key_frames, min=0, metavar="N",
                                       "episodes (0: none); default: one for every episode of 0.5 s or more (a "
                                       "90-minute class of 26: about 31,000 PNGs). Every episode stays in the tracks "
                                       "JSON; one without a key frame has key_frame null.")
-QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings "
-                                                         "and notices (on stderr), and results sent to stdout "
-                                                         "('-').")
+
+
+def _quiet_option(what_stays: str):
+    """-q/--quiet, meaning the same in every command that has it; ``what_stays``: what this command still writes or
+    prints with it (a command without results sent to stdout did not have "and results sent to stdout ('-')")."""
+    return typer.Option(False, "--quiet", "-q", help="No progress bar and no summary: only errors, warnings and "
+                                                     f"notices (on stderr); {what_stays}.")
+
+
 MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
                                            help="Videos of larger frames (width x height, in millions of pixels) "
                                                 "are refused before a frame is decoded, as too large (8K is 35).")
@@ -217,11 +226,13 @@ def _bad_value(exc: ValueError) -> NoReturn:
     _fail(re.sub(r"^(\w+) must\b", lambda m: f"--{m[1].replace('_', '-')} must", str(exc)), 2)
 
 
-def _paths_from_stdin(inputs: list[str]) -> list[str]:
+def _paths_from_stdin(inputs: list[str], problems: list[tuple[str, str]] | None = None) -> list[str]:
     """The inputs, '-' among them replaced by the paths on stdin, one a line (`find shoots -newer x | fervid image
     -`; a file named - is ./-), or NUL-separated where stdin holds a NUL, as `xargs -0` reads them (`find shoots
     -print0 | fervid image -`: a name may hold a line break). An image or video piped in (`cat a.jpg | fervid image
-    -`) is said to be one, not read as garbled paths."""
+    -`) is said to be one, not read as garbled paths. A stdin that holds no path (`find` found nothing) is an input
+    that failed, as an empty folder is: added to ``problems`` as (input, why) (`fervid video - </dev/null` did
+    nothing and exited 0)."""
     if "-" not in inputs:
         return inputs
     if sys.stdin is None:  # closed (`<&-`): Python made it None
@@ -238,7 +249,12 @@ def _paths_from_stdin(inputs: list[str]) -> list[str]:
     names = (data.removesuffix(b"\n").split(b"\0") if b"\0" in data
              else [line.rstrip(b"\r") for line in data.split(b"\n")])
     read = [os.fsdecode(name) for name in names if name.strip()]
+    if not read and problems is not None:
+        problems.append(("-", NO_PATHS_ON_STDIN))
     return [path for given in inputs for path in (read if given == "-" else [given])]
+
+
+NO_PATHS_ON_STDIN = "no paths were given on stdin (it was empty)"
 
 
 def _media_format(data: bytes) -> str:
@@ -841,14 +857,16 @@ def image(
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
-    max_faces: Optional[int] = MAX_FACES_OPTION,
+    max_faces: Optional[int] = IMAGE_MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
     face_crops: bool = typer.Option(_DEFAULTS.face_crops, "--face-crops",
                                     help="The images are face crops already (one face filling each, as FER2013's "
                                          "48x48 faces or --crops' output): classify each whole image as one face, "
                                          "as `fervid evaluate --data` reads a folder of crops, with no detection "
                                          "(its box is the whole image; no landmarks, an empty detection score)."),
-    quiet: bool = QUIET_OPTION,
+    quiet: bool = _quiet_option("the results sent to stdout (--json -, --csv - or --parquet -), and the files the "
+                                "output options name, are written as ever; refused without an output option, as it "
+                                "would do nothing"),
 ) -> None:
     """Find every face in images and name its emotion.
 
@@ -875,14 +893,19 @@ def image(
         _fail(f"--{detecting[0].replace('_', '-')} is for finding faces; --face-crops reads each image whole as one "
               "face, finding none", 2)
     results_files = {"--json": json_out, "--csv": csv_out, "--parquet": parquet_out}
+    if quiet and not any([*results_files.values(), annotate_dir, crops_dir]):  # it would analyse, and say nothing
+        _fail("--quiet prints no results: give --json, --csv, --parquet, --annotate or --crops to have them written",
+              EXIT_USAGE)
     for option, target in results_files.items():
         _check_results_file(option, target)
     to_stdout = _results_to_stdout(results_files)
 
     notices: list[str] = []
+    from_stdin: list[tuple[str, str]] = []  # '-' with nothing on stdin
     # not what this run writes: `fervid image shots --crops shots/crops`, run again, read its crops back as photos
-    files, problems = expand_inputs(_paths_from_stdin(paths), notices=notices,
+    files, problems = expand_inputs(_paths_from_stdin(paths, from_stdin), notices=notices,
                                     output_folders={"--crops": crops_dir, "--annotate": annotate_dir})
+    problems = from_stdin + problems
     stems = output_stems(files)  # photos/day1/IMG_1.jpg and photos/day2/IMG_1.jpg: day1_IMG_1, day2_IMG_1
     # an image written here before keeps its outputs' name (they are replaced); one whose name another image's
     # outputs carry from an earlier run gets another, said below
@@ -1135,7 +1158,7 @@ def video(
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
     segments: Optional[Path] = SEGMENTS_OPTION,
-    quiet: bool = QUIET_OPTION,
+    quiet: bool = _quiet_option("the outputs are written to --out as ever"),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
 
@@ -1165,7 +1188,9 @@ def video(
     start_seconds, end_seconds = _time_range(start, end)
     time_segments = _time_segments(segments)
     notices: list[str] = []
-    files, problems = expand_inputs(_paths_from_stdin(inputs), VIDEO_SUFFIXES, notices=notices)
+    from_stdin: list[tuple[str, str]] = []  # '-' with nothing on stdin
+    files, problems = expand_inputs(_paths_from_stdin(inputs, from_stdin), VIDEO_SUFFIXES, notices=notices)
+    problems = from_stdin + problems
     _say_notices(notices)
     stems = output_stems(files)  # sessions/p01/cam.mp4 and sessions/p02/cam.mp4 must not overwrite each other
     earlier = stems_used_before(out) if out.is_dir() else {}
@@ -1271,6 +1296,17 @@ def video(
         raise typer.Exit(EXIT_FAILED if failures else EXIT_BUSY)
 
 
+def _live_option(option):
+    """A video option as `fervid live` shows it: everything it analyses is video, so its help's "Videos: " goes
+    (`live --key-frames` read "Videos: keep at most N key frames ...")."""
+    import copy
+
+    shown = copy.copy(option)
+    shown.help = re.sub(r"^Videos(: |, )", "", option.help)
+    shown.help = shown.help[:1].upper() + shown.help[1:]
+    return shown
+
+
 @app.command()
 def live(
     ctx: typer.Context,
@@ -1291,19 +1327,19 @@ def live(
     annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
-    key_frames: Optional[int] = KEY_FRAMES_OPTION,
-    detect_every: float = DETECT_EVERY_OPTION,
-    window: float = WINDOW_OPTION,
-    method: Optional[str] = METHOD_OPTION,
-    temporal_model: Optional[str] = TEMPORAL_MODEL_OPTION,
+    key_frames: Optional[int] = _live_option(KEY_FRAMES_OPTION),
+    detect_every: float = _live_option(DETECT_EVERY_OPTION),
+    window: float = _live_option(WINDOW_OPTION),
+    method: Optional[str] = _live_option(METHOD_OPTION),
+    temporal_model: Optional[str] = _live_option(TEMPORAL_MODEL_OPTION),
     model: str = MODEL_OPTION,
     detector: str = DETECTOR_OPTION,
     score_threshold: Optional[float] = THRESHOLD_OPTION,
     min_face: float = MIN_FACE_OPTION,
     max_faces: Optional[int] = MAX_FACES_OPTION,
     precision: str = PRECISION_OPTION,
-    region: Optional[str] = REGION_OPTION,
-    quiet: bool = QUIET_OPTION,
+    region: Optional[str] = _live_option(REGION_OPTION),
+    quiet: bool = _quiet_option("the session's outputs are written to --out as ever (a headless session only)"),
 ) -> None:
     """Real-time analysis: drops frames rather than falling behind, shows its fps.
 
@@ -1373,29 +1409,39 @@ def live(
                    f"by about {labels_delay(runner.temporal.name, window):g} s (measured: docs/results.md section 8; "
                    "the tracks JSON's labels_delay_seconds)", err=True)
     last_report = [0.0]
-    # the speed kept up, once a second (on a terminal; in a log every fervid.progress.LOG_SECONDS)
-    bar = progress_bar(desc=src.name, show=not quiet, miniters=0, bar_format="{desc}{postfix}")
+    # the speed kept up, once a second (on a terminal; in a log every fervid.progress.LOG_SECONDS), from the first
+    # report on: made at the start, a log's first line was the source's name alone, and tqdm's postfix put ", "
+    # after it ("clip.mp4,  27.6 fps analysed")
+    bars: list[tqdm] = []
 
     def progress(done, total):
         if src.seconds - last_report[0] >= 1.0:
             last_report[0] = src.seconds
-            bar.set_postfix_str(f"{src.delivered / src.seconds:5.1f} fps analysed, {src.dropped} frames dropped",
-                                refresh=False)
-            bar.update(0)
+            if not bars:
+                bars.append(progress_bar(show=not quiet, miniters=0, bar_format="{desc}"))
+            bars[0].set_description_str(f"{src.name}: {src.delivered / src.seconds:.1f} fps analysed, {src.dropped} "
+                                        "frames dropped", refresh=False)
+            bars[0].update(0)
 
     import signal
 
-    stopping = []
+    stopping: list[str] = []  # what ended the session: "Ctrl-C" or "SIGTERM"
+    cut: list[str] = []  # the same, where it came with frames still to be analysed (a file not at its end)
 
     def stop_on_ctrl_c(signum, frame):  # Ctrl-C is how a camera session ends: a normal end, outputs and all
-        stopping.append(True)
+        stopping.append("Ctrl-C")
         src.stop()  # the reader stops now: its counts and the session's time are those of the frames analysed
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one interrupts at once
 
     def stop_on_sigterm(signum, frame):  # a scheduler or `kill` ends the session as Ctrl-C does
-        stopping.append(True)
+        stopping.append("SIGTERM")
         src.stop()
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+
+    def stop_asked() -> bool:  # asked before each frame is analysed: a frame still coming was cut
+        if stopping and not cut:
+            cut.append(stopping[0])
+        return bool(stopping)
 
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
@@ -1412,7 +1458,7 @@ def live(
     try:
         with src:
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
-                                clock=src.clock, stop=lambda: bool(stopping), stem=stem,
+                                clock=src.clock, stop=stop_asked, stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
                                 frame_shape=src.cap.frame_shape, started_at=lambda: src.started_at)
     except FolderLocked as exc:  # another session writes this source's outputs there (OutputsBusy)
@@ -1425,7 +1471,8 @@ def live(
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-        bar.close()
+        for bar in bars:
+            bar.close()
     # the numbers the tracks JSON records: frames read and analysed up to the session's end (the reader stopped
     # with it), and the session's time without the saving after it
     analysed, read, elapsed = result.frames_analysed, result.frames_read, src.seconds
@@ -1436,14 +1483,21 @@ def live(
     _say_notices(_video_notices(result, src.name, out, runner.analyzer.detector))
     if result.error:
         _fail(result.error)
+    if cut and src.recorded:  # a recording has an end of its own: one cut short is not done (a camera's or live
+        # stream's session has none, and Ctrl-C or SIGTERM is how it ends: exit 0)
+        typer.secho(f"interrupted ({cut[0]}): {src.name} was analysed up to {result.duration:.1f} s, not to its end; "
+                    f"the outputs up to there are in {out}/ ({result.stem}_*)", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(143 if cut[0] == "SIGTERM" else 130)
 
 
-def _say_estimate(inputs: list[str], options) -> None:
-    """`fervid batch --estimate`: the samples timed, and the run's estimated time."""
+def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
+    """`fervid batch --estimate`: the samples timed, and the run's estimated time (on stdout: the command's result,
+    printed with --quiet too)."""
     from fervid.apps.batch import estimate_batch
     from fervid.machine import cpu_model
 
-    typer.echo("timing samples with these settings ...", err=True)
+    if not quiet:
+        typer.echo("timing samples with these settings ...", err=True)
     try:
         found = estimate_batch(inputs, options)
     except KeyboardInterrupt:
@@ -1649,10 +1703,14 @@ def train_temporal_cmd(
     seed: int = typer.Option(0, help="Seed of the simulated clips and the LSTM's initial weights."),
     force: bool = typer.Option(False, "--force", help="Replace the temporal model OUT already holds (without it, "
                                                       "a folder that holds one is refused)."),
+    quiet: bool = _quiet_option("the JSON report still goes to stdout, and the model to --out"),
 ) -> None:
     """Train the temporal LSTM on CNN features of simulated clips: FER2013 stills and CK+/JAFFE people's expression
     changes, people split train/val/test (--still-clips 0: the people's alone, the published design's data; needs
-    the train extra)."""
+    the train extra).
+
+    stdout holds one JSON document: {"temperature", "heldout": per held-out kind of clips, their number and each
+    method's scores, "notices", "files": the files written}; progress, epochs and notices go to stderr."""
     from fervid.evaluation.datasets import DatasetError
 
     if still_clips > 0 and fer2013 is None:
@@ -1686,13 +1744,17 @@ def train_temporal_cmd(
                           str(frames), "--epochs", str(epochs), "--seed", str(seed), "--out", str(out),
                           *(["--force"] if force else [])])
     try:
-        report = train_temporal(cfg, out, overwrite=force, command=command)
+        report = train_temporal(cfg, out, progress=not quiet, overwrite=force, command=command)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
     except FileExistsError as exc:  # --out holds a CNN or a training run
         _fail(str(exc))
-    typer.echo(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"]}, indent=2))
-    typer.echo(f"wrote {out / 'model.onnx'}, {out / 'config.json'}, {out / 'training.json'}, {out / 'MODEL_CARD.md'}")
+    files = [str(out / name) for name in ("model.onnx", "config.json", "training.json", "MODEL_CARD.md")]
+    # stdout: the report alone, for a script to read; the notices said as found (on stderr) are in it
+    send_to_stdout(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"],
+                               "notices": report["notices"], "files": files}, indent=2) + "\n")
+    if not quiet:
+        typer.echo(f"wrote {', '.join(files)}", err=True)
 
 
 @app.command()
@@ -1714,6 +1776,7 @@ def export(
     calibration_data: Optional[str] = typer.Option(
         None, help="FER2013 CSV whose Training faces, or a folder of face crops, calibrate the int8 model (default: "
                    "the run's training data)."),
+    quiet: bool = _quiet_option("the model is written to --out as ever"),
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra:
     pip install "fervid[train]")."""
@@ -1773,9 +1836,12 @@ def export(
     except (FileNotFoundError, FileExistsError, ValueError) as exc:  # no checkpoint, a file that is not one, or
         # an --out that holds a training run
         _fail(str(exc))
+    int8_file = quantize_int8(folder, calibration_faces) if calibration_faces is not None else None  # (--int8)
+    if quiet:
+        return
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
-    if calibration_faces is not None:  # (--int8)
-        typer.echo(f"wrote {quantize_int8(folder, calibration_faces)} (calibrated on {source})")
+    if int8_file is not None:
+        typer.echo(f"wrote {int8_file} (calibrated on {source})")
     typer.echo(_card_step(folder, run_config))
 
 
@@ -1851,7 +1917,7 @@ def evaluate(
                                                       "or `fervid batch` wrote into this folder, instead of "
                                                       "analysing the videos again (the model and settings are that "
                                                       "run's)."),
-    quiet: bool = QUIET_OPTION,
+    quiet: bool = _quiet_option("the scores are written to --out, which it needs"),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
     its video labels against your annotations of videos (--dataset video); of several models (--model given more
@@ -1990,13 +2056,17 @@ def evaluate(
     from fervid.evaluation.comparison import compare_models
 
     compared = compare_models(scored, data, out) if several else []
-    if quiet:  # what a summary would have said that is not a score: on stderr, as every command's notices
-        said = [f"{line.split(': ', 1)[0]}: {model_scores.name}: {line.split(': ', 1)[1]}" if several else line
-                for model_scores in scored for line in model_scores.notices]
-        for line in dict.fromkeys([*said, *(line for model_scores in scored for line in model_scores.left_out)]):
-            typer.secho(line, fg=typer.colors.YELLOW, err=True)
+    # warnings and notices on stderr, as every command's (they were among the scores on stdout without --quiet)
+    said = [f"{line.split(': ', 1)[0]}: {model_scores.name}: {line.split(': ', 1)[1]}" if several else line
+            for model_scores in scored for line in model_scores.notices]
+    if quiet:  # and what a summary would have said that is not a score
+        said += [line for model_scores in scored for line in model_scores.left_out]
+    for line in dict.fromkeys(said):
+        typer.secho(line, fg=typer.colors.YELLOW, err=True)
+    if quiet:
         return
-    for line in [*(line for model_scores in scored for line in model_scores.printed), *compared]:
+    for line in [*(line for model_scores in scored for line in model_scores.printed
+                   if line not in model_scores.notices), *compared]:
         typer.echo(line)
 
 
@@ -2290,9 +2360,14 @@ def calibrate(
                                                    "the temperature was fitted on."),
     ferplus: Optional[Path] = typer.Option(None, help="FER+ votes (fer2013new.csv): fit on FER+'s majority labels "
                                                       "of those faces instead of FER2013's (for FER+-trained models)."),
+    quiet: bool = _quiet_option("the JSON report still goes to stdout, and the temperature into the model folder"),
 ) -> None:
     """Fit a softmax temperature on labelled faces (by default FER2013's public test rows); report expected
-    calibration error before and after."""
+    calibration error before and after.
+
+    stdout holds one JSON document, the calibration.json written into the model folder ("applied": whether the
+    fitted temperature was written to its config.json, "kept_temperature": the one it has now); the same in words,
+    and notices, on stderr."""
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, is_labelled_images, load_fer2013, load_ferplus,
                                            load_image_folder, photos_notice, unlike_crops_notice)
     from fervid.evaluation.evaluate import calibrate as run_calibration
@@ -2341,21 +2416,24 @@ def calibrate(
                           **({"ferplus": str(ferplus)} if ferplus else {}), **runtime_versions()}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    typer.echo(json.dumps(report, indent=2))
+    # stdout: the report alone, for a script to read (`| python -m json.tool` failed on the lines after it)
+    send_to_stdout(json.dumps(report, indent=2) + "\n")
+    if quiet:
+        return
     typer.echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
                f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
                f"{report['temperature']} (fitted on one half, measured on the other; "
                f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is "
-               "judged against)")
+               "judged against)", err=True)
     if report["applied"]:
-        typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}")
+        typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}", err=True)
     else:
         low, high = report["fitting_bounds"]
         why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
                "face crops the model reads?)" if report["at_fitting_bound"] else
                "did not lower the held-out ECE below the model's current temperature's on the same halves")
         typer.echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
-                   f"{cnn.config.temperature}")
+                   f"{cnn.config.temperature}", err=True)
 
 
 @app.command()
@@ -2375,7 +2453,7 @@ def experiment(
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for the JSON (metrics, settings), the per-sample "
                                                            "predictions CSV (fold, sequence, subject, label, "
                                                            "predicted), confusion and curve PNGs."),
-    quiet: bool = QUIET_OPTION,
+    quiet: bool = _quiet_option("the results are written to --out as ever"),
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
     import fervid
@@ -2483,7 +2561,8 @@ def batch(
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
     segments: Optional[Path] = SEGMENTS_OPTION,
-    quiet: bool = QUIET_OPTION,
+    quiet: bool = _quiet_option("the outputs are written to --out as ever; with --estimate, the estimate alone is "
+                                "printed, on stdout"),
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
                                                             "settings and one worker: the first 20 s of up to 3 "
                                                             "videos of different frame sizes and up to 10 images are "
@@ -2498,7 +2577,10 @@ def batch(
     if engine == "ray":  # Ray runs a task per CPU of its cluster, whatever the local pool's size
         _refuse_typed(ctx, ("workers",), "is the local engine's process pool: with --engine ray the cluster's CPUs "
                                          "(one task each) decide how many files are analysed at once")
-    inputs = _paths_from_stdin(inputs)
+    from_stdin: list[tuple[str, str]] = []  # '-' with nothing on stdin: failed, as an empty folder does
+    inputs = _paths_from_stdin(inputs, from_stdin)
+    if from_stdin and not inputs:  # nothing else to analyse: said before a results folder is made for nothing
+        _fail(": ".join(from_stdin[0]))
     pipeline = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method,
                          annotate=annotate, key_frames=key_frames, model=model, detector=detector,
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
@@ -2515,7 +2597,7 @@ def batch(
     # a bad model, detector or temporal model fails here, once, not in every worker
     _video_runner(pipeline, named_method=method)
     if estimate:
-        _say_estimate(inputs, options)
+        _say_estimate(inputs, options, quiet)
         return
     try:
         summary = run_batch(inputs, options, progress=not quiet)
@@ -2555,6 +2637,8 @@ def batch(
     mine = summary["this_run"]["failures"] + summary["this_run"]["partial"]
     for failure in mine:
         _say_error(failure['error'])
+    for item, why in from_stdin:
+        _say_error(f"{item}: {why}")
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
     if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
         typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
@@ -2562,7 +2646,7 @@ def batch(
     if summary["missing"] and not quiet:
         typer.echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
                    f"the table: {out / 'summary.md'})")
-    if mine:
+    if mine or from_stdin:
         raise typer.Exit(1)
 
 
@@ -2946,8 +3030,9 @@ def _stop_like_ctrl_c(signum, frame) -> None:
     """SIGTERM (a job scheduler's time limit, `kill`, a container stopping) stops a command as Ctrl-C does: what
     is finished is kept and said, and a run resumes from it. Killed outright by it, a video's annotated MP4 had no
     index, its tracks JSON and timelines were missing, and a training run said nothing of its last checkpoint.
-    (`fervid live --source` ends its session on it, as on Ctrl-C; `fervid serve` and the live page's server answer
-    it themselves: uvicorn shuts down gracefully and exits 0.)"""
+    (`fervid live --source` ends its session on it, as on Ctrl-C, its outputs written: exit 143 where a file's
+    was cut before its end, 0 for a camera's or stream's; `fervid serve` and the live page's server answer it
+    themselves: uvicorn shuts down gracefully and exits 0.)"""
     _STOP_SIGNALS.append("SIGTERM")
     raise KeyboardInterrupt("SIGTERM")
 

@@ -550,9 +550,13 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     photos: crops of crops, and the table doubled). A file named on its own is always an input."""
     from fervid.inference.video import VIDEO_SUFFIXES
 
-    kind = "image" if suffixes is IMAGE_SUFFIXES else "matching"
     in_results = _BatchResultsCheck()
     takes_images, takes_videos = IMAGE_SUFFIXES <= suffixes, VIDEO_SUFFIXES <= suffixes
+    # what a folder or pattern is searched for, said by its kind ("folder holds no video files"; `fervid video` said
+    # "no matching files", `fervid image` "no image files")
+    kind = " or ".join(name for name, taken in (("image", takes_images), ("video", takes_videos)) if taken) or \
+        "matching"
+    a_kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
     def is_video(p: Path) -> bool:
         return p.suffix.lower() in VIDEO_SUFFIXES or video_by_content(p)
@@ -667,7 +671,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
                                  f"pattern matches {ours}" if ours else
-                                 f"pattern matches {len(files)} file(s), none with an {kind} file's extension "
+                                 f"pattern matches {len(files)} file(s), none with {a_kind} file's extension "
                                  f"({', '.join(sorted(suffixes))})"))
             found.extend(matches)
         else:

@@ -1016,8 +1016,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         tqdm.write(f"training on {where}, {'bf16 autocast' if bf16 else 'fp32'}"
                    + (f", {world} processes" if world > 1 else ""))
     if main_rank:  # what the data left out or shares: said without progress too (`fervid train -q`), on stderr
+        # as every command's notices (with progress they went to stdout)
         for line in folder_notices(cfg, train_ds, val_ds, str(run_dir / LEFT_OUT_FILE)):
-            tqdm.write(line, file=sys.stdout if progress else sys.stderr)
+            tqdm.write(line, file=sys.stderr)
     norm, start = Normalization.fit(train_ds.images), starting_normalization(cfg)
     if start is not None and not start.matches(norm):  # other faces than the starting network's (a second stage
         norm = start  # on the same faces keeps the one fitted, exactly as before)

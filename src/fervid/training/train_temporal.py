@@ -15,6 +15,7 @@ frame's expression (the window's middle frame: no lag on files), as
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -321,7 +322,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
     + config + report + model card to ``out_dir`` (``command``: the command line, for the card). A folder that already holds a temporal model is refused unless ``overwrite``
     (``fervid train-temporal --force``). What is left out or comes out empty (people on no side, an empty side,
-    a temperature at its bound) is said as it is found (``progress``) and listed in the report's ``notices``."""
+    a temperature at its bound) is said as it is found, on stderr, and listed in the report's ``notices``."""
     from fervid.training.network import PaperLSTM
 
     started = time.perf_counter()
@@ -339,10 +340,11 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
                          "still_clips 0: CK+ and JAFFE people's clips only)")
     notices: list[str] = []
 
-    def notify(lines: list[str]) -> None:
+    def notify(lines: list[str]) -> None:  # said as found, without progress too (`fervid train-temporal -q`): on
+        # stderr, as every command's notices, so that stdout holds the command's JSON alone
         notices.extend(lines)
-        for line in lines if progress else ():
-            tqdm.write(line)
+        for line in lines:
+            tqdm.write(line, file=sys.stderr)
 
     cnn = EmotionCNN(cfg.cnn)
     found: list[str] = []
@@ -388,7 +390,8 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             seen += len(y)
         history.append({"epoch": epoch + 1, "train_loss": total / seen, "train_acc": correct / seen})
         if progress:
-            tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train window acc {correct / seen:.3f}")
+            tqdm.write(f"epoch {epoch + 1}: loss {total / seen:.3f} train window acc {correct / seen:.3f}",
+                       file=sys.stderr)
 
     lstm = TrainedLSTM(net, cfg.frames)
     # fitted on the validation people's clips, the ones that look like video (changes of expression); the
