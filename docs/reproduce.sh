@@ -226,13 +226,13 @@ done
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg $M/ferplus_vgg_light_reg $M/ferplus_vgg_light_reg_seed1 \
     --json docs/eval/model_comparison_candidates18.json                                     # its last line: seed 1
 python benchmarks/ensemble_probe.py --models $M/ferplus_vgg_light_reg $M/ferplus_vgg_light_reg_seed1
-fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg
+fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg --force
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --datasets ckplus jaffe --no-video \
     --json docs/eval/model_comparison_lab_faces.json                  # the cards' cross-dataset tables and lab-face ECE
 fervid evaluate --model src/fervid/weights/ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
     --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --cross-dataset docs/eval/model_comparison_lab_faces.json \
-    --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1 && fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
+    --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1 && fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg --force && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
 cp runs/ferplus_vgg_light_reg_seed1/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
 fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
     --out src/fervid/weights/temporal_lstm_ferplus_vgg --force --epochs 30
@@ -303,13 +303,13 @@ python benchmarks/compare_models.py --models ferplus_vgg fer2013_vgg --datasets 
 #    calibrated, evaluated, model card
 fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg
 fervid train --config configs/fer2013_vgg_stage2.toml --out runs/fer2013_vgg_stage2
-fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --name fer2013_vgg
+fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --name fer2013_vgg --force
 fervid calibrate --model src/fervid/weights/fer2013_vgg --data $FER --usage PublicTest
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --datasets ckplus jaffe --no-video \
     --json docs/eval/model_comparison_lab_faces.json                  # again: fer2013_vgg's weights are new here
 fervid evaluate --model src/fervid/weights/fer2013_vgg --data $FER --usage PublicTest --out docs/eval/fer2013_publictest \
     --write-card --cross-dataset docs/eval/model_comparison_lab_faces.json \
-    --command "fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg && fervid train --config configs/fer2013_vgg_stage2.toml --out runs/fer2013_vgg_stage2 && fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --name fer2013_vgg && fervid calibrate --model src/fervid/weights/fer2013_vgg --data ../shared/data/fer2013/fer2013.csv.gz --usage PublicTest"
+    --command "fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg && fervid train --config configs/fer2013_vgg_stage2.toml --out runs/fer2013_vgg_stage2 && fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --name fer2013_vgg --force && fervid calibrate --model src/fervid/weights/fer2013_vgg --data ../shared/data/fer2013/fer2013.csv.gz --usage PublicTest"
 cp runs/fer2013_vgg/learning_curves.png docs/eval/fer2013_learning_curves.png
 cp runs/fer2013_vgg_stage2/learning_curves.png docs/eval/fer2013_stage2_learning_curves.png
 

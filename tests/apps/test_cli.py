@@ -635,6 +635,9 @@ def test_evaluate_refuses_options_its_dataset_would_ignore(tmp_path, fer_csv):
         (["--data", str(fer_csv), "--command", "fervid train ..."], "--command is recorded in the model card"),
         (["--data", str(ck), "--dataset", "ckplsu"], "--dataset ckplsu: not one of auto, fer2013"),  # exit 1 before
         (["--data", str(fer_csv), "--usage", "Test"], "--usage Test: not one of Training, PublicTest"),
+        # a votes file or JAFFE folder not given: exit 1 after the model was loaded, where experiment's is 2
+        (["--data", str(fer_csv), "--dataset", "ferplus"], "--dataset ferplus needs --ferplus (FER+'s votes file"),
+        (["--data", str(ck), "--dataset", "jaffe+ckplus"], "--dataset jaffe+ckplus needs --jaffe"),
     ):
         result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
@@ -935,11 +938,12 @@ def test_export_names_a_file_that_is_not_a_checkpoint(tmp_path):
     run.mkdir()
     (run / "notes.txt").write_text("not a checkpoint", encoding="utf-8")
     torch.save({"epoch": 3}, run / "other.pt")
-    for checkpoint, message in (("notes.txt", "not a torch checkpoint"),
-                                ("other.pt", "not a checkpoint written by `fervid train`"),
-                                ("none.pt", "no checkpoint")):
+    # (a file that is not there is the command line's mistake, exit 2; one that is there and is not one, 1)
+    for checkpoint, message, code in (("notes.txt", "not a torch checkpoint", 1),
+                                      ("other.pt", "not a checkpoint written by `fervid train`", 1),
+                                      ("none.pt", "no checkpoint", 2)):
         result = runner.invoke(app, ["export", str(run), "--checkpoint", checkpoint, "--out", str(tmp_path / "m")])
-        assert result.exit_code == 1 and f"{run / checkpoint}: {message}" in result.output, result.output
+        assert result.exit_code == code and f"{run / checkpoint}: {message}" in result.output, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
     assert not (tmp_path / "m").exists()
 
@@ -958,7 +962,7 @@ def test_export_names_a_run_folder_that_is_not_there_and_a_checkpoint_given_with
     assert short.exit_code == 2 and short.output.strip() == (f"error: --checkpoint best: {run} has no file best; give "
                                                              "the checkpoint's file name, best.pt"), short.output
     other = runner.invoke(app, ["export", str(run), "--checkpoint", "peer.pt", "--out", str(tmp_path / "m")])
-    assert other.exit_code == 1 and other.output.strip() == (f"error: {run / 'peer.pt'}: no checkpoint (train first, "
+    assert other.exit_code == 2 and other.output.strip() == (f"error: {run / 'peer.pt'}: no checkpoint (train first, "
                                                              f"or pick --checkpoint: {run} holds best.pt, last.pt)")
     assert not (tmp_path / "m").exists()
 
@@ -3135,3 +3139,117 @@ def test_evaluate_names_the_dataset_a_folder_of_jaffe_or_ckplus_files_is(tmp_pat
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "top")])
     assert result.exit_code != 0 and "laid out as CK+48" in result.output
     assert f"--data {tmp_path / 'top' / 'CK+48'} --dataset ckplus" in result.output
+
+
+def test_a_seed_numpy_cannot_take_is_refused_naming_seed_before_any_data_is_read(tmp_path, fer_csv):
+    """`train --seed -5` (or 99999999999) exited 1 with numpy's "Seed must be between 0 and 2**32 - 1" once the
+    data was loaded, `train-temporal --seed -5` ended in a traceback, and `experiment` took 99999999999 (and said
+    "expected non-negative integer" of -5): each refuses it as --seed, exit 2, before reading anything."""
+    jaffe = tmp_path / "jaffe"
+    jaffe.mkdir()
+    commands = (["train", "--data", str(fer_csv), "--out", str(tmp_path / "run")],
+                ["train-temporal", "--fer2013", str(fer_csv), "--cnn", "fer2013_vgg", "--out", str(tmp_path / "lstm")],
+                ["experiment", "--dataset", "jaffe", "--jaffe", str(jaffe), "--out", str(tmp_path / "exp")])
+    for args in commands:
+        for seed, message in (("-5", "greater than or equal to 0"),
+                              ("99999999999", "less than or equal to 4294967295")):
+            result = runner.invoke(app, [*args, "--seed", seed])
+            assert result.exit_code == 2 and result.output == f"error: --seed: input should be {message}\n", (
+                args, seed, result.output)
+        assert not Path(args[-1]).exists()
+        help_text = " ".join(runner.invoke(app, [args[0], "--help"], env={"COLUMNS": "200"}).output.split())
+        assert "0<=x<=4294967295]" in help_text[help_text.index("--seed"):], help_text  # the range, said
+
+
+def test_a_config_seed_numpy_cannot_take_is_refused_naming_the_key(tmp_path, fer_csv):
+    pytest.importorskip("torch")
+    from fervid.training.train_temporal import TemporalTrainConfig
+
+    config = tmp_path / "mine.toml"
+    config.write_text(f'data = "{fer_csv}"\nseed = -5\n', encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and result.output == (f"error: {config}: seed must be 0 to 4294967295 (2**32 - 1), "
+                                                       "not -5\n"), result.output
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match=r"^split_seed must be 0 to 4294967295 \(2\*\*32 - 1\), not 4294967296$"):
+        TemporalTrainConfig(fer2013=str(fer_csv), split_seed=2**32)
+
+
+def test_train_temporal_says_a_missing_ferplus_before_reading_fer2013(tmp_path):
+    """With the default --cnn ferplus_vgg and no --ferplus, train-temporal exited 1 only once FER2013 was read
+    (about 22 s): said first, exit 2 (a file that is no FER2013 CSV is not even read)."""
+    pytest.importorskip("torch")
+    not_fer = tmp_path / "notes.csv"
+    not_fer.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["train-temporal", "--fer2013", str(not_fer), "--out", str(tmp_path / "lstm")])
+    assert result.exit_code == 2 and result.output.startswith(
+        "error: ferplus_vgg: this CNN learnt FER+'s votes (training_config.json: labels = "), result.output
+    assert "pass --ferplus (FER+'s votes file)" in result.output and not (tmp_path / "lstm").exists()
+
+
+def test_export_refuses_options_that_would_do_nothing_and_folders_it_would_write_into(tmp_path):
+    """`export --no-int8 --calibration-data X` and `--features-of` with one run were ignored, and an export into
+    a folder of other files (`--out .`) wrote its model among them: refused, exit 2, before the run is read (its
+    checkpoint here is no checkpoint at all)."""
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"")
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "thesis.tex").write_text("mine", encoding="utf-8")
+    lstm = tmp_path / "lstm"
+    lstm.mkdir()
+    (lstm / "config.json").write_text('{"kind": "lstm"}', encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(b"an earlier model")
+    for args, message in (
+            (["--out", str(tmp_path / "m"), "--no-int8", "--calibration-data", str(papers)],
+             "--calibration-data calibrates the int8 model, and --no-int8 writes none; leave one out"),
+            (["--out", str(tmp_path / "m"), "--features-of", "mine"],
+             "--features-of names an ensemble's CNN (several runs); one run's features are its own network's"),
+            (["--out", str(papers)], f"{papers}: holds other files, not a model; write an emotion CNN into a new or "
+                                     "empty folder (--out)"),
+            (["--out", str(papers), "--force"], f"{papers}: holds other files, not a model"),
+            (["--out", str(papers / "thesis.tex")], f"{papers / 'thesis.tex'}: a file, not a folder"),
+            (["--out", str(lstm)], f"{lstm}: holds a temporal model; write an emotion CNN into another folder"),
+            (["--out", str(model)], f"{model}: holds an emotion CNN already; --force replaces it, or write into "
+                                    "another folder (--out)")):
+        result = runner.invoke(app, ["export", str(run), *args])
+        assert result.exit_code == 2 and result.output.startswith(f"error: {message}"), (args, result.output)
+    assert not (tmp_path / "m").exists() and [p.name for p in papers.iterdir()] == ["thesis.tex"]
+    assert (model / "model.onnx").read_bytes() == b"an earlier model"
+    # with --force, the model folder is taken: the (empty) checkpoint is then what fails
+    forced = runner.invoke(app, ["export", str(run), "--out", str(model), "--force"])
+    assert forced.exit_code == 1 and "not a torch checkpoint" in forced.output, forced.output
+
+
+@pytest.mark.parametrize("args", [
+    ["image", "a.png", "--annotate", "-"], ["image", "a.png", "--crops", "-"], ["video", "a.mp4", "--out", "-"],
+    ["demo", "--out", "-"], ["batch", "a.png", "--out", "-"], ["evaluate", "--data", "x.csv", "--out", "-"],
+    ["experiment", "--dataset", "jaffe", "--out", "-"], ["train", "--out", "-"], ["export", "run", "--out", "-"],
+    ["train-temporal", "--fer2013", "x.csv", "--out", "-"], ["live", "--source", "a.mp4", "--out", "-"],
+    # (a bad value after it: without the refusal, a server would not start, but end the test)
+    ["serve", "--data-dir", "-", "--job-ttl-hours", "-1"], ["live", "--data-dir", "-", "--job-ttl-hours", "-1"]])
+def test_a_folder_option_refuses_dash(tmp_path, monkeypatch, args):
+    """`--out -` (and --annotate, --crops, --data-dir) made a folder named '-', where --json - writes to stdout."""
+    monkeypatch.chdir(tmp_path)
+    option = args[args.index("-") - 1]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.output == (f"error: {option} -: '-' means standard output, which a "
+                                                       "folder option cannot be\n"), result.output
+    assert not (tmp_path / "-").exists()
+
+
+def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(tmp_path, monkeypatch):
+    """`batch --estimate --workers 2` estimated one worker's time; and a manifest naming a file that is not there
+    said `error: clip.mp4: no such file or folder` and exited 0, where the run itself exits 1."""
+    monkeypatch.chdir(tmp_path)
+    Path("manifest.csv").write_text("path\nclip.mp4\n", encoding="utf-8")
+    workers = runner.invoke(app, ["batch", "manifest.csv", "--out", "out", "--estimate", "--workers", "2"])
+    assert workers.exit_code == 2 and workers.output == ("error: --workers is not used by --estimate, which times the "
+                                                         "samples with one worker on this machine\n"), workers.output
+    missing = runner.invoke(app, ["batch", "manifest.csv", "--out", "out", "--estimate"])
+    assert missing.exit_code == 1 and "error: clip.mp4: no such file or folder" in missing.output, missing.output
+    assert "estimated: about 0 min 00 s" in missing.output and not Path("out").exists()

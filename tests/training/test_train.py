@@ -769,6 +769,13 @@ def test_exporting_a_checkpoint_file_exports_that_file(fer_csv, tmp_path):
     no_data = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "n"), "--calibration-data",
                                        str(tmp_path / "none.csv")])
     assert no_data.exit_code == 2 and "none.csv" in no_data.output and not (tmp_path / "n").exists()
+    # exported again into its folder: refused (exit 2, as train-temporal's and train's folders are), unless --force
+    again = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--out", str(tmp_path / "m"), "--no-int8"])
+    assert again.exit_code == 2 and again.output == (f"error: {tmp_path / 'm'}: holds an emotion CNN already; --force "
+                                                     "replaces it, or write into another folder (--out)\n")
+    forced = CliRunner().invoke(app, ["export", str(run / "last.pt"), "--out", str(tmp_path / "m"), "--no-int8",
+                                      "--force"])
+    assert forced.exit_code == 0, forced.output
 
 
 def test_ensemble_export_averages_members_probabilities_each_normalised_as_trained(fer_csv, tmp_path):
@@ -923,6 +930,13 @@ def test_runs_and_model_folders_are_not_written_over_by_the_other_command(fer_cs
     monkeypatch.chdir(tmp_path / "named_here")
     export_onnx(run, ".")
     assert json.loads(Path("config.json").read_text(encoding="utf-8"))["name"] == "named_here"
+    # a folder of other files took the model's among them (`fervid export --out .` in one's home)
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "thesis.tex").write_text("mine", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="papers: holds other files, not a model; write an emotion CNN into a "
+                                              r"new or empty folder \(--out\)"):
+        export_onnx(run, tmp_path / "papers")
+    assert [p.name for p in (tmp_path / "papers").iterdir()] == ["thesis.tex"]
 
 
 def test_weight_averaging_keeps_the_average_as_the_model_and_resumes_exactly(fer_csv, tmp_path):

@@ -171,7 +171,7 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
     not_fer.write_text("a,b\n1,2\n", encoding="utf-8")
     out = tmp_path / "lstm"
     cases = [  # (arguments, exit code, message): a traceback used to end a bad data file's run, after its folder
-        (["--fer2013", str(not_fer)], 1, f"{not_fer}: missing FER2013 column(s)"),
+        (["--fer2013", str(not_fer), "--cnn", "fer2013_vgg"], 1, f"{not_fer}: missing FER2013 column(s)"),
         (["--fer2013", str(csv), "--ckplus", str(tmp_path / "no_ck")], 2,
          f"--ckplus {tmp_path / 'no_ck'}: no such file or folder"),
         (["--fer2013", str(csv), "--cnn", "no_such_cnn"], 2, "model 'no_such_cnn' not found"),
@@ -198,8 +198,9 @@ def test_cli_train_temporal_names_bad_inputs_and_leaves_no_folder(tmp_path):
     (run_folder / "metrics.jsonl").write_text("{}\n", encoding="utf-8")
     for folder, held in ((cnn_folder, "an emotion CNN"), (run_folder, "a training run")):
         before = {f.name: f.read_bytes() for f in folder.iterdir()}
-        result = runner.invoke(app, ["train-temporal", "--fer2013", str(csv), "--out", str(folder)])
-        assert result.exit_code == 1 and f"holds {held}" in result.output, result.output
+        result = runner.invoke(app, ["train-temporal", "--fer2013", str(csv), "--cnn", "fer2013_vgg", "--out",
+                                     str(folder)])
+        assert result.exit_code == 2 and f"holds {held}" in result.output, result.output
         assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
 
 
@@ -371,7 +372,7 @@ def test_train_temporal_refuses_a_folder_holding_a_temporal_model_unless_forced(
     args = ["train-temporal", "--fer2013", str(csv), "--cnn", "fer2013_vgg", "--still-clips", "5", "--heldout-clips",
             "1", "--frames", "3", "--epochs", "1", "--out", str(out)]
     refused = runner.invoke(app, args)
-    assert refused.exit_code == 1 and f"{out}: holds a temporal model already; --force replaces it" in refused.output
+    assert refused.exit_code == 2 and f"{out}: holds a temporal model already; --force replaces it" in refused.output
     assert (out / "model.onnx").read_bytes() == b"an earlier LSTM"
     forced = runner.invoke(app, [*args, "--force"])
     assert forced.exit_code == 0, forced.output

@@ -24,7 +24,7 @@ from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
                                      resolve_model_dir)
-from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive,
+from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import ROW_COLUMNS
 from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
@@ -822,12 +822,32 @@ def _refuse_typed(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
         _fail(f"{flag} {why}", 2)
 
 
+# the options that name a folder to write into: every command's --out that is a path, image's --annotate and
+# --crops, serve's and live's --data-dir
+FOLDER_OPTIONS = ("out", "annotate_dir", "crops_dir", "data_dir")
+
+
+def _refuse_dash_for_folder(ctx: typer.Context) -> None:
+    """'-' given to a folder option is refused (exit 2): it made a folder named '-', where --json - writes to
+    stdout."""
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name in FOLDER_OPTIONS and isinstance(value, Path) and str(value) == "-":
+            _fail(f"{param.opts[0]} -: '-' means standard output, which a folder option cannot be", EXIT_USAGE)
+
+
 def _refuse_window_for_frame(ctx: typer.Context, method: Optional[str]) -> None:
     """--window with --method frame: that method labels each frame from that frame alone (the tracks JSON records
     window null), so the window typed would be ignored."""
     if method == "frame":
         _refuse_typed(ctx, ("window",), "is the seconds of frames a temporal method (lstm, mean, hmm) looks at; "
                                         "--method frame labels each frame from that frame alone")
+
+
+def _seed_option(default: Optional[int], help: str):
+    """--seed, as train, train-temporal and experiment take it: numpy's range, 0 to 2**32 - 1, so that a seed it
+    cannot take is refused naming --seed (exit 2) before any data is loaded."""
+    return typer.Option(default, min=0, max=SEED_MAX, help=help)
 
 
 @app.command()
@@ -1522,6 +1542,8 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
     typer.echo(f"estimated: about {took} with one worker on this "
                f"{cpu_model()} (the samples' faces and sizes stand for the rest: expect it to be off by a "
                f"fifth or more); nothing was written to {options.out}")
+    if found["problems"]:  # as a run's inputs that cannot be read: they would fail it
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _quiet_opencv() -> None:
@@ -1596,7 +1618,7 @@ def train(
                                                   "val_data, or on 20% of them held out; with the FER2013 CSV, on "
                                                   "val_data where given, else PublicTest); overrides the config."),
     epochs: Optional[int] = typer.Option(None, help="Override the config's epochs."),
-    seed: Optional[int] = typer.Option(None, help="Override the config's seed."),
+    seed: Optional[int] = _seed_option(None, "Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue from OUT/last.pt with the run's own config (OUT/config.json; "
                                             "a --config given must be the same)."),
     labels: Optional[str] = typer.Option(
@@ -1700,7 +1722,7 @@ def train_temporal_cmd(
     heldout_clips: int = typer.Option(10, help="Clips per validation person (temperature and report)."),
     frames: int = typer.Option(17, help="Most frames the LSTM reads (odd: the frame it labels is the middle one)."),
     epochs: int = typer.Option(30, help="Training epochs (each as many windows as the clips have frames / 8)."),
-    seed: int = typer.Option(0, help="Seed of the simulated clips and the LSTM's initial weights."),
+    seed: int = _seed_option(0, "Seed of the simulated clips and the LSTM's initial weights."),
     force: bool = typer.Option(False, "--force", help="Replace the temporal model OUT already holds (without it, "
                                                       "a folder that holds one is refused)."),
     quiet: bool = _quiet_option("the JSON report still goes to stdout, and the model to --out"),
@@ -1735,6 +1757,12 @@ def train_temporal_cmd(
                                   frames=frames, epochs=epochs, seed=seed)
     except ValueError as exc:
         _bad_value(exc)
+    try:  # --ferplus missing for the CNN's labels, or given for a CNN of FER2013's: said before FER2013 is read
+        training.check_same_labels(cfg)
+    except ModelError as exc:
+        _fail_on(exc)
+    except DatasetError as exc:
+        _fail(str(exc), 2)
     # for its model card: every setting spelled out, defaults too, so that it reruns as it ran under a later fervid
     command = shlex.join(["fervid", "train-temporal", *(["--fer2013", fer2013] if fer2013 else []),
                           *(["--ckplus", ckplus] if ckplus else []),
@@ -1747,8 +1775,8 @@ def train_temporal_cmd(
         report = train_temporal(cfg, out, progress=not quiet, overwrite=force, command=command)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
-    except FileExistsError as exc:  # --out holds a CNN or a training run
-        _fail(str(exc))
+    except FileExistsError as exc:  # --out holds a CNN, a training run, other files, or a temporal model (--force)
+        _fail(str(exc), 2)
     files = [str(out / name) for name in ("model.onnx", "config.json", "training.json", "MODEL_CARD.md")]
     # stdout: the report alone, for a script to read; the notices said as found (on stderr) are in it
     send_to_stdout(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"],
@@ -1776,18 +1804,26 @@ def export(
     calibration_data: Optional[str] = typer.Option(
         None, help="FER2013 CSV whose Training faces, or a folder of face crops, calibrate the int8 model (default: "
                    "the run's training data)."),
+    force: bool = typer.Option(False, "--force", help="Replace the emotion CNN OUT already holds (without it, a "
+                                                      "folder that holds one is refused)."),
     quiet: bool = _quiet_option("the model is written to --out as ever"),
 ) -> None:
     """Export a trained checkpoint to ONNX, with its preprocessing config (needs the train extra:
     pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, is_labelled_images, load_fer2013, load_image_folder
-    from fervid.training.export import export_ensemble, export_onnx, member_checkpoint, quantize_int8
+    from fervid.training.export import (check_model_folder, export_ensemble, export_onnx, member_checkpoint,
+                                        quantize_int8)
     from fervid.training.train import read_checkpoint
 
     single = run_dirs[0] if len(run_dirs) == 1 else None  # (an ensemble's --checkpoint is its run folders')
+    if not int8 and calibration_data is not None:  # it was read by nothing
+        _fail("--calibration-data calibrates the int8 model, and --no-int8 writes none; leave one out", 2)
+    if single is not None and features_of is not None:  # export_onnx has no use for it: a network's are its own
+        _fail("--features-of names an ensemble's CNN (several runs); one run's features are its own network's", 2)
     if single is not None and single.suffix == ".pt" and checkpoint not in (None, single.name):
         # a checkpoint named twice, differently: which one was meant is not for fervid to guess
         _fail(f"{single} names its checkpoint, and --checkpoint {checkpoint} another; give one of them", 2)
+    checkpoint_named = checkpoint is not None
     checkpoint = checkpoint or "best.pt"
     model_name = name or out.resolve().name  # as export_onnx names it
     if model_name in available_models() and out.resolve() != resolve_model_dir(model_name).resolve():
@@ -1795,6 +1831,10 @@ def export(
         _fail(f"--name {name}: a shipped model is called that; give your model a name of its own" if name else
               f"--out {out}: a model is named after its folder, and a shipped model is called {model_name}; give "
               "--name a name of its own, or write it into another folder", 2)
+    try:  # before anything is read: a folder of other files, or a model that --force would replace
+        check_model_folder(out, replace=force)
+    except FileExistsError as exc:
+        _fail(str(exc), 2)
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
@@ -1807,8 +1847,10 @@ def export(
             if f"{ckpt.name}.pt" in held:  # --checkpoint best: the file's name is best.pt
                 _fail(f"--checkpoint {checkpoint}: {folder} has no file {ckpt.name}; give the checkpoint's file name, "
                       f"{ckpt.name}.pt", 2)
+            # (a checkpoint the command line named is its mistake, exit 2; the default best.pt not there yet, 1)
             _fail(f"{ckpt}: no checkpoint (train first, or pick --checkpoint"
-                  + (f": {folder} holds {', '.join(held)})" if held else ")"))
+                  + (f": {folder} holds {', '.join(held)})" if held else ")"),
+                  EXIT_USAGE if checkpoint_named or member.suffix == ".pt" else EXIT_FAILED)
         try:
             read_checkpoint(ckpt)
         except ValueError as exc:
@@ -1833,8 +1875,9 @@ def export(
             folder = export_ensemble(run_dirs, out, name=name, checkpoint=checkpoint, features_of=features_of)
         else:  # runs/x/last.pt exports last.pt (only its folder was kept: it exported best.pt)
             folder = export_onnx(run_dir, out, name=name, checkpoint=first_checkpoint.name, flip_tta=flip_tta)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:  # no checkpoint, a file that is not one, or
-        # an --out that holds a training run
+    except FileExistsError as exc:  # an --out that holds a training run (checked above: made meanwhile)
+        _fail(str(exc), 2)
+    except (FileNotFoundError, ValueError) as exc:  # no checkpoint, a file that is not one
         _fail(str(exc))
     int8_file = quantize_int8(folder, calibration_faces) if calibration_faces is not None else None  # (--int8)
     if quiet:
@@ -1947,6 +1990,11 @@ def evaluate(
                                  ("--detector", detector, FACE_FINDING_KINDS)):
         if given is not None and dataset not in kinds:
             _fail(f"{option} is for --dataset {' or '.join(kinds)}, not {dataset}", 2)
+    # (as experiment's: a wrong command line, said before the faces are read)
+    for needed, given, kind in (("--ferplus", ferplus, "ferplus"), ("--jaffe", jaffe, "jaffe+ckplus")):
+        if dataset == kind and given is None:
+            _fail(f"--dataset {kind} needs {needed}" + (" (FER+'s votes file, fer2013new.csv)" if kind == "ferplus"
+                                                       else " (your JAFFE folder; --data is the CK+48 one)"), 2)
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
     if cross_dataset is not None and not write_card:
@@ -2441,15 +2489,16 @@ def experiment(
     dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
     ckplus: Optional[Path] = typer.Option(None, help="Your CK+48 folder (for ckplus and jaffe+ckplus)."),
     jaffe: Optional[Path] = typer.Option(None, help="Your JAFFE folder (for jaffe and jaffe+ckplus)."),
-    model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN), cnn-finetune."),
+    model: str = typer.Option("lstm-cnn", help="lstm-cnn (the paper's), lstm-pixels (no CNN: the pixels, "
+                                               "normalised as --cnn-model's faces are, JAFFE's framed as its), "
+                                               "cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
     cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
                                                     "the published design's model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
-    seed: int = typer.Option(0, help="Seed of the random splits (the subject folds are fixed: GroupKFold, or one "
-                                     "subject left out where there are at most 10) and of the networks' initial "
-                                     "weights."),
+    seed: int = _seed_option(0, "Seed of the random splits (the subject folds are fixed: GroupKFold, or one subject "
+                                "left out where there are at most 10) and of the networks' initial weights."),
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for the JSON (metrics, settings), the per-sample "
                                                            "predictions CSV (fold, sequence, subject, label, "
                                                            "predicted), confusion and curve PNGs."),
@@ -2574,6 +2623,9 @@ def batch(
     from fervid.apps.batch import BatchInterrupted, BatchLocked, BatchOptions, BatchSettingsChanged, run_batch
 
     _refuse_window_for_frame(ctx, method)
+    if estimate:  # the samples are timed here, one at a time: how many would run at once is not estimated
+        _refuse_typed(ctx, ("workers", "engine", "address"), "is not used by --estimate, which times the samples "
+                                                             "with one worker on this machine")
     if engine == "ray":  # Ray runs a task per CPU of its cluster, whatever the local pool's size
         _refuse_typed(ctx, ("workers",), "is the local engine's process pool: with --engine ray the cluster's CPUs "
                                          "(one task each) decide how many files are analysed at once")
@@ -2761,8 +2813,8 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
     try:  # the server takes the lock as it starts; a second one on the folder says so here, in one line
         with data_folder_lock(settings.data_dir):
             pass
-    except FolderLocked as exc:
-        _fail(str(exc))
+    except FolderLocked as exc:  # as batch's --out taken: another run's, to retry later (a scheduler does)
+        _fail(str(exc), EXIT_BUSY)
     url = f"http://{host}:{port}{page}"
     if root_path:  # its pages and links name the proxy's paths: opened directly, they would not load
         typer.echo(f"fervid serving on http://{host}:{port} for a reverse proxy that forwards {root_path}/ to it "
@@ -2947,6 +2999,7 @@ class _FervidCommand(typer.core.TyperCommand):
             _fail(f"{named}: {exc.message[:1].lower()}{exc.message[1:]}" if named else exc.message, EXIT_USAGE)
 
     def invoke(self, ctx):
+        _refuse_dash_for_folder(ctx)
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # `fervid image ... --csv - | head -1`: the reader has what it wanted, quietly

@@ -36,6 +36,17 @@ def check_positive(name: str, value: float, unit: str = "") -> None:
         raise OptionError(f"{name} must be {f'a positive number of {unit}' if unit else 'positive'}, not {value}")
 
 
+# the largest seed: numpy's (np.random.seed, scikit-learn's random_state) are 32-bit, and a run is seeded by one
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(name: str, value: int) -> None:
+    """A seed numpy takes: 0 to 2**32 - 1 (it failed with "Seed must be between 0 and 2**32 - 1" after the data was
+    loaded, not naming the setting)."""
+    if not 0 <= value <= SEED_MAX:
+        raise OptionError(f"{name} must be 0 to {SEED_MAX} (2**32 - 1), not {value}")
+
+
 @functools.cache
 def _field_types(cls: type) -> dict[str, TypeAdapter]:
     hints = typing.get_type_hints(cls)

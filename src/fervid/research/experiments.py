@@ -36,6 +36,7 @@ from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.datasets import Sequences
 from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
 from fervid.inference.models import EmotionCNN, file_sha256
+from fervid.inference.options import SEED_MAX, check_seed
 from fervid.training.network import PaperLSTM
 
 MODELS = ("lstm-cnn", "lstm-pixels", "cnn-finetune")
@@ -48,8 +49,9 @@ def splits(seq: Sequences, protocol: str, seed: int = 0, folds: int = 10, test_s
     n = len(seq.labels)
     if protocol == "random":
         for r in range(repeats):
-            train_idx, test_idx = train_test_split(np.arange(n), test_size=test_size, random_state=seed + r,
-                                                   stratify=seq.labels)
+            # (wrapped: the last seeds' neighbours are past scikit-learn's 32 bits)
+            train_idx, test_idx = train_test_split(np.arange(n), test_size=test_size,
+                                                   random_state=(seed + r) % (SEED_MAX + 1), stratify=seq.labels)
             yield train_idx, test_idx
     elif protocol == "subject":
         n_subjects = len(set(seq.subjects.tolist()))
@@ -191,6 +193,7 @@ def run_experiment(seq: Sequences, model: str, protocol: str, cnn: EmotionCNN, c
         raise ValueError(f"model must be one of {MODELS}")
     if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be at least 1 (None: the model's default), not {epochs}")
+    check_seed("seed", seed)
     if model == "cnn-finetune" and cnn_checkpoint is None:
         raise ValueError("cnn-finetune needs the CNN's torch checkpoint")
     if model != "cnn-finetune" and cnn_checkpoint is not None:

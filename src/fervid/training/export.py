@@ -79,12 +79,22 @@ def folder_holds(folder: Path) -> str | None:
     return None
 
 
-def check_model_folder(out_dir: Path, writing: str = "an emotion CNN") -> None:
-    """Refuse ``out_dir`` unless it is new, empty of models and runs, or holds a model of the kind ``writing``
-    (replaced): an export into a training run lost the run, and a temporal model written over a CNN lost the CNN."""
+def check_model_folder(out_dir: Path, writing: str = "an emotion CNN", replace: bool = True) -> None:
+    """Refuse ``out_dir`` (FileExistsError) unless it is new, empty, or holds a model of the kind ``writing`` and
+    ``replace``: an export into a training run lost the run, a temporal model written over a CNN lost the CNN, and
+    an export into a folder of other files (``--out .``) mixed the model's into them."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: a file, not a folder; write {writing} into a folder (--out)")
     held = folder_holds(out_dir)
     if held is not None and held != writing:
         raise FileExistsError(f"{out_dir}: holds {held}; write {writing} into another folder (--out)")
+    if held is not None and not replace:
+        raise FileExistsError(f"{out_dir}: holds {writing} already; --force replaces it, or write into another "
+                              "folder (--out)")
+    if held is None and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir}: holds other files, not a model; write {writing} into a new or empty "
+                              "folder (--out)")
 
 
 def prepare_model_folder(out_dir: Path, writing: str = "an emotion CNN") -> None:

@@ -43,7 +43,7 @@ from fervid.evaluation.datasets import (DEFAULT_USAGE, DatasetError, FaceDataset
 from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
-from fervid.inference.options import check_positive
+from fervid.inference.options import check_positive, check_seed
 from fervid.machine import cpu_flags, cpu_model, thread_count
 from fervid.training.from_model import network_from_model
 from fervid.training.network import EmotionVGG, NetConfig
@@ -216,6 +216,7 @@ class TrainConfig:
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "lr"):  # 0 used to reach torch's scheduler or a division
             check_positive(name, getattr(self, name))
+        check_seed("seed", self.seed)
         if self.batch_size < 2:  # BatchNorm cannot take a batch's statistics from one face (torch's error said so)
             raise ValueError(f"batch_size must be 2 or more (BatchNorm learns from batch statistics), not "
                              f"{self.batch_size}")

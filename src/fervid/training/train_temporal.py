@@ -32,12 +32,12 @@ from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, 
                                        load_jaffe)
 from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature, write_temporal_card
 from fervid.inference.align import preprocess_faces
-from fervid.inference.models import DEFAULT_MODEL, EmotionCNN
-from fervid.inference.options import check_positive
+from fervid.inference.models import DEFAULT_MODEL, EmotionCNN, resolve_model_dir
+from fervid.inference.options import check_positive, check_seed
 from fervid.machine import cpu_model, thread_count
 from fervid.inference.temporal import METHODS, MIN_HALF_WINDOW, TemporalMethod, TrackSmoother, centred_window, \
     flicker_per_second, make_method, tempered
-from fervid.training.export import check_model_folder, folder_holds, prepare_model_folder
+from fervid.training.export import check_model_folder, prepare_model_folder
 
 CLIP_FPS = 30.0  # simulated clips stand for 30 fps video
 WINDOW_SECONDS = 1.0  # the video pipeline's default window: the span windows are trained and compared at
@@ -72,6 +72,8 @@ class TemporalTrainConfig:
     def __post_init__(self) -> None:
         for name in ("heldout_clips", "epochs", "lr"):
             check_positive(name, getattr(self, name))
+        for name in ("seed", "split_seed"):
+            check_seed(name, getattr(self, name))
         for name in ("still_clips", "person_clips"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
@@ -301,11 +303,15 @@ def choose_temperature(lstm: TrainedLSTM, heldout: dict[str, ClipSet], clips_per
             "cross_fitted_ece_tempered": round(float(np.mean(crossed)), 4)}
 
 
-def check_same_labels(cnn: EmotionCNN, cfg: TemporalTrainConfig) -> None:
+def check_same_labels(cfg: TemporalTrainConfig) -> None:
     """The LSTM learns the stills' labels from the CNN's features: FER+'s for a CNN that learnt FER+'s, FER2013's
     otherwise (where the CNN's folder records its training; a mismatch trained an LSTM that disagrees with its own
-    CNN by design)."""
-    path = cnn.folder / "training_config.json"
+    CNN by design). Read from the CNN's folder alone, so that it is said before any data is loaded. Without stills
+    (still_clips 0) there is nothing to check: the people's labels are their datasets' own, whichever labels the
+    CNN learnt."""
+    if not cfg.still_clips:
+        return
+    path = resolve_model_dir(cfg.cnn) / "training_config.json"
     if not path.is_file():
         return
     cnn_labels = json.loads(path.read_text(encoding="utf-8")).get("labels", "fer2013")
@@ -331,10 +337,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     rng = np.random.default_rng(cfg.seed)
     # every input is read, and the output folder checked, before anything is simulated or written: a bad file
     # fails at once and leaves no folder
-    check_model_folder(out_dir, "a temporal model")
-    if not overwrite and folder_holds(out_dir) == "a temporal model":  # it was replaced without a word
-        raise FileExistsError(f"{out_dir}: holds a temporal model already; --force replaces it, or write into "
-                              "another folder (--out)")
+    check_model_folder(out_dir, "a temporal model", replace=overwrite)  # one it held was replaced without a word
     if cfg.still_clips and not cfg.fer2013:
         raise ValueError(f"still_clips {cfg.still_clips} needs fer2013, the FER2013 CSV the stills come from (or "
                          "still_clips 0: CK+ and JAFFE people's clips only)")
@@ -347,6 +350,7 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
             tqdm.write(line, file=sys.stderr)
 
     cnn = EmotionCNN(cfg.cnn)
+    check_same_labels(cfg)  # before FER2013 is read (about 20 s)
     found: list[str] = []
     sides = lab_people(cfg, found)
     if not sides["train"] and not cfg.still_clips:
@@ -359,7 +363,6 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
                      + ", so it sees no change of expression and no person's face over time")
     if cfg.still_clips:
         train_stills, heldout_stills = stills(cfg, "Training"), stills(cfg, "PublicTest")
-        check_same_labels(cnn, cfg)  # (the people's labels are their datasets' own, whichever labels the CNN learnt)
     notify(found)
     train_set = ClipSet.of(cnn, (still_clips(train_stills, cfg.still_clips, rng, progress) if cfg.still_clips else [])
                            + person_clips(sides["train"], cfg.person_clips, rng, progress), progress)
