@@ -3238,7 +3238,8 @@ def test_a_folder_option_refuses_dash(tmp_path, monkeypatch, args):
     option = args[args.index("-") - 1]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and result.output == (f"error: {option} -: '-' means standard output, which a "
-                                                       "folder option cannot be\n"), result.output
+                                                       "folder option cannot be (a folder named '-': give "
+                                                       "its full path)\n"), result.output
     assert not (tmp_path / "-").exists()
 
 

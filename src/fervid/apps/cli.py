@@ -833,7 +833,8 @@ def _refuse_dash_for_folder(ctx: typer.Context) -> None:
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
         if param.name in FOLDER_OPTIONS and isinstance(value, Path) and str(value) == "-":
-            _fail(f"{param.opts[0]} -: '-' means standard output, which a folder option cannot be", EXIT_USAGE)
+            _fail(f"{param.opts[0]} -: '-' means standard output, which a folder option cannot be (a folder named "
+                  "'-': give its full path)", EXIT_USAGE)
 
 
 def _refuse_window_for_frame(ctx: typer.Context, method: Optional[str]) -> None:
