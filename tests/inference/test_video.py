@@ -3094,3 +3094,26 @@ def test_the_ffmpeg_that_imageio_ffmpeg_exe_names_is_the_one_run(astronaut_rgb, 
     assert result.ok and (tmp_path / "out" / "clip_annotated.mp4").stat().st_size > 0
     calls = log.read_text(encoding="utf-8").splitlines()
     assert any(str(tmp_path / "out") in call for call in calls)  # the annotated MP4 was written by it
+
+
+def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
+    """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
+    tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",
+    and the CPU the ffmpeg encoder used beside them; the server's model declares and describes both."""
+    from fervid.apps.schemas import ResultOut
+    from fervid.inference.video import STAGES
+
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone(), tmp_path)
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    stages = saved["stage_seconds"]
+    assert list(stages) == list(STAGES) and stages == {k: round(v, 2) for k, v in result.stage_seconds.items()}
+    assert all(seconds >= 0 for seconds in stages.values()) and stages["decode"] > 0 and stages["encode"] > 0
+    assert sum(result.stage_seconds.values()) <= result.seconds == pytest.approx(saved["analysis_seconds"], abs=0.01)
+    if sys.platform != "win32":  # (the CPU of ended child processes is not counted there)
+        assert 0 < saved["encoder_cpu_seconds"] < 60
+    assert saved["encoder_cpu_seconds"] == (round(result.encoder_cpu_seconds, 2) if result.encoder_cpu_seconds
+                                            is not None else None)
+    for field in ("stage_seconds", "encoder_cpu_seconds"):
+        assert ResultOut.model_fields[field].description, field
+    no_video = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path / "n")
+    assert no_video.encoder_cpu_seconds is None and no_video.stage_seconds["encode"] == 0

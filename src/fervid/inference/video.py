@@ -817,7 +817,11 @@ class VideoResult:
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
+    # seconds (wall clock) each stage of the analysis took (STAGES; the tracks JSON's stage_seconds), and the CPU
+    # seconds of the ffmpeg process that encoded the annotated video, which runs beside them (None: none written, or
+    # not known on this platform)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    encoder_cpu_seconds: float | None = None
     scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found
     # at each cut, {"time", "ended", "kept"}: the tracks it ended, and those whose face's surroundings stayed as they
     # were (a webcam shown picture-in-picture over a screen recording whose page changed), which go on
@@ -1067,7 +1071,11 @@ class VideoResult:
                 "end_reached": round(self.duration, TIME_DECIMALS),
                 "analysed_seconds": round(self.analysed_seconds, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
-                "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
+                "analysis_seconds": round(self.seconds, 2),
+                "stage_seconds": {stage: round(seconds, 2) for stage, seconds in self.stage_seconds.items()},
+                "encoder_cpu_seconds": (round(self.encoder_cpu_seconds, 2) if self.encoder_cpu_seconds is not None
+                                        else None),
+                "scene_cuts": self.scene_cuts,
                 "scene_cut_tracks": self.scene_cut_tracks, "replaced_faces": self.replaced_faces,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
@@ -1478,6 +1486,19 @@ def ffmpeg_path(path: str | Path) -> str:
     return f"./{text}" if text.startswith("-") else text
 
 
+def _ended_children_cpu_seconds() -> float | None:
+    """CPU seconds (user and system) of the child processes of this process that have ended, None where the
+    platform does not count them (Windows). Taken before and after the encoder ends, the difference is its CPU time
+    (the ffmpeg process that imageio-ffmpeg runs is not handed out), and another child ending in that moment (the
+    server analysing two videos at once) is counted in it too."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
@@ -1489,6 +1510,7 @@ class H264Writer:
         self.path, self.fps = path, fps
         self.audio_from = audio_from
         self.frames = 0
+        self.encoder_cpu_seconds: float | None = None  # the ffmpeg encoder's CPU time, once closed (where known)
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
             ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
@@ -1509,7 +1531,10 @@ class H264Writer:
 
     def close(self) -> None:
         with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
-            self._gen.close()
+            before = _ended_children_cpu_seconds()
+            self._gen.close()  # (waits for ffmpeg to end)
+            if before is not None:
+                self.encoder_cpu_seconds = _ended_children_cpu_seconds() - before
             if self.audio_from is not None and self.frames:
                 self._add_sound()
 
@@ -2749,6 +2774,10 @@ class AnnotatedVideoWriter:
     def started(self) -> bool:
         return self._writer is not None
 
+    @property
+    def encoder_cpu_seconds(self) -> float | None:
+        return self._writer.encoder_cpu_seconds if self._writer is not None else None
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -2916,7 +2945,11 @@ class ResultWriter:
         files moved into place (:meth:`into_place`); left under their partial names, they say the analysis did not
         finish writing them."""
         if self.video is not None:
-            self.video.close()
+            t0 = time.perf_counter()
+            self.video.close()  # (the encoder finishing the frames written to it)
+            self.result.stage_seconds["encode"] = (self.result.stage_seconds.get("encode", 0.0)
+                                                   + time.perf_counter() - t0)
+            self.result.encoder_cpu_seconds = self.video.encoder_cpu_seconds
             self.result.annotated_path = self.video.path if self.video.started else None
         if self.table is not None:
             result = self.result
