@@ -3117,3 +3117,61 @@ def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
         assert ResultOut.model_fields[field].description, field
     no_video = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path / "n")
     assert no_video.encoder_cpu_seconds is None and no_video.stage_seconds["encode"] == 0
+
+
+class _CountedConversions:
+    """A cv2.VideoCapture whose frames converted to BGR (read, retrieve) are counted; ``convert_all``: every frame
+    decoded is converted too (as every frame was before --sample-fps passed over unconverted ones)."""
+
+    def __init__(self, cap, convert_all: bool):
+        self._cap, self._convert_all, self.converted, self._held = cap, convert_all, 0, None
+
+    def grab(self):
+        if not self._convert_all:
+            return self._cap.grab()
+        ok, self._held = self.read()
+        return ok
+
+    def retrieve(self):
+        if self._convert_all:
+            return self._held is not None, self._held
+        self.converted += 1
+        return self._cap.retrieve()
+
+    def read(self):
+        self.converted += 1
+        return self._cap.read()
+
+    def __getattr__(self, name):  # get, set, release: the capture's own
+        return getattr(self._cap, name)
+
+
+def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, monkeypatch):
+    """--sample-fps decoded and converted every frame to BGR, then passed over most: 1 in 6 analysed at 5 of 30
+    fps, the conversions a seventh of decoding at 640x480 and a quarter at 1080p. The frames passed over are grabbed
+    only; the rows, their times and the tracks are those of converting every frame, with a start and an end too."""
+    opened, open_video = [], video_module.open_video
+
+    def counted_open(path, *args, convert_all=False, **kwargs):
+        cap = open_video(path, *args, **kwargs)
+        cap._cap = _CountedConversions(cap._cap, convert_all)
+        opened.append(cap._cap)
+        return cap
+
+    outputs = {}
+    for convert_all in (False, True):
+        monkeypatch.setattr(video_module, "open_video", functools.partial(counted_open, convert_all=convert_all))
+        for name, options in {"sampled": dict(sample_fps=5.0), "stretch": dict(sample_fps=3.0, start=1.3, end=3.4)
+                              }.items():
+            out = tmp_path / f"{name}_{convert_all}"
+            result = VideoAnalyzer(analyzer, VideoOptions(annotate=False, **options)).run(carphone(), out)
+            if not convert_all:  # (the first frame is converted on opening, outside the count, and sought past)
+                first_frame_analysed = 1 if "start" not in options else 0
+                assert opened[-1].converted == result.frames_analysed - first_frame_analysed
+                assert result.frames_read > 3 * result.frames_analysed
+            tracks = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+            tracks = {k: v for k, v in tracks.items() if k not in ("analysis_seconds", "stage_seconds",
+                                                                    "encoder_cpu_seconds")}
+            outputs.setdefault(name, []).append(((out / "carphone_pristine_frames.csv").read_text(), tracks))
+    for name, (grabbed, converted) in outputs.items():
+        assert grabbed == converted, name

@@ -1621,20 +1621,35 @@ class _CheckedCapture:
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        self._first_grabbed: np.ndarray | None = None  # the first frame, grabbed and not yet retrieved
         self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
+    def grab(self) -> bool:
+        """Decode the next frame, not yet converted to BGR (:meth:`retrieve` hands it out); False at the end. Its
+        time (``CAP_PROP_POS_MSEC``) is known from here: frames passed over by --sample-fps are grabbed only, as
+        converting each cost the decoding a seventh of its time at 640x480 and a quarter at 1080p."""
         if self._first_frame is not None:
-            frame, self._first_frame = self._first_frame, None
+            self._first_grabbed, self._first_frame = self._first_frame, None
+            return True
+        self._first_grabbed = None
+        return self._cap.grab()
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        """The frame last grabbed, in BGR, as it shows."""
+        if self._first_grabbed is not None:
+            frame, self._first_grabbed = self._first_grabbed, None
             return True, frame
-        ok, frame = self._cap.read()
+        ok, frame = self._cap.retrieve()
         if ok and self._frozen is not None and self._frozen.still(frame):
             self._frozen.check(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start, frame)
         if ok and self._sar != 1.0:
             frame = _square_pixels(frame, self._sar)
         return ok, frame
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
 
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
@@ -1647,7 +1662,7 @@ class _CheckedCapture:
             return False
         if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - self.video_start) * 1000.0):
             return False
-        self._first_frame = None  # (the frame at 0, held since the file was opened)
+        self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
         return True
 
     @property
@@ -1696,7 +1711,7 @@ class _CheckedCapture:
         return self._cap.size_changes if isinstance(self._cap, _FFmpegCapture) else None
 
     def release(self) -> None:
-        self._first_frame = None
+        self._first_frame = self._first_grabbed = None
         self._cap.release()
 
 
@@ -1990,7 +2005,8 @@ FROZEN_FRAMES = 3
 
 
 class _FrozenFrames:
-    """Watches the frames OpenCV hands out of ``path`` for a run that stops changing (:data:`FROZEN_FRAMES`)."""
+    """Watches the frames OpenCV hands out of ``path`` for a run that stops changing (:data:`FROZEN_FRAMES`); with
+    --sample-fps, the frames analysed (those passed over are not converted, :meth:`_CheckedCapture.grab`)."""
 
     def __init__(self, path: Path, first_frame: np.ndarray):
         self._path, self._last, self._repeats, self._checked = path, first_frame, 0, False
@@ -2060,6 +2076,7 @@ class _FFmpegCapture:
         import imageio_ffmpeg
 
         self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
+        self._grabbed: tuple | None = None  # the frame grabbed: its bytes, sample aspect ratio and size
         self.deinterlace = deinterlace
         self._raw: tuple | None = None  # the first frame's sample aspect ratio and size: the pipe's frames'
         self._sizes = _FrameSizes()  # the sizes the frames were recorded at: see _CheckedCapture.frame_size_changes
@@ -2092,11 +2109,13 @@ class _FFmpegCapture:
         finally:
             self._frames.put(None)
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
+    def grab(self) -> bool:
+        """The next frame read off the pipe (every frame must be), handed out by :meth:`retrieve`."""
+        self._grabbed = None
         described = self._frames.get()
         if described is None:
             self._frames.put(None)  # later reads end too
-            return False, None
+            return False
         # The pipe carries every frame at the first one's size: where recordings of another size are joined after
         # it, ffmpeg scales them to it (as OpenCV's reader does) while showinfo describes them at their own, which
         # read them a frame and a quarter at a time: garbage frames, then a crash writing the annotated copy
@@ -2111,14 +2130,24 @@ class _FFmpegCapture:
             except (OSError, ValueError):  # closed by release() from another thread (LiveSource.close)
                 n = 0
             if not n:
-                return False, None
+                return False
             got += n
         try:
             self._pos_msec = float(pts_time) * 1000.0
         except ValueError:  # NOPTS: no timestamp (RisingClock.frame_time places it one frame on)
             self._pos_msec = math.nan
+        self._grabbed = (buffer, sar_num, sar_den, width, height)
+        return True
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        if self._grabbed is None:
+            return False, None
+        buffer, sar_num, sar_den, width, height = self._grabbed
         frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
         return True, _square_pixels(frame, _ratio(sar_num, sar_den))
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
 
     @property
     def size_changes(self) -> list[dict]:
@@ -3285,6 +3314,8 @@ class VideoAnalyzer:
                         result.analysed_fps_cap = memory_rate
                         continue
                     next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
+                if isinstance(frame, _GrabbedFrame):  # (a file's frame, converted only now that it is analysed)
+                    frame = frame()
                 if result.width == 0:
                     result.height, result.width = frame.shape[:2]
                 write(stream.push(t, frame_index, frame))
@@ -3396,18 +3427,34 @@ def _zoom_face(face: Face, zoom: float) -> Face:
 
 
 def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock, index: int = 0):
-    """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right; kept
+    """(time in seconds, frame) from the decoder's own timestamps, so variable frame rates stay right; kept
     rising where the file's clock starts again (``clock``, :class:`RisingClock`). ``index``: the number in the file
-    of the frame read next (where it was sought to)."""
+    of the frame read next (where it was sought to). The frame is decoded but not converted: a function that
+    returns it in BGR (:class:`_GrabbedFrame`), called for the frames analysed only, before the next is read."""
     while True:
         t0 = time.perf_counter()
-        ok, frame = cap.read()
+        ok = cap.grab()
         stages["decode"] += time.perf_counter() - t0
         if not ok:
             return
         t = clock.frame_time(cap, index)
         index += 1
-        yield t, frame
+        yield t, _GrabbedFrame(cap, stages, t)
+
+
+class _GrabbedFrame:
+    """A frame grabbed by :func:`_read_frames`, converted to BGR when called (its time in the decode stage)."""
+
+    def __init__(self, cap: _CheckedCapture, stages: dict, seconds: float):
+        self._cap, self._stages, self._seconds = cap, stages, seconds
+
+    def __call__(self) -> np.ndarray:
+        t0 = time.perf_counter()
+        ok, frame = self._cap.retrieve()
+        self._stages["decode"] += time.perf_counter() - t0
+        if not ok or frame is None:  # decoded, yet not converted (OpenCV's converter refused it)
+            raise VideoError(f"the frame at {self._seconds:.2f} s was decoded but could not be converted to BGR")
+        return frame
 
 
 class RisingClock:
