@@ -69,6 +69,12 @@ KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is e
 GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+# x264's settings for the annotated MP4 (H264Writer): its encoder was the largest single cost of `fervid video`
+# (half of all CPU at 1080p). Against veryfast at CRF 23, these take 40-46% less encoder CPU for files of about the
+# same size, SSIM against the frames drawn 0.003-0.004 lower (0.969-0.984), the labels legible; ultrafast lost 0.035
+# and made files up to 40% larger (benchmarks/bench_annotated_encoding.py, docs/eval/annotated_encoding.json)
+ANNOTATED_PRESET = "superfast"
+ANNOTATED_CRF = 26
 TRACKS_JSON_SUFFIX = "_tracks.json"  # a video's per-track JSON: <stem>_tracks.json (OutputNames)
 PARTIAL_INFIX = ".partial"  # before an output's extension while it is written (OutputNames.partial)
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
@@ -1502,9 +1508,10 @@ def _ended_children_cpu_seconds() -> float | None:
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None):
+    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None,
+                 preset: str = ANNOTATED_PRESET, crf: int = ANNOTATED_CRF):
         """``audio_from``: a file whose (first) audio stream the MP4 carries too, from the file's start, as long as
-        the frames written."""
+        the frames written. ``preset``, ``crf``: x264's (speed against size, and quality)."""
         import imageio_ffmpeg
 
         self.path, self.fps = path, fps
@@ -1515,7 +1522,7 @@ class H264Writer:
         self._gen = imageio_ffmpeg.write_frames(
             ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
             quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
-            output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
+            output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"])
         self._gen.send(None)
 
     def write(self, frame_bgr: np.ndarray) -> None:
