@@ -404,3 +404,5 @@ python benchmarks/bench_spinning.py
 python benchmarks/bench_spinning.py --busy 1
 # speed against the faces a frame holds, after the change above (README, "Speed": a 5 s 1080p grid of N heads)
 python benchmarks/bench_video.py --frames 150 --size 1920x1080 --faces 1 4 16 30 --no-annotate-too
+# the annotated MP4's x264 settings: encoder CPU, size, SSIM/PSNR against the frames drawn (README, "Speed")
+python benchmarks/bench_annotated_encoding.py --sizes 640x480 1920x1080 --json docs/eval/annotated_encoding.json

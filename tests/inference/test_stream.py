@@ -26,8 +26,8 @@ def carphone_frames():
     """(time, BGR frame) of the carphone clip, as analyze_video reads them; and its rate."""
     cap = open_video(sample_video())
     try:
-        frames = list(_read_frames(cap, dict.fromkeys(STAGES, 0.0), RisingClock(cap.frame_rate,
-                                                                                 start=cap.video_start)))
+        frames = [(t, grabbed()) for t, grabbed in _read_frames(  # (each converted before the next is read)
+            cap, dict.fromkeys(STAGES, 0.0), RisingClock(cap.frame_rate, start=cap.video_start))]
     finally:
         cap.release()
     return frames, cap.frame_rate

@@ -3109,3 +3109,122 @@ def test_the_ffmpeg_that_imageio_ffmpeg_exe_names_is_the_one_run(astronaut_rgb, 
     assert result.ok and (tmp_path / "out" / "clip_annotated.mp4").stat().st_size > 0
     calls = log.read_text(encoding="utf-8").splitlines()
     assert any(str(tmp_path / "out") in call for call in calls)  # the annotated MP4 was written by it
+
+
+def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
+    """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
+    tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",
+    and the CPU the ffmpeg encoder used beside them; the server's model declares and describes both."""
+    from fervid.apps.schemas import ResultOut
+    from fervid.inference.video import STAGES
+
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone(), tmp_path)
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    stages = saved["stage_seconds"]
+    assert list(stages) == list(STAGES) and stages == {k: round(v, 2) for k, v in result.stage_seconds.items()}
+    assert all(seconds >= 0 for seconds in stages.values()) and stages["decode"] > 0 and stages["encode"] > 0
+    assert sum(result.stage_seconds.values()) <= result.seconds == pytest.approx(saved["analysis_seconds"], abs=0.01)
+    if sys.platform != "win32":  # (the CPU of ended child processes is not counted there)
+        assert 0 < saved["encoder_cpu_seconds"] < 60
+    assert saved["encoder_cpu_seconds"] == (round(result.encoder_cpu_seconds, 2) if result.encoder_cpu_seconds
+                                            is not None else None)
+    for field in ("stage_seconds", "encoder_cpu_seconds"):
+        assert ResultOut.model_fields[field].description, field
+    no_video = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(carphone(), tmp_path / "n")
+    assert no_video.encoder_cpu_seconds is None and no_video.stage_seconds["encode"] == 0
+
+
+class _CountedConversions:
+    """A cv2.VideoCapture whose frames converted to BGR (read, retrieve) are counted; ``convert_all``: every frame
+    decoded is converted too (as every frame was before --sample-fps passed over unconverted ones)."""
+
+    def __init__(self, cap, convert_all: bool):
+        self._cap, self._convert_all, self.converted, self._held = cap, convert_all, 0, None
+
+    def grab(self):
+        if not self._convert_all:
+            return self._cap.grab()
+        ok, self._held = self.read()
+        return ok
+
+    def retrieve(self):
+        if self._convert_all:
+            return self._held is not None, self._held
+        self.converted += 1
+        return self._cap.retrieve()
+
+    def read(self):
+        self.converted += 1
+        return self._cap.read()
+
+    def __getattr__(self, name):  # get, set, release: the capture's own
+        return getattr(self._cap, name)
+
+
+def test_sample_fps_converts_only_the_frames_it_analyses(analyzer, tmp_path, monkeypatch):
+    """--sample-fps decoded and converted every frame to BGR, then passed over most: 1 in 6 analysed at 5 of 30
+    fps, the conversions a seventh of decoding at 640x480 and a quarter at 1080p. The frames passed over are grabbed
+    only; the rows, their times and the tracks are those of converting every frame, with a start and an end too."""
+    opened, open_video = [], video_module.open_video
+
+    def counted_open(path, *args, convert_all=False, **kwargs):
+        cap = open_video(path, *args, **kwargs)
+        cap._cap = _CountedConversions(cap._cap, convert_all)
+        opened.append(cap._cap)
+        return cap
+
+    outputs = {}
+    for convert_all in (False, True):
+        monkeypatch.setattr(video_module, "open_video", functools.partial(counted_open, convert_all=convert_all))
+        for name, options in {"sampled": dict(sample_fps=5.0), "stretch": dict(sample_fps=3.0, start=1.3, end=3.4)
+                              }.items():
+            out = tmp_path / f"{name}_{convert_all}"
+            result = VideoAnalyzer(analyzer, VideoOptions(annotate=False, **options)).run(carphone(), out)
+            if not convert_all:  # (the first frame is converted on opening, outside the count, and sought past)
+                first_frame_analysed = 1 if "start" not in options else 0
+                assert opened[-1].converted == result.frames_analysed - first_frame_analysed
+                assert result.frames_read > 3 * result.frames_analysed
+            tracks = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+            tracks = {k: v for k, v in tracks.items() if k not in ("analysis_seconds", "stage_seconds",
+                                                                    "encoder_cpu_seconds")}
+            outputs.setdefault(name, []).append(((out / "carphone_pristine_frames.csv").read_text(), tracks))
+    for name, (grabbed, converted) in outputs.items():
+        assert grabbed == converted, name
+
+
+def test_the_annotated_video_keeps_the_picture_and_labels_it_was_given(analyzer, tmp_path, monkeypatch):
+    """The annotated MP4's encoder settings trade its CPU (the largest single cost of `fervid video`) against the
+    picture: decoded, the carphone copy (enlarged to 432 rows, labels drawn) stays within SSIM 0.965 of the frames
+    handed to the encoder, and its drawn labels, boxes and bars within 0.972 (superfast at CRF 26 gives 0.974 and
+    0.977, veryfast at CRF 23 0.977 and 0.984, ultrafast at CRF 28 0.942 and 0.970:
+    benchmarks/bench_annotated_encoding.py)."""
+    from skimage.metrics import structural_similarity
+
+    fed, overlays, drawn = [], [], {}
+    write, annotate = H264Writer.write, video_module.annotate
+
+    def drawing(image, faces, labels=None, bars=True):
+        annotated = annotate(image, faces, labels, bars)
+        drawn[id(annotated)] = cv2.dilate(np.any(annotated != image, axis=2).astype(np.uint8), np.ones((5, 5)))
+        return annotated
+
+    def writing(writer, frame):
+        fed.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        overlays.append(drawn[id(frame)].astype(bool))
+        write(writer, frame)
+
+    monkeypatch.setattr(video_module, "annotate", drawing)
+    monkeypatch.setattr(H264Writer, "write", writing)
+    result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(carphone(), tmp_path)
+    cap = cv2.VideoCapture(str(result.annotated_path))
+    ssim, overlay_sum, overlay_pixels = [], 0.0, 0
+    for truth, overlay in zip(fed, overlays):
+        ok, decoded = cap.read()
+        assert ok
+        got = cv2.cvtColor(decoded[:truth.shape[0], :truth.shape[1]], cv2.COLOR_BGR2GRAY)
+        score, ssim_map = structural_similarity(truth, got, data_range=255, full=True)
+        ssim.append(score)
+        overlay_sum, overlay_pixels = overlay_sum + ssim_map[overlay].sum(), overlay_pixels + overlay.sum()
+    cap.release()
+    assert len(ssim) == len(fed) == 120 and overlay_pixels > 0.01 * fed[0].size * len(fed)
+    assert np.mean(ssim) > 0.965 and overlay_sum / overlay_pixels > 0.972, (np.mean(ssim), overlay_sum / overlay_pixels)

@@ -704,7 +704,7 @@ def _region(text: Optional[str]) -> Optional[tuple[float, float, float, float]]:
 def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
     """--start and --end in seconds (from seconds, m:ss or h:mm:ss, as `fervid evaluate`'s annotations take them);
     a time that is not one, or an end not after the start, ends the command (exit 2)."""
-    from fervid.evaluation.segments import parse_time
+    from fervid.evaluation.times import parse_time
 
     seconds: dict[str, float | None] = {}
     for option, text in (("--start", start), ("--end", end)):

@@ -309,6 +309,11 @@ class ResultOut(_Recorded):
     fervid: str | None = _recorded("The fervid version that made the results.")
     onnxruntime: str | None = _recorded("The ONNX Runtime version that ran the models.")
     analysis_seconds: float | None = _recorded("Seconds the analysis took.")
+    stage_seconds: dict[str, float] | None = _recorded(
+        "Seconds (wall clock) of analysis_seconds each stage took: decode, detect, track, align, cnn, temporal, "
+        "encode (the annotated video; its ffmpeg encoder runs beside the others, its CPU in encoder_cpu_seconds).")
+    encoder_cpu_seconds: float | None = _recorded("CPU seconds the ffmpeg process encoding the annotated video used; "
+                                                  "null without one, or where the platform does not tell (Windows).")
     scene_cuts: list[float] | None = _recorded("Seconds (on the file's timeline) of each scene cut found.")
     scene_cut_tracks: list[SceneCut] | None = _recorded("At each cut, the tracks it ended and those that went on.")
     replaced_faces: list[ReplacedFace] | None = _recorded("With max_faces: each time a face followed gave way to a "

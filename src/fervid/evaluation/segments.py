@@ -29,6 +29,7 @@ import pandas as pd
 
 from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
+from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS
@@ -38,7 +39,6 @@ from fervid.inference.video import TimeSegment
 # with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
 COLUMNS = {"video": ("video", "file", "path"), "start": ("start", "begin", "onset"),
            "end": ("end", "stop", "offset"), "emotion": ("emotion", "label"), "track": ("track",)}
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 # a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
 # start and onset); not "ss.msec" or "hh:mm:ss.ms", whose values are seconds
 _MILLISECONDS = re.compile(r"(?:^|[\s\-_(\[])(?:msec|ms|milliseconds?)\b")
@@ -70,26 +70,6 @@ class Annotations:
     @property
     def videos(self) -> list[Path]:
         return sorted({s.video for s in self.segments})
-
-
-def parse_time(value) -> float:
-    """Seconds from ``12.5``, ``1:02.5`` (m:ss) or ``0:01:02.5`` (h:mm:ss); a decimal comma is read as a point
-    (``1,5``, ``00:00:01,500``: spreadsheets in many languages write them so). A clock's seconds (and an h:mm:ss's
-    minutes) of 60 or more raise ValueError (``0:60``)."""
-    text = str(value).strip()
-    if re.fullmatch(r"[\d:]+,\d+", text):
-        text = text.replace(",", ".")
-    clock = _CLOCK.match(text)
-    if clock:
-        hours, minutes, seconds = clock.groups()
-        # 0:60 is no clock time (a typo of 1:00, or of 0:06): read as 60 s it was taken silently
-        if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-            raise ValueError(f"{text}: seconds (and minutes after hours) run 0-59")
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    seconds = float(text)  # ValueError for anything else, caught by the caller with the line
-    if not np.isfinite(seconds):
-        raise ValueError(text)
-    return seconds
 
 
 @overload

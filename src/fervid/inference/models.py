@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
 from fervid.errors import FervidError, OptionError
 from fervid.inference.align import FaceTemplate, Normalization
@@ -33,6 +32,14 @@ WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
 DEFAULT_PRECISION = "auto"  # the model's int8 copy where it has one (the fast default), else its fp32 graph
+
+
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Probabilities from scores along ``axis`` (scipy.special.softmax's arithmetic, in the input's dtype): the
+    largest score is taken off first, so large ones do not overflow. Written here, as scipy.special cost a third
+    of every command's start-up (0.17 s CPU of 0.4 s) for these three lines."""
+    shifted = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
 
 def file_sha256(path: Path) -> str:

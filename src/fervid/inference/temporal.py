@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from scipy.special import softmax
 
-from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256
+from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256, softmax
 from fervid.machine import session_options
 from fervid.registry import Registry
 

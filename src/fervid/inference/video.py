@@ -69,6 +69,12 @@ KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is e
 GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
+# x264's settings for the annotated MP4 (H264Writer): its encoder was the largest single cost of `fervid video`
+# (half of all CPU at 1080p). Against veryfast at CRF 23, these take 40-46% less encoder CPU for files of about the
+# same size, SSIM against the frames drawn 0.003-0.004 lower (0.969-0.984), the labels legible; ultrafast lost 0.035
+# and made files up to 40% larger (benchmarks/bench_annotated_encoding.py, docs/eval/annotated_encoding.json)
+ANNOTATED_PRESET = "superfast"
+ANNOTATED_CRF = 26
 TRACKS_JSON_SUFFIX = "_tracks.json"  # a video's per-track JSON: <stem>_tracks.json (OutputNames)
 PARTIAL_INFIX = ".partial"  # before an output's extension while it is written (OutputNames.partial)
 FRAME_LEADING = ["time", "frame", "track"]  # a video row's own columns, before fervid.inference.records.ROW_COLUMNS
@@ -817,7 +823,11 @@ class VideoResult:
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
+    # seconds (wall clock) each stage of the analysis took (STAGES; the tracks JSON's stage_seconds), and the CPU
+    # seconds of the ffmpeg process that encoded the annotated video, which runs beside them (None: none written, or
+    # not known on this platform)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    encoder_cpu_seconds: float | None = None
     scene_cuts: list[float] = field(default_factory=list)  # times of the cuts found
     # at each cut, {"time", "ended", "kept"}: the tracks it ended, and those whose face's surroundings stayed as they
     # were (a webcam shown picture-in-picture over a screen recording whose page changed), which go on
@@ -1067,7 +1077,11 @@ class VideoResult:
                 "end_reached": round(self.duration, TIME_DECIMALS),
                 "analysed_seconds": round(self.analysed_seconds, TIME_DECIMALS),
                 "frames_read": self.frames_read, "frames_analysed": self.frames_analysed, **self.run_settings,
-                "analysis_seconds": round(self.seconds, 2), "scene_cuts": self.scene_cuts,
+                "analysis_seconds": round(self.seconds, 2),
+                "stage_seconds": {stage: round(seconds, 2) for stage, seconds in self.stage_seconds.items()},
+                "encoder_cpu_seconds": (round(self.encoder_cpu_seconds, 2) if self.encoder_cpu_seconds is not None
+                                        else None),
+                "scene_cuts": self.scene_cuts,
                 "scene_cut_tracks": self.scene_cut_tracks, "replaced_faces": self.replaced_faces,
                 "frames_brightened": self.frames_brightened, "hdr": self.hdr, "tone_mapped": self.tone_mapped,
                 "clock_resets": self.clock_resets, "frame_size_changes": self.frame_size_changes,
@@ -1478,22 +1492,37 @@ def ffmpeg_path(path: str | Path) -> str:
     return f"./{text}" if text.startswith("-") else text
 
 
+def _ended_children_cpu_seconds() -> float | None:
+    """CPU seconds (user and system) of the child processes of this process that have ended, None where the
+    platform does not count them (Windows). Taken before and after the encoder ends, the difference is its CPU time
+    (the ffmpeg process that imageio-ffmpeg runs is not handed out), and another child ending in that moment (the
+    server analysing two videos at once) is counted in it too."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class H264Writer:
     """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None):
+    def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None,
+                 preset: str = ANNOTATED_PRESET, crf: int = ANNOTATED_CRF):
         """``audio_from``: a file whose (first) audio stream the MP4 carries too, from the file's start, as long as
-        the frames written."""
+        the frames written. ``preset``, ``crf``: x264's (speed against size, and quality)."""
         import imageio_ffmpeg
 
         self.path, self.fps = path, fps
         self.audio_from = audio_from
         self.frames = 0
+        self.encoder_cpu_seconds: float | None = None  # the ffmpeg encoder's CPU time, once closed (where known)
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
         self._gen = imageio_ffmpeg.write_frames(
             ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
             quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
-            output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
+            output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"])
         self._gen.send(None)
 
     def write(self, frame_bgr: np.ndarray) -> None:
@@ -1509,7 +1538,10 @@ class H264Writer:
 
     def close(self) -> None:
         with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
-            self._gen.close()
+            before = _ended_children_cpu_seconds()
+            self._gen.close()  # (waits for ffmpeg to end)
+            if before is not None:
+                self.encoder_cpu_seconds = _ended_children_cpu_seconds() - before
             if self.audio_from is not None and self.frames:
                 self._add_sound()
 
@@ -1596,20 +1628,35 @@ class _CheckedCapture:
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
+        self._first_grabbed: np.ndarray | None = None  # the first frame, grabbed and not yet retrieved
         self.frame_shape = self._first_frame.shape  # (height, width, 3) of the frames it hands out
         # a file OpenCV reads (path given) is watched for frames that stop changing (_FrozenFrames)
         self._frozen = _FrozenFrames(path, first_frame) if path is not None else None
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
+    def grab(self) -> bool:
+        """Decode the next frame, not yet converted to BGR (:meth:`retrieve` hands it out); False at the end. Its
+        time (``CAP_PROP_POS_MSEC``) is known from here: frames passed over by --sample-fps are grabbed only, as
+        converting each cost the decoding a seventh of its time at 640x480 and a quarter at 1080p."""
         if self._first_frame is not None:
-            frame, self._first_frame = self._first_frame, None
+            self._first_grabbed, self._first_frame = self._first_frame, None
+            return True
+        self._first_grabbed = None
+        return self._cap.grab()
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        """The frame last grabbed, in BGR, as it shows."""
+        if self._first_grabbed is not None:
+            frame, self._first_grabbed = self._first_grabbed, None
             return True, frame
-        ok, frame = self._cap.read()
+        ok, frame = self._cap.retrieve()
         if ok and self._frozen is not None and self._frozen.still(frame):
             self._frozen.check(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start, frame)
         if ok and self._sar != 1.0:
             frame = _square_pixels(frame, self._sar)
         return ok, frame
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
 
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
@@ -1622,7 +1669,7 @@ class _CheckedCapture:
             return False
         if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - self.video_start) * 1000.0):
             return False
-        self._first_frame = None  # (the frame at 0, held since the file was opened)
+        self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
         return True
 
     @property
@@ -1671,7 +1718,7 @@ class _CheckedCapture:
         return self._cap.size_changes if isinstance(self._cap, _FFmpegCapture) else None
 
     def release(self) -> None:
-        self._first_frame = None
+        self._first_frame = self._first_grabbed = None
         self._cap.release()
 
 
@@ -1965,7 +2012,8 @@ FROZEN_FRAMES = 3
 
 
 class _FrozenFrames:
-    """Watches the frames OpenCV hands out of ``path`` for a run that stops changing (:data:`FROZEN_FRAMES`)."""
+    """Watches the frames OpenCV hands out of ``path`` for a run that stops changing (:data:`FROZEN_FRAMES`); with
+    --sample-fps, the frames analysed (those passed over are not converted, :meth:`_CheckedCapture.grab`)."""
 
     def __init__(self, path: Path, first_frame: np.ndarray):
         self._path, self._last, self._repeats, self._checked = path, first_frame, 0, False
@@ -2035,6 +2083,7 @@ class _FFmpegCapture:
         import imageio_ffmpeg
 
         self._fps, self._frame_count, self._pos_msec = fps, frame_count, 0.0
+        self._grabbed: tuple | None = None  # the frame grabbed: its bytes, sample aspect ratio and size
         self.deinterlace = deinterlace
         self._raw: tuple | None = None  # the first frame's sample aspect ratio and size: the pipe's frames'
         self._sizes = _FrameSizes()  # the sizes the frames were recorded at: see _CheckedCapture.frame_size_changes
@@ -2067,11 +2116,13 @@ class _FFmpegCapture:
         finally:
             self._frames.put(None)
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
+    def grab(self) -> bool:
+        """The next frame read off the pipe (every frame must be), handed out by :meth:`retrieve`."""
+        self._grabbed = None
         described = self._frames.get()
         if described is None:
             self._frames.put(None)  # later reads end too
-            return False, None
+            return False
         # The pipe carries every frame at the first one's size: where recordings of another size are joined after
         # it, ffmpeg scales them to it (as OpenCV's reader does) while showinfo describes them at their own, which
         # read them a frame and a quarter at a time: garbage frames, then a crash writing the annotated copy
@@ -2086,14 +2137,24 @@ class _FFmpegCapture:
             except (OSError, ValueError):  # closed by release() from another thread (LiveSource.close)
                 n = 0
             if not n:
-                return False, None
+                return False
             got += n
         try:
             self._pos_msec = float(pts_time) * 1000.0
         except ValueError:  # NOPTS: no timestamp (RisingClock.frame_time places it one frame on)
             self._pos_msec = math.nan
+        self._grabbed = (buffer, sar_num, sar_den, width, height)
+        return True
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        if self._grabbed is None:
+            return False, None
+        buffer, sar_num, sar_den, width, height = self._grabbed
         frame = np.frombuffer(buffer, np.uint8).reshape(int(height), int(width), 3)
         return True, _square_pixels(frame, _ratio(sar_num, sar_den))
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
 
     @property
     def size_changes(self) -> list[dict]:
@@ -2749,6 +2810,10 @@ class AnnotatedVideoWriter:
     def started(self) -> bool:
         return self._writer is not None
 
+    @property
+    def encoder_cpu_seconds(self) -> float | None:
+        return self._writer.encoder_cpu_seconds if self._writer is not None else None
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -2916,7 +2981,11 @@ class ResultWriter:
         files moved into place (:meth:`into_place`); left under their partial names, they say the analysis did not
         finish writing them."""
         if self.video is not None:
-            self.video.close()
+            t0 = time.perf_counter()
+            self.video.close()  # (the encoder finishing the frames written to it)
+            self.result.stage_seconds["encode"] = (self.result.stage_seconds.get("encode", 0.0)
+                                                   + time.perf_counter() - t0)
+            self.result.encoder_cpu_seconds = self.video.encoder_cpu_seconds
             self.result.annotated_path = self.video.path if self.video.started else None
         if self.table is not None:
             result = self.result
@@ -3252,6 +3321,8 @@ class VideoAnalyzer:
                         result.analysed_fps_cap = memory_rate
                         continue
                     next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
+                if isinstance(frame, _GrabbedFrame):  # (a file's frame, converted only now that it is analysed)
+                    frame = frame()
                 if result.width == 0:
                     result.height, result.width = frame.shape[:2]
                 write(stream.push(t, frame_index, frame))
@@ -3363,18 +3434,34 @@ def _zoom_face(face: Face, zoom: float) -> Face:
 
 
 def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock, index: int = 0):
-    """(time in seconds, BGR frame) from the decoder's own timestamps, so variable frame rates stay right; kept
+    """(time in seconds, frame) from the decoder's own timestamps, so variable frame rates stay right; kept
     rising where the file's clock starts again (``clock``, :class:`RisingClock`). ``index``: the number in the file
-    of the frame read next (where it was sought to)."""
+    of the frame read next (where it was sought to). The frame is decoded but not converted: a function that
+    returns it in BGR (:class:`_GrabbedFrame`), called for the frames analysed only, before the next is read."""
     while True:
         t0 = time.perf_counter()
-        ok, frame = cap.read()
+        ok = cap.grab()
         stages["decode"] += time.perf_counter() - t0
         if not ok:
             return
         t = clock.frame_time(cap, index)
         index += 1
-        yield t, frame
+        yield t, _GrabbedFrame(cap, stages, t)
+
+
+class _GrabbedFrame:
+    """A frame grabbed by :func:`_read_frames`, converted to BGR when called (its time in the decode stage)."""
+
+    def __init__(self, cap: _CheckedCapture, stages: dict, seconds: float):
+        self._cap, self._stages, self._seconds = cap, stages, seconds
+
+    def __call__(self) -> np.ndarray:
+        t0 = time.perf_counter()
+        ok, frame = self._cap.retrieve()
+        self._stages["decode"] += time.perf_counter() - t0
+        if not ok or frame is None:  # decoded, yet not converted (OpenCV's converter refused it)
+            raise VideoError(f"the frame at {self._seconds:.2f} s was decoded but could not be converted to BGR")
+        return frame
 
 
 class RisingClock:
