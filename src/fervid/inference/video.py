@@ -1540,8 +1540,9 @@ class H264Writer:
         with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
             before = _ended_children_cpu_seconds()
             self._gen.close()  # (waits for ffmpeg to end)
-            if before is not None:
-                self.encoder_cpu_seconds = _ended_children_cpu_seconds() - before
+            after = _ended_children_cpu_seconds()
+            if before is not None and after is not None:  # (None: no getrusage, on Windows)
+                self.encoder_cpu_seconds = after - before
             if self.audio_from is not None and self.frames:
                 self._add_sound()
 
