@@ -93,17 +93,24 @@ def without_heif_decoder(monkeypatch):
     images.UNREADABLE_IMAGE_SUFFIXES.clear(), images.UNREADABLE_IMAGE_SUFFIXES.update(unreadable)
 
 
+def clip_writer(path: Path, width: int, height: int, fps: float):
+    """An H264Writer for a test's own clip, at the x264 settings the tests' clips were made with (veryfast, CRF 23):
+    the annotated MP4's (video.ANNOTATED_PRESET/CRF) were changed for speed, and a clip encoded at them moved a
+    tracking test's faces (a camera bump gave a sixth track); what a test reads stays as it was written against."""
+    from fervid.inference.video import H264Writer
+
+    return H264Writer(path, width, height, fps, preset="veryfast", crf=23)
+
+
 def write_participant_behind_small_face(path: Path, astronaut_rgb: np.ndarray, frames: int) -> Path:
     """A 25 fps, 640x360 clip: a small face (the astronaut mirrored, half size) in the top-right corner from the
     start, and the participant (the astronaut, 220 px tall) from frame 8 (0.32 s, the second detection round): what
     --max-faces 1 first follows and then what it should give way to."""
     import cv2
 
-    from fervid.inference.video import H264Writer
-
     face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
     small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
-    writer = H264Writer(path, 640, 360, 25.0)
+    writer = clip_writer(path, 640, 360, 25.0)
     for i in range(frames):
         frame = np.full((360, 640, 3), 90, np.uint8)
         frame[20:20 + small.shape[0], 480:480 + small.shape[1]] = small

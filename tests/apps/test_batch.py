@@ -462,10 +462,10 @@ def _cut_avi(folder: Path, astronaut_rgb) -> Path:
     import cv2
     import imageio_ffmpeg
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     mp4 = folder / "whole.mp4"
-    writer = H264Writer(mp4, 320, 240, 30.0)
+    writer = clip_writer(mp4, 320, 240, 30.0)
     for i in range(60):
         frame = np.full((240, 320, 3), 90, np.uint8)
         frame[20:220, 60 + i:260 + i] = cv2.resize(np.ascontiguousarray(astronaut_rgb[:, :, ::-1]), (200, 200))
@@ -828,9 +828,9 @@ def test_a_manifest_row_taken_for_a_header_is_said(tmp_path):
 
 def _no_face_video(path: Path, frames: int = 30) -> Path:
     """A short H.264 clip of an empty room (grey wall, a dark desk): a video in which no face is found."""
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
-    writer = H264Writer(path, 320, 240, 15.0)
+    writer = clip_writer(path, 320, 240, 15.0)
     for _ in range(frames):
         frame = np.full((240, 320, 3), 140, np.uint8)
         frame[170:230, 40:280] = (60, 90, 130)
@@ -966,7 +966,7 @@ def _looped_clip(path: Path, times: int) -> Path:
     """The carphone sample played ``times`` times over, as one H.264 clip (a longer video that stays small)."""
     import cv2
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     capture = cv2.VideoCapture(str(CARPHONE))
     frames = []
@@ -977,7 +977,7 @@ def _looped_clip(path: Path, times: int) -> Path:
         frames.append(frame)
     capture.release()
     height, width = frames[0].shape[:2]
-    writer = H264Writer(path, width, height, 30.0)
+    writer = clip_writer(path, width, height, 30.0)
     for _ in range(times):
         for frame in frames:
             writer.write(frame)
@@ -1425,11 +1425,11 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
 
     from fervid.apps.batch import estimate_batch
     from fervid.apps.cli import app
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 3)  # carphone (176x144, 4 s), 4 images, 2 bad files
     face = astronaut_rgb[20:240, 120:330, ::-1]
-    writer = H264Writer(corpus / "large.mp4", 640, 480, 15.0)
+    writer = clip_writer(corpus / "large.mp4", 640, 480, 15.0)
     for _ in range(90):  # 6 s at 640x480: another frame size, another cost
         frame = np.full((480, 640, 3), 90, np.uint8)
         frame[100:320, 200:410] = face

@@ -1874,7 +1874,7 @@ def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp
     import cv2
     import pandas as pd
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     capture = cv2.VideoCapture(str(carphone()))
     participant = []
@@ -1885,7 +1885,7 @@ def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp
     capture.release()
     height, width = participant[0].shape[:2]
     clip = tmp_path / "lab.mp4"
-    writer = H264Writer(clip, 2 * width, height, 15.0)
+    writer = clip_writer(clip, 2 * width, height, 15.0)
     for frame in participant:  # the participant on the right, the poster (a still of the same face) on the left
         writer.write(np.hstack([participant[0], frame]))
     writer.close()
@@ -2448,10 +2448,10 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     import cv2
     import numpy as np
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
-    writer = H264Writer(tmp_path / "smile.mp4", 640, 480, 10.0)
+    writer = clip_writer(tmp_path / "smile.mp4", 640, 480, 10.0)
     for i in range(30):  # 2 s of her smiling face, then 1 s with nobody there
         frame = np.full((480, 640, 3), 90, np.uint8)
         if i < 20:
@@ -2638,12 +2638,12 @@ def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_p
     the largest face only, as track 1 throughout, and records the setting."""
     import cv2
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
     behind = cv2.resize(face[:, ::-1], None, fx=0.45, fy=0.45)
     clip = tmp_path / "session.mp4"
-    writer = H264Writer(clip, 640, 360, 25.0)
+    writer = clip_writer(clip, 640, 360, 25.0)
     for i in range(100):  # 4 s: the participant away from 1.2 s to 2.8 s
         frame = np.full((360, 640, 3), 90, np.uint8)
         frame[20:20 + behind.shape[0], 480:480 + behind.shape[1]] = behind
@@ -2663,7 +2663,7 @@ def test_video_max_faces_one_keeps_a_participant_who_looks_away_as_track_1(tmp_p
     assert only["start"] < 0.1 and only["end"] > 3.8 and 2.0 < only["seen_seconds"] < 2.8  # both visits, not the gap
     # an edited video: two shots, one face each; with --max-faces 1 both are track 1, and that is said
     edited = tmp_path / "edited.mp4"
-    writer = H264Writer(edited, 640, 360, 25.0)
+    writer = clip_writer(edited, 640, 360, 25.0)
     rng = np.random.default_rng(0)
     second_shot = cv2.GaussianBlur(rng.integers(0, 255, (360, 640, 3)).astype(np.uint8), (0, 0), 3)
     for i in range(60):
@@ -2780,12 +2780,12 @@ def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_
     size (640x360) was looked at for every face the detector can find: nothing to say."""
     import cv2
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:210, 150:300], cv2.COLOR_RGB2BGR), (32, 38),
                       interpolation=cv2.INTER_AREA)  # its face box about 24 px tall
     clip = tmp_path / "hall.mp4"
-    writer = H264Writer(clip, *size, 15.0)
+    writer = clip_writer(clip, *size, 15.0)
     for i in range(8):
         frame = np.full((size[1], size[0], 3), 110, np.uint8)
         for k in range(6):
@@ -2814,11 +2814,11 @@ def test_faces_near_min_face_in_a_large_video_are_said_to_leave_smaller_ones_unl
     full size (640x360) looks for every face the detector can find: nothing to say."""
     import cv2
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     face = cv2.resize(cv2.cvtColor(astronaut_rgb[30:250, 120:340], cv2.COLOR_RGB2BGR), (60, 60))
     clip = tmp_path / "class.mp4"
-    writer = H264Writer(clip, *size, 15.0)
+    writer = clip_writer(clip, *size, 15.0)
     for i in range(8):
         frame = np.full((size[1], size[0], 3), 110, np.uint8)
         frame[100 + i:160 + i, 300:360] = face

@@ -164,7 +164,7 @@ def write_edited_session(path, astronaut_rgb):
     import imageio_ffmpeg
     import numpy as np
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
     small = cv2.resize(face[:, ::-1], None, fx=0.5, fy=0.5)
@@ -182,7 +182,7 @@ def write_edited_session(path, astronaut_rgb):
     data = b""
     for n, frames in enumerate(recordings):
         part = path.with_name(f"{path.stem}.part{n}.mp4")
-        writer = H264Writer(part, frames[0].shape[1], frames[0].shape[0], 25.0)
+        writer = clip_writer(part, frames[0].shape[1], frames[0].shape[0], 25.0)
         for i, frame in enumerate(frames):
             writer.write(np.roll(frame, i % 3, axis=1))  # a hand-held camera: frames that change
         writer.close()

@@ -221,11 +221,11 @@ def test_a_dark_video_says_so_beside_its_results(server, page, tmp_path):
     """fervid video says a dark video was read on its levels stretched; the page said nothing of it."""
     import cv2
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     cap = cv2.VideoCapture(str(CARPHONE))
     dim = tmp_path / "dim.mp4"
-    writer = H264Writer(dim, 176, 144, 30.0)
+    writer = clip_writer(dim, 176, 144, 30.0)
     for _ in range(45):
         writer.write((cap.read()[1] // 16).astype("uint8"))
     writer.close()

@@ -154,9 +154,9 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     write_run(run / "files" / "9c1b", "cam", "a/cam.mp4", table)  # two videos named cam.mp4, neither this one
     write_run(run / "files" / "0d4e", "cam", "b/cam.mp4", table)
     # another session's clip of the same name, 4 s long: this one is 1 s
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
-    writer = H264Writer(tmp_path / "data" / "p5.mp4", 64, 64, 10.0)
+    writer = clip_writer(tmp_path / "data" / "p5.mp4", 64, 64, 10.0)
     for _ in range(10):
         writer.write(np.zeros((64, 64, 3), np.uint8))
     writer.close()
@@ -301,12 +301,12 @@ def test_results_written_before_times_were_the_files_are_moved_onto_its_timeline
 
     from fervid.evaluation.segments import frames_from_results
     from fervid.inference.analyzer import Analyzer
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
     from fervid.samples import astronaut
 
     face = astronaut()[20:240, 120:330, ::-1]
     clip = tmp_path / "pictures.mp4"
-    writer = H264Writer(clip, 320, 240, 10.0)
+    writer = clip_writer(clip, 320, 240, 10.0)
     for _ in range(20):
         frame = np.full((240, 320, 3), 90, np.uint8)
         frame[10:230, 50:260] = face

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree
+from conftest import clip_writer, REPO, in_source_tree
 
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
@@ -55,7 +55,7 @@ def moving_face_frames(astronaut_rgb, n=45, size=(640, 480), second_face_from=No
 
 
 def write_clip(path, frames, fps=30.0):
-    writer = H264Writer(path, frames[0].shape[1], frames[0].shape[0], fps)
+    writer = clip_writer(path, frames[0].shape[1], frames[0].shape[0], fps)
     for f in frames:
         writer.write(f)
     writer.close()
@@ -2601,12 +2601,12 @@ def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_p
     import signal
     import threading
 
-    from fervid.inference.video import H264Writer
+    from conftest import clip_writer
 
     frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), np.uint8)  # slow to encode: the pipe fills
     for attempt in range(3):
         path = tmp_path / f"interrupted{attempt}.mp4"
-        writer = H264Writer(path, 1920, 1080, 30.0)
+        writer = clip_writer(path, 1920, 1080, 30.0)
         threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT)).start()
         with pytest.raises(KeyboardInterrupt):
             for _ in range(10_000):

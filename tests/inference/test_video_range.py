@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import clip_writer
 from fervid.emotions import EMOTIONS
 from fervid.errors import OptionError
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
-from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, H264Writer, TimeSegment, VideoAnalyzer,
+from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, TimeSegment, VideoAnalyzer,
                                     VideoError, VideoOptions, sample_video)
 
 SCREEN = (480, 300)  # width, height of the recordings made here
@@ -60,7 +61,7 @@ def analyzer():
 def recording(tmp_path_factory):
     frames = screen_recording_frames()
     path = tmp_path_factory.mktemp("recordings") / "session.mp4"
-    writer = H264Writer(path, SCREEN[0], SCREEN[1], FPS)
+    writer = clip_writer(path, SCREEN[0], SCREEN[1], FPS)
     for frame in frames:
         writer.write(frame)
     writer.close()
