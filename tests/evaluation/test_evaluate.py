@@ -430,6 +430,44 @@ def test_a_stills_only_temporal_models_card_says_it_learnt_from_no_people(tmp_pa
            in text
 
 
+@pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])
+def test_a_temporal_card_says_where_its_lstm_departs_from_the_papers(name, tmp_path):
+    """The cards called each LSTM "the temporal classifier of the published design": its architecture is the
+    paper's, but the paper pre-trains on JAFFE and CK+ images only, where fervid's learns from simulated clips with
+    FER2013 stills mixed in, labels the middle frame of 3-17 frame windows, and divides by a fitted temperature.
+    Each departure is said from the model's own records, and only where it holds."""
+    import json
+    import shutil
+
+    from fervid.evaluation.evaluate import write_temporal_card
+    from fervid.inference.models import WEIGHTS_DIR
+
+    text = (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
+    config = json.loads((WEIGHTS_DIR / name / "config.json").read_text(encoding="utf-8"))
+    report = json.loads((WEIGHTS_DIR / name / "training.json").read_text(encoding="utf-8"))
+    departures = text.split("## Departures from the paper\n", 1)[1].split("\n## ", 1)[0]
+    assert "temporal classifier of the published design:" not in text
+    assert f"the paper's architecture ({config['architecture']})" in departures
+    assert "the paper pre-trains its LSTM on JAFFE and CK+ images only" in departures
+    assert f"{report['config']['still_clips']} of FER2013 Training stills" in departures
+    assert "clips of the training people of CK+ (Lucey et al. 2010) and JAFFE" in departures
+    assert f"the middle frame of a window of 3 to {config['max_frames']} frames" in departures
+    assert f"a fitted temperature ({config['temperature']:.3f}); the paper has none" in departures
+
+    # trained on stills alone, its temperature not applied: no people's clips and no temperature are claimed
+    folder = tmp_path / name
+    shutil.copytree(WEIGHTS_DIR / name, folder)
+    (folder / "config.json").write_text(json.dumps({**config, "people": {}, "temperature": 1.0}), encoding="utf-8")
+    report["config"] |= {"ckplus": "", "jaffe": ""}
+    report["people"] = {"train": 0, "val": 0, "test": 0}
+    report["temperature_choice"] |= {"temperature": 1.0, "applied": False}
+    (folder / "training.json").write_text(json.dumps(report), encoding="utf-8")
+    departures = write_temporal_card(folder).read_text(encoding="utf-8").split("## Departures from the paper\n")[1]
+    departures = departures.split("\n## ", 1)[0]
+    assert "FER2013 Training stills" in departures
+    assert "training people" not in departures and "temperature" not in departures
+
+
 def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision(tmp_path):
     """card.json's evaluation had its 7 per-class precisions overwritten by the graph's precision, "int8"
     (`fervid.Analyzer().cnn.card['evaluation']['precision']` printed int8)."""

@@ -514,8 +514,9 @@ def write_temporal_card(folder: str | Path) -> Path:
     md = [
         f"# Model card: {folder.name}",
         "",
-        f"The temporal classifier of the published design: a 2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over "
-        f"the 512-d features `{cfg['cnn']}` gives each face, labelling the middle frame of a window of at most "
+        f"The published design's temporal classifier, trained fervid's way (\"Departures from the paper\" below): a "
+        f"2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over the 512-d features `{cfg['cnn']}` gives each face, "
+        "labelling the middle frame of a window of at most "
         f"{cfg['max_frames']} frames (a longer window is thinned to that many) with 7 emotions: "
         f"{', '.join(EMOTIONS)}. It reads `{cfg['cnn']}`'s features only: the video pipeline refuses it with any other "
         f"CNN, or with `{cfg['cnn']}` weights of another digest (`{cfg.get('cnn_weights_sha256', '')[:16]}...`).",
@@ -549,6 +550,7 @@ def write_temporal_card(folder: str | Path) -> Path:
     md += [f"- {UNMEASURED}.",
            f"- {LABELS_NOT_FEELINGS}",
            "",
+           *_temporal_departures(cfg, train_cfg, labels, lab, bool(people.get("train")), choice),
            "## Held-out clips (training.json)",
            "Accuracy over all frames, label changes per second (flicker) and calibration error (ECE) of each video "
            "method on the same clips; centred windows are what `fervid video` runs, causal ones what `fervid live` "
@@ -573,6 +575,31 @@ def write_temporal_card(folder: str | Path) -> Path:
     path = folder / "MODEL_CARD.md"
     path.write_text("\n".join(md), encoding="utf-8")
     return path
+
+
+def _temporal_departures(cfg: dict, train_cfg: dict, labels: str, lab: list[str], people_trained: bool,
+                         choice: dict) -> list[str]:
+    """A temporal card's "Departures from the paper" section: what it shares with the paper's LSTM (section 4 of Wu &
+    Pan) and, from what its training recorded, each way it differs."""
+    from fervid.inference.temporal import LSTM_TRAINED_SPACING, MIN_HALF_WINDOW
+
+    stills = f"{train_cfg['still_clips']} of FER2013 Training stills, one expression held in each, labelled by {labels}"
+    people = ("; mixed with them, clips of the training people of " + " and ".join(lab) + ", their posed expressions "
+              "cross-faded one into another" if people_trained else "")
+    lines = ["## Departures from the paper",
+             f"- The same: the paper's architecture ({cfg.get('architecture', 'LSTM')}) over the CNN's 512-d "
+             "features, the paper's 1x1x512 input; the last time step's output stands for the paper's \"flatten\". "
+             f"The paper gives no dropout rate (this one: {train_cfg['dropout']}).",
+             "- Data: the paper pre-trains its LSTM on JAFFE and CK+ images only; this one learns from simulated "
+             f"clips (no real video; head motion, talking, blur and compression added): {stills}{people}.",
+             f"- Windows: it labels the middle frame of a window of {2 * MIN_HALF_WINDOW + 1} to {cfg['max_frames']} "
+             f"frames at most {LSTM_TRAINED_SPACING:g} s apart (a quarter of its training windows end at the labelled "
+             "frame, as `fervid live` reads them); the paper gives one label per input, and speaks of frames "
+             "spanning 0.5 or 1 s for video."]
+    if choice.get("applied", True) and cfg.get("temperature", 1.0) != 1.0:
+        lines.append(f"- Temperature: its outputs are divided by a fitted temperature ({cfg['temperature']:.3f}); "
+                     "the paper has none.")
+    return [*lines, ""]
 
 
 # the datasets a card's cross-dataset table can hold, as benchmarks/compare_models.py names them

@@ -1,5 +1,6 @@
 """Preprocessing as the published design describes it: eye alignment, a grey 48x48 crop in FER2013's framing,
-then subtraction of the local (per-image) mean and of the global mean image.
+then subtraction of the local (per-image) mean and of the global mean image; then, fervid's addition (the paper
+names no such step), division by one global standard deviation (:class:`Normalization`'s ``scale``).
 
 The one entry point :func:`preprocess_faces` serves both training data (FER2013 is already cropped, so it is
 passed with no eye positions) and faces found by a detector (warped on their eyes first), so that both reach

@@ -1,9 +1,13 @@
-"""The VGG-style CNN of the published design (training side; imports torch).
+"""fervid's VGG-style CNN (training side; imports torch): the published design's building blocks, not its shape.
 
 3x3 convolutions with stride 1 and padding 1, batch norm (unless ``batch_norm`` is off, as in the published
 design) and ReLU after every convolution, 2x2 max-pool with stride 2 after each stage, filter counts doubling from
 32, dropout before the classifier, and a 512-d penultimate layer whose activations are fervid's per-face feature. Faces always arrive as 48x48 crops (FER2013's
 geometry); a network with a larger ``input_size`` upsamples them itself as its first step.
+
+The paper's CNN has three rounds of 32, 64 and 128 filters and, it says, no normalisation; fervid's shipped networks
+have four stages (32 to 256 filters) with batch norm after every convolution and on the 512-d feature (README.md,
+"The CNN", lists what differs). :class:`PaperLSTM` is the paper's LSTM as it describes it.
 """
 
 from __future__ import annotations
