@@ -2495,7 +2495,7 @@ def experiment(
                                                "cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
     cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
-                                                    "the published design's model, trained on FER2013's labels."),
+                                                    "the paper-pipeline model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
     seed: int = _seed_option(0, "Seed of the random splits (the subject folds are fixed: GroupKFold, or one subject "
@@ -2873,12 +2873,12 @@ def _model_text(info) -> str:
     """One model of `fervid models` (``info``: a :class:`fervid.inference.catalog.ModelInfo`), a line per field (a
     model's terms are a sentence: they fit no table column)."""
     if info.kind == "cnn":
-        role = "default" if info.default else "the published design's" if info.paper else ""
+        role = "default" if info.default else "the paper's pipeline" if info.paper else ""
         kind = "emotion CNN; " + (f"videos run {info.temporal_model} on its features" if info.temporal_model
                                   else "no shipped LSTM reads its features (videos use --method mean)")
         given = f"one grey {info.input_shape[1]}x{info.input_shape[2]} face"
     else:
-        role = "default for videos" if info.default else "the published design's" if info.paper else ""
+        role = "default for videos" if info.default else "the paper's pipeline" if info.paper else ""
         kind = f"temporal LSTM over {info.cnn}'s features"
         given = f"up to {info.input_shape[0]} frames of {info.input_shape[1]}-d features"
     labels = ("not recorded" if info.labels is None else
