@@ -299,25 +299,13 @@ FER2013_KINDS = ("fer2013", "ferplus")
 
 
 @contextlib.contextmanager
-def _naming(target):
-    """An OSError while writing ``target`` ends the command with one line naming it: a full disk fails a write,
-    whose error names no file."""
+def _naming(target, failures: list[str]):
+    """An OSError while writing ``target`` is a line naming it (a full disk fails a write, whose error names no file),
+    added to ``failures`` to be said once the other outputs are tried: a full disk failed --json, and the --csv and
+    --parquet after it were never tried."""
     try:
         yield
     except BrokenPipeError:  # stdout ('-') closed by its reader: not an output that failed (_FervidCommand)
-        raise
-    except OSError as exc:
-        _fail(_os_error_line(exc, target))
-
-
-@contextlib.contextmanager
-def _noting_failure(target, failures: list[str]):
-    """As :func:`_naming`, but the command goes on: the line naming ``target`` is added to ``failures``, to be said
-    once the other outputs are tried (a full disk failed --json, and the --csv and --parquet after it were never
-    tried)."""
-    try:
-        yield
-    except BrokenPipeError:
         raise
     except OSError as exc:
         failures.append(_os_error_line(exc, target))
@@ -998,15 +986,15 @@ def image(
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
-        with _noting_failure(json_out, unwritten):
+        with _naming(json_out, unwritten):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
             with replacing(json_out) as temporary:
                 temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     if csv_out:
-        with _noting_failure(csv_out, unwritten):
+        with _naming(csv_out, unwritten):
             _write_csv(results, csv_out)
     if parquet_out:
-        with _noting_failure(parquet_out, unwritten):
+        with _naming(parquet_out, unwritten):
             _write_parquet(results, parquet_out, settings)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
