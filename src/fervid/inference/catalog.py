@@ -7,7 +7,7 @@ never parsed."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,8 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON types (paths as text), in field order: what ``fervid models --json`` prints."""
-        return {"name": self.name, "kind": self.kind, "default": self.default, "paper": self.paper, "cnn": self.cnn,
-                "temporal_model": self.temporal_model, "labels": self.labels, "input_shape": list(self.input_shape),
-                "precisions": list(self.precisions), "measured": self.measured, "terms": self.terms,
-                "card": str(self.card) if self.card else None, "folder": str(self.folder)}
+        return {f.name: (str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value)
+                for f in fields(self) for value in [getattr(self, f.name)]}
 
 
 def list_models() -> list[ModelInfo]:
