@@ -28,7 +28,8 @@ from fervid.emotions import EMOTIONS
 WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 # The default names what people see: trained on FER+'s ten-annotator votes (docs/results.md, "Consensus model",
 # gives the rule and the numbers). The paper-pipeline model (the published design's data and labels, fervid's
-# network: README, "The CNN"), trained on FER2013's original one-annotator labels, stays shipped under its name for the paper's experiments.
+# network: README, "The CNN"), trained on FER2013's original one-annotator labels, stays shipped under its name for
+# the paper's experiments.
 DEFAULT_MODEL = "ferplus_vgg"
 PAPER_MODEL = "fer2013_vgg"
 DEFAULT_PRECISION = "auto"  # the model's int8 copy where it has one (the fast default), else its fp32 graph
