@@ -1616,8 +1616,7 @@ def train(
                    "with enough votes); overrides the config. The best epoch is chosen on the same labels unless "
                    "the config's val_labels says otherwise."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes file (fer2013new.csv); overrides the config."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no per-epoch lines and no summary: "
-                                                            "only errors, warnings and notices (on stderr)."),
+    quiet: bool = _quiet_option("no per-epoch lines either; the checkpoints and metrics still go to --out"),
 ) -> None:
     """Train the VGG-style CNN on FER2013 Training, selecting its best epoch on PublicTest or on the config's
     val_data (or on your own labelled faces, folders or a label table, selecting on held-out ones; FER2013 and your
