@@ -3259,3 +3259,24 @@ def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(t
     missing = runner.invoke(app, ["batch", "manifest.csv", "--out", "out", "--estimate"])
     assert missing.exit_code == 1 and "error: clip.mp4: no such file or folder" in missing.output, missing.output
     assert "estimated: about 0 min 00 s" in missing.output and not Path("out").exists()
+
+
+def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
+    """`--seconds` took a number of seconds alone (`--seconds 0:01` was "not a valid float"), where `--start` and
+    `--end` take m:ss and h:mm:ss too; a text that is no time is said as theirs is."""
+    result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "0:00:01", "--out", str(tmp_path),
+                                 "--no-annotate", "--method", "frame", "--key-frames", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["frames_read"] == 31 and saved["duration"] == pytest.approx(1.0, abs=0.05)
+    whole = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "inf", "--out", str(tmp_path),
+                                "--no-annotate", "--method", "frame", "--key-frames", "0", "-q"])
+    assert whole.exit_code == 0, whole.output  # README's no limit: the whole file
+    assert json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))["frames_read"] == 120
+    for text, message in (("1:75", "--seconds '1:75': not a time (seconds, m:ss or h:mm:ss,"),
+                          ("two", "--seconds 'two': not a time (seconds, m:ss or h:mm:ss,"),
+                          ("0:00", "--seconds must be positive, not 0:00")):
+        refused = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", text, "--out",
+                                      str(tmp_path / "refused")])
+        assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
+    assert not (tmp_path / "refused").exists()

@@ -2035,7 +2035,7 @@ def test_fervid_live_names_a_bad_seconds(tmp_path):
 
     result = CliRunner().invoke(app, ["live", "--source", str(carphone()), "--out", str(tmp_path / "l"),
                                       "--seconds", "0"])
-    assert result.exit_code == 2 and "--seconds must be positive, not 0.0" in result.output
+    assert result.exit_code == 2 and "--seconds must be positive, not 0" in result.output
     assert not (tmp_path / "l").exists()
 
 

@@ -689,18 +689,24 @@ def _region(text: Optional[str]) -> Optional[tuple[float, float, float, float]]:
     return x, y, width, height
 
 
-def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
-    """--start and --end in seconds (from seconds, m:ss or h:mm:ss, as `fervid evaluate`'s annotations take them);
-    a time that is not one, or an end not after the start, ends the command (exit 2)."""
+def _time_option(option: str, text: str) -> float:
+    """A time option's seconds, from seconds, m:ss or h:mm:ss (as `fervid evaluate`'s annotations take them); a
+    text that is none ends the command (exit 2)."""
     from fervid.evaluation.times import parse_time
 
+    try:
+        return parse_time(text)
+    except ValueError:
+        _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss, the seconds and minutes of a clock time "
+              "0-59)", 2)
+
+
+def _time_range(start: Optional[str], end: Optional[str]) -> tuple[float, Optional[float]]:
+    """--start and --end in seconds (:func:`_time_option`); a time that is not one, or an end not after the start,
+    ends the command (exit 2)."""
     seconds: dict[str, float | None] = {}
     for option, text in (("--start", start), ("--end", end)):
-        try:
-            seconds[option] = value = parse_time(text) if text is not None else None
-        except ValueError:
-            _fail(f"{option} {text!r}: not a time (seconds, m:ss or h:mm:ss, the seconds and minutes of a clock "
-                  "time 0-59)", 2)
+        seconds[option] = value = _time_option(option, text) if text is not None else None
         if value is not None and value < 0:
             _fail(f"{option} {text!r}: before the recording's start", 2)
     if seconds["--end"] is not None and seconds["--end"] <= (seconds["--start"] or 0.0):
@@ -1331,8 +1337,10 @@ def live(
     open_browser: bool = typer.Option(True, "--open/--no-open", help="Browser: open the /live page."),
     data_dir: Path = DATA_DIR_OPTION,
     job_ttl_hours: float = JOB_TTL_HOURS_OPTION,
-    seconds: Optional[float] = typer.Option(None, help="Headless: stop after this many seconds of input (Ctrl-C "
-                                                     "also ends the session, its outputs written)."),
+    seconds: Optional[str] = typer.Option(None, metavar="TIME", help="Headless: stop after this much input "
+                                                                   "(seconds, m:ss or h:mm:ss; inf: no limit). "
+                                                                   "Ctrl-C also ends the session, its outputs "
+                                                                   "written."),
     annotate: bool = typer.Option(_DEFAULTS.annotate, "--annotate/--no-annotate",
                                   help="Headless: write the annotated MP4 (--no-annotate: tables, timelines and key "
                                        "frames only)."),
@@ -1377,8 +1385,11 @@ def live(
     options = _pipeline(detect_every=detect_every, window=window, method=method, model=model, detector=detector,
                         score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                         annotate=annotate, key_frames=key_frames, temporal_model=temporal_model)
-    if seconds is not None and not seconds > 0:
-        _fail(f"--seconds must be positive, not {seconds}", 2)
+    limit = None
+    if seconds is not None:  # inf, as README has it, is no limit (the times of --start and --end are finite)
+        limit = math.inf if seconds.strip().lower() in ("inf", "infinity") else _time_option("--seconds", seconds)
+        if not limit > 0:
+            _fail(f"--seconds must be positive, not {seconds}", 2)
     if source in (None, "browser"):
         from fervid.apps.server import ServerSettings
 
@@ -1403,7 +1414,7 @@ def live(
         typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
                    err=True)
     try:
-        src = LiveSource(source, max_seconds=seconds)
+        src = LiveSource(source, max_seconds=limit)
     except VideoError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while connecting: nothing was analysed, nothing written
