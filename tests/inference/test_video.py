@@ -2439,6 +2439,30 @@ def test_timelines_break_where_the_track_was_not_seen_and_show_a_single_frame(an
     assert timeline_figure(one.tracks[1], "one.mp4").axes[0].lines[0].get_marker() == "o"
 
 
+@pytest.mark.parametrize("seen_at, duration", [(2.0, 2.0), (0.0, 0.0)])
+def test_a_track_of_one_row_lasting_no_time_is_drawn_a_rows_spacing_wide(seen_at, duration):
+    """A track seen on a video's last frame alone (or a live session of one frame, 0 s long) has one row that
+    lasts 0 s: its timeline's band had no width, showed nothing, and matplotlib warned "Attempting to set identical
+    low and high xlims"."""
+    import warnings
+
+    from fervid.inference.video import FrameFace, TrackLog, timeline_figure
+
+    probabilities = tuple(0.7 if e == "happy" else 0.05 for e in EMOTIONS)
+    log = TrackLog(1, spacing=0.04)
+    log.add(FrameFace(time=seen_at, frame=round(seen_at * 25), track_id=1, box=(10, 10, 50, 50),
+                      landmarks=((20, 20),) * 5, detection_score=0.9, probabilities=probabilities,
+                      frame_probabilities=probabilities, uncertain=False, detected=True),
+            np.zeros((100, 100, 3), np.uint8))
+    assert log.summary(until=duration)["end"] == seen_at  # the row lasts no time, as the tracks JSON has it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        band = timeline_figure(log, "end.mp4", duration).axes[1]
+    left, right, _, _ = band.images[0].get_extent()
+    assert (left, right) == pytest.approx((seen_at, seen_at + 0.04))
+    assert band.get_xlim()[0] <= left and band.get_xlim()[1] == pytest.approx(right)
+
+
 class _SlippingDetector:
     """CenterFace that misses every face on whole frames in two detection rounds of three, as a detector misses
     a hard face now and then; on a small region (a closer look) it works as ever."""

@@ -1364,6 +1364,10 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
     # frame shown there (one artist per run of labels grew with the flicker of hours of video)
     if len(t):
         last_row_end = t[-1] + log._last_row_seconds(duration)
+        # one row lasting no time (a track seen on the video's last frame alone) is drawn its spacing wide: a band
+        # of no width showed nothing, and matplotlib warned of "identical low and high xlims"
+        if last_row_end <= t[0]:
+            last_row_end = t[0] + log.spacing
         columns = np.linspace(t[0], last_row_end, BAND_COLUMNS, endpoint=False)
         shown = np.clip(np.searchsorted(t, columns, side="right") - 1, 0, len(t) - 1)
         labels = probs.argmax(1)[shown]
