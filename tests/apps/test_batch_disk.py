@@ -89,6 +89,50 @@ def test_an_output_folder_that_refuses_writes_ends_the_run_naming_it(tmp_path, a
     assert not [p for p in (out / "files").iterdir() if p.name.startswith(".")]
 
 
+# A batch worker analysing again a photo whose earlier results are in files/key/, as the pool's do, while files/
+# turns read-only once its new results are made
+FILES_TURN_READ_ONLY_AS_RESULTS_ARE_REPLACED = """
+import json, sys
+from pathlib import Path
+from fervid.apps import batch
+from fervid.inference.options import PipelineOptions
+out, photo = Path(sys.argv[1]), sys.argv[2]
+options = batch.BatchOptions(out=out, pipeline=PipelineOptions(method="mean", annotate=False))
+batch._worker.update(analyzer=options.pipeline.analyzer(threads=1), options=options)
+write_rows = batch._write_rows
+def files_turn_read_only(*args):
+    (out / "files").chmod(0o555)
+    return write_rows(*args)
+batch._write_rows = files_turn_read_only
+print(json.dumps(batch.analyse_one((photo, "key", "image"))))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
+def test_earlier_results_stay_whole_when_files_refuses_their_replacement(tmp_path, astronaut_rgb, unprivileged):
+    """A file analysed again removed its earlier results before renaming the new ones in: a files/ turned read-only
+    by then let their files go (the folder's own entries) but refused the rename and the folder's removal, so the
+    file's results were lost. They are moved aside instead, and stay where they were when files/ refuses."""
+    import errno
+
+    (photo,) = photos(tmp_path / "corpus", astronaut_rgb, ["a.png"])
+    out = tmp_path / "out"
+    earlier = out / "files" / "key"
+    earlier.mkdir(parents=True)
+    (earlier / "rows.parquet").write_bytes(b"the earlier results")
+    (earlier / "source.txt").write_text(photo.as_posix())
+    try:
+        ran = subprocess.run([*unprivileged, sys.executable, "-c", FILES_TURN_READ_ONLY_AS_RESULTS_ARE_REPLACED,
+                              str(out), str(photo)], capture_output=True, text=True, timeout=300)
+    finally:
+        (out / "files").chmod(0o755)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout.splitlines()[-1])
+    assert (result["status"], result["errno"]) == ("cannot write", errno.EACCES)
+    assert (earlier / "rows.parquet").read_bytes() == b"the earlier results"
+    assert sorted(p.name for p in earlier.iterdir()) == ["rows.parquet", "source.txt"]
+
+
 @pytest.mark.parametrize("damage", ["empty", "cut short"])
 def test_results_cut_short_by_a_power_cut_are_analysed_again(tmp_path, astronaut_rgb, damage):
     """A rows.parquet left empty or cut short (a power cut after state.sqlite said the file was done; nothing is

@@ -733,9 +733,18 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                                                                           stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        if final.exists():  # the earlier results are moved aside, then let go of once the new are in place: a
+            # files/ that refuses the renames keeps them whole (removed first, their files went and the folder stayed)
+            replaced = final.with_name(f".{key}.{os.getpid()}.replaced.tmp")
+            os.replace(final, replaced)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                os.replace(replaced, final)
+                raise
+            shutil.rmtree(replaced, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
         faces = len(tracks) if kind == "video" else rows
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
