@@ -530,7 +530,7 @@ def test_a_folder_that_cannot_be_read_is_a_failed_input_and_the_others_are_analy
     for folder in modes:
         said = f"{folder}: folder cannot be read (Permission denied): its files were not searched"
         assert f"error: {said}" in image.stderr and files[str(folder)]["error"] == said
-    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: Permission denied"
+    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: cannot be read (Permission denied)"
     assert len(files) == 5 and "state.sqlite" not in image.stderr and "Traceback" not in image.stderr
     assert batch.returncode == 1, batch.stderr
     with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
@@ -557,6 +557,28 @@ def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, ast
             file.chmod(0o644)
     assert image.returncode == 1 and image.stderr == f"error: {tiff}: cannot be read (Permission denied)\n"
     assert video.returncode == 1 and video.stderr == f"error: {clip}: cannot be read (Permission denied)\n"
+
+
+def test_a_file_that_may_not_be_read_is_said_alike_by_image_and_batch(tmp_path, astronaut_png, unprivileged):
+    """`fervid batch` said "photos/a.png: permission denied" of the file `fervid image` said "photos/a.png: cannot be
+    read (Permission denied)" of; and "in2/a.png: Permission denied" of a file in a folder that may not be entered."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "in2").mkdir()
+    locked, in_locked = tmp_path / "photos" / "a.png", tmp_path / "in2" / "a.png"
+    for file in (locked, in_locked):
+        shutil.copy(astronaut_png, file)
+    locked.chmod(0o000)
+    (tmp_path / "in2").chmod(0o000)
+    try:
+        image = _fervid_as(unprivileged, "image", str(locked), str(in_locked), "-q", "--json", os.devnull)
+        batch = _fervid_as(unprivileged, "batch", str(locked), str(in_locked), "--out", str(tmp_path / "batch"), "-q",
+                           "--method", "mean", "--no-annotate")
+    finally:
+        locked.chmod(0o644)
+        (tmp_path / "in2").chmod(0o755)
+    said = [f"error: {file}: cannot be read (Permission denied)" for file in (locked, in_locked)]
+    assert image.returncode == batch.returncode == 1, (image.stderr, batch.stderr)
+    assert sorted(image.stderr.splitlines()) == sorted(batch.stderr.splitlines()) == sorted(said), batch.stderr
 
 
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):

@@ -199,6 +199,15 @@ def source_name(source) -> str:
     return ""
 
 
+def unreadable_reason(exc: OSError) -> str:
+    """Why an input file could not be read, as every command says it after the file's name: "cannot be read
+    (Permission denied)" (`fervid batch` said "permission denied", `fervid image` this), or "no such file (deleted
+    since the inputs were listed?)"."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file (deleted since the inputs were listed?)"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
     """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video"), or
     when the system cannot look it up (a name too long to be a file's, a folder it may not enter)."""
@@ -209,7 +218,7 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
             raise error(f"{shortened(str(path))}: too long for a file's name or path"
                         + (": this looks like base64 image data: decode it and pass the bytes"
                            if base64_image(str(path)) else "")) from None
-        raise error(f"{shortened(str(path))}: {exc.strerror or exc}") from None
+        raise error(f"{shortened(str(path))}: {unreadable_reason(exc)}") from None
     if not exists:
         raise error(f"{path}: no such file")
     if path.is_dir():
@@ -223,7 +232,7 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise error(f"{path}: {unreadable_reason(exc)}") from None
 
 
 def _load_path(path: Path) -> np.ndarray:
@@ -402,7 +411,7 @@ def _pillow_errors(name: str, max_pixels: int, pillow_bound: bool = False):
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
     except OSError as exc:
         if exc.errno is not None:  # the system's (a disk's read error, a permission), not the data's
-            raise ImageLoadError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+            raise ImageLoadError(f"{name}: {unreadable_reason(exc)}") from None
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
         raise ImageLoadError(f"{name}: truncated or corrupt image data ({_no_repr(exc)})") from None
     except (ValueError, SyntaxError) as exc:
@@ -630,7 +639,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
         except OSError as exc:
-            problems.append((item, exc.strerror or str(exc)))
+            problems.append((item, unreadable_reason(exc)))
             continue
         unreadable_before = len(unreadable)
         if is_dir:
