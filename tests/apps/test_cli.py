@@ -581,6 +581,46 @@ def test_a_file_that_may_not_be_read_is_said_alike_by_image_and_batch(tmp_path, 
     assert sorted(image.stderr.splitlines()) == sorted(batch.stderr.splitlines()) == sorted(said), batch.stderr
 
 
+def test_a_pattern_in_a_folder_that_cannot_be_read_says_so_naming_the_folder(tmp_path, astronaut_png, unprivileged):
+    """`fervid image 'locked/*.png'` said "pattern matches no file" where locked/ may not be listed (glob takes a
+    folder it cannot read for an empty one), and "locked/*.png: Permission denied" where it may not be entered either
+    (a pattern looked up as a file); a missing folder under one that may not be entered was "no file" too. The folder
+    is said as a folder named on its own is, by `fervid image`, `fervid batch` and `fervid video`."""
+    for folder in ("no_entry", "no_listing", "listed", "above/below"):
+        (tmp_path / folder).mkdir(parents=True)
+        shutil.copy(astronaut_png, tmp_path / folder / "a.png")
+    modes = {tmp_path / "no_entry": 0o000, tmp_path / "no_listing": 0o100, tmp_path / "above": 0o000}
+    for folder, mode in modes.items():
+        folder.chmod(mode)
+    try:
+        runs = {pattern: _fervid_as(unprivileged, "image", str(tmp_path / pattern), "-q", "--json", os.devnull)
+                for pattern in ("no_entry/*.png", "no_listing/*.png", "above/below/*.png", "above/missing/*.png",
+                                "no_entry/**/*.png")}
+        batch = _fervid_as(unprivileged, "batch", str(tmp_path / "no_listing" / "*.png"),
+                           str(tmp_path / "listed" / "*.png"), "--out", str(tmp_path / "batch"), "-q", "--method",
+                           "mean", "--no-annotate")
+        video = _fervid_as(unprivileged, "video", str(tmp_path / "no_entry" / "*.mp4"), "--out", str(tmp_path / "v"),
+                           "-q")
+        missing = _fervid_as(unprivileged, "image", str(tmp_path / "listed" / "sub" / "*.png"), "-q", "--json",
+                             os.devnull)
+    finally:
+        for folder in modes:
+            folder.chmod(0o755)
+    for pattern, run in runs.items():
+        folder = tmp_path / pattern.split("/")[0]
+        assert run.returncode == 1 and run.stderr == f"error: {folder}: folder cannot be read (Permission denied): " \
+                                                     "its files were not searched\n", (pattern, run.stderr)
+    assert batch.returncode == 1 and batch.stderr == f"error: {tmp_path / 'no_listing'}: folder cannot be read " \
+                                                     "(Permission denied): its files were not searched\n", batch.stderr
+    with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
+        statuses = {row["file"]: row["status"] for row in csv.DictReader(fh)}
+    assert statuses == {str(tmp_path / "listed" / "a.png"): "done", str(tmp_path / "no_listing"): "failed"}
+    assert video.returncode == 1 and video.stderr == f"error: {tmp_path / 'no_entry'}: folder cannot be read " \
+                                                     "(Permission denied): its files were not searched\n", video.stderr
+    # a folder that can be read and holds no such folder: the pattern matches no file, as before
+    assert missing.returncode == 1 and "sub/*.png: pattern matches no file" in missing.stderr, missing.stderr
+
+
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):
     (tmp_path / "photos" / "happy").mkdir(parents=True)
     (tmp_path / "photos" / "misc").mkdir()
