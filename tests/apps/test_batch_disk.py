@@ -42,7 +42,7 @@ def test_an_unreadable_input_fails_alone_and_is_tried_again(tmp_path, astronaut_
                              timeout=300)
     finally:
         locked.chmod(0o644)
-    assert ran.returncode == 1 and error_lines(ran.stderr) == [f"error: {locked}: permission denied"], ran.stderr
+    assert ran.returncode == 1 and error_lines(ran.stderr) == [f"error: {locked}: cannot be read (Permission denied)"], ran.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert (summary["done"], summary["failed"]) == (2, 1)
     assert set(pd.read_parquet(out / "dataset.parquet")["file"]) == {str(a), str(b)}

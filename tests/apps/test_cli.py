@@ -530,7 +530,7 @@ def test_a_folder_that_cannot_be_read_is_a_failed_input_and_the_others_are_analy
     for folder in modes:
         said = f"{folder}: folder cannot be read (Permission denied): its files were not searched"
         assert f"error: {said}" in image.stderr and files[str(folder)]["error"] == said
-    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: Permission denied"
+    assert files[str(in2 / "a.png")]["error"] == f"{in2 / 'a.png'}: cannot be read (Permission denied)"
     assert len(files) == 5 and "state.sqlite" not in image.stderr and "Traceback" not in image.stderr
     assert batch.returncode == 1, batch.stderr
     with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
@@ -557,6 +557,68 @@ def test_a_file_that_may_not_be_read_is_said_so_not_called_corrupt(tmp_path, ast
             file.chmod(0o644)
     assert image.returncode == 1 and image.stderr == f"error: {tiff}: cannot be read (Permission denied)\n"
     assert video.returncode == 1 and video.stderr == f"error: {clip}: cannot be read (Permission denied)\n"
+
+
+def test_a_file_that_may_not_be_read_is_said_alike_by_image_and_batch(tmp_path, astronaut_png, unprivileged):
+    """`fervid batch` said "photos/a.png: permission denied" of the file `fervid image` said "photos/a.png: cannot be
+    read (Permission denied)" of; and "in2/a.png: Permission denied" of a file in a folder that may not be entered."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "in2").mkdir()
+    locked, in_locked = tmp_path / "photos" / "a.png", tmp_path / "in2" / "a.png"
+    for file in (locked, in_locked):
+        shutil.copy(astronaut_png, file)
+    locked.chmod(0o000)
+    (tmp_path / "in2").chmod(0o000)
+    try:
+        image = _fervid_as(unprivileged, "image", str(locked), str(in_locked), "-q", "--json", os.devnull)
+        batch = _fervid_as(unprivileged, "batch", str(locked), str(in_locked), "--out", str(tmp_path / "batch"), "-q",
+                           "--method", "mean", "--no-annotate")
+    finally:
+        locked.chmod(0o644)
+        (tmp_path / "in2").chmod(0o755)
+    said = [f"error: {file}: cannot be read (Permission denied)" for file in (locked, in_locked)]
+    assert image.returncode == batch.returncode == 1, (image.stderr, batch.stderr)
+    assert sorted(image.stderr.splitlines()) == sorted(batch.stderr.splitlines()) == sorted(said), batch.stderr
+
+
+def test_a_pattern_in_a_folder_that_cannot_be_read_says_so_naming_the_folder(tmp_path, astronaut_png, unprivileged):
+    """`fervid image 'locked/*.png'` said "pattern matches no file" where locked/ may not be listed (glob takes a
+    folder it cannot read for an empty one), and "locked/*.png: Permission denied" where it may not be entered either
+    (a pattern looked up as a file); a missing folder under one that may not be entered was "no file" too. The folder
+    is said as a folder named on its own is, by `fervid image`, `fervid batch` and `fervid video`."""
+    for folder in ("no_entry", "no_listing", "listed", "above/below"):
+        (tmp_path / folder).mkdir(parents=True)
+        shutil.copy(astronaut_png, tmp_path / folder / "a.png")
+    modes = {tmp_path / "no_entry": 0o000, tmp_path / "no_listing": 0o100, tmp_path / "above": 0o000}
+    for folder, mode in modes.items():
+        folder.chmod(mode)
+    try:
+        runs = {pattern: _fervid_as(unprivileged, "image", str(tmp_path / pattern), "-q", "--json", os.devnull)
+                for pattern in ("no_entry/*.png", "no_listing/*.png", "above/below/*.png", "above/missing/*.png",
+                                "no_entry/**/*.png")}
+        batch = _fervid_as(unprivileged, "batch", str(tmp_path / "no_listing" / "*.png"),
+                           str(tmp_path / "listed" / "*.png"), "--out", str(tmp_path / "batch"), "-q", "--method",
+                           "mean", "--no-annotate")
+        video = _fervid_as(unprivileged, "video", str(tmp_path / "no_entry" / "*.mp4"), "--out", str(tmp_path / "v"),
+                           "-q")
+        missing = _fervid_as(unprivileged, "image", str(tmp_path / "listed" / "sub" / "*.png"), "-q", "--json",
+                             os.devnull)
+    finally:
+        for folder in modes:
+            folder.chmod(0o755)
+    for pattern, run in runs.items():
+        folder = tmp_path / pattern.split("/")[0]
+        assert run.returncode == 1 and run.stderr == f"error: {folder}: folder cannot be read (Permission denied): " \
+                                                     "its files were not searched\n", (pattern, run.stderr)
+    assert batch.returncode == 1 and batch.stderr == f"error: {tmp_path / 'no_listing'}: folder cannot be read " \
+                                                     "(Permission denied): its files were not searched\n", batch.stderr
+    with open(tmp_path / "batch" / "files.csv", encoding="utf-8", newline="") as fh:
+        statuses = {row["file"]: row["status"] for row in csv.DictReader(fh)}
+    assert statuses == {str(tmp_path / "listed" / "a.png"): "done", str(tmp_path / "no_listing"): "failed"}
+    assert video.returncode == 1 and video.stderr == f"error: {tmp_path / 'no_entry'}: folder cannot be read " \
+                                                     "(Permission denied): its files were not searched\n", video.stderr
+    # a folder that can be read and holds no such folder: the pattern matches no file, as before
+    assert missing.returncode == 1 and "sub/*.png: pattern matches no file" in missing.stderr, missing.stderr
 
 
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):

@@ -40,7 +40,7 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
-                                     printable_name)
+                                     printable_name, unreadable_reason)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
@@ -371,14 +371,6 @@ def output_lock(out: Path) -> FolderLock:
     return FolderLock(out, "another fervid batch run", "wait for it to finish", error=BatchLocked)
 
 
-def unreadable_input(name: str, exc: OSError) -> str:
-    """The error line of an input that could not be read for its hash: "photos/a.jpg: permission denied"."""
-    if isinstance(exc, FileNotFoundError):
-        return f"{name}: no such file (deleted since the inputs were listed?)"
-    reason = exc.strerror or str(exc)
-    return f"{name}: {reason[:1].lower()}{reason[1:]}"
-
-
 def results_damage(folder: Path) -> str | None:
     """What is wrong with a done file's results folder, ``files/<key>/``: "deleted", or its ``rows.parquet`` "empty or
     cut short" (a power cut after ``state.sqlite`` recorded it done: nothing is synced to the disk; every later run
@@ -514,7 +506,7 @@ class StateStore:
                 # (its neighbours were never analysed); hashed again, and so tried again, by the next run
                 self.db.execute("INSERT OR REPLACE INTO files (path, kind, status, error, updated, location) "
                                 "VALUES (?, ?, 'failed', ?, ?, ?)",
-                                (name, kind, unreadable_input(name, exc), time.time(), location))
+                                (name, kind, f"{name}: {unreadable_reason(exc)}", time.time(), location))
                 known[location] = name
                 continue
             if row and row[0] == digest and row[1] == "done":

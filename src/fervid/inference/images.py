@@ -199,6 +199,15 @@ def source_name(source) -> str:
     return ""
 
 
+def unreadable_reason(exc: OSError) -> str:
+    """Why an input file could not be read, as every command says it after the file's name: "cannot be read
+    (Permission denied)" (`fervid batch` said "permission denied", `fervid image` this), or "no such file (deleted
+    since the inputs were listed?)"."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file (deleted since the inputs were listed?)"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
 def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
     """Raise ``error`` naming ``path`` when it is missing, a directory, or empty (``kind``: "image", "video"), or
     when the system cannot look it up (a name too long to be a file's, a folder it may not enter)."""
@@ -209,7 +218,7 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
             raise error(f"{shortened(str(path))}: too long for a file's name or path"
                         + (": this looks like base64 image data: decode it and pass the bytes"
                            if base64_image(str(path)) else "")) from None
-        raise error(f"{shortened(str(path))}: {exc.strerror or exc}") from None
+        raise error(f"{shortened(str(path))}: {unreadable_reason(exc)}") from None
     if not exists:
         raise error(f"{path}: no such file")
     if path.is_dir():
@@ -223,7 +232,7 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise error(f"{path}: {unreadable_reason(exc)}") from None
 
 
 def _load_path(path: Path) -> np.ndarray:
@@ -402,7 +411,7 @@ def _pillow_errors(name: str, max_pixels: int, pillow_bound: bool = False):
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
     except OSError as exc:
         if exc.errno is not None:  # the system's (a disk's read error, a permission), not the data's
-            raise ImageLoadError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+            raise ImageLoadError(f"{name}: {unreadable_reason(exc)}") from None
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", "broken data stream").
         raise ImageLoadError(f"{name}: truncated or corrupt image data ({_no_repr(exc)})") from None
     except (ValueError, SyntaxError) as exc:
@@ -630,8 +639,11 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
         except OSError as exc:
-            problems.append((item, exc.strerror or str(exc)))
-            continue
+            if not any(ch in item for ch in "*?["):
+                problems.append((item, unreadable_reason(exc)))
+                continue
+            # "locked/*.png": a pattern, not a file; what it could not search is said naming the folder
+            is_dir = there = False
         unreadable_before = len(unreadable)
         if is_dir:
             if is_batch_results(path):
@@ -719,19 +731,52 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     if "**" not in pattern:
         hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
         # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
-        return [p for p in hits if not os.path.isdir(p)] + [f for d in hits if os.path.isdir(d)
-                                                            for f in search_folder(d, unreadable)]
-    first = next(i for i, part in enumerate(parts) if "**" in part)
-    rest = parts[first:]
-    bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
-    files = []
-    for base in (b for b in bases if os.path.isdir(b)):  # (one that cannot be looked up is no folder to search)
-        for path in search_folder(base, unreadable):
-            relative = path.relative_to(base).parts
-            # the file itself, or a folder above it, is what the pattern names
-            if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
-                files.append(path)
+        files = [p for p in hits if not os.path.isdir(p)] + [f for d in hits if os.path.isdir(d)
+                                                             for f in search_folder(d, unreadable)]
+    else:
+        first = next(i for i, part in enumerate(parts) if "**" in part)
+        rest = parts[first:]
+        bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
+        files = []
+        for base in (b for b in bases if os.path.isdir(b)):  # (one that cannot be looked up is no folder to search)
+            for path in search_folder(base, unreadable):
+                relative = path.relative_to(base).parts
+                # the file itself, or a folder above it, is what the pattern names
+                if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
+                    files.append(path)
+    if not files:  # (a match was listed from its folder: that one could be read)
+        unlisted = _unlistable_pattern_folder(parts)
+        if unlisted is not None:
+            unreadable.append(unlisted)
     return files
+
+
+def _unlistable_pattern_folder(parts: tuple[str, ...]) -> OSError | None:
+    """Why a pattern's files could not be searched for, naming the folder; None where they could. The folder its
+    matches are listed from (its leading path without a wildcard: "photos" of "photos/*.png") is to be listed; where
+    that one cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
+    whether the folder below is there). glob took a folder it may not read for one that holds no match."""
+    n = 0  # (a part with glob's characters that exists as written is a name: :func:`_literal_folders`)
+    while n < len(parts) and (not any(ch in parts[n] for ch in "*?[") or os.path.exists(os.path.join(*parts[:n + 1]))):
+        n += 1
+    listed = folder = Path(*parts[:n])
+    while folder != folder.parent:
+        try:
+            os.stat(folder)
+            break
+        except OSError:  # not there, or in a folder that may not be entered: the one above it is asked
+            folder = folder.parent
+    try:
+        if folder == listed:
+            with os.scandir(folder):
+                pass
+        else:  # the folder below it could not be looked up: missing, or this one may not be entered
+            os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
+    except (FileNotFoundError, NotADirectoryError):  # no such folder: no file matches
+        return None
+    except OSError as exc:
+        return OSError(exc.errno, exc.strerror, str(folder))
+    return None
 
 
 def _literal_folders(pattern: str) -> str:
