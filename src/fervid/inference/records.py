@@ -65,7 +65,9 @@ FIELD_DESCRIPTIONS = {
     "seen_seconds": "Seconds the face was seen (an absence longer than 0.5 s, 2.5 analysed frames or --detect-every "
                     "plus one analysed frame, whichever is longest, is not counted: a face flow lost is looked for "
                     "again at the next detection only).",
-    "dominant_emotion": "The emotion shown for the largest share of the time seen.",
+    "dominant_emotion": "The emotion shown for the largest share of the time seen (of the unrounded seconds: shares "
+                        "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion first in angry, "
+                        "disgust, fear, happy, sad, surprise, neutral.",
 }
 
 # What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the
