@@ -67,6 +67,7 @@ for face in faces:
     print(face.box, face.emotion, face.confidence, face.emotion_probabilities)
 table = faces.to_dataframe()
 tables = [analyzer.analyze_image(path).to_dataframe(file=str(path)) for path in Path("shots").glob("*.jpg")]
+study = fervid.images_table(analyzer.analyze_image(path) for path in Path("shots").glob("*.jpg"))
 first: fervid.Face = faces[0]
 crop: fervid.ImageResult = analyzer.analyze_image(Path("face.png"), face_crop=True)
 model: str = analyzer.settings["model"]

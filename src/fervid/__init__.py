@@ -19,7 +19,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from fervid.emotions import EMOTIONS as EMOTIONS
 from fervid.errors import FervidError as FervidError, OptionError as OptionError, OutputDirError as OutputDirError
-from fervid.inference.records import Face as Face, ImageResult as ImageResult
+from fervid.inference.records import Face as Face, ImageResult as ImageResult, images_table as images_table
 
 # what a type checker and an IDE see; at run time these load on first use (below). The `import X as X` form is
 # what marks an import as re-exported: `mypy --strict` refused `fervid.Analyzer` in a user's script without it
@@ -60,10 +60,10 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
 # The public names, written out: a type checker reads a literal list, not one built from _LAZY
 # (tests/test_init.py checks that the two agree). FervidError: the base of every error here, and of OptionError
 # (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of)
-__all__ = ["EMOTIONS", "Face", "ImageResult", "FervidError", "OptionError", "OutputDirError", "__version__",
-           "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog", "Episode",
-           "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable", "VideoError",
-           "OutputsBusy", "FaceStream", "StreamFrame", "list_models", "ModelInfo"]
+__all__ = ["EMOTIONS", "Face", "ImageResult", "images_table", "FervidError", "OptionError", "OutputDirError",
+           "__version__", "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog",
+           "Episode", "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable",
+           "VideoError", "OutputsBusy", "FaceStream", "StreamFrame", "list_models", "ModelInfo"]
 
 
 if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)

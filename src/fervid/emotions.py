@@ -5,6 +5,16 @@ from __future__ import annotations
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(EMOTIONS)
 
+
+def dominant_emotion(amounts, within: float = 0.0) -> str:
+    """The emotion with the largest of ``amounts`` (7 numbers in :data:`EMOTIONS` order: a track's seconds seen per
+    emotion, a file's rows per emotion), every ``dominant_emotion`` fervid gives. They are compared unrounded: a
+    track seen sad for 500.03 s and happy for 499.97 s has both shares 0.5 to 4 decimals, and is sad. A tie (amounts
+    within ``within`` of the largest: float sums of the same seconds differ in their last bits) goes to the tied
+    emotion that comes first in :data:`EMOTIONS` (angry, disgust, fear, happy, sad, surprise, neutral)."""
+    largest = max(amounts)
+    return next(emotion for emotion, amount in zip(EMOTIONS, amounts) if amount >= largest - within)
+
 # Folder names used by other datasets, mapped onto fervid's class names.
 EMOTION_ALIASES: dict[str, str] = {
     "anger": "angry",

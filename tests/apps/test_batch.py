@@ -1097,6 +1097,27 @@ def test_merged_counts_count_every_files_tracks():
     assert (videos.rows, every.rows) == (4, 6)
 
 
+def test_a_files_dominant_emotion_is_of_its_rows_a_tie_the_first_emotion():
+    """files.csv's dominant_emotion: the emotion of most rows, counted (not of its shares, rounded to 4 decimals:
+    15,001 sad frames against 14,999 happy ones are 0.5 each); a tie (two photos, each of one happy and one sad face)
+    goes to the first in EMOTIONS, happy, whichever was counted first."""
+    import pyarrow as pa
+
+    from fervid.apps.batch import _Counts
+
+    def counts(emotions):
+        c = _Counts()
+        c.add(pa.table({"emotion": emotions, "track": list(range(1, len(emotions) + 1))}))
+        return c
+
+    video = counts(["sad"] * 15001 + ["happy"] * 14999)
+    assert video.shares()["sad"] == video.shares()["happy"] == 0.5 and video.dominant() == "sad"
+    photos = _Counts()
+    photos.merge(counts(["sad", "happy"]))
+    photos.merge(counts(["happy", "sad"]))
+    assert photos.dominant() == counts(["sad", "happy"]).dominant() == "happy"
+
+
 def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
     """fervid calibrate rewrites a model's temperature in config.json beside the same weights: a resumed batch went
     on, and its table held probabilities at two temperatures. A folder recorded before the temperature was kept

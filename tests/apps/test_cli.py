@@ -101,6 +101,32 @@ def test_image_csv_and_parquet_hold_one_typed_table(tmp_path, astronaut_png):
     pd.testing.assert_frame_equal(plain.astype({"face": "Int64", "uncertain": "boolean"}), table)
 
 
+def test_a_study_table_made_in_python_is_the_one_fervid_image_writes(tmp_path, astronaut_png):
+    """README said pd.concat of each photo's to_dataframe(file=...) gave the rows "as `fervid image --csv` writes
+    them": it left a photo with no face out, which the command writes one row with its file alone. The command's
+    table is fervid.images_table's, in Python too; the faces' own tables are its rows that have a face."""
+    import pandas as pd
+
+    import fervid
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    shutil.copy(astronaut_png, folder / "astronaut.png")
+    Image.fromarray(np.full((200, 200, 3), 120, np.uint8)).save(folder / "wall.png")  # no face in it
+    out_csv, out_parquet = tmp_path / "r.csv", tmp_path / "r.parquet"
+    result = runner.invoke(app, ["image", str(folder), "--csv", str(out_csv), "--parquet", str(out_parquet), "-q"])
+    assert result.exit_code == 0, result.output
+    analyzer, paths = fervid.Analyzer(), sorted(folder.glob("*.png"))
+    study = fervid.images_table(analyzer.analyze_image(path) for path in paths)
+    assert study["file"].tolist() == [str(path) for path in paths] and study["face"].tolist() == [1, pd.NA]
+    pd.testing.assert_frame_equal(study, pd.read_parquet(out_parquet))
+    pd.testing.assert_frame_equal(study, pd.read_csv(out_csv, dtype={"face": "Int64", "uncertain": "boolean",
+                                                                     "error": "str"}))
+    faces_found = pd.concat([analyzer.analyze_image(path).to_dataframe(file=str(path)) for path in paths],
+                            ignore_index=True)
+    pd.testing.assert_frame_equal(faces_found, study[study["face"].notna()].drop(columns="error"))
+
+
 @pytest.mark.skipif(not shutil.which("Rscript"), reason="R is not installed")
 def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png):
     """R's read.csv read True/False as text: sum(d$detected == TRUE) was 0."""

@@ -2397,6 +2397,40 @@ def test_a_variable_rate_tracks_shares_are_of_time_and_its_seen_time_ends_with_t
     assert steady.summary()["emotion_share"]["sad"] == pytest.approx(10 / 25)
 
 
+def test_a_tracks_and_a_segments_dominant_emotion_is_of_the_unrounded_seconds_a_tie_the_first_emotion():
+    """A track seen sad for 15,001 frames and happy for 14,999 (500.03 s against 499.97 s) was said to be mostly
+    happy: the dominant emotion was taken from the shares, both 0.5 to 4 decimals, and the tie went to happy, first
+    of the two in EMOTIONS. Its segments were too. An exact tie goes to the first in EMOTIONS, whichever came first
+    in the video, and float sums of the same spacings in another order do not break it."""
+    from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackLog
+
+    def face(t, emotion):
+        probabilities = tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
+        return FrameFace(time=t, frame=0, track_id=1, box=(10, 10, 50, 50), probabilities=probabilities,
+                         frame_probabilities=probabilities, uncertain=False, detected=True)
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    n_sad, n_happy = 15001, 14999
+    log = TrackLog(1, spacing=1 / 30)
+    segments = SegmentLogs([TimeSegment(0.0, 1000.0, "all")], 1 / 30, 0.0)
+    for i in range(n_sad + n_happy):
+        row = face(i / 30, "sad" if i < n_sad else "happy")
+        log.add(row, image)
+        segments.add(AnalysedFrame(i / 30, i, image, [row]))
+    for summary in (log.summary(until=1000.0), segments.logs[0][1].summary(until=1000.0)):
+        assert summary["emotion_share"]["sad"] == summary["emotion_share"]["happy"] == 0.5
+        assert summary["dominant_emotion"] == "sad"
+    assert log.dominant_emotion == "sad"
+
+    # a tie: 7 frames sad, then 7 happy, 0.1 s apart; happy comes before sad in EMOTIONS
+    tie = TrackLog(1, spacing=0.1)
+    for i in range(14):
+        tie.add(face(i * 0.1, "sad" if i < 7 else "happy"), image)
+    seconds = tie.emotion_seconds + np.eye(len(EMOTIONS))[EMOTIONS.index("happy")] * 0.1  # with its last row's
+    assert seconds[EMOTIONS.index("sad")] != seconds[EMOTIONS.index("happy")]  # 0.7 s each, but for the last bits
+    assert tie.summary(until=1.4)["dominant_emotion"] == "happy"
+
+
 def test_detection_runs_every_detect_every_on_average(analyzer, tmp_path, astronaut_rgb):
     """It waited for the first frame past each step: --detect-every 0.3 detected every 0.32 s at 25 fps and every
     0.43 s at 7 fps."""

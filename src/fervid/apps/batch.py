@@ -37,7 +37,7 @@ import numpy as np
 
 from fervid.apps import defaults
 from fervid.folder_lock import FolderLock, FolderLocked
-from fervid.emotions import EMOTIONS
+from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
                                      printable_name, unreadable_reason)
@@ -1349,7 +1349,9 @@ class _Counts:
         return {e: round(n / labelled, 4) if labelled else None for e, n in self.emotions.items()}
 
     def dominant(self) -> str:
-        return max(self.emotions, key=self.emotions.get) if self.rows else ""
+        """The emotion of most rows (:func:`fervid.emotions.dominant_emotion`: a tie goes to the first in
+        EMOTIONS); "" where there are none."""
+        return dominant_emotion([self.emotions[e] for e in EMOTIONS]) if self.rows else ""
 
 
 def _tracks_json(folder: Path) -> dict | None:

@@ -26,7 +26,7 @@ from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, Mod
                                      resolve_model_dir)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
-from fervid.inference.records import ROW_COLUMNS
+from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
 from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
 from fervid.progress import is_terminal, one_line, progress_bar
 
@@ -50,9 +50,6 @@ was closed before all was written to it (`| head`)."""
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES,
                   help="fervid: facial emotion recognition in images and videos, offline.")
-
-IMAGE_TABLE_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
-
 
 def _print_version(value: bool) -> None:
     if not value:
@@ -1093,20 +1090,6 @@ def _results_to_stdout(targets: dict[str, Optional[str]]) -> bool:
     return bool(to_stdout)
 
 
-def _image_table(results):
-    """`fervid image`'s table, the same in its CSV and Parquet: a row per face, and one with no face (an empty
-    ``face`` and face row) for an image with none or an error; ``error`` is empty for an image that was read, as
-    its JSON's is null."""
-    from fervid.inference.records import dataframe
-
-    rows = []
-    for r in results:
-        if not r.faces:
-            rows.append({"file": r.source, "error": r.error})
-        rows += r.rows(file=r.source)
-    return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
-
-
 def _write_parquet(results, target: str, settings: dict) -> None:
     """The rows, with ``settings`` (what made them, as the JSON records it) in the file's metadata, to the file
     ``target``, or to stdout for '-' (it wrote a file named "-")."""
@@ -1115,7 +1098,7 @@ def _write_parquet(results, target: str, settings: dict) -> None:
     from fervid.inference.annotate import replacing
     from fervid.inference.records import table_schema
 
-    table, schema = _image_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings=settings)
+    table, schema = images_table(results), table_schema(IMAGE_TABLE_COLUMNS, settings=settings)
     if target == "-":  # made whole, then sent: a Parquet file ends with its index, and a pipe cannot seek back
         made = io.BytesIO()
         table.to_parquet(made, index=False, schema=schema)
@@ -1134,7 +1117,7 @@ def _write_csv(results, target: str) -> None:
     from fervid.inference.annotate import replacing
     from fervid.inference.records import write_csv
 
-    table = _image_table(results)
+    table = images_table(results)
     if target == "-":
         made = io.StringIO()
         write_csv(made, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, overload
 
@@ -28,6 +28,9 @@ TIME_DECIMALS = 4
 # <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;
 # time, frame, track; file, kind, track, time, frame).
 ROW_COLUMNS = ["x", "y", "width", "height", "detection_score", *EMOTIONS, "emotion", "confidence", "uncertain"]
+
+# Several images' table (images_table): `fervid image --csv`/`--parquet`'s, and a study's made in Python
+IMAGE_TABLE_COLUMNS = ["file", "face", *ROW_COLUMNS, "error"]
 
 # What each column of the tables below means (and a face's landmarks, which the JSON and the live API have), once: the
 # API's schema (/docs, fervid.apps.schemas) describes its fields with these, the JSON's ``box`` and
@@ -65,7 +68,9 @@ FIELD_DESCRIPTIONS = {
     "seen_seconds": "Seconds the face was seen (an absence longer than 0.5 s, 2.5 analysed frames or --detect-every "
                     "plus one analysed frame, whichever is longest, is not counted: a face flow lost is looked for "
                     "again at the next detection only).",
-    "dominant_emotion": "The emotion shown for the largest share of the time seen.",
+    "dominant_emotion": "The emotion shown for the largest share of the time seen (of the unrounded seconds: shares "
+                        "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion first in angry, "
+                        "disgust, fear, happy, sad, surprise, neutral.",
 }
 
 # What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the
@@ -345,7 +350,9 @@ class ImageResult:
         """:meth:`rows` as a pandas table: the ``leading`` columns, ``face``, then :data:`ROW_COLUMNS`, the columns
         and their types there for an image with no face too (no rows), so ``table["emotion"]`` works on any image
         and pd.concat of many images' tables stays typed. Typed as `fervid image --parquet` writes them (``face``
-        Int64, ``uncertain`` boolean: that file's faceless images leave them empty).
+        Int64, ``uncertain`` boolean: that file's faceless images leave them empty). A table of its faces: the
+        images with none are not in a concatenation of such tables; :func:`images_table` keeps them, as `fervid
+        image --csv` does.
 
         ``leading``: columns holding one value on every row, to say which image the rows are from once many
         images' tables are concatenated: ``to_dataframe(file=path)`` (a path as its text, a string column as
@@ -359,7 +366,7 @@ class ImageResult:
     def rows(self, **leading: object) -> list[dict]:
         """One :data:`ROW_COLUMNS` row per face, after ``leading`` and the face's number (``face``: 1, 2, ... left
         to right, as :attr:`faces` holds them and a video's tracks are numbered from 1); none for an image with no
-        face (`fervid image --csv` writes such a file one row with an empty ``face``)."""
+        face (:func:`images_table`, `fervid image --csv`'s, gives such a file one row with an empty ``face``)."""
         taken = sorted(set(leading) & {"face", *ROW_COLUMNS})
         if taken:  # (the row's own value would replace it, or be replaced, unsaid)
             raise OptionError(f"{taken[0]!r} is a column of the face row itself; give the leading column another "
@@ -370,6 +377,21 @@ class ImageResult:
         """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too)."""
         return {"file": self.source, "ok": self.ok, "width": self.width, "height": self.height,
                 "faces": [f.to_dict() for f in self.faces], "error": self.error}
+
+
+def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
+    """Several images' table, :data:`IMAGE_TABLE_COLUMNS`: what `fervid image --csv` and `--parquet` write, and a
+    study's in Python (``images_table(analyzer.analyze_image(p) for p in paths)``). A row per face
+    (:meth:`ImageResult.rows` after ``file``, the image's ``source``), and one with its ``file`` alone (an empty
+    ``face`` and face row) for an image with no face, or one that failed, whose ``error`` says why (empty for an
+    image that was read, as its JSON's is null): a photo without a face is counted, where a concatenation of
+    :meth:`ImageResult.to_dataframe` tables, which are of faces, leaves it out. Typed as that table is."""
+    rows: list[dict] = []
+    for result in results:
+        if not result.faces:
+            rows.append({"file": result.source, "error": result.error})
+        rows += result.rows(file=result.source)
+    return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
 
 
 def images_document(results: list[ImageResult], settings: dict) -> dict:

@@ -38,7 +38,7 @@ from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
-from fervid.emotions import EMOTIONS
+from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
@@ -68,6 +68,9 @@ KEY_FRAME_SIDE = 160  # a key frame smaller than this (its longer side, px) is e
 # stream's dropped frames, a variable-frame-rate recording's still stretches).
 GAP_SPACINGS = 2.5
 UNSEEN_SECONDS = 0.5
+# emotions' seconds seen this close are the same (a tie, for dominant_emotion): the same frames' spacings summed in
+# another order differ in their last bits, and no two frames come a microsecond apart
+SAME_SECONDS = 1e-6
 MIN_ANNOTATED_HEIGHT = 432  # the annotated MP4 of a smaller video is scaled up to this height
 # x264's settings for the annotated MP4 (H264Writer): its encoder was the largest single cost of `fervid video`
 # (half of all CPU at 1080p). Against veryfast at CRF 23, these take 40-46% less encoder CPU for files of about the
@@ -514,7 +517,8 @@ class TrackLog:
 
     @property
     def dominant_emotion(self) -> str | None:
-        """The emotion it showed for the largest share of the time seen (None before its first face)."""
+        """The emotion it showed for the largest share of the time seen (None before its first face); a tie goes to
+        the tied emotion first in EMOTIONS (:func:`fervid.emotions.dominant_emotion`)."""
         return self.summary()["dominant_emotion"] if self.frames else None
 
     @property
@@ -649,7 +653,9 @@ class TrackLog:
             "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
             "frames": counted,
             "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
-            "dominant_emotion": max(shares, key=shares.__getitem__), "emotion_share": shares,
+            # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
+            "dominant_emotion": dominant_emotion(seconds if total else self.counts, within=SAME_SECONDS),
+            "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
             "mean_box": dict(zip(("x", "y", "width", "height"),
