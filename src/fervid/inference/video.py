@@ -288,8 +288,8 @@ class VideoOptions:
         window: seconds of frames the temporal method looks at.
         sample_fps: analyse at most this many frames per second; None: every frame.
         method: the temporal method, one of ``fervid.inference.temporal.METHODS``: "lstm" (an LSTM over the CNN's
-            features), "mean" (moving average), "hmm" (a sticky hidden-Markov smoother over the frames'
-            probabilities) or "frame" (each frame's own label, no smoothing).
+            features), "mean" (a triangle-weighted moving average), "hmm" (a sticky hidden-Markov smoother over the
+            frames' probabilities) or "frame" (each frame's own label, no smoothing).
         centred: True (files): each frame's label comes from a window centred on it, no lag; False (live): the
             window ends at the frame (causal), and labels trail the face by about half the window.
         batch_frames: frames whose faces go through the CNN together.
