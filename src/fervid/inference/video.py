@@ -802,7 +802,9 @@ class VideoResult:
     height: int = 0
     frames_read: int = 0
     frames_analysed: int = 0
-    duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # where the analysis stopped on the file's timeline (the tracks JSON's duration and end_reached): the last frame's
+    # time + its 1/fps (a live session's: up to its last frame); not the seconds read, from a start: analysed_seconds
+    duration: float = 0.0
     # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
     # live stream's session, whose times count from its start; None for a recording, whose times are its own
     started_at: str | None = None
