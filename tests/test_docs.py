@@ -113,7 +113,8 @@ def test_the_changelogs_first_heading_names_the_version_outputs_record():
 
 
 def _readme_section(title: str) -> str:
-    return (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n### {title}\n", 1)[1].split("\n#", 1)[0]
+    # up to the next heading (a code block's comment line starts with "#" too)
+    return re.split(r"\n#{2,} ", (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n### {title}\n", 1)[1], 1)[0]
 
 
 @in_source_tree
@@ -379,3 +380,33 @@ def test_section_4s_measured_cells_are_the_runs_its_folder_keeps():
             cells = rows[(name, model, {"random": "random 80/20, 5 repeats", "subject": "leave one subject out"
                                         if name == "jaffe" else "10-fold by subject"}[protocol])]
             assert cells[0] == f"{name} ({samples})" and cells[3] == f"{pooled:.3f}", (table, cells)
+
+
+@in_source_tree
+@pytest.mark.parametrize("stretch, seconds, rows_zero", [([], [0, 1, 2, 3, 4], [4]),
+                                                           (["--start", "1", "--end", "3"], [1, 2], [])])
+def test_the_per_second_snippet_gives_the_windows_of_the_stretch_analysed(tmp_path, stretch, seconds, rows_zero):
+    """README's per-second snippet made windows from 0 to the tracks JSON's `duration`, which is where the analysis
+    stopped on the file's timeline: with `--start 1 --end 3` the carphone clip's second 0 came out as a second
+    without the face (0 rows). Run on `fervid video` outputs, it gives the windows analysed, and for the whole clip
+    the fifth second (4 ms, no frame) as the one with 0 rows, as the README says."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.samples import carphone
+
+    out = tmp_path / "demo" / "carphone"
+    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(out), "--method", "frame",
+                                      "--no-annotate", "--key-frames", "0", "-q", *stretch])
+    assert result.exit_code == 0, result.output
+    section = _readme_section("Analysing the outputs")
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.count('"demo/carphone/') == 2
+    names: dict = {}
+    exec(compile(code.replace('"demo/carphone/', f'"{out.as_posix()}/'), "README.md", "exec"), names)
+    per_second = names["per_second"]
+    assert per_second.index.get_level_values("track").unique().tolist() == [1]
+    assert per_second.index.get_level_values("second").tolist() == seconds
+    assert per_second.index[per_second["rows"] == 0].get_level_values("second").tolist() == rows_zero
+    assert "The carphone clip lasts 4.004 s: its fifth second (4 ms, no frame) is the one with 0 rows." in \
+        _one_line(section)

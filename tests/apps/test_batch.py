@@ -442,6 +442,41 @@ def test_a_table_with_no_rows_keeps_its_column_types(tmp_path):
         assert schema.field("emotion").type == pa.string() and schema.field("happy").type == pa.float64()
 
 
+def test_the_datasets_columns_are_described_for_a_photos_rows_and_a_videos_alike(tmp_path, astronaut_rgb):
+    """dataset.parquet's column descriptions chose the video wording only where a `detected` column was there, which
+    the dataset leaves out: its video rows' 7 probabilities and `confidence` were described as the model's for a
+    photo, not the temporal method's over a window, and `track`/`time`/`frame` in video words on photos' rows."""
+    import pyarrow.parquet as pq
+
+    from fervid.inference.records import FIELD_DESCRIPTIONS
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(astronaut_rgb).save(tmp_path / "in" / "astronaut.png")
+    shutil.copy(CARPHONE, tmp_path / "in" / "clip.mp4")
+    out = tmp_path / "out"
+    summary = run_batch([str(tmp_path / "in")], BatchOptions(out=out, pipeline=PipelineOptions(
+        method="mean", annotate=False, key_frames=0)), progress=False)
+    table = pd.read_parquet(out / "dataset.parquet")
+    assert set(table["kind"]) == {"image", "video"}
+    for written in [out / "dataset.parquet", *out.glob("files/*/rows.parquet")]:
+        said = {field.name: (field.metadata or {}).get(b"description", b"").decode()
+                for field in pq.read_schema(written)}
+        for column in [*EMOTIONS, "confidence"]:  # a photo's: the model's; a video's: the temporal method's
+            assert "on an image row the model's" in said[column] or column == "confidence", said[column]
+            assert "temporal method's over its window" in said[column], said[column]
+        for column in ("track", "time", "frame"):
+            assert said[column].startswith("A video row: ") and ". An image row: " in said[column], said[column]
+        for column in ("x", "detection_score", "emotion", "uncertain"):  # the same on both kinds' rows
+            assert said[column] == FIELD_DESCRIPTIONS[column]
+        assert all(said.values()), written  # `file` and `kind` too
+    # what the descriptions say of the rows: a photo's at time and frame 0, its faces numbered from 1; a video's
+    # probabilities those of its frames table (the temporal method's)
+    photo, video = table[table["kind"] == "image"], table[table["kind"] == "video"]
+    assert photo[["time", "frame"]].eq(0).all().all() and photo["track"].tolist() == [1]
+    frames = pd.read_parquet(out / summary["outputs"][str(tmp_path / "in" / "clip.mp4")] / "clip_frames.parquet")
+    assert video[[*EMOTIONS, "confidence"]].reset_index(drop=True).equals(frames[[*EMOTIONS, "confidence"]])
+
+
 def test_a_worker_that_dies_fails_its_file_and_the_run_goes_on():
     """A worker killed mid-file (out of memory) left multiprocessing.Pool waiting for ever: the run hung."""
     import batch_workers  # tests/apps, on the path as test modules' folders are

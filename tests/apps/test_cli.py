@@ -127,6 +127,62 @@ def test_a_study_table_made_in_python_is_the_one_fervid_image_writes(tmp_path, a
     pd.testing.assert_frame_equal(faces_found, study[study["face"].notna()].drop(columns="error"))
 
 
+def _readme_csv_mapping() -> dict:
+    """The dtype mapping README gives for reading `fervid image --csv` as its Parquet."""
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    said = re.search(r'`pd\.read_csv\("faces\.csv", dtype=(\{[^}]*\})\)` reads the CSV as the same table', readme)
+    assert said, "README no longer says how to read the image CSV as its Parquet"
+    return eval(said[1], {"__builtins__": {}}, {"str": str})
+
+
+@in_source_tree
+@pytest.mark.parametrize("failed", [False, True])
+def test_the_image_csv_read_as_readme_says_is_its_parquet_whether_or_not_a_file_failed(tmp_path, astronaut_png,
+                                                                                        failed):
+    """README's `dtype={"face": "Int64", "uncertain": "boolean"}` read the CSV as the Parquet only where a file had
+    failed: with no failure `error` is an empty column, float64 in the CSV and text in the Parquet."""
+    import pandas as pd
+
+    Image.fromarray(np.full((200, 200, 3), 120, np.uint8)).save(tmp_path / "wall.png")  # no face: an empty row
+    inputs = [str(astronaut_png), str(tmp_path / "wall.png")]
+    if failed:
+        (tmp_path / "text.png").write_text("not an image")
+        inputs.append(str(tmp_path / "text.png"))
+    result = runner.invoke(app, ["image", *inputs, "--csv", str(tmp_path / "r.csv"), "--parquet",
+                                 str(tmp_path / "r.parquet"), "-q"])
+    assert result.exit_code == int(failed), result.output
+    table = pd.read_parquet(tmp_path / "r.parquet")
+    assert table["error"].notna().sum() == int(failed)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv", dtype=_readme_csv_mapping()), table)
+
+
+@in_source_tree
+def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_has_no_rows(tmp_path):
+    """README said a frames CSV read with pandas' defaults "is its Parquet"; a video in which no face was seen has a
+    CSV of its header alone, which pandas reads as text columns: README says so now."""
+    import pandas as pd
+
+    from conftest import clip_writer
+
+    writer = clip_writer(tmp_path / "wall.mp4", 64, 48, 10.0)
+    for _ in range(5):
+        writer.write(np.full((48, 64, 3), 120, np.uint8))
+    writer.close()
+    for video in (carphone(), tmp_path / "wall.mp4"):
+        result = runner.invoke(app, ["video", str(video), "--out", str(tmp_path / "out"), "--method", "frame",
+                                     "--no-annotate", "--key-frames", "0", "-q"])
+        assert result.exit_code == 0, result.output
+    faces = tmp_path / "out" / f"{carphone().stem}_frames"
+    pd.testing.assert_frame_equal(pd.read_csv(f"{faces}.csv"), pd.read_parquet(f"{faces}.parquet"))
+    wall_csv, wall = pd.read_csv(tmp_path / "out" / "wall_frames.csv"), pd.read_parquet(tmp_path / "out" /
+                                                                                         "wall_frames.parquet")
+    assert wall_csv.empty and list(wall_csv.columns) == list(wall.columns)
+    assert set(wall_csv.dtypes.astype(str)) == {"object"} and wall["time"].dtype == np.float64
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert ("A video's frames CSV, read with pandas' defaults, is its Parquet where it has rows; that of a video in "
+            "which no face was seen is its header alone, which pandas reads as columns of text (`object`)") in readme
+
+
 @pytest.mark.skipif(not shutil.which("Rscript"), reason="R is not installed")
 def test_r_reads_the_image_and_video_csvs_booleans_as_logical(tmp_path, astronaut_png):
     """R's read.csv read True/False as text: sum(d$detected == TRUE) was 0."""

@@ -293,3 +293,16 @@ def test_the_records_of_an_earlier_or_a_later_fervids_tracks_json_are_answered(t
     assert answered and all(ep["later"] == {"said": 1} and "duration" not in ep and "key_frame_url" in ep
                             for ep in answered)
     assert all(track["later"] == {"said": 1} for segment in result["segments"] for track in segment["tracks"])
+
+
+def test_a_results_duration_is_described_as_where_the_analysis_stopped_not_the_seconds_read():
+    """ResultOut.duration said "Seconds of video read": carphone analysed from 2 s has duration 4.004, where the
+    analysis stopped on the file's timeline, and 2.004 s analysed (analysed_seconds)."""
+    from fervid.apps.schemas import ResultOut
+
+    summary = VideoAnalyzer(Analyzer(), VideoOptions(method="frame", annotate=False, start=2.0)).run(
+        carphone()).summary()
+    assert (summary["duration"], summary["end_reached"], summary["analysed_seconds"]) == (4.004, 4.004, 2.004)
+    said = ResultOut.model_fields["duration"].description
+    assert "read" not in said.replace("not the seconds read", "")
+    assert said.startswith("Seconds (on the file's timeline, from its start) where the analysis stopped")

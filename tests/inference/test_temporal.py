@@ -1,7 +1,15 @@
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from fervid.inference.temporal import LSTM_TRAINED_SPACING, frames_per_window, labels_delay, window_notice
+from conftest import in_source_tree
+from fervid.emotions import EMOTIONS
+from fervid.inference.temporal import (LSTM_TRAINED_SPACING, MovingAverage, StickyHMM, TrackSmoother,
+                                       frames_per_window, labels_delay, window_notice)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_a_window_holds_the_analysed_frames_within_it():
@@ -81,3 +89,120 @@ def test_the_lstm_is_said_to_be_outside_its_training_spacing_where_its_trainer_s
     from fervid.training.train_temporal import CLIP_FPS, STRIDES
 
     assert max(STRIDES) / CLIP_FPS == pytest.approx(LSTM_TRAINED_SPACING)
+
+
+def _readme_text() -> str:
+    return " ".join(README.read_text(encoding="utf-8").split())
+
+
+def _track(rate: float, seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A face's frames' times (4 decimals, as the tables have them) and per-frame probabilities, some of them a
+    frame's certainty (one emotion 1, the others 0)."""
+    rng = np.random.default_rng(seed)
+    times = np.round(np.arange(0.0, seconds, 1.0 / rate), 4)
+    probabilities = rng.dirichlet(np.full(len(EMOTIONS), 0.5), len(times))
+    probabilities[::7] = np.eye(len(EMOTIONS))[rng.integers(0, len(EMOTIONS), len(probabilities[::7]))]
+    return times, probabilities
+
+
+def _smoothed(method, times, probabilities, window: float, rate: float, centred: bool) -> np.ndarray:
+    """Each frame's output as the video pipeline gives it (TrackSmoother)."""
+    track = TrackSmoother(method, window, centred=centred, fps=rate)
+    for t, p in zip(times, probabilities):
+        track.add(float(t), p, np.zeros(4, np.float32))
+    return np.array([track.classify(float(t)) for t in times])
+
+
+class _WindowEdges:
+    """A method whose output depends on its whole window, whose outputs the pipeline averages once more, as the
+    LSTM's (a stand-in for it: no weights needed)."""
+
+    name = "lstm"
+    smooth_outputs = True
+    temperature = 1.0
+
+    def __call__(self, probabilities, features, weights=None, times=None, at=None):
+        return (probabilities[0] + probabilities[-1]) / 2
+
+
+@in_source_tree
+@pytest.mark.parametrize("rate, window", [(30.0, 1.0), (29.97, 1.0), (5.0, 1.0), (30.0, 2.0)])
+def test_mean_and_the_lstms_second_average_weigh_frames_as_the_readme_says(rate, window):
+    """README called `--method mean` "a moving average of probabilities"; a file's centred window weighs its frames
+    by a triangle (TrackSmoother._weights), and the LSTM's outputs are averaged once more with those weights. The
+    README's formula, recomputed here from the per-frame probabilities, is what the pipeline gives."""
+    readme = _readme_text()
+    assert ("the frame at t' counts towards the label at t with weight 1 - |t' - t| / (w/2 + 1/r), r the analysed "
+            "frames a second") in readme
+    assert "in a live (causal) window every frame counts alike" in readme
+    assert "its outputs for the windows around a frame are averaged once more, weighted as `mean` weighs frames" in \
+        readme
+
+    def weight(dt):  # the README's
+        return 1 - np.abs(dt) / (window / 2 + 1 / rate)
+
+    said = re.search(r"one half a window away 1/\(1 \+ r w/2\) \(1/(\d+) for 1 s of 30 fps video\)", readme)
+    assert said and weight(window / 2) == pytest.approx(1 / (1 + rate * window / 2))
+    assert 1 - 0.5 / (0.5 + 1 / 30) == pytest.approx(1 / int(said[1]))
+    times, probabilities = _track(rate, 3.0, seed=int(rate * window))
+
+    def centred_mean(values, t):
+        near = np.abs(times - t) <= window / 2 + 1e-6
+        return np.average(values[near], axis=0, weights=weight(times[near] - t))
+
+    expected = np.array([centred_mean(probabilities, t) for t in times])
+    np.testing.assert_allclose(_smoothed(MovingAverage(), times, probabilities, window, rate, True), expected,
+                               rtol=0, atol=1e-12)
+    # live: the window ends at the frame, every frame in it alike
+    causal = np.array([probabilities[(times >= t - window - 1e-6) & (times <= t)].mean(axis=0) for t in times])
+    np.testing.assert_allclose(_smoothed(MovingAverage(), times, probabilities, window, rate, False), causal,
+                               rtol=0, atol=1e-12)
+    # the LSTM's: each window's output, then those of the windows around the frame, each averaged as `mean` does
+    edges = np.array([(probabilities[np.abs(times - t) <= window / 2 + 1e-6][[0, -1]]).mean(axis=0) for t in times])
+    expected = np.array([centred_mean(edges, t) for t in times])
+    np.testing.assert_allclose(_smoothed(_WindowEdges(), times, probabilities, window, rate, True), expected,
+                               rtol=0, atol=1e-12)
+
+
+def _documented_hmm(probabilities, times, at: int, switches: float, independent: float, floor: float) -> np.ndarray:
+    """The README's sticky HMM written out with a transition matrix: evidence clipped at ``floor`` and raised to
+    min(1, median spacing / ``independent``), ``switches`` changes a second to any other expression alike, forward
+    from a uniform start, backward from the window's end."""
+    k = probabilities.shape[1]
+    evidence = np.clip(probabilities, floor, 1.0) ** min(1.0, np.median(np.diff(times)) / independent)
+
+    def chain(dt):
+        change = 1 - np.exp(-switches * dt)
+        return (1 - change) * np.eye(k) + change / (k - 1) * (1 - np.eye(k))
+
+    forward = np.full(k, 1 / k) * evidence[0]
+    for i in range(1, at + 1):
+        forward = forward @ chain(times[i] - times[i - 1]) * evidence[i]
+    backward = np.ones(k)
+    for i in range(len(times) - 1, at, -1):
+        backward = chain(times[i] - times[i - 1]) @ (evidence[i] * backward)
+    posterior = forward * backward
+    return posterior / posterior.sum()
+
+
+@in_source_tree
+@pytest.mark.parametrize("rate", [30.0, 5.0])
+def test_the_hmms_settings_are_those_the_readme_gives(rate):
+    """README said only "a sticky HMM smoother with fixed settings": its switching rate, the evidence's tempering
+    and the probabilities' floor were in the code alone. The HMM written out from the README's numbers is
+    StickyHMM's, on frames some of which are certain (where the floor matters)."""
+    readme = _readme_text()
+    said = re.search(r"the hidden state is the expression, which changes about once a second \(a change between "
+                     r"frames dt seconds apart has probability 1 - exp\(-dt\), to any of the other 6 alike\); each "
+                     r"frame's probabilities, clipped at ([\d.e-]+), are its evidence, tempered to one independent "
+                     r"observation per ([\d.]+) s \(raised to the power min\(1, s / \2\), s the median spacing of "
+                     r"the window's frames: 1/(\d+) at 30 fps\); forward-backward over the window, from a uniform "
+                     r"start, gives the frame's probabilities", readme)
+    assert said, "README no longer gives the HMM's settings"
+    floor, independent = float(said[1]), float(said[2])
+    assert (1 / 30) / independent == pytest.approx(1 / int(said[3]))
+    times, probabilities = _track(rate, 1.2, seed=int(rate))
+    hmm = StickyHMM()
+    for at in (0, len(times) // 2, len(times) - 1):  # a centred window's middle, a causal one's end, the start
+        np.testing.assert_allclose(hmm(probabilities, None, times=times, at=at),
+                                   _documented_hmm(probabilities, times, at, 1.0, independent, floor), atol=2e-6)

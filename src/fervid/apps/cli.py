@@ -134,8 +134,8 @@ def _method_name(value: Optional[str]) -> Optional[str]:
 
 
 METHOD_OPTION = typer.Option(None, callback=_method_name,
-                             help=f"Videos: temporal classifier: lstm (the paper's), mean (moving average), "
-                                  "frame (per-frame argmax) or hmm (a sticky HMM smoother). Default: "
+                             help=f"Videos: temporal classifier: lstm (the paper's), mean (triangle-weighted moving "
+                                  "average), frame (per-frame argmax) or hmm (a sticky HMM smoother). Default: "
                                   f"{_DEFAULTS.method}, or mean (said in a notice) for a CNN of yours with no "
                                   "temporal LSTM; a method named here runs, or the command stops.")
 SAMPLE_FPS_OPTION = typer.Option(None, help="Videos: analyse at most this many frames per second (the LSTM learnt "

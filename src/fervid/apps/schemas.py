@@ -272,7 +272,9 @@ class ResultOut(_Recorded):
     fps: float = Field(description="The video's frame rate.")
     width: int = Field(description="The frame's width in pixels, as players show it.")
     height: int = Field(description="The frame's height in pixels.")
-    duration: float = Field(description="Seconds of video read.")
+    duration: float = Field(description="Seconds (on the file's timeline, from its start) where the analysis "
+                                        "stopped, as end_reached: not the seconds read, which with a start "
+                                        "are analysed_seconds.")
     end_reached: float | None = _recorded("Seconds (on the file's timeline) where the analysis stopped.")
     analysed_seconds: float | None = _recorded("Seconds of the stretch analysed, from start to end_reached.")
     frames_read: int = Field(description="Frames decoded.")

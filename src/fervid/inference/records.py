@@ -82,6 +82,25 @@ VIDEO_ROW_DESCRIPTIONS = {
     "confidence": "The probability of `emotion`, 0 to 1, by the temporal method over its window.",
 }
 
+# What the columns hold in a table of photos' faces and video frames together (batch's dataset.parquet: its `kind`
+# column says which a row is; it has no `detected`), where a column means one thing on a photo's row and another on
+# a video's
+MIXED_ROW_DESCRIPTIONS = {
+    "file": "The file the row is from, as files.csv names it.",
+    "kind": "image: the row is a face of a photo; video: a face in one frame of a video.",
+    "track": "A video row: the face's track number, from 1 (one face followed without a break: a face lost and found "
+             "again, or after a scene cut, is a new track). An image row: the face's number in the image, from 1 "
+             "(from its left, as its JSON lists them).",
+    "time": "A video row: seconds from the start of the file, on its own timeline (as players show it), 4 decimals. "
+            "An image row: 0.",
+    "frame": "A video row: the frame's number in the video, from 0 (every frame read counts, analysed or not). An "
+             "image row: 0.",
+    **{emotion: f"The probability of {emotion}, 0 to 1, to 4 decimals (the 7 sum to 1 within 0.00035): on an image "
+                "row the model's for the face; on a video row the temporal method's over its window (summary.json's "
+                "settings: method and window; the frame's alone for method frame)." for emotion in EMOTIONS},
+    "confidence": "The probability of `emotion`, 0 to 1 (on a video row, the temporal method's over its window).",
+}
+
 # What the 7 emotion columns hold in a table of tracks (TRACK_COLUMNS: batch's tracks.csv, a video's
 # <name>_segments.csv, VideoResult.track_table(); the tracks JSON's emotion_share): each emotion's share of the time
 # the face was seen, not a probability (batch's files.csv has shares of each file's rows: README, "Corpora")
@@ -133,7 +152,9 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None, 
     with no rows keeps their types (pandas would give an empty table object columns, and Parquet null ones).
     ``examples``: a value of columns of no type here, whose type they take (a caller's own leading columns:
     ``ImageResult.to_dataframe(photo_id=7)``). A face row's columns carry their :data:`FIELD_DESCRIPTIONS` in their
-    fields' metadata (``description``), which a Parquet file keeps (every Parquet table fervid writes is of face
+    fields' metadata (``description``; a video's frames table, whose columns end with ``detected``, those of
+    :data:`VIDEO_ROW_DESCRIPTIONS`, and a table with a ``kind`` column, of photos' and videos' rows together,
+    those of :data:`MIXED_ROW_DESCRIPTIONS`), which a Parquet file keeps (every Parquet table fervid writes is of face
     rows; a table of tracks, whose emotion columns are shares, is written as CSV and gets none). ``settings``: what
     made the rows (the model, its weights' digest, the versions: as the JSON beside them records it), kept in the
     file's metadata under :data:`SETTINGS_METADATA_KEY`, so that a table copied away from its JSON still says where
@@ -148,7 +169,9 @@ def table_schema(columns: list[str], examples: dict[str, object] | None = None, 
         return pa.type_for_alias(_TYPES.get(column, "float64"))
 
     described = FIELD_DESCRIPTIONS if set(ROW_COLUMNS) <= set(columns) else {}  # a table of face rows
-    if described and "detected" in columns:  # a video's frames table
+    if described and "kind" in columns:  # photos' faces and video frames together (batch's dataset.parquet)
+        described = {**described, **MIXED_ROW_DESCRIPTIONS}
+    elif described and "detected" in columns:  # a video's frames table
         described = {**described, **VIDEO_ROW_DESCRIPTIONS}
     schema = pa.schema([pa.field(c, arrow_type(c), metadata={"description": described[c]} if c in described else None)
                         for c in columns])

@@ -1,4 +1,5 @@
-"""Classifying a face over time (no torch): per-frame argmax, a moving average, a sticky HMM, or the paper's LSTM.
+"""Classifying a face over time (no torch): per-frame argmax, a triangle-weighted moving average, a sticky HMM, or
+the paper's LSTM.
 
 Each method looks at the frames of one track's window around a frame (centred on it for files; for live sources
 the window ends at it) and returns 7 probabilities for that frame. The LSTM runs as ONNX (exported by ``fervid train-temporal``) over the
@@ -211,7 +212,8 @@ class PerFrame:
 
 
 class MovingAverage:
-    """Mean of the window's per-frame probabilities (weighted, when the video pipeline centres the window)."""
+    """The weighted mean of the window's per-frame probabilities: a triangle-weighted moving average in a centred
+    window, an equal one in a causal window (:meth:`TrackSmoother._weights` gives the weights)."""
 
     name = "mean"
     smooth_outputs = False
@@ -349,7 +351,8 @@ def centred_window(features: np.ndarray, at: int, max_frames: int) -> np.ndarray
 class StickyHMM:
     """An HMM smoother over the window's per-frame probabilities: the hidden state is the expression, which
     changes ``switches_per_second`` times a second on average (a "sticky" transition matrix), and each frame's
-    CNN probabilities are its evidence (the posterior read as a scaled likelihood). Forward-backward over the
+    CNN probabilities are its evidence (the posterior read as a scaled likelihood; clipped at 1e-6, so that one
+    frame's zero cannot rule an expression out for good). Forward-backward over the
     window gives the expression's probability at the frame ``at``: evidence from both sides in a centred window
     (so a change is placed where the frames change, not half a window late), from the past only in a causal one.
     A single odd frame cannot flip the label; a lasting change does, at once."""

@@ -291,8 +291,8 @@ class VideoOptions:
         window: seconds of frames the temporal method looks at.
         sample_fps: analyse at most this many frames per second; None: every frame.
         method: the temporal method, one of ``fervid.inference.temporal.METHODS``: "lstm" (an LSTM over the CNN's
-            features), "mean" (moving average), "hmm" (a sticky hidden-Markov smoother over the frames'
-            probabilities) or "frame" (each frame's own label, no smoothing).
+            features), "mean" (a triangle-weighted moving average), "hmm" (a sticky hidden-Markov smoother over the
+            frames' probabilities) or "frame" (each frame's own label, no smoothing).
         centred: True (files): each frame's label comes from a window centred on it, no lag; False (live): the
             window ends at the frame (causal), and labels trail the face by about half the window.
         batch_frames: frames whose faces go through the CNN together.
@@ -808,7 +808,9 @@ class VideoResult:
     height: int = 0
     frames_read: int = 0
     frames_analysed: int = 0
-    duration: float = 0.0  # seconds read: the last frame's time + its 1/fps (a live session's: up to its last frame)
+    # where the analysis stopped on the file's timeline (the tracks JSON's duration and end_reached): the last frame's
+    # time + its 1/fps (a live session's: up to its last frame); not the seconds read, from a start: analysed_seconds
+    duration: float = 0.0
     # when the frames' time 0 was, by the wall clock (ISO 8601 with its UTC offset, wall_clock_now): a camera's or a
     # live stream's session, whose times count from its start; None for a recording, whose times are its own
     started_at: str | None = None
