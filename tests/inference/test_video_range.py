@@ -5,8 +5,10 @@ picture-in-picture corner."""
 
 import csv
 import json
+import subprocess
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,7 @@ from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, TimeSegmen
 SCREEN = (480, 300)  # width, height of the recordings made here
 FPS = 15.0
 PIP = (SCREEN[0] - 176 - 8, SCREEN[1] - 144 - 8, 176, 144)  # the webcam's x, y, width, height: carphone's size
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def carphone_frames() -> list[np.ndarray]:
@@ -131,6 +134,26 @@ def test_a_stretch_is_sought_and_keeps_the_recordings_times_and_frame_numbers(an
     # sought: the frames before the start were not read (75 frames in all, 22 from 2.5 s to 4 s)
     assert len(reads) <= 24
     assert part.run_settings["start"] == 2.5 and part.run_settings["end"] == 4.0
+
+
+def _stretch_as_in_the_whole(analyzer, path, start, end):
+    """The (time, frame) of the rows of ``path`` analysed from ``start`` to ``end``, and those of its whole run
+    inside that stretch."""
+    options = dict(method="frame", key_frames=0, annotate=False)
+    part = analyzer.analyze_video(path, start=start, end=end, **options).frame_table()
+    everything = analyzer.analyze_video(path, **options).frame_table()
+    inside = everything[(everything.time >= start) & (everything.time < end)]
+    return sorted(zip(part.time, part.frame)), sorted(zip(inside.time, inside.frame))
+
+
+def test_a_stretch_of_an_mpeg_ts_is_analysed(analyzer, tmp_path):
+    """--start on an MPEG-TS analysed 0 frames and exited 0, saying the file ended before --end: OpenCV's seek
+    said True and the next read failed, taken for the file's end."""
+    remux = tmp_path / "cut.m2ts"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(sample_video()), "-t", "2.5", "-c", "copy", "-f", "mpegts",
+                    str(remux)], check=True)
+    part, whole_inside = _stretch_as_in_the_whole(analyzer, remux, 1.0, 2.0)
+    assert len(part) == 30 and part == whole_inside
 
 
 def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):

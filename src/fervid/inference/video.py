@@ -1629,7 +1629,8 @@ class _CheckedCapture:
 
     def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = "", hdr: str | None = None,
                  tone_mapped: bool = False, path: Path | None = None):
-        self._cap, self._sar = cap, sar
+        self._cap, self._sar, self._path = cap, sar, path
+        self._sought_grabbed = False  # the frame a seek landed on, grabbed to check it: the next grab hands it out
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
@@ -1646,6 +1647,9 @@ class _CheckedCapture:
             self._first_grabbed, self._first_frame = self._first_frame, None
             return True
         self._first_grabbed = None
+        if self._sought_grabbed:
+            self._sought_grabbed = False
+            return True
         return self._cap.grab()
 
     def retrieve(self) -> tuple[bool, np.ndarray | None]:
@@ -1666,16 +1670,29 @@ class _CheckedCapture:
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
 
-    def seek(self, seconds: float) -> bool:
-        """Go to ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe before it, then decoding up to
-        it), so that the next read is the frame there; False where the reader cannot (the ffmpeg binary's pipe, a
-        container that cannot seek): it is where it was, and the frames up to there are read and passed over."""
-        if isinstance(self._cap, _FFmpegCapture):
-            return False
-        if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - self.video_start) * 1000.0):
-            return False
+    def seek(self, seconds: float) -> int | None:
+        """Go to the last frame at or before ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe
+        before it, then decoding up to it), so that the next read is that frame; its number in the file is returned.
+        None where the reader cannot: the next read is the file's first frame, and the frames up to ``seconds`` are
+        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, and a seek that did not land:
+        its first frame is read to check, as OpenCV's set() says True regardless. On an MPEG-TS the next read
+        failed, taken for the file's end: nothing was analysed)."""
+        if isinstance(self._cap, _FFmpegCapture) or self._path is None:
+            return None
+        fps = self.frame_rate or 30.0
+        # half a frame early: the frame nearest the time set is the one at or before ``seconds``
+        if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - 0.5 / fps - self.video_start) * 1000.0):
+            return None
         self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
-        return True
+        index = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
+        landed = self._cap.grab()
+        if landed:
+            self._sought_grabbed = True
+            return max(0, index)
+        # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
+        self._cap.release()
+        self._cap = cv2.VideoCapture(opencv_name(self._path))
+        return None
 
     @property
     def video_start(self) -> float:
@@ -3239,8 +3256,8 @@ class VideoAnalyzer:
             clock = RisingClock(fps, start=cap.video_start)
             # the frame sought to (its number in the file); where the reader cannot seek, the frames before start
             # are read and passed over
-            if opts.start and cap.seek(opts.start - 0.5 / fps):
-                first_index = max(0, round(cap.get(cv2.CAP_PROP_POS_FRAMES)))
+            if opts.start and (sought := cap.seek(opts.start)) is not None:
+                first_index = sought
             frames = _read_frames(cap, stages, clock, first_index)
             if total:
                 last = min(total, round((opts.end - cap.video_start) * fps)) if opts.end is not None else total
