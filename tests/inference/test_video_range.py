@@ -156,6 +156,17 @@ def test_a_stretch_of_an_mpeg_ts_is_analysed(analyzer, tmp_path):
     assert len(part) == 30 and part == whole_inside
 
 
+def test_a_stretch_of_a_variable_frame_rate_video_starts_at_its_start(analyzer, tmp_path):
+    """OpenCV's seek times frames by the average rate: on a video at 10 fps for 3 s and then 29.97 fps,
+    --start 2 landed past 3 s and the frames between were silently left out."""
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(sample_video()), "-vf",
+                    "setpts='if(lt(N,30),3*N,60+N)*1001/30000/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    str(vfr)], check=True)
+    part, whole_inside = _stretch_as_in_the_whole(analyzer, vfr, 2.0, 4.0)
+    assert part[0] == (2.002, 20) and len(part) == 10 + 30 and part == whole_inside
+
+
 def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):
     with pytest.raises(VideoError, match=r"session\.mp4: start 9 s is at or past its end \(5\.00 s\)"):
         analyzer.analyze_video(recording, start=9.0)

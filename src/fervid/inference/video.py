@@ -1619,6 +1619,11 @@ def _opencv_sar(cap: cv2.VideoCapture) -> float:
     return 1.0 if _display_size(1000, 1000, sar) == (1000, 1000) else sar
 
 
+# how far after the time sought the frame a seek landed on may be: timestamps kept to the millisecond (Matroska,
+# WebM) read up to half of one late; a frame later than that may have left frames out (_CheckedCapture.seek)
+SEEK_SLACK_SECONDS = 1e-3
+
+
 class _CheckedCapture:
     """An opened ``cv2.VideoCapture`` (or :class:`_FFmpegCapture`) whose first frame was decoded to check the file;
     its first ``read()`` hands that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame
@@ -1674,9 +1679,10 @@ class _CheckedCapture:
         """Go to the last frame at or before ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe
         before it, then decoding up to it), so that the next read is that frame; its number in the file is returned.
         None where the reader cannot: the next read is the file's first frame, and the frames up to ``seconds`` are
-        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, and a seek that did not land:
-        its first frame is read to check, as OpenCV's set() says True regardless. On an MPEG-TS the next read
-        failed, taken for the file's end: nothing was analysed)."""
+        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, and a seek that did not land
+        where asked: its first frame is checked, as OpenCV's set() says True regardless. On an MPEG-TS the next read
+        failed, taken for the file's end: nothing was analysed; on a variable-frame-rate video its seek, timed by
+        the average rate, landed seconds past the start and the frames between were silently left out)."""
         if isinstance(self._cap, _FFmpegCapture) or self._path is None:
             return None
         fps = self.frame_rate or 30.0
@@ -1686,7 +1692,7 @@ class _CheckedCapture:
         self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
         index = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
         landed = self._cap.grab()
-        if landed:
+        if landed and self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start <= seconds + SEEK_SLACK_SECONDS:
             self._sought_grabbed = True
             return max(0, index)
         # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
