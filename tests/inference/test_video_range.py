@@ -167,6 +167,20 @@ def test_a_stretch_of_a_variable_frame_rate_video_starts_at_its_start(analyzer, 
     assert part[0] == (2.002, 20) and len(part) == 10 + 30 and part == whole_inside
 
 
+def test_a_time_copied_from_the_frames_table_names_its_row(analyzer):
+    """Times are written to 4 decimals: frame 31's row says 1.0344 (it is at 1.034367 s). --start 1.0344 began at
+    frame 32, a stretch 1.0344-1.05 holding that row was refused as holding none, --end 1.0344 kept the row, and a
+    segment from 1.0344 counted 28 frames, not 29."""
+    options = dict(method="frame", key_frames=0, annotate=False)
+    part = analyzer.analyze_video(sample_video(), start=1.0344, end=2.0, segments=((1.0344, 2.0, "x"),), **options)
+    table = part.frame_table()
+    assert (table.time.min(), table.frame.min()) == (1.0344, 31)
+    (entry,) = part.segment_summaries()[0]["tracks"]
+    assert entry["frames"] == len(table) == 29 and entry["start"] == 1.0344
+    assert list(analyzer.analyze_video(sample_video(), start=1.0344, end=1.05, **options).frame_table().frame) == [31]
+    assert analyzer.analyze_video(sample_video(), start=1.0, end=1.0344, **options).frame_table().frame.max() == 30
+
+
 def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):
     with pytest.raises(VideoError, match=r"session\.mp4: start 9 s is at or past its end \(5\.00 s\)"):
         analyzer.analyze_video(recording, start=9.0)

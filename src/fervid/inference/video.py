@@ -43,8 +43,9 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
-                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
+                                      TRACK_COLUMNS, Face, abridged, dataframe, face_row, html_view, rounded,
+                                      table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -1012,7 +1013,8 @@ class VideoResult:
         (empty where none)."""
         rows = []
         for ep in self.episodes:
-            inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
+            inside = [s.name or str(n) for n, s in enumerate(self.segments, 1)
+                      if s.start - TIME_TOLERANCE <= ep.start < s.end - TIME_TOLERANCE]
             rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
@@ -2919,11 +2921,11 @@ class SegmentLogs:
 
     def add(self, frame: AnalysedFrame) -> None:
         for number, segment in enumerate(self.segments):
-            if not segment.start <= frame.time < segment.end:
+            if not segment.start - TIME_TOLERANCE <= frame.time < segment.end - TIME_TOLERANCE:
                 continue
             if self._present[number] is None:  # its first frame: the row in effect at its start begins it
                 self._present[number] = set()
-                if self._before is not None and frame.time > segment.start:
+                if self._before is not None and frame.time > segment.start + TIME_TOLERANCE:
                     self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
                                                     [dataclasses.replace(face, time=segment.start)
                                                      for face in self._before.faces]), carried=True)
@@ -3222,10 +3224,11 @@ class VideoAnalyzer:
             # a stretch that holds none of its frames' times (by its container's rate): between two frames, or
             # after the last one and before the container's end, it gave no rows, exit 0 and no word
             count = round(length * fps)
-            first = math.ceil((opts.start - cap.video_start) * fps - 1e-6)  # the first frame at or after the start
+            # the first frame at or after the start
+            first = math.ceil((opts.start - TIME_TOLERANCE - cap.video_start) * fps)
             stop = min(opts.end if opts.end is not None else math.inf, cap.video_start + length)
             time_of = lambda k: cap.video_start + k / fps  # noqa: E731
-            if first >= count or time_of(first) >= stop - 1e-6:
+            if first >= count or time_of(first) >= stop - TIME_TOLERANCE:
                 stretch = f"{opts.start:g}-{opts.end:g} s" if opts.end is not None else f"from {opts.start:g} s"
                 frames = (f"its last frame is at {time_of(count - 1):.4f} s" if first >= count else
                           f"its frames are at {time_of(first - 1):.4f} s and {time_of(first):.4f} s")
@@ -3305,17 +3308,17 @@ class VideoAnalyzer:
         write = writer.write
         # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
         # frame after the start and the next one too
-        next_sample, next_within_memory, last_time, stopped = opts.start, 0.0, 0.0, False
+        next_sample, next_within_memory, last_time, stopped = opts.start - TIME_TOLERANCE, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         writing_failed = False  # an output could not be written (a full disk): they are left under partial names
         try:
             for decoded, (t, frame, *index) in enumerate(frames):
-                if opts.end is not None and t >= opts.end - 1e-6:
+                if opts.end is not None and t >= opts.end - TIME_TOLERANCE:
                     reached_end = True
                     break
-                if t < opts.start - 1e-6:  # before the start sought (or read up to, where the file cannot seek)
+                if t < opts.start - TIME_TOLERANCE:  # before the start sought (or read up to, where it cannot seek)
                     continue
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
