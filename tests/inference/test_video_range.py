@@ -5,8 +5,10 @@ picture-in-picture corner."""
 
 import csv
 import json
+import subprocess
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,7 @@ from fervid.inference.video import (EPISODE_COLUMNS, SEGMENT_COLUMNS, TimeSegmen
 SCREEN = (480, 300)  # width, height of the recordings made here
 FPS = 15.0
 PIP = (SCREEN[0] - 176 - 8, SCREEN[1] - 144 - 8, 176, 144)  # the webcam's x, y, width, height: carphone's size
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def carphone_frames() -> list[np.ndarray]:
@@ -131,6 +134,51 @@ def test_a_stretch_is_sought_and_keeps_the_recordings_times_and_frame_numbers(an
     # sought: the frames before the start were not read (75 frames in all, 22 from 2.5 s to 4 s)
     assert len(reads) <= 24
     assert part.run_settings["start"] == 2.5 and part.run_settings["end"] == 4.0
+
+
+def _stretch_as_in_the_whole(analyzer, path, start, end):
+    """The (time, frame) of the rows of ``path`` analysed from ``start`` to ``end``, and those of its whole run
+    inside that stretch."""
+    options = dict(method="frame", key_frames=0, annotate=False)
+    part = analyzer.analyze_video(path, start=start, end=end, **options).frame_table()
+    everything = analyzer.analyze_video(path, **options).frame_table()
+    inside = everything[(everything.time >= start) & (everything.time < end)]
+    return sorted(zip(part.time, part.frame)), sorted(zip(inside.time, inside.frame))
+
+
+def test_a_stretch_of_an_mpeg_ts_is_analysed(analyzer, tmp_path):
+    """--start on an MPEG-TS analysed 0 frames and exited 0, saying the file ended before --end: OpenCV's seek
+    said True and the next read failed, taken for the file's end."""
+    remux = tmp_path / "cut.m2ts"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(sample_video()), "-t", "2.5", "-c", "copy", "-f", "mpegts",
+                    str(remux)], check=True)
+    part, whole_inside = _stretch_as_in_the_whole(analyzer, remux, 1.0, 2.0)
+    assert len(part) == 30 and part == whole_inside
+
+
+def test_a_stretch_of_a_variable_frame_rate_video_starts_at_its_start(analyzer, tmp_path):
+    """OpenCV's seek times frames by the average rate: on a video at 10 fps for 3 s and then 29.97 fps,
+    --start 2 landed past 3 s and the frames between were silently left out."""
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(sample_video()), "-vf",
+                    "setpts='if(lt(N,30),3*N,60+N)*1001/30000/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    str(vfr)], check=True)
+    part, whole_inside = _stretch_as_in_the_whole(analyzer, vfr, 2.0, 4.0)
+    assert part[0] == (2.002, 20) and len(part) == 10 + 30 and part == whole_inside
+
+
+def test_a_time_copied_from_the_frames_table_names_its_row(analyzer):
+    """Times are written to 4 decimals: frame 31's row says 1.0344 (it is at 1.034367 s). --start 1.0344 began at
+    frame 32, a stretch 1.0344-1.05 holding that row was refused as holding none, --end 1.0344 kept the row, and a
+    segment from 1.0344 counted 28 frames, not 29."""
+    options = dict(method="frame", key_frames=0, annotate=False)
+    part = analyzer.analyze_video(sample_video(), start=1.0344, end=2.0, segments=((1.0344, 2.0, "x"),), **options)
+    table = part.frame_table()
+    assert (table.time.min(), table.frame.min()) == (1.0344, 31)
+    (entry,) = part.segment_summaries()[0]["tracks"]
+    assert entry["frames"] == len(table) == 29 and entry["start"] == 1.0344
+    assert list(analyzer.analyze_video(sample_video(), start=1.0344, end=1.05, **options).frame_table().frame) == [31]
+    assert analyzer.analyze_video(sample_video(), start=1.0, end=1.0344, **options).frame_table().frame.max() == 30
 
 
 def test_a_start_past_the_end_or_after_the_end_is_refused(analyzer, recording):

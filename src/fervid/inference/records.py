@@ -23,6 +23,9 @@ from fervid.errors import OptionError
 # apart, stay distinct, as do a 1000 fps camera's, and time * fps rounds back to the frame's number (3 decimals
 # would do for those rates too, but cut every table fervid had written).
 TIME_DECIMALS = 4
+# half the written precision: a time given back (--start, --end, a segment's edge) as a table wrote it names that
+# row's frame (frame 31 of a 29.97 fps video is at 1.034367 s, written 1.0344: `--start 1.0344` began at frame 32)
+TIME_TOLERANCE = 0.5 * 10.0 ** -TIME_DECIMALS
 
 # One face as a table row, the same in every table fervid writes: `fervid image --csv`, a video's
 # <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;

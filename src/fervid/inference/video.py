@@ -43,8 +43,9 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
                                      printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
-from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
-                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
+from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
+                                      TRACK_COLUMNS, Face, abridged, dataframe, face_row, html_view, rounded,
+                                      table_schema, track_row, write_csv)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -1020,7 +1021,8 @@ class VideoResult:
         (empty where none)."""
         rows = []
         for ep in self.episodes:
-            inside = [s.name or str(n) for n, s in enumerate(self.segments, 1) if s.start <= ep.start < s.end]
+            inside = [s.name or str(n) for n, s in enumerate(self.segments, 1)
+                      if s.start - TIME_TOLERANCE <= ep.start < s.end - TIME_TOLERANCE]
             rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
         return rows
 
@@ -1627,6 +1629,11 @@ def _opencv_sar(cap: cv2.VideoCapture) -> float:
     return 1.0 if _display_size(1000, 1000, sar) == (1000, 1000) else sar
 
 
+# how far after the time sought the frame a seek landed on may be: timestamps kept to the millisecond (Matroska,
+# WebM) read up to half of one late; a frame later than that may have left frames out (_CheckedCapture.seek)
+SEEK_SLACK_SECONDS = 1e-3
+
+
 class _CheckedCapture:
     """An opened ``cv2.VideoCapture`` (or :class:`_FFmpegCapture`) whose first frame was decoded to check the file;
     its first ``read()`` hands that frame out. Seeking back to frame 0 instead lost the only frame of a one-frame
@@ -1637,7 +1644,8 @@ class _CheckedCapture:
 
     def __init__(self, cap, first_frame: np.ndarray, sar: float = 1.0, header: str = "", hdr: str | None = None,
                  tone_mapped: bool = False, path: Path | None = None):
-        self._cap, self._sar = cap, sar
+        self._cap, self._sar, self._path = cap, sar, path
+        self._sought_grabbed = False  # the frame a seek landed on, grabbed to check it: the next grab hands it out
         self.header = header  # FFmpeg's description of the file (its streams), "" where it gave none
         self.hdr, self.tone_mapped = hdr, tone_mapped
         self._first_frame: np.ndarray | None = _square_pixels(first_frame, sar) if sar != 1.0 else first_frame
@@ -1654,6 +1662,9 @@ class _CheckedCapture:
             self._first_grabbed, self._first_frame = self._first_frame, None
             return True
         self._first_grabbed = None
+        if self._sought_grabbed:
+            self._sought_grabbed = False
+            return True
         return self._cap.grab()
 
     def retrieve(self) -> tuple[bool, np.ndarray | None]:
@@ -1674,16 +1685,30 @@ class _CheckedCapture:
     def get(self, prop: int) -> float:
         return self._cap.get(prop)
 
-    def seek(self, seconds: float) -> bool:
-        """Go to ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe before it, then decoding up to
-        it), so that the next read is the frame there; False where the reader cannot (the ffmpeg binary's pipe, a
-        container that cannot seek): it is where it was, and the frames up to there are read and passed over."""
-        if isinstance(self._cap, _FFmpegCapture):
-            return False
-        if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - self.video_start) * 1000.0):
-            return False
+    def seek(self, seconds: float) -> int | None:
+        """Go to the last frame at or before ``seconds`` on the file's timeline (OpenCV's reader: to the keyframe
+        before it, then decoding up to it), so that the next read is that frame; its number in the file is returned.
+        None where the reader cannot: the next read is the file's first frame, and the frames up to ``seconds`` are
+        read and passed over (the ffmpeg binary's pipe, a container that cannot seek, and a seek that did not land
+        where asked: its first frame is checked, as OpenCV's set() says True regardless. On an MPEG-TS the next read
+        failed, taken for the file's end: nothing was analysed; on a variable-frame-rate video its seek, timed by
+        the average rate, landed seconds past the start and the frames between were silently left out)."""
+        if isinstance(self._cap, _FFmpegCapture) or self._path is None:
+            return None
+        fps = self.frame_rate or 30.0
+        # half a frame early: the frame nearest the time set is the one at or before ``seconds``
+        if not self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds - 0.5 / fps - self.video_start) * 1000.0):
+            return None
         self._first_frame = self._first_grabbed = None  # (the frame at 0, held since the file was opened)
-        return True
+        index = round(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
+        landed = self._cap.grab()
+        if landed and self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.video_start <= seconds + SEEK_SLACK_SECONDS:
+            self._sought_grabbed = True
+            return max(0, index)
+        # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
+        self._cap.release()
+        self._cap = cv2.VideoCapture(opencv_name(self._path))
+        return None
 
     @property
     def video_start(self) -> float:
@@ -2904,11 +2929,11 @@ class SegmentLogs:
 
     def add(self, frame: AnalysedFrame) -> None:
         for number, segment in enumerate(self.segments):
-            if not segment.start <= frame.time < segment.end:
+            if not segment.start - TIME_TOLERANCE <= frame.time < segment.end - TIME_TOLERANCE:
                 continue
             if self._present[number] is None:  # its first frame: the row in effect at its start begins it
                 self._present[number] = set()
-                if self._before is not None and frame.time > segment.start:
+                if self._before is not None and frame.time > segment.start + TIME_TOLERANCE:
                     self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
                                                     [dataclasses.replace(face, time=segment.start)
                                                      for face in self._before.faces]), carried=True)
@@ -3207,10 +3232,11 @@ class VideoAnalyzer:
             # a stretch that holds none of its frames' times (by its container's rate): between two frames, or
             # after the last one and before the container's end, it gave no rows, exit 0 and no word
             count = round(length * fps)
-            first = math.ceil((opts.start - cap.video_start) * fps - 1e-6)  # the first frame at or after the start
+            # the first frame at or after the start
+            first = math.ceil((opts.start - TIME_TOLERANCE - cap.video_start) * fps)
             stop = min(opts.end if opts.end is not None else math.inf, cap.video_start + length)
             time_of = lambda k: cap.video_start + k / fps  # noqa: E731
-            if first >= count or time_of(first) >= stop - 1e-6:
+            if first >= count or time_of(first) >= stop - TIME_TOLERANCE:
                 stretch = f"{opts.start:g}-{opts.end:g} s" if opts.end is not None else f"from {opts.start:g} s"
                 frames = (f"its last frame is at {time_of(count - 1):.4f} s" if first >= count else
                           f"its frames are at {time_of(first - 1):.4f} s and {time_of(first):.4f} s")
@@ -3247,8 +3273,8 @@ class VideoAnalyzer:
             clock = RisingClock(fps, start=cap.video_start)
             # the frame sought to (its number in the file); where the reader cannot seek, the frames before start
             # are read and passed over
-            if opts.start and cap.seek(opts.start - 0.5 / fps):
-                first_index = max(0, round(cap.get(cv2.CAP_PROP_POS_FRAMES)))
+            if opts.start and (sought := cap.seek(opts.start)) is not None:
+                first_index = sought
             frames = _read_frames(cap, stages, clock, first_index)
             if total:
                 last = min(total, round((opts.end - cap.video_start) * fps)) if opts.end is not None else total
@@ -3290,17 +3316,17 @@ class VideoAnalyzer:
         write = writer.write
         # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
         # frame after the start and the next one too
-        next_sample, next_within_memory, last_time, stopped = opts.start, 0.0, 0.0, False
+        next_sample, next_within_memory, last_time, stopped = opts.start - TIME_TOLERANCE, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
         raised: Exception | None = None  # the caller's or the machine's error: raised once the outputs are saved
         writing_failed = False  # an output could not be written (a full disk): they are left under partial names
         try:
             for decoded, (t, frame, *index) in enumerate(frames):
-                if opts.end is not None and t >= opts.end - 1e-6:
+                if opts.end is not None and t >= opts.end - TIME_TOLERANCE:
                     reached_end = True
                     break
-                if t < opts.start - 1e-6:  # before the start sought (or read up to, where the file cannot seek)
+                if t < opts.start - TIME_TOLERANCE:  # before the start sought (or read up to, where it cannot seek)
                     continue
                 frames_read = result.frames_read + 1
                 # the frame's number in the file (a live source gives it: it skips frames)
