@@ -1707,7 +1707,7 @@ class _CheckedCapture:
             return max(0, index)
         # read from the start instead, on the file opened again (the reader's state after a failed seek is unknown)
         self._cap.release()
-        self._cap = cv2.VideoCapture(opencv_name(self._path))
+        self._cap = cv2.VideoCapture(opencv_name(self._path) or str(self._path))  # (opened by that name before)
         return None
 
     @property
