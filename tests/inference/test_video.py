@@ -1011,6 +1011,25 @@ def test_sample_fps_and_detect_every(analyzer, tmp_path):
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
+def test_sample_fps_analyses_one_frame_a_step_after_a_late_start_or_a_pause(analyzer, astronaut_rgb, tmp_path):
+    """At --sample-fps 5 the first frame after a pause (a call's recording sends none while the picture is still)
+    and the first of pictures starting after the file (an edit list) were analysed together with the frame after
+    them, one frame apart: a row more at every pause. The next sample is due a step after a frame that came late."""
+    steady = write_clip(tmp_path / "steady.mp4", moving_face_frames(astronaut_rgb, 60))
+    paused, late = tmp_path / "paused.mkv", tmp_path / "late.mp4"
+    # frames 0-29 at 30 fps, no frames for 1 s, frames 30-59 from 2.0 s
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setpts='if(lt(N,30),N/30,N/30+1)/TB'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", str(paused)], check=True)
+    subprocess.run([FFMPEG, "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=2.5", "-itsoffset", "0.5", "-i",
+                    str(steady), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac", str(late)], check=True)
+    expected = {paused: [0.0, 0.2, 0.4, 0.6, 0.8, 2.0, 2.2, 2.4, 2.6, 2.8],
+                late: [0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9, 2.1, 2.3]}
+    for clip, times in expected.items():
+        result = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=5, annotate=False)).run(clip)
+        assert result.frames_analysed == 10, (clip.name, result.frame_table().time.tolist())
+        assert result.frame_table().time.tolist() == pytest.approx(times, abs=0.02), clip.name
+
+
 def _classroom(astronaut_rgb, n, walker=True, bump_at=None):
     """A 640x360 room at 25 fps (textured, with furniture) with five seated faces 54-75 px wide, still; optionally
     a face 80 px wide walking across the top at 9 px a frame (its own width in 0.2 s), from the left edge again

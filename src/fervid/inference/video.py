@@ -658,6 +658,15 @@ class TrackLog:
         }
 
 
+def next_due(due: float, t: float, step: float) -> float:
+    """When the next of a series of steps ``step`` apart is due, one having been taken at ``t`` for the time ``due``:
+    the series' next time where ``t`` came within half a step of ``due`` (its times stay where they were, whatever
+    the frames' jitter), else one step after ``t``: a stream that fell behind (a late start, no frames for a while,
+    a cut) starts counting again from now. Counted from ``due`` alone, the frame after a gap was due at once too:
+    two steps a frame apart."""
+    return due + step if t < due + step / 2 else t + step
+
+
 def analysis_rate(fps: float, sample_fps: float | None) -> float:
     """Frames analysed per second of a video of ``fps`` sampled at most ``sample_fps`` a second (None: every
     frame)."""
@@ -2668,11 +2677,7 @@ class FrameStream:
                 whole[y0:y1, x0:x1] = frame
             self.frames_brightened += 1
         if detecting:
-            every = self.options.detect_every
-            # the next step is due one interval after this one was; a stream that fell behind (a cut, sparse
-            # samples) starts counting again from now
-            due = self._next_detect
-            self._next_detect = due + every if due >= t - every / 2 else t + every
+            self._next_detect = next_due(self._next_detect, t, self.options.detect_every)
             detections = self.analyzer.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -3281,7 +3286,7 @@ class VideoAnalyzer:
                               audio_from=audio)
         write = writer.write
         # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
-        # frame after the start and the next one too
+        # frame after the start and the next one too; after a late start or a pause, from that frame (next_due)
         next_sample, next_within_memory, last_time, stopped = opts.start, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
@@ -3320,12 +3325,12 @@ class VideoAnalyzer:
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
-                    next_sample = max(next_sample + 1.0 / opts.sample_fps, t)
+                    next_sample = next_due(next_sample, t, 1.0 / opts.sample_fps)
                 if memory_rate is not None:  # frames coming faster than their container's rate says
                     if t + 1e-6 < next_within_memory:
                         result.analysed_fps_cap = memory_rate
                         continue
-                    next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
+                    next_within_memory = next_due(next_within_memory, t, 1.0 / memory_rate)
                 if isinstance(frame, _GrabbedFrame):  # (a file's frame, converted only now that it is analysed)
                     frame = frame()
                 if result.width == 0:
