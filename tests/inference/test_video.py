@@ -129,6 +129,30 @@ def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the
     assert kept["weights_sha256"] == summary["weights_sha256"] and kept["fervid"] == fervid.__version__
 
 
+def test_durations_written_are_the_written_end_less_the_written_start(analyzer, tmp_path):
+    """An episode's duration was its unrounded span rounded: carphone's 2.1688-2.4358 (--start 1 --end 3) lasted
+    0.2669, and a script checking end - start found 0.267. Every duration written beside a start and an end is
+    their difference as written: episodes, a track's seen_seconds where it has no gap, analysed_seconds, and a
+    segment's."""
+    stretch = VideoOptions(start=1.0, end=3.0, segments=((1.2345, 2.7361), (2.1688, 2.9)), annotate=False)
+    for n, options in enumerate([stretch, VideoOptions(sample_fps=7, annotate=False)]):
+        out = tmp_path / str(n)
+        VideoAnalyzer(analyzer, options).run(carphone(), out)  # the LSTM: its episodes are the ones that differed
+        summary = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+        episodes = pd.read_csv(out / "carphone_pristine_episodes.csv")
+        assert len(episodes) >= 3
+        assert (episodes.duration == (episodes.end - episodes.start).round(4)).all(), episodes
+        (track,) = summary["tracks"]
+        assert [e["duration"] for e in track["episodes"]] == [round(e["end"] - e["start"], 4)
+                                                              for e in track["episodes"]]
+        assert track["seen_seconds"] == round(track["end"] - track["start"], 4)  # (seen throughout)
+        assert summary["analysed_seconds"] == round(summary["end_reached"] - summary["start"], 4)
+        for segment in summary["segments"]:
+            assert segment["analysed_seconds"] == round(segment["end"] - segment["start"], 4)
+            (part,) = segment["tracks"]
+            assert part["seen_seconds"] == round(part["end"] - part["start"], 4)
+
+
 @pytest.fixture(scope="module")
 def carphone_result(analyzer):
     """The carphone clip analysed in memory (no output folder), with the fast temporal method."""

@@ -44,7 +44,8 @@ from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TRACK_COLUMNS, Face, abridged,
-                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv)
+                                      dataframe, face_row, html_view, rounded, table_schema, track_row, write_csv,
+                                      written_seconds)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -447,6 +448,11 @@ class Episode:
                 f"end={self.end:.3f}, key_frame={self.key_frame!r})")
 
     @property
+    def duration(self) -> float:
+        """Its seconds as the tracks JSON and the episodes table give them: their ``end - start``."""
+        return written_seconds(self.start, self.end)
+
+    @property
     def lasting(self) -> bool:
         """Long enough to get a key frame."""
         return self.end - self.start >= MIN_EPISODE_SECONDS
@@ -458,7 +464,7 @@ class Episode:
         one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
         have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
                 "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
@@ -483,7 +489,6 @@ class TrackLog:
         self.track_id = track_id
         self.nominal_spacing, self.detect_every = spacing, detect_every
         self._recent: deque[float] = deque(maxlen=15)  # the last intervals between its rows
-        self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
         # not last alike, and a share of rows is not a share of time); the last row's is added by summary()
@@ -577,7 +582,6 @@ class TrackLog:
                 unseen = face.time - last_row_end
                 since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
                 self.gaps.append((last_row_end, face.time))
-            self.seen_seconds += since
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.absent_from = None
         self.end = face.time
@@ -644,11 +648,14 @@ class TrackLog:
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([dataclasses.replace(self.episode, end=self.end + last)]
                                     if self.episode is not None else [])
+        end = self.end + last if self.frames else self.end
+        # each row lasts until the next, but for the gaps: seen from its start to its end less them, counted from
+        # the start and end written (a track without a gap is seen its end - start)
+        unseen = sum(back - away for away, back in self.gaps)
         return {
-            "track": self.track_id, "start": round(self.start, TIME_DECIMALS),
-            "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
+            "track": self.track_id, "start": round(self.start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
             "frames": counted,
-            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
+            "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             "dominant_emotion": max(shares, key=shares.__getitem__), "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
@@ -911,8 +918,10 @@ class VideoResult:
     @property
     def analysed_seconds(self) -> float:
         """The length of the stretch analysed: from the start asked for (``start``, 0 for the whole video) to the
-        end reached (:attr:`duration`, the position on the file's timeline)."""
-        return max(0.0, self.duration - (self.settings.get("start") or 0.0)) if self.frames_read else 0.0
+        end reached (:attr:`duration`, the position on the file's timeline), as the tracks JSON writes them: its
+        ``end_reached - start``."""
+        start = self.settings.get("start") or 0.0
+        return max(0.0, written_seconds(start, self.duration)) if self.frames_read else 0.0
 
     @property
     def realtime_factor(self) -> float:
@@ -986,7 +995,7 @@ class VideoResult:
         """Seconds of ``segment`` inside the stretch analysed (from ``start`` to the end reached): a segment
         outside it, or past the video's end, has 0 seconds seen for want of frames, not of faces."""
         start = self.settings.get("start") or 0.0
-        return round(max(0.0, min(segment.end, self.duration) - max(segment.start, start)), TIME_DECIMALS)
+        return max(0.0, written_seconds(max(segment.start, start), min(segment.end, self.duration)))
 
     @property
     def segments_notice(self) -> str | None:
@@ -1193,9 +1202,8 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 def key_frame_rank(episode: Episode) -> tuple[float, float, float]:
     """How a track's episodes are ranked for a cap on its key frames (``key_frames``): the longer episode first
     (the emotion shown longest is what the track was, more than a passing one), then the more expressive key frame,
-    then the earlier. Durations to TIME_DECIMALS, as the tracks JSON gives times (two episodes of as many frames
-    are as long)."""
-    return round(episode.end - episode.start, TIME_DECIMALS), episode.best_probability, -episode.start
+    then the earlier. Durations as the tracks JSON gives them (two episodes of as many frames are as long)."""
+    return episode.duration, episode.best_probability, -episode.start
 
 
 def _has_key_frame_image(episode: Episode) -> bool:
