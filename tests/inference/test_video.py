@@ -1298,7 +1298,36 @@ def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(ana
     episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
                             best_image=np.full((200, 200, 3), 90, np.uint8))
     video.save_key_frame(episode, tmp_path, "x")
-    assert captions["fear", "track 1 00:00:00.5"] == "fear"
+    assert captions["fear", "track 1 00:00:00.50"] == "fear"
+
+
+def test_a_key_frames_caption_time_seeks_a_player_to_its_frame(analyzer, tmp_path, monkeypatch):
+    """A key frame's caption gave its time rounded to the tenth: 2.8695 read 00:00:02.9, and a player (ffmpeg -ss,
+    mpv) sought there showed the next frame (2.9029). It gives the time as the player's clock shows that frame."""
+    import fervid.inference.video as video
+
+    times = []
+
+    def recording(image, lines, emotion):
+        times.append(lines[1].split()[-1])
+        return video.with_caption.__wrapped__(image, lines, emotion)
+
+    recording.__wrapped__ = video.with_caption
+    monkeypatch.setattr(video, "with_caption", recording)
+    result = VideoAnalyzer(analyzer, VideoOptions(annotate=False)).run(carphone(), tmp_path)
+    rows = result.frame_table()
+    key_frames = [ep for track in result.track_summaries() for ep in track["episodes"] if ep["key_frame"]]
+    assert len(key_frames) == len(times) >= 2
+
+    def picture(*arguments):
+        return subprocess.run([FFMPEG, "-v", "error", *arguments, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                               "gray", "-"], capture_output=True, check=True).stdout
+
+    for ep, shown in zip(key_frames, times):
+        (frame,) = rows.loc[rows.time == ep["key_frame_time"], "frame"]
+        assert picture("-ss", shown, "-i", str(carphone())) == picture("-i", str(carphone()), "-vf",
+                                                                       f"select=eq(n\\,{frame})"), (ep, shown)
+    assert video.clock_text(3723.456) == "01:02:03.45" and video.clock_text(86 / 29.97) == "00:00:02.86"
 
 
 def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):

@@ -1286,10 +1286,12 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 
 
 def clock_text(seconds: float) -> str:
-    """A time in the video as hh:mm:ss.s (``00:01:03.7``), as a player shows it."""
-    tenths = round(max(seconds, 0.0) * 10)
-    minutes, tenths = divmod(tenths, 600)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}:{tenths // 10:02d}.{tenths % 10}"
+    """A frame's time in the video as hh:mm:ss.ss (``00:01:03.71``), cut (not rounded) to the hundredth, as a
+    player's clock shows that frame: typed into its seek (``ffmpeg -ss``, mpv), it lands on that frame, the first
+    at or after it (frames are more than a hundredth apart). Rounded to the tenth, 2.8695 read 2.9, a frame later."""
+    hundredths = math.floor(max(seconds, 0.0) * 100 + 1e-6)  # (1e-6: a float a hair under a hundredth's multiple)
+    minutes, hundredths = divmod(hundredths, 6000)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{hundredths // 100:02d}.{hundredths % 100:02d}"
 
 
 def save_timeline(fig, path: Path) -> Path:
