@@ -2791,11 +2791,12 @@ class AnnotatedVideoWriter:
     """The annotated MP4: each frame with its faces' boxes and labels; small videos are enlarged so that labels
     and bars stay legible.
 
-    The MP4 has a constant rate (``fps``) and each frame is placed at its own time, on the tables' clock: a
-    variable-frame-rate video's frames, written one after another at the average rate, drifted up to a second from
-    the times in the tables. A gap holds the frame before it; a frame due in a slot already written is left out.
-    Pictures that start after the file does (after its sound: an MP4 edit list, an MPEG-TS) are held on their first
-    frame until then, so that a time read off the copy's player is the time in the tables."""
+    The MP4 has a constant rate (``fps``) and each frame is placed in the slot nearest its own time, on the tables'
+    clock: a variable-frame-rate video's frames, written one after another at the average rate, drifted up to a
+    second from the times in the tables. A gap holds the frame before it; a frame due in a slot already written is
+    left out. Pictures that start after the file does (after its sound: an MP4 edit list, an MPEG-TS), or from a
+    ``start`` past 0, are held on their first frame until then, so that a time read off the copy's player is the
+    time in the tables within half a slot: at ``sample_fps``, the copy's rate, within half a sampling step."""
 
     def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
         """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
