@@ -129,6 +129,30 @@ def test_the_tracks_json_and_the_frame_table_record_the_weights_that_ran_and_the
     assert kept["weights_sha256"] == summary["weights_sha256"] and kept["fervid"] == fervid.__version__
 
 
+def test_durations_written_are_the_written_end_less_the_written_start(analyzer, tmp_path):
+    """An episode's duration was its unrounded span rounded: carphone's 2.1688-2.4358 (--start 1 --end 3) lasted
+    0.2669, and a script checking end - start found 0.267. Every duration written beside a start and an end is
+    their difference as written: episodes, a track's seen_seconds where it has no gap, analysed_seconds, and a
+    segment's."""
+    stretch = VideoOptions(start=1.0, end=3.0, segments=((1.2345, 2.7361), (2.1688, 2.9)), annotate=False)
+    for n, options in enumerate([stretch, VideoOptions(sample_fps=7, annotate=False)]):
+        out = tmp_path / str(n)
+        VideoAnalyzer(analyzer, options).run(carphone(), out)  # the LSTM: its episodes are the ones that differed
+        summary = json.loads((out / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+        episodes = pd.read_csv(out / "carphone_pristine_episodes.csv")
+        assert len(episodes) >= 3
+        assert (episodes.duration == (episodes.end - episodes.start).round(4)).all(), episodes
+        (track,) = summary["tracks"]
+        assert [e["duration"] for e in track["episodes"]] == [round(e["end"] - e["start"], 4)
+                                                              for e in track["episodes"]]
+        assert track["seen_seconds"] == round(track["end"] - track["start"], 4)  # (seen throughout)
+        assert summary["analysed_seconds"] == round(summary["end_reached"] - summary["start"], 4)
+        for segment in summary["segments"]:
+            assert segment["analysed_seconds"] == round(segment["end"] - segment["start"], 4)
+            (part,) = segment["tracks"]
+            assert part["seen_seconds"] == round(part["end"] - part["start"], 4)
+
+
 @pytest.fixture(scope="module")
 def carphone_result(analyzer):
     """The carphone clip analysed in memory (no output folder), with the fast temporal method."""
@@ -1011,6 +1035,25 @@ def test_sample_fps_and_detect_every(analyzer, tmp_path):
     assert sum(f.detected for f in result.faces) == pytest.approx(4 / 0.5, abs=2)
 
 
+def test_sample_fps_analyses_one_frame_a_step_after_a_late_start_or_a_pause(analyzer, astronaut_rgb, tmp_path):
+    """At --sample-fps 5 the first frame after a pause (a call's recording sends none while the picture is still)
+    and the first of pictures starting after the file (an edit list) were analysed together with the frame after
+    them, one frame apart: a row more at every pause. The next sample is due a step after a frame that came late."""
+    steady = write_clip(tmp_path / "steady.mp4", moving_face_frames(astronaut_rgb, 60))
+    paused, late = tmp_path / "paused.mkv", tmp_path / "late.mp4"
+    # frames 0-29 at 30 fps, no frames for 1 s, frames 30-59 from 2.0 s
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(steady), "-vf", "setpts='if(lt(N,30),N/30,N/30+1)/TB'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", str(paused)], check=True)
+    subprocess.run([FFMPEG, "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=2.5", "-itsoffset", "0.5", "-i",
+                    str(steady), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac", str(late)], check=True)
+    expected = {paused: [0.0, 0.2, 0.4, 0.6, 0.8, 2.0, 2.2, 2.4, 2.6, 2.8],
+                late: [0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9, 2.1, 2.3]}
+    for clip, times in expected.items():
+        result = VideoAnalyzer(analyzer, VideoOptions(method="frame", sample_fps=5, annotate=False)).run(clip)
+        assert result.frames_analysed == 10, (clip.name, result.frame_table().time.tolist())
+        assert result.frame_table().time.tolist() == pytest.approx(times, abs=0.02), clip.name
+
+
 def _classroom(astronaut_rgb, n, walker=True, bump_at=None):
     """A 640x360 room at 25 fps (textured, with furniture) with five seated faces 54-75 px wide, still; optionally
     a face 80 px wide walking across the top at 9 px a frame (its own width in 0.2 s), from the left edge again
@@ -1255,7 +1298,36 @@ def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(ana
     episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
                             best_image=np.full((200, 200, 3), 90, np.uint8))
     video.save_key_frame(episode, tmp_path, "x")
-    assert captions["fear", "track 1 00:00:00.5"] == "fear"
+    assert captions["fear", "track 1 00:00:00.50"] == "fear"
+
+
+def test_a_key_frames_caption_time_seeks_a_player_to_its_frame(analyzer, tmp_path, monkeypatch):
+    """A key frame's caption gave its time rounded to the tenth: 2.8695 read 00:00:02.9, and a player (ffmpeg -ss,
+    mpv) sought there showed the next frame (2.9029). It gives the time as the player's clock shows that frame."""
+    import fervid.inference.video as video
+
+    times = []
+
+    def recording(image, lines, emotion):
+        times.append(lines[1].split()[-1])
+        return video.with_caption.__wrapped__(image, lines, emotion)
+
+    recording.__wrapped__ = video.with_caption
+    monkeypatch.setattr(video, "with_caption", recording)
+    result = VideoAnalyzer(analyzer, VideoOptions(annotate=False)).run(carphone(), tmp_path)
+    rows = result.frame_table()
+    key_frames = [ep for track in result.track_summaries() for ep in track["episodes"] if ep["key_frame"]]
+    assert len(key_frames) == len(times) >= 2
+
+    def picture(*arguments):
+        return subprocess.run([FFMPEG, "-v", "error", *arguments, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                               "gray", "-"], capture_output=True, check=True).stdout
+
+    for ep, shown in zip(key_frames, times):
+        (frame,) = rows.loc[rows.time == ep["key_frame_time"], "frame"]
+        assert picture("-ss", shown, "-i", str(carphone())) == picture("-i", str(carphone()), "-vf",
+                                                                       f"select=eq(n\\,{frame})"), (ep, shown)
+    assert video.clock_text(3723.456) == "01:02:03.45" and video.clock_text(86 / 29.97) == "00:00:02.86"
 
 
 def _shown_apart(astronaut_rgb, path, shown_frames, fps=15):

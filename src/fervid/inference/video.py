@@ -45,7 +45,7 @@ from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, Pipeli
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
                                       TRACK_COLUMNS, Face, abridged, dataframe, face_row, html_view, rounded,
-                                      table_schema, track_row, write_csv)
+                                      table_schema, track_row, write_csv, written_seconds)
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
@@ -451,6 +451,11 @@ class Episode:
                 f"end={self.end:.3f}, key_frame={self.key_frame!r})")
 
     @property
+    def duration(self) -> float:
+        """Its seconds as the tracks JSON and the episodes table give them: their ``end - start``."""
+        return written_seconds(self.start, self.end)
+
+    @property
     def lasting(self) -> bool:
         """Long enough to get a key frame."""
         return self.end - self.start >= MIN_EPISODE_SECONDS
@@ -462,7 +467,7 @@ class Episode:
         one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
         have been."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
-                "end": round(self.end, TIME_DECIMALS), "duration": round(self.end - self.start, TIME_DECIMALS),
+                "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
                 "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
@@ -487,7 +492,6 @@ class TrackLog:
         self.track_id = track_id
         self.nominal_spacing, self.detect_every = spacing, detect_every
         self._recent: deque[float] = deque(maxlen=15)  # the last intervals between its rows
-        self.seen_seconds = 0.0
         self.counts = np.zeros(len(EMOTIONS), np.int64)
         # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
         # not last alike, and a share of rows is not a share of time); the last row's is added by summary()
@@ -582,7 +586,6 @@ class TrackLog:
                 unseen = face.time - last_row_end
                 since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
                 self.gaps.append((last_row_end, face.time))
-            self.seen_seconds += since
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.absent_from = None
         self.end = face.time
@@ -649,11 +652,14 @@ class TrackLog:
                   for e, v, n in zip(EMOTIONS, seconds, self.counts)}
         episodes = self.episodes + ([dataclasses.replace(self.episode, end=self.end + last)]
                                     if self.episode is not None else [])
+        end = self.end + last if self.frames else self.end
+        # each row lasts until the next, but for the gaps: seen from its start to its end less them, counted from
+        # the start and end written (a track without a gap is seen its end - start)
+        unseen = sum(back - away for away, back in self.gaps)
         return {
-            "track": self.track_id, "start": round(self.start, TIME_DECIMALS),
-            "end": round(self.end + last if self.frames else self.end, TIME_DECIMALS),
+            "track": self.track_id, "start": round(self.start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
             "frames": counted,
-            "seen_seconds": round(self.seen_seconds + last if self.frames else 0.0, TIME_DECIMALS),
+            "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
             "dominant_emotion": dominant_emotion(seconds if total else self.counts, within=SAME_SECONDS),
             "emotion_share": shares,
@@ -663,6 +669,15 @@ class TrackLog:
                                  (round(float(v) / max(counted, 1), 1) for v in self.box_sum))),
             "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
         }
+
+
+def next_due(due: float, t: float, step: float) -> float:
+    """When the next of a series of steps ``step`` apart is due, one having been taken at ``t`` for the time ``due``:
+    the series' next time where ``t`` came within half a step of ``due`` (its times stay where they were, whatever
+    the frames' jitter), else one step after ``t``: a stream that fell behind (a late start, no frames for a while,
+    a cut) starts counting again from now. Counted from ``due`` alone, the frame after a gap was due at once too:
+    two steps a frame apart."""
+    return due + step if t < due + step / 2 else t + step
 
 
 def analysis_rate(fps: float, sample_fps: float | None) -> float:
@@ -911,8 +926,10 @@ class VideoResult:
     @property
     def analysed_seconds(self) -> float:
         """The length of the stretch analysed: from the start asked for (``start``, 0 for the whole video) to the
-        end reached (:attr:`duration`, the position on the file's timeline)."""
-        return max(0.0, self.duration - (self.settings.get("start") or 0.0)) if self.frames_read else 0.0
+        end reached (:attr:`duration`, the position on the file's timeline), as the tracks JSON writes them: its
+        ``end_reached - start``."""
+        start = self.settings.get("start") or 0.0
+        return max(0.0, written_seconds(start, self.duration)) if self.frames_read else 0.0
 
     @property
     def realtime_factor(self) -> float:
@@ -986,7 +1003,7 @@ class VideoResult:
         """Seconds of ``segment`` inside the stretch analysed (from ``start`` to the end reached): a segment
         outside it, or past the video's end, has 0 seconds seen for want of frames, not of faces."""
         start = self.settings.get("start") or 0.0
-        return round(max(0.0, min(segment.end, self.duration) - max(segment.start, start)), TIME_DECIMALS)
+        return max(0.0, written_seconds(max(segment.start, start), min(segment.end, self.duration)))
 
     @property
     def segments_notice(self) -> str | None:
@@ -1194,9 +1211,8 @@ def _copy_into(path: Path, out_dir: Path) -> Path:
 def key_frame_rank(episode: Episode) -> tuple[float, float, float]:
     """How a track's episodes are ranked for a cap on its key frames (``key_frames``): the longer episode first
     (the emotion shown longest is what the track was, more than a passing one), then the more expressive key frame,
-    then the earlier. Durations to TIME_DECIMALS, as the tracks JSON gives times (two episodes of as many frames
-    are as long)."""
-    return round(episode.end - episode.start, TIME_DECIMALS), episode.best_probability, -episode.start
+    then the earlier. Durations as the tracks JSON gives them (two episodes of as many frames are as long)."""
+    return episode.duration, episode.best_probability, -episode.start
 
 
 def _has_key_frame_image(episode: Episode) -> bool:
@@ -1279,10 +1295,12 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
 
 
 def clock_text(seconds: float) -> str:
-    """A time in the video as hh:mm:ss.s (``00:01:03.7``), as a player shows it."""
-    tenths = round(max(seconds, 0.0) * 10)
-    minutes, tenths = divmod(tenths, 600)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}:{tenths // 10:02d}.{tenths % 10}"
+    """A frame's time in the video as hh:mm:ss.ss (``00:01:03.71``), cut (not rounded) to the hundredth, as a
+    player's clock shows that frame: typed into its seek (``ffmpeg -ss``, mpv), it lands on that frame, the first
+    at or after it (frames are more than a hundredth apart). Rounded to the tenth, 2.8695 read 2.9, a frame later."""
+    hundredths = math.floor(max(seconds, 0.0) * 100 + 1e-6)  # (1e-6: a float a hair under a hundredth's multiple)
+    minutes, hundredths = divmod(hundredths, 6000)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{hundredths // 100:02d}.{hundredths % 100:02d}"
 
 
 def save_timeline(fig, path: Path) -> Path:
@@ -2701,11 +2719,7 @@ class FrameStream:
                 whole[y0:y1, x0:x1] = frame
             self.frames_brightened += 1
         if detecting:
-            every = self.options.detect_every
-            # the next step is due one interval after this one was; a stream that fell behind (a cut, sparse
-            # samples) starts counting again from now
-            due = self._next_detect
-            self._next_detect = due + every if due >= t - every / 2 else t + every
+            self._next_detect = next_due(self._next_detect, t, self.options.detect_every)
             detections = self.analyzer.detect(frame)
             stages["detect"] += time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -2809,11 +2823,12 @@ class AnnotatedVideoWriter:
     """The annotated MP4: each frame with its faces' boxes and labels; small videos are enlarged so that labels
     and bars stay legible.
 
-    The MP4 has a constant rate (``fps``) and each frame is placed at its own time, on the tables' clock: a
-    variable-frame-rate video's frames, written one after another at the average rate, drifted up to a second from
-    the times in the tables. A gap holds the frame before it; a frame due in a slot already written is left out.
-    Pictures that start after the file does (after its sound: an MP4 edit list, an MPEG-TS) are held on their first
-    frame until then, so that a time read off the copy's player is the time in the tables."""
+    The MP4 has a constant rate (``fps``) and each frame is placed in the slot nearest its own time, on the tables'
+    clock: a variable-frame-rate video's frames, written one after another at the average rate, drifted up to a
+    second from the times in the tables. A gap holds the frame before it; a frame due in a slot already written is
+    left out. Pictures that start after the file does (after its sound: an MP4 edit list, an MPEG-TS), or from a
+    ``start`` past 0, are held on their first frame until then, so that a time read off the copy's player is the
+    time in the tables within half a slot: at ``sample_fps``, the copy's rate, within half a sampling step."""
 
     def __init__(self, path: Path, fps: float, audio_from: Path | None = None):
         """``audio_from``: the video file whose sound the MP4 carries too (None: silent)."""
@@ -3315,7 +3330,7 @@ class VideoAnalyzer:
                               audio_from=audio)
         write = writer.write
         # sampled on a grid from the start asked for (start, start + 1/sample_fps, ...): from 0 it took the first
-        # frame after the start and the next one too
+        # frame after the start and the next one too; after a late start or a pause, from that frame (next_due)
         next_sample, next_within_memory, last_time, stopped = opts.start - TIME_TOLERANCE, 0.0, 0.0, False
         reached_end = False  # the frames reached options.end: the rest of the video is not read
         stopped_by: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: raised again once the outputs are saved
@@ -3354,12 +3369,12 @@ class VideoAnalyzer:
                 if opts.sample_fps and t + 1e-6 < next_sample:
                     continue
                 if opts.sample_fps:
-                    next_sample = max(next_sample + 1.0 / opts.sample_fps, t)
+                    next_sample = next_due(next_sample, t, 1.0 / opts.sample_fps)
                 if memory_rate is not None:  # frames coming faster than their container's rate says
                     if t + 1e-6 < next_within_memory:
                         result.analysed_fps_cap = memory_rate
                         continue
-                    next_within_memory = max(next_within_memory + 1.0 / memory_rate, t)
+                    next_within_memory = next_due(next_within_memory, t, 1.0 / memory_rate)
                 if isinstance(frame, _GrabbedFrame):  # (a file's frame, converted only now that it is analysed)
                     frame = frame()
                 if result.width == 0:
