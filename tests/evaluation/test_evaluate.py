@@ -303,6 +303,33 @@ def test_a_model_card_says_where_its_faces_came_from_and_that_nobody_pictured_co
     assert "my_faces/" in folder and "Terms:" not in folder and "FER2013" not in folder and "consented" in folder
 
 
+def test_a_model_card_lists_the_commands_train_recorded_and_says_a_later_stage_has_its_own(tmp_path):
+    """A card's command was only what `--write-card --command` was given; a second stage's card said "see the
+    command" of an earlier stage the recorded command does not train."""
+    import json
+
+    from fervid.evaluation.evaluate import write_model_card
+
+    ev = score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand")
+    folder = _model_copy(tmp_path, "fer2013_vgg")
+    records = [{"command": "fervid train --config stage2.toml", "time": "2026-01-02T03:04:05+00:00", "resumed": False,
+                "epochs_done": 0},
+               {"command": "fervid train --out runs/stage2 --resume", "time": "2026-01-03T03:04:05+00:00",
+                "resumed": True, "epochs_done": 7}]
+    (folder / "training_commands.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    card = write_model_card(folder, ev, command="", data="faces")
+    assert card["training"]["command"] == "fervid train --config stage2.toml" and card["training"]["commands"] == records
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert ("- Command: `fervid train --config stage2.toml` (recorded by `fervid train`, 2026-01-02T03:04:05+00:00)\n"
+            "- Resumed after epoch 7: `fervid train --out runs/stage2 --resume` (2026-01-03T03:04:05+00:00)\n") in text
+    assert "(an earlier stage, trained by a command of its own)" in text and "see the command" not in text
+    # a record whose run's start is missing (begun without a command line): its resumes reproduce nothing
+    (folder / "training_commands.jsonl").write_text(json.dumps(records[1]) + "\n", encoding="utf-8")
+    card = write_model_card(folder, ev, command="", data="faces")
+    assert card["training"]["command"] == "" and "commands" not in card["training"]
+    assert "- Command: not recorded" in (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
 def test_a_model_card_gives_the_like_for_like_errors_a_fit_was_turned_down_on(tmp_path):
     """A card said only that the fit "did not lower the error on held-out faces", not by what numbers."""
     import json

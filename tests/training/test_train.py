@@ -1312,9 +1312,9 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     assert scored.exit_code == 0 and float(scored.output.split("accuracy ")[1].split()[0]) > 0.6, scored.output
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")  # its card was refused, or FER2013's
     assert f"trained on {faces};" in card and "Usage=" not in card and "the labels of the folders" in card
-    # a folder run's card speaks of its own faces, not FER2013's web images, and says no command was recorded
+    # a folder run's card speaks of its own faces, not FER2013's web images, and gives the command that trained it
     assert "FER2013 faces are mostly frontal" not in card and f"Trained on a folder of your own faces ({faces})" in card
-    assert "- Command: not recorded" in card
+    assert f"- Command: `fervid train --config {toml} --data {faces} --out {tmp_path / 'run'}` (recorded by" in card
     # fine-tuning a trained model on the folder goes on with the model's own normalisation (refitted on the new
     # faces, it was refused as "trained with another normalisation")
     tuned_toml = tmp_path / "tune.toml"
@@ -1800,3 +1800,75 @@ def test_train_quiet_prints_no_bar_epochs_or_summary_but_its_notices(tmp_path):
     again = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "q"),
                                 "--resume", "--quiet"])  # a finished run: said, on stderr
     assert again.exit_code == 0 and again.stdout == "" and "nothing to resume" in again.stderr, again.output
+
+
+def test_the_card_gives_the_commands_train_recorded_the_run_and_its_resume_in_order(fer_csv, tmp_path, monkeypatch):
+    """The card's command was whatever `evaluate --write-card --command` was given (export suggested pasting
+    '<the training command>', placeholder and all); an interrupted and resumed run is two commands."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 2\nbatch_size = 32\nthreads = 1\n'
+                                        "[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\n", encoding="utf-8")
+    plot = training.plot_learning_curves
+    plotted = []
+
+    def stopped_in_epoch_2(*args, **kwargs):  # Ctrl-C after epoch 1's checkpoint, before epoch 2's
+        plotted.append(1)
+        if len(plotted) == 2:
+            raise KeyboardInterrupt
+        plot(*args, **kwargs)
+
+    monkeypatch.setattr(training, "plot_learning_curves", stopped_in_epoch_2)
+    start = ["train", "--config", "tiny.toml", "--out", "runs/my run", "-q"]
+    stopped = CliRunner().invoke(app, start)
+    assert stopped.exit_code == 130, stopped.output
+    monkeypatch.setattr(training, "plot_learning_curves", plot)
+    resume = ["train", "--out", "runs/my run", "--resume"]
+    assert CliRunner().invoke(app, resume).exit_code == 0
+    records = [json.loads(line) for line in (tmp_path / "runs/my run/commands.jsonl").read_text().splitlines()]
+    # each as typed (a path with a space quoted, as a shell takes it), when, and whether it went on from a checkpoint
+    assert [r["command"] for r in records] == [shlex.join(["fervid", *start]), shlex.join(["fervid", *resume])]
+    assert records[0]["command"] == "fervid train --config tiny.toml --out 'runs/my run' -q"
+    assert [(r["resumed"], r["epochs_done"]) for r in records] == [(False, 0), (True, 1)]
+    assert all(r["time"][:4].isdigit() and "T" in r["time"] for r in records)
+
+    exported = CliRunner().invoke(app, ["export", "runs/my run", "--out", "model", "--no-int8"])
+    assert exported.exit_code == 0, exported.output
+    assert "--write-card" in exported.output and "--command" not in exported.output  # no placeholder to paste
+    assert (tmp_path / "model/training_commands.jsonl").read_text() == \
+        (tmp_path / "runs/my run/commands.jsonl").read_text()
+
+    written = CliRunner().invoke(app, ["evaluate", "--model", "model", "--data", str(fer_csv), "--write-card"])
+    assert written.exit_code == 0, written.output
+    card = json.loads((tmp_path / "model/card.json").read_text())
+    assert card["training"]["command"] == records[0]["command"] and card["training"]["commands"] == records
+    lines = (tmp_path / "model/MODEL_CARD.md").read_text().split("## Training\n", 1)[1].splitlines()
+    assert lines[:2] == [f"- Command: `{records[0]['command']}` (recorded by `fervid train`, {records[0]['time']})",
+                         f"- Resumed after epoch 1: `{records[1]['command']}` ({records[1]['time']})"]
+    assert "notice: --command" not in written.stderr
+
+    # a --command that is not what ran: the card gives it as given, the recorded ones below it, and says so
+    given = "fervid train --config other.toml"
+    written = CliRunner().invoke(app, ["evaluate", "--model", "model", "--data", str(fer_csv), "--write-card",
+                                       "--command", given])
+    assert written.exit_code == 0, written.output
+    assert (f"notice: --command is not the command `fervid train` recorded for this model ({records[0]['command']}, "
+            f"resumed 1 time; {Path('model') / 'training_commands.jsonl'})") in written.stderr
+    card = json.loads((tmp_path / "model/card.json").read_text())
+    assert card["training"]["command"] == given and card["training"]["commands"] == records
+    lines = (tmp_path / "model/MODEL_CARD.md").read_text().split("## Training\n", 1)[1].splitlines()
+    assert lines[:3] == [f"- Command: `{given}` (as given to `fervid evaluate --write-card --command`; `fervid train` "
+                         "recorded another, below)",
+                         f"- Recorded by `fervid train`: `{records[0]['command']}` ({records[0]['time']})",
+                         f"- Resumed after epoch 1: `{records[1]['command']}` ({records[1]['time']})"]
+    # one of the recorded commands given: nothing to say, and the card is the recorded run's
+    written = CliRunner().invoke(app, ["evaluate", "--model", "model", "--data", str(fer_csv), "--write-card",
+                                       "--command", records[1]["command"]])
+    assert written.exit_code == 0 and "notice: --command" not in written.stderr
+    assert json.loads((tmp_path / "model/card.json").read_text())["training"]["command"] == records[0]["command"]

@@ -1587,6 +1587,7 @@ def demo(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, help="TOML training config (see configs/; configs/paper_cnn.toml: "
                                                      "the published design's network, [net] batch_norm = false). "
                                                      "For a quick trial run, limit_train = N and limit_val = N there "
@@ -1654,8 +1655,10 @@ def train(
         _fail(f"{config or 'options'}: {message}", 2)
     from fervid.evaluation.datasets import DatasetError
 
+    # for the model card: the command as typed, which the run folder records (each --resume's after the run's own)
+    command = shlex.join(["fervid", "train", *ctx.meta[COMMAND_LINE]])
     try:
-        run_dir = run_training(cfg, out, resume=resume, progress=not quiet)
+        run_dir = run_training(cfg, out, resume=resume, progress=not quiet, command=command)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out
@@ -1871,7 +1874,8 @@ def export(
 
 
 def _card_step(folder: Path, run_config: dict) -> str:
-    """What to run after an export, which writes no model card: the evaluation on test faces that writes it."""
+    """What to run after an export, which writes no model card: the evaluation on test faces that writes it (with
+    the training command to record where `fervid train` recorded none in the run)."""
     if run_config.get("data_kind") == "folder" or not run_config.get("data"):
         data = "<labelled faces of people it was not trained on>"
     else:  # FER2013's CSV: evaluate scores its PublicTest, against FER+'s labels where the run learnt those
@@ -1879,7 +1883,8 @@ def _card_step(folder: Path, run_config: dict) -> str:
         if run_config.get("labels", "fer2013") != "fer2013" and run_config.get("ferplus_csv"):
             data += f" --ferplus {shlex.quote(str(run_config['ferplus_csv']))}"
     return (f"next: write its model card (card.json, MODEL_CARD.md) from its score on test faces: fervid evaluate "
-            f"--model {shlex.quote(str(folder))} --data {data} --write-card --command '<the training command>'")
+            f"--model {shlex.quote(str(folder))} --data {data} --write-card"
+            + ("" if (folder / "training_commands.jsonl").is_file() else " --command '<the training command>'"))
 
 
 EVALUATE_MODEL_OPTION = typer.Option(
@@ -1916,7 +1921,10 @@ def evaluate(
                                                   "here."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record (a shell command line: "
-                                         "the card gives it to paste)."),
+                                         "the card gives it to paste). Default: the commands `fervid train` "
+                                         "recorded in the run (the run's, then each --resume's), which `fervid "
+                                         "export` copies into the model folder; a --command that is none of them "
+                                         "is recorded with them listed below it, and said."),
     cross_dataset: Optional[Path] = typer.Option(None, help="With --write-card: a `benchmarks/compare_models.py "
                                                             "--json` file whose CK+ and JAFFE scores of this model "
                                                             "(the same weights, by digest) the card gives."),
@@ -2071,10 +2079,17 @@ def evaluate(
         scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
                                    not_held_out, progress=not quiet))
     if write_card:
-        from fervid.evaluation.evaluate import NOT_RECORDED, evaluate as run_eval, write_model_card
+        from fervid.evaluation.evaluate import NOT_RECORDED, evaluate as run_eval, recorded_commands, write_model_card
         from fervid.inference.models import EmotionCNN
 
         cnn, ev, ds = scored[0].cnn, scored[0].evaluation, scored[0].dataset
+        recorded = [record["command"] for record in recorded_commands(cnn.folder)]
+        if command and recorded and command not in recorded:  # the card gives both: said, as it is not the record
+            scored[0].notices.append(
+                f"notice: --command is not the command `fervid train` recorded for this model ({recorded[0]}"
+                + (f", resumed {len(recorded) - 1} time{'s' * (len(recorded) > 2)}" if len(recorded) > 1 else "")
+                + f"; {cnn.folder / 'training_commands.jsonl'}): the card gives yours as its command, and the "
+                "recorded ones below it")
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
         trained_on = (f"training data {NOT_RECORDED}" if not trained[0] else
                       f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
@@ -2961,6 +2976,10 @@ def _refuse_repeated_options(parser, args: list[str]) -> None:
         seen.add(param.name)
 
 
+# the key of a command's arguments as typed (after its name) in Click's context meta
+COMMAND_LINE = "fervid.command_line"
+
+
 class _FervidCommand(typer.core.TyperCommand):
     """Every fervid command, as Click shows a command: ``fervid image [OPTIONS] PATHS...``."""
 
@@ -2969,6 +2988,7 @@ class _FervidCommand(typer.core.TyperCommand):
                 *(_argument_name(p) for p in self.get_params(ctx) if p.param_type_name == "argument")]
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
+        ctx.meta[COMMAND_LINE] = list(args)  # as typed, before Click parses them: `fervid train` records its own
         try:
             _refuse_repeated_options(self.make_parser(ctx), args)
             return super().parse_args(ctx, args)

@@ -645,10 +645,23 @@ def cross_dataset_from_comparison(comparison: dict, name: str, digests: Sequence
             "weights_file": mine["weights_file"], "weights_sha256": mine["weights_sha256"], "datasets": datasets}
 
 
+def recorded_commands(model_dir: str | Path) -> list[dict]:
+    """The commands ``fervid train`` recorded for the run a model folder was exported from
+    (``training_commands.jsonl``): the run's, then each ``--resume``'s, each with its time and the epochs it started
+    after; none for a model exported before fervid recorded them, or trained elsewhere."""
+    path = Path(model_dir) / "training_commands.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [json.loads(line) for line in lines if line]
+
+
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
                      fp32: Evaluation | None = None, cross_dataset: dict | None = None) -> dict:
     """Write ``card.json`` and ``MODEL_CARD.md`` (:func:`model_card_markdown` of it) into a model folder from a
     measured evaluation.
+
+    ``command``: the training command given (``--command``); the commands ``fervid train`` recorded
+    (:func:`recorded_commands`) are the card's where it is none of them or one of them (then the card's command is
+    the run's own, the first), and are listed beside one that differs.
 
     ``ev`` is measured on the model fervid runs by default (``precision``); where that is the int8 model,
     ``fp32`` is the same evaluation of the float model it was quantized from. ``cross_dataset``: the model's
@@ -680,6 +693,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     selected = exported_checkpoint == "best.pt"
     chosen_among_runs = kept.get("chosen_among_runs")
     calibration = _read_json(model_dir / "calibration.json") or None
+    commands = recorded_commands(model_dir)
+    if commands and commands[0]["resumed"]:  # the run's start unrecorded (begun by train() without a command line):
+        commands = []  # its resumes alone reproduce nothing
+    if commands and (not command or command in [c["command"] for c in commands]):
+        command = commands[0]["command"]
     card = {
         "name": cfg["name"],
         "task": "7-class facial expression recognition on aligned grey 48x48 faces",
@@ -688,6 +706,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "training": {
             # a shell command line, pasteable; what it cannot say goes in notes
             "command": command,
+            # as `fervid train` recorded them (absent where it did not): the run's, then each --resume's
+            **({"commands": commands} if commands else {}),
             "data": data,
             # the epochs that ran: a stopped run's config plans more than it did
             "epochs": metrics[-1]["epoch"] if metrics else summary.get("epochs", train_cfg.get("epochs")),
@@ -805,7 +825,7 @@ def model_card_markdown(card: dict) -> str:
     fp32 = Evaluation(**card["evaluation_fp32"]) if card.get("evaluation_fp32") else None
     precision = card["graph_precision"]
     selected = training["exported_checkpoint"] == "best.pt"
-    command = training["command"]
+    command, commands = training["command"], training.get("commands", [])
     versions = card["written_by"]
     graph = next((name for name in card["weights"] if name != "model.onnx"), "model.onnx") \
         if precision == "int8" else "model.onnx"
@@ -816,12 +836,13 @@ def model_card_markdown(card: dict) -> str:
         + ", ".join(card["classes"]) + f" and a {net.get('feature_dim', 512)}-d feature (the penultimate layer).",
         "",
         "## Training",
-        f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
-                                                  "--command '...'` records it)",
+        *_command_lines(command, commands),
         f"- Data: {training['data']}",
         f"- Targets: {_targets(train_cfg, training) if train_cfg else NOT_RECORDED}",
         *_class_count_lines(train_cfg, training),
-        *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
+        *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, "
+           + ("trained by a command of its own" if commands and command == commands[0]["command"] else
+              "see the command") + "); the epochs "
            "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
            + {"views": f"probabilities on {train_cfg.get('teacher_views')} stored augmented views of each face ",
@@ -870,6 +891,21 @@ def model_card_markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(md)
+
+
+def _command_lines(command: str, commands: list[dict]) -> list[str]:
+    """The card's training command: the run's and each ``--resume``'s as ``fervid train`` recorded them, after the
+    one given to ``--write-card --command`` where that is none of them."""
+    if not commands:
+        return [f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
+                                                         "--command '...'` records it)"]
+    run, resumes = commands[0], commands[1:]
+    given = command != run["command"]
+    return [*([f"- Command: `{command}` (as given to `fervid evaluate --write-card --command`; `fervid train` "
+               "recorded another, below)"] if given else []),
+            f"- {'Recorded by `fervid train`' if given else 'Command'}: `{run['command']}` "
+            f"({'' if given else 'recorded by `fervid train`, '}{run['time']})",
+            *(f"- Resumed after epoch {c['epochs_done']}: `{c['command']}` ({c['time']})" for c in resumes)]
 
 
 def _interval(ev: Evaluation) -> str:

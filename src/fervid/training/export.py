@@ -1,7 +1,8 @@
 """Export a trained checkpoint to a model folder fervid can run without torch (imports torch).
 
 The folder gets ``model.onnx`` (outputs: logits and 512-d features, batch dimension dynamic) and
-``config.json`` (eye template, normalisation fitted on the training set, network shape, class names).
+``config.json`` (eye template, normalisation fitted on the training set, network shape, class names), and the
+run's record beside them as ``training_*`` files (its config, metrics, summary, and the commands that trained it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import ModelConfig, file_sha256
 from fervid.training.network import EnsembleWrapper, ExportWrapper
-from fervid.training.train import load_net, read_checkpoint
+from fervid.training.train import COMMANDS_FILE, load_net, read_checkpoint
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = None,
@@ -43,7 +44,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
                          normalization=norm, net={**net.config.to_dict(), "flip_tta": flip_tta})
     (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
-    for extra in ("config.json", "metrics.jsonl", "summary.json"):
+    for extra in ("config.json", "metrics.jsonl", "summary.json", COMMANDS_FILE):
         if (run_dir / extra).is_file():
             shutil.copyfile(run_dir / extra, out_dir / f"training_{extra}")
     # which epoch's weights these are: the model card must not call the last epoch a selected "best" one
@@ -57,7 +58,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
 # what an export and the commands after it (evaluate --write-card, calibrate, export --int8) write into a model
 # folder: a new export removes them, so nothing of the model it replaces is left to describe the new one
 MODEL_FOLDER_FILES = ("model.onnx", "model_int8.onnx", "config.json", "card.json", "MODEL_CARD.md", "calibration.json",
-                      "training_config.json", "training_metrics.jsonl", "training_summary.json")
+                      "training_config.json", "training_metrics.jsonl", "training_summary.json",
+                      f"training_{COMMANDS_FILE}")
 
 
 # what train-temporal writes into a temporal model's folder

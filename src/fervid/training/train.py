@@ -17,6 +17,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, TypeVar, cast
 
@@ -554,6 +555,17 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
 
 # the run folder's record of the files its faces were read from, which --resume checks them against
 DATA_FILES = "data_files.json"
+# the run folder's record of the commands that trained it, a JSON line each: the run's, then each --resume's
+COMMANDS_FILE = "commands.jsonl"
+
+
+def record_command(run_dir: Path, command: str, epochs_done: int | None) -> None:
+    """Add ``command`` to the run's :data:`COMMANDS_FILE`, with the time and ``epochs_done``: None for a run's
+    start, the epochs its checkpoint had for a ``--resume``."""
+    record = {"command": command, "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+              "resumed": epochs_done is not None, "epochs_done": epochs_done or 0}
+    with open(run_dir / COMMANDS_FILE, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
 
 
 class DataChanged(ValueError):
@@ -952,14 +964,15 @@ def write_left_out(train_ds: FaceDataset, val_ds: FaceDataset, path: Path) -> No
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> Path:
+          stop_after: int | None = None, command: str | None = None) -> Path:
     """Train; returns the run directory holding ``best.pt``, ``last.pt``, ``metrics.jsonl`` and ``config.json``
     (and, with ``ema_decay`` or ``swa``, ``last_raw.pt``: the optimiser's weights, where ``last.pt`` holds their
     average), and ``left_out.csv``: what the data left out.
 
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
     continues from ``last.pt`` with the same config. ``progress``: where it trains, the bars and a line per epoch
-    (on stdout); without, the data's notices are still said, on stderr.
+    (on stdout); without, the data's notices are still said, on stderr. ``command``: the command line that
+    started or resumed it, recorded in ``commands.jsonl`` (:func:`record_command`) for the model card.
     """
     run_dir = Path(run_dir)
     world, rank, local_rank = _init_distributed()
@@ -1009,6 +1022,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     run_dir.mkdir(parents=True, exist_ok=True)
     if main_rank and resume_state is None:  # what a --resume checks the data against (check_same_data)
         (run_dir / DATA_FILES).write_text(json.dumps(data_fingerprint(cfg)), encoding="utf-8")
+        (run_dir / COMMANDS_FILE).unlink(missing_ok=True)  # a run that stopped in its first epoch left its own
+    if main_rank and command is not None:
+        record_command(run_dir, command, resume_state["epoch"] if resume_state is not None else None)
     if main_rank:
         write_left_out(train_ds, val_ds, run_dir / LEFT_OUT_FILE)
     if progress and main_rank:  # say where it runs before the first (long) epoch: a user expecting a GPU sees it
