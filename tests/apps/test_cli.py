@@ -2249,6 +2249,58 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output
 
 
+def test_calibrate_writes_its_calibration_into_the_models_card_or_says_why_the_card_is_left_stale(tmp_path):
+    """calibrate on a model folder with a card wrote the temperature into config.json and left the card with
+    `"calibration": null` and no Calibration section, without a word."""
+    from conftest import write_fer2013_csv
+    from fervid.evaluation.evaluate import model_card_markdown
+    from fervid.inference.models import resolve_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), model)
+    for name in ("calibration.json", "card.json", "MODEL_CARD.md"):  # as exported: no calibration, no card
+        (model / name).unlink()
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 60})
+    written = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(fer), "--write-card"])
+    assert written.exit_code == 0, written.output
+    before = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    assert before["calibration"] is None and "## Calibration" not in (model / "MODEL_CARD.md").read_text()
+
+    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(fer)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    # the card gets the calibration --write-card would give it; the rest (the evaluation: no label moves) as it was
+    assert card == {**before, "calibration": report}
+    text = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert text == model_card_markdown(card)
+    assert f"## Calibration\nTemperature {report['temperature']} fitted on fer2013:PublicTest (60 faces)" in text
+    assert f"its calibration written into {model / 'MODEL_CARD.md'} and card.json" in result.stderr
+    assert "notice:" not in result.stderr
+
+    # a cross-dataset table measured at another temperature than the model keeps: the card is left, and that is said
+    card["cross_dataset"] = cross = json.loads((resolve_model_dir("ferplus_vgg") / "card.json").read_text(
+        encoding="utf-8"))["cross_dataset"]
+    for row in cross["datasets"]:
+        row["calibration"]["temperature"] = 25.0  # outside the range calibrate searches: never the one kept
+    (model / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (model / "MODEL_CARD.md").write_text(model_card_markdown(card), encoding="utf-8")
+    kept = {name: (model / name).read_bytes() for name in ("card.json", "MODEL_CARD.md")}
+    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(fer)])
+    assert result.exit_code == 0, result.output
+    assert {name: (model / name).read_bytes() for name in kept} == kept
+    temperature = json.loads((model / "config.json").read_text(encoding="utf-8"))["temperature"]
+    assert (f"notice: the model card predates this calibration and is left as it was: {model / 'card.json'}'s "
+            f"cross-dataset table gives calibration errors at temperature 25.0, and the model's is {temperature} "
+            "now (measure them again") in " ".join(result.stderr.split())
+    # a MODEL_CARD.md whose card.json is gone cannot be rewritten: said, with what writes both
+    (model / "card.json").unlink()
+    result = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(fer), "-q"])
+    assert result.exit_code == 0 and (model / "MODEL_CARD.md").read_bytes() == kept["MODEL_CARD.md"]
+    assert (f"{model / 'MODEL_CARD.md'} has no card.json beside it to rewrite it from (`fervid evaluate --model "
+            f"{model} --data ... --write-card` writes both)") in " ".join(result.stderr.split())
+
+
 def test_calibrate_help_says_which_faces_it_fits_on_and_that_scoring_them_flatters_the_ece():
     """--data read "Held-out faces" while --usage fits on PublicTest by default, FER2013's public test set (on which
     the shipped models also chose their epoch): an ECE then reported on PublicTest is measured on the faces that

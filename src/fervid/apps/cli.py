@@ -2412,10 +2412,12 @@ def calibrate(
 
     stdout holds one JSON document, the calibration.json written into the model folder ("applied": whether the
     fitted temperature was written to its config.json, "kept_temperature": the one it has now); the same in words,
-    and notices, on stderr."""
+    and notices, on stderr. A model card in the folder (card.json, MODEL_CARD.md) gets the new calibration; one that
+    cannot take it (a card of other weights, a cross-dataset table measured at another temperature) is left, and
+    said."""
     from fervid.evaluation.datasets import (PHOTO_SIDE, DatasetError, is_labelled_images, load_fer2013, load_ferplus,
                                            load_image_folder, photos_notice, unlike_crops_notice)
-    from fervid.evaluation.evaluate import calibrate as run_calibration
+    from fervid.evaluation.evaluate import calibrate as run_calibration, recalibrate_card
     from fervid.inference.models import EmotionCNN, runtime_versions
 
     for option, given in (("--data", data), ("--ferplus", ferplus)):
@@ -2428,7 +2430,7 @@ def calibrate(
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
-    for written in ("config.json", "calibration.json"):  # after the fit: said now, not after it
+    for written in ("config.json", "calibration.json", "card.json", "MODEL_CARD.md"):  # after the fit: said now
         _check_can_write("--model", model / written)
     training_faces = _evaluated_on_training_faces(_model_record(str(model), "training_config.json"),
                                                   "folder" if folder else "fer2013", str(data), usage)
@@ -2461,6 +2463,12 @@ def calibrate(
                           **({"ferplus": str(ferplus)} if ferplus else {}), **runtime_versions()}
     (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
     (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    try:  # the card's calibration section, as --write-card writes it (it was left to give the old one, unsaid)
+        card_rewritten = recalibrate_card(cnn.folder, report)
+    except ValueError as exc:
+        card_rewritten = False
+        typer.secho(f"notice: the model card predates this calibration and is left as it was: {exc}",
+                    fg=typer.colors.YELLOW, err=True)
     # stdout: the report alone, for a script to read (`| python -m json.tool` failed on the lines after it)
     send_to_stdout(json.dumps(report, indent=2) + "\n")
     if quiet:
@@ -2479,6 +2487,8 @@ def calibrate(
                "did not lower the held-out ECE below the model's current temperature's on the same halves")
         typer.echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
                    f"{cnn.config.temperature}", err=True)
+    if card_rewritten:
+        typer.echo(f"its calibration written into {cnn.folder / 'MODEL_CARD.md'} and card.json", err=True)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
@@ -778,6 +779,40 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     (model_dir / "MODEL_CARD.md").write_text(markdown, encoding="utf-8")
     return card
+
+
+def recalibrate_card(model_dir: str | Path, calibration: dict) -> bool:
+    """Put ``calibration`` (``fervid calibrate``'s report, as written to ``calibration.json``) into the folder's
+    model card, card.json and MODEL_CARD.md, as ``--write-card`` would put it there: a temperature changes no face's
+    label, so the card's evaluation stands. False where the folder has no card; ValueError, naming why and what
+    writes the card anew, where its card cannot take it: a MODEL_CARD.md without its card.json, a card of other
+    weights than the folder's, or a cross-dataset table whose calibration was measured at another temperature than
+    the model keeps now."""
+    model_dir = Path(model_dir)
+    card_file, markdown_file = model_dir / "card.json", model_dir / "MODEL_CARD.md"
+    rewrite = f"fervid evaluate --model {shlex.quote(str(model_dir))} --data ... --write-card"
+    if not card_file.is_file():
+        if markdown_file.is_file():
+            raise ValueError(f"{markdown_file} has no card.json beside it to rewrite it from (`{rewrite}` writes both)")
+        return False
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    if card.get("weights") != model_files(model_dir, cfg.get("int8_file", "")):
+        raise ValueError(f"{card_file} describes other weights than the folder's graphs (`{rewrite}` writes a card "
+                         "of these)")
+    temperature = calibration["kept_temperature"]
+    measured_at = sorted({row["calibration"]["temperature"] for row in (card.get("cross_dataset") or {}).get(
+        "datasets", []) if row.get("calibration") and row["calibration"].get("temperature") != temperature})
+    if measured_at:
+        raise ValueError(f"{card_file}'s cross-dataset table gives calibration errors at temperature "
+                         f"{', '.join(map(str, measured_at))}, and the model's is {temperature} now (measure them "
+                         f"again, `python benchmarks/compare_models.py ... --json FILE`, then `{rewrite} "
+                         "--cross-dataset FILE`)")
+    card["calibration"] = calibration
+    markdown = model_card_markdown(card)  # rendered first: a card that cannot be rendered leaves both as they were
+    card_file.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    markdown_file.write_text(markdown, encoding="utf-8")
+    return True
 
 
 def _lab_confidence_limitation(cross: dict) -> str:
