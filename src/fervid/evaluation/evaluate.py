@@ -14,11 +14,11 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
-from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS
+from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
-from fervid.inference.models import EmotionCNN
+from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
 from fervid.plotting import prepare_matplotlib
 
@@ -444,7 +444,79 @@ NOT_RECORDED = "not recorded (trained outside fervid)"
 def data_and_consent(train_cfg: dict) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
-    trained outside fervid, which records none of it."""
+    trained outside fervid, which records none of it.
+
+    A run that started from another network's weights (``init_from``) or learnt from teachers' answers
+    (``teachers``) learnt from their data too: a line for each says what its records say of its data (its
+    card.json, or the training config it was trained by), or that they are not found; their terms join this run's
+    in the one "Terms: " line."""
+    return _data_and_consent(train_cfg, depth=0)
+
+
+# how many networks back a card follows init_from and teachers (each its own card or config); a chain longer than
+# this is said to be not followed
+CARRIED_DEPTH = 8
+
+
+def _data_and_consent(train_cfg: dict, depth: int) -> list[str]:
+    lines = _own_data_and_consent(train_cfg)
+    starts = ([("init_from", train_cfg["init_from"])] if train_cfg.get("init_from") else []) + [
+        ("teacher", teacher) for teacher in train_cfg.get("teachers") or []]
+    if not starts:
+        return lines
+    terms = [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)]
+    carried = []
+    for role, name in starts:
+        line, its_terms = _learnt_through(role, name, depth)
+        carried.append(line)
+        terms += its_terms
+    own = [line for line in lines if not line.startswith(TERMS_PREFIX)]
+    # after this run's own faces and labels, before what was not measured
+    at = next((i for i, line in enumerate(own) if line.startswith(UNMEASURED)), len(own))
+    terms = list(dict.fromkeys(terms))
+    return own[:at] + carried + own[at:] + ([TERMS_PREFIX + " ".join(terms)] if terms else [])
+
+
+def _learnt_through(role: str, name: str, depth: int) -> tuple[str, list[str]]:
+    """The card's line for a network this run learnt through (``role``: "init_from", the weights it started from,
+    or "teacher"), with its data as its records say, and the terms they state (without "Terms: ")."""
+    said = (f"Starting weights: `{name}` (init_from), whose learning these weights keep" if role == "init_from" else
+            f"Teacher: `{name}` (distillation), whose answers these weights learnt to give")
+    lines, source = _recorded_data_and_consent(name, depth + 1)
+    if lines is None:
+        return f"{said}; what it learnt from, and under what terms, is not recorded ({source}).", []
+    kept = [line for line in lines if not line.startswith((TERMS_PREFIX, UNMEASURED)) and line != LABELS_NOT_FEELINGS]
+    return (f"{said}; {source} says: " + " ".join(kept),
+            [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)])
+
+
+def _recorded_data_and_consent(name: str, depth: int) -> tuple[list[str] | None, str]:
+    """The "Data and consent" lines of the network ``name`` (a training checkpoint, a model folder or a shipped
+    model's name, as init_from and teachers take them), and where they were read: its card.json's, else those of
+    the training config it was trained by. None, and why, where neither is found."""
+    if depth > CARRIED_DEPTH:
+        return None, f"more than {CARRIED_DEPTH} networks back, not followed"
+    given = Path(name)
+    if given.suffix == ".pt":
+        run_config = _read_json(given.parent / "config.json")
+        if not run_config:
+            return None, "its run's config.json, beside the checkpoint, is not found here"
+        return _data_and_consent(run_config, depth), "its run's config.json"
+    try:
+        folder = resolve_model_dir(name)
+    except ModelError:
+        return None, "no model folder or shipped model of that name is found here"
+    card = _read_json(folder / "card.json").get("data_and_consent")
+    if card:
+        return card, "its card"
+    trained_by = _read_json(folder / "training_config.json")
+    if trained_by:
+        return _data_and_consent(trained_by, depth), "its training_config.json"
+    return None, "its folder holds no card.json or training_config.json"
+
+
+def _own_data_and_consent(train_cfg: dict) -> list[str]:
+    """:func:`data_and_consent` of this run's own training faces alone."""
     if not train_cfg:
         return [f"Faces: {NOT_RECORDED}; note where they came from, under what terms, and whether the people pictured "
                 "consented beside this card.", f"Labels: {NOT_RECORDED}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
@@ -822,7 +894,9 @@ def model_card_markdown(card: dict) -> str:
         f"- Targets: {_targets(train_cfg, training) if train_cfg else NOT_RECORDED}",
         *_class_count_lines(train_cfg, training),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
-           "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
+           "and wall time below are this stage's" if train_cfg["init_from"].endswith(".pt") else
+           f"- This run started from the weights of `{train_cfg['init_from']}` (what they learnt from: Data and "
+           "consent); the epochs and wall time below are this run's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
            + {"views": f"probabilities on {train_cfg.get('teacher_views')} stored augmented views of each face ",
               "online": "probabilities on each batch's own augmented faces "}.get(
