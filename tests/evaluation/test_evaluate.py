@@ -425,9 +425,10 @@ def test_a_stills_only_temporal_models_card_says_it_learnt_from_no_people(tmp_pa
     assert "- Clips: 30 of FER2013 Training stills (1.5 s each, labelled by FER2013's own labels) only: no " \
            "people's clips (no CK+ or JAFFE given)," in text
     assert "per training person" not in text and "no lab people" not in text
-    assert "- Temperature: 1.0, none applied: the 0.255 fitted on held-out FER2013 stills' clips (no validation " \
-           "people) made the calibration error worse on cross-fitted halves (0.101 untempered, 0.271 tempered)." \
-           in text
+    assert "- Temperature: 1.0, none applied: the 0.255 fitted on held-out FER2013 stills' clips (no CK+ or JAFFE " \
+           "people given) made the calibration error worse on cross-fitted halves (0.101 untempered, 0.271 " \
+           "tempered)." in text
+    assert "- People: none (no CK+ or JAFFE given)." in text
 
 
 @pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])

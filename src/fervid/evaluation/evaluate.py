@@ -545,11 +545,16 @@ def write_temporal_card(folder: str | Path) -> Path:
     """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
     the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
     machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
-    Returns the card's path."""
+    Returns the card's path. docs/results.md section 8 is named for what it measures only on a shipped LSTM's card
+    (its model.onnx is a shipped one's): it measures those alone."""
     from fervid.inference.models import file_sha256
+    from fervid.inference.temporal import shipped_temporal_models
 
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weights = file_sha256(folder / "model.onnx")
+    shipped = weights in {file_sha256(shipped / "model.onnx") for shipped in shipped_temporal_models().values()}
+    features = cfg.get("input_dim", 512)
     report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     train_cfg, people = report["config"], report.get("people", {})
     graph = cfg.get("cnn_graph", {})
@@ -565,8 +570,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         counts = {name: sum(i.split(":")[0] == key for i in ids) for key, name in names.items()}
         return f" ({', '.join(f'{n} {name}' for name, n in counts.items())})" if ids else ""
     choice = report.get("temperature_choice", {})
-    fitted_on = ("the validation people's clips" if people.get("val") else
-                 "held-out FER2013 stills' clips (no validation people)")
+    fitted_on = ("the validation people's clips" if people.get("val") else "held-out FER2013 stills' clips ("
+                 + ("no validation people" if lab else "no CK+ or JAFFE people given") + ")")
     stills = train_cfg["still_clips"] > 0
     if choice.get("fitted", 1.0) is None:  # no validation people, no stills: nothing held out
         temperature = "1.0, none fitted: no clips were held out (no validation people, no stills)"
@@ -587,7 +592,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"# Model card: {folder.name}",
         "",
         f"The published design's temporal classifier, trained fervid's way (\"Departures from the paper\" below): a "
-        f"2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over the 512-d features `{cfg['cnn']}` gives each face, "
+        f"2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over the {features}-d features `{cfg['cnn']}` gives each "
+        "face, "
         "labelling the middle frame of a window of at most "
         f"{cfg['max_frames']} frames (a longer window is thinned to that many) with 7 emotions: "
         f"{', '.join(EMOTIONS)}. It reads `{cfg['cnn']}`'s features only: the video pipeline refuses it with any other "
@@ -601,17 +607,14 @@ def write_temporal_card(folder: str | Path) -> Path:
          "person's posed expressions, one after another), no FER2013 stills (`--still-clips 0`)")
         + f", {report.get('train_frames', 0):,} frames; features from "
         f"`{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video runs it.",
-        f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
-        f"{by_dataset('train')}, {people.get('val', 0)} validation{by_dataset('val')} (the temperature and the "
-        f"choice of model), {people.get('test', 0)} test{by_dataset('test')} (untouched: docs/results.md section "
-        "8); each one's ID is in `config.json`.",
+        _people_line(people, by_dataset, lab, shipped),
         f"- Epochs {train_cfg['epochs']}, learning rate {train_cfg['lr']}, dropout {train_cfg['dropout']}, seed "
         f"{train_cfg['seed']}.",
         f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
         + (f", torch {report['torch']}" if report.get("torch") else "") + ".",
         f"- Temperature: {temperature}.",
         # which weights the card is of: a retrained model.onnx beside an old card would pass for the one described
-        f"- Weights: `model.onnx`, sha256 `{file_sha256(folder / 'model.onnx')}`.",
+        f"- Weights: `model.onnx`, sha256 `{weights}`.",
         "",
         "## Data and consent",
         *(["- Stills: FER2013's faces, " + FER2013_SOURCE] if stills else []),
@@ -626,8 +629,7 @@ def write_temporal_card(folder: str | Path) -> Path:
            "## Held-out clips (training.json)",
            "Accuracy over all frames, label changes per second (flicker) and calibration error (ECE) of each video "
            "method on the same clips; centred windows are what `fervid video` runs, causal ones what `fervid live` "
-           "runs. The validation people chose the temperature, so their numbers flatter it a little; the test "
-           "people's are in docs/results.md section 8.",
+           "runs." + _heldout_caveat(people, choice, shipped),
            "",
            "| clips | window | " + " | ".join(METHOD_COLUMNS) + " |",
            "|---|---|" + "---|" * len(METHOD_COLUMNS)]
@@ -642,11 +644,43 @@ def write_temporal_card(folder: str | Path) -> Path:
            "- Trained on simulated clips (" + ("stills held, " if stills else "") + "posed expressions joined): real "
            "video's head motion, talking and lighting are not in them.",
            "- The lag of a label behind a change of expression, and the confidence its temperature leaves, are "
-           "measured in docs/results.md section 8.",
+           + ("measured in docs/results.md section 8." if shipped else
+              "not measured for this model (docs/results.md section 8 measures them for the shipped LSTMs)."),
            ""]
     path = folder / "MODEL_CARD.md"
     path.write_text("\n".join(md), encoding="utf-8")
     return path
+
+
+def _people_line(people: dict, by_dataset, lab: list[str], shipped: bool) -> str:
+    """A temporal card's line of the people on each side of the split (``by_dataset``: a side's " (15 CK+, 2
+    JAFFE)"), and what each side did; docs/results.md's numbers on the test people are a shipped LSTM's alone."""
+    if not any(people.get(side) for side in ("train", "val", "test")):
+        return ("- People: none (" + (f"no one in {' and '.join(lab)} shows two or more expressions" if lab else
+                                      "no CK+ or JAFFE given") + ").")
+    val, test = people.get("val", 0), people.get("test", 0)
+    return (f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
+            f"{by_dataset('train')}, {val} validation{by_dataset('val')}"
+            + (" (the temperature" + (" and the choice of model)" if shipped else ")") if val else "")
+            + f", {test} test{by_dataset('test')}"
+            + (" (untouched: docs/results.md section 8)" if test and shipped else
+               " (untouched: no number in this card is theirs)" if test else "")
+            + "; each one's ID is in `config.json`.")
+
+
+def _heldout_caveat(people: dict, choice: dict, shipped: bool) -> str:
+    """What flatters a temporal card's held-out numbers (the clips its temperature was fitted on), and where the
+    untouched test people's are (docs/results.md: a shipped LSTM's only)."""
+    if people.get("val"):
+        chose = " The validation people chose the temperature, so their numbers flatter it a little"
+    elif choice.get("fitted", 1.0) is not None:
+        chose = (" The held-out stills' clips chose the temperature (no validation people), so their numbers flatter "
+                 "it a little")
+    else:
+        chose = ""
+    if shipped:
+        return chose + ("; the" if chose else " The") + " test people's are in docs/results.md section 8."
+    return chose + ("." if chose else "")
 
 
 def _temporal_departures(cfg: dict, train_cfg: dict, labels: str, lab: list[str], people_trained: bool,
@@ -658,10 +692,14 @@ def _temporal_departures(cfg: dict, train_cfg: dict, labels: str, lab: list[str]
     stills = f"{train_cfg['still_clips']} of FER2013 Training stills, one expression held in each, labelled by {labels}"
     people = ("; mixed with them, clips of the training people of " + " and ".join(lab) + ", their posed expressions "
               "cross-faded one into another" if people_trained else "")
+    features = cfg.get("input_dim", 512)
     lines = ["## Departures from the paper",
-             f"- The same: the paper's architecture ({cfg.get('architecture', 'LSTM')}) over the CNN's 512-d "
-             "features, the paper's 1x1x512 input; the last time step's output stands for the paper's \"flatten\". "
+             f"- The same: the paper's architecture ({cfg.get('architecture', 'LSTM')}) over the CNN's "
+             + ("512-d features, the paper's 1x1x512 input" if features == 512 else "features")
+             + "; the last time step's output stands for the paper's \"flatten\". "
              f"The paper gives no dropout rate (this one: {train_cfg['dropout']}).",
+             *([f"- Input: the CNN's {features}-d features, where the paper's is 1x1x512 (its CNN's)."]
+               if features != 512 else []),
              "- Data: the paper pre-trains its LSTM on JAFFE and CK+ images only; this one learns from simulated "
              f"clips (no real video; head motion, talking, blur and compression added): {stills}{people}.",
              f"- Windows: it labels the middle frame of a window of {2 * MIN_HALF_WINDOW + 1} to {cfg['max_frames']} "
