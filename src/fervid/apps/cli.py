@@ -2071,12 +2071,13 @@ def evaluate(
         scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
                                    not_held_out, progress=not quiet))
     if write_card:
-        from fervid.evaluation.evaluate import NOT_RECORDED, evaluate as run_eval, write_model_card
+        from fervid.evaluation.evaluate import (config_not_recorded, evaluate as run_eval, training_records,
+                                                write_model_card)
         from fervid.inference.models import EmotionCNN
 
         cnn, ev, ds = scored[0].cnn, scored[0].evaluation, scored[0].dataset
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        trained_on = (f"training data {NOT_RECORDED}" if not trained[0] else
+        trained_on = (f"training data {config_not_recorded(training_records(cnn.folder))}" if not trained[0] else
                       f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
                       f" Usage={trained[0].get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")

@@ -417,7 +417,10 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
 
 def selection_faces(train_cfg: dict) -> str:
     """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
-    drawn at random by class, FER+ majority labels)"."""
+    drawn at random by class, FER+ majority labels)"; ``{}`` (a model folder without training_config.json): which
+    and how labelled, not recorded."""
+    if not train_cfg:
+        return "its run's validation faces (which, and how they were labelled, is not recorded)"
     usage = train_cfg.get("val_usage", "the validation faces")
     own = train_cfg.get("data_kind") == "folder" or train_cfg.get("val_data")  # your own faces choose the epoch
     if own:
@@ -439,18 +442,32 @@ LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators rea
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
+# the training record `fervid export` copies into a model folder from its run (config, summary, epochs' metrics)
+TRAINING_RECORDS = ("training_config.json", "training_summary.json", "training_metrics.jsonl")
 
 
-def data_and_consent(train_cfg: dict) -> list[str]:
+def training_records(model_dir: Path) -> list[str]:
+    """Which of ``TRAINING_RECORDS`` the model folder holds."""
+    return [name for name in TRAINING_RECORDS if (Path(model_dir) / name).is_file()]
+
+
+def config_not_recorded(records: Sequence[str]) -> str:
+    """What a card says of what the training config alone records (the data, the targets, the faces and labels),
+    where a model folder lacks it: NOT_RECORDED where it holds none of ``TRAINING_RECORDS`` (``records``: those it
+    holds), else that training_config.json is missing (the folder's other records are of a fervid run)."""
+    return NOT_RECORDED if not records else "not recorded (the model folder has no training_config.json)"
+
+
+def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
-    trained outside fervid, which records none of it.
+    trained outside fervid, which records none of it (``not_recorded``: how that is said).
 
     A run that started from another network's weights (``init_from``) or learnt from teachers' answers
     (``teachers``) learnt from their data too: a line for each says what its records say of its data (its
     card.json, or the training config it was trained by), or that they are not found; their terms join this run's
     in the one "Terms: " line."""
-    return _data_and_consent(train_cfg, depth=0)
+    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded)
 
 
 # how many networks back a card follows init_from and teachers (each its own card or config); a chain longer than
@@ -458,8 +475,8 @@ def data_and_consent(train_cfg: dict) -> list[str]:
 CARRIED_DEPTH = 8
 
 
-def _data_and_consent(train_cfg: dict, depth: int) -> list[str]:
-    lines = _own_data_and_consent(train_cfg)
+def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECORDED) -> list[str]:
+    lines = _own_data_and_consent(train_cfg, not_recorded)
     starts = ([("init_from", train_cfg["init_from"])] if train_cfg.get("init_from") else []) + [
         ("teacher", teacher) for teacher in train_cfg.get("teachers") or []]
     if not starts:
@@ -515,11 +532,11 @@ def _recorded_data_and_consent(name: str, depth: int) -> tuple[list[str] | None,
     return None, "its folder holds no card.json or training_config.json"
 
 
-def _own_data_and_consent(train_cfg: dict) -> list[str]:
+def _own_data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
     """:func:`data_and_consent` of this run's own training faces alone."""
     if not train_cfg:
-        return [f"Faces: {NOT_RECORDED}; note where they came from, under what terms, and whether the people pictured "
-                "consented beside this card.", f"Labels: {NOT_RECORDED}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
+        return [f"Faces: {not_recorded}; note where they came from, under what terms, and whether the people pictured "
+                "consented beside this card.", f"Labels: {not_recorded}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
     if train_cfg.get("data_kind") == "folder":
         return [f"Faces: a folder of your own ({train_cfg.get('data')}); fervid records neither where they came from "
                 "nor whether the people pictured consented: note both beside this card.", UNMEASURED + ".",
@@ -784,8 +801,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     kept = previous if previous.get("weights", {}).get("model.onnx") == files["model.onnx"] else {}
     if cross_dataset is None and (kept.get("cross_dataset") or {}).get("weights_sha256") in files.values():
         cross_dataset = kept["cross_dataset"]
-    # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training
+    # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training;
+    # one whose training_config.json alone is missing says so of what that file records, and gives the rest
     recorded = bool(train_cfg)
+    records = training_records(model_dir)
+    unknown = config_not_recorded(records)
     exported_checkpoint = summary.get("exported_checkpoint", "best.pt" if recorded else None)
     selected = exported_checkpoint == "best.pt"
     chosen_among_runs = kept.get("chosen_among_runs")
@@ -794,7 +814,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "name": cfg["name"],
         "task": "7-class facial expression recognition on aligned grey 48x48 faces",
         "classes": list(EMOTIONS),
-        "architecture": {"type": "VGG-style CNN" if recorded else NOT_RECORDED, **cfg["net"]},
+        "architecture": {"type": "VGG-style CNN" if recorded else unknown, **cfg["net"]},
         "training": {
             # a shell command line, pasteable; what it cannot say goes in notes
             "command": command,
@@ -821,9 +841,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "exported_checkpoint": exported_checkpoint,
             "exported_epoch": summary.get("exported_epoch"),
             "config": train_cfg,
+            # the training record files the folder held: a card says which one a fact it lacks is missing from
+            "records": records,
             "notes": kept.get("training", {}).get("notes", []),
         },
-        "data_and_consent": data_and_consent(train_cfg),
+        "data_and_consent": data_and_consent(train_cfg, unknown),
         # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
         # {..., "precision": "int8"} merge replaced with the graph's name
         "graph_precision": precision,
@@ -843,20 +865,21 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             (f"Trained on a folder of your own faces ({train_cfg.get('data')}); how it does on faces unlike them "
              "(other people, cameras, lighting, head poses) is not measured here."
              if train_cfg.get("data_kind") == "folder" else
-             f"Its training faces are {NOT_RECORDED}; how it does on faces unlike them is not measured here."
+             f"Its training faces are {unknown}; how it does on faces unlike them is not measured here."
              if not recorded else
              "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
              "and posed lab data (" + ("the cross-dataset table above" if cross_dataset else
                                        "see docs for cross-dataset numbers when available") + ")."),
             *([_lab_confidence_limitation(cross_dataset)] if cross_dataset else []),
             "Emotion labels describe facial expressions, not felt emotions.",
-            (f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is "
+            (f"{_sentence_start(selection_faces(train_cfg))} chose the epoch shipped, so accuracy measured on those "
+             "faces is "
              + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
                 if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
                 "slightly optimistic.")) if selected else
             "The last epoch of the schedule is shipped, so no epoch was chosen on the test set; but "
             + chosen_among_runs if chosen_among_runs else
-            f"How these weights were chosen is {NOT_RECORDED}: any faces they were chosen on score them "
+            f"How these weights were chosen is {unknown}: any faces they were chosen on score them "
             "optimistically." if not recorded else
             "The last epoch of the schedule is shipped: no epoch was chosen on the evaluation faces (a recipe or "
             "seed picked among runs by their score on them would still flatter it: see the model's docs for how it "
@@ -919,6 +942,9 @@ def model_card_markdown(card: dict) -> str:
     versions = card["written_by"]
     graph = next((name for name in card["weights"] if name != "model.onnx"), "model.onnx") \
         if precision == "int8" else "model.onnx"
+    # (a card from before it recorded them: its folder held all three)
+    records = training.get("records", TRAINING_RECORDS)
+    unknown = config_not_recorded(records)
     md = [
         f"# Model card: {card['name']}",
         "",
@@ -929,7 +955,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Command: `{command}`" if command else "- Command: not recorded (`fervid evaluate --write-card "
                                                   "--command '...'` records it)",
         f"- Data: {training['data']}",
-        f"- Targets: {_targets(train_cfg, training) if train_cfg else NOT_RECORDED}",
+        f"- Targets: {_targets(train_cfg, training) if train_cfg else unknown}",
         *_class_count_lines(train_cfg, training),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, see the command); the epochs "
            "and wall time below are this stage's" if train_cfg["init_from"].endswith(".pt") else
@@ -940,15 +966,16 @@ def model_card_markdown(card: dict) -> str:
               "online": "probabilities on each batch's own augmented faces "}.get(
                   train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
            + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
-        f"- Epochs: {NOT_RECORDED}" if not train_cfg else
+        f"- Epochs: {unknown}" if training["epochs"] is None else
         f"- Epochs: {training['epochs']} "
         + (f"of {training['planned_epochs']} planned (the run was stopped) "
            if training["planned_epochs"] not in (None, training["epochs"]) else "")
         # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
-        + (f"(best on {selection_faces(train_cfg)} at epoch {training['best_epoch']})" if selected else
+        + (f"(best on {selection_faces(train_cfg)}" + next((f" at epoch {epoch}" for epoch in (
+            training["best_epoch"], training.get("exported_epoch")) if epoch is not None), "") + ")" if selected else
            f"(the last epoch, {training['exported_epoch']}, is shipped: no epoch was chosen on the test set"
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
-        _wall_time_line(training) if train_cfg else f"- Wall time: {NOT_RECORDED}",
+        _wall_time_line(training, records) if records else f"- Wall time: {NOT_RECORDED}",
         f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
         f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}"
         f"{', no batch norm' if net.get('batch_norm') is False else ''}; ONNX {card['onnx_megabytes']:.1f} MB"
@@ -984,15 +1011,23 @@ def model_card_markdown(card: dict) -> str:
     return "\n".join(md)
 
 
+def _sentence_start(text: str) -> str:
+    """``text`` starting a sentence: fervid's own words capitalised ("the validation faces", "its run's ..."); a
+    name from the run's config (a folder, "PublicTest") kept as written."""
+    return text[0].upper() + text[1:] if text.startswith(("the ", "its ")) else text
+
+
 def _interval(ev: Evaluation) -> str:
     """" (95% CI 0.835-0.859, Wilson)" where the evaluation carries its accuracy's interval, else nothing."""
     ci = ev.accuracy_ci95
     return f" (95% CI {ci[0]:.3f}-{ci[1]:.3f}, {ev.ci_method})" if ci else ""
 
 
-def _wall_time_line(training: dict) -> str:
+def _wall_time_line(training: dict, records: Sequence[str] = TRAINING_RECORDS) -> str:
     """The card's wall time, the CPU and precision the run recorded, and its speed per epoch: the median epoch
-    (``seconds_per_epoch``) and the mean wall time over epochs (``wall_seconds_per_epoch``), each named."""
+    (``seconds_per_epoch``) and the mean wall time over epochs (``wall_seconds_per_epoch``), each named. No wall
+    time: the run did not finish where its summary (``records``: the folder's training records) says so or its
+    epochs fell short of the plan; else the summary is missing, which says nothing of how the run ended."""
     median, mean = training["seconds_per_epoch"], training.get("wall_seconds_per_epoch")
     speed = f"median {median} s/epoch" if median else ""
     # the run's own figure, where it differs from the median: the difference is time it waited for the machine
@@ -1000,8 +1035,10 @@ def _wall_time_line(training: dict) -> str:
         speed += (("; " if speed else "") + f"mean {mean} s/epoch, wall time over epochs: it counts any time "
                   "the machine was shared")
     if training["wall_seconds"] is None:
-        return ("- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"
-                + (f"; {speed}" if speed else ""))
+        stopped = training.get("planned_epochs") not in (None, training.get("epochs"))
+        why = ("the run did not finish; its summary.json is written at the end"
+               if "training_summary.json" in records or stopped else "the model folder has no training_summary.json")
+        return f"- Wall time: not recorded ({why})" + (f"; {speed}" if speed else "")
     line = f"- Wall time: {training['wall_seconds']} s on {training['machine']}"
     if training["device"]:
         return (line + f" ({', '.join(str(x) for x in (training['device'], training['precision'], speed) if x)}), "
@@ -1036,7 +1073,9 @@ def _class_count_lines(train_cfg: dict, summary: dict) -> list[str]:
     untaught = [e for e in EMOTIONS if not counts.get(e)]
     if untaught:
         source = (f"as the network it started from (`{train_cfg['init_from']}`) had it" if train_cfg.get("init_from")
-                  else "untrained: read nothing into it")
+                  else "untrained: read nothing into it" if train_cfg else
+                  "as the network it started from had it, if it started from one (not recorded: the model folder "
+                  "has no training_config.json)")
         lines.append(f"- No training face of {', '.join(untaught)}: its output is {source}")
     return lines
 
