@@ -2821,15 +2821,17 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
 
 @app.command("models")
 def models_cmd(
-    name: Optional[str] = typer.Argument(None, help="A shipped model's name: print its model card (Markdown)."),
+    name: Optional[str] = typer.Argument(None, help="A shipped model's name, or a model folder (an exported CNN or "
+                                                    "a trained temporal LSTM): print its model card (Markdown; a "
+                                                    "folder without one: its entry)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead (for scripts): a list of the models, or, "
                                                        "with NAME, that model's entry."),
 ) -> None:
     """List the models shipped inside fervid: the emotion CNNs (--model) and the temporal LSTMs that read their
     features in videos (--method lstm), each with the labels it learnt, its input, the precisions its folder holds,
     the headline numbers its records hold, its weights' terms and its model card. `fervid models NAME` prints that
-    model's card."""
-    from fervid.inference.catalog import list_models, shipped_model
+    model's card; `fervid models FOLDER` a model folder's, as --model and --temporal-model take them."""
+    from fervid.inference.catalog import list_models, model_info
     from fervid.registry import UnknownName
 
     if name is None:
@@ -2840,15 +2842,21 @@ def models_cmd(
             typer.echo("\n\n".join(_model_text(info) for info in found))
         return
     try:
-        info = shipped_model(name)
+        info = model_info(name)
     except UnknownName as exc:
         _fail(str(exc), EXIT_USAGE)
+    except ModelError as exc:  # a folder that is no model (missing model.onnx, ...): named, as --model names it
+        _fail_on(exc)
     if as_json:
         send_to_stdout(json.dumps(info.to_dict(), indent=2) + "\n")
-    elif info.card is None:
-        _fail(f"{name}: its folder, {info.folder}, holds no model card")
-    else:
+    elif info.card is not None:
         send_to_stdout(info.card.read_text(encoding="utf-8"))
+    elif Path(name).is_dir():  # a folder of yours, often without a card yet: its entry, and what writes a card
+        typer.echo(_model_text(info))
+        typer.secho(f"notice: {info.folder} holds no model card (`fervid evaluate --model {info.folder} --data ... "
+                    "--write-card` writes a CNN's)", fg=typer.colors.YELLOW, err=True)
+    else:
+        _fail(f"{name}: its folder, {info.folder}, holds no model card")
 
 
 def _model_text(info) -> str:
@@ -2871,7 +2879,7 @@ def _model_text(info) -> str:
                            for i, p in enumerate(info.precisions))
     m = info.measured
     if m is None:
-        measured = "none recorded outside the card"
+        measured = "none recorded" + (" outside the card" if info.card else "")
     elif info.kind == "cnn":
         interval = f" (95% CI {m['accuracy_ci95'][0]}-{m['accuracy_ci95'][1]})" if m.get("accuracy_ci95") else ""
         f1 = f", macro-F1 {m['macro_f1']:.4f}" if m.get("macro_f1") is not None else ""
@@ -2884,7 +2892,7 @@ def _model_text(info) -> str:
                         if m.get(key) is not None)
         measured = f"accuracy {m['accuracy']:.4f}{extra} on {m['dataset']}"
     fields = {"kind": kind, "labels": labels, "input": given, "precisions": precisions, "measured": measured,
-              "terms": info.terms or "not recorded outside the card", "card": str(info.card or "none")}
+              "terms": info.terms or "not recorded" + (" outside the card" if info.card else ""), "card": str(info.card or "none")}
     width = max(map(len, fields)) + 2
     return "\n".join([info.name + (f" ({role})" if role else ""),
                       *(f"  {(key + ':').ljust(width)}{value}" for key, value in fields.items())])
