@@ -63,3 +63,37 @@ def test_an_unknown_model_name_exits_2_listing_the_shipped_ones():
     [line] = wrong.stderr.splitlines()
     assert line.startswith("error: unknown shipped model 'ferplus'; expected one of ")
     assert set(line.split("expected one of ")[1].split(", ")) == _bundles()
+
+
+def test_fervid_models_folder_shows_that_folders_entry_as_for_a_shipped_name(tmp_path):
+    """`fervid models models/mine` said "unknown shipped model" (exit 2) of a model folder that --model and
+    --temporal-model take everywhere else."""
+    import shutil
+
+    mine = tmp_path / "mine"
+    shutil.copytree(WEIGHTS_DIR / "fer2013_vgg", mine)
+    config = json.loads((mine / "config.json").read_text(encoding="utf-8"))
+    (mine / "config.json").write_text(json.dumps({**config, "name": "mine"}), encoding="utf-8")
+    carded = runner.invoke(app, ["models", str(mine)])
+    assert carded.exit_code == 0 and carded.stdout == (mine / "MODEL_CARD.md").read_text(encoding="utf-8")
+    entry = json.loads(runner.invoke(app, ["models", str(mine), "--json"]).stdout)
+    assert entry["name"] == "mine" and entry["kind"] == "cnn" and entry["folder"] == str(mine)
+    assert not entry["default"] and not entry["paper"] and entry["temporal_model"] is None  # a folder of yours
+    assert entry["labels"] == "fer2013" and entry["precisions"] == ["int8", "fp32"]
+    assert entry["terms"].startswith("fervid's MIT licence covers its code") and entry["measured"]["accuracy"]
+    for name in ("card.json", "MODEL_CARD.md"):  # a folder without a card yet: its entry, and what writes one
+        (mine / name).unlink()
+    bare = runner.invoke(app, ["models", str(mine)])
+    assert bare.exit_code == 0 and bare.stdout.startswith("mine\n  kind:") and "card:       none" in bare.stdout
+    assert f"notice: {mine} holds no model card (`fervid evaluate --model {mine}" in bare.stderr
+    lstm = tmp_path / "my_lstm"
+    shutil.copytree(WEIGHTS_DIR / "temporal_lstm_fer2013_vgg", lstm)
+    described = json.loads(runner.invoke(app, ["models", str(lstm), "--json"]).stdout)
+    assert described["name"] == "my_lstm" and described["kind"] == "temporal_lstm" and not described["paper"]
+    assert described["cnn"] == "fer2013_vgg" and described["input_shape"] == [17, 512]
+    # the shipped folder itself is the shipped entry; a folder without model.onnx is named, exit 2
+    shipped = json.loads(runner.invoke(app, ["models", str(WEIGHTS_DIR / "fer2013_vgg"), "--json"]).stdout)
+    assert shipped["paper"] and shipped["temporal_model"] == "temporal_lstm_fer2013_vgg"
+    (mine / "model.onnx").unlink()
+    broken = runner.invoke(app, ["models", str(mine)])
+    assert broken.exit_code == 2 and f"{mine}: missing model.onnx" in broken.stderr, broken.output

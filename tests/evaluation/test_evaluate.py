@@ -452,9 +452,10 @@ def test_a_stills_only_temporal_models_card_says_it_learnt_from_no_people(tmp_pa
     assert "- Clips: 30 of FER2013 Training stills (1.5 s each, labelled by FER2013's own labels) only: no " \
            "people's clips (no CK+ or JAFFE given)," in text
     assert "per training person" not in text and "no lab people" not in text
-    assert "- Temperature: 1.0, none applied: the 0.255 fitted on held-out FER2013 stills' clips (no validation " \
-           "people) made the calibration error worse on cross-fitted halves (0.101 untempered, 0.271 tempered)." \
-           in text
+    assert "- Temperature: 1.0, none applied: the 0.255 fitted on held-out FER2013 stills' clips (no CK+ or JAFFE " \
+           "people given) made the calibration error worse on cross-fitted halves (0.101 untempered, 0.271 " \
+           "tempered)." in text
+    assert "- People: none (no CK+ or JAFFE given)." in text
 
 
 @pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])
@@ -666,6 +667,59 @@ def test_the_card_of_a_model_trained_outside_fervid_claims_nothing_of_its_traini
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     assert card["architecture"]["type"] == NOT_RECORDED and card["training"]["exported_checkpoint"] is None
     assert "VGG" not in text
+
+
+@pytest.mark.parametrize("missing", ["training_config.json", "training_summary.json"])
+def test_a_card_missing_one_training_record_says_that_file_is_missing_and_gives_the_rest(missing, tmp_path):
+    """A model folder of a fervid run without training_config.json got a card saying "not recorded (trained outside
+    fervid)" for its data, targets, epochs and wall time, yet giving its training faces per emotion, and a last
+    limitation starting "the validation faces (FER2013's labels) chose the epoch shipped" (lowercase, its labels
+    guessed); without training_summary.json, "Wall time: not recorded (the run did not finish ...)" of a run that
+    finished."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from conftest import write_fer2013_csv
+    from fervid.apps.cli import app
+    from fervid.evaluation.evaluate import NOT_RECORDED
+    from fervid.inference.models import WEIGHTS_DIR
+
+    folder = tmp_path / "mine"
+    shutil.copytree(WEIGHTS_DIR / "ferplus_vgg", folder)
+    summary = json.loads((folder / "training_summary.json").read_text(encoding="utf-8"))
+    # as a run recording its faces per emotion (they came after ferplus_vgg's) writes it, exported by default
+    summary["train_class_counts"] = {"angry": 5, "disgust": 0, "fear": 4, "happy": 9, "sad": 6, "surprise": 3,
+                                     "neutral": 8}
+    summary["exported_checkpoint"] = "best.pt"
+    (folder / "training_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    for name in (missing, "card.json", "MODEL_CARD.md"):
+        (folder / name).unlink()
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
+    done = CliRunner().invoke(app, ["evaluate", "--data", str(fer), "--model", str(folder), "--write-card"])
+    assert done.exit_code == 0, done.output
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    training = text.split("## Training\n", 1)[1].split("\n\n", 1)[0]
+    limitations = [line for line in text.split("## Limitations\n", 1)[1].splitlines() if line]
+    assert all(line[2].isupper() for line in limitations), limitations  # each a sentence
+    assert "did not finish" not in text and NOT_RECORDED not in text  # a fervid run, which finished
+    if missing == "training_config.json":
+        unknown = "not recorded (the model folder has no training_config.json)"
+        assert f"- Data: training data {unknown}; evaluated on" in training
+        assert f"- Targets: {unknown}" in training and f"- Faces: {unknown};" in text
+        # what the summary and metrics record is given, and what the config would have said is not guessed
+        assert "- Training faces per emotion: angry 5, disgust 0," in training
+        assert "- No training face of disgust: its output is as the network it started from had it, if it started " \
+               "from one (not recorded: the model folder has no training_config.json)" in training
+        assert f"- Epochs: {summary['epochs']} (best on its run's validation faces (which, and how they were " \
+               "labelled, is not recorded) at epoch " in training
+        assert f"- Wall time: {summary['wall_seconds']} s on " in training
+        assert "- Its run's validation faces (which, and how they were labelled, is not recorded) chose the epoch " \
+               "shipped" in limitations[-1] and "FER2013" not in text.split("## Limitations", 1)[1]
+    else:
+        assert "- Wall time: not recorded (the model folder has no training_summary.json); median " in training
+        assert "- Targets: FER+'s ten-annotator vote distribution" in training
 
 
 def test_ece_weights_each_bin_by_its_share_of_the_samples():

@@ -223,6 +223,33 @@ def test_an_int8_copy_of_another_model_is_refused_and_the_float_model_still_runs
     assert EmotionCNN(folder, precision="fp32").precision == "fp32"
 
 
+def test_a_missing_int8_file_is_a_missing_file_of_the_folder_exit_2_saying_what_runs_or_rebuilds_it(tmp_path,
+                                                                                                     astronaut_png):
+    """A folder whose config names model_int8.onnx, deleted: `fervid evaluate` and `image` exited 1 ("config names
+    model_int8.onnx, which is missing") where a missing model.onnx or config.json exits 2, and said nothing of
+    --precision fp32 or of the export that writes it."""
+    from typer.testing import CliRunner
+
+    from conftest import write_fer2013_csv
+    from fervid.apps.cli import app
+    from fervid.inference.models import ModelNotFound
+
+    folder = _edited_copy(tmp_path)
+    (folder / "model_int8.onnx").unlink()
+    with pytest.raises(ModelNotFound, match=re.escape(f"{folder}: config names model_int8.onnx, which is missing; "
+                                                      "run the float model (--precision fp32), or write it again "
+                                                      f"(fervid export <its run> --out {folder} --force --int8)")):
+        EmotionCNN(folder)
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"PublicTest": 10})
+    runner = CliRunner()
+    for args in (["image", str(astronaut_png), "--model", str(folder)],
+                 ["evaluate", "--data", str(fer), "--model", str(folder)]):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2 and "which is missing; run the float model (--precision fp32)" in \
+            refused.stderr, refused.output
+        assert runner.invoke(app, [*args, "--precision", "fp32"]).exit_code == 0
+
+
 @pytest.mark.parametrize("model", available_models())
 def test_each_shipped_model_loads_has_a_card_its_folders_name_and_the_graph_its_config_describes(model):
     """A shipped model is a bundle: weights whose graph matches the config (checked at load), an int8 copy quantized

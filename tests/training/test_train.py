@@ -1872,3 +1872,45 @@ def test_the_card_gives_the_commands_train_recorded_the_run_and_its_resume_in_or
                                        "--command", records[1]["command"]])
     assert written.exit_code == 0 and "notice: --command" not in written.stderr
     assert json.loads((tmp_path / "model/card.json").read_text())["training"]["command"] == records[0]["command"]
+
+
+def test_a_fine_tuned_or_distilled_models_card_says_what_its_starting_weights_and_teachers_learnt_from(fer_csv,
+                                                                                                     tmp_path):
+    """A model fine-tuned on a folder from a FER2013-trained one (init_from = "ferplus_vgg") had a card whose "Data
+    and consent" named only the folder: not that its weights began as the other's, learnt from FER2013's faces
+    (taken without consent) and under no stated terms, and without the "Terms" line FER2013-trained cards carry."""
+    from PIL import Image
+
+    from conftest import synthetic_faces
+    from fervid.evaluation.evaluate import FER2013_SOURCE, data_and_consent
+    from fervid.inference.catalog import FER2013_WEIGHTS_TERMS
+
+    start_run = train(tiny_config(fer_csv, epochs=1), tmp_path / "start_run", progress=False)
+    start = export_onnx(start_run, tmp_path / "start", name="start")
+    write_model_card(start, evaluate(EmotionCNN(start), load_fer2013(fer_csv, "PublicTest")), command="", data="x")
+    faces = tmp_path / "my_faces"
+    for i, (image, label) in enumerate(zip(*synthetic_faces(120, seed=5))):
+        (faces / EMOTIONS[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(faces / EMOTIONS[label] / f"{i:04d}.png")
+    tuned_run = train(tiny_config(faces, epochs=1, init_from=str(start)), tmp_path / "tuned_run", progress=False)
+    tuned = export_onnx(tuned_run, tmp_path / "tuned", name="tuned")
+    card = write_model_card(tuned, evaluate(EmotionCNN(tuned), load_fer2013(fer_csv, "PublicTest")), command="",
+                            data="y")
+    consent = card["data_and_consent"]
+    assert consent[0].startswith(f"Faces: a folder of your own ({faces})")
+    assert consent[1].startswith(f"Starting weights: `{start}` (init_from), whose learning these weights keep; its "
+                                 "card says: Faces: FER2013 ") and FER2013_SOURCE in consent[1]
+    assert "Labels: FER2013's own" in consent[1] and consent[-1] == FER2013_WEIGHTS_TERMS
+    text = (tuned / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"- {FER2013_WEIGHTS_TERMS}\n" in text and f"started from the weights of `{start}`" in text
+    # a shipped name's card, a teacher's run (its config.json beside the checkpoint), and what is not found
+    shipped = data_and_consent({"data": str(faces), "data_kind": "folder", "init_from": "ferplus_vgg"})
+    assert "`ferplus_vgg` (init_from)" in shipped[1] and "Labels: FER+ (Barsoum et al. 2016)" in shipped[1]
+    taught = data_and_consent({"data": str(faces), "data_kind": "folder", "teachers": [str(start_run / "best.pt")],
+                               "init_from": str(tmp_path / "gone" / "best.pt")})
+    assert [line.split(";")[0] for line in taught[1:3]] == [
+        f"Starting weights: `{tmp_path / 'gone' / 'best.pt'}` (init_from), whose learning these weights keep",
+        f"Teacher: `{start_run / 'best.pt'}` (distillation), whose answers these weights learnt to give"]
+    assert taught[1].endswith("what it learnt from, and under what terms, is not recorded (its run's config.json, "
+                              "beside the checkpoint, is not found here).")
+    assert "its run's config.json says: Faces: FER2013 " in taught[2] and taught[-1] == FER2013_WEIGHTS_TERMS

@@ -410,3 +410,36 @@ def test_a_temperature_with_one_heldout_group_is_not_cross_fitted_on_nothing(tmp
         report = choose_temperature(TrainedLSTM(PaperLSTM(16), 3), {"stills": clip}, 1, seed=0)
     assert report["temperature"] == 1.0 and not report["applied"] and np.isfinite(report["fitted"])
     assert report["cross_fitted_ece_untempered"] is None
+
+
+def test_the_card_of_an_lstm_over_a_cnn_of_your_own_says_its_feature_size_and_people_as_they_are(tmp_path):
+    """`fervid train-temporal --cnn models/mine` (a CNN with 32-d features, no CK+ or JAFFE) wrote a card saying
+    "over the 512-d features `mine` gives each face", "the paper's 1x1x512 input", "0 test (untouched:
+    docs/results.md section 8)" and "the test people's are in docs/results.md section 8" (which measures the shipped
+    LSTMs alone), and showed an empty "people's clips: 0person" bar twice."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.training.export import export_onnx
+    from fervid.training.train import TrainConfig, train
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 120, "PublicTest": 40})
+    run = train(TrainConfig.from_dict(dict(data=str(csv), epochs=1, batch_size=32, threads=1, net={
+        "stages": [8, 16], "convs_per_stage": [1, 1], "feature_dim": 32})), tmp_path / "run", progress=False)
+    mine = export_onnx(run, tmp_path / "mine", name="mine")
+    out = tmp_path / "lstm"
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", str(csv), "--cnn", str(mine), "--still-clips",
+                                      "20", "--heldout-clips", "1", "--frames", "3", "--epochs", "1", "--out",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["input_dim"] == 32
+    assert "stills' clips" in result.stderr and "people's clips" not in result.stderr  # no bar for no one
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "over the 32-d features `mine` gives each face" in card and "512-d" not in card
+    assert "- Input: the CNN's 32-d features, where the paper's is 1x1x512 (its CNN's)." in card
+    assert "- People: none (no CK+ or JAFFE given)." in card and "docs/results.md section 8." not in card
+    assert "The held-out stills' clips chose the temperature (no validation people)" in card
+    assert "fitted on held-out FER2013 stills' clips (no CK+ or JAFFE people given)" in card
+    assert "are not measured for this model (docs/results.md section 8 measures them for the shipped LSTMs)" in card

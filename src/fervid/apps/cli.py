@@ -2079,7 +2079,8 @@ def evaluate(
         scored.append(_score_model(analyzer, ds, dataset, data, usage, ferplus, jaffe, folder, on_training_faces,
                                    not_held_out, progress=not quiet))
     if write_card:
-        from fervid.evaluation.evaluate import NOT_RECORDED, evaluate as run_eval, recorded_commands, write_model_card
+        from fervid.evaluation.evaluate import (config_not_recorded, evaluate as run_eval, recorded_commands,
+                                                training_records, write_model_card)
         from fervid.inference.models import EmotionCNN
 
         cnn, ev, ds = scored[0].cnn, scored[0].evaluation, scored[0].dataset
@@ -2091,7 +2092,7 @@ def evaluate(
                 + f"; {cnn.folder / 'training_commands.jsonl'}): the card gives yours as its command, and the "
                 "recorded ones below it")
         fp32 = run_eval(EmotionCNN(cnn.folder, precision="fp32"), ds) if cnn.precision == "int8" else None
-        trained_on = (f"training data {NOT_RECORDED}" if not trained[0] else
+        trained_on = (f"training data {config_not_recorded(training_records(cnn.folder))}" if not trained[0] else
                       f"trained on {trained[0].get('data', '(not recorded)')}" + ("" if folder_run else
                       f" Usage={trained[0].get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
@@ -2845,15 +2846,17 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
 
 @app.command("models")
 def models_cmd(
-    name: Optional[str] = typer.Argument(None, help="A shipped model's name: print its model card (Markdown)."),
+    name: Optional[str] = typer.Argument(None, help="A shipped model's name, or a model folder (an exported CNN or "
+                                                    "a trained temporal LSTM): print its model card (Markdown; a "
+                                                    "folder without one: its entry)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead (for scripts): a list of the models, or, "
                                                        "with NAME, that model's entry."),
 ) -> None:
     """List the models shipped inside fervid: the emotion CNNs (--model) and the temporal LSTMs that read their
     features in videos (--method lstm), each with the labels it learnt, its input, the precisions its folder holds,
     the headline numbers its records hold, its weights' terms and its model card. `fervid models NAME` prints that
-    model's card."""
-    from fervid.inference.catalog import list_models, shipped_model
+    model's card; `fervid models FOLDER` a model folder's, as --model and --temporal-model take them."""
+    from fervid.inference.catalog import list_models, model_info
     from fervid.registry import UnknownName
 
     if name is None:
@@ -2864,15 +2867,21 @@ def models_cmd(
             typer.echo("\n\n".join(_model_text(info) for info in found))
         return
     try:
-        info = shipped_model(name)
+        info = model_info(name)
     except UnknownName as exc:
         _fail(str(exc), EXIT_USAGE)
+    except ModelError as exc:  # a folder that is no model (missing model.onnx, ...): named, as --model names it
+        _fail_on(exc)
     if as_json:
         send_to_stdout(json.dumps(info.to_dict(), indent=2) + "\n")
-    elif info.card is None:
-        _fail(f"{name}: its folder, {info.folder}, holds no model card")
-    else:
+    elif info.card is not None:
         send_to_stdout(info.card.read_text(encoding="utf-8"))
+    elif Path(name).is_dir():  # a folder of yours, often without a card yet: its entry, and what writes a card
+        typer.echo(_model_text(info))
+        typer.secho(f"notice: {info.folder} holds no model card (`fervid evaluate --model {info.folder} --data ... "
+                    "--write-card` writes a CNN's)", fg=typer.colors.YELLOW, err=True)
+    else:
+        _fail(f"{name}: its folder, {info.folder}, holds no model card")
 
 
 def _model_text(info) -> str:
@@ -2895,7 +2904,7 @@ def _model_text(info) -> str:
                            for i, p in enumerate(info.precisions))
     m = info.measured
     if m is None:
-        measured = "none recorded outside the card"
+        measured = "none recorded" + (" outside the card" if info.card else "")
     elif info.kind == "cnn":
         interval = f" (95% CI {m['accuracy_ci95'][0]}-{m['accuracy_ci95'][1]})" if m.get("accuracy_ci95") else ""
         f1 = f", macro-F1 {m['macro_f1']:.4f}" if m.get("macro_f1") is not None else ""
@@ -2908,7 +2917,7 @@ def _model_text(info) -> str:
                         if m.get(key) is not None)
         measured = f"accuracy {m['accuracy']:.4f}{extra} on {m['dataset']}"
     fields = {"kind": kind, "labels": labels, "input": given, "precisions": precisions, "measured": measured,
-              "terms": info.terms or "not recorded outside the card", "card": str(info.card or "none")}
+              "terms": info.terms or "not recorded" + (" outside the card" if info.card else ""), "card": str(info.card or "none")}
     width = max(map(len, fields)) + 2
     return "\n".join([info.name + (f" ({role})" if role else ""),
                       *(f"  {(key + ':').ljust(width)}{value}" for key, value in fields.items())])

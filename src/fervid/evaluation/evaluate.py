@@ -15,11 +15,11 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
-from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS
+from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
-from fervid.inference.models import EmotionCNN
+from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
 from fervid.plotting import prepare_matplotlib
 
@@ -418,7 +418,10 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
 
 def selection_faces(train_cfg: dict) -> str:
     """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
-    drawn at random by class, FER+ majority labels)"."""
+    drawn at random by class, FER+ majority labels)"; ``{}`` (a model folder without training_config.json): which
+    and how labelled, not recorded."""
+    if not train_cfg:
+        return "its run's validation faces (which, and how they were labelled, is not recorded)"
     usage = train_cfg.get("val_usage", "the validation faces")
     own = train_cfg.get("data_kind") == "folder" or train_cfg.get("val_data")  # your own faces choose the epoch
     if own:
@@ -440,15 +443,101 @@ LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators rea
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
+# the training record `fervid export` copies into a model folder from its run (config, summary, epochs' metrics)
+TRAINING_RECORDS = ("training_config.json", "training_summary.json", "training_metrics.jsonl")
 
 
-def data_and_consent(train_cfg: dict) -> list[str]:
+def training_records(model_dir: Path) -> list[str]:
+    """Which of ``TRAINING_RECORDS`` the model folder holds."""
+    return [name for name in TRAINING_RECORDS if (Path(model_dir) / name).is_file()]
+
+
+def config_not_recorded(records: Sequence[str]) -> str:
+    """What a card says of what the training config alone records (the data, the targets, the faces and labels),
+    where a model folder lacks it: NOT_RECORDED where it holds none of ``TRAINING_RECORDS`` (``records``: those it
+    holds), else that training_config.json is missing (the folder's other records are of a fervid run)."""
+    return NOT_RECORDED if not records else "not recorded (the model folder has no training_config.json)"
+
+
+def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
-    trained outside fervid, which records none of it."""
+    trained outside fervid, which records none of it (``not_recorded``: how that is said).
+
+    A run that started from another network's weights (``init_from``) or learnt from teachers' answers
+    (``teachers``) learnt from their data too: a line for each says what its records say of its data (its
+    card.json, or the training config it was trained by), or that they are not found; their terms join this run's
+    in the one "Terms: " line."""
+    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded)
+
+
+# how many networks back a card follows init_from and teachers (each its own card or config); a chain longer than
+# this is said to be not followed
+CARRIED_DEPTH = 8
+
+
+def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECORDED) -> list[str]:
+    lines = _own_data_and_consent(train_cfg, not_recorded)
+    starts = ([("init_from", train_cfg["init_from"])] if train_cfg.get("init_from") else []) + [
+        ("teacher", teacher) for teacher in train_cfg.get("teachers") or []]
+    if not starts:
+        return lines
+    terms = [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)]
+    carried = []
+    for role, name in starts:
+        line, its_terms = _learnt_through(role, name, depth)
+        carried.append(line)
+        terms += its_terms
+    own = [line for line in lines if not line.startswith(TERMS_PREFIX)]
+    # after this run's own faces and labels, before what was not measured
+    at = next((i for i, line in enumerate(own) if line.startswith(UNMEASURED)), len(own))
+    terms = list(dict.fromkeys(terms))
+    return own[:at] + carried + own[at:] + ([TERMS_PREFIX + " ".join(terms)] if terms else [])
+
+
+def _learnt_through(role: str, name: str, depth: int) -> tuple[str, list[str]]:
+    """The card's line for a network this run learnt through (``role``: "init_from", the weights it started from,
+    or "teacher"), with its data as its records say, and the terms they state (without "Terms: ")."""
+    said = (f"Starting weights: `{name}` (init_from), whose learning these weights keep" if role == "init_from" else
+            f"Teacher: `{name}` (distillation), whose answers these weights learnt to give")
+    lines, source = _recorded_data_and_consent(name, depth + 1)
+    if lines is None:
+        return f"{said}; what it learnt from, and under what terms, is not recorded ({source}).", []
+    kept = [line for line in lines if not line.startswith((TERMS_PREFIX, UNMEASURED)) and line != LABELS_NOT_FEELINGS]
+    return (f"{said}; {source} says: " + " ".join(kept),
+            [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)])
+
+
+def _recorded_data_and_consent(name: str, depth: int) -> tuple[list[str] | None, str]:
+    """The "Data and consent" lines of the network ``name`` (a training checkpoint, a model folder or a shipped
+    model's name, as init_from and teachers take them), and where they were read: its card.json's, else those of
+    the training config it was trained by. None, and why, where neither is found."""
+    if depth > CARRIED_DEPTH:
+        return None, f"more than {CARRIED_DEPTH} networks back, not followed"
+    given = Path(name)
+    if given.suffix == ".pt":
+        run_config = _read_json(given.parent / "config.json")
+        if not run_config:
+            return None, "its run's config.json, beside the checkpoint, is not found here"
+        return _data_and_consent(run_config, depth), "its run's config.json"
+    try:
+        folder = resolve_model_dir(name)
+    except ModelError:
+        return None, "no model folder or shipped model of that name is found here"
+    card = _read_json(folder / "card.json").get("data_and_consent")
+    if card:
+        return card, "its card"
+    trained_by = _read_json(folder / "training_config.json")
+    if trained_by:
+        return _data_and_consent(trained_by, depth), "its training_config.json"
+    return None, "its folder holds no card.json or training_config.json"
+
+
+def _own_data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
+    """:func:`data_and_consent` of this run's own training faces alone."""
     if not train_cfg:
-        return [f"Faces: {NOT_RECORDED}; note where they came from, under what terms, and whether the people pictured "
-                "consented beside this card.", f"Labels: {NOT_RECORDED}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
+        return [f"Faces: {not_recorded}; note where they came from, under what terms, and whether the people pictured "
+                "consented beside this card.", f"Labels: {not_recorded}.", UNMEASURED + ".", LABELS_NOT_FEELINGS]
     if train_cfg.get("data_kind") == "folder":
         return [f"Faces: a folder of your own ({train_cfg.get('data')}); fervid records neither where they came from "
                 "nor whether the people pictured consented: note both beside this card.", UNMEASURED + ".",
@@ -474,11 +563,16 @@ def write_temporal_card(folder: str | Path) -> Path:
     """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
     the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
     machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
-    Returns the card's path."""
+    Returns the card's path. docs/results.md section 8 is named for what it measures only on a shipped LSTM's card
+    (its model.onnx is a shipped one's): it measures those alone."""
     from fervid.inference.models import file_sha256
+    from fervid.inference.temporal import shipped_temporal_models
 
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weights = file_sha256(folder / "model.onnx")
+    shipped = weights in {file_sha256(shipped / "model.onnx") for shipped in shipped_temporal_models().values()}
+    features = cfg.get("input_dim", 512)
     report = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     train_cfg, people = report["config"], report.get("people", {})
     graph = cfg.get("cnn_graph", {})
@@ -494,8 +588,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         counts = {name: sum(i.split(":")[0] == key for i in ids) for key, name in names.items()}
         return f" ({', '.join(f'{n} {name}' for name, n in counts.items())})" if ids else ""
     choice = report.get("temperature_choice", {})
-    fitted_on = ("the validation people's clips" if people.get("val") else
-                 "held-out FER2013 stills' clips (no validation people)")
+    fitted_on = ("the validation people's clips" if people.get("val") else "held-out FER2013 stills' clips ("
+                 + ("no validation people" if lab else "no CK+ or JAFFE people given") + ")")
     stills = train_cfg["still_clips"] > 0
     if choice.get("fitted", 1.0) is None:  # no validation people, no stills: nothing held out
         temperature = "1.0, none fitted: no clips were held out (no validation people, no stills)"
@@ -516,7 +610,8 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"# Model card: {folder.name}",
         "",
         f"The published design's temporal classifier, trained fervid's way (\"Departures from the paper\" below): a "
-        f"2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over the 512-d features `{cfg['cnn']}` gives each face, "
+        f"2-layer LSTM ({cfg.get('architecture', 'LSTM')}) over the {features}-d features `{cfg['cnn']}` gives each "
+        "face, "
         "labelling the middle frame of a window of at most "
         f"{cfg['max_frames']} frames (a longer window is thinned to that many) with 7 emotions: "
         f"{', '.join(EMOTIONS)}. It reads `{cfg['cnn']}`'s features only: the video pipeline refuses it with any other "
@@ -530,17 +625,14 @@ def write_temporal_card(folder: str | Path) -> Path:
          "person's posed expressions, one after another), no FER2013 stills (`--still-clips 0`)")
         + f", {report.get('train_frames', 0):,} frames; features from "
         f"`{graph.get('file', 'model.onnx')}` ({graph.get('precision', 'fp32')}), as video runs it.",
-        f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
-        f"{by_dataset('train')}, {people.get('val', 0)} validation{by_dataset('val')} (the temperature and the "
-        f"choice of model), {people.get('test', 0)} test{by_dataset('test')} (untouched: docs/results.md section "
-        "8); each one's ID is in `config.json`.",
+        _people_line(people, by_dataset, lab, shipped),
         f"- Epochs {train_cfg['epochs']}, learning rate {train_cfg['lr']}, dropout {train_cfg['dropout']}, seed "
         f"{train_cfg['seed']}.",
         f"- Wall time: {report.get('wall_seconds', 0):.0f} s on {machine}"
         + (f", torch {report['torch']}" if report.get("torch") else "") + ".",
         f"- Temperature: {temperature}.",
         # which weights the card is of: a retrained model.onnx beside an old card would pass for the one described
-        f"- Weights: `model.onnx`, sha256 `{file_sha256(folder / 'model.onnx')}`.",
+        f"- Weights: `model.onnx`, sha256 `{weights}`.",
         "",
         "## Data and consent",
         *(["- Stills: FER2013's faces, " + FER2013_SOURCE] if stills else []),
@@ -555,8 +647,7 @@ def write_temporal_card(folder: str | Path) -> Path:
            "## Held-out clips (training.json)",
            "Accuracy over all frames, label changes per second (flicker) and calibration error (ECE) of each video "
            "method on the same clips; centred windows are what `fervid video` runs, causal ones what `fervid live` "
-           "runs. The validation people chose the temperature, so their numbers flatter it a little; the test "
-           "people's are in docs/results.md section 8.",
+           "runs." + _heldout_caveat(people, choice, shipped),
            "",
            "| clips | window | " + " | ".join(METHOD_COLUMNS) + " |",
            "|---|---|" + "---|" * len(METHOD_COLUMNS)]
@@ -571,11 +662,43 @@ def write_temporal_card(folder: str | Path) -> Path:
            "- Trained on simulated clips (" + ("stills held, " if stills else "") + "posed expressions joined): real "
            "video's head motion, talking and lighting are not in them.",
            "- The lag of a label behind a change of expression, and the confidence its temperature leaves, are "
-           "measured in docs/results.md section 8.",
+           + ("measured in docs/results.md section 8." if shipped else
+              "not measured for this model (docs/results.md section 8 measures them for the shipped LSTMs)."),
            ""]
     path = folder / "MODEL_CARD.md"
     path.write_text("\n".join(md), encoding="utf-8")
     return path
+
+
+def _people_line(people: dict, by_dataset, lab: list[str], shipped: bool) -> str:
+    """A temporal card's line of the people on each side of the split (``by_dataset``: a side's " (15 CK+, 2
+    JAFFE)"), and what each side did; docs/results.md's numbers on the test people are a shipped LSTM's alone."""
+    if not any(people.get(side) for side in ("train", "val", "test")):
+        return ("- People: none (" + (f"no one in {' and '.join(lab)} shows two or more expressions" if lab else
+                                      "no CK+ or JAFFE given") + ").")
+    val, test = people.get("val", 0), people.get("test", 0)
+    return (f"- People, split by subject (no one on two sides): {people.get('train', 0)} training"
+            f"{by_dataset('train')}, {val} validation{by_dataset('val')}"
+            + (" (the temperature" + (" and the choice of model)" if shipped else ")") if val else "")
+            + f", {test} test{by_dataset('test')}"
+            + (" (untouched: docs/results.md section 8)" if test and shipped else
+               " (untouched: no number in this card is theirs)" if test else "")
+            + "; each one's ID is in `config.json`.")
+
+
+def _heldout_caveat(people: dict, choice: dict, shipped: bool) -> str:
+    """What flatters a temporal card's held-out numbers (the clips its temperature was fitted on), and where the
+    untouched test people's are (docs/results.md: a shipped LSTM's only)."""
+    if people.get("val"):
+        chose = " The validation people chose the temperature, so their numbers flatter it a little"
+    elif choice.get("fitted", 1.0) is not None:
+        chose = (" The held-out stills' clips chose the temperature (no validation people), so their numbers flatter "
+                 "it a little")
+    else:
+        chose = ""
+    if shipped:
+        return chose + ("; the" if chose else " The") + " test people's are in docs/results.md section 8."
+    return chose + ("." if chose else "")
 
 
 def _temporal_departures(cfg: dict, train_cfg: dict, labels: str, lab: list[str], people_trained: bool,
@@ -587,10 +710,14 @@ def _temporal_departures(cfg: dict, train_cfg: dict, labels: str, lab: list[str]
     stills = f"{train_cfg['still_clips']} of FER2013 Training stills, one expression held in each, labelled by {labels}"
     people = ("; mixed with them, clips of the training people of " + " and ".join(lab) + ", their posed expressions "
               "cross-faded one into another" if people_trained else "")
+    features = cfg.get("input_dim", 512)
     lines = ["## Departures from the paper",
-             f"- The same: the paper's architecture ({cfg.get('architecture', 'LSTM')}) over the CNN's 512-d "
-             "features, the paper's 1x1x512 input; the last time step's output stands for the paper's \"flatten\". "
+             f"- The same: the paper's architecture ({cfg.get('architecture', 'LSTM')}) over the CNN's "
+             + ("512-d features, the paper's 1x1x512 input" if features == 512 else "features")
+             + "; the last time step's output stands for the paper's \"flatten\". "
              f"The paper gives no dropout rate (this one: {train_cfg['dropout']}).",
+             *([f"- Input: the CNN's {features}-d features, where the paper's is 1x1x512 (its CNN's)."]
+               if features != 512 else []),
              "- Data: the paper pre-trains its LSTM on JAFFE and CK+ images only; this one learns from simulated "
              f"clips (no real video; head motion, talking, blur and compression added): {stills}{people}.",
              f"- Windows: it labels the middle frame of a window of {2 * MIN_HALF_WINDOW + 1} to {cfg['max_frames']} "
@@ -688,8 +815,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     kept = previous if previous.get("weights", {}).get("model.onnx") == files["model.onnx"] else {}
     if cross_dataset is None and (kept.get("cross_dataset") or {}).get("weights_sha256") in files.values():
         cross_dataset = kept["cross_dataset"]
-    # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training
+    # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training;
+    # one whose training_config.json alone is missing says so of what that file records, and gives the rest
     recorded = bool(train_cfg)
+    records = training_records(model_dir)
+    unknown = config_not_recorded(records)
     exported_checkpoint = summary.get("exported_checkpoint", "best.pt" if recorded else None)
     selected = exported_checkpoint == "best.pt"
     chosen_among_runs = kept.get("chosen_among_runs")
@@ -703,7 +833,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "name": cfg["name"],
         "task": "7-class facial expression recognition on aligned grey 48x48 faces",
         "classes": list(EMOTIONS),
-        "architecture": {"type": "VGG-style CNN" if recorded else NOT_RECORDED, **cfg["net"]},
+        "architecture": {"type": "VGG-style CNN" if recorded else unknown, **cfg["net"]},
         "training": {
             # a shell command line, pasteable; what it cannot say goes in notes
             "command": command,
@@ -732,9 +862,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "exported_checkpoint": exported_checkpoint,
             "exported_epoch": summary.get("exported_epoch"),
             "config": train_cfg,
+            # the training record files the folder held: a card says which one a fact it lacks is missing from
+            "records": records,
             "notes": kept.get("training", {}).get("notes", []),
         },
-        "data_and_consent": data_and_consent(train_cfg),
+        "data_and_consent": data_and_consent(train_cfg, unknown),
         # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
         # {..., "precision": "int8"} merge replaced with the graph's name
         "graph_precision": precision,
@@ -754,20 +886,21 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             (f"Trained on a folder of your own faces ({train_cfg.get('data')}); how it does on faces unlike them "
              "(other people, cameras, lighting, head poses) is not measured here."
              if train_cfg.get("data_kind") == "folder" else
-             f"Its training faces are {NOT_RECORDED}; how it does on faces unlike them is not measured here."
+             f"Its training faces are {unknown}; how it does on faces unlike them is not measured here."
              if not recorded else
              "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
              "and posed lab data (" + ("the cross-dataset table above" if cross_dataset else
                                        "see docs for cross-dataset numbers when available") + ")."),
             *([_lab_confidence_limitation(cross_dataset)] if cross_dataset else []),
             "Emotion labels describe facial expressions, not felt emotions.",
-            (f"{selection_faces(train_cfg)} chose the epoch shipped, so accuracy measured on those faces is "
+            (f"{_sentence_start(selection_faces(train_cfg))} chose the epoch shipped, so accuracy measured on those "
+             "faces is "
              + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
                 if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
                 "slightly optimistic.")) if selected else
             "The last epoch of the schedule is shipped, so no epoch was chosen on the test set; but "
             + chosen_among_runs if chosen_among_runs else
-            f"How these weights were chosen is {NOT_RECORDED}: any faces they were chosen on score them "
+            f"How these weights were chosen is {unknown}: any faces they were chosen on score them "
             "optimistically." if not recorded else
             "The last epoch of the schedule is shipped: no epoch was chosen on the evaluation faces (a recipe or "
             "seed picked among runs by their score on them would still flatter it: see the model's docs for how it "
@@ -864,6 +997,9 @@ def model_card_markdown(card: dict) -> str:
     versions = card["written_by"]
     graph = next((name for name in card["weights"] if name != "model.onnx"), "model.onnx") \
         if precision == "int8" else "model.onnx"
+    # (a card from before it recorded them: its folder held all three)
+    records = training.get("records", TRAINING_RECORDS)
+    unknown = config_not_recorded(records)
     md = [
         f"# Model card: {card['name']}",
         "",
@@ -873,26 +1009,29 @@ def model_card_markdown(card: dict) -> str:
         "## Training",
         *_command_lines(command, commands),
         f"- Data: {training['data']}",
-        f"- Targets: {_targets(train_cfg, training) if train_cfg else NOT_RECORDED}",
+        f"- Targets: {_targets(train_cfg, training) if train_cfg else unknown}",
         *_class_count_lines(train_cfg, training),
         *([f"- This run continued from `{train_cfg['init_from']}` (an earlier stage, "
            + ("trained by a command of its own" if commands and command == commands[0]["command"] else
-              "see the command") + "); the epochs "
-           "and wall time below are this stage's"] if train_cfg.get("init_from") else []),
+              "see the command") + "); the epochs and wall time below are this stage's"
+           if train_cfg["init_from"].endswith(".pt") else
+           f"- This run started from the weights of `{train_cfg['init_from']}` (what they learnt from: Data and "
+           "consent); the epochs and wall time below are this run's"] if train_cfg.get("init_from") else []),
         *([f"- Distilled: targets blend the labels with {train_cfg.get('teacher_weight')} x the mean "
            + {"views": f"probabilities on {train_cfg.get('teacher_views')} stored augmented views of each face ",
               "online": "probabilities on each batch's own augmented faces "}.get(
                   train_cfg.get("teaching", "faces"), "flip-averaged probabilities ")
            + f"of {', '.join(f'`{t}`' for t in train_cfg['teachers'])}"] if train_cfg.get("teachers") else []),
-        f"- Epochs: {NOT_RECORDED}" if not train_cfg else
+        f"- Epochs: {unknown}" if training["epochs"] is None else
         f"- Epochs: {training['epochs']} "
         + (f"of {training['planned_epochs']} planned (the run was stopped) "
            if training["planned_epochs"] not in (None, training["epochs"]) else "")
         # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
-        + (f"(best on {selection_faces(train_cfg)} at epoch {training['best_epoch']})" if selected else
+        + (f"(best on {selection_faces(train_cfg)}" + next((f" at epoch {epoch}" for epoch in (
+            training["best_epoch"], training.get("exported_epoch")) if epoch is not None), "") + ")" if selected else
            f"(the last epoch, {training['exported_epoch']}, is shipped: no epoch was chosen on the test set"
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
-        _wall_time_line(training) if train_cfg else f"- Wall time: {NOT_RECORDED}",
+        _wall_time_line(training, records) if records else f"- Wall time: {NOT_RECORDED}",
         f"- Network: stages {net.get('stages')}, convs per stage {net.get('convs_per_stage')}, "
         f"feature {net.get('feature_dim')}, dropout {net.get('dropout')}"
         f"{', no batch norm' if net.get('batch_norm') is False else ''}; ONNX {card['onnx_megabytes']:.1f} MB"
@@ -943,15 +1082,23 @@ def _command_lines(command: str, commands: list[dict]) -> list[str]:
             *(f"- Resumed after epoch {c['epochs_done']}: `{c['command']}` ({c['time']})" for c in resumes)]
 
 
+def _sentence_start(text: str) -> str:
+    """``text`` starting a sentence: fervid's own words capitalised ("the validation faces", "its run's ..."); a
+    name from the run's config (a folder, "PublicTest") kept as written."""
+    return text[0].upper() + text[1:] if text.startswith(("the ", "its ")) else text
+
+
 def _interval(ev: Evaluation) -> str:
     """" (95% CI 0.835-0.859, Wilson)" where the evaluation carries its accuracy's interval, else nothing."""
     ci = ev.accuracy_ci95
     return f" (95% CI {ci[0]:.3f}-{ci[1]:.3f}, {ev.ci_method})" if ci else ""
 
 
-def _wall_time_line(training: dict) -> str:
+def _wall_time_line(training: dict, records: Sequence[str] = TRAINING_RECORDS) -> str:
     """The card's wall time, the CPU and precision the run recorded, and its speed per epoch: the median epoch
-    (``seconds_per_epoch``) and the mean wall time over epochs (``wall_seconds_per_epoch``), each named."""
+    (``seconds_per_epoch``) and the mean wall time over epochs (``wall_seconds_per_epoch``), each named. No wall
+    time: the run did not finish where its summary (``records``: the folder's training records) says so or its
+    epochs fell short of the plan; else the summary is missing, which says nothing of how the run ended."""
     median, mean = training["seconds_per_epoch"], training.get("wall_seconds_per_epoch")
     speed = f"median {median} s/epoch" if median else ""
     # the run's own figure, where it differs from the median: the difference is time it waited for the machine
@@ -959,8 +1106,10 @@ def _wall_time_line(training: dict) -> str:
         speed += (("; " if speed else "") + f"mean {mean} s/epoch, wall time over epochs: it counts any time "
                   "the machine was shared")
     if training["wall_seconds"] is None:
-        return ("- Wall time: not recorded (the run did not finish; its summary.json is written at the end)"
-                + (f"; {speed}" if speed else ""))
+        stopped = training.get("planned_epochs") not in (None, training.get("epochs"))
+        why = ("the run did not finish; its summary.json is written at the end"
+               if "training_summary.json" in records or stopped else "the model folder has no training_summary.json")
+        return f"- Wall time: not recorded ({why})" + (f"; {speed}" if speed else "")
     line = f"- Wall time: {training['wall_seconds']} s on {training['machine']}"
     if training["device"]:
         return (line + f" ({', '.join(str(x) for x in (training['device'], training['precision'], speed) if x)}), "
@@ -995,7 +1144,9 @@ def _class_count_lines(train_cfg: dict, summary: dict) -> list[str]:
     untaught = [e for e in EMOTIONS if not counts.get(e)]
     if untaught:
         source = (f"as the network it started from (`{train_cfg['init_from']}`) had it" if train_cfg.get("init_from")
-                  else "untrained: read nothing into it")
+                  else "untrained: read nothing into it" if train_cfg else
+                  "as the network it started from had it, if it started from one (not recorded: the model folder "
+                  "has no training_config.json)")
         lines.append(f"- No training face of {', '.join(untaught)}: its output is {source}")
     return lines
 

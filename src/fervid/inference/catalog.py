@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from fervid.inference.models import MODELS, PAPER_MODEL, ModelConfig
+from fervid.inference.models import MODELS, PAPER_MODEL, ModelConfig, resolve_model_dir
 from fervid.inference.options import PipelineOptions
 from fervid.inference.temporal import shipped_temporal_models
 from fervid.registry import Registry
@@ -35,7 +35,7 @@ LSTM_MEASURED_ON = "validation people's clips, centred windows"
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One shipped model, as its folder describes it."""
+    """One shipped model (or a model folder of yours: :func:`model_info`), as its folder describes it."""
 
     name: str
     # "cnn": an emotion CNN (a face in; 7 probabilities and a feature vector out). "temporal_lstm": labels a video
@@ -93,6 +93,23 @@ def shipped_model(name: str) -> ModelInfo:
     return Registry("shipped model", {info.name: info for info in list_models()})[name]
 
 
+def model_info(model: str | Path) -> ModelInfo:
+    """A shipped model's entry by name, or a model folder's (an emotion CNN's or a temporal LSTM's, exported or
+    trained by you; a shipped model's folder is its shipped entry). A folder of yours is no default and not the
+    paper's, and no shipped LSTM is its own. :class:`fervid.registry.UnknownName` for a name that is neither;
+    :class:`fervid.inference.models.ModelError` for a folder that holds no usable model, naming what it lacks."""
+    if not Path(model).is_dir():
+        return shipped_model(str(model))
+    folder = resolve_model_dir(model)  # (model.onnx and config.json, or the error naming the one missing)
+    shipped = next((info for info in list_models() if info.folder.resolve() == folder.resolve()), None)
+    if shipped is not None:
+        return shipped
+    config = _read_json(folder / "config.json") or {}
+    if isinstance(config, dict) and config.get("kind") == "lstm":
+        return _lstm_info(folder, str(config.get("cnn", "")), default=False, shipped=False)
+    return _cnn_info(ModelConfig.load(folder / "config.json").name, folder, None, default=False, shipped=False)
+
+
 def _read_json(path: Path) -> Any:
     """A record of the folder's, or None where it is missing or unreadable (a description, not a model load: the
     model's own loading names what is wrong with its files)."""
@@ -106,7 +123,7 @@ def _card(folder: Path) -> Path | None:
     return folder / CARD_FILE if (folder / CARD_FILE).is_file() else None
 
 
-def _cnn_info(name: str, folder: Path, lstm: Path | None, default: bool) -> ModelInfo:
+def _cnn_info(name: str, folder: Path, lstm: Path | None, default: bool, shipped: bool = True) -> ModelInfo:
     config = ModelConfig.load(folder / "config.json")  # (MODELS lists only folders whose config loads)
     card = _read_json(folder / "card.json") or {}
     training = _read_json(folder / "training_config.json") or {}
@@ -119,14 +136,14 @@ def _cnn_info(name: str, folder: Path, lstm: Path | None, default: bool) -> Mode
                 if "accuracy" in evaluation else None)
     terms = next((item.removeprefix(TERMS_PREFIX) for item in card.get("data_and_consent", [])
                   if isinstance(item, str) and item.startswith(TERMS_PREFIX)), None)
-    return ModelInfo(name=name, kind="cnn", default=default, paper=name == PAPER_MODEL, cnn=None,
+    return ModelInfo(name=name, kind="cnn", default=default, paper=shipped and name == PAPER_MODEL, cnn=None,
                      temporal_model=lstm.name if lstm else None, labels=training.get("labels"),
                      input_shape=(1, size, size),
                      precisions=("int8", "fp32") if has_int8 else ("fp32",), measured=measured, terms=terms,
                      card=_card(folder), folder=folder)
 
 
-def _lstm_info(folder: Path, cnn: str, default: bool) -> ModelInfo:
+def _lstm_info(folder: Path, cnn: str, default: bool, shipped: bool = True) -> ModelInfo:
     config = _read_json(folder / "config.json") or {}
     training = _read_json(folder / "training.json") or {}
     recipe = training.get("config") or {}
@@ -141,7 +158,8 @@ def _lstm_info(folder: Path, cnn: str, default: bool) -> ModelInfo:
     # (its card's "Data and consent" says the same: fervid.evaluation.evaluate's temporal card writer)
     terms = ((LAB_PEOPLE_TERMS if recipe.get("ckplus") or recipe.get("jaffe")
               else FER2013_WEIGHTS_TERMS.removeprefix(TERMS_PREFIX)) if recipe else None)
-    return ModelInfo(name=folder.name, kind="temporal_lstm", default=default, paper=cnn == PAPER_MODEL, cnn=cnn,
+    return ModelInfo(name=folder.name, kind="temporal_lstm", default=default, paper=shipped and cnn == PAPER_MODEL,
+                     cnn=cnn,
                      temporal_model=None, labels=labels,
                      input_shape=(int(config.get("max_frames", 17)), int(config.get("input_dim", 512))),
                      precisions=("fp32",), measured=measured, terms=terms, card=_card(folder), folder=folder)

@@ -270,7 +270,10 @@ def graph_for(folder: Path, config: ModelConfig, precision: str) -> tuple[str, s
     check_precision(precision)
     if precision != "fp32" and config.int8_file:
         if not (folder / config.int8_file).is_file():
-            raise ModelError(f"{folder}: config names {config.int8_file}, which is missing")
+            # a file of the folder missing, as a missing model.onnx is (exit 2), with what runs or rebuilds it
+            raise ModelNotFound(f"{folder}: config names {config.int8_file}, which is missing; run the float model "
+                                f"(--precision fp32), or write it again (fervid export <its run> --out {folder} "
+                                "--force --int8)")
         return config.int8_file, "int8"
     if precision == "int8":
         raise ModelError(f"{folder}: no int8 model (export with `fervid export --int8`)")

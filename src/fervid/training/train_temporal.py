@@ -131,8 +131,9 @@ def still_clips(ds: FaceDataset, n: int, rng: np.random.Generator, progress: boo
 
 
 def person_clips(persons, per_person: int, rng: np.random.Generator, progress: bool = True) -> list[Clip]:
+    # no bar for no people (an empty "people's clips: 0person" line was all it showed)
     return [render(expression_script(p, rng, 4.0), rng, CLIP_FPS)
-            for p in progress_bar(persons, show=progress, desc="people's clips", unit="person")
+            for p in progress_bar(persons, show=progress and len(persons) > 0, desc="people's clips", unit="person")
             for _ in range(per_person)]
 
 
