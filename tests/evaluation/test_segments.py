@@ -172,12 +172,63 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
     assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
-                                 "path (give the annotations' video paths as the analysis did)"}
+                                 "path and b/cam.mp4, a/cam.mp4 as near it as each other (give the annotations' video "
+                                 "paths as the analysis did)"}
     assert summaries[videos[0]]["sample_fps"] == 5.0
     # read from where the batch ran, its relative name is this very file: matched, and no "by its name" said
     monkeypatch.chdir(tmp_path / "data")
     _, _, summaries = frames_from_results(run, videos[:2])
     assert "matched_by_name" not in summaries[videos[1]]
+
+
+def write_clip(path, seconds, fps=10.0):
+    from conftest import clip_writer
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = clip_writer(path, 64, 64, fps)
+    for _ in range(round(seconds * fps)):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.close()
+    return path
+
+
+def test_same_named_videos_of_two_folders_are_told_apart_by_the_paths_the_analysis_gave(tmp_path, monkeypatch):
+    """`cd study; fervid video p1/session.mp4 p2/session.mp4 --out res` (or `fervid batch p1 p2`), then `fervid
+    evaluate --data ann.csv --results res` naming p1/session.mp4 and p2/session.mp4: both were refused as "2 videos
+    named session.mp4 were analysed in res, none at this path", the relative names matched by file name alone."""
+    from fervid.evaluation.segments import frames_from_results
+
+    study = tmp_path / "study"
+    p1, p2 = write_clip(study / "p1" / "session.mp4", 1.0), write_clip(study / "p2" / "session.mp4", 2.0)
+    happy, sad = pd.DataFrame(frame_rows(1, [0.0, 0.1], "happy")), pd.DataFrame(frame_rows(1, [0.0, 0.1], "sad"))
+    video_run, batch_run = study / "res", study / "bres"
+    write_run(video_run, "p1_session", "p1/session.mp4", happy, duration=1.0)
+    write_run(video_run, "p2_session", "p2/session.mp4", sad, duration=2.0)
+    write_run(batch_run / "files" / "0b33", "session", "p1/session.mp4", happy, duration=1.0)
+    write_run(batch_run / "files" / "8c52", "session", "p2/session.mp4", sad, duration=2.0)
+    for run in (video_run, batch_run):
+        monkeypatch.chdir(study)  # where the analysis ran, and the annotations' folder
+        tables, failed, summaries = frames_from_results(run, [p1, p2])
+        assert failed == {}
+        assert tables[p1][0]["emotion"].tolist() == ["happy"] * 2 and tables[p2][0]["emotion"].tolist() == ["sad"] * 2
+        assert not any("matched_by_name" in summary for summary in summaries.values())  # the paths it was given
+        monkeypatch.chdir(tmp_path)  # elsewhere: read from the annotations' folder, as their paths are
+        tables, failed, summaries = frames_from_results(run, [p1, p2], annotations_folder=study)
+        assert failed == {} and tables[p2][0]["emotion"].tolist() == ["sad"] * 2
+        assert not any("matched_by_name" in summary for summary in summaries.values())
+    # the study moved since: p1/session.mp4 ends as its path does, p2/session.mp4 does not
+    moved = tmp_path / "moved"
+    study.rename(moved)
+    p1, p2 = moved / "p1" / "session.mp4", moved / "p2" / "session.mp4"
+    tables, failed, summaries = frames_from_results(moved / "res", [p1, p2])
+    assert failed == {} and tables[p1][0]["emotion"].tolist() == ["happy"] * 2
+    assert summaries[p1]["matched_by_name"] == "p1/session.mp4"  # said: it is a guess by its name
+    # a third session.mp4, as near one as the other: still refused, naming both
+    p3 = write_clip(moved / "p3" / "session.mp4", 1.0)
+    _, failed, _ = frames_from_results(moved / "res", [p3])
+    assert failed == {p3: f"video {p3}: 2 videos named session.mp4 were analysed in {moved / 'res'}, none at this "
+                          "path and p1/session.mp4, p2/session.mp4 as near it as each other (give the annotations' "
+                          "video paths as the analysis did)"}
 
 
 def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):

@@ -2238,7 +2238,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                   "analyse the videos again without --results", 2)
         if not results.is_dir():
             _fail(f"--results {results}: not a folder (a `fervid video` output folder)", EXIT_USAGE)
-        tables, failed, summaries = frames_from_results(results, videos)
+        tables, failed, summaries = frames_from_results(results, videos, annotations_file.parent)
         made_with = {video: {key: summary.get(key) for key in VIDEO_RUN_SETTINGS}
                      for video, summary in summaries.items()}
         for video, setting in made_with.items():

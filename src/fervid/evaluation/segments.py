@@ -370,7 +370,29 @@ def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: 
                                  resamples=resamples, seed=seed)
 
 
-def frames_from_results(results: Path, videos: list[Path]
+def _closest_names(candidates: list[tuple[str, Path, dict]], video: Path, read_from: tuple[Path, ...]
+                   ) -> list[tuple[str, Path, dict]]:
+    """Of several analyses of videos named as ``video`` is (the video as named, tracks JSON, its contents), those
+    that may be of it: the one whose relative name, read from ``read_from`` (here, the annotations' folder), is this
+    very file; else those whose names end in the most of its path's last parts (``p1/session.mp4`` for
+    ``.../p1/session.mp4`` rather than ``p2/session.mp4``; a name is often relative to where its analysis ran)."""
+    this_file = [item for item in candidates if any((folder / item[0]).resolve() == video for folder in read_from)]
+    if this_file:  # (several: this file analysed more than once, none nearer than another)
+        return this_file
+
+    def parts_in_common(named: str) -> int:
+        common = 0
+        for own, theirs in zip(reversed(video.parts), reversed(Path(os.path.normpath(named)).parts)):
+            if own != theirs:
+                break
+            common += 1
+        return common
+
+    nearest = max(map(parts_in_common, (item[0] for item in candidates)))
+    return [item for item in candidates if parts_in_common(item[0]) == nearest]
+
+
+def frames_from_results(results: Path, videos: list[Path], annotations_folder: Path | None = None
                         ) -> tuple[dict[Path, tuple[pd.DataFrame, float, float]], dict[Path, str], dict[Path, dict]]:
     """The per-frame tables that an earlier ``fervid video`` (``results``: its output folder) or ``fervid batch``
     (its ``files/*/``) wrote for ``videos``, each with its analysis rate and the seconds analysed, as
@@ -379,8 +401,11 @@ def frames_from_results(results: Path, videos: list[Path]
 
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
-    name where one video of that name was analysed and its length agrees (another file of the same name, in another
-    session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary.
+    name where its length agrees (another file of the same name, in another session's folder, is not taken for it).
+    Of several analysed videos of its name (``p1/session.mp4`` and ``p2/session.mp4``) it takes the one whose name,
+    read from here or from ``annotations_folder``, is this very file, else the one whose name ends in the most of
+    its path's last parts; where none is nearer than another it is refused. A video matched by name has
+    ``matched_by_name`` set in its summary, unless its relative name read from here or ``annotations_folder`` is it.
 
     Outputs written before 2026-12-06 (their tracks JSON records no ``fervid`` version) counted a video's times
     from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
@@ -394,15 +419,20 @@ def frames_from_results(results: Path, videos: list[Path]
     written = [(summary["file"], tracks_json, summary)
                for tracks_json, summary in written_tracks(results, f"*{suffix}", f"files/*/*{suffix}")]
     tables, failed, summaries = {}, {}, {}
+    # where a relative name may be read from: here, and the annotations table's folder (its own paths' base)
+    read_from = (Path.cwd(), *((annotations_folder,) if annotations_folder is not None else ()))
     for video in videos:
         # a relative name was relative to where that analysis ran, not to here: matched as by name
         same = [item for item in written if Path(item[0]).is_absolute() and Path(item[0]).resolve() == video]
         by_name = not same
         if by_name:
-            same = [item for item in written if Path(item[0]).name == video.name]
+            of_its_name = [item for item in written if Path(item[0]).name == video.name]
+            same = _closest_names(of_its_name, video, read_from) if len(of_its_name) > 1 else of_its_name
             if len(same) > 1:
-                failed[video] = (f"video {video}: {len(same)} videos named {video.name} were analysed in {results}, "
-                                 "none at this path (give the annotations' video paths as the analysis did)")
+                failed[video] = (f"video {video}: {len(of_its_name)} videos named {video.name} were analysed in "
+                                 f"{results}, none at this path and " + ", ".join(item[0] for item in same)
+                                 + " as near it as each other (give the annotations' video paths as the analysis "
+                                 "did)")
                 continue
         if not same:
             failed[video] = f"video {video}: no fervid video outputs for it in {results}"
@@ -414,8 +444,9 @@ def frames_from_results(results: Path, videos: list[Path]
                 failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) is "
                                  f"{analysed:.1f} s long and this one {here:.1f} s: another file of the same name")
                 continue
-            if Path(named).is_absolute() or Path(named).resolve() != video:
-                # said, unless the relative name read from here is this very file (analysed from this folder)
+            if Path(named).is_absolute() or all((folder / named).resolve() != video for folder in read_from):
+                # said, unless the relative name read from here (or from the annotations' folder) is this very
+                # file (analysed from this folder)
                 summary = {**summary, "matched_by_name": named}
         try:
             table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
