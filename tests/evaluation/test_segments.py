@@ -168,7 +168,7 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     assert summaries[videos[1]]["matched_by_name"] == "p2.mp4" and "matched_by_name" not in summaries[videos[0]]
     assert failed.pop(videos[4]) == (f"video {videos[4]}: the p5.mp4 analysed in {run} (session1/p5.mp4) is 4.0 s "
                                      "long and this one 1.0 s: another file of the same name")
-    assert tables[videos[0]][1:] == (5.0, 4.0) and tables[videos[1]][1:] == (25.0, 4.0)
+    assert tables[videos[0]][1:] == (5.0, 4.0, 0.0, True) and tables[videos[1]][1:] == (25.0, 4.0, 0.0, True)
     assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
     assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
@@ -229,6 +229,53 @@ def test_same_named_videos_of_two_folders_are_told_apart_by_the_paths_the_analys
     assert failed == {p3: f"video {p3}: 2 videos named session.mp4 were analysed in {moved / 'res'}, none at this "
                           "path and p1/session.mp4, p2/session.mp4 as near it as each other (give the annotations' "
                           "video paths as the analysis did)"}
+
+
+def test_segments_outside_the_stretch_an_analysis_was_asked_for_are_not_scored_as_no_face(tmp_path,
+                                                                                           monkeypatch):
+    """`fervid video clip.mp4 --start 3 --end 7`, then `evaluate --results`: the segments before 3 s were scored as
+    "no face found" (the tracks JSON's duration, 7, read as the seconds analysed from 0), lowering the found share,
+    and a video matched by its name was refused as another file ("is 7.0 s long and this one 14.0 s")."""
+    from fervid.evaluation.segments import AnalysedFrames, frames_from_results
+
+    video, other = tmp_path / "clips" / "a.mp4", tmp_path / "b.mp4"
+    times = np.arange(3, 7, 0.2)  # 5 frames a second, from 3 s to 7 s
+    table = pd.DataFrame(frame_rows(1, times, "happy"))
+    annotations = Annotations(tmp_path / "ann.csv", [
+        Segment(video, 0.0, 2.0, 3, line=2), Segment(video, 2.0, 4.0, 3, line=3), Segment(video, 4.0, 6.0, 3, line=4),
+        Segment(video, 6.0, 8.0, 3, line=5), Segment(video, 8.0, 10.0, 3, line=6),
+        Segment(other, 2.0, 3.1, 3, line=7)])  # 0.1 s of it in the stretch, its face not seen there
+    stretch = AnalysedFrames(table, 5.0, 7.0, start=3.0, to_video_end=False)
+    scores = score_segments(annotations, {video: stretch, other: stretch._replace(table=table[table["time"] > 4])})
+    assert scores.not_scored == {2: "outside the stretch analysed (3.00-7.00 s)",
+                                 6: "outside the stretch analysed (3.00-7.00 s)",
+                                 7: "only 0.10 s of it is in the stretch analysed (3.00-7.00 s): no frame may fall "
+                                    "in it"}
+    segments = scores.segments.set_index("line")
+    assert segments[["start", "end", "frames"]].values.tolist() == [[3.0, 4.0, 5], [4.0, 6.0, 10], [6.0, 7.0, 5]]
+    assert scores.found_share == 1.0  # the face was there all the time analysed
+    assert scores.warnings == [
+        f"{tmp_path / 'ann.csv'}, line 3: 2-3 s of the segment 2-4 s is outside the stretch analysed (3.00-7.00 s), "
+        "not scored",
+        f"{tmp_path / 'ann.csv'}, line 5: 7-8 s of the segment 6-8 s is outside the stretch analysed (3.00-7.00 s), "
+        "not scored"]
+
+    # read from the run's folder: its stretch, and a video matched by name is not another file for being longer
+    write_clip(video, 10.0, fps=5.0)
+    write_clip(other, 5.0, fps=5.0)
+    run = tmp_path / "run"
+    write_run(run, "a", "clips/a.mp4", table, fps=5.0, duration=7.0, end_reached=7.0, start=3.0, end=7.0)
+    write_run(run, "b", "elsewhere/b.mp4", table, fps=5.0, duration=7.0, end_reached=7.0, start=3.0, end=7.0)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the analysis ran: matched by name
+    tables, failed, _ = frames_from_results(run, [video, other])
+    assert tables[video][1:] == (5.0, 7.0, 3.0, False)
+    assert failed == {other: f"video {other}: the b.mp4 analysed in {run} (elsewhere/b.mp4) was analysed up to 7.0 "
+                             "s and this one is 5.0 s long: another file of the same name"}
+    # an --end past the video's end: it ran to the end, and the lengths must agree
+    write_run(run, "a", "clips/a.mp4", table, fps=5.0, duration=10.0, end_reached=10.0, start=3.0, end=60.0)
+    tables, _, _ = frames_from_results(run, [video])
+    assert tables[video][1:] == (5.0, 10.0, 3.0, True)
 
 
 def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):

@@ -2310,6 +2310,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     except DatasetError as exc:
         _remove_empty(made)
         _fail(str(exc))
+    for line in scores.warnings:  # lines cut where their video was not analysed: said with the others
+        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
+    warnings += scores.warnings
     # a video named but missing, or one that could not be analysed, is an input that failed: said, and exit 1
     failures = [*(f"{video}: not found (named in {annotations_file})" for video in annotations.missing_videos),
                 *failed.values()]
