@@ -97,6 +97,8 @@ def test_each_segment_is_scored_on_its_main_face_and_cut_at_the_videos_end(tmp_p
     assert segments.loc[3, ["end", "predicted", "frames", "found"]].tolist() == [4.0, "happy", 5, 0.5]
     assert segments.loc[4, ["track", "predicted", "frames"]].tolist() == [2, "sad", 2]
     assert scores.not_scored == {5: "starts after the analysed video's end (4.00 s)"}
+    assert scores.warnings == [f"{tmp_path / 'ann.csv'}, line 3: the segment 2-5 s ends 1.00 s after the video's end "
+                               "(4.00 s); cut there"]
     assert scores.several_faces == [2]  # someone passed: scored on the face seen most
     # the annotated time inside the video: 2 + 2 + 0.4 s, the face found in 2 + 1 + 0.4 of it
     assert scores.found_share == pytest.approx(3.4 / 4.4)
@@ -341,6 +343,22 @@ def test_a_segment_shorter_than_the_frames_spacing_is_not_counted_as_a_face_not_
     scores = score_segments(annotations, {video: (table, 5.0, 0.6)})
     assert scores.not_scored == {2: "shorter than the spacing of the frames analysed (0.20 s): no frame may fall in it"}
     assert scores.found_share == 1.0
+
+
+def test_a_segment_running_past_the_videos_end_is_said_naming_its_line(tmp_path):
+    """`10,60,fear` on a 14 s video was scored as 10-14 s without a word, and 13.99-14.5 was said "shorter than the
+    spacing of the frames", when what left no frame in it was the cut at the video's end."""
+    video, other = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    table = pd.DataFrame(frame_rows(1, np.arange(0, 14, 0.2), "fear"))  # 5 frames a second for 14 s
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 10.0, 60.0, 2, line=2),
+                                                     Segment(video, 13.99, 14.5, 2, line=3, track=2),
+                                                     Segment(video, 0.0, 1.0, 2, line=4),
+                                                     Segment(other, 2.0, 14.1, 2, line=5)])
+    scores = score_segments(annotations, {video: (table, 5.0, 14.0), other: (table, 5.0, 14.0)})
+    assert scores.warnings == [f"{tmp_path / 'ann.csv'}, line 2: the segment 10-60 s ends 46.00 s after the video's "
+                               "end (14.00 s); cut there"]  # not line 5: 0.1 s, less than the frames' spacing
+    assert scores.not_scored == {3: "only 0.01 s of it is before the video's end (14.00 s): no frame may fall in it"}
+    assert scores.segments.set_index("line").loc[2, ["end", "frames"]].tolist() == [14.0, 20]
 
 
 def test_a_face_scored_by_two_segments_is_an_error_naming_them(tmp_path):

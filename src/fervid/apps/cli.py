@@ -2216,8 +2216,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, bootstrap_frame_accuracy, frames_from_results,
-                                            read_annotations, score_segments)
+    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, bootstrap_frame_accuracy,
+                                            frames_from_results, read_annotations, score_segments)
     from fervid.inference.video import VideoError, analysis_rate
 
     try:
@@ -2300,7 +2300,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             if result.window_notice and result.window_notice not in said:
                 said.add(result.window_notice)
                 _say_notices([result.window_notice])
-            tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
+            tables[video] = AnalysedFrames(result.frame_table(), analysis_rate(result.fps, options.sample_fps),
+                                           result.duration, to_video_end=not result.error)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:

@@ -343,6 +343,8 @@ def score_segments(annotations: Annotations, tables: dict[Path, AnalysedFrames |
         if track is None and (end - start) * rate < 1:
             if start > segment.start or end < segment.end and not analysed.to_video_end:
                 why = f"only {end - start:.2f} s of it is in the stretch analysed ({analysed.stretch})"
+            elif end < segment.end:  # (13.99-14.5 s of a 14 s video: not the segment's length)
+                why = f"only {end - start:.2f} s of it is before the video's end ({end:.2f} s)"
             else:
                 why = f"shorter than the spacing of the frames analysed ({1 / rate:.2f} s)"
             not_scored[segment.line] = f"{why}: no frame may fall in it"
@@ -351,6 +353,11 @@ def score_segments(annotations: Annotations, tables: dict[Path, AnalysedFrames |
         # it leaves out is said
         cut = [(segment.start, start)] + ([] if analysed.to_video_end else [(end, segment.end)])
         outside = [f"{a:g}-{b:g} s" for a, b in cut if b - a > 1 / rate]
+        # past the end by more than a frame's spacing: not an end put at the video's last moment
+        if analysed.to_video_end and segment.end - end > 1 / rate:
+            warnings.append(f"{annotations.source}, line {segment.line}: the segment {segment.start:g}-"
+                            f"{segment.end:g} s ends {segment.end - end:.2f} s after the video's end ({end:.2f} s); "
+                            "cut there")
         if outside:
             warnings.append(f"{annotations.source}, line {segment.line}: {' and '.join(outside)} of the segment "
                             f"{segment.start:g}-{segment.end:g} s is outside the stretch analysed "
