@@ -2667,6 +2667,14 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     mixed = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "two.csv"), "--results", str(tmp_path / "run")])
     assert mixed.exit_code == 1 and "its videos were analysed with different settings (window: 1.0 for smile.mp4, " \
         "2.0 for smile2.mp4)" in mixed.output, mixed.output
+    # a line naming no video, or a folder, says so naming the line (exit 1), and is not counted as a video
+    (tmp_path / "blank.csv").write_text("video,start,end,emotion\nsmile.mp4,0,2,happy\n,2,3,sad\nrun,2,3,sad\n",
+                                        encoding="utf-8")
+    blank = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "blank.csv"), "--results", str(tmp_path / "run")])
+    assert blank.exit_code == 1, blank.output
+    assert f"error: {tmp_path / 'blank.csv'}, line 3: no video named" in blank.output
+    assert f"error: {tmp_path / 'blank.csv'}, line 4: {tmp_path / 'run'} is a folder, not a video" in blank.output
+    assert "1 of 3 segment(s) scored, in 1 of 1 video(s)" in blank.output and "not found" not in blank.output
     # track numbers are the numbering of the analysis that gave them: a fresh analysis may number faces otherwise
     (tmp_path / "tracked.csv").write_text("video,start,end,emotion,track\nsmile.mp4,0,2,happy,1\n", encoding="utf-8")
     tracked = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5"])

@@ -42,6 +42,19 @@ def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
     assert annotations.missing_videos == [videos / "c.mp4"]
 
 
+def test_a_line_naming_no_video_or_a_folder_says_so_and_is_no_video(videos):
+    """An empty video cell read as the table's own folder, and a folder named passed as a video: both were left out
+    as "<folder> not found" and counted among the videos named and missing."""
+    (videos / "ann.csv").write_text("video,start,end,emotion\n"
+                                    "a.mp4,0,2,happy\n"
+                                    ",2,4,surprise\n"
+                                    "sub,4,6,sad\n", encoding="utf-8")
+    annotations = read_annotations(videos / "ann.csv")
+    assert annotations.left_out == annotations.no_video == {3: "no video named",
+                                                            4: f"{videos / 'sub'} is a folder, not a video"}
+    assert annotations.missing_videos == [] and annotations.videos == [videos / "a.mp4"]
+
+
 def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
     (videos / "ann.txt").write_text("File\tBegin Time - ss.msec\tEnd Time - ss.msec\tLabel\tTrack\n"
                                     "a.mp4\t0.0\t2.0\tfear\t1\n"

@@ -2316,6 +2316,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     warnings += scores.warnings
     # a video named but missing, or one that could not be analysed, is an input that failed: said, and exit 1
     failures = [*(f"{video}: not found (named in {annotations_file})" for video in annotations.missing_videos),
+                *(f"{annotations_file}, line {line}: {why}" for line, why in annotations.no_video.items()),
                 *failed.values()]
     if scores.frames.empty:
         _remove_empty(made)

@@ -66,6 +66,8 @@ class Annotations:
     left_out: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     missing_videos: list[Path] = field(default_factory=list)  # named by lines left out for it: not there
+    # lines left out whose video cell names no video file: empty, or a folder (line -> why)
+    no_video: dict[int, str] = field(default_factory=dict)
 
     @property
     def videos(self) -> list[Path]:
@@ -121,8 +123,8 @@ def read_annotations(path: str | Path) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
     milliseconds where the column's name says so ("Begin Time - msec"). Video paths are read relative to the
-    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say) or whose video is not there is
-    left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
+    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say), whose video is not there, or
+    that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
     header or two segments of one face that overlap raise DatasetError naming the lines."""
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
@@ -132,7 +134,7 @@ def read_annotations(path: str | Path) -> Annotations:
              for name, index in time_columns.items()}
     notes = [f"{header[time_columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if scale[name] != 1.0]
-    segments, left_out, missing = [], {}, set()
+    segments, left_out, missing, no_video = [], {}, set(), {}
     same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
     for line, row in rows:
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
@@ -159,12 +161,18 @@ def read_annotations(path: str | Path) -> Annotations:
         if track_text and not re.fullmatch(r"[0-9]+(?:\.0*)?", track_text):
             raise DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number")
         named = cell["video"]
+        if not named:  # (it read as the table's own folder)
+            left_out[line] = no_video[line] = "no video named"
+            continue
         if os.sep == "/" and "\\" in named and not (path.parent / named).exists():
             named = named.replace("\\", "/")  # a table written on Windows (clips\\p01.mp4)
         video = Path(named)
         # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
         # on a disk that ignores case): its frames are scored against one set of segments
         video = (video if video.is_absolute() else path.parent / video).resolve()
+        if video.is_dir():
+            left_out[line] = no_video[line] = f"{video} is a folder, not a video"
+            continue
         if not video.is_file():
             left_out[line] = f"video {video} not found"
             missing.add(video)
@@ -177,7 +185,7 @@ def read_annotations(path: str | Path) -> Annotations:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
-    return Annotations(path, segments, left_out, notes, sorted(missing))
+    return Annotations(path, segments, left_out, notes, sorted(missing), no_video)
 
 
 # an unlabelled segments table's name column (`fervid video --segments`): a usability test's tasks, a lesson's parts
