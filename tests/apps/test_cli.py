@@ -2629,7 +2629,8 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
                                      "5": f"video {tmp_path / 'gone.mp4'} not found"}
     assert {"window", "detect_every", "min_face", "score_threshold"} <= set(metrics["settings"])
     # the annotation running past the video's end is said, naming its line, where the other warnings go
-    past_end = f"{tmp_path / 'ann.csv'}, line 3: the segment 2-3.5 s ends 0.50 s after the video's end (3.00 s); cut there"
+    past_end = (f"{tmp_path / 'ann.csv'}, line 3: the segment 2-3.5 s ends 0.50 s after the video's end (3.00 s); "
+                "cut there")
     assert f"warning: {past_end}" in result.output and past_end in metrics["warnings"]
     assert f"warning: {past_end}" in (out / "report.md").read_text(encoding="utf-8")
     # the files that gave the labels, as image evaluation records them (README: metrics.json says what ran)

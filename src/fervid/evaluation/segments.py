@@ -124,8 +124,9 @@ def read_annotations(path: str | Path) -> Annotations:
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
     milliseconds where the column's name says so ("Begin Time - msec"). Video paths are read relative to the
     table's folder. A line whose emotion is not one of fervid's 7 (contempt, say), whose video is not there, or
-    that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
-    header or two segments of one face that overlap raise DatasetError naming the lines."""
+    that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time
+    that is not a time, an end before its start, a row of more cells than the header or two segments of one face
+    that overlap raise DatasetError naming the lines."""
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
     columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
@@ -448,8 +449,9 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
                         ) -> tuple[dict[Path, AnalysedFrames], dict[Path, str], dict[Path, dict]]:
     """The per-frame tables that an earlier ``fervid video`` (``results``: its output folder) or ``fervid batch``
     (its ``files/*/``) wrote for ``videos``, each with its analysis rate and the stretch analysed (its ``start``
-    to its ``end_reached``), as :func:`score_segments` takes them; the videos with none, with why; and each video's tracks JSON (its settings,
-    and ``error`` where its analysis stopped early or the file was cut short: the table covers what was analysed).
+    to its ``end_reached``), as :func:`score_segments` takes them; the videos with none, with why; and each
+    video's tracks JSON (its settings, and ``error`` where its analysis stopped early or the file was cut short:
+    the table covers what was analysed).
 
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
