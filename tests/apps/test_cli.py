@@ -2680,6 +2680,11 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
                                      "5": f"video {tmp_path / 'gone.mp4'} not found"}
     assert {"window", "detect_every", "min_face", "score_threshold"} <= set(metrics["settings"])
+    # the annotation running past the video's end is said, naming its line, where the other warnings go
+    past_end = (f"{tmp_path / 'ann.csv'}, line 3: the segment 2-3.5 s ends 0.50 s after the video's end (3.00 s); "
+                "cut there")
+    assert f"warning: {past_end}" in result.output and past_end in metrics["warnings"]
+    assert f"warning: {past_end}" in (out / "report.md").read_text(encoding="utf-8")
     # the files that gave the labels, as image evaluation records them (README: metrics.json says what ran)
     assert metrics["settings"]["weights_file"] == "model_int8.onnx" and len(metrics["settings"]["weights_sha256"]) == 64
     assert len(metrics["settings"]["temporal_model_sha256"]) == 64
@@ -2715,6 +2720,14 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     mixed = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "two.csv"), "--results", str(tmp_path / "run")])
     assert mixed.exit_code == 1 and "its videos were analysed with different settings (window: 1.0 for smile.mp4, " \
         "2.0 for smile2.mp4)" in mixed.output, mixed.output
+    # a line naming no video, or a folder, says so naming the line (exit 1), and is not counted as a video
+    (tmp_path / "blank.csv").write_text("video,start,end,emotion\nsmile.mp4,0,2,happy\n,2,3,sad\nrun,2,3,sad\n",
+                                        encoding="utf-8")
+    blank = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "blank.csv"), "--results", str(tmp_path / "run")])
+    assert blank.exit_code == 1, blank.output
+    assert f"error: {tmp_path / 'blank.csv'}, line 3: no video named" in blank.output
+    assert f"error: {tmp_path / 'blank.csv'}, line 4: {tmp_path / 'run'} is a folder, not a video" in blank.output
+    assert "1 of 3 segment(s) scored, in 1 of 1 video(s)" in blank.output and "not found" not in blank.output
     # track numbers are the numbering of the analysis that gave them: a fresh analysis may number faces otherwise
     (tmp_path / "tracked.csv").write_text("video,start,end,emotion,track\nsmile.mp4,0,2,happy,1\n", encoding="utf-8")
     tracked = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "tracked.csv"), "--sample-fps", "5"])

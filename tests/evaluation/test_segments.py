@@ -42,6 +42,19 @@ def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
     assert annotations.missing_videos == [videos / "c.mp4"]
 
 
+def test_a_line_naming_no_video_or_a_folder_says_so_and_is_no_video(videos):
+    """An empty video cell read as the table's own folder, and a folder named passed as a video: both were left out
+    as "<folder> not found" and counted among the videos named and missing."""
+    (videos / "ann.csv").write_text("video,start,end,emotion\n"
+                                    "a.mp4,0,2,happy\n"
+                                    ",2,4,surprise\n"
+                                    "sub,4,6,sad\n", encoding="utf-8")
+    annotations = read_annotations(videos / "ann.csv")
+    assert annotations.left_out == annotations.no_video == {3: "no video named",
+                                                            4: f"{videos / 'sub'} is a folder, not a video"}
+    assert annotations.missing_videos == [] and annotations.videos == [videos / "a.mp4"]
+
+
 def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
     (videos / "ann.txt").write_text("File\tBegin Time - ss.msec\tEnd Time - ss.msec\tLabel\tTrack\n"
                                     "a.mp4\t0.0\t2.0\tfear\t1\n"
@@ -97,6 +110,8 @@ def test_each_segment_is_scored_on_its_main_face_and_cut_at_the_videos_end(tmp_p
     assert segments.loc[3, ["end", "predicted", "frames", "found"]].tolist() == [4.0, "happy", 5, 0.5]
     assert segments.loc[4, ["track", "predicted", "frames"]].tolist() == [2, "sad", 2]
     assert scores.not_scored == {5: "starts after the analysed video's end (4.00 s)"}
+    assert scores.warnings == [f"{tmp_path / 'ann.csv'}, line 3: the segment 2-5 s ends 1.00 s after the video's end "
+                               "(4.00 s); cut there"]
     assert scores.several_faces == [2]  # someone passed: scored on the face seen most
     # the annotated time inside the video: 2 + 2 + 0.4 s, the face found in 2 + 1 + 0.4 of it
     assert scores.found_share == pytest.approx(3.4 / 4.4)
@@ -168,16 +183,114 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     assert summaries[videos[1]]["matched_by_name"] == "p2.mp4" and "matched_by_name" not in summaries[videos[0]]
     assert failed.pop(videos[4]) == (f"video {videos[4]}: the p5.mp4 analysed in {run} (session1/p5.mp4) is 4.0 s "
                                      "long and this one 1.0 s: another file of the same name")
-    assert tables[videos[0]][1:] == (5.0, 4.0) and tables[videos[1]][1:] == (25.0, 4.0)
+    assert tables[videos[0]][1:] == (5.0, 4.0, 0.0, True) and tables[videos[1]][1:] == (25.0, 4.0, 0.0, True)
     assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
     assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
-                                 "path (give the annotations' video paths as the analysis did)"}
+                                 "path and b/cam.mp4, a/cam.mp4 as near it as each other (give the annotations' video "
+                                 "paths as the analysis did)"}
     assert summaries[videos[0]]["sample_fps"] == 5.0
     # read from where the batch ran, its relative name is this very file: matched, and no "by its name" said
     monkeypatch.chdir(tmp_path / "data")
     _, _, summaries = frames_from_results(run, videos[:2])
     assert "matched_by_name" not in summaries[videos[1]]
+
+
+def write_clip(path, seconds, fps=10.0):
+    from conftest import clip_writer
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = clip_writer(path, 64, 64, fps)
+    for _ in range(round(seconds * fps)):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.close()
+    return path
+
+
+def test_same_named_videos_of_two_folders_are_told_apart_by_the_paths_the_analysis_gave(tmp_path, monkeypatch):
+    """`cd study; fervid video p1/session.mp4 p2/session.mp4 --out res` (or `fervid batch p1 p2`), then `fervid
+    evaluate --data ann.csv --results res` naming p1/session.mp4 and p2/session.mp4: both were refused as "2 videos
+    named session.mp4 were analysed in res, none at this path", the relative names matched by file name alone."""
+    from fervid.evaluation.segments import frames_from_results
+
+    study = tmp_path / "study"
+    p1, p2 = write_clip(study / "p1" / "session.mp4", 1.0), write_clip(study / "p2" / "session.mp4", 2.0)
+    happy, sad = pd.DataFrame(frame_rows(1, [0.0, 0.1], "happy")), pd.DataFrame(frame_rows(1, [0.0, 0.1], "sad"))
+    video_run, batch_run = study / "res", study / "bres"
+    write_run(video_run, "p1_session", "p1/session.mp4", happy, duration=1.0)
+    write_run(video_run, "p2_session", "p2/session.mp4", sad, duration=2.0)
+    write_run(batch_run / "files" / "0b33", "session", "p1/session.mp4", happy, duration=1.0)
+    write_run(batch_run / "files" / "8c52", "session", "p2/session.mp4", sad, duration=2.0)
+    for run in (video_run, batch_run):
+        monkeypatch.chdir(study)  # where the analysis ran, and the annotations' folder
+        tables, failed, summaries = frames_from_results(run, [p1, p2])
+        assert failed == {}
+        assert tables[p1][0]["emotion"].tolist() == ["happy"] * 2 and tables[p2][0]["emotion"].tolist() == ["sad"] * 2
+        assert not any("matched_by_name" in summary for summary in summaries.values())  # the paths it was given
+        monkeypatch.chdir(tmp_path)  # elsewhere: read from the annotations' folder, as their paths are
+        tables, failed, summaries = frames_from_results(run, [p1, p2], annotations_folder=study)
+        assert failed == {} and tables[p2][0]["emotion"].tolist() == ["sad"] * 2
+        assert not any("matched_by_name" in summary for summary in summaries.values())
+    # the study moved since: p1/session.mp4 ends as its path does, p2/session.mp4 does not
+    moved = tmp_path / "moved"
+    study.rename(moved)
+    p1, p2 = moved / "p1" / "session.mp4", moved / "p2" / "session.mp4"
+    tables, failed, summaries = frames_from_results(moved / "res", [p1, p2])
+    assert failed == {} and tables[p1][0]["emotion"].tolist() == ["happy"] * 2
+    assert summaries[p1]["matched_by_name"] == "p1/session.mp4"  # said: it is a guess by its name
+    # a third session.mp4, as near one as the other: still refused, naming both
+    p3 = write_clip(moved / "p3" / "session.mp4", 1.0)
+    _, failed, _ = frames_from_results(moved / "res", [p3])
+    assert failed == {p3: f"video {p3}: 2 videos named session.mp4 were analysed in {moved / 'res'}, none at this "
+                          "path and p1/session.mp4, p2/session.mp4 as near it as each other (give the annotations' "
+                          "video paths as the analysis did)"}
+
+
+def test_segments_outside_the_stretch_an_analysis_was_asked_for_are_not_scored_as_no_face(tmp_path,
+                                                                                           monkeypatch):
+    """`fervid video clip.mp4 --start 3 --end 7`, then `evaluate --results`: the segments before 3 s were scored as
+    "no face found" (the tracks JSON's duration, 7, read as the seconds analysed from 0), lowering the found share,
+    and a video matched by its name was refused as another file ("is 7.0 s long and this one 14.0 s")."""
+    from fervid.evaluation.segments import AnalysedFrames, frames_from_results
+
+    video, other = tmp_path / "clips" / "a.mp4", tmp_path / "b.mp4"
+    times = np.arange(3, 7, 0.2)  # 5 frames a second, from 3 s to 7 s
+    table = pd.DataFrame(frame_rows(1, times, "happy"))
+    annotations = Annotations(tmp_path / "ann.csv", [
+        Segment(video, 0.0, 2.0, 3, line=2), Segment(video, 2.0, 4.0, 3, line=3), Segment(video, 4.0, 6.0, 3, line=4),
+        Segment(video, 6.0, 8.0, 3, line=5), Segment(video, 8.0, 10.0, 3, line=6),
+        Segment(other, 2.0, 3.1, 3, line=7)])  # 0.1 s of it in the stretch, its face not seen there
+    stretch = AnalysedFrames(table, 5.0, 7.0, start=3.0, to_video_end=False)
+    scores = score_segments(annotations, {video: stretch, other: stretch._replace(table=table[table["time"] > 4])})
+    assert scores.not_scored == {2: "outside the stretch analysed (3.00-7.00 s)",
+                                 6: "outside the stretch analysed (3.00-7.00 s)",
+                                 7: "only 0.10 s of it is in the stretch analysed (3.00-7.00 s): no frame may fall "
+                                    "in it"}
+    segments = scores.segments.set_index("line")
+    assert segments[["start", "end", "frames"]].values.tolist() == [[3.0, 4.0, 5], [4.0, 6.0, 10], [6.0, 7.0, 5]]
+    assert scores.found_share == 1.0  # the face was there all the time analysed
+    assert scores.warnings == [
+        f"{tmp_path / 'ann.csv'}, line 3: 2-3 s of the segment 2-4 s is outside the stretch analysed (3.00-7.00 s), "
+        "not scored",
+        f"{tmp_path / 'ann.csv'}, line 5: 7-8 s of the segment 6-8 s is outside the stretch analysed (3.00-7.00 s), "
+        "not scored"]
+
+    # read from the run's folder: its stretch, and a video matched by name is not another file for being longer
+    write_clip(video, 10.0, fps=5.0)
+    write_clip(other, 5.0, fps=5.0)
+    run = tmp_path / "run"
+    write_run(run, "a", "clips/a.mp4", table, fps=5.0, duration=7.0, end_reached=7.0, start=3.0, end=7.0)
+    write_run(run, "b", "elsewhere/b.mp4", table, fps=5.0, duration=7.0, end_reached=7.0, start=3.0, end=7.0)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the analysis ran: matched by name
+    tables, failed, _ = frames_from_results(run, [video, other])
+    assert tables[video][1:] == (5.0, 7.0, 3.0, False)
+    assert failed == {other: f"video {other}: the b.mp4 analysed in {run} (elsewhere/b.mp4) was analysed up to 7.0 "
+                             "s and this one is 5.0 s long: another file of the same name"}
+    # an --end past the video's end: it ran to the end, and the lengths must agree
+    write_run(run, "a", "clips/a.mp4", table, fps=5.0, duration=10.0, end_reached=10.0, start=3.0, end=60.0)
+    tables, _, _ = frames_from_results(run, [video])
+    assert tables[video][1:] == (5.0, 10.0, 3.0, True)
 
 
 def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):
@@ -243,6 +356,22 @@ def test_a_segment_shorter_than_the_frames_spacing_is_not_counted_as_a_face_not_
     scores = score_segments(annotations, {video: (table, 5.0, 0.6)})
     assert scores.not_scored == {2: "shorter than the spacing of the frames analysed (0.20 s): no frame may fall in it"}
     assert scores.found_share == 1.0
+
+
+def test_a_segment_running_past_the_videos_end_is_said_naming_its_line(tmp_path):
+    """`10,60,fear` on a 14 s video was scored as 10-14 s without a word, and 13.99-14.5 was said "shorter than the
+    spacing of the frames", when what left no frame in it was the cut at the video's end."""
+    video, other = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    table = pd.DataFrame(frame_rows(1, np.arange(0, 14, 0.2), "fear"))  # 5 frames a second for 14 s
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 10.0, 60.0, 2, line=2),
+                                                     Segment(video, 13.99, 14.5, 2, line=3, track=2),
+                                                     Segment(video, 0.0, 1.0, 2, line=4),
+                                                     Segment(other, 2.0, 14.1, 2, line=5)])
+    scores = score_segments(annotations, {video: (table, 5.0, 14.0), other: (table, 5.0, 14.0)})
+    assert scores.warnings == [f"{tmp_path / 'ann.csv'}, line 2: the segment 10-60 s ends 46.00 s after the video's "
+                               "end (14.00 s); cut there"]  # not line 5: 0.1 s, less than the frames' spacing
+    assert scores.not_scored == {3: "only 0.01 s of it is before the video's end (14.00 s): no frame may fall in it"}
+    assert scores.segments.set_index("line").loc[2, ["end", "frames"]].tolist() == [14.0, 20]
 
 
 def test_a_face_scored_by_two_segments_is_an_error_naming_them(tmp_path):

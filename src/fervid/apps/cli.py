@@ -2232,8 +2232,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, bootstrap_frame_accuracy, frames_from_results,
-                                            read_annotations, score_segments)
+    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, bootstrap_frame_accuracy,
+                                            frames_from_results, read_annotations, score_segments)
     from fervid.inference.video import VideoError, analysis_rate
 
     try:
@@ -2254,7 +2254,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                   "analyse the videos again without --results", 2)
         if not results.is_dir():
             _fail(f"--results {results}: not a folder (a `fervid video` output folder)", EXIT_USAGE)
-        tables, failed, summaries = frames_from_results(results, videos)
+        tables, failed, summaries = frames_from_results(results, videos, annotations_file.parent)
         made_with = {video: {key: summary.get(key) for key in VIDEO_RUN_SETTINGS}
                      for video, summary in summaries.items()}
         for video, setting in made_with.items():
@@ -2316,7 +2316,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             if result.window_notice and result.window_notice not in said:
                 said.add(result.window_notice)
                 _say_notices([result.window_notice])
-            tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
+            tables[video] = AnalysedFrames(result.frame_table(), analysis_rate(result.fps, options.sample_fps),
+                                           result.duration, to_video_end=not result.error)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:
@@ -2326,8 +2327,12 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     except DatasetError as exc:
         _remove_empty(made)
         _fail(str(exc))
+    for line in scores.warnings:  # lines cut where their video was not analysed: said with the others
+        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
+    warnings += scores.warnings
     # a video named but missing, or one that could not be analysed, is an input that failed: said, and exit 1
     failures = [*(f"{video}: not found (named in {annotations_file})" for video in annotations.missing_videos),
+                *(f"{annotations_file}, line {line}: {why}" for line, why in annotations.no_video.items()),
                 *failed.values()]
     if scores.frames.empty:
         _remove_empty(made)

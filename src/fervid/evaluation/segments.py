@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,8 @@ class Annotations:
     left_out: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     missing_videos: list[Path] = field(default_factory=list)  # named by lines left out for it: not there
+    # lines left out whose video cell names no video file: empty, or a folder (line -> why)
+    no_video: dict[int, str] = field(default_factory=dict)
 
     @property
     def videos(self) -> list[Path]:
@@ -121,9 +123,10 @@ def read_annotations(path: str | Path) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
     milliseconds where the column's name says so ("Begin Time - msec"). Video paths are read relative to the
-    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say) or whose video is not there is
-    left out with its reason; a time that is not a time, an end before its start, a row of more cells than the
-    header or two segments of one face that overlap raise DatasetError naming the lines."""
+    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say), whose video is not there, or
+    that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time
+    that is not a time, an end before its start, a row of more cells than the header or two segments of one face
+    that overlap raise DatasetError naming the lines."""
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
     columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
@@ -132,7 +135,7 @@ def read_annotations(path: str | Path) -> Annotations:
              for name, index in time_columns.items()}
     notes = [f"{header[time_columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if scale[name] != 1.0]
-    segments, left_out, missing = [], {}, set()
+    segments, left_out, missing, no_video = [], {}, set(), {}
     same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
     for line, row in rows:
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
@@ -159,12 +162,18 @@ def read_annotations(path: str | Path) -> Annotations:
         if track_text and not re.fullmatch(r"[0-9]+(?:\.0*)?", track_text):
             raise DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number")
         named = cell["video"]
+        if not named:  # (it read as the table's own folder)
+            left_out[line] = no_video[line] = "no video named"
+            continue
         if os.sep == "/" and "\\" in named and not (path.parent / named).exists():
             named = named.replace("\\", "/")  # a table written on Windows (clips\\p01.mp4)
         video = Path(named)
         # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
         # on a disk that ignores case): its frames are scored against one set of segments
         video = (video if video.is_absolute() else path.parent / video).resolve()
+        if video.is_dir():
+            left_out[line] = no_video[line] = f"{video} is a folder, not a video"
+            continue
         if not video.is_file():
             left_out[line] = f"video {video} not found"
             missing.add(video)
@@ -177,7 +186,7 @@ def read_annotations(path: str | Path) -> Annotations:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
-    return Annotations(path, segments, left_out, notes, sorted(missing))
+    return Annotations(path, segments, left_out, notes, sorted(missing), no_video)
 
 
 # an unlabelled segments table's name column (`fervid video --segments`): a usability test's tasks, a lesson's parts
@@ -268,12 +277,31 @@ def segment_label(rows: pd.DataFrame) -> int:
     return max((EMOTIONS.index(e) for e in tied), key=lambda i: rows[EMOTIONS[i]].mean())
 
 
+class AnalysedFrames(NamedTuple):
+    """A video's per-frame table as :func:`score_segments` scores it: the rate in frames per second at which it
+    was analysed, and the stretch analysed on the file's timeline, ``start`` to ``end`` (a whole video's: 0 to its
+    end). ``to_video_end``: whether ``end`` is the video's own end, not an ``--end`` asked of the analysis (or
+    where it broke off). A plain ``(table, rate, end)`` is a whole video's."""
+
+    table: pd.DataFrame
+    rate: float
+    end: float
+    start: float = 0.0
+    to_video_end: bool = True
+
+    @property
+    def stretch(self) -> str:
+        return f"{self.start:.2f}-{self.end:.2f} s"
+
+
 @dataclass
 class VideoScores:
-    """Frame and segment rows of every scored segment, and what was not scored."""
+    """Frame and segment rows of every scored segment, what was not scored, and what a reader of the scores should
+    know of a line that was (``warnings``: a segment cut where the analysis did not cover it)."""
 
     frames: pd.DataFrame  # video, line, time, track, label, predicted, then the 7 probabilities
-    # video, line, start, end (cut at the video's end), track, label, predicted, frames, found (share of its time)
+    # video, line, start, end (both cut to the stretch analysed), track, label, predicted, frames, found (share of
+    # its time)
     segments: pd.DataFrame
     not_scored: dict[int, str] = field(default_factory=dict)  # line -> why (no face found, the video failed)
     annotated_seconds: float = 0.0  # the segments' time in the videos analysed
@@ -281,6 +309,7 @@ class VideoScores:
     # lines without a track scored on one of several faces (tracks) seen in them: two people, or one who left and
     # came back (a new track)
     several_faces: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def found_share(self) -> float:
@@ -288,40 +317,64 @@ class VideoScores:
         return self.found_seconds / self.annotated_seconds if self.annotated_seconds else 0.0
 
 
-def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFrame, float, float]],
+def score_segments(annotations: Annotations, tables: dict[Path, AnalysedFrames | tuple[pd.DataFrame, float, float]],
                    failed: dict[Path, str] | None = None, margin: float = 0.0) -> VideoScores:
-    """Each segment against its video's per-frame table. ``tables``: video -> (per-frame table, the rate in frames
-    per second at which it was analysed, the seconds analysed); ``failed``: video -> why it gave no table. A
-    segment is cut at the end of what was analysed (an annotation running past a video's end does not count as
-    time in which no face was found); one shorter than the analysed frames' spacing may hold no analysed frame
-    and is not scored (nor counted in the found share). Two segments that score one face's frame (a segment with
-    no track and one naming the track it resolves to) raise DatasetError naming their lines. ``margin``: seconds
-    at each end of a segment whose frames are not scored (an annotator's boundary is approximate, and a temporal
-    method lags a change); the face is still looked for there, for the found share."""
+    """Each segment against its video's per-frame table. ``tables``: video -> its :class:`AnalysedFrames` (or
+    ``(per-frame table, rate, seconds analysed)`` of a whole video); ``failed``: video -> why it gave no table. A
+    segment is cut to the stretch analysed (an annotation running past a video's end, or outside an analysis's
+    ``--start``/``--end``, does not count as time in which no face was found): one wholly outside it is not scored,
+    and a part outside it of more than a frame's spacing is said in ``warnings``, naming the line. A segment (or
+    what is left of it) shorter than the analysed frames' spacing may hold no analysed frame and is not scored (nor
+    counted in the found share). Two segments that score one face's frame (a segment with no track and one naming
+    the track it resolves to) raise DatasetError naming their lines. ``margin``: seconds at each end of a segment
+    whose frames are not scored (an annotator's boundary is approximate, and a temporal method lags a change); the
+    face is still looked for there, for the found share."""
     if not (np.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be 0 or more seconds, not {margin}")
     failed = failed or {}
-    frame_rows, segment_rows, not_scored, several = [], [], {}, []
+    frame_rows, segment_rows, not_scored, several, warnings = [], [], {}, [], []
     annotated_seconds = found_seconds = 0.0
     scored_by: dict[tuple, int] = {}  # (video, track, time) -> the line that scored it
     for segment in annotations.segments:
         if segment.video in failed:
             not_scored[segment.line] = failed[segment.video]
             continue
-        table, rate, duration = tables[segment.video]
-        if segment.start >= duration:
-            not_scored[segment.line] = f"starts after the analysed video's end ({duration:.2f} s)"
+        analysed = AnalysedFrames(*tables[segment.video])
+        table, rate = analysed.table, analysed.rate
+        if segment.start >= analysed.end and analysed.to_video_end:
+            not_scored[segment.line] = f"starts after the analysed video's end ({analysed.end:.2f} s)"
             continue
-        end = min(segment.end, duration)
+        if segment.start >= analysed.end or segment.end <= analysed.start:
+            not_scored[segment.line] = f"outside the stretch analysed ({analysed.stretch})"
+            continue
+        start, end = max(segment.start, analysed.start), min(segment.end, analysed.end)
         rows, track, seen = segment_frames(table, segment)
-        if track is None and (end - segment.start) * rate < 1:
-            not_scored[segment.line] = (f"shorter than the spacing of the frames analysed ({1 / rate:.2f} s): "
-                                        "no frame may fall in it")
+        if track is None and (end - start) * rate < 1:
+            if start > segment.start or end < segment.end and not analysed.to_video_end:
+                why = f"only {end - start:.2f} s of it is in the stretch analysed ({analysed.stretch})"
+            elif end < segment.end:  # (13.99-14.5 s of a 14 s video: not the segment's length)
+                why = f"only {end - start:.2f} s of it is before the video's end ({end:.2f} s)"
+            else:
+                why = f"shorter than the spacing of the frames analysed ({1 / rate:.2f} s)"
+            not_scored[segment.line] = f"{why}: no frame may fall in it"
             continue
-        expected = max(1, round((end - segment.start) * rate))
+        # a part outside the stretch asked of the analysis that could hold an analysed frame: the annotated time
+        # it leaves out is said
+        cut = [(segment.start, start)] + ([] if analysed.to_video_end else [(end, segment.end)])
+        outside = [f"{a:g}-{b:g} s" for a, b in cut if b - a > 1 / rate]
+        # past the end by more than a frame's spacing: not an end put at the video's last moment
+        if analysed.to_video_end and segment.end - end > 1 / rate:
+            warnings.append(f"{annotations.source}, line {segment.line}: the segment {segment.start:g}-"
+                            f"{segment.end:g} s ends {segment.end - end:.2f} s after the video's end ({end:.2f} s); "
+                            "cut there")
+        if outside:
+            warnings.append(f"{annotations.source}, line {segment.line}: {' and '.join(outside)} of the segment "
+                            f"{segment.start:g}-{segment.end:g} s is outside the stretch analysed "
+                            f"({analysed.stretch}), not scored")
+        expected = max(1, round((end - start) * rate))
         found = min(1.0, len(rows) / expected)
-        annotated_seconds += end - segment.start
-        found_seconds += (end - segment.start) * found
+        annotated_seconds += end - start
+        found_seconds += (end - start) * found
         if track is None:
             not_scored[segment.line] = ("no face found in it" if segment.track is None
                                         else f"track {segment.track} is not in it")
@@ -329,7 +382,7 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
         if segment.track is None and seen > 1:
             several.append(segment.line)
         if margin:
-            rows = rows[(rows["time"] >= segment.start + margin) & (rows["time"] < end - margin)]
+            rows = rows[(rows["time"] >= start + margin) & (rows["time"] < end - margin)]
             if rows.empty:
                 not_scored[segment.line] = f"no frame of its face more than {margin:g} s from its ends (--margin)"
                 continue
@@ -346,7 +399,7 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
                                         "predicted": [EMOTIONS[i] for i in predicted]})
                           .join(rows[list(EMOTIONS)]))
         segment_rows.append({"video": str(segment.video), "line": segment.line,
-                             "start": round(segment.start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
+                             "start": round(start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
                              "track": track, "label": EMOTIONS[segment.label],
                              "predicted": EMOTIONS[segment_label(rows)], "frames": len(rows),
                              "found": round(found, 4)})
@@ -354,7 +407,7 @@ def score_segments(annotations: Annotations, tables: dict[Path, tuple[pd.DataFra
               pd.DataFrame(columns=["video", "line", "time", "track", "label", "predicted", *EMOTIONS]))
     segments = pd.DataFrame(segment_rows, columns=["video", "line", "start", "end", "track", "label", "predicted",
                                                    "frames", "found"])
-    return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several)
+    return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several, warnings)
 
 
 # Fewer segments than this give no bootstrap interval (see intervals.MIN_BOOTSTRAP_GROUPS)
@@ -370,17 +423,43 @@ def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: 
                                  resamples=resamples, seed=seed)
 
 
-def frames_from_results(results: Path, videos: list[Path]
-                        ) -> tuple[dict[Path, tuple[pd.DataFrame, float, float]], dict[Path, str], dict[Path, dict]]:
+def _closest_names(candidates: list[tuple[str, Path, dict]], video: Path, read_from: tuple[Path, ...]
+                   ) -> list[tuple[str, Path, dict]]:
+    """Of several analyses of videos named as ``video`` is (the video as named, tracks JSON, its contents), those
+    that may be of it: the one whose relative name, read from ``read_from`` (here, the annotations' folder), is this
+    very file; else those whose names end in the most of its path's last parts (``p1/session.mp4`` for
+    ``.../p1/session.mp4`` rather than ``p2/session.mp4``; a name is often relative to where its analysis ran)."""
+    this_file = [item for item in candidates if any((folder / item[0]).resolve() == video for folder in read_from)]
+    if this_file:  # (several: this file analysed more than once, none nearer than another)
+        return this_file
+
+    def parts_in_common(named: str) -> int:
+        common = 0
+        for own, theirs in zip(reversed(video.parts), reversed(Path(os.path.normpath(named)).parts)):
+            if own != theirs:
+                break
+            common += 1
+        return common
+
+    nearest = max(map(parts_in_common, (item[0] for item in candidates)))
+    return [item for item in candidates if parts_in_common(item[0]) == nearest]
+
+
+def frames_from_results(results: Path, videos: list[Path], annotations_folder: Path | None = None
+                        ) -> tuple[dict[Path, AnalysedFrames], dict[Path, str], dict[Path, dict]]:
     """The per-frame tables that an earlier ``fervid video`` (``results``: its output folder) or ``fervid batch``
-    (its ``files/*/``) wrote for ``videos``, each with its analysis rate and the seconds analysed, as
-    :func:`score_segments` takes them; the videos with none, with why; and each video's tracks JSON (its settings,
-    and ``error`` where its analysis stopped early or the file was cut short: the table covers what was analysed).
+    (its ``files/*/``) wrote for ``videos``, each with its analysis rate and the stretch analysed (its ``start``
+    to its ``end_reached``), as :func:`score_segments` takes them; the videos with none, with why; and each
+    video's tracks JSON (its settings, and ``error`` where its analysis stopped early or the file was cut short:
+    the table covers what was analysed).
 
     A tracks JSON names its video as the command line gave it (often relative to where that command ran): a video is
     matched by its absolute path, or else (a relative name too: relative to where that analysis ran) by its file
-    name where one video of that name was analysed and its length agrees (another file of the same name, in another
-    session's folder, is not taken for it); a video matched by name has ``matched_by_name`` set in its summary.
+    name where its length agrees (another file of the same name, in another session's folder, is not taken for it).
+    Of several analysed videos of its name (``p1/session.mp4`` and ``p2/session.mp4``) it takes the one whose name,
+    read from here or from ``annotations_folder``, is this very file, else the one whose name ends in the most of
+    its path's last parts; where none is nearer than another it is refused. A video matched by name has
+    ``matched_by_name`` set in its summary, unless its relative name read from here or ``annotations_folder`` is it.
 
     Outputs written before 2026-12-06 (their tracks JSON records no ``fervid`` version) counted a video's times
     from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
@@ -394,35 +473,52 @@ def frames_from_results(results: Path, videos: list[Path]
     written = [(summary["file"], tracks_json, summary)
                for tracks_json, summary in written_tracks(results, f"*{suffix}", f"files/*/*{suffix}")]
     tables, failed, summaries = {}, {}, {}
+    # where a relative name may be read from: here, and the annotations table's folder (its own paths' base)
+    read_from = (Path.cwd(), *((annotations_folder,) if annotations_folder is not None else ()))
     for video in videos:
         # a relative name was relative to where that analysis ran, not to here: matched as by name
         same = [item for item in written if Path(item[0]).is_absolute() and Path(item[0]).resolve() == video]
         by_name = not same
         if by_name:
-            same = [item for item in written if Path(item[0]).name == video.name]
+            of_its_name = [item for item in written if Path(item[0]).name == video.name]
+            same = _closest_names(of_its_name, video, read_from) if len(of_its_name) > 1 else of_its_name
             if len(same) > 1:
-                failed[video] = (f"video {video}: {len(same)} videos named {video.name} were analysed in {results}, "
-                                 "none at this path (give the annotations' video paths as the analysis did)")
+                failed[video] = (f"video {video}: {len(of_its_name)} videos named {video.name} were analysed in "
+                                 f"{results}, none at this path and " + ", ".join(item[0] for item in same)
+                                 + " as near it as each other (give the annotations' video paths as the analysis "
+                                 "did)")
                 continue
         if not same:
             failed[video] = f"video {video}: no fervid video outputs for it in {results}"
             continue
         named, tracks_json, summary = same[0]
+        fps = float(summary.get("fps") or 30.0)
+        # the stretch analysed: from the start asked (--start) to where the analysis stopped, the video's end unless
+        # it stopped at the --end asked or broke off
+        start = float(summary.get("start") or 0.0)
+        end = float(summary.get("duration") or 0.0)  # (end_reached, as written since --end)
+        asked_end = summary.get("end")
+        to_video_end = not summary.get("error") and (asked_end is None or end < float(asked_end) - 1 / fps)
         if by_name:
-            analysed, here = float(summary.get("duration") or 0.0), container_facts(video).seconds
-            if here is not None and not summary.get("error") and abs(here - analysed) > max(1.0, 0.05 * here):
-                failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) is "
-                                 f"{analysed:.1f} s long and this one {here:.1f} s: another file of the same name")
+            # the file's length, not the stretch's: another file where it differs from a whole video's end, or
+            # where it is shorter than a stretch's
+            here = container_facts(video).seconds
+            off = max(1.0, 0.05 * here) if here is not None else 0.0
+            if here is not None and (abs(here - end) > off if to_video_end else here < end - off):
+                failed[video] = (f"video {video}: the {video.name} analysed in {results} ({named}) "
+                                 + (f"is {end:.1f} s long and this one {here:.1f} s" if to_video_end else
+                                    f"was analysed up to {end:.1f} s and this one is {here:.1f} s long")
+                                 + ": another file of the same name")
                 continue
-            if Path(named).is_absolute() or Path(named).resolve() != video:
-                # said, unless the relative name read from here is this very file (analysed from this folder)
+            if Path(named).is_absolute() or all((folder / named).resolve() != video for folder in read_from):
+                # said, unless the relative name read from here (or from the annotations' folder) is this very
+                # file (analysed from this folder)
                 summary = {**summary, "matched_by_name": named}
         try:
             table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
             failed[video] = f"video {video}: its frames table in {tracks_json.parent} cannot be read ({exc})"
             continue
-        duration = float(summary.get("duration") or 0.0)
         if "fervid" not in summary:  # written before times were the file's
             try:
                 moved = times_offset_before_2026_12_06(video)
@@ -430,10 +526,9 @@ def frames_from_results(results: Path, videos: list[Path]
                 moved = 0.0
             if moved:
                 table = table.assign(time=table["time"] + moved)
-                duration += moved
+                start, end = (start + moved if start else 0.0), end + moved
                 summary = {**summary, "times_moved_by": round(moved, 4)}
-        tables[video] = (table, analysis_rate(float(summary.get("fps") or 30.0), summary.get("sample_fps")),
-                         duration)
+        tables[video] = AnalysedFrames(table, analysis_rate(fps, summary.get("sample_fps")), end, start, to_video_end)
         summaries[video] = summary
     return tables, failed, summaries
 
