@@ -1417,6 +1417,22 @@ def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_pa
         assert earlier.exit_code == 2 and f"{option} with --results: the labels in" in earlier.output
 
 
+@pytest.mark.parametrize("header", ["file,start,end,emotion", "path,start,end,label", "File Name,start,end,emotion",
+                                    "File Path\tBegin Time - msec\tEnd Time - msec\tEmotion"])
+def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_annotations(tmp_path, header):
+    """`--data ann.csv` with a `file` (or `path`, ELAN's `File Name`) column beside start and end was taken for a
+    label table of images: "no readable image listed", and --margin "is for --dataset video, not folder"."""
+    separator = "\t" if "\t" in header else ","
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "ann.csv").write_text(f"{header}\n" + separator.join(["clip.mp4", "0", "1000", "happy"]) + "\n",
+                                      encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run"),
+                                 "--margin", "0.1"])
+    assert result.exit_code == 1, result.output
+    assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
+
+
 def test_headless_live_records_how_far_its_labels_trail(tmp_path):
     """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
     delay."""

@@ -1904,8 +1904,9 @@ def evaluate(
                                              "and aligned), video (a CSV of annotated "
                                              "segments: video,start,end,emotion[,track], times in seconds or "
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
-                                             "a folder, or a table with path and label columns, is folder, a table "
-                                             "with video, start and end columns is video, another CSV fer2013."),
+                                             "a table with video (or file, path), start and end columns is video, "
+                                             "a folder, or another table with path and label columns, is folder, "
+                                             "another CSV fer2013."),
     model: list[str] = EVALUATE_MODEL_OPTION,
     usage: Optional[str] = typer.Option(None, help=f"FER2013/FER+ Usage to evaluate ({', '.join(FER2013_USAGES)}; "
                                                    f"default {DEFAULT_USAGE})."),
@@ -1954,8 +1955,9 @@ def evaluate(
     for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
         _must_exist(option, given)
     if dataset == "auto":
-        dataset = ("folder" if is_labelled_images(data) else "ferplus" if ferplus else
-                   "video" if looks_like_annotations(data) else "fer2013")
+        # annotations first: their video column may be called file or path, as a label table's image column is
+        dataset = ("video" if looks_like_annotations(data) else "folder" if is_labelled_images(data) else
+                   "ferplus" if ferplus else "fer2013")
     if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
     typed = _typed_options(ctx)
