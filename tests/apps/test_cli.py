@@ -1417,6 +1417,28 @@ def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_pa
         assert earlier.exit_code == 2 and f"{option} with --results: the labels in" in earlier.output
 
 
+def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path):
+    """At --sample-fps 2 the LSTM's labels are outside what it learnt: a fresh analysis said so on stderr only
+    (metrics.json's warnings empty, report.md silent), and scores read from such a run's folder (--results) not at
+    all."""
+    shutil.copy(carphone(), tmp_path / "cam.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "-q"]
+    said = ("at 2 analysed frames a second (0.5 s apart), a 1 s centred window holds 3 analysed frames: the LSTM "
+            "learnt from frames at most 0.3 s apart, so its labels here are outside what it learnt")
+    fresh = runner.invoke(app, [*args, "--sample-fps", "2", "--out", str(tmp_path / "fresh")])
+    assert fresh.exit_code == 0 and fresh.output.count(said) == 1, fresh.output
+    video = runner.invoke(app, ["video", str(tmp_path / "cam.mp4"), "--sample-fps", "2", "--no-annotate",
+                                "--key-frames", "0", "-q", "--out", str(tmp_path / "run")])
+    assert video.exit_code == 0, video.output
+    read = runner.invoke(app, [*args, "--results", str(tmp_path / "run"), "--out", str(tmp_path / "read")])
+    assert read.exit_code == 0 and read.output.count(said) == 1, read.output
+    for out, prefix in (("fresh", ""), ("read", f"the analysis that wrote {tmp_path / 'run'}: ")):
+        (warning,) = json.loads((tmp_path / out / "metrics.json").read_text(encoding="utf-8"))["warnings"]
+        assert warning.startswith(prefix + said)
+        assert f"warning: {warning}" in (tmp_path / out / "report.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("header", ["file,start,end,emotion", "path,start,end,label", "File Name,start,end,emotion",
                                     "File Path\tBegin Time - msec\tEnd Time - msec\tEmotion"])
 def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_annotations(tmp_path, header):

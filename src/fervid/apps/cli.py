@@ -2207,6 +2207,20 @@ VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector",
                       "temporal_model")
 
 
+def _recorded_window_notice(summary: dict) -> str | None:
+    """What the window left the temporal method of the analysis a tracks JSON records, where that is not what the
+    method is for (``VideoResult.window_notice``, from the recorded rate, method and window); None otherwise."""
+    from fervid.inference.temporal import window_notice
+    from fervid.inference.video import analysis_rate
+
+    window, fps, method = summary.get("window"), summary.get("fps"), summary.get("method")
+    if window is None or not fps or method is None:
+        return None
+    capped = summary.get("analysed_fps_cap")
+    return window_notice(method, window, analysis_rate(fps, capped or summary.get("sample_fps")),
+                         summary.get("centred_window", True), most_rate=fps, memory_capped=bool(capped))
+
+
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
                     margin: float, quiet: bool, **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
@@ -2262,6 +2276,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                                 "counted times from the video's pictures, not the file's start; its pictures start "
                                 f"{summary['times_moved_by']:g} s in, so its times were moved by that to the file's "
                                 "timeline, the annotations' (analyse it again to have the outputs say so)")
+            window = _recorded_window_notice(summary)
+            if window and f"the analysis that wrote {results}: {window}" not in warnings:
+                warnings.append(f"the analysis that wrote {results}: {window}")
         settings = {key: value for key, value in next(iter(made_with.values()), {}).items() if value is not None}
         settings["results"] = str(results)
         # what made the labels scored: the weights that ran and the versions, as the results recorded them (not
@@ -2285,7 +2302,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         if out:  # before the analysis: an output folder that cannot be used must not cost it
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
-        said: set[str] = set()  # a window too short for the method: said once
         for number, video in enumerate(videos, 1):
             bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False,
                                         show=not quiet)
@@ -2299,9 +2315,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
                 warnings.append(result.error)
-            if result.window_notice and result.window_notice not in said:
-                said.add(result.window_notice)
-                _say_notices([result.window_notice])
+            if result.window_notice and result.window_notice not in warnings:  # a window too short: said once
+                warnings.append(result.window_notice)
             tables[video] = (result.frame_table(), analysis_rate(result.fps, options.sample_fps), result.duration)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
