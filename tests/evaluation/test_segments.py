@@ -68,9 +68,25 @@ def test_bad_annotations_name_the_file_and_line(videos, rows, message):
 
 
 def test_a_table_without_a_needed_column_says_which_and_what_it_has(videos):
-    (videos / "ann.csv").write_text("clip,from,to,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
-    with pytest.raises(DatasetError, match="no video column .*; its columns are clip, from, to, emotion"):
+    (videos / "ann.csv").write_text("item,from,to,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="no video column .*; its columns are item, from, to, emotion"):
         read_annotations(videos / "ann.csv")
+
+
+@pytest.mark.parametrize("table", [
+    "video_file,start_time,end_time,emotion_label\na.mp4,1,2.5,fear\n",
+    "filename,Start-Time,End Time,Label\na.mp4,1,2.5,fear\n",
+    "Clip\tBegin Time - ss.msec\tEnd Time - ss.msec\tAnnotation\na.mp4\t1.0\t2.5\tfear\n",  # ELAN's export
+    "clip,start_time_ms,end_time_ms,emotion\na.mp4,1000,2500,fear\n",  # a unit after the name is still read
+    "clip,start_frame,start_s,end_frame,end_sec,emotion\na.mp4,30,1,75,2.5,fear\n",  # seconds, not frame numbers
+    "clip,video,onset,offset,annotation,emotion\nc7,a.mp4,1,2.5,smile,fear\n",  # video and emotion come first
+])
+def test_annotations_take_the_common_spellings_of_their_columns(videos, table):
+    """`start_time`, `filename`, `video_file`, `clip`, `emotion_label` and ELAN's `Annotation` were refused ("no
+    start column"), where `Start Time` and `File Name` were read."""
+    (videos / "ann.txt").write_text(table, encoding="utf-8")
+    (segment,) = read_annotations(videos / "ann.txt").segments
+    assert (segment.video.name, segment.start, segment.end, EMOTIONS[segment.label]) == ("a.mp4", 1.0, 2.5, "fear")
 
 
 def frame_rows(track, times, emotion, size=100, probability=0.8):

@@ -35,10 +35,13 @@ from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_gro
 from fervid.inference.records import TIME_DECIMALS
 from fervid.inference.video import TimeSegment
 
-# the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
-# with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
-COLUMNS = {"video": ("video", "file", "path"), "start": ("start", "begin", "onset"),
-           "end": ("end", "stop", "offset"), "emotion": ("emotion", "label"), "track": ("track",)}
+# the column names accepted for each field, in order of preference, compared as find_column does (without case,
+# spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
+# tab-delimited export says "Begin Time - ss.msec", its annotations' column "Annotation")
+COLUMNS = {"video": ("video", "file", "path", "filename", "clip"), "start": ("start", "begin", "onset"),
+           "end": ("end", "stop", "offset"), "emotion": ("emotion", "label", "annotation"), "track": ("track",)}
+# words after start or end that say a column holds no time ("start_frame": a frame number)
+_NOT_SECONDS = ("frame", "frames", "sample", "samples")
 # a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
 # start and onset); not "ss.msec" or "hh:mm:ss.ms", whose values are seconds
 _MILLISECONDS = re.compile(r"(?:^|[\s\-_(\[])(?:msec|ms|milliseconds?)\b")
@@ -82,9 +85,10 @@ def _column(header: list[str], name: str, path: Path, required: bool) -> int | N
 
 def _column(header: list[str], name: str, path: Path, required: bool = True) -> int | None:
     """The index of ``name``'s column in ``header`` (:func:`~fervid.evaluation.tables.find_column`)."""
-    index = find_column(header, COLUMNS[name])
+    index = find_column(header, COLUMNS[name], unless=_NOT_SECONDS if name in ("start", "end") else ())
     if index is None and required:
-        raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}); its columns are "
+        raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}, in any case, or one of "
+                           f"them and more words: 'Video File', 'start_ms'); its columns are "
                            f"{', '.join(map(str, header))}")
     return index
 
