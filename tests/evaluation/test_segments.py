@@ -55,7 +55,10 @@ def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
     ("a.mp4,0,2,happy,\na.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),
     ("a.mp4,0,2,happy,\nsub/../a.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),  # one file
     ("a.mp4,0,2,happy,\na.mp4,2,1,sad,\n", "line 3: a segment from 2 s to 1 s"),
-    ("a.mp4,0,two,happy,\n", "line 2: start '0' / end 'two': not times"),
+    ("a.mp4,0,two,happy,\n", "line 2: end 'two': not a time (seconds, m:ss or h:mm:ss)"),
+    ("a.mp4,0:02,0:60,happy,\n", "line 2: end '0:60': not a time: a clock's seconds, and the minutes of h:mm:ss, "
+                                "run 0-59"),
+    ("a.mp4,,2,happy,\n", "line 2: no start given"),
     ("a.mp4,0,2,happy,,surplus\n", "line 2: 6 cells, and the header names 5"),
     ("a.mp4,0,2,happy,x\n", "line 2: track 'x': not a track number"),
     ("a.mp4,0,2,contempt,\n", "no segment to score (1 line(s) left out: e.g. line 2: emotion 'contempt'"),

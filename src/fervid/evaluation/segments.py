@@ -121,6 +121,20 @@ def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], lis
     return header, rows
 
 
+def _segment_times(cells: dict[str, str], scale: dict[str, float], path: Path, line: int) -> tuple[float, float]:
+    """A line's start and end in seconds (``scale``: 0.001 for a column of milliseconds); DatasetError naming the
+    cell that is no time, and why."""
+    times = []
+    for name in ("start", "end"):
+        if not cells[name]:
+            raise DatasetError(f"{path}, line {line}: no {name} given")
+        try:
+            times.append(parse_time(cells[name]) * scale[name])
+        except ValueError as exc:
+            raise DatasetError(f"{path}, line {line}: {name} {cells[name]!r}: {exc}") from None
+    return times[0], times[1]
+
+
 def read_annotations(path: str | Path) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
@@ -144,11 +158,7 @@ def read_annotations(path: str | Path) -> Annotations:
                                "separator inside a cell must be quoted)")
         row = row + [""] * (len(header) - len(row))
         cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
-        try:
-            start, end = (parse_time(cell[name]) * scale[name] for name in ("start", "end"))
-        except ValueError:
-            raise DatasetError(f"{path}, line {line}: start {cell['start']!r} / end {cell['end']!r}: not times "
-                               "(seconds, m:ss or h:mm:ss)") from None
+        start, end = _segment_times(cell, scale, path, line)
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
@@ -215,11 +225,7 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
     named: dict[str, int] = {}  # a name -> the line that gave it first
     for line, row in rows:
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
-        try:
-            start, end = (parse_time(cells[name]) * scale[name] for name in ("start", "end"))
-        except ValueError:
-            raise DatasetError(f"{path}, line {line}: start {cells['start']!r} / end {cells['end']!r}: not times "
-                               "(seconds, m:ss or h:mm:ss)") from None
+        start, end = _segment_times(cells, scale, path, line)
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
