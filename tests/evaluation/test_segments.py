@@ -32,12 +32,13 @@ def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
                                     "a.mp4,0:01.5,0:03,neutral\n"
                                     "a.mp4,3,4,contempt\n"  # not one of the 7
                                     "c.mp4,0,1,sad\n"  # no such video
-                                    "b.mp4,0,2,surprised\n", encoding="utf-8")
+                                    "b.mp4,0,2,surprised\n"
+                                    "b.mp4,2,3, \n", encoding="utf-8")  # no emotion ("emotion '' is not one ...")
     annotations = read_annotations(videos / "ann.csv")
     assert [(s.video.name, s.start, s.end, EMOTIONS[s.label], s.line) for s in annotations.segments] == [
         ("a.mp4", 0.0, 1.5, "happy", 2), ("a.mp4", 1.5, 3.0, "neutral", 3), ("b.mp4", 0.0, 2.0, "surprise", 6)]
     assert annotations.left_out == {4: "emotion 'contempt' is not one of fervid's 7",
-                                    5: f"video {videos / 'c.mp4'} not found"}
+                                    5: f"video {videos / 'c.mp4'} not found", 7: "no emotion given"}
     assert annotations.videos == [videos / "a.mp4", videos / "b.mp4"]
     assert annotations.missing_videos == [videos / "c.mp4"]
 

@@ -165,8 +165,9 @@ def read_annotations(path: str | Path) -> Annotations:
         emotion = emotion_of(cell["emotion"])
         if emotion is None:
             hint = emotion_hint(cell["emotion"])
-            left_out[line] = (f"emotion {cell['emotion'].lower()!r} is not one of fervid's 7"
-                              + (f" ({hint})" if hint else ""))
+            left_out[line] = ("no emotion given" if not cell["emotion"] else
+                              f"emotion {cell['emotion'].lower()!r} is not one of fervid's 7" + (f" ({hint})" if hint
+                                                                                                 else ""))
             continue
         track_text = cell.get("track", "")
         # "2", or "2.0" as a spreadsheet or pandas writes a number column with blanks in it
