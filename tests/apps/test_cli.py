@@ -1439,6 +1439,20 @@ def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(t
         assert f"warning: {warning}" in (tmp_path / out / "report.md").read_text(encoding="utf-8")
 
 
+def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path):
+    """"1 of 2 segment(s) scored, in 2 of 2 video(s)" counted the videos analysed, one of which gave no segment."""
+    for name in ("a", "b"):
+        shutil.copy(carphone(), tmp_path / f"{name}.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,4,neutral\nb.mp4,9,10,happy\n",
+                                      encoding="utf-8")  # b's segment starts after its end (4 s)
+    video = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--sample-fps", "5",
+                                "--no-annotate", "--key-frames", "0", "-q", "--out", str(tmp_path / "run")])
+    assert video.exit_code == 0, video.output
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 segment(s) scored, in 1 of 2 video(s);" in result.output
+
+
 @pytest.mark.parametrize("header", ["file,start,end,emotion", "path,start,end,label", "File Name,start,end,emotion",
                                     "File Path\tBegin Time - msec\tEnd Time - msec\tEmotion"])
 def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_annotations(tmp_path, header):

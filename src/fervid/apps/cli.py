@@ -2351,8 +2351,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
              f"{annotations_file.name}")
     seen = len(annotations.segments) + len(annotations.left_out)
     named = len(videos) + len(annotations.missing_videos)
-    notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {named} video(s); the face was "
-             f"found in {scores.found_share:.0%} of the annotated time"]
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
+             f"the face was found in {scores.found_share:.0%} of the annotated time"]
     if by_frame.accuracy_ci95 is None:
         notes.append(f"no interval for the per-frame accuracy: {len(segments)} segment(s), and a bootstrap over "
                      f"segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
