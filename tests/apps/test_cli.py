@@ -1453,6 +1453,20 @@ def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path
     assert "1 of 2 segment(s) scored, in 1 of 2 video(s);" in result.output
 
 
+def test_evaluate_on_video_says_a_videos_missing_results_once(tmp_path):
+    """A video with no outputs in --results was an error line, and again inside the last one's "no annotated
+    segment could be scored (...)"."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.mp4").write_bytes(b"")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,1,happy\nb.mp4,0,1,sad\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    for name in ("a", "b"):
+        assert result.output.count(f"video {tmp_path / name}.mp4: no fervid video outputs for it") == 1, result.output
+    assert result.output.rstrip().endswith("ann.csv: no annotated segment could be scored (the error(s) above)")
+
+
 @pytest.mark.parametrize("header", ["file,start,end,emotion", "path,start,end,label", "File Name,start,end,emotion",
                                     "File Path\tBegin Time - msec\tEnd Time - msec\tEmotion"])
 def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_annotations(tmp_path, header):

@@ -2334,8 +2334,10 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         _remove_empty(made)
         for message in failures:
             _say_error(message)
-        unscored = sorted(set(scores.not_scored.values()))
-        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(unscored[:3])})")
+        # a video's failure is its segments' reason: said once, above
+        unscored = sorted(set(scores.not_scored.values()) - set(failed.values()))
+        _fail(f"{annotations_file}: no annotated segment could be scored ("
+              + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
     if out and results is not None:
         _check_output_folder(out)
     frames, segments = scores.frames, scores.segments
