@@ -1417,6 +1417,72 @@ def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_pa
         assert earlier.exit_code == 2 and f"{option} with --results: the labels in" in earlier.output
 
 
+def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path):
+    """At --sample-fps 2 the LSTM's labels are outside what it learnt: a fresh analysis said so on stderr only
+    (metrics.json's warnings empty, report.md silent), and scores read from such a run's folder (--results) not at
+    all."""
+    shutil.copy(carphone(), tmp_path / "cam.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\ncam.mp4,0,4,neutral\n", encoding="utf-8")
+    args = ["evaluate", "--dataset", "video", "--data", str(tmp_path / "ann.csv"), "-q"]
+    said = ("at 2 analysed frames a second (0.5 s apart), a 1 s centred window holds 3 analysed frames: the LSTM "
+            "learnt from frames at most 0.3 s apart, so its labels here are outside what it learnt")
+    fresh = runner.invoke(app, [*args, "--sample-fps", "2", "--out", str(tmp_path / "fresh")])
+    assert fresh.exit_code == 0 and fresh.output.count(said) == 1, fresh.output
+    video = runner.invoke(app, ["video", str(tmp_path / "cam.mp4"), "--sample-fps", "2", "--no-annotate",
+                                "--key-frames", "0", "-q", "--out", str(tmp_path / "run")])
+    assert video.exit_code == 0, video.output
+    read = runner.invoke(app, [*args, "--results", str(tmp_path / "run"), "--out", str(tmp_path / "read")])
+    assert read.exit_code == 0 and read.output.count(said) == 1, read.output
+    for out, prefix in (("fresh", ""), ("read", f"the analysis that wrote {tmp_path / 'run'}: ")):
+        (warning,) = json.loads((tmp_path / out / "metrics.json").read_text(encoding="utf-8"))["warnings"]
+        assert warning.startswith(prefix + said)
+        assert f"warning: {warning}" in (tmp_path / out / "report.md").read_text(encoding="utf-8")
+
+
+def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path):
+    """"1 of 2 segment(s) scored, in 2 of 2 video(s)" counted the videos analysed, one of which gave no segment."""
+    for name in ("a", "b"):
+        shutil.copy(carphone(), tmp_path / f"{name}.mp4")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,4,neutral\nb.mp4,9,10,happy\n",
+                                      encoding="utf-8")  # b's segment starts after its end (4 s)
+    video = runner.invoke(app, ["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--sample-fps", "5",
+                                "--no-annotate", "--key-frames", "0", "-q", "--out", str(tmp_path / "run")])
+    assert video.exit_code == 0, video.output
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 segment(s) scored, in 1 of 2 video(s);" in result.output
+
+
+def test_evaluate_on_video_says_a_videos_missing_results_once(tmp_path):
+    """A video with no outputs in --results was an error line, and again inside the last one's "no annotated
+    segment could be scored (...)"."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.mp4").write_bytes(b"")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,1,happy\nb.mp4,0,1,sad\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    for name in ("a", "b"):
+        assert result.output.count(f"video {tmp_path / name}.mp4: no fervid video outputs for it") == 1, result.output
+    assert result.output.rstrip().endswith("ann.csv: no annotated segment could be scored (the error(s) above)")
+
+
+@pytest.mark.parametrize("header", ["file,start,end,emotion", "path,start,end,label", "File Name,start,end,emotion",
+                                    "File Path\tBegin Time - msec\tEnd Time - msec\tEmotion"])
+def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_annotations(tmp_path, header):
+    """`--data ann.csv` with a `file` (or `path`, ELAN's `File Name`) column beside start and end was taken for a
+    label table of images: "no readable image listed", and --margin "is for --dataset video, not folder"."""
+    separator = "\t" if "\t" in header else ","
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "ann.csv").write_text(f"{header}\n" + separator.join(["clip.mp4", "0", "1000", "happy"]) + "\n",
+                                      encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.csv"), "--results", str(tmp_path / "run"),
+                                 "--margin", "0.1"])
+    assert result.exit_code == 1, result.output
+    assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
+
+
 def test_headless_live_records_how_far_its_labels_trail(tmp_path):
     """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
     delay."""

@@ -16,6 +16,9 @@ def test_scores_match_hand_counts(tmp_path):
     assert "| happy | 0.667 | 0.667 |" in ev.per_class_table()
     assert ev.macro_f1_classes == ["angry", "disgust", "happy", "neutral"]  # the classes the data has
     assert "macro-F1 (without fear, sad, surprise, absent from the data)" in ev.per_class_table()
+    # of video, the labels are the annotations: "the data" read as fervid's labels too, which name surprise here
+    frames = score(y_true, np.where(y_pred == 6, 5, y_pred), "ann.csv", unit="frames")
+    assert frames.macro_f1_label == "macro-F1 (without fear, sad, surprise, absent from the annotations)"
     png = plot_confusion(ev, tmp_path / "cm.png")
     assert png.stat().st_size > 10_000
 

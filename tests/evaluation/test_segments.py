@@ -32,12 +32,13 @@ def test_annotations_are_read_with_their_lines_and_what_is_left_out(videos):
                                     "a.mp4,0:01.5,0:03,neutral\n"
                                     "a.mp4,3,4,contempt\n"  # not one of the 7
                                     "c.mp4,0,1,sad\n"  # no such video
-                                    "b.mp4,0,2,surprised\n", encoding="utf-8")
+                                    "b.mp4,0,2,surprised\n"
+                                    "b.mp4,2,3, \n", encoding="utf-8")  # no emotion ("emotion '' is not one ...")
     annotations = read_annotations(videos / "ann.csv")
     assert [(s.video.name, s.start, s.end, EMOTIONS[s.label], s.line) for s in annotations.segments] == [
         ("a.mp4", 0.0, 1.5, "happy", 2), ("a.mp4", 1.5, 3.0, "neutral", 3), ("b.mp4", 0.0, 2.0, "surprise", 6)]
     assert annotations.left_out == {4: "emotion 'contempt' is not one of fervid's 7",
-                                    5: f"video {videos / 'c.mp4'} not found"}
+                                    5: f"video {videos / 'c.mp4'} not found", 7: "no emotion given"}
     assert annotations.videos == [videos / "a.mp4", videos / "b.mp4"]
     assert annotations.missing_videos == [videos / "c.mp4"]
 
@@ -68,7 +69,10 @@ def test_an_elan_style_tab_separated_export_with_tracks_is_read(videos):
     ("a.mp4,0,2,happy,\na.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),
     ("a.mp4,0,2,happy,\nsub/../a.mp4,1.5,3,sad,\n", "lines 2 and 3: segments of one face overlap"),  # one file
     ("a.mp4,0,2,happy,\na.mp4,2,1,sad,\n", "line 3: a segment from 2 s to 1 s"),
-    ("a.mp4,0,two,happy,\n", "line 2: start '0' / end 'two': not times"),
+    ("a.mp4,0,two,happy,\n", "line 2: end 'two': not a time (seconds, m:ss or h:mm:ss)"),
+    ("a.mp4,0:02,0:60,happy,\n", "line 2: end '0:60': not a time: a clock's seconds, and the minutes of h:mm:ss, "
+                                "run 0-59"),
+    ("a.mp4,,2,happy,\n", "line 2: no start given"),
     ("a.mp4,0,2,happy,,surplus\n", "line 2: 6 cells, and the header names 5"),
     ("a.mp4,0,2,happy,x\n", "line 2: track 'x': not a track number"),
     ("a.mp4,0,2,contempt,\n", "no segment to score (1 line(s) left out: e.g. line 2: emotion 'contempt'"),
@@ -81,9 +85,25 @@ def test_bad_annotations_name_the_file_and_line(videos, rows, message):
 
 
 def test_a_table_without_a_needed_column_says_which_and_what_it_has(videos):
-    (videos / "ann.csv").write_text("clip,from,to,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
-    with pytest.raises(DatasetError, match="no video column .*; its columns are clip, from, to, emotion"):
+    (videos / "ann.csv").write_text("item,from,to,emotion\na.mp4,0,1,happy\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="no video column .*; its columns are item, from, to, emotion"):
         read_annotations(videos / "ann.csv")
+
+
+@pytest.mark.parametrize("table", [
+    "video_file,start_time,end_time,emotion_label\na.mp4,1,2.5,fear\n",
+    "filename,Start-Time,End Time,Label\na.mp4,1,2.5,fear\n",
+    "Clip\tBegin Time - ss.msec\tEnd Time - ss.msec\tAnnotation\na.mp4\t1.0\t2.5\tfear\n",  # ELAN's export
+    "clip,start_time_ms,end_time_ms,emotion\na.mp4,1000,2500,fear\n",  # a unit after the name is still read
+    "clip,start_frame,start_s,end_frame,end_sec,emotion\na.mp4,30,1,75,2.5,fear\n",  # seconds, not frame numbers
+    "clip,video,onset,offset,annotation,emotion\nc7,a.mp4,1,2.5,smile,fear\n",  # video and emotion come first
+])
+def test_annotations_take_the_common_spellings_of_their_columns(videos, table):
+    """`start_time`, `filename`, `video_file`, `clip`, `emotion_label` and ELAN's `Annotation` were refused ("no
+    start column"), where `Start Time` and `File Name` were read."""
+    (videos / "ann.txt").write_text(table, encoding="utf-8")
+    (segment,) = read_annotations(videos / "ann.txt").segments
+    assert (segment.video.name, segment.start, segment.end, EMOTIONS[segment.label]) == ("a.mp4", 1.0, 2.5, "fear")
 
 
 def frame_rows(track, times, emotion, size=100, probability=0.8):

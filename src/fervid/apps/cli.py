@@ -1909,8 +1909,9 @@ def evaluate(
                                              "and aligned), video (a CSV of annotated "
                                              "segments: video,start,end,emotion[,track], times in seconds or "
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
-                                             "a folder, or a table with path and label columns, is folder, a table "
-                                             "with video, start and end columns is video, another CSV fer2013."),
+                                             "a table with video (or file, path), start and end columns is video, "
+                                             "a folder, or another table with path and label columns, is folder, "
+                                             "another CSV fer2013."),
     model: list[str] = EVALUATE_MODEL_OPTION,
     usage: Optional[str] = typer.Option(None, help=f"FER2013/FER+ Usage to evaluate ({', '.join(FER2013_USAGES)}; "
                                                    f"default {DEFAULT_USAGE})."),
@@ -1962,8 +1963,9 @@ def evaluate(
     for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
         _must_exist(option, given)
     if dataset == "auto":
-        dataset = ("folder" if is_labelled_images(data) else "ferplus" if ferplus else
-                   "video" if looks_like_annotations(data) else "fer2013")
+        # annotations first: their video column may be called file or path, as a label table's image column is
+        dataset = ("video" if looks_like_annotations(data) else "folder" if is_labelled_images(data) else
+                   "ferplus" if ferplus else "fer2013")
     if dataset not in (*DATASETS, "video"):  # a wrong command line: exit 2, as for every other option
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
     typed = _typed_options(ctx)
@@ -2221,6 +2223,20 @@ VIDEO_RUN_SETTINGS = ("model", "precision", "temperature", "method", "detector",
                       "temporal_model")
 
 
+def _recorded_window_notice(summary: dict) -> str | None:
+    """What the window left the temporal method of the analysis a tracks JSON records, where that is not what the
+    method is for (``VideoResult.window_notice``, from the recorded rate, method and window); None otherwise."""
+    from fervid.inference.temporal import window_notice
+    from fervid.inference.video import analysis_rate
+
+    window, fps, method = summary.get("window"), summary.get("fps"), summary.get("method")
+    if window is None or not fps or method is None:
+        return None
+    capped = summary.get("analysed_fps_cap")
+    return window_notice(method, window, analysis_rate(fps, capped or summary.get("sample_fps")),
+                         summary.get("centred_window", True), most_rate=fps, memory_capped=bool(capped))
+
+
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
                     margin: float, quiet: bool, **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
@@ -2276,6 +2292,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                                 "counted times from the video's pictures, not the file's start; its pictures start "
                                 f"{summary['times_moved_by']:g} s in, so its times were moved by that to the file's "
                                 "timeline, the annotations' (analyse it again to have the outputs say so)")
+            window = _recorded_window_notice(summary)
+            if window and f"the analysis that wrote {results}: {window}" not in warnings:
+                warnings.append(f"the analysis that wrote {results}: {window}")
         settings = {key: value for key, value in next(iter(made_with.values()), {}).items() if value is not None}
         settings["results"] = str(results)
         # what made the labels scored: the weights that ran and the versions, as the results recorded them (not
@@ -2299,7 +2318,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         if out:  # before the analysis: an output folder that cannot be used must not cost it
             _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
-        said: set[str] = set()  # a window too short for the method: said once
         for number, video in enumerate(videos, 1):
             bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False,
                                         show=not quiet)
@@ -2313,9 +2331,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 bar.close()
             if result.error:  # a video that broke off: scored on what was read, and said
                 warnings.append(result.error)
-            if result.window_notice and result.window_notice not in said:
-                said.add(result.window_notice)
-                _say_notices([result.window_notice])
+            if result.window_notice and result.window_notice not in warnings:  # a window too short: said once
+                warnings.append(result.window_notice)
             tables[video] = AnalysedFrames(result.frame_table(), analysis_rate(result.fps, options.sample_fps),
                                            result.duration, to_video_end=not result.error)
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
@@ -2338,8 +2355,10 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         _remove_empty(made)
         for message in failures:
             _say_error(message)
-        unscored = sorted(set(scores.not_scored.values()))
-        _fail(f"{annotations_file}: no annotated segment could be scored ({'; '.join(unscored[:3])})")
+        # a video's failure is its segments' reason: said once, above
+        unscored = sorted(set(scores.not_scored.values()) - set(failed.values()))
+        _fail(f"{annotations_file}: no annotated segment could be scored ("
+              + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
     if out and results is not None:
         _check_output_folder(out)
     frames, segments = scores.frames, scores.segments
@@ -2355,8 +2374,8 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
              f"{annotations_file.name}")
     seen = len(annotations.segments) + len(annotations.left_out)
     named = len(videos) + len(annotations.missing_videos)
-    notes = [f"{len(segments)} of {seen} segment(s) scored, in {len(tables)} of {named} video(s); the face was "
-             f"found in {scores.found_share:.0%} of the annotated time"]
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
+             f"the face was found in {scores.found_share:.0%} of the annotated time"]
     if by_frame.accuracy_ci95 is None:
         notes.append(f"no interval for the per-frame accuracy: {len(segments)} segment(s), and a bootstrap over "
                      f"segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")

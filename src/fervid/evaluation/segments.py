@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple, overload
@@ -35,10 +36,13 @@ from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_gro
 from fervid.inference.records import TIME_DECIMALS
 from fervid.inference.video import TimeSegment
 
-# the column names accepted for each field, compared without case or surrounding spaces; a name that only starts
-# with one of them counts where none is exact (ELAN's tab-delimited export says "Begin Time - ss.msec")
-COLUMNS = {"video": ("video", "file", "path"), "start": ("start", "begin", "onset"),
-           "end": ("end", "stop", "offset"), "emotion": ("emotion", "label"), "track": ("track",)}
+# the column names accepted for each field, in order of preference, compared as find_column does (without case,
+# spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
+# tab-delimited export says "Begin Time - ss.msec", its annotations' column "Annotation")
+COLUMNS = {"video": ("video", "file", "path", "filename", "clip"), "start": ("start", "begin", "onset"),
+           "end": ("end", "stop", "offset"), "emotion": ("emotion", "label", "annotation"), "track": ("track",)}
+# words after start or end that say a column holds no time ("start_frame": a frame number)
+_NOT_SECONDS = ("frame", "frames", "sample", "samples")
 # a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
 # start and onset); not "ss.msec" or "hh:mm:ss.ms", whose values are seconds
 _MILLISECONDS = re.compile(r"(?:^|[\s\-_(\[])(?:msec|ms|milliseconds?)\b")
@@ -84,9 +88,10 @@ def _column(header: list[str], name: str, path: Path, required: bool) -> int | N
 
 def _column(header: list[str], name: str, path: Path, required: bool = True) -> int | None:
     """The index of ``name``'s column in ``header`` (:func:`~fervid.evaluation.tables.find_column`)."""
-    index = find_column(header, COLUMNS[name])
+    index = find_column(header, COLUMNS[name], unless=_NOT_SECONDS if name in ("start", "end") else ())
     if index is None and required:
-        raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}); its columns are "
+        raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}, in any case, or one of "
+                           f"them and more words: 'Video File', 'start_ms'); its columns are "
                            f"{', '.join(map(str, header))}")
     return index
 
@@ -119,6 +124,20 @@ def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], lis
     return header, rows
 
 
+def _segment_times(cells: dict[str, str], scale: dict[str, float], path: Path, line: int) -> tuple[float, float]:
+    """A line's start and end in seconds (``scale``: 0.001 for a column of milliseconds); DatasetError naming the
+    cell that is no time, and why."""
+    times = []
+    for name in ("start", "end"):
+        if not cells[name]:
+            raise DatasetError(f"{path}, line {line}: no {name} given")
+        try:
+            times.append(parse_time(cells[name]) * scale[name])
+        except ValueError as exc:
+            raise DatasetError(f"{path}, line {line}: {name} {cells[name]!r}: {exc}") from None
+    return times[0], times[1]
+
+
 def read_annotations(path: str | Path) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
@@ -143,19 +162,16 @@ def read_annotations(path: str | Path) -> Annotations:
                                "separator inside a cell must be quoted)")
         row = row + [""] * (len(header) - len(row))
         cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
-        try:
-            start, end = (parse_time(cell[name]) * scale[name] for name in ("start", "end"))
-        except ValueError:
-            raise DatasetError(f"{path}, line {line}: start {cell['start']!r} / end {cell['end']!r}: not times "
-                               "(seconds, m:ss or h:mm:ss)") from None
+        start, end = _segment_times(cell, scale, path, line)
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
         emotion = emotion_of(cell["emotion"])
         if emotion is None:
             hint = emotion_hint(cell["emotion"])
-            left_out[line] = (f"emotion {cell['emotion'].lower()!r} is not one of fervid's 7"
-                              + (f" ({hint})" if hint else ""))
+            left_out[line] = ("no emotion given" if not cell["emotion"] else
+                              f"emotion {cell['emotion'].lower()!r} is not one of fervid's 7" + (f" ({hint})" if hint
+                                                                                                 else ""))
             continue
         track_text = cell.get("track", "")
         # "2", or "2.0" as a spreadsheet or pandas writes a number column with blanks in it
@@ -220,11 +236,7 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
     named: dict[str, int] = {}  # a name -> the line that gave it first
     for line, row in rows:
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
-        try:
-            start, end = (parse_time(cells[name]) * scale[name] for name in ("start", "end"))
-        except ValueError:
-            raise DatasetError(f"{path}, line {line}: start {cells['start']!r} / end {cells['end']!r}: not times "
-                               "(seconds, m:ss or h:mm:ss)") from None
+        start, end = _segment_times(cells, scale, path, line)
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
@@ -317,7 +329,8 @@ class VideoScores:
         return self.found_seconds / self.annotated_seconds if self.annotated_seconds else 0.0
 
 
-def score_segments(annotations: Annotations, tables: dict[Path, AnalysedFrames | tuple[pd.DataFrame, float, float]],
+def score_segments(annotations: Annotations,
+                   tables: Mapping[Path, AnalysedFrames | tuple[pd.DataFrame, float, float]],
                    failed: dict[Path, str] | None = None, margin: float = 0.0) -> VideoScores:
     """Each segment against its video's per-frame table. ``tables``: video -> its :class:`AnalysedFrames` (or
     ``(per-frame table, rate, seconds analysed)`` of a whole video); ``failed``: video -> why it gave no table. A

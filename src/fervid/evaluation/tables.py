@@ -55,18 +55,23 @@ def table_header(path: str | Path) -> list[str]:
     return header
 
 
-def find_column(header: list[str], accepted: tuple[str, ...]) -> int | None:
-    """The index of the column named one of ``accepted`` (without case or surrounding spaces): an exact name first
-    ("emotion" before "emotion confidence"), else a name that starts with one and a space, or with one and a unit
-    after an underscore ("start_ms", "end_s"); None where none is."""
-    words = [str(column).strip().lower() for column in header]
+def find_column(header: list[str], accepted: tuple[str, ...], unless: tuple[str, ...] = ()) -> int | None:
+    """The index of the column named one of ``accepted``, compared without case, with spaces, underscores and hyphens
+    alike ("Start Time", "start_time" and "start-time" are one name): an exact name first ("emotion" before "emotion
+    confidence"), else a name that starts with one and more words ("video_file", "start_ms", "Begin Time - msec"),
+    none of them one of ``unless`` (("frame",) leaves "start_frame" out, a frame number where a time is wanted); in
+    each, the names in ``accepted``'s order ("video" before "clip" where a table has both). None where none is."""
+    words = [column_words(column) for column in header]
     for exact in (True, False):
-        for index, word in enumerate(words):
-            if any(word == name if exact else (word.startswith(f"{name} ") or _UNIT_SUFFIX.fullmatch(word[len(name):])
-                                               and word.startswith(name)) for name in accepted):
-                return index
+        for name in accepted:
+            for index, word in enumerate(words):
+                if word == name if exact else (word.startswith(f"{name} ") and
+                                               not set(re.findall(r"[a-z]+", word[len(name):])) & set(unless)):
+                    return index
     return None
 
 
-# a time column's unit written after an underscore, as a name column of code writes it (start_ms, onset_sec)
-_UNIT_SUFFIX = re.compile(r"_(?:s|sec|secs|seconds|ms|msec|milliseconds)")
+def column_words(name: object) -> str:
+    """A column's name as :func:`find_column` compares it: lower case, each run of spaces, underscores and hyphens
+    one space."""
+    return re.sub(r"[\s_\-]+", " ", str(name)).strip().lower()

@@ -13,7 +13,7 @@ _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 def parse_time(value) -> float:
     """Seconds from ``12.5``, ``1:02.5`` (m:ss) or ``0:01:02.5`` (h:mm:ss); a decimal comma is read as a point
     (``1,5``, ``00:00:01,500``: spreadsheets in many languages write them so). A clock's seconds (and an h:mm:ss's
-    minutes) of 60 or more raise ValueError (``0:60``)."""
+    minutes) of 60 or more raise ValueError (``0:60``); its message says why the text is not a time."""
     text = str(value).strip()
     if re.fullmatch(r"[\d:]+,\d+", text):
         text = text.replace(",", ".")
@@ -22,9 +22,12 @@ def parse_time(value) -> float:
         hours, minutes, seconds = clock.groups()
         # 0:60 is no clock time (a typo of 1:00, or of 0:06): read as 60 s it was taken silently
         if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-            raise ValueError(f"{text}: seconds (and minutes after hours) run 0-59")
+            raise ValueError("not a time: a clock's seconds, and the minutes of h:mm:ss, run 0-59")
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    seconds = float(text)  # ValueError for anything else, caught by the caller with the line
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
     if not math.isfinite(seconds):
-        raise ValueError(text)
+        raise ValueError("not a time (seconds, m:ss or h:mm:ss)")
     return seconds
