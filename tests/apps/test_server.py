@@ -291,6 +291,25 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
 
 
+def python_site(tmp_path, monkeypatch, sitecustomize: str) -> None:
+    """Every Python started from here on (a job's analysis child, a server) runs ``sitecustomize`` first: another
+    system's differences, faked."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(sitecustomize, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+
+def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch):
+    """Windows has no os.nice: every video job failed ("analysis process exited with 1", an AttributeError)."""
+    python_site(tmp_path, monkeypatch, "import os\ndel os.nice\n")
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+
+
 def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     """`fervid serve --key-frames 0`: a job's result lists every episode, none with a key frame or a link to one."""
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False,

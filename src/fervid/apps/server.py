@@ -60,6 +60,7 @@ from starlette.routing import Route
 from fervid import __version__
 from fervid.folder_lock import FolderLock
 from fervid.apps import defaults
+from fervid.apps.child_process import lower_priority
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
                                  ResultOut, VideoJobOut)
@@ -782,10 +783,7 @@ def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) 
     # this process is the job's own (spawned for it), so its umask touches the server's writes only: every output,
     # the encoder's MP4 included, is 0600 (its folder is 0700 anyway)
     os.umask(0o077)
-    try:
-        os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
-    except OSError:
-        pass
+    lower_priority()  # the server process keeps priority; the encoder subprocess inherits this
     cv2.setNumThreads(1)
     store = JobStore(Path(root))
     job = store.read(job_id)
