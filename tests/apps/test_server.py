@@ -684,11 +684,10 @@ def alive(pid):
         return False
 
 
-@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
-def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
-    """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
+def kill_the_server_mid_job(tmp_path, data) -> str:
+    """Start a server, a long video job on it, and kill -9 the server once the job's analysis runs; its analysis
+    child must end within 5 s. The job's id."""
     clip = long_clip(tmp_path / "long.mp4")
-    data = tmp_path / "d"
     with fervid_server(data) as (url, proc):
         job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
                             ).json()["job_id"]
@@ -705,6 +704,14 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         while alive(child):  # the child notices its server is gone and stops
             assert time.time() < deadline, "analysis child outlived its server"
             time.sleep(0.1)
+    return job_id
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
+def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
+    """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
+    data = tmp_path / "d"
+    job_id = kill_the_server_mid_job(tmp_path, data)
     with fervid_server(data) as (url, _):
         deadline = time.time() + 120
         while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
@@ -722,29 +729,49 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         assert frames == result["frames_analysed"] > 300  # one complete, readable annotated MP4
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process start times come from /proc")
-def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
-    """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container):
-    the job failed with "a previous analysis of this job is still running" and never ran."""
-    from fervid.apps.server import _process_started
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
+def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp_path, monkeypatch):
+    """Windows: os.getppid() keeps a dead parent's id, which the analysis child watched: it ran on after its server
+    was killed, into the folder the restarted server analysed the job into again."""
+    python_site(tmp_path, monkeypatch, "import os\n_first = os.getppid()\nos.getppid = lambda: _first\n")
+    kill_the_server_mid_job(tmp_path, tmp_path / "d")
 
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        job_id = "e" * 32
-        folder = tmp_path / "d" / "jobs" / job_id
-        folder.mkdir(parents=True)
-        (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
-        started = _process_started(other.pid)
-        assert started is not None
-        (folder / "job.json").write_text(json.dumps({
-            "id": job_id, "status": "running", "input": "input.mp4", "filename": "c.mp4", "created": time.time(),
-            "pid": other.pid, "pid_started": str(int(started) - 1)}), encoding="utf-8")  # the pid, but not that process
-        settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean"))
+
+def recovered_job(data: Path, **fields) -> str:
+    """An unfinished job as a server that stopped left it (the carphone clip); its id."""
+    job_id = "e" * 32
+    folder = data / "jobs" / job_id
+    folder.mkdir(parents=True)
+    (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
+    (folder / "job.json").write_text(json.dumps({"id": job_id, "status": "running", "input": "input.mp4",
+                                                 "filename": "c.mp4", "created": time.time(), **fields}),
+                                     encoding="utf-8")
+    return job_id
+
+
+def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
+    """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container,
+    and after a reboot): where no /proc tells a process's start time (macOS, Windows), the job failed with "a
+    previous analysis of this job is still running" and its upload was deleted."""
+    job_id = recovered_job(tmp_path / "d", pid=os.getpid(), pid_started=None)  # what a server on macOS recorded
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert wait_done(c, job_id, timeout=120)["status"] == "done"
+
+
+def test_a_recovered_job_whose_earlier_analysis_still_runs_is_not_run_again(tmp_path, monkeypatch):
+    """An earlier analysis of the job holds its lock (an orphan of a killed server that did not end): a second one
+    into the same folder would clash with it."""
+    import fervid.apps.server as server
+
+    monkeypatch.setattr(server, "EARLIER_ANALYSIS_WAIT_S", 1.0)
+    job_id = recovered_job(tmp_path / "d")
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with server._analysis_lock(tmp_path / "d" / "jobs" / job_id):
         with TestClient(create_app(settings), base_url=BASE) as c:
-            assert wait_done(c, job_id, timeout=120)["status"] == "done"
-    finally:
-        other.kill()
-        other.wait()
+            state = wait_done(c, job_id)
+    assert state["status"] == "failed" and state["error"] == "a previous analysis of this job is still running"
+    assert not (tmp_path / "d" / "jobs" / job_id / "out").exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process states come from /proc")

@@ -58,9 +58,9 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 from fervid import __version__
-from fervid.folder_lock import FolderLock
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.apps import defaults
-from fervid.apps.child_process import lower_priority
+from fervid.apps.child_process import end_with_parent, lower_priority
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
                                  ResultOut, VideoJobOut)
@@ -92,6 +92,9 @@ FINISHED = ("done", "failed")
 # a job folder still without its job.json after this long untouched is an upload that failed as it was stored (a
 # job's is written continuously, then gets its job.json at once): deleted by the periodic cleanup
 ABANDONED_UPLOAD_S = 600
+# an earlier analysis of a job still running when a restarted server runs it again: an orphan of a killed server
+# ends itself at once (end_with_parent), so one that holds its job's lock this long is still at work
+EARLIER_ANALYSIS_WAIT_S = 10.0
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger(__name__)
@@ -555,19 +558,17 @@ class VideoWorkers:
                 log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
 
     def _analyse(self, ctx, job_id: str) -> None:
-        job = self.store.read_quiet(job_id)
-        previous = job.get("pid")
-        # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
-        # another process's by now (pids are reused soon in a container), so its start time must match too
-        if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
+        if not self.store.exists(job_id):  # deleted meanwhile
+            return
+        # an orphan of a killed server (it ends itself at once): never two runs into one folder
+        if not _earlier_analysis_ended(self.store.folder(job_id), EARLIER_ANALYSIS_WAIT_S):
             self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
             self.store.drop_input(job_id)
             return
-        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None, pid_started=None)
-        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
-                           daemon=True)
+        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
         proc.start()
-        self.store.write(job_id, pid=proc.pid, pid_started=_process_started(proc.pid))
+        self.store.write(job_id, pid=proc.pid)  # for people (and tests) looking for it; the lock tells if it runs
         while proc.is_alive():
             proc.join(0.2)
             if job_id in self.cancelled or self.stopping.is_set():
@@ -582,22 +583,36 @@ class VideoWorkers:
         self.cancelled.discard(job_id)
 
 
+def _analysis_lock(folder: Path) -> FolderLock:
+    """Held by a job's analysis process for as long as it runs, and released by the OS as it ends, killed or not:
+    whether an earlier analysis of a job still runs, whatever the system (Windows' and macOS's have no /proc to
+    tell a process's start time by) and whichever process has the pid it had by now."""
+    return FolderLock(folder, "an analysis of this job", "wait for it to end", name="analysis.lock",
+                      doing="is still running", removed=True, mode=PRIVATE_FILE)
+
+
+def _earlier_analysis_ended(folder: Path, timeout: float) -> bool:
+    """Wait (``timeout`` seconds at most) for an earlier analysis of the job in ``folder`` to end; True once none
+    runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _analysis_lock(folder):
+                return True
+        except FolderLocked:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
 def _alive(pid: int) -> bool:
-    if os.name != "posix":  # Windows: os.kill would terminate it; the child's own watchdog ends it there
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    """Whether process ``pid`` (one of a job's helpers, found in /proc) still runs: a zombie has ended, it waits
+    only for a parent (init, once its own was killed)."""
     fields = _proc_stat_fields(pid)
-    if fields is None:  # no /proc (macOS: kill 0 said it is there), or it ended meanwhile
-        return not _HAS_PROC
-    return fields[0] != "Z"  # a zombie has ended: it waits only for a parent (init, once its own was killed)
+    return fields is not None and fields[0] != "Z"
 
 
-# Linux describes each process in /proc/<pid>/stat; elsewhere the pid alone is checked.
+# Linux describes each process in /proc/<pid>/stat: a job's helpers are found there (elsewhere they end with it)
 _HAS_PROC = Path("/proc/self/stat").is_file()
 
 
@@ -614,14 +629,14 @@ def _proc_stat_fields(pid: int) -> list[str] | None:
 
 def _process_started(pid: int) -> str | None:
     """When process ``pid`` started (Linux: clock ticks since boot, /proc/<pid>/stat field 22), which with the pid
-    names one process; None where that cannot be read (the pid alone is checked then)."""
+    names one process; None where that cannot be read (no /proc, or the process ended)."""
     fields = _proc_stat_fields(pid)
     return fields[19] if fields else None
 
 
-def _children(pid: int) -> list[tuple[int, str | None]]:
+def _children(pid: int) -> list[tuple[int, str]]:
     """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
-    found: list[tuple[int, str | None]] = []
+    found: list[tuple[int, str]] = []
     for entry in Path("/proc").iterdir() if _HAS_PROC else ():
         if entry.name.isdigit():
             fields = _proc_stat_fields(int(entry.name))  # None: ended meanwhile
@@ -650,28 +665,12 @@ def _stop_with_helpers(proc) -> None:
         _wait_exit(pid, started, timeout=5.0)
 
 
-def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
-    """Wait for a process to end; True when it has (or never existed, or ``pid`` is now another process's: one
-    whose start time is not ``started``)."""
+def _wait_exit(pid: int, started: str, timeout: float) -> None:
+    """Wait (``timeout`` seconds at most) for a process to end, or ``pid`` to be another process's: one whose start
+    time is not ``started``."""
     deadline = time.time() + timeout
-    while _alive(pid) and (started is None or _process_started(pid) in (started, None)):
-        if time.time() > deadline:
-            return False
+    while _alive(pid) and _process_started(pid) == started and time.time() < deadline:
         time.sleep(0.1)
-    return True
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """In the analysis child: end at once when the server that started it is gone (killed with -9, say), so that
-    a restarted server, which queues the job again, is never racing an orphan over the same output files."""
-
-    def watch():
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(3)
-            time.sleep(0.2)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _input_name(uploaded: str | None) -> str:
@@ -775,11 +774,17 @@ def _public_message(text: str | None, folder: Path, stored: str, filename: str |
     return re.sub(rf"(?<![\w.-]){re.escape(stored)}(?![\w.-])", lambda _: filename or "the upload", text)
 
 
-def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
-    """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
+def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
+    """In a child process: analyse one queued video, writing progress and the outcome into its job.json; it ends
+    with the server that started it, and holds the job's analysis lock for as long as it runs."""
+    end_with_parent()  # a restarted server, which queues the job again, never races an orphan over its outputs
+    with _analysis_lock(Path(root) / job_id):
+        _analyse_job(root, job_id, settings)
+
+
+def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
     import cv2
 
-    _die_with_parent(parent_pid)
     # this process is the job's own (spawned for it), so its umask touches the server's writes only: every output,
     # the encoder's MP4 included, is 0600 (its folder is 0700 anyway)
     os.umask(0o077)
