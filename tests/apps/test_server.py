@@ -737,6 +737,81 @@ def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp
     kill_the_server_mid_job(tmp_path, tmp_path / "d")
 
 
+def test_the_server_and_a_jobs_analysis_writing_its_state_at_once_never_break_it(tmp_path):
+    """The server and a job's analysis process each write the job's job.json (its own JobStore, its own lock):
+    both wrote it through one job.tmp, and one's write cut the other's short or moved it away under it (a
+    FileNotFoundError that failed the job, or half a job.json)."""
+    from fervid.apps.server import JobStore
+
+    job_id = "a" * 32
+    server, analysis = JobStore(tmp_path / "jobs"), JobStore(tmp_path / "jobs")
+    server.make_folder(job_id)
+    server.write(job_id, id=job_id, status="running")
+    errors, states = [], []
+
+    def write(store, field):
+        try:
+            for i in range(300):
+                store.write(job_id, **{field: i})
+        except Exception as exc:
+            errors.append(exc)
+
+    def read():
+        while writers[0].is_alive() or writers[1].is_alive():
+            states.append(server.read(job_id))  # a half-written job.json raises here
+
+    writers = [threading.Thread(target=write, args=(server, "pid")),
+               threading.Thread(target=write, args=(analysis, "progress"))]
+    reader = threading.Thread(target=read)
+    for thread in (*writers, reader):
+        thread.start()
+    for thread in (*writers, reader):
+        thread.join()
+    assert errors == [] and states
+    assert [p.name for p in (tmp_path / "jobs" / job_id).iterdir()] == ["job.json"]  # no temporary file left
+    assert server.read(job_id)["status"] == "running"
+
+
+def test_a_replace_of_a_jobs_state_refused_for_a_moment_is_tried_again(tmp_path, monkeypatch):
+    """Windows refuses to replace a file another process has open (the page polls job.json every 500 ms): one
+    refusal failed the job."""
+    from fervid.apps.server import JobStore
+
+    store = JobStore(tmp_path / "jobs")
+    job_id = "a" * 32
+    store.make_folder(job_id)
+    replace, refused = os.replace, []
+
+    def busy_then_free(source, target):
+        if len(refused) < 2:
+            refused.append(target)
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process", str(target))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", busy_then_free)
+    store.write(job_id, status="running", progress=0.5)
+    assert len(refused) == 2 and store.read(job_id)["progress"] == 0.5
+    assert [p.name for p in (tmp_path / "jobs" / job_id).iterdir()] == ["job.json"]
+
+
+def test_a_progress_write_that_fails_leaves_the_analysis_going_and_is_logged_once(tmp_path, caplog):
+    """A job's progress is a hint: a write of it that failed (a replace Windows refused) failed the whole job."""
+    from fervid.apps.server import JobStore, _progress_writer
+
+    class Refusing(JobStore):
+        def write(self, job_id, **fields):
+            raise PermissionError(13, "Access is denied", str(self.folder(job_id) / "job.json"))
+
+    progress = _progress_writer(Refusing(tmp_path / "jobs"), "a" * 32)
+    progress(1, 10)
+    time.sleep(0.6)  # past the half second between progress writes
+    progress(2, 10)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"video job {'a' * 32}: its progress could not be written ([Errno 13] Access is denied: "
+        f"'{tmp_path / 'jobs' / ('a' * 32) / 'job.json'}'); the analysis goes on"]
+
+
 def recovered_job(data: Path, **fields) -> str:
     """An unfinished job as a server that stopped left it (the carphone clip); its id."""
     job_id = "e" * 32

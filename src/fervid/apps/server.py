@@ -95,6 +95,9 @@ ABANDONED_UPLOAD_S = 600
 # an earlier analysis of a job still running when a restarted server runs it again: an orphan of a killed server
 # ends itself at once (end_with_parent), so one that holds its job's lock this long is still at work
 EARLIER_ANALYSIS_WAIT_S = 10.0
+# Windows refuses to replace a file another process has open (the page polls job.json every 500 ms) for a moment:
+# job.json's replace is tried again after each of these waits
+REPLACE_RETRY_WAITS_S = (0.02, 0.05, 0.1, 0.2, 0.5)
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger(__name__)
@@ -408,14 +411,20 @@ class JobStore:
             return {}
 
     def write(self, job_id: str, **fields) -> dict:
-        with self._lock:
+        with self._lock:  # this process's threads; the job's analysis process writes it too, each into its own file
             path = self.folder(job_id) / "job.json"
             state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             state.update(fields, updated=time.time())
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8", opener=_private_file) as fh:
-                fh.write(json.dumps(state))
-            os.replace(tmp, path)  # atomic: a crash never leaves half a job.json
+            # a file of this write's own (0600), never one another process is writing: with one name for all
+            # (job.tmp), the server's write cut the analysis process's short or moved it away under it
+            handle, tmp = tempfile.mkstemp(prefix="job.", suffix=".tmp", dir=path.parent)
+            try:
+                with open(handle, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(state))
+                _replace(tmp, path)  # atomic: a crash never leaves half a job.json
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return state
 
     def all(self) -> list[dict]:
@@ -470,6 +479,18 @@ class JobStore:
                 (self.folder(job_id) / Path(job["input"]).name).unlink(missing_ok=True)
             except OSError:
                 pass
+
+
+def _replace(source: str, target: Path) -> None:
+    """``os.replace``, tried again a few times where it is refused (PermissionError): Windows refuses it while
+    another process has the target open, which a poll of job.json does for a moment."""
+    for wait in REPLACE_RETRY_WAITS_S:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            time.sleep(wait)
+    os.replace(source, target)
 
 
 class VideoWorkers:
@@ -782,6 +803,28 @@ def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
         _analyse_job(root, job_id, settings)
 
 
+def _progress_writer(store: JobStore, job_id: str):
+    """The analysis's progress callback: the share done into job.json, twice a second at most. A write that fails
+    (a full disk; Windows refusing a replace for longer than its retries) is logged, once, and the analysis goes
+    on: progress is a hint, and failing on it failed the job."""
+    last = [0.0]
+    logged = [False]
+
+    def progress(done, total):
+        now = time.time()
+        if total and now - last[0] > 0.5:
+            last[0] = now
+            try:
+                store.write(job_id, progress=round(min(done / total, 1.0), 3))
+            except OSError as exc:
+                if not logged[0]:
+                    logged[0] = True
+                    log.warning("video job %s: its progress could not be written (%s); the analysis goes on",
+                                job_id, exc)
+
+    return progress
+
+
 def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
     import cv2
 
@@ -793,14 +836,7 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
     store = JobStore(Path(root))
     job = store.read(job_id)
     folder = store.folder(job_id)
-    last = [0.0]
-
-    def progress(done, total):
-        now = time.time()
-        if total and now - last[0] > 0.5:
-            last[0] = now
-            store.write(job_id, progress=round(min(done / total, 1.0), 3))
-
+    progress = _progress_writer(store, job_id)
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
     if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
