@@ -444,6 +444,19 @@ def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
     assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
 
 
+@pytest.mark.parametrize(("uploaded", "stored"), [
+    ("Mu\u0308ller.mp4", "M\u00fcller.mp4"),  # macOS's decomposed "ü" (it was "Mu_ller.mp4")
+    ("CON.mp4", "_CON.mp4"), ("con.MOV", "_con.mov"), ("Nul.backup.mkv", "_Nul.backup.mkv"), ("aux", "_aux.mp4"),
+    ("COM1.avi", "_COM1.avi"), ("lpt9 .mp4", "_lpt9.mp4"), ("PRN.txt", "_PRN.mp4"), ("COM\u00b9.mp4", "_COM\u00b9.mp4"),
+    ("CONSOLE.mp4", "CONSOLE.mp4"), ("COM10.mp4", "COM10.mp4"), ("my CON.mp4", "my CON.mp4")])
+def test_an_upload_is_stored_under_a_name_every_system_can_store(uploaded, stored):
+    """A name macOS sent decomposed lost its accents to "_"; a Windows device name (CON, NUL, COM1, ... in any case,
+    with any suffix) cannot be stored on Windows."""
+    from fervid.apps.server import FILE_NAME, _input_name
+
+    assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
+
+
 def test_a_long_name_in_a_wide_script_is_cut_to_fit_a_file_name():
     """Cut to 100 characters, a Chinese name was 300 bytes: over the 255 a file name may have. Cut as `fervid
     video` cuts a stem (fitted_stem): to fit its outputs' names, whole characters, two names cut alike kept apart."""

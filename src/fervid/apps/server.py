@@ -37,6 +37,7 @@ import signal
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ def web_constants_script() -> str:
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]+$")  # a job's output names: letters of any script, no path
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
+# Windows' device names: no file can be named so there, in any case, with any suffix ("CON.mp4", "nul.backup.mkv")
+WINDOWS_DEVICE_NAME = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]) *(\..*)?", re.IGNORECASE)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
@@ -699,9 +702,12 @@ def _input_name(uploaded: str | None) -> str:
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
     tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut as every
     output's stem is where its outputs' names would be too long (fitted_stem; cut to 100 characters, a Chinese name
-    was 300 bytes: the upload could not be written)."""
-    path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = fitted_stem(UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")) or "video"
+    was 300 bytes: the upload could not be written). Composed (NFC) first: macOS sends "ü" as "u" and a combining
+    diaeresis, which was replaced ("Mu_ller"); a Windows device name gets a "_" before it ("_CON.mp4"): Windows
+    cannot store it."""
+    path = Path(unicodedata.normalize("NFC", uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
+    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
+    stem = fitted_stem("_" + stem if WINDOWS_DEVICE_NAME.fullmatch(stem) else stem) or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
 
