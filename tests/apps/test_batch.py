@@ -802,13 +802,13 @@ def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronau
 DRIVERS = {
     "pool": ("import multiprocessing as mp, os, time\n"
              "def work():\n"
-             "    from fervid.apps.batch import _end_with_parent\n"
-             "    _end_with_parent(); time.sleep(60)\n"
+             "    from fervid.apps.child_process import end_with_parent\n"
+             "    end_with_parent(); time.sleep(60)\n"
              "if __name__ == '__main__':\n"
              "    p = mp.get_context('spawn').Process(target=work); p.start(); print(p.pid, flush=True)\n"
              "    time.sleep(3); os._exit(0)  # killed: no clean-up, the worker not joined\n"),
     "other": ("import subprocess, sys, time\n"
-              "child = 'import time; from fervid.apps.batch import _end_with_parent; _end_with_parent(); "
+              "child = 'import time; from fervid.apps.child_process import end_with_parent; end_with_parent(); "
               "time.sleep(60)'\n"
               "p = subprocess.Popen([sys.executable, '-c', child]); print(p.pid, flush=True); time.sleep(1.5)\n"),
 }

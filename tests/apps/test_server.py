@@ -291,6 +291,25 @@ def test_a_video_job_runs_with_a_relative_data_folder(tmp_path, monkeypatch):
         assert len(c.get(f"/v1/jobs/{job_id}/result").json()["tracks"]) == 1
 
 
+def python_site(tmp_path, monkeypatch, sitecustomize: str) -> None:
+    """Every Python started from here on (a job's analysis child, a server) runs ``sitecustomize`` first: another
+    system's differences, faked."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(sitecustomize, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+
+def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch):
+    """Windows has no os.nice: every video job failed ("analysis process exited with 1", an AttributeError)."""
+    python_site(tmp_path, monkeypatch, "import os\ndel os.nice\n")
+    settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        assert wait_done(c, job_id)["status"] == "done"
+
+
 def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):
     """`fervid serve --key-frames 0`: a job's result lists every episode, none with a key frame or a link to one."""
     settings = ServerSettings(data_dir=tmp_path / "data", pipeline=PipelineOptions(method="mean", annotate=False,
@@ -420,6 +439,19 @@ def test_an_older_servers_finished_jobs_lose_their_uploads_at_start_up(tmp_path,
     ("C:\\clips\\séance.mkv", "séance.mkv"), ("../../etc/passwd", "passwd.mp4"), ("..mp4", "video.mp4"),
     (None, "video.mp4")])
 def test_an_upload_is_stored_under_its_own_plain_name(uploaded, stored):
+    from fervid.apps.server import FILE_NAME, _input_name
+
+    assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
+
+
+@pytest.mark.parametrize(("uploaded", "stored"), [
+    ("Mu\u0308ller.mp4", "M\u00fcller.mp4"),  # macOS's decomposed "ü" (it was "Mu_ller.mp4")
+    ("CON.mp4", "_CON.mp4"), ("con.MOV", "_con.mov"), ("Nul.backup.mkv", "_Nul.backup.mkv"), ("aux", "_aux.mp4"),
+    ("COM1.avi", "_COM1.avi"), ("lpt9 .mp4", "_lpt9.mp4"), ("PRN.txt", "_PRN.mp4"), ("COM\u00b9.mp4", "_COM\u00b9.mp4"),
+    ("CONSOLE.mp4", "CONSOLE.mp4"), ("COM10.mp4", "COM10.mp4"), ("my CON.mp4", "my CON.mp4")])
+def test_an_upload_is_stored_under_a_name_every_system_can_store(uploaded, stored):
+    """A name macOS sent decomposed lost its accents to "_"; a Windows device name (CON, NUL, COM1, ... in any case,
+    with any suffix) cannot be stored on Windows."""
     from fervid.apps.server import FILE_NAME, _input_name
 
     assert _input_name(uploaded) == stored and FILE_NAME.match(stored)
@@ -665,11 +697,10 @@ def alive(pid):
         return False
 
 
-@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
-def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
-    """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
+def kill_the_server_mid_job(tmp_path, data) -> str:
+    """Start a server, a long video job on it, and kill -9 the server once the job's analysis runs; its analysis
+    child must end within 5 s. The job's id."""
     clip = long_clip(tmp_path / "long.mp4")
-    data = tmp_path / "d"
     with fervid_server(data) as (url, proc):
         job_id = httpx.post(url + "/v1/videos", files={"file": ("long.mp4", clip.read_bytes(), "video/mp4")}
                             ).json()["job_id"]
@@ -686,6 +717,14 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         while alive(child):  # the child notices its server is gone and stops
             assert time.time() < deadline, "analysis child outlived its server"
             time.sleep(0.1)
+    return job_id
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
+def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
+    """3: after kill -9 of the server its analysis child used to keep running beside the restarted server's."""
+    data = tmp_path / "d"
+    job_id = kill_the_server_mid_job(tmp_path, data)
     with fervid_server(data) as (url, _):
         deadline = time.time() + 120
         while (state := httpx.get(f"{url}/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
@@ -703,29 +742,124 @@ def test_killed_server_leaves_no_orphan_and_the_job_runs_once_more(tmp_path):
         assert frames == result["frames_analysed"] > 300  # one complete, readable annotated MP4
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process start times come from /proc")
-def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
-    """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container):
-    the job failed with "a previous analysis of this job is still running" and never ran."""
-    from fervid.apps.server import _process_started
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and process checks are POSIX")
+def test_a_killed_server_leaves_no_orphan_where_the_parent_pid_never_changes(tmp_path, monkeypatch):
+    """Windows: os.getppid() keeps a dead parent's id, which the analysis child watched: it ran on after its server
+    was killed, into the folder the restarted server analysed the job into again."""
+    python_site(tmp_path, monkeypatch, "import os\n_first = os.getppid()\nos.getppid = lambda: _first\n")
+    kill_the_server_mid_job(tmp_path, tmp_path / "d")
 
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        job_id = "e" * 32
-        folder = tmp_path / "d" / "jobs" / job_id
-        folder.mkdir(parents=True)
-        (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
-        started = _process_started(other.pid)
-        assert started is not None
-        (folder / "job.json").write_text(json.dumps({
-            "id": job_id, "status": "running", "input": "input.mp4", "filename": "c.mp4", "created": time.time(),
-            "pid": other.pid, "pid_started": str(int(started) - 1)}), encoding="utf-8")  # the pid, but not that process
-        settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean"))
+
+def test_the_server_and_a_jobs_analysis_writing_its_state_at_once_never_break_it(tmp_path):
+    """The server and a job's analysis process each write the job's job.json (its own JobStore, its own lock):
+    both wrote it through one job.tmp, and one's write cut the other's short or moved it away under it (a
+    FileNotFoundError that failed the job, or half a job.json)."""
+    from fervid.apps.server import JobStore
+
+    job_id = "a" * 32
+    server, analysis = JobStore(tmp_path / "jobs"), JobStore(tmp_path / "jobs")
+    server.make_folder(job_id)
+    server.write(job_id, id=job_id, status="running")
+    errors, states = [], []
+
+    def write(store, field):
+        try:
+            for i in range(300):
+                store.write(job_id, **{field: i})
+        except Exception as exc:
+            errors.append(exc)
+
+    def read():
+        while writers[0].is_alive() or writers[1].is_alive():
+            states.append(server.read(job_id))  # a half-written job.json raises here
+
+    writers = [threading.Thread(target=write, args=(server, "pid")),
+               threading.Thread(target=write, args=(analysis, "progress"))]
+    reader = threading.Thread(target=read)
+    for thread in (*writers, reader):
+        thread.start()
+    for thread in (*writers, reader):
+        thread.join()
+    assert errors == [] and states
+    assert [p.name for p in (tmp_path / "jobs" / job_id).iterdir()] == ["job.json"]  # no temporary file left
+    assert server.read(job_id)["status"] == "running"
+
+
+def test_a_replace_of_a_jobs_state_refused_for_a_moment_is_tried_again(tmp_path, monkeypatch):
+    """Windows refuses to replace a file another process has open (the page polls job.json every 500 ms): one
+    refusal failed the job."""
+    from fervid.apps.server import JobStore
+
+    store = JobStore(tmp_path / "jobs")
+    job_id = "a" * 32
+    store.make_folder(job_id)
+    replace, refused = os.replace, []
+
+    def busy_then_free(source, target):
+        if len(refused) < 2:
+            refused.append(target)
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process", str(target))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", busy_then_free)
+    store.write(job_id, status="running", progress=0.5)
+    assert len(refused) == 2 and store.read(job_id)["progress"] == 0.5
+    assert [p.name for p in (tmp_path / "jobs" / job_id).iterdir()] == ["job.json"]
+
+
+def test_a_progress_write_that_fails_leaves_the_analysis_going_and_is_logged_once(tmp_path, caplog):
+    """A job's progress is a hint: a write of it that failed (a replace Windows refused) failed the whole job."""
+    from fervid.apps.server import JobStore, _progress_writer
+
+    class Refusing(JobStore):
+        def write(self, job_id, **fields):
+            raise PermissionError(13, "Access is denied", str(self.folder(job_id) / "job.json"))
+
+    progress = _progress_writer(Refusing(tmp_path / "jobs"), "a" * 32)
+    progress(1, 10)
+    time.sleep(0.6)  # past the half second between progress writes
+    progress(2, 10)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"video job {'a' * 32}: its progress could not be written ([Errno 13] Access is denied: "
+        f"'{tmp_path / 'jobs' / ('a' * 32) / 'job.json'}'); the analysis goes on"]
+
+
+def recovered_job(data: Path, **fields) -> str:
+    """An unfinished job as a server that stopped left it (the carphone clip); its id."""
+    job_id = "e" * 32
+    folder = data / "jobs" / job_id
+    folder.mkdir(parents=True)
+    (folder / "input.mp4").write_bytes(CARPHONE.read_bytes())
+    (folder / "job.json").write_text(json.dumps({"id": job_id, "status": "running", "input": "input.mp4",
+                                                 "filename": "c.mp4", "created": time.time(), **fields}),
+                                     encoding="utf-8")
+    return job_id
+
+
+def test_a_pid_now_used_by_another_process_does_not_block_a_recovered_job(tmp_path):
+    """After a crash, a job's recorded pid can belong to an unrelated process (pids are reused soon in a container,
+    and after a reboot): where no /proc tells a process's start time (macOS, Windows), the job failed with "a
+    previous analysis of this job is still running" and its upload was deleted."""
+    job_id = recovered_job(tmp_path / "d", pid=os.getpid(), pid_started=None)  # what a server on macOS recorded
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        assert wait_done(c, job_id, timeout=120)["status"] == "done"
+
+
+def test_a_recovered_job_whose_earlier_analysis_still_runs_is_not_run_again(tmp_path, monkeypatch):
+    """An earlier analysis of the job holds its lock (an orphan of a killed server that did not end): a second one
+    into the same folder would clash with it."""
+    import fervid.apps.server as server
+
+    monkeypatch.setattr(server, "EARLIER_ANALYSIS_WAIT_S", 1.0)
+    job_id = recovered_job(tmp_path / "d")
+    settings = ServerSettings(data_dir=tmp_path / "d", pipeline=PipelineOptions(method="mean", annotate=False))
+    with server._analysis_lock(tmp_path / "d" / "jobs" / job_id):
         with TestClient(create_app(settings), base_url=BASE) as c:
-            assert wait_done(c, job_id, timeout=120)["status"] == "done"
-    finally:
-        other.kill()
-        other.wait()
+            state = wait_done(c, job_id)
+    assert state["status"] == "failed" and state["error"] == "a previous analysis of this job is still running"
+    assert not (tmp_path / "d" / "jobs" / job_id / "out").exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process states come from /proc")

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from fervid.apps import defaults
+from fervid.apps.child_process import end_with_parent
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
@@ -592,30 +593,6 @@ class StateStore:
 _worker: dict = {}
 
 
-def _end_with_parent() -> None:
-    """A worker whose driver was killed (SIGKILL: no clean-up ran) ends itself at once, rather than wait on its task
-    pipe for ever holding its memory. A pool's worker waits on its parent's sentinel (a handle on Windows, where
-    os.getppid() keeps the dead parent's id); a Ray worker, whose parent is Ray's, watches its parent's id."""
-    import multiprocessing
-    import threading
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        def watch() -> None:
-            wait([parent.sentinel])
-            os._exit(1)
-    else:
-        parent_id = os.getppid()
-
-        def watch() -> None:
-            while os.getppid() == parent_id:
-                time.sleep(1.0)
-            os._exit(1)
-
-    threading.Thread(target=watch, name="fervid-parent-watch", daemon=True).start()
-
-
 class WorkerBoard:
     """What a pool's workers and its driver share, in shared memory without locks (a worker killed mid-write
     cannot leave one held): a stop flag the workers read at every frame, per worker the frames read of the
@@ -682,7 +659,7 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
     from fervid.inference.images import set_up_pillow_for_fervid
 
     set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
-    _end_with_parent()
+    end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)
     cv2.setNumThreads(threads)
     _worker["analyzer"] = options.pipeline.analyzer(threads=threads)

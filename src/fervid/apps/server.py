@@ -37,6 +37,7 @@ import signal
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -58,8 +59,9 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
 from fervid import __version__
-from fervid.folder_lock import FolderLock
+from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.apps import defaults
+from fervid.apps.child_process import end_with_parent, lower_priority
 from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
                                  ResultOut, VideoJobOut)
@@ -84,6 +86,8 @@ def web_constants_script() -> str:
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]+$")  # a job's output names: letters of any script, no path
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
+# Windows' device names: no file can be named so there, in any case, with any suffix ("CON.mp4", "nul.backup.mkv")
+WINDOWS_DEVICE_NAME = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]) *(\..*)?", re.IGNORECASE)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRY_QUEUED_S = 30  # a full queue's Retry-After: a hint (a job takes seconds to minutes), not a promise
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # uploads and results are people's faces: other local users get nothing
@@ -91,6 +95,12 @@ FINISHED = ("done", "failed")
 # a job folder still without its job.json after this long untouched is an upload that failed as it was stored (a
 # job's is written continuously, then gets its job.json at once): deleted by the periodic cleanup
 ABANDONED_UPLOAD_S = 600
+# an earlier analysis of a job still running when a restarted server runs it again: an orphan of a killed server
+# ends itself at once (end_with_parent), so one that holds its job's lock this long is still at work
+EARLIER_ANALYSIS_WAIT_S = 10.0
+# Windows refuses to replace a file another process has open (the page polls job.json every 500 ms) for a moment:
+# job.json's replace is tried again after each of these waits
+REPLACE_RETRY_WAITS_S = (0.02, 0.05, 0.1, 0.2, 0.5)
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger(__name__)
@@ -404,14 +414,20 @@ class JobStore:
             return {}
 
     def write(self, job_id: str, **fields) -> dict:
-        with self._lock:
+        with self._lock:  # this process's threads; the job's analysis process writes it too, each into its own file
             path = self.folder(job_id) / "job.json"
             state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             state.update(fields, updated=time.time())
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8", opener=_private_file) as fh:
-                fh.write(json.dumps(state))
-            os.replace(tmp, path)  # atomic: a crash never leaves half a job.json
+            # a file of this write's own (0600), never one another process is writing: with one name for all
+            # (job.tmp), the server's write cut the analysis process's short or moved it away under it
+            handle, tmp = tempfile.mkstemp(prefix="job.", suffix=".tmp", dir=path.parent)
+            try:
+                with open(handle, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(state))
+                _replace(tmp, path)  # atomic: a crash never leaves half a job.json
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return state
 
     def all(self) -> list[dict]:
@@ -466,6 +482,18 @@ class JobStore:
                 (self.folder(job_id) / Path(job["input"]).name).unlink(missing_ok=True)
             except OSError:
                 pass
+
+
+def _replace(source: str, target: Path) -> None:
+    """``os.replace``, tried again a few times where it is refused (PermissionError): Windows refuses it while
+    another process has the target open, which a poll of job.json does for a moment."""
+    for wait in REPLACE_RETRY_WAITS_S:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            time.sleep(wait)
+    os.replace(source, target)
 
 
 class VideoWorkers:
@@ -554,19 +582,17 @@ class VideoWorkers:
                 log.warning("video job %s failed: %s", job_id, one_line(str(job.get("error"))))
 
     def _analyse(self, ctx, job_id: str) -> None:
-        job = self.store.read_quiet(job_id)
-        previous = job.get("pid")
-        # an orphan of a killed server (it ends itself within 0.2 s): never two runs. The pid alone could be
-        # another process's by now (pids are reused soon in a container), so its start time must match too
-        if previous and not _wait_exit(previous, job.get("pid_started"), timeout=10.0):
+        if not self.store.exists(job_id):  # deleted meanwhile
+            return
+        # an orphan of a killed server (it ends itself at once): never two runs into one folder
+        if not _earlier_analysis_ended(self.store.folder(job_id), EARLIER_ANALYSIS_WAIT_S):
             self.store.write(job_id, status="failed", error="a previous analysis of this job is still running")
             self.store.drop_input(job_id)
             return
-        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None, pid_started=None)
-        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings, os.getpid()),
-                           daemon=True)
+        self.store.write(job_id, status="running", progress=0.0, started=time.time(), pid=None)
+        proc = ctx.Process(target=_run_job, args=(str(self.store.root), job_id, self.settings), daemon=True)
         proc.start()
-        self.store.write(job_id, pid=proc.pid, pid_started=_process_started(proc.pid))
+        self.store.write(job_id, pid=proc.pid)  # for people (and tests) looking for it; the lock tells if it runs
         while proc.is_alive():
             proc.join(0.2)
             if job_id in self.cancelled or self.stopping.is_set():
@@ -581,22 +607,36 @@ class VideoWorkers:
         self.cancelled.discard(job_id)
 
 
+def _analysis_lock(folder: Path) -> FolderLock:
+    """Held by a job's analysis process for as long as it runs, and released by the OS as it ends, killed or not:
+    whether an earlier analysis of a job still runs, whatever the system (Windows' and macOS's have no /proc to
+    tell a process's start time by) and whichever process has the pid it had by now."""
+    return FolderLock(folder, "an analysis of this job", "wait for it to end", name="analysis.lock",
+                      doing="is still running", removed=True, mode=PRIVATE_FILE)
+
+
+def _earlier_analysis_ended(folder: Path, timeout: float) -> bool:
+    """Wait (``timeout`` seconds at most) for an earlier analysis of the job in ``folder`` to end; True once none
+    runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _analysis_lock(folder):
+                return True
+        except FolderLocked:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
 def _alive(pid: int) -> bool:
-    if os.name != "posix":  # Windows: os.kill would terminate it; the child's own watchdog ends it there
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    """Whether process ``pid`` (one of a job's helpers, found in /proc) still runs: a zombie has ended, it waits
+    only for a parent (init, once its own was killed)."""
     fields = _proc_stat_fields(pid)
-    if fields is None:  # no /proc (macOS: kill 0 said it is there), or it ended meanwhile
-        return not _HAS_PROC
-    return fields[0] != "Z"  # a zombie has ended: it waits only for a parent (init, once its own was killed)
+    return fields is not None and fields[0] != "Z"
 
 
-# Linux describes each process in /proc/<pid>/stat; elsewhere the pid alone is checked.
+# Linux describes each process in /proc/<pid>/stat: a job's helpers are found there (elsewhere they end with it)
 _HAS_PROC = Path("/proc/self/stat").is_file()
 
 
@@ -613,14 +653,14 @@ def _proc_stat_fields(pid: int) -> list[str] | None:
 
 def _process_started(pid: int) -> str | None:
     """When process ``pid`` started (Linux: clock ticks since boot, /proc/<pid>/stat field 22), which with the pid
-    names one process; None where that cannot be read (the pid alone is checked then)."""
+    names one process; None where that cannot be read (no /proc, or the process ended)."""
     fields = _proc_stat_fields(pid)
     return fields[19] if fields else None
 
 
-def _children(pid: int) -> list[tuple[int, str | None]]:
+def _children(pid: int) -> list[tuple[int, str]]:
     """The processes ``pid`` started, each with its start time (Linux: from /proc); none where that cannot be read."""
-    found: list[tuple[int, str | None]] = []
+    found: list[tuple[int, str]] = []
     for entry in Path("/proc").iterdir() if _HAS_PROC else ():
         if entry.name.isdigit():
             fields = _proc_stat_fields(int(entry.name))  # None: ended meanwhile
@@ -649,28 +689,12 @@ def _stop_with_helpers(proc) -> None:
         _wait_exit(pid, started, timeout=5.0)
 
 
-def _wait_exit(pid: int, started: str | None = None, timeout: float = 10.0) -> bool:
-    """Wait for a process to end; True when it has (or never existed, or ``pid`` is now another process's: one
-    whose start time is not ``started``)."""
+def _wait_exit(pid: int, started: str, timeout: float) -> None:
+    """Wait (``timeout`` seconds at most) for a process to end, or ``pid`` to be another process's: one whose start
+    time is not ``started``."""
     deadline = time.time() + timeout
-    while _alive(pid) and (started is None or _process_started(pid) in (started, None)):
-        if time.time() > deadline:
-            return False
+    while _alive(pid) and _process_started(pid) == started and time.time() < deadline:
         time.sleep(0.1)
-    return True
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """In the analysis child: end at once when the server that started it is gone (killed with -9, say), so that
-    a restarted server, which queues the job again, is never racing an orphan over the same output files."""
-
-    def watch():
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(3)
-            time.sleep(0.2)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _input_name(uploaded: str | None) -> str:
@@ -678,9 +702,12 @@ def _input_name(uploaded: str | None) -> str:
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
     tracks.json said "input.mp4"), with characters a path or URL would trip on replaced, and cut as every
     output's stem is where its outputs' names would be too long (fitted_stem; cut to 100 characters, a Chinese name
-    was 300 bytes: the upload could not be written)."""
-    path = Path((uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = fitted_stem(UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")) or "video"
+    was 300 bytes: the upload could not be written). Composed (NFC) first: macOS sends "ü" as "u" and a combining
+    diaeresis, which was replaced ("Mu_ller"); a Windows device name gets a "_" before it ("_CON.mp4"): Windows
+    cannot store it."""
+    path = Path(unicodedata.normalize("NFC", uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
+    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
+    stem = fitted_stem("_" + stem if WINDOWS_DEVICE_NAME.fullmatch(stem) else stem) or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
 
@@ -774,30 +801,48 @@ def _public_message(text: str | None, folder: Path, stored: str, filename: str |
     return re.sub(rf"(?<![\w.-]){re.escape(stored)}(?![\w.-])", lambda _: filename or "the upload", text)
 
 
-def _run_job(root: str, job_id: str, settings: ServerSettings, parent_pid: int) -> None:
-    """In a child process: analyse one queued video, writing progress and the outcome into its job.json."""
-    import cv2
+def _run_job(root: str, job_id: str, settings: ServerSettings) -> None:
+    """In a child process: analyse one queued video, writing progress and the outcome into its job.json; it ends
+    with the server that started it, and holds the job's analysis lock for as long as it runs."""
+    end_with_parent()  # a restarted server, which queues the job again, never races an orphan over its outputs
+    with _analysis_lock(Path(root) / job_id):
+        _analyse_job(root, job_id, settings)
 
-    _die_with_parent(parent_pid)
-    # this process is the job's own (spawned for it), so its umask touches the server's writes only: every output,
-    # the encoder's MP4 included, is 0600 (its folder is 0700 anyway)
-    os.umask(0o077)
-    try:
-        os.nice(10)  # the server process keeps priority; the encoder subprocess inherits this
-    except OSError:
-        pass
-    cv2.setNumThreads(1)
-    store = JobStore(Path(root))
-    job = store.read(job_id)
-    folder = store.folder(job_id)
+
+def _progress_writer(store: JobStore, job_id: str):
+    """The analysis's progress callback: the share done into job.json, twice a second at most. A write that fails
+    (a full disk; Windows refusing a replace for longer than its retries) is logged, once, and the analysis goes
+    on: progress is a hint, and failing on it failed the job."""
     last = [0.0]
+    logged = [False]
 
     def progress(done, total):
         now = time.time()
         if total and now - last[0] > 0.5:
             last[0] = now
-            store.write(job_id, progress=round(min(done / total, 1.0), 3))
+            try:
+                store.write(job_id, progress=round(min(done / total, 1.0), 3))
+            except OSError as exc:
+                if not logged[0]:
+                    logged[0] = True
+                    log.warning("video job %s: its progress could not be written (%s); the analysis goes on",
+                                job_id, exc)
 
+    return progress
+
+
+def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
+    import cv2
+
+    # this process is the job's own (spawned for it), so its umask touches the server's writes only: every output,
+    # the encoder's MP4 included, is 0600 (its folder is 0700 anyway)
+    os.umask(0o077)
+    lower_priority()  # the server process keeps priority; the encoder subprocess inherits this
+    cv2.setNumThreads(1)
+    store = JobStore(Path(root))
+    job = store.read(job_id)
+    folder = store.folder(job_id)
+    progress = _progress_writer(store, job_id)
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
     if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
