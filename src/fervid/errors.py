@@ -9,6 +9,8 @@ lazy)."""
 from __future__ import annotations
 
 import errno
+import os
+import sys
 
 
 class FervidError(Exception):
@@ -35,3 +37,23 @@ def file_in_the_way(path) -> OutputDirError:
     """The error for an output folder ``path`` where a file is."""
     return OutputDirError(errno.EEXIST, "a file is in the way of this output folder (give a folder's path)",
                           str(path))
+
+
+# Windows' ERROR_SHARING_VIOLATION (deleting a file another program has open: Excel, a video player) and
+# ERROR_ACCESS_DENIED (replacing or renaming one)
+_SHARING_VIOLATION, _ACCESS_DENIED = 32, 5
+
+
+def held_open_advice(exc: OSError) -> str | None:
+    """What to do about an error deleting, renaming or replacing a file that another program holds open, which
+    Windows refuses (a table open in Excel, an annotated MP4 in a player): close it there. None for another error,
+    and for a PermissionError elsewhere than on Windows, where an open file is replaced and the folder's permissions
+    are what refused it."""
+    winerror = getattr(exc, "winerror", None)
+    if winerror == _SHARING_VIOLATION:
+        return "it is open in another program (Excel, a video player): close it there and run this again"
+    if (isinstance(exc, PermissionError) and (winerror == _ACCESS_DENIED or sys.platform == "win32")
+            and exc.filename is not None and os.path.isfile(exc.filename)):
+        return ("it may be open in another program (Excel, a video player): close it there (or make it writable) "
+                "and run this again")
+    return None
