@@ -798,6 +798,37 @@ def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronau
     assert summary != json.loads(stale) and summary["done"] == 1 and summary["pending"] >= 4
 
 
+def test_more_workers_than_windows_pools_hold_run_as_many_as_they_hold(tmp_path, astronaut_rgb, monkeypatch):
+    """Windows' ProcessPoolExecutor refuses more than 61 workers: `fervid batch --workers 64` on 62 files or more
+    ended in its traceback. 61 run there, said; the run records them."""
+    import types
+
+    import fervid.apps.batch as batch
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    image = Image.fromarray(astronaut_rgb).resize((64, 64))
+    for i in range(62):
+        image.rotate(i).save(corpus / f"img{i:03d}.png")
+    pools = []
+
+    def pool_of(todo, options, workers, threads, record, **kwargs):
+        pools.append(workers)
+        if workers > 61 and batch.sys.platform == "win32":  # as ProcessPoolExecutor does there
+            raise ValueError("max_workers must be <= 61")
+
+    monkeypatch.setattr(batch, "_run_local", pool_of)
+    # batch's view of the platform alone (the folder lock would take Windows' msvcrt)
+    monkeypatch.setattr(batch, "sys", types.SimpleNamespace(platform="win32", stderr=sys.stderr))
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", workers=64, pipeline=MEAN), progress=False)
+    assert pools == [61] and summary["this_run"]["workers"] == 61
+    assert summary["this_run"]["notices"] == ["--workers 64: Windows runs at most 61 worker processes in one pool; 61 "
+                                              "ran"]
+    monkeypatch.setattr(batch, "sys", sys)  # elsewhere, as many as asked
+    assert run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", workers=64, pipeline=MEAN),
+                     progress=False)["this_run"]["workers"] == 64
+
+
 # a pool's spawned worker (watching its parent's sentinel), and a process of another kind (a Ray worker: its id)
 DRIVERS = {
     "pool": ("import multiprocessing as mp, os, time\n"

@@ -65,6 +65,9 @@ PARQUET_MAGIC = b"PAR1"  # a whole Parquet file's last bytes
 ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
 PROGRESS_SECONDS = 0.5  # how often the driver looks at its workers' progress (its bar is redrawn at its own pace)
 STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
+# Windows' process pool waits on its workers' handles with WaitForMultipleObjects, 63 at most: ProcessPoolExecutor
+# refuses more than 61 workers there (a traceback after the files were listed)
+WINDOWS_MOST_WORKERS = 61
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
                      "output"]
@@ -1157,6 +1160,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
     workers = options.workers
+    if sys.platform == "win32" and options.engine == "local" and workers > WINDOWS_MOST_WORKERS:
+        notices.append(f"--workers {workers}: Windows runs at most {WINDOWS_MOST_WORKERS} worker processes in one "
+                       f"pool; {WINDOWS_MOST_WORKERS} ran")
+        workers = WINDOWS_MOST_WORKERS
     threads = threads_per_worker(workers)  # of the CPUs this run may use (a Slurm job's), not the machine's
     started = time.perf_counter()
     faces, finished, work_done = 0, 0, 0.0

@@ -2564,9 +2564,9 @@ def batch(
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
-    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once); "
-                                                                 "local engine only (Ray runs a task per CPU of its "
-                                                                 "cluster)."),
+    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once; "
+                                                                 "on Windows at most 61, said); local engine only "
+                                                                 "(Ray runs a task per CPU of its cluster)."),
     engine: str = typer.Option(app_defaults.BATCH_ENGINE, help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),
