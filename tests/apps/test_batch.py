@@ -146,6 +146,19 @@ def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_
     assert (files, problems) == ([corpus / "=x.jpg", corpus / "'=quoted.jpg"], [])
 
 
+def test_a_folder_of_videos_whose_names_have_colons_is_analysed(tmp_path, monkeypatch):
+    """`fervid batch .` over `take:1.mp4` (or a macOS `3:4:2024 interview.mp4`) failed them as "not a video": FFmpeg
+    read the names as protocols' URLs. files.csv names them as they are."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    monkeypatch.chdir(tmp_path / "in")
+    shutil.copy(CARPHONE, "take:1.mp4")
+    summary = run_batch(["."], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION, end=1.0), progress=False)
+    assert summary["done"] == 1 and summary["failed"] == 0, summary["failures"]
+    files = pd.read_csv(tmp_path / "out" / "files.csv")
+    assert files["file"].tolist() == ["take:1.mp4"] and files["rows"].tolist() == [30]
+
+
 def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
     corpus = make_corpus(tmp_path / "corpus", astronaut_rgb, 30)
     out = tmp_path / "out"

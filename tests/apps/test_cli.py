@@ -1140,6 +1140,31 @@ def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg
     assert json.loads((tmp_path / "-res" / "clip_tracks.json").read_text(encoding="utf-8"))["ok"]
 
 
+def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_path, monkeypatch):
+    """FFmpeg (OpenCV's and the ffmpeg binary's) reads a name with a ":" before its first "/" as a protocol's URL:
+    `fervid video take:1.mp4`, or a macOS name with a "/" typed in the Finder (`3:4:2024 interview.mp4`), said
+    "not a video". Read as the files they are, with their sound; the outputs keep the names as given."""
+    import cv2
+    import imageio_ffmpeg
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=2", "-t", "1", "-c:v", "copy", "-c:a", "aac", "./take:1.mp4"],
+                   check=True)
+    shutil.copy("take:1.mp4", "3:4:2024 interview.mp4")
+    result = runner.invoke(app, ["video", "--out", "res", "--method", "frame", "--key-frames", "0", "-q",
+                                 "take:1.mp4", "3:4:2024 interview.mp4"])
+    assert result.exit_code == 0, result.output
+    for stem in ("take:1", "3:4:2024 interview"):
+        saved = json.loads((tmp_path / "res" / f"{stem}_tracks.json").read_text(encoding="utf-8"))
+        assert saved["ok"] and saved["file"] == f"{stem}.mp4" and saved["frames_analysed"] >= 25
+        video = cv2.VideoCapture(str(tmp_path / "res" / f"{stem}_annotated.mp4"))
+        assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i",
+                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True)
+        assert "Audio: aac" in probe.stderr, probe.stderr  # its sound, read by the ffmpeg binary
+
+
 def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
     """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
     second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on

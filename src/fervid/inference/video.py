@@ -40,8 +40,8 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
 from fervid.emotions import EMOTIONS, dominant_emotion
-from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
-                                     printable_name, utf8_name)
+from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_utf8_reason,
+                                     opencv_name, printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1520,9 +1520,10 @@ def check_encoder(source: str | Path) -> None:
 
 def ffmpeg_path(path: str | Path) -> str:
     """A file's path as the ffmpeg binary's command line takes it: one starting with "-" (``--out -res``) is read as
-    an option where an output goes, and "-" as standard input, so it gets "./" before it."""
+    an option where an output goes, and "-" as standard input, so it gets "./" before it, as one read as a
+    protocol's URL does (:func:`fervid.inference.images.as_local_file`)."""
     text = str(path)
-    return f"./{text}" if text.startswith("-") else text
+    return f"./{text}" if text.startswith("-") else as_local_file(text)
 
 
 def _ended_children_cpu_seconds() -> float | None:
