@@ -2941,12 +2941,15 @@ def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     assert "1.04 s at --detect-every 1" in readme
 
 
-@pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
-def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said):
+@pytest.mark.parametrize("size, said, name", [((1920, 1080), True, "hall.mp4"), ((640, 360), False, "hall.mp4"),
+                                              ((1920, 1080), True, "hall:1.mp4")])
+def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said,
+                                                                            name, monkeypatch):
     """A lecture hall of 30 faces 21-36 px tall in 1280x720 gave no track, exit 0 and no word (the hint that
     smaller faces were not looked for came only with a face found near --min-face): a video where none was found
     is told whether a smaller --min-face finds faces on its frames, how many and how tall. A frame detected at full
-    size (640x360) was looked at for every face the detector can find: nothing to say."""
+    size (640x360) was looked at for every face the detector can find: nothing to say. A name FFmpeg would read as
+    a protocol's (`hall:1.mp4`) is looked at as the analysis read it."""
     import cv2
 
     from conftest import clip_writer
@@ -2962,10 +2965,13 @@ def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_
             frame[y:y + 38, x:x + 32] = face
         writer.write(frame)
     writer.close()
+    monkeypatch.chdir(tmp_path)
+    clip = Path(name)  # as given, relative
+    (tmp_path / "hall.mp4").rename(clip)
     result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
                                  str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    tracks = json.loads((tmp_path / "o" / "hall_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    tracks = json.loads((tmp_path / "o" / f"{clip.stem}_tracks.json").read_text(encoding="utf-8"))["tracks"]
     notice = re.search(rf"notice: {re.escape(str(clip))}: no face was found at --min-face 48: in its "
                        rf"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for; on its frame at "
                        r"0\.3 s, --min-face 24 finds 6 \((\d+)-(\d+) px tall\): analyse it again with that "

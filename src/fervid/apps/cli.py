@@ -407,12 +407,14 @@ def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[flo
 
     import cv2
 
+    from fervid.inference.images import opencv_name
+
     source = Path(result.source)
     if not (result.frames_read and source.is_file()):
         return None
     finer = copy.copy(detector)  # the same network, looking for smaller faces
     finer.min_face = min_face
-    capture = cv2.VideoCapture(str(source))
+    capture = cv2.VideoCapture(opencv_name(source) or str(source))  # (as the analysis opened it: take:1.mp4)
     try:
         for quarter in (2, 1, 3):
             capture.set(cv2.CAP_PROP_POS_FRAMES, result.frames_read * quarter // 4)
