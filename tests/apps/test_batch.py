@@ -119,17 +119,22 @@ def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
 
 
 def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
-    """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read; one in
-    another encoding is reported, and the other inputs still count."""
-    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read, and so
+    are Excel's CSV in a German or French locale (semicolon-separated) and its older "CSV" (Windows' encoding), as
+    `fervid evaluate` reads its tables: the first was "not a manifest", the second refused as not UTF-8."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 3)
     (corpus / "img000.jpg").rename(corpus / "Zoë.jpg")
+    (corpus / "img001.jpg").rename(corpus / "café.jpg")
     excel = tmp_path / "excel.csv"
     excel.write_bytes("\ufeffid,path\n1,c/Zoë.jpg\n".encode("utf-8"))
-    latin = tmp_path / "latin.csv"
-    latin.write_bytes("path\nc/Zoë.jpg\n".encode("latin-1"))
-    files, problems = collect_inputs([str(excel), str(latin), str(corpus / "two_faces.png")])
-    assert files == [corpus / "Zoë.jpg", corpus / "two_faces.png"]
-    assert problems == [(str(latin), "manifest is not UTF-8 text (save it as CSV UTF-8)")]
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_bytes("\ufeffpath;label\r\nc/clip.mp4;happy\r\nc/img002.jpg;neutral\r\n;\r\n".encode("utf-8"))
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes("path,label\r\nc/café.jpg,happy\r\n".encode("cp1252"))
+    files, problems = collect_inputs([str(excel), str(semicolons), str(windows), str(corpus / "two_faces.png")])
+    assert files == [corpus / "Zoë.jpg", corpus / "clip.mp4", corpus / "img002.jpg", corpus / "café.jpg",
+                     corpus / "two_faces.png"]
+    assert problems == []
 
 
 def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,

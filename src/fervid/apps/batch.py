@@ -18,7 +18,6 @@ Memory: rows are streamed (a video's table from its frames Parquet to ``rows.par
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import errno
 import json
@@ -202,9 +201,10 @@ MANIFEST_PATH_COLUMNS = ("path", "file", "filename", "filepath", "file_path", "i
 
 def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
-    ... in any case, or the first column). A batch results folder (this run's too) is not searched for inputs.
+    ... in any case, or the first column; read as :func:`fervid.evaluation.tables.table_rows` reads tables). A batch results folder (this run's too) is not searched for inputs.
     ``notices`` gets what was left out without being an error (files named as fervid's outputs, a manifest's
     first row taken for a header)."""
+    from fervid.evaluation.tables import table_rows, table_text
     from fervid.inference.images import expand_inputs
 
     notices = [] if notices is None else notices
@@ -213,12 +213,10 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
     files, problems, plain = [], [], []
     for item in inputs:
         if item.lower().endswith(".csv") and Path(item).is_file():
-            try:  # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark
-                with open(item, newline="", encoding="utf-8-sig") as fh:
-                    rows = list(csv.reader(fh))
-            except UnicodeDecodeError:
-                problems.append((item, "manifest is not UTF-8 text (save it as CSV UTF-8)"))
-                continue
+            # as `fervid evaluate` reads its tables: comma-, tab- or semicolon-separated (Excel's CSV in a German or
+            # French locale), UTF-8 or Windows' encoding
+            header, body = table_rows(table_text(Path(item)))
+            rows = [header, *(row for _, row in body)] if header else []
             if not rows:
                 problems.append((item, "manifest is empty"))
                 continue

@@ -2558,9 +2558,10 @@ def experiment(
 @app.command()
 def batch(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
-                                                          "path, file, filename, image or video, any case; else the "
-                                                          "first); '-': the paths on stdin, one a line (or "
+    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (comma-, tab- or "
+                                                          "semicolon-separated; the column headed path, file, "
+                                                          "filename, image or video, any case; else the first); '-': "
+                                                          "the paths on stdin, one a line (or "
                                                           "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
