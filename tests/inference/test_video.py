@@ -3110,8 +3110,8 @@ def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer
     assert sorted(after) == sorted(before) and after == before  # the earlier outputs as they were, nothing else
     assert refused.value.filename == str(held)
     assert refused.value.strerror.endswith(
-        ": cannot replace this output of an earlier run; it is open in another program (Excel, a video player): "
-        "close it there and run this again (the earlier outputs are left as they were, this run's deleted)")
+        ": cannot replace this output of an earlier run; it is open in another program (Excel?): close it there and "
+        "run this again (the earlier outputs are left as they were, this run's deleted)")
     monkeypatch.undo()  # closed in Excel: the same run replaces them
     runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))), fps=30.0)
     assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 90

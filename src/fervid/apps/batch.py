@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from fervid.apps import defaults
+from fervid.errors import held_open_advice
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
@@ -1246,11 +1247,13 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     except DamagedResults:
         raise
     except OSError as exc:  # (a full disk at dataset.parquet said only that, of tables still the last run's)
+        held_open = held_open_advice(exc)  # (files.csv open in Excel, on Windows)
+        what_to_do = (f"{Path(exc.filename).name if exc.filename else 'The file'} {held_open}" if held_open
+                      else "Make room (or make the folder writable)")
         raise OSError(exc.errno, f"{exc.strerror or exc}: the files analysed are kept in {out} (state.sqlite and "
                       "files/), but dataset.parquet, files.csv and the summary could not all be rewritten: those not "
-                      "rewritten are the last run's, and the next run rewrites them. Make room (or make the folder "
-                      "writable) and run the same command again: the files done are not analysed again",
-                      exc.filename or str(out)) from None
+                      f"rewritten are the last run's, and the next run rewrites them. {what_to_do} and run the same "
+                      "command again: the files done are not analysed again", exc.filename or str(out)) from None
     return summary
 
 

@@ -3095,10 +3095,12 @@ class ResultWriter:
                 try:
                     old.replace(hidden)
                 except OSError as exc:
+                    exc.filename = str(old)  # (the output, not the hidden name it was to take)
                     advice = held_open_advice(exc)
                     raise OSError(exc.errno, f"{exc.strerror or exc}: cannot replace this output of an earlier run"
-                                  f"{f'; {advice}' if advice else ''} (the earlier outputs are left as they were, "
-                                  "this run's deleted)", str(old), getattr(exc, "winerror", None)) from None
+                                  f"{f'; it {advice} and run this again' if advice else ''} (the earlier outputs are "
+                                  "left as they were, this run's deleted)", str(old),
+                                  getattr(exc, "winerror", None)) from None
                 set_aside.append((old, hidden))
             for path, whole in moves:
                 path.replace(whole)
