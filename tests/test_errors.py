@@ -57,3 +57,32 @@ def test_a_callers_mistakes_raise_fervids_classes_under_their_old_bases(analyzer
         fervid.Analyzer(model="nope")
     with pytest.raises(fervid.FervidError, match="gone.mp4: no such file"):
         analyzer.analyze_video(tmp_path / "gone.mp4")
+
+
+def test_a_file_another_program_holds_open_is_said_to_be_on_windows_only(tmp_path, monkeypatch):
+    """Windows refuses to delete, rename or replace a file another program holds open (a table in Excel): the
+    advice is to close it there. Elsewhere an open file is replaced, and a refusal is the folder's permissions."""
+    import errno
+    import types
+
+    import fervid.errors as errors
+
+    table = tmp_path / "files.csv"
+    table.write_text("file\n", encoding="utf-8")
+
+    def refused(path, winerror=None, code=errno.EACCES):
+        exc = OSError(code, "refused", str(path))
+        if winerror is not None:
+            exc.winerror = winerror
+        return exc
+
+    assert errors.held_open_advice(refused(table, 32)) == "is open in another program (Excel?): close it there"
+    assert errors.held_open_advice(refused(tmp_path / "a_annotated.mp4", 32)) == (
+        "is open in another program (a video player?): close it there")
+    may_be = "may be open in another program (Excel?): close it there (or make it writable)"
+    assert errors.held_open_advice(refused(table, 5)) == may_be
+    assert errors.held_open_advice(refused(table)) is None  # Linux, macOS: the folder's permissions
+    assert errors.held_open_advice(refused(table, code=errno.ENOSPC)) is None
+    monkeypatch.setattr(errors, "sys", types.SimpleNamespace(platform="win32"))
+    assert errors.held_open_advice(refused(table)) == may_be
+    assert errors.held_open_advice(refused(tmp_path / "gone.csv")) is None  # nothing there to hold open

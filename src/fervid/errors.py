@@ -9,6 +9,8 @@ lazy)."""
 from __future__ import annotations
 
 import errno
+import os
+import sys
 
 
 class FervidError(Exception):
@@ -35,3 +37,30 @@ def file_in_the_way(path) -> OutputDirError:
     """The error for an output folder ``path`` where a file is."""
     return OutputDirError(errno.EEXIST, "a file is in the way of this output folder (give a folder's path)",
                           str(path))
+
+
+# Windows' ERROR_SHARING_VIOLATION (deleting a file another program has open: Excel, a video player) and
+# ERROR_ACCESS_DENIED (replacing or renaming one)
+_SHARING_VIOLATION, _ACCESS_DENIED = 32, 5
+
+
+def held_open_advice(exc: OSError) -> str | None:
+    """What to do about an error deleting, renaming or replacing a file that another program holds open, which
+    Windows refuses (a table open in Excel, an annotated MP4 in a player), said of the file: "is open in another
+    program ...: close it there", for a sentence that names it and goes on with when to run again. None for another
+    error, and for a PermissionError elsewhere than on Windows, where an open file is replaced and the folder's
+    permissions are what refused it."""
+    winerror = getattr(exc, "winerror", None)
+    suffix = os.path.splitext(os.fspath(exc.filename))[1].lower() if exc.filename is not None else ""
+    program = _HOLDERS.get(suffix, "another program")
+    if winerror == _SHARING_VIOLATION:
+        return f"is open in {program}: close it there"
+    if (isinstance(exc, PermissionError) and (winerror == _ACCESS_DENIED or sys.platform == "win32")
+            and exc.filename is not None and os.path.isfile(exc.filename)):
+        return f"may be open in {program}: close it there (or make it writable)"
+    return None
+
+
+# the programs that hold fervid's outputs open, by their suffix
+_HOLDERS = {".csv": "another program (Excel?)", ".mp4": "another program (a video player?)",
+            ".png": "another program (an image viewer?)"}

@@ -119,17 +119,22 @@ def test_collect_inputs_dedups_and_reports(tmp_path, astronaut_rgb):
 
 
 def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
-    """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read; one in
-    another encoding is reported, and the other inputs still count."""
-    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    """A manifest saved as "CSV UTF-8" (byte-order mark, path not the first column, non-ASCII names) is read, and so
+    are Excel's CSV in a German or French locale (semicolon-separated) and its older "CSV" (Windows' encoding), as
+    `fervid evaluate` reads its tables: the first was "not a manifest", the second refused as not UTF-8."""
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 3)
     (corpus / "img000.jpg").rename(corpus / "Zoë.jpg")
+    (corpus / "img001.jpg").rename(corpus / "café.jpg")
     excel = tmp_path / "excel.csv"
     excel.write_bytes("\ufeffid,path\n1,c/Zoë.jpg\n".encode("utf-8"))
-    latin = tmp_path / "latin.csv"
-    latin.write_bytes("path\nc/Zoë.jpg\n".encode("latin-1"))
-    files, problems = collect_inputs([str(excel), str(latin), str(corpus / "two_faces.png")])
-    assert files == [corpus / "Zoë.jpg", corpus / "two_faces.png"]
-    assert problems == [(str(latin), "manifest is not UTF-8 text (save it as CSV UTF-8)")]
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_bytes("\ufeffpath;label\r\nc/clip.mp4;happy\r\nc/img002.jpg;neutral\r\n;\r\n".encode("utf-8"))
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes("path,label\r\nc/café.jpg,happy\r\n".encode("cp1252"))
+    files, problems = collect_inputs([str(excel), str(semicolons), str(windows), str(corpus / "two_faces.png")])
+    assert files == [corpus / "Zoë.jpg", corpus / "clip.mp4", corpus / "img002.jpg", corpus / "café.jpg",
+                     corpus / "two_faces.png"]
+    assert problems == []
 
 
 def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,
@@ -144,6 +149,19 @@ def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_
     manifest.write_text("file,status\n'=x.jpg,ok\n'=quoted.jpg,ok\n", encoding="utf-8")
     files, problems = collect_inputs([str(manifest)])
     assert (files, problems) == ([corpus / "=x.jpg", corpus / "'=quoted.jpg"], [])
+
+
+def test_a_folder_of_videos_whose_names_have_colons_is_analysed(tmp_path, monkeypatch):
+    """`fervid batch .` over `take:1.mp4` (or a macOS `3:4:2024 interview.mp4`) failed them as "not a video": FFmpeg
+    read the names as protocols' URLs. files.csv names them as they are."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    monkeypatch.chdir(tmp_path / "in")
+    shutil.copy(CARPHONE, "take:1.mp4")
+    summary = run_batch(["."], BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION, end=1.0), progress=False)
+    assert summary["done"] == 1 and summary["failed"] == 0, summary["failures"]
+    files = pd.read_csv(tmp_path / "out" / "files.csv")
+    assert files["file"].tolist() == ["take:1.mp4"] and files["rows"].tolist() == [30]
 
 
 def test_killed_run_resumes_with_every_file_exactly_once(tmp_path, astronaut_rgb):
@@ -796,6 +814,37 @@ def test_ctrl_c_leaves_the_table_and_summary_of_what_finished(tmp_path, astronau
         run_batch([str(corpus)], options, progress=False)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary != json.loads(stale) and summary["done"] == 1 and summary["pending"] >= 4
+
+
+def test_more_workers_than_windows_pools_hold_run_as_many_as_they_hold(tmp_path, astronaut_rgb, monkeypatch):
+    """Windows' ProcessPoolExecutor refuses more than 61 workers: `fervid batch --workers 64` on 62 files or more
+    ended in its traceback. 61 run there, said; the run records them."""
+    import types
+
+    import fervid.apps.batch as batch
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    image = Image.fromarray(astronaut_rgb).resize((64, 64))
+    for i in range(62):
+        image.rotate(i).save(corpus / f"img{i:03d}.png")
+    pools = []
+
+    def pool_of(todo, options, workers, threads, record, **kwargs):
+        pools.append(workers)
+        if workers > 61 and batch.sys.platform == "win32":  # as ProcessPoolExecutor does there
+            raise ValueError("max_workers must be <= 61")
+
+    monkeypatch.setattr(batch, "_run_local", pool_of)
+    # batch's view of the platform alone (the folder lock would take Windows' msvcrt)
+    monkeypatch.setattr(batch, "sys", types.SimpleNamespace(platform="win32", stderr=sys.stderr))
+    summary = run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", workers=64, pipeline=MEAN), progress=False)
+    assert pools == [61] and summary["this_run"]["workers"] == 61
+    assert summary["this_run"]["notices"] == ["--workers 64: Windows runs at most 61 worker processes in one pool; 61 "
+                                              "ran"]
+    monkeypatch.setattr(batch, "sys", sys)  # elsewhere, as many as asked
+    assert run_batch([str(corpus)], BatchOptions(out=tmp_path / "out", workers=64, pipeline=MEAN),
+                     progress=False)["this_run"]["workers"] == 64
 
 
 # a pool's spawned worker (watching its parent's sentinel), and a process of another kind (a Ray worker: its id)

@@ -190,6 +190,38 @@ def test_tables_that_cannot_be_rewritten_are_said_to_be_the_last_runs(tmp_path, 
     assert again["this_run"]["files_analysed"] == 0 and again["done"] == 2  # b was kept
 
 
+@pytest.mark.parametrize("winerror", [32, None])
+def test_a_files_csv_open_in_excel_is_said_to_be(tmp_path, astronaut_rgb, monkeypatch, winerror):
+    """Windows cannot replace a file another program holds open: files.csv open in Excel failed the run's end with
+    "Make room (or make the folder writable)", neither of which was the matter. Refused so (WinError 32), the error
+    says to close it there; another refusal keeps the advice it had."""
+    import errno
+
+    first, second = photos(tmp_path / "corpus", astronaut_rgb, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    run_batch([str(first)], BatchOptions(out=out, pipeline=QUICK), progress=False)
+    real_replace = os.replace
+
+    def refuse_files_csv(src, dst, **kwargs):
+        if Path(dst) == out / "files.csv":
+            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
+                                  "another process", str(dst))
+            exc.winerror = winerror
+            raise exc
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", refuse_files_csv)
+    with pytest.raises(PermissionError) as caught:
+        run_batch([str(first), str(second)], BatchOptions(out=out, pipeline=QUICK), progress=False)
+    assert caught.value.filename == str(out / "files.csv")
+    advice = ("files.csv is open in another program (Excel?): close it there and run the same command again" if winerror
+              else "Make room (or make the folder writable) and run the same command again")
+    assert f"the next run rewrites them. {advice}: the files done are not analysed again" in caught.value.strerror
+    monkeypatch.undo()  # closed in Excel
+    again = run_batch([str(first), str(second)], BatchOptions(out=out, pipeline=QUICK), progress=False)
+    assert again["this_run"]["files_analysed"] == 0 and len(pd.read_csv(out / "files.csv")) == 2
+
+
 def test_a_full_disk_under_the_state_says_to_make_room(small_disk, astronaut_png):
     """SQLite meeting the full disk first said only "state.sqlite: disk I/O error" (or "database or disk is
     full")."""

@@ -1140,6 +1140,31 @@ def test_an_out_and_a_video_whose_names_start_with_a_dash_are_not_read_as_ffmpeg
     assert json.loads((tmp_path / "-res" / "clip_tracks.json").read_text(encoding="utf-8"))["ok"]
 
 
+def test_a_video_whose_name_has_a_colon_is_read_as_a_file_not_a_protocol(tmp_path, monkeypatch):
+    """FFmpeg (OpenCV's and the ffmpeg binary's) reads a name with a ":" before its first "/" as a protocol's URL:
+    `fervid video take:1.mp4`, or a macOS name with a "/" typed in the Finder (`3:4:2024 interview.mp4`), said
+    "not a video". Read as the files they are, with their sound; the outputs keep the names as given."""
+    import cv2
+    import imageio_ffmpeg
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone()), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=2", "-t", "1", "-c:v", "copy", "-c:a", "aac", "./take:1.mp4"],
+                   check=True)
+    shutil.copy("take:1.mp4", "3:4:2024 interview.mp4")
+    result = runner.invoke(app, ["video", "--out", "res", "--method", "frame", "--key-frames", "0", "-q",
+                                 "take:1.mp4", "3:4:2024 interview.mp4"])
+    assert result.exit_code == 0, result.output
+    for stem in ("take:1", "3:4:2024 interview"):
+        saved = json.loads((tmp_path / "res" / f"{stem}_tracks.json").read_text(encoding="utf-8"))
+        assert saved["ok"] and saved["file"] == f"{stem}.mp4" and saved["frames_analysed"] >= 25
+        video = cv2.VideoCapture(str(tmp_path / "res" / f"{stem}_annotated.mp4"))
+        assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 25
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i",
+                                str(tmp_path / "res" / f"{stem}_annotated.mp4")], capture_output=True, text=True)
+        assert "Audio: aac" in probe.stderr, probe.stderr  # its sound, read by the ffmpeg binary
+
+
 def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_means_one_thing_everywhere(tmp_path, astronaut_png):
     """With stderr in a log (here: not a terminal) a video wrote 28 carriage-return redraws in 4 s, batch two a
     second and live a \\r fps line every second; TQDM_DISABLE=1 did nothing; and --quiet left video's summary on
@@ -3047,12 +3072,15 @@ def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     assert "1.04 s at --detect-every 1" in readme
 
 
-@pytest.mark.parametrize("size, said", [((1920, 1080), True), ((640, 360), False)])
-def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said):
+@pytest.mark.parametrize("size, said, name", [((1920, 1080), True, "hall.mp4"), ((640, 360), False, "hall.mp4"),
+                                              ((1920, 1080), True, "hall:1.mp4")])
+def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_path, astronaut_rgb, size, said,
+                                                                            name, monkeypatch):
     """A lecture hall of 30 faces 21-36 px tall in 1280x720 gave no track, exit 0 and no word (the hint that
     smaller faces were not looked for came only with a face found near --min-face): a video where none was found
     is told whether a smaller --min-face finds faces on its frames, how many and how tall. A frame detected at full
-    size (640x360) was looked at for every face the detector can find: nothing to say."""
+    size (640x360) was looked at for every face the detector can find: nothing to say. A name FFmpeg would read as
+    a protocol's (`hall:1.mp4`) is looked at as the analysis read it."""
     import cv2
 
     from conftest import clip_writer
@@ -3068,10 +3096,13 @@ def test_a_large_video_where_no_face_was_found_is_said_to_have_smaller_ones(tmp_
             frame[y:y + 38, x:x + 32] = face
         writer.write(frame)
     writer.close()
+    monkeypatch.chdir(tmp_path)
+    clip = Path(name)  # as given, relative
+    (tmp_path / "hall.mp4").rename(clip)
     result = runner.invoke(app, ["video", str(clip), "--method", "frame", "--no-annotate", "-q", "--out",
                                  str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    tracks = json.loads((tmp_path / "o" / "hall_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    tracks = json.loads((tmp_path / "o" / f"{clip.stem}_tracks.json").read_text(encoding="utf-8"))["tracks"]
     notice = re.search(rf"notice: {re.escape(str(clip))}: no face was found at --min-face 48: in its "
                        rf"{size[0]}x{size[1]} frames faces smaller than 48 px were not looked for; on its frame at "
                        r"0\.3 s, --min-face 24 finds 6 \((\d+)-(\d+) px tall\): analyse it again with that "

@@ -3077,6 +3077,47 @@ def test_a_write_that_fails_leaves_the_outputs_partial_and_an_earlier_runs_whole
     assert "clip_frames.partial.csv" in partial and "clip_annotated.partial.mp4" in partial, partial
 
 
+def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer, tmp_path, monkeypatch):
+    """Windows cannot delete or replace a file another program has open (the episodes CSV in Excel, the annotated
+    MP4 in a player). A re-run deleted the earlier outputs one by one until that one: the MP4 and CSVs deleted
+    before it were gone, this run's left partial. Now the earlier outputs stay as they were, this run's files are
+    deleted, and the error names the file and what to do."""
+    import errno
+    import os
+
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.iterdir() if not p.name.startswith(".")}
+    assert "clip_annotated.mp4" in before and "clip_episodes.csv" in before
+    held = tmp_path / "clip_episodes.csv"
+
+    def held_open(real):
+        def refuse(*paths, **kwargs):
+            if any(os.fspath(p) == str(held) for p in paths[:2] if isinstance(p, (str, os.PathLike))):
+                exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used "
+                                      "by another process", str(held))
+                exc.winerror = 32
+                raise exc
+            return real(*paths, **kwargs)
+        return refuse
+
+    for name in ("replace", "rename", "unlink", "remove"):
+        monkeypatch.setattr(os, name, held_open(getattr(os, name)))
+    with pytest.raises(PermissionError) as refused:
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+                   fps=30.0)
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.iterdir() if p.name != ".clip.lock"}
+    assert sorted(after) == sorted(before) and after == before  # the earlier outputs as they were, nothing else
+    assert refused.value.filename == str(held)
+    assert refused.value.strerror.endswith(
+        ": cannot replace this output of an earlier run; it is open in another program (Excel?): close it there and "
+        "run this again (the earlier outputs are left as they were, this run's deleted)")
+    monkeypatch.undo()  # closed in Excel: the same run replaces them
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))), fps=30.0)
+    assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 90
+    assert not [p.name for p in tmp_path.iterdir() if ".partial." in p.name or p.name.endswith(".old")]
+
+
 def _frames_held(monkeypatch) -> list[int]:
     """The most decoded frames a FrameStream held at once, over the runs after this call (filled as they go)."""
     from fervid.inference.video import FrameStream

@@ -18,7 +18,6 @@ Memory: rows are streamed (a video's table from its frames Parquet to ``rows.par
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import errno
 import json
@@ -37,6 +36,7 @@ import numpy as np
 
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent
+from fervid.errors import held_open_advice
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
@@ -66,6 +66,9 @@ PARQUET_MAGIC = b"PAR1"  # a whole Parquet file's last bytes
 ROW_GROUP_ROWS = 65_536  # rows read, converted and written at a time: a 45-min video has ~400,000
 PROGRESS_SECONDS = 0.5  # how often the driver looks at its workers' progress (its bar is redrawn at its own pace)
 STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to stop (within a frame, or finish)
+# Windows' process pool waits on its workers' handles with WaitForMultipleObjects, 63 at most: ProcessPoolExecutor
+# refuses more than 61 workers there (a traceback after the files were listed)
+WINDOWS_MOST_WORKERS = 61
 # files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
                      "output"]
@@ -200,9 +203,10 @@ MANIFEST_PATH_COLUMNS = ("path", "file", "filename", "filepath", "file_path", "i
 
 def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
-    ... in any case, or the first column). A batch results folder (this run's too) is not searched for inputs.
+    ... in any case, or the first column; read as :func:`fervid.evaluation.tables.table_rows` reads tables). A batch results folder (this run's too) is not searched for inputs.
     ``notices`` gets what was left out without being an error (files named as fervid's outputs, a manifest's
     first row taken for a header)."""
+    from fervid.evaluation.tables import table_rows, table_text
     from fervid.inference.images import expand_inputs
 
     notices = [] if notices is None else notices
@@ -211,12 +215,10 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
     files, problems, plain = [], [], []
     for item in inputs:
         if item.lower().endswith(".csv") and Path(item).is_file():
-            try:  # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark
-                with open(item, newline="", encoding="utf-8-sig") as fh:
-                    rows = list(csv.reader(fh))
-            except UnicodeDecodeError:
-                problems.append((item, "manifest is not UTF-8 text (save it as CSV UTF-8)"))
-                continue
+            # as `fervid evaluate` reads its tables: comma-, tab- or semicolon-separated (Excel's CSV in a German or
+            # French locale), UTF-8 or Windows' encoding
+            header, body = table_rows(table_text(Path(item)))
+            rows = [header, *(row for _, row in body)] if header else []
             if not rows:
                 problems.append((item, "manifest is empty"))
                 continue
@@ -1134,6 +1136,10 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
         tqdm.write(f"fervid batch: {done_before} of {len(files)} file(s) already done in {out} are kept; "
                    f"{len(todo)} to analyse", file=sys.stderr)
     workers = options.workers
+    if sys.platform == "win32" and options.engine == "local" and workers > WINDOWS_MOST_WORKERS:
+        notices.append(f"--workers {workers}: Windows runs at most {WINDOWS_MOST_WORKERS} worker processes in one "
+                       f"pool; {WINDOWS_MOST_WORKERS} ran")
+        workers = WINDOWS_MOST_WORKERS
     threads = threads_per_worker(workers)  # of the CPUs this run may use (a Slurm job's), not the machine's
     started = time.perf_counter()
     faces, finished, work_done = 0, 0, 0.0
@@ -1218,11 +1224,13 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     except DamagedResults:
         raise
     except OSError as exc:  # (a full disk at dataset.parquet said only that, of tables still the last run's)
+        held_open = held_open_advice(exc)  # (files.csv open in Excel, on Windows)
+        what_to_do = (f"{Path(exc.filename).name if exc.filename else 'The file'} {held_open}" if held_open
+                      else "Make room (or make the folder writable)")
         raise OSError(exc.errno, f"{exc.strerror or exc}: the files analysed are kept in {out} (state.sqlite and "
                       "files/), but dataset.parquet, files.csv and the summary could not all be rewritten: those not "
-                      "rewritten are the last run's, and the next run rewrites them. Make room (or make the folder "
-                      "writable) and run the same command again: the files done are not analysed again",
-                      exc.filename or str(out)) from None
+                      f"rewritten are the last run's, and the next run rewrites them. {what_to_do} and run the same "
+                      "command again: the files done are not analysed again", exc.filename or str(out)) from None
     return summary
 
 

@@ -407,12 +407,14 @@ def _faces_at_min_face(result, detector, min_face: int) -> tuple[float, list[flo
 
     import cv2
 
+    from fervid.inference.images import opencv_name
+
     source = Path(result.source)
     if not (result.frames_read and source.is_file()):
         return None
     finer = copy.copy(detector)  # the same network, looking for smaller faces
     finer.min_face = min_face
-    capture = cv2.VideoCapture(str(source))
+    capture = cv2.VideoCapture(opencv_name(source) or str(source))  # (as the analysis opened it: take:1.mp4)
     try:
         for quarter in (2, 1, 3):
             capture.set(cv2.CAP_PROP_POS_FRAMES, result.frames_read * quarter // 4)
@@ -2606,17 +2608,18 @@ def experiment(
 @app.command()
 def batch(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (the column headed "
-                                                          "path, file, filename, image or video, any case; else the "
-                                                          "first); '-': the paths on stdin, one a line (or "
+    inputs: list[str] = typer.Argument(..., help="Folders, globs, files, or manifest CSVs (comma-, tab- or "
+                                                          "semicolon-separated; the column headed path, file, "
+                                                          "filename, image or video, any case; else the first); '-': "
+                                                          "the paths on stdin, one a line (or "
                                                           "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
                                        "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
-    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once); "
-                                                                 "local engine only (Ray runs a task per CPU of its "
-                                                                 "cluster)."),
+    workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once; "
+                                                                 "on Windows at most 61, said); local engine only "
+                                                                 "(Ray runs a task per CPU of its cluster)."),
     engine: str = typer.Option(app_defaults.BATCH_ENGINE, help="local (process pool on this machine) or ray."),
     address: Optional[str] = typer.Option(None, help="Ray: cluster address (host:port or 'auto'); default: start "
                                                      "Ray on this machine."),

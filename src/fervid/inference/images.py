@@ -1036,11 +1036,23 @@ def opencv_name(path: str | Path) -> str | None:
     """``path`` as OpenCV must be given it, or None where it cannot be. OpenCV encodes a name it is given as UTF-8,
     whatever the locale: under a Latin-1 one (LC_ALL=de_DE.ISO-8859-1) the UTF-8 bytes of `café.mp4` are the text
     "cafÃ©.mp4" to Python, which OpenCV looked for as other bytes and did not find. The name's bytes read as UTF-8
-    are the text it finds the file by; a name whose bytes are not UTF-8 it cannot be given at all."""
+    are the text it finds the file by; a name whose bytes are not UTF-8 it cannot be given at all. Given as FFmpeg
+    reads a local file's name (:func:`as_local_file`)."""
     try:
-        return os.fsencode(str(path)).decode("utf-8")
+        return as_local_file(os.fsencode(str(path)).decode("utf-8"))
     except UnicodeDecodeError:
         return None
+
+
+def as_local_file(name: str) -> str:
+    """A file's path as FFmpeg (OpenCV's, and the ffmpeg binary's) takes it for a file: it reads a name with a ":"
+    before its first "/" as a URL of the protocol before it, so `take:1.mp4`, or `3:4:2024 interview.mov` (macOS
+    keeps a "/" typed in the Finder as ":"), was "not a video". Such a relative path gets "./" before it; where a
+    file's name is said or written, its own name is."""
+    path = Path(name)
+    if path.is_absolute() or path.drive:  # (Windows' "C:video.mp4" is a drive's: its ":" is no protocol's)
+        return name
+    return f"./{name}" if ":" in re.split(r"[/\\]", name, maxsplit=1)[0] else name
 
 
 def printable_name(text: str) -> str:

@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import re
+import secrets
 import signal
 import statistics
 import sys
@@ -34,13 +35,13 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from fervid.errors import FervidError, OptionError, file_in_the_way
+from fervid.errors import FervidError, OptionError, file_in_the_way, held_open_advice
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
 from fervid.emotions import EMOTIONS, dominant_emotion
-from fervid.inference.images import (check_input_file, fitted_stem, is_url, not_utf8_reason, opencv_name,
-                                     printable_name, utf8_name)
+from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_utf8_reason,
+                                     opencv_name, printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1519,9 +1520,10 @@ def check_encoder(source: str | Path) -> None:
 
 def ffmpeg_path(path: str | Path) -> str:
     """A file's path as the ffmpeg binary's command line takes it: one starting with "-" (``--out -res``) is read as
-    an option where an output goes, and "-" as standard input, so it gets "./" before it."""
+    an option where an output goes, and "-" as standard input, so it gets "./" before it, as one read as a
+    protocol's URL does (:func:`fervid.inference.images.as_local_file`)."""
     text = str(path)
-    return f"./{text}" if text.startswith("-") else text
+    return f"./{text}" if text.startswith("-") else as_local_file(text)
 
 
 def _ended_children_cpu_seconds() -> float | None:
@@ -3069,16 +3071,50 @@ class ResultWriter:
                        f"before the analysis could move {'it' if len(gone) == 1 else 'them'} into place (deleted "
                        f"while it ran?); the outputs in {self.out_dir} are incomplete")
             result.error = f"{result.error}; {missing}" if result.error else missing
-        for old in names.written_before(self.out_dir):
-            if old.name == names._whole(old.name):
-                old.unlink()
-        for path in written:
-            if path not in gone:
-                path.replace(path.with_name(names._whole(path.name)))
+        self._replace_outputs([(path, path.with_name(names._whole(path.name))) for path in written
+                               if path not in gone],
+                              [old for old in names.written_before(self.out_dir) if old.name == names._whole(old.name)])
         result.table_path = self.out_dir / names.frames_parquet
         result.table_stamp = _file_stamp(result.table_path)
         if result.annotated_path is not None:
             result.annotated_path = self.out_dir / names.annotated
+
+    def _replace_outputs(self, moves: list[tuple[Path, Path]], earlier: list[Path]) -> None:
+        """Each partial file of ``moves`` renamed to its whole name, in place of this stem's ``earlier`` outputs.
+        Deleted one by one first, a file Windows would not let go of (an episodes CSV open in Excel, the annotated
+        MP4 in a player) failed the run half-way, the files deleted before it gone and the new ones left partial:
+        the earlier outputs are set aside under hidden names first, all of them or, put back, none (this run's
+        files are then deleted, and the error names the file and what to do), and deleted once the new ones are
+        in place."""
+        set_aside: list[tuple[Path, Path]] = []
+        placed: list[Path] = []
+        try:
+            for old in earlier:
+                # hidden, and named by no pattern fervid reads or writes (as annotate.replacing's temporary files)
+                hidden = old.with_name(f".{old.name}.{secrets.token_hex(8)}.old")
+                try:
+                    old.replace(hidden)
+                except OSError as exc:
+                    exc.filename = str(old)  # (the output, not the hidden name it was to take)
+                    advice = held_open_advice(exc)
+                    raise OSError(exc.errno, f"{exc.strerror or exc}: cannot replace this output of an earlier run"
+                                  f"{f'; it {advice} and run this again' if advice else ''} (the earlier outputs are "
+                                  "left as they were, this run's deleted)", str(old),
+                                  getattr(exc, "winerror", None)) from None
+                set_aside.append((old, hidden))
+            for path, whole in moves:
+                path.replace(whole)
+                placed.append(whole)
+        except OSError:
+            for whole in placed:
+                whole.unlink(missing_ok=True)
+            for path, _ in moves:
+                path.unlink(missing_ok=True)
+            for old, hidden in set_aside:
+                hidden.replace(old)
+            raise
+        for _, hidden in set_aside:
+            hidden.unlink()
 
 
 def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
