@@ -6,14 +6,23 @@ EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surpri
 NUM_CLASSES = len(EMOTIONS)
 
 
-def dominant_emotion(amounts, within: float = 0.0) -> str:
-    """The emotion with the largest of ``amounts`` (7 numbers in :data:`EMOTIONS` order: a track's seconds seen per
-    emotion, a file's rows per emotion), every ``dominant_emotion`` fervid gives. They are compared unrounded: a
-    track seen sad for 500.03 s and happy for 499.97 s has both shares 0.5 to 4 decimals, and is sad. A tie (amounts
-    within ``within`` of the largest: float sums of the same seconds differ in their last bits) goes to the tied
-    emotion that comes first in :data:`EMOTIONS` (angry, disgust, fear, happy, sad, surprise, neutral)."""
+def dominant_emotion(amounts, probabilities=None, within: float = 0.0) -> str:
+    """The emotion with the largest of ``amounts``: every ``dominant_emotion`` fervid gives (a track's and a
+    segment's, a segment's label in ``fervid evaluate``, a file's in ``files.csv``), by one rule. ``amounts``: 7
+    numbers in :data:`EMOTIONS` order, each emotion's seconds seen (its frames or rows where their time is not
+    known); ``probabilities``: each emotion's mean probability over the same rows (or their sums: the order is the
+    same), None where they are not at hand. Amounts are compared unrounded: a track seen sad for 500.03 s and happy
+    for 499.97 s has both shares 0.5 to 4 decimals, and is sad. A tie (amounts within ``within`` of the largest:
+    float sums of the same seconds differ in their last bits, times written to 4 decimals in theirs) goes to the
+    tied emotion with the higher mean probability, and where those are equal too (or not at hand) to the one first
+    in :data:`EMOTIONS` (angry, disgust, fear, happy, sad, surprise, neutral)."""
     largest = max(amounts)
-    return next(emotion for emotion, amount in zip(EMOTIONS, amounts) if amount >= largest - within)
+    tied = [i for i, amount in enumerate(amounts) if amount >= largest - within]
+    if probabilities is not None:
+        surest = max(probabilities[i] for i in tied)
+        tied = [i for i in tied if probabilities[i] == surest]
+    return EMOTIONS[tied[0]]
+
 
 # Folder names used by other datasets, mapped onto fervid's class names.
 EMOTION_ALIASES: dict[str, str] = {

@@ -1158,16 +1158,24 @@ def test_an_interrupt_before_the_workers_loaded_their_models_loses_no_started_fi
     assert caught.value.in_progress == [] and results == {}
 
 
+def _labelled_rows(emotions, tracks, sure=0.6):
+    """A table of rows as a file's rows.parquet holds them: each row's label, its probability ``sure`` (a number,
+    or one per row), its track."""
+    import pyarrow as pa
+
+    sure = [sure] * len(emotions) if np.isscalar(sure) else sure
+    return pa.table({"emotion": emotions, "track": tracks,
+                     **{e: [p if e == label else (1 - p) / 6 for label, p in zip(emotions, sure)] for e in EMOTIONS}})
+
+
 def test_merged_counts_count_every_files_tracks():
     """Merging a file's counts into its kind's and the whole table's dropped its tracks: the merged counts held an
     empty set, and a union of the files' sets would count one track per number (every file's start at 1)."""
-    import pyarrow as pa
-
     from fervid.apps.batch import _Counts
 
     def counts(tracks):
         c = _Counts()
-        c.add(pa.table({"emotion": ["happy"] * len(tracks), "track": tracks}))
+        c.add(_labelled_rows(["happy"] * len(tracks), tracks))
         return c
 
     one, other = counts([1, 1, 2]), counts([1])
@@ -1181,17 +1189,16 @@ def test_merged_counts_count_every_files_tracks():
     assert (videos.rows, every.rows) == (4, 6)
 
 
-def test_a_files_dominant_emotion_is_of_its_rows_a_tie_the_first_emotion():
+def test_a_files_dominant_emotion_is_of_its_rows_a_tie_the_surer_then_the_first_emotion():
     """files.csv's dominant_emotion: the emotion of most rows, counted (not of its shares, rounded to 4 decimals:
-    15,001 sad frames against 14,999 happy ones are 0.5 each); a tie (two photos, each of one happy and one sad face)
-    goes to the first in EMOTIONS, happy, whichever was counted first."""
-    import pyarrow as pa
-
+    15,001 sad frames against 14,999 happy ones are 0.5 each); a tie goes to the tied emotion with the higher mean
+    probability, as a track's and a segment's do (it went to the first in EMOTIONS), and where those are equal too
+    (two photos, each of one happy and one sad face) to the first in EMOTIONS, happy, whichever was counted first."""
     from fervid.apps.batch import _Counts
 
-    def counts(emotions):
+    def counts(emotions, sure=0.6):
         c = _Counts()
-        c.add(pa.table({"emotion": emotions, "track": list(range(1, len(emotions) + 1))}))
+        c.add(_labelled_rows(emotions, list(range(1, len(emotions) + 1)), sure))
         return c
 
     video = counts(["sad"] * 15001 + ["happy"] * 14999)
@@ -1200,6 +1207,9 @@ def test_a_files_dominant_emotion_is_of_its_rows_a_tie_the_first_emotion():
     photos.merge(counts(["sad", "happy"]))
     photos.merge(counts(["happy", "sad"]))
     assert photos.dominant() == counts(["sad", "happy"]).dominant() == "happy"
+    assert counts(["sad", "happy"], sure=[0.9, 0.5]).dominant() == "sad"  # sad's mean 0.57, happy's 0.52
+    photos.merge(counts(["sad", "happy"], sure=[0.9, 0.5]))  # merged counts keep the probabilities
+    assert photos.dominant() == "sad"
 
 
 def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):

@@ -521,3 +521,64 @@ def test_a_clock_time_of_60_seconds_or_minutes_is_no_time():
         with pytest.raises(ValueError):
             parse_time(text)
     assert parse_time("0:59.9") == pytest.approx(59.9) and parse_time("75") == 75.0
+
+
+def _labels_both_ways(tmp_path, times, emotions, probabilities, segment_start, segment_end):
+    """(fervid video --segments's dominant_emotion, fervid evaluate's predicted label) of the same frames of one
+    face: the track log fed as the video's are, and the frames table written from them (times and probabilities to
+    4 decimals, as <name>_frames.csv has them)."""
+    from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment
+
+    spacing = float(np.min(np.diff(times)))
+    segments = SegmentLogs([TimeSegment(segment_start, segment_end, "s")], spacing, 0.0)
+    image = np.zeros((10, 10, 3), np.uint8)
+    rows = []
+    for i, (t, emotion, p) in enumerate(zip(times, emotions, probabilities)):
+        face = FrameFace(time=float(t), frame=i, track_id=1, box=(1, 1, 5, 5), probabilities=tuple(p),
+                         frame_probabilities=tuple(p), uncertain=False, detected=True)
+        segments.add(AnalysedFrame(float(t), i, image, [face]))
+        rows.append({"time": round(float(t), 4), "track": 1, "width": 5, "height": 5,
+                     **{e: round(float(v), 4) for e, v in zip(EMOTIONS, p)}, "emotion": emotion})
+    video_label = segments.logs[0][1].summary(until=segment_end, spacing=spacing)["dominant_emotion"]
+    video = tmp_path / "a.mp4"
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, segment_start, segment_end, 0, line=2)])
+    scores = score_segments(annotations, {video: (pd.DataFrame(rows), 1 / spacing, times[-1] + spacing)})
+    return video_label, scores.segments["predicted"].iloc[0]
+
+
+def _probabilities(**chosen):
+    rest = (1 - sum(chosen.values())) / (len(EMOTIONS) - len(chosen))
+    return [chosen.get(e, rest) for e in EMOTIONS]
+
+
+def test_video_segments_and_evaluate_give_the_same_frames_the_same_label(tmp_path):
+    """carphone.mp4 from 1.6016 to 1.7351 s (4 frames at 29.97 fps: 2 neutral, 2 surprise, each lasting as long):
+    `fervid video --segments` said surprise (a tie went to the first in EMOTIONS), `fervid evaluate` neutral (the
+    frames' most frequent label, a tie to the higher mean probability). Both now take the most time, a tie the
+    higher mean probability: neutral, whose mean is 0.42 against 0.41."""
+    times = np.arange(48, 52) / 29.97
+    emotions = ["neutral", "neutral", "surprise", "surprise"]
+    probabilities = [_probabilities(neutral=n, surprise=s)
+                     for n, s in ((0.4723, 0.3712), (0.4348, 0.3984), (0.3975, 0.4234), (0.361, 0.4452))]
+    assert _labels_both_ways(tmp_path, times, emotions, probabilities, 1.6016, 1.7351) == ("neutral", "neutral")
+    # a variable-rate stretch (a still picture sends no frames): one neutral frame lasting 0.3 s, then 3 sad 0.03 s
+    # apart: the most time is neutral's (evaluate counted frames: sad)
+    times = np.array([0.0, 0.3, 0.33, 0.36])
+    probabilities = [_probabilities(neutral=0.6)] + [_probabilities(sad=0.6)] * 3
+    assert _labels_both_ways(tmp_path, times, ["neutral"] + ["sad"] * 3, probabilities, 0.0, 0.39) == (
+        "neutral", "neutral")
+
+
+def test_dominant_emotion_takes_the_most_time_then_the_surer_emotion_then_emotions_order():
+    from fervid.emotions import dominant_emotion
+
+    assert dominant_emotion([{"sad": 2.0, "happy": 1.0}.get(e, 0.0) for e in EMOTIONS]) == "sad"
+    tie = [{"sad": 1.0, "happy": 1.0}.get(e, 0.0) for e in EMOTIONS]
+    surer_sad = [{"sad": 0.6, "happy": 0.5}.get(e, 0.0) for e in EMOTIONS]
+    assert dominant_emotion(tie, surer_sad) == "sad"  # a tie: the higher mean probability
+    assert dominant_emotion(tie) == "happy"  # none at hand: first in EMOTIONS
+    assert dominant_emotion(tie, [0.5] * len(EMOTIONS)) == "happy"  # equal too: first in EMOTIONS
+    # within: amounts that close are a tie; more time wins whatever the probabilities
+    near = [{"sad": 1.0, "happy": 1.0 + 1e-7}.get(e, 0.0) for e in EMOTIONS]
+    assert dominant_emotion(near, surer_sad, within=1e-6) == "sad"
+    assert dominant_emotion(near, surer_sad) == "happy"

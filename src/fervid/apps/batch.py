@@ -1306,6 +1306,7 @@ class _Counts:
 
     def __init__(self):
         self.rows, self.emotions, self.tracks = 0, dict.fromkeys(EMOTIONS, 0), set()
+        self.probability_sum = dict.fromkeys(EMOTIONS, 0.0)  # over the rows: a tie of rows goes to the surer one
         self.merged_tracks = 0  # the tracks of the files merged in
 
     @property
@@ -1319,6 +1320,8 @@ class _Counts:
         for item in pc.value_counts(table["emotion"]).to_pylist():
             if item["values"] in self.emotions:
                 self.emotions[item["values"]] += item["counts"]
+        for e in EMOTIONS:
+            self.probability_sum[e] += pc.sum(table[e]).as_py() or 0.0
         self.tracks.update(pc.unique(table["track"]).to_pylist())
 
     def merge(self, other: _Counts) -> None:
@@ -1326,6 +1329,7 @@ class _Counts:
         self.merged_tracks += other.n_tracks
         for e in EMOTIONS:
             self.emotions[e] += other.emotions[e]
+            self.probability_sum[e] += other.probability_sum[e]
 
     def shares(self) -> dict:
         """Each emotion's share of the rows; None (null in summary.json) where there are none to share: a run of
@@ -1334,9 +1338,10 @@ class _Counts:
         return {e: round(n / labelled, 4) if labelled else None for e, n in self.emotions.items()}
 
     def dominant(self) -> str:
-        """The emotion of most rows (:func:`fervid.emotions.dominant_emotion`: a tie goes to the first in
-        EMOTIONS); "" where there are none."""
-        return dominant_emotion([self.emotions[e] for e in EMOTIONS]) if self.rows else ""
+        """The emotion of most rows (:func:`fervid.emotions.dominant_emotion`: a tie goes to the tied emotion with
+        the higher mean probability, then the first in EMOTIONS); "" where there are none."""
+        return (dominant_emotion([self.emotions[e] for e in EMOTIONS], [self.probability_sum[e] for e in EMOTIONS])
+                if self.rows else "")
 
 
 def _tracks_json(folder: Path) -> dict | None:

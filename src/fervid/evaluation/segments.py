@@ -7,8 +7,9 @@ video is about). Two scores come out, both against the segment's label:
 
 - per frame: every analysed frame of that face inside the segment, with the label fervid gives that frame (its
   temporal method's, as in ``<name>_frames.csv``);
-- per segment: the label fervid gives the segment as a whole, the most frequent of its frames' labels (a tie goes to
-  the tied emotion with the higher mean probability).
+- per segment: the label fervid gives the segment as a whole, by the rule of ``fervid video --segments``'s
+  ``dominant_emotion``: the emotion of the most time (each frame lasting until the next), a tie going to the tied
+  emotion with the higher mean probability, then the first in EMOTIONS (:func:`segment_label`).
 
 Frames of one segment are not independent draws, so the per-frame accuracy's interval is a bootstrap over segments,
 not the binomial interval the photo datasets get. A segment where the face is never found counts as not scored, and
@@ -28,13 +29,13 @@ from typing import Literal, NamedTuple, overload
 import numpy as np
 import pandas as pd
 
-from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
+from fervid.emotions import EMOTIONS, dominant_emotion, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS
-from fervid.inference.video import TimeSegment
+from fervid.inference.video import TimeSegment, gap_seconds
 
 # the column names accepted for each field, in order of preference, compared as find_column does (without case,
 # spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
@@ -281,12 +282,26 @@ def segment_frames(table: pd.DataFrame, segment: Segment) -> tuple[pd.DataFrame,
     return inside[inside["track"] == track], track, seen
 
 
-def segment_label(rows: pd.DataFrame) -> int:
-    """The label of a segment as a whole: its frames' most frequent label; a tie goes to the tied emotion with the
-    higher mean probability."""
-    counts = rows["emotion"].value_counts()
-    tied = counts[counts == counts.max()].index
-    return max((EMOTIONS.index(e) for e in tied), key=lambda i: rows[EMOTIONS[i]].mean())
+def segment_label(rows: pd.DataFrame, until: float | None = None, spacing: float | None = None) -> int:
+    """The label of a segment as a whole, by the rule ``fervid video --segments`` gives its ``dominant_emotion``
+    (:func:`fervid.emotions.dominant_emotion`): the emotion of the most time, each of its frames (``rows``, of one
+    face, in time order) lasting until the next, the last until ``until`` (where the segment scored ends) but no
+    more than ``spacing`` (the frames analysed's), and one followed by a gap (the face unseen longer than
+    :func:`fervid.inference.video.gap_seconds` allows) ``spacing`` alone; a tie goes to the tied emotion with the
+    higher mean probability, then the first in EMOTIONS. Without ``spacing`` its frames are counted."""
+    rows = rows.sort_values("time")
+    labels = rows["emotion"].map(EMOTIONS.index).to_numpy()
+    means = [float(rows[e].mean()) for e in EMOTIONS]
+    if spacing is None:
+        return EMOTIONS.index(dominant_emotion(np.bincount(labels, minlength=len(EMOTIONS)), means))
+    times = rows["time"].to_numpy(float)
+    last = min(spacing, max((until if until is not None else np.inf) - times[-1], 0.0))
+    lasting = np.append(np.diff(times), last)
+    lasting[lasting > gap_seconds(spacing)] = spacing
+    seconds = np.bincount(labels, weights=lasting, minlength=len(EMOTIONS))
+    # the table's times are written to 4 decimals: each run of one label's seconds is off by up to one such step
+    runs = 1 + int(np.count_nonzero(np.diff(labels)))
+    return EMOTIONS.index(dominant_emotion(seconds, means, within=(runs + 1) * 10 ** -TIME_DECIMALS))
 
 
 class AnalysedFrames(NamedTuple):
@@ -414,7 +429,8 @@ def score_segments(annotations: Annotations,
         segment_rows.append({"video": str(segment.video), "line": segment.line,
                              "start": round(start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
                              "track": track, "label": EMOTIONS[segment.label],
-                             "predicted": EMOTIONS[segment_label(rows)], "frames": len(rows),
+                             "predicted": EMOTIONS[segment_label(rows, end - margin, 1 / rate)],
+                             "frames": len(rows),
                              "found": round(found, 4)})
     frames = (pd.concat(frame_rows, ignore_index=True) if frame_rows else
               pd.DataFrame(columns=["video", "line", "time", "track", "label", "predicted", *EMOTIONS]))

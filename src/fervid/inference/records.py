@@ -79,8 +79,9 @@ FIELD_DESCRIPTIONS = {
                     "plus one analysed frame, whichever is longest, is not counted: a face flow lost is looked for "
                     "again at the next detection only).",
     "dominant_emotion": "The emotion shown for the largest share of the time seen (of the unrounded seconds: shares "
-                        "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion first in angry, "
-                        "disgust, fear, happy, sad, surprise, neutral.",
+                        "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion with the "
+                        "higher mean probability, then to the first in angry, disgust, fear, happy, sad, surprise, "
+                        "neutral.",
 }
 
 # What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the

@@ -524,7 +524,8 @@ class TrackLog:
     @property
     def dominant_emotion(self) -> str | None:
         """The emotion it showed for the largest share of the time seen (None before its first face); a tie goes to
-        the tied emotion first in EMOTIONS (:func:`fervid.emotions.dominant_emotion`)."""
+        the tied emotion with the higher mean probability, then the first in EMOTIONS
+        (:func:`fervid.emotions.dominant_emotion`)."""
         return self.summary()["dominant_emotion"] if self.frames else None
 
     @property
@@ -662,7 +663,8 @@ class TrackLog:
             "frames": counted,
             "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
-            "dominant_emotion": dominant_emotion(seconds if total else self.counts, within=SAME_SECONDS),
+            "dominant_emotion": dominant_emotion(seconds if total else self.counts, self.probability_sum,
+                                                 within=SAME_SECONDS),
             "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
