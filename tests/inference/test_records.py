@@ -3,6 +3,7 @@ and a batch run's dataset, with the same names and values as the JSON."""
 
 import csv
 import json
+from pathlib import Path
 from html.parser import HTMLParser
 
 import numpy as np
@@ -252,3 +253,14 @@ def test_one_table_schema_builds_every_tables_types_and_its_record_of_what_made_
     pq.write_table(schema.empty_table(), tmp_path / "t.parquet")
     assert video.table_settings(tmp_path / "t.parquet") == {"model": "ferplus_vgg"}
     assert pq.read_schema(tmp_path / "t.parquet").names == video.TABLE_COLUMNS
+
+
+def test_images_table_given_paths_says_it_takes_image_results():
+    """``fervid.images_table(["shots/a.jpg"])`` raised AttributeError "'str' object has no attribute 'faces'"."""
+    import fervid
+
+    for given, named in ((["shots/a.jpg"], "str 'shots/a.jpg'"), ("shots/a.jpg", "str 'shots/a.jpg'"),
+                         ([Path("shots/a.jpg")], type(Path()).__name__)):
+        with pytest.raises(TypeError, match=r"takes ImageResult objects \(from Analyzer.analyze_image\), not ") as error:
+            fervid.images_table(given)
+        assert named in str(error.value)

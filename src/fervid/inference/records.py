@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -420,8 +421,13 @@ def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
     ``face`` and face row) for an image with no face, or one that failed, whose ``error`` says why (empty for an
     image that was read, as its JSON's is null): a photo without a face is counted, where a concatenation of
     :meth:`ImageResult.to_dataframe` tables, which are of faces, leaves it out. Typed as that table is."""
+    if isinstance(results, (str, os.PathLike)):  # a path iterated would be its characters
+        results = [results]
     rows: list[dict] = []
     for result in results:
+        if not isinstance(result, ImageResult):  # a path given for its result: say so, not "has no attribute faces"
+            raise TypeError(f"images_table takes ImageResult objects (from Analyzer.analyze_image), not "
+                            f"{type(result).__name__} {result!r}")
         if not result.faces:
             rows.append({"file": result.source, "error": result.error})
         rows += result.rows(file=result.source)
