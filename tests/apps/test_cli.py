@@ -3586,3 +3586,16 @@ def test_fervid_live_seconds_takes_the_times_start_and_end_take(tmp_path):
                                       str(tmp_path / "refused")])
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path):
+    """`fervid live --seconds -0:01` said "not a time" where `--seconds -1` said "must be positive, not -1"; a
+    negative `fervid video --start` as m:ss was "not a time" too, where -1 was "before the recording's start"."""
+    for option, text, message in (("--seconds", "-0:01", "--seconds must be positive, not -0:01"),
+                                  ("--seconds", "-1", "--seconds must be positive, not -1"),
+                                  ("--start", "-0:01", "--start '-0:01': before the recording's start"),
+                                  ("--start", "-1", "--start '-1': before the recording's start")):
+        command = ["live", "--source"] if option == "--seconds" else ["video"]
+        refused = runner.invoke(app, [*command, str(carphone()), option, text, "--out", str(tmp_path / "refused")])
+        assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
+    assert not (tmp_path / "refused").exists()

@@ -582,3 +582,11 @@ def test_dominant_emotion_takes_the_most_time_then_the_surer_emotion_then_emotio
     near = [{"sad": 1.0, "happy": 1.0 + 1e-7}.get(e, 0.0) for e in EMOTIONS]
     assert dominant_emotion(near, surer_sad, within=1e-6) == "sad"
     assert dominant_emotion(near, surer_sad) == "happy"
+
+
+def test_a_signed_clock_time_is_a_time():
+    """`-0:01` was "not a time" where `-1` is -1 s: a negative time is refused by what takes it, for being
+    negative."""
+    assert parse_time("-0:01") == -1.0 and parse_time("-0:00:01,5") == -1.5 and parse_time("+1:00") == 60.0
+    with pytest.raises(ValueError, match="run 0-59"):
+        parse_time("-0:60")
