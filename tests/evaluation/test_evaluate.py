@@ -16,9 +16,10 @@ def test_scores_match_hand_counts(tmp_path):
     assert "| happy | 0.667 | 0.667 |" in ev.per_class_table()
     assert ev.macro_f1_classes == ["angry", "disgust", "happy", "neutral"]  # the classes the data has
     assert "macro-F1 (without fear, sad, surprise, absent from the data)" in ev.per_class_table()
-    # of video, the labels are the annotations: "the data" read as fervid's labels too, which name surprise here
+    # of video, the labels are the segments scored: "the data" read as fervid's labels too, which name surprise
+    # here, and "the annotations" as every line, where a line outside the stretch analysed may name it
     frames = score(y_true, np.where(y_pred == 6, 5, y_pred), "ann.csv", unit="frames")
-    assert frames.macro_f1_label == "macro-F1 (without fear, sad, surprise, absent from the annotations)"
+    assert frames.macro_f1_label == "macro-F1 (without fear, sad, surprise, absent from the segments scored)"
     png = plot_confusion(ev, tmp_path / "cm.png")
     assert png.stat().st_size > 10_000
 

@@ -59,10 +59,11 @@ class Evaluation:
     @property
     def macro_f1_label(self) -> str:
         """The name macro-F1 is printed under: it says which classes are left out when the data lacks some (the
-        per-class table still lists all 7). Of video frames or segments the labels are annotations: "the data" read
-        as fervid's video labels too, which may name the class."""
+        per-class table still lists all 7). Of video frames or segments the labels are those of the segments scored:
+        "the data" read as fervid's video labels too, which may name the class, and "the annotations" as every line,
+        where a line outside the stretch analysed (--results of a --start/--end run) or not scored may name it."""
         left = [e for e in EMOTIONS if e not in self.macro_f1_classes]
-        labels = "annotations" if self.unit in ("frames", "segments") else "data"
+        labels = "segments scored" if self.unit in ("frames", "segments") else "data"
         return f"macro-F1 (without {', '.join(left)}, absent from the {labels})" if left else "macro-F1"
 
     def to_dict(self) -> dict:
