@@ -590,3 +590,27 @@ def test_a_signed_clock_time_is_a_time():
     assert parse_time("-0:01") == -1.0 and parse_time("-0:00:01,5") == -1.5 and parse_time("+1:00") == 60.0
     with pytest.raises(ValueError, match="run 0-59"):
         parse_time("-0:60")
+
+
+def test_every_bad_line_of_an_annotations_table_is_said_in_one_error(videos):
+    """A table with an empty end on one line and 0:60 on another failed on the first alone: fixed, it failed on
+    the next."""
+    (videos / "ann.csv").write_text("video,start,end,emotion,track\n"
+                                    "a.mp4,0,,happy,\n"  # no end
+                                    "a.mp4,1,2,sad,\n"
+                                    "a.mp4,0:60,3,fear,\n"  # a clock's seconds run 0-59
+                                    "a.mp4,5,4,sad,\n"  # the end before the start
+                                    "a.mp4,6,7,sad,one\n")  # no track number
+    with pytest.raises(DatasetError) as error:
+        read_annotations(videos / "ann.csv")
+    # one line, as the command line says an error
+    heading, said = str(error.value).split(" cannot be read: ")
+    assert heading == f"{videos / 'ann.csv'}: 4 lines"
+    lines = said.split("; ")
+    assert [line.split(":")[0] for line in lines] == ["line 2", "line 4", "line 5", "line 6"]
+    assert "no end given" in lines[0] and "start '0:60'" in lines[1] and "from 5 s to 4 s" in lines[2]
+    assert "track 'one': not a track number" in lines[3]
+    # one bad line: its error as before, the file and the line named
+    (videos / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,,happy\na.mp4,1,2,sad\n")
+    with pytest.raises(DatasetError, match=r"ann\.csv, line 2: no end given$"):
+        read_annotations(videos / "ann.csv")

@@ -146,7 +146,8 @@ def read_annotations(path: str | Path) -> Annotations:
     table's folder. A line whose emotion is not one of fervid's 7 (contempt, say), whose video is not there, or
     that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time
     that is not a time, an end before its start, a row of more cells than the header or two segments of one face
-    that overlap raise DatasetError naming the lines."""
+    that overlap raise DatasetError naming the lines (every such line of the table in one error, each named with
+    its problem)."""
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
     columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
@@ -157,16 +158,14 @@ def read_annotations(path: str | Path) -> Annotations:
              if scale[name] != 1.0]
     segments, left_out, missing, no_video = [], {}, set(), {}
     same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
+    # every line that cannot be read, said together: fixed one at a time, a table of several met them one run each
+    bad_lines: list[DatasetError] = []
     for line, row in rows:
-        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
-            raise DatasetError(f"{path}, line {line}: {len(row)} cells, and the header names {len(header)} (a "
-                               "separator inside a cell must be quoted)")
-        row = row + [""] * (len(header) - len(row))
-        cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
-        start, end = _segment_times(cell, scale, path, line)
-        if not 0 <= start < end:
-            raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
-                               "after the start, and neither before 0)")
+        try:
+            start, end, cell = _annotation_line(row, header, columns, scale, path, line)
+        except DatasetError as exc:
+            bad_lines.append(exc)
+            continue
         emotion = emotion_of(cell["emotion"])
         if emotion is None:
             hint = emotion_hint(cell["emotion"])
@@ -177,7 +176,8 @@ def read_annotations(path: str | Path) -> Annotations:
         track_text = cell.get("track", "")
         # "2", or "2.0" as a spreadsheet or pandas writes a number column with blanks in it
         if track_text and not re.fullmatch(r"[0-9]+(?:\.0*)?", track_text):
-            raise DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number")
+            bad_lines.append(DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number"))
+            continue
         named = cell["video"]
         if not named:  # (it read as the table's own folder)
             left_out[line] = no_video[line] = "no video named"
@@ -198,12 +198,33 @@ def read_annotations(path: str | Path) -> Annotations:
         segments.append(Segment(same_file.setdefault(_file_identity(video), video), start, end,
                                 EMOTIONS.index(emotion), line,
                                 int(float(track_text)) if track_text else None))
+    if len(bad_lines) == 1:
+        raise bad_lines[0]
+    if bad_lines:
+        raise DatasetError(f"{path}: {len(bad_lines)} lines cannot be read: " + "; ".join(
+            str(exc).removeprefix(f"{path}, ") for exc in bad_lines))
     _check_overlaps(segments, path)
     if not segments:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
     return Annotations(path, segments, left_out, notes, sorted(missing), no_video)
+
+
+def _annotation_line(row: list[str], header: list[str], columns: dict[str, int | None], scale: dict[str, float],
+                     path: Path, line: int) -> tuple[float, float, dict[str, str]]:
+    """(start, end, the cells by field) of one line of an annotations table; DatasetError naming the line where it
+    cannot be read: more cells than the header names, a time that is none, an end not after its start."""
+    if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+        raise DatasetError(f"{path}, line {line}: {len(row)} cells, and the header names {len(header)} (a "
+                           "separator inside a cell must be quoted)")
+    row = row + [""] * (len(header) - len(row))
+    cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
+    start, end = _segment_times(cell, scale, path, line)
+    if not 0 <= start < end:
+        raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
+                           "after the start, and neither before 0)")
+    return start, end, cell
 
 
 # an unlabelled segments table's name column (`fervid video --segments`): a usability test's tasks, a lesson's parts
