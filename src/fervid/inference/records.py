@@ -421,10 +421,10 @@ def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
     ``face`` and face row) for an image with no face, or one that failed, whose ``error`` says why (empty for an
     image that was read, as its JSON's is null): a photo without a face is counted, where a concatenation of
     :meth:`ImageResult.to_dataframe` tables, which are of faces, leaves it out. Typed as that table is."""
-    if isinstance(results, (str, os.PathLike)):  # a path iterated would be its characters
-        results = [results]
+    # a path, iterated, would be its characters: it is said as the one item it is
+    given: Iterable[object] = [results] if isinstance(results, (str, os.PathLike)) else results
     rows: list[dict] = []
-    for result in results:
+    for result in given:
         if not isinstance(result, ImageResult):  # a path given for its result: say so, not "has no attribute faces"
             raise TypeError(f"images_table takes ImageResult objects (from Analyzer.analyze_image), not "
                             f"{type(result).__name__} {result!r}")
