@@ -663,6 +663,31 @@ def test_a_file_that_may_not_be_read_is_said_alike_by_image_and_batch(tmp_path, 
     assert sorted(image.stderr.splitlines()) == sorted(batch.stderr.splitlines()) == sorted(said), batch.stderr
 
 
+def test_batch_a_pattern_matching_a_file_in_a_folder_that_may_not_be_entered_fails_that_file_alone(
+        tmp_path, astronaut_png, unprivileged):
+    """`fervid batch 'un/noenter/*.png' un/ok` (noenter listed, not entered: mode 600) ended the run with "error:
+    un/noenter/b.png: Permission denied", nothing analysed: the match could not be looked up. It is a failed input,
+    said as the file named on its own is, and the others are analysed; 'un/*/*.png' alike."""
+    noenter, ok = tmp_path / "un" / "noenter", tmp_path / "un" / "ok"
+    for folder, name in ((noenter, "b.png"), (ok, "c.png")):
+        folder.mkdir(parents=True)
+        shutil.copy(astronaut_png, folder / name)
+    noenter.chmod(0o600)
+    try:
+        runs = [_fervid_as(unprivileged, "batch", *inputs, "--out", str(tmp_path / out), "-q", "--method", "mean",
+                           "--no-annotate")
+                for inputs, out in (([str(noenter / "*.png"), str(ok)], "named"),
+                                    ([str(tmp_path / "un" / "*" / "*.png")], "wildcard"))]
+    finally:
+        noenter.chmod(0o755)
+    for run, out in zip(runs, ("named", "wildcard")):
+        assert run.returncode == 1 and run.stderr == f"error: {noenter / 'b.png'}: cannot be read (Permission " \
+                                                     "denied)\n", run.stderr
+        with open(tmp_path / out / "files.csv", encoding="utf-8", newline="") as fh:
+            statuses = {row["file"]: row["status"] for row in csv.DictReader(fh)}
+        assert statuses == {str(noenter / "b.png"): "failed", str(ok / "c.png"): "done"}
+
+
 def test_a_pattern_in_a_folder_that_cannot_be_read_says_so_naming_the_folder(tmp_path, astronaut_png, unprivileged):
     """`fervid image 'locked/*.png'` said "pattern matches no file" where locked/ may not be listed (glob takes a
     folder it cannot read for an empty one), and "locked/*.png: Permission denied" where it may not be entered either
@@ -701,6 +726,32 @@ def test_a_pattern_in_a_folder_that_cannot_be_read_says_so_naming_the_folder(tmp
                                                      "(Permission denied): its files were not searched\n", video.stderr
     # a folder that can be read and holds no such folder: the pattern matches no file, as before
     assert missing.returncode == 1 and "sub/*.png: pattern matches no file" in missing.stderr, missing.stderr
+
+
+def test_a_wildcard_folder_part_names_a_folder_it_matched_that_cannot_be_listed(tmp_path, astronaut_png, unprivileged):
+    """`fervid video 'un/*/*.mp4'` with un/nolist at mode 300 (entered, not listed) analysed un/ok's video alone, exit
+    0, without a word that un/nolist was not searched (glob passes over a folder it cannot list mid-pattern);
+    `fervid image 'un/*/*.png'` likewise. The folder is said as a folder named on its own is, and the others are
+    analysed."""
+    nolist, ok = tmp_path / "un" / "nolist", tmp_path / "un" / "ok"
+    for folder in (nolist, ok):
+        folder.mkdir(parents=True)
+        shutil.copy(astronaut_png, folder / "a.png")
+        shutil.copy(carphone(), folder / "v.mp4")
+    nolist.chmod(0o300)
+    try:
+        image = _fervid_as(unprivileged, "image", str(tmp_path / "un" / "*" / "*.png"), "-q", "--json",
+                           str(tmp_path / "r.json"))
+        video = _fervid_as(unprivileged, "video", str(tmp_path / "un" / "*" / "*.mp4"), "--end", "0.2", "--out",
+                           str(tmp_path / "v"), "-q", "--no-annotate")
+    finally:
+        nolist.chmod(0o755)
+    said = f"error: {nolist}: folder cannot be read (Permission denied): its files were not searched\n"
+    assert image.returncode == 1 and image.stderr == said, image.stderr
+    files = {f["file"]: f for f in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["files"]}
+    assert files[str(ok / "a.png")]["ok"] and not files[str(nolist)]["ok"] and len(files) == 2
+    assert video.returncode == 1 and video.stderr == said, video.stderr
+    assert (tmp_path / "v" / "v_tracks.json").exists()
 
 
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):

@@ -324,6 +324,22 @@ def test_a_stretch_holding_no_frame_is_refused_naming_the_frames_times(analyzer)
                                       key_frames=0).frame_table()) == 1
 
 
+def test_a_stretch_in_a_variable_frame_rate_gap_is_refused_by_the_frames_read(analyzer, tmp_path):
+    """carphone with 0.5-1.5 s cut out (a variable-frame-rate file: no frames there), --start 0.6 --end 1.4: the
+    check judged by the container's rate (22.48 frames a second), so it gave 0 frames, exit 0, "ends at 0.00 s"
+    and end_reached 0.0 before start 0.6. It is refused naming the frames either side; an --end in the gap is
+    reached (end_reached 1.4: `fervid video` said the 4 s file "ends at 0.51 s")."""
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(sample_video()), "-vf",
+                    "select='not(between(t,0.5,1.5))'", "-fps_mode", "vfr", str(vfr)], check=True)
+    with pytest.raises(VideoError, match=r"vfr\.mp4: no frame in the stretch 0\.6-1\.4 s: its frames are at "
+                                         r"0\.4\d+ s and 1\.5\d+ s"):
+        analyzer.analyze_video(vfr, tmp_path / "out", start=0.6, end=1.4, annotate=False)
+    assert not (tmp_path / "out").exists()  # refused before any output: no folder made for it
+    to_gap = analyzer.analyze_video(vfr, start=0.2, end=1.4, annotate=False, key_frames=0)
+    assert to_gap.duration == 1.4 and to_gap.frame_table()["time"].between(0.2, 0.5).all()
+
+
 def test_a_timeline_from_a_start_is_drawn_from_the_start_in_the_videos_times(analyzer, tmp_path, monkeypatch):
     """With --start 2 the timeline's axis began at 0, its first 2 s blank: it is drawn over the stretch analysed, in
     the video's times as the tables have them (2.0 to 4.0 s for carphone's last 2 s)."""

@@ -255,10 +255,15 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
         if key in seen:
             continue
         seen.add(key)
-        if not p.exists():  # a link whose file is gone
+        try:
+            there, regular = p.exists(), p.is_file()
+        except OSError as exc:  # matched by a pattern in a folder that may be listed, not entered: this input fails
+            more_problems.append((str(p), unreadable_reason(exc)))
+            continue
+        if not there:  # a link whose file is gone
             more_problems.append((str(p), "no such file (a link to a file that is gone)"))
             continue
-        if not p.is_file():  # a device (/dev/zero), FIFO or socket: hashing it would never end
+        if not regular:  # a device (/dev/zero), FIFO or socket: hashing it would never end
             more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
             continue
         files.append(p)

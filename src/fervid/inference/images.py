@@ -724,17 +724,19 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     its own is ("shots/*", "shots/**/day1": every such shoot). A ``**`` pattern's folders are walked with
     :func:`search_folder` (glob's own ``**`` went round link loops, exponentially with two, and into batch
     results and hidden folders), starting from what its part before the ``**`` matches. The folders searched that
-    could not be read are added to ``unreadable``."""
+    could not be read are added to ``unreadable``: those a wildcard folder part matched too (glob passed over
+    "un/nolist" of "un/*/*.mp4" without a word)."""
     import glob
 
     parts = Path(pattern).parts
-    if "**" not in pattern:
+    first = next((i for i, part in enumerate(parts) if "**" in part), len(parts))
+    unreadable.extend(_unreadable_matched_folders(parts[:first]))
+    if first == len(parts):
         hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
         # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
         files = [p for p in hits if not os.path.isdir(p)] + [f for d in hits if os.path.isdir(d)
                                                              for f in search_folder(d, unreadable)]
     else:
-        first = next(i for i, part in enumerate(parts) if "**" in part)
         rest = parts[first:]
         bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
         files = []
@@ -751,14 +753,46 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     return files
 
 
+def _literal_part_count(parts: tuple[str, ...]) -> int:
+    """How many of a pattern's leading parts name folders as written (no wildcard; a part with glob's characters
+    that exists as written is a name: :func:`_literal_folders`)."""
+    n = 0
+    while n < len(parts) and (not any(ch in parts[n] for ch in "*?[") or os.path.exists(os.path.join(*parts[:n + 1]))):
+        n += 1
+    return n
+
+
+def _unreadable_matched_folders(parts: tuple[str, ...]) -> list[OSError]:
+    """Why folders a pattern's wildcard folder parts match could not be searched, each naming its folder: glob
+    passes over one it may not list ("un/nolist" of "un/*/*.png": its files were left out without a word) or enter
+    (of "un/*/a.png"). Each folder matched is opened, not read: the listing glob does anyway. The leading folder,
+    before any wildcard, is :func:`_unlistable_pattern_folder`'s."""
+    import glob
+
+    errors = []
+    for i in range(_literal_part_count(parts) + 1, len(parts)):
+        # (a trailing separator: glob gives folders alone)
+        for folder in glob.glob(os.path.join(_literal_folders(os.path.join(*parts[:i])), "")):
+            folder = os.path.normpath(folder)
+            try:
+                if any(ch in parts[i] for ch in "*?["):  # matched by listing the folder
+                    with os.scandir(folder):
+                        pass
+                else:  # looked up in it
+                    os.stat(os.path.join(folder, os.curdir))
+            except (FileNotFoundError, NotADirectoryError):  # gone since glob listed it
+                continue
+            except OSError as exc:
+                errors.append(OSError(exc.errno, exc.strerror, folder))
+    return errors
+
+
 def _unlistable_pattern_folder(parts: tuple[str, ...]) -> OSError | None:
     """Why a pattern's files could not be searched for, naming the folder; None where they could. The folder its
     matches are listed from (its leading path without a wildcard: "photos" of "photos/*.png") is to be listed; where
     that one cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
     whether the folder below is there). glob took a folder it may not read for one that holds no match."""
-    n = 0  # (a part with glob's characters that exists as written is a name: :func:`_literal_folders`)
-    while n < len(parts) and (not any(ch in parts[n] for ch in "*?[") or os.path.exists(os.path.join(*parts[:n + 1]))):
-        n += 1
+    n = _literal_part_count(parts)
     listed = folder = Path(*parts[:n])
     while folder != folder.parent:
         try:

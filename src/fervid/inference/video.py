@@ -3263,10 +3263,17 @@ class VideoAnalyzer:
                 self._check_within(cap, result)
             elif frame_shape is not None:
                 self._check_region(frame_shape, result)
-            with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
-                  else contextlib.nullcontext()):
-                return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                     clock, size_changes, hdr, started_at)
+            made = out_dir is not None and not Path(out_dir).is_dir()
+            try:
+                with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
+                      else contextlib.nullcontext()):
+                    return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
+                                         clock, size_changes, hdr, started_at)
+            except VideoError:  # refused before any output was written (a stretch holding no frame): no folder left
+                if made:
+                    with contextlib.suppress(OSError):  # (one holding anything stays)
+                        Path(out_dir).rmdir()
+                raise
         finally:
             if cap is not None:  # (released as the frames end too; again where the lock was refused)
                 cap.release()
@@ -3274,27 +3281,14 @@ class VideoAnalyzer:
     def _check_within(self, cap: _CheckedCapture, result: VideoResult) -> None:
         """The region and the start asked for (``options``) checked against the opened video, before its outputs'
         folder is made: a region not inside its frames, or a start at or past its end, raise :class:`VideoError`
-        naming it. The region is recorded in the frames' pixels (x, y, width, height)."""
+        naming it (a stretch holding none of its frames, as they are read: :func:`_frames_from_start`). The region
+        is recorded in the frames' pixels (x, y, width, height)."""
         opts = self.options
         self._check_region(cap.frame_shape, result)
-        length, fps = cap.seconds_expected, cap.frame_rate
+        length = cap.seconds_expected
         if opts.start and length and opts.start >= cap.video_start + length:
             raise VideoError(f"{result.source}: start {opts.start:g} s is at or past its end "
                              f"({cap.video_start + length:.2f} s)")
-        if (opts.start or opts.end is not None) and length and fps:
-            # a stretch that holds none of its frames' times (by its container's rate): between two frames, or
-            # after the last one and before the container's end, it gave no rows, exit 0 and no word
-            count = round(length * fps)
-            # the first frame at or after the start
-            first = math.ceil((opts.start - TIME_TOLERANCE - cap.video_start) * fps)
-            stop = min(opts.end if opts.end is not None else math.inf, cap.video_start + length)
-            time_of = lambda k: cap.video_start + k / fps  # noqa: E731
-            if first >= count or time_of(first) >= stop - TIME_TOLERANCE:
-                stretch = f"{opts.start:g}-{opts.end:g} s" if opts.end is not None else f"from {opts.start:g} s"
-                frames = (f"its last frame is at {time_of(count - 1):.4f} s" if first >= count else
-                          f"its frames are at {time_of(first - 1):.4f} s and {time_of(first):.4f} s")
-                raise VideoError(f"{result.source}: no frame in the stretch {stretch}: {frames} "
-                                 f"({fps:.4g} frames a second, {cap.video_start + length:.2f} s long)")
 
     def _check_region(self, frame_shape: tuple[int, ...], result: VideoResult) -> None:
         """The region asked for (``options``) checked against frames of ``frame_shape`` (height, width, ...):
@@ -3329,6 +3323,9 @@ class VideoAnalyzer:
             if opts.start and (sought := cap.seek(opts.start)) is not None:
                 first_index = sought
             frames = _read_frames(cap, stages, clock, first_index)
+            if opts.start or opts.end is not None:
+                frames, first_index = _frames_from_start(frames, first_index, opts.start, opts.end, result.source,
+                                                         cap.frame_rate, cap.video_start + cap.seconds_expected)
             if total:
                 last = min(total, round((opts.end - cap.video_start) * fps)) if opts.end is not None else total
                 progress_total = max(0, last - round((opts.start - cap.video_start) * fps))
@@ -3444,8 +3441,11 @@ class VideoAnalyzer:
                 cap.release()
             # the length read: the last frame lasts 1/fps too (its timestamp alone left a video one frame short,
             # and a sampled one up to a sampling step), but not past the end asked for (the tracks' ends, their
-            # episodes' and the segments' seconds stop there); known before the writer closes the last episodes
-            result.duration = (min(last_time + 1.0 / result.fps, opts.end if opts.end is not None else math.inf)
+            # episodes' and the segments' seconds stop there); known before the writer closes the last episodes. A
+            # frame at or past that end reached it: the last one before lasts until it (a variable-frame-rate
+            # video's gap over the end said "ends at 0.51 s, before --end 1.4 s" of a 4 s video)
+            result.duration = ((opts.end if reached_end else min(last_time + 1.0 / result.fps,
+                                                                 opts.end if opts.end is not None else math.inf))
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
             if started_at is not None:
@@ -3523,6 +3523,28 @@ def _zoom_face(face: Face, zoom: float) -> Face:
     x, y, w, h = face.box
     return Face((x * zoom, y * zoom, w * zoom, h * zoom), tuple((px * zoom, py * zoom) for px, py in face.landmarks),
                 face.detection_score, face.probabilities, face.uncertain)
+
+
+def _frames_from_start(frames: Iterator, index: int, start: float, end: float | None, source: str,
+                       fps: float | None, length: float) -> tuple[Iterator, int]:
+    """``frames`` (:func:`_read_frames`'s, ``index`` the number in the file of the next) from the first at or after
+    ``start``, and that one's number: those before it are read and passed over. A stretch holding none of the
+    frames' times raises :class:`VideoError` naming them: after the last frame, or between two (by the times read:
+    judged by the container's rate, a variable-frame-rate video's gap gave no rows, exit 0, and "ends at 0.00 s")."""
+    before = here = None
+    for here in frames:
+        if here[0] >= start - TIME_TOLERANCE:
+            break
+        before, here, index = here[0], None, index + 1
+    if here is None or (end is not None and here[0] >= end - TIME_TOLERANCE):
+        stretch = f"{start:g}-{end:g} s" if end is not None else f"from {start:g} s"
+        frames_said = (f"its last frame is at {before:.4f} s" if here is None and before is not None else
+                       "it holds no frame" if here is None else
+                       f"its frames are at {before:.4f} s and {here[0]:.4f} s" if before is not None else
+                       f"its first frame is at {here[0]:.4f} s")
+        rate = f"{fps:.4g} frames a second, " if fps else ""
+        raise VideoError(f"{source}: no frame in the stretch {stretch}: {frames_said} ({rate}{length:.2f} s long)")
+    return itertools.chain([here], frames), index
 
 
 def _read_frames(cap: _CheckedCapture, stages: dict, clock: RisingClock, index: int = 0):
