@@ -3270,7 +3270,7 @@ class VideoAnalyzer:
                     return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
                                          clock, size_changes, hdr, started_at)
             except VideoError:  # refused before any output was written (a stretch holding no frame): no folder left
-                if made:
+                if made and out_dir is not None:
                     with contextlib.suppress(OSError):  # (one holding anything stays)
                         Path(out_dir).rmdir()
                 raise
@@ -3444,7 +3444,7 @@ class VideoAnalyzer:
             # episodes' and the segments' seconds stop there); known before the writer closes the last episodes. A
             # frame at or past that end reached it: the last one before lasts until it (a variable-frame-rate
             # video's gap over the end said "ends at 0.51 s, before --end 1.4 s" of a 4 s video)
-            result.duration = ((opts.end if reached_end else min(last_time + 1.0 / result.fps,
+            result.duration = ((opts.end if reached_end and opts.end is not None else min(last_time + 1.0 / result.fps,
                                                                  opts.end if opts.end is not None else math.inf))
                                if result.frames_read else 0.0)
             ended_early = stopped_by is not None or stopped or result.error is not None
