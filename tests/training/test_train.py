@@ -1800,3 +1800,40 @@ def test_train_quiet_prints_no_bar_epochs_or_summary_but_its_notices(tmp_path):
     again = runner.invoke(app, ["train", "--config", str(toml), "--data", str(faces), "--out", str(tmp_path / "q"),
                                 "--resume", "--quiet"])  # a finished run: said, on stderr
     assert again.exit_code == 0 and again.stdout == "" and "nothing to resume" in again.stderr, again.output
+
+
+def test_a_second_run_into_a_folder_a_run_trains_in_is_refused_before_it_reads_its_data(fer_csv, tmp_path,
+                                                                                       monkeypatch):
+    """Two `fervid train --out runs/x` at once both ran and exited 0, the folder a mix of the two (one's config.json,
+    the other's best.pt, their epochs interleaved in metrics.jsonl): a run was refused as another only once the
+    first had saved last.pt, after its data had loaded (20-30 s of FER2013) and its first epoch."""
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+    from fervid.folder_lock import FolderLock, FolderLocked
+
+    run = tmp_path / "run"
+    train(tiny_config(fer_csv, epochs=2), run, progress=False, stop_after=1)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert ".lock" not in before  # there only while a run trains
+    read = []
+    monkeypatch.setattr(training, "training_data", lambda *a, **k: read.append(a) or pytest.fail("data read"))
+    with FolderLock(run, "a test's run", "none", removed=True):  # what a run training there holds
+        for resume in ([], ["--resume"]):  # a new run (refused as one with no --resume), and a resume of the run
+            result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--out", str(run), "-q", *resume])
+            assert result.exit_code == 75, result.output
+            assert result.output.startswith(f"error: {run}: another fervid train run (pid {os.getpid()}, this "
+                                            "process) is training in this folder; wait for it to finish"), result.output
+        new = tmp_path / "new"  # a folder not there yet: the run that made it owns it
+        with FolderLock(new, "a test's run", "none"), pytest.raises(FolderLocked, match="is training in this folder"):
+            train(tiny_config(fer_csv), new, progress=False)
+        assert [p.name for p in new.iterdir()] == [".lock"]  # the holder's folder is left to it
+    assert not read and {p.name: p.read_bytes() for p in run.iterdir()} == before
+    monkeypatch.undo()
+    train(tiny_config(fer_csv, epochs=2), run, resume=True, progress=False)  # once it is done, the run resumes
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert not (run / ".lock").exists()
+    with pytest.raises(FileNotFoundError):
+        train(tiny_config(fer_csv), tmp_path / "refused", resume=True, progress=False)
+    assert not (tmp_path / "refused").exists()  # a refused run leaves no folder of its own

@@ -1594,7 +1594,8 @@ def train(
                                                      "(seeded), each emotion keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
-                                                  "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
+                                                  "table's name>, or runs/fer2013_vgg for FER2013's CSV). One "
+                                                  "run at a time: another training there is refused (exit 75)."),
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or your own labelled face crops: "
                                                   "a folder (<emotion>/<image>) or a label table (path,label), as "
                                                   "evaluate reads them (the best epoch is chosen on the config's "
@@ -1653,9 +1654,12 @@ def train(
                   2)
         _fail(f"{config or 'options'}: {message}", 2)
     from fervid.evaluation.datasets import DatasetError
+    from fervid.folder_lock import FolderLocked
 
     try:
         run_dir = run_training(cfg, out, resume=resume, progress=not quiet)
+    except FolderLocked as exc:  # another fervid train runs in --out: the two were mixed into one folder
+        _fail(str(exc), EXIT_BUSY)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out

@@ -15,7 +15,7 @@ import platform
 import random
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, TypeVar, cast
@@ -33,6 +33,7 @@ from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
+from fervid.folder_lock import FolderLock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
@@ -960,8 +961,34 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     ``stop_after`` ends this call after that many epochs (of the schedule's ``cfg.epochs``); ``resume`` then
     continues from ``last.pt`` with the same config. ``progress``: where it trains, the bars and a line per epoch
     (on stdout); without, the data's notices are still said, on stderr.
+
+    One run at a time trains in a folder: it holds the folder's lock (``.lock``, there only while it runs) from
+    before its data is read to its end, and a second run into it raises :class:`~fervid.folder_lock.FolderLocked`
+    (two ran, and the folder became one's config and the other's checkpoints, their epochs interleaved in
+    ``metrics.jsonl``: a run is refused as another only once its first epoch has saved ``last.pt``).
     """
     run_dir = Path(run_dir)
+    for folder in (run_dir, *run_dir.parents):  # mkdir said only "[Errno 17] File exists"
+        if folder.exists() and not folder.is_dir():
+            raise FileExistsError(f"{folder}: is a file, not a run folder; --out names the folder a run's checkpoints "
+                                  "and logs are written to" + (f" ({run_dir} cannot be made inside a file)"
+                                                               if folder != run_dir else ""))
+    if _init_distributed()[1] != 0:  # torchrun's other processes: rank 0's lock is the run's
+        return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after)
+    made = not run_dir.exists()
+    try:
+        with FolderLock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
+                        doing="is training in this folder", removed=True):
+            return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after)
+    finally:
+        if made:  # a run refused before it wrote anything leaves no folder behind (rmdir removes only an empty one)
+            with suppress(OSError):
+                run_dir.rmdir()
+
+
+def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool,
+                              stop_after: int | None) -> Path:
+    """:func:`train`, once its folder is its own."""
     world, rank, local_rank = _init_distributed()
     main_rank = rank == 0
     if cfg.threads > 0:
@@ -971,11 +998,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     cfg.validate()
     cfg = cfg.with_absolute_paths()
-    for folder in (run_dir, *run_dir.parents):  # mkdir said only "[Errno 17] File exists"
-        if folder.exists() and not folder.is_dir():
-            raise FileExistsError(f"{folder}: is a file, not a run folder; --out names the folder a run's checkpoints "
-                                  "and logs are written to" + (f" ({run_dir} cannot be made inside a file)"
-                                                               if folder != run_dir else ""))
     if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
         raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
                               "another folder")
