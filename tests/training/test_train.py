@@ -1837,3 +1837,46 @@ def test_a_second_run_into_a_folder_a_run_trains_in_is_refused_before_it_reads_i
     with pytest.raises(FileNotFoundError):
         train(tiny_config(fer_csv), tmp_path / "refused", resume=True, progress=False)
     assert not (tmp_path / "refused").exists()  # a refused run leaves no folder of its own
+
+
+def test_a_resume_with_other_settings_or_nothing_to_resume_is_the_command_lines_mistake(fer_csv, tmp_path,
+                                                                                        monkeypatch):
+    """`--resume --seed 3`, `--resume --epochs 8`, a config with another lr, and `--resume` of a folder with no
+    checkpoint exited 1, as a failed input does, where README and --help give 2 for a wrong command line; a finished
+    run's refusal said nothing of how to train it further."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    stopped = Path("stopped")
+    train(tiny_config(fer_csv, epochs=2), stopped, progress=False, stop_after=1)
+    finished = train(tiny_config(fer_csv, epochs=1), Path("finished"), progress=False)
+    other_lr = tmp_path / "other_lr.toml"
+    other_lr.write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 1\nbatch_size = 32\nlr = 0.01\nthreads = 1\n'
+                        'max_rotation_deg = 0\nmax_shift_px = 0\nerase_prob = 0\nhflip = false\n'
+                        '[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\nfeature_dim = 512\ndropout = 0.1\n',
+                        encoding="utf-8")
+    for run, args, differs in ((stopped, ["--seed", "3"], "seed (0 -> 3)"), (finished, ["--seed", "3"], "seed (0 -> 3)"),
+                               (finished, ["--epochs", "8"], "epochs (1 -> 8)"),
+                               (finished, ["--config", str(other_lr)], "lr (0.05 -> 0.01)")):
+        before = {p.name: p.read_bytes() for p in run.iterdir()}
+        result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume", "-q", *args])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: {run / 'config.json'}: --resume continues this run with its own "
+                                        f"config, and this one differs in {differs}"), result.output
+        hint = f'to train it further, start a new run from its weights: init_from = "{run / "last.pt"}" in a config'
+        assert (hint in result.output) == (run == finished), result.output
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    result = CliRunner().invoke(app, ["train", "--out", str(finished), "--resume", "-q"])  # its own settings
+    assert result.exit_code == 0 and "already trained all 1 epoch; nothing to resume; " + hint in result.output
+    result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--out", "empty", "--resume", "-q"])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {Path('empty', 'last.pt')}: nothing to resume "
+                                                              "from"), result.output
+    assert not Path("empty").exists()
+    # the hint trains on: a new run from the finished run's weights
+    further = tmp_path / "further.toml"
+    further.write_text(other_lr.read_text(encoding="utf-8").replace("lr = 0.01", 'init_from = "finished/last.pt"'),
+                       encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(further), "--out", "further", "-q"])
+    assert result.exit_code == 0 and Path("further", "last.pt").is_file(), result.output

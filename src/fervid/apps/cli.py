@@ -1626,6 +1626,7 @@ def train(
 
     training = _training_module("fervid.training.train")
     DataChanged, NothingToResume, TrainConfig = training.DataChanged, training.NothingToResume, training.TrainConfig
+    ConfigChanged, NoRunToResume = training.ConfigChanged, training.NoRunToResume
     check_starting_network, run_training = training.check_starting_network, training.train
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
@@ -1663,8 +1664,9 @@ def train(
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out
-    except (DataChanged, FileExistsError) as exc:  # --resume asked of data no longer the run's; an --out holding
-        # another run (--resume forgotten) or a model: the command line's to change
+    except (DataChanged, ConfigChanged, NoRunToResume, FileExistsError) as exc:  # --resume asked of data or settings
+        # no longer the run's, or of a folder with nothing to resume; an --out holding another run (--resume
+        # forgotten) or a model: the command line's to change
         _fail(str(exc), 2)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)

@@ -1013,10 +1013,10 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
         check_checkpoint_matches(cfg, resume_state, run_dir / "last.pt")
         if resume_state["epoch"] >= cfg.epochs and (run_dir / "summary.json").is_file():
             raise NothingToResume(f"{run_dir}: already trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}; "
-                                  "nothing to resume")
+                                  f"nothing to resume; {train_further(run_dir)}")
         check_same_data(cfg, run_dir)
     elif resume:  # before the data is loaded and "training on ..." is said
-        raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
+        raise NoRunToResume(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
     check_starting_network(cfg)  # before the data: a mistyped init_from failed after minutes of loading
@@ -1282,10 +1282,24 @@ def save_checkpoint(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class ConfigChanged(ValueError):
+    """``--resume`` with a config other than the run's own (the command line's mistake: exit 2)."""
+
+
+class NoRunToResume(FileNotFoundError):
+    """``--resume`` of a folder with no checkpoint to continue from (the command line's mistake: exit 2)."""
+
+
+def train_further(run_dir: Path) -> str:
+    """How a finished run trains on: a new run starting from its weights (a resumed run cannot plan more epochs)."""
+    return (f"to train it further, start a new run from its weights: init_from = \"{Path(run_dir) / 'last.pt'}\" in "
+            "a config, trained into another folder (its schedule starts afresh)")
+
+
 def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     """A resumed run continues the schedule, optimiser and network its checkpoint holds, so its config must be
     the one the run started with (a changed epoch count broke the learning-rate schedule an epoch later, another
-    network shape failed inside torch). Raises ValueError naming what differs."""
+    network shape failed inside torch). Raises :class:`ConfigChanged` naming what differs."""
     saved_file = Path(run_dir) / "config.json"
     if not saved_file.is_file():
         return
@@ -1295,11 +1309,18 @@ def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     current = json.loads(json.dumps(cfg.with_absolute_paths().to_dict()))  # tuples as lists, as in the file
     changed = sorted(k for k in set(saved) | set(current)
                      if k not in RESUME_MAY_CHANGE and saved.get(k) != current.get(k))
-    if changed:
-        raise ValueError(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
-                         + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
-                         + "; resume with the run's own settings (no --config, and no option that changes them) "
-                           "or train into another folder")
+    if not changed:
+        return
+    metrics_file = Path(run_dir) / "metrics.jsonl"
+    logged = metrics_file.read_text(encoding="utf-8").splitlines() if metrics_file.is_file() else []
+    # a finished run has nothing left to resume, with its settings or others (--epochs 8 after 6 asks for more)
+    finished = bool(logged) and json.loads(logged[-1])["epoch"] >= saved["epochs"]
+    raise ConfigChanged(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
+                        + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
+                        + (f"; the run has trained all its {saved['epochs']} epochs, so nothing is left to resume: "
+                           + train_further(run_dir) if finished else
+                           "; resume with the run's own settings (no --config, and no option that changes them) "
+                           "or train into another folder"))
 
 
 class NothingToResume(Exception):
