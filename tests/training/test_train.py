@@ -1880,3 +1880,21 @@ def test_a_resume_with_other_settings_or_nothing_to_resume_is_the_command_lines_
                        encoding="utf-8")
     result = CliRunner().invoke(app, ["train", "--config", str(further), "--out", "further", "-q"])
     assert result.exit_code == 0 and Path("further", "last.pt").is_file(), result.output
+
+
+def test_exporting_an_unfinished_run_says_how_far_it_got_and_how_to_finish_it(fer_csv, tmp_path):
+    """An interrupted run (2 of 6 epochs) exported with exit 0 and no word that its schedule had not ended."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = train(tiny_config(fer_csv, epochs=3), tmp_path / "run", progress=False, stop_after=2)
+    best_epoch = torch.load(run / "best.pt", weights_only=False)["epoch"]
+    for args, checkpoint, epoch in (([str(run)], "best.pt", best_epoch), ([str(run / "last.pt"), "-q"], "last.pt", 2)):
+        result = CliRunner().invoke(app, ["export", *args, "--out", str(tmp_path / checkpoint), "--no-int8"])
+        assert result.exit_code == 0, result.output
+        assert result.stderr == (f"notice: {run}: the run stopped after 2 of 3 epochs (interrupted?): exported its "
+                                 f"{checkpoint} of epoch {epoch}; `fervid train --resume --out {run}` finishes it\n")
+    train(tiny_config(fer_csv, epochs=3), run, resume=True, progress=False)  # finished: nothing to say
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "done"), "--no-int8", "-q"])
+    assert result.exit_code == 0 and result.output == "", result.output

@@ -1800,7 +1800,7 @@ def export(
     pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, is_labelled_images, load_fer2013, load_image_folder
     from fervid.training.export import (check_model_folder, export_ensemble, export_onnx, member_checkpoint,
-                                        quantize_int8)
+                                        quantize_int8, unfinished_run_notice)
     from fervid.training.train import read_checkpoint
 
     single = run_dirs[0] if len(run_dirs) == 1 else None  # (an ensemble's --checkpoint is its run folders')
@@ -1826,6 +1826,7 @@ def export(
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
+    unfinished = []  # a run stopped early (interrupted) exported without a word, as if done
     for member in run_dirs:  # every checkpoint is one, before anything is read for calibration or written
         folder, ckpt = member_checkpoint(member, checkpoint)
         if not folder.is_dir():  # it was told "runs/nonexist/best.pt: no checkpoint"
@@ -1840,9 +1841,12 @@ def export(
                   + (f": {folder} holds {', '.join(held)})" if held else ")"),
                   EXIT_USAGE if checkpoint_named or member.suffix == ".pt" else EXIT_FAILED)
         try:
-            read_checkpoint(ckpt)
+            epoch = read_checkpoint(ckpt).get("epoch")
         except ValueError as exc:
             _fail(str(exc))
+        notice = unfinished_run_notice(ckpt, epoch)
+        if notice is not None:
+            unfinished.append(notice)
     calibration_faces = source = None
     _must_exist("--calibration-data", calibration_data)
     run_file = run_dir / "config.json"
@@ -1868,6 +1872,7 @@ def export(
     except (FileNotFoundError, ValueError) as exc:  # no checkpoint, a file that is not one
         _fail(str(exc))
     int8_file = quantize_int8(folder, calibration_faces) if calibration_faces is not None else None  # (--int8)
+    _say_notices(unfinished)
     if quiet:
         return
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
