@@ -246,6 +246,12 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     nested.write_text("epochs = 2\n[net]\ndropuot = 0.2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"unknown \[net\] option\(s\): dropuot"):
         TrainConfig.from_toml(nested)
+    # a top-level typo is told the option it is spelt like (as [net]'s lists its few), a [net] option where it goes
+    path.write_text("epoch = 2\nlimit_trian = 100\nbatchsize = 64\nwhatever = 1\ndropout = 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError) as refused:
+        TrainConfig.from_toml(path)
+    assert str(refused.value) == ("unknown training option(s): batchsize (batch_size?), dropout (a [net] option: write "
+                                  "it under [net]), epoch (epochs?), limit_trian (limit_train?), whatever")
 
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -1145,10 +1151,19 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
 
 
 @pytest.mark.parametrize("line, message", [
-    ('hflip = "maybe"', "hflip: input should be a valid boolean"),  # "no" was taken as true (a non-empty string)
+    ('hflip = "maybe"', 'hflip: "maybe" is a string (quoted), and hflip takes true or false, written without quotes'),
+    # quoted numbers and booleans were read as such ("no" as false): TOML's are unquoted, and a quoted one a mistake
+    ('hflip = "no"', 'hflip: "no" is a string (quoted), and hflip takes true or false, written without quotes'),
+    ('epochs = "3"', 'epochs: "3" is a string (quoted), and epochs takes a whole number, written without quotes'),
+    ('lr = "0.05"', 'lr: "0.05" is a string (quoted), and lr takes a number, written without quotes'),
+    ('scale_range = [0.9, "1.1"]', 'scale_range: [0.9, "1.1"] holds a string (quoted), and scale_range takes a '
+                                   'list of numbers'),
+    ('[net]\ndropout = "0.4"', '[net] dropout: "0.4" is a string (quoted), and [net] dropout takes a number'),
+    ('[net]\nstages = ["8", 16]', '[net] stages: ["8", 16] holds a string (quoted), and [net] stages takes a list '
+                                 'of whole numbers'),
     ("threads = 1.5", "threads: input should be a valid integer"),  # tracebacks from torch or slicing
     ("limit_train = 2.5", "limit_train: input should be a valid integer"),
-    ('epochs = "two"', "epochs: input should be a valid integer"),  # named no key
+    ('epochs = "two"', 'epochs: "two" is a string (quoted), and epochs takes a whole number'),  # named no key
     ("max_rotation_deg = -30", "max_rotation_deg must be 0 or more"),  # accepted
     ("scale_range = [1.1]", "scale_range"),  # "not enough values to unpack"
     ("scale_range = [1.2, 0.9]", "scale_range must be [low, high]"),
@@ -1164,7 +1179,7 @@ def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(lin
     result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and f"{toml}: " in result.output and message in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert TrainConfig.from_dict({"data": "x", "hflip": "no"}).hflip is False  # a plain yes/no is read as such
+    assert "training on" not in result.output and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("warmup_pct", [0.2, 0.25, 0.5])

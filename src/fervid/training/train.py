@@ -7,6 +7,7 @@ a progress bar and a per-epoch metrics log (``metrics.jsonl``) in the run direct
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -18,7 +19,7 @@ import time
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, TypeVar, cast
+from typing import Callable, TypeVar, cast, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,10 +186,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
         if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+            raise ValueError("unknown training option(s): " + ", ".join(key + closest_option(key, names)
+                                                                      for key in unknown))
         data = dict(data)
         for setting in ("data", "val_data"):
             if isinstance(data.get(setting), (list, tuple)):  # pydantic said only "input should be a valid string"
@@ -204,6 +206,9 @@ class TrainConfig:
                                  f"{', '.join(NetConfig.__dataclass_fields__)}")
         elif isinstance(data.get("net"), NetConfig):
             data["net"] = data["net"].to_dict()
+        refuse_quoted_values(data, cls)
+        if isinstance(data.get("net"), dict):
+            refuse_quoted_values(data["net"], NetConfig, "[net] ")
         # every value checked against its field's type (lists become tuples where the field is one): hflip = "no"
         # was taken as true, and a float for a count reached torch as a traceback
         try:
@@ -316,6 +321,44 @@ class TrainConfig:
         out["scale_range"] = list(self.scale_range)
         out["contrast_range"] = list(self.contrast_range)
         return out
+
+
+def closest_option(key: str, names: list[str]) -> str:
+    """" (epochs?)" after an unknown ``key`` where a valid option is spelt like it ("" where none is); a [net]
+    option written above [net] is said to belong there."""
+    if key in NetConfig.__dataclass_fields__:
+        return " (a [net] option: write it under [net])"
+    close = difflib.get_close_matches(key, names, n=1)
+    return f" ({close[0]}?)" if close else ""
+
+
+# what an option of each type takes, as a config's reader is told
+EXPECTED_VALUES = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def refuse_quoted_values(data: dict, cls: type, section: str = "") -> None:
+    """Raise ValueError naming the first option of ``cls`` (a number, a boolean, or a list of numbers) that ``data``
+    gives a string: pydantic read `epochs = "3"` as 3 and `hflip = "no"` as false, where TOML writes numbers and
+    booleans without quotes (a quoted one is a mistake, maybe another; a config said nothing of it)."""
+    hints = get_type_hints(cls)
+    for key, value in data.items():
+        types = _types_in(hints.get(key))
+        kinds = [t for t in types if t in EXPECTED_VALUES]
+        if str in types or not kinds:
+            continue
+        listed = isinstance(value, (list, tuple))
+        if any(isinstance(v, str) for v in (value if listed else [value])):
+            expected = EXPECTED_VALUES[kinds[0]]
+            if types & {list, tuple}:
+                expected = f"a list of {'numbers' if expected == 'a number' else expected.removeprefix('a ') + 's'}"
+            raise ValueError(f"{section}{key}: {json.dumps(value)} {'holds' if listed else 'is'} a string (quoted), "
+                             f"and {section}{key} takes {expected}, written without quotes")
+
+
+def _types_in(hint) -> set:
+    """The types a type hint is made of: ``tuple[float, float]`` and ``bool | str`` are {tuple, float}, {bool, str}."""
+    args = get_args(hint)
+    return {get_origin(hint) or hint}.union(*(_types_in(arg) for arg in args if arg is not Ellipsis))
 
 
 LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft", "ferplus-multi")
