@@ -246,6 +246,12 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     nested.write_text("epochs = 2\n[net]\ndropuot = 0.2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"unknown \[net\] option\(s\): dropuot"):
         TrainConfig.from_toml(nested)
+    # a top-level typo is told the option it is spelt like (as [net]'s lists its few), a [net] option where it goes
+    path.write_text("epoch = 2\nlimit_trian = 100\nbatchsize = 64\nwhatever = 1\ndropout = 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError) as refused:
+        TrainConfig.from_toml(path)
+    assert str(refused.value) == ("unknown training option(s): batchsize (batch_size?), dropout (a [net] option: write "
+                                  "it under [net]), epoch (epochs?), limit_trian (limit_train?), whatever")
 
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -1145,10 +1151,19 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
 
 
 @pytest.mark.parametrize("line, message", [
-    ('hflip = "maybe"', "hflip: input should be a valid boolean"),  # "no" was taken as true (a non-empty string)
+    ('hflip = "maybe"', 'hflip: "maybe" is a string (quoted), and hflip takes true or false, written without quotes'),
+    # quoted numbers and booleans were read as such ("no" as false): TOML's are unquoted, and a quoted one a mistake
+    ('hflip = "no"', 'hflip: "no" is a string (quoted), and hflip takes true or false, written without quotes'),
+    ('epochs = "3"', 'epochs: "3" is a string (quoted), and epochs takes a whole number, written without quotes'),
+    ('lr = "0.05"', 'lr: "0.05" is a string (quoted), and lr takes a number, written without quotes'),
+    ('scale_range = [0.9, "1.1"]', 'scale_range: [0.9, "1.1"] holds a string (quoted), and scale_range takes a '
+                                   'list of numbers'),
+    ('[net]\ndropout = "0.4"', '[net] dropout: "0.4" is a string (quoted), and [net] dropout takes a number'),
+    ('[net]\nstages = ["8", 16]', '[net] stages: ["8", 16] holds a string (quoted), and [net] stages takes a list '
+                                 'of whole numbers'),
     ("threads = 1.5", "threads: input should be a valid integer"),  # tracebacks from torch or slicing
     ("limit_train = 2.5", "limit_train: input should be a valid integer"),
-    ('epochs = "two"', "epochs: input should be a valid integer"),  # named no key
+    ('epochs = "two"', 'epochs: "two" is a string (quoted), and epochs takes a whole number'),  # named no key
     ("max_rotation_deg = -30", "max_rotation_deg must be 0 or more"),  # accepted
     ("scale_range = [1.1]", "scale_range"),  # "not enough values to unpack"
     ("scale_range = [1.2, 0.9]", "scale_range must be [low, high]"),
@@ -1164,7 +1179,7 @@ def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(lin
     result = CliRunner().invoke(app, ["train", "--config", str(toml), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and f"{toml}: " in result.output and message in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert TrainConfig.from_dict({"data": "x", "hflip": "no"}).hflip is False  # a plain yes/no is read as such
+    assert "training on" not in result.output and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("warmup_pct", [0.2, 0.25, 0.5])
@@ -1914,3 +1929,101 @@ def test_a_fine_tuned_or_distilled_models_card_says_what_its_starting_weights_an
     assert taught[1].endswith("what it learnt from, and under what terms, is not recorded (its run's config.json, "
                               "beside the checkpoint, is not found here).")
     assert "its run's config.json says: Faces: FER2013 " in taught[2] and taught[-1] == FER2013_WEIGHTS_TERMS
+
+
+def test_a_second_run_into_a_folder_a_run_trains_in_is_refused_before_it_reads_its_data(fer_csv, tmp_path,
+                                                                                       monkeypatch):
+    """Two `fervid train --out runs/x` at once both ran and exited 0, the folder a mix of the two (one's config.json,
+    the other's best.pt, their epochs interleaved in metrics.jsonl): a run was refused as another only once the
+    first had saved last.pt, after its data had loaded (20-30 s of FER2013) and its first epoch."""
+    from typer.testing import CliRunner
+
+    import fervid.training.train as training
+    from fervid.apps.cli import app
+    from fervid.folder_lock import FolderLock, FolderLocked
+
+    run = tmp_path / "run"
+    train(tiny_config(fer_csv, epochs=2), run, progress=False, stop_after=1)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert ".lock" not in before  # there only while a run trains
+    read = []
+    monkeypatch.setattr(training, "training_data", lambda *a, **k: read.append(a) or pytest.fail("data read"))
+    with FolderLock(run, "a test's run", "none", removed=True):  # what a run training there holds
+        for resume in ([], ["--resume"]):  # a new run (refused as one with no --resume), and a resume of the run
+            result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--out", str(run), "-q", *resume])
+            assert result.exit_code == 75, result.output
+            assert result.output.startswith(f"error: {run}: another fervid train run (pid {os.getpid()}, this "
+                                            "process) is training in this folder; wait for it to finish"), result.output
+        new = tmp_path / "new"  # a folder not there yet: the run that made it owns it
+        with FolderLock(new, "a test's run", "none"), pytest.raises(FolderLocked, match="is training in this folder"):
+            train(tiny_config(fer_csv), new, progress=False)
+        assert [p.name for p in new.iterdir()] == [".lock"]  # the holder's folder is left to it
+    assert not read and {p.name: p.read_bytes() for p in run.iterdir()} == before
+    monkeypatch.undo()
+    train(tiny_config(fer_csv, epochs=2), run, resume=True, progress=False)  # once it is done, the run resumes
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert not (run / ".lock").exists()
+    with pytest.raises(FileNotFoundError):
+        train(tiny_config(fer_csv), tmp_path / "refused", resume=True, progress=False)
+    assert not (tmp_path / "refused").exists()  # a refused run leaves no folder of its own
+
+
+def test_a_resume_with_other_settings_or_nothing_to_resume_is_the_command_lines_mistake(fer_csv, tmp_path,
+                                                                                        monkeypatch):
+    """`--resume --seed 3`, `--resume --epochs 8`, a config with another lr, and `--resume` of a folder with no
+    checkpoint exited 1, as a failed input does, where README and --help give 2 for a wrong command line; a finished
+    run's refusal said nothing of how to train it further."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    stopped = Path("stopped")
+    train(tiny_config(fer_csv, epochs=2), stopped, progress=False, stop_after=1)
+    finished = train(tiny_config(fer_csv, epochs=1), Path("finished"), progress=False)
+    other_lr = tmp_path / "other_lr.toml"
+    other_lr.write_text(f'data = "{fer_csv.as_posix()}"\nepochs = 1\nbatch_size = 32\nlr = 0.01\nthreads = 1\n'
+                        'max_rotation_deg = 0\nmax_shift_px = 0\nerase_prob = 0\nhflip = false\n'
+                        '[net]\nstages = [8, 16]\nconvs_per_stage = [1, 1]\nfeature_dim = 512\ndropout = 0.1\n',
+                        encoding="utf-8")
+    for run, args, differs in ((stopped, ["--seed", "3"], "seed (0 -> 3)"), (finished, ["--seed", "3"], "seed (0 -> 3)"),
+                               (finished, ["--epochs", "8"], "epochs (1 -> 8)"),
+                               (finished, ["--config", str(other_lr)], "lr (0.05 -> 0.01)")):
+        before = {p.name: p.read_bytes() for p in run.iterdir()}
+        result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume", "-q", *args])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: {run / 'config.json'}: --resume continues this run with its own "
+                                        f"config, and this one differs in {differs}"), result.output
+        hint = f'to train it further, start a new run from its weights: init_from = "{run / "last.pt"}" in a config'
+        assert (hint in result.output) == (run == finished), result.output
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    result = CliRunner().invoke(app, ["train", "--out", str(finished), "--resume", "-q"])  # its own settings
+    assert result.exit_code == 0 and "already trained all 1 epoch; nothing to resume; " + hint in result.output
+    result = CliRunner().invoke(app, ["train", "--data", str(fer_csv), "--out", "empty", "--resume", "-q"])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {Path('empty', 'last.pt')}: nothing to resume "
+                                                              "from"), result.output
+    assert not Path("empty").exists()
+    # the hint trains on: a new run from the finished run's weights
+    further = tmp_path / "further.toml"
+    further.write_text(other_lr.read_text(encoding="utf-8").replace("lr = 0.01", 'init_from = "finished/last.pt"'),
+                       encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(further), "--out", "further", "-q"])
+    assert result.exit_code == 0 and Path("further", "last.pt").is_file(), result.output
+
+
+def test_exporting_an_unfinished_run_says_how_far_it_got_and_how_to_finish_it(fer_csv, tmp_path):
+    """An interrupted run (2 of 6 epochs) exported with exit 0 and no word that its schedule had not ended."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    run = train(tiny_config(fer_csv, epochs=3), tmp_path / "run", progress=False, stop_after=2)
+    best_epoch = torch.load(run / "best.pt", weights_only=False)["epoch"]
+    for args, checkpoint, epoch in (([str(run)], "best.pt", best_epoch), ([str(run / "last.pt"), "-q"], "last.pt", 2)):
+        result = CliRunner().invoke(app, ["export", *args, "--out", str(tmp_path / checkpoint), "--no-int8"])
+        assert result.exit_code == 0, result.output
+        assert result.stderr == (f"notice: {run}: the run stopped after 2 of 3 epochs (interrupted?): exported its "
+                                 f"{checkpoint} of epoch {epoch}; `fervid train --resume --out {run}` finishes it\n")
+    train(tiny_config(fer_csv, epochs=3), run, resume=True, progress=False)  # finished: nothing to say
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "done"), "--no-int8", "-q"])
+    assert result.exit_code == 0 and result.output == "", result.output

@@ -1597,7 +1597,8 @@ def train(
                                                      "(seeded), each emotion keeping its share."),
     out: Optional[Path] = typer.Option(None, help="Run folder: checkpoints, metrics, logs (default: runs/<the config "
                                                   "file's name>; without one, runs/<the --data folder's or label "
-                                                  "table's name>, or runs/fer2013_vgg for FER2013's CSV)."),
+                                                  "table's name>, or runs/fer2013_vgg for FER2013's CSV). One "
+                                                  "run at a time: another training there is refused (exit 75)."),
     data: Optional[str] = typer.Option(None, help="FER2013 CSV (.csv or .csv.gz), or your own labelled face crops: "
                                                   "a folder (<emotion>/<image>) or a label table (path,label), as "
                                                   "evaluate reads them (the best epoch is chosen on the config's "
@@ -1628,6 +1629,7 @@ def train(
 
     training = _training_module("fervid.training.train")
     DataChanged, NothingToResume, TrainConfig = training.DataChanged, training.NothingToResume, training.TrainConfig
+    ConfigChanged, NoRunToResume = training.ConfigChanged, training.NoRunToResume
     check_starting_network, run_training = training.check_starting_network, training.train
     overrides = {"data": data, "epochs": epochs, "seed": seed, "labels": labels, "ferplus_csv": ferplus}
     # named after the config (every config trained into runs/fer2013_vgg, the second refused or resumed as the first),
@@ -1656,16 +1658,20 @@ def train(
                   2)
         _fail(f"{config or 'options'}: {message}", 2)
     from fervid.evaluation.datasets import DatasetError
+    from fervid.folder_lock import FolderLocked
 
     # for the model card: the command as typed, which the run folder records (each --resume's after the run's own)
     command = shlex.join(["fervid", "train", *ctx.meta[COMMAND_LINE]])
     try:
         run_dir = run_training(cfg, out, resume=resume, progress=not quiet, command=command)
+    except FolderLocked as exc:  # another fervid train runs in --out: the two were mixed into one folder
+        _fail(str(exc), EXIT_BUSY)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
         typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out
-    except (DataChanged, FileExistsError) as exc:  # --resume asked of data no longer the run's; an --out holding
-        # another run (--resume forgotten) or a model: the command line's to change
+    except (DataChanged, ConfigChanged, NoRunToResume, FileExistsError) as exc:  # --resume asked of data or settings
+        # no longer the run's, or of a folder with nothing to resume; an --out holding another run (--resume
+        # forgotten) or a model: the command line's to change
         _fail(str(exc), 2)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         relative = [p for p in (cfg.data, cfg.val_data, cfg.ferplus_csv, cfg.init_from, *cfg.teachers)
@@ -1799,7 +1805,7 @@ def export(
     pip install "fervid[train]")."""
     from fervid.evaluation.datasets import DatasetError, is_labelled_images, load_fer2013, load_image_folder
     from fervid.training.export import (check_model_folder, export_ensemble, export_onnx, member_checkpoint,
-                                        quantize_int8)
+                                        quantize_int8, unfinished_run_notice)
     from fervid.training.train import read_checkpoint
 
     single = run_dirs[0] if len(run_dirs) == 1 else None  # (an ensemble's --checkpoint is its run folders')
@@ -1825,6 +1831,7 @@ def export(
     # an ensemble's int8 model is calibrated on its first run's training faces, read before anything is written
     # (a bad --calibration-data failed after the fp32 model, leaving a half-exported folder)
     run_dir, first_checkpoint = member_checkpoint(run_dirs[0], checkpoint)
+    unfinished = []  # a run stopped early (interrupted) exported without a word, as if done
     for member in run_dirs:  # every checkpoint is one, before anything is read for calibration or written
         folder, ckpt = member_checkpoint(member, checkpoint)
         if not folder.is_dir():  # it was told "runs/nonexist/best.pt: no checkpoint"
@@ -1839,9 +1846,12 @@ def export(
                   + (f": {folder} holds {', '.join(held)})" if held else ")"),
                   EXIT_USAGE if checkpoint_named or member.suffix == ".pt" else EXIT_FAILED)
         try:
-            read_checkpoint(ckpt)
+            epoch = read_checkpoint(ckpt).get("epoch")
         except ValueError as exc:
             _fail(str(exc))
+        notice = unfinished_run_notice(ckpt, epoch)
+        if notice is not None:
+            unfinished.append(notice)
     calibration_faces = source = None
     _must_exist("--calibration-data", calibration_data)
     run_file = run_dir / "config.json"
@@ -1867,6 +1877,7 @@ def export(
     except (FileNotFoundError, ValueError) as exc:  # no checkpoint, a file that is not one
         _fail(str(exc))
     int8_file = quantize_int8(folder, calibration_faces) if calibration_faces is not None else None  # (--int8)
+    _say_notices(unfinished)
     if quiet:
         return
     typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")

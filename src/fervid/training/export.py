@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,23 @@ def member_checkpoint(member: str | Path, checkpoint: str) -> tuple[Path, Path]:
     inside one (``runs/x/last_peer.pt``)."""
     member = Path(member)
     return (member.parent, member) if member.suffix == ".pt" else (member, member / checkpoint)
+
+
+def unfinished_run_notice(checkpoint: Path, epoch: int | None) -> str | None:
+    """What to say of a checkpoint (of ``epoch``) from a run that stopped before its planned epochs (by its
+    ``config.json`` and ``metrics.jsonl``, as the model card counts them), or None: its export said nothing, as if
+    the run were done."""
+    run_dir = checkpoint.parent
+    try:
+        planned = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["epochs"]
+        logged = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        ran = json.loads(logged[-1])["epoch"] if logged else 0
+    except (OSError, ValueError, KeyError, TypeError):  # not a run folder fervid train wrote: nothing to compare
+        return None
+    if ran >= planned:
+        return None
+    return (f"{run_dir}: the run stopped after {ran} of {planned} epochs (interrupted?): exported its {checkpoint.name}"
+            f" of epoch {epoch}; `fervid train --resume --out {shlex.quote(str(run_dir))}` finishes it")
 
 
 def export_ensemble(run_dirs: Sequence[str | Path], out_dir: str | Path, name: str | None = None,

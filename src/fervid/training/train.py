@@ -7,6 +7,7 @@ a progress bar and a per-epoch metrics log (``metrics.jsonl``) in the run direct
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -15,11 +16,11 @@ import platform
 import random
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, TypeVar, cast
+from typing import Callable, TypeVar, cast, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +35,7 @@ from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
+from fervid.folder_lock import FolderLock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
@@ -185,10 +187,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
         if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+            raise ValueError("unknown training option(s): " + ", ".join(key + closest_option(key, names)
+                                                                      for key in unknown))
         data = dict(data)
         for setting in ("data", "val_data"):
             if isinstance(data.get(setting), (list, tuple)):  # pydantic said only "input should be a valid string"
@@ -198,12 +201,15 @@ class TrainConfig:
                                  "your own labelled faces)")
         if isinstance(data.get("net"), dict):
             # NetConfig.from_dict reads a model's net too, which holds more (flip_tta): a config must not
-            unknown = set(data["net"]) - set(NetConfig.__dataclass_fields__)
-            if unknown:
-                raise ValueError(f"unknown [net] option(s): {', '.join(sorted(unknown))}; [net] takes "
+            unknown_net = set(data["net"]) - set(NetConfig.__dataclass_fields__)
+            if unknown_net:
+                raise ValueError(f"unknown [net] option(s): {', '.join(sorted(unknown_net))}; [net] takes "
                                  f"{', '.join(NetConfig.__dataclass_fields__)}")
         elif isinstance(data.get("net"), NetConfig):
             data["net"] = data["net"].to_dict()
+        refuse_quoted_values(data, cls)
+        if isinstance(data.get("net"), dict):
+            refuse_quoted_values(data["net"], NetConfig, "[net] ")
         # every value checked against its field's type (lists become tuples where the field is one): hflip = "no"
         # was taken as true, and a float for a count reached torch as a traceback
         try:
@@ -316,6 +322,44 @@ class TrainConfig:
         out["scale_range"] = list(self.scale_range)
         out["contrast_range"] = list(self.contrast_range)
         return out
+
+
+def closest_option(key: str, names: list[str]) -> str:
+    """" (epochs?)" after an unknown ``key`` where a valid option is spelt like it ("" where none is); a [net]
+    option written above [net] is said to belong there."""
+    if key in NetConfig.__dataclass_fields__:
+        return " (a [net] option: write it under [net])"
+    close = difflib.get_close_matches(key, names, n=1)
+    return f" ({close[0]}?)" if close else ""
+
+
+# what an option of each type takes, as a config's reader is told
+EXPECTED_VALUES = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def refuse_quoted_values(data: dict, cls: type, section: str = "") -> None:
+    """Raise ValueError naming the first option of ``cls`` (a number, a boolean, or a list of numbers) that ``data``
+    gives a string: pydantic read `epochs = "3"` as 3 and `hflip = "no"` as false, where TOML writes numbers and
+    booleans without quotes (a quoted one is a mistake, maybe another; a config said nothing of it)."""
+    hints = get_type_hints(cls)
+    for key, value in data.items():
+        types = _types_in(hints.get(key))
+        kinds = [t for t in types if t in EXPECTED_VALUES]
+        if str in types or not kinds:
+            continue
+        listed = isinstance(value, (list, tuple))
+        if any(isinstance(v, str) for v in (value if listed else [value])):
+            expected = EXPECTED_VALUES[kinds[0]]
+            if types & {list, tuple}:
+                expected = f"a list of {'numbers' if expected == 'a number' else expected.removeprefix('a ') + 's'}"
+            raise ValueError(f"{section}{key}: {json.dumps(value)} {'holds' if listed else 'is'} a string (quoted), "
+                             f"and {section}{key} takes {expected}, written without quotes")
+
+
+def _types_in(hint) -> set:
+    """The types a type hint is made of: ``tuple[float, float]`` and ``bool | str`` are {tuple, float}, {bool, str}."""
+    args = get_args(hint)
+    return {get_origin(hint) or hint}.union(*(_types_in(arg) for arg in args if arg is not Ellipsis))
 
 
 LABEL_SOURCES = ("fer2013", "ferplus", "ferplus-soft", "ferplus-multi")
@@ -973,8 +1017,34 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     continues from ``last.pt`` with the same config. ``progress``: where it trains, the bars and a line per epoch
     (on stdout); without, the data's notices are still said, on stderr. ``command``: the command line that
     started or resumed it, recorded in ``commands.jsonl`` (:func:`record_command`) for the model card.
+
+    One run at a time trains in a folder: it holds the folder's lock (``.lock``, there only while it runs) from
+    before its data is read to its end, and a second run into it raises :class:`~fervid.folder_lock.FolderLocked`
+    (two ran, and the folder became one's config and the other's checkpoints, their epochs interleaved in
+    ``metrics.jsonl``: a run is refused as another only once its first epoch has saved ``last.pt``).
     """
     run_dir = Path(run_dir)
+    for folder in (run_dir, *run_dir.parents):  # mkdir said only "[Errno 17] File exists"
+        if folder.exists() and not folder.is_dir():
+            raise FileExistsError(f"{folder}: is a file, not a run folder; --out names the folder a run's checkpoints "
+                                  "and logs are written to" + (f" ({run_dir} cannot be made inside a file)"
+                                                               if folder != run_dir else ""))
+    if _init_distributed()[1] != 0:  # torchrun's other processes: rank 0's lock is the run's
+        return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
+    made = not run_dir.exists()
+    try:
+        with FolderLock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
+                        doing="is training in this folder", removed=True):
+            return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
+    finally:
+        if made:  # a run refused before it wrote anything leaves no folder behind (rmdir removes only an empty one)
+            with suppress(OSError):
+                run_dir.rmdir()
+
+
+def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool,
+                              stop_after: int | None, command: str | None) -> Path:
+    """:func:`train`, once its folder is its own."""
     world, rank, local_rank = _init_distributed()
     main_rank = rank == 0
     if cfg.threads > 0:
@@ -984,11 +1054,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
 
     cfg.validate()
     cfg = cfg.with_absolute_paths()
-    for folder in (run_dir, *run_dir.parents):  # mkdir said only "[Errno 17] File exists"
-        if folder.exists() and not folder.is_dir():
-            raise FileExistsError(f"{folder}: is a file, not a run folder; --out names the folder a run's checkpoints "
-                                  "and logs are written to" + (f" ({run_dir} cannot be made inside a file)"
-                                                               if folder != run_dir else ""))
     if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
         raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
                               "another folder")
@@ -1004,10 +1069,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         check_checkpoint_matches(cfg, resume_state, run_dir / "last.pt")
         if resume_state["epoch"] >= cfg.epochs and (run_dir / "summary.json").is_file():
             raise NothingToResume(f"{run_dir}: already trained all {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}; "
-                                  "nothing to resume")
+                                  f"nothing to resume; {train_further(run_dir)}")
         check_same_data(cfg, run_dir)
     elif resume:  # before the data is loaded and "training on ..." is said
-        raise FileNotFoundError(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
+        raise NoRunToResume(f"{run_dir / 'last.pt'}: nothing to resume from (a checkpoint is saved at the end "
                                 "of each epoch: a run stopped in its first epoch starts again without --resume)")
     bf16 = resolve_bf16(cfg.bf16, device)
     check_starting_network(cfg)  # before the data: a mistyped init_from failed after minutes of loading
@@ -1276,10 +1341,24 @@ def save_checkpoint(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class ConfigChanged(ValueError):
+    """``--resume`` with a config other than the run's own (the command line's mistake: exit 2)."""
+
+
+class NoRunToResume(FileNotFoundError):
+    """``--resume`` of a folder with no checkpoint to continue from (the command line's mistake: exit 2)."""
+
+
+def train_further(run_dir: Path) -> str:
+    """How a finished run trains on: a new run starting from its weights (a resumed run cannot plan more epochs)."""
+    return (f"to train it further, start a new run from its weights: init_from = \"{Path(run_dir) / 'last.pt'}\" in "
+            "a config, trained into another folder (its schedule starts afresh)")
+
+
 def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     """A resumed run continues the schedule, optimiser and network its checkpoint holds, so its config must be
     the one the run started with (a changed epoch count broke the learning-rate schedule an epoch later, another
-    network shape failed inside torch). Raises ValueError naming what differs."""
+    network shape failed inside torch). Raises :class:`ConfigChanged` naming what differs."""
     saved_file = Path(run_dir) / "config.json"
     if not saved_file.is_file():
         return
@@ -1289,11 +1368,18 @@ def check_resumable(cfg: TrainConfig, run_dir: Path) -> None:
     current = json.loads(json.dumps(cfg.with_absolute_paths().to_dict()))  # tuples as lists, as in the file
     changed = sorted(k for k in set(saved) | set(current)
                      if k not in RESUME_MAY_CHANGE and saved.get(k) != current.get(k))
-    if changed:
-        raise ValueError(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
-                         + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
-                         + "; resume with the run's own settings (no --config, and no option that changes them) "
-                           "or train into another folder")
+    if not changed:
+        return
+    metrics_file = Path(run_dir) / "metrics.jsonl"
+    logged = metrics_file.read_text(encoding="utf-8").splitlines() if metrics_file.is_file() else []
+    # a finished run has nothing left to resume, with its settings or others (--epochs 8 after 6 asks for more)
+    finished = bool(logged) and json.loads(logged[-1])["epoch"] >= saved["epochs"]
+    raise ConfigChanged(f"{saved_file}: --resume continues this run with its own config, and this one differs in "
+                        + ", ".join(f"{k} ({saved.get(k)!r} -> {current.get(k)!r})" for k in changed)
+                        + (f"; the run has trained all its {saved['epochs']} epochs, so nothing is left to resume: "
+                           + train_further(run_dir) if finished else
+                           "; resume with the run's own settings (no --config, and no option that changes them) "
+                           "or train into another folder"))
 
 
 class NothingToResume(Exception):
