@@ -31,9 +31,10 @@ TIME_TOLERANCE = 0.5 * 10.0 ** -TIME_DECIMALS
 
 def written_seconds(start: float, end: float) -> float:
     """The seconds from ``start`` to ``end`` as the outputs write them: the written end less the written start
-    (times to TIME_DECIMALS), so that a script's ``end - start`` gives the duration written beside them. Rounded
-    unrounded, 1.7684-2.0354 was written as lasting 0.2669."""
+    (times to TIME_DECIMALS), so that a script's ``end - start`` gives the duration written beside them: the
+    unrounded difference, rounded, wrote 1.7684-2.0354 as lasting 0.2669."""
     return round(round(end, TIME_DECIMALS) - round(start, TIME_DECIMALS), TIME_DECIMALS)
+
 
 # One face as a table row, the same in every table fervid writes: `fervid image --csv`, a video's
 # <name>_frames.csv/.parquet and a batch run's dataset.parquet (each adds its own leading columns: file, face;

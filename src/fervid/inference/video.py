@@ -3115,8 +3115,9 @@ class ResultWriter:
             for old, hidden in set_aside:
                 hidden.replace(old)
             raise
-        for _, hidden in set_aside:
-            hidden.unlink()
+        for _, hidden in set_aside:  # the new outputs are in place: a set-aside file that will not go fails nothing
+            with contextlib.suppress(OSError):
+                hidden.unlink()
 
 
 def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
