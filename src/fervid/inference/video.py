@@ -16,6 +16,7 @@ import io
 import itertools
 import json
 import math
+import os
 import re
 import secrets
 import signal
@@ -1501,7 +1502,6 @@ def check_encoder(source: str | Path) -> None:
     was asked for (``annotate`` is on by default), and found missing only after the analysis was a failure met
     mid-video (its rows cut off there) or an hour's work without the file an application goes on to open; said at
     once, it costs nothing and the one setting that does without the binary is in the message."""
-    import os
     import shutil
 
     import imageio_ffmpeg
@@ -3095,7 +3095,7 @@ class ResultWriter:
                 # hidden, and named by no pattern fervid reads or writes (as annotate.replacing's temporary files)
                 hidden = old.with_name(f".{old.name}.{secrets.token_hex(8)}.old")
                 try:
-                    old.replace(hidden)
+                    os.replace(old, hidden)
                 except OSError as exc:
                     exc.filename = str(old)  # (the output, not the hidden name it was to take)
                     advice = held_open_advice(exc)
@@ -3105,19 +3105,18 @@ class ResultWriter:
                                   getattr(exc, "winerror", None)) from None
                 set_aside.append((old, hidden))
             for path, whole in moves:
-                path.replace(whole)
+                os.replace(path, whole)
                 placed.append(whole)
         except OSError:
-            for whole in placed:
-                whole.unlink(missing_ok=True)
-            for path, _ in moves:
-                path.unlink(missing_ok=True)
+            for gone in (*placed, *(path for path, _ in moves)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(gone)
             for old, hidden in set_aside:
-                hidden.replace(old)
+                os.replace(hidden, old)
             raise
         for _, hidden in set_aside:  # the new outputs are in place: a set-aside file that will not go fails nothing
             with contextlib.suppress(OSError):
-                hidden.unlink()
+                os.unlink(hidden)
 
 
 def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
