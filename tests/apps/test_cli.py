@@ -94,11 +94,24 @@ def test_image_csv_and_parquet_hold_one_typed_table(tmp_path, astronaut_png):
     assert table[~table["uncertain"]]["emotion"].tolist() == ["happy"]  # the empty rows are left out
     assert table["error"].isna().tolist() == [True, True, False]  # as the JSON's error: null
     # the CSV read with the two nullable types README names is the Parquet
-    pd.testing.assert_frame_equal(pd.read_csv(csv_path, dtype={"face": "Int64", "uncertain": "boolean"}), table)
+    _assert_same_table(pd.read_csv(csv_path, dtype={"face": "Int64", "uncertain": "boolean"}), table)
     # with pandas' defaults, an empty face makes face float64 and uncertain object, the values the same
     plain = pd.read_csv(csv_path)
     assert plain["face"].dtype == np.float64 and plain["uncertain"].tolist()[0] is False
-    pd.testing.assert_frame_equal(plain.astype({"face": "Int64", "uncertain": "boolean"}), table)
+    _assert_same_table(plain.astype({"face": "Int64", "uncertain": "boolean"}), table)
+
+
+def _assert_same_table(left, right) -> None:
+    """assert_frame_equal, a text column's missing values alike: pandas 2 reads an empty CSV field as NaN and a
+    Parquet null as None in an object column (equal today, with a FutureWarning that they will not be), pandas 3
+    both as NaN in its str dtype."""
+    import pandas as pd
+
+    def text_as_string(table):
+        return table.astype({name: "string" for name in table.columns if table[name].dtype == object
+                             or pd.api.types.is_string_dtype(table[name].dtype)})
+
+    pd.testing.assert_frame_equal(text_as_string(left), text_as_string(right))
 
 
 def test_a_study_table_made_in_python_is_the_one_fervid_image_writes(tmp_path, astronaut_png):
@@ -119,9 +132,8 @@ def test_a_study_table_made_in_python_is_the_one_fervid_image_writes(tmp_path, a
     analyzer, paths = fervid.Analyzer(), sorted(folder.glob("*.png"))
     study = fervid.images_table(analyzer.analyze_image(path) for path in paths)
     assert study["file"].tolist() == [str(path) for path in paths] and study["face"].tolist() == [1, pd.NA]
-    pd.testing.assert_frame_equal(study, pd.read_parquet(out_parquet))
-    pd.testing.assert_frame_equal(study, pd.read_csv(out_csv, dtype={"face": "Int64", "uncertain": "boolean",
-                                                                     "error": "str"}))
+    _assert_same_table(study, pd.read_parquet(out_parquet))
+    _assert_same_table(study, pd.read_csv(out_csv, dtype={"face": "Int64", "uncertain": "boolean", "error": "str"}))
     faces_found = pd.concat([analyzer.analyze_image(path).to_dataframe(file=str(path)) for path in paths],
                             ignore_index=True)
     pd.testing.assert_frame_equal(faces_found, study[study["face"].notna()].drop(columns="error"))
