@@ -46,7 +46,7 @@ from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
                                       track_row, write_csv)
-from fervid.inference.set_aside import replace_outputs
+from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
 from fervid.machine import threads_per_worker
 
@@ -1112,6 +1112,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
+    # and the earlier results it had set aside to replace (files/ holds nothing but results, named by their keys)
+    recover_set_aside(out / "files", lambda key: True)
     store = StateStore(out / STATE_FILE)
     renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_settings},
                                    settings_as_recorded_before(options.pipeline))

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
+from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from fervid.errors import held_open_advice
+
+# ".<output's name>.<token>.old": hidden, named by no pattern fervid reads or writes (as annotate.replacing's
+# temporary files), the token shared by the outputs one replacement set aside
+_SET_ASIDE = re.compile(r"\.(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.old")
+
 
 def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path]) -> None:
     """Each new file or folder of ``moves`` (``(new, its name)``) renamed to its name, in place of the ``earlier``
@@ -22,13 +29,12 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path])
     annotated MP4 in a player) failed the run half-way, the files deleted before it gone and the new ones left
     under their temporary names: the earlier outputs are set aside under hidden names first, all of them or, put
     back, none (the new files are then deleted, and the error names the output and what to do), and deleted once
-    the new ones are in place."""
+    the new ones are in place. A run killed before it deleted them leaves them to :func:`recover_set_aside`."""
     token = secrets.token_hex(8)
     set_aside: list[tuple[Path, Path]] = []
     placed: list[Path] = []
     try:
         for old in earlier:
-            # hidden, and named by no pattern fervid reads or writes (as annotate.replacing's temporary files)
             hidden = old.with_name(f".{old.name}.{token}.old")
             try:
                 os.replace(old, hidden)
@@ -52,6 +58,29 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path])
     for _, hidden in set_aside:  # the new outputs are in place: a set-aside one that will not go fails nothing
         with contextlib.suppress(OSError):
             _delete(hidden)
+
+
+def recover_set_aside(folder: Path, owned: Callable[[str], bool]) -> None:
+    """Settle what a run killed in :func:`replace_outputs` left in ``folder``: the set-aside earlier outputs whose
+    names ``owned`` says are the caller's, left there for ever before. Those of one replacement are put back under
+    their names where none of those names holds a new output (killed while setting them aside, before any new one
+    was in place: the earlier outputs come back whole), and deleted where one does (the new outputs had begun to
+    replace them: an earlier key frame put back beside the new tables would pass for theirs). Call it holding the
+    folder's lock, before replacing those outputs again; one that cannot be moved is left for the next run."""
+    replacements: dict[str, list[tuple[Path, Path]]] = defaultdict(list)
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            found = _SET_ASIDE.fullmatch(entry.name)
+            if found and owned(found["name"]):
+                replacements[found["token"]].append((Path(entry.path), folder / found["name"]))
+    for set_aside in replacements.values():
+        replaced = any(os.path.lexists(name) for _, name in set_aside)
+        for hidden, name in set_aside:
+            with contextlib.suppress(OSError):
+                if replaced:
+                    _delete(hidden)
+                else:
+                    os.replace(hidden, name)
 
 
 def _delete(path: Path) -> None:

@@ -50,7 +50,7 @@ from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_D
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
-from fervid.inference.set_aside import replace_outputs
+from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.plotting import prepare_matplotlib
@@ -2997,6 +2997,9 @@ class ResultWriter:
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
+            # a killed run's earlier outputs, set aside as it replaced them: back in place, or gone, before this
+            # run reads the tracks JSON that says whose they are
+            recover_set_aside(self.out_dir, names.owns)
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for left in names.written_before(self.out_dir):  # a killed run's partial files
                 if left.name != OutputNames._whole(left.name):
