@@ -571,6 +571,42 @@ def test_a_deleted_results_folder_is_made_again(tmp_path, astronaut_rgb):
     assert again["this_run"]["files_analysed"] == 1 and again["rows"] == first["rows"] == 1
 
 
+class _Killed(BaseException):
+    """A kill (SIGKILL, the power) at one step of a worker's: nothing after it runs."""
+
+
+def test_a_file_whose_analysis_was_killed_replacing_its_results_keeps_them(tmp_path, astronaut_rgb, monkeypatch):
+    """A worker killed between moving a file's earlier results aside and moving the new ones in lost them: the next
+    run deleted the hidden folder with the half-written ones, and analysed the file again (a 45-minute video's
+    worth). The next run puts them back: the file is done, and not analysed again."""
+    import fervid.apps.batch as batch
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    image = str(corpus / "img000.jpg")
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    results = options.out / run_batch([image], options, progress=False)["outputs"][image]
+    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    # the same file analysed again into its folder (as one whose results were cut short is), in this process
+    monkeypatch.setitem(batch._worker, "options", options)
+    monkeypatch.setitem(batch._worker, "analyzer", options.pipeline.analyzer(threads=1))
+    real_replace = os.replace
+
+    def killed_moving_the_new_results_in(source, target, **kwargs):
+        if Path(target) == results:
+            raise _Killed
+        return real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "replace", killed_moving_the_new_results_in)
+    with pytest.raises(_Killed):
+        batch.analyse_one((image, results.name, "image"))
+    monkeypatch.undo()
+    assert not results.exists()  # set aside, the new ones not yet in
+    again = run_batch([image], options, progress=False)
+    assert again["this_run"]["files_analysed"] == 0 and again["done"] == 1
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == before
+    assert sorted(p.name for p in results.parent.iterdir()) == [results.name]  # nothing hidden left beside it
+
+
 def test_failures_whose_cause_is_gone_are_forgotten(tmp_path, astronaut_rgb):
     """A mistyped argument or a bad file since deleted stayed a failure of the folder for good (exit 1 ever after)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)

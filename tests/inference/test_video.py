@@ -3121,6 +3121,90 @@ def test_an_output_held_open_elsewhere_leaves_the_earlier_outputs_whole(analyzer
     assert not [p.name for p in tmp_path.iterdir() if ".partial." in p.name or p.name.endswith(".old")]
 
 
+class _Killed(BaseException):
+    """A kill (SIGKILL, the power) at one step of replacing the outputs: nothing after it runs."""
+
+
+def _killed_at(monkeypatch, name: str, step) -> None:
+    """``os.<name>`` killed the process at the first call ``step(*paths)`` says is the kill's."""
+    import os
+
+    real = getattr(os, name)
+
+    def kill(*paths, **kwargs):
+        if step(*paths):
+            raise _Killed
+        return real(*paths, **kwargs)
+
+    monkeypatch.setattr(os, name, kill)
+
+
+def _a_run_that_fails_writing(runner, tmp_path, monkeypatch) -> None:
+    """A run into ``tmp_path`` whose disk fills up: it replaces none of the outputs there."""
+    import errno
+
+    from fervid.inference.video import FrameTableWriter
+
+    def fills_the_disk(self):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.paths[1]))
+
+    monkeypatch.setattr(FrameTableWriter, "_flush", fills_the_disk)
+    monkeypatch.setattr("fervid.inference.video.TABLE_CHUNK_ROWS", 30)
+    with pytest.raises(OSError, match="No space left on device"):
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))),
+                   fps=30.0)
+
+
+def _whole_outputs(folder: Path) -> dict[str, bytes]:
+    """The outputs under their own names in ``folder``, by name."""
+    return {p.name: p.read_bytes() for p in folder.iterdir()
+            if not p.name.startswith(".") and ".partial." not in p.name}
+
+
+def test_a_run_killed_setting_the_earlier_outputs_aside_has_them_put_back_by_the_next(analyzer, tmp_path,
+                                                                                        monkeypatch):
+    """A run killed between setting the earlier outputs aside and deleting them left them under hidden names for
+    ever, gone from their own. Killed before any new output was in place, the next run into the folder puts them
+    back: one that fails then leaves the earlier outputs as they were."""
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    before = _whole_outputs(tmp_path)
+    set_aside = iter(range(1, 100))
+    _killed_at(monkeypatch, "replace",  # killed as it sets the third aside
+               lambda *paths: str(paths[1]).endswith(".old") and next(set_aside) == 3)
+    with pytest.raises(_Killed):
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+                   fps=30.0)
+    monkeypatch.undo()
+    hidden = [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
+    assert len(hidden) == 2 and len(_whole_outputs(tmp_path)) == len(before) - 2  # what the kill left
+    _a_run_that_fails_writing(runner, tmp_path, monkeypatch)
+    assert _whole_outputs(tmp_path) == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
+
+
+def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_next(analyzer, tmp_path, monkeypatch):
+    """Killed once its own outputs were in place, a run left the earlier ones under hidden names for ever. The next
+    run into the folder deletes them, all of them: an earlier annotated MP4 (or tracks JSON) put back beside the new
+    tables, where the killed run had written none, would pass for theirs."""
+    VideoAnalyzer(analyzer, VideoOptions(method="mean")).run(
+        "clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(60))), fps=30.0)
+    assert (tmp_path / "clip_annotated.mp4").is_file()
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False))
+    _killed_at(monkeypatch, "unlink", lambda *paths: str(paths[0]).endswith(".old"))
+    with pytest.raises(_Killed):
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(90))),
+                   fps=30.0)
+    monkeypatch.undo()
+    assert any(p.name.endswith(".old") for p in tmp_path.iterdir())
+    killed_runs = _whole_outputs(tmp_path)
+    assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 90
+    assert "clip_annotated.mp4" not in killed_runs and "clip_tracks.json" not in killed_runs  # (the kill's)
+    _a_run_that_fails_writing(runner, tmp_path, monkeypatch)
+    assert _whole_outputs(tmp_path) == killed_runs
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
+
+
 def _frames_held(monkeypatch) -> list[int]:
     """The most decoded frames a FrameStream held at once, over the runs after this call (filled as they go)."""
     from fervid.inference.video import FrameStream

@@ -46,6 +46,7 @@ from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
                                       track_row, write_csv)
+from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
 from fervid.machine import threads_per_worker
 
@@ -709,18 +710,9 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                                                                           stop)
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
-        if final.exists():  # the earlier results are moved aside, then let go of once the new are in place: a
-            # files/ that refuses the renames keeps them whole (removed first, their files went and the folder stayed)
-            replaced = final.with_name(f".{key}.{os.getpid()}.replaced.tmp")
-            os.replace(final, replaced)
-            try:
-                os.replace(tmp, final)
-            except OSError:
-                os.replace(replaced, final)
-                raise
-            shutil.rmtree(replaced, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        # a files/ that refuses the renames keeps the earlier results whole (removed first, their files went and
+        # the folder stayed)
+        replace_outputs([(tmp, final)], [final] if final.exists() else [])
         faces = len(tracks) if kind == "video" else rows
         # a video that broke mid-way is done (its rows are in the table) with its reason kept, as `fervid video`
         # keeps and reports it
@@ -1120,6 +1112,8 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
     for stale in (out / "files").glob(".*.tmp"):  # half-written results of a killed run (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
+    # and the earlier results it had set aside to replace (files/ holds nothing but results, named by their keys)
+    recover_set_aside(out / "files", lambda key: True)
     store = StateStore(out / STATE_FILE)
     renamed = store.claim_settings({**result_settings(options.pipeline), **options.video_settings},
                                    settings_as_recorded_before(options.pipeline))

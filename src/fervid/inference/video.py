@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import secrets
 import signal
 import statistics
 import sys
@@ -36,7 +35,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from fervid.errors import FervidError, OptionError, file_in_the_way, held_open_advice
+from fervid.errors import FervidError, OptionError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
@@ -51,6 +50,7 @@ from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_D
 from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
+from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.plotting import prepare_matplotlib
@@ -147,11 +147,14 @@ class OutputNames:
         """This stem's outputs already in ``out_dir`` from an earlier run, whole or :meth:`partial` (a run killed
         mid-way): a re-run replaces them, and key frames and timelines it does not write again must not stay beside
         its tables as if they were its own."""
+        return sorted(p for p in out_dir.iterdir() if p.is_file() and self.owns(p.name))
+
+    def owns(self, name: str) -> bool:
+        """Whether ``name`` is one of this stem's outputs, whole or :meth:`partial`."""
         fixed = {self.annotated, self.frames_csv, self.frames_parquet, self.tracks_json, self.episodes_csv,
                  self.segments_csv}
-        per_track = self._per_track(re.escape(self.stem))
-        return sorted(p for p in out_dir.iterdir() if p.is_file() and (self._whole(p.name) in fixed
-                                                                        or per_track.fullmatch(self._whole(p.name))))
+        name = self._whole(name)
+        return name in fixed or bool(self._per_track(re.escape(self.stem)).fullmatch(name))
 
     @classmethod
     def of_any(cls, name: str) -> bool:
@@ -2994,6 +2997,9 @@ class ResultWriter:
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
+            # a killed run's earlier outputs, set aside as it replaced them: back in place, or gone, before this
+            # run reads the tracks JSON that says whose they are
+            recover_set_aside(self.out_dir, names.owns)
             result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
             for left in names.written_before(self.out_dir):  # a killed run's partial files
                 if left.name != OutputNames._whole(left.name):
@@ -3073,50 +3079,12 @@ class ResultWriter:
                        f"before the analysis could move {'it' if len(gone) == 1 else 'them'} into place (deleted "
                        f"while it ran?); the outputs in {self.out_dir} are incomplete")
             result.error = f"{result.error}; {missing}" if result.error else missing
-        self._replace_outputs([(path, path.with_name(names._whole(path.name))) for path in written
-                               if path not in gone],
-                              [old for old in names.written_before(self.out_dir) if old.name == names._whole(old.name)])
+        replace_outputs([(path, path.with_name(names._whole(path.name))) for path in written if path not in gone],
+                        [old for old in names.written_before(self.out_dir) if old.name == names._whole(old.name)])
         result.table_path = self.out_dir / names.frames_parquet
         result.table_stamp = _file_stamp(result.table_path)
         if result.annotated_path is not None:
             result.annotated_path = self.out_dir / names.annotated
-
-    def _replace_outputs(self, moves: list[tuple[Path, Path]], earlier: list[Path]) -> None:
-        """Each partial file of ``moves`` renamed to its whole name, in place of this stem's ``earlier`` outputs.
-        Deleted one by one first, a file Windows would not let go of (an episodes CSV open in Excel, the annotated
-        MP4 in a player) failed the run half-way, the files deleted before it gone and the new ones left partial:
-        the earlier outputs are set aside under hidden names first, all of them or, put back, none (this run's
-        files are then deleted, and the error names the file and what to do), and deleted once the new ones are
-        in place."""
-        set_aside: list[tuple[Path, Path]] = []
-        placed: list[Path] = []
-        try:
-            for old in earlier:
-                # hidden, and named by no pattern fervid reads or writes (as annotate.replacing's temporary files)
-                hidden = old.with_name(f".{old.name}.{secrets.token_hex(8)}.old")
-                try:
-                    os.replace(old, hidden)
-                except OSError as exc:
-                    exc.filename = str(old)  # (the output, not the hidden name it was to take)
-                    advice = held_open_advice(exc)
-                    raise OSError(exc.errno, f"{exc.strerror or exc}: cannot replace this output of an earlier run"
-                                  f"{f'; it {advice} and run this again' if advice else ''} (the earlier outputs are "
-                                  "left as they were, this run's deleted)", str(old),
-                                  getattr(exc, "winerror", None)) from None
-                set_aside.append((old, hidden))
-            for path, whole in moves:
-                os.replace(path, whole)
-                placed.append(whole)
-        except OSError:
-            for gone in (*placed, *(path for path, _ in moves)):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(gone)
-            for old, hidden in set_aside:
-                os.replace(hidden, old)
-            raise
-        for _, hidden in set_aside:  # the new outputs are in place: a set-aside file that will not go fails nothing
-            with contextlib.suppress(OSError):
-                os.unlink(hidden)
 
 
 def method_for(cnn, method: str, temporal_model: str | Path | None = None) -> tuple[str, str | None]:
