@@ -7,6 +7,7 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 from __future__ import annotations
 
 import errno
+import glob
 import inspect
 import os
 import re
@@ -639,7 +640,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
         except OSError as exc:
-            if not any(ch in item for ch in "*?["):
+            if not glob.has_magic(item):
                 problems.append((item, unreadable_reason(exc)))
                 continue
             # "locked/*.png": a pattern, not a file; what it could not search is said naming the folder
@@ -670,7 +671,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                                                 "over the network as it plays" if takes_videos else "")))
         elif "\0" in item:  # (glob raised ValueError on it: a traceback) a NUL ends a name to the system
             problems.append((item, "no such file or folder (no file's name holds a NUL byte)"))
-        elif any(ch in item for ch in "*?["):
+        elif glob.has_magic(item):
             files = _pattern_files(item, unreadable)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
@@ -726,8 +727,6 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     results and hidden folders), starting from what its part before the ``**`` matches. The folders searched that
     could not be read are added to ``unreadable``: those a wildcard folder part matched too (glob passed over
     "un/nolist" of "un/*/*.mp4" without a word)."""
-    import glob
-
     parts = Path(pattern).parts
     first = next((i for i, part in enumerate(parts) if "**" in part), len(parts))
     unreadable.extend(_unreadable_matched_folders(parts[:first]))
@@ -757,7 +756,7 @@ def _literal_part_count(parts: tuple[str, ...]) -> int:
     """How many of a pattern's leading parts name folders as written (no wildcard; a part with glob's characters
     that exists as written is a name: :func:`_literal_folders`)."""
     n = 0
-    while n < len(parts) and (not any(ch in parts[n] for ch in "*?[") or os.path.exists(os.path.join(*parts[:n + 1]))):
+    while n < len(parts) and (not glob.has_magic(parts[n]) or os.path.exists(os.path.join(*parts[:n + 1]))):
         n += 1
     return n
 
@@ -767,15 +766,13 @@ def _unreadable_matched_folders(parts: tuple[str, ...]) -> list[OSError]:
     passes over one it may not list ("un/nolist" of "un/*/*.png": its files were left out without a word) or enter
     (of "un/*/a.png"). Each folder matched is opened, not read: the listing glob does anyway. The leading folder,
     before any wildcard, is :func:`_unlistable_pattern_folder`'s."""
-    import glob
-
     errors = []
     for i in range(_literal_part_count(parts) + 1, len(parts)):
         # (a trailing separator: glob gives folders alone)
         for folder in glob.glob(os.path.join(_literal_folders(os.path.join(*parts[:i])), "")):
             folder = os.path.normpath(folder)
             try:
-                if any(ch in parts[i] for ch in "*?["):  # matched by listing the folder
+                if glob.has_magic(parts[i]):  # matched by listing the folder
                     with os.scandir(folder):
                         pass
                 else:  # looked up in it
@@ -817,12 +814,10 @@ def _literal_folders(pattern: str) -> str:
     """``pattern`` with its longest leading path that exists as written escaped for glob, where that path holds
     glob's characters: "shoot [2024]/*.JPG" names the folder shoot [2024], which glob read as "shoot " and one of
     2, 0 and 4."""
-    import glob
-
     parts = Path(pattern).parts
     for n in range(len(parts), 0, -1):
         head = os.path.join(*parts[:n])
-        if any(ch in head for ch in "*?[") and os.path.exists(head):
+        if glob.has_magic(head) and os.path.exists(head):
             return os.path.join(glob.escape(head), *parts[n:])
     return pattern
 
