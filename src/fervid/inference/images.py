@@ -724,12 +724,11 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     """The files a pattern names, as glob would match it; a folder it matches is searched as a folder named on
     its own is ("shots/*", "shots/**/day1": every such shoot). A ``**`` pattern's folders are walked with
     :func:`search_folder` (glob's own ``**`` went round link loops, exponentially with two, and into batch
-    results and hidden folders), starting from what its part before the ``**`` matches. The folders searched that
-    could not be read are added to ``unreadable``: those a wildcard folder part matched too (glob passed over
-    "un/nolist" of "un/*/*.mp4" without a word)."""
+    results and hidden folders), starting from what its part before the ``**`` matches. The folders it goes through
+    that could not be read are added to ``unreadable`` (:func:`_unsearchable_pattern_folders`)."""
     parts = Path(pattern).parts
-    first = next((i for i, part in enumerate(parts) if "**" in part), len(parts))
-    unreadable.extend(_unreadable_matched_folders(parts[:first]))
+    unreadable.extend(_unsearchable_pattern_folders(parts))
+    first = _recursive_part(parts)
     if first == len(parts):
         hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
         # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
@@ -745,11 +744,13 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
                 # the file itself, or a folder above it, is what the pattern names
                 if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
                     files.append(path)
-    if not files:  # (a match was listed from its folder: that one could be read)
-        unlisted = _unlistable_pattern_folder(parts)
-        if unlisted is not None:
-            unreadable.append(unlisted)
     return files
+
+
+def _recursive_part(parts: tuple[str, ...]) -> int:
+    """The index of a pattern's first part holding ``**`` (any folders, :func:`search_folder` walks them); the
+    number of parts where none does."""
+    return next((i for i, part in enumerate(parts) if "**" in part), len(parts))
 
 
 def _literal_part_count(parts: tuple[str, ...]) -> int:
@@ -761,53 +762,51 @@ def _literal_part_count(parts: tuple[str, ...]) -> int:
     return n
 
 
-def _unreadable_matched_folders(parts: tuple[str, ...]) -> list[OSError]:
-    """Why folders a pattern's wildcard folder parts match could not be searched, each naming its folder: glob
-    passes over one it may not list ("un/nolist" of "un/*/*.png": its files were left out without a word) or enter
-    (of "un/*/a.png"). Each folder matched is opened, not read: the listing glob does anyway. The leading folder,
-    before any wildcard, is :func:`_unlistable_pattern_folder`'s."""
+def _unsearchable_pattern_folders(parts: tuple[str, ...]) -> list[OSError]:
+    """Why folders a pattern goes through could not be searched, each naming its folder, so that the pattern is not
+    said to match no file: glob takes a folder it may not list for one that holds no match ("locked" of
+    "locked/*.png"), and passes over one it may not list ("un/nolist" of "un/*/*.png") or enter (of "un/*/a.png")
+    without a word. The folders are the pattern's leading path without a wildcard ("photos" of "photos/*.png") and
+    those its wildcard folder parts match, up to a ``**`` part (what :func:`search_folder` walks, it says itself).
+    Each is asked what the pattern's next part needs of it: to be listed where that part is a wildcard, entered
+    where it is a name to look up. A folder is opened, not read: the listing glob does anyway. Where the leading
+    folder cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
+    whether the folder below is there). A folder that is not there is no error: no file matches in it."""
     errors = []
-    for i in range(_literal_part_count(parts) + 1, len(parts)):
-        # (a trailing separator: glob gives folders alone)
-        for folder in glob.glob(os.path.join(_literal_folders(os.path.join(*parts[:i])), "")):
-            folder = os.path.normpath(folder)
-            try:
-                if glob.has_magic(parts[i]):  # matched by listing the folder
-                    with os.scandir(folder):
-                        pass
-                else:  # looked up in it
-                    os.stat(os.path.join(folder, os.curdir))
-            except (FileNotFoundError, NotADirectoryError):  # gone since glob listed it
-                continue
-            except OSError as exc:
-                errors.append(OSError(exc.errno, exc.strerror, folder))
-    return errors
 
+    def check(folder: str | Path, listed: bool, entered: bool) -> None:  # (why not added to errors)
+        try:
+            if listed:
+                with os.scandir(folder):
+                    pass
+            if entered:
+                os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
+        except (FileNotFoundError, NotADirectoryError):  # not there (or gone since glob listed it): no file matches
+            pass
+        except OSError as exc:
+            errors.append(OSError(exc.errno, exc.strerror, str(folder)))
 
-def _unlistable_pattern_folder(parts: tuple[str, ...]) -> OSError | None:
-    """Why a pattern's files could not be searched for, naming the folder; None where they could. The folder its
-    matches are listed from (its leading path without a wildcard: "photos" of "photos/*.png") is to be listed; where
-    that one cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
-    whether the folder below is there). glob took a folder it may not read for one that holds no match."""
     n = _literal_part_count(parts)
-    listed = folder = Path(*parts[:n])
+    leading = folder = Path(*parts[:n])
     while folder != folder.parent:
         try:
             os.stat(folder)
             break
         except OSError:  # not there, or in a folder that may not be entered: the one above it is asked
             folder = folder.parent
-    try:
-        if folder == listed:
-            with os.scandir(folder):
-                pass
-        else:  # the folder below it could not be looked up: missing, or this one may not be entered
-            os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
-    except (FileNotFoundError, NotADirectoryError):  # no such folder: no file matches
-        return None
-    except OSError as exc:
-        return OSError(exc.errno, exc.strerror, str(folder))
-    return None
+    if folder != leading:  # the folder below it is missing, or this one may not be entered: nothing below matches
+        check(folder, listed=False, entered=True)
+        return errors
+    # the leading folder, then the folders each wildcard folder part matches (a part at or after a ** part is
+    # search_folder's; the last part names files)
+    for i in range(n, min(max(n + 1, _recursive_part(parts)), len(parts))):
+        # (a trailing separator: glob gives folders alone)
+        matched = [leading] if i == n else [os.path.normpath(f) for f in glob.glob(
+            os.path.join(_literal_folders(os.path.join(*parts[:i])), ""))]
+        for folder in matched:
+            wildcard = glob.has_magic(parts[i])  # its matches are listed from the folder; a name is looked up in it
+            check(folder, listed=wildcard, entered=not wildcard)
+    return errors
 
 
 def _literal_folders(pattern: str) -> str:
