@@ -768,13 +768,14 @@ def _unsearchable_pattern_folders(parts: tuple[str, ...]) -> list[OSError]:
     "locked/*.png"), and passes over one it may not list ("un/nolist" of "un/*/*.png") or enter (of "un/*/a.png")
     without a word. The folders are the pattern's leading path without a wildcard ("photos" of "photos/*.png") and
     those its wildcard folder parts match, up to a ``**`` part (what :func:`search_folder` walks, it says itself).
-    Each is asked what the pattern's next part needs of it: to be listed where that part is a wildcard, entered
-    where it is a name to look up. A folder is opened, not read: the listing glob does anyway. Where the leading
-    folder cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
+    Each is asked what the pattern's next part needs of it: to be listed where that part is a wildcard; to be
+    entered where it is a name to look up, or a wildcard matching there what the pattern goes into ("un" of
+    "un/*/*.png" at mode 644: glob listed it, then could not look into "un/a"). A folder is opened, not read (the
+    listing glob does anyway), but to know whether one that may not be entered holds such a match. Where the
+    leading folder cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
     whether the folder below is there). A folder that is not there is no error: no file matches in it."""
-    errors = []
 
-    def check(folder: str | Path, listed: bool, entered: bool) -> None:  # (why not added to errors)
+    def refused(folder: str | Path, listed: bool, entered: bool) -> OSError | None:
         try:
             if listed:
                 with os.scandir(folder):
@@ -782,30 +783,38 @@ def _unsearchable_pattern_folders(parts: tuple[str, ...]) -> list[OSError]:
             if entered:
                 os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
         except (FileNotFoundError, NotADirectoryError):  # not there (or gone since glob listed it): no file matches
-            pass
+            return None
         except OSError as exc:
-            errors.append(OSError(exc.errno, exc.strerror, str(folder)))
+            return OSError(exc.errno, exc.strerror, str(folder))
+        return None
 
     n = _literal_part_count(parts)
-    leading = folder = Path(*parts[:n])
-    while folder != folder.parent:
+    leading = reached = Path(*parts[:n])
+    while reached != reached.parent:
         try:
-            os.stat(folder)
+            os.stat(reached)
             break
         except OSError:  # not there, or in a folder that may not be entered: the one above it is asked
-            folder = folder.parent
-    if folder != leading:  # the folder below it is missing, or this one may not be entered: nothing below matches
-        check(folder, listed=False, entered=True)
-        return errors
+            reached = reached.parent
+    if reached != leading:  # the folder below it is missing, or this one may not be entered: nothing below matches
+        error = refused(reached, listed=False, entered=True)
+        return [error] if error else []
+    errors = []
     # the leading folder, then the folders each wildcard folder part matches (a part at or after a ** part is
     # search_folder's; the last part names files)
     for i in range(n, min(max(n + 1, _recursive_part(parts)), len(parts))):
         # (a trailing separator: glob gives folders alone)
         matched = [leading] if i == n else [os.path.normpath(f) for f in glob.glob(
             os.path.join(_literal_folders(os.path.join(*parts[:i])), ""))]
+        wildcard = glob.has_magic(parts[i])  # its matches are listed from the folder; a name is looked up in it
         for folder in matched:
-            wildcard = glob.has_magic(parts[i])  # its matches are listed from the folder; a name is looked up in it
-            check(folder, listed=wildcard, entered=not wildcard)
+            error = refused(folder, listed=wildcard, entered=not wildcard)
+            if error is None and wildcard and i + 1 < len(parts):  # the pattern goes into what the wildcard matches
+                error = refused(folder, listed=False, entered=True)
+                if error and not glob.glob(os.path.join(glob.escape(str(folder)), parts[i])):
+                    error = None  # (it lists no match: none to look into)
+            if error:
+                errors.append(error)
     return errors
 
 
