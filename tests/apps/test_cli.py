@@ -766,6 +766,32 @@ def test_a_wildcard_folder_part_names_a_folder_it_matched_that_cannot_be_listed(
     assert (tmp_path / "v" / "v_tracks.json").exists()
 
 
+def test_a_pattern_names_a_folder_it_lists_and_goes_below_that_may_not_be_entered(tmp_path, astronaut_png,
+                                                                                  unprivileged):
+    """`fervid image 'un/*/*.png'` with un at mode 644 (listed, not entered) said "pattern matches no file", where
+    'un/a/*.png' named un; 'top/*/*/*.png' with top/a at 644 likewise, where 'top/*/b/*.png' named top/a: glob lists
+    such a folder, then cannot look into what it matched. The folder is said as a folder named on its own is; one
+    whose listing holds no such match is not (no file matches)."""
+    un, top_a = tmp_path / "un", tmp_path / "top" / "a"
+    for folder in (un / "a", top_a / "b"):
+        folder.mkdir(parents=True)
+        shutil.copy(astronaut_png, folder / "x.png")
+    for folder in (un, top_a):
+        folder.chmod(0o644)
+    try:
+        runs = {pattern: _fervid_as(unprivileged, "image", str(tmp_path / pattern), "-q", "--json", os.devnull)
+                for pattern in ("un/*/*.png", "un/*/x.png", "top/*/*/*.png", "top/a/*/x.png", "un/b*/*.png")}
+    finally:
+        for folder in (un, top_a):
+            folder.chmod(0o755)
+    unmatched = runs.pop("un/b*/*.png")
+    assert unmatched.returncode == 1 and "b*/*.png: pattern matches no file" in unmatched.stderr, unmatched.stderr
+    for pattern, run in runs.items():
+        folder = un if pattern.startswith("un/") else top_a
+        assert run.returncode == 1 and run.stderr == f"error: {folder}: folder cannot be read (Permission denied): " \
+                                                     "its files were not searched\n", (pattern, run.stderr)
+
+
 def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_out(tmp_path, astronaut_rgb):
     (tmp_path / "photos" / "happy").mkdir(parents=True)
     (tmp_path / "photos" / "misc").mkdir()

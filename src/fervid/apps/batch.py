@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import glob
 import json
 import math
 import os
@@ -234,7 +235,7 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
 
             def names_input(entry: str) -> bool:
                 return (Path(entry).suffix.lower() in suffixes | {".ts"} or Path(entry).is_dir()
-                        or any(c in entry for c in "*?["))
+                        or glob.has_magic(entry))
 
             if not named and entries and not names_input(entries[0]) and not Path(entries[0]).suffix:
                 # a header of other words ("recording"); a missing folder's name reads the same, so it is said

@@ -7,6 +7,7 @@ Pillow, which handles EXIF orientation, 16-bit, palette, alpha and CMYK images.
 from __future__ import annotations
 
 import errno
+import glob
 import inspect
 import os
 import re
@@ -639,7 +640,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
         except OSError as exc:
-            if not any(ch in item for ch in "*?["):
+            if not glob.has_magic(item):
                 problems.append((item, unreadable_reason(exc)))
                 continue
             # "locked/*.png": a pattern, not a file; what it could not search is said naming the folder
@@ -670,7 +671,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                                                 "over the network as it plays" if takes_videos else "")))
         elif "\0" in item:  # (glob raised ValueError on it: a traceback) a NUL ends a name to the system
             problems.append((item, "no such file or folder (no file's name holds a NUL byte)"))
-        elif any(ch in item for ch in "*?["):
+        elif glob.has_magic(item):
             files = _pattern_files(item, unreadable)
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
@@ -723,14 +724,11 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     """The files a pattern names, as glob would match it; a folder it matches is searched as a folder named on
     its own is ("shots/*", "shots/**/day1": every such shoot). A ``**`` pattern's folders are walked with
     :func:`search_folder` (glob's own ``**`` went round link loops, exponentially with two, and into batch
-    results and hidden folders), starting from what its part before the ``**`` matches. The folders searched that
-    could not be read are added to ``unreadable``: those a wildcard folder part matched too (glob passed over
-    "un/nolist" of "un/*/*.mp4" without a word)."""
-    import glob
-
+    results and hidden folders), starting from what its part before the ``**`` matches. The folders it goes through
+    that could not be read are added to ``unreadable`` (:func:`_unsearchable_pattern_folders`)."""
     parts = Path(pattern).parts
-    first = next((i for i, part in enumerate(parts) if "**" in part), len(parts))
-    unreadable.extend(_unreadable_matched_folders(parts[:first]))
+    unreadable.extend(_unsearchable_pattern_folders(parts))
+    first = _recursive_part(parts)
     if first == len(parts):
         hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
         # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
@@ -746,83 +744,88 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
                 # the file itself, or a folder above it, is what the pattern names
                 if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
                     files.append(path)
-    if not files:  # (a match was listed from its folder: that one could be read)
-        unlisted = _unlistable_pattern_folder(parts)
-        if unlisted is not None:
-            unreadable.append(unlisted)
     return files
+
+
+def _recursive_part(parts: tuple[str, ...]) -> int:
+    """The index of a pattern's first part holding ``**`` (any folders, :func:`search_folder` walks them); the
+    number of parts where none does."""
+    return next((i for i, part in enumerate(parts) if "**" in part), len(parts))
 
 
 def _literal_part_count(parts: tuple[str, ...]) -> int:
     """How many of a pattern's leading parts name folders as written (no wildcard; a part with glob's characters
     that exists as written is a name: :func:`_literal_folders`)."""
     n = 0
-    while n < len(parts) and (not any(ch in parts[n] for ch in "*?[") or os.path.exists(os.path.join(*parts[:n + 1]))):
+    while n < len(parts) and (not glob.has_magic(parts[n]) or os.path.exists(os.path.join(*parts[:n + 1]))):
         n += 1
     return n
 
 
-def _unreadable_matched_folders(parts: tuple[str, ...]) -> list[OSError]:
-    """Why folders a pattern's wildcard folder parts match could not be searched, each naming its folder: glob
-    passes over one it may not list ("un/nolist" of "un/*/*.png": its files were left out without a word) or enter
-    (of "un/*/a.png"). Each folder matched is opened, not read: the listing glob does anyway. The leading folder,
-    before any wildcard, is :func:`_unlistable_pattern_folder`'s."""
-    import glob
+def _unsearchable_pattern_folders(parts: tuple[str, ...]) -> list[OSError]:
+    """Why folders a pattern goes through could not be searched, each naming its folder, so that the pattern is not
+    said to match no file: glob takes a folder it may not list for one that holds no match ("locked" of
+    "locked/*.png"), and passes over one it may not list ("un/nolist" of "un/*/*.png") or enter (of "un/*/a.png")
+    without a word. The folders are the pattern's leading path without a wildcard ("photos" of "photos/*.png") and
+    those its wildcard folder parts match, up to a ``**`` part (what :func:`search_folder` walks, it says itself).
+    Each is asked what the pattern's next part needs of it: to be listed where that part is a wildcard; to be
+    entered where it is a name to look up, or a wildcard matching there what the pattern goes into ("un" of
+    "un/*/*.png" at mode 644: glob listed it, then could not look into "un/a"). A folder is opened, not read (the
+    listing glob does anyway), but to know whether one that may not be entered holds such a match. Where the
+    leading folder cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
+    whether the folder below is there). A folder that is not there is no error: no file matches in it."""
 
-    errors = []
-    for i in range(_literal_part_count(parts) + 1, len(parts)):
-        # (a trailing separator: glob gives folders alone)
-        for folder in glob.glob(os.path.join(_literal_folders(os.path.join(*parts[:i])), "")):
-            folder = os.path.normpath(folder)
-            try:
-                if any(ch in parts[i] for ch in "*?["):  # matched by listing the folder
-                    with os.scandir(folder):
-                        pass
-                else:  # looked up in it
-                    os.stat(os.path.join(folder, os.curdir))
-            except (FileNotFoundError, NotADirectoryError):  # gone since glob listed it
-                continue
-            except OSError as exc:
-                errors.append(OSError(exc.errno, exc.strerror, folder))
-    return errors
-
-
-def _unlistable_pattern_folder(parts: tuple[str, ...]) -> OSError | None:
-    """Why a pattern's files could not be searched for, naming the folder; None where they could. The folder its
-    matches are listed from (its leading path without a wildcard: "photos" of "photos/*.png") is to be listed; where
-    that one cannot be looked up, the deepest folder above it that can is to be entered (else it is not known
-    whether the folder below is there). glob took a folder it may not read for one that holds no match."""
-    n = _literal_part_count(parts)
-    listed = folder = Path(*parts[:n])
-    while folder != folder.parent:
+    def refused(folder: str | Path, listed: bool, entered: bool) -> OSError | None:
         try:
-            os.stat(folder)
+            if listed:
+                with os.scandir(folder):
+                    pass
+            if entered:
+                os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
+        except (FileNotFoundError, NotADirectoryError):  # not there (or gone since glob listed it): no file matches
+            return None
+        except OSError as exc:
+            return OSError(exc.errno, exc.strerror, str(folder))
+        return None
+
+    n = _literal_part_count(parts)
+    leading = reached = Path(*parts[:n])
+    while reached != reached.parent:
+        try:
+            os.stat(reached)
             break
         except OSError:  # not there, or in a folder that may not be entered: the one above it is asked
-            folder = folder.parent
-    try:
-        if folder == listed:
-            with os.scandir(folder):
-                pass
-        else:  # the folder below it could not be looked up: missing, or this one may not be entered
-            os.stat(os.path.join(folder, os.curdir))  # (not folder / os.curdir: Path drops the ".")
-    except (FileNotFoundError, NotADirectoryError):  # no such folder: no file matches
-        return None
-    except OSError as exc:
-        return OSError(exc.errno, exc.strerror, str(folder))
-    return None
+            reached = reached.parent
+    if reached != leading:  # the folder below it is missing, or this one may not be entered: nothing below matches
+        error = refused(reached, listed=False, entered=True)
+        return [error] if error else []
+    errors = []
+    # the leading folder, then the folders each wildcard folder part matches (a part at or after a ** part is
+    # search_folder's; the last part names files)
+    for i in range(n, min(max(n + 1, _recursive_part(parts)), len(parts))):
+        # (a trailing separator: glob gives folders alone)
+        matched = [leading] if i == n else [os.path.normpath(f) for f in glob.glob(
+            os.path.join(_literal_folders(os.path.join(*parts[:i])), ""))]
+        wildcard = glob.has_magic(parts[i])  # its matches are listed from the folder; a name is looked up in it
+        for folder in matched:
+            error = refused(folder, listed=wildcard, entered=not wildcard)
+            if error is None and wildcard and i + 1 < len(parts):  # the pattern goes into what the wildcard matches
+                error = refused(folder, listed=False, entered=True)
+                if error and not glob.glob(os.path.join(glob.escape(str(folder)), parts[i])):
+                    error = None  # (it lists no match: none to look into)
+            if error:
+                errors.append(error)
+    return errors
 
 
 def _literal_folders(pattern: str) -> str:
     """``pattern`` with its longest leading path that exists as written escaped for glob, where that path holds
     glob's characters: "shoot [2024]/*.JPG" names the folder shoot [2024], which glob read as "shoot " and one of
     2, 0 and 4."""
-    import glob
-
     parts = Path(pattern).parts
     for n in range(len(parts), 0, -1):
         head = os.path.join(*parts[:n])
-        if any(ch in head for ch in "*?[") and os.path.exists(head):
+        if glob.has_magic(head) and os.path.exists(head):
             return os.path.join(glob.escape(head), *parts[n:])
     return pattern
 
