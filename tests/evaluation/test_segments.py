@@ -7,7 +7,7 @@ import pytest
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.segments import (Annotations, Segment, bootstrap_frame_accuracy, parse_time,
-                                        read_annotations, read_time_segments, score_segments, segment_label)
+                                        read_annotations, read_time_segments, score_segments, segment_summary)
 
 
 @pytest.fixture
@@ -150,11 +150,16 @@ def test_a_video_that_failed_or_a_segment_without_its_face_is_not_scored(tmp_pat
     assert scores.segments.empty and scores.found_share == 0.0
 
 
-def test_a_segments_label_is_its_frames_most_frequent_and_a_tie_goes_to_the_surer_emotion():
+def test_a_segments_label_is_its_emotion_of_most_time_and_a_tie_goes_to_the_surer_emotion():
     rows = pd.DataFrame(frame_rows(1, [0, 1], "sad", probability=0.9) + frame_rows(1, [2, 3], "fear", probability=0.5)
                         + frame_rows(1, [4], "happy"))
-    assert EMOTIONS[segment_label(rows)] == "sad"
-    assert EMOTIONS[segment_label(rows.iloc[2:])] == "fear"  # 2 fear, 1 happy
+
+    def label(start, end):  # one frame a second
+        return segment_summary(rows, 1, start, end, 1.0)["dominant_emotion"]
+
+    assert label(0, 5) == "sad"  # 2 s each of sad and fear: the surer
+    assert label(2, 5) == "fear"  # 2 s fear, 1 s happy
+    assert label(0.5, 2.5) == "sad"  # the frame at 0 s stands for its 0.5-1 s: 1.5 s sad, 0.5 s fear
 
 
 def test_the_frame_accuracy_interval_resamples_whole_segments():
@@ -203,7 +208,8 @@ def test_an_earlier_runs_tables_are_found_in_video_and_batch_folders_by_path_or_
     assert summaries[videos[1]]["matched_by_name"] == "p2.mp4" and "matched_by_name" not in summaries[videos[0]]
     assert failed.pop(videos[4]) == (f"video {videos[4]}: the p5.mp4 analysed in {run} (session1/p5.mp4) is 4.0 s "
                                      "long and this one 1.0 s: another file of the same name")
-    assert tables[videos[0]][1:] == (5.0, 4.0, 0.0, True) and tables[videos[1]][1:] == (25.0, 4.0, 0.0, True)
+    assert tables[videos[0]][1:] == (5.0, 4.0, 0.0, True, 0.0)
+    assert tables[videos[1]][1:] == (25.0, 4.0, 0.0, True, 0.0)
     assert tables[videos[1]][0]["emotion"].tolist() == ["happy", "happy"]
     assert failed == {videos[2]: f"video {videos[2]}: no fervid video outputs for it in {run}",
                       videos[3]: f"video {videos[3]}: 2 videos named cam.mp4 were analysed in {run}, none at this "
@@ -304,13 +310,13 @@ def test_segments_outside_the_stretch_an_analysis_was_asked_for_are_not_scored_a
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # not where the analysis ran: matched by name
     tables, failed, _ = frames_from_results(run, [video, other])
-    assert tables[video][1:] == (5.0, 7.0, 3.0, False)
+    assert tables[video][1:] == (5.0, 7.0, 3.0, False, 0.0)
     assert failed == {other: f"video {other}: the b.mp4 analysed in {run} (elsewhere/b.mp4) was analysed up to 7.0 "
                              "s and this one is 5.0 s long: another file of the same name"}
     # an --end past the video's end: it ran to the end, and the lengths must agree
     write_run(run, "a", "clips/a.mp4", table, fps=5.0, duration=10.0, end_reached=10.0, start=3.0, end=60.0)
     tables, _, _ = frames_from_results(run, [video])
-    assert tables[video][1:] == (5.0, 10.0, 3.0, True)
+    assert tables[video][1:] == (5.0, 10.0, 3.0, True, 0.0)
 
 
 def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_path):
@@ -614,3 +620,119 @@ def test_every_bad_line_of_an_annotations_table_is_said_in_one_error(videos):
     (videos / "ann.csv").write_text("video,start,end,emotion\na.mp4,0,,happy\na.mp4,1,2,sad\n")
     with pytest.raises(DatasetError, match=r"ann\.csv, line 2: no end given$"):
         read_annotations(videos / "ann.csv")
+
+
+def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_and_evaluate_alike(tmp_path):
+    """Frames a second apart, happy at 0 s then sad; a segment from 0.2 to 1.5 s. `fervid video --segments` counted
+    the frame at 0 s for the 0.8 s of the segment it stands for (happy 0.8 s, sad 0.5 s: happy); `fervid evaluate`
+    measured from the first frame inside (sad 0.5 s: sad). Both now weigh each frame by its time in the segment."""
+    probabilities = [_probabilities(happy=0.6)] + [_probabilities(sad=0.6)] * 3
+    times = np.arange(4.0)
+    assert _labels_both_ways(tmp_path, times, ["happy"] + ["sad"] * 3, probabilities, 0.2, 1.5) == ("happy", "happy")
+    # the seconds seen and the shares too, the carried-in frame counted for its time only (not a frame, not a mean)
+    rows = pd.DataFrame(frame_rows(1, [0.0], "happy") + frame_rows(1, [1.0, 2.0, 3.0], "sad"))
+    summary = segment_summary(rows, 1, 0.2, 1.5, 1.0)
+    assert (summary["seen_seconds"], summary["frames"], summary["emotion_share"]["happy"]) == (1.3, 1, 0.6154)
+    assert summary["mean_probabilities"]["sad"] == 0.8
+    # an analysed frame without the face before the start: nothing carried in (the face came at 1 s)
+    rows = pd.DataFrame(frame_rows(1, [1.0, 2.0, 3.0], "sad") + frame_rows(2, [0.0], "happy"))
+    assert segment_summary(rows, 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
+    # a frame with no face at all is not in the table: one more than a spacing before is not carried in either
+    rows = pd.DataFrame(frame_rows(1, [0.0], "happy") + frame_rows(1, [3.0, 4.0], "sad"))
+    assert segment_summary(rows, 1, 2.2, 3.5, 1.0)["seen_seconds"] == 0.5
+
+
+@pytest.mark.slow
+def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds_and_labels(tmp_path):
+    """`fervid video --segments` of carphone (5 frames a second) with segments that start and end between analysed
+    frames, then `fervid evaluate --results` of that run with those segments annotated: each segment's stretch
+    (analysed_seconds), seconds seen, shares and label are the same from the frames table as the analysis gave
+    them. Its label turns from neutral to surprise at 1.80 s (back at 2.40 s, again at 3.40 s): from 1.62 to 1.95 s
+    the analysis said neutral (its frame at 1.60 s standing for 0.18 s of it, surprise 0.15 s), evaluate surprise."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.inference.video import sample_video
+
+    runner = CliRunner()
+    bounds = [(0.05, 1.13), (1.62, 1.95), (2.25, 2.5), (3.25, 3.5), (3.5, 3.77)]
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end,name\n" + "".join(f"{a},{b},s{n}\n" for n, (a, b) in enumerate(bounds)),
+                     encoding="utf-8")
+    run = tmp_path / "run"
+    ran = runner.invoke(app, ["video", str(sample_video()), "--out", str(run), "--sample-fps", "5", "--method", "mean",
+                              "--no-annotate", "--segments", str(tasks), "-q"])
+    assert ran.exit_code == 0, ran.output
+    stem = sample_video().stem
+    segments = pd.read_csv(run / f"{stem}_segments.csv").dropna(subset=["track"])
+    assert len(segments) >= len(bounds)
+    table = pd.read_parquet(run / f"{stem}_frames.parquet")
+    for row in segments.itertuples():
+        summary = segment_summary(table, int(row.track), row.segment_start, row.segment_end, 5.0)
+        assert summary["seen_seconds"] == pytest.approx(row.seen_seconds, abs=1e-3), row
+        assert summary["dominant_emotion"] == row.dominant_emotion, row
+        for emotion in EMOTIONS:
+            assert summary["emotion_share"][emotion] == pytest.approx(getattr(row, emotion), abs=2e-3), row
+    # evaluate, scoring that run against the segments annotated with its labels: every segment right, on its stretch
+    annotations = tmp_path / "ann.csv"
+    annotations.write_text("video,start,end,emotion,track\n" + "".join(
+        f"{sample_video()},{row.segment_start},{row.segment_end},{row.dominant_emotion},{int(row.track)}\n"
+        for row in segments.itertuples()), encoding="utf-8")
+    scored = runner.invoke(app, ["evaluate", "--dataset", "video", "--data", str(annotations), "--results", str(run),
+                                 "--out", str(tmp_path / "eval")])
+    assert scored.exit_code == 0, scored.output
+    evaluated = pd.read_csv(tmp_path / "eval" / "segments.csv")
+    assert evaluated["predicted"].tolist() == segments["dominant_emotion"].tolist()
+    assert (evaluated["end"] - evaluated["start"]).tolist() == pytest.approx(segments["analysed_seconds"].tolist())
+
+
+def test_an_analysis_capped_by_the_memory_for_its_windows_is_read_at_the_rate_it_was_analysed(tmp_path):
+    """A 30 fps video whose frames were analysed at most 10 a second (analysed_fps_cap: the frames its windows held
+    would not fit in --frames-memory-mb) was read back at 30: a segment with its face on every frame analysed was
+    'found' in a third of its time."""
+    from fervid.evaluation.segments import frames_from_results
+
+    video = tmp_path / "a.mp4"
+    table = pd.DataFrame(frame_rows(1, np.arange(0, 2, 0.1).round(4), "happy"))
+    write_run(tmp_path / "run", "a", str(video), table, fps=30.0, analysed_fps_cap=10.0, duration=2.0)
+    tables, failed, _ = frames_from_results(tmp_path / "run", [video])
+    assert failed == {} and tables[video].rate == 10.0
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 0.0, 2.0, EMOTIONS.index("happy"), line=2)])
+    scores = score_segments(annotations, tables)
+    assert scores.found_share == 1.0 and scores.segments["found"].tolist() == [1.0]
+    # a cap and a --sample-fps below it: the rate asked for
+    write_run(tmp_path / "run", "a", str(video), table, fps=30.0, sample_fps=10.0, duration=2.0)
+    assert frames_from_results(tmp_path / "run", [video])[0][video].rate == 10.0
+
+
+def test_two_annotated_videos_matching_one_analysis_by_name_are_not_both_scored_on_it(tmp_path, monkeypatch):
+    """Annotations naming a/session.mp4 and b/session.mp4, and a results folder with one session.mp4 analysed
+    (from another folder): both were scored against its frames. An analysis is one video's: the one nearer its
+    recorded path takes it, the other is refused naming it; where neither is nearer, both are."""
+    from fervid.evaluation.segments import frames_from_results
+
+    a, b = write_clip(tmp_path / "a" / "session.mp4", 1.0), write_clip(tmp_path / "b" / "session.mp4", 1.0)
+    table = pd.DataFrame(frame_rows(1, [0.0, 0.1], "happy"))
+    run = tmp_path / "run"
+    write_run(run, "session", "session.mp4", table, duration=1.0)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    tables, failed, _ = frames_from_results(run, [a, b])
+    assert tables == {}
+    assert failed == {a: f"video {a}: the session.mp4 analysed in {run} (session.mp4, session_tracks.json) may be "
+                         f"this video's or {b}'s, its recorded path no nearer one than another (give the "
+                         "annotations' video paths as the analysis did)",
+                      b: f"video {b}: the session.mp4 analysed in {run} (session.mp4, session_tracks.json) may be "
+                         f"this video's or {a}'s, its recorded path no nearer one than another (give the "
+                         "annotations' video paths as the analysis did)"}
+    # recorded as b/session.mp4: b's (matched by name, said), a refused naming b
+    write_run(run, "session", "b/session.mp4", table, duration=1.0)
+    tables, failed, summaries = frames_from_results(run, [a, b])
+    assert set(tables) == {b} and summaries[b]["matched_by_name"] == "b/session.mp4"
+    assert failed == {a: f"video {a}: the session.mp4 analysed in {run} (b/session.mp4, session_tracks.json) is "
+                         f"{b}'s, whose path is nearer its recorded one; this video has no analysis of its own in "
+                         f"{run}"}
+    # recorded by a's absolute path: a's
+    write_run(run, "session", str(a), table, duration=1.0)
+    tables, failed, _ = frames_from_results(run, [a, b])
+    assert set(tables) == {a} and set(failed) == {b} and f"is {a}'s" in failed[b]

@@ -2240,14 +2240,13 @@ def _recorded_window_notice(summary: dict) -> str | None:
     """What the window left the temporal method of the analysis a tracks JSON records, where that is not what the
     method is for (``VideoResult.window_notice``, from the recorded rate, method and window); None otherwise."""
     from fervid.inference.temporal import window_notice
-    from fervid.inference.video import analysis_rate
+    from fervid.inference.video import recorded_analysis_rate
 
     window, fps, method = summary.get("window"), summary.get("fps"), summary.get("method")
     if window is None or not fps or method is None:
         return None
-    capped = summary.get("analysed_fps_cap")
-    return window_notice(method, window, analysis_rate(fps, capped or summary.get("sample_fps")),
-                         summary.get("centred_window", True), most_rate=fps, memory_capped=bool(capped))
+    return window_notice(method, window, recorded_analysis_rate(summary), summary.get("centred_window", True),
+                         most_rate=fps, memory_capped=bool(summary.get("analysed_fps_cap")))
 
 
 def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
@@ -2263,7 +2262,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.evaluation.evaluate import score, write_report
     from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, bootstrap_frame_accuracy,
                                             frames_from_results, read_annotations, score_segments)
-    from fervid.inference.video import VideoError, analysis_rate
+    from fervid.inference.video import VideoError
 
     try:
         annotations = read_annotations(annotations_file)
@@ -2346,8 +2345,9 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 warnings.append(result.error)
             if result.window_notice and result.window_notice not in warnings:  # a window too short: said once
                 warnings.append(result.window_notice)
-            tables[video] = AnalysedFrames(result.frame_table(), analysis_rate(result.fps, options.sample_fps),
-                                           result.duration, to_video_end=not result.error)
+            tables[video] = AnalysedFrames(result.frame_table(), result.analysed_rate, result.duration,
+                                           to_video_end=not result.error,
+                                           detect_every=result.settings.get("detect_every", 0.0))
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:

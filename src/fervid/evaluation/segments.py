@@ -7,9 +7,10 @@ video is about). Two scores come out, both against the segment's label:
 
 - per frame: every analysed frame of that face inside the segment, with the label fervid gives that frame (its
   temporal method's, as in ``<name>_frames.csv``);
-- per segment: the label fervid gives the segment as a whole, by the rule of ``fervid video --segments``'s
-  ``dominant_emotion``: the emotion of the most time (each frame lasting until the next), a tie going to the tied
-  emotion with the higher mean probability, then the first in EMOTIONS (:func:`segment_label`).
+- per segment: the label fervid gives the segment as a whole, ``fervid video --segments``'s ``dominant_emotion``
+  by the same code (:func:`segment_summary`): the emotion of the most time (each frame lasting until the next, the
+  one before the segment's start from its start), a tie going to the tied emotion with the higher mean probability,
+  then the first in EMOTIONS.
 
 Frames of one segment are not independent draws, so the per-frame accuracy's interval is a bootstrap over segments,
 not the binomial interval the photo datasets get. A segment where the face is never found counts as not scored, and
@@ -29,13 +30,13 @@ from typing import Literal, NamedTuple, overload
 import numpy as np
 import pandas as pd
 
-from fervid.emotions import EMOTIONS, dominant_emotion, emotion_hint, emotion_of
+from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
-from fervid.inference.records import TIME_DECIMALS
-from fervid.inference.video import TimeSegment, gap_seconds
+from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
+from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
 
 # the column names accepted for each field, in order of preference, compared as find_column does (without case,
 # spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
@@ -303,26 +304,63 @@ def segment_frames(table: pd.DataFrame, segment: Segment) -> tuple[pd.DataFrame,
     return inside[inside["track"] == track], track, seen
 
 
-def segment_label(rows: pd.DataFrame, until: float | None = None, spacing: float | None = None) -> int:
-    """The label of a segment as a whole, by the rule ``fervid video --segments`` gives its ``dominant_emotion``
-    (:func:`fervid.emotions.dominant_emotion`): the emotion of the most time, each of its frames (``rows``, of one
-    face, in time order) lasting until the next, the last until ``until`` (where the segment scored ends) but no
-    more than ``spacing`` (the frames analysed's), and one followed by a gap (the face unseen longer than
-    :func:`fervid.inference.video.gap_seconds` allows) ``spacing`` alone; a tie goes to the tied emotion with the
-    higher mean probability, then the first in EMOTIONS. Without ``spacing`` its frames are counted."""
-    rows = rows.sort_values("time")
-    labels = rows["emotion"].map(EMOTIONS.index).to_numpy()
-    means = [float(rows[e].mean()) for e in EMOTIONS]
-    if spacing is None:
-        return EMOTIONS.index(dominant_emotion(np.bincount(labels, minlength=len(EMOTIONS)), means))
-    times = rows["time"].to_numpy(float)
-    last = min(spacing, max((until if until is not None else np.inf) - times[-1], 0.0))
-    lasting = np.append(np.diff(times), last)
-    lasting[lasting > gap_seconds(spacing)] = spacing
-    seconds = np.bincount(labels, weights=lasting, minlength=len(EMOTIONS))
-    # the table's times are written to 4 decimals: each run of one label's seconds is off by up to one such step
-    runs = 1 + int(np.count_nonzero(np.diff(labels)))
-    return EMOTIONS.index(dominant_emotion(seconds, means, within=(runs + 1) * 10 ** -TIME_DECIMALS))
+@dataclass
+class _TableFace(FrameFace):
+    """A face read back from a frames table: its label is the table's ``emotion`` (the most probable of the
+    unrounded probabilities), not that of the probabilities as the table rounds them."""
+
+    label: str = EMOTIONS[0]
+
+    @property
+    def emotion(self) -> str:
+        return self.label
+
+
+# a frames table's times are written to 4 decimals: each run of one label's seconds is off by up to one such step
+_ROUNDED_SECONDS = 10.0 ** -TIME_DECIMALS
+
+
+def segment_summary(table: pd.DataFrame, track: int, start: float, until: float, rate: float,
+                    detect_every: float = 0.0) -> TrackSummary | None:
+    """``track``'s summary over ``start`` to ``until`` (a segment, cut to the stretch analysed), by the very code
+    that gives ``fervid video --segments``'s (:class:`fervid.inference.video.SegmentLogs`), fed the frames of
+    ``table`` (a video's per-frame table) as the analysis fed it: each row lasting until the next, the row in
+    effect at the segment's start (the face on the frame before it) beginning it, a gap (the face unseen longer
+    than :func:`~fervid.inference.video.gap_seconds` allows) not counted as seen; its ``dominant_emotion`` is the
+    segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
+    ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
+    apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
+    which none came counts as one in which the face was not seen). None where the face is on no frame of it."""
+    spacing = 1 / rate
+    times = np.unique(table["time"].to_numpy(float))
+    times = times[max(int(np.searchsorted(times, start - TIME_TOLERANCE)) - 1, 0):
+                  int(np.searchsorted(times, until - TIME_TOLERANCE))]
+    faceless = [np.arange(before + spacing, after - spacing / 2, spacing)
+                for before, after in zip(times, times[1:]) if after - before > 1.5 * spacing]
+    frame_times = np.sort(np.concatenate([times, *faceless]))
+    # from the last frame before the start: its face, if any, is the row in effect there
+    frame_times = frame_times[max(int(np.searchsorted(frame_times, start - TIME_TOLERANCE)) - 1, 0):]
+    own = table[table["track"] == track].sort_values("time")
+    # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
+    # track's does, as the analysis gives it)
+    recent = np.diff(own["time"].to_numpy(float)[-16:])
+    whole_spacing = max(spacing, float(np.median(recent))) if len(recent) else spacing
+    if len(frame_times):
+        own = own[(own["time"] >= frame_times[0]) & (own["time"] < until)]
+    faces = {float(row.time): _TableFace(float(row.time), 0, track, (0.0, 0.0, 0.0, 0.0), probabilities,
+                                         probabilities, False, True, label=row.emotion)
+             for row, probabilities in zip(own.itertuples(), own[list(EMOTIONS)].itertuples(index=False))}
+    logs = SegmentLogs([TimeSegment(start, until)], spacing, detect_every)
+    no_image = np.zeros((0, 0, 3), np.uint8)
+    fed = []
+    for t in frame_times:
+        face = faces.get(float(t))
+        logs.add(AnalysedFrame(float(t), 0, no_image, [face] if face is not None else []))
+        if face is not None and t < until - TIME_TOLERANCE:
+            fed.append(face.label)
+    runs = 1 + sum(a != b for a, b in zip(fed, fed[1:]))
+    log = logs.logs[0].get(track)
+    return log.summary(until, whole_spacing, within=(runs + 1) * _ROUNDED_SECONDS) if log is not None else None
 
 
 class AnalysedFrames(NamedTuple):
@@ -336,6 +374,7 @@ class AnalysedFrames(NamedTuple):
     end: float
     start: float = 0.0
     to_video_end: bool = True
+    detect_every: float = 0.0  # seconds between its detection rounds (a track's absence that long is no gap)
 
     @property
     def stretch(self) -> str:
@@ -432,9 +471,11 @@ def score_segments(annotations: Annotations,
             several.append(segment.line)
         if margin:
             rows = rows[(rows["time"] >= start + margin) & (rows["time"] < end - margin)]
-            if rows.empty:
-                not_scored[segment.line] = f"no frame of its face more than {margin:g} s from its ends (--margin)"
-                continue
+        # its label: over the time scored, as `fervid video --segments` would summarise that stretch
+        summary = segment_summary(table, track, start + margin, end - margin, rate, analysed.detect_every)
+        if rows.empty or summary is None:
+            not_scored[segment.line] = f"no frame of its face more than {margin:g} s from its ends (--margin)"
+            continue
         for t in rows["time"]:
             other = scored_by.setdefault((segment.video, track, t), segment.line)
             if other != segment.line:
@@ -450,7 +491,7 @@ def score_segments(annotations: Annotations,
         segment_rows.append({"video": str(segment.video), "line": segment.line,
                              "start": round(start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
                              "track": track, "label": EMOTIONS[segment.label],
-                             "predicted": EMOTIONS[segment_label(rows, end - margin, 1 / rate)],
+                             "predicted": summary["dominant_emotion"],
                              "frames": len(rows),
                              "found": round(found, 4)})
     frames = (pd.concat(frame_rows, ignore_index=True) if frame_rows else
@@ -473,26 +514,32 @@ def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: 
                                  resamples=resamples, seed=seed)
 
 
+def _nearness(named: str, video: Path, read_from: tuple[Path, ...]) -> tuple[int, int]:
+    """How near an analysis's recorded name of a video (``named``) is to ``video``, for ordering: (2, 0) where it is
+    its absolute path; (1, 0) where, a relative name read from one of ``read_from`` (here, the annotations'
+    folder), it is this very file; else (0, how many of its path's last parts the name ends in: ``p1/session.mp4``
+    is nearer ``.../p1/session.mp4`` than ``p2/session.mp4`` is; a name is often relative to where its analysis
+    ran)."""
+    if Path(named).is_absolute():
+        if Path(named).resolve() == video:
+            return 2, 0
+    elif any((folder / named).resolve() == video for folder in read_from):
+        return 1, 0
+    common = 0
+    for own, theirs in zip(reversed(video.parts), reversed(Path(os.path.normpath(named)).parts)):
+        if own != theirs:
+            break
+        common += 1
+    return 0, common
+
+
 def _closest_names(candidates: list[tuple[str, Path, dict]], video: Path, read_from: tuple[Path, ...]
                    ) -> list[tuple[str, Path, dict]]:
     """Of several analyses of videos named as ``video`` is (the video as named, tracks JSON, its contents), those
-    that may be of it: the one whose relative name, read from ``read_from`` (here, the annotations' folder), is this
-    very file; else those whose names end in the most of its path's last parts (``p1/session.mp4`` for
-    ``.../p1/session.mp4`` rather than ``p2/session.mp4``; a name is often relative to where its analysis ran)."""
-    this_file = [item for item in candidates if any((folder / item[0]).resolve() == video for folder in read_from)]
-    if this_file:  # (several: this file analysed more than once, none nearer than another)
-        return this_file
-
-    def parts_in_common(named: str) -> int:
-        common = 0
-        for own, theirs in zip(reversed(video.parts), reversed(Path(os.path.normpath(named)).parts)):
-            if own != theirs:
-                break
-            common += 1
-        return common
-
-    nearest = max(map(parts_in_common, (item[0] for item in candidates)))
-    return [item for item in candidates if parts_in_common(item[0]) == nearest]
+    that may be of it: the nearest by :func:`_nearness` (several: none nearer than another, or this file analysed
+    more than once)."""
+    nearest = max(_nearness(item[0], video, read_from) for item in candidates)
+    return [item for item in candidates if _nearness(item[0], video, read_from) == nearest]
 
 
 def frames_from_results(results: Path, videos: list[Path], annotations_folder: Path | None = None
@@ -510,12 +557,16 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
     read from here or from ``annotations_folder``, is this very file, else the one whose name ends in the most of
     its path's last parts; where none is nearer than another it is refused. A video matched by name has
     ``matched_by_name`` set in its summary, unless its relative name read from here or ``annotations_folder`` is it.
+    An analysis is of one video: where several of ``videos`` match one by name (``a/session.mp4`` and
+    ``b/session.mp4``, one ``session.mp4`` analysed), it is the nearest one's (its absolute path, else this very
+    file read from here or ``annotations_folder``, else the one whose path ends in the most of its name's parts)
+    and the others are refused, naming it; where none is nearer than another, all are.
 
     Outputs written before 2026-12-06 (their tracks JSON records no ``fervid`` version) counted a video's times
     from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
     sound comes first), their times are moved onto the file's timeline, as annotations are made on it and as
     fervid now writes them, and the summary's ``times_moved_by`` says by how much."""
-    from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, analysis_rate, container_facts,
+    from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, container_facts, recorded_analysis_rate,
                                         times_offset_before_2026_12_06, written_tracks)
 
     suffix = TRACKS_JSON_SUFFIX
@@ -525,6 +576,8 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
     tables, failed, summaries = {}, {}, {}
     # where a relative name may be read from: here, and the annotations table's folder (its own paths' base)
     read_from = (Path.cwd(), *((annotations_folder,) if annotations_folder is not None else ()))
+    # video -> (the video as the analysis named it, its tracks JSON, its summary, the stretch analysed)
+    matched: dict[Path, tuple[str, Path, dict, float, float, bool]] = {}
     for video in videos:
         # a relative name was relative to where that analysis ran, not to here: matched as by name
         same = [item for item in written if Path(item[0]).is_absolute() and Path(item[0]).resolve() == video]
@@ -542,7 +595,7 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
             failed[video] = f"video {video}: no fervid video outputs for it in {results}"
             continue
         named, tracks_json, summary = same[0]
-        fps = float(summary.get("fps") or 30.0)
+        fps = float(summary.get("fps") or 30.0)  # (a frame's length, as the analysis timed its end)
         # the stretch analysed: from the start asked (--start) to where the analysis stopped, the video's end unless
         # it stopped at the --end asked or broke off
         start = float(summary.get("start") or 0.0)
@@ -564,6 +617,11 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
                 # said, unless the relative name read from here (or from the annotations' folder) is this very
                 # file (analysed from this folder)
                 summary = {**summary, "matched_by_name": named}
+        matched[video] = (named, tracks_json, summary, start, end, to_video_end)
+    for video, why in _claimed_by_another(matched, results, read_from).items():
+        del matched[video]
+        failed[video] = why
+    for video, (_, tracks_json, summary, start, end, to_video_end) in matched.items():
         try:
             table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
@@ -578,8 +636,38 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
                 table = table.assign(time=table["time"] + moved)
                 start, end = (start + moved if start else 0.0), end + moved
                 summary = {**summary, "times_moved_by": round(moved, 4)}
-        tables[video] = AnalysedFrames(table, analysis_rate(fps, summary.get("sample_fps")), end, start, to_video_end)
+        tables[video] = AnalysedFrames(table, recorded_analysis_rate(summary), end, start, to_video_end,
+                                       float(summary.get("detect_every") or 0.0))
         summaries[video] = summary
     return tables, failed, summaries
+
+
+def _claimed_by_another(matched: dict[Path, tuple[str, Path, dict, float, float, bool]], results: Path,
+                        read_from: tuple[Path, ...]) -> dict[Path, str]:
+    """The videos of ``matched`` (video -> the name its analysis recorded, its tracks JSON, ...) refused for the
+    analysis they matched being another's, with why: of the videos that matched one analysis (two annotated
+    ``session.mp4`` of different folders, one analysed), all but the nearest to its recorded name
+    (:func:`_nearness`), or all where none is nearer than another."""
+    by_analysis: dict[Path, list[Path]] = {}
+    for video, (_, tracks_json, *_rest) in matched.items():
+        by_analysis.setdefault(tracks_json, []).append(video)
+    refused = {}
+    for tracks_json, claimants in by_analysis.items():
+        if len(claimants) < 2:
+            continue
+        named = matched[claimants[0]][0]
+        nearness = {video: _nearness(named, video, read_from) for video in claimants}
+        nearest = [video for video in claimants if nearness[video] == max(nearness.values())]
+        analysis = f"the {Path(named).name} analysed in {results} ({named}, {tracks_json.name})"
+        for video in claimants:
+            if len(nearest) > 1 and video in nearest:
+                others = ", ".join(str(other) for other in nearest if other != video)
+                refused[video] = (f"video {video}: {analysis} may be this video's or {others}'s, its recorded path "
+                                  "no nearer one than another (give the annotations' video paths as the analysis "
+                                  "did)")
+            elif video not in nearest:
+                refused[video] = (f"video {video}: {analysis} is {nearest[0]}'s, whose path is nearer its recorded "
+                                  f"one; this video has no analysis of its own in {results}")
+    return refused
 
 

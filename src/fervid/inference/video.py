@@ -641,11 +641,14 @@ class TrackLog:
         return (np.frombuffer(self._times, np.float64),
                 np.frombuffer(self._probabilities, np.float32).reshape(-1, len(EMOTIONS)))
 
-    def summary(self, until: float | None = None, spacing: float | None = None) -> TrackSummary:
+    def summary(self, until: float | None = None, spacing: float | None = None,
+                within: float = SAME_SECONDS) -> TrackSummary:
         """The tracks JSON's entry. ``until``: where the video ends. Each row lasts until the next; its last row
         until the first frame that came without it, and where none did, its spacing, but not past the end
         (:meth:`_last_row_seconds`): its ``end`` and its last episode's are where that row ends, so the span
-        holds the time seen. ``spacing``: as :meth:`_last_row_seconds` takes it."""
+        holds the time seen. ``spacing``: as :meth:`_last_row_seconds` takes it. ``within``: emotions' seconds
+        this close are a tie for ``dominant_emotion`` (rows read back from a table, their times rounded, are off
+        by more than :data:`SAME_SECONDS`)."""
         last = self._last_row_seconds(until, spacing)
         seconds = self.emotion_seconds.copy()
         if self.frames:
@@ -668,7 +671,7 @@ class TrackLog:
             "seen_seconds": round(written_seconds(self.start, end) - unseen, TIME_DECIMALS) if self.frames else 0.0,
             # of the unrounded seconds (counts): shares to 4 decimals tie where seconds do not
             "dominant_emotion": dominant_emotion(seconds if total else self.counts, self.probability_sum,
-                                                 within=SAME_SECONDS),
+                                                 within=within),
             "emotion_share": shares,
             "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
                                    for e, s in zip(EMOTIONS, self.probability_sum)},
@@ -691,6 +694,14 @@ def analysis_rate(fps: float, sample_fps: float | None) -> float:
     """Frames analysed per second of a video of ``fps`` sampled at most ``sample_fps`` a second (None: every
     frame)."""
     return min(fps, sample_fps or fps)
+
+
+def recorded_analysis_rate(summary: dict) -> float:
+    """The frames analysed a second that a tracks JSON records (:meth:`VideoResult.analysed_rate` of the run that
+    wrote it): its ``fps``, sampled at ``sample_fps`` or capped at ``analysed_fps_cap`` where the memory for the
+    windows lowered it."""
+    return analysis_rate(float(summary.get("fps") or 30.0),
+                         summary.get("analysed_fps_cap") or summary.get("sample_fps"))
 
 
 def frames_memory_limits(source: str, options: VideoOptions, ahead: float, fps: float,
