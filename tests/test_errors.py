@@ -86,3 +86,28 @@ def test_a_file_another_program_holds_open_is_said_to_be_on_windows_only(tmp_pat
     monkeypatch.setattr(errors, "sys", types.SimpleNamespace(platform="win32"))
     assert errors.held_open_advice(refused(table)) == may_be
     assert errors.held_open_advice(refused(tmp_path / "gone.csv")) is None  # nothing there to hold open
+
+
+def test_an_error_on_an_output_held_open_names_it_and_says_what_to_do(tmp_path):
+    """What fervid raises for an output it could not replace (annotate.replacing, the error naming the temporary
+    file written in its place): naming the output, and where another program holds it open a HeldOpenError that
+    says so and to run again, which a batch worker's result carries across processes (pickled) as it is."""
+    import errno
+    import pickle
+
+    import fervid.errors as errors
+
+    table = tmp_path / "r.csv"
+    table.write_text("file\n", encoding="utf-8")
+    refused = PermissionError(errno.EACCES, "refused", str(tmp_path / ".r.csv.0123456789abcdef.tmp"), None, str(table))
+    refused.winerror = 32
+    held = errors.held_open_error(refused, table)
+    assert isinstance(held, errors.HeldOpenError) and isinstance(held, PermissionError)
+    assert (held.filename, held.strerror) == (
+        str(table), "refused; it is open in another program (Excel?): close it there and run this again")
+    assert (held.reason, held.advice) == ("refused", "is open in another program (Excel?): close it there")
+    again = pickle.loads(pickle.dumps(held))
+    assert (type(again), again.filename, again.strerror, again.advice) == (
+        errors.HeldOpenError, held.filename, held.strerror, held.advice)
+    full = errors.held_open_error(OSError(errno.ENOSPC, "No space left on device"), table)  # not held open
+    assert type(full) is OSError and (full.filename, full.strerror) == (str(table), "No space left on device")

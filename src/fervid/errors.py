@@ -61,6 +61,33 @@ def held_open_advice(exc: OSError) -> str | None:
     return None
 
 
+class HeldOpenError(FervidError, PermissionError):
+    """An output file fervid could not write, replace or delete because another program holds it open (Windows
+    refuses it for a table open in Excel, a picture in a viewer): made by :func:`held_open_error`, naming the file
+    (``filename``), its ``strerror`` saying so and to close it there and run again. ``reason`` is the system's own
+    words and ``advice`` :func:`held_open_advice`'s, for a caller that says them in a sentence of its own."""
+
+    reason: str
+    advice: str
+
+
+def held_open_error(exc: OSError, path) -> OSError:
+    """``exc``, raised writing, replacing or deleting the output file ``path`` (naming it, or a temporary file written
+    in its place), as the error to raise: naming ``path``, and a :class:`HeldOpenError` where another program holds
+    it open (:func:`held_open_advice`), which ends "close it there and run this again"."""
+    reason = exc.strerror or str(exc)
+    named = OSError(exc.errno, reason, os.fspath(path))
+    winerror = getattr(exc, "winerror", None)
+    if winerror is not None:  # (not the constructor's: it takes one on Windows alone)
+        setattr(named, "winerror", winerror)
+    advice = held_open_advice(named)
+    if advice is None:
+        return named
+    held = HeldOpenError(exc.errno, f"{reason}; it {advice} and run this again", os.fspath(path))
+    held.reason, held.advice = reason, advice
+    return held
+
+
 # the programs that hold fervid's outputs open, by their suffix
 _HOLDERS = {".csv": "another program (Excel?)", ".mp4": "another program (a video player?)",
             ".png": "another program (an image viewer?)"}

@@ -217,6 +217,7 @@ def test_a_files_csv_open_in_excel_is_said_to_be(tmp_path, astronaut_rgb, monkey
     advice = ("files.csv is open in another program (Excel?): close it there and run the same command again" if winerror
               else "Make room (or make the folder writable) and run the same command again")
     assert f"the next run rewrites them. {advice}: the files done are not analysed again" in caught.value.strerror
+    assert caught.value.strerror.count("close it there") == (1 if winerror else 0)  # said once, not twice
     monkeypatch.undo()  # closed in Excel
     again = run_batch([str(first), str(second)], BatchOptions(out=out, pipeline=QUICK), progress=False)
     assert again["this_run"]["files_analysed"] == 0 and len(pd.read_csv(out / "files.csv")) == 2

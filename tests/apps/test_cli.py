@@ -1822,6 +1822,76 @@ def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_pat
     assert f"{astronaut_png}: 1 face(s): happy" in result.output and "1 image(s) analysed" in result.output
 
 
+def hold_open(monkeypatch, *held: Path) -> None:
+    """Another program holds the files ``held`` open (a CSV in Excel, a PNG in a viewer), as Windows has it:
+    replacing one is refused, WinError 32, the error naming the file put in its place first."""
+    import errno
+
+    real_replace = os.replace
+
+    def replace(src, dst, **kwargs):
+        if os.fspath(dst) in map(str, held):
+            exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
+                                  "another process", os.fspath(src), None, os.fspath(dst))
+            exc.winerror = 32
+            raise exc
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_results_file_open_in_excel_is_said_to_be_and_the_others_are_written(tmp_path, astronaut_png,
+                                                                               monkeypatch):
+    """`fervid image --csv r.csv` with r.csv open in Excel (Windows refuses to replace it) said only the system's
+    "Permission denied": the error says it is open and to close it, the earlier r.csv is left whole, and the other
+    outputs, written all the same, are said to be."""
+    import pandas as pd
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(astronaut_png, folder / "a.png")
+    out_json, out_csv, out_parquet, ann = (tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.parquet",
+                                           tmp_path / "ann")
+    command = ["image", str(folder), "--json", str(out_json), "--csv", str(out_csv), "--parquet", str(out_parquet),
+               "--annotate", str(ann), "-q"]
+    assert runner.invoke(app, command).exit_code == 0
+    earlier_csv = out_csv.read_bytes()
+    shutil.copy(astronaut_png, folder / "b.png")  # this run's results: two images
+    hold_open(monkeypatch, out_csv, ann / "a_fervid.png")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert (f"error: {out_csv}: The process cannot access the file because it is being used by another process; it "
+            "is open in another program (Excel?): close it there and run this again") in result.output
+    assert (f"error: {ann / 'a_fervid.png'}: The process cannot access the file because it is being used by another "
+            "process; it is open in another program (an image viewer?): close it there and run this again (writing "
+            f"{folder / 'a.png'}'s annotated copy)") in result.output
+    assert f"notice: {out_json} and {out_parquet} were written all the same" in result.output
+    assert out_csv.read_bytes() == earlier_csv  # the earlier one, whole
+    assert len(json.loads(out_json.read_text(encoding="utf-8"))["files"]) == 2
+    assert len(pd.read_parquet(out_parquet)) == 2 and (ann / "b_fervid.png").is_file()
+    assert not [p.name for p in tmp_path.rglob(".*.tmp")]
+
+
+def test_an_evaluation_file_open_in_excel_is_said_to_be(tmp_path, fer_csv, monkeypatch):
+    """`fervid evaluate --out e` with e/predictions.csv open in Excel: written in place, the write was refused with
+    the system's "Permission denied" alone. It is replaced whole, and a refusal says the file is open and what to
+    do."""
+    from fervid.apps.cli import _os_error_line
+
+    out = tmp_path / "e"
+    command = ["evaluate", "--data", str(fer_csv), "--out", str(out), "-q"]
+    assert runner.invoke(app, command).exit_code == 0
+    earlier = (out / "predictions.csv").read_bytes()
+    hold_open(monkeypatch, out / "predictions.csv")
+    result = runner.invoke(app, command)
+    assert isinstance(result.exception, OSError), result.output  # said by main() in one line, exit 1:
+    assert _os_error_line(result.exception) == (
+        f"{out / 'predictions.csv'}: The process cannot access the file because it is being used by another process; "
+        "it is open in another program (Excel?): close it there and run this again")
+    assert (out / "predictions.csv").read_bytes() == earlier
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
                                                                                     monkeypatch):
     """--annotate/--crops on a full disk: each image whose annotated copy could not be written was recorded "ok":

@@ -37,7 +37,7 @@ import numpy as np
 
 from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent
-from fervid.errors import held_open_advice
+from fervid.errors import HeldOpenError
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
@@ -1224,10 +1224,11 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     except DamagedResults:
         raise
     except OSError as exc:  # (a full disk at dataset.parquet said only that, of tables still the last run's)
-        held_open = held_open_advice(exc)  # (files.csv open in Excel, on Windows)
-        what_to_do = (f"{Path(exc.filename).name if exc.filename else 'The file'} {held_open}" if held_open
+        # (files.csv open in Excel, on Windows: its advice said in this sentence, not twice)
+        reason = exc.reason if isinstance(exc, HeldOpenError) else exc.strerror or exc
+        what_to_do = (f"{Path(exc.filename).name} {exc.advice}" if isinstance(exc, HeldOpenError)
                       else "Make room (or make the folder writable)")
-        raise OSError(exc.errno, f"{exc.strerror or exc}: the files analysed are kept in {out} (state.sqlite and "
+        raise OSError(exc.errno, f"{reason}: the files analysed are kept in {out} (state.sqlite and "
                       "files/), but dataset.parquet, files.csv and the summary could not all be rewritten: those not "
                       f"rewritten are the last run's, and the next run rewrites them. {what_to_do} and run the same "
                       "command again: the files done are not analysed again", exc.filename or str(out)) from None

@@ -893,6 +893,7 @@ def image(
     <emotion>/ folders first).
     """
     from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
+    from fervid.errors import held_open_error
     from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
@@ -969,7 +970,10 @@ def image(
                 # _face2.._face5 were left to be sorted and scored as faces of their own
                 for stale in earlier.crops.get(source[ANNOTATED_SOURCE_KEY], []):
                     if recorded_source(stale) == source[ANNOTATED_SOURCE_KEY]:
-                        stale.unlink(missing_ok=True)
+                        try:
+                            stale.unlink(missing_ok=True)
+                        except OSError as exc:  # (open in an image viewer, on Windows: said so)
+                            raise held_open_error(exc, stale) from None
                 for n, face in enumerate(result.faces, 1):
                     write_image(crops_dir / crop_name(stems[path], n), face.crop, text=source)
         except OSError as exc:
@@ -987,7 +991,9 @@ def image(
 
     failed = [r for r in results if not r.ok]
     doc = images_document(results, settings)
-    # each results file tried, whichever failed before it (a full disk): the others may be elsewhere, or stdout
+    # each results file tried, whichever failed before it (a full disk, one open in Excel): the others may be
+    # elsewhere, or stdout
+    results_written: list[str] = []  # said where another output failed: which of them this run did write
     if json_out == "-":
         send_to_stdout(json.dumps(doc, indent=2) + "\n")
     elif json_out:
@@ -995,12 +1001,15 @@ def image(
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
             with replacing(json_out) as temporary:
                 temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            results_written.append(json_out)
     if csv_out:
         with _naming(csv_out, unwritten):
             _write_csv(results, csv_out)
+            results_written.append(csv_out)
     if parquet_out:
         with _naming(parquet_out, unwritten):
             _write_parquet(results, parquet_out, settings)
+            results_written.append(parquet_out)
     if not quiet:
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
@@ -1026,6 +1035,9 @@ def image(
         _say_error(r.error or "")  # (a failed image's error says why)
     for line in unwritten:
         _say_error(line)
+    if unwritten and (files_written := [target for target in results_written if target != "-"]):
+        _say_notices([f"{_in_a_sentence(files_written)} {'was' if len(files_written) == 1 else 'were'} written all "
+                      "the same"])
     if failed or unwritten:
         raise typer.Exit(1)
 

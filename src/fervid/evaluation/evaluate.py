@@ -15,6 +15,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
+from fervid.inference.annotate import replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
@@ -218,7 +219,8 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     fig.suptitle(title or f"{ev.dataset}: accuracy {ev.accuracy:.4f}")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    with replacing(path) as temporary:  # (format: the temporary file's name ends .tmp)
+        fig.savefig(temporary, format=path.suffix[1:] or "png", dpi=110)
     return path
 
 
@@ -227,15 +229,17 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
     """An evaluation's files in ``out``: metrics.json, each table as <name>.csv (one row per face, frame or
     segment: what a significance test or another metric needs), a confusion matrix figure per score (the first
     confusion.png, the others confusion_<name>.png) and report.md with all of them. ``scores``: heading -> score
-    (one score: no heading). Returns the paths written."""
+    (one score: no heading). Returns the paths written. Each replaces its file whole (:func:`replacing`: one open
+    in Excel is said to be)."""
     written = [out / "metrics.json"]
-    written[0].write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    with replacing(written[0]) as temporary:
+        temporary.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     for name, table in tables.items():
         # as every CSV fervid writes: a file named `=...` is not a spreadsheet formula, TRUE/FALSE for R. A
         # float32 column through its shortest text (0.00211, not the float64 0.0021100000012665987 it widens to)
         narrow = table.select_dtypes("float32").columns
         table = table.astype(dict.fromkeys(narrow, str)).astype(dict.fromkeys(narrow, "float64"))
-        with open(out / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+        with replacing(out / f"{name}.csv") as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
             write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
         written.append(out / f"{name}.csv")
     settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
@@ -251,8 +255,9 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
                         + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.macro_f1_label} {ev.macro_f1:.4f} "
                           f"({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
                           f"![confusion]({figure.name})\n")
-    (out / "report.md").write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n" + "\n".join(sections),
-                                   encoding="utf-8")
+    with replacing(out / "report.md") as temporary:
+        temporary.write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n" + "\n".join(sections),
+                             encoding="utf-8")
     written.append(out / "report.md")
     return written
 
@@ -263,7 +268,8 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "",
     ``metrics``: one dict per epoch with ``epoch``, ``train_acc``, ``val_acc``, ``train_loss``, ``val_loss``.
     """
     path = Path(path)
-    learning_curves_figure(metrics, title, val_name).savefig(path, dpi=100)
+    with replacing(path) as temporary:
+        learning_curves_figure(metrics, title, val_name).savefig(temporary, format=path.suffix[1:] or "png", dpi=100)
     return path
 
 

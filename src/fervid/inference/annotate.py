@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from fervid.emotions import EMOTIONS
+from fervid.errors import held_open_error
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
@@ -267,13 +268,20 @@ def replacing(path: str | Path):
     ``temporary``, which then replaces ``path`` (``os.replace``: whole, or not at all). A symbolic link at
     ``path`` (planted in a shared output folder: ``out/photo_fervid.png -> ~/.bashrc``) is replaced, not written
     through, and a write cut short (a full disk, a kill) leaves no part-written file under the output's name. An
-    error names ``path``, not the temporary file. Written in place, as before: a device or pipe (``--json
-    /dev/stdout``), and a file in a folder this process may not add files to."""
+    error names ``path``, not the temporary file; where another program holds ``path`` open (Windows refuses to
+    replace a CSV open in Excel), it is a :class:`fervid.errors.HeldOpenError` that says so, and to close it there
+    and run again. Written in place, as before: a device or pipe (``--json /dev/stdout``), and a file in a folder
+    this process may not add files to."""
     path = Path(path)
     if (path.exists() and not path.is_symlink()
             and (not path.is_file() or not os.access(path.parent, os.W_OK | os.X_OK))):
         with naming_file(path):
-            yield path
+            try:
+                yield path
+            except OSError as exc:
+                if exc.filename is not None and str(exc.filename) == str(path):
+                    raise held_open_error(exc, path) from None
+                raise
         return
     # hidden, and named by no pattern fervid reads or writes (".tmp"); random: no one can plant a link there first
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
@@ -281,11 +289,14 @@ def replacing(path: str | Path):
         with naming_file(path):
             try:
                 yield temporary
-                os.replace(temporary, path)
             except OSError as exc:
                 if exc.filename is not None and str(exc.filename) == str(temporary):
                     raise OSError(exc.errno, exc.strerror, str(path)) from None
                 raise
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise held_open_error(exc, path) from None
     finally:
         temporary.unlink(missing_ok=True)
 

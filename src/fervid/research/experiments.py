@@ -32,6 +32,7 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, train_test_spl
 from torch import nn
 
 from fervid.inference.align import preprocess_faces
+from fervid.inference.annotate import replacing
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.datasets import Sequences
 from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
@@ -275,11 +276,14 @@ def save_result(result: ExperimentResult, out_dir: Path) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{result.dataset}_{result.model}_{result.protocol}"
-    (out_dir / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    # each whole (replacing: one open in Excel is said to be)
+    with replacing(out_dir / f"{stem}.json") as temporary:
+        temporary.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
     if result.predictions:
         import pandas as pd
 
-        pd.DataFrame(result.predictions).to_csv(out_dir / f"{stem}_predictions.csv", index=False)
+        with replacing(out_dir / f"{stem}_predictions.csv") as temporary:
+            pd.DataFrame(result.predictions).to_csv(temporary, index=False)
     plot_confusion(result.evaluation, out_dir / f"{stem}_confusion.png",
                    f"{result.model} on {result.dataset} ({result.protocol} split): accuracy "
                    f"{result.evaluation.accuracy:.3f}")
