@@ -399,10 +399,38 @@ def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     from fervid.inference.models import WEIGHTS_DIR
 
     card = json.loads((WEIGHTS_DIR / name / "card.json").read_text(encoding="utf-8"))
-    assert card["data_and_consent"] == data_and_consent(card["training"]["config"])
+    assert card["data_and_consent"] == data_and_consent(card["training"]["config"],
+                                                        command=card["training"]["command"])
+    assert "is not recorded" not in " ".join(card["data_and_consent"])  # (its run's config, or the one it names)
     text = (WEIGHTS_DIR / name / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Data and consent\n" + "".join(f"- {line}\n" for line in card["data_and_consent"]) in text
     assert "- Terms: fervid's MIT licence covers its code" in text  # the shipped weights' terms, beside their data
+
+
+def test_starting_weights_whose_run_folder_is_gone_are_described_by_the_config_the_command_trained_them_by(
+        tmp_path, monkeypatch):
+    """The shipped fer2013_vgg's card said of its stage-1 starting weights "what it learnt from, and under what
+    terms, is not recorded": their run folder (runs/) is not kept, yet the card's own command names the config
+    that trained it, which is."""
+    from fervid.evaluation.evaluate import data_and_consent
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "first.toml").write_text('data = "fer.csv"\nlabels = "ferplus"\nepochs = 2\n',
+                                                      encoding="utf-8")
+    second = {"data": "fer.csv", "labels": "fer2013", "init_from": "runs/first/best.pt"}
+    command = ("fervid train --config configs/first.toml --out runs/first && "
+               "fervid train --config configs/second.toml --out runs/second")
+    said = next(line for line in data_and_consent(second, command=command) if line.startswith("Starting weights"))
+    assert "`configs/first.toml`, the config its run" in said and "Labels: FER+ (Barsoum et al. 2016)" in said
+    # the run named without --out is in runs/<config's name>, as `fervid train` names it
+    assert "configs/first.toml" in next(line for line in data_and_consent(
+        second, command="fervid train --config configs/first.toml && fervid train --config configs/second.toml")
+        if line.startswith("Starting weights"))
+    # another run's config, or none found, says so as before
+    for other in ("fervid train --config configs/first.toml --out runs/other", "fervid train --out runs/first", None):
+        said = next(line for line in data_and_consent(second, command=other) if line.startswith("Starting weights"))
+        assert "is not recorded (its run's config.json, beside the checkpoint, is not found here)" in said
 
 
 @pytest.mark.parametrize("name", ["temporal_lstm_ferplus_vgg", "temporal_lstm_fer2013_vgg"])

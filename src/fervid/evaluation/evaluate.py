@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import shlex
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from fervid.inference.align import preprocess_faces
 from fervid.inference.annotate import replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
-from fervid.evaluation.datasets import FaceDataset
+from fervid.evaluation.datasets import FaceDataset, is_labelled_images
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
@@ -468,7 +469,7 @@ def config_not_recorded(records: Sequence[str]) -> str:
     return NOT_RECORDED if not records else "not recorded (the model folder has no training_config.json)"
 
 
-def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
+def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED, command: str | None = None) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
     trained outside fervid, which records none of it (``not_recorded``: how that is said).
@@ -476,8 +477,10 @@ def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[
     A run that started from another network's weights (``init_from``) or learnt from teachers' answers
     (``teachers``) learnt from their data too: a line for each says what its records say of its data (its
     card.json, or the training config it was trained by), or that they are not found; their terms join this run's
-    in the one "Terms: " line."""
-    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded)
+    in the one "Terms: " line. ``command``: the card's command line; a checkpoint whose run's config.json is not
+    here (its run folder gone) is described by the config file that command's ``fervid train`` into its folder
+    names (:func:`_config_named_by`)."""
+    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded, command=command)
 
 
 # how many networks back a card follows init_from and teachers (each its own card or config); a chain longer than
@@ -485,7 +488,8 @@ def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[
 CARRIED_DEPTH = 8
 
 
-def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECORDED) -> list[str]:
+def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECORDED,
+                      command: str | None = None) -> list[str]:
     lines = _own_data_and_consent(train_cfg, not_recorded)
     starts = ([("init_from", train_cfg["init_from"])] if train_cfg.get("init_from") else []) + [
         ("teacher", teacher) for teacher in train_cfg.get("teachers") or []]
@@ -494,7 +498,7 @@ def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECOR
     terms = [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)]
     carried = []
     for role, name in starts:
-        line, its_terms = _learnt_through(role, name, depth)
+        line, its_terms = _learnt_through(role, name, depth, command)
         carried.append(line)
         terms += its_terms
     own = [line for line in lines if not line.startswith(TERMS_PREFIX)]
@@ -504,12 +508,12 @@ def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECOR
     return own[:at] + carried + own[at:] + ([TERMS_PREFIX + " ".join(terms)] if terms else [])
 
 
-def _learnt_through(role: str, name: str, depth: int) -> tuple[str, list[str]]:
+def _learnt_through(role: str, name: str, depth: int, command: str | None = None) -> tuple[str, list[str]]:
     """The card's line for a network this run learnt through (``role``: "init_from", the weights it started from,
     or "teacher"), with its data as its records say, and the terms they state (without "Terms: ")."""
     said = (f"Starting weights: `{name}` (init_from), whose learning these weights keep" if role == "init_from" else
             f"Teacher: `{name}` (distillation), whose answers these weights learnt to give")
-    lines, source = _recorded_data_and_consent(name, depth + 1)
+    lines, source = _recorded_data_and_consent(name, depth + 1, command)
     if lines is None:
         return f"{said}; what it learnt from, and under what terms, is not recorded ({source}).", []
     kept = [line for line in lines if not line.startswith((TERMS_PREFIX, UNMEASURED)) and line != LABELS_NOT_FEELINGS]
@@ -517,18 +521,23 @@ def _learnt_through(role: str, name: str, depth: int) -> tuple[str, list[str]]:
             [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)])
 
 
-def _recorded_data_and_consent(name: str, depth: int) -> tuple[list[str] | None, str]:
+def _recorded_data_and_consent(name: str, depth: int, command: str | None = None) -> tuple[list[str] | None, str]:
     """The "Data and consent" lines of the network ``name`` (a training checkpoint, a model folder or a shipped
     model's name, as init_from and teachers take them), and where they were read: its card.json's, else those of
-    the training config it was trained by. None, and why, where neither is found."""
+    the training config it was trained by (for a checkpoint, its run's config.json, else the config file that
+    ``command`` trained its run by). None, and why, where neither is found."""
     if depth > CARRIED_DEPTH:
         return None, f"more than {CARRIED_DEPTH} networks back, not followed"
     given = Path(name)
     if given.suffix == ".pt":
         run_config = _read_json(given.parent / "config.json")
-        if not run_config:
+        if run_config:
+            return _data_and_consent(run_config, depth, command=command), "its run's config.json"
+        named = _config_named_by(command, given.parent)
+        if named is None:
             return None, "its run's config.json, beside the checkpoint, is not found here"
-        return _data_and_consent(run_config, depth), "its run's config.json"
+        config, source = named
+        return _data_and_consent(config, depth, command=command), source
     try:
         folder = resolve_model_dir(name)
     except ModelError:
@@ -540,6 +549,51 @@ def _recorded_data_and_consent(name: str, depth: int) -> tuple[list[str] | None,
     if trained_by:
         return _data_and_consent(trained_by, depth), "its training_config.json"
     return None, "its folder holds no card.json or training_config.json"
+
+
+def _config_named_by(command: str | None, run_folder: Path) -> tuple[dict, str] | None:
+    """The training settings that ``command`` (a card's command line, its steps joined by ``&&``) gave the
+    ``fervid train`` whose ``--out`` is ``run_folder``: its ``--config`` file's, with the command's ``--data``,
+    ``--labels`` and ``--ferplus`` over them, and where they were read; None where the command names no such run
+    or its config file is not found here. A shipped model's earlier stage is such a run: its folder (runs/) is not
+    kept, the config that made it is."""
+    try:
+        words = shlex.split(command or "")
+    except ValueError:
+        return None
+    steps: list[list[str]] = [[]]
+    for word in words:
+        if word in ("&&", ";", "||"):
+            steps.append([])
+        else:
+            steps[-1].append(word)
+    for step in steps:
+        if step[:2] != ["fervid", "train"]:
+            continue
+        given = dict(zip(step[2:], step[3:]))  # (each option's value: the word after it)
+        if "--config" not in given:
+            continue
+        # (without --out, `fervid train` names the run folder after its config)
+        out = given.get("--out", str(Path("runs") / Path(given["--config"]).stem))
+        if Path(out).resolve() != run_folder.resolve():
+            continue
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover (Python 3.10: the same parser, published as tomli)
+            import tomli as tomllib
+        try:
+            with open(given["--config"], "rb") as fh:
+                config = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError):
+            return None
+        config.update({key: given[option] for option, key in (("--data", "data"), ("--labels", "labels"),
+                                                              ("--ferplus", "ferplus_csv")) if option in given})
+        if "data_kind" not in config or config["data_kind"] == "auto":
+            data = config.get("data")
+            config["data_kind"] = "folder" if data and is_labelled_images(data) else "fer2013"
+        return config, (f"`{given['--config']}`, the config its run (the command's `fervid train` into "
+                        f"{out}) was trained by,")
+    return None
 
 
 def _own_data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> list[str]:
@@ -875,7 +929,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "records": records,
             "notes": kept.get("training", {}).get("notes", []),
         },
-        "data_and_consent": data_and_consent(train_cfg, unknown),
+        "data_and_consent": data_and_consent(train_cfg, unknown, command),
         # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
         # {..., "precision": "int8"} merge replaced with the graph's name
         "graph_precision": precision,
