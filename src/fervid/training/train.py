@@ -16,7 +16,7 @@ import platform
 import random
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
-from fervid.folder_lock import FolderLock
+from fervid.folder_lock import run_folder_lock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
@@ -1031,15 +1031,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                                                                if folder != run_dir else ""))
     if _init_distributed()[1] != 0:  # torchrun's other processes: rank 0's lock is the run's
         return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
-    made = not run_dir.exists()
-    try:
-        with FolderLock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
-                        doing="is training in this folder", removed=True):
-            return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
-    finally:
-        if made:  # a run refused before it wrote anything leaves no folder behind (rmdir removes only an empty one)
-            with suppress(OSError):
-                run_dir.rmdir()
+    with run_folder_lock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
+                         doing="is training in this folder"):
+        return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
 
 
 def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool,
