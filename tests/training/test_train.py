@@ -1168,6 +1168,11 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     ("scale_range = [1.1]", "scale_range"),  # "not enough values to unpack"
     ("scale_range = [1.2, 0.9]", "scale_range must be [low, high]"),
     ('teachers = "runs/a/best.pt"', "teachers: input should be a valid list"),
+    # a number for true or false was read as one (pydantic's lax bool: hflip = 1 on, swa = 0 off, bf16 = 1 forced)
+    ("hflip = 1", "hflip: 1 is not true or false (TOML's, written unquoted)"),
+    ("swa = 0", "swa: 0 is not true or false"),
+    ("bf16 = 1", "bf16: 1 is not true or false"),
+    ("[net]\nbatch_norm = 0", "[net] batch_norm: 0 is not true or false"),
 ])
 def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(line, message, fer_csv, tmp_path):
     from typer.testing import CliRunner
