@@ -479,3 +479,27 @@ def test_a_second_run_into_a_folder_a_temporal_run_writes_is_refused_before_it_r
     assert CliRunner().invoke(app, args).exit_code == 0  # once it is done, a run goes on, and leaves no lock
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.onnx", "training.json"]
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_frames"] == 3
+
+
+def test_the_card_says_the_folder_whose_relative_paths_the_training_command_read(tmp_path, monkeypatch):
+    """The card's command, `fervid train-temporal --fer2013 ../f.csv --out lstm ...`, did not say where it was typed:
+    its relative paths named nothing to a reader in another folder, or on another machine."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", "../f.csv", "--cnn", "fer2013_vgg",
+                                      "--still-clips", "5", "--heldout-clips", "1", "--frames", "3", "--epochs", "1",
+                                      "--out", "lstm", "-q"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((work / "lstm" / "training.json").read_text(encoding="utf-8"))
+    assert report["command"].startswith("fervid train-temporal --fer2013 ../f.csv ")  # as given
+    assert report["directory"] == str(work)  # and where: ../f.csv is tmp_path/f.csv
+    card = (work / "lstm" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"- Command: `{report['command']}` (run in `{work}`)\n" in card

@@ -620,9 +620,12 @@ COMMANDS_FILE = "commands.jsonl"
 
 
 def record_command(run_dir: Path, command: str, epochs_done: int | None) -> None:
-    """Add ``command`` to the run's :data:`COMMANDS_FILE`, with the time and ``epochs_done``: None for a run's
-    start, the epochs its checkpoint had for a ``--resume``."""
-    record = {"command": command, "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+    """Add ``command`` to the run's :data:`COMMANDS_FILE`, with the time, ``epochs_done`` (None for a run's start,
+    the epochs its checkpoint had for a ``--resume``) and the folder it ran in (``directory``, absolute): the
+    command is kept as typed, and its relative paths (``--data ../shared/data/...``, a config's) are read from
+    there, which a model card read in another folder, or on another machine, could not tell."""
+    record = {"command": command, "directory": os.getcwd(),
+              "time": datetime.now().astimezone().isoformat(timespec="seconds"),
               "resumed": epochs_done is not None, "epochs_done": epochs_done or 0}
     with open(run_dir / COMMANDS_FILE, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")

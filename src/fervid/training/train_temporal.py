@@ -15,6 +15,7 @@ frame's expression (the window's middle frame: no lag on files), as
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -438,6 +439,8 @@ def _train_temporal_holding_the_folder(cfg: TemporalTrainConfig, out_dir: Path, 
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
               "train_frames": int(len(train_set.labels)), "notices": notices,
               "wall_seconds": round(time.perf_counter() - started, 1), "command": command,
+              # the folder it ran in: the command's relative paths are read from there (as fervid train records)
+              "directory": os.getcwd(),
               "device": f"{cpu_model()}, {thread_count(torch.get_num_threads())}", "torch": torch.__version__}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     write_temporal_card(out_dir)
