@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from fervid.errors import FervidError
 
 WINDOWS_LOCK_BYTE = 1 << 20
+LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model folder's check passes it over)
 
 
 class FolderLocked(FervidError, RuntimeError):
@@ -36,7 +38,7 @@ class FolderLock:
     it again). The server's is 0600, as all its files are."""
 
     def __init__(self, folder: Path, holder: str, advice: str, error: type[FolderLocked] = FolderLocked,
-                 name: str = ".lock", doing: str = "is using this folder", removed: bool = False,
+                 name: str = LOCK_FILE, doing: str = "is using this folder", removed: bool = False,
                  mode: int = 0o666):
         self.folder, self.path = Path(folder), Path(folder) / name
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
@@ -99,3 +101,20 @@ class FolderLock:
                     self.path.unlink()
             self.fh.close()  # closing releases the lock
             self.fh = None
+
+
+@contextlib.contextmanager
+def run_folder_lock(folder: Path, holder: str, advice: str, doing: str) -> Iterator[None]:
+    """Hold ``folder``'s lock (:class:`FolderLock`, its ``.lock`` there only while held) for a run writing into it,
+    `fervid train`'s and `fervid train-temporal`'s: a second run into it raises :class:`FolderLocked` before it reads
+    anything, instead of the two mixing their files. A folder this made and left empty (the run refused, or failed
+    before it wrote anything) is removed: rmdir removes only an empty one."""
+    folder = Path(folder)
+    made = not folder.exists()
+    try:
+        with FolderLock(folder, holder, advice, doing=doing, removed=True):
+            yield
+    finally:
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()

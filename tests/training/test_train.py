@@ -1168,6 +1168,11 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     ("scale_range = [1.1]", "scale_range"),  # "not enough values to unpack"
     ("scale_range = [1.2, 0.9]", "scale_range must be [low, high]"),
     ('teachers = "runs/a/best.pt"', "teachers: input should be a valid list"),
+    # a number for true or false was read as one (pydantic's lax bool: hflip = 1 on, swa = 0 off, bf16 = 1 forced)
+    ("hflip = 1", "hflip: 1 is not true or false (TOML's, written unquoted)"),
+    ("swa = 0", "swa: 0 is not true or false"),
+    ("bf16 = 1", "bf16: 1 is not true or false"),
+    ("[net]\nbatch_norm = 0", "[net] batch_norm: 0 is not true or false"),
 ])
 def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(line, message, fer_csv, tmp_path):
     from typer.testing import CliRunner
@@ -1844,14 +1849,18 @@ def test_the_card_gives_the_commands_train_recorded_the_run_and_its_resume_in_or
     stopped = CliRunner().invoke(app, start)
     assert stopped.exit_code == 130, stopped.output
     monkeypatch.setattr(training, "plot_learning_curves", plot)
-    resume = ["train", "--out", "runs/my run", "--resume"]
+    resume = ["train", "--out", "my run", "--resume"]
+    monkeypatch.chdir(tmp_path / "runs")  # resumed from another folder: its relative paths are read from there
     assert CliRunner().invoke(app, resume).exit_code == 0
+    monkeypatch.chdir(tmp_path)
     records = [json.loads(line) for line in (tmp_path / "runs/my run/commands.jsonl").read_text().splitlines()]
     # each as typed (a path with a space quoted, as a shell takes it), when, and whether it went on from a checkpoint
     assert [r["command"] for r in records] == [shlex.join(["fervid", *start]), shlex.join(["fervid", *resume])]
     assert records[0]["command"] == "fervid train --config tiny.toml --out 'runs/my run' -q"
     assert [(r["resumed"], r["epochs_done"]) for r in records] == [(False, 0), (True, 1)]
     assert all(r["time"][:4].isdigit() and "T" in r["time"] for r in records)
+    # and where each was typed: "--out 'my run'" meant nothing read from another folder (or machine)
+    assert [r["directory"] for r in records] == [str(tmp_path), str(tmp_path / "runs")]
 
     exported = CliRunner().invoke(app, ["export", "runs/my run", "--out", "model", "--no-int8"])
     assert exported.exit_code == 0, exported.output
@@ -1864,8 +1873,10 @@ def test_the_card_gives_the_commands_train_recorded_the_run_and_its_resume_in_or
     card = json.loads((tmp_path / "model/card.json").read_text())
     assert card["training"]["command"] == records[0]["command"] and card["training"]["commands"] == records
     lines = (tmp_path / "model/MODEL_CARD.md").read_text().split("## Training\n", 1)[1].splitlines()
-    assert lines[:2] == [f"- Command: `{records[0]['command']}` (recorded by `fervid train`, {records[0]['time']})",
-                         f"- Resumed after epoch 1: `{records[1]['command']}` ({records[1]['time']})"]
+    assert lines[:2] == [f"- Command: `{records[0]['command']}` (run in `{tmp_path}`, recorded by `fervid train`, "
+                         f"{records[0]['time']})",
+                         f"- Resumed after epoch 1: `{records[1]['command']}` (run in `{tmp_path / 'runs'}`, "
+                         f"{records[1]['time']})"]
     assert "notice: --command" not in written.stderr
 
     # a --command that is not what ran: the card gives it as given, the recorded ones below it, and says so
@@ -1880,8 +1891,10 @@ def test_the_card_gives_the_commands_train_recorded_the_run_and_its_resume_in_or
     lines = (tmp_path / "model/MODEL_CARD.md").read_text().split("## Training\n", 1)[1].splitlines()
     assert lines[:3] == [f"- Command: `{given}` (as given to `fervid evaluate --write-card --command`; `fervid train` "
                          "recorded another, below)",
-                         f"- Recorded by `fervid train`: `{records[0]['command']}` ({records[0]['time']})",
-                         f"- Resumed after epoch 1: `{records[1]['command']}` ({records[1]['time']})"]
+                         f"- Recorded by `fervid train`: `{records[0]['command']}` (run in `{tmp_path}`, "
+                         f"{records[0]['time']})",
+                         f"- Resumed after epoch 1: `{records[1]['command']}` (run in `{tmp_path / 'runs'}`, "
+                         f"{records[1]['time']})"]
     # one of the recorded commands given: nothing to say, and the card is the recorded run's
     written = CliRunner().invoke(app, ["evaluate", "--model", "model", "--data", str(fer_csv), "--write-card",
                                        "--command", records[1]["command"]])

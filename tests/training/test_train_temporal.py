@@ -443,3 +443,63 @@ def test_the_card_of_an_lstm_over_a_cnn_of_your_own_says_its_feature_size_and_pe
     assert "The held-out stills' clips chose the temperature (no validation people)" in card
     assert "fitted on held-out FER2013 stills' clips (no CK+ or JAFFE people given)" in card
     assert "are not measured for this model (docs/results.md section 8 measures them for the shipped LSTMs)" in card
+
+
+def test_a_second_run_into_a_folder_a_temporal_run_writes_is_refused_before_it_reads_its_data(tmp_path, monkeypatch):
+    """Two `fervid train-temporal --out x` at once both trained (each found the folder empty) and wrote their
+    model.onnx, config.json and card over each other's: one model's graph beside the other's temperature and people.
+    `fervid train` refused a second run into its folder (exit 75); this trained on."""
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    import fervid.training.train_temporal as temporal
+    from fervid.apps.cli import app
+    from fervid.folder_lock import FolderLock, FolderLocked
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    out = tmp_path / "lstm"
+    args = ["train-temporal", "--fer2013", str(csv), "--cnn", "fer2013_vgg", "--still-clips", "5", "--heldout-clips",
+            "1", "--frames", "3", "--epochs", "1", "--out", str(out), "-q"]
+    read = []
+    monkeypatch.setattr(temporal, "stills", lambda *a: read.append(a) or pytest.fail("data read"))
+    with FolderLock(out, "a test's run", "none", removed=True):  # what a run writing there holds
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 75, result.output
+        assert result.output.startswith(f"error: {out}: another fervid train-temporal run (pid {os.getpid()}, this "
+                                        "process) is training a temporal model in this folder; wait for it to "
+                                        "finish, or write into another folder (--out)"), result.output
+        assert [p.name for p in out.iterdir()] == [".lock"]  # the holder's folder is left to it
+        with pytest.raises(FolderLocked, match="is training a temporal model in this folder"):
+            train_temporal(TemporalTrainConfig(fer2013=str(csv), cnn="fer2013_vgg", still_clips=5, frames=3,
+                                               epochs=1), out, progress=False, overwrite=True)
+    assert not read and not any(out.iterdir())  # nothing written there, the lock gone with its holder
+    monkeypatch.undo()
+    assert CliRunner().invoke(app, args).exit_code == 0  # once it is done, a run goes on, and leaves no lock
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.onnx", "training.json"]
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_frames"] == 3
+
+
+def test_the_card_says_the_folder_whose_relative_paths_the_training_command_read(tmp_path, monkeypatch):
+    """The card's command, `fervid train-temporal --fer2013 ../f.csv --out lstm ...`, did not say where it was typed:
+    its relative paths named nothing to a reader in another folder, or on another machine."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(app, ["train-temporal", "--fer2013", "../f.csv", "--cnn", "fer2013_vgg",
+                                      "--still-clips", "5", "--heldout-clips", "1", "--frames", "3", "--epochs", "1",
+                                      "--out", "lstm", "-q"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((work / "lstm" / "training.json").read_text(encoding="utf-8"))
+    assert report["command"].startswith("fervid train-temporal --fer2013 ../f.csv ")  # as given
+    assert report["directory"] == str(work)  # and where: ../f.csv is tmp_path/f.csv
+    card = (work / "lstm" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"- Command: `{report['command']}` (run in `{work}`)\n" in card

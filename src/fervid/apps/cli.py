@@ -1711,7 +1711,8 @@ def train(
 @app.command("train-temporal")
 def train_temporal_cmd(
     out: Optional[Path] = typer.Option(None, help="Temporal model folder to write (default: runs/temporal_lstm_<CNN>; "
-                                                  "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>)."),
+                                                  "shipped ones live in src/fervid/weights/temporal_lstm_<CNN>). One "
+                                                  "run at a time: another training there is refused (exit 75)."),
     fer2013: Optional[str] = typer.Option(None, help="Your FER2013 CSV (.csv/.csv.gz): the stills clips are simulated "
                                                      "from (needed unless --still-clips 0)."),
     ckplus: str = typer.Option("", help="Your CK+48 folder: its people's expression changes join the clips "
@@ -1776,8 +1777,12 @@ def train_temporal_cmd(
                           "--person-clips", str(person_clips), "--heldout-clips", str(heldout_clips), "--frames",
                           str(frames), "--epochs", str(epochs), "--seed", str(seed), "--out", str(out),
                           *(["--force"] if force else [])])
+    from fervid.folder_lock import FolderLocked
+
     try:
         report = train_temporal(cfg, out, progress=not quiet, overwrite=force, command=command)
+    except FolderLocked as exc:  # another fervid train-temporal writes --out: the two wrote over each other's files
+        _fail(str(exc), EXIT_BUSY)
     except (DatasetError, ModelError) as exc:
         _fail_on(exc)
     except FileExistsError as exc:  # --out holds a CNN, a training run, other files, or a temporal model (--force)

@@ -624,8 +624,8 @@ METHOD_COLUMNS = ("frame", "mean", "hmm", "lstm")
 
 def write_temporal_card(folder: str | Path) -> Path:
     """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
-    the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command, the
-    machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
+    the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command and the
+    folder it ran in, the machine, the data, the wall time and the held-out comparison), as a CNN's card is written from its evaluation.
     Returns the card's path. docs/results.md section 8 is named for what it measures only on a shipped LSTM's card
     (its model.onnx is a shipped one's): it measures those alone."""
     from fervid.inference.models import file_sha256
@@ -681,7 +681,9 @@ def write_temporal_card(folder: str | Path) -> Path:
         f"CNN, or with `{cfg['cnn']}` weights of another digest (`{cfg.get('cnn_weights_sha256', '')[:16]}...`).",
         "",
         "## Training",
-        f"- Command: `{report.get('command', 'not recorded')}`",
+        f"- Command: `{report.get('command', 'not recorded')}`"
+        # the folder its relative paths (--fer2013 ../shared/data/...) are read from
+        + (f" (run in `{report['directory']}`)" if report.get("directory") else ""),
         (f"- Clips: {train_cfg['still_clips']} of FER2013 Training stills (1.5 s each, labelled by {labels})"
          f"{people_clips}" if stills else
          f"- Clips: {train_cfg['person_clips']} per training person of " + " and ".join(lab) + " (4 s each: one "
@@ -838,8 +840,8 @@ def cross_dataset_from_comparison(comparison: dict, name: str, digests: Sequence
 
 def recorded_commands(model_dir: str | Path) -> list[dict]:
     """The commands ``fervid train`` recorded for the run a model folder was exported from
-    (``training_commands.jsonl``): the run's, then each ``--resume``'s, each with its time and the epochs it started
-    after; none for a model exported before fervid recorded them, or trained elsewhere."""
+    (``training_commands.jsonl``): the run's, then each ``--resume``'s, each with its time, the folder it ran in and
+    the epochs it started after; none for a model exported before fervid recorded them, or trained elsewhere."""
     path = Path(model_dir) / "training_commands.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     return [json.loads(line) for line in lines if line]
@@ -1138,11 +1140,14 @@ def _command_lines(command: str, commands: list[dict]) -> list[str]:
                                                          "--command '...'` records it)"]
     run, resumes = commands[0], commands[1:]
     given = command != run["command"]
+
+    def ran_in(record: dict) -> str:  # the folder its relative paths are read from (none recorded before 0.3.0)
+        return f"run in `{record['directory']}`, " if record.get("directory") else ""
     return [*([f"- Command: `{command}` (as given to `fervid evaluate --write-card --command`; `fervid train` "
                "recorded another, below)"] if given else []),
             f"- {'Recorded by `fervid train`' if given else 'Command'}: `{run['command']}` "
-            f"({'' if given else 'recorded by `fervid train`, '}{run['time']})",
-            *(f"- Resumed after epoch {c['epochs_done']}: `{c['command']}` ({c['time']})" for c in resumes)]
+            f"({ran_in(run)}{'' if given else 'recorded by `fervid train`, '}{run['time']})",
+            *(f"- Resumed after epoch {c['epochs_done']}: `{c['command']}` ({ran_in(c)}{c['time']})" for c in resumes)]
 
 
 def _sentence_start(text: str) -> str:

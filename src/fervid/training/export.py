@@ -19,6 +19,7 @@ import torch
 
 from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
+from fervid.folder_lock import LOCK_FILE
 from fervid.inference.models import ModelConfig, file_sha256
 from fervid.training.network import EnsembleWrapper, ExportWrapper
 from fervid.training.train import COMMANDS_FILE, load_net, read_checkpoint
@@ -95,7 +96,8 @@ def check_model_folder(out_dir: Path, writing: str = "an emotion CNN", replace: 
     if held is not None and not replace:
         raise FileExistsError(f"{out_dir}: holds {writing} already; --force replaces it, or write into another "
                               "folder (--out)")
-    if held is None and out_dir.is_dir() and any(out_dir.iterdir()):
+    # the lock of a run writing the folder (`fervid train-temporal`'s, there while it runs) is none of its files
+    if held is None and out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: holds other files, not a model; write {writing} into a new or empty "
                               "folder (--out)")
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import cast
 
 import torch
+from pydantic import StrictBool
 from torch import nn
 from torch.nn import functional as F
 
@@ -39,7 +40,7 @@ class NetConfig:
     # BatchNorm after every convolution and after the dense layer (fervid's networks). False: none, as the published
     # design's network ("We don't add normalization function in this model since the performance does not
     # improve"); the convolutions then carry their own biases
-    batch_norm: bool = True
+    batch_norm: StrictBool = True  # (a config's `batch_norm = 0` is refused, as TrainConfig's true/false options)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -16,7 +16,7 @@ import platform
 import random
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +30,12 @@ else:  # Python 3.10: the same parser, published as tomli
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import TypeAdapter, ValidationError
+from pydantic import StrictBool, TypeAdapter, ValidationError
 from scipy.special import softmax
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
-from fervid.folder_lock import FolderLock
+from fervid.folder_lock import run_folder_lock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
@@ -79,7 +79,7 @@ class TrainConfig:
     # bf16 autocast: "auto" uses it where it pays (a CUDA GPU with bf16 in hardware, or a CPU with bf16 matrix
     # instructions, amx_bf16 or avx512_bf16); true/false force it. Measured on the shipped shape, 128 faces per
     # batch: AVX2-only AMD 12x slower, Intel AMX 2.1x faster, AMD EPYC (Zen 4, avx512_bf16) 1.9x faster.
-    bf16: bool | str = "auto"
+    bf16: StrictBool | str = "auto"
     threads: int = 0  # 0: torch's default
     # quick runs: limit_train > 0 trains on that many of the training faces, limit_val > 0 chooses the epoch on
     # that many of the validation faces (0: all). Either is a random subset drawn with `seed`, each emotion keeping
@@ -88,7 +88,9 @@ class TrainConfig:
     limit_train: int = 0
     limit_val: int = 0
     # augmentation
-    hflip: bool = True
+    # StrictBool (as every true/false option): pydantic read `hflip = 1` as true and `swa = 0` as false, where
+    # TOML writes true and false, and a number is a mistake (maybe another option's value)
+    hflip: StrictBool = True
     max_rotation_deg: float = 10.0
     max_shift_px: float = 4.0
     scale_range: tuple[float, float] = (0.9, 1.1)
@@ -150,7 +152,7 @@ class TrainConfig:
     # stochastic weight averaging (Izmailov et al. 2018): the equal average of the weights at every epoch's end,
     # validated, saved and exported as the EMA is (BatchNorm recomputed alike); meant with lr_schedule = "constant",
     # so that the snapshots spread over the region a constant learning rate explores, usually from a trained network
-    swa: bool = False
+    swa: StrictBool = False
     # training faces (a fixed random subset, not augmented) for those statistics, and for the statistics of a
     # network rebuilt from an exported model (init_from)
     ema_batchnorm_faces: int = 4096
@@ -215,8 +217,7 @@ class TrainConfig:
         try:
             cfg = TypeAdapter(cls).validate_python(data)
         except ValidationError as exc:
-            raise ValueError("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].lower()} (not {e['input']!r})"
-                                       for e in exc.errors())) from None
+            raise ValueError(type_errors(exc)) from None
         cfg.validate()
         return cfg
 
@@ -354,6 +355,21 @@ def refuse_quoted_values(data: dict, cls: type, section: str = "") -> None:
                 expected = f"a list of {'numbers' if expected == 'a number' else expected.removeprefix('a ') + 's'}"
             raise ValueError(f"{section}{key}: {json.dumps(value)} {'holds' if listed else 'is'} a string (quoted), "
                              f"and {section}{key} takes {expected}, written without quotes")
+
+
+def type_errors(exc: ValidationError) -> str:
+    """pydantic's errors of a config's values, one an option, as its reader is told them: ``threads: input should
+    be a valid integer (not 1.5)``, and an option taking true or false given anything else ``hflip: 1 is not true
+    or false`` (said once: bf16, true, false or "auto", failed as a string too)."""
+    said: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        key = f"[net] {loc[1]}" if loc[0] == "net" and len(loc) > 1 else loc[0]
+        if error["type"] == "bool_type":  # StrictBool's: a true/false option given a number (or a list, a table)
+            said[key] = f"{key}: {json.dumps(error['input'])} is not true or false (TOML's, written unquoted)"
+        else:
+            said.setdefault(key, f"{'.'.join(loc)}: {error['msg'].lower()} (not {error['input']!r})")
+    return "; ".join(said.values())
 
 
 def _types_in(hint) -> set:
@@ -604,9 +620,12 @@ COMMANDS_FILE = "commands.jsonl"
 
 
 def record_command(run_dir: Path, command: str, epochs_done: int | None) -> None:
-    """Add ``command`` to the run's :data:`COMMANDS_FILE`, with the time and ``epochs_done``: None for a run's
-    start, the epochs its checkpoint had for a ``--resume``."""
-    record = {"command": command, "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+    """Add ``command`` to the run's :data:`COMMANDS_FILE`, with the time, ``epochs_done`` (None for a run's start,
+    the epochs its checkpoint had for a ``--resume``) and the folder it ran in (``directory``, absolute): the
+    command is kept as typed, and its relative paths (``--data ../shared/data/...``, a config's) are read from
+    there, which a model card read in another folder, or on another machine, could not tell."""
+    record = {"command": command, "directory": os.getcwd(),
+              "time": datetime.now().astimezone().isoformat(timespec="seconds"),
               "resumed": epochs_done is not None, "epochs_done": epochs_done or 0}
     with open(run_dir / COMMANDS_FILE, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
@@ -1031,15 +1050,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
                                                                if folder != run_dir else ""))
     if _init_distributed()[1] != 0:  # torchrun's other processes: rank 0's lock is the run's
         return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
-    made = not run_dir.exists()
-    try:
-        with FolderLock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
-                        doing="is training in this folder", removed=True):
-            return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
-    finally:
-        if made:  # a run refused before it wrote anything leaves no folder behind (rmdir removes only an empty one)
-            with suppress(OSError):
-                run_dir.rmdir()
+    with run_folder_lock(run_dir, "another fervid train run", "wait for it to finish, or train into another folder",
+                         doing="is training in this folder"):
+        return _train_holding_the_folder(cfg, run_dir, resume, progress, stop_after, command)
 
 
 def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, progress: bool,

@@ -15,6 +15,7 @@ frame's expression (the window's middle frame: no lag on files), as
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from fervid.folder_lock import run_folder_lock
 from fervid.progress import progress_bar
 from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, load_fer2013, load_ferplus,
@@ -327,18 +329,31 @@ def check_same_labels(cfg: TemporalTrainConfig) -> None:
 def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool = True,
                    overwrite: bool = False, command: str = "") -> dict:
     """Simulate clips, extract features, train the LSTM, fit its temperature on held-out people, and export ONNX
-    + config + report + model card to ``out_dir`` (``command``: the command line, for the card). A folder that already holds a temporal model is refused unless ``overwrite``
-    (``fervid train-temporal --force``). What is left out or comes out empty (people on no side, an empty side,
-    a temperature at its bound) is said as it is found, on stderr, and listed in the report's ``notices``."""
-    from fervid.training.network import PaperLSTM
+    + config + report + model card to ``out_dir`` (``command``: the command line, for the card). A folder that
+    already holds a temporal model is refused unless ``overwrite`` (``fervid train-temporal --force``). What is left
+    out or comes out empty (people on no side, an empty side, a temperature at its bound) is said as it is found, on
+    stderr, and listed in the report's ``notices``.
 
-    started = time.perf_counter()
+    One run at a time writes a folder, as :func:`fervid.training.train.train`: it holds the folder's lock from
+    before its data is read to its end, and a second run into it raises :class:`~fervid.folder_lock.FolderLocked`
+    (two trained side by side, each passing the folder as empty, and wrote their files over each other's)."""
     out_dir = Path(out_dir)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     # every input is read, and the output folder checked, before anything is simulated or written: a bad file
     # fails at once and leaves no folder
     check_model_folder(out_dir, "a temporal model", replace=overwrite)  # one it held was replaced without a word
+    with run_folder_lock(out_dir, "another fervid train-temporal run", "wait for it to finish, or write into "
+                         "another folder (--out)", doing="is training a temporal model in this folder"):
+        return _train_temporal_holding_the_folder(cfg, out_dir, progress, command)
+
+
+def _train_temporal_holding_the_folder(cfg: TemporalTrainConfig, out_dir: Path, progress: bool, command: str
+                                       ) -> dict:
+    """:func:`train_temporal`, once its folder is its own."""
+    from fervid.training.network import PaperLSTM
+
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
     if cfg.still_clips and not cfg.fer2013:
         raise ValueError(f"still_clips {cfg.still_clips} needs fer2013, the FER2013 CSV the stills come from (or "
                          "still_clips 0: CK+ and JAFFE people's clips only)")
@@ -424,6 +439,8 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
               "heldout": comparison, "people": {k: len(v) for k, v in sides.items()},
               "train_frames": int(len(train_set.labels)), "notices": notices,
               "wall_seconds": round(time.perf_counter() - started, 1), "command": command,
+              # the folder it ran in: the command's relative paths are read from there (as fervid train records)
+              "directory": os.getcwd(),
               "device": f"{cpu_model()}, {thread_count(torch.get_num_threads())}", "torch": torch.__version__}
     (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     write_temporal_card(out_dir)
