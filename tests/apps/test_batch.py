@@ -2089,3 +2089,20 @@ def test_where_windows_limits_paths_a_batch_into_a_folder_too_deep_for_its_resul
     assert not (tmp_path / "short").exists()
     run_batch([str(CARPHONE)], BatchOptions(out=tmp_path / "short", pipeline=MEAN), progress=False)  # (one that fits)
     assert len(list((tmp_path / "short" / "files").iterdir())) == 1
+
+
+def test_where_windows_limits_paths_an_estimate_times_a_long_named_video(tmp_path, monkeypatch):
+    """`--estimate` analyses a sample of each video in a temporary folder, its outputs named short there: named after
+    a long-named video, in a deep TEMP, they would pass the 259 characters Windows (without long paths) opens."""
+    import tempfile
+
+    from fervid.apps.batch import estimate_batch
+
+    _windows_without_long_paths(monkeypatch)
+    deep = tmp_path / ("t" * 40) / ("e" * 40)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    video = tmp_path / f"{'interview_' * 15}.mp4"
+    shutil.copy(CARPHONE, video)
+    found = estimate_batch([str(video)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=1.0)
+    assert [sample["file"] for sample in found["samples"]] == [str(video)], found

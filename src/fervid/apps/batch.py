@@ -1088,8 +1088,9 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
                 steady["to"] = (done, time.perf_counter())
 
             started = time.perf_counter()
+            # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
             result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
-                                stop=lambda: steady["to"][0] > limit)
+                                stop=lambda: steady["to"][0] > limit, stem="sample")
             wall = time.perf_counter() - started
             if result.analysed_seconds <= 0:
                 continue
