@@ -171,5 +171,6 @@ def path_too_long(folder: str | Path, longest: str, names: str, written: str, op
     fixes = [f"a shorter {option} (of at most {most} characters as a full path)"] if most >= 4 else []  # (C:\x)
     fixes += [f"a shorter name to {rename}"] if rename else []
     advice = f"give {' or '.join(fixes)}, or {ENABLE_LONG_PATHS}" if fixes else ENABLE_LONG_PATHS
-    return PathTooLongError(errno.ENAMETOOLONG, f"written as paths of up to {length} characters "
-                            f"({written}), more than the {WINDOWS_MAX_PATH} Windows opens where long paths are not enabled: {advice}", os.path.join(folder, names))
+    return PathTooLongError(errno.ENAMETOOLONG, f"written as paths of up to {length} characters ({written}), more "
+                            f"than the {WINDOWS_MAX_PATH} Windows opens where long paths are not enabled: {advice}",
+                            os.path.join(folder, names))

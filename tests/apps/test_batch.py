@@ -2052,7 +2052,8 @@ def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit
     shutil.copy(CARPHONE, video)
     out = tmp_path / "out"
     (out / "files").mkdir(parents=True)
-    monkeypatch.setattr(batch, "_worker", {"analyzer": MEAN.analyzer(), "options": BatchOptions(out=out, pipeline=MEAN)})
+    monkeypatch.setattr(batch, "_worker", {"analyzer": MEAN.analyzer(),
+                                           "options": BatchOptions(out=out, pipeline=MEAN)})
     done = batch.analyse_one((str(video), "0123456789abcdef", "video"))
     assert done["status"] == "done" and done["faces"] == 1, done
     folder = out / "files" / "0123456789abcdef"

@@ -3785,8 +3785,8 @@ def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_bef
     written = len(str(out)) + 1 + len(long_named.stem) + len("_track99999_99999.99s_surprise.partial.png") + len(
         ".0123456789abcdef.tmp") + 1
     assert [line for line in result.output.splitlines() if line.startswith("error: ")] == [
-        f"error: {out / long_named.stem}_*: written as paths of up to {written} characters (a key frame's temporary file), "
-        f"more than the 259 Windows opens where long paths are not enabled: give a shorter --out (of at most "
+        f"error: {out / long_named.stem}_*: written as paths of up to {written} characters (a key frame's temporary "
+        f"file), more than the 259 Windows opens where long paths are not enabled: give a shorter --out (of at most "
         f"{259 - (written - len(str(out)))} characters as a full path) or a shorter name to the video, or enable long "
         'paths in Windows (as an administrator: the group policy "Enable Win32 long paths", or the registry value '
         r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)"]
@@ -3806,8 +3806,8 @@ def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_bef
     assert not folder.exists() and not table.exists()
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2, result.output
-    assert errors[0].startswith(f"error: {table}: written as paths of up to {len(str(table)) + 22} characters (the --csv file's "
-                                "temporary file), more than the 259 Windows opens where long paths are not enabled: "
+    assert errors[0].startswith(f"error: {table}: written as paths of up to {len(str(table)) + 22} characters (the "
+                                "--csv file's temporary file), more than the 259 Windows opens where long paths are not enabled: "
                                 "give a shorter folder for --csv (of at most ")
     assert "or a shorter name to the --csv file, or enable long paths in Windows" in errors[0]
     assert errors[1].startswith(f"error: {folder / photo.stem}_*: written as paths of up to ")

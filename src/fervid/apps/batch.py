@@ -50,14 +50,15 @@ from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, imag
                                       track_row, write_csv)
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, open_parquet
-from fervid.machine import WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker, windows_path_length
+from fervid.machine import (WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker,
+                            windows_path_length)
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
+DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
 KEY_HEX_DIGITS = 16  # of a file's SHA-256: its results folder's name, files/<key>/ (and "-video" or "-image")
 # the fewest characters a video's outputs' stem is cut to, where Windows limits paths (results_stem): one of its
 # name's, "-" and its digest's (fitted_stem)
 SHORTEST_STEM = 1 + 1 + STEM_DIGEST_CHARS
-DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
 
 
 ENGINES = ("local", "ray")

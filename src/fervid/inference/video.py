@@ -3241,7 +3241,9 @@ class VideoAnalyzer:
         With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
         (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
         ``keep_others``: ``stem`` was chosen apart from other videos' outputs in ``out_dir``, and where another
-        video's were written under it since, OutputsBusy is raised too, rather than replacing them.
+        video's were written under it since, OutputsBusy is raised too, rather than replacing them. Where Windows
+        limits paths (:func:`fervid.machine.long_paths_limited`) and the outputs would not fit in ``out_dir``,
+        :class:`fervid.errors.PathTooLongError` is raised before any frame is read (:func:`output_paths_error`).
         """
         opts = self.options
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
