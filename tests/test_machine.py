@@ -76,3 +76,69 @@ def test_threads_count_the_cpus_this_process_may_use_and_the_users_omp_num_threa
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                           env={**unset, "OMP_NUM_THREADS": "1"})
     assert done.stdout.split() == ["1", "1"], done.stderr
+
+
+def _windows(monkeypatch, long_paths_value=None, unreadable: bool = False):
+    """``machine`` as on Windows, its registry's LongPathsEnabled ``long_paths_value`` (None: the value is not there;
+    ``unreadable``: no winreg to read it with, as here)."""
+    import types
+
+    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
+    if unreadable:
+        monkeypatch.setitem(sys.modules, "winreg", None)  # (import winreg: ImportError)
+        return
+    read = []
+
+    class Key:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def open_key(root, path):
+        read.append((root, path))
+        return Key()
+
+    def query_value(key, name):
+        if long_paths_value is None:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        return long_paths_value, 4  # (REG_DWORD)
+
+    winreg = types.SimpleNamespace(HKEY_LOCAL_MACHINE="HKLM", OpenKey=open_key, QueryValueEx=query_value)
+    monkeypatch.setitem(sys.modules, "winreg", winreg)
+    return read
+
+
+def test_long_paths_are_limited_on_windows_unless_enabled_there(monkeypatch):
+    """Windows opens no path of more than 259 characters (MAX_PATH) for a program until an administrator enabled long
+    paths (LongPathsEnabled = 1 in the registry); Linux and macOS are not limited."""
+    import types
+
+    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="linux"))
+    assert not machine.long_paths_limited()
+    read = _windows(monkeypatch, 1)
+    assert not machine.long_paths_limited()
+    assert read == [("HKLM", r"SYSTEM\CurrentControlSet\Control\FileSystem")]
+    _windows(monkeypatch, 0)
+    assert machine.long_paths_limited()
+    _windows(monkeypatch, None)  # never set: limited, as Windows is then
+    assert machine.long_paths_limited()
+    _windows(monkeypatch, unreadable=True)
+    assert machine.long_paths_limited()
+
+
+def test_a_path_too_long_for_windows_is_said_with_its_length_and_both_fixes(tmp_path, monkeypatch):
+    """Counted as Windows counts it: made absolute (a relative path from the current folder), in UTF-16 units."""
+    monkeypatch.chdir(tmp_path)
+    assert machine.windows_path_length("a\U0001F600") == len(str(tmp_path)) + 1 + 3  # (an emoji is 2 units)
+    name = "x" * (machine.WINDOWS_MAX_PATH - len(str(tmp_path)) - 1)
+    assert machine.path_too_long(".", name, "x_*", "x's", "--out") is None  # 259: fits
+    error = machine.path_too_long(".", name + "y", "x_*", "its key frame's temporary file", "--out", "the video")
+    assert isinstance(error, OSError) and error.filename == os.path.join(".", "x_*")
+    assert str(error) == (
+        f"{os.path.join('.', 'x_*')}: written as paths of up to 260 characters (its key frame's temporary file), "
+        f"more than the 259 Windows opens where long paths are not enabled: give a shorter --out (of at most "
+        f"{len(str(tmp_path)) - 1} characters as a full path) or a shorter name to the video, or enable long paths in "
+        'Windows (as an administrator: the group policy "Enable Win32 long paths", or the registry value '
+        r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)")

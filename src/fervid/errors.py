@@ -33,6 +33,17 @@ class OutputDirError(FervidError, FileExistsError):
         return f"{self.filename}: {self.strerror}"
 
 
+class PathTooLongError(FervidError, OSError):
+    """An output path longer than this machine opens: Windows refuses one of more than 259 characters (MAX_PATH)
+    where long paths are not enabled (:func:`fervid.machine.long_paths_limited`), and a run that met it mid-way lost
+    its work on the file. Raised before anything is analysed. An OSError made as OSError is
+    (``PathTooLongError(errno.ENAMETOOLONG, reason, path)``, :func:`fervid.machine.path_too_long`), naming the path
+    in ``filename``."""
+
+    def __str__(self) -> str:  # OSError's own: "[Errno 36] ...: 'path'"
+        return f"{self.filename}: {self.strerror}"
+
+
 def file_in_the_way(path) -> OutputDirError:
     """The error for an output folder ``path`` where a file is."""
     return OutputDirError(errno.EEXIST, "a file is in the way of this output folder (give a folder's path)",

@@ -1,15 +1,17 @@
 """What the machine is (no torch): CPU model and feature flags, for speed figures, model cards and the choice of
-training precision. Every speed figure fervid reports names its CPU, because the CPUs it runs on differ."""
+training precision. Every speed figure fervid reports names its CPU, because the CPUs it runs on differ. And the
+longest path it opens, which Windows limits unless long paths were enabled."""
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
 
-from fervid.errors import OptionError
+from fervid.errors import OptionError, PathTooLongError
 
 
 def _cpuinfo() -> list[str]:
@@ -118,3 +120,57 @@ def _windows_cpu_name() -> str:
             return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
     except (ImportError, OSError):
         return ""
+
+
+# Windows' MAX_PATH (260 UTF-16 code units) less the NUL that ends a path: the longest path Windows opens for any
+# program until long paths are enabled (Python declares itself able to take longer ones; the system's setting decides)
+WINDOWS_MAX_PATH = 259
+# what lets Windows open longer paths, as fervid's errors say it
+ENABLE_LONG_PATHS = ('enable long paths in Windows (as an administrator: the group policy "Enable Win32 long paths", '
+                     r"or the registry value HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled "
+                     "set to 1)")
+
+
+def long_paths_limited() -> bool:
+    """Whether paths longer than :data:`WINDOWS_MAX_PATH` fail here: on Windows where long paths are not enabled
+    (the registry's LongPathsEnabled is not 1, or cannot be read). False elsewhere: Linux and macOS open paths of
+    4096 and 1024 bytes, longer than any fervid writes."""
+    return sys.platform == "win32" and not _windows_long_paths_enabled()
+
+
+def _windows_long_paths_enabled() -> bool:
+    if sys.platform != "win32":  # (called on Windows only; says so to type checkers, which read winreg there only)
+        return False
+    try:
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
+            return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
+    except (ImportError, OSError):  # no such value (never set; Windows before 10 1607): not enabled
+        return False
+
+
+def windows_path_length(path: str | Path) -> int:
+    """``path``'s length as Windows counts it against :data:`WINDOWS_MAX_PATH`: made absolute (a relative path is
+    opened from the current folder) and in UTF-16 code units (a character beyond the BMP, an emoji, counts 2)."""
+    return len(os.path.abspath(path).encode("utf-16-le", "surrogatepass")) // 2
+
+
+def path_too_long(folder: str | Path, longest: str, names: str, written: str, option: str, rename: str = ""
+                  ) -> PathTooLongError | None:
+    """The error for outputs in ``folder`` whose longest path, as written, is ``longest`` in it (a name, or a path
+    under it), where that passes :data:`WINDOWS_MAX_PATH`; None where it fits. For a machine where
+    :func:`long_paths_limited`, asked before anything is written: mid-way, a file whose outputs did not fit failed
+    with its work lost. ``names``: the outputs, as the error names them in the folder ("cam_*"); ``written``: which
+    is the longest ("a key frame's temporary file"); ``option``: what names the folder
+    ("--out"); ``rename``: what a shorter name would be of ("the video"), where an input's name is in theirs."""
+    length = windows_path_length(os.path.join(folder, longest))
+    if length <= WINDOWS_MAX_PATH:
+        return None
+    most = WINDOWS_MAX_PATH - (length - windows_path_length(folder))  # for the folder's path
+    fixes = [f"a shorter {option} (of at most {most} characters as a full path)"] if most >= 4 else []  # (C:\x)
+    fixes += [f"a shorter name to {rename}"] if rename else []
+    advice = f"give {' or '.join(fixes)}, or {ENABLE_LONG_PATHS}" if fixes else ENABLE_LONG_PATHS
+    return PathTooLongError(errno.ENAMETOOLONG, f"written as paths of up to {length} characters ({written}), more "
+                            f"than the {WINDOWS_MAX_PATH} Windows opens where long paths are not enabled: {advice}",
+                            os.path.join(folder, names))

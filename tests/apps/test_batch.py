@@ -2025,3 +2025,85 @@ def test_frames_memory_mb_is_among_a_batchs_settings_as_it_changes_the_frames_an
     assert before.exit_code == 0, before.output
     summary = json.loads((tmp_path / "2000" / "summary.json").read_text(encoding="utf-8"))
     assert summary["settings"]["frames_memory_mb"] == 500.0
+
+
+def _windows_without_long_paths(monkeypatch):
+    """fervid as on Windows where long paths are not enabled: no path of more than 259 characters opens."""
+    import types
+
+    from fervid import machine
+
+    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
+
+
+def test_where_windows_limits_paths_a_long_named_videos_results_are_named_to_fit(tmp_path, monkeypatch):
+    """Windows (without long paths) opens no path of more than 259 characters: a video of a long name had its
+    results' key frames and tables named after it in files/<key>/, and failed mid-way with its analysis lost. Its
+    outputs there are now named by its name cut to fit (and a digest of the whole), as they are written; its path is
+    kept whole where it was."""
+    from fervid.apps import batch
+    from fervid.inference.annotate import temporary_name
+    from fervid.inference.video import OutputNames
+    from fervid.machine import WINDOWS_MAX_PATH, windows_path_length
+
+    _windows_without_long_paths(monkeypatch)
+    video = tmp_path / f"{'interview_' * 18}.mp4"  # a stem of 180 characters
+    shutil.copy(CARPHONE, video)
+    out = tmp_path / "out"
+    (out / "files").mkdir(parents=True)
+    monkeypatch.setattr(batch, "_worker", {"analyzer": MEAN.analyzer(),
+                                           "options": BatchOptions(out=out, pipeline=MEAN)})
+    done = batch.analyse_one((str(video), "0123456789abcdef", "video"))
+    assert done["status"] == "done" and done["faces"] == 1, done
+    folder = out / "files" / "0123456789abcdef"
+    stem = batch.results_stem(str(video), out)
+    assert re.fullmatch(r"(interview_)+[a-z_]*-[0-9a-f]{8}", stem) and len(stem) < len(video.stem)
+    written = sorted(p.name for p in folder.iterdir() if p.name.startswith(stem))
+    assert f"{stem}_tracks.json" in written and f"{stem}_annotated.mp4" in written
+    assert any(re.fullmatch(rf"{stem}_track1_\d{{4}}\.\d\ds_\w+\.png", name) for name in written), written
+    assert len(written) == len(list(folder.iterdir())) - 2  # all but rows.parquet and source.txt
+    # as each was written: in a temporary folder of a process id as long as Windows' get, partial, and through a
+    # temporary name
+    writing = folder.with_name(f".{folder.name}-video.{2**32 - 1}.tmp")
+    assert max(windows_path_length(writing / temporary_name(OutputNames.partial(name))) for name in written) \
+        <= WINDOWS_MAX_PATH
+    assert json.loads((folder / f"{stem}_tracks.json").read_text(encoding="utf-8"))["file"] == str(video)
+    assert (folder / "source.txt").read_text(encoding="utf-8") == str(video)
+
+
+def test_where_windows_limits_paths_a_batch_into_a_folder_too_deep_for_its_results_is_refused_first(tmp_path,
+                                                                                                   monkeypatch):
+    """An --out so long that no video's results fit under it, however short their names, is refused before any file
+    is read or any folder made, naming where, how long and what to do."""
+    from fervid.errors import PathTooLongError
+
+    _windows_without_long_paths(monkeypatch)
+    out = tmp_path / ("o" * 100) / ("u" * 60)
+    with pytest.raises(PathTooLongError) as refused:
+        run_batch([str(CARPHONE)], BatchOptions(out=out, pipeline=MEAN), progress=False)
+    assert not out.parent.exists()
+    message = str(refused.value)
+    assert message.startswith(f"{out / 'files' / '<key>'}{os.sep}: written as paths of up to ")
+    most = int(re.search(r"a shorter --out \(of at most (\d+) characters as a full path\)", message)[1])
+    assert len(str(out)) > most > 100 and r"Control\FileSystem\LongPathsEnabled set to 1" in message
+    assert not (tmp_path / "short").exists()
+    run_batch([str(CARPHONE)], BatchOptions(out=tmp_path / "short", pipeline=MEAN), progress=False)  # (one that fits)
+    assert len(list((tmp_path / "short" / "files").iterdir())) == 1
+
+
+def test_where_windows_limits_paths_an_estimate_times_a_long_named_video(tmp_path, monkeypatch):
+    """`--estimate` analyses a sample of each video in a temporary folder, its outputs named short there: named after
+    a long-named video, in a deep TEMP, they would pass the 259 characters Windows (without long paths) opens."""
+    import tempfile
+
+    from fervid.apps.batch import estimate_batch
+
+    _windows_without_long_paths(monkeypatch)
+    deep = tmp_path / ("t" * 40) / ("e" * 40)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    video = tmp_path / f"{'interview_' * 15}.mp4"
+    shutil.copy(CARPHONE, video)
+    found = estimate_batch([str(video)], BatchOptions(out=tmp_path / "out", pipeline=MEAN), sample_seconds=1.0)
+    assert [sample["file"] for sample in found["samples"]] == [str(video)], found

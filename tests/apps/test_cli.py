@@ -3758,3 +3758,65 @@ def test_a_negative_clock_time_is_refused_as_a_negative_number_is(tmp_path):
         refused = runner.invoke(app, [*command, str(carphone()), option, text, "--out", str(tmp_path / "refused")])
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), (text, refused.output)
     assert not (tmp_path / "refused").exists()
+
+
+def _windows_without_long_paths(monkeypatch):
+    """fervid as on Windows where long paths are not enabled: no path of more than 259 characters opens."""
+    import types
+
+    from fervid import machine
+
+    monkeypatch.setattr(machine, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: False)
+
+
+def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch):
+    """Windows (without long paths) opens no path of more than 259 characters: a video of a long name, analysed
+    into a deep --out, failed as its first key frame was written, its analysis lost. Its run is refused before any
+    video is analysed, the error naming its outputs, how long their paths get, and the fixes."""
+    _windows_without_long_paths(monkeypatch)
+    short, long_named = tmp_path / "a.mp4", tmp_path / f"{'interview_' * 15}.mp4"  # a stem of 150 characters
+    for video in (short, long_named):
+        shutil.copy(carphone(), video)
+    out = tmp_path / "results" / "of the study"
+    result = runner.invoke(app, ["video", str(short), str(long_named), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert not out.exists()  # a.mp4 was not analysed either
+    written = len(str(out)) + 1 + len(long_named.stem) + len("_track99999_99999.99s_surprise.partial.png") + len(
+        ".0123456789abcdef.tmp") + 1
+    assert [line for line in result.output.splitlines() if line.startswith("error: ")] == [
+        f"error: {out / long_named.stem}_*: written as paths of up to {written} characters (a key frame's temporary "
+        f"file), more than the 259 Windows opens where long paths are not enabled: give a shorter --out (of at most "
+        f"{259 - (written - len(str(out)))} characters as a full path) or a shorter name to the video, or enable long "
+        'paths in Windows (as an administrator: the group policy "Enable Win32 long paths", or the registry value '
+        r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)"]
+
+
+def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch,
+                                                                                             astronaut_png):
+    """`fervid image --annotate` of a photo of a long name into a deep folder, and a --csv of a long path, are
+    refused before any photo is analysed, each said with its fix."""
+    _windows_without_long_paths(monkeypatch)
+    photo = tmp_path / f"{'portrait_' * 20}.png"  # a stem of 180 characters
+    shutil.copy(astronaut_png, photo)
+    folder = tmp_path / "annotated copies"
+    table = tmp_path / f"{'t' * (250 - len(str(tmp_path)))}.csv"  # 255 characters: its temporary file's, 277
+    result = runner.invoke(app, ["image", str(photo), "--annotate", str(folder), "--csv", str(table)])
+    assert result.exit_code == 1, result.output
+    assert not folder.exists() and not table.exists()
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2, result.output
+    assert errors[0].startswith(f"error: {table}: written as paths of up to {len(str(table)) + 22} characters (the "
+                                "--csv file's temporary file), more than the 259 Windows opens where long paths are not enabled: "
+                                "give a shorter folder for --csv (of at most ")
+    assert "or a shorter name to the --csv file, or enable long paths in Windows" in errors[0]
+    assert errors[1].startswith(f"error: {folder / photo.stem}_*: written as paths of up to ")
+    assert "(its annotated copy's temporary file)" in errors[1] and "a shorter --annotate (of at most" in errors[1]
+    assert "a shorter name to the image, or enable long paths" in errors[1]
+    # where long paths are enabled, the same run writes them
+    from fervid import machine
+
+    monkeypatch.setattr(machine, "_windows_long_paths_enabled", lambda: True)
+    result = runner.invoke(app, ["image", str(photo), "--annotate", str(folder), "--csv", str(table)])
+    assert result.exit_code == 0, result.output
+    assert table.is_file() and (folder / f"{photo.stem}_fervid.png").is_file()

@@ -41,18 +41,24 @@ from fervid.errors import HeldOpenError
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
-from fervid.inference.images import (IMAGE_SUFFIXES, failure_message, holds_video, more_frames_notice,
-                                     printable_name, unreadable_reason)
+from fervid.inference.images import (IMAGE_SUFFIXES, NAME_MAX, OUTPUT_SUFFIX_BYTES, STEM_DIGEST_CHARS,
+                                     failure_message, fitted_stem, holds_video, more_frames_notice, printable_name,
+                                     unreadable_reason)
 from fervid.inference.models import file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
                                       track_row, write_csv)
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
-from fervid.inference.video import VIDEO_SUFFIXES, open_parquet
-from fervid.machine import threads_per_worker
+from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, open_parquet
+from fervid.machine import (WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker,
+                            windows_path_length)
 
 DATASET_LEADING = ["file", "kind", "track", "time", "frame"]
 DATASET_COLUMNS = [*DATASET_LEADING, *ROW_COLUMNS]  # fervid.inference.records' one face row, after where it was seen
+KEY_HEX_DIGITS = 16  # of a file's SHA-256: its results folder's name, files/<key>/ (and "-video" or "-image")
+# the fewest characters a video's outputs' stem is cut to, where Windows limits paths (results_stem): one of its
+# name's, "-" and its digest's (fitted_stem)
+SHORTEST_STEM = 1 + 1 + STEM_DIGEST_CHARS
 
 
 ENGINES = ("local", "ray")
@@ -534,8 +540,8 @@ class StateStore:
             other_kind = self.db.execute("SELECT 1 FROM files WHERE hash = ? AND kind NOT IN (?, 'unknown')",
                                          (digest, kind)).fetchone()
             # one content of one kind has one key: b.jpg after a.mp4 (other kind) is a.jpg's twin, in a.jpg's folder
-            key = twin[3] if done else key_of.setdefault((digest, kind), digest[:16] + (f"-{kind}" if other_kind
-                                                                                           else ""))
+            key = twin[3] if done else key_of.setdefault((digest, kind), digest[:KEY_HEX_DIGITS] + (
+                f"-{kind}" if other_kind else ""))
             self.db.execute("INSERT OR REPLACE INTO files (path, hash, kind, status, key, faces, rows, seconds, "
                             "updated, location, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (name, digest, kind, "done" if done else "pending", key,
@@ -685,7 +691,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
     analyzer = _worker["analyzer"]
     board, slot = _worker.get("board"), _worker.get("slot")
     final = Path(options.out) / "files" / key
-    tmp = Path(options.out) / "files" / f".{key}.{os.getpid()}.tmp"
+    tmp = _temporary_folder(Path(options.out) / "files", key, os.getpid())
     t0 = time.perf_counter()
 
     def stop() -> bool:
@@ -708,7 +714,7 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
             note = more_frames_notice(path).removeprefix(f"{path}: ") or None
         else:
             parts, partial, window_notice, memory_notice = _analyse_video(analyzer, path, tmp, options, progress,
-                                                                          stop)
+                                                                          stop, results_stem(path, options.out))
         rows, tracks = _write_rows(tmp / "rows.parquet", parts)
         (tmp / "source.txt").write_text(path, encoding="utf-8")
         # a files/ that refuses the renames keeps the earlier results whole (removed first, their files went and
@@ -735,6 +741,45 @@ def analyse_one(task: tuple[str, str, str]) -> dict:
                 "seconds": time.perf_counter() - t0}
     finally:
         progress(0, 0)  # between files: the driver counts this one as finished, not as a share of its frames
+
+
+def _temporary_folder(files: Path, key: str, pid: int) -> Path:
+    """The folder in ``files`` a file's results are written into by the process ``pid``, renamed to ``key`` once
+    whole."""
+    return files / f".{key}.{pid}.tmp"
+
+
+def _longest_result(out: Path, stem: str) -> Path:
+    """The longest path a file's results under ``out`` take as they are written, its video's outputs named ``stem``:
+    in its temporary folder (a key of its hex digits and "-video", a process id of 10 digits: Windows' are 32-bit),
+    a key frame's (:attr:`OutputNames.longest`). An image's results are named shorter than a video's of any stem."""
+    return _temporary_folder(out / "files", f"{'f' * KEY_HEX_DIGITS}-video", 2**32 - 1) / OutputNames(stem).longest
+
+
+def results_stem(path: str, out: Path) -> str:
+    """The stem of a video's outputs in its results folder under ``out``: its file's, as ``fervid video`` names them
+    (:func:`fervid.inference.images.fitted_stem`), and where Windows limits paths
+    (:func:`fervid.machine.long_paths_limited`) no longer than lets them fit as they are written, cut as fitted_stem
+    cuts one (ended by a digest of the whole). Its results folder is its alone: no other video's outputs there are
+    named apart from it; its path is in their tracks JSON, ``source.txt`` and files.csv."""
+    most = NAME_MAX - OUTPUT_SUFFIX_BYTES
+    if long_paths_limited():  # (run_batch refused an out with no room for SHORTEST_STEM)
+        most = min(most, WINDOWS_MAX_PATH - windows_path_length(_longest_result(out, "")))
+    return fitted_stem(Path(path).stem, most)
+
+
+def check_results_paths(out: Path) -> None:
+    """Refuse, where Windows limits paths, an ``out`` too long for a file's results to fit under it as they are
+    written, their video's stem cut to :data:`SHORTEST_STEM` characters (:func:`results_stem`): raises
+    :class:`fervid.errors.PathTooLongError` before anything is analysed."""
+    if not long_paths_limited():
+        return
+    longest = _longest_result(out, "x" * SHORTEST_STEM)
+    error = path_too_long(out, os.path.relpath(longest, out), os.path.join("files", "<key>", ""),
+                          f"a key frame's temporary file in a video's temporary results folder, its name cut to "
+                          f"{SHORTEST_STEM} characters", "--out")
+    if error is not None:
+        raise error
 
 
 def _as_the_user_knows_it(where, tmp: Path, final: Path) -> str:
@@ -781,7 +826,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     return [pa.Table.from_pylist(rows, schema=table_schema(DATASET_COLUMNS))], None
 
 
-def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None):
+def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progress=None, stop=None, stem: str = ""):
     """The video's rows, as Arrow tables of at most ``ROW_GROUP_ROWS`` read from the frames table streamed to
     ``out`` while analysing (a 45-min video's whole table, read back into Python dicts, took 1 GB), why they
     stop short where it broke mid-way (None: it did not), what its window leaves the temporal method at the rate
@@ -793,7 +838,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
 
     from fervid.inference.video import VideoAnalyzer
 
-    result = VideoAnalyzer(analyzer, options.video()).run(path, out, progress=progress, stop=stop)
+    result = VideoAnalyzer(analyzer, options.video()).run(path, out, progress=progress, stop=stop, stem=stem)
     # (analysed into a folder, the rows were streamed there; the in-memory table is for a result without one)
     if result.table_path is not None:
         frames = None
@@ -868,6 +913,7 @@ def run_batch(inputs: list[str], options: BatchOptions, progress: bool = True) -
     """Analyse every input not already done; rebuild the dataset table and the summary. Returns the summary.
     Raises :class:`BatchLocked` when another run is using ``options.out``."""
     out = Path(options.out)
+    check_results_paths(out)  # where Windows limits paths: before any folder is made
     # made on its own first: a file in the way of it is said so, as `fervid video` says it ("out/files: Not a
     # directory" named a folder that was never there)
     out.mkdir(parents=True, exist_ok=True)
@@ -1043,8 +1089,9 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
                 steady["to"] = (done, time.perf_counter())
 
             started = time.perf_counter()
+            # (outputs thrown away, named short: a long video name's passed Windows' 259 characters in its TEMP)
             result = runner.run(video, Path(tmp) / f"v{n}", progress=progress,
-                                stop=lambda: steady["to"][0] > limit)
+                                stop=lambda: steady["to"][0] > limit, stem="sample")
             wall = time.perf_counter() - started
             if result.analysed_seconds <= 0:
                 continue

@@ -541,6 +541,43 @@ def _say_notices(notices: list[str]) -> None:
         typer.secho(f"notice: {one_line(notice)}", fg=typer.colors.YELLOW, err=True)
 
 
+def _refuse_too_long(errors: list[Optional[OSError]], inputs: str) -> None:
+    """End the command before anything is analysed where an output would be past the longest path Windows opens
+    there (errors of ``fervid.machine.path_too_long``; None: one that fits): the first few said, then how many more
+    ``inputs``' outputs are too long."""
+    errors = [error for error in errors if error is not None]
+    for error in errors[:3]:
+        _say_error(str(error))
+    if len(errors) > 3:
+        _say_error(f"{len(errors) - 3} more {inputs}' outputs would not fit either")
+    if errors:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _image_outputs_too_long(stems: dict[Path, str], annotate_dir: Optional[Path], crops_dir: Optional[Path],
+                            results_files: dict[str, Optional[str]]) -> list[Optional[OSError]]:
+    """Where Windows limits paths (fervid.machine.long_paths_limited): the errors of `fervid image`'s outputs that
+    would not fit as they are written, under their temporary names (annotate.replacing): the results files, and
+    each image's annotated copy and crops (of up to 999 faces), named by its stem."""
+    from fervid.inference.annotate import temporary_name
+    from fervid.inference.images import ANNOTATED_IMAGE_SUFFIX, crop_name
+    from fervid.machine import long_paths_limited, path_too_long
+
+    if not long_paths_limited():
+        return []
+    errors: list[Optional[OSError]] = [
+        path_too_long(Path(target).parent, temporary_name(Path(target).name), Path(target).name,
+                      f"the {option} file's temporary file", f"folder for {option}", f"the {option} file")
+        for option, target in results_files.items() if target and target != "-"]
+    for folder, option, output, longest in (
+            (annotate_dir, "--annotate", "its annotated copy's", lambda stem: f"{stem}{ANNOTATED_IMAGE_SUFFIX}"),
+            (crops_dir, "--crops", "its 999th face crop's", lambda stem: crop_name(stem, 999))):
+        if folder is not None:
+            errors += [path_too_long(folder, temporary_name(longest(stem)), f"{stem}_*", f"{output} temporary file",
+                                     option, "the image") for stem in stems.values()]
+    return errors
+
+
 def _check_output_folder(folder: Path) -> None:
     """Make ``folder`` and check it can be written to, before the work whose results go there."""
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
@@ -932,6 +969,7 @@ def image(
     if len(renamed) > 3:
         notices.append(f"{len(renamed) - 3} more image(s) named apart from earlier runs' images of their names")
     _say_notices(notices)
+    _refuse_too_long(_image_outputs_too_long(stems, annotate_dir, crops_dir, results_files), "images")
     results: list[ImageResult] = [ImageResult(source=item, error=f"{item}: {why}") for item, why in problems]
     options = _pipeline(model=model, detector=detector, score_threshold=score_threshold, min_face=min_face,
                         max_faces=max_faces, precision=precision, face_crops=face_crops)
@@ -1190,7 +1228,8 @@ def video(
 
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
-    from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, stems_used_before
+    from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, output_paths_error,
+                                        stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -1221,6 +1260,10 @@ def video(
             _say_notices([f"{path}: {out}/ holds the outputs of {owners.get(stems[path].lower(), 'another video')} "
                           f"named {stems[path]}_*, which are kept; this video's are named {own}_*"])
             stems[path] = own
+    # where Windows limits paths: the run is refused before any video is analysed (a video whose outputs did not fit
+    # in --out failed mid-way, its analysis lost, the others' outputs written where a rerun with a shorter one would
+    # not have them)
+    _refuse_too_long([output_paths_error(out, stems[path], "--out") for path in files], "videos")
     failures = [f"{item}: {why}" for item, why in problems]
     busy: list[str] = []  # videos whose outputs another run is writing: not analysed, exit 75
     try:

@@ -283,8 +283,7 @@ def replacing(path: str | Path):
                     raise held_open_error(exc, path) from None
                 raise
         return
-    # hidden, and named by no pattern fervid reads or writes (".tmp"); random: no one can plant a link there first
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    temporary = path.with_name(temporary_name(path.name))
     try:
         with naming_file(path):
             try:
@@ -299,6 +298,12 @@ def replacing(path: str | Path):
                 raise held_open_error(exc, path) from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def temporary_name(name: str) -> str:
+    """The name :func:`replacing` writes the output ``name`` under: hidden, and named by no pattern fervid reads or
+    writes (".tmp"); random, so that no one can plant a link there first. 22 characters longer than ``name``."""
+    return f".{name}.{secrets.token_hex(8)}.tmp"
 
 
 @contextmanager

@@ -35,10 +35,10 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from fervid.errors import FervidError, OptionError, file_in_the_way
+from fervid.errors import FervidError, OptionError, PathTooLongError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, replacing, with_caption, write_image
+from fervid.inference.annotate import annotate, naming_file, replacing, temporary_name, with_caption, write_image
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_utf8_reason,
                                      opencv_name, printable_name, utf8_name)
@@ -53,6 +53,7 @@ from fervid.inference.detect import Detection, region_around
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
+from fervid.machine import long_paths_limited, path_too_long
 from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
@@ -156,6 +157,13 @@ class OutputNames:
         name = self._whole(name)
         return name in fixed or bool(self._per_track(re.escape(self.stem)).fullmatch(name))
 
+    @property
+    def longest(self) -> str:
+        """The longest name this stem's outputs take as they are written: a key frame's (of a track numbered up to
+        99999, at up to 99999.99 s: 27 hours), :meth:`partial`, under :func:`fervid.inference.annotate.replacing`'s
+        temporary name (:func:`output_paths_error`)."""
+        return temporary_name(self.partial(self.key_frame(99999, 99999.99, max(EMOTIONS, key=len))))
+
     @classmethod
     def of_any(cls, name: str) -> bool:
         """A file name these names give some video: its annotated MP4, a timeline or a key frame, whole or
@@ -164,6 +172,16 @@ class OutputNames:
         name = cls._whole(name)
         annotated = cls("").annotated  # "_annotated.mp4", as any stem ends it
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
+
+
+def output_paths_error(out_dir: str | Path, stem: str, option: str = "out_dir") -> PathTooLongError | None:
+    """Where this machine limits paths (Windows without long paths: :func:`fervid.machine.long_paths_limited`), the
+    error to raise before analysing a video whose outputs, named ``stem``, would not fit in ``out_dir`` as they are
+    written (:attr:`OutputNames.longest`); ``option``: what names the folder, in its advice. None where they fit."""
+    if not long_paths_limited():
+        return None
+    return path_too_long(out_dir, OutputNames(stem).longest, f"{stem}_*", "a key frame's temporary file", option,
+                         "the video")
 
 
 class VideoError(FervidError, ValueError):
@@ -3223,7 +3241,9 @@ class VideoAnalyzer:
         With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
         (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
         ``keep_others``: ``stem`` was chosen apart from other videos' outputs in ``out_dir``, and where another
-        video's were written under it since, OutputsBusy is raised too, rather than replacing them.
+        video's were written under it since, OutputsBusy is raised too, rather than replacing them. Where Windows
+        limits paths (:func:`fervid.machine.long_paths_limited`) and the outputs would not fit in ``out_dir``,
+        :class:`fervid.errors.PathTooLongError` is raised before any frame is read (:func:`output_paths_error`).
         """
         opts = self.options
         if stem and (Path(stem).name != stem or stem in (".", "..")):  # "../x" wrote outside out_dir, "a/b" failed
@@ -3234,6 +3254,8 @@ class VideoAnalyzer:
                 check_encoder(source)
         started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
+        if out_dir is not None and (too_long := output_paths_error(out_dir, result.stem)) is not None:
+            raise too_long  # (where Windows limits paths: before any frame is read)
         # opened before the lock is taken: a file that is no video leaves no output folder made for it
         cap = open_video(source, max_pixels=self.options.max_frame_pixels,
                          limit_name="--max-video-megapixels, VideoOptions.max_frame_pixels") if frames is None else None
