@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree, write_participant_behind_small_face
+from conftest import REPO, in_source_tree, wait_until_listening, write_participant_behind_small_face
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -2040,7 +2040,6 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     """A stream that ended mid-session ended as a complete one (exit 0, "ok": true); its outputs were named
     127.0.0_* after Path(url).stem, and its password and token were printed and written as given."""
     import subprocess
-    import time
 
     import imageio_ffmpeg
 
@@ -2049,7 +2048,7 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
         port = s.getsockname()[1]
     server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-i", str(carphone()),
                                "-t", "2", "-c", "copy", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
-    time.sleep(0.5)  # listening (a probe connection would be its one client)
+    wait_until_listening(server, port)
     out = tmp_path / "o"
     try:
         result = runner.invoke(app, ["live", "--source", f"http://admin:s3cret@127.0.0.1:{port}/cam.ts?channel=1&"
@@ -2087,7 +2086,7 @@ class _LiveStream:
         self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
                                         "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
                                         f"http://127.0.0.1:{port}/"])
-        __import__("time").sleep(0.5)  # listening (a probe connection would be its one client)
+        wait_until_listening(self.server, port)
 
     def __enter__(self):
         return self

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import clip_writer, REPO, in_source_tree
+from conftest import clip_writer, REPO, in_source_tree, wait_until_listening
 
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
@@ -1966,7 +1966,7 @@ def serve_stream(port: int, *, loop: bool = True, seconds: float | None = None, 
     server = subprocess.Popen([FFMPEG, "-v", "quiet", "-re", *(["-stream_loop", "-1"] if loop else []),
                                "-i", str(clip or carphone()), *(["-t", str(seconds)] if seconds else []), "-c", "copy",
                                "-f", container, "-listen", "1", f"http://127.0.0.1:{port}/"])
-    time.sleep(0.5)  # listening (a probe connection would be its one client)
+    wait_until_listening(server, port)
     return server
 
 
