@@ -102,6 +102,38 @@ def clip_writer(path: Path, width: int, height: int, fps: float):
     return H264Writer(path, width, height, fps, preset="veryfast", crf=23)
 
 
+def _listening_on(port: int) -> bool:
+    """Whether a socket on this machine listens on TCP ``port``: read from the kernel's tables (Linux's
+    /proc/net/tcp, elsewhere `netstat -an`), as a connection would be taken as a client."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if tables[0].is_file():
+        for table in (t for t in tables if t.is_file()):
+            for row in table.read_text(encoding="ascii").splitlines()[1:]:
+                _, local, _, state = row.split()[:4]
+                if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: TCP_LISTEN
+                    return True
+        return False
+    netstat = subprocess.run(["netstat", "-an"], capture_output=True, text=True).stdout
+    return any("LISTEN" in line and (f":{port} " in line or f".{port} " in line) for line in netstat.splitlines())
+
+
+def wait_until_listening(server: subprocess.Popen, port: int, timeout: float = 30.0) -> None:
+    """Wait for ``server`` (`ffmpeg -listen 1`) to listen on ``port`` (it is killed if it does not). A fixed wait
+    (0.5 s) was too short on a loaded machine, and a probe connection cannot tell: it would be the server's one
+    client."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not _listening_on(port):
+        if server.poll() is not None:
+            raise AssertionError(f"the stream server ended (exit {server.returncode}) before listening on {port}")
+        if time.monotonic() > deadline:
+            server.kill()
+            server.wait()
+            raise AssertionError(f"the stream server did not listen on {port} within {timeout:g} s")
+        time.sleep(0.02)
+
+
 def write_participant_behind_small_face(path: Path, astronaut_rgb: np.ndarray, frames: int) -> Path:
     """A 25 fps, 640x360 clip: a small face (the astronaut mirrored, half size) in the top-right corner from the
     start, and the participant (the astronaut, 220 px tall) from frame 8 (0.32 s, the second detection round): what

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree, write_participant_behind_small_face
+from conftest import REPO, in_source_tree, wait_until_listening, write_participant_behind_small_face
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -1994,7 +1994,7 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
 def _sigterm_midway(tmp_path, command: list[str], started: str):
     """Run ``fervid <command> <a 20 s clip> --out <tmp>/out ...`` in its own process, send it SIGTERM once the file
     named ``started`` exists in the output folder (it is analysing: a partial name), and return (exit status, stdout,
-    stderr, out)."""
+    stderr, out, seconds from the file's appearing to SIGTERM, seconds from SIGTERM to the process's end)."""
     import os
     import signal
     import subprocess
@@ -2012,12 +2012,14 @@ def _sigterm_midway(tmp_path, command: list[str], started: str):
                             text=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / started).is_file():
-        time.sleep(0.05)
+        time.sleep(0.01)
+    opened = time.perf_counter()
     time.sleep(2.0)  # analysing: the output files open before the first frame is (0.5 s was too short on a loaded CPU)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
+    signalled = time.perf_counter()
     os.kill(proc.pid, signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
-    return proc.returncode, stdout, stderr, out
+    return proc.returncode, stdout, stderr, out, signalled - opened, time.perf_counter() - signalled
 
 
 POSIX_SIGNALS = pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or __import__("os").name != "posix",
@@ -2030,7 +2032,7 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
     tracks JSON and timelines were missing. It now stops as Ctrl-C does: outputs up to there, marked, exit 143."""
     import cv2
 
-    status, _, stderr, out = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4")
+    status, _, stderr, out, _, _ = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4")
     assert status == 143, stderr[-2000:]
     assert "interrupted: " in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
@@ -2043,8 +2045,8 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
     """Ctrl-C is how a headless live session ends, outputs and all; SIGTERM (a service manager stopping it)
     interrupted it instead, with the session marked interrupted. A file's session cut short by it exits 143, as
     `fervid --help` and the README say (it exited 0, as one that reached the file's end: a script could not tell)."""
-    status, stdout, stderr, out = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"],
-                                                  "long_frames.partial.csv")
+    status, stdout, stderr, out, to_sigterm, saving = _sigterm_midway(tmp_path, ["live", "--no-annotate", "--source"],
+                                                                      "long_frames.partial.csv")
     assert status == 143, stderr[-2000:]
     assert "frames analysed" in stdout and "interrupted (SIGTERM): " in stderr and "not to its end" in stderr
     saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
@@ -2054,28 +2056,65 @@ def test_sigterm_ends_a_live_session_as_ctrl_c_does(tmp_path):
                                                  r"dropped", stdout).groups()
     assert (int(analysed), int(read)) == (saved["frames_analysed"], saved["frames_read"])
     assert int(dropped) == saved["frames_read"] - saved["frames_analysed"]
-    assert abs(float(seconds) - saved["duration"]) < 0.5  # the session's time, not the saving's after it
+    # The session's time, not the saving's after it: its clock starts after its outputs open and stops at SIGTERM,
+    # handled once the frame being analysed is (the saving after it took 2-10 s here); no frame is delivered before
+    # its time on the clip's clock, but a loaded machine's reader fell behind that clock (2.0 s, duration 0.33 s)
+    assert saved["duration"] - 0.1 <= float(seconds) <= to_sigterm + max(0.5, saving / 2), (to_sigterm, saving)
 
 
-def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path):
+def test_a_live_session_from_a_file_analyses_its_first_seconds(tmp_path, monkeypatch):
     """The session's first 0.7-2.2 s went by while its outputs' writers were set up, counted as dropped to keep up
     (1 of 61 frames analysed in a 2 s session on a busy machine)."""
+    import time
+
+    from fervid.inference import video
+
+    class SlowSetUp(video.LiveSource):  # the first frame asked for 0.7 s late, as on a busy machine
+        def __iter__(self):
+            time.sleep(0.7)
+            yield from super().__iter__()
+
+    monkeypatch.setattr(video, "LiveSource", SlowSetUp)
     result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "2", "--out", str(tmp_path),
                                  "--no-annotate", "--method", "frame"])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert saved["frames_read"] == 61 and saved["frames_analysed"] >= 0.75 * 61
-    assert saved["tracks"][0]["start"] < 0.1  # from the start
+    analysed, dropped, read = re.search(r"(\d+) frames analysed in [\d.]+ s .*?(\d+) of the (\d+) read dropped",
+                                        result.output).groups()
+    assert (int(analysed), int(read)) == (saved["frames_analysed"], saved["frames_read"]) and int(read) == 61
+    # the newest frame is analysed each time the analysis is ready for one (how many is the machine's speed), from
+    # the first (or, on a loaded machine, the second) to the last of the 2 s (frames_read: the 61st), not from those
+    # after the 0.7 s the setting up took
+    assert int(analysed) + int(dropped) == 61 and int(analysed) >= 2
+    first = next(csv.DictReader(io.StringIO((tmp_path / "carphone_pristine_frames.csv").read_text(encoding="utf-8"))))
+    assert float(first["time"]) < 0.35 and saved["tracks"][0]["start"] < 0.35
 
 
-def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path):
+def test_a_live_sessions_summary_times_the_session_not_the_saving_after_it(tmp_path, monkeypatch):
     """A file's session that ended at --seconds printed its seconds and fps with the outputs' writing after it in
     them (the annotated MP4, timelines: 1 s read, "in 2.5 s")."""
+    import time
+
+    from fervid.inference import video
+
+    delivering: list[float] = []  # when the first frame was asked for, and when the last one had been
+
+    class TimedSource(video.LiveSource):
+        def __iter__(self):
+            delivering.append(time.perf_counter())
+            yield from super().__iter__()
+            delivering.append(time.perf_counter())
+
+    monkeypatch.setattr(video, "LiveSource", TimedSource)
     result = runner.invoke(app, ["live", "--source", str(carphone()), "--seconds", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     seconds = float(re.search(r"frames analysed in ([\d.]+) s", result.output).group(1))
     saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert abs(seconds - saved["duration"]) < 0.35
+    # The frames' time, printed to 0.1 s: compared with the 1 s of video, a loaded machine's reader fell behind the
+    # clip's clock (1.5 s for 1 s), and the saving after it takes over a second
+    start, end = delivering
+    assert abs(seconds - (end - start)) < 0.1, (seconds, end - start)
+    assert seconds >= saved["duration"] - 0.1  # no frame is delivered before its time
 
 
 def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
@@ -2110,7 +2149,6 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     """A stream that ended mid-session ended as a complete one (exit 0, "ok": true); its outputs were named
     127.0.0_* after Path(url).stem, and its password and token were printed and written as given."""
     import subprocess
-    import time
 
     import imageio_ffmpeg
 
@@ -2119,7 +2157,7 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
         port = s.getsockname()[1]
     server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-i", str(carphone()),
                                "-t", "2", "-c", "copy", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/"])
-    time.sleep(0.5)  # listening (a probe connection would be its one client)
+    wait_until_listening(server, port)
     out = tmp_path / "o"
     try:
         result = runner.invoke(app, ["live", "--source", f"http://admin:s3cret@127.0.0.1:{port}/cam.ts?channel=1&"
@@ -2134,7 +2172,11 @@ def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secre
     (tracks,) = out.glob(f"127.0.0.1_{port}_cam_*_tracks.json")  # named by the session's start too
     saved = json.loads(tracks.read_text(encoding="utf-8"))
     assert saved["file"] == masked and saved["ok"] is False and "stream lost after" in saved["error"]
-    assert saved["frames_analysed"] > 20 and saved["tracks"]  # what came before is kept
+    # what came before is kept (how many frames were analysed of those read is the machine's speed: live drops the
+    # rest to keep up)
+    assert 0 < saved["frames_analysed"] <= saved["frames_read"] and saved["tracks"]
+    (frames,) = out.glob(f"127.0.0.1_{port}_cam_*_frames.csv")
+    assert list(csv.DictReader(io.StringIO(frames.read_text(encoding="utf-8"))))
     for path in out.iterdir():
         assert path.name.startswith(f"127.0.0.1_{port}_cam_")
         assert path.suffix == ".png" or b"s3cret" not in path.read_bytes()
@@ -2157,7 +2199,7 @@ class _LiveStream:
         self.server = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "quiet", "-re", "-stream_loop", "-1",
                                         "-i", str(carphone()), "-c", "copy", "-f", "mpegts", "-listen", "1",
                                         f"http://127.0.0.1:{port}/"])
-        __import__("time").sleep(0.5)  # listening (a probe connection would be its one client)
+        wait_until_listening(self.server, port)
 
     def __enter__(self):
         return self
