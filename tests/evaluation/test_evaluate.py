@@ -427,6 +427,18 @@ def test_starting_weights_whose_run_folder_is_gone_are_described_by_the_config_t
     assert "configs/first.toml" in next(line for line in data_and_consent(
         second, command="fervid train --config configs/first.toml && fervid train --config configs/second.toml")
         if line.startswith("Starting weights"))
+    # as typed otherwise: `python -m fervid train`, `--config=...`; and from elsewhere, where the command ran
+    for typed in ("python -m fervid train --config=configs/first.toml --out=runs/first",
+                  "OMP_NUM_THREADS=2 /usr/bin/fervid train --out runs/first --config configs/first.toml"):
+        assert "configs/first.toml" in next(line for line in data_and_consent(second, command=typed)
+                                            if line.startswith("Starting weights")), typed
+    monkeypatch.chdir(tmp_path / "configs")
+    assert "configs/first.toml" in next(line for line in data_and_consent(second, command=command,
+                                                                          directory=tmp_path)
+                                        if line.startswith("Starting weights"))
+    assert "is not recorded" in next(line for line in data_and_consent(second, command=command)
+                                     if line.startswith("Starting weights"))  # (from here, no such config)
+    monkeypatch.chdir(tmp_path)
     # another run's config, or none found, says so as before
     for other in ("fervid train --config configs/first.toml --out runs/other", "fervid train --out runs/first", None):
         said = next(line for line in data_and_consent(second, command=other) if line.startswith("Starting weights"))

@@ -1173,6 +1173,10 @@ def test_cli_train_refuses_a_bad_number_before_loading_anything(fer_csv, tmp_pat
     ("swa = 0", "swa: 0 is not true or false"),
     ("bf16 = 1", "bf16: 1 is not true or false"),
     ("[net]\nbatch_norm = 0", "[net] batch_norm: 0 is not true or false"),
+    # a TOML date or time for true or false: "Object of type date is not JSON serializable"
+    ("hflip = 1979-05-27", "hflip: 1979-05-27 is not true or false"),
+    ("swa = 07:32:00", "swa: 07:32:00 is not true or false"),
+    ("hflip = nan", "hflip: nan is not true or false"),  # (as TOML writes it, not JSON's NaN)
 ])
 def test_a_config_value_of_the_wrong_type_is_refused_naming_its_key_and_file(line, message, fer_csv, tmp_path):
     from typer.testing import CliRunner

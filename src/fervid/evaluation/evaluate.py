@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -469,7 +469,8 @@ def config_not_recorded(records: Sequence[str]) -> str:
     return NOT_RECORDED if not records else "not recorded (the model folder has no training_config.json)"
 
 
-def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED, command: str | None = None) -> list[str]:
+def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED, command: str | None = None,
+                     directory: str | Path | None = None) -> list[str]:
     """Where the training faces and their labels came from, whether the people pictured agreed, and what was not
     measured, for the model card's "Data and consent" note (what an ethics application cites). ``{}``: a model
     trained outside fervid, which records none of it (``not_recorded``: how that is said).
@@ -479,8 +480,21 @@ def data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED, command:
     card.json, or the training config it was trained by), or that they are not found; their terms join this run's
     in the one "Terms: " line. ``command``: the card's command line; a checkpoint whose run's config.json is not
     here (its run folder gone) is described by the config file that command's ``fervid train`` into its folder
-    names (:func:`_config_named_by`)."""
-    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded, command=command)
+    names (:func:`_config_named_by`); ``directory``: where that command ran (as ``fervid train`` records it), its
+    relative paths' base (else the current folder)."""
+    typed = TypedCommand(command, Path(directory) if directory else None) if command else None
+    return _data_and_consent(train_cfg, depth=0, not_recorded=not_recorded, command=typed)
+
+
+class TypedCommand(NamedTuple):
+    """A card's command line and where it ran: its relative paths are from there (None: from here)."""
+
+    text: str
+    directory: Path | None = None
+
+    def path(self, name: str | Path) -> Path:
+        """``name`` as the command meant it."""
+        return Path(name) if self.directory is None else self.directory / name
 
 
 # how many networks back a card follows init_from and teachers (each its own card or config); a chain longer than
@@ -489,7 +503,7 @@ CARRIED_DEPTH = 8
 
 
 def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECORDED,
-                      command: str | None = None) -> list[str]:
+                      command: TypedCommand | None = None) -> list[str]:
     lines = _own_data_and_consent(train_cfg, not_recorded)
     starts = ([("init_from", train_cfg["init_from"])] if train_cfg.get("init_from") else []) + [
         ("teacher", teacher) for teacher in train_cfg.get("teachers") or []]
@@ -508,7 +522,8 @@ def _data_and_consent(train_cfg: dict, depth: int, not_recorded: str = NOT_RECOR
     return own[:at] + carried + own[at:] + ([TERMS_PREFIX + " ".join(terms)] if terms else [])
 
 
-def _learnt_through(role: str, name: str, depth: int, command: str | None = None) -> tuple[str, list[str]]:
+def _learnt_through(role: str, name: str, depth: int, command: TypedCommand | None = None
+                    ) -> tuple[str, list[str]]:
     """The card's line for a network this run learnt through (``role``: "init_from", the weights it started from,
     or "teacher"), with its data as its records say, and the terms they state (without "Terms: ")."""
     said = (f"Starting weights: `{name}` (init_from), whose learning these weights keep" if role == "init_from" else
@@ -521,7 +536,8 @@ def _learnt_through(role: str, name: str, depth: int, command: str | None = None
             [line.removeprefix(TERMS_PREFIX) for line in lines if line.startswith(TERMS_PREFIX)])
 
 
-def _recorded_data_and_consent(name: str, depth: int, command: str | None = None) -> tuple[list[str] | None, str]:
+def _recorded_data_and_consent(name: str, depth: int, command: TypedCommand | None = None
+                               ) -> tuple[list[str] | None, str]:
     """The "Data and consent" lines of the network ``name`` (a training checkpoint, a model folder or a shipped
     model's name, as init_from and teachers take them), and where they were read: its card.json's, else those of
     the training config it was trained by (for a checkpoint, its run's config.json, else the config file that
@@ -530,7 +546,8 @@ def _recorded_data_and_consent(name: str, depth: int, command: str | None = None
         return None, f"more than {CARRIED_DEPTH} networks back, not followed"
     given = Path(name)
     if given.suffix == ".pt":
-        run_config = _read_json(given.parent / "config.json")
+        run_config = _read_json(given.parent / "config.json") or (
+            _read_json(command.path(given).parent / "config.json") if command is not None else {})
         if run_config:
             return _data_and_consent(run_config, depth, command=command), "its run's config.json"
         named = _config_named_by(command, given.parent)
@@ -551,14 +568,16 @@ def _recorded_data_and_consent(name: str, depth: int, command: str | None = None
     return None, "its folder holds no card.json or training_config.json"
 
 
-def _config_named_by(command: str | None, run_folder: Path) -> tuple[dict, str] | None:
+def _config_named_by(command: TypedCommand | None, run_folder: Path) -> tuple[dict, str] | None:
     """The training settings that ``command`` (a card's command line, its steps joined by ``&&``) gave the
     ``fervid train`` whose ``--out`` is ``run_folder``: its ``--config`` file's, with the command's ``--data``,
     ``--labels`` and ``--ferplus`` over them, and where they were read; None where the command names no such run
-    or its config file is not found here. A shipped model's earlier stage is such a run: its folder (runs/) is not
-    kept, the config that made it is."""
+    or its config file is not found. A shipped model's earlier stage is such a run: its folder (runs/) is not kept,
+    the config that made it is (read as it is now: nothing records its digest)."""
+    if command is None:
+        return None
     try:
-        words = shlex.split(command or "")
+        words = shlex.split(command.text)
     except ValueError:
         return None
     steps: list[list[str]] = [[]]
@@ -568,29 +587,39 @@ def _config_named_by(command: str | None, run_folder: Path) -> tuple[dict, str] 
         else:
             steps[-1].append(word)
     for step in steps:
-        if step[:2] != ["fervid", "train"]:
+        # `fervid train`, `/path/to/fervid train`, `python -m fervid train`, after `VAR=value`s
+        at = next((i for i in range(1, len(step)) if step[i] == "train" and Path(step[i - 1]).name == "fervid"),
+                  None)
+        if at is None:
             continue
-        given = dict(zip(step[2:], step[3:]))  # (each option's value: the word after it)
-        if "--config" not in given:
+        given: dict[str, str] = {}
+        options = iter(step[at + 1:])
+        for word in options:
+            if word.startswith("--") and "=" in word:
+                name, value = word.split("=", 1)
+                given[name] = value
+            elif word.startswith("--"):
+                given[word] = next(options, "")
+        if not given.get("--config"):
             continue
         # (without --out, `fervid train` names the run folder after its config)
-        out = given.get("--out", str(Path("runs") / Path(given["--config"]).stem))
-        if Path(out).resolve() != run_folder.resolve():
+        out = given.get("--out") or str(Path("runs") / Path(given["--config"]).stem)
+        if command.path(out).resolve() != command.path(run_folder).resolve():
             continue
         if sys.version_info >= (3, 11):
             import tomllib
         else:  # pragma: no cover (Python 3.10: the same parser, published as tomli)
             import tomli as tomllib
         try:
-            with open(given["--config"], "rb") as fh:
+            with open(command.path(given["--config"]), "rb") as fh:
                 config = tomllib.load(fh)
         except (OSError, tomllib.TOMLDecodeError):
             return None
         config.update({key: given[option] for option, key in (("--data", "data"), ("--labels", "labels"),
                                                               ("--ferplus", "ferplus_csv")) if option in given})
-        if "data_kind" not in config or config["data_kind"] == "auto":
+        if config.get("data_kind", "auto") == "auto":
             data = config.get("data")
-            config["data_kind"] = "folder" if data and is_labelled_images(data) else "fer2013"
+            config["data_kind"] = "folder" if data and is_labelled_images(command.path(data)) else "fer2013"
         return config, (f"`{given['--config']}`, the config its run (the command's `fervid train` into "
                         f"{out}) was trained by,")
     return None
@@ -931,7 +960,9 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "records": records,
             "notes": kept.get("training", {}).get("notes", []),
         },
-        "data_and_consent": data_and_consent(train_cfg, unknown, command),
+        "data_and_consent": data_and_consent(
+            train_cfg, unknown, command,
+            commands[0].get("directory") if commands and command == commands[0]["command"] else None),
         # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
         # {..., "precision": "int8"} merge replaced with the graph's name
         "graph_precision": precision,

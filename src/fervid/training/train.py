@@ -366,10 +366,21 @@ def type_errors(exc: ValidationError) -> str:
         loc = [str(p) for p in error["loc"]]
         key = f"[net] {loc[1]}" if loc[0] == "net" and len(loc) > 1 else loc[0]
         if error["type"] == "bool_type":  # StrictBool's: a true/false option given a number (or a list, a table)
-            said[key] = f"{key}: {json.dumps(error['input'])} is not true or false (TOML's, written unquoted)"
+            said[key] = f"{key}: {_as_toml(error['input'])} is not true or false (TOML's, written unquoted)"
         else:
             said.setdefault(key, f"{'.'.join(loc)}: {error['msg'].lower()} (not {error['input']!r})")
     return "; ".join(said.values())
+
+
+def _as_toml(value) -> str:
+    """A config's value as its TOML file writes it: ``"no"``, ``1``, ``nan``, ``1979-05-27`` (a date, which JSON
+    could not write: the reader was told "Object of type date is not JSON serializable")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):  # a TOML date, time or date-time
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _types_in(hint) -> set:
