@@ -1318,6 +1318,61 @@ def _big_frames_parquet(path: Path, rows: int) -> Path:
     return path
 
 
+def test_pyarrow_reads_no_parquet_file_through_python_in_its_own_threads(tmp_path, monkeypatch):
+    """`fervid batch` exited 134 (SIGABRT, "terminate called without an active exception") about one run in ten,
+    its work done: pyarrow read the Parquet files fervid opens in Python (for a Latin-1 locale's names) in its IO
+    threads, each read there taking the GIL, and one's buffer let go there as the interpreter shut down ended the
+    process (apache/arrow#34314). Now the files are opened in Python still, and no read or write of one goes through
+    Python off the main thread: not a video's frames table read into its rows, nor a file's rows read into the
+    dataset."""
+    import io
+    import threading
+
+    import fervid.apps.batch as batch
+    import fervid.inference.video as video
+
+    main, opened, off_main = threading.get_ident(), [], []
+
+    class Noted(io.FileIO):  # a read or write in Python on a thread other than the main one, noted
+        def _note(self):
+            if threading.get_ident() != main:
+                off_main.append(Path(self.name).name)
+
+        def read(self, size=-1):
+            self._note()
+            return super().read(size)
+
+        def readinto(self, buffer):
+            self._note()
+            return super().readinto(buffer)
+
+        def readall(self):
+            self._note()
+            return super().readall()
+
+        def write(self, data):  # (pyarrow writes on the caller's thread: a file written stays a Python one)
+            self._note()
+            return super().write(data)
+
+    def noted_open(path, mode="r", buffering=-1):
+        opened.append(Path(path).name)
+        return Noted(path, mode)
+
+    monkeypatch.setattr(video, "open", noted_open, raising=False)  # what open_parquet opens files with
+    frames = _big_frames_parquet(tmp_path / "frames.parquet", 3 * 4096)  # three row groups
+    monkeypatch.setattr(video.VideoAnalyzer, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(video.VideoAnalyzer, "run",
+                        lambda self, path, out, **k: video.VideoResult(source=path, table_path=frames))
+    monkeypatch.setattr(batch, "_worker", {"analyzer": None, "options": BatchOptions(out=tmp_path / "out")})
+    (tmp_path / "out" / "files").mkdir(parents=True)
+    result = batch.analyse_one(("class.mp4", "k1", "video"))
+    assert result["status"] == "done" and result["rows"] == 3 * 4096, result
+    parts = batch._parts(tmp_path / "out" / "files" / "k1" / "rows.parquet", "class.mp4")
+    assert sum(part.num_rows for part in parts) == 3 * 4096
+    assert {"frames.parquet", "rows.parquet"} <= set(opened)
+    assert off_main == []
+
+
 PEAK_RSS = """
 import json, resource, sys
 from pathlib import Path

@@ -772,8 +772,20 @@ def open_parquet(path: str | Path, mode: str = "rb"):
     """``path`` opened by Python for pyarrow to read (``"rb"``) or write (``"wb"``) a Parquet file in: given a path,
     pyarrow encodes it as UTF-8 whatever the filesystem's encoding, so under a Latin-1 locale
     (LC_ALL=de_DE.ISO-8859-1) `fervid video ... --out uo-ünï/vid` failed ("Failed to open local file"): the folder
-    Python had made was another name to it. Every Parquet file fervid writes or reads itself is opened so."""
-    return open(path, mode)  # noqa: SIM115 (the caller's to close, after pyarrow's writer or reader)
+    Python had made was another name to it. Every Parquet file fervid writes or reads itself is opened so.
+
+    To read, pyarrow gets the open file's descriptor (a native Arrow file), not the Python file object: it reads
+    row groups in its own IO threads, a Python object's read there took the GIL, and a buffer let go there as the
+    interpreter shut down ended the process with SIGABRT ("terminate called without an active exception",
+    apache/arrow#34314): `fervid batch` exited 134 about one run in ten, its work done. pyarrow writes on the
+    caller's thread alone, so a file written stays a Python one, whose errors are Python's ("No space left on
+    device", not pyarrow's "Error writing bytes to file. Detail: [errno 28] ..."). The caller's to close."""
+    import pyarrow as pa
+
+    if mode != "rb":
+        return open(path, mode)  # noqa: SIM115 (the caller's to close, after pyarrow's writer)
+    with open(path, mode, buffering=0) as fh:  # Python's own error where it cannot be opened, naming the file
+        return pa.OSFile(os.dup(fh.fileno()), mode)
 
 
 def table_outcome(path: str | Path) -> dict | None:
