@@ -3369,6 +3369,39 @@ def test_the_ffmpeg_that_imageio_ffmpeg_exe_names_is_the_one_run(astronaut_rgb, 
     assert any(str(tmp_path / "out") in call for call in calls)  # the annotated MP4 was written by it
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the old ffmpeg is a shell script")
+def test_an_ffmpeg_too_old_for_the_probe_is_said_once_with_what_goes_without_it(astronaut_rgb, tmp_path,
+                                                                                monkeypatch, analyzer):
+    """imageio-ffmpeg 0.5's ffmpeg 4.2 (or an old one IMAGEIO_FFMPEG_EXE names) has no -fps_mode: fervid's probe
+    of every video came back with that error, not the file's description, and said nothing (its annotated copies
+    had no sound). It is said once, naming the binary, its version and what goes unseen; videos are analysed."""
+    silent = write_clip(tmp_path / "silent.mp4", moving_face_frames(astronaut_rgb, 15), fps=15)
+    voiced = tmp_path / "voiced.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(silent), "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:v", "copy", "-c:a", "aac", str(voiced)], check=True)
+    old = tmp_path / "bin" / "ffmpeg"  # ffmpeg 4.2.2 as it answers
+    old.parent.mkdir()
+    old.write_text(f"""#!/bin/sh
+for arg; do case "$arg" in
+    -version) echo "ffmpeg version 4.2.2-static https://johnvansickle.com/ffmpeg/"; exit 0;;
+    -fps_mode) echo "Unrecognized option 'fps_mode'." >&2
+               echo "Error splitting the argument list: Option not found" >&2; exit 1;;
+esac; done
+exec {FFMPEG} "$@"
+""", encoding="utf-8")
+    old.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(old))
+    with pytest.warns(UserWarning) as warned:
+        results = [analyzer.analyze_video(clip, tmp_path / clip.stem, method="frame") for clip in (voiced, silent)]
+    said = [str(warning.message) for warning in warned if str(old) in str(warning.message)]
+    assert said == [f"{old} (ffmpeg 4.2.2-static) cannot describe a video as fervid asks it to (Unrecognized option "
+                    "'fps_mode'): videos are read without its description, so an annotated copy keeps no sound, and "
+                    "HDR (tone-mapping), interlacing (deinterlacing) and a video stream that starts after the file's "
+                    "sound go unseen. imageio-ffmpeg 0.8 or newer bundles an ffmpeg that can; IMAGEIO_FFMPEG_EXE "
+                    "names another"]
+    assert [(result.ok, result.frames_analysed) for result in results] == [(True, 15), (True, 15)]
+
+
 def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
     """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
     tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",
