@@ -1015,8 +1015,9 @@ def test_sampled_rows_last_until_the_next_in_shares_episodes_span_and_timeline(a
     assert all(ep["key_frame"] for ep in episodes)  # each lasts a second: each has its key frame
     band = timeline_figure(result.tracks[1], "carphone.mp4", result.duration, result.analysis_text).axes[1]
     assert band.images[0].get_extent()[1] == pytest.approx(track["end"], abs=1e-3)  # the band's last row, too
-    # the title names the method and window that made the labels
-    assert band.figure.get_suptitle() == "carphone.mp4: track 1, frame (no window)"
+    # the title names the method and window that made the labels (its texts: Figure.get_suptitle is matplotlib 3.8's)
+    from matplotlib.text import Text
+    assert "carphone.mp4: track 1, frame (no window)" in {text.get_text() for text in band.figure.findobj(Text)}
 
 
 def test_an_lstm_fed_another_graph_than_the_one_it_learnt_from_is_said(analyzer):
@@ -1656,10 +1657,13 @@ def test_frames_that_stop_changing_where_ffmpegs_go_on_stop_the_reading_and_say_
     subprocess.run([FFMPEG, "-loglevel", "error", "-i", f"concat:{parts[0]}|{parts[1]}", "-c", "copy",
                     "-field_order", "progressive", str(clip)], check=True)
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(clip)
-    assert not result.ok and re.search(r"inserts.mkv: analysis stopped at frame 2[0-3]: its frames stop changing at "
-                                       r"0\.[89] s where ffmpeg's do not \(they are interlaced from there", result.error)
     rows = result.frame_table()
-    assert len(rows) >= 15 and len(set(zip(rows.x, rows.y))) == len(rows)  # the frames before, moving
+    if result.ok:  # OpenCV 4.8 converts those frames: every one is read, moving
+        assert len(rows) == len(source) and len(set(zip(rows.x, rows.y))) == len(rows)
+    else:  # newer OpenCV (4.14) hands out its last progressive frame again
+        assert re.search(r"inserts.mkv: analysis stopped at frame 2[0-3]: its frames stop changing at 0\.[89] s where "
+                         r"ffmpeg's do not \(they are interlaced from there", result.error or ""), result.error
+        assert len(rows) >= 15 and len(set(zip(rows.x, rows.y))) == len(rows)  # the frames before, moving
     still = write_clip(tmp_path / "still.mp4", [source[0]] * 20, fps=25)
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame", annotate=False)).run(still)
     assert result.ok and len(result.faces) == 20
@@ -2903,7 +2907,8 @@ def test_a_raw_dv_file_is_timed_at_its_own_rate_and_not_called_truncated(analyze
     tape = tmp_path / "tape.dv"
     subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(write_clip(tmp_path / "steady.mp4", source, fps=25)),
                     "-target", "pal-dv", "-an", str(tape)], check=True)
-    assert cv2.VideoCapture(str(tape)).get(cv2.CAP_PROP_FPS) == 60000  # what this is about
+    # what this is about: the 60000 of newer OpenCV (4.14); 4.8 reads the rate, 25, itself
+    assert cv2.VideoCapture(str(tape)).get(cv2.CAP_PROP_FPS) in (25, 60000)
     result = VideoAnalyzer(analyzer, VideoOptions(method="frame")).run(tape, tmp_path / "out")
     assert result.ok, result.error
     assert result.fps == 25 and result.frames_read == 25 and result.duration == pytest.approx(1.0)
