@@ -2145,6 +2145,32 @@ def test_fervid_live_refuses_a_source_that_gives_no_frame(tmp_path):
     assert empty.exit_code == 2 and "--source is empty" in empty.output
 
 
+@pytest.mark.parametrize("opencv", ["4.13+", "4.8-4.12"])
+def test_live_silences_opencvs_own_log_with_the_call_its_opencv_has(monkeypatch, opencv):
+    """`fervid live` crashed at its start on OpenCV 4.8-4.12 (AttributeError): cv2.utils.logging, which it
+    silenced OpenCV's log with, is 4.13's; those versions have cv2.setLogLevel (gone in 4.13)."""
+    import types
+
+    import cv2
+
+    from fervid.apps.cli import _quiet_opencv
+
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    levels: list[int] = []
+    if opencv == "4.13+":
+        logging = types.SimpleNamespace(setLogLevel=levels.append, LOG_LEVEL_SILENT=0)
+        monkeypatch.setattr(cv2.utils, "logging", logging, raising=False)
+        monkeypatch.delattr(cv2, "setLogLevel", raising=False)
+    else:
+        monkeypatch.delattr(cv2.utils, "logging", raising=False)
+        monkeypatch.setattr(cv2, "setLogLevel", levels.append, raising=False)
+    _quiet_opencv()
+    assert levels == [0]  # LOG_LEVEL_SILENT
+    monkeypatch.setenv("OPENCV_LOG_LEVEL", "INFO")  # the user's own level is kept
+    _quiet_opencv()
+    assert levels == [0]
+
+
 def test_fervid_live_reports_a_lost_stream_keeps_its_results_and_hides_its_secrets(tmp_path):
     """A stream that ended mid-session ended as a complete one (exit 0, "ok": true); its outputs were named
     127.0.0_* after Path(url).stem, and its password and token were printed and written as given."""
@@ -3753,6 +3779,23 @@ def test_a_folder_option_refuses_dash(tmp_path, monkeypatch, args):
                                                        "folder option cannot be (a folder named '-': give "
                                                        "its full path)\n"), result.output
     assert not (tmp_path / "-").exists()
+
+
+def test_a_folder_option_whose_value_is_the_text_typed_refuses_dash(capsys):
+    """typer before 0.29 kept the text typed (a str, not the Path) in the command's parameters: the refusal let
+    `--out -` through, and it made a folder named '-'."""
+    import click
+    import typer
+
+    from fervid.apps.cli import _refuse_dash_for_folder
+
+    video = typer.main.get_command(app).commands["video"]
+    context = click.Context(video)
+    context.params = {"path": "a.mp4", "out": "-"}
+    with pytest.raises(typer.Exit) as refused:
+        _refuse_dash_for_folder(context)
+    assert refused.value.exit_code == 2
+    assert capsys.readouterr().err.startswith("error: --out -: '-' means standard output")
 
 
 def test_batch_estimate_refuses_workers_and_fails_on_an_input_a_run_would_fail(tmp_path, monkeypatch):

@@ -28,9 +28,10 @@ def carphone_frames():
     try:
         frames = [(t, grabbed()) for t, grabbed in _read_frames(  # (each converted before the next is read)
             cap, dict.fromkeys(STAGES, 0.0), RisingClock(cap.frame_rate, start=cap.video_start))]
+        rate = cap.frame_rate  # (before release: a released capture has only FFmpeg's rounded guess, 29.97)
     finally:
         cap.release()
-    return frames, cap.frame_rate
+    return frames, rate
 
 
 def pushed(stream: FaceStream, frames, **push) -> tuple[list[StreamFrame], int]:

@@ -859,10 +859,10 @@ FOLDER_OPTIONS = ("out", "annotate_dir", "crops_dir", "data_dir")
 
 def _refuse_dash_for_folder(ctx: typer.Context) -> None:
     """'-' given to a folder option is refused (exit 2): it made a folder named '-', where --json - writes to
-    stdout."""
+    stdout. (A str is compared too: typer before 0.29 kept the text typed, not the Path, in ctx.params.)"""
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
-        if param.name in FOLDER_OPTIONS and isinstance(value, Path) and str(value) == "-":
+        if param.name in FOLDER_OPTIONS and isinstance(value, (Path, str)) and str(value) == "-":
             _fail(f"{param.opts[0]} -: '-' means standard output, which a folder option cannot be (a folder named "
                   "'-': give its full path)", EXIT_USAGE)
 
@@ -1592,7 +1592,8 @@ def _quiet_opencv() -> None:
     import cv2
 
     if "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        # the call is cv2.utils.logging.setLogLevel from OpenCV 4.13, cv2.setLogLevel before (4.8-4.12); 0: silent
+        getattr(cv2.utils, "logging", cv2).setLogLevel(0)
 
 
 @app.command()

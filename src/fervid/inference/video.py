@@ -2069,11 +2069,14 @@ class _FirstFrameProbe:
         self.thumbnail: np.ndarray | None = None  # ffmpeg's first frame, grey, FIRST_FRAME_THUMBNAIL a side
         self._proc: subprocess.Popen[bytes] | None
         try:
-            self._proc = subprocess.Popen(_one_frame_command(path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            command = _one_frame_command(path)
+            self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, **_ffmpeg_popen_options())
         except (OSError, RuntimeError):  # no ffmpeg binary to run (RuntimeError: imageio-ffmpeg found none): OpenCV
             # reads the video, as it did before this probe
             self._proc = None
+        else:
+            self._ffmpeg = command[0]
 
     def read(self) -> None:
         """Wait for ffmpeg (at most 30 s) and keep what it said; where it cannot run or tell, the header stays ""
@@ -2091,6 +2094,8 @@ class _FirstFrameProbe:
         # the input's description: what follows ("Stream mapping:", the output's streams) is the probe's own
         self.header = re.split(r"^(?:Stream mapping:|Output #0)", log, maxsplit=1, flags=re.M)[0]
         self.first_frame_interlaced, self.thumbnail = _described_frame(picture, log)
+        if not _INPUT_DESCRIBED.search(self.header):  # this file's fault, or the binary's: told once where it is
+            _warn_if_ffmpeg_cannot_probe(self._ffmpeg)
 
     @property
     def interlaced(self) -> bool:
@@ -2101,6 +2106,41 @@ class _FirstFrameProbe:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.communicate()
+
+
+# the header's first line where ffmpeg opened the input ("Input #0, mov,mp4,...")
+_INPUT_DESCRIBED = re.compile(r"^Input #0\b", re.M)
+
+
+@functools.cache
+def _warn_if_ffmpeg_cannot_probe(ffmpeg: str) -> None:
+    """Warn (once for each binary) where the ffmpeg binary ``ffmpeg`` cannot describe even fervid's own sample
+    video as the probe asks it to: an ffmpeg older than the probe's options (4.x has no -fps_mode: imageio-ffmpeg
+    before 0.6, or one IMAGEIO_FFMPEG_EXE names). Every video was then read without its header, without a word."""
+    import subprocess
+    import warnings
+
+    from fervid.samples import CARPHONE_FILE
+
+    command = [ffmpeg, *_one_frame_command(CARPHONE_FILE)[1:]]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        version = subprocess.run([ffmpeg, "-version"], stdin=subprocess.DEVNULL, capture_output=True,
+                                 encoding="utf-8", errors="replace", timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):  # (no binary to run: told where one is needed, to write a video)
+        return
+    said = done.stderr.decode("utf-8", "replace")
+    if done.returncode == 0 and _INPUT_DESCRIBED.search(said):
+        return
+    why = (f"it ended on signal {-done.returncode}" if done.returncode < 0 else
+           next((line.strip().rstrip(".") for line in said.splitlines() if line.strip()),
+                f"exit status {done.returncode}"))
+    named = re.match(r"ffmpeg version (\S+)", version)
+    warnings.warn(f"{ffmpeg} (ffmpeg {named.group(1) if named else 'of an unknown version'}) cannot describe a video "
+                  f"as fervid asks it to ({why}): videos are read without its description, so an annotated copy "
+                  "keeps no sound, and HDR (tone-mapping), interlacing (deinterlacing) and a video stream that "
+                  "starts after the file's sound go unseen. imageio-ffmpeg 0.8 or newer bundles an ffmpeg that "
+                  "can; IMAGEIO_FFMPEG_EXE names another")
 
 
 # OpenCV's frames that stop changing: a stretch its conversion refused (interlaced frames after progressive ones,
