@@ -3423,6 +3423,12 @@ exec {FFMPEG} "$@"
                     "sound go unseen. imageio-ffmpeg 0.8 or newer bundles an ffmpeg that can; IMAGEIO_FFMPEG_EXE "
                     "names another"]
     assert [(result.ok, result.frames_analysed) for result in results] == [(True, 15), (True, 15)]
+    # the command says it as its other lines are, not as Python's "path:line: UserWarning:" with the source line
+    run = subprocess.run([sys.executable, "-m", "fervid", "video", str(silent), "--out", str(tmp_path / "cli"),
+                          "--method", "frame", "-q"], capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"warning: {old} (ffmpeg 4.2.2-static) cannot describe a video" in run.stderr
+    assert "UserWarning" not in run.stderr and "warnings.warn" not in run.stderr, run.stderr
 
 
 def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):

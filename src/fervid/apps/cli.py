@@ -12,6 +12,7 @@ import re
 import shlex
 import sqlite3
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
@@ -3228,6 +3229,7 @@ def main() -> None:
     # them: fervid reports each bad video itself, by name. OPENCV_FFMPEG_LOGLEVEL=16 (errors) shows them again.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    warnings.showwarning = _show_warning
     try:
         try:
             app()
@@ -3244,6 +3246,20 @@ def main() -> None:
             sys.exit(_interrupted_status())
         _end_for_stdout(exc.code)
         raise
+
+
+_python_showwarning = warnings.showwarning
+_PACKAGE_FOLDER = Path(__file__).resolve().parents[1]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning fervid's own code gives (an ffmpeg too old to describe a video) said as the command's other lines
+    are, "warning: ...", not as Python's "path:line: UserWarning: ..." with the source line; another package's as
+    Python says it."""
+    if Path(filename).resolve().is_relative_to(_PACKAGE_FOLDER) and file is None:
+        typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True, color=_colour())
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def _end_for_stdout(code) -> None:
