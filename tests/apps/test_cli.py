@@ -3834,6 +3834,33 @@ def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_bef
         r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)"]
 
 
+def test_where_windows_limits_paths_live_and_demo_refuse_naming_their_own_option(tmp_path, monkeypatch):
+    """`fervid live` and `fervid demo` are refused as `fervid video` is, their advice naming their own --out (it
+    said "out_dir", the API's name): `live` with a file, a shorter name to it too; `demo`, whose video goes into
+    --out's carphone/, the most --out may be for that and no renaming (the sample's name is fervid's), nothing
+    written (its photo was, before the video was refused)."""
+    _windows_without_long_paths(monkeypatch)
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(carphone(), clip)
+    out = tmp_path / ("results " * 25).strip()
+    written = len(str(out)) + 1 + len("clip") + len("_track99999_99999.99s_surprise.partial.png") + len(
+        ".0123456789abcdef.tmp") + 1
+    result = runner.invoke(app, ["live", "--source", str(clip), "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists(), result.output
+    error = " ".join(result.output.split())
+    assert (f"{out / 'clip'}_*: written as paths of up to {written} characters (a key frame's temporary file)"
+            in error), result.output
+    assert (f"give a shorter --out (of at most {259 - (written - len(str(out)))} characters as a full path) or a "
+            "shorter name to the video, or enable long paths" in error), result.output
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists(), result.output
+    error = " ".join(result.output.split())
+    written += len("carphone/") + len("carphone_pristine") - len("clip")
+    assert f"{out / 'carphone' / 'carphone_pristine'}_*: written as paths of up to {written} characters" in error
+    assert (f"give a shorter --out (of at most {259 - (written - len(str(out)))} characters as a full path), or "
+            "enable long paths" in error), result.output
+
+
 def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch,
                                                                                              astronaut_png):
     """`fervid image --annotate` of a photo of a long name into a deep folder, and a --csv of a long path, are
