@@ -770,8 +770,9 @@ def test_a_pattern_names_a_folder_it_lists_and_goes_below_that_may_not_be_entere
                                                                                   unprivileged):
     """`fervid image 'un/*/*.png'` with un at mode 644 (listed, not entered) said "pattern matches no file", where
     'un/a/*.png' named un; 'top/*/*/*.png' with top/a at 644 likewise, where 'top/*/b/*.png' named top/a: glob lists
-    such a folder, then cannot look into what it matched. The folder is said as a folder named on its own is; one
-    whose listing holds no such match is not (no file matches)."""
+    such a folder, then cannot look into what it matched. 'un/*' said "pattern matches 1 file(s), none with an
+    image file's extension": un/a, which could not be looked into, was taken for a file. The folder is said as a
+    folder named on its own is; one whose listing holds no such match is not (no file matches)."""
     un, top_a = tmp_path / "un", tmp_path / "top" / "a"
     for folder in (un / "a", top_a / "b"):
         folder.mkdir(parents=True)
@@ -780,7 +781,8 @@ def test_a_pattern_names_a_folder_it_lists_and_goes_below_that_may_not_be_entere
         folder.chmod(0o644)
     try:
         runs = {pattern: _fervid_as(unprivileged, "image", str(tmp_path / pattern), "-q", "--json", os.devnull)
-                for pattern in ("un/*/*.png", "un/*/x.png", "top/*/*/*.png", "top/a/*/x.png", "un/b*/*.png")}
+                for pattern in ("un/*/*.png", "un/*/x.png", "un/*", "top/*/*/*.png", "top/a/*/x.png", "top/*/*",
+                                "un/b*/*.png")}
     finally:
         for folder in (un, top_a):
             folder.chmod(0o755)
