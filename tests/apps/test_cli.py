@@ -770,8 +770,9 @@ def test_a_pattern_names_a_folder_it_lists_and_goes_below_that_may_not_be_entere
                                                                                   unprivileged):
     """`fervid image 'un/*/*.png'` with un at mode 644 (listed, not entered) said "pattern matches no file", where
     'un/a/*.png' named un; 'top/*/*/*.png' with top/a at 644 likewise, where 'top/*/b/*.png' named top/a: glob lists
-    such a folder, then cannot look into what it matched. The folder is said as a folder named on its own is; one
-    whose listing holds no such match is not (no file matches)."""
+    such a folder, then cannot look into what it matched. 'un/*' said "pattern matches 1 file(s), none with an
+    image file's extension": un/a, which could not be looked into, was taken for a file. The folder is said as a
+    folder named on its own is; one whose listing holds no such match is not (no file matches)."""
     un, top_a = tmp_path / "un", tmp_path / "top" / "a"
     for folder in (un / "a", top_a / "b"):
         folder.mkdir(parents=True)
@@ -780,7 +781,8 @@ def test_a_pattern_names_a_folder_it_lists_and_goes_below_that_may_not_be_entere
         folder.chmod(0o644)
     try:
         runs = {pattern: _fervid_as(unprivileged, "image", str(tmp_path / pattern), "-q", "--json", os.devnull)
-                for pattern in ("un/*/*.png", "un/*/x.png", "top/*/*/*.png", "top/a/*/x.png", "un/b*/*.png")}
+                for pattern in ("un/*/*.png", "un/*/x.png", "un/*", "top/*/*/*.png", "top/a/*/x.png", "top/*/*",
+                                "un/b*/*.png")}
     finally:
         for folder in (un, top_a):
             folder.chmod(0o755)
@@ -3875,6 +3877,33 @@ def test_where_windows_limits_paths_video_refuses_outputs_that_would_not_fit_bef
         f"{259 - (written - len(str(out)))} characters as a full path) or a shorter name to the video, or enable long "
         'paths in Windows (as an administrator: the group policy "Enable Win32 long paths", or the registry value '
         r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)"]
+
+
+def test_where_windows_limits_paths_live_and_demo_refuse_naming_their_own_option(tmp_path, monkeypatch):
+    """`fervid live` and `fervid demo` are refused as `fervid video` is, their advice naming their own --out (it
+    said "out_dir", the API's name): `live` with a file, a shorter name to it too; `demo`, whose video goes into
+    --out's carphone/, the most --out may be for that and no renaming (the sample's name is fervid's), nothing
+    written (its photo was, before the video was refused)."""
+    _windows_without_long_paths(monkeypatch)
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(carphone(), clip)
+    out = tmp_path / ("results " * 25).strip()
+    written = len(str(out)) + 1 + len("clip") + len("_track99999_99999.99s_surprise.partial.png") + len(
+        ".0123456789abcdef.tmp") + 1
+    result = runner.invoke(app, ["live", "--source", str(clip), "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists(), result.output
+    error = " ".join(result.output.split())
+    assert (f"{out / 'clip'}_*: written as paths of up to {written} characters (a key frame's temporary file)"
+            in error), result.output
+    assert (f"give a shorter --out (of at most {259 - (written - len(str(out)))} characters as a full path) or a "
+            "shorter name to the video, or enable long paths" in error), result.output
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists(), result.output
+    error = " ".join(result.output.split())
+    written += len("carphone/") + len("carphone_pristine") - len("clip")
+    assert f"{out / 'carphone' / 'carphone_pristine'}_*: written as paths of up to {written} characters" in error
+    assert (f"give a shorter --out (of at most {259 - (written - len(str(out)))} characters as a full path), or "
+            "enable long paths" in error), result.output
 
 
 def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_before_analysing(tmp_path, monkeypatch,

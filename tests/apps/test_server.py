@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 from PIL import Image
 
 from fervid.apps.server import ServerSettings, create_app
-from fervid.inference.video import sample_video
+from fervid.inference.video import OutputNames, sample_video
 from fervid.inference.options import PipelineOptions
 
 from served import fervid_server, prefix_proxy
@@ -308,6 +308,25 @@ def test_a_video_job_runs_where_python_has_no_os_nice(tmp_path, monkeypatch):
         job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
                         ).json()["job_id"]
         assert wait_done(c, job_id)["status"] == "done"
+
+
+def test_where_windows_limits_paths_a_job_too_deep_for_its_outputs_fails_naming_the_servers_data_dir(tmp_path,
+                                                                                                    monkeypatch):
+    """Where Windows limits paths, a job whose outputs would not fit in its folder fails before it is analysed,
+    saying to give the server a shorter --data-dir (not "out_dir", the API's name), or the upload a shorter name."""
+    python_site(tmp_path, monkeypatch, "import fervid.machine\nfervid.machine.long_paths_limited = lambda: True\n")
+    data = tmp_path / ("data " * 30).strip()
+    settings = ServerSettings(data_dir=data, pipeline=PipelineOptions(method="mean", annotate=False))
+    with TestClient(create_app(settings), base_url=BASE) as c:
+        job_id = c.post("/v1/videos", files={"file": ("carphone.mp4", CARPHONE.read_bytes(), "video/mp4")}
+                        ).json()["job_id"]
+        state = wait_done(c, job_id)
+    assert state["status"] == "failed", state
+    # the job's folder, the server's own, is left out of a client's error (its outputs named out/carphone_*)
+    assert state["error"].startswith("out/carphone_*: written as paths of up to "), state
+    folder_most = 259 - len(f"/jobs/{job_id}/out/{OutputNames('carphone').longest}")
+    assert (f"give a shorter --data-dir (of at most {folder_most} characters as a full path) or a shorter name to "
+            "the video, or enable long paths" in state["error"]), state
 
 
 def test_serve_key_frames_caps_its_video_jobs_key_frames(tmp_path):

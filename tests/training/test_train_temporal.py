@@ -380,6 +380,33 @@ def test_train_temporal_refuses_a_folder_holding_a_temporal_model_unless_forced(
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_frames"] == 3
 
 
+def test_train_temporal_refuses_a_model_another_run_finished_while_it_waited_for_the_folder(tmp_path, monkeypatch):
+    """The folder was checked before its lock was taken, not after: a run that found it empty, then took the lock as
+    another run writing there released it, wrote over the model that run had finished, without --force."""
+    import contextlib
+
+    import fervid.training.train_temporal as temporal
+
+    csv = write_fer2013_csv(tmp_path / "f.csv", {"Training": 20, "PublicTest": 10})
+    out = tmp_path / "lstm"
+    held = temporal.run_folder_lock
+
+    @contextlib.contextmanager
+    def after_another_run(folder, *args, **kwargs):  # the other run's model, finished as this one takes the lock
+        folder.mkdir()
+        (folder / "config.json").write_text('{"kind": "lstm", "cnn": "fer2013_vgg"}', encoding="utf-8")
+        (folder / "model.onnx").write_bytes(b"the other run's LSTM")
+        with held(folder, *args, **kwargs):
+            yield
+
+    monkeypatch.setattr(temporal, "run_folder_lock", after_another_run)
+    monkeypatch.setattr(temporal, "stills", lambda *a: pytest.fail("data read"))
+    with pytest.raises(FileExistsError, match="holds a temporal model already; --force replaces it"):
+        train_temporal(TemporalTrainConfig(fer2013=str(csv), cnn="fer2013_vgg", still_clips=5, frames=3, epochs=1),
+                       out, progress=False)
+    assert (out / "model.onnx").read_bytes() == b"the other run's LSTM"
+
+
 def test_an_lstm_learning_from_stills_only_is_said(tmp_path):
     """Trained without people (no --ckplus or --jaffe), the LSTM learns from stills' clips that never change
     expression: nothing but its card said so, in the words "30 per training person of no lab people"."""

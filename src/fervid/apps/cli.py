@@ -1407,7 +1407,8 @@ def live(
     --region is for a headless session only.
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
-    from fervid.inference.video import STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera
+    from fervid.inference.video import (STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera,
+                                        output_paths_error)
 
     _refuse_window_for_frame(ctx, method)
     if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
@@ -1518,6 +1519,9 @@ def live(
             stem = f"{src.stem}-{taken}"
     try:
         with src:
+            # where Windows limits paths: refused before a frame is read (a camera's session names its outputs
+            # itself: only a file's can be given a shorter name)
+            _refuse_too_long([output_paths_error(out, stem, "--out", "the video" if src.is_file else "")], "videos")
             result = runner.run(src.name, out, progress=progress, frames=iter(src), fps=src.fps, total=src.total,
                                 clock=src.clock, stop=stop_asked, stem=stem,
                                 size_changes=src.frame_size_changes, hdr=(src.cap.hdr, src.cap.tone_mapped),
@@ -1608,8 +1612,11 @@ def demo(
     the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames)."""
     from fervid.inference.annotate import annotate, write_image
     from fervid.inference.records import images_document
-    from fervid.samples import astronaut
+    from fervid.inference.video import output_paths_error
+    from fervid.samples import CARPHONE_FILE, astronaut
 
+    if video:  # where Windows limits paths: refused before anything is written (the sample's name is fervid's)
+        _refuse_too_long([output_paths_error(out, CARPHONE_FILE.stem, "--out", "", under="carphone")], "videos")
     out.mkdir(parents=True, exist_ok=True)
     rgb = astronaut()
     sample = out / "astronaut.png"

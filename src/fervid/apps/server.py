@@ -70,7 +70,7 @@ from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
-from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer
+from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, output_paths_error
 from fervid.progress import one_line
 
 STATIC_DIR = Path(__file__).parent / "web"
@@ -852,6 +852,10 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
                                             max_frame_pixels=settings.max_video_pixels,
                                             frames_memory_mb=settings.frames_memory_mb)
     try:
+        # where Windows limits paths: refused before a frame is read, naming the server's option (and the upload)
+        if (too_long := output_paths_error(settings.data_dir, Path(job["input"]).stem, "--data-dir",
+                                           under=os.path.relpath(folder / "out", settings.data_dir))) is not None:
+            raise too_long
         os.chdir(folder)  # relative paths: no server path ends up in the outputs (tracks.json names the upload)
         result = VideoAnalyzer(settings.make_analyzer(threads=1), video_options).run(Path(job["input"]), Path("out"),
                                                                                      progress=progress)

@@ -676,6 +676,10 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             # "rec/*.ts" names its files' extension itself: taken as asked; "sessions/*" is a folder's worth
             own_extension = bool(re.fullmatch(r"\.[^*?\[\]]+", Path(item).suffix))
             matches = keep(files, item, any_suffix=own_extension)
+            # a match that cannot be looked up (its folder was listed, not entered) and is no input by its name may be
+            # a folder: its folder is said as one that cannot be read ("un/*" took un/a for a file, of no extension)
+            kept = set(matches)
+            unreadable += [error for p in files if p not in kept and (error := _folder_refuses_lookup(p))]
             if not matches and len(unreadable) == unreadable_before:
                 ours = written_by_this_run(files)
                 problems.append((item, ("pattern matches no file" + (
@@ -708,6 +712,18 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+def _folder_refuses_lookup(path: Path) -> OSError | None:
+    """Why ``path``'s folder does not let it be looked up (a folder that may be listed, not entered), as the error of
+    that folder; None where it can be, or is not there."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return OSError(exc.errno, exc.strerror, str(path.parent))
+    return None
 
 
 def _link_loop(path: Path) -> bool:

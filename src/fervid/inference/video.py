@@ -174,14 +174,18 @@ class OutputNames:
         return name.endswith(annotated) and len(name) > len(annotated) or bool(cls._per_track(".+").fullmatch(name))
 
 
-def output_paths_error(out_dir: str | Path, stem: str, option: str = "out_dir") -> PathTooLongError | None:
+def output_paths_error(out_dir: str | Path, stem: str, option: str = "out_dir", rename: str = "the video",
+                       under: str = "") -> PathTooLongError | None:
     """Where this machine limits paths (Windows without long paths: :func:`fervid.machine.long_paths_limited`), the
-    error to raise before analysing a video whose outputs, named ``stem``, would not fit in ``out_dir`` as they are
-    written (:attr:`OutputNames.longest`); ``option``: what names the folder, in its advice. None where they fit."""
+    error to raise before analysing a video whose outputs, named ``stem``, would not fit as they are written
+    (:attr:`OutputNames.longest`) in ``out_dir``, or in its subfolder ``under`` (`fervid demo`'s carphone/, a server
+    job's folder); ``option``: what names ``out_dir``, in its advice; ``rename``: what a shorter name would be of,
+    where the outputs are named after a file its user can rename ("": none, a camera's session, the bundled sample).
+    None where they fit."""
     if not long_paths_limited():
         return None
-    return path_too_long(out_dir, OutputNames(stem).longest, f"{stem}_*", "a key frame's temporary file", option,
-                         "the video")
+    return path_too_long(out_dir, os.path.join(under, OutputNames(stem).longest), os.path.join(under, f"{stem}_*"),
+                         "a key frame's temporary file", option, rename)
 
 
 class VideoError(FervidError, ValueError):

@@ -343,6 +343,9 @@ def train_temporal(cfg: TemporalTrainConfig, out_dir: str | Path, progress: bool
     check_model_folder(out_dir, "a temporal model", replace=overwrite)  # one it held was replaced without a word
     with run_folder_lock(out_dir, "another fervid train-temporal run", "wait for it to finish, or write into "
                          "another folder (--out)", doing="is training a temporal model in this folder"):
+        # again, the folder now this run's: a run that held it between the check and the lock may have finished a
+        # model there, which this one wrote over without --force
+        check_model_folder(out_dir, "a temporal model", replace=overwrite)
         return _train_temporal_holding_the_folder(cfg, out_dir, progress, command)
 
 
