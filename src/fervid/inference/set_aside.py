@@ -1,6 +1,7 @@
 """Replacing an earlier run's outputs with a new run's, whole or not at all: the earlier ones are set aside under
 hidden names, the new ones moved into place, and the set-aside ones deleted (put back where a move fails). Used
-for a video's outputs (``ResultWriter.into_place``) and for a batch's per-file result folders.
+for a video's outputs (``ResultWriter.into_place``), a batch's per-file result folders and an evaluation's files
+(:func:`staged_outputs`).
 
 The files and folders are moved by ``os.replace`` and deleted by ``os.unlink`` (not ``Path``'s methods, which on
 Python 3.10 bind them as they are imported): tests stand in for a file Windows holds open by patching those."""
@@ -13,6 +14,8 @@ import re
 import secrets
 import shutil
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -70,6 +73,29 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path])
             _delete(hidden)
     if placing is not None:
         _drop_marker(placing, [hidden for _, hidden in set_aside])
+
+
+@contextmanager
+def staged_outputs(folder: Path) -> Iterator[Path]:
+    """``with staged_outputs(out) as staging:`` the files written into ``staging`` (a hidden folder in ``out``)
+    replace those of their names in ``out`` together once the block ends (:func:`replace_outputs`): written one by
+    one in place, one that Windows would not replace (open in Excel) left a folder of two runs' files. The block
+    failing, or the replacement, leaves the earlier files as they were. An error naming a file in ``staging``
+    names the output it was to be (a full disk: ``out/report.md``, not the hidden folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".fervid-outputs.{secrets.token_hex(8)}.tmp"
+    staging.mkdir()
+    try:
+        yield staging
+        names = sorted(os.listdir(staging))
+        replace_outputs([(staging / name, folder / name) for name in names],
+                        [folder / name for name in names if os.path.lexists(folder / name)])
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).parent == staging:
+            exc.filename = str(folder / Path(exc.filename).name)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def recover_set_aside(folder: Path, owned: Callable[[str], bool]) -> None:
