@@ -1826,13 +1826,13 @@ def test_a_results_file_that_cannot_be_written_leaves_the_others_written(tmp_pat
 
 def hold_open(monkeypatch, *held: Path) -> None:
     """Another program holds the files ``held`` open (a CSV in Excel, a PNG in a viewer), as Windows has it:
-    replacing one is refused, WinError 32, the error naming the file put in its place first."""
+    replacing one, or renaming it, is refused, WinError 32, the error naming the file moved first."""
     import errno
 
     real_replace = os.replace
 
     def replace(src, dst, **kwargs):
-        if os.fspath(dst) in map(str, held):
+        if os.fspath(dst) in map(str, held) or os.fspath(src) in map(str, held):
             exc = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by "
                                   "another process", os.fspath(src), None, os.fspath(dst))
             exc.winerror = 32
@@ -1876,22 +1876,24 @@ def test_a_results_file_open_in_excel_is_said_to_be_and_the_others_are_written(t
 
 def test_an_evaluation_file_open_in_excel_is_said_to_be(tmp_path, fer_csv, monkeypatch):
     """`fervid evaluate --out e` with e/predictions.csv open in Excel: written in place, the write was refused with
-    the system's "Permission denied" alone. It is replaced whole, and a refusal says the file is open and what to
-    do."""
+    the system's "Permission denied" alone, and the files written before it were the new run's, those after it the
+    earlier's. A refusal says the file is open and what to do, and every earlier file is left as it was."""
     from fervid.apps.cli import _os_error_line
 
     out = tmp_path / "e"
     command = ["evaluate", "--data", str(fer_csv), "--out", str(out), "-q"]
     assert runner.invoke(app, command).exit_code == 0
-    earlier = (out / "predictions.csv").read_bytes()
+    (out / "metrics.json").write_text('{"an": "earlier run"}')  # (a run again would write the same metrics)
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"metrics.json", "predictions.csv", "report.md", "confusion.png"} <= set(earlier)
     hold_open(monkeypatch, out / "predictions.csv")
     result = runner.invoke(app, command)
     assert isinstance(result.exception, OSError), result.output  # said by main() in one line, exit 1:
     assert _os_error_line(result.exception) == (
-        f"{out / 'predictions.csv'}: The process cannot access the file because it is being used by another process; "
-        "it is open in another program (Excel?): close it there and run this again")
-    assert (out / "predictions.csv").read_bytes() == earlier
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+        f"{out / 'predictions.csv'}: The process cannot access the file because it is being used by another process: "
+        "cannot replace this output of an earlier run; it is open in another program (Excel?): close it there and run "
+        "this again (the earlier outputs are left as they were, this run's deleted)")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing hidden left either
 
 
 def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,

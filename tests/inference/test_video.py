@@ -3228,6 +3228,33 @@ def test_a_run_killed_deleting_the_set_aside_outputs_has_them_deleted_by_the_nex
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
 
 
+def test_a_run_killed_deleting_the_set_aside_outputs_has_none_put_back_where_it_wrote_fewer(analyzer, tmp_path,
+                                                                                           monkeypatch):
+    """The next run put a killed run's set-aside outputs back where none of their names held a new output: killed
+    once it had deleted some of them, the rest were ones a run that met no face does not write (its key frames,
+    timeline; the tracks JSON is written later), and the first run's tracks JSON and key frames came back beside
+    the second's face-less tables. Whether the new outputs had begun to go in is recorded as they do."""
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="mean"))
+    runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(_carphone_frames(30))), fps=30.0)
+    first_runs = _whole_outputs(tmp_path)
+    assert "clip_tracks.json" in first_runs and any(name.endswith(".png") for name in first_runs)
+    blank = [np.full_like(_carphone_frames(1)[0], 128)] * 30
+    deleted = iter(range(1, 100))
+    _killed_at(monkeypatch, "unlink",  # killed as it deletes the fifth set aside
+               lambda *paths: str(paths[0]).endswith(".old") and next(deleted) == 5)
+    with pytest.raises(_Killed):
+        runner.run("clip.mp4", tmp_path, frames=((i / 30.0, f) for i, f in enumerate(blank)), fps=30.0)
+    monkeypatch.undo()
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")]
+    assert left and not any(name[1:].rsplit(".", 2)[0] in _whole_outputs(tmp_path)
+                            for name in left)  # (the case: none of their names holds a new output)
+    second_runs = _whole_outputs(tmp_path)
+    assert "clip_tracks.json" not in second_runs
+    _a_run_that_fails_writing(runner, tmp_path, monkeypatch)
+    assert _whole_outputs(tmp_path) == second_runs
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".clip_")]
+
+
 def _frames_held(monkeypatch) -> list[int]:
     """The most decoded frames a FrameStream held at once, over the runs after this call (filled as they go)."""
     from fervid.inference.video import FrameStream

@@ -12,7 +12,8 @@ import numpy as np
 import fervid
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.intervals import paired_difference
-from fervid.inference.annotate import replacing
+from fervid.inference.annotate import naming_file
+from fervid.inference.set_aside import staged_outputs
 from fervid.inference.records import write_csv
 
 
@@ -91,13 +92,15 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
                      f"{pair['discordant'][1]} | {pair['difference']:+.4f}{interval} | {pair['mcnemar_p']:.2g} |")
     if out:
         written = [out / "comparison.md", out / "comparison.csv", out / "comparison.json"]
-        with replacing(written[0]) as temporary:  # (each whole; one open in Excel is said to be)
-            temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        with replacing(written[1]) as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
-            write_csv(fh, list(rows[0]), ([" | ".join(row[column]) if column == "caveats" else row[column]
-                                           for column in rows[0]] for row in rows))
-        with replacing(written[2]) as temporary:
-            temporary.write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
-                                             "paired": paired}, indent=2), encoding="utf-8")
+        with staged_outputs(out) as staging:  # (together; one open in Excel: none, and it is said to be)
+            markdown, table, document = (staging / path.name for path in written)
+            with naming_file(markdown):  # (a full disk fails the write, naming no file)
+                markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            with naming_file(table), open(table, "w", encoding="utf-8", newline="") as fh:
+                write_csv(fh, list(rows[0]), ([" | ".join(row[column]) if column == "caveats" else row[column]
+                                               for column in rows[0]] for row in rows))
+            with naming_file(document):
+                document.write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
+                                                "paired": paired}, indent=2), encoding="utf-8")
         lines.append(f"wrote {', '.join(map(str, written))}")
     return ["", *lines]

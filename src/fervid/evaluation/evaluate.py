@@ -16,13 +16,14 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fervid.inference.align import preprocess_faces
-from fervid.inference.annotate import replacing
+from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset, is_labelled_images
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
+from fervid.inference.set_aside import staged_outputs
 from fervid.plotting import prepare_matplotlib
 
 if TYPE_CHECKING:
@@ -230,37 +231,40 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
     """An evaluation's files in ``out``: metrics.json, each table as <name>.csv (one row per face, frame or
     segment: what a significance test or another metric needs), a confusion matrix figure per score (the first
     confusion.png, the others confusion_<name>.png) and report.md with all of them. ``scores``: heading -> score
-    (one score: no heading). Returns the paths written. Each replaces its file whole (:func:`replacing`: one open
-    in Excel is said to be)."""
-    written = [out / "metrics.json"]
-    with replacing(written[0]) as temporary:
-        temporary.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    for name, table in tables.items():
-        # as every CSV fervid writes: a file named `=...` is not a spreadsheet formula, TRUE/FALSE for R. A
-        # float32 column through its shortest text (0.00211, not the float64 0.0021100000012665987 it widens to)
-        narrow = table.select_dtypes("float32").columns
-        table = table.astype(dict.fromkeys(narrow, str)).astype(dict.fromkeys(narrow, "float64"))
-        with replacing(out / f"{name}.csv") as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
-            write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
-        written.append(out / f"{name}.csv")
-    settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
-    notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
-    sections = []
-    for number, (heading, ev) in enumerate(scores.items()):
-        figure = out / ("confusion.png" if number == 0 else f"confusion_{heading.split()[-1]}.png")
-        plot_confusion(ev, figure, title=f"{title}{f', {heading}' if heading else ''}: accuracy {ev.accuracy:.4f}")
-        written.append(figure)
-        ci = ev.accuracy_ci95
-        interval = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method})" if ci else ""
-        sections.append((f"## {heading}\n\n" if heading else "")
-                        + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.macro_f1_label} {ev.macro_f1:.4f} "
-                          f"({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
-                          f"![confusion]({figure.name})\n")
-    with replacing(out / "report.md") as temporary:
-        temporary.write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n" + "\n".join(sections),
-                             encoding="utf-8")
-    written.append(out / "report.md")
-    return written
+    (one score: no heading). Returns the paths written. They replace an earlier evaluation's files together
+    (:func:`staged_outputs`), all of them or, one open in Excel, none (the error says which and what to do)."""
+    written = ["metrics.json"]
+    with staged_outputs(out) as staging:
+        with naming_file(staging / "metrics.json"):  # (a full disk fails the write, naming no file)
+            (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        for name, table in tables.items():
+            # as every CSV fervid writes: a file named `=...` is not a spreadsheet formula, TRUE/FALSE for R. A
+            # float32 column through its shortest text (0.00211, not the float64 0.0021100000012665987 it widens to)
+            narrow = table.select_dtypes("float32").columns
+            table = table.astype(dict.fromkeys(narrow, str)).astype(dict.fromkeys(narrow, "float64"))
+            with naming_file(staging / f"{name}.csv"), \
+                    open(staging / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+                write_csv(fh, list(table.columns), table.itertuples(index=False, name=None))
+            written.append(f"{name}.csv")
+        settings_lines = "\n".join(f"- {key}: `{value}`" for key, value in settings.items())
+        notes_text = "".join(f"- {line.strip()}\n" if line.startswith("  ") else f"\n{line}\n" for line in notes)
+        sections = []
+        for number, (heading, ev) in enumerate(scores.items()):
+            figure = "confusion.png" if number == 0 else f"confusion_{heading.split()[-1]}.png"
+            plot_confusion(ev, staging / figure,
+                           title=f"{title}{f', {heading}' if heading else ''}: accuracy {ev.accuracy:.4f}")
+            written.append(figure)
+            ci = ev.accuracy_ci95
+            interval = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method})" if ci else ""
+            sections.append((f"## {heading}\n\n" if heading else "")
+                            + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.macro_f1_label} {ev.macro_f1:.4f} "
+                              f"({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
+                              f"![confusion]({figure})\n")
+        with naming_file(staging / "report.md"):
+            (staging / "report.md").write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n"
+                                               + "\n".join(sections), encoding="utf-8")
+        written.append("report.md")
+    return [out / name for name in written]
 
 
 def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "", val_name: str = "validation") -> Path:

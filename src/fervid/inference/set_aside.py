@@ -1,6 +1,7 @@
 """Replacing an earlier run's outputs with a new run's, whole or not at all: the earlier ones are set aside under
 hidden names, the new ones moved into place, and the set-aside ones deleted (put back where a move fails). Used
-for a video's outputs (``ResultWriter.into_place``) and for a batch's per-file result folders.
+for a video's outputs (``ResultWriter.into_place``), a batch's per-file result folders and an evaluation's files
+(:func:`staged_outputs`).
 
 The files and folders are moved by ``os.replace`` and deleted by ``os.unlink`` (not ``Path``'s methods, which on
 Python 3.10 bind them as they are imported): tests stand in for a file Windows holds open by patching those."""
@@ -13,6 +14,8 @@ import re
 import secrets
 import shutil
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,6 +24,10 @@ from fervid.errors import held_open_advice
 # ".<output's name>.<token>.old": hidden, named by no pattern fervid reads or writes (as annotate.replacing's
 # temporary files), the token shared by the outputs one replacement set aside
 _SET_ASIDE = re.compile(r"\.(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.old")
+# ".<the first new output's name>.<token>.placing": there from when all of a replacement's earlier outputs are set
+# aside, before its first new one goes in, until the set-aside ones are deleted; that name taken, the new outputs had
+# begun to go in (they go in in order). Named by an output, so that recover_set_aside settles only the caller's.
+_PLACING = re.compile(r"\.(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.placing")
 
 
 def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path]) -> None:
@@ -33,6 +40,7 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path])
     token = secrets.token_hex(8)
     set_aside: list[tuple[Path, Path]] = []
     placed: list[Path] = []
+    placing = moves[0][1].with_name(f".{moves[0][1].name}.{token}.placing") if moves and earlier else None
     try:
         for old in earlier:
             hidden = old.with_name(f".{old.name}.{token}.old")
@@ -46,41 +54,87 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path])
                               "left as they were, this run's deleted)", str(old),
                               getattr(exc, "winerror", None)) from None
             set_aside.append((old, hidden))
+        if placing is not None:  # what a kill from here on leaves is the new outputs' (recover_set_aside)
+            placing.touch(exist_ok=False)
         for new, name in moves:
             os.replace(new, name)
             placed.append(name)
     except OSError:
         for gone in (*placed, *(new for new, _ in moves)):
             _delete(gone)
+        if placing is not None:
+            with contextlib.suppress(OSError):  # (left, it goes with no set-aside output to settle)
+                _delete(placing)
         for old, hidden in set_aside:
             os.replace(hidden, old)
         raise
     for _, hidden in set_aside:  # the new outputs are in place: a set-aside one that will not go fails nothing
         with contextlib.suppress(OSError):
             _delete(hidden)
+    if placing is not None:
+        _drop_marker(placing, [hidden for _, hidden in set_aside])
+
+
+@contextmanager
+def staged_outputs(folder: Path) -> Iterator[Path]:
+    """``with staged_outputs(out) as staging:`` the files written into ``staging`` (a hidden folder in ``out``)
+    replace those of their names in ``out`` together once the block ends (:func:`replace_outputs`): written one by
+    one in place, one that Windows would not replace (open in Excel) left a folder of two runs' files. The block
+    failing, or the replacement, leaves the earlier files as they were. An error naming a file in ``staging``
+    names the output it was to be (a full disk: ``out/report.md``, not the hidden folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".fervid-outputs.{secrets.token_hex(8)}.tmp"
+    staging.mkdir()
+    try:
+        yield staging
+        names = sorted(os.listdir(staging))
+        replace_outputs([(staging / name, folder / name) for name in names],
+                        [folder / name for name in names if os.path.lexists(folder / name)])
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).parent == staging:
+            exc.filename = str(folder / Path(exc.filename).name)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def recover_set_aside(folder: Path, owned: Callable[[str], bool]) -> None:
     """Settle what a run killed in :func:`replace_outputs` left in ``folder``: the set-aside earlier outputs whose
     names ``owned`` says are the caller's, left there for ever before. Those of one replacement are put back under
-    their names where none of those names holds a new output (killed while setting them aside, before any new one
-    was in place: the earlier outputs come back whole), and deleted where one does (the new outputs had begun to
-    replace them: an earlier key frame put back beside the new tables would pass for theirs). Call it holding the
-    folder's lock, before replacing those outputs again; one that cannot be moved is left for the next run."""
+    their names where it was killed while setting them aside, before any new output went in (the earlier outputs
+    come back whole), and deleted where its new outputs had begun to go in (an earlier key frame put back beside
+    the new tables would pass for theirs). Which it was is told by the replacement's ``.placing`` marker, made
+    before the first new output went in, and that output's name it holds: not by the set-aside outputs' names, as
+    some of them may be gone already (killed deleting them), and the rest be names the new run did not write (no
+    face, no tracks JSON yet). Call it holding the folder's lock, before replacing those outputs again; one that cannot be moved is
+    left for the next run."""
     replacements: dict[str, list[tuple[Path, Path]]] = defaultdict(list)
+    markers: dict[str, Path] = {}
+    begun: dict[str, bool] = {}  # by token: whether its new outputs had begun to go in
     with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
         for entry in entries:
-            found = _SET_ASIDE.fullmatch(entry.name)
-            if found and owned(found["name"]):
+            if (found := _SET_ASIDE.fullmatch(entry.name)) and owned(found["name"]):
                 replacements[found["token"]].append((Path(entry.path), folder / found["name"]))
-    for set_aside in replacements.values():
-        replaced = any(os.path.lexists(name) for _, name in set_aside)
+            elif (found := _PLACING.fullmatch(entry.name)) and owned(found["name"]):
+                markers[found["token"]] = Path(entry.path)
+                begun[found["token"]] = os.path.lexists(folder / found["name"])
+    for token, set_aside in replacements.items():
         for hidden, name in set_aside:
             with contextlib.suppress(OSError):
-                if replaced:
+                if begun.get(token, False):
                     _delete(hidden)
                 else:
                     os.replace(hidden, name)
+    for token, marker in markers.items():  # (one with none set aside left: killed once it had deleted them)
+        _drop_marker(marker, [hidden for hidden, _ in replacements.get(token, [])])
+
+
+def _drop_marker(marker: Path, set_aside: Sequence[Path]) -> None:
+    """Delete a replacement's ``.placing`` marker once none of its ``set_aside`` outputs is left: one that would
+    not go (held open on Windows) is deleted by the next run, not put back beside the newer outputs."""
+    if not any(os.path.lexists(hidden) for hidden in set_aside):
+        with contextlib.suppress(OSError):
+            _delete(marker)
 
 
 def _delete(path: Path) -> None:

@@ -32,12 +32,13 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, train_test_spl
 from torch import nn
 
 from fervid.inference.align import preprocess_faces
-from fervid.inference.annotate import replacing
+from fervid.inference.annotate import naming_file
 from fervid.emotions import EMOTIONS, NUM_CLASSES
 from fervid.evaluation.datasets import Sequences
 from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
 from fervid.inference.models import EmotionCNN, file_sha256
 from fervid.inference.options import SEED_MAX, check_seed
+from fervid.inference.set_aside import staged_outputs
 from fervid.training.network import PaperLSTM
 
 MODELS = ("lstm-cnn", "lstm-pixels", "cnn-finetune")
@@ -274,19 +275,19 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
 def save_result(result: ExperimentResult, out_dir: Path) -> Path:
     from fervid.evaluation.evaluate import plot_confusion
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{result.dataset}_{result.model}_{result.protocol}"
-    # each whole (replacing: one open in Excel is said to be)
-    with replacing(out_dir / f"{stem}.json") as temporary:
-        temporary.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    if result.predictions:
-        import pandas as pd
+    # together (staged_outputs: one open in Excel, none is replaced, and it is said to be)
+    with staged_outputs(out_dir) as staging:
+        with naming_file(staging / f"{stem}.json"):  # (a full disk fails the write, naming no file)
+            (staging / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+        if result.predictions:
+            import pandas as pd
 
-        with replacing(out_dir / f"{stem}_predictions.csv") as temporary:
-            pd.DataFrame(result.predictions).to_csv(temporary, index=False)
-    plot_confusion(result.evaluation, out_dir / f"{stem}_confusion.png",
-                   f"{result.model} on {result.dataset} ({result.protocol} split): accuracy "
-                   f"{result.evaluation.accuracy:.3f}")
-    plot_learning_curves(result.history[0], out_dir / f"{stem}_curves.png",
-                         f"{result.model} on {result.dataset} ({result.protocol}), fold 1")
+            with naming_file(staging / f"{stem}_predictions.csv"):
+                pd.DataFrame(result.predictions).to_csv(staging / f"{stem}_predictions.csv", index=False)
+        plot_confusion(result.evaluation, staging / f"{stem}_confusion.png",
+                       f"{result.model} on {result.dataset} ({result.protocol} split): accuracy "
+                       f"{result.evaluation.accuracy:.3f}")
+        plot_learning_curves(result.history[0], staging / f"{stem}_curves.png",
+                             f"{result.model} on {result.dataset} ({result.protocol}), fold 1")
     return out_dir / f"{stem}.json"
