@@ -3923,8 +3923,8 @@ def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_bef
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2, result.output
     assert errors[0].startswith(f"error: {table}: written as paths of up to {len(str(table)) + 22} characters (the "
-                                "--csv file's temporary file), more than the 259 Windows opens where long paths are not enabled: "
-                                "give a shorter folder for --csv (of at most ")
+                                "--csv file's temporary file), more than the 259 Windows opens where long paths are "
+                                "not enabled: give a shorter folder for --csv (of at most ")
     assert "or a shorter name to the --csv file, or enable long paths in Windows" in errors[0]
     assert errors[1].startswith(f"error: {folder / photo.stem}_*: written as paths of up to ")
     assert "(its annotated copy's temporary file)" in errors[1] and "a shorter --annotate (of at most" in errors[1]

@@ -659,8 +659,8 @@ def write_temporal_card(folder: str | Path) -> Path:
     """Write ``MODEL_CARD.md`` into a temporal model's folder from what its training recorded (``config.json``:
     the CNN it reads, its window and temperature, the people on each side; ``training.json``: the command and the
     folder it ran in, the machine, the data, the wall time and the held-out comparison), as a CNN's card is written
-    from its evaluation. Returns the card's path. docs/results.md section 8 is named for what it measures only on a shipped LSTM's card
-    (its model.onnx is a shipped one's): it measures those alone."""
+    from its evaluation. Returns the card's path. docs/results.md section 8 is named for what it measures only on
+    a shipped LSTM's card (its model.onnx is a shipped one's): it measures those alone."""
     from fervid.inference.models import file_sha256
     from fervid.inference.temporal import shipped_temporal_models
 

@@ -106,8 +106,8 @@ def recover_set_aside(folder: Path, owned: Callable[[str], bool]) -> None:
     the new tables would pass for theirs). Which it was is told by the replacement's ``.placing`` marker, made
     before the first new output went in, and that output's name it holds: not by the set-aside outputs' names, as
     some of them may be gone already (killed deleting them), and the rest be names the new run did not write (no
-    face, no tracks JSON yet). Call it holding the folder's lock, before replacing those outputs again; one that cannot be moved is
-    left for the next run."""
+    face, no tracks JSON yet). Call it holding the folder's lock, before replacing those outputs again; one that
+    cannot be moved is left for the next run."""
     replacements: dict[str, list[tuple[Path, Path]]] = defaultdict(list)
     markers: dict[str, Path] = {}
     begun: dict[str, bool] = {}  # by token: whether its new outputs had begun to go in
