@@ -1410,6 +1410,22 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
                           capture_output=True)
     assert done.returncode == 0, done.stderr
     assert len(pd.read_parquet(out / "vid" / "clïp_frames.parquet")) > 100
+    # the frames table read back, by VideoResult.frame_table() and by evaluate's --results (pyarrow was given the
+    # path: "Failed to open local file")
+    read_back = ("import sys\n"
+                 "from pathlib import Path\n"
+                 "from fervid.evaluation.segments import frames_from_results\n"
+                 "from fervid.inference.analyzer import Analyzer\n"
+                 "from fervid.inference.video import VideoAnalyzer, VideoOptions\n"
+                 "clip, out = Path(sys.argv[1]), Path(sys.argv[2])\n"
+                 "result = VideoAnalyzer(Analyzer(), VideoOptions(method='frame', annotate=False)).run(clip, out)\n"
+                 "tables, failed, _ = frames_from_results(out, [clip.resolve()])\n"
+                 "print(len(result.frame_table()), len(tables[clip.resolve()].table), failed)\n")
+    done = subprocess.run([sys.executable, "-c", read_back, str(clip), str(out / "api")], env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    rows, scored, failed = done.stdout.decode().split(maxsplit=2)
+    assert int(rows) > 100 and scored == rows and failed.strip() == "{}", done.stdout
     done = subprocess.run([*fervid, "batch", str(clip), "--out", str(out / "batch"), "-q", "--no-annotate"], env=env,
                           capture_output=True)
     assert done.returncode == 0, done.stderr

@@ -566,8 +566,8 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
     from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
     sound comes first), their times are moved onto the file's timeline, as annotations are made on it and as
     fervid now writes them, and the summary's ``times_moved_by`` says by how much."""
-    from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, container_facts, recorded_analysis_rate,
-                                        times_offset_before_2026_12_06, written_tracks)
+    from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, container_facts, open_parquet,
+                                        recorded_analysis_rate, times_offset_before_2026_12_06, written_tracks)
 
     suffix = TRACKS_JSON_SUFFIX
     # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/
@@ -623,7 +623,9 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
         failed[video] = why
     for video, (_, tracks_json, summary, start, end, to_video_end) in matched.items():
         try:
-            table = pd.read_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet"))
+            # (opened by Python: a Latin-1 folder's name, see open_parquet)
+            with open_parquet(tracks_json.with_name(tracks_json.name[: -len(suffix)] + "_frames.parquet")) as fh:
+                table = pd.read_parquet(fh)
         except (OSError, ValueError) as exc:  # a table deleted or cut short since
             failed[video] = f"video {video}: its frames table in {tracks_json.parent} cannot be read ({exc})"
             continue

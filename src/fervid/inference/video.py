@@ -781,7 +781,7 @@ def open_parquet(path: str | Path, mode: str = "rb"):
     To read, pyarrow gets the open file's descriptor (a native Arrow file), not the Python file object: it reads
     row groups in its own IO threads, a Python object's read there took the GIL, and a buffer let go there as the
     interpreter shut down ended the process with SIGABRT ("terminate called without an active exception",
-    apache/arrow#34314): `fervid batch` exited 134 about one run in ten, its work done. pyarrow writes on the
+    apache/arrow#34314): `fervid batch` exited 134 now and then (1 in 8 to 12 runs, under load), its work done. pyarrow writes on the
     caller's thread alone, so a file written stays a Python one, whose errors are Python's ("No space left on
     device", not pyarrow's "Error writing bytes to file. Detail: [errno 28] ..."). The caller's to close."""
     import pyarrow as pa
@@ -1005,7 +1005,8 @@ class VideoResult:
                 raise VideoError(f"{self.table_path}: replaced since this result was made (a later analysis wrote "
                                  f"outputs of the same names into {self.table_path.parent}); give each analysis its "
                                  "own folder or stem (analyze_video(..., stem=...))")
-            return pd.read_parquet(self.table_path)
+            with open_parquet(self.table_path) as fh:  # (a Latin-1 folder's name: see open_parquet)
+                return pd.read_parquet(fh)
         if not self.faces:
             return table_schema(TABLE_COLUMNS).empty_table().to_pandas()
         return pd.DataFrame([f.table_row() for f in self.faces], columns=TABLE_COLUMNS)
