@@ -1338,7 +1338,8 @@ def test_training_on_a_folder_of_your_own_labelled_faces_then_export_and_evaluat
     assert f"trained on {faces};" in card and "Usage=" not in card and "the labels of the folders" in card
     # a folder run's card speaks of its own faces, not FER2013's web images, and gives the command that trained it
     assert "FER2013 faces are mostly frontal" not in card and f"Trained on a folder of your own faces ({faces})" in card
-    assert f"- Command: `fervid train --config {toml} --data {faces} --out {tmp_path / 'run'}` (recorded by" in card
+    assert (f"- Command: `fervid train --config {toml} --data {faces} --out {tmp_path / 'run'}` (run in `{Path.cwd()}`, "
+            "recorded by") in card
     # fine-tuning a trained model on the folder goes on with the model's own normalisation (refitted on the new
     # faces, it was refused as "trained with another normalisation")
     tuned_toml = tmp_path / "tune.toml"
