@@ -264,6 +264,12 @@ def is_labelled_images(path: str | Path) -> bool:
     return Path(path).is_dir() or is_label_table(path)
 
 
+def training_data_kind(data: str | Path | None) -> str:
+    """The kind of training data a training config's ``data`` names, where its ``data_kind`` is "auto": "folder"
+    for your own labelled images (:func:`is_labelled_images`), else "fer2013"."""
+    return "folder" if data and is_labelled_images(data) else "fer2013"
+
+
 def load_label_table(table: str | Path, size: int = 48, crop_faces=None) -> FaceDataset:
     """Load the images a label table lists: a CSV (or tab- or semicolon-separated table, as spreadsheets save it)
     with a ``path`` and a ``label`` column and optionally ``subject`` (the person pictured: with it, evaluation's

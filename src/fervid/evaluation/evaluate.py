@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from fervid.inference.align import preprocess_faces
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
-from fervid.evaluation.datasets import FaceDataset, is_labelled_images
+from fervid.evaluation.datasets import FaceDataset, training_data_kind
 from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
@@ -621,9 +621,8 @@ def _config_named_by(command: TypedCommand | None, run_folder: Path) -> tuple[di
             return None
         config.update({key: given[option] for option, key in (("--data", "data"), ("--labels", "labels"),
                                                               ("--ferplus", "ferplus_csv")) if option in given})
-        if config.get("data_kind", "auto") == "auto":
-            data = config.get("data")
-            config["data_kind"] = "folder" if data and is_labelled_images(command.path(data)) else "fer2013"
+        if config.get("data_kind", "auto") == "auto":  # (as TrainConfig works it out)
+            config["data_kind"] = training_data_kind(command.path(config["data"]) if config.get("data") else None)
         return config, (f"`{given['--config']}`, the config its run (the command's `fervid train` into "
                         f"{out}) was trained by,")
     return None

@@ -40,9 +40,9 @@ from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
 from fervid.evaluation.datasets import (DEFAULT_USAGE, DatasetError, FaceDataset, ferplus_relabel, file_key,
-                                       is_label_table, is_labelled_images, label_table_files, left_out_reasons,
+                                       is_label_table, label_table_files, left_out_reasons,
                                        load_fer2013, load_ferplus, load_image_folder, photos_notice,
-                                       unlike_crops_notice)
+                                       training_data_kind, unlike_crops_notice)
 from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
@@ -176,7 +176,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.data_kind == "auto":
-            self.data_kind = "folder" if self.data and is_labelled_images(self.data) else "fer2013"
+            self.data_kind = training_data_kind(self.data)
         if self.val_labels == "auto":  # (val_data's faces have one label each: their folders' or table's)
             self.val_labels = "fer2013" if self.labels == "fer2013" or self.val_data else "ferplus"
 
