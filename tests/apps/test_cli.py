@@ -1912,6 +1912,45 @@ def test_an_evaluation_file_open_in_excel_is_said_to_be(tmp_path, fer_csv, monke
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # nothing hidden left either
 
 
+def test_an_evaluation_killed_replacing_its_outputs_has_them_back_and_a_folder_in_use_is_refused(tmp_path, fer_csv,
+                                                                                                  monkeypatch):
+    """`fervid evaluate --out e` killed as it set e's earlier files aside to replace them left them hidden
+    (.<name>.<token>.old) beside its staging folder for ever, and nothing stopped two runs writing into e at once.
+    The next run puts them back as it starts (here one refused at its data), and a run into a folder another
+    holds is refused before it reads anything, exit 75, naming the folder and the other run."""
+    from fervid.folder_lock import FolderLock
+
+    out = tmp_path / "e"
+    command = ["evaluate", "--data", str(fer_csv), "--out", str(out), "-q"]
+    assert runner.invoke(app, command).exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_replace, set_aside = os.replace, []
+
+    def killed_at_the_second(src, dst, **kwargs):  # (KeyboardInterrupt: not caught, as the OS ends a killed run)
+        if os.fspath(dst).endswith(".old"):
+            set_aside.append(dst)
+            if len(set_aside) == 2:
+                raise KeyboardInterrupt
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", killed_at_the_second)
+    assert runner.invoke(app, command).exit_code != 0
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert [p for p in out.iterdir() if p.name.endswith(".old")]  # hidden: two of the earlier files gone
+    not_faces = tmp_path / "not_faces.csv"
+    not_faces.write_text("a,b\n1,2\n")
+    refused_at_its_data = runner.invoke(app, ["evaluate", "--data", str(not_faces), "--dataset", "fer2013", "--out",
+                                              str(out), "-q"])
+    assert refused_at_its_data.exit_code == 1, refused_at_its_data.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # whole, nothing hidden left
+    with FolderLock(out, "another run", "wait", removed=True):
+        refused = runner.invoke(app, command)
+    assert refused.exit_code == 75, refused.output
+    assert (f"error: {out}: another fervid evaluate run (pid {os.getpid()}, this process) is writing its outputs into "
+            "this folder; wait for it to finish, or give another --out") in refused.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+
+
 def test_pictures_that_cannot_be_written_keep_the_faces_and_a_full_folder_stops_them(tmp_path, astronaut_png,
                                                                                     monkeypatch):
     """--annotate/--crops on a full disk: each image whose annotated copy could not be written was recorded "ok":

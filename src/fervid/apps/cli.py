@@ -599,6 +599,25 @@ def _remove_empty(made: list[Path]) -> None:
             folder.rmdir()
 
 
+def _hold_output_folder(ctx: typer.Context, out: Path, command: str) -> None:
+    """Make ``out`` and hold its lock until the command ends (another run into it exits 75, naming the folder and
+    its pid: two evaluations at once mixed their files), then settle what a run killed writing into it left there
+    (:func:`~fervid.inference.set_aside.recover_staged_outputs`: the earlier outputs it had set aside were left
+    hidden for ever). The folders made for it are taken away again where nothing was written."""
+    from fervid.folder_lock import FolderLocked, run_folder_lock
+    from fervid.inference.set_aside import recover_staged_outputs
+
+    made = _folders_to_make(out)
+    ctx.call_on_close(lambda: _remove_empty(made))  # (after the lock's release: its file is gone)
+    _check_output_folder(out)
+    try:
+        ctx.with_resource(run_folder_lock(out, f"another fervid {command} run", "wait for it to finish, or give "
+                                          "another --out", doing="is writing its outputs into this folder"))
+    except FolderLocked as exc:
+        _fail(str(exc), EXIT_BUSY)
+    recover_staged_outputs(out)
+
+
 def _model_record(model: str, file_name: str) -> dict:
     """A record a model folder (shipped or exported) keeps beside its weights, ``file_name``: training_config.json
     (the run settings it was trained with), training_summary.json (what the run did: the checkpoint exported) or
@@ -2001,7 +2020,7 @@ def evaluate(
                                                       "labels (--dataset ferplus, chosen by auto)."),
     jaffe: Optional[Path] = typer.Option(None, help="JAFFE folder, for --dataset jaffe+ckplus."),
     out: Optional[Path] = typer.Option(None, help="Write metrics.json, predictions.csv, report.md and confusion.png "
-                                                  "here."),
+                                                  "here (one run at a time: another into it exits 75)."),
     write_card: bool = typer.Option(False, "--write-card", help="Also write the model folder's model card."),
     command: str = typer.Option("", help="With --write-card: the training command to record (a shell command line: "
                                          "the card gives it to paste). Default: the commands `fervid train` "
@@ -2090,6 +2109,9 @@ def evaluate(
             _fail("--write-card records the model's evaluation on the faces it was trained on, not on video", 2)
         if not (math.isfinite(margin) and margin >= 0):
             _fail(f"--margin must be 0 or more seconds, not {margin}", 2)
+    if out:  # (the command line checked: before anything is read)
+        _hold_output_folder(ctx, out, "evaluate")
+    if dataset == "video":
         _evaluate_video(Path(data), out, results, typed, margin, quiet, model=models[0],
                         detector=detector or _DEFAULTS.detector, precision=precision, method=method,
                         window=window, detect_every=detect_every, sample_fps=sample_fps,
@@ -2133,9 +2155,10 @@ def evaluate(
     several = len(models) > 1
     # each model's outputs: in --out, or with several models in --out/<its name>/
     folders = [(out / name if several else out) if out else None for name in names]
-    made = [*(folder for folder in folders if several and folder and not folder.exists()), *_folders_to_make(out)]
-    if out:  # before the evaluation: an output folder that cannot be used must not cost the run
-        for folder in (out, *[f for f in folders if f is not None]) if several else (out,):
+    # (--out itself: made and checked as its lock was taken)
+    made = [folder for folder in folders if several and folder and not folder.exists()]
+    if several:  # before the evaluation: an output folder that cannot be used must not cost the run
+        for folder in (f for f in folders if f is not None):
             _check_output_folder(folder)
     # the faces are read once, and found and framed once per eye template (a model frames a face on its own)
     loaded = {}
@@ -2338,7 +2361,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     except DatasetError as exc:
         _fail(str(exc))
     videos = annotations.videos
-    made = _folders_to_make(out)
     warnings = list(annotations.notes)
     made_by = ("model", "detector", "precision", "method", "window", "detect_every", "sample_fps", "temporal_model",
                "max_faces")
@@ -2396,8 +2418,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                             "assigned it gave: with other settings the same face can get another; score the folder "
                             "of the analysis the numbers came from (--results)")
         runner = _video_runner(options, named_method=choices["method"])
-        if out:  # before the analysis: an output folder that cannot be used must not cost it
-            _check_output_folder(out)
         tables, failed, settings = {}, {}, {}
         for number, video in enumerate(videos, 1):
             bar, progress = _frames_bar(f"{number}/{len(videos)} {video.name[-30:]}", leave=False,
@@ -2424,7 +2444,6 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     try:
         scores = score_segments(annotations, tables, failed, margin)
     except DatasetError as exc:
-        _remove_empty(made)
         _fail(str(exc))
     for line in scores.warnings:  # lines cut where their video was not analysed: said with the others
         typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
@@ -2434,15 +2453,12 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
                 *(f"{annotations_file}, line {line}: {why}" for line, why in annotations.no_video.items()),
                 *failed.values()]
     if scores.frames.empty:
-        _remove_empty(made)
         for message in failures:
             _say_error(message)
         # a video's failure is its segments' reason: said once, above
         unscored = sorted(set(scores.not_scored.values()) - set(failed.values()))
         _fail(f"{annotations_file}: no annotated segment could be scored ("
               + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
-    if out and results is not None:
-        _check_output_folder(out)
     frames, segments = scores.frames, scores.segments
     by_frame = score(frames["label"].map(EMOTIONS.index).to_numpy(), frames["predicted"].map(EMOTIONS.index)
                      .to_numpy(), annotations_file.name, unit="frames")
