@@ -1270,9 +1270,12 @@ def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_trac
         assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
 
 
-def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(analyzer, tmp_path, monkeypatch):
+def test_a_key_frames_caption_and_peak_confidence_give_the_probability_its_row_in_the_table_has(analyzer, tmp_path,
+                                                                                                  monkeypatch):
     """A key frame's caption gave the frame's own probability (peak_confidence: "fear 20%") where the frames table
-    and the annotated video gave the temporal method's at that frame (fear 0.565): it gives the row's now."""
+    and the annotated video gave the temporal method's at that frame (fear 0.565): it gives the row's now. The
+    episode's peak_confidence (episodes CSV, tracks JSON) gave the frame's own too, beside a table that said
+    otherwise at key_frame_time ("fear 0.1953" beside a row of fear 0.565): it is the row's value, to the digit."""
     import fervid.inference.video as video
 
     captions = {}
@@ -1296,8 +1299,18 @@ def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(ana
                               ep["emotion"]]
             said = captions[ep["emotion"], f"track {track['track']} {video.clock_text(ep['key_frame_time'])}"]
             assert said == f"{ep['emotion']} {row:.0%}", (ep, row)
-            compared += f"{ep['peak_confidence']:.0%}" != f"{row:.0%}"
-    assert compared  # (a frame whose own probability is not its row's)
+            compared += 1
+    assert compared
+    # every episode's, as the tables' own text gives them (a reader compares the CSVs, not the floats in memory)
+    frames = pd.read_csv(tmp_path / "out" / "carphone_pristine_frames.csv", dtype=str)
+    episodes = pd.read_csv(tmp_path / "out" / "carphone_pristine_episodes.csv", dtype=str)
+    listed = [ep for track in json.loads(tracks.read_text(encoding="utf-8"))["tracks"] for ep in track["episodes"]]
+    assert len(episodes) == len(listed) == 3
+    for (_, ep), entry in zip(episodes.iterrows(), listed):
+        (row,) = frames[(frames["track"] == ep["track"]) & (frames["time"] == ep["key_frame_time"])].to_dict("records")
+        assert row["emotion"] == ep["emotion"]
+        assert ep["peak_confidence"] == row[ep["emotion"]] == row["confidence"], (ep, row)
+        assert entry["peak_confidence"] == float(row[ep["emotion"]])
     # an episode whose row is not known says its emotion alone
     episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
                             best_image=np.full((200, 200, 3), 90, np.uint8))

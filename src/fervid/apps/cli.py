@@ -1223,7 +1223,8 @@ def video(
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
-    peak_confidence, key_frame_time, key_frame, segment); with --segments, <name>_segments.csv.
+    peak_confidence, key_frame_time, key_frame, segment; peak_confidence is its emotion's probability in the
+    frames table's row at key_frame_time); with --segments, <name>_segments.csv.
     """
     import time as _time
 

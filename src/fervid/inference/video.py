@@ -431,7 +431,7 @@ class EpisodeSummary(TypedDict):
     start: float
     end: float
     duration: float
-    peak_confidence: float
+    peak_confidence: float | None
     key_frame: str | None
     key_frame_time: float
 
@@ -466,9 +466,11 @@ class Episode:
     start: float
     end: float
     best_time: float = 0.0
+    # the CNN's probability of the emotion in that frame alone: what chooses the most expressive frame (the key
+    # frame's face), not what any output gives (an 8% "fear" beside a row of fear 0.565 read as impossible)
     best_probability: float = -1.0
     # the temporal method's probability of the emotion at that frame, as its row in the frames table and the annotated
-    # video have it (best_probability is the frame's own): what its key frame's caption says (None: not known)
+    # video have it: the episode's peak_confidence and what its key frame's caption says (None: not known)
     best_row_probability: float | None = None
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
@@ -489,13 +491,15 @@ class Episode:
 
     def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
-        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
-        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
-        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
-        have been."""
+        duration, its most expressive frame's time (``key_frame_time``, where the key frame is taken) and the
+        probability of its emotion there as the frames table's row gives it (``peak_confidence``: the temporal
+        method's, as the annotated video labels it; None where not known); ``key_frame`` is None for an episode too
+        short for one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where
+        it would have been."""
+        peak = None if self.best_row_probability is None else round(float(self.best_row_probability), 4)
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
                 "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
-                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
+                "peak_confidence": peak, "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -1337,8 +1341,8 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
-    # the probability the table and the annotated video give it at that frame (not peak_confidence, the frame's own:
-    # "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
+    # the probability the table and the annotated video give it at that frame (peak_confidence; not the CNN's for
+    # the frame alone: "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
     said = episode.emotion if episode.best_row_probability is None else \
         f"{episode.emotion} {episode.best_row_probability:.0%}"
     image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
