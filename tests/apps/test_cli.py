@@ -1678,6 +1678,31 @@ def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, withou
     assert result.exit_code == 2 and "not an image's" in result.output and not (tmp_path / "IMG_0001.HEIC").exists()
 
 
+def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astronaut_png):
+    """`fervid image --csv "my faces.xlsx"` wrote CSV text into an .xlsx file (Excel refused to open it) and `--json
+    new.csv` JSON into a .csv: an extension was checked only against an existing file's. Refused before any work,
+    naming the option, the file and the extension expected; a name without an extension, and stdout, as ever."""
+    for option, name in (("--csv", "my faces.xlsx"), ("--json", "new.csv"), ("--parquet", "rows.csv"),
+                         ("--csv", "faces.json")):
+        target = str(tmp_path / name)
+        result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+        assert result.exit_code == 2, (option, name, result.output)
+        suffix = Path(name).suffix
+        assert result.output.strip() == (
+            f"error: {option} {target}: expected a .{option[2:]} file name, not a {suffix} one ({option} writes "
+            f"{'Parquet' if option == '--parquet' else option[2:].upper()}, which a program opening a {suffix} file "
+            f"would not read; name it {Path(name).stem}.{option[2:]})")
+        assert not Path(target).exists()
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "FACES.CSV"),
+                                 "--json", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "FACES.CSV", newline="", encoding="utf-8") as fh:
+        assert next(csv.DictReader(fh))["face"] == "1"
+    assert json.loads((tmp_path / "results").read_text())["files"][0]["faces"]
+    result = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-"])
+    assert result.exit_code == 0 and result.output.startswith("file,"), result.output
+
+
 def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp_path, astronaut_png):
     """`fervid image -q a.avif --json precious.mp4` wrote JSON over the video (only image names were refused), and
     `--csv a.avif` over the AVIF; `--json out/` wrote a file named out, `--csv out/` failed after the analysis."""

@@ -1101,7 +1101,9 @@ def _face_crops_notice(results, detector) -> list[str]:
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
-    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`)."""
+    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`); and a new
+    file whose extension is another format's (`--csv "my faces.xlsx"`: CSV text that Excel then refused to open,
+    `--json new.csv`). A name without an extension, or a device (/dev/null), is written as ever."""
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
@@ -1116,6 +1118,10 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and path.suffix.lower() != own:
         _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
               "written over it)", 2)
+    if not path.exists() and path.suffix and path.suffix.lower() != own:
+        _fail(f"{option} {target}: expected a {own} file name, not a {path.suffix} one ({option} writes "
+              f"{own[1:].upper() if own != '.parquet' else 'Parquet'}, which a program opening a {path.suffix} "
+              f"file would not read; name it {path.with_suffix(own).name})", 2)
     _check_can_write(option, target)
 
 
