@@ -1678,6 +1678,31 @@ def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, withou
     assert result.exit_code == 2 and "not an image's" in result.output and not (tmp_path / "IMG_0001.HEIC").exists()
 
 
+def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astronaut_png):
+    """`fervid image --csv "my faces.xlsx"` wrote CSV text into an .xlsx file (Excel refused to open it) and `--json
+    new.csv` JSON into a .csv: an extension was checked only against an existing file's. Refused before any work,
+    naming the option, the file and the extension expected; a name without an extension, and stdout, as ever."""
+    for option, name in (("--csv", "my faces.xlsx"), ("--json", "new.csv"), ("--parquet", "rows.csv"),
+                         ("--csv", "faces.json")):
+        target = str(tmp_path / name)
+        result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+        assert result.exit_code == 2, (option, name, result.output)
+        suffix = Path(name).suffix
+        assert result.output.strip() == (
+            f"error: {option} {target}: expected a .{option[2:]} file name, not a {suffix} one ({option} writes "
+            f"{'Parquet' if option == '--parquet' else option[2:].upper()}, which a program opening a {suffix} file "
+            f"would not read; name it {Path(name).stem}.{option[2:]})")
+        assert not Path(target).exists()
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "FACES.CSV"),
+                                 "--json", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "FACES.CSV", newline="", encoding="utf-8") as fh:
+        assert next(csv.DictReader(fh))["face"] == "1"
+    assert json.loads((tmp_path / "results").read_text())["files"][0]["faces"]
+    result = runner.invoke(app, ["image", str(astronaut_png), "--csv", "-"])
+    assert result.exit_code == 0 and result.output.startswith("file,"), result.output
+
+
 def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp_path, astronaut_png):
     """`fervid image -q a.avif --json precious.mp4` wrote JSON over the video (only image names were refused), and
     `--csv a.avif` over the AVIF; `--json out/` wrote a file named out, `--csv out/` failed after the analysis."""
@@ -2050,6 +2075,52 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
+def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_path, monkeypatch):
+    """Ctrl-C at 45% left clip_frames.csv, clip_episodes.csv, timelines and key frames under their own names: only
+    the tracks JSON and the Parquet metadata said the run had stopped, and a CSV sent on alone read as complete.
+    They are named partial now, the interrupt says which, and an earlier run's whole outputs are kept."""
+    from fervid.inference.video import VideoAnalyzer
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(carphone().read_bytes())
+    out = tmp_path / "out"
+    command = ["video", str(clip), "--out", str(out), "--no-annotate", "--method", "mean", "-q"]
+    assert runner.invoke(app, command).exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_run = VideoAnalyzer.run
+
+    def pressed_at_frame_54(self, path, *args, progress=None, **kwargs):
+        def pressing(done, total):
+            if done == 54:  # 45% of its 120 frames
+                raise KeyboardInterrupt
+        return real_run(self, path, *args, progress=pressing, **kwargs)
+
+    monkeypatch.setattr(VideoAnalyzer, "run", pressed_at_frame_54)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 130, result.output
+    partial = sorted(p.name for p in out.glob("*.partial.*"))
+    assert {"clip_frames.partial.csv", "clip_frames.partial.parquet", "clip_episodes.partial.csv",
+            "clip_tracks.partial.json", "clip_track1_timeline.partial.png"} <= set(partial)
+    assert all(name.endswith(".partial.png") for name in set(partial) - {
+        "clip_frames.partial.csv", "clip_frames.partial.parquet", "clip_episodes.partial.csv",
+        "clip_tracks.partial.json"})
+    assert {p.name: p.read_bytes() for p in out.iterdir() if ".partial." not in p.name} == earlier
+    saved = json.loads((out / "clip_tracks.partial.json").read_text(encoding="utf-8"))
+    assert not saved["ok"] and saved["frames_analysed"] == 53
+    said = " ".join(result.output.split())
+    pngs = len(partial) - 4
+    assert said == (f"interrupted: {clip} was analysed up to {saved['end_reached']:.1f} s, not to its end: its "
+                    f"outputs in {out}/ are named .partial, as they do not cover the whole video: "
+                    "clip_episodes.partial.csv, "
+                    "clip_frames.partial.csv, clip_frames.partial.parquet, clip_tracks.partial.json and "
+                    f"{pngs} timeline and key frame PNG(s) (*.partial.png); the complete outputs of an earlier run "
+                    "(clip_*, without .partial) are kept as they were; the same command analyses it whole, "
+                    "replacing them"), result.output
+    monkeypatch.setattr(VideoAnalyzer, "run", real_run)
+    assert runner.invoke(app, command).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(earlier)
+
+
 def _sigterm_midway(tmp_path, command: list[str], started: str):
     """Run ``fervid <command> <a 20 s clip> --out <tmp>/out ...`` in its own process, send it SIGTERM once the file
     named ``started`` exists in the output folder (it is analysing: a partial name), and return (exit status, stdout,
@@ -2093,10 +2164,12 @@ def test_sigterm_stops_fervid_video_as_ctrl_c_does(tmp_path):
 
     status, _, stderr, out, _, _ = _sigterm_midway(tmp_path, ["video", "-q"], "long_annotated.partial.mp4")
     assert status == 143, stderr[-2000:]
-    assert "interrupted: " in stderr
-    saved = json.loads((out / "long_tracks.json").read_text(encoding="utf-8"))
+    # named partial, as the video's outputs are up to where it stopped
+    assert "interrupted: " in stderr and "long_frames.partial.csv, long_frames.partial.parquet" in stderr
+    saved = json.loads((out / "long_tracks.partial.json").read_text(encoding="utf-8"))
     assert "interrupted (SIGTERM)" in saved["error"] and 0 < saved["frames_analysed"] < 600
-    assert cv2.VideoCapture(str(out / "long_annotated.mp4")).read()[0]  # it plays
+    assert cv2.VideoCapture(str(out / "long_annotated.partial.mp4")).read()[0]  # it plays
+    assert not [p.name for p in out.iterdir() if ".partial." not in p.name]
 
 
 @POSIX_SIGNALS

@@ -25,7 +25,7 @@ from fervid.inference.analyzer import Analyzer
 from fervid.inference.annotate import EMOTION_COLORS_BGR, ink_bgr
 from fervid.apps.cli import app
 from fervid.inference.temporal import temporal_folder
-from fervid.inference.video import (H264Writer, LiveSource, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
+from fervid.inference.video import (H264Writer, LiveSource, OutputNames, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -1270,9 +1270,12 @@ def test_a_key_frame_is_named_by_its_episode_and_captioned_with_its_emotion_trac
         assert (np.abs(caption - ink_bgr(colour)).sum(2) < np.abs(caption - colour).sum(2)).sum() > 30, ep
 
 
-def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(analyzer, tmp_path, monkeypatch):
+def test_a_key_frames_caption_and_peak_confidence_give_the_probability_its_row_in_the_table_has(analyzer, tmp_path,
+                                                                                                  monkeypatch):
     """A key frame's caption gave the frame's own probability (peak_confidence: "fear 20%") where the frames table
-    and the annotated video gave the temporal method's at that frame (fear 0.565): it gives the row's now."""
+    and the annotated video gave the temporal method's at that frame (fear 0.565): it gives the row's now. The
+    episode's peak_confidence (episodes CSV, tracks JSON) gave the frame's own too, beside a table that said
+    otherwise at key_frame_time ("fear 0.1953" beside a row of fear 0.565): it is the row's value, to the digit."""
     import fervid.inference.video as video
 
     captions = {}
@@ -1296,8 +1299,18 @@ def test_a_key_frames_caption_gives_the_probability_its_row_in_the_table_has(ana
                               ep["emotion"]]
             said = captions[ep["emotion"], f"track {track['track']} {video.clock_text(ep['key_frame_time'])}"]
             assert said == f"{ep['emotion']} {row:.0%}", (ep, row)
-            compared += f"{ep['peak_confidence']:.0%}" != f"{row:.0%}"
-    assert compared  # (a frame whose own probability is not its row's)
+            compared += 1
+    assert compared
+    # every episode's, as the tables' own text gives them (a reader compares the CSVs, not the floats in memory)
+    frames = pd.read_csv(tmp_path / "out" / "carphone_pristine_frames.csv", dtype=str)
+    episodes = pd.read_csv(tmp_path / "out" / "carphone_pristine_episodes.csv", dtype=str)
+    listed = [ep for track in json.loads(tracks.read_text(encoding="utf-8"))["tracks"] for ep in track["episodes"]]
+    assert len(episodes) == len(listed) == 3
+    for (_, ep), entry in zip(episodes.iterrows(), listed):
+        (row,) = frames[(frames["track"] == ep["track"]) & (frames["time"] == ep["key_frame_time"])].to_dict("records")
+        assert row["emotion"] == ep["emotion"]
+        assert ep["peak_confidence"] == row[ep["emotion"]] == row["confidence"], (ep, row)
+        assert entry["peak_confidence"] == float(row[ep["emotion"]])
     # an episode whose row is not known says its emotion alone
     episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
                             best_image=np.full((200, 200, 3), 90, np.uint8))
@@ -2735,18 +2748,33 @@ def test_ctrl_c_keeps_and_marks_what_was_analysed(analyzer, tmp_path):
         raise KeyboardInterrupt
 
     runner = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False))
+    whole = runner.run("clip.mp4", tmp_path, frames=iter([(i / 30.0, f) for i, f in enumerate(frames)]), fps=30.0)
+    assert whole.ok and not whole.interrupted
+    earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(KeyboardInterrupt):
         runner.run("clip.mp4", tmp_path, frames=pressed_at_frame_30(), fps=30.0)
-    saved = json.loads((tmp_path / "clip_tracks.json").read_text(encoding="utf-8"))
+    # every output of the video cut short says so in its own name (a CSV sent on alone read as complete), and the
+    # earlier run's whole ones are as they were
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if ".partial." not in p.name} == earlier
+    partial = sorted(p.name for p in tmp_path.glob("*.partial.*"))
+    assert partial == sorted(OutputNames.partial(name) for name in earlier), partial
+    saved = json.loads((tmp_path / "clip_tracks.partial.json").read_text(encoding="utf-8"))
     assert "interrupted (Ctrl-C)" in saved["error"] and saved["frames_analysed"] == 30
-    assert len(pd.read_csv(tmp_path / "clip_frames.csv")) == 30
-    # kept under their own names, the table saying too where it stopped (a table copied away from its JSON)
+    assert len(pd.read_csv(tmp_path / "clip_frames.partial.csv")) == 30
+    # the episodes name the key frames there are
+    listed = {ep["key_frame"] for track in saved["tracks"] for ep in track["episodes"] if ep["key_frame"]}
+    assert listed and listed <= set(partial)
+    episodes = pd.read_csv(tmp_path / "clip_episodes.partial.csv")
+    assert set(episodes["key_frame"].dropna()) == listed
+    # the table says too where it stopped (a table copied away from its JSON)
     from fervid.inference.video import table_outcome
 
-    outcome = table_outcome(tmp_path / "clip_frames.parquet")
+    outcome = table_outcome(tmp_path / "clip_frames.partial.parquet")
     assert outcome == {"ok": False, "error": saved["error"], "frames_read": 30, "stopped_at": round(29 / 30, 4),
                        "started_at": None}
-    assert not list(tmp_path.glob("*.partial.*"))
+    # run again to its end, it replaces them all with whole ones
+    runner.run("clip.mp4", tmp_path, frames=iter([(i / 30.0, f) for i, f in enumerate(frames)]), fps=30.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(earlier)
 
 
 def test_ctrl_c_while_a_frame_is_written_leaves_a_playable_annotated_video(tmp_path):

@@ -1120,7 +1120,9 @@ def _face_crops_notice(results, detector) -> list[str]:
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
-    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`)."""
+    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`); and a new
+    file whose extension is another format's (`--csv "my faces.xlsx"`: CSV text that Excel then refused to open,
+    `--json new.csv`). A name without an extension, or a device (/dev/null), is written as ever."""
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
@@ -1135,6 +1137,10 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and path.suffix.lower() != own:
         _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
               "written over it)", 2)
+    if not path.exists() and path.suffix and path.suffix.lower() != own:
+        _fail(f"{option} {target}: expected a {own} file name, not a {path.suffix} one ({option} writes "
+              f"{own[1:].upper() if own != '.parquet' else 'Parquet'}, which a program opening a {path.suffix} "
+              f"file would not read; name it {path.with_suffix(own).name})", 2)
     _check_can_write(option, target)
 
 
@@ -1200,6 +1206,38 @@ def _write_csv(results, target: str) -> None:
         write_csv(fh, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
 
 
+def _interrupted_outputs(path: Path | str, out: Path, stem: str, started: float) -> str:
+    """What `fervid video` (or `live`) interrupted while analysing ``path`` (since ``started``, a wall-clock time)
+    left in ``out``: its outputs up to there, named partial (VideoResult.interrupted), each table and the JSON by
+    name; and the same video's outputs of an earlier run, kept whole beside them. The Ctrl-C can also come as the
+    outputs of a finished analysis are saved: those are whole."""
+    from fervid.inference.video import OutputNames
+
+    names = OutputNames(stem)
+    # written by this run (not left by an earlier one)
+    written = [p for p in names.written_before(out) if p.stat().st_mtime >= started - 1] if out.is_dir() else []
+    partial = [p.name for p in written if OutputNames.is_partial(p.name)]
+    if not partial:
+        saved = (out / names.tracks_json).is_file() and (out / names.tracks_json) in written
+        return (f"{path}'s outputs are in {out}/ " + ("(its analysis had ended: they are whole)" if saved else
+                                                      "(the saving was stopped too: no tracks JSON or timelines)"))
+    named = [name for name in partial if not name.endswith(".png")]
+    images = len(partial) - len(named)
+    listed = ", ".join(named) + (f" and {images} timeline and key frame PNG(s) (*.partial.png)" if images else "")
+    earlier = [p for p in names.written_before(out) if not OutputNames.is_partial(p.name) and p not in written]
+    tracks_json = out / names.partial(names.tracks_json)
+    try:
+        reached = f" up to {json.loads(tracks_json.read_text(encoding='utf-8'))['end_reached']:.1f} s"
+    except (OSError, ValueError, KeyError, TypeError):  # (the saving was stopped before it: said below)
+        reached = ""
+    return (f"{path} was analysed{reached}, not to its end: its outputs in {out}/ are named .partial, as they do not "
+            f"cover the whole video: {listed}"
+            + ("" if tracks_json.name in partial else " (the saving was stopped too: no tracks JSON)")
+            + (f"; the complete outputs of an earlier run ({stem}_*, without .partial) are kept as they were"
+               if earlier else "")
+            + "; the same command analyses it whole, replacing them")
+
+
 @app.command()
 def video(
     ctx: typer.Context,
@@ -1242,13 +1280,16 @@ def video(
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
-    peak_confidence, key_frame_time, key_frame, segment); with --segments, <name>_segments.csv.
+    peak_confidence, key_frame_time, key_frame, segment; peak_confidence is its emotion's probability in the
+    frames table's row at key_frame_time); with --segments, <name>_segments.csv. Interrupted (Ctrl-C, SIGTERM),
+    the video in hand keeps its outputs up to there under partial names (<name>_frames.partial.csv, ...), and an
+    earlier run's complete ones stay as they were.
     """
     import time as _time
 
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
-    from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, output_paths_error,
+    from fervid.inference.video import (VIDEO_SUFFIXES, StillImageError, VideoError, output_paths_error,
                                         stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
@@ -1313,12 +1354,7 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            tracks_json = out / OutputNames(stems[path]).tracks_json
-            # written by this run (not left by an earlier one): the Ctrl-C can also come while the outputs are saved
-            saved = tracks_json.is_file() and tracks_json.stat().st_mtime >= started - 1
-            typer.secho(f"\ninterrupted: {path}'s outputs up to there are in {out}/ "
-                        + ("(its tracks JSON says where it stopped)" if saved else
-                           "(the saving was stopped too: no tracks JSON or timelines)")
+            typer.secho(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], started)}"
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
@@ -1505,6 +1541,7 @@ def live(
             bars[0].update(0)
 
     import signal
+    import time as _time
 
     stopping: list[str] = []  # what ended the session: "Ctrl-C" or "SIGTERM"
     cut: list[str] = []  # the same, where it came with frames still to be analysed (a file not at its end)
@@ -1536,6 +1573,7 @@ def live(
         while (out / OutputNames(stem).tracks_json).exists():
             taken += 1
             stem = f"{src.stem}-{taken}"
+    started = _time.time()
     try:
         with src:
             # where Windows limits paths: refused before a frame is read (a camera's session names its outputs
@@ -1550,7 +1588,8 @@ def live(
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
         _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
-        typer.secho(f"\ninterrupted: the outputs up to there are in {out}/", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, started)}", fg=typer.colors.YELLOW,
+                    err=True)
         raise typer.Exit(_interrupted_status())
     finally:
         signal.signal(signal.SIGINT, previous)

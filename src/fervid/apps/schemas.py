@@ -152,9 +152,9 @@ class Episode(_Recorded):
                                    "at the track's end.")
     # (None: a tracks JSON written by an earlier fervid lacks them, and its job's result is still answered)
     duration: float | None = Field(None, description="Seconds from its start to its end.")
-    peak_confidence: float | None = Field(None, description="The probability of its emotion in its most expressive "
-                                                            "row (the frame's own, where its key frame is taken), 0 "
-                                                            "to 1.")
+    peak_confidence: float | None = Field(None, description="The probability of its emotion at key_frame_time, as "
+                                                            "that row of the frames table gives it (the temporal "
+                                                            "method's, as the annotated video labels it), 0 to 1.")
     key_frame: str | None = Field(description="The key frame's file name; null for an episode shorter than 0.5 s, "
                                               "or left out by --key-frames.")
     key_frame_time: float = Field(description="Seconds of its most expressive row (where its key frame is, or would "

@@ -139,6 +139,11 @@ class OutputNames:
         return f"{stem}{PARTIAL_INFIX}.{suffix}"
 
     @staticmethod
+    def is_partial(name: str) -> bool:
+        """Whether ``name`` is a :meth:`partial` one."""
+        return name.rpartition(".")[0].endswith(PARTIAL_INFIX)
+
+    @staticmethod
     def _whole(name: str) -> str:
         """The name a :meth:`partial` name stands for (any other name as it is)."""
         stem, _, suffix = name.rpartition(".")
@@ -431,7 +436,7 @@ class EpisodeSummary(TypedDict):
     start: float
     end: float
     duration: float
-    peak_confidence: float
+    peak_confidence: float | None
     key_frame: str | None
     key_frame_time: float
 
@@ -466,9 +471,11 @@ class Episode:
     start: float
     end: float
     best_time: float = 0.0
+    # the CNN's probability of the emotion in that frame alone: what chooses the most expressive frame (the key
+    # frame's face), not what any output gives (an 8% "fear" beside a row of fear 0.565 read as impossible)
     best_probability: float = -1.0
     # the temporal method's probability of the emotion at that frame, as its row in the frames table and the annotated
-    # video have it (best_probability is the frame's own): what its key frame's caption says (None: not known)
+    # video have it: the episode's peak_confidence and what its key frame's caption says (None: not known)
     best_row_probability: float | None = None
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
@@ -489,13 +496,15 @@ class Episode:
 
     def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
-        duration, the probability of its emotion in its most expressive frame (``peak_confidence``, the frame's
-        own, where the key frame is taken) and that frame's time; ``key_frame`` is None for an episode too short for
-        one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where it would
-        have been."""
+        duration, its most expressive frame's time (``key_frame_time``, where the key frame is taken) and the
+        probability of its emotion there as the frames table's row gives it (``peak_confidence``: the temporal
+        method's, as the annotated video labels it; None where not known); ``key_frame`` is None for an episode too
+        short for one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where
+        it would have been."""
+        peak = None if self.best_row_probability is None else round(float(self.best_row_probability), 4)
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
                 "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
-                "peak_confidence": round(max(self.best_probability, 0.0), 4), "key_frame": self.key_frame,
+                "peak_confidence": peak, "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -885,6 +894,10 @@ class VideoResult:
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
+    # stopped by Ctrl-C or SIGTERM before the video's end: its outputs keep their partial names (OutputNames.partial,
+    # cam_frames.partial.csv), the tracks JSON, the episodes table and the timelines too, so that a file sent on
+    # alone says it is not the whole video's (under its own name, a CSV cut at 45% read as complete)
+    interrupted: bool = False
     # seconds the analysis took: the frames decoded, detected and classified, the streamed table and annotated
     # video written (the tracks JSON's analysis_seconds); run_seconds: the whole run, the outputs written at its end
     # too (timelines, key frames, the tracks JSON), as `fervid video` says it (0.0 where no run timed it: a live
@@ -1180,12 +1193,17 @@ class VideoResult:
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
-        frames still held, a timeline per track and the per-track JSON. Returns the paths by kind."""
+        frames still held, a timeline per track and the per-track JSON, under their partial names where the
+        analysis was :attr:`interrupted`. Returns the paths by kind."""
         out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
         names = OutputNames(stem)
-        csv_path, parquet_path = out_dir / names.frames_csv, out_dir / names.frames_parquet
+
+        def named(name: str) -> str:
+            return OutputNames.partial(name) if self.interrupted else name
+
+        csv_path, parquet_path = out_dir / named(names.frames_csv), out_dir / named(names.frames_parquet)
         if self.table_path != parquet_path:
             table = self.frame_table()
             with replacing(csv_path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
@@ -1197,21 +1215,24 @@ class VideoResult:
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
         for ep in best_episodes(self.episodes, self.settings.get("key_frames")):
-            save_key_frame(ep, out_dir, stem, release=False)
+            save_key_frame(ep, out_dir, stem, release=False, partial=self.interrupted)
+            if ep.key_frame and self.interrupted:  # (those streamed were named so as their writer closed)
+                ep.key_frame = OutputNames.partial(ep.key_frame)
         for ep in self.episodes:  # written into the folder analysed into, and its image let go of since: copied
             if ep.key_frame and ep.best_image is None and analysed_into is not None:
                 _copy_into(analysed_into / ep.key_frame, out_dir)
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
-        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / names.timeline(tid))
+        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid)))
                                 for tid in self.track_ids]
-        written["tables"] = [_write_rows(out_dir / names.episodes_csv, EPISODE_COLUMNS, self.episode_rows())]
+        written["tables"] = [_write_rows(out_dir / named(names.episodes_csv), EPISODE_COLUMNS, self.episode_rows())]
         if self.segments:
-            written["tables"].append(_write_rows(out_dir / names.segments_csv, SEGMENT_COLUMNS, self.segment_rows()))
-        with replacing(out_dir / names.tracks_json) as temporary:
+            written["tables"].append(_write_rows(out_dir / named(names.segments_csv), SEGMENT_COLUMNS,
+                                                 self.segment_rows()))
+        with replacing(out_dir / named(names.tracks_json)) as temporary:
             temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
-        written["json"] = [out_dir / names.tracks_json]
+        written["json"] = [out_dir / named(names.tracks_json)]
         return written
 
 
@@ -1337,8 +1358,8 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
         zoom = math.ceil(KEY_FRAME_SIDE / side)
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)  # its pixels, larger
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
-    # the probability the table and the annotated video give it at that frame (not peak_confidence, the frame's own:
-    # "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
+    # the probability the table and the annotated video give it at that frame (peak_confidence; not the CNN's for
+    # the frame alone: "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
     said = episode.emotion if episode.best_row_probability is None else \
         f"{episode.emotion} {episode.best_row_probability:.0%}"
     image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
@@ -3128,7 +3149,8 @@ class ResultWriter:
         (:func:`table_outcome`; ``stopped_at``: the time of the last frame read where it ended before the video
         did), open episodes closed (their key frames written), and with ``into_place`` the
         files moved into place (:meth:`into_place`); left under their partial names, they say the analysis did not
-        finish writing them."""
+        finish writing them (or, :attr:`VideoResult.interrupted`, the video), and its episodes' ``key_frame`` names
+        the partial files."""
         if self.video is not None:
             t0 = time.perf_counter()
             self.video.close()  # (the encoder finishing the frames written to it)
@@ -3146,6 +3168,10 @@ class ResultWriter:
                 self.key_frame_writer.add(last)
         if into_place:
             self.into_place()
+        elif self.out_dir is not None:
+            for ep in self.result.episodes:
+                if ep.key_frame:
+                    ep.key_frame = OutputNames.partial(ep.key_frame)
 
     def into_place(self) -> None:
         """The closed files moved to their own names (renamed: instant, whole or not at all), replacing this stem's
@@ -3293,7 +3319,8 @@ class VideoAnalyzer:
         where and why, with what was analysed before. Exceptions that are not the video's are raised instead, once
         the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
         by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
-        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written).
+        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written). Interrupted (KeyboardInterrupt:
+        Ctrl-C, SIGTERM), the outputs up to there keep their partial names (:attr:`VideoResult.interrupted`).
 
         With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
         (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
@@ -3508,9 +3535,12 @@ class VideoAnalyzer:
             ended_early = stopped_by is not None or stopped or result.error is not None
             if started_at is not None:
                 result.started_at = started_at()
+            # interrupted, what was analysed keeps its partial names: a table or key frame of a video cut short
+            # does not pass for the whole video's, and the same video's outputs of an earlier run stay as they were
+            result.interrupted = stopped_by is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
-                    writer.close(into_place=not writing_failed,
+                    writer.close(into_place=not writing_failed and not result.interrupted,
                                  stopped_at=round(last_time, TIME_DECIMALS) if ended_early and result.frames_read
                                  else None)
             except KeyboardInterrupt as exc:
