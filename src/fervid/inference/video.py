@@ -952,7 +952,8 @@ class VideoResult:
     analysed_fps_cap: float | None = None
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
-    # the stretches summarised on their own (VideoOptions.segments), and their track logs (segment_summaries)
+    # the stretches summarised on their own (VideoOptions.segments, or segment_every's windows, added by SegmentLogs
+    # as the frames reach them), and their track logs (segment_summaries)
     segments: list[TimeSegment] = field(default_factory=list)
     segment_logs: SegmentLogs | None = field(default=None, repr=False)
 
