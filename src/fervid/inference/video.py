@@ -3068,7 +3068,10 @@ class SegmentLogs:
             self.segments.append(equal_window(self.start, self.every, len(self.segments)))
             self.logs.append({})
             self._present.append(None)
-        for number, segment in enumerate(self.segments):
+        # windows follow one another: a frame is in the last one made (not looked for in each of an hour's 3,600
+        # 1-s windows, every frame)
+        for number in [len(self.segments) - 1] if self.every else range(len(self.segments)):
+            segment = self.segments[number]
             if not segment.start - TIME_TOLERANCE <= frame.time < segment.end - TIME_TOLERANCE:
                 continue
             if self._present[number] is None:  # its first frame: the row in effect at its start begins it
