@@ -383,13 +383,17 @@ def test_section_4s_measured_cells_are_the_runs_its_folder_keeps():
 
 
 @in_source_tree
-@pytest.mark.parametrize("stretch, seconds, rows_zero", [([], [0, 1, 2, 3, 4], [4]),
-                                                           (["--start", "1", "--end", "3"], [1, 2], [])])
-def test_the_per_second_snippet_gives_the_windows_of_the_stretch_analysed(tmp_path, stretch, seconds, rows_zero):
+@pytest.mark.parametrize("stretch, seconds, rows_zero, lengths",
+                         [([], [0, 1, 2, 3, 4], [4], [1, 1, 1, 1, 0.004]),
+                          (["--start", "1", "--end", "3"], [1, 2], [], [1, 1]),
+                          (["--start", "1.5"], [1, 2, 3, 4], [4], [0.5, 1, 1, 0.004])])
+def test_the_per_second_snippet_gives_the_windows_of_the_stretch_analysed(tmp_path, stretch, seconds, rows_zero,
+                                                                          lengths):
     """README's per-second snippet made windows from 0 to the tracks JSON's `duration`, which is where the analysis
     stopped on the file's timeline: with `--start 1 --end 3` the carphone clip's second 0 came out as a second
     without the face (0 rows). Run on `fervid video` outputs, it gives the windows analysed, and for the whole clip
-    the fifth second (4 ms, no frame) as the one with 0 rows, as the README says."""
+    the fifth second (4 ms, no frame) as the one with 0 rows, as the README says; each window's `seconds` say how
+    much of it was analysed (a last window of 0.12 s was read as a whole minute)."""
     from typer.testing import CliRunner
 
     from fervid.apps.cli import app
@@ -408,5 +412,6 @@ def test_the_per_second_snippet_gives_the_windows_of_the_stretch_analysed(tmp_pa
     assert per_second.index.get_level_values("track").unique().tolist() == [1]
     assert per_second.index.get_level_values("second").tolist() == seconds
     assert per_second.index[per_second["rows"] == 0].get_level_values("second").tolist() == rows_zero
-    assert "The carphone clip lasts 4.004 s: its fifth second (4 ms, no frame) is the one with 0 rows." in \
-        _one_line(section)
+    assert per_second["seconds"].tolist() == pytest.approx(lengths)
+    assert ("The carphone clip lasts 4.004 s: its fifth second (4 ms, no frame) is the one with 0 rows, and `seconds` "
+            "0.004.") in _one_line(section)

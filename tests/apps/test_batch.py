@@ -2015,6 +2015,28 @@ def test_a_batch_summarises_every_videos_segments_and_a_run_with_others_is_refus
     assert other.exit_code == 2 and "made with segments=[[0.0, 2.0, 'first'], [2.0, 4.0, 'second']]" in other.output
 
 
+def test_a_batch_summarises_every_videos_windows_as_fervid_video_does(tmp_path):
+    """--segment-every applies to every video of a corpus, as --segments does: each gets its <name>_segments.csv
+    of windows, the last ending with its video; the length is among the run's settings."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "p01.mp4")
+    out = tmp_path / "out"
+    args = ["batch", str(corpus), "--out", str(out), "--method", "mean", "--no-annotate", "-q"]
+    ran = CliRunner().invoke(app, [*args, "--segment-every", "1:00"])
+    assert ran.exit_code == 0, ran.output
+    (table,) = (out / "files").glob("*/p01_segments.csv")
+    segments = pd.read_csv(table)
+    assert list(segments.segment_start) == [0.0] and list(segments.segment_end) == [4.004]  # a minute of 4 s
+    assert list(segments.analysed_seconds) == [4.004]
+    other = CliRunner().invoke(app, args)
+    assert other.exit_code == 2 and "made with segment_every=60.0" in other.output
+
+
 def test_a_batch_says_once_a_run_that_its_window_holds_too_few_frames_for_the_method(tmp_path):
     """`fervid video --sample-fps 1 --method mean` says that a 1 s window then holds the frame alone (nothing to
     smooth); `fervid batch` recorded frames_per_window 1 in every video's JSON and said nothing. It says it once a

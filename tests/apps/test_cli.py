@@ -3726,6 +3726,32 @@ def test_fervid_video_analyses_a_region_and_a_stretch_and_summarises_segments(tm
     assert list(episodes.columns) == EPISODE_COLUMNS and len(episodes) == len(doc["tracks"][0]["episodes"])
 
 
+def test_fervid_video_summarises_every_minute_or_window_asked_for(tmp_path):
+    """"A spreadsheet of emotions per minute per person": `--segments 60` said "no such segments file", and equal
+    windows needed a hand-written table. --segment-every writes them in <name>_segments.csv, the last ending with
+    the video; a table and windows together, or a window of no length, are refused."""
+    import pandas as pd
+
+    out = tmp_path / "out"
+    args = ["video", str(carphone()), "--method", "mean", "--no-annotate", "--key-frames", "0"]
+    ran = runner.invoke(app, [*args, "--out", str(out), "--segment-every", "0:01.5"])
+    assert ran.exit_code == 0, ran.output
+    assert "*_episodes.csv, *_segments.csv" in ran.output
+    segments = pd.read_csv(out / "carphone_pristine_segments.csv")
+    assert list(segments.segment) == [1, 2, 3] and list(segments.segment_start) == [0.0, 1.5, 3.0]
+    assert list(segments.segment_end) == [1.5, 3.0, 4.004] and list(segments.analysed_seconds) == [1.5, 1.5, 1.004]
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("start,end\n0,1\n", encoding="utf-8")
+    cases = [(["--segments", "60"], "60: no such segments file (for windows of 60 s each, give --segment-every 60)"),
+             (["--segments", str(tasks), "--segment-every", "60"], "--segments and --segment-every: give one"),
+             (["--segment-every", "0"], "--segment-every '0': a window must last more than 0 s"),
+             (["--segment-every", "a minute"], "--segment-every 'a minute': not a time (seconds, m:ss or h:mm:ss")]
+    for extra, message in cases:
+        ran = runner.invoke(app, [*args, "--out", str(tmp_path / "refused"), *extra])
+        assert ran.exit_code == 2 and message in " ".join(ran.output.split()), (extra, ran.output)
+    assert not (tmp_path / "refused").exists()
+
+
 def test_fervid_video_refuses_a_region_or_stretch_it_cannot_analyse_saying_why(tmp_path):
     args = ["video", str(carphone()), "--out", str(tmp_path / "out"), "-q"]
     cases = [(["--region", "100,0,100,144"], 1, "carphone_pristine.mp4: region 100,0,100,144 (x, y, width, height) "

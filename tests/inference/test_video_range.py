@@ -355,3 +355,35 @@ def test_a_timeline_from_a_start_is_drawn_from_the_start_in_the_videos_times(ana
     first_times = [line.get_xdata()[0] for line in curves.get_lines()]
     assert first_times == pytest.approx([rows["time"].min()] * len(EMOTIONS)) and rows["time"].min() >= 2.0
     assert part.timeline(1).axes[1].get_xlim() == band.get_xlim()  # the figure the API gives is the one saved
+
+
+def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_video(analyzer, tmp_path):
+    """A spreadsheet of emotions per minute per person needed a hand-written table of minutes, or pandas, whose last
+    window of a video's 0.12 s read as a minute. segment_every makes the windows; the last one ends where the
+    analysis does, and says how long it is."""
+    result = analyzer.analyze_video(sample_video(), tmp_path, segment_every=1.5, method="mean", key_frames=0,
+                                    annotate=False)
+    assert result.segments == [(0.0, 1.5, ""), (1.5, 3.0, ""), (3.0, 4.004, "")]  # the carphone clip: 4.004 s
+    summaries = result.segment_summaries()
+    assert [s["segment"] for s in summaries] == ["1", "2", "3"]
+    assert [s["analysed_seconds"] for s in summaries] == [1.5, 1.5, 1.004]
+    seen = sum(s["tracks"][0]["seen_seconds"] for s in summaries)
+    assert seen == pytest.approx(result.track_summaries()[0]["seen_seconds"], abs=1e-3)
+    rows = pd.read_csv(tmp_path / "carphone_pristine_segments.csv")
+    assert list(rows.columns) == SEGMENT_COLUMNS
+    assert list(rows.segment_end) == [1.5, 3.0, 4.004] and list(rows.analysed_seconds) == [1.5, 1.5, 1.004]
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert saved["segment_every"] == 1.5 and [s["end"] for s in saved["segments"]] == [1.5, 3.0, 4.004]
+    # from the start asked, to the end asked
+    part = analyzer.analyze_video(sample_video(), segment_every=1.5, start=1.0, end=3.2, method="mean",
+                                  key_frames=0, annotate=False)
+    assert part.segments == [(1.0, 2.5, ""), (2.5, 3.2, "")]
+    assert [s["analysed_seconds"] for s in part.segment_summaries()] == [1.5, 0.7] and part.segments_notice is None
+
+
+def test_windows_are_asked_alone_and_last_some_time():
+    with pytest.raises(OptionError, match="segments and segment_every: give one"):
+        VideoOptions(segments=((0, 1, "A"),), segment_every=60.0)
+    for bad in (0.0, -60.0, float("nan")):
+        with pytest.raises(OptionError, match="segment_every must be a positive number of seconds"):
+            VideoOptions(segment_every=bad)

@@ -157,8 +157,10 @@ class BatchOptions:
     region: tuple[float, float, float, float] | None = None
     start: float = 0.0
     end: float | None = None
-    # stretches of every video summarised on their own (VideoOptions.segments: TimeSegment)
+    # stretches of every video summarised on their own (VideoOptions.segments: TimeSegment), or windows of this many
+    # seconds (VideoOptions.segment_every)
     segments: tuple = ()
+    segment_every: float | None = None
 
     def __post_init__(self):
         self.video()  # a bad bound is refused here, not by every worker
@@ -176,7 +178,8 @@ class BatchOptions:
     def video(self):
         """The options each video is analysed with (:class:`fervid.inference.video.VideoOptions`)."""
         return self.pipeline.video(max_frame_pixels=self.max_frame_pixels, frames_memory_mb=self.frames_memory_mb,
-                                   region=self.region, start=self.start, end=self.end, segments=self.segments)
+                                   region=self.region, start=self.start, end=self.end, segments=self.segments,
+                                   segment_every=self.segment_every)
 
     @property
     def video_settings(self) -> dict:
@@ -184,6 +187,7 @@ class BatchOptions:
         settings record them (they change a video's numbers: see RESULT_SETTINGS)."""
         return {"region": list(self.region) if self.region is not None else None, "start": self.start,
                 "end": self.end, "segments": [list(segment) for segment in self.segments],
+                "segment_every": self.segment_every,
                 "frames_memory_mb": self.frames_memory_mb}
 
 
@@ -298,7 +302,7 @@ RESULT_SETTINGS = ("model", "detector", "score_threshold", "min_face", "max_face
 # settings recorded since a later version, with the value a folder made before then was analysed with (not
 # frames_memory_mb: it could be set before it was recorded, so such a folder takes this run's)
 SETTINGS_BEFORE_RECORDED: dict[str, object] = {"max_faces": None, "region": None, "start": 0.0, "end": None,
-                                               "segments": []}
+                                               "segments": [], "segment_every": None}
 
 
 def input_kind(path: Path) -> str:

@@ -188,23 +188,42 @@ SEGMENTS_OPTION = typer.Option(None, metavar="CSV",
                                     "tasks): columns start, end (seconds, m:ss or h:mm:ss) and optionally name; the "
                                     "same for every video given. Writes <name>_segments.csv: per segment and track, "
                                     "seconds seen, each emotion's share of them, the dominant one and its episodes.")
+SEGMENT_EVERY_OPTION = typer.Option(None, metavar="TIME",
+                                    help="Videos: instead of --segments, summarise windows of this length (seconds, "
+                                         "m:ss or h:mm:ss: 60 or 1:00 for every minute) from --start (or 0) to the "
+                                         "end, in <name>_segments.csv as --segments does (segment 1, 2, ...). The "
+                                         "last window ends with the video and is usually shorter: segment_end and "
+                                         "analysed_seconds say how long each is.")
 
 
-def _time_segments(segments: Optional[Path]) -> tuple:
-    """The stretches of ``--segments``' table (:class:`fervid.inference.video.TimeSegment`), its notices said; a
-    table that cannot be read is a wrong command line (exit 2)."""
+def _time_segments(segments: Optional[Path], segment_every: Optional[str]) -> tuple[tuple, Optional[float]]:
+    """The stretches of ``--segments``' table (:class:`fervid.inference.video.TimeSegment`), its notices said, and
+    ``--segment-every`` in seconds: one of them or neither. A table that cannot be read, or both given, is a
+    wrong command line (exit 2)."""
+    if segments is not None and segment_every is not None:
+        _fail("--segments and --segment-every: give one (a table's stretches, or windows of equal length)", 2)
+    if segment_every is not None:
+        every = _time_option("--segment-every", segment_every)
+        if every <= 0:
+            _fail(f"--segment-every {segment_every!r}: a window must last more than 0 s", 2)
+        return (), every
     if segments is None:
-        return ()
+        return (), None
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.segments import read_time_segments
+    from fervid.evaluation.times import parse_time
 
     notes: list[str] = []
     try:
         time_segments = tuple(read_time_segments(segments, notes))
     except DatasetError as exc:
-        _fail(str(exc), 2)
+        hint = ""
+        if not segments.exists():
+            with contextlib.suppress(ValueError):  # `--segments 60`: windows of a minute were meant
+                hint = f" (for windows of {parse_time(segments):g} s each, give --segment-every {segments})"
+        _fail(f"{exc}{hint}", 2)
     _say_notices(notes)
-    return time_segments
+    return time_segments, None
 
 
 def _say_error(message: str) -> None:
@@ -1266,6 +1285,7 @@ def video(
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
     segments: Optional[Path] = SEGMENTS_OPTION,
+    segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
     quiet: bool = _quiet_option("the outputs are written to --out as ever"),
 ) -> None:
     """Track every face in videos and classify its emotion over time.
@@ -1281,9 +1301,9 @@ def video(
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
     peak_confidence, key_frame_time, key_frame, segment; peak_confidence is its emotion's probability in the
-    frames table's row at key_frame_time); with --segments, <name>_segments.csv. Interrupted (Ctrl-C, SIGTERM),
-    the video in hand keeps its outputs up to there under partial names (<name>_frames.partial.csv, ...), and an
-    earlier run's complete ones stay as they were.
+    frames table's row at key_frame_time); with --segments or --segment-every, <name>_segments.csv. Interrupted
+    (Ctrl-C, SIGTERM), the video in hand keeps its outputs up to there under partial names
+    (<name>_frames.partial.csv, ...), and an earlier run's complete ones stay as they were.
     """
     import time as _time
 
@@ -1298,7 +1318,7 @@ def video(
                         precision=precision, annotate=annotate, key_frames=key_frames,
                         temporal_model=temporal_model)
     start_seconds, end_seconds = _time_range(start, end)
-    time_segments = _time_segments(segments)
+    time_segments, every = _time_segments(segments, segment_every)
     notices: list[str] = []
     from_stdin: list[tuple[str, str]] = []  # '-' with nothing on stdin
     files, problems = expand_inputs(_paths_from_stdin(inputs, from_stdin), VIDEO_SUFFIXES, notices=notices)
@@ -1333,7 +1353,7 @@ def video(
         _bad_value(exc)
     runner = _video_runner(options, named_method=method, max_frame_pixels=int(max_video_megapixels * 1e6),
                            frames_memory_mb=frames_memory_mb, region=_region(region), start=start_seconds,
-                           end=end_seconds, segments=time_segments)
+                           end=end_seconds, segments=time_segments, segment_every=every)
     said: set[str] = set()  # notices of the run's settings, said once for all its videos
     analysed = 0
     stills: list[tuple[Path, str]] = []  # images given as videos: several are said once (a sequence of frames?)
@@ -1395,8 +1415,8 @@ def video(
         key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
             f" (at most {key_frames} per track)" if key_frames else "")
         typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
-                   f"*_tracks.json, *_episodes.csv{', *_segments.csv' if time_segments else ''}, and for videos "
-                   f"with a face *_timeline.png{key_frame_files}")
+                   f"*_tracks.json, *_episodes.csv{', *_segments.csv' if time_segments or every else ''}, and for "
+                   f"videos with a face *_timeline.png{key_frame_files}")
     if len(stills) > 1:
         failures.append(_images_given_as_videos([path for path, _ in stills]))
     elif stills:
@@ -2780,6 +2800,7 @@ def batch(
     start: Optional[str] = START_OPTION,
     end: Optional[str] = END_OPTION,
     segments: Optional[Path] = SEGMENTS_OPTION,
+    segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
     quiet: bool = _quiet_option("the outputs are written to --out as ever; with --estimate, the estimate alone is "
                                 "printed, on stdout"),
     estimate: bool = typer.Option(False, "--estimate", help="Only say how long the run would take here, with these "
@@ -2808,12 +2829,13 @@ def batch(
                          score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, precision=precision,
                          temporal_model=temporal_model)
     start_seconds, end_seconds = _time_range(start, end)
+    time_segments, every = _time_segments(segments, segment_every)
     try:
         check_positive("--max-video-megapixels", max_video_megapixels)  # the options hold pixels: name the option
         options = BatchOptions(out=out, workers=workers, engine=engine, ray_address=address, pipeline=pipeline,
                                max_frame_pixels=int(max_video_megapixels * 1e6), frames_memory_mb=frames_memory_mb,
                                region=_region(region), start=start_seconds, end=end_seconds,
-                               segments=_time_segments(segments))
+                               segments=time_segments, segment_every=every)
     except ValueError as exc:
         _bad_value(exc)
     # a bad model, detector or temporal model fails here, once, not in every worker

@@ -232,12 +232,13 @@ class SegmentTrack(_TrackSummary):
 
 
 class Segment(_Recorded):
-    """A stretch of the video summarised on its own (--segments)."""
+    """A stretch of the video summarised on its own (--segments, or a window of --segment-every)."""
 
     segment: str = Field(description="Its name, or its number from 1 where the segments table names none.")
     start: float = Field(description="Seconds (on the file's timeline) where it starts, as the segments table "
                                      "gave it.")
-    end: float = Field(description="Seconds where it ends, as the table gave it.")
+    end: float = Field(description="Seconds where it ends, as the table gave it; a window's at most where the "
+                                   "analysis ended (the last one is shorter).")
     analysed_seconds: float | None = _recorded("Seconds of it inside the stretch analysed (from start to "
                                                "end_reached): less than its length where it lies (partly) outside "
                                                "it, whose seconds seen count the part analysed only.")
@@ -305,6 +306,8 @@ class ResultOut(_Recorded):
                                        "the UTC offset), to align its rows with an event log; null for a file.")
     start: float | None = _recorded("Seconds (on the file's timeline) where the analysis started.")
     end: float | None = _recorded("Seconds where the analysis was asked to stop; null: the video's end.")
+    segment_every: float | None = _recorded("With --segment-every: the seconds of each window summarised on its own "
+                                            "(segments), from start; null otherwise.")
     temporal_temperature: float | None = _recorded("The temporal method's softmax temperature.")
     temporal_model: str | None = _recorded("The temporal LSTM that ran (method lstm only).")
     temporal_model_sha256: str | None = _recorded("Its weights file's SHA-256 (method lstm only).")
@@ -332,8 +335,8 @@ class ResultOut(_Recorded):
     analysed_fps_cap: float | None = _recorded("The most frames a second analysed where the memory for the "
                                                "temporal windows set a cap; null otherwise.")
     tracks: list[TrackOut] = Field(description="Each track, in number order.")
-    segments: list[Segment] | None = _recorded("With --segments: each segment, with each track's summary within it; "
-                                               "empty without.")
+    segments: list[Segment] | None = _recorded("With --segments or --segment-every: each segment, with each track's "
+                                               "summary within it; empty without.")
     links: ResultLinks
 
 

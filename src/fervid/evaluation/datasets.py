@@ -22,7 +22,7 @@ from fervid.inference.align import FaceTemplate, crop_face
 from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES, accepted_emotion_names, emotion_hint, emotion_of
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
-from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
+from fervid.evaluation.tables import find_column, not_a_text_table, table_header, table_rows, table_text
 from fervid.registry import Registry
 
 
@@ -129,6 +129,10 @@ def load_fer2013(path: str | Path, usage: str | list[str] = "Training", limit: i
     if limit is not None and limit < 1:
         raise ValueError(f"limit: at least 1 row, not {limit}")
     check_input_file(path, "FER2013 CSV", DatasetError)
+    # (a .gz is FER2013's own, its reader's to refuse)
+    what = not_a_text_table(path) if path.suffix.lower() != ".gz" else None
+    if what is not None:
+        raise DatasetError(f"{path}: {what} (a FER2013 CSV: emotion,pixels,Usage)")
     try:
         frame = _read_fer2013(path, usages, limit)
     except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
@@ -300,6 +304,9 @@ def _label_table_images(table: Path) -> tuple[list[LabelledImage], dict[str, str
     """A label table's images to read, the lines left out for their path (entry -> why), the labels that are not
     emotions (label -> its lines), and how many lines the table has."""
     check_input_file(table, "label table", DatasetError)
+    what = not_a_text_table(table)
+    if what is not None:
+        raise DatasetError(f"{table}: {what} (a label table: {LABEL_TABLE_FORM})")
     try:
         header, rows = table_rows(table_text(table))
     except (OSError, csv.Error) as exc:

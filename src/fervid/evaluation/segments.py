@@ -33,7 +33,7 @@ import pandas as pd
 from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
-from fervid.evaluation.tables import find_column, table_header, table_rows, table_text
+from fervid.evaluation.tables import find_column, not_a_text_table, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
@@ -114,10 +114,16 @@ def looks_like_annotations(path: str | Path) -> bool:
 
 def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """A table of segments' header and rows (:func:`table_rows`); DatasetError where there is no such ``kind`` of
-    file, it is not a table or it is empty (``columns``: the header it should have, as said then)."""
+    file (a folder, say), it is not a table (a workbook, a video: :func:`not_a_text_table`) or it is empty
+    (``columns``: the header it should have, as said then)."""
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind} (a CSV: {columns})")
     if not path.is_file():
         raise DatasetError(f"{path}: no such {kind}")
     try:
+        what = not_a_text_table(path)
+        if what is not None:
+            raise DatasetError(f"{path}: {what} ({kind}: a table of {columns})")
         header, rows = table_rows(table_text(path))
     except (OSError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a table of segments ({exc})") from None

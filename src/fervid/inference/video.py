@@ -246,6 +246,7 @@ class VideoChanges(TypedDict, total=False):
     start: float
     end: float | None
     segments: tuple[TimeSegment, ...]
+    segment_every: float | None
 
 
 class TimeSegment(NamedTuple):
@@ -298,8 +299,11 @@ def region_box(region: tuple[float, float, float, float], width: int, height: in
     return x0, y0, x1, y1
 
 
-def check_time_range(start: float, end: float | None, segments: tuple[TimeSegment, ...] = ()) -> None:
-    """The stretch of a video analysed (``start`` to ``end``, seconds; None: its end) and the segments summarised."""
+def check_time_range(start: float, end: float | None, segments: tuple[TimeSegment, ...] = (),
+                     segment_every: float | None = None) -> None:
+    """The stretch of a video analysed (``start`` to ``end``, seconds; None: its end) and the segments summarised:
+    those named, or windows of ``segment_every`` seconds (not both: a table's segments and windows in one table of
+    segments could not be told apart)."""
     if not (math.isfinite(start) and start >= 0):
         raise OptionError(f"start must be 0 or more seconds, not {start}")
     if end is not None and not (math.isfinite(end) and end > start):
@@ -310,6 +314,18 @@ def check_time_range(start: float, end: float | None, segments: tuple[TimeSegmen
             named = f"segment {segment.name!r}" if segment.name else "a segment"
             raise OptionError(f"{named} from {segment.start:g} s to {segment.end:g} s: the end must come after the "
                               "start, and neither before 0")
+    if segment_every is not None:
+        check_positive("segment_every", segment_every, "seconds")
+        if segments:
+            raise OptionError("segments and segment_every: give one (a table's stretches, or windows of equal "
+                              "length)")
+
+
+def equal_window(start: float, every: float, number: int) -> TimeSegment:
+    """The ``number``-th (from 0) window of ``every`` seconds from ``start`` (``VideoOptions.segment_every``),
+    unnamed: the outputs number it from 1. Its bounds are reckoned from ``start``, not added up window by window
+    (an hour of 0.1-s steps summed drifts off the grid)."""
+    return TimeSegment(round(start + number * every, TIME_DECIMALS), round(start + (number + 1) * every, TIME_DECIMALS))
 
 
 @dataclass
@@ -347,6 +363,9 @@ class VideoOptions:
         end: the second it ends at (None: the recording's end).
         segments: stretches of the recording (:class:`TimeSegment`: start, end, name) summarised on their own,
             per track (:meth:`VideoResult.segment_summaries`, ``<name>_segments.csv``).
+        segment_every: instead of ``segments``, windows of this many seconds from ``start`` (a minute's: 60)
+            summarised so, up to where the analysis ends: the last one ends there, and is as long as is left of
+            the video (its ``end`` and ``analysed_seconds`` say so).
     """
 
     detect_every: float = _DEFAULTS.detect_every
@@ -364,13 +383,14 @@ class VideoOptions:
     start: float = 0.0
     end: float | None = None
     segments: tuple[TimeSegment, ...] = ()
+    segment_every: float | None = None
 
     def __post_init__(self):
         check_field_types(self)
         self.segments = tuple(TimeSegment(float(start), float(end), *name)  # plain tuples named, in seconds
                               for start, end, *name in self.segments)
         check_region(self.region)
-        check_time_range(self.start, self.end, self.segments)
+        check_time_range(self.start, self.end, self.segments, self.segment_every)
         METHODS[self.method]  # an unknown name raises UnknownName listing the methods, here as PipelineOptions does
         check_video_timing(self.detect_every, self.window, self.sample_fps)
         check_key_frames(self.key_frames)
@@ -945,7 +965,8 @@ class VideoResult:
     analysed_fps_cap: float | None = None
     # the streamed table's (size, mtime) when its writer closed: a later run writing the same names replaces the file
     table_stamp: tuple[int, int] | None = field(default=None, repr=False)
-    # the stretches summarised on their own (VideoOptions.segments), and their track logs (segment_summaries)
+    # the stretches summarised on their own (VideoOptions.segments, or segment_every's windows, added by SegmentLogs
+    # as the frames reach them), and their track logs (segment_summaries)
     segments: list[TimeSegment] = field(default_factory=list)
     segment_logs: SegmentLogs | None = field(default=None, repr=False)
 
@@ -3045,19 +3066,33 @@ class SegmentLogs:
     the emotions' shares of them and the dominant one by the same rule as the whole track's. A row lasts until the
     next: the faces of the last frame before a segment's start are its first row, at its start, so that segments
     side by side share a track's seen seconds as the whole track has them; that row counts for its time only (a
-    segment's frames and means are over the rows whose time is inside it, as the frame table's)."""
+    segment's frames and means are over the rows whose time is inside it, as the frame table's).
+
+    With ``every`` (``VideoOptions.segment_every``), the segments are windows of that many seconds from ``start``,
+    added to ``segments`` (the result's own list) as the frames reach them, a window no frame fell in included:
+    how long the video is may be known only once it is read; :meth:`end_at` ends the last one where the video
+    does."""
 
     # the frame a segment's log is given: an episode's key frame is the whole track's, and none is cropped here
     _NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
 
-    def __init__(self, segments: list[TimeSegment], spacing: float, detect_every: float):
+    def __init__(self, segments: list[TimeSegment], spacing: float, detect_every: float,
+                 every: float | None = None, start: float = 0.0):
         self.segments, self.spacing, self.detect_every = segments, spacing, detect_every
+        self.every, self.start = every, start
         self.logs: list[dict[int, TrackLog]] = [{} for _ in segments]
         self._present: list[set[int] | None] = [None for _ in segments]  # the tracks in each one's last frame
         self._before: AnalysedFrame | None = None  # the last frame added
 
     def add(self, frame: AnalysedFrame) -> None:
-        for number, segment in enumerate(self.segments):
+        while self.every and (not self.segments or frame.time >= self.segments[-1].end - TIME_TOLERANCE):
+            self.segments.append(equal_window(self.start, self.every, len(self.segments)))
+            self.logs.append({})
+            self._present.append(None)
+        # windows follow one another: a frame is in the last one made (not looked for in each of an hour's 3,600
+        # 1-s windows, every frame)
+        for number in [len(self.segments) - 1] if self.every else range(len(self.segments)):
+            segment = self.segments[number]
             if not segment.start - TIME_TOLERANCE <= frame.time < segment.end - TIME_TOLERANCE:
                 continue
             if self._present[number] is None:  # its first frame: the row in effect at its start begins it
@@ -3078,6 +3113,12 @@ class SegmentLogs:
             log = logs.get(face.track_id) or logs.setdefault(
                 face.track_id, TrackLog(face.track_id, self.spacing, self.detect_every))
             log.add(face, self._NO_IMAGE, carried)
+
+    def end_at(self, seconds: float) -> None:
+        """The video ended at ``seconds``: the last window (``every``) ends there, not a whole window later (a
+        minute's window holding the video's last 0.12 s was written as a minute)."""
+        if self.every and self.segments and seconds < self.segments[-1].end:
+            self.segments[-1] = self.segments[-1]._replace(end=round(seconds, TIME_DECIMALS))
 
 
 class ResultWriter:
@@ -3100,7 +3141,9 @@ class ResultWriter:
         self.table = self.video = self.key_frame_writer = None
         self._in_last_frame: set[int] = set()  # the tracks in the last frame written
         self.segment_logs = result.segment_logs = SegmentLogs(result.segments, 1 / fps,
-                                                              result.settings.get("detect_every", 0.0))
+                                                              result.settings.get("detect_every", 0.0),
+                                                              result.settings.get("segment_every"),
+                                                              result.settings.get("start") or 0.0)
         if self.out_dir is not None:
             make_output_dir(self.out_dir)
             names = OutputNames(self.stem)
@@ -3162,6 +3205,8 @@ class ResultWriter:
             result = self.result
             self.table.close({"ok": result.ok, "error": result.error, "frames_read": result.frames_read,
                               "stopped_at": stopped_at, "started_at": result.started_at})
+        if self.result.duration:
+            self.segment_logs.end_at(self.result.duration)
         for log in self.result.tracks.values():
             last = log.close(self.result.duration or None)
             if last is not None and self.key_frame_writer is not None:
@@ -3281,7 +3326,7 @@ class VideoAnalyzer:
                                      # the region (in the frames' pixels once a file is opened) and the stretch
                                      # analysed
                                      "region": list(opts.region) if opts.region is not None else None,
-                                     "start": opts.start, "end": opts.end,
+                                     "start": opts.start, "end": opts.end, "segment_every": opts.segment_every,
                                      "temporal_temperature": float(self.temporal.temperature),
                                      **({"temporal_model": temporal.model_name,
                                          "temporal_model_sha256": temporal.weights_sha256}
