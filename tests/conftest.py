@@ -226,8 +226,13 @@ in_source_tree = pytest.mark.skipif(not (REPO / "README.md").is_file() or not (R
 
 
 def pytest_configure(config):
-    """In a source tree, the fervid imported must be its own (src/fervid): an editable install of another checkout,
+    """The ``slow`` marker, declared here, not in pyproject.toml: .ci/run also runs tests copied beside this file
+    into a folder without it, where pytest warned of an unknown mark on each slow test.
+
+    In a source tree, the fervid imported must be its own (src/fervid): an editable install of another checkout,
     found first on the path, would run these tests against code that is not the code beside them."""
+    # everything runs by default (CI, the README's test command); `-m "not slow"` is the quick loop
+    config.addinivalue_line("markers", "slow: the wheel build, Ray and the browser tests; left out by -m 'not slow'")
     import fervid
 
     source = REPO / "src" / "fervid"

@@ -82,19 +82,21 @@ class HeldOpenError(FervidError, PermissionError):
     advice: str
 
 
-def held_open_error(exc: OSError, path) -> OSError:
+def held_open_error(exc: OSError, path, failed: str = "", after: str = "") -> OSError:
     """``exc``, raised writing, replacing or deleting the output file ``path`` (naming it, or a temporary file written
     in its place), as the error to raise: naming ``path``, and a :class:`HeldOpenError` where another program holds
-    it open (:func:`held_open_advice`), which ends "close it there and run this again"."""
+    it open (:func:`held_open_advice`), which says "close it there and run this again". ``failed`` follows the
+    system's words (": cannot replace this output of an earlier run") and ``after`` ends the sentence (" (the
+    earlier outputs are left as they were)"), held open or not."""
     reason = exc.strerror or str(exc)
-    named = OSError(exc.errno, reason, os.fspath(path))
+    named = OSError(exc.errno, f"{reason}{failed}{after}", os.fspath(path))
     winerror = getattr(exc, "winerror", None)
     if winerror is not None:  # (not the constructor's: it takes one on Windows alone)
         setattr(named, "winerror", winerror)
     advice = held_open_advice(named)
     if advice is None:
         return named
-    held = HeldOpenError(exc.errno, f"{reason}; it {advice} and run this again", os.fspath(path))
+    held = HeldOpenError(exc.errno, f"{reason}{failed}; it {advice} and run this again{after}", os.fspath(path))
     held.reason, held.advice = reason, advice
     return held
 

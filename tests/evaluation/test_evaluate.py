@@ -407,6 +407,28 @@ def test_the_shipped_cards_carry_the_data_and_consent_note(name):
     assert "- Terms: fervid's MIT licence covers its code" in text  # the shipped weights' terms, beside their data
 
 
+def test_a_checkpoints_run_config_is_read_once_where_the_command_ran_here(tmp_path, monkeypatch):
+    """A card's command with no directory recorded ran here: the checkpoint's run config.json as named and as the
+    command meant it are one file, and it was read twice; with a directory recorded, both places are read."""
+    from pathlib import Path
+
+    import fervid.evaluation.evaluate as evaluate
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "first").mkdir(parents=True)
+    (tmp_path / "runs" / "first" / "config.json").write_text("{}", encoding="utf-8")  # (recording nothing)
+    read: list[Path] = []
+    real_read_json = evaluate._read_json
+    monkeypatch.setattr(evaluate, "_read_json", lambda path: read.append(path) or real_read_json(path))
+    second = {"data": "fer.csv", "labels": "fer2013", "init_from": "runs/first/best.pt"}
+    evaluate.data_and_consent(second, command="fervid train --config configs/second.toml --out runs/second")
+    assert read == [Path("runs/first/config.json")]
+    read.clear()
+    elsewhere = tmp_path / "elsewhere"
+    evaluate.data_and_consent(second, command="fervid train --out runs/second", directory=elsewhere)
+    assert read == [Path("runs/first/config.json"), elsewhere / "runs" / "first" / "config.json"]
+
+
 def test_starting_weights_whose_run_folder_is_gone_are_described_by_the_config_the_command_trained_them_by(
         tmp_path, monkeypatch):
     """The shipped fer2013_vgg's card said of its stage-1 starting weights "what it learnt from, and under what

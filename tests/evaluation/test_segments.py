@@ -6,7 +6,7 @@ import pytest
 
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
-from fervid.evaluation.segments import (Annotations, Segment, bootstrap_frame_accuracy, parse_time,
+from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, bootstrap_frame_accuracy, parse_time,
                                         read_annotations, read_time_segments, score_segments, segment_summary)
 
 
@@ -155,7 +155,7 @@ def test_a_segments_label_is_its_emotion_of_most_time_and_a_tie_goes_to_the_sure
                         + frame_rows(1, [4], "happy"))
 
     def label(start, end):  # one frame a second
-        return segment_summary(rows, 1, start, end, 1.0)["dominant_emotion"]
+        return segment_summary(FrameIndex.of(rows), 1, start, end, 1.0)["dominant_emotion"]
 
     assert label(0, 5) == "sad"  # 2 s each of sad and fear: the surer
     assert label(2, 5) == "fear"  # 2 s fear, 1 s happy
@@ -631,15 +631,15 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
     assert _labels_both_ways(tmp_path, times, ["happy"] + ["sad"] * 3, probabilities, 0.2, 1.5) == ("happy", "happy")
     # the seconds seen and the shares too, the carried-in frame counted for its time only (not a frame, not a mean)
     rows = pd.DataFrame(frame_rows(1, [0.0], "happy") + frame_rows(1, [1.0, 2.0, 3.0], "sad"))
-    summary = segment_summary(rows, 1, 0.2, 1.5, 1.0)
+    summary = segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)
     assert (summary["seen_seconds"], summary["frames"], summary["emotion_share"]["happy"]) == (1.3, 1, 0.6154)
     assert summary["mean_probabilities"]["sad"] == 0.8
     # an analysed frame without the face before the start: nothing carried in (the face came at 1 s)
     rows = pd.DataFrame(frame_rows(1, [1.0, 2.0, 3.0], "sad") + frame_rows(2, [0.0], "happy"))
-    assert segment_summary(rows, 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
+    assert segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
     # a frame with no face at all is not in the table: one more than a spacing before is not carried in either
     rows = pd.DataFrame(frame_rows(1, [0.0], "happy") + frame_rows(1, [3.0, 4.0], "sad"))
-    assert segment_summary(rows, 1, 2.2, 3.5, 1.0)["seen_seconds"] == 0.5
+    assert segment_summary(FrameIndex.of(rows), 1, 2.2, 3.5, 1.0)["seen_seconds"] == 0.5
 
 
 @pytest.mark.slow
@@ -666,9 +666,9 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
     stem = sample_video().stem
     segments = pd.read_csv(run / f"{stem}_segments.csv").dropna(subset=["track"])
     assert len(segments) >= len(bounds)
-    table = pd.read_parquet(run / f"{stem}_frames.parquet")
+    frames = FrameIndex.of(pd.read_parquet(run / f"{stem}_frames.parquet"))
     for row in segments.itertuples():
-        summary = segment_summary(table, int(row.track), row.segment_start, row.segment_end, 5.0)
+        summary = segment_summary(frames, int(row.track), row.segment_start, row.segment_end, 5.0)
         assert summary["seen_seconds"] == pytest.approx(row.seen_seconds, abs=1e-3), row
         assert summary["dominant_emotion"] == row.dominant_emotion, row
         for emotion in EMOTIONS:

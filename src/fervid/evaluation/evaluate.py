@@ -550,8 +550,9 @@ def _recorded_data_and_consent(name: str, depth: int, command: TypedCommand | No
         return None, f"more than {CARRIED_DEPTH} networks back, not followed"
     given = Path(name)
     if given.suffix == ".pt":
-        run_config = _read_json(given.parent / "config.json") or (
-            _read_json(command.path(given).parent / "config.json") if command is not None else {})
+        # beside the checkpoint as named here, else as the command meant it (one place where it ran here)
+        checkpoints = dict.fromkeys([given, *([command.path(given)] if command is not None else [])])
+        run_config = next(filter(None, (_read_json(at.parent / "config.json") for at in checkpoints)), {})
         if run_config:
             return _data_and_consent(run_config, depth, command=command), "its run's config.json"
         named = _config_named_by(command, given.parent)

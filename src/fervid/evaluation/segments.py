@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple, overload
+from typing import Literal, NamedTuple, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -326,19 +326,37 @@ class _TableFace(FrameFace):
 _ROUNDED_SECONDS = 10.0 ** -TIME_DECIMALS
 
 
-def segment_summary(table: pd.DataFrame, track: int, start: float, until: float, rate: float,
+class FrameIndex(NamedTuple):
+    """A video's per-frame table as :func:`segment_summary` reads it for each of its segments, sorted once per video
+    (sorted again for every segment, an hour's table took seconds): the times of its frames, each once and in
+    order, and each track's rows in time order."""
+
+    times: np.ndarray
+    tracks: dict[int, pd.DataFrame]
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> FrameIndex:
+        tracks = table.groupby("track", sort=False)  # (its keys, track numbers, typed as any scalar)
+        return cls(np.unique(table["time"].to_numpy(float)),
+                   {int(cast(int, track)): rows.sort_values("time") for track, rows in tracks})
+
+
+def segment_summary(frames: FrameIndex, track: int, start: float, until: float, rate: float,
                     detect_every: float = 0.0) -> TrackSummary | None:
     """``track``'s summary over ``start`` to ``until`` (a segment, cut to the stretch analysed), by the very code
     that gives ``fervid video --segments``'s (:class:`fervid.inference.video.SegmentLogs`), fed the frames of
-    ``table`` (a video's per-frame table) as the analysis fed it: each row lasting until the next, the row in
+    ``frames`` (a video's per-frame table) as the analysis fed it: each row lasting until the next, the row in
     effect at the segment's start (the face on the frame before it) beginning it, a gap (the face unseen longer
     than :func:`~fervid.inference.video.gap_seconds` allows) not counted as seen; its ``dominant_emotion`` is the
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
     ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
     apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
     which none came counts as one in which the face was not seen). None where the face is on no frame of it."""
+    own = frames.tracks.get(track)
+    if own is None:
+        return None
     spacing = 1 / rate
-    times = np.unique(table["time"].to_numpy(float))
+    times = frames.times
     times = times[max(int(np.searchsorted(times, start - TIME_TOLERANCE)) - 1, 0):
                   int(np.searchsorted(times, until - TIME_TOLERANCE))]
     faceless = [np.arange(before + spacing, after - spacing / 2, spacing)
@@ -346,13 +364,13 @@ def segment_summary(table: pd.DataFrame, track: int, start: float, until: float,
     frame_times = np.sort(np.concatenate([times, *faceless]))
     # from the last frame before the start: its face, if any, is the row in effect there
     frame_times = frame_times[max(int(np.searchsorted(frame_times, start - TIME_TOLERANCE)) - 1, 0):]
-    own = table[table["track"] == track].sort_values("time")
+    own_times = own["time"].to_numpy(float)
     # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
     # track's does, as the analysis gives it)
-    recent = np.diff(own["time"].to_numpy(float)[-16:])
+    recent = np.diff(own_times[-16:])
     whole_spacing = max(spacing, float(np.median(recent))) if len(recent) else spacing
     if len(frame_times):
-        own = own[(own["time"] >= frame_times[0]) & (own["time"] < until)]
+        own = own.iloc[np.searchsorted(own_times, frame_times[0]):np.searchsorted(own_times, until)]
     faces = {float(row.time): _TableFace(float(row.time), 0, track, (0.0, 0.0, 0.0, 0.0), probabilities,
                                          probabilities, False, True, label=row.emotion)
              for row, probabilities in zip(own.itertuples(), own[list(EMOTIONS)].itertuples(index=False))}
@@ -429,6 +447,7 @@ def score_segments(annotations: Annotations,
     frame_rows, segment_rows, not_scored, several, warnings = [], [], {}, [], []
     annotated_seconds = found_seconds = 0.0
     scored_by: dict[tuple, int] = {}  # (video, track, time) -> the line that scored it
+    indexed: dict[Path, FrameIndex] = {}  # video -> its table, as segment_summary reads it
     for segment in annotations.segments:
         if segment.video in failed:
             not_scored[segment.line] = failed[segment.video]
@@ -478,7 +497,10 @@ def score_segments(annotations: Annotations,
         if margin:
             rows = rows[(rows["time"] >= start + margin) & (rows["time"] < end - margin)]
         # its label: over the time scored, as `fervid video --segments` would summarise that stretch
-        summary = segment_summary(table, track, start + margin, end - margin, rate, analysed.detect_every)
+        if segment.video not in indexed:
+            indexed[segment.video] = FrameIndex.of(table)
+        summary = segment_summary(indexed[segment.video], track, start + margin, end - margin, rate,
+                                  analysed.detect_every)
         if rows.empty or summary is None:
             not_scored[segment.line] = f"no frame of its face more than {margin:g} s from its ends (--margin)"
             continue

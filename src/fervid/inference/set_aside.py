@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fervid.errors import held_open_advice
+from fervid.errors import held_open_error
 from fervid.folder_lock import FolderLock, FolderLocked
 
 # ".<output's name>.<token>.old": hidden, named by no pattern fervid reads or writes (as annotate.replacing's
@@ -41,8 +41,9 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path],
     outputs. Deleted one by one first, a file Windows would not let go of (an episodes CSV open in Excel, the
     annotated MP4 in a player) failed the run half-way, the files deleted before it gone and the new ones left
     under their temporary names: the earlier outputs are set aside under hidden names first, all of them or, put
-    back, none (the new files are then deleted, and the error names the output and what to do), and deleted once
-    the new ones are in place. A run killed before it deleted them leaves them to :func:`recover_set_aside`.
+    back, none (the new files are then deleted, and the error names the output and what to do: a
+    :class:`fervid.errors.HeldOpenError` where another program holds it open), and deleted once the new ones are in
+    place. A run killed before it deleted them leaves them to :func:`recover_set_aside`.
     ``token``: the one their hidden names share (16 hex digits; default a new one)."""
     token = token or secrets.token_hex(8)
     set_aside: list[tuple[Path, Path]] = []
@@ -53,13 +54,9 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path],
             hidden = old.with_name(f".{old.name}.{token}.old")
             try:
                 os.replace(old, hidden)
-            except OSError as exc:
-                exc.filename = str(old)  # (the output, not the hidden name it was to take)
-                advice = held_open_advice(exc)
-                raise OSError(exc.errno, f"{exc.strerror or exc}: cannot replace this output of an earlier run"
-                              f"{f'; it {advice} and run this again' if advice else ''} (the earlier outputs are "
-                              "left as they were, this run's deleted)", str(old),
-                              getattr(exc, "winerror", None)) from None
+            except OSError as exc:  # (naming the output, not the hidden name it was to take)
+                raise held_open_error(exc, old, ": cannot replace this output of an earlier run",
+                                      " (the earlier outputs are left as they were, this run's deleted)") from None
             set_aside.append((old, hidden))
         if placing is not None:  # what a kill from here on leaves is the new outputs' (recover_set_aside)
             placing.touch(exist_ok=False)
