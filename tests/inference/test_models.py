@@ -270,6 +270,39 @@ def test_each_shipped_model_loads_has_a_card_its_folders_name_and_the_graph_its_
     assert card["name"] == model and (folder / "MODEL_CARD.md").is_file()
 
 
+def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_them_where_frozen(tmp_path):
+    """A desktop app frozen by a plain PyInstaller build (no weights: PyInstaller leaves a package's data files out)
+    failed on `Analyzer()` with a bare FileNotFoundError saying "reinstall fervid", not the documented
+    ModelNotFound: it is one now, and a FileNotFoundError still (naming the file), saying how to include them; a
+    shipped model's name in such a copy says the same."""
+    import os
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    import fervid
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(fervid.__file__).parent, site / "fervid",
+                    ignore=shutil.ignore_patterns("weights", "samples", "__pycache__"))
+    script = ("import pickle, fervid\nfrom fervid.inference.models import resolve_model_dir\n"
+              "for make in (fervid.Analyzer, lambda: resolve_model_dir('ferplus_vgg')):\n"
+              "    try:\n        make()\n    except fervid.ModelNotFound as exc:\n"
+              "        print(pickle.dumps(exc).hex())\n")  # (an error pickles: sent from a worker process)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr
+    detector, model = (pickle.loads(bytes.fromhex(line)) for line in done.stdout.splitlines())
+    advice = "reinstall fervid, or, where fervid is frozen into an app, include fervid's data files: PyInstaller " \
+             "--collect-data fervid"
+    missing = site / "fervid" / "weights" / "detectors" / "centerface" / "centerface_int8.onnx"
+    assert isinstance(detector, FileNotFoundError) and detector.filename == str(missing)
+    assert str(detector) == f"{missing}: the CenterFace face detector's model is missing ({advice})"
+    assert str(model) == (f"model 'ferplus_vgg' not found: not a folder, and no shipped model is installed in "
+                          f"{site / 'fervid' / 'weights'} ({advice})")
+
+
 def test_softmax_gives_scipys_probabilities_without_loading_scipy():
     """scipy.special's softmax cost every command 0.17 s of start-up: fervid's own must give the same numbers, in
     the scores' dtype, for scores large enough to overflow a plain exp()."""

@@ -8,6 +8,7 @@ package are found by name through :func:`available_models`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -68,6 +69,29 @@ class ModelError(FervidError, RuntimeError):
 
 class ModelNotFound(ModelError):
     """A model name or folder that names no model (a command line's mistake: the CLI exits 2 for it)."""
+
+
+# what to do about a file fervid installs that is not there: an app frozen without fervid's data files (PyInstaller
+# collects them through the hook fervid ships, fervid/_pyinstaller; another freezer, or a spec that leaves it out,
+# may not) met it as a bare FileNotFoundError
+MISSING_FILES_ADVICE = ("reinstall fervid, or, where fervid is frozen into an app, include fervid's data files: "
+                        "PyInstaller --collect-data fervid")
+
+
+# FileNotFoundError first: OSError's constructor is what reads (errno, reason, path); after RuntimeError's (a
+# ModelNotFound's) it was not called, and ``filename`` was None
+class ModelFileMissing(FileNotFoundError, ModelNotFound):
+    """A file fervid installs with its models (the face detector's weights) that is not there. A FileNotFoundError
+    too, what was raised for it before, naming the file in ``filename``: made as OSError is,
+    ``ModelFileMissing(errno.ENOENT, reason, path)`` (:func:`missing_model_file`), which pickles."""
+
+    def __str__(self) -> str:  # OSError's own: "[Errno 2] ...: 'path'"
+        return f"{self.filename}: {self.strerror}"
+
+
+def missing_model_file(path: Path, what: str) -> ModelFileMissing:
+    """The error for ``path``, the file of ``what`` (a model) that fervid installs, not being there."""
+    return ModelFileMissing(errno.ENOENT, f"{what} is missing ({MISSING_FILES_ADVICE})", str(path))
 
 
 @dataclass
@@ -246,7 +270,9 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
     else:
         raise ModelNotFound(f"model '{model}' not found: not a folder, and not one of the shipped models "
-                         f"({', '.join(MODELS) or 'none'})")
+                         f"({', '.join(MODELS)})" if MODELS else
+                         f"model '{model}' not found: not a folder, and no shipped model is installed in "
+                         f"{WEIGHTS_DIR} ({MISSING_FILES_ADVICE})")
     if not (folder / "model.onnx").is_file() and (folder / "last.pt").is_file():
         raise ModelNotFound(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
                          "<model folder>)")
