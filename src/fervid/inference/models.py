@@ -256,15 +256,32 @@ def available_models() -> list[str]:
     return list(MODELS)
 
 
+def written_as_path(model: str | Path) -> bool:
+    """Whether ``model`` is written as a path, not as a name: it holds a path separator, starts with "." or is
+    absolute (``./ferplus_vgg``, ``models/mine``, ``/data/model``). A shipped model's name always means the shipped
+    model: a folder of that name in the working folder took its place unseen (and, empty, made ``Analyzer()``
+    fail); such a folder is given as ``./ferplus_vgg``. (A ``pathlib.Path`` drops a leading "./": give
+    ``Path.cwd() / name``.)"""
+    text = str(model)
+    return "/" in text or os.sep in text or text.startswith(".") or Path(text).is_absolute()
+
+
+def is_shipped_name(model: str | Path) -> bool:
+    """Whether ``model`` is a shipped emotion CNN's name, written as a name (:func:`written_as_path`): it always
+    means that model, whatever folder the working folder holds."""
+    return not written_as_path(model) and str(model) in MODELS
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
-    """A shipped model's name, or a path to a model folder."""
+    """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
+    name, where there is one). A shipped model's name means it alone (:func:`written_as_path`)."""
     candidate = Path(model)
-    if candidate.is_dir():
-        folder = candidate
-    elif str(model) in MODELS:
+    if is_shipped_name(model):
         folder = MODELS[str(model)]
-    elif str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
+    elif not written_as_path(model) and str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
+    elif candidate.is_dir():
+        folder = candidate
     elif candidate.suffix == ".pt" and candidate.is_file():
         raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
