@@ -41,6 +41,23 @@ def test_onnx_runtimes_telemetry_is_off_so_nothing_is_kept_or_sent(tmp_path):
     assert said.stdout.strip() == "0"
 
 
+def test_onnx_runtime_imported_first_is_warned_of_once_as_its_telemetry_cannot_be_turned_off_then(tmp_path):
+    """An application that imported onnxruntime before fervid had its telemetry started (the variable is read by
+    that import; nothing turns the uploader off afterwards), while README said `import fervid` turns it off: fervid
+    says so once at import, with the two fixes. Imported after fervid, or with the variable set, nothing is said."""
+    first = run_as_a_user("import warnings; warnings.simplefilter('always'); import onnxruntime, fervid; "
+                          "import importlib; importlib.reload(fervid)", tmp_path / "ort_first")
+    said = [line for line in first.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(said) == 1 and "onnxruntime was imported before fervid" in said[0], first.stderr
+    assert "Import fervid before onnxruntime, or set ORT_DISABLE_TELEMETRY=1 in the environment" in said[0]
+    for code, env in (("import fervid, onnxruntime", {}),
+                      ("import onnxruntime, fervid", {"ORT_DISABLE_TELEMETRY": "1"})):
+        quiet = run_as_a_user(f"import warnings; warnings.simplefilter('always'); {code}",
+                              tmp_path / f"quiet{len(env)}", **env)
+        assert quiet.stderr == "", (code, quiet.stderr)
+        assert list((tmp_path / f"quiet{len(env)}").rglob("*")) == []  # no device id, no event queue
+
+
 def test_every_public_name_is_listed_once_and_resolves():
     """`__all__` is written out for type checkers (one built as `[..., *_LAZY]` they cannot read): it must still
     name every lazily loaded class, and each name must load."""

@@ -101,10 +101,34 @@ def cpu_model() -> str:
     return name or platform.processor() or platform.machine()
 
 
+# where an app frozen by PyInstaller points the library loader at the libraries bundled with it (LD_LIBRARY_PATH on
+# Linux and the BSDs, LIBPATH on AIX), keeping the value it replaced in <name>_ORIG
+FROZEN_LIBRARY_PATHS = ("LD_LIBRARY_PATH", "LIBPATH")
+
+
+def program_environment() -> dict[str, str] | None:
+    """The environment of a program fervid runs (ffmpeg, sysctl): None, this process's own (Popen's default), except
+    in an app frozen by PyInstaller, whose bootloader put the app's bundled libraries first in LD_LIBRARY_PATH; a
+    program of the system's (an ffmpeg named by IMAGEIO_FFMPEG_EXE, or found on PATH) inherited it and could load the
+    bundle's copies, built for the app, and fail. There it gets the value the app started with (which PyInstaller
+    keeps in LD_LIBRARY_PATH_ORIG), or none where there was none: PyInstaller's documented fix ("Launching External
+    Programs from the Frozen Application")."""
+    if not (getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS")):  # (sys._MEIPASS: PyInstaller's, not
+        return None  # another freezer's, which leaves the loader's variables as they were)
+    env = dict(os.environ)
+    for name in FROZEN_LIBRARY_PATHS:
+        original = env.get(f"{name}_ORIG")
+        if original is not None:
+            env[name] = original
+        else:
+            env.pop(name, None)
+    return env
+
+
 def _macos_cpu_name() -> str:
     try:
         done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                              encoding="utf-8", timeout=5)
+                              encoding="utf-8", timeout=5, env=program_environment())
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""

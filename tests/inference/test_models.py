@@ -270,6 +270,73 @@ def test_each_shipped_model_loads_has_a_card_its_folders_name_and_the_graph_its_
     assert card["name"] == model and (folder / "MODEL_CARD.md").is_file()
 
 
+def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_them_where_frozen(tmp_path):
+    """A desktop app frozen by a plain PyInstaller build (no weights: PyInstaller leaves a package's data files out)
+    failed on `Analyzer()` with a bare FileNotFoundError saying "reinstall fervid", not the documented
+    ModelNotFound: it is one now, and a FileNotFoundError still (naming the file), saying how to include them; a
+    shipped model's name in such a copy says the same."""
+    import os
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    import fervid
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(fervid.__file__).parent, site / "fervid",
+                    ignore=shutil.ignore_patterns("weights", "samples", "__pycache__"))
+    script = ("import pickle, fervid\nfrom fervid.inference.models import resolve_model_dir\n"
+              "for make in (fervid.Analyzer, lambda: resolve_model_dir('ferplus_vgg')):\n"
+              "    try:\n        make()\n    except fervid.ModelNotFound as exc:\n"
+              "        print(pickle.dumps(exc).hex())\n")  # (an error pickles: sent from a worker process)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr
+    detector, model = (pickle.loads(bytes.fromhex(line)) for line in done.stdout.splitlines())
+    advice = "reinstall fervid, or, where fervid is frozen into an app, include fervid's data files: PyInstaller " \
+             "--collect-data fervid"
+    missing = site / "fervid" / "weights" / "detectors" / "centerface" / "centerface_int8.onnx"
+    assert isinstance(detector, FileNotFoundError) and detector.filename == str(missing)
+    assert str(detector) == f"{missing}: the CenterFace face detector's model is missing ({advice})"
+    assert str(model) == (f"model 'ferplus_vgg' not found: not a folder, and no shipped model is installed in "
+                          f"{site / 'fervid' / 'weights'} ({advice})")
+
+
+def test_a_shipped_models_name_means_it_whatever_folder_of_that_name_the_working_folder_holds(tmp_path,
+                                                                                             monkeypatch):
+    """A folder named like a shipped model in the working folder took its place unseen: another model's copy ran
+    while the settings named the shipped one, and an empty one made `Analyzer()` fail. A shipped name now means the
+    shipped model; the folder is given as a path (./ferplus_vgg); a name no model ships is still a folder's."""
+    import shutil
+
+    import fervid
+    from fervid.inference.models import MODELS, ModelNotFound, written_as_path
+    from fervid.inference.temporal import temporal_folder
+
+    monkeypatch.chdir(tmp_path)
+    shipped = MODELS["ferplus_vgg"]
+    (tmp_path / "temporal_lstm_ferplus_vgg").mkdir()  # empty: the LSTM's name still means the shipped LSTM
+    for local in (None, "fer2013_vgg"):  # an empty folder, another model's copy
+        shutil.rmtree(tmp_path / "ferplus_vgg", ignore_errors=True)
+        if local is None:
+            (tmp_path / "ferplus_vgg").mkdir()
+        else:
+            shutil.copytree(MODELS[local], tmp_path / "ferplus_vgg")
+        assert resolve_model_dir("ferplus_vgg") == shipped
+        analyzer = fervid.Analyzer(threads=1)
+        assert analyzer.cnn.folder == shipped and analyzer.cnn.config.name == "ferplus_vgg"
+        assert temporal_folder("temporal_lstm_ferplus_vgg") == shipped.parent / "temporal_lstm_ferplus_vgg"
+    assert EmotionCNN("./ferplus_vgg").config.name == "fer2013_vgg"  # the folder, written as a path
+    assert EmotionCNN(tmp_path / "ferplus_vgg").config.name == "fer2013_vgg"
+    with pytest.raises(ModelNotFound, match=re.escape("./temporal_lstm_ferplus_vgg")):
+        temporal_folder("./temporal_lstm_ferplus_vgg")
+    shutil.copytree(shipped, tmp_path / "mine")  # a name no model ships: the folder
+    assert resolve_model_dir("mine") == Path("mine")
+    assert [written_as_path(m) for m in ("ferplus_vgg", "./ferplus_vgg", "models/mine", str(tmp_path), ".x")] == \
+        [False, True, True, True, True]
+
+
 def test_softmax_gives_scipys_probabilities_without_loading_scipy():
     """scipy.special's softmax cost every command 0.17 s of start-up: fervid's own must give the same numbers, in
     the scores' dtype, for scores large enough to overflow a plain exp()."""

@@ -3447,6 +3447,39 @@ def test_the_ffmpeg_that_imageio_ffmpeg_exe_names_is_the_one_run(astronaut_rgb, 
     assert any(str(tmp_path / "out") in call for call in calls)  # the annotated MP4 was written by it
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the logging wrapper is a shell script")
+@pytest.mark.parametrize("original", ["/opt/lib", None])
+def test_a_frozen_apps_ffmpeg_gets_the_library_path_the_app_started_with(astronaut_rgb, tmp_path, monkeypatch,
+                                                                           analyzer, original):
+    """An app frozen by PyInstaller puts its bundled libraries first in LD_LIBRARY_PATH (keeping the one it
+    replaced in LD_LIBRARY_PATH_ORIG), and every ffmpeg fervid ran inherited it: a system ffmpeg could load the
+    bundle's copies and fail. Each gets the app's original value now, or none where it had none."""
+    from fervid.machine import program_environment
+
+    clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, n=10))
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "bin" / "ffmpeg"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "${{LD_LIBRARY_PATH-unset}}" >> {log}\nexec {FFMPEG} "$@"\n',
+                       encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(wrapper))
+    bundle = str(tmp_path / "dist" / "app" / "_internal")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", bundle, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", bundle + ("" if original is None else f":{original}"))
+    if original is None:
+        monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)
+    else:
+        monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", original)
+    result = analyzer.analyze_video(clip, method="mean")
+    assert result.ok and result.frames_analysed == 10
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert calls and set(calls) == {original or "unset"}  # (the file's probe, at least)
+    monkeypatch.delattr(sys, "frozen")  # not frozen: the process's own environment, as it is
+    assert program_environment() is None
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the old ffmpeg is a shell script")
 def test_an_ffmpeg_too_old_for_the_probe_is_said_once_with_what_goes_without_it(astronaut_rgb, tmp_path,
                                                                                 monkeypatch, analyzer):

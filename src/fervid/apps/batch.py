@@ -341,9 +341,9 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     # is named (left out, or as its folder), and a later fervid's retrained one another
     settings["temporal_model_sha256"] = None
     if settings["method"] == "lstm":
-        from fervid.inference.temporal import temporal_model_for
+        from fervid.inference.temporal import temporal_model_for, temporal_model_path
 
-        lstm = _lstm_folder(pipeline.temporal_model) if pipeline.temporal_model else temporal_model_for(
+        lstm = temporal_model_path(pipeline.temporal_model) if pipeline.temporal_model else temporal_model_for(
             config.features_of)
         settings["temporal_model_sha256"] = file_sha256(lstm / "model.onnx")
     # a model by the name its results carry and by its weights, not by where its folder is: a folder copied,
@@ -356,14 +356,6 @@ def result_settings(pipeline: PipelineOptions) -> dict:
     # probability in the table changes with it. (A folder recorded before it was kept takes this run's.)
     settings["temperature"] = float(config.temperature)
     return settings
-
-
-def _lstm_folder(model: str | Path) -> Path:
-    """A temporal model's folder, as :class:`fervid.inference.temporal.LSTMTemporal` finds it: a folder, or the
-    name of one shipped."""
-    from fervid.inference.models import WEIGHTS_DIR
-
-    return Path(model) if Path(model).is_dir() else WEIGHTS_DIR / model
 
 
 def settings_as_recorded_before(pipeline: PipelineOptions) -> dict:

@@ -24,7 +24,7 @@ from fervid.apps.standard_streams import send_to_stdout
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
-                                     resolve_model_dir)
+                                     is_shipped_name, resolve_model_dir)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
@@ -87,7 +87,9 @@ def _colour() -> Optional[bool]:
 _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
 MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
-                                                  "or a model folder (`fervid models` describes the shipped ones).")
+                                                  "or a model folder (`fervid models` describes the shipped ones). A "
+                                                  "shipped name means the shipped model: a folder of that name is "
+                                                  "given as a path (./NAME).")
 DETECTOR_OPTION = typer.Option(_DEFAULTS.detector, help=f"Face detector: {', '.join(DETECTORS)} (yuface needs "
                                                         "`pip install \"fervid[yuface]\"`).")
 # the detectors' own settings, said in the options' help as fervid.inference.detect defines them: each detector's
@@ -166,7 +168,8 @@ FRAMES_MEMORY_MB_OPTION = typer.Option(FRAMES_MEMORY_MB, metavar="MB",
                                             "need more is analysed at the rate that fits, with a notice.")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
-                                                "for the CNN).")
+                                                "for the CNN), or a shipped LSTM's name (which means the shipped "
+                                                "one: a folder of that name is given as ./NAME).")
 REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                              help="Videos: look for faces only in this part of the frame (a participant's webcam in "
                                   "a corner of a screen recording): x, y, width, height in pixels of the frame as it "
@@ -2049,7 +2052,8 @@ def _card_step(folder: Path, run_config: dict) -> str:
 
 EVALUATE_MODEL_OPTION = typer.Option(
     [_DEFAULTS.model], "--model",
-    help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) or a model folder. Given several times, "
+    help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) or a model folder (one named as a shipped "
+         "model given as a path: ./NAME). Given several times, "
          "the models are compared on the same faces: each is scored as alone (its outputs in --out/<its name>/), "
          "then side by side (accuracy and its interval, macro-F1, per-class F1) with a paired test of each two (the "
          "exact McNemar p, and a paired bootstrap interval of the difference), printed and written to --out as "
@@ -2188,9 +2192,9 @@ def evaluate(
         if dataset not in (("folder", "photos") if folder_run else FER2013_KINDS):
             _fail(f"--write-card records the model's evaluation on the kind of faces it was trained on (--dataset "
                   f"{'folder or photos' if folder_run else 'fer2013 or ferplus'}), not on {dataset}", 2)
-        if not Path(models[0]).is_dir():
+        if is_shipped_name(models[0]) or not Path(models[0]).is_dir():
             _fail(f"--write-card writes into the model's folder, and {models[0]} is not one: copy a shipped model's "
-                  "folder and give the copy's path", 2)
+                  "folder and give the copy's path (a folder named as a shipped model: ./<name>)", 2)
     usage = usage or DEFAULT_USAGE
     analyzers = [_analyzer(_pipeline(model=name, detector=detector or _DEFAULTS.detector, precision=precision))
                  for name in models]
@@ -2612,9 +2616,11 @@ def calibrate(
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
         _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
               "shipped model, copy its folder and give the copy's path)", 2)
+    # loaded and read by its absolute path: named as a shipped model ("ferplus_vgg"), the name meant the shipped one
+    model_folder = model.absolute()
     for written in ("config.json", "calibration.json", "card.json", "MODEL_CARD.md"):  # after the fit: said now
         _check_can_write("--model", model / written)
-    training_faces = _evaluated_on_training_faces(_model_record(str(model), "training_config.json"),
+    training_faces = _evaluated_on_training_faces(_model_record(str(model_folder), "training_config.json"),
                                                   "folder" if folder else "fer2013", str(data), usage)
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
         training_faces = "Training holds the faces FER2013 models learn from"
@@ -2622,7 +2628,7 @@ def calibrate(
         typer.secho(f"notice: {training_faces}; a temperature fitted on them describes faces it has seen, not new "
                     "ones (use held-out faces)", fg=typer.colors.YELLOW, err=True)
     try:
-        cnn = EmotionCNN(model)
+        cnn = EmotionCNN(model_folder)
         ds = (load_image_folder(data) if folder else
               load_ferplus(data, ferplus, usage) if ferplus else load_fer2013(data, usage))
     except (DatasetError, ModelError) as exc:

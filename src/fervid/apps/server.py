@@ -68,6 +68,7 @@ from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, 
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
+from fervid.inference.models import is_shipped_name
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, output_paths_error
@@ -845,9 +846,9 @@ def _analyse_job(root: str, job_id: str, settings: ServerSettings) -> None:
     progress = _progress_writer(store, job_id)
     filename = job.get("filename")
     shutil.rmtree(folder / "out", ignore_errors=True)  # a re-run after a restart starts clean
-    if Path(settings.pipeline.model).is_dir():  # a model folder given relative to the server's folder
-        settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(
-            model=str(Path(settings.pipeline.model).resolve())))
+    model = settings.pipeline.model
+    if not is_shipped_name(model) and Path(model).is_dir():  # a model folder given relative to the server's folder
+        settings = dataclasses.replace(settings, pipeline=settings.pipeline.replace(model=str(Path(model).resolve())))
     video_options = settings.pipeline.video(annotate=job.get("annotate", True),
                                             max_frame_pixels=settings.max_video_pixels,
                                             frames_memory_mb=settings.frames_memory_mb)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from fervid.inference.models import MODELS, PAPER_MODEL, ModelConfig, resolve_model_dir
+from fervid.inference.models import MODELS, PAPER_MODEL, ModelConfig, resolve_model_dir, written_as_path
 from fervid.inference.options import PipelineOptions
 from fervid.inference.temporal import shipped_temporal_models
 from fervid.registry import Registry
@@ -98,8 +98,8 @@ def model_info(model: str | Path) -> ModelInfo:
     trained by you; a shipped model's folder is its shipped entry). A folder of yours is no default and not the
     paper's, and no shipped LSTM is its own. :class:`fervid.registry.UnknownName` for a name that is neither;
     :class:`fervid.inference.models.ModelError` for a folder that holds no usable model, naming what it lacks."""
-    if not Path(model).is_dir():
-        return shipped_model(str(model))
+    if not Path(model).is_dir() or (not written_as_path(model) and str(model) in {i.name for i in list_models()}):
+        return shipped_model(str(model))  # (a shipped model's name means it, a folder of that name here too)
     folder = resolve_model_dir(model)  # (model.onnx and config.json, or the error naming the one missing)
     shipped = next((info for info in list_models() if info.folder.resolve() == folder.resolve()), None)
     if shipped is not None:

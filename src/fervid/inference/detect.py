@@ -20,6 +20,7 @@ import numpy as np
 
 from fervid.errors import FervidError, OptionError
 from fervid.inference.align import landmarks_frame_a_face, turned_points, upright_eyes
+from fervid.inference.models import missing_model_file
 from fervid.machine import inference_threads, session_options
 from fervid.registry import Registry
 
@@ -204,7 +205,7 @@ class CenterFaceDetector(_AtScales):
 
         model_file = model_file or self.model_file
         if not Path(model_file).is_file():
-            raise FileNotFoundError(f"{model_file}: CenterFace model missing (reinstall fervid)")
+            raise missing_model_file(model_file, "the CenterFace face detector's model")
         check_min_face(min_face)
         self.score_threshold = score_threshold
         self.max_side = max_side

@@ -8,6 +8,7 @@ package are found by name through :func:`available_models`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -68,6 +69,29 @@ class ModelError(FervidError, RuntimeError):
 
 class ModelNotFound(ModelError):
     """A model name or folder that names no model (a command line's mistake: the CLI exits 2 for it)."""
+
+
+# what to do about a file fervid installs that is not there: an app frozen without fervid's data files (PyInstaller
+# collects them through the hook fervid ships, fervid/_pyinstaller; another freezer, or a spec that leaves it out,
+# may not) met it as a bare FileNotFoundError
+MISSING_FILES_ADVICE = ("reinstall fervid, or, where fervid is frozen into an app, include fervid's data files: "
+                        "PyInstaller --collect-data fervid")
+
+
+# FileNotFoundError first: OSError's constructor is what reads (errno, reason, path); after RuntimeError's (a
+# ModelNotFound's) it was not called, and ``filename`` was None
+class ModelFileMissing(FileNotFoundError, ModelNotFound):
+    """A file fervid installs with its models (the face detector's weights) that is not there. A FileNotFoundError
+    too, what was raised for it before, naming the file in ``filename``: made as OSError is,
+    ``ModelFileMissing(errno.ENOENT, reason, path)`` (:func:`missing_model_file`), which pickles."""
+
+    def __str__(self) -> str:  # OSError's own: "[Errno 2] ...: 'path'"
+        return f"{self.filename}: {self.strerror}"
+
+
+def missing_model_file(path: Path, what: str) -> ModelFileMissing:
+    """The error for ``path``, the file of ``what`` (a model) that fervid installs, not being there."""
+    return ModelFileMissing(errno.ENOENT, f"{what} is missing ({MISSING_FILES_ADVICE})", str(path))
 
 
 @dataclass
@@ -232,21 +256,40 @@ def available_models() -> list[str]:
     return list(MODELS)
 
 
+def written_as_path(model: str | Path) -> bool:
+    """Whether ``model`` is written as a path, not as a name: it holds a path separator, starts with "." or is
+    absolute (``./ferplus_vgg``, ``models/mine``, ``/data/model``). A shipped model's name always means the shipped
+    model: a folder of that name in the working folder took its place unseen (and, empty, made ``Analyzer()``
+    fail); such a folder is given as ``./ferplus_vgg``. (A ``pathlib.Path`` drops a leading "./": give
+    ``Path.cwd() / name``.)"""
+    text = str(model)
+    return "/" in text or os.sep in text or text.startswith(".") or Path(text).is_absolute()
+
+
+def is_shipped_name(model: str | Path) -> bool:
+    """Whether ``model`` is a shipped emotion CNN's name, written as a name (:func:`written_as_path`): it always
+    means that model, whatever folder the working folder holds."""
+    return not written_as_path(model) and str(model) in MODELS
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
-    """A shipped model's name, or a path to a model folder."""
+    """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
+    name, where there is one). A shipped model's name means it alone (:func:`written_as_path`)."""
     candidate = Path(model)
-    if candidate.is_dir():
-        folder = candidate
-    elif str(model) in MODELS:
+    if is_shipped_name(model):
         folder = MODELS[str(model)]
-    elif str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
+    elif not written_as_path(model) and str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
+    elif candidate.is_dir():
+        folder = candidate
     elif candidate.suffix == ".pt" and candidate.is_file():
         raise ModelNotFound(f"{model}: a training checkpoint, not a model; export its run first (fervid export "
                          f"{candidate.parent} --checkpoint {candidate.name} --out <model folder>)")
     else:
         raise ModelNotFound(f"model '{model}' not found: not a folder, and not one of the shipped models "
-                         f"({', '.join(MODELS) or 'none'})")
+                         f"({', '.join(MODELS)})" if MODELS else
+                         f"model '{model}' not found: not a folder, and no shipped model is installed in "
+                         f"{WEIGHTS_DIR} ({MISSING_FILES_ADVICE})")
     if not (folder / "model.onnx").is_file() and (folder / "last.pt").is_file():
         raise ModelNotFound(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
                          "<model folder>)")

@@ -19,7 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from fervid.inference.models import WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256, softmax
+from fervid.inference.models import (WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256, softmax,
+                                     written_as_path)
 from fervid.machine import session_options
 from fervid.registry import Registry
 
@@ -224,14 +225,25 @@ class MovingAverage:
         return np.average(probabilities, axis=0, weights=weights)
 
 
+def temporal_model_path(model: str | Path) -> Path:
+    """Where the temporal LSTM ``model`` is, there or not: a shipped LSTM's name means its folder in the package
+    (a folder of that name in the working folder too), another name a folder of that name where there is one, a
+    path (:func:`fervid.inference.models.written_as_path`) that folder."""
+    shipped = WEIGHTS_DIR / str(model)
+    if not written_as_path(model) and (shipped.is_dir() or not Path(model).is_dir()):
+        return shipped
+    return Path(model)
+
+
 def temporal_folder(model: str | Path | None = None, cnn: str | None = None) -> Path:
-    """The folder of a temporal LSTM: ``model``, a folder or a shipped LSTM's name; None: the shipped LSTM for the
+    """The folder of a temporal LSTM: ``model``, a folder or a shipped LSTM's name (which means the shipped LSTM
+    alone, as a CNN's name does: :func:`fervid.inference.models.written_as_path`); None: the shipped LSTM for the
     CNN named ``cnn``. Raises ModelNotFound where it holds no ``model.onnx``."""
     if model is None:
         if cnn is None:
             raise ValueError("LSTMTemporal needs a temporal model or the name of the CNN it reads")
         model = temporal_model_for(cnn)
-    folder = Path(model) if Path(model).is_dir() else WEIGHTS_DIR / str(model)
+    folder = temporal_model_path(model)
     if not (folder / "model.onnx").is_file():
         raise ModelNotFound(f"temporal model {model!r} not found (no model.onnx in {folder})")
     return folder

@@ -53,7 +53,7 @@ from fervid.inference.detect import Detection, region_around
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
-from fervid.machine import long_paths_limited, path_too_long
+from fervid.machine import long_paths_limited, path_too_long, program_environment
 from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
@@ -1694,7 +1694,8 @@ class H264Writer:
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
-            done = subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+            done = subprocess.run(command, capture_output=True, timeout=600,
+                                  env=program_environment()).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             done = False
         if done:
@@ -2118,7 +2119,8 @@ class _FirstFrameProbe:
         try:
             command = _one_frame_command(path)
             self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+                                          stderr=subprocess.PIPE, env=program_environment(),
+                                          **_ffmpeg_popen_options())
         except (OSError, RuntimeError):  # no ffmpeg binary to run (RuntimeError: imageio-ffmpeg found none): OpenCV
             # reads the video, as it did before this probe
             self._proc = None
@@ -2171,9 +2173,10 @@ def _warn_if_ffmpeg_cannot_probe(ffmpeg: str) -> None:
 
     command = [ffmpeg, *_one_frame_command(CARPHONE_FILE)[1:]]
     try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                              env=program_environment())
         version = subprocess.run([ffmpeg, "-version"], stdin=subprocess.DEVNULL, capture_output=True,
-                                 encoding="utf-8", errors="replace", timeout=30).stdout
+                                 encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
     except (OSError, subprocess.TimeoutExpired):  # (no binary to run: told where one is needed, to write a video)
         return
     said = done.stderr.decode("utf-8", "replace")
@@ -2227,7 +2230,8 @@ class _FrozenFrames:
         self._checked = True
         try:
             decoded = subprocess.run(_one_frame_command(self._path, seconds), stdin=subprocess.DEVNULL,
-                                     capture_output=True, timeout=30, **_ffmpeg_popen_options())
+                                     capture_output=True, timeout=30, env=program_environment(),
+                                     **_ffmpeg_popen_options())
         except (OSError, RuntimeError, subprocess.TimeoutExpired):
             return
         interlaced, thumbnail = _described_frame(decoded.stdout, decoded.stderr.decode("utf-8", "replace"))
@@ -2250,7 +2254,8 @@ def _showinfo_filter() -> str:
 
     try:
         help_text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-h", "filter=showinfo"],
-                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30).stdout
+                                   capture_output=True, encoding="utf-8", errors="replace", timeout=30,
+                                   env=program_environment()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         help_text = ""
     return "showinfo=checksum=0" if re.search(r"^\s*checksum\b", help_text, re.M) else "showinfo"
@@ -2286,7 +2291,8 @@ class _FFmpegCapture:
              "-vf", ",".join(filter(None, ["bwdif=mode=send_frame:deint=interlaced" if deinterlace else "",
                                            tone_map, _showinfo_filter()])),
              "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_ffmpeg_popen_options())
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=program_environment(),
+            **_ffmpeg_popen_options())
         # both piped, so never None; the frames' pipe is a buffered reader (Popen's default bufsize), typed as IO
         self._stdout, self._stderr = cast(io.BufferedReader, self._proc.stdout), cast(IO[bytes], self._proc.stderr)
         self._log_reader = threading.Thread(target=self._read_log, name=f"fervid ffmpeg log {path.name}",
@@ -2434,7 +2440,7 @@ def _can_tone_map() -> bool:
 
     try:
         listed = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
-                                encoding="utf-8", errors="replace", timeout=30).stdout
+                                encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return False
     return all(re.search(rf"^\s*\S+\s+{name}\s", listed, re.M) for name in ("zscale", "tonemap"))
@@ -2484,7 +2490,7 @@ def _frame_size_changes(path: Path, first: tuple[int, int]) -> list[dict]:
                                "-skip_frame", "nokey", "-i", ffmpeg_path(path), "-map", "0:V:0", "-an", "-sn", "-dn",
                                "-vf", _showinfo_filter(), "-f", "null", "-"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              timeout=FRAME_SIZES_TIMEOUT, **_ffmpeg_popen_options())
+                              timeout=FRAME_SIZES_TIMEOUT, env=program_environment(), **_ffmpeg_popen_options())
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return []
     sizes = _FrameSizes(first)
@@ -2537,7 +2543,8 @@ def _ffmpeg_header(path: Path) -> str:
 
     try:
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(path)],
-                               capture_output=True, encoding="utf-8", errors="replace", timeout=30)
+                               capture_output=True, encoding="utf-8", errors="replace", timeout=30,
+                               env=program_environment())
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
     return probe.stderr

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from fervid.folder_lock import run_folder_lock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
-from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, resolve_model_dir
+from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, is_shipped_name, resolve_model_dir
 from fervid.evaluation.datasets import (DEFAULT_USAGE, DatasetError, FaceDataset, ferplus_relabel, file_key,
                                        is_label_table, label_table_files, left_out_reasons,
                                        load_fer2013, load_ferplus, load_image_folder, photos_notice,
@@ -313,9 +313,12 @@ class TrainConfig:
         def absolute(value: str) -> str:  # abspath drops "..": cwd/../data read as /tmp/probe/cwd1/../data
             return os.path.abspath(value) if value and Path(value).exists() else value
 
+        def model(value: str) -> str:  # a shipped model's name means it, a folder of that name here too
+            return value if is_shipped_name(value) else absolute(value)
+
         return replace(self, data=absolute(self.data), val_data=absolute(self.val_data),
                        ferplus_csv=absolute(self.ferplus_csv),
-                       init_from=absolute(self.init_from), teachers=[absolute(t) for t in self.teachers])
+                       init_from=model(self.init_from), teachers=[model(t) for t in self.teachers])
 
     def to_dict(self) -> dict:
         out = asdict(self)
