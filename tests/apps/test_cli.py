@@ -806,8 +806,8 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     photos = tmp_path / "photos"
     # counted in images, a folder left out by what it holds (0 here), each reason with its images
     assert "2 image(s) seen: 1 scored, 1 left out" in result.output
-    assert f"  1 x cannot read image (not an image, or a format Pillow cannot read): {photos / 'happy' / 'broken.jpg'}" \
-        in result.output
+    assert f"  1 x cannot read image (not an image fervid can read (a text file)): " \
+           f"{photos / 'happy' / 'broken.jpg'}" in result.output
     assert "  0 x in a folder whose name is not one of fervid's emotions, angry/anger, disgust" in result.output \
         and f"{photos / 'misc'} ('misc')" in result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
@@ -815,7 +815,7 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(photos / "misc"), str(photos / "happy" / "broken.jpg")}
     assert metrics["totals"] == {"images_seen": 2, "scored": 1, "left_out": 1, "left_out_by_reason": {
-        "cannot read image (not an image, or a format Pillow cannot read)": 1,
+        "cannot read image (not an image fervid can read (a text file))": 1,
         f"in a folder whose name is {NOT_AN_EMOTION}": 0}}
     # the numbers say what made them (the model's temperature, the runtime, how each photo's face was chosen),
     # and each face's prediction is kept for other metrics and tests
@@ -3487,7 +3487,7 @@ def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(
     assert result.exit_code == 1, result.output
     rows = list(csv.DictReader(open("r.csv", encoding="utf-8")))
     assert [row["file"] for row in rows] == [*(f"'{name}" for name in names), "'=missing.png"]
-    assert rows[-1]["error"] == "'=missing.png: not an image, or a format Pillow cannot read"
+    assert rows[-1]["error"] == "'=missing.png: not an image fervid can read (a text file)"
     assert float(rows[0]["happy"]) > 0.5 and rows[0]["face"] == "1"  # numbers as they were
     assert [f["file"] for f in json.loads(Path("r.json").read_text())["files"]] == [*names, "=missing.png"]
     assert pd.read_parquet("r.parquet")["file"].tolist() == [*names, "=missing.png"]
