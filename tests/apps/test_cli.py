@@ -423,6 +423,54 @@ def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astr
     assert runner.invoke(app, [], prog_name="fervid").output.startswith("Usage: fervid [OPTIONS] COMMAND")  # help
 
 
+def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, astronaut_png, monkeypatch):
+    """`fervid "Interviews/Interview 2.MP4"` said "no such command 'Interviews/Interview 2.MP4'", and nothing of the
+    command that would read it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Interviews").mkdir()
+    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 2.MP4")
+    shutil.copy(astronaut_png, tmp_path / "Interviews" / "cat.png")
+    (tmp_path / "Interviews" / "notes.txt").write_text("smiled at 0:41")
+    video = 'it is a video: analyse it with `fervid video "Interviews/Interview 2.MP4"`'
+    for args, message in (
+            (["Interviews/Interview 2.MP4"], f"no such command 'Interviews/Interview 2.MP4': {video}"),
+            (["Interviews/Interview", "2.MP4"], f"no such command 'Interviews/Interview': {video}"),  # not quoted
+            (["Interviews/cat.png"], "no such command 'Interviews/cat.png': it is an image: analyse it with `fervid "
+                                     "image Interviews/cat.png`"),
+            (["Interviews"], "no such command 'Interviews': it is a folder: analyse its videos with `fervid video "
+                             "Interviews`, its images with `fervid image Interviews`"),
+            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a file, not a command: `fervid "
+                                       "video FILE` analyses a video, `fervid image FILE` an image"),
+            (["gone/clip.mp4"], "no such command 'gone/clip.mp4': no such file either; to analyse a file, name the "
+                                "command first: `fervid video FILE`, `fervid image FILE`"),
+            (["imgae"], "no such command 'imgae'; did you mean 'image'?")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: {message} (see fervid -h)\n", (args, result.output)
+
+
+def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):
+    """A path with a space, not quoted, and a folder holding only an archive and a Word document: each error says
+    what was meant or what to do, and the run exits 1 as before."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Interviews").mkdir()
+    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 1.MOV")
+    (tmp_path / "Z").mkdir()
+    with zipfile.ZipFile(tmp_path / "Z" / "videos.zip", "w") as archive:
+        archive.write(carphone(), "Interview 3.mp4")
+    result = runner.invoke(app, ["video", "Interviews/Interview", "1.MOV", "Z", "Z/videos.zip"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        'error: Interviews/Interview: no such file or folder; did you mean "Interviews/Interview 1.MOV"? Put quotes '
+        "around a path with spaces",
+        'error: 1.MOV: no such file or folder (part of "Interviews/Interview 1.MOV": put quotes around a path with '
+        "spaces)",
+        "error: Z: folder holds no video files; it holds 1 file(s) that are neither images nor videos: videos.zip "
+        "(videos.zip is an archive: unzip it first, and analyse the folder it makes)",
+        "error: Z/videos.zip: not a video fervid can read (a ZIP archive: unzip it first)"]
+
+
 def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
     """A file an option names that is not there exited 2 for train and export but 1 for evaluate, train-temporal,
     live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
