@@ -423,6 +423,54 @@ def test_an_unknown_option_or_command_is_one_error_line_with_its_suggestion(astr
     assert runner.invoke(app, [], prog_name="fervid").output.startswith("Usage: fervid [OPTIONS] COMMAND")  # help
 
 
+def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, astronaut_png, monkeypatch):
+    """`fervid "Interviews/Interview 2.MP4"` said "no such command 'Interviews/Interview 2.MP4'", and nothing of the
+    command that would read it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Interviews").mkdir()
+    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 2.MP4")
+    shutil.copy(astronaut_png, tmp_path / "Interviews" / "cat.png")
+    (tmp_path / "Interviews" / "notes.txt").write_text("smiled at 0:41")
+    video = 'it is a video: analyse it with `fervid video "Interviews/Interview 2.MP4"`'
+    for args, message in (
+            (["Interviews/Interview 2.MP4"], f"no such command 'Interviews/Interview 2.MP4': {video}"),
+            (["Interviews/Interview", "2.MP4"], f"no such command 'Interviews/Interview': {video}"),  # not quoted
+            (["Interviews/cat.png"], "no such command 'Interviews/cat.png': it is an image: analyse it with `fervid "
+                                     "image Interviews/cat.png`"),
+            (["Interviews"], "no such command 'Interviews': it is a folder: analyse its videos with `fervid video "
+                             "Interviews`, its images with `fervid image Interviews`"),
+            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a file, not a command: `fervid "
+                                       "video FILE` analyses a video, `fervid image FILE` an image"),
+            (["gone/clip.mp4"], "no such command 'gone/clip.mp4': no such file either; to analyse a file, name the "
+                                "command first: `fervid video FILE`, `fervid image FILE`"),
+            (["imgae"], "no such command 'imgae'; did you mean 'image'?")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: {message} (see fervid -h)\n", (args, result.output)
+
+
+def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):
+    """A path with a space, not quoted, and a folder holding only an archive and a Word document: each error says
+    what was meant or what to do, and the run exits 1 as before."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Interviews").mkdir()
+    shutil.copy(carphone(), tmp_path / "Interviews" / "Interview 1.MOV")
+    (tmp_path / "Z").mkdir()
+    with zipfile.ZipFile(tmp_path / "Z" / "videos.zip", "w") as archive:
+        archive.write(carphone(), "Interview 3.mp4")
+    result = runner.invoke(app, ["video", "Interviews/Interview", "1.MOV", "Z", "Z/videos.zip"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        'error: Interviews/Interview: no such file or folder; did you mean "Interviews/Interview 1.MOV"? Put quotes '
+        "around a path with spaces",
+        'error: 1.MOV: no such file or folder (part of "Interviews/Interview 1.MOV": put quotes around a path with '
+        "spaces)",
+        "error: Z: folder holds no video files; it holds 1 file(s) that are neither images nor videos: videos.zip "
+        "(videos.zip is an archive: unzip it first, and analyse the folder it makes)",
+        "error: Z/videos.zip: not a video fervid can read (a ZIP archive: unzip it first)"]
+
+
 def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):
     """A file an option names that is not there exited 2 for train and export but 1 for evaluate, train-temporal,
     live and experiment; a value out of range printed Click's three lines where fervid's own errors are one; and
@@ -806,8 +854,8 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     photos = tmp_path / "photos"
     # counted in images, a folder left out by what it holds (0 here), each reason with its images
     assert "2 image(s) seen: 1 scored, 1 left out" in result.output
-    assert f"  1 x cannot read image (not an image, or a format Pillow cannot read): {photos / 'happy' / 'broken.jpg'}" \
-        in result.output
+    assert f"  1 x cannot read image (not an image fervid can read (a text file)): " \
+           f"{photos / 'happy' / 'broken.jpg'}" in result.output
     assert "  0 x in a folder whose name is not one of fervid's emotions, angry/anger, disgust" in result.output \
         and f"{photos / 'misc'} ('misc')" in result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")  # it said only the table
@@ -815,7 +863,7 @@ def test_evaluate_on_a_folder_of_photos_finds_the_faces_and_says_what_it_left_ou
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["left_out"]) == {str(photos / "misc"), str(photos / "happy" / "broken.jpg")}
     assert metrics["totals"] == {"images_seen": 2, "scored": 1, "left_out": 1, "left_out_by_reason": {
-        "cannot read image (not an image, or a format Pillow cannot read)": 1,
+        "cannot read image (not an image fervid can read (a text file))": 1,
         f"in a folder whose name is {NOT_AN_EMOTION}": 0}}
     # the numbers say what made them (the model's temperature, the runtime, how each photo's face was chosen),
     # and each face's prediction is kept for other metrics and tests
@@ -3599,7 +3647,7 @@ def test_names_that_start_as_formulas_are_text_in_every_csv_and_exact_elsewhere(
     assert result.exit_code == 1, result.output
     rows = list(csv.DictReader(open("r.csv", encoding="utf-8")))
     assert [row["file"] for row in rows] == [*(f"'{name}" for name in names), "'=missing.png"]
-    assert rows[-1]["error"] == "'=missing.png: not an image, or a format Pillow cannot read"
+    assert rows[-1]["error"] == "'=missing.png: not an image fervid can read (a text file)"
     assert float(rows[0]["happy"]) > 0.5 and rows[0]["face"] == "1"  # numbers as they were
     assert [f["file"] for f in json.loads(Path("r.json").read_text())["files"]] == [*names, "=missing.png"]
     assert pd.read_parquet("r.parquet")["file"].tolist() == [*names, "=missing.png"]

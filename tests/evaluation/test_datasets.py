@@ -296,7 +296,7 @@ def test_totals_count_the_images_of_a_folder_left_out(tmp_path):
     totals = load_image_folder(tmp_path).totals()
     unknown = f"in a folder whose name is {NOT_AN_EMOTION}"
     assert totals == {"images_seen": 8, "scored": 2, "left_out": 6, "left_out_by_reason": {
-        unknown: 4, "cannot read image (not an image, or a format Pillow cannot read)": 1,
+        unknown: 4, "cannot read image (not an image fervid can read (a text file))": 1,
         "in a folder inside the emotion folder happy: only images directly in it are read": 1}}, totals
 
 

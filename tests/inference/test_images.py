@@ -2,6 +2,7 @@
 
 import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +181,8 @@ def test_expand_inputs_reports_bad_entries(tmp_path, astronaut_png):
                                      str(tmp_path / "gone.png")])
     assert files == [astronaut_png]
     reasons = dict(problems)
-    assert reasons[str(folder)] == "folder holds no image files"
+    assert reasons[str(folder)] == "folder holds no image files; it holds 1 file(s) that are neither images nor " \
+                                   "videos: readme.txt"
     assert reasons[str(tmp_path / "*.nothing")] == "pattern matches no file"
     assert reasons[str(tmp_path / "gone.png")] == "no such file or folder"
 
@@ -447,7 +449,7 @@ def test_every_kind_pillow_reads_here_is_found_in_folders_and_patterns(tmp_path,
 
 def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_png, without_heif_decoder):
     """HEIC photos (without the `heic` extra), videos searched for images and images for videos were left out without a
-    word; other files (notes, tables, TypeScript's .ts) are left out as ever, unsaid."""
+    word; other files (notes, tables, TypeScript's .ts) too, where images were said: they are said in one line."""
     from fervid.inference.video import VIDEO_SUFFIXES
 
     (tmp_path / "a.png").write_bytes(astronaut_png.read_bytes())
@@ -461,11 +463,14 @@ def test_media_a_search_leaves_out_are_said_with_what_to_do(tmp_path, astronaut_
         f"{tmp_path}: left out 2 image(s) of a kind fervid cannot read here (e.g. IMG_1.HEIC): for HEIC photos, "
         'pip install "fervid[heic]"; or convert them to JPEG or PNG',
         f"{tmp_path}: left out 2 video(s) (e.g. clip.mp4): `fervid image` reads images; analyse videos with "
-        "`fervid video`, or both kinds with `fervid batch`"]
+        "`fervid video`, or both kinds with `fervid batch`",
+        f"{tmp_path}: left out 4 file(s) that are neither images nor videos: app.ts, notes.txt, t.csv and 1 more"]
     notices = []
     files, _ = expand_inputs([str(tmp_path / "*")], VIDEO_SUFFIXES, notices=notices)
     assert files == [tmp_path / "clip.mp4", tmp_path / "rec.ts"]  # the transport stream, not the TypeScript
-    assert len(notices) == 2 and notices[1].startswith(f"{tmp_path / '*'}: left out 1 image(s) (e.g. a.png): ")
+    assert len(notices) == 3 and notices[1].startswith(f"{tmp_path / '*'}: left out 1 image(s) (e.g. a.png): ")
+    assert notices[2] == f"{tmp_path / '*'}: left out 4 file(s) that are neither images nor videos: app.ts, " \
+                         "notes.txt, t.csv and 1 more"
     notices = []
     expand_inputs([str(tmp_path / "*.HEIC")], notices=notices)  # asked for by name: tried, and each one told
     assert notices == []
@@ -681,3 +686,129 @@ def test_a_file_named_like_base64_is_read_as_a_file(tmp_path, astronaut_rgb, mon
     name = "iVBORw0KGgoAAAANSUhEUgAAAgAAAAIACAIAAAB7GkOtAAA"  # a PNG's base64 start
     Image.fromarray(astronaut_rgb).save(tmp_path / name, "PNG")
     assert load_image(name).shape == (512, 512, 3)
+
+
+@pytest.fixture
+def interviews(tmp_path, monkeypatch):
+    """A novice's folder, as the current one: Interviews/ with videos named in capitals and spaces, a photo, and a
+    Word document; Z/ with only an archive and a document."""
+    from fervid.inference.video import sample_video
+
+    (tmp_path / "Interviews").mkdir()
+    if (tmp_path / "interviews").exists():
+        pytest.skip("this filesystem ignores letter case in names")
+    for name in ("Interview 1.MOV", "Interview 2.MP4"):
+        (tmp_path / "Interviews" / name).write_bytes(sample_video().read_bytes())
+    (tmp_path / "Z").mkdir()
+    with zipfile.ZipFile(tmp_path / "Z" / "videos.zip", "w") as archive:
+        archive.write(sample_video(), "Interview 3.mp4")
+    _write_docx(tmp_path / "Z" / "consent form.docx")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _write_docx(path: Path) -> None:
+    """A Word document's parts as Word writes them: a ZIP file holding word/document.xml."""
+    with zipfile.ZipFile(path, "w") as document:
+        document.writestr("[Content_Types].xml", "<Types/>")
+        document.writestr("word/document.xml", "<w:document/>")
+
+
+def test_a_path_the_shell_split_at_its_spaces_is_suggested_in_quotes(interviews):
+    """`fervid video Interviews/Interview 1.MOV` said "Interviews/Interview: no such file or folder" and "1.MOV: no
+    such file or folder", and nothing of the file they name together."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    meant = 'did you mean "Interviews/Interview 1.MOV"? Put quotes around a path with spaces'
+    for args in (["Interviews/Interview", "1.MOV"], ["interviews/interview", "1.mov"]):  # in its case on disk
+        assert expand_inputs(args, VIDEO_SUFFIXES) == ([], [
+            (args[0], f"no such file or folder; {meant}"),
+            (args[1], 'no such file or folder (part of "Interviews/Interview 1.MOV": put quotes around a path with '
+                      "spaces)")])
+    # what is there is taken; a path split in three, after it, is found as well
+    files, problems = expand_inputs(["Interviews/Interview 2.MP4", "Interviews/Interview", "1.MOV"], VIDEO_SUFFIXES)
+    assert files == [Path("Interviews/Interview 2.MP4")] and problems[0][1].endswith(meant)
+    (interviews / "Interviews" / "a b c.mp4").write_bytes(b"x")
+    assert expand_inputs(["Interviews/a", "b", "c.mp4"], VIDEO_SUFFIXES)[1][0][1].endswith('"Interviews/a b c.mp4"? '
+                                                                                          "Put quotes around a path "
+                                                                                          "with spaces")
+
+
+def test_a_name_in_another_letter_case_or_a_relative_path_not_found_says_what_there_is(interviews):
+    """`interviews/interview 1.mov: no such file or folder`, where Interviews/Interview 1.MOV is; a relative path
+    not found did not say in which folder it was looked for."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    problems = dict(expand_inputs(["interviews/interview 1.mov", "interviews/gone.mp4", "gone.mp4",
+                                   str(interviews / "gone.mp4")], VIDEO_SUFFIXES)[1])
+    assert problems == {
+        "interviews/interview 1.mov": 'no such file or folder; did you mean "Interviews/Interview 1.MOV"? (letter '
+                                      "case counts in names here)",
+        "interviews/gone.mp4": f"no such file or folder in {interviews} (letter case counts in names here: the "
+                               'folder is "Interviews")',
+        "gone.mp4": f"no such file or folder in {interviews}",
+        str(interviews / "gone.mp4"): "no such file or folder"}  # (absolute: no folder to name)
+
+
+def test_a_pattern_matching_only_in_another_letter_case_says_how_to_write_it(interviews):
+    """`fervid video "Interviews/*.mp4"` said "pattern matches no file" beside Interview 2.MP4. A pattern is
+    matched as written (as the shell would: `*.jpg` may pick a camera's edited copies beside its .JPG originals),
+    and the one written in the case on disk is suggested."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    problems = dict(expand_inputs(["Interviews/*.mp4", "interviews/*", "Interviews/*.avi"], VIDEO_SUFFIXES)[1])
+    assert problems == {
+        "Interviews/*.mp4": 'pattern matches no file; letter case counts in names here: "Interviews/*.MP4" matches '
+                            "1 file(s) (Interview 2.MP4)",
+        "interviews/*": 'pattern matches no file; letter case counts in names here: "Interviews/*" matches 2 '
+                        "file(s) (Interview 1.MOV, Interview 2.MP4)",
+        "Interviews/*.avi": f"pattern matches no file in {interviews}"}
+    assert expand_inputs(["Interviews/*.MP4"], VIDEO_SUFFIXES) == ([Path("Interviews/Interview 2.MP4")], [])
+
+
+def test_a_folder_of_an_archive_and_documents_names_them(interviews):
+    """A folder holding only videos.zip and consent form.docx: "Z: folder holds no video files", and nothing of
+    what it holds; beside videos, a document was left out unsaid where images were said."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    assert expand_inputs(["Z"], VIDEO_SUFFIXES) == ([], [(
+        "Z", "folder holds no video files; it holds 2 file(s) that are neither images nor videos: videos.zip, consent "
+             "form.docx (videos.zip is an archive: unzip it first, and analyse the folder it makes)")])
+    _write_docx(interviews / "Interviews" / "consent form.docx")
+    notices = []
+    files, problems = expand_inputs(["Interviews"], VIDEO_SUFFIXES, notices=notices)
+    assert len(files) == 2 and problems == []
+    assert notices == ["Interviews: left out 1 file(s) that are neither images nor videos: consent form.docx"]
+
+
+@pytest.mark.parametrize("name, write, said", [
+    ("videos.zip", lambda p: zipfile.ZipFile(p, "w").close(), "a ZIP archive: unzip it first"),
+    ("consent form.docx", _write_docx, "a Word document"),
+    ("scores.xlsx", lambda p: zipfile.ZipFile(p, "w").writestr("xl/workbook.xml", "<workbook/>"),
+     "an Excel workbook"),
+    ("form.pdf", lambda p: p.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + bytes(200)), "a PDF document"),
+    ("notes.png", lambda p: p.write_text("Participant 3: smiled at 0:41\n"), "a text file")])
+def test_a_document_named_as_an_input_is_said_as_what_it_is(tmp_path, name, write, said):
+    """Naming a zip: "not a video, or a format/codec OpenCV's FFmpeg cannot read" and "not an image, or a format
+    Pillow cannot read": words for a programmer, and nothing of what the file is."""
+    from fervid.inference.video import VideoError, open_video
+
+    write(tmp_path / name)
+    with pytest.raises(ImageLoadError) as image:
+        load_image(tmp_path / name)
+    assert str(image.value) == f"{tmp_path / name}: not an image fervid can read ({said})"
+    with pytest.raises(VideoError) as video:
+        open_video(tmp_path / name)
+    assert str(video.value) == f"{tmp_path / name}: not a video fervid can read ({said})"
+
+
+def test_a_file_of_no_known_kind_says_so_in_plain_words(tmp_path):
+    from fervid.inference.video import VideoError, open_video
+
+    (tmp_path / "data.bin").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ImageLoadError, match=r"data\.bin: not an image fervid can read \(Pillow, which decodes "
+                                             r"images, does not know its format\)$"):
+        load_image(tmp_path / "data.bin")
+    with pytest.raises(VideoError, match=r"data\.bin: not a video fervid can read \(OpenCV's FFmpeg, which decodes "
+                                         r"videos, cannot read its format or codec\)$"):
+        open_video(tmp_path / "data.bin")

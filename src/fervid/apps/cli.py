@@ -3276,6 +3276,39 @@ class _FervidGroup(typer.core.TyperGroup):
         with _usage_errors_in_one_line(ctx):  # `fervid imgae`, `fervid image --bogus`, `fervid image x --max-faces`
             return super().invoke(ctx)
 
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except _UsageError as exc:  # `fervid "Interview 2.MP4"`: the command that reads it, not a near command's name
+            if args and (hint := _command_for_path(args)):
+                exc.message = f"No such command {args[0]!r}: {hint}"
+            raise
+
+
+def _command_for_path(args: list[str]) -> str:
+    """What to say of a command line whose command is a file's or folder's path (the arguments from the first on,
+    joined by spaces, where the shell split a path at them): the command that analyses it; "" where the first
+    argument looks like no path."""
+    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    path = next((Path(joined) for end in range(min(len(args), 16), 0, -1)
+                 if os.path.exists(joined := " ".join(args[:end]))), None)
+    if path is None:
+        looks_like_one = "/" in args[0] or os.sep in args[0] or Path(args[0]).suffix.lower() in (
+            IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        return ("no such file either; to analyse a file, name the command first: `fervid video FILE`, `fervid image "
+                "FILE`" if looks_like_one else "")
+    quoted = f'"{path}"' if re.search(r"[^\w@%+=:,./-]", str(path)) else str(path)
+    if path.is_dir():
+        return (f"it is a folder: analyse its videos with `fervid video {quoted}`, its images with `fervid image "
+                f"{quoted}`")
+    if path.suffix.lower() in VIDEO_SUFFIXES or holds_video(path):
+        return f"it is a video: analyse it with `fervid video {quoted}`"
+    if path.suffix.lower() in IMAGE_SUFFIXES or image_signature(path):
+        return f"it is an image: analyse it with `fervid image {quoted}`"
+    return "it is a file, not a command: `fervid video FILE` analyses a video, `fervid image FILE` an image"
+
 
 app.info.cls = _FervidGroup
 

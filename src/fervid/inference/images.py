@@ -315,6 +315,8 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             raise ImageLoadError(f"{name}: audio only, no picture: fervid reads faces") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise VideoNotImageError(f"{name}: a video ({container}), not an image") from None
+        if "not an image" in str(exc) and (document := document_kind(source)):  # a .zip, a .docx
+            raise ImageLoadError(f"{name}: not an image fervid can read ({document})") from None
         raise
 
 
@@ -349,6 +351,52 @@ def image_signature(source) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
+# a file's first bytes, and what they make it for a person who named it as an image or a video
+_DOCUMENT_MAGIC = ((b"%PDF-", "a PDF document"), (b"Rar!\x1a\x07", "a RAR archive: extract it first"),
+                   (b"7z\xbc\xaf'\x1c", "a 7-Zip archive: extract it first"),
+                   (b"\x1f\x8b", "a gzip-compressed file: extract it first"),
+                   (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (Word, Excel or PowerPoint)"),
+                   (b"{\\rtf", "an RTF document"))
+# the folder of a ZIP file's members that makes it an Office document, not an archive to unzip (or, where its
+# listing cannot be read, its extension)
+_OFFICE_FOLDERS = (("word/", ".docx", "a Word document"), ("xl/", ".xlsx", "an Excel workbook"),
+                   ("ppt/", ".pptx", "a PowerPoint presentation"))
+
+
+def document_kind(source) -> str | None:
+    """What a file (a path or a binary stream) that is neither an image nor a video holds, by its first bytes (and a
+    ZIP file's member names), said for a person: "a ZIP archive: unzip it first", "a Word document", "a PDF
+    document", "a text file"...; None where they say nothing known."""
+    head = _first_bytes(source, 512)
+    if not head:
+        return None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        import zipfile
+
+        try:
+            if not isinstance(source, (str, os.PathLike)):
+                source.seek(0)
+            with zipfile.ZipFile(source) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile):  # cut short: its listing, at its end, is not there
+            names = []
+        suffix = Path(source).suffix.lower() if isinstance(source, (str, os.PathLike)) and not names else None
+        return next((kind for folder, extension, kind in _OFFICE_FOLDERS
+                     if suffix == extension or any(n.startswith(folder) for n in names)),
+                    "an OpenDocument file" if "mimetype" in names else "a ZIP archive: unzip it first")
+    known = next((kind for magic, kind in _DOCUMENT_MAGIC if head.startswith(magic)), None)
+    if known:
+        return known
+    try:  # (a character cut at the 512th byte is no sign of binary data)
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    if not text or any(not (c.isprintable() or c in "\t\n\r\f") for c in text.lstrip("\ufeff")):
+        return None
+    return ("an SVG drawing: convert it to PNG" if "<svg" in text.lower() else
+            "a web page (HTML)" if re.match(r"\s*<(!doctype html|html)", text, re.I) else "a text file")
 
 
 def video_container(source) -> str | None:
@@ -406,7 +454,8 @@ def _pillow_errors(name: str, max_pixels: int, pillow_bound: bool = False):
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not an image, or a format Pillow cannot read") from None
+        raise ImageLoadError(f"{name}: not an image fervid can read (Pillow, which decodes images, does not know "
+                             "its format)") from None
     except Image.DecompressionBombError:
         pillows = " (Pillow's limit, twice PIL.Image.MAX_IMAGE_PIXELS)" if pillow_bound else ""
         raise ImageLoadError(f"{name}: image too large (over {max_pixels:,} pixels{pillows})") from None
@@ -574,6 +623,12 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # other files of these are said by their kind; of any other extension, those that hold video (holds_video)
     known_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES | {".ts"}
 
+    def of_no_kind(p: Path) -> bool:
+        """Whether a file is of no kind a search knows by its extension: a document, an archive, a table,
+        TypeScript's .ts (one that holds video by another extension is said as a video)."""
+        suffix = p.suffix.lower()
+        return suffix not in known_suffixes or (suffix == ".ts" and not video_by_content(p))
+
     output_folders = output_folders or {}
     outputs = {option: os.path.realpath(folder) for option, folder in output_folders.items() if folder}
 
@@ -612,6 +667,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         if notices is not None and not any_suffix:
             taken = set(media)
             others = [p for p in candidates if p not in taken and not fervid_output(p)]
+            hidden_videos = [p for p in others if p.suffix.lower() not in known_suffixes and holds_video(p)]
             for files, what, advice in (
                     ([p for p in others if p.suffix.lower() in UNREADABLE_IMAGE_SUFFIXES],
                      "image(s) of a kind fervid cannot read here",
@@ -624,18 +680,43 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                      "kinds with `fervid batch`"),
                     ([p for p in others if p.suffix.lower() in AUDIO_SUFFIXES and not is_video(p)], "audio file(s)",
                      "sound without a picture: fervid reads faces"),
-                    ([p for p in others if p.suffix.lower() not in known_suffixes and holds_video(p)],
-                     "video(s) under an extension fervid does not search for", "name one on its own to analyse it "
-                     "(`fervid video`, `fervid batch`), or give it a video's extension")):
+                    (hidden_videos, "video(s) under an extension fervid does not search for", "name one on its "
+                     "own to analyse it (`fervid video`, `fervid batch`), or give it a video's extension")):
                 if files:
                     notices.append(f"{printable_name(item)}: left out {len(files)} {what} (e.g. "
                                    f"{printable_name(files[0].name)}): {advice}")
+            # (where no media are left, the problem said of the folder names them)
+            if media and (neither := [p for p in others if of_no_kind(p) and p not in set(hidden_videos)]):
+                notices.append(f"{printable_name(item)}: left out {_other_files(neither)}")
         return sorted((p for p in media if not fervid_output(p)), key=natural_order)
+
+    def no_match_reason(pattern: str, own_extension: bool) -> str:
+        """Why a pattern matches no file, and what matches it with letter case ignored (`*.mp4` of Interview 2.MP4:
+        a pattern is matched as written, as the shell matches one, so that `*.jpg` may pick a camera's edited
+        copies from beside its .JPG originals; a folder's search, whose extensions are fervid's, takes them in
+        either case)."""
+        def media(files: list[Path]) -> list[Path]:
+            return sorted((p for p in files if not fervid_output(p) and not in_results(p)
+                           and (own_extension or p.suffix.lower() in suffixes)), key=natural_order)
+
+        files = media(_pattern_files(_any_case(pattern), []))
+        endings = {p.suffix for p in files}
+        rewritten = _in_case_on_disk(pattern, endings.pop() if own_extension and len(endings) == 1 else "")
+        exact = media(_pattern_files(rewritten, [])) if rewritten != pattern else []
+        relative = not Path(pattern).is_absolute()
+        return ("pattern matches no file" + (f" in {printable_name(os.getcwd())}" if relative and not files else "")
+                + (" (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] as []])"
+                   if "[" in pattern else "")
+                + (f'; letter case counts in names here: "{printable_name(rewritten)}" matches {len(exact)} file(s) '
+                   f"({_some_names(exact)})" if exact else
+                   "; letter case counts in names here: with it ignored, the pattern matches "
+                   f"{len(files)} file(s) ({_some_names(files)})" if files else ""))
 
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
     unreadable: list[OSError] = []  # folders searched that could not be read, each said once
-    for item in inputs:
+    split_paths: dict[int, tuple[str, int]] | None = None  # found where an input is not there: _paths_split_at_spaces
+    for index, item in enumerate(inputs):
         path = Path(item)
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
@@ -656,10 +737,14 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             images = keep(candidates, item)
             if not images and len(unreadable) == unreadable_before:  # (else what could not be read is said)
                 ours = written_by_this_run(candidates)
+                # documents, archives, data: named, an archive's first (`videos.zip`: unzip it)
+                neither = [p for p in candidates if of_no_kind(p) and not in_results(p) and not fervid_output(p)
+                           and not holds_video(p)]
                 problems.append((item, f"folder holds no {kind} files" if not candidates else
                                  f"folder holds only files named as fervid's outputs (no other {kind} files)"
                                  if any(fervid_output(p) for p in candidates) else
-                                 f"folder holds {ours}" if ours else f"folder holds no {kind} files"))
+                                 f"folder holds {ours}" if ours else f"folder holds no {kind} files" + (
+                                     f"; it holds {_other_files(neither)}" if neither else "")))
             found.extend(images)
         elif there:  # a dangling link: the reader says "no such file", by name
             found.append(path)
@@ -682,9 +767,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             unreadable += [error for p in files if p not in kept and (error := _folder_refuses_lookup(p))]
             if not matches and len(unreadable) == unreadable_before:
                 ours = written_by_this_run(files)
-                problems.append((item, ("pattern matches no file" + (
-                                     " (in a pattern [...] is a set of characters: write a [ in a name as [[] and a ] "
-                                     "as []])" if "[" in item else "")) if not files else
+                problems.append((item, no_match_reason(item, own_extension) if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
                                  f"pattern matches {ours}" if ours else
@@ -692,7 +775,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                                  f"({', '.join(sorted(suffixes))})"))
             found.extend(matches)
         else:
-            problems.append((item, "no such file or folder"))
+            split_paths = _paths_split_at_spaces(inputs) if split_paths is None else split_paths
+            problems.append((item, _not_found_reason(inputs, index, split_paths)))
     # a folder reached twice (named, and through a link or a pattern) is said once
     for folder, error in {str(error.filename): error for error in unreadable}.items():
         problems.append((folder, f"folder cannot be read ({error.strerror or error}): its files were not searched"))
@@ -712,6 +796,143 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
     return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+
+
+_MOST_SPACES_SPLIT = 15  # a path the shell split at its spaces is looked for in up to this many more arguments
+
+
+def _paths_split_at_spaces(inputs: list[str]) -> dict[int, tuple[str, int]]:
+    """Paths with spaces the shell split into several arguments, not quoted (`fervid video Interviews/Interview
+    1.MOV` gave "Interviews/Interview" and "1.MOV"): {index of the first: (the path as it is on disk, index after
+    the last)}, where consecutive arguments, the first of them not there, joined by a space name a file or folder
+    (in letter case or not: :func:`_on_disk`)."""
+    split: dict[int, tuple[str, int]] = {}
+    start = 0
+    while start < len(inputs):
+        first = inputs[start]
+        joined = None if _there(first) or glob.has_magic(first) or is_url(first) else next((
+            (on_disk, end) for end in range(min(len(inputs), start + 1 + _MOST_SPACES_SPLIT), start + 1, -1)
+            if (on_disk := _on_disk(" ".join(inputs[start:end])))), None)
+        if joined:
+            split[start] = joined
+        start = joined[1] if joined else start + 1
+    return split
+
+
+def _there(path: str) -> bool:
+    """Whether ``path`` is there (a dangling link too); False where it cannot be looked up."""
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):  # a name too long, a NUL
+        return False
+
+
+def _on_disk(path: str) -> str | None:
+    """``path`` as it is on disk: itself where it is there, else the one path whose names differ from its only in
+    letter case ("interviews/interview 1.mov" for "Interviews/Interview 1.MOV"; the first of several, in sorted
+    order), else None."""
+    if _there(path):
+        return path
+    matched, parts = _case_insensitive_prefix(path)
+    return matched if parts == len(Path(path).parts) else None
+
+
+def _case_insensitive_prefix(path: str) -> tuple[str, int]:
+    """The longest leading part of ``path`` that is on disk with its names' letter case ignored, as it is there,
+    and how many of the path's parts it holds."""
+    parts = Path(path).parts
+    folder = ""
+    for count, part in enumerate(parts):
+        here = os.path.join(folder, part) if folder else part
+        if not _there(here):
+            try:
+                names = sorted(os.listdir(folder or os.curdir))
+            except OSError:
+                return folder, count
+            here = next((os.path.join(folder, name) if folder else name for name in names
+                         if name.casefold() == part.casefold()), "")
+            if not here:
+                return folder, count
+        folder = here
+    return folder, len(parts)
+
+
+def _not_found_reason(inputs: list[str], index: int, split_paths: dict[int, tuple[str, int]]) -> str:
+    """Why ``inputs[index]``, not there, is no input, and what the user may have meant: a path with spaces the
+    shell split (:func:`_paths_split_at_spaces`), the name in another letter case, or, for a relative path, the
+    folder it was looked for in."""
+    for start, (path, end) in split_paths.items():
+        if start == index:
+            return (f'no such file or folder; did you mean "{printable_name(path)}"? Put quotes around a path with '
+                    "spaces")
+        if start < index < end:
+            return f'no such file or folder (part of "{printable_name(path)}": put quotes around a path with spaces)'
+    item = inputs[index]
+    matched, parts = _case_insensitive_prefix(item)
+    if matched and parts == len(Path(item).parts):
+        return f'no such file or folder; did you mean "{printable_name(matched)}"? (letter case counts in names here)'
+    looked_in = "" if Path(item).is_absolute() else f" in {printable_name(os.getcwd())}"
+    if parts and os.path.isdir(matched) and not _there(os.path.join(*Path(item).parts[:parts])):
+        return (f"no such file or folder{looked_in} (letter case counts in names here: the folder is "
+                f'"{printable_name(matched)}")')
+    return f"no such file or folder{looked_in}"
+
+
+# archives a search leaves out: their files are analysed once unpacked (a participant's videos sent as one .zip)
+ARCHIVE_SUFFIXES = {".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst"}
+
+
+def _other_files(files: list[Path]) -> str:
+    """Files that are neither images nor videos, said for a search that leaves them out: how many, the first few
+    (archives first) and, for archives, to unpack them."""
+    archives = sorted((p for p in files if p.suffix.lower() in ARCHIVE_SUFFIXES), key=natural_order)
+    files = archives + sorted((p for p in files if p not in set(archives)), key=natural_order)
+    unpack = "unzip" if all(p.suffix.lower() == ".zip" for p in archives) else "extract"
+    return (f"{len(files)} file(s) that are neither images nor videos: {_some_names(files)}" + (
+        f" ({printable_name(archives[0].name)} is an archive: {unpack} it first, and analyse the folder it makes)"
+        if len(archives) == 1 else f" ({len(archives)} are archives: {unpack} them first, and analyse the folders "
+                                   "they make)" if archives else ""))
+
+
+def _some_names(files: list[Path], shown: int = 3) -> str:
+    """The names of the first few of ``files``, and how many more there are: "a.mp4, b.mp4, c.mp4 and 4 more"."""
+    names = ", ".join(printable_name(p.name) for p in files[:shown])
+    return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
+
+
+def _in_case_on_disk(pattern: str, extension: str) -> str:
+    """``pattern`` with its leading folders named in their letter case on disk ("interviews/*.mp4":
+    "Interviews/*.mp4"), and its extension written as ``extension`` ("*.MP4") where one is given."""
+    parts = Path(pattern).parts
+    folders = next((n for n, part in enumerate(parts[:-1]) if glob.has_magic(part)), len(parts) - 1)
+    if folders:
+        on_disk, found = _case_insensitive_prefix(os.path.join(*parts[:folders]))
+        if found == folders:
+            pattern = os.path.join(on_disk, *parts[folders:])
+    return pattern[:-len(Path(pattern).suffix)] + extension if extension else pattern
+
+
+def _any_case(pattern: str) -> str:
+    """``pattern`` matching names in any letter case: each cased letter outside a [...] set as a set of its two
+    cases ("*.mp4": "*.[mM][pP]4"); a [ that opens no set is written as one ("[[]")."""
+    anchor = Path(pattern).anchor  # (a drive's letter, on Windows, is no name's)
+    out, i = [anchor], len(anchor)
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "[":  # a set ends at the first ] after the one or "!" that may open it (as fnmatch reads it)
+            end = i + 2 if pattern[i + 1:i + 2] == "!" else i + 1
+            end = pattern.find("]", end + 1 if pattern[end:end + 1] == "]" else end)
+            if end < 0:
+                out.append("[[]")
+            else:
+                out.append(pattern[i:end + 1])
+                i = end
+        elif char.lower() != char.upper() and len(char.lower()) == len(char.upper()) == 1:
+            out.append(f"[{char.lower()}{char.upper()}]")
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _folder_refuses_lookup(path: Path) -> OSError | None:

@@ -40,8 +40,8 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, temporary_name, with_caption, write_image
 from fervid.emotions import EMOTIONS, dominant_emotion
-from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_utf8_reason,
-                                     opencv_name, printable_name, utf8_name)
+from fervid.inference.images import (as_local_file, check_input_file, document_kind, fitted_stem, is_url,
+                                     not_utf8_reason, opencv_name, printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1991,14 +1991,16 @@ def open_video(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS, limit_name:
             cap.release()
             return _open_deinterlaced(path, fps, count, probe.header, hdr)
     if not cap.isOpened():
-        why = _why_unreadable(path, probe.header) or "not a video, or a format/codec OpenCV's FFmpeg cannot read"
+        why = _why_unreadable(path, probe.header) or _not_a_video(path) or (
+            "not a video fervid can read (OpenCV's FFmpeg, which decodes videos, cannot read its format or codec)")
         raise VideoError(f"{path}: {why}")
     # (read once ffmpeg has said the video is not interlaced: OpenCV's read of an interlaced frame prints swscale's
     # error on the terminal)
     ok, first_frame = cap.read()
     if not ok or first_frame is None:  # (one and the same: a frame comes with ok)
         cap.release()
-        why = _why_unreadable(path, probe.header) or "no video frames could be decoded (corrupt?)"
+        why = (_why_unreadable(path, probe.header) or _not_a_video(path)
+               or "no video frames could be decoded (corrupt?)")
         raise VideoError(f"{path}: {why}")
     if first_frame.shape[0] * first_frame.shape[1] > max_pixels:  # where neither header gave the size
         cap.release()
@@ -2562,6 +2564,14 @@ def _why_unreadable(path: Path, header: str = "") -> str:
                 "the recorder stopped before closing the file), so no frame can be read until it is repaired "
                 "(untrunc, for one, rebuilds it from a finished recording of the same camera)")
     return ""
+
+
+def _not_a_video(path: Path) -> str:
+    """What a file OpenCV read no frame of is where its first bytes tell it is no video ("a ZIP archive: unzip it
+    first", "a Word document": :func:`document_kind`), said so; else "". (FFmpeg opens a text file named .png as an
+    image sequence, and finds no frame in it.)"""
+    document = document_kind(path)
+    return f"not a video fervid can read ({document})" if document else ""
 
 
 def _sound_only(header: str) -> str:
