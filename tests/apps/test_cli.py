@@ -468,7 +468,7 @@ def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):
         "spaces)",
         "error: Z: folder holds no video files; it holds 1 file(s) that are neither images nor videos: videos.zip "
         "(videos.zip is an archive: unzip it first, and analyse the folder it makes)",
-        "error: Z/videos.zip: not a video fervid can read (a ZIP archive: unzip it first)"]
+        "error: Z/videos.zip: not a video fervid can read (a ZIP archive of Interview 3.mp4: unzip it first)"]
 
 
 def test_exit_codes_are_one_rule_said_in_the_help(tmp_path):

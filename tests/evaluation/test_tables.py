@@ -43,11 +43,11 @@ def not_tables(tmp_path):
     return [(workbook, "an Excel workbook, not a CSV: save it as CSV (Excel: File > Save As > CSV UTF-8"),
             (document, "a Word document, not a CSV: copy its table into a spreadsheet and save it as CSV"),
             (calc, "an OpenDocument spreadsheet (.ods), not a CSV: save it as CSV"),
-            (archive, "a zip archive (of Interview 2.MP4, minutes.csv), not a CSV: unzip it and give the CSV "
+            (archive, "a ZIP archive (of Interview 2.MP4, minutes.csv), not a CSV: unzip it and give the CSV "
                       "inside"),
-            (damaged, "a Word document (damaged: it cannot be opened), not a CSV"),
+            (damaged, "a damaged Word document (it cannot be opened), not a CSV table"),
             (old, "an Excel 97-2003 workbook (.xls) or another old Office file, not a CSV: save it as CSV"),
-            (pdf, "a PDF, not a CSV"), (png, "a PNG image, not a CSV table"),
+            (pdf, "a PDF document, not a CSV"), (png, "a PNG image, not a CSV table"),
             (sample_video(), "a video (MP4/MOV), not a CSV table"), (binary, "binary data, not a text table")]
 
 

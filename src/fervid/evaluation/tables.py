@@ -5,44 +5,31 @@ from __future__ import annotations
 
 import csv
 import re
-import zipfile
 from pathlib import Path
 
+from fervid.inference.file_kinds import Family, FileKind, file_kind
+
 # how to make a CSV of a table kept in a spreadsheet, or in a document, as said where its own file is given instead
+# (Apple's Numbers saves no CSV: it exports one)
 SAVE_AS_CSV = "save it as CSV (Excel: File > Save As > CSV UTF-8; LibreOffice: File > Save As > Text CSV)"
-_COPY_INTO_A_SPREADSHEET = f"copy its table into a spreadsheet and {SAVE_AS_CSV}"
-# Office Open XML files: the folder of their zip that holds the content, what they are, what to do, and their
-# extensions (a damaged one, whose parts cannot be listed, is told by its name)
-_OFFICE_FILES = (("xl/", "an Excel workbook", SAVE_AS_CSV, (".xlsx", ".xlsm")),
-                 ("word/", "a Word document", _COPY_INTO_A_SPREADSHEET, (".docx",)),
-                 ("ppt/", "a PowerPoint file", _COPY_INTO_A_SPREADSHEET, (".pptx",)))
-# OpenDocument files, by the mimetype their zip holds
-_OPENDOCUMENT_FILES = (("spreadsheet", "an OpenDocument spreadsheet (.ods)", SAVE_AS_CSV),
-                       ("text", "an OpenDocument text (.odt)", _COPY_INTO_A_SPREADSHEET))
-# Compound File Binary: Office 97-2003's files (.xls, .doc)
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SAVE_AS_CSV_FROM = {"numbers": "export it as CSV (Numbers: File > Export To > CSV)"}
 _UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def not_a_text_table(path: Path) -> str | None:
     """What ``path`` is, where its first bytes say it is no text table, and what to do: a spreadsheet's or a word
-    processor's own file (a CSV is read, not .xlsx), a zip or gzip archive, a PDF, an image, a video, or other
-    binary data; None where it may be one. Said so that its bytes are never echoed as a header (an .xlsx given as
-    a table printed "its columns are PK\\x03\\x04...", a video ~1 KB of control characters)."""
+    processor's own file (a CSV is read, not .xlsx), an archive, a PDF (:func:`file_kind`), an image, a video, or
+    other binary data; None where it may be one. Said so that its bytes are never echoed as a header (an .xlsx
+    given as a table printed "its columns are PK\\x03\\x04...", a video ~1 KB of control characters)."""
     from fervid.inference.images import NOT_VIDEO_CONTAINERS, image_signature, video_container
 
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if head.startswith(_UTF16_MARKS):  # UTF-16 text (Excel's "Unicode Text"), as table_text reads it
         return None
-    if head.startswith(b"PK\x03\x04"):
-        return _zip_file_kind(path)
-    if head.startswith(_OLE_MAGIC):
-        return f"an Excel 97-2003 workbook (.xls) or another old Office file, not a CSV: {SAVE_AS_CSV}"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip-compressed, not a CSV: decompress it first (gunzip, or 7-Zip on Windows)"
-    if head.startswith(b"%PDF"):
-        return f"a PDF, not a CSV: {_COPY_INTO_A_SPREADSHEET}"
+    kind = file_kind(path)
+    if kind is not None and kind.family is not Family.TEXT:  # (a text file may be a table)
+        return _not_a_csv(kind)
     image = image_signature(path)
     if image is not None:
         return f"a {image} image, not a CSV table"
@@ -54,28 +41,16 @@ def not_a_text_table(path: Path) -> str | None:
     return None
 
 
-def _zip_file_kind(path: Path) -> str:
-    """What a zip file is (:func:`not_a_text_table`): an Office or OpenDocument file, Apple's Numbers or Pages,
-    or an archive (its first files named)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
-    except (zipfile.BadZipFile, OSError):  # damaged, or cut short: its name says what it was meant to be
-        for _, what, todo, suffixes in _OFFICE_FILES:
-            if path.suffix.lower() in suffixes:
-                return f"{what} (damaged: it cannot be opened), not a CSV: {todo}"
-        return "a damaged zip archive (it cannot be opened), not a CSV table"
-    for folder, what, todo, _ in _OFFICE_FILES:
-        if any(name.startswith(folder) for name in names):
-            return f"{what}, not a CSV: {todo}"
-    for kind, what, todo in _OPENDOCUMENT_FILES:
-        if mimetype.startswith(f"application/vnd.oasis.opendocument.{kind}"):
-            return f"{what}, not a CSV: {todo}"
-    if any(name.startswith("Index/") and name.endswith(".iwa") for name in names):
-        return "an Apple Numbers (or Pages) file, not a CSV: export it as CSV (File > Export To > CSV)"
-    listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"a zip archive{f' (of {listed})' if listed else ''}, not a CSV: unzip it and give the CSV inside"
+def _not_a_csv(kind: FileKind) -> str:
+    """A file of ``kind`` given for a table, said with how to make the CSV it holds."""
+    if kind.damaged:
+        return f"{kind.said} (it cannot be opened), not a CSV table"
+    if kind.family is Family.ARCHIVE:
+        return (f"{kind.phrase}{f' (of {kind.listing()})' if kind.members else ''}, not a CSV: {kind.unpack} it and "
+                "give the CSV inside")
+    todo = {Family.SPREADSHEET: _SAVE_AS_CSV_FROM.get(kind.key, SAVE_AS_CSV),
+            Family.DOCUMENT: f"copy its table into a spreadsheet and {SAVE_AS_CSV}"}.get(kind.family)
+    return f"{kind.phrase}, not a CSV: {todo}" if todo else f"{kind.phrase}, not a CSV table"
 
 
 def table_text(path: Path) -> str:

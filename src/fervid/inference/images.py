@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.errors import FervidError, OptionError
+from fervid.inference.file_kinds import Family, file_kind, first_bytes
 
 
 class BinaryFile(Protocol):
@@ -293,7 +294,7 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
     except ImageLoadError as exc:
         container = video_container(source) if "not an image" in str(exc) else None
         image_format = image_signature(source) if "not an image" in str(exc) and not container else None
-        head = _first_bytes(source, 24) if "not an image" in str(exc) else None
+        head = first_bytes(source, 24) if "not an image" in str(exc) else None
         if head and base64_image(head.decode("latin-1")):  # an image's base64 text, encoded as bytes again
             raise ImageLoadError(f"{name}: base64 text of an image, not the image's bytes: decode it first "
                                  "(base64.b64decode)") from None
@@ -315,7 +316,7 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
             raise ImageLoadError(f"{name}: audio only, no picture: fervid reads faces") from None
         if container:  # a video saved under an image's name: say what it is, as `fervid video` does the reverse
             raise VideoNotImageError(f"{name}: a video ({container}), not an image") from None
-        if "not an image" in str(exc) and (document := document_kind(source)):  # a .zip, a .docx
+        if "not an image" in str(exc) and (document := not_media_said(source)):  # a .zip, a .docx
             raise ImageLoadError(f"{name}: not an image fervid can read ({document})") from None
         raise
 
@@ -329,23 +330,10 @@ _IMAGE_MAGIC = ((b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x89PNG\r\n\x1a\n
                 (b"GIF87a", "GIF"), (b"GIF89a", "GIF"))
 
 
-def _first_bytes(source, count: int) -> bytes | None:
-    """The first ``count`` bytes of a file (a path) or a binary stream (read from its start); None where it cannot
-    be read."""
-    try:
-        if isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as fh:
-                return fh.read(count)
-        source.seek(0)
-        return source.read(count)
-    except OSError:
-        return None
-
-
 def image_signature(source) -> str | None:
     """The image format a file's (or stream's) first bytes announce (TIFF, PNG, JPEG, GIF, WebP), or None: what
     a file Pillow cannot identify was meant to be."""
-    head = _first_bytes(source, 16)
+    head = first_bytes(source, 16)
     if head is None:
         return None
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
@@ -353,50 +341,16 @@ def image_signature(source) -> str | None:
     return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
-# a file's first bytes, and what they make it for a person who named it as an image or a video
-_DOCUMENT_MAGIC = ((b"%PDF-", "a PDF document"), (b"Rar!\x1a\x07", "a RAR archive: extract it first"),
-                   (b"7z\xbc\xaf'\x1c", "a 7-Zip archive: extract it first"),
-                   (b"\x1f\x8b", "a gzip-compressed file: extract it first"),
-                   (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (Word, Excel or PowerPoint)"),
-                   (b"{\\rtf", "an RTF document"))
-# the folder of a ZIP file's members that makes it an Office document, not an archive to unzip (or, where its
-# listing cannot be read, its extension)
-_OFFICE_FOLDERS = (("word/", ".docx", "a Word document"), ("xl/", ".xlsx", "an Excel workbook"),
-                   ("ppt/", ".pptx", "a PowerPoint presentation"))
-
-
-def document_kind(source) -> str | None:
-    """What a file (a path or a binary stream) that is neither an image nor a video holds, by its first bytes (and a
-    ZIP file's member names), said for a person: "a ZIP archive: unzip it first", "a Word document", "a PDF
-    document", "a text file"...; None where they say nothing known."""
-    head = _first_bytes(source, 512)
-    if not head:
+def not_media_said(source) -> str | None:
+    """What a file (a path or a binary stream) given as an image or a video is instead (:func:`file_kind`), with
+    what to do, said for a person: "a ZIP archive of a.mp4, b.mp4: unzip it first", "a Word document", "an SVG
+    drawing: convert it to PNG", "a text file"...; None where its first bytes say nothing known."""
+    kind = file_kind(source)
+    if kind is None:
         return None
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        import zipfile
-
-        try:
-            if not isinstance(source, (str, os.PathLike)):
-                source.seek(0)
-            with zipfile.ZipFile(source) as archive:
-                names = archive.namelist()
-        except (OSError, zipfile.BadZipFile):  # cut short: its listing, at its end, is not there
-            names = []
-        suffix = Path(source).suffix.lower() if isinstance(source, (str, os.PathLike)) and not names else None
-        return next((kind for folder, extension, kind in _OFFICE_FOLDERS
-                     if suffix == extension or any(n.startswith(folder) for n in names)),
-                    "an OpenDocument file" if "mimetype" in names else "a ZIP archive: unzip it first")
-    known = next((kind for magic, kind in _DOCUMENT_MAGIC if head.startswith(magic)), None)
-    if known:
-        return known
-    try:  # (a character cut at the 512th byte is no sign of binary data)
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
-    if not text or any(not (c.isprintable() or c in "\t\n\r\f") for c in text.lstrip("\ufeff")):
-        return None
-    return ("an SVG drawing: convert it to PNG" if "<svg" in text.lower() else
-            "a web page (HTML)" if re.match(r"\s*<(!doctype html|html)", text, re.I) else "a text file")
+    if kind.family is Family.ARCHIVE and not kind.damaged:
+        return f"{kind.phrase}{f' of {kind.listing()}' if kind.members else ''}: {kind.unpack} it first"
+    return f"{kind.said}: convert it to PNG" if kind.family is Family.DRAWING else kind.said
 
 
 def video_container(source) -> str | None:
@@ -405,7 +359,7 @@ def video_container(source) -> str | None:
     camcorder's .mod) or transport stream, Y4M, NUT, MXF, RealMedia, raw DV and raw H.264/HEVC; "HEIF" and "AVIF" for
     the still images that share MP4's boxes, "M4A" for the sound files that do. Read from the first KiB: a file of an
     extension fervid does not know (or an ambiguous .ogg) is a video by what it holds."""
-    head = _first_bytes(source, 1024)
+    head = first_bytes(source, 1024)
     if head is None:
         return None
     if head[4:8] == b"ftyp":

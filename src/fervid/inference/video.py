@@ -40,7 +40,7 @@ from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import annotate, naming_file, replacing, temporary_name, with_caption, write_image
 from fervid.emotions import EMOTIONS, dominant_emotion
-from fervid.inference.images import (as_local_file, check_input_file, document_kind, fitted_stem, is_url,
+from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, opencv_name, printable_name, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
@@ -2567,10 +2567,10 @@ def _why_unreadable(path: Path, header: str = "") -> str:
 
 
 def _not_a_video(path: Path) -> str:
-    """What a file OpenCV read no frame of is where its first bytes tell it is no video ("a ZIP archive: unzip it
-    first", "a Word document": :func:`document_kind`), said so; else "". (FFmpeg opens a text file named .png as an
-    image sequence, and finds no frame in it.)"""
-    document = document_kind(path)
+    """What a file OpenCV read no frame of is where its first bytes tell it is no video ("a ZIP archive of a.mp4:
+    unzip it first", "a Word document": :func:`not_media_said`), said so; else "". (FFmpeg opens a text file named
+    .png as an image sequence, and finds no frame in it.)"""
+    document = not_media_said(path)
     return f"not a video fervid can read ({document})" if document else ""
 
 
