@@ -7,7 +7,7 @@ import pytest
 from conftest import in_source_tree
 from fervid.emotions import EMOTIONS
 from fervid.inference.temporal import (LSTM_TRAINED_SPACING, MovingAverage, StickyHMM, TrackSmoother,
-                                       frames_per_window, labels_delay, window_notice)
+                                       frames_per_window, labels_delay, tempered, window_notice)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -206,3 +206,70 @@ def test_the_hmms_settings_are_those_the_readme_gives(rate):
     for at in (0, len(times) // 2, len(times) - 1):  # a centred window's middle, a causal one's end, the start
         np.testing.assert_allclose(hmm(probabilities, None, times=times, at=at),
                                    _documented_hmm(probabilities, times, at, 1.0, independent, floor), atol=2e-6)
+
+
+def _softened(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T), written out: p ** (1 / T), renormalised."""
+    powered = np.asarray(probabilities, np.float64) ** (1 / temperature)
+    return powered / powered.sum(axis=-1, keepdims=True)
+
+
+def test_a_temperature_divides_the_log_probabilities_and_above_one_lowers_the_top_one():
+    """A temperature multiplying the log-probabilities instead of dividing them went unnoticed: the shipped LSTMs
+    carry T = 1.2681 (fer2013_vgg) and 1.3878 (ferplus_vgg), so every default video's probabilities, confidence
+    and `uncertain` came out surer than the temperature was fitted to make them (a window 70% happy, the rest 5%
+    each: 0.83 and 0.87 happy, not 0.57 and 0.53)."""
+    happy = EMOTIONS.index("happy")
+    window = np.full(len(EMOTIONS), 0.05, np.float32)
+    window[happy] = 0.70
+    for temperature, expected in ((1.2681, 0.5718), (1.3878, 0.5274), (2.0, 0.3841)):
+        out = tempered(window, temperature)
+        # by hand: 0.7 ** (1/T) / (0.7 ** (1/T) + 6 * 0.05 ** (1/T))
+        assert out[happy] == pytest.approx(0.7 ** (1 / temperature) / (0.7 ** (1 / temperature)
+                                                                        + 6 * 0.05 ** (1 / temperature)), abs=1e-6)
+        assert out[happy] == pytest.approx(expected, abs=1e-4)
+        assert out.argmax() == happy and out.sum() == pytest.approx(1.0, abs=1e-6)
+    assert tempered(window, 0.5)[happy] > window[happy]  # below 1: surer
+    assert tempered(window, 1.0) is window  # 1: none
+    # a track's frames at once (the last axis is the emotions'), some of them a frame's certainty (clipped, not log 0)
+    _, frames = _track(10.0, 2.0, seed=3)
+    for temperature in (1.3878, 3.0):
+        out = tempered(frames, temperature)
+        np.testing.assert_allclose(out, _softened(np.clip(frames, 1e-7, 1.0), temperature), atol=1e-6)
+        assert (out.max(axis=1) < frames.max(axis=1)).all() and (out.argmax(axis=1) == frames.argmax(axis=1)).all()
+
+
+def test_an_lstms_temperature_from_its_folder_is_applied_to_the_tracks_outputs(tmp_path, astronaut_rgb):
+    """The temperature travels from the LSTM folder's config.json (LSTMTemporal.temperature) to every track's final
+    output (TrackSmoother.classify), as the video pipeline, live view and batch read it: the same LSTM at
+    temperature 2 gives softmax(log p / 2) of its output at temperature 1, less sure, the same emotions."""
+    import json
+    import shutil
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.models import WEIGHTS_DIR
+    from fervid.inference.temporal import LSTMTemporal
+
+    def lstm_at(temperature: float) -> LSTMTemporal:
+        folder = Path(shutil.copytree(WEIGHTS_DIR / "temporal_lstm_ferplus_vgg", tmp_path / f"t{temperature}"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        (folder / "config.json").write_text(json.dumps({**config, "temperature": temperature}), encoding="utf-8")
+        return LSTMTemporal(folder, cnn="ferplus_vgg")
+
+    # a real face's features, the astronaut's, brighter and darker frame by frame (as a face in a video)
+    analyzer = Analyzer("ferplus_vgg")
+    grey = analyzer.analyze_image(astronaut_rgb)[0].crop.astype(np.float32)
+    crops = np.stack([np.clip(grey * gain, 0, 255).astype(np.uint8) for gain in np.linspace(0.6, 1.3, 12)])
+    out = analyzer.classify_crops(crops)
+    times = np.arange(len(crops)) / 10.0
+    at_one, at_two = lstm_at(1.0), lstm_at(2.0)
+    assert (at_one.temperature, at_two.temperature) == (1.0, 2.0)
+    outputs = {}
+    for lstm in (at_one, at_two):
+        track = TrackSmoother(lstm, 1.0, centred=True, fps=10.0)
+        for t, p, f in zip(times, out.probabilities, out.features):
+            track.add(float(t), p, f)
+        outputs[lstm.temperature] = np.array([track.classify(float(t)) for t in times])
+    np.testing.assert_allclose(outputs[2.0], _softened(outputs[1.0], 2.0), atol=1e-5)
+    assert (outputs[2.0].max(axis=1) < outputs[1.0].max(axis=1) - 0.01).all()
+    assert (outputs[2.0].argmax(axis=1) == outputs[1.0].argmax(axis=1)).all()

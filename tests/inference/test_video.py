@@ -2347,6 +2347,30 @@ def test_a_temporal_lstm_of_your_own_is_used_and_checked_against_the_cnn(tmp_pat
         VideoAnalyzer(Analyzer("fer2013_vgg"), VideoOptions(), temporal=LSTMTemporal(mine))
 
 
+def test_the_temporal_lstms_temperature_shapes_the_videos_probabilities_and_confidence(analyzer, astronaut_rgb,
+                                                                                      tmp_path):
+    """The LSTM folder's temperature is what a video's rows are tempered with: the same LSTM at temperature 2 gives
+    each row softmax(log p / 2) of its probabilities at temperature 1, so a lower confidence, the same emotion
+    (a temperature multiplying the log-probabilities made every default video's rows surer than fitted)."""
+    import shutil
+
+    from fervid.inference.models import WEIGHTS_DIR
+
+    clip = write_clip(tmp_path / "face.mp4", moving_face_frames(astronaut_rgb, n=30), fps=30.0)
+    tables = {}
+    for temperature in (1.0, 2.0):
+        folder = Path(shutil.copytree(WEIGHTS_DIR / "temporal_lstm_ferplus_vgg", tmp_path / f"lstm{temperature}"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        (folder / "config.json").write_text(json.dumps({**config, "temperature": temperature}), encoding="utf-8")
+        tables[temperature] = analyzer.analyze_video(clip, temporal_model=str(folder), annotate=False).frame_table()
+    cool, warm = tables[1.0], tables[2.0]
+    assert len(cool) == len(warm) >= 25 and (cool.frame == warm.frame).all()
+    powered = np.sqrt(cool[list(EMOTIONS)].to_numpy(np.float64))
+    # (the tables' probabilities have 4 decimals: their rounding, square-rooted, is up to 1e-3 of a small one)
+    np.testing.assert_allclose(warm[list(EMOTIONS)], powered / powered.sum(axis=1, keepdims=True), atol=1e-3)
+    assert (warm.emotion == cool.emotion).all() and (warm.confidence < cool.confidence - 0.01).all()
+
+
 def test_a_rerun_replaces_its_earlier_outputs_and_nothing_else(analyzer, tmp_path):
     """Key frames and timelines of an earlier run into the same folder stayed beside the new run's tables."""
     stale = ["carphone_pristine_track7_0001.00s_fear.png", "carphone_pristine_track3_timeline.png",

@@ -530,3 +530,45 @@ def test_the_card_says_the_folder_whose_relative_paths_the_training_command_read
     assert report["directory"] == str(work)  # and where: ../f.csv is tmp_path/f.csv
     card = (work / "lstm" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert f"- Command: `{report['command']}` (run in `{work}`)\n" in card
+
+
+class _Overconfident:
+    """A temporal method surer than its frames: each frame's probabilities squared and renormalised (log p * 2),
+    as an LSTM that needs a temperature of about 2."""
+
+    name = "lstm"
+    smooth_outputs = False
+    temperature = 1.0
+
+    def __call__(self, probabilities, features, weights=None, times=None, at=None):
+        sure = probabilities[-1 if at is None else at].astype(np.float64) ** 2
+        return (sure / sure.sum()).astype(np.float32)
+
+
+def test_the_temperature_chosen_is_applied_as_it_was_fitted():
+    """choose_temperature fits T on softmax(logits / T) (fit_temperature) and scores it through tempered(), the
+    function the pipeline applies it with: the two must read T alike. Fitted on an overconfident method's held-out
+    outputs, T is above 1, pays on the cross-fitted halves, and lowers the negative log-likelihood of the very
+    outputs it was fitted on (tempered with log p * T instead, it raised it, and no temperature was applied)."""
+    from fervid.inference.temporal import tempered
+    from fervid.training.train_temporal import ClipSet, choose_temperature, frame_predictions
+
+    rng = np.random.default_rng(0)
+    people, clips_per_person, frames = 6, 2, 20
+    # calibrated frames: each one's label drawn from its own probabilities
+    probabilities = rng.dirichlet(np.full(7, 0.6), people * clips_per_person * frames).astype(np.float32)
+    labels = np.array([rng.choice(7, p=p / p.sum()) for p in probabilities.astype(np.float64)])
+    held = ClipSet(probabilities, np.zeros((len(labels), 4), np.float32), labels,
+                   np.arange(0, len(labels) + 1, frames))
+    report = choose_temperature(_Overconfident(), {"people": held}, clips_per_person, seed=0)
+    assert report["applied"] and report["temperature"] == report["fitted"]
+    assert 1.5 < report["temperature"] < 2.5  # the squaring undone
+    assert report["cross_fitted_ece_tempered"] < report["cross_fitted_ece_untempered"]
+
+    out = frame_predictions(_Overconfident(), held)
+
+    def nll(p):
+        return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-7, 1.0)).mean())
+
+    assert nll(tempered(out, report["temperature"])) < nll(out) - 0.05
+    assert nll(tempered(out, report["temperature"])) < nll(tempered(out, 1 / report["temperature"]))
