@@ -54,6 +54,23 @@ def test_already_cropped_faces_pass_through_and_normalise():
     np.testing.assert_allclose(shifted, halved, atol=1e-5)
 
 
+def test_a_faces_network_input_does_not_depend_on_the_other_faces_beside_it(astronaut_rgb):
+    """Each face's own mean is taken off it, not the batch's: a face in a group photo, or a frame's face among
+    others in a video's batch, is read the same whoever else is in the picture, however bright (the existing check
+    brightened every face of a batch alike, so a mean over the whole batch passed it)."""
+    from fervid.inference.models import ModelConfig, resolve_model_dir
+
+    norm = ModelConfig.load(resolve_model_dir("ferplus_vgg") / "config.json").normalization
+    grey = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2GRAY)
+    face = cv2.resize(grey[30:230, 130:320], (48, 48), interpolation=cv2.INTER_AREA)
+    other = cv2.resize(grey[0:300, 300:512], (48, 48), interpolation=cv2.INTER_AREA)  # her shoulder and the flag
+    _, alone = preprocess_faces([face], norm)
+    for beside in (other, np.clip(other.astype(int) + 120, 0, 255).astype(np.uint8), other // 4):
+        _, both = preprocess_faces([face, beside], norm)
+        np.testing.assert_array_equal(both[0], alone[0])
+        np.testing.assert_array_equal(both[1], preprocess_faces([beside], norm)[1][0])
+
+
 def test_normalization_round_trips_through_json():
     faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48), dtype=np.uint8)
     norm = Normalization.fit(faces)

@@ -31,6 +31,18 @@ def test_astronaut_is_one_happy_face(analyzer, astronaut_png):
     assert len(face.landmarks) == 5 and face.detection_score > 0.8
 
 
+def test_a_faces_probabilities_do_not_depend_on_the_other_faces_classified_with_it(analyzer, astronaut_png):
+    """The faces of a photo (and a video's batch of frames) are classified together: each face's probabilities must
+    be what it gets alone, however bright or dark the others are (one mean over the whole batch changed them)."""
+    face = analyzer.analyze_image(astronaut_png)[0].crop
+    alone = analyzer.classify_crops(face[None])
+    mirrored = face[:, ::-1]  # another face; then brighter and darker, as a group photo's faces in sun and shade
+    for other in (mirrored, np.clip(mirrored.astype(int) + 120, 0, 255).astype(np.uint8), mirrored // 4):
+        both = analyzer.classify_crops(np.stack([face, other]))
+        np.testing.assert_array_equal(both.probabilities[0], alone.probabilities[0])
+        np.testing.assert_array_equal(both.features[0], alone.features[0])
+
+
 def test_shipped_int8_default_agrees_with_the_fp32_model(analyzer, astronaut_png):
     assert analyzer.cnn.precision == "int8"  # the shipped folder has an int8 model: the fast path is the default
     exact = Analyzer(precision="fp32")
