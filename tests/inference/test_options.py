@@ -1,7 +1,10 @@
 import dataclasses
+import re
 
 import pytest
 from typer.testing import CliRunner
+
+from conftest import REPO, in_source_tree
 
 from fervid.apps.batch import BatchOptions
 from fervid.apps.cli import app
@@ -86,3 +89,17 @@ def test_numpy_numbers_become_the_python_numbers_they_hold():
     json.dumps(dataclasses.asdict(options))
     with pytest.raises(ValueError, match="batch_frames: input should be a valid integer"):
         VideoOptions(batch_frames=np.float64(2.5))
+
+
+@in_source_tree
+def test_the_video_defaults_are_the_ones_the_readme_states():
+    """The tests checked that every entry point agrees with PipelineOptions, not what its defaults are: a detection
+    every 0.5 s, or a 2 s window, changed every default video's rows and passed (only a slow test on the carphone
+    sample's numbers noticed). The README states them; the options must be those."""
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    detect = re.search(r"Faces are detected every `--detect-every` seconds \(default ([\d.]+)", readme)
+    window = re.search(r"classified over a sliding `--window` \(default ([\d.]+) s\) by the temporal model "
+                       r"\(`--method (\w+)`, the default", readme)
+    assert detect and window, "README no longer states the video defaults where this test reads them"
+    defaults = PipelineOptions()
+    assert (defaults.detect_every, defaults.window, defaults.method) == (float(detect[1]), float(window[1]), window[2])
