@@ -801,6 +801,25 @@ def test_ece_weights_each_bin_by_its_share_of_the_samples():
     assert "share of the samples" in expected_calibration_error.__doc__
 
 
+def test_ece_bins_hold_their_upper_edge_so_a_sure_answer_is_counted():
+    """Bins are (lo, hi]: a confidence of exactly 1.0 (a float32 softmax rounds to it where the top logit leads the
+    others by about 17 or more) is in the last bin, and one exactly at a bin's edge in the bin below it. With
+    [lo, hi) a 100% sure face fell in no bin: faces all sure and all wrong scored ECE 0, a perfect calibration."""
+    import numpy as np
+
+    from fervid.evaluation.evaluate import expected_calibration_error
+
+    sure = np.eye(7, dtype=np.float32)[[0, 3]]  # confidence 1.0, both wrong
+    assert expected_calibration_error(sure, np.array([1, 2])) == pytest.approx(1.0)
+    # bins of 0.25: a 1.0 (wrong) in (0.75, 1]; a 0.5 (right, at an edge) with a 0.3 (wrong) in (0.25, 0.5]
+    probs = np.array([[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                      [0.5, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0],
+                      [0.3, 0.2, 0.2, 0.1, 0.1, 0.05, 0.05]], dtype=np.float32)
+    labels = np.array([6, 0, 1])
+    last, second = 1 / 3 * abs(0 - 1.0), 2 / 3 * abs(1 / 2 - (0.5 + 0.3) / 2)
+    assert expected_calibration_error(probs, labels, bins=4) == pytest.approx(last + second, abs=1e-6)
+
+
 def _shipped_bundles() -> dict[str, str]:
     """{folder under weights/: the file in it that is its card} for every shipped model: the CNNs' registry, the
     temporal LSTMs', and the face detector's folder (whose card is provenance.json)."""
