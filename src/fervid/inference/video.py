@@ -436,7 +436,7 @@ class FrameFace:
         return {**self.row(), "detected": self.detected}
 
     def as_face(self) -> Face:
-        return Face(self.box, self.landmarks, self.detection_score or 0.0, self.probabilities, self.uncertain)
+        return Face(self.box, self.landmarks, self.detection_score, self.probabilities, self.uncertain)
 
 
 @dataclass
