@@ -42,7 +42,7 @@ from fervid.inference.records import Face as Face, ImageResult as ImageResult, i
 if TYPE_CHECKING:
     from fervid.inference.analyzer import Analyzer as Analyzer
     from fervid.inference.catalog import ModelInfo as ModelInfo, list_models as list_models
-    from fervid.inference.detect import DetectorUnavailable as DetectorUnavailable
+    from fervid.inference.detect import Detection as Detection, DetectorUnavailable as DetectorUnavailable
     from fervid.inference.images import ImageLoadError as ImageLoadError
     from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
     from fervid.inference.options import PipelineOptions as PipelineOptions
@@ -58,6 +58,8 @@ __version__ = "0.3.0.dev0"
 
 # Importing these loads OpenCV and ONNX Runtime: deferred until one is used (`import fervid` stays fast)
 _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inference.options",
+         # a face your own detector found, for Analyzer.classify
+         "Detection": "fervid.inference.detect",
          # analyze_video's options, its result and the rows the result holds
          "VideoOptions": "fervid.inference.video", "VideoResult": "fervid.inference.video",
          "FrameFace": "fervid.inference.video", "TrackLog": "fervid.inference.video",
@@ -77,7 +79,7 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
 # (tests/test_init.py checks that the two agree). FervidError: the base of every error here, and of OptionError
 # (a setting fervid cannot use) and OutputDirError (an output folder a file is in the way of)
 __all__ = ["EMOTIONS", "Face", "ImageResult", "images_table", "FervidError", "OptionError", "OutputDirError",
-           "__version__", "Analyzer", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog",
+           "__version__", "Analyzer", "Detection", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog",
            "Episode", "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable",
            "VideoError", "OutputsBusy", "FaceStream", "StreamFrame", "list_models", "ModelInfo"]
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import fervid
 from fervid import EMOTIONS, Analyzer, Face, OptionError
 from fervid.samples import ASTRONAUT_FILE
 
@@ -769,3 +770,137 @@ def test_analyze_video_takes_any_path_like_as_its_annotation_says(analyzer, tmp_
     result = analyzer.analyze_video(VideoPath(), tmp_path, stop=lambda: True)
     assert result.source == str(sample_video())
     assert result.stem == sample_video().stem and (tmp_path / f"{sample_video().stem}_tracks.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def carphone_frame_40():
+    """Frame 40 of the carphone clip (BGR), whose face CenterFace boxes taller than wide (48 x 60 px)."""
+    from fervid.samples import carphone
+
+    capture = cv2.VideoCapture(str(carphone()))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 40)
+    ok, frame = capture.read()
+    assert ok
+    return frame
+
+
+def test_a_dark_frames_detection_gives_one_record_by_classify_and_analyze_bgr(analyzer, carphone_frame_40):
+    """The carphone frame at 35% of its brightness: analyze_bgr read its face on its levels stretched (surprise
+    0.76); classify, given the very detection, read it unstretched (neutral 0.89). One detection, one record, from
+    either entry point, and a crop of it reads dark as it does lit."""
+    dark = (carphone_frame_40.astype(np.float32) * 0.35).astype(np.uint8)
+    (seen,) = analyzer.analyze_bgr(dark)
+    (given,) = analyzer.classify(dark, [fervid.Detection(seen.box, seen.landmarks, seen.detection_score)])
+    assert given.probabilities == seen.probabilities and given.emotion == "surprise"
+    np.testing.assert_array_equal(given.crop, seen.crop)
+    x, y, w, h = (round(v) for v in seen.box)
+    lit, dim = (analyzer.classify_face_crop(image[y:y + h, x:x + w]) for image in (carphone_frame_40, dark))
+    assert dim.emotion == lit.emotion == "surprise"
+
+
+def test_a_tall_box_crop_is_framed_square_not_squashed(analyzer, carphone_frame_40):
+    """A detector's 48 x 60 box, cropped and passed as a face crop, was squashed to 48 x 48 and read neutral 0.89
+    where fervid read surprise 0.70: it is made square about its centre, its sides widened with their edge pixels
+    (FER2013's faces are square and a detector's box lies within that square), as analyze_image reads it too."""
+    (own,) = analyzer.analyze_bgr(carphone_frame_40)
+    x, y, w, h = (round(v) for v in own.box)
+    assert h > w * 1.2
+    crop = carphone_frame_40[y:y + h, x:x + w]
+    face = analyzer.classify_face_crop(crop)
+    assert face.emotion == own.emotion == "surprise"
+    assert np.abs(np.subtract(face.probabilities, own.probabilities)).max() < 0.2  # squashed: 0.73
+    assert face.box == (0.0, 0.0, float(w), float(h))
+    (read,) = analyzer.analyze_image(crop, bgr=True, face_crop=True)
+    assert read.probabilities == face.probabilities
+    # its middle column is the crop's, resized; the widened sides repeat its edge columns
+    np.testing.assert_array_equal(face.crop[:, :3], np.repeat(face.crop[:, :1], 3, axis=1))
+
+
+def test_your_own_detections_box_only_eyes_only_or_none_are_classified(analyzer, astronaut_rgb):
+    """fervid.Detection is exported; a detector of your own may give no landmarks (framed on the box, as fervid
+    frames a face whose landmarks are no face's) or only the eyes (framed on them). Box and landmarks come back
+    as tuples of floats, whatever array type they were given in."""
+    bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    (own,) = analyzer.analyze_bgr(bgr)
+    for landmarks in ((), None, own.landmarks[:2], np.array(own.landmarks)):
+        (face,) = analyzer.classify(bgr, [fervid.Detection(np.array(own.box), landmarks, np.float32(0.9))])
+        assert face.emotion == "happy", landmarks
+        assert face.box == own.box and all(type(v) is float for v in face.box)
+        assert type(face.detection_score) is float
+    (box_only,) = analyzer.classify(bgr, [fervid.Detection(own.box, (), 1.0)])
+    (placeholders,) = analyzer.classify(bgr, [fervid.Detection(own.box, ((0.0, 0.0),) * 5, 1.0)])
+    np.testing.assert_array_equal(box_only.crop, placeholders.crop)  # unusable landmarks: framed on the box too
+    (eyes,) = analyzer.classify(bgr, [fervid.Detection(own.box, own.landmarks[:2], 1.0)])
+    np.testing.assert_array_equal(eyes.crop, own.crop)  # the same eyes: the same framing
+
+
+@pytest.mark.parametrize("given, said", [
+    ({"box": (181, 60, 89, 117)}, "must be a fervid.Detection.*not dict"),
+    (((181, 60, 89, 117), (), 0.9), "must be a fervid.Detection.*not tuple"),
+])
+def test_a_detection_of_another_type_is_refused_naming_the_type_expected(analyzer, astronaut_rgb, given, said):
+    with pytest.raises(TypeError, match=said):
+        analyzer.classify(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), [given])
+
+
+@pytest.mark.parametrize("box, landmarks, said", [
+    ((float("nan"),) * 4, (), r"box \(x, y, w, h\) = \(nan, nan, nan, nan\) is not finite"),
+    ((5000, 5000, 50, 50), (), r"\(5000, 5000, 50, 50\) lies wholly off the 512 x 512 image"),
+    ((-80, 100, 60, 60), (), "lies wholly off"),
+    ((200, 100, 1, 1), (), r"is 1 x 1 px, under 2 px"),
+    ((10, 10, 0, 0), (), "under 2 px"),
+    ((181, 60, 89, 117), ((0.4, 0.2), (0.48, 0.2), (0.44, 0.24), (0.4, 0.28), (0.48, 0.28)),
+     "lie far outside it"),  # landmarks in 0-1, not pixels
+    ((181, 60, 89, 117), ((200, 100),) * 68, "68 landmarks"),
+])
+def test_a_detection_that_frames_no_face_of_the_image_is_refused_naming_its_box(analyzer, astronaut_rgb, box,
+                                                                               landmarks, said):
+    """Such boxes were classified as whatever border or noise they framed (a box wholly off the image gave a
+    confident label); 68 dlib points were read as if their first five were the eyes, nose and mouth."""
+    from fervid.inference.detect import DetectionError
+
+    with pytest.raises(DetectionError, match=said) as caught:
+        analyzer.classify(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), [fervid.Detection(box, landmarks, 0.9)])
+    assert isinstance(caught.value, fervid.FervidError) and isinstance(caught.value, ValueError)
+
+
+def test_classify_reads_grey_and_float_images_as_analyze_image_does(analyzer, astronaut_rgb):
+    """classify and classify_face_crop failed with cv2.error on a grey or float image, which analyze_image reads."""
+    bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    (own,) = analyzer.analyze_bgr(bgr)
+    detection = fervid.Detection(own.box, own.landmarks, own.detection_score)
+    (as_float,) = analyzer.classify(bgr / 255.0, [detection])
+    assert as_float.probabilities == analyzer.classify(bgr, [detection])[0].probabilities
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    (from_grey,) = analyzer.classify(grey, [detection])
+    assert from_grey.emotion == "happy"
+    x, y, w, h = (round(v) for v in own.box)
+    crop = bgr[y:y + h, x:x + w]
+    assert (analyzer.classify_face_crop(crop / 255.0).probabilities
+            == analyzer.classify_face_crop(crop).probabilities)
+    assert analyzer.classify_face_crop(grey[y:y + h, x:x + w]).emotion == "happy"
+    with pytest.raises(fervid.ImageLoadError, match="NaN"):
+        analyzer.classify(np.full((64, 64), np.nan), [detection])
+    with pytest.raises(TypeError, match="numpy array"):
+        analyzer.classify_face_crop([[0, 1], [2, 3]])
+
+
+@pytest.mark.parametrize("crops, said", [
+    (np.zeros((1, 64, 64), np.uint8), r"N greyscale 48 x 48 uint8 crops.*not uint8 \(1, 64, 64\)"),
+    (np.zeros((2, 48, 48, 3), np.uint8), r"not uint8 \(2, 48, 48, 3\)"),
+    (np.zeros((48, 48), np.uint8), r"one crop: crops\[None\]"),
+    (np.full((1, 48, 48), 0.5), r"not float64 \(1, 48, 48\)"),
+    (np.full((1, 48, 48), np.nan, np.float32), "not float32"),
+])
+def test_classify_crops_refuses_what_is_not_n_grey_48_pixel_uint8_crops(analyzer, crops, said):
+    """A 64 x 64 crop failed deep in ONNX Runtime; float crops in 0-1 were read as black, NaN as a label."""
+    with pytest.raises(fervid.ImageLoadError, match=said):
+        analyzer.classify_crops(crops)
+
+
+def test_a_face_crop_too_small_to_read_is_refused(analyzer, astronaut_rgb):
+    """A 1 x 1 or 2 x 200 'face crop' was upscaled to 48 x 48 and given a label like any face."""
+    for shape in ((1, 1, 3), (2, 200, 3), (7, 40, 3)):
+        with pytest.raises(fervid.ImageLoadError, match="under 8 px a side"):
+            analyzer.analyze_image(np.full(shape, 128, np.uint8), face_crop=True)
+    assert analyzer.analyze_image(astronaut_rgb[60:68, 200:208], face_crop=True)[0].box == (0.0, 0.0, 8.0, 8.0)

@@ -15,7 +15,7 @@ from PIL import Image
 from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    largest_faces, left_to_right, make_detector, stand_upright)
+                                    checked_detection, largest_faces, left_to_right, make_detector, stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions)
 from fervid.inference.options import PipelineOptions, checked_flag
@@ -204,19 +204,28 @@ class Analyzer:
         seen = stretch_dark_levels(image_bgr)  # a dark photo's faces are found and read with its levels stretched
         detections = largest_faces(self.detect(seen), self.max_faces)
         detections = left_to_right(detections)
-        return ImageResult(source, self.classify(seen, detections), width, height)
+        return ImageResult(source, self._classify_seen(seen, detections), width, height)
 
     def classify_face_crop(self, image_bgr: np.ndarray) -> Face:
-        """A BGR uint8 image (H, W, 3: OpenCV's channel order, not :meth:`analyze_image`'s RGB) that is one face
-        cropped already, classified whole: greyed and resized to the model's input as `fervid evaluate` reads a
-        folder of face crops (:func:`fervid.evaluation.datasets.load_image_folder`), so each image scores as it
-        does there. Its box is the whole image; it has no landmarks and no detection
-        score (None: no detector ran)."""
-        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-        crop = crop_face(grey, template=self.template)  # no eyes: resized whole
+        """A BGR image (a numpy array in OpenCV's channel order, not :meth:`analyze_image`'s RGB; grey, BGRA and
+        float accepted as analyze_image accepts them) that is one face cropped already, classified whole: its
+        levels stretched where it is dark (as :meth:`analyze_bgr` reads a photo), greyed, made square about its
+        centre (a box taller than wide widened with its edge pixels repeated:
+        :func:`fervid.inference.align.square_about_centre`) and resized to the model's input, as `fervid evaluate`
+        reads a folder of face crops (:func:`fervid.evaluation.datasets.load_image_folder`). Its box is the whole
+        image; it has no landmarks and no detection score (None: no detector ran). Raises
+        :class:`fervid.inference.images.ImageLoadError` for an image that cannot be read as one, or whose shorter
+        side is under :data:`MIN_FACE_CROP` pixels."""
+        image_bgr = _bgr_array(image_bgr, "classify_face_crop")
+        height, width = image_bgr.shape[:2]
+        if min(height, width) < MIN_FACE_CROP:
+            raise ImageLoadError(f"a face crop of {width} x {height} px is under {MIN_FACE_CROP} px a side: too small "
+                                 f"to read an expression from (the model reads {self.template.size} x "
+                                 f"{self.template.size})")
+        grey = cv2.cvtColor(stretch_dark_levels(image_bgr), cv2.COLOR_BGR2GRAY)
+        crop = crop_face(grey, template=self.template)  # no eyes: made square and resized whole
         out = self.classify_crops(crop[None])
         probs = out.probabilities[0]
-        height, width = image_bgr.shape[:2]
         return Face(box=(0.0, 0.0, float(width), float(height)), landmarks=(), detection_score=None,
                     probabilities=tuple(float(p) for p in probs),
                     uncertain=bool(probs.max() < self.cnn.config.uncertain_below),
@@ -257,8 +266,25 @@ class Analyzer:
         return crops, faces
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
-        """Align, crop and classify given detections in a BGR uint8 image (H, W, 3: OpenCV's channel order, not
-        :meth:`analyze_image`'s RGB)."""
+        """Classify given detections' faces in a BGR image (a numpy array in OpenCV's channel order, not
+        :meth:`analyze_image`'s RGB; grey, BGRA and float accepted as analyze_image accepts them), your own
+        detector's detections or :meth:`detect`'s, the image read as :meth:`analyze_bgr` reads it (its levels stretched where it is dark),
+        so that a detection gives the record analyze_bgr gives for it.
+
+        Each is a :class:`fervid.Detection`: its box (x, y, w, h), top-left corner, width and height in the
+        image's pixels, and its landmarks: 5 (the eyes, the nose and the mouth's corners: framed on the eyes), 2
+        (the eyes) or none (``()`` or None: framed on the box). Raises TypeError for what is not a Detection, and
+        :class:`fervid.inference.detect.DetectionError` (a ValueError) naming a box not finite, lying wholly off
+        the image or under 2 px."""
+        if isinstance(detections, Detection):
+            raise TypeError("classify takes a list of detections: classify(image, [detection])")
+        image_bgr = _bgr_array(image_bgr, "classify")
+        height, width = image_bgr.shape[:2]
+        detections = [checked_detection(d, width, height) for d in detections]
+        return self._classify_seen(stretch_dark_levels(image_bgr), detections)
+
+    def _classify_seen(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
+        """:meth:`classify` on an image as the detector saw it (its levels stretched where dark)."""
         if not detections:
             return []
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
@@ -290,7 +316,18 @@ class Analyzer:
 
     def classify_crops(self, crops: np.ndarray) -> CNNOutput:
         """The CNN on aligned grey crops (N x 48 x 48 uint8, from :func:`fervid.inference.align.crop_face` with
-        :attr:`template`), normalised as the model was trained. Images and video both classify faces here."""
+        :attr:`template`), normalised as the model was trained. Images and video both classify faces here. Raises
+        :class:`fervid.inference.images.ImageLoadError` for other arrays (a face crop of any other size, colour or
+        type: :meth:`classify_face_crop`)."""
+        size = self.template.size
+        if not (isinstance(crops, np.ndarray) and crops.dtype == np.uint8 and crops.shape[1:] == (size, size)
+                and crops.ndim == 3):
+            shape, dtype = getattr(crops, "shape", None), getattr(crops, "dtype", None)
+            got = type(crops).__name__ if shape is None else f"{dtype} {shape}"
+            raise ImageLoadError(f"classify_crops takes N greyscale {size} x {size} uint8 crops, an array (N, {size}, "
+                                 f"{size}) from crop_face, not {got}" + (
+                                     "; one crop: crops[None]" if shape == (size, size) else "")
+                                 + "; classify_face_crop reads a face crop of any size, colour or type")
         return self.cnn(self.cnn.config.normalization(crops))
 
     def temporal_lstm(self, model: str | Path | None = None) -> LSTMTemporal:
@@ -435,6 +472,20 @@ class Analyzer:
             differences.append("face_crops (images only: a video's faces are always detected)")
         if differences:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+
+
+# px: a face crop's shorter side at least (FER2013's are 48): under it, an upscaled smear with no expression to read
+MIN_FACE_CROP = 8
+
+
+def _bgr_array(image: np.ndarray, method: str) -> np.ndarray:
+    """``image``, a numpy array in BGR order, as the BGR uint8 (H, W, 3) array the pipeline reads: grey, BGRA,
+    float and other integer arrays converted as :meth:`Analyzer.analyze_image` converts them
+    (:func:`fervid.inference.images.load_image`), whose errors it raises."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{method} takes an image as a numpy array, BGR (H, W, 3), not {_a(type(image).__name__)} "
+                        "(analyze_image reads paths, PIL images and bytes)")
+    return load_image(image, bgr=True)
 
 
 def _str_or_path(path: str | os.PathLike[str]) -> str | Path:

@@ -31,7 +31,10 @@ CENTERFACE_INT8_FILE = CENTERFACE_DIR / "centerface_int8.onnx"
 
 @dataclass(frozen=True)
 class Detection:
-    """One face found in an image: box (x, y, w, h) and 5 landmarks (x, y) in image pixels; score in [0, 1].
+    """One face found in an image: box (x, y, w, h), its top-left corner, width and height, and 5 landmarks (x, y)
+    (the eyes, the nose, the mouth's corners), in image pixels; score in [0, 1]. Your own detector's faces, for
+    :meth:`fervid.Analyzer.classify`, may have 2 landmarks (the eyes: framed on them) or none (``()`` or None:
+    framed on the box, as fervid frames a face whose landmarks are not a face's).
 
     ``turns``: quarter turns counter-clockwise (as ``numpy.rot90`` turns an image) that stand the face upright, for
     a face lying on its side or upside down (:func:`stand_upright`); its landmarks are then where the detector
@@ -46,6 +49,55 @@ class Detection:
     def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """(eye on the left, eye on the right) of the face stood upright."""
         return upright_eyes(self.landmarks, self.turns)
+
+
+class DetectionError(FervidError, ValueError):
+    """A detection given to :meth:`fervid.Analyzer.classify` that frames no face of its image: a box not finite,
+    lying wholly off the image or under :data:`MIN_BOX_SIDE` pixels, or landmarks fervid does not read. A
+    ValueError."""
+
+
+MIN_BOX_SIDE = 2  # px: a box narrower or shorter holds no face to read (and an (x0, y0, x1, y1) box misread can be)
+
+
+def checked_detection(detection: Detection, width: int, height: int) -> Detection:
+    """``detection``, given for a ``width`` x ``height`` image by a caller (a detector of its own), as fervid's
+    detectors give theirs: box and landmarks as tuples of floats, the score a float (or None). Raises TypeError for
+    what is not a :class:`Detection`, :class:`DetectionError` for one that frames no face of the image."""
+    if not isinstance(detection, Detection):
+        raise TypeError(f"a detection must be a fervid.Detection, fervid.Detection(box=(x, y, w, h), landmarks=..., "
+                        f"score=...), not {type(detection).__name__} {detection!r:.100}")
+    try:
+        box = tuple(float(v) for v in np.asarray(detection.box, np.float64).reshape(-1))
+        landmarks = np.asarray(() if detection.landmarks is None else detection.landmarks, np.float64).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise DetectionError(f"detection {detection!r:.160}: its box is (x, y, w, h) in pixels and its landmarks "
+                             "(x, y) points") from None
+    if len(box) != 4:
+        raise DetectionError(f"box {detection.box!r}: a box is 4 numbers, (x, y, w, h) in pixels")
+    x, y, w, h = box
+    said = f"box (x, y, w, h) = ({x:g}, {y:g}, {w:g}, {h:g})"
+    if not np.isfinite(box).all():
+        raise DetectionError(f"{said} is not finite")
+    if w < MIN_BOX_SIDE or h < MIN_BOX_SIDE:
+        raise DetectionError(f"{said} is {w:g} x {h:g} px, under {MIN_BOX_SIDE} px: no face to read (a box is its "
+                             "top-left corner, width and height, in pixels)")
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise DetectionError(f"{said} lies wholly off the {width} x {height} image")
+    if len(landmarks) not in (0, 2, 5):
+        raise DetectionError(f"{said}: {len(landmarks)} landmarks; fervid reads 5 (the eyes, the nose and the mouth's "
+                             "corners, as its detectors give them), 2 (the eyes) or none (framed on the box)")
+    if not np.isfinite(landmarks).all():
+        raise DetectionError(f"{said}: its landmarks are not finite")
+    # a box's width or height beyond it on any side: landmarks in other units (0-1) or of another face (points all
+    # at one place, ((0, 0),) * 5, stand for none: framed on the box, as before)
+    placeholders = len(landmarks) == 0 or not np.ptp(landmarks, axis=0).any()
+    if not placeholders and not ((landmarks >= (x - w, y - h)) & (landmarks <= (x + 2 * w, y + 2 * h))).all():
+        raise DetectionError(f"{said}: its landmarks {np.round(landmarks, 1).tolist()} lie far outside it (both are "
+                             "in the image's pixels)")
+    score = detection.score
+    return Detection(box, tuple((float(px), float(py)) for px, py in landmarks),
+                     None if score is None else float(score), detection.turns)
 
 
 @runtime_checkable
