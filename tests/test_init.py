@@ -58,6 +58,24 @@ def test_onnx_runtime_imported_first_is_warned_of_once_as_its_telemetry_cannot_b
         assert list((tmp_path / f"quiet{len(env)}").rglob("*")) == []  # no device id, no event queue
 
 
+def test_the_variable_set_after_onnxruntime_was_imported_is_too_late_and_the_warning_names_the_import_line(tmp_path):
+    """Release QA: a notebook that imported onnxruntime, then set ORT_DISABLE_TELEMETRY=1 in a later cell (README's
+    advice) and imported fervid was told nothing while ONNX Runtime's telemetry ran: the warning looked at the
+    variable now, not at what onnxruntime's import read. And it pointed at fervid/__init__.py, not at the line that
+    imported fervid. Set before onnxruntime's import, in the program itself, nothing is said."""
+    late = run_as_a_user("import os, warnings; warnings.simplefilter('always'); import onnxruntime; "
+                         "os.environ['ORT_DISABLE_TELEMETRY'] = '1'; import fervid", tmp_path / "late")
+    assert "RuntimeWarning: onnxruntime was imported before fervid" in late.stderr, late.stderr
+    in_time = run_as_a_user("import os, warnings; warnings.simplefilter('always'); "
+                            "os.environ['ORT_DISABLE_TELEMETRY'] = '1'; import onnxruntime; import fervid",
+                            tmp_path / "in_time")
+    assert in_time.stderr == ""
+    script = tmp_path / "analysis.py"
+    script.write_text("import onnxruntime\n\nimport fervid\n", encoding="utf-8")
+    run = run_as_a_user(f"import runpy; runpy.run_path({str(script)!r})", tmp_path / "script")
+    assert run.stderr.startswith(f"{script}:3: RuntimeWarning: onnxruntime was imported before fervid"), run.stderr
+
+
 def test_every_public_name_is_listed_once_and_resolves():
     """`__all__` is written out for type checkers (one built as `[..., *_LAZY]` they cannot read): it must still
     name every lazily loaded class, and each name must load."""

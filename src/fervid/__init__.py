@@ -8,30 +8,13 @@
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import TYPE_CHECKING, Any
 
-# ONNX Runtime 1.29+ sends usage telemetry to Microsoft on Linux and macOS too (a device id kept under ~/.cache, a
-# ProcessInfo event with the CPU, the OS and Python's path, uploads from a few seconds in): fervid's promise is that
-# nothing leaves the machine. Read once, when ONNX Runtime is imported, so it is set before any of fervid's modules
-# loads it; a user's own setting is kept.
-_TELEMETRY_SET_BY_USER = "ORT_DISABLE_TELEMETRY" in os.environ
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-if "onnxruntime" in sys.modules and not _TELEMETRY_SET_BY_USER:
-    # imported by the application first: its telemetry started then, and nothing ONNX Runtime offers stops it
-    # afterwards (the variable is read once, by the import; disable_telemetry_events() stops the events of each model
-    # loaded, which name its file and hash, but not the uploader nor the ProcessInfo event already queued)
-    import warnings
+from fervid import onnx_runtime_telemetry
 
-    _disable_events = getattr(sys.modules["onnxruntime"], "disable_telemetry_events", None)
-    if _disable_events is not None:
-        _disable_events()
-    warnings.warn("onnxruntime was imported before fervid, with ORT_DISABLE_TELEMETRY unset, so its usage "
-                  "telemetry to Microsoft (ONNX Runtime 1.29+) started then and cannot be turned off now; fervid "
-                  "stopped its per-model events only. Import fervid before onnxruntime, or set "
-                  "ORT_DISABLE_TELEMETRY=1 in the environment (in a frozen app: a runtime hook) - README, "
-                  "\"Privacy\"", RuntimeWarning)
+# first: ONNX Runtime's usage telemetry off before any of fervid's modules imports onnxruntime (and a warning where
+# the application imported it first, with its telemetry on)
+onnx_runtime_telemetry.turn_off()
 
 from fervid.emotions import EMOTIONS as EMOTIONS
 from fervid.errors import FervidError as FervidError, OptionError as OptionError, OutputDirError as OutputDirError

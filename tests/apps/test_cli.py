@@ -2123,6 +2123,35 @@ def test_ctrl_c_in_fervid_video_says_how_many_videos_were_left_and_how_to_go_on(
     assert f"not analysed (1): {videos[2]}" in result.output and "fervid batch" in result.output
 
 
+def test_an_interrupt_is_said_at_one_time_on_stderr_and_in_the_tracks_json(tmp_path, monkeypatch):
+    """Release QA: stopped at frame 2352, stderr said "analysed up to 78.5 s" (the last frame read's end, the tracks
+    JSON's end_reached) while the tracks JSON's error said "interrupted (SIGTERM) at 78.4 s" (its start). Both say
+    one value now, rounded once. Stopped after 53 frames of a 29.97 fps video: the 53rd starts at 1.735 s, ends at
+    1.768 s."""
+    from fervid.inference.video import VideoAnalyzer
+
+    out = tmp_path / "out"
+    real_run = VideoAnalyzer.run
+
+    def pressed_at_frame_54(self, path, *args, progress=None, **kwargs):
+        def pressing(done, total):
+            if done == 54:
+                raise KeyboardInterrupt
+        return real_run(self, path, *args, progress=pressing, **kwargs)
+
+    monkeypatch.setattr(VideoAnalyzer, "run", pressed_at_frame_54)
+    result = runner.invoke(app, ["video", str(carphone()), "--out", str(out), "--no-annotate", "--method", "mean",
+                                 "-q"])
+    assert result.exit_code == 130, result.output
+    saved = json.loads((out / "carphone_pristine_tracks.partial.json").read_text(encoding="utf-8"))
+    assert saved["end_reached"] == pytest.approx(53 / 29.97, abs=1e-3)
+    said = re.search(r"was analysed up to (\S+) s", " ".join(result.output.split()))
+    recorded = re.search(r": interrupted \(Ctrl-C\) at (\S+) s \(frame 53\); the results cover the frames before$",
+                         saved["error"])
+    assert said and recorded, (result.output, saved["error"])
+    assert said.group(1) == recorded.group(1) == "1.8"
+
+
 def test_ctrl_c_in_fervid_video_leaves_outputs_named_partial_and_says_which(tmp_path, monkeypatch):
     """Ctrl-C at 45% left clip_frames.csv, clip_episodes.csv, timelines and key frames under their own names: only
     the tracks JSON and the Parquet metadata said the run had stopped, and a CSV sent on alone read as complete.

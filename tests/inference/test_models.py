@@ -303,6 +303,7 @@ def test_fervid_without_its_data_files_raises_model_not_found_saying_to_include_
                           f"{site / 'fervid' / 'weights'} ({advice})")
 
 
+@pytest.mark.filterwarnings("ignore::fervid.inference.models.ModelFolderNotUsed")  # (said: the next test)
 def test_a_shipped_models_name_means_it_whatever_folder_of_that_name_the_working_folder_holds(tmp_path,
                                                                                              monkeypatch):
     """A folder named like a shipped model in the working folder took its place unseen: another model's copy ran
@@ -335,6 +336,49 @@ def test_a_shipped_models_name_means_it_whatever_folder_of_that_name_the_working
     assert resolve_model_dir("mine") == Path("mine")
     assert [written_as_path(m) for m in ("ferplus_vgg", "./ferplus_vgg", "models/mine", str(tmp_path), ".x")] == \
         [False, True, True, True, True]
+
+
+def test_a_folder_named_as_a_shipped_model_is_said_to_be_left_unused_and_one_given_as_a_path_is_named_so(
+        tmp_path, monkeypatch):
+    """Release QA: in a folder holding ferplus_vgg/, `--model ferplus_vgg` ran the shipped model without a word
+    (the folder once ran instead); and `--model ./ferplus_vgg`, empty, said "ferplus_vgg: missing model.onnx", which
+    reads as the shipped model broken. The folder left unused is said, once a process, CNN and LSTM alike; the folder
+    given as a path is named as given."""
+    import warnings
+
+    import fervid
+    from fervid.inference.models import ModelFolderNotUsed, ModelNotFound
+    from fervid.inference.temporal import temporal_folder
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("ferplus_vgg", "temporal_lstm_ferplus_vgg"):
+        (tmp_path / name).mkdir()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("default")  # Python's own: a message from one place once
+        for _ in range(3):
+            resolve_model_dir("ferplus_vgg")
+            temporal_folder("temporal_lstm_ferplus_vgg")
+        resolve_model_dir("fer2013_vgg")  # no folder of that name here: nothing to say
+    assert [(w.category, str(w.message)) for w in said] == [
+        (ModelFolderNotUsed, f"{name} means the shipped model; the folder ./{name} here is not used (give it as "
+                             f"./{name} to use it)") for name in ("ferplus_vgg", "temporal_lstm_ferplus_vgg")]
+    for given in ("./ferplus_vgg", str(tmp_path / "ferplus_vgg")):
+        with pytest.raises(ModelNotFound, match=f"^{re.escape(given)}: missing model.onnx$"):
+            fervid.Analyzer(model=given)
+
+
+def test_the_cli_says_once_that_a_folder_named_as_its_model_is_not_used(tmp_path, astronaut_png):
+    """`fervid image --model ferplus_vgg` beside a folder ferplus_vgg/: one warning line, as fervid's others are."""
+    import subprocess
+    import sys
+
+    (tmp_path / "ferplus_vgg").mkdir()
+    done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png), "--model", "ferplus_vgg"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
+        "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
+        "./ferplus_vgg to use it)"]
 
 
 def test_softmax_gives_scipys_probabilities_without_loading_scipy():

@@ -29,6 +29,7 @@ import signal
 import sqlite3
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, NAME_MAX, OUTPUT_SUFFIX_BYTES, STEM_DIGEST_CHARS,
                                      failure_message, fitted_stem, holds_video, more_frames_notice, printable_name,
                                      unreadable_reason)
-from fervid.inference.models import file_sha256, runtime_versions
+from fervid.inference.models import ModelFolderNotUsed, file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
                                       track_row, write_csv)
@@ -670,6 +671,8 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
     from fervid.inference.images import set_up_pillow_for_fervid
 
     set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
+    # said once by the driver, which resolved the models before starting the workers (not once more by each)
+    warnings.simplefilter("ignore", ModelFolderNotUsed)
     end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)
     cv2.setNumThreads(threads)

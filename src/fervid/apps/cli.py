@@ -1233,7 +1233,7 @@ def _interrupted_outputs(path: Path | str, out: Path, stem: str, started: float)
     left in ``out``: its outputs up to there, named partial (VideoResult.interrupted), each table and the JSON by
     name; and the same video's outputs of an earlier run, kept whole beside them. The Ctrl-C can also come as the
     outputs of a finished analysis are saved: those are whole."""
-    from fervid.inference.video import OutputNames
+    from fervid.inference.video import OutputNames, reached_text
 
     names = OutputNames(stem)
     # written by this run (not left by an earlier one)
@@ -1249,7 +1249,7 @@ def _interrupted_outputs(path: Path | str, out: Path, stem: str, started: float)
     earlier = [p for p in names.written_before(out) if not OutputNames.is_partial(p.name) and p not in written]
     tracks_json = out / names.partial(names.tracks_json)
     try:
-        reached = f" up to {json.loads(tracks_json.read_text(encoding='utf-8'))['end_reached']:.1f} s"
+        reached = f" up to {reached_text(json.loads(tracks_json.read_text(encoding='utf-8'))['end_reached'])}"
     except (OSError, ValueError, KeyError, TypeError):  # (the saving was stopped before it: said below)
         reached = ""
     return (f"{path} was analysed{reached}, not to its end: its outputs in {out}/ are named .partial, as they do not "
@@ -1486,7 +1486,7 @@ def live(
     """
     from fervid.inference.stream_urls import is_stream_url, masked_source
     from fervid.inference.video import (STREAM_TIMEOUT_SECONDS, LiveSource, VideoError, missing_camera,
-                                        output_paths_error)
+                                        output_paths_error, reached_text)
 
     _refuse_window_for_frame(ctx, method)
     if source in (None, "browser"):  # refused before the server starts: the page's session is the browser's
@@ -1631,7 +1631,7 @@ def live(
         _fail(result.error)
     if cut and src.recorded:  # a recording has an end of its own: one cut short is not done (a camera's or live
         # stream's session has none, and Ctrl-C or SIGTERM is how it ends: exit 0)
-        typer.secho(f"interrupted ({cut[0]}): {src.name} was analysed up to {result.duration:.1f} s, not to its end; "
+        typer.secho(f"interrupted ({cut[0]}): {src.name} was analysed up to {reached_text(result.duration)}, not to its end; "
                     f"the outputs up to there are in {out}/ ({result.stem}_*)", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(143 if cut[0] == "SIGTERM" else 130)
 

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -272,12 +273,27 @@ def is_shipped_name(model: str | Path) -> bool:
     return not written_as_path(model) and str(model) in MODELS
 
 
+class ModelFolderNotUsed(UserWarning):
+    """A folder in the working folder named as a shipped model, which that name does not mean
+    (:func:`warn_of_folder_not_used`)."""
+
+
+def warn_of_folder_not_used(name: str) -> None:
+    """Say, where the working folder holds a folder named as the shipped model ``name`` means, that it is not the
+    one that runs (the shipped name once took it unseen; now the shipped model runs, as unseen). Once a process:
+    Python's default warning filter shows a message from one place once (the CLI says it as "warning: ...")."""
+    if Path(name).is_dir():
+        warnings.warn(f"{name} means the shipped model; the folder ./{name} here is not used (give it as ./{name} "
+                      "to use it)", ModelFolderNotUsed, stacklevel=1)
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
     name, where there is one). A shipped model's name means it alone (:func:`written_as_path`)."""
     candidate = Path(model)
     if is_shipped_name(model):
         folder = MODELS[str(model)]
+        warn_of_folder_not_used(str(model))
     elif not written_as_path(model) and str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
     elif candidate.is_dir():
@@ -290,12 +306,15 @@ def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
                          f"({', '.join(MODELS)})" if MODELS else
                          f"model '{model}' not found: not a folder, and no shipped model is installed in "
                          f"{WEIGHTS_DIR} ({MISSING_FILES_ADVICE})")
+    # a folder of yours named as it was given: "ferplus_vgg: missing model.onnx" (a Path drops the "./" of
+    # ./ferplus_vgg) read as the shipped model broken
+    named = model if folder is candidate else folder
     if not (folder / "model.onnx").is_file() and (folder / "last.pt").is_file():
-        raise ModelNotFound(f"{folder}: a training run, not a model; export it first (fervid export {folder} --out "
+        raise ModelNotFound(f"{named}: a training run, not a model; export it first (fervid export {named} --out "
                          "<model folder>)")
     for required in ("model.onnx", "config.json"):
         if not (folder / required).is_file():
-            raise ModelNotFound(f"{folder}: missing {required}")
+            raise ModelNotFound(f"{named}: missing {required}")
     return folder
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from fervid.inference.models import (WEIGHTS_DIR, ModelError, ModelNotFound, file_sha256, softmax,
-                                     written_as_path)
+                                     warn_of_folder_not_used, written_as_path)
 from fervid.machine import session_options
 from fervid.registry import Registry
 
@@ -231,6 +231,7 @@ def temporal_model_path(model: str | Path) -> Path:
     path (:func:`fervid.inference.models.written_as_path`) that folder."""
     shipped = WEIGHTS_DIR / str(model)
     if not written_as_path(model) and (shipped.is_dir() or not Path(model).is_dir()):
+        warn_of_folder_not_used(str(model))
         return shipped
     return Path(model)
 

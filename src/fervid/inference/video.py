@@ -894,6 +894,13 @@ class FrameTableWriter:
             self._parquet_file.close()
 
 
+def reached_text(duration: float) -> str:
+    """Where an analysis cut short ended, as its error in the tracks JSON and `fervid video`'s lines say it: from
+    :attr:`VideoResult.duration` as the tracks JSON writes it (``end_reached``), to a tenth of a second. One value
+    and one rounding: the error said the last frame's start (78.4 s) where the command said its end (78.5 s)."""
+    return f"{round(duration, TIME_DECIMALS):.1f} s"
+
+
 @dataclass
 class VideoResult:
     """What one video gave. Its rows are ``faces`` when analysed in memory (no output folder); analysed into a
@@ -3566,9 +3573,6 @@ class VideoAnalyzer:
             write(stream.finish())
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: what was analysed is kept and saved, marked so; then stop
             stopped_by = exc
-            result.error = (f"{source}: interrupted ({exc.args[0] if exc.args else 'Ctrl-C'}) at {last_time:.1f} s "
-                            f"(frame {result.frames_read}); "
-                            "the results cover the frames before")
             try:  # the frames read so far are labelled as at a video's end
                 write(stream.finish())
             except Exception:
@@ -3594,6 +3598,10 @@ class VideoAnalyzer:
             result.duration = ((opts.end if reached_end and opts.end is not None else min(last_time + 1.0 / result.fps,
                                                                  opts.end if opts.end is not None else math.inf))
                                if result.frames_read else 0.0)
+            if stopped_by is not None:  # said where the results end, as `fervid video` says it (reached_text)
+                result.error = (f"{source}: interrupted ({stopped_by.args[0] if stopped_by.args else 'Ctrl-C'}) at "
+                                f"{reached_text(result.duration)} (frame {result.frames_read}); the results cover "
+                                "the frames before")
             ended_early = stopped_by is not None or stopped or result.error is not None
             if started_at is not None:
                 result.started_at = started_at()
