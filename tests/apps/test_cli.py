@@ -1663,6 +1663,18 @@ def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_anno
     assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
 
 
+def test_evaluate_reads_an_annotations_table_saved_as_unicode_text_without_dataset(tmp_path):
+    """Excel's "Unicode Text" (UTF-16, tab-separated) with the default --dataset auto: "not a readable FER2013 CSV
+    ('utf-8' codec can't decode byte 0xff ...)", though --dataset video read it."""
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "ann.txt").write_text("video\tstart\tend\temotion\r\nclip.mp4\t0\t0.3\tneutral\r\n", encoding="utf-16")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.txt"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "FER2013" not in result.output
+    assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
+
+
 def test_headless_live_records_how_far_its_labels_trail(tmp_path):
     """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
     delay."""
