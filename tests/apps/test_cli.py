@@ -439,13 +439,41 @@ def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, a
                                      "image Interviews/cat.png`"),
             (["Interviews"], "no such command 'Interviews': it is a folder: analyse its videos with `fervid video "
                              "Interviews`, its images with `fervid image Interviews`"),
-            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a file, not a command: `fervid "
-                                       "video FILE` analyses a video, `fervid image FILE` an image"),
+            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a text file, not a command: "
+                                       "`fervid video FILE` analyses a video, `fervid image FILE` an image"),
             (["gone/clip.mp4"], "no such command 'gone/clip.mp4': no such file either; to analyse a file, name the "
                                 "command first: `fervid video FILE`, `fervid image FILE`"),
             (["imgae"], "no such command 'imgae'; did you mean 'image'?")):
         result = runner.invoke(app, args, prog_name="fervid")
         assert result.exit_code == 2 and result.output == f"error: {message} (see fervid -h)\n", (args, result.output)
+
+
+def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_files(tmp_path, monkeypatch):
+    """`fervid docs`, a folder of notes, a PDF and a zip, was told "analyse its videos with `fervid video docs`, its
+    images with `fervid image docs`", and both failed ("folder holds no video/image files"); `fervid docs/report.pdf`
+    was told "it is a file, not a command"."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("P3 laughed\n")
+    (tmp_path / "docs" / "report.pdf").write_bytes(b"%PDF-1.4\n")
+    with zipfile.ZipFile(tmp_path / "docs" / "photos.zip", "w") as archive:
+        archive.writestr("p0.jpg", b"\xff\xd8\xff")
+    (tmp_path / "clips").mkdir()
+    shutil.copy(carphone(), tmp_path / "clips" / "a.mp4")
+    (tmp_path / "empty").mkdir()
+    for args, message in (
+            (["docs"], "it is a folder that holds no image or video files; it holds 3 file(s) that are neither images "
+                       "nor videos: photos.zip, notes.txt, report.pdf (photos.zip is an archive: unzip it first, and "
+                       "analyse the folder it makes)"),
+            (["clips"], "it is a folder: analyse its videos with `fervid video clips`"),
+            (["empty"], "it is a folder that holds no image or video files"),
+            (["docs/report.pdf"], "it is a PDF document, which fervid does not read"),
+            (["docs/photos.zip"], "it is a ZIP archive of p0.jpg: unzip it first")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: no such command {args[0]!r}: {message} (see " \
+                                                          "fervid -h)\n", (args, result.output)
 
 
 def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):

@@ -3287,9 +3287,11 @@ class _FervidGroup(typer.core.TyperGroup):
 
 def _command_for_path(args: list[str]) -> str:
     """What to say of a command line whose command is a file's or folder's path (the arguments from the first on,
-    joined by spaces, where the shell split a path at them): the command that analyses it; "" where the first
+    joined by spaces, where the shell split a path at them): the command that analyses it, only where it would find
+    something to (a folder's search, a file's first bytes); what it is, where none would; "" where the first
     argument looks like no path."""
-    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature
+    from fervid.inference.file_kinds import Family, file_kind
+    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature, not_media_said
     from fervid.inference.video import VIDEO_SUFFIXES
 
     path = next((Path(joined) for end in range(min(len(args), 16), 0, -1)
@@ -3301,13 +3303,36 @@ def _command_for_path(args: list[str]) -> str:
                 "FILE`" if looks_like_one else "")
     quoted = f'"{path}"' if re.search(r"[^\w@%+=:,./-]", str(path)) else str(path)
     if path.is_dir():
-        return (f"it is a folder: analyse its videos with `fervid video {quoted}`, its images with `fervid image "
-                f"{quoted}`")
+        return _command_for_folder(path, quoted)
+    kind = file_kind(path) if path.is_file() else None
+    if kind is not None and kind.family is not Family.TEXT:  # a PDF, an archive, a workbook (its name aside)
+        said = not_media_said(path)  # (an archive's and a drawing's come with what to do: "...: unzip it first")
+        return f"it is {said}" if ":" in said else f"it is {said}, which fervid does not read"
     if path.suffix.lower() in VIDEO_SUFFIXES or holds_video(path):
         return f"it is a video: analyse it with `fervid video {quoted}`"
     if path.suffix.lower() in IMAGE_SUFFIXES or image_signature(path):
         return f"it is an image: analyse it with `fervid image {quoted}`"
-    return "it is a file, not a command: `fervid video FILE` analyses a video, `fervid image FILE` an image"
+    return (f"it is {kind.phrase if kind else 'a file'}, not a command: `fervid video FILE` analyses a video, `fervid "
+            "image FILE` an image")
+
+
+def _command_for_folder(folder: Path, quoted: str) -> str:
+    """The commands that would find files to analyse in a folder given as a command (``quoted`` as it is written in
+    a command line), searched as they search it: `fervid video docs` and `fervid image docs` were both offered for
+    a folder of a PDF and a zip, and both failed; where neither would find any, why (what the folder holds)."""
+    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    # one search for both kinds (a folder may be a whole disk); what it finds of no image's extension is a video
+    found, problems = expand_inputs([str(folder)], IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in found)
+    videos = any(p.suffix.lower() not in IMAGE_SUFFIXES for p in found)
+    commands = [f"its {what} with `fervid {command} {quoted}`"
+                for command, what, there in (("video", "videos", videos), ("image", "images", images)) if there]
+    if commands:
+        return f"it is a folder: analyse {', '.join(commands)}"
+    why = problems[0][1] if problems else "folder holds no image or video files"
+    return f"it {why}" if why.startswith("is ") else f"it is a folder that {why.removeprefix('folder ')}"
 
 
 app.info.cls = _FervidGroup
