@@ -1753,17 +1753,62 @@ def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_pat
     assert result.frames_analysed == 120 and not list(tmp_path.glob("*.partial.*"))
 
 
+# what `fervid image` says each results file's name should be
+EXPECTED_NAME = {"--json": "a .json file name", "--csv": "a .csv (or .txt) file name",
+                 "--parquet": "a .parquet (or .pq, .parq) file name"}
+
+
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
     """`fervid image --json a.jpg b.jpg` (the JSON file's name forgotten) wrote JSON over the photo a.jpg."""
     photo = tmp_path / "a.jpg"
     photo.write_bytes(astronaut_png.read_bytes())
     for option in ("--json", "--csv"):
         result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
-        assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
+        assert result.exit_code == 2 and f"{option} {photo}: expected {EXPECTED_NAME[option]}, not" in result.output
     assert photo.read_bytes() == astronaut_png.read_bytes()
     # an iPhone photo's name too, on an install without the `heic` extra to read it
     result = runner.invoke(app, ["image", "--json", str(tmp_path / "IMG_0001.HEIC"), str(astronaut_png)])
     assert result.exit_code == 2 and "not an image's" in result.output and not (tmp_path / "IMG_0001.HEIC").exists()
+
+
+def test_a_results_file_with_an_extension_after_its_own_is_told_to_drop_it(tmp_path, astronaut_png):
+    """`--csv out.csv.gz` was told "name it out.csv.csv", `--json out.JSON.bak` "out.JSON.json": the extension after
+    the right one is the problem. A JSON Lines or a tab-separated name is still refused (fervid writes one JSON
+    document, and commas)."""
+    for option, name, todo in (("--csv", "out.csv.gz", "drop the .gz after its .csv: name it out.csv"),
+                               ("--json", "out.JSON.bak", "drop the .bak after its .JSON: name it out.JSON"),
+                               ("--parquet", "faces.pq.zip", "drop the .zip after its .pq: name it faces.pq"),
+                               ("--json", "out.jsonl", "name it out.json"), ("--csv", "out.tsv", "name it out.csv"),
+                               ("--csv", "out.txt.xlsx", "drop the .xlsx after its .txt: name it out.txt")):
+        target = str(tmp_path / name)
+        result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+        assert result.exit_code == 2, (option, name, result.output)
+        assert result.output.startswith(f"error: {option} {target}: expected {EXPECTED_NAME[option]}, not a "
+                                        f"{Path(name).suffix} one (") and result.output.endswith(f"; {todo})\n")
+        assert not Path(target).exists()
+
+
+def test_results_files_may_have_their_formats_common_other_extensions(tmp_path, astronaut_png):
+    """--csv faces.txt (spreadsheets import a .txt as CSV) and --parquet faces.pq or .parq were refused as other
+    formats' names. A .txt there already is written over only where it is a CSV table fervid wrote (notes are
+    not)."""
+    import pandas as pd
+
+    args = ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "faces.txt"), "--parquet",
+            str(tmp_path / "faces.pq")]
+    for run in range(2):  # a second run replaces the first's
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (run, result.output)
+    assert pd.read_csv(tmp_path / "faces.txt")["face"].tolist() == [1]
+    assert pd.read_parquet(tmp_path / "faces.pq")["face"].tolist() == [1]
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--parquet", str(tmp_path / "faces.parq")])
+    assert result.exit_code == 0 and pd.read_parquet(tmp_path / "faces.parq")["face"].tolist() == [1]
+    (tmp_path / "notes.txt").write_text("P3 smiled at 0:41\n")
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "notes.txt")])
+    assert result.exit_code == 2 and result.output == (
+        f"error: --csv {tmp_path / 'notes.txt'}: {tmp_path / 'notes.txt'} exists and is not a CSV table fervid wrote "
+        "(the results would be written over it): name another file\n")
+    assert (tmp_path / "notes.txt").read_text() == "P3 smiled at 0:41\n"
 
 
 def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astronaut_png):
@@ -1777,7 +1822,7 @@ def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astron
         assert result.exit_code == 2, (option, name, result.output)
         suffix = Path(name).suffix
         assert result.output.strip() == (
-            f"error: {option} {target}: expected a .{option[2:]} file name, not a {suffix} one ({option} writes "
+            f"error: {option} {target}: expected {EXPECTED_NAME[option]}, not a {suffix} one ({option} writes "
             f"{'Parquet' if option == '--parquet' else option[2:].upper()}, which a program opening a {suffix} file "
             f"would not read; name it {Path(name).stem}.{option[2:]})")
         assert not Path(target).exists()
@@ -1802,7 +1847,7 @@ def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp
         target = str(tmp_path / name)
         result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
         assert result.exit_code == 2, (option, name, result.output)
-        assert f"{option} {target}: expected a .{option[2:]} file name: {target} exists" in result.output
+        assert f"{option} {target}: expected {EXPECTED_NAME[option]}: {target} exists" in result.output
     for option in ("--json", "--csv", "--parquet"):
         for target in (str(tmp_path / "new") + "/", str(tmp_path)):
             result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])

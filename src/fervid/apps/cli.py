@@ -1139,30 +1139,46 @@ def _face_crops_notice(results, detector) -> list[str]:
             "crops"]
 
 
+# the extensions each of `fervid image`'s results files may have: its format's own, then others it is commonly
+# given (CSV text as .txt, which spreadsheets import as CSV; Parquet's short names). Not .jsonl: the JSON is one
+# document, not a line per record, and not .tsv: the CSV is comma-separated
+RESULTS_EXTENSIONS = {"--json": (".json",), "--csv": (".csv", ".txt"), "--parquet": (".parquet", ".pq", ".parq")}
+
+
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
-    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`); and a new
-    file whose extension is another format's (`--csv "my faces.xlsx"`: CSV text that Excel then refused to open,
-    `--json new.csv`). A name without an extension, or a device (/dev/null), is written as ever."""
+    existing file of another kind (`--json clip.mp4`, `--csv results.json`; a .txt that is no CSV table fervid
+    wrote), a folder (`--json out/`); and a new file whose extension is another format's (`--csv "my faces.xlsx"`:
+    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A name without an
+    extension, or a device (/dev/null), is written as ever."""
+    from fervid.inference.file_kinds import first_bytes
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
         return
-    own, path = f".{option[2:]}", Path(target)
+    extensions, path = RESULTS_EXTENSIONS[option], Path(target)
+    own, suffix = extensions[0], path.suffix.lower()
+    expected = f"a {own}{' (or ' + ', '.join(extensions[1:]) + ')' if extensions[1:] else ''} file name"
     if target.endswith(("/", os.sep)) or path.is_dir():
         _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
     # a device (/dev/null) is written as ever: only a regular file's contents could be lost
-    if path.suffix.lower() in IMAGE_SUFFIXES | HEIF_SUFFIXES:  # a photo's name, whether this install reads it
-        _fail(f"{option} {target}: expected a {own} file name, not an image's (the results would be written over "
-              "it)", 2)
-    if path.is_file() and path.suffix.lower() != own:
-        _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
+    if suffix in IMAGE_SUFFIXES | HEIF_SUFFIXES:  # a photo's name, whether this install reads it
+        _fail(f"{option} {target}: expected {expected}, not an image's (the results would be written over it)", 2)
+    if path.is_file() and suffix not in extensions:
+        _fail(f"{option} {target}: expected {expected}: {target} exists and is not one (the results would be "
               "written over it)", 2)
-    if not path.exists() and path.suffix and path.suffix.lower() != own:
-        _fail(f"{option} {target}: expected a {own} file name, not a {path.suffix} one ({option} writes "
+    fervid_csv = (",".join(IMAGE_TABLE_COLUMNS[:2]) + ",").encode()  # how the CSV fervid writes starts
+    if path.is_file() and suffix == ".txt" and not (first_bytes(path, len(fervid_csv)) or b"").startswith(fervid_csv):
+        _fail(f"{option} {target}: {target} exists and is not a CSV table fervid wrote (the results would be "
+              "written over it): name another file", 2)
+    if not path.exists() and path.suffix and suffix not in extensions:
+        inner = Path(path.stem).suffix  # "out.csv.gz": an extension after the right one is what is wrong
+        name = (f"drop the {path.suffix} after its {inner}: name it {path.stem}" if inner.lower() in extensions else
+                f"name it {path.with_suffix(own).name}")
+        _fail(f"{option} {target}: expected {expected}, not a {path.suffix} one ({option} writes "
               f"{own[1:].upper() if own != '.parquet' else 'Parquet'}, which a program opening a {path.suffix} "
-              f"file would not read; name it {path.with_suffix(own).name})", 2)
+              f"file would not read; {name})", 2)
     _check_can_write(option, target)
 
 
