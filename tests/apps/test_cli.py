@@ -439,13 +439,41 @@ def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, a
                                      "image Interviews/cat.png`"),
             (["Interviews"], "no such command 'Interviews': it is a folder: analyse its videos with `fervid video "
                              "Interviews`, its images with `fervid image Interviews`"),
-            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a file, not a command: `fervid "
-                                       "video FILE` analyses a video, `fervid image FILE` an image"),
+            (["Interviews/notes.txt"], "no such command 'Interviews/notes.txt': it is a text file, not a command: "
+                                       "`fervid video FILE` analyses a video, `fervid image FILE` an image"),
             (["gone/clip.mp4"], "no such command 'gone/clip.mp4': no such file either; to analyse a file, name the "
                                 "command first: `fervid video FILE`, `fervid image FILE`"),
             (["imgae"], "no such command 'imgae'; did you mean 'image'?")):
         result = runner.invoke(app, args, prog_name="fervid")
         assert result.exit_code == 2 and result.output == f"error: {message} (see fervid -h)\n", (args, result.output)
+
+
+def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_files(tmp_path, monkeypatch):
+    """`fervid docs`, a folder of notes, a PDF and a zip, was told "analyse its videos with `fervid video docs`, its
+    images with `fervid image docs`", and both failed ("folder holds no video/image files"); `fervid docs/report.pdf`
+    was told "it is a file, not a command"."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("P3 laughed\n")
+    (tmp_path / "docs" / "report.pdf").write_bytes(b"%PDF-1.4\n")
+    with zipfile.ZipFile(tmp_path / "docs" / "photos.zip", "w") as archive:
+        archive.writestr("p0.jpg", b"\xff\xd8\xff")
+    (tmp_path / "clips").mkdir()
+    shutil.copy(carphone(), tmp_path / "clips" / "a.mp4")
+    (tmp_path / "empty").mkdir()
+    for args, message in (
+            (["docs"], "it is a folder that holds no image or video files; it holds 3 file(s) that are neither images "
+                       "nor videos: photos.zip, notes.txt, report.pdf (photos.zip is an archive: unzip it first, and "
+                       "analyse the folder it makes)"),
+            (["clips"], "it is a folder: analyse its videos with `fervid video clips`"),
+            (["empty"], "it is a folder that holds no image or video files"),
+            (["docs/report.pdf"], "it is a PDF document, which fervid does not read"),
+            (["docs/photos.zip"], "it is a ZIP archive of p0.jpg: unzip it first")):
+        result = runner.invoke(app, args, prog_name="fervid")
+        assert result.exit_code == 2 and result.output == f"error: no such command {args[0]!r}: {message} (see " \
+                                                          "fervid -h)\n", (args, result.output)
 
 
 def test_a_novices_inputs_are_said_with_what_to_do(tmp_path, monkeypatch):
@@ -1663,6 +1691,18 @@ def test_an_annotations_table_whose_video_column_is_file_or_path_is_read_as_anno
     assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
 
 
+def test_evaluate_reads_an_annotations_table_saved_as_unicode_text_without_dataset(tmp_path):
+    """Excel's "Unicode Text" (UTF-16, tab-separated) with the default --dataset auto: "not a readable FER2013 CSV
+    ('utf-8' codec can't decode byte 0xff ...)", though --dataset video read it."""
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "ann.txt").write_text("video\tstart\tend\temotion\r\nclip.mp4\t0\t0.3\tneutral\r\n", encoding="utf-16")
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ann.txt"), "--results", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "FER2013" not in result.output
+    assert f"video {tmp_path / 'clip.mp4'}: no fervid video outputs for it in {tmp_path / 'run'}" in result.output
+
+
 def test_headless_live_records_how_far_its_labels_trail(tmp_path):
     """The label delay of a causal window was said on stderr only: the tracks JSON had centred_window false and no
     delay."""
@@ -1713,17 +1753,62 @@ def test_fervid_video_and_the_api_never_write_one_videos_outputs_at_once(tmp_pat
     assert result.frames_analysed == 120 and not list(tmp_path.glob("*.partial.*"))
 
 
+# what `fervid image` says each results file's name should be
+EXPECTED_NAME = {"--json": "a .json file name", "--csv": "a .csv (or .txt) file name",
+                 "--parquet": "a .parquet (or .pq, .parq) file name"}
+
+
 def test_results_are_never_written_over_an_image(tmp_path, astronaut_png, without_heif_decoder):
     """`fervid image --json a.jpg b.jpg` (the JSON file's name forgotten) wrote JSON over the photo a.jpg."""
     photo = tmp_path / "a.jpg"
     photo.write_bytes(astronaut_png.read_bytes())
     for option in ("--json", "--csv"):
         result = runner.invoke(app, ["image", option, str(photo), str(astronaut_png)])
-        assert result.exit_code == 2 and f"{option} {photo}: expected a .{option[2:]} file name" in result.output
+        assert result.exit_code == 2 and f"{option} {photo}: expected {EXPECTED_NAME[option]}, not" in result.output
     assert photo.read_bytes() == astronaut_png.read_bytes()
     # an iPhone photo's name too, on an install without the `heic` extra to read it
     result = runner.invoke(app, ["image", "--json", str(tmp_path / "IMG_0001.HEIC"), str(astronaut_png)])
     assert result.exit_code == 2 and "not an image's" in result.output and not (tmp_path / "IMG_0001.HEIC").exists()
+
+
+def test_a_results_file_with_an_extension_after_its_own_is_told_to_drop_it(tmp_path, astronaut_png):
+    """`--csv out.csv.gz` was told "name it out.csv.csv", `--json out.JSON.bak` "out.JSON.json": the extension after
+    the right one is the problem. A JSON Lines or a tab-separated name is still refused (fervid writes one JSON
+    document, and commas)."""
+    for option, name, todo in (("--csv", "out.csv.gz", "drop the .gz after its .csv: name it out.csv"),
+                               ("--json", "out.JSON.bak", "drop the .bak after its .JSON: name it out.JSON"),
+                               ("--parquet", "faces.pq.zip", "drop the .zip after its .pq: name it faces.pq"),
+                               ("--json", "out.jsonl", "name it out.json"), ("--csv", "out.tsv", "name it out.csv"),
+                               ("--csv", "out.txt.xlsx", "drop the .xlsx after its .txt: name it out.txt")):
+        target = str(tmp_path / name)
+        result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
+        assert result.exit_code == 2, (option, name, result.output)
+        assert result.output.startswith(f"error: {option} {target}: expected {EXPECTED_NAME[option]}, not a "
+                                        f"{Path(name).suffix} one (") and result.output.endswith(f"; {todo})\n")
+        assert not Path(target).exists()
+
+
+def test_results_files_may_have_their_formats_common_other_extensions(tmp_path, astronaut_png):
+    """--csv faces.txt (spreadsheets import a .txt as CSV) and --parquet faces.pq or .parq were refused as other
+    formats' names. A .txt there already is written over only where it is a CSV table fervid wrote (notes are
+    not)."""
+    import pandas as pd
+
+    args = ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "faces.txt"), "--parquet",
+            str(tmp_path / "faces.pq")]
+    for run in range(2):  # a second run replaces the first's
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (run, result.output)
+    assert pd.read_csv(tmp_path / "faces.txt")["face"].tolist() == [1]
+    assert pd.read_parquet(tmp_path / "faces.pq")["face"].tolist() == [1]
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--parquet", str(tmp_path / "faces.parq")])
+    assert result.exit_code == 0 and pd.read_parquet(tmp_path / "faces.parq")["face"].tolist() == [1]
+    (tmp_path / "notes.txt").write_text("P3 smiled at 0:41\n")
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--csv", str(tmp_path / "notes.txt")])
+    assert result.exit_code == 2 and result.output == (
+        f"error: --csv {tmp_path / 'notes.txt'}: {tmp_path / 'notes.txt'} exists and is not a CSV table fervid wrote "
+        "(the results would be written over it): name another file\n")
+    assert (tmp_path / "notes.txt").read_text() == "P3 smiled at 0:41\n"
 
 
 def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astronaut_png):
@@ -1737,7 +1822,7 @@ def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astron
         assert result.exit_code == 2, (option, name, result.output)
         suffix = Path(name).suffix
         assert result.output.strip() == (
-            f"error: {option} {target}: expected a .{option[2:]} file name, not a {suffix} one ({option} writes "
+            f"error: {option} {target}: expected {EXPECTED_NAME[option]}, not a {suffix} one ({option} writes "
             f"{'Parquet' if option == '--parquet' else option[2:].upper()}, which a program opening a {suffix} file "
             f"would not read; name it {Path(name).stem}.{option[2:]})")
         assert not Path(target).exists()
@@ -1762,7 +1847,7 @@ def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp
         target = str(tmp_path / name)
         result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])
         assert result.exit_code == 2, (option, name, result.output)
-        assert f"{option} {target}: expected a .{option[2:]} file name: {target} exists" in result.output
+        assert f"{option} {target}: expected {EXPECTED_NAME[option]}: {target} exists" in result.output
     for option in ("--json", "--csv", "--parquet"):
         for target in (str(tmp_path / "new") + "/", str(tmp_path)):
             result = runner.invoke(app, ["image", "-q", str(astronaut_png), option, target])

@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from fervid.inference.images import load_image
-from fervid.evaluation.datasets import (NOT_AN_EMOTION, DatasetError, FaceDataset, left_out_reasons, load_fer2013,
-                                       load_image_folder, load_label_table, unlike_crops, unlike_crops_notice)
+from fervid.evaluation.datasets import (NOT_AN_EMOTION, DatasetError, FaceDataset, is_label_table, left_out_reasons,
+                                       load_fer2013, load_image_folder, load_label_table, training_data_kind,
+                                       unlike_crops, unlike_crops_notice)
 from fervid.emotions import EMOTIONS
 
 from conftest import synthetic_faces, write_fer2013_csv
@@ -176,6 +177,18 @@ def test_a_label_table_is_read_as_a_folder_is_its_lines_left_out_named(tmp_path)
     with pytest.raises(DatasetError, match=r"labels.csv: no readable image listed .*labels that are not emotions: "
                                            r"'Scared' \(did you mean fear\?\)\)$"):
         load_label_table(table)
+
+
+def test_a_label_table_saved_as_unicode_text_is_told_from_fer2013(tmp_path):
+    """Excel's "Unicode Text" (UTF-16, tab-separated) label table was taken for binary data, so evaluate's --dataset
+    auto and train's data_kind auto read it as FER2013; it is read as a label table, as its loader reads it."""
+    root = _crops_folder(tmp_path / "faces", {"happy": 1})
+    table = tmp_path / "labels.txt"
+    table.write_text("path\tlabel\r\nfaces/happy/0.png\thappy\r\n", encoding="utf-16")
+    assert is_label_table(table) and training_data_kind(table) == "folder"
+    assert load_label_table(table).sources == [str(root / "happy" / "0.png")]
+    fer = write_fer2013_csv(tmp_path / "fer.csv.gz", {"Training": 2})  # binary: not a table's header
+    assert not is_label_table(fer) and training_data_kind(fer) == "fer2013"
 
 
 def test_a_csv_that_is_neither_fer2013_nor_a_label_table_says_both_forms(tmp_path):

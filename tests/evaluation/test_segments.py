@@ -338,6 +338,19 @@ def test_an_annotations_table_is_told_from_fer2013_and_from_binary_files(tmp_pat
     assert b"\0" in (tmp_path / "fer.csv.gz").read_bytes()[:20]  # what made the old code fail on 3.10
 
 
+def test_an_annotations_table_saved_as_unicode_text_is_told_from_fer2013(tmp_path):
+    """Excel's "Unicode Text" (UTF-16 with a byte-order mark, tab-separated): its NUL bytes were taken for a binary
+    file's, so --dataset auto read it as FER2013 ("'utf-8' codec can't decode byte 0xff")."""
+    from fervid.evaluation.segments import looks_like_annotations
+
+    for encoding in ("utf-16-le", "utf-16-be"):  # (Excel writes little-endian; the mark says which)
+        table = tmp_path / f"ann_{encoding}.txt"
+        table.write_bytes(("\ufeffvideo\tstart\tend\temotion\r\nclip.mp4\t0\t0.3\tneutral\r\n").encode(encoding))
+        assert looks_like_annotations(table)
+    (tmp_path / "fer.txt").write_text("emotion,pixels,Usage\n3,1 2 3,PublicTest\n", encoding="utf-16")
+    assert not looks_like_annotations(tmp_path / "fer.txt")
+
+
 def test_what_spreadsheets_and_elan_write_is_read_and_lines_are_the_files_lines(videos):
     """Excel's "CSV UTF-8" starts with a byte-order mark (the first column was "\\ufeffvideo"); its European CSV has
     semicolons, decimal commas, empty ;;; rows and Windows' encoding; ELAN can export milliseconds (read as seconds,

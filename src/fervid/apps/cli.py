@@ -1139,30 +1139,46 @@ def _face_crops_notice(results, detector) -> list[str]:
             "crops"]
 
 
+# the extensions each of `fervid image`'s results files may have: its format's own, then others it is commonly
+# given (CSV text as .txt, which spreadsheets import as CSV; Parquet's short names). Not .jsonl: the JSON is one
+# document, not a line per record, and not .tsv: the CSV is comma-separated
+RESULTS_EXTENSIONS = {"--json": (".json",), "--csv": (".csv", ".txt"), "--parquet": (".parquet", ".pq", ".parq")}
+
+
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
-    existing file of another kind (`--json clip.mp4`, `--csv results.json`), a folder (`--json out/`); and a new
-    file whose extension is another format's (`--csv "my faces.xlsx"`: CSV text that Excel then refused to open,
-    `--json new.csv`). A name without an extension, or a device (/dev/null), is written as ever."""
+    existing file of another kind (`--json clip.mp4`, `--csv results.json`; a .txt that is no CSV table fervid
+    wrote), a folder (`--json out/`); and a new file whose extension is another format's (`--csv "my faces.xlsx"`:
+    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A name without an
+    extension, or a device (/dev/null), is written as ever."""
+    from fervid.inference.file_kinds import first_bytes
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
         return
-    own, path = f".{option[2:]}", Path(target)
+    extensions, path = RESULTS_EXTENSIONS[option], Path(target)
+    own, suffix = extensions[0], path.suffix.lower()
+    expected = f"a {own}{' (or ' + ', '.join(extensions[1:]) + ')' if extensions[1:] else ''} file name"
     if target.endswith(("/", os.sep)) or path.is_dir():
         _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
     # a device (/dev/null) is written as ever: only a regular file's contents could be lost
-    if path.suffix.lower() in IMAGE_SUFFIXES | HEIF_SUFFIXES:  # a photo's name, whether this install reads it
-        _fail(f"{option} {target}: expected a {own} file name, not an image's (the results would be written over "
-              "it)", 2)
-    if path.is_file() and path.suffix.lower() != own:
-        _fail(f"{option} {target}: expected a {own} file name: {target} exists and is not one (the results would be "
+    if suffix in IMAGE_SUFFIXES | HEIF_SUFFIXES:  # a photo's name, whether this install reads it
+        _fail(f"{option} {target}: expected {expected}, not an image's (the results would be written over it)", 2)
+    if path.is_file() and suffix not in extensions:
+        _fail(f"{option} {target}: expected {expected}: {target} exists and is not one (the results would be "
               "written over it)", 2)
-    if not path.exists() and path.suffix and path.suffix.lower() != own:
-        _fail(f"{option} {target}: expected a {own} file name, not a {path.suffix} one ({option} writes "
+    fervid_csv = (",".join(IMAGE_TABLE_COLUMNS[:2]) + ",").encode()  # how the CSV fervid writes starts
+    if path.is_file() and suffix == ".txt" and not (first_bytes(path, len(fervid_csv)) or b"").startswith(fervid_csv):
+        _fail(f"{option} {target}: {target} exists and is not a CSV table fervid wrote (the results would be "
+              "written over it): name another file", 2)
+    if not path.exists() and path.suffix and suffix not in extensions:
+        inner = Path(path.stem).suffix  # "out.csv.gz": an extension after the right one is what is wrong
+        name = (f"drop the {path.suffix} after its {inner}: name it {path.stem}" if inner.lower() in extensions else
+                f"name it {path.with_suffix(own).name}")
+        _fail(f"{option} {target}: expected {expected}, not a {path.suffix} one ({option} writes "
               f"{own[1:].upper() if own != '.parquet' else 'Parquet'}, which a program opening a {path.suffix} "
-              f"file would not read; name it {path.with_suffix(own).name})", 2)
+              f"file would not read; {name})", 2)
     _check_can_write(option, target)
 
 
@@ -3287,9 +3303,11 @@ class _FervidGroup(typer.core.TyperGroup):
 
 def _command_for_path(args: list[str]) -> str:
     """What to say of a command line whose command is a file's or folder's path (the arguments from the first on,
-    joined by spaces, where the shell split a path at them): the command that analyses it; "" where the first
+    joined by spaces, where the shell split a path at them): the command that analyses it, only where it would find
+    something to (a folder's search, a file's first bytes); what it is, where none would; "" where the first
     argument looks like no path."""
-    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature
+    from fervid.inference.file_kinds import Family, file_kind
+    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature, not_media_said
     from fervid.inference.video import VIDEO_SUFFIXES
 
     path = next((Path(joined) for end in range(min(len(args), 16), 0, -1)
@@ -3301,13 +3319,36 @@ def _command_for_path(args: list[str]) -> str:
                 "FILE`" if looks_like_one else "")
     quoted = f'"{path}"' if re.search(r"[^\w@%+=:,./-]", str(path)) else str(path)
     if path.is_dir():
-        return (f"it is a folder: analyse its videos with `fervid video {quoted}`, its images with `fervid image "
-                f"{quoted}`")
+        return _command_for_folder(path, quoted)
+    kind = file_kind(path) if path.is_file() else None
+    if kind is not None and kind.family is not Family.TEXT:  # a PDF, an archive, a workbook (its name aside)
+        said = not_media_said(path)  # (an archive's and a drawing's come with what to do: "...: unzip it first")
+        return f"it is {said}" if ":" in said else f"it is {said}, which fervid does not read"
     if path.suffix.lower() in VIDEO_SUFFIXES or holds_video(path):
         return f"it is a video: analyse it with `fervid video {quoted}`"
     if path.suffix.lower() in IMAGE_SUFFIXES or image_signature(path):
         return f"it is an image: analyse it with `fervid image {quoted}`"
-    return "it is a file, not a command: `fervid video FILE` analyses a video, `fervid image FILE` an image"
+    return (f"it is {kind.phrase if kind else 'a file'}, not a command: `fervid video FILE` analyses a video, `fervid "
+            "image FILE` an image")
+
+
+def _command_for_folder(folder: Path, quoted: str) -> str:
+    """The commands that would find files to analyse in a folder given as a command (``quoted`` as it is written in
+    a command line), searched as they search it: `fervid video docs` and `fervid image docs` were both offered for
+    a folder of a PDF and a zip, and both failed; where neither would find any, why (what the folder holds)."""
+    from fervid.inference.images import IMAGE_SUFFIXES, expand_inputs
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    # one search for both kinds (a folder may be a whole disk); what it finds of no image's extension is a video
+    found, problems = expand_inputs([str(folder)], IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in found)
+    videos = any(p.suffix.lower() not in IMAGE_SUFFIXES for p in found)
+    commands = [f"its {what} with `fervid {command} {quoted}`"
+                for command, what, there in (("video", "videos", videos), ("image", "images", images)) if there]
+    if commands:
+        return f"it is a folder: analyse {', '.join(commands)}"
+    why = problems[0][1] if problems else "folder holds no image or video files"
+    return f"it {why}" if why.startswith("is ") else f"it is a folder that {why.removeprefix('folder ')}"
 
 
 app.info.cls = _FervidGroup

@@ -90,14 +90,21 @@ def table_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def table_header(path: str | Path) -> list[str]:
-    """A table's header (its first line), or [] where the file is not text (FER2013's .csv.gz) or cannot be read:
-    what tells one kind of table from another without reading it all."""
+    """A table's header (its first line), read as :func:`table_text` reads the table (UTF-16 where its byte-order
+    mark says so), or [] where the file is not text (FER2013's .csv.gz) or cannot be read: what tells one kind of
+    table from another without reading it all."""
     try:
         with open(path, "rb") as f:
-            first = f.readline(10_000)
-        if b"\0" in first:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
-            return []
-        header, _ = table_rows(first.decode("utf-8-sig", errors="replace"))
+            utf16 = f.read(2) in _UTF16_MARKS  # Excel's "Unicode Text": its NUL bytes are text, not binary
+            f.seek(0)
+            if utf16:
+                first = f.read(20_000).decode("utf-16", errors="replace").split("\n", 1)[0]
+            else:
+                line = f.readline(10_000)
+                if b"\0" in line:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
+                    return []
+                first = line.decode("utf-8-sig", errors="replace")
+        header, _ = table_rows(first)
     except (OSError, csv.Error):
         return []
     return header
