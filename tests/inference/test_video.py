@@ -1312,6 +1312,11 @@ def test_a_key_frames_caption_and_peak_confidence_give_the_probability_its_row_i
         assert row["emotion"] == ep["emotion"]
         assert ep["peak_confidence"] == row[ep["emotion"]] == row["confidence"], (ep, row)
         assert entry["peak_confidence"] == float(row[ep["emotion"]])
+    # the API's Episode has it too, as what the JSON writes (CHANGELOG: "the API's Episode alike"; it was in
+    # to_dict() alone, the attribute best_row_probability unrounded)
+    in_api = [ep for log in result.tracks.values() for ep in log.episodes]
+    assert [ep.peak_confidence for ep in in_api] == [entry["peak_confidence"] for entry in listed]
+    assert all(isinstance(ep.peak_confidence, float) for ep in in_api)
     # an episode whose row is not known says its emotion alone
     episode = video.Episode(1, "fear", 0.0, 1.0, best_time=0.5, best_probability=0.2,
                             best_image=np.full((200, 200, 3), 90, np.uint8))

@@ -514,6 +514,13 @@ class Episode:
         """Long enough to get a key frame."""
         return self.end - self.start >= MIN_EPISODE_SECONDS
 
+    @property
+    def peak_confidence(self) -> float | None:
+        """The probability of its emotion at ``best_time`` (the tracks JSON's ``key_frame_time``) as the frames
+        table's row gives it (the temporal method's, as the annotated video labels it), to the tables' 4 decimals;
+        None where not known. What the tracks JSON, the episodes table and the key frame's caption give."""
+        return None if self.best_row_probability is None else round(float(self.best_row_probability), 4)
+
     def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
         duration, its most expressive frame's time (``key_frame_time``, where the key frame is taken) and the
@@ -521,10 +528,9 @@ class Episode:
         method's, as the annotated video labels it; None where not known); ``key_frame`` is None for an episode too
         short for one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where
         it would have been."""
-        peak = None if self.best_row_probability is None else round(float(self.best_row_probability), 4)
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
                 "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
-                "peak_confidence": peak, "key_frame": self.key_frame,
+                "peak_confidence": self.peak_confidence, "key_frame": self.key_frame,
                 "key_frame_time": round(self.best_time, TIME_DECIMALS)}
 
 
@@ -1388,8 +1394,7 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
     # the probability the table and the annotated video give it at that frame (peak_confidence; not the CNN's for
     # the frame alone: "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
-    said = episode.emotion if episode.best_row_probability is None else \
-        f"{episode.emotion} {episode.best_row_probability:.0%}"
+    said = episode.emotion if episode.peak_confidence is None else f"{episode.emotion} {episode.peak_confidence:.0%}"
     image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
                          episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
