@@ -1244,16 +1244,34 @@ def _write_csv(results, target: str) -> None:
         write_csv(fh, IMAGE_TABLE_COLUMNS, table.itertuples(index=False, name=None))
 
 
-def _interrupted_outputs(path: Path | str, out: Path, stem: str, started: float) -> str:
-    """What `fervid video` (or `live`) interrupted while analysing ``path`` (since ``started``, a wall-clock time)
-    left in ``out``: its outputs up to there, named partial (VideoResult.interrupted), each table and the JSON by
+def _outputs_in(out: Path, stem: str) -> dict[Path, tuple[int, int, int]]:
+    """``stem``'s outputs in ``out`` as they stand (file, inode and modification time): what a run finds there
+    before it starts, for :func:`_interrupted_outputs` to tell its own files from an earlier run's."""
+    from fervid.inference.video import OutputNames
+
+    if not out.is_dir():
+        return {}
+    found = {}
+    for p in OutputNames(stem).written_before(out):
+        with contextlib.suppress(OSError):  # (deleted since it was listed)
+            st = p.stat()
+            found[p] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _interrupted_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, tuple[int, int, int]]) -> str:
+    """What `fervid video` (or `live`) interrupted while analysing ``path`` (``before``: its outputs found in ``out``
+    as it began, :func:`_outputs_in`) left in ``out``: its outputs up to there, named partial (VideoResult.interrupted), each table and the JSON by
     name; and the same video's outputs of an earlier run, kept whole beside them. The Ctrl-C can also come as the
     outputs of a finished analysis are saved: those are whole."""
     from fervid.inference.video import OutputNames, reached_text
 
     names = OutputNames(stem)
-    # written by this run (not left by an earlier one)
-    written = [p for p in names.written_before(out) if p.stat().st_mtime >= started - 1] if out.is_dir() else []
+    # written by this run (not left by an earlier one): new, or another file than was there (outputs are put in
+    # place by a rename, so their inode changes); a modification time within a second of the start read an earlier
+    # run's outputs, written just before, as this run's
+    now = _outputs_in(out, stem)
+    written = [p for p, stat in now.items() if before.get(p) != stat]
     partial = [p.name for p in written if OutputNames.is_partial(p.name)]
     if not partial:
         saved = (out / names.tracks_json).is_file() and (out / names.tracks_json) in written
@@ -1324,8 +1342,6 @@ def video(
     (Ctrl-C, SIGTERM), the video in hand keeps its outputs up to there under partial names
     (<name>_frames.partial.csv, ...), and an earlier run's complete ones stay as they were.
     """
-    import time as _time
-
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import (VIDEO_SUFFIXES, StillImageError, VideoError, output_paths_error,
@@ -1381,7 +1397,7 @@ def video(
         bar, progress = _frames_bar((f"{number}/{len(files)} " if len(files) > 1 else "") + one_line(path.name[-30:]),
                                     show=not quiet)
 
-        started = _time.time()
+        found_before = _outputs_in(out, stems[path])
         try:
             # keep_others: the stem was chosen apart from other videos' outputs in --out; one written since is
             # another run's, refused (exit 75) rather than replaced
@@ -1393,7 +1409,7 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            typer.secho(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], started)}"
+            typer.secho(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], found_before)}"
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
@@ -1580,7 +1596,6 @@ def live(
             bars[0].update(0)
 
     import signal
-    import time as _time
 
     stopping: list[str] = []  # what ended the session: "Ctrl-C" or "SIGTERM"
     cut: list[str] = []  # the same, where it came with frames still to be analysed (a file not at its end)
@@ -1612,7 +1627,7 @@ def live(
         while (out / OutputNames(stem).tracks_json).exists():
             taken += 1
             stem = f"{src.stem}-{taken}"
-    started = _time.time()
+    before = _outputs_in(out, stem)
     try:
         with src:
             # where Windows limits paths: refused before a frame is read (a camera's session names its outputs
@@ -1627,7 +1642,7 @@ def live(
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
         _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
-        typer.secho(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, started)}", fg=typer.colors.YELLOW,
+        typer.secho(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, before)}", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
     finally:
