@@ -111,7 +111,7 @@ class TrackClassifier:
         """The rows whose windows are complete since the last call, in time order (then by track id): each a
         :class:`fervid.FrameFace` whose ``probabilities`` are the method's over the window, ``frame_probabilities``
         the face's own."""
-        rows = []
+        rows: list[FrameFace] = []
         for track_id, waiting in self._waiting.items():
             newest = self._last_time[track_id]
             while waiting and self._windows.final(waiting[0][0], newest):
@@ -130,7 +130,7 @@ class TrackClassifier:
         else:
             raise OptionError(f"no track {track_id!r} is going on (tracks going on: "
                               f"{', '.join(map(str, self._waiting)) or 'none'})")
-        rows = []
+        rows: list[FrameFace] = []
         for ending_id in ending:
             rows.extend(self._row(ending_id, *row) for row in self._waiting.pop(ending_id))
             self._windows.end(ending_id)
