@@ -156,6 +156,9 @@ offline: fervid.FaceStream = analyzer.stream(centred=True, method="mean", window
 delay: float = offline.labels_delay + offline.lookahead
 final: list[fervid.StreamFrame] = offline.push(frame, time=0.5)
 final_rows: list[dict[str, object]] = final[0].rows()
+own_tracks: fervid.TrackClassifier = analyzer.track_classifier(30.0, method="hmm", window=0.5)
+own_tracks.add(1, 0.5, faces[0])
+own_rows: list[fervid.FrameFace] = own_tracks.ready() + own_tracks.finish(1) + own_tracks.finish()
 
 worker_analyzer: fervid.Analyzer | None = None
 
@@ -189,6 +192,7 @@ MISTAKES = {
     'fervid.Analyzer().analyze_image(3)': 'Argument 1 to "analyze_image" of "Analyzer" has incompatible type "int"',
     'fervid.Analyser()': 'Module has no attribute "Analyser"',
     'fervid.Analyzer().stream(30, sample_fps=5)': 'Unexpected keyword argument "sample_fps"',
+    'fervid.Analyzer().track_classifier(30, detect_every=1)': 'Unexpected keyword argument "detect_every"',
 }
 
 

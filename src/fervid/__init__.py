@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from fervid.inference.models import ModelError as ModelError, ModelNotFound as ModelNotFound
     from fervid.inference.options import PipelineOptions as PipelineOptions
     from fervid.inference.stream import FaceStream as FaceStream, StreamFrame as StreamFrame
+    from fervid.inference.track_classifier import TrackClassifier as TrackClassifier
     from fervid.inference.video import (Episode as Episode, FrameFace as FrameFace, OutputsBusy as OutputsBusy,
                                         TrackLog as TrackLog, VideoError as VideoError, VideoOptions as VideoOptions,
                                         VideoResult as VideoResult)
@@ -49,6 +50,8 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
          "Episode": "fervid.inference.video",
          # Analyzer.stream's frames from your own loop, and what each push returns
          "FaceStream": "fervid.inference.stream", "StreamFrame": "fervid.inference.stream",
+         # your own detector's and tracker's faces, classified over time (Analyzer.track_classifier)
+         "TrackClassifier": "fervid.inference.track_classifier",
          # the shipped models, described (what `fervid models` lists)
          "list_models": "fervid.inference.catalog", "ModelInfo": "fervid.inference.catalog",
          # the errors the API raises, to catch by name: an unreadable image, a model not there or not loadable, a
@@ -64,7 +67,8 @@ _LAZY = {"Analyzer": "fervid.inference.analyzer", "PipelineOptions": "fervid.inf
 __all__ = ["EMOTIONS", "Face", "ImageResult", "images_table", "FervidError", "OptionError", "OutputDirError",
            "__version__", "Analyzer", "Detection", "PipelineOptions", "VideoOptions", "VideoResult", "FrameFace", "TrackLog",
            "Episode", "ImageLoadError", "ModelError", "ModelNotFound", "UnknownName", "DetectorUnavailable",
-           "VideoError", "OutputsBusy", "FaceStream", "StreamFrame", "list_models", "ModelInfo"]
+           "VideoError", "OutputsBusy", "FaceStream", "StreamFrame", "TrackClassifier", "list_models",
+           "ModelInfo"]
 
 
 if not TYPE_CHECKING:  # a type checker that saw it would take any name, a misspelt one too, as fervid's (Any)

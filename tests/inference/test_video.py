@@ -1404,7 +1404,7 @@ def test_a_sampled_tracks_window_weighs_its_samples_at_the_sampling_rate(analyze
         cap.set(cv2.CAP_PROP_POS_FRAMES, i)
         stream.push(i / 29.97, i, cap.read()[1])
     stream.finish()
-    weights = stream.tracks[1]._weights([0.0, 0.4], 0.0)
+    weights = stream.windows.tracks[1]._weights([0.0, 0.4], 0.0)
     assert weights[1] / weights[0] == pytest.approx(1 - 0.4 / 0.7)
 
 

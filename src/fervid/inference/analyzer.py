@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from fervid.inference.stream import FaceStream, StreamChanges
     from fervid.inference.temporal import LSTMTemporal
+    from fervid.inference.track_classifier import TrackClassifier, TrackClassifierChanges
     from fervid.inference.video import VideoChanges, VideoOptions, VideoResult
 
 
@@ -472,6 +473,24 @@ class Analyzer:
             differences.append("face_crops (images only: a video's faces are always detected)")
         if differences:
             raise OptionError(f"the options ask for {'; '.join(differences)}: analyse with options.analyzer()")
+
+    def track_classifier(self, fps: float, **changes: Unpack[TrackClassifierChanges]) -> TrackClassifier:
+        """A :class:`~fervid.inference.track_classifier.TrackClassifier` for the faces of your own detector and
+        tracker: add each track's :class:`Face` (:meth:`classify` gives them for your detections), get their rows
+        labelled over time as :meth:`analyze_video` labels its tracks', with this analyzer's temporal models.
+
+        ``fps``: the rate your frames come at. ``changes``: the video settings it uses (``method``, ``window``,
+        ``centred``, ``temporal_model``; :class:`fervid.inference.video.VideoOptions`, whose defaults it takes: the
+        LSTM over a 1 s window centred on each frame). Notices (a temporal method that falls back, a window too
+        short at ``fps``) are warned, as analyze_video's are."""
+        import warnings
+
+        from fervid.inference.track_classifier import TrackClassifier
+
+        classifier = TrackClassifier(self, fps, **changes)
+        for notice in classifier.notices:
+            warnings.warn(notice, stacklevel=2)
+        return classifier
 
 
 # px: a face crop's shorter side at least (FER2013's are 48): under it, an upscaled smear with no expression to read

@@ -49,6 +49,13 @@ NOT_FOR_STREAMS = {
 }
 
 
+def check_fps(fps: float, alternative: str = "") -> None:
+    """Refuse a rate that is not a positive number of frames a second (``alternative``: what else may be given,
+    said in the error)."""
+    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
+        raise OptionError(f"fps must be a positive number of frames a second{alternative}, not {fps!r}")
+
+
 @dataclass
 class StreamFrame:
     """One pushed frame whose faces' labels are final (:meth:`FaceStream.push`, :meth:`FaceStream.finish`)."""
@@ -82,10 +89,8 @@ class FaceStream:
             if name in NOT_FOR_STREAMS:
                 raise TypeError(f"{name} is a setting of analyze_video, not of a stream: {NOT_FOR_STREAMS[name]}")
         check_video_settings(changes, list(StreamChanges.__annotations__), caller="stream(fps)")
-        if fps is not None and not (isinstance(fps, (int, float)) and not isinstance(fps, bool)
-                                    and math.isfinite(fps) and fps > 0):
-            raise OptionError(f"fps must be a positive number of frames a second (or None, each frame pushed with "
-                              f"its time), not {fps!r}")
+        if fps is not None:
+            check_fps(fps, " (or None, each frame pushed with its time)")
         # a live loop cannot wait for the frames after one: causal windows, each frame through the CNN as it comes
         options = dataclasses.replace(VideoOptions(centred=False, batch_frames=1), **changes)
         runner = VideoAnalyzer(analyzer, options)

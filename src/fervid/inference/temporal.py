@@ -122,6 +122,44 @@ class TrackSmoother:
         return self.outputs[t]
 
 
+class TrackWindows:
+    """Each track's :class:`TrackSmoother`, made on its first frame, and when a frame's label is final: the one
+    driver of the video pipeline's tracks (:class:`fervid.inference.video.FrameStream`, fervid's tracker's) and of
+    yours (:class:`fervid.inference.track_classifier.TrackClassifier`), so that the same frames of a track get the
+    same labels by either."""
+
+    def __init__(self, method: TemporalMethod, window: float, centred: bool, fps: float):
+        """``fps``: the rate the tracks' frames come at (the centred kernel's frame spacing)."""
+        self.method, self.window, self.centred, self.fps = method, window, centred, fps
+        self.lookahead = lookahead(method, window, centred)
+        self.tracks: dict[int, TrackSmoother] = {}
+        self.seconds = 0.0  # spent in the method, all tracks together
+
+    def add(self, track_id: int, t: float, probabilities: np.ndarray, feature: np.ndarray) -> None:
+        """A frame of the track ``track_id`` (its frames in time order)."""
+        if track_id not in self.tracks:
+            self.tracks[track_id] = TrackSmoother(self.method, self.window, self.centred, self.fps)
+        self.tracks[track_id].add(t, probabilities, feature)
+
+    def final(self, t: float, newest: float) -> bool:
+        """Whether the label of a frame at ``t`` is final once the frames up to ``newest`` are added: those its
+        window needs, up to :attr:`lookahead` seconds after it, are in (a track's frames after ``newest`` would be
+        in its window otherwise)."""
+        return t <= newest - self.lookahead + 1e-6
+
+    def classify(self, track_id: int, t: float) -> np.ndarray:
+        """The track's output for its frame at ``t`` (:meth:`TrackSmoother.classify`)."""
+        track = self.tracks[track_id]
+        spent = track.seconds
+        out = track.classify(t)
+        self.seconds += track.seconds - spent
+        return out
+
+    def end(self, track_id: int) -> None:
+        """Forget a track whose frames are all labelled (its window and outputs)."""
+        self.tracks.pop(track_id, None)
+
+
 def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities with a temperature applied (to their logarithms, as to logits)."""
     if temperature == 1.0:

@@ -47,7 +47,7 @@ from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, Pipeli
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
                                       TRACK_COLUMNS, Face, abridged, dataframe, face_row, html_view, rounded,
                                       table_schema, track_row, write_csv, written_seconds)
-from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackSmoother, frames_per_window,
+from fervid.inference.temporal import (METHODS, LSTMTemporal, TemporalMethod, TrackWindows, frames_per_window,
                                       labels_delay, lookahead, make_method, shipped_temporal_models, window_notice)
 from fervid.inference.detect import Detection, region_around
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
@@ -2823,7 +2823,10 @@ class FrameStream:
         self.tracker = FaceTracker(miss_seconds=miss_seconds(options.detect_every),
                                    max_faces=analyzer.max_faces,
                                    forget_rounds=math.ceil(FORGET_FACE_SECONDS / options.detect_every), fps=fps)
-        self.tracks: dict[int, TrackSmoother] = {}  # each track's window and temporal outputs
+        # each track's window and temporal outputs; windows centred on each frame for files, causal for live
+        # sources. At the rate the track's frames come: sampled (--sample-fps), the kernel's frame spacing is the
+        # sampling step (with the video's, the outer samples of a 5 fps window weighed 0.25, not 0.43)
+        self.windows = TrackWindows(temporal, options.window, options.centred, analysis_rate(fps, options.sample_fps))
         self._pending: list[tuple[float, int, np.ndarray, list[TrackedFace], np.ndarray]] = []
         self._ready: deque = deque()  # frames through the CNN, waiting for their windows
         # Detection runs on the frame nearest each step of detect_every (a frame within half a frame of the time it
@@ -2841,9 +2844,8 @@ class FrameStream:
         self._resets_passed = 0
         self._levels: np.ndarray | None = None  # the stretch of a dark picture's levels (align.dark_levels_table)
         self.frames_brightened = 0
-        # Windows centred on each frame for files, causal for live sources (TrackSmoother); a frame is final once
-        # the frames its window needs have been analysed, ``lookahead`` seconds later
-        self.lookahead = lookahead(temporal, options.window, options.centred)
+        # a frame is final once the frames its window needs have been analysed, ``lookahead`` seconds later
+        self.lookahead = self.windows.lookahead
         # options.region in the frames' pixels (x0, y0, x1, y1), from the first frame's size: the frames are cropped
         # to it before anything is looked for, and the faces found placed back in the whole frame (_label)
         self._region: tuple[int, int, int, int] | None = None
@@ -2940,7 +2942,7 @@ class FrameStream:
             self._classify_pending()
         newest = self._ready[-1][0] if self._ready else 0.0
         done = []
-        while self._ready and (final or self._ready[0][0] <= newest - self.lookahead + 1e-6):
+        while self._ready and (final or self.windows.final(self._ready[0][0], newest)):
             done.append(self._label(*self._ready.popleft()))
         return done
 
@@ -2955,12 +2957,7 @@ class FrameStream:
             for tf in tracked:
                 probs, feature = out.probabilities[k], out.features[k]
                 k += 1
-                if tf.track_id not in self.tracks:
-                    # at the rate the track's frames come: sampled (--sample-fps), the kernel's frame spacing is the
-                    # sampling step (with the video's, the outer samples of a 5 fps window weighed 0.25, not 0.43)
-                    self.tracks[tf.track_id] = TrackSmoother(self.temporal, self.options.window, self.options.centred,
-                                                             analysis_rate(self.fps, self.options.sample_fps))
-                self.tracks[tf.track_id].add(t, probs, feature)
+                self.windows.add(tf.track_id, t, probs, feature)
                 faces.append((tf, probs))
             self._ready.append((t, index, frame, faces))
         self._pending.clear()
@@ -2970,10 +2967,9 @@ class FrameStream:
         dx, dy = self._region[:2] if self._region is not None else (0, 0)  # the region's place in the whole frame
         labelled = []
         for tf, probs in faces:
-            track = self.tracks[tf.track_id]
-            spent = track.seconds
-            smoothed = track.classify(t)
-            self.stages["temporal"] += track.seconds - spent
+            spent = self.windows.seconds
+            smoothed = self.windows.classify(tf.track_id, t)
+            self.stages["temporal"] += self.windows.seconds - spent
             det = tf.detection
             x, y, w, h = det.box
             labelled.append(FrameFace(t, index, tf.track_id, (x + dx, y + dy, w, h),
