@@ -3337,7 +3337,8 @@ def _command_for_path(args: list[str]) -> str:
         return _command_for_folder(path, quoted)
     kind = file_kind(path) if path.is_file() else None
     if kind is not None and kind.family is not Family.TEXT:  # a PDF, an archive, a workbook (its name aside)
-        said = not_media_said(path)  # (an archive's and a drawing's come with what to do: "...: unzip it first")
+        # (an archive's and a drawing's come with what to do: "...: unzip it first"; a kind is always said)
+        said = not_media_said(path) or kind.phrase
         return f"it is {said}" if ":" in said else f"it is {said}, which fervid does not read"
     if path.suffix.lower() in VIDEO_SUFFIXES or holds_video(path):
         return f"it is a video: analyse it with `fervid video {quoted}`"
