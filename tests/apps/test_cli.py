@@ -3962,7 +3962,10 @@ def test_a_quick_runs_speed_says_the_analysis_rate_and_the_whole_runs_seconds_ap
     result = runner.invoke(app, ["video", str(carphone()), "--method", "frame", "--no-annotate", "--key-frames", "0",
                                  "--start", "1", "--end", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    said = re.search(r"30 frames analysed at (\d+) fps; (\d+\.\d) s in all, (\d+\.\d)x real time", result.output)
+    # (its timeline written in a second or more, as on a loaded machine, the writing is said apart)
+    said = (re.search(r"30 frames analysed at (\d+) fps; (\d+\.\d) s in all, (\d+\.\d)x real time", result.output)
+            or re.search(r"30 frames in \d+\.\d s \((\d+) fps\) and \d+\.\d s more writing its timelines"
+                         r"(?: and key frames)?: (\d+\.\d) s, (\d+\.\d)x real time", result.output))
     assert said, result.output
     analysis = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
     assert int(said.group(1)) == pytest.approx(30 / analysis["analysis_seconds"], rel=0.2)
