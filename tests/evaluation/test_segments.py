@@ -647,6 +647,10 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
     summary = segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)
     assert (summary["seen_seconds"], summary["frames"], summary["emotion_share"]["happy"]) == (1.3, 1, 0.6154)
     assert summary["mean_probabilities"]["sad"] == 0.8
+    # a segment between two frames: the row in effect for its time, no frame (there was no summary, as the
+    # analysis's segments had no track)
+    summary = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
+    assert (summary["seen_seconds"], summary["frames"], summary["dominant_emotion"]) == (0.3, 0, "sad")
     # an analysed frame without the face before the start: nothing carried in (the face came at 1 s)
     rows = pd.DataFrame(frame_rows(1, [1.0, 2.0, 3.0], "sad") + frame_rows(2, [0.0], "happy"))
     assert segment_summary(FrameIndex.of(rows), 1, 0.2, 1.5, 1.0)["seen_seconds"] == 0.5
@@ -668,7 +672,8 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
     from fervid.inference.video import sample_video
 
     runner = CliRunner()
-    bounds = [(0.05, 1.13), (1.62, 1.95), (2.25, 2.5), (3.25, 3.5), (3.5, 3.77)]
+    # (1.65-1.75 s: between two frames analysed)
+    bounds = [(0.05, 1.13), (1.62, 1.95), (2.25, 2.5), (3.25, 3.5), (3.5, 3.77), (1.65, 1.75)]
     tasks = tmp_path / "tasks.csv"
     tasks.write_text("start,end,name\n" + "".join(f"{a},{b},s{n}\n" for n, (a, b) in enumerate(bounds)),
                      encoding="utf-8")
@@ -679,6 +684,8 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
     stem = sample_video().stem
     segments = pd.read_csv(run / f"{stem}_segments.csv").dropna(subset=["track"])
     assert len(segments) >= len(bounds)
+    between = segments[segments.segment == "s5"]
+    assert (between.frames.tolist(), between.seen_seconds.tolist()) == ([0], [0.1])
     frames = FrameIndex.of(pd.read_parquet(run / f"{stem}_frames.parquet"))
     for row in segments.itertuples():
         summary = segment_summary(frames, int(row.track), row.segment_start, row.segment_end, 5.0)
@@ -688,6 +695,7 @@ def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds
             assert summary["emotion_share"][emotion] == pytest.approx(getattr(row, emotion), abs=2e-3), row
     # evaluate, scoring that run against the segments annotated with its labels: every segment right, on its stretch
     annotations = tmp_path / "ann.csv"
+    segments = segments[segments.frames > 0]  # (one with no frame of its face is not scored)
     annotations.write_text("video,start,end,emotion,track\n" + "".join(
         f"{sample_video()},{row.segment_start},{row.segment_end},{row.dominant_emotion},{int(row.track)}\n"
         for row in segments.itertuples()), encoding="utf-8")

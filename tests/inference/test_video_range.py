@@ -387,3 +387,95 @@ def test_windows_are_asked_alone_and_last_some_time():
     for bad in (0.0, -60.0, float("nan")):
         with pytest.raises(OptionError, match="segment_every must be a positive number of seconds"):
             VideoOptions(segment_every=bad)
+
+
+def carphone_clip(path, frames: int = 44, blank_from: int | None = None):
+    """carphone's first ``frames`` frames as a clip of their own (44: 1.47 s, release QA's clip.mp4), those from
+    ``blank_from`` on grey: the face gone."""
+    images = carphone_frames()[:frames]
+    writer = clip_writer(path, images[0].shape[1], images[0].shape[0], 30000 / 1001)
+    for i, image in enumerate(images):
+        writer.write(image if blank_from is None or i < blank_from else np.full_like(image, 128))
+    writer.close()
+    return path
+
+
+def test_windows_no_frame_fell_in_have_the_row_in_effect_and_reach_the_videos_end(analyzer, tmp_path):
+    """Release QA: a 1.47 s clip with the face throughout, sampled at 4 frames a second, in windows of 0.1 s:
+    windows 2, 4, 5, 7, 9, 10 and 12 (no analysed frame inside) had the track empty and 0 s seen, though a row lasts
+    until the next, and the table stopped at 1.3 s (the last frame's window): the windows added up to 0.6 s seen of
+    the track's 1.47 s. Every frame analysed in windows of 0.03 s (one falls between two frames) and of 0.001 s,
+    the same. Each window now has the row in effect for its time, the last ending with the video."""
+    clip = carphone_clip(tmp_path / "clip.mp4")
+    for sample_fps, every in ((4.0, 0.1), (None, 0.03), (None, 0.001)):
+        out = tmp_path / f"every {every}"
+        result = analyzer.analyze_video(clip, out, sample_fps=sample_fps, segment_every=every, method="frame",
+                                        key_frames=0, annotate=False)
+        (track,) = result.track_summaries()
+        assert result.duration == pytest.approx(1.4681, abs=1e-4)
+        rows = pd.read_csv(out / "clip_segments.csv")
+        assert len(rows) == int(np.ceil(round(result.duration / every, 6))), every
+        assert rows.segment_end.iloc[-1] == round(result.duration, 4)
+        assert (rows.track == 1).all(), every
+        assert rows.seen_seconds.tolist() == pytest.approx((rows.segment_end - rows.segment_start).tolist(), abs=1e-4)
+        assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
+        # a window no frame fell in counts none, and has the label of the row in effect at its start
+        table = pd.read_parquet(out / "clip_frames.parquet")
+        assert rows.frames.sum() == len(table) and (rows.frames == 0).sum() > 0
+        for row in rows[rows.frames == 0].itertuples():
+            assert row.dominant_emotion == table[table.time < row.segment_start].emotion.iloc[-1], row
+
+
+def test_a_segment_between_two_analysed_frames_has_the_row_in_effect_for_its_time(analyzer, tmp_path):
+    """Release QA: segments 0.3-0.45 s (between the frames analysed at 0.27 and 0.5 s) and 1.3-1.46 s (after the
+    last, 1.27 s; the clip ends at 1.47 s) of a clip sampled at 4 frames a second had 0 s seen and the track empty.
+    Each is now seen for its whole length, with the label of the frame before it and frames 0, and a notice names
+    them."""
+    clip = carphone_clip(tmp_path / "clip.mp4")
+    result = analyzer.analyze_video(clip, tmp_path, sample_fps=4, method="frame", key_frames=0, annotate=False,
+                                    segments=((0.3, 0.45, "gap"), (0.3, 0.6, "spans"), (1.3, 1.46, "tail")))
+    table = pd.read_parquet(tmp_path / "clip_frames.parquet")
+    gap, spans, tail = result.segment_summaries()
+    for segment in (gap, tail):
+        (entry,) = segment["tracks"]
+        assert (entry["start"], entry["end"], entry["frames"]) == (segment["start"], segment["end"], 0)
+        assert entry["seen_seconds"] == round(segment["end"] - segment["start"], 4)
+        assert entry["dominant_emotion"] == table[table.time < segment["start"]].emotion.iloc[-1]
+    (entry,) = spans["tracks"]
+    assert (entry["frames"], entry["seen_seconds"]) == (1, 0.3)
+    assert result.frameless_segments_notice.startswith("2 of 3 segment(s) hold no analysed frame (the frames "
+                                                       "analysed are about 0.25 s apart): gap (0.3-0.45 s), tail "
+                                                       "(1.3-1.46 s); each has the row in effect at its start")
+
+
+def test_windows_after_the_face_left_have_no_track_and_those_before_share_its_seconds(analyzer, tmp_path):
+    """The face on a clip's first second, grey frames after it, sampled at 4 frames a second, in windows of 0.1 s:
+    the windows up to where the track's last row ends share its seen seconds; each one after has one row, the
+    track empty and 0 s seen (a row carried into a window lasts no longer than the whole track's)."""
+    clip = carphone_clip(tmp_path / "leaves.mp4", blank_from=30)
+    result = analyzer.analyze_video(clip, tmp_path, sample_fps=4, segment_every=0.1, method="frame", key_frames=0,
+                                    annotate=False)
+    (track,) = result.track_summaries()
+    rows = pd.read_csv(tmp_path / "leaves_segments.csv")
+    assert len(rows) == 15 and rows.segment_end.iloc[-1] == 1.4681
+    assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
+    seen, after = rows[rows.segment_start < track["end"]], rows[rows.segment_start >= track["end"]]
+    assert (seen.track == 1).all() and len(after) >= 3
+    assert after.track.isna().all() and (after.seen_seconds == 0).all() and (after.frames.isna()).all()
+
+
+def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_seen(analyzer, tmp_path):
+    """carphone with 0.5-1.5 s cut out (a variable-frame-rate file: no frame there, the face on both sides), in
+    windows of 0.25 s: the row before the gap lasts across it (a stretch with no frame is no absence), so each
+    window in it is seen whole, with that row's label, and the windows add up to the track's seconds."""
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run([FFMPEG, "-loglevel", "error", "-i", str(sample_video()), "-vf",
+                    "select='not(between(t,0.5,1.5))'", "-fps_mode", "vfr", str(vfr)], check=True)
+    result = analyzer.analyze_video(vfr, tmp_path, segment_every=0.25, method="frame", key_frames=0, annotate=False)
+    (track,) = result.track_summaries()
+    rows = pd.read_csv(tmp_path / "vfr_segments.csv")
+    inside = rows[(rows.segment_start >= 0.5) & (rows.segment_end <= 1.5)]
+    assert len(inside) == 4 and (inside.frames == 0).all() and (inside.seen_seconds == 0.25).all()
+    table = pd.read_parquet(tmp_path / "vfr_frames.parquet")
+    assert (inside.dominant_emotion == table[table.time < 0.5].emotion.iloc[-1]).all()
+    assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)

@@ -524,6 +524,8 @@ def _video_notices(result, name: str, out: Path, detector=None, said: set[str] |
                        "(end_reached in the tracks JSON; end records what was asked)")
     if result.segments_notice:
         notices.append(f"{name}: {result.segments_notice}")
+    if result.frameless_segments_notice:
+        notices.append(f"{name}: {result.frameless_segments_notice}")
     if result.replaced:
         notices.append(f"{name}'s outputs replaced those of {result.replaced} in {out}/ (same names; use another "
                        "--out to keep both)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple, cast, overload
@@ -346,45 +346,58 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     """``track``'s summary over ``start`` to ``until`` (a segment, cut to the stretch analysed), by the very code
     that gives ``fervid video --segments``'s (:class:`fervid.inference.video.SegmentLogs`), fed the frames of
     ``frames`` (a video's per-frame table) as the analysis fed it: each row lasting until the next, the row in
-    effect at the segment's start (the face on the frame before it) beginning it, a gap (the face unseen longer
+    effect at the segment's start (the face on the frame before it) beginning it, its last row lasting to the end
+    where the frames after it say the whole track's does, a gap (the face unseen longer
     than :func:`~fervid.inference.video.gap_seconds` allows) not counted as seen; its ``dominant_emotion`` is the
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
     ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
     apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
-    which none came counts as one in which the face was not seen). None where the face is on no frame of it."""
+    which none came counts as one in which the face was not seen). None where the face was not seen in it (as
+    the analysis's segments leave out such a track)."""
     own = frames.tracks.get(track)
     if own is None:
         return None
     spacing = 1 / rate
-    times = frames.times
-    times = times[max(int(np.searchsorted(times, start - TIME_TOLERANCE)) - 1, 0):
-                  int(np.searchsorted(times, until - TIME_TOLERANCE))]
-    faceless = [np.arange(before + spacing, after - spacing / 2, spacing)
-                for before, after in zip(times, times[1:]) if after - before > 1.5 * spacing]
-    frame_times = np.sort(np.concatenate([times, *faceless]))
-    # from the last frame before the start: its face, if any, is the row in effect there
-    frame_times = frame_times[max(int(np.searchsorted(frame_times, start - TIME_TOLERANCE)) - 1, 0):]
     own_times = own["time"].to_numpy(float)
+    own_probabilities, own_labels = own[list(EMOTIONS)].to_numpy(float), own["emotion"].to_numpy()
     # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
     # track's does, as the analysis gives it)
     recent = np.diff(own_times[-16:])
     whole_spacing = max(spacing, float(np.median(recent))) if len(recent) else spacing
-    if len(frame_times):
-        own = own.iloc[np.searchsorted(own_times, frame_times[0]):np.searchsorted(own_times, until)]
-    faces = {float(row.time): _TableFace(float(row.time), 0, track, (0.0, 0.0, 0.0, 0.0), probabilities,
-                                         probabilities, False, True, label=row.emotion)
-             for row, probabilities in zip(own.itertuples(), own[list(EMOTIONS)].itertuples(index=False))}
     logs = SegmentLogs([TimeSegment(start, until)], spacing, detect_every)
     no_image = np.zeros((0, 0, 3), np.uint8)
     fed = []
-    for t in frame_times:
-        face = faces.get(float(t))
-        logs.add(AnalysedFrame(float(t), 0, no_image, [face] if face is not None else []))
-        if face is not None and t < until - TIME_TOLERANCE:
+    # from the last frame before the start (its face, if any, is the row in effect there) to the frames after the
+    # end that say how the face's last row in it ends
+    for t in _frame_times(frames.times, max(int(np.searchsorted(frames.times, start - TIME_TOLERANCE)) - 1, 0),
+                          spacing):
+        at = int(np.searchsorted(own_times, t))
+        face = None
+        if at < len(own_times) and own_times[at] == t:
+            probabilities = tuple(float(p) for p in own_probabilities[at])
+            face = _TableFace(t, 0, track, (0.0, 0.0, 0.0, 0.0), probabilities, probabilities, False, True,
+                              label=own_labels[at])
+        logs.add(AnalysedFrame(t, 0, no_image, [face] if face is not None else []))
+        if face is not None and t < until - TIME_TOLERANCE:  # (the row carried in too: a run of its time)
             fed.append(face.label)
+        if logs.settled:
+            break
     runs = 1 + sum(a != b for a, b in zip(fed, fed[1:]))
     log = logs.logs[0].get(track)
-    return log.summary(until, whole_spacing, within=(runs + 1) * _ROUNDED_SECONDS) if log is not None else None
+    summary = log.summary(until, whole_spacing, within=(runs + 1) * _ROUNDED_SECONDS) if log is not None else None
+    return summary if summary is not None and (summary["frames"] or summary["seen_seconds"]) else None
+
+
+def _frame_times(times: np.ndarray, first: int, spacing: float) -> Iterator[float]:
+    """The times of a video's analysed frames from ``times[first]`` on, ``times`` being its frames table's: a frame
+    with no face is not in the table, so where two are further apart than the ``spacing``, the frames between are
+    taken to have come without one."""
+    for before, after in zip(times[first:], times[first + 1:]):
+        yield float(before)
+        if after - before > 1.5 * spacing:
+            yield from (float(t) for t in np.arange(before + spacing, after - spacing / 2, spacing))
+    if first < len(times):
+        yield float(times[-1])
 
 
 class AnalysedFrames(NamedTuple):

@@ -571,6 +571,9 @@ class TrackLog:
         self._times = array("d")
         self._probabilities = array("f")
         self.start = self.end = 0.0
+        # the time of the frame whose row was logged last: ``end``, but for a row carried into a segment (logged at
+        # its start from the frame before it), which lasts as that frame's row does
+        self._row_time = 0.0
         self._last_emotion: str | None = None
         self.absent_from: float | None = None  # the first frame since its last row that came without it
         self.gaps: list[tuple[float, float]] = []  # (absent from, back at) of each gap, for its timeline
@@ -618,23 +621,29 @@ class TrackLog:
     def _last_row_end(self, absent_from: float, spacing: float | None = None) -> float:
         """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
         or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
-        stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s."""
-        lasting = absent_from - self.end
-        return self.end + (min(spacing or self.spacing, lasting) if lasting > self.gap else lasting)
+        stopped for 0.6 s had its last row stretched across them: seen 1.63 s between 0.0 and 0.97 s. A row carried
+        into a segment is measured from its own frame's time, and ends no earlier than where it was logged."""
+        lasting = absent_from - self._row_time
+        return max(self.end, self._row_time + (min(spacing or self.spacing, lasting) if lasting > self.gap
+                                               else lasting))
 
     def _last_row_seconds(self, until: float | None = None, spacing: float | None = None) -> float:
         """How long its last row lasts: until the first frame that came without it (:meth:`_last_row_end`); where
-        none did, its spacing, but not past ``until`` (the video's end: a variable-frame-rate video's last rows are
-        further apart than its nominal rate). ``spacing``: another log's (a segment's part of a track lasts as the
-        whole track's does)."""
+        none did, its spacing; not past ``until`` (the video's end: a variable-frame-rate video's last rows are
+        further apart than its nominal rate; a segment's end). ``spacing``: another log's (a segment's part of a
+        track lasts as the whole track's does). A row carried into a segment lasts as its own frame's row does, from
+        where it was logged."""
         spacing = spacing or self.spacing
         if self.absent_from is not None:
-            return self._last_row_end(self.absent_from, spacing) - self.end
-        return min(spacing, max(until - self.end, 0.0)) if until is not None else spacing
+            end = self._last_row_end(self.absent_from, spacing)
+        else:
+            end = self._row_time + spacing
+        return max(min(end, until) - self.end, 0.0) if until is not None else end - self.end
 
-    def add(self, face: FrameFace, image: np.ndarray, carried: bool = False) -> Episode | None:
-        """Log one face; returns the episode this face closed, if it started a new one. ``carried``: a row in effect
-        from an earlier frame (a segment's first), counted for its time but not as a frame."""
+    def add(self, face: FrameFace, image: np.ndarray, carried_from: float | None = None) -> Episode | None:
+        """Log one face; returns the episode this face closed, if it started a new one. ``carried_from``: the time
+        of the frame whose row this face is, logged at another time (a segment's start or end): a row in effect
+        there, counted for its time but not as a frame."""
         emotion = face.emotion
         unseen = 0.0
         if not self.frames:
@@ -652,7 +661,8 @@ class TrackLog:
             self.emotion_seconds[EMOTIONS.index(self._last_emotion)] += since
         self.absent_from = None
         self.end = face.time
-        if carried:
+        self._row_time = face.time if carried_from is None else carried_from
+        if carried_from is not None:
             self.rows_carried += 1
         else:
             self.counts[EMOTIONS.index(emotion)] += 1
@@ -1091,6 +1101,8 @@ class VideoResult:
                 whole = self.tracks.get(track_id)
                 summary = {k: v for k, v in tracks[track_id].summary(
                     until, whole.spacing if whole is not None else None).items() if k not in ("changes", "episodes")}
+                if not summary["frames"] and not summary["seen_seconds"]:
+                    continue  # a row carried in that had ended before the segment's start: the face not seen in it
                 summary["episodes"] = [ep for ep in episodes.get(track_id, [])
                                        if ep["start"] < segment.end and (ep["start"] >= segment.start
                                                                          or ep["end"] > segment.start)]
@@ -1117,6 +1129,23 @@ class VideoResult:
         return (f"{len(outside)} segment(s) lie partly or wholly outside the stretch analysed ({start:g}-"
                 f"{self.duration:g} s): {', '.join(outside)}; their seconds seen count the part analysed only "
                 "(analysed_seconds in the segments table)")
+
+    @property
+    def frameless_segments_notice(self) -> str | None:
+        """A line naming the segments inside the stretch analysed that no analysed frame fell in (shorter than the
+        frames' spacing, or between two frames of a variable-frame-rate video): each has the row in effect at its
+        start, from the frame before it, for its time, and frames 0; None where every one holds a frame."""
+        if self.segment_logs is None or not self.frames_read:
+            return None
+        frameless = [f"{s.name or n} ({s.start:g}-{s.end:g} s)" for n, (s, framed)
+                     in enumerate(zip(self.segments, self.segment_logs.framed), 1)
+                     if not framed and self._analysed_within(s) > 0]
+        if not frameless:
+            return None
+        named = ", ".join(frameless[:5]) + (f" and {len(frameless) - 5} more" if len(frameless) > 5 else "")
+        return (f"{len(frameless)} of {len(self.segments)} segment(s) hold no analysed frame (the frames analysed "
+                f"are about {1 / self.analysed_rate:.3g} s apart): {named}; each has the row in effect at its start, "
+                "from the frame before it, for its time, and frames 0 in the segments table")
 
     def segment_rows(self) -> list[dict[str, Any]]:
         """``<name>_segments.csv``'s rows (:data:`SEGMENT_COLUMNS`): per segment and track seen in it, its
@@ -3089,14 +3118,17 @@ class SegmentLogs:
     """Each :class:`TimeSegment`'s own track logs, fed the frames inside it (from its start up to its end) as the
     video's are: its summary per track (:meth:`TrackLog.summary`, up to the segment's end) gives the seconds seen,
     the emotions' shares of them and the dominant one by the same rule as the whole track's. A row lasts until the
-    next: the faces of the last frame before a segment's start are its first row, at its start, so that segments
-    side by side share a track's seen seconds as the whole track has them; that row counts for its time only (a
-    segment's frames and means are over the rows whose time is inside it, as the frame table's).
+    next: the faces of the last frame before a segment's start are its first row, at its start, lasting as their
+    own rows do (into a segment no analysed frame fell in, over the whole of it), and a face's last row in it lasts
+    to its end where the whole track's row lasts past it (the face on the first frame after the end, or back soon
+    enough to be no gap), so that segments side by side share a track's seen seconds as the whole track has them.
+    Those rows count for their time only (a segment's frames and means are over the rows whose time is inside it,
+    as the frame table's).
 
     With ``every`` (``VideoOptions.segment_every``), the segments are windows of that many seconds from ``start``,
     added to ``segments`` (the result's own list) as the frames reach them, a window no frame fell in included:
-    how long the video is may be known only once it is read; :meth:`end_at` ends the last one where the video
-    does."""
+    how long the video is may be known only once it is read; :meth:`end_at` adds the windows up to the video's end
+    and ends the last one where the video does."""
 
     # the frame a segment's log is given: an episode's key frame is the whole track's, and none is cropped here
     _NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
@@ -3105,31 +3137,87 @@ class SegmentLogs:
                  every: float | None = None, start: float = 0.0):
         self.segments, self.spacing, self.detect_every = segments, spacing, detect_every
         self.every, self.start = every, start
-        self.logs: list[dict[int, TrackLog]] = [{} for _ in segments]
-        self._present: list[set[int] | None] = [None for _ in segments]  # the tracks in each one's last frame
+        self.logs: list[dict[int, TrackLog]] = []
+        self._present: list[set[int] | None] = []  # the tracks in each one's last row (None: not begun)
+        self.framed: list[bool] = []  # whether an analysed frame fell inside each one
+        self._ended: list[bool] = []  # whether a frame came at or after each one's end
+        for _ in segments:
+            self._new_log()
+        # segments ended whose tracks' last rows may yet last to their end: track numbers by segment, those whose
+        # face was missing from the frames since (whether its absence is a gap is known once it is back or long gone)
+        self._settling: dict[int, set[int]] = {}
+        self._open_from = 0  # with ``every``: the first window not ended
         self._before: AnalysedFrame | None = None  # the last frame added
 
+    def _new_log(self) -> None:
+        self.logs.append({})
+        self._present.append(None)
+        self.framed.append(False)
+        self._ended.append(False)
+
+    @property
+    def settled(self) -> bool:
+        """Every segment ended by a frame, and its tracks' last rows where the whole tracks' end: frames after
+        this change none of their summaries."""
+        return all(self._ended) and not self._settling
+
     def add(self, frame: AnalysedFrame) -> None:
+        self._settle(frame)
         while self.every and (not self.segments or frame.time >= self.segments[-1].end - TIME_TOLERANCE):
             self.segments.append(equal_window(self.start, self.every, len(self.segments)))
-            self.logs.append({})
-            self._present.append(None)
-        # windows follow one another: a frame is in the last one made (not looked for in each of an hour's 3,600
-        # 1-s windows, every frame)
-        for number in [len(self.segments) - 1] if self.every else range(len(self.segments)):
+            self._new_log()
+        # windows follow one another: a frame is in one of the last made (not looked for in each of an hour's
+        # 3,600 1-s windows, every frame)
+        for number in range(self._open_from, len(self.segments)) if self.every else range(len(self.segments)):
             segment = self.segments[number]
-            if not segment.start - TIME_TOLERANCE <= frame.time < segment.end - TIME_TOLERANCE:
+            if self._ended[number] or frame.time < segment.start - TIME_TOLERANCE:
                 continue
-            if self._present[number] is None:  # its first frame: the row in effect at its start begins it
-                self._present[number] = set()
-                if self._before is not None and frame.time > segment.start + TIME_TOLERANCE:
-                    self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
-                                                    [dataclasses.replace(face, time=segment.start)
-                                                     for face in self._before.faces]), carried=True)
-            self._log(number, frame)
+            self._begin(number, frame.time)
+            if frame.time >= segment.end - TIME_TOLERANCE:
+                self._ended[number] = True
+                self._settling[number] = set(self.logs[number])
+                self._settle(frame, number)
+            else:
+                self.framed[number] = True
+                self._log(number, frame)
+        while self._open_from < len(self.segments) and self.every and self._ended[self._open_from]:
+            self._open_from += 1
         self._before = frame
 
-    def _log(self, number: int, frame: AnalysedFrame, carried: bool = False) -> None:
+    def _begin(self, number: int, time: float) -> None:
+        """Segment ``number`` reached by a frame at ``time`` (inside it or past it): the row in effect at its start
+        (the last frame's before it) begins it."""
+        if self._present[number] is not None:
+            return
+        self._present[number] = set()
+        segment = self.segments[number]
+        if self._before is not None and time > segment.start + TIME_TOLERANCE:
+            self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
+                                            [dataclasses.replace(face, time=segment.start)
+                                             for face in self._before.faces]), self._before.time)
+
+    def _settle(self, frame: AnalysedFrame, only: int | None = None) -> None:
+        """``frame``, after the end of the segments ended (``only``: of that one), says how their tracks' last rows
+        end, as the whole tracks' do: a face on it, or back on it before its absence makes a gap, was seen up to
+        the segment's end (a row at the end, carried from this frame, ends its last one there); one missing has
+        its absence start here, and one gone for a gap's length ends its last row where the whole track's does."""
+        faces = {face.track_id: face for face in frame.faces}
+        for number in [only] if only is not None else list(self._settling):
+            logs, settling = self.logs[number], self._settling[number]
+            for track_id in list(settling):
+                log, face = logs[track_id], faces.get(track_id)
+                if face is None:
+                    log.missed(frame.time)
+                absent_from = log.absent_from  # (TrackLog.add's test of a return for a gap)
+                gone = absent_from is not None and frame.time - absent_from + log.spacing > log.gap
+                if face is not None and not gone:
+                    log.add(dataclasses.replace(face, time=self.segments[number].end), self._NO_IMAGE, frame.time)
+                if face is not None or gone:
+                    settling.discard(track_id)
+            if not settling:
+                del self._settling[number]
+
+    def _log(self, number: int, frame: AnalysedFrame, carried_from: float | None = None) -> None:
         logs, present = self.logs[number], {face.track_id for face in frame.faces}
         for track_id in (self._present[number] or set()) - present:  # as ResultWriter.write: an absence starts
             logs[track_id].missed(frame.time)
@@ -3137,13 +3225,22 @@ class SegmentLogs:
         for face in frame.faces:
             log = logs.get(face.track_id) or logs.setdefault(
                 face.track_id, TrackLog(face.track_id, self.spacing, self.detect_every))
-            log.add(face, self._NO_IMAGE, carried)
+            log.add(face, self._NO_IMAGE, carried_from)
 
     def end_at(self, seconds: float) -> None:
-        """The video ended at ``seconds``: the last window (``every``) ends there, not a whole window later (a
-        minute's window holding the video's last 0.12 s was written as a minute)."""
-        if self.every and self.segments and seconds < self.segments[-1].end:
+        """The video ended at ``seconds``: the windows (``every``) reach it, the last one ending there, not a whole
+        window later (a minute's window holding the video's last 0.12 s was written as a minute), and the segments
+        that start before it and no frame reached begin with the row of its last frame."""
+        if self._before is None:
+            return
+        while self.every and self.segments[-1].end < seconds - TIME_TOLERANCE:
+            self.segments.append(equal_window(self.start, self.every, len(self.segments)))
+            self._new_log()
+        if self.every and seconds < self.segments[-1].end:
             self.segments[-1] = self.segments[-1]._replace(end=round(seconds, TIME_DECIMALS))
+        for number, segment in enumerate(self.segments):
+            if segment.start < seconds - TIME_TOLERANCE:
+                self._begin(number, seconds)
 
 
 class ResultWriter:
