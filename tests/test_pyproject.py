@@ -23,7 +23,8 @@ TESTED_MINIMUMS = [
     ("pyarrow", "17.0.0", "16.1.0", "ParquetWriter has no add_key_value_metadata (the frames table's outcome)"),
     ("typer", "0.29.0", "0.28.0", "options reach callbacks as the text typed: `--out -` made a folder named '-' "
                                   "(0.15.3: its help crashes with click 8.2+)"),
-    ("pydantic", "2.5.0", "2.4.2", "create_model warns on __doc__ (a RuntimeWarning per API schema)"),
+    ("pydantic", "2.5.3", "2.5.2", "typer 0.29 requires 2.5.3 (2.4.2: create_model warns on __doc__, a "
+                                   "RuntimeWarning per API schema)"),
     # (from here, the oldest versions pyproject allowed, installed with uv --resolution lowest-direct, then the
     # inference and command-line tests run against them)
     ("imageio-ffmpeg", "0.8.0", "0.7.0", "its ffmpeg 7.0.2 gives no stream's start and crashes on MPEG-TS (0.5's "

@@ -3677,3 +3677,46 @@ def test_a_video_faces_record_keeps_a_missing_detection_score_missing():
                     frame_probabilities=probabilities, uncertain=True, detected=False)
     assert row.as_face().detection_score is None
     assert dataclasses.replace(row, detection_score=0.87).as_face().detection_score == 0.87
+
+
+@pytest.mark.parametrize("osfile", ["installed", "pyarrow 17-24's"])
+def test_a_frames_table_is_read_back_whatever_pyarrows_osfile_takes(tmp_path, monkeypatch, osfile):
+    """pyarrow 17-24 (pyproject.toml allows 17) give OSFile a path only ("TypeError: expected bytes, int found"; a
+    descriptor from 25), and fervid gave it the open file's descriptor: every frames table read back failed there.
+    Read with either, the table, its outcome and its settings are those written, from a folder whose name pyarrow
+    cannot encode (bytes no UTF-8 system wrote: the file is opened by Python), and no descriptor is left open."""
+    import os
+
+    import pyarrow as pa
+
+    from fervid.inference.video import FrameFace, FrameTableWriter, VideoResult, table_outcome, table_settings
+
+    if osfile == "pyarrow 17-24's":  # (the one installed may be)
+        takes_a_descriptor = pa.OSFile
+
+        def path_only(path, *args, **kwargs):
+            if isinstance(path, int):
+                raise TypeError("expected bytes, int found")  # pyarrow 17-24's
+            return takes_a_descriptor(path, *args, **kwargs)
+
+        monkeypatch.setattr(pa, "OSFile", path_only)
+    folder = tmp_path / os.fsdecode(b"uo-\xfcn\xef")
+    folder.mkdir()
+    faces = [FrameFace(time=i / 30, frame=i, track_id=1 + i % 2, box=(10.0 + i, 20.0, 64.0, 64.0),
+                       probabilities=tuple(np.roll([0.55, 0.15, 0.1, 0.08, 0.06, 0.04, 0.02], i)),
+                       frame_probabilities=(1 / 7,) * 7, uncertain=False, detected=i % 3 == 0, detection_score=0.9)
+             for i in range(9)]
+    writer = FrameTableWriter(folder / "v_frames.csv", folder / "v_frames.parquet", chunk_rows=4,
+                              settings={"method": "mean"})  # three row groups
+    for face in faces:
+        writer.add(face)
+    outcome = {"ok": True, "error": None, "frames_read": 9, "stopped_at": None, "started_at": None}
+    writer.close(outcome)
+    open_before = set(os.listdir("/proc/self/fd")) if sys.platform == "linux" else set()
+    table = VideoResult(source="v.mp4", table_path=folder / "v_frames.parquet").frame_table()
+    pd.testing.assert_frame_equal(table, pd.DataFrame([f.table_row() for f in faces]), check_dtype=False,
+                                  check_exact=False, rtol=1e-6)
+    assert table_outcome(folder / "v_frames.parquet") == outcome
+    assert table_settings(folder / "v_frames.parquet")["method"] == "mean"
+    if sys.platform == "linux":
+        assert set(os.listdir("/proc/self/fd")) <= open_before

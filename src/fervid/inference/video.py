@@ -823,18 +823,42 @@ def open_parquet(path: str | Path, mode: str = "rb"):
     (LC_ALL=de_DE.ISO-8859-1) `fervid video ... --out uo-ünï/vid` failed ("Failed to open local file"): the folder
     Python had made was another name to it. Every Parquet file fervid writes or reads itself is opened so.
 
-    To read, pyarrow gets the open file's descriptor (a native Arrow file), not the Python file object: it reads
-    row groups in its own IO threads, a Python object's read there took the GIL, and a buffer let go there as the
-    interpreter shut down ended the process with SIGABRT ("terminate called without an active exception",
-    apache/arrow#34314): `fervid batch` exited 134 now and then (1 in 8 to 12 runs, under load), its work done. pyarrow writes on the
-    caller's thread alone, so a file written stays a Python one, whose errors are Python's ("No space left on
-    device", not pyarrow's "Error writing bytes to file. Detail: [errno 28] ..."). The caller's to close."""
+    To read, pyarrow gets a native Arrow file, not the Python file object: it reads row groups in its own IO
+    threads, a Python object's read there took the GIL, and a buffer let go there as the interpreter shut down ended
+    the process with SIGABRT ("terminate called without an active exception", apache/arrow#34314): `fervid batch`
+    exited 134 now and then (1 in 8 to 12 runs, under load), its work done. The native file is the open file's
+    descriptor where pyarrow's OSFile takes one (25 and newer), else the file's bytes read here into a buffer of
+    Arrow's (:func:`_read_into_arrow_memory`). pyarrow writes on the caller's thread alone, so a file written stays a
+    Python one, whose errors are Python's ("No space left on device", not pyarrow's "Error writing bytes to file.
+    Detail: [errno 28] ..."). The caller's to close."""
     import pyarrow as pa
 
     if mode != "rb":
         return open(path, mode)  # noqa: SIM115 (the caller's to close, after pyarrow's writer)
     with open(path, mode, buffering=0) as fh:  # Python's own error where it cannot be opened, naming the file
-        return pa.OSFile(os.dup(fh.fileno()), mode)
+        descriptor = os.dup(fh.fileno())
+        try:
+            return pa.OSFile(descriptor, mode)
+        except TypeError:  # pyarrow 17-24: OSFile takes a path only ("expected bytes, int found")
+            os.close(descriptor)
+        return _read_into_arrow_memory(fh)
+
+
+def _read_into_arrow_memory(fh):
+    """The whole of the open file ``fh`` (unbuffered), read on this thread into memory that Arrow allocated and
+    frees, as a native Arrow file: pyarrow reads it in its IO threads without Python, where its OSFile takes no
+    descriptor (:func:`open_parquet`). It holds the file's size in memory while it is open (the tests' frames table
+    of a 45-minute video, 405,000 rows: 54 MB). Arrow's system allocator: its default pool keeps what it once held."""
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(os.fstat(fh.fileno()).st_size, memory_pool=pa.system_memory_pool())
+    view, filled = memoryview(buffer), 0
+    while filled < len(view):  # (one read() returns at most about 2 GB on Linux)
+        got = fh.readinto(view[filled:])
+        if not got:  # shorter now than when its size was taken
+            break
+        filled += got
+    return pa.BufferReader(buffer.slice(0, filled))
 
 
 def table_outcome(path: str | Path) -> dict | None:
