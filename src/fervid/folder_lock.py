@@ -1,6 +1,7 @@
 """One process per folder: ``fervid batch`` per output folder, ``fervid serve`` per data folder; and one run per
 set of outputs in a folder: a video's analysis into a folder (``Analyzer.analyze_video``, ``fervid video`` and
-``live``) per video's outputs (their stem), so that two runs into one folder on different videos both go on.
+``live``) per video's outputs (their stem), so that two runs into one folder on different videos both go on, and
+``fervid experiment``'s per experiment's.
 Here, not in ``fervid.apps``, as the library's video analysis takes it too.
 
 An OS lock on ``<folder>/.lock`` (or another file in it), released by the OS when the holder dies (no stale lock
@@ -104,15 +105,16 @@ class FolderLock:
 
 
 @contextlib.contextmanager
-def run_folder_lock(folder: Path, holder: str, advice: str, doing: str) -> Iterator[None]:
+def run_folder_lock(folder: Path, holder: str, advice: str, doing: str, name: str = LOCK_FILE) -> Iterator[None]:
     """Hold ``folder``'s lock (:class:`FolderLock`, its ``.lock`` there only while held) for a run writing into it,
     `fervid train`'s and `fervid train-temporal`'s: a second run into it raises :class:`FolderLocked` before it reads
-    anything, instead of the two mixing their files. A folder this made and left empty (the run refused, or failed
-    before it wrote anything) is removed: rmdir removes only an empty one."""
+    anything, instead of the two mixing their files. ``name``: the lock file, for a run that writes a part of what
+    the folder holds (`fervid experiment`'s outputs of one experiment, ``.<stem>.lock``). A folder this made and
+    left empty (the run refused, or failed before it wrote anything) is removed: rmdir removes only an empty one."""
     folder = Path(folder)
     made = not folder.exists()
     try:
-        with FolderLock(folder, holder, advice, doing=doing, removed=True):
+        with FolderLock(folder, holder, advice, name=name, doing=doing, removed=True):
             yield
     finally:
         if made:

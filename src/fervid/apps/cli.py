@@ -623,22 +623,28 @@ def _remove_empty(made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _hold_output_folder(ctx: typer.Context, out: Path, command: str) -> None:
+def _hold_output_folder(ctx: typer.Context, out: Path, command: str, stem: Optional[str] = None) -> None:
     """Make ``out`` and hold its lock until the command ends (another run into it exits 75, naming the folder and
     its pid: two evaluations at once mixed their files), then settle what a run killed writing into it left there
     (:func:`~fervid.inference.set_aside.recover_staged_outputs`: the earlier outputs it had set aside were left
-    hidden for ever). The folders made for it are taken away again where nothing was written."""
-    from fervid.folder_lock import FolderLocked, run_folder_lock
+    hidden for ever). The folders made for it are taken away again where nothing was written. ``stem``: the lock
+    is that of the outputs named by it alone (``<stem>.*`` and ``<stem>_*``; ``.<stem>.lock``), for a folder
+    other runs' outputs share (`fervid experiment`'s default --out holds every experiment's: two different ones
+    into it both go on, as two videos into one folder do)."""
+    from fervid.folder_lock import LOCK_FILE, FolderLocked, run_folder_lock
     from fervid.inference.set_aside import recover_staged_outputs
 
     made = _folders_to_make(out)
     ctx.call_on_close(lambda: _remove_empty(made))  # (after the lock's release: its file is gone)
     _check_output_folder(out)
+    writing = f"{stem}.* and {stem}_*" if stem else "its outputs"
     try:
         ctx.with_resource(run_folder_lock(out, f"another fervid {command} run", "wait for it to finish, or give "
-                                          "another --out", doing="is writing its outputs into this folder"))
+                                          "another --out", doing=f"is writing {writing} into this folder",
+                                          name=f".{stem}.lock" if stem else LOCK_FILE))
     except FolderLocked as exc:
         _fail(str(exc), EXIT_BUSY)
+    # (what runs killed in it left, whichever outputs: those of a run still going are left to it, by their own lock)
     recover_staged_outputs(out)
 
 
@@ -2714,6 +2720,7 @@ def calibrate(
 
 @app.command()
 def experiment(
+    ctx: typer.Context,
     dataset: str = typer.Option(..., help="jaffe, ckplus or jaffe+ckplus."),
     ckplus: Optional[Path] = typer.Option(None, help="Your CK+48 folder (for ckplus and jaffe+ckplus)."),
     jaffe: Optional[Path] = typer.Option(None, help="Your JAFFE folder (for jaffe and jaffe+ckplus)."),
@@ -2729,7 +2736,9 @@ def experiment(
                                 "left out where there are at most 10) and of the networks' initial weights."),
     out: Path = typer.Option(Path("runs/experiments"), help="Folder for the JSON (metrics, settings), the per-sample "
                                                            "predictions CSV (fold, sequence, subject, label, "
-                                                           "predicted), confusion and curve PNGs."),
+                                                           "predicted), confusion and curve PNGs (one run of an "
+                                                           "experiment at a time: another of the same dataset, "
+                                                           "model and protocol into it exits 75)."),
     quiet: bool = _quiet_option("the results are written to --out as ever"),
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
@@ -2765,6 +2774,8 @@ def experiment(
     _must_exist("--cnn-checkpoint", cnn_checkpoint)
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
+    # (the command line checked: before anything is read) its outputs' names, which only this experiment writes
+    _hold_output_folder(ctx, out, "experiment", stem=experiments.output_stem(dataset, model, protocol))
     try:
         analyzer = Analyzer(cnn_model)
     except ModelError as exc:

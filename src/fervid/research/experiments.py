@@ -272,10 +272,16 @@ def check_checkpoint_of(checkpoint: Path, cnn: EmotionCNN) -> None:
                              "the model exported from that run (--cnn-model)")
 
 
+def output_stem(dataset: str, model: str, protocol: str) -> str:
+    """What the outputs :func:`save_result` writes of an experiment are named by: ``<stem>.json`` and
+    ``<stem>_*``."""
+    return f"{dataset}_{model}_{protocol}"
+
+
 def save_result(result: ExperimentResult, out_dir: Path) -> Path:
     from fervid.evaluation.evaluate import plot_confusion
 
-    stem = f"{result.dataset}_{result.model}_{result.protocol}"
+    stem = output_stem(result.dataset, result.model, result.protocol)
     # together (staged_outputs: one open in Excel, none is replaced, and it is said to be)
     with staged_outputs(out_dir) as staging:
         with naming_file(staging / f"{stem}.json"):  # (a full disk fails the write, naming no file)
