@@ -146,7 +146,11 @@ def test_the_tracks_jsons_records_are_typed_and_described_in_the_schema(tmp_path
     assert schemas["SceneCut"]["properties"]["ended"]["items"] == {"type": "integer"}
     assert schemas["Segment"]["properties"]["tracks"]["items"] == {"$ref": "#/components/schemas/SegmentTrack"}
     assert schemas["SegmentTrack"]["properties"]["episodes"]["items"] == {"$ref": "#/components/schemas/Episode"}
-    assert schemas["SegmentTrack"]["properties"]["mean_box"]["$ref"] == "#/components/schemas/Box"
+    # a segment no analysed frame fell in has no means: null, said in the schema
+    for field, model in (("mean_box", "Box"), ("mean_probabilities", "Probabilities")):
+        assert schemas["SegmentTrack"]["properties"][field]["anyOf"] == [{"$ref": f"#/components/schemas/{model}"},
+                                                                         {"type": "null"}], field
+        assert schemas["TrackOut"]["properties"][field]["$ref"] == f"#/components/schemas/{model}", field
     for name in types:
         for field, prop in schemas[name]["properties"].items():
             assert prop.get("description") or "$ref" in prop, (name, field)

@@ -659,6 +659,21 @@ def test_a_segment_starting_between_frames_weighs_the_frame_before_it_in_video_a
     assert segment_summary(FrameIndex.of(rows), 1, 2.2, 3.5, 1.0)["seen_seconds"] == 0.5
 
 
+def test_a_segment_no_frame_fell_in_has_no_mean_probabilities_or_box_where_it_had_zeros():
+    """Frames a second apart, each with its box; a segment from 1.2 to 1.5 s holds none of them: it is seen for the
+    row in effect (sad, from 1 s), frames 0, and its means were 0 (a box at the corner, no emotion at all). Means
+    are over the rows inside it: there are none. A segment holding a frame has that frame's box and probabilities,
+    where segment_summary gave every box as 0s."""
+    rows = pd.DataFrame([{**row, "x": 10.0 * n, "y": 20.0} for n, row in
+                         enumerate(frame_rows(1, [0.0], "happy") + frame_rows(1, [1.0, 2.0, 3.0], "sad"))])
+    empty = segment_summary(FrameIndex.of(rows), 1, 1.2, 1.5, 1.0)
+    assert (empty["frames"], empty["seen_seconds"], empty["dominant_emotion"]) == (0, 0.3, "sad")
+    assert empty["mean_probabilities"] is None and empty["mean_box"] is None
+    held = segment_summary(FrameIndex.of(rows), 1, 1.5, 2.5, 1.0)
+    assert held["frames"] == 1 and held["mean_box"] == {"x": 20.0, "y": 20.0, "width": 100.0, "height": 100.0}
+    assert held["mean_probabilities"]["sad"] == 0.8
+
+
 @pytest.mark.slow
 def test_video_segments_and_evaluate_give_a_recordings_segments_the_same_seconds_and_labels(tmp_path):
     """`fervid video --segments` of carphone (5 frames a second) with segments that start and end between analysed

@@ -448,6 +448,37 @@ def test_a_segment_between_two_analysed_frames_has_the_row_in_effect_for_its_tim
                                                        "(1.3-1.46 s); each has the row in effect at its start")
 
 
+def test_a_segment_no_frame_fell_in_has_no_means_where_it_had_zeros(analyzer, tmp_path):
+    """Release QA: a segment between the frames analysed at 0.27 and 0.5 s (4 a second) is seen for the row in
+    effect, frames 0, and its mean box and probabilities were 0 (a face at the corner, no emotion at all): its
+    segments table row said mean_x 0.0, its tracks JSON's mean_probabilities 0 for every emotion. Means are over the
+    rows inside it, and there are none: empty cells, null in the JSON, None in segment_summaries(); a segment holding
+    one frame has that frame's box and probabilities."""
+    from fervid.apps.schemas import SegmentTrack
+
+    clip = carphone_clip(tmp_path / "clip.mp4")
+    result = analyzer.analyze_video(clip, tmp_path, sample_fps=4, method="frame", key_frames=0, annotate=False,
+                                    segments=((0.3, 0.45, "gap"), (0.3, 0.6, "spans")))
+    table = pd.read_parquet(tmp_path / "clip_frames.parquet")
+    (frame,) = table[(table.time >= 0.3) & (table.time < 0.6)].itertuples()
+    gap, spans = result.segment_summaries()
+    written = json.loads((tmp_path / "clip_tracks.json").read_text())["segments"]
+    for summaries in (gap, written[0]):
+        (entry,) = summaries["tracks"]
+        assert entry["frames"] == 0 and entry["seen_seconds"] == 0.15
+        assert entry["mean_probabilities"] is None and entry["mean_box"] is None
+    SegmentTrack.model_validate({**written[0]["tracks"][0], "episodes": []})  # (the server links episodes)
+    for summaries in (spans, written[1]):
+        (entry,) = summaries["tracks"]
+        assert entry["mean_box"] == {k: round(getattr(frame, k), 1) for k in ("x", "y", "width", "height")}
+        assert entry["mean_probabilities"] == {e: round(getattr(frame, e), 4) for e in EMOTIONS}
+    with open(tmp_path / "clip_segments.csv", newline="", encoding="utf-8") as fh:
+        gap_row, spans_row = csv.DictReader(fh)
+    boxes = ["mean_x", "mean_y", "mean_width", "mean_height"]
+    assert gap_row["frames"] == "0" and [gap_row[c] for c in boxes] == ["", "", "", ""]
+    assert [float(spans_row[c]) for c in boxes] == list(spans["tracks"][0]["mean_box"].values())
+
+
 def test_windows_after_the_face_left_have_no_track_and_those_before_share_its_seconds(analyzer, tmp_path):
     """The face on a clip's first second, grey frames after it, sampled at 4 frames a second, in windows of 0.1 s:
     the windows up to where the track's last row ends share its seen seconds; each one after has one row, the

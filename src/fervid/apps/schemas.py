@@ -227,6 +227,12 @@ class SegmentTrack(_TrackSummary):
     """A track's summary over one segment alone: its rows in the segment (the row in effect at the segment's start
     beginning it), as a track's summary is over the whole track."""
 
+    mean_probabilities: Probabilities | None = Field(
+        description="The mean of its rows' probabilities inside the segment; null where it has none (frames 0: no "
+                    "analysed frame fell in the segment, and the face was seen there for the row in effect).")
+    mean_box: Box | None = Field(
+        description="The mean of its rows' boxes inside the segment: where the face was; null where it has none "
+                    "(frames 0).")
     episodes: list[Episode] = Field(description="The whole track's episodes that overlap the segment, as the track "
                                                 "lists them (whole: they may start before it and end after it).")
 

@@ -352,14 +352,20 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
     ``rate``: the frames analysed a second. A frame with no face is not in the table: where its times are further
     apart than the spacing, the frames between are taken to have come without one (a variable-frame-rate stretch in
-    which none came counts as one in which the face was not seen). None where the face was not seen in it (as
-    the analysis's segments leave out such a track)."""
+    which none came counts as one in which the face was not seen). Its ``mean_probabilities`` and ``mean_box`` are
+    over the face's rows inside it, None where none is (``frames`` 0: seen there for the row in effect only), as
+    the analysis's are. None where the face was not seen in it (as the analysis's segments leave out such a
+    track)."""
     own = frames.tracks.get(track)
     if own is None:
         return None
     spacing = 1 / rate
     own_times = own["time"].to_numpy(float)
     own_probabilities, own_labels = own[list(EMOTIONS)].to_numpy(float), own["emotion"].to_numpy()
+    # where the face was: a frames table's boxes (a table without them has no mean box, rather than 0s read as one)
+    box_columns = ["x", "y", "width", "height"]
+    boxed = set(box_columns) <= set(own.columns)
+    own_boxes = own[box_columns].to_numpy(float) if boxed else np.zeros((len(own), 4))
     # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
     # track's does, as the analysis gives it)
     recent = np.diff(own_times[-16:])
@@ -375,7 +381,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
         face = None
         if at < len(own_times) and own_times[at] == t:
             probabilities = tuple(float(p) for p in own_probabilities[at])
-            face = _TableFace(t, 0, track, (0.0, 0.0, 0.0, 0.0), probabilities, probabilities, False, True,
+            x, y, width, height = (float(v) for v in own_boxes[at])
+            face = _TableFace(t, 0, track, (x, y, width, height), probabilities, probabilities, False, True,
                               label=own_labels[at])
         logs.add(AnalysedFrame(t, 0, no_image, [face] if face is not None else []))
         if face is not None and t < until - TIME_TOLERANCE:  # (the row carried in too: a run of its time)
@@ -385,7 +392,9 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     runs = 1 + sum(a != b for a, b in zip(fed, fed[1:]))
     log = logs.logs[0].get(track)
     summary = log.summary(until, whole_spacing, within=(runs + 1) * _ROUNDED_SECONDS) if log is not None else None
-    return summary if summary is not None and (summary["frames"] or summary["seen_seconds"]) else None
+    if summary is None or not (summary["frames"] or summary["seen_seconds"]):
+        return None
+    return summary if boxed else {**summary, "mean_box": None}
 
 
 def _frame_times(times: np.ndarray, first: int, spacing: float) -> Iterator[float]:

@@ -143,8 +143,9 @@ TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_em
 
 def track_row(summary: Mapping[str, Any], **leading) -> dict:
     """``leading`` columns first, then :data:`TRACK_COLUMNS` from a track's summary (the tracks JSON's entry; one
-    written by an older fervid may lack a column, left empty: None)."""
-    shares, box = summary.get("emotion_share", {}), summary.get("mean_box", {})
+    written by an older fervid may lack a column, left empty: None, as the mean box is where the summary has none:
+    a segment's part of a track with no row inside it)."""
+    shares, box = summary.get("emotion_share", {}), summary.get("mean_box") or {}
     return {**leading, **{k: summary.get(k) for k in TRACK_COLUMNS[:6]},
             **{e: shares.get(e) for e in EMOTIONS},
             **{column: box.get(column.removeprefix("mean_")) for column in MEAN_BOX_COLUMNS}}

@@ -469,7 +469,8 @@ EmotionChange = TypedDict("EmotionChange", {"time": float, "from": str, "to": st
 class TrackSummary(TypedDict):
     """A track's summary, as :meth:`VideoResult.track_summaries` and the tracks JSON give it: its span (s), frames,
     seconds seen, dominant emotion, each emotion's share of the time seen and mean probability, its mean box (x, y,
-    width, height), its emotion changes and episodes."""
+    width, height), its emotion changes and episodes. The means are over its ``frames`` rows: None where it has none
+    (a segment's part of a track that no analysed frame inside the segment holds, seen for the row in effect)."""
 
     track: int
     start: float
@@ -478,8 +479,8 @@ class TrackSummary(TypedDict):
     seen_seconds: float
     dominant_emotion: str
     emotion_share: dict[str, float]
-    mean_probabilities: dict[str, float]
-    mean_box: dict[str, float]
+    mean_probabilities: dict[str, float] | None
+    mean_box: dict[str, float] | None
     changes: list[EmotionChange]
     episodes: list[EpisodeSummary]
 
@@ -740,10 +741,12 @@ class TrackLog:
             "dominant_emotion": dominant_emotion(seconds if total else self.counts, self.probability_sum,
                                                  within=within),
             "emotion_share": shares,
-            "mean_probabilities": {e: round(float(s / max(counted, 1)), 4)
-                                   for e, s in zip(EMOTIONS, self.probability_sum)},
-            "mean_box": dict(zip(("x", "y", "width", "height"),
-                                 (round(float(v) / max(counted, 1), 1) for v in self.box_sum))),
+            # means of the rows counted: a segment's part of a track with none inside it (its time the row carried
+            # in) has none; 0s read as a face at the corner, no emotion at all
+            "mean_probabilities": ({e: round(float(s / counted), 4) for e, s in zip(EMOTIONS, self.probability_sum)}
+                                   if counted else None),
+            "mean_box": (dict(zip(("x", "y", "width", "height"), (round(float(v) / counted, 1) for v in self.box_sum)))
+                         if counted else None),
             "changes": self.changes, "episodes": [ep.to_dict() for ep in episodes],
         }
 
@@ -1158,7 +1161,8 @@ class VideoResult:
     def frameless_segments_notice(self) -> str | None:
         """A line naming the segments inside the stretch analysed that no analysed frame fell in (shorter than the
         frames' spacing, or between two frames of a variable-frame-rate video): each has the row in effect at its
-        start, from the frame before it, for its time, and frames 0; None where every one holds a frame."""
+        start, from the frame before it, for its time, frames 0 and no means; None where every one holds a
+        frame."""
         if self.segment_logs is None or not self.frames_read:
             return None
         frameless = [f"{s.name or n} ({s.start:g}-{s.end:g} s)" for n, (s, framed)
@@ -1169,7 +1173,8 @@ class VideoResult:
         named = ", ".join(frameless[:5]) + (f" and {len(frameless) - 5} more" if len(frameless) > 5 else "")
         return (f"{len(frameless)} of {len(self.segments)} segment(s) hold no analysed frame (the frames analysed "
                 f"are about {1 / self.analysed_rate:.3g} s apart): {named}; each has the row in effect at its start, "
-                "from the frame before it, for its time, and frames 0 in the segments table")
+                "from the frame before it, for its time, frames 0 and no mean box (empty cells) in the segments "
+                "table")
 
     def segment_rows(self) -> list[dict[str, Any]]:
         """``<name>_segments.csv``'s rows (:data:`SEGMENT_COLUMNS`): per segment and track seen in it, its
