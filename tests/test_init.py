@@ -9,15 +9,16 @@ import pytest
 
 from conftest import REPO
 
-# CI services' variables, by which ONNX Runtime suppresses its telemetry by itself: left out, the child runs as a
-# user's would
-CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "TF_BUILD", "BUILD_BUILDID", "JENKINS_URL", "GITLAB_CI", "TRAVIS",
-                "CIRCLECI", "BUILDKITE", "APPVEYOR", "TEAMCITY_VERSION", "CODEBUILD_BUILD_ID")
+# CI services' variables, by which ONNX Runtime suppresses its telemetry by itself, and XDG_CACHE_HOME, which would
+# put its files outside the child's HOME: left out, the child runs as a user's would
+LEFT_OUT = ("CI", "GITHUB_ACTIONS", "TF_BUILD", "BUILD_BUILDID", "JENKINS_URL", "GITLAB_CI", "TRAVIS", "CIRCLECI",
+            "BUILDKITE", "APPVEYOR", "TEAMCITY_VERSION", "CODEBUILD_BUILD_ID", "BITBUCKET_BUILD_NUMBER",
+            "ORT_RUNNING_UNIT_TESTS", "ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")
 
 
 def run_as_a_user(code: str, home: Path, **env) -> subprocess.CompletedProcess:
     home.mkdir()
-    clean = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES and k != "ORT_DISABLE_TELEMETRY"}
+    clean = {k: v for k, v in os.environ.items() if k not in LEFT_OUT}
     return subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(home), "TMPDIR": str(home), **env},
                           capture_output=True, text=True, timeout=120, check=True)
 
@@ -74,6 +75,61 @@ def test_the_variable_set_after_onnxruntime_was_imported_is_too_late_and_the_war
     script.write_text("import onnxruntime\n\nimport fervid\n", encoding="utf-8")
     run = run_as_a_user(f"import runpy; runpy.run_path({str(script)!r})", tmp_path / "script")
     assert run.stderr.startswith(f"{script}:3: RuntimeWarning: onnxruntime was imported before fervid"), run.stderr
+
+
+def runtime_warnings(done: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in done.stderr.splitlines() if "RuntimeWarning" in line]
+
+
+def test_on_a_ci_service_onnx_runtime_keeps_its_telemetry_off_itself_and_nothing_is_said(tmp_path):
+    """Release QA: on GitHub Actions (CI=true), ONNX Runtime 1.32 keeps its telemetry off by itself (no event store),
+    yet `import onnxruntime, fervid` warned that it ran: with no store open the check fell back on
+    ORT_DISABLE_TELEMETRY alone. A CI variable ONNX Runtime does not count ("false", "0") leaves it on, and warned."""
+    code = "import warnings; warnings.simplefilter('always'); import onnxruntime, fervid"
+    for env in ({"CI": "true"}, {"GITHUB_ACTIONS": "true"}, {"JENKINS_URL": "https://ci.example/"},
+                {"ORT_RUNNING_UNIT_TESTS": "1"}):
+        home = tmp_path / next(iter(env))
+        quiet = run_as_a_user(code, home, **env)
+        assert runtime_warnings(quiet) == [], (env, quiet.stderr)
+        assert list(home.rglob("*")) == []  # ONNX Runtime kept its telemetry off: no device id, no event store
+    on = run_as_a_user(code, tmp_path / "not_ci", CI="false", GITHUB_ACTIONS="0")
+    assert len(runtime_warnings(on)) == 1 and "telemetry" in on.stderr, on.stderr
+
+
+def test_where_home_cannot_be_written_the_variable_set_too_late_is_still_warned_of(tmp_path):
+    """Release QA: with a HOME ONNX Runtime cannot write (a service account's, a container's), its telemetry runs
+    with its events in memory and no event store to see; a notebook that set ORT_DISABLE_TELEMETRY=1 after
+    importing onnxruntime was told nothing. The variable the process started with held at that import (quiet); one
+    the program set cannot be placed before or after it here, and the warning says so."""
+    not_a_folder = tmp_path / "home_is_a_file"
+    not_a_folder.write_text("", encoding="utf-8")
+    warned = "import warnings; warnings.simplefilter('always'); "
+    plain = run_as_a_user(f"{warned}import onnxruntime, fervid", tmp_path / "plain", HOME=str(not_a_folder))
+    assert len(runtime_warnings(plain)) == 1 and "cannot be turned off now" in plain.stderr, plain.stderr
+    late = run_as_a_user(f"{warned}import os, onnxruntime; os.environ['ORT_DISABLE_TELEMETRY'] = '1'; import fervid",
+                         tmp_path / "late", HOME=str(not_a_folder))
+    said = runtime_warnings(late)
+    assert len(said) == 1 and "ORT_DISABLE_TELEMETRY=1 was set by this program" in said[0], late.stderr
+    assert "fervid cannot tell which here" in said[0] and "set after it, too late" in said[0]
+    started_with = run_as_a_user(f"{warned}import onnxruntime, fervid", tmp_path / "started_with",
+                                 HOME=str(not_a_folder), ORT_DISABLE_TELEMETRY="1")
+    assert runtime_warnings(started_with) == [], started_with.stderr
+
+
+def test_where_open_files_cannot_be_listed_the_variable_set_too_late_is_not_taken_for_one_set_in_time(tmp_path):
+    """Off Linux (no /proc/self/fd: the open event store cannot be seen) a variable set after onnxruntime's import
+    was taken for one set before it. On Windows, where ONNX Runtime's telemetry is Windows' own event tracing and
+    reads no variable, nothing is said."""
+    check = ("import os, warnings; warnings.simplefilter('always'); import onnxruntime; "
+             "os.environ['ORT_DISABLE_TELEMETRY'] = '1'; import fervid; "
+             "from fervid import onnx_runtime_telemetry as t; t._open_files = lambda: None; t.turn_off.__wrapped__()")
+    unlisted = run_as_a_user(check, tmp_path / "unlisted")
+    said = runtime_warnings(unlisted)
+    assert len(said) == 2 and "fervid cannot tell which here" in said[1], unlisted.stderr  # (said[0]: fervid's import)
+    windows = run_as_a_user("import sys, warnings; warnings.simplefilter('always'); import onnxruntime, fervid; "
+                            "from fervid import onnx_runtime_telemetry as t; sys.platform = 'win32'; "
+                            "t.turn_off.__wrapped__()", tmp_path / "windows")
+    assert len(runtime_warnings(windows)) == 1, windows.stderr  # fervid's import only (the event store open)
 
 
 def test_every_public_name_is_listed_once_and_resolves():

@@ -3483,14 +3483,15 @@ def test_a_frozen_apps_ffmpeg_gets_the_library_path_the_app_started_with(astrona
                                                                            analyzer, original):
     """An app frozen by PyInstaller puts its bundled libraries first in LD_LIBRARY_PATH (keeping the one it
     replaced in LD_LIBRARY_PATH_ORIG), and every ffmpeg fervid ran inherited it: a system ffmpeg could load the
-    bundle's copies and fail. Each gets the app's original value now, or none where it had none."""
+    bundle's copies and fail. Each gets the app's original value now, or none where it had none: the annotated
+    MP4's encoder too, which imageio-ffmpeg's write_frames started with the bundle's."""
     from fervid.machine import program_environment
 
     clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, n=10))
     log = tmp_path / "calls.log"
     wrapper = tmp_path / "bin" / "ffmpeg"
     wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "${{LD_LIBRARY_PATH-unset}}" >> {log}\nexec {FFMPEG} "$@"\n',
+    wrapper.write_text(f'#!/bin/sh\necho "${{LD_LIBRARY_PATH-unset}} $*" >> {log}\nexec {FFMPEG} "$@"\n',
                        encoding="utf-8")
     wrapper.chmod(0o755)
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(wrapper))
@@ -3502,12 +3503,33 @@ def test_a_frozen_apps_ffmpeg_gets_the_library_path_the_app_started_with(astrona
         monkeypatch.delenv("LD_LIBRARY_PATH_ORIG", raising=False)
     else:
         monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", original)
-    result = analyzer.analyze_video(clip, method="mean")
-    assert result.ok and result.frames_analysed == 10
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="mean")
+    assert result.ok and result.frames_analysed == 10 and result.annotated_path.stat().st_size > 0
     calls = log.read_text(encoding="utf-8").splitlines()
-    assert calls and set(calls) == {original or "unset"}  # (the file's probe, at least)
+    assert any("rawvideo" in call and str(tmp_path / "out") in call for call in calls)  # the encoder's
+    assert calls and {call.split(" ", 1)[0] for call in calls} == {original or "unset"}
     monkeypatch.delattr(sys, "frozen")  # not frozen: the process's own environment, as it is
     assert program_environment() is None
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the failing ffmpeg is a shell script")
+def test_an_encoder_that_ends_before_the_frames_do_is_said_with_the_video_it_was_writing(tmp_path, monkeypatch):
+    """The annotated MP4's ffmpeg is fervid's own process: one that ends early (a build without libx264, a full
+    disk) is an OSError naming the MP4 at the next frame, and closing the writer after it neither hangs nor
+    raises again."""
+    from fervid.inference.video import H264Writer
+
+    failing = tmp_path / "ffmpeg"
+    failing.write_text("#!/bin/sh\necho 'Unknown encoder libx264' >&2\nexit 1\n", encoding="utf-8")
+    failing.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(failing))
+    writer = H264Writer(tmp_path / "clip_annotated.mp4", 640, 480, 25.0)
+    frame = np.zeros((480, 640, 3), np.uint8)  # (more than a pipe holds: the write waits for the reader)
+    with pytest.raises(OSError, match=r"clip_annotated\.mp4: the ffmpeg encoder ended before frame 0 was written"):
+        for _ in range(3):
+            writer.write(frame)
+    writer.close()
+    assert writer.frames == 0
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the old ffmpeg is a shell script")

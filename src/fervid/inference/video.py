@@ -1703,12 +1703,18 @@ def _ended_children_cpu_seconds() -> float | None:
 
 
 class H264Writer:
-    """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg."""
+    """Browser-playable MP4 (H.264, yuv420p, faststart) through the ffmpeg binary shipped by imageio-ffmpeg (or the
+    one IMAGEIO_FFMPEG_EXE names), run by fervid with the frames on its standard input. Not through
+    imageio-ffmpeg's write_frames, which takes no environment for it: in an app frozen by PyInstaller the encoder
+    inherited the bundle's LD_LIBRARY_PATH (:func:`fervid.machine.program_environment`)."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, audio_from: Path | None = None,
                  preset: str = ANNOTATED_PRESET, crf: int = ANNOTATED_CRF):
         """``audio_from``: a file whose (first) audio stream the MP4 carries too, from the file's start, as long as
         the frames written. ``preset``, ``crf``: x264's (speed against size, and quality)."""
+        import subprocess
+        from fractions import Fraction
+
         import imageio_ffmpeg
 
         self.path, self.fps = path, fps
@@ -1716,27 +1722,46 @@ class H264Writer:
         self.frames = 0
         self.encoder_cpu_seconds: float | None = None  # the ffmpeg encoder's CPU time, once closed (where known)
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sides
-        self._gen = imageio_ffmpeg.write_frames(
-            ffmpeg_path(path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24", pix_fmt_out="yuv420p",
-            quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
-            output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"])
-        self._gen.send(None)
+        # the rate as a fraction (29.97 as 2997/100), not rounded
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{self.size[0]}x{self.size[1]}",
+                   "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+                   "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", preset,
+                   "-movflags", "+faststart", ffmpeg_path(path)]
+        # (its messages go to this process's standard error, as they come)
+        self._encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         env=program_environment(), **_ffmpeg_popen_options())
+        assert self._encoder.stdin is not None  # (stdin=PIPE)
+        self._frames_in = self._encoder.stdin
 
     def write(self, frame_bgr: np.ndarray) -> None:
         h, w = frame_bgr.shape[:2]
         if (w, h) != self.size:
             frame_bgr = cv2.copyMakeBorder(frame_bgr, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_CONSTANT)
-        # A Ctrl-C raised inside imageio-ffmpeg's generator (most often while it waits to write into ffmpeg's pipe)
-        # makes it kill ffmpeg, which leaves an MP4 without its index that nothing plays: the interrupt is held
-        # until the frame is written, and the video in hand is then closed properly
+        # A Ctrl-C raised while a frame goes into ffmpeg's pipe (most often while waiting for room there) would leave
+        # part of a frame in it, and every frame after it shifted: the interrupt is held until the frame is written,
+        # and the video in hand is then closed properly
         with _interrupt_held():
-            self._gen.send(np.ascontiguousarray(frame_bgr))
+            try:
+                self._frames_in.write(np.ascontiguousarray(frame_bgr))
+            except BrokenPipeError as error:
+                raise OSError(f"{self.path}: the ffmpeg encoder ended before frame {self.frames} was written (its "
+                              "message, if any, is above)") from error
         self.frames += 1
 
     def close(self) -> None:
         with _interrupt_held():  # ffmpeg finishes encoding and writes the index: killed then, nothing plays the file
             before = _ended_children_cpu_seconds()
-            self._gen.close()  # (waits for ffmpeg to end)
+            try:
+                self._frames_in.close()  # the end of the frames: ffmpeg encodes what it holds, and ends
+            except BrokenPipeError:  # it ended already (having said why on standard error): reaped below
+                pass
+            try:
+                self._encoder.wait()
+            finally:  # a second Ctrl-C, which is not held: not waited for
+                if self._encoder.poll() is None:
+                    self._encoder.kill()
+                    self._encoder.wait()
             after = _ended_children_cpu_seconds()
             if before is not None and after is not None:  # (None: no getrusage, on Windows)
                 self.encoder_cpu_seconds = after - before
