@@ -60,6 +60,25 @@ def test_fervids_onnx_sessions_sleep_between_runs_instead_of_spinning():
         spinning.get_session_config_entry("session.intra_op.allow_spinning")
 
 
+def test_every_onnx_session_fervid_makes_has_onnx_runtimes_telemetry_events_turned_off_first(monkeypatch):
+    """On Windows ONNX Runtime's usage events go to Windows' event tracing, which ORT_DISABLE_TELEMETRY does not
+    reach: fervid turns them off through ONNX Runtime's own call before each of its sessions (the detector's, the
+    CNN's, the LSTM's) is made."""
+    import onnxruntime as ort
+
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
+
+    calls: list[str] = []
+    real_options = ort.SessionOptions
+    monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append("off"))
+    monkeypatch.setattr(ort, "SessionOptions", lambda: calls.append("session") or real_options())
+    analyzer = Analyzer()
+    VideoAnalyzer(analyzer, VideoOptions(method="lstm"))
+    assert calls.count("session") >= 3  # detector, CNN, LSTM
+    assert calls == ["off", "session"] * calls.count("session")
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity to set (macOS, Windows)")
 def test_threads_count_the_cpus_this_process_may_use_and_the_users_omp_num_threads():
     """`taskset -c 0 fervid batch ...` on 2 cores gave its worker 2 threads (os.cpu_count() counts the machine's,

@@ -77,6 +77,9 @@ def session_options(threads: int | None, spin: bool = False):
     CPU each."""
     import onnxruntime as ort
 
+    # On Windows ONNX Runtime's usage events go to Windows' event tracing (ETW), which ORT_DISABLE_TELEMETRY
+    # (fervid.onnx_runtime_telemetry) does not reach: this call turns them off there, before any session is made
+    ort.disable_telemetry_events()
     options = ort.SessionOptions()
     options.intra_op_num_threads = inference_threads(threads)
     options.inter_op_num_threads = 1

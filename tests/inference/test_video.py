@@ -3532,6 +3532,25 @@ def test_an_encoder_that_ends_before_the_frames_do_is_said_with_the_video_it_was
     assert writer.frames == 0
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake encoder is a shell script")
+def test_an_encoder_that_fails_as_it_finishes_is_said_with_the_video_it_was_writing(tmp_path, monkeypatch):
+    """An encoder that takes every frame and then fails (a full disk as it writes the MP4's index) leaves a file
+    nothing plays: closing the writer says so, naming the MP4 and the exit status, instead of counting it written."""
+    from fervid.inference.video import H264Writer
+
+    failing = tmp_path / "ffmpeg"
+    failing.write_text("#!/bin/sh\ncat > /dev/null\necho 'No space left on device' >&2\nexit 1\n", encoding="utf-8")
+    failing.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(failing))
+    writer = H264Writer(tmp_path / "clip_annotated.mp4", 64, 48, 25.0)
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(OSError, match=r"clip_annotated\.mp4: the ffmpeg encoder failed as it finished the video "
+                                      r"\(exit status 1"):
+        writer.close()
+    assert writer.frames == 3
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the old ffmpeg is a shell script")
 def test_an_ffmpeg_too_old_for_the_probe_is_said_once_with_what_goes_without_it(astronaut_rgb, tmp_path,
                                                                                 monkeypatch, analyzer):

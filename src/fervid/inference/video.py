@@ -1733,6 +1733,7 @@ class H264Writer:
                                          env=program_environment(), **_ffmpeg_popen_options())
         assert self._encoder.stdin is not None  # (stdin=PIPE)
         self._frames_in = self._encoder.stdin
+        self._failure_said = False  # (an encoder that ended early is said once, at the frame it did not take)
 
     def write(self, frame_bgr: np.ndarray) -> None:
         h, w = frame_bgr.shape[:2]
@@ -1745,6 +1746,7 @@ class H264Writer:
             try:
                 self._frames_in.write(np.ascontiguousarray(frame_bgr))
             except BrokenPipeError as error:
+                self._failure_said = True
                 raise OSError(f"{self.path}: the ffmpeg encoder ended before frame {self.frames} was written (its "
                               "message, if any, is above)") from error
         self.frames += 1
@@ -1765,6 +1767,12 @@ class H264Writer:
             after = _ended_children_cpu_seconds()
             if before is not None and after is not None:  # (None: no getrusage, on Windows)
                 self.encoder_cpu_seconds = after - before
+            # an encoder failing as it finishes (a full disk as it writes the index) leaves an MP4 nothing plays,
+            # which was said written
+            if self._encoder.returncode != 0 and not self._failure_said:
+                self._failure_said = True
+                raise OSError(f"{self.path}: the ffmpeg encoder failed as it finished the video (exit status "
+                              f"{self._encoder.returncode}; its message, if any, is above)")
             if self.audio_from is not None and self.frames:
                 self._add_sound()
 
