@@ -24,7 +24,7 @@ from fervid.apps.standard_streams import send_to_stdout
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
-                                     is_shipped_name, resolve_model_dir)
+                                     is_shipped_name, resolve_model_dir, warn_of_cnn_folder_not_used)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
@@ -84,9 +84,19 @@ def _colour() -> Optional[bool]:
     return False if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" else None
 
 
+def _say_cnn_folder_not_used(ctx: typer.Context, param: typer.CallbackParam, value):
+    """A shipped CNN's name typed (--model, --cnn) beside a folder of that name in the working folder: said once
+    that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed by no
+    one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
+    if param.name is not None and _typed(ctx, param.name):
+        for name in value if isinstance(value, (list, tuple)) else [value]:
+            warn_of_cnn_folder_not_used(name)
+    return value
+
+
 _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
-MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
+MODEL_OPTION = typer.Option(_DEFAULTS.model, callback=_say_cnn_folder_not_used, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
                                                   "or a model folder (`fervid models` describes the shipped ones). A "
                                                   "shipped name means the shipped model: a folder of that name is "
                                                   "given as a path (./NAME).")
@@ -878,11 +888,15 @@ def _training_module(name: str):
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
 
 
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line, not left at its default (by the source's name:
+    Typer 0.24 and later carry their own copy of Click's ParameterSource)."""
+    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+
+
 def _typed_options(ctx: typer.Context) -> set[str]:
-    """The options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and
-    later carry their own copy of Click's ParameterSource)."""
-    return {name for name in ctx.params
-            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    """The options given on the command line, not left at their defaults."""
+    return {name for name in ctx.params if _typed(ctx, name)}
 
 
 def _refuse_typed(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
@@ -1885,7 +1899,8 @@ def train_temporal_cmd(
                                         "(default: none)."),
     jaffe: str = typer.Option("", help="Your JAFFE folder: its people's expression changes join the clips "
                                        "(default: none)."),
-    cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
+    cnn: str = typer.Option(DEFAULT_MODEL, callback=_say_cnn_folder_not_used,
+                            help="CNN whose features the LSTM reads."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
     still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each); 0: none, the "
@@ -2084,7 +2099,7 @@ def _card_step(folder: Path, run_config: dict) -> str:
 
 
 EVALUATE_MODEL_OPTION = typer.Option(
-    [_DEFAULTS.model], "--model",
+    [_DEFAULTS.model], "--model", callback=_say_cnn_folder_not_used,
     help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) or a model folder (one named as a shipped "
          "model given as a path: ./NAME). Given several times, "
          "the models are compared on the same faces: each is scored as alone (its outputs in --out/<its name>/), "
@@ -2721,7 +2736,7 @@ def experiment(
                                                "normalised as --cnn-model's faces are, JAFFE's framed as its), "
                                                "cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
-    cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
+    cnn_model: str = typer.Option(PAPER_MODEL, callback=_say_cnn_folder_not_used, help="CNN model folder or shipped name (feature extractor); default: "
                                                     "the paper-pipeline model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
@@ -2734,7 +2749,6 @@ def experiment(
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
     import fervid
-    from fervid.inference.analyzer import Analyzer
     from fervid.evaluation.datasets import DatasetError, load_dataset
     from fervid.evaluation.datasets import to_sequences
 
@@ -2766,7 +2780,7 @@ def experiment(
     if cnn_checkpoint is not None and not cnn_checkpoint.is_file():
         _fail(f"--cnn-checkpoint {cnn_checkpoint}: a folder, not a checkpoint file", EXIT_USAGE)
     try:
-        analyzer = Analyzer(cnn_model)
+        analyzer = PipelineOptions(model=cnn_model).analyzer()  # (--cnn-model typed: said as it was read)
     except ModelError as exc:
         _fail_on(exc)
     root = jaffe if dataset == "jaffe" else ckplus
