@@ -1161,20 +1161,28 @@ def _face_crops_notice(results, detector) -> list[str]:
 RESULTS_EXTENSIONS = {"--json": (".json",), "--csv": (".csv", ".txt"), "--parquet": (".parquet", ".pq", ".parq")}
 
 
+def _extension(path: Path) -> str:
+    """``path``'s extension, lower case: its last suffix, or "" where that is a version or a number (results.v1.2,
+    results.v2, faces.2024-05-01: digits, dots and dashes, after a "v" or not), which names no format: `--csv
+    results.v1.2` was refused as "not a .2 one"."""
+    suffix = path.suffix.lower()
+    return "" if re.fullmatch(r"\.v?[0-9][0-9._-]*", suffix) else suffix
+
+
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
     existing file of another kind (`--json clip.mp4`, `--csv results.json`; a .txt that is no CSV table fervid
     wrote), a folder (`--json out/`); and a new file whose extension is another format's (`--csv "my faces.xlsx"`:
-    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A name without an
-    extension, or a device (/dev/null), is written as ever."""
+    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A new name without an
+    extension (or whose last suffix is a version: :func:`_extension`), or a device (/dev/null), is written as ever."""
     from fervid.inference.file_kinds import first_bytes
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
         return
     extensions, path = RESULTS_EXTENSIONS[option], Path(target)
-    own, suffix = extensions[0], path.suffix.lower()
+    own, suffix = extensions[0], _extension(path)
     expected = f"a {own}{' (or ' + ', '.join(extensions[1:]) + ')' if extensions[1:] else ''} file name"
     if target.endswith(("/", os.sep)) or path.is_dir():
         _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
@@ -1188,7 +1196,7 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and suffix == ".txt" and not (first_bytes(path, len(fervid_csv)) or b"").startswith(fervid_csv):
         _fail(f"{option} {target}: {target} exists and is not a CSV table fervid wrote (the results would be "
               "written over it): name another file", 2)
-    if not path.exists() and path.suffix and suffix not in extensions:
+    if not path.exists() and suffix and suffix not in extensions:
         inner = Path(path.stem).suffix  # "out.csv.gz": an extension after the right one is what is wrong
         name = (f"drop the {path.suffix} after its {inner}: name it {path.stem}" if inner.lower() in extensions else
                 f"name it {path.with_suffix(own).name}")
