@@ -15,7 +15,8 @@ from PIL import Image
 from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    checked_detection, largest_faces, left_to_right, make_detector, stand_upright)
+                                    checked_detection, largest_faces, left_to_right, make_detector, score_rank,
+                                    stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
                                      resolve_model_dir, runtime_versions, warn_of_cnn_folder_not_used)
 from fervid.inference.options import PipelineOptions, checked_flag
@@ -283,11 +284,13 @@ class Analyzer:
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
             # a known single-face image: accept the detector's best guess even below its usual threshold
             detections = self.detect(bgr, min_score=self.LABELLED_FACE_MIN_SCORE)
-            best = max(detections, key=lambda d: d.score, default=None)
+            best = max(detections, key=score_rank, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
                 crops[i] = self.crop_detection(grey, best)
-                faces[i] = 1 + sum(d is not best and d.score >= threshold for d in detections)
+                # (a face without a score is one the detector reports with no doubt said: it counts)
+                faces[i] = 1 + sum(d is not best and (d.score is None or d.score >= threshold)
+                                   for d in detections)
         return crops, faces
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:
