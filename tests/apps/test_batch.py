@@ -85,19 +85,21 @@ def emotion_share_cells(out: Path) -> dict[str, list[str]]:
 
 
 def test_a_folder_named_as_the_model_is_said_to_be_unused_once_not_by_each_worker(tmp_path, astronaut_png):
-    """`fervid batch --workers 2` beside a folder ferplus_vgg/: the driver says it is not used; each worker, which
-    loads the model again, does not say it once more (a Python warning with its path and source line, per worker)."""
+    """`fervid batch --model ferplus_vgg --workers 2` beside a folder ferplus_vgg/: the driver says it is not
+    used; each worker, which loads the model again, does not say it once more (a Python warning with its path and
+    source line, per worker). Without --model, the default's name, typed by no one, says nothing of it."""
     (tmp_path / "ferplus_vgg").mkdir()
     images = tmp_path / "in"
     images.mkdir()
     for name in ("a.png", "b.png"):
         shutil.copy(astronaut_png, images / name)
-    done = subprocess.run([sys.executable, "-m", "fervid", "batch", str(images), "--out", str(tmp_path / "out"),
-                           "--workers", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
-        "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
-        "./ferplus_vgg to use it)"], done.stderr
+    for out, model in (("typed", ["--model", "ferplus_vgg"]), ("default", [])):
+        done = subprocess.run([sys.executable, "-m", "fervid", "batch", str(images), "--out", str(tmp_path / out),
+                               "--workers", "2", *model], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
+            "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
+            "./ferplus_vgg to use it)"][:len(model)], done.stderr
 
 
 def test_summary_md_says_n_a_for_a_kind_the_run_has_none_of_and_tracks_csv_is_the_track_table(tmp_path,

@@ -1836,6 +1836,27 @@ def test_a_new_results_file_named_for_another_format_is_refused(tmp_path, astron
     assert result.exit_code == 0 and result.output.startswith("file,"), result.output
 
 
+def test_a_results_name_whose_last_suffix_is_a_version_or_a_date_is_a_name_without_an_extension(tmp_path,
+                                                                                                astronaut_png):
+    """`fervid image --csv results.v1.2` was refused as "not a .2 one": a version's or a date's digits name no
+    format. Such a name is written as one without an extension is; a format's extension after it is still judged."""
+    import pandas as pd
+
+    targets = {"--csv": tmp_path / "results.v1.2", "--json": tmp_path / "results.v2",
+               "--parquet": tmp_path / "faces.2024-05-01"}
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png),
+                                 *[part for option, target in targets.items() for part in (option, str(target))]])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(targets["--csv"])["face"].tolist() == [1]
+    assert json.loads(targets["--json"].read_text())["files"][0]["faces"]
+    assert pd.read_parquet(targets["--parquet"])["face"].tolist() == [1]
+    target = str(tmp_path / "results.v1.2.xlsx")
+    result = runner.invoke(app, ["image", "-q", str(astronaut_png), "--csv", target])
+    assert result.exit_code == 2 and result.output.startswith(f"error: --csv {target}: expected "
+                                                              f"{EXPECTED_NAME['--csv']}, not a .xlsx one ("), \
+        result.output
+
+
 def test_results_are_never_written_over_any_other_file_nor_as_a_folders_name(tmp_path, astronaut_png):
     """`fervid image -q a.avif --json precious.mp4` wrote JSON over the video (only image names were refused), and
     `--csv a.avif` over the AVIF; `--json out/` wrote a file named out, `--csv out/` failed after the analysis."""

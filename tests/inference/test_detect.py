@@ -274,3 +274,39 @@ def test_int8_centerface_gives_the_same_heatmap_on_an_avx2_only_cpu(tmp_path, as
     native = run_onnx(CENTERFACE_INT8_FILE, inputs, tmp_path)
     assert native.max() > 0.5  # the face is there
     np.testing.assert_array_equal(run_onnx(CENTERFACE_INT8_FILE, inputs, tmp_path, emulate_avx2=True), native)
+
+
+class _NoScores:
+    """A detector of your own that gives its faces no score (``Detection.score`` None): CenterFace's faces."""
+
+    name = "no-scores"
+
+    def __init__(self):
+        self.found_by = make_detector("centerface")
+
+    def detect(self, image_bgr, min_score=None):
+        return [Detection(d.box, d.landmarks, None, d.turns) for d in self.found_by.detect(image_bgr, min_score)]
+
+
+def test_faces_without_a_score_are_ranked_below_scored_ones_and_read_everywhere(astronaut_rgb):
+    """`Detection.score` may be None (your own detector's), but readers compared it: `labelled_faces` raised
+    TypeError, and a video analysed with such a detector stopped at its first face ("float() argument must be ...
+    not 'NoneType'"). Such a face ranks below a scored one, counts as a face, and its score stays None."""
+    from fervid.inference.analyzer import Analyzer
+    from fervid.inference.detect import score_rank
+    from fervid.inference.video import sample_video
+
+    scored, unscored = Detection((0, 0, 9, 9), (), 0.1), Detection((0, 0, 9, 9), (), None)
+    assert max([unscored, scored], key=score_rank) is scored and score_rank(unscored) < score_rank(scored)
+    analyzer = Analyzer(detector=_NoScores(), threads=1)
+    bgr = np.ascontiguousarray(astronaut_rgb[:, :, ::-1])
+    two = np.hstack([bgr, bgr])
+    for image in (bgr, np.ascontiguousarray(np.rot90(bgr))):  # (on its side: the turns are tried, and compared)
+        [face] = analyzer.analyze_bgr(image).faces
+        assert face.detection_score is None and face.emotion == "happy"
+    crops, faces = analyzer.labelled_faces([bgr, two])
+    assert faces.tolist() == [1, 2] and crops.shape == (2, 48, 48) and crops.any(axis=(1, 2)).all()
+    result = analyzer.analyze_video(sample_video(), method="frame", annotate=False, sample_fps=2)
+    assert result.error is None
+    table = result.frame_table()
+    assert len(table) and table["detection_score"].isna().all()

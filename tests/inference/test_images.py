@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from fervid.inference.images import ImageLoadError, expand_inputs, load_image, more_frames_notice, output_stems
+from fervid.inference.images import (IMAGE_SUFFIXES, ImageLoadError, expand_inputs, load_image, more_frames_notice,
+                                     output_stems)
 
 
 def test_missing_zero_byte_text_and_directory(tmp_path):
@@ -779,6 +780,51 @@ def test_a_folder_of_an_archive_and_documents_names_them(interviews):
     files, problems = expand_inputs(["Interviews"], VIDEO_SUFFIXES, notices=notices)
     assert len(files) == 2 and problems == []
     assert notices == ["Interviews: left out 1 file(s) that are neither images nor videos: consent form.docx"]
+
+
+def test_a_file_named_as_media_that_holds_an_archive_or_a_document_is_said_as_what_it_holds(interviews,
+                                                                                               astronaut_png):
+    """A folder searched for videos holding holiday.jpg, a ZIP archive of videos: "left out 1 image(s) (e.g.
+    holiday.jpg): ... analyse images with `fervid image`" (its extension alone was read), and with nothing else
+    "folder holds no video files". What a file holds, by its first bytes, says what it is; an archive named as no
+    archive (clips.dat) is one too."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    holidays = interviews / "Holidays"
+    holidays.mkdir()
+    with zipfile.ZipFile(holidays / "holiday.jpg", "w") as archive:
+        archive.writestr("beach.mp4", b"\0" * 100)
+    assert expand_inputs(["Holidays"], VIDEO_SUFFIXES) == ([], [(
+        "Holidays", "folder holds no video files; it holds 1 file(s) that are neither images nor videos: holiday.jpg "
+                    "(holiday.jpg is a ZIP archive: unzip it first, and analyse the folder it makes)")])
+    (holidays / "scan.png").write_bytes(b"%PDF-1.7\n" + bytes(200))
+    (holidays / "clips.dat").write_bytes((holidays / "holiday.jpg").read_bytes())
+    (holidays / "face.png").write_bytes(astronaut_png.read_bytes())
+    (holidays / "trip.mp4").write_bytes((interviews / "Interviews" / "Interview 1.MOV").read_bytes())
+    notices = []
+    assert expand_inputs(["Holidays"], VIDEO_SUFFIXES, notices=notices) == ([Path("Holidays/trip.mp4")], [])
+    assert notices == [
+        "Holidays: left out 1 image(s) (e.g. face.png): `fervid video` reads videos; analyse images with `fervid "
+        "image`, or both kinds with `fervid batch`",
+        "Holidays: left out 3 file(s) that are neither images nor videos: clips.dat, holiday.jpg (a ZIP archive), "
+        "scan.png (a PDF document) (2 are archives: unzip them first, and analyse the folders they make)"]
+
+
+def test_a_pattern_that_matches_only_other_files_names_them(interviews):
+    """`fervid video "Z/*"` of a folder holding only videos.zip and consent form.docx said "pattern matches 2
+    file(s), none with a video file's extension (...)", and nothing of what they were, as the folder's search
+    does."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    for kinds, taken in (("video", VIDEO_SUFFIXES), ("image", IMAGE_SUFFIXES)):
+        assert expand_inputs(["Z/*"], taken) == ([], [(
+            "Z/*", "pattern matches only 2 file(s) that are neither images nor videos: videos.zip, consent "
+                   "form.docx (videos.zip is an archive: unzip it first, and analyse the folder it makes)")]), kinds
+    (interviews / "Z" / "Interview 4.mp4").write_bytes((interviews / "Interviews" / "Interview 1.MOV").read_bytes())
+    [(pattern, said)] = expand_inputs(["Z/*"], IMAGE_SUFFIXES)[1]  # a video too: the extensions looked for
+    assert pattern == "Z/*" and said.startswith("pattern matches 3 file(s), none with an image file's extension (")
+    assert said.endswith("); it matches 2 file(s) that are neither images nor videos: videos.zip, consent form.docx "
+                         "(videos.zip is an archive: unzip it first, and analyse the folder it makes)")
 
 
 @pytest.mark.parametrize("name, write, said", [

@@ -356,15 +356,37 @@ def test_a_folder_named_as_a_shipped_model_is_said_to_be_left_unused_and_one_giv
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("default")  # Python's own: a message from one place once
         for _ in range(3):
-            resolve_model_dir("ferplus_vgg")
+            fervid.Analyzer(model="ferplus_vgg", threads=1)
             temporal_folder("temporal_lstm_ferplus_vgg")
-        resolve_model_dir("fer2013_vgg")  # no folder of that name here: nothing to say
+        fervid.Analyzer(model="fer2013_vgg", threads=1)  # no folder of that name here: nothing to say
     assert [(w.category, str(w.message)) for w in said] == [
         (ModelFolderNotUsed, f"{name} means the shipped model; the folder ./{name} here is not used (give it as "
                              f"./{name} to use it)") for name in ("ferplus_vgg", "temporal_lstm_ferplus_vgg")]
     for given in ("./ferplus_vgg", str(tmp_path / "ferplus_vgg")):
         with pytest.raises(ModelNotFound, match=f"^{re.escape(given)}: missing model.onnx$"):
             fervid.Analyzer(model=given)
+
+
+def test_a_model_left_at_its_default_says_nothing_of_a_folder_of_its_name(tmp_path, monkeypatch):
+    """Release QA: `Analyzer()` beside a folder ferplus_vgg/ warned that "ferplus_vgg means the shipped model ...
+    give it as ./ferplus_vgg": of a name no one gave. Only a name given (Analyzer(model=...)) is told of the
+    folder; options, which hold the default's name as any other, and the model resolved by name, say nothing."""
+    import warnings
+
+    import fervid
+    from fervid.inference.models import MODELS, ModelFolderNotUsed
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ferplus_vgg").mkdir()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert fervid.Analyzer(threads=1).cnn.folder == MODELS["ferplus_vgg"]
+        assert fervid.PipelineOptions().analyzer(threads=1).cnn.folder == MODELS["ferplus_vgg"]
+        assert resolve_model_dir() == MODELS["ferplus_vgg"]
+        assert EmotionCNN(threads=1).folder == MODELS["ferplus_vgg"]
+    assert [str(w.message) for w in said] == []
+    with pytest.warns(ModelFolderNotUsed, match=re.escape("the folder ./ferplus_vgg here is not used")):
+        fervid.Analyzer(model="ferplus_vgg", threads=1)
 
 
 def test_the_cli_says_once_that_a_folder_named_as_its_model_is_not_used(tmp_path, astronaut_png):
@@ -379,6 +401,10 @@ def test_the_cli_says_once_that_a_folder_named_as_its_model_is_not_used(tmp_path
     assert [line for line in done.stderr.splitlines() if "ferplus_vgg" in line] == [
         "warning: ferplus_vgg means the shipped model; the folder ./ferplus_vgg here is not used (give it as "
         "./ferplus_vgg to use it)"]
+    # --model not typed: the default's name is no one's word, and the folder is none of its business
+    done = subprocess.run([sys.executable, "-m", "fervid", "image", str(astronaut_png)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ferplus_vgg" not in done.stderr, done.stderr
 
 
 def test_softmax_gives_scipys_probabilities_without_loading_scipy():

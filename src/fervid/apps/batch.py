@@ -671,7 +671,7 @@ def _init_worker(threads: int, options: BatchOptions, board: WorkerBoard | None 
     from fervid.inference.images import set_up_pillow_for_fervid
 
     set_up_pillow_for_fervid()  # a worker process is fervid's, as the CLI's is
-    # said once by the driver, which resolved the models before starting the workers (not once more by each)
+    # a typed model's folder not used is said once, by the driver's command line (not once more by each worker)
     warnings.simplefilter("ignore", ModelFolderNotUsed)
     end_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)  # yuface's OpenMP: the worker's share (within the user's own)

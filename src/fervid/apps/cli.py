@@ -24,7 +24,7 @@ from fervid.apps.standard_streams import send_to_stdout
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
-                                     is_shipped_name, resolve_model_dir)
+                                     is_shipped_name, resolve_model_dir, warn_of_cnn_folder_not_used)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_MAX, PipelineOptions, check_positive,
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
@@ -84,9 +84,19 @@ def _colour() -> Optional[bool]:
     return False if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" else None
 
 
+def _say_cnn_folder_not_used(ctx: typer.Context, param: typer.CallbackParam, value):
+    """A shipped CNN's name typed (--model, --cnn) beside a folder of that name in the working folder: said once
+    that the folder is not used (fervid.inference.models.warn_of_cnn_folder_not_used). The default, typed by no
+    one, says nothing: `fervid image` beside a folder ferplus_vgg/ warned of it."""
+    if param.name is not None and _typed(ctx, param.name):
+        for name in value if isinstance(value, (list, tuple)) else [value]:
+            warn_of_cnn_folder_not_used(name)
+    return value
+
+
 _DEFAULTS = PipelineOptions()
 # The options every analysing command shares, declared once (defaults from fervid.inference.options.PipelineOptions)
-MODEL_OPTION = typer.Option(_DEFAULTS.model, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
+MODEL_OPTION = typer.Option(_DEFAULTS.model, callback=_say_cnn_folder_not_used, help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) "
                                                   "or a model folder (`fervid models` describes the shipped ones). A "
                                                   "shipped name means the shipped model: a folder of that name is "
                                                   "given as a path (./NAME).")
@@ -884,11 +894,15 @@ def _training_module(name: str):
         _fail(f"training needs torch: pip install 'fervid[train]' ({exc})", 2)
 
 
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line, not left at its default (by the source's name:
+    Typer 0.24 and later carry their own copy of Click's ParameterSource)."""
+    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+
+
 def _typed_options(ctx: typer.Context) -> set[str]:
-    """The options given on the command line, not left at their defaults (by the source's name: Typer 0.24 and
-    later carry their own copy of Click's ParameterSource)."""
-    return {name for name in ctx.params
-            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    """The options given on the command line, not left at their defaults."""
+    return {name for name in ctx.params if _typed(ctx, name)}
 
 
 def _refuse_typed(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
@@ -1153,20 +1167,28 @@ def _face_crops_notice(results, detector) -> list[str]:
 RESULTS_EXTENSIONS = {"--json": (".json",), "--csv": (".csv", ".txt"), "--parquet": (".parquet", ".pq", ".parq")}
 
 
+def _extension(path: Path) -> str:
+    """``path``'s extension, lower case: its last suffix, or "" where that is a version or a number (results.v1.2,
+    results.v2, faces.2024-05-01: digits, dots and dashes, after a "v" or not), which names no format: `--csv
+    results.v1.2` was refused as "not a .2 one"."""
+    suffix = path.suffix.lower()
+    return "" if re.fullmatch(r"\.v?[0-9][0-9._-]*", suffix) else suffix
+
+
 def _check_results_file(option: str, target: Optional[str]) -> None:
     """`fervid image`'s --json/--csv/--parquet FILE, refused (exit 2) before any work where writing it would destroy
     another file or cannot make a file: an image's name (`--json a.jpg b.jpg`, the file name forgotten), any
     existing file of another kind (`--json clip.mp4`, `--csv results.json`; a .txt that is no CSV table fervid
     wrote), a folder (`--json out/`); and a new file whose extension is another format's (`--csv "my faces.xlsx"`:
-    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A name without an
-    extension, or a device (/dev/null), is written as ever."""
+    CSV text that Excel then refused to open, `--json new.csv`; :data:`RESULTS_EXTENSIONS`). A new name without an
+    extension (or whose last suffix is a version: :func:`_extension`), or a device (/dev/null), is written as ever."""
     from fervid.inference.file_kinds import first_bytes
     from fervid.inference.images import HEIF_SUFFIXES, IMAGE_SUFFIXES
 
     if not target or target == "-":
         return
     extensions, path = RESULTS_EXTENSIONS[option], Path(target)
-    own, suffix = extensions[0], path.suffix.lower()
+    own, suffix = extensions[0], _extension(path)
     expected = f"a {own}{' (or ' + ', '.join(extensions[1:]) + ')' if extensions[1:] else ''} file name"
     if target.endswith(("/", os.sep)) or path.is_dir():
         _fail(f"{option} {target}: a folder; {option} takes a file name (e.g. {path / ('results' + own)})", 2)
@@ -1180,7 +1202,7 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     if path.is_file() and suffix == ".txt" and not (first_bytes(path, len(fervid_csv)) or b"").startswith(fervid_csv):
         _fail(f"{option} {target}: {target} exists and is not a CSV table fervid wrote (the results would be "
               "written over it): name another file", 2)
-    if not path.exists() and path.suffix and suffix not in extensions:
+    if not path.exists() and suffix and suffix not in extensions:
         inner = Path(path.stem).suffix  # "out.csv.gz": an extension after the right one is what is wrong
         name = (f"drop the {path.suffix} after its {inner}: name it {path.stem}" if inner.lower() in extensions else
                 f"name it {path.with_suffix(own).name}")
@@ -1891,7 +1913,8 @@ def train_temporal_cmd(
                                         "(default: none)."),
     jaffe: str = typer.Option("", help="Your JAFFE folder: its people's expression changes join the clips "
                                        "(default: none)."),
-    cnn: str = typer.Option(DEFAULT_MODEL, help="CNN whose features the LSTM reads."),
+    cnn: str = typer.Option(DEFAULT_MODEL, callback=_say_cnn_folder_not_used,
+                            help="CNN whose features the LSTM reads."),
     ferplus: Optional[str] = typer.Option(None, help="FER+ votes (fer2013new.csv): label the stills by FER+'s "
                                                      "majority, as for a CNN trained on FER+ (default: FER2013's)."),
     still_clips: int = typer.Option(3000, help="Clips of FER2013 Training stills (1.5 s each); 0: none, the "
@@ -2090,7 +2113,7 @@ def _card_step(folder: Path, run_config: dict) -> str:
 
 
 EVALUATE_MODEL_OPTION = typer.Option(
-    [_DEFAULTS.model], "--model",
+    [_DEFAULTS.model], "--model", callback=_say_cnn_folder_not_used,
     help=f"Emotion CNN: a shipped name ({' or '.join(available_models())}) or a model folder (one named as a shipped "
          "model given as a path: ./NAME). Given several times, "
          "the models are compared on the same faces: each is scored as alone (its outputs in --out/<its name>/), "
@@ -2728,7 +2751,7 @@ def experiment(
                                                "normalised as --cnn-model's faces are, JAFFE's framed as its), "
                                                "cnn-finetune."),
     protocol: str = typer.Option("subject", help="random (the paper's splits) or subject (subject-independent)."),
-    cnn_model: str = typer.Option(PAPER_MODEL, help="CNN model folder or shipped name (feature extractor); default: "
+    cnn_model: str = typer.Option(PAPER_MODEL, callback=_say_cnn_folder_not_used, help="CNN model folder or shipped name (feature extractor); default: "
                                                     "the paper-pipeline model, trained on FER2013's labels."),
     cnn_checkpoint: Optional[Path] = typer.Option(None, help="torch checkpoint of that CNN, for cnn-finetune."),
     epochs: Optional[int] = typer.Option(None, help="Training epochs per fold (default: 80 LSTM, 12 CNN)."),
@@ -2743,7 +2766,6 @@ def experiment(
 ) -> None:
     """The published paper's experiments: train/test a model on JAFFE, CK+ or both (needs the train extra)."""
     import fervid
-    from fervid.inference.analyzer import Analyzer
     from fervid.evaluation.datasets import DatasetError, load_dataset
     from fervid.evaluation.datasets import to_sequences
 
@@ -2777,7 +2799,7 @@ def experiment(
     # (the command line checked: before anything is read) its outputs' names, which only this experiment writes
     _hold_output_folder(ctx, out, "experiment", stem=experiments.output_stem(dataset, model, protocol))
     try:
-        analyzer = Analyzer(cnn_model)
+        analyzer = PipelineOptions(model=cnn_model).analyzer()  # (--cnn-model typed: said as it was read)
     except ModelError as exc:
         _fail_on(exc)
     root = jaffe if dataset == "jaffe" else ckplus

@@ -15,9 +15,10 @@ from PIL import Image
 from fervid.errors import OptionError
 from fervid.inference.align import crop_face, face_alignment, stretch_dark_levels
 from fervid.inference.detect import (DEFAULT_DETECTOR, DEFAULT_MIN_FACE, UPRIGHT_MIN_SCORE, Detection, FaceDetector,
-                                    checked_detection, largest_faces, left_to_right, make_detector, stand_upright)
+                                    checked_detection, largest_faces, left_to_right, make_detector, score_rank,
+                                    stand_upright)
 from fervid.inference.models import (DEFAULT_MODEL, DEFAULT_PRECISION, CNNOutput, EmotionCNN, ModelConfig, graph_for,
-                                     resolve_model_dir, runtime_versions)
+                                     resolve_model_dir, runtime_versions, warn_of_cnn_folder_not_used)
 from fervid.inference.options import PipelineOptions, checked_flag
 from fervid.inference.images import ImageInput, ImageLoadError, VideoNotImageError, load_image, source_name
 from fervid.inference.records import Face, ImageResult
@@ -62,11 +63,15 @@ class Analyzer:
     errors, types, threads and processes".
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, detector: FaceDetector | str = DEFAULT_DETECTOR,
+    def __init__(self, model: str | Path | None = None, detector: FaceDetector | str = DEFAULT_DETECTOR,
                  threads: int | None = None, keep_features: bool = True, precision: str = DEFAULT_PRECISION,
                  score_threshold: float | None = None, min_face: float = DEFAULT_MIN_FACE,
                  max_faces: int | None = None, face_crops: bool = False):
-        """``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
+        """``model``: a shipped CNN's name (:func:`fervid.inference.models.available_models`) or a model folder;
+        None: the default, ``ferplus_vgg``. A shipped name given here beside a folder of that name in the working
+        folder warns (:class:`~fervid.inference.models.ModelFolderNotUsed`) that the folder is not used; the
+        default does not.
+        ``detector``: a registered name (``fervid.inference.detect.DETECTORS``) or any :class:`FaceDetector`;
         ``score_threshold`` (0-1) replaces a named detector's default; ``min_face``: the smallest face a named
         detector looks for, in pixels (large images are detected at a finer copy for it); ``max_faces``: keep an
         image's largest N faces, and follow at most N in a video (1: its one face is track 1 throughout; None:
@@ -74,6 +79,26 @@ class Analyzer:
         face with no detection (:meth:`analyze_image`'s default for ``face_crop``; a video's faces are always
         detected, and such an analyzer analyses no video); ``threads`` bounds both networks.
         From a :class:`~fervid.inference.options.PipelineOptions`: ``options.analyzer()``."""
+        if model is not None:
+            warn_of_cnn_folder_not_used(model)
+        self._set_up(DEFAULT_MODEL if model is None else model, detector, threads, keep_features, precision,
+                     score_threshold, min_face, max_faces, face_crops)
+
+    @classmethod
+    def _of_settings(cls, model: str | Path, detector: FaceDetector | str, threads: int | None, keep_features: bool,
+                     precision: str, score_threshold: float | None, min_face: float, max_faces: int | None,
+                     face_crops: bool) -> Analyzer:
+        """The analyzer of settings that hold a model's name whether or not the user gave it
+        (:meth:`PipelineOptions.analyzer`: options hold the default's name as any other): it says nothing of a
+        folder of that name in the working folder; where the name was typed, the command line says it."""
+        analyzer = cls.__new__(cls)
+        analyzer._set_up(model, detector, threads, keep_features, precision, score_threshold, min_face, max_faces,
+                         face_crops)
+        return analyzer
+
+    def _set_up(self, model: str | Path, detector: FaceDetector | str, threads: int | None, keep_features: bool,
+                precision: str, score_threshold: float | None, min_face: float, max_faces: int | None,
+                face_crops: bool) -> None:
         if isinstance(model, PipelineOptions):
             raise TypeError("Analyzer takes a model name or folder; for PipelineOptions use options.analyzer()")
         # each setting's type and range checked where the options check theirs, the error naming it
@@ -259,11 +284,13 @@ class Analyzer:
             bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
             # a known single-face image: accept the detector's best guess even below its usual threshold
             detections = self.detect(bgr, min_score=self.LABELLED_FACE_MIN_SCORE)
-            best = max(detections, key=lambda d: d.score, default=None)
+            best = max(detections, key=score_rank, default=None)
             if best is not None:
                 grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
                 crops[i] = self.crop_detection(grey, best)
-                faces[i] = 1 + sum(d is not best and d.score >= threshold for d in detections)
+                # (a face without a score is one the detector reports with no doubt said: it counts)
+                faces[i] = 1 + sum(d is not best and (d.score is None or d.score >= threshold)
+                                   for d in detections)
         return crops, faces
 
     def classify(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Face]:

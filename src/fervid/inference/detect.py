@@ -10,6 +10,7 @@ compares them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ CENTERFACE_INT8_FILE = CENTERFACE_DIR / "centerface_int8.onnx"
 @dataclass(frozen=True)
 class Detection:
     """One face found in an image: box (x, y, w, h), its top-left corner, width and height, and 5 landmarks (x, y)
-    (the eyes, the nose, the mouth's corners), in image pixels; score in [0, 1]. Your own detector's faces, for
+    (the eyes, the nose, the mouth's corners), in image pixels; score in [0, 1], or None where the detector gives
+    none (your own: :func:`score_rank` ranks such a face below scored ones). Your own detector's faces, for
     :meth:`fervid.Analyzer.classify`, may have 2 landmarks (the eyes: framed on them) or none (``()`` or None:
     framed on the box, as fervid frames a face whose landmarks are not a face's).
 
@@ -42,13 +44,20 @@ class Detection:
 
     box: tuple[float, float, float, float]
     landmarks: tuple[tuple[float, float], ...]
-    score: float
+    score: float | None
     turns: int = 0
 
     @property
     def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """(eye on the left, eye on the right) of the face stood upright."""
         return upright_eyes(self.landmarks, self.turns)
+
+
+def score_rank(detection: Detection) -> float:
+    """A detection's score for choosing among faces (the most confident of several, the order passes are merged
+    in): one without a score, which your own detector may give, ranks below every scored one (a None score raised
+    TypeError in the comparison: `Analyzer.labelled_faces`, and a video stopped at its first detected face)."""
+    return -math.inf if detection.score is None else detection.score
 
 
 class DetectionError(FervidError, ValueError):
@@ -174,7 +183,7 @@ def _merged(found: list[Detection], nms_iou: float) -> list[Detection]:
     overlaps a kept one by more than ``nms_iou`` (IoU) or lies mostly (:data:`INSIDE_ANOTHER` of its area)
     inside one."""
     kept: list[Detection] = []
-    for d in sorted(found, key=lambda d: -d.score):
+    for d in sorted(found, key=score_rank, reverse=True):
         w, h = d.box[2:]
         if not any(iou(d.box, k.box) > nms_iou or intersection(d.box, k.box) > INSIDE_ANOTHER * w * h
                    or intersection(d.box, k.box) > INSIDE_ANOTHER * k.box[2] * k.box[3] for k in kept):
@@ -397,7 +406,8 @@ def stand_upright(detector: FaceDetector, image_bgr: np.ndarray, detection: Dete
     for turns in (1, 2, 3):
         turned = np.ascontiguousarray(np.rot90(region, turns))
         for found in detector.detect(turned, min_score=min_score):
-            if best is not None and found.score <= best[0].score or not landmarks_frame_a_face(found.landmarks):
+            if best is not None and score_rank(found) <= score_rank(best[0]) or not landmarks_frame_a_face(
+                    found.landmarks):
                 continue
             # back to the region's pixels: undo the turns (three more make four), then to the image's
             points = turned_points(list(found.landmarks) + [_centre(found.box)], -turns, turned.shape)

@@ -14,7 +14,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Union, cast
+from typing import Callable, Protocol, Union, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -583,6 +583,22 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
         suffix = p.suffix.lower()
         return suffix not in known_suffixes or (suffix == ".ts" and not video_by_content(p))
 
+    def named_as_media_but_other(p: Path) -> bool:
+        """Whether a file named as media holds an archive, a document, a table or a drawing instead, by its first
+        bytes (:func:`fervid.inference.file_kinds.file_kind`): said with the files that are neither, not as the
+        media its name says (a .jpg that was a ZIP archive was sent to `fervid image`). Printable first bytes
+        alone (a placeholder, a file cut short) do not overrule its name: a signature does."""
+        if p.suffix.lower() not in known_suffixes:
+            return False
+        kind = file_kind(p)
+        return kind is not None and kind.family is not Family.TEXT
+
+    def neither_media(files: list[Path]) -> list[Path]:
+        """Of ``files``, those that are neither images nor videos (documents, archives, data), by name or by what
+        they hold; not fervid's own outputs, another run's results or a video of another extension."""
+        return [p for p in files if (of_no_kind(p) or named_as_media_but_other(p)) and not in_results(p)
+                and not fervid_output(p) and not holds_video(p)]
+
     output_folders = output_folders or {}
     outputs = {option: os.path.realpath(folder) for option, folder in output_folders.items() if folder}
 
@@ -620,7 +636,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                            "analyse it")
         if notices is not None and not any_suffix:
             taken = set(media)
-            others = [p for p in candidates if p not in taken and not fervid_output(p)]
+            disguised = {p for p in candidates if p not in taken and named_as_media_but_other(p)}
+            others = [p for p in candidates if p not in taken and p not in disguised and not fervid_output(p)]
             hidden_videos = [p for p in others if p.suffix.lower() not in known_suffixes and holds_video(p)]
             for files, what, advice in (
                     ([p for p in others if p.suffix.lower() in UNREADABLE_IMAGE_SUFFIXES],
@@ -640,7 +657,8 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                     notices.append(f"{printable_name(item)}: left out {len(files)} {what} (e.g. "
                                    f"{printable_name(files[0].name)}): {advice}")
             # (where no media are left, the problem said of the folder names them)
-            if media and (neither := [p for p in others if of_no_kind(p) and p not in set(hidden_videos)]):
+            if media and (neither := [*(p for p in others if of_no_kind(p) and p not in set(hidden_videos)),
+                                      *disguised]):
                 notices.append(f"{printable_name(item)}: left out {_other_files(neither)}")
         return sorted((p for p in media if not fervid_output(p)), key=natural_order)
 
@@ -665,6 +683,15 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                    f"({_some_names(exact)})" if exact else
                    "; letter case counts in names here: with it ignored, the pattern matches "
                    f"{len(files)} file(s) ({_some_names(files)})" if files else ""))
+
+    def no_media_matched(files: list[Path]) -> str:
+        """What a pattern matched, none of it media of this search's kind: documents, archives and data named,
+        as a folder's are ("Z/*" said only how many files it matched); else the extensions it looked for."""
+        neither = neither_media(files)
+        if len(neither) == len(files):
+            return f"pattern matches only {_other_files(neither)}"
+        return (f"pattern matches {len(files)} file(s), none with {a_kind} file's extension "
+                f"({', '.join(sorted(suffixes))})" + (f"; it matches {_other_files(neither)}" if neither else ""))
 
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
@@ -692,8 +719,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
             if not images and len(unreadable) == unreadable_before:  # (else what could not be read is said)
                 ours = written_by_this_run(candidates)
                 # documents, archives, data: named, an archive's first (`videos.zip`: unzip it)
-                neither = [p for p in candidates if of_no_kind(p) and not in_results(p) and not fervid_output(p)
-                           and not holds_video(p)]
+                neither = neither_media(candidates)
                 problems.append((item, f"folder holds no {kind} files" if not candidates else
                                  f"folder holds only files named as fervid's outputs (no other {kind} files)"
                                  if any(fervid_output(p) for p in candidates) else
@@ -724,9 +750,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
                 problems.append((item, no_match_reason(item, own_extension) if not files else
                                  "pattern matches only fervid's own outputs of an earlier run" if any(
                                      fervid_output(p) or in_results(p) for p in files) else
-                                 f"pattern matches {ours}" if ours else
-                                 f"pattern matches {len(files)} file(s), none with {a_kind} file's extension "
-                                 f"({', '.join(sorted(suffixes))})"))
+                                 f"pattern matches {ours}" if ours else no_media_matched(files)))
             found.extend(matches)
         else:
             split_paths = _paths_split_at_spaces(inputs) if split_paths is None else split_paths
@@ -838,19 +862,40 @@ ARCHIVE_SUFFIXES = {".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz",
 
 def _other_files(files: list[Path]) -> str:
     """Files that are neither images nor videos, said for a search that leaves them out: how many, the first few
-    (archives first) and, for archives, to unpack them."""
-    archives = sorted((p for p in files if p.suffix.lower() in ARCHIVE_SUFFIXES), key=natural_order)
+    (archives first; one named as media with the kind it holds: "holiday.jpg (a ZIP archive)") and, for archives,
+    to unpack them. An archive is one by its first bytes (:func:`fervid.inference.file_kinds.file_kind`), or by
+    its extension where they say nothing known (a .tar, a .xz)."""
+    from fervid.inference.video import VIDEO_SUFFIXES
+
+    kinds = {p: file_kind(p) for p in files}
+    archives = sorted((p for p, kind in kinds.items()
+                       if (kind.family is Family.ARCHIVE if kind else p.suffix.lower() in ARCHIVE_SUFFIXES)),
+                      key=natural_order)
     files = archives + sorted((p for p in files if p not in set(archives)), key=natural_order)
-    unpack = "unzip" if all(p.suffix.lower() == ".zip" for p in archives) else "extract"
-    return (f"{len(files)} file(s) that are neither images nor videos: {_some_names(files)}" + (
-        f" ({printable_name(archives[0].name)} is an archive: {unpack} it first, and analyse the folder it makes)"
+    unpack = "unzip" if all(kind.key == "zip" if (kind := kinds[p]) else p.suffix.lower() == ".zip"
+                            for p in archives) else "extract"
+    media_suffixes = IMAGE_SUFFIXES | UNREADABLE_IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES
+
+    def kind_said(p: Path) -> str:
+        """What a file named as media holds ("a ZIP archive"); "" for another (its name says what it is)."""
+        kind = kinds[p]
+        return kind.said if kind and p.suffix.lower() in media_suffixes else ""
+
+    def said(p: Path) -> str:  # (the one archive's kind is said in what to do with it)
+        return printable_name(p.name) + (f" ({kind_said(p)})" if kind_said(p) and archives != [p] else "")
+
+    return (f"{len(files)} file(s) that are neither images nor videos: {_some_names(files, said=said)}" + (
+        f" ({printable_name(archives[0].name)} is {kind_said(archives[0]) or 'an archive'}: {unpack} it first, and "
+        "analyse the folder it makes)"
         if len(archives) == 1 else f" ({len(archives)} are archives: {unpack} them first, and analyse the folders "
                                    "they make)" if archives else ""))
 
 
-def _some_names(files: list[Path], shown: int = 3) -> str:
-    """The names of the first few of ``files``, and how many more there are: "a.mp4, b.mp4, c.mp4 and 4 more"."""
-    names = ", ".join(printable_name(p.name) for p in files[:shown])
+def _some_names(files: list[Path], shown: int = 3, said: Callable[[Path], str] = lambda p: printable_name(p.name)
+                ) -> str:
+    """The names of the first few of ``files`` (each as ``said`` says it), and how many more there are: "a.mp4,
+    b.mp4, c.mp4 and 4 more"."""
+    names = ", ".join(said(p) for p in files[:shown])
     return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
 
 

@@ -287,13 +287,21 @@ def warn_of_folder_not_used(name: str) -> None:
                       "to use it)", ModelFolderNotUsed, stacklevel=1)
 
 
+def warn_of_cnn_folder_not_used(model: str | Path) -> None:
+    """:func:`warn_of_folder_not_used` for an emotion CNN the user named (``--model`` typed, ``Analyzer(model=...)``,
+    a training config's ``init_from``), where ``model`` is a shipped CNN's name. Not for a default: a name no one
+    gave says nothing of a folder that happens to share it (`fervid image` beside a folder ferplus_vgg/ warned)."""
+    if is_shipped_name(model):
+        warn_of_folder_not_used(str(model))
+
+
 def resolve_model_dir(model: str | Path = DEFAULT_MODEL) -> Path:
     """A shipped model's name, or a path to a model folder (a name that is no shipped model's: a folder of that
-    name, where there is one). A shipped model's name means it alone (:func:`written_as_path`)."""
+    name, where there is one). A shipped model's name means it alone (:func:`written_as_path`); whether the user
+    gave it, and so is told of a folder of that name here, the caller knows (:func:`warn_of_cnn_folder_not_used`)."""
     candidate = Path(model)
     if is_shipped_name(model):
         folder = MODELS[str(model)]
-        warn_of_folder_not_used(str(model))
     elif not written_as_path(model) and str(model) in UNUSABLE_MODELS:  # (filled by the lookup above)
         raise ModelError(f"{WEIGHTS_DIR / str(model)}: not a usable emotion model ({UNUSABLE_MODELS[str(model)]})")
     elif candidate.is_dir():

@@ -190,12 +190,14 @@ class PipelineOptions:
 
     def analyzer(self, *, threads: int | None = None, keep_features: bool = True) -> Analyzer:
         """The :class:`fervid.Analyzer` these options describe, with the analyzer's own ``threads`` and
-        ``keep_features`` (as :class:`fervid.Analyzer` takes them)."""
+        ``keep_features`` (as :class:`fervid.Analyzer` takes them). Options cannot tell the default model's name
+        from one the user set: a folder of that name in the working folder is not warned of here (``Analyzer(model=
+        ...)`` and the command line's ``--model`` warn of it)."""
         from fervid.inference.analyzer import Analyzer
 
-        return Analyzer(self.model, detector=self.detector, score_threshold=self.score_threshold,
-                        precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
-                        face_crops=self.face_crops, threads=threads, keep_features=keep_features)
+        return Analyzer._of_settings(self.model, detector=self.detector, score_threshold=self.score_threshold,
+                                     precision=self.precision, min_face=self.min_face, max_faces=self.max_faces,
+                                     face_crops=self.face_crops, threads=threads, keep_features=keep_features)
 
     def video(self, **changes: Unpack[VideoChanges]) -> VideoOptions:
         """The video pipeline's :class:`fervid.inference.video.VideoOptions` (``changes``: e.g. ``centred=False``)."""

@@ -33,7 +33,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from fervid.inference.detect import Detection, box_area, iou, left_to_right
+from fervid.inference.detect import Detection, box_area, iou, left_to_right, score_rank
 from fervid.inference.records import TIME_DECIMALS
 
 
@@ -442,7 +442,7 @@ class FaceTracker:
                 found = [d for d in look_again(track.detection.box) if iou(d.box, track.detection.box)
                          >= self.iou_threshold and all(iou(d.box, box) < self.iou_threshold for box in taken)]
                 if found:
-                    track.detected(frame_index, max(found, key=lambda d: d.score), motion=False)
+                    track.detected(frame_index, max(found, key=score_rank), motion=False)
                     # its box may be a part-hidden face's, off its anchor: flow measured from it would read the
                     # difference as motion; a whole-frame match anchors it again
                     track.flow_sure = False

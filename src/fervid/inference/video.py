@@ -3065,7 +3065,8 @@ class FrameStream:
             x, y, w, h = det.box
             labelled.append(FrameFace(t, index, tf.track_id, (x + dx, y + dy, w, h),
                                       tuple(float(p) for p in smoothed), tuple(float(p) for p in probs),
-                                      bool(smoothed.max() < uncertain_below), tf.detected, float(det.score),
+                                      bool(smoothed.max() < uncertain_below), tf.detected,
+                                      None if det.score is None else float(det.score),
                                       tuple((px + dx, py + dy) for px, py in det.landmarks)))
         return AnalysedFrame(t, index, frame, labelled)
 

@@ -38,7 +38,8 @@ from tqdm import tqdm
 from fervid.folder_lock import run_folder_lock
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
-from fervid.inference.models import EmotionCNN, ModelConfig, ModelError, is_shipped_name, resolve_model_dir
+from fervid.inference.models import (EmotionCNN, ModelConfig, ModelError, is_shipped_name, resolve_model_dir,
+                                     warn_of_cnn_folder_not_used)
 from fervid.evaluation.datasets import (DEFAULT_USAGE, DatasetError, FaceDataset, ferplus_relabel, file_key,
                                        is_label_table, label_table_files, left_out_reasons,
                                        load_fer2013, load_ferplus, load_image_folder, photos_notice,
@@ -1081,6 +1082,9 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
 
     cfg.validate()
     cfg = cfg.with_absolute_paths()
+    if main_rank:  # the config's names are the user's own: a shipped one beside a folder of that name is said
+        for named in (cfg.init_from, *cfg.teachers):
+            warn_of_cnn_folder_not_used(named)
     if (run_dir / "model.onnx").exists():  # an exported model: training there would replace its config.json
         raise FileExistsError(f"{run_dir}: holds an exported model (model.onnx), not a training run; train into "
                               "another folder")

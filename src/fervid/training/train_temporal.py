@@ -148,9 +148,10 @@ def lab_people(cfg: TemporalTrainConfig, notices: list[str] | None = None) -> di
     if cfg.ckplus:
         datasets.append(load_ckplus(cfg.ckplus))
     if cfg.jaffe:
-        from fervid.inference.analyzer import Analyzer
+        from fervid.inference.options import PipelineOptions
 
-        datasets.append(load_jaffe(cfg.jaffe, crop_faces=Analyzer(cfg.cnn).crop_faces))
+        # (the CNN's name from its default or the user: the command line says a typed --cnn's folder not used)
+        datasets.append(load_jaffe(cfg.jaffe, crop_faces=PipelineOptions(model=cfg.cnn).analyzer().crop_faces))
     found = people(*datasets) if datasets else []
     sides = by_side(found, split_people([p.subject for p in found], seed=cfg.split_seed))
     if notices is not None:
