@@ -461,10 +461,10 @@ LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators rea
 # JAFFE's and CK+'s labels are what each poser was asked to show, not a reading of the face
 POSED_LABELS = ("CK+'s and JAFFE's labels name the expression each volunteer was asked to pose (CK+'s checked "
                 "against FACS codes), not annotators' readings of the faces, nor what the volunteers felt.")
-# what is known of the lab datasets' people: CK+ from Kanade et al. 2000's description of its participants (CK+,
-# Lucey et al. 2010, draws on them); JAFFE from the copy in ../shared/data (its file names' poser initials)
-LAB_POPULATIONS = ("CK+'s volunteers are adults 18 to 50 (Kanade et al. 2000: 69% women, 81% Euro-American, 13% "
-                   "Afro-American, 6% other; Lucey et al. 2010); JAFFE's are Japanese women, 6 in the copy used.")
+# what is known of the lab datasets' people: CK+ from Lucey et al. 2010's description of its 123 participants (CK+48
+# holds 86 of them); JAFFE from the copy in ../shared/data (its file names' poser initials)
+LAB_POPULATIONS = ("CK+'s volunteers are adults 18 to 50 (Lucey et al. 2010, of all 123 CK+ volunteers: 69% women, "
+                   "81% Euro-American, 13% Afro-American, 6% other); JAFFE's are Japanese women, 6 in the copy used.")
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
