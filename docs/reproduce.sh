@@ -238,8 +238,10 @@ fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferpl
 fervid calibrate --model src/fervid/weights/ferplus_vgg --data $FER --ferplus $PLUS
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --datasets ckplus jaffe --no-video \
     --json docs/eval/model_comparison_lab_faces.json                  # the cards' cross-dataset tables and lab-face ECE
+python benchmarks/degraded_faces.py --json docs/eval/degraded_faces.json   # the cards' `uncertain` flag on degraded faces
 fervid evaluate --model src/fervid/weights/ferplus_vgg --dataset ferplus --data $FER --ferplus $PLUS --usage PublicTest \
     --out docs/eval/ferplus_vgg_ferplus_publictest --write-card --cross-dataset docs/eval/model_comparison_lab_faces.json \
+    --degraded-faces docs/eval/degraded_faces.json \
     --command "fervid train --config configs/ferplus/ferplus_vgg.toml --out runs/ferplus_vgg_light_reg_seed1 && fervid export runs/ferplus_vgg_light_reg_seed1 --checkpoint last.pt --name ferplus_vgg --out src/fervid/weights/ferplus_vgg --force && fervid calibrate --model src/fervid/weights/ferplus_vgg --data ../shared/data/fer2013/fer2013.csv.gz --ferplus ../shared/data/ferplus/fer2013new.csv"
 cp runs/ferplus_vgg_light_reg_seed1/learning_curves.png docs/eval/ferplus_vgg_learning_curves.png
 fervid train-temporal --fer2013 $FER --ckplus $CK --jaffe $DATA/jaffe/jaffedbase --cnn ferplus_vgg --ferplus $PLUS \
@@ -315,8 +317,9 @@ fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --nam
 fervid calibrate --model src/fervid/weights/fer2013_vgg --data $FER --usage PublicTest
 python benchmarks/compare_models.py --models fer2013_vgg ferplus_vgg --datasets ckplus jaffe --no-video \
     --json docs/eval/model_comparison_lab_faces.json                  # again: fer2013_vgg's weights are new here
+python benchmarks/degraded_faces.py --json docs/eval/degraded_faces.json   # again, for the same reason
 fervid evaluate --model src/fervid/weights/fer2013_vgg --data $FER --usage PublicTest --out docs/eval/fer2013_publictest \
-    --write-card --cross-dataset docs/eval/model_comparison_lab_faces.json \
+    --write-card --cross-dataset docs/eval/model_comparison_lab_faces.json --degraded-faces docs/eval/degraded_faces.json \
     --command "fervid train --config configs/fer2013_vgg.toml --out runs/fer2013_vgg && fervid train --config configs/fer2013_vgg_stage2.toml --out runs/fer2013_vgg_stage2 && fervid export runs/fer2013_vgg_stage2 --out src/fervid/weights/fer2013_vgg --name fer2013_vgg --force && fervid calibrate --model src/fervid/weights/fer2013_vgg --data ../shared/data/fer2013/fer2013.csv.gz --usage PublicTest"
 cp runs/fer2013_vgg/learning_curves.png docs/eval/fer2013_learning_curves.png
 cp runs/fer2013_vgg_stage2/learning_curves.png docs/eval/fer2013_stage2_learning_curves.png

@@ -46,6 +46,9 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
         assert f"fervid/weights/temporal_lstm_{model}/model.onnx" in names
     assert {"fervid/weights/detectors/centerface/centerface.onnx", "fervid/weights/detectors/centerface/LICENSE",
             "fervid/weights/detectors/centerface/centerface_int8.onnx",
+            # the detector's card, and the test people's figures `fervid models` quotes for the default LSTM
+            "fervid/weights/detectors/centerface/MODEL_CARD.md",
+            "fervid/weights/temporal_lstm_ferplus_vgg/test_people.json",
             "fervid/samples/astronaut.png", "fervid/samples/carphone_pristine.mp4", "fervid/apps/web/index.html",
             "fervid/apps/web/app.js", "fervid/apps/web/live.html", "fervid/apps/web/live.js",
             "fervid/py.typed"} <= names  # PEP 561: type checkers read fervid's annotations

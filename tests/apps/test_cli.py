@@ -1013,6 +1013,42 @@ def test_evaluate_puts_a_cross_dataset_table_in_the_card_only_from_a_comparison_
     assert "0.141 on JAFFE (mean confidence 0.702 for accuracy 0.581; 0 of its 54 errors" in card
 
 
+def test_evaluate_puts_the_degraded_faces_record_in_the_card_only_from_a_run_of_its_weights(tmp_path):
+    """The cards' line on the `uncertain` flag and degraded faces must survive `docs/reproduce.sh`'s
+    `--write-card` for new weights: `--degraded-faces` takes it from a benchmarks/degraded_faces.py JSON of the
+    same weights only."""
+    import shutil
+
+    from conftest import write_fer2013_csv
+    from fervid.inference.models import EmotionCNN, resolve_model_dir
+
+    fer = write_fer2013_csv(tmp_path / "fer.csv", {"Training": 10, "PublicTest": 20})
+    copy = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("fer2013_vgg"), copy)
+    (copy / "card.json").unlink()
+    identity = EmotionCNN(copy).weights_identity
+    scores = {"n": 783, "accuracy": 0.7, "uncertain_share": 0.235, "mean_confidence": 0.682, "errors_at_0.9": 12}
+    report = {"command": "python benchmarks/degraded_faces.py", "cpu": "a CPU",
+              "models": {"fer2013_vgg": {"model": "fer2013_vgg", "uncertain_below": 0.5, **identity}},
+              "results": {"ckplus": {"fer2013_vgg": {"original": scores, "noise sd 40": scores | {
+                  "accuracy": 0.098, "uncertain_share": 0.026, "mean_confidence": 0.784}}}}}
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(report | {"models": {"fer2013_vgg": report["models"]["fer2013_vgg"] | {
+        "weights_sha256": "0" * 64}}}), encoding="utf-8")
+    refused = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
+                                  "--degraded-faces", str(other)])
+    assert refused.exit_code == 2 and "--degraded-faces" in refused.output and "not these weights" in refused.output
+    assert not (copy / "card.json").exists()
+    alone = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--degraded-faces", str(other)])
+    assert alone.exit_code == 2 and "needs --write-card" in alone.output
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(report), encoding="utf-8")
+    written = runner.invoke(app, ["evaluate", "--data", str(fer), "--model", str(copy), "--write-card",
+                                  "--degraded-faces", str(same)])
+    assert written.exit_code == 0, written.output
+    assert "CK+48 (783 faces): as they are 0.700 / 23.5% / 0.68; noise sd 40 0.098 / 2.6% / 0.78." in (
+        copy / "MODEL_CARD.md").read_text(encoding="utf-8")
+
 def test_evaluate_knows_copies_of_a_models_training_faces_and_one_face_filed_under_two_emotions(tmp_path):
     """A copy of the folder a model was taught (or some of its files under other names) was scored as faces it had
     never seen, and --write-card put its training-set score into the card; one image filed under two emotions

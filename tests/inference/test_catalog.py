@@ -68,3 +68,29 @@ def test_an_unknown_name_lists_the_shipped_models():
     message = str(raised.value)
     assert message.startswith("unknown shipped model 'ferplus'; expected one of ")
     assert set(message.split("expected one of ")[1].split(", ")) == _bundles()
+
+
+def test_the_default_lstm_is_quoted_on_its_untouched_test_people_and_an_lstm_without_them_says_so(tmp_path):
+    """`fervid models` quoted temporal_lstm_ferplus_vgg's 0.7718 and ECE 0.022 "on validation people's clips": those
+    people chose its temperature and the model. The test people's figures (docs/results.md section 8) are quoted,
+    with how many, and that the clips are simulated."""
+    import shutil
+
+    from fervid.inference.catalog import model_info
+
+    measured = shipped_model("temporal_lstm_ferplus_vgg").measured
+    assert measured["dataset"] == "simulated clips of 17 test people (34 clips, 5,028 frames), centred windows"
+    root = WEIGHTS_DIR.parents[2]
+    if (root / "docs").is_dir():  # the figures are the benchmark's
+        recorded = json.loads((root / "docs" / "eval" / "temporal_calibration.json").read_text(encoding="utf-8"))
+        lstm = recorded["methods"]["lstm"]
+        assert (measured["accuracy"], measured["ece"]) == (round(lstm["accuracy"], 4), round(lstm["ece"], 4))
+        assert recorded["people"]["test"] == 17 and lstm["test_frames"] == 5028
+    other = shipped_model("temporal_lstm_fer2013_vgg").measured
+    assert other["dataset"].startswith("simulated clips of 17 validation people") and "flattering" in other["dataset"]
+    # a test-people record of another temperature is not these weights' figure
+    folder = tmp_path / "temporal_lstm_ferplus_vgg"
+    shutil.copytree(WEIGHTS_DIR / folder.name, folder)
+    record = json.loads((folder / "test_people.json").read_text(encoding="utf-8"))
+    (folder / "test_people.json").write_text(json.dumps(record | {"temperature": 1.0}), encoding="utf-8")
+    assert "validation people" in model_info(folder).measured["dataset"]

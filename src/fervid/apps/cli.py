@@ -983,7 +983,7 @@ def image(
                                 "output options name, are written as ever; refused without an output option, as it "
                                 "would do nothing"),
 ) -> None:
-    """Find every face in images and name its emotion.
+    """Find every face in images and name its emotion (the expression shown, not a felt emotion).
 
     JSON: {"model", "precision", "temperature", "detector", "score_threshold", "min_face", "max_faces", ...,
     "face_crops", "files": [{"file", "ok", "width", "height", "faces": [{"box": {x, y, width, height}, "landmarks",
@@ -1355,7 +1355,7 @@ def video(
     segment_every: Optional[str] = SEGMENT_EVERY_OPTION,
     quiet: bool = _quiet_option("the outputs are written to --out as ever"),
 ) -> None:
-    """Track every face in videos and classify its emotion over time.
+    """Track every face in videos and classify its emotion (the expression shown, not a felt one) over time.
 
     Per video, in OUT: <name>_annotated.mp4 (H.264, plays in browsers, with the video's sound; not with
     --no-annotate),
@@ -2155,6 +2155,9 @@ def evaluate(
     cross_dataset: Optional[Path] = typer.Option(None, help="With --write-card: a `benchmarks/compare_models.py "
                                                             "--json` file whose CK+ and JAFFE scores of this model "
                                                             "(the same weights, by digest) the card gives."),
+    degraded_faces: Optional[Path] = typer.Option(None, help="With --write-card: a `benchmarks/degraded_faces.py "
+                                                             "--json` file whose record of this model (the same "
+                                                             "weights, by digest) the card's Limitations give."),
     precision: str = PRECISION_OPTION,
     detector: Optional[str] = typer.Option(None, help=f"Face detector for the kinds whose faces are found "
                                                       f"(jaffe, jaffe+ckplus, photos, video): "
@@ -2215,8 +2218,9 @@ def evaluate(
                                                        else " (your JAFFE folder; --data is the CK+48 one)"), 2)
     if command and not write_card:
         _fail("--command is recorded in the model card: it needs --write-card", 2)
-    if cross_dataset is not None and not write_card:
-        _fail("--cross-dataset is given in the model card: it needs --write-card", 2)
+    for given, option in ((cross_dataset, "--cross-dataset"), (degraded_faces, "--degraded-faces")):
+        if given is not None and not write_card:
+            _fail(f"{option} is given in the model card: it needs --write-card", 2)
     if quiet and out is None:  # the scores would be neither printed nor written
         _fail("--quiet prints no scores: give --out to have them written", 2)
     if len(models) > 1:
@@ -2277,6 +2281,17 @@ def evaluate(
                 comparison, cnn.config.name, list(model_files(cnn.folder, cnn.config.int8_file).values()))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
             _fail(f"--cross-dataset {cross_dataset}: {exc}", 2)
+    degraded_record = None
+    if degraded_faces is not None:  # as --cross-dataset: checked before the evaluation
+        from fervid.evaluation.evaluate import degraded_faces_from_benchmark, model_files
+
+        cnn = analyzers[0].cnn
+        try:
+            degraded_record = degraded_faces_from_benchmark(
+                json.loads(degraded_faces.read_text(encoding="utf-8")), cnn.config.name,
+                list(model_files(cnn.folder, cnn.config.int8_file).values()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
+            _fail(f"--degraded-faces {degraded_faces}: {exc}", 2)
     several = len(models) > 1
     # each model's outputs: in --out, or with several models in --out/<its name>/
     folders = [(out / name if several else out) if out else None for name in names]
@@ -2329,7 +2344,8 @@ def evaluate(
                       f" Usage={trained[0].get('train_usage', 'Training')}"))
         evaluated_on = f"evaluated on {data}" + ("" if dataset not in FER2013_KINDS else f" Usage={usage}")
         write_model_card(cnn.folder, ev, command=command, precision=cnn.precision, fp32=fp32,
-                         data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table)
+                         data=f"{trained_on}; {evaluated_on}", cross_dataset=cross_dataset_table,
+                         degraded_faces=degraded_record)
         scored[0].printed.append(f"wrote {cnn.folder / 'MODEL_CARD.md'}")
     from fervid.evaluation.comparison import compare_models
 

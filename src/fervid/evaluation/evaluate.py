@@ -452,8 +452,19 @@ def selection_faces(train_cfg: dict) -> str:
 FER2013_SOURCE = ("gathered by Google image searches for emotion words: the people pictured did not consent to this "
                   "use. Its terms of use are not stated in the copy used.")
 UNMEASURED = "No accuracy breakdown by age, sex or skin tone was measured"
+# who no measurement of fervid's ever covered, whatever the data (FER2013 has no such annotations; CK+ and JAFFE hold
+# adults 18-50 and 6 Japanese women, posed frontal and bare-faced)
+NEVER_MEASURED = ("Never measured: children, people over 50, darker skin tones (as a group), faces turned from the "
+                  "camera, and faces behind real glasses or masks.")
 LABELS_NOT_FEELINGS = ("The labels describe facial expressions as annotators read them, not what the people pictured "
                        "felt.")
+# JAFFE's and CK+'s labels are what each poser was asked to show, not a reading of the face
+POSED_LABELS = ("CK+'s and JAFFE's labels name the expression each volunteer was asked to pose (CK+'s checked "
+                "against FACS codes), not annotators' readings of the faces, nor what the volunteers felt.")
+# what is known of the lab datasets' people: CK+ from Lucey et al. 2010's description of its 123 participants (CK+48
+# holds 86 of them); JAFFE from the copy in ../shared/data (its file names' poser initials)
+LAB_POPULATIONS = ("CK+'s volunteers are adults 18 to 50 (Lucey et al. 2010, of all 123 CK+ volunteers: 69% women, "
+                   "81% Euro-American, 13% Afro-American, 6% other); JAFFE's are Japanese women, 6 in the copy used.")
 # what a CNN's card says of its training where its folder holds no training record of fervid's (training_config.json,
 # which `fervid export` copies from the run): a model trained elsewhere, whose data no FER2013 default may describe
 NOT_RECORDED = "not recorded (trained outside fervid)"
@@ -645,7 +656,7 @@ def _own_data_and_consent(train_cfg: dict, not_recorded: str = NOT_RECORDED) -> 
         "Labels: FER+ (Barsoum et al. 2016), crowd-sourced relabels (ten annotators per face) published by Microsoft, "
         "under the MIT licence (the FER+ repository's LICENSE.md)." if uses_ferplus else
         "Labels: FER2013's own, one annotator per face.",
-        f"{UNMEASURED}, and none can be made on FER2013: it has no such annotations.",
+        f"{UNMEASURED}, and none can be made on FER2013: it has no such annotations. {NEVER_MEASURED}",
         LABELS_NOT_FEELINGS,
         FER2013_WEIGHTS_TERMS,
     ]
@@ -738,8 +749,10 @@ def write_temporal_card(folder: str | Path) -> Path:
     if lab:
         md.append("- People: " + " and ".join(lab) + ", expressions posed in laboratories by volunteers. "
                   + LAB_PEOPLE_TERMS)
-    md += [f"- {UNMEASURED}.",
-           f"- {LABELS_NOT_FEELINGS}",
+    md += [f"- {UNMEASURED}." + (f" {LAB_POPULATIONS}" if lab else "") + f" {NEVER_MEASURED}",
+           f"- {LABELS_NOT_FEELINGS}" if not lab else
+           "- " + (LABELS_NOT_FEELINGS.replace("The labels", "The stills' labels") + " " if stills else "")
+           + POSED_LABELS,
            "",
            *_temporal_departures(cfg, train_cfg, labels, lab, bool(people.get("train")), choice),
            "## Held-out clips (training.json)",
@@ -861,6 +874,8 @@ def cross_dataset_from_comparison(comparison: dict, name: str, digests: Sequence
                 "dataset": key, "n": scores["n"], "accuracy": scores["accuracy"],
                 "accuracy_ci95": scores.get("accuracy_ci95"), "ci_method": scores.get("ci_method"),
                 "macro_f1": scores["macro_f1"], "calibration": scores.get("calibration"),
+                # rows: the dataset's label, columns: the prediction (per-class recall, and where it went)
+                "confusion": scores.get("confusion"),
                 "others": {row["model"]: row[key]["accuracy"] for row in comparison["models"].values()
                            if row is not mine and key in row}})
     if not datasets:
@@ -869,6 +884,45 @@ def cross_dataset_from_comparison(comparison: dict, name: str, digests: Sequence
             "onnxruntime": comparison.get("onnxruntime"), "cpu": comparison.get("cpu"),
             "detector": comparison.get("detector"), "precision": mine["precision"],
             "weights_file": mine["weights_file"], "weights_sha256": mine["weights_sha256"], "datasets": datasets}
+
+
+DEGRADED_CONDITIONS = ("downsampled 4x", "eyes blacked out", "mouth blacked out", "noise sd 40")
+
+
+def degraded_faces_from_benchmark(report: dict, name: str, digests: Sequence[str]) -> dict:
+    """A model card's record of ``benchmarks/degraded_faces.py --json``: model ``name``'s accuracy, share flagged
+    `uncertain` and mean confidence on CK+ and JAFFE faces as they are and degraded. ValueError where the file holds
+    no ``name`` measured on one of ``digests`` (the folder's graphs), as :func:`cross_dataset_from_comparison`."""
+    key = next((key for key, row in report.get("models", {}).items() if row.get("model") == name), None)
+    if key is None:
+        raise ValueError(f"it holds no model named {name}")
+    if report["models"][key].get("weights_sha256") not in digests:
+        raise ValueError(f"its {name} is not these weights (no weights_sha256 of this folder's graphs)")
+    return {"command": report.get("command"), "cpu": report.get("cpu"), **report["models"][key],
+            "datasets": {dataset: {condition: {k: scores[k] for k in ("n", "accuracy", "uncertain_share",
+                                                                      "mean_confidence", "errors_at_0.9")}
+                                   for condition, scores in by_model[key].items()}
+                         for dataset, by_model in report["results"].items() if key in by_model}}
+
+
+def _degraded_faces_limitation(degraded: dict | None) -> str:
+    """The Limitations line of the `uncertain` flag on degraded and occluded faces: measured (``degraded``, from
+    :func:`degraded_faces_from_benchmark`) or not."""
+    if not degraded:
+        return ("Whether the `uncertain` flag catches degraded or occluded faces is not measured for these weights "
+                "(`python benchmarks/degraded_faces.py --models ...`); for the shipped default it does not "
+                "(docs/results.md section 5).")
+    parts = []
+    for dataset, conditions in degraded["datasets"].items():
+        cells = [f"{condition} {scores['accuracy']:.3f} / {scores['uncertain_share']:.1%} / "
+                 f"{scores['mean_confidence']:.2f}" for condition, scores in conditions.items()
+                 if condition in ("original", *DEGRADED_CONDITIONS) and scores["mean_confidence"] is not None]
+        n = next(iter(conditions.values()))["n"]
+        parts.append(f"{CROSS_DATASETS[dataset][0]} ({n} faces): " + "; ".join(cells).replace("original ",
+                                                                                            "as they are ", 1))
+    return ("The `uncertain` flag does not detect degraded or occluded faces: the share it flags need not rise as "
+            "accuracy falls, and the confidence can rise (accuracy / share flagged / mean confidence, "
+            f"`{degraded['command']}`, docs/results.md section 5) - " + "; ".join(parts) + ".")
 
 
 def recorded_commands(model_dir: str | Path) -> list[dict]:
@@ -881,7 +935,8 @@ def recorded_commands(model_dir: str | Path) -> list[dict]:
 
 
 def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: str, precision: str = "fp32",
-                     fp32: Evaluation | None = None, cross_dataset: dict | None = None) -> dict:
+                     fp32: Evaluation | None = None, cross_dataset: dict | None = None,
+                     degraded_faces: dict | None = None) -> dict:
     """Write ``card.json`` and ``MODEL_CARD.md`` (:func:`model_card_markdown` of it) into a model folder from a
     measured evaluation.
 
@@ -891,12 +946,14 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
 
     ``ev`` is measured on the model fervid runs by default (``precision``); where that is the int8 model,
     ``fp32`` is the same evaluation of the float model it was quantized from. ``cross_dataset``: the model's
-    scores on other faces (:func:`cross_dataset_from_comparison`).
+    scores on other faces (:func:`cross_dataset_from_comparison`); ``degraded_faces``: its accuracy and `uncertain`
+    flag on those faces degraded (:func:`degraded_faces_from_benchmark`).
 
     What a card records that no file of the run holds is written into its card.json by hand: ``training.notes``
     (where the run's CPU was, the stages before it) and ``chosen_among_runs`` (how this run was picked among others,
-    which flatters its scores). They, and a cross-dataset table not given anew, are kept while ``model.onnx`` is the
-    same file, so that measuring a card again cannot drop a disclosure; new weights start without them."""
+    which flatters its scores). They, and a cross-dataset table or degraded-faces record not given anew, are kept
+    while ``model.onnx`` is the same file, so that measuring a card again cannot drop a disclosure; new weights
+    start without them."""
     from fervid.inference.models import runtime_versions
 
     model_dir = Path(model_dir)
@@ -913,6 +970,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     kept = previous if previous.get("weights", {}).get("model.onnx") == files["model.onnx"] else {}
     if cross_dataset is None and (kept.get("cross_dataset") or {}).get("weights_sha256") in files.values():
         cross_dataset = kept["cross_dataset"]
+    if degraded_faces is None and (kept.get("degraded_faces") or {}).get("weights_sha256") in files.values():
+        degraded_faces = kept["degraded_faces"]
     # a model trained elsewhere (no training record in its folder): its card claims nothing of fervid's training;
     # one whose training_config.json alone is missing says so of what that file records, and gives the rest
     recorded = bool(train_cfg)
@@ -976,6 +1035,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         "weights": files,
         "written_by": runtime_versions(),
         "cross_dataset": cross_dataset,
+        "degraded_faces": degraded_faces,
         "calibration": calibration,
         "onnx_megabytes": round((model_dir / "model.onnx").stat().st_size / 1e6, 2),
         "int8_onnx_megabytes": round((model_dir / cfg["int8_file"]).stat().st_size / 1e6, 2)
@@ -988,10 +1048,14 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
              if train_cfg.get("data_kind") == "folder" else
              f"Its training faces are {unknown}; how it does on faces unlike them is not measured here."
              if not recorded else
-             "FER2013 faces are mostly frontal web images; accuracy drops on profile views, strong lighting "
-             "and posed lab data (" + ("the cross-dataset table above" if cross_dataset else
-                                       "see docs for cross-dataset numbers when available") + ")."),
+             "FER2013 faces are mostly frontal web images. "
+             + ("Beyond them it was measured on posed, frontal, evenly lit lab faces only (the cross-dataset table "
+                "above: lower accuracy than on FER2013's faces)" if cross_dataset else
+                "Its accuracy on other faces is not measured here (see docs for cross-dataset numbers when "
+                "available)")
+             + "; profile views, strong or uneven lighting and spontaneous expressions were not measured."),
             *([_lab_confidence_limitation(cross_dataset)] if cross_dataset else []),
+            _degraded_faces_limitation(degraded_faces),
             "Emotion labels describe facial expressions, not felt emotions.",
             (f"{_sentence_start(selection_faces(train_cfg))} chose the epoch shipped, so accuracy measured on those "
              "faces is "
@@ -1083,7 +1147,37 @@ def _cross_dataset_lines(cross: dict) -> list[str]:
                  f"{row['accuracy']:.4f}{interval}", f"{row['macro_f1']:.3f}", calibration,
                  *(f"{row['others'][name]:.4f}" if name in row["others"] else "-" for name in others)]
         lines.append("| " + " | ".join(cells) + " |")
+    with_confusion = [row for row in cross["datasets"] if row.get("confusion")]
+    if with_confusion:
+        lines += ["", "Recall by class (of the faces with each label, those given it):", "",
+                  "| dataset | " + " | ".join(EMOTIONS) + " |", "|---|" + "---|" * len(EMOTIONS)]
+        for row in with_confusion:
+            confusion = np.asarray(row["confusion"])
+            lines.append(f"| {CROSS_DATASETS[row['dataset']][0]} | " + " | ".join(
+                f"{confusion[i, i]}/{confusion[i].sum()}" if confusion[i].sum() else "-"
+                for i in range(len(EMOTIONS))) + " |")
+    missed = [f"{CROSS_DATASETS[row['dataset']][0]}'s " + ", ".join(_missed(np.asarray(row["confusion"])))
+              for row in with_confusion if _missed(np.asarray(row["confusion"]))]
+    lines += ["", f"Whose faces these are: {LAB_POPULATIONS} {POSED_LABELS}"
+              + (f" Classes mostly missed ({MISSED_BELOW:.0%} recall or less; what they were read as): "
+                 + "; ".join(missed) + ". Why is not known; JAFFE's 6 posers speak for no wider group." if missed
+                 else "") + " No breakdown by age, sex or skin tone was made on either dataset."]
     return [*lines, ""]
+
+
+MISSED_BELOW = 0.25  # a class recalled this rarely or less is named, with where its faces went
+
+
+def _missed(confusion: np.ndarray) -> list[str]:
+    """"angry 0/18 (neutral 15, sad 3)" for each class of a confusion matrix (rows: the label) recalled at
+    MISSED_BELOW or less: where its faces went, the two predictions most given instead."""
+    named = []
+    for i, row in enumerate(confusion):
+        if row.sum() and row[i] / row.sum() <= MISSED_BELOW:
+            instead = [j for j in np.argsort(-row, kind="stable") if j != i and row[j]][:2]
+            named.append(f"{EMOTIONS[i]} {row[i]}/{row.sum()} (" + ", ".join(f"{EMOTIONS[j]} {row[j]}"
+                                                                           for j in instead) + ")")
+    return named
 
 
 def model_card_markdown(card: dict) -> str:

@@ -61,7 +61,7 @@ FIELD_DESCRIPTIONS = {
                        "track's latest detection's; null for an image classified whole, --face-crops).",
     **{emotion: f"The probability of {emotion}, 0 to 1, to 4 decimals (the 7 sum to 1 within 0.00035)."
        for emotion in EMOTIONS},
-    "emotion": "The most probable of the 7 emotions.",
+    "emotion": "The most probable of the 7 emotions: the facial expression shown, not what the person felt.",
     "confidence": "The probability of `emotion`, 0 to 1.",
     "uncertain": "Whether `confidence` is below the model's threshold (0.5 for the shipped models; its model card says "
                  "how often such faces are right).",
