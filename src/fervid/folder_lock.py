@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fervid.errors import FervidError
+from fervid.ownership import explained, user_name
 
 WINDOWS_LOCK_BYTE = 1 << 20
 LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model folder's check passes it over)
@@ -49,7 +50,10 @@ class FolderLock:
 
     def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode), "a+", encoding="utf-8")
+        try:
+            fh = open(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode), "a+", encoding="utf-8")
+        except PermissionError as exc:  # a colleague's lock file, or folder: whose, and what to do
+            raise explained(exc) from None
         try:
             if sys.platform == "win32":  # (not os.name: type checkers read msvcrt on Windows only)
                 import msvcrt
@@ -66,10 +70,12 @@ class FolderLock:
         except OSError:
             fh.seek(0)
             owner = fh.read().strip() or "unknown"
+            user = self._holders_user(owner, fh)  # in a folder a group shares: whose run it is, if not this user's
             fh.close()
             # a notebook's two threads (or a second call while one runs) hold it in one process: its own pid,
             # unexplained, read as a stranger's
             owner += ", this process" if owner == str(os.getpid()) else ""
+            owner += f", user {user}" if user else ""
             raise self.error(f"{self.folder}: {self.holder} (pid {owner}) {self.doing}; {self.advice}") from None
         if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
             fh.close()
@@ -88,6 +94,18 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+    @staticmethod
+    def _holders_user(pid: str, fh) -> str | None:
+        """The name of the user running the process ``pid`` (from /proc where there is one; else the lock file's
+        owner, who made it), where that is not this process's user; None where it is, or cannot be told."""
+        if not hasattr(os, "geteuid"):
+            return None
+        try:
+            uid = os.stat(f"/proc/{int(pid)}").st_uid
+        except (OSError, ValueError):
+            uid = os.fstat(fh.fileno()).st_uid
+        return None if uid == os.geteuid() else user_name(uid)
 
     def _is_the_file(self, fh) -> bool:
         try:

@@ -11,7 +11,9 @@ private to the user. A writable MPLCONFIGDIR of the user's, and writable default
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -53,7 +55,10 @@ def _private_folder() -> str:
             return str(folder)
     except OSError:
         pass
-    return tempfile.mkdtemp(prefix="fervid-matplotlib-")
+    # this run's alone: removed as it ends (each run left one more in the temporary folder)
+    fresh = tempfile.mkdtemp(prefix="fervid-matplotlib-")
+    atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+    return fresh
 
 
 def prepare_matplotlib() -> None:

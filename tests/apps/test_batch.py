@@ -1,5 +1,6 @@
 """fervid batch on a corpus the test makes, including a run killed with SIGKILL and resumed."""
 
+import gc
 import importlib.util
 import json
 import os
@@ -351,6 +352,48 @@ def test_a_group_shared_folder_can_be_resumed_by_a_colleague(tmp_path, astronaut
     modes = {name: oct((tmp_path / "out" / name).stat().st_mode & 0o777)
              for name in (".lock", "state.sqlite", "dataset.parquet", "files")}
     assert modes == {".lock": "0o664", "state.sqlite": "0o664", "dataset.parquet": "0o664", "files": "0o775"}
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="hands the folder's files to another user (chown): root only")
+def test_a_colleagues_folder_that_may_not_be_written_is_said_whose_and_left_as_it_was(tmp_path, astronaut_png,
+                                                                                     unprivileged):
+    """A colleague's run under `umask 022` in a folder the group shares (2775): resuming it said "error: b2/.lock:
+    Permission denied", then (the lock deleted) "b2/state.sqlite: attempt to write a readonly database", and SQLite
+    had left state.sqlite-wal and -shm of the resuming user's, mode 0644, so that the owner's own resume failed in
+    turn. The file is named with its owner and mode, and what to do; SQLite never opens it."""
+    stranger = 54321
+    out = tmp_path / "b2"
+    run_batch([str(astronaut_png)], BatchOptions(out=out, pipeline=NO_ANNOTATION), progress=False)
+    gc.collect()  # the run's SQLite connection closed (its -wal and -shm files gone), as at a process's end
+    assert not list(out.glob("state.sqlite-*"))
+    for path in [out, *out.rglob("*")]:
+        os.chown(path, stranger, 0)
+        path.chmod(0o2775 if path.is_dir() else 0o644)
+
+    def resume() -> subprocess.CompletedProcess:
+        return subprocess.run([*unprivileged, sys.executable, "-m", "fervid", "batch", str(astronaut_png), "--out",
+                               str(out), "-q", "--no-annotate"], capture_output=True, text=True, timeout=300)
+
+    advice = ("ask its owner to let the group write it (`chmod g+w`, and to run fervid under `umask 002` in a folder a "
+              "group shares), or use a folder of your own")
+    locked = resume()
+    assert locked.returncode == 1 and locked.stderr == (
+        f"error: {out / '.lock'}: Permission denied (owned by uid {stranger}, mode 0644; {advice})\n")
+    (out / ".lock").unlink()
+    state = resume()
+    assert state.returncode == 1 and state.stderr == (
+        f"error: {out / 'state.sqlite'}: this user may not write the run's state (owned by uid {stranger}, mode "
+        f"0644; {advice})\n")
+    assert not list(out.glob("state.sqlite-*"))  # nothing of this user's that its owner could not open in turn
+    # a -shm file left by another user's run (an earlier fervid's): named, not a "readonly database"
+    os.chown(out / "state.sqlite", 0, 0)
+    (out / "state.sqlite-shm").write_bytes(b"")
+    os.chown(out / "state.sqlite-shm", stranger, 0)
+    shm = resume()
+    assert shm.returncode == 1 and shm.stderr == (
+        f"error: {out / 'state.sqlite-shm'}: this user may not write the run's state (owned by uid {stranger}, mode "
+        f"0644; {advice})\n")
 
 
 def test_a_resumed_run_with_other_settings_is_refused_not_mixed(tmp_path, astronaut_rgb):

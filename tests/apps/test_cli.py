@@ -1583,6 +1583,158 @@ def test_another_videos_outputs_of_the_same_name_are_kept(tmp_path):
     assert stem_not_taken(Path("/cam.mp4"), "cam", {"cam", "cam-2"}) == "cam-3"
 
 
+# a user id no system account has: files handed to it are another user's, named "uid 54321"
+STRANGER = 54321
+as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                             reason="hands files to another user (chown): root only")
+
+
+def _hand_over(paths, mode: int) -> None:
+    """``paths`` made another user's (STRANGER's), of ``mode``: a colleague's outputs in a folder a group shares."""
+    for path in paths:
+        os.chown(path, STRANGER, -1)
+        path.chmod(mode)
+
+
+def _unreadable(monkeypatch, *unreadable: Path) -> None:
+    """Reading ``unreadable`` (Path.read_text, open) fails as a file of mode 0600 another user owns fails to: as
+    root every file can be read, and a chmod stops nothing."""
+    import builtins
+
+    read_text, open_file = Path.read_text, builtins.open
+    refused = {str(path) for path in unreadable}
+
+    def refuse(path):
+        if str(path) in refused:
+            raise PermissionError(13, "Permission denied", str(path))
+
+    def read_text_refused(self, *args, **kwargs):
+        refuse(self)
+        return read_text(self, *args, **kwargs)
+
+    def open_refused(file, *args, **kwargs):
+        refuse(file)
+        return open_file(file, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text_refused)
+    monkeypatch.setattr(builtins, "open", open_refused)
+
+
+@as_root
+def test_another_users_video_outputs_are_kept_whether_readable_or_not(tmp_path, monkeypatch):
+    """A lab server: student1 ran `fervid video u1/session1.mp4 --out shared/res` under `umask 077`, then student2
+    ran `fervid video u2/session1.mp4 --out shared/res`: student1's tracks JSON could not be read, so the name
+    looked free, and all of student1's session1_* were deleted and replaced without a word. Outputs that cannot be
+    read, and another user's of the same video too (a rename in the group's folder moved them to student2, their key
+    frames deleted), are kept: this run's are named apart, and said so."""
+    for person in ("u1", "u2"):
+        (tmp_path / person).mkdir()
+        (tmp_path / person / "session1.mp4").write_bytes(carphone().read_bytes())
+    res = tmp_path / "res"
+    out = ["--out", str(res), "-q", "--no-annotate", "--method", "frame", "--key-frames", "0"]
+    assert runner.invoke(app, ["video", str(tmp_path / "u1" / "session1.mp4"), *out]).exit_code == 0
+    theirs = sorted(res.glob("session1_*"))
+    before = {path: path.read_bytes() for path in theirs}
+    _hand_over(theirs, 0o600)
+    with monkeypatch.context() as patched:
+        _unreadable(patched, *theirs)
+        other = runner.invoke(app, ["video", str(tmp_path / "u2" / "session1.mp4"), *out])
+    assert other.exit_code == 0, other.output
+    assert other.output == (f"notice: {tmp_path / 'u2' / 'session1.mp4'}: {res}/ holds outputs this user cannot "
+                            f"read (owned by uid {STRANGER}, mode 0600) named session1_*, which are kept; this "
+                            "video's are named u2_session1_*\n")
+    assert {path: path.read_bytes() for path in res.glob("session1_*")} == before
+    assert all(path.stat().st_uid == STRANGER for path in theirs)
+    assert (res / "u2_session1_tracks.json").is_file()
+    # readable, and of the very video this user analyses: still theirs, kept
+    _hand_over(theirs, 0o644)
+    again = runner.invoke(app, ["video", str(tmp_path / "u1" / "session1.mp4"), *out])
+    assert again.exit_code == 0, again.output
+    assert again.output == (f"notice: {tmp_path / 'u1' / 'session1.mp4'}: {res}/ holds uid {STRANGER}'s outputs of "
+                            f"{tmp_path / 'u1' / 'session1.mp4'} named session1_*, which are kept; this video's are "
+                            "named u1_session1_*\n")
+    assert {path: path.read_bytes() for path in res.glob("session1_*")} == before
+    # each run again of this user's own replaces its own outputs, under the name they got
+    assert runner.invoke(app, ["video", str(tmp_path / "u1" / "session1.mp4"), *out]).output == ""
+    assert sorted(p.name for p in res.glob("*_tracks.json")) == [
+        "session1_tracks.json", "u1_session1_tracks.json", "u2_session1_tracks.json"]
+
+
+@as_root
+def test_another_users_annotated_copies_are_kept_whether_readable_or_not(tmp_path, astronaut_png, monkeypatch):
+    """`fervid image --annotate` replaced another user's 0600 pic_fervid.png (it could not be read, so it recorded no
+    image); the notice of a name taken said "in ann and ann" where --annotate and --crops were one folder."""
+    for person in ("u1", "u2"):
+        (tmp_path / person).mkdir()
+        shutil.copy(astronaut_png, tmp_path / person / "pic.png")
+    ann = tmp_path / "ann"
+    args = ["--annotate", str(ann), "--crops", str(ann), "-q"]
+    assert runner.invoke(app, ["image", str(tmp_path / "u1" / "pic.png"), *args]).exit_code == 0
+    theirs = sorted(ann.glob("pic_*"))
+    assert [p.name for p in theirs] == ["pic_face1.png", "pic_fervid.png"]
+    before = {path: path.read_bytes() for path in theirs}
+    _hand_over(theirs, 0o600)
+    with monkeypatch.context() as patched:
+        _unreadable(patched, *theirs)
+        other = runner.invoke(app, ["image", str(tmp_path / "u2" / "pic.png"), *args])
+    assert other.exit_code == 0, other.output
+    assert other.output == (f"notice: {tmp_path / 'u2' / 'pic.png'}: its outputs are named u2_pic (in {ann}, pic "
+                            f"names outputs this user cannot read (owned by uid {STRANGER}, mode 0600))\n")
+    assert {path: path.read_bytes() for path in ann.glob("pic_*")} == before
+    assert (ann / "u2_pic_fervid.png").is_file() and (ann / "u2_pic_face1.png").is_file()
+
+
+def test_fervid_demo_writes_its_json_through_a_temporary_file(tmp_path):
+    """`fervid demo` wrote astronaut.json in place (O_TRUNC), unlike every other output: a link planted under its
+    name in a shared folder was written through."""
+    elsewhere = tmp_path / "bashrc"
+    elsewhere.write_text("kept", encoding="utf-8")
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "astronaut.json").symlink_to(elsewhere)
+    result = runner.invoke(app, ["demo", "--no-video", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert elsewhere.read_text(encoding="utf-8") == "kept" and not (out / "astronaut.json").is_symlink()
+    assert json.loads((out / "astronaut.json").read_text(encoding="utf-8"))["files"][0]["faces"]
+
+
+def test_permission_refused_says_whose_the_folder_is(tmp_path, unprivileged):
+    """A lab server: `fervid video x --out vid`, vid/ a colleague's of mode 2755, said only "error:
+    vid/.carphone_pristine.lock: Permission denied"; `fervid serve` on another user's fervid-data (0700), "error:
+    --data-dir: path 'fervid-data' is not readable."; `fervid calibrate --model <read-only install>/...` only
+    "cannot write .../config.json", without the advice it gives for a shipped model's name."""
+    from fervid.inference.models import resolve_model_dir
+
+    if os.geteuid() != 0:
+        pytest.skip("hands folders to another user (chown): root only")
+    vid, data, model = tmp_path / "vid", tmp_path / "fervid-data", tmp_path / "install" / "ferplus_vgg"
+    vid.mkdir()
+    data.mkdir()
+    shutil.copytree(resolve_model_dir("ferplus_vgg"), model)
+    (tmp_path / "faces" / "happy").mkdir(parents=True)
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(tmp_path / "faces" / "happy" / "0.png")
+    _hand_over([vid], 0o2755)
+    _hand_over([data], 0o700)
+    for path in model.iterdir():
+        path.chmod(0o444)
+    model.chmod(0o555)
+    video = _fervid_as(unprivileged, "video", str(carphone()), "--out", str(vid), "-q")
+    serve = _fervid_as(unprivileged, "serve", "--data-dir", str(data), "--port", "1")
+    calibrate = _fervid_as(unprivileged, "calibrate", "--model", str(model), "--data", str(tmp_path / "faces"))
+    assert video.returncode == 1 and video.stderr == (
+        f"error: {vid / '.carphone_pristine.lock'}: Permission denied (its folder {vid}/ is owned by uid {STRANGER}, "
+        "mode 2755; ask its owner to let the group write it (`chmod g+w`, and to run fervid under `umask 002` in a "
+        f"folder a group shares), or use a folder of your own) (writing {carphone()}'s outputs)\n")
+    assert serve.returncode == 2 and serve.stderr == (
+        f"error: --data-dir {data}: another user's server data (owned by uid {STRANGER}, mode 0700); give a folder "
+        "of your own (--data-dir ~/fervid-data)\n")
+    assert calibrate.returncode == 1 and calibrate.stderr == (
+        f"error: --model {model / 'config.json'}: cannot write {model / 'config.json'} (owned by you, mode 0444; its "
+        f"folder {model}/ is owned by you, mode 0555); "
+        "calibrate rewrites a model folder's config.json; to calibrate a shipped model, copy its folder and give the "
+        "copy's path\n")
+
+
 def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     """Two `fervid video` runs into one --out at once mixed one video's outputs (the CSV from one run, the JSON
     from the other, an unreadable Parquet, 3 key frames with --key-frames 2), both exiting 0. A run on another
@@ -1607,7 +1759,7 @@ def test_two_runs_never_write_one_videos_outputs_at_once(tmp_path):
     tracks = json.loads((res / "other_tracks.json").read_text(encoding="utf-8"))
     (res / "other_tracks.json").write_text(json.dumps({**tracks, "file": str(tmp_path / "x" / "other.mp4")}),
                                            encoding="utf-8")
-    with pytest.raises(FolderLocked, match=r"another fervid run wrote .*x/other.mp4's outputs as other_\* while "):
+    with pytest.raises(FolderLocked, match=r"another fervid run wrote the outputs of .*x/other.mp4 as other_\* while "):
         with outputs_lock(res, "other", other):
             pass
 

@@ -40,6 +40,7 @@ from fervid.apps import defaults
 from fervid.apps.child_process import end_with_parent
 from fervid.errors import HeldOpenError
 from fervid.folder_lock import FolderLock, FolderLocked
+from fervid.ownership import access_denied
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, NAME_MAX, OUTPUT_SUFFIX_BYTES, STEM_DIGEST_CHARS,
@@ -407,6 +408,13 @@ class StateStore:
 
     def __init__(self, path: Path):
         self.folder = Path(path).parent  # the batch's output folder, named in its errors
+        # a file of the store this user may not write (a colleague's run left it 0644, under `umask 022`): said
+        # whose it is before SQLite opens it, which opened it read-only, made -wal and -shm files of this user's that
+        # the run's owner could not write in turn ("attempt to write a readonly database" for both, saying neither
+        # whose the files were nor what to do)
+        for part in (path, *(Path(f"{path}{end}") for end in ("-wal", "-shm"))):
+            if part.exists() and not os.access(part, os.R_OK | os.W_OK):
+                raise access_denied(part, "this user may not write the run's state")
         # made as the folder's other files are (0666 less the umask; SQLite makes it 0644 whatever the umask, its
         # -wal and -shm files as it): with `umask 002` in a folder a group shares, a colleague resumes the run
         with contextlib.suppress(FileExistsError):

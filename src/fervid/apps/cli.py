@@ -29,6 +29,7 @@ from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_M
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
 from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
+from fervid.ownership import explained, other_users_file, owner_and_mode, why_denied
 from fervid.progress import is_terminal, one_line, progress_bar
 
 if TYPE_CHECKING:
@@ -188,7 +189,8 @@ REGION_OPTION = typer.Option(None, metavar="X,Y,W,H",
                                   "annotated MP4 keep the whole frame's pixels. Recorded in the tracks JSON.")
 # where `fervid serve` and `fervid live`'s page keep their jobs (the page's saved sessions are jobs), and for how
 # long: ServerSettings' defaults (fervid.apps.defaults)
-DATA_DIR_OPTION = typer.Option(app_defaults.DATA_DIR, help="Where video jobs (sessions saved from the /live page "
+# (readable=False: click's own check said only "path 'fervid-data' is not readable"; _check_data_dir says whose)
+DATA_DIR_OPTION = typer.Option(app_defaults.DATA_DIR, readable=False, help="Where video jobs (sessions saved from the /live page "
                                                             "among them) and their outputs are kept.")
 JOB_TTL_HOURS_OPTION = typer.Option(app_defaults.JOB_TTL_HOURS, help="Finished jobs (saved /live sessions too) older "
                                                                      "than this are deleted.")
@@ -342,7 +344,9 @@ def _naming(target, failures: list[str]):
 
 
 def _os_error_line(exc: OSError, where: str | Path = "") -> str:
-    """``<file>: <reason>`` for an OSError writing outputs (``where`` when the error names no file)."""
+    """``<file>: <reason>`` for an OSError writing outputs (``where`` when the error names no file); a permission
+    refused says whose the file or its folder is, and its mode (:func:`fervid.ownership.explained`)."""
+    exc = explained(exc)
     where = exc.filename or where
     reason = exc.strerror or str(exc)
     if isinstance(exc, FileExistsError) and where and Path(where).is_file():  # mkdir on a file's name
@@ -617,7 +621,8 @@ def _check_output_folder(folder: Path) -> None:
     """Make ``folder`` and check it can be written to, before the work whose results go there."""
     folder.mkdir(parents=True, exist_ok=True)  # an OSError here is told in one line by main()
     if not os.access(folder, os.W_OK):
-        _fail(f"{folder}: cannot write in this folder")
+        whose = why_denied(folder)
+        _fail(f"{folder}: cannot write in this folder{f' ({whose})' if whose else ''}")
 
 
 def _folders_to_make(out: Optional[Path]) -> list[Path]:
@@ -1027,9 +1032,11 @@ def image(
     # outputs carry from an earlier run gets another, said below
     earlier = EarlierOutputs(annotate_dir, crops_dir)
     renamed = names_clear_of_earlier_runs(files, stems, earlier)
-    written_to = " and ".join(str(folder) for folder in (annotate_dir, crops_dir) if folder)
-    notices += [f"{path}: its outputs are named {stem} (in {written_to}, {was} names another image's outputs, from "
-                "an earlier run)" for path, was, stem in renamed[:3]]
+    # (one folder where --annotate and --crops are the same: "in ann and ann" said it twice)
+    written_to = " and ".join(dict.fromkeys(str(folder) for folder in (annotate_dir, crops_dir) if folder))
+    another_images = "another image's outputs, from an earlier run"
+    notices += [f"{path}: its outputs are named {stem} (in {written_to}, {was} names "
+                f"{earlier.kept.get(was.lower(), another_images)})" for path, was, stem in renamed[:3]]
     if len(renamed) > 3:
         notices.append(f"{len(renamed) - 3} more image(s) named apart from earlier runs' images of their names")
     _say_notices(notices)
@@ -1212,17 +1219,19 @@ def _check_results_file(option: str, target: Optional[str]) -> None:
     _check_can_write(option, target)
 
 
-def _check_can_write(option: str, target) -> None:
+def _check_can_write(option: str, target, advice: str = "") -> None:
     """Fail (exit 1) before any work where ``target``, a file or folder an option names, cannot be written: it is
     read-only, or the nearest folder of it that exists is (a read-only disk, no permission), or a file is in the
     way of its folder (`fervid image many/ --json ro/x.json` analysed every image, then failed). Nothing is made
-    here, so a command refused later leaves no empty folder."""
+    here, so a command refused later leaves no empty folder. ``advice``: what to do then, said after it."""
     path = Path(target)
     there = next(p for p in (path, *path.parents) if p.exists() or p == Path(path.anchor or "."))
     if there != path and not there.is_dir():
         _fail(f"{option} {target}: {there} is a file, not a folder")
     if not os.access(there, os.W_OK | (os.X_OK if there.is_dir() else 0)):
-        _fail(f"{option} {target}: cannot write {'in ' if there.is_dir() else ''}{there}")
+        whose = why_denied(there)
+        _fail(f"{option} {target}: cannot write {'in ' if there.is_dir() else ''}{there}"
+              + (f" ({whose})" if whose else "") + (f"; {advice}" if advice else ""))
 
 
 def _results_to_stdout(targets: dict[str, Optional[str]]) -> bool:
@@ -1375,7 +1384,7 @@ def video(
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
     from fervid.inference.video import (VIDEO_SUFFIXES, StillImageError, VideoError, output_paths_error,
-                                        stems_used_before)
+                                        outputs_kept_apart, stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -1396,15 +1405,19 @@ def video(
         # compared without case, as output_stems keeps them apart (one file on macOS and Windows disks)
         if before and before.lower() not in {stem.lower() for other, stem in stems.items() if other != path}:
             stems[path] = before
-    # another video's outputs there are kept (they were replaced, with a notice): this one's get a name of its own
+    # another video's outputs there are kept (they were replaced, with a notice), and so are another user's and those
+    # this user cannot read (a colleague's under `umask 077`, replaced as if the name were free): this one's get a
+    # name of its own
     owners = {stem.lower(): source for source, stem in earlier.items()}
+    kept = outputs_kept_apart(out) if out.is_dir() else {}
     for path in files:
-        taken = {stem for stem, source in owners.items() if source != path.resolve()} | {
+        taken = {stem for stem, source in owners.items() if source != path.resolve()} | set(kept) | {
             stem.lower() for other, stem in stems.items() if other != path}
         own = stem_not_taken(path, stems[path], taken)
         if own != stems[path]:
-            _say_notices([f"{path}: {out}/ holds the outputs of {owners.get(stems[path].lower(), 'another video')} "
-                          f"named {stems[path]}_*, which are kept; this video's are named {own}_*"])
+            held = kept.get(stems[path].lower()) or f"the outputs of {owners.get(stems[path].lower(), 'another video')}"
+            _say_notices([f"{path}: {out}/ holds {held} named {stems[path]}_*, which are kept; this video's are "
+                          f"named {own}_*"])
             stems[path] = own
     # where Windows limits paths: the run is refused before any video is analysed (a video whose outputs did not fit
     # in --out failed mid-way, its analysis lost, the others' outputs written where a rerun with a shorter one would
@@ -1752,7 +1765,7 @@ def demo(
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
     the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames)."""
-    from fervid.inference.annotate import annotate, write_image
+    from fervid.inference.annotate import annotate, replacing, write_image
     from fervid.inference.records import images_document
     from fervid.inference.video import output_paths_error
     from fervid.samples import CARPHONE_FILE, astronaut
@@ -1768,7 +1781,8 @@ def demo(
     faces = analyzer.analyze_image(sample)
     write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
     doc = images_document([faces], analyzer.settings)
-    (out / "astronaut.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    with replacing(out / "astronaut.json") as temporary:  # as every output: whole, or not at all
+        temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     typer.echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
@@ -2691,13 +2705,14 @@ def calibrate(
         _fail("--usage and --ferplus choose rows of a FER2013 CSV; a folder's faces are all used (a label table's "
               "too)", 2)
     usage = usage or DEFAULT_USAGE
+    copy_advice = ("calibrate rewrites a model folder's config.json; to calibrate a shipped model, copy its folder "
+                   "and give the copy's path")
     if not model.is_dir():  # a shipped name would rewrite the installed package's model in place
-        _fail(f"{model}: no such model folder (calibrate rewrites a model folder's config.json; to calibrate a "
-              "shipped model, copy its folder and give the copy's path)", 2)
+        _fail(f"{model}: no such model folder ({copy_advice})", 2)
     # loaded and read by its absolute path: named as a shipped model ("ferplus_vgg"), the name meant the shipped one
     model_folder = model.absolute()
     for written in ("config.json", "calibration.json", "card.json", "MODEL_CARD.md"):  # after the fit: said now
-        _check_can_write("--model", model / written)
+        _check_can_write("--model", model / written, copy_advice)  # (an installed model's folder: read-only)
     training_faces = _evaluated_on_training_faces(_model_record(str(model_folder), "training_config.json"),
                                                   "folder" if folder else "fer2013", str(data), usage)
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
@@ -3080,12 +3095,24 @@ def _check_can_listen(host: str, port: int) -> None:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
+def _check_data_dir(data_dir: Path) -> None:
+    """Fail (exit 2) where --data-dir is a folder this user may not read and write: on a machine several users
+    share, another user's server made the default, fervid-data, 0700 in a folder both start servers in."""
+    if not data_dir.is_dir() or os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
+        return
+    whose = owner_and_mode(data_dir)
+    what = "another user's server data" if other_users_file(data_dir) else "a folder this user cannot read and write"
+    _fail(f"--data-dir {data_dir}: {what}{f' ({whose})' if whose else ''}; give a folder of your own (--data-dir "
+          "~/fervid-data)", EXIT_USAGE)
+
+
 def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool = False, root_path: str = "",
            named_method: str | None = None, access_log: bool = False) -> None:
     from fervid.apps import serving
     from fervid.folder_lock import FolderLocked
     from fervid.apps.server import create_app, data_folder_lock, host_names_note, open_access_warning
 
+    _check_data_dir(settings.data_dir)
     serving.allow_open_files()  # a low soft limit: accept() failed, and asyncio logged each try's traceback
     # fail now, in one line, not at the first request; and say what runs (the precision and method as they resolved)
     ran = _video_runner(settings.pipeline, named_method=named_method).new_result("").run_settings

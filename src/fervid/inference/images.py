@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fervid.errors import FervidError, OptionError
 from fervid.inference.file_kinds import Family, file_kind, first_bytes
+from fervid.ownership import other_users_file, owner_and_mode
 
 
 class BinaryFile(Protocol):
@@ -1140,18 +1141,36 @@ def recorded_source(path: Path) -> str | None:
     return source if isinstance(source, str) and source else None
 
 
+def kept_picture(path: Path) -> str | None:
+    """An annotated copy or a crop that no run of this user replaces, in words: another user's ("student1's
+    outputs"), or one this user cannot read (a colleague's under `umask 077`: it recorded no image to this user,
+    and was replaced as if its name were free). None for this user's own."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        return None
+    except OSError:
+        whose = owner_and_mode(path)
+        return f"outputs this user cannot read{f' ({whose})' if whose else ''}"
+    owner = other_users_file(path)
+    return None if owner is None else f"{owner}'s outputs"
+
+
 class EarlierOutputs:
     """What earlier `fervid image` runs wrote into its --annotate and --crops folders, by the image each file records
     (:func:`recorded_source`): the name each image's outputs got, whose outputs carry a name, and each image's
     crops. Names depend on which images are analysed together (astro.png with astro.jpg writes
     astro_png_fervid.png, alone astro_fervid.png), and two images of one name analysed in separate runs
-    (a/img.jpg, then b/img.jpg) wrote over each other's outputs without a word."""
+    (a/img.jpg, then b/img.jpg) wrote over each other's outputs without a word. Another user's, and those this user
+    cannot read, are kept whatever image they are of (:func:`kept_picture`)."""
 
     def __init__(self, annotate_dir: Path | None, crops_dir: Path | None):
         self.stems: dict[str, str] = {}  # source id -> the stem its outputs were named by (the first found)
         self.names: dict[str, set[str]] = {}  # source id -> every stem its outputs were named by, in lower case
         self.owners: dict[str, set[str]] = {}  # a stem, in lower case -> the source ids of outputs named by it
         self.crops: dict[str, list[Path]] = {}  # source id -> its crop files
+        self.kept: dict[str, str] = {}  # a stem, in lower case -> what the outputs named by it not to replace are
         found = []
         if annotate_dir is not None and Path(annotate_dir).is_dir():
             found += [(f, f.name[: -len(ANNOTATED_IMAGE_SUFFIX)], False)
@@ -1160,6 +1179,9 @@ class EarlierOutputs:
             found += [(f, match["stem"], True) for f in sorted(Path(crops_dir).glob("*_face*.png"))
                       if (match := CROP_NAME.fullmatch(f.name))]
         for file, stem, is_crop in found:
+            if (kept := kept_picture(file)) is not None:
+                self.kept.setdefault(stem.lower(), kept)
+                continue
             source = recorded_source(file)
             if source is None:
                 continue
@@ -1170,8 +1192,8 @@ class EarlierOutputs:
                 self.crops.setdefault(source, []).append(file)
 
     def of_another(self, stem: str, source: str) -> bool:
-        """Whether outputs named ``stem`` are another image's than ``source``'s."""
-        return bool(self.owners.get(stem.lower(), set()) - {source})
+        """Whether outputs named ``stem`` are another image's than ``source``'s, or not this user's to replace."""
+        return stem.lower() in self.kept or bool(self.owners.get(stem.lower(), set()) - {source})
 
 
 # An image whose shorter side is under this many pixels is annotated enlarged (enlarged_to_annotate): a label's text
@@ -1237,7 +1259,7 @@ def names_clear_of_earlier_runs(files: list[Path], stems: dict[Path, str], earli
             # named as `fervid video` names a video apart from another's outputs: this run's other names and the
             # earlier runs' names of other images are taken
             others = {stem for stem, count in taken.items() if count > 0} - {wanted.lower()}
-            others |= {stem for stem, owners in earlier.owners.items() if owners - {source}}
+            others |= {stem for stem, owners in earlier.owners.items() if owners - {source}} | set(earlier.kept)
             move(path, stem_not_taken(path, wanted, others))
             renamed.append((path, wanted, stems[path]))
     return renamed

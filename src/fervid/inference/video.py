@@ -54,6 +54,7 @@ from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.machine import long_paths_limited, path_too_long, program_environment
+from fervid.ownership import other_users_file, owner_and_mode
 from fervid.plotting import prepare_matplotlib
 
 # (not .ts: TypeScript sources beside a study's recordings failed as videos; nor .ogg, mostly sound: a search takes
@@ -3136,6 +3137,41 @@ def _other_source(tracks_json: Path, source: str) -> str | None:
     return None if Path(earlier).resolve() == Path(source).resolve() else earlier
 
 
+def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> str | None:
+    """The outputs ``tracks_json`` stands for, in words, where a run of ``source`` is not to replace them: another
+    user's ("student1's outputs of p01/cam.mp4"), ones this user cannot read, or (``source`` given) another video's
+    ("the outputs of p01/cam.mp4"). None where there are none, or they are this user's of ``source`` (or of any
+    video: ``source`` None). A colleague's outputs in a folder a group shares are kept: under `umask 077` they
+    could not be read, were passed over as if the name were free, and a run of another video of the same name
+    deleted them without a word."""
+    try:
+        summary = json.loads(tracks_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        whose = owner_and_mode(tracks_json)
+        return f"outputs this user cannot read{f' ({whose})' if whose else ''}"
+    except ValueError:  # cut short (a crash while it was written): this user's stem to write again
+        summary = None
+    earlier = summary.get("file") if isinstance(summary, dict) else None
+    earlier = earlier if isinstance(earlier, str) else ""
+    of = f" of {earlier}" if earlier else ""
+    if (owner := other_users_file(tracks_json)) is not None:
+        return f"{owner}'s outputs{of}"
+    if source is None or not earlier or earlier == str(source) or Path(earlier).resolve() == Path(source).resolve():
+        return None
+    return f"the outputs{of}"
+
+
+def outputs_kept_apart(out_dir: str | Path) -> dict[str, str]:
+    """The stems (lower case) of the outputs in ``out_dir`` that no run of this user replaces, another user's or
+    unreadable ones (:func:`kept_outputs`), each with what they are in words: a video's outputs are named apart
+    from them."""
+    return {tracks_json.name[: -len(TRACKS_JSON_SUFFIX)].lower(): kept
+            for tracks_json in sorted(Path(out_dir).glob(f"*{TRACKS_JSON_SUFFIX}"))
+            if (kept := kept_outputs(tracks_json)) is not None}
+
+
 def written_tracks(folder: str | Path, *patterns: str) -> Iterator[tuple[Path, dict]]:
     """The tracks JSONs that earlier analyses wrote in ``folder`` (``patterns``: where, by default its own
     ``*_tracks.json``), each with its contents; one that cannot be read, or names no video file, is passed over."""
@@ -3155,6 +3191,8 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     analysed again on its own left its first outputs beside the new ones instead of replacing them."""
     stems: dict[Path, str] = {}
     for tracks_json, summary in written_tracks(out_dir):
+        if other_users_file(tracks_json) is not None:  # kept, not replaced (outputs_kept_apart)
+            continue
         stems.setdefault(Path(summary["file"]).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
     return stems
 
@@ -3166,14 +3204,15 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
     said ok, and no table was left; two `fervid video` runs mixed one's CSV with the other's JSON); one of another
     video there goes on. Raises :class:`OutputsBusy` where another run holds them, or (``source``: the video they
     are for, whose stem was chosen apart from the other videos' outputs there) where another video's outputs were
-    written under that name since. The lock file (``.<stem>.lock``) is there only while it is held."""
+    written under that name since, or they are another user's or unreadable (:func:`kept_outputs`). The lock file
+    (``.<stem>.lock``) is there only while it is held."""
     out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
     with FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
                     error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
-        other = _other_source(out_dir / OutputNames(stem).tracks_json, str(source)) if source is not None else None
-        if other is not None:
-            raise OutputsBusy(f"{out_dir}: another fervid run wrote {other}'s outputs as {stem}_* while this one "
-                              f"ran; run it again to name {source}'s apart")
+        kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source) if source is not None else None
+        if kept is not None:
+            raise OutputsBusy(f"{out_dir}: another fervid run wrote {kept} as {stem}_* while this one ran; run it "
+                              f"again to name {source}'s apart")
         yield
 
 
