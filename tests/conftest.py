@@ -258,3 +258,26 @@ def run_onnx(model_file: Path, inputs: dict[str, np.ndarray], work: Path, emulat
         command = ["qemu-x86_64", "-cpu", "Haswell", *command]
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     return np.load(out)
+
+
+class OneWindowARun:
+    """A temporal method running its windows one by one (it has no ``batch``): fervid's LSTM path before its windows
+    ran together, the reference they must give the outputs of."""
+
+    def __init__(self, method):
+        self.method = method
+        self.name, self.smooth_outputs, self.temperature = method.name, method.smooth_outputs, method.temperature
+
+    def __call__(self, *args, **kwargs):
+        return self.method(*args, **kwargs)
+
+
+class CountedRuns:
+    """An ONNX Runtime session that counts its runs and the windows (batch rows) each ran."""
+
+    def __init__(self, session):
+        self.session, self.batches = session, []
+
+    def run(self, outputs, feeds):
+        self.batches.append(len(next(iter(feeds.values()))))
+        return self.session.run(outputs, feeds)

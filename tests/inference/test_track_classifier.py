@@ -125,3 +125,45 @@ def test_faces_and_times_it_cannot_use_are_refused_saying_what_is_wrong(analyzer
         analyzer.track_classifier(fps, detect_every=0.1)
     with pytest.raises(OptionError, match="fps must be a positive number"):
         analyzer.track_classifier(0)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_the_lstms_windows_of_all_tracks_run_together_giving_what_each_gives_run_alone(analyzer, carphone_faces,
+                                                                                      monkeypatch, centred):
+    """Each LSTM window was one ONNX Runtime run (hours of a class's video: a run per face per frame, 2 to 3 times
+    the time of running a chunk's windows together). Now the windows of a call's rows, of all its tracks, run
+    together, one run per length of window, and give each row what running its windows one by one gives; causal
+    (live), each frame's rows still come at once, as its windows are ready."""
+    from conftest import CountedRuns, OneWindowARun
+
+    from fervid.inference.temporal import TrackSmoother
+
+    faces, fps = carphone_faces
+    spans = {1: range(0, len(faces)), 2: range(0, 50), 3: range(30, len(faces))}  # 3 starts while 2 goes on
+    lstm = analyzer.temporal_lstm()
+    alone = {}  # track id -> its outputs, each window run alone
+    for track_id, span in spans.items():
+        smoother = TrackSmoother(OneWindowARun(lstm), 1.0, centred=centred, fps=fps)
+        for i in span:
+            smoother.add(faces[i][0], np.float32(faces[i][1].probabilities), faces[i][1].feature)
+        alone[track_id] = [smoother.classify(faces[i][0]) for i in span]
+    counted = CountedRuns(lstm.session)
+    monkeypatch.setattr(lstm, "session", counted)
+    classifier = analyzer.track_classifier(fps, centred=centred)
+    rows, runs_per_call = [], []
+    for i, (t, face) in enumerate(faces):
+        going_on = [track_id for track_id, span in spans.items() if i in span]
+        for track_id in going_on:
+            classifier.add(track_id, t, face)
+        runs = len(counted.batches)
+        ready = classifier.ready()
+        runs_per_call.append(len(counted.batches) - runs)
+        if not centred:  # live: the rows of the frame just added, at once
+            assert [(r.time, r.track_id) for r in ready] == [(t, track_id) for track_id in going_on]
+        rows += ready
+    rows += classifier.finish()
+    # a window is shorter near a track's start (its frames padded, causal) only: at most a run per length a call
+    assert max(runs_per_call) <= 2 and sum(counted.batches) > 2 * len(counted.batches)
+    for track_id, outputs in alone.items():
+        np.testing.assert_allclose([r.probabilities for r in rows if r.track_id == track_id], outputs, rtol=0,
+                                   atol=1e-6)

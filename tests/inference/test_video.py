@@ -2613,6 +2613,41 @@ def test_timelines_break_where_the_track_was_not_seen_and_show_a_single_frame(an
     assert timeline_figure(one.tracks[1], "one.mp4").axes[0].lines[0].get_marker() == "o"
 
 
+def test_a_timeline_is_laid_out_once_as_it_is_saved_to_the_pixels_of_savefigs_tight_crop(carphone_result, tmp_path,
+                                                                                          monkeypatch):
+    """Saving a timeline drew the figure twice: savefig's bbox_inches="tight" laid it all out once more to find the
+    crop, after timeline_figure's own layout (a fifth of the 150 ms a track's timeline took). The crop is now taken
+    from timeline_figure's layout, and the PNG is the one "tight" saved, pixel for pixel."""
+    import matplotlib.image
+    from matplotlib.figure import Figure
+
+    from fervid.inference.video import save_timeline
+
+    tight = tmp_path / "tight.png"
+    carphone_result.timeline(1).savefig(tight, dpi=100, bbox_inches="tight", format="png")
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(fig) or draw(fig, renderer))
+    saved = save_timeline(carphone_result.timeline(1), tmp_path / "timeline.png")
+    assert len(draws) == 1
+    np.testing.assert_array_equal(matplotlib.image.imread(saved), matplotlib.image.imread(tight))
+
+
+def test_the_lstms_windows_run_a_chunk_at_a_time_giving_the_labels_of_one_window_a_run(analyzer, monkeypatch):
+    """`fervid video` ran each LSTM window through ONNX Runtime alone: now the windows of a chunk of frames run
+    together, and the frames table is the one running them one by one gives."""
+    from conftest import CountedRuns, OneWindowARun
+
+    lstm = analyzer.temporal_lstm()
+    alone = VideoAnalyzer(analyzer, VideoOptions(annotate=False), temporal=OneWindowARun(lstm)).run(carphone())
+    counted = CountedRuns(lstm.session)
+    monkeypatch.setattr(lstm, "session", counted)
+    together = VideoAnalyzer(analyzer, VideoOptions(annotate=False)).run(carphone())
+    assert together.method == "lstm" and len(together.faces) == 120
+    assert [face.table_row() for face in together.faces] == [face.table_row() for face in alone.faces]
+    assert len(counted.batches) <= len(together.faces) / 8
+
+
 @pytest.mark.parametrize("seen_at, duration", [(2.0, 2.0), (0.0, 0.0)])
 def test_a_track_of_one_row_lasting_no_time_is_drawn_a_rows_spacing_wide(seen_at, duration):
     """A track seen on a video's last frame alone (or a live session of one frame, 0 s long) has one row that

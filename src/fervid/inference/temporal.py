@@ -15,7 +15,7 @@ import time
 from collections import deque
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -65,6 +65,32 @@ class TemporalMethod(Protocol):
         much each frame counts, for methods that average (None: equally); ``times`` (T,): the frames' times (s)."""
 
 
+class Window(NamedTuple):
+    """One track's window around a frame, as a :class:`TemporalMethod` is called with it."""
+
+    probabilities: np.ndarray
+    features: np.ndarray
+    weights: np.ndarray | None
+    times: np.ndarray
+    at: int
+
+
+@runtime_checkable
+class BatchedMethod(Protocol):
+    """A temporal method that classifies many windows in one go (the LSTM: one ONNX Runtime run for a chunk's
+    windows), each as its ``__call__`` would."""
+
+    def batch(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Each window's (7,) output, as ``method(*window)`` gives it."""
+
+
+def run_method(method: TemporalMethod, windows: Sequence[Window]) -> list[np.ndarray]:
+    """Each window's output from ``method``: together where it can (:class:`BatchedMethod`), else one by one."""
+    if isinstance(method, BatchedMethod):
+        return method.batch(windows)
+    return [method(w.probabilities, w.features, w.weights, times=w.times, at=w.at) for w in windows]
+
+
 class TrackSmoother:
     """One track's temporal classification over a sliding window: the one component the video pipeline, the live
     view and the temporal trainer's comparison share.
@@ -88,11 +114,40 @@ class TrackSmoother:
 
     def classify(self, t: float) -> np.ndarray:
         """The output for the frame at time t; frames no later window needs are then let go of."""
+        return self.classify_many([t])[0]
+
+    def classify_many(self, times: Sequence[float]) -> list[np.ndarray]:
+        """The outputs for the frames at ``times`` (in time order), as :meth:`classify` gives them one after
+        another, the windows they need run through the method together (:func:`run_method`)."""
+        missing = self.missing(times)
+        started = time.perf_counter()
+        self.outputs.update(zip(missing, run_method(self.method, [self.window(u) for u in missing])))
+        self.seconds += time.perf_counter() - started
+        return [self.label(t) for t in times]
+
+    def missing(self, times: Sequence[float]) -> list[float]:
+        """The times of the windows whose outputs the frames at ``times`` need and that are not run yet, each once.
+        Run before any of those frames is classified, a window holds the same frames as run when first needed:
+        its frames all came in before its frame was final, and none is let go of before a later frame's
+        window."""
+        needed = [r[0] for t in times for r in self._around(t)] if self.method.smooth_outputs else times
+        return [u for u in dict.fromkeys(needed) if u not in self.outputs]
+
+    def window(self, t: float) -> Window:
+        """The window around the frame at time t, as the method reads it."""
+        frames = self._around(t)
+        times = np.array([r[0] for r in frames])
+        return Window(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]), self._weights(times, t),
+                      times, int(np.argmin(np.abs(times - t))))
+
+    def label(self, t: float) -> np.ndarray:
+        """The output for the frame at time t from the outputs of the windows it needs, all run (:meth:`missing`
+        none); frames no later window needs are then let go of."""
         if self.method.smooth_outputs:  # the mean of the outputs of the windows around t: an ensemble
             times = [r[0] for r in self._around(t)]
-            out = np.average([self._output(u) for u in times], axis=0, weights=self._weights(times, t))
+            out = np.average([self.outputs[u] for u in times], axis=0, weights=self._weights(times, t))
         else:
-            out = self._output(t)
+            out = self.outputs[t]
         out = tempered(out, self.method.temperature)
         forget = t - 4 * self.half - 1e-6  # nothing earlier is in any later frame's window
         while self.frames and self.frames[0][0] < forget:
@@ -109,17 +164,6 @@ class TrackSmoother:
         if not self.centred or self.half == 0.0:
             return None
         return np.maximum(1.0 - np.abs(np.asarray(times) - t) / (self.half + 1.0 / self.fps), 1e-3)
-
-    def _output(self, t: float) -> np.ndarray:
-        if t not in self.outputs:
-            frames = self._around(t)
-            times = np.array([r[0] for r in frames])
-            started = time.perf_counter()
-            self.outputs[t] = self.method(np.stack([r[1] for r in frames]), np.stack([r[2] for r in frames]),
-                                          self._weights(times, t), times=times,
-                                          at=int(np.argmin(np.abs(times - t))))
-            self.seconds += time.perf_counter() - started
-        return self.outputs[t]
 
 
 class TrackWindows:
@@ -149,11 +193,24 @@ class TrackWindows:
 
     def classify(self, track_id: int, t: float) -> np.ndarray:
         """The track's output for its frame at ``t`` (:meth:`TrackSmoother.classify`)."""
-        track = self.tracks[track_id]
-        spent = track.seconds
-        out = track.classify(t)
-        self.seconds += track.seconds - spent
-        return out
+        return self.classify_many([(track_id, t)])[0]
+
+    def classify_many(self, frames: Sequence[tuple[int, float]]) -> list[np.ndarray]:
+        """The outputs for ``frames``, (track id, time) each, every track's in time order, as :meth:`classify`
+        gives them one after another: the windows they need, of all their tracks, are run through the method
+        together (the LSTM: one ONNX Runtime run for them all, where a run per window cost 2 to 3 times as
+        much)."""
+        times_of: dict[int, list[float]] = {}
+        for track_id, t in frames:
+            times_of.setdefault(track_id, []).append(t)
+        missing = [(self.tracks[track_id], u) for track_id, times in times_of.items()
+                   for u in self.tracks[track_id].missing(times)]
+        started = time.perf_counter()
+        outputs = run_method(self.method, [track.window(u) for track, u in missing])
+        self.seconds += time.perf_counter() - started
+        for (track, u), output in zip(missing, outputs):
+            track.outputs[u] = output
+        return [self.tracks[track_id].label(t) for track_id, t in frames]
 
     def end(self, track_id: int) -> None:
         """Forget a track whose frames are all labelled (its window and outputs)."""
@@ -354,9 +411,25 @@ class LSTMTemporal:
 
     def __call__(self, probabilities: np.ndarray, features: np.ndarray, weights: np.ndarray | None = None,
                  times: np.ndarray | None = None, at: int | None = None) -> np.ndarray:
-        window = centred_window(features, len(features) - 1 if at is None else at, self.max_frames)
-        (logits,) = self.session.run(None, {"features": window[None].astype(np.float32)})
-        return softmax(logits, axis=1)[0].astype(np.float32)
+        return self._outputs([centred_window(features, len(features) - 1 if at is None else at, self.max_frames)])[0]
+
+    def batch(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Each window's output, as :meth:`__call__` gives it, the windows of each length in one ONNX Runtime run
+        (its LSTM gives each row of a batch what it gives that row alone)."""
+        return self._outputs([centred_window(w.features, w.at, self.max_frames) for w in windows])
+
+    def _outputs(self, windows: list[np.ndarray]) -> list[np.ndarray]:
+        """The probabilities for LSTM input windows (T, features) each: one run per length of window (a track's
+        first and last frames' windows, a sparse --sample-fps's, are shorter than the others)."""
+        outputs: list[np.ndarray] = [np.empty(0)] * len(windows)
+        rows_of: dict[int, list[int]] = {}
+        for row, window in enumerate(windows):
+            rows_of.setdefault(len(window), []).append(row)
+        for rows in rows_of.values():
+            (logits,) = self.session.run(None, {"features": np.stack([windows[r] for r in rows]).astype(np.float32)})
+            for row, probabilities in zip(rows, softmax(logits, axis=1).astype(np.float32)):
+                outputs[row] = probabilities
+        return outputs
 
 
 # the fewest frames each side of the labelled one in any window the LSTM is trained on

@@ -111,12 +111,12 @@ class TrackClassifier:
         """The rows whose windows are complete since the last call, in time order (then by track id): each a
         :class:`fervid.FrameFace` whose ``probabilities`` are the method's over the window, ``frame_probabilities``
         the face's own."""
-        rows: list[FrameFace] = []
+        final: list[tuple[int, float, Face]] = []
         for track_id, waiting in self._waiting.items():
             newest = self._last_time[track_id]
             while waiting and self._windows.final(waiting[0][0], newest):
-                rows.append(self._row(track_id, *waiting.popleft()))
-        return sorted(rows, key=lambda row: (row.time, row.track_id))
+                final.append((track_id, *waiting.popleft()))
+        return self._rows(final)
 
     def finish(self, track_id: int | None = None) -> list[FrameFace]:
         """The rows still waiting, labelled from the frames there are (the windows end with the track, as a
@@ -130,12 +130,11 @@ class TrackClassifier:
         else:
             raise OptionError(f"no track {track_id!r} is going on (tracks going on: "
                               f"{', '.join(map(str, self._waiting)) or 'none'})")
-        rows: list[FrameFace] = []
+        rows = self._rows([(ending_id, *waiting) for ending_id in ending for waiting in self._waiting.pop(ending_id)])
         for ending_id in ending:
-            rows.extend(self._row(ending_id, *row) for row in self._waiting.pop(ending_id))
             self._windows.end(ending_id)
             self._finished_tracks.add(ending_id)
-        return sorted(rows, key=lambda row: (row.time, row.track_id))
+        return rows
 
     def _probabilities(self, track_id: int, time: float, face: Face) -> np.ndarray:
         probabilities = np.asarray(face.probabilities, dtype=np.float64)
@@ -161,8 +160,12 @@ class TrackClassifier:
                               f"{feature.shape}{'' if np.isfinite(feature).all() else ' holding NaN or inf'}")
         return feature
 
-    def _row(self, track_id: int, time: float, face: Face) -> FrameFace:
-        smoothed = self._windows.classify(track_id, time)
-        return FrameFace(time, round(time * self.fps), track_id, face.box, tuple(float(p) for p in smoothed),
-                         face.probabilities, bool(smoothed.max() < self._uncertain_below), True,
-                         face.detection_score, face.landmarks)
+    def _rows(self, faces: list[tuple[int, float, Face]]) -> list[FrameFace]:
+        """The rows of ``faces`` (track id, time, face; each track's in time order), their windows classified
+        together (:meth:`TrackWindows.classify_many`), in time order (then by track id)."""
+        outputs = self._windows.classify_many([(track_id, time) for track_id, time, _ in faces])
+        rows = [FrameFace(time, round(time * self.fps), track_id, face.box, tuple(float(p) for p in smoothed),
+                          face.probabilities, bool(smoothed.max() < self._uncertain_below), True,
+                          face.detection_score, face.landmarks)
+                for (track_id, time, face), smoothed in zip(faces, outputs)]
+        return sorted(rows, key=lambda row: (row.time, row.track_id))

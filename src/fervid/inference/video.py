@@ -810,6 +810,7 @@ TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
 EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "key_frame_time", "key_frame",
                    "segment"]
 SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", "analysed_seconds", *TRACK_COLUMNS, "episodes"]
+TIMELINE_DPI = 100  # the timeline's pixels an inch, as laid out and as saved
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure
 # The timeline's marker per emotion (in EMOTIONS' order), beside its dashes (annotate.EMOTION_DASHES)
 TIMELINE_MARKERS = ("o", "s", "^", "v", "D", "P", "X")
@@ -1470,9 +1471,14 @@ def clock_text(seconds: float) -> str:
 
 
 def save_timeline(fig, path: Path) -> Path:
-    """Save a track's timeline (:func:`timeline_figure`) as a PNG at ``path``."""
+    """Save a track's timeline (:func:`timeline_figure`) as a PNG at ``path``, cropped to what it draws."""
+    from matplotlib import rcParams
+
+    # the crop savefig's bbox_inches="tight" makes, taken from the layout timeline_figure left: asked for "tight",
+    # savefig first lays the whole figure out once more, to the same places (a fifth of a timeline's time)
+    crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(rcParams["savefig.pad_inches"])
     with replacing(path) as temporary:  # (a full disk leaves no part-written timeline)
-        fig.savefig(temporary, dpi=100, bbox_inches="tight", format="png")
+        fig.savefig(temporary, dpi=TIMELINE_DPI, bbox_inches=crop, format="png")
     return path
 
 
@@ -1523,14 +1529,15 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
     # matplotlib's Figure, not pyplot: no global backend switch in the caller's notebook, and safe in the
     # server's worker threads
     prepare_matplotlib()  # a read-only home: matplotlib's warnings in the command's output
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
     from matplotlib.patheffects import Normal, Stroke
 
     from fervid.inference.annotate import EMOTION_COLORS_BGR, EMOTION_DASHES, ink_bgr, needs_edge
 
     t, probs = log.series()
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4), dpi=TIMELINE_DPI)
+    FigureCanvasAgg(fig)  # laid out and drawn by Agg, as saved (save_timeline)
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 0.6]})
     step = max(1, len(t) // (4 * BAND_COLUMNS))  # a few points per pixel are enough for the curves
     # where the track was not seen (hidden, out of frame) for a gap (TrackLog.gaps), the curves break and the band
@@ -1592,6 +1599,9 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
     fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}" + (f", {analysis}" if analysis else ""),
                  y=1.02)
     fig.tight_layout()
+    # laid out: no engine left to lay it out again as it is saved (save_timeline; tight_layout leaves one that
+    # does nothing, and savefig draws the whole figure once more for any engine)
+    fig.set_layout_engine(None)
     return fig
 
 
@@ -3035,8 +3045,8 @@ class FrameStream:
         newest = self._ready[-1][0] if self._ready else 0.0
         done = []
         while self._ready and (final or self.windows.final(self._ready[0][0], newest)):
-            done.append(self._label(*self._ready.popleft()))
-        return done
+            done.append(self._ready.popleft())
+        return self._label(done)
 
     def _classify_pending(self) -> None:
         """The pending frames' faces through the CNN in one batch, their tracks' smoothers fed, the frames ready."""
@@ -3054,22 +3064,28 @@ class FrameStream:
             self._ready.append((t, index, frame, faces))
         self._pending.clear()
 
-    def _label(self, t: float, index: int, frame: np.ndarray, faces: list) -> AnalysedFrame:
+    def _label(self, frames: list[tuple[float, int, np.ndarray, list]]) -> list[AnalysedFrame]:
+        """Frames whose labels are final, (time, index, frame, [(tracked face, probabilities)]) each, labelled: the
+        windows of all their faces classified together (:meth:`TrackWindows.classify_many`)."""
         uncertain_below = self.analyzer.model_config.uncertain_below
         dx, dy = self._region[:2] if self._region is not None else (0, 0)  # the region's place in the whole frame
-        labelled = []
-        for tf, probs in faces:
-            spent = self.windows.seconds
-            smoothed = self.windows.classify(tf.track_id, t)
-            self.stages["temporal"] += self.windows.seconds - spent
-            det = tf.detection
-            x, y, w, h = det.box
-            labelled.append(FrameFace(t, index, tf.track_id, (x + dx, y + dy, w, h),
-                                      tuple(float(p) for p in smoothed), tuple(float(p) for p in probs),
-                                      bool(smoothed.max() < uncertain_below), tf.detected,
-                                      None if det.score is None else float(det.score),
-                                      tuple((px + dx, py + dy) for px, py in det.landmarks)))
-        return AnalysedFrame(t, index, frame, labelled)
+        spent = self.windows.seconds
+        outputs = iter(self.windows.classify_many([(tf.track_id, t) for t, _, _, faces in frames for tf, _ in faces]))
+        self.stages["temporal"] += self.windows.seconds - spent
+        labelled_frames = []
+        for t, index, frame, faces in frames:
+            labelled = []
+            for tf, probs in faces:
+                smoothed = next(outputs)
+                det = tf.detection
+                x, y, w, h = det.box
+                labelled.append(FrameFace(t, index, tf.track_id, (x + dx, y + dy, w, h),
+                                          tuple(float(p) for p in smoothed), tuple(float(p) for p in probs),
+                                          bool(smoothed.max() < uncertain_below), tf.detected,
+                                          None if det.score is None else float(det.score),
+                                          tuple((px + dx, py + dy) for px, py in det.landmarks)))
+            labelled_frames.append(AnalysedFrame(t, index, frame, labelled))
+        return labelled_frames
 
 
 class AnnotatedVideoWriter:
