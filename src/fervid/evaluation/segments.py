@@ -360,6 +360,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     spacing = 1 / rate
     own_times = own["time"].to_numpy(float)
     own_probabilities, own_labels = own[list(EMOTIONS)].to_numpy(float), own["emotion"].to_numpy()
+    # (its uncertain_share: a table a study made itself may have no such column)
+    own_uncertain = own["uncertain"].to_numpy(bool) if "uncertain" in own else np.zeros(len(own), bool)
     # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
     # track's does, as the analysis gives it)
     recent = np.diff(own_times[-16:])
@@ -375,8 +377,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
         face = None
         if at < len(own_times) and own_times[at] == t:
             probabilities = tuple(float(p) for p in own_probabilities[at])
-            face = _TableFace(t, 0, track, (0.0, 0.0, 0.0, 0.0), probabilities, probabilities, False, True,
-                              label=own_labels[at])
+            face = _TableFace(t, 0, track, (0.0, 0.0, 0.0, 0.0), probabilities, probabilities,
+                              bool(own_uncertain[at]), True, label=own_labels[at])
         logs.add(AnalysedFrame(t, 0, no_image, [face] if face is not None else []))
         if face is not None and t < until - TIME_TOLERANCE:  # (the row carried in too: a run of its time)
             fed.append(face.label)
