@@ -39,6 +39,24 @@ def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def uncertain_face_png(tmp_path_factory) -> Path:
+    """A photo of a face the default model is unsure of: frame 88 of the carphone clip fervid ships (surprise 0.44 by
+    itself, under the 0.5 threshold: flagged uncertain), as a PNG."""
+    import cv2
+
+    from fervid.samples import carphone
+
+    capture = cv2.VideoCapture(str(carphone()))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 88)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, "carphone's frame 88 could not be read"
+    path = tmp_path_factory.mktemp("images") / "carphone_88.png"
+    cv2.imwrite(str(path), frame)
+    return path
+
+
 # what lets root read, enter and change any file whatever its mode: dropped, a chmod stops the command as it stops a
 # user (CI runs as root)
 ROOT_FILE_CAPABILITIES = "-dac_override,-dac_read_search,-fowner"

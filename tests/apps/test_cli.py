@@ -3750,9 +3750,31 @@ def test_a_tracks_summary_line_says_mostly_only_for_an_emotion_held_most_of_the_
         share = track["emotion_share"][track["dominant_emotion"]]
         said = f"{'mostly' if share > 0.5 else 'most often'} {track['dominant_emotion']} ({share:.0%})"
         assert f"track {track['track']}: " in result.output and said in result.output
-    spread = {"dominant_emotion": "fear", "emotion_share": {"fear": 0.28, "happy": 0.27, "sad": 0.24, "angry": 0.21}}
-    assert _dominant_text(spread) == "most often fear (28%)"
-    assert _dominant_text({**spread, "emotion_share": {"fear": 0.61}}) == "mostly fear (61%)"
+    spread = {"dominant_emotion": "fear", "emotion_share": {"fear": 0.28, "happy": 0.27, "sad": 0.24, "angry": 0.21},
+              "uncertain_share": 0.35}
+    assert _dominant_text(spread) == "most often fear (28%), uncertain in 35% of frames"
+    assert _dominant_text({**spread, "emotion_share": {"fear": 0.61}}) == "mostly fear (61%), uncertain in 35% of frames"
+
+
+def test_the_lines_printed_mark_an_uncertain_face_and_a_tracks_uncertain_share(tmp_path, astronaut_png,
+                                                                               uncertain_face_png):
+    """`fervid image` printed "surprise 44%" for a face flagged uncertain, as for a sure one, and `fervid video`
+    "most often neutral (50%)" for carphone's track, a third of whose rows are uncertain: the face is marked "?" (as
+    the annotated image and the live page mark it), what the mark means said once, and the track's line says its
+    share of uncertain frames (its tracks JSON's uncertain_share)."""
+    result = runner.invoke(app, ["image", str(astronaut_png), str(uncertain_face_png)])
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"{re.escape(str(astronaut_png))}: 1 face\(s\): happy \d+%\n", result.output), result.output
+    assert re.search(rf"{re.escape(str(uncertain_face_png))}: 1 face\(s\): surprise \d+%\?\n", result.output)
+    assert "\"?\": an uncertain face (its confidence under the model's threshold)" in result.output
+    sure = runner.invoke(app, ["image", str(astronaut_png)])
+    assert sure.exit_code == 0 and "?" not in sure.output, sure.output  # said only where a face is marked
+    result = runner.invoke(app, ["video", str(carphone()), "--no-annotate", "--key-frames", "0", "--out",
+                                 str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (track,) = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))["tracks"]
+    assert 0 < track["uncertain_share"] < 1
+    assert f"uncertain in {track['uncertain_share']:.0%} of frames, " in result.output
 
 
 def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analysis(tmp_path, monkeypatch):

@@ -55,6 +55,8 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     expect(page.locator("#status")).to_contain_text("happy", timeout=30_000)
     expect(page.locator("#faces tbody tr")).to_have_count(1)
     expect(page.locator("#faces")).to_contain_text("happy")
+    # labelled as the annotated image is (face_label): with its confidence; not uncertain, so with no "?"
+    expect(page.locator("#status")).to_have_text(re.compile(r"astronaut\.png: 1 face\(s\): happy \d+%$"))
     page.screenshot(path=str(SHOTS / "photo.png"), full_page=True)
     assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
@@ -71,6 +73,9 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     expect(page.locator("#video")).to_be_visible(timeout=120_000)
     expect(page.locator(".timeline canvas")).to_have_count(1)
     expect(page.locator("#timelines")).to_contain_text("Person #1")
+    # the dominant emotion with its share and the track's uncertain share, as `fervid video` prints them
+    expect(page.locator("#timelines h3")).to_have_text(re.compile(r", (mostly|most often) \w+ \(\d+%\), uncertain in "
+                                                                  r"\d+% of frames$"))
     page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=30_000)
     duration = page.evaluate("document.querySelector('#player').duration")
     assert 3.5 < duration < 4.5  # the annotated MP4 decodes in the browser

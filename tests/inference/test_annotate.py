@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from fervid.inference.annotate import (
-    EMOTION_COLORS_BGR, WHITE_BGR, annotate, bars_rect, contrast_ratio, face_unit, fit_label, ink_bgr, layout,
-    needs_edge)
+    EMOTION_COLORS_BGR, UNCERTAIN_MARK, WHITE_BGR, annotate, bars_rect, contrast_ratio, face_label, face_unit, fit_label,
+    ink_bgr, layout, needs_edge)
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
 
@@ -169,3 +169,30 @@ def test_a_caption_goes_below_the_image_on_its_emotions_colour_and_widens_a_narr
     for half in np.array_split(caption.astype(int), 2):
         nearer_ink = np.abs(half - ink).sum(2) < np.abs(half - colour).sum(2)
         assert nearer_ink.sum() > 30
+
+
+def test_an_uncertain_faces_label_ends_in_the_mark_and_a_sure_ones_does_not(astronaut_png, uncertain_face_png):
+    """An uncertain face was drawn as a sure one is ("neutral 49%" on a CK+ face flagged uncertain), where the live
+    page marked it "?": the annotated image labels it so too (face_label, which every output's label comes from),
+    the mark kept where the image is too narrow for the percentage."""
+    import dataclasses
+
+    from fervid import Analyzer
+
+    analyzer = Analyzer()
+    for path, uncertain in ((astronaut_png, False), (uncertain_face_png, True)):
+        image = cv2.imread(str(path))
+        (face,) = analyzer.analyze_image(path)
+        assert face.uncertain is uncertain, face
+        plain = f"{face.emotion} {face.confidence:.0%}"
+        said = plain + UNCERTAIN_MARK if uncertain else plain
+        assert face_label(face.emotion, face.confidence, face.uncertain) == said
+        drawn = annotate(image, [face])
+        assert (drawn == annotate(image, [face], [said])).all()  # the label drawn is that text
+        assert not (drawn == annotate(image, [face], [plain + UNCERTAIN_MARK if not uncertain else plain])).all()
+    assert said.startswith("surprise 4") and said.endswith("%?")  # carphone's frame 88: surprise 0.44
+    # a 64 px image, too narrow for "surprise 44%?": the emotion alone, still marked
+    tiny = np.full((77, 64, 3), 120, np.uint8)
+    small = dataclasses.replace(face, box=(8, 14, 48, 56))
+    assert (annotate(tiny, [small], bars=False) == annotate(tiny, [small], ["surprise?"], bars=False)).all()
+    assert face_label("neutral", None, False) == "neutral"

@@ -379,11 +379,14 @@ def _in_a_sentence(items: list[str], most: int = 3) -> str:
 
 
 def _dominant_text(track: dict) -> str:
-    """A track's most common emotion in words: "mostly happy (61%)" where it held most of the time seen, "most
-    often fear (28%)" where none did ("mostly" at 28% overstated it)."""
+    """A track's most common emotion in words, and how much of it the model was unsure of: "mostly happy (61%),
+    uncertain in 4% of frames" where it held most of the time seen, "most often fear (28%), ..." where none did
+    ("mostly" at 28% overstated it). "mostly neutral" alone read as sure of a track a third of whose frames were
+    flagged uncertain. The web page words it so too (app.js, ``dominantText``)."""
     emotion = track["dominant_emotion"]
     share = track["emotion_share"][emotion]
-    return f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%})"
+    return (f"{'mostly' if share > 0.5 else 'most often'} {emotion} ({share:.0%}), uncertain in "
+            f"{track['uncertain_share']:.0%} of frames")
 
 
 def _run_speed(result, key_frames: bool = True) -> str:
@@ -1000,7 +1003,7 @@ def image(
     """
     from fervid.apps.batch import OUTPUT_FOLDER_ERRNOS
     from fervid.errors import held_open_error
-    from fervid.inference.annotate import annotate, replacing, write_image
+    from fervid.inference.annotate import UNCERTAIN_MARK, annotate, face_label, replacing, write_image
     from fervid.inference.images import (ANNOTATED_IMAGE_SUFFIX, ANNOTATED_SOURCE_KEY, EarlierOutputs, crop_name,
                                         enlarged_to_annotate, expand_inputs, failure_message, load_image,
                                         more_frames_notice, names_clear_of_earlier_runs, output_stems,
@@ -1123,8 +1126,11 @@ def image(
         out = sys.stderr if to_stdout else sys.stdout
         for r in results:
             if r.ok:
-                summary = ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in r.faces) or "no face found"
+                summary = (", ".join(face_label(f.emotion, f.confidence, f.uncertain) for f in r.faces)
+                           or "no face found")
                 print(f"{one_line(r.source)}: {len(r.faces)} face(s): {summary}", file=out)
+        if any(f.uncertain for r in results for f in r.faces):  # what the mark means, once
+            print(f'"{UNCERTAIN_MARK}": an uncertain face (its confidence under the model\'s threshold)', file=out)
         n_faces = sum(len(r.faces) for r in results)
         print(f"{len(results) - len(failed)} image(s) analysed, {n_faces} face(s), {len(failed)} failed", file=out)
     more_frames = [line for line in more_frames if line]
@@ -1765,7 +1771,7 @@ def demo(
 ) -> None:
     """Analyse the samples that ship inside fervid: the public-domain astronaut photo (annotated PNG + JSON) and
     the carphone clip (annotated MP4, per-frame table, track JSON, episodes table, timeline, key frames)."""
-    from fervid.inference.annotate import annotate, replacing, write_image
+    from fervid.inference.annotate import annotate, face_label, replacing, write_image
     from fervid.inference.records import images_document
     from fervid.inference.video import output_paths_error
     from fervid.samples import CARPHONE_FILE, astronaut
@@ -1786,7 +1792,7 @@ def demo(
     typer.echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
-        typer.echo(f"  face at {tuple(round(v) for v in f.box)}: {f.emotion} ({probs})")
+        typer.echo(f"  face at {tuple(round(v) for v in f.box)}: {face_label(f.emotion, None, f.uncertain)} ({probs})")
     typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return

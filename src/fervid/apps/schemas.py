@@ -177,6 +177,8 @@ class _TrackSummary(_Recorded):
     seen_seconds: float = _field("seen_seconds")
     dominant_emotion: Emotion = _field("dominant_emotion")
     emotion_share: EmotionShares
+    # (None: a tracks JSON written by an earlier fervid lacks it, and its job's result is still answered)
+    uncertain_share: float | None = _field("uncertain_share", None)
     mean_probabilities: Probabilities = Field(description="The mean of its rows' probabilities.")
     mean_box: Box = Field(description="The mean of its rows' boxes: where the face was.")
 

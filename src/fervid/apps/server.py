@@ -66,7 +66,7 @@ from fervid.apps.live import LiveLimits, serve_live
 from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, HealthOut, ImagesOut, JobOut,
                                  ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
-from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES
+from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES, UNCERTAIN_MARK
 from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
 from fervid.inference.models import is_shipped_name
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
@@ -83,7 +83,8 @@ def web_constants_script() -> str:
     return (f"const EMOTIONS = {json.dumps(list(EMOTIONS))};\n"
             f"const COLORS = {json.dumps(EMOTION_COLORS)};\n"
             f"const DASHES = {json.dumps(EMOTION_DASHES)};  // a timeline line's dashes, in line widths\n"
-            f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n")
+            f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n"
+            f"const UNCERTAIN_MARK = {json.dumps(UNCERTAIN_MARK)};  // after an uncertain face's label\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME = re.compile(r"^[\w.\- ()]+$")  # a job's output names: letters of any script, no path
 UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")

@@ -366,6 +366,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     box_columns = ["x", "y", "width", "height"]
     boxed = set(box_columns) <= set(own.columns)
     own_boxes = own[box_columns].to_numpy(float) if boxed else np.zeros((len(own), 4))
+    # (its uncertain_share: a table a study made itself may have no such column)
+    own_uncertain = own["uncertain"].to_numpy(bool) if "uncertain" in own else np.zeros(len(own), bool)
     # (the whole track's spacing, as TrackLog.spacing has it at the end: a segment's last row lasts as the whole
     # track's does, as the analysis gives it)
     recent = np.diff(own_times[-16:])
@@ -382,8 +384,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
         if at < len(own_times) and own_times[at] == t:
             probabilities = tuple(float(p) for p in own_probabilities[at])
             x, y, width, height = (float(v) for v in own_boxes[at])
-            face = _TableFace(t, 0, track, (x, y, width, height), probabilities, probabilities, False, True,
-                              label=own_labels[at])
+            face = _TableFace(t, 0, track, (x, y, width, height), probabilities, probabilities,
+                              bool(own_uncertain[at]), True, label=own_labels[at])
         logs.add(AnalysedFrame(t, 0, no_image, [face] if face is not None else []))
         if face is not None and t < until - TIME_TOLERANCE:  # (the row carried in too: a run of its time)
             fed.append(face.label)

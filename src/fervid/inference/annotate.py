@@ -46,6 +46,11 @@ EMOTION_DASHES: dict[str, tuple[float, ...]] = {
     "neutral": (2, 3),
 }
 BLACK_BGR, WHITE_BGR = (0, 0, 0), (255, 255, 255)
+# What follows the label of a face whose confidence is under the model's threshold (its ``uncertain`` flag), in every
+# label fervid shows: the annotated image and video, a key frame's caption, the command line's lines, the web and
+# live pages (which load it from /constants.js). A "neutral 49%" drawn in the same colour and words as a sure face
+# read as sure to anyone who had not opened the table.
+UNCERTAIN_MARK = "?"
 
 
 def relative_luminance(bgr: tuple[int, int, int]) -> float:
@@ -70,10 +75,18 @@ def needs_edge(bgr: tuple[int, int, int]) -> bool:
     return contrast_ratio(bgr, WHITE_BGR) < 3
 
 
+def face_label(emotion: str, confidence: float | None, uncertain: bool) -> str:
+    """A face's label as every output of fervid words it: its emotion and confidence as a whole percentage, then
+    :data:`UNCERTAIN_MARK` where the face is uncertain ("happy 87%", "neutral 49%?"); ``confidence`` None: the emotion
+    alone ("neutral?"), where the percentage is not known or there is no room for it."""
+    said = emotion if confidence is None else f"{emotion} {confidence:.0%}"
+    return said + UNCERTAIN_MARK if uncertain else said
+
+
 def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None = None,
              bars: bool = True) -> np.ndarray:
-    """A copy of the image with each face's box, label (``labels[i]`` or ``emotion confidence``; in black or white,
-    whichever reads better on the emotion's colour) and bars.
+    """A copy of the image with each face's box, label (``labels[i]`` or :func:`face_label`'s: "happy 87%", "neutral
+    49%?" for an uncertain face; in black or white, whichever reads better on the emotion's colour) and bars.
 
     Text and bars are sized to the face they belong to (legible at least as on a 500 px image, at most as large
     as the image's size calls for): sized to the image alone, a 6000 px group photo's panels were seven times
@@ -85,7 +98,8 @@ def annotate(image_bgr: np.ndarray, faces: list[Face], labels: list[str] | None 
     boxes = [(int(round(x)), int(round(y)), int(round(bw)), int(round(bh))) for x, y, bw, bh in (f.box for f in faces)]
     units = [face_unit(box, (h, w)) for box in boxes]
     # a label's choices, longest first: the default one can drop its percentage where the image is too narrow
-    choices = [(labels[i],) if labels else (f"{face.emotion} {face.confidence:.0%}", face.emotion)
+    choices = [(labels[i],) if labels else (face_label(face.emotion, face.confidence, face.uncertain),
+                                            face_label(face.emotion, None, face.uncertain))
                for i, face in enumerate(faces)]
     # Every box first: drawn face by face, a neighbour's box struck through labels already drawn.
     for face, (x, y, bw, bh), unit in zip(faces, boxes, units):

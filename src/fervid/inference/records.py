@@ -84,6 +84,8 @@ FIELD_DESCRIPTIONS = {
                         "equal to 4 decimals need not be a tie); an exact tie goes to the tied emotion with the "
                         "higher mean probability, then to the first in angry, disgust, fear, happy, sad, surprise, "
                         "neutral.",
+    "uncertain_share": "The share of the track's rows (analysed frames) flagged `uncertain`, 0 to 1: how much of "
+                       "its emotions the model was unsure of.",
 }
 
 # What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the
@@ -136,9 +138,11 @@ def face_row(box, probabilities, uncertain: bool, detection_score: float | None,
 
 # A video track as a table row: `fervid batch`'s tracks.csv (after ``file``) and VideoResult.track_table(); the
 # tracks JSON's entry (fervid.inference.video.TrackLog.summary) holds them, each emotion as its share of the time
-# seen, and where the face was: its rows' mean box (mean_x, ...: the JSON's mean_box)
+# seen, where the face was: its rows' mean box (mean_x, ...: the JSON's mean_box), and the share of its rows flagged
+# uncertain (last: added in 0.3.0, after the columns scripts may read by position)
 MEAN_BOX_COLUMNS = ["mean_x", "mean_y", "mean_width", "mean_height"]
-TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS, *MEAN_BOX_COLUMNS]
+TRACK_COLUMNS = ["track", "start", "end", "frames", "seen_seconds", "dominant_emotion", *EMOTIONS, *MEAN_BOX_COLUMNS,
+                 "uncertain_share"]
 
 
 def track_row(summary: Mapping[str, Any], **leading) -> dict:
@@ -148,7 +152,8 @@ def track_row(summary: Mapping[str, Any], **leading) -> dict:
     shares, box = summary.get("emotion_share", {}), summary.get("mean_box") or {}
     return {**leading, **{k: summary.get(k) for k in TRACK_COLUMNS[:6]},
             **{e: shares.get(e) for e in EMOTIONS},
-            **{column: box.get(column.removeprefix("mean_")) for column in MEAN_BOX_COLUMNS}}
+            **{column: box.get(column.removeprefix("mean_")) for column in MEAN_BOX_COLUMNS},
+            "uncertain_share": summary.get("uncertain_share")}
 
 
 # The Arrow type of each column of the tables above (with their leading columns); the rest are float64

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 from fervid.errors import FervidError, OptionError, PathTooLongError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
-from fervid.inference.annotate import annotate, naming_file, replacing, temporary_name, with_caption, write_image
+from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
+                                       write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, opencv_name, printable_name, utf8_name)
@@ -469,9 +470,10 @@ EmotionChange = TypedDict("EmotionChange", {"time": float, "from": str, "to": st
 
 class TrackSummary(TypedDict):
     """A track's summary, as :meth:`VideoResult.track_summaries` and the tracks JSON give it: its span (s), frames,
-    seconds seen, dominant emotion, each emotion's share of the time seen and mean probability, its mean box (x, y,
-    width, height), its emotion changes and episodes. The means are over its ``frames`` rows: None where it has none
-    (a segment's part of a track that no analysed frame inside the segment holds, seen for the row in effect)."""
+    seconds seen, dominant emotion, each emotion's share of the time seen, the share of its rows flagged uncertain,
+    each emotion's mean probability, its mean box (x, y, width, height), its emotion changes and episodes. The share
+    and the means are over its ``frames`` rows: None where it has none (a segment's part of a track that no analysed
+    frame inside the segment holds, seen for the row in effect)."""
 
     track: int
     start: float
@@ -480,6 +482,7 @@ class TrackSummary(TypedDict):
     seen_seconds: float
     dominant_emotion: str
     emotion_share: dict[str, float]
+    uncertain_share: float | None
     mean_probabilities: dict[str, float] | None
     mean_box: dict[str, float] | None
     changes: list[EmotionChange]
@@ -499,6 +502,7 @@ class Episode:
     # the temporal method's probability of the emotion at that frame, as its row in the frames table and the annotated
     # video have it: the episode's peak_confidence and what its key frame's caption says (None: not known)
     best_row_probability: float | None = None
+    best_row_uncertain: bool = False  # that row's ``uncertain``: its key frame's caption marks it as the video does
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
 
@@ -557,6 +561,7 @@ class TrackLog:
         self.nominal_spacing, self.detect_every = spacing, detect_every
         self._recent: deque[float] = deque(maxlen=15)  # the last intervals between its rows
         self.counts = np.zeros(len(EMOTIONS), np.int64)
+        self.uncertain_rows = 0  # its rows flagged uncertain (counted as ``counts`` are)
         # seconds each emotion was seen: a row lasts until the next (a variable-frame-rate phone video's rows do
         # not last alike, and a share of rows is not a share of time); the last row's is added by summary()
         self.emotion_seconds = np.zeros(len(EMOTIONS))
@@ -668,6 +673,7 @@ class TrackLog:
             self.rows_carried += 1
         else:
             self.counts[EMOTIONS.index(emotion)] += 1
+            self.uncertain_rows += bool(face.uncertain)
             self.probability_sum += face.probabilities
             self.box_sum += face.box
         self._times.append(face.time)
@@ -693,6 +699,7 @@ class TrackLog:
             x0, x1 = max(0, int(x - m)), min(image.shape[1], int(x + w + m))
             ep.best_probability, ep.best_time = p, face.time
             ep.best_row_probability = face.probabilities[EMOTIONS.index(emotion)]
+            ep.best_row_uncertain = bool(face.uncertain)
             ep.best_image = image[y0:y1, x0:x1].copy() if y1 > y0 and x1 > x0 else None
         return closed
 
@@ -742,8 +749,9 @@ class TrackLog:
             "dominant_emotion": dominant_emotion(seconds if total else self.counts, self.probability_sum,
                                                  within=within),
             "emotion_share": shares,
-            # means of the rows counted: a segment's part of a track with none inside it (its time the row carried
-            # in) has none; 0s read as a face at the corner, no emotion at all
+            # the share and means of the rows counted: a segment's part of a track with none inside it (its time the
+            # row carried in) has none; 0s read as a face at the corner, no emotion at all, never uncertain
+            "uncertain_share": round(self.uncertain_rows / counted, 4) if counted else None,
             "mean_probabilities": ({e: round(float(s / counted), 4) for e, s in zip(EMOTIONS, self.probability_sum)}
                                    if counted else None),
             "mean_box": (dict(zip(("x", "y", "width", "height"), (round(float(v) / counted, 1) for v in self.box_sum)))
@@ -1454,7 +1462,7 @@ def save_key_frame(episode: Episode, out_dir: Path, stem: str, release: bool = T
     # the picture says what it is, for one looked at in a folder or a viewer, away from the JSON: its emotion and
     # the probability the table and the annotated video give it at that frame (peak_confidence; not the CNN's for
     # the frame alone: "fear 20%" beside a row and a label of fear 0.565), its track and its time in the video
-    said = episode.emotion if episode.peak_confidence is None else f"{episode.emotion} {episode.peak_confidence:.0%}"
+    said = face_label(episode.emotion, episode.peak_confidence, episode.best_row_uncertain)
     image = with_caption(image, [said, f"track {episode.track_id} {clock_text(episode.best_time)}"],
                          episode.emotion)
     write_image(out_dir / (OutputNames.partial(name) if partial else name), image)
@@ -3119,7 +3127,7 @@ class AnnotatedVideoWriter:
         if zoom > 1.0:
             image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
             faces = [_zoom_face(f, zoom) for f in faces]
-        labels = [f"#{f.track_id} {f.emotion} {max(f.probabilities):.0%}" for f in frame.faces]
+        labels = [f"#{f.track_id} {face_label(f.emotion, max(f.probabilities), f.uncertain)}" for f in frame.faces]
         annotated = annotate(image, faces, labels)
         while self._written < slot:  # a gap holds the frame before it (the first frame: the pictures' late start)
             self._writer.write(annotated if self._last is None else self._last)

@@ -53,7 +53,7 @@ function drawBoxesAndLabels(canvas, faces) {
     ctx.strokeRect(face.box.x, face.box.y, face.box.width, face.box.height);
   }
   const boxes = faces.map((face) => ({x: face.box.x, y: face.box.y, w: face.box.width, h: face.box.height}));
-  const texts = faces.map((face, i) => `${i + 1} ${face.emotion}`);
+  const texts = faces.map((face, i) => `${i + 1} ${faceLabel(face.emotion, face.confidence, face.uncertain)}`);
   const fonts = boxes.map((box, i) => {
     const size = Math.min(16, Math.max(11, (box.h * scale) / 4)) / scale;
     ctx.font = `${size}px sans-serif`;
@@ -106,15 +106,16 @@ async function analysePhoto(file, token) {
     URL.revokeObjectURL(image.src);
   }
   if (token !== current) return;
-  const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${face.emotion} ${(face.confidence * 100).toFixed(0)}%${
-    face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
+  const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${faceLabel(face.emotion, face.confidence,
+    face.uncertain)}${face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
   if (photoDownload) URL.revokeObjectURL(photoDownload);
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
   $("photo-downloads").innerHTML = `<a href="${photoDownload}" download="${
     escapeHtml(file.name.replace(/\.[^.]*$/, ""))}.json">result (JSON)</a>`;
   $("photo").hidden = false;
-  setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${result.faces.map((f) => f.emotion).join(", ")}`
+  setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${
+    result.faces.map((f) => faceLabel(f.emotion, f.confidence, f.uncertain)).join(", ")}`
                                 : `${file.name}: no face found`);
 }
 
@@ -193,7 +194,7 @@ async function followJob(job, token) {
                  result.frames_brightened && `dark in ${result.frames_brightened} of ${result.frames_analysed} ` +
                    "analysed frames: faces were found and read on its levels stretched"].filter(Boolean);
   setStatus((result.tracks.length ? `${job.name}: ${result.tracks.length} person(s) tracked: ` +
-             result.tracks.map((t) => `#${t.track} mostly ${t.dominant_emotion}`).join(", ")
+             result.tracks.map((t) => `#${t.track} ${dominantText(t)}`).join("; ")
                                   : `${job.name}: no face found`) + notes.map((note) => ` (note: ${note})`).join(""));
 }
 
@@ -252,7 +253,7 @@ function showVideo(result, frames) {
     const duration = result.duration || series.time[series.time.length - 1];
     const box = document.createElement("div");
     box.className = "timeline";
-    const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, mostly ${track.dominant_emotion}`;
+    const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, ${dominantText(track)}`;
     const shares = `share of time: ${Object.entries(track.emotion_share).filter(([, share]) => share > 0)
       .map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`;
     box.innerHTML = `<h3>${summary}</h3><p class="note" id="shares-${track.track}">${shares}</p>
@@ -276,12 +277,16 @@ function showVideo(result, frames) {
   const keyframes = $("keyframes");
   keyframes.innerHTML = "";
   for (const track of result.tracks) {
+    const series = frames.tracks[String(track.track)];
     for (const ep of track.episodes) {
       if (!ep.key_frame_url) continue;
       const fig = document.createElement("figure");
       const time = ep.key_frame_time.toFixed(1);
+      // labelled as its picture's caption is: the key frame's row's confidence and uncertain (its time is that row's)
+      const row = series.time.indexOf(ep.key_frame_time);
+      const label = faceLabel(ep.emotion, ep.peak_confidence ?? null, row >= 0 && series.uncertain[row]);
       fig.innerHTML = `<img src="${ep.key_frame_url}" alt="person #${track.track}, ${ep.emotion}, at ${time} s">` +
-        `<figcaption>#${track.track} ${ep.emotion} from ${ep.start.toFixed(1)} s (this frame: ${time} s)</figcaption>`;
+        `<figcaption>#${track.track} ${label} from ${ep.start.toFixed(1)} s (this frame: ${time} s)</figcaption>`;
       if (!player.hidden) {  // a button that seeks the video there (Enter or Space)
         fig.setAttribute("role", "button");
         fig.setAttribute("aria-label", `Seek the video to ${time} s: person #${track.track}, ${ep.emotion}`);

@@ -1,5 +1,5 @@
-// What the web page and the live page share: helpers. EMOTIONS, COLORS, DASHES and VIDEO_SUFFIXES come from
-// fervid itself, in /constants.js (loaded first).
+// What the web page and the live page share: helpers. EMOTIONS, COLORS, DASHES, VIDEO_SUFFIXES and UNCERTAIN_MARK
+// come from fervid itself, in /constants.js (loaded first).
 const $ = (id) => document.getElementById(id);
 // for files the browser gives no video type: by the name's suffix, as fervid video decides
 const isVideoName = (name) => VIDEO_SUFFIXES.some((suffix) => name.toLowerCase().endsWith(suffix));
@@ -21,4 +21,21 @@ function setStatus(text, isError = false) {
   if ($("status").textContent === text && $("status").classList.contains("error") === isError) return;  // said
   $("status").textContent = text;
   $("status").className = isError ? "error" : "";
+}
+
+// A face's label as fervid's images, videos, key frames and command line word it (annotate.face_label): "happy 87%",
+// "neutral 49%?" for an uncertain face; confidence null: the emotion alone ("neutral?")
+function faceLabel(emotion, confidence, uncertain) {
+  const said = confidence === null ? emotion : `${emotion} ${(confidence * 100).toFixed(0)}%`;
+  return uncertain ? said + UNCERTAIN_MARK : said;
+}
+
+// A video track's most common emotion, and how much of it the model was unsure of, as `fervid video` prints it
+// (cli._dominant_text): "mostly neutral (50%), uncertain in 35% of frames"; "most often" where it held half the
+// time or less. A job's tracks JSON written by an earlier fervid has no uncertain_share: the first part alone.
+function dominantText(track) {
+  const share = track.emotion_share[track.dominant_emotion];
+  const said = `${share > 0.5 ? "mostly" : "most often"} ${track.dominant_emotion} (${(share * 100).toFixed(0)}%)`;
+  return track.uncertain_share == null ? said
+    : `${said}, uncertain in ${(track.uncertain_share * 100).toFixed(0)}% of frames`;
 }

@@ -199,7 +199,7 @@ function drawOverlay(result) {
     const [x, y, w, h] = [face.x * sx, face.y * sy, face.width * sx, face.height * sy];
     ctx.strokeStyle = ctx.fillStyle = COLORS[face.emotion];
     ctx.strokeRect(x, y, w, h);
-    const label = `#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%${face.uncertain ? "?" : ""}`;
+    const label = `#${face.track} ${faceLabel(face.emotion, face.confidence, face.uncertain)}`;
     // above the box, or inside its top where there is no room above; never past the right edge
     const labelWidth = ctx.measureText(label).width + 8;
     const lx = Math.max(0, Math.min(x, overlay.width - labelWidth)), ly = y >= 22 ? y - 22 : Math.max(0, y);
@@ -212,7 +212,7 @@ function drawOverlay(result) {
 
 function drawFaces(faces) {
   $("faces").innerHTML = faces.map((face) => `<div class="face" data-track="${face.track}"
-      data-emotion="${face.emotion}"><b>#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%${
+      data-emotion="${face.emotion}"><b>#${face.track} ${faceLabel(face.emotion, face.confidence, face.uncertain)}${
         face.uncertain ? " (uncertain)" : ""}</b>
       ${EMOTIONS.map((e) => `<div class="bar"><span>${e}</span><span class="fill" style="width:${
         Math.round(face[e] * 150)}px;background:${COLORS[e]}"></span><span>${Math.round(face[e] * 100)}%</span>
