@@ -85,7 +85,8 @@ FIELD_DESCRIPTIONS = {
                         "higher mean probability, then to the first in angry, disgust, fear, happy, sad, surprise, "
                         "neutral.",
     "uncertain_share": "The share of the track's rows (analysed frames) flagged `uncertain`, 0 to 1: how much of "
-                       "its emotions the model was unsure of.",
+                       "its emotions the model was unsure of; empty for a segment no analysed frame fell in "
+                       "(frames 0).",
 }
 
 # What the 7 emotion columns (and confidence) hold in a video's frames table (its columns end with "detected"): the
