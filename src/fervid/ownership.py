@@ -53,6 +53,17 @@ def owner_and_mode(path: str | Path) -> str | None:
     return f"owned by {owner}, mode {stat.S_IMODE(facts.st_mode):04o}"
 
 
+def _explains(path: Path) -> bool:
+    """Whether ``path``'s owner and mode say why it was refused: another user's, or this user's without write
+    permission for its owner (a read-only install's 0444). This user's writable file says nothing of it (a file
+    held open by another program, Windows' refusal, read as "owned by you, mode 0644")."""
+    try:
+        facts = os.stat(path)
+    except OSError:
+        return False
+    return facts.st_uid != os.geteuid() or not facts.st_mode & stat.S_IWUSR
+
+
 def why_denied(path: str | Path) -> str | None:
     """Whose the file or folder that refused access to ``path`` is, for a "Permission denied" message: ``path``'s
     owner and mode where it is there; its folder's where it is not (it was to be made there: a lock in a
@@ -63,12 +74,12 @@ def why_denied(path: str | Path) -> str | None:
         return None
     path = Path(path)
     parts, others = [], False
-    if (words := owner_and_mode(path)) is not None:
+    if _explains(path) and (words := owner_and_mode(path)) is not None:
         parts.append(words)
         others |= other_users_file(path) is not None
     folder = path.parent
     if (not path.exists() or (path.is_file() and not os.access(folder, os.W_OK | os.X_OK))) \
-            and (words := owner_and_mode(folder)) is not None:
+            and _explains(folder) and (words := owner_and_mode(folder)) is not None:
         parts.append(f"its folder {folder}/ is {words}")
         others |= other_users_file(folder) is not None
     if not parts:
