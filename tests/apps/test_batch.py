@@ -156,6 +156,30 @@ def test_manifests_from_spreadsheets(tmp_path, astronaut_rgb):
     assert problems == []
 
 
+
+def test_a_japanese_excel_manifest_names_its_files(tmp_path):
+    """A manifest Japanese Excel saved (cp932) was read as cp1252: `in/実験/参加者3.png` was looked for as
+    "in/ŽÀŒ±/ŽQ‰ÁŽÒ3.png" ("no such file"). Where the files are there under another reading of it (a folder
+    unzipped with its names so misread), that is said."""
+    (tmp_path / "in" / "実験").mkdir(parents=True)
+    (tmp_path / "in" / "実験" / "参加者3.png").write_bytes(b"")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_bytes("path\nin/実験/参加者3.png\n".encode("cp932"))
+    notices: list[str] = []
+    assert collect_inputs([str(manifest)], notices) == ([tmp_path / "in" / "実験" / "参加者3.png"], [])
+    assert notices == []
+    misread = tmp_path / "misread"
+    (misread / "ŽÀŒ±").mkdir(parents=True)  # the folder's name, cp932's bytes read as cp1252
+    (misread / "ŽÀŒ±" / "ŽQ‰ÁŽÒ3.png").write_bytes(b"")
+    manifest = misread / "manifest.csv"
+    manifest.write_bytes("path\n実験/参加者3.png\n".encode("cp932"))
+    files, problems = collect_inputs([str(manifest)], notices)
+    assert problems == [(str(misread / "実験" / "参加者3.png"), "no such file or folder")]
+    assert notices == [f"{manifest}: 1 of the paths it lists are not there as it reads in cp932, but are as it "
+                       f"reads in cp1252 (e.g. {misread}/ŽÀŒ±/ŽQ‰ÁŽÒ3.png); save it as CSV (Excel: File > Save As "
+                       "> CSV UTF-8; LibreOffice: File > Save As > Text CSV)"]
+
+
 def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,
                                                                                             astronaut_rgb):
     """fervid's CSVs write a name starting as a formula (`=x.jpg`) with a ' before it, which a spreadsheet shows as

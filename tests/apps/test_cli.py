@@ -1522,6 +1522,11 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
                           capture_output=True)
     assert done.returncode == 0, done.stderr
     assert len(pd.read_parquet(out / "vid" / "clïp_frames.parquet")) > 100
+    # its name recorded as the file system's UTF-8 bytes read it, not as the locale's "clÃ¯p.mp4"
+    assert json.loads((out / "vid" / "clïp_tracks.json").read_text(encoding="utf-8"))["file"] == f"{clip}"
+    done = subprocess.run([*fervid, "video", str(clip), "--out", str(out / "vid"), *quick], env=env,
+                          capture_output=True)
+    assert (done.returncode, done.stderr) == (0, b"")  # its own outputs replaced, not said as another video's
     # the frames table read back, by VideoResult.frame_table() and by evaluate's --results (pyarrow was given the
     # path: "Failed to open local file")
     read_back = ("import sys\n"
@@ -1542,6 +1547,8 @@ def test_non_ascii_names_under_a_latin_1_locale(tmp_path):
                           capture_output=True)
     assert done.returncode == 0, done.stderr
     assert len(pd.read_parquet(out / "batch" / "dataset.parquet")) > 100
+    assert set(pd.read_parquet(out / "batch" / "dataset.parquet")["file"]) == {f"{clip}"}
+    assert pd.read_csv(out / "batch" / "files.csv")["file"].tolist() == [f"{clip}"]
     done = subprocess.run([*fervid, "video", str(latin), "--out", str(tmp_path / "v2"), *quick], env=env,
                           capture_output=True)
     assert done.returncode == 1 and b"OpenCV, which reads videos, opens only names whose bytes are UTF-8, and this " \

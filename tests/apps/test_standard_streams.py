@@ -117,3 +117,31 @@ def test_messages_never_fail_on_encoding_and_data_on_stdout_is_utf8(tmp_path, as
     done = fervid("image", cafe, "--csv", "-", "-q", env=ascii_console)
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode("utf-8").splitlines()[1].startswith(f"{cafe},1,")
+
+
+def test_every_message_escapes_what_an_ascii_console_cannot_show(tmp_path):
+    """Under PYTHONIOENCODING=ascii only `fervid image`'s per-file lines were escaped: its `error:` lines, and
+    `fervid video`'s, were written as raw UTF-8 (Click writes UTF-8 to a stream whose encoding is ASCII)."""
+    ascii_console = {"PYTHONIOENCODING": "ascii"}
+    for command, name in (("image", "nope_é.png"), ("video", "nope_é.mp4")):
+        done = fervid(command, tmp_path / name, env=ascii_console)
+        assert done.returncode == 1
+        assert f"error: {tmp_path}/nope_\\xe9.{name[-3:]}: no such file".encode() in done.stderr, done.stderr
+        done.stderr.decode("ascii")  # nothing but ASCII
+
+
+def test_names_are_recorded_as_their_utf8_bytes_read_them_in_an_ascii_locale(tmp_path, astronaut_png):
+    """Under LC_ALL=C on a Python not in UTF-8 mode, the `file` of `fervid image`'s CSV and JSON was
+    "emo\\udcc3\\udca7\\udcc3\\udca3o.png" for `emoção.png` (its UTF-8 bytes as the ASCII locale's escapes): the
+    tables record a name as its bytes read as UTF-8, as every locale names it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "emoção.png").write_bytes(astronaut_png.read_bytes())
+    ascii_locale = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = fervid("image", folder, "--csv", tmp_path / "o.csv", "--json", tmp_path / "o.json", "-q",
+                  env=ascii_locale)
+    assert done.returncode == 1, done.stderr  # (refused: OpenCV and Pillow are given the locale's name)
+    assert f"error: {folder}/emo\\xe7\\xe3o.png: file name is UTF-8".encode() in done.stderr, done.stderr
+    assert (tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()[1].startswith(f"{folder}/emoção.png,")
+    assert [f["file"] for f in json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))["files"]] == [
+        f"{folder}/emoção.png"]

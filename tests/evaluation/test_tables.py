@@ -97,3 +97,34 @@ def test_text_tables_are_still_read(tmp_path):
     assert read_time_segments(named_as_a_workbook) == [(0.0, 1.0, "A")]
     assert read_time_segments(unicode_text) == [(0.0, 1.5, "Étape")]
     assert table_rows(table_text(unicode_text))[0] == ["start", "end", "name"]
+
+
+def test_a_japanese_excel_csv_is_read_as_shift_jis(tmp_path):
+    """Japanese Excel's "CSV" is cp932 (Shift-JIS): it was read as cp1252, and `fervid video --segments` named the
+    segment `課題①導入` "‰Û‘è‡@“±“ü", unsaid. A Western Excel's (cp1252) is read as before."""
+    japanese = tmp_path / "segments.csv"
+    japanese.write_bytes("start,end,name\n0,1.5,課題①導入\n1.5,3,タスク2_説明\n".encode("cp932"))
+    assert read_time_segments(japanese) == [(0.0, 1.5, "課題①導入"), (1.5, 3.0, "タスク2_説明")]
+    western = tmp_path / "western.csv"
+    western.write_bytes("start;end;name\n0;1,5;introdução\n1,5;3;cœur, Škoda\n".encode("cp1252"))
+    assert read_time_segments(western) == [(0.0, 1.5, "introdução"), (1.5, 3.0, "cœur, Škoda")]
+
+
+def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(tmp_path):
+    """A table that is not UTF-8 was read as cp1252 whatever it held (errors replaced): one that reads as text in
+    two encodings, differently, or in none, is refused, naming the file and what to do."""
+    either = tmp_path / "either.csv"  # cp1252's "_émoi" is "_", a kanji and "oi" in cp932
+    either.write_bytes("start,end,name\n0,1,_émoi\n".encode("cp1252"))
+    with pytest.raises(DatasetError, match=r"either\.csv: not UTF-8, and its encoding cannot be told: line 2 reads "
+                                           r"as .* in cp932 and as '0,1,_émoi' in cp1252; save it as CSV \(Excel: "
+                                           r"File > Save As > CSV UTF-8"):
+        read_time_segments(either)
+    russian = tmp_path / "russian.csv"
+    russian.write_bytes("start,end,name\n0,1,Привет\n".encode("koi8_r"))
+    with pytest.raises(DatasetError, match=r"russian\.csv: not text in any encoding fervid knows \(UTF-8, cp932, "
+                                           r"cp1252\); save it as CSV"):
+        read_time_segments(russian)
+    not_utf16 = tmp_path / "not_utf16.txt"
+    not_utf16.write_bytes(b"\xff\xfes\x00\x00\xd8")  # a byte-order mark, then a lone surrogate
+    with pytest.raises(DatasetError, match=r"not_utf16\.txt: its byte-order mark says UTF-16, but it is not"):
+        read_time_segments(not_utf16)

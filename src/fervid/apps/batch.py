@@ -45,7 +45,7 @@ from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.images import (IMAGE_SUFFIXES, NAME_MAX, OUTPUT_SUFFIX_BYTES, STEM_DIGEST_CHARS,
                                      failure_message, fitted_stem, holds_video, more_frames_notice, printable_name,
-                                     unreadable_reason)
+                                     recorded_name, unreadable_reason)
 from fervid.inference.models import ModelFolderNotUsed, file_sha256, runtime_versions
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, setting_text
 from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, images_document, table_schema,
@@ -215,12 +215,32 @@ def check_state_path(state: Path) -> None:
 MANIFEST_PATH_COLUMNS = ("path", "file", "filename", "filepath", "file_path", "image", "video")
 
 
+def _manifest_entries(item: str, text: str) -> tuple[list[str], list[str], bool] | None:
+    """A manifest's paths (relative ones in its folder) as its text ``text`` lists them, the path column's cells
+    (a column headed as :data:`MANIFEST_PATH_COLUMNS` names, else the first), and whether such a header named it;
+    None where it has no row."""
+    from fervid.evaluation.tables import table_rows
+
+    header, body = table_rows(text)
+    rows = [header, *(row for _, row in body)] if header else []
+    if not rows:
+        return None
+    header = [cell.strip().lower() for cell in rows[0]]
+    named = [i for i, cell in enumerate(header) if cell in MANIFEST_PATH_COLUMNS]
+    col = named[0] if named else 0
+    base = Path(item).parent
+    cells = [row[col].strip() for row in rows[1 if named else 0:] if len(row) > col and row[col].strip()]
+    # a name fervid's own CSVs wrote with a ' before its formula-like start (files.csv given back): the file's
+    cells = [c if (base / c).exists() else csv_text(c) for c in cells]
+    return [str(Path(c) if Path(c).is_absolute() else base / c) for c in cells], cells, bool(named)
+
+
 def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Folders (recursive), globs, files, and manifest CSVs (a column headed ``path``, ``file``, ``filename``,
     ... in any case, or the first column; read as :func:`fervid.evaluation.tables.table_rows` reads tables). A batch results folder (this run's too) is not searched for inputs.
     ``notices`` gets what was left out without being an error (files named as fervid's outputs, a manifest's
     first row taken for a header)."""
-    from fervid.evaluation.tables import table_rows, table_text
+    from fervid.evaluation.tables import SAVE_AS_CSV, TableEncodingError, decided_text, table_readings
     from fervid.inference.images import expand_inputs
 
     notices = [] if notices is None else notices
@@ -230,20 +250,35 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
     for item in inputs:
         if item.lower().endswith(".csv") and Path(item).is_file():
             # as `fervid evaluate` reads its tables: comma-, tab- or semicolon-separated (Excel's CSV in a German or
-            # French locale), UTF-8 or Windows' encoding
-            header, body = table_rows(table_text(Path(item)))
-            rows = [header, *(row for _, row in body)] if header else []
-            if not rows:
+            # French locale), UTF-8, or the one other encoding it reads as text in; a manifest names files, so where
+            # it reads as text in two (a short Shift-JIS one as cp1252 too), it is in the one whose files are there
+            data = Path(item).read_bytes()
+            readings = table_readings(data)
+            listed = {reading: _manifest_entries(item, reading.text) for reading in readings}
+            files_there = {reading: sum(map(os.path.exists, listing[0] if listing else []))
+                           for reading, listing in listed.items()}
+            plausible = [reading for reading in readings if reading.plausible]
+            most = max((files_there[reading] for reading in plausible), default=0)
+            if len(plausible) > 1 and most and [files_there[reading] for reading in plausible].count(most) == 1:
+                readings = [next(reading for reading in plausible if files_there[reading] == most)]
+            try:
+                text = decided_text(item, data, readings)
+            except TableEncodingError as exc:
+                problems.append((item, exc.reason))
+                continue
+            read_as = next(reading for reading in readings if reading.plausible and reading.text == text)
+            manifest = listed[read_as]
+            if manifest is None:
                 problems.append((item, "manifest is empty"))
                 continue
-            header = [cell.strip().lower() for cell in rows[0]]
-            named = [i for i, cell in enumerate(header) if cell in MANIFEST_PATH_COLUMNS]
-            col = named[0] if named else 0
-            base = Path(item).parent
-            cells = [row[col].strip() for row in rows[1 if named else 0:] if len(row) > col and row[col].strip()]
-            # a name fervid's own CSVs wrote with a ' before its formula-like start (files.csv given back): the file's
-            cells = [c if (base / c).exists() else csv_text(c) for c in cells]
-            entries = [str(Path(c) if Path(c).is_absolute() else base / c) for c in cells]
+            entries, cells, named = manifest
+            for other, listing in listed.items():  # its files are there as another encoding reads it: said so
+                there_instead = [name for entry, name in zip(entries, listing[0] if listing else [])
+                                 if not os.path.exists(entry) and os.path.exists(name)]
+                if there_instead:
+                    notices.append(f"{item}: {len(there_instead)} of the paths it lists are not there as it reads in "
+                                   f"{read_as.encoding}, but are as it reads in {other.encoding} (e.g. "
+                                   f"{printable_name(there_instead[0])}); {SAVE_AS_CSV}")
 
             def names_input(entry: str) -> bool:
                 return (Path(entry).suffix.lower() in suffixes | {".ts"} or Path(entry).is_dir()
@@ -281,7 +316,7 @@ def collect_inputs(inputs: list[str], notices: list[str] | None = None) -> tuple
             more_problems.append((str(p), "not a regular file (a device, pipe or socket)"))
             continue
         files.append(p)
-    return files, [(printable_name(item), why) for item, why in problems + more_problems]
+    return files, [(recorded_name(item), why) for item, why in problems + more_problems]
 
 
 class BatchLocked(FolderLocked):
@@ -865,7 +900,7 @@ def _analyse_video(analyzer, path: str, out: Path, options: BatchOptions, progre
             batches = reader.iter_batches(batch_size=ROW_GROUP_ROWS) if streamed else frames.to_batches(ROW_GROUP_ROWS)
             for batch in batches:
                 n = batch.num_rows
-                leading = {"file": pa.repeat(pa.scalar(path, pa.string()), n),
+                leading = {"file": pa.repeat(pa.scalar(recorded_name(path), pa.string()), n),
                            "kind": pa.repeat(pa.scalar("video", pa.string()), n)}
                 columns = [leading[name] if name in leading else batch.column(name) for name in DATASET_COLUMNS]
                 yield pa.Table.from_arrays(columns, names=DATASET_COLUMNS).cast(schema)
@@ -1267,7 +1302,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
     try:
         summary = write_outputs(out, store, notices)
         # the folder's failures of files not given this time stay in its summary; this run answers for its own
-        mine = {r["path"] for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
+        mine = {recorded_name(r["path"]) for r in store.rows() if r["kind"] == "unknown" or r["location"] in given}
         summary["this_run"] = {"files_analysed": len(todo), "seconds": round(time.perf_counter() - started, 2),
                                "workers": workers,
                                "notices": notices,
@@ -1443,7 +1478,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
     # typed with no rows too; what made the rows in the file's metadata, as summary.json has it
     def every_part():
         for r in done:
-            for part in _parts(out / "files" / r["key"] / "rows.parquet", r["path"]):
+            for part in _parts(out / "files" / r["key"] / "rows.parquet", recorded_name(r["path"])):
                 counts[r["path"]].add(part)
                 yield part
 
@@ -1496,7 +1531,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             note = "; ".join(filter(None, [note, f"at most {doc['analysed_fps_cap']:g} frames a second analysed "
                                            "(its frames come too fast for the memory its analysis may hold)"]))
         files_rows.append({
-            "file": r["path"], "kind": r["kind"], "status": status,
+            "file": recorded_name(r["path"]), "kind": r["kind"], "status": status,
             "duration": doc.get("duration", "") if doc else "",
             # an image's faces are its tracks, as in dataset.parquet
             "tracks": c.n_tracks if c is not None else "", "rows": c.rows if c is not None else "",
@@ -1505,7 +1540,7 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             "note": note, "output": f"files/{r['key']}" if c is not None else ""})
         for track in (doc or {}).get("tracks", []):
             # a video that broke mid-way: its tracks end where it broke
-            track_rows.append({**track_row(track, file=r["path"]), "partial": status == "partial"})
+            track_rows.append({**track_row(track, file=recorded_name(r["path"])), "partial": status == "partial"})
     _write_csv(out / "files.csv", FILES_CSV_COLUMNS, files_rows)
     _write_csv(out / "tracks.csv", TRACKS_CSV_COLUMNS, track_rows)
     summary = {
@@ -1518,17 +1553,17 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
         # per row: a video frame weighs what a photo's face does; hence also each kind apart
         "emotion_share": every.shares(),
         "emotion_share_by_kind": {kind: c.shares() for kind, c in by_kind.items()},
-        "failures": [{"file": r["path"], "error": r["error"]} for r in failed],
+        "failures": [{"file": recorded_name(r["path"]), "error": r["error"]} for r in failed],
         # videos that broke mid-way: their rows up to the break are in the table
-        "partial": [{"file": r["path"], "error": r["error"]} for r in partial],
+        "partial": [{"file": recorded_name(r["path"]), "error": r["error"]} for r in partial],
         # a video with no face in it (a camera facing away, too dark, faces too small for --min-face) is done
         # with no row: named, so that no one reads its absence from the table as no one being there
-        "no_faces": [r["path"] for r in done if r["kind"] == "video" and not counts[r["path"]].rows],
+        "no_faces": [recorded_name(r["path"]) for r in done if r["kind"] == "video" and not counts[r["path"]].rows],
         "images_without_faces": len([r for r in done if r["kind"] == "image" and not counts[r["path"]].rows]),
         # done files since deleted or moved off a disk no longer mounted: their rows stay (the results are the
         # point of a corpus whose raw videos were archived), named here so no one takes them for present files
         "missing": store.missing(),
-        "outputs": {r["path"]: f"files/{r['key']}" for r in done},
+        "outputs": {recorded_name(r["path"]): f"files/{r['key']}" for r in done},
         "settings": settings,  # what every result in the table was made with
         # the fervid and ONNX Runtime versions that made them, with how many files each (a folder resumed under an
         # upgrade has two; None: files analysed before a folder recorded them)

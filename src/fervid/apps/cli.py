@@ -20,7 +20,7 @@ import typer
 
 from fervid.apps import defaults as app_defaults
 from fervid.apps import standard_streams
-from fervid.apps.standard_streams import send_to_stdout
+from fervid.apps.standard_streams import echo, send_to_stdout
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.inference.detect import DETECTORS, SMALL_IMAGE_SIDE, SMALLEST_FACE, resolved_score_threshold
 from fervid.inference.models import (DEFAULT_MODEL, PAPER_MODEL, ModelError, ModelNotFound, available_models,
@@ -64,7 +64,7 @@ def _print_version(value: bool) -> None:
     from fervid.machine import cpu_model
 
     # what a bug report needs: the versions that decide fervid's numbers, and the CPU they were computed on
-    typer.echo(f"fervid {__version__} (default model {DEFAULT_MODEL}; Python {platform.python_version()}, "
+    echo(f"fervid {__version__} (default model {DEFAULT_MODEL}; Python {platform.python_version()}, "
                f"ONNX Runtime {onnxruntime.__version__}, {platform.system()} {platform.machine()}, CPU {cpu_model()})")
     raise typer.Exit()
 
@@ -244,7 +244,7 @@ def _time_segments(segments: Optional[Path], segment_every: Optional[str]) -> tu
 def _say_error(message: str) -> None:
     """An ``error:`` line on stderr, as one line (:func:`fervid.progress.one_line`: a file's name may hold a newline
     or a terminal's escape sequence)."""
-    typer.secho(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
+    echo(f"error: {one_line(message)}", fg=typer.colors.RED, err=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -580,7 +580,7 @@ def _images_given_as_videos(images: list[Path]) -> str:
 def _say_notices(notices: list[str]) -> None:
     """What was left out of the inputs without being an error, on stderr (also with --quiet)."""
     for notice in notices:
-        typer.secho(f"notice: {one_line(notice)}", fg=typer.colors.YELLOW, err=True)
+        echo(f"notice: {one_line(notice)}", fg=typer.colors.YELLOW, err=True)
 
 
 def _refuse_too_long(errors: list[Optional[OSError]], inputs: str) -> None:
@@ -1458,7 +1458,7 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            typer.secho(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], found_before)}"
+            echo(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], found_before)}"
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
@@ -1486,11 +1486,11 @@ def video(
         bar.close()
         analysed += 1
         if not quiet:
-            typer.echo(f"{one_line(str(path))}: {_run_speed(result, key_frames != 0)}, "
+            echo(f"{one_line(str(path))}: {_run_speed(result, key_frames != 0)}, "
                        f"{len(result.track_ids)} track(s) by {result.analysis_text}"
                        + (f"; outputs named {result.stem}_*" if result.stem != path.stem else ""))
             for t in result.track_summaries():
-                typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} "
+                echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s (seen {t['seen_seconds']:.1f} "
                            f"s), {_dominant_text(t)}, {len(t['changes'])} change(s)")
         _say_notices(_video_notices(result, str(path), out, runner.analyzer.detector, said))
         if result.error:
@@ -1498,7 +1498,7 @@ def video(
     if analysed and not quiet:
         key_frame_files = "" if key_frames == 0 else " and key frames *_track<N>_<time>_<emotion>.png" + (
             f" (at most {key_frames} per track)" if key_frames else "")
-        typer.echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
+        echo(f"outputs in {out}/: {'*_annotated.mp4, ' if annotate else ''}*_frames.csv/.parquet, "
                    f"*_tracks.json, *_episodes.csv{', *_segments.csv' if time_segments or every else ''}, and for "
                    f"videos with a face *_timeline.png{key_frame_files}")
     if len(stills) > 1:
@@ -1612,21 +1612,21 @@ def live(
         _fail(no_camera, EXIT_USAGE)
     # The source is opened last: its reader thread starts at once and must not outlive a command that fails
     if is_stream_url(source) and not quiet:  # a stream that does not answer is waited on: said, not silent
-        typer.echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
+        echo(f"connecting to {masked_source(source)} (waiting up to {STREAM_TIMEOUT_SECONDS:g} s) ...",
                    err=True)
     try:
         src = LiveSource(source, max_seconds=limit)
     except VideoError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while connecting: nothing was analysed, nothing written
-        typer.secho(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
+        echo(f"\ninterrupted while opening {masked_source(source)}: nothing analysed", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
     # said once the source is open: a missing one is the one line a user sees
     if runner.temporal.name != "frame" and not quiet:
         from fervid.inference.temporal import labels_delay
 
-        typer.echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
+        echo(f"labels are causal: each comes from the last {window:g} s, so it trails a change of expression "
                    f"by about {labels_delay(runner.temporal.name, window):g} s (measured: docs/results.md section 8; "
                    "the tracks JSON's labels_delay_seconds)", err=True)
     last_report = [0.0]
@@ -1691,7 +1691,7 @@ def live(
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
         _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
-        typer.secho(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, before)}", fg=typer.colors.YELLOW,
+        echo(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, before)}", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
     finally:
@@ -1703,7 +1703,7 @@ def live(
     # with it), and the session's time without the saving after it
     analysed, read, elapsed = result.frames_analysed, result.frames_read, src.seconds
     if not quiet:
-        typer.echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} "
+        echo(f"{src.name}: {analysed} frames analysed in {elapsed:.1f} s ({analysed / max(elapsed, 1e-9):.1f} "
                    f"fps), {read - analysed} of the {read} read dropped to keep up, {len(result.track_ids)} track(s); "
                    f"outputs in {out}/ ({result.stem}_*)")
     _say_notices(_video_notices(result, src.name, out, runner.analyzer.detector))
@@ -1711,7 +1711,7 @@ def live(
         _fail(result.error)
     if cut and src.recorded:  # a recording has an end of its own: one cut short is not done (a camera's or live
         # stream's session has none, and Ctrl-C or SIGTERM is how it ends: exit 0)
-        typer.secho(f"interrupted ({cut[0]}): {src.name} was analysed up to {reached_text(result.duration)}, not to its end; "
+        echo(f"interrupted ({cut[0]}): {src.name} was analysed up to {reached_text(result.duration)}, not to its end; "
                     f"the outputs up to there are in {out}/ ({result.stem}_*)", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(143 if cut[0] == "SIGTERM" else 130)
 
@@ -1723,29 +1723,29 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
     from fervid.machine import cpu_model
 
     if not quiet:
-        typer.echo("timing samples with these settings ...", err=True)
+        echo("timing samples with these settings ...", err=True)
     try:
         found = estimate_batch(inputs, options)
     except KeyboardInterrupt:
-        typer.secho("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
+        echo("\ninterrupted: nothing estimated, nothing written", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     for problem in found["problems"]:
         _say_error(problem)
     hours, rest = divmod(round(found["video_seconds"]), 3600)
-    typer.echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
+    echo(f"{found['files']} file(s): {found['videos']} video(s), {hours} h {rest // 60:02d} min "
                f"{rest % 60:02d} s of video by their files, and {found['images']} image(s)")
     for sample in found["samples"]:
-        typer.echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
+        echo(f"  {sample['file']} ({sample['width']}x{sample['height']}): {sample['seconds_analysed']:g} s "
                    f"analysed at {sample['real_time']:g}x real time")
     if found["seconds_per_image"] is not None:
-        typer.echo(f"  images: {found['seconds_per_image']:g} s each")
+        echo(f"  images: {found['seconds_per_image']:g} s each")
     if found["unknown_length"]:
-        typer.echo(f"  {len(found['unknown_length'])} video(s) whose files give no length are not counted: "
+        echo(f"  {len(found['unknown_length'])} video(s) whose files give no length are not counted: "
                    + ", ".join(found["unknown_length"][:5]) + (" ..." if len(found["unknown_length"]) > 5 else ""))
     total = round(found["estimated_seconds"])
     took = (f"{total // 3600} h {total % 3600 // 60:02d} min" if total >= 3600 else
             f"{total // 60} min {total % 60:02d} s")
-    typer.echo(f"estimated: about {took} with one worker on this "
+    echo(f"estimated: about {took} with one worker on this "
                f"{cpu_model()} (the samples' faces and sizes stand for the rest: expect it to be off by a "
                f"fifth or more); nothing was written to {options.out}")
     if found["problems"]:  # as a run's inputs that cannot be read: they would fail it
@@ -1789,11 +1789,11 @@ def demo(
     doc = images_document([faces], analyzer.settings)
     with replacing(out / "astronaut.json") as temporary:  # as every output: whole, or not at all
         temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    typer.echo("astronaut photo:")
+    echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
-        typer.echo(f"  face at {tuple(round(v) for v in f.box)}: {face_label(f.emotion, None, f.uncertain)} ({probs})")
-    typer.echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
+        echo(f"  face at {tuple(round(v) for v in f.box)}: {face_label(f.emotion, None, f.uncertain)} ({probs})")
+    echo(f"  {len(faces)} face(s); wrote {out / 'astronaut_fervid.png'} and {out / 'astronaut.json'}")
     if not video:
         return
     from fervid.inference.video import OutputNames, VideoError, sample_video
@@ -1803,11 +1803,11 @@ def demo(
     except VideoError as exc:
         _fail(str(exc))
     result = _video_runner(options, analyzer).run(clip, out / "carphone")
-    typer.echo(f"carphone video: {_run_speed(result)}")
+    echo(f"carphone video: {_run_speed(result)}")
     for t in result.track_summaries():
-        typer.echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
+        echo(f"  track {t['track']}: {t['start']:.1f}-{t['end']:.1f} s, {_dominant_text(t)}")
     folder, names = out / "carphone", OutputNames(clip.stem)
-    typer.echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
+    echo(f"  annotated video: {folder / names.annotated}\n  timeline: {folder / names.timeline(1)}\n"
                f"  per-frame table: {folder / names.frames_csv} (.parquet)\n  tracks: {folder / names.tracks_json}\n"
                f"  episodes: {folder / names.episodes_csv}\n"
                f"  key frames: {out / 'carphone'}/carphone_pristine_track*_*s_*.png")
@@ -1893,7 +1893,7 @@ def train(
     except FolderLocked as exc:  # another fervid train runs in --out: the two were mixed into one folder
         _fail(str(exc), EXIT_BUSY)
     except NothingToResume as exc:  # a finished run: said, not trained again (nor "training on ...")
-        typer.secho(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
+        echo(str(exc), fg=typer.colors.YELLOW if quiet else None, err=quiet)
         run_dir = out
     except (DataChanged, ConfigChanged, NoRunToResume, FileExistsError) as exc:  # --resume asked of data or settings
         # no longer the run's, or of a folder with nothing to resume; an --out holding another run (--resume
@@ -1908,7 +1908,7 @@ def train(
                           "run it from the folder they are relative to, or make them absolute)" if relative else ""))
     except KeyboardInterrupt:  # it ended with no word on what was kept
         kept = (out / "last.pt").is_file()
-        typer.secho("\ninterrupted: " + (f"the last finished epoch is kept in {out / 'last.pt'}; the same command "
+        echo("\ninterrupted: " + (f"the last finished epoch is kept in {out / 'last.pt'}; the same command "
                                           "with --resume goes on from there" if kept else
                                           "no epoch had finished, so nothing is kept; start it again"),
                     fg=typer.colors.YELLOW, err=True)
@@ -1918,7 +1918,7 @@ def train(
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     from fervid.evaluation.evaluate import selection_faces
 
-    typer.echo(f"best accuracy on {selection_faces(cfg.to_dict())} {summary['best_val_acc']:.4f}; checkpoints in "
+    echo(f"best accuracy on {selection_faces(cfg.to_dict())} {summary['best_val_acc']:.4f}; checkpoints in "
                f"{run_dir}")
 
 
@@ -2007,7 +2007,7 @@ def train_temporal_cmd(
     send_to_stdout(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"],
                                "notices": report["notices"], "files": files}, indent=2) + "\n")
     if not quiet:
-        typer.echo(f"wrote {', '.join(files)}", err=True)
+        echo(f"wrote {', '.join(files)}", err=True)
 
 
 @app.command()
@@ -2112,10 +2112,10 @@ def export(
     _say_notices(unfinished)
     if quiet:
         return
-    typer.echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
+    echo(f"wrote {folder / 'model.onnx'} and {folder / 'config.json'}")
     if int8_file is not None:
-        typer.echo(f"wrote {int8_file} (calibrated on {source})")
-    typer.echo(_card_step(folder, run_config))
+        echo(f"wrote {int8_file} (calibrated on {source})")
+    echo(_card_step(folder, run_config))
 
 
 def _card_step(folder: Path, run_config: dict) -> str:
@@ -2376,12 +2376,12 @@ def evaluate(
     if quiet:  # and what a summary would have said that is not a score
         said += [line for model_scores in scored for line in model_scores.left_out]
     for line in dict.fromkeys(said):
-        typer.secho(line, fg=typer.colors.YELLOW, err=True)
+        echo(line, fg=typer.colors.YELLOW, err=True)
     if quiet:
         return
     for line in [*(line for model_scores in scored for line in model_scores.printed
                    if line not in model_scores.notices), *compared]:
-        typer.echo(line)
+        echo(line)
 
 
 def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Optional[Path], jaffe: Optional[Path],
@@ -2601,13 +2601,13 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
             ran = {"model": result.model, "method": result.method, "detector": result.detector, **result.settings}
             settings = {key: ran[key] for key in (*VIDEO_RUN_SETTINGS, *VIDEO_PROVENANCE) if ran.get(key) is not None}
     for line in warnings:
-        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
+        echo(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
     try:
         scores = score_segments(annotations, tables, failed, margin)
     except DatasetError as exc:
         _fail(str(exc))
     for line in scores.warnings:  # lines cut where their video was not analysed: said with the others
-        typer.secho(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
+        echo(f"warning: {one_line(line)}", fg=typer.colors.YELLOW, err=True)
     warnings += scores.warnings
     # a video named but missing, or one that could not be analysed, is an input that failed: said, and exit 1
     failures = [*(f"{video}: not found (named in {annotations_file})" for video in annotations.missing_videos),
@@ -2666,7 +2666,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
         printed.append(f"wrote {', '.join(map(str, written))}")
     if not quiet:
         for line in printed:
-            typer.echo(line)
+            echo(line)
     for message in failures:
         _say_error(message)
     if failures:
@@ -2724,7 +2724,7 @@ def calibrate(
     if not training_faces and not folder and usage == "Training":  # a model that does not say what it learnt from
         training_faces = "Training holds the faces FER2013 models learn from"
     if training_faces:
-        typer.secho(f"notice: {training_faces}; a temperature fitted on them describes faces it has seen, not new "
+        echo(f"notice: {training_faces}; a temperature fitted on them describes faces it has seen, not new "
                     "ones (use held-out faces)", fg=typer.colors.YELLOW, err=True)
     try:
         cnn = EmotionCNN(model_folder)
@@ -2738,7 +2738,7 @@ def calibrate(
               f"crops this large: resize them under {PHOTO_SIDE} px)")
     unlike = unlike_crops_notice(ds) if folder else ""
     if unlike:  # a few photos among crops: the fit goes on, with their names said
-        typer.secho(f"notice: {unlike}", fg=typer.colors.YELLOW, err=True)
+        echo(f"notice: {unlike}", fg=typer.colors.YELLOW, err=True)
     # measured at the model's current temperature too (a calibrated model was reset to 1 and judged against that)
     report = run_calibration(cnn, ds)  # says whether the fitted temperature is worth applying
     cnn.config.temperature = report["kept_temperature"]
@@ -2754,28 +2754,28 @@ def calibrate(
         card_rewritten = recalibrate_card(cnn.folder, report)
     except ValueError as exc:
         card_rewritten = False
-        typer.secho(f"notice: the model card predates this calibration and is left as it was: {exc}",
+        echo(f"notice: the model card predates this calibration and is left as it was: {exc}",
                     fg=typer.colors.YELLOW, err=True)
     # stdout: the report alone, for a script to read (`| python -m json.tool` failed on the lines after it)
     send_to_stdout(json.dumps(report, indent=2) + "\n")
     if quiet:
         return
-    typer.echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
+    echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
                f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
                f"{report['temperature']} (fitted on one half, measured on the other; "
                f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is "
                "judged against)", err=True)
     if report["applied"]:
-        typer.echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}", err=True)
+        echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}", err=True)
     else:
         low, high = report["fitting_bounds"]
         why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
                "face crops the model reads?)" if report["at_fitting_bound"] else
                "did not lower the held-out ECE below the model's current temperature's on the same halves")
-        typer.echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
+        echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
                    f"{cnn.config.temperature}", err=True)
     if card_rewritten:
-        typer.echo(f"its calibration written into {cnn.folder / 'MODEL_CARD.md'} and card.json", err=True)
+        echo(f"its calibration written into {cnn.folder / 'MODEL_CARD.md'} and card.json", err=True)
 
 
 @app.command()
@@ -2847,7 +2847,7 @@ def experiment(
     except DatasetError as exc:
         _fail(str(exc))
     for line in _left_out_lines(ds, listed_in="the experiment's JSON"):  # a notice: on stderr with --quiet
-        typer.secho(line, fg=typer.colors.YELLOW if quiet else None, err=quiet)
+        echo(line, fg=typer.colors.YELLOW if quiet else None, err=quiet)
     test_size = 0.2
     try:
         result = run_experiment(to_sequences(ds), model, protocol, analyzer.cnn, cnn_checkpoint, seed=seed,
@@ -2861,12 +2861,12 @@ def experiment(
     if quiet:
         return
     ev = result.evaluation
-    typer.echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
+    echo(f"{model} on {dataset}, {protocol} split: accuracy {ev.accuracy:.4f} (per split/fold "
                f"{min(result.fold_accuracies):.3f}-{max(result.fold_accuracies):.3f}), {ev.macro_f1_label} "
                f"{ev.macro_f1:.4f}")
-    typer.echo(ev.per_class_table())
+    echo(ev.per_class_table())
     others = [path.with_name(path.stem + suffix).name for suffix in ("_predictions.csv", "_confusion.png")]
-    typer.echo(f"wrote {path}, {', '.join(others)} and {path.with_name(path.stem + '_curves.png').name}")
+    echo(f"wrote {path}, {', '.join(others)} and {path.with_name(path.stem + '_curves.png').name}")
 
 
 @app.command()
@@ -2965,10 +2965,10 @@ def batch(
                              " (including those stopped).") if exc.in_progress else "."))
         lines.append(f"Every finished file is kept in {out}/ (dataset.parquet, files.csv and the summary hold them); "
                      "run the same command again to continue from there.")
-        typer.secho("\n".join(lines), fg=typer.colors.YELLOW, err=True)
+        echo("\n".join(lines), fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     except KeyboardInterrupt:  # before the files were planned (while hashing them)
-        typer.secho(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
+        echo(f"\ninterrupted: the files finished so far are kept in {out}/; the same command goes on from "
                     "there", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(_interrupted_status())
     except BatchLocked as exc:  # a scheduler retries this later; a wrong input it would retry for ever
@@ -2978,7 +2978,7 @@ def batch(
     except sqlite3.Error as exc:  # "database or disk is full": the run's state is kept in the output folder
         _fail(f"{out / 'state.sqlite'}: {exc}{_state_error_advice(exc)}")
     if not quiet:
-        typer.echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
+        echo(f"{summary['done']} of {summary['files']} files done ({summary['this_run']['files_analysed']} "
                    f"analysed now in {summary['this_run']['seconds']:.1f} s), {summary['failed']} failed, "
                    + (f"{len(summary['partial'])} partial (broke mid-way), " if summary["partial"] else "")
                    + f"{summary['faces']} faces; table: {out / 'dataset.parquet'}, report: {out / 'summary.md'}, "
@@ -2994,10 +2994,10 @@ def batch(
         _say_error(f"{item}: {why}")
     earlier = len(summary["failures"]) + len(summary["partial"]) - len(mine)
     if earlier and not quiet:  # files of earlier runs into this folder, not given this time: not this run's failures
-        typer.echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
+        echo(f"({earlier} failed or partial file(s) of earlier runs into this folder, not given this time, "
                    f"are listed in {out / 'summary.md'})")
     if summary["missing"] and not quiet:
-        typer.echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
+        echo(f"({len(summary['missing'])} analysed file(s) are no longer where they were; their rows stay in "
                    f"the table: {out / 'summary.md'})")
     if mine or from_stdin:
         raise typer.Exit(1)
@@ -3130,23 +3130,23 @@ def _serve(settings, host: str, port: int, page: str = "/", open_browser: bool =
         _fail(str(exc), EXIT_BUSY)
     url = f"http://{host}:{port}{page}"
     if root_path:  # its pages and links name the proxy's paths: opened directly, they would not load
-        typer.echo(f"fervid serving on http://{host}:{port} for a reverse proxy that forwards {root_path}/ to it "
+        echo(f"fervid serving on http://{host}:{port} for a reverse proxy that forwards {root_path}/ to it "
                    f"(the page at {root_path}/, API docs at {root_path}/docs through the proxy)")
     else:
-        typer.echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
+        echo(f"fervid serving on {url} (API docs: http://{host}:{port}/docs)")
     for line in serving.startup_lines(settings, ran):
-        typer.echo(line)
+        echo(line)
     if note := host_names_note(settings):
-        typer.echo(note)
+        echo(note)
     if warning := open_access_warning(settings, port):
-        typer.secho(warning, fg=typer.colors.YELLOW, err=True)
+        echo(warning, fg=typer.colors.YELLOW, err=True)
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()  # once the server is up; no-op without one
     serving.run(create_app(settings), host=host, port=port, root_path=root_path, access_log=access_log,
-                say=typer.echo)
+                say=echo)
 
 
 @app.command("models")
@@ -3169,7 +3169,7 @@ def models_cmd(
         if as_json:
             send_to_stdout(json.dumps([info.to_dict() for info in found], indent=2) + "\n")
         else:
-            typer.echo("\n\n".join(_model_text(info) for info in found))
+            echo("\n\n".join(_model_text(info) for info in found))
         return
     try:
         info = model_info(name)
@@ -3182,8 +3182,8 @@ def models_cmd(
     elif info.card is not None:
         send_to_stdout(info.card.read_text(encoding="utf-8"))
     elif Path(name).is_dir():  # a folder of yours, often without a card yet: its entry, and what writes a card
-        typer.echo(_model_text(info))
-        typer.secho(f"notice: {info.folder} holds no model card (`fervid evaluate --model {info.folder} --data ... "
+        echo(_model_text(info))
+        echo(f"notice: {info.folder} holds no model card (`fervid evaluate --model {info.folder} --data ... "
                     "--write-card` writes a CNN's)", fg=typer.colors.YELLOW, err=True)
     else:
         _fail(f"{name}: its folder, {info.folder}, holds no model card")
@@ -3332,7 +3332,7 @@ class _FervidCommand(typer.core.TyperCommand):
             _stdout_gone()
             raise typer.Exit(EXIT_PIPE) from None
         except KeyboardInterrupt:  # a command that does not say itself what an interrupt kept (it exited unsaid)
-            typer.secho(f"\ninterrupted: {_KEPT_WHEN_INTERRUPTED.get(ctx.info_name, 'stopped before its end')}",
+            echo(f"\ninterrupted: {_KEPT_WHEN_INTERRUPTED.get(ctx.info_name, 'stopped before its end')}",
                         fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(_interrupted_status()) from None
 
@@ -3503,7 +3503,7 @@ def main() -> None:
         _stdout_gone()
         sys.exit(EXIT_PIPE)
     except OSError as exc:  # read-only or full output folder, permission denied: one line, not a traceback
-        typer.secho(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True, color=_colour())
+        echo(f"error: {_os_error_line(exc)}", fg=typer.colors.RED, err=True, color=_colour())
         sys.exit(1)
     except SystemExit as exc:  # a command without its own interrupt handling exits as click's Abort does (1)
         if _STOP_SIGNALS and exc.code not in (0, None):
@@ -3521,7 +3521,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     are, "warning: ...", not as Python's "path:line: UserWarning: ..." with the source line; another package's as
     Python says it."""
     if Path(filename).resolve().is_relative_to(_PACKAGE_FOLDER) and file is None:
-        typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True, color=_colour())
+        echo(f"warning: {message}", fg=typer.colors.YELLOW, err=True, color=_colour())
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -3532,7 +3532,7 @@ def _end_for_stdout(code) -> None:
     to exits 141, as a closed pipe does."""
     failure = standard_streams.stdout_failure()
     if failure is not None:
-        typer.secho(f"error: {_os_error_line(failure)}", fg=typer.colors.RED, err=True, color=_colour())
+        echo(f"error: {_os_error_line(failure)}", fg=typer.colors.RED, err=True, color=_colour())
         if code in (0, None):
             sys.exit(EXIT_FAILED)
     elif code in (0, None) and standard_streams.stdout_lost():

@@ -12,8 +12,9 @@ encoding that cannot write a file's name (`PYTHONIOENCODING=ascii`, a C locale o
 - A failed write to stderr is dropped: there is nowhere left to tell it, and the work, and its exit status, go on
   (`2>/dev/full` stopped `fervid video` before a frame).
 - A message never fails on encoding: a character the stream's encoding lacks is written as an escape (``\\xe9``,
-  Python's backslashreplace). Data sent to stdout (``--csv -``, ``--json -``, ``--parquet -``) is UTF-8 whatever
-  the console's encoding (:func:`send_to_stdout`), as fervid's files are.
+  Python's backslashreplace), whichever line it is (every message is written with :func:`echo`). Data sent to
+  stdout (``--csv -``, ``--json -``, ``--parquet -``) is UTF-8 whatever the console's encoding
+  (:func:`send_to_stdout`), as fervid's files are.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import io
 import os
 import sys
 from typing import TYPE_CHECKING, cast
+
+import typer
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -112,6 +115,14 @@ def prepare() -> None:
         with contextlib.suppress(AttributeError, OSError, ValueError):  # (None: closed)
             sys.stderr.flush()
         sys.stderr = _text_stream(_StandardError(2, "w", closefd=False), sys.stderr)
+
+
+def echo(message: str = "", *, err: bool = False, nl: bool = True, **style) -> None:
+    """A message line on stdout, or stderr (``err``), styled as ``typer.secho`` styles it (``fg``, ``bold``; colour
+    on a terminal only): every line a command says is written with it. Given the stream, Click writes it to the one
+    :func:`prepare` set up; left to find it, Click writes UTF-8 bytes where the stream's encoding is ASCII
+    (`PYTHONIOENCODING=ascii` printed `error: café.png: ...` as raw UTF-8, not as ``caf\\xe9.png``)."""
+    typer.secho(message, file=sys.stderr if err else sys.stdout, nl=nl, **style)
 
 
 def _stdout_raw():

@@ -22,7 +22,8 @@ from fervid.inference.align import FaceTemplate, crop_face
 from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES, accepted_emotion_names, emotion_hint, emotion_of
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
-from fervid.evaluation.tables import find_column, not_a_text_table, table_header, table_rows, table_text
+from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
+                                      table_text)
 from fervid.registry import Registry
 
 
@@ -309,6 +310,8 @@ def _label_table_images(table: Path) -> tuple[list[LabelledImage], dict[str, str
         raise DatasetError(f"{table}: {what} (a label table: {LABEL_TABLE_FORM})")
     try:
         header, rows = table_rows(table_text(table))
+    except TableEncodingError as exc:
+        raise DatasetError(str(exc)) from None
     except (OSError, csv.Error) as exc:
         raise DatasetError(f"{table}: not a readable label table ({exc})") from None
     columns = {name: find_column(header, accepted) for name, accepted in LABEL_TABLE_COLUMNS.items()}

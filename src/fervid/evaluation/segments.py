@@ -33,7 +33,8 @@ import pandas as pd
 from fervid.emotions import EMOTIONS, emotion_hint, emotion_of
 from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
-from fervid.evaluation.tables import find_column, not_a_text_table, table_header, table_rows, table_text
+from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
+                                      table_text)
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
@@ -125,6 +126,8 @@ def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], lis
         if what is not None:
             raise DatasetError(f"{path}: {what} ({kind}: a table of {columns})")
         header, rows = table_rows(table_text(path))
+    except TableEncodingError as exc:
+        raise DatasetError(str(exc)) from None
     except (OSError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a table of segments ({exc})") from None
     if not header:
@@ -618,12 +621,14 @@ def frames_from_results(results: Path, videos: list[Path], annotations_folder: P
     from its pictures' start, not its file's: where the pictures start later (an MP4 edit list, an MPEG-TS whose
     sound comes first), their times are moved onto the file's timeline, as annotations are made on it and as
     fervid now writes them, and the summary's ``times_moved_by`` says by how much."""
+    from fervid.inference.images import recorded_path
     from fervid.inference.video import (TRACKS_JSON_SUFFIX, VideoError, container_facts, open_parquet,
                                         recorded_analysis_rate, times_offset_before_2026_12_06, written_tracks)
 
     suffix = TRACKS_JSON_SUFFIX
-    # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/
-    written = [(summary["file"], tracks_json, summary)
+    # (the video as named, tracks JSON, its contents), from `fervid video`'s folder and `fervid batch`'s files/*/;
+    # named as this locale opens it (the JSON records its name's UTF-8 bytes as text)
+    written = [(recorded_path(summary["file"]), tracks_json, summary)
                for tracks_json, summary in written_tracks(results, f"*{suffix}", f"files/*/*{suffix}")]
     tables, failed, summaries = {}, {}, {}
     # where a relative name may be read from: here, and the annotations table's folder (its own paths' base)

@@ -3,8 +3,12 @@ semicolon-separated, as spreadsheets save them, with each row's line in the file
 
 from __future__ import annotations
 
+import codecs
 import csv
+import locale
 import re
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from fervid.inference.file_kinds import Family, FileKind, file_kind
@@ -53,17 +57,130 @@ def _not_a_csv(kind: FileKind) -> str:
     return f"{kind.phrase}, not a CSV: {todo}" if todo else f"{kind.phrase}, not a CSV table"
 
 
-def table_text(path: Path) -> str:
-    """The table's text: UTF-8, with the byte-order mark Excel's "CSV UTF-8" starts with dropped; UTF-16 where its
-    byte-order mark says so (Excel's "Unicode Text", tab-separated); else Windows' Western encoding (Excel's older
-    "CSV")."""
-    data = path.read_bytes()
+class TableEncodingError(ValueError):
+    """A table whose bytes are not UTF-8 (nor UTF-16 with its byte-order mark), and read as no one other encoding
+    for certain: ``reason`` says why, and to save it as CSV UTF-8; the message names the file too."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A table's bytes decoded as ``encoding`` without an error; ``plausible``: the text reads as text written in
+    that encoding (:func:`_reads_as_written_in`), not as another's bytes mistaken for its characters."""
+
+    encoding: str
+    text: str
+    plausible: bool
+
+
+# Japanese text's encodings (as codecs.lookup names them), whose Western bytes misread are kanji or half-width
+# katakana among Latin letters
+_JAPANESE = {"cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213", "euc_jp", "euc_jis_2004", "euc_jisx0213"}
+# Western single-byte encodings: accented Latin letters, one or two in a row, and these marks
+_WESTERN = {"cp1252", "iso8859-1", "iso8859-15", "cp850", "mac-roman"}
+_WESTERN_MARKS = set("\u00a0\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u2022\u20ac\u00a3\u00a5"
+                     "\u00b0\u00ab\u00bb\u00b7\u00a7\u00bf\u00a1\u00a9\u00ae\u2122\u00d7\u00f7\u00ba\u00aa"
+                     "\u00b9\u00b2\u00b3\u00bc\u00bd\u00be\u00b5")
+
+
+# cp1252's letters of its bytes 0x80-0x9F beside another accented letter: a kanji's bytes read as cp1252 ("顔" is
+# "Šç"), never Western words ("Škoda", "cœur")
+_RARE_WESTERN_LETTERS = "ŠŒŽšœžŸƒ"
+_RARE_WESTERN_NEXT_TO_ACCENTS = rf"[{_RARE_WESTERN_LETTERS}][^\x00-\x7f]|[^\x00-\x7f][{_RARE_WESTERN_LETTERS}]"
+# Western or EUC-JP bytes read as cp932: a kanji or kana between Latin letters ("emoção" is "emo", a kanji, "o"), a
+# half-width katakana beside a Latin letter ("Ábaco" is "ﾁbaco") or beside a kanji or full-width kana
+_HALF_WIDTH_KANA, _FULL_WIDTH_JAPANESE = "\uff61-\uff9f", "\u3040-\u30ff\u4e00-\u9fff"
+_WESTERN_READ_AS_JAPANESE = (rf"[A-Za-z][^\x00-\x7f][A-Za-z]"
+                             rf"|[A-Za-z][{_HALF_WIDTH_KANA}]|[{_HALF_WIDTH_KANA}][A-Za-z]"
+                             rf"|[{_HALF_WIDTH_KANA}][{_FULL_WIDTH_JAPANESE}]"
+                             rf"|[{_FULL_WIDTH_JAPANESE}][{_HALF_WIDTH_KANA}]")
+
+
+def _reads_as_written_in(text: str, encoding: str) -> bool:
+    """Whether ``text``, decoded as ``encoding``, reads as text written in it: no control character but tab and
+    line breaks, none private or unassigned; Western text's accented letters are Latin, one or two in a row
+    (Shift-JIS's "課題①導入" read as cp1252 is "‰Û‘è‡@“±“ü"); Japanese text's characters are not set among
+    Latin letters (cp1252's "emoção" read as cp932 is "emo", a kanji and "o"; its "Ábaco" is "ﾁbaco")."""
+    if any(unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs") and c not in "\t\n\r" for c in text):
+        return False
+    name = codecs.lookup(encoding).name
+    if name in _WESTERN:
+        return (all(c.isascii() or c in _WESTERN_MARKS or (c.isalpha() and "LATIN" in unicodedata.name(c, ""))
+                    for c in text)
+                and re.search(r"[^\x00-\x7f]{3}", text) is None
+                and re.search(_RARE_WESTERN_NEXT_TO_ACCENTS, text) is None)
+    if name in _JAPANESE:
+        return re.search(_WESTERN_READ_AS_JAPANESE, text) is None
+    # another script's (the locale's: Hebrew, Cyrillic, Greek): its letters, marks, punctuation and currency, and no
+    # letter of it joined to a Latin one ("café" read as ISO-8859-8 is "caf" and a Hebrew letter)
+    return (all(c.isascii() or unicodedata.category(c)[0] in "LMNPZ" or unicodedata.category(c) == "Sc" for c in text)
+            and re.search(r"[A-Za-z][^\W\d_\x00-\x7f]|[^\W\d_\x00-\x7f][A-Za-z]", text) is None)
+
+
+def _other_encodings() -> list[str]:
+    """The encodings a table that is not UTF-8 is tried in, in turn: this computer's own (its locale's, where that
+    is not UTF-8 or ASCII), then those Excel's "CSV" is saved in on Windows in Japanese (cp932, Shift-JIS) and in
+    Western languages (cp1252)."""
+    tried = []
+    for encoding in (locale.getpreferredencoding(False), "cp932", "cp1252"):
+        name = codecs.lookup(encoding).name
+        if name not in ("utf-8", "ascii") and name not in tried:
+            tried.append(name)
+    return tried
+
+
+def table_readings(data: bytes) -> list[Reading]:
+    """The ways a table's bytes read as text: UTF-16 where its byte-order mark says so (Excel's "Unicode Text");
+    UTF-8, with the byte-order mark Excel's "CSV UTF-8" starts with dropped; else each of :func:`_other_encodings`
+    the bytes decode in without an error (none, where they decode in neither UTF)."""
     if data.startswith(_UTF16_MARKS):
-        return data.decode("utf-16", errors="replace")
+        try:
+            return [Reading("utf-16", data.decode("utf-16"), True)]
+        except UnicodeDecodeError:
+            return []
     try:
-        return data.decode("utf-8-sig")
+        return [Reading("utf-8", data.decode("utf-8-sig"), True)]
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        pass
+    readings = []
+    for encoding in _other_encodings():
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        readings.append(Reading(encoding, text, _reads_as_written_in(text, encoding)))
+    return readings
+
+
+def decided_text(path: str | Path, data: bytes, readings: list[Reading]) -> str:
+    """The text of the one plausible reading of ``readings`` (several that read alike are one), else
+    :class:`TableEncodingError`: a table that is not UTF-8 and reads as text in no encoding tried, or in several
+    that read it differently, is refused, never read as mojibake."""
+    plausible = {reading.text: reading for reading in readings if reading.plausible}
+    if len(plausible) == 1:
+        return next(iter(plausible))
+    if data.startswith(_UTF16_MARKS):
+        raise TableEncodingError(path, f"its byte-order mark says UTF-16, but it is not; {SAVE_AS_CSV}")
+    if not plausible:
+        tried = ", ".join(["UTF-8", *_other_encodings()])
+        raise TableEncodingError(path, f"not text in any encoding fervid knows ({tried}); {SAVE_AS_CSV}")
+    first, second = list(plausible.values())[:2]
+    # the first line the two readings differ on, as each reads it: what tells the user which is right
+    line = next((i for i, (a, b) in enumerate(zip(first.text.splitlines(), second.text.splitlines())) if a != b), 0)
+    raise TableEncodingError(path, f"not UTF-8, and its encoding cannot be told: line {line + 1} reads as "
+                                   f"{first.text.splitlines()[line]!r} in {first.encoding} and as "
+                                   f"{second.text.splitlines()[line]!r} in {second.encoding}; {SAVE_AS_CSV}")
+
+
+def table_text(path: Path) -> str:
+    """The table's text, read as :func:`table_readings` and :func:`decided_text` say: UTF-8 or UTF-16 as they are,
+    else the one other encoding it reads plausibly in (Japanese Excel's cp932, Western Excel's cp1252, this
+    computer's own); :class:`TableEncodingError` where there is not one."""
+    data = path.read_bytes()
+    return decided_text(path, data, table_readings(data))
 
 
 def table_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -103,7 +220,10 @@ def table_header(path: str | Path) -> list[str]:
                 line = f.readline(10_000)
                 if b"\0" in line:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
                     return []
-                first = line.decode("utf-8-sig", errors="replace")
+                plausible = [reading.text for reading in table_readings(line) if reading.plausible]
+                if not plausible:  # (the table itself, read, is refused naming its encoding)
+                    return []
+                first = plausible[0]
         header, _ = table_rows(first)
     except (OSError, csv.Error):
         return []

@@ -774,7 +774,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     # a name of bytes that are not UTF-8 (a Linux disk written by an old camera or a Windows-1252 tool): OpenCV
     # crashed the process opening such a video, and no table or database fervid writes can hold the name
     problems += [(str(p), not_utf8_reason(str(p))) for p in unique if not utf8_name(str(p))]
-    return [p for p in unique if utf8_name(str(p))], [(printable_name(item), why) for item, why in problems]
+    return [p for p in unique if utf8_name(str(p))], [(recorded_name(item), why) for item, why in problems]
 
 
 _MOST_SPACES_SPLIT = 15  # a path the shell split at its spaces is looked for in up to this many more arguments
@@ -1353,6 +1353,29 @@ def as_local_file(name: str) -> str:
 def printable_name(text: str) -> str:
     """``text`` with any undecodable bytes of a file name written as escapes (\\udce9), as UTF-8 can hold it."""
     return text if utf8_name(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def recorded_name(path: str | os.PathLike) -> str:
+    """A file's name as fervid's results record it (the ``file`` of every table and JSON document): its bytes on the
+    file system read as UTF-8, whatever this run's locale, where they are UTF-8; else the name as the locale reads
+    it, with what it cannot read as escapes (:func:`printable_name`). Under a Latin-1 locale the UTF-8 bytes of
+    `emoção.png` were recorded "emoÃ§Ã£o.png", under an ASCII one (LC_ALL=C, Python not in UTF-8 mode)
+    "emo\\udcc3\\udca7\\udcc3\\udca3o.png", as OpenCV is given it (:func:`opencv_name`)."""
+    text = os.fspath(path)
+    text = text if isinstance(text, str) else os.fsdecode(text)
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):  # (a name of characters the locale has no bytes for: not a file's)
+        return printable_name(text)
+
+
+def recorded_path(name: str) -> str:
+    """The path a name :func:`recorded_name` recorded opens (its UTF-8 bytes as this run's locale reads them): a
+    tracks JSON's ``file`` read back."""
+    try:
+        return os.fsdecode(name.encode("utf-8"))
+    except UnicodeEncodeError:  # (escapes of a name not UTF-8: no path's)
+        return name
 
 
 NAME_MAX = 255  # bytes in a file name: ext4, XFS, Btrfs, ZFS, APFS (NTFS: 255 UTF-16 units, no fewer)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from fervid.emotions import EMOTIONS
 from fervid.errors import OptionError
+from fervid.inference.images import recorded_name
 
 # The decimals of every time and duration of a video fervid writes (a row's time; the JSON's track and episode
 # starts, ends and key frame times, changes, cuts; the live and web APIs' times), so that one joins another exactly
@@ -418,7 +419,7 @@ class ImageResult:
 
     def to_dict(self) -> dict:
         """The JSON entry; ``error`` is null for a file that was read (the API's schema says so too)."""
-        return {"file": self.source, "ok": self.ok, "width": self.width, "height": self.height,
+        return {"file": recorded_name(self.source), "ok": self.ok, "width": self.width, "height": self.height,
                 "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
@@ -437,8 +438,8 @@ def images_table(results: Iterable[ImageResult]) -> pd.DataFrame:
             raise TypeError(f"images_table takes ImageResult objects (from Analyzer.analyze_image), not "
                             f"{type(result).__name__} {result!r}")
         if not result.faces:
-            rows.append({"file": result.source, "error": result.error})
-        rows += result.rows(file=result.source)
+            rows.append({"file": recorded_name(result.source), "error": result.error})
+        rows += result.rows(file=recorded_name(result.source))
     return dataframe(rows, IMAGE_TABLE_COLUMNS, nullable=True)
 
 

@@ -42,7 +42,8 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
                                        write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
-                                     not_utf8_reason, opencv_name, printable_name, utf8_name)
+                                     not_utf8_reason, opencv_name, printable_name, recorded_name,
+                                     recorded_path, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1264,7 +1265,7 @@ class VideoResult:
         """The tracks JSON (``<name>_tracks.json``) as a dict: the file, ``ok`` and ``error``, the video's size,
         rate and length, the frames read and analysed, what made the results (:attr:`run_settings`), the time the
         analysis took, scene cuts, clock resets and the like, and ``tracks`` (:meth:`track_summaries`)."""
-        return {"file": self.source, "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
+        return {"file": recorded_name(self.source), "ok": self.ok, "error": self.error, "fps": round(self.fps, 3),
                 "width": self.width, "height": self.height, "duration": round(self.duration, TIME_DECIMALS),
                 "started_at": self.started_at,
                 # where the analysis stopped (an end past the video's is recorded as asked, in the settings) and
@@ -3156,9 +3157,9 @@ def _other_source(tracks_json: Path, source: str) -> str | None:
         earlier = json.loads(tracks_json.read_text(encoding="utf-8")).get("file")
     except (OSError, ValueError):
         return None
-    if not earlier or earlier == source:
+    if not earlier or earlier == recorded_name(source):
         return None
-    return None if Path(earlier).resolve() == Path(source).resolve() else earlier
+    return None if Path(recorded_path(earlier)).resolve() == Path(source).resolve() else earlier
 
 
 def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> str | None:
@@ -3182,7 +3183,8 @@ def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> str | N
     of = f" of {earlier}" if earlier else ""
     if (owner := other_users_file(tracks_json)) is not None:
         return f"{owner}'s outputs{of}"
-    if source is None or not earlier or earlier == str(source) or Path(earlier).resolve() == Path(source).resolve():
+    if (source is None or not earlier or earlier == recorded_name(source)
+            or Path(recorded_path(earlier)).resolve() == Path(source).resolve()):
         return None
     return f"the outputs{of}"
 
@@ -3217,7 +3219,7 @@ def stems_used_before(out_dir: str | Path) -> dict[Path, str]:
     for tracks_json, summary in written_tracks(out_dir):
         if other_users_file(tracks_json) is not None:  # kept, not replaced (outputs_kept_apart)
             continue
-        stems.setdefault(Path(summary["file"]).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
+        stems.setdefault(Path(recorded_path(summary["file"])).resolve(), tracks_json.name[: -len(TRACKS_JSON_SUFFIX)])
     return stems
 
 
