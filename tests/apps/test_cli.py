@@ -4493,3 +4493,51 @@ def test_where_windows_limits_paths_image_refuses_outputs_that_would_not_fit_bef
     result = runner.invoke(app, ["image", str(photo), "--annotate", str(folder), "--csv", str(table)])
     assert result.exit_code == 0, result.output
     assert table.is_file() and (folder / f"{photo.stem}_fervid.png").is_file()
+
+
+def test_evaluate_reads_a_coders_millisecond_elan_and_boris_tables_as_video_segments_does(tmp_path):
+    """A behavioural coder's tables, scored against `fervid video` of the carphone sample (29.97 fps): segments of
+    0-1001, 1001-2002 and 2002-4004 ms were scored on 31, 30 and 59 frames (1001 ms read as 1.0010000000000001 s;
+    `--segments` wrote the end 4.0040000000000004); one video's ELAN export (no video column) was taken for FER2013
+    ("--results is for --dataset video, not fer2013"), and BORIS's aggregated events too."""
+    import pandas as pd
+
+    video = carphone()
+    (tmp_path / "tasks.csv").write_text("start_ms,end_ms,name\n0,1001,a\n1001,2002,b\n2002,4004,c\n", encoding="utf-8")
+    run = tmp_path / "run"
+    ran = runner.invoke(app, ["video", str(video), "--out", str(run), "--method", "frame", "--no-annotate",
+                              "--key-frames", "0", "--segments", str(tmp_path / "tasks.csv"), "-q"])
+    assert ran.exit_code == 0, ran.output
+    by_segment = pd.read_csv(run / f"{video.stem}_segments.csv").dropna(subset=["track"])
+    assert by_segment["frames"].tolist() == [30, 30, 60]
+    assert by_segment["segment_end"].tolist() == [1.001, 2.002, 4.004]  # (not 4.0040000000000004)
+    (tmp_path / "ev_ms.csv").write_text(f"video,start_ms,end_ms,emotion\n{video},0,1001,neutral\n"
+                                        f"{video},1001,2002,happy\n{video},2002,4004,neutral\n", encoding="utf-8")
+    scored = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ev_ms.csv"), "--results", str(run),
+                                 "--out", str(tmp_path / "eval")])
+    assert scored.exit_code == 0, scored.output
+    evaluated = pd.read_csv(tmp_path / "eval" / "segments.csv")
+    assert evaluated["frames"].tolist() == [30, 30, 60] and evaluated["end"].tolist() == [1.001, 2.002, 4.004]
+    # one video's ELAN export: said to have no video column, then scored on the --video given
+    elan = tmp_path / "elan_export.txt"
+    elan.write_text("Tier\tBegin Time - msec\tEnd Time - msec\tAnnotation\nEmotion\t0\t1001\tneutral\n"
+                    "Emotion\t1001\t4004\thappy\n", encoding="utf-8")
+    unnamed = runner.invoke(app, ["evaluate", "--data", str(elan), "--results", str(run)])
+    assert unnamed.exit_code == 1 and "FER2013" not in unnamed.output and "fer2013" not in unnamed.output
+    assert (f"{elan}: an annotations table without a video column (one video's export, as ELAN's and BORIS's can "
+            "be): give the video it annotates (fervid evaluate --video FILE)") in unnamed.output
+    named = runner.invoke(app, ["evaluate", "--data", str(elan), "--results", str(run), "--video", str(video)])
+    assert named.exit_code == 0, named.output
+    assert "2 of 2 segment(s) scored, in 1 of 1 video(s)" in named.output
+    for args, said in ((["--video", str(tmp_path / "none.mp4")], f"--video {tmp_path / 'none.mp4'}: no such file"),
+                       (["--dataset", "fer2013", "--video", str(video)], "--video is for --dataset video, not "
+                                                                         "fer2013")):
+        refused = runner.invoke(app, ["evaluate", "--data", str(elan), *args])
+        assert refused.exit_code == 2 and said in refused.output, refused.output
+    # BORIS's aggregated events, told from FER2013 without --dataset
+    boris = tmp_path / "boris_agg.tsv"
+    boris.write_text("Observation id\tMedia file\tSubject\tBehavior\tBehavioral category\tStart (s)\tStop (s)\n"
+                     f"obs1\t{video}\tteacher\tneutral\temotion\t0.000\t1.001\n"
+                     f"obs1\t{video}\tteacher\thappy\temotion\t1.001\t4.004\n", encoding="utf-8")
+    aggregated = runner.invoke(app, ["evaluate", "--data", str(boris), "--results", str(run)])
+    assert aggregated.exit_code == 0 and "2 of 2 segment(s) scored" in aggregated.output, aggregated.output

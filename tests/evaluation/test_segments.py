@@ -772,3 +772,158 @@ def test_two_annotated_videos_matching_one_analysis_by_name_are_not_both_scored_
     write_run(run, "session", str(a), table, duration=1.0)
     tables, failed, _ = frames_from_results(run, [a, b])
     assert set(tables) == {a} and set(failed) == {b} and f"is {a}'s" in failed[b]
+
+
+def _carphone_frames_table():
+    """The bundled carphone sample's frames table as `fervid video` writes it: 120 frames at 29.97 fps, their times
+    to 4 decimals, one face throughout."""
+    return pd.DataFrame(frame_rows(1, [round(i / 29.97, 4) for i in range(120)], "neutral"))
+
+
+def test_millisecond_boundaries_fall_on_the_frames_written_there(tmp_path):
+    """`video,start_ms,end_ms,emotion` rows 0-1001, 1001-2002, 2002-4004 on carphone (29.97 fps) were scored on 31,
+    30 and 59 frames (seconds: 30, 30, 60): 1001 ms was read as 1001 * 0.001 = 1.0010000000000001 s, and the frame
+    written at 1.001 s fell in the segment before; `--segments` wrote the end 4.0040000000000004."""
+    from fervid.samples import carphone
+
+    (tmp_path / "ev_ms.csv").write_text(f"video,start_ms,end_ms,emotion\n{carphone()},0,1001,neutral\n"
+                                        f"{carphone()},1001,2002,happy\n{carphone()},2002,4004,neutral\n",
+                                        encoding="utf-8")
+    annotations = read_annotations(tmp_path / "ev_ms.csv")
+    assert [(s.start, s.end) for s in annotations.segments] == [(0.0, 1.001), (1.001, 2.002), (2.002, 4.004)]
+    scores = score_segments(annotations, {carphone(): (_carphone_frames_table(), 29.97, 4.004)})
+    assert scores.segments["frames"].tolist() == [30, 30, 60]
+    # `fervid video --segments` reads its table by the same code
+    (tmp_path / "tasks.csv").write_text("start_ms,end_ms,name\n0,1001,a\n1001,2002,b\n2002,4004,c\n", encoding="utf-8")
+    assert [(s.start, s.end) for s in read_time_segments(tmp_path / "tasks.csv")] == [(0.0, 1.001), (1.001, 2.002),
+                                                                                      (2.002, 4.004)]
+    # seconds are rounded alike, to the frames table's 4 decimals
+    (tmp_path / "seconds.csv").write_text("start,end\n0.10000000001,1.00049999\n", encoding="utf-8")
+    assert read_time_segments(tmp_path / "seconds.csv")[0][:2] == (0.1, 1.0005)
+
+
+ELAN_EXPORT = ("Tier\tBegin Time - hh:mm:ss.ms\tBegin Time - ss.msec\tBegin Time - msec\tEnd Time - hh:mm:ss.ms\t"
+               "End Time - ss.msec\tEnd Time - msec\tAnnotation\n"
+               "Emotion\t00:00:00.000\t0.000\t0\t00:00:01.000\t1.000\t1000\tneutral\n"
+               "Emotion\t00:00:01.000\t1.000\t1000\t00:00:04.004\t4.004\t4004\thappy\n"
+               "Activity\t00:00:00.000\t0.000\t0\t00:00:01.500\t1.500\t1500\ttalking\n")
+
+
+def test_a_one_video_export_without_a_video_column_says_so_and_takes_the_video_given(tmp_path, monkeypatch):
+    """ELAN's export of one video's tiers has no video column: `fervid evaluate` took it for FER2013 ("--results is
+    for --dataset video, not fer2013"), and --dataset video said only "no video column"."""
+    from fervid.evaluation.segments import looks_like_annotations
+    from fervid.samples import carphone
+
+    table = tmp_path / "elan_export.txt"
+    table.write_text(ELAN_EXPORT, encoding="utf-8")
+    assert looks_like_annotations(table)
+    with pytest.raises(DatasetError, match=r"elan_export.txt: an annotations table without a video column .*give the "
+                                           r"video it annotates \(fervid evaluate --video FILE\)"):
+        read_annotations(table)
+    annotations = read_annotations(table, carphone())
+    assert [(s.video, s.start, s.end, EMOTIONS[s.label]) for s in annotations.segments] == [
+        (carphone(), 0.0, 1.0, "neutral"), (carphone(), 1.0, 4.004, "happy")]
+    assert annotations.left_out == {4: "emotion 'talking' is not one of fervid's 7"}
+    # a relative --video is the command line's: read from the working folder, not the table's
+    (tmp_path / "tables").mkdir()
+    table.rename(tmp_path / "tables" / table.name)
+    monkeypatch.chdir(carphone().parent)
+    assert read_annotations(tmp_path / "tables" / table.name, carphone().name).videos == [carphone()]
+    # a table that names its videos refuses one for all its lines
+    (tmp_path / "named.txt").write_text("File Name\t" + ELAN_EXPORT.replace("\n", f"\n{carphone()}\t", 3)
+                                        .removesuffix(f"\n{carphone()}\t"), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"named.txt: its 'File Name' column names each line's video: leave out "):
+        read_annotations(tmp_path / "named.txt", carphone())
+
+
+def test_borises_aggregated_events_are_read_and_its_events_table_is_refused_saying_what_to_export(tmp_path):
+    """BORIS's aggregated events ("Media file", "Behavior", "Start (s)", "Stop (s)") were refused: no video column;
+    and, without --dataset, "missing FER2013 column(s) Usage, emotion, pixels"."""
+    from fervid.evaluation.datasets import is_label_table
+    from fervid.evaluation.segments import looks_like_annotations
+    from fervid.samples import carphone
+
+    for video_column in ("Media file", "Media file path", "Media file name"):
+        table = tmp_path / "boris_agg.tsv"
+        table.write_text(f"Observation id\t{video_column}\tSubject\tBehavior\tBehavioral category\tBehavior type\t"
+                         "Start (s)\tStop (s)\tDuration (s)\n"
+                         f"obs1\t{carphone()}\tteacher\thappy\temotion\tSTATE\t0.000\t1.000\t1.000\n"
+                         f"obs1\t{carphone()}\tteacher\tneutral\temotion\tSTATE\t1.000\t4.004\t3.004\n",
+                         encoding="utf-8")
+        assert looks_like_annotations(table) and not is_label_table(table)
+        assert [(s.video, s.start, s.end, EMOTIONS[s.label]) for s in read_annotations(table).segments] == [
+            (carphone(), 0.0, 1.0, "happy"), (carphone(), 1.0, 4.004, "neutral")]
+    # "Behavior" before "Behavior type"; an "emotion" column before either
+    (tmp_path / "both.csv").write_text(f"Behavior type,Behavior,emotion,Media file,Start (s),Stop (s)\n"
+                                       f"STATE,happy,sad,{carphone()},0,1\n", encoding="utf-8")
+    assert EMOTIONS[read_annotations(tmp_path / "both.csv").segments[0].label] == "sad"
+    (tmp_path / "both.csv").write_text(f"Behavior type,Behaviour,Media file,Start (s),Stop (s)\n"
+                                       f"STATE,happy,{carphone()},0,1\n", encoding="utf-8")
+    assert EMOTIONS[read_annotations(tmp_path / "both.csv").segments[0].label] == "happy"
+    # its events table gives a state's START and STOP on two lines
+    events = tmp_path / "boris_events.tsv"
+    events.write_text(f"Time\tMedia file path\tSubject\tBehavior\tBehavioral category\tComment\tStatus\n"
+                      f"0.000\t{carphone()}\tteacher\thappy\temotion\t\tSTART\n"
+                      f"1.000\t{carphone()}\tteacher\thappy\temotion\t\tSTOP\n", encoding="utf-8")
+    assert looks_like_annotations(events)
+    with pytest.raises(DatasetError, match=r"boris_events.tsv: BORIS's events table .* export BORIS's aggregated "
+                                           r"events instead, a line per state with its Start \(s\) and Stop \(s\)"):
+        read_annotations(events)
+
+
+def test_a_table_without_its_header_row_says_so_and_a_missing_columns_examples_are_its_own(tmp_path):
+    """An ELAN export saved without its column names: "no start column (... 'Video File', 'start_ms'); its columns
+    are Emotion, , 00:00:00.000, ..." (its first segment taken for names, and a video file given as a start
+    column's name); German ELAN's "Anfangszeit - msec" was no start column."""
+    from fervid.evaluation.segments import looks_like_annotations
+    from fervid.samples import carphone
+
+    headerless = tmp_path / "elan_noheader.txt"
+    headerless.write_text("".join(ELAN_EXPORT.splitlines(keepends=True)[1:]), encoding="utf-8")
+    assert looks_like_annotations(headerless)
+    for read in (read_annotations, read_time_segments):
+        with pytest.raises(DatasetError, match=r"elan_noheader.txt: no header row \(its first line, Emotion, "
+                                               r"00:00:00.000, 0.000, 0, 00:00:01.000, 1.000, \.\.\., holds times: "
+                                               r"a segment, not the columns' names\): add one above it naming each "
+                                               r"column \(e.g. (video,start,end,emotion|start,end,name)\)"):
+            read(headerless)
+    (tmp_path / "ms.csv").write_text("0,1000,a\n1000,2000,b\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="ms.csv: no header row"):
+        read_time_segments(tmp_path / "ms.csv")
+    # a header without a start column: the names it could have are a start column's
+    (tmp_path / "ann.csv").write_text(f"video,from,end,emotion\n{carphone()},0,1,happy\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as error:
+        read_annotations(tmp_path / "ann.csv")
+    assert "no start column (one of start, begin, onset, anfangszeit, in any case, or one of them and more words: " \
+           "'start_ms', 'Begin Time - msec'); its columns are video, from, end, emotion" in str(error.value)
+    german = tmp_path / "elan_de.txt"
+    german.write_text("Anfangszeit - msec\tEndzeit - msec\tAnnotation\n0\t1000\tneutral\n1000\t4004\thappy\n",
+                      encoding="utf-8")
+    annotations = read_annotations(german, carphone())
+    assert [(s.start, s.end) for s in annotations.segments] == [(0.0, 1.0), (1.0, 4.004)]
+    assert annotations.notes == ["'Anfangszeit - msec' read as milliseconds", "'Endzeit - msec' read as milliseconds"]
+
+
+def test_whole_number_times_all_past_the_videos_end_ask_whether_they_are_milliseconds(tmp_path):
+    """fervid's labels exported for ELAN in milliseconds under "Begin" and "End", scored against carphone (4 s):
+    read as seconds, 0-1668 s, 1668-2102 s..., its first segment was scored, cut at 4 s, and the rest not scored
+    as starting after the video's end, with nothing said of the unit."""
+    from fervid.samples import carphone
+
+    table = tmp_path / "fervid_for_elan.txt"
+    frames = {carphone(): (_carphone_frames_table(), 29.97, 4.004)}
+    hint = (f"{table}: every time in it is a whole number, read as seconds, and every segment of "
+            f"{carphone().name} ends after the video's end (4.00 s): did you mean milliseconds? name the columns "
+            "start_ms and end_ms")
+    table.write_text("Tier\tBegin\tEnd\temotion\nfervid\t0\t1668\tneutral\nfervid\t1668\t2102\tsurprise\n"
+                     "fervid\t2102\t4004\tneutral\n", encoding="utf-8")
+    warnings = score_segments(read_annotations(table, carphone()), frames).warnings
+    assert warnings[0] == hint and len(warnings) == 2  # (then line 2's: cut at the video's end)
+    # not where a segment ends inside the video, nor where a time is no whole number or the columns are ms
+    for rows in ("fervid\t0\t2\tneutral\nfervid\t1668\t2102\tsurprise\n",
+                 "fervid\t0\t1668.5\tneutral\nfervid\t1668.5\t2102\tsurprise\n"):
+        table.write_text(f"Tier\tBegin\tEnd\temotion\n{rows}", encoding="utf-8")
+        assert hint not in score_segments(read_annotations(table, carphone()), frames).warnings
+    table.write_text("Tier\tBegin - msec\tEnd - msec\temotion\nfervid\t5000\t6000\tneutral\n", encoding="utf-8")
+    assert not any("milliseconds?" in w for w in score_segments(read_annotations(table, carphone()), frames).warnings)

@@ -2155,7 +2155,8 @@ def evaluate(
                                              "and aligned), video (a CSV of annotated "
                                              "segments: video,start,end,emotion[,track], times in seconds or "
                                              "m:ss; each video analysed, scored per frame and per segment); auto: "
-                                             "a table with video (or file, path), start and end columns is video, "
+                                             "a table with start and end columns (or a first line of times) is "
+                                             "video, "
                                              "a folder, or another table with path and label columns, is folder, "
                                              "another CSV fer2013."),
     model: list[str] = EVALUATE_MODEL_OPTION,
@@ -2200,6 +2201,9 @@ def evaluate(
                                                       "or `fervid batch` wrote into this folder, instead of "
                                                       "analysing the videos again (the model and settings are that "
                                                       "run's)."),
+    video: Optional[Path] = typer.Option(None, help="--dataset video: the video an annotations table without a "
+                                                    "video column annotates (one video's ELAN or BORIS export): "
+                                                    "every line is of it. A table with a video column refuses it."),
     quiet: bool = _quiet_option("the scores are written to --out, which it needs"),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of a model on a dataset, or of
@@ -2209,7 +2213,8 @@ def evaluate(
     from fervid.evaluation.segments import looks_like_annotations
 
     models = model
-    for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results)):
+    for option, given in (("--data", data), ("--ferplus", ferplus), ("--jaffe", jaffe), ("--results", results),
+                          ("--video", video)):
         _must_exist(option, given)
     if dataset == "auto":
         # annotations first: their video column may be called file or path, as a label table's image column is
@@ -2219,7 +2224,7 @@ def evaluate(
         _fail(f"--dataset {dataset}: not one of auto, {', '.join(DATASETS)}, video", 2)
     typed = _typed_options(ctx)
     video_only = [option for option in ("method", "window", "detect_every", "sample_fps", "temporal_model",
-                                        "max_faces", "results", "margin") if option in typed]
+                                        "max_faces", "results", "margin", "video") if option in typed]
     if video_only and dataset != "video":
         _fail(f"--{video_only[0].replace('_', '-')} is for --dataset video, not {dataset}", 2)
     _refuse_window_for_frame(ctx, method)
@@ -2261,7 +2266,7 @@ def evaluate(
     if out:  # (the command line checked: before anything is read)
         _hold_output_folder(ctx, out, "evaluate")
     if dataset == "video":
-        _evaluate_video(Path(data), out, results, typed, margin, quiet, model=models[0],
+        _evaluate_video(Path(data), video, out, results, typed, margin, quiet, model=models[0],
                         detector=detector or _DEFAULTS.detector, precision=precision, method=method,
                         window=window, detect_every=detect_every, sample_fps=sample_fps,
                         temporal_model=temporal_model, max_faces=max_faces)
@@ -2502,11 +2507,12 @@ def _recorded_window_notice(summary: dict) -> str | None:
                          most_rate=fps, memory_capped=bool(summary.get("analysed_fps_cap")))
 
 
-def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Optional[Path], typed: set[str],
-                    margin: float, quiet: bool, **choices) -> None:
+def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Optional[Path], results: Optional[Path],
+                    typed: set[str], margin: float, quiet: bool, **choices) -> None:
     """``fervid evaluate --dataset video``: fervid's video labels against annotated segments (see
-    :mod:`fervid.evaluation.segments`), from a fresh analysis of each video or from an earlier run's folder. Exit
-    1 when a video named in the table is missing or could not be analysed (the others are scored and written)."""
+    :mod:`fervid.evaluation.segments`; ``table_video``: the one video a table without a video column annotates), from a
+    fresh analysis of each video or from an earlier run's folder. Exit 1 when a video named in the table is missing
+    or could not be analysed (the others are scored and written)."""
     import onnxruntime
 
     import fervid
@@ -2518,7 +2524,7 @@ def _evaluate_video(annotations_file: Path, out: Optional[Path], results: Option
     from fervid.inference.video import VideoError
 
     try:
-        annotations = read_annotations(annotations_file)
+        annotations = read_annotations(annotations_file, table_video)
     except DatasetError as exc:
         _fail(str(exc))
     videos = annotations.videos

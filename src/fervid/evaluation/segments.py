@@ -41,9 +41,15 @@ from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSe
 
 # the column names accepted for each field, in order of preference, compared as find_column does (without case,
 # spaces, underscores and hyphens alike); a name that only starts with one of them counts where none is exact (ELAN's
-# tab-delimited export says "Begin Time - ss.msec", its annotations' column "Annotation")
-COLUMNS = {"video": ("video", "file", "path", "filename", "clip"), "start": ("start", "begin", "onset"),
-           "end": ("end", "stop", "offset"), "emotion": ("emotion", "label", "annotation"), "track": ("track",)}
+# tab-delimited export says "Begin Time - ss.msec", its German one "Anfangszeit - msec", its annotations' column
+# "Annotation"; BORIS's aggregated events "Media file" (or "Media file path", "Media file name"), "Start (s)",
+# "Stop (s)" and "Behavior", none of which another of its columns starts with: "Behavioral category" is one word)
+COLUMNS = {"video": ("video", "file", "path", "filename", "clip", "media file"),
+           "start": ("start", "begin", "onset", "anfangszeit"), "end": ("end", "stop", "offset", "endzeit"),
+           "emotion": ("emotion", "label", "annotation", "behavior", "behaviour"), "track": ("track",)}
+# names a missing column could have, said with it (each field's own: "no start column" gave 'Video File')
+_COLUMN_EXAMPLES = {"video": "'Video File', 'Media file'", "start": "'start_ms', 'Begin Time - msec'",
+                    "end": "'end_ms', 'Stop (s)'", "emotion": "'emotion_label', 'Behavior'", "track": "'track_id'"}
 # words after start or end that say a column holds no time ("start_frame": a frame number)
 _NOT_SECONDS = ("frame", "frames", "sample", "samples")
 # a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
@@ -75,6 +81,9 @@ class Annotations:
     missing_videos: list[Path] = field(default_factory=list)  # named by lines left out for it: not there
     # lines left out whose video cell names no video file: empty, or a folder (line -> why)
     no_video: dict[int, str] = field(default_factory=dict)
+    # every start and end read written as a whole number, in columns of seconds (milliseconds, where they all lie
+    # past their video's end: said with the scores)
+    whole_seconds: bool = False
 
     @property
     def videos(self) -> list[Path]:
@@ -94,7 +103,7 @@ def _column(header: list[str], name: str, path: Path, required: bool = True) -> 
     index = find_column(header, COLUMNS[name], unless=_NOT_SECONDS if name in ("start", "end") else ())
     if index is None and required:
         raise DatasetError(f"{path}: no {name} column (one of {', '.join(COLUMNS[name])}, in any case, or one of "
-                           f"them and more words: 'Video File', 'start_ms'); its columns are "
+                           f"them and more words: {_COLUMN_EXAMPLES[name]}); its columns are "
                            f"{', '.join(map(str, header))}")
     return index
 
@@ -107,10 +116,36 @@ def _file_identity(path: Path) -> tuple:
 
 
 def looks_like_annotations(path: str | Path) -> bool:
-    """Whether a table's header names a video, a start and an end (``--dataset auto`` tells it from FER2013's CSV,
-    whose columns are emotion, pixels and Usage)."""
+    """Whether a table is one of annotated segments: its header names a start and an end (a video column too, or
+    not: one video's ELAN or BORIS export has none), or it has no header and its first line holds times
+    (``--dataset auto`` tells it from FER2013's CSV, whose columns are emotion, pixels and Usage, and from a label
+    table's path and label; :func:`read_annotations` then says what it lacks)."""
     header = table_header(path)
-    return all(_column(header, name, Path(path), required=False) is not None for name in ("video", "start", "end"))
+    return _has_times(header) or _looks_like_data(header) or _boris_events(header)
+
+
+def _has_times(header: list[str]) -> bool:
+    """Whether ``header`` names a start and an end column."""
+    return all(find_column(header, COLUMNS[name], unless=_NOT_SECONDS) is not None for name in ("start", "end"))
+
+
+def _boris_events(header: list[str]) -> bool:
+    """Whether ``header`` is BORIS's events table's: a line per event at its ``Time``, a state's START and STOP
+    (``Status``) two lines, not one segment."""
+    return all(find_column(header, (name,)) is not None for name in ("time", "status", "behavior"))
+
+
+def _looks_like_data(header: list[str]) -> bool:
+    """Whether a table's first line is a row of data, not a header: two or more of its cells are times (an ELAN
+    export saved without its column names: "Emotion  00:00:01.000  1.000  1000 ..."; a name is seldom one)."""
+    times = 0
+    for cell in header:
+        try:
+            parse_time(cell)
+        except ValueError:
+            continue
+        times += 1
+    return times >= 2
 
 
 def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -132,50 +167,81 @@ def _segments_table(path: Path, kind: str, columns: str) -> tuple[list[str], lis
         raise DatasetError(f"{path}: not a table of segments ({exc})") from None
     if not header:
         raise DatasetError(f"{path}: empty (a header line, then one line per segment: {columns})")
+    if not _has_times(header) and _looks_like_data(header):  # (its cells were said as "its columns")
+        first = [cell.strip() for cell in header]
+        raise DatasetError(f"{path}: no header row (its first line, {', '.join(first[:6])}"
+                           f"{', ...' if len(first) > 6 else ''}, holds times: a segment, not the columns' names): add "
+                           f"one above it naming each column (e.g. {columns})")
     return header, rows
 
 
-def _segment_times(cells: dict[str, str], scale: dict[str, float], path: Path, line: int) -> tuple[float, float]:
-    """A line's start and end in seconds (``scale``: 0.001 for a column of milliseconds); DatasetError naming the
-    cell that is no time, and why."""
+def _per_second(header: list[str], columns: dict[str, int]) -> dict[str, float]:
+    """How many of each time column's units make a second: 1000 where its name says milliseconds, else 1."""
+    return {name: 1000.0 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
+            for name, index in columns.items()}
+
+
+def _segment_times(cells: dict[str, str], per_second: dict[str, float], path: Path, line: int
+                   ) -> tuple[float, float]:
+    """A line's start and end in seconds (``per_second``: 1000 for a column of milliseconds), to the frames
+    table's TIME_DECIMALS: a frame written at 1.001 s is one a segment starting at 1001 ms holds (times 0.001,
+    1001 ms was 1.0010000000000001 s, and the frame fell in the segment before); DatasetError naming the cell that
+    is no time, and why. The one reader of `fervid video --segments` and `fervid evaluate` alike."""
     times = []
     for name in ("start", "end"):
         if not cells[name]:
             raise DatasetError(f"{path}, line {line}: no {name} given")
         try:
-            times.append(parse_time(cells[name]) * scale[name])
+            times.append(round(parse_time(cells[name]) / per_second[name], TIME_DECIMALS))
         except ValueError as exc:
             raise DatasetError(f"{path}, line {line}: {name} {cells[name]!r}: {exc}") from None
     return times[0], times[1]
 
 
-def read_annotations(path: str | Path) -> Annotations:
+def read_annotations(path: str | Path, video: str | Path | None = None) -> Annotations:
     """The segments of an annotations table (CSV, or tab- or semicolon-separated: the separator is sniffed; UTF-8
     with or without a byte-order mark, or Windows' Western encoding). Times are seconds, m:ss or h:mm:ss, or
     milliseconds where the column's name says so ("Begin Time - msec"). Video paths are read relative to the
-    table's folder. A line whose emotion is not one of fervid's 7 (contempt, say), whose video is not there, or
-    that names no video file (an empty cell, a folder: also in ``no_video``) is left out with its reason; a time
-    that is not a time, an end before its start, a row of more cells than the header or two segments of one face
-    that overlap raise DatasetError naming the lines (every such line of the table in one error, each named with
-    its problem)."""
+    table's folder. ``video``: the one video a table without a video column annotates (one video's ELAN or BORIS
+    export; relative to the working folder, as a command line's path is); a table with one refuses it. A line whose
+    emotion is not one of fervid's 7 (contempt, say), whose video is not there, or that names no video file (an
+    empty cell, a folder: also in ``no_video``) is left out with its reason; a time that is not a time, an end
+    before its start, a row of more cells than the header or two segments of one face that overlap raise
+    DatasetError naming the lines (every such line of the table in one error, each named with its problem)."""
     path = Path(path)
     header, rows = _segments_table(path, "annotations file", "video,start,end,emotion")
-    columns = {name: _column(header, name, path, required=name != "track") for name in COLUMNS}
+    if not _has_times(header) and _boris_events(header):
+        raise DatasetError(f"{path}: BORIS's events table (a state's START and STOP on lines of their own, at their "
+                           "Time): export BORIS's aggregated events instead, a line per state with its Start (s) "
+                           "and Stop (s)")
+    video_column = _column(header, "video", path, required=video is None and not _has_times(header))
+    if video is not None and video_column is not None:
+        raise DatasetError(f"{path}: its {header[video_column].strip()!r} column names each line's video: leave out "
+                           f"the one video given for the whole table (--video {video})")
+    if video is None and video_column is None:  # (a start and an end found: a table of segments)
+        raise DatasetError(f"{path}: an annotations table without a video column (one video's export, as ELAN's "
+                           f"and BORIS's can be): give the video it annotates (fervid evaluate --video FILE), or add "
+                           f"a column naming each line's video ({', '.join(COLUMNS['video'])}); its columns are "
+                           f"{', '.join(map(str, header))}")
     time_columns = {name: _column(header, name, path) for name in ("start", "end")}
-    scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
-             for name, index in time_columns.items()}
+    columns = {name: _column(header, name, path, required=name not in ("video", "track")) for name in COLUMNS}
+    per_second = _per_second(header, time_columns)
     notes = [f"{header[time_columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
-             if scale[name] != 1.0]
+             if per_second[name] != 1.0]
+    # every time a whole number of seconds: milliseconds under a plain name, maybe (said where they all lie past
+    # their video's end)
+    whole_seconds = all(unit == 1.0 for unit in per_second.values())
     segments, left_out, missing, no_video = [], {}, set(), {}
     same_file: dict[tuple, Path] = {}  # a file's identity -> the path its first line named it by
     # every line that cannot be read, said together: fixed one at a time, a table of several met them one run each
     bad_lines: list[DatasetError] = []
     for line, row in rows:
         try:
-            start, end, cell = _annotation_line(row, header, columns, scale, path, line)
+            start, end, cell = _annotation_line(row, header, columns, per_second, path, line)
         except DatasetError as exc:
             bad_lines.append(exc)
             continue
+        whole_seconds = whole_seconds and all(cell[name].isdigit() for name in ("start", "end"))
         emotion = emotion_of(cell["emotion"])
         if emotion is None:
             hint = emotion_hint(cell["emotion"])
@@ -188,24 +254,25 @@ def read_annotations(path: str | Path) -> Annotations:
         if track_text and not re.fullmatch(r"[0-9]+(?:\.0*)?", track_text):
             bad_lines.append(DatasetError(f"{path}, line {line}: track {track_text!r}: not a track number"))
             continue
-        named = cell["video"]
+        # (the video given: relative to the working folder, where the command line's paths are)
+        named = cell["video"] if video is None else str(Path(video).absolute())
         if not named:  # (it read as the table's own folder)
             left_out[line] = no_video[line] = "no video named"
             continue
         if os.sep == "/" and "\\" in named and not (path.parent / named).exists():
             named = named.replace("\\", "/")  # a table written on Windows (clips\\p01.mp4)
-        video = Path(named)
+        file = Path(named)
         # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
         # on a disk that ignores case): its frames are scored against one set of segments
-        video = (video if video.is_absolute() else path.parent / video).resolve()
-        if video.is_dir():
-            left_out[line] = no_video[line] = f"{video} is a folder, not a video"
+        file = (file if file.is_absolute() else path.parent / file).resolve()
+        if file.is_dir():
+            left_out[line] = no_video[line] = f"{file} is a folder, not a video"
             continue
-        if not video.is_file():
-            left_out[line] = f"video {video} not found"
-            missing.add(video)
+        if not file.is_file():
+            left_out[line] = f"video {file} not found"
+            missing.add(file)
             continue
-        segments.append(Segment(same_file.setdefault(_file_identity(video), video), start, end,
+        segments.append(Segment(same_file.setdefault(_file_identity(file), file), start, end,
                                 EMOTIONS.index(emotion), line,
                                 int(float(track_text)) if track_text else None))
     if len(bad_lines) == 1:
@@ -218,11 +285,11 @@ def read_annotations(path: str | Path) -> Annotations:
         raise DatasetError(f"{path}: no segment to score" + (f" ({len(left_out)} line(s) left out: e.g. line "
                                                              f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
                                                              if left_out else ""))
-    return Annotations(path, segments, left_out, notes, sorted(missing), no_video)
+    return Annotations(path, segments, left_out, notes, sorted(missing), no_video, whole_seconds)
 
 
-def _annotation_line(row: list[str], header: list[str], columns: dict[str, int | None], scale: dict[str, float],
-                     path: Path, line: int) -> tuple[float, float, dict[str, str]]:
+def _annotation_line(row: list[str], header: list[str], columns: dict[str, int | None],
+                     per_second: dict[str, float], path: Path, line: int) -> tuple[float, float, dict[str, str]]:
     """(start, end, the cells by field) of one line of an annotations table; DatasetError naming the line where it
     cannot be read: more cells than the header names, a time that is none, an end not after its start."""
     if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
@@ -230,7 +297,7 @@ def _annotation_line(row: list[str], header: list[str], columns: dict[str, int |
                            "separator inside a cell must be quoted)")
     row = row + [""] * (len(header) - len(row))
     cell = {name: row[index].strip() for name, index in columns.items() if index is not None}
-    start, end = _segment_times(cell, scale, path, line)
+    start, end = _segment_times(cell, per_second, path, line)
     if not 0 <= start < end:
         raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                            "after the start, and neither before 0)")
@@ -251,10 +318,9 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
     header, rows = _segments_table(path, "segments file", "start,end,name")
     columns = {name: _column(header, name, path) for name in ("start", "end")}
     name_column = find_column(header, SEGMENT_NAME_COLUMNS)
-    scale = {name: 0.001 if _MILLISECONDS.search(header[index].strip().lower()) else 1.0
-             for name, index in columns.items()}
+    per_second = _per_second(header, columns)
     said = [f"{path}: {header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
-            if scale[name] != 1.0]
+            if per_second[name] != 1.0]
     ignored = [str(column).strip() for index, column in enumerate(header)
                if index not in (*columns.values(), name_column) and str(column).strip()]
     if ignored:
@@ -268,7 +334,7 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
     named: dict[str, int] = {}  # a name -> the line that gave it first
     for line, row in rows:
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
-        start, end = _segment_times(cells, scale, path, line)
+        start, end = _segment_times(cells, per_second, path, line)
         if not 0 <= start < end:
             raise DatasetError(f"{path}, line {line}: a segment from {start:g} s to {end:g} s (the end must come "
                                "after the start, and neither before 0)")
@@ -475,12 +541,18 @@ def score_segments(annotations: Annotations,
     annotated_seconds = found_seconds = 0.0
     scored_by: dict[tuple, int] = {}  # (video, track, time) -> the line that scored it
     indexed: dict[Path, FrameIndex] = {}  # video -> its table, as segment_summary reads it
+    hinted: set[Path] = set()  # the videos whose times were looked at for milliseconds read as seconds
     for segment in annotations.segments:
         if segment.video in failed:
             not_scored[segment.line] = failed[segment.video]
             continue
         analysed = AnalysedFrames(*tables[segment.video])
         table, rate = analysed.table, analysed.rate
+        if segment.video not in hinted:  # (at its first segment: said once a video, before its lines' warnings)
+            hinted.add(segment.video)
+            hint = _milliseconds_hint(annotations, segment.video, analysed)
+            if hint:
+                warnings.append(hint)
         if segment.start >= analysed.end and analysed.to_video_end:
             not_scored[segment.line] = f"starts after the analysed video's end ({analysed.end:.2f} s)"
             continue
@@ -554,6 +626,21 @@ def score_segments(annotations: Annotations,
     segments = pd.DataFrame(segment_rows, columns=["video", "line", "start", "end", "track", "label", "predicted",
                                                    "frames", "found"])
     return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several, warnings)
+
+
+def _milliseconds_hint(annotations: Annotations, video: Path, analysed: AnalysedFrames) -> str | None:
+    """What to say where a table's times may be milliseconds read as seconds (a column named "Begin", "start"):
+    every one a whole number, every segment of ``video`` ending after its end and one wholly after it, and all of
+    them inside it read as milliseconds; else None."""
+    own = [segment for segment in annotations.segments if segment.video == video]
+    if not (annotations.whole_seconds and analysed.to_video_end and own):
+        return None
+    if not (all(segment.end > analysed.end for segment in own) and any(segment.start >= analysed.end for segment in own)
+            and max(segment.end for segment in own) / 1000 <= analysed.end + 1 / analysed.rate):
+        return None
+    return (f"{annotations.source}: every time in it is a whole number, read as seconds, and every segment of "
+            f"{video.name} ends after the video's end ({analysed.end:.2f} s): did you mean milliseconds? name the "
+            "columns start_ms and end_ms")
 
 
 # Fewer segments than this give no bootstrap interval (see intervals.MIN_BOOTSTRAP_GROUPS)
