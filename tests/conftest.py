@@ -171,6 +171,30 @@ def write_participant_behind_small_face(path: Path, astronaut_rgb: np.ndarray, f
     return path
 
 
+def faces_coming_and_going(astronaut_rgb: np.ndarray, visits: int, stays: bool = True, fps: float = 15.0,
+                           away: float = 1.3) -> list[np.ndarray]:
+    """BGR 640x480 frames at ``fps``: ``visits`` faces (the astronaut, drifting right) one after another, each seen
+    for 1 s in a corner of the right half, the top and the bottom in turn, and gone for ``away`` s (longer than a
+    track outlives a miss: each a track of its own, or with max_faces 1 the one track's number again), and with
+    ``stays`` the astronaut mirrored at the left throughout: people walking past someone who stays."""
+    import cv2
+
+    face = cv2.resize(cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR), None, fx=0.9, fy=0.9)
+    shown = 1.0
+    period = shown + away
+    frames = []
+    for i in range(round(visits * period * fps)):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        if stays:
+            frame[140:140 + face.shape[0], 20:20 + face.shape[1]] = face[:, ::-1]
+        visit, into = divmod(i / fps, period)
+        if into < shown:
+            x, y = 330 + round(20 * into), (20, 260)[int(visit) % 2]
+            frame[y:y + face.shape[0], x:x + face.shape[1]] = face
+        frames.append(frame)
+    return frames
+
+
 def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """48x48 grey images whose class is written into them as a bright bar at a class-specific height,
     so a tiny network can learn the task in seconds; noise keeps it from being trivial."""

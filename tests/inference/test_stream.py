@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import faces_coming_and_going
+
 from fervid.errors import OptionError
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.stream import FaceStream, StreamFrame
+from fervid.inference.temporal import TrackWindows
 from fervid.inference.video import (STAGES, RisingClock, VideoAnalyzer, VideoOptions, _read_frames, open_video,
                                     sample_video)
 
@@ -228,3 +231,30 @@ def test_a_method_that_falls_back_or_a_short_window_is_warned(analyzer):
     with pytest.warns(UserWarning, match="--method mean has nothing to smooth"):
         stream = analyzer.stream(2.0, method="mean", window=0.4)
     assert stream.method == "mean"
+
+
+@pytest.mark.parametrize("max_faces, stays, away", [(None, True, 1.3), (1, False, 0.9)])
+def test_a_streams_ended_tracks_windows_are_let_go_of_and_its_labels_stay_as_they_were(astronaut_rgb, max_faces,
+                                                                                       stays, away, monkeypatch):
+    """A live stream kept every track's window (its LSTM's causal 1 s window: 2 s of features and outputs) until it
+    ended. With max_faces 1 each face that comes is followed under the one number, the tracker's track of the last
+    having ended: 0.9 s on, its causal windows read the last face's frames, as they did when every window was
+    kept."""
+    analyzer = Analyzer(max_faces=max_faces)
+    frames = faces_coming_and_going(astronaut_rgb, visits=4, stays=stays, away=away)
+
+    def analysed() -> tuple[pd.DataFrame, list[int]]:
+        """The rows of every frame pushed (the LSTM's causal windows), and the windows held after each push."""
+        stream, done, held = analyzer.stream(15.0), [], []
+        for frame in frames:
+            done += stream.push(frame, bgr=True)
+            held.append(len(stream._frames.windows.tracks))
+        done += stream.finish()
+        return pd.DataFrame([row for d in done for row in d.rows()]), held
+
+    rows, held = analysed()
+    assert rows["track"].nunique() == (5 if max_faces is None else 1)
+    assert max(held) <= (3 if max_faces is None else 1)  # the faces there, and one that has just left
+    monkeypatch.setattr(TrackWindows, "end_passed", lambda self, *times: None)  # every window kept to the end
+    kept, _ = analysed()
+    pd.testing.assert_frame_equal(rows, kept, check_exact=True)

@@ -6,8 +6,8 @@ import pytest
 
 from conftest import in_source_tree
 from fervid.emotions import EMOTIONS
-from fervid.inference.temporal import (LSTM_TRAINED_SPACING, MovingAverage, StickyHMM, TrackSmoother,
-                                       frames_per_window, labels_delay, tempered, window_notice)
+from fervid.inference.temporal import (LSTM_TRAINED_SPACING, MovingAverage, PerFrame, StickyHMM, TrackSmoother,
+                                       TrackWindows, frames_per_window, labels_delay, tempered, window_notice)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -273,3 +273,45 @@ def test_an_lstms_temperature_from_its_folder_is_applied_to_the_tracks_outputs(t
     np.testing.assert_allclose(outputs[2.0], _softened(outputs[1.0], 2.0), atol=1e-5)
     assert (outputs[2.0].max(axis=1) < outputs[1.0].max(axis=1) - 0.01).all()
     assert (outputs[2.0].argmax(axis=1) == outputs[1.0].argmax(axis=1)).all()
+
+
+class AveragedWindows(MovingAverage):
+    """The moving average with its outputs averaged over the windows around each frame, as the LSTM's are."""
+
+    name = "averaged"
+    smooth_outputs = True
+
+
+@pytest.mark.parametrize("method", [PerFrame(), MovingAverage(), StickyHMM(), AveragedWindows()],
+                         ids=lambda method: method.name)
+@pytest.mark.parametrize("centred", [True, False])
+def test_a_track_gone_is_forgotten_once_no_later_label_reads_it_and_the_labels_stay_as_they_were(method, centred):
+    """Track 1 seen from 0 to 0.9 s and again from 1 + ``gap`` s under its number (a face lost and found, or another
+    face under a tracker's one number), track 2 throughout, at 10 frames a second in time order, as a video's: its
+    window let go of once labelled and out of every later label's reach gives the labels every window kept gives."""
+    rng = np.random.default_rng(0)
+    for gap in np.arange(0.1, 2.6, 0.1):
+        frames = [(2, round(0.1 * i, 3)) for i in range(int((2.5 + gap) * 10))]
+        frames += [(1, round(0.1 * i, 3)) for i in range(10)]
+        frames += [(1, round(1.0 + gap + 0.1 * i, 3)) for i in range(5)]
+        frames.sort(key=lambda frame: (frame[1], frame[0]))
+        inputs = {frame: rng.dirichlet(np.ones(len(EMOTIONS))).astype(np.float32) for frame in frames}
+        labels, held = [], []  # held: the windows held after each frame while track 1 is away, forgetting
+        for forgets in (True, False):
+            windows = TrackWindows(method, 1.0, centred, 10.0)
+            waiting: list[tuple[int, float]] = []
+            labelled = []
+            for track_id, t in frames:
+                windows.add(track_id, t, inputs[track_id, t], np.zeros(0, np.float32))
+                waiting.append((track_id, t))
+                final = [frame for frame in waiting if windows.final(frame[1], t)]
+                waiting = [frame for frame in waiting if frame not in final]
+                labelled += windows.classify_many(final)
+                if final and forgets:
+                    windows.end_passed(final[-1][1], t)
+                if forgets and 0.95 < t < 0.95 + gap:
+                    held.append(len(windows.tracks))
+            labels.append(np.array(labelled + windows.classify_many(waiting)))
+        np.testing.assert_array_equal(labels[0], labels[1], err_msg=f"{gap:.1f} s away")
+        # away for longer than any label reads back: forgotten while away
+        assert min(held) == (1 if gap > windows.reach + 0.05 else 2), f"{gap:.1f} s away"

@@ -92,6 +92,21 @@ def test_tracks_are_labelled_each_over_its_own_frames_and_one_ended_early_is_fin
         both.add(1, 10.0, faces[0][1])
 
 
+def test_tracks_finished_one_after_another_leave_nothing_of_theirs_held_but_their_numbers(analyzer, carphone_faces):
+    """finish(track_id) let go of a track's window but kept its last face's time: an entry for each track your
+    tracker ended, for as long as the classifier ran (a camera's passers-by, for hours)."""
+    faces, fps = carphone_faces
+    classifier = analyzer.track_classifier(fps, method="mean")
+    for track_id in range(1, 7):  # six people one after another, 20 frames each
+        for t, face in faces[20 * (track_id - 1):20 * track_id]:
+            classifier.add(track_id, t, face)
+            classifier.ready()
+        assert len(classifier.finish(track_id)) > 0
+        assert not (classifier._windows.tracks or classifier._waiting or classifier._last_time)
+    with pytest.raises(OptionError, match="track 3 was finished"):
+        classifier.add(3, 10.0, faces[0][1])
+
+
 def test_faces_and_times_it_cannot_use_are_refused_saying_what_is_wrong(analyzer, carphone_faces):
     """A TrackSmoother took 3 probabilities and a 100-d feature and failed later, deep inside numpy or ONNX
     Runtime; a time never added raised ZeroDivisionError."""

@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import clip_writer, REPO, in_source_tree, wait_until_listening
+from conftest import clip_writer, faces_coming_and_going, REPO, in_source_tree, wait_until_listening
 
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
 from fervid.inference.analyzer import Analyzer
 from fervid.inference.annotate import EMOTION_COLORS_BGR, ink_bgr
 from fervid.apps.cli import app
-from fervid.inference.temporal import temporal_folder
+from fervid.inference.temporal import TrackWindows, temporal_folder
 from fervid.inference.video import (H264Writer, LiveSource, OutputNames, SceneCuts, TrackLog, VideoAnalyzer, VideoError,
                                     VideoOptions, open_video, sample_video, usable_fps)
 
@@ -3848,3 +3848,25 @@ def test_a_frames_table_is_read_back_whatever_pyarrows_osfile_takes(tmp_path, mo
     assert table_settings(folder / "v_frames.parquet")["method"] == "mean"
     if sys.platform == "linux":
         assert set(os.listdir("/proc/self/fd")) <= open_before
+
+
+@pytest.mark.parametrize("method", ["lstm", "mean", "hmm", "frame"])
+def test_an_ended_tracks_window_is_let_go_of_and_the_labels_stay_as_they_were(analyzer, tmp_path, astronaut_rgb,
+                                                                              method, monkeypatch):
+    """Each track's window (up to 2 s of 512-d features and outputs) was kept until the video ended: hours of people
+    walking past someone grew them without bound."""
+    clip = write_clip(tmp_path / "visits.mp4", faces_coming_and_going(astronaut_rgb, visits=4), fps=15.0)
+    held = []  # the windows held as each frame of a face is added to its track's
+    add = TrackWindows.add
+
+    def counted(self, track_id, *frame):
+        add(self, track_id, *frame)
+        held.append(len(self.tracks))
+
+    monkeypatch.setattr(TrackWindows, "add", counted)
+    result = analyzer.analyze_video(clip, method=method, annotate=False)
+    assert len(result.track_ids) == 5  # the one who stays, and the four walking past
+    assert max(held) <= 3  # the faces there (2), and one that has just left
+    monkeypatch.setattr(TrackWindows, "end_passed", lambda self, *times: None)  # every window kept to the end
+    kept = analyzer.analyze_video(clip, method=method, annotate=False)
+    pd.testing.assert_frame_equal(result.frame_table(), kept.frame_table(), check_exact=True)

@@ -112,6 +112,11 @@ class TrackSmoother:
     def add(self, t: float, probabilities: np.ndarray, feature: np.ndarray) -> None:
         self.frames.append((t, probabilities, feature))
 
+    @property
+    def newest(self) -> float:
+        """The time of the track's latest frame (kept: :meth:`label` lets go only of frames before a window)."""
+        return self.frames[-1][0]
+
     def classify(self, t: float) -> np.ndarray:
         """The output for the frame at time t; frames no later window needs are then let go of."""
         return self.classify_many([t])[0]
@@ -176,6 +181,7 @@ class TrackWindows:
         """``fps``: the rate the tracks' frames come at (the centred kernel's frame spacing)."""
         self.method, self.window, self.centred, self.fps = method, window, centred, fps
         self.lookahead = lookahead(method, window, centred)
+        self.reach = reach(method, window, centred)
         self.tracks: dict[int, TrackSmoother] = {}
         self.seconds = 0.0  # spent in the method, all tracks together
 
@@ -215,6 +221,19 @@ class TrackWindows:
     def end(self, track_id: int) -> None:
         """Forget a track whose frames are all labelled (its window and outputs)."""
         self.tracks.pop(track_id, None)
+
+    def end_passed(self, labelled_until: float, newest: float) -> None:
+        """Forget the tracks whose frames are all labelled, the latest at or before ``labelled_until``, and lie
+        farther back than any later frame's label reads (:attr:`reach` before ``newest``, the latest frame of all
+        tracks), where every track's frames come in time order together (a video's, a stream's): the tracks that
+        ended. Their windows (up to twice the window of features and outputs each) were kept until the video
+        ended, and hours of people walking past grew them without bound. A track under one of their ids later (a
+        face lost and found again, a tracker that numbers every face it follows alike) starts a window of its
+        own and gets the labels it got when every window was kept: no later label reads the frames forgotten."""
+        # (beyond the 1e-6 s that each of a label's windows, and the LSTM's window of windows, reaches past its edge)
+        for track_id in [track_id for track_id, track in self.tracks.items()
+                         if track.newest <= labelled_until and track.newest < newest - self.reach - 1e-5]:
+            del self.tracks[track_id]
 
 
 def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -286,6 +305,15 @@ def window_notice(method: str, window: float, rate: float, centred: bool, most_r
     return (f"{holds}: the LSTM learnt from {' and from '.join(learnt)}, so its labels here are outside what it "
             f"learnt (they can name an emotion the CNN gave none of the frames); use "
             + (f"{', '.join(ways[:-1])} or {ways[-1]}" if len(ways) > 1 else ways[0]))
+
+
+def reach(method: TemporalMethod, window: float, centred: bool) -> float:
+    """Seconds before a frame whose frames its label reads (:meth:`TrackSmoother._around`): half the window
+    (centred) or all of it (causal), twice that for a method whose outputs are averaged over a window of windows
+    (the LSTM)."""
+    half = 0.0 if method.name == "frame" else window / 2
+    before = half if centred else 2 * half
+    return 2 * before if method.smooth_outputs else before
 
 
 def lookahead(method: TemporalMethod, window: float, centred: bool) -> float:

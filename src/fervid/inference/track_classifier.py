@@ -133,6 +133,7 @@ class TrackClassifier:
         rows = self._rows([(ending_id, *waiting) for ending_id in ending for waiting in self._waiting.pop(ending_id)])
         for ending_id in ending:
             self._windows.end(ending_id)
+            del self._last_time[ending_id]  # (its id refused from here: _finished_tracks)
             self._finished_tracks.add(ending_id)
         return rows
 

@@ -3055,7 +3055,10 @@ class FrameStream:
         done = []
         while self._ready and (final or self.windows.final(self._ready[0][0], newest)):
             done.append(self._ready.popleft())
-        return self._label(done)
+        labelled = self._label(done)
+        if done:  # the windows of the tracks that ended, all their rows labelled, let go of
+            self.windows.end_passed(done[-1][0], newest)
+        return labelled
 
     def _classify_pending(self) -> None:
         """The pending frames' faces through the CNN in one batch, their tracks' smoothers fed, the frames ready."""
