@@ -8,7 +8,7 @@ import pytest
 from fervid.evaluation.datasets import DatasetError, load_fer2013, load_label_table
 from fervid.evaluation.segments import read_annotations, read_time_segments
 from fervid.evaluation.tables import not_a_text_table, table_rows, table_text
-from fervid.inference.video import sample_video
+from fervid.inference.video import TimeSegment, sample_video
 
 
 def office_file(path, parts):
@@ -94,6 +94,6 @@ def test_text_tables_are_still_read(tmp_path):
     unicode_text.write_text("start\tend\tname\n0\t1,5\tÉtape\n", encoding="utf-16")
     for path in (named_as_a_workbook, unicode_text):
         assert not_a_text_table(path) is None
-    assert read_time_segments(named_as_a_workbook) == [(0.0, 1.0, "A")]
-    assert read_time_segments(unicode_text) == [(0.0, 1.5, "Étape")]
+    assert read_time_segments(named_as_a_workbook) == [TimeSegment(0.0, 1.0, "A")]
+    assert read_time_segments(unicode_text) == [TimeSegment(0.0, 1.5, "Étape")]
     assert table_rows(table_text(unicode_text))[0] == ["start", "end", "name"]
