@@ -466,3 +466,95 @@ def test_where_non_experts_look_an_emotion_is_said_to_be_the_expression_shown():
         assert "the expression shown, not what the person feels" in _one_line(
             (web / page).read_text(encoding="utf-8"))
     assert "surer labels" not in (web / "live.html").read_text(encoding="utf-8")
+
+
+BORIS_EVENTS = ("Time\tMedia file path\tTotal length\tFPS\tSubject\tBehavior\tBehavioral category\tComment\tStatus\n"
+                "0.000\tclip.mp4\t4.004\t29.97\tteacher\thappy\temotion\t\tSTART\n"
+                "0.000\tclip.mp4\t4.004\t29.97\tteacher\ttalk\tactivity\t\tSTART\n"
+                "1.000\tclip.mp4\t4.004\t29.97\tteacher\thappy\temotion\t\tSTOP\n"
+                "1.000\tclip.mp4\t4.004\t29.97\tteacher\tneutral\temotion\t\tSTART\n"
+                "2.000\tclip.mp4\t4.004\t29.97\tteacher\tneutral\temotion\t\tSTOP\n"
+                "2.000\tclip.mp4\t4.004\t29.97\tteacher\thappy\temotion\t\tSTART\n"
+                "2.500\tclip.mp4\t4.004\t29.97\tteacher\ttalk\tactivity\t\tSTOP\n"
+                "4.004\tclip.mp4\t4.004\t29.97\tteacher\thappy\temotion\t\tSTOP\n")
+
+
+@pytest.fixture(scope="module")
+def carphone_results(tmp_path_factory):
+    """`fervid video` of the carphone clip, its tracks summarised a second at a time (--segment-every 1)."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.cli import app
+    from fervid.samples import carphone
+
+    out = tmp_path_factory.mktemp("results")
+    result = CliRunner().invoke(app, ["video", str(carphone()), "--out", str(out), "--segment-every", "1",
+                                      "--no-annotate", "--key-frames", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _elan_and_boris_recipe(number: int, replacements: dict[str, Path]) -> dict:
+    """Run the ``number``-th code block of the README's "Working with ELAN and BORIS", its files replaced."""
+    code = _readme_section("Working with ELAN and BORIS").split("```python\n")[number].split("```", 1)[0]
+    for name, path in replacements.items():
+        assert f'"{name}"' in code, name
+        code = code.replace(f'"{name}"', repr(str(path)))
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)
+    return names
+
+
+@in_source_tree
+def test_the_boris_recipe_pairs_start_and_stop_into_segments_fervid_reads_and_refuses_an_unmatched_start(tmp_path):
+    from fervid.evaluation.segments import read_time_segments
+    from fervid.inference.video import TimeSegment
+
+    (tmp_path / "events.tsv").write_text(BORIS_EVENTS, encoding="utf-8")
+    files = {"boris_events.tsv": tmp_path / "events.tsv", "codes.csv": tmp_path / "codes.csv"}
+    names = _elan_and_boris_recipe(1, files)
+    assert names["intervals"].to_dict("records") == [
+        {"tier": "teacher", "start": 0.0, "end": 1.0, "annotation": "happy"},
+        {"tier": "teacher", "start": 0.0, "end": 2.5, "annotation": "talk"},
+        {"tier": "teacher", "start": 1.0, "end": 2.0, "annotation": "neutral"},
+        {"tier": "teacher", "start": 2.0, "end": 4.004, "annotation": "happy"}]
+    # the table it writes is one `fervid video --segments` takes, the codes carried (they repeat: happy twice)
+    assert read_time_segments(tmp_path / "codes.csv")[3] == TimeSegment(2.0, 4.004, "", "teacher", "happy")
+    # the observation stopped before happy's last STOP
+    (tmp_path / "events.tsv").write_text(BORIS_EVENTS.rsplit("4.004\tclip", 1)[0], encoding="utf-8")
+    with pytest.raises(ValueError, match=r"teacher, happy: a START without its STOP .* at \[0\.0, 1\.0, 2\.0\] s"):
+        _elan_and_boris_recipe(1, files)
+
+
+@in_source_tree
+def test_the_elan_recipe_writes_each_episode_as_a_tier_row_in_milliseconds(tmp_path, carphone_results):
+    import pandas as pd
+
+    episodes = carphone_results / "carphone_pristine_episodes.csv"
+    _elan_and_boris_recipe(2, {"results/clip_episodes.csv": episodes, "clip_fervid.txt": tmp_path / "elan.txt"})
+    lines = (tmp_path / "elan.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Tier\tBegin Time\tEnd Time\tAnnotation"
+    expected = pd.read_csv(episodes)
+    assert len(lines) == len(expected) + 1 > 2
+    for line, (_, episode) in zip(lines[1:], expected.iterrows()):
+        assert line == (f"fervid_track{episode['track']}\t{round(episode['start'] * 1000)}\t"
+                        f"{round(episode['end'] * 1000)}\t{episode['emotion']}")
+
+
+@in_source_tree
+def test_the_agreement_per_second_recipe_labels_a_second_as_dominant_emotion_does(tmp_path, carphone_results):
+    """The recipe's rule for a second's label (the label held longest in it) is `dominant_emotion`'s: fervid's
+    per-second labels are those of `--segment-every 1`'s segments; and its kappa is sklearn's of them."""
+    import pandas as pd
+    from sklearn.metrics import cohen_kappa_score
+
+    (tmp_path / "coder.csv").write_text("video,start,end,emotion\nclip.mp4,0,1,neutral\nclip.mp4,1,2,happy\n"
+                                        "clip.mp4,2,3.5,neutral\nclip.mp4,3.5,4.004,surprise\n", encoding="utf-8")
+    episodes = carphone_results / "carphone_pristine_episodes.csv"
+    names = _elan_and_boris_recipe(3, {"annotations.csv": tmp_path / "coder.csv", "results/clip_episodes.csv": episodes})
+    both = names["both"]
+    windows = pd.read_csv(carphone_results / "carphone_pristine_segments.csv").query("track == 1")
+    assert both["fervid"].tolist() == windows["dominant_emotion"].tolist()[:4]  # the 4 whole seconds
+    # second 3: 0.5 s neutral, 0.5 s surprise, a tie going to the first in fervid's order
+    assert both["coder"].tolist() == ["neutral", "happy", "neutral", "surprise"]
+    assert names["kappa"] == cohen_kappa_score(both["coder"].tolist(), windows["dominant_emotion"].tolist()[:4])

@@ -3491,8 +3491,8 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert f"error: {tmp_path / 'gone.mp4'}: not found (named in {tmp_path / 'ann.csv'})" in result.output
     assert "ferplus_vgg (int8, lstm) on ann.csv:" in result.output
     assert "  per frame (10 frames): accuracy 1.0000," in result.output  # one segment: no bootstrap interval
-    assert "no interval for the per-frame accuracy: 1 segment(s), and a bootstrap over segments needs at least 5" \
-        in result.output
+    assert ("no interval for the per-frame accuracy and kappa: 1 segment(s), and a bootstrap over segments needs at "
+            "least 5") in result.output
     assert "  per segment (1 segment): accuracy 1.0000 (95% CI" in result.output
     # the annotation runs half a second past the video's end (3 s): the face was there in 2 of its 3 s
     assert "1 of 4 segment(s) scored, in 1 of 2 video(s); the face was found in 67% of the annotated time" \
@@ -3504,7 +3504,10 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
                                                "confusion.png", "confusion_segment.png"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["sample_fps"] == 5.0 and metrics["settings"]["method"] == "lstm"
-    assert metrics["per_frame"]["unit"] == "frames" and metrics["per_frame"]["ci_method"] == "bootstrap over segments"
+    assert metrics["per_frame"]["unit"] == "frames"
+    assert metrics["per_frame"]["ci_method"] == "none: 1 segment(s), too few to resample"
+    # one label, the same in both: kappa is 0/0, said so (null, not NaN, in metrics.json)
+    assert metrics["per_frame"]["kappa"] is None and "Cohen's kappa undefined" in result.output
     assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
                                      "5": f"video {tmp_path / 'gone.mp4'} not found"}
     assert {"window", "detect_every", "min_face", "score_threshold"} <= set(metrics["settings"])

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -571,7 +573,9 @@ def test_a_model_card_keeps_the_per_class_precisions_beside_the_graphs_precision
     ev = score(np.array([0, 3, 6, 6]), np.array([0, 3, 6, 3]), "hand")
     card = write_model_card(folder, ev, command="fervid train ...", data="faces", precision="int8")
     assert card["evaluation"]["precision"] == ev.precision and card["graph_precision"] == "int8"
-    assert Evaluation(**card["evaluation"]) == ev  # the stored evaluation reads back whole
+    # the stored evaluation reads back whole, but for kappa, which cards do not record (evaluate's metrics.json does)
+    assert "kappa" not in card["evaluation"] and ev.kappa is not None
+    assert Evaluation(**card["evaluation"]) == replace(ev, kappa=None, kappa_ci95=None, kappa_ci_method="")
 
 
 def test_a_model_card_gives_each_accuracy_with_the_interval_its_evaluation_carries(tmp_path):
@@ -921,3 +925,54 @@ def test_a_temporal_card_says_the_lab_labels_are_posed_and_who_the_lab_people_ar
     assert "name the expression each volunteer was asked to pose" in consent
     assert "The stills' labels describe facial expressions as annotators read them" in consent
     assert "adults 18 to 50" in consent and "Never measured: children" in consent
+
+
+def test_cohens_kappa_is_sklearns_beside_the_accuracy_with_its_interval():
+    """A coder comparing fervid with their own coding found accuracy, macro-F1 and the confusion matrix, and no
+    Cohen's kappa, the agreement their field reports (accuracy counts the agreement chance alone gives)."""
+    import json
+
+    from sklearn.metrics import cohen_kappa_score
+
+    y_true = np.array([0, 0, 3, 3, 3, 6, 6, 1] * 5)
+    y_pred = np.array([0, 3, 3, 3, 6, 6, 6, 1] * 5)
+    ev = score(y_true, y_pred, "hand")
+    assert ev.kappa == pytest.approx(cohen_kappa_score(y_true, y_pred)) and ev.kappa < ev.accuracy
+    # 40 independent faces: a bootstrap over them (kappa is no proportion: Wilson's is not its interval)
+    low, high = ev.kappa_ci95
+    assert low < ev.kappa < high and ev.kappa_ci_method == "bootstrap over 40 faces"
+    assert score(y_true, y_pred).kappa_ci95 == [low, high]  # seeded: the same report twice
+    assert ev.kappa_text == f"Cohen's kappa {ev.kappa:.4f} (95% CI {low:.4f}-{high:.4f}, bootstrap over 40 faces)"
+    assert json.loads(json.dumps(ev.to_dict()))["kappa"] == pytest.approx(ev.kappa)  # into metrics.json
+    # always the majority class: 60% accuracy, and no agreement beyond chance
+    majority = score(np.array([6] * 6 + [3] * 4), np.array([6] * 10))
+    assert majority.accuracy == 0.6 and majority.kappa == 0.0
+    # one class in both: kappa is 0/0, said so, not NaN in the JSON
+    alike = score(np.array([3] * 5), np.array([3] * 5))
+    assert alike.kappa is None and alike.kappa_ci95 is None and "undefined" in alike.kappa_text
+
+
+def test_kappas_interval_resamples_the_groups_the_accuracys_does():
+    """Frames of one video segment are no independent draws: the per-frame accuracy's interval resamples segments,
+    and kappa's must too. 10 segments of 20 frames, each all right or all wrong."""
+    from fervid.evaluation.intervals import bootstrap_kappa
+
+    lines = np.repeat(np.arange(2, 12), 20).astype(str)
+    y_true = np.repeat([3, 6] * 5, 20)
+    y_pred = np.where(np.repeat([1] * 6 + [0] * 4, 20) == 1, y_true, np.repeat([6, 3] * 5, 20))
+    frames = score(y_true, y_pred, unit="frames", subjects=lines, groups_are="segments")
+    assert frames.ci_method == frames.kappa_ci_method == "bootstrap over 10 segments"
+    low, high = frames.accuracy_ci95
+    assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
+    k_low, k_high = frames.kappa_ci95
+    apart = bootstrap_kappa(y_true, y_pred, 7)  # the 200 frames as independent draws: far too sure
+    assert k_low < frames.kappa < k_high and k_high - k_low > 2.5 * (apart[1] - apart[0])
+    # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
+    few = score(y_true[:80], y_pred[:80], unit="frames", subjects=lines[:80], groups_are="segments")
+    assert few.accuracy_ci95 is None and few.kappa_ci95 is None and few.kappa is not None
+    assert few.ci_method == "none: 4 segment(s), too few to resample"
+    # the bootstrap's kappa of the data itself is sklearn's
+    people = np.repeat(np.arange(8), 5)
+    rng = np.random.default_rng(0)
+    truth, guess = rng.integers(0, 7, 40), rng.integers(0, 7, 40)
+    assert score(truth, guess, subjects=people.astype(str)).kappa_ci95 == bootstrap_kappa(truth, guess, 7, people)

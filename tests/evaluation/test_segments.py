@@ -6,8 +6,9 @@ import pytest
 
 from fervid.emotions import EMOTIONS
 from fervid.evaluation.datasets import DatasetError
-from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, bootstrap_frame_accuracy, parse_time,
+from fervid.evaluation.segments import (Annotations, FrameIndex, Segment, parse_time,
                                         read_annotations, read_time_segments, score_segments, segment_summary)
+from fervid.inference.video import TimeSegment
 
 
 @pytest.fixture
@@ -160,18 +161,6 @@ def test_a_segments_label_is_its_emotion_of_most_time_and_a_tie_goes_to_the_sure
     assert label(0, 5) == "sad"  # 2 s each of sad and fear: the surer
     assert label(2, 5) == "fear"  # 2 s fear, 1 s happy
     assert label(0.5, 2.5) == "sad"  # the frame at 0 s stands for its 0.5-1 s: 1.5 s sad, 0.5 s fear
-
-
-def test_the_frame_accuracy_interval_resamples_whole_segments():
-    # 10 segments of 20 frames, each all right or all wrong: 20 draws would be far too sure of themselves
-    frames = pd.DataFrame({"line": np.repeat(np.arange(10), 20), "label": "happy",
-                           "predicted": np.repeat(["happy"] * 6 + ["sad"] * 4, 20)})
-    low, high = bootstrap_frame_accuracy(frames)
-    assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
-    assert bootstrap_frame_accuracy(frames) == [low, high]  # seeded: the same report twice
-    assert bootstrap_frame_accuracy(frames.iloc[:0]) is None
-    # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
-    assert bootstrap_frame_accuracy(frames[frames["line"] < 4]) is None
 
 
 def write_run(folder, stem, named, table, **summary):
@@ -521,10 +510,10 @@ def test_a_segments_table_says_what_it_did_not_read_and_refuses_names_twice(tmp_
         read_time_segments(table)
     table.write_text("start_ms,end_ms,name\n0,1000,A\n1000,2500,B\n", encoding="utf-8")
     notes = []
-    assert read_time_segments(table, notes)[1] == (1.0, 2.5, "B")
+    assert read_time_segments(table, notes)[1] == TimeSegment(1.0, 2.5, "B")
     assert notes == [f"{table}: 'start_ms' read as milliseconds", f"{table}: 'end_ms' read as milliseconds"]
     table.write_text("start_s,end_s\n0,1.5\n", encoding="utf-8")
-    assert read_time_segments(table)[0] == (0.0, 1.5, "")
+    assert read_time_segments(table)[0] == TimeSegment(0.0, 1.5, "")
 
 
 def test_annotations_read_a_start_ms_column_as_milliseconds_and_say_so(videos):
@@ -927,3 +916,29 @@ def test_whole_number_times_all_past_the_videos_end_ask_whether_they_are_millise
         assert hint not in score_segments(read_annotations(table, carphone()), frames).warnings
     table.write_text("Tier\tBegin - msec\tEnd - msec\temotion\nfervid\t5000\t6000\tneutral\n", encoding="utf-8")
     assert not any("milliseconds?" in w for w in score_segments(read_annotations(table, carphone()), frames).warnings)
+
+
+def test_a_coders_tier_and_repeated_codes_are_carried_beside_unique_names(tmp_path):
+    """A two-tier ELAN export (Tier, Begin Time - msec, End Time - msec, Annotation) had its Tier and Annotation
+    columns dropped with a notice and its segments only numbered; named by their codes, which repeat in any real
+    coding ("neutral" twice), the table was refused."""
+    table = tmp_path / "elan.txt"
+    table.write_text("Tier\tBegin Time - msec\tEnd Time - msec\tAnnotation\n"
+                     "Emotion_coderA\t0\t1000\tneutral\nEmotion_coderA\t1000\t2000\thappy\n"
+                     "Emotion_coderA\t2000\t4000\tneutral\nActivity\t0\t1500\ttalking\n", encoding="utf-8")
+    notes: list[str] = []
+    segments = read_time_segments(table, notes)
+    assert segments == [TimeSegment(0.0, 1.0, "", "Emotion_coderA", "neutral"),
+                        TimeSegment(1.0, 2.0, "", "Emotion_coderA", "happy"),
+                        TimeSegment(2.0, 4.0, "", "Emotion_coderA", "neutral"),
+                        TimeSegment(0.0, 1.5, "", "Activity", "talking")]
+    assert not any("not read" in note for note in notes)
+    # a label column, in any case, is the code too; a name column stays unique beside it
+    table.write_text("start,end,NAME,LABEL\n0,1,a,happy\n1,2,b,happy\n", encoding="utf-8")
+    assert [(s.name, s.tier, s.annotation) for s in read_time_segments(table)] == [("a", "", "happy"),
+                                                                                   ("b", "", "happy")]
+    table.write_text("start,end,name\n0,1,neutral\n1,2,neutral\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"lines 2 and 3: two segments named 'neutral' \(give each its own name; "
+                                           r"a code that repeats, as a coder's do, goes in a column named annotation "
+                                           r"or label"):
+        read_time_segments(table)

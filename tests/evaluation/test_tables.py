@@ -8,7 +8,7 @@ import pytest
 from fervid.evaluation.datasets import DatasetError, load_fer2013, load_label_table
 from fervid.evaluation.segments import read_annotations, read_time_segments
 from fervid.evaluation.tables import not_a_text_table, table_rows, table_text
-from fervid.inference.video import sample_video
+from fervid.inference.video import TimeSegment, sample_video
 
 
 def office_file(path, parts):
@@ -94,8 +94,8 @@ def test_text_tables_are_still_read(tmp_path):
     unicode_text.write_text("start\tend\tname\n0\t1,5\tÉtape\n", encoding="utf-16")
     for path in (named_as_a_workbook, unicode_text):
         assert not_a_text_table(path) is None
-    assert read_time_segments(named_as_a_workbook) == [(0.0, 1.0, "A")]
-    assert read_time_segments(unicode_text) == [(0.0, 1.5, "Étape")]
+    assert read_time_segments(named_as_a_workbook) == [TimeSegment(0.0, 1.0, "A")]
+    assert read_time_segments(unicode_text) == [TimeSegment(0.0, 1.5, "Étape")]
     assert table_rows(table_text(unicode_text))[0] == ["start", "end", "name"]
 
 
@@ -104,10 +104,10 @@ def test_a_japanese_excel_csv_is_read_as_shift_jis(tmp_path):
     segment `課題①導入` "‰Û‘è‡@“±“ü", unsaid. A Western Excel's (cp1252) is read as before."""
     japanese = tmp_path / "segments.csv"
     japanese.write_bytes("start,end,name\n0,1.5,課題①導入\n1.5,3,タスク2_説明\n".encode("cp932"))
-    assert read_time_segments(japanese) == [(0.0, 1.5, "課題①導入"), (1.5, 3.0, "タスク2_説明")]
+    assert read_time_segments(japanese) == [TimeSegment(0.0, 1.5, "課題①導入"), TimeSegment(1.5, 3.0, "タスク2_説明")]
     western = tmp_path / "western.csv"
     western.write_bytes("start;end;name\n0;1,5;introdução\n1,5;3;cœur, Škoda\n".encode("cp1252"))
-    assert read_time_segments(western) == [(0.0, 1.5, "introdução"), (1.5, 3.0, "cœur, Škoda")]
+    assert read_time_segments(western) == [TimeSegment(0.0, 1.5, "introdução"), TimeSegment(1.5, 3.0, "cœur, Škoda")]
 
 
 def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(tmp_path):

@@ -363,7 +363,8 @@ def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_vi
     analysis does, and says how long it is."""
     result = analyzer.analyze_video(sample_video(), tmp_path, segment_every=1.5, method="mean", key_frames=0,
                                     annotate=False)
-    assert result.segments == [(0.0, 1.5, ""), (1.5, 3.0, ""), (3.0, 4.004, "")]  # the carphone clip: 4.004 s
+    # the carphone clip: 4.004 s
+    assert [segment[:3] for segment in result.segments] == [(0.0, 1.5, ""), (1.5, 3.0, ""), (3.0, 4.004, "")]
     summaries = result.segment_summaries()
     assert [s["segment"] for s in summaries] == ["1", "2", "3"]
     assert [s["analysed_seconds"] for s in summaries] == [1.5, 1.5, 1.004]
@@ -377,7 +378,7 @@ def test_windows_of_equal_length_cover_the_stretch_and_the_last_ends_with_the_vi
     # from the start asked, to the end asked
     part = analyzer.analyze_video(sample_video(), segment_every=1.5, start=1.0, end=3.2, method="mean",
                                   key_frames=0, annotate=False)
-    assert part.segments == [(1.0, 2.5, ""), (2.5, 3.2, "")]
+    assert [segment[:3] for segment in part.segments] == [(1.0, 2.5, ""), (2.5, 3.2, "")]
     assert [s["analysed_seconds"] for s in part.segment_summaries()] == [1.5, 0.7] and part.segments_notice is None
 
 
@@ -510,3 +511,33 @@ def test_windows_in_a_variable_frame_rate_gap_share_the_seconds_the_track_was_se
     table = pd.read_parquet(tmp_path / "vfr_frames.parquet")
     assert (inside.dominant_emotion == table[table.time < 0.5].emotion.iloc[-1]).all()
     assert rows.seen_seconds.sum() == pytest.approx(track["seen_seconds"], abs=1e-3)
+
+
+def test_a_coders_tiers_and_codes_are_carried_into_the_segments_outputs(analyzer, tmp_path):
+    """Two coders' tiers of the carphone clip (ELAN's Tier and Annotation): the codes were dropped, the segments
+    only numbered; and the episodes table named only the first segment an episode starts in, so the second tier's
+    never appeared."""
+    segments = (TimeSegment(0.0, 1.0, "", "coderA", "neutral"), TimeSegment(1.0, 2.0, "", "coderA", "happy"),
+                TimeSegment(0.0, 1.5, "", "coderB", "neutral"), TimeSegment(1.5, 4.0, "", "coderB", "neutral"))
+    result = analyzer.analyze_video(sample_video(), tmp_path, key_frames=0, annotate=False, segments=segments)
+    with open(tmp_path / "carphone_pristine_segments.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["segment", "tier", "annotation", *SEGMENT_COLUMNS[1:]]
+    assert [(r["segment"], r["tier"], r["annotation"]) for r in rows] == [
+        ("1", "coderA", "neutral"), ("2", "coderA", "happy"), ("3", "coderB", "neutral"), ("4", "coderB", "neutral")]
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    assert [(s["segment"], s["tier"], s["annotation"]) for s in saved["segments"]] == [
+        (r["segment"], r["tier"], r["annotation"]) for r in rows]
+    # every segment an episode starts in, of each tier: the first episode starts at 0 s, in segments 1 and 3
+    with open(tmp_path / "carphone_pristine_episodes.csv", newline="", encoding="utf-8") as fh:
+        episodes = list(csv.DictReader(fh))
+    assert episodes[0]["start"] == "0.0" and episodes[0]["segment"] == "1; 3"
+    for row in episodes:
+        start = float(row["start"])
+        assert row["segment"] == "; ".join(str(n) for n, s in enumerate(segments, 1) if s.start <= start < s.end)
+    # segments without codes keep the table as it was; a run's settings record them as before (a folder going on)
+    plain = analyzer.analyze_video(sample_video(), key_frames=0, annotate=False, segments=((0, 2, "a"),))
+    assert plain.segment_columns == SEGMENT_COLUMNS
+    assert plain.segment_summaries()[0]["tier"] is plain.segment_summaries()[0]["annotation"] is None
+    assert TimeSegment(0.0, 2.0, "a").recorded() == [0.0, 2.0, "a"]
+    assert result.segments[0].recorded() == [0.0, 1.0, "", "coderA", "neutral"]

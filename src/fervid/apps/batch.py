@@ -188,7 +188,7 @@ class BatchOptions:
         """The region and stretch of the videos analysed, and the memory their frames may take, as the folder's
         settings record them (they change a video's numbers: see RESULT_SETTINGS)."""
         return {"region": list(self.region) if self.region is not None else None, "start": self.start,
-                "end": self.end, "segments": [list(segment) for segment in self.segments],
+                "end": self.end, "segments": [segment.recorded() for segment in self.video().segments],
                 "segment_every": self.segment_every,
                 "frames_memory_mb": self.frames_memory_mb}
 

@@ -2416,7 +2416,7 @@ def _score_model(analyzer, ds, dataset: str, data: str, usage: str, ferplus: Opt
     # everything is written before anything is printed: `fervid evaluate ... | head -1` closed the pipe at the first
     # line and the outputs were never written
     printed = [f"{cnn.config.name} ({cnn.precision}) on {ds.name} ({len(ds)} faces): {ev.accuracy_text}, "
-               f"{ev.macro_f1_label} {ev.macro_f1:.4f}"]
+               f"{ev.kappa_text}, {ev.macro_f1_label} {ev.macro_f1:.4f}"]
     # said on stdout and in report.md alike
     left_out = _left_out_lines(ds, listed_in=f"{out / 'metrics.json'}" if out else "metrics.json with --out")
     notes = [calibration_text(calibration), *left_out]
@@ -2519,8 +2519,8 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, bootstrap_frame_accuracy,
-                                            frames_from_results, read_annotations, score_segments)
+    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, frames_from_results,
+                                            read_annotations, score_segments)
     from fervid.inference.video import VideoError
 
     try:
@@ -2627,9 +2627,10 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
         _fail(f"{annotations_file}: no annotated segment could be scored ("
               + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
     frames, segments = scores.frames, scores.segments
+    # frames of one segment are no independent draws: the intervals resample segments, each with its frames
     by_frame = score(frames["label"].map(EMOTIONS.index).to_numpy(), frames["predicted"].map(EMOTIONS.index)
-                     .to_numpy(), annotations_file.name, unit="frames")
-    by_frame.accuracy_ci95, by_frame.ci_method = bootstrap_frame_accuracy(frames), "bootstrap over segments"
+                     .to_numpy(), annotations_file.name, unit="frames", subjects=frames["line"].astype(str).tolist(),
+                     groups_are="segments")
     by_segment = score(segments["label"].map(EMOTIONS.index).to_numpy(),
                        segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
     settings |= {"dataset_kind": "video", "data": str(annotations_file), "margin": margin, "fervid": fervid.__version__,
@@ -2642,8 +2643,8 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
              f"the face was found in {scores.found_share:.0%} of the annotated time"]
     if by_frame.accuracy_ci95 is None:
-        notes.append(f"no interval for the per-frame accuracy: {len(segments)} segment(s), and a bootstrap over "
-                     f"segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
+        notes.append(f"no interval for the per-frame accuracy and kappa: {len(segments)} segment(s), and a "
+                     f"bootstrap over segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
     if scores.several_faces:
         notes.append(f"{len(scores.several_faces)} segment(s) without a track saw more than one track (two people, "
                      "or one who left and came back as a new track) and were scored on the one seen most: line(s) "
@@ -2656,7 +2657,7 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
         notes.append(f"  {len(lines)} x {why}: line(s) {', '.join(map(str, sorted(lines)[:10]))}"
                      + (" ..." if len(lines) > 10 else ""))
     printed = [f"{title}:", *(f"  per {ev.unit[:-1]} ({ev.n} {ev.unit if ev.n != 1 else ev.unit[:-1]}): "
-                              f"{ev.accuracy_text}, {ev.macro_f1_label} {ev.macro_f1:.4f}"
+                              f"{ev.accuracy_text}, {ev.kappa_text}, {ev.macro_f1_label} {ev.macro_f1:.4f}"
                               for ev in (by_frame, by_segment)),
                *notes, "per frame:", by_frame.per_class_table()]
     if out:

@@ -243,6 +243,10 @@ class Segment(_Recorded):
     """A stretch of the video summarised on its own (--segments, or a window of --segment-every)."""
 
     segment: str = Field(description="Its name, or its number from 1 where the segments table names none.")
+    tier: str | None = _recorded("Its tier in the segments table (a `tier` column: ELAN's `Tier`), null where it "
+                                 "gives none.")
+    annotation: str | None = _recorded("Its code in the segments table (an `annotation` or `label` column: "
+                                       "ELAN's `Annotation`), null where it gives none.")
     start: float = Field(description="Seconds (on the file's timeline) where it starts, as the segments table "
                                      "gave it.")
     end: float = Field(description="Seconds where it ends, as the table gave it; a window's at most where the "

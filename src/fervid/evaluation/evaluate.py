@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy.special import log_softmax, softmax
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
 
 from fervid.inference.align import preprocess_faces
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset, training_data_kind
-from fervid.evaluation.intervals import bootstrap_over_groups, wilson_interval
+from fervid.evaluation.intervals import bootstrap_kappa, bootstrap_over_groups, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
@@ -58,6 +59,13 @@ class Evaluation:
     weighted_avg: dict | None = None
     ci_method: str = "Wilson"
     unit: str = "faces"  # what n counts: faces, frames or segments
+    # Cohen's kappa (unweighted: the labels are nominal): the agreement with the labels beyond what chance gives two
+    # raters of these label frequencies; None where it is undefined (one class only, the same in both); its 95%
+    # interval a bootstrap over the groups the accuracy's resamples, else over the items one by one (kappa is no
+    # proportion: Wilson's interval is not its), as kappa_ci_method says (None: the accuracy's has none either)
+    kappa: float | None = None
+    kappa_ci95: list[float] | None = None
+    kappa_ci_method: str = ""
 
     @property
     def macro_f1_label(self) -> str:
@@ -77,6 +85,15 @@ class Evaluation:
         """"accuracy 0.4961 (95% CI 0.4107-0.5818, Wilson)", as evaluate prints it."""
         ci = self.accuracy_ci95
         return f"accuracy {self.accuracy:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {self.ci_method})" if ci else "")
+
+    @property
+    def kappa_text(self) -> str:
+        """"Cohen's kappa 0.3712 (95% CI 0.2904-0.4511, bootstrap over 12 segments)", as evaluate prints it."""
+        if self.kappa is None:
+            return "Cohen's kappa undefined (one class only, the same in the labels and the predictions)"
+        ci = self.kappa_ci95
+        return f"Cohen's kappa {self.kappa:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {self.kappa_ci_method})"
+                                                   if ci else "")
 
     def per_class_table(self) -> str:
         """Markdown table in the layout of the published paper's Tables 1-4, with sklearn's average rows; n/a
@@ -106,10 +123,12 @@ class Evaluation:
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str = "faces",
-          subjects: Sequence[str] | None = None) -> Evaluation:
+          subjects: Sequence[str] | None = None, groups_are: str = "subjects") -> Evaluation:
     """The metrics of ``y_pred`` against ``y_true``. ``subjects``: the person each face is of, where the data says
-    (``FaceDataset.subjects``): the accuracy's interval then resamples people, each with all their faces (None with
-    fewer than 5 people: too few to resample); without them it is Wilson's."""
+    (``FaceDataset.subjects``), or another group of items that are no independent draws (``groups_are`` names
+    them: a video segment's frames): the accuracy's and kappa's intervals then resample them, each with all its
+    items (None with fewer than 5: too few to resample); without them the accuracy's is Wilson's, and kappa's a
+    bootstrap over the items."""
     labels = list(range(len(EMOTIONS)))
     # nan where a ratio has nothing to count (a class never predicted, or absent from the data): a 0 there read as
     # a measured failure
@@ -119,10 +138,18 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
     if subjects is not None and len(subjects) and all(subjects):
         people = len(set(subjects))
         interval = bootstrap_over_groups(np.asarray(y_true) == np.asarray(y_pred), subjects)
-        method = (f"bootstrap over {people} subjects" if interval else
-                  f"none: {people} subject(s), too few to resample")
+        method = (f"bootstrap over {people} {groups_are}" if interval else
+                  f"none: {people} {groups_are[:-1]}(s), too few to resample")
+        kappa_method = method
     else:
         interval, method = wilson_interval(correct, n), "Wilson"
+        kappa_method = f"bootstrap over {n} {unit}"
+        subjects = None
+    # undefined where both name one class only, the same (no disagreement chance could make); sklearn warns then
+    one_class = set(np.asarray(y_true).tolist()) == set(np.asarray(y_pred).tolist()) and len(present) == 1
+    kappa = None if not n or one_class else float(cohen_kappa_score(y_true, y_pred, labels=labels))
+    kappa_interval = (bootstrap_kappa(np.asarray(y_true), np.asarray(y_pred), len(labels), subjects)
+                      if kappa is not None else None)
     averages = {}
     if n:
         for average in ("macro", "weighted"):
@@ -147,6 +174,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
         weighted_avg=averages.get("weighted"),
         ci_method=method,
         unit=unit,
+        kappa=kappa,
+        kappa_ci95=kappa_interval,
+        kappa_ci_method=kappa_method if kappa_interval else "",
     )
 
 
@@ -257,8 +287,8 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
             ci = ev.accuracy_ci95
             interval = f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {ev.ci_method})" if ci else ""
             sections.append((f"## {heading}\n\n" if heading else "")
-                            + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.macro_f1_label} {ev.macro_f1:.4f} "
-                              f"({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
+                            + f"Accuracy **{ev.accuracy:.4f}**{interval}, {ev.kappa_text}, {ev.macro_f1_label} "
+                              f"{ev.macro_f1:.4f} ({ev.n} {ev.unit}).\n\n{ev.per_class_table()}\n\n{ev.confusion_table()}\n\n"
                               f"![confusion]({figure})\n")
         with naming_file(staging / "report.md"):
             (staging / "report.md").write_text(f"# {title}\n\n{settings_lines}\n{notes_text}\n"
@@ -1029,8 +1059,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
         # the graph measured has its own key: "precision" in the evaluation is the 7 per-class precisions, which a
         # {..., "precision": "int8"} merge replaced with the graph's name
         "graph_precision": precision,
-        "evaluation": ev.to_dict(),
-        "evaluation_fp32": fp32.to_dict() if fp32 is not None else None,
+        "evaluation": _card_record(ev),
+        "evaluation_fp32": _card_record(fp32) if fp32 is not None else None,
         # the files the numbers were measured on, and the versions that measured them and wrote this card
         "weights": files,
         "written_by": runtime_versions(),
@@ -1178,6 +1208,15 @@ def _missed(confusion: np.ndarray) -> list[str]:
             named.append(f"{EMOTIONS[i]} {row[i]}/{row.sum()} (" + ", ".join(f"{EMOTIONS[j]} {row[j]}"
                                                                            for j in instead) + ")")
     return named
+
+
+# an evaluation's fields a card does not record: kappa, an agreement score for one's own annotations (evaluate's
+# metrics.json), which the shipped cards, measured before it was, and their published tables do not give
+_NOT_ON_CARDS = ("kappa", "kappa_ci95", "kappa_ci_method")
+
+
+def _card_record(ev: Evaluation) -> dict:
+    return {key: value for key, value in ev.to_dict().items() if key not in _NOT_ON_CARDS}
 
 
 def model_card_markdown(card: dict) -> str:

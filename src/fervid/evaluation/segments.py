@@ -35,7 +35,7 @@ from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
                                       table_text)
-from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
+from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
 
@@ -306,23 +306,28 @@ def _annotation_line(row: list[str], header: list[str], columns: dict[str, int |
 
 # an unlabelled segments table's name column (`fervid video --segments`): a usability test's tasks, a lesson's parts
 SEGMENT_NAME_COLUMNS = ("name", "segment", "task")
+# a coder's columns, carried into the outputs beside the name (TimeSegment's tier and annotation): ELAN's export
+# names them so; their values repeat, as codes do, where a name must not
+SEGMENT_CODE_COLUMNS = {"tier": ("tier",), "annotation": ("annotation", "label")}
 
 
 def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list[TimeSegment]:
     """The stretches of a recording a table names, to summarise on their own (`fervid video --segments`): columns
     ``start`` and ``end`` (as :func:`read_annotations` reads them: seconds, m:ss or h:mm:ss, or milliseconds where
-    the column's name says so) and, optionally, ``name`` (or segment, task). A time that is not one, an end not
-    after its start, or two segments of one name raise DatasetError naming the lines. ``notes`` is given what a
+    the column's name says so) and, optionally, ``name`` (or segment, task), and a coder's ``tier`` and
+    ``annotation`` (or label), which may repeat. A time that is not one, an end not after its start, or two segments
+    of one name raise DatasetError naming the lines. ``notes`` is given what a
     reader should know of how it was read: columns read as milliseconds, columns not read (a misspelt ``nmae``)."""
     path = Path(path)
     header, rows = _segments_table(path, "segments file", "start,end,name")
     columns = {name: _column(header, name, path) for name in ("start", "end")}
     name_column = find_column(header, SEGMENT_NAME_COLUMNS)
     per_second = _per_second(header, columns)
+    code_columns = {key: find_column(header, names) for key, names in SEGMENT_CODE_COLUMNS.items()}
     said = [f"{path}: {header[columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
             if per_second[name] != 1.0]
     ignored = [str(column).strip() for index, column in enumerate(header)
-               if index not in (*columns.values(), name_column) and str(column).strip()]
+               if index not in (*columns.values(), name_column, *code_columns.values()) and str(column).strip()]
     if ignored:
         said.append(f"{path}: column(s) {', '.join(map(repr, ignored))} not read (a segment's name is read from a "
                     f"column named {', '.join(SEGMENT_NAME_COLUMNS)}" + ("" if name_column is None else
@@ -341,8 +346,11 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
         name = row[name_column].strip() if name_column is not None and name_column < len(row) else ""
         if name and named.setdefault(name, line) != line:  # its rows in the outputs could not be told apart
             raise DatasetError(f"{path}, lines {named[name]} and {line}: two segments named {name!r} (give each its "
-                               "own name)")
-        segments.append(TimeSegment(start, end, name))
+                               "own name; a code that repeats, as a coder's do, goes in a column named annotation "
+                               "or label, carried into the outputs beside the name)")
+        codes = {key: row[index].strip() if index is not None and index < len(row) else ""
+                 for key, index in code_columns.items()}
+        segments.append(TimeSegment(start, end, name, **codes))
     if not segments:
         raise DatasetError(f"{path}: no segments (a header line, then one line per segment: start,end,name)")
     return segments
@@ -645,15 +653,6 @@ def _milliseconds_hint(annotations: Annotations, video: Path, analysed: Analysed
 
 # Fewer segments than this give no bootstrap interval (see intervals.MIN_BOOTSTRAP_GROUPS)
 MIN_BOOTSTRAP_SEGMENTS = MIN_BOOTSTRAP_GROUPS
-
-
-def bootstrap_frame_accuracy(frames: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> list[float] | None:
-    """95% interval of the per-frame accuracy, resampling whole segments (their frames move together); None with
-    fewer than :data:`MIN_BOOTSTRAP_SEGMENTS` segments."""
-    if frames.empty:
-        return None
-    return bootstrap_over_groups((frames["label"] == frames["predicted"]).to_numpy(), frames["line"].to_numpy(),
-                                 resamples=resamples, seed=seed)
 
 
 def _nearness(named: str, video: Path, read_from: tuple[Path, ...]) -> tuple[int, int]:

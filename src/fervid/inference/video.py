@@ -254,11 +254,20 @@ class VideoChanges(TypedDict, total=False):
 
 class TimeSegment(NamedTuple):
     """A stretch of a recording to summarise on its own (a usability test's task): from ``start`` to ``end``
-    (seconds on the recording's own clock), named ``name`` in the outputs."""
+    (seconds on the recording's own clock), named ``name`` in the outputs (unique: its rows are told apart by it).
+    ``tier`` and ``annotation``: a coder's tier and code for it (ELAN's columns), which repeat, carried into the
+    outputs beside its name."""
 
     start: float
     end: float
     name: str = ""
+    tier: str = ""
+    annotation: str = ""
+
+    def recorded(self) -> list:
+        """As a run's settings record it: [start, end, name], and its tier and annotation where it has either (a
+        folder of a fervid before them recorded three, and going on with it is no other table)."""
+        return list(self) if self.tier or self.annotation else list(self[:3])
 
 
 def check_region(region: tuple[float, float, float, float] | None) -> None:
@@ -364,7 +373,8 @@ class VideoOptions:
         start: the second of the recording the analysis starts at: a file is sought there, not decoded from its
             beginning, and times (and frame numbers) stay the recording's own.
         end: the second it ends at (None: the recording's end).
-        segments: stretches of the recording (:class:`TimeSegment`: start, end, name) summarised on their own,
+        segments: stretches of the recording (:class:`TimeSegment`: start, end, name, and optionally a coder's
+            tier and annotation) summarised on their own,
             per track (:meth:`VideoResult.segment_summaries`, ``<name>_segments.csv``).
         segment_every: instead of ``segments``, windows of this many seconds from ``start`` (a minute's: 60)
             summarised so, up to where the analysis ends: the last one ends there, and is as long as is left of
@@ -1122,7 +1132,8 @@ class VideoResult:
         return dataframe([track_row(summary) for summary in self.track_summaries()], TRACK_COLUMNS)
 
     def segment_summaries(self) -> list[dict[str, Any]]:
-        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, or its number from 1), ``start``,
+        """Per segment (:attr:`segments`), in their order: ``segment`` (its name, or its number from 1), ``tier`` and
+        ``annotation`` (a coder's, from the segments table; None where it gives none), ``start``,
         ``end`` and ``tracks``: per track seen in it, its summary over the segment alone (as
         :meth:`track_summaries` gives the whole track's: span, frames, seconds seen, dominant emotion, each
         emotion's share of the time seen by the same rule, mean probabilities and box) and ``episodes``: the whole
@@ -1145,9 +1156,24 @@ class VideoResult:
                                        if ep["start"] < segment.end and (ep["start"] >= segment.start
                                                                          or ep["end"] > segment.start)]
                 entries.append(summary)
-            summaries.append({"segment": segment.name or str(number), "start": segment.start, "end": segment.end,
-                              "analysed_seconds": self._analysed_within(segment), "tracks": entries})
+            summaries.append({"segment": segment.name or str(number), "tier": segment.tier or None,
+                              "annotation": segment.annotation or None, "start": segment.start,
+                              "end": segment.end, "analysed_seconds": self._analysed_within(segment),
+                              "tracks": entries})
         return summaries
+
+    @property
+    def segment_codes(self) -> list[str]:
+        """Which of ``tier`` and ``annotation`` the segments carry (:class:`TimeSegment`): those any of them has a
+        value of, the columns of ``<name>_segments.csv`` they are (empty for a segment without); the tracks JSON's
+        ``segments`` have both, null where a segment has none."""
+        return [key for key in ("tier", "annotation") if any(getattr(s, key) for s in self.segments)]
+
+    @property
+    def segment_columns(self) -> list[str]:
+        """``<name>_segments.csv``'s columns: :data:`SEGMENT_COLUMNS`, with :attr:`segment_codes` after
+        ``segment``."""
+        return [SEGMENT_COLUMNS[0], *self.segment_codes, *SEGMENT_COLUMNS[1:]]
 
     def _analysed_within(self, segment: TimeSegment) -> float:
         """Seconds of ``segment`` inside the stretch analysed (from ``start`` to the end reached): a segment
@@ -1188,13 +1214,14 @@ class VideoResult:
                 "table")
 
     def segment_rows(self) -> list[dict[str, Any]]:
-        """``<name>_segments.csv``'s rows (:data:`SEGMENT_COLUMNS`): per segment and track seen in it, its
+        """``<name>_segments.csv``'s rows (:attr:`segment_columns`): per segment and track seen in it, its
         :meth:`segment_summaries` entry as ``fervid batch``'s tracks.csv gives a track, and how many episodes
         overlap it; a segment in which no face was seen has one row, its track empty and 0 seconds seen."""
         rows = []
         for segment in self.segment_summaries():
-            leading = {"segment": segment["segment"], "segment_start": segment["start"],
-                       "segment_end": segment["end"], "analysed_seconds": segment["analysed_seconds"]}
+            leading = {"segment": segment["segment"], **{key: segment[key] for key in self.segment_codes},
+                       "segment_start": segment["start"], "segment_end": segment["end"],
+                       "analysed_seconds": segment["analysed_seconds"]}
             for summary in segment["tracks"]:
                 rows.append({**track_row(summary, **leading), "episodes": len(summary["episodes"])})
             if not segment["tracks"]:
@@ -1203,13 +1230,14 @@ class VideoResult:
 
     def episode_rows(self) -> list[dict[str, Any]]:
         """``<name>_episodes.csv``'s rows (:data:`EPISODE_COLUMNS`): every track's episodes (:attr:`episodes`), each
-        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segment its start is in
-        (empty where none)."""
+        as the tracks JSON lists it (:meth:`Episode.to_dict`), after its track and with the segments its start is in
+        (empty where none): one, or of overlapping segments (two coders' tiers) each, in the table's order, their
+        names joined by "; "."""
         rows = []
         for ep in self.episodes:
             inside = [s.name or str(n) for n, s in enumerate(self.segments, 1)
                       if s.start - TIME_TOLERANCE <= ep.start < s.end - TIME_TOLERANCE]
-            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": inside[0] if inside else None})
+            rows.append({"track": ep.track_id, **ep.to_dict(), "segment": "; ".join(inside) or None})
         return rows
 
     @property
@@ -1331,7 +1359,7 @@ class VideoResult:
                                 for tid in self.track_ids]
         written["tables"] = [_write_rows(out_dir / named(names.episodes_csv), EPISODE_COLUMNS, self.episode_rows())]
         if self.segments:
-            written["tables"].append(_write_rows(out_dir / named(names.segments_csv), SEGMENT_COLUMNS,
+            written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
                                                  self.segment_rows()))
         with replacing(out_dir / named(names.tracks_json)) as temporary:
             temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
