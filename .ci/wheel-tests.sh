@@ -1,19 +1,23 @@
 # Sourced by .ci/run and .ci/lowest-versions (from the repository's root): the installed wheel's checks, run from
 # outside the source tree, and what they need.
 
-# the test tools each wheel venv installs beside the wheel
-WHEEL_TEST_TOOLS=(pytest httpx httpx2 scikit-image)
+# The wheel's tests run as a distribution runs them against its package: tests/ copied alone, out of the source tree,
+# with FERVID_TEST_INSTALLED=1 (CONTRIBUTING.md, "Testing an installed fervid"); the test tools are the test-core
+# extra's. A test that reads the repository skips there (conftest's needs_repository), one that needs torch too.
 
-# copy_wheel_tests DIR: the tests that need no torch and no repository file into DIR/tests
+# the test files each wheel venv runs: those worth the minutes in three venvs (every file passes or skips there);
+# test_docs.py, test_pyproject.py and benchmarks/ skip whole, which checks that they still do
+WHEEL_TEST_FILES=(
+  tests/inference/test_align.py tests/inference/test_analyzer.py tests/inference/test_detect.py
+  tests/inference/test_images.py tests/inference/test_models.py tests/inference/test_options.py
+  tests/inference/test_records.py tests/inference/test_video.py
+  tests/apps/test_cli.py tests/apps/test_server.py tests/evaluation/test_segments.py
+  tests/test_conftest.py tests/test_docs.py tests/test_pyproject.py tests/benchmarks
+)
+
+# copy_wheel_tests DIR: tests/ alone into DIR/tests (what the sdist holds of it: no caches, no browser screenshots)
 copy_wheel_tests() {
-  local tests="$1/tests"
-  mkdir -p "$tests/inference" "$tests/apps" "$tests/evaluation"
-  cp tests/conftest.py "$tests/"
-  cp tests/inference/test_align.py tests/inference/test_analyzer.py tests/inference/test_detect.py \
-     tests/inference/test_images.py tests/inference/test_models.py tests/inference/test_options.py \
-     tests/inference/test_records.py tests/inference/test_video.py "$tests/inference/"
-  cp tests/apps/test_cli.py tests/apps/test_server.py tests/apps/served.py "$tests/apps/"
-  cp tests/evaluation/test_segments.py "$tests/evaluation/"
+  tar --exclude=__pycache__ --exclude=tests/e2e -cf - tests | tar -xf - -C "$1"
 }
 
 # cpython VERSION (3.10.13): the path of that CPython, pyenv's, else python3.10 on the PATH
@@ -39,7 +43,8 @@ run_wheel_checks() {
     cd "$2"
     "$python" -c "import fervid, sys; assert 'site-packages' in fervid.__file__, fervid.__file__; print('fervid from', fervid.__file__, 'on', sys.version.split()[0])"
     # shellcheck disable=SC2086  # PYTEST_ARGS: words
-    "$python" -m pytest -q -p no:cacheprovider -m "not slow" ${PYTEST_ARGS:-} tests
+    FERVID_TEST_INSTALLED=1 "$python" -m pytest -q -p no:cacheprovider -rs -m "not slow" ${PYTEST_ARGS:-} \
+      "${WHEEL_TEST_FILES[@]}"
     "$1/bin/fervid" demo --out "$demo"
     test -s "$demo/astronaut_fervid.png" && test -s "$demo/carphone/carphone_pristine_annotated.mp4"
   )

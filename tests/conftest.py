@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fervid
 from fervid.emotions import EMOTIONS
 
 # .ci/run starts pytest with PYTHONWARNDEFAULTENCODING=1 so that fervid's text I/O in the locale's encoding fails a
@@ -260,11 +261,30 @@ needs_avx2_emulation = pytest.mark.skipif(
     reason="needs x86-64 and qemu-user (apt-get install qemu-user) to emulate an AVX2-only CPU")
 
 
-# the repository's own files (README.md, benchmarks/): .ci/run also runs tests against the installed wheel from
-# outside the source tree, where they are not
+# The tests run against the fervid Python imports: a source tree's src/fervid (an editable install, or
+# PYTHONPATH=src), or, opted into with FERVID_TEST_INSTALLED=1, an installed copy (a wheel, a distribution's package)
+# while the tests are a source tree's or an unpacked sdist's. The package's files (weights, samples, the web
+# assets) are read from the copy under test; the repository's (README.md, docs/, benchmarks/, pyproject.toml) from
+# beside tests/, where tests copied alone (.ci/wheel-tests.sh, a distribution's `source_files: tests`) have none.
 REPO = Path(__file__).resolve().parents[1]
-in_source_tree = pytest.mark.skipif(not (REPO / "README.md").is_file() or not (REPO / "benchmarks").is_dir(),
-                                    reason="reads the repository's README or benchmarks (not beside an installed wheel)")
+PACKAGE = Path(fervid.__file__).resolve().parent
+TESTS_INSTALLED = os.environ.get("FERVID_TEST_INSTALLED") == "1"
+
+# what the tests read beside tests/ (an unpacked sdist holds it all; git's checkout, .ci/ and src/ are checked by
+# the tests that need them)
+REPOSITORY_FILES = ("pyproject.toml", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs", "benchmarks", "configs",
+                    "tools")
+MISSING_REPOSITORY_FILES = [name for name in REPOSITORY_FILES if not (REPO / name).exists()]
+WITHOUT_REPOSITORY = (f"reads the repository beside tests/, and {REPO} lacks {', '.join(MISSING_REPOSITORY_FILES)} "
+                      f"(tests copied without it)")
+needs_repository = pytest.mark.skipif(bool(MISSING_REPOSITORY_FILES), reason=WITHOUT_REPOSITORY)
+
+
+def skip_module_without_repository() -> None:
+    """Skips the test module importing this where the repository is not beside tests/: for a module that reads it
+    as it is imported (the benchmark scripts), where ``needs_repository`` would come after a collection error."""
+    if MISSING_REPOSITORY_FILES:
+        pytest.skip(WITHOUT_REPOSITORY, allow_module_level=True)
 
 
 def pytest_configure(config):
@@ -272,17 +292,19 @@ def pytest_configure(config):
     into a folder without it, where pytest warned of an unknown mark on each slow test.
 
     In a source tree, the fervid imported must be its own (src/fervid): an editable install of another checkout,
-    found first on the path, would run these tests against code that is not the code beside them."""
+    found first on the path, would run these tests against code that is not the code beside them. Testing an
+    installed copy with them is asked for by FERVID_TEST_INSTALLED=1."""
     # everything runs by default (CI, the README's test command); `-m "not slow"` is the quick loop
     config.addinivalue_line("markers", "slow: the wheel build, Ray and the browser tests; left out by -m 'not slow'")
-    import fervid
-
     source = REPO / "src" / "fervid"
-    imported = Path(fervid.__file__).resolve().parent
-    if source.is_dir() and imported != source.resolve():
-        raise pytest.UsageError(f"these are the tests of {REPO}, but Python imports fervid from {imported}, another "
+    if source.is_dir() and PACKAGE != source.resolve() and not TESTS_INSTALLED:
+        raise pytest.UsageError(f"these are the tests of {REPO}, but Python imports fervid from {PACKAGE}, another "
                                 f"copy: install this one (python -m pip install -e \".[test]\" in {REPO}) or run "
-                                f"with PYTHONPATH={REPO / 'src'}")
+                                f"with PYTHONPATH={REPO / 'src'}; to test that copy, set FERVID_TEST_INSTALLED=1")
+
+
+def pytest_report_header(config) -> str:
+    return f"fervid under test: {PACKAGE}" + (" (FERVID_TEST_INSTALLED=1)" if TESTS_INSTALLED else "")
 
 
 def run_onnx(model_file: Path, inputs: dict[str, np.ndarray], work: Path, emulate_avx2: bool = False) -> np.ndarray:

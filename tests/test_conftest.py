@@ -28,3 +28,52 @@ def test_the_slow_marker_is_known_to_tests_copied_without_pyproject(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "1 passed, 1 deselected" in ran.stdout and "warning" not in ran.stdout.lower(), ran.stdout
+
+
+def _pytest(*args: str, cwd: Path, pythonpath: Path, installed: bool) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "FERVID_TEST_INSTALLED"}
+    env["PYTHONPATH"] = str(pythonpath)
+    if installed:
+        env["FERVID_TEST_INSTALLED"] = "1"
+    return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_tests_of_a_source_tree_run_against_an_installed_copy_when_asked_to(tmp_path):
+    """A distribution builds its package and runs the sdist's tests against it, src/ beside them: the tests stopped
+    (another copy of fervid) with no way to say that this copy was meant. FERVID_TEST_INSTALLED=1 says so."""
+    emotions = (Path(fervid.__file__).parent / "emotions.py").read_text(encoding="utf-8")
+    for package in (tmp_path / "sdist" / "src" / "fervid", tmp_path / "site-packages" / "fervid"):
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("", encoding="utf-8")
+        (package / "emotions.py").write_text(emotions, encoding="utf-8")
+    tests = tmp_path / "sdist" / "tests"
+    tests.mkdir()
+    shutil.copy(CONFTEST, tests / "conftest.py")
+    (tests / "test_which.py").write_text(
+        "import fervid\n\n\ndef test_the_installed_copy_is_imported():\n    assert 'site-packages' in fervid.__file__\n",
+        encoding="utf-8")
+    installed = (tmp_path / "site-packages" / "fervid").resolve()
+
+    refused = _pytest("tests", cwd=tmp_path / "sdist", pythonpath=tmp_path / "site-packages", installed=False)
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert f"imports fervid from {installed}, another copy" in refused.stderr
+    assert "to test that copy, set FERVID_TEST_INSTALLED=1" in refused.stderr
+
+    ran = _pytest("tests", cwd=tmp_path / "sdist", pythonpath=tmp_path / "site-packages", installed=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 passed" in ran.stdout
+    assert f"fervid under test: {installed} (FERVID_TEST_INSTALLED=1)" in ran.stdout
+
+
+def test_tests_copied_alone_skip_those_that_read_the_repository_and_say_why(tmp_path):
+    """Copied alone (a distribution's `source_files: tests`), five modules of tests/benchmarks stopped collection
+    and the docs' and pyproject's tests failed (FileNotFoundError); they skip, naming what is missing."""
+    shutil.copytree(CONFTEST.parent, tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__", "e2e"))
+    ran = _pytest("tests/test_docs.py", "tests/test_pyproject.py", "tests/test_architecture.py", "tests/benchmarks",
+                  cwd=tmp_path, pythonpath=Path(fervid.__file__).parents[1], installed=True)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    summary = ran.stdout.strip().splitlines()[-1]
+    assert " skipped" in summary and not any(word in summary for word in ("passed", "failed", "error")), summary
+    assert (f"reads the repository beside tests/, and {tmp_path.resolve()} lacks pyproject.toml, README.md"
+            in " ".join(ran.stdout.split()))

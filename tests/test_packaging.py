@@ -8,17 +8,22 @@ needs the package index (PyPI), nothing else; nothing is installed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow  # builds the wheel and asks the package index about 5 platforms
+from conftest import PACKAGE, REPO as ROOT, needs_repository
+
+# builds the wheel and the sdist from the repository, and asks the package index about 5 platforms
+pytestmark = [pytest.mark.slow, needs_repository]
 
 # (platform tags pip may use, Python version); manylinux wheels are tagged with several glibc levels
 LINUX = ("manylinux_2_28_{m}", "manylinux_2_27_{m}", "manylinux_2_17_{m}", "manylinux2014_{m}")
@@ -31,8 +36,32 @@ TARGETS = [
 ]
 
 
+def skip_without_setuptools_77() -> None:
+    """The builds here use the setuptools installed (as .ci/run builds: --no-build-isolation), which must read
+    pyproject.toml's PEP 639 licence fields: 77 or newer."""
+    try:
+        installed = version("setuptools")
+    except PackageNotFoundError:
+        pytest.skip("setuptools is not installed (the builds here use the installed one: 77 or newer)")
+    if Version(installed) < Version("77"):
+        pytest.skip(f"setuptools {installed} is installed; the builds here use it, and pyproject.toml's licence "
+                    f"fields need 77 or newer")
+
+
+@pytest.fixture(scope="module")
+def package_index() -> None:
+    """Skips where pip cannot reach its package index (offline, as a distribution builds): the resolutions below
+    ask it."""
+    asked = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "--retries", "0", "--timeout", "20",
+                            "pip"], capture_output=True, text=True)
+    if asked.returncode != 0:
+        said = asked.stderr.strip().splitlines()
+        pytest.skip(f"pip cannot reach the package index ({said[-1] if said else f'exit {asked.returncode}'})")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    skip_without_setuptools_77()
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
                     str(ROOT)], check=True, capture_output=True)
@@ -83,6 +112,7 @@ def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_test
                             capture_output=True, text=True)
     if listed.returncode != 0:
         pytest.skip("not a git checkout: which files are the project's is git's list")
+    skip_without_setuptools_77()
     files = [name for name in listed.stdout.splitlines() if (ROOT / name).is_file()]
     checkout, out = tmp_path / "checkout", tmp_path / "dist"
     for name in files:
@@ -101,7 +131,7 @@ def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_test
 
 
 @pytest.mark.parametrize("platforms, python", TARGETS, ids=[f"{p[0]}-py{v}" for p, v in TARGETS])
-def test_wheel_resolves_with_binary_wheels_only(wheel, tmp_path, platforms, python):
+def test_wheel_resolves_with_binary_wheels_only(package_index, wheel, tmp_path, platforms, python):
     report = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--only-binary=:all:",
            "--python-version", python, "--target", str(tmp_path / "target"), "--report", str(report), "-q",
@@ -116,3 +146,29 @@ def test_wheel_resolves_with_binary_wheels_only(wheel, tmp_path, platforms, pyth
     assert "yuface" not in installed
     # pip evaluates environment markers against the interpreter running it, not --python-version: dependencies
     # behind a marker (tomli on 3.10) are checked by .ci/run, which installs the wheel in real 3.10 and 3.13 venvs
+
+
+def _this_module(tmp_path: Path, selected: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-k", selected,
+                           str(Path(__file__).resolve())], cwd=tmp_path, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_builds_skip_under_setuptools_76_and_the_resolutions_offline_saying_why(tmp_path):
+    """A distribution builds offline, with the setuptools it packages: the wheel's checks errored (the build, which
+    uses the installed setuptools, cannot read pyproject.toml's licence fields before 77) and the resolutions failed
+    (pip reached no index). They skip, and say which of the two."""
+    old = tmp_path / "old" / "setuptools-76.1.0.dist-info"  # what importlib.metadata finds first on the path
+    old.mkdir(parents=True)
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: setuptools\nVersion: 76.1.0\n", encoding="utf-8")
+    path = os.pathsep.join([str(tmp_path / "old"), str(PACKAGE.parent)])
+    built = _this_module(tmp_path, "holds_weights or states_its_licence", PYTHONPATH=path)
+    assert built.returncode == 0 and "2 skipped" in built.stdout, built.stdout[-3000:] + built.stderr[-2000:]
+    assert "setuptools 76.1.0 is installed; the builds here use it" in built.stdout
+
+    # an index on a port nothing listens on, and no pip configuration (its mirrors, its find-links)
+    offline = _this_module(tmp_path, "resolves", PYTHONPATH=str(PACKAGE.parent), PIP_CONFIG_FILE=os.devnull,
+                           PIP_INDEX_URL="http://127.0.0.1:9/simple")
+    assert offline.returncode == 0 and f"{len(TARGETS)} skipped" in offline.stdout, \
+        offline.stdout[-3000:] + offline.stderr[-2000:]
+    assert "pip cannot reach the package index" in offline.stdout

@@ -5,17 +5,18 @@ back."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from conftest import REPO as ROOT, needs_repository
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = needs_repository  # reads pyproject.toml
 
 # (distribution, the oldest version that ran, the newest below it that failed, how)
 TESTED_MINIMUMS = [
@@ -48,12 +49,25 @@ def test_lower_bounds_exclude_the_versions_that_failed(name, works, fails, why):
     assert not specifier.contains(fails), f"{name} {fails} fails ({why}): the bound must exclude it"
 
 
+def extras() -> dict[str, list[str]]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+
+
+def test_the_test_core_extra_is_installable_without_torch_ray_or_a_browser_and_the_test_extra_takes_it():
+    """A distribution could not install the `test` extra (torch pinned, Ray, Playwright) to run the tests that need
+    none of them against its package: `test-core` holds their tools, and `test` (the README's set-up) takes it."""
+    core = {Requirement(text).name for text in extras()["test-core"]}
+    assert {"pytest", "httpx", "httpx2", "scikit-image"} <= core
+    assert not core & {"torch", "ray", "playwright", "fervid", "onnx", "yuface", "pillow-heif"}
+    full = [Requirement(text) for text in extras()["test"]]
+    assert any(req.name == "fervid" and "test-core" in req.extras for req in full)
+
+
 def test_the_fastapi_bound_gives_a_test_client_that_runs_on_the_test_extras_httpx():
     # fastapi 0.110.0 holds starlette below 0.37, whose TestClient passes app= to httpx.Client: httpx 0.28 removed it,
     # so every server test failed (TypeError) after `pip install "fervid[test]"` beside it. 0.110.1 requires starlette
     # 0.37.2, the first that runs on httpx 0.28; the server tests pass on 0.110.1, starlette 0.37.2 and httpx 0.28.1
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
-    httpx = next(req for req in map(Requirement, extras["test"]) if req.name == "httpx").specifier
+    httpx = next(req for req in map(Requirement, extras()["test-core"]) if req.name == "httpx").specifier
     fastapi = required()["fastapi"].specifier
     assert fastapi.contains("0.110.1"), "fastapi 0.110.1 ran the server tests: the bound should allow it"
     if httpx.contains("0.28.1"):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree, wait_until_listening, write_participant_behind_small_face
+from conftest import REPO, needs_repository, wait_until_listening, write_participant_behind_small_face
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -147,7 +147,7 @@ def _readme_csv_mapping() -> dict:
     return eval(said[1], {"__builtins__": {}}, {"str": str})
 
 
-@in_source_tree
+@needs_repository
 @pytest.mark.parametrize("failed", [False, True])
 def test_the_image_csv_read_as_readme_says_is_its_parquet_whether_or_not_a_file_failed(tmp_path, astronaut_png,
                                                                                         failed):
@@ -168,7 +168,7 @@ def test_the_image_csv_read_as_readme_says_is_its_parquet_whether_or_not_a_file_
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv", dtype=_readme_csv_mapping()), table)
 
 
-@in_source_tree
+@needs_repository
 def test_a_video_frames_csv_read_with_pandas_defaults_is_its_parquet_unless_it_has_no_rows(tmp_path):
     """README said a frames CSV read with pandas' defaults "is its Parquet"; a video in which no face was seen has a
     CSV of its header alone, which pandas reads as text columns: README says so now."""
@@ -3815,7 +3815,7 @@ def test_the_time_writing_timelines_and_key_frames_is_said_apart_from_the_analys
     assert 120 / 29.97 / (whole + 0.05) - 0.05 <= real_time <= 120 / 29.97 / (whole - 0.05) + 0.05, result.output
 
 
-@in_source_tree
+@needs_repository
 def test_the_absence_that_ends_an_episode_is_said_as_the_rule_that_runs():
     """--help, the README and seen_seconds' description promised that an absence of 0.5 s ends an episode; at
     --detect-every 1 absences up to 1.04 s counted as seen (a face flow lost is looked for again at the next

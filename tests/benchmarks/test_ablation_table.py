@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ablation_table.py"
+from benchmark_scripts import FOLDER
+
+SCRIPT = Path(FOLDER) / "ablation_table.py"
 
 
 def _run_folder(root: Path, name: str, config: dict, accuracies: list[float]) -> None:

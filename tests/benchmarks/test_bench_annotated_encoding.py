@@ -1,10 +1,8 @@
 import json
-import os
 import subprocess
 import sys
 
-from benchmark_scripts import FOLDER
-from conftest import REPO
+from benchmark_scripts import FOLDER, script_environment
 
 
 def test_bench_annotated_encoding_weighs_each_setting_on_the_frames_drawn(tmp_path):
@@ -12,7 +10,7 @@ def test_bench_annotated_encoding_weighs_each_setting_on_the_frames_drawn(tmp_pa
     encoder CPU, size and quality against the frames fervid drew; the slower preset keeps more of the picture."""
     subprocess.run([sys.executable, f"{FOLDER}/bench_annotated_encoding.py", "--sizes", "--rounds", "1",
                     "--json", str(tmp_path / "out.json")], check=True, cwd=tmp_path, timeout=600,
-                   env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+                   env=script_environment())
     report = json.loads((tmp_path / "out.json").read_text())
     (clip,) = report["clips"].values()
     assert clip["encoded_size"] == "579x432" and clip["frames"] == 120

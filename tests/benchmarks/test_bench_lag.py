@@ -1,11 +1,11 @@
 """benchmarks/bench_lag.py: its summary rows come from each clip's recorded errors, which the JSON keeps."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from benchmark_scripts import load
+from conftest import PACKAGE
 
 bench_lag = load("bench_lag")
 
@@ -39,8 +39,7 @@ def test_rows_give_the_median_absolute_error_and_the_clips_off_by_more_than_half
 def test_the_docstring_says_who_the_test_people_are_as_the_shipped_split_records_them():
     """The docstring said "CK+ and JAFFE people on the test side"; the shipped LSTMs' split puts no JAFFE person
     there (results.md section 8: all 17 test people are CK+'s)."""
-    weights = Path(__file__).resolve().parents[2] / "src" / "fervid" / "weights"
-    for config in weights.glob("temporal_lstm_*/config.json"):
+    for config in (PACKAGE / "weights").glob("temporal_lstm_*/config.json"):
         test_people = json.loads(config.read_text())["people"]["test"]
         assert len(test_people) == 17 and all(name.startswith("ckplus:") for name in test_people), config
     doc = " ".join(bench_lag.__doc__.split())

@@ -1,7 +1,6 @@
 """benchmarks/degraded_faces.py: the conditions it applies, and a run on a few real faces of each dataset."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark_scripts import FOLDER, load
+from benchmark_scripts import FOLDER, load, script_environment
 
 degraded_faces = load("degraded_faces")
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(FOLDER).parents[1] / "shared" / "data"
 
 
 def test_each_condition_changes_the_face_as_it_says_and_the_noise_follows_the_seed():
@@ -33,11 +31,9 @@ def test_each_condition_changes_the_face_as_it_says_and_the_noise_follows_the_se
 @pytest.mark.skipif(not (DATA / "ckplus48").is_dir() or not (DATA / "jaffe").is_dir(),
                     reason="needs ../shared/data's CK+48 and JAFFE")
 def test_a_run_on_one_face_per_class_gives_every_model_condition_and_the_weights_measured(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get(
-        "PYTHONPATH")])])}
     done = subprocess.run([sys.executable, str(Path(FOLDER) / "degraded_faces.py"), "--per-class", "1", "--json",
-                           str(tmp_path / "d.json")], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+                           str(tmp_path / "d.json")], cwd=tmp_path, env=script_environment(), capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ckplus") or line.startswith("| jaffe")]

@@ -4,7 +4,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, in_source_tree
+from conftest import REPO, needs_repository
 
 from fervid.apps.batch import BatchOptions
 from fervid.apps.cli import app
@@ -91,7 +91,7 @@ def test_numpy_numbers_become_the_python_numbers_they_hold():
         VideoOptions(batch_frames=np.float64(2.5))
 
 
-@in_source_tree
+@needs_repository
 def test_the_video_defaults_are_the_ones_the_readme_states():
     """The tests checked that every entry point agrees with PipelineOptions, not what its defaults are: a detection
     every 0.5 s, or a 2 s window, changed every default video's rows and passed (only a slow test on the carphone

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import in_source_tree
+from conftest import needs_repository
 from fervid.emotions import EMOTIONS
 from fervid.inference.temporal import (LSTM_TRAINED_SPACING, MovingAverage, PerFrame, StickyHMM, TrackSmoother,
                                        TrackWindows, frames_per_window, labels_delay, tempered, window_notice)
@@ -125,7 +125,7 @@ class _WindowEdges:
         return (probabilities[0] + probabilities[-1]) / 2
 
 
-@in_source_tree
+@needs_repository
 @pytest.mark.parametrize("rate, window", [(30.0, 1.0), (29.97, 1.0), (5.0, 1.0), (30.0, 2.0)])
 def test_mean_and_the_lstms_second_average_weigh_frames_as_the_readme_says(rate, window):
     """README called `--method mean` "a moving average of probabilities"; a file's centred window weighs its frames
@@ -185,7 +185,7 @@ def _documented_hmm(probabilities, times, at: int, switches: float, independent:
     return posterior / posterior.sum()
 
 
-@in_source_tree
+@needs_repository
 @pytest.mark.parametrize("rate", [30.0, 5.0])
 def test_the_hmms_settings_are_those_the_readme_gives(rate):
     """README said only "a sticky HMM smoother with fixed settings": its switching rate, the evidence's tempering

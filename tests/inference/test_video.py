@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import clip_writer, faces_coming_and_going, REPO, in_source_tree, wait_until_listening
+from conftest import clip_writer, faces_coming_and_going, REPO, needs_repository, wait_until_listening
 
 from fervid.emotions import EMOTIONS
 from fervid.inference import video as video_module
@@ -202,7 +202,7 @@ def test_a_video_result_prints_its_counts_and_tracks_not_its_rows(carphone_resul
     assert TrackLog(3).dominant_emotion is None
 
 
-@in_source_tree
+@needs_repository
 def test_the_readmes_video_result_prints_as_one_analysed_into_a_folder_does(analyzer, tmp_path):
     """The README showed `analyze_video(path, "results/")`'s result printing `faces=<120 rows>`: analysed into a
     folder it prints its table's path, and its `faces` are empty."""
@@ -798,7 +798,7 @@ def _camera_moves(picture):
     return moves
 
 
-@in_source_tree
+@needs_repository
 def test_a_cut_to_a_room_of_one_brightness_is_a_cut_and_a_moving_camera_is_none(astronaut_rgb, tmp_path,
                                                                                  monkeypatch):
     """A hard cut to another room of about the same brightness was not found (its grey histogram alike: 0.70-0.80,

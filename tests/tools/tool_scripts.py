@@ -1,11 +1,14 @@
 """The tools are scripts, not a package: :func:`load` imports one by name, for the tests here (as
-tests/benchmarks/benchmark_scripts.py does for the benchmarks)."""
+tests/benchmarks/benchmark_scripts.py does for the benchmarks). Every test module here imports this one, which skips
+it where the repository's tools/ is not beside tests/."""
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-FOLDER = Path(__file__).resolve().parents[2] / "tools"
+from conftest import REPO, skip_module_without_repository
+
+skip_module_without_repository()
+FOLDER = REPO / "tools"
 
 
 def load(name: str) -> ModuleType:
