@@ -3720,3 +3720,37 @@ def test_a_frames_table_is_read_back_whatever_pyarrows_osfile_takes(tmp_path, mo
     assert table_settings(folder / "v_frames.parquet")["method"] == "mean"
     if sys.platform == "linux":
         assert set(os.listdir("/proc/self/fd")) <= open_before
+
+
+def test_a_timeline_title_keeps_a_right_to_left_name_in_one_piece(tmp_path):
+    """The title of ראיון_مقابلة.mp4's timeline was laid out right to left from the name: "mp4: track 1, lstm, ...
+    frames).ראיון_مقابلة". The name is isolated (U+2068 ... U+2069): drawn as one unit, then ": track 1", with no
+    missing glyph's box for the isolates."""
+    import warnings
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    from fervid.inference.video import FrameFace, TrackLog, timeline_figure
+
+    if tuple(int(n) for n in matplotlib.__version__.split(".")[:2]) < (3, 11):
+        pytest.skip("matplotlib before 3.11 lays text out left to right, character by character")
+    from matplotlib._text_helpers import layout  # (the visual order matplotlib draws the characters in)
+
+    log = TrackLog(1, spacing=0.04)
+    probabilities = tuple(0.9 if e == "happy" else 0.1 / 6 for e in EMOTIONS)
+    for t in np.arange(0, 1, 0.04):
+        log.add(FrameFace(time=t, frame=round(t * 25), track_id=1, box=(10, 10, 50, 50), landmarks=((20, 20),) * 5,
+                          detection_score=0.9, probabilities=probabilities, frame_probabilities=probabilities,
+                          uncertain=False, detected=True), np.zeros((100, 100, 3), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of each glyph its fonts lack, and draws a box for it
+        figure = timeline_figure(log, "in/ראיון_مقابلة.mp4", 1.0, "lstm")
+        figure.savefig(tmp_path / "timeline.png")
+    title = figure.get_suptitle()
+    assert title == "\u2068ראיון_مقابلة.mp4\u2069: track 1, lstm"
+    assert timeline_figure(log, "in/interview.mp4", 1.0, "lstm").get_suptitle() == "interview.mp4: track 1, lstm"
+    font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=["sans-serif"])))
+    drawn = "".join(item.char for item in layout(title, font) if item.char not in "\u2068\u2069")
+    # the name in its own direction (its extension at its left end, as a right-to-left reader sees it), then the rest
+    assert drawn == "mp4.ةلباقم_ןויאר: track 1, lstm"

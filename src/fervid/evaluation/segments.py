@@ -35,6 +35,7 @@ from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import find_column, not_a_text_table, table_header, table_rows, table_text
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS, bootstrap_over_groups
+from fervid.inference.images import as_on_disk
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
 
@@ -194,7 +195,7 @@ def read_annotations(path: str | Path) -> Annotations:
         video = Path(named)
         # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
         # on a disk that ignores case): its frames are scored against one set of segments
-        video = (video if video.is_absolute() else path.parent / video).resolve()
+        video = Path(as_on_disk(str(video if video.is_absolute() else path.parent / video))).resolve()
         if video.is_dir():
             left_out[line] = no_video[line] = f"{video} is a folder, not a video"
             continue
