@@ -83,8 +83,9 @@ def main() -> None:
     args = parser.parse_args()
 
     def load(run: Path):
-        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
-        return json.loads((run / "config.json").read_text()), metrics
+        lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        metrics = [json.loads(line) for line in lines if line]
+        return json.loads((run / "config.json").read_text(encoding="utf-8")), metrics
 
     if not args.runs.is_dir():  # before FER2013 is loaded for a soup or an ensemble (seconds)
         raise SystemExit(f"error: {args.runs}: no such folder (the run folders `fervid train --out` wrote; --runs)")
@@ -146,7 +147,7 @@ class Scorer:
     def net(run: Path, weights: dict):
         from fervid.training.network import EmotionVGG, NetConfig
 
-        net = EmotionVGG(NetConfig.from_dict(json.loads((run / "config.json").read_text())["net"]))
+        net = EmotionVGG(NetConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8"))["net"]))
         net.load_state_dict(weights)
         return net.eval()
 
@@ -157,7 +158,7 @@ class Scorer:
         from fervid.inference.align import Normalization
         from fervid.training.train import predict_logits
 
-        norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text()))
+        norm = Normalization.from_dict(json.loads((run / "normalization.json").read_text(encoding="utf-8")))
         return float((predict_logits(net, torch.from_numpy(norm(ds.images))).argmax(1).numpy() == ds.labels).mean())
 
     @staticmethod

@@ -65,7 +65,7 @@ def run(corpus: Path, out: Path, engine: str) -> dict:
     peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     import json
 
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return {"seconds": seconds, "files": summary["done"], "faces": summary["faces"], "peak_mb": peak_mb}
 
 

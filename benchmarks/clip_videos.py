@@ -27,7 +27,7 @@ def people_by_side(data: Path, analyzer) -> dict[str, list]:
     if lstm is not None:
         import json
 
-        for side, names in json.loads((lstm / "config.json").read_text()).get("people", {}).items():
+        for side, names in json.loads((lstm / "config.json").read_text(encoding="utf-8")).get("people", {}).items():
             recorded.update({n: side for n in names})
     side = {p.subject: recorded.get(p.subject) for p in found}
     if not recorded or None in side.values():

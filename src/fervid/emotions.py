@@ -77,6 +77,8 @@ def emotion_hint(name: str) -> str:
     a class fervid lacks)."""
     import difflib
 
+    if emotion_of(name) is not None:  # (difflib's closest match to "happy" is happy itself)
+        return ""
     word = str(name).strip().lower()
     guess = EMOTION_SYNONYMS.get(word)
     if guess is None:

@@ -180,6 +180,21 @@ def test_a_japanese_excel_manifest_names_its_files(tmp_path):
                        "> CSV UTF-8; LibreOffice: File > Save As > Text CSV)"]
 
 
+def test_a_manifest_naming_files_composed_finds_them_named_decomposed_on_disk(tmp_path, astronaut_rgb):
+    """A manifest typed on Windows names "coração.jpg" composed; the photo copied from macOS is named decomposed:
+    it was "no such file or folder"."""
+    import unicodedata
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    on_disk = corpus / unicodedata.normalize("NFD", "coração.jpg")
+    (corpus / "img000.jpg").rename(on_disk)
+    if "coração.jpg" in os.listdir(corpus):
+        pytest.skip("this filesystem stores names in one normal form")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path\nc/coração.jpg\n", encoding="utf-8")
+    assert collect_inputs([str(manifest)]) == ([on_disk], [])
+
+
 def test_a_files_csv_given_back_as_a_manifest_names_the_files_whose_names_start_as_formulas(tmp_path,
                                                                                             astronaut_rgb):
     """fervid's CSVs write a name starting as a formula (`=x.jpg`) with a ' before it, which a spreadsheet shows as

@@ -223,6 +223,25 @@ def test_json_to_stdout_and_success_exit_code(astronaut_png):
     assert set(face["box"]) == {"x", "y", "width", "height"}
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="a file name of bytes that are not UTF-8: Linux's file systems")
+def test_image_json_names_files_in_their_own_letters(tmp_path, astronaut_png):
+    """The JSON said "in/emo\\u00e7\\u00e3o.png"; a name that is not UTF-8 (Latin-1's "café") is named as fervid
+    prints it, in a file that is UTF-8 throughout."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copyfile(astronaut_png, folder / "emoção.png")
+    shutil.copyfile(astronaut_png, os.fsdecode(bytes(folder) + b"/caf\xe9.png"))
+    out_json = tmp_path / "r.json"
+    result = runner.invoke(app, ["image", str(folder), "--json", str(out_json), "--quiet"])
+    assert result.exit_code == 1, result.output  # (the Latin-1 name is refused: "file name is not valid UTF-8")
+    written = out_json.read_bytes()
+    assert f'"{folder}/emoção.png"'.encode() in written
+    assert {Path(f["file"]).name for f in json.loads(written.decode("utf-8"))["files"]} == {"emoção.png",
+                                                                                           "caf\\udce9.png"}
+    to_stdout = runner.invoke(app, ["image", str(folder / "emoção.png"), "--json", "-", "--quiet"])
+    assert to_stdout.exit_code == 0 and f'"{folder}/emoção.png"' in to_stdout.stdout
+
+
 def test_every_image_json_records_whether_the_images_were_face_crops(astronaut_png, tmp_path):
     """The README says the image JSON records face_crops: `fervid image` wrote it, `fervid demo`'s astronaut.json
     left it out."""
@@ -446,6 +465,24 @@ def test_a_file_given_as_a_command_is_told_the_command_that_reads_it(tmp_path, a
             (["imgae"], "no such command 'imgae'; did you mean 'image'?")):
         result = runner.invoke(app, args, prog_name="fervid")
         assert result.exit_code == 2 and result.output == f"error: {message} (see fervid -h)\n", (args, result.output)
+
+
+def test_a_file_named_composed_is_the_one_named_decomposed_on_disk(tmp_path, astronaut_png, monkeypatch):
+    """`fervid image in/coração.png` said "no such file or folder" beside the file copied from macOS, named
+    decomposed ("c", a cedilla, "a", a tilde); `fervid in/coração.png` said "no such file either"."""
+    import unicodedata
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    on_disk = Path("in", unicodedata.normalize("NFD", "coração.png"))
+    shutil.copy(astronaut_png, on_disk)
+    if "coração.png" in os.listdir("in"):
+        pytest.skip("this filesystem stores names in one normal form")
+    result = runner.invoke(app, ["image", "in/coração.png", "--json", "-", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [Path(f["file"]) for f in json.loads(result.stdout)["files"]] == [on_disk]
+    hint = runner.invoke(app, ["in/coração.png"], prog_name="fervid")
+    assert hint.exit_code == 2 and f'it is an image: analyse it with `fervid image "{on_disk}"`' in hint.output
 
 
 def test_a_path_given_as_a_command_is_offered_only_the_commands_that_would_find_files(tmp_path, monkeypatch):

@@ -357,6 +357,21 @@ def test_ckplus_parses_subject_and_sequence_and_handles_contempt(tmp_path):
     assert "no subject to split by" in load_ckplus(tmp_path).left_out[str(tmp_path / "happy" / "badname.png")]
 
 
+def test_an_empty_emotion_folder_is_said_to_be_empty(tmp_path):
+    """An empty happy/ was said as "folders found: 'happy' (did you mean happy?)": the name it already had."""
+    from fervid.evaluation.datasets import load_ckplus
+
+    root = _crops_folder(tmp_path / "ckplus", {"contempt": 1})
+    (root / "happy").mkdir()
+    (root / "sad").mkdir()
+    (root / "sad" / "README.txt").write_text("to be filled", encoding="utf-8")
+    with pytest.raises(DatasetError) as caught:
+        load_ckplus(root)
+    message = str(caught.value)
+    assert message.endswith("folders found: 'contempt', 'happy' (empty), 'sad' (no image files in it))")
+    assert "did you mean happy" not in message
+
+
 def test_jaffe_parses_names_and_frames_full_head_images(tmp_path, astronaut_rgb):
     from fervid.inference.analyzer import Analyzer
     from fervid.evaluation.datasets import load_jaffe

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -942,3 +943,19 @@ def test_a_coders_tier_and_repeated_codes_are_carried_beside_unique_names(tmp_pa
                                            r"a code that repeats, as a coder's do, goes in a column named annotation "
                                            r"or label"):
         read_time_segments(table)
+
+
+def test_an_annotated_video_named_composed_is_the_one_named_decomposed_on_disk(tmp_path):
+    """A table typed on Windows or Linux names "reunião.mp4" composed; copied from macOS, the video's name is
+    decomposed ("a", then a combining tilde): its lines were left out as "video ... not found"."""
+    import unicodedata
+
+    on_disk = unicodedata.normalize("NFD", "reunião.mp4")
+    (tmp_path / on_disk).write_bytes(b"")
+    if "reunião.mp4" in os.listdir(tmp_path):
+        pytest.skip("this filesystem stores names in one normal form")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion\nreunião.mp4,0,2,neutral\nreunião.mp4,2,4,surprise\n",
+                                      encoding="utf-8")
+    annotations = read_annotations(tmp_path / "ann.csv")
+    assert annotations.left_out == {} and annotations.missing_videos == []
+    assert annotations.videos == [(tmp_path / on_disk).resolve()]

@@ -859,3 +859,50 @@ def test_a_file_of_no_known_kind_says_so_in_plain_words(tmp_path):
     with pytest.raises(VideoError, match=r"data\.bin: not a video fervid can read \(OpenCV's FFmpeg, which decodes "
                                          r"videos, cannot read its format or codec\)$"):
         open_video(tmp_path / "data.bin")
+
+
+def _decomposed(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFD", name)
+
+
+@pytest.fixture
+def copied_from_macos(tmp_path, monkeypatch, astronaut_png):
+    """As the current folder: photos named decomposed (NFD: "c", a cedilla, "a", a tilde), as macOS writes names,
+    in a folder named composed here (reunião/) and one copied with its name decomposed (sessão/)."""
+    import shutil
+
+    for folder in ("reunião", _decomposed("sessão")):
+        (tmp_path / folder).mkdir()
+        shutil.copyfile(astronaut_png, tmp_path / folder / _decomposed("coração.png"))
+    shutil.copyfile(astronaut_png, tmp_path / "reunião" / "zebra.png")
+    if "reunião" not in os.listdir(tmp_path) or (tmp_path / "sessão").exists():
+        pytest.skip("this filesystem stores names in one normal form")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_name_typed_composed_finds_the_file_named_decomposed_on_disk(copied_from_macos):
+    """`fervid image reunião/coração.png` said "no such file or folder" where macOS had written the name
+    decomposed: Unicode's one name, the same on screen."""
+    heart = _decomposed("coração.png")
+    assert expand_inputs(["reunião/coração.png", "sessão/coração.png", _decomposed("reunião/coração.png")]) == (
+        [Path("reunião", heart), Path(_decomposed("sessão"), heart)], [])
+    assert expand_inputs(["sessão"]) == ([Path(_decomposed("sessão"), heart)], [])  # a folder named so too
+    # another name is still none: no letter is taken for another
+    assert expand_inputs(["reunião/coracao.png"])[1] == [
+        ("reunião/coracao.png", f"no such file or folder in {copied_from_macos}")]
+
+
+def test_a_pattern_matches_names_however_their_letters_are_encoded(copied_from_macos):
+    """`fervid image "reunião/*ção.png"` passed over the decomposed coração.png without a word."""
+    heart = _decomposed("coração.png")
+    in_meeting, in_session = Path("reunião", heart), Path(_decomposed("sessão"), heart)
+    for pattern, matched in (("reunião/*ção.png", [in_meeting]), ("*/coração.png", [in_meeting, in_session]),
+                             ("sessão/*.png", [in_session]), ("**/*ção.png", [in_meeting, in_session]),
+                             (_decomposed("reunião/*ção.png"), [in_meeting]),  # a pattern typed decomposed
+                             ("reuni[ãa]o/cora[ç]ão.png", [in_meeting]), ("*ão/z*", [Path("reunião", "zebra.png")])):
+        files, problems = expand_inputs([pattern])
+        assert (sorted(files), problems) == (sorted(matched), []), pattern
+    assert expand_inputs(["reunião/*cao.png"])[1][0][1].startswith("pattern matches no file")

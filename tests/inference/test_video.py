@@ -3870,3 +3870,37 @@ def test_an_ended_tracks_window_is_let_go_of_and_the_labels_stay_as_they_were(an
     monkeypatch.setattr(TrackWindows, "end_passed", lambda self, *times: None)  # every window kept to the end
     kept = analyzer.analyze_video(clip, method=method, annotate=False)
     pd.testing.assert_frame_equal(result.frame_table(), kept.frame_table(), check_exact=True)
+
+
+def test_a_timeline_title_keeps_a_right_to_left_name_in_one_piece(tmp_path):
+    """The title of ראיון_مقابلة.mp4's timeline was laid out right to left from the name: "mp4: track 1, lstm, ...
+    frames).ראיון_مقابلة". The name is isolated (U+2068 ... U+2069): drawn as one unit, then ": track 1", with no
+    missing glyph's box for the isolates."""
+    import warnings
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    from fervid.inference.video import FrameFace, TrackLog, timeline_figure
+
+    if tuple(int(n) for n in matplotlib.__version__.split(".")[:2]) < (3, 11):
+        pytest.skip("matplotlib before 3.11 lays text out left to right, character by character")
+    from matplotlib._text_helpers import layout  # (the visual order matplotlib draws the characters in)
+
+    log = TrackLog(1, spacing=0.04)
+    probabilities = tuple(0.9 if e == "happy" else 0.1 / 6 for e in EMOTIONS)
+    for t in np.arange(0, 1, 0.04):
+        log.add(FrameFace(time=t, frame=round(t * 25), track_id=1, box=(10, 10, 50, 50), landmarks=((20, 20),) * 5,
+                          detection_score=0.9, probabilities=probabilities, frame_probabilities=probabilities,
+                          uncertain=False, detected=True), np.zeros((100, 100, 3), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of each glyph its fonts lack, and draws a box for it
+        figure = timeline_figure(log, "in/ראיון_مقابلة.mp4", 1.0, "lstm")
+        figure.savefig(tmp_path / "timeline.png")
+    title = figure.get_suptitle()
+    assert title == "\u2068ראיון_مقابلة.mp4\u2069: track 1, lstm"
+    assert timeline_figure(log, "in/interview.mp4", 1.0, "lstm").get_suptitle() == "interview.mp4: track 1, lstm"
+    font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=["sans-serif"])))
+    drawn = "".join(item.char for item in layout(title, font) if item.char not in "\u2068\u2069")
+    # the name in its own direction (its extension at its left end, as a right-to-left reader sees it), then the rest
+    assert drawn == "mp4.ةلباقم_ןויאר: track 1, lstm"

@@ -52,6 +52,7 @@ from fervid.inference.records import (ROW_COLUMNS, TRACK_COLUMNS, csv_text, imag
                                       track_row, write_csv)
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, open_parquet
+from fervid.json_files import write_json
 from fervid.machine import (WINDOWS_MAX_PATH, long_paths_limited, path_too_long, threads_per_worker,
                             windows_path_length)
 
@@ -859,7 +860,7 @@ def _analyse_image(analyzer, path: str, out: Path, options: BatchOptions) -> tup
     img = load_image(path)
     result = analyzer.analyze_bgr(img, source=path)
     doc = images_document([result], analyzer.settings)  # as `fervid image --json` writes it (the API's ImagesOut)
-    (out / "result.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    write_json(out / "result.json", doc)
     if options.pipeline.annotate:
         write_image(out / "annotated.png", annotate(*enlarged_to_annotate(img, result.faces)))
     # the dataset's rows: an image is a video of one frame, each face its own track (numbered from 1, as a video's)
@@ -1326,7 +1327,7 @@ def _run_locked(inputs: list[str], options: BatchOptions, out: Path, progress: b
 
 def _write_summary(out: Path, summary: dict) -> None:
     with replacing(out / "summary.json") as temporary:
-        temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_json(temporary, summary)
 
 
 def _current_schema(part):

@@ -29,6 +29,7 @@ from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, SEED_M
                                      setting_text)
 from fervid.inference.records import IMAGE_TABLE_COLUMNS, images_table
 from fervid.inference.track import ESTABLISHED_ROUNDS, LARGER_FACE
+from fervid.json_files import json_bytes, write_json
 from fervid.ownership import explained, other_users_file, owner_and_mode, why_denied
 from fervid.progress import is_terminal, one_line, progress_bar
 
@@ -1107,12 +1108,12 @@ def image(
     # elsewhere, or stdout
     results_written: list[str] = []  # said where another output failed: which of them this run did write
     if json_out == "-":
-        send_to_stdout(json.dumps(doc, indent=2) + "\n")
+        send_to_stdout(json_bytes(doc) + b"\n")
     elif json_out:
         with _naming(json_out, unwritten):
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
             with replacing(json_out) as temporary:
-                temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+                write_json(temporary, doc)
             results_written.append(json_out)
     if csv_out:
         with _naming(csv_out, unwritten):
@@ -1788,7 +1789,7 @@ def demo(
     write_image(out / "astronaut_fervid.png", annotate(rgb[:, :, ::-1].copy(), faces))
     doc = images_document([faces], analyzer.settings)
     with replacing(out / "astronaut.json") as temporary:  # as every output: whole, or not at all
-        temporary.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        write_json(temporary, doc)
     echo("astronaut photo:")
     for f in faces:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in f.emotion_probabilities.items())
@@ -2004,8 +2005,8 @@ def train_temporal_cmd(
         _fail(str(exc), 2)
     files = [str(out / name) for name in ("model.onnx", "config.json", "training.json", "MODEL_CARD.md")]
     # stdout: the report alone, for a script to read; the notices said as found (on stderr) are in it
-    send_to_stdout(json.dumps({"temperature": report["temperature"], "heldout": report["heldout"],
-                               "notices": report["notices"], "files": files}, indent=2) + "\n")
+    send_to_stdout(json_bytes({"temperature": report["temperature"], "heldout": report["heldout"],
+                               "notices": report["notices"], "files": files}) + b"\n")
     if not quiet:
         echo(f"wrote {', '.join(files)}", err=True)
 
@@ -2755,8 +2756,8 @@ def calibrate(
                           "labels": ("the table's labels" if data.is_file() else "the folders' names") if folder else
                           "FER+ majority" if ferplus else "FER2013",
                           **({"ferplus": str(ferplus)} if ferplus else {}), **runtime_versions()}
-    (cnn.folder / "config.json").write_text(json.dumps(cnn.config.to_dict()), encoding="utf-8")
-    (cnn.folder / "calibration.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json((cnn.folder / "config.json"), cnn.config.to_dict(), indent=None)
+    write_json((cnn.folder / "calibration.json"), report)
     try:  # the card's calibration section, as --write-card writes it (it was left to give the old one, unsaid)
         card_rewritten = recalibrate_card(cnn.folder, report)
     except ValueError as exc:
@@ -2764,7 +2765,7 @@ def calibrate(
         echo(f"notice: the model card predates this calibration and is left as it was: {exc}",
                     fg=typer.colors.YELLOW, err=True)
     # stdout: the report alone, for a script to read (`| python -m json.tool` failed on the lines after it)
-    send_to_stdout(json.dumps(report, indent=2) + "\n")
+    send_to_stdout(json_bytes(report) + b"\n")
     if quiet:
         return
     echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
@@ -3174,7 +3175,7 @@ def models_cmd(
     if name is None:
         found = list_models()
         if as_json:
-            send_to_stdout(json.dumps([info.to_dict() for info in found], indent=2) + "\n")
+            send_to_stdout(json_bytes([info.to_dict() for info in found]) + b"\n")
         else:
             echo("\n\n".join(_model_text(info) for info in found))
         return
@@ -3185,7 +3186,7 @@ def models_cmd(
     except ModelError as exc:  # a folder that is no model (missing model.onnx, ...): named, as --model names it
         _fail_on(exc)
     if as_json:
-        send_to_stdout(json.dumps(info.to_dict(), indent=2) + "\n")
+        send_to_stdout(json_bytes(info.to_dict()) + b"\n")
     elif info.card is not None:
         send_to_stdout(info.card.read_text(encoding="utf-8"))
     elif Path(name).is_dir():  # a folder of yours, often without a card yet: its entry, and what writes a card
@@ -3413,11 +3414,11 @@ def _command_for_path(args: list[str]) -> str:
     something to (a folder's search, a file's first bytes); what it is, where none would; "" where the first
     argument looks like no path."""
     from fervid.inference.file_kinds import Family, file_kind
-    from fervid.inference.images import IMAGE_SUFFIXES, holds_video, image_signature, not_media_said
+    from fervid.inference.images import IMAGE_SUFFIXES, as_on_disk, holds_video, image_signature, not_media_said
     from fervid.inference.video import VIDEO_SUFFIXES
 
     path = next((Path(joined) for end in range(min(len(args), 16), 0, -1)
-                 if os.path.exists(joined := " ".join(args[:end]))), None)
+                 if os.path.exists(joined := as_on_disk(" ".join(args[:end])))), None)
     if path is None:
         looks_like_one = "/" in args[0] or os.sep in args[0] or Path(args[0]).suffix.lower() in (
             IMAGE_SUFFIXES | VIDEO_SUFFIXES)

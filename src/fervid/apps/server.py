@@ -72,6 +72,7 @@ from fervid.inference.models import is_shipped_name
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, output_paths_error
+from fervid.json_files import json_text
 from fervid.progress import one_line
 
 STATIC_DIR = Path(__file__).parent / "web"
@@ -86,8 +87,8 @@ def web_constants_script() -> str:
             f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n"
             f"const UNCERTAIN_MARK = {json.dumps(UNCERTAIN_MARK)};  // after an uncertain face's label\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-FILE_NAME = re.compile(r"^[\w.\- ()]+$")  # a job's output names: letters of any script, no path
-UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()]")
+# the zero-width non-joiner and joiner, with which Persian, Urdu and Indic names are spelled ("فیلم‌ها")
+JOINERS = "\u200c\u200d"
 # Windows' device names: no file can be named so there, in any case, with any suffix ("CON.mp4", "nul.backup.mkv")
 WINDOWS_DEVICE_NAME = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]) *(\..*)?", re.IGNORECASE)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -425,7 +426,7 @@ class JobStore:
             handle, tmp = tempfile.mkstemp(prefix="job.", suffix=".tmp", dir=path.parent)
             try:
                 with open(handle, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps(state))
+                    fh.write(json_text(state, indent=None))
                 _replace(tmp, path)  # atomic: a crash never leaves half a job.json
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -699,6 +700,30 @@ def _wait_exit(pid: int, started: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def _kept_in_name(character: str, first: bool = False) -> bool:
+    """Whether a job's file names keep ``character`` of an uploaded name (each other one is written "_"): letters
+    and digits of any script, "_", ".", "-", "(", ")" and the space; past a name's first character, combining marks
+    (Unicode's Mn, Mc, Me: Devanagari's, Thai's and Tamil's vowel signs, Hebrew's points, which no composed form
+    holds: "हिंदी" was "ह__द_") and the zero-width joiners; non-ASCII symbols (emoji, "©": no system's file
+    names refuse them). Never a path's separator, a control character or a bidirectional control (U+202E showed
+    "evil\u202egnp.mp4" as "evilmp4.png")."""
+    if character.isalnum() or character in "_.- ()":
+        return True
+    if character.isascii():
+        return False
+    category = unicodedata.category(character)
+    # (Sk: the emoji skin tones, U+1F3FB-U+1F3FF; ASCII's "^" and "`" are not kept, above)
+    return category in ("So", "Sk") or (not first and (category in ("Mn", "Mc", "Me") or character in JOINERS))
+
+
+def is_file_name(name: str) -> bool:
+    """Whether ``name`` may be one of a job's output files: a name :func:`_input_name` could have made, not hidden
+    (no leading "."), that fits a file name (no OS "name too long" error)."""
+    return (bool(name) and not name.startswith(".")
+            and all(_kept_in_name(character, first=index == 0) for index, character in enumerate(name))
+            and len(name.encode()) <= NAME_MAX)  # (no surrogate is kept: each name encodes)
+
+
 def _input_name(uploaded: str | None) -> str:
     """The name a job stores its upload under: the uploaded name where it is a plain file name (each output is
     named after it, and the saved JSON names the video and its key frames as they download: stored as input.mp4,
@@ -706,9 +731,11 @@ def _input_name(uploaded: str | None) -> str:
     output's stem is where its outputs' names would be too long (fitted_stem; cut to 100 characters, a Chinese name
     was 300 bytes: the upload could not be written). Composed (NFC) first: macOS sends "ü" as "u" and a combining
     diaeresis, which was replaced ("Mu_ller"); a Windows device name gets a "_" before it ("_CON.mp4"): Windows
-    cannot store it."""
+    cannot store it. Letters keep their combining marks (:func:`_kept_in_name`)."""
     path = Path(unicodedata.normalize("NFC", uploaded or "").replace("\\", "/").rsplit("/", 1)[-1])
-    stem = UNSAFE_NAME_CHARACTERS.sub("_", path.stem).strip(" .")
+    stem = path.stem.strip(" .")
+    stem = "".join(character if _kept_in_name(character, first=index == 0) else "_"
+                   for index, character in enumerate(stem))
     stem = fitted_stem("_" + stem if WINDOWS_DEVICE_NAME.fullmatch(stem) else stem) or "video"
     suffix = path.suffix.lower()
     return stem + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
@@ -1215,7 +1242,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """One output file of a job (the links of its result), shown inline and saved under the uploaded video's
         name; HEAD gives its size and type without the file."""
         store.read(job_id)  # 404 where there is no such job
-        if not FILE_NAME.match(name) or len(name.encode()) > NAME_MAX:  # no OS "name too long" error
+        if not is_file_name(name):
             raise HTTPException(404, detail="no such file")
         path = store.folder(job_id) / "out" / name
         try:

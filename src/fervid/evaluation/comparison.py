@@ -3,7 +3,6 @@ outputs are :func:`fervid.evaluation.evaluate.write_report`'s), with a paired te
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +14,7 @@ from fervid.evaluation.intervals import paired_difference
 from fervid.inference.annotate import naming_file
 from fervid.inference.set_aside import staged_outputs
 from fervid.inference.records import write_csv
+from fervid.json_files import write_json
 
 
 class ModelScores:
@@ -100,7 +100,7 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
                 write_csv(fh, list(rows[0]), ([" | ".join(row[column]) if column == "caveats" else row[column]
                                                for column in rows[0]] for row in rows))
             with naming_file(document):
-                document.write_text(json.dumps({"data": str(data), "fervid": fervid.__version__, "models": rows,
-                                                "paired": paired}, indent=2), encoding="utf-8")
+                write_json(document, {"data": str(data), "fervid": fervid.__version__, "models": rows,
+                                      "paired": paired})
         lines.append(f"wrote {', '.join(map(str, written))}")
     return ["", *lines]

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from fervid.inference.align import FaceTemplate, crop_face
-from fervid.inference.images import IMAGE_SUFFIXES, ImageLoadError, check_input_file, load_grey, load_image
+from fervid.inference.images import (IMAGE_SUFFIXES, ImageLoadError, as_on_disk, check_input_file, load_grey,
+                                     load_image)
 from fervid.emotions import EMOTIONS, EMOTION_ALIASES, accepted_emotion_names, emotion_hint, emotion_of
 from fervid.evaluation import DEFAULT_USAGE, FER2013_USAGES
 from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
@@ -218,10 +219,21 @@ def load_image_folder(root: str | Path, size: int = 48, skip_unknown: bool = Tru
                 continue
             if file.suffix.lower() in IMAGE_SUFFIXES:
                 images.append(LabelledImage(file, EMOTIONS.index(emotion)))
-    found = ", ".join(repr(folder.name) + _hint(folder.name, " (", ")") for folder in folders) or "none"
+    found = ", ".join(repr(folder.name) + _folder_note(folder) for folder in folders) or "none"
     nothing = (f"{root}: no readable images in any emotion folder (expected {root}/<emotion>/<image>, <emotion> one "
                f"of {accepted_emotion_names()}; folders found: {found})" + _dataset_hint(root))
     return _read_labelled_images(images, str(root), size, crop_faces, left_out, left_out_images, nothing)
+
+
+def _folder_note(folder: Path) -> str:
+    """What a folder found where emotion folders are looked for is said with, in brackets: what its name may have
+    meant where it is no emotion's; that an emotion's folder is empty, or holds no image files (an empty "happy/"
+    was said as "'happy' (did you mean happy?)")."""
+    if emotion_of(folder.name) is None:
+        return _hint(folder.name, " (", ")")
+    if not any(folder.iterdir()):
+        return " (empty)"
+    return "" if _images_in(folder) else " (no image files in it)"
 
 
 # CK+48's file names: S<subject>_<sequence>_<frame>.png
@@ -330,7 +342,7 @@ def _label_table_images(table: Path) -> tuple[list[LabelledImage], dict[str, str
         named = cell["path"]
         if os.sep == "/" and "\\" in named and not (table.parent / named).exists():
             named = named.replace("\\", "/")  # a table written on Windows (faces\\happy\\01.png)
-        file = table.parent / named
+        file = Path(as_on_disk(str(table.parent / named)))
         emotion = emotion_of(cell["label"])
         if emotion is None:
             unknown.setdefault(cell["label"], []).append(line)

@@ -25,6 +25,7 @@ from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
 from fervid.inference.set_aside import staged_outputs
+from fervid.json_files import write_json
 from fervid.plotting import prepare_matplotlib
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: li
     written = ["metrics.json"]
     with staged_outputs(out) as staging:
         with naming_file(staging / "metrics.json"):  # (a full disk fails the write, naming no file)
-            (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+            write_json(staging / "metrics.json", metrics)
         for name, table in tables.items():
             # as every CSV fervid writes: a file named `=...` is not a spreadsheet formula, TRUE/FALSE for R. A
             # float32 column through its shortest text (0.00211, not the float64 0.0021100000012665987 it widens to)
@@ -1103,7 +1104,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     }
     # rendered before either file is written: a card that cannot be rendered leaves the folder's cards as they were
     markdown = model_card_markdown(card)
-    (model_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    write_json(model_dir / "card.json", card)
     (model_dir / "MODEL_CARD.md").write_text(markdown, encoding="utf-8")
     return card
 
@@ -1137,7 +1138,7 @@ def recalibrate_card(model_dir: str | Path, calibration: dict) -> bool:
                          "--cross-dataset FILE`)")
     card["calibration"] = calibration
     markdown = model_card_markdown(card)  # rendered first: a card that cannot be rendered leaves both as they were
-    card_file.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    write_json(card_file, card)
     markdown_file.write_text(markdown, encoding="utf-8")
     return True
 

@@ -36,6 +36,7 @@ from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
                                       table_text)
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS
+from fervid.inference.images import as_on_disk
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
 
@@ -264,7 +265,7 @@ def read_annotations(path: str | Path, video: str | Path | None = None) -> Annot
         file = Path(named)
         # one file by one name, however the table spells it (a/../b.mp4, an absolute path, Clip.mp4 for clip.mp4
         # on a disk that ignores case): its frames are scored against one set of segments
-        file = (file if file.is_absolute() else path.parent / file).resolve()
+        file = Path(as_on_disk(str(file if file.is_absolute() else path.parent / file))).resolve()
         if file.is_dir():
             left_out[line] = no_video[line] = f"{file} is a folder, not a video"
             continue

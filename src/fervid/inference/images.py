@@ -12,6 +12,7 @@ import inspect
 import os
 import re
 import sys
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Protocol, Union, cast
@@ -699,7 +700,7 @@ def expand_inputs(inputs: list[str], suffixes: set[str] = IMAGE_SUFFIXES, notice
     unreadable: list[OSError] = []  # folders searched that could not be read, each said once
     split_paths: dict[int, tuple[str, int]] | None = None  # found where an input is not there: _paths_split_at_spaces
     for index, item in enumerate(inputs):
-        path = Path(item)
+        path = Path(as_on_disk(item))  # (a name typed composed, decomposed on disk: the file it names)
         try:  # a folder above it that may not be entered, a name too long: this input's error, not the run's end
             is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
         except OSError as exc:
@@ -814,6 +815,36 @@ def _on_disk(path: str) -> str | None:
         return path
     matched, parts = _case_insensitive_prefix(path)
     return matched if parts == len(Path(path).parts) else None
+
+
+def as_on_disk(path: str) -> str:
+    """``path`` with each name that is not there as written replaced by the one beside it that differs only in how
+    its letters are encoded (composed or decomposed: equal in Unicode's NFC form; the first of several, in sorted
+    order): "coração.png" typed composed, as keyboards write it, is the file copied from macOS as "c", a cedilla,
+    "a", a tilde, and the reverse. Unicode counts the two as one name, and macOS's file systems ignore the
+    difference; Linux's and Windows' compare the code points, and a name typed right was "no such file or folder".
+    ``path`` itself where it is there, or where a name in it has no such twin. The one rule for what a person names:
+    inputs, patterns (:func:`_glob`), manifests and annotation tables' videos."""
+    if _there(path):
+        return path
+    parts = Path(path).parts
+    folder = ""
+    for part in parts:
+        here = os.path.join(folder, part) if folder else part
+        if not _there(here):
+            if part.isascii():  # (an ASCII name is written one way only)
+                return path
+            wanted = unicodedata.normalize("NFC", part)
+            try:
+                names = sorted(os.listdir(folder or os.curdir))
+            except OSError:
+                return path
+            twin = next((name for name in names if unicodedata.normalize("NFC", name) == wanted), None)
+            if twin is None:
+                return path
+            here = os.path.join(folder, twin) if folder else twin
+        folder = here
+    return folder
 
 
 def _case_insensitive_prefix(path: str) -> tuple[str, int]:
@@ -967,13 +998,13 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
     unreadable.extend(_unsearchable_pattern_folders(parts))
     first = _recursive_part(parts)
     if first == len(parts):
-        hits = [Path(p) for p in glob.glob(_literal_folders(pattern))]
+        hits = [Path(p) for p in _glob(_literal_folders(pattern))]
         # (os.path.isdir: a match in a folder that may not be entered cannot be looked up; the reader says so)
         files = [p for p in hits if not os.path.isdir(p)] + [f for d in hits if os.path.isdir(d)
                                                              for f in search_folder(d, unreadable)]
     else:
         rest = parts[first:]
-        bases = [Path(b) for b in glob.glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
+        bases = [Path(b) for b in _glob(_literal_folders(str(Path(*parts[:first]))))] if first else [Path(".")]
         files = []
         for base in (b for b in bases if os.path.isdir(b)):  # (one that cannot be looked up is no folder to search)
             for path in search_folder(base, unreadable):
@@ -982,6 +1013,40 @@ def _pattern_files(pattern: str, unreadable: list[OSError]) -> list[Path]:
                 if any(_components_match(rest, relative[:n]) for n in range(1, len(relative) + 1)):
                     files.append(path)
     return files
+
+
+def _glob(pattern: str) -> list[str]:
+    """What ``glob.glob(pattern)`` matches (``**`` as "*": :func:`_pattern_files` walks it), with names matched in
+    their composed (NFC) form, the pattern's too: "in/*ção.png" typed composed passed over, without a word, a
+    "coração.png" copied from macOS, whose names are decomposed (:func:`as_on_disk`). As glob's, a wildcard
+    matches no hidden name ("."-first) unless its own part begins with "."; a pattern ending in a separator matches
+    folders alone."""
+    import fnmatch
+
+    anchor = Path(pattern).anchor
+    parts = Path(pattern).parts[1 if anchor else 0:]
+    if not parts:
+        return []
+    folders_only = pattern.endswith(os.sep) or bool(os.altsep and pattern.endswith(os.altsep))
+    matched = [anchor]
+    for index, part in enumerate(parts):
+        wanted = unicodedata.normalize("NFC", part)
+        reached = []
+        for folder in matched:
+            if glob.has_magic(part):
+                try:
+                    listed = os.listdir(folder or os.curdir)
+                except OSError:  # (not a folder, or one that may not be listed: glob matched nothing in it)
+                    continue
+                names = [name for name in listed if (part.startswith(".") or not name.startswith("."))
+                         and fnmatch.fnmatch(unicodedata.normalize("NFC", name), wanted)]
+            else:
+                on_disk = as_on_disk(os.path.join(folder, part))
+                names = [os.path.basename(on_disk)] if _there(on_disk) else []
+            reached += [os.path.join(folder, name) for name in names
+                        if (index == len(parts) - 1 and not folders_only) or os.path.isdir(os.path.join(folder, name))]
+        matched = reached
+    return [os.path.join(p, "") for p in matched] if folders_only else matched
 
 
 def _recursive_part(parts: tuple[str, ...]) -> int:
@@ -1041,14 +1106,14 @@ def _unsearchable_pattern_folders(parts: tuple[str, ...]) -> list[OSError]:
     # search_folder's; the last part names files)
     for i in range(n, min(max(n + 1, _recursive_part(parts)), len(parts))):
         # (a trailing separator: glob gives folders alone)
-        matched = [leading] if i == n else [os.path.normpath(f) for f in glob.glob(
+        matched = [leading] if i == n else [os.path.normpath(f) for f in _glob(
             os.path.join(_literal_folders(os.path.join(*parts[:i])), ""))]
         wildcard = glob.has_magic(parts[i])  # its matches are listed from the folder; a name is looked up in it
         for folder in matched:
             error = refused(folder, listed=wildcard, entered=not wildcard)
             if error is None and wildcard and i + 1 < len(parts):  # the pattern goes into what the wildcard matches
                 error = refused(folder, listed=False, entered=True)
-                if error and not glob.glob(os.path.join(glob.escape(str(folder)), parts[i])):
+                if error and not _glob(os.path.join(glob.escape(str(folder)), parts[i])):
                     error = None  # (it lists no match: none to look into)
             if error:
                 errors.append(error)
@@ -1069,14 +1134,17 @@ def _literal_folders(pattern: str) -> str:
 
 def _components_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     """glob's matching, one path component at a time: ``**`` is any number of components (none too), any other
-    component is matched by :func:`fnmatch.fnmatch` (case as the file system has it: none on Windows)."""
+    component is matched by :func:`fnmatch.fnmatch` (case as the file system has it: none on Windows), both in their
+    composed (NFC) form (:func:`_glob`)."""
     import fnmatch
 
     if not pattern:
         return not parts
     if pattern[0] == "**":
         return any(_components_match(pattern[1:], parts[n:]) for n in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _components_match(pattern[1:], parts[1:])
+    return (bool(parts) and fnmatch.fnmatch(unicodedata.normalize("NFC", parts[0]),
+                                            unicodedata.normalize("NFC", pattern[0]))
+            and _components_match(pattern[1:], parts[1:]))
 
 
 def video_by_content(path: Path) -> bool:

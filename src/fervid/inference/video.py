@@ -55,6 +55,7 @@ from fervid.inference.detect import Detection, region_around
 from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
+from fervid.json_files import write_json
 from fervid.machine import long_paths_limited, path_too_long, program_environment
 from fervid.ownership import other_users_file, owner_and_mode
 from fervid.plotting import prepare_matplotlib
@@ -1362,7 +1363,7 @@ class VideoResult:
             written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
                                                  self.segment_rows()))
         with replacing(out_dir / named(names.tracks_json)) as temporary:
-            temporary.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+            write_json(temporary, self.summary())
         written["json"] = [out_dir / named(names.tracks_json)]
         return written
 
@@ -1556,6 +1557,22 @@ def _drawable(text: str) -> str:
     return "".join(c if ord(c) in characters or c.isspace() else "?" for c in text)
 
 
+def _isolated(name: str) -> str:
+    """A file name as a title embeds it: between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (U+2068, U+2069),
+    where matplotlib lays text out by Unicode's bidirectional algorithm (3.11 on, with libraqm: the isolates are
+    drawn as nothing), so that a right-to-left name is one unit in its own direction and the title's words keep
+    theirs: "ראיון_مقابلة.mp4: track 1, lstm" was drawn as "mp4: track 1, lstm.ראיון_مقابلة". Earlier versions
+    draw each character left to right, and an isolate as a missing glyph's box; a name without a right-to-left
+    letter (Hebrew's, Arabic's: bidirectional class R or AL) reads the same either way. Those are left as they are."""
+    import unicodedata
+
+    import matplotlib
+
+    major, minor = (int(number) for number in re.findall(r"\d+", matplotlib.__version__)[:2])
+    right_to_left = any(unicodedata.bidirectional(character) in ("R", "AL") for character in name)
+    return f"\u2068{name}\u2069" if right_to_left and (major, minor) >= (3, 11) else name
+
+
 def timeline_figure(log: TrackLog, source: str, duration: float | None = None, analysis: str = "",
                     start: float = 0.0):
     """One track's emotion probabilities over time, and a band of its labels, each row lasting until the next (its
@@ -1633,8 +1650,8 @@ def timeline_figure(log: TrackLog, source: str, duration: float | None = None, a
                 band.text(columns[run_start] + (run_end - run_start) * column_seconds / 2, 0.5, name, ha="center",
                           va="center", fontsize=7, color=ink)
     _label_time_axis(band)
-    fig.suptitle(f"{_drawable(Path(source).name)}: track {log.track_id}" + (f", {analysis}" if analysis else ""),
-                 y=1.02)
+    fig.suptitle(f"{_isolated(_drawable(Path(source).name))}: track {log.track_id}"
+                 + (f", {analysis}" if analysis else ""), y=1.02)
     fig.tight_layout()
     # laid out: no engine left to lay it out again as it is saved (save_timeline; tight_layout leaves one that
     # does nothing, and savefig draws the whole figure once more for any engine)

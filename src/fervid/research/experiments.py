@@ -39,6 +39,7 @@ from fervid.evaluation.evaluate import Evaluation, plot_learning_curves, score
 from fervid.inference.models import EmotionCNN, file_sha256
 from fervid.inference.options import SEED_MAX, check_seed
 from fervid.inference.set_aside import staged_outputs
+from fervid.json_files import write_json
 from fervid.training.network import PaperLSTM
 
 MODELS = ("lstm-cnn", "lstm-pixels", "cnn-finetune")
@@ -285,7 +286,7 @@ def save_result(result: ExperimentResult, out_dir: Path) -> Path:
     # together (staged_outputs: one open in Excel, none is replaced, and it is said to be)
     with staged_outputs(out_dir) as staging:
         with naming_file(staging / f"{stem}.json"):  # (a full disk fails the write, naming no file)
-            (staging / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+            write_json(staging / f"{stem}.json", result.to_dict())
         if result.predictions:
             import pandas as pd
 

@@ -21,6 +21,7 @@ from fervid.inference.align import FaceTemplate, Normalization
 from fervid.emotions import EMOTIONS
 from fervid.folder_lock import LOCK_FILE
 from fervid.inference.models import ModelConfig, file_sha256
+from fervid.json_files import write_json
 from fervid.training.network import EnsembleWrapper, ExportWrapper
 from fervid.training.train import COMMANDS_FILE, load_net, read_checkpoint
 
@@ -45,7 +46,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     )
     config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
                          normalization=norm, net={**net.config.to_dict(), "flip_tta": flip_tta})
-    (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    write_json(out_dir / "config.json", config.to_dict(), indent=None)
     for extra in ("config.json", "metrics.jsonl", "summary.json", COMMANDS_FILE):
         if (run_dir / extra).is_file():
             shutil.copyfile(run_dir / extra, out_dir / f"training_{extra}")
@@ -53,7 +54,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, name: str | None = Non
     summary_file = out_dir / "training_summary.json"
     summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
     summary.update(exported_checkpoint=checkpoint, exported_epoch=state.get("epoch"))
-    summary_file.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json(summary_file, summary)
     return out_dir
 
 
@@ -169,7 +170,7 @@ def export_ensemble(run_dirs: Sequence[str | Path], out_dir: str | Path, name: s
            "features_of": features_of or member_runs[0].name, "feature_dim": nets[0].config.feature_dim}
     config = ModelConfig(name=name or out_dir.resolve().name, emotions=EMOTIONS, template=template,
                          normalization=first, net=net)
-    (out_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    write_json(out_dir / "config.json", config.to_dict(), indent=None)
     return out_dir
 
 
@@ -233,7 +234,7 @@ def quantize_int8(model_dir: str | Path, calibration_faces: np.ndarray, samples:
         prepared.unlink(missing_ok=True)
     config.int8_file = out.name
     config.int8_from_sha256 = file_sha256(model_dir / "model.onnx")  # which float graph it is a copy of
-    (model_dir / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    write_json(model_dir / "config.json", config.to_dict(), indent=None)
     return out
 
 

@@ -36,6 +36,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm import tqdm
 
 from fervid.folder_lock import run_folder_lock
+from fervid.json_files import json_text, write_json
 from fervid.progress import progress_bar
 from fervid.inference.align import Normalization
 from fervid.inference.models import (EmotionCNN, ModelConfig, ModelError, is_shipped_name, resolve_model_dir,
@@ -643,7 +644,7 @@ def record_command(run_dir: Path, command: str, epochs_done: int | None) -> None
               "time": datetime.now().astimezone().isoformat(timespec="seconds"),
               "resumed": epochs_done is not None, "epochs_done": epochs_done or 0}
     with open(run_dir / COMMANDS_FILE, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+        fh.write(json_text(record, indent=None) + "\n")
 
 
 class DataChanged(ValueError):
@@ -1117,7 +1118,7 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
                            "2 each")
     run_dir.mkdir(parents=True, exist_ok=True)
     if main_rank and resume_state is None:  # what a --resume checks the data against (check_same_data)
-        (run_dir / DATA_FILES).write_text(json.dumps(data_fingerprint(cfg)), encoding="utf-8")
+        write_json(run_dir / DATA_FILES, data_fingerprint(cfg), indent=None)
         (run_dir / COMMANDS_FILE).unlink(missing_ok=True)  # a run that stopped in its first epoch left its own
     if main_rank and command is not None:
         record_command(run_dir, command, resume_state["epoch"] if resume_state is not None else None)
@@ -1205,8 +1206,8 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
         (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
 
     if main_rank:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
-        (run_dir / "normalization.json").write_text(json.dumps(norm.to_dict()), encoding="utf-8")
+        write_json(run_dir / "config.json", cfg.to_dict())
+        write_json(run_dir / "normalization.json", norm.to_dict(), indent=None)
 
     def batch_loss(xb: torch.Tensor, tb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The main head's logits and the training loss of one batch."""
@@ -1292,7 +1293,7 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
         m = EpochMetrics(epoch + 1, total_loss / seen, correct / seen, val_loss, val_acc,
                          opt.param_groups[0]["lr"], round(seconds, 1), raw_val_acc, peer_val_acc)
         with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(asdict(m)) + "\n")
+            fh.write(json_text(asdict(m), indent=None) + "\n")
         train_name, val_name = split_names(cfg)
         if progress:
             peer_note = "" if peer_val_acc is None else f" (peer {peer_val_acc:.4f})"
@@ -1344,7 +1345,7 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
                "precision": "bf16 autocast" if bf16 else "fp32",
                "seconds_per_epoch": round(elapsed / max(cfg.epochs, 1), 1),
                "world_size": world}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json(run_dir / "summary.json", summary)
     return run_dir
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fervid.folder_lock import run_folder_lock
+from fervid.json_files import write_json
 from fervid.progress import progress_bar
 from fervid.evaluation.clips import Clip, by_side, expression_script, people, render, split_people, still_script
 from fervid.evaluation.datasets import (DatasetError, FaceDataset, load_ckplus, load_fer2013, load_ferplus,
@@ -446,7 +447,7 @@ def _train_temporal_holding_the_folder(cfg: TemporalTrainConfig, out_dir: Path, 
               # the folder it ran in: the command's relative paths are read from there (as fervid train records)
               "directory": os.getcwd(),
               "device": f"{cpu_model()}, {thread_count(torch.get_num_threads())}", "torch": torch.__version__}
-    (out_dir / "training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json(out_dir / "training.json", report)
     write_temporal_card(out_dir)
     return report
 
@@ -467,10 +468,9 @@ def export_temporal(net, out_dir: Path, input_dim: int, max_frames: int, cnn: st
                           output_names=["logits"], dynamic_axes={"features": {0: "batch", 1: "time"},
                                                                  "logits": {0: "batch"}},
                           opset_version=17, dynamo=False)
-    (out_dir / "config.json").write_text(json.dumps({
+    write_json(out_dir / "config.json", {
         "kind": "lstm", "input": "cnn_features", "cnn": cnn, "cnn_weights_sha256": cnn_weights_sha256,
         "cnn_graph": cnn_graph or {},
         "input_dim": input_dim, "max_frames": max_frames, "target": "centre", "temperature": round(temperature, 4),
         "people": people or {},
-        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1),
-        encoding="utf-8")
+        "architecture": "LSTM 128 -> dropout -> LSTM 64 -> dropout -> dense 7 (last step)"}, indent=1)
