@@ -90,17 +90,37 @@ def test_wheel_holds_weights_detector_samples_and_web_assets(wheel):
 
 
 def test_wheel_states_its_licence_and_carries_the_licence_files(wheel):
-    """PEP 639: the SPDX expression, fervid's LICENSE and the bundled detector's, under .dist-info/licenses."""
+    """PEP 639: the SPDX expression, fervid's LICENSE, the notice of the weights' and samples' terms and the bundled
+    detector's licence, under .dist-info/licenses. The expression said plain `MIT` of a wheel whose video LSTMs carry
+    JAFFE's and CK+'s research-only terms and whose sample clip's terms are not stated: an SBOM tool or a
+    distribution reading the metadata reported it all MIT."""
     names = set(zipfile.ZipFile(wheel).namelist())
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert "License-Expression: MIT\n" in meta
-    assert {"License-File: LICENSE", "License-File: src/fervid/weights/detectors/centerface/LICENSE"} <= set(
-        meta.splitlines())
+    assert "License-Expression: MIT AND LicenseRef-fervid-weights-and-samples\n" in meta
+    notice = "src/fervid/WEIGHTS-AND-SAMPLES-NOTICE.md"
+    assert [line for line in meta.splitlines() if line.startswith("License-File:")] == [
+        "License-File: LICENSE", f"License-File: {notice}",
+        "License-File: src/fervid/weights/detectors/centerface/LICENSE"]
     assert not any(line.startswith("Classifier: License ::") for line in meta.splitlines())  # PEP 639: deprecated
     licences = {n.split(".dist-info/licenses/", 1)[1]: zipfile.ZipFile(wheel).read(n).decode()
                 for n in names if ".dist-info/licenses/" in n}
     assert "Copyright (c) 2026 the fervid authors" in licences["LICENSE"]
-    assert "Copyright (c) 2020 Martin Drawitsch" in licences["src/fervid/weights/detectors/centerface/LICENSE"]
+    detector = licences["src/fervid/weights/detectors/centerface/LICENSE"]
+    assert "Copyright (c) 2020 Martin Drawitsch" in detector
+    # CenterFace's own notice is not at hand: said so, and where it is, not made up
+    assert "https://github.com/Star-Clouds/CenterFace/blob/36afed/LICENSE" in detector
+    assert "not reproduced here" in detector
+    assert [line for line in detector.splitlines() if line.startswith("Copyright")] == [
+        "Copyright (c) 2020 Martin Drawitsch"]
+    # the notice names the expression's LicenseRef, and each group of files it covers, with its terms
+    terms = " ".join(licences[notice].split())
+    assert "`LicenseRef-fervid-weights-and-samples`" in terms
+    for said in ("JAFFE: its terms allow non-commercial research only", "CK+: distributed under a research agreement",
+                 "FER2013's faces: terms not stated", "FER+'s labels: MIT (Microsoft", "They are not redistributed",
+                 "`samples/carphone_pristine.mp4`", "`samples/astronaut.png`", "`weights/detectors/centerface/`"):
+        assert said in terms, said
+    # and it ships inside the package too, beside the files it describes (a frozen app bundles it with them)
+    assert zipfile.ZipFile(wheel).read("fervid/WEIGHTS-AND-SAMPLES-NOTICE.md").decode() == licences[notice]
 
 
 def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_tests_read(tmp_path):
@@ -123,7 +143,8 @@ def test_the_sdist_holds_the_licence_changelog_and_every_test_with_what_the_test
     with tarfile.open(next(out.glob("fervid-*.tar.gz"))) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {"LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "README.md", "tests/conftest.py", "docs/results.md",
-            "docs/reproduce.sh", "tools/make_centerface.py", "src/fervid/weights/detectors/centerface/LICENSE"} <= names
+            "docs/reproduce.sh", "tools/make_centerface.py", "src/fervid/weights/detectors/centerface/LICENSE",
+            "src/fervid/WEIGHTS-AND-SAMPLES-NOTICE.md"} <= names
     wanted = [name for name in files if name.startswith(("tests/", "benchmarks/", "configs/", "tools/", "docs/"))
               and not name.endswith(".png")]  # the docs' images stay out
     assert [name for name in wanted if name not in names] == []

