@@ -345,3 +345,41 @@ class CountedRuns:
     def run(self, outputs, feeds):
         self.batches.append(len(next(iter(feeds.values()))))
         return self.session.run(outputs, feeds)
+
+
+# ONNX Runtime's error where an allocation in a graph's run fails, word for word (a 20 s 640x480 video run under
+# `prlimit --as=1000000000`): a Fail, no MemoryError
+ONNX_RUNTIME_BAD_ALLOC = "[ONNXRuntimeError] : 1 : FAIL : std::bad_alloc"
+
+
+class RunsOutOfMemory:
+    """An ONNX Runtime session whose ``fails_at``-th run (from 1) and those after it fail as ONNX Runtime's own do
+    where memory runs out (:data:`ONNX_RUNTIME_BAD_ALLOC`); everything else is the session's."""
+
+    def __init__(self, session, fails_at: int):
+        self.session, self.fails_at, self.runs = session, fails_at, 0
+
+    def run(self, outputs, feeds, *args, **kwargs):
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+
+        self.runs += 1
+        if self.runs >= self.fails_at:
+            raise Fail(ONNX_RUNTIME_BAD_ALLOC)
+        return self.session.run(outputs, feeds, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def cnn_runs_out_of_memory(monkeypatch, fails_at: int) -> None:
+    """Every emotion CNN made from now on (in this process) runs out of memory in ONNX Runtime at its
+    ``fails_at``-th run (:class:`RunsOutOfMemory`)."""
+    from fervid.inference.models import EmotionCNN
+
+    made = EmotionCNN.__init__
+
+    def making(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.session = RunsOutOfMemory(self.session, fails_at)
+
+    monkeypatch.setattr(EmotionCNN, "__init__", making)

@@ -44,6 +44,13 @@ class PathTooLongError(FervidError, OSError):
         return f"{self.filename}: {self.strerror}"
 
 
+class OutOfMemory(MemoryError):
+    """Memory ran out analysing an input, said where: ``str()`` names the input and the frame ("s20.mp4: out of
+    memory at frame 19 (0.60 s; ONNX Runtime: std::bad_alloc); ..."). A MemoryError, as running out of memory always was, raised in place of
+    Python's own or of ONNX Runtime's allocation failure (``std::bad_alloc``, which is no MemoryError), that one
+    its ``__cause__``."""
+
+
 def file_in_the_way(path) -> OutputDirError:
     """The error for an output folder ``path`` where a file is."""
     return OutputDirError(errno.EEXIST, "a file is in the way of this output folder (give a folder's path)",

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import write_participant_behind_small_face
+from conftest import cnn_runs_out_of_memory, write_participant_behind_small_face
 
 from fervid.apps.batch import BatchLocked, BatchOptions, collect_inputs, output_lock, run_batch
 from fervid.emotions import EMOTIONS
@@ -2055,6 +2055,25 @@ def test_a_file_that_runs_out_of_memory_says_so(tmp_path, astronaut_rgb, monkeyp
     assert done["status"] == "failed"
     assert done["error"] == (f"{photo}: out of memory while decoding and analysing it (512 x 512 pixels: 1 MB "
                              "decoded, before any copy the analysis makes)")
+
+
+def test_a_video_that_runs_out_of_memory_in_onnx_runtime_fails_saying_so_and_leaves_no_results(tmp_path,
+                                                                                                  monkeypatch):
+    """ONNX Runtime's std::bad_alloc at a video's frame was a broken video's error: the video was "partial" (its
+    rows up to there in dataset.parquet as if the file ended there, its message "[ONNXRuntimeError] : 1 : FAIL :
+    std::bad_alloc"). Memory running out is the machine's: the file failed, said so, and nothing of it is kept (a
+    run again, with memory to spare, analyses it whole)."""
+    from fervid.apps import batch
+
+    cnn_runs_out_of_memory(monkeypatch, fails_at=3)
+    options = BatchOptions(out=tmp_path / "out", pipeline=NO_ANNOTATION.replace(method="mean"))
+    monkeypatch.setattr(batch, "_worker", {"analyzer": options.pipeline.analyzer(threads=1), "options": options})
+    (tmp_path / "out" / "files").mkdir(parents=True)
+    done = batch.analyse_one((str(CARPHONE), "0123456789abcdef", "video"))
+    assert done["status"] == "failed", done
+    assert re.fullmatch(rf"{re.escape(str(CARPHONE))}: out of memory at frame \d+ \(\S+ s; ONNX Runtime: "
+                        r"std::bad_alloc\); the results cover the frames before", done["error"]), done["error"]
+    assert list((tmp_path / "out" / "files").iterdir()) == []
 
 
 def test_a_batch_analyses_each_videos_region_and_stretch_and_a_run_with_others_is_refused(tmp_path):

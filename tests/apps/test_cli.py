@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, needs_repository, wait_until_listening, write_participant_behind_small_face
+from conftest import (REPO, cnn_runs_out_of_memory, needs_repository, wait_until_listening,
+                      write_participant_behind_small_face)
 
 from fervid.apps.cli import app
 from fervid.evaluation.datasets import NOT_AN_EMOTION
@@ -4009,6 +4010,69 @@ def test_a_video_whose_analysis_runs_out_of_memory_fails_alone_and_says_so(tmp_p
     assert result.exit_code == 1
     assert (f"error: {photo}: out of memory while decoding and analysing it (3000 x 2000 pixels: 18 MB decoded, "
             "before any copy the analysis makes)") in result.output
+
+
+def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_partial(tmp_path, monkeypatch):
+    """`prlimit --as=1000000000 fervid video s20.mp4` said only "error: s20.mp4: .../matplotlib/_path...so: failed
+    to map segment from shared object": ONNX Runtime's std::bad_alloc at frame 19 was taken for a broken video's
+    error, and the timelines' drawing, failing after it for want of memory too, replaced it. Its 2-row table,
+    annotated MP4 and CSV were left under their own names, as finished as any. Now the message says memory ran out,
+    where, and what uses less; the drawing's failure is mentioned after it; the outputs are named partial."""
+    import pandas as pd
+
+    from fervid.inference import video as video_module
+    from fervid.inference.video import table_outcome
+
+    clip, out = tmp_path / "clip.mp4", tmp_path / "out"
+    shutil.copy(carphone(), clip)
+    cnn_runs_out_of_memory(monkeypatch, fails_at=3)
+    drawing = ImportError("/usr/lib/python3/site-packages/matplotlib/_path.cpython-311-x86_64-linux-gnu.so: "
+                          "failed to map segment from shared object")
+
+    def drawn_without_memory(*args, **kwargs):
+        raise drawing
+
+    monkeypatch.setattr(video_module, "timeline_figure", drawn_without_memory)
+    result = runner.invoke(app, ["video", str(clip), "--out", str(out), "--method", "mean", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    first = re.match(rf"error: {re.escape(str(clip))}: out of memory at frame (\d+) \(\S+ s; ONNX Runtime: "
+                     r"std::bad_alloc\); the results cover the frames before; ", said)
+    assert first, said  # the first cause first
+    frame = int(first.group(1))
+    assert f"could not all be saved either: {drawing!r}" in said  # the drawing's, mentioned after it
+    saved = json.loads((out / "clip_tracks.partial.json").read_text(encoding="utf-8"))
+    assert (f"{clip} was analysed up to {saved['end_reached']:.1f} s, not to its end: its outputs in {out}/ are "
+            "named .partial") in said, said
+    assert said.endswith("to need less memory, close other programs, or leave out the annotated copy "
+                         "(--no-annotate: its encoder's memory), or hold fewer decoded frames (--sample-fps, or "
+                         "--frames-memory-mb: 2000 MB at most now)"), said
+    # nothing under a finished run's names: the table, its CSV, the annotated copy and the JSON are partial
+    assert sorted(p.name for p in out.iterdir() if ".partial." not in p.name) == []
+    assert {"clip_frames.partial.csv", "clip_frames.partial.parquet", "clip_annotated.partial.mp4",
+            "clip_episodes.partial.csv", "clip_tracks.partial.json"} <= {p.name for p in out.iterdir()}
+    outcome = table_outcome(out / "clip_frames.partial.parquet")
+    assert outcome is not None and not outcome["ok"]
+    assert outcome["error"].startswith(f"{clip}: out of memory at frame {frame} ")
+    assert not saved["ok"] and saved["frames_read"] == frame and saved["error"] == outcome["error"]
+    assert 0 < len(pd.read_csv(out / "clip_frames.partial.csv")) < frame  # the frames through the CNN before
+
+
+def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch):
+    """`fervid live --source clip.mp4`: ONNX Runtime's std::bad_alloc was said as a broken file's error, the outputs
+    under their own names."""
+    clip, out = tmp_path / "clip.mp4", tmp_path / "l"
+    shutil.copy(carphone(), clip)
+    cnn_runs_out_of_memory(monkeypatch, fails_at=3)
+    result = runner.invoke(app, ["live", "--source", str(clip), "--out", str(out), "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert re.match(rf"error: {re.escape(str(clip))}: out of memory at frame \d+ \(\S+ s; ONNX Runtime: "
+                    r"std::bad_alloc\); the results cover the frames before\. ", said), said
+    assert ("named .partial, as they do not cover the whole video: clip_episodes.partial.csv, "
+            "clip_frames.partial.csv, clip_frames.partial.parquet, clip_tracks.partial.json and 1 timeline") in said
+    assert said.endswith("; to need less memory, close other programs"), said  # (no --no-annotate: it was given)
+    assert all(".partial." in p.name for p in out.iterdir())
 
 
 def test_a_symbolic_link_loop_is_an_input_that_fails_and_the_others_are_analysed(tmp_path, astronaut_png):

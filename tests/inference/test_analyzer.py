@@ -475,7 +475,8 @@ class Cancelled(Exception):
 def test_an_exception_of_the_callers_progress_callback_is_raised_once_the_outputs_are_saved(analyzer, tmp_path):
     """A bug in an app's progress callback (a NameError), or its own Cancelled, came back as a failed result
     ("analysis stopped at frame 1: name 'widget' is not defined") with no traceback; and the frames still waiting
-    in the CNN's batch were dropped (cancelled at frame 15: 14 frames analysed, 0 rows)."""
+    in the CNN's batch were dropped (cancelled at frame 15: 14 frames analysed, 0 rows). The outputs of the video
+    cut short are named partial, as an interrupted one's."""
     import json
     import traceback
 
@@ -490,9 +491,10 @@ def test_an_exception_of_the_callers_progress_callback_is_raised_once_the_output
     with pytest.raises(Cancelled) as caught:
         analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, progress=cancel_at_15)
     assert "cancel_at_15" in "".join(traceback.format_tb(caught.value.__traceback__))  # where it came from
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.partial.json").read_text(encoding="utf-8"))
     assert saved["frames_analysed"] == 14 and "Cancelled raised in the progress callback" in saved["error"]
-    assert len(pd.read_csv(tmp_path / "carphone_pristine_frames.csv")) == 14  # every frame analysed, labelled
+    assert len(pd.read_csv(tmp_path / "carphone_pristine_frames.partial.csv")) == 14  # every frame analysed, labelled
+    assert not (tmp_path / "carphone_pristine_frames.csv").exists()
 
     def buggy(done, total):
         widget.setValue(done)  # noqa: F821 (the bug)
@@ -515,10 +517,12 @@ def test_running_out_of_memory_is_raised_not_taken_for_a_broken_video(analyzer, 
         return real(crops)
 
     monkeypatch.setattr(analyzer, "classify_crops", runs_out_the_second_time)
-    with pytest.raises(MemoryError):
+    with pytest.raises(MemoryError) as caught:
         analyzer.analyze_video(carphone(), tmp_path, method="mean", annotate=False, batch_frames=4)
-    saved = json.loads((tmp_path / "carphone_pristine_tracks.json").read_text(encoding="utf-8"))
-    assert "analysis stopped at frame 8: out of memory" in saved["error"]  # saved, marked partial
+    saved = json.loads((tmp_path / "carphone_pristine_tracks.partial.json").read_text(encoding="utf-8"))
+    assert str(caught.value) == saved["error"] == (f"{carphone()}: out of memory at frame 8 (0.23 s; out of memory); "
+                                                   "the results cover the frames before")  # saved, named partial
+    assert isinstance(caught.value.__cause__, MemoryError)  # Python's own, with its traceback
     assert saved["tracks"][0]["frames"] == 4  # the first batch, through the CNN before memory ran out
 
 
@@ -537,6 +541,31 @@ def test_a_video_that_breaks_mid_way_still_gives_its_partial_result(analyzer):
         "clip.mp4", frames=iter(frames), fps=30.0)
     assert not result.ok and "analysis stopped at frame 13" in result.error
     assert result.frames_analysed == 12 and len(result.faces) == 12
+
+
+def test_a_broken_videos_error_stays_the_one_said_where_saving_its_outputs_fails_after_it(analyzer, tmp_path,
+                                                                                          monkeypatch):
+    """A frame the analysis failed on, then the timelines' drawing failing (matplotlib's import, where memory ran
+    short): the drawing's ImportError was raised, and what broke the video was said nowhere but in its table's
+    metadata. The video's error stays the result's, the saving's after it."""
+    from fervid.inference import video as video_module
+    from fervid.inference.video import VideoAnalyzer, VideoOptions
+    from fervid.samples import carphone
+
+    def drawn_without_memory(*args, **kwargs):
+        raise ImportError("matplotlib/_path.so: failed to map segment from shared object")
+
+    monkeypatch.setattr(video_module, "timeline_figure", drawn_without_memory)
+    cap = cv2.VideoCapture(str(carphone()))
+    frames = [(i / 30.0, cap.read()[1]) for i in range(20)]
+    frames[12] = (12 / 30.0, np.zeros((144, 176, 2), np.uint8))  # two channels: OpenCV cannot grey it
+    result = VideoAnalyzer(analyzer, VideoOptions(method="mean", annotate=False, batch_frames=4)).run(
+        "clip.mp4", tmp_path, frames=iter(frames), fps=30.0)
+    assert not result.ok and result.error.startswith("clip.mp4: analysis stopped at frame 13: "), result.error
+    assert result.error.endswith(f"; the outputs in {tmp_path} could not all be saved either: ImportError("
+                                 "'matplotlib/_path.so: failed to map segment from shared object')"), result.error
+    saved = json.loads((tmp_path / "clip_tracks.json").read_text(encoding="utf-8"))  # written before the drawing
+    assert saved["error"].startswith("clip.mp4: analysis stopped at frame 13: ")
 
 
 def test_stop_ends_an_analysis_with_every_frame_analysed_labelled(analyzer, tmp_path):

@@ -906,3 +906,32 @@ def test_a_pattern_matches_names_however_their_letters_are_encoded(copied_from_m
         files, problems = expand_inputs([pattern])
         assert (sorted(files), problems) == (sorted(matched), []), pattern
     assert expand_inputs(["reunião/*cao.png"])[1][0][1].startswith("pattern matches no file")
+
+
+@pytest.mark.parametrize("kind, message, said", [
+    ("Fail", "[ONNXRuntimeError] : 1 : FAIL : std::bad_alloc", "std::bad_alloc"),
+    ("RuntimeException", "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "
+     "QLinearConv node. Name:'_token_36' Status Message: std::bad_alloc", "std::bad_alloc"),
+    ("RuntimeException", "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "
+     "Conv node. Name:'conv1' Status Message: /onnxruntime_src/onnxruntime/core/framework/bfc_arena.cc:376 void* "
+     "onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*, bool, "
+     "onnxruntime::WaitNotificationFn) Failed to allocate memory for requested buffer of size 8388608\n",
+     "Failed to allocate memory for requested buffer of size 8388608"),
+    ("Fail", "[ONNXRuntimeError] : 1 : FAIL : Got invalid dimensions for input: input for the following indices",
+     None),
+])
+def test_onnx_runtimes_allocation_failures_are_told_from_its_other_errors(tmp_path, kind, message, said):
+    """ONNX Runtime raises no MemoryError: where an allocation fails, its Fail or RuntimeException says so in
+    words, read as a broken input's error ("analysis stopped at frame 19: [ONNXRuntimeError] : 1 : FAIL :
+    std::bad_alloc"). Those words are told from its other errors, and from the same words in an error not its."""
+    from onnxruntime.capi import onnxruntime_pybind11_state
+
+    from fervid.inference.images import failure_message, onnx_runtime_allocation_failure
+
+    exc = getattr(onnxruntime_pybind11_state, kind)(message)
+    assert onnx_runtime_allocation_failure(exc) == said
+    assert onnx_runtime_allocation_failure(RuntimeError(message)) is None
+    photo = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000)).save(photo)
+    assert (failure_message(photo, exc) == f"{photo}: out of memory while decoding and analysing it (3000 x 2000 "
+            "pixels: 18 MB decoded, before any copy the analysis makes)") == (said is not None)

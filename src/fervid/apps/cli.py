@@ -1292,7 +1292,7 @@ def _write_csv(results, target: str) -> None:
 
 def _outputs_in(out: Path, stem: str) -> dict[Path, tuple[int, int, int]]:
     """``stem``'s outputs in ``out`` as they stand (file, inode and modification time): what a run finds there
-    before it starts, for :func:`_interrupted_outputs` to tell its own files from an earlier run's."""
+    before it starts, for :func:`_partial_outputs` to tell its own files from an earlier run's."""
     from fervid.inference.video import OutputNames
 
     if not out.is_dir():
@@ -1305,24 +1305,43 @@ def _outputs_in(out: Path, stem: str) -> dict[Path, tuple[int, int, int]]:
     return found
 
 
-def _interrupted_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, tuple[int, int, int]]) -> str:
-    """What `fervid video` (or `live`) interrupted while analysing ``path`` (``before``: its outputs found in ``out``
-    as it began, :func:`_outputs_in`) left in ``out``: its outputs up to there, named partial (VideoResult.interrupted), each table and the JSON by
-    name; and the same video's outputs of an earlier run, kept whole beside them. The Ctrl-C can also come as the
-    outputs of a finished analysis are saved: those are whole."""
+def _written_since(out: Path, stem: str, before: dict[Path, tuple[int, int, int]]) -> list[Path]:
+    """``stem``'s outputs in ``out`` written by this run, ``before`` being those found as it began
+    (:func:`_outputs_in`): new, or another file than was there (outputs are put in place by a rename, so their inode
+    changes); a modification time within a second of the start read an earlier run's outputs, written just before,
+    as this run's."""
+    return [p for p, stat in _outputs_in(out, stem).items() if before.get(p) != stat]
+
+
+def _less_memory(annotate: bool, frames_memory_mb: float | None = None) -> str:
+    """What uses less memory, said where a video's analysis ran out of it: the options of the command (``annotate``:
+    its annotated copy is on; ``frames_memory_mb``: its --frames-memory-mb, where it has one)."""
+    ways = ["close other programs"]
+    if annotate:
+        ways.append("leave out the annotated copy (--no-annotate: its encoder's memory)")
+    if frames_memory_mb is not None:
+        ways.append(f"hold fewer decoded frames (--sample-fps, or --frames-memory-mb: {frames_memory_mb:g} MB at most "
+                    "now)")
+    return "to need less memory, " + ", or ".join(ways)
+
+
+def _partial_outputs(path: Path | str, out: Path, stem: str, before: dict[Path, tuple[int, int, int]],
+                     then: str = "the same command analyses it whole, replacing them", saving: str = "stopped") -> str:
+    """What `fervid video` (or `live`) interrupted, or failed by memory, while analysing ``path`` (``before``: its
+    outputs found in ``out`` as it began, :func:`_outputs_in`) left in ``out``: its outputs up to there, named
+    partial (VideoResult.outputs_partial), each table and the JSON by name, and ``then`` (what to do); and the same
+    video's outputs of an earlier run, kept whole beside them. ``saving``: how the saving that follows ended where
+    it wrote no tracks JSON ("stopped", "failed"). The Ctrl-C can also come as the outputs of a finished analysis
+    are saved: those are whole."""
     from fervid.inference.video import OutputNames, reached_text
 
     names = OutputNames(stem)
-    # written by this run (not left by an earlier one): new, or another file than was there (outputs are put in
-    # place by a rename, so their inode changes); a modification time within a second of the start read an earlier
-    # run's outputs, written just before, as this run's
-    now = _outputs_in(out, stem)
-    written = [p for p, stat in now.items() if before.get(p) != stat]
+    written = _written_since(out, stem, before)
     partial = [p.name for p in written if OutputNames.is_partial(p.name)]
     if not partial:
         saved = (out / names.tracks_json).is_file() and (out / names.tracks_json) in written
         return (f"{path}'s outputs are in {out}/ " + ("(its analysis had ended: they are whole)" if saved else
-                                                      "(the saving was stopped too: no tracks JSON or timelines)"))
+                                                      f"(the saving {saving} too: no tracks JSON or timelines)"))
     named = [name for name in partial if not name.endswith(".png")]
     images = len(partial) - len(named)
     listed = ", ".join(named) + (f" and {images} timeline and key frame PNG(s) (*.partial.png)" if images else "")
@@ -1334,10 +1353,10 @@ def _interrupted_outputs(path: Path | str, out: Path, stem: str, before: dict[Pa
         reached = ""
     return (f"{path} was analysed{reached}, not to its end: its outputs in {out}/ are named .partial, as they do not "
             f"cover the whole video: {listed}"
-            + ("" if tracks_json.name in partial else " (the saving was stopped too: no tracks JSON)")
+            + ("" if tracks_json.name in partial else f" (the saving {saving} too: no tracks JSON)")
             + (f"; the complete outputs of an earlier run ({stem}_*, without .partial) are kept as they were"
                if earlier else "")
-            + "; the same command analyses it whole, replacing them")
+            + f"; {then}")
 
 
 @app.command()
@@ -1390,7 +1409,7 @@ def video(
     """
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
-    from fervid.inference.video import (VIDEO_SUFFIXES, StillImageError, VideoError, output_paths_error,
+    from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, output_paths_error,
                                         outputs_kept_apart, stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
@@ -1459,7 +1478,7 @@ def video(
         except KeyboardInterrupt:
             bar.close()
             left = files[files.index(path) + 1:]
-            echo(f"\ninterrupted: {_interrupted_outputs(path, out, stems[path], found_before)}"
+            echo(f"\ninterrupted: {_partial_outputs(path, out, stems[path], found_before)}"
                         + (f"; not analysed ({len(left)}): {', '.join(map(str, left))} (`fervid batch` on a corpus "
                            "keeps what is done and goes on where it stopped when run again)" if left else ""),
                         fg=typer.colors.YELLOW, err=True)
@@ -1480,7 +1499,18 @@ def video(
                 failures.append(f"not analysed, as their outputs could not be written either: "
                                 f"{', '.join(map(str, left))}")
             break
-        except Exception as exc:  # this video's alone (memory ran out on it, a decoder's error): the others go on
+        except MemoryError as exc:  # this video's alone (a longer or larger one than the others?): the others go on
+            bar.close()
+            # where it ran out, then what the saving met after (drawing the timelines, whose import needs memory)
+            why = "; ".join([failure_message(path, exc), *getattr(exc, "__notes__", [])])
+            advice = _less_memory(annotate, frames_memory_mb)
+            if any(OutputNames.is_partial(p.name) for p in _written_since(out, stems[path], found_before)):
+                failures.append(f"{why}. " + _partial_outputs(path, out, stems[path], found_before, then=advice,
+                                                              saving="failed"))
+            else:  # (nothing of it written: memory ran out before its analysis began)
+                failures.append(f"{why}; {advice}")
+            continue
+        except Exception as exc:  # this video's alone (a decoder's error): the others go on
             bar.close()
             failures.append(failure_message(path, exc))
             continue
@@ -1668,6 +1698,7 @@ def live(
     previous = signal.signal(signal.SIGINT, stop_on_ctrl_c)
     previous_term = signal.signal(signal.SIGTERM, stop_on_sigterm)
     from fervid.folder_lock import FolderLocked
+    from fervid.inference.images import failure_message
 
     stem = src.stem
     if not src.recorded:  # two sessions opened within one second: the second named apart, not replacing the first
@@ -1692,9 +1723,13 @@ def live(
     except VideoError as exc:  # a --region not inside the source's frames: nothing was analysed or written
         _fail(str(exc))
     except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM
-        echo(f"\ninterrupted: {_interrupted_outputs(src.name, out, stem, before)}", fg=typer.colors.YELLOW,
+        echo(f"\ninterrupted: {_partial_outputs(src.name, out, stem, before)}", fg=typer.colors.YELLOW,
                     err=True)
         raise typer.Exit(_interrupted_status())
+    except MemoryError as exc:  # (ONNX Runtime's std::bad_alloc too): where, what was kept, what needs less
+        why = "; ".join([failure_message(src.name, exc), *getattr(exc, "__notes__", [])])
+        _fail(f"{why}. " + _partial_outputs(src.name, out, stem, before, then=_less_memory(annotate),
+                                            saving="failed"))
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)

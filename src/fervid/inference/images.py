@@ -20,7 +20,7 @@ from typing import Callable, Protocol, Union, cast
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fervid.errors import FervidError, OptionError
+from fervid.errors import FervidError, OptionError, OutOfMemory
 from fervid.inference.file_kinds import Family, file_kind, first_bytes
 from fervid.ownership import other_users_file, owner_and_mode
 
@@ -1482,11 +1482,35 @@ def fitted_stem(stem: str, most_bytes: int = NAME_MAX - OUTPUT_SUFFIX_BYTES) -> 
     return f"{stem[:kept].rstrip(' .')}-{digest}"
 
 
+# ONNX Runtime's words where an allocation failed, in its Fail or RuntimeException's message ("[ONNXRuntimeError] :
+# 1 : FAIL : std::bad_alloc", "... Status Message: ...bfc_arena.cc:376 ... Failed to allocate memory for requested
+# buffer of size 8388608", a GPU's "CUDA failure 2: out of memory")
+_ONNX_RUNTIME_ALLOCATION_FAILURE = re.compile(
+    r"std::bad_alloc|Failed to allocate memory(?: for requested buffer of size \d+)?|out of memory", re.IGNORECASE)
+
+
+def onnx_runtime_allocation_failure(exc: BaseException) -> str | None:
+    """ONNX Runtime's own words where ``exc`` is its error for memory running out (``std::bad_alloc``, "Failed to
+    allocate memory for requested buffer of size N"), else None. ONNX Runtime raises no MemoryError: its C++
+    allocation failures come as its ``Fail`` or ``RuntimeException``, whose message said "error: s20.mp4: analysis
+    stopped at frame 19: [ONNXRuntimeError] : 1 : FAIL : std::bad_alloc", a broken video's error to the reader."""
+    # (looked up, not imported: where ONNX Runtime was never loaded, no error can be its)
+    state = sys.modules.get("onnxruntime.capi.onnxruntime_pybind11_state")
+    kinds = tuple(kind for name in ("Fail", "RuntimeException", "EPFail")
+                  if isinstance(kind := getattr(state, name, None), type))
+    if not kinds or not isinstance(exc, kinds):
+        return None
+    found = _ONNX_RUNTIME_ALLOCATION_FAILURE.search(str(exc))
+    return found.group(0) if found else None
+
+
 def failure_message(source, exc: BaseException) -> str:
     """The error line of an input that could not be analysed: ``exc``'s message, starting with the input's name
     where it does not already. Running out of memory, whose message is empty (``error: big.png:`` and nothing
-    more), is said in words, with the decoded size of the image where its header tells it."""
-    if isinstance(exc, MemoryError):
+    more), is said in words, with the decoded size of the image where its header tells it; so is ONNX Runtime's
+    allocation failure (:func:`onnx_runtime_allocation_failure`). An :class:`fervid.errors.OutOfMemory` (a video's,
+    saying at which frame) is said as it is."""
+    if not isinstance(exc, OutOfMemory) and (isinstance(exc, MemoryError) or onnx_runtime_allocation_failure(exc)):
         size = ""
         try:
             with Image.open(source) as im:  # the header alone

@@ -35,15 +35,15 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from fervid.errors import FervidError, OptionError, PathTooLongError, file_in_the_way
+from fervid.errors import FervidError, OptionError, OutOfMemory, PathTooLongError, file_in_the_way
 from fervid.folder_lock import FolderLock, FolderLocked
 from fervid.inference.align import dark_levels_table
 from fervid.inference.annotate import (annotate, face_label, naming_file, replacing, temporary_name, with_caption,
                                        write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
-                                     not_utf8_reason, opencv_name, printable_name, recorded_name,
-                                     recorded_path, utf8_name)
+                                     not_utf8_reason, onnx_runtime_allocation_failure, opencv_name, printable_name,
+                                     recorded_name, recorded_path, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -987,10 +987,15 @@ class VideoResult:
     faces: list[FrameFace] = field(default_factory=list)
     tracks: dict[int, TrackLog] = field(default_factory=dict)
     error: str | None = None  # set when the video broke mid-way: the results up to there are kept
-    # stopped by Ctrl-C or SIGTERM before the video's end: its outputs keep their partial names (OutputNames.partial,
-    # cam_frames.partial.csv), the tracks JSON, the episodes table and the timelines too, so that a file sent on
-    # alone says it is not the whole video's (under its own name, a CSV cut at 45% read as complete)
+    # stopped by Ctrl-C or SIGTERM before the video's end (outputs_partial too)
     interrupted: bool = False
+    # the run stopped before the video's end for a reason not the video's, and raised it once the outputs were saved:
+    # interrupted, memory ran out, an error raised by the progress or stop callback, an output that could not be
+    # written. Its outputs keep their partial names (OutputNames.partial, cam_frames.partial.csv), the tracks JSON,
+    # the episodes table and the timelines too, so that a file sent on alone says it is not the whole video's (under
+    # its own name, a CSV cut at 45% read as complete; a 2-row table of a 20 s video whose analysis ran out of memory
+    # at frame 19, as finished as any)
+    outputs_partial: bool = False
     # seconds the analysis took: the frames decoded, detected and classified, the streamed table and annotated
     # video written (the tracks JSON's analysis_seconds); run_seconds: the whole run, the outputs written at its end
     # too (timelines, key frames, the tracks JSON), as `fervid video` says it (0.0 where no run timed it: a live
@@ -1326,15 +1331,17 @@ class VideoResult:
 
     def save(self, out_dir: str | Path) -> dict[str, list[Path]]:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
-        frames still held, a timeline per track and the per-track JSON, under their partial names where the
-        analysis was :attr:`interrupted`. Returns the paths by kind."""
+        frames still held, the per-track JSON, the episodes (and segments) table and a timeline per track, under their
+        partial names where the run stopped short (:attr:`outputs_partial`). Returns the paths by kind. The
+        timelines come last: drawing them (matplotlib) is what fails first where memory ran out, and the tracks JSON
+        says where and why the analysis stopped."""
         out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
         names = OutputNames(stem)
 
         def named(name: str) -> str:
-            return OutputNames.partial(name) if self.interrupted else name
+            return OutputNames.partial(name) if self.outputs_partial else name
 
         csv_path, parquet_path = out_dir / named(names.frames_csv), out_dir / named(names.frames_parquet)
         if self.table_path != parquet_path:
@@ -1348,8 +1355,8 @@ class VideoResult:
         analysed_into = self.table_path.parent if self.table_path is not None else None
         # those not written while analysing (in memory, no folder then), as many a track as its cap keeps
         for ep in best_episodes(self.episodes, self.settings.get("key_frames")):
-            save_key_frame(ep, out_dir, stem, release=False, partial=self.interrupted)
-            if ep.key_frame and self.interrupted:  # (those streamed were named so as their writer closed)
+            save_key_frame(ep, out_dir, stem, release=False, partial=self.outputs_partial)
+            if ep.key_frame and self.outputs_partial:  # (those streamed were named so as their writer closed)
                 ep.key_frame = OutputNames.partial(ep.key_frame)
         for ep in self.episodes:  # written into the folder analysed into, and its image let go of since: copied
             if ep.key_frame and ep.best_image is None and analysed_into is not None:
@@ -1357,8 +1364,6 @@ class VideoResult:
         if self.annotated_path is not None and analysed_into is not None:
             written["video"] = [_copy_into(self.annotated_path, out_dir)]
         written["key_frames"] = [out_dir / ep.key_frame for ep in self.episodes if ep.key_frame]
-        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid)))
-                                for tid in self.track_ids]
         written["tables"] = [_write_rows(out_dir / named(names.episodes_csv), EPISODE_COLUMNS, self.episode_rows())]
         if self.segments:
             written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
@@ -1366,6 +1371,8 @@ class VideoResult:
         with replacing(out_dir / named(names.tracks_json)) as temporary:
             write_json(temporary, self.summary())
         written["json"] = [out_dir / named(names.tracks_json)]
+        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid)))
+                                for tid in self.track_ids]
         return written
 
 
@@ -3495,7 +3502,7 @@ class ResultWriter:
         (:func:`table_outcome`; ``stopped_at``: the time of the last frame read where it ended before the video
         did), open episodes closed (their key frames written), and with ``into_place`` the
         files moved into place (:meth:`into_place`); left under their partial names, they say the analysis did not
-        finish writing them (or, :attr:`VideoResult.interrupted`, the video), and its episodes' ``key_frame`` names
+        finish writing them (or, :attr:`VideoResult.outputs_partial`, the video), and its episodes' ``key_frame`` names
         the partial files."""
         if self.video is not None:
             t0 = time.perf_counter()
@@ -3667,8 +3674,11 @@ class VideoAnalyzer:
         where and why, with what was analysed before. Exceptions that are not the video's are raised instead, once
         the outputs up to there are saved (as Ctrl-C's KeyboardInterrupt is), their frames labelled: those raised
         by ``progress`` or ``stop`` (the caller's code: a bug, or its own way to cancel), and the machine's
-        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written). Interrupted (KeyboardInterrupt:
-        Ctrl-C, SIGTERM), the outputs up to there keep their partial names (:attr:`VideoResult.interrupted`).
+        (:data:`RAISED_ERRORS`: memory, an output folder that cannot be written; memory running out, ONNX
+        Runtime's ``std::bad_alloc`` too, as :class:`fervid.errors.OutOfMemory`, saying at which frame). Those, and
+        an interrupt (KeyboardInterrupt: Ctrl-C, SIGTERM), leave the outputs up to there under their partial names
+        (:attr:`VideoResult.outputs_partial`). A save that fails after the analysis did keeps the analysis's error
+        the one said (its ``error``, or the exception raised), the save's beside it.
 
         With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
         (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
@@ -3857,11 +3867,19 @@ class VideoAnalyzer:
             except Exception:
                 pass
         except Exception as exc:  # keep what was analysed before the video broke
-            result.error = (f"{source}: analysis stopped at frame {result.frames_read}: "
-                            f"{exc if str(exc) else type(exc).__name__}")
-            if isinstance(exc, RAISED_ERRORS):  # not the video's failure: the caller must see it
-                raised = exc
-                writing_failed = isinstance(exc, OSError)
+            allocation_failure = onnx_runtime_allocation_failure(exc)
+            if isinstance(exc, MemoryError) or allocation_failure:  # the machine's, however it says so: raised
+                reason = f"ONNX Runtime: {allocation_failure}" if allocation_failure else str(exc)
+                result.error = (f"{source}: out of memory at frame {result.frames_read} ({last_time:.2f} s"
+                                f"{f'; {reason}' if reason else ''}); the results cover the frames before")
+                raised = OutOfMemory(result.error)
+                raised.__cause__ = exc
+            else:
+                result.error = (f"{source}: analysis stopped at frame {result.frames_read}: "
+                                f"{exc if str(exc) else type(exc).__name__}")
+                if isinstance(exc, RAISED_ERRORS):  # not the video's failure: the caller must see it
+                    raised = exc
+                    writing_failed = isinstance(exc, OSError)
             try:  # the frames already through the CNN still get their labels
                 write(stream.abandon())
             except Exception:
@@ -3884,12 +3902,14 @@ class VideoAnalyzer:
             ended_early = stopped_by is not None or stopped or result.error is not None
             if started_at is not None:
                 result.started_at = started_at()
-            # interrupted, what was analysed keeps its partial names: a table or key frame of a video cut short
-            # does not pass for the whole video's, and the same video's outputs of an earlier run stay as they were
+            # interrupted, or failed for a reason not the video's (raised below), what was analysed keeps its
+            # partial names: a table or key frame of a video cut short does not pass for the whole video's, and the
+            # same video's outputs of an earlier run stay as they were
             result.interrupted = stopped_by is not None
+            result.outputs_partial = result.interrupted or raised is not None
             try:  # an interrupt now waits for the files to be closed: killed half-way, nothing could read them
                 with _interrupt_held():
-                    writer.close(into_place=not writing_failed and not result.interrupted,
+                    writer.close(into_place=not result.outputs_partial,
                                  stopped_at=round(last_time, TIME_DECIMALS) if ended_early and result.frames_read
                                  else None)
             except KeyboardInterrupt as exc:
@@ -3927,11 +3947,15 @@ class VideoAnalyzer:
                     result.save(out_dir)
             except KeyboardInterrupt as exc:
                 stopped_by = stopped_by or exc
-            except Exception as exc:
-                if raised is None:
+            except Exception as exc:  # (where memory ran out: drawing the timelines, whose import failed)
+                if raised is None and result.error is None:  # the analysis was whole: its saving is what failed
                     raise
-                if hasattr(raised, "add_note"):  # (Python 3.11+) the error that ended the run stays the one raised
-                    raised.add_note(f"the outputs in {out_dir} could not be saved either: {exc!r}")
+                # the analysis had failed first: that stays what is said, this one beside it
+                also = f"the outputs in {out_dir} could not all be saved either: {exc!r}"
+                if raised is None:
+                    result.error = f"{result.error}; {also}"
+                elif hasattr(raised, "add_note"):  # (Python 3.11+)
+                    raised.add_note(also)
         result.run_seconds = time.perf_counter() - started
         if stopped_by is not None:
             raise stopped_by
@@ -3945,7 +3969,9 @@ class VideoAnalyzer:
 # broken" and go on to the next, failing alike. Memory running out is the machine's; an OSError is an output
 # written or the encoder's pipe failing (a full disk, a folder gone or made read-only: every later video would fail
 # the same way; `fervid video` says so once and stops), as the decoders' own OSErrors are caught where they read.
-# Anything else (OpenCV's and ONNX Runtime's errors on a frame, a decoder's) is a broken video's: kept as a message.
+# ONNX Runtime's allocation failures (std::bad_alloc, a RuntimeException, no MemoryError) are memory too: raised as
+# fervid.errors.OutOfMemory. Anything else (OpenCV's and ONNX Runtime's other errors on a frame, a decoder's) is a
+# broken video's: kept as a message.
 RAISED_ERRORS = (MemoryError, OSError)
 
 
