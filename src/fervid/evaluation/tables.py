@@ -125,7 +125,10 @@ def _other_encodings() -> list[str]:
     is not UTF-8 or ASCII), then those Excel's "CSV" is saved in on Windows in Japanese (cp932, Shift-JIS) and in
     Western languages (cp1252)."""
     tried = []
-    for encoding in (locale.getpreferredencoding(False), "cp932", "cp1252"):
+    # the locale's own encoding, whatever Python's UTF-8 mode says (locale.getencoding, 3.11+; 3.10 has only
+    # getpreferredencoding, which UTF-8 mode turns into "utf-8" and, from 3.11, warns of)
+    own = locale.getencoding() if hasattr(locale, "getencoding") else locale.getpreferredencoding(False)
+    for encoding in (own, "cp932", "cp1252"):
         name = codecs.lookup(encoding).name
         if name not in ("utf-8", "ascii") and name not in tried:
             tried.append(name)
