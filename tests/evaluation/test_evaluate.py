@@ -970,7 +970,8 @@ def test_kappas_interval_resamples_the_groups_the_accuracys_does():
     # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
     few = score(y_true[:80], y_pred[:80], unit="frames", subjects=lines[:80], groups_are="segments")
     assert few.accuracy_ci95 is None and few.kappa_ci95 is None and few.kappa is not None
-    assert few.ci_method == "none: 4 segment(s), too few to resample"
+    assert few.ci_method == few.kappa_ci_method == "none: 4 segment(s), too few to resample"
+    assert few.kappa_text.endswith(" (no interval: 4 segment(s), too few to resample)")
     # the bootstrap's kappa of the data itself is sklearn's
     people = np.repeat(np.arange(8), 5)
     rng = np.random.default_rng(0)

@@ -959,3 +959,18 @@ def test_an_annotated_video_named_composed_is_the_one_named_decomposed_on_disk(t
     annotations = read_annotations(tmp_path / "ann.csv")
     assert annotations.left_out == {} and annotations.missing_videos == []
     assert annotations.videos == [(tmp_path / on_disk).resolve()]
+
+
+def test_a_video_named_in_bytes_the_locale_cannot_read_is_recorded_as_its_utf8_name(tmp_path):
+    """Under LC_ALL=C with Python's UTF-8 mode off, `émoção.mp4` comes as "\\udcc3\\udca9moção"-style surrogates:
+    `fervid evaluate --dataset video --results` put them in the scores' video column and pyarrow's writer failed
+    with a UnicodeEncodeError traceback. The column holds the name as every table records it (its UTF-8 reading)."""
+    from pathlib import Path
+
+    video = Path("émoção.mp4".encode("utf-8").decode("ascii", "surrogateescape"))  # as an ASCII locale reads it
+    assert video.name != "émoção.mp4"
+    annotations = Annotations(tmp_path / "ann.csv", [Segment(video, 0.0, 1.001, EMOTIONS.index("neutral"), 2)])
+    scores = score_segments(annotations, {video: (_carphone_frames_table(), 29.97, 4.004)})
+    assert scores.segments["video"].tolist() == ["émoção.mp4"]
+    assert set(scores.frames["video"]) == {"émoção.mp4"}
+    scores.frames.to_parquet(tmp_path / "frames.parquet")  # (what failed)

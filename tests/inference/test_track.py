@@ -1,5 +1,8 @@
 """Face tracking between detections: optical flow on the region around the faces."""
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -272,3 +275,13 @@ def test_a_face_found_beside_where_another_was_is_someone_new_unless_it_overlaps
         assert found[0].track_id == (1 if same else 2), (x, shown)
         if not same:  # the first face's track goes on by flow where it was, not moved onto the newcomer
             assert [(tf.detection.box, tf.detected) for tf in shown if tf.track_id == 1] == [(face(100).box, False)]
+
+
+def test_the_tracker_loads_its_assignment_solver_before_any_frame():
+    """scipy.optimize was loaded at the first frame with two faces, deep in a video: under a memory cap its OpenBLAS
+    start-up spun at full CPU for ever (or failed as an import error, not said as memory). A tracker loads it as it
+    is made, before anything is analysed."""
+    code = ("import sys\nfrom fervid.inference.track import FaceTracker\n"
+            "assert 'scipy.optimize' not in sys.modules\nFaceTracker()\nassert 'scipy.optimize' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

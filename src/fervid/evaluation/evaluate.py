@@ -63,7 +63,7 @@ class Evaluation:
     # Cohen's kappa (unweighted: the labels are nominal): the agreement with the labels beyond what chance gives two
     # raters of these label frequencies; None where it is undefined (one class only, the same in both); its 95%
     # interval a bootstrap over the groups the accuracy's resamples, else over the items one by one (kappa is no
-    # proportion: Wilson's interval is not its), as kappa_ci_method says (None: the accuracy's has none either)
+    # proportion: Wilson's interval is not its), as kappa_ci_method says ("none: ..." and why, where it has none)
     kappa: float | None = None
     kappa_ci95: list[float] | None = None
     kappa_ci_method: str = ""
@@ -94,7 +94,8 @@ class Evaluation:
             return "Cohen's kappa undefined (one class only, the same in the labels and the predictions)"
         ci = self.kappa_ci95
         return f"Cohen's kappa {self.kappa:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {self.kappa_ci_method})"
-                                                   if ci else "")
+                                                   if ci else f" (no interval: {self.kappa_ci_method[6:]})"
+                                                   if self.kappa_ci_method.startswith("none: ") else "")
 
     def per_class_table(self) -> str:
         """Markdown table in the layout of the published paper's Tables 1-4, with sklearn's average rows; n/a
@@ -177,8 +178,21 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
         unit=unit,
         kappa=kappa,
         kappa_ci95=kappa_interval,
-        kappa_ci_method=kappa_method if kappa_interval else "",
+        kappa_ci_method=_kappa_interval_method(kappa, kappa_interval, kappa_method, method),
     )
+
+
+def _kappa_interval_method(kappa: float | None, interval: list[float] | None, method: str,
+                           accuracy_method: str) -> str:
+    """How kappa's interval was made, or why it has none ("none: 4 segment(s), too few to resample", as the
+    accuracy's says; it said "" and no reason); "" where there is no kappa (undefined: one class only, in both)."""
+    if kappa is None:
+        return ""
+    if interval is not None:
+        return method
+    if accuracy_method.startswith("none: "):
+        return accuracy_method
+    return "none: too few to resample, or kappa undefined on resamples (one class only, in both)"
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:

@@ -36,7 +36,7 @@ from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
                                       table_text)
 from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS
-from fervid.inference.images import as_on_disk
+from fervid.inference.images import as_on_disk, recorded_name
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
 
@@ -620,11 +620,12 @@ def score_segments(annotations: Annotations,
                                    "track is scored on the face seen most in it); give each stretch of a face one "
                                    "label")
         predicted = rows["emotion"].map(EMOTIONS.index).to_numpy()
-        frame_rows.append(pd.DataFrame({"video": str(segment.video), "line": segment.line, "time": rows["time"],
-                                        "track": track, "label": EMOTIONS[segment.label],
+        # (the video's name as every table records it: its bytes read as UTF-8, whatever the locale)
+        frame_rows.append(pd.DataFrame({"video": recorded_name(segment.video), "line": segment.line,
+                                        "time": rows["time"], "track": track, "label": EMOTIONS[segment.label],
                                         "predicted": [EMOTIONS[i] for i in predicted]})
                           .join(rows[list(EMOTIONS)]))
-        segment_rows.append({"video": str(segment.video), "line": segment.line,
+        segment_rows.append({"video": recorded_name(segment.video), "line": segment.line,
                              "start": round(start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
                              "track": track, "label": EMOTIONS[segment.label],
                              "predicted": summary["dominant_emotion"],

@@ -25,6 +25,7 @@ shift puts them, and the faces it does not follow move with the picture.
 
 from __future__ import annotations
 
+import importlib
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -342,6 +343,10 @@ class FaceTracker:
 
     def __init__(self, iou_threshold: float = 0.3, miss_seconds: float = MISS_SECONDS, max_faces: int | None = None,
                  forget_rounds: int = 100, fps: float = 25.0):
+        # scipy.optimize loaded with the tracker, before any frame: loaded at the first frame with two faces, deep
+        # in a video, it starts OpenBLAS, which under a memory cap spun at full CPU for ever retrying its allocation
+        # (or failed as an ImportError, not said as memory); here, a failure comes before anything is analysed
+        importlib.import_module("scipy.optimize")
         self.iou_threshold = iou_threshold
         self.fps = fps
         self.miss_seconds = miss_seconds
@@ -419,8 +424,8 @@ class FaceTracker:
             best = np.array([[max(o) for o in row] for row in overlaps])
             score = np.array([[sum(o) for o in row] for row in overlaps]) if both_cues else best.copy()
             score[best < self.iou_threshold] = 0.0  # a pair that cannot match must not steer the others
-            # imported here: the command line reads this module's constants for its --help, and scipy.optimize
-            # takes half a second to load
+            # imported here, not at the module's top: the command line reads this module's constants for its
+            # --help, and scipy.optimize takes half a second to load (the tracker loaded it already)
             from scipy.optimize import linear_sum_assignment
 
             for i, j in zip(*linear_sum_assignment(-score)):
