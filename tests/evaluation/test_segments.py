@@ -500,12 +500,14 @@ def test_a_segments_table_says_what_it_did_not_read_and_refuses_names_twice(tmp_
     notes = []
     assert [s.name for s in read_time_segments(table, notes)] == ["", ""]
     assert notes == [f"{table}: column(s) 'nmae' not read (a segment's name is read from a column named name, "
-                     "segment, task)"]
+                     "segment, task; a coder's codes, which may repeat, from columns named tier and "
+                     "annotation or label)"]
     table.write_text("start,end,name,notes\n0,1,A,x\n1,2,B,y\n", encoding="utf-8")
     notes = []
     read_time_segments(table, notes)
     assert notes == [f"{table}: column(s) 'notes' not read (a segment's name is read from a column named name, "
-                     "segment, task; 'name' is it)"]
+                     "segment, task; 'name' is it; a coder's codes, which may repeat, from columns "
+                     "named tier and annotation or label)"]
     table.write_text("start,end,name\n0,1,A\n1,2,B\n2,3,A\n", encoding="utf-8")
     with pytest.raises(DatasetError, match=r"tasks\.csv, lines 2 and 4: two segments named 'A'"):
         read_time_segments(table)

@@ -333,7 +333,7 @@ def read_time_segments(path: str | Path, notes: list[str] | None = None) -> list
         said.append(f"{path}: column(s) {', '.join(map(repr, ignored))} not read (a segment's name is read from a "
                     f"column named {', '.join(SEGMENT_NAME_COLUMNS)}" + ("" if name_column is None else
                                                                          f"; {header[name_column].strip()!r} is it")
-                    + ")")
+                    + "; a coder's codes, which may repeat, from columns named tier and annotation or label)")
     if notes is not None:
         notes.extend(said)
     segments: list[TimeSegment] = []
