@@ -3956,6 +3956,8 @@ class VideoAnalyzer:
                     result.error = f"{result.error}; {also}"
                 elif hasattr(raised, "add_note"):  # (Python 3.11+)
                     raised.add_note(also)
+                else:  # Python 3.10: the same list of notes, which the command line reads (the 3.10 run lost it)
+                    setattr(raised, "__notes__", [*getattr(raised, "__notes__", []), also])
         result.run_seconds = time.perf_counter() - started
         if stopped_by is not None:
             raise stopped_by
