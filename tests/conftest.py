@@ -49,9 +49,8 @@ def uncertain_face_png(tmp_path_factory) -> Path:
     from fervid.samples import carphone
 
     capture = cv2.VideoCapture(str(carphone()))
-    # read up to it, not sought: OpenCV 4.8's seek (the dependency floors) landed on another frame, a sure face
-    for _ in range(89):
-        ok, frame = capture.read()
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 88)
+    ok, frame = capture.read()
     capture.release()
     assert ok, "carphone's frame 88 could not be read"
     path = tmp_path_factory.mktemp("images") / "carphone_88.png"
