@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
 import typer
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
     from fervid.evaluation.comparison import ModelScores
+    from fervid.inference.analyzer import Analyzer
 
 # what a script or a job scheduler can tell from a fervid command's exit status
 EXIT_FAILED = 1  # an input could not be analysed or an output not written
@@ -2338,28 +2339,11 @@ def evaluate(
         _fail(f"--model {' and '.join(m for m, n in zip(models, names) if n == same_name)}: each is a model called "
               f"{same_name} (its config.json's name), and the comparison names them by it; export one under "
               "another --name", 2)
-    cross_dataset_table = None
-    if cross_dataset is not None:  # before the evaluation: a file of other weights must not cost the run
-        from fervid.evaluation.evaluate import cross_dataset_from_comparison, model_files
+    # before the evaluation: a file of other weights must not cost the run
+    from fervid.evaluation.evaluate import cross_dataset_from_comparison, degraded_faces_from_benchmark
 
-        cnn = analyzers[0].cnn
-        try:
-            comparison = json.loads(cross_dataset.read_text(encoding="utf-8"))
-            cross_dataset_table = cross_dataset_from_comparison(
-                comparison, cnn.config.name, list(model_files(cnn.folder, cnn.config.int8_file).values()))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
-            _fail(f"--cross-dataset {cross_dataset}: {exc}", 2)
-    degraded_record = None
-    if degraded_faces is not None:  # as --cross-dataset: checked before the evaluation
-        from fervid.evaluation.evaluate import degraded_faces_from_benchmark, model_files
-
-        cnn = analyzers[0].cnn
-        try:
-            degraded_record = degraded_faces_from_benchmark(
-                json.loads(degraded_faces.read_text(encoding="utf-8")), cnn.config.name,
-                list(model_files(cnn.folder, cnn.config.int8_file).values()))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
-            _fail(f"--degraded-faces {degraded_faces}: {exc}", 2)
+    cross_dataset_table = _card_record(cross_dataset, "--cross-dataset", cross_dataset_from_comparison, analyzers[0])
+    degraded_record = _card_record(degraded_faces, "--degraded-faces", degraded_faces_from_benchmark, analyzers[0])
     several = len(models) > 1
     # each model's outputs: in --out, or with several models in --out/<its name>/
     folders = [(out / name if several else out) if out else None for name in names]
@@ -2721,6 +2705,23 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
         _say_error(message)
     if failures:
         raise typer.Exit(1)
+
+
+def _card_record(path: Optional[Path], option: str, reader: Callable[[Any, str, list], Any],
+                 analyzer: Analyzer) -> Any:
+    """What a benchmark's JSON (``--cross-dataset``, ``--degraded-faces``) says of ``analyzer``'s weights for their
+    card, by ``reader`` (which refuses another model's or other weights' record); None where no file is given. A file
+    that cannot be read, or is of other weights, ends the command (exit 2), naming the option and the file."""
+    if path is None:
+        return None
+    from fervid.evaluation.evaluate import model_files
+
+    cnn = analyzer.cnn
+    try:
+        return reader(json.loads(path.read_text(encoding="utf-8")), cnn.config.name,
+                      list(model_files(cnn.folder, cnn.config.int8_file).values()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError, KeyError) as exc:
+        _fail(f"{option} {path}: {exc}", 2)
 
 
 @app.command()
