@@ -541,3 +541,107 @@ def test_a_coders_tiers_and_codes_are_carried_into_the_segments_outputs(analyzer
     assert plain.segment_summaries()[0]["tier"] is plain.segment_summaries()[0]["annotation"] is None
     assert TimeSegment(0.0, 2.0, "a").recorded() == [0.0, 2.0, "a"]
     assert result.segments[0].recorded() == [0.0, 1.0, "", "coderA", "neutral"]
+
+
+def dropout_clip(path, absent: range, frames: int = 30):
+    """Two faces on grey at 15 fps, the astronaut photo on the left (track 1) and its mirror image on the right
+    (track 2, throughout: the frames table has rows while the left one is gone), the left one gone on the frames
+    in ``absent``."""
+    from fervid.samples import astronaut
+
+    face = np.ascontiguousarray(astronaut()[20:240, 120:330, ::-1])
+    writer = clip_writer(path, 560, 240, 15.0)
+    for i in range(frames):
+        frame = np.full((240, 560, 3), 90, np.uint8)
+        frame[10:230, 300:510] = face[:, ::-1]
+        if i not in absent:
+            frame[10:230, 30:240] = face
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+def _segment_entries(summaries: list[dict], track: int) -> dict[str, dict]:
+    """Per segment's name, ``track``'s entry in it (segment_summaries()'s), where it has one."""
+    return {s["segment"]: entry for s in summaries for entry in s["tracks"] if entry["track"] == track}
+
+
+def _pushed_as_live(analyzer, clip, segments) -> tuple[video_module.VideoResult, pd.DataFrame]:
+    """``clip``'s frames pushed one by one through a stream into a result, as a live session (the server's
+    /v1/live, `fervid video` of a camera) feeds them: its result and its faces as a frames table."""
+    cap = cv2.VideoCapture(str(clip))
+    runner = VideoAnalyzer(analyzer, VideoOptions(method="frame", segments=segments, annotate=False))
+    result = runner.new_result("live.mp4", fps=15.0)
+    stream = runner.stream(15.0)
+    writer = video_module.ResultWriter(result, None, annotate=False, fps=15.0)
+    index = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        writer.write(stream.push(index / 15.0, index, image))
+        index += 1
+    writer.write(stream.finish())
+    result.duration = index / 15.0
+    writer.close()
+    return result, pd.DataFrame([{"track": f.track_id, "time": round(f.time, 4)} for f in result.faces])
+
+
+def test_a_segment_starting_in_a_dropout_has_the_face_from_its_start_on_every_path(analyzer, tmp_path):
+    """The left face gone for 5 frames (0.8-1.07 s; back in the table at 1.2 s): less than a gap, so its track
+    goes on and is seen throughout. A segment starting in that dropout (0.9 s, or 1.0 s on a frame without it) had
+    the track from its return only, 0.3 s less than it was seen (start 1.2, the two segments at 0.9 s adding up to
+    1.7 of its 2.0 s), and one wholly inside the dropout had none of it: in `fervid video --segments` (a file, and
+    frames pushed as a live session's) and in `fervid evaluate`'s label of a segment alike. Its row before the
+    dropout now begins the segment and lasts until the face is back, as across a dropout inside a segment: counted
+    for its time, not as a frame. Gone for longer than a gap (0.8-1.67 s), the face is still had from its return."""
+    from fervid.evaluation.segments import FrameIndex, segment_summary
+
+    segments = ((0.0, 0.9, "before"), (0.9, 1.8, "after"), (0.9, 1.0, "inside"), (1.0, 1.8, "on a frame"))
+    clip = dropout_clip(tmp_path / "dropout.mp4", range(12, 17))
+    result = analyzer.analyze_video(clip, tmp_path / "file", method="frame", key_frames=0, annotate=False,
+                                    segments=segments)
+    (whole, _) = result.track_summaries()
+    assert whole["track"] == 1 and whole["seen_seconds"] == round(whole["end"] - whole["start"], 4)  # no gap
+    table = pd.read_parquet(tmp_path / "file" / "dropout_frames.parquet")
+    live, live_table = _pushed_as_live(analyzer, clip, segments)
+    for summaries, rows in ((result.segment_summaries(), table), (live.segment_summaries(), live_table)):
+        own = rows[rows.track == 1]
+        assert own[own.time > 0.8].time.min() > 1.0  # back after the segments' starts
+        entries = _segment_entries(summaries, 1)
+        for name, start, end in (("after", 0.9, 1.8), ("on a frame", 1.0, 1.8), ("inside", 0.9, 1.0)):
+            entry = entries[name]
+            assert (entry["start"], entry["end"], entry["seen_seconds"]) == (start, end, round(end - start, 4))
+            assert entry["frames"] == ((own.time >= start) & (own.time < end)).sum(), name
+        assert entries["inside"]["frames"] == 0 and entries["inside"]["mean_box"] is None
+        assert entries["before"]["seen_seconds"] + entries["after"]["seen_seconds"] == 1.8
+    written = pd.read_csv(tmp_path / "file" / "dropout_segments.csv")
+    inside = written[(written.segment == "inside") & (written.track == 1)].iloc[0]
+    assert (inside.frames, inside.seen_seconds, inside.dominant_emotion) == (
+        0, 0.1, table[(table.track == 1) & (table.time < 0.8)].emotion.iloc[-1])
+    # fervid evaluate reads the frames table back through the same rule
+    frames = FrameIndex.of(table)
+    for name, entry in _segment_entries(result.segment_summaries(), 1).items():
+        start, end, _ = next(s for s in segments if s[2] == name)
+        label = segment_summary(frames, 1, start, end, 15.0)
+        assert label is not None, name
+        assert {k: label[k] for k in ("start", "end", "frames", "seen_seconds", "dominant_emotion")} == {
+            k: entry[k] for k in ("start", "end", "frames", "seen_seconds", "dominant_emotion")}, name
+    # windows of 0.25 s share the track's seconds, those in the dropout included
+    windows = analyzer.analyze_video(clip, tmp_path / "windows", method="frame", key_frames=0, annotate=False,
+                                     segment_every=0.25)
+    rows = pd.read_csv(tmp_path / "windows" / "dropout_segments.csv")
+    assert list(rows[rows.track == 1].seen_seconds) == [0.25] * len(windows.segments) == [0.25] * 8
+
+    # gone for a gap: the segment has the face from its return, and one inside the absence none of it
+    clip = dropout_clip(tmp_path / "gap.mp4", range(12, 25))
+    result = analyzer.analyze_video(clip, tmp_path / "gap", method="frame", key_frames=0, annotate=False,
+                                    segments=((0.9, 2.0, "after"), (0.9, 1.0, "inside")))
+    table = pd.read_parquet(tmp_path / "gap" / "gap_frames.parquet")
+    own = table[table.track == 1]
+    back = float(own[own.time > 0.8].time.min())
+    entries = _segment_entries(result.segment_summaries(), 1)
+    assert set(entries) == {"after"} and (entries["after"]["start"], entries["after"]["seen_seconds"]) == (
+        back, round(2.0 - back, 4))
+    assert segment_summary(FrameIndex.of(table), 1, 0.9, 1.0, 15.0) is None
+    assert segment_summary(FrameIndex.of(table), 1, 0.9, 2.0, 15.0)["start"] == back

@@ -424,7 +424,8 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     """``track``'s summary over ``start`` to ``until`` (a segment, cut to the stretch analysed), by the very code
     that gives ``fervid video --segments``'s (:class:`fervid.inference.video.SegmentLogs`), fed the frames of
     ``frames`` (a video's per-frame table) as the analysis fed it: each row lasting until the next, the row in
-    effect at the segment's start (the face on the frame before it) beginning it, its last row lasting to the end
+    effect at the segment's start (the face on the frame before it, or its row before a dropout the start falls in,
+    where it is back before a gap) beginning it, its last row lasting to the end
     where the frames after it say the whole track's does, a gap (the face unseen longer
     than :func:`~fervid.inference.video.gap_seconds` allows) not counted as seen; its ``dominant_emotion`` is the
     segment's label (the emotion of the most time, a tie the higher mean probability, then the first in EMOTIONS).
@@ -453,10 +454,14 @@ def segment_summary(frames: FrameIndex, track: int, start: float, until: float, 
     logs = SegmentLogs([TimeSegment(start, until)], spacing, detect_every)
     no_image = np.zeros((0, 0, 3), np.uint8)
     fed = []
-    # from the last frame before the start (its face, if any, is the row in effect there) to the frames after the
-    # end that say how the face's last row in it ends
-    for t in _frame_times(frames.times, max(int(np.searchsorted(frames.times, start - TIME_TOLERANCE)) - 1, 0),
-                          spacing):
+    # from the last frame before the start (its face, if any, is the row in effect there), or the face's last row
+    # before it where the frames since came without it for less than a gap (a dropout: that row is in effect at the
+    # start if the face is back in time), to the frames after the end that say how the face's last row in it ends
+    first_time = frames.times[max(int(np.searchsorted(frames.times, start - TIME_TOLERANCE)) - 1, 0)]
+    before = int(np.searchsorted(own_times, start - TIME_TOLERANCE))
+    if before and start - own_times[before - 1] <= logs.gap + 2 * spacing:  # (longer ago: a gap at the start)
+        first_time = min(first_time, own_times[before - 1])
+    for t in _frame_times(frames.times, int(np.searchsorted(frames.times, first_time)), spacing):
         at = int(np.searchsorted(own_times, t))
         face = None
         if at < len(own_times) and own_times[at] == t:

@@ -638,6 +638,11 @@ class TrackLog:
         if self.absent_from is None:
             self.absent_from = time
 
+    def gone_by(self, time: float) -> bool:
+        """Whether its absence, still on at a frame at ``time`` (or ended by the face's return there), is a gap: the
+        frames came without it for longer than a dropout (flow lost it until the next detection round)."""
+        return self.absent_from is not None and time - self.absent_from + self.spacing > self.gap
+
     def _last_row_end(self, absent_from: float, spacing: float | None = None) -> float:
         """Once a frame came without the face (``absent_from``), until when its last row lasts: until that frame,
         or, where no frame came for longer than a gap before it, its spacing after it. A track split where frames
@@ -670,10 +675,12 @@ class TrackLog:
             self.start = face.time
         else:
             since = face.time - self.end
-            self._recent.append(since)
-            # frames came without it for longer than a dropout (flow lost it until the next detection round): a gap
+            # (the time since a row carried into a segment, logged at its start rather than at its own frame's
+            # time, is no spacing between frames)
+            if self._row_time == self.end:
+                self._recent.append(since)
             last_row_end = face.time  # a row lasts until the next, across a frame or two without the face
-            if self.absent_from is not None and face.time - self.absent_from + self.spacing > self.gap:
+            if self.absent_from is not None and self.gone_by(face.time):
                 last_row_end = self._last_row_end(self.absent_from)
                 unseen = face.time - last_row_end
                 since -= unseen  # the last row lasts until the first frame without it (_last_row_end)
@@ -3310,8 +3317,12 @@ class SegmentLogs:
     own rows do (into a segment no analysed frame fell in, over the whole of it), and a face's last row in it lasts
     to its end where the whole track's row lasts past it (the face on the first frame after the end, or back soon
     enough to be no gap), so that segments side by side share a track's seen seconds as the whole track has them.
-    Those rows count for their time only (a segment's frames and means are over the rows whose time is inside it,
-    as the frame table's).
+    A face missing at a segment's start for less than a gap (a dropout: a few frames without it) is seen from the
+    start as its whole track is: its last row before the dropout begins the segment and lasts until the face is
+    back, as a dropout inside a segment does; where it stays away for a gap, the segment has it from its return
+    (a segment starting in a dropout had the face from its return only: seen 0.3 s less than the track was). Those
+    rows count for their time only (a segment's frames and means are over the rows whose time is inside it, as the
+    frame table's).
 
     With ``every`` (``VideoOptions.segment_every``), the segments are windows of that many seconds from ``start``,
     added to ``segments`` (the result's own list) as the frames reach them, a window no frame fell in included:
@@ -3325,8 +3336,13 @@ class SegmentLogs:
                  every: float | None = None, start: float = 0.0):
         self.segments, self.spacing, self.detect_every = segments, spacing, detect_every
         self.every, self.start = every, start
+        # how long a track may go unseen with its last row lasting until it is back (TrackLog.gap at this spacing)
+        self.gap = gap_seconds(spacing, detect_every)
         self.logs: list[dict[int, TrackLog]] = []
         self._present: list[set[int] | None] = []  # the tracks in each one's last row (None: not begun)
+        # per segment, the tracks in a dropout at its start: their last face before it and the time their absence
+        # began; whether that row lasts into the segment is known once the face is back or gone for a gap
+        self._awaited: list[dict[int, tuple[FrameFace, float]]] = []
         self.framed: list[bool] = []  # whether an analysed frame fell inside each one
         self._ended: list[bool] = []  # whether a frame came at or after each one's end
         for _ in segments:
@@ -3336,10 +3352,15 @@ class SegmentLogs:
         self._settling: dict[int, set[int]] = {}
         self._open_from = 0  # with ``every``: the first window not ended
         self._before: AnalysedFrame | None = None  # the last frame added
+        # each track's last face, and the time its absence began where the frames since came without it; dropped
+        # once that absence is a gap
+        self._last_faces: dict[int, FrameFace] = {}
+        self._absent_from: dict[int, float] = {}
 
     def _new_log(self) -> None:
         self.logs.append({})
         self._present.append(None)
+        self._awaited.append({})
         self.framed.append(False)
         self._ended.append(False)
 
@@ -3371,6 +3392,20 @@ class SegmentLogs:
         while self._open_from < len(self.segments) and self.every and self._ended[self._open_from]:
             self._open_from += 1
         self._before = frame
+        faces = {face.track_id: face for face in frame.faces}
+        for track_id in self._last_faces.keys() - faces.keys():
+            self._absent_from.setdefault(track_id, frame.time)
+        self._last_faces.update(faces)
+        for track_id in faces:
+            self._absent_from.pop(track_id, None)
+        for track_id, absent_from in list(self._absent_from.items()):
+            if self._gone_by(absent_from, frame.time):
+                del self._absent_from[track_id], self._last_faces[track_id]
+
+    def _gone_by(self, absent_from: float, time: float) -> bool:
+        """Whether an absence from ``absent_from``, on at a frame at ``time`` (or ended there), is a gap
+        (:meth:`TrackLog.gone_by`, at this spacing)."""
+        return time - absent_from + self.spacing > self.gap
 
     def _begin(self, number: int, time: float) -> None:
         """Segment ``number`` reached by a frame at ``time`` (inside it or past it): the row in effect at its start
@@ -3383,6 +3418,29 @@ class SegmentLogs:
             self._log(number, AnalysedFrame(segment.start, self._before.index, self._before.image,
                                             [dataclasses.replace(face, time=segment.start)
                                              for face in self._before.faces]), self._before.time)
+        # (a frame at its start has no row carried in, but a face in a dropout there still has its last row)
+        self._awaited[number] = {track_id: (self._last_faces[track_id], absent_from)
+                                 for track_id, absent_from in self._absent_from.items()}
+
+    def _await(self, number: int, frame: AnalysedFrame) -> set[int]:
+        """``frame`` (inside segment ``number`` or after its end) says of the tracks in a dropout at its start
+        whether their last row lasts into it: a face back on it soon enough to be no gap does, from the segment's
+        start (that row is logged there, carried from its own frame); one gone for a gap does not (its whole
+        track's last row ends where its absence began, before the start). The tracks whose row was carried in."""
+        awaited = self._awaited[number]
+        if not awaited:
+            return set()
+        present = {face.track_id for face in frame.faces}
+        carried = set()
+        for track_id, (face, absent_from) in list(awaited.items()):
+            if self._gone_by(absent_from, frame.time):
+                del awaited[track_id]
+            elif track_id in present:
+                del awaited[track_id]
+                log = self.logs[number][track_id] = TrackLog(track_id, self.spacing, self.detect_every)
+                log.add(dataclasses.replace(face, time=self.segments[number].start), self._NO_IMAGE, face.time)
+                carried.add(track_id)
+        return carried
 
     def _settle(self, frame: AnalysedFrame, only: int | None = None) -> None:
         """``frame``, after the end of the segments ended (``only``: of that one), says how their tracks' last rows
@@ -3392,20 +3450,22 @@ class SegmentLogs:
         faces = {face.track_id: face for face in frame.faces}
         for number in [only] if only is not None else list(self._settling):
             logs, settling = self.logs[number], self._settling[number]
+            settling |= self._await(number, frame)  # (a segment that ended in the dropout it started in)
             for track_id in list(settling):
                 log, face = logs[track_id], faces.get(track_id)
                 if face is None:
                     log.missed(frame.time)
-                absent_from = log.absent_from  # (TrackLog.add's test of a return for a gap)
-                gone = absent_from is not None and frame.time - absent_from + log.spacing > log.gap
+                gone = log.gone_by(frame.time)
                 if face is not None and not gone:
                     log.add(dataclasses.replace(face, time=self.segments[number].end), self._NO_IMAGE, frame.time)
                 if face is not None or gone:
                     settling.discard(track_id)
-            if not settling:
+            if not settling and not self._awaited[number]:
                 del self._settling[number]
 
     def _log(self, number: int, frame: AnalysedFrame, carried_from: float | None = None) -> None:
+        if carried_from is None:
+            self._await(number, frame)
         logs, present = self.logs[number], {face.track_id for face in frame.faces}
         for track_id in (self._present[number] or set()) - present:  # as ResultWriter.write: an absence starts
             logs[track_id].missed(frame.time)
