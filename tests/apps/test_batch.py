@@ -1296,12 +1296,13 @@ def test_an_interrupt_before_the_workers_loaded_their_models_loses_no_started_fi
 
 def _labelled_rows(emotions, tracks, sure=0.6):
     """A table of rows as a file's rows.parquet holds them: each row's label, its probability ``sure`` (a number,
-    or one per row), its track."""
+    or one per row), its track, and whether it is uncertain (under the shipped models' 0.5)."""
     import pyarrow as pa
 
     sure = [sure] * len(emotions) if np.isscalar(sure) else sure
     return pa.table({"emotion": emotions, "track": tracks,
-                     **{e: [p if e == label else (1 - p) / 6 for label, p in zip(emotions, sure)] for e in EMOTIONS}})
+                     **{e: [p if e == label else (1 - p) / 6 for label, p in zip(emotions, sure)] for e in EMOTIONS},
+                     "uncertain": [p < 0.5 for p in sure]})
 
 
 def test_merged_counts_count_every_files_tracks():
@@ -1346,6 +1347,26 @@ def test_a_files_dominant_emotion_is_of_its_rows_a_tie_the_surer_then_the_first_
     assert counts(["sad", "happy"], sure=[0.9, 0.5]).dominant() == "sad"  # sad's mean 0.57, happy's 0.52
     photos.merge(counts(["sad", "happy"], sure=[0.9, 0.5]))  # merged counts keep the probabilities
     assert photos.dominant() == "sad"
+
+
+def test_a_files_uncertain_share_is_of_its_rows_and_merged_counts_keep_it():
+    """files.csv gave each file's emotion shares but not how many of its rows the model was unsure of, which a
+    track's uncertain_share (tracks.csv) says: a file's uncertain_share is its rows' share flagged uncertain, to 4
+    decimals as a track's, empty where it has no row; a kind's and the run's counts merge them."""
+    from fervid.apps.batch import _Counts
+
+    def counts(sure):
+        c = _Counts()
+        c.add(_labelled_rows(["happy"] * len(sure), [1] * len(sure), sure))
+        return c
+
+    video = counts([0.45, 0.9, 0.3, 0.8, 0.7, 0.6])  # 2 of 6 under 0.5
+    assert video.uncertain_share() == round(2 / 6, 4) == 0.3333
+    assert counts([0.9]).uncertain_share() == 0.0 and _Counts().uncertain_share() is None
+    every = _Counts()
+    every.merge(video)
+    every.merge(counts([0.2, 0.49]))
+    assert every.uncertain_share() == 0.5  # 4 of 8
 
 
 def test_a_resumed_run_with_a_recalibrated_model_is_refused(tmp_path):
@@ -1574,13 +1595,19 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     assert f"- {corpus / 'empty_room.mp4'}" in (out / "summary.md").read_text().split("## No faces found")[1]
     files = pd.read_csv(out / "files.csv").set_index("file")
     assert list(files.columns) == ["kind", "status", "duration", "tracks", "rows", "dominant_emotion", "angry",
-                                   "disgust", "fear", "happy", "sad", "surprise", "neutral", "note", "output"]
+                                   "disgust", "fear", "happy", "sad", "surprise", "neutral", "note", "output",
+                                   "uncertain_share"]
     clip, room, cut = files.loc[str(corpus / "clip.mp4")], files.loc[str(corpus / "empty_room.mp4")], files.loc[str(avi)]
     table = pd.read_parquet(out / "dataset.parquet")
     in_clip = table[table["file"] == str(corpus / "clip.mp4")]
     assert (clip["status"], clip["tracks"], clip["rows"]) == ("done", 1, len(in_clip)) and clip["duration"] > 3.9
     assert clip["happy"] == pytest.approx((in_clip["emotion"] == "happy").mean(), abs=1e-4)
     assert clip["dominant_emotion"] == in_clip["emotion"].mode()[0]
+    # the share of its rows flagged uncertain, as the table has them (and as its track's in tracks.csv: one track)
+    assert clip["uncertain_share"] == round(in_clip["uncertain"].mean(), 4) and 0 < clip["uncertain_share"] < 1
+    in_photo = table[table["file"] == str(corpus / "photo.jpg")]
+    assert files.loc[str(corpus / "photo.jpg"), "uncertain_share"] == float(in_photo["uncertain"].iloc[0])
+    assert pd.isna(room["uncertain_share"]) and pd.isna(files.loc[str(corpus / "broken.jpg"), "uncertain_share"])
     assert (room["status"], room["rows"], room["note"]) == ("done", 0, "no faces found") and room["duration"] == 2.0
     assert cut["status"] == "partial" and "truncated or corrupt" in cut["note"]
     assert files.loc[str(corpus / "photo.jpg"), "kind"] == "image" and files.loc[str(corpus / "photo.jpg"), "rows"] == 1
@@ -1591,6 +1618,7 @@ def test_per_file_and_per_track_tables_and_videos_with_no_face(tmp_path, astrona
     one = tracks[tracks["file"] == str(corpus / "clip.mp4")].iloc[0]
     assert one["track"] == 1 and one["frames"] == len(in_clip) and 0 <= one["start"] < one["end"] <= clip["duration"]
     assert one["seen_seconds"] > 3 and not one["partial"]
+    assert one["uncertain_share"] == clip["uncertain_share"]  # the clip's one track: its rows are the file's
     assert tracks[tracks["file"] == str(avi)]["partial"].all() and len(tracks[tracks["file"] == str(avi)])
     assert str(corpus / "empty_room.mp4") not in set(tracks["file"])
 

@@ -266,8 +266,8 @@ def test_a_real_jobs_cuts_replaced_faces_size_changes_and_segments_fit_their_mod
 
 def test_the_records_of_an_earlier_or_a_later_fervids_tracks_json_are_answered(tmp_path, edited_session_out):
     """A job's tracks JSON is answered as its file holds it: an earlier fervid's lacks a segment's
-    analysed_seconds and an episode's duration and peak_confidence (absent from the answer), and a later
-    fervid's keys a record does not declare are passed on; a track or an episode with one was a 500."""
+    analysed_seconds and an episode's duration, peak_confidence and uncertain_share (absent from the answer), and a
+    later fervid's keys a record does not declare are passed on; a track or an episode with one was a 500."""
     import json
 
     job_id = job_of(tmp_path, edited_session_out)
@@ -282,7 +282,7 @@ def test_the_records_of_an_earlier_or_a_later_fervids_tracks_json_are_answered(t
     for segment in doc["segments"]:
         del segment["analysed_seconds"]
     for ep in episodes:
-        del ep["duration"], ep["peak_confidence"]
+        del ep["duration"], ep["peak_confidence"], ep["uncertain_share"]
     tracks_json.write_text(json.dumps(doc), encoding="utf-8")
     with TestClient(create_app(ServerSettings(data_dir=tmp_path)), base_url="http://127.0.0.1",
                     raise_server_exceptions=False) as client:
@@ -294,8 +294,8 @@ def test_the_records_of_an_earlier_or_a_later_fervids_tracks_json_are_answered(t
     assert all("analysed_seconds" not in segment for segment in result["segments"])
     answered = [ep for segment in result["segments"] for track in segment["tracks"] for ep in track["episodes"]]
     answered += [ep for track in result["tracks"] for ep in track["episodes"]]
-    assert answered and all(ep["later"] == {"said": 1} and "duration" not in ep and "key_frame_url" in ep
-                            for ep in answered)
+    assert answered and all(ep["later"] == {"said": 1} and "duration" not in ep and "uncertain_share" not in ep
+                            and "key_frame_url" in ep for ep in answered)
     assert all(track["later"] == {"said": 1} for segment in result["segments"] for track in segment["tracks"])
 
 

@@ -61,6 +61,20 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
 
+def test_an_uncertain_faces_row_shows_the_mark_once_and_tells_a_screen_reader_uncertain(server, page,
+                                                                                      uncertain_face_png):
+    """The photo's faces table said "surprise 44%? (uncertain)": the mark and the word for one flag. Its row shows
+    the label as the annotated image does ("surprise 44%?"), and the mark is an image named "uncertain" to a screen
+    reader, once."""
+    page.goto(server + "/")
+    page.set_input_files("#file-input", str(uncertain_face_png))
+    expect(page.locator("#faces tbody tr")).to_have_count(1, timeout=30_000)
+    label = page.locator("#faces tbody tr td").nth(1)
+    expect(label).to_have_text(re.compile(r"^surprise \d+%\?$"))
+    expect(label.get_by_role("img", name="uncertain", exact=True)).to_have_count(1)
+    expect(page.locator("#faces")).not_to_contain_text("(uncertain)")
+
+
 def test_video_upload_shows_player_timeline_and_seeks(server, page):
     """Also what a keyboard or screen-reader user met: the status region repeated "running 0%" and the job id
     about 18 times in 11 s; the timeline had no time scale, Enter was its only key, and headings went from h1 to

@@ -56,3 +56,43 @@ def test_the_pages_use_the_shared_label_wherever_they_label_a_face():
     assert '"?"' not in app + live  # the mark is the server's (UNCERTAIN_MARK), not a copy
     index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     assert index.count('"?" after a label marks an uncertain face') == 2  # what it means, by the photo and the video
+
+
+def test_the_pages_round_a_percentage_as_the_command_line_and_tables_do(tmp_path):
+    """The pages' JavaScript took an exact half up (toFixed(0), Math.round) where Python's "{:.0%}" (face_label,
+    `fervid video`'s lines, the annotated images) takes it to the even number: a confidence of 0.125 read "13%" on
+    the page and "12%" from `fervid image`. Every probability written to 4 decimals (as the tables and the API give
+    them) now reads the same on both, and so do the labels and summaries made of them."""
+    fractions = [k / 10_000 for k in range(10_001)]
+    said = run_page_script(f"{json.dumps(fractions)}.map(percentText)", tmp_path)
+    python = [f"{fraction:.0%}" for fraction in fractions]
+    assert said == python
+    ties = [f for f in fractions if (f * 100) % 1 == 0.5]  # x.5 exactly, where the two roundings part
+    assert len(ties) > 50 and python[fractions.index(0.125)] == "12%" and python[fractions.index(0.375)] == "38%"
+    faces = [("neutral", 0.125, True), ("happy", 0.625, False), ("sad", 0.005, False)]
+    tracks = [{"dominant_emotion": "fear", "emotion_share": {"fear": 0.345}, "uncertain_share": 0.125}]
+    assert run_page_script(f"[{json.dumps(faces)}.map(([e, c, u]) => faceLabel(e, c, u)), "
+                           f"{json.dumps(tracks)}.map(dominantText)]", tmp_path) == [
+        [face_label(*face) for face in faces], [_dominant_text(track) for track in tracks]]
+
+
+def test_the_pages_lists_show_the_uncertain_mark_once_and_say_uncertain_once(tmp_path):
+    """The photo's faces table and the live page's faces list showed "neutral 49%? (uncertain)": the mark and the
+    word for one flag. A list's label shows face_label's text (the mark once) and gives a screen reader the word
+    "uncertain" once, in place of the "?" it reads as nothing or as "question mark"; a sure face's is its text."""
+    import html
+    import re
+
+    faces = [("neutral", 0.4913, True), ("happy", 0.9963, False), ("fear", None, True)]
+    labels = run_page_script(f"{json.dumps(faces)}.map(([e, c, u]) => faceLabelHtml(e, c, u))", tmp_path)
+    for face, label in zip(faces, labels):
+        shown = html.unescape(re.sub(r"<[^>]*>", "", label))  # what the page shows
+        assert shown == face_label(*face), label
+        assert label.count("uncertain") == (1 if face[2] else 0), label
+        assert 'aria-label="uncertain"' in label if face[2] else "<" not in label
+    app = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    live = (STATIC_DIR / "live.js").read_text(encoding="utf-8")
+    assert "(uncertain)" not in app + live
+    assert "faceLabelHtml(face.emotion" in app and "faceLabelHtml(face.emotion" in live  # the lists
+    # and no percentage of their own, rounded the other way
+    assert not re.search(r"\* 100\)\.toFixed\(0\)|Math\.round\([^)]*\* 100\)}%", app + live)

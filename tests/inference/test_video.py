@@ -1330,9 +1330,11 @@ def test_uncertain_rows_are_marked_in_the_annotated_video_and_key_frames_and_cou
     probabilities), yet the annotated video drew "#1 neutral 31%" as it draws a sure row, key frames' captions alike,
     and the tracks JSON and table said nothing of it. Each label of an uncertain row ends in "?" (as the live page's
     do), and the track's uncertain_share is the share of its rows flagged uncertain: in the tracks JSON, the tracks
-    table (its last column) and the API's track."""
+    table (its last column) and the API's track. An episode's, which neither the tracks JSON nor the episodes table
+    gave (a study could not leave out the stretches the model was unsure of), is its own rows' share: in the tracks
+    JSON, the episodes table (its last column) and the API's episode."""
     import fervid.inference.video as video
-    from fervid.apps.schemas import TrackOut
+    from fervid.apps.schemas import Episode, TrackOut
 
     drawn, captions = [], {}
     annotate, with_caption = video.annotate, video.with_caption
@@ -1358,6 +1360,16 @@ def test_uncertain_rows_are_marked_in_the_annotated_video_and_key_frames_and_cou
     table = result.track_table()
     assert table.columns[-1] == "uncertain_share" and table["uncertain_share"].tolist() == [track["uncertain_share"]]
     assert TrackOut.model_fields["uncertain_share"].description.startswith("The share of the track's rows")
+    # each episode's share is of the rows from its start to its end (where the next starts), to 4 decimals
+    episodes_table = pd.read_csv(tmp_path / "carphone_pristine_episodes.csv")
+    assert episodes_table.columns[-1] == "uncertain_share"
+    assert episodes_table["uncertain_share"].tolist() == [ep["uncertain_share"] for ep in track["episodes"]]
+    within = [rows.loc[(rows["time"] >= ep["start"]) & (rows["time"] < ep["end"]), "uncertain"]
+              for ep in track["episodes"]]
+    assert [ep["uncertain_share"] for ep in track["episodes"]] == [round(float(r.mean()), 4) for r in within]
+    assert sum(len(r) for r in within) == len(rows)  # every row in one episode
+    assert len({ep["uncertain_share"] for ep in track["episodes"]}) > 1  # sure and unsure stretches told apart
+    assert Episode.model_fields["uncertain_share"].description.startswith("The share of its rows")  # in /docs
     key_frames = [ep for ep in track["episodes"] if ep["key_frame"]]
     assert key_frames
     for ep in key_frames:

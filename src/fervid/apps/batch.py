@@ -80,9 +80,10 @@ STOP_GRACE_SECONDS = 10.0  # after an interrupt, how long a worker may take to s
 # Windows' process pool waits on its workers' handles with WaitForMultipleObjects, 63 at most: ProcessPoolExecutor
 # refuses more than 61 workers there (a traceback after the files were listed)
 WINDOWS_MOST_WORKERS = 61
-# files.csv / tracks.csv: one row per input / per video track (README, "Corpora")
+# files.csv / tracks.csv: one row per input / per video track (README, "Corpora"); files.csv's uncertain_share last
+# (added in 0.3.0: after the columns scripts may read by position, none of which moves)
 FILES_CSV_COLUMNS = ["file", "kind", "status", "duration", "tracks", "rows", "dominant_emotion", *EMOTIONS, "note",
-                     "output"]
+                     "output", "uncertain_share"]
 TRACKS_CSV_COLUMNS = ["file", *TRACK_COLUMNS, "partial"]
 
 
@@ -1398,6 +1399,7 @@ class _Counts:
     def __init__(self):
         self.rows, self.emotions, self.tracks = 0, dict.fromkeys(EMOTIONS, 0), set()
         self.probability_sum = dict.fromkeys(EMOTIONS, 0.0)  # over the rows: a tie of rows goes to the surer one
+        self.uncertain_rows = 0  # rows flagged uncertain
         self.merged_tracks = 0  # the tracks of the files merged in
 
     @property
@@ -1413,11 +1415,13 @@ class _Counts:
                 self.emotions[item["values"]] += item["counts"]
         for e in EMOTIONS:
             self.probability_sum[e] += pc.sum(table[e]).as_py() or 0.0
+        self.uncertain_rows += pc.sum(table["uncertain"]).as_py() or 0  # (the count of true; none: None)
         self.tracks.update(pc.unique(table["track"]).to_pylist())
 
     def merge(self, other: _Counts) -> None:
         self.rows += other.rows
         self.merged_tracks += other.n_tracks
+        self.uncertain_rows += other.uncertain_rows
         for e in EMOTIONS:
             self.emotions[e] += other.emotions[e]
             self.probability_sum[e] += other.probability_sum[e]
@@ -1427,6 +1431,11 @@ class _Counts:
         videos only has no image faces, and 0.0 for every emotion read as a measured absence."""
         labelled = sum(self.emotions.values())
         return {e: round(n / labelled, 4) if labelled else None for e, n in self.emotions.items()}
+
+    def uncertain_share(self) -> float | None:
+        """The share of the rows flagged uncertain, to 4 decimals as a track's ``uncertain_share`` (the emotion
+        shares here are of rows too); None where there are no rows."""
+        return round(self.uncertain_rows / self.rows, 4) if self.rows else None
 
     def dominant(self) -> str:
         """The emotion of most rows (:func:`fervid.emotions.dominant_emotion`: a tie goes to the tied emotion with
@@ -1538,7 +1547,8 @@ def write_outputs(out: Path, store: StateStore, notices: list[str] | None = None
             "tracks": c.n_tracks if c is not None else "", "rows": c.rows if c is not None else "",
             "dominant_emotion": c.dominant() if c is not None else "",
             **(c.shares() if c is not None and c.rows else dict.fromkeys(EMOTIONS, "")),
-            "note": note, "output": f"files/{r['key']}" if c is not None else ""})
+            "note": note, "output": f"files/{r['key']}" if c is not None else "",
+            "uncertain_share": c.uncertain_share() if c is not None else None})
         for track in (doc or {}).get("tracks", []):
             # a video that broke mid-way: its tracks end where it broke
             track_rows.append({**track_row(track, file=recorded_name(r["path"])), "partial": status == "partial"})

@@ -1403,8 +1403,9 @@ def video(
     <name>_track<N>_timeline.png (on the video's time axis) and key frames (the most expressive frame of each
     emotion episode lasting 0.5 s or more: the face with a margin, small faces enlarged; with --key-frames N, of
     each track's N longest episodes only), <name>_episodes.csv (per episode: track, emotion, start, end, duration,
-    peak_confidence, key_frame_time, key_frame, segment; peak_confidence is its emotion's probability in the
-    frames table's row at key_frame_time); with --segments or --segment-every, <name>_segments.csv. Interrupted
+    peak_confidence, key_frame_time, key_frame, segment, uncertain_share; peak_confidence is its emotion's
+    probability in the frames table's row at key_frame_time, uncertain_share the share of its rows flagged
+    uncertain); with --segments or --segment-every, <name>_segments.csv. Interrupted
     (Ctrl-C, SIGTERM), the video in hand keeps its outputs up to there under partial names
     (<name>_frames.partial.csv, ...), and an earlier run's complete ones stay as they were.
     """
@@ -2930,7 +2931,8 @@ def batch(
                                                           "NUL-separated, as `find -print0` writes them)."),
     out: Path = typer.Option(..., help="Output folder: state.sqlite, files/<key>/, dataset.parquet (every face "
                                        "row), files.csv (per input: status, duration, tracks, rows, emotion shares, "
-                                       "notes such as 'no faces found'), tracks.csv (per video track: start, end, "
+                                       "notes such as 'no faces found', the share of rows flagged uncertain), "
+                                       "tracks.csv (per video track: start, end, "
                                        "seen seconds, dominant emotion, shares), summary.md/json."),
     workers: int = typer.Option(app_defaults.BATCH_WORKERS, help="Worker processes (each loads the models once; "
                                                                  "on Windows at most 61, said); local engine only "

@@ -155,6 +155,9 @@ class Episode(_Recorded):
     peak_confidence: float | None = Field(None, description="The probability of its emotion at key_frame_time, as "
                                                             "that row of the frames table gives it (the temporal "
                                                             "method's, as the annotated video labels it), 0 to 1.")
+    uncertain_share: float | None = Field(None, description="The share of its rows (analysed frames) flagged "
+                                                            "`uncertain`, 0 to 1, to 4 decimals: how much of it the "
+                                                            "model was unsure of.")
     key_frame: str | None = Field(description="The key frame's file name; null for an episode shorter than 0.5 s, "
                                               "or left out by --key-frames.")
     key_frame_time: float = Field(description="Seconds of its most expressive row (where its key frame is, or would "

@@ -474,6 +474,7 @@ class EpisodeSummary(TypedDict):
     peak_confidence: float | None
     key_frame: str | None
     key_frame_time: float
+    uncertain_share: float | None
 
 
 # a change of a track's emotion: at ``time`` (s), ``from`` one ``to`` another, after ``unseen_before`` seconds
@@ -516,6 +517,10 @@ class Episode:
     # video have it: the episode's peak_confidence and what its key frame's caption says (None: not known)
     best_row_probability: float | None = None
     best_row_uncertain: bool = False  # that row's ``uncertain``: its key frame's caption marks it as the video does
+    # its rows (analysed frames; not a row carried into a segment, counted as the track's ``frames`` are) and those of
+    # them flagged uncertain: its uncertain_share, which a study filters episodes by
+    rows: int = 0
+    uncertain_rows: int = 0
     best_image: np.ndarray | None = field(default=None, repr=False)
     key_frame: str | None = None
 
@@ -540,17 +545,23 @@ class Episode:
         None where not known. What the tracks JSON, the episodes table and the key frame's caption give."""
         return None if self.best_row_probability is None else round(float(self.best_row_probability), 4)
 
+    @property
+    def uncertain_share(self) -> float | None:
+        """The share of its rows flagged uncertain, to 4 decimals as a track's ``uncertain_share``; None where it
+        holds no analysed frame (a segment's row carried in alone)."""
+        return round(self.uncertain_rows / self.rows, 4) if self.rows else None
+
     def to_dict(self) -> EpisodeSummary:
         """The tracks JSON's entry and ``<name>_episodes.csv``'s row (:meth:`VideoResult.episode_rows`): its
         duration, its most expressive frame's time (``key_frame_time``, where the key frame is taken) and the
         probability of its emotion there as the frames table's row gives it (``peak_confidence``: the temporal
         method's, as the annotated video labels it; None where not known); ``key_frame`` is None for an episode too
         short for one, and for one whose key frame a cap (``key_frames``) left out; its ``key_frame_time`` is where
-        it would have been."""
+        it would have been; ``uncertain_share``: the share of its rows flagged uncertain (None where it has none)."""
         return {"emotion": self.emotion, "start": round(self.start, TIME_DECIMALS),
                 "end": round(self.end, TIME_DECIMALS), "duration": self.duration,
                 "peak_confidence": self.peak_confidence, "key_frame": self.key_frame,
-                "key_frame_time": round(self.best_time, TIME_DECIMALS)}
+                "key_frame_time": round(self.best_time, TIME_DECIMALS), "uncertain_share": self.uncertain_share}
 
 
 class TrackLog:
@@ -711,6 +722,9 @@ class TrackLog:
                 closed = ep
             ep = self.episode = Episode(self.track_id, emotion, face.time, face.time)
         ep.end = face.time  # its last row so far: where that row ends is known at the next row or at the close
+        if carried_from is None:
+            ep.rows += 1
+            ep.uncertain_rows += bool(face.uncertain)
         p = max(face.frame_probabilities[EMOTIONS.index(emotion)], 0.0)
         if p > ep.best_probability:  # the most expressive frame of the episode, by its own probability
             x, y, w, h = face.box
@@ -834,9 +848,10 @@ def gap_seconds(spacing: float, detect_every: float = 0.0) -> float:
 
 
 TABLE_COLUMNS = [*FRAME_LEADING, *ROW_COLUMNS, "detected"]
-# <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows)
+# <name>_episodes.csv (VideoResult.episode_rows) and <name>_segments.csv (VideoResult.segment_rows); an episode's
+# uncertain_share last (added in 0.3.0: after the columns scripts may read by position, none of which moves)
 EPISODE_COLUMNS = ["track", "emotion", "start", "end", "duration", "peak_confidence", "key_frame_time", "key_frame",
-                   "segment"]
+                   "segment", "uncertain_share"]
 SEGMENT_COLUMNS = ["segment", "segment_start", "segment_end", "analysed_seconds", *TRACK_COLUMNS, "episodes"]
 TIMELINE_DPI = 100  # the timeline's pixels an inch, as laid out and as saved
 BAND_COLUMNS = 1000  # the timeline's label band: about one column per pixel of its 10-inch, 100-dpi figure

@@ -19,7 +19,7 @@ async function errorText(response) {
 
 function bars(probabilities) {
   return EMOTIONS.map((e) => `<div class="bar"><span>${e}</span><span class="fill" style="width:${
-    Math.round(probabilities[e] * 200)}px;background:${COLORS[e]}"></span><span>${(probabilities[e] * 100).toFixed(0)}%</span></div>`).join("");
+    Math.round(probabilities[e] * 200)}px;background:${COLORS[e]}"></span><span>${percentText(probabilities[e])}</span></div>`).join("");
 }
 
 // Where each face's label goes, as annotate.layout does in Python: placed from the image's left, above its box,
@@ -106,8 +106,8 @@ async function analysePhoto(file, token) {
     URL.revokeObjectURL(image.src);
   }
   if (token !== current) return;
-  const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${faceLabel(face.emotion, face.confidence,
-    face.uncertain)}${face.uncertain ? " (uncertain)" : ""}</td><td>${bars(face.probabilities)}</td></tr>`);
+  const rows = result.faces.map((face, i) => `<tr><td>${i + 1}</td><td>${faceLabelHtml(face.emotion,
+    face.confidence, face.uncertain)}</td><td>${bars(face.probabilities)}</td></tr>`);
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
   if (photoDownload) URL.revokeObjectURL(photoDownload);
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
@@ -255,7 +255,7 @@ function showVideo(result, frames) {
     box.className = "timeline";
     const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, ${dominantText(track)}`;
     const shares = `share of time: ${Object.entries(track.emotion_share).filter(([, share]) => share > 0)
-      .map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`;
+      .map(([e, share]) => `${e} ${percentText(share)}`).join(", ")}`;
     box.innerHTML = `<h3>${summary}</h3><p class="note" id="shares-${track.track}">${shares}</p>
       <div class="legend">${EMOTIONS.map((e) => `<span>${lineSample(e)}${e}</span>`).join("")}</div>`;
     const canvas = document.createElement("canvas");
@@ -284,7 +284,7 @@ function showVideo(result, frames) {
       const time = ep.key_frame_time.toFixed(1);
       // labelled as its picture's caption is: the key frame's row's confidence and uncertain (its time is that row's)
       const row = series.time.indexOf(ep.key_frame_time);
-      const label = faceLabel(ep.emotion, ep.peak_confidence ?? null, row >= 0 && series.uncertain[row]);
+      const label = faceLabelHtml(ep.emotion, ep.peak_confidence ?? null, row >= 0 && series.uncertain[row]);
       fig.innerHTML = `<img src="${ep.key_frame_url}" alt="person #${track.track}, ${ep.emotion}, at ${time} s">` +
         `<figcaption>#${track.track} ${label} from ${ep.start.toFixed(1)} s (this frame: ${time} s)</figcaption>`;
       if (!player.hidden) {  // a button that seeks the video there (Enter or Space)

@@ -23,11 +23,30 @@ function setStatus(text, isError = false) {
   $("status").className = isError ? "error" : "";
 }
 
+// A probability or share (0 to 1) as a whole percentage, rounded as the command line, the annotated images and
+// videos and the tables' readers round it: Python's "{:.0%}" (the value times 100 in doubles, an exact half to the
+// even whole number: 0.125 is "12%", 0.375 "38%"). toFixed(0) and Math.round take a half up, so the page said
+// "13%" where `fervid image` said "12%" for the same face.
+function percentText(fraction) {
+  const hundredths = fraction * 100;
+  let whole = Math.round(hundredths);  // the nearest; a half up
+  if (whole - hundredths === 0.5 && whole % 2 !== 0) whole -= 1;  // an exact half: to the even one instead
+  return `${whole}%`;
+}
+
 // A face's label as fervid's images, videos, key frames and command line word it (annotate.face_label): "happy 87%",
 // "neutral 49%?" for an uncertain face; confidence null: the emotion alone ("neutral?")
 function faceLabel(emotion, confidence, uncertain) {
-  const said = confidence === null ? emotion : `${emotion} ${(confidence * 100).toFixed(0)}%`;
+  const said = confidence === null ? emotion : `${emotion} ${percentText(confidence)}`;
   return uncertain ? said + UNCERTAIN_MARK : said;
+}
+
+// faceLabel's label as HTML, for the pages' lists (a photo's faces, the live faces, key-frame captions): the mark
+// shown once, and said once as the word "uncertain" by a screen reader (which reads "?" as nothing or as "question
+// mark"); the lists showed "neutral 49%? (uncertain)", saying it twice.
+function faceLabelHtml(emotion, confidence, uncertain) {
+  const said = escapeHtml(faceLabel(emotion, confidence, false));
+  return uncertain ? `${said}<span role="img" aria-label="uncertain">${escapeHtml(UNCERTAIN_MARK)}</span>` : said;
 }
 
 // A video track's most common emotion, and how much of it the model was unsure of, as `fervid video` prints it
@@ -35,7 +54,7 @@ function faceLabel(emotion, confidence, uncertain) {
 // time or less. A job's tracks JSON written by an earlier fervid has no uncertain_share: the first part alone.
 function dominantText(track) {
   const share = track.emotion_share[track.dominant_emotion];
-  const said = `${share > 0.5 ? "mostly" : "most often"} ${track.dominant_emotion} (${(share * 100).toFixed(0)}%)`;
+  const said = `${share > 0.5 ? "mostly" : "most often"} ${track.dominant_emotion} (${percentText(share)})`;
   return track.uncertain_share == null ? said
-    : `${said}, uncertain in ${(track.uncertain_share * 100).toFixed(0)}% of frames`;
+    : `${said}, uncertain in ${percentText(track.uncertain_share)} of frames`;
 }

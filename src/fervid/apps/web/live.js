@@ -212,10 +212,10 @@ function drawOverlay(result) {
 
 function drawFaces(faces) {
   $("faces").innerHTML = faces.map((face) => `<div class="face" data-track="${face.track}"
-      data-emotion="${face.emotion}"><b>#${face.track} ${faceLabel(face.emotion, face.confidence, face.uncertain)}${
-        face.uncertain ? " (uncertain)" : ""}</b>
+      data-emotion="${face.emotion}"><b>#${face.track} ${faceLabelHtml(face.emotion, face.confidence,
+        face.uncertain)}</b>
       ${EMOTIONS.map((e) => `<div class="bar"><span>${e}</span><span class="fill" style="width:${
-        Math.round(face[e] * 150)}px;background:${COLORS[e]}"></span><span>${Math.round(face[e] * 100)}%</span>
+        Math.round(face[e] * 150)}px;background:${COLORS[e]}"></span><span>${percentText(face[e])}</span>
       </div>`).join("")}</div>`).join("");
 }
 
@@ -247,7 +247,7 @@ function drawTimelines(now) {
     const shares = EMOTIONS.map((e) => [e, points.filter((p) => p.emotion === e).length / points.length])
       .filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
     canvas.setAttribute("aria-label", `track ${track}, last ${TIMELINE_SECONDS} s: ${
-      shares.map(([e, share]) => `${e} ${Math.round(share * 100)}%`).join(", ")}`);
+      shares.map(([e, share]) => `${e} ${percentText(share)}`).join(", ")}`);
   }
 }
 
