@@ -2893,6 +2893,28 @@ def test_fervid_live_says_when_it_replaces_another_sources_outputs(tmp_path):
     assert f"outputs replaced those of {tmp_path / 'a' / 'cam.mp4'} in {out}/" in result.output
 
 
+@as_root
+def test_fervid_live_keeps_another_users_outputs_of_its_name(tmp_path):
+    """`fervid live --source u2/cam.mp4 --out shared` replaced another user's cam_* there as its own."""
+    for folder in ("u1", "u2"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(carphone(), tmp_path / folder / "cam.mp4")
+    out = tmp_path / "o"
+    args = ["--out", str(out), "--seconds", "0.3", "--method", "frame", "--no-annotate", "-q"]
+    assert runner.invoke(app, ["live", "--source", str(tmp_path / "u1" / "cam.mp4"), *args]).exit_code == 0
+    theirs = sorted(out.glob("cam_*"))
+    _hand_over(theirs, 0o644)
+    before = {path: path.read_bytes() for path in theirs}
+    result = runner.invoke(app, ["live", "--source", str(tmp_path / "u2" / "cam.mp4"), *args])
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"notice: {tmp_path / 'u2' / 'cam.mp4'}: {out}/ holds uid {STRANGER}'s outputs of "
+                             f"{tmp_path / 'u1' / 'cam.mp4'} named cam_*, which are kept; this video's are named "
+                             "u2_cam_*\n")
+    assert {path: path.read_bytes() for path in out.glob("cam_*")} == before
+    assert json.loads((out / "u2_cam_tracks.json").read_text(encoding="utf-8"))["file"] == str(
+        tmp_path / "u2" / "cam.mp4")
+
+
 def test_fervid_live_looks_for_faces_in_its_region_only_as_fervid_video_does(tmp_path):
     """A lab camera that sees a poster (a second face, still) beside the participant: `fervid live --source` had
     no --region, which `fervid video` and `batch` have. It keeps the poster's face out, records the region in the

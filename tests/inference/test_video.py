@@ -4,6 +4,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import os
 import re
 import signal as signal_module
 import subprocess
@@ -2828,6 +2829,104 @@ def test_two_analyses_of_one_video_into_one_folder_at_once_lose_nothing(analyzer
     assert not list(tmp_path.glob("*.partial.*")) and not list(tmp_path.glob(".*.lock"))
     # once it is done, the same analysis runs (replacing them)
     assert analyzer.analyze_video(carphone(), tmp_path, **settings).ok
+
+
+# a user id no system account has: files handed to it are another user's, named "uid 54321"
+STRANGER = 54321
+as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                             reason="hands files to another user (chown): root only")
+
+
+def _one_video_twice(tmp_path: Path) -> tuple[Path, Path]:
+    """u1/session1.mp4 and u2/session1.mp4: two people's recordings of one name."""
+    import shutil
+
+    videos = (tmp_path / "u1" / "session1.mp4", tmp_path / "u2" / "session1.mp4")
+    for video in videos:
+        video.parent.mkdir()
+        shutil.copy(carphone(), video)
+    return videos
+
+
+@as_root
+def test_analyze_video_names_its_outputs_apart_from_another_users(analyzer, tmp_path):
+    """A lab server's shared results folder holds student1's session1_*; student2's notebook ran
+    analyzer.analyze_video("u2/session1.mp4", "res"): student1's outputs were deleted and replaced, said only by
+    result.replaced (and by nothing for the same video, or under a stem given). `fervid video` keeps them and names
+    its own apart; the API does too, warning under which name, and the outputs of its name another user writes
+    while it waits for them refuse the run."""
+    import warnings
+
+    from fervid.inference.video import OutputsBusy, outputs_lock
+
+    u1, u2 = _one_video_twice(tmp_path)
+    res = tmp_path / "res"
+    settings = dict(method="frame", annotate=False, key_frames=0)
+    assert analyzer.analyze_video(u1, res, **settings).stem == "session1"
+    theirs = sorted(res.glob("session1_*"))
+    for path in theirs:
+        os.chown(path, STRANGER, -1)
+    before = {path: path.read_bytes() for path in theirs}
+    with pytest.warns(UserWarning) as warned:
+        result = analyzer.analyze_video(u2, res, **settings)
+    assert result.ok and result.stem == "u2_session1" and result.replaced is None
+    assert result.kept_apart == (f"{res}/ holds uid {STRANGER}'s outputs of {u1} named session1_*, which are kept; "
+                                 "this video's are named u2_session1_*")
+    assert [str(w.message) for w in warned] == [f"{u2}: {result.kept_apart}"]
+    assert json.loads((res / "u2_session1_tracks.json").read_text(encoding="utf-8"))["file"] == str(u2)
+    # of the very video they analysed, under the stem given: still theirs, kept
+    with pytest.warns(UserWarning, match=f"holds uid {STRANGER}'s outputs of .* this video's are named u1_session1_"):
+        assert analyzer.analyze_video(u1, res, stem="session1", **settings).stem == "u1_session1"
+    assert {path: path.read_bytes() for path in res.glob("session1_*")} == before
+    assert all(path.stat().st_uid == STRANGER for path in theirs)
+    # each run again replaces this user's own under the name it got, never another user's nor a copy beside them
+    with pytest.warns(UserWarning, match="this video's are named u2_session1_"):
+        assert analyzer.analyze_video(u2, res, **settings).stem == "u2_session1"
+    assert sorted(p.name for p in res.glob("*_tracks.json")) == [
+        "session1_tracks.json", "u1_session1_tracks.json", "u2_session1_tracks.json"]
+    with warnings.catch_warnings():  # a stem of no one else's: written as asked, unsaid
+        warnings.simplefilter("error")
+        assert analyzer.analyze_video(u2, res, stem="mine", **settings).kept_apart is None
+    # another user's written under a stem since this run chose it: refused, as the CLI's run is
+    with pytest.raises(OutputsBusy, match=rf"{re.escape(str(res))}: another fervid run wrote uid {STRANGER}'s outputs "
+                                          rf"of .*u1/session1.mp4 as session1_\* while this one ran; run it again"):
+        with outputs_lock(res, "session1"):
+            pass
+
+
+ANALYSED_UNPRIVILEGED = """
+import sys, warnings
+from fervid.inference.analyzer import Analyzer
+
+with warnings.catch_warnings(record=True) as warned:
+    warnings.simplefilter("always")
+    result = Analyzer().analyze_video(sys.argv[1], sys.argv[2], method="frame", annotate=False, key_frames=0)
+print(result.ok, result.stem)
+print(*[str(w.message) for w in warned if "which are kept" in str(w.message)], sep="\\n")
+"""
+
+
+@as_root
+def test_analyze_video_keeps_outputs_it_cannot_read(tmp_path, unprivileged):
+    """A colleague's session1_* under `umask 077` (0600, another user's): their tracks JSON could not be read, so
+    analyze_video took the name for free and replaced every one of them without a word."""
+    u1, u2 = _one_video_twice(tmp_path)
+    res = tmp_path / "res"
+    res.mkdir()
+    theirs = {res / "session1_tracks.json": b'{"file": "u1/session1.mp4"}', res / "session1_frames.csv": b"time\n"}
+    for path, data in theirs.items():
+        path.write_bytes(data)
+        os.chown(path, STRANGER, -1)
+        path.chmod(0o600)
+    done = subprocess.run([*unprivileged, sys.executable, "-c", ANALYSED_UNPRIVILEGED, str(u2), str(res)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (f"True u2_session1\n{u2}: {res}/ holds outputs this user cannot read (owned by uid "
+                           f"{STRANGER}, mode 0600) named session1_*, which are kept; this video's are named "
+                           "u2_session1_*\n")
+    for path, data in theirs.items():
+        assert path.read_bytes() == data and path.stat().st_uid == STRANGER
+    assert (res / "u2_session1_tracks.json").is_file()
 
 
 def test_an_output_deleted_while_the_analysis_runs_fails_the_result(analyzer, tmp_path):

@@ -1411,8 +1411,8 @@ def video(
     """
     from fervid.folder_lock import FolderLocked
     from fervid.inference.images import expand_inputs, failure_message, output_stems, stem_not_taken
-    from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, output_paths_error,
-                                        outputs_kept_apart, stems_used_before)
+    from fervid.inference.video import (VIDEO_SUFFIXES, OutputNames, StillImageError, VideoError, kept_apart_notice,
+                                        output_paths_error, outputs_kept_apart, stems_used_before)
 
     _refuse_window_for_frame(ctx, method)
     options = _pipeline(detect_every=detect_every, window=window, sample_fps=sample_fps, method=method, model=model,
@@ -1444,8 +1444,7 @@ def video(
         own = stem_not_taken(path, stems[path], taken)
         if own != stems[path]:
             held = kept.get(stems[path].lower()) or f"the outputs of {owners.get(stems[path].lower(), 'another video')}"
-            _say_notices([f"{path}: {out}/ holds {held} named {stems[path]}_*, which are kept; this video's are "
-                          f"named {own}_*"])
+            _say_notices([f"{path}: {kept_apart_notice(out, held, stems[path], own)}"])
             stems[path] = own
     # where Windows limits paths: the run is refused before any video is analysed (a video whose outputs did not fit
     # in --out failed mid-way, its analysis lost, the others' outputs written where a rerun with a shorter one would
@@ -1710,6 +1709,13 @@ def live(
         while (out / OutputNames(stem).tracks_json).exists():
             taken += 1
             stem = f"{src.stem}-{taken}"
+    else:  # another user's outputs of a file's name, or unreadable ones, are kept: this session's named apart (said
+        # here, before the session, as `fervid video` says it; the partial outputs of an interrupted one are named)
+        from fervid.inference.video import own_stem
+
+        stem, kept_apart = own_stem(out, stem, src.name)
+        if kept_apart:
+            _say_notices([f"{src.name}: {kept_apart}"])
     before = _outputs_in(out, stem)
     try:
         with src:

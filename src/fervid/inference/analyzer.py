@@ -391,7 +391,9 @@ class Analyzer:
         ``changes`` replace some of the video options, e.g. ``method="mean", window=0.5``. With ``out_dir``:
         annotated MP4, per-frame CSV/Parquet, per-track JSON, timelines and key frames are written there as the
         video is analysed, their names starting with ``stem`` (default: the video's own stem; give analyses of one
-        video by several methods, or of videos of one name, their own stems or folders). ``progress(frames_done,
+        video by several methods, or of videos of one name, their own stems or folders). Another user's outputs of
+        that name there, or ones you cannot read, are never replaced: these are named apart as `fervid video` names
+        them (``result.stem``, "u2_session1"), and a warning says so (``result.kept_apart``). ``progress(frames_done,
         frames_total)`` is called as frames are read.
 
         To cancel: ``stop``, called after ``progress`` for each frame read (``stop=event.is_set`` with a
@@ -440,6 +442,8 @@ class Analyzer:
             raise StillImageError(exc.what, "Analyzer.analyze_image") from None
         if result.window_notice:  # a window too short for the method at the rate analysed
             warnings.warn(result.window_notice, stacklevel=2)
+        if result.kept_apart:  # another user's outputs under ``stem``: kept, these named apart (result.stem)
+            warnings.warn(f"{result.source}: {result.kept_apart}", stacklevel=2)
         return result
 
     def stream(self, fps: float | None = None, **changes: Unpack[StreamChanges]) -> FaceStream:

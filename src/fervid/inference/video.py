@@ -43,7 +43,7 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
                                      not_utf8_reason, onnx_runtime_allocation_failure, opencv_name, printable_name,
-                                     recorded_name, recorded_path, utf8_name)
+                                     recorded_name, recorded_path, stem_not_taken, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1032,6 +1032,10 @@ class VideoResult:
     table_path: Path | None = None  # the streamed Parquet table, when analysed into a folder
     stem: str = ""  # the outputs' file names start with it (default: the source's stem; OutputNames)
     replaced: str | None = None  # another video whose outputs of the same names this one's replaced
+    # where the outputs of the stem asked for are another user's or unreadable ones, kept: what they are and the stem
+    # these were named instead ("res/ holds uid 54321's outputs of u1/cam.mp4 named cam_*, which are kept; this
+    # video's are named u2_cam_*"; VideoAnalyzer.run without keep_others)
+    kept_apart: str | None = None
     # seconds (wall clock) each stage of the analysis took (STAGES; the tracks JSON's stage_seconds), and the CPU
     # seconds of the ffmpeg process that encoded the annotated video, which runs beside them (None: none written, or
     # not known on this platform)
@@ -3232,52 +3236,67 @@ class AnnotatedVideoWriter:
             self._writer.close()
 
 
-def _other_source(tracks_json: Path, source: str) -> str | None:
-    """The video whose results ``tracks_json`` holds, when that is another file than ``source`` (a run of
-    p02/cam.mp4 into the folder where p01/cam.mp4's results are): replacing them is said, not silent."""
-    try:
-        earlier = json.loads(tracks_json.read_text(encoding="utf-8")).get("file")
-    except (OSError, ValueError):
-        return None
-    if not earlier or earlier == recorded_name(source):
-        return None
-    return None if Path(recorded_path(earlier)).resolve() == Path(source).resolve() else earlier
+class KeptOutputs(NamedTuple):
+    """Outputs in a folder that a run of this user is not to replace (:func:`kept_outputs`)."""
+
+    said: str  # what they are, in words: "uid 54321's outputs of p01/cam.mp4", "the outputs of p01/cam.mp4"
+    video: str  # the video file their tracks JSON records ("": it could not be read, or records none)
 
 
-def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> str | None:
-    """The outputs ``tracks_json`` stands for, in words, where a run of ``source`` is not to replace them: another
-    user's ("student1's outputs of p01/cam.mp4"), ones this user cannot read, or (``source`` given) another video's
+def kept_outputs(tracks_json: Path, source: str | Path | None = None) -> KeptOutputs | None:
+    """The outputs ``tracks_json`` stands for, where a run of ``source`` is not to replace them: another user's
+    ("student1's outputs of p01/cam.mp4"), ones this user cannot read, or (``source`` given) another video's
     ("the outputs of p01/cam.mp4"). None where there are none, or they are this user's of ``source`` (or of any
     video: ``source`` None). A colleague's outputs in a folder a group shares are kept: under `umask 077` they
     could not be read, were passed over as if the name were free, and a run of another video of the same name
-    deleted them without a word."""
+    deleted them without a word. The one reading of whose outputs these are: which to name apart from
+    (:func:`outputs_kept_apart`), which a run refuses to write over (:func:`outputs_lock`), and which video's a
+    library caller's run replaced (:attr:`VideoResult.replaced`)."""
     try:
         summary = json.loads(tracks_json.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except OSError:
         whose = owner_and_mode(tracks_json)
-        return f"outputs this user cannot read{f' ({whose})' if whose else ''}"
+        return KeptOutputs(f"outputs this user cannot read{f' ({whose})' if whose else ''}", "")
     except ValueError:  # cut short (a crash while it was written): this user's stem to write again
         summary = None
     earlier = summary.get("file") if isinstance(summary, dict) else None
     earlier = earlier if isinstance(earlier, str) else ""
     of = f" of {earlier}" if earlier else ""
     if (owner := other_users_file(tracks_json)) is not None:
-        return f"{owner}'s outputs{of}"
+        return KeptOutputs(f"{owner}'s outputs{of}", earlier)
     if (source is None or not earlier or earlier == recorded_name(source)
             or Path(recorded_path(earlier)).resolve() == Path(source).resolve()):
         return None
-    return f"the outputs{of}"
+    return KeptOutputs(f"the outputs{of}", earlier)
 
 
-def outputs_kept_apart(out_dir: str | Path) -> dict[str, str]:
+def kept_apart_notice(out_dir: str | Path, kept: str, stem: str, own: str) -> str:
+    """What a video's outputs named apart from ``kept`` (:attr:`KeptOutputs.said`) under ``stem`` are named
+    (``own``), as `fervid video` and :attr:`VideoResult.kept_apart` say it."""
+    return f"{out_dir}/ holds {kept} named {stem}_*, which are kept; this video's are named {own}_*"
+
+
+def own_stem(out_dir: str | Path, stem: str, source: str | Path) -> tuple[str, str | None]:
+    """The stem a run of ``source`` writes its outputs under in ``out_dir``: ``stem``, or where the outputs of
+    that name are another user's or unreadable ones (:func:`kept_outputs`), a stem of its own as `fervid video`
+    chooses one (:func:`fervid.inference.images.stem_not_taken`: p02_cam, then a counter), apart from every
+    output there that is not this user's of ``source``; with it, the notice that says so (None: ``stem``)."""
+    kept = kept_outputs(Path(out_dir) / OutputNames(stem).tracks_json)
+    if kept is None:
+        return stem, None
+    own = stem_not_taken(Path(source), stem, set(outputs_kept_apart(out_dir, source)))
+    return own, kept_apart_notice(out_dir, kept.said, stem, own)
+
+
+def outputs_kept_apart(out_dir: str | Path, source: str | Path | None = None) -> dict[str, str]:
     """The stems (lower case) of the outputs in ``out_dir`` that no run of this user replaces, another user's or
-    unreadable ones (:func:`kept_outputs`), each with what they are in words: a video's outputs are named apart
-    from them."""
-    return {tracks_json.name[: -len(TRACKS_JSON_SUFFIX)].lower(): kept
+    unreadable ones (and with ``source``, another video's: :func:`kept_outputs`), each with what they are in words:
+    a video's outputs are named apart from them."""
+    return {tracks_json.name[: -len(TRACKS_JSON_SUFFIX)].lower(): kept.said
             for tracks_json in sorted(Path(out_dir).glob(f"*{TRACKS_JSON_SUFFIX}"))
-            if (kept := kept_outputs(tracks_json)) is not None}
+            if (kept := kept_outputs(tracks_json, source)) is not None}
 
 
 def written_tracks(folder: str | Path, *patterns: str) -> Iterator[tuple[Path, dict]]:
@@ -3310,17 +3329,17 @@ def outputs_lock(out_dir: str | Path, stem: str, source: str | Path | None = Non
     """One analysis at a time writes the outputs named ``stem`` in ``out_dir``, whichever process or thread runs it
     (two analyses of a video into one folder at once deleted each other's partial files as they started: both
     said ok, and no table was left; two `fervid video` runs mixed one's CSV with the other's JSON); one of another
-    video there goes on. Raises :class:`OutputsBusy` where another run holds them, or (``source``: the video they
-    are for, whose stem was chosen apart from the other videos' outputs there) where another video's outputs were
-    written under that name since, or they are another user's or unreadable (:func:`kept_outputs`). The lock file
-    (``.<stem>.lock``) is there only while it is held."""
+    video there goes on. Raises :class:`OutputsBusy` where another run holds them, or where another user's or
+    unreadable outputs were written under that name since its stem was chosen apart from them, and (``source``:
+    the video they are for, whose stem was chosen apart from the other videos' outputs there) another video's
+    (:func:`kept_outputs`). The lock file (``.<stem>.lock``) is there only while it is held."""
     out_dir = make_output_dir(out_dir)  # (its error names the folder asked for, not the lock's inside it)
     with FolderLock(out_dir, "another fervid run", "run this again once it is done, or give another output folder",
                     error=OutputsBusy, name=f".{stem}.lock", doing=f"is writing {stem}_* there", removed=True):
-        kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source) if source is not None else None
+        kept = kept_outputs(out_dir / OutputNames(stem).tracks_json, source)
         if kept is not None:
-            raise OutputsBusy(f"{out_dir}: another fervid run wrote {kept} as {stem}_* while this one ran; run it "
-                              f"again to name {source}'s apart")
+            raise OutputsBusy(f"{out_dir}: another fervid run wrote {kept.said} as {stem}_* while this one ran; run "
+                              f"it again to name {source if source is not None else 'this video'}'s apart")
         yield
 
 
@@ -3535,7 +3554,9 @@ class ResultWriter:
             # a killed run's earlier outputs, set aside as it replaced them: back in place, or gone, before this
             # run reads the tracks JSON that says whose they are
             recover_set_aside(self.out_dir, names.owns)
-            result.replaced = _other_source(self.out_dir / names.tracks_json, result.source)
+            # (another user's and unreadable outputs are kept: VideoAnalyzer.run names this run's apart from them)
+            earlier = kept_outputs(self.out_dir / names.tracks_json, result.source)
+            result.replaced = (earlier.video or None) if earlier is not None else None
             for left in names.written_before(self.out_dir):  # a killed run's partial files
                 if left.name != OutputNames._whole(left.name):
                     left.unlink()
@@ -3757,8 +3778,12 @@ class VideoAnalyzer:
 
         With ``out_dir``, one analysis at a time writes a stem's outputs there (:func:`outputs_lock`): where another
         (another thread's or process's) is writing them, :class:`OutputsBusy` is raised before any frame is read.
-        ``keep_others``: ``stem`` was chosen apart from other videos' outputs in ``out_dir``, and where another
-        video's were written under it since, OutputsBusy is raised too, rather than replacing them. Where Windows
+        Another user's outputs there, and ones this user cannot read, are never replaced: where ``stem``'s are,
+        this run's are named apart, as `fervid video` names them (p02_cam, then a counter: :func:`own_stem`), and
+        :attr:`VideoResult.kept_apart` says so. ``keep_others``: ``stem`` was chosen apart from other videos' and
+        other users' outputs in ``out_dir`` (as the CLI chooses), and where some were written under it since,
+        OutputsBusy is raised, rather than replacing them. Without, this user's outputs of another video under
+        ``stem`` are replaced (:attr:`VideoResult.replaced` names that video). Where Windows
         limits paths (:func:`fervid.machine.long_paths_limited`) and the outputs would not fit in ``out_dir``,
         :class:`fervid.errors.PathTooLongError` is raised before any frame is read (:func:`output_paths_error`).
         """
@@ -3771,6 +3796,13 @@ class VideoAnalyzer:
                 check_encoder(source)
         started = time.perf_counter()
         result = self.new_result(str(source), stem=stem)
+        if out_dir is not None and not keep_others:
+            # another user's or unreadable outputs under this stem (a colleague's, under `umask 077`, in a folder a
+            # group shares) are kept and this run's named apart, as `fervid video` names them, rather than refused:
+            # the analysis is not lost over files its caller may not even see, a run of the API and one of the CLI
+            # into one folder agree on the name (each run again replaces its own outputs, not a copy beside them),
+            # and the name is on the result (stem, kept_apart; analyze_video warns it)
+            result.stem, result.kept_apart = own_stem(out_dir, result.stem, source)
         if out_dir is not None and (too_long := output_paths_error(out_dir, result.stem)) is not None:
             raise too_long  # (where Windows limits paths: before any frame is read)
         # opened before the lock is taken: a file that is no video leaves no output folder made for it
