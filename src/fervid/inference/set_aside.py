@@ -167,13 +167,9 @@ def _staging_lock(folder: Path, token: str) -> Iterator[None]:
     """Hold the lock of :func:`staged_outputs`' run ``token`` in ``folder`` (``.fervid-outputs.<token>.lock``,
     there only while held), by which :func:`recover_staged_outputs` tells a killed run's staging folder from one
     still in use."""
-    lock = FolderLock(folder, "another fervid run", "wait for it to finish", name=f".fervid-outputs.{token}.lock",
-                      doing="is writing its outputs into this folder", removed=True)
-    with lock:
+    with FolderLock(folder, "another fervid run", "wait for it to finish", name=f".fervid-outputs.{token}.lock",
+                    doing="is writing its outputs into this folder", removed=True):
         yield
-    if os.name == "nt":  # (FolderLock leaves it on Windows, which deletes no open file: it is closed now)
-        with contextlib.suppress(OSError):
-            os.unlink(lock.path)
 
 
 def _replacing(folder: Path, token: str) -> bool:
