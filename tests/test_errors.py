@@ -86,6 +86,16 @@ def test_a_file_another_program_holds_open_is_said_to_be_on_windows_only(tmp_pat
     monkeypatch.setattr(errors, "sys", types.SimpleNamespace(platform="win32"))
     assert errors.held_open_advice(refused(table)) == may_be
     assert errors.held_open_advice(refused(tmp_path / "gone.csv")) is None  # nothing there to hold open
+    # a folder Windows would not rename (a batch's results of a file) holds a file open elsewhere: said so, where
+    # the refusal is Windows' own (its winerror), not the C library's for a folder opened as a file
+    results = tmp_path / "files" / "key"
+    results.mkdir(parents=True)
+    assert errors.held_open_advice(refused(results, 5)) == (
+        "or a file in it may be open in another program (File Explorer, a viewer?): close it there (or make it "
+        "writable)")
+    assert errors.held_open_advice(refused(results, 32)) == (
+        "or a file in it is open in another program (File Explorer, a viewer?): close it there")
+    assert errors.held_open_advice(refused(results)) is None
 
 
 def test_an_error_on_an_output_held_open_names_it_and_says_what_to_do(tmp_path):

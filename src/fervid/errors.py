@@ -60,6 +60,8 @@ def file_in_the_way(path) -> OutputDirError:
 # Windows' ERROR_SHARING_VIOLATION (deleting a file another program has open: Excel, a video player) and
 # ERROR_ACCESS_DENIED (replacing or renaming one)
 _SHARING_VIOLATION, _ACCESS_DENIED = 32, 5
+# the ``winerror`` of Windows' refusals of a file (or a folder holding one) that another process has open
+WINDOWS_HELD_OPEN = (_SHARING_VIOLATION, _ACCESS_DENIED)
 
 
 def held_open_advice(exc: OSError) -> str | None:
@@ -67,15 +69,22 @@ def held_open_advice(exc: OSError) -> str | None:
     Windows refuses (a table open in Excel, an annotated MP4 in a player), said of the file: "is open in another
     program ...: close it there", for a sentence that names it and goes on with when to run again. None for another
     error, and for a PermissionError elsewhere than on Windows, where an open file is replaced and the folder's
-    permissions are what refused it."""
+    permissions are what refused it. A folder Windows would not rename (a batch's results of a file: its own error,
+    with a ``winerror``, not the C library's for opening a folder as a file) is refused for a file in it held open:
+    "or a file in it may be open ...", for a sentence that names the folder as "it"."""
     winerror = getattr(exc, "winerror", None)
     suffix = os.path.splitext(os.fspath(exc.filename))[1].lower() if exc.filename is not None else ""
     program = _HOLDERS.get(suffix, "another program")
+    folder = (winerror in WINDOWS_HELD_OPEN and exc.filename is not None
+              and os.path.isdir(exc.filename))
+    if folder:
+        program = "another program (File Explorer, a viewer?)"
+    in_it = "or a file in it " if folder else ""
     if winerror == _SHARING_VIOLATION:
-        return f"is open in {program}: close it there"
+        return f"{in_it}is open in {program}: close it there"
     if (isinstance(exc, PermissionError) and (winerror == _ACCESS_DENIED or sys.platform == "win32")
-            and exc.filename is not None and os.path.isfile(exc.filename)):
-        return f"may be open in {program}: close it there (or make it writable)"
+            and exc.filename is not None and (folder or os.path.isfile(exc.filename))):
+        return f"{in_it}may be open in {program}: close it there (or make it writable)"
     return None
 
 

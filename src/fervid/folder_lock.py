@@ -5,14 +5,17 @@ set of outputs in a folder: a video's analysis into a folder (``Analyzer.analyze
 Here, not in ``fervid.apps``, as the library's video analysis takes it too.
 
 An OS lock on ``<folder>/.lock`` (or another file in it), released by the OS when the holder dies (no stale lock
-after a crash), holding the owner's pid for the message the refused process prints.
+after a crash), holding the owner's pid for the message the refused process prints. On a file system that takes no
+locks (:class:`LocksNotSupported`) the run goes on without one, saying so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +25,15 @@ from fervid.ownership import explained, user_name
 
 WINDOWS_LOCK_BYTE = 1 << 20
 LOCK_FILE = ".lock"  # a folder's lock file, unless another is named (a model folder's check passes it over)
+# what a refused lock raises: flock's EWOULDBLOCK (EAGAIN), EACCES where flock is made of fcntl's locks, and msvcrt's
+# EACCES (EDEADLOCK after its tries). Any other error is the file system's, which takes no locks: a VMware or
+# VirtualBox shared folder and some network mounts on macOS (ENOTSUP), NFS without its lock daemon (ENOLCK).
+HELD_ERRNOS = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
+
+
+class LocksNotSupported(UserWarning):
+    """A folder whose file system takes no locks: the run goes on without one (:class:`FolderLock`), and nothing
+    stops a second run writing there at once."""
 
 
 class FolderLocked(FervidError, RuntimeError):
@@ -33,7 +45,14 @@ class FolderLock:
     :class:`FolderLocked`) naming the folder, the holder's pid, what it does there (``doing``) and ``advice`` when
     another process holds it. ``name``: the lock file, in the folder (for a lock on a part of what it holds);
     ``removed``: the lock file is deleted as the lock is released (one per video's outputs: none is left beside
-    them), except on Windows, where an open file cannot be. ``mode``: the lock file's, as the umask leaves it.
+    them): while held, or on Windows, which deletes no open file, once closed (refused, and left, where another
+    process has opened it meanwhile: its lock then). ``mode``: the lock file's, as the umask leaves it.
+
+    A file system that takes no locks (its error is none of :data:`HELD_ERRNOS`) is warned of
+    (:class:`LocksNotSupported`, naming the folder and the system's words), and the run goes on unlocked: refused,
+    every run there stopped as "another fervid run (pid unknown) is writing ...", exit 75, with none running, and
+    nothing a user could do but move the folder; unlocked, two runs at once there can mix their files, as they
+    could before fervid locked folders.
 
     The lock file is made as the folder's other files are, 0666 less the umask: with `umask 002` in a folder a
     group shares, a colleague resumes a `fervid batch` run (it was 0600 whatever the umask: only its maker could open
@@ -44,7 +63,7 @@ class FolderLock:
                  mode: int = 0o666):
         self.folder, self.path = Path(folder), Path(folder) / name
         self.holder, self.advice, self.error, self.doing = holder, advice, error, doing
-        self.removed = removed and os.name != "nt"
+        self.removed = removed
         self.mode = mode
         self.fh: TextIO | None = None
 
@@ -67,7 +86,12 @@ class FolderLock:
                 import fcntl
 
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in HELD_ERRNOS:  # the file system's: no other run holds it
+                warnings.warn(f"{self.folder}: its file system does not support locks ({exc.strerror or exc}): "
+                              "going on without one; a second fervid run writing there at once is not stopped",
+                              LocksNotSupported, stacklevel=2)
+                return self._hold(fh)
             fh.seek(0)
             owner = fh.read().strip() or "unknown"
             user = self._holders_user(owner, fh)  # in a folder a group shares: whose run it is, if not this user's
@@ -80,6 +104,11 @@ class FolderLock:
         if self.removed and not self._is_the_file(fh):  # deleted by its holder as this opened it: lock the new one
             fh.close()
             return self.__enter__()
+        return self._hold(fh)
+
+    def _hold(self, fh: TextIO) -> FolderLock:
+        """Keep ``fh``, the lock file locked (or on a file system that takes no locks, open), with this process's
+        pid in it."""
         try:
             fh.seek(0)
             fh.truncate()
@@ -115,11 +144,17 @@ class FolderLock:
 
     def release(self) -> None:
         if self.fh is not None:
-            if self.removed:  # while held: one that opened it meanwhile finds it gone once it holds it, and retries
-                with contextlib.suppress(OSError):
+            windows = sys.platform == "win32"
+            if self.removed and not windows:  # while held: one that opened it meanwhile finds it gone once it holds
+                with contextlib.suppress(OSError):  # it, and retries
                     self.path.unlink()
             self.fh.close()  # closing releases the lock
             self.fh = None
+            # Windows: once closed. One that opened it in between holds it open, and Windows refuses the deletion
+            # (left to it); one that opens it after makes a new one.
+            if self.removed and windows:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
 
 
 @contextlib.contextmanager

@@ -707,6 +707,50 @@ def test_a_file_whose_analysis_was_killed_replacing_its_results_keeps_them(tmp_p
     assert sorted(p.name for p in results.parent.iterdir()) == [results.name]  # nothing hidden left beside it
 
 
+@pytest.mark.parametrize("refusals", [2, None], ids=["for-a-moment", "for-good"])
+def test_results_windows_will_not_move_for_a_moment_go_in_and_for_good_fail_that_file_alone(
+        tmp_path, astronaut_rgb, monkeypatch, refusals):
+    """Windows' virus scanner, indexer or OneDrive holds a file just written for a moment, and the rename of a file's
+    results into files/ was refused (WinError 5, "Access is denied"): the batch stopped, blaming the output folder
+    ("make room (or make the folder writable)"). Refused twice, the rename is tried again and the results go in;
+    refused for good, that file fails, said to be held by another program, and the run goes on."""
+    import types
+
+    import fervid.apps.batch as batch
+    from fervid.inference import set_aside
+
+    corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)
+    image = str(corpus / "img000.jpg")
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    monkeypatch.setitem(batch._worker, "options", options)
+    monkeypatch.setitem(batch._worker, "analyzer", options.pipeline.analyzer(threads=1))
+    results = options.out / "files" / "key"
+    real_replace, refused = os.replace, []
+
+    def held_for_a_while(source, target, **kwargs):
+        if Path(target) == results and (refusals is None or len(refused) < refusals):
+            refused.append(source)
+            exc = PermissionError(13, "Access is denied", os.fspath(source), None, os.fspath(target))
+            exc.winerror = 5  # ERROR_ACCESS_DENIED: a folder holding a file another process has open
+            raise exc
+        return real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "replace", held_for_a_while)
+    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=lambda seconds: None), raising=False)
+    result = batch.analyse_one((image, "key", "image"))
+    if refusals:
+        assert result["status"] == "done" and len(refused) == refusals
+        assert (results / "rows.parquet").is_file() and (results / "source.txt").read_text(encoding="utf-8") == image
+    else:
+        assert result["status"] == "failed"  # this file's: the batch goes on with the next
+        assert result["error"].startswith(f"{image}: ") and str(results) in result["error"]
+        assert ("cannot move this run's output into place; it or a file in it may be open in another program (File "
+                "Explorer, a viewer?): close it there (or make it writable) and run this again") in result["error"]
+        assert "make room" not in result["error"].lower()
+        assert not results.exists() and list(results.parent.iterdir()) == []  # nothing hidden left
+    assert len(refused) == (refusals or len(set_aside.REPLACE_RETRY_WAITS_S) + 1)
+
+
 def test_failures_whose_cause_is_gone_are_forgotten(tmp_path, astronaut_rgb):
     """A mistyped argument or a bad file since deleted stayed a failure of the folder for good (exit 1 ever after)."""
     corpus = make_corpus(tmp_path / "c", astronaut_rgb, 1)

@@ -864,8 +864,10 @@ def test_a_replace_of_a_jobs_state_refused_for_a_moment_is_tried_again(tmp_path,
     def busy_then_free(source, target):
         if len(refused) < 2:
             refused.append(target)
-            raise PermissionError(13, "The process cannot access the file because it is being used by another "
-                                      "process", str(target))
+            busy = PermissionError(13, "The process cannot access the file because it is being used by another "
+                                       "process", str(target))
+            busy.winerror = 32  # ERROR_SHARING_VIOLATION, as Windows says it
+            raise busy
         replace(source, target)
 
     monkeypatch.setattr(os, "replace", busy_then_free)

@@ -3,6 +3,7 @@ killed while writing or replacing its outputs left settled by the next one."""
 
 import errno
 import os
+import types
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,77 @@ def test_an_earlier_output_that_cannot_be_moved_for_another_reason_says_only_wha
         str(earlier[0]), "Permission denied: cannot replace this output of an earlier run (the earlier outputs are "
         "left as they were, this run's deleted)")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in earlier)
+
+
+def windows_refusal(source, target, winerror: int = 32) -> PermissionError:
+    """What Windows raises renaming a file (or a folder holding one) that another process has open."""
+    refused = PermissionError(errno.EACCES, "The process cannot access the file because it is being used by another "
+                              "process", os.fspath(source), None, os.fspath(target))
+    refused.winerror = winerror
+    return refused
+
+
+def refused_at_first(monkeypatch, refusals: int | None, winerror: int | None = 32) -> list:
+    """``os.replace`` refused ``refusals`` times (None: always) as Windows refuses a file its virus scanner or
+    indexer has open (``winerror`` None: as Linux refuses it, for the folder's permissions); the waits between
+    tries recorded, not slept. Returns the waits."""
+    real_replace, waits, tries = os.replace, [], []
+
+    def replace(src, dst, **kwargs):
+        tries.append(dst)
+        if refusals is None or len(tries) <= refusals:
+            refused = windows_refusal(src, dst, winerror or 0)
+            if winerror is None:
+                del refused.winerror
+            raise refused
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(set_aside, "time", types.SimpleNamespace(sleep=waits.append), raising=False)
+    return waits
+
+
+def test_a_rename_windows_refuses_for_a_moment_is_tried_again(tmp_path, monkeypatch):
+    """A file just written is opened for a moment by Windows' virus scanner, search indexer or OneDrive, and the
+    rename refused (WinError 5 or 32): one refusal failed the output (a batch's file, or the whole batch)."""
+    earlier, new = _outputs(tmp_path)
+    waits = refused_at_first(monkeypatch, 2, winerror=5)
+    replace_outputs(list(zip(new, earlier)), earlier)
+    assert waits == [0.02, 0.05]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in earlier)
+    assert all(p.read_text(encoding="utf-8") == "new\n" for p in earlier)
+
+
+def test_a_file_held_for_longer_is_refused_after_a_second_and_a_half_and_said_to_be_held(tmp_path, monkeypatch):
+    """A new output held for good (its move into place refused every time): the error, after 1.6 s of tries, says
+    it is open in another program (a scanner, not Excel: no program is guessed from the name) and names the output
+    it was to be, not the hidden name it was written under; the earlier outputs are left as they were."""
+    earlier, new = _outputs(tmp_path)
+    real_replace = os.replace
+
+    def refuse_the_new(src, dst, **kwargs):
+        if os.fspath(src) == str(new[0]):
+            raise windows_refusal(src, dst)
+        return real_replace(src, dst, **kwargs)
+
+    waits = refused_at_first(monkeypatch, 0)
+    monkeypatch.setattr(os, "replace", refuse_the_new)
+    with pytest.raises(HeldOpenError) as refused:
+        replace_outputs(list(zip(new, earlier)), earlier)
+    assert 1 <= sum(waits) <= 2 and len(waits) == len(set_aside.REPLACE_RETRY_WAITS_S)
+    assert refused.value.filename == str(earlier[0])
+    assert refused.value.strerror == (
+        "The process cannot access the file because it is being used by another process: cannot move this run's "
+        "output into place; it is open in another program: close it there and run this again (the earlier outputs "
+        "are left as they were, this run's deleted)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in earlier)
+    assert all(p.read_text(encoding="utf-8") == "earlier\n" for p in earlier)
+
+
+def test_a_rename_refused_elsewhere_than_on_windows_is_not_tried_again(tmp_path, monkeypatch):
+    """POSIX's EACCES from a rename is the folder's permissions, which waiting does not change."""
+    waits = refused_at_first(monkeypatch, None, winerror=None)
+    (tmp_path / "a").write_text("a", encoding="utf-8")
+    with pytest.raises(PermissionError):
+        set_aside.replace_retrying(tmp_path / "a", tmp_path / "b")
+    assert waits == []

@@ -108,9 +108,13 @@ PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
 
 def _output_folders_fault(exc: OSError, out: Path, source: str) -> bool:
     """Whether a worker's ``exc`` is the output folder's (:data:`OUTPUT_FOLDER_ERRNOS`, or a permission refused on
-    a path under ``out`` that is not the input ``source``), not the file's."""
+    a path under ``out`` that is not the input ``source``), not the file's. A :class:`HeldOpenError` is the file's:
+    Windows refused to move its results while another program held them (still, after the tries of
+    ``replace_retrying``), which says nothing of the files after it (the run stopped, saying to make room)."""
     if exc.errno in OUTPUT_FOLDER_ERRNOS:
         return True
+    if isinstance(exc, HeldOpenError):
+        return False
     if exc.errno not in PERMISSION_ERRNOS or exc.filename is None:
         return False
     refused = os.path.abspath(os.fsdecode(exc.filename))

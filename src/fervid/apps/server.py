@@ -71,6 +71,7 @@ from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes
 from fervid.inference.models import is_shipped_name
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
+from fervid.inference.set_aside import replace_retrying
 from fervid.inference.video import VIDEO_SUFFIXES, OutputNames, VideoAnalyzer, output_paths_error
 from fervid.json_files import json_text
 from fervid.progress import one_line
@@ -101,9 +102,6 @@ ABANDONED_UPLOAD_S = 600
 # an earlier analysis of a job still running when a restarted server runs it again: an orphan of a killed server
 # ends itself at once (end_with_parent), so one that holds its job's lock this long is still at work
 EARLIER_ANALYSIS_WAIT_S = 10.0
-# Windows refuses to replace a file another process has open (the page polls job.json every 500 ms) for a moment:
-# job.json's replace is tried again after each of these waits
-REPLACE_RETRY_WAITS_S = (0.02, 0.05, 0.1, 0.2, 0.5)
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # out of space, or of the user's disk quota
 DISK_FULL_MESSAGE = "the server's disk is full: the upload could not be stored; try again later"
 log = logging.getLogger(__name__)
@@ -427,7 +425,9 @@ class JobStore:
             try:
                 with open(handle, "w", encoding="utf-8") as fh:
                     fh.write(json_text(state, indent=None))
-                _replace(tmp, path)  # atomic: a crash never leaves half a job.json
+                # atomic: a crash never leaves half a job.json; tried again while Windows refuses it as the
+                # page's poll (every 500 ms) holds it open
+                replace_retrying(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
@@ -485,18 +485,6 @@ class JobStore:
                 (self.folder(job_id) / Path(job["input"]).name).unlink(missing_ok=True)
             except OSError:
                 pass
-
-
-def _replace(source: str, target: Path) -> None:
-    """``os.replace``, tried again a few times where it is refused (PermissionError): Windows refuses it while
-    another process has the target open, which a poll of job.json does for a moment."""
-    for wait in REPLACE_RETRY_WAITS_S:
-        try:
-            os.replace(source, target)
-            return
-        except PermissionError:
-            time.sleep(wait)
-    os.replace(source, target)
 
 
 class VideoWorkers:

@@ -14,6 +14,7 @@ from fervid.emotions import EMOTIONS
 from fervid.errors import held_open_error
 from fervid.inference.detect import intersection
 from fervid.inference.records import Face
+from fervid.inference.set_aside import replace_retrying
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
 
@@ -306,8 +307,8 @@ def replacing(path: str | Path):
                 if exc.filename is not None and str(exc.filename) == str(temporary):
                     raise OSError(exc.errno, exc.strerror, str(path)) from None
                 raise
-            try:
-                os.replace(temporary, path)
+            try:  # (tried again while Windows' scanner or indexer holds it a moment)
+                replace_retrying(temporary, path)
             except OSError as exc:
                 raise held_open_error(exc, path) from None
     finally:

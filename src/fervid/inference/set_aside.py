@@ -4,8 +4,9 @@ for a video's outputs (``ResultWriter.into_place``), a batch's per-file result f
 (:func:`staged_outputs`), each of which settles what a run killed replacing them left (:func:`recover_set_aside`,
 :func:`recover_staged_outputs`).
 
-The files and folders are moved by ``os.replace`` and deleted by ``os.unlink`` (not ``Path``'s methods, which on
-Python 3.10 bind them as they are imported): tests stand in for a file Windows holds open by patching those."""
+The files and folders are moved by ``os.replace`` (:func:`replace_retrying`) and deleted by ``os.unlink`` (not
+``Path``'s methods, which on Python 3.10 bind them as they are imported): tests stand in for a file Windows holds open
+by patching those."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fervid.errors import held_open_error
+from fervid.errors import WINDOWS_HELD_OPEN, held_open_error
 from fervid.folder_lock import FolderLock, FolderLocked
 
 # ".<output's name>.<token>.old": hidden, named by no pattern fervid reads or writes (as annotate.replacing's
@@ -34,6 +36,27 @@ _PLACING = re.compile(r"\.(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.placing")
 # by a run killed writing or replacing them, it says which set-aside outputs in the folder are a staged replacement's
 # (not a video's, replaced by a run that may still be going)
 _STAGING = re.compile(r"\.fervid-outputs\.(?P<token>[0-9a-f]{16})\.tmp")
+# the waits between tries of a rename Windows refused (:func:`replace_retrying`): 1.57 s in all
+REPLACE_RETRY_WAITS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def replace_retrying(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """``os.replace(source, target)``, tried again for about 1.6 s (:data:`REPLACE_RETRY_WAITS_S`) where Windows
+    refuses it as held open (a PermissionError whose ``winerror`` is one of :data:`WINDOWS_HELD_OPEN`): the virus
+    scanner, the search indexer or OneDrive opens a file just written for a moment, and a page polling the server's
+    job.json opens it twice a second, so one refusal failed a file (or stopped a batch) that would have moved a
+    moment later. Only there: a rename's PermissionError elsewhere (POSIX's EACCES, EPERM) is the folder's
+    permissions, which waiting does not change. A file held for longer (a table open in Excel) is still refused:
+    the last try's error is raised."""
+    for wait in REPLACE_RETRY_WAITS_S:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in WINDOWS_HELD_OPEN:
+                raise
+            time.sleep(wait)
+    os.replace(source, target)
 
 
 def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path], token: str | None = None) -> None:
@@ -53,7 +76,7 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path],
         for old in earlier:
             hidden = old.with_name(f".{old.name}.{token}.old")
             try:
-                os.replace(old, hidden)
+                replace_retrying(old, hidden)
             except OSError as exc:  # (naming the output, not the hidden name it was to take)
                 raise held_open_error(exc, old, ": cannot replace this output of an earlier run",
                                       " (the earlier outputs are left as they were, this run's deleted)") from None
@@ -61,7 +84,13 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path],
         if placing is not None:  # what a kill from here on leaves is the new outputs' (recover_set_aside)
             placing.touch(exist_ok=False)
         for new, name in moves:
-            os.replace(new, name)
+            try:
+                replace_retrying(new, name)
+            except OSError as exc:  # (the new file, held by a scanner still: said of the output it was to be)
+                held = held_open_error(exc, new, ": cannot move this run's output into place",
+                                       " (the earlier outputs are left as they were, this run's deleted)")
+                held.filename = os.fspath(name)
+                raise held from None
             placed.append(name)
     except OSError:
         for gone in (*placed, *(new for new, _ in moves)):
@@ -70,7 +99,7 @@ def replace_outputs(moves: Sequence[tuple[Path, Path]], earlier: Sequence[Path],
             with contextlib.suppress(OSError):  # (left, it goes with no set-aside output to settle)
                 _delete(placing)
         for old, hidden in set_aside:
-            os.replace(hidden, old)
+            replace_retrying(hidden, old)
         raise
     for _, hidden in set_aside:  # the new outputs are in place: a set-aside one that will not go fails nothing
         with contextlib.suppress(OSError):
@@ -126,7 +155,7 @@ def recover_staged_outputs(folder: Path) -> None:
                 if token in recover_set_aside(folder, lambda name: True, token):
                     for name in sorted(os.listdir(staging)):  # (the replacement's order, as replace_outputs's)
                         with contextlib.suppress(OSError):  # (one held open: its earlier one is gone all the same)
-                            os.replace(staging / name, folder / name)
+                            replace_retrying(staging / name, folder / name)
                 if not _replacing(folder, token):  # one left that would not move: settled by the next run
                     shutil.rmtree(staging, ignore_errors=True)
         except FolderLocked:
@@ -138,13 +167,9 @@ def _staging_lock(folder: Path, token: str) -> Iterator[None]:
     """Hold the lock of :func:`staged_outputs`' run ``token`` in ``folder`` (``.fervid-outputs.<token>.lock``,
     there only while held), by which :func:`recover_staged_outputs` tells a killed run's staging folder from one
     still in use."""
-    lock = FolderLock(folder, "another fervid run", "wait for it to finish", name=f".fervid-outputs.{token}.lock",
-                      doing="is writing its outputs into this folder", removed=True)
-    with lock:
+    with FolderLock(folder, "another fervid run", "wait for it to finish", name=f".fervid-outputs.{token}.lock",
+                    doing="is writing its outputs into this folder", removed=True):
         yield
-    if os.name == "nt":  # (FolderLock leaves it on Windows, which deletes no open file: it is closed now)
-        with contextlib.suppress(OSError):
-            os.unlink(lock.path)
 
 
 def _replacing(folder: Path, token: str) -> bool:
@@ -184,7 +209,7 @@ def recover_set_aside(folder: Path, owned: Callable[[str], bool], token: str | N
                 if begun.get(replacement, False):
                     _delete(hidden)
                 else:
-                    os.replace(hidden, name)
+                    replace_retrying(hidden, name)
     for replacement, marker in markers.items():  # (one with none set aside left: killed once it had deleted them)
         _drop_marker(marker, [hidden for hidden, _ in replacements.get(replacement, [])])
     return {replacement for replacement, began in begun.items() if began}

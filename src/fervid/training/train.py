@@ -49,6 +49,7 @@ from fervid.emotions import EMOTIONS, NUM_CLASSES, emotion_of
 from fervid.inference.images import IMAGE_SUFFIXES
 from fervid.evaluation.evaluate import plot_learning_curves
 from fervid.inference.options import check_positive, check_seed
+from fervid.inference.set_aside import replace_retrying
 from fervid.machine import cpu_flags, cpu_model, thread_count
 from fervid.training.from_model import network_from_model
 from fervid.training.network import EmotionVGG, NetConfig
@@ -1367,10 +1368,11 @@ RESUME_MAY_CHANGE = ("threads", "bf16")
 
 def save_checkpoint(state: dict, path: Path) -> None:
     """Write a checkpoint whole or not at all: into a temporary file, then renamed over the old one. Killed in the
-    middle of torch.save, ``last.pt`` was left empty, and the run could neither resume nor start again."""
+    middle of torch.save, ``last.pt`` was left empty, and the run could neither resume nor start again. Renamed
+    again for a moment where Windows refuses it (its virus scanner reading the new file): once, it failed the run."""
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
-    os.replace(tmp, path)
+    replace_retrying(tmp, path)
 
 
 class ConfigChanged(ValueError):
