@@ -4065,6 +4065,71 @@ def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_pa
     assert 0 < len(pd.read_csv(out / "clip_frames.partial.csv")) < frame  # the frames through the CNN before
 
 
+# glibc's words, word for word, where `prlimit --as=1100000000 fervid video carphone.mp4` loaded pyarrow
+NOT_MAPPED = ImportError("libarrow.so.2600: failed to map segment from shared object")
+
+
+@pytest.mark.parametrize("where", ["tables", "frame"])
+def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, monkeypatch, where):
+    """`prlimit --as=1100000000 fervid video carphone.mp4` said "error: carphone.mp4: libarrow.so.2600: failed to map
+    segment from shared object", as if the video were broken; a library loaded mid-video (scipy, for the tracker)
+    that failed so was "analysis stopped at frame N", a broken video's. Now both say memory ran out, where, and what
+    uses less, and the second's outputs up to there are named partial."""
+    from fervid.inference import video as video_module
+    from fervid.inference.models import EmotionCNN
+
+    clip, second, out = tmp_path / "clip.mp4", tmp_path / "second.mp4", tmp_path / "out"
+    shutil.copy(carphone(), clip)
+    shutil.copy(carphone(), second)
+    if where == "tables":
+        opened = video_module.FrameTableWriter.__init__
+
+        def opening(self, csv_path, *args, **kwargs):
+            if csv_path.name.startswith("clip_"):
+                raise NOT_MAPPED
+            opened(self, csv_path, *args, **kwargs)
+
+        monkeypatch.setattr(video_module.FrameTableWriter, "__init__", opening)
+    else:
+        made = EmotionCNN.__init__
+
+        def making(self, *args, **kwargs):
+            made(self, *args, **kwargs)
+            session, runs = self.session, []
+
+            class FailsToLoad:
+                def run(self, *a, **k):
+                    runs.append(1)
+                    if len(runs) >= 3:
+                        raise NOT_MAPPED
+                    return session.run(*a, **k)
+
+                def __getattr__(self, name):
+                    return getattr(session, name)
+
+            self.session = FailsToLoad()
+
+        monkeypatch.setattr(EmotionCNN, "__init__", making)
+    result = runner.invoke(app, ["video", str(clip), "--out", str(out), "--method", "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "analysis stopped" not in said
+    if where == "tables":
+        assert said == (f"error: {clip}: out of memory before its analysis began (loading libarrow.so.2600: failed "
+                        "to map segment from shared object); to need less memory, close other programs, or hold "
+                        "fewer decoded frames (--sample-fps, or --frames-memory-mb: 2000 MB at most now)"), said
+        assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+        # one video's memory: the others go on
+        result = runner.invoke(app, ["video", str(clip), str(second), "--out", str(out), "--method", "mean",
+                                     "--no-annotate", "-q"])
+        assert result.exit_code == 1 and (out / "second_tracks.json").is_file()
+    else:
+        assert re.match(rf"error: {re.escape(str(clip))}: out of memory at frame \d+ \(\S+ s; loading "
+                        r"libarrow.so.2600: failed to map segment from shared object\); the results cover the "
+                        r"frames before\. ", said), said
+        assert (out / "clip_tracks.partial.json").is_file() and not (out / "clip_tracks.json").exists()
+
+
 def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch):
     """`fervid live --source clip.mp4`: ONNX Runtime's std::bad_alloc was said as a broken file's error, the outputs
     under their own names."""

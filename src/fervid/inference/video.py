@@ -42,7 +42,7 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
                                        write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
-                                     not_utf8_reason, onnx_runtime_allocation_failure, opencv_name, printable_name,
+                                     not_utf8_reason, memory_failure, opencv_name, printable_name,
                                      recorded_name, recorded_path, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
@@ -3710,8 +3710,17 @@ class VideoAnalyzer:
             try:
                 with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                       else contextlib.nullcontext()):
-                    return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                         clock, size_changes, hdr, started_at)
+                    try:
+                        return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop,
+                                             total, clock, size_changes, hdr, started_at)
+                    except (ImportError, OSError) as exc:
+                        # a library loaded before the frames (pyarrow, for the tables) that could not be mapped
+                        # for want of memory: said as memory, not as the video's error (those met on a frame are
+                        # told in _analyse, at which frame)
+                        if (reason := memory_failure(exc)) is None:
+                            raise
+                        when = "saving its outputs" if result.frames_read else "before its analysis began"
+                        raise OutOfMemory(f"{source}: out of memory {when} ({reason})") from exc
             except VideoError:  # refused before any output was written (a stretch holding no frame): no folder left
                 if made and out_dir is not None:
                     with contextlib.suppress(OSError):  # (one holding anything stays)
@@ -3867,9 +3876,9 @@ class VideoAnalyzer:
             except Exception:
                 pass
         except Exception as exc:  # keep what was analysed before the video broke
-            allocation_failure = onnx_runtime_allocation_failure(exc)
+            allocation_failure = memory_failure(exc)
             if isinstance(exc, MemoryError) or allocation_failure:  # the machine's, however it says so: raised
-                reason = f"ONNX Runtime: {allocation_failure}" if allocation_failure else str(exc)
+                reason = allocation_failure or str(exc)
                 result.error = (f"{source}: out of memory at frame {result.frames_read} ({last_time:.2f} s"
                                 f"{f'; {reason}' if reason else ''}); the results cover the frames before")
                 raised = OutOfMemory(result.error)
@@ -3971,8 +3980,9 @@ class VideoAnalyzer:
 # broken" and go on to the next, failing alike. Memory running out is the machine's; an OSError is an output
 # written or the encoder's pipe failing (a full disk, a folder gone or made read-only: every later video would fail
 # the same way; `fervid video` says so once and stops), as the decoders' own OSErrors are caught where they read.
-# ONNX Runtime's allocation failures (std::bad_alloc, a RuntimeException, no MemoryError) are memory too: raised as
-# fervid.errors.OutOfMemory. Anything else (OpenCV's and ONNX Runtime's other errors on a frame, a decoder's) is a
+# ONNX Runtime's allocation failures (std::bad_alloc, a RuntimeException, no MemoryError) and a library that could
+# not be loaded for want of memory (an ImportError: "failed to map segment from shared object") are memory too:
+# raised as fervid.errors.OutOfMemory. Anything else (OpenCV's and ONNX Runtime's other errors on a frame, a decoder's) is a
 # broken video's: kept as a message.
 RAISED_ERRORS = (MemoryError, OSError)
 
