@@ -4130,6 +4130,40 @@ def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tm
         assert (out / "clip_tracks.partial.json").is_file() and not (out / "clip_tracks.json").exists()
 
 
+@pytest.mark.parametrize("failure, reason", [
+    (MemoryError(), "out of memory"),
+    (NOT_MAPPED, "out of memory: loading libarrow.so.2600: failed to map segment from shared object"),
+    (RuntimeError("Agg: image too large"), "RuntimeError: Agg: image too large"),
+])
+def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_recorded(tmp_path, monkeypatch, failure,
+                                                                                       reason):
+    """A timeline (matplotlib) failing after a whole analysis left the tracks JSON saying ``ok: true`` with no
+    timeline beside it (or, raised, the analysis's outputs with no JSON). Now the analysis stays, its outputs under
+    their own names, the JSON written; it and the command say which timeline is missing and why (exit 1: an output
+    not written)."""
+    from fervid.inference import video as video_module
+
+    clip, out = tmp_path / "clip.mp4", tmp_path / "out"
+    shutil.copy(carphone(), clip)
+
+    def not_drawn(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(video_module, "timeline_figure", not_drawn)
+    result = runner.invoke(app, ["video", str(clip), "--out", str(out), "--method", "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    expected = (f"{clip}: track 1's timeline could not be drawn ({reason}); the analysis is whole, and its tables, "
+                "key frames and tracks JSON are written")
+    assert said == f"error: {expected}", said
+    saved = json.loads((out / "clip_tracks.json").read_text(encoding="utf-8"))
+    assert saved["ok"] is False and saved["error"] == expected
+    assert [t["track"] for t in saved["tracks"]] == [1] and saved["end_reached"] > 3.9  # the whole clip's analysis
+    names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert {"clip_frames.csv", "clip_frames.parquet", "clip_episodes.csv"} <= names
+    assert not any(".partial." in name or name.endswith("_timeline.png") for name in names), names
+
+
 def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch):
     """`fervid live --source clip.mp4`: ONNX Runtime's std::bad_alloc was said as a broken file's error, the outputs
     under their own names."""

@@ -1333,8 +1333,11 @@ class VideoResult:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
         frames still held, the per-track JSON, the episodes (and segments) table and a timeline per track, under their
         partial names where the run stopped short (:attr:`outputs_partial`). Returns the paths by kind. The
-        timelines come last: drawing them (matplotlib) is what fails first where memory ran out, and the tracks JSON
-        says where and why the analysis stopped."""
+        timelines are drawn before the tracks JSON is written: drawing them (matplotlib) is what fails first where
+        memory ran out, and one that fails after a whole analysis is left out, the tables and the JSON written all
+        the same, the JSON saying which is missing and why (``ok`` false, ``error``: "track 1's timeline could not
+        be drawn (...)"), as :attr:`error` does. Where the analysis had failed first (:attr:`error` set already),
+        that stays what the JSON says, and the drawing's error is raised once it is written."""
         out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
@@ -1368,11 +1371,39 @@ class VideoResult:
         if self.segments:
             written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
                                                  self.segment_rows()))
+        written["timelines"], not_drawn = [], {}
+        for tid in self.track_ids:
+            try:
+                written["timelines"].append(save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid))))
+            except Exception as exc:  # matplotlib's (its import, where memory ran out); not the folder's
+                if isinstance(exc, OSError) and memory_failure(exc) is None:
+                    raise  # a full disk, a folder gone: every later output fails alike
+                not_drawn[tid] = exc
+        drawing_failed = None
+        if not_drawn:
+            reasons: dict[str, list[int]] = {}  # the same reason for every track said once
+            for tid, exc in not_drawn.items():
+                if isinstance(exc, MemoryError):
+                    reason = "out of memory"
+                elif (words := memory_failure(exc)) is not None:
+                    reason = f"out of memory: {words}"
+                else:
+                    reason = f"{type(exc).__name__}: {exc}"
+                reasons.setdefault(reason, []).append(tid)
+            said = "; ".join(
+                f"track {tids[0]}'s timeline could not be drawn ({reason})" if len(tids) == 1 else
+                f"the timelines of tracks {', '.join(map(str, tids))} could not be drawn ({reason})"
+                for reason, tids in reasons.items())
+            if self.error is None:  # the analysis was whole: it stays, the missing timeline said
+                self.error = (f"{self.source}: {said}; the analysis is whole, and its tables, key frames and tracks "
+                              "JSON are written")
+            else:
+                drawing_failed = next(iter(not_drawn.values()))
         with replacing(out_dir / named(names.tracks_json)) as temporary:
             write_json(temporary, self.summary())
         written["json"] = [out_dir / named(names.tracks_json)]
-        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid)))
-                                for tid in self.track_ids]
+        if drawing_failed is not None:
+            raise drawing_failed
         return written
 
 
