@@ -178,7 +178,9 @@ MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
 FRAMES_MEMORY_MB_OPTION = typer.Option(FRAMES_MEMORY_MB, metavar="MB",
                                        help="Videos: MB of decoded frames an analysis may hold at once (for its "
                                             "temporal windows and a CNN batch); a video whose frame size and rate "
-                                            "need more is analysed at the rate that fits, with a notice.")
+                                            "need more is analysed at the rate that fits, with a notice. A "
+                                            "ceiling, not what is taken: 1080p at 30 fps holds about 300 MB "
+                                            "whatever it is, 4K at 60 fps 1,940 MB (with the LSTM).")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN), or a shipped LSTM's name (which means the shipped "
