@@ -1371,7 +1371,7 @@ class VideoResult:
         if self.segments:
             written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
                                                  self.segment_rows()))
-        written["timelines"], not_drawn = [], {}
+        written["timelines"], not_drawn = [], {}  # (not_drawn: track id -> its drawing's error)
         for tid in self.track_ids:
             try:
                 written["timelines"].append(save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid))))
@@ -1382,13 +1382,13 @@ class VideoResult:
         drawing_failed = None
         if not_drawn:
             reasons: dict[str, list[int]] = {}  # the same reason for every track said once
-            for tid, exc in not_drawn.items():
-                if isinstance(exc, MemoryError):
+            for tid, failure in not_drawn.items():
+                if isinstance(failure, MemoryError):
                     reason = "out of memory"
-                elif (words := memory_failure(exc)) is not None:
+                elif (words := memory_failure(failure)) is not None:
                     reason = f"out of memory: {words}"
                 else:
-                    reason = f"{type(exc).__name__}: {exc}"
+                    reason = f"{type(failure).__name__}: {failure}"
                 reasons.setdefault(reason, []).append(tid)
             said = "; ".join(
                 f"track {tids[0]}'s timeline could not be drawn ({reason})" if len(tids) == 1 else
