@@ -1832,6 +1832,43 @@ def test_estimate_times_samples_of_each_frame_size_and_writes_nothing(tmp_path, 
     assert found["estimated_seconds"] == pytest.approx(expected, rel=0.02, abs=0.1)
 
 
+def test_estimate_says_the_disk_the_videos_outputs_take_as_a_run_writes_them(tmp_path):
+    """An hour's interview wrote about 3,300 key frames beside its annotated MP4, and nothing said so before the
+    disk filled. `--estimate` sizes the videos' outputs from what its samples wrote per second of video: where the
+    sample is the whole video, the outputs a run writes (annotated MP4, key frames, tables, JSON and timelines)."""
+    from typer.testing import CliRunner
+
+    from fervid.apps.batch import estimate_batch
+    from fervid.apps.cli import app
+    from fervid.inference.video import VideoAnalyzer
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CARPHONE, corpus / "a.mp4")
+    shutil.copy(CARPHONE, corpus / "b.mp4")  # twice the disk
+    found = estimate_batch([str(corpus)], BatchOptions(out=tmp_path / "out", pipeline=MEAN))
+    options = BatchOptions(out=tmp_path / "out", pipeline=MEAN)
+    result = VideoAnalyzer(MEAN.analyzer(threads=1), options.video()).run(CARPHONE, tmp_path / "one")
+    written = {p.name: p.stat().st_size for p in (tmp_path / "one").iterdir() if not p.name.startswith(".")}
+    key_frames = [name for name in written if name.endswith(".png") and not name.endswith("_timeline.png")]
+    assert key_frames and len(key_frames) == sum(1 for ep in result.episodes if ep.key_frame)
+    real = {"annotated": written[f"{CARPHONE.stem}_annotated.mp4"], "key_frames": sum(written[n] for n in key_frames),
+            "tables": sum(size for name, size in written.items() if name.endswith((".csv", ".parquet")))}
+    real["other"] = sum(written.values()) - sum(real.values())
+    disk = found["disk_bytes"]
+    for kind, size in real.items():  # (the same frames, faces and settings: the same bytes, or nearly)
+        assert disk[kind] == pytest.approx(2 * size, rel=0.05), (kind, disk, real)
+    assert disk["key_frames_count"] == 2 * len(key_frames)
+    ran = CliRunner().invoke(app, ["batch", str(corpus), "--out", str(tmp_path / "out"), "--method", "mean",
+                                   "--estimate", "--no-annotate"])
+    said = " ".join(ran.output.split())
+    assert ran.exit_code == 0, said
+    assert re.search(rf"disk: about [\d.]+ kB for the videos' outputs: [\d.]+ kB of key frames \(about "
+                     rf"{2 * len(key_frames)} PNGs\), [\d.]+ kB of tables, [\d.]+ kB of tracks JSONs and timelines",
+                     said), said
+    assert "annotated" not in said.split("disk:")[1].split("(the samples'")[0]  # --no-annotate: none written
+
+
 def test_audio_files_are_said_to_have_no_picture_in_a_folder_and_named(tmp_path):
     """A participant's voice memo beside their videos: a folder run left it out without a word (18 of 18 files for
     19 uploads), and named on its own it was taken for an image that was 'a video (MP4/MOV), not an image (use

@@ -4087,6 +4087,105 @@ def test_onnx_runtimes_out_of_memory_is_said_as_such_and_leaves_outputs_named_pa
     assert 0 < len(pd.read_csv(out / "clip_frames.partial.csv")) < frame  # the frames through the CNN before
 
 
+# glibc's words, word for word, where `prlimit --as=1100000000 fervid video carphone.mp4` loaded pyarrow
+NOT_MAPPED = ImportError("libarrow.so.2600: failed to map segment from shared object")
+
+
+@pytest.mark.parametrize("where", ["tables", "frame"])
+def test_a_library_that_cannot_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, monkeypatch, where):
+    """`prlimit --as=1100000000 fervid video carphone.mp4` said "error: carphone.mp4: libarrow.so.2600: failed to map
+    segment from shared object", as if the video were broken; a library loaded mid-video (scipy, for the tracker)
+    that failed so was "analysis stopped at frame N", a broken video's. Now both say memory ran out, where, and what
+    uses less, and the second's outputs up to there are named partial."""
+    from fervid.inference import video as video_module
+    from fervid.inference.models import EmotionCNN
+
+    clip, second, out = tmp_path / "clip.mp4", tmp_path / "second.mp4", tmp_path / "out"
+    shutil.copy(carphone(), clip)
+    shutil.copy(carphone(), second)
+    if where == "tables":
+        opened = video_module.FrameTableWriter.__init__
+
+        def opening(self, csv_path, *args, **kwargs):
+            if csv_path.name.startswith("clip_"):
+                raise NOT_MAPPED
+            opened(self, csv_path, *args, **kwargs)
+
+        monkeypatch.setattr(video_module.FrameTableWriter, "__init__", opening)
+    else:
+        made = EmotionCNN.__init__
+
+        def making(self, *args, **kwargs):
+            made(self, *args, **kwargs)
+            session, runs = self.session, []
+
+            class FailsToLoad:
+                def run(self, *a, **k):
+                    runs.append(1)
+                    if len(runs) >= 3:
+                        raise NOT_MAPPED
+                    return session.run(*a, **k)
+
+                def __getattr__(self, name):
+                    return getattr(session, name)
+
+            self.session = FailsToLoad()
+
+        monkeypatch.setattr(EmotionCNN, "__init__", making)
+    result = runner.invoke(app, ["video", str(clip), "--out", str(out), "--method", "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "analysis stopped" not in said
+    if where == "tables":
+        assert said == (f"error: {clip}: out of memory before its analysis began (loading libarrow.so.2600: failed "
+                        "to map segment from shared object); to need less memory, close other programs, or hold "
+                        "fewer decoded frames (--sample-fps, or --frames-memory-mb: 2000 MB at most now)"), said
+        assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+        # one video's memory: the others go on
+        result = runner.invoke(app, ["video", str(clip), str(second), "--out", str(out), "--method", "mean",
+                                     "--no-annotate", "-q"])
+        assert result.exit_code == 1 and (out / "second_tracks.json").is_file()
+    else:
+        assert re.match(rf"error: {re.escape(str(clip))}: out of memory at frame \d+ \(\S+ s; loading "
+                        r"libarrow.so.2600: failed to map segment from shared object\); the results cover the "
+                        r"frames before\. ", said), said
+        assert (out / "clip_tracks.partial.json").is_file() and not (out / "clip_tracks.json").exists()
+
+
+@pytest.mark.parametrize("failure, reason", [
+    (MemoryError(), "out of memory"),
+    (NOT_MAPPED, "out of memory: loading libarrow.so.2600: failed to map segment from shared object"),
+    (RuntimeError("Agg: image too large"), "RuntimeError: Agg: image too large"),
+])
+def test_a_timeline_that_cannot_be_drawn_after_a_whole_analysis_is_said_and_recorded(tmp_path, monkeypatch, failure,
+                                                                                       reason):
+    """A timeline (matplotlib) failing after a whole analysis left the tracks JSON saying ``ok: true`` with no
+    timeline beside it (or, raised, the analysis's outputs with no JSON). Now the analysis stays, its outputs under
+    their own names, the JSON written; it and the command say which timeline is missing and why (exit 1: an output
+    not written)."""
+    from fervid.inference import video as video_module
+
+    clip, out = tmp_path / "clip.mp4", tmp_path / "out"
+    shutil.copy(carphone(), clip)
+
+    def not_drawn(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(video_module, "timeline_figure", not_drawn)
+    result = runner.invoke(app, ["video", str(clip), "--out", str(out), "--method", "mean", "--no-annotate", "-q"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    expected = (f"{clip}: track 1's timeline could not be drawn ({reason}); the analysis is whole, and its tables, "
+                "key frames and tracks JSON are written")
+    assert said == f"error: {expected}", said
+    saved = json.loads((out / "clip_tracks.json").read_text(encoding="utf-8"))
+    assert saved["ok"] is False and saved["error"] == expected
+    assert [t["track"] for t in saved["tracks"]] == [1] and saved["end_reached"] > 3.9  # the whole clip's analysis
+    names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert {"clip_frames.csv", "clip_frames.parquet", "clip_episodes.csv"} <= names
+    assert not any(".partial." in name or name.endswith("_timeline.png") for name in names), names
+
+
 def test_live_on_a_file_that_runs_out_of_memory_in_onnx_runtime_says_so(tmp_path, monkeypatch):
     """`fervid live --source clip.mp4`: ONNX Runtime's std::bad_alloc was said as a broken file's error, the outputs
     under their own names."""

@@ -908,6 +908,33 @@ def test_a_pattern_matches_names_however_their_letters_are_encoded(copied_from_m
     assert expand_inputs(["reunião/*cao.png"])[1][0][1].startswith("pattern matches no file")
 
 
+@pytest.mark.parametrize("exc, said", [
+    # word for word, `prlimit --as=1100000000 fervid video carphone.mp4` (pyarrow loaded as the tables open)
+    (ImportError("libarrow_substrait.so.2600: failed to map segment from shared object"),
+     "loading libarrow_substrait.so.2600: failed to map segment from shared object"),
+    (ImportError("/usr/lib/python3/site-packages/matplotlib/_path.cpython-311-x86_64-linux-gnu.so: failed to map "
+                 "segment from shared object"),
+     "loading _path.cpython-311-x86_64-linux-gnu.so: failed to map segment from shared object"),
+    (OSError("libgomp.so.1: failed to map segment from shared object"),  # ctypes' CDLL
+     "loading libgomp.so.1: failed to map segment from shared object"),
+    # a folder mounted noexec: not memory
+    (ImportError("/tmp/x/_lib.so: failed to map segment from shared object: Operation not permitted"), None),
+    (ImportError("libarrow.so.2600: cannot open shared object file: No such file or directory"), None),
+    (RuntimeError("libarrow.so.2600: failed to map segment from shared object"), None),
+])
+def test_a_library_that_could_not_be_loaded_for_want_of_memory_is_said_as_memory(tmp_path, exc, said):
+    """Under a memory cap (`ulimit -v`, `prlimit --as`), a library loaded late fails to load ("failed to map
+    segment from shared object"), which was said as the input's own error ("error: s20.mp4:
+    libarrow_substrait.so.2600: failed to map segment from shared object"). Told from a missing library's and a
+    noexec folder's."""
+    from fervid.inference.images import failure_message, memory_failure
+
+    assert memory_failure(exc) == said
+    photo = tmp_path / "big.png"
+    Image.new("RGB", (300, 200)).save(photo)
+    assert failure_message(photo, exc).startswith(f"{photo}: out of memory while decoding") == (said is not None)
+
+
 @pytest.mark.parametrize("kind, message, said", [
     ("Fail", "[ONNXRuntimeError] : 1 : FAIL : std::bad_alloc", "std::bad_alloc"),
     ("RuntimeException", "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "

@@ -3568,6 +3568,12 @@ def test_the_frames_memory_leaves_ordinary_videos_as_they_were(analyzer, monkeyp
     assert rate >= 60 and batch == 16
     rate, batch = frames_memory_limits("8k.mp4", options, lstm_ahead, 60.0, (4320, 8192, 3))
     assert batch < 16 and rate < 60 and (rate * lstm_ahead + batch + 2) * 4320 * 8192 * 3 <= 2000e6
+    # --frames-memory-mb's --help: a ceiling, 1080p at 30 fps holding about 300 MB of it, 4K at 60 fps 1,940
+    assert frames_memory_limits("1080p.mp4", VideoOptions(frames_memory_mb=300), lstm_ahead, 30.0,
+                                (1080, 1920, 3))[0] >= 30
+    assert frames_memory_limits("4k.mp4", VideoOptions(frames_memory_mb=1935), lstm_ahead, 60.0,
+                                (2160, 3840, 3))[0] < 60 <= frames_memory_limits(
+        "4k.mp4", VideoOptions(frames_memory_mb=1945), lstm_ahead, 60.0, (2160, 3840, 3))[0]
     with pytest.raises(VideoError, match=r"tiny\.mp4: frames of 8192 x 4320 take 106 MB each decoded, and 200 MB"):
         frames_memory_limits("tiny.mp4", VideoOptions(frames_memory_mb=200), lstm_ahead, 25.0, (4320, 8192, 3))
 

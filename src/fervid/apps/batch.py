@@ -1152,7 +1152,8 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
             samples.append({"file": str(video), "width": facts[video].width, "height": facts[video].height,
                             "seconds_analysed": round(result.analysed_seconds, 1),
                             "real_time": round(real_time, 2),
-                            "seconds_per_video": round(max(0.0, wall - result.analysed_seconds / real_time), 2)})
+                            "seconds_per_video": round(max(0.0, wall - result.analysed_seconds / real_time), 2),
+                            **_sample_disk(Path(tmp) / f"v{n}", result.analysed_seconds)})
         timed = images[:: max(1, math.ceil(len(images) / sample_images))][:sample_images]
         options = dataclasses.replace(options, out=Path(tmp))
         image_seconds = []
@@ -1173,13 +1174,57 @@ def estimate_batch(inputs: list[str], options: BatchOptions, sample_seconds: flo
         nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
         return nearest["seconds_per_video"] + (facts[video].seconds or 0.0) / nearest["real_time"]
 
+    def disk_for(video: Path) -> dict[str, float]:
+        pixels = facts[video].width * facts[video].height
+        nearest = min(samples, key=lambda s: abs(s["width"] * s["height"] - pixels))
+        seconds = facts[video].seconds or 0.0
+        return {kind: nearest["bytes_per_video"][kind] + nearest["bytes_per_second"][kind] * seconds
+                for kind in DISK_KINDS} | {"key_frames_count": nearest["key_frames_per_second"] * seconds}
+
     unknown = [str(v) for v in videos if not facts[v].seconds or not samples]
     video_time = sum(seconds_for(v) for v in known) if samples else 0.0
+    disk = {kind: 0.0 for kind in (*DISK_KINDS, "key_frames_count")}
+    for video in known if samples else []:
+        for kind, size in disk_for(video).items():
+            disk[kind] += size
     return {"files": len(files), "videos": len(videos), "images": len(images),
             "video_seconds": round(sum(facts[v].seconds or 0.0 for v in known), 1), "unknown_length": unknown,
             "samples": samples, "seconds_per_image": None if per_image is None else round(per_image, 3),
             "estimated_seconds": round(video_time + (per_image or 0.0) * len(images), 1),
+            "disk_bytes": {kind: round(size) for kind, size in disk.items()},
             "problems": [f"{item}: {why}" for item, why in problems]}
+
+
+# The videos' outputs an estimate sizes, as their sample wrote them: the annotated MP4, the key frames, the tables
+# (frames CSV and Parquet, episodes and segments CSVs), and the rest (the tracks JSON, the timelines)
+DISK_KINDS = ("annotated", "key_frames", "tables", "other")
+
+
+def _sample_disk(folder: Path, seconds: float) -> dict[str, Any]:
+    """What a video's sample wrote into ``folder`` for its ``seconds`` analysed, by kind (:data:`DISK_KINDS`):
+    ``bytes_per_second`` of video of those that grow with its length (the annotated MP4 at its CRF, the key frames,
+    one per emotion episode, the tables, a row per frame), ``bytes_per_video`` of those written once per track
+    (the tracks JSON, the timelines), and ``key_frames_per_second``. Measured, not guessed: a key frame's PNG, the
+    MP4's bitrate and a row's bytes follow the video's frame size, faces and content."""
+    sizes = dict.fromkeys(DISK_KINDS, 0)
+    key_frames = 0
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if not path.is_file() or path.name.startswith("."):  # (the outputs' lock)
+            continue
+        name = path.name  # (a sample stopped by its stop callback is whole: its outputs' own names)
+        if name.endswith("_annotated.mp4"):
+            kind = "annotated"
+        elif name.endswith((".csv", ".parquet")):
+            kind = "tables"
+        elif name.endswith(".png") and not name.endswith("_timeline.png"):
+            kind, key_frames = "key_frames", key_frames + 1
+        else:
+            kind = "other"
+        sizes[kind] += path.stat().st_size
+    per_second = {kind: (sizes[kind] / seconds if seconds > 0 and kind != "other" else 0.0) for kind in DISK_KINDS}
+    return {"bytes_per_second": per_second, "bytes_per_video": {kind: float(sizes[kind] if kind == "other" else 0)
+                                                                  for kind in DISK_KINDS},
+            "key_frames_per_second": key_frames / seconds if seconds > 0 else 0.0}
 
 
 def _fresh(folder: Path) -> Path:

@@ -178,7 +178,9 @@ MAX_VIDEO_MEGAPIXELS_OPTION = typer.Option(MAX_FRAME_PIXELS / 1e6, metavar="MP",
 FRAMES_MEMORY_MB_OPTION = typer.Option(FRAMES_MEMORY_MB, metavar="MB",
                                        help="Videos: MB of decoded frames an analysis may hold at once (for its "
                                             "temporal windows and a CNN batch); a video whose frame size and rate "
-                                            "need more is analysed at the rate that fits, with a notice.")
+                                            "need more is analysed at the rate that fits, with a notice. A "
+                                            "ceiling, not what is taken: 1080p at 30 fps holds about 300 MB "
+                                            "whatever it is, 4K at 60 fps 1,940 MB (with the LSTM).")
 TEMPORAL_MODEL_OPTION = typer.Option(None, help="Videos, --method lstm: a temporal LSTM folder made by `fervid "
                                                 "train-temporal` on this CNN's features (default: the one shipped "
                                                 "for the CNN), or a shipped LSTM's name (which means the shipped "
@@ -1760,9 +1762,17 @@ def live(
         raise typer.Exit(143 if cut[0] == "SIGTERM" else 130)
 
 
+def _bytes_text(size: float) -> str:
+    """A size on disk as people read it: "870 kB", "12 MB", "3.4 GB" (decimal units, as file managers say them)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}" if size < 10 * scale else f"{size / scale:,.0f} {unit}"
+    return f"{size:.0f} bytes"
+
+
 def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
-    """`fervid batch --estimate`: the samples timed, and the run's estimated time (on stdout: the command's result,
-    printed with --quiet too)."""
+    """`fervid batch --estimate`: the samples timed, and the run's estimated time and its videos' outputs' size on
+    disk (on stdout: the command's result, printed with --quiet too)."""
     from fervid.apps.batch import estimate_batch
     from fervid.machine import cpu_model
 
@@ -1786,6 +1796,18 @@ def _say_estimate(inputs: list[str], options, quiet: bool = False) -> None:
     if found["unknown_length"]:
         echo(f"  {len(found['unknown_length'])} video(s) whose files give no length are not counted: "
                    + ", ".join(found["unknown_length"][:5]) + (" ..." if len(found["unknown_length"]) > 5 else ""))
+    disk = found["disk_bytes"]
+    if found["samples"]:
+        from fervid.inference.video import ANNOTATED_CRF
+
+        parts = [f"{_bytes_text(disk['annotated'])} of annotated MP4s (x264 CRF {ANNOTATED_CRF})"
+                 if options.pipeline.annotate else None,
+                 f"{_bytes_text(disk['key_frames'])} of key frames (about {round(disk['key_frames_count']):,} PNGs)",
+                 f"{_bytes_text(disk['tables'])} of tables",
+                 f"{_bytes_text(disk['other'])} of tracks JSONs and timelines"]
+        echo(f"disk: about {_bytes_text(sum(disk[kind] for kind in ('annotated', 'key_frames', 'tables', 'other')))} "
+             f"for the videos' outputs: {', '.join(p for p in parts if p)} (the samples' outputs per second of "
+             "video, by the sample nearest in frame size, times each video's length)")
     total = round(found["estimated_seconds"])
     took = (f"{total // 3600} h {total % 3600 // 60:02d} min" if total >= 3600 else
             f"{total // 60} min {total % 60:02d} s")
@@ -2975,7 +2997,10 @@ def batch(
                                                             "settings and one worker: the first 20 s of up to 3 "
                                                             "videos of different frame sizes and up to 10 images are "
                                                             "analysed (in a temporary folder; nothing is written to "
-                                                            "--out), and the videos' lengths read from their files."),
+                                                            "--out), and the videos' lengths read from their files. "
+                                                            "Also says the disk the videos' outputs would take "
+                                                            "(annotated MP4s, key frames, tables), from what the "
+                                                            "samples wrote per second of video."),
 ) -> None:
     """Analyse thousands of images and videos in one resumable run: re-running skips finished files (and does not
     read unchanged ones again). Ctrl-C (or SIGINT) stops within seconds, keeping every finished file."""

@@ -1504,13 +1504,46 @@ def onnx_runtime_allocation_failure(exc: BaseException) -> str | None:
     return found.group(0) if found else None
 
 
+# The dynamic loader's words where a library's pages could not be mapped ("libarrow.so.2600: failed to map segment
+# from shared object", glibc's, in the ImportError of a module loaded late: pyarrow as a video's tables open,
+# matplotlib as its timelines are drawn, scipy as its tracker first matches faces). Under a memory cap (`ulimit -v`,
+# `prlimit --as`, a container's) that is memory running out; the same words ending "Operation not permitted" are a
+# folder mounted noexec, not memory.
+_LIBRARY_NOT_MAPPED = "failed to map segment from shared object"
+
+
+def library_mapping_failure(exc: BaseException) -> str | None:
+    """The loader's words where ``exc`` is an ImportError (or ctypes' OSError) for a library whose pages could not
+    be mapped for want of memory ("libarrow.so.2600: failed to map segment from shared object"), else None. It
+    was said as the input's own failure ("error: s20.mp4: libarrow.so.2600: failed to map segment from shared
+    object")."""
+    if not isinstance(exc, (ImportError, OSError)):
+        return None
+    text = str(exc)
+    if _LIBRARY_NOT_MAPPED not in text or "not permitted" in text.lower():
+        return None
+    return os.path.basename(text.strip())  # the library's name, not its folder
+
+
+def memory_failure(exc: BaseException) -> str | None:
+    """What said memory ran out, where ``exc`` is memory running out but no MemoryError: ONNX Runtime's allocation
+    failure (:func:`onnx_runtime_allocation_failure`, "ONNX Runtime: std::bad_alloc") or a library that could not
+    be loaded (:func:`library_mapping_failure`, "loading libarrow.so.2600: failed to map segment from shared
+    object"); else None."""
+    if (said := onnx_runtime_allocation_failure(exc)) is not None:
+        return f"ONNX Runtime: {said}"
+    if (said := library_mapping_failure(exc)) is not None:
+        return f"loading {said}"
+    return None
+
+
 def failure_message(source, exc: BaseException) -> str:
     """The error line of an input that could not be analysed: ``exc``'s message, starting with the input's name
     where it does not already. Running out of memory, whose message is empty (``error: big.png:`` and nothing
     more), is said in words, with the decoded size of the image where its header tells it; so is ONNX Runtime's
-    allocation failure (:func:`onnx_runtime_allocation_failure`). An :class:`fervid.errors.OutOfMemory` (a video's,
-    saying at which frame) is said as it is."""
-    if not isinstance(exc, OutOfMemory) and (isinstance(exc, MemoryError) or onnx_runtime_allocation_failure(exc)):
+    allocation failure and a library that could not be loaded for want of it (:func:`memory_failure`). An
+    :class:`fervid.errors.OutOfMemory` (a video's, saying at which frame) is said as it is."""
+    if not isinstance(exc, OutOfMemory) and (isinstance(exc, MemoryError) or memory_failure(exc)):
         size = ""
         try:
             with Image.open(source) as im:  # the header alone

@@ -122,7 +122,16 @@ def check_video_timing(detect_every: float, window: float, sample_fps: float | N
 # for each. 8K (8192 x 4320, 35 megapixels) is read
 MAX_FRAME_PIXELS = 40_000_000
 # MB of decoded frames a video's analysis may hold at once (VideoOptions.frames_memory_mb, `--frames-memory-mb`):
-# 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits
+# 1080p at 1000 fps needs 6 GB (it ran out of memory); 4K at 60 fps (1.9 GB) fits. A ceiling, not what is taken:
+# the frames held are the LSTM's 1 s look-ahead, a CNN batch of 16 and 2 more (frames_memory_limits), so 1080p at
+# 30 fps holds 48 x 6.2 MB = 0.30 GB and 720p 0.13 GB whatever this is; only 4K at 60 fps comes near it (78 x 24.9
+# MB = 1.94 GB). Left at 2000 on small machines' account (a laptop with 2 GB free), measured: a lower bound saves
+# memory only where it binds, and there it costs frames analysed, not CPU (the 4 s carphone clip under a bound that
+# bound it: 120 frames analysed at 2000 MB, 60 at 3.7 MB, 44 at 2 MB; process peak RSS 298-301 MB and 2.6-3.4 s of
+# CPU in all three, on a shared 2-core machine: the models and libraries are the process's memory, not its frames);
+# lowered to 1000 it would analyse 4K phone video at 22 fps. A default following the machine's free memory would
+# make a video's numbers depend on what else ran beside it (and `fervid batch` records it among the settings a run
+# that goes on compares).
 FRAMES_MEMORY_MB = 2000.0
 
 

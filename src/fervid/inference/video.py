@@ -42,8 +42,8 @@ from fervid.inference.annotate import (annotate, face_label, naming_file, replac
                                        write_image)
 from fervid.emotions import EMOTIONS, dominant_emotion
 from fervid.inference.images import (as_local_file, check_input_file, fitted_stem, is_url, not_media_said,
-                                     not_utf8_reason, onnx_runtime_allocation_failure, opencv_name, printable_name,
-                                     recorded_name, recorded_path, stem_not_taken, utf8_name)
+                                     not_utf8_reason, memory_failure, opencv_name,
+                                     printable_name, recorded_name, recorded_path, stem_not_taken, utf8_name)
 from fervid.inference.options import (FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_field_types,
                                       check_key_frames, check_positive, check_temporal_model, check_video_timing)
 from fervid.inference.records import (ROW_COLUMNS, SETTINGS_METADATA_KEY, TIME_DECIMALS, TIME_TOLERANCE,
@@ -1359,8 +1359,11 @@ class VideoResult:
         """Write the outputs not yet written: the per-frame table (unless streamed there while analysing), key
         frames still held, the per-track JSON, the episodes (and segments) table and a timeline per track, under their
         partial names where the run stopped short (:attr:`outputs_partial`). Returns the paths by kind. The
-        timelines come last: drawing them (matplotlib) is what fails first where memory ran out, and the tracks JSON
-        says where and why the analysis stopped."""
+        timelines are drawn before the tracks JSON is written: drawing them (matplotlib) is what fails first where
+        memory ran out, and one that fails after a whole analysis is left out, the tables and the JSON written all
+        the same, the JSON saying which is missing and why (``ok`` false, ``error``: "track 1's timeline could not
+        be drawn (...)"), as :attr:`error` does. Where the analysis had failed first (:attr:`error` set already),
+        that stays what the JSON says, and the drawing's error is raised once it is written."""
         out_dir = make_output_dir(out_dir)
         stem = self.stem
         written: dict[str, list[Path]] = {"video": [self.annotated_path] if self.annotated_path else []}
@@ -1394,11 +1397,39 @@ class VideoResult:
         if self.segments:
             written["tables"].append(_write_rows(out_dir / named(names.segments_csv), self.segment_columns,
                                                  self.segment_rows()))
+        written["timelines"], not_drawn = [], {}  # (not_drawn: track id -> its drawing's error)
+        for tid in self.track_ids:
+            try:
+                written["timelines"].append(save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid))))
+            except Exception as exc:  # matplotlib's (its import, where memory ran out); not the folder's
+                if isinstance(exc, OSError) and memory_failure(exc) is None:
+                    raise  # a full disk, a folder gone: every later output fails alike
+                not_drawn[tid] = exc
+        drawing_failed = None
+        if not_drawn:
+            reasons: dict[str, list[int]] = {}  # the same reason for every track said once
+            for tid, failure in not_drawn.items():
+                if isinstance(failure, MemoryError):
+                    reason = "out of memory"
+                elif (words := memory_failure(failure)) is not None:
+                    reason = f"out of memory: {words}"
+                else:
+                    reason = f"{type(failure).__name__}: {failure}"
+                reasons.setdefault(reason, []).append(tid)
+            said = "; ".join(
+                f"track {tids[0]}'s timeline could not be drawn ({reason})" if len(tids) == 1 else
+                f"the timelines of tracks {', '.join(map(str, tids))} could not be drawn ({reason})"
+                for reason, tids in reasons.items())
+            if self.error is None:  # the analysis was whole: it stays, the missing timeline said
+                self.error = (f"{self.source}: {said}; the analysis is whole, and its tables, key frames and tracks "
+                              "JSON are written")
+            else:
+                drawing_failed = next(iter(not_drawn.values()))
         with replacing(out_dir / named(names.tracks_json)) as temporary:
             write_json(temporary, self.summary())
         written["json"] = [out_dir / named(names.tracks_json)]
-        written["timelines"] = [save_timeline(self.timeline(tid), out_dir / named(names.timeline(tid)))
-                                for tid in self.track_ids]
+        if drawing_failed is not None:
+            raise drawing_failed
         return written
 
 
@@ -3817,8 +3848,17 @@ class VideoAnalyzer:
             try:
                 with (outputs_lock(out_dir, result.stem, source if keep_others else None) if out_dir is not None
                       else contextlib.nullcontext()):
-                    return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop, total,
-                                         clock, size_changes, hdr, started_at)
+                    try:
+                        return self._analyse(result, started, source, out_dir, cap, progress, frames, fps, stop,
+                                             total, clock, size_changes, hdr, started_at)
+                    except (ImportError, OSError) as exc:
+                        # a library loaded before the frames (pyarrow, for the tables) that could not be mapped
+                        # for want of memory: said as memory, not as the video's error (those met on a frame are
+                        # told in _analyse, at which frame)
+                        if (reason := memory_failure(exc)) is None:
+                            raise
+                        when = "saving its outputs" if result.frames_read else "before its analysis began"
+                        raise OutOfMemory(f"{source}: out of memory {when} ({reason})") from exc
             except VideoError:  # refused before any output was written (a stretch holding no frame): no folder left
                 if made and out_dir is not None:
                     with contextlib.suppress(OSError):  # (one holding anything stays)
@@ -3974,9 +4014,9 @@ class VideoAnalyzer:
             except Exception:
                 pass
         except Exception as exc:  # keep what was analysed before the video broke
-            allocation_failure = onnx_runtime_allocation_failure(exc)
+            allocation_failure = memory_failure(exc)
             if isinstance(exc, MemoryError) or allocation_failure:  # the machine's, however it says so: raised
-                reason = f"ONNX Runtime: {allocation_failure}" if allocation_failure else str(exc)
+                reason = allocation_failure or str(exc)
                 result.error = (f"{source}: out of memory at frame {result.frames_read} ({last_time:.2f} s"
                                 f"{f'; {reason}' if reason else ''}); the results cover the frames before")
                 raised = OutOfMemory(result.error)
@@ -4078,8 +4118,9 @@ class VideoAnalyzer:
 # broken" and go on to the next, failing alike. Memory running out is the machine's; an OSError is an output
 # written or the encoder's pipe failing (a full disk, a folder gone or made read-only: every later video would fail
 # the same way; `fervid video` says so once and stops), as the decoders' own OSErrors are caught where they read.
-# ONNX Runtime's allocation failures (std::bad_alloc, a RuntimeException, no MemoryError) are memory too: raised as
-# fervid.errors.OutOfMemory. Anything else (OpenCV's and ONNX Runtime's other errors on a frame, a decoder's) is a
+# ONNX Runtime's allocation failures (std::bad_alloc, a RuntimeException, no MemoryError) and a library that could
+# not be loaded for want of memory (an ImportError: "failed to map segment from shared object") are memory too:
+# raised as fervid.errors.OutOfMemory. Anything else (OpenCV's and ONNX Runtime's other errors on a frame, a decoder's) is a
 # broken video's: kept as a message.
 RAISED_ERRORS = (MemoryError, OSError)
 
