@@ -56,7 +56,7 @@ from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.json_files import write_json
-from fervid.machine import long_paths_limited, path_too_long, program_environment
+from fervid.machine import long_paths_limited, path_too_long, program_creationflags, program_environment
 from fervid.ownership import other_users_file, owner_and_mode
 from fervid.plotting import prepare_matplotlib
 
@@ -1877,8 +1877,8 @@ class H264Writer:
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
-            done = subprocess.run(command, capture_output=True, timeout=600,
-                                  env=program_environment()).returncode == 0
+            done = subprocess.run(command, capture_output=True, timeout=600, env=program_environment(),
+                                  creationflags=program_creationflags()).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             done = False
         if done:
@@ -2211,13 +2211,14 @@ _SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+).*?\bsar:(\d+)/
 
 def _ffmpeg_popen_options() -> dict:
     """Popen options that keep a Ctrl-C or SIGTERM sent to fervid's process group from ending ffmpeg under it:
-    fervid decides when its decoder stops (`fervid live` ends a file source cleanly on Ctrl-C)."""
+    fervid decides when its decoder stops (`fervid live` ends a file source cleanly on Ctrl-C); and no console
+    window of its own (:func:`fervid.machine.program_creationflags`)."""
     import subprocess
     import sys
 
     if sys.platform.startswith("win"):
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+        return {"creationflags": program_creationflags(subprocess.CREATE_NEW_PROCESS_GROUP)}
+    return {"start_new_session": True, "creationflags": program_creationflags()}
 
 
 def _video_stream_lines(header: str) -> list[str]:
@@ -2363,9 +2364,10 @@ def _warn_if_ffmpeg_cannot_probe(ffmpeg: str) -> None:
     command = [ffmpeg, *_one_frame_command(known_good)[1:]]
     try:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-                              env=program_environment())
+                              env=program_environment(), creationflags=program_creationflags())
         version = subprocess.run([ffmpeg, "-version"], stdin=subprocess.DEVNULL, capture_output=True,
-                                 encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
+                                 encoding="utf-8", errors="replace", timeout=30, env=program_environment(),
+                                 creationflags=program_creationflags()).stdout
     except (OSError, subprocess.TimeoutExpired):  # (no binary to run: told where one is needed, to write a video)
         return
     said = done.stderr.decode("utf-8", "replace")
@@ -2444,7 +2446,7 @@ def _showinfo_filter() -> str:
     try:
         help_text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-h", "filter=showinfo"],
                                    capture_output=True, encoding="utf-8", errors="replace", timeout=30,
-                                   env=program_environment()).stdout
+                                   env=program_environment(), creationflags=program_creationflags()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         help_text = ""
     return "showinfo=checksum=0" if re.search(r"^\s*checksum\b", help_text, re.M) else "showinfo"
@@ -2629,7 +2631,8 @@ def _can_tone_map() -> bool:
 
     try:
         listed = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
-                                encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
+                                encoding="utf-8", errors="replace", timeout=30, env=program_environment(),
+                                creationflags=program_creationflags()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return False
     return all(re.search(rf"^\s*\S+\s+{name}\s", listed, re.M) for name in ("zscale", "tonemap"))
@@ -2733,7 +2736,7 @@ def _ffmpeg_header(path: Path) -> str:
     try:
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(path)],
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30,
-                               env=program_environment())
+                               env=program_environment(), creationflags=program_creationflags())
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
     return probe.stderr
