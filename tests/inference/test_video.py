@@ -3638,6 +3638,46 @@ def test_no_ffmpeg_fervid_runs_opens_a_console_window_in_a_windowed_windows_app(
     assert all(session for _, args, _, session in started if "rawvideo" in " ".join(map(str, args)))
 
 
+@pytest.mark.parametrize("platform", ["darwin", "linux", "win32"])
+def test_a_macs_camera_is_opened_where_macos_can_ask_for_its_permission(monkeypatch, platform):
+    """macOS asks for a camera's permission only from the main thread (OpenCV's AVFoundation), and `fervid live
+    --source 0` opened it on a worker thread: a Mac's first run said "no camera 0, or it cannot be opened (in use by
+    another program, or no permission?)", unasked, and not where the permission is given. On a Mac the camera is
+    opened on the main thread, and the error names the terminal's app and where to allow it; elsewhere, as before."""
+    import threading
+
+    opened_on = []
+
+    class Refused:
+        """A camera OpenCV cannot open (no permission, as AVFoundation's first open without it is)."""
+
+        def __init__(self, index, *args):
+            opened_on.append((index, threading.current_thread()))
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(video_module.cv2, "VideoCapture", Refused)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(video_module, "missing_camera", lambda source: None)  # (a camera 0 is there)
+    with pytest.raises(VideoError, match=r"^no camera 0, or it cannot be opened \(in use by another program, or no "
+                                         r"permission\?\)") as refused:
+        LiveSource("0")
+    assert [index for index, _ in opened_on] == [0]
+    on_main_thread = opened_on[0][1] is threading.main_thread()
+    said = str(refused.value)
+    if platform == "darwin":
+        assert on_main_thread
+        for named in ("Terminal, iTerm, Visual Studio Code", "System Settings > Privacy & Security > Camera",
+                      "OPENCV_AVFOUNDATION_SKIP_AUTH=1"):
+            assert named in said
+    else:
+        assert not on_main_thread and said.endswith("no permission?)")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the failing ffmpeg is a shell script")
 def test_an_encoder_that_ends_before_the_frames_do_is_said_with_the_video_it_was_writing(tmp_path, monkeypatch):
     """The annotated MP4's ffmpeg is fervid's own process: one that ends early (a build without libx264, a full

@@ -4155,12 +4155,23 @@ class RisingClock:
 STREAM_TIMEOUT_SECONDS = 10.0
 
 
+# where a Mac's camera cannot be opened: macOS gives a camera to a program run from a terminal only once the
+# terminal's app is allowed it (its prompt comes the first time, and that open fails), and OpenCV asks for it unless
+# told not to
+MACOS_CAMERA_PERMISSION = (
+    ". On a Mac, the app fervid runs in (Terminal, iTerm, Visual Studio Code, ...) needs the camera's permission: "
+    "the first time, macOS asks for it (allow it, then run again); where it was refused, allow that app in System "
+    "Settings > Privacy & Security > Camera and restart it. An app that asks for the permission itself sets "
+    "OPENCV_AVFOUNDATION_SKIP_AUTH=1, where OpenCV would ask again")
+
+
 def _open_live_capture(target: str | int, name: str, timeout: float) -> _CheckedCapture:
     """A camera (index) or stream URL opened and its first frame read, on a worker thread waited on in short
     slices: OpenCV's open and first read block (up to ``timeout`` for a stream) and hold off Ctrl-C until they
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
-    "analysed" 0 frames and exited 0."""
+    "analysed" 0 frames and exited 0. On a Mac a camera is opened on the main thread (where this runs there), where
+    macOS can ask for its permission."""
     state: dict = {}
     lock = threading.Lock()
 
@@ -4185,18 +4196,24 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
             cap.release()
 
     started = time.monotonic()
-    worker = threading.Thread(target=open_it, name=f"fervid open {name}", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)  # short slices: a Ctrl-C is handled between them
-    except BaseException:
-        with lock:
-            state["abandoned"] = True
-            cap = state.get("cap") if state.get("done") else None
-        if cap is not None:
-            cap.release()
-        raise
+    if isinstance(target, int) and sys.platform == "darwin" and threading.current_thread() is threading.main_thread():
+        # macOS asks for a camera's permission only from the main thread (OpenCV's AVFoundation shows the prompt by
+        # running the main thread's event loop; from another it cannot, and the camera was refused unasked). A
+        # camera's open waits on no network: nothing for Ctrl-C to cut short
+        open_it()
+    else:
+        worker = threading.Thread(target=open_it, name=f"fervid open {name}", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)  # short slices: a Ctrl-C is handled between them
+        except BaseException:
+            with lock:
+                state["abandoned"] = True
+                cap = state.get("cap") if state.get("done") else None
+            if cap is not None:
+                cap.release()
+            raise
     waited = time.monotonic() - started
     cap = state["cap"]
     if state["frame"] is not None:
@@ -4208,7 +4225,7 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
             raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
-                             "permission?)")
+                             f"permission?){MACOS_CAMERA_PERMISSION if sys.platform == 'darwin' else ''}")
         raise VideoError(f"camera {target}: opened, but gave no frame")
     timed_out = waited >= 0.9 * timeout
     if not state["opened"]:
