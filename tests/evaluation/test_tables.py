@@ -8,7 +8,7 @@ import pytest
 
 from fervid.evaluation.datasets import DatasetError, load_fer2013, load_label_table
 from fervid.evaluation.segments import read_annotations, read_time_segments
-from fervid.evaluation.tables import not_a_text_table, table_rows, table_text
+from fervid.evaluation.tables import not_a_text_table, table_header, table_rows, table_text
 from fervid.inference.video import TimeSegment, sample_video
 
 
@@ -130,6 +130,7 @@ def test_an_excel_for_mac_csv_is_read_as_mac_roman(tmp_path, monkeypatch, platfo
     german.write_bytes("start;end;name\r0;1,5;Begrüßung\r1,5;3;Ärger über Müller\r".encode("mac_roman"))
     assert read_time_segments(german) == [TimeSegment(0.0, 1.5, "Begrüßung"), TimeSegment(1.5, 3.0,
                                                                                             "Ärger über Müller")]
+    assert table_header(german) == ["start", "end", "name"]
 
 
 def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(tmp_path, monkeypatch):
