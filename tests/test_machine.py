@@ -161,3 +161,62 @@ def test_a_path_too_long_for_windows_is_said_with_its_length_and_both_fixes(tmp_
         f"{len(str(tmp_path)) - 1} characters as a full path) or a shorter name to the video, or enable long paths in "
         'Windows (as an administrator: the group policy "Enable Win32 long paths", or the registry value '
         r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem\LongPathsEnabled set to 1)")
+
+
+CREATE_NO_WINDOW, CREATE_NEW_PROCESS_GROUP = 0x08000000, 0x00000200  # Windows' values
+
+
+def _console(monkeypatch, window: int) -> None:
+    """Windows' kernel32 where this process's console window is ``window`` (0: it has no console, as a windowed
+    app), and subprocess's Windows flags (there only on Windows)."""
+    import ctypes
+    import types
+
+    kernel32 = types.SimpleNamespace(GetConsoleWindow=lambda: window)
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=kernel32), raising=False)
+    monkeypatch.setattr(subprocess, "CREATE_NO_WINDOW", CREATE_NO_WINDOW, raising=False)
+    monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", CREATE_NEW_PROCESS_GROUP, raising=False)
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_programs_open_no_console_window_in_a_windowed_windows_app(monkeypatch, platform):
+    """In an app without a console (PyInstaller's --windowed) on Windows each ffmpeg was given a console window of
+    its own, which flashed up: it is started with CREATE_NO_WINDOW there, with the flags a call passes itself kept.
+    Not where fervid has a console (the program shares it, and the flag would cut off its messages), and never
+    elsewhere, where Popen takes no flags."""
+    from fervid.inference import video
+
+    _console(monkeypatch, 0)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert machine.program_creationflags() == CREATE_NO_WINDOW
+    assert machine.program_creationflags(CREATE_NEW_PROCESS_GROUP) == CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
+    assert video._ffmpeg_popen_options() == {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
+    _console(monkeypatch, 0x1F0A2C)  # a console window: `fervid` run from a terminal
+    assert machine.program_creationflags() == 0
+    assert video._ffmpeg_popen_options() == {"creationflags": CREATE_NEW_PROCESS_GROUP}
+    monkeypatch.setattr(sys, "platform", platform)
+    _console(monkeypatch, 0)
+    assert machine.program_creationflags() == 0
+    assert video._ffmpeg_popen_options() == {"start_new_session": True, "creationflags": 0}
+
+
+def test_every_program_fervid_runs_is_given_its_creationflags():
+    """Each program fervid starts gets program_creationflags' flags, directly or through video's
+    _ffmpeg_popen_options: one started without them opened a console window in a windowed Windows app."""
+    import ast
+
+    from conftest import PACKAGE
+
+    starts, without = [], []
+    for source in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "subprocess"
+                    and node.func.attr in ("run", "Popen", "call", "check_call", "check_output")):
+                where = f"{source.relative_to(PACKAGE)}:{node.lineno}"
+                starts.append(where)
+                if not any(keyword.arg == "creationflags" and "program_creationflags(" in ast.unparse(keyword.value)
+                           or keyword.arg is None and ast.unparse(keyword.value) == "_ffmpeg_popen_options()"
+                           for keyword in node.keywords):
+                    without.append(where)
+    assert len(starts) >= 12 and without == []

@@ -136,10 +136,28 @@ def program_environment() -> dict[str, str] | None:
     return env
 
 
+def program_creationflags(flags: int = 0) -> int:
+    """Popen's ``creationflags`` for a program fervid runs (ffmpeg, sysctl): ``flags``, the call's own (a new
+    process group), with CREATE_NO_WINDOW on Windows where this process has no console (an app frozen windowed, as
+    PyInstaller's --windowed makes one, or run by pythonw): a console program started from such a process was given
+    a console window of its own, which flashed up at each ffmpeg fervid ran. Where this process has a console the
+    program shares it, so no window opens, and the flag is left out: it would cut the program off from that console
+    (what it writes to the standard error it inherits, the encoder's messages, was lost). ``flags`` elsewhere,
+    where Popen takes no other value than 0."""
+    if sys.platform != "win32":
+        return flags
+    import ctypes
+
+    if ctypes.windll.kernel32.GetConsoleWindow():
+        return flags
+    return flags | subprocess.CREATE_NO_WINDOW
+
+
 def _macos_cpu_name() -> str:
     try:
         done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                              encoding="utf-8", timeout=5, env=program_environment())
+                              encoding="utf-8", timeout=5, env=program_environment(),
+                              creationflags=program_creationflags())
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""

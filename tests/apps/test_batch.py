@@ -1182,6 +1182,37 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path, astronaut_
     assert "interrupted." in stderr
 
 
+@pytest.mark.parametrize("platform", ["win32", "linux", "darwin"])
+def test_the_workers_start_ignoring_the_consoles_ctrl_c_on_windows(monkeypatch, platform):
+    """On Windows a signal ignored is not passed on to the processes started (CreateProcess), and the workers share
+    the driver's console, whose Ctrl-C reaches them all: a Ctrl-C while they started printed every worker's
+    traceback. There the console's Ctrl-C is ignored while they start (SetConsoleCtrlHandler(NULL, TRUE), which they
+    inherit), and taken again after, an error in between too; Linux and macOS ignore the signals alone, as before."""
+    import ctypes
+    import types
+
+    from fervid.apps.batch import _stop_signals_ignored
+
+    calls = []
+
+    def set_console_ctrl_handler(routine, add):
+        calls.append((routine, add))
+        return 1
+
+    kernel32 = types.SimpleNamespace(SetConsoleCtrlHandler=set_console_ctrl_handler)
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=kernel32), raising=False)
+    monkeypatch.setattr(sys, "platform", platform)
+    on_windows = [(None, True)] if platform == "win32" else []
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(OSError):
+        with _stop_signals_ignored():
+            assert calls == on_windows
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            raise OSError("a worker could not start")
+    assert calls == ([(None, True), (None, False)] if platform == "win32" else [])
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
 def stop_test_task(task):
     """A stand-in for analyse_one in the pool's workers: reports itself started on the board, then, once the driver
     sets the stop flag, one finishes its file (it was writing its outputs), one stops mid-file, one never looks."""

@@ -1873,6 +1873,20 @@ def test_evaluate_on_video_takes_the_window_and_detection_rate_video_does(tmp_pa
         assert earlier.exit_code == 2 and f"{option} with --results: the labels in" in earlier.output
 
 
+def test_evaluate_on_video_reads_an_annotations_table_excel_for_mac_saved(tmp_path, astronaut_rgb):
+    """Excel for Mac's "Comma Separated Values" is Mac Roman, its lines ended by CR alone: `fervid evaluate --dataset
+    video` read its `café.mp4` as cp1252, "cafŽ.mp4", and found no such video."""
+    write_participant_behind_small_face(tmp_path / "café.mp4", astronaut_rgb, 20)
+    annotations = tmp_path / "segs.csv"
+    annotations.write_bytes("video,start,end,emotion\rcafé.mp4,0,0.8,happy\r".encode("mac_roman"))
+    result = runner.invoke(app, ["evaluate", "--dataset", "video", "--data", str(annotations), "--method", "mean",
+                                 "--sample-fps", "5", "--out", str(tmp_path / "eval"), "-q"])
+    assert result.exit_code == 0, result.output
+    scored = list(csv.DictReader(io.StringIO((tmp_path / "eval" / "segments.csv").read_text(encoding="utf-8"))))
+    assert [(row["video"], row["start"], row["end"], row["label"]) for row in scored] == [
+        (str(tmp_path / "café.mp4"), "0.0", "0.8", "happy")]
+
+
 def test_evaluate_on_video_keeps_what_the_window_left_the_lstm_with_the_scores(tmp_path):
     """At --sample-fps 2 the LSTM's labels are outside what it learnt: a fresh analysis said so on stderr only
     (metrics.json's warnings empty, report.md silent), and scores read from such a run's folder (--results) not at

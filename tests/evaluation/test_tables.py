@@ -1,13 +1,14 @@
 """Reading the tables people keep beside their data: a file given for a table that is none (a workbook, a video, a
 folder) is said as what it is, never echoed."""
 
+import sys
 import zipfile
 
 import pytest
 
 from fervid.evaluation.datasets import DatasetError, load_fer2013, load_label_table
 from fervid.evaluation.segments import read_annotations, read_time_segments
-from fervid.evaluation.tables import not_a_text_table, table_rows, table_text
+from fervid.evaluation.tables import not_a_text_table, table_header, table_rows, table_text
 from fervid.inference.video import TimeSegment, sample_video
 
 
@@ -110,9 +111,32 @@ def test_a_japanese_excel_csv_is_read_as_shift_jis(tmp_path):
     assert read_time_segments(western) == [TimeSegment(0.0, 1.5, "introdução"), TimeSegment(1.5, 3.0, "cœur, Škoda")]
 
 
-def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(tmp_path):
+@pytest.mark.parametrize("platform", ["linux", "win32", "darwin"])
+def test_an_excel_for_mac_csv_is_read_as_mac_roman(tmp_path, monkeypatch, platform):
+    """Excel for Mac's "Comma Separated Values" is Mac Roman, its lines ended by CR alone: it was read as cp1252
+    ("Müller" was "MŸller", "Señora" "Se–ora", "Ärger" "€rger", "café.mp4" "cafŽ.mp4") or refused ("Begrüßung",
+    "Über"), and a semicolon-separated one was split at its commas. Windows' "CSV" (cp1252) is read as before, on a
+    Mac too, where Mac Roman is tried first."""
+    monkeypatch.setattr(sys, "platform", platform)
+    for word in ("café.mp4", "Müller", "Señora", "Ärger", "Begrüßung", "Über", "Straße", "Köln"):
+        mac = tmp_path / "mac.csv"
+        mac.write_bytes(f"name\r{word}\r".encode("mac_roman"))
+        assert table_rows(table_text(mac)) == (["name"], [(2, [word])])
+    for word in ("café", "Müller", "Señora", "Ärger", "Straße", "Björk"):
+        windows = tmp_path / "windows.csv"
+        windows.write_bytes(f"name\r\n{word}\r\n".encode("cp1252"))
+        assert table_rows(table_text(windows)) == (["name"], [(2, [word])])
+    german = tmp_path / "german.csv"  # Excel for Mac in a German locale: semicolons, decimal commas
+    german.write_bytes("start;end;name\r0;1,5;Begrüßung\r1,5;3;Ärger über Müller\r".encode("mac_roman"))
+    assert read_time_segments(german) == [TimeSegment(0.0, 1.5, "Begrüßung"), TimeSegment(1.5, 3.0,
+                                                                                            "Ärger über Müller")]
+    assert table_header(german) == ["start", "end", "name"]
+
+
+def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(tmp_path, monkeypatch):
     """A table that is not UTF-8 was read as cp1252 whatever it held (errors replaced): one that reads as text in
-    two encodings, differently, or in none, is refused, naming the file and what to do."""
+    two encodings, differently, or in none, is refused, naming the file, every encoding tried and what to do."""
+    monkeypatch.setattr(sys, "platform", "linux")  # (on a Mac, Mac Roman is tried first, and said so)
     either = tmp_path / "either.csv"  # cp1252's "_émoi" is "_", a kanji and "oi" in cp932
     either.write_bytes("start,end,name\n0,1,_émoi\n".encode("cp1252"))
     with pytest.raises(DatasetError, match=r"either\.csv: not UTF-8, and its encoding cannot be told: line 2 reads "
@@ -122,7 +146,11 @@ def test_a_table_whose_encoding_cannot_be_told_is_refused_not_read_as_mojibake(t
     russian = tmp_path / "russian.csv"
     russian.write_bytes("start,end,name\n0,1,Привет\n".encode("koi8_r"))
     with pytest.raises(DatasetError, match=r"russian\.csv: not text in any encoding fervid knows \(UTF-8, cp932, "
-                                           r"cp1252\); save it as CSV"):
+                                           r"cp1252, mac-roman\); save it as CSV"):
+        read_time_segments(russian)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(DatasetError, match=r"russian\.csv: not text in any encoding fervid knows \(UTF-8, mac-roman, "
+                                           r"cp932, cp1252\); save it as CSV"):
         read_time_segments(russian)
     not_utf16 = tmp_path / "not_utf16.txt"
     not_utf16.write_bytes(b"\xff\xfes\x00\x00\xd8")  # a byte-order mark, then a lone surrogate

@@ -3716,6 +3716,85 @@ def test_a_frozen_apps_ffmpeg_gets_the_library_path_the_app_started_with(astrona
     assert program_environment() is None
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Linux's Popen is given the flag, and takes it off again")
+def test_no_ffmpeg_fervid_runs_opens_a_console_window_in_a_windowed_windows_app(astronaut_rgb, tmp_path, monkeypatch,
+                                                                                analyzer):
+    """An app frozen windowed (PyInstaller's --windowed) has no console on Windows, and each ffmpeg fervid ran was
+    given a console window of its own, which flashed up: every one is started with CREATE_NO_WINDOW there (as
+    fervid.machine.program_creationflags gives it, here as it would on such a machine), keeping the flags a call
+    passes itself (a decoder's own process session, a new process group on Windows)."""
+    import traceback
+
+    import fervid
+
+    no_window = 0x08000000  # Windows' CREATE_NO_WINDOW
+    monkeypatch.setattr(video_module, "program_creationflags", lambda flags=0: flags | no_window)
+    package = str(Path(fervid.__file__).resolve().parent)
+    started = []  # (the command, its creationflags, whether it kept its own session) of each program fervid ran
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, args, *rest, creationflags=0, **options):
+            caller = next(frame for frame in reversed(traceback.extract_stack()[:-1])
+                          if not frame.filename.endswith("subprocess.py"))
+            if caller.filename.startswith(package):
+                started.append((Path(args[0]).name, args, creationflags, options.get("start_new_session", False)))
+            super().__init__(args, *rest, creationflags=creationflags & ~no_window, **options)  # (Linux takes 0)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    for asked_once in (video_module._warn_if_ffmpeg_cannot_probe, video_module._showinfo_filter,
+                       video_module._can_tone_map):
+        asked_once.cache_clear()  # (asked in this run, as on the app's first)
+    clip = write_clip(tmp_path / "clip.mp4", moving_face_frames(astronaut_rgb, n=10))
+    result = analyzer.analyze_video(clip, tmp_path / "out", method="mean")
+    assert result.ok and result.annotated_path.stat().st_size > 0
+    assert video_module._ffmpeg_header(clip) and video_module._frame_size_changes(clip, (640, 480)) == []
+    commands = [" ".join(map(str, args)) for _, args, _, _ in started]
+    assert any("rawvideo" in command and str(tmp_path / "out") in command for command in commands)  # the encoder
+    assert any("rawvideo" in command and str(clip) in command for command in commands)  # the decoder
+    assert len(started) >= 6 and all(flags == no_window for _, _, flags, _ in started), started
+    assert all(session for _, args, _, session in started if "rawvideo" in " ".join(map(str, args)))
+
+
+@pytest.mark.parametrize("platform", ["darwin", "linux", "win32"])
+def test_a_macs_camera_is_opened_where_macos_can_ask_for_its_permission(monkeypatch, platform):
+    """macOS asks for a camera's permission only from the main thread (OpenCV's AVFoundation), and `fervid live
+    --source 0` opened it on a worker thread: a Mac's first run said "no camera 0, or it cannot be opened (in use by
+    another program, or no permission?)", unasked, and not where the permission is given. On a Mac the camera is
+    opened on the main thread, and the error names the terminal's app and where to allow it; elsewhere, as before."""
+    import threading
+
+    opened_on = []
+
+    class Refused:
+        """A camera OpenCV cannot open (no permission, as AVFoundation's first open without it is)."""
+
+        def __init__(self, index, *args):
+            opened_on.append((index, threading.current_thread()))
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(video_module.cv2, "VideoCapture", Refused)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(video_module, "missing_camera", lambda source: None)  # (a camera 0 is there)
+    with pytest.raises(VideoError, match=r"^no camera 0, or it cannot be opened \(in use by another program, or no "
+                                         r"permission\?\)") as refused:
+        LiveSource("0")
+    assert [index for index, _ in opened_on] == [0]
+    on_main_thread = opened_on[0][1] is threading.main_thread()
+    said = str(refused.value)
+    if platform == "darwin":
+        assert on_main_thread
+        for named in ("Terminal, iTerm, Visual Studio Code", "System Settings > Privacy & Security > Camera",
+                      "OPENCV_AVFOUNDATION_SKIP_AUTH=1"):
+            assert named in said
+    else:
+        assert not on_main_thread and said.endswith("no permission?)")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="the failing ffmpeg is a shell script")
 def test_an_encoder_that_ends_before_the_frames_do_is_said_with_the_video_it_was_writing(tmp_path, monkeypatch):
     """The annotated MP4's ffmpeg is fervid's own process: one that ends early (a build without libx264, a full

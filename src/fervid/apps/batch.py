@@ -1046,19 +1046,35 @@ def _run_local(todo: list[tuple[str, str, str]], options: BatchOptions, workers:
 def _stop_signals_ignored():
     """SIGINT and SIGTERM ignored by this process while it starts its workers, which inherit them ignored: a Ctrl-C
     while a worker still imported its libraries printed its 40-line traceback (:func:`_init_worker` ignores them
-    only once they are imported; the driver decides, and tells the workers). Restored as soon as they are started:
-    a signal in those milliseconds is lost."""
+    only once they are imported; the driver decides, and tells the workers). On Windows a signal ignored is not
+    passed on to a process started (CreateProcess), and the workers share the console, whose Ctrl-C reaches them
+    all: there the console's Ctrl-C is ignored too (:func:`_console_ctrl_c_ignored`), which they inherit. Restored
+    as soon as they are started: a signal in those milliseconds is lost."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():  # (only the main thread sets handlers)
         yield
         return
     previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    console_ignored = _console_ctrl_c_ignored(True)
     try:
         yield
     finally:
+        if console_ignored:
+            _console_ctrl_c_ignored(False)
         for number, handler in previous.items():  # (None: a handler set outside Python, which cannot be put back)
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def _console_ctrl_c_ignored(ignored: bool) -> bool:
+    """On Windows, has this process ignore its console's Ctrl-C (``ignored``), or take it again: Windows'
+    SetConsoleCtrlHandler(NULL, TRUE), whose ignoring the processes it starts inherit. Whether it was set: False
+    where it failed (no console), and on Linux and macOS, where the signal ignored is inherited."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    return bool(ctypes.windll.kernel32.SetConsoleCtrlHandler(None, ignored))
 
 
 def _stop_pool(board: WorkerBoard, in_flight: dict, record, others: set[int | None], numbers: dict | None = None

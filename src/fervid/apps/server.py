@@ -9,7 +9,9 @@ unfinished job, run again after a restart, needs it); finished and failed jobs o
 folder an upload left without its ``job.json`` (a full disk or a crash cut it off as it was stored) is deleted at
 start-up, or once it has been untouched for 10 minutes.
 The data folder (where fervid creates it), its ``jobs`` folder and every job's folder are private to the server's
-user (0700) and the files the server writes there 0600: uploads are participants' faces.
+user (0700) and the files the server writes there 0600: uploads are participants' faces. On POSIX only: on Windows
+the modes do nothing (chmod sets the read-only flag alone), and what the server writes takes the access list of the
+folder it is in (README, "Privacy and data protection": a --data-dir only the service's account can read).
 
 Limits (README, "Reliability"): a request body is counted as it streams in and refused with 413 past
 ``max_upload_mb`` (all files together), so nothing beyond the limit reaches the disk; at most

@@ -7,6 +7,7 @@ import codecs
 import csv
 import locale
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,38 @@ _WESTERN_MARKS = set("\u00a0\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u20
 # "Šç"), never Western words ("Škoda", "cœur")
 _RARE_WESTERN_LETTERS = "ŠŒŽšœžŸƒ"
 _RARE_WESTERN_NEXT_TO_ACCENTS = rf"[{_RARE_WESTERN_LETTERS}][^\x00-\x7f]|[^\x00-\x7f][{_RARE_WESTERN_LETTERS}]"
+# signs that are not set between letters in Western text: Mac Roman's "ë", "ì", "î", "ï", "ß" read as cp1252,
+# cp1252's "ã", "Ä", "Ö" read as Mac Roman
+_NOT_BETWEEN_LETTERS = "‘“”„•§÷†‡"
+# cp1252's letters that are Mac Roman's "ö" and "û" ("Köln" is "Kšln"), before a small letter within a word only in
+# Slavic names, which Western text rarely holds (a Mac's German is likelier)
+_SLAVIC_BETWEEN_SMALL = "šž"
+# Mac Roman's dotless i (cp1252's "õ": "João" is "Joıo") and ligatures ("ß": "Straße" is "Straﬂe")
+_NOT_WESTERN_LETTERS = "ıﬁﬂ"
+
+
+def _misread_western(text: str) -> bool:
+    """Whether ``text`` holds what one Western encoding's accented letters read as in another gives, not words:
+    Mac Roman's (Excel for Mac's "Comma Separated Values") read as cp1252 (Windows' "CSV"), or these read as
+    Mac Roman. An accented capital after a small letter ("café" is "cafŽ" in one, "cafÈ" in the other) or between
+    a letter and a small one ("Müller" is "MŸller"); a sign between letters ("Señora" is "Se–ora", "Straße"
+    "Stra§e"; an en dash only before a small letter, as "Paris–Berlin" is written); "š" or "ž" between a letter
+    and a small one ("Köln" is "Kšln"); a euro sign or a florin before a small letter ("Ärger" is "€rger", "Étape"
+    "ƒtape"); a letter Western text does not hold."""
+    for before, char, after in zip(" " + text, text, text[1:] + " "):
+        if char.isascii():
+            continue
+        if char.isupper() and (before.islower() or (before.isalpha() and after.islower())):
+            return True
+        if before.isalpha() and (char in _NOT_BETWEEN_LETTERS and after.isalpha() or char == "–" and after.islower()):
+            return True
+        if char in _SLAVIC_BETWEEN_SMALL and before.isalpha() and after.islower():
+            return True
+        if char in "€ƒ" and after.islower() or char in _NOT_WESTERN_LETTERS:
+            return True
+    return False
+
+
 # Western or EUC-JP bytes read as cp932: a kanji or kana between Latin letters ("emoção" is "emo", a kanji, "o"), a
 # half-width katakana beside a Latin letter ("Ábaco" is "ﾁbaco") or beside a kanji or full-width kana
 _HALF_WIDTH_KANA, _FULL_WIDTH_JAPANESE = "\uff61-\uff9f", "\u3040-\u30ff\u4e00-\u9fff"
@@ -102,7 +135,8 @@ _WESTERN_READ_AS_JAPANESE = (rf"[A-Za-z][^\x00-\x7f][A-Za-z]"
 def _reads_as_written_in(text: str, encoding: str) -> bool:
     """Whether ``text``, decoded as ``encoding``, reads as text written in it: no control character but tab and
     line breaks, none private or unassigned; Western text's accented letters are Latin, one or two in a row
-    (Shift-JIS's "課題①導入" read as cp1252 is "‰Û‘è‡@“±“ü"); Japanese text's characters are not set among
+    (Shift-JIS's "課題①導入" read as cp1252 is "‰Û‘è‡@“±“ü") and not another Western encoding's misread
+    (:func:`_misread_western`: Mac Roman's "café" read as cp1252 is "cafŽ"); Japanese text's characters are not set among
     Latin letters (cp1252's "emoção" read as cp932 is "emo", a kanji and "o"; its "Ábaco" is "ﾁbaco")."""
     if any(unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs") and c not in "\t\n\r" for c in text):
         return False
@@ -111,7 +145,8 @@ def _reads_as_written_in(text: str, encoding: str) -> bool:
         return (all(c.isascii() or c in _WESTERN_MARKS or (c.isalpha() and "LATIN" in unicodedata.name(c, ""))
                     for c in text)
                 and re.search(r"[^\x00-\x7f]{3}", text) is None
-                and re.search(_RARE_WESTERN_NEXT_TO_ACCENTS, text) is None)
+                and re.search(_RARE_WESTERN_NEXT_TO_ACCENTS, text) is None
+                and not _misread_western(text))
     if name in _JAPANESE:
         return re.search(_WESTERN_READ_AS_JAPANESE, text) is None
     # another script's (the locale's: Hebrew, Cyrillic, Greek): its letters, marks, punctuation and currency, and no
@@ -120,15 +155,21 @@ def _reads_as_written_in(text: str, encoding: str) -> bool:
             and re.search(r"[A-Za-z][^\W\d_\x00-\x7f]|[^\W\d_\x00-\x7f][A-Za-z]", text) is None)
 
 
+# Excel's Western "CSV" encodings, Windows' and the Mac's ("Comma Separated Values"): most Western text reads as text
+# in both (cp1252's "l’arbre" is Mac Roman's "líarbre"), so where both do, the one tried first is taken
+_EXCEL_WESTERN = ("cp1252", "mac-roman")
+
+
 def _other_encodings() -> list[str]:
     """The encodings a table that is not UTF-8 is tried in, in turn: this computer's own (its locale's, where that
-    is not UTF-8 or ASCII), then those Excel's "CSV" is saved in on Windows in Japanese (cp932, Shift-JIS) and in
-    Western languages (cp1252)."""
+    is not UTF-8 or ASCII), then those Excel's "CSV" is saved in: on Windows in Japanese (cp932, Shift-JIS) and in
+    Western languages (cp1252), and on a Mac (Mac Roman; first on a Mac, where that is the likelier)."""
     tried = []
     # the locale's own encoding, whatever Python's UTF-8 mode says (locale.getencoding, 3.11+; 3.10 has only
     # getpreferredencoding, which UTF-8 mode turns into "utf-8" and, from 3.11, warns of)
     own = locale.getencoding() if hasattr(locale, "getencoding") else locale.getpreferredencoding(False)
-    for encoding in (own, "cp932", "cp1252"):
+    excel = ("mac-roman", "cp932", "cp1252") if sys.platform == "darwin" else ("cp932", "cp1252", "mac-roman")
+    for encoding in (own, *excel):
         name = codecs.lookup(encoding).name
         if name not in ("utf-8", "ascii") and name not in tried:
             tried.append(name)
@@ -159,10 +200,12 @@ def table_readings(data: bytes) -> list[Reading]:
 
 
 def decided_text(path: str | Path, data: bytes, readings: list[Reading]) -> str:
-    """The text of the one plausible reading of ``readings`` (several that read alike are one), else
-    :class:`TableEncodingError`: a table that is not UTF-8 and reads as text in no encoding tried, or in several
-    that read it differently, is refused, never read as mojibake."""
-    plausible = {reading.text: reading for reading in readings if reading.plausible}
+    """The text of the one plausible reading of ``readings`` (several that read alike are one; of cp1252's and Mac
+    Roman's, the first), else :class:`TableEncodingError`: a table that is not UTF-8 and reads as text in no
+    encoding tried, or in several that read it differently, is refused, never read as mojibake."""
+    excel_western = [reading for reading in readings if reading.plausible and reading.encoding in _EXCEL_WESTERN]
+    plausible = {reading.text: reading for reading in readings
+                 if reading.plausible and reading not in excel_western[1:]}
     if len(plausible) == 1:
         return next(iter(plausible))
     if data.startswith(_UTF16_MARKS):
@@ -180,8 +223,8 @@ def decided_text(path: str | Path, data: bytes, readings: list[Reading]) -> str:
 
 def table_text(path: Path) -> str:
     """The table's text, read as :func:`table_readings` and :func:`decided_text` say: UTF-8 or UTF-16 as they are,
-    else the one other encoding it reads plausibly in (Japanese Excel's cp932, Western Excel's cp1252, this
-    computer's own); :class:`TableEncodingError` where there is not one."""
+    else the one other encoding it reads plausibly in (Japanese Excel's cp932, Western Excel's cp1252, Excel for
+    Mac's Mac Roman, this computer's own); :class:`TableEncodingError` where there is not one."""
     data = path.read_bytes()
     return decided_text(path, data, table_readings(data))
 
@@ -189,8 +232,9 @@ def table_text(path: Path) -> str:
 def table_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the non-empty rows, each with the line of the file it starts on (a quoted cell may hold line
     breaks; blank lines and rows of empty cells, as spreadsheets save them, are skipped). The separator (comma, tab
-    or semicolon) is sniffed from the header."""
-    first = text.split("\n", 1)[0]
+    or semicolon) is sniffed from the header. Lines end in LF, CRLF or CR alone (Excel for Mac's "Comma Separated
+    Values")."""
+    first = re.split(r"\r\n?|\n", text, maxsplit=1)[0]
     try:
         dialect = csv.Sniffer().sniff(first, delimiters=",\t;")
     except csv.Error:
@@ -221,6 +265,8 @@ def table_header(path: str | Path) -> list[str]:
                 first = f.read(20_000).decode("utf-16", errors="replace").split("\n", 1)[0]
             else:
                 line = f.readline(10_000)
+                if b"\n" not in line:  # lines ended by CR alone (Excel for Mac's "Comma Separated Values")
+                    line = line.split(b"\r", 1)[0]
                 if b"\0" in line:  # binary, such as FER2013's .csv.gz (Python 3.10's csv raises on it)
                     return []
                 plausible = [reading.text for reading in table_readings(line) if reading.plausible]

@@ -56,7 +56,7 @@ from fervid.inference.set_aside import recover_set_aside, replace_outputs
 from fervid.inference.stream_urls import is_stream_url, masked_source, source_stem, why_no_stream
 from fervid.inference.track import FaceTracker, TrackedFace, miss_seconds
 from fervid.json_files import write_json
-from fervid.machine import long_paths_limited, path_too_long, program_environment
+from fervid.machine import long_paths_limited, path_too_long, program_creationflags, program_environment
 from fervid.ownership import other_users_file, owner_and_mode
 from fervid.plotting import prepare_matplotlib
 
@@ -1927,8 +1927,8 @@ class H264Writer:
                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", ffmpeg_path(self.path)]
         try:
-            done = subprocess.run(command, capture_output=True, timeout=600,
-                                  env=program_environment()).returncode == 0
+            done = subprocess.run(command, capture_output=True, timeout=600, env=program_environment(),
+                                  creationflags=program_creationflags()).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             done = False
         if done:
@@ -2261,13 +2261,14 @@ _SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+).*?\bsar:(\d+)/
 
 def _ffmpeg_popen_options() -> dict:
     """Popen options that keep a Ctrl-C or SIGTERM sent to fervid's process group from ending ffmpeg under it:
-    fervid decides when its decoder stops (`fervid live` ends a file source cleanly on Ctrl-C)."""
+    fervid decides when its decoder stops (`fervid live` ends a file source cleanly on Ctrl-C); and no console
+    window of its own (:func:`fervid.machine.program_creationflags`)."""
     import subprocess
     import sys
 
     if sys.platform.startswith("win"):
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+        return {"creationflags": program_creationflags(subprocess.CREATE_NEW_PROCESS_GROUP)}
+    return {"start_new_session": True, "creationflags": program_creationflags()}
 
 
 def _video_stream_lines(header: str) -> list[str]:
@@ -2413,9 +2414,10 @@ def _warn_if_ffmpeg_cannot_probe(ffmpeg: str) -> None:
     command = [ffmpeg, *_one_frame_command(known_good)[1:]]
     try:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-                              env=program_environment())
+                              env=program_environment(), creationflags=program_creationflags())
         version = subprocess.run([ffmpeg, "-version"], stdin=subprocess.DEVNULL, capture_output=True,
-                                 encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
+                                 encoding="utf-8", errors="replace", timeout=30, env=program_environment(),
+                                 creationflags=program_creationflags()).stdout
     except (OSError, subprocess.TimeoutExpired):  # (no binary to run: told where one is needed, to write a video)
         return
     said = done.stderr.decode("utf-8", "replace")
@@ -2494,7 +2496,7 @@ def _showinfo_filter() -> str:
     try:
         help_text = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-h", "filter=showinfo"],
                                    capture_output=True, encoding="utf-8", errors="replace", timeout=30,
-                                   env=program_environment()).stdout
+                                   env=program_environment(), creationflags=program_creationflags()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         help_text = ""
     return "showinfo=checksum=0" if re.search(r"^\s*checksum\b", help_text, re.M) else "showinfo"
@@ -2679,7 +2681,8 @@ def _can_tone_map() -> bool:
 
     try:
         listed = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True,
-                                encoding="utf-8", errors="replace", timeout=30, env=program_environment()).stdout
+                                encoding="utf-8", errors="replace", timeout=30, env=program_environment(),
+                                creationflags=program_creationflags()).stdout
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return False
     return all(re.search(rf"^\s*\S+\s+{name}\s", listed, re.M) for name in ("zscale", "tonemap"))
@@ -2783,7 +2786,7 @@ def _ffmpeg_header(path: Path) -> str:
     try:
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(path)],
                                capture_output=True, encoding="utf-8", errors="replace", timeout=30,
-                               env=program_environment())
+                               env=program_environment(), creationflags=program_creationflags())
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # RuntimeError: imageio-ffmpeg found no binary
         return ""
     return probe.stderr
@@ -4240,12 +4243,23 @@ class RisingClock:
 STREAM_TIMEOUT_SECONDS = 10.0
 
 
+# where a Mac's camera cannot be opened: macOS gives a camera to a program run from a terminal only once the
+# terminal's app is allowed it (its prompt comes the first time, and that open fails), and OpenCV asks for it unless
+# told not to
+MACOS_CAMERA_PERMISSION = (
+    ". On a Mac, the app fervid runs in (Terminal, iTerm, Visual Studio Code, ...) needs the camera's permission: "
+    "the first time, macOS asks for it (allow it, then run again); where it was refused, allow that app in System "
+    "Settings > Privacy & Security > Camera and restart it. An app that asks for the permission itself sets "
+    "OPENCV_AVFOUNDATION_SKIP_AUTH=1, where OpenCV would ask again")
+
+
 def _open_live_capture(target: str | int, name: str, timeout: float) -> _CheckedCapture:
     """A camera (index) or stream URL opened and its first frame read, on a worker thread waited on in short
     slices: OpenCV's open and first read block (up to ``timeout`` for a stream) and hold off Ctrl-C until they
     return; here Ctrl-C ends the wait at once (the worker lets go of its capture when it returns). A source that
     opens but gives no frame (an MP4 whose index is at its end, served without range requests) is refused: it
-    "analysed" 0 frames and exited 0."""
+    "analysed" 0 frames and exited 0. On a Mac a camera is opened on the main thread (where this runs there), where
+    macOS can ask for its permission."""
     state: dict = {}
     lock = threading.Lock()
 
@@ -4270,18 +4284,24 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
             cap.release()
 
     started = time.monotonic()
-    worker = threading.Thread(target=open_it, name=f"fervid open {name}", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)  # short slices: a Ctrl-C is handled between them
-    except BaseException:
-        with lock:
-            state["abandoned"] = True
-            cap = state.get("cap") if state.get("done") else None
-        if cap is not None:
-            cap.release()
-        raise
+    if isinstance(target, int) and sys.platform == "darwin" and threading.current_thread() is threading.main_thread():
+        # macOS asks for a camera's permission only from the main thread (OpenCV's AVFoundation shows the prompt by
+        # running the main thread's event loop; from another it cannot, and the camera was refused unasked). A
+        # camera's open waits on no network: nothing for Ctrl-C to cut short
+        open_it()
+    else:
+        worker = threading.Thread(target=open_it, name=f"fervid open {name}", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)  # short slices: a Ctrl-C is handled between them
+        except BaseException:
+            with lock:
+                state["abandoned"] = True
+                cap = state.get("cap") if state.get("done") else None
+            if cap is not None:
+                cap.release()
+            raise
     waited = time.monotonic() - started
     cap = state["cap"]
     if state["frame"] is not None:
@@ -4293,7 +4313,7 @@ def _open_live_capture(target: str | int, name: str, timeout: float) -> _Checked
             raise VideoError(missing_camera(target))
         if not state["opened"]:
             raise VideoError(f"no camera {target}, or it cannot be opened (in use by another program, or no "
-                             "permission?)")
+                             f"permission?){MACOS_CAMERA_PERMISSION if sys.platform == 'darwin' else ''}")
         raise VideoError(f"camera {target}: opened, but gave no frame")
     timed_out = waited >= 0.9 * timeout
     if not state["opened"]:
