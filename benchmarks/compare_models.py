@@ -9,8 +9,8 @@ For every model (a shipped name or a model folder), through fervid's ONNX infere
 - FER2013 PublicTest accuracy against FER2013's original labels (the same images);
 - CK+48 and JAFFE accuracy without fine-tuning (JAFFE heads are detected and aligned as in `fervid evaluate`),
   per-class recall, the confusion matrix, and the share of expressive faces called neutral; and each model's
-  accuracy minus the first model's on the same faces, with a paired 95% interval that resamples people (CK+'s 86,
-  JAFFE's posers), and the exact McNemar p-value of the faces one model got right and the other wrong;
+  accuracy minus the first model's on the same faces, with a paired 95% interval over people (a bootstrap over CK+'s
+  86, a t interval over JAFFE's 6 posers), and the exact McNemar p-value of the faces one model got right and the other wrong;
 - expected calibration error (15 bins, the model's own temperature) and mean confidence on every dataset scored,
   and the same at temperature 1 for a model with a temperature (fitted on FER+ faces: CK+ and JAFFE say whether it
   holds on other faces);

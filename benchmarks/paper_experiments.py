@@ -56,18 +56,18 @@ def main() -> None:
                                    epochs=args.finetune_epochs if finetune else None)
                 save_result(r, args.out)
                 acc = np.array(r.fold_accuracies)
-                rows.append((name, model, protocol, r.evaluation.accuracy, acc.mean(), acc.std(), len(acc),
+                rows.append((name, model, protocol, r.evaluation.accuracy, acc.mean(), acc.std(ddof=1), len(acc),
                              r.evaluation.macro_f1, PAPER.get((name, model)) if protocol == "random" else None,
                              r.seconds, len(seq.labels)))
                 print(f"{name} {model} {protocol}: {r.evaluation.accuracy:.3f} ({r.seconds:.0f} s)", flush=True)
-    print("\n| dataset (samples) | model | split | accuracy (pooled) | per split/fold mean ± sd | macro-F1 | paper |")
+    print("\n| dataset (samples) | model | split | accuracy (pooled) | per split/fold mean ± sample sd | macro-F1 | paper |")
     print("|---|---|---|---|---|---|---|")
     for name, model, protocol, pooled, mean, sd, k, f1, paper, _, n in rows:
         split = {"random": "random 80/20, 5 repeats" if name != "jaffe+ckplus" else "random 70/10/20, 5 repeats",
                  "subject": "leave one subject out" if name == "jaffe" else "10-fold by subject"}[protocol]
         print(f"| {name} ({n}) | {model} | {split} | {pooled:.3f} | {mean:.3f} ± {sd:.3f} (k={k}) | {f1:.3f} | "
               f"{paper if paper is not None else '-'} |")
-    (args.out / "table.json").write_text(json.dumps(rows, indent=1))
+    (args.out / "table.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

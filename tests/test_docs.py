@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import PACKAGE, REPO as ROOT, needs_repository
@@ -366,8 +367,11 @@ def test_section_4s_measured_cells_are_the_runs_its_folder_keeps():
                  "subject": "leave one subject out" if run["dataset"] == "jaffe" else "10-fold by subject"}
         runs[(run["dataset"], run["model"], split[run["protocol"]])] = run
     assert len(rows) >= 7 and set(rows) == set(runs), (sorted(rows), sorted(runs))
+    # the sd is the sample sd (n - 1) of the folds' accuracies: the n divisor understated 5 or 6 folds' spread
+    assert "| per split/fold mean ± sample sd |" in today
     for key, run in runs.items():
         folds = run["fold_accuracies"]
+        assert run["fold_accuracy_std"] == pytest.approx(np.std(folds, ddof=1), abs=1e-12), key
         assert rows[key][3:6] == [f"{run['evaluation']['accuracy']:.3f}",
                                   f"{run['fold_accuracy_mean']:.3f} ± {run['fold_accuracy_std']:.3f} (k={len(folds)})",
                                   f"{run['evaluation']['macro_f1']:.3f}"], (key, rows[key])

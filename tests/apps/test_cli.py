@@ -3485,28 +3485,66 @@ def _ckplus_folder(faces, folder: Path) -> None:
         Image.fromarray(face).save(folder / folders[person % 6] / f"S{person + 1:03d}_001_{frame + 1:08d}.png")
 
 
-def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_path):
+def test_evaluate_on_ckplus_gives_an_interval_over_its_people_not_its_faces(tmp_path, monkeypatch):
     """CK+48 is 783 faces of 86 people, three near-identical frames per sequence: `fervid evaluate` gave Wilson's
     interval, the faces read as independent draws (0.662-0.726, where resampling people gives 0.649-0.739)."""
     import pandas as pd
 
     from conftest import synthetic_faces
+    from fervid.evaluation import evaluate as evaluation
 
     faces, _ = synthetic_faces(36)
     _ckplus_folder(faces, tmp_path / "ck")  # 12 people, one sequence of three frames each
+    # synthetic faces are all read as one emotion: instead, 2 of every 3 people's faces right, the others wrong (an
+    # interval over people all wrong would be Wilson's, the faces read as independent)
+    def predicted(cnn, ds, logits=False, **kwargs):
+        right = np.array([int(subject[1:]) % 3 != 0 for subject in ds.subjects])
+        scores = np.eye(7)[np.where(right, ds.labels, (ds.labels + 1) % 7)] * 5.0
+        return scores if logits else np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+
+    monkeypatch.setattr(evaluation, "predict_dataset", predicted)
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "ck"), "--dataset", "ckplus", "--out",
                                  str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["n"] == 36 and metrics["ci_method"] == "bootstrap over 12 subjects"
-    from fervid.evaluation.intervals import bootstrap_over_groups  # the interval is its resampling of the people
+    # 12 people: a t interval over them (a bootstrap over so few is too narrow)
+    assert metrics["n"] == 36 and metrics["ci_method"] == "t interval over 12 subjects"
+    from fervid.evaluation.intervals import interval_over_groups  # the interval is over the people
 
     rows = pd.read_csv(tmp_path / "eval" / "predictions.csv")
-    assert metrics["accuracy_ci95"] == bootstrap_over_groups(rows["label"] == rows["predicted"], rows["subject"])
+    assert [metrics["accuracy_ci95"], metrics["ci_method"]] == list(interval_over_groups(
+        rows["label"] == rows["predicted"], rows["subject"], "subjects"))
     low, high = metrics["accuracy_ci95"]
-    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in result.output
-    assert f"(95% CI {low:.4f}-{high:.4f}, bootstrap over 12 subjects)" in (tmp_path / "eval" / "report.md").read_text(
+    assert f"(95% CI {low:.4f}-{high:.4f}, t interval over 12 subjects)" in result.output
+    assert f"(95% CI {low:.4f}-{high:.4f}, t interval over 12 subjects)" in (tmp_path / "eval" / "report.md").read_text(
         encoding="utf-8")
+
+
+def test_evaluate_says_how_to_read_a_subject_named_na(tmp_path):
+    """One of JAFFE's posers is named NA: predictions.csv read with pandas' defaults (or R's) lost his faces to a
+    missing subject, and a groupby counted 5 people of 6. The name is kept (the dataset's, in its file names), and
+    report.md says how to read the file."""
+    import pandas as pd
+
+    from conftest import synthetic_faces
+
+    faces, _ = synthetic_faces(18)
+    _ckplus_folder(faces, tmp_path / "crops")  # 6 people, three frames each
+    rows = ["path,label,subject"] + [f"{p.relative_to(tmp_path).as_posix()},{p.parent.name},"
+                                     f"{'NA' if p.stem.startswith('S001') else p.stem[:4]}"
+                                     for p in sorted((tmp_path / "crops").glob("*/S*.png"))]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    assert " over 6 subjects" in json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))[
+        "ci_method"]
+    predictions = tmp_path / "eval" / "predictions.csv"
+    assert pd.read_csv(predictions)["subject"].nunique() == 5  # pandas' defaults: NA is missing
+    assert pd.read_csv(predictions, keep_default_na=False)["subject"].value_counts()["NA"] == 3
+    report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+    assert ("\nnotice: predictions.csv's `subject` holds `NA`, a name here, which pandas and R read as missing by "
+            "default: read it with `pd.read_csv(f, keep_default_na=False)` or `read.csv(f, na.strings = "
+            "character())`") in report
 
 
 def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(tmp_path, astronaut_rgb):
@@ -3526,7 +3564,9 @@ def test_evaluate_reads_a_label_table_with_subjects_and_names_what_it_left_out(t
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["n"] == 37 and metrics["ci_method"] == "bootstrap over 13 subjects"
+    # (synthetic faces, none read right: Wilson's interval, as an interval over the people would be 0.0-0.0)
+    assert metrics["n"] == 37 and metrics["ci_method"] == ("Wilson, 37 faces read as independent: none right, too "
+                                                           "few for an interval over 13 subjects")
     assert metrics["settings"]["dataset_kind"] == "folder"
     assert f"  1 x no such file: {tmp_path / 'crops' / 'happy' / 'gone.png'} (labels.csv line 39)" in result.output
     assert f"{tmp_path / 'labels.csv'} label 'Scared' (line 40: did you mean fear?)" in result.output
@@ -3581,8 +3621,8 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert result.exit_code == 1, result.output
     assert f"error: {tmp_path / 'gone.mp4'}: not found (named in {tmp_path / 'ann.csv'})" in result.output
     assert "ferplus_vgg (int8, lstm) on ann.csv:" in result.output
-    assert "  per frame (10 frames): accuracy 1.0000," in result.output  # one segment: no bootstrap interval
-    assert ("no interval for the per-frame accuracy and kappa: 1 segment(s), and a bootstrap over segments needs at "
+    assert "  per frame (10 frames): accuracy 1.0000," in result.output  # one segment: no interval
+    assert ("no interval for the per-frame accuracy and kappa: 1 segment(s), and an interval over segments needs at "
             "least 5") in result.output
     assert "  per segment (1 segment): accuracy 1.0000 (95% CI" in result.output
     # the annotation runs half a second past the video's end (3 s): the face was there in 2 of its 3 s
@@ -3597,7 +3637,7 @@ def test_evaluate_scores_video_against_annotated_segments_analysed_or_read_from_
     assert metrics["settings"]["sample_fps"] == 5.0 and metrics["settings"]["method"] == "lstm"
     assert metrics["per_frame"]["unit"] == "frames"
     assert metrics["per_frame"]["ci_method"] == "none: 1 segment(s), too few to resample"
-    # one label, the same in both: kappa is 0/0, said so (null, not NaN, in metrics.json)
+    # one label: kappa is undefined, said so (null, not NaN, in metrics.json)
     assert metrics["per_frame"]["kappa"] is None and "Cohen's kappa undefined" in result.output
     assert metrics["not_scored"] == {"3": "no face found in it", "4": "emotion 'contempt' is not one of fervid's 7",
                                      "5": f"video {tmp_path / 'gone.mp4'} not found"}

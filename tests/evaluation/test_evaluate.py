@@ -78,19 +78,30 @@ def test_the_interval_resamples_people_where_the_data_names_them(monkeypatch):
     from fervid.evaluation import evaluate as evaluation
     from fervid.evaluation.datasets import FaceDataset
 
-    right = [1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0]  # 12 people, 8 of them always right
+    from scipy.stats import t
+
+    right = [1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0] * 3  # 36 people, 24 of them always right
     y_true, y_pred, subjects = _people(right)
     ev = score(y_true, y_pred, "made", subjects=subjects)
-    assert ev.accuracy == pytest.approx(8 / 12) and ev.ci_method == "bootstrap over 12 subjects"
-    # the percentiles of the accuracy of 12 people drawn with replacement, by hand
+    assert ev.accuracy == pytest.approx(24 / 36) and ev.ci_method == "bootstrap over 36 subjects"
+    # the percentiles of the accuracy of 36 people drawn with replacement, by hand
     draws = np.random.default_rng(1).choice(right, size=(20000, len(right))).mean(axis=1)
-    assert ev.accuracy_ci95 == pytest.approx(np.percentile(draws, [2.5, 97.5]), abs=0.03)
-    wilson = score(y_true, y_pred).accuracy_ci95  # no subjects: the 120 faces as independent draws, as before
+    assert ev.accuracy_ci95 == pytest.approx(np.percentile(draws, [2.5, 97.5]), abs=0.02)
+    wilson = score(y_true, y_pred).accuracy_ci95  # no subjects: the 360 faces as independent draws, as before
     assert score(y_true, y_pred).ci_method == "Wilson"
     assert ev.accuracy_ci95[1] - ev.accuracy_ci95[0] > 2.5 * (wilson[1] - wilson[0])
     assert score(y_true, y_pred, subjects=subjects).accuracy_ci95 == ev.accuracy_ci95  # seeded
-    assert f"(95% CI {ev.accuracy_ci95[0]:.4f}-{ev.accuracy_ci95[1]:.4f}, bootstrap over 12 subjects)" \
+    assert f"(95% CI {ev.accuracy_ci95[0]:.4f}-{ev.accuracy_ci95[1]:.4f}, bootstrap over 36 subjects)" \
         in ev.accuracy_text
+    # 12 of them: a t interval, the people's accuracies' mean plus or minus t(11) times their standard error (the
+    # jackknife's is that where every person has as many faces)
+    y_true, y_pred, subjects = _people(right[:12])
+    twelve = score(y_true, y_pred, "made", subjects=subjects)
+    half = t.ppf(0.975, 11) * np.std(right[:12], ddof=1) / np.sqrt(12)
+    assert twelve.ci_method == "t interval over 12 subjects"
+    assert twelve.accuracy_ci95 == pytest.approx([8 / 12 - half, 8 / 12 + half], abs=1e-4)
+    assert f"(95% CI {twelve.accuracy_ci95[0]:.4f}-{twelve.accuracy_ci95[1]:.4f}, t interval over 12 subjects)" \
+        in twelve.accuracy_text
     # 4 people: too few to resample, and no interval rather than Wilson's, which would read 40 faces as 40 draws
     few_true, few_pred, few_subjects = _people([1, 0, 1, 1])
     few = score(few_true, few_pred, subjects=few_subjects)
@@ -98,7 +109,7 @@ def test_the_interval_resamples_people_where_the_data_names_them(monkeypatch):
     # a dataset that names its people (CK+, JAFFE) is scored so by evaluate()
     monkeypatch.setattr(evaluation, "predict_dataset", lambda cnn, ds: np.eye(7)[y_pred])
     made = FaceDataset(np.zeros((len(y_true), 48, 48), np.uint8), y_true, name="made", subjects=subjects)
-    assert evaluation.evaluate(None, made).to_dict() == ev.to_dict()
+    assert evaluation.evaluate(None, made).to_dict() == twelve.to_dict()
 
 
 def test_temperature_scaling_fixes_overconfidence():
@@ -955,25 +966,28 @@ def test_cohens_kappa_is_sklearns_beside_the_accuracy_with_its_interval():
 def test_kappas_interval_resamples_the_groups_the_accuracys_does():
     """Frames of one video segment are no independent draws: the per-frame accuracy's interval resamples segments,
     and kappa's must too. 10 segments of 20 frames, each all right or all wrong."""
-    from fervid.evaluation.intervals import bootstrap_kappa
+    from fervid.evaluation.intervals import kappa_interval
 
     lines = np.repeat(np.arange(2, 12), 20).astype(str)
     y_true = np.repeat([3, 6] * 5, 20)
     y_pred = np.where(np.repeat([1] * 6 + [0] * 4, 20) == 1, y_true, np.repeat([6, 3] * 5, 20))
     frames = score(y_true, y_pred, unit="frames", subjects=lines, groups_are="segments")
-    assert frames.ci_method == frames.kappa_ci_method == "bootstrap over 10 segments"
+    assert frames.ci_method == frames.kappa_ci_method == "t interval over 10 segments"
     low, high = frames.accuracy_ci95
     assert low < 0.6 < high and high - low > 0.4  # Wilson on 200 frames would be about 0.13 wide
     k_low, k_high = frames.kappa_ci95
-    apart = bootstrap_kappa(y_true, y_pred, 7)  # the 200 frames as independent draws: far too sure
+    apart, _ = kappa_interval(y_true, y_pred, 7)  # the 200 frames as independent draws: far too sure
     assert k_low < frames.kappa < k_high and k_high - k_low > 2.5 * (apart[1] - apart[0])
     # a few segments give no interval: resampling 4 segments all right gave "1.0000-1.0000"
     few = score(y_true[:80], y_pred[:80], unit="frames", subjects=lines[:80], groups_are="segments")
     assert few.accuracy_ci95 is None and few.kappa_ci95 is None and few.kappa is not None
     assert few.ci_method == few.kappa_ci_method == "none: 4 segment(s), too few to resample"
     assert few.kappa_text.endswith(" (no interval: 4 segment(s), too few to resample)")
-    # the bootstrap's kappa of the data itself is sklearn's
-    people = np.repeat(np.arange(8), 5)
+    # the interval's kappa of the data itself is sklearn's: over 8 people a t interval, over 40 a bootstrap
     rng = np.random.default_rng(0)
-    truth, guess = rng.integers(0, 7, 40), rng.integers(0, 7, 40)
-    assert score(truth, guess, subjects=people.astype(str)).kappa_ci95 == bootstrap_kappa(truth, guess, 7, people)
+    for people, method in ((8, "t interval over 8 subjects"), (40, "bootstrap over 40 subjects")):
+        subjects = np.repeat(np.arange(people), 5)
+        truth, guess = rng.integers(0, 7, len(subjects)), rng.integers(0, 7, len(subjects))
+        scored = score(truth, guess, subjects=subjects.astype(str))
+        assert (scored.kappa_ci95, scored.kappa_ci_method) == kappa_interval(truth, guess, 7, subjects, "subjects")
+        assert scored.kappa_ci_method == method and scored.kappa_ci95[0] < scored.kappa < scored.kappa_ci95[1]

@@ -2575,7 +2575,7 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, frames_from_results,
+    from fervid.evaluation.segments import (MIN_INTERVAL_SEGMENTS, AnalysedFrames, frames_from_results,
                                             read_annotations, score_segments)
     from fervid.inference.video import VideoError
 
@@ -2699,8 +2699,8 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
              f"the face was found in {scores.found_share:.0%} of the annotated time"]
     if by_frame.accuracy_ci95 is None:
-        notes.append(f"no interval for the per-frame accuracy and kappa: {len(segments)} segment(s), and a "
-                     f"bootstrap over segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
+        notes.append(f"no interval for the per-frame accuracy and kappa: {len(segments)} segment(s), and an "
+                     f"interval over segments needs at least {MIN_INTERVAL_SEGMENTS}")
     if scores.several_faces:
         notes.append(f"{len(scores.several_faces)} segment(s) without a track saw more than one track (two people, "
                      "or one who left and came back as a new track) and were scored on the one seen most: line(s) "

@@ -80,14 +80,14 @@ def compare_models(scored: list[ModelScores], data: str, out: Optional[Path]) ->
                            "interval_over": "subjects" if people else "faces",
                            **paired_difference(mine, theirs, people)})
     lines += ["", "Paired, on the faces both scored: the second model's accuracy minus the first's, with a 95% "
-              "interval from a paired bootstrap (over the people pictured where the data names them, else over "
-              "faces), and the exact McNemar p of the faces only one of them got right (faces read as independent "
-              "draws):", "", "| first | second | faces | only first right | only second right | difference (95% CI) | "
+              "interval over the people pictured where the data names them, else over faces (a paired bootstrap "
+              "over 30 or more, a t interval under), and the exact McNemar p of the faces only one of them got right "
+              "(faces read as independent draws):", "", "| first | second | faces | only first right | only second right | difference (95% CI) | "
               "McNemar p |", "|---|---|---|---|---|---|---|"]
     for pair in paired:
         ci = pair["ci95"]
-        interval = (f" ({ci[0]:+.4f} to {ci[1]:+.4f}, over {pair['subjects']} {pair['interval_over']})" if ci else
-                    f" (no interval: {pair['subjects']} {pair['interval_over']}, too few to resample)")
+        interval = (f" ({ci[0]:+.4f} to {ci[1]:+.4f}, {pair['ci_method']})" if ci else
+                    f" (no interval: {pair['ci_method'].removeprefix('none: ')})")
         lines.append(f"| {pair['first']} | {pair['second']} | {pair['n']} | {pair['discordant'][0]} | "
                      f"{pair['discordant'][1]} | {pair['difference']:+.4f}{interval} | {pair['mcnemar_p']:.2g} |")
     if out:

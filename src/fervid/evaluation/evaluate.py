@@ -20,7 +20,7 @@ from fervid.inference.align import preprocess_faces
 from fervid.inference.annotate import naming_file, replacing
 from fervid.inference.catalog import FER2013_WEIGHTS_TERMS, LAB_PEOPLE_TERMS, TERMS_PREFIX
 from fervid.evaluation.datasets import FaceDataset, training_data_kind
-from fervid.evaluation.intervals import bootstrap_kappa, bootstrap_over_groups, wilson_interval
+from fervid.evaluation.intervals import accuracy_interval, kappa_interval, wilson_interval
 from fervid.emotions import EMOTIONS
 from fervid.inference.models import EmotionCNN, ModelError, resolve_model_dir
 from fervid.inference.records import write_csv
@@ -50,9 +50,11 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     # the classes macro-F1 averages: those the data has (CK+ has no neutral, which must not count as an F1 of 0)
     macro_f1_classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
-    # 95% interval of the accuracy: a bootstrap over the people pictured where the data names them (CK+, JAFFE: one
-    # person's faces, three near-identical frames of one CK+ sequence, are not independent draws), over segments
-    # for frames of video, else Wilson's score interval (the faces read as independent draws); ci_method says which
+    # 95% interval of the accuracy: over the people pictured where the data names them (CK+, JAFFE: one person's
+    # faces, three near-identical frames of one CK+ sequence, are not independent draws), over segments for frames
+    # of video (a bootstrap from 30 groups, a t interval under: intervals.interval_over_groups; Wilson's over the
+    # items where under 5 are right or wrong: intervals.accuracy_interval), else Wilson's score interval (the faces
+    # read as independent draws); ci_method says which
     accuracy_ci95: list[float] | None = None
     # precision, recall and F1 averaged over macro_f1_classes, unweighted (macro) and weighted by support, as
     # sklearn's classification_report (a class the data has but never predicted counts a precision of 0)
@@ -61,9 +63,10 @@ class Evaluation:
     ci_method: str = "Wilson"
     unit: str = "faces"  # what n counts: faces, frames or segments
     # Cohen's kappa (unweighted: the labels are nominal): the agreement with the labels beyond what chance gives two
-    # raters of these label frequencies; None where it is undefined (one class only, the same in both); its 95%
-    # interval a bootstrap over the groups the accuracy's resamples, else over the items one by one (kappa is no
-    # proportion: Wilson's interval is not its), as kappa_ci_method says ("none: ..." and why, where it has none)
+    # raters of these label frequencies; None where it is undefined (the labels name one class only: there is no
+    # agreement beyond chance to measure); its 95% interval over the groups the accuracy's is over, else over the
+    # items one by one (kappa is no proportion: Wilson's interval is not its), as kappa_ci_method says ("none: ..."
+    # and why, where it has none)
     kappa: float | None = None
     kappa_ci95: list[float] | None = None
     kappa_ci_method: str = ""
@@ -89,9 +92,12 @@ class Evaluation:
 
     @property
     def kappa_text(self) -> str:
-        """"Cohen's kappa 0.3712 (95% CI 0.2904-0.4511, bootstrap over 12 segments)", as evaluate prints it."""
+        """"Cohen's kappa 0.3712 (95% CI 0.2904-0.4511, t interval over 12 segments)", as evaluate prints it."""
         if self.kappa is None:
-            return "Cohen's kappa undefined (one class only, the same in the labels and the predictions)"
+            if not self.n:
+                return "Cohen's kappa undefined (nothing scored)"
+            return (f"Cohen's kappa undefined (every label is {self.macro_f1_classes[0]}: agreement beyond chance "
+                    "needs two classes or more among the labels)")
         ci = self.kappa_ci95
         return f"Cohen's kappa {self.kappa:.4f}" + (f" (95% CI {ci[0]:.4f}-{ci[1]:.4f}, {self.kappa_ci_method})"
                                                    if ci else f" (no interval: {self.kappa_ci_method[6:]})"
@@ -128,9 +134,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
           subjects: Sequence[str] | None = None, groups_are: str = "subjects") -> Evaluation:
     """The metrics of ``y_pred`` against ``y_true``. ``subjects``: the person each face is of, where the data says
     (``FaceDataset.subjects``), or another group of items that are no independent draws (``groups_are`` names
-    them: a video segment's frames): the accuracy's and kappa's intervals then resample them, each with all its
-    items (None with fewer than 5: too few to resample); without them the accuracy's is Wilson's, and kappa's a
-    bootstrap over the items."""
+    them: a video segment's frames): the accuracy's and kappa's intervals are then over them, each with all its
+    items (a bootstrap over 30 or more, a t interval under, None under 5: :mod:`fervid.evaluation.intervals`);
+    without them the accuracy's is Wilson's, and kappa's over the items one by one."""
     labels = list(range(len(EMOTIONS)))
     # nan where a ratio has nothing to count (a class never predicted, or absent from the data): a 0 there read as
     # a measured failure
@@ -138,20 +144,16 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
     present = sorted(set(np.asarray(y_true).tolist()))
     n, correct = int(len(y_true)), int(np.sum(np.asarray(y_true) == np.asarray(y_pred)))
     if subjects is not None and len(subjects) and all(subjects):
-        people = len(set(subjects))
-        interval = bootstrap_over_groups(np.asarray(y_true) == np.asarray(y_pred), subjects)
-        method = (f"bootstrap over {people} {groups_are}" if interval else
-                  f"none: {people} {groups_are[:-1]}(s), too few to resample")
-        kappa_method = method
+        interval, method = accuracy_interval(np.asarray(y_true) == np.asarray(y_pred), subjects, groups_are, unit)
+        kappa_groups_are = groups_are
     else:
         interval, method = wilson_interval(correct, n), "Wilson"
-        kappa_method = f"bootstrap over {n} {unit}"
-        subjects = None
-    # undefined where both name one class only, the same (no disagreement chance could make); sklearn warns then
-    one_class = set(np.asarray(y_true).tolist()) == set(np.asarray(y_pred).tolist()) and len(present) == 1
-    kappa = None if not n or one_class else float(cohen_kappa_score(y_true, y_pred, labels=labels))
-    kappa_interval = (bootstrap_kappa(np.asarray(y_true), np.asarray(y_pred), len(labels), subjects)
-                      if kappa is not None else None)
+        kappa_groups_are, subjects = unit, None
+    # undefined where the labels name one class only: chance alone agrees with them as well as any rater can (both
+    # one class: 0/0; predictions of other classes too: 0 whatever is predicted, read as "no better than chance")
+    kappa = None if len(present) < 2 else float(cohen_kappa_score(y_true, y_pred, labels=labels))
+    kappa_ci95, kappa_method = (kappa_interval(np.asarray(y_true), np.asarray(y_pred), len(labels), subjects,
+                                               kappa_groups_are, unit) if kappa is not None else (None, ""))
     averages = {}
     if n:
         for average in ("macro", "weighted"):
@@ -177,22 +179,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, dataset: str = "", unit: str =
         ci_method=method,
         unit=unit,
         kappa=kappa,
-        kappa_ci95=kappa_interval,
-        kappa_ci_method=_kappa_interval_method(kappa, kappa_interval, kappa_method, method),
+        kappa_ci95=kappa_ci95,
+        kappa_ci_method=kappa_method,
     )
-
-
-def _kappa_interval_method(kappa: float | None, interval: list[float] | None, method: str,
-                           accuracy_method: str) -> str:
-    """How kappa's interval was made, or why it has none ("none: 4 segment(s), too few to resample", as the
-    accuracy's says; it said "" and no reason); "" where there is no kappa (undefined: one class only, in both)."""
-    if kappa is None:
-        return ""
-    if interval is not None:
-        return method
-    if accuracy_method.startswith("none: "):
-        return accuracy_method
-    return "none: too few to resample, or kappa undefined on resamples (one class only, in both)"
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:
@@ -271,14 +260,39 @@ def plot_confusion(ev: Evaluation, path: str | Path, title: str = "") -> Path:
     return path
 
 
+# The texts pandas' read_csv reads as missing unless told not to (its documented default na_values; R's read.csv:
+# "NA"). One of JAFFE's posers is named NA: a groupby over the subject column of a file read with defaults lost his
+# 21 faces, silently
+READ_AS_MISSING = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+def read_as_missing_notes(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """A line for each text column of ``tables`` (name -> table, written as <name>.csv) holding a value pandas and
+    R read as missing by default (JAFFE's subject NA), saying how to read the file. The values are kept as they
+    are: they are the dataset's own names, the ones its file names and other tools use."""
+    notes = []
+    for name, table in tables.items():
+        for column in table.columns:
+            if table[column].dtype.kind == "O":  # text (object, or pandas 3's str)
+                names = sorted({value for value in table[column] if isinstance(value, str)} & READ_AS_MISSING)
+                if names:
+                    notes.append(f"notice: {name}.csv's `{column}` holds {', '.join(f'`{v}`' for v in names)}, a "
+                                 "name here, which pandas and R read as missing by default: read it with "
+                                 f"`pd.read_csv(f, keep_default_na=False)` or `read.csv(f, na.strings = character())`")
+    return notes
+
+
 def write_report(out: Path, title: str, settings: dict, metrics: dict, notes: list[str],
                   scores: dict[str, Evaluation], tables: dict[str, pd.DataFrame]) -> list[Path]:
     """An evaluation's files in ``out``: metrics.json, each table as <name>.csv (one row per face, frame or
     segment: what a significance test or another metric needs), a confusion matrix figure per score (the first
     confusion.png, the others confusion_<name>.png) and report.md with all of them. ``scores``: heading -> score
     (one score: no heading). Returns the paths written. They replace an earlier evaluation's files together
-    (:func:`staged_outputs`), all of them or, one open in Excel, none (the error says which and what to do)."""
+    (:func:`staged_outputs`), all of them or, one open in Excel, none (the error says which and what to do).
+    report.md says how to read a table holding a name pandas and R read as missing (:func:`read_as_missing_notes`)."""
     written = ["metrics.json"]
+    notes = [*notes, *read_as_missing_notes(tables)]
     with staged_outputs(out) as staging:
         with naming_file(staging / "metrics.json"):  # (a full disk fails the write, naming no file)
             write_json(staging / "metrics.json", metrics)

@@ -12,9 +12,10 @@ video is about). Two scores come out, both against the segment's label:
   one before the segment's start from its start), a tie going to the tied emotion with the higher mean probability,
   then the first in EMOTIONS.
 
-Frames of one segment are not independent draws, so the per-frame accuracy's interval is a bootstrap over segments,
-not the binomial interval the photo datasets get. A segment where the face is never found counts as not scored, and
-the share of the annotated time in which it was found is reported beside the scores.
+Frames of one segment are not independent draws, so the per-frame accuracy's interval is over segments (a t
+interval under 30, a bootstrap from 30: :mod:`fervid.evaluation.intervals`), not the binomial interval the photo
+datasets get. A segment where the face is never found counts as not scored, and the share of the annotated time in
+which it was found is reported beside the scores.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from fervid.evaluation.datasets import DatasetError
 from fervid.evaluation.times import parse_time
 from fervid.evaluation.tables import (TableEncodingError, find_column, not_a_text_table, table_header, table_rows,
                                       table_text)
-from fervid.evaluation.intervals import MIN_BOOTSTRAP_GROUPS
+from fervid.evaluation.intervals import MIN_INTERVAL_GROUPS
 from fervid.inference.images import as_on_disk, recorded_name
 from fervid.inference.records import TIME_DECIMALS, TIME_TOLERANCE
 from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSegment, TrackSummary
@@ -658,8 +659,8 @@ def _milliseconds_hint(annotations: Annotations, video: Path, analysed: Analysed
             "columns start_ms and end_ms")
 
 
-# Fewer segments than this give no bootstrap interval (see intervals.MIN_BOOTSTRAP_GROUPS)
-MIN_BOOTSTRAP_SEGMENTS = MIN_BOOTSTRAP_GROUPS
+# Fewer segments than this give no interval (see intervals.MIN_INTERVAL_GROUPS)
+MIN_INTERVAL_SEGMENTS = MIN_INTERVAL_GROUPS
 
 
 def _nearness(named: str, video: Path, read_from: tuple[Path, ...]) -> tuple[int, int]:

@@ -83,7 +83,9 @@ class ExperimentResult:
         out = asdict(self)
         out.pop("predictions")
         out["fold_accuracy_mean"] = float(np.mean(self.fold_accuracies))
-        out["fold_accuracy_std"] = float(np.std(self.fold_accuracies))
+        # the sample sd (n - 1): over 5-10 folds the n divisor understates the spread by 5-11%
+        out["fold_accuracy_std"] = float(np.std(self.fold_accuracies, ddof=1)) if len(self.fold_accuracies) > 1 \
+            else None
         return out
 
 
