@@ -1962,7 +1962,7 @@ def train(
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     from fervid.evaluation.evaluate import selection_faces
 
-    echo(f"best accuracy on {selection_faces(cfg.to_dict())} {summary['best_val_acc']:.4f}; checkpoints in "
+    echo(f"best accuracy on {selection_faces(cfg.to_dict(), summary)} {summary['best_val_acc']:.4f}; checkpoints in "
                f"{run_dir}")
 
 

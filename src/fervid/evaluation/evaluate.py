@@ -475,16 +475,24 @@ def calibrate(cnn: EmotionCNN, ds: FaceDataset, seed: int = 0) -> dict:
     }
 
 
-def selection_faces(train_cfg: dict) -> str:
-    """The faces a training run chose its best epoch on, as a run's config says: "PublicTest (500 of its faces,
-    drawn at random by class, FER+ majority labels)"; ``{}`` (a model folder without training_config.json): which
-    and how labelled, not recorded."""
+# what a training run's summary.json says of how its held-out share was drawn (train.held_out_by)
+VALIDATION_SPLIT_KEYS = ("held_out_by", "training_subjects", "validation_subjects")
+
+
+def selection_faces(train_cfg: dict, summary: dict | None = None) -> str:
+    """The faces a training run chose its best epoch on, as a run's config (and its summary.json, which says how a
+    held-out share was drawn) says: "PublicTest (500 of its faces, drawn at random by class, FER+ majority
+    labels)"; ``{}`` (a model folder without training_config.json): which and how labelled, not recorded."""
     if not train_cfg:
         return "its run's validation faces (which, and how they were labelled, is not recorded)"
     usage = train_cfg.get("val_usage", "the validation faces")
     own = train_cfg.get("data_kind") == "folder" or train_cfg.get("val_data")  # your own faces choose the epoch
+    summary = summary or {}
     if own:
         usage = (train_cfg["val_data"] if train_cfg.get("val_data") else
+                 f"{summary['validation_subjects']} of the {summary['validation_subjects'] + summary['training_subjects']}"
+                 f" people in {train_cfg.get('data')} held out (by person: no one on both sides)"
+                 if summary.get("held_out_by") == "subject" else
                  f"{train_cfg.get('val_fraction', 0.2):.0%} of {train_cfg.get('data')} held out")
     limit = train_cfg.get("limit_val") or 0
     table = own and Path(train_cfg.get("val_data") or train_cfg.get("data") or "").is_file()  # a label table
@@ -1004,6 +1012,7 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
     model_dir = Path(model_dir)
     summary = _read_json(model_dir / "training_summary.json")
     train_cfg = _read_json(model_dir / "training_config.json")
+    validation_split = {key: summary[key] for key in VALIDATION_SPLIT_KEYS if key in summary}
     metrics = []
     if (model_dir / "training_metrics.jsonl").is_file():
         lines = (model_dir / "training_metrics.jsonl").read_text(encoding="utf-8").splitlines()
@@ -1063,6 +1072,8 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             "best_epoch": max(metrics, key=lambda m: m["val_acc"])["epoch"] if metrics else None,
             "exported_checkpoint": exported_checkpoint,
             "exported_epoch": summary.get("exported_epoch"),
+            # how a held-out share was set apart (by person, or face by face), where the run recorded it
+            **({"validation_split": validation_split} if validation_split else {}),
             "config": train_cfg,
             # the training record files the folder held: a card says which one a fact it lacks is missing from
             "records": records,
@@ -1102,10 +1113,11 @@ def write_model_card(model_dir: str | Path, ev: Evaluation, command: str, data: 
             *([_lab_confidence_limitation(cross_dataset)] if cross_dataset else []),
             _degraded_faces_limitation(degraded_faces),
             "Emotion labels describe facial expressions, not felt emotions.",
-            (f"{_sentence_start(selection_faces(train_cfg))} chose the epoch shipped, so accuracy measured on those "
-             "faces is "
+            (f"{_sentence_start(selection_faces(train_cfg, summary))} chose the epoch shipped, so accuracy measured "
+             "on those faces is "
              + ("optimistic, by much where one person's (or one video's) faces are on both sides of that split."
-                if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data") else
+                if train_cfg.get("data_kind") == "folder" and not train_cfg.get("val_data")
+                and summary.get("held_out_by") != "subject" else
                 "slightly optimistic.")) if selected else
             "The last epoch of the schedule is shipped, so no epoch was chosen on the test set; but "
             + chosen_among_runs if chosen_among_runs else
@@ -1275,7 +1287,7 @@ def model_card_markdown(card: dict) -> str:
         + (f"of {training['planned_epochs']} planned (the run was stopped) "
            if training["planned_epochs"] not in (None, training["epochs"]) else "")
         # the epoch was chosen on the training run's own validation faces, whatever this evaluation's data
-        + (f"(best on {selection_faces(train_cfg)}" + next((f" at epoch {epoch}" for epoch in (
+        + (f"(best on {selection_faces(train_cfg, training.get('validation_split'))}" + next((f" at epoch {epoch}" for epoch in (
             training["best_epoch"], training.get("exported_epoch")) if epoch is not None), "") + ")" if selected else
            f"(the last epoch, {training['exported_epoch']}, is shipped: no epoch was chosen on the test set"
            + (", but the run was chosen among others; see Limitations)" if card.get("chosen_among_runs") else ")")),
