@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import inspect
 import json
@@ -2546,8 +2547,8 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, frames_from_results,
-                                            read_annotations, score_segments)
+    from fervid.evaluation.segments import (MIN_BOOTSTRAP_SEGMENTS, AnalysedFrames, IntervalGroups,
+                                            frames_from_results, read_annotations, score_segments)
     from fervid.inference.video import VideoError
 
     try:
@@ -2654,12 +2655,20 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
         _fail(f"{annotations_file}: no annotated segment could be scored ("
               + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
     frames, segments = scores.frames, scores.segments
-    # frames of one segment are no independent draws: the intervals resample segments, each with its frames
+    # frames of one segment, and segments of one person or video, are no independent draws: the intervals resample
+    # participants or videos, each with all its segments and frames; segments, each with its frames, where there
+    # are too few of them (and the intervals say they are of those only)
+    grouped = IntervalGroups.of(segments)
+    group_of_line = dict(zip(segments["line"], grouped.groups or segments["line"].astype(str)))
     by_frame = score(frames["label"].map(EMOTIONS.index).to_numpy(), frames["predicted"].map(EMOTIONS.index)
-                     .to_numpy(), annotations_file.name, unit="frames", subjects=frames["line"].astype(str).tolist(),
-                     groups_are="segments")
+                     .to_numpy(), annotations_file.name, unit="frames", subjects=frames["line"].map(group_of_line)
+                     .tolist(), groups_are=grouped.groups_are)
     by_segment = score(segments["label"].map(EMOTIONS.index).to_numpy(),
-                       segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
+                       segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments",
+                       subjects=grouped.groups, groups_are=grouped.groups_are)
+    by_frame, by_segment = (dataclasses.replace(ev, ci_method=grouped.method(ev.ci_method),
+                                                kappa_ci_method=grouped.method(ev.kappa_ci_method))
+                            for ev in (by_frame, by_segment))
     settings |= {"dataset_kind": "video", "data": str(annotations_file), "margin": margin, "fervid": fervid.__version__,
                  "onnxruntime": onnxruntime.__version__}
     # (a folder written before tracks JSONs recorded the precision has none)
@@ -2667,8 +2676,10 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
              f"{annotations_file.name}")
     seen = len(annotations.segments) + len(annotations.left_out)
     named = len(videos) + len(annotations.missing_videos)
-    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
-             f"the face was found in {scores.found_share:.0%} of the annotated time"]
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s)"
+             + ("" if grouped.participants is None else f", of {grouped.participants} participant(s)")
+             + f"; the face was found in {scores.found_share:.0%} of the annotated time",
+             grouped.note]
     if by_frame.accuracy_ci95 is None:
         notes.append(f"no interval for the per-frame accuracy and kappa: {len(segments)} segment(s), and a "
                      f"bootstrap over segments needs at least {MIN_BOOTSTRAP_SEGMENTS}")
@@ -2689,7 +2700,7 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
                *notes, "per frame:", by_frame.per_class_table()]
     if out:
         metrics = {"settings": settings, "per_frame": by_frame.to_dict(), "per_segment": by_segment.to_dict(),
-                   "found_share": round(scores.found_share, 4),
+                   "intervals": grouped.to_dict(), "found_share": round(scores.found_share, 4),
                    "not_scored": {str(line): why for line, why in {**annotations.left_out, **scores.not_scored}
                                   .items()},
                    "several_faces": scores.several_faces, "warnings": warnings, "failed": failures}
