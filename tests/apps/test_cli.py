@@ -3190,7 +3190,9 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"
     # the fit is judged against the model's temperature on the halves it is scored on, and says so
     assert (f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is judged "
-            "against" in " ".join(result.output.split()))
+            f"against: a gain of {report['ece_gain']} +- {report['ece_gain_se']}, standard error over the halvings"
+            in " ".join(result.output.split()))
+    assert "the mean over 10 random halvings" in " ".join(result.output.split())
     wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
                                 "--usage", "Training"])
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output

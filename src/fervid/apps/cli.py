@@ -2822,18 +2822,20 @@ def calibrate(
     send_to_stdout(json_bytes(report) + b"\n")
     if quiet:
         return
-    echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
-               f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
-               f"{report['temperature']} (fitted on one half, measured on the other; "
-               f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is "
-               "judged against)", err=True)
+    echo(f"ECE ({report['ece_bins']} bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the "
+         f"model's temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
+         f"{report['temperature']} (fitted on one half, measured on the other, the mean over "
+         f"{len(report['split_seeds'])} random halvings; {report['ece_current_halves']} at the model's temperature "
+         f"on the same halves, which the fit is judged against: a gain of {report['ece_gain']} +- "
+         f"{report['ece_gain_se']}, standard error over the halvings)", err=True)
     if report["applied"]:
         echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}", err=True)
     else:
         low, high = report["fitting_bounds"]
         why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
                "face crops the model reads?)" if report["at_fitting_bound"] else
-               "did not lower the held-out ECE below the model's current temperature's on the same halves")
+               "did not lower the held-out ECE below the model's current temperature's on the same halves by "
+               "more than the gain's standard error")
         echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
                    f"{cnn.config.temperature}", err=True)
     if card_rewritten:
