@@ -22,7 +22,9 @@ Accuracy is the default int8 model's; --precision fp32 scores the float models. 
 The last line applies fervid's rule for the default model (docs/results.md, "Consensus model"): among the models
 at least 0.7x the first model's int8 speed, the best FER+ PublicTest accuracy; models within one standard error of
 it count as tied on consensus, and the tie goes to the best mean of CK+ and JAFFE accuracy. The shipped default
-(when listed) keeps its place unless the tie-break beats it by more than one standard error of that mean.
+(when listed) keeps its place unless the tie-break beats it by more than one standard error of that mean. Each
+standard error is of a paired difference, two models' answers on the same faces (:func:`paired_error`): resampled
+by face on FER+, by person on CK+ and JAFFE.
 """
 
 from __future__ import annotations
@@ -59,21 +61,29 @@ DATASETS = ("ferplus", "fer2013", "ckplus", "jaffe")
 WITH_SUBJECTS = ("ckplus", "jaffe")
 
 
+def paired_answers(faces: dict[str, dict], first: str, other: str, key: str) -> tuple[np.ndarray, np.ndarray,
+                                                                                   list | None]:
+    """(``first``'s right/wrong, ``other``'s, the people) on the faces of dataset ``key`` both models scored.
+    ``faces``: model -> dataset -> (sources, subjects or None, right). Faces are paired by source: JAFFE's heads
+    are found by each model's analyzer, and a face one of them left out is left out of the pair."""
+    sources, subjects, right = faces[first][key]
+    theirs = dict(zip(faces[other][key][0], faces[other][key][2]))
+    both = [i for i, src in enumerate(sources) if src in theirs]
+    return (np.asarray(right, bool)[both], np.array([theirs[sources[i]] for i in both], bool),
+            None if subjects is None else [subjects[i] for i in both])
+
+
 def compare_with_first(results: dict[str, dict], faces: dict[str, dict], first: str) -> None:
     """Add ``vs_first`` (:func:`paired_difference` against ``first``, with its name) to each other model's CK+
-    and JAFFE scores. ``faces``: model -> dataset -> (sources, subjects, right). Faces are paired by source: JAFFE's
-    heads are found by each model's analyzer, and a face one of them left out is left out of the pair."""
+    and JAFFE scores (:func:`paired_answers`)."""
     for name in results:
         if name == first:
             continue
         for key in WITH_SUBJECTS:
             if key not in faces[first] or key not in faces[name]:
                 continue
-            sources, subjects, right = faces[first][key]
-            theirs = dict(zip(faces[name][key][0], faces[name][key][2]))
-            both = [i for i, src in enumerate(sources) if src in theirs]
-            results[name][key]["vs_first"] = {"model": first, **paired_difference(
-                np.asarray(right)[both], np.array([theirs[sources[i]] for i in both]), [subjects[i] for i in both])}
+            results[name][key]["vs_first"] = {"model": first,
+                                              **paired_difference(*paired_answers(faces, first, name, key))}
 
 
 def video_label_shares(analyzer: Analyzer, clip: Path) -> dict[str, dict[str, float] | None]:
@@ -138,8 +148,8 @@ def main() -> None:
             row[key] = {"n": ev.n, "accuracy": round(ev.accuracy, 4), "accuracy_ci95": ev.accuracy_ci95,
                         "ci_method": ev.ci_method, "macro_f1": round(ev.macro_f1, 4), "ece": calibration["ece"],
                         "calibration": calibration}
-            if key in WITH_SUBJECTS:
-                faces[name][key] = (ds.sources, ds.subjects, probs.argmax(1) == ds.labels)
+            if key in (*WITH_SUBJECTS, "ferplus"):  # (FER+ names no one: each face its own)
+                faces[name][key] = (ds.sources, ds.subjects or None, probs.argmax(1) == ds.labels)
             if key == "ferplus":
                 row[key].update(precision=dict(zip(EMOTIONS, ev.precision)), recall=dict(zip(EMOTIONS, ev.recall)))
                 # the subset Barsoum et al. report on; the rule and the targets use all faces
@@ -170,7 +180,7 @@ def main() -> None:
 
     print(markdown(results, args.models[0]))
     if {"ferplus", "ckplus", "jaffe"} <= set(loaded):
-        default, why = choose_default(results, args.models[0], incumbent=DEFAULT_MODEL)
+        default, why = choose_default(results, faces, args.models[0], incumbent=DEFAULT_MODEL)
         print(f"\ndefault by the rule: {default} ({why})")
     write_json(args.json, {"command": shlex.join(["python", *sys.argv]), "cpu": cpu_model(), **runtime_versions(),
                            "detector": args.detector, "models": results})
@@ -185,39 +195,56 @@ def predict_input(cnn: EmotionCNN, faces: np.ndarray) -> np.ndarray:
 SPEED_BAR = 0.7  # int8 faces/s against the first model's, measured in the same run
 
 
-def choose_default(results: dict[str, dict], baseline: str, speed_bar: float = SPEED_BAR,
+def paired_error(faces: dict[str, dict], first: str, other: str, key: str) -> tuple[float, float]:
+    """(``other``'s accuracy minus ``first``'s on dataset ``key``'s faces both scored, its standard error). The
+    error is :func:`paired_difference`'s: a bootstrap over people (each face its own on FER+, which names none)
+    that draws each one with both models' answers on all their faces, its 95% interval's half-width over 1.96
+    (infinite where it gives none, under 5 people). Two models' answers on one face go together, and so do one
+    person's faces: the binomial error of one accuracy (``sqrt(p (1 - p) / n)``) counted neither."""
+    pair = paired_difference(*paired_answers(faces, first, other, key))
+    if pair["ci95"] is None:
+        return pair["difference"], math.inf
+    low, high = pair["ci95"]
+    return pair["difference"], (high - low) / (2 * 1.96)
+
+
+def choose_default(results: dict[str, dict], faces: dict[str, dict], baseline: str, speed_bar: float = SPEED_BAR,
                    incumbent: str | None = None) -> tuple[str, str]:
     """(model name, why) by the rule: agreement with human consensus first, cross-dataset accuracy second.
+    ``faces``: model -> dataset -> (sources, subjects or None, right), FER+, CK+ and JAFFE's, for the paired
+    standard errors (:func:`paired_error`): a model is tied with the best on FER+ where it is behind it by one
+    standard error of their paired difference or less.
 
     With ``incumbent`` (the shipped default, when it is among ``results``), a model tied with it on FER+ replaces
-    it only if its CK+/JAFFE mean is higher by more than that mean's standard error: two runs of one recipe (same
-    config and seed, bf16 on CPU) differed by 1.7 points of CK+ (docs/results.md section 0), so a smaller margin
-    would swap the default on noise.
+    it only if its CK+/JAFFE mean is higher by more than that mean's standard error (the two sets' paired errors,
+    combined as those of two independent samples): two runs of one recipe (same config and seed, bf16 on CPU)
+    differed by 1.7 points of CK+ (docs/results.md section 0), so a smaller margin would swap the default on noise.
     """
     base_rate = results[baseline]["faces_per_s"]["median"]
     fast = {n: r for n, r in results.items() if r["faces_per_s"]["median"] >= speed_bar * base_rate}
     if not fast:
         raise ValueError("no model meets the speed bar")
-    best = max(fast.values(), key=lambda r: r["ferplus"]["accuracy"])
-    p, n = best["ferplus"]["accuracy"], best["ferplus"]["n"]
-    standard_error = math.sqrt(p * (1 - p) / n)
-    tied = {name: r for name, r in fast.items() if r["ferplus"]["accuracy"] >= p - standard_error}
+    best = max(fast, key=lambda name: fast[name]["ferplus"]["accuracy"])
+    p = fast[best]["ferplus"]["accuracy"]
+    behind = {name: paired_error(faces, best, name, "ferplus") for name in fast if name != best}
+    tied = {name: r for name, r in fast.items() if name == best or -behind[name][0] <= behind[name][1]}
 
     def cross(r):
         return (r["ckplus"]["accuracy"] + r["jaffe"]["accuracy"]) / 2
 
-    def cross_error(r):  # the standard error of the mean of two independent accuracies
-        return 0.5 * math.sqrt(sum(r[d]["accuracy"] * (1 - r[d]["accuracy"]) / r[d]["n"] for d in ("ckplus", "jaffe")))
-
     name = max(tied, key=lambda k: (cross(tied[k]), tied[k]["ferplus"]["accuracy"]))
+    errors = "; ".join(f"{other} {difference:+.4f} (SE {error:.4f})" for other, (difference, error) in
+                       sorted(behind.items()))
     why = (f"{len(fast)} of {len(results)} models meet {speed_bar}x {baseline}'s speed; FER+ accuracy within one "
-           f"standard error ({standard_error:.4f}) of the best {p:.4f}: {', '.join(sorted(tied))}; best mean of CK+ "
-           f"and JAFFE among them: {name} ({cross(tied[name]):.4f})")
+           f"paired standard error of the best, {best}'s {p:.4f} ({errors or 'no other model'}): "
+           f"{', '.join(sorted(tied))}; best mean of CK+ and JAFFE among them: {name} ({cross(tied[name]):.4f})")
     if incumbent in tied and name != incumbent:
-        margin, error = cross(tied[name]) - cross(tied[incumbent]), cross_error(tied[incumbent])
+        pairs = [paired_error(faces, incumbent, name, key) for key in ("ckplus", "jaffe")]
+        margin = sum(difference for difference, _ in pairs) / 2
+        error = math.hypot(*(error for _, error in pairs)) / 2
         if margin <= error:
-            why += (f"; but only {margin:.4f} above the shipped {incumbent} ({cross(tied[incumbent]):.4f}), within "
-                    f"one standard error ({error:.4f}): {incumbent} stays")
+            why += (f"; but only {margin:.4f} above the shipped {incumbent} on the faces both scored, within one "
+                    f"paired standard error ({error:.4f}): {incumbent} stays")
             name = incumbent
     return name, why
 

@@ -1923,6 +1923,70 @@ def test_evaluate_on_video_counts_the_videos_that_gave_a_scored_segment(tmp_path
     assert "1 of 2 segment(s) scored, in 1 of 2 video(s);" in result.output
 
 
+def test_evaluate_on_video_resamples_videos_or_participants_not_segments_of_one(tmp_path, astronaut_rgb):
+    """10 segments of one video were "bootstrap over 10 segments", an interval read as if of ten people. The
+    intervals now resample videos (participants, where the table names them), each with all its segments and frames;
+    with too few of those they resample segments and say that they describe those videos' (people's) segments only,
+    in the printed lines and metrics.json."""
+    import cv2
+    import pandas as pd
+
+    from conftest import clip_writer
+
+    face = cv2.cvtColor(astronaut_rgb[20:240, 120:330], cv2.COLOR_RGB2BGR)
+    names = "abcde"
+    for name in names:  # 3 s of her smiling face, a video each
+        writer = clip_writer(tmp_path / f"{name}.mp4", 640, 480, 10.0)
+        for i in range(30):
+            frame = np.full((480, 640, 3), 90, np.uint8)
+            frame[100:320, 200 + i : 410 + i] = face
+            writer.write(frame)
+        writer.close()
+    video = runner.invoke(app, ["video", *(str(tmp_path / f"{name}.mp4") for name in names), "--sample-fps", "5",
+                                "--no-annotate", "--key-frames", "0", "-q", "--out", str(tmp_path / "run")])
+    assert video.exit_code == 0, video.output
+    # each video: a segment labelled happy (her smile), one labelled sad; participants P1 (a, b, c) and P2 (d, e)
+    lines = [(name, start, end, emotion, "P1" if name in "abc" else "P2") for name in names
+             for start, end, emotion in ((0, 1.5, "happy"), (1.5, 3, "sad"))]
+    one_video = [("a", start / 2, (start + 1) / 2, "happy" if start % 2 else "sad", "P1") for start in range(6)]
+
+    def scored(table, rows, header="video,start,end,emotion"):
+        columns = header.count(",") + 1
+        (tmp_path / table).write_text(header + "\n" + "".join(
+            ",".join([f"{row[0]}.mp4", *map(str, row[1:columns])]) + "\n" for row in rows), encoding="utf-8")
+        result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / table), "--results", str(tmp_path / "run"),
+                                     "--out", str(tmp_path / table.replace(".", "_"))])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((tmp_path / table.replace(".", "_") / "metrics.json").read_text(encoding="utf-8"))
+        return result.output, metrics
+
+    output, metrics = scored("videos.csv", lines)
+    assert metrics["intervals"]["resampled"] == "videos" and metrics["intervals"]["videos"] == 5
+    assert metrics["intervals"]["participants"] is None
+    for unit in ("per_frame", "per_segment"):  # (the per-segment interval was Wilson's over 10 segments)
+        assert metrics[unit]["ci_method"].endswith(" over 5 videos") and metrics[unit]["accuracy_ci95"], metrics[unit]
+    assert "10 of 10 segment(s) scored, in 5 of 5 video(s);" in output
+    assert "the intervals resample the 5 videos, each with all its segments and frames" in output
+
+    output, metrics = scored("people.csv", lines, "video,start,end,emotion,participant")
+    assert metrics["intervals"] == {
+        "resampled": "segments", "videos": 5, "participants": 2,
+        "note": "the intervals are over the segments of 2 participants (participants too few to resample: 5 are "
+                "needed): they describe these participants' segments only, and cannot be carried to other people"}
+    assert "in 5 of 5 video(s), of 2 participant(s);" in output and metrics["intervals"]["note"] in output
+    assert metrics["per_frame"]["ci_method"].endswith(" over 10 segments, of 2 participants only"), metrics
+    assert metrics["per_segment"]["ci_method"].endswith(", of 2 participants only"), metrics
+    written = pd.read_csv(tmp_path / "people_csv" / "segments.csv")
+    assert written["participant"].tolist() == [row[4] for row in lines]
+
+    output, metrics = scored("carphone.csv", one_video)  # one person's video cut in 6: no other person measured
+    assert metrics["intervals"]["resampled"] == "segments" and metrics["intervals"]["videos"] == 1
+    assert metrics["per_frame"]["ci_method"].endswith(" over 6 segments, of 1 video only"), metrics
+    assert ("the intervals are over the segments of 1 video (videos too few to resample: 5 are needed): they describe "
+            "this video's segments only, and cannot be carried to other people") in output
+    assert ", of 1 video only)" in output
+
+
 def test_evaluate_on_video_says_a_videos_missing_results_once(tmp_path):
     """A video with no outputs in --results was an error line, and again inside the last one's "no annotated
     segment could be scored (...)"."""
@@ -3162,7 +3226,9 @@ def test_calibrate_fits_a_model_on_a_folder_of_your_own_held_out_faces(tmp_path)
     assert report["n"] == 40 and report["settings"]["labels"] == "the folders' names"
     # the fit is judged against the model's temperature on the halves it is scored on, and says so
     assert (f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is judged "
-            "against" in " ".join(result.output.split()))
+            f"against: a gain of {report['ece_gain']} +- {report['ece_gain_se']}, standard error over the halvings"
+            in " ".join(result.output.split()))
+    assert "the mean over 10 random halvings" in " ".join(result.output.split())
     wrong = runner.invoke(app, ["calibrate", "--model", str(model), "--data", str(tmp_path / "held_out"),
                                 "--usage", "Training"])
     assert wrong.exit_code == 2 and "a folder's faces are all used" in wrong.output

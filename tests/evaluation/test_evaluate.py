@@ -248,7 +248,7 @@ def test_calibration_is_judged_against_the_models_current_temperature(monkeypatc
     assert report["current_temperature"] == 4.0
     assert report["ece_current"] == round(expected_calibration_error(softmax(logits, axis=1), labels), 4)
     assert report["ece_current"] < 0.05 < report["ece_before"]  # at T=1 it is overconfident
-    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current_halves"])
+    assert report["applied"] == (report["ece_gain"] > report["ece_gain_se"])
     assert report["kept_temperature"] == (round(report["temperature"], 4) if report["applied"] else 4.0)
 
 
@@ -268,14 +268,54 @@ def test_calibration_judges_the_fit_against_the_current_temperature_on_the_same_
         labels = np.array([rng.choice(7, p=p) for p in softmax(logits, axis=1)])
         reports.append((logits, labels, _calibrate_on(monkeypatch, logits * 1.3, labels, temperature=1.0)))
     assert sum(report["applied"] for *_, report in reports) >= 16  # 18: turned down where it did not help there
-    halves = np.random.default_rng(0).permutation(400)  # the halves calibrate cross-fits on (its seed 0)
+    # the halves calibrate cross-fits on (its split seeds, 0 to 9)
+    halvings = [np.random.default_rng(seed).permutation(400) for seed in range(10)]
     for logits, labels, report in reports:
         assert report["temperature"] == pytest.approx(1.3, abs=0.25)  # the fit finds the overconfidence
         # the current temperature's error on those halves, averaged alike, is what the fit is judged against
-        assert report["ece_current_halves"] == pytest.approx(np.mean(
+        assert report["ece_current_halves_by_seed"] == pytest.approx([np.mean(
             [expected_calibration_error(softmax(logits[h] * 1.3, axis=1), labels[h])
-             for h in (halves[:200], halves[200:])]), abs=1e-4)
-        assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current_halves"])
+             for h in (halves[:200], halves[200:])]) for halves in halvings], abs=1e-4)
+        assert report["applied"] == (report["ece_gain"] > report["ece_gain_se"])
+
+
+def test_a_fitted_temperature_is_judged_over_ten_halvings_not_one(monkeypatch):
+    """One random halving decided whether a temperature was applied: on FER2013's PublicTest the fit was turned
+    down on it (0.0418 against 0.0362) and applied on 11 of 30 other halvings, at a mean of 0.0348 against 0.0336.
+    It is now judged on 10 halvings: applied where it lowers the mean cross-fitted ECE by more than the gain's
+    standard error over them. Here a model calibrated at temperature 1 (labels drawn from its own probabilities):
+    the first halving alone favours the fitted temperature, the ten do not."""
+    from scipy.special import softmax
+
+    from fervid.evaluation.evaluate import expected_calibration_error, fit_temperature
+
+    rng = np.random.default_rng(111)
+    logits = rng.normal(0, 1.5, (2000, 7))
+    labels = np.array([rng.choice(7, p=p) for p in softmax(logits, axis=1)])
+    report = _calibrate_on(monkeypatch, logits, labels, temperature=1.0)
+    assert report["split_seeds"] == list(range(10)) and report["ece_bins"] == 15
+    cross, current = [], []
+    for seed in report["split_seeds"]:  # each halving's errors, as calibrate says it measured them
+        halves = np.random.default_rng(seed).permutation(2000)
+        a, b = halves[:1000], halves[1000:]
+        cross.append(np.mean([expected_calibration_error(
+            softmax(logits[test] / fit_temperature(logits[fit], labels[fit]), axis=1), labels[test])
+            for fit, test in ((a, b), (b, a))]))
+        current.append(np.mean([expected_calibration_error(softmax(logits[h], axis=1), labels[h]) for h in (a, b)]))
+    assert report["ece_after_cross_fitted_by_seed"] == pytest.approx(cross, abs=1e-4)
+    assert report["ece_current_halves_by_seed"] == pytest.approx(current, abs=1e-4)
+    assert (report["ece_after_cross_fitted"], report["ece_current_halves"]) == pytest.approx(
+        (np.mean(cross), np.mean(current)), abs=1e-4)
+    gains = np.array(current) - np.array(cross)
+    assert (report["ece_gain"], report["ece_gain_se"]) == pytest.approx(
+        (gains.mean(), gains.std(ddof=1) / np.sqrt(10)), abs=1e-4)
+    assert gains[0] > 0  # the one halving the verdict was on favoured it
+    assert report["ece_gain"] <= report["ece_gain_se"] and report["applied"] is False
+    assert report["kept_temperature"] == 1.0
+    with pytest.raises(ValueError, match="split_seeds must be 2 or more"):
+        from fervid.evaluation import evaluate as evaluation
+
+        evaluation.calibrate(None, None, split_seeds=1)
 
 
 def _model_copy(tmp_path, name: str, **config_changes):
@@ -364,6 +404,35 @@ def test_a_model_card_gives_the_like_for_like_errors_a_fit_was_turned_down_on(tm
     text = " ".join((folder / "MODEL_CARD.md").read_text(encoding="utf-8").split())
     assert ("It did not lower the error on held-out faces (0.0418 against 0.0362 at the temperature the model had, "
             "on the same halves), so the model keeps temperature 1.0.") in text
+
+
+def test_a_model_card_gives_the_halvings_mean_errors_and_the_gains_standard_error(tmp_path):
+    """The card said what one halving gave; a calibration judged over ten says their means and the gain's standard
+    error (a calibration.json of one halving is said as before, above)."""
+    import json
+
+    from fervid.evaluation.evaluate import write_model_card
+
+    folder = _model_copy(tmp_path, "fer2013_vgg")
+    report = {"dataset": "fer2013:PublicTest", "n": 3589, "temperature": 0.9815, "current_temperature": 1.0,
+              "ece_bins": 15, "ece_before": 0.0291, "ece_current": 0.0291, "ece_after": 0.0279,
+              "split_seeds": list(range(10)), "ece_current_halves": 0.0343, "ece_after_cross_fitted": 0.0354,
+              "ece_gain": -0.0011, "ece_gain_se": 0.0007, "at_fitting_bound": False, "fitting_bounds": [0.05, 20.0],
+              "applied": False, "kept_temperature": 1.0, "uncertain_below": 0.5, "uncertain_share": 0.2,
+              "accuracy_uncertain": 0.4, "accuracy_confident": 0.7}
+    (folder / "calibration.json").write_text(json.dumps(report), encoding="utf-8")
+    write_model_card(folder, score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand"), command="", data="faces")
+    text = " ".join((folder / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert ("0.0279 after, measured on the faces it was fitted on (0.0354 when the temperature is fitted on one half "
+            "and measured on the other, the mean over 10 random halvings).") in text
+    assert ("It did not lower the error on held-out faces by more than its standard error (means over 10 random "
+            "halvings, 0.0354 against 0.0343 at the temperature the model had, on the same halves; a gain of -0.0011 "
+            "+- 0.0007 (standard error over the halvings)), so the model keeps temperature 1.0.") in text
+    report.update(applied=True, ece_gain=0.02, kept_temperature=0.9815)
+    (folder / "calibration.json").write_text(json.dumps(report), encoding="utf-8")
+    write_model_card(folder, score(np.array([0, 3, 6]), np.array([0, 3, 6]), "hand"), command="", data="faces")
+    text = " ".join((folder / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert "The temperature is applied (means over 10 random halvings, 0.0354 against 0.0343" in text
 
 
 @pytest.mark.parametrize("null, says", [

@@ -976,3 +976,28 @@ def test_a_video_named_in_bytes_the_locale_cannot_read_is_recorded_as_its_utf8_n
     assert scores.segments["video"].tolist() == ["émoção.mp4"]
     assert set(scores.frames["video"]) == {"émoção.mp4"}
     scores.frames.to_parquet(tmp_path / "frames.parquet")  # (what failed)
+
+
+def test_a_participant_column_names_each_segments_person_and_borises_no_focal_subject_names_none(tmp_path):
+    """The person a line's face is of is read from a participant (subject, person) column, BORIS's "Subject"
+    included, whose "No focal subject" names nobody: the intervals of `evaluate --dataset video` resample people
+    only where every segment's is named."""
+    from fervid.evaluation.segments import IntervalGroups
+
+    for name in "ab":
+        (tmp_path / f"{name}.mp4").write_bytes(b"")
+    (tmp_path / "ann.csv").write_text("video,start,end,emotion,Participant ID\na.mp4,0,1,happy,P7\nb.mp4,0,1,sad,P8\n",
+                                      encoding="utf-8")
+    assert [s.participant for s in read_annotations(tmp_path / "ann.csv").segments] == ["P7", "P8"]
+    (tmp_path / "boris.tsv").write_text("Media file\tSubject\tBehavior\tStart (s)\tStop (s)\n"
+                                        "a.mp4\tNo focal subject\thappy\t0\t1\na.mp4\tteacher\tsad\t1\t2\n",
+                                        encoding="utf-8")
+    assert [s.participant for s in read_annotations(tmp_path / "boris.tsv").segments] == ["", "teacher"]
+    rows = pd.DataFrame({"video": list("aabbccddef"), "participant": ["P1"] * 5 + ["P2"] * 4 + [""]})
+    by_video = IntervalGroups.of(rows)  # one line names nobody: videos are resampled
+    assert (by_video.groups, by_video.groups_are, by_video.participants) == (list("aabbccddef"), "videos", None)
+    rows.loc[9, "participant"] = "P3"
+    few = IntervalGroups.of(rows)
+    assert (few.groups, few.groups_are, few.videos, few.participants) == (None, "segments", 6, 3)
+    assert few.method("bootstrap over 10 segments") == "bootstrap over 10 segments, of 3 participants only"
+    assert few.method("none: 4 segment(s), too few to resample") == "none: 4 segment(s), too few to resample"

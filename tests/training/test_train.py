@@ -555,8 +555,10 @@ def test_cli_trains_on_ferplus_soft_labels_then_exports_int8_calibrates_and_eval
     # judged against the model's current temperature (1 as exported), and never at an end of the range searched
     # (this tiny model is right on every held-out face: the likelihood wants it ever colder, at 0.05)
     assert report["current_temperature"] == 1.0 and report["ece_current"] == report["ece_before"]
-    assert report["applied"] == (report["ece_after_cross_fitted"] < report["ece_current_halves"]
-                                 and not report["at_fitting_bound"])
+    assert report["applied"] == (report["ece_gain"] > report["ece_gain_se"] and not report["at_fitting_bound"])
+    # the gain is the mean over the halvings, each the model's temperature's error less the fitted one's
+    assert report["ece_gain"] == pytest.approx(report["ece_current_halves"] - report["ece_after_cross_fitted"],
+                                               abs=1.01e-4)
     assert (f"temperature {kept} written to" if report["applied"] else
             f"not applied: the model keeps temperature {kept}") in result.output
     on_seen = runner.invoke(app, ["calibrate", "--model", str(tmp_path / "model"), "--data", str(fer_csv),
@@ -1610,6 +1612,60 @@ def test_training_on_a_label_table_as_on_a_folder(tmp_path):
     assert summary["train_rows"] + summary["val_rows"] == 80
     assert f"1 x no such file: {tmp_path / 'img' / 'gone.png'} (labels.csv line 82)" in result.output
     assert "held out (the table's labels)" in result.output
+
+
+def test_a_label_table_naming_each_faces_person_holds_out_whole_people(tmp_path):
+    """`fervid train` on a path,label,subject table drew its validation share face by face: on CK+48, all 72
+    validation people were in training too (127 of 128 validation sequences had sibling frames there), and the
+    epoch was chosen on faces of people it trained on. The share is now drawn by person, as the summary and the
+    printed line say."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_faces
+    from fervid.apps.cli import app
+    from fervid.evaluation.datasets import DatasetError
+    from fervid.evaluation.evaluate import selection_faces
+    from fervid.training.train import folder_notices, folder_split, held_out_by
+
+    images, labels = synthetic_faces(120, seed=5)
+    (tmp_path / "img").mkdir()
+    lines = ["path,label,subject"]
+    for i, (image, label) in enumerate(zip(images, labels)):
+        Image.fromarray(image).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"img/{i}.png,{EMOTIONS[label]},P{i % 15}")  # 15 people, 8 faces each
+    table = tmp_path / "labels.csv"
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for seed in range(4):
+        cfg = TrainConfig(data=str(table), data_kind="folder", seed=seed)
+        train_ds, val_ds = folder_split(cfg)
+        assert not set(train_ds.subjects) & set(val_ds.subjects)
+        assert len(train_ds) + len(val_ds) == 120 and 16 <= len(val_ds) <= 32  # about val_fraction 0.2 of them
+        assert held_out_by(cfg, train_ds, val_ds) == {"held_out_by": "subject", "training_subjects": 15 - len(
+            set(val_ds.subjects)), "validation_subjects": len(set(val_ds.subjects))}
+    assert any("held out by the table's subject column: no one is on both sides" in note
+               for note in folder_notices(cfg, train_ds, val_ds))
+    result = CliRunner().invoke(app, ["train", "--data", str(table), "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["held_out_by"] == "subject" and summary["training_subjects"] + summary["validation_subjects"] == 15
+    people = summary["validation_subjects"]
+    said = f"{people} of the 15 people in {table} held out (by person: no one on both sides)"
+    assert said in selection_faces(json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8")), summary)
+    assert f"best accuracy on {said}" in result.output
+    # the model card says so, and does not call the selection "optimistic, by much where one person's faces are on
+    # both sides"
+    from fervid.evaluation.datasets import load_image_folder
+
+    model_dir = export_onnx(tmp_path / "run", tmp_path / "model", name="by_person")
+    write_model_card(model_dir, evaluate(EmotionCNN(model_dir), load_image_folder(table)), command="", data="x")
+    card_text = (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"(best on {said}" in card_text and "by much where one person" not in card_text
+    # one person's faces: no one else to hold out
+    (tmp_path / "one.csv").write_text("path,label,subject\n" + "".join(f"img/{i}.png,{EMOTIONS[labels[i]]},P1\n"
+                                                                         for i in range(10)), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"one.csv: every face is of one person \(P1\).*give val_data"):
+        folder_split(TrainConfig(data=str(tmp_path / "one.csv"), data_kind="folder"))
 
 
 def test_a_last_batch_of_one_face_is_left_out_of_its_epoch_and_too_few_faces_are_refused(fer_csv, tmp_path):

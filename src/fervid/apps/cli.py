@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import inspect
 import json
@@ -1991,7 +1992,7 @@ def train(
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     from fervid.evaluation.evaluate import selection_faces
 
-    echo(f"best accuracy on {selection_faces(cfg.to_dict())} {summary['best_val_acc']:.4f}; checkpoints in "
+    echo(f"best accuracy on {selection_faces(cfg.to_dict(), summary)} {summary['best_val_acc']:.4f}; checkpoints in "
                f"{run_dir}")
 
 
@@ -2575,8 +2576,8 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
     from fervid.emotions import EMOTIONS
     from fervid.evaluation.datasets import DatasetError
     from fervid.evaluation.evaluate import score, write_report
-    from fervid.evaluation.segments import (MIN_INTERVAL_SEGMENTS, AnalysedFrames, frames_from_results,
-                                            read_annotations, score_segments)
+    from fervid.evaluation.segments import (MIN_INTERVAL_SEGMENTS, AnalysedFrames, IntervalGroups,
+                                            frames_from_results, read_annotations, score_segments)
     from fervid.inference.video import VideoError
 
     try:
@@ -2683,12 +2684,20 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
         _fail(f"{annotations_file}: no annotated segment could be scored ("
               + ("; ".join(unscored[:3]) if unscored else "the error(s) above") + ")")
     frames, segments = scores.frames, scores.segments
-    # frames of one segment are no independent draws: the intervals resample segments, each with its frames
+    # frames of one segment, and segments of one person or video, are no independent draws: the intervals resample
+    # participants or videos, each with all its segments and frames; segments, each with its frames, where there
+    # are too few of them (and the intervals say they are of those only)
+    grouped = IntervalGroups.of(segments)
+    group_of_line = dict(zip(segments["line"], grouped.groups or segments["line"].astype(str)))
     by_frame = score(frames["label"].map(EMOTIONS.index).to_numpy(), frames["predicted"].map(EMOTIONS.index)
-                     .to_numpy(), annotations_file.name, unit="frames", subjects=frames["line"].astype(str).tolist(),
-                     groups_are="segments")
+                     .to_numpy(), annotations_file.name, unit="frames", subjects=frames["line"].map(group_of_line)
+                     .tolist(), groups_are=grouped.groups_are)
     by_segment = score(segments["label"].map(EMOTIONS.index).to_numpy(),
-                       segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments")
+                       segments["predicted"].map(EMOTIONS.index).to_numpy(), annotations_file.name, unit="segments",
+                       subjects=grouped.groups, groups_are=grouped.groups_are)
+    by_frame, by_segment = (dataclasses.replace(ev, ci_method=grouped.method(ev.ci_method),
+                                                kappa_ci_method=grouped.method(ev.kappa_ci_method))
+                            for ev in (by_frame, by_segment))
     settings |= {"dataset_kind": "video", "data": str(annotations_file), "margin": margin, "fervid": fervid.__version__,
                  "onnxruntime": onnxruntime.__version__}
     # (a folder written before tracks JSONs recorded the precision has none)
@@ -2696,8 +2705,10 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
              f"{annotations_file.name}")
     seen = len(annotations.segments) + len(annotations.left_out)
     named = len(videos) + len(annotations.missing_videos)
-    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s); "
-             f"the face was found in {scores.found_share:.0%} of the annotated time"]
+    notes = [f"{len(segments)} of {seen} segment(s) scored, in {segments['video'].nunique()} of {named} video(s)"
+             + ("" if grouped.participants is None else f", of {grouped.participants} participant(s)")
+             + f"; the face was found in {scores.found_share:.0%} of the annotated time",
+             grouped.note]
     if by_frame.accuracy_ci95 is None:
         notes.append(f"no interval for the per-frame accuracy and kappa: {len(segments)} segment(s), and an "
                      f"interval over segments needs at least {MIN_INTERVAL_SEGMENTS}")
@@ -2718,7 +2729,7 @@ def _evaluate_video(annotations_file: Path, table_video: Optional[Path], out: Op
                *notes, "per frame:", by_frame.per_class_table()]
     if out:
         metrics = {"settings": settings, "per_frame": by_frame.to_dict(), "per_segment": by_segment.to_dict(),
-                   "found_share": round(scores.found_share, 4),
+                   "intervals": grouped.to_dict(), "found_share": round(scores.found_share, 4),
                    "not_scored": {str(line): why for line, why in {**annotations.left_out, **scores.not_scored}
                                   .items()},
                    "several_faces": scores.several_faces, "warnings": warnings, "failed": failures}
@@ -2840,18 +2851,20 @@ def calibrate(
     send_to_stdout(json_bytes(report) + b"\n")
     if quiet:
         return
-    echo(f"ECE (15 bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the model's "
-               f"temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
-               f"{report['temperature']} (fitted on one half, measured on the other; "
-               f"{report['ece_current_halves']} at the model's temperature on the same halves, which the fit is "
-               "judged against)", err=True)
+    echo(f"ECE ({report['ece_bins']} bins): {report['ece_before']} at temperature 1, {report['ece_current']} at the "
+         f"model's temperature {report['current_temperature']}, {report['ece_after_cross_fitted']} at the fitted "
+         f"{report['temperature']} (fitted on one half, measured on the other, the mean over "
+         f"{len(report['split_seeds'])} random halvings; {report['ece_current_halves']} at the model's temperature "
+         f"on the same halves, which the fit is judged against: a gain of {report['ece_gain']} +- "
+         f"{report['ece_gain_se']}, standard error over the halvings)", err=True)
     if report["applied"]:
         echo(f"temperature {cnn.config.temperature} written to {cnn.folder / 'config.json'}", err=True)
     else:
         low, high = report["fitting_bounds"]
         why = (f"is at the end of the range searched ({low}-{high}): no temperature fits these faces (are they the "
                "face crops the model reads?)" if report["at_fitting_bound"] else
-               "did not lower the held-out ECE below the model's current temperature's on the same halves")
+               "did not lower the held-out ECE below the model's current temperature's on the same halves by "
+               "more than the gain's standard error")
         echo(f"the fitted temperature {report['temperature']} {why}; not applied: the model keeps temperature "
                    f"{cnn.config.temperature}", err=True)
     if card_rewritten:

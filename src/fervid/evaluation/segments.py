@@ -48,10 +48,15 @@ from fervid.inference.video import AnalysedFrame, FrameFace, SegmentLogs, TimeSe
 # "Stop (s)" and "Behavior", none of which another of its columns starts with: "Behavioral category" is one word)
 COLUMNS = {"video": ("video", "file", "path", "filename", "clip", "media file"),
            "start": ("start", "begin", "onset", "anfangszeit"), "end": ("end", "stop", "offset", "endzeit"),
-           "emotion": ("emotion", "label", "annotation", "behavior", "behaviour"), "track": ("track",)}
+           "emotion": ("emotion", "label", "annotation", "behavior", "behaviour"), "track": ("track",),
+           # the person a line's face is of (BORIS's "Subject"): the scores' intervals resample people where named
+           "participant": ("participant", "subject", "person")}
 # names a missing column could have, said with it (each field's own: "no start column" gave 'Video File')
 _COLUMN_EXAMPLES = {"video": "'Video File', 'Media file'", "start": "'start_ms', 'Begin Time - msec'",
-                    "end": "'end_ms', 'Stop (s)'", "emotion": "'emotion_label', 'Behavior'", "track": "'track_id'"}
+                    "end": "'end_ms', 'Stop (s)'", "emotion": "'emotion_label', 'Behavior'", "track": "'track_id'",
+                    "participant": "'participant_id', 'Subject'"}
+# what BORIS writes in its Subject column where no person was chosen: no participant named
+_NO_PARTICIPANT = ("no focal subject",)
 # words after start or end that say a column holds no time ("start_frame": a frame number)
 _NOT_SECONDS = ("frame", "frames", "sample", "samples")
 # a time column in milliseconds: "Begin Time - msec" (ELAN), "start_ms", "onset (ms)" (find_column takes them for
@@ -69,6 +74,7 @@ class Segment:
     label: int  # index into EMOTIONS
     line: int
     track: int | None = None
+    participant: str = ""  # the person pictured, where the table has a participant column ("" where not)
 
 
 @dataclass
@@ -226,7 +232,8 @@ def read_annotations(path: str | Path, video: str | Path | None = None) -> Annot
                            f"a column naming each line's video ({', '.join(COLUMNS['video'])}); its columns are "
                            f"{', '.join(map(str, header))}")
     time_columns = {name: _column(header, name, path) for name in ("start", "end")}
-    columns = {name: _column(header, name, path, required=name not in ("video", "track")) for name in COLUMNS}
+    columns = {name: _column(header, name, path, required=name not in ("video", "track", "participant"))
+               for name in COLUMNS}
     per_second = _per_second(header, time_columns)
     notes = [f"{header[time_columns[name]].strip()!r} read as milliseconds" for name in ("start", "end")
              if per_second[name] != 1.0]
@@ -274,9 +281,11 @@ def read_annotations(path: str | Path, video: str | Path | None = None) -> Annot
             left_out[line] = f"video {file} not found"
             missing.add(file)
             continue
+        participant = cell.get("participant", "")
         segments.append(Segment(same_file.setdefault(_file_identity(file), file), start, end,
                                 EMOTIONS.index(emotion), line,
-                                int(float(track_text)) if track_text else None))
+                                int(float(track_text)) if track_text else None,
+                                "" if participant.lower() in _NO_PARTICIPANT else participant))
     if len(bad_lines) == 1:
         raise bad_lines[0]
     if bad_lines:
@@ -631,7 +640,8 @@ def score_segments(annotations: Annotations,
                                         "time": rows["time"], "track": track, "label": EMOTIONS[segment.label],
                                         "predicted": [EMOTIONS[i] for i in predicted]})
                           .join(rows[list(EMOTIONS)]))
-        segment_rows.append({"video": recorded_name(segment.video), "line": segment.line,
+        segment_rows.append({"video": recorded_name(segment.video), "participant": segment.participant,
+                             "line": segment.line,
                              "start": round(start, TIME_DECIMALS), "end": round(end, TIME_DECIMALS),
                              "track": track, "label": EMOTIONS[segment.label],
                              "predicted": summary["dominant_emotion"],
@@ -639,8 +649,8 @@ def score_segments(annotations: Annotations,
                              "found": round(found, 4)})
     frames = (pd.concat(frame_rows, ignore_index=True) if frame_rows else
               pd.DataFrame(columns=["video", "line", "time", "track", "label", "predicted", *EMOTIONS]))
-    segments = pd.DataFrame(segment_rows, columns=["video", "line", "start", "end", "track", "label", "predicted",
-                                                   "frames", "found"])
+    segments = pd.DataFrame(segment_rows, columns=["video", "participant", "line", "start", "end", "track", "label",
+                                                   "predicted", "frames", "found"])
     return VideoScores(frames, segments, not_scored, annotated_seconds, found_seconds, several, warnings)
 
 
@@ -661,6 +671,58 @@ def _milliseconds_hint(annotations: Annotations, video: Path, analysed: Analysed
 
 # Fewer segments than this give no interval (see intervals.MIN_INTERVAL_GROUPS)
 MIN_INTERVAL_SEGMENTS = MIN_INTERVAL_GROUPS
+
+
+@dataclass(frozen=True)
+class IntervalGroups:
+    """What the intervals of a video evaluation resample. Segments of one person, or of one video, are no
+    independent draws: the intervals resample participants where the table names every scored segment's, else
+    videos, each with all its segments and frames. Under :data:`MIN_INTERVAL_GROUPS` of them (10 segments of one
+    video were "bootstrap over 10 segments", as if of ten people) they resample segments, and say that they
+    describe those segments only."""
+
+    # each scored segment's group (its participant or video), in the segments table's order; None: the segments
+    # are resampled one by one (too few groups)
+    groups: list[str] | None
+    groups_are: str  # "participants" or "videos"; "segments" where ``groups`` is None
+    videos: int
+    participants: int | None  # None: the table names no participant (for some scored segment)
+    note: str  # what the intervals resample, and what they describe, in words
+
+    @classmethod
+    def of(cls, segments: pd.DataFrame) -> IntervalGroups:
+        """The groups of ``segments`` (:attr:`VideoScores.segments`)."""
+        videos = int(segments["video"].nunique())
+        named = bool(len(segments)) and bool(segments["participant"].astype(bool).all())
+        participants = int(segments["participant"].nunique()) if named else None
+        column, count = ("participant", participants) if participants is not None else ("video", videos)
+        if count >= MIN_INTERVAL_GROUPS:
+            return cls(segments[column].astype(str).tolist(), f"{column}s", videos, participants,
+                       f"the intervals resample the {count} participants, each with all their segments and frames"
+                       if participants is not None else
+                       f"the intervals resample the {count} videos, each with all its segments and frames (no "
+                       "participant column names each line's person: one person's videos count as independent)")
+        whose = f"{count} {column}{'s' if count != 1 else ''}"
+        these = (f"this {'person' if participants is not None else 'video'}'s" if count == 1 else
+                 f"these {column}s'")
+        return cls(None, "segments", videos, participants,
+                   f"the intervals are over the segments of {whose} ({column}s too few to resample: "
+                   f"{MIN_INTERVAL_GROUPS} are needed): they describe {these} segments only, and cannot be carried "
+                   "to other people")
+
+    def method(self, method: str) -> str:
+        """An interval's ``method`` ("bootstrap over 10 segments", "Wilson") with what it is over where that is
+        segments of too few videos or people: "bootstrap over 10 segments, of 1 video only"."""
+        if self.groups is not None or not method or method.startswith("none: "):
+            return method
+        count, what = ((self.participants, "participant") if self.participants is not None else
+                       (self.videos, "video"))
+        return f"{method}, of {count} {what}{'s' if count != 1 else ''} only"
+
+    def to_dict(self) -> dict:
+        """As metrics.json records it."""
+        return {"resampled": self.groups_are, "videos": self.videos, "participants": self.participants,
+                "note": self.note}
 
 
 def _nearness(named: str, video: Path, read_from: tuple[Path, ...]) -> tuple[int, int]:

@@ -561,7 +561,9 @@ def training_data(cfg: TrainConfig, progress: bool = True) -> tuple[FaceDataset,
 
 def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     """A folder run's (training faces, validation faces): ``val_data``'s faces, or ``val_fraction`` of ``data``'s
-    drawn per class (seeded)."""
+    drawn per class (seeded). Where ``data`` names each face's person (a label table's subject column), the share
+    is drawn by person: no one is on both sides (a CK+ table split face by face put all 72 validation people, and
+    127 of 128 validation sequences, in training too)."""
     from sklearn.model_selection import train_test_split
 
     faces = load_image_folder(cfg.data)
@@ -570,6 +572,9 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     if len(faces) < 2:
         raise DatasetError(f"{cfg.data}: {len(faces)} face(s); training needs some to learn from and some to choose "
                            "the epoch on")
+    if faces.subjects:
+        train_idx, val_idx = subject_split(faces, cfg.val_fraction, cfg.seed, cfg.data)
+        return faces.subset(train_idx), faces.subset(val_idx)
     index = np.arange(len(faces))
     try:
         train_idx, val_idx = train_test_split(index, test_size=cfg.val_fraction, random_state=cfg.seed,
@@ -577,6 +582,49 @@ def folder_split(cfg: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     except ValueError:  # a class with one face, or fewer held-out faces than classes: drawn from all at once
         train_idx, val_idx = train_test_split(index, test_size=cfg.val_fraction, random_state=cfg.seed)
     return faces.subset(np.sort(train_idx)), faces.subset(np.sort(val_idx))
+
+
+# the held-out share by person is made of this many equal parts (fewer where there are fewer people): 20 give
+# val_fraction to the nearest 5%
+SUBJECT_PARTS = 20
+
+
+def subject_split(faces: FaceDataset, val_fraction: float, seed: int, data: str) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of ``faces``, each person's faces on one side only: the people are dealt
+    into up to :data:`SUBJECT_PARTS` parts of about equal size, each holding the emotions in about the proportions
+    of the whole (sklearn's StratifiedGroupKFold, seeded), and the nearest whole number of parts to
+    ``val_fraction`` (one at least, all but one at most) is held out."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    people = np.asarray(faces.subjects)
+    count = len(set(faces.subjects))
+    if count < 2:
+        raise DatasetError(f"{data}: every face is of one person ({people[0]}), so no validation share of other "
+                           "people can be held out; give val_data, a folder or table of other people's faces")
+    parts = min(SUBJECT_PARTS, count)
+    held = min(max(round(val_fraction * parts), 1), parts - 1)
+    with warnings.catch_warnings():  # an emotion with fewer people than parts: dealt as evenly as it can be
+        warnings.simplefilter("ignore", UserWarning)
+        folds = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed).split(
+            np.zeros(len(faces)), faces.labels, people)
+        val_idx = np.sort(np.concatenate([test for _, (_, test) in zip(range(held), folds)]))
+    train_idx = np.setdiff1d(np.arange(len(faces)), val_idx)
+    return train_idx, val_idx
+
+
+def held_out_by(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset) -> dict:
+    """How a run's validation faces were set apart, for its summary.json (and the model card that reads it):
+    ``{"held_out_by": "subject", "training_subjects": n, "validation_subjects": m}``, ``{"held_out_by": "face"}``
+    (a folder or table naming no one: one person may be on both sides), or ``{}`` (val_data, or FER2013's own
+    usages)."""
+    if cfg.data_kind != "folder" or cfg.val_data:
+        return {}
+    if not val_ds.subjects:
+        return {"held_out_by": "face"}
+    return {"held_out_by": "subject", "training_subjects": len(set(train_ds.subjects)),
+            "validation_subjects": len(set(val_ds.subjects))}
 
 
 LEFT_OUT_FILE = "left_out.csv"  # a run's record of every file or folder its data left out, and why
@@ -615,10 +663,15 @@ def folder_notices(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset,
     if missing:
         notes.append(f"notice: no training face of {', '.join(missing)}: the model's output for "
                      f"{'it' if len(missing) == 1 else 'them'} is never taught")
-    if not cfg.val_data:
+    if not cfg.val_data and val_ds.subjects:
+        people = len(set(val_ds.subjects))
+        notes.append(f"notice: the best epoch is chosen on {people} of the {people + len(set(train_ds.subjects))} "
+                     f"people in {cfg.data} ({len(val_ds)} faces) held out by the table's subject column: no one is "
+                     "on both sides")
+    elif not cfg.val_data:
         notes.append(f"notice: the best epoch is chosen on {cfg.val_fraction:.0%} of {cfg.data} held out; where one "
                      "person (or one video's frames) is on both sides, that accuracy reads high: give val_data, a "
-                     "folder of other people")
+                     "folder of other people, or a label table with a subject column (held out by person)")
     elif cfg.data_kind == "folder":
         # the same image files on both sides (one folder inside the other, or copies): the epoch is chosen on
         # faces the run trains on, and its validation accuracy reads as if they were new
@@ -1345,7 +1398,7 @@ def _train_holding_the_folder(cfg: TrainConfig, run_dir: Path, resume: bool, pro
                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
                "precision": "bf16 autocast" if bf16 else "fp32",
                "seconds_per_epoch": round(elapsed / max(cfg.epochs, 1), 1),
-               "world_size": world}
+               "world_size": world, **held_out_by(cfg, train_ds, val_ds)}
     write_json(run_dir / "summary.json", summary)
     return run_dir
 
