@@ -101,6 +101,10 @@ def test_the_pages_constants_are_fervids_own(client):
     constants = dict(re.findall(r"^const (\w+) = (.+?);", response.text, re.MULTILINE))
     assert json.loads(constants["EMOTIONS"]) == list(EMOTIONS)
     assert set(json.loads(constants["VIDEO_SUFFIXES"])) == VIDEO_SUFFIXES
+    # the served model's threshold for "?", which the pages state (their notes said "the model's threshold")
+    from fervid.inference.models import ModelConfig, resolve_model_dir
+    served = ModelConfig.load(resolve_model_dir() / "config.json").uncertain_below
+    assert json.loads(constants["UNCERTAIN_BELOW"]) == served and 0 < served < 1
     colors = json.loads(constants["COLORS"])
     assert colors["happy"] == "#ccbb44" and colors["angry"] == "#ee6677"
     assert {name: tuple(int(c[i:i + 2], 16) for i in (5, 3, 1)) for name, c in colors.items()} == EMOTION_COLORS_BGR
@@ -727,7 +731,10 @@ def test_many_files_count_against_one_request_limit(tmp_path):
     assert sum(len(f[1][1]) for f in many) > 1024 * 1024  # each file is small, all together are not
     with TestClient(create_app(settings), base_url=BASE) as c:
         r = c.post("/v1/images", files=many)
-        assert r.status_code == 413 and "MB" in r.json()["error"]
+        assert r.status_code == 413 and "MB" in r.json()["error"] and "--max-upload-mb" in r.json()["error"]
+        # and in words for the web page's user, who cannot pass the server an option
+        assert r.json()["message"] == ("The file is too big: this server takes files of up to 1 MB. Ask whoever "
+                                       "runs the server to raise the limit.")
     settings = ServerSettings(data_dir=tmp_path / "e", max_images_per_request=4)
     with TestClient(create_app(settings), base_url=BASE) as c:
         r = c.post("/v1/images", files=many[:5])
@@ -743,6 +750,9 @@ def test_decompression_bomb_is_refused_before_decoding(client):
     assert r.status_code == 415 and "too large" in r.json()["error"] and "bomb.png" in r.json()["error"]
     # its size and the limit that refused it, by the option that sets it (it blamed Pillow's limit, not this one)
     assert "12000 x 12000 (144.0 megapixels; the limit is 50, the server's --max-image-megapixels)" in r.json()["error"]
+    # the web page shows a message without the option: who can change the limit, and what the user can do
+    assert r.json()["message"] == ("bomb.png is too large a picture for this server (144 megapixels; it takes up to "
+                                   "50). Make it smaller, or ask whoever runs the server to raise the limit.")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB: no 144 M pixels
 
 

@@ -10,12 +10,15 @@ from urllib.parse import urljoin
 
 import pytest
 
+from fervid.inference.models import ModelConfig, resolve_model_dir
 from fervid.inference.video import sample_video
 
 from browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, SHOTS, require_browser
 from served import fervid_server, prefix_proxy
 
 CARPHONE = sample_video()
+# the served model's threshold for an uncertain face, as the pages state it
+UNCERTAIN_BELOW = f"{ModelConfig.load(resolve_model_dir() / 'config.json').uncertain_below:.0%}"
 require_browser()
 pytestmark = pytest.mark.slow  # a real Chromium and a `fervid serve` process
 
@@ -57,6 +60,11 @@ def test_photo_upload_shows_happy(server, page, astronaut_png):
     expect(page.locator("#faces")).to_contain_text("happy")
     # labelled as the annotated image is (face_label): with its confidence; not uncertain, so with no "?"
     expect(page.locator("#status")).to_have_text(re.compile(r"astronaut\.png: 1 face\(s\): happy \d+%$"))
+    # what its percentage is, and "?" with the model's threshold; the JSON named for whom it is
+    expect(page.locator("#photo-percent")).to_contain_text("how sure the model is")
+    expect(page.locator("#photo-percent")).to_contain_text(f"less than {UNCERTAIN_BELOW} sure")
+    expect(page.locator("#photo-numbering")).to_contain_text("numbered from the left")
+    expect(page.locator("#photo-downloads")).to_have_text("For programmers: the result as JSON")
     page.screenshot(path=str(SHOTS / "photo.png"), full_page=True)
     assert page.evaluate("window.cspViolations") == []  # the photo drawn from a blob: URL, under the server's CSP
 
@@ -97,7 +105,24 @@ def test_video_upload_shows_player_timeline_and_seeks(server, page):
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
     page.wait_for_function("() => document.querySelector('#player').currentTime > 2", timeout=10_000)
-    assert page.locator("#downloads a").count() == 4
+    # the downloads a person opens first, in plain words: the episodes table leads; JSON and Parquet for programmers
+    links = [a.text_content() for a in page.locator("#downloads a").all()]
+    assert links == ["emotion episodes (spreadsheet)", "every frame (spreadsheet)",
+                     "the video with faces marked (MP4)", "timeline of person #1 (picture)", "JSON", "Parquet"], links
+    expect(page.locator("#downloads .note")).to_have_text("For programmers: JSON · Parquet")
+    episodes = page.request.get(urljoin(server + "/", page.locator("#downloads a").first.get_attribute("href")))
+    assert episodes.ok and episodes.text().startswith("track,")  # one row per emotion episode
+    timeline = page.request.get(urljoin(server + "/", page.locator("#downloads a").nth(3).get_attribute("href")))
+    assert timeline.ok and timeline.body().startswith(b"\x89PNG")
+    # the two kinds of percentage, each said; "?" with the model's threshold
+    note = page.locator("#video-percent")
+    expect(note).to_contain_text("share of the time the face showed that emotion")
+    expect(note).to_contain_text("how sure the model is")
+    expect(note).to_contain_text(f"less than {UNCERTAIN_BELOW} sure")
+    expect(page.locator("#keyframes-note")).to_contain_text("how sure the model is")
+    # the timeline's vertical scale: how sure, from 0% to 100%
+    scale = page.evaluate("JSON.parse(document.querySelector('.timeline canvas').dataset.scale)")
+    assert scale == ["0%", "25%", "50%", "75%", "100%"], scale
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
     assert page.evaluate("window.cspViolations") == []  # the video, key frames and styles, under the server's CSP
 
@@ -168,7 +193,7 @@ def test_a_no_annotate_server_shows_timelines_without_a_player_or_key_frames(tmp
         assert page.locator("#player").is_hidden() and page.locator("#keyframes-heading").is_hidden()
         assert page.locator("#keyframes figure").count() == 0
         downloads = page.locator("#downloads a")
-        assert downloads.count() == 3 and "MP4" not in page.locator("#downloads").inner_text()
+        assert downloads.count() >= 4 and "MP4" not in page.locator("#downloads").inner_text()
         for i in range(downloads.count()):  # each link answers
             assert page.request.get(urljoin(url + "/", downloads.nth(i).get_attribute("href"))).ok
         page.locator(".timeline canvas").click()  # seeking a player that is not there does no harm
@@ -275,7 +300,7 @@ def test_the_pages_work_behind_a_reverse_proxy_under_a_path_prefix(proxied, page
         page.wait_for_function("() => [...document.querySelectorAll('#keyframes img')].every((i) => i.complete)")
         assert page.evaluate("[...document.querySelectorAll('#keyframes img')].every((i) => i.naturalWidth > 0)")
         hrefs = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
-        assert len(hrefs) == 4 and all(h.startswith("/fervid/v1/jobs/") for h in hrefs), hrefs
+        assert len(hrefs) == 6 and all(h.startswith("/fervid/v1/jobs/") for h in hrefs), hrefs
         page.click("text=Live camera")
         page.wait_for_url(proxied + "/live")
         socket_url = page.evaluate("liveSocketUrl()")

@@ -102,6 +102,8 @@ class ErrorOut(_Strict):
 
     error: str = Field(description="What went wrong, in words.")
     status: int = Field(description="The HTTP status, as in the answer's status line.")
+    message: str | None = Field(None, description="Where the error names the server's options (a limit): the "
+                                "same, in words for a person using the web page (\"ask whoever runs the server\").")
 
 
 _JOB_ID = Field(description="The job's id: 32 hex digits.")

@@ -69,8 +69,8 @@ from fervid.apps.schemas import (FRAME_SERIES, DeletedOut, ErrorOut, FramesOut, 
                                  ResultOut, VideoJobOut)
 from fervid.emotions import EMOTIONS
 from fervid.inference.annotate import EMOTION_COLORS, EMOTION_DASHES, UNCERTAIN_MARK
-from fervid.inference.images import NAME_MAX, ImageLoadError, decode_image_bytes, fitted_stem
-from fervid.inference.models import is_shipped_name
+from fervid.inference.images import NAME_MAX, ImageLoadError, ImageTooLargeError, decode_image_bytes, fitted_stem
+from fervid.inference.models import DEFAULT_MODEL, ModelConfig, is_shipped_name, resolve_model_dir
 from fervid.inference.options import FRAMES_MEMORY_MB, MAX_FRAME_PIXELS, PipelineOptions, check_positive
 from fervid.inference.records import ImageResult, images_document
 from fervid.inference.set_aside import replace_retrying
@@ -81,14 +81,17 @@ from fervid.progress import one_line
 STATIC_DIR = Path(__file__).parent / "web"
 
 
-def web_constants_script() -> str:
+def web_constants_script(model: str | Path = DEFAULT_MODEL) -> str:
     """What the web and live pages share with the Python side, as JavaScript constants (served at /constants.js,
-    loaded before the pages' own scripts)."""
+    loaded before the pages' own scripts); ``model``: the emotion model served, whose ``uncertain_below`` threshold
+    the pages explain "?" by (read from its config.json: the weights need not be loaded for a page)."""
+    uncertain_below = ModelConfig.load(resolve_model_dir(model) / "config.json").uncertain_below
     return (f"const EMOTIONS = {json.dumps(list(EMOTIONS))};\n"
             f"const COLORS = {json.dumps(EMOTION_COLORS)};\n"
             f"const DASHES = {json.dumps(EMOTION_DASHES)};  // a timeline line's dashes, in line widths\n"
             f"const VIDEO_SUFFIXES = {json.dumps(sorted(VIDEO_SUFFIXES))};  // what fervid video reads\n"
-            f"const UNCERTAIN_MARK = {json.dumps(UNCERTAIN_MARK)};  // after an uncertain face's label\n")
+            f"const UNCERTAIN_MARK = {json.dumps(UNCERTAIN_MARK)};  // after an uncertain face's label\n"
+            f"const UNCERTAIN_BELOW = {json.dumps(uncertain_below)};  // the model's threshold for that mark\n")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 # the zero-width non-joiner and joiner, with which Persian, Urdu and Indic names are spelled ("فیلم‌ها")
 JOINERS = "\u200c\u200d"
@@ -211,8 +214,21 @@ def open_access_warning(settings: ServerSettings, port: int) -> str | None:
             "with TLS and authentication (README: \"Exposing the server\", \"Privacy and data protection\")")
 
 
-async def _send_error(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message, "status": status}).encode()
+class PlainHTTPException(HTTPException):
+    """An HTTPException with a ``message`` for a person besides its ``detail`` (the answer's ``error``, which names
+    the server's options for whoever runs it): the web page shows the message."""
+
+    def __init__(self, status_code: int, detail: str, message: str):
+        super().__init__(status_code, detail=detail)
+        self.message = message
+
+
+def _error_body(error: str, status: int, message: str | None = None) -> dict:
+    return {"error": error, "status": status} | ({"message": message} if message else {})
+
+
+async def _send_error(send, status: int, error: str, message: str | None = None) -> None:
+    body = json.dumps(_error_body(error, status, message)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
@@ -253,8 +269,10 @@ class BodyLimit:
         declared = _header(scope, b"content-length")
         megabytes = f"{self.limit / 1024 / 1024:.2f}".rstrip("0").rstrip(".")  # 1024, 0.05: not 1.02e+03
         too_big = f"the upload is larger than this server takes: {megabytes} MB (fervid serve --max-upload-mb)"
+        plain = (f"The file is too big: this server takes files of up to {megabytes} MB. Ask whoever runs the "
+                 "server to raise the limit.")
         if declared and declared.isdigit() and int(declared) > self.limit:
-            return await _send_error(send, 413, too_big)
+            return await _send_error(send, 413, too_big, plain)
         received = 0
 
         async def limited_receive():
@@ -264,7 +282,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     # FastAPI passes an HTTPException raised while it reads the body straight to the handler
-                    raise HTTPException(413, detail=too_big)
+                    raise PlainHTTPException(413, too_big, plain)
             return message
 
         return await self.app(scope, limited_receive, send)
@@ -1016,7 +1034,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if exc.status_code == 400 and _disk_full(exc.__cause__):
             return await os_error(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return JSONResponse({"error": detail, "status": exc.status_code}, status_code=exc.status_code,
+        return JSONResponse(_error_body(detail, exc.status_code, getattr(exc, "message", None)),
+                            status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -1098,7 +1117,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if len(files) > settings.max_images_per_request:
             raise HTTPException(413, detail=f"{len(files)} images in one request; at most "
                                             f"{settings.max_images_per_request}")
-        results = []
+        results, too_large = [], []
         for upload in files:
             data = await upload.read()  # the request was held to max_upload_mb as it streamed (BodyLimit)
             name = _sent_name(upload) or "upload"
@@ -1106,9 +1125,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 results.append(await to_thread.run_sync(analyse_image, data, name, limiter=image_turns))
             except ImageLoadError as exc:  # not decodable as an image, or too large decoded
                 results.append(ImageResult(name, error=str(exc)))
+                if isinstance(exc, ImageTooLargeError):
+                    too_large.append(f"{name} is too large a picture for this server ({exc.megapixels:.0f} "
+                                     f"megapixels; it takes up to {exc.limit_megapixels:g}). Make it smaller, or ask "
+                                     "whoever runs the server to raise the limit.")
             del data  # released before the next image is read
         if not any(result.ok for result in results):  # nothing analysed: the request failed, as the CLI's exit code says
-            raise HTTPException(415, detail="; ".join(result.error for result in results if result.error))
+            detail = "; ".join(result.error for result in results if result.error)
+            if len(too_large) == len(results):  # every one over the pixel limit: said without the option's name
+                raise PlainHTTPException(415, detail, " ".join(too_large))
+            raise HTTPException(415, detail=detail)
         return images_document(results, await to_thread.run_sync(lambda: analyzer().settings))
 
     @app.post("/v1/videos", status_code=202, response_model=VideoJobOut, responses=UPLOAD_ERRORS | _errors(
@@ -1263,7 +1289,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def page_constants() -> Response:
         """The emotions, their colours and the video suffixes, from fervid itself: the pages kept copies, which
         had to be edited by hand whenever fervid's changed."""
-        return Response(web_constants_script(), media_type="text/javascript")
+        if "constants" not in state:
+            state["constants"] = web_constants_script(settings.pipeline.model)
+        return Response(state["constants"], media_type="text/javascript")
 
     # pages, not API endpoints (HEAD too: below)
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

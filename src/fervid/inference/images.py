@@ -92,6 +92,15 @@ class ImageLoadError(FervidError, ValueError):
     """An input that cannot be turned into an image; the message names the input and the problem."""
 
 
+class ImageTooLargeError(ImageLoadError):
+    """An image over a pixel limit: ``megapixels`` it has, ``limit_megapixels`` it may have (for a plain message
+    beside the technical one, as the web page shows it)."""
+
+    def __init__(self, message: str, megapixels: float, limit_megapixels: float):
+        super().__init__(message)
+        self.megapixels, self.limit_megapixels = megapixels, limit_megapixels
+
+
 class VideoNotImageError(ImageLoadError):
     """A video given as an image: ``what`` names it and says so, ``reader`` what reads videos (`fervid video`;
     Analyzer.analyze_video where the API raised it)."""
@@ -287,10 +296,11 @@ def _decode(source, name: str, max_pixels: int, limit_name: str = "") -> np.ndar
     try:
         with _pillow_errors(name, limit, pillow_bound=limit < max_pixels), Image.open(source) as im:
             if im.width * im.height > limit:
-                raise ImageLoadError(f"{name}: image too large: {im.width} x {im.height} "
-                                     f"({im.width * im.height / 1e6:.1f} megapixels; the limit is {limit / 1e6:g}"
-                                     + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if limit < max_pixels else
-                                        f", {limit_name})" if limit_name else ")"))
+                raise ImageTooLargeError(f"{name}: image too large: {im.width} x {im.height} "
+                                         f"({im.width * im.height / 1e6:.1f} megapixels; the limit is {limit / 1e6:g}"
+                                         + (", Pillow's: twice PIL.Image.MAX_IMAGE_PIXELS)" if limit < max_pixels else
+                                            f", {limit_name})" if limit_name else ")"),
+                                         im.width * im.height / 1e6, limit / 1e6)
             im.load()
             return _from_pil(im, name)
     except ImageLoadError as exc:

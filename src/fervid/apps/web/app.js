@@ -12,7 +12,8 @@ function problem(err) {  // "TypeError: Failed to fetch" says nothing to a perso
 
 async function errorText(response) {
   let text = response.statusText;
-  try { const body = await response.json(); text = body.error || JSON.stringify(body); } catch { /* not JSON */ }
+  // the server's words for a person (message) where its error names its options, for whoever runs it
+  try { const body = await response.json(); text = body.message || body.error || JSON.stringify(body); } catch { /* not JSON */ }
   const wait = response.headers.get("Retry-After");
   return wait ? `${text} (try again in ${wait} s)` : text;
 }
@@ -111,8 +112,8 @@ async function analysePhoto(file, token) {
   $("faces").querySelector("tbody").innerHTML = rows.join("") || `<tr><td colspan="3">No face found.</td></tr>`;
   if (photoDownload) URL.revokeObjectURL(photoDownload);
   photoDownload = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"}));
-  $("photo-downloads").innerHTML = `<a href="${photoDownload}" download="${
-    escapeHtml(file.name.replace(/\.[^.]*$/, ""))}.json">result (JSON)</a>`;
+  $("photo-downloads").innerHTML = `For programmers: <a href="${photoDownload}" download="${
+    escapeHtml(file.name.replace(/\.[^.]*$/, ""))}.json">the result as JSON</a>`;
   $("photo").hidden = false;
   setStatus(result.faces.length ? `${file.name}: ${result.faces.length} face(s): ${
     result.faces.map((f) => faceLabel(f.emotion, f.confidence, f.uncertain)).join(", ")}`
@@ -254,7 +255,7 @@ function showVideo(result, frames) {
     const box = document.createElement("div");
     box.className = "timeline";
     const summary = `Person #${track.track}: ${track.start.toFixed(1)}–${track.end.toFixed(1)} s, ${dominantText(track)}`;
-    const shares = `share of time: ${Object.entries(track.emotion_share).filter(([, share]) => share > 0)
+    const shares = `share of the time: ${Object.entries(track.emotion_share).filter(([, share]) => share > 0)
       .map(([e, share]) => `${e} ${percentText(share)}`).join(", ")}`;
     box.innerHTML = `<h3>${summary}</h3><p class="note" id="shares-${track.track}">${shares}</p>
       <div class="legend">${EMOTIONS.map((e) => `<span>${lineSample(e)}${e}</span>`).join("")}</div>`;
@@ -271,7 +272,8 @@ function showVideo(result, frames) {
     timelineSlider(canvas, player, track.start, duration, summary);
     canvas.addEventListener("click", (event) => {  // clicking the timeline seeks the video
       const rect = canvas.getBoundingClientRect();
-      player.currentTime = ((event.clientX - rect.left) / rect.width) * (player.duration || duration);
+      const along = (event.clientX - rect.left - TIMELINE_LEFT) / (rect.width - TIMELINE_LEFT);  // right of the scale
+      player.currentTime = Math.min(Math.max(0, along), 1) * (player.duration || duration);
     });
   }
   const keyframes = $("keyframes");
@@ -296,24 +298,40 @@ function showVideo(result, frames) {
       keyframes.appendChild(fig);
     }
   }
-  $("keyframes-heading").hidden = !keyframes.children.length;
-  const links = result.links;
-  $("downloads").innerHTML = [["annotated video (MP4)", links.annotated_video], ["per-frame table (CSV)", links.frames_csv],
-    ["per-frame table (Parquet)", links.frames_parquet], ["tracks (JSON)", links.tracks_json]]
-    .filter(([, url]) => url).map(([label, url]) => `<a href="${url}" download>${label}</a>`).join("");
+  $("keyframes-heading").hidden = $("keyframes-note").hidden = !keyframes.children.length;
+  // what a person opens first (one row per emotion episode, in a spreadsheet), in plain words; the files read by
+  // programs last, named for them
+  const links = result.links, anchor = ([label, url]) => `<a href="${url}" download>${label}</a>`;
+  const everyone = [["emotion episodes (spreadsheet)", links.episodes_csv], ["every frame (spreadsheet)", links.frames_csv],
+    ["the video with faces marked (MP4)", links.annotated_video],
+    ...result.tracks.map((t) => [`timeline of person #${t.track} (picture)`, t.timeline_url])].filter(([, url]) => url);
+  const programmers = [["JSON", links.tracks_json], ["Parquet", links.frames_parquet]].filter(([, url]) => url);
+  $("downloads").innerHTML = `<p>${everyone.map(anchor).join(" · ")}</p>` +
+    (programmers.length ? `<p class="note">For programmers: ${programmers.map(anchor).join(" · ")}</p>` : "");
 }
 
 // Tick spacings (s) a time axis reads well at; labels in seconds, or m:ss from a minute
+const TIMELINE_LEFT = 40;  // px left of a timeline for its 0-100% scale; its time axis starts there
 const TICKS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
 const clock = (t, step) => (step < 60 ? `${+t.toFixed(1)} s` : `${Math.floor(t / 60)}:${String(Math.round(t % 60)).padStart(2, "0")}`);
 
 function drawTimeline(canvas, series, duration) {
-  // the curves (probability 0-1), a band of the winning emotion, and a time axis under it
+  // the curves (probability 0-1) over a 0-100% scale at the left, a band of the winning emotion, and a time
+  // axis under it
   const width = canvas.clientWidth || 900, height = 190, bandTop = height - 36, bandHeight = 14;
   canvas.width = width; canvas.height = height;
   const ctx = canvas.getContext("2d");
-  const x = (t) => (t / Math.max(duration, 1e-6)) * width;
+  const x = (t) => TIMELINE_LEFT + (t / Math.max(duration, 1e-6)) * (width - TIMELINE_LEFT);
   const y = (p) => bandTop - 6 - p * (bandTop - 14);
+  const levels = [0, 0.25, 0.5, 0.75, 1];
+  ctx.font = "11px sans-serif"; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const p of levels) {  // the scale: how sure the model is; a faint line across at each mark
+    ctx.fillStyle = "#e4e4e4"; ctx.fillRect(TIMELINE_LEFT, Math.round(y(p)), width - TIMELINE_LEFT, 1);
+    ctx.fillStyle = "#222"; ctx.fillRect(TIMELINE_LEFT - 4, Math.round(y(p)), 4, 1);
+    ctx.fillText(percentText(p), TIMELINE_LEFT - 6, y(p));
+  }
+  ctx.fillRect(TIMELINE_LEFT - 1, y(1), 1, y(0) - y(1));
+  canvas.dataset.scale = JSON.stringify(levels.map(percentText));  // what the scale says, for tests
   for (const e of EMOTIONS) {  // colour is not the only cue: each emotion's dashes, and light ones an edge
     ctx.beginPath();
     series.time.forEach((t, i) => (i ? ctx.lineTo(x(t), y(series[e][i])) : ctx.moveTo(x(t), y(series[e][i]))));
@@ -342,7 +360,7 @@ function drawTimeline(canvas, series, duration) {
   for (let t = 0; t <= duration + 1e-6; t += step) {
     ticks.push(clock(t, step));
     ctx.fillRect(Math.min(x(t), width - 1), bandTop + bandHeight, 1, 4);
-    ctx.fillText(ticks[ticks.length - 1], Math.min(Math.max(x(t), 16), width - 16), height - 5);
+    ctx.fillText(ticks[ticks.length - 1], Math.min(Math.max(x(t), TIMELINE_LEFT + 16), width - 16), height - 5);
   }
   canvas.dataset.ticks = JSON.stringify(ticks);  // what the axis says, for tests
 }
@@ -354,7 +372,7 @@ function handle(files) {
   $("photo").hidden = true; $("video").hidden = true; $("progress").hidden = true; $("job").textContent = "";
   localStorage.removeItem(JOB_KEY);  // a new file: the page no longer waits for the last one
   const isVideo = file.type.startsWith("video/") || isVideoName(file.name);
-  const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: one at a time here; \`fervid image\` or \`fervid batch\` takes many)` : "";
+  const more = files.length > 1 ? ` (${files.length - 1} more file(s) picked: this page reads one file at a time; pick the next one when it is done)` : "";
   (isVideo ? analyseVideo(file, token) : analysePhoto(file, token))
     .then(() => { if (more && token === current) $("status").textContent += more; })
     .catch((err) => { if (token === current) setStatus(`Error: ${problem(err)}`, true); });

@@ -58,3 +58,8 @@ function dominantText(track) {
   return track.uncertain_share == null ? said
     : `${said}, uncertain in ${percentText(track.uncertain_share)} of frames`;
 }
+
+// The model's threshold for "?" (the server's /constants.js), wherever a page explains the mark
+if (typeof document !== "undefined") {
+  for (const span of document.querySelectorAll(".uncertain-below")) span.textContent = percentText(UNCERTAIN_BELOW);
+}

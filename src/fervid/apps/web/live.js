@@ -84,7 +84,8 @@ function handle(message, ws) {
   if (message.type === "ready") {
     $("window").textContent = message.window;
     $("delay").textContent = message.labels_delay_seconds.toFixed(1);
-    setStatus(`Live: ${message.model} with ${message.detector}, ${message.method} over ${message.window} s.`);
+    $("setup").textContent = `${message.model} with ${message.detector}, ${message.method} over ${message.window} s`;
+    setStatus("Live: reading the faces your camera shows.");
     sendFrame();
   } else if (message.type === "result") {
     if (!stream) return;  // answered after Stop: the stage stays cleared
@@ -98,9 +99,9 @@ function handle(message, ws) {
     }
     live.saved = message;
     $("saved").innerHTML = `<p>Session saved as job <code>${message.job_id}</code> (${message.frames} frames,
-      ${message.tracks} track(s)): <a id="download-csv" href="${message.links.frames_csv}" download>per-frame
-      table (CSV)</a> · <a href="${message.links.frames_parquet}" download>Parquet</a> ·
-      <a href="${message.links.tracks_json}">tracks JSON</a> · <a href="${message.result_url}">result</a>.
+      ${message.tracks} person(s)): <a id="download-csv" href="${message.links.frames_csv}" download>every frame
+      (spreadsheet)</a>; for programmers: <a href="${message.links.frames_parquet}" download>Parquet</a> ·
+      <a href="${message.links.tracks_json}">JSON</a> · <a href="${message.result_url}">the result as JSON</a>.
       The server deletes it on ${new Date(message.expires_at).toLocaleString()}: download what you keep.</p>`;
     setStatus("Stopped; the session is saved.");
   } else if (message.type === "stopped") {
