@@ -12,9 +12,10 @@ video is about). Two scores come out, both against the segment's label:
   one before the segment's start from its start), a tie going to the tied emotion with the higher mean probability,
   then the first in EMOTIONS.
 
-Frames of one segment are not independent draws, so the per-frame accuracy's interval is over segments (a t
-interval under 30, a bootstrap from 30: :mod:`fervid.evaluation.intervals`), not the binomial interval the photo
-datasets get. A segment where the face is never found counts as not scored, and the share of the annotated time in
+Frames of one segment, and segments of one person or one video, are not independent draws, so the intervals are over
+the participants or videos (:class:`IntervalGroups`; over segments, said so, where there are too few of them), a t
+interval under 30 groups and a bootstrap from 30 (:mod:`fervid.evaluation.intervals`), not the binomial interval
+the photo datasets get. A segment where the face is never found counts as not scored, and the share of the annotated time in
 which it was found is reported beside the scores.
 """
 
